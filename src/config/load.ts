@@ -139,6 +139,7 @@ export function loadConfig(
   warnOverriddenFileValues(fileRaw, envSources, selected?.plugin, warnings, file);
   checkPortClashes(parsed, problems, describe);
   if (selected) checkGateway(parsed.gateway, selected, environment, problems, describe, file === undefined);
+  if (selected && parsed.gateway) warnRewrittenSettings(raw, parsed.gateway, selected.plugin, ['gateway'], warnings, describe);
   if (parsed.smtp && parsed.smtp.tlsPort !== undefined && !parsed.smtp.tls) {
     problems.push(`${describe(['smtp', 'tlsPort'])}: needs smtp.tls (a key and a certificate)`);
   }
@@ -164,6 +165,7 @@ export function loadConfig(
           select: (name) => providerNamed(name, registry),
           account: (values, entry, path) => {
             checkAccount(values, entry, environment, problems, (key) => describe([...path, ...key]), file === undefined, path.join('.'));
+            warnRewrittenSettings(raw, values, entry.plugin, path, warnings, describe);
             return accountOf(values, entry);
           },
           describe,
@@ -389,6 +391,33 @@ function warnOverriddenFileValues(
 }
 
 /** The value at a dotted path of the raw settings, undefined where there is none. */
+/**
+ * A provider's setting its schema took in another form than written (a Twilio SID with upper-case hex digits,
+ * taken in lower case as Twilio issues it): the relay runs with the form taken, and a warning gives it, so that
+ * the file or variable can say what runs. `values`: the account's parsed settings at `path`.
+ */
+function warnRewrittenSettings(
+  raw: Record<string, unknown>,
+  values: object,
+  plugin: ProviderPlugin,
+  path: readonly PropertyKey[],
+  warnings: string[],
+  describe: (path: readonly PropertyKey[]) => string,
+): void {
+  const at = [...path].reduce<unknown>(
+    (node, key) => (typeof node === 'object' && node !== null ? (node as Record<PropertyKey, unknown>)[key] : undefined),
+    raw,
+  );
+  for (const key of Object.keys(plugin.settings.schema.shape)) {
+    const written = typeof at === 'object' && at !== null ? (at as Record<string, unknown>)[key] : undefined;
+    const taken = (values as Record<string, unknown>)[key];
+    if (typeof written === 'string' && typeof taken === 'string' && written !== taken) {
+      // describe() shows a variable's value: the value written is named once, there.
+      warnings.push(`${describe([...path, key])}: taken as "${taken}", the form the ${plugin.name} gateway uses; write that`);
+    }
+  }
+}
+
 function valueAt(raw: Record<string, unknown>, dotted: string): unknown {
   return dotted
     .split('.')

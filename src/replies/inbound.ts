@@ -282,11 +282,13 @@ export class InboundService {
     const receivedAt = this.#clock();
     const fields = { providerId: report.providerId, to: maskNumber(report.number), code: report.code, state: report.state };
     const applied = await this.#applyReport(provider, report, receivedAt, fields);
-    // Only a report that moved its SMS knows whose account sent it: a repeat says nothing new (a START texted
+    // Only a report that moved its SMS keeps its opt-out: a repeat or a stale one says nothing new (a START texted
     // since stands), and an orphan's SMS is not known yet (the next send to the number meets the opt-out again).
     const moved = applied.kind === 'advanced' && !('partOnly' in applied) ? applied : undefined;
-    const account = moved?.gatewayAccount;
-    if (accountWide) this.#accountWide(provider, report.code, receivedAt, account, fields);
+    const sender = senderOf(applied);
+    const account = sender === NOT_YET_KNOWN ? undefined : sender.account;
+    // A repeat (the provider posting the same report again) was alerted at its first delivery.
+    if (accountWide && applied.kind !== 'duplicate') this.#accountWide(provider, report.code, receivedAt, sender, fields);
     if (optedOut !== undefined && moved !== undefined) {
       // A user's own gateway account's opt-outs are that account's, not the relay's: RCPT would refuse every sender (as dispatch keeps them).
       if (account === undefined) {
@@ -323,12 +325,19 @@ export class InboundService {
 
   /**
    * A report that blames the provider account: an alert, as a send refused for the account gets (ACCOUNT_ALERT_REPEAT_MS),
-   * naming the user's account when its own credentials sent the SMS (`account`), as dispatch's alert does.
+   * naming the user's account when its own credentials sent the SMS, as dispatch's alert does, and saying so when
+   * whose sent it is not known yet (an orphan: its SMS's send result not recorded yet).
    */
-  #accountWide(provider: string, code: number, now: number, account: string | undefined, fields: object): void {
-    const key = `${provider} ${account ?? ''} ${code}`;
+  #accountWide(provider: string, code: number, now: number, sender: Sender, fields: object): void {
+    const account = sender === NOT_YET_KNOWN ? undefined : sender.account;
+    const key = `${provider} ${sender === NOT_YET_KNOWN ? NOT_YET_KNOWN : (account ?? '')} ${code}`;
     const last = this.#accountAlerts.get(key);
-    const whose = account === undefined ? "the gateway's account" : `account ${account}'s own gateway account`;
+    const whose =
+      sender === NOT_YET_KNOWN
+        ? "a gateway account not yet known (the relay's or a user's own: the report's SMS is not matched yet)"
+        : account === undefined
+          ? "the gateway's account"
+          : `account ${account}'s own gateway account`;
     const words = `inbound: a delivery report says ${whose} or sender cannot send (${provider} status ${code}): every SMS sent meets it; fix the account at the provider`;
     const line = { ...fields, provider, ...(account === undefined ? {} : { account }) };
     if (last !== undefined && now - last < ACCOUNT_ALERT_REPEAT_MS) {
@@ -393,6 +402,19 @@ export class InboundService {
       'inbound: request not understood: quarantined (smsrelay quarantine show <quarantineId>)',
     );
   }
+}
+
+/** A report whose SMS the store does not know (yet): whose gateway account sent it is not known either. */
+const NOT_YET_KNOWN = 'not-yet-known';
+
+/** Whose gateway account sent a report's SMS: a user's own (`account`), the relay's (`account` undefined), or not known yet. */
+type Sender = { readonly account: string | undefined } | typeof NOT_YET_KNOWN;
+
+function senderOf(applied: Applied): Sender {
+  // A long SMS's part is matched by its parts' ids, which do not say whose account sent it.
+  if ('partOnly' in applied || applied.kind === 'orphan') return NOT_YET_KNOWN;
+  if (applied.kind === 'advanced') return { account: applied.gatewayAccount };
+  return applied.sms === undefined ? NOT_YET_KNOWN : { account: applied.sms.gatewayAccount };
 }
 
 /**

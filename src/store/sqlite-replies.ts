@@ -326,13 +326,15 @@ export function applyReport(sql: ReplyStatements, report: NewDeliveryReport): De
     received_at: report.receivedAt,
     sms_id: target?.id ?? null,
   });
-  if (changes === 0) return { kind: 'duplicate' };
+  // The SMS it is about, when known: whose account sent it (DeliveryReportResult).
+  const sms = target && { sms: { gatewayAccount: target.gateway_account ?? undefined } };
+  if (changes === 0) return { kind: 'duplicate', ...sms };
   if (!target) return { kind: 'orphan' };
   if (advance(sql, target, report, report.receivedAt)) {
     return { kind: 'advanced', smsId: target.id, messageId: target.message_id, gatewayAccount: target.gateway_account ?? undefined };
   }
   if (saysMore(target.delivery, report.state)) sql.smsEvent.run(report.receivedAt, 'delivery report', reportDetail(report), target.id);
-  return { kind: 'stale' };
+  return { kind: 'stale', ...sms };
 }
 
 /** Reports that arrived before their SMS's send result, applied now that it is committed. */

@@ -462,7 +462,12 @@ export interface NewDeliveryReport {
 
 /** What a delivery report did: nothing new (a repeat), wait for its SMS (orphan), or moved or not. */
 export type DeliveryReportResult =
-  | { readonly kind: 'duplicate' | 'orphan' | 'stale' }
+  | { readonly kind: 'orphan' }
+  /**
+   * `sms`: the SMS it is about, when the store knows it (a repeat of an orphan's has none): whose gateway
+   * account sent it (as for `advanced`), which an account failure it reports names.
+   */
+  | { readonly kind: 'duplicate' | 'stale'; readonly sms?: { readonly gatewayAccount: string | undefined } | undefined }
   /**
    * `messageId`: the message the SMS belongs to, which every log line about it names. `gatewayAccount`: the
    * account whose own gateway credentials sent it (NewMail.gatewayAccount; undefined: the relay's), whose

@@ -803,6 +803,33 @@ describe('config', () => {
     assert.equal(config.smtp.maxMessageBytes, 1000);
   });
 
+  test("Twilio's SIDs written with upper-case hex digits start the relay in the lower case Twilio issues, one warning each giving the value to write", () => {
+    const env = {
+      SMSRELAY_GATEWAY: 'twilio',
+      SMSRELAY_GATEWAY_USERNAME: 'u',
+      SMSRELAY_GATEWAY_PASSWORD: 'p',
+      SMSRELAY_GATEWAY_AUTH_TOKEN: 't',
+      SMSRELAY_GATEWAY_ACCOUNT_SID: `AC${'0123456789ABCDEF'.repeat(2)}`,
+      SMSRELAY_GATEWAY_MESSAGING_SERVICE_SID: `MG${'AB12'.repeat(8)}`,
+    };
+    const { config, warnings } = loadConfig(env, dirWith());
+    assert.deepEqual(config.gateway.settings, {
+      accountSid: `AC${'0123456789abcdef'.repeat(2)}`,
+      authToken: 't',
+      messagingServiceSid: `MG${'ab12'.repeat(8)}`,
+    });
+    // The variable's value is shown once (where the warning names the variable), the value to write once.
+    assert.deepEqual(warnings, [
+      `SMSRELAY_GATEWAY_ACCOUNT_SID="AC${'0123456789ABCDEF'.repeat(2)}": taken as "AC${'0123456789abcdef'.repeat(2)}", the form the twilio gateway uses; write that`,
+      `SMSRELAY_GATEWAY_MESSAGING_SERVICE_SID="MG${'AB12'.repeat(8)}": taken as "MG${'ab12'.repeat(8)}", the form the twilio gateway uses; write that`,
+    ]);
+    assert.deepEqual(
+      loadConfig({ ...env, SMSRELAY_GATEWAY_ACCOUNT_SID: `AC${'0'.repeat(32)}`, SMSRELAY_GATEWAY_MESSAGING_SERVICE_SID: `MG${'1'.repeat(32)}` }, dirWith())
+        .warnings,
+      [],
+    );
+  });
+
   test('one line per problem, each saying what to write: a flag, an overflowing port, a lower-case country, a provider named twice in a route', () => {
     const strip = (lines: readonly string[]): string[] => lines.map((line) => line.replace(/^.*smsrelay\.yaml: /, ''));
     const smpp = { SMSRELAY_GATEWAY: 'smpp', SMSRELAY_SMPP_HOST: '127.0.0.1', SMSRELAY_GATEWAY_USERNAME: 'u', SMSRELAY_GATEWAY_PASSWORD: 'p' };
@@ -818,17 +845,18 @@ describe('config', () => {
       '    twilio: {accountSid: AC0123456789abcdef0123456789abcdef, authToken: the-auth-token, messagingServiceSid: MGbad}',
     ].join('\n');
     assert.deepEqual(strip(problems({}, `${twoRoutes}\n`)), [
-      'gateway.providers.twilio.messagingServiceSid: expected a Messaging Service SID (MG followed by 32 lower-case hex digits)',
+      'gateway.providers.twilio.messagingServiceSid: expected a Messaging Service SID (MG followed by 32 hex digits)',
     ]);
-    // Upper-case hex digits: Twilio refuses the service, so the start-up does, in the words a mail's X-SMS-From gets.
+    // Upper-case hex digits are the same SID: taken in the lower case Twilio issues, with one warning giving it.
     const upperCase = `MG${'AB12'.repeat(8)}`;
-    assert.deepEqual(strip(problems({}, twoRoutes.replace('MGbad', upperCase))), [
-      `gateway.providers.twilio.messagingServiceSid: "${upperCase}" is a Messaging Service SID with upper-case hex digits: Twilio's SIDs are MG and 32 lower-case hex digits, as its console shows them.`,
-    ]);
-    assert.equal(
-      twilioPlugin.senderIdProblem(upperCase),
-      `The sender id "${upperCase}" is a Messaging Service SID with upper-case hex digits: Twilio's SIDs are MG and 32 lower-case hex digits, as its console shows them.`,
+    const routed = loadConfig({}, dirWith(twoRoutes.replace('MGbad', `${upperCase}, username: u, password: p`)));
+    const twilio = routed.config.gateway.routes?.flatMap((route) => route.providers).find((provider) => provider.provider === 'twilio');
+    assert.equal((twilio?.settings as { messagingServiceSid?: string } | undefined)?.messagingServiceSid, upperCase.toLowerCase().replace(/^mg/, 'MG'));
+    assert.deepEqual(
+      routed.warnings.map((line) => line.replace(/^\S*smsrelay\.yaml: /, '')),
+      [`gateway.providers.twilio.messagingServiceSid: taken as "MG${'ab12'.repeat(8)}", the form the twilio gateway uses; write that`],
     );
+    assert.equal(twilioPlugin.senderIdProblem(upperCase), undefined, "a mail's X-SMS-From naming it is taken too (the adapter lower-cases it)");
     assert.deepEqual(problems({ SMSRELAY_SMTP_PORT: '99999999999999999999999' }), [
       'SMSRELAY_SMTP_PORT="99999999999999999999999": expected a port number from 0 to 65535',
     ]);

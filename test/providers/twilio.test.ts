@@ -225,14 +225,6 @@ describe('Twilio payloads', () => {
     assert.equal(twilioPlugin.statusCode?.(21610), undefined);
   });
 
-  test('a Messaging Service SID written with upper-case hex digits is refused as a sender id, saying so (Twilio would refuse it after the 250)', () => {
-    assert.equal(twilioPlugin.senderIdProblem(`MG${'ab12'.repeat(8)}`), undefined);
-    assert.equal(
-      twilioPlugin.senderIdProblem(`MG${'AB12'.repeat(8)}`),
-      `The sender id "MG${'AB12'.repeat(8)}" is a Messaging Service SID with upper-case hex digits: Twilio's SIDs are MG and 32 lower-case hex digits, as its console shows them.`,
-    );
-  });
-
   test('a status callback posted to the incoming-message URL is unreadable there, saying which URL it belongs to', () => {
     const parsed = twilioPlugin.parseReceived!({
       contentType: FORM,
@@ -271,6 +263,11 @@ describe('Twilio payloads', () => {
     const asService = buildMessageForm({ ...base, senderId: otherService }, '+447700900123', service, undefined, 0);
     assert.equal(asService.get('MessagingServiceSid'), otherService);
     assert.equal(asService.has('From'), false);
+    // Upper-case hex digits name the same service: sent as Twilio issues its SID, never as a From.
+    const upperCase = buildMessageForm({ ...base, senderId: `MG${'B'.repeat(32)}` }, '+447700900123', service, undefined, 0);
+    assert.equal(upperCase.get('MessagingServiceSid'), otherService);
+    assert.equal(upperCase.has('From'), false);
+    assert.equal(twilioPlugin.senderIdProblem(`MG${'B'.repeat(32)}`), undefined);
   });
 
   test('error codes: a known number or message code bounces, an unknown 400 code is retried', () => {
@@ -282,10 +279,20 @@ describe('Twilio payloads', () => {
     assert.equal(classifyRecipient(answered('TWILIO:21999'), '+447700900123').action, 'retry', 'an unknown code never bounces');
   });
 
-  test("every code of Twilio's table has the same effect in a send's 400 and in a failed callback: pause ⇔ alert, opted out ⇔ opt-out, else that SMS alone", () => {
+  test("a 30xxx code (the delivery's, reported by callback) in a send's 400 is no create-time answer: retried as an unknown code", () => {
     const { classifyRecipient } = outcomeClassifier(twilioPlugin.outcomeRules);
-    const codes = Object.keys(TWILIO_ERRORS);
-    assert.ok(codes.length > 20);
+    const codes = Object.keys(TWILIO_ERRORS).filter((code) => code.startsWith('30'));
+    assert.ok(codes.includes('30002') && codes.includes('30001') && codes.includes('30005'));
+    for (const code of codes) {
+      const sent = classifyRecipient({ kind: 'answered', results: [{ number: '+447700900123', code: `TWILIO:${code}` }] }, '+447700900123');
+      assert.deepEqual([sent.action, sent.category], ['retry', 'unclassified'], code);
+    }
+  });
+
+  test("every create-time code of Twilio's table has the same effect in a send's 400 and in a failed callback: pause ⇔ alert, opted out ⇔ opt-out, else that SMS alone", () => {
+    const { classifyRecipient } = outcomeClassifier(twilioPlugin.outcomeRules);
+    const codes = Object.keys(TWILIO_ERRORS).filter((code) => code.startsWith('21'));
+    assert.ok(codes.length >= 15);
     for (const code of codes) {
       const sent = classifyRecipient({ kind: 'answered', results: [{ number: '+447700900123', code: `TWILIO:${code}` }] }, '+447700900123');
       const parsed = twilioPlugin.parseReport!({
@@ -355,6 +362,28 @@ describe('Twilio adapter: what each HTTP status with an error object means', () 
     );
     const classified = classifyRecipient(own, number);
     assert.deepEqual([classified.action, classified.category], ['fail', 'sender']);
+  });
+
+  test("21611 (a sender's queue full) retries only the SMS of a send that named a From; without one the queue is the Messaging Service's and holds the provider", async () => {
+    const full = {
+      status: 400,
+      body: JSON.stringify({ code: 21611, message: 'This From number has exceeded the maximum number of queued messages', status: 400 }),
+    };
+    const sendFrom = (senderId: string | undefined) =>
+      withFreshGateway(
+        createTwilioGateway,
+        { ...TEST_GATEWAY_SETTINGS, endpoints: [server.url], username: `AC${'0'.repeat(32)}`, password: 'token', accountId: undefined, sessions: false },
+        (gateway) => gateway.send({ messageId: 'm3', recipients: [number], text: 'hi', encoding: 'gsm7', maxParts: 1, senderId }, 0),
+      );
+    server.next = [full];
+    const named = classifyRecipient(await sendFrom('+447700900999'), number);
+    assert.equal(named.action, 'retry');
+    // `busy` is what holds the whole provider (the dispatcher probes it as a down one): one bulk sender would stop everyone.
+    assert.notEqual(named.category, 'busy');
+    assert.match(named.reason, /the sender the mail names/);
+    server.next = [full];
+    const service = classifyRecipient(await sendFrom(undefined), number);
+    assert.deepEqual([service.action, service.category], ['retry', 'busy']);
   });
 
   for (const [status, code, action] of cases) {

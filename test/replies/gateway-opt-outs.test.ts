@@ -77,6 +77,29 @@ describe("a report's opt-out and account alert, by whose gateway account sent th
         const alert = logged().find((line) => line['alert'] === 'gateway-account');
         assert.equal(alert?.['account'], 'billing');
         assert.match(String(alert?.['msg']), /account billing's own gateway account or sender cannot send \(twilio status 30002\)/);
+
+        // Twilio posting the same callback again: already alerted, and no line against the relay's own account.
+        await sink.reported([{ providerId: 'SM-USER-2', number: '+447700900304', code: 30002, state: 'failed', accountWide: true }]);
+        const about = (code: number) => logged().filter((line) => line['code'] === code && String(line['msg']).includes('cannot send'));
+        assert.equal(about(30002).length, 1, 'a repeated callback raises no second alert');
+
+        // A report that changes no state (it came after the final one) still knows whose account sent its SMS.
+        await sent(store, '+447700900305', 'SM-USER-3', 'billing');
+        assert.deepEqual(await sink.reported([{ providerId: 'SM-USER-3', number: '+447700900305', code: 0, state: 'delivered' }]), ['advanced']);
+        assert.deepEqual(await sink.reported([{ providerId: 'SM-USER-3', number: '+447700900305', code: 30010, state: 'failed', accountWide: true }]), [
+          'stale',
+        ]);
+        const [stale] = about(30010);
+        assert.equal(stale?.['account'], 'billing');
+        assert.match(String(stale?.['msg']), /account billing's own gateway account/);
+
+        // An orphan's SMS is not known yet: neither is whose account sent it, and the alert says so rather than naming the relay's.
+        assert.deepEqual(await sink.reported([{ providerId: 'SM-NOT-YET-2', number: '+447700900306', code: 30034, state: 'failed', accountWide: true }]), [
+          'orphan',
+        ]);
+        const [orphan] = about(30034);
+        assert.equal(orphan?.['account'], undefined);
+        assert.match(String(orphan?.['msg']), /a gateway account not yet known/);
       } finally {
         await store.close();
       }

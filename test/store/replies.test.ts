@@ -355,9 +355,13 @@ forEachStore((kind) =>
       const id = await send('P1');
       assert.equal((await report(3, 'sent')).kind, 'advanced');
       assert.equal((await report(4, 'delivered')).kind, 'advanced');
-      assert.deepEqual(await report(4, 'delivered'), { kind: 'duplicate' });
-      assert.deepEqual(await report(2, 'queued'), { kind: 'stale' });
-      assert.deepEqual(await report(6, 'failed'), { kind: 'stale' });
+      assert.deepEqual(
+        await report(4, 'delivered'),
+        { kind: 'duplicate', sms: { gatewayAccount: undefined } },
+        'a repeat still knows whose account sent its SMS',
+      );
+      assert.deepEqual(await report(2, 'queued'), { kind: 'stale', sms: { gatewayAccount: undefined } });
+      assert.deepEqual(await report(6, 'failed'), { kind: 'stale', sms: { gatewayAccount: undefined } });
       assert.equal((await store.smsOf(id))[0]?.delivery, 'delivered');
       assert.deepEqual(await store.dueNotices(10), []);
     });
@@ -411,8 +415,8 @@ forEachStore((kind) =>
       const second = await send('P2');
       assert.equal((await accepted('P2')).kind, 'advanced');
       assert.equal((await delivered('P2')).kind, 'advanced');
-      assert.deepEqual(await accepted('P2'), { kind: 'duplicate' }, 'a retried interim receipt');
-      assert.deepEqual(await delivered('P2'), { kind: 'duplicate' }, 'a retried final receipt: no second history line');
+      assert.deepEqual(await accepted('P2'), { kind: 'duplicate', sms: { gatewayAccount: undefined } }, 'a retried interim receipt');
+      assert.deepEqual(await delivered('P2'), { kind: 'duplicate', sms: { gatewayAccount: undefined } }, 'a retried final receipt: no second history line');
       assert.deepEqual(
         (await store.events(second)).filter((event) => event.kind === 'delivery report').map((event) => event.detail),
         ['sent (status accepted, err-code 0)', 'delivered (status delivered, err-code 0)'],

@@ -20,8 +20,8 @@
 import { toInternationalDigits } from '../../sms/numbers.ts';
 import type { Gateway, GatewayOptions, ProviderCapabilities, SmsSubmission, SubmissionResult } from '../contract.ts';
 import { HttpEndpoints, httpGateway, type HttpOutcome, httpRefusal, logRequest, unparseable } from '../http-endpoint.ts';
-import { MAIL_SERVICE_SUFFIX, MESSAGING_SERVICE_CODES } from './outcomes.ts';
-import { MESSAGE_SID, MESSAGING_SERVICE_SID } from './sids.ts';
+import { FROM_QUEUE_CODES, FROM_SUFFIX, MAIL_SERVICE_SUFFIX, MESSAGING_SERVICE_CODES } from './outcomes.ts';
+import { canonicalSid, MESSAGE_SID, MESSAGING_SERVICE_SID } from './sids.ts';
 
 export const PROVIDER = 'twilio';
 
@@ -61,14 +61,15 @@ export function createTwilioGateway(options: GatewayOptions<TwilioSettings>): Ga
   return httpGateway(PROVIDER, options, endpoints, capabilities, async (submission, endpointIndex, log) => {
     const [number] = submission.recipients as [string];
     const started = performance.now();
+    const form = buildMessageForm(submission, number, options.settings.messagingServiceSid, options.webhookUrls?.dr, Date.now());
     const outcome = await endpoints.request(endpointIndex, {
       method: 'POST',
       path,
       headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', authorization },
-      body: buildMessageForm(submission, number, options.settings.messagingServiceSid, options.webhookUrls?.dr, Date.now()).toString(),
+      body: form.toString(),
     });
     const mailService = submission.senderId !== undefined && MESSAGING_SERVICE_SID.test(submission.senderId);
-    const result = toResult(outcome, number, mailService);
+    const result = toResult(outcome, number, { mailService, from: form.has('From') });
     logRequest(log, PROVIDER, { endpoint: endpoints.labels[endpointIndex], recipients: 1, started }, outcome, result);
     return result;
   });
@@ -86,9 +87,11 @@ export function buildMessageForm(
   form.set('To', `+${toInternationalDigits(number)}`);
   form.set('Body', submission.text);
   const sender = submission.senderId;
-  const service = sender !== undefined && MESSAGING_SERVICE_SID.test(sender) ? sender : messagingServiceSid;
+  // A mail's own service, as Twilio issues its SID (sids.ts); any other sender id is the From.
+  const mailService = sender !== undefined && MESSAGING_SERVICE_SID.test(sender);
+  const service = mailService ? canonicalSid(sender) : messagingServiceSid;
   if (service !== undefined) form.set('MessagingServiceSid', service);
-  if (sender !== undefined && sender !== service) form.set('From', sender);
+  if (sender !== undefined && !mailService) form.set('From', sender);
   if (statusCallback !== undefined && submission.deliveryReport !== false) form.set('StatusCallback', statusCallback);
   if (submission.expiresAt !== undefined) {
     const seconds = Math.ceil((submission.expiresAt - now) / 1000);
@@ -104,7 +107,7 @@ export function buildMessageForm(
  * carries (the generic rules: 5xx Twilio's trouble, 429 too many requests, 401/403/404 the account);
  * Twilio's code and message then go along as the detail.
  */
-function toResult(outcome: HttpOutcome, number: string, mailService: boolean): SubmissionResult {
+function toResult(outcome: HttpOutcome, number: string, named: { readonly mailService: boolean; readonly from: boolean }): SubmissionResult {
   if (outcome.kind === 'transport') return outcome;
   if (outcome.status >= 200 && outcome.status < 300) {
     const sid = outcome.truncated ? undefined : readJson(outcome.text)?.['sid'];
@@ -117,8 +120,9 @@ function toResult(outcome: HttpOutcome, number: string, mailService: boolean): S
   const message = body?.['message'];
   const detail = typeof message === 'string' ? message.slice(0, DETAIL_MAX_CHARS) : undefined;
   if (outcome.status === 400) {
-    // The service a mail named is that mail's sender, not the account's setting (outcomes.ts).
-    const suffix = mailService && MESSAGING_SERVICE_CODES.includes(code) ? MAIL_SERVICE_SUFFIX : '';
+    // The service or the From a mail named is that mail's sender, not the account's setting or queue (outcomes.ts).
+    const suffix =
+      named.mailService && MESSAGING_SERVICE_CODES.includes(code) ? MAIL_SERVICE_SUFFIX : named.from && FROM_QUEUE_CODES.includes(code) ? FROM_SUFFIX : '';
     return { kind: 'answered', results: [{ number, code: `${CODE_PREFIX}${code}${suffix}`, ...(detail ? { detail } : {}) }] };
   }
   return httpRefusal(outcome, `${CODE_PREFIX}${code}${detail ? ` ${detail}` : ''}`);

@@ -1,7 +1,7 @@
 /**
  * Twilio's error codes (https://www.twilio.com/docs/api/errors) the relay knows, in words and by what they
- * blame. One table for both ways Twilio reports them: in a `400` answer to the send request (outcomes.ts)
- * and in a `failed`/`undelivered` status callback (inbound.ts). With a Messaging Service, which the relay
+ * blame. One table for both ways Twilio reports them: in a `400` answer to the send request (outcomes.ts:
+ * the 21xxx codes, those Twilio answers a send with) and in a `failed`/`undelivered` status callback (inbound.ts). With a Messaging Service, which the relay
  * always sends through, Twilio accepts many sends it cannot make and reports the error only by callback
  * ("A note about error handling with Messaging Services", Twilio support): the same code must mean the
  * same thing either way.
@@ -39,7 +39,8 @@ export const TWILIO_KINDS: Readonly<Record<TwilioErrorKind, TwilioKindEffect>> =
   number: { send: { action: 'fail', category: 'invalid-number' }, callback: undefined },
   recipient: { send: { action: 'fail', category: 'unreachable' }, callback: undefined },
   message: { send: { action: 'fail', category: 'refused' }, callback: undefined },
-  // A queue full or congested is the account's for a while: held and probed, as a throttling answer is.
+  // A queue full or congested is the account's for a while: held and probed, as a throttling answer is (a From's own queue
+  // full is that sender's alone: outcomes.ts, FROM_QUEUE_CODES).
   passing: { send: { action: 'retry', category: 'busy' }, callback: undefined },
   sender: { send: { action: 'fail', category: 'sender' }, callback: undefined },
   destination: { send: { action: 'fail', category: 'region' }, callback: undefined },

@@ -16,17 +16,37 @@ export const MESSAGING_SERVICE_CODES: readonly number[] = [21703, 21704, 21705];
 /** Appended by the adapter to a MESSAGING_SERVICE_CODES code when the mail named its own service. */
 export const MAIL_SERVICE_SUFFIX = ':MAIL_SERVICE';
 
-/** The rule of a 400's `recipient/TWILIO:<code>` for each code of the table, as its kind decides, with the code's words (and its remedy). */
-const TABLE_RULES: readonly OutcomeRule[] = Object.entries(TWILIO_ERRORS).map(([code, { kind, words, remedy }]) => ({
-  ...TWILIO_KINDS[kind].send,
-  match: new RegExp(`^recipient/TWILIO:${code}$`),
-  reason: remedy === undefined ? words : `${words}: ${remedy}`,
-}));
+/**
+ * 400 codes about the From a send named: 21611, that sender's queue full (Twilio's page: each From has its own
+ * queue). That mail's SMS are retried and nobody else's wait: holding the provider (`busy`) would let one bulk
+ * sender's X-SMS-From stop every other sender's SMS for as long as its queue stays full. Without a From the
+ * queue is the Messaging Service's, every SMS's: the table's rule holds the provider.
+ */
+export const FROM_QUEUE_CODES: readonly number[] = [21611];
+/** Appended by the adapter to a FROM_QUEUE_CODES code when the send named a From. */
+export const FROM_SUFFIX = ':FROM';
+
+/**
+ * The codes Twilio answers a create request with: the 21xxx, its Messages API's refusals of the request
+ * (https://www.twilio.com/docs/api/errors). The 30xxx codes are the delivery's, which Twilio reports by status
+ * callback only (inbound.ts, with their meaning from the same table): in a 400 one is no answer Twilio
+ * documents, retried as any code the table does not know.
+ */
+const CREATE_CODES = { first: 21_000, last: 21_999 } as const;
+
+/** The rule of a 400's `recipient/TWILIO:<code>` for each create-time code of the table, as its kind decides, with the code's words (and its remedy). */
+const TABLE_RULES: readonly OutcomeRule[] = Object.entries(TWILIO_ERRORS)
+  .filter(([code]) => Number(code) >= CREATE_CODES.first && Number(code) <= CREATE_CODES.last)
+  .map(([code, { kind, words, remedy }]) => ({
+    ...TWILIO_KINDS[kind].send,
+    match: new RegExp(`^recipient/TWILIO:${code}$`),
+    reason: remedy === undefined ? words : `${words}: ${remedy}`,
+  }));
 
 /**
  * Only a 400's codes come here (as `recipient/`): the other statuses are classified by the generic
- * rules whatever Twilio's code. A code of the table does what its kind says (errors.ts), as in a callback;
- * one not listed is retried (the generic rules' unclassified retry).
+ * rules whatever Twilio's code. A create-time code of the table does what its kind says (errors.ts), as in a
+ * callback; any other is retried (the generic rules' unclassified retry).
  */
 export const TWILIO_OUTCOME_RULES: readonly OutcomeRule[] = [
   { match: /^recipient\/TWILIO:ACCEPTED$/, action: 'sent', category: 'sent', reason: REASONS.accepted },
@@ -36,6 +56,13 @@ export const TWILIO_OUTCOME_RULES: readonly OutcomeRule[] = [
     category: 'sender',
     match: new RegExp(`^recipient/TWILIO:${code}${MAIL_SERVICE_SUFFIX}$`),
     reason: `${twilioErrorWords(code)} (the Messaging Service the mail names as its sender)`,
+  })),
+  // The From a mail names: its own queue, retried without holding the others' SMS.
+  ...FROM_QUEUE_CODES.map((code) => ({
+    action: 'retry' as const,
+    category: 'sender-busy',
+    match: new RegExp(`^recipient/TWILIO:${code}${FROM_SUFFIX}$`),
+    reason: `${twilioErrorWords(code)} (the sender the mail names: its SMS are retried, the others' go on)`,
   })),
   ...TABLE_RULES,
 ];

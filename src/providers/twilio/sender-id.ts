@@ -1,9 +1,10 @@
 /**
  * The senders Twilio takes in `From` (https://www.twilio.com/docs/messaging/api/message-resource):
  * an E.164 number of the account, a short code, an alphanumeric sender id (at most 11 letters,
- * digits and spaces, at least one letter), or a Messaging Service SID in place of the configured one.
+ * digits and spaces, at least one letter), or a Messaging Service SID in place of the configured one (its hex
+ * digits in either case: the adapter sends them as Twilio issues them, sids.ts).
  */
-import { MESSAGING_SERVICE_SID, upperCaseServiceSid } from './sids.ts';
+import { MESSAGING_SERVICE_SID } from './sids.ts';
 
 const ALPHANUMERIC_SENDER_MAX = 11;
 const E164 = /^\+[1-9]\d{6,14}$/;
@@ -12,9 +13,6 @@ const SHORT_CODE = /^\d{3,8}$/;
 export function senderIdProblem(senderId: string): string | undefined {
   const rule = `Twilio takes a number in international form (+447700900123), a short code, a Messaging Service SID (MG…), or an alphanumeric sender id of at most ${ALPHANUMERIC_SENDER_MAX} letters, digits and spaces with at least one letter`;
   if (E164.test(senderId) || SHORT_CODE.test(senderId) || MESSAGING_SERVICE_SID.test(senderId)) return undefined;
-  // Sent as a sender id it would be refused at Twilio after the 250, and the mail bounced: said here instead.
-  const upperCase = upperCaseServiceSid(senderId);
-  if (upperCase !== undefined) return `The sender id ${upperCase}`;
   if (/^\d+$/.test(senderId)) return `The sender id "${senderId}" is a number without "+": ${rule}.`;
   if (!/^[A-Za-z0-9 ]+$/.test(senderId)) return `The sender id "${senderId}" contains characters other than letters, digits and spaces: ${rule}.`;
   if (!/[A-Za-z]/.test(senderId)) return `The sender id "${senderId}" has no letter: ${rule}.`;

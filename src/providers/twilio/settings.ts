@@ -2,32 +2,25 @@
 import { z } from 'zod';
 import type { ProviderSettings } from '../contract.ts';
 import { SIGNATURE_FORMULA } from './signature.ts';
-import { MESSAGING_SERVICE_SID, upperCaseServiceSid } from './sids.ts';
+import { ACCOUNT_SID, canonicalSid, MESSAGING_SERVICE_SID } from './sids.ts';
 
-/** Twilio SIDs: a two-letter prefix and 32 hex digits. */
-const sid = (prefix: string, what: string) =>
-  z.string().regex(new RegExp(`^${prefix}[0-9a-fA-F]{32}$`), `expected ${what} (${prefix} followed by 32 hex digits)`);
+/**
+ * A Twilio SID of one kind, taken in either case and kept as Twilio issues it (sids.ts): a configuration
+ * written with upper-case digits still starts, and the start-up's warning (config/load.ts) gives the form to write.
+ */
+const sid = (pattern: RegExp, prefix: string, what: string) =>
+  z.string().regex(pattern, `expected ${what} (${prefix} followed by 32 hex digits)`).transform(canonicalSid);
 
 const schema = z.object({
   /** The account the Messages API path names; also when `username` is an API key (SK…). */
-  accountSid: sid('AC', 'an Account SID').optional(),
+  accountSid: sid(ACCOUNT_SID, 'AC', 'an Account SID').optional(),
   /**
    * The account's primary auth token: Twilio signs every webhook with it, also when the relay sends
    * with an API key, so the relay needs it to check `X-Twilio-Signature`.
    */
   authToken: z.string().min(1).optional(),
-  /**
-   * The Messaging Service that picks the sending number (and holds the validity period): as a mail's
-   * X-SMS-From naming one is held (sids.ts), one with upper-case hex digits is refused at start-up, with the
-   * same words, rather than every send refused by Twilio.
-   */
-  messagingServiceSid: z
-    .string()
-    .superRefine((value, context) => {
-      if (MESSAGING_SERVICE_SID.test(value)) return;
-      context.addIssue({ code: 'custom', message: upperCaseServiceSid(value) ?? 'expected a Messaging Service SID (MG followed by 32 lower-case hex digits)' });
-    })
-    .optional(),
+  /** The Messaging Service that picks the sending number (and holds the validity period). */
+  messagingServiceSid: sid(MESSAGING_SERVICE_SID, 'MG', 'a Messaging Service SID').optional(),
 });
 
 export const TWILIO_SETTINGS: ProviderSettings<z.output<typeof schema>> = {

@@ -1382,11 +1382,13 @@ export class PostgresStore implements Store, ClusterStore {
             target !== undefined && saysMore(target.delivery, report.state),
           ])
         ).rows;
-        if (kept?.kept === 0) return { kind: 'duplicate' };
+        // The SMS it is about, when known: whose account sent it (DeliveryReportResult).
+        const sms = target && { sms: { gatewayAccount: target.gateway_account ?? undefined } };
+        if (kept?.kept === 0) return { kind: 'duplicate', ...sms };
         if (!target) return { kind: 'orphan' };
         return kept?.advanced === 1
           ? { kind: 'advanced', smsId: target.id, messageId: target.message_id, gatewayAccount: target.gateway_account ?? undefined }
-          : { kind: 'stale' };
+          : { kind: 'stale', ...sms };
       },
     });
   }
