@@ -723,6 +723,19 @@ describe('replies and delivery reports', () => {
     const person = await sendMail(smtpPort(), { from: 'slow@example.com', to: [fine.from], subject: 'Re: Pump', body: 'thanks' });
     assert.equal(person.data?.code, 550);
     assert.match(person.data?.text ?? '', /^5\.7\.1 This address takes bounces only/);
+    // Sieve's vacation answers the return path from <> (RFC 3834): no bounce, the mail was delivered.
+    const vacation = await sendBounce(fine.from, '', 'Auto: Re: Pump', { 'Auto-Submitted': 'auto-replied (vacation)' }, 'Away until Monday.');
+    assert.equal(vacation.data?.code, 550, vacation.data?.text);
+    assert.match(vacation.data?.text ?? '', /^5\.7\.1 This address takes bounces only/);
+    // A list's member refused behind the mailbox: the mail reached its mailbox.
+    const member = await sendBounce(
+      fine.from,
+      '',
+      'Undelivered Mail Returned to Sender',
+      dsn,
+      report.replaceAll('gone-later@example.com', 'member@example.net'),
+    );
+    assert.match(member.data?.text ?? '', /\(a bounce for an address behind slow@example\.com, not the mailbox itself: nothing changed\)$/, member.data?.text);
     assert.equal(
       (await relay.relay.store.undeliverableInbound(100)).find((sms) => sms.number === '+447700900872'),
       undefined,
