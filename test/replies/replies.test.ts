@@ -424,6 +424,40 @@ describe('replies and delivery reports', () => {
       gateway.simulator.sendMo({ from: digits, text: `answer ${digits}`, usercontext: sms.userContext });
       await waitFor(`the answer to alice (${digits})`, () => mailsTo('alice@example.com').some((mail) => mail.raw.includes(`answer ${digits}`)));
     }
+    // A Reply-To whose first address is at the SMS domain: its second is taken, and no note calls it the first.
+    const second = await sendMail(smtpPort(), {
+      from: 'alice@example.com',
+      to: ['447700900706@sms.example.com'],
+      subject: 'Loop test',
+      body: 'hello',
+      headers: { From: 'alice@example.com', 'Reply-To': '447700900999@sms.example.com, team-l@example.com' },
+    });
+    assert.ok(
+      second.data?.text.endsWith(
+        "(the Reply-To 447700900999@sms.example.com is at this relay's SMS domain (a loop): not taken; the phone's replies go to team-l@example.com)",
+      ),
+      second.data?.text,
+    );
+    assert.doesNotMatch(second.data?.text ?? '', /go to the first/);
+    // Bob answering Alice's reply mail continues her conversation (its thread): the phone's replies stay hers, and no note says they go to Bob.
+    await write('alice@example.com', '447700900707', 'Loop thread', 'hello');
+    const started = await smsTo('447700900707');
+    gateway.simulator.sendMo({ from: '447700900707', text: 'answer one', usercontext: started.userContext });
+    const answered = await simpleParser(
+      (await waitFor('the answer to alice', () => mailsTo('alice@example.com').find((mail) => mail.raw.includes('answer one')))).raw,
+    );
+    const bob = await sendMail(smtpPort(), {
+      from: 'bob@example.com',
+      to: ['447700900707@sms.example.com'],
+      subject: answered.subject ?? '',
+      body: 'Bob here',
+      headers: { From: 'bob@example.com', 'Reply-To': '447700900999@sms.example.com', 'In-Reply-To': answered.messageId ?? '' },
+    });
+    assert.equal(bob.data?.code, 250, bob.data?.text);
+    assert.doesNotMatch(bob.data?.text ?? '', /replies go to/, bob.data?.text);
+    assert.equal((await smsTo('447700900707', 2)).userContext, started.userContext);
+    gateway.simulator.sendMo({ from: '447700900707', text: 'answer two', usercontext: started.userContext });
+    await waitFor('the second answer to alice', () => mailsTo('alice@example.com').some((mail) => mail.raw.includes('answer two')));
     // A device whose own From is at the SMS domain: no mailbox, so the default one.
     const { data } = await sendMail(smtpPort(), {
       from: 'ups@example.com',
