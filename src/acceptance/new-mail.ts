@@ -81,8 +81,11 @@ export async function buildNewMail(
   const repeated = await stormRepeats(store, settings.alertStormWindowMs, numbers, sms.text, now);
   const choice = mailboxChoice(parsed, settings.recipients.domains);
   const { userContext, conversation, notTaken, mailboxTaken } = await tracking.outgoing({ ...request, ...choice }, numbers);
-  // Replies go to one mailbox (the conversation's): a Reply-To naming several loses the others, and says so where it is the one taken.
-  const replyToAddresses = mailboxesOf(parsed.replyTo).length;
+  // Replies go to one mailbox (the conversation's): a Reply-To naming several loses the others, and says so where its first is
+  // the one taken (a first one passed over is named by the mailbox note). A mail continuing another mailbox's conversation
+  // through its thread leaves the phone's replies there: its headers chose nothing, so neither note says where they go.
+  const replyTo = mailboxesOf(parsed.replyTo);
+  const chose = conversation !== undefined && mailboxTaken;
   return {
     mail: {
       id,
@@ -114,8 +117,11 @@ export async function buildNewMail(
     attachments: attachmentsNote(request.attachments),
     subjectForBody: subjectForBodyNote(request),
     contextNotTaken: notTaken ? { named: notTaken.context, given: userContext, numbers: notTaken.numbers } : undefined,
-    replyToAddresses: conversation && mailboxTaken && replyToAddresses > 1 ? { count: replyToAddresses, mailbox: conversation.mailbox } : undefined,
-    mailboxNote: choice.note,
+    replyToAddresses:
+      chose && choice.mailbox !== undefined && replyTo.length > 1 && replyTo[0] === choice.mailbox
+        ? { count: replyTo.length, mailbox: choice.mailbox }
+        : undefined,
+    mailboxNote: conversation === undefined || chose ? choice.note : undefined,
     partsCapped,
     standIns,
   };

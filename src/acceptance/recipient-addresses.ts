@@ -23,10 +23,11 @@ export type ResolvedRecipient =
   | { readonly postmaster: string }
   | { readonly bounce: ReturnPath };
 
-/** A reply mail's return path a bounce is addressed to (src/replies/return-path.ts). */
+/** A reply mail's return path a bounce is addressed to (src/replies/return-path.ts), and the mailbox that mail went to. */
 export interface ReturnPath {
   readonly inboundId: string;
   readonly returnPath: string;
+  readonly mailbox: string;
 }
 
 /** RFC 5321 §4.5.1: the mailbox every domain a server delivers for must take, in any case. */

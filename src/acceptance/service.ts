@@ -6,7 +6,7 @@ import { LoginThrottle, sharedLoginFailures, signInName } from '../policy/logins
 import { verifyPassword } from '../policy/passwords.ts';
 import { RateLimits } from '../policy/rates.ts';
 import { SenderPolicy } from '../policy/senders.ts';
-import { maskNumber } from '../sms/numbers.ts';
+import { maskNumber, maskNumbersIn } from '../sms/numbers.ts';
 import { newMessageId } from '../random-ids.ts';
 import type { ReplyTracking } from '../replies/tracking.ts';
 import type { Store } from '../store/types.ts';
@@ -172,8 +172,9 @@ export class AcceptanceService {
       const returnPath = returnPathOf(rcpt.address, domains);
       if (returnPath) {
         if (transaction.recipients.size > 0) throw new RelayError('TOO_MANY_NUMBERS', "Too many recipients: a reply mail's bounce goes in a mail of its own");
-        if (!(await this.#options.store.knowsReturnPath(returnPath.inboundId, returnPath.returnPath))) throw new RelayError('UNKNOWN_RETURN_PATH');
-        return withRecipient({ bounce: returnPath });
+        const mailbox = await this.#options.store.returnPathMailbox(returnPath.inboundId, returnPath.returnPath);
+        if (mailbox === undefined) throw new RelayError('UNKNOWN_RETURN_PATH');
+        return withRecipient({ bounce: { ...returnPath, mailbox } });
       }
       if (bounceOf(transaction)) {
         throw new RelayError('TOO_MANY_NUMBERS', 'Too many recipients: this mail is the bounce of a reply mail; send anything else in a mail of its own');
@@ -230,8 +231,7 @@ export class AcceptanceService {
     const id = newMessageId();
     try {
       const returnPath = bounceOf(transaction);
-      if (returnPath !== undefined)
-        return { ok: true, id, by: transaction.principal.name, bounce: await takeBounce(returnPath, transaction, raw, this.#options.store) };
+      if (returnPath !== undefined) return { ok: true, id, by: transaction.principal.name, bounce: await takeBounce(returnPath, raw, this.#options.store) };
       const postmaster = postmasterOf(transaction);
       if (postmaster !== undefined) return await this.#forPostmaster(id, transaction, raw, postmaster);
       const { principal } = transaction;
@@ -254,7 +254,10 @@ export class AcceptanceService {
         );
       }
       if (mailboxNote)
-        this.#options.logger.info({ msgId: id, note: mailboxNote }, "acceptance: the mail's headers name no mailbox the phone's replies may go to as written");
+        this.#options.logger.info(
+          { msgId: id, note: maskNumbersIn(mailboxNote) },
+          "acceptance: the mail's headers name no mailbox the phone's replies may go to as written",
+        );
       if (replyToAddresses) {
         this.#options.logger.info(
           { msgId: id, replyToAddresses: replyToAddresses.count },

@@ -130,14 +130,21 @@ export interface ContextNotTaken {
   readonly numbers: readonly string[];
 }
 
-/** A committed mail for the postmaster: queued as the relay's own mail, to `postmaster`, not texted. */
 /** A bounce taken at a reply mail's return path (acceptance/bounces.ts). */
 export interface AcceptedBounce {
   readonly id: string;
   readonly by: string;
-  readonly bounce: { readonly failed: false; readonly reason: string } | ({ readonly failed: true; readonly reason: string } & BouncedReply);
+  readonly bounce:
+    | {
+        readonly failed: false;
+        readonly reason: string;
+        /** It refused `address`, one behind the mail's `mailbox` (a list's member), not the mailbox. */
+        readonly behind?: { readonly address: string; readonly mailbox: string };
+      }
+    | ({ readonly failed: true; readonly reason: string } & BouncedReply);
 }
 
+/** A committed mail for the postmaster: queued as the relay's own mail, to `postmaster`, not texted. */
 export interface AcceptedForPostmaster {
   readonly id: string;
   readonly by: string;

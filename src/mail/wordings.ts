@@ -1318,9 +1318,10 @@ export const REPLY_ABOVE_MARKERS = [
 ];
 
 /**
- * Subjects of the bounces that are no RFC 3464 report and come from an address, not the null sender:
- * Exchange's NDR ("Undeliverable:", in its shipped languages), Postfix's, Exim's, qmail's, Sendmail's
- * and Gmail's own words. A mail to a reply mail's return path with one of them is a bounce.
+ * Subjects of the bounces that are no RFC 3464 report, from the null sender or an address: Exchange's
+ * NDR ("Undeliverable:", in its shipped languages), Postfix's, Exim's, qmail's, Sendmail's and Gmail's
+ * own words. A mail to a reply mail's return path with one of them, and no report, is a bounce that
+ * failed it; without one, a mail from `<>` is no bounce all the same (an RFC 3834 auto-reply).
  */
 export const BOUNCE_SUBJECTS = [
   'Undeliverable',
@@ -1336,4 +1337,22 @@ export const BOUNCE_SUBJECTS = [
   'Returned mail',
   'Delivery Status Notification (Failure)',
   'Delivery Failure',
+];
+
+/**
+ * Subjects of delay warnings that are no RFC 3464 report: Exim's and Sendmail's "Warning:", Postfix's
+ * "Delayed Mail", Exchange's "Delivery delayed:", Gmail's "(Delay)". The mail is still being tried.
+ */
+export const DELAY_SUBJECTS = ['Warning:', 'Delayed Mail', 'Delivery Delayed', 'Delivery Status Notification (Delay)'];
+
+/**
+ * Lines after which a bounce quotes the mail it returns (qmail's, Exim's, Sendmail's, Exchange's): the
+ * reply mail's own text follows, which is no reason of the remote server's.
+ */
+export const RETURNED_MESSAGE_MARKERS = [
+  'Below this line is a copy of the message',
+  'This is a copy of the message',
+  'This is a copy of the body of the message',
+  'Returned mail follows',
+  'Original message',
 ];

@@ -279,7 +279,12 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
             if ('bounce' in outcome) {
               const { id: msgId, by, bounce } = outcome;
               const fields = { msgId, session: session.id, from: loggedSender(transaction.envelopeFrom), by, reason: maskNumbersIn(bounce.reason) };
-              if (!bounce.failed) logger.info(fields, 'smtp: a delay or success report about a reply mail taken; nothing changed');
+              if (!bounce.failed && bounce.behind)
+                logger.info(
+                  { ...fields, to: bounce.behind.mailbox, behind: maskNumbersIn(bounce.behind.address) },
+                  'smtp: a reply mail bounced for an address behind its mailbox (a list member, a forward); nothing changed',
+                );
+              else if (!bounce.failed) logger.info(fields, 'smtp: a delay or success report about a reply mail taken; nothing changed');
               else if (bounce.alreadyFailed) logger.info({ ...fields, to: bounce.mailbox }, 'smtp: a reply mail bounced again; it was failed already');
               else
                 logger.warn(
@@ -502,7 +507,9 @@ function queuedReply(accepted: AcceptedMail | AcceptedForPostmaster): string {
 /** The 250 text of a bounce taken at a reply mail's return path: what it changed. */
 function bounceReply({ id, bounce }: AcceptedBounce): string {
   const what = !bounce.failed
-    ? 'a delay or success report: nothing changed'
+    ? bounce.behind
+      ? `a bounce for an address behind ${bounce.behind.mailbox}, not the mailbox itself: nothing changed`
+      : 'a delay or success report: nothing changed'
     : bounce.alreadyFailed
       ? `the reply mail to ${bounce.mailbox} was failed already: nothing changed`
       : `the reply mail to ${bounce.mailbox} is failed; its SMS is listed as undeliverable`;

@@ -156,25 +156,38 @@ export interface ReassemblyStore {
   expirePartSets(before: number): Promise<number>;
 }
 
-/** Where a part goes, given the latest set of its sender, recipient, reference and total (both stores decide alike). */
-export type Placement = 'into-latest' | 'repeat-of-closed' | 'late' | 'new-set';
+/** A set a part may go to, with the part of the part's index already in it. */
+export interface CandidateSet {
+  readonly row: PartSetRow;
+  readonly present: Pick<StoredPart, 'providerId' | 'text'> | undefined;
+}
+
+/** Where a part goes (both stores decide alike): into an open set (`repeat` when it holds the part), a closed one's repeat, late into a closed one, or a new set. */
+export type Placement =
+  | { readonly kind: 'into-open'; readonly set: PartSetRow; readonly repeat: boolean }
+  | { readonly kind: 'repeat-of-closed' }
+  | { readonly kind: 'late'; readonly set: PartSetRow }
+  | { readonly kind: 'new-set' };
 
 /**
- * `latest`: that set (open when `closedAt` is null); `present`: the part of the part's index already in it.
- * A part is the one present when it has its provider id (the provider retrying) or its text; one with
- * neither is another SMS that reuses the reference, and opens a set of its own, open set or closed.
- * Otherwise an open set takes the part (or already has it); a closed one has it already (a repeat) or
- * lacks it (late).
+ * `candidates`: the open sets of the part's sender, recipient, reference and total, and their latest
+ * set (open or closed), oldest first. A set holds the part when the part at its index has its provider
+ * id (the provider retrying) or its text: then it is a repeat there. Otherwise the oldest open set
+ * lacking its index takes it: two long SMS under one reference arrive interleaved (A1, B1, A2, B2), and
+ * A2 belongs with A1, not with the newest set. A part every open set holds another of is another SMS
+ * reusing the reference, and opens a set of its own; so does one after a latest closed set holding
+ * another; a closed latest set lacking it gets it late.
  */
-export function placePart(
-  latest: { readonly closedAt: number | null } | undefined,
-  present: Pick<StoredPart, 'providerId' | 'text'> | undefined,
-  part: Pick<NewSmsPart, 'providerId' | 'text'>,
-): Placement {
-  if (!latest) return 'new-set';
-  if (present !== undefined && present.providerId !== part.providerId && present.text !== storableText(part.text)) return 'new-set';
-  if (latest.closedAt === null) return 'into-latest';
-  return present === undefined ? 'late' : 'repeat-of-closed';
+export function placePart(candidates: readonly CandidateSet[], part: Pick<NewSmsPart, 'providerId' | 'text'>): Placement {
+  const holder = candidates.find(
+    ({ present }) => present !== undefined && (present.providerId === part.providerId || present.text === storableText(part.text)),
+  );
+  if (holder) return holder.row.closed_at === null ? { kind: 'into-open', set: holder.row, repeat: true } : { kind: 'repeat-of-closed' };
+  const open = candidates.find(({ row, present }) => row.closed_at === null && present === undefined);
+  if (open) return { kind: 'into-open', set: open.row, repeat: false };
+  const latest = candidates.at(-1);
+  if (latest && latest.row.closed_at !== null && latest.present === undefined) return { kind: 'late', set: latest.row };
+  return { kind: 'new-set' };
 }
 
 /** A part_sets row, as both stores read it. */

@@ -119,8 +119,7 @@ export const INBOUND_FINISHED = `inbound.mailbox IS NOT NULL AND EXISTS (
 /** When retention may erase a part of a long SMS (both stores): once its set was closed (mailed, or kept as undeliverable). */
 export const PARTS_FINISHED = 'sms_parts.set_id IN (SELECT id FROM part_sets WHERE closed_at IS NOT NULL)';
 
-/** Store.queuedMailErrors's query, the limit as `limit` (SQL), for both stores. */
-/** A reply mail found by its return path, with its SMS's sender (both stores' bounceReplyMail). */
+/** A reply mail found by its return path (replyMailOfReturnPathSql), with its SMS's sender. */
 export interface BouncedMailRow {
   readonly id: number | string;
   readonly status: string;
@@ -128,11 +127,26 @@ export interface BouncedMailRow {
   readonly number: string;
 }
 
+/**
+ * The reply mail about inbound SMS `inboundId` whose return path (its envelope sender, any case) is
+ * `returnPath`, as a BouncedMailRow; the two parameters as each store writes its placeholders.
+ */
+export const replyMailOfReturnPathSql = (inboundId: string, returnPath: string) =>
+  `SELECT m.id, m.status, m.recipients, i.number FROM mail_out m JOIN inbound i ON i.id = m.message_id
+   WHERE m.message_id = ${inboundId} AND m.kind = 'reply' AND lower(m.envelope_from) = lower(${returnPath})`;
+
+/** The mailbox a reply mail went to: its one recipient. */
+export function replyMailbox(row: BouncedMailRow): string {
+  const [mailbox = ''] = JSON.parse(row.recipients) as string[];
+  return mailbox;
+}
+
 /** What a bounce did to the reply mail `row`: `alreadyFailed` when it was failed before it (its SMS unrouted then). */
 export function bouncedReply(row: BouncedMailRow, alreadyFailed: boolean): BouncedReply {
-  const [mailbox = ''] = JSON.parse(row.recipients) as string[];
-  return { mailbox, number: row.number, alreadyFailed };
+  return { mailbox: replyMailbox(row), number: row.number, alreadyFailed };
 }
+
+/** Store.queuedMailErrors's query, the limit as `limit` (SQL), for both stores. */
 
 export const queuedMailErrorsSql = (limit: string) =>
   `SELECT id, kind, message_id, last_error FROM mail_out WHERE status = 'queued' AND last_error IS NOT NULL ORDER BY id LIMIT ${limit}`;

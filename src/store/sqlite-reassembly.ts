@@ -18,9 +18,13 @@ import {
 
 export function prepareReassemblyStatements(db: Database) {
   return {
-    latestSet: db.prepare(
-      'SELECT * FROM part_sets WHERE provider = ? AND sender = ? AND recipient IS ? AND reference = ? AND total = ? ORDER BY id DESC LIMIT 1',
-    ),
+    /** placePart's candidates: the key's open sets and its latest set, oldest first. */
+    candidateSets: db.prepare(`
+      SELECT * FROM part_sets WHERE provider = @provider AND sender = @sender AND recipient IS @recipient AND reference = @reference AND total = @total
+        AND (closed_at IS NULL OR id = (
+          SELECT max(id) FROM part_sets
+          WHERE provider = @provider AND sender = @sender AND recipient IS @recipient AND reference = @reference AND total = @total))
+      ORDER BY id`),
     insertSet: db.prepare(
       'INSERT INTO part_sets (provider, sender, recipient, reference, total, first_seen, latest_context) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id',
     ),
@@ -49,17 +53,20 @@ function insertPart(sql: ReassemblyStatements, setId: number, part: NewSmsPart):
 
 /** Runs inside a write transaction. */
 export function addPart(sql: ReassemblyStatements, part: NewSmsPart): PartAdded {
-  const latest = sql.latestSet.get(part.provider, part.sender, part.recipient ?? null, part.reference, part.total) as SetRow | undefined;
-  const present = latest && partsOf(sql, latest.id).find((stored) => stored.index === part.index);
-  const placement = placePart(latest && { closedAt: latest.closed_at }, present, part);
-  if (latest && placement === 'into-latest') {
-    if (!present) insertPart(sql, latest.id, part);
-    return { kind: 'stored', set: toSet(sql, latest), repeat: present !== undefined };
+  const key = { provider: part.provider, sender: part.sender, recipient: part.recipient ?? null, reference: part.reference, total: part.total };
+  const candidates = (sql.candidateSets.all(key) as SetRow[]).map((row) => ({
+    row,
+    present: partsOf(sql, row.id).find((stored) => stored.index === part.index),
+  }));
+  const placement = placePart(candidates, part);
+  if (placement.kind === 'into-open') {
+    if (!placement.repeat) insertPart(sql, placement.set.id, part);
+    return { kind: 'stored', set: toSet(sql, placement.set), repeat: placement.repeat };
   }
-  if (placement === 'repeat-of-closed') return { kind: 'repeat' };
-  if (latest && placement === 'late') {
-    insertPart(sql, latest.id, part);
-    return { kind: 'late', closedAt: latest.closed_at ?? part.receivedAt, latestContext: latest.latest_context ?? undefined };
+  if (placement.kind === 'repeat-of-closed') return { kind: 'repeat' };
+  if (placement.kind === 'late') {
+    insertPart(sql, placement.set.id, part);
+    return { kind: 'late', closedAt: placement.set.closed_at ?? part.receivedAt, latestContext: placement.set.latest_context ?? undefined };
   }
   const { id } = sql.insertSet.get(
     part.provider,

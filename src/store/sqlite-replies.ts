@@ -1,6 +1,6 @@
 import type { Database } from 'better-sqlite3';
 import type { DeliveryState } from '../vocabulary.ts';
-import { reportDetail, sentByReportDetail } from './rows.ts';
+import { replyMailOfReturnPathSql, reportDetail, sentByReportDetail } from './rows.ts';
 import type {
   Conversation,
   DeliveryReportResult,
@@ -159,13 +159,11 @@ export function prepareReplyStatements(db: Database) {
       SELECT ${UNDELIVERABLE_COLUMNS} WHERE i.mailbox IS NULL AND (@at IS NULL OR (i.received_at, i.id) < (@at, @id))
       ORDER BY i.received_at DESC, i.id DESC LIMIT @limit`),
     undeliverableById: db.prepare(`SELECT ${UNDELIVERABLE_COLUMNS} WHERE i.id = ? AND i.mailbox IS NULL`),
-    /** A reply mail refused for good: its SMS has no mailbox again, so it is listed and can be rerouted. */
-    replyMailOfReturnPath: db.prepare(`
-      SELECT m.id, m.status, m.recipients, i.number FROM mail_out m JOIN inbound i ON i.id = m.message_id
-      WHERE m.message_id = ? AND m.kind = 'reply' AND lower(m.envelope_from) = lower(?)`),
+    replyMailOfReturnPath: db.prepare(replyMailOfReturnPathSql('?', '?')),
     bounceReplyMail: db.prepare(
       "UPDATE mail_out SET status = 'failed', last_error = @error, lease_owner = NULL, updated_at = @now WHERE id = @id AND status <> 'failed'",
     ),
+    /** A reply mail refused for good: its SMS has no mailbox again, so it is listed and can be rerouted. */
     unrouteRefusedReply: db.prepare("UPDATE inbound SET mailbox = NULL WHERE id = (SELECT message_id FROM mail_out WHERE id = ? AND kind = 'reply')"),
     setMailbox: db.prepare('UPDATE inbound SET mailbox = ? WHERE id = ? AND mailbox IS NULL'),
     moveConversation: db.prepare('UPDATE conversations SET mailbox = ? WHERE context = ? AND number = ? AND mailbox = ?'),

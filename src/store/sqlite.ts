@@ -11,6 +11,7 @@ import {
   asStoreError,
   type BouncedMailRow,
   bouncedReply,
+  replyMailbox,
   INBOUND_FINISHED,
   PARTS_FINISHED,
   RESUMED_DETAIL,
@@ -603,8 +604,11 @@ export class SqliteStore implements Store {
     return this.#read(() => this.#replies.knowsSender.get(sender) !== undefined);
   }
 
-  async knowsReturnPath(inboundId: string, returnPath: string): Promise<boolean> {
-    return this.#read(() => this.#replies.replyMailOfReturnPath.get(inboundId, returnPath) !== undefined);
+  async returnPathMailbox(inboundId: string, returnPath: string): Promise<string | undefined> {
+    return this.#read(() => {
+      const mail = this.#replies.replyMailOfReturnPath.get(inboundId, returnPath) as BouncedMailRow | undefined;
+      return mail && replyMailbox(mail);
+    });
   }
 
   bounceReplyMail(inboundId: string, returnPath: string, error: string): Promise<BouncedReply | undefined> {

@@ -512,8 +512,11 @@ export interface ReplyStore {
   knowsInbound(provider: string, providerId: string): Promise<boolean>;
   /** Whether an SMS from this sender (exactly as stored) was ever received. */
   knowsSender(sender: string): Promise<boolean>;
-  /** Whether the relay queued a reply mail about inbound SMS `inboundId` with this return path (its envelope sender, any case). */
-  knowsReturnPath(inboundId: string, returnPath: string): Promise<boolean>;
+  /**
+   * The mailbox of the reply mail the relay queued about inbound SMS `inboundId` with this return path
+   * (its envelope sender, any case); undefined when it queued none.
+   */
+  returnPathMailbox(inboundId: string, returnPath: string): Promise<string | undefined>;
   /**
    * A bounce came back to a reply mail's return path after the smarthost took the mail: the mail is failed
    * with `error` (a history line `mail failed`), and its SMS goes back among the undeliverable ones, in one

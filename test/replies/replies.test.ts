@@ -424,6 +424,40 @@ describe('replies and delivery reports', () => {
       gateway.simulator.sendMo({ from: digits, text: `answer ${digits}`, usercontext: sms.userContext });
       await waitFor(`the answer to alice (${digits})`, () => mailsTo('alice@example.com').some((mail) => mail.raw.includes(`answer ${digits}`)));
     }
+    // A Reply-To whose first address is at the SMS domain: its second is taken, and no note calls it the first.
+    const second = await sendMail(smtpPort(), {
+      from: 'alice@example.com',
+      to: ['447700900706@sms.example.com'],
+      subject: 'Loop test',
+      body: 'hello',
+      headers: { From: 'alice@example.com', 'Reply-To': '447700900999@sms.example.com, team-l@example.com' },
+    });
+    assert.ok(
+      second.data?.text.endsWith(
+        "(the Reply-To 447700900999@sms.example.com is at this relay's SMS domain (a loop): not taken; the phone's replies go to team-l@example.com)",
+      ),
+      second.data?.text,
+    );
+    assert.doesNotMatch(second.data?.text ?? '', /go to the first/);
+    // Bob answering Alice's reply mail continues her conversation (its thread): the phone's replies stay hers, and no note says they go to Bob.
+    await write('alice@example.com', '447700900707', 'Loop thread', 'hello');
+    const started = await smsTo('447700900707');
+    gateway.simulator.sendMo({ from: '447700900707', text: 'answer one', usercontext: started.userContext });
+    const answered = await simpleParser(
+      (await waitFor('the answer to alice', () => mailsTo('alice@example.com').find((mail) => mail.raw.includes('answer one')))).raw,
+    );
+    const bob = await sendMail(smtpPort(), {
+      from: 'bob@example.com',
+      to: ['447700900707@sms.example.com'],
+      subject: answered.subject ?? '',
+      body: 'Bob here',
+      headers: { From: 'bob@example.com', 'Reply-To': '447700900999@sms.example.com', 'In-Reply-To': answered.messageId ?? '' },
+    });
+    assert.equal(bob.data?.code, 250, bob.data?.text);
+    assert.doesNotMatch(bob.data?.text ?? '', /replies go to/, bob.data?.text);
+    assert.equal((await smsTo('447700900707', 2)).userContext, started.userContext);
+    gateway.simulator.sendMo({ from: '447700900707', text: 'answer two', usercontext: started.userContext });
+    await waitFor('the second answer to alice', () => mailsTo('alice@example.com').some((mail) => mail.raw.includes('answer two')));
     // A device whose own From is at the SMS domain: no mailbox, so the default one.
     const { data } = await sendMail(smtpPort(), {
       from: 'ups@example.com',
@@ -723,6 +757,19 @@ describe('replies and delivery reports', () => {
     const person = await sendMail(smtpPort(), { from: 'slow@example.com', to: [fine.from], subject: 'Re: Pump', body: 'thanks' });
     assert.equal(person.data?.code, 550);
     assert.match(person.data?.text ?? '', /^5\.7\.1 This address takes bounces only/);
+    // Sieve's vacation answers the return path from <> (RFC 3834): no bounce, the mail was delivered.
+    const vacation = await sendBounce(fine.from, '', 'Auto: Re: Pump', { 'Auto-Submitted': 'auto-replied (vacation)' }, 'Away until Monday.');
+    assert.equal(vacation.data?.code, 550, vacation.data?.text);
+    assert.match(vacation.data?.text ?? '', /^5\.7\.1 This address takes bounces only/);
+    // A list's member refused behind the mailbox: the mail reached its mailbox.
+    const member = await sendBounce(
+      fine.from,
+      '',
+      'Undelivered Mail Returned to Sender',
+      dsn,
+      report.replaceAll('gone-later@example.com', 'member@example.net'),
+    );
+    assert.match(member.data?.text ?? '', /\(a bounce for an address behind slow@example\.com, not the mailbox itself: nothing changed\)$/, member.data?.text);
     assert.equal(
       (await relay.relay.store.undeliverableInbound(100)).find((sms) => sms.number === '+447700900872'),
       undefined,

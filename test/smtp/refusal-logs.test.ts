@@ -68,6 +68,19 @@ describe('refusals in the log and in the reply', () => {
     assertNeverLogged(log.lines, { 'the sender number': '447700900777' });
   });
 
+  test('a Reply-To at the SMS domain is masked in the info line of the mailbox note, as the 250 names it to the writer only', async () => {
+    const sent = await sendMail(relay.smtpPort, {
+      to: ['447700900781@sms.localhost'],
+      body: 'reply to a phone',
+      headers: { 'Reply-To': '447700900782@sms.localhost' },
+    });
+    assert.equal(sent.data?.code, 250);
+    assert.match(sent.data?.text ?? '', /the Reply-To 447700900782@sms\.localhost is at this relay's SMS domain/);
+    const noted = lines().findLast((line) => String(line.msg).startsWith("acceptance: the mail's headers name no mailbox"));
+    assert.match(String(noted?.note), /^the Reply-To 4477\*{6}82@sms\.localhost is at this relay's SMS domain/);
+    assertNeverLogged(log.lines, { 'the Reply-To number': '447700900782' });
+  });
+
   test('a UK 070 personal number is refused by its own name, not as premium-rate; a short code of the default region as one', async () => {
     const personal = await sendMail(relay.smtpPort, { to: ['+447000123456@sms.localhost'] });
     assert.equal(personal.rcpt[0]?.code, 550);

@@ -203,9 +203,9 @@ forEachStore((kind) =>
       assert.ok(claimed);
       await store.recordMailOutcome({ id: claimed.id, kind: 'sent', response: '250 2.0.0 Ok' }, 't');
 
-      assert.equal(await store.knowsReturnPath('in-gone', first.toUpperCase()), true, 'in any case');
-      assert.equal(await store.knowsReturnPath('in-gone', 'bounces+in-gone.bbbbbbbbbbbbb@sms.example.com'), false);
-      assert.equal(await store.knowsReturnPath('in-other', first), false);
+      assert.equal(await store.returnPathMailbox('in-gone', first.toUpperCase()), 'gone@example.com', 'in any case');
+      assert.equal(await store.returnPathMailbox('in-gone', 'bounces+in-gone.bbbbbbbbbbbbb@sms.example.com'), undefined);
+      assert.equal(await store.returnPathMailbox('in-other', first), undefined);
       assert.equal(await store.bounceReplyMail('in-gone', 'bounces+in-gone.bbbbbbbbbbbbb@sms.example.com', 'x'), undefined);
       assert.deepEqual(await store.undeliverableInbound(10), []);
 
@@ -266,6 +266,44 @@ forEachStore((kind) =>
       assert.deepEqual(
         complete.set.parts.map((stored) => stored.text),
         ['Alpha one, ', 'alpha two'],
+      );
+    });
+
+    test('two long SMS under one reference, their parts interleaved (A1, B1, A2, B2): each part goes to the oldest open set lacking it, no text spliced', async () => {
+      const part = (index: number, providerId: string, text: string) =>
+        store.addPart({
+          provider: 'vonage',
+          sender: PHONE,
+          recipient: '447700900777',
+          reference: 44,
+          total: 2,
+          index,
+          providerId,
+          text,
+          sentAt: undefined,
+          userContext: undefined,
+          trackingId: undefined,
+          receivedAt: 1_000,
+        });
+      const a1 = await part(1, 'A1', 'Alpha one, ');
+      const b1 = await part(1, 'B1', 'Bravo one, ');
+      assert.ok(a1.kind === 'stored' && b1.kind === 'stored' && a1.set.id !== b1.set.id);
+      const a2 = await part(2, 'A2', 'alpha two');
+      assert.ok(a2.kind === 'stored' && !a2.repeat);
+      assert.equal(a2.set.id, a1.set.id, 'the oldest open set lacking part 2');
+      assert.deepEqual(
+        a2.set.parts.map((stored) => stored.text),
+        ['Alpha one, ', 'alpha two'],
+      );
+      // The provider retrying B1 while both sets are open: a repeat in its own set, not a part of another.
+      const again = await part(1, 'B1', 'Bravo one, ');
+      assert.ok(again.kind === 'stored' && again.repeat && again.set.id === b1.set.id);
+      const b2 = await part(2, 'B2', 'bravo two');
+      assert.ok(b2.kind === 'stored' && !b2.repeat);
+      assert.equal(b2.set.id, b1.set.id);
+      assert.deepEqual(
+        b2.set.parts.map((stored) => stored.text),
+        ['Bravo one, ', 'bravo two'],
       );
     });
 

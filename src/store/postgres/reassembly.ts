@@ -33,21 +33,27 @@ async function insertPart(client: Client, setId: number, part: NewSmsPart): Prom
 
 /** Runs inside a write transaction; the set's row is locked so that two relays' parts of one set do not race. */
 export async function addPart(client: Client, part: NewSmsPart): Promise<PartAdded> {
+  // placePart's candidates: the key's open sets and its latest set, oldest first.
   const { rows } = await client.query<SetRow>(
-    'SELECT * FROM part_sets WHERE provider = $1 AND sender = $2 AND recipient IS NOT DISTINCT FROM $3 AND reference = $4 AND total = $5 ORDER BY id DESC LIMIT 1 FOR UPDATE',
+    `SELECT * FROM part_sets WHERE provider = $1 AND sender = $2 AND recipient IS NOT DISTINCT FROM $3 AND reference = $4 AND total = $5
+       AND (closed_at IS NULL OR id = (
+         SELECT max(id) FROM part_sets
+         WHERE provider = $1 AND sender = $2 AND recipient IS NOT DISTINCT FROM $3 AND reference = $4 AND total = $5))
+     ORDER BY id FOR UPDATE`,
     [part.provider, part.sender, part.recipient ?? null, part.reference, part.total],
   );
-  const latest = rows[0];
-  const present = latest && (await partsOf(client, latest.id)).find((stored) => stored.index === part.index);
-  const placement = placePart(latest && { closedAt: latest.closed_at }, present, part);
-  if (latest && placement === 'into-latest') {
-    if (!present) await insertPart(client, latest.id, part);
-    return { kind: 'stored', set: await toSet(client, latest), repeat: present !== undefined };
+  const candidates = await Promise.all(
+    rows.map(async (row) => ({ row, present: (await partsOf(client, row.id)).find((stored) => stored.index === part.index) })),
+  );
+  const placement = placePart(candidates, part);
+  if (placement.kind === 'into-open') {
+    if (!placement.repeat) await insertPart(client, placement.set.id, part);
+    return { kind: 'stored', set: await toSet(client, placement.set), repeat: placement.repeat };
   }
-  if (placement === 'repeat-of-closed') return { kind: 'repeat' };
-  if (latest && placement === 'late') {
-    await insertPart(client, latest.id, part);
-    return { kind: 'late', closedAt: latest.closed_at ?? part.receivedAt, latestContext: latest.latest_context ?? undefined };
+  if (placement.kind === 'repeat-of-closed') return { kind: 'repeat' };
+  if (placement.kind === 'late') {
+    await insertPart(client, placement.set.id, part);
+    return { kind: 'late', closedAt: placement.set.closed_at ?? part.receivedAt, latestContext: placement.set.latest_context ?? undefined };
   }
   const inserted = await client.query<{ id: number }>(
     'INSERT INTO part_sets (provider, sender, recipient, reference, total, first_seen, latest_context) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id',

@@ -7,6 +7,8 @@ import {
   asStoreError,
   type BouncedMailRow,
   bouncedReply,
+  replyMailbox,
+  replyMailOfReturnPathSql,
   storeFailureCode,
   INBOUND_FINISHED,
   PARTS_FINISHED,
@@ -559,8 +561,6 @@ const mailOutcome = (besides: string) => `WITH done AS (
   RETURNING kind`;
 const MAIL_OUTCOME = mailOutcome('');
 /** The reply mail about inbound SMS `$1` sent with return path `$2` (any case), with its SMS's sender: the FROM and WHERE of a query. */
-const REPLY_MAIL_OF_RETURN_PATH =
-  "FROM mail_out m JOIN inbound i ON i.id = m.message_id WHERE m.message_id = $1 AND m.kind = 'reply' AND lower(m.envelope_from) = lower($2)";
 /** A reply mail refused for good: its SMS has no mailbox again, so it is listed and can be rerouted. */
 const MAIL_FAILED = mailOutcome(`, unrouted AS (
     UPDATE inbound SET mailbox = NULL WHERE id = (SELECT message_id FROM done WHERE kind = 'reply')
@@ -1621,16 +1621,14 @@ export class PostgresStore implements Store, ClusterStore {
     return (await this.#row('SELECT 1 AS yes FROM inbound WHERE number = $1 LIMIT 1', [sender])) !== undefined;
   }
 
-  async knowsReturnPath(inboundId: string, returnPath: string): Promise<boolean> {
-    return (await this.#row(`SELECT 1 AS yes ${REPLY_MAIL_OF_RETURN_PATH}`, [inboundId, returnPath])) !== undefined;
+  async returnPathMailbox(inboundId: string, returnPath: string): Promise<string | undefined> {
+    const mail = await this.#row<BouncedMailRow>(replyMailOfReturnPathSql('$1', '$2'), [inboundId, returnPath]);
+    return mail && replyMailbox(mail);
   }
 
   bounceReplyMail(inboundId: string, returnPath: string, error: string): Promise<BouncedReply | undefined> {
     return this.#write(async (client) => {
-      const found = await client.query<BouncedMailRow>(`SELECT m.id, m.status, m.recipients, i.number ${REPLY_MAIL_OF_RETURN_PATH} FOR UPDATE OF m`, [
-        inboundId,
-        returnPath,
-      ]);
+      const found = await client.query<BouncedMailRow>(`${replyMailOfReturnPathSql('$1', '$2')} FOR UPDATE OF m`, [inboundId, returnPath]);
       const mail = found.rows[0];
       if (!mail) return undefined;
       const now = Date.now();

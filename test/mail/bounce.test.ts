@@ -1,0 +1,171 @@
+/**
+ * What a mail to a reply mail's return path says of that mail (src/mail/bounce.ts), read from the raw
+ * mails the MTAs send: an auto-reply from <> is no bounce, a plain delay warning changes nothing, the
+ * returned reply mail (the phone's text) never chooses the status or the reason, and a report failed
+ * for a list's member does not fail the mail to the list.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { readBounce } from '../../src/mail/bounce.ts';
+import { parseMail } from '../../src/mail/extract.ts';
+
+const MAILBOX = 'team@example.com';
+const RETURN_PATH = 'bounces+0190aaaa0000700080000000000000ff.abcdefghijklm@sms.example.com';
+
+/** The reply mail as a bounce quotes it: the phone's SMS holds a status-like code and an SMTP-like number. */
+const RETURNED = [
+  `Return-Path: <${RETURN_PATH}>`,
+  'From: +44 7700 900123 <447700900123@sms.example.com>',
+  `To: ${MAILBOX}`,
+  'Subject: SMS from +44 7700 900123',
+  '',
+  'Code 2.1.5 cleared, meet at 450 Main St',
+].join('\r\n');
+
+const read = async (headers: readonly string[], body: string) => readBounce(await parseMail(Buffer.from([...headers, '', body].join('\r\n'))), MAILBOX);
+
+describe('reading a bounce of a reply mail', () => {
+  test('a Sieve vacation answer from <> (RFC 3834) is no bounce: the reply mail was delivered', async () => {
+    const vacation = await read(
+      ['From: Team <team@example.com>', `To: <${RETURN_PATH}>`, 'Subject: Auto: SMS from +44 7700 900123', 'Auto-Submitted: auto-replied (vacation)'],
+      'I am out of the office until Monday 5.1. and read no mail.\r\n',
+    );
+    assert.equal(vacation, undefined);
+  });
+
+  test('an old Exim delay warning without a report changes nothing, though its diagnostic is a 4xx with no enhanced code', async () => {
+    const delay = await read(
+      [
+        'From: Mail Delivery System <Mailer-Daemon@mx.example.com>',
+        'Subject: Warning: message 1kXYZa-0001Ab-Cd delayed 24 hours',
+        'Auto-Submitted: auto-replied',
+      ],
+      [
+        'This message was created automatically by mail delivery software.',
+        'A message that you sent has not yet been delivered to one or more of its',
+        'recipients after more than 24 hours on the queue on mx.example.com.',
+        '',
+        '  team@example.com',
+        '    Delay reason: SMTP error from remote mail server after RCPT TO:<team@example.com>:',
+        '    host mbox.example.com [192.0.2.1]: 451 Temporary local problem - please try later',
+        '',
+        'No action is required on your part. Delivery attempts will continue for',
+        'some time, and this warning may be repeated at intervals if the message',
+        'remains undelivered. Eventually the mail delivery software will give up,',
+        'and when that happens, the message will be returned to you.',
+        '',
+      ].join('\r\n'),
+    );
+    assert.deepEqual(delay, {
+      failed: false,
+      reason: 'host mbox.example.com [192.0.2.1]: 451 Temporary local problem - please try later',
+    });
+  });
+
+  test("qmail's failure notice fails the mail with the remote server's reply, not the returned SMS's words", async () => {
+    const qmail = await read(
+      ['From: MAILER-DAEMON@mx.example.com', 'Subject: failure notice'],
+      [
+        'Hi. This is the qmail-send program at mx.example.com.',
+        "I'm afraid I wasn't able to deliver your message to the following addresses.",
+        "This is a permanent error; I've given up. Sorry it didn't work out.",
+        '',
+        '<team@example.com>:',
+        '192.0.2.1 does not like recipient.',
+        'Remote host said: 550 No such user here',
+        'Giving up on 192.0.2.1.',
+        '',
+        '--- Below this line is a copy of the message.',
+        '',
+        RETURNED,
+      ].join('\r\n'),
+    );
+    assert.deepEqual(qmail, { failed: true, reason: 'Remote host said: 550 No such user here' });
+  });
+
+  test("Exim's bounce quoting the mail after its marker: the reason is the remote reply; one naming no code gives its subject", async () => {
+    const exim = (diagnostic: string) =>
+      read(
+        ['From: Mail Delivery System <Mailer-Daemon@mx.example.com>', 'Subject: Mail delivery failed: returning message to sender'],
+        [
+          'This message was created automatically by mail delivery software.',
+          '',
+          'A message that you sent could not be delivered to one or more of its',
+          'recipients. This is a permanent error. The following address(es) failed:',
+          '',
+          '  team@example.com',
+          diagnostic,
+          '',
+          '------ This is a copy of the message, including all the headers. ------',
+          '',
+          RETURNED,
+        ].join('\r\n'),
+      );
+    assert.deepEqual(await exim('    550 mailbox unavailable'), { failed: true, reason: '550 mailbox unavailable' });
+    assert.deepEqual(await exim('    mailbox is full'), { failed: true, reason: 'Mail delivery failed: returning message to sender' });
+  });
+
+  test("Gmail's 'Delivery Status Notification (Failure)' from an address is a bounce, its '(Delay)' a delay", async () => {
+    const gmail = (outcome: string, said: string) =>
+      read(['From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>', `Subject: Delivery Status Notification (${outcome})`], `${said}\r\n`);
+    assert.equal((await gmail('Failure', 'The response was: 550 5.1.1 The email account that you tried to reach does not exist.'))?.failed, true);
+    assert.deepEqual(await gmail('Delay', 'The response was: 421 4.7.0 Try again later'), {
+      failed: false,
+      reason: 'The response was: 421 4.7.0 Try again later',
+    });
+  });
+
+  const report = (blocks: readonly string[]) =>
+    read(
+      [
+        'From: MAILER-DAEMON@mx.example.com',
+        'Subject: Undelivered Mail Returned to Sender',
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="B"',
+      ],
+      [
+        '--B',
+        'Content-Type: text/plain',
+        '',
+        'I could not deliver your message.',
+        '',
+        '--B',
+        'Content-Type: message/delivery-status',
+        '',
+        'Reporting-MTA: dns; mx.example.com',
+        '',
+        ...blocks.flatMap((block) => [block, '']),
+        '--B',
+        'Content-Type: message/rfc822',
+        '',
+        RETURNED,
+        '',
+        '--B--',
+      ].join('\r\n'),
+    );
+  const failedFor = (address: string, original?: string) =>
+    [
+      ...(original ? [`Original-Recipient: rfc822; ${original}`] : []),
+      `Final-Recipient: rfc822; ${address}`,
+      'Action: failed',
+      'Status: 5.1.1',
+      `Diagnostic-Code: smtp; 550 5.1.1 <${address}>: User unknown`,
+    ].join('\r\n');
+
+  test("a report failed for a list's member, not the mail's mailbox, changes nothing and names the member", async () => {
+    assert.deepEqual(await report([failedFor('bob@example.net')]), {
+      failed: false,
+      reason: '5.1.1 smtp; 550 5.1.1 <bob@example.net>: User unknown',
+      behind: 'bob@example.net',
+    });
+  });
+
+  test('a report fails the mail by the block naming its mailbox, as Final- or Original-Recipient, in any case and any place', async () => {
+    const delayed = 'Final-Recipient: rfc822; carol@example.net\r\nAction: delayed\r\nStatus: 4.4.1';
+    assert.deepEqual(await report([delayed, failedFor('bob@example.net'), failedFor('Team@Example.com')]), {
+      failed: true,
+      reason: '5.1.1 smtp; 550 5.1.1 <Team@Example.com>: User unknown',
+    });
+    assert.equal((await report([failedFor('team@mbox.example.com', 'team@example.com')]))?.failed, true, 'an alias of the mailbox');
+    assert.deepEqual(await report([delayed]), { failed: false, reason: '4.4.1' });
+  });
+});
