@@ -3,4 +3,7 @@
 import { register } from 'tsx/esm/api';
 
 register();
+// Before the commands' modules load (seconds on a loaded machine): a signal meanwhile is kept for `start` (src/start-signals.ts).
+const { holdSignals } = await import('../src/start-signals.ts');
+holdSignals();
 await import('../src/cli.ts');

@@ -44,6 +44,8 @@ import { OlderSchemaError } from './store/migrations.ts';
 import { diskNearlyFull, isDamage, RECOVERED_SUFFIX, SqliteStore } from './store/sqlite.ts';
 import type { Store } from './store/types.ts';
 import type { Logger } from './log.ts';
+import type { Relay } from './relay.ts';
+import { releaseSignals, type StartSignal, takeOverSignals } from './start-signals.ts';
 
 /** sysexits.h EX_CONFIG: the configuration is wrong; a supervisor should not restart in a loop. */
 const EXIT_CONFIG = 78;
@@ -354,6 +356,8 @@ function asWritten({ words, options }: Arguments): string[] {
 async function main(argv: readonly string[]): Promise<void> {
   // POSIX: `--` ends the options; before the command, it says only that.
   const [command = 'start', ...rest] = argv[0] === '--' ? argv.slice(1) : argv;
+  // Only `start` answers signals itself: the other commands end on them as any program does.
+  if (command !== 'start') releaseSignals();
   if (command === '--help' || command === '-h') return main(['help', ...rest]);
   if (command === '--version') return main(['version', ...rest]);
   const spec = COMMANDS[command];
@@ -1020,6 +1024,23 @@ function boundHeapGrowth(): number {
 }
 
 async function start(): Promise<void> {
+  // The signals are the relay's from here (those held since the process began come first): a stop asked for while
+  // starting unwinds what has started at its next step (startRelay's `stopAsked`), a SIGHUP waits until it is started.
+  const stopAsked = new AbortController();
+  let stopSignal: StartSignal | undefined;
+  let reloadAsked = false;
+  let running: { readonly relay: Relay; readonly config: Config; readonly logger: Logger } | undefined;
+  takeOverSignals((signal) => {
+    if (signal === 'SIGHUP') {
+      if (running) reload(running);
+      else reloadAsked = true;
+      return;
+    }
+    if (stopSignal) process.exit(EXIT_INTERRUPTED);
+    stopSignal = signal;
+    if (running) stop(running, signal);
+    else stopAsked.abort(new RelayError('SHUTTING_DOWN', `${signal} while starting`));
+  });
   const heapGrowingPercent = boundHeapGrowth();
   const { config, warnings } = configOrExit();
   // The relay's modules load only to run it: the operator's commands start in a fraction of the time.
@@ -1034,8 +1055,14 @@ async function start(): Promise<void> {
       'memory: MALLOC_ARENA_MAX is not set: glibc may keep a malloc arena per thread; start the relay with MALLOC_ARENA_MAX=2 as npm start does (docs/operations.md, Memory)',
     );
   else logger.info({ heapGrowingPercent, mallocArenaMax }, 'memory: heap growth and malloc arenas bounded');
+  const stoppingWhileStarting = (signal: StartSignal) =>
+    logger.info({ signal }, 'relay: stopping while starting: what has started stops once the step under way ends');
+  // A stop asked for before there was a log to say so.
+  if (stopSignal) stoppingWhileStarting(stopSignal);
+  stopAsked.signal.addEventListener('abort', () => stopSignal && stoppingWhileStarting(stopSignal));
   const [{ StoreConfigError }, { ClusterError }] = await Promise.all([import('./store/postgres/store.ts'), import('./store/cluster-types.ts')]);
-  const relay = await startRelay(config, logger).catch((error: unknown) => {
+  const relay = await startRelay(config, logger, { stopAsked: stopAsked.signal }).catch((error: unknown) => {
+    if (stopAsked.signal.aborted && error === stopAsked.signal.reason) return undefined;
     // A port taken or not allowed, a database that refuses us, a relay of this name or a Maildir among several:
     // only the configuration (or stopping the other program) helps.
     const setting =
@@ -1058,34 +1085,44 @@ async function start(): Promise<void> {
     console.error(`smsrelay: config: ${describeSetting(setting)}: ${(error as Error).message}`);
     process.exit(error instanceof DataDirError ? dataDirExit(error) : EXIT_CONFIG);
   });
+  if (!relay) {
+    // Everything that had started is stopped and the lock released: the exit is a stop's (0).
+    logger.info({ signal: stopSignal }, 'relay: stopped while starting');
+    logger.flush();
+    return;
+  }
+  running = { relay, config, logger };
+  // Asked for after startRelay's last look: the relay is ready, and stops as any running relay does.
+  if (stopSignal) stop(running, stopSignal);
+  else if (reloadAsked) {
+    logger.info('relay: a SIGHUP came while starting: applied now that the relay is started');
+    reload(running);
+  }
+}
 
-  let stopping = false;
-  const shutdown = (signal: NodeJS.Signals) => {
-    if (stopping) process.exit(EXIT_INTERRUPTED);
-    stopping = true;
-    logger.info({ signal }, 'relay: stopping');
-    relay.stop().then(
-      () => {
-        logger.info('relay: stopped');
-        logger.flush();
-      },
-      (error: unknown) => {
-        logger.error({ err: error }, 'relay: error while stopping');
-        process.exitCode = 1;
-      },
-    );
-  };
-  process.on('SIGTERM', shutdown);
-  process.on('SIGINT', shutdown);
-  // The operator renewed the certificate: new connections use it, open ones keep theirs.
-  process.on('SIGHUP', () => {
-    try {
-      relay.reloadTls();
-    } catch (error) {
-      logger.error({ err: error }, 'relay: TLS reload failed; the previous key and certificate stay in use');
-    }
-    reviewSettings(config, logger);
-  });
+/** SIGTERM or SIGINT to a started relay (docs/operations.md, Stopping). */
+function stop({ relay, logger }: { readonly relay: Relay; readonly logger: Logger }, signal: StartSignal): void {
+  logger.info({ signal }, 'relay: stopping');
+  relay.stop().then(
+    () => {
+      logger.info('relay: stopped');
+      logger.flush();
+    },
+    (error: unknown) => {
+      logger.error({ err: error }, 'relay: error while stopping');
+      process.exitCode = 1;
+    },
+  );
+}
+
+/** SIGHUP: the operator renewed the certificate (new connections use it, open ones keep theirs) or edited the settings. */
+function reload({ relay, config, logger }: { readonly relay: Relay; readonly config: Config; readonly logger: Logger }): void {
+  try {
+    relay.reloadTls();
+  } catch (error) {
+    logger.error({ err: error }, 'relay: TLS reload failed; the previous key and certificate stay in use');
+  }
+  reviewSettings(config, logger);
 }
 
 /**

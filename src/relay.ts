@@ -87,6 +87,12 @@ export interface RelayOptions {
   readonly providers?: readonly ProviderPlugin[];
   /** The work loops' longest idle wait: tests lengthen it to show what else wakes them (other relays' notifications). */
   readonly idleWaitMs?: number;
+  /**
+   * A stop asked for while starting (`start`'s SIGTERM): at its next step startRelay stops what has started, releases
+   * the lock and throws the signal's reason. The store's open (its migrations, each one transaction) always finishes
+   * first; a gateway's first bind, whose undoing is already on the stack, is cut.
+   */
+  readonly stopAsked?: AbortSignal;
 }
 
 /**
@@ -109,6 +115,8 @@ function logMigration(logger: Logger, { from, to }: Migrated, shared: boolean): 
  * get a 250, everything that carries the message further is running. Stops in the reverse order.
  */
 export async function startRelay(config: Config, logger: Logger, options: RelayOptions = {}): Promise<Relay> {
+  const carryOn = () => options.stopAsked?.throwIfAborted();
+  carryOn();
   makeDataDir(config.dataDir);
   const lock = lockDataDir(config.dataDir);
   // The dead relay's pid under a name of its own: `pid` is this process's, on every line.
@@ -191,6 +199,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     // Last before the store closes: the heartbeat renews the leases of the work in flight until the loops stopped.
     stack.push(() => membership.stop());
     if (!config.store.url) await joinAndResume(store);
+    carryOn();
 
     const metrics = new Metrics(store);
     const disk = new DiskWatermark(config.dataDir, config.store.minFreeMegabytes * 1024 * 1024, logger);
@@ -381,6 +390,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       ],
     });
     stack.push(() => http.close());
+    carryOn();
     const ownUrl = `http://${loopbackFor(config.http.host)}:${http.port}`;
     for (const [name, simulator] of simulators) {
       // The built-in gateway forwards replies and reports to this relay, as the real one is told to.
@@ -397,11 +407,14 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       const started = inbound.keepingParts(account.provider, created);
       stack.push(() => started.close());
       gateways.push({ provider: account.provider, gateway: started });
-      await started.start({
-        inbound: inbound.sinkFor(account.provider),
-        // An account's own credentials refused pause nothing but its SMS' retries (dispatcher.ts, #ownAccountRefusals).
-        healthChanged: credentials ? undefined : () => loops.dispatcher?.gatewayChanged(account.provider),
-      });
+      await unlessStopped(
+        options.stopAsked,
+        started.start({
+          inbound: inbound.sinkFor(account.provider),
+          // An account's own credentials refused pause nothing but its SMS' retries (dispatcher.ts, #ownAccountRefusals).
+          healthChanged: credentials ? undefined : () => loops.dispatcher?.gatewayChanged(account.provider),
+        }),
+      );
       return started;
     };
     metrics.watchGateways(() => gateways);
@@ -485,6 +498,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       ...(options.smtpClock ? { clock: options.smtpClock } : {}),
       ...(options.loginPause ? { pause: options.loginPause } : {}),
     });
+    carryOn();
     const smtp = await startSmtpIntake({
       settings: config.smtp,
       acceptance,
@@ -547,6 +561,17 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     if (upgraded && (error instanceof ListenError || error instanceof ClusterError)) error.message = `${error.message}; ${refusedAfterUpgrade(upgraded)}`;
     throw error;
   }
+}
+
+/** `step`, or the stop's reason as soon as one is asked for: for a step whose undoing is already on the stack. */
+function unlessStopped<T>(stopAsked: AbortSignal | undefined, step: Promise<T>): Promise<T> {
+  if (!stopAsked) return step;
+  return new Promise<T>((resolve, reject) => {
+    const stop = () => reject(stopAsked.reason);
+    if (stopAsked.aborted) stop();
+    stopAsked.addEventListener('abort', stop, { once: true });
+    step.then(resolve, reject).finally(() => stopAsked.removeEventListener('abort', stop));
+  });
 }
 
 /**

@@ -57,6 +57,8 @@ export class PartReassembly {
   readonly #options: ReassemblyOptions;
   #timer: NodeJS.Timeout | undefined;
   #sweeping: Promise<void> | undefined;
+  /** Whether the last sweep failed: the failure was warned, and is not again until a sweep works. */
+  #failing = false;
 
   constructor(options: ReassemblyOptions) {
     this.#options = options;
@@ -139,8 +141,16 @@ export class PartReassembly {
         await this.#mail(set);
       }
       await store.expirePartSets(now - KEEP_CLOSED_MS);
+      if (this.#failing) logger.info('inbound: reassembling long SMS works again');
+      this.#failing = false;
     } catch (error) {
-      logger.warn(failureLogFields(error), 'inbound: reassembling long SMS failed (the store cannot commit); tried again at the next sweep');
+      // Once per episode, as the store's own failures are (a store deleted under the relay fails every sweep until a restart).
+      if (!this.#failing)
+        logger.warn(
+          failureLogFields(error),
+          'inbound: reassembling long SMS failed (the store cannot commit); tried again at each sweep, said again once it works',
+        );
+      this.#failing = true;
     }
   }
 

@@ -1,0 +1,33 @@
+/**
+ * The signals `smsrelay start` answers itself (docs/operations.md, Stopping), from the process's first
+ * moment. Loading the relay's modules takes seconds on a loaded machine, and until a handler is set Node's
+ * default ends the process with no log line: a SIGTERM leaves the lock behind, and a SIGHUP (`systemctl
+ * reload` right after a start) ends it in a way systemd counts as clean and does not restart. bin/smsrelay.js
+ * holds them before loading anything else; `start` takes them over with those that came meanwhile, and
+ * every other command lets them go, so that they end it as before.
+ */
+const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
+export type StartSignal = (typeof SIGNALS)[number];
+
+const held: StartSignal[] = [];
+const hold = (signal: StartSignal) => held.push(signal);
+
+/** Keeps these signals, in order, until `takeOverSignals` or `releaseSignals`. */
+export function holdSignals(): void {
+  for (const signal of SIGNALS) process.on(signal, hold);
+}
+
+/** `handle` answers the signals from now on, after those held so far, in the order they came. */
+export function takeOverSignals(handle: (signal: StartSignal) => void): void {
+  for (const signal of SIGNALS) {
+    process.off(signal, hold);
+    process.on(signal, handle);
+  }
+  for (const signal of held.splice(0)) handle(signal);
+}
+
+/** Node's default again for these signals; one held meanwhile is sent again, and ends the process as it would have. */
+export function releaseSignals(): void {
+  for (const signal of SIGNALS) process.off(signal, hold);
+  for (const signal of held.splice(0)) process.kill(process.pid, signal);
+}

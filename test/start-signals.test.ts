@@ -1,0 +1,176 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { after, describe, test } from 'node:test';
+import { BIN, relayEnvironment, removeDir, tempDir, waitFor } from './helpers/relay.ts';
+import { sleep } from './helpers/wait.ts';
+
+/**
+ * Crash round 23, finding 1: SIGTERM, SIGINT and SIGHUP during start-up (loading the modules, the store,
+ * a gateway's first bind: seconds on a loaded machine) killed the relay with Node's default action: no
+ * log line, the lock left for the next start to take over as a dead relay's, and after `systemctl reload`
+ * a relay systemd does not restart. The relay is its own process here, signalled at several moments.
+ */
+
+const dirs: string[] = [];
+const children = new Set<ChildProcess>();
+const servers: Server[] = [];
+const smscSockets: Socket[] = [];
+after(() => {
+  for (const child of children) child.kill('SIGKILL');
+  for (const socket of smscSockets) socket.destroy();
+  for (const server of servers) server.close();
+  dirs.forEach(removeDir);
+});
+
+interface Starting {
+  readonly child: ChildProcess;
+  readonly dataDir: string;
+  readonly logs: Array<Record<string, unknown>>;
+  readonly exited: Promise<number | null>;
+  /** The messages logged so far. */
+  messages(): string[];
+}
+
+/** `smsrelay start` as its own process, watched from its first moment (spawnRelay waits for it to listen). */
+function startProcess(yaml: object): Starting {
+  const dir = tempDir('smsrelay-start-signals-');
+  dirs.push(dir);
+  const env = relayEnvironment(dir, yaml);
+  const child = spawn(process.execPath, [BIN, 'start'], {
+    cwd: dir,
+    env: { PATH: process.env.PATH ?? '', ...env, SMSRELAY_LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  const logs: Array<Record<string, unknown>> = [];
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    try {
+      logs.push(JSON.parse(line) as Record<string, unknown>);
+    } catch {
+      // not a log line
+    }
+  });
+  child.stderr?.resume();
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      children.delete(child);
+      resolve(code);
+    }),
+  );
+  return { child, dataDir: env.SMSRELAY_DATA_DIR as string, logs, exited, messages: () => logs.map((line) => String(line.msg)) };
+}
+
+/**
+ * Whether the process has its own SIGHUP handler yet (Linux's caught-signal mask; Node catches SIGINT and SIGTERM
+ * itself from its first moment, SIGHUP only for a listener): from then on bin/smsrelay.js holds the three signals.
+ */
+function holdsSignals(child: ChildProcess): boolean {
+  const mask = /^SigCgt:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1];
+  return mask !== undefined && (BigInt(`0x${mask}`) & 1n) === 1n;
+}
+
+/** `smsrelay start` past Node's own start-up (no JavaScript of ours runs before it), loading its modules. */
+async function loading(yaml: object): Promise<Starting> {
+  const relay = startProcess(yaml);
+  await waitFor('the signals held', () => holdsSignals(relay.child), 30_000);
+  return relay;
+}
+
+/** An SMSC that takes the connection and never answers the bind: the start waits for it up to gateway.connectTimeout. */
+async function silentSmsc(): Promise<{ readonly port: number; readonly connected: () => boolean }> {
+  const sockets: Socket[] = [];
+  const server = createServer((socket) => {
+    sockets.push(socket);
+    smscSockets.push(socket);
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  if (typeof address !== 'object' || !address) throw new Error('no port');
+  return { port: address.port, connected: () => sockets.length > 0 };
+}
+
+/** A relay held in its start by the first bind to a silent SMSC, with its store open and its lock taken. */
+async function heldInBind(connectTimeout: string): Promise<Starting> {
+  const smsc = await silentSmsc();
+  const relay = startProcess({ gateway: { provider: 'smpp', host: '127.0.0.1', port: smsc.port, username: 'u', password: 'secret12', connectTimeout } });
+  await waitFor('the first bind', smsc.connected, 30_000);
+  return relay;
+}
+
+const STOPPING = 'relay: stopping while starting: what has started stops once the step under way ends';
+const STOPPED = 'relay: stopped while starting';
+/** Ample for the unwinding on a loaded machine, and well below the bind's connectTimeout that it cuts. */
+const STOP_WITHIN_MS = 10_000;
+const LONG_BIND = '60s';
+const SIGNAL_GAP_MS = 50;
+
+describe('signals during start-up', () => {
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    test(`${signal} while the modules load: a stop, logged, exit 0, no lock left`, async () => {
+      const relay = await loading({});
+      relay.child.kill(signal);
+      assert.equal(await relay.exited, 0);
+      assert.deepEqual(
+        relay.logs.filter((line) => String(line.msg).includes('while starting')).map(({ msg, signal }) => ({ msg, signal })),
+        [
+          { msg: STOPPING, signal },
+          { msg: STOPPED, signal },
+        ],
+      );
+      assert.ok(!relay.messages().includes('relay: ready'));
+      assert.ok(!existsSync(join(relay.dataDir, 'smsrelay.pid')), 'the lock is not left behind');
+    });
+  }
+
+  test('SIGTERM while a first bind holds the start (store open, lock taken): the bind is cut, what started stops, the lock is released, exit 0', async () => {
+    const relay = await heldInBind(LONG_BIND);
+    assert.ok(existsSync(join(relay.dataDir, 'smsrelay.pid')), 'the lock is taken by now');
+    const sent = Date.now();
+    relay.child.kill('SIGTERM');
+    assert.equal(await relay.exited, 0);
+    assert.ok(Date.now() - sent < STOP_WITHIN_MS, `stopped within ${STOP_WITHIN_MS} ms, not at the bind's connectTimeout`);
+    const messages = relay.messages();
+    assert.ok(messages.indexOf(STOPPING) >= 0 && messages.indexOf(STOPPED) > messages.indexOf(STOPPING), messages.join('\n'));
+    assert.ok(!messages.some((msg) => msg === 'relay: ready' || msg.startsWith('relay: listening')));
+    assert.ok(!existsSync(join(relay.dataDir, 'smsrelay.pid')), 'the lock is released');
+    assert.ok(existsSync(join(relay.dataDir, 'smsrelay.db')), 'the store stays');
+
+    // The next start finds no dead relay's lock to take over.
+    const next = startProcess({});
+    await waitFor('the next start', () => next.messages().some((msg) => msg === 'relay: ready'), 30_000);
+    assert.ok(!next.messages().includes('relay: took over the lock of a relay that is gone'));
+    next.child.kill('SIGTERM');
+    assert.equal(await next.exited, 0);
+  });
+
+  test('a second signal while stopping during start-up exits at once, code 130', async () => {
+    const relay = await loading({});
+    relay.child.kill('SIGINT');
+    // Apart, or the kernel delivers them as one.
+    await sleep(SIGNAL_GAP_MS);
+    relay.child.kill('SIGINT');
+    assert.equal(await relay.exited, 130);
+  });
+
+  test('SIGHUP while the modules load and during the first bind: never a death; applied once the relay is started', async () => {
+    const relay = await loading({});
+    relay.child.kill('SIGHUP');
+    await waitFor('the reload', () => relay.messages().includes('config: SIGHUP: the settings are as the relay started with them'), 30_000);
+    const messages = relay.messages();
+    assert.ok(messages.indexOf('relay: a SIGHUP came while starting: applied now that the relay is started') > messages.indexOf('relay: ready'));
+    relay.child.kill('SIGTERM');
+    assert.equal(await relay.exited, 0);
+
+    const held = await heldInBind('2s');
+    held.child.kill('SIGHUP');
+    await waitFor('the reload', () => held.messages().includes('config: SIGHUP: the settings are as the relay started with them'), 30_000);
+    assert.ok(held.messages().some((msg) => msg.startsWith('relay: listening, gateway not ready')));
+    held.child.kill('SIGTERM');
+    assert.equal(await held.exited, 0);
+  });
+});
