@@ -105,13 +105,21 @@ export class AcceptanceService {
    * failure is answered only after its delay; a store that cannot count answers STORE_UNAVAILABLE.
    * `authzid`, AUTH PLAIN's authorization identity: one other than `username` asks to act as another
    * account, which no account may (RFC 4616 §2), refused before the password is checked and not counted.
+   * `session`, the protocol's id of the connection (SMTP's), which the log lines carry to match them to it.
    */
-  async authenticate(username: string, password: string, client: string, secure: boolean, authzid?: string): Promise<Outcome<{ readonly user: string }>> {
+  async authenticate(
+    username: string,
+    password: string,
+    client: string,
+    secure: boolean,
+    authzid?: string,
+    session?: string,
+  ): Promise<Outcome<{ readonly user: string }>> {
     if (authzid !== undefined && authzid !== username) {
       const refusal = new RelayError('AUTH_FAILED', `${RELAY_ERRORS.AUTH_FAILED.text}: ${NO_PROXY_AUTH}`);
       // Either name may be a password typed into the wrong field: both are logged as every sign-in name is.
       this.#options.logger.info(
-        { client, user: this.#signInName(username), authzid: this.#signInName(authzid), code: refusal.code },
+        { session, client, user: this.#signInName(username), authzid: this.#signInName(authzid), code: refusal.code },
         'acceptance: authentication refused',
       );
       return refused(refusal);
@@ -127,10 +135,10 @@ export class AcceptanceService {
       );
       if (attempt.outcome === 'blocked') return refused(new RelayError('LOGIN_BLOCKED'));
       if (attempt.outcome === 'passed') {
-        this.#options.logger.info({ client, user: username }, 'acceptance: authenticated');
+        this.#options.logger.info({ session, client, user: username }, 'acceptance: authenticated');
         return { ok: true, user: username };
       }
-      this.#options.logger.warn({ client, user: logged, delayMs: attempt.delayMs }, 'acceptance: authentication failed');
+      this.#options.logger.warn({ session, client, user: logged, delayMs: attempt.delayMs }, 'acceptance: authentication failed');
       await (this.#options.pause ?? sleep)(attempt.delayMs);
       return refused(new RelayError('AUTH_FAILED'));
     } catch (error) {

@@ -26,13 +26,17 @@ const MAX_ESCAPE_LAYERS = 3;
  * A text and, for each of its UTF-16 units, the span `[start, end)` of the gateway's words it came from;
  * `cut`, where in the words the escape an adapter's cut of a long answer went through begins (`%C`,
  * `\u00`, the `%C3` of a character whose other bytes were cut off; the words' length when none): a
- * unit ending after it stands for what was cut off, not for what the gateway wrote.
+ * unit ending after it stands for what was cut off, not for what the gateway wrote. `shown`, where what
+ * the layer shows as its own text ends: `cut`, or past it where the layer's own escape cut in half at
+ * its end (`x&Sc`, `ab%`) is what only the next layer would read, and this one shows as written (`&Sc`
+ * may be the start of `&Scaron;` and is the start of the secret `x&Scary`).
  */
 interface Layer {
   readonly text: string;
   readonly start: readonly number[];
   readonly end: readonly number[];
   readonly cut: number;
+  readonly shown: number;
 }
 
 /** JSON's one-character escapes, and `\'` (Python's and JavaScript's string literals). */
@@ -49,20 +53,41 @@ const BACKSLASH_BYTE = /\\x([0-9a-fA-F]{2})/y;
 
 /** The code points of the one reference `characterReference` reads. */
 const referenced: number[] = [];
-/** The HTML standard's reader of character references, as a browser reads a page's text (entities, which htmlparser2 uses). */
-const references = new EntityDecoder(htmlDecodeTree, (codePoint) => referenced.push(codePoint));
+/**
+ * The HTML standard's reader of character references, entities 4.x's own `lib/decode.js` (the relay
+ * depends on it itself). It gives NaN or a number past Unicode for a reference of hundreds of digits
+ * (`&#99…9`), which no character is: read as U+FFFD, as a browser reads one past U+10FFFF.
+ */
+const references = new EntityDecoder(htmlDecodeTree, (codePoint) =>
+  referenced.push(Number.isInteger(codePoint) && codePoint >= 0 && codePoint <= 0x10ffff ? codePoint : 0xfffd),
+);
 
 /**
- * The character reference at `at` (a `&`) and its length, as a browser reads it: numeric with or
- * without its `;` (`&#39`), and every named one of HTML (`&amp;`, `&nbsp;`, `&eacute;`, `&apos;`).
+ * The character reference at `at` (a `&`) and its length, as a browser reads it in an attribute's
+ * value: numeric with or without its `;` (`&#39`), and every named one of HTML (`&amp;`, `&nbsp;`,
+ * `&eacute;`, `&apos;`), but a named one without its `;` only where no letter, digit or `=` follows:
+ * a query string is full of `&region=`, `&notify`, `&times7`, which are no references (read as a
+ * page's text they became `®ion=`, `¬ify`, `×7`, and no layer held the value around them).
  */
 function characterReference(text: string, at: number): { units: string; length: number } | undefined {
   referenced.length = 0;
-  references.startEntity(DecodingMode.Legacy);
+  references.startEntity(DecodingMode.Attribute);
   const written = references.write(text, at + 1);
   // -1: the words end inside the reference; what it makes of them so far.
   const length = written === -1 ? references.end() : written;
   return length > 0 ? { units: String.fromCodePoint(...referenced), length } : undefined;
+}
+
+/**
+ * Where the reference the words end inside of begins (`&`, `&#3`, `&#x2`, `&eacu`, and `&#39` or
+ * `&amp` too, which may be the start of `&#391;` or `&amp;`), if they end inside one: the reader, not
+ * a pattern, says so, for `&Secret202` is no start of any reference and is text the gateway wrote.
+ */
+function unendedReference(text: string): number | undefined {
+  const at = text.lastIndexOf('&');
+  if (at === -1) return undefined;
+  references.startEntity(DecodingMode.Attribute);
+  return references.write(text, at + 1) === -1 ? at : undefined;
 }
 
 /** One layer of escaping undone, each unit keeping where in `layer` (and so in the words) it came from. */
@@ -199,7 +224,7 @@ function canonical(layer: Layer): Layer {
     start.push(layer.start[i] as number);
     end.push(layer.end[i] as number);
   }
-  return { text: out.join(''), start, end, cut: layer.cut };
+  return { text: out.join(''), start, end, cut: layer.cut, shown: layer.shown };
 }
 
 function written(text: string): Layer {
@@ -225,9 +250,14 @@ export interface EchoNeedle {
   readonly border: Int32Array;
 }
 
-/** The values looked for, compared canonically, none shorter than MIN_REDACTED_CHARS. */
+/**
+ * The values looked for, compared canonically, none shorter than MIN_REDACTED_CHARS: each as written
+ * and as each layer of its own escapes undone, for a layer of the words undoes the gateway's escaping
+ * and the value's own in one pass (`p&ss%41` echoed as `p&amp;ss%41` is `p&ssA` there, never `p&ss%41`).
+ */
 export function echoNeedles(values: readonly string[]): EchoNeedle[] {
-  const texts = new Set(values.map((value) => canonical(written(value)).text).filter((needle) => needle.trim().length >= MIN_REDACTED_CHARS));
+  const forms = values.flatMap((value) => layersOf(value).map((layer) => layer.text));
+  const texts = new Set(forms.filter((needle) => needle.trim().length >= MIN_REDACTED_CHARS));
   return [...texts].map((text) => {
     const border = new Int32Array(text.length);
     for (let i = 1, matched = 0; i < text.length; i++) {
@@ -241,27 +271,27 @@ export function echoNeedles(values: readonly string[]): EchoNeedle[] {
 
 /**
  * An escape the adapter's cut of a long answer went through, at the words' end: `\`, `\u00`, `\x4`,
- * `%`, `%C`, `%u00`, `&`, `&#3`, `&#x2`, `&eacu` (a reference without its `;` too: `&#39` may be the
- * start of `&#391;`).
+ * `%`, `%C`, `%u00` (a character reference cut in half is found by `unendedReference`).
  */
-const CUT_ESCAPE =
-  /(?:\\(?:u[0-9a-fA-F]{0,3}|U[0-9a-fA-F]{0,7}|x[0-9a-fA-F]?)?|%(?:[uU][0-9a-fA-F]{0,3}|[0-9a-fA-F])?|&(?:#(?:[xX][0-9a-fA-F]{0,6}|[0-9]{0,7})|[a-zA-Z][a-zA-Z0-9]{0,31})?)$/;
+const CUT_ESCAPE = /(?:\\(?:u[0-9a-fA-F]{0,3}|U[0-9a-fA-F]{0,7}|x[0-9a-fA-F]?)?|%(?:[uU][0-9a-fA-F]{0,3}|[0-9a-fA-F])?)$/;
 
 /**
  * The layer with its own escape cut in half at the end of what is whole of it counted as cut too: one
  * a layer before left as it was (`%C`), or one that layer's decoding made (the `%` of `%25`, the `&#4`
  * of `&amp;#4`).
  */
-function withCutEscape(layer: Layer): Layer {
-  const whole = wholeUnits(layer);
-  const halfEscape = CUT_ESCAPE.exec(layer.text.slice(0, whole));
-  return halfEscape ? { ...layer, cut: Math.min(layer.cut, layer.start[whole - halfEscape[0].length] as number) } : layer;
+function withCutEscape(layer: Omit<Layer, 'shown'>): Layer {
+  const whole = wholeUnits(layer, layer.cut);
+  const text = layer.text.slice(0, whole);
+  const halfEscape = CUT_ESCAPE.exec(text);
+  const from = Math.min(halfEscape ? whole - halfEscape[0].length : whole, unendedReference(text) ?? whole);
+  return { ...layer, cut: from < whole ? Math.min(layer.cut, layer.start[from] as number) : layer.cut, shown: layer.cut };
 }
 
-/** How many of the layer's units stand for words before its cut. */
-function wholeUnits(layer: Layer): number {
+/** How many of the layer's units stand for words before `cut` (its `cut` or `shown`). */
+function wholeUnits(layer: Omit<Layer, 'shown'>, cut: number): number {
   let length = layer.text.length;
-  while (length > 0 && (layer.end[length - 1] as number) > layer.cut) length -= 1;
+  while (length > 0 && (layer.end[length - 1] as number) > cut) length -= 1;
   return length;
 }
 
@@ -293,19 +323,23 @@ export function cutEchoes(said: string, needles: readonly EchoNeedle[], mark: st
 /**
  * Adds to `spans` where in the words `needle` stands in the layer (overlapping matches as one span),
  * and returns where the start of one (at least MIN_REDACTED_CHARS of it) ends what is whole of the
- * layer, if one does. One pass of KMP's automaton over the layer: a value that repeats itself (`abab`
- * in a long run of `ab`, `aaaa…b` in one of `a`) costs no more than another, where searching again
- * after each match, or a string search's own worst case, compares much of the value at every unit.
+ * layer or what it shows (the longer start), if one does. One pass of KMP's automaton over the layer:
+ * a value that repeats itself (`abab` in a long run of `ab`, `aaaa…b` in one of `a`) costs no more than
+ * another, where searching again after each match, or a string search's own worst case, compares
+ * much of the value at every unit.
  */
 function findAll(layer: Layer, needle: EchoNeedle, spans: Array<[number, number]>): number | undefined {
   const { text, border } = needle;
-  const whole = wholeUnits(layer);
-  let tail: number | undefined;
+  const whole = wholeUnits(layer, layer.cut);
+  const shown = wholeUnits(layer, layer.shown);
+  let wholeTail = 0;
+  let shownTail = 0;
   let matched = 0;
   let from = -1;
   let to = -1;
   for (let i = 0; i <= layer.text.length; i++) {
-    if (i === whole) tail = matched;
+    if (i === whole) wholeTail = matched;
+    if (i === shown) shownTail = matched;
     if (i === layer.text.length) break;
     const unit = layer.text.charCodeAt(i);
     while (matched > 0 && (matched === text.length || text.charCodeAt(matched) !== unit)) matched = border[matched - 1] as number;
@@ -320,5 +354,6 @@ function findAll(layer: Layer, needle: EchoNeedle, spans: Array<[number, number]
     to = i;
   }
   if (from !== -1) spans.push([layer.start[from] as number, layer.end[to] as number]);
-  return tail !== undefined && tail >= MIN_REDACTED_CHARS ? (layer.start[whole - tail] as number) : undefined;
+  const [tail, end] = shownTail > wholeTail ? [shownTail, shown] : [wholeTail, whole];
+  return tail >= MIN_REDACTED_CHARS ? (layer.start[end - tail] as number) : undefined;
 }

@@ -191,7 +191,7 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
     },
     onAuth(auth: SMTPServerAuthentication, session: SMTPServerSession, callback: (error: Error | null, response?: { user: string }) => void) {
       // smtp-server takes a lone identity as the user name; AUTH PLAIN's authorization identity, when given, is the acceptance service's to judge.
-      acceptance.authenticate(auth.username ?? '', auth.password ?? '', session.remoteAddress, session.secure, auth.authzid || undefined).then(
+      acceptance.authenticate(auth.username ?? '', auth.password ?? '', session.remoteAddress, session.secure, auth.authzid || undefined, session.id).then(
         (outcome) => (outcome.ok ? callback(null, { user: outcome.user }) : callback(refuse(outcome.error))),
         (error: unknown) => callback(refuse(error)),
       );

@@ -44,6 +44,33 @@ describe("a value in a gateway's echo, in its language's escaping", () => {
     assert.equal(cut('failed for kQ9%2', secret), 'failed for kQ9%2', 'fewer than 4 characters of it are left alone');
   });
 
+  test('a query string in the words is no run of character references: the value around it is found', () => {
+    // Read as a page's text, `&region=` was `®ion=`, `&notify` `¬ify`, `&times7` `×7`, in the same pass as the JSON escapes.
+    const track = 'Track https://x.example/t?id=42&region=eu';
+    assert.equal(cut('Invalid request: {"text":"Track https:\\/\\/x.example\\/t?id=42&region=eu"}', track), 'Invalid request: {"text":"***"}');
+    assert.equal(cut('bad: {"text": "Zahlung f\\u00fcr Sie&notify=1 best\\u00e4tigt"}', 'Zahlung für Sie&notify=1 bestätigt'), 'bad: {"text": "***"}');
+    assert.equal(cut('auth failed: {"password":"Xk9\\/q&times7Lw"}', 'Xk9/q&times7Lw'), 'auth failed: {"password":"***"}');
+    assert.equal(cut('a page: &eacute;t&eacute &copy 2024', 'été ©'), 'a page: *** 2024', 'references without their ; are still read where no letter follows');
+  });
+
+  test("a value's own escape undone in the same pass as the gateway's is found", () => {
+    // `p&amp;ss/w%41rd` is `p&ss/wArd` once read: the gateway's `&amp;` and the secret's own `%41` go in one layer.
+    assert.equal(cut('auth failed for p&amp;ss/w%41rd+1 &quot;x&quot;', 'p&ss/w%41rd+1 "x"'), 'auth failed for ***');
+    assert.equal(cut('failed for p%26ss%2', 'p&ss/w%41rd'), 'failed for ***', 'its start at a cut too');
+  });
+
+  test('a & and a word where a long answer was cut is the start of a value, unless a reference may begin there', () => {
+    assert.equal(cut('auth failed for user=erp&pass=x&Secret202', 'x&Secret2024!'), 'auth failed for user=erp&pass=***');
+    assert.equal(cut('auth failed for x&Sc', 'x&Scary2024!'), 'auth failed for ***', '&Sc may start &Scaron;, and is the secret as written');
+    assert.equal(cut('failed for Cr&egrave;m&eacu', 'Crème brûlée'), 'failed for ***');
+  });
+
+  test('a numeric reference past Unicode, of hundreds of digits, is read as U+FFFD, and cuts no less', () => {
+    for (const huge of [`&#${'9'.repeat(309)}`, `&#${'9'.repeat(309)};`, `&#x${'f'.repeat(256)}`, `&#x${'f'.repeat(300)}; x`]) {
+      assert.equal(cut(`said ${huge} kQ9/vX2`, 'kQ9/vX2'), `said ${huge} ***`);
+    }
+  });
+
   test('words holding escapes but not the value are left as they came; shorter values are not cut', () => {
     const said = 'ERR 100%25 & &amp; \\u0041 \\N \\Uffffffff %zz &#xZZ; &copy kQ9/ abc';
     assert.equal(cut(said, secret, 'abc'), said);

@@ -124,3 +124,29 @@ test("Vonage: 23 (the relay's callback URL refused) pauses the account, as bad c
   assert.deepEqual([classified.action, classified.category], ['pause', 'account']);
   assert.match(classified.reason, /gateway\.publicUrl/);
 });
+
+describe("a gateway's answer the echo reading cannot read", () => {
+  const { classifyRecipient: refusedBy } = outcomeClassifier(intellisoftwarePlugin.outcomeRules, ['kQ9/vX2-secret']);
+  const refused = (detail: string) => refusedBy({ kind: 'refused', code: 'ERR:LOGIN_INVALID', detail }, '447700900123', 'Your code is 4821');
+
+  test('a numeric reference of hundreds of digits is classified, the secret still cut', () => {
+    // entities gives NaN for it, which String.fromCodePoint threw on: the batch's outcomes were lost and its SMS sent again.
+    const classified = refused(`bad kQ9/vX2-secret: &#${'9'.repeat(309)}`);
+    assert.equal(classified.action, 'pause');
+    assert.equal(classified.detail, `${`bad ***: &#${'9'.repeat(309)}`.slice(0, 197)}...`);
+  });
+
+  test('a reading that fails cuts the whole answer rather than throwing', () => {
+    const fromCodePoint = String.fromCodePoint;
+    String.fromCodePoint = () => {
+      throw new RangeError('a reading no test foresaw');
+    };
+    try {
+      const classified = refused('login kQ9/vX2&#45;secret refused');
+      assert.equal(classified.action, 'pause');
+      assert.equal(classified.detail, '***');
+    } finally {
+      String.fromCodePoint = fromCodePoint;
+    }
+  });
+});

@@ -85,10 +85,11 @@ describe('the user name of a failed sign-in in the log', () => {
     assert.equal(await smtpAuth(`AUTH PLAIN ${base64(`${ACCOUNT_PASSWORD}\0+44 7700 900918\0pw`)}`), 535);
     assert.equal(await smtpAuth(`AUTH PLAIN ${base64(`olivia\0erp\0${ACCOUNT_PASSWORD}`)}`), 535, 'a console user is no account');
     const refused = lines
-      .map((line) => JSON.parse(line) as { msg?: string; user?: string; authzid?: string })
+      .map((line) => JSON.parse(line) as { msg?: string; user?: string; authzid?: string; session?: string })
       .filter((line) => line.msg === 'acceptance: authentication refused');
     const [strangers, known] = refused;
     assert.equal(refused.length, 2, lines.join('\n'));
+    for (const line of refused) assert.match(line.session ?? '', /^[a-z0-9]+$/, 'the SMTP session id, to match the line to its connection');
     assert.match(strangers?.user ?? '', /^unknown#[0-9a-f]{8}$/);
     assert.match(strangers?.authzid ?? '', /^unknown#[0-9a-f]{8}$/);
     assert.equal(known?.user, 'erp');
