@@ -189,7 +189,7 @@ const DURATION_UNITS = [
 export async function status(
   store: Store,
   now: number,
-  here: { readonly pid: number | undefined; readonly name: string; readonly settings?: string | undefined; readonly database?: boolean },
+  here: { readonly pid: number | undefined; readonly name: string; readonly settings?: string | undefined; readonly database: boolean },
 ): Promise<string> {
   const stats = await store.queueStats(now);
   const paused = await store.dispatchPausedSince();
@@ -198,9 +198,13 @@ export async function status(
   const relays = await store.relaysSeen(RELAYS_SEEN_MS);
   // On a shared database the queue is everyone's: the others send it while this one is down.
   const others = relays.filter((relay) => relay.name !== here.name && running(relay)).map((relay) => relay.name);
-  const notRunning =
-    others.length > 0
-      ? `not running here (queued SMS are sent by ${others.join(', ')}, running on this database)`
+  const sentBy = others.length > 0 ? `queued SMS are sent by ${others.join(', ')}, running on this database` : undefined;
+  // On PostgreSQL a fresh heartbeat under this name is news the lock cannot give (it may run elsewhere): said as its row says it (relayLines).
+  const ownHeard = here.database && relays.some((relay) => relay.name === here.name && running(relay));
+  const notRunning = ownHeard
+    ? `${OWN_NAME_HEARD}${sentBy ? `; ${sentBy}` : ''}`
+    : sentBy
+      ? `not running here (${sentBy})`
       : 'not running (queued SMS wait for it to start)';
   return [
     `relay: ${here.pid === undefined ? notRunning : `running (pid ${here.pid})`}`,
@@ -287,7 +291,7 @@ function running(relay: RelaySeen): boolean {
  */
 function relayLines(
   relays: readonly RelaySeen[],
-  here: { readonly pid: number | undefined; readonly name: string; readonly settings?: string | undefined; readonly database?: boolean },
+  here: { readonly pid: number | undefined; readonly name: string; readonly settings?: string | undefined; readonly database: boolean },
 ): string[] {
   const notHere = (relay: RelaySeen) => relay.name === here.name && here.pid === undefined;
   const state = (relay: RelaySeen) =>
@@ -624,7 +628,7 @@ async function accountPauseLines(store: Store, now: number, mode: 'probe' | 'hin
  * empty list says so to `note`, the CLI's stderr, as queue list does); `show` prints the request's fields and
  * then its body exactly as received, for the operator to read or to replay to the webhook by hand.
  */
-export async function quarantine(store: Store, args: readonly string[], note: (line: string) => void = () => undefined): Promise<string> {
+export async function quarantine(store: Store, args: readonly string[], note: (line: string) => void): Promise<string> {
   const { command, id } = checkQuarantineArgs(args);
   const target = args[1];
   const when = (entry: { readonly receivedAt: number }) => new Date(entry.receivedAt).toISOString();

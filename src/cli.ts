@@ -125,7 +125,7 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   },
   undeliverable: {
     usage: 'undeliverable [reroute <id> <mailbox>]',
-    does: 'list received SMS that no conversation or default mailbox took (newest first); reroute mails one of them there',
+    does: 'list received SMS that no conversation or default mailbox took, newest first, as JSON lines on stdout (none is said on stderr); reroute mails one of them there',
     commands: {
       reroute: {
         usage: 'undeliverable reroute <id> <mailbox>',

@@ -298,13 +298,30 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     // One simulator also answers at the paths documented before routes (`/simulator/control`, its send API at the root).
     const [onlySimulator] = simulators.size === 1 ? simulators.values() : [];
     let smtpUp = false;
-    const gateways: Array<{ readonly provider: string; readonly gateway: Gateway }> = [];
-    /** The gateways that cannot send now (a connection-based provider not bound), with why, for /readyz and the start line. */
-    const gatewaysNotSending = () =>
-      gateways.flatMap(({ provider, gateway }) => {
+    /** `account`: the sender whose own credentials (`accounts[].gateway`) the gateway binds with; none for the relay's own. */
+    const gateways: Array<{ readonly provider: string; readonly gateway: Gateway; readonly account?: string }> = [];
+    /**
+     * The gateways that cannot send now (a connection-based provider not bound), each named with why, for the
+     * start line. `relay`: only the relay's own, which make it not ready (/readyz): an account's own refused or
+     * unbound credentials hold nothing but that account's SMS (dispatcher.ts, #ownAccountRefusals).
+     */
+    const gatewaysNotSending = (which: 'relay' | 'accounts') =>
+      gateways.flatMap(({ provider, gateway, account }) => {
+        if ((account === undefined) !== (which === 'relay')) return [];
         const health = gateway.health();
-        return health.ok ? [] : [{ provider, detail: health.detail ?? 'cannot send' }];
+        const named = account === undefined ? provider : `${provider} (account ${account})`;
+        return health.ok ? [] : [{ provider, line: `${named}: ${health.detail ?? 'cannot send'}` }];
       });
+    /** When the relay listened without a gateway that can send (the start line's warning), until it logs `relay: ready`. */
+    let listeningNotReady: { readonly since: number; readonly fields: Record<string, unknown> } | undefined;
+    /** The relay's own gateway changed: once every one can send after a start without, the start's own `relay: ready`, once. */
+    const gatewayChanged = (provider: string) => {
+      loops.dispatcher?.gatewayChanged(provider);
+      if (!listeningNotReady || gatewaysNotSending('relay').length > 0) return;
+      const { since, fields } = listeningNotReady;
+      listeningNotReady = undefined;
+      logger.info({ ...fields, notReadyMs: Date.now() - since }, 'relay: ready');
+    };
     // The dispatcher's breakers and pauses for the console, once the dispatcher exists (it starts after the HTTP server).
     let dispatchHealth: () => ReturnType<Dispatcher['health']> = () => [];
     // The web console (docs/console.md): off until a user is configured; its reads on their own connections.
@@ -339,7 +356,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
         if (disk.full) reasons.disk = `free space below store.minFreeMegabytes (${config.store.minFreeMegabytes} MB)`;
         const storeReason = await storeHealth.notReady(store);
         if (storeReason) reasons.store = storeReason;
-        const cannotSend = gatewaysNotSending().map(({ provider }) => provider);
+        const cannotSend = gatewaysNotSending('relay').map(({ provider }) => provider);
         if (cannotSend.length > 0) reasons.gateway = `cannot send: ${cannotSend.join(', ')}`;
         return reasons;
       },
@@ -401,18 +418,23 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     // A simulator with a protocol of its own (SMPP) listens on a port of its own; the others answer under their path here.
     const simulatorUrls = new Map<string, string>();
     for (const [name, simulator] of simulators) simulatorUrls.set(name, (await simulator.listen?.()) ?? `${ownUrl}${simulatorPath(name)}`);
-    const startGateway = async (account: GatewayAccount, credentials?: { readonly username: string; readonly password: string }): Promise<Gateway> => {
+    /** `sender`: the account whose own credentials this gateway binds with (`accounts[].gateway`), named in the start line. */
+    const startGateway = async (
+      account: GatewayAccount,
+      own?: { readonly sender: string; readonly credentials: { readonly username: string; readonly password: string } },
+    ): Promise<Gateway> => {
+      const credentials = own?.credentials;
       const created = registry.get(account.provider).createGateway(gatewayOptions(config, account, logger, simulatorUrls.get(account.provider), credentials));
       // The part ids of a long SMS go to the store before its result reaches the dispatcher: any relay's receipts find it.
       const started = inbound.keepingParts(account.provider, created);
       stack.push(() => started.close());
-      gateways.push({ provider: account.provider, gateway: started });
+      gateways.push({ provider: account.provider, gateway: started, ...(own ? { account: own.sender } : {}) });
       await unlessStopped(
         options.stopAsked,
         started.start({
           inbound: inbound.sinkFor(account.provider),
           // An account's own credentials refused pause nothing but its SMS' retries (dispatcher.ts, #ownAccountRefusals).
-          healthChanged: credentials ? undefined : () => loops.dispatcher?.gatewayChanged(account.provider),
+          healthChanged: credentials ? undefined : () => gatewayChanged(account.provider),
         }),
       );
       return started;
@@ -426,7 +448,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       // `accounts[].gateway` are credentials of `gateway.provider`: its SMS use them wherever a route names that provider.
       const own = account.provider === config.gateway.provider ? new Map<string, Gateway>() : undefined;
       for (const sender of own ? config.accounts : []) {
-        if (sender.gateway) own?.set(sender.username, await startGateway(account, sender.gateway));
+        if (sender.gateway) own?.set(sender.username, await startGateway(account, { sender: sender.username, credentials: sender.gateway }));
       }
       dispatchProviders.set(account.provider, {
         name: account.provider,
@@ -519,7 +541,8 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
 
     // A database unreachable or a disk below its watermark at start: the relay listens, but refuses mail and webhooks until cured.
     // A gateway that cannot send (a connection-based provider not bound): it takes mail, which waits (/readyz says so too).
-    const cannotSend = gatewaysNotSending().map(({ provider, detail }) => `${provider}: ${detail}`);
+    const cannotSend = gatewaysNotSending('relay').map(({ line }) => line);
+    const accountsCannotSend = gatewaysNotSending('accounts').map(({ line }) => line);
     const notReady = !storeHealth.ok
       ? 'relay: listening, store not ready (mail 451, webhooks 503) until it connects'
       : disk.full
@@ -527,22 +550,29 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
         : cannotSend.length > 0
           ? 'relay: listening, gateway not ready (mail accepted and queued) until it can send'
           : undefined;
+    const listening = {
+      smtp: listenerAddress(config.smtp.host, smtp.port),
+      smtpTls: smtp.tlsPort === undefined ? undefined : listenerAddress(config.smtp.host, smtp.tlsPort),
+      http: listenerAddress(config.http.host, http.port),
+      smsDomains: config.sms.domains,
+      gateway: config.gateway.routes
+        ? config.gateway.routes.map((route) => `${route.name}: ${route.providers.map(describeAccount).join(' → ')}`).join('; ')
+        : describeAccount(config.gateway),
+      mail: transport.description,
+      dataDir: config.dataDir,
+      store: config.store.url ? redactUrl(config.store.url) : 'sqlite',
+    };
     logger[notReady ? 'warn' : 'info'](
       {
-        smtp: listenerAddress(config.smtp.host, smtp.port),
-        smtpTls: smtp.tlsPort === undefined ? undefined : listenerAddress(config.smtp.host, smtp.tlsPort),
-        http: listenerAddress(config.http.host, http.port),
-        smsDomains: config.sms.domains,
-        gateway: config.gateway.routes
-          ? config.gateway.routes.map((route) => `${route.name}: ${route.providers.map(describeAccount).join(' → ')}`).join('; ')
-          : describeAccount(config.gateway),
-        mail: transport.description,
-        dataDir: config.dataDir,
-        store: config.store.url ? redactUrl(config.store.url) : 'sqlite',
+        ...listening,
         gatewayNotReady: cannotSend.length > 0 ? cannotSend.join('; ') : undefined,
+        // Not the relay's readiness: only that account's SMS wait.
+        accountGatewayNotReady: accountsCannotSend.length > 0 ? accountsCannotSend.join('; ') : undefined,
       },
       notReady ?? 'relay: ready',
     );
+    // Anything waiting for `relay: ready` gets it, with the same fields, once the gateway can send (gatewayChanged).
+    if (storeHealth.ok && !disk.full && cannotSend.length > 0) listeningNotReady = { since: Date.now(), fields: listening };
     return {
       smtpPort: smtp.port,
       smtpTlsPort: smtp.tlsPort,

@@ -888,6 +888,8 @@ describe('smsrelay command', () => {
       assert.ok(codes.length > 1, exits);
       assert.deepEqual(codes, [...new Set(codes)], `${command}: ${exits}`);
     }
+    // A listing's help says where its JSON lines go, and where the word that there are none.
+    assert.match(run('undeliverable', '--help').stdout, /as JSON lines on stdout \(none is said on stderr\)/);
     assert.match(run('config', 'check', '--help').stdout, /, 69 the store cannot be reached now \(the configuration is shown all the same\), 74 /);
   });
 

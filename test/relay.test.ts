@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
+import { createConnection, createServer, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../src/config/load.ts';
+import { createLogger } from '../src/log.ts';
+import { hashPassword } from '../src/policy/passwords.ts';
 import { startRelay } from '../src/relay.ts';
+import { SmppSimulator } from '../src/simulators/smpp.ts';
 import type { IntelliSoftwareSimulator } from '../src/simulators/intellisoftware.ts';
 import type { ProviderSimulator } from '../src/simulators/contract.ts';
 import { after, describe, test } from 'node:test';
@@ -49,6 +53,72 @@ describe('relay wiring', () => {
       const ready = await request(`http://127.0.0.1:${relay.httpPort}/readyz`);
       assert.equal(ready.statusCode, 503);
       assert.deepEqual(await ready.body.json(), { status: 'not ready', reasons: { gateway: 'cannot send: smpp' } });
+    } finally {
+      await relay.stop();
+    }
+  });
+
+  test('a relay that started without a bind logs "relay: ready" once, with its listeners and how long it was not ready, when the SMSC binds', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const account = { username: 'smpp-test', password: 'smpp-pw' };
+    const gateway = { provider: 'smpp', host: '127.0.0.1', port: await freePort(), ...account };
+    const { config } = loadConfig(relayEnvironment(dir, { gateway }), dir);
+    const { logger, lines } = captureLog('info');
+    const smsc = new SmppSimulator({ ...account, accountId: undefined, logger: createLogger('silent') });
+    const smscUrl = new URL(await smsc.listen());
+    // The SMSC comes up at the address the relay tries: a forwarder to the simulator on the port that was closed.
+    const connections = new Set<Socket>();
+    const forwarder = createServer((socket) => {
+      const upstream = createConnection({ host: smscUrl.hostname, port: Number(smscUrl.port) });
+      connections.add(socket);
+      socket.pipe(upstream).pipe(socket);
+      socket.on('error', () => upstream.destroy());
+      upstream.on('error', () => socket.destroy());
+    });
+    const relay = await startRelay(config, logger);
+    const logged = () => lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    try {
+      assert.ok(logged().some((line) => line.msg === 'relay: listening, gateway not ready (mail accepted and queued) until it can send'));
+      await new Promise<void>((resolve) => forwarder.listen(gateway.port, '127.0.0.1', resolve));
+      const ready = await waitFor('relay: ready', () => logged().find((line) => line.msg === 'relay: ready'), 10_000);
+      assert.equal(ready.level, 'info');
+      assert.equal(ready.smtp, `127.0.0.1:${relay.smtpPort}`);
+      assert.equal(ready.http, `127.0.0.1:${relay.httpPort}`);
+      assert.ok(typeof ready.notReadyMs === 'number' && ready.notReadyMs > 0, 'how long it was not ready');
+      assert.equal((await request(`http://127.0.0.1:${relay.httpPort}/readyz`)).statusCode, 200);
+      // The bind lost and made again later says nothing more of the relay.
+      const bound = () => logged().filter((line) => String(line.msg).startsWith('smpp: bound')).length;
+      const binds = bound();
+      for (const socket of connections) socket.destroy();
+      await waitFor('bound again', () => bound() > binds, 10_000);
+      assert.equal(logged().filter((line) => line.msg === 'relay: ready').length, 1, 'once');
+    } finally {
+      await relay.stop();
+      await new Promise((resolve) => forwarder.close(resolve));
+      await smsc.close();
+    }
+  });
+
+  test("a sender's own SMPP credentials the SMSC refuses: the start line names the account, and the relay is ready (only that account's SMS wait)", async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const { config } = loadConfig(
+      relayEnvironment(dir, {
+        gateway: { provider: 'smpp-simulator' },
+        accounts: [{ username: 'alice', passwordHash: await hashPassword('alice-password'), gateway: { username: 'alice-at-smsc', password: 'wrong-pw' } }],
+      }),
+      dir,
+    );
+    const { logger, lines } = captureLog('info');
+    const relay = await startRelay(config, logger);
+    try {
+      const start = lines.map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => String(line.msg).startsWith('relay: '));
+      assert.equal(start?.msg, 'relay: ready');
+      assert.equal(start?.gatewayNotReady, undefined);
+      assert.match(String(start?.accountGatewayNotReady), /^smpp \(account alice\): bind refused: ESME_R\w+$/);
+      const ready = await request(`http://127.0.0.1:${relay.httpPort}/readyz`);
+      assert.equal(ready.statusCode, 200, JSON.stringify(await ready.body.json()));
     } finally {
       await relay.stop();
     }

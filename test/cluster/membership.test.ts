@@ -336,7 +336,7 @@ describeOnPostgres('several relays on one PostgreSQL', async () => {
       // Meanwhile `smsrelay status` and /metrics show both relays, and the lease the sender holds.
       const holder = (await alpha.relay.store.relaysSeen(60_000)).find((relay) => relay.leases.sms === 1)?.name;
       assert.ok(holder === 'alpha' || holder === 'beta');
-      const shown = await status(alpha.relay.store, Date.now(), { pid: undefined, name: 'gamma', settings: settingsDigest(alpha.config) });
+      const shown = await status(alpha.relay.store, Date.now(), { pid: undefined, name: 'gamma', settings: settingsDigest(alpha.config), database: true });
       assert.match(shown, /^relay: not running here \(queued SMS are sent by (alpha, beta|beta, alpha), running on this database\)$/m);
       // As alpha's status would read just after alpha died, its heartbeat still fresh: beta sends its queue.
       const afterAlpha = await status(alpha.relay.store, Date.now(), {
@@ -345,7 +345,11 @@ describeOnPostgres('several relays on one PostgreSQL', async () => {
         settings: settingsDigest(alpha.config),
         database: true,
       });
-      assert.match(afterAlpha, /^relay: not running here \(queued SMS are sent by beta, running on this database\)$/m);
+      // Its first line says what the database knows too (alpha may run elsewhere), and who sends its queue.
+      assert.match(
+        afterAlpha,
+        /^relay: not running here, heard from on this database within 15 s \(it stopped without recording its stop, or runs elsewhere under this store\.relayName\); queued SMS are sent by beta, running on this database$/m,
+      );
       // Its own row agrees: not running here, and what the database knows, its fresh heartbeat.
       assert.match(
         afterAlpha,
@@ -404,8 +408,14 @@ describeOnPostgres('several relays on one PostgreSQL', async () => {
       assert.match(silent, /^ {2}alpha: silent \(not stopped cleanly: its leases are taken over as they end\), .*last heartbeat 6\d\d s ago/m);
       assert.doesNotMatch(silent, /data directory/, 'no data directory holds a database');
       await heartbeat(DB_NOW_MS);
+      const heard = statusOfAlpha();
       assert.match(
-        statusOfAlpha(),
+        heard,
+        /^relay: not running here, heard from on this database within 15 s \(it stopped without recording its stop, or runs elsewhere under this store\.relayName\)$/m,
+        'the first line says what its row says',
+      );
+      assert.match(
+        heard,
         /^ {2}alpha: not running here, heard from on this database within 15 s \(it stopped without recording its stop, or runs elsewhere under this store\.relayName\), /m,
       );
     } finally {
@@ -466,7 +476,7 @@ describeOnPostgres('several relays on one PostgreSQL', async () => {
         warned.msg,
         /^relay: relay alpha on this database runs with other sms\.domains, gateway accounts: queued work is sent with the settings of the relay that claims it/,
       );
-      const shown = await status(delta.store, Date.now(), { pid: process.pid, name: 'delta', settings: settingsDigest(config) });
+      const shown = await status(delta.store, Date.now(), { pid: process.pid, name: 'delta', settings: settingsDigest(config), database: true });
       assert.match(
         shown,
         /^ {2}alpha: running, .*; other settings than this configuration's: sms\.domains, gateway accounts \(queued work goes by the claiming relay's\)$/m,

@@ -202,7 +202,7 @@ describe('delivery semantics', () => {
     const probes = gateway.simulator.requests - atPause;
     assert.ok(probes >= 1 && probes <= 4, `one probe per 500 ms while paused, saw ${probes} requests in 1.5 s`);
     // `smsrelay status` says so: paused, why and since when (not "running").
-    const here = { pid: process.pid, name: relay.config.store.relayName };
+    const here = { pid: process.pid, name: relay.config.store.relayName, database: false };
     assert.match(
       await status(relay.relay.store, Date.now(), here),
       /^dispatch: paused for intellisoftware since \d{4}-\d\d-\d\dT[\d:.]+Z \(ERR:LOGIN_INVALID: .+\); next probe \d{4}-/m,
@@ -225,7 +225,7 @@ describe('delivery semantics', () => {
     const relay = await relayWith({ ...gatewayYaml(gateway.url), delivery: { ...fast, pauseProbeInterval: '500ms' } });
     const id = queuedId((await sendMail(relay.relay.smtpPort, { to: ['447700900244@sms.localhost', '447700900245@sms.localhost'], body: 'no password' })).data);
     await waitFor('the pause', () => gateway.simulator.requests >= 1);
-    const here = { pid: process.pid, name: relay.config.store.relayName };
+    const here = { pid: process.pid, name: relay.config.store.relayName, database: false };
     await waitFor('status says paused', async () =>
       /^dispatch: paused for intellisoftware since .+ \(ERR:NO_PASSWORD: /m.test(await status(relay.relay.store, Date.now(), here)),
     );
@@ -242,7 +242,7 @@ describe('delivery semantics', () => {
     cleanups.push(() => gateway.close());
     const relay = await relayWith({ ...gatewayYaml(gateway.url), delivery: { ...fast, pauseProbeInterval: '500ms' } });
     const id = queuedId((await sendMail(relay.relay.smtpPort, { to: ['447700900246@sms.localhost'], body: 'moved on' })).data);
-    const here = { pid: process.pid, name: relay.config.store.relayName };
+    const here = { pid: process.pid, name: relay.config.store.relayName, database: false };
     await waitFor('status says paused', async () =>
       /^dispatch: paused for intellisoftware since .+ \(HTTP_301: the SMS gateway redirected the relay's request elsewhere/m.test(
         await status(relay.relay.store, Date.now(), here),
@@ -254,18 +254,18 @@ describe('delivery semantics', () => {
 
   test('status shows a probe that is due as waiting for the next SMS for the provider, never a time already past', async () => {
     const { store, pausedAt } = await pausedTwilio();
-    const soon = await status(store, pausedAt + 1_000, { pid: undefined, name: 'here' });
+    const soon = await status(store, pausedAt + 1_000, { pid: undefined, name: 'here', database: false });
     assert.match(soon, /^dispatch: paused for twilio since .+; next probe 2026-12-05T09:10:05\.000Z$/m);
-    const later = await status(store, pausedAt + 60_000, { pid: undefined, name: 'here' });
+    const later = await status(store, pausedAt + 60_000, { pid: undefined, name: 'here', database: false });
     assert.match(later, /^dispatch: paused for twilio since .+; next probe with the next SMS for it$/m);
   });
 
   test('status names a probe due while an SMS is queued for later (released, retried) at the due time of that SMS, and "now" once it is due', async () => {
     const { store, pausedAt } = await pausedTwilio();
     await store.acceptMail(mail(['+447700900250'], { receivedAt: pausedAt + 20_000 }));
-    const waiting = await status(store, pausedAt + 10_000, { pid: undefined, name: 'here' });
+    const waiting = await status(store, pausedAt + 10_000, { pid: undefined, name: 'here', database: false });
     assert.match(waiting, /^dispatch: paused for twilio since .+; next probe 2026-12-05T09:10:20\.000Z$/m);
-    const due = await status(store, pausedAt + 30_000, { pid: undefined, name: 'here' });
+    const due = await status(store, pausedAt + 30_000, { pid: undefined, name: 'here', database: false });
     assert.match(due, /^dispatch: paused for twilio since .+; next probe now$/m);
   });
 
@@ -505,7 +505,7 @@ describe("the gateway's own words", () => {
       bounce,
       await history(relay.store, bounced, Date.now()),
       await history(relay.store, kept, Date.now()),
-      await status(relay.store, Date.now(), { pid: process.pid, name: 'test' }),
+      await status(relay.store, Date.now(), { pid: process.pid, name: 'test', database: false }),
       lines.join(''),
     ].join('\n');
     assert.match(everything, /last error .*ERR:NEVER_SEEN.*password=\*\*\*/, 'status shows the last error, without the password');
@@ -531,7 +531,7 @@ describe("the gateway's own words", () => {
       gateway.requests.some((request) => request.body.includes(sent)),
       'the gateway got the text form-encoded, and echoed it',
     );
-    const shown = await status(relay.store, Date.now(), { pid: process.pid, name: 'test' });
+    const shown = await status(relay.store, Date.now(), { pid: process.pid, name: 'test', database: false });
     assert.match(shown, /the gateway said: "Invalid request \("\[text\]"\): you sent .*=\[text\]/, 'status shows the words, the text cut out');
     const everything = [shown, await history(relay.store, id, Date.now()), lines.join('')].join('\n');
     assert.match(lines.join(''), /"gatewayText":"Invalid request \(\\"\[text\]\\"\): you sent .*=\[text\]/);
@@ -587,7 +587,7 @@ describe("the gateway's own words", () => {
       return found.length === escapings.length && found;
     });
     const histories = await Promise.all(ids.map((id) => history(relay.store, id, Date.now())));
-    const shown = await status(relay.store, Date.now(), { pid: process.pid, name: 'test' });
+    const shown = await status(relay.store, Date.now(), { pid: process.pid, name: 'test', database: false });
     const logged = lines.join('');
     // status lists the latest errors, not every one: each it shows is cut, and none shows a form (below).
     assert.match(shown, /last error .*: pw \*\*\* text \[text\]"\)/);
@@ -747,7 +747,7 @@ describe("the gateway's own words", () => {
           return deferral && { request: entries.find((entry) => entry.endpoint !== undefined && entry.msg !== 'dispatch: gateway answered'), deferral };
         }),
       );
-      shown.push(await status(relay.store, Date.now(), { pid: undefined, name: 'here' }));
+      shown.push(await status(relay.store, Date.now(), { pid: undefined, name: 'here', database: false }));
     }
     const [tls, reset] = logged as Array<{ request?: Record<string, unknown>; deferral?: Record<string, unknown> }>;
     assert.equal(tls?.request?.level, 'error');

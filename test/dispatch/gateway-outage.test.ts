@@ -161,7 +161,7 @@ describe('a gateway that is down is held and probed, not hammered', () => {
     for (const entry of sms) if (entry.lastError !== undefined) assert.match(entry.lastError, /^HTTP_503: /, 'the last error is the last real one');
     // Status and metrics show the provider paused, and why.
     assert.match(
-      await status(relay.store, relay.clock.now, { pid: undefined, name: 'here' }),
+      await status(relay.store, relay.clock.now, { pid: undefined, name: 'here', database: false }),
       /^dispatch: paused for intellisoftware since 2026-12-05T10:00:00\.\d{3}Z \(HTTP_503: the SMS gateway had a temporary problem\); next probe /m,
     );
     const metrics = new Metrics(relay.store);

@@ -365,56 +365,63 @@ describe('SMPP reconnect backoff, on injected timers', () => {
     }
   });
 
-  test('a bind that cannot be made for 10 s is one warning with its reason, and its end another; the tries around them are info lines', async () => {
-    let now = 0;
-    const { scheduled, timers } = recordedTimers(0, () => now);
-    const port = await closedPort();
-    // What a log kept at `warn` shows.
-    const log = captureLog('warn');
-    const gateway = gatewayTo(`smpp://127.0.0.1:${port}`, {}, log.logger, timers);
-    const simulator = new SmppSimulator({ ...ACCOUNT, accountId: undefined, logger: silent });
-    const simulated = new URL(await simulator.listen());
-    // The SMSC comes back at the address the relay tries: a forwarder to the simulator on the port that was closed.
-    const forwarder = createServer((socket) => {
-      const upstream = createConnection({ host: simulated.hostname, port: Number(simulated.port) });
-      socket.pipe(upstream).pipe(socket);
-      socket.on('error', () => upstream.destroy());
-      upstream.on('error', () => socket.destroy());
+  for (const [binds, settings] of [
+    ['one transceiver', {}],
+    ['three transmitter-receiver pairs', { binds: 3, bindMode: 'transmitter-receiver' }],
+  ] as const) {
+    test(`no bind for 10 s is one warning for the gateway with its reason, and its end another (${binds}); the tries around them are info lines`, async () => {
+      let now = 0;
+      const { scheduled, timers } = recordedTimers(0, () => now);
+      const port = await closedPort();
+      // What a log kept at `warn` shows.
+      const log = captureLog('warn');
+      const gateway = gatewayTo(`smpp://127.0.0.1:${port}`, settings, log.logger, timers);
+      const simulator = new SmppSimulator({ ...ACCOUNT, accountId: undefined, logger: silent });
+      const simulated = new URL(await simulator.listen());
+      // The SMSC comes back at the address the relay tries: a forwarder to the simulator on the port that was closed.
+      const forwarder = createServer((socket) => {
+        const upstream = createConnection({ host: simulated.hostname, port: Number(simulated.port) });
+        socket.pipe(upstream).pipe(socket);
+        socket.on('error', () => upstream.destroy());
+        upstream.on('error', () => socket.destroy());
+      });
+      const warnings = () => log.lines.map((line) => JSON.parse(line) as { level: string; msg: string; reason?: string; unboundMs?: number });
+      // Every bind's next try at once: each schedules the one after it.
+      const retry = async (at: number) => {
+        now = at;
+        const due = scheduled.splice(0);
+        for (const { run } of due) run();
+        await waitFor('the next attempts scheduled', () => scheduled.length >= due.length);
+      };
+      try {
+        await gateway.start({ inbound: collectingSink().sink });
+        for (const at of [250, 750, 1_750, 3_750, 7_750]) await retry(at);
+        assert.deepEqual(warnings(), [], 'a blip of a few seconds: info lines only');
+        await retry(15_750);
+        await retry(31_750);
+        assert.deepEqual(
+          warnings().map(({ level, msg, reason, unboundMs }) => ({ level, msg, reason: /ECONNREFUSED/.test(reason ?? ''), unboundMs })),
+          [{ level: 'warn', msg: 'smpp: still no bind; trying again', reason: true, unboundMs: 15_750 }],
+          'once for the gateway and the episode, with its reason',
+        );
+        await new Promise<void>((resolve) => forwarder.listen(port, '127.0.0.1', resolve));
+        now = 40_000;
+        for (const { run } of scheduled.splice(0)) run();
+        await waitFor('every bind made', () => gateway.health().connections?.every(({ up, kept }) => up === kept));
+        assert.deepEqual(
+          warnings()
+            .slice(1)
+            .map(({ level, msg, unboundMs }) => ({ level, msg, unboundMs })),
+          [{ level: 'warn', msg: 'smpp: bound again after a lasting failure to bind', unboundMs: 40_000 }],
+          'one end, whichever bind is made first',
+        );
+      } finally {
+        await gateway.close();
+        await new Promise((resolve) => forwarder.close(resolve));
+        await simulator.close();
+      }
     });
-    const warnings = () => log.lines.map((line) => JSON.parse(line) as { level: string; msg: string; reason?: string; unboundMs?: number });
-    const retry = async (at: number) => {
-      now = at;
-      const count = scheduled.length;
-      scheduled.at(-1)?.run();
-      await waitFor('the next attempt scheduled', () => scheduled.length > count);
-    };
-    try {
-      await gateway.start({ inbound: collectingSink().sink });
-      for (const at of [250, 750, 1_750, 3_750, 7_750]) await retry(at);
-      assert.deepEqual(warnings(), [], 'a blip of a few seconds: info lines only');
-      await retry(15_750);
-      await retry(31_750);
-      assert.deepEqual(
-        warnings().map(({ level, msg, reason, unboundMs }) => ({ level, msg, reason: /ECONNREFUSED/.test(reason ?? ''), unboundMs })),
-        [{ level: 'warn', msg: 'smpp: still no bind; trying again (the next failures are info lines until it binds)', reason: true, unboundMs: 15_750 }],
-        'once for the episode, with its reason',
-      );
-      await new Promise<void>((resolve) => forwarder.listen(port, '127.0.0.1', resolve));
-      now = 40_000;
-      scheduled.at(-1)?.run();
-      await waitFor('bound', () => gateway.health().ok);
-      assert.deepEqual(
-        warnings()
-          .slice(1)
-          .map(({ level, msg, unboundMs }) => ({ level, msg, unboundMs })),
-        [{ level: 'warn', msg: 'smpp: bound again after a lasting failure to bind', unboundMs: 40_000 }],
-      );
-    } finally {
-      await gateway.close();
-      await new Promise((resolve) => forwarder.close(resolve));
-      await simulator.close();
-    }
-  });
+  }
 
   test('a refused bind is tried again no sooner than 5 s', async () => {
     const simulator = new SmppSimulator({ ...ACCOUNT, accountId: undefined, logger: silent });
@@ -1062,6 +1069,60 @@ describe('SMPP binds the SMSC loses, drops, leaves unanswered or cannot trust', 
         await gateway.close();
         await smsc.close();
       }
+    }
+  });
+
+  test('a bind lost is a warning, and so is its bind made again; binds dropped right after they were made end with a warning once one holds 30 s', async () => {
+    let now = 0;
+    const smsc = new HandSmsc({
+      onBind: (socket, pdu) => {
+        acceptBind(socket, pdu);
+        // The second and third binds are dropped right after the SMSC accepts them.
+        if (smsc.binds === 2 || smsc.binds === 3) setImmediate(() => socket.destroy());
+      },
+    });
+    const { scheduled, timers } = recordedTimers(0, () => now);
+    const log = captureLog('warn');
+    const gateway = gatewayTo(await smsc.listen(), {}, log.logger, timers);
+    const warnings = () => log.lines.map((line) => JSON.parse(line) as { msg: string; unboundMs?: number });
+    // The reconnect's timer: not the bind_resp timeout (connectTimeout), the enquire_link or hold timers (30 s) or the wait for the SMSC's close (3 s).
+    const reconnect = (after: number) =>
+      waitFor('a reconnect scheduled', () => scheduled.slice(after).find((timer) => ![2_000, 3_000, 30_000].includes(timer.ms)));
+    try {
+      await gateway.start({ inbound: collectingSink().sink });
+      // A bind that worked for a while, lost.
+      now = 60_000;
+      let mark = scheduled.length;
+      smsc.socket?.destroy();
+      const first = await reconnect(mark);
+      now = 61_000;
+      mark = scheduled.length;
+      first.run();
+      // Dropped right after it was made, twice; the fourth holds.
+      for (let drop = 1; drop <= 2; drop++) {
+        const next = await reconnect(mark);
+        mark = scheduled.length;
+        next.run();
+      }
+      await waitFor('bound', () => smsc.binds === 4 && gateway.health().ok);
+      assert.deepEqual(
+        warnings().map(({ msg, unboundMs }) => ({ msg, unboundMs })),
+        [
+          { msg: 'smpp: bind lost; binding again', unboundMs: undefined },
+          { msg: 'smpp: bound again after the bind was lost', unboundMs: 1_000 },
+          { msg: 'smpp: the SMSC dropped the bind right after accepting it; binding again, waiting longer each time', unboundMs: undefined },
+        ],
+      );
+      // 30 s later the bind is still up: the timers of 30 s scheduled since its bind run (enquire_link's unanswered is no matter here).
+      for (const timer of scheduled.slice(mark).filter((timer) => timer.ms === 30_000)) timer.run();
+      await waitFor('the episode ended', () => warnings().length === 4);
+      assert.equal(warnings()[3]?.msg, 'smpp: bound again, and the bind holds: the SMSC no longer drops it right after accepting it');
+    } finally {
+      // Unbound first: the relay's unbind waits on the recorded timers, which never run by themselves.
+      smsc.socket?.destroy();
+      await waitFor('unbound', () => !gateway.health().ok);
+      await gateway.close();
+      await smsc.close();
     }
   });
 

@@ -502,7 +502,7 @@ forEachStore((kind) =>
       assert.ok(deferred && inFlight);
       await store.recordMailOutcome({ id: deferred.id, kind: 'retry', nextAttemptAt: now + 3_600_000, error: 'Maildir full' });
       assert.match(
-        await status(store, now, { pid: undefined, name: 'test' }),
+        await status(store, now, { pid: undefined, name: 'test', database: kind.name === 'PostgreSQL' }),
         new RegExp(`^last error mail ${deferred.id} \\(bounce\\): Maildir full$`, 'm'),
         'status lists it',
       );

@@ -87,6 +87,13 @@ const ANSWERED_IN_TIME_MS = 5_000;
 const PARTLY_TAKEN_ENTRIES = 10_000;
 /** How long one is kept when its SMS has no expiry: delivery.maxAge's default. */
 const PARTLY_TAKEN_TTL_MS = 24 * 60 * 60_000;
+/**
+ * No bind to send on for this long is no blip: an SMSC's restart or fail-over takes seconds, and the first
+ * tries come 250 ms, 500 ms, 1 s… apart. The next try that fails after it is one `warn` line for the gateway,
+ * whatever number of binds it keeps, so that a log kept at `warn` shows a relay that cannot send before any
+ * SMS tries; the first bind made after it is another.
+ */
+const UNBOUND_WARN_MS = 10_000;
 /** Recent MO digests kept at most. */
 const MEMORY_ENTRIES = 100_000;
 /** How much of an unreadable PDU is kept in quarantine (hex). */
@@ -132,6 +139,9 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
   let sink: InboundSink | undefined;
   let healthChanged: (() => void) | undefined;
   let next = 0;
+  /** Since when no sending bind is up (the start, or the last one lost), and whether that outage got its warning (UNBOUND_WARN_MS). */
+  let unboundSince = 0;
+  let unboundWarned = false;
 
   const kinds: BindKind[] = settings.bindMode === 'transceiver' ? ['transceiver'] : ['transmitter', 'receiver'];
   const binds = kinds.flatMap((kind) =>
@@ -149,11 +159,30 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
           logger: logger.child({ bind: `${kind}-${index + 1}` }),
           onDeliver: (pdu, link) => deliver(pdu, link),
           onAttempted: () => healthChanged?.(),
+          ...(kind === 'receiver' ? {} : { onDown: sendingDown, onBound: sendingBound }),
           ...(timers ? { timers } : {}),
         }),
     ),
   );
   const senders = binds.filter((bind) => bind.kind !== 'receiver');
+
+  /** A sending bind's connection ended: while another sends, nothing; the last one lost starts an outage, warned once it lasts. */
+  function sendingDown({ wasBound, reason, retryInMs }: { readonly wasBound: boolean; readonly reason: string | undefined; readonly retryInMs: number }): void {
+    if (senders.some((bind) => bind.bound)) return;
+    const now = clock.now();
+    if (wasBound) unboundSince = now;
+    if (unboundWarned || now - unboundSince < UNBOUND_WARN_MS) return;
+    unboundWarned = true;
+    logger.warn({ reason, retryInMs, unboundMs: now - unboundSince, binds: senders.length }, 'smpp: still no bind; trying again');
+  }
+
+  /** A sending bind made: the end of a warned outage, logged once whichever bind ends it; whether it was one. */
+  function sendingBound(): boolean {
+    if (!unboundWarned) return false;
+    unboundWarned = false;
+    logger.warn({ unboundMs: clock.now() - unboundSince }, 'smpp: bound again after a lasting failure to bind');
+    return true;
+  }
 
   /**
    * A deliver_sm or data_sm: a receipt, an SMS (or one part of one), or an SME's acknowledgement,
@@ -301,6 +330,7 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
     async start(context) {
       sink = context.inbound;
       healthChanged = context.healthChanged;
+      unboundSince = clock.now();
       await Promise.all(binds.map((bind) => bind.start()));
     },
     health() {

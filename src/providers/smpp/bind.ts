@@ -49,6 +49,13 @@ export interface BindOptions {
   readonly onDeliver: (pdu: Pdu, link: DeliveryLink) => Promise<number>;
   /** A bind attempt ended bound, or refused by the SMSC. */
   readonly onAttempted?: () => void;
+  /**
+   * The connection ended and the bind is tried again in `retryInMs`: `wasBound`, it was bound until then;
+   * `reason`, why. The gateway tells from these whether it has been unable to send for long.
+   */
+  readonly onDown?: (down: { readonly wasBound: boolean; readonly reason: string | undefined; readonly retryInMs: number }) => void;
+  /** A bind was made: whether that ended the gateway's outage, whose end the gateway then logged (this bind's own end is in it). */
+  readonly onBound?: () => boolean;
   readonly timers?: Timers;
 }
 
@@ -97,13 +104,6 @@ const LOST_BINDS_FOR_ACCOUNT = 3;
  * making it again without the backoff would be a bind storm, for which SMSCs ban an address.
  */
 const STABLE_BIND_MS = 30_000;
-/**
- * A bind not made (again) within this long is no blip: an SMSC's restart or fail-over takes seconds, and the
- * first tries come 250 ms, 500 ms, 1 s… apart. The next try that fails after it is a `warn` line with its
- * reason, once until a bind is made, so that a log kept at `warn` shows a relay that cannot send before any
- * SMS tries; the tries before and after it are `info` lines.
- */
-const UNBOUND_WARN_MS = 10_000;
 /** Throttling backoff: the pause after the first ESME_RTHROTTLED, doubling up to the maximum. */
 const THROTTLE_MIN_MS = 200;
 const THROTTLE_MAX_MS = 10_000;
@@ -163,9 +163,8 @@ export class SmppBind {
   /** When the bind was last made, and whether the binds lately were dropped right after (logged once while so). */
   #boundAt = 0;
   #dropping = false;
-  /** Since when no bind is made (the start, or the bind lost), and whether that episode got its warning (UNBOUND_WARN_MS). */
-  #unboundSince = 0;
-  #unboundWarned = false;
+  /** When the bind was lost with a warning (`bind lost`), until it is made again: its end is a warning too, for a log kept at `warn`. */
+  #lostWarnedAt: number | undefined;
   /** Settled at each bind attempt's end, for start(). */
   #attempted: Array<() => void> = [];
 
@@ -214,7 +213,6 @@ export class SmppBind {
   /** Connects and binds; resolves after the first attempt, bound or not (it keeps trying). */
   start(): Promise<void> {
     const attempted = new Promise<void>((resolve) => this.#attempted.push(resolve));
-    this.#unboundSince = this.#timers.now();
     this.#connect();
     return attempted;
   }
@@ -324,17 +322,14 @@ export class SmppBind {
       const backoff = this.#lastRefusal === undefined ? this.#reconnectMs : Math.max(this.#reconnectMs, REFUSED_MIN_MS);
       const delay = Math.round(backoff * (1 + RECONNECT_JITTER * (this.#timers.random ?? Math.random)()));
       const fields = { reason: this.#lastError, retryInMs: delay };
-      const now = this.#timers.now();
-      if (wasBound) this.#unboundSince = now;
-      const unboundMs = now - this.#unboundSince;
       if (this.#rebinding) this.#log.info(fields, 'smpp: unbound for the session the SMSC lost; binding again');
       else if (droppedAtOnce && !this.#dropping)
         this.#log.warn(fields, 'smpp: the SMSC dropped the bind right after accepting it; binding again, waiting longer each time');
-      else if (wasBound && !droppedAtOnce) this.#log.warn(fields, 'smpp: bind lost; binding again');
-      else if (!wasBound && !this.#unboundWarned && unboundMs >= UNBOUND_WARN_MS) {
-        this.#unboundWarned = true;
-        this.#log.warn({ ...fields, unboundMs }, 'smpp: still no bind; trying again (the next failures are info lines until it binds)');
+      else if (wasBound && !droppedAtOnce) {
+        this.#lostWarnedAt = this.#timers.now();
+        this.#log.warn(fields, 'smpp: bind lost; binding again');
       } else this.#log.info(fields, wasBound ? 'smpp: the bind was dropped again right after it was made; binding again' : 'smpp: no bind; trying again');
+      this.#options.onDown?.({ wasBound, ...fields });
       this.#dropping = droppedAtOnce;
       this.#rebinding = false;
       this.#reconnectMs = Math.min(RECONNECT_MAX_MS, this.#reconnectMs * 2);
@@ -373,13 +368,34 @@ export class SmppBind {
     this.#lastRefusal = undefined;
     this.#lastError = undefined;
     this.#certificateError = undefined;
-    // An episode that was warned about ends at the same level, for a log kept at `warn`.
-    if (this.#unboundWarned) this.#log.warn({ kind, unboundMs: this.#boundAt - this.#unboundSince }, 'smpp: bound again after a lasting failure to bind');
+    // An episode that was warned about ends at the same level, for a log kept at `warn`: the gateway's
+    // outage (its line says it all), or this bind's loss.
+    const outageEnded = this.#options.onBound?.() ?? false;
+    if (this.#lostWarnedAt !== undefined && !outageEnded)
+      this.#log.warn({ kind, unboundMs: this.#boundAt - this.#lostWarnedAt }, 'smpp: bound again after the bind was lost');
     else this.#log.info({ kind }, 'smpp: bound');
-    this.#unboundWarned = false;
+    this.#lostWarnedAt = undefined;
+    if (this.#dropping) this.#watchHold();
     this.#settleAttempt();
     this.#options.onAttempted?.();
     this.#scheduleEnquireLink();
+  }
+
+  /**
+   * The binds lately were dropped right after they were made (one warning said so): the episode ends with a
+   * bind that holds STABLE_BIND_MS, a warning too, for a log kept at `warn`. Each drop before then is an `info` line.
+   */
+  #watchHold(): void {
+    const socket = this.#socket;
+    const timer = this.#timers.setTimeout(() => {
+      if (this.#socket !== socket || this.#state !== 'bound' || !this.#dropping) return;
+      this.#dropping = false;
+      this.#log.warn(
+        { kind: this.#options.kind, heldMs: STABLE_BIND_MS },
+        'smpp: bound again, and the bind holds: the SMSC no longer drops it right after accepting it',
+      );
+    }, STABLE_BIND_MS);
+    (timer as { unref?: () => unknown }).unref?.();
   }
 
   /** The SMSC no longer takes this bind as bound: unbind (briefly waiting for unbind_resp) and bind again, with the reconnect backoff. */
