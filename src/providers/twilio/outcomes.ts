@@ -59,12 +59,13 @@ export const TWILIO_OUTCOME_RULES: readonly OutcomeRule[] = [
     match: new RegExp(`^recipient/TWILIO:${code}${MAIL_SERVICE_SUFFIX}$`),
     reason: `${twilioErrorWords(code)} (the Messaging Service the mail names as its sender)`,
   })),
-  // The sender a mail names: its own queue, retried without holding the others' SMS.
+  // The sender a mail names: its own queue, that sender's SMS held without holding the others'.
   ...SENDER_QUEUE_CODES.map((code) => ({
     action: 'retry' as const,
     category: 'sender-busy',
+    holdsSender: true as const,
     match: new RegExp(`^recipient/TWILIO:${code}${MAIL_SENDER_SUFFIX}$`),
-    reason: `${twilioErrorWords(code)} (the sender the mail names: its SMS are retried, the others' go on)`,
+    reason: `${twilioErrorWords(code)} (the sender the mail names: its SMS wait, the others' go on)`,
   })),
   ...TABLE_RULES,
 ];
