@@ -17,7 +17,7 @@ import { composeRegistry, type ProviderRegistry, ProviderRegistryError } from '.
 import { SIMULATED_PROVIDERS } from '../simulators/index.ts';
 import { normaliseNumber } from '../sms/numbers.ts';
 import { didYouMean, keysAt, pathsOf, plainHint } from './hints.ts';
-import { maskedUrl, REDACTED } from './secrets.ts';
+import { maskedSecrets, maskedUrl, REDACTED, SECRET_KEYS } from './secrets.ts';
 import { configureRoutes, type GatewayAccount, type GatewayRoute, type SelectedProvider } from './routes.ts';
 import { dkimKeyProblem, readTlsPair, type TlsFiles } from './tls.ts';
 import { configSchema, DEFAULT_PROVIDER, duration, gatewaySchema, isGreetingName, type ParsedConfig, span, withoutRootDot } from './schema.ts';
@@ -390,11 +390,12 @@ function warnOverriddenFileValues(
   }
 }
 
-/** The value at a dotted path of the raw settings, undefined where there is none. */
 /**
  * A provider's setting its schema took in another form than written (a Twilio SID with upper-case hex digits,
  * taken in lower case as Twilio issues it): the relay runs with the form taken, and a warning gives it, so that
- * the file or variable can say what runs. `values`: the account's parsed settings at `path`.
+ * the file or variable can say what runs. Never a secret's (SECRET_KEYS): a warning is logged, and a plug-in
+ * may trim or decode one; a URL's credentials and query values are masked as everywhere. `values`: the
+ * account's parsed settings at `path`.
  */
 function warnRewrittenSettings(
   raw: Record<string, unknown>,
@@ -408,16 +409,17 @@ function warnRewrittenSettings(
     (node, key) => (typeof node === 'object' && node !== null ? (node as Record<PropertyKey, unknown>)[key] : undefined),
     raw,
   );
-  for (const key of Object.keys(plugin.settings.schema.shape)) {
+  for (const key of Object.keys(plugin.settings.schema.shape).filter((name) => !SECRET_KEYS.test(name))) {
     const written = typeof at === 'object' && at !== null ? (at as Record<string, unknown>)[key] : undefined;
     const taken = (values as Record<string, unknown>)[key];
     if (typeof written === 'string' && typeof taken === 'string' && written !== taken) {
       // describe() shows a variable's value: the value written is named once, there.
-      warnings.push(`${describe([...path, key])}: taken as "${taken}", the form the ${plugin.name} gateway uses; write that`);
+      warnings.push(`${describe([...path, key])}: taken as "${maskedSecrets(taken, undefined, key)}", the form the ${plugin.name} gateway uses; write that`);
     }
   }
 }
 
+/** The value at a dotted path of the raw settings, undefined where there is none. */
 function valueAt(raw: Record<string, unknown>, dotted: string): unknown {
   return dotted
     .split('.')

@@ -14,6 +14,7 @@ import { type Classified, TLS_CERTIFICATE } from './outcomes.ts';
 import { ProviderPause } from './pause.ts';
 import type { DispatchProvider, DispatchRouting } from './routing.ts';
 import { deadline, nextStep, providerDelayMs, type RetryPolicy, retryAfterMs } from './schedule.ts';
+import { type SenderHold, senderKey, SenderHolds } from './sender-holds.ts';
 import { GatewaySilence, type RequestEnding, SILENCE_WARN_MS } from './silence.ts';
 
 /** How often the requests in flight are looked at for a silent gateway (the monotonic clock says how long they waited). */
@@ -172,6 +173,8 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
   /** Outcomes the store refused: written before anything else is claimed. */
   readonly #owed: OwedOutcomes<Outcomes>;
   readonly #takeovers: Takeovers;
+  /** The senders whose own queue at a provider is full: their SMS there wait for a probe. */
+  readonly #senderHolds = new SenderHolds();
   /** When the shared state was last read (performance.now()). */
   #sharedReadAt = -Infinity;
   /** While every provider is paused: when the first queued SMS reaches its maximum age, as nextDueAt last found it. */
@@ -502,7 +505,9 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     log: Logger,
     attempt: Attempt,
   ): Promise<void> {
-    const hosts = await this.#hostsOf(providers, this.#clock());
+    const reachable = await this.#hostsOf(providers, this.#clock());
+    const hosts = this.#notSenderHeld(message, reachable, sms, attempt);
+    if (hosts === undefined) return;
     if (hosts.length === 0) {
       // Every provider of the route is paused (its account refused, down or busy): the SMS waits for a probe, no request is made.
       const lanes = providers.map((provider) => this.#laneOf(provider));
@@ -582,7 +587,8 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       else if (result.kind === 'answered') await lane.breaker.markWorking(endpoint);
       // No answer at all (a timeout, a reset) says the host is down as surely, though it is not failed over from.
       const down = hostFailed ?? (result.kind === 'transport' ? failure : undefined);
-      attempt.asked.set(lane, this.#holdOf(host, refusal, down, busy));
+      // A sender's own queue full says nothing of the provider: its pause is neither started nor ended by it.
+      if (this.#notedSender(message, lane, result, classifiedOf, answeredAt)) attempt.asked.set(lane, this.#holdOf(host, refusal, down, busy));
       if (failOver.length > 0 && hasNext) {
         const next = later.find((candidate) => !refusedLanes.has(candidate.lane));
         if (next && next.lane !== lane) {
@@ -595,6 +601,37 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       pending = failOver;
       if (pending.length === 0) break;
     }
+  }
+
+  /**
+   * The hosts a message's SMS may go to now: those of providers where its sender is not held (or its
+   * probe is due). Undefined when its sender is held at every reachable one: its SMS then wait without a
+   * request until the first of those probes (an attempt's decisions say so).
+   */
+  #notSenderHeld(message: StoredMessage, hosts: readonly Host[], sms: readonly ClaimedSms[], attempt: Attempt): Host[] | undefined {
+    const now = this.#clock();
+    const holds = new Map<Lane, SenderHold | undefined>();
+    for (const { lane } of hosts) {
+      if (!holds.has(lane)) holds.set(lane, this.#senderHolds.take(senderKey(lane.provider.name, message.gatewayAccount, message.senderId), now));
+    }
+    const open = hosts.filter(({ lane }) => holds.get(lane) === undefined);
+    const held = [...holds.values()].filter((hold) => hold !== undefined);
+    if (hosts.length === 0 || open.length > 0) return open;
+    const first = held.reduce((earliest, hold) => (hold.nextProbeAt < earliest.nextProbeAt ? hold : earliest));
+    attempt.decisions.push(...sms.map((entry) => ({ sms: entry, classified: first.classified, via: undefined, heldUntil: first.nextProbeAt })));
+    return undefined;
+  }
+
+  /**
+   * Holds or frees the message's sender at the provider by its answer (OutcomeRule.holdsSender); whether the
+   * answer says anything of the provider itself (a sender's queue full says nothing).
+   */
+  #notedSender(message: StoredMessage, lane: Lane, result: SubmissionResult, classifiedOf: ReadonlyMap<ClaimedSms, Classified>, now: number): boolean {
+    const key = senderKey(lane.provider.name, message.gatewayAccount, message.senderId);
+    const full = [...classifiedOf.values()].find((classified) => classified.holdsSender);
+    if (full) this.#senderHolds.held(key, full, now, (since) => this.#grownFrom(since, now));
+    else if (result.kind === 'answered') this.#senderHolds.answered(key);
+    return [...classifiedOf.values()].some((classified) => !classified.holdsSender);
   }
 
   /**
@@ -615,9 +652,13 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
 
   /** The wait before a held provider's next probe: as long as it has been held so far, within the retry delays and `gateway.failoverRecovery`. */
   #grownProbeMs(lane: Lane, now: number): number {
+    return this.#grownFrom(lane.pause.since ?? now, now);
+  }
+
+  /** The wait before the next probe of something held since `since` (a provider, a sender's queue): as long as it has been held. */
+  #grownFrom(since: number, now: number): number {
     const { minDelayMs, maxDelayMs } = this.#options.retry;
-    const heldMs = now - (lane.pause.since ?? now);
-    return Math.min(Math.max(minDelayMs, heldMs), maxDelayMs, this.#options.failoverRecoveryMs);
+    return Math.min(Math.max(minDelayMs, now - since), maxDelayMs, this.#options.failoverRecoveryMs);
   }
 
   /**
@@ -785,9 +826,9 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       kind: 'retry',
       nextAttemptAt: step.at,
       error,
-      // An SMS held back by a pause (no request) has not failed: its backoff does not grow while the account is
-      // refused. A probe that reached the gateway is an attempt, as its history line says, and its expiry bounce counts it.
-      attempted: classified.action !== 'pause' || via !== undefined,
+      // An SMS held back by a pause or its sender's hold (no request) has not failed: its backoff does not grow while
+      // it is held. A probe that reached the gateway is an attempt, as its history line says, and its expiry bounce counts it.
+      attempted: via !== undefined || heldUntil === undefined,
       possibleDuplicate: classified.action === 'ambiguous',
     };
   }

@@ -23,6 +23,8 @@ export interface Classified {
   readonly detail?: string;
   /** The provider refused the number as opted out (OutcomeRule.optsOut). */
   readonly optsOut?: true;
+  /** The queue of the sender the mail named is full (OutcomeRule.holdsSender). */
+  readonly holdsSender?: true;
   /** The provider's id for an accepted message. */
   readonly providerId?: string;
   /** What the provider's replies to it carry (session or notify id). */
@@ -140,6 +142,7 @@ export function outcomeClassifier(providerRules: readonly OutcomeRule[], secrets
       code: redact(code),
       ...(waitSeconds === undefined || !Number.isFinite(waitSeconds) ? {} : { waitSeconds }),
       ...(rule.optsOut ? { optsOut: true } : {}),
+      ...(rule.holdsSender ? { holdsSender: true } : {}),
     };
   };
   return {

@@ -299,6 +299,12 @@ export interface OutcomeRule {
    * opt-out as it does a STOP, so that RCPT refuses the number's next mail.
    */
   readonly optsOut?: true;
+  /**
+   * The code says the queue of the sender the mail named is full (`retry` rules; Twilio's 21611 for a mail's
+   * own From): that sender's SMS to this provider are held without requests until one probe passes, its other
+   * senders' SMS go on, and the answer says nothing of the provider (its pause neither starts nor ends).
+   */
+  readonly holdsSender?: true;
 }
 
 /** What the relay takes from a plug-in's parsed settings. */

@@ -147,7 +147,6 @@ export function bouncedReply(row: BouncedMailRow, alreadyFailed: boolean): Bounc
 }
 
 /** Store.queuedMailErrors's query, the limit as `limit` (SQL), for both stores. */
-
 export const queuedMailErrorsSql = (limit: string) =>
   `SELECT id, kind, message_id, last_error FROM mail_out WHERE status = 'queued' AND last_error IS NOT NULL ORDER BY id LIMIT ${limit}`;
 

@@ -298,6 +298,51 @@ describe('provider plug-ins at start-up', () => {
     ]);
   });
 
+  test("a setting its schema takes in another form is a warning giving that form, but never for a secret's key", () => {
+    // Its schema trims a secret (as a provider may, from a pasted token) and takes the region in lower case.
+    const trimming: ProviderPlugin<TinySettings> = {
+      ...tinyPlugin,
+      settings: {
+        ...tinyPlugin.settings,
+        schema: tinySettings.extend({
+          apiKey: z.string().trim().optional(),
+          apiSecret: z.string().trim().optional(),
+          statusUrl: z
+            .string()
+            .transform((url) => url.replace(/\/+$/, ''))
+            .optional(),
+          region: z
+            .string()
+            .transform((region) => region.toLowerCase())
+            .pipe(z.enum(['eu', 'us']))
+            .default('eu'),
+        }),
+      },
+    };
+    const dir = tempDir('smsrelay-plugin-');
+    dirs.push(dir);
+    const gateway = {
+      provider: NAME,
+      username: 'u',
+      password: 'p',
+      apiKey: ' tiny-key-123 ',
+      apiSecret: 'hunter2-secret\n',
+      region: 'US',
+      statusUrl: 'https://u:hunter2@dr.example/?key=hunter2/',
+    };
+    const { warnings } = loadConfig(relayEnvironment(dir, { gateway }), dir, { providers: [trimming] });
+    // The key named apiKey is no secret by the project's rule (SECRET_KEYS): the apiSecret's value stays unsaid, a URL's secrets masked.
+    assert.deepEqual(
+      warnings.map((line) => line.replace(/^\S*smsrelay\.yaml: /, '')),
+      [
+        'gateway.apiKey: taken as "tiny-key-123", the form the tinygw gateway uses; write that',
+        'gateway.region: taken as "us", the form the tinygw gateway uses; write that',
+        'gateway.statusUrl: taken as "https://***@dr.example/?key=***", the form the tinygw gateway uses; write that',
+      ],
+    );
+    assert.ok(!warnings.join('\n').includes('hunter2'));
+  });
+
   test('an unknown provider is one line listing the known ones, registered plug-ins included', () => {
     assert.deepEqual(problems({ gateway: { provider: 'carrier-pigeon' } }, [tinyPlugin]), [
       `${dirs.at(-1)}/smsrelay.yaml: gateway.provider: expected one of simulator, intellisoftware, puzzel, interactsms, twilio, vonage, smpp, tinygw, intellisoftware-simulator, puzzel-simulator, interactsms-simulator, twilio-simulator, vonage-simulator, smpp-simulator`,

@@ -364,7 +364,7 @@ describe('Twilio adapter: what each HTTP status with an error object means', () 
     assert.deepEqual([classified.action, classified.category], ['fail', 'sender']);
   });
 
-  test("21611 (a sender's queue full) retries only the SMS of a send that named a From; without one the queue is the Messaging Service's and holds the provider", async () => {
+  test("21611 (a sender's queue full) holds only the sender of a send whose mail named one (a From or its own Messaging Service); without one the queue is the configured service's and holds the provider", async () => {
     const full = {
       status: 400,
       body: JSON.stringify({ code: 21611, message: 'This From number has exceeded the maximum number of queued messages', status: 400 }),
@@ -377,10 +377,14 @@ describe('Twilio adapter: what each HTTP status with an error object means', () 
       );
     server.next = [full];
     const named = classifyRecipient(await sendFrom('+447700900999'), number);
-    assert.equal(named.action, 'retry');
+    assert.deepEqual([named.action, named.category], ['retry', 'sender-busy']);
     // `busy` is what holds the whole provider (the dispatcher probes it as a down one): one bulk sender would stop everyone.
     assert.notEqual(named.category, 'busy');
     assert.match(named.reason, /the sender the mail names/);
+    // X-SMS-From naming the mail's own Messaging Service: that service's queue, the mail's sender's alone.
+    server.next = [full];
+    const ownService = classifyRecipient(await sendFrom(`MG${'d'.repeat(32)}`), number);
+    assert.deepEqual([ownService.action, ownService.category], ['retry', 'sender-busy']);
     server.next = [full];
     const service = classifyRecipient(await sendFrom(undefined), number);
     assert.deepEqual([service.action, service.category], ['retry', 'busy']);

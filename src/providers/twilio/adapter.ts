@@ -20,7 +20,7 @@
 import { toInternationalDigits } from '../../sms/numbers.ts';
 import type { Gateway, GatewayOptions, ProviderCapabilities, SmsSubmission, SubmissionResult } from '../contract.ts';
 import { HttpEndpoints, httpGateway, type HttpOutcome, httpRefusal, logRequest, unparseable } from '../http-endpoint.ts';
-import { FROM_QUEUE_CODES, FROM_SUFFIX, MAIL_SERVICE_SUFFIX, MESSAGING_SERVICE_CODES } from './outcomes.ts';
+import { MAIL_SENDER_SUFFIX, MAIL_SERVICE_SUFFIX, MESSAGING_SERVICE_CODES, SENDER_QUEUE_CODES } from './outcomes.ts';
 import { canonicalSid, MESSAGE_SID, MESSAGING_SERVICE_SID } from './sids.ts';
 
 export const PROVIDER = 'twilio';
@@ -68,8 +68,9 @@ export function createTwilioGateway(options: GatewayOptions<TwilioSettings>): Ga
       headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', authorization },
       body: form.toString(),
     });
-    const mailService = submission.senderId !== undefined && MESSAGING_SERVICE_SID.test(submission.senderId);
-    const result = toResult(outcome, number, { mailService, from: form.has('From') });
+    // The form decided what the mail's sender id is: its From, or else (it named one) its own service.
+    const named = submission.senderId === undefined ? undefined : form.has('From') ? 'from' : 'service';
+    const result = toResult(outcome, number, named);
     logRequest(log, PROVIDER, { endpoint: endpoints.labels[endpointIndex], recipients: 1, started }, outcome, result);
     return result;
   });
@@ -107,7 +108,7 @@ export function buildMessageForm(
  * carries (the generic rules: 5xx Twilio's trouble, 429 too many requests, 401/403/404 the account);
  * Twilio's code and message then go along as the detail.
  */
-function toResult(outcome: HttpOutcome, number: string, named: { readonly mailService: boolean; readonly from: boolean }): SubmissionResult {
+function toResult(outcome: HttpOutcome, number: string, named: 'from' | 'service' | undefined): SubmissionResult {
   if (outcome.kind === 'transport') return outcome;
   if (outcome.status >= 200 && outcome.status < 300) {
     const sid = outcome.truncated ? undefined : readJson(outcome.text)?.['sid'];
@@ -122,7 +123,11 @@ function toResult(outcome: HttpOutcome, number: string, named: { readonly mailSe
   if (outcome.status === 400) {
     // The service or the From a mail named is that mail's sender, not the account's setting or queue (outcomes.ts).
     const suffix =
-      named.mailService && MESSAGING_SERVICE_CODES.includes(code) ? MAIL_SERVICE_SUFFIX : named.from && FROM_QUEUE_CODES.includes(code) ? FROM_SUFFIX : '';
+      named === 'service' && MESSAGING_SERVICE_CODES.includes(code)
+        ? MAIL_SERVICE_SUFFIX
+        : named !== undefined && SENDER_QUEUE_CODES.includes(code)
+          ? MAIL_SENDER_SUFFIX
+          : '';
     return { kind: 'answered', results: [{ number, code: `${CODE_PREFIX}${code}${suffix}`, ...(detail ? { detail } : {}) }] };
   }
   return httpRefusal(outcome, `${CODE_PREFIX}${code}${detail ? ` ${detail}` : ''}`);

@@ -40,7 +40,7 @@ export const TWILIO_KINDS: Readonly<Record<TwilioErrorKind, TwilioKindEffect>> =
   recipient: { send: { action: 'fail', category: 'unreachable' }, callback: undefined },
   message: { send: { action: 'fail', category: 'refused' }, callback: undefined },
   // A queue full or congested is the account's for a while: held and probed, as a throttling answer is (a From's own queue
-  // full is that sender's alone: outcomes.ts, FROM_QUEUE_CODES).
+  // full, or a mail's own Messaging Service's, is that sender's alone: outcomes.ts, SENDER_QUEUE_CODES).
   passing: { send: { action: 'retry', category: 'busy' }, callback: undefined },
   sender: { send: { action: 'fail', category: 'sender' }, callback: undefined },
   destination: { send: { action: 'fail', category: 'region' }, callback: undefined },

@@ -17,14 +17,16 @@ export const MESSAGING_SERVICE_CODES: readonly number[] = [21703, 21704, 21705];
 export const MAIL_SERVICE_SUFFIX = ':MAIL_SERVICE';
 
 /**
- * 400 codes about the From a send named: 21611, that sender's queue full (Twilio's page: each From has its own
- * queue). That mail's SMS are retried and nobody else's wait: holding the provider (`busy`) would let one bulk
- * sender's X-SMS-From stop every other sender's SMS for as long as its queue stays full. Without a From the
- * queue is the Messaging Service's, every SMS's: the table's rule holds the provider.
+ * 400 codes about the queue of the sender a send named: 21611, that sender's queue full (Twilio's page: each
+ * From, and each Messaging Service, has its own queue). When the mail named its sender (a From, or its own
+ * Messaging Service) that sender's SMS are held (`sender-busy`, the dispatcher's sender hold) and nobody else's
+ * wait: holding the provider (`busy`) would let one bulk sender's X-SMS-From stop every other sender's SMS for as
+ * long as its queue stays full. Without one the queue is the configured Messaging Service's, every SMS's: the
+ * table's rule holds the provider.
  */
-export const FROM_QUEUE_CODES: readonly number[] = [21611];
-/** Appended by the adapter to a FROM_QUEUE_CODES code when the send named a From. */
-export const FROM_SUFFIX = ':FROM';
+export const SENDER_QUEUE_CODES: readonly number[] = [21611];
+/** Appended by the adapter to a SENDER_QUEUE_CODES code when the mail named its sender (a From or its own service). */
+export const MAIL_SENDER_SUFFIX = ':MAIL_SENDER';
 
 /**
  * The codes Twilio answers a create request with: the 21xxx, its Messages API's refusals of the request
@@ -57,12 +59,13 @@ export const TWILIO_OUTCOME_RULES: readonly OutcomeRule[] = [
     match: new RegExp(`^recipient/TWILIO:${code}${MAIL_SERVICE_SUFFIX}$`),
     reason: `${twilioErrorWords(code)} (the Messaging Service the mail names as its sender)`,
   })),
-  // The From a mail names: its own queue, retried without holding the others' SMS.
-  ...FROM_QUEUE_CODES.map((code) => ({
+  // The sender a mail names: its own queue, that sender's SMS held without holding the others'.
+  ...SENDER_QUEUE_CODES.map((code) => ({
     action: 'retry' as const,
     category: 'sender-busy',
-    match: new RegExp(`^recipient/TWILIO:${code}${FROM_SUFFIX}$`),
-    reason: `${twilioErrorWords(code)} (the sender the mail names: its SMS are retried, the others' go on)`,
+    holdsSender: true as const,
+    match: new RegExp(`^recipient/TWILIO:${code}${MAIL_SENDER_SUFFIX}$`),
+    reason: `${twilioErrorWords(code)} (the sender the mail names: its SMS wait, the others' go on)`,
   })),
   ...TABLE_RULES,
 ];

@@ -1,0 +1,160 @@
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, describe, test } from 'node:test';
+import { Dispatcher } from '../../src/dispatch/dispatcher.ts';
+import { outcomeClassifier } from '../../src/dispatch/outcomes.ts';
+import { singleProvider } from '../../src/dispatch/routing.ts';
+import { createTwilioGateway } from '../../src/providers/twilio/adapter.ts';
+import { twilioPlugin } from '../../src/providers/twilio/index.ts';
+import { openThreadedStore } from '../../src/store/threaded.ts';
+import { TEST_DISPATCH_POLICY, TEST_GATEWAY_SETTINGS } from '../helpers/gateway.ts';
+import { captureLog } from '../helpers/log-lines.ts';
+import { mail, storeFile } from '../helpers/store.ts';
+import { sleep, waitFor } from '../helpers/wait.ts';
+
+/**
+ * Twilio's 21611 for a mail's own sender (its From's queue full) over real HTTP, the dispatcher on a real
+ * SQLite store with an injected clock: that sender's SMS wait without requests for one probe at a time,
+ * the other senders' SMS go on, and such an answer neither starts nor ends the provider's busy hold.
+ */
+
+const cleanups: Array<() => Promise<void> | void> = [];
+after(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+});
+
+const BULK = '+447700900999';
+const OTHER = '+447700900888';
+const SLOTS = 4;
+
+type Answer = 'full' | 'busy' | 'created';
+
+/** A Twilio Messages API answering each send as `answer` says for its From: its queue full (21611), busy (429), or created. */
+async function twilioGateway(answer: (from: string) => Answer) {
+  const state = { answer, requests: new Map<string, number>(), taken: [] as string[] };
+  let id = 0;
+  const server = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    request.on('end', () => {
+      const form = new URLSearchParams(body);
+      const from = form.get('From') ?? '';
+      state.requests.set(from, (state.requests.get(from) ?? 0) + 1);
+      const reply = (status: number, json: object) => response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(json));
+      const answered = state.answer(from);
+      if (answered === 'busy') return reply(429, { code: 20429, message: 'Too Many Requests', status: 429 });
+      if (answered === 'full') return reply(400, { code: 21611, message: 'This From number has exceeded the maximum number of queued messages', status: 400 });
+      state.taken.push(form.get('To') ?? '');
+      reply(201, { sid: `SM${String(++id).padStart(32, '0')}`, status: 'queued' });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, state };
+}
+
+async function relayOn(url: string) {
+  const gateway = createTwilioGateway({
+    ...TEST_GATEWAY_SETTINGS,
+    endpoints: [url],
+    username: `AC${'0'.repeat(32)}`,
+    password: 'token',
+    accountId: undefined,
+    sessions: false,
+    connectionsPerEndpoint: SLOTS,
+    settings: { messagingServiceSid: `MG${'1'.repeat(32)}` },
+  });
+  cleanups.push(() => gateway.close());
+  const store = await openThreadedStore({ file: storeFile(), busyTimeoutMs: 1_000 });
+  cleanups.push(() => store.close());
+  const { logger, lines } = captureLog('info');
+  const clock = { now: Date.parse('2026-12-05T10:00:00Z') };
+  const dispatcher = new Dispatcher({
+    store,
+    routing: singleProvider({ name: 'twilio', gateway, outcomes: outcomeClassifier(twilioPlugin.outcomeRules), sessions: false }),
+    logger,
+    owner: 'test-owner',
+    maxConcurrentRequests: SLOTS,
+    leaseMs: 60_000,
+    ...TEST_DISPATCH_POLICY,
+    clock: () => clock.now,
+  });
+  cleanups.push(() => dispatcher.stop());
+  let sequence = 0;
+  /** Queues a mail to one number from `senderId`, received now by the dispatcher's clock. */
+  const accept = async (senderId: string) => {
+    const queued = mail([`+4477009${String(++sequence).padStart(5, '0')}`], { receivedAt: clock.now });
+    await store.acceptMail({ ...queued, sms: { ...queued.sms, senderId } });
+    dispatcher.kick();
+    return queued.id;
+  };
+  /** Moves the injected clock through `windowMs` a step at a time, letting the dispatcher act at each. */
+  const pass = async (windowMs: number, stepMs = 1_000) => {
+    for (let passed = 0; passed < windowMs; passed += stepMs) {
+      clock.now += stepMs;
+      dispatcher.kick();
+      await sleep(5);
+    }
+    await sleep(100);
+  };
+  return { store, dispatcher, lines, pass, accept };
+}
+
+const messages = (lines: readonly string[]) => lines.map((line) => JSON.parse(line) as { msg: string });
+
+describe("a sender's own queue full (Twilio 21611 for its From)", () => {
+  test("holds that sender's SMS for one probe at a time, at growing intervals; the others' go at once, and its SMS all go once it drains", async () => {
+    const gateway = await twilioGateway((from) => (from === BULK ? 'full' : 'created'));
+    const relay = await relayOn(gateway.url);
+    const bulk = [];
+    for (let index = 0; index < 20; index++) bulk.push(await relay.accept(BULK));
+    relay.dispatcher.start();
+    await relay.pass(2_000);
+    for (let index = 0; index < 3; index++) await relay.accept(OTHER);
+    await waitFor("the other sender's SMS sent", async () => {
+      await relay.pass(1_000);
+      return gateway.state.taken.length === 3;
+    });
+    await relay.pass(10 * 60_000);
+    // Each SMS retrying on its own backoff made ~20 × 14 requests in 10 minutes; one probe at 5 s, 5 s, 10 s … 60 s makes ~14.
+    const full = gateway.state.requests.get(BULK) ?? 0;
+    assert.ok(full <= SLOTS + 16, `${full} requests for the full sender in 10 minutes with 20 SMS queued`);
+    const sms = (await Promise.all(bulk.map((id) => relay.store.smsOf(id)))).flat();
+    assert.equal(
+      sms.reduce((sum, entry) => sum + entry.attempts, 0),
+      full,
+      'an SMS is charged the requests that reached the gateway, not the time it was held',
+    );
+    for (const entry of sms) if (entry.lastError !== undefined) assert.match(entry.lastError, /^TWILIO:21611:MAIL_SENDER: /);
+    gateway.state.answer = () => 'created';
+    await waitFor('every SMS sent', async () => {
+      await relay.pass(5_000);
+      return (await relay.store.nextSmsDueAt()) === undefined;
+    });
+    assert.equal(gateway.state.taken.length, 23);
+    assert.equal(new Set(gateway.state.taken).size, 23, 'each number once');
+  });
+
+  test("neither ends nor starts the provider's busy hold: a probe answered so leaves it held", async () => {
+    const gateway = await twilioGateway(() => 'busy');
+    const relay = await relayOn(gateway.url);
+    for (let index = 0; index < 8; index++) await relay.accept(BULK);
+    await relay.accept(OTHER);
+    relay.dispatcher.start();
+    await relay.pass(2_000);
+    assert.equal(messages(relay.lines).filter((line) => line.msg.startsWith('dispatch: sending paused, the gateway asked the relay to wait')).length, 1);
+    // Twilio now answers the full sender's SMS with its queue full, and is still busy for everyone else.
+    gateway.state.answer = (from) => (from === BULK ? 'full' : 'busy');
+    await relay.pass(5 * 60_000);
+    assert.ok((gateway.state.requests.get(BULK) ?? 0) >= 1, 'a probe went with the full sender');
+    assert.deepEqual(
+      messages(relay.lines)
+        .filter((line) => /sending (paused|resumed)/.test(line.msg))
+        .map((line) => line.msg.replace(/ \(.*$/, '')),
+      ['dispatch: sending paused, the gateway asked the relay to wait'],
+      "the provider's hold is neither ended nor started again by a sender's queue",
+    );
+    assert.equal(gateway.state.taken.length, 0);
+  });
+});
