@@ -135,10 +135,9 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
     // honour RFC 3461 NOTIFY/RET/ENVID.
     hideENHANCEDSTATUSCODES: false,
     hideDSN: false,
-    // A client may close its sending side once it has written its session (nc -N, socat): Node would
-    // end the relay's side at that FIN, and the replies still owed (a mail's 250 after its commit, the
-    // 221) would be lost; patches.ts ends the session once every command received is answered.
-    allowHalfOpen: true,
+    // No allowHalfOpen here: it would hold every socket from accept on, a TLS handshake's too, and a
+    // connect-then-FIN probe would stay until smtp.idleTimeout. patches.ts makes a socket half-open only
+    // while a session's parser reads it, so the replies owed after a client's FIN still go out.
     // Reverse DNS per connection costs a lookup (and up to its timeout) and decides nothing here.
     disableReverseLookup: true,
     // AUTH stays a known command without accounts too: authRefusal answers it with what to do instead.

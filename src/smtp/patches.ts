@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import SASL from 'smtp-server/lib/sasl.js';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import type { SMTPStream } from 'smtp-server/lib/smtp-stream.js';
@@ -888,8 +889,13 @@ function refusedMailLeavesNothing(): void {
 }
 
 /**
- * With `allowHalfOpen` (intake.ts) a client's FIN ends only what the relay reads: the replies to the
- * commands still being handled go out on the direction that stays open (RFC 5321 section 4.1.1.10).
+ * A client may close its sending side once it has written its session (nc -N, socat): its FIN ends only
+ * what the relay reads, and the replies to the commands still being handled go out on the direction that
+ * stays open (RFC 5321 section 4.1.1.10). A socket is half-open (`allowHalfOpen`) only while a session's
+ * parser reads it: never during a TLS handshake (implicit TLS, STARTTLS), where a client's FIN (a
+ * connect-then-close probe: nc -z, a Kubernetes tcpSocket probe) closes the socket at once instead of
+ * holding it, and a connection slot, until smtp.idleTimeout. The TLS socket of STARTTLS takes its
+ * setting from the plain one when it wraps it, once the parser is off it.
  * smtp-server writes a reply only while its socket is fully open, so while a reply goes out on a
  * socket whose reading side the client ended, the socket reads as open. Once the parser has handled every
  * command it received (a last line without its CRLF included, as smtp-server does), the session is
@@ -910,6 +916,13 @@ function answerAfterClientsEnd(): void {
   const createParser = SMTPConnection.prototype._createParser;
   SMTPConnection.prototype._createParser = function parserEndingTheSession() {
     const parser = createParser.call(this);
+    // Node reads allowHalfOpen when the client's FIN arrives: whatever the socket is then, for that moment.
+    parser.on('pipe', (socket: Socket) => {
+      socket.allowHalfOpen = true;
+    });
+    parser.on('unpipe', (socket: Socket) => {
+      socket.allowHalfOpen = false;
+    });
     parser._flushData = () => {
       const line = parser._remainder;
       parser._remainder = '';
