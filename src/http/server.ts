@@ -3,7 +3,16 @@ import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import { LOOPBACK_ADDRESSES } from '../acceptance/service.ts';
-import { failureLogFields, isStoreFailure, ListenError, RELAY_ERRORS, RelayError, type RelayErrorCode, toHttpError } from '../errors.ts';
+import {
+  failureLogFields,
+  isStoreFailure,
+  ListenError,
+  QUOTED_CLIENT_TEXT_CHARS,
+  RELAY_ERRORS,
+  RelayError,
+  type RelayErrorCode,
+  toHttpError,
+} from '../errors.ts';
 import { type Logger, turnedAwayLog } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { ANY_HOST_PATHS, foreignHost, hostMatcher, misdirected, repeatsHost, targetPath } from './hosts.ts';
@@ -271,7 +280,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   // An expectation other than 100-continue cannot be met (RFC 9110 section 10.1.1): 417, in the JSON every refusal has
   // (Node's own 417 has an empty body).
   app.server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
-    const expectation = String(request.headers.expect).slice(0, 40);
+    const expectation = String(request.headers.expect).slice(0, QUOTED_CLIENT_TEXT_CHARS);
     const { body } = toHttpError(new RelayError('BAD_REQUEST', `Expect: ${expectation} cannot be met: the only expectation this server meets is 100-continue`));
     response.writeHead(417, { 'content-type': 'application/json; charset=utf-8', connection: 'close' }).end(JSON.stringify(body));
   });
@@ -335,7 +344,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     if (!coding || coding === 'identity') return;
     const refusal = new RelayError(
       'BAD_REQUEST',
-      `Content-Encoding ${coding.slice(0, 40)} is not accepted: send the body uncompressed, without Content-Encoding`,
+      `Content-Encoding ${coding.slice(0, QUOTED_CLIENT_TEXT_CHARS)} is not accepted: send the body uncompressed, without Content-Encoding`,
     );
     return reply.status(415).header('accept-encoding', 'identity').send(toHttpError(refusal).body);
   });

@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import SASL from 'smtp-server/lib/sasl.js';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import type { SMTPStream } from 'smtp-server/lib/smtp-stream.js';
-import { RelayError, toSmtpError } from '../errors.ts';
+import { QUOTED_CLIENT_TEXT_CHARS, RelayError, toSmtpError } from '../errors.ts';
 import { printableAscii } from '../mail/ascii.ts';
 import { DataScanner, type SmugglingFinding } from './smuggling.ts';
 
@@ -20,8 +20,13 @@ const SMTP_SERVER_SHUTDOWN = 'Server shutting down';
 /** ASCII for the characters the relay's own reply texts use beyond it, before printableAscii's "?" for anything else. */
 const ASCII_LOOK_ALIKES: Readonly<Record<string, string>> = { '—': '-', '–': '-', '…': '...', '‘': "'", '’': "'", '“': '"', '”': '"', '→': '->', '×': 'x' };
 
+/** Nothing but printable US-ASCII: what nearly every reply is, and what asciiReply leaves as it is. */
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
 /** A reply text in US-ASCII: a section sign as the word, letters without their accents (Türkiye: Turkiye), look-alikes for the rest. */
 export function asciiReply(text: string): string {
+  // Every reply line goes through here: one test instead of normalising and four replacements for the ASCII ones.
+  if (PRINTABLE_ASCII.test(text)) return text;
   return printableAscii(text.replace(/§ ?/g, 'section ').replace(/[—–…‘’“”→×]/g, (character) => ASCII_LOOK_ALIKES[character] ?? character));
 }
 
@@ -423,7 +428,7 @@ function addressProblem(command: string): string | undefined {
     .find((parameter) => CONTROL_CHARACTER.test(decodeXtext(parameter.slice(parameter.indexOf('=') + 1))));
   if (bad === undefined) return undefined;
   // The name only, bounded: it is the client's text, echoed in the reply.
-  const name = bad.split('=')[0]?.slice(0, 40).toUpperCase() ?? '';
+  const name = bad.split('=')[0]?.slice(0, QUOTED_CLIENT_TEXT_CHARS).toUpperCase() ?? '';
   // smtp-server decodes every value as xtext, so SIZE=+100 reads as holding 0x10; only ENVID and ORCPT
   // are xtext (RFC 3461 section 4), and another value with no control character as written is bad syntax.
   const value = bad.slice(bad.indexOf('=') + 1);
@@ -432,7 +437,7 @@ function addressProblem(command: string): string | undefined {
       ? 'its value holds a control character'
       : name === 'SIZE'
         ? 'the size is written in digits only (RFC 1870)'
-        : `"${value.slice(0, 40)}" is not a value it takes`;
+        : `"${value.slice(0, QUOTED_CLIENT_TEXT_CHARS)}" is not a value it takes`;
   return toSmtpError(new RelayError('BAD_SMTP_PARAMETER', `Bad ${name} parameter: ${why}`)).message;
 }
 
