@@ -343,6 +343,8 @@ export async function history(
   if (subject === '') throw new UsageError('log needs a message id or a phone number');
   const read = LOOKS_LIKE_A_NUMBER.test(subject) ? normaliseNumber(subject, defaultRegion) : undefined;
   const number = read?.ok ? read.e164 : undefined;
+  // Digits that cannot be read as a number get why (a national one without sms.defaultRegion) before what --limit counts.
+  if (limit !== undefined && read !== undefined && !read.ok) throw new UsageError(`log: ${read.reason}`);
   if (limit !== undefined && !number)
     throw new UsageError(`log: --limit counts the messages to a number; ${subject} is no number, and a message's history is shown whole`);
   const most = logLimit(limit);

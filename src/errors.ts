@@ -230,6 +230,12 @@ export class RelayError extends Error {
   }
 }
 
+/**
+ * The most characters of a client's own text (a parameter, a header value, a field name) a refusal quotes: enough to
+ * recognise what was sent, never the whole of it, so a refusal stays one short line (an SMTP reply line is at most 512
+ * octets, RFC 5321 §4.5.3.1.5) and echoes no large input back.
+ */
+export const QUOTED_CLIENT_TEXT_CHARS = 40;
 /** The store's failures, by what the client is told: unavailable, busy, or its disk full. */
 export type StoreFailureCode = 'STORE_UNAVAILABLE' | 'STORE_BUSY' | 'DISK_FULL';
 export const STORE_FAILURE_CODES: ReadonlySet<RelayErrorCode> = new Set<StoreFailureCode>(['STORE_UNAVAILABLE', 'STORE_BUSY', 'DISK_FULL']);

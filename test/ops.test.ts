@@ -103,6 +103,10 @@ describe('operating the relay', () => {
       national.stderr,
       /\nsmsrelay: log: "07700 900192" is a national number; the relay has no default region \(set SMSRELAY_DEFAULT_REGION\) — write it in international form, e\.g\. \+44…\n\nUsage: smsrelay log/,
     );
+    // With --limit too: the number's reason, not --limit's (which counts the messages to a number).
+    const nationalLimited = run(['log', '07700 900192', '--limit', '5']);
+    assert.equal(nationalLimited.status, 64, nationalLimited.stderr);
+    assert.match(nationalLimited.stderr, /\nsmsrelay: log: "07700 900192" is a national number; the relay has no default region/);
 
     const posted = await request(`http://127.0.0.1:${relay.httpPort}/simulator/mo`, {
       method: 'POST',

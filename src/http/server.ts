@@ -3,7 +3,16 @@ import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import { LOOPBACK_ADDRESSES } from '../acceptance/service.ts';
-import { failureLogFields, isStoreFailure, ListenError, RELAY_ERRORS, RelayError, type RelayErrorCode, toHttpError } from '../errors.ts';
+import {
+  failureLogFields,
+  isStoreFailure,
+  ListenError,
+  QUOTED_CLIENT_TEXT_CHARS,
+  RELAY_ERRORS,
+  RelayError,
+  type RelayErrorCode,
+  toHttpError,
+} from '../errors.ts';
 import { type Logger, turnedAwayLog } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { ANY_HOST_PATHS, foreignHost, hostMatcher, misdirected, repeatsHost, targetPath } from './hosts.ts';
@@ -81,10 +90,16 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
-/** A request Node's parser refused or cut, answered in the catalogue's JSON form (fastify's own has another shape). */
-function answerClientError(error: Error & { code?: string; rawPacket?: unknown }, socket: Duplex, requestMs: number): void {
+/** Node's parser error: the packet it was reading and how far into it the error came. */
+type ParserError = Error & { code?: string; rawPacket?: unknown; bytesParsed?: unknown };
+
+/**
+ * A request Node's parser refused or cut, answered in the catalogue's JSON form (fastify's own has another shape);
+ * `urlTooLong` says whether a head over the limit is its request line alone.
+ */
+function answerClientError(error: ParserError, socket: Duplex, requestMs: number, urlTooLong: (error: ParserError, socket: Duplex) => boolean): void {
   if (error.code === 'ECONNRESET') return;
-  if (error.code === 'HPE_HEADER_OVERFLOW' && requestLineOver(error.rawPacket)) {
+  if (error.code === 'HPE_HEADER_OVERFLOW' && urlTooLong(error, socket)) {
     // RFC 9110 section 15.5.15: the target alone is over the limit: 414, the status its client understands.
     answerAndClose(new RelayError('BAD_REQUEST', `URI too long: the request line alone is over ${maxHeaderSize / 1024} KB`), socket, 414);
     return;
@@ -98,12 +113,7 @@ function answerClientError(error: Error & { code?: string; rawPacket?: unknown }
   answerAndClose(refusal, socket);
 }
 
-/** Whether the bytes the parser refused hold a request line that alone is longer than the head may be (a URL too long). */
-function requestLineOver(packet: unknown): boolean {
-  if (!Buffer.isBuffer(packet)) return false;
-  const end = packet.indexOf('\n');
-  return (end < 0 ? packet.length : end) > maxHeaderSize;
-}
+const LF = 0x0a;
 
 /**
  * The refusal in the catalogue's JSON form on a connection that is then closed (what the client sends meanwhile is
@@ -178,10 +188,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     // already taken) gets its own answer before the refusal of the bytes after it.
     if (pending?.request.complete) {
       refusing.add(socket);
-      pending.response.once('close', () => answerClientError(error, socket, requestMs));
+      pending.response.once('close', () => answerClientError(error, socket, requestMs, urlTooLong));
       return;
     }
-    answerClientError(error, socket, requestMs);
+    answerClientError(error, socket, requestMs, urlTooLong);
   };
   const app = Fastify({
     loggerInstance: options.logger.child({ component: 'http' }) as FastifyBaseLogger,
@@ -223,6 +233,30 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     // A body answered before it was read (a refusal) is read to its end after the answer.
     request.once('end', settled);
   });
+  /**
+   * Where each connection's bytes last ended a line (its bytesRead just past its last LF). A head over the limit is a
+   * URL too long when no line of its request has ended: no LF since the connection's last request was read and answered,
+   * in the packets before the one the parser refused nor in that one before the error. Node reports only the packet
+   * it was reading, and a head over 16 KB comes in several (a URL split by TCP was 431, a long header in its own packet
+   * 414). Watching the bytes has Node read the socket in JavaScript rather than in its parser: microseconds a packet,
+   * next to a request that commits to the store. A request pipelined behind one being answered may be misjudged: its
+   * start is taken as where the one before was answered.
+   */
+  const lineEnds = new WeakMap<Duplex, number>();
+  app.server.on('connection', (socket: Socket) => {
+    socket.on('data', (chunk: Buffer) => {
+      const lf = chunk.lastIndexOf(LF);
+      if (lf >= 0) lineEnds.set(socket, socket.bytesRead - chunk.length + lf + 1);
+    });
+  });
+  const urlTooLong = (error: ParserError, socket: Duplex) => {
+    const { rawPacket: packet, bytesParsed: parsed } = error;
+    if (!Buffer.isBuffer(packet) || typeof parsed !== 'number') return false;
+    const packetStart = (socket as Socket).bytesRead - packet.length;
+    const lf = parsed > 0 ? packet.lastIndexOf(LF, parsed - 1) : -1;
+    const lastLineEnd = lf >= 0 ? packetStart + lf + 1 : (lineEnds.get(socket) ?? 0);
+    return lastLineEnd <= (readWhenAnswered.get(socket as Socket) ?? 0);
+  };
   app.server.on('timeout', (socket: Socket) => {
     if (answering.get(socket)) return;
     // A client that stopped in the middle of a request head is told why it is closed, as one cut at requestMs.
@@ -246,7 +280,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   // An expectation other than 100-continue cannot be met (RFC 9110 section 10.1.1): 417, in the JSON every refusal has
   // (Node's own 417 has an empty body).
   app.server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
-    const expectation = String(request.headers.expect).slice(0, 40);
+    const expectation = String(request.headers.expect).slice(0, QUOTED_CLIENT_TEXT_CHARS);
     const { body } = toHttpError(new RelayError('BAD_REQUEST', `Expect: ${expectation} cannot be met: the only expectation this server meets is 100-continue`));
     response.writeHead(417, { 'content-type': 'application/json; charset=utf-8', connection: 'close' }).end(JSON.stringify(body));
   });
@@ -310,7 +344,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     if (!coding || coding === 'identity') return;
     const refusal = new RelayError(
       'BAD_REQUEST',
-      `Content-Encoding ${coding.slice(0, 40)} is not accepted: send the body uncompressed, without Content-Encoding`,
+      `Content-Encoding ${coding.slice(0, QUOTED_CLIENT_TEXT_CHARS)} is not accepted: send the body uncompressed, without Content-Encoding`,
     );
     return reply.status(415).header('accept-encoding', 'identity').send(toHttpError(refusal).body);
   });

@@ -6,7 +6,7 @@ import type { AcceptanceService } from '../acceptance/service.ts';
 import { readTlsPair, type TlsFiles } from '../config/tls.ts';
 import { partsCappedNote } from '../acceptance/new-mail.ts';
 import type { AcceptedBounce, AcceptedForPostmaster, AcceptedMail, ContextNotTaken, Transaction } from '../acceptance/types.ts';
-import { asRelayError, ListenError, RELAY_ERRORS, RelayError, STORE_FAILURE_CODES, toSmtpError } from '../errors.ts';
+import { asRelayError, ListenError, QUOTED_CLIENT_TEXT_CHARS, RELAY_ERRORS, RelayError, STORE_FAILURE_CODES, toSmtpError } from '../errors.ts';
 import { type Logger, turnedAwayLog } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { hostBeforePort, peerAddress } from '../policy/networks.ts';
@@ -135,10 +135,9 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
     // honour RFC 3461 NOTIFY/RET/ENVID.
     hideENHANCEDSTATUSCODES: false,
     hideDSN: false,
-    // A client may close its sending side once it has written its session (nc -N, socat): Node would
-    // end the relay's side at that FIN, and the replies still owed (a mail's 250 after its commit, the
-    // 221) would be lost; patches.ts ends the session once every command received is answered.
-    allowHalfOpen: true,
+    // No allowHalfOpen here: it would hold every socket from accept on, a TLS handshake's too, and a
+    // connect-then-FIN probe would stay until smtp.idleTimeout. patches.ts makes a socket half-open only
+    // while a session's parser reads it, so the replies owed after a client's FIN still go out.
     // Reverse DNS per connection costs a lookup (and up to its timeout) and decides nothing here.
     disableReverseLookup: true,
     // AUTH stays a known command without accounts too: authRefusal answers it with what to do instead.
@@ -580,7 +579,9 @@ function nameBeforeSender(address: SMTPServerAddress): RelayError | undefined {
 function unknownParameter(address: SMTPServerAddress, known: ReadonlySet<string>, command: string): RelayError | undefined {
   const name = Object.keys(address.args || {}).find((key) => !known.has(key.toUpperCase()));
   // The name only, bounded: it is the client's text, echoed in the reply.
-  return name === undefined ? undefined : new RelayError('UNKNOWN_SMTP_PARAMETER', `Unsupported ${command} parameter ${name.slice(0, 40)}`);
+  return name === undefined
+    ? undefined
+    : new RelayError('UNKNOWN_SMTP_PARAMETER', `Unsupported ${command} parameter ${name.slice(0, QUOTED_CLIENT_TEXT_CHARS)}`);
 }
 
 /** RFC 3461 §4.4: an ENVID is at most 100 characters (it is carried into every bounce of the mail). */

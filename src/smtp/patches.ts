@@ -1,7 +1,8 @@
+import type { Socket } from 'node:net';
 import SASL from 'smtp-server/lib/sasl.js';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import type { SMTPStream } from 'smtp-server/lib/smtp-stream.js';
-import { RelayError, toSmtpError } from '../errors.ts';
+import { QUOTED_CLIENT_TEXT_CHARS, RelayError, toSmtpError } from '../errors.ts';
 import { printableAscii } from '../mail/ascii.ts';
 import { DataScanner, type SmugglingFinding } from './smuggling.ts';
 
@@ -19,8 +20,13 @@ const SMTP_SERVER_SHUTDOWN = 'Server shutting down';
 /** ASCII for the characters the relay's own reply texts use beyond it, before printableAscii's "?" for anything else. */
 const ASCII_LOOK_ALIKES: Readonly<Record<string, string>> = { '—': '-', '–': '-', '…': '...', '‘': "'", '’': "'", '“': '"', '”': '"', '→': '->', '×': 'x' };
 
+/** Nothing but printable US-ASCII: what nearly every reply is, and what asciiReply leaves as it is. */
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
 /** A reply text in US-ASCII: a section sign as the word, letters without their accents (Türkiye: Turkiye), look-alikes for the rest. */
 export function asciiReply(text: string): string {
+  // Every reply line goes through here: one test instead of normalising and four replacements for the ASCII ones.
+  if (PRINTABLE_ASCII.test(text)) return text;
   return printableAscii(text.replace(/§ ?/g, 'section ').replace(/[—–…‘’“”→×]/g, (character) => ASCII_LOOK_ALIKES[character] ?? character));
 }
 
@@ -422,7 +428,7 @@ function addressProblem(command: string): string | undefined {
     .find((parameter) => CONTROL_CHARACTER.test(decodeXtext(parameter.slice(parameter.indexOf('=') + 1))));
   if (bad === undefined) return undefined;
   // The name only, bounded: it is the client's text, echoed in the reply.
-  const name = bad.split('=')[0]?.slice(0, 40).toUpperCase() ?? '';
+  const name = bad.split('=')[0]?.slice(0, QUOTED_CLIENT_TEXT_CHARS).toUpperCase() ?? '';
   // smtp-server decodes every value as xtext, so SIZE=+100 reads as holding 0x10; only ENVID and ORCPT
   // are xtext (RFC 3461 section 4), and another value with no control character as written is bad syntax.
   const value = bad.slice(bad.indexOf('=') + 1);
@@ -431,7 +437,7 @@ function addressProblem(command: string): string | undefined {
       ? 'its value holds a control character'
       : name === 'SIZE'
         ? 'the size is written in digits only (RFC 1870)'
-        : `"${value.slice(0, 40)}" is not a value it takes`;
+        : `"${value.slice(0, QUOTED_CLIENT_TEXT_CHARS)}" is not a value it takes`;
   return toSmtpError(new RelayError('BAD_SMTP_PARAMETER', `Bad ${name} parameter: ${why}`)).message;
 }
 
@@ -888,8 +894,13 @@ function refusedMailLeavesNothing(): void {
 }
 
 /**
- * With `allowHalfOpen` (intake.ts) a client's FIN ends only what the relay reads: the replies to the
- * commands still being handled go out on the direction that stays open (RFC 5321 section 4.1.1.10).
+ * A client may close its sending side once it has written its session (nc -N, socat): its FIN ends only
+ * what the relay reads, and the replies to the commands still being handled go out on the direction that
+ * stays open (RFC 5321 section 4.1.1.10). A socket is half-open (`allowHalfOpen`) only while a session's
+ * parser reads it: never during a TLS handshake (implicit TLS, STARTTLS), where a client's FIN (a
+ * connect-then-close probe: nc -z, a Kubernetes tcpSocket probe) closes the socket at once instead of
+ * holding it, and a connection slot, until smtp.idleTimeout. The TLS socket of STARTTLS takes its
+ * setting from the plain one when it wraps it, once the parser is off it.
  * smtp-server writes a reply only while its socket is fully open, so while a reply goes out on a
  * socket whose reading side the client ended, the socket reads as open. Once the parser has handled every
  * command it received (a last line without its CRLF included, as smtp-server does), the session is
@@ -910,6 +921,13 @@ function answerAfterClientsEnd(): void {
   const createParser = SMTPConnection.prototype._createParser;
   SMTPConnection.prototype._createParser = function parserEndingTheSession() {
     const parser = createParser.call(this);
+    // Node reads allowHalfOpen when the client's FIN arrives: whatever the socket is then, for that moment.
+    parser.on('pipe', (socket: Socket) => {
+      socket.allowHalfOpen = true;
+    });
+    parser.on('unpipe', (socket: Socket) => {
+      socket.allowHalfOpen = false;
+    });
     parser._flushData = () => {
       const line = parser._remainder;
       parser._remainder = '';

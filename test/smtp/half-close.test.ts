@@ -129,3 +129,80 @@ describe('a client that half-closes after writing its session', () => {
     await waitFor('the SMS', () => sent('447700900941').length === 1);
   });
 });
+
+/**
+ * Half-open only while a session reads the socket: a client's FIN during a TLS handshake closes the
+ * connection at once. A connect-then-close probe (nc -z, a Kubernetes tcpSocket probe) on the
+ * implicit-TLS port held its socket until smtp.idleTimeout (5 minutes), and smtp-server's bound on
+ * handshakes in progress (smtp.maxConnections) then dropped every real TLS client.
+ */
+describe('a client that closes its side during a TLS handshake', () => {
+  const MAX_CONNECTIONS = 10;
+  /** Past smtp.maxConnections: each would take a handshake slot if the relay held it. */
+  const PROBES = MAX_CONNECTIONS + 2;
+  /** Far below smtp.idleTimeout (its default, 5 minutes): the relay closes at the FIN, it does not time out. */
+  const CLOSED_WITHIN_MS = 3000;
+  const tls = {
+    key: fileURLToPath(new URL('../fixtures/tls/key.pem', import.meta.url)),
+    cert: fileURLToPath(new URL('../fixtures/tls/cert.pem', import.meta.url)),
+  };
+  const setup = relayWithSimulator({
+    smtp: { trustedNetworks: ['127.0.0.1/32'], tls, tlsPort: 0, maxConnections: MAX_CONNECTIONS },
+    sms: { domains: ['sms.localhost'] },
+  });
+
+  /** Resolves once the relay has closed the connection, or fails after CLOSED_WITHIN_MS. */
+  const closedByRelay = (socket: Socket, what: string) =>
+    new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${what}: the relay still holds the connection after ${CLOSED_WITHIN_MS} ms`)), CLOSED_WITHIN_MS);
+      socket.once('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+
+  test(`${PROBES} connect-then-FIN probes on the TLS port are closed at once, and a TLS client then gets its 220`, async () => {
+    const tlsPort = setup.relay.relay.smtpTlsPort;
+    assert.ok(tlsPort);
+    await Promise.all(
+      Array.from({ length: PROBES }, async (_, index) => {
+        const probe = connect({ host: '127.0.0.1', port: tlsPort, allowHalfOpen: true });
+        probe.on('error', () => {});
+        await new Promise((resolve) => probe.once('connect', resolve));
+        const closed = closedByRelay(probe, `probe ${index + 1}`);
+        probe.end();
+        await closed;
+      }),
+    );
+    const client = connectTls({ host: '127.0.0.1', port: tlsPort, rejectUnauthorized: false });
+    client.setEncoding('utf8');
+    let greeting = '';
+    client.on('data', (chunk: string) => {
+      greeting += chunk;
+    });
+    client.on('error', () => {});
+    try {
+      await waitFor('the greeting over TLS', () => greeting.includes('\r\n') || client.destroyed, CLOSED_WITHIN_MS);
+      assert.match(greeting, /^220 /);
+    } finally {
+      client.destroy();
+    }
+  });
+
+  test('STARTTLS, then FIN before the handshake: the relay closes the connection', async () => {
+    const client = connect({ host: '127.0.0.1', port: setup.port, allowHalfOpen: true });
+    client.setEncoding('utf8');
+    let replies = '';
+    client.on('data', (chunk: string) => {
+      replies += chunk;
+    });
+    await waitFor('the greeting', () => replies.includes('\r\n'));
+    client.write('EHLO probe\r\n');
+    await waitFor("EHLO's 250", () => /^250 /m.test(replies));
+    client.write('STARTTLS\r\n');
+    await waitFor("STARTTLS's 220", () => /^220 .*TLS/im.test(replies));
+    const closed = closedByRelay(client, 'STARTTLS then FIN');
+    client.end();
+    await closed;
+  });
+});
