@@ -90,16 +90,10 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
-/** Node's parser error: the packet it was reading and how far into it the error came. */
-type ParserError = Error & { code?: string; rawPacket?: unknown; bytesParsed?: unknown };
-
-/**
- * A request Node's parser refused or cut, answered in the catalogue's JSON form (fastify's own has another shape);
- * `urlTooLong` says whether a head over the limit is its request line alone.
- */
-function answerClientError(error: ParserError, socket: Duplex, requestMs: number, urlTooLong: (error: ParserError, socket: Duplex) => boolean): void {
+/** A request Node's parser refused or cut, answered in the catalogue's JSON form (fastify's own has another shape). */
+function answerClientError(error: Error & { code?: string; rawPacket?: unknown }, socket: Duplex, requestMs: number): void {
   if (error.code === 'ECONNRESET') return;
-  if (error.code === 'HPE_HEADER_OVERFLOW' && urlTooLong(error, socket)) {
+  if (error.code === 'HPE_HEADER_OVERFLOW' && requestLineOver(error.rawPacket)) {
     // RFC 9110 section 15.5.15: the target alone is over the limit: 414, the status its client understands.
     answerAndClose(new RelayError('BAD_REQUEST', `URI too long: the request line alone is over ${maxHeaderSize / 1024} KB`), socket, 414);
     return;
@@ -113,7 +107,12 @@ function answerClientError(error: ParserError, socket: Duplex, requestMs: number
   answerAndClose(refusal, socket);
 }
 
-const LF = 0x0a;
+/** Whether the bytes the parser refused hold a request line that alone is longer than the head may be (a URL too long). */
+function requestLineOver(packet: unknown): boolean {
+  if (!Buffer.isBuffer(packet)) return false;
+  const end = packet.indexOf('\n');
+  return (end < 0 ? packet.length : end) > maxHeaderSize;
+}
 
 /**
  * The refusal in the catalogue's JSON form on a connection that is then closed (what the client sends meanwhile is
@@ -188,10 +187,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     // already taken) gets its own answer before the refusal of the bytes after it.
     if (pending?.request.complete) {
       refusing.add(socket);
-      pending.response.once('close', () => answerClientError(error, socket, requestMs, urlTooLong));
+      pending.response.once('close', () => answerClientError(error, socket, requestMs));
       return;
     }
-    answerClientError(error, socket, requestMs, urlTooLong);
+    answerClientError(error, socket, requestMs);
   };
   const app = Fastify({
     loggerInstance: options.logger.child({ component: 'http' }) as FastifyBaseLogger,
@@ -233,30 +232,6 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     // A body answered before it was read (a refusal) is read to its end after the answer.
     request.once('end', settled);
   });
-  /**
-   * Where each connection's bytes last ended a line (its bytesRead just past its last LF). A head over the limit is a
-   * URL too long when no line of its request has ended: no LF since the connection's last request was read and answered,
-   * in the packets before the one the parser refused nor in that one before the error. Node reports only the packet
-   * it was reading, and a head over 16 KB comes in several (a URL split by TCP was 431, a long header in its own packet
-   * 414). Watching the bytes has Node read the socket in JavaScript rather than in its parser: microseconds a packet,
-   * next to a request that commits to the store. A request pipelined behind one being answered may be misjudged: its
-   * start is taken as where the one before was answered.
-   */
-  const lineEnds = new WeakMap<Duplex, number>();
-  app.server.on('connection', (socket: Socket) => {
-    socket.on('data', (chunk: Buffer) => {
-      const lf = chunk.lastIndexOf(LF);
-      if (lf >= 0) lineEnds.set(socket, socket.bytesRead - chunk.length + lf + 1);
-    });
-  });
-  const urlTooLong = (error: ParserError, socket: Duplex) => {
-    const { rawPacket: packet, bytesParsed: parsed } = error;
-    if (!Buffer.isBuffer(packet) || typeof parsed !== 'number') return false;
-    const packetStart = (socket as Socket).bytesRead - packet.length;
-    const lf = parsed > 0 ? packet.lastIndexOf(LF, parsed - 1) : -1;
-    const lastLineEnd = lf >= 0 ? packetStart + lf + 1 : (lineEnds.get(socket) ?? 0);
-    return lastLineEnd <= (readWhenAnswered.get(socket as Socket) ?? 0);
-  };
   app.server.on('timeout', (socket: Socket) => {
     if (answering.get(socket)) return;
     // A client that stopped in the middle of a request head is told why it is closed, as one cut at requestMs.

@@ -3,7 +3,6 @@ import { connect } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import { removeDir, startTestRelay, type TestRelay } from '../helpers/relay.ts';
-import { sleep } from '../helpers/wait.ts';
 
 /**
  * Writes `raw` in one write on a new connection, closes the sending side at once when `halfClose`
@@ -28,28 +27,6 @@ function exchange(port: number, raw: string | Buffer, halfClose: boolean): Promi
     });
   });
 }
-
-/** Writes each of `packets` on its own (a pause between, so that each is its own TCP packet) and reads every byte until the relay closes. */
-function exchangeInPackets(port: number, packets: readonly string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let received = '';
-    const socket = connect({ host: '127.0.0.1', port }, async () => {
-      for (const packet of packets) {
-        socket.write(packet);
-        await sleep(PACKET_PAUSE_MS);
-      }
-    });
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => {
-      received += chunk;
-    });
-    socket.on('error', reject);
-    socket.on('close', () => resolve(received));
-  });
-}
-
-/** Long enough for the relay to read one write before the next comes. */
-const PACKET_PAUSE_MS = 100;
 
 /** The status lines of the responses in `transcript`, in order. */
 const statuses = (transcript: string) => [...transcript.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((match) => match[1]);
@@ -155,30 +132,5 @@ describe('HTTP connections', () => {
     assert.match(longUrl, /"message":"URI too long: the request line alone is over 16 KB"/);
     const longHeaders = await exchange(relay.relay.httpPort, `GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ${'b'.repeat(20_000)}\r\n\r\n`, false);
     assert.deepEqual(statuses(longHeaders), ['431'], longHeaders.slice(0, 300));
-  });
-
-  test('414 or 431 whatever the packets: a URL split over two is 414, a long header in its own packet 431', async () => {
-    const port = relay.relay.httpPort;
-    const healthy = 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n';
-    const cases: ReadonlyArray<readonly [string, readonly string[], string]> = [
-      ['a URL split over two packets', [`GET /healthz?${'a'.repeat(10_000)}`, `${'a'.repeat(10_000)} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`], '414'],
-      ['a URL in three packets', [`GET /healthz?${'a'.repeat(7_000)}`, 'a'.repeat(7_000), `${'a'.repeat(7_000)} HTTP/1.1\r\n\r\n`], '414'],
-      [
-        'a URL split over two packets after a request answered',
-        [healthy, `GET /healthz?${'a'.repeat(10_000)}`, `${'a'.repeat(10_000)} HTTP/1.1\r\n\r\n`],
-        '414',
-      ],
-      ['a long header in its own packet', ['GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n', `X-Big: ${'b'.repeat(20_000)}\r\n\r\n`], '431'],
-      [
-        'a long header split over three packets',
-        ['GET /healthz HTTP/1.1\r\nX-Big: ', 'b'.repeat(7_000), 'b'.repeat(7_000), `${'b'.repeat(7_000)}\r\n\r\n`],
-        '431',
-      ],
-      ['a long header in its own packet after a request answered', [healthy, 'GET /healthz HTTP/1.1\r\n', `X-Big: ${'b'.repeat(20_000)}\r\n\r\n`], '431'],
-    ];
-    for (const [what, packets, status] of cases) {
-      const transcript = await exchangeInPackets(port, packets);
-      assert.equal(statuses(transcript).at(-1), status, `${what}: ${transcript.slice(0, 300)}`);
-    }
   });
 });
