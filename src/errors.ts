@@ -156,6 +156,18 @@ export const RELAY_ERRORS = {
     http: 422,
     text: "This address takes bounces only: it is the return path of one of the relay's reply mails, and this mail is no bounce (write to the phone's address, the reply mail's From)",
   },
+  /**
+   * Mail to a reply mail's return path read as neither a bounce nor an auto-reply: no report, no
+   * failure or delay in words the relay knows (src/mail/bounce.ts). Refused as NOT_A_BOUNCE is, and
+   * logged at warn: it may be a bounce in a language or form the relay does not read, whose failure
+   * is then lost.
+   */
+  UNREAD_BOUNCE: {
+    smtp: 550,
+    enhanced: '5.7.1',
+    http: 422,
+    text: "This address takes bounces only, and this mail reads as neither a bounce nor an auto-reply: no delivery report, no failure or delay status the relay knows (write to the phone's address, the reply mail's From)",
+  },
   /** An HTTP path or a console item that does not exist; over SMTP it would be an unknown destination (X.1.1). */
   NOT_FOUND: { smtp: 550, enhanced: '5.1.1', http: 404, text: 'Not found' },
   UNAUTHORIZED: { smtp: 530, enhanced: '5.7.0', http: 401, text: 'Missing or wrong webhook token' },

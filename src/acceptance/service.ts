@@ -239,7 +239,8 @@ export class AcceptanceService {
     const id = newMessageId();
     try {
       const returnPath = bounceOf(transaction);
-      if (returnPath !== undefined) return { ok: true, id, by: transaction.principal.name, bounce: await takeBounce(returnPath, raw, this.#options.store) };
+      if (returnPath !== undefined)
+        return { ok: true, id, by: transaction.principal.name, bounce: await takeBounce(returnPath, transaction.envelopeFrom, raw, this.#options.store) };
       const postmaster = postmasterOf(transaction);
       if (postmaster !== undefined) return await this.#forPostmaster(id, transaction, raw, postmaster);
       const { principal } = transaction;

@@ -1,5 +1,6 @@
+import { LOOP_HEADER } from './extract.ts';
 import type { ParsedMail } from './mime.ts';
-import { anyOf, BOUNCE_SUBJECTS, DELAY_SUBJECTS, RETURNED_MESSAGE_MARKERS } from './wordings.ts';
+import { AUTO_REPLY_SUBJECTS, anyOf, BOUNCE_SUBJECTS, DELAY_SUBJECTS, DELAY_WORDINGS, RETURNED_MESSAGE_MARKERS } from './wordings.ts';
 
 /** What a bounce says of the mail it is about. */
 export interface Bounce {
@@ -14,6 +15,28 @@ export interface Bounce {
   readonly behind?: string;
 }
 
+/**
+ * A mail to a return path that is no bounce: an auto-reply (a vacation answer), or one read as neither
+ * (`unclassified`: a bounce in words the relay does not know, or a person's mail), which the operator
+ * should see.
+ */
+export interface NotABounce {
+  readonly notABounce: 'auto-reply' | 'unclassified';
+}
+
+/** A mail to a reply mail's return path, as readBounce reads it. */
+export interface ToReturnPath {
+  readonly mail: ParsedMail;
+  /** The mail as it came: the returned reply mail may be an attached message, which `mail.text` leaves out. */
+  readonly raw: Buffer;
+  /** The envelope sender: `''` for the null sender, which bounces come from (RFC 5321 §4.5.5). */
+  readonly envelopeFrom: string;
+  /** The mailbox the reply mail went to. */
+  readonly recipient: string;
+  /** The reply mail's return path (its envelope sender), which a returned copy names. */
+  readonly returnPath: string;
+}
+
 /** The reason kept from a bounce: a remote server's reply line fits, a pasted mail does not. */
 const MAX_REASON_CHARS = 300;
 
@@ -24,32 +47,88 @@ function subjectStarting(words: readonly string[]): RegExp {
 
 const BOUNCE_SUBJECT = subjectStarting(BOUNCE_SUBJECTS);
 const DELAY_SUBJECT = subjectStarting(DELAY_SUBJECTS);
-/** An RFC 3463 enhanced status code, as DSNs and NDRs write it. */
-const STATUS_CODE = /\b([245])\.\d{1,3}\.\d{1,3}\b/;
+/**
+ * An RFC 3463 enhanced status code, as DSNs and NDRs write it: not part of a longer dotted number (an
+ * IP address such as `[5.9.10.11]`, a version) nor inside brackets.
+ */
+const STATUS_CODE = /(?<![\d.[])([245])\.\d{1,3}\.\d{1,3}(?![\d.\]])/;
 /** An SMTP reply code (RFC 5321 §4.2) where a bounce quotes the remote server: a line's start, after a colon (`host …: 550`), or "returned '550". */
-const SMTP_REPLY = /(?:^\s*|:\s+|\breturned\s+'?)[45]\d\d(?=[\s-]|$)/i;
+const SMTP_REPLY = /(?:^\s*|:\s+|\breturned\s+'?)([45])\d\d(?=[\s-]|$)/i;
 /** The line where a bounce starts quoting the returned mail: what follows is the reply mail's own text (the SMS), no reason. */
 const RETURNED_MESSAGE = new RegExp(`^[\\s-]*(?:${anyOf(RETURNED_MESSAGE_MARKERS)})`, 'im');
+const DELAY_WORDING = new RegExp(anyOf(DELAY_WORDINGS), 'iu');
+/** The subject of an out-of-office or other automatic reply (as extract.ts reads one). */
+const AUTO_REPLY_SUBJECT = new RegExp(`^\\s*(?:${anyOf(AUTO_REPLY_SUBJECTS)})\\s*[:：]`, 'iu');
+/** RFC 3834's mark of an auto-reply; MTAs set it on their bounces too (Postfix), so it counts only without a bounce's content. */
+const AUTO_REPLIED = /^\s*auto-replied\b/i;
+/** The relay's own header on a line of its own: a returned copy of its reply mail carries it. */
+const OWN_HEADER = new RegExp(`^${LOOP_HEADER}\\s*:`, 'im');
 
 /**
- * What a mail to a reply mail's return path says of that mail, or undefined when it is no bounce.
- * An RFC 3464 report (`text` then holds its `message/delivery-status` fields) fails the mail when a
- * block that failed names `recipient`, the mail's mailbox, as its Final- or Original-Recipient (RFC
- * 3464 §2.3); one failed for another address only says so (`behind`). Without a report the subject
- * decides (the sender does not: Sieve's vacation answers from `<>` too, RFC 3834): an MTA's bounce
- * subject fails it, a delay warning's changes nothing, anything else (an auto-reply) is no bounce.
+ * What a mail to a reply mail's return path says of that mail. An RFC 3464 report (`text` then holds
+ * its `message/delivery-status` fields; RFC 6533's `global-` form is an attachment) fails the mail when a block that
+ * failed names `recipient`, the mail's mailbox, as its Final- or Original-Recipient (RFC 3464 §2.3);
+ * one failed for another address only says so (`behind`). Without a report the content decides before
+ * the subject: a mail from `<>` that is no auto-reply fails it when, above the returned mail, it gives
+ * a permanent status (5.x.x, a 5xx reply) or, giving no delay (a 4.x.x status, an MTA's delay words),
+ * returns the reply mail; it changes nothing when it gives a delay. What content leaves open the subject
+ * decides (an NDR sent from an address: a bounce subject fails it, a delay subject with a delay's
+ * content changes nothing). An auto-reply (RFC 3834's mark without a bounce's content, or its
+ * subject) is no bounce; neither is anything else, `unclassified`.
  */
-export function readBounce(mail: ParsedMail, recipient: string): Bounce | undefined {
+export function readBounce(bounce: ToReturnPath): Bounce | NotABounce {
+  const { mail } = bounce;
   const text = mail.text ?? '';
-  const blocks = recipientBlocks(text);
-  if (blocks.length > 0) return fromReport(blocks, recipient);
-  const subject = mail.subject?.trim() ?? '';
-  const failed = BOUNCE_SUBJECT.test(subject);
-  if (!failed && !DELAY_SUBJECT.test(subject)) return undefined;
   const returned = text.search(RETURNED_MESSAGE);
   const told = returned < 0 ? text : text.slice(0, returned);
-  const line = told.split(/\r?\n/).find((candidate) => STATUS_CODE.test(candidate) || SMTP_REPLY.test(candidate));
-  return { failed, reason: bounded(line?.trim() || subject) };
+  // A report's fields are its own part; a plain bounce's lines below the marker are the returned mail's words.
+  const blocks = recipientBlocks(isReport(mail) ? [text, ...globalReports(mail)].join('\n\n') : told);
+  if (blocks.length > 0) return fromReport(blocks, bounce.recipient);
+  const subject = mail.subject?.trim() ?? '';
+  const lines = told.split(/\r?\n/);
+  const permanent = lines.find((line) => codeClass(line) === '5');
+  const delay = lines.find((line) => codeClass(line) === '4') ?? lines.find((line) => DELAY_WORDING.test(line));
+  const returnsReplyMail = returnsMail(bounce);
+  const autoReplied =
+    AUTO_REPLY_SUBJECT.test(subject) || (AUTO_REPLIED.test(String(mail.headers.get('auto-submitted') ?? '')) && !permanent && !delay && !returnsReplyMail);
+  if (autoReplied) return { notABounce: 'auto-reply' };
+  const reason = (line: string | undefined) => bounded(line?.trim() || subject);
+  if (bounce.envelopeFrom === '') {
+    if (permanent) return { failed: true, reason: reason(permanent) };
+    if (delay) return { failed: false, reason: reason(delay) };
+    if (returnsReplyMail) return { failed: true, reason: reason(undefined) };
+  }
+  if (BOUNCE_SUBJECT.test(subject)) return { failed: true, reason: reason(permanent ?? delay) };
+  if (DELAY_SUBJECT.test(subject) && delay) return { failed: false, reason: reason(delay) };
+  return { notABounce: 'unclassified' };
+}
+
+/** The class of the first status or SMTP reply code on `line` ('5' permanent, '4' transient, '2' success), if any. */
+function codeClass(line: string): string | undefined {
+  return STATUS_CODE.exec(line)?.[1] ?? SMTP_REPLY.exec(line)?.[1];
+}
+
+/** RFC 6533's UTF-8 delivery reports, which simpleParser leaves attachments (it reads only the ASCII form into the text). */
+function globalReports(mail: ParsedMail): string[] {
+  return mail.attachments.flatMap(({ contentType, content }) =>
+    contentType === 'message/global-delivery-status' && content !== undefined ? [content.toString('utf8')] : [],
+  );
+}
+
+function isReport(mail: ParsedMail): boolean {
+  return /^multipart\/report\b/i.test(contentTypeOf(mail.headers.get('content-type')));
+}
+
+function contentTypeOf(header: unknown): string {
+  return typeof header === 'object' && header !== null && 'value' in header ? String(header.value) : String(header ?? '');
+}
+
+/** Whether the bounce holds a copy of the reply mail (inline or attached, whole or its headers): below its own header section, the relay's header or the return path. */
+function returnsMail({ raw, returnPath }: ToReturnPath): boolean {
+  const whole = raw.toString('latin1');
+  const end = /\r?\n\r?\n/.exec(whole);
+  const body = end === null ? '' : whole.slice(end.index);
+  return OWN_HEADER.test(body) || body.toLowerCase().includes(returnPath.toLowerCase());
 }
 
 type Block = ReadonlyMap<string, string>;

@@ -40,6 +40,12 @@ export interface MailAttachment {
   readonly version?: boolean | undefined;
   /** The part's headers as mailparser gives an attachment's: `content-type` is `{ value, params }` (S/MIME's smime-type). */
   readonly headers?: { get(name: string): unknown } | undefined;
+  /**
+   * The part's bytes, as simpleParser gives them: a mail with a delivery report goes to it (readMail
+   * leaves message/* parts to it), and RFC 6533's message/global-delivery-status is one of its
+   * attachments, not its text (src/mail/bounce.ts reads the report from here).
+   */
+  readonly content?: Buffer | undefined;
 }
 
 /**

@@ -1346,6 +1346,23 @@ export const BOUNCE_SUBJECTS = [
 export const DELAY_SUBJECTS = ['Warning:', 'Delayed Mail', 'Delivery Delayed', 'Delivery Status Notification (Delay)'];
 
 /**
+ * The words of a delay warning that names no 4.x.x status: Exim's "has not yet been delivered",
+ * Postfix's "THIS IS A WARNING ONLY", Sendmail's "Will keep trying", Exchange's "Delivery is delayed",
+ * Gmail's "temporary problem". A "Warning:" subject without them (a person's) is no delay.
+ */
+export const DELAY_WORDINGS = [
+  'has not yet been delivered',
+  'not yet been delivered',
+  'this is a warning only',
+  'will keep trying',
+  'still undelivered',
+  'delivery is delayed',
+  'delivery has been delayed',
+  'temporary problem delivering',
+  'delivery attempts will continue',
+];
+
+/**
  * Lines after which a bounce quotes the mail it returns (qmail's, Exim's, Sendmail's, Exchange's): the
  * reply mail's own text follows, which is no reason of the remote server's.
  */

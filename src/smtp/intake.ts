@@ -646,7 +646,9 @@ function logRefusal(
     return;
   }
   const reason = quoted ? error.message.split(quoted.text).join(quoted.masked) : error.message;
-  logger.info({ ...fields, code: error.code, reason: maskNumbersIn(reason) }, message);
+  // An unread bounce may be a reply mail's failure in words the relay does not know: the operator sees it.
+  const level = error.code === 'UNREAD_BOUNCE' ? 'warn' : 'info';
+  logger[level]({ ...fields, code: error.code, reason: maskNumbersIn(reason) }, message);
 }
 
 /** A sender as the info log shows it: an SMS address (a phone's reply, `447700900777@<SMS domain>`) with its number masked. */

@@ -156,10 +156,10 @@ export interface ReassemblyStore {
   expirePartSets(before: number): Promise<number>;
 }
 
-/** A set a part may go to, with the part of the part's index already in it. */
+/** A set a part may go to, with the parts it holds. */
 export interface CandidateSet {
   readonly row: PartSetRow;
-  readonly present: Pick<StoredPart, 'providerId' | 'text'> | undefined;
+  readonly parts: readonly Pick<StoredPart, 'index' | 'providerId' | 'text' | 'sentAt'>[];
 }
 
 /** Where a part goes (both stores decide alike): into an open set (`repeat` when it holds the part), a closed one's repeat, late into a closed one, or a new set. */
@@ -170,24 +170,43 @@ export type Placement =
   | { readonly kind: 'new-set' };
 
 /**
- * `candidates`: the open sets of the part's sender, recipient, reference and total, and their latest
- * set (open or closed), oldest first. A set holds the part when the part at its index has its provider
- * id (the provider retrying) or its text: then it is a repeat there. Otherwise the oldest open set
- * lacking its index takes it: two long SMS under one reference arrive interleaved (A1, B1, A2, B2), and
- * A2 belongs with A1, not with the newest set. A part every open set holds another of is another SMS
- * reusing the reference, and opens a set of its own; so does one after a latest closed set holding
- * another; a closed latest set lacking it gets it late.
+ * `candidates`: every set of the part's sender, recipient, reference and total still kept (open, or
+ * closed within the day they are remembered), oldest first. A set holds the part when the part at its
+ * index has its provider id (the provider retrying) or its text: then it is a repeat there, whichever
+ * set it is, so a retried part of a mailed SMS is never taken into a newer one. Otherwise it goes to a
+ * set lacking its index: two long SMS under one reference arrive interleaved (A1, B1, B2, A2), and A2
+ * belongs with A1. Where the gateway gives when the phone sent it, the set whose parts were sent nearest
+ * that time takes it (the parts of one SMS leave the phone together and carry nearly one SMSC time),
+ * an open one before a closed one at the same distance; without times, the oldest open set, else the
+ * newest closed one (the part is late). A part every set holds another of is another SMS reusing the
+ * reference, and opens a set of its own.
  */
-export function placePart(candidates: readonly CandidateSet[], part: Pick<NewSmsPart, 'providerId' | 'text'>): Placement {
-  const holder = candidates.find(
-    ({ present }) => present !== undefined && (present.providerId === part.providerId || present.text === storableText(part.text)),
-  );
+export function placePart(candidates: readonly CandidateSet[], part: Pick<NewSmsPart, 'index' | 'providerId' | 'text' | 'sentAt'>): Placement {
+  const at = (candidate: CandidateSet) => candidate.parts.find((stored) => stored.index === part.index);
+  const text = storableText(part.text);
+  const holder = candidates.find((candidate) => at(candidate)?.providerId === part.providerId) ?? candidates.find((candidate) => at(candidate)?.text === text);
   if (holder) return holder.row.closed_at === null ? { kind: 'into-open', set: holder.row, repeat: true } : { kind: 'repeat-of-closed' };
-  const open = candidates.find(({ row, present }) => row.closed_at === null && present === undefined);
-  if (open) return { kind: 'into-open', set: open.row, repeat: false };
-  const latest = candidates.at(-1);
-  if (latest && latest.row.closed_at !== null && latest.present === undefined) return { kind: 'late', set: latest.row };
-  return { kind: 'new-set' };
+  const lacking = candidates.filter((candidate) => at(candidate) === undefined);
+  const open = lacking.filter(({ row }) => row.closed_at === null);
+  const closed = lacking.filter(({ row }) => row.closed_at !== null).reverse();
+  const chosen = nearestInTime([...open, ...closed], part.sentAt) ?? open[0] ?? closed[0];
+  if (chosen === undefined) return { kind: 'new-set' };
+  return chosen.row.closed_at === null ? { kind: 'into-open', set: chosen.row, repeat: false } : { kind: 'late', set: chosen.row };
+}
+
+/** The first of `sets` whose parts were sent nearest `sentAt`; undefined without a time on both sides. */
+function nearestInTime(sets: readonly CandidateSet[], sentAt: string | undefined): CandidateSet | undefined {
+  const time = sentAt === undefined ? Number.NaN : Date.parse(sentAt);
+  if (Number.isNaN(time)) return undefined;
+  let nearest: CandidateSet | undefined;
+  let distance = Number.POSITIVE_INFINITY;
+  for (const set of sets) {
+    for (const stored of set.parts) {
+      const apart = Math.abs((stored.sentAt === undefined ? Number.NaN : Date.parse(stored.sentAt)) - time);
+      if (apart < distance) [nearest, distance] = [set, apart];
+    }
+  }
+  return nearest;
 }
 
 /** A part_sets row, as both stores read it. */

@@ -18,13 +18,10 @@ import {
 
 export function prepareReassemblyStatements(db: Database) {
   return {
-    /** placePart's candidates: the key's open sets and its latest set, oldest first. */
-    candidateSets: db.prepare(`
-      SELECT * FROM part_sets WHERE provider = @provider AND sender = @sender AND recipient IS @recipient AND reference = @reference AND total = @total
-        AND (closed_at IS NULL OR id = (
-          SELECT max(id) FROM part_sets
-          WHERE provider = @provider AND sender = @sender AND recipient IS @recipient AND reference = @reference AND total = @total))
-      ORDER BY id`),
+    /** placePart's candidates: every set of the key still kept, oldest first. */
+    candidateSets: db.prepare(
+      'SELECT * FROM part_sets WHERE provider = @provider AND sender = @sender AND recipient IS @recipient AND reference = @reference AND total = @total ORDER BY id',
+    ),
     insertSet: db.prepare(
       'INSERT INTO part_sets (provider, sender, recipient, reference, total, first_seen, latest_context) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id',
     ),
@@ -54,10 +51,7 @@ function insertPart(sql: ReassemblyStatements, setId: number, part: NewSmsPart):
 /** Runs inside a write transaction. */
 export function addPart(sql: ReassemblyStatements, part: NewSmsPart): PartAdded {
   const key = { provider: part.provider, sender: part.sender, recipient: part.recipient ?? null, reference: part.reference, total: part.total };
-  const candidates = (sql.candidateSets.all(key) as SetRow[]).map((row) => ({
-    row,
-    present: partsOf(sql, row.id).find((stored) => stored.index === part.index),
-  }));
+  const candidates = (sql.candidateSets.all(key) as SetRow[]).map((row) => ({ row, parts: partsOf(sql, row.id) }));
   const placement = placePart(candidates, part);
   if (placement.kind === 'into-open') {
     if (!placement.repeat) insertPart(sql, placement.set.id, part);

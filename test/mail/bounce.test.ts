@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { readBounce } from '../../src/mail/bounce.ts';
+import { type Bounce, type NotABounce, readBounce } from '../../src/mail/bounce.ts';
 import { parseMail } from '../../src/mail/extract.ts';
 
 const MAILBOX = 'team@example.com';
@@ -22,7 +22,11 @@ const RETURNED = [
   'Code 2.1.5 cleared, meet at 450 Main St',
 ].join('\r\n');
 
-const read = async (headers: readonly string[], body: string) => readBounce(await parseMail(Buffer.from([...headers, '', body].join('\r\n'))), MAILBOX);
+const read = async (headers: readonly string[], body: string, envelopeFrom = '') => {
+  const raw = Buffer.from([...headers, '', body].join('\r\n'));
+  return readBounce({ mail: await parseMail(raw), raw, envelopeFrom, recipient: MAILBOX, returnPath: RETURN_PATH });
+};
+const failed = (read: Bounce | NotABounce) => ('failed' in read ? read.failed : read.notABounce);
 
 describe('reading a bounce of a reply mail', () => {
   test('a Sieve vacation answer from <> (RFC 3834) is no bounce: the reply mail was delivered', async () => {
@@ -30,7 +34,7 @@ describe('reading a bounce of a reply mail', () => {
       ['From: Team <team@example.com>', `To: <${RETURN_PATH}>`, 'Subject: Auto: SMS from +44 7700 900123', 'Auto-Submitted: auto-replied (vacation)'],
       'I am out of the office until Monday 5.1. and read no mail.\r\n',
     );
-    assert.equal(vacation, undefined);
+    assert.deepEqual(vacation, { notABounce: 'auto-reply' });
   });
 
   test('an old Exim delay warning without a report changes nothing, though its diagnostic is a 4xx with no enhanced code', async () => {
@@ -108,7 +112,7 @@ describe('reading a bounce of a reply mail', () => {
   test("Gmail's 'Delivery Status Notification (Failure)' from an address is a bounce, its '(Delay)' a delay", async () => {
     const gmail = (outcome: string, said: string) =>
       read(['From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>', `Subject: Delivery Status Notification (${outcome})`], `${said}\r\n`);
-    assert.equal((await gmail('Failure', 'The response was: 550 5.1.1 The email account that you tried to reach does not exist.'))?.failed, true);
+    assert.equal(failed(await gmail('Failure', 'The response was: 550 5.1.1 The email account that you tried to reach does not exist.')), true);
     assert.deepEqual(await gmail('Delay', 'The response was: 421 4.7.0 Try again later'), {
       failed: false,
       reason: 'The response was: 421 4.7.0 Try again later',
@@ -165,7 +169,96 @@ describe('reading a bounce of a reply mail', () => {
       failed: true,
       reason: '5.1.1 smtp; 550 5.1.1 <Team@Example.com>: User unknown',
     });
-    assert.equal((await report([failedFor('team@mbox.example.com', 'team@example.com')]))?.failed, true, 'an alias of the mailbox');
+    assert.equal(failed(await report([failedFor('team@mbox.example.com', 'team@example.com')])), true, 'an alias of the mailbox');
     assert.deepEqual(await report([delayed]), { failed: false, reason: '4.4.1' });
+  });
+
+  test('a bounce without a report in words no list knows is read by its content: a permanent status above the returned mail, or the returned mail itself', async () => {
+    const plain = (subject: string, body: string) =>
+      read(['From: <MAILER-DAEMON@mx.example.jp>', `Subject: ${subject}`, 'Content-Type: text/plain; charset=utf-8'], body);
+    for (const [subject, said] of [
+      ['Zustellungsfehler: SMS from +44 7700 900123', 'Ihre Nachricht konnte nicht zugestellt werden.\r\n550 5.1.1 Benutzer unbekannt'],
+      ['Недоставленное сообщение', 'Сообщение не доставлено: 550 5.1.1 User unknown'],
+      ['Mail System Error - Returned Mail', '550 5.1.1 unknown'],
+      ['Nondeliverable mail', 'Remote host said: 550 no such mailbox'],
+    ]) {
+      assert.deepEqual(await plain(subject ?? '', `${said}\r\n`), { failed: true, reason: said?.split('\r\n').at(-1) }, subject);
+    }
+    // No code at all, but the reply mail comes back below the marker: failed, the subject the reason.
+    assert.deepEqual(
+      await plain('Nicht zustellbar', `Die Nachricht wurde nicht zugestellt.\r\n\r\n--- Below this line is a copy of the message.\r\n\r\n${RETURNED}`),
+      {
+        failed: true,
+        reason: 'Nicht zustellbar',
+      },
+    );
+    // An IP address is no status: Exim's host line does not hide the 550 below it.
+    assert.deepEqual(
+      await plain(
+        'Mail delivery failed: returning message to sender',
+        '  team@example.com\r\n    host mx.example.com [5.9.10.11]\r\n    550 5.1.1 User unknown\r\n',
+      ),
+      { failed: true, reason: '550 5.1.1 User unknown' },
+    );
+  });
+
+  test("a plain bounce's report-like lines below the returned mail's marker are the SMS's words, not a report", async () => {
+    const qmail = await read(
+      ['From: MAILER-DAEMON@mx.example.com', 'Subject: failure notice'],
+      [
+        '<team@example.com>:',
+        'Remote host said: 550 5.1.1 No such user',
+        '',
+        '--- Below this line is a copy of the message.',
+        '',
+        'Subject: SMS',
+        '',
+        'Final-Recipient: rfc822; x@y.example',
+        'Action: delayed',
+        'Status: 4.4.7',
+      ].join('\r\n'),
+    );
+    assert.deepEqual(qmail, { failed: true, reason: 'Remote host said: 550 5.1.1 No such user' });
+  });
+
+  test("RFC 6533's message/global-delivery-status is read as a report, for the mailbox and for a member behind it", async () => {
+    const global = (rcpt: string) => {
+      const raw = [
+        'From: MAILER-DAEMON@mx.example.com',
+        'Subject: Undelivered Mail Returned to Sender',
+        'MIME-Version: 1.0',
+        'Content-Type: multipart/report; report-type=global-delivery-status; boundary="B"',
+        '',
+        '--B',
+        'Content-Type: text/plain; charset=utf-8',
+        '',
+        'I could not deliver your message.',
+        '--B',
+        'Content-Type: message/global-delivery-status',
+        '',
+        'Reporting-MTA: dns; mx.example.com',
+        '',
+        `Final-Recipient: utf-8; ${rcpt}`,
+        'Action: failed',
+        'Status: 5.1.1',
+        '--B--',
+        '',
+      ].join('\r\n');
+      return parseMail(Buffer.from(raw)).then((mail) =>
+        readBounce({ mail, raw: Buffer.from(raw), envelopeFrom: '', recipient: MAILBOX, returnPath: RETURN_PATH }),
+      );
+    };
+    assert.deepEqual(await global(MAILBOX), { failed: true, reason: '5.1.1' });
+    assert.deepEqual(await global('mitglied@beispiel.de'), { failed: false, reason: '5.1.1', behind: 'mitglied@beispiel.de' });
+  });
+
+  test("a person's 'Warning:' mail is no delay, and an unknown mail from <> is unclassified; an out-of-office from <> is an auto-reply", async () => {
+    assert.deepEqual(await read(['From: Bob <bob@example.com>', 'Subject: Warning: the meeting moved'], 'See you at 3.\r\n', 'bob@example.com'), {
+      notABounce: 'unclassified',
+    });
+    assert.deepEqual(await read(['From: <MAILER-DAEMON@mx.example.com>', 'Subject: Notice'], 'Something happened.\r\n'), { notABounce: 'unclassified' });
+    assert.deepEqual(await read(['From: Team <team@example.com>', 'Subject: Automatic reply: SMS from +44 7700 900123'], 'Away until 5.12.24.\r\n'), {
+      notABounce: 'auto-reply',
+    });
   });
 });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { simpleParser } from 'mailparser';
 import { quarantine, rerouteUndeliverable } from '../../src/admin.ts';
+import type { PartAdded } from '../../src/store/reassembly.ts';
 import type { NewInbound, Store } from '../../src/store/types.ts';
 import { PostgresStore } from '../../src/store/postgres/store.ts';
 import { describeOnPostgres, withClient } from '../helpers/postgres.ts';
@@ -307,6 +308,70 @@ forEachStore((kind) =>
       );
     });
 
+    /** Part `index` of SMS `sms` (A, B, C …: its texts and provider ids), sent by the phone at `sentAt` when given. */
+    const longSmsPart = (reference: number, sms: string, index: number, sentAt?: string) =>
+      store.addPart({
+        provider: 'vonage',
+        sender: PHONE,
+        recipient: '447700900777',
+        reference,
+        total: 2,
+        index,
+        providerId: `${sms}${index}`,
+        text: `${sms}${index} `,
+        sentAt,
+        userContext: undefined,
+        trackingId: undefined,
+        receivedAt: 1_000,
+      });
+    const textsOf = (added: PartAdded) => (added.kind === 'stored' ? added.set.parts.map((stored) => stored.text).join('') : added.kind);
+
+    test('two long SMS under one reference, whatever the interleaving of their parts: the SMSC times the gateway gives keep each whole', async () => {
+      // SMS A sent at 10:00:00 (its second part a second later), B at 10:00:20: every order the two phones' parts may interleave in.
+      const sentAt = { A: ['2026-12-06T10:00:00Z', '2026-12-06T10:00:01Z'], B: ['2026-12-06T10:00:20Z', '2026-12-06T10:00:21Z'] };
+      const orders = ['A1 A2 B1 B2', 'A1 B1 A2 B2', 'A1 B1 B2 A2', 'B1 A1 A2 B2', 'B1 A1 B2 A2', 'B1 B2 A1 A2'];
+      for (const [reference, order] of orders.entries()) {
+        const complete: string[] = [];
+        for (const [sms, index] of order.split(' ').map((name) => [name.charAt(0) as 'A' | 'B', Number(name.charAt(1))] as const)) {
+          const added = await longSmsPart(reference, sms, index, sentAt[sms][index - 1]);
+          assert.ok(added.kind === 'stored' && !added.repeat, `${order}: ${sms}${index}`);
+          if (added.set.parts.length === 2) complete.push(textsOf(added));
+        }
+        assert.deepEqual(complete.sort(), ['A1 A2 ', 'B1 B2 '], order);
+      }
+    });
+
+    test('a retried part of a mailed long SMS is a repeat even once a newer set of its reference exists; a late part finds its own set by its time', async () => {
+      const mailed = async (added: PartAdded, at: number) => {
+        assert.ok(added.kind === 'stored');
+        await store.closePartSet(added.set.id, at);
+        return added.set.id;
+      };
+      // A mailed whole, then B begins: the provider retrying A2 is a repeat, not B's second part.
+      await longSmsPart(1, 'A', 1);
+      await mailed(await longSmsPart(1, 'A', 2), 2_000);
+      const b1 = await longSmsPart(1, 'B', 1);
+      assert.equal(textsOf(await longSmsPart(1, 'A', 2)), 'repeat');
+      const b2 = await longSmsPart(1, 'B', 2);
+      assert.ok(b1.kind === 'stored' && b2.kind === 'stored' && b2.set.id === b1.set.id);
+      assert.equal(textsOf(b2), 'B1 B2 ');
+      // Both mailed: a retried part of either, or its text again, is still a repeat, not a new SMS.
+      await mailed(b2, 3_000);
+      assert.equal(textsOf(await longSmsPart(1, 'A', 2)), 'repeat');
+      assert.equal(textsOf(await longSmsPart(1, 'B', 1)), 'repeat');
+      // C mailed without its second part (the timeout), D begins: C2 comes late, and its time says it is C's, not D's.
+      await mailed(await longSmsPart(2, 'C', 1, '2026-12-06T10:00:00Z'), 4_000);
+      const d1 = await longSmsPart(2, 'D', 1, '2026-12-06T10:30:00Z');
+      const c2 = await longSmsPart(2, 'C', 2, '2026-12-06T10:00:01Z');
+      assert.ok(c2.kind === 'late' && c2.closedAt === 4_000);
+      const d2 = await longSmsPart(2, 'D', 2, '2026-12-06T10:30:01Z');
+      assert.ok(d1.kind === 'stored' && d2.kind === 'stored' && d2.set.id === d1.set.id);
+      assert.equal(textsOf(d2), 'D1 D2 ');
+      // Without times, a part lacking in a mailed set and in none open is late there; with an open set lacking it, the open set takes it.
+      await mailed(await longSmsPart(3, 'E', 1), 5_000);
+      assert.equal(textsOf(await longSmsPart(3, 'E', 2)), 'late');
+    });
+
     test('an SMS rerouted from its refused mailbox keeps its conversation: subject, tag, thread; a reply to it continues it', async () => {
       const first = { ...withContext('c9', 'gone@example.com'), messageIdHeader: '<gone-1@example.com>', subject: 'Gone conv' };
       await store.acceptMail(first);
@@ -610,6 +675,40 @@ describeOnPostgres('store on PostgreSQL: a quarantined request committed below t
       });
     } finally {
       await store.close();
+    }
+  });
+});
+
+describeOnPostgres('store on PostgreSQL: two relays placing the parts of one long SMS at once', async (url) => {
+  test('the first parts of one SMS at two relays at once meet in one set, and a part both receive at once is kept once', async () => {
+    const [one, two] = [await PostgresStore.open({ url }), await PostgresStore.open({ url })];
+    const part = (store: Store, reference: number, index: number) =>
+      store.addPart({
+        provider: 'vonage',
+        sender: PHONE,
+        recipient: '447700900777',
+        reference,
+        total: 2,
+        index,
+        providerId: `A${index}`,
+        text: `A${index} `,
+        sentAt: undefined,
+        userContext: undefined,
+        trackingId: undefined,
+        receivedAt: 1_000,
+      });
+    try {
+      // Several tries: without the key's lock, both relays find no set and each opens one.
+      for (let reference = 0; reference < 10; reference++) {
+        const [first, second] = await Promise.all([part(one, reference, 1), part(two, reference, 2)]);
+        assert.ok(first.kind === 'stored' && second.kind === 'stored');
+        assert.equal(first.set.id, second.set.id, `reference ${reference}: one set`);
+        const [retried, again] = await Promise.all([part(one, 100 + reference, 1), part(two, 100 + reference, 1)]);
+        assert.ok(retried.kind === 'stored' && again.kind === 'stored' && retried.set.id === again.set.id);
+        assert.equal([retried.repeat, again.repeat].filter(Boolean).length, 1, `reference ${100 + reference}: kept once, one repeat`);
+      }
+    } finally {
+      await Promise.all([one.close(), two.close()]);
     }
   });
 });

@@ -16,6 +16,7 @@ import {
   type SentParts,
   toPartsOfSms,
 } from '../part-receipts-types.ts';
+import { lockKey } from './key-lock.ts';
 
 type Client = pg.ClientBase;
 
@@ -23,7 +24,7 @@ const COLUMNS = 'part_id, provider_id, parts::int, state, code::int, reported_at
 
 /** Waits for the other transactions reading this SMS's parts after a change, then reads them. */
 async function partsOfSms(client: Client, provider: string, providerId: string, number: string): Promise<PartsOfSms> {
-  await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`sent_parts\n${provider}\n${providerId}\n${number}`]);
+  await lockKey(client, 'sent_parts', provider, providerId, number);
   const { rows } = await client.query<SentPartRow>(
     `SELECT ${COLUMNS} FROM sent_parts WHERE provider = $1 AND provider_id = $2 AND number = $3 ORDER BY part_id`,
     [provider, providerId, number],

@@ -15,6 +15,7 @@ import {
   toPartSet,
   toStoredPart,
 } from '../reassembly.ts';
+import { lockKey } from './key-lock.ts';
 
 type Client = pg.ClientBase;
 
@@ -31,20 +32,21 @@ async function insertPart(client: Client, setId: number, part: NewSmsPart): Prom
   await client.query(`INSERT INTO sms_parts (${STORED_PART_VALUES}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, partValues(setId, part));
 }
 
-/** Runs inside a write transaction; the set's row is locked so that two relays' parts of one set do not race. */
+/**
+ * Runs inside a write transaction. The key's lock first: two relays placing parts of one key at once
+ * (the first parts of one SMS, before any set exists to lock) place them one after the other, so they
+ * meet in one set; the sets' rows are locked too, so that none is closed (mailed) while a part goes in.
+ */
 export async function addPart(client: Client, part: NewSmsPart): Promise<PartAdded> {
-  // placePart's candidates: the key's open sets and its latest set, oldest first.
+  const key = [part.provider, part.sender, part.recipient ?? null, part.reference, part.total] as const;
+  await lockKey(client, 'part_sets', ...key);
+  // placePart's candidates: every set of the key still kept, oldest first.
   const { rows } = await client.query<SetRow>(
     `SELECT * FROM part_sets WHERE provider = $1 AND sender = $2 AND recipient IS NOT DISTINCT FROM $3 AND reference = $4 AND total = $5
-       AND (closed_at IS NULL OR id = (
-         SELECT max(id) FROM part_sets
-         WHERE provider = $1 AND sender = $2 AND recipient IS NOT DISTINCT FROM $3 AND reference = $4 AND total = $5))
      ORDER BY id FOR UPDATE`,
-    [part.provider, part.sender, part.recipient ?? null, part.reference, part.total],
+    [...key],
   );
-  const candidates = await Promise.all(
-    rows.map(async (row) => ({ row, present: (await partsOf(client, row.id)).find((stored) => stored.index === part.index) })),
-  );
+  const candidates = await Promise.all(rows.map(async (row) => ({ row, parts: await partsOf(client, row.id) })));
   const placement = placePart(candidates, part);
   if (placement.kind === 'into-open') {
     if (!placement.repeat) await insertPart(client, placement.set.id, part);
