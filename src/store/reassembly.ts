@@ -170,43 +170,80 @@ export type Placement =
   | { readonly kind: 'new-set' };
 
 /**
- * `candidates`: every set of the part's sender, recipient, reference and total still kept (open, or
- * closed within the day they are remembered), oldest first. A set holds the part when the part at its
- * index has its provider id (the provider retrying) or its text: then it is a repeat there, whichever
- * set it is, so a retried part of a mailed SMS is never taken into a newer one. Otherwise it goes to a
- * set lacking its index: two long SMS under one reference arrive interleaved (A1, B1, B2, A2), and A2
- * belongs with A1. Where the gateway gives when the phone sent it, the set whose parts were sent nearest
- * that time takes it (the parts of one SMS leave the phone together and carry nearly one SMSC time),
- * an open one before a closed one at the same distance; without times, the oldest open set, else the
- * newest closed one (the part is late). A part every set holds another of is another SMS reusing the
- * reference, and opens a set of its own.
+ * How far apart a part may be from a set and still belong to it: sent within this of the set's parts
+ * where the gateway gives times, else received within this of the set being mailed. The parts of one
+ * SMS leave the phone together and an SMSC that holds one back retries it within minutes, so an hour
+ * (six times the default `inbound.reassemblyTimeout`) keeps a part the SMSC delayed with its SMS; a
+ * phone numbers its references from 0 to 255 again and again, so a part further off is another SMS
+ * reusing the reference (its own set), never a part of one mailed hours ago to an older conversation.
+ * Without times, a part with the text of a set's part is a repeat of it only within this window too.
  */
-export function placePart(candidates: readonly CandidateSet[], part: Pick<NewSmsPart, 'index' | 'providerId' | 'text' | 'sentAt'>): Placement {
+export const LATE_PART_WINDOW_MS = 60 * 60_000;
+
+/** A gateway's time in ms; NaN without one (or an unreadable one). */
+const timeOf = (sentAt: string | undefined) => (sentAt === undefined ? Number.NaN : Date.parse(sentAt));
+
+/**
+ * The earliest closed_at of a mailed set that may still take `part` (late, or a repeat by its text
+ * without times): mailed within the window before it was received or, where the gateway gives when it
+ * was sent, before that (a set is mailed after its parts were sent). The stores read only the sets
+ * open or mailed since then, besides those holding a part with its provider id or its text and time.
+ */
+export function mailedSince(part: Pick<NewSmsPart, 'sentAt' | 'receivedAt'>): number {
+  const sent = timeOf(part.sentAt);
+  return Math.min(part.receivedAt, Number.isNaN(sent) ? part.receivedAt : sent) - LATE_PART_WINDOW_MS;
+}
+
+/**
+ * `candidates`: the sets of the part's sender, recipient, reference and total still kept (open, or
+ * closed within the day they are remembered) that may take it: at least those open or mailed since
+ * `mailedSince(part)`, and those holding a part at its index with its provider id or its text; oldest
+ * first. A set holds the part when the part at its index has its provider id (the provider retrying,
+ * whichever kept set it is, so a retried part of a mailed SMS is never taken into a newer one), or its
+ * text with the same time from the gateway; without a time on both, the same text is a repeat only in
+ * a set open or mailed within LATE_PART_WINDOW_MS of the part ("OK" is as likely the part of a newer
+ * SMS reusing the reference). Otherwise it goes to a set lacking its index: two long SMS under one
+ * reference arrive interleaved (A1, B1, B2, A2), and A2 belongs with A1. Where the gateway gives when
+ * the phone sent it, the set whose parts were sent nearest that time within the window takes it (the
+ * parts of one SMS leave the phone together and carry nearly one SMSC time), an open one before a
+ * closed one at the same distance; a set whose parts were all sent further off takes it in no case.
+ * Without times, the oldest open set, else the newest one mailed within the window before the part
+ * came (the part is late). A part no set can take is another SMS reusing the reference, and opens a
+ * set of its own.
+ */
+export function placePart(candidates: readonly CandidateSet[], part: Pick<NewSmsPart, 'index' | 'providerId' | 'text' | 'sentAt' | 'receivedAt'>): Placement {
   const at = (candidate: CandidateSet) => candidate.parts.find((stored) => stored.index === part.index);
   const text = storableText(part.text);
-  const holder = candidates.find((candidate) => at(candidate)?.providerId === part.providerId) ?? candidates.find((candidate) => at(candidate)?.text === text);
+  const sent = timeOf(part.sentAt);
+  const since = mailedSince(part);
+  // Open, or mailed recently enough to take the part (late, or as a repeat by its text alone).
+  const recent = ({ row }: CandidateSet) => row.closed_at === null || part.receivedAt - row.closed_at <= LATE_PART_WINDOW_MS;
+  const sameText = (candidate: CandidateSet) => {
+    const stored = at(candidate);
+    if (stored?.text !== text) return false;
+    const storedSent = timeOf(stored.sentAt);
+    return Number.isNaN(sent) || Number.isNaN(storedSent) ? recent(candidate) : storedSent === sent;
+  };
+  const holder = candidates.find((candidate) => at(candidate)?.providerId === part.providerId) ?? candidates.find(sameText);
   if (holder) return holder.row.closed_at === null ? { kind: 'into-open', set: holder.row, repeat: true } : { kind: 'repeat-of-closed' };
-  const lacking = candidates.filter((candidate) => at(candidate) === undefined);
-  const open = lacking.filter(({ row }) => row.closed_at === null);
-  const closed = lacking.filter(({ row }) => row.closed_at !== null).reverse();
-  const chosen = nearestInTime([...open, ...closed], part.sentAt) ?? open[0] ?? closed[0];
+  const lacking = candidates.filter((candidate) => at(candidate) === undefined).map((candidate) => ({ candidate, apart: distance(candidate, sent) }));
+  // A set whose parts were sent further off than the window is another SMS; one without times is judged by when it was mailed.
+  const near = lacking.filter(({ candidate, apart }) =>
+    Number.isNaN(apart) ? recent(candidate) : apart <= LATE_PART_WINDOW_MS && (candidate.row.closed_at ?? since) >= since,
+  );
+  const open = near.filter(({ candidate }) => candidate.row.closed_at === null);
+  const closed = near.filter(({ candidate }) => candidate.row.closed_at !== null).reverse();
+  const timed = [...open, ...closed].filter(({ apart }) => !Number.isNaN(apart));
+  const nearest = timed.reduce<(typeof timed)[number] | undefined>((best, next) => (best === undefined || next.apart < best.apart ? next : best), undefined);
+  const chosen = (nearest ?? open[0] ?? closed[0])?.candidate;
   if (chosen === undefined) return { kind: 'new-set' };
   return chosen.row.closed_at === null ? { kind: 'into-open', set: chosen.row, repeat: false } : { kind: 'late', set: chosen.row };
 }
 
-/** The first of `sets` whose parts were sent nearest `sentAt`; undefined without a time on both sides. */
-function nearestInTime(sets: readonly CandidateSet[], sentAt: string | undefined): CandidateSet | undefined {
-  const time = sentAt === undefined ? Number.NaN : Date.parse(sentAt);
-  if (Number.isNaN(time)) return undefined;
-  let nearest: CandidateSet | undefined;
-  let distance = Number.POSITIVE_INFINITY;
-  for (const set of sets) {
-    for (const stored of set.parts) {
-      const apart = Math.abs((stored.sentAt === undefined ? Number.NaN : Date.parse(stored.sentAt)) - time);
-      if (apart < distance) [nearest, distance] = [set, apart];
-    }
-  }
-  return nearest;
+/** How far apart in ms `sent` is from the nearest time of `set`'s parts; NaN without a time on both sides. */
+function distance(set: CandidateSet, sent: number): number {
+  const aparts = set.parts.map((stored) => Math.abs(timeOf(stored.sentAt) - sent)).filter((apart) => !Number.isNaN(apart));
+  return aparts.length === 0 ? Number.NaN : Math.min(...aparts);
 }
 
 /** A part_sets row, as both stores read it. */

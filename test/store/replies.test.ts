@@ -372,6 +372,74 @@ forEachStore((kind) =>
       assert.equal(textsOf(await longSmsPart(3, 'E', 2)), 'late');
     });
 
+    /** A part of SMS `sms` with its own text, received at `receivedAt` (ms), sent at `sentAt` when given. */
+    const partAt = (reference: number, sms: string, index: number, text: string, receivedAt: number, sentAt?: string) =>
+      store.addPart({
+        provider: 'vonage',
+        sender: PHONE,
+        recipient: '447700900777',
+        reference,
+        total: 2,
+        index,
+        providerId: `${sms}${index}`,
+        text,
+        sentAt,
+        userContext: undefined,
+        trackingId: undefined,
+        receivedAt,
+      });
+    const HOUR = 60 * 60_000;
+
+    test('a new SMS\'s part with the text of a mailed SMS\'s part ("OK") is kept, not dropped as a repeat: the same text is a repeat only at the same time, or without times within the window', async () => {
+      // C mailed whole at 09:00; D under the same reference six hours later ends in the same "OK".
+      const c2 = await partAt(1, 'C', 2, 'OK', 1_000, '2026-12-06T09:00:01Z');
+      assert.ok(c2.kind === 'stored');
+      const c = await partAt(1, 'C', 1, 'x'.repeat(153), 1_000, '2026-12-06T09:00:00Z');
+      assert.ok(c.kind === 'stored' && c.set.parts.length === 2);
+      await store.closePartSet(c.set.id, 2_000);
+      await partAt(1, 'D', 1, 'y'.repeat(153), 6 * HOUR, '2026-12-06T15:00:00Z');
+      const d2 = await partAt(1, 'D', 2, 'OK', 6 * HOUR, '2026-12-06T15:00:01Z');
+      assert.ok(d2.kind === 'stored' && !d2.repeat, textsOf(d2));
+      assert.equal(textsOf(d2), `${'y'.repeat(153)}OK`);
+      // C2's text and time again under another id (an SMSC delivering it twice): a repeat, hours later too.
+      assert.equal((await partAt(1, 'E', 2, 'OK', 7 * HOUR, '2026-12-06T09:00:01Z')).kind, 'repeat');
+      // Without times: the same text is a repeat of a set mailed within the window, not of one mailed before it.
+      const f = await partAt(2, 'F', 1, 'x'.repeat(153), 1_000);
+      assert.ok(f.kind === 'stored');
+      await partAt(2, 'F', 2, 'OK', 1_000);
+      await store.closePartSet(f.set.id, 2_000);
+      assert.equal((await partAt(2, 'G', 2, 'OK', 2_000 + HOUR / 2)).kind, 'repeat');
+      const h2 = await partAt(2, 'H', 2, 'OK', 2_000 + 3 * HOUR);
+      assert.ok(h2.kind === 'stored' && !h2.repeat && h2.set.id !== f.set.id, textsOf(h2));
+    });
+
+    test('a part of a new SMS reusing the reference of a set mailed hours ago opens a set of its own: a set takes a part only within LATE_PART_WINDOW_MS', async () => {
+      // A mailed at the timeout with part 1 alone; three hours later B (same reference) arrives, B2 first.
+      const a1 = await partAt(3, 'A', 1, 'Meeting moved to ', 1_000, '2026-12-06T09:00:00Z');
+      assert.ok(a1.kind === 'stored');
+      await store.closePartSet(a1.set.id, 2_000);
+      const b2 = await partAt(3, 'B', 2, 'tomorrow 10am', 3 * HOUR, '2026-12-06T12:00:00Z');
+      assert.ok(b2.kind === 'stored' && b2.set.id !== a1.set.id, textsOf(b2));
+      const b1 = await partAt(3, 'B', 1, 'Lunch at ', 3 * HOUR, '2026-12-06T11:59:59Z');
+      assert.ok(b1.kind === 'stored' && b1.set.id === b2.set.id);
+      assert.equal(textsOf(b1), 'Lunch at tomorrow 10am');
+      // A part the SMSC held back, sent with its set, comes late to it even well after the timeout.
+      const c1 = await partAt(4, 'C', 1, 'Held ', 1_000, '2026-12-06T09:00:00Z');
+      assert.ok(c1.kind === 'stored');
+      await store.closePartSet(c1.set.id, 2_000);
+      assert.equal((await partAt(4, 'C', 2, 'back', 2_000 + (3 * HOUR) / 4, '2026-12-06T09:00:01Z')).kind, 'late');
+      // Without times: late within the window after the set was mailed, another SMS after it.
+      const e1 = await partAt(5, 'E', 1, 'Early ', 1_000);
+      assert.ok(e1.kind === 'stored');
+      await store.closePartSet(e1.set.id, 2_000);
+      const f2 = await partAt(5, 'F', 2, 'later', 2_000 + 2 * HOUR);
+      assert.ok(f2.kind === 'stored' && f2.set.id !== e1.set.id, textsOf(f2));
+      // An open set (its mail not sent yet) whose parts were sent hours before: not the new SMS's either.
+      const g1 = await partAt(6, 'G', 1, 'Old ', 1_000, '2026-12-06T09:00:00Z');
+      const h2 = await partAt(6, 'H', 2, 'new', 3 * HOUR, '2026-12-06T12:00:00Z');
+      assert.ok(g1.kind === 'stored' && h2.kind === 'stored' && h2.set.id !== g1.set.id && h2.set.parts.length === 1);
+    });
+
     test('an SMS rerouted from its refused mailbox keeps its conversation: subject, tag, thread; a reply to it continues it', async () => {
       const first = { ...withContext('c9', 'gone@example.com'), messageIdHeader: '<gone-1@example.com>', subject: 'Gone conv' };
       await store.acceptMail(first);
