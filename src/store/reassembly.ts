@@ -72,7 +72,7 @@ const LONE_SURROGATE = /\p{Cs}/gu;
  * The text as a text column keeps it: SQLite and PostgreSQL hold only whole characters, so half of a
  * pair is stored as one U+FFFD (not as the bytes of its WTF-8 form, read back as three).
  */
-const storableText = (text: string) => text.replace(LONE_SURROGATE, '\ufffd');
+export const storableText = (text: string) => text.replace(LONE_SURROGATE, '\ufffd');
 
 /**
  * What the part carried, as the octets column keeps it. A provider that hands over only the text (an
@@ -244,6 +244,11 @@ export function placePart(candidates: readonly CandidateSet[], part: Pick<NewSms
 function distance(set: CandidateSet, sent: number): number {
   const aparts = set.parts.map((stored) => Math.abs(timeOf(stored.sentAt) - sent)).filter((apart) => !Number.isNaN(apart));
   return aparts.length === 0 ? Number.NaN : Math.min(...aparts);
+}
+
+/** placePart's candidates from the sets' rows and all their parts' rows (read at once, ordered by set and index). */
+export function withParts(rows: readonly PartSetRow[], parts: readonly (StoredPartRow & { readonly set_id: number })[]): CandidateSet[] {
+  return rows.map((row) => ({ row, parts: parts.filter((stored) => stored.set_id === row.id).map(toStoredPart) }));
 }
 
 /** A part_sets row, as both stores read it. */

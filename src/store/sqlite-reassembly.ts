@@ -6,21 +6,34 @@ import {
   type PartAdded,
   type PartSet,
   type PartSetRow as SetRow,
+  mailedSince,
   placePart,
   partValues,
   STORED_PART_VALUES,
   STORED_PART_COLUMNS,
   type StoredPart,
   type StoredPartRow,
+  storableText,
   toPartSet,
   toStoredPart,
+  withParts,
 } from './reassembly.ts';
 
 export function prepareReassemblyStatements(db: Database) {
   return {
-    /** placePart's candidates: every set of the key still kept, oldest first. */
+    /**
+     * placePart's candidates, oldest first: the key's open sets, those mailed since `mailedSince(part)`,
+     * and those holding a part at its index with its provider id, or its text with a time (a repeat).
+     */
     candidateSets: db.prepare(
-      'SELECT * FROM part_sets WHERE provider = @provider AND sender = @sender AND recipient IS @recipient AND reference = @reference AND total = @total ORDER BY id',
+      `SELECT * FROM part_sets s WHERE provider = @provider AND sender = @sender AND recipient IS @recipient AND reference = @reference AND total = @total
+       AND (closed_at IS NULL OR closed_at >= @since OR EXISTS (SELECT 1 FROM sms_parts p WHERE p.set_id = s.id AND p.part_index = @index
+         AND (p.provider_id = @providerId OR (@timed AND p.text = @text AND p.sent_at IS NOT NULL))))
+       ORDER BY id`,
+    ),
+    /** The parts of the sets whose ids are in the JSON array, in one read. */
+    partsOfSets: db.prepare(
+      `SELECT set_id, ${STORED_PART_COLUMNS} FROM sms_parts WHERE set_id IN (SELECT value FROM json_each(?)) ORDER BY set_id, part_index`,
     ),
     insertSet: db.prepare(
       'INSERT INTO part_sets (provider, sender, recipient, reference, total, first_seen, latest_context) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id',
@@ -50,8 +63,20 @@ function insertPart(sql: ReassemblyStatements, setId: number, part: NewSmsPart):
 
 /** Runs inside a write transaction. */
 export function addPart(sql: ReassemblyStatements, part: NewSmsPart): PartAdded {
-  const key = { provider: part.provider, sender: part.sender, recipient: part.recipient ?? null, reference: part.reference, total: part.total };
-  const candidates = (sql.candidateSets.all(key) as SetRow[]).map((row) => ({ row, parts: partsOf(sql, row.id) }));
+  const rows = sql.candidateSets.all({
+    provider: part.provider,
+    sender: part.sender,
+    recipient: part.recipient ?? null,
+    reference: part.reference,
+    total: part.total,
+    since: mailedSince(part),
+    index: part.index,
+    providerId: part.providerId,
+    timed: part.sentAt === undefined ? 0 : 1,
+    text: storableText(part.text),
+  }) as SetRow[];
+  const parts = sql.partsOfSets.all(JSON.stringify(rows.map((row) => row.id))) as (StoredPartRow & { set_id: number })[];
+  const candidates = withParts(rows, parts);
   const placement = placePart(candidates, part);
   if (placement.kind === 'into-open') {
     if (!placement.repeat) insertPart(sql, placement.set.id, part);

@@ -780,3 +780,53 @@ describeOnPostgres('store on PostgreSQL: two relays placing the parts of one lon
     }
   });
 });
+
+describeOnPostgres('store on PostgreSQL: placing a part locks only the sets it may write', async (url) => {
+  test('a part is placed while another transaction holds the rows of mailed sets: only the open sets are locked', async () => {
+    const store = await PostgresStore.open({ url });
+    const HOUR = 60 * 60_000;
+    const part = (reference: number, sms: string, index: number, receivedAt: number) =>
+      store.addPart({
+        provider: 'vonage',
+        sender: PHONE,
+        recipient: '447700900777',
+        reference,
+        total: 2,
+        index,
+        providerId: `${sms}${index}`,
+        text: `${sms}${index} `,
+        sentAt: undefined,
+        userContext: undefined,
+        trackingId: undefined,
+        receivedAt,
+      });
+    try {
+      // Under one reference: A mailed hours ago, B mailed just now (the new part may be late to it), C open.
+      for (const [sms, closedAt] of [
+        ['A', 2_000],
+        ['B', 3 * HOUR],
+      ] as const) {
+        const first = await part(8, sms, 1, closedAt - 1_000);
+        assert.ok(first.kind === 'stored');
+        await store.closePartSet(first.set.id, closedAt);
+      }
+      const c1 = await part(8, 'C', 1, 3 * HOUR);
+      await withClient(url, async (other) => {
+        await other.query('BEGIN');
+        await other.query('SELECT id FROM part_sets WHERE closed_at IS NOT NULL FOR UPDATE');
+        try {
+          const placed = await Promise.race([
+            part(8, 'C', 2, 3 * HOUR + 1_000),
+            new Promise<'waited'>((resolve) => setTimeout(() => resolve('waited'), 3_000).unref()),
+          ]);
+          assert.ok(placed !== 'waited', 'placing the part waited for the rows of mailed sets');
+          assert.ok(c1.kind === 'stored' && placed.kind === 'stored' && placed.set.id === c1.set.id);
+        } finally {
+          await other.query('ROLLBACK');
+        }
+      });
+    } finally {
+      await store.close();
+    }
+  });
+});

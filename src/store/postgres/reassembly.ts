@@ -6,14 +6,17 @@ import {
   type PartAdded,
   type PartSet,
   type PartSetRow as SetRow,
+  mailedSince,
   placePart,
   partValues,
   STORED_PART_VALUES,
   STORED_PART_COLUMNS,
   type StoredPart,
   type StoredPartRow,
+  storableText,
   toPartSet,
   toStoredPart,
+  withParts,
 } from '../reassembly.ts';
 import { lockKey } from './key-lock.ts';
 
@@ -35,18 +38,30 @@ async function insertPart(client: Client, setId: number, part: NewSmsPart): Prom
 /**
  * Runs inside a write transaction. The key's lock first: two relays placing parts of one key at once
  * (the first parts of one SMS, before any set exists to lock) place them one after the other, so they
- * meet in one set; the sets' rows are locked too, so that none is closed (mailed) while a part goes in.
+ * meet in one set; the open sets' rows are locked too, so that none is closed (mailed) while a part goes
+ * in. A mailed set is written only by a late part's insert, whose reference to it keeps it from expiring.
+ * Two reads: placePart's candidates (the open sets, those mailed since `mailedSince(part)`, and those
+ * holding a part at its index with its provider id, or its text with a time), then all their parts.
  */
 export async function addPart(client: Client, part: NewSmsPart): Promise<PartAdded> {
   const key = [part.provider, part.sender, part.recipient ?? null, part.reference, part.total] as const;
   await lockKey(client, 'part_sets', ...key);
-  // placePart's candidates: every set of the key still kept, oldest first.
+  const keyMatches = 'provider = $1 AND sender = $2 AND recipient IS NOT DISTINCT FROM $3 AND reference = $4 AND total = $5';
   const { rows } = await client.query<SetRow>(
-    `SELECT * FROM part_sets WHERE provider = $1 AND sender = $2 AND recipient IS NOT DISTINCT FROM $3 AND reference = $4 AND total = $5
-     ORDER BY id FOR UPDATE`,
-    [...key],
+    `WITH open AS (SELECT * FROM part_sets WHERE ${keyMatches} AND closed_at IS NULL FOR UPDATE)
+     SELECT * FROM open
+     UNION ALL
+     SELECT * FROM part_sets s WHERE ${keyMatches} AND closed_at IS NOT NULL
+       AND (closed_at >= $6 OR EXISTS (SELECT 1 FROM sms_parts p WHERE p.set_id = s.id AND p.part_index = $7
+         AND (p.provider_id = $8 OR ($9::boolean AND p.text = $10 AND p.sent_at IS NOT NULL))))
+     ORDER BY id`,
+    [...key, mailedSince(part), part.index, part.providerId, part.sentAt !== undefined, storableText(part.text)],
   );
-  const candidates = await Promise.all(rows.map(async (row) => ({ row, parts: await partsOf(client, row.id) })));
+  const parts = await client.query<StoredPartRow & { set_id: number }>(
+    `SELECT set_id, ${STORED_PART_COLUMNS} FROM sms_parts WHERE set_id = ANY($1) ORDER BY set_id, part_index`,
+    [rows.map((row) => row.id)],
+  );
+  const candidates = withParts(rows, parts.rows);
   const placement = placePart(candidates, part);
   if (placement.kind === 'into-open') {
     if (!placement.repeat) await insertPart(client, placement.set.id, part);
