@@ -1,4 +1,4 @@
-import { LOOP_HEADER } from './extract.ts';
+import { autoReplyMark, LOOP_HEADER } from './extract.ts';
 import type { ParsedMail } from './mime.ts';
 import { AUTO_REPLY_SUBJECTS, anyOf, BOUNCE_SUBJECTS, DELAY_SUBJECTS, DELAY_WORDINGS, RETURNED_MESSAGE_MARKERS } from './wordings.ts';
 
@@ -59,8 +59,14 @@ const RETURNED_MESSAGE = new RegExp(`^[\\s-]*(?:${anyOf(RETURNED_MESSAGE_MARKERS
 const DELAY_WORDING = new RegExp(anyOf(DELAY_WORDINGS), 'iu');
 /** The subject of an out-of-office or other automatic reply (as extract.ts reads one). */
 const AUTO_REPLY_SUBJECT = new RegExp(`^\\s*(?:${anyOf(AUTO_REPLY_SUBJECTS)})\\s*[:：]`, 'iu');
-/** RFC 3834's mark of an auto-reply; MTAs set it on their bounces too (Postfix), so it counts only without a bounce's content. */
-const AUTO_REPLIED = /^\s*auto-replied\b/i;
+/**
+ * What only a bounce writes around a status: Exim's "SMTP error from remote mail server", an RFC 3464
+ * field pasted into a plain bounce, qmail's `(#5.1.1)`. MTAs mark their bounces as auto-replies too
+ * (Exim, Postfix), and a vacation answer may hold a phone number (`555 0100`) or a date (`5.1.25`) that
+ * reads as a status: in a mail with an auto-reply's mark, a status counts only with one of these (or
+ * the returned mail's marker) beside it.
+ */
+const BOUNCE_CONTEXT = /\bSMTP error\b|^\s*(?:Diagnostic-Code|Remote-MTA)\s*:|\(#[45]\.\d{1,3}\.\d{1,3}\)/im;
 /** The relay's own header on a line of its own: a returned copy of its reply mail carries it. */
 const OWN_HEADER = new RegExp(`^${LOOP_HEADER}\\s*:`, 'im');
 
@@ -71,13 +77,16 @@ const OWN_HEADER = new RegExp(`^${LOOP_HEADER}\\s*:`, 'im');
  * one failed for another address only says so (`behind`). Without a report the content decides before
  * the subject: a mail from `<>` that is no auto-reply fails it when, above the returned mail, it gives
  * a permanent status (5.x.x, a 5xx reply) or, giving no delay (a 4.x.x status, an MTA's delay words),
- * returns the reply mail; it changes nothing when it gives a delay. What content leaves open the subject
- * decides (an NDR sent from an address: a bounce subject fails it, a delay subject with a delay's
- * content changes nothing). An auto-reply (RFC 3834's mark without a bounce's content, or its
- * subject) is no bounce; neither is anything else, `unclassified`.
+ * returns the reply mail below a returned mail's marker; it changes nothing when it gives a delay. In
+ * a mail with an auto-reply's mark (extract.ts's list), a status counts only beside a bounce's own words
+ * (BOUNCE_CONTEXT, or the marker). What content leaves open the subject decides (an NDR sent from an
+ * address: a bounce subject fails it, a delay subject with a delay's content changes nothing). An
+ * auto-reply (a mark without a bounce's content, its subject) or a read receipt (RFC 8098) is no
+ * bounce; neither is anything else, `unclassified`.
  */
 export function readBounce(bounce: ToReturnPath): Bounce | NotABounce {
   const { mail } = bounce;
+  if (isDispositionNotification(mail)) return { notABounce: 'auto-reply' };
   const text = mail.text ?? '';
   const returned = text.search(RETURNED_MESSAGE);
   const told = returned < 0 ? text : text.slice(0, returned);
@@ -86,12 +95,18 @@ export function readBounce(bounce: ToReturnPath): Bounce | NotABounce {
   if (blocks.length > 0) return fromReport(blocks, bounce.recipient);
   const subject = mail.subject?.trim() ?? '';
   const lines = told.split(/\r?\n/);
-  const permanent = lines.find((line) => codeClass(line) === '5');
-  const delay = lines.find((line) => codeClass(line) === '4') ?? lines.find((line) => DELAY_WORDING.test(line));
-  const returnsReplyMail = returnsMail(bounce);
-  const autoReplied =
-    AUTO_REPLY_SUBJECT.test(subject) || (AUTO_REPLIED.test(String(mail.headers.get('auto-submitted') ?? '')) && !permanent && !delay && !returnsReplyMail);
-  if (autoReplied) return { notABounce: 'auto-reply' };
+  const marker = returned >= 0;
+  // An auto-reply's mark (RFC 3834's, which MTAs set on bounces too, or a responder's own) leaves a bare
+  // number no status: a phone number or a date in a vacation answer reads as one. Only a bounce's own words beside it make it one.
+  const autoMarked = autoReplyMark(mail) !== undefined;
+  const codesCount = !autoMarked || marker || BOUNCE_CONTEXT.test(told);
+  const coded = (digit: string) => (codesCount ? lines.find((line) => codeClass(line) === digit) : undefined);
+  const permanent = coded('5');
+  const delay = coded('4') ?? lines.find((line) => DELAY_WORDING.test(line));
+  // Only below a bounce's marker is a copy of the reply mail returned: quoted anywhere else (a vacation answer quoting it), it is anyone's quote.
+  const returnsReplyMail = marker && returnsMail(bounce);
+  if (AUTO_REPLY_SUBJECT.test(subject) || (autoMarked && !permanent && !delay && !returnsReplyMail && !BOUNCE_SUBJECT.test(subject)))
+    return { notABounce: 'auto-reply' };
   const reason = (line: string | undefined) => bounded(line?.trim() || subject);
   if (bounce.envelopeFrom === '') {
     if (permanent) return { failed: true, reason: reason(permanent) };
@@ -113,6 +128,12 @@ function globalReports(mail: ParsedMail): string[] {
   return mail.attachments.flatMap(({ contentType, content }) =>
     contentType === 'message/global-delivery-status' && content !== undefined ? [content.toString('utf8')] : [],
   );
+}
+
+/** A read receipt (RFC 8098, `report-type=disposition-notification`): the reply mail was delivered, and read. */
+function isDispositionNotification(mail: ParsedMail): boolean {
+  const contentType = mail.headers.get('content-type') as { params?: Record<string, string> } | undefined;
+  return isReport(mail) && /^(?:global-)?disposition-notification$/i.test(contentType?.params?.['report-type'] ?? '');
 }
 
 function isReport(mail: ParsedMail): boolean {

@@ -498,6 +498,11 @@ const AUTO_REPLY_MARKS: ReadonlyArray<readonly [header: string, value: RegExp]> 
   ['precedence', /^auto[-_]reply\b/],
 ];
 
+/** The auto-reply mark the mail carries (`Header: value`: RFC 3834's or a responder's own), if any: one list for every reader of mail. */
+export function autoReplyMark(mail: ParsedMail): string | undefined {
+  return markedBy(mail, AUTO_REPLY_MARKS);
+}
+
 /**
  * Marks of mail no person wrote that alerts carry too (monitoring systems send `Auto-Submitted:
  * auto-generated` and `Precedence: bulk`), so they count only in a mail that answers one of the relay's

@@ -1348,7 +1348,8 @@ export const DELAY_SUBJECTS = ['Warning:', 'Delayed Mail', 'Delivery Delayed', '
 /**
  * The words of a delay warning that names no 4.x.x status: Exim's "has not yet been delivered",
  * Postfix's "THIS IS A WARNING ONLY", Sendmail's "Will keep trying", Exchange's "Delivery is delayed",
- * Gmail's "temporary problem". A "Warning:" subject without them (a person's) is no delay.
+ * Gmail's "temporary problem"; in German ("noch nicht zugestellt", "wird weiter versucht"), as localised
+ * MTAs and Exchange write a delay. A "Warning:" subject without them (a person's) is no delay.
  */
 export const DELAY_WORDINGS = [
   'has not yet been delivered',
@@ -1360,6 +1361,8 @@ export const DELAY_WORDINGS = [
   'delivery has been delayed',
   'temporary problem delivering',
   'delivery attempts will continue',
+  'noch nicht zugestellt',
+  'wird weiter versucht',
 ];
 
 /**

@@ -261,4 +261,93 @@ describe('reading a bounce of a reply mail', () => {
       notABounce: 'auto-reply',
     });
   });
+
+  describe("an automatic answer that looks like a bounce in part: only a bounce's own words around a status fail the mail", () => {
+    const vacation = (subject: string, mark: string) => ['From: Team <team@example.com>', `To: <${RETURN_PATH}>`, `Subject: ${subject}`, mark];
+
+    test('a German Sieve vacation answer giving a phone number (555 0100) is an auto-reply, not a 5xx', async () => {
+      const answer = await read(
+        vacation('Im Urlaub', 'Auto-Submitted: auto-replied (vacation)'),
+        'Ich bin bis Montag nicht im Büro.\r\nIn dringenden Fällen: 555 0100 (Frau Meier)\r\n',
+      );
+      assert.deepEqual(answer, { notABounce: 'auto-reply' });
+    });
+
+    test('a vacation answer giving a date (5.1.25) is an auto-reply, not a 5.x.x status', async () => {
+      const answer = await read(vacation('Abwesend', 'Auto-Submitted: auto-replied (vacation)'), 'Ich bin ab 5.1.25 wieder da.\r\n');
+      assert.deepEqual(answer, { notABounce: 'auto-reply' });
+    });
+
+    test("an X-Autoreply vacation answer quoting the reply mail's headers (its return path) is an auto-reply: the quote is no returned copy", async () => {
+      const answer = await read(
+        vacation('Re: SMS from +44 7700 900123', 'X-Autoreply: yes'),
+        `I am away.\r\n\r\n> Return-Path: <${RETURN_PATH}>\r\n> X-SMSRelay-Loop: 1\r\n> hello\r\n`,
+      );
+      assert.deepEqual(answer, { notABounce: 'auto-reply' });
+    });
+
+    test("a read receipt (report-type=disposition-notification) returning the reply mail's headers is no failure", async () => {
+      const receipt = await read(
+        [
+          'From: Team <team@example.com>',
+          `To: <${RETURN_PATH}>`,
+          'Subject: Read: SMS from +44 7700 900123',
+          'MIME-Version: 1.0',
+          'Content-Type: multipart/report; report-type=disposition-notification; boundary="b"',
+        ],
+        [
+          '--b',
+          'Content-Type: text/plain',
+          '',
+          'Your message was read. 550 people saw it.',
+          '--b',
+          'Content-Type: message/disposition-notification',
+          '',
+          'Reporting-UA: mail.example.com',
+          'Final-Recipient: rfc822;team@example.com',
+          'Disposition: manual-action/MDN-sent-manually; displayed',
+          '',
+          '--b',
+          'Content-Type: text/rfc822-headers',
+          '',
+          `Return-Path: <${RETURN_PATH}>`,
+          'X-SMSRelay-Loop: 1',
+          'Subject: SMS from +44 7700 900123',
+          '',
+          '--b--',
+          '',
+        ].join('\r\n'),
+      );
+      assert.deepEqual(receipt, { notABounce: 'auto-reply' });
+    });
+
+    test("a German delay warning returning the reply mail's headers changes nothing", async () => {
+      const delay = await read(
+        ['From: Mail Delivery System <Mailer-Daemon@mx.example.com>', 'Subject: Warnung: Nachricht verzögert', 'Auto-Submitted: auto-replied'],
+        [
+          'Diese Nachricht konnte seit 24 Stunden noch nicht zugestellt werden.',
+          'Es wird weiter versucht.',
+          '',
+          '------ Dies ist eine Kopie der Kopfzeilen. ------',
+          `Return-path: <${RETURN_PATH}>`,
+          'X-SMSRelay-Loop: 1',
+          '',
+        ].join('\r\n'),
+      );
+      assert.equal(failed(delay), false);
+    });
+
+    test("a bounce marked as an auto-reply still fails the mail when a bounce's words stand around its status", async () => {
+      const exim = await read(
+        ['From: Mail Delivery System <Mailer-Daemon@mx.example.com>', 'Subject: Zustellung fehlgeschlagen', 'Auto-Submitted: auto-replied'],
+        ['  team@example.com', '    SMTP error from remote mail server after RCPT TO:<team@example.com>:', '    550 5.1.1 User unknown', ''].join('\r\n'),
+      );
+      assert.deepEqual(exim, { failed: true, reason: '550 5.1.1 User unknown' });
+    });
+
+    test('from <>, a returned copy of the reply mail without a marker or a status above it is read as neither: unclassified, not failed', async () => {
+      const quoted = await read(['From: someone@example.com', 'Subject: Fwd: SMS from +44 7700 900123'], `See below.\r\n\r\n${RETURNED}\r\n`);
+      assert.deepEqual(quoted, { notABounce: 'unclassified' });
+    });
+  });
 });
