@@ -1,6 +1,6 @@
-import { autoReplyMark, LOOP_HEADER } from './extract.ts';
+import { AUTO_REPLY_SUBJECT, autoReplyMark, LOOP_HEADER } from './extract.ts';
 import type { ParsedMail } from './mime.ts';
-import { AUTO_REPLY_SUBJECTS, anyOf, BOUNCE_SUBJECTS, DELAY_SUBJECTS, DELAY_WORDINGS, RETURNED_MESSAGE_MARKERS } from './wordings.ts';
+import { anyOf, BOUNCE_SUBJECTS, DELAY_SUBJECTS, DELAY_WORDINGS, RETURNED_MESSAGE_MARKERS } from './wordings.ts';
 
 /** What a bounce says of the mail it is about. */
 export interface Bounce {
@@ -58,7 +58,6 @@ const SMTP_REPLY = /(?:^\s*|:\s+|\breturned\s+'?)([45])\d\d(?=[\s-]|$)/i;
 const RETURNED_MESSAGE = new RegExp(`^[\\s-]*(?:${anyOf(RETURNED_MESSAGE_MARKERS)})`, 'im');
 const DELAY_WORDING = new RegExp(anyOf(DELAY_WORDINGS), 'iu');
 /** The subject of an out-of-office or other automatic reply (as extract.ts reads one). */
-const AUTO_REPLY_SUBJECT = new RegExp(`^\\s*(?:${anyOf(AUTO_REPLY_SUBJECTS)})\\s*[:：]`, 'iu');
 /**
  * What only a bounce writes around a status: Exim's "SMTP error from remote mail server", an RFC 3464
  * field pasted into a plain bounce, qmail's `(#5.1.1)`. MTAs mark their bounces as auto-replies too

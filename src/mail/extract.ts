@@ -515,7 +515,8 @@ const AUTOMATIC_MARKS: ReadonlyArray<readonly [header: string, value: RegExp]> =
   ['x-auto-response-suppress', /./],
   ['precedence', /^(?:bulk|junk|list)\b/],
 ];
-const AUTO_REPLY_SUBJECT = new RegExp(`^\\s*(?:${anyOf(AUTO_REPLY_SUBJECTS)})\\s*[:：]`, 'iu');
+/** A subject that opens with an auto-reply's word (`Automatic reply:`, `Abwesend:`): bounce.ts reads it too. */
+export const AUTO_REPLY_SUBJECT = new RegExp(`^\\s*(?:${anyOf(AUTO_REPLY_SUBJECTS)})\\s*[:：]`, 'iu');
 
 /**
  * RFC 3834: auto-replies must not be answered, and the relay's own mail must not loop back. Alerts
