@@ -57,7 +57,6 @@ const SMTP_REPLY = /(?:^\s*|:\s+|\breturned\s+'?)([45])\d\d(?=[\s-]|$)/i;
 /** The line where a bounce starts quoting the returned mail: what follows is the reply mail's own text (the SMS), no reason. */
 const RETURNED_MESSAGE = new RegExp(`^[\\s-]*(?:${anyOf(RETURNED_MESSAGE_MARKERS)})`, 'im');
 const DELAY_WORDING = new RegExp(anyOf(DELAY_WORDINGS), 'iu');
-/** The subject of an out-of-office or other automatic reply (as extract.ts reads one). */
 /**
  * What only a bounce writes around a status: Exim's "SMTP error from remote mail server", an RFC 3464
  * field pasted into a plain bounce, qmail's `(#5.1.1)`. MTAs mark their bounces as auto-replies too
@@ -66,6 +65,8 @@ const DELAY_WORDING = new RegExp(anyOf(DELAY_WORDINGS), 'iu');
  * the returned mail's marker) beside it.
  */
 const BOUNCE_CONTEXT = /\bSMTP error\b|^\s*(?:Diagnostic-Code|Remote-MTA)\s*:|\(#[45]\.\d{1,3}\.\d{1,3}\)/im;
+/** The one returned-mail marker (RETURNED_MESSAGE_MARKERS) that a person's quote writes too. */
+const PERSONS_QUOTE_MARKER = /original message/i;
 /** The relay's own header on a line of its own: a returned copy of its reply mail carries it. */
 const OWN_HEADER = new RegExp(`^${LOOP_HEADER}\\s*:`, 'im');
 
@@ -95,15 +96,18 @@ export function readBounce(bounce: ToReturnPath): Bounce | NotABounce {
   const subject = mail.subject?.trim() ?? '';
   const lines = told.split(/\r?\n/);
   const marker = returned >= 0;
+  // Outlook's "-----Original Message-----" is also how a person's (or an out-of-office's) quote begins: beside an
+  // auto-reply's mark it is no bounce's own word, where qmail's or Exim's copy markers are.
+  const bounceMarker = marker && !PERSONS_QUOTE_MARKER.test(RETURNED_MESSAGE.exec(text)?.[0] ?? '');
   // An auto-reply's mark (RFC 3834's, which MTAs set on bounces too, or a responder's own) leaves a bare
   // number no status: a phone number or a date in a vacation answer reads as one. Only a bounce's own words beside it make it one.
   const autoMarked = autoReplyMark(mail) !== undefined;
-  const codesCount = !autoMarked || marker || BOUNCE_CONTEXT.test(told);
+  const codesCount = !autoMarked || bounceMarker || BOUNCE_CONTEXT.test(told);
   const coded = (digit: string) => (codesCount ? lines.find((line) => codeClass(line) === digit) : undefined);
   const permanent = coded('5');
   const delay = coded('4') ?? lines.find((line) => DELAY_WORDING.test(line));
   // Only below a bounce's marker is a copy of the reply mail returned: quoted anywhere else (a vacation answer quoting it), it is anyone's quote.
-  const returnsReplyMail = marker && returnsMail(bounce);
+  const returnsReplyMail = (autoMarked ? bounceMarker : marker) && returnsMail(bounce);
   if (AUTO_REPLY_SUBJECT.test(subject) || (autoMarked && !permanent && !delay && !returnsReplyMail && !BOUNCE_SUBJECT.test(subject)))
     return { notABounce: 'auto-reply' };
   const reason = (line: string | undefined) => bounded(line?.trim() || subject);

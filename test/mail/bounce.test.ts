@@ -286,6 +286,19 @@ describe('reading a bounce of a reply mail', () => {
       assert.deepEqual(answer, { notABounce: 'auto-reply' });
     });
 
+    test("a vacation answer quoting the reply mail under Outlook's '-----Original Message-----' is an auto-reply: that line is a person's quote, no bounce's marker", async () => {
+      const answer = await read(
+        vacation('Automatische Antwort: SMS from +44 7700 900123', 'Auto-Submitted: auto-replied'),
+        `Ich bin bis Montag nicht im Büro.\r\nIn dringenden Fällen: 555 0100\r\n\r\n-----Original Message-----\r\n${RETURNED}\r\n`,
+      );
+      assert.deepEqual(answer, { notABounce: 'auto-reply' });
+      const unlisted = await read(
+        vacation('Im Urlaub', 'Auto-Submitted: auto-replied'),
+        `Bis Montag weg. Notfall: 555 0100\r\n\r\n-----Original Message-----\r\n${RETURNED}\r\n`,
+      );
+      assert.deepEqual(unlisted, { notABounce: 'auto-reply' }, 'a subject no list knows: the mark decides');
+    });
+
     test("a read receipt (report-type=disposition-notification) returning the reply mail's headers is no failure", async () => {
       const receipt = await read(
         [
