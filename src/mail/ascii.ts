@@ -2,11 +2,17 @@
  * Text for a field that must be printable US-ASCII: an SMTP reply line (RFC 5321 §4.2, without
  * SMTPUTF8), a delivery-status field (RFC 3464 §2.1.2). Letters keep their base letter (`Résumé` →
  * `Resume`, `ﬁ` → `fi`: compatibility decomposition, then the combining marks dropped), so a name
- * stays readable; anything else without an ASCII form (CJK, emoji, controls) becomes `?`.
+ * stays readable; anything else without an ASCII form (CJK, emoji, controls) becomes `?`, or what
+ * `unreadable` writes for it.
  */
-export function printableAscii(text: string): string {
+export function printableAscii(text: string, unreadable: (character: string) => string = () => '?'): string {
   return text
     .normalize('NFKD')
     .replace(/\p{M}/gu, '')
-    .replace(/[^\x20-\x7e]/gu, '?');
+    .replace(/[^\x20-\x7e]/gu, unreadable);
+}
+
+/** A character as Unicode names it (`U+00AC`): where it is the subject of the text, as a note about what was sent in its place. */
+export function codePointName(character: string): string {
+  return `U+${(character.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
 }

@@ -3,7 +3,7 @@ import SASL from 'smtp-server/lib/sasl.js';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import type { SMTPStream } from 'smtp-server/lib/smtp-stream.js';
 import { QUOTED_CLIENT_TEXT_CHARS, RelayError, toSmtpError } from '../errors.ts';
-import { printableAscii } from '../mail/ascii.ts';
+import { codePointName, printableAscii } from '../mail/ascii.ts';
 import { DataScanner, type SmugglingFinding } from './smuggling.ts';
 
 /**
@@ -17,17 +17,24 @@ const ENHANCED_CODE = /^([245]\.\d{1,3}\.\d{1,3}) (.*)$/s;
 /** smtp-server's words when it refuses a command or hangs up because it is closing (421 4.4.2 from its table). */
 const SMTP_SERVER_SHUTDOWN = 'Server shutting down';
 
-/** ASCII for the characters the relay's own reply texts use beyond it, before printableAscii's "?" for anything else. */
+/** ASCII for the characters the relay's own reply texts use beyond it, before the code point's name for anything else. */
 const ASCII_LOOK_ALIKES: Readonly<Record<string, string>> = { '—': '-', '–': '-', '…': '...', '‘': "'", '’': "'", '“': '"', '”': '"', '→': '->', '×': 'x' };
 
 /** Nothing but printable US-ASCII: what nearly every reply is, and what asciiReply leaves as it is. */
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 
-/** A reply text in US-ASCII: a section sign as the word, letters without their accents (Türkiye: Turkiye), look-alikes for the rest. */
+/**
+ * A reply text in US-ASCII: a section sign as the word, letters without their accents (Türkiye: Turkiye), look-alikes,
+ * and any other character by its code point (U+00AC): a 250 that names a character sent in another's place
+ * (`("U+00AC" sent as "~" …)`) must still say which one.
+ */
 export function asciiReply(text: string): string {
   // Every reply line goes through here: one test instead of normalising and four replacements for the ASCII ones.
   if (PRINTABLE_ASCII.test(text)) return text;
-  return printableAscii(text.replace(/§ ?/g, 'section ').replace(/[—–…‘’“”→×]/g, (character) => ASCII_LOOK_ALIKES[character] ?? character));
+  return printableAscii(
+    text.replace(/§ ?/g, 'section ').replace(/[—–…‘’“”→×]/g, (character) => ASCII_LOOK_ALIKES[character] ?? character),
+    codePointName,
+  );
 }
 
 /**

@@ -407,7 +407,7 @@ describe('InteractSMS specifics through the relay', () => {
     assert.ok(simulator);
     const { data } = await sendMail(relay.relay.smtpPort, { to: ['447700900161@sms.example.com'], body: 'Valve ¬open' });
     assert.equal(data?.code, 250, data?.text);
-    assert.match(data?.text ?? '', /\("¬" sent as "~": the SMS provider cannot carry it\)$/);
+    assert.match(data?.text ?? '', /\("U\+00AC" sent as "~": the SMS provider cannot carry it\)$/);
     const record = await waitFor('the SMS', () => simulator.records.find((entry) => entry.to === '447700900161'));
     assert.equal(record.text, 'Valve ~open');
   });

@@ -21,5 +21,10 @@ test('a reply line in printable ASCII is given back without being normalised; ot
     String.prototype.normalize = normalize;
   }
   assert.equal(asciiReply('550 5.1.3 Türkiye — see RFC 5321 § 4.2… “quoted” → ×2'), '550 5.1.3 Turkiye - see RFC 5321 section 4.2... "quoted" -> x2');
-  assert.equal(asciiReply('451 tab\there'), '451 tab?here');
+  assert.equal(asciiReply('451 tab\there'), '451 tabU+0009here');
+  assert.equal(
+    asciiReply('250 2.6.0 Ok ("¬" sent as "~", "😀" dropped)'),
+    '250 2.6.0 Ok ("U+00AC" sent as "~", "U+1F600" dropped)',
+    'a character the note is about is named',
+  );
 });
