@@ -624,14 +624,20 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
 
   /**
    * Holds or frees the message's sender at the provider by its answer (OutcomeRule.holdsSender); whether the
-   * answer says anything of the provider itself (a sender's queue full says nothing).
+   * answer says anything of the provider itself (a sender's queue full says nothing). Only a message its queue
+   * took (`sent`, or `ambiguous`: maybe taken) says the queue drains: a refusal of the number alone (invalid,
+   * opted out, not a mobile) is answered before the queue is reached, and ending the hold on it sent a bulk
+   * list's every SMS again at each of its bad numbers.
    */
   #notedSender(message: StoredMessage, lane: Lane, result: SubmissionResult, classifiedOf: ReadonlyMap<ClaimedSms, Classified>, now: number): boolean {
     const key = senderKey(lane.provider.name, message.gatewayAccount, message.senderId);
-    const full = [...classifiedOf.values()].find((classified) => classified.holdsSender);
+    const answers = [...classifiedOf.values()];
+    const full = answers.find((classified) => classified.holdsSender);
     if (full) this.#senderHolds.held(key, full, now, (since) => this.#grownFrom(since, now));
-    else if (result.kind === 'answered') this.#senderHolds.answered(key);
-    return [...classifiedOf.values()].some((classified) => !classified.holdsSender);
+    else if (result.kind === 'answered' && answers.some((classified) => classified.action === 'sent' || classified.action === 'ambiguous')) {
+      this.#senderHolds.answered(key);
+    }
+    return answers.some((classified) => !classified.holdsSender);
   }
 
   /**

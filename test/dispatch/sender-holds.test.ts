@@ -28,10 +28,13 @@ const BULK = '+447700900999';
 const OTHER = '+447700900888';
 const SLOTS = 4;
 
-type Answer = 'full' | 'busy' | 'created';
+type Answer = 'full' | 'busy' | 'invalid' | 'created';
 
-/** A Twilio Messages API answering each send as `answer` says for its From: its queue full (21611), busy (429), or created. */
-async function twilioGateway(answer: (from: string) => Answer) {
+/**
+ * A Twilio Messages API answering each send as `answer` says for its From and To: its queue full (21611), busy (429),
+ * the number invalid (21211), or created.
+ */
+async function twilioGateway(answer: (from: string, to: string) => Answer) {
   const state = { answer, requests: new Map<string, number>(), taken: [] as string[] };
   let id = 0;
   const server = createServer((request, response) => {
@@ -40,12 +43,14 @@ async function twilioGateway(answer: (from: string) => Answer) {
     request.on('end', () => {
       const form = new URLSearchParams(body);
       const from = form.get('From') ?? '';
+      const to = form.get('To') ?? '';
       state.requests.set(from, (state.requests.get(from) ?? 0) + 1);
       const reply = (status: number, json: object) => response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(json));
-      const answered = state.answer(from);
+      const answered = state.answer(from, to);
+      if (answered === 'invalid') return reply(400, { code: 21211, message: "The 'To' number is not a valid phone number.", status: 400 });
       if (answered === 'busy') return reply(429, { code: 20429, message: 'Too Many Requests', status: 429 });
       if (answered === 'full') return reply(400, { code: 21611, message: 'This From number has exceeded the maximum number of queued messages', status: 400 });
-      state.taken.push(form.get('To') ?? '');
+      state.taken.push(to);
       reply(201, { sid: `SM${String(++id).padStart(32, '0')}`, status: 'queued' });
     });
   });
@@ -82,9 +87,9 @@ async function relayOn(url: string) {
   });
   cleanups.push(() => dispatcher.stop());
   let sequence = 0;
-  /** Queues a mail to one number from `senderId`, received now by the dispatcher's clock. */
-  const accept = async (senderId: string) => {
-    const queued = mail([`+4477009${String(++sequence).padStart(5, '0')}`], { receivedAt: clock.now });
+  /** Queues a mail to one number (`number`, else the next of a series) from `senderId`, received now by the dispatcher's clock. */
+  const accept = async (senderId: string, number = `+4477009${String(++sequence).padStart(5, '0')}`) => {
+    const queued = mail([number], { receivedAt: clock.now });
     await store.acceptMail({ ...queued, sms: { ...queued.sms, senderId } });
     dispatcher.kick();
     return queued.id;
@@ -134,6 +139,20 @@ describe("a sender's own queue full (Twilio 21611 for its From)", () => {
     });
     assert.equal(gateway.state.taken.length, 23);
     assert.equal(new Set(gateway.state.taken).size, 23, 'each number once');
+  });
+
+  test('a refusal of one number (21211) leaves the hold: a bulk list with a few bad numbers is held as one without', async () => {
+    const bad = new Set(['+447700800001', '+447700800002', '+447700800003', '+447700800004']);
+    const gateway = await twilioGateway((from, to) => (bad.has(to) ? 'invalid' : from === BULK ? 'full' : 'created'));
+    const relay = await relayOn(gateway.url);
+    const numbers = [...bad];
+    // The bad numbers among the others, as in a real list.
+    for (let index = 0; index < 20; index++) await relay.accept(BULK, index % 5 === 4 ? numbers.pop() : undefined);
+    relay.dispatcher.start();
+    await relay.pass(10 * 60_000);
+    // As without bad numbers (~20); when each bad number that went as the probe ended the hold, ~25.
+    const full = gateway.state.requests.get(BULK) ?? 0;
+    assert.ok(full <= SLOTS + 16, `${full} requests for the full sender in 10 minutes with 20 SMS queued, 4 to bad numbers`);
   });
 
   test("neither ends nor starts the provider's busy hold: a probe answered so leaves it held", async () => {
