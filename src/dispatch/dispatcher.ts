@@ -588,7 +588,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       // No answer at all (a timeout, a reset) says the host is down as surely, though it is not failed over from.
       const down = hostFailed ?? (result.kind === 'transport' ? failure : undefined);
       // A sender's own queue full says nothing of the provider: its pause is neither started nor ended by it.
-      if (this.#notedSender(message, lane, result, classifiedOf, answeredAt)) attempt.asked.set(lane, this.#holdOf(host, refusal, down, busy));
+      if (this.#notedSender(message, lane, result, classifiedOf, endedAt)) attempt.asked.set(lane, this.#holdOf(host, refusal, down, busy));
       if (failOver.length > 0 && hasNext) {
         const next = later.find((candidate) => !refusedLanes.has(candidate.lane));
         if (next && next.lane !== lane) {
@@ -609,7 +609,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
    * request until the first of those probes (an attempt's decisions say so).
    */
   #notSenderHeld(message: StoredMessage, hosts: readonly Host[], sms: readonly ClaimedSms[], attempt: Attempt): Host[] | undefined {
-    const now = this.#clock();
+    const now = this.#monotonic();
     const holds = new Map<Lane, SenderHold | undefined>();
     for (const { lane } of hosts) {
       if (!holds.has(lane)) holds.set(lane, this.#senderHolds.take(senderKey(lane.provider.name, message.gatewayAccount, message.senderId), now));
@@ -618,7 +618,9 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     const held = [...holds.values()].filter((hold) => hold !== undefined);
     if (hosts.length === 0 || open.length > 0) return open;
     const first = held.reduce((earliest, hold) => (hold.nextProbeAt < earliest.nextProbeAt ? hold : earliest));
-    attempt.decisions.push(...sms.map((entry) => ({ sms: entry, classified: first.classified, via: undefined, heldUntil: first.nextProbeAt })));
+    // The store's times are the wall clock's: the probe's time as far from now on it as on the monotonic one.
+    const heldUntil = this.#clock() + (first.nextProbeAt - now);
+    attempt.decisions.push(...sms.map((entry) => ({ sms: entry, classified: first.classified, via: undefined, heldUntil })));
     return undefined;
   }
 
@@ -627,7 +629,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
    * answer says anything of the provider itself (a sender's queue full says nothing). Only a message its queue
    * took (`sent`, or `ambiguous`: maybe taken) says the queue drains: a refusal of the number alone (invalid,
    * opted out, not a mobile) is answered before the queue is reached, and ending the hold on it sent a bulk
-   * list's every SMS again at each of its bad numbers.
+   * list's every SMS again at each of its bad numbers. `now`: the monotonic clock's, as the holds are kept.
    */
   #notedSender(message: StoredMessage, lane: Lane, result: SubmissionResult, classifiedOf: ReadonlyMap<ClaimedSms, Classified>, now: number): boolean {
     const key = senderKey(lane.provider.name, message.gatewayAccount, message.senderId);

@@ -1,6 +1,10 @@
 import type { Classified } from './outcomes.ts';
 
-/** One sender held at one provider: why (the answer that held it), since when, and when its next probe may go. */
+/**
+ * One sender held at one provider: why (the answer that held it), since when, and when its next probe may go,
+ * on the monotonic clock (in this relay's memory only: a step of the wall clock neither holds a sender for its
+ * length nor lets its SMS all go).
+ */
 export interface SenderHold {
   readonly classified: Classified;
   readonly since: number;

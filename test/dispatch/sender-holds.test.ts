@@ -74,7 +74,8 @@ async function relayOn(url: string) {
   const store = await openThreadedStore({ file: storeFile(), busyTimeoutMs: 1_000 });
   cleanups.push(() => store.close());
   const { logger, lines } = captureLog('info');
-  const clock = { now: Date.parse('2026-12-05T10:00:00Z') };
+  // The wall clock and the monotonic one, moved together unless a test steps the wall clock as NTP would.
+  const clock = { now: Date.parse('2026-12-05T10:00:00Z'), monotonic: 0 };
   const dispatcher = new Dispatcher({
     store,
     routing: singleProvider({ name: 'twilio', gateway, outcomes: outcomeClassifier(twilioPlugin.outcomeRules), sessions: false }),
@@ -84,6 +85,7 @@ async function relayOn(url: string) {
     leaseMs: 60_000,
     ...TEST_DISPATCH_POLICY,
     clock: () => clock.now,
+    monotonic: () => clock.monotonic,
   });
   cleanups.push(() => dispatcher.stop());
   let sequence = 0;
@@ -98,12 +100,13 @@ async function relayOn(url: string) {
   const pass = async (windowMs: number, stepMs = 1_000) => {
     for (let passed = 0; passed < windowMs; passed += stepMs) {
       clock.now += stepMs;
+      clock.monotonic += stepMs;
       dispatcher.kick();
       await sleep(5);
     }
     await sleep(100);
   };
-  return { store, dispatcher, lines, pass, accept };
+  return { store, dispatcher, lines, pass, accept, clock };
 }
 
 const messages = (lines: readonly string[]) => lines.map((line) => JSON.parse(line) as { msg: string });
@@ -153,6 +156,20 @@ describe("a sender's own queue full (Twilio 21611 for its From)", () => {
     // As without bad numbers (~20); when each bad number that went as the probe ended the hold, ~25.
     const full = gateway.state.requests.get(BULK) ?? 0;
     assert.ok(full <= SLOTS + 16, `${full} requests for the full sender in 10 minutes with 20 SMS queued, 4 to bad numbers`);
+  });
+
+  test('a step of the wall clock back (NTP) does not hold the sender for its length: the probe is due by the monotonic clock', async () => {
+    const gateway = await twilioGateway((from) => (from === BULK ? 'full' : 'created'));
+    const relay = await relayOn(gateway.url);
+    for (let index = 0; index < SLOTS; index++) await relay.accept(BULK);
+    relay.dispatcher.start();
+    await relay.pass(2_000);
+    const before = gateway.state.requests.get(BULK) ?? 0;
+    assert.equal(before, SLOTS);
+    relay.clock.now -= 3_600_000;
+    await relay.accept(BULK);
+    await relay.pass(2 * 60_000);
+    assert.ok((gateway.state.requests.get(BULK) ?? 0) > before, 'a probe went within 2 minutes, not an hour later');
   });
 
   test("neither ends nor starts the provider's busy hold: a probe answered so leaves it held", async () => {
