@@ -824,9 +824,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     // Held without a request: its last error stays the last one a gateway gave, which its bounce at the maximum age names.
     const error = heldUntil !== undefined && sms.lastError !== undefined ? sms.lastError : recordedError(classified);
     if (classified.action === 'fail') return { smsId: sms.id, kind: 'failed', error, attempted: via !== undefined };
-    // Held: due again with the probe, when it may go if the probe finds the gateway back.
-    const waitMs =
-      heldUntil === undefined ? this.#waitFor(classified, now) : Math.max(retry.minDelayMs, Math.min(heldUntil - now, this.#options.pauseProbeIntervalMs));
+    const waitMs = heldUntil === undefined ? this.#waitFor(classified, now) : this.#heldFor(classified, heldUntil, now);
     const step = nextStep({ attempts: sms.attempts + 1, receivedAt: startOf(message), now, waitMs }, retry, random);
     if (step.kind === 'expire') return { smsId: sms.id, kind: 'expired', error: `${error}; given up at the maximum age`, attempted: via !== undefined };
     return {
@@ -839,6 +837,19 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       attempted: via !== undefined || heldUntil === undefined,
       possibleDuplicate: classified.action === 'ambiguous',
     };
+  }
+
+  /**
+   * How long an SMS held without a request waits: until the probe, when it may go if the probe finds the way
+   * clear. A provider's pause is looked at again every `delivery.pauseProbeInterval` at the latest (another
+   * relay or `queue retry` may make its probe due sooner, in the store). A sender's hold is this relay's
+   * alone, so its time holds: its SMS wait for it, spread over `delivery.retryMinDelay` after it, so that one
+   * takes the probe and the others are not all claimed in the same millisecond.
+   */
+  #heldFor(classified: Classified, heldUntil: number, now: number): number {
+    const { retry, random = Math.random, pauseProbeIntervalMs } = this.#options;
+    if (classified.holdsSender) return Math.max(retry.minDelayMs, heldUntil - now) + Math.round(random() * retry.minDelayMs);
+    return Math.max(retry.minDelayMs, Math.min(heldUntil - now, pauseProbeIntervalMs));
   }
 
   /** What the SMS's history says took it: the provider when there are several, the host when it has several. */
