@@ -521,14 +521,15 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       attempt.decisions.push(...sms.map((entry) => ({ sms: entry, classified: refused, via: undefined, heldUntil })));
       return;
     }
-    const refusedLanes = new Set<Lane>();
+    // The providers this round leaves for the route's next: their account refused, or the sender's own queue full there (whichever host).
+    const leftLanes = new Set<Lane>();
     const failedOver = new Map<ClaimedSms, string[]>();
     let pending = sms;
     for (const [position, host] of hosts.entries()) {
       // The stop gave up on this batch: no request to the next host.
       if (this.abandoned) break;
       const { lane, endpoint } = host;
-      if (refusedLanes.has(lane)) continue;
+      if (leftLanes.has(lane)) continue;
       const gateway = this.#gatewayOf(message, lane.provider);
       const started = this.#monotonic();
       const ended = this.#silence.requested(gateway.endpoints[endpoint] ?? `endpoint ${endpoint}`, started);
@@ -553,20 +554,22 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       const outcome = failure?.category ?? refusedAs(result, [...classifiedOf.values()]) ?? 'answered';
       logResult(log, lane.provider, result, failure, { numbers: pending.length, endpoint, ms: Math.round(tookMs), outcome });
       this.#options.metrics?.gatewaySeconds.observe({ result: outcome }, tookMs / 1000);
-      const later = hosts.slice(position + 1).filter((next) => !refusedLanes.has(next.lane));
+      const later = hosts.slice(position + 1).filter((next) => !leftLanes.has(next.lane));
       const hasNext = later.length > 0;
-      // Another provider of the route can take what this account may not send: nothing was sent here.
+      // Another provider of the route can take what this account, or this sender's queue, may not send: nothing was sent here.
       const nextProvider = !message.gatewayAccount && later.some((next) => next.lane !== lane);
       const failOver: ClaimedSms[] = [];
       let hostFailed: Classified | undefined;
       let busy: Hold | undefined;
       const earlier = attempt.asked.get(lane);
       let refusal = earlier?.kind === 'account' ? earlier.classified : undefined;
+      let senderFull = false;
       const answeredAt = this.#clock();
       for (const [entry, classified] of classifiedOf) {
         if (classified.action === 'failover') hostFailed ??= classified;
         if (classified.action === 'pause') refusal ??= classified;
-        if ((classified.action === 'failover' && hasNext) || (classified.action === 'pause' && nextProvider)) {
+        if (classified.holdsSender) senderFull = true;
+        if ((classified.action === 'failover' && hasNext) || ((classified.action === 'pause' || classified.holdsSender) && nextProvider)) {
           failOver.push(entry);
           // A request was made: an attempt, which the SMS's history shows with the answer that moved it on.
           const via = this.#sentVia(host);
@@ -582,7 +585,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
           : (this.#waitFor(decided, answeredAt) ?? (decided.category === 'busy' ? this.#grownProbeMs(lane, answeredAt) : undefined));
         if (wait !== undefined) busy = { kind: 'busy', classified: decided, probeInMs: wait };
       }
-      if (refusal) refusedLanes.add(lane);
+      if (refusal || senderFull) leftLanes.add(lane);
       if (hostFailed) await lane.breaker.markFailed(endpoint, this.#clock());
       else if (result.kind === 'answered') await lane.breaker.markWorking(endpoint);
       // No answer at all (a timeout, a reset) says the host is down as surely, though it is not failed over from.
@@ -590,7 +593,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       // A sender's own queue full says nothing of the provider: its pause is neither started nor ended by it.
       if (this.#notedSender(message, lane, result, classifiedOf, endedAt)) attempt.asked.set(lane, this.#holdOf(host, refusal, down, busy));
       if (failOver.length > 0 && hasNext) {
-        const next = later.find((candidate) => !refusedLanes.has(candidate.lane));
+        const next = later.find((candidate) => !leftLanes.has(candidate.lane));
         if (next && next.lane !== lane) {
           log.warn(
             { numbers: failOver.length, from: lane.provider.name, to: next.lane.provider.name },

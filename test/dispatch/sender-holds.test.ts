@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { after, describe, test } from 'node:test';
 import { Dispatcher } from '../../src/dispatch/dispatcher.ts';
 import { outcomeClassifier } from '../../src/dispatch/outcomes.ts';
-import { singleProvider } from '../../src/dispatch/routing.ts';
+import type { DispatchProvider } from '../../src/dispatch/routing.ts';
 import { createTwilioGateway } from '../../src/providers/twilio/adapter.ts';
 import { twilioPlugin } from '../../src/providers/twilio/index.ts';
 import { openThreadedStore } from '../../src/store/threaded.ts';
@@ -59,10 +59,11 @@ async function twilioGateway(answer: (from: string, to: string) => Answer) {
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, state };
 }
 
-async function relayOn(url: string, retry = TEST_DISPATCH_POLICY.retry) {
+/** A Twilio gateway at `urls` (its hosts, in order). */
+function twilioAt(urls: readonly string[]) {
   const gateway = createTwilioGateway({
     ...TEST_GATEWAY_SETTINGS,
-    endpoints: [url],
+    endpoints: [...urls],
     username: `AC${'0'.repeat(32)}`,
     password: 'token',
     accountId: undefined,
@@ -71,6 +72,12 @@ async function relayOn(url: string, retry = TEST_DISPATCH_POLICY.retry) {
     settings: { messagingServiceSid: `MG${'1'.repeat(32)}` },
   });
   cleanups.push(() => gateway.close());
+  return { name: 'twilio', gateway, outcomes: outcomeClassifier(twilioPlugin.outcomeRules), sessions: false };
+}
+
+/** The dispatcher sending through `providers` (a route's, in order; one Twilio at `url` when a string). */
+async function relayOn(url: string | readonly DispatchProvider[], retry = TEST_DISPATCH_POLICY.retry) {
+  const providers = typeof url === 'string' ? [twilioAt([url])] : url;
   const store = await openThreadedStore({ file: storeFile(), busyTimeoutMs: 1_000 });
   cleanups.push(() => store.close());
   const { logger, lines } = captureLog('info');
@@ -78,7 +85,7 @@ async function relayOn(url: string, retry = TEST_DISPATCH_POLICY.retry) {
   const clock = { now: Date.parse('2026-12-05T10:00:00Z'), monotonic: 0 };
   const dispatcher = new Dispatcher({
     store,
-    routing: singleProvider({ name: 'twilio', gateway, outcomes: outcomeClassifier(twilioPlugin.outcomeRules), sessions: false }),
+    routing: { providers, providersOf: () => providers },
     logger,
     owner: 'test-owner',
     maxConcurrentRequests: SLOTS,
@@ -185,6 +192,20 @@ describe("a sender's own queue full (Twilio 21611 for its From)", () => {
     await relay.pass(10 * 60_000, 2_000);
     // Two probes, each with 19 SMS held again; claimed every minute, they were some 200.
     assert.ok(deferred() - before <= 2 * 20 + 5, `${deferred() - before} SMS deferred in 10 minutes with 20 SMS held, probed every 5 minutes`);
+  });
+
+  test("the SMS answered so fails over at once to the route's next provider, through none of the full one's other hosts", async () => {
+    const full = await twilioGateway(() => 'full');
+    const backup = await twilioGateway(() => 'full');
+    const other = await twilioGateway(() => 'created');
+    const relay = await relayOn([twilioAt([full.url, backup.url]), { ...twilioAt([other.url]), name: 'twilio-b' }]);
+    await relay.accept(BULK);
+    relay.dispatcher.start();
+    // Less than delivery.retryMinDelay: not a retry's backoff.
+    await relay.pass(2_000);
+    assert.equal(other.state.taken.length, 1, 'sent by the next provider at once');
+    assert.equal(full.state.requests.get(BULK), 1);
+    assert.equal(backup.state.requests.get(BULK), undefined, "the queue is the sender's at the provider, whichever host");
   });
 
   test("neither ends nor starts the provider's busy hold: a probe answered so leaves it held", async () => {
