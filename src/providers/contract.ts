@@ -302,7 +302,8 @@ export interface OutcomeRule {
   /**
    * The code says the queue of the sender the mail named is full (`retry` rules; Twilio's 21611 for a mail's
    * own From): that sender's SMS to this provider are held without requests until one probe passes, its other
-   * senders' SMS go on, and the answer says nothing of the provider (its pause neither starts nor ends).
+   * senders' SMS go on, and the answer says nothing of the provider (its pause neither starts nor ends). On a
+   * rule of another action the registry refuses the plug-in (src/providers/registry.ts).
    */
   readonly holdsSender?: true;
 }
