@@ -456,6 +456,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
         gateway,
         outcomes: outcomeClassifier(registry.get(account.provider).outcomeRules, secrets, dispatchLogger),
         sessions: account.sessions,
+        senderQueue: registry.get(account.provider).senderQueue,
         gatewayFor: own && ((sender) => own.get(sender)),
       });
     }

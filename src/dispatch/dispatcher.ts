@@ -615,7 +615,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     const now = this.#monotonic();
     const holds = new Map<Lane, SenderHold | undefined>();
     for (const { lane } of hosts) {
-      if (!holds.has(lane)) holds.set(lane, this.#senderHolds.take(senderKey(lane.provider.name, message.gatewayAccount, message.senderId), now));
+      if (!holds.has(lane)) holds.set(lane, this.#senderHolds.take(this.#senderKeyOf(message, lane), now));
     }
     const open = hosts.filter(({ lane }) => holds.get(lane) === undefined);
     const held = [...holds.values()].filter((hold) => hold !== undefined);
@@ -635,7 +635,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
    * list's every SMS again at each of its bad numbers. `now`: the monotonic clock's, as the holds are kept.
    */
   #notedSender(message: StoredMessage, lane: Lane, result: SubmissionResult, classifiedOf: ReadonlyMap<ClaimedSms, Classified>, now: number): boolean {
-    const key = senderKey(lane.provider.name, message.gatewayAccount, message.senderId);
+    const key = this.#senderKeyOf(message, lane);
     const answers = [...classifiedOf.values()];
     const full = answers.find((classified) => classified.holdsSender);
     if (full) this.#senderHolds.held(key, full, now, (since) => this.#grownFrom(since, now));
@@ -643,6 +643,12 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       this.#senderHolds.answered(key);
     }
     return answers.some((classified) => !classified.holdsSender);
+  }
+
+  /** Whose queue the message's SMS fill at the provider: its sender id as the provider names the queue (a Twilio Messaging Service SID in either case is one). */
+  #senderKeyOf(message: StoredMessage, { provider }: Lane): string {
+    const { senderId } = message;
+    return senderKey(provider.name, message.gatewayAccount, senderId === undefined ? undefined : (provider.senderQueue?.(senderId) ?? senderId));
   }
 
   /**

@@ -378,6 +378,12 @@ export interface ProviderPlugin<Settings extends object = Readonly<Record<string
   temporaryStatus?(code: number): boolean;
   /** Why this sender id cannot go to the provider (shown in the 554), or undefined when it can. */
   senderIdProblem(senderId: string): string | undefined;
+  /**
+   * The sender id as the provider names the sender's queue, where it takes several spellings of one (Twilio: a
+   * Messaging Service SID's hex digits in either case): one sender is held once (OutcomeRule.holdsSender).
+   * Without it, the sender id as written.
+   */
+  senderQueue?(senderId: string): string;
 }
 
 /** A plug-in that takes the relay's webhooks. */

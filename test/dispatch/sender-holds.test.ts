@@ -42,7 +42,8 @@ async function twilioGateway(answer: (from: string, to: string) => Answer) {
     request.on('data', (chunk: Buffer) => (body += chunk.toString()));
     request.on('end', () => {
       const form = new URLSearchParams(body);
-      const from = form.get('From') ?? '';
+      // A mail naming its own Messaging Service has no From: the service is its sender.
+      const from = form.get('From') ?? form.get('MessagingServiceSid') ?? '';
       const to = form.get('To') ?? '';
       state.requests.set(from, (state.requests.get(from) ?? 0) + 1);
       const reply = (status: number, json: object) => response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(json));
@@ -72,7 +73,7 @@ function twilioAt(urls: readonly string[]) {
     settings: { messagingServiceSid: `MG${'1'.repeat(32)}` },
   });
   cleanups.push(() => gateway.close());
-  return { name: 'twilio', gateway, outcomes: outcomeClassifier(twilioPlugin.outcomeRules), sessions: false };
+  return { name: 'twilio', gateway, outcomes: outcomeClassifier(twilioPlugin.outcomeRules), sessions: false, senderQueue: twilioPlugin.senderQueue };
 }
 
 /** The dispatcher sending through `providers` (a route's, in order; one Twilio at `url` when a string). */
@@ -206,6 +207,20 @@ describe("a sender's own queue full (Twilio 21611 for its From)", () => {
     assert.equal(other.state.taken.length, 1, 'sent by the next provider at once');
     assert.equal(full.state.requests.get(BULK), 1);
     assert.equal(backup.state.requests.get(BULK), undefined, "the queue is the sender's at the provider, whichever host");
+  });
+
+  test('a Messaging Service SID is one sender whatever the case of its hex digits, as Twilio and the adapter take it', async () => {
+    const service = `MG${'abcdef01'.repeat(4)}`;
+    const gateway = await twilioGateway((from) => (from === service ? 'full' : 'created'));
+    const relay = await relayOn(gateway.url);
+    await relay.accept(`MG${'ABCDEF01'.repeat(4)}`);
+    relay.dispatcher.start();
+    await relay.pass(2_000);
+    assert.equal(gateway.state.requests.get(service), 1);
+    await relay.accept(`MG${'ABCDEF01'.repeat(2)}${'abcdef01'.repeat(2)}`);
+    // Less than delivery.retryMinDelay: no probe due yet.
+    await relay.pass(2_000);
+    assert.equal(gateway.state.requests.get(service), 1, 'the other spelling is held with the first');
   });
 
   test("neither ends nor starts the provider's busy hold: a probe answered so leaves it held", async () => {
