@@ -441,6 +441,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     };
     metrics.watchGateways(() => gateways);
     const dispatchProviders = new Map<string, DispatchProvider>();
+    const dispatchLogger = logger.child({ component: 'dispatch' });
     // Every account's secrets, whichever gateway echoes them: an account's own credentials go to its provider alone, but cutting more costs nothing.
     const secrets = configuredSecrets(config);
     for (const account of accounts) {
@@ -453,8 +454,9 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       dispatchProviders.set(account.provider, {
         name: account.provider,
         gateway,
-        outcomes: outcomeClassifier(registry.get(account.provider).outcomeRules, secrets),
+        outcomes: outcomeClassifier(registry.get(account.provider).outcomeRules, secrets, dispatchLogger),
         sessions: account.sessions,
+        senderQueue: registry.get(account.provider).senderQueue,
         gatewayFor: own && ((sender) => own.get(sender)),
       });
     }
@@ -465,7 +467,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       storeCommits: () => storeHealth.ok,
       routing: routes ? routedProviders(routes, dispatchProviders) : singleProvider(dispatchProviders.get(config.gateway.provider) as DispatchProvider),
       owner,
-      logger: logger.child({ component: 'dispatch' }),
+      logger: dispatchLogger,
       maxConcurrentRequests: config.gateway.maxConcurrentRequests,
       leaseMs: config.delivery.leaseTtl,
       idleWaitMs: options.idleWaitMs,

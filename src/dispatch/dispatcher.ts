@@ -521,14 +521,15 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       attempt.decisions.push(...sms.map((entry) => ({ sms: entry, classified: refused, via: undefined, heldUntil })));
       return;
     }
-    const refusedLanes = new Set<Lane>();
+    // The providers this round leaves for the route's next: their account refused, or the sender's own queue full there (whichever host).
+    const leftLanes = new Set<Lane>();
     const failedOver = new Map<ClaimedSms, string[]>();
     let pending = sms;
     for (const [position, host] of hosts.entries()) {
       // The stop gave up on this batch: no request to the next host.
       if (this.abandoned) break;
       const { lane, endpoint } = host;
-      if (refusedLanes.has(lane)) continue;
+      if (leftLanes.has(lane)) continue;
       const gateway = this.#gatewayOf(message, lane.provider);
       const started = this.#monotonic();
       const ended = this.#silence.requested(gateway.endpoints[endpoint] ?? `endpoint ${endpoint}`, started);
@@ -553,20 +554,22 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       const outcome = failure?.category ?? refusedAs(result, [...classifiedOf.values()]) ?? 'answered';
       logResult(log, lane.provider, result, failure, { numbers: pending.length, endpoint, ms: Math.round(tookMs), outcome });
       this.#options.metrics?.gatewaySeconds.observe({ result: outcome }, tookMs / 1000);
-      const later = hosts.slice(position + 1).filter((next) => !refusedLanes.has(next.lane));
+      const later = hosts.slice(position + 1).filter((next) => !leftLanes.has(next.lane));
       const hasNext = later.length > 0;
-      // Another provider of the route can take what this account may not send: nothing was sent here.
+      // Another provider of the route can take what this account, or this sender's queue, may not send: nothing was sent here.
       const nextProvider = !message.gatewayAccount && later.some((next) => next.lane !== lane);
       const failOver: ClaimedSms[] = [];
       let hostFailed: Classified | undefined;
       let busy: Hold | undefined;
       const earlier = attempt.asked.get(lane);
       let refusal = earlier?.kind === 'account' ? earlier.classified : undefined;
+      let senderFull = false;
       const answeredAt = this.#clock();
       for (const [entry, classified] of classifiedOf) {
         if (classified.action === 'failover') hostFailed ??= classified;
         if (classified.action === 'pause') refusal ??= classified;
-        if ((classified.action === 'failover' && hasNext) || (classified.action === 'pause' && nextProvider)) {
+        if (classified.holdsSender) senderFull = true;
+        if ((classified.action === 'failover' && hasNext) || ((classified.action === 'pause' || classified.holdsSender) && nextProvider)) {
           failOver.push(entry);
           // A request was made: an attempt, which the SMS's history shows with the answer that moved it on.
           const via = this.#sentVia(host);
@@ -582,15 +585,15 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
           : (this.#waitFor(decided, answeredAt) ?? (decided.category === 'busy' ? this.#grownProbeMs(lane, answeredAt) : undefined));
         if (wait !== undefined) busy = { kind: 'busy', classified: decided, probeInMs: wait };
       }
-      if (refusal) refusedLanes.add(lane);
+      if (refusal || senderFull) leftLanes.add(lane);
       if (hostFailed) await lane.breaker.markFailed(endpoint, this.#clock());
       else if (result.kind === 'answered') await lane.breaker.markWorking(endpoint);
       // No answer at all (a timeout, a reset) says the host is down as surely, though it is not failed over from.
       const down = hostFailed ?? (result.kind === 'transport' ? failure : undefined);
       // A sender's own queue full says nothing of the provider: its pause is neither started nor ended by it.
-      if (this.#notedSender(message, lane, result, classifiedOf, answeredAt)) attempt.asked.set(lane, this.#holdOf(host, refusal, down, busy));
+      if (this.#notedSender(message, lane, result, classifiedOf, endedAt)) attempt.asked.set(lane, this.#holdOf(host, refusal, down, busy));
       if (failOver.length > 0 && hasNext) {
-        const next = later.find((candidate) => !refusedLanes.has(candidate.lane));
+        const next = later.find((candidate) => !leftLanes.has(candidate.lane));
         if (next && next.lane !== lane) {
           log.warn(
             { numbers: failOver.length, from: lane.provider.name, to: next.lane.provider.name },
@@ -609,29 +612,43 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
    * request until the first of those probes (an attempt's decisions say so).
    */
   #notSenderHeld(message: StoredMessage, hosts: readonly Host[], sms: readonly ClaimedSms[], attempt: Attempt): Host[] | undefined {
-    const now = this.#clock();
+    const now = this.#monotonic();
     const holds = new Map<Lane, SenderHold | undefined>();
     for (const { lane } of hosts) {
-      if (!holds.has(lane)) holds.set(lane, this.#senderHolds.take(senderKey(lane.provider.name, message.gatewayAccount, message.senderId), now));
+      if (!holds.has(lane)) holds.set(lane, this.#senderHolds.take(this.#senderKeyOf(message, lane), now));
     }
     const open = hosts.filter(({ lane }) => holds.get(lane) === undefined);
     const held = [...holds.values()].filter((hold) => hold !== undefined);
     if (hosts.length === 0 || open.length > 0) return open;
     const first = held.reduce((earliest, hold) => (hold.nextProbeAt < earliest.nextProbeAt ? hold : earliest));
-    attempt.decisions.push(...sms.map((entry) => ({ sms: entry, classified: first.classified, via: undefined, heldUntil: first.nextProbeAt })));
+    // The store's times are the wall clock's: the probe's time as far from now on it as on the monotonic one.
+    const heldUntil = this.#clock() + (first.nextProbeAt - now);
+    attempt.decisions.push(...sms.map((entry) => ({ sms: entry, classified: first.classified, via: undefined, heldUntil })));
     return undefined;
   }
 
   /**
    * Holds or frees the message's sender at the provider by its answer (OutcomeRule.holdsSender); whether the
-   * answer says anything of the provider itself (a sender's queue full says nothing).
+   * answer says anything of the provider itself (a sender's queue full says nothing). Only a message its queue
+   * took (`sent`, or `ambiguous`: maybe taken) says the queue drains: a refusal of the number alone (invalid,
+   * opted out, not a mobile) is answered before the queue is reached, and ending the hold on it sent a bulk
+   * list's every SMS again at each of its bad numbers. `now`: the monotonic clock's, as the holds are kept.
    */
   #notedSender(message: StoredMessage, lane: Lane, result: SubmissionResult, classifiedOf: ReadonlyMap<ClaimedSms, Classified>, now: number): boolean {
-    const key = senderKey(lane.provider.name, message.gatewayAccount, message.senderId);
-    const full = [...classifiedOf.values()].find((classified) => classified.holdsSender);
+    const key = this.#senderKeyOf(message, lane);
+    const answers = [...classifiedOf.values()];
+    const full = answers.find((classified) => classified.holdsSender);
     if (full) this.#senderHolds.held(key, full, now, (since) => this.#grownFrom(since, now));
-    else if (result.kind === 'answered') this.#senderHolds.answered(key);
-    return [...classifiedOf.values()].some((classified) => !classified.holdsSender);
+    else if (result.kind === 'answered' && answers.some((classified) => classified.action === 'sent' || classified.action === 'ambiguous')) {
+      this.#senderHolds.answered(key);
+    }
+    return answers.some((classified) => !classified.holdsSender);
+  }
+
+  /** Whose queue the message's SMS fill at the provider: its sender id as the provider names the queue (a Twilio Messaging Service SID in either case is one). */
+  #senderKeyOf(message: StoredMessage, { provider }: Lane): string {
+    const { senderId } = message;
+    return senderKey(provider.name, message.gatewayAccount, senderId === undefined ? undefined : (provider.senderQueue?.(senderId) ?? senderId));
   }
 
   /**
@@ -816,9 +833,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     // Held without a request: its last error stays the last one a gateway gave, which its bounce at the maximum age names.
     const error = heldUntil !== undefined && sms.lastError !== undefined ? sms.lastError : recordedError(classified);
     if (classified.action === 'fail') return { smsId: sms.id, kind: 'failed', error, attempted: via !== undefined };
-    // Held: due again with the probe, when it may go if the probe finds the gateway back.
-    const waitMs =
-      heldUntil === undefined ? this.#waitFor(classified, now) : Math.max(retry.minDelayMs, Math.min(heldUntil - now, this.#options.pauseProbeIntervalMs));
+    const waitMs = heldUntil === undefined ? this.#waitFor(classified, now) : this.#heldFor(classified, heldUntil, now);
     const step = nextStep({ attempts: sms.attempts + 1, receivedAt: startOf(message), now, waitMs }, retry, random);
     if (step.kind === 'expire') return { smsId: sms.id, kind: 'expired', error: `${error}; given up at the maximum age`, attempted: via !== undefined };
     return {
@@ -831,6 +846,19 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       attempted: via !== undefined || heldUntil === undefined,
       possibleDuplicate: classified.action === 'ambiguous',
     };
+  }
+
+  /**
+   * How long an SMS held without a request waits: until the probe, when it may go if the probe finds the way
+   * clear. A provider's pause is looked at again every `delivery.pauseProbeInterval` at the latest (another
+   * relay or `queue retry` may make its probe due sooner, in the store). A sender's hold is this relay's
+   * alone, so its time holds: its SMS wait for it, spread over `delivery.retryMinDelay` after it, so that one
+   * takes the probe and the others are not all claimed in the same millisecond.
+   */
+  #heldFor(classified: Classified, heldUntil: number, now: number): number {
+    const { retry, random = Math.random, pauseProbeIntervalMs } = this.#options;
+    if (classified.holdsSender) return Math.max(retry.minDelayMs, heldUntil - now) + Math.round(random() * retry.minDelayMs);
+    return Math.max(retry.minDelayMs, Math.min(heldUntil - now, pauseProbeIntervalMs));
   }
 
   /** What the SMS's history says took it: the provider when there are several, the host when it has several. */

@@ -1,4 +1,5 @@
 import { REDACTED } from '../config/secrets.ts';
+import type { Logger } from '../log.ts';
 import { cutEchoes, type EchoNeedle, echoNeedles } from './echoes.ts';
 import type { OutcomeRule, RecipientResult, SubmissionResult } from '../providers/contract.ts';
 import type { OutcomeAction } from '../vocabulary.ts';
@@ -120,9 +121,21 @@ export const TEXT_REDACTED = '[text]';
  * that no log line, history, status or bounce gets them (info logs carry no message text; debug lines
  * of the request may).
  */
-export function outcomeClassifier(providerRules: readonly OutcomeRule[], secrets: readonly string[] = []): OutcomeClassifier {
+export function outcomeClassifier(providerRules: readonly OutcomeRule[], secrets: readonly string[] = [], logger?: Logger): OutcomeClassifier {
   const rules = [...providerRules, ...GENERIC_OUTCOME_RULES];
   const secretNeedles = echoNeedles(secrets);
+  // A reading that fails is a fault of the relay's, whatever the answer: said once (its kind, never its words, which
+  // may hold what was to be cut), at debug, as the gateway's words are lost to the mark, not the SMS.
+  let failureSaid = false;
+  const failed = (error: unknown) => {
+    if (failureSaid) return;
+    failureSaid = true;
+    logger?.debug(
+      { errorType: error instanceof Error ? error.name : typeof error },
+      "dispatch: the gateway's words could not be searched for echoes of a secret or the SMS's text; a mark stands for them (said once)",
+    );
+  };
+  const cutOrAll = (said: string, needles: () => readonly EchoNeedle[], mark: string) => cutOrMark(said, needles, mark, failed);
   const redact = (said: string) => cutOrAll(said, () => secretNeedles, REDACTED);
   const withDetail = (classified: Classified, detail: string | undefined, smsText: string | undefined): Classified => {
     const said =
@@ -166,14 +179,15 @@ export function outcomeClassifier(providerRules: readonly OutcomeRule[], secrets
 }
 
 /**
- * `said` with the values cut out; all of it where reading the words fails (an answer no test foresaw):
- * the SMS were sent by then, and a throw here lost the batch's outcomes (sent again on the retry),
+ * `said` with the values cut out; all of it where reading the words fails (an answer no test foresaw), told to
+ * `failed`: the SMS were sent by then, and a throw here lost the batch's outcomes (sent again on the retry),
  * while passing the words on uncut could show the secret.
  */
-function cutOrAll(said: string, needles: () => readonly EchoNeedle[], mark: string): string {
+function cutOrMark(said: string, needles: () => readonly EchoNeedle[], mark: string, failed: (error: unknown) => void): string {
   try {
     return cutEchoes(said, needles(), mark);
-  } catch {
+  } catch (error) {
+    failed(error);
     return mark;
   }
 }

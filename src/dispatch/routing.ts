@@ -15,6 +15,8 @@ export interface DispatchProvider {
   readonly outcomes: OutcomeClassifier;
   /** Ask the provider for a reply session per SMS (Puzzel). */
   readonly sessions: boolean;
+  /** The sender id as the provider names the sender's queue (ProviderPlugin.senderQueue); as written without it. */
+  readonly senderQueue?: ((senderId: string) => string) | undefined;
   /** The gateway with an account's own credentials (`accounts[].gateway`), when it has them for this provider. */
   readonly gatewayFor?: ((account: string) => Gateway | undefined) | undefined;
 }

@@ -1,6 +1,10 @@
 import type { Classified } from './outcomes.ts';
 
-/** One sender held at one provider: why (the answer that held it), since when, and when its next probe may go. */
+/**
+ * One sender held at one provider: why (the answer that held it), since when, and when its next probe may go,
+ * on the monotonic clock (in this relay's memory only: a step of the wall clock neither holds a sender for its
+ * length nor lets its SMS all go).
+ */
 export interface SenderHold {
   readonly classified: Classified;
   readonly since: number;
@@ -11,7 +15,7 @@ export interface SenderHold {
 /**
  * The senders whose own queue at a provider is full (OutcomeRule.holdsSender: Twilio's 21611 for a mail's
  * From), by provider, gateway account and sender id. Their SMS to that provider wait without a request; one
- * is let through when the hold's probe is due, and an answer other than that queue full ends the hold. The
+ * is let through when the hold's probe is due, and a message its queue takes (sent, or maybe) ends it. The
  * provider's other senders go on, and its pause is not touched: a bulk sender's full queue neither holds
  * nor frees everyone else. Each relay holds its own (not the store's, as a provider's pause is): another
  * relay on the database learns of the queue from its own first answer.
@@ -39,7 +43,7 @@ export class SenderHolds {
     this.#holds.set(key, { classified, since, nextProbeAt: now + probeInMs, probeInMs });
   }
 
-  /** The provider answered the sender otherwise: its SMS go again. */
+  /** The sender's queue took a message: its SMS go again. */
   answered(key: string): void {
     this.#holds.delete(key);
   }

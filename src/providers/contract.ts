@@ -302,7 +302,8 @@ export interface OutcomeRule {
   /**
    * The code says the queue of the sender the mail named is full (`retry` rules; Twilio's 21611 for a mail's
    * own From): that sender's SMS to this provider are held without requests until one probe passes, its other
-   * senders' SMS go on, and the answer says nothing of the provider (its pause neither starts nor ends).
+   * senders' SMS go on, and the answer says nothing of the provider (its pause neither starts nor ends). On a
+   * rule of another action the registry refuses the plug-in (src/providers/registry.ts).
    */
   readonly holdsSender?: true;
 }
@@ -377,6 +378,12 @@ export interface ProviderPlugin<Settings extends object = Readonly<Record<string
   temporaryStatus?(code: number): boolean;
   /** Why this sender id cannot go to the provider (shown in the 554), or undefined when it can. */
   senderIdProblem(senderId: string): string | undefined;
+  /**
+   * The sender id as the provider names the sender's queue, where it takes several spellings of one (Twilio: a
+   * Messaging Service SID's hex digits in either case): one sender is held once (OutcomeRule.holdsSender).
+   * Without it, the sender id as written.
+   */
+  senderQueue?(senderId: string): string;
 }
 
 /** A plug-in that takes the relay's webhooks. */

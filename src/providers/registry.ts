@@ -88,4 +88,13 @@ function checkParts(plugin: ProviderPlugin): void {
       `${label}: a provider name is lower-case letters, digits and "-", and is not "simulator" nor ends in "-simulator"`,
     );
   }
+  // A held sender's SMS wait for its queue (OutcomeRule.holdsSender): on a rule that fails, sends or pauses, the hold would
+  // contradict the action, holding a sender whose SMS were bounced, or leaving the provider paused for one sender's queue.
+  const holding = plugin.outcomeRules.find((rule) => rule.holdsSender && rule.action !== 'retry');
+  if (holding) {
+    throw new ProviderRegistryError(
+      'PROVIDER_INCOMPLETE',
+      `${label}: outcome rule ${holding.match} holds the sender (holdsSender) with action "${holding.action}"; holdsSender is for "retry" rules only`,
+    );
+  }
 }

@@ -7,6 +7,7 @@ import { interactsmsPlugin } from '../../src/providers/interactsms/index.ts';
 import { puzzelPlugin } from '../../src/providers/puzzel/index.ts';
 import { twilioPlugin } from '../../src/providers/twilio/index.ts';
 import { vonagePlugin } from '../../src/providers/vonage/index.ts';
+import { assertNeverLogged, captureLog } from '../helpers/log-lines.ts';
 
 const { classify, classifyRecipient } = outcomeClassifier(intellisoftwarePlugin.outcomeRules);
 
@@ -136,17 +137,26 @@ describe("a gateway's answer the echo reading cannot read", () => {
     assert.equal(classified.detail, `${`bad ***: &#${'9'.repeat(309)}`.slice(0, 197)}...`);
   });
 
-  test('a reading that fails cuts the whole answer rather than throwing', () => {
+  test('a reading that fails cuts the whole answer rather than throwing, and says so once at debug, by its kind only', () => {
+    const { logger, lines } = captureLog('debug');
+    const { classifyRecipient } = outcomeClassifier(intellisoftwarePlugin.outcomeRules, ['kQ9/vX2-secret'], logger);
     const fromCodePoint = String.fromCodePoint;
     String.fromCodePoint = () => {
-      throw new RangeError('a reading no test foresaw');
+      throw new RangeError('a reading no test foresaw kQ9/vX2-secret');
     };
     try {
-      const classified = refused('login kQ9/vX2&#45;secret refused');
-      assert.equal(classified.action, 'pause');
-      assert.equal(classified.detail, '***');
+      for (let index = 0; index < 2; index++) {
+        const classified = classifyRecipient({ kind: 'refused', code: 'ERR:LOGIN_INVALID', detail: 'login kQ9/vX2&#45;secret refused' }, '447700900123');
+        assert.equal(classified.action, 'pause');
+        assert.equal(classified.detail, '***');
+      }
     } finally {
       String.fromCodePoint = fromCodePoint;
     }
+    assert.equal(lines.length, 1, 'said once');
+    const line = JSON.parse(lines[0] ?? '{}') as { level: unknown; errorType: unknown };
+    assert.equal(line.level, 'debug');
+    assert.equal(line.errorType, 'RangeError');
+    assertNeverLogged(lines, { "the error's words": 'no test foresaw', 'the secret': 'kQ9/vX2' });
   });
 });

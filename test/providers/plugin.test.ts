@@ -17,6 +17,7 @@ import { request } from 'undici';
 import { z } from 'zod';
 import { ConfigError, loadConfig } from '../../src/config/load.ts';
 import type { Gateway, GatewayOptions, InboundParse, InboundRequest, ProviderPlugin } from '../../src/providers/contract.ts';
+import { composeRegistry } from '../../src/providers/registry.ts';
 import type { InboundSink, ReceivedSms, StatusReport } from '../../src/vocabulary.ts';
 import { maildirMessages, relayEnvironment, removeDir, startTestRelay, tempDir, type TestRelay, waitFor } from '../helpers/relay.ts';
 import { queuedId, sendMail } from '../helpers/smtp.ts';
@@ -369,6 +370,14 @@ describe('provider plug-ins at start-up', () => {
     assert.deepEqual(problems({}, [withoutRules as unknown as ProviderPlugin]), ['provider plug-in "tinygw" lacks outcomeRules']);
     const { parseReport: _report, ...withoutReport } = tinyPlugin;
     assert.deepEqual(problems({}, [withoutReport as ProviderPlugin]), ['provider plug-in "tinygw" lacks parseReport']);
+  });
+
+  test('an outcome rule holding the sender on an action other than retry is one line naming the rule', () => {
+    const rule = { match: /^recipient\/QUEUE_FULL$/, action: 'fail', category: 'sender-busy', reason: 'the queue is full', holdsSender: true } as const;
+    assert.deepEqual(problems({}, [{ ...tinyPlugin, outcomeRules: [...tinyPlugin.outcomeRules, rule] }]), [
+      'provider plug-in "tinygw": outcome rule /^recipient\\/QUEUE_FULL$/ holds the sender (holdsSender) with action "fail"; holdsSender is for "retry" rules only',
+    ]);
+    assert.doesNotThrow(() => composeRegistry([{ ...tinyPlugin, outcomeRules: [...tinyPlugin.outcomeRules, { ...rule, action: 'retry' }] }]));
   });
 
   test('two plug-ins claiming one name, and so its webhook paths, is one line', () => {

@@ -3,7 +3,7 @@ import type { ProviderPlugin } from '../contract.ts';
 import { createTwilioGateway, PROVIDER, TWILIO_CAPABILITIES } from './adapter.ts';
 import { acknowledge, describeStatus, parseReceived, parseReport, statusCode, verify } from './inbound.ts';
 import { TWILIO_OUTCOME_RULES } from './outcomes.ts';
-import { senderIdProblem } from './sender-id.ts';
+import { senderIdProblem, senderQueue } from './sender-id.ts';
 import { TWILIO_SETTINGS } from './settings.ts';
 
 export const twilioPlugin: ProviderPlugin = {
@@ -19,4 +19,5 @@ export const twilioPlugin: ProviderPlugin = {
   describeStatus,
   statusCode,
   senderIdProblem,
+  senderQueue,
 };

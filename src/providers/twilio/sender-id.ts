@@ -4,7 +4,7 @@
  * digits and spaces, at least one letter), or a Messaging Service SID in place of the configured one (its hex
  * digits in either case: the adapter sends them as Twilio issues them, sids.ts).
  */
-import { MESSAGING_SERVICE_SID } from './sids.ts';
+import { canonicalSid, MESSAGING_SERVICE_SID } from './sids.ts';
 
 const ALPHANUMERIC_SENDER_MAX = 11;
 const E164 = /^\+[1-9]\d{6,14}$/;
@@ -18,4 +18,9 @@ export function senderIdProblem(senderId: string): string | undefined {
   if (!/[A-Za-z]/.test(senderId)) return `The sender id "${senderId}" has no letter: ${rule}.`;
   if (senderId.length > ALPHANUMERIC_SENDER_MAX) return `The sender id "${senderId}" is longer than ${ALPHANUMERIC_SENDER_MAX} characters: ${rule}.`;
   return undefined;
+}
+
+/** A sender's queue as the adapter names the sender: a Messaging Service SID as Twilio issues it, any other sender as written. */
+export function senderQueue(senderId: string): string {
+  return MESSAGING_SERVICE_SID.test(senderId) ? canonicalSid(senderId) : senderId;
 }
