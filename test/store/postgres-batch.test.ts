@@ -240,7 +240,7 @@ forEachStore((kind) =>
         [['failed', 6]],
       );
       // Adopted: a report repeated now is a duplicate, not an orphan again.
-      assert.deepEqual(await report(4, 'delivered'), { kind: 'duplicate' });
+      assert.deepEqual(await report(4, 'delivered'), { kind: 'duplicate', sms: { gatewayAccount: undefined } });
       await store.close();
     });
 
