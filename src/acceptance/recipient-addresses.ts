@@ -1,6 +1,7 @@
 import type { CountryCode } from 'libphonenumber-js';
 import { RelayError } from '../errors.ts';
 import { normaliseNumber } from '../sms/numbers.ts';
+import { isAtSmsDomain } from '../mail/addresses.ts';
 import { canTextBack, NO_REPLY_LOCAL_PART, readSender, senderKind } from '../sms/senders.ts';
 
 export interface RecipientRules {
@@ -47,8 +48,7 @@ export function isPostmasterAddress(address: string, domains: readonly string[])
  * a report there would fail it).
  */
 export function refusesReportsTo(address: string, domains: readonly string[]): boolean {
-  const at = address.lastIndexOf('@');
-  return at > 0 && domains.includes(address.slice(at + 1).toLowerCase()) && !isPostmasterAddress(address, domains);
+  return isAtSmsDomain(address, domains) && !isPostmasterAddress(address, domains);
 }
 
 /** Puzzel's email interface addresses `<number>-<serviceId>@…` (src/providers/puzzel/README.md); the service id is its own. */

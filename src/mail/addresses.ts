@@ -30,7 +30,7 @@ export function mailboxesOf(header: { readonly value: readonly HeaderAddress[] }
 }
 
 /** The first of `mailboxesOf(header)`, or undefined. */
-export function mailboxOf(header: { readonly value: readonly HeaderAddress[] } | undefined): string | undefined {
+function mailboxOf(header: { readonly value: readonly HeaderAddress[] } | undefined): string | undefined {
   return mailboxesOf(header)[0];
 }
 
@@ -40,7 +40,8 @@ export function mailboxOf(header: { readonly value: readonly HeaderAddress[] } |
  * default mailbox, the postmaster's, a reroute, a conversation's).
  */
 export function isAtSmsDomain(address: string, smsDomains: readonly string[]): boolean {
-  return smsDomains.includes(address.slice(address.lastIndexOf('@') + 1).toLowerCase());
+  const at = address.lastIndexOf('@');
+  return at > 0 && smsDomains.includes(address.slice(at + 1).toLowerCase());
 }
 
 /** Where the phone's replies to a mail go, by its headers, and what the 250 says of the choice. */

@@ -1,6 +1,6 @@
 import { AUTO_REPLY_SUBJECT, autoReplyMark, LOOP_HEADER } from './extract.ts';
 import type { ParsedMail } from './mime.ts';
-import { anyOf, BOUNCE_SUBJECTS, DELAY_SUBJECTS, DELAY_WORDINGS, RETURNED_MESSAGE_MARKERS } from './wordings.ts';
+import { anyOf, BOUNCE_SUBJECTS, DELAY_SUBJECTS, DELAY_WORDINGS, PERSONS_QUOTE_MARKER, RETURNED_MESSAGE_MARKERS } from './wordings.ts';
 
 /** What a bounce says of the mail it is about. */
 export interface Bounce {
@@ -66,7 +66,7 @@ const DELAY_WORDING = new RegExp(anyOf(DELAY_WORDINGS), 'iu');
  */
 const BOUNCE_CONTEXT = /\bSMTP error\b|^\s*(?:Diagnostic-Code|Remote-MTA)\s*:|\(#[45]\.\d{1,3}\.\d{1,3}\)/im;
 /** The one returned-mail marker (RETURNED_MESSAGE_MARKERS) that a person's quote writes too. */
-const PERSONS_QUOTE_MARKER = /original message/i;
+const PERSONS_QUOTE = new RegExp(anyOf([PERSONS_QUOTE_MARKER]), 'i');
 /** The relay's own header on a line of its own: a returned copy of its reply mail carries it. */
 const OWN_HEADER = new RegExp(`^${LOOP_HEADER}\\s*:`, 'im');
 
@@ -98,7 +98,7 @@ export function readBounce(bounce: ToReturnPath): Bounce | NotABounce {
   const marker = returned >= 0;
   // Outlook's "-----Original Message-----" is also how a person's (or an out-of-office's) quote begins: beside an
   // auto-reply's mark it is no bounce's own word, where qmail's or Exim's copy markers are.
-  const bounceMarker = marker && !PERSONS_QUOTE_MARKER.test(RETURNED_MESSAGE.exec(text)?.[0] ?? '');
+  const bounceMarker = marker && !PERSONS_QUOTE.test(RETURNED_MESSAGE.exec(text)?.[0] ?? '');
   // An auto-reply's mark (RFC 3834's, which MTAs set on bounces too, or a responder's own) leaves a bare
   // number no status: a phone number or a date in a vacation answer reads as one. Only a bounce's own words beside it make it one.
   const autoMarked = autoReplyMark(mail) !== undefined;

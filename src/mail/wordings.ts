@@ -1366,6 +1366,12 @@ export const DELAY_WORDINGS = [
 ];
 
 /**
+ * The one returned-mail marker (Exchange's) that a person's quote writes too, Outlook's "-----Original
+ * Message-----": beside an auto-reply's mark it is no bounce's (bounce.ts).
+ */
+export const PERSONS_QUOTE_MARKER = 'Original message';
+
+/**
  * Lines after which a bounce quotes the mail it returns (qmail's, Exim's, Sendmail's, Exchange's): the
  * reply mail's own text follows, which is no reason of the remote server's.
  */
@@ -1374,5 +1380,5 @@ export const RETURNED_MESSAGE_MARKERS = [
   'This is a copy of the message',
   'This is a copy of the body of the message',
   'Returned mail follows',
-  'Original message',
+  PERSONS_QUOTE_MARKER,
 ];

@@ -21,7 +21,8 @@ import { toInternationalDigits } from '../../sms/numbers.ts';
 import type { Gateway, GatewayOptions, ProviderCapabilities, SmsSubmission, SubmissionResult } from '../contract.ts';
 import { HttpEndpoints, httpGateway, type HttpOutcome, httpRefusal, logRequest, unparseable } from '../http-endpoint.ts';
 import { MAIL_SENDER_SUFFIX, MAIL_SERVICE_SUFFIX, MESSAGING_SERVICE_CODES, SENDER_QUEUE_CODES } from './outcomes.ts';
-import { canonicalSid, MESSAGE_SID, MESSAGING_SERVICE_SID } from './sids.ts';
+import { MESSAGE_SID, MESSAGING_SERVICE_SID } from './sids.ts';
+import { senderQueue } from './sender-id.ts';
 
 export const PROVIDER = 'twilio';
 
@@ -90,7 +91,7 @@ export function buildMessageForm(
   const sender = submission.senderId;
   // A mail's own service, as Twilio issues its SID (sids.ts); any other sender id is the From.
   const mailService = sender !== undefined && MESSAGING_SERVICE_SID.test(sender);
-  const service = mailService ? canonicalSid(sender) : messagingServiceSid;
+  const service = mailService ? senderQueue(sender) : messagingServiceSid;
   if (service !== undefined) form.set('MessagingServiceSid', service);
   if (sender !== undefined && !mailService) form.set('From', sender);
   if (statusCallback !== undefined && submission.deliveryReport !== false) form.set('StatusCallback', statusCallback);
