@@ -771,7 +771,7 @@ function acceptanceSettings(config: Config): AcceptanceSettings {
       accounts: config.accounts,
       defaultRegion: config.sms.defaultRegion,
       allowedSenderIds: config.sms.allowedSenderIds,
-      ownSenderIds: accountsOf(config).flatMap((account) => account.defaultSenderId ?? []),
+      accountSenderIds: accountsOf(config).map((account) => account.defaultSenderId),
       premiumBlocklist: config.policy.premiumBlocklist,
       blockedPrefixes: config.policy.blockedPrefixes,
     },

@@ -57,8 +57,12 @@ export interface SenderSettings {
   readonly defaultRegion: string | undefined;
   /** Sender ids anyone may choose whose account or network lists none of its own; unset = any. */
   readonly allowedSenderIds?: readonly string[] | undefined;
-  /** The ids the relay sends as when a mail names none (each sending account's `gateway.from`): any mail may name them. */
-  readonly ownSenderIds?: readonly string[] | undefined;
+  /**
+   * What each of the relay's sending accounts sends as when a mail names none (its `gateway.from`; undefined: the
+   * provider's own choice). Only an id they all share may be named by any mail (ownSenderId): where they differ,
+   * naming one would send it through a provider whose own it is not (a route's other provider, a failover).
+   */
+  readonly accountSenderIds?: readonly (string | undefined)[] | undefined;
   readonly premiumBlocklist: boolean;
   readonly blockedPrefixes: readonly string[];
 }
@@ -133,12 +137,13 @@ export class SenderPolicy {
   /**
    * Why `principal` may not send as `senderId`, or undefined. `givenIn` names where the mail gave it
    * (`X-SMS-From`, `the subject's From:`), which the sender leaves out to send as the relay's own id;
-   * naming that id itself (`ownSenderIds`) is the same, so it is taken from anyone.
+   * naming that id itself (ownSenderId) is the same, so it is taken from anyone.
    */
   senderIdProblem(principal: Principal, senderId: string, givenIn: string): string | undefined {
     const allowed = principal.senderIds;
     if (!allowed || allowed.some((pattern) => matchesSenderId(pattern, senderId))) return undefined;
-    if (this.#settings.ownSenderIds?.some((own) => sameSenderId(own, senderId))) return undefined;
+    const own = ownSenderId(this.#settings.accountSenderIds ?? []);
+    if (own !== undefined && sameSenderId(own, senderId)) return undefined;
     const whose = principal.kind === 'account' ? `account ${principal.name}` : principal.name;
     return `"${senderId}" is not a sender id ${whose} may send as (${allowed.join(', ')}); leave ${givenIn} out to send as the relay's own`;
   }
@@ -189,6 +194,12 @@ function matchesSenderId(pattern: string, senderId: string): boolean {
     return pattern.endsWith('*') ? digits.startsWith(pattern.slice(1, -1)) : digits === pattern.slice(1);
   }
   return pattern.toLowerCase() === senderId.trim().toLowerCase();
+}
+
+/** The id every sending account sends as when a mail names none, or undefined when they differ (or one has none). */
+function ownSenderId(accountSenderIds: readonly (string | undefined)[]): string | undefined {
+  const [first, ...others] = accountSenderIds;
+  return first !== undefined && others.every((other) => other !== undefined && sameSenderId(first, other)) ? first : undefined;
 }
 
 /** Two sender ids a gateway reads as one: the same number (with or without `+` or `00`), or the same name but for case. */

@@ -81,34 +81,52 @@ describe('sender ids an account or network may choose', () => {
 
 describe("the relay's own sender id (gateway.from)", () => {
   let relay: TestRelay;
+  let twoFroms: TestRelay;
   before(async () => {
-    relay = await startTestRelay({
-      gateway: { provider: 'vonage-simulator', from: '447700900555' },
-      sms: { allowedSenderIds: ['Acme'] },
-      accounts: [{ username: 'erp', passwordHash: HASH, senders: ['@erp.example.com'] }],
+    const policy = { sms: { allowedSenderIds: ['Acme'] }, accounts: [{ username: 'erp', passwordHash: HASH, senders: ['@erp.example.com'] }] };
+    relay = await startTestRelay({ gateway: { provider: 'vonage-simulator', from: '447700900555' }, ...policy });
+    // One route over two providers that send as different ids when a mail names none.
+    twoFroms = await startTestRelay({
+      gateway: {
+        provider: 'vonage-simulator',
+        from: '447700900555',
+        routes: [{ match: '*', providers: ['vonage-simulator', 'smpp-simulator'] }],
+        providers: { 'smpp-simulator': { from: '447700900666' } },
+      },
+      ...policy,
     });
   });
   after(async () => {
-    await relay.stop();
-    removeDir(relay.dir);
+    for (const started of [relay, twoFroms]) {
+      await started.stop();
+      removeDir(started.dir);
+    }
+  });
+
+  const sendVia = async (via: TestRelay, senderId: string) => {
+    const dialog = await SmtpDialog.open(via.relay.smtpPort);
+    try {
+      await dialog.command('EHLO client.example.com');
+      assert.equal((await dialog.command(`AUTH PLAIN ${Buffer.from(`\0erp\0${PASSWORD}`).toString('base64')}`)).code, 235);
+      assert.equal((await dialog.command('MAIL FROM:<a@erp.example.com>')).code, 250);
+      assert.equal((await dialog.command('RCPT TO:<447700900371@sms.localhost>')).code, 250);
+      const reply = await dialog.data(
+        message({ to: ['447700900371@sms.localhost'], from: 'a@erp.example.com', body: 'Shift moved', headers: { 'X-SMS-From': senderId } }),
+      );
+      return `${reply.code} ${reply.text}`;
+    } finally {
+      await dialog.close();
+    }
+  };
+
+  test("with providers of different own ids, neither is taken unlisted: the route's other provider (or a failover) would send it as an id not its own", async () => {
+    assert.match(await sendVia(twoFroms, '447700900555'), /^554 5\.7\.1 Sender id refused: "447700900555" is not a sender id account erp may send as \(Acme\)/);
+    assert.match(await sendVia(twoFroms, '447700900666'), /^554 5\.7\.1 Sender id refused/);
+    assert.match(await sendVia(twoFroms, 'Acme'), /^250 /);
   });
 
   test('naming it is leaving X-SMS-From out: taken from anyone, written with + or 00 too, though no list names it', async () => {
-    const send = async (senderId: string) => {
-      const dialog = await SmtpDialog.open(relay.relay.smtpPort);
-      try {
-        await dialog.command('EHLO client.example.com');
-        assert.equal((await dialog.command(`AUTH PLAIN ${Buffer.from(`\0erp\0${PASSWORD}`).toString('base64')}`)).code, 235);
-        assert.equal((await dialog.command('MAIL FROM:<a@erp.example.com>')).code, 250);
-        assert.equal((await dialog.command('RCPT TO:<447700900371@sms.localhost>')).code, 250);
-        const reply = await dialog.data(
-          message({ to: ['447700900371@sms.localhost'], from: 'a@erp.example.com', body: 'Shift moved', headers: { 'X-SMS-From': senderId } }),
-        );
-        return `${reply.code} ${reply.text}`;
-      } finally {
-        await dialog.close();
-      }
-    };
+    const send = (senderId: string) => sendVia(relay, senderId);
     assert.match(await send('447700900555'), /^250 /);
     assert.match(await send('+447700900555'), /^250 /);
     assert.match(await send('00447700900555'), /^250 /);
