@@ -554,21 +554,24 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       const outcome = failure?.category ?? refusedAs(result, [...classifiedOf.values()]) ?? 'answered';
       logResult(log, lane.provider, result, failure, { numbers: pending.length, endpoint, ms: Math.round(tookMs), outcome });
       this.#options.metrics?.gatewaySeconds.observe({ result: outcome }, tookMs / 1000);
-      const later = hosts.slice(position + 1).filter((next) => !leftLanes.has(next.lane));
-      const hasNext = later.length > 0;
+      const remaining = hosts.slice(position + 1).filter((next) => !leftLanes.has(next.lane));
       // Another provider of the route can take what this account, or this sender's queue, may not send: nothing was sent here.
-      const nextProvider = !message.gatewayAccount && later.some((next) => next.lane !== lane);
+      const nextProvider = !message.gatewayAccount && remaining.some((next) => next.lane !== lane);
+      const earlier = attempt.asked.get(lane);
+      const refusal = earlier?.kind === 'account' ? earlier.classified : [...classifiedOf.values()].find((classified) => classified.action === 'pause');
+      const senderFull = [...classifiedOf.values()].some((classified) => classified.holdsSender);
+      // This provider's other hosts are left before any SMS is moved on: one failed over (a host down) in the same answer
+      // goes to a host still asked, never to one this round skips (it was left without an outcome). A full queue leaves
+      // them only for another provider: without one, the same provider's next host still takes what failed over.
+      if (refusal || (senderFull && nextProvider)) leftLanes.add(lane);
+      const later = remaining.filter((next) => !leftLanes.has(next.lane));
+      const hasNext = later.length > 0;
       const failOver: ClaimedSms[] = [];
       let hostFailed: Classified | undefined;
       let busy: Hold | undefined;
-      const earlier = attempt.asked.get(lane);
-      let refusal = earlier?.kind === 'account' ? earlier.classified : undefined;
-      let senderFull = false;
       const answeredAt = this.#clock();
       for (const [entry, classified] of classifiedOf) {
         if (classified.action === 'failover') hostFailed ??= classified;
-        if (classified.action === 'pause') refusal ??= classified;
-        if (classified.holdsSender) senderFull = true;
         if ((classified.action === 'failover' && hasNext) || ((classified.action === 'pause' || classified.holdsSender) && nextProvider)) {
           failOver.push(entry);
           // A request was made: an attempt, which the SMS's history shows with the answer that moved it on.
@@ -585,7 +588,6 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
           : (this.#waitFor(decided, answeredAt) ?? (decided.category === 'busy' ? this.#grownProbeMs(lane, answeredAt) : undefined));
         if (wait !== undefined) busy = { kind: 'busy', classified: decided, probeInMs: wait };
       }
-      if (refusal || senderFull) leftLanes.add(lane);
       if (hostFailed) await lane.breaker.markFailed(endpoint, this.#clock());
       else if (result.kind === 'answered') await lane.breaker.markWorking(endpoint);
       // No answer at all (a timeout, a reset) says the host is down as surely, though it is not failed over from.
