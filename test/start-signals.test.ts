@@ -3,6 +3,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { after, describe, test } from 'node:test';
 import { BIN, relayEnvironment, removeDir, tempDir, waitFor } from './helpers/relay.ts';
@@ -173,4 +174,45 @@ describe('signals during start-up', () => {
     held.child.kill('SIGTERM');
     assert.equal(await held.exited, 0);
   });
+});
+
+/**
+ * Crash round 24, finding 1: handing the held signals on removed the holding listener before adding the next one,
+ * and Node closes a signal's handle with its last listener: a signal the OS had delivered while JavaScript was busy
+ * (evaluating cli.ts's imports), not yet read by the event loop, was dropped, and the relay came up after a SIGTERM.
+ */
+describe('a signal delivered while the process is busy, before the signals are handed on', () => {
+  const FIXTURE = fileURLToPath(new URL('./fixtures/start-signals/held-while-busy.ts', import.meta.url));
+  /** Long enough for the signal to arrive well inside it on a loaded machine. */
+  const BUSY_MS = 1_500;
+
+  async function signalledWhileBusy(mode: 'take' | 'release', signal: NodeJS.Signals) {
+    const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE, mode, String(BUSY_MS)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    children.add(child);
+    const lines: string[] = [];
+    createInterface({ input: child.stdout! }).on('line', (line) => lines.push(line));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.once('exit', (code, signal) => {
+        children.delete(child);
+        resolve({ code, signal });
+      }),
+    );
+    await waitFor('the synchronous work', () => lines.includes('busy'), 30_000);
+    child.kill(signal);
+    return { ...(await exited), lines };
+  }
+
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    test(`${signal}: start's handler gets it`, async () => {
+      const { code, lines } = await signalledWhileBusy('take', signal);
+      assert.deepEqual(lines, ['busy', `handled ${signal}`]);
+      assert.equal(code, 0);
+    });
+
+    test(`${signal}: another command ends by it, as by Node's default`, async () => {
+      const { signal: endedBy, lines } = await signalledWhileBusy('release', signal);
+      assert.deepEqual(lines, ['busy']);
+      assert.equal(endedBy, signal);
+    });
+  }
 });
