@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { after, describe, test } from 'node:test';
+import { SmtpDialog } from './helpers/smtp.ts';
 import { BIN, relayEnvironment, removeDir, tempDir, waitFor } from './helpers/relay.ts';
 import { sleep } from './helpers/wait.ts';
 
@@ -109,6 +110,8 @@ const STOPPED = 'relay: stopped while starting';
 const STOP_WITHIN_MS = 10_000;
 const LONG_BIND = '60s';
 const SIGNAL_GAP_MS = 50;
+/** src/cli.ts: a second signal sooner than this after the first is the same stop. */
+const SECOND_SIGNAL_MIN_GAP_MS = 500;
 
 describe('signals during start-up', () => {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
@@ -149,13 +152,32 @@ describe('signals during start-up', () => {
     assert.equal(await next.exited, 0);
   });
 
-  test('a second signal while stopping during start-up exits at once, code 130', async () => {
+  test('two SIGINTs milliseconds apart while the modules load (Ctrl-C under npm start): one stop, exit 0, no lock left', async () => {
     const relay = await loading({});
     relay.child.kill('SIGINT');
     // Apart, or the kernel delivers them as one.
     await sleep(SIGNAL_GAP_MS);
     relay.child.kill('SIGINT');
+    assert.equal(await relay.exited, 0);
+    assert.ok(relay.messages().includes(STOPPED));
+    assert.ok(!existsSync(join(relay.dataDir, 'smsrelay.pid')), 'the lock is not left behind');
+  });
+
+  test('a running relay waiting for an open transaction: a second signal milliseconds after the first is the same stop; one later exits at once, code 130', async () => {
+    const relay = startProcess({ smtp: { trustedNetworks: ['127.0.0.1/32'] } });
+    const ready = await waitFor('the relay ready', () => relay.logs.find((line) => line.msg === 'relay: ready'), 30_000);
+    const dialog = await SmtpDialog.open(Number(/:(\d+)$/.exec(String(ready.smtp))?.[1]));
+    assert.equal((await dialog.command('EHLO client.example')).code, 250);
+    assert.equal((await dialog.command('MAIL FROM:<sender@example.com>')).code, 250);
+    relay.child.kill('SIGINT');
+    await sleep(SIGNAL_GAP_MS);
+    relay.child.kill('SIGINT');
+    await sleep(SECOND_SIGNAL_MIN_GAP_MS + SIGNAL_GAP_MS);
+    assert.equal(relay.child.exitCode, null, 'still stopping: the transaction may finish');
+    assert.ok(relay.messages().includes('relay: stopping'));
+    relay.child.kill('SIGINT');
     assert.equal(await relay.exited, 130);
+    await dialog.close();
   });
 
   test('SIGHUP while the modules load and during the first bind: never a death; applied once the relay is started', async () => {
