@@ -1102,10 +1102,9 @@ async function start(): Promise<void> {
     logger.flush();
     return;
   }
+  // A stop asked for until here is startRelay's (its last look follows its last step): from now on, the running relay's.
   running = { relay, config, logger };
-  // Asked for after startRelay's last look: the relay is ready, and stops as any running relay does.
-  if (stopSignal) stop(running, stopSignal);
-  else if (reloadAsked) {
+  if (reloadAsked) {
     logger.info('relay: a SIGHUP came while starting: applied now that the relay is started');
     reload(running);
   }

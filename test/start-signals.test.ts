@@ -1,12 +1,17 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { after, describe, test } from 'node:test';
+import { loadConfig } from '../src/config/load.ts';
+import { RelayError } from '../src/errors.ts';
+import { startRelay } from '../src/relay.ts';
+import { captureLog } from './helpers/log-lines.ts';
 import { SmtpDialog } from './helpers/smtp.ts';
+import { freePort } from './helpers/tcp.ts';
 import { BIN, relayEnvironment, removeDir, tempDir, waitFor } from './helpers/relay.ts';
 import { sleep } from './helpers/wait.ts';
 
@@ -237,4 +242,38 @@ describe('a signal delivered while the process is busy, before the signals are h
       assert.equal(endedBy, signal);
     });
   }
+});
+
+/**
+ * Crash round 24, finding 3: a stop asked for while the SMTP listeners bound (after startRelay's last look) logged
+ * `relay: stopping while starting`, then `relay: ready`, `relay: stopping`, `relay: stopped`. The SMTP listeners'
+ * undoing is now on the stack before they bind, and startRelay looks once more after it.
+ */
+test('a stop asked for while the SMTP listeners bind: startRelay unwinds them too, and the relay is never ready', async () => {
+  const dir = tempDir('smsrelay-start-signals-');
+  dirs.push(dir);
+  const smtpPort = await freePort();
+  const { config } = loadConfig(relayEnvironment(dir, {}, { SMSRELAY_SMTP_PORT: String(smtpPort) }), dir);
+  const { logger, lines } = captureLog('info');
+  const stopAsked = new AbortController();
+  const reason = new RelayError('SHUTTING_DOWN', 'SIGTERM while starting');
+  // The real listen, with the stop asked for as the SMTP port's begins.
+  const listen = Server.prototype.listen;
+  Server.prototype.listen = function (this: Server, ...args: unknown[]) {
+    if (args[0] === smtpPort) stopAsked.abort(reason);
+    return (listen as (...args: unknown[]) => Server).apply(this, args);
+  } as typeof listen;
+  try {
+    await assert.rejects(startRelay(config, logger, { stopAsked: stopAsked.signal }), (error) => error === reason);
+  } finally {
+    Server.prototype.listen = listen;
+  }
+  assert.ok(stopAsked.signal.aborted, 'the SMTP port was bound');
+  const messages = lines.map((line) => String(JSON.parse(line).msg));
+  assert.ok(!messages.some((msg) => msg === 'relay: ready' || msg.startsWith('relay: listening')), messages.join('\n'));
+  assert.ok(!existsSync(join(config.dataDir, 'smsrelay.pid')), 'the lock is released');
+  // The SMTP port is free again.
+  const again = createServer();
+  await new Promise<void>((resolve, reject) => again.once('error', reject).listen(smtpPort, '127.0.0.1', resolve));
+  await new Promise((resolve) => again.close(resolve));
 });
