@@ -55,6 +55,12 @@ const MIN_PASSWORD_LENGTH = 8;
 const UNDELIVERABLE_PAGE = 1000;
 /** A second signal while stopping means "now". */
 const EXIT_INTERRUPTED = 130;
+/**
+ * A second signal counts as "now" only this long after the first: Ctrl-C under `npm start` reaches the relay twice,
+ * milliseconds apart (the terminal signals the whole process group, and npm forwards its own), and one key press
+ * is one stop. Half a second is well above that and well below a person pressing again because the stop is slow.
+ */
+const SECOND_SIGNAL_MIN_GAP_MS = 500;
 /** sysexits.h EX_USAGE: the command was called wrongly. */
 const EXIT_USAGE = 64;
 /** sysexits.h EX_NOINPUT ("did not exist or was not readable"): there is no relay data where the command looked that its user may read. */
@@ -120,7 +126,7 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
       74: "the store's disk refuses it at start (an I/O error, a read-only filesystem)",
       75: 'disk full at start',
       78: 'configuration or store unusable',
-      130: 'a second signal',
+      130: 'a second signal while stopping, half a second or more after the first',
     },
   },
   undeliverable: {
@@ -1028,6 +1034,7 @@ async function start(): Promise<void> {
   // starting unwinds what has started at its next step (startRelay's `stopAsked`), a SIGHUP waits until it is started.
   const stopAsked = new AbortController();
   let stopSignal: StartSignal | undefined;
+  let stopAskedAt = 0;
   let reloadAsked = false;
   let running: { readonly relay: Relay; readonly config: Config; readonly logger: Logger } | undefined;
   takeOverSignals((signal) => {
@@ -1036,8 +1043,12 @@ async function start(): Promise<void> {
       else reloadAsked = true;
       return;
     }
-    if (stopSignal) process.exit(EXIT_INTERRUPTED);
+    if (stopSignal) {
+      if (performance.now() - stopAskedAt >= SECOND_SIGNAL_MIN_GAP_MS) process.exit(EXIT_INTERRUPTED);
+      return;
+    }
     stopSignal = signal;
+    stopAskedAt = performance.now();
     if (running) stop(running, signal);
     else stopAsked.abort(new RelayError('SHUTTING_DOWN', `${signal} while starting`));
   });
@@ -1091,10 +1102,9 @@ async function start(): Promise<void> {
     logger.flush();
     return;
   }
+  // A stop asked for until here is startRelay's (its last look follows its last step): from now on, the running relay's.
   running = { relay, config, logger };
-  // Asked for after startRelay's last look: the relay is ready, and stops as any running relay does.
-  if (stopSignal) stop(running, stopSignal);
-  else if (reloadAsked) {
+  if (reloadAsked) {
     logger.info('relay: a SIGHUP came while starting: applied now that the relay is started');
     reload(running);
   }

@@ -39,7 +39,7 @@ import { InboundService } from './replies/inbound.ts';
 import { DeliveryNotices } from './replies/notices.ts';
 import { replyMailOptions } from './replies/reply-mail.ts';
 import { ReplyTracking } from './replies/tracking.ts';
-import { startSmtpIntake } from './smtp/intake.ts';
+import { type SmtpIntake, startSmtpIntake } from './smtp/intake.ts';
 import { lockDataDir, makeDataDir, STORE_FILE } from './store/lock.ts';
 import { SqliteConsoleStore } from './store/sqlite-console.ts';
 import { openThreadedStore } from './store/threaded.ts';
@@ -522,8 +522,18 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       ...(options.smtpClock ? { clock: options.smtpClock } : {}),
       ...(options.loginPause ? { pause: options.loginPause } : {}),
     });
-    carryOn();
-    const smtp = await startSmtpIntake({
+    // The stop's first step is on the stack before the SMTP listeners bind, so a stop asked for during the bind unwinds
+    // them too (the look after it), and a relay that logs `relay: ready` was never asked to stop while starting.
+    let smtp: SmtpIntake | undefined;
+    stack.push(async () => {
+      // The stop's first step (docs/operations.md, "Stopping"): new transactions get 421 and webhooks 503, and
+      // nothing more is claimed, at once; open sessions and the work in flight then share
+      // `shutdownTimeout`. Whatever is still in flight after it keeps its lease for the next start.
+      stopping = true;
+      smtpUp = false;
+      await Promise.all([smtp?.close(), dispatcher.stop(config.shutdownTimeout), mailer.stop(config.shutdownTimeout)]);
+    });
+    smtp = await startSmtpIntake({
       settings: config.smtp,
       acceptance,
       logger: logger.child({ component: 'smtp' }),
@@ -531,15 +541,9 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       closeTimeoutMs: config.shutdownTimeout,
       ...(options.smtpClock ? { clock: options.smtpClock } : {}),
     });
+    // startRelay's last look: nothing after it awaits, so no signal comes between it and `start` holding the relay.
+    carryOn();
     smtpUp = true;
-    stack.push(async () => {
-      // The stop's first step (docs/operations.md, "Stopping"): new transactions get 421 and webhooks 503, and
-      // nothing more is claimed, at once; open sessions and the work in flight then share
-      // `shutdownTimeout`. Whatever is still in flight after it keeps its lease for the next start.
-      stopping = true;
-      smtpUp = false;
-      await Promise.all([smtp.close(), dispatcher.stop(config.shutdownTimeout), mailer.stop(config.shutdownTimeout)]);
-    });
 
     // A database unreachable or a disk below its watermark at start: the relay listens, but refuses mail and webhooks until cured.
     // A gateway that cannot send (a connection-based provider not bound): it takes mail, which waits (/readyz says so too).

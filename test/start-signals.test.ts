@@ -1,10 +1,17 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, Server, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { after, describe, test } from 'node:test';
+import { loadConfig } from '../src/config/load.ts';
+import { RelayError } from '../src/errors.ts';
+import { startRelay } from '../src/relay.ts';
+import { captureLog } from './helpers/log-lines.ts';
+import { SmtpDialog } from './helpers/smtp.ts';
+import { freePort } from './helpers/tcp.ts';
 import { BIN, relayEnvironment, removeDir, tempDir, waitFor } from './helpers/relay.ts';
 import { sleep } from './helpers/wait.ts';
 
@@ -108,6 +115,8 @@ const STOPPED = 'relay: stopped while starting';
 const STOP_WITHIN_MS = 10_000;
 const LONG_BIND = '60s';
 const SIGNAL_GAP_MS = 50;
+/** src/cli.ts: a second signal sooner than this after the first is the same stop. */
+const SECOND_SIGNAL_MIN_GAP_MS = 500;
 
 describe('signals during start-up', () => {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
@@ -148,13 +157,32 @@ describe('signals during start-up', () => {
     assert.equal(await next.exited, 0);
   });
 
-  test('a second signal while stopping during start-up exits at once, code 130', async () => {
+  test('two SIGINTs milliseconds apart while the modules load (Ctrl-C under npm start): one stop, exit 0, no lock left', async () => {
     const relay = await loading({});
     relay.child.kill('SIGINT');
     // Apart, or the kernel delivers them as one.
     await sleep(SIGNAL_GAP_MS);
     relay.child.kill('SIGINT');
+    assert.equal(await relay.exited, 0);
+    assert.ok(relay.messages().includes(STOPPED));
+    assert.ok(!existsSync(join(relay.dataDir, 'smsrelay.pid')), 'the lock is not left behind');
+  });
+
+  test('a running relay waiting for an open transaction: a second signal milliseconds after the first is the same stop; one later exits at once, code 130', async () => {
+    const relay = startProcess({ smtp: { trustedNetworks: ['127.0.0.1/32'] } });
+    const ready = await waitFor('the relay ready', () => relay.logs.find((line) => line.msg === 'relay: ready'), 30_000);
+    const dialog = await SmtpDialog.open(Number(/:(\d+)$/.exec(String(ready.smtp))?.[1]));
+    assert.equal((await dialog.command('EHLO client.example')).code, 250);
+    assert.equal((await dialog.command('MAIL FROM:<sender@example.com>')).code, 250);
+    relay.child.kill('SIGINT');
+    await sleep(SIGNAL_GAP_MS);
+    relay.child.kill('SIGINT');
+    await sleep(SECOND_SIGNAL_MIN_GAP_MS + SIGNAL_GAP_MS);
+    assert.equal(relay.child.exitCode, null, 'still stopping: the transaction may finish');
+    assert.ok(relay.messages().includes('relay: stopping'));
+    relay.child.kill('SIGINT');
     assert.equal(await relay.exited, 130);
+    await dialog.close();
   });
 
   test('SIGHUP while the modules load and during the first bind: never a death; applied once the relay is started', async () => {
@@ -173,4 +201,79 @@ describe('signals during start-up', () => {
     held.child.kill('SIGTERM');
     assert.equal(await held.exited, 0);
   });
+});
+
+/**
+ * Crash round 24, finding 1: handing the held signals on removed the holding listener before adding the next one,
+ * and Node closes a signal's handle with its last listener: a signal the OS had delivered while JavaScript was busy
+ * (evaluating cli.ts's imports), not yet read by the event loop, was dropped, and the relay came up after a SIGTERM.
+ */
+describe('a signal delivered while the process is busy, before the signals are handed on', () => {
+  const FIXTURE = fileURLToPath(new URL('./fixtures/start-signals/held-while-busy.ts', import.meta.url));
+  /** Long enough for the signal to arrive well inside it on a loaded machine. */
+  const BUSY_MS = 1_500;
+
+  async function signalledWhileBusy(mode: 'take' | 'release', signal: NodeJS.Signals) {
+    const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE, mode, String(BUSY_MS)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    children.add(child);
+    const lines: string[] = [];
+    createInterface({ input: child.stdout! }).on('line', (line) => lines.push(line));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.once('exit', (code, signal) => {
+        children.delete(child);
+        resolve({ code, signal });
+      }),
+    );
+    await waitFor('the synchronous work', () => lines.includes('busy'), 30_000);
+    child.kill(signal);
+    return { ...(await exited), lines };
+  }
+
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    test(`${signal}: start's handler gets it`, async () => {
+      const { code, lines } = await signalledWhileBusy('take', signal);
+      assert.deepEqual(lines, ['busy', `handled ${signal}`]);
+      assert.equal(code, 0);
+    });
+
+    test(`${signal}: another command ends by it, as by Node's default`, async () => {
+      const { signal: endedBy, lines } = await signalledWhileBusy('release', signal);
+      assert.deepEqual(lines, ['busy']);
+      assert.equal(endedBy, signal);
+    });
+  }
+});
+
+/**
+ * Crash round 24, finding 3: a stop asked for while the SMTP listeners bound (after startRelay's last look) logged
+ * `relay: stopping while starting`, then `relay: ready`, `relay: stopping`, `relay: stopped`. The SMTP listeners'
+ * undoing is now on the stack before they bind, and startRelay looks once more after it.
+ */
+test('a stop asked for while the SMTP listeners bind: startRelay unwinds them too, and the relay is never ready', async () => {
+  const dir = tempDir('smsrelay-start-signals-');
+  dirs.push(dir);
+  const smtpPort = await freePort();
+  const { config } = loadConfig(relayEnvironment(dir, {}, { SMSRELAY_SMTP_PORT: String(smtpPort) }), dir);
+  const { logger, lines } = captureLog('info');
+  const stopAsked = new AbortController();
+  const reason = new RelayError('SHUTTING_DOWN', 'SIGTERM while starting');
+  // The real listen, with the stop asked for as the SMTP port's begins.
+  const listen = Server.prototype.listen;
+  Server.prototype.listen = function (this: Server, ...args: unknown[]) {
+    if (args[0] === smtpPort) stopAsked.abort(reason);
+    return (listen as (...args: unknown[]) => Server).apply(this, args);
+  } as typeof listen;
+  try {
+    await assert.rejects(startRelay(config, logger, { stopAsked: stopAsked.signal }), (error) => error === reason);
+  } finally {
+    Server.prototype.listen = listen;
+  }
+  assert.ok(stopAsked.signal.aborted, 'the SMTP port was bound');
+  const messages = lines.map((line) => String(JSON.parse(line).msg));
+  assert.ok(!messages.some((msg) => msg === 'relay: ready' || msg.startsWith('relay: listening')), messages.join('\n'));
+  assert.ok(!existsSync(join(config.dataDir, 'smsrelay.pid')), 'the lock is released');
+  // The SMTP port is free again.
+  const again = createServer();
+  await new Promise<void>((resolve, reject) => again.once('error', reject).listen(smtpPort, '127.0.0.1', resolve));
+  await new Promise((resolve) => again.close(resolve));
 });
