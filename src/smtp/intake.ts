@@ -11,7 +11,7 @@ import { type Logger, turnedAwayLog } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { hostBeforePort, peerAddress } from '../policy/networks.ts';
 import { maskNumber, maskNumbersIn } from '../sms/numbers.ts';
-import { applySmtpServerPatches, DataTimedOut, SAYS_WHAT_TO_WRITE } from './patches.ts';
+import { ANSWERS_AFTER_CLIENTS_END, applySmtpServerPatches, DataTimedOut, SAYS_WHAT_TO_WRITE } from './patches.ts';
 import { DataScanner, type SmugglingFinding } from './smuggling.ts';
 
 /** RFC 5321 §4.5.3.1.4 allows 512 octets per command line; some clients send long ESMTP parameters. */
@@ -138,6 +138,7 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
     // No allowHalfOpen here: it would hold every socket from accept on, a TLS handshake's too, and a
     // connect-then-FIN probe would stay until smtp.idleTimeout. patches.ts makes a socket half-open only
     // while a session's parser reads it, so the replies owed after a client's FIN still go out.
+    [ANSWERS_AFTER_CLIENTS_END]: true,
     // Reverse DNS per connection costs a lookup (and up to its timeout) and decides nothing here.
     disableReverseLookup: true,
     // AUTH stays a known command without accounts too: authRefusal answers it with what to do instead.

@@ -900,6 +900,9 @@ function refusedMailLeavesNothing(): void {
   };
 }
 
+/** The option of the relay's own SMTP servers (intake.ts) under which answerAfterClientsEnd holds a client's half-closed socket open. */
+export const ANSWERS_AFTER_CLIENTS_END = 'smsrelayAnswersAfterClientsEnd';
+
 /**
  * A client may close its sending side once it has written its session (nc -N, socat): its FIN ends only
  * what the relay reads, and the replies to the commands still being handled go out on the direction that
@@ -928,9 +931,11 @@ function answerAfterClientsEnd(): void {
   const createParser = SMTPConnection.prototype._createParser;
   SMTPConnection.prototype._createParser = function parserEndingTheSession() {
     const parser = createParser.call(this);
-    // Node reads allowHalfOpen when the client's FIN arrives: whatever the socket is then, for that moment.
+    // Node reads allowHalfOpen when the client's FIN arrives: whatever the socket is then, for that moment. Only the
+    // relay's own listeners (intake.ts, ANSWERS_AFTER_CLIENTS_END): another smtp-server in the process (a test's
+    // smarthost) closes at a client's FIN as smtp-server does, as a real smarthost does.
     parser.on('pipe', (socket: Socket) => {
-      socket.allowHalfOpen = true;
+      if ((this._server.options as { readonly [ANSWERS_AFTER_CLIENTS_END]?: boolean })[ANSWERS_AFTER_CLIENTS_END]) socket.allowHalfOpen = true;
     });
     parser.on('unpipe', (socket: Socket) => {
       socket.allowHalfOpen = false;
