@@ -626,8 +626,8 @@ async function accountPauseLines(store: Store, now: number, mode: 'probe' | 'hin
 
 /**
  * `quarantine list | show <id> | delete <id|all>`: the webhook requests kept because they could not
- * be read. `list` prints one JSON line each without the body (JSON lines only, for a pipe into jq: an
- * empty list says so to `note`, the CLI's stderr, as queue list does); `show` prints the request's fields and
+ * be read. `list` prints the oldest LISTED, one JSON line each without the body (JSON lines only, for a pipe
+ * into jq: an empty list, or one cut short, says so to `note`, the CLI's stderr, as queue list does); `show` prints the request's fields and
  * then its body exactly as received, for the operator to read or to replay to the webhook by hand.
  */
 export async function quarantine(store: Store, args: readonly string[], note: (line: string) => void): Promise<string> {
@@ -635,9 +635,19 @@ export async function quarantine(store: Store, args: readonly string[], note: (l
   const target = args[1];
   const when = (entry: { readonly receivedAt: number }) => new Date(entry.receivedAt).toISOString();
   if (command === 'list') {
-    const entries = await store.listQuarantine(LISTED);
+    // One more than listed: whether the list was cut, said on stderr as queue list says it.
+    const entries = await store.listQuarantine(LISTED + 1);
     if (entries.length === 0) note('quarantine list: no quarantined requests');
-    return entries.map((entry) => JSON.stringify({ ...entry, receivedAt: when(entry) })).join('\n');
+    if (entries.length > LISTED) {
+      const { count } = await store.quarantineSpan();
+      note(
+        `quarantine list: the oldest ${counted.format(LISTED)} of ${counted.format(count)} quarantined requests; delete those dealt with (smsrelay quarantine delete <id>) to list the next`,
+      );
+    }
+    return entries
+      .slice(0, LISTED)
+      .map((entry) => JSON.stringify({ ...entry, receivedAt: when(entry) }))
+      .join('\n');
   }
   if (command === 'delete') return (await deleteQuarantined(store, id === undefined ? { through: undefined } : { id })).said;
   const entry = id === undefined ? undefined : await store.quarantined(id);

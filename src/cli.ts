@@ -197,7 +197,7 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
     commands: {
       list: {
         usage: 'quarantine list',
-        does: `the kept requests, ${counted.format(LISTED)} at most, as JSON lines on stdout (none is said on stderr)`,
+        does: `the kept requests, the oldest ${counted.format(LISTED)} at most, as JSON lines on stdout (none, or a list cut short, is said on stderr)`,
         exits: { 0: '', ...STORE_EXITS },
       },
       show: {

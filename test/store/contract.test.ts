@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { beforeEach, describe, test } from 'node:test';
-import { history, status } from '../../src/admin.ts';
+import { history, LISTED, quarantine, status } from '../../src/admin.ts';
 import { RelayError } from '../../src/errors.ts';
 import { NEVER_TRIED_HEAD_START_MS } from '../../src/store/rows.ts';
 import type { Store } from '../../src/store/types.ts';
@@ -92,6 +92,18 @@ forEachStore((kind) =>
       const at = new Date(sendAt).toISOString();
       assert.match(await history(store, held.id, sendAt - 1), new RegExp(`: queued, scheduled for ${at}, 0 attempts`));
       assert.match(await history(store, held.id, sendAt + 60_000), new RegExp(`: queued, due since ${at} \\(its X-SMS-Send-At\\), 0 attempts`));
+      await store.close();
+    });
+
+    test('smsrelay quarantine list: a list cut at LISTED says so on stderr, with the count and how to list the next', async () => {
+      for (let kept = 0; kept <= LISTED; kept++)
+        await store.quarantine({ receivedAt: 1_000 + kept, provider: 'puzzel', kind: 'mo', reason: 'unreadable', body: `${kept}` });
+      const notes: string[] = [];
+      const lines = (await quarantine(store, ['list'], (line) => notes.push(line))).split('\n');
+      assert.equal(lines.length, LISTED);
+      assert.deepEqual(notes, [
+        `quarantine list: the oldest 1,000 of 1,001 quarantined requests; delete those dealt with (smsrelay quarantine delete <id>) to list the next`,
+      ]);
       await store.close();
     });
 
