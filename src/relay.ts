@@ -451,12 +451,14 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       for (const sender of own ? config.accounts : []) {
         if (sender.gateway) own?.set(sender.username, await startGateway(account, { sender: sender.username, credentials: sender.gateway }));
       }
+      const plugin = registry.get(account.provider);
       dispatchProviders.set(account.provider, {
         name: account.provider,
         gateway,
-        outcomes: outcomeClassifier(registry.get(account.provider).outcomeRules, secrets, dispatchLogger),
+        outcomes: outcomeClassifier(plugin.outcomeRules, secrets, dispatchLogger),
         sessions: account.sessions,
-        senderQueue: registry.get(account.provider).senderQueue,
+        // Called as the plug-in's method (a plug-in's senderQueue may use `this`), as senderIdProblem is below.
+        senderQueue: plugin.senderQueue && ((senderId: string) => plugin.senderQueue?.(senderId) ?? senderId),
         gatewayFor: own && ((sender) => own.get(sender)),
       });
     }
