@@ -634,14 +634,19 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
    * answer says anything of the provider itself (a sender's queue full says nothing). Only a message its queue
    * took (`sent`, or `ambiguous`: maybe taken) says the queue drains: a refusal of the number alone (invalid,
    * opted out, not a mobile) is answered before the queue is reached, and ending the hold on it sent a bulk
-   * list's every SMS again at each of its bad numbers. `now`: the monotonic clock's, as the holds are kept.
+   * list's every SMS again at each of its bad numbers. A failure of the sender itself (a mail's own Messaging Service
+   * deleted while its queue was full) ends it too: its SMS all fail alike, at once rather than one at each probe.
+   * `now`: the monotonic clock's, as the holds are kept.
    */
   #notedSender(message: StoredMessage, lane: Lane, result: SubmissionResult, classifiedOf: ReadonlyMap<ClaimedSms, Classified>, now: number): boolean {
     const key = this.#senderKeyOf(message, lane);
     const answers = [...classifiedOf.values()];
     const full = answers.find((classified) => classified.holdsSender);
     if (full) this.#senderHolds.held(key, full, now, (since) => this.#grownFrom(since, now));
-    else if (result.kind === 'answered' && answers.some((classified) => classified.action === 'sent' || classified.action === 'ambiguous')) {
+    else if (
+      result.kind === 'answered' &&
+      answers.some((classified) => classified.action === 'sent' || classified.action === 'ambiguous' || failsTheSender(classified))
+    ) {
       this.#senderHolds.answered(key);
     }
     return answers.some((classified) => !classified.holdsSender);
@@ -1038,4 +1043,9 @@ async function allowance(lanes: readonly Lane[], now: number, free: number): Pro
   for (const lane of lanes) if (await lane.pause.takeDueProbe(now)) probes++;
   if (lanes.some((lane) => !lane.pause.paused)) return free;
   return probes === 0 ? 0 : Math.min(free, 1);
+}
+
+/** An answer that fails the sender the mail named outright (its Messaging Service deleted, a From Twilio refuses): no queue of it to wait for. */
+function failsTheSender(classified: Classified): boolean {
+  return classified.action === 'fail' && classified.category === 'sender';
 }

@@ -28,11 +28,11 @@ const BULK = '+447700900999';
 const OTHER = '+447700900888';
 const SLOTS = 4;
 
-type Answer = 'full' | 'busy' | 'invalid' | 'created';
+type Answer = 'full' | 'busy' | 'invalid' | 'gone' | 'created';
 
 /**
  * A Twilio Messages API answering each send as `answer` says for its From and To: its queue full (21611), busy (429),
- * the number invalid (21211), or created.
+ * the number invalid (21211), the Messaging Service sent from deleted (21705), or created.
  */
 async function twilioGateway(answer: (from: string, to: string) => Answer) {
   const state = { answer, requests: new Map<string, number>(), taken: [] as string[] };
@@ -50,6 +50,7 @@ async function twilioGateway(answer: (from: string, to: string) => Answer) {
       const answered = state.answer(from, to);
       if (answered === 'invalid') return reply(400, { code: 21211, message: "The 'To' number is not a valid phone number.", status: 400 });
       if (answered === 'busy') return reply(429, { code: 20429, message: 'Too Many Requests', status: 429 });
+      if (answered === 'gone') return reply(400, { code: 21705, message: 'The Messaging Service Sid is invalid.', status: 400 });
       if (answered === 'full') return reply(400, { code: 21611, message: 'This From number has exceeded the maximum number of queued messages', status: 400 });
       state.taken.push(to);
       reply(201, { sid: `SM${String(++id).padStart(32, '0')}`, status: 'queued' });
@@ -221,6 +222,21 @@ describe("a sender's own queue full (Twilio 21611 for its From)", () => {
     // Less than delivery.retryMinDelay: no probe due yet.
     await relay.pass(2_000);
     assert.equal(gateway.state.requests.get(service), 1, 'the other spelling is held with the first');
+  });
+
+  test('a failure of the held sender itself (its Messaging Service deleted while full) ends the hold: its SMS all fail at once, not one at each probe', async () => {
+    const service = `MG${'abcdef02'.repeat(4)}`;
+    const gateway = await twilioGateway((from) => (from === service ? 'full' : 'created'));
+    const relay = await relayOn(gateway.url);
+    const held = [];
+    for (let index = 0; index < 10; index++) held.push(await relay.accept(service));
+    relay.dispatcher.start();
+    await relay.pass(2 * 60_000);
+    gateway.state.answer = (from) => (from === service ? 'gone' : 'created');
+    // One probe (at most a minute away now), then the others at once: well inside three minutes.
+    await relay.pass(3 * 60_000);
+    const states = (await Promise.all(held.map((id) => relay.store.smsOf(id)))).flat().map((sms) => sms.status);
+    assert.deepEqual(states, Array(10).fill('failed'), `${states.filter((state) => state === 'failed').length} of 10 failed`);
   });
 
   test("neither ends nor starts the provider's busy hold: a probe answered so leaves it held", async () => {
