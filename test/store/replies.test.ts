@@ -10,6 +10,29 @@ import { mail } from '../helpers/store.ts';
 import { forEachStore } from '../helpers/stores.ts';
 
 const PHONE = '+447700900123';
+
+/**
+ * Part `index` of 2 of long SMS `sms` (A, B, C …: its texts and provider ids) from PHONE under `reference`, sent by
+ * the phone at `sentAt` when given, received at `receivedAt` (1,000 unless given).
+ */
+const addLongSmsPart = (
+  store: Pick<Store, 'addPart'>,
+  part: { readonly reference: number; readonly sms: string; readonly index: number; readonly sentAt?: string | undefined; readonly receivedAt?: number },
+) =>
+  store.addPart({
+    provider: 'vonage',
+    sender: PHONE,
+    recipient: '447700900777',
+    reference: part.reference,
+    total: 2,
+    index: part.index,
+    providerId: `${part.sms}${part.index}`,
+    text: `${part.sms}${part.index} `,
+    sentAt: part.sentAt,
+    userContext: undefined,
+    trackingId: undefined,
+    receivedAt: part.receivedAt ?? 1_000,
+  });
 const withContext = (context: string, mailbox: string, continues = false, receivedAt = 1_000) =>
   mail([PHONE], {
     receivedAt,
@@ -308,22 +331,7 @@ forEachStore((kind) =>
       );
     });
 
-    /** Part `index` of SMS `sms` (A, B, C …: its texts and provider ids), sent by the phone at `sentAt` when given. */
-    const longSmsPart = (reference: number, sms: string, index: number, sentAt?: string) =>
-      store.addPart({
-        provider: 'vonage',
-        sender: PHONE,
-        recipient: '447700900777',
-        reference,
-        total: 2,
-        index,
-        providerId: `${sms}${index}`,
-        text: `${sms}${index} `,
-        sentAt,
-        userContext: undefined,
-        trackingId: undefined,
-        receivedAt: 1_000,
-      });
+    const longSmsPart = (reference: number, sms: string, index: number, sentAt?: string) => addLongSmsPart(store, { reference, sms, index, sentAt });
     const textsOf = (added: PartAdded) => (added.kind === 'stored' ? added.set.parts.map((stored) => stored.text).join('') : added.kind);
 
     test('two long SMS under one reference, whatever the interleaving of their parts: the SMSC times the gateway gives keep each whole', async () => {
@@ -785,21 +793,7 @@ describeOnPostgres('store on PostgreSQL: placing a part locks only the sets it m
   test('a part is placed while another transaction holds the rows of mailed sets: only the open sets are locked', async () => {
     const store = await PostgresStore.open({ url });
     const HOUR = 60 * 60_000;
-    const part = (reference: number, sms: string, index: number, receivedAt: number) =>
-      store.addPart({
-        provider: 'vonage',
-        sender: PHONE,
-        recipient: '447700900777',
-        reference,
-        total: 2,
-        index,
-        providerId: `${sms}${index}`,
-        text: `${sms}${index} `,
-        sentAt: undefined,
-        userContext: undefined,
-        trackingId: undefined,
-        receivedAt,
-      });
+    const part = (reference: number, sms: string, index: number, receivedAt: number) => addLongSmsPart(store, { reference, sms, index, receivedAt });
     try {
       // Under one reference: A mailed hours ago, B mailed just now (the new part may be late to it), C open.
       for (const [sms, closedAt] of [
