@@ -153,7 +153,12 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
         );
       }
     };
-    const onHealth = (health: StoreHealth) => storeHealth.update(health);
+    /** Set once the start line said the relay is not ready: logs `relay: ready` the first time everything is (store, disk, gateway). */
+    let logReadyOnceReady: (() => void) | undefined;
+    const onHealth = (health: StoreHealth) => {
+      storeHealth.update(health);
+      logReadyOnceReady?.();
+    };
     // One relay among those sharing the database (docs/several-relays.md); the instance tells this process from another of its name.
     const instance = randomBytes(8).toString('hex');
     // The work loops start after the store opens; until then they hold no lease.
@@ -202,7 +207,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     carryOn();
 
     const metrics = new Metrics(store);
-    const disk = new DiskWatermark(config.dataDir, config.store.minFreeMegabytes * 1024 * 1024, logger);
+    const disk = new DiskWatermark(config.dataDir, config.store.minFreeMegabytes * 1024 * 1024, logger, () => logReadyOnceReady?.());
     await disk.start();
     stack.push(() => disk.stop());
     let stopping = false;
@@ -312,15 +317,10 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
         const named = account === undefined ? provider : `${provider} (account ${account})`;
         return health.ok ? [] : [{ provider, line: `${named}: ${health.detail ?? 'cannot send'}` }];
       });
-    /** When the relay listened without a gateway that can send (the start line's warning), until it logs `relay: ready`. */
-    let listeningNotReady: { readonly since: number; readonly fields: Record<string, unknown> } | undefined;
-    /** The relay's own gateway changed: once every one can send after a start without, the start's own `relay: ready`, once. */
+    /** The relay's own gateway changed: it may be what the relay waited for to log `relay: ready`. */
     const gatewayChanged = (provider: string) => {
       loops.dispatcher?.gatewayChanged(provider);
-      if (!listeningNotReady || gatewaysNotSending('relay').length > 0) return;
-      const { since, fields } = listeningNotReady;
-      listeningNotReady = undefined;
-      logger.info({ ...fields, notReadyMs: Date.now() - since }, 'relay: ready');
+      logReadyOnceReady?.();
     };
     // The dispatcher's breakers and pauses for the console, once the dispatcher exists (it starts after the HTTP server).
     let dispatchHealth: () => ReturnType<Dispatcher['health']> = () => [];
@@ -579,8 +579,16 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       },
       notReady ?? 'relay: ready',
     );
-    // Anything waiting for `relay: ready` gets it, with the same fields, once the gateway can send (gatewayChanged).
-    if (storeHealth.ok && !disk.full && cannotSend.length > 0) listeningNotReady = { since: Date.now(), fields: listening };
+    // Anything waiting for `relay: ready` gets it, with the same fields, once the store commits, the disk has
+    // room and the gateway can send, whichever of them it waited for (a database that connects, space freed, a bind).
+    if (notReady) {
+      const since = Date.now();
+      logReadyOnceReady = () => {
+        if (!storeHealth.ok || disk.full || gatewaysNotSending('relay').length > 0) return;
+        logReadyOnceReady = undefined;
+        logger.info({ ...listening, notReadyMs: Date.now() - since }, 'relay: ready');
+      };
+    }
     return {
       smtpPort: smtp.port,
       smtpTlsPort: smtp.tlsPort,

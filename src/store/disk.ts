@@ -17,6 +17,8 @@ export class DiskWatermark {
     private readonly directory: string,
     private readonly minFreeBytes: number,
     private readonly logger: Logger,
+    /** Called when the verdict flips either way. */
+    private readonly onChange: () => void = () => undefined,
   ) {}
 
   get full(): boolean {
@@ -40,15 +42,15 @@ export class DiskWatermark {
       const stats = await statfs(this.directory);
       const free = stats.bavail * stats.bsize;
       const full = free < this.minFreeBytes;
-      if (full !== this.#full) {
-        if (full)
-          this.logger.error(
-            { directory: this.directory, freeBytes: free, minFreeBytes: this.minFreeBytes, alert: 'disk' },
-            `relay: disk nearly full in ${this.directory}: refusing new mail and webhooks until space is freed there (store.minFreeMegabytes)`,
-          );
-        else this.logger.info({ freeBytes: free }, 'relay: disk space freed: taking mail again');
-      }
+      if (full === this.#full) return;
       this.#full = full;
+      if (full)
+        this.logger.error(
+          { directory: this.directory, freeBytes: free, minFreeBytes: this.minFreeBytes, alert: 'disk' },
+          `relay: disk nearly full in ${this.directory}: refusing new mail and webhooks until space is freed there (store.minFreeMegabytes)`,
+        );
+      else this.logger.info({ freeBytes: free }, 'relay: disk space freed: taking mail again');
+      this.onChange();
     } catch (error) {
       this.logger.warn({ err: error }, 'relay: cannot read free disk space');
     }

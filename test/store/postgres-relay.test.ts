@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { webhookPaths } from '../../src/http/webhooks.ts';
 import { copySqliteToPostgres } from '../../src/store/postgres/copy.ts';
 import { PostgresStore } from '../../src/store/postgres/store.ts';
+import { redactUrl } from '../../src/store/postgres/url.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
 import { describeOnPostgres, freshDatabase, ownPostgres, withClient, withDatabase } from '../helpers/postgres.ts';
 import {
@@ -167,6 +168,9 @@ describeOnPostgres('the relay on PostgreSQL', async (probe) => {
 
       await server.start();
       await waitFor('ready once PostgreSQL is up', async () => (await get('/readyz')).status === 200, 15_000);
+      const ready = await waitFor('"relay: ready" once PostgreSQL is up', () => relay.logs.find((line) => line.msg === 'relay: ready'), 15_000);
+      assert.equal(typeof ready.notReadyMs, 'number', 'with how long it was not ready');
+      assert.equal(ready.store, redactUrl(url), "with the start line's fields");
 
       const accepted: string[] = [];
       let refusedWhileRunning = 0;
@@ -195,6 +199,7 @@ describeOnPostgres('the relay on PostgreSQL', async (probe) => {
         30_000,
       );
       assert.equal(relay.child.exitCode, null, 'the relay kept running');
+      assert.equal(relay.logs.filter((line) => line.msg === 'relay: ready').length, 1, "once: an outage while running has the store's own lines");
       assert.ok(!JSON.stringify(relay.logs).includes(`:${new URL(url).password}@`), 'the password is in no log line');
     } finally {
       await relay.stop();
