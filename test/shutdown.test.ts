@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { loadConfig } from '../src/config/load.ts';
@@ -183,6 +184,72 @@ describe('stopping with a mail at a smarthost that never answers its final dot',
       assert.match(shown, /: to ops@example\.com, mail sent \(1 possible duplicate\)$/m, shown);
     });
   }
+});
+
+describe('stopping with an idle session at a smarthost that never answers QUIT', () => {
+  test('the process exits within about a second of the stop: the QUIT is written, its 221 not waited for', async () => {
+    const TOKEN = 'test-webhook-token-0123456789';
+    let delivered = 0;
+    let quits = 0;
+    // A smarthost that takes mail but, asked to QUIT, neither answers nor closes (a half-open firewall, a hung server).
+    const mute = createServer((socket) => {
+      socket.on('error', () => undefined);
+      socket.write('220 mute.test ESMTP\r\n');
+      let inData = false;
+      let buffered = '';
+      socket.on('data', (chunk: Buffer) => {
+        buffered += chunk.toString('latin1');
+        for (let end = buffered.indexOf('\r\n'); end >= 0; end = buffered.indexOf('\r\n')) {
+          const line = buffered.slice(0, end);
+          buffered = buffered.slice(end + 2);
+          if (inData) {
+            if (line === '.') {
+              inData = false;
+              delivered += 1;
+              socket.write('250 2.0.0 taken\r\n');
+            }
+            continue;
+          }
+          const verb = line.slice(0, 4).toUpperCase();
+          if (verb === 'QUIT') quits += 1;
+          else if (verb === 'EHLO') socket.write('250-mute.test\r\n250 8BITMIME\r\n');
+          else if (verb === 'DATA') {
+            inData = true;
+            socket.write('354 go on\r\n');
+          } else socket.write('250 2.1.0 ok\r\n');
+        }
+      });
+    });
+    await new Promise<void>((resolve) => mute.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => mute.close(() => resolve())));
+    const dir = tempDir('smsrelay-stop-mute-');
+    dirs.push(dir);
+    const relay = await spawnRelay(
+      dir,
+      relayEnvironment(
+        dir,
+        { mail: { url: `smtp://127.0.0.1:${(mute.address() as AddressInfo).port}` }, inbound: { webhookToken: TOKEN } },
+        { SMSRELAY_DEFAULT_MAILBOX: 'ops@example.com' },
+      ),
+    );
+    const mo = await fetch(`http://127.0.0.1:${relay.httpPort}${webhookPaths('intellisoftware').mo}?token=${TOKEN}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ msgid: 'mute-mo-1', from: '447700900405', text: 'before the stop' }).toString(),
+    });
+    assert.equal(mo.status, 200);
+    await waitFor(
+      'the reply mail delivered, its session idle',
+      () => delivered === 1 && relay.logs.some((line) => line.msg === 'mailer: mail delivered'),
+      5_000,
+    );
+
+    const started = Date.now();
+    const code = await within(relay.stop(), STOP_BUDGET_MS);
+    assert.equal(code, 0, `exit 0 within ${STOP_BUDGET_MS} ms (${Date.now() - started} ms)`);
+    assert.equal(quits, 1, 'the idle session was asked to QUIT');
+    assert.equal(relay.logs.at(-1)?.msg, 'relay: stopped', 'nothing after the stop');
+  });
 });
 
 describe('the SMTP replies of a stop', () => {
