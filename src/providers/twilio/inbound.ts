@@ -29,45 +29,33 @@ const MEDIA_TYPE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0
 export const EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>';
 
 /**
- * Every value of Twilio's Message status for a message the relay sent → the relay's delivery state and
- * the status code it stores (an `ErrorCode` takes its place when Twilio gives one). Twilio has no numeric
- * statuses: these codes are the relay's own, to keep and describe a report by; the SMS's history and the
- * sender's report show Twilio's words (`statusCode`). `accepted`, `scheduled`, `queued` and `sending` are
- * still at Twilio: queued, not yet sent; `sent` is "handed to the carrier", not final; `read` comes after
- * delivery; `partially_delivered` is neither delivered nor failed, so it stays progress and a later final
- * status decides. `receiving`/`received` are an incoming message's (INCOMING_STATUSES), never a report's.
+ * The relay's own status codes for Twilio's Message statuses of a message the relay sent: each with the
+ * relay's delivery state, Twilio's statuses it stands for (the first is its word in the report mail), and
+ * plain words. Twilio has no numeric statuses: these codes are the relay's own, to keep and describe a
+ * report by; an `ErrorCode` takes their place when Twilio gives one (described by errors.ts). `accepted`,
+ * `scheduled`, `queued` and `sending` are still at Twilio: queued, not yet sent; `sent` is "handed to the
+ * carrier", not final; `read` comes after delivery; `partially_delivered` is neither delivered nor failed,
+ * so it stays progress and a later final status decides. `receiving`/`received` are an incoming message's
+ * (INCOMING_STATUSES), never a report's.
  */
-const STATUSES: Readonly<Record<string, { readonly state: DeliveryState; readonly code: number }>> = {
-  delivered: { state: 'delivered', code: 0 },
-  read: { state: 'delivered', code: 0 },
-  accepted: { state: 'queued', code: 1 },
-  scheduled: { state: 'queued', code: 1 },
-  queued: { state: 'queued', code: 1 },
-  sending: { state: 'queued', code: 2 },
-  sent: { state: 'sent', code: 3 },
-  partially_delivered: { state: 'sent', code: 7 },
-  undelivered: { state: 'failed', code: 4 },
-  failed: { state: 'failed', code: 5 },
-  canceled: { state: 'failed', code: 6 },
+const OWN_CODES: Readonly<Record<number, { readonly state: DeliveryState; readonly statuses: readonly [string, ...string[]]; readonly words: string }>> = {
+  0: { state: 'delivered', statuses: ['delivered', 'read'], words: 'delivered to the phone' },
+  1: { state: 'queued', statuses: ['queued', 'accepted', 'scheduled'], words: 'queued by Twilio' },
+  2: { state: 'queued', statuses: ['sending'], words: 'being sent by Twilio' },
+  3: { state: 'sent', statuses: ['sent'], words: 'handed to the mobile network' },
+  4: { state: 'failed', statuses: ['undelivered'], words: 'the mobile network could not deliver it' },
+  5: { state: 'failed', statuses: ['failed'], words: 'Twilio could not send it' },
+  6: { state: 'failed', statuses: ['canceled'], words: 'cancelled at Twilio before it was sent' },
+  7: { state: 'sent', statuses: ['partially_delivered'], words: 'partly delivered to the phone' },
 };
+
+/** Every status of OWN_CODES → its state and code. */
+const STATUSES: ReadonlyMap<string, { readonly state: DeliveryState; readonly code: number }> = new Map(
+  Object.entries(OWN_CODES).flatMap(([code, { state, statuses }]) => statuses.map((status) => [status, { state, code: Number(code) }] as const)),
+);
 
 /** The statuses of an incoming message: a request carrying one is an MO, whichever URL it was posted to. */
 const INCOMING_STATUSES: ReadonlySet<string> = new Set(['receiving', 'received']);
-
-/**
- * The relay's codes of `STATUSES`, each in Twilio's word (one of them where several share a code) and in
- * plain words. Twilio's `ErrorCode`s, which take their place on a failure, are described by errors.ts.
- */
-const OWN_CODES: Readonly<Record<number, { readonly status: string; readonly words: string }>> = {
-  0: { status: 'delivered', words: 'delivered to the phone' },
-  1: { status: 'queued', words: 'queued by Twilio' },
-  2: { status: 'sending', words: 'being sent by Twilio' },
-  3: { status: 'sent', words: 'handed to the mobile network' },
-  4: { status: 'undelivered', words: 'the mobile network could not deliver it' },
-  5: { status: 'failed', words: 'Twilio could not send it' },
-  6: { status: 'canceled', words: 'cancelled at Twilio before it was sent' },
-  7: { status: 'partially_delivered', words: 'partly delivered to the phone' },
-};
 
 const PATHS = webhookPaths(PROVIDER);
 
@@ -165,7 +153,7 @@ export function parseReport(request: InboundRequest): InboundParse<StatusReport>
       reason: `an incoming message (status ${word}) on the status-callback URL: set the "A message comes in" URL of the Messaging Service or number to the relay's ${PATHS.mo}, not ${PATHS.dr}`,
     };
   }
-  const status = STATUSES[word];
+  const status = STATUSES.get(word);
   if (status === undefined) return { ok: false, reason: `unknown MessageStatus ${(fields.get('MessageStatus') ?? '').slice(0, 20)}` };
   const errorCode = fields.get('ErrorCode');
   if (errorCode !== undefined && errorCode !== '' && !ERROR_CODE.test(errorCode)) return { ok: false, reason: 'ErrorCode is not a number' };
@@ -203,5 +191,5 @@ export function describeStatus(code: number): string {
 /** A status code of the relay's own in Twilio's word for the report mail (`MessageStatus canceled`), not as a number that reads like Twilio's. */
 export function statusCode(code: number): string | undefined {
   const own = OWN_CODES[code];
-  return own && `MessageStatus ${own.status}`;
+  return own && `MessageStatus ${own.statuses[0]}`;
 }
