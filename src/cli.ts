@@ -366,7 +366,7 @@ async function main(argv: readonly string[]): Promise<void> {
   if (command !== 'start') releaseSignals();
   if (command === '--help' || command === '-h') return main(['help', ...rest]);
   if (command === '--version') return main(['version', ...rest]);
-  const spec = COMMANDS[command];
+  const spec = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
   if (!spec) return usage(`unknown command "${command}"`);
   if (command !== 'help') {
     calledCommand = spec;
@@ -431,7 +431,7 @@ async function main(argv: readonly string[]): Promise<void> {
       return preview(option('from'), option('to'));
     case 'help': {
       const [named, own] = words;
-      const of = named === undefined ? undefined : COMMANDS[named];
+      const of = named !== undefined && Object.hasOwn(COMMANDS, named) ? COMMANDS[named] : undefined;
       if (named !== undefined && !of) return usage(`help: unknown command "${named}"`);
       // `help config check` as `config check --help`: a word the command does not take is refused as it would be.
       if (own !== undefined && !(of?.commands && Object.hasOwn(of.commands, own))) return usage(`help: ${named} has no command "${own}"`);

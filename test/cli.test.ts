@@ -912,6 +912,9 @@ describe('smsrelay command', () => {
       [['backup', '--force', '--force', join(cwd, 'b.db')], 'backup: --force given twice'],
       [['backup', '--force=yes', join(cwd, 'b.db')], 'backup: --force takes no value'],
       [['nosuch', 'status'], 'unknown command "nosuch"'],
+      // A name every object has is no command (it exited 0 having done nothing).
+      [['constructor'], 'unknown command "constructor"'],
+      [['help', 'constructor'], 'help: unknown command "constructor"'],
     ] as const) {
       const result = run(...args);
       assert.equal(result.status, 64, `${args.join(' ')}: ${result.stderr}`);

@@ -111,13 +111,13 @@ export function takeLeadingContextLine(body: string): { readonly rest: string; r
 /** `Name:Value` with nothing between the colon and the value: how the seed gateways write them. */
 const SUBJECT_TOKEN = /^([A-Za-z]+):(\S+)$/;
 
-/** Tokens an ordinary subject may carry; other `Word:value` text there is left alone. */
-const SUBJECT_NAMES: Readonly<Record<string, keyof RelayParameters>> = {
-  usercontext: 'userContext',
-  from: 'senderId',
-  maxparts: 'maxParts',
-  maxconcat: 'maxParts',
-};
+/** Tokens an ordinary subject may carry (a Map: a subject's word such as `constructor:` names nothing); other `Word:value` text there is left alone. */
+const SUBJECT_NAMES: ReadonlyMap<string, keyof RelayParameters> = new Map([
+  ['usercontext', 'userContext'],
+  ['from', 'senderId'],
+  ['maxparts', 'maxParts'],
+  ['maxconcat', 'maxParts'],
+]);
 
 /**
  * A sender id as a subject token may give it: a name without spaces (a token ends at one) of up to 11
@@ -130,7 +130,7 @@ const SUBJECT_VALUE: Readonly<Record<keyof RelayParameters, RegExp>> = { userCon
 /** The parameter a subject word gives, or undefined when it is a word of the text. */
 function subjectToken(word: string): { readonly kind: keyof RelayParameters; readonly value: string } | undefined {
   const [, name = '', value = ''] = SUBJECT_TOKEN.exec(word) ?? [];
-  const kind = SUBJECT_NAMES[name.toLowerCase()];
+  const kind = SUBJECT_NAMES.get(name.toLowerCase());
   return kind !== undefined && SUBJECT_VALUE[kind].test(value) ? { kind, value } : undefined;
 }
 
@@ -166,9 +166,10 @@ export function parseSubjectCommand(subject: string): RelayParameters & { readon
     const colon = token.indexOf(':');
     const name = colon > 0 ? token.slice(0, colon).toLowerCase() : '';
     const value = token.slice(colon + 1);
+    const kind = SUBJECT_NAMES.get(name);
     if (name === 'to') to.push(...value.split(/[,;]/).filter(Boolean));
     else if (name === 'username' || name === 'password') continue;
-    else if (SUBJECT_NAMES[name]) found[SUBJECT_NAMES[name]] ??= valid(SUBJECT_NAMES[name], value, 'the subject');
+    else if (kind) found[kind] ??= valid(kind, value, 'the subject');
     else {
       throw new RelayError(
         'BAD_PARAMETER',

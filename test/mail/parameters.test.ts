@@ -23,6 +23,11 @@ describe('relay parameters', () => {
     );
   });
 
+  it('a subject word named like a property every object has is text, or an unknown parameter in a subject command, never a crash', () => {
+    assert.deepEqual(takeSubjectTokens('constructor:1 Pump alarm'), { rest: 'constructor:1 Pump alarm', parameters: {} });
+    assert.throws(() => parseSubjectCommand('To:447700900123 constructor:1'), badParameter(/^Unknown parameter "constructor:1" in the subject/));
+  });
+
   it('refuses a value outside the safe syntax, naming where it was', () => {
     assert.throws(() => headerParameters((name) => (name === 'x-usercontext' ? 'has space' : undefined)), badParameter(/X-UserContext header/i));
     assert.throws(() => headerParameters((name) => (name === 'x-sms-from' ? 'Acme\u00a0Corp' : undefined)), badParameter(/sender id/));

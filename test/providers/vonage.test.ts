@@ -150,6 +150,8 @@ describe('Vonage payloads', () => {
       get({ ...receipt, messageId: '0A04', status: 'rejected', 'err-code': '9', 'client-ref': ref, 'message-timestamp': '2026-12-06 08:00:00' }),
     );
     assert.deepEqual(dated.ok && dated.items[0]?.optedOut, { code: 'VONAGE:err-code 9', at: Date.UTC(2026, 11, 6, 8, 0, 0) });
+    // A status named like a property every object has is as unknown as any other (it was read as a state).
+    assert.deepEqual(part('0A05', 'constructor'), { ok: false, reason: 'unknown status constructor' });
   });
 
   test('inbound concat parts: each is an SMS with its place in the long one (the relay reassembles them)', () => {

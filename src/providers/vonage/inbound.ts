@@ -144,7 +144,7 @@ export function parseReport(request: InboundRequest): InboundParse<StatusReport>
   const number = readReportNumber(fields.get('msisdn'));
   if (number === undefined) return { ok: false, reason: 'msisdn is not a number' };
   const status = (fields.get('status') ?? '').toLowerCase();
-  const state = STATES[status];
+  const state = Object.hasOwn(STATES, status) ? STATES[status] : undefined;
   if (state === undefined) return { ok: false, reason: `unknown status ${status.slice(0, 20)}` };
   const errCode = fields.get('err-code') ?? '0';
   if (!ERR_CODE.test(errCode)) return { ok: false, reason: 'err-code is not a number' };
