@@ -268,6 +268,16 @@ describe('Puzzel simulator: requests and records', () => {
     assert.match(JSON.parse(xml.body).detail, /not well-formed XML/);
   });
 
+  it('a form or XML field named __proto__ is a field like any other: nothing reaches Object.prototype of the process it shares with the relay', async () => {
+    const form = await send(sim.url, { method: 'GET', path: `${SEND_PATH}?__proto__.pollutedByForm=yes&serviceId=1000` });
+    assert.equal(form.status, 400);
+    const xml = await send(sim.url, { contentType: 'application/xml', body: '<request><__proto__><pollutedByXml>yes</pollutedByXml></__proto__></request>' });
+    assert.equal(xml.status, 400);
+    const plain: Record<string, unknown> = {};
+    assert.equal(plain.pollutedByForm, undefined);
+    assert.equal(plain.pollutedByXml, undefined);
+  });
+
   it('issues 12-character base-36 ids that increase', async () => {
     const ids: string[] = [];
     for (let index = 0; index < 5; index++) {
