@@ -216,6 +216,36 @@ describe('Puzzel specifics through the relay', () => {
     assert.deepEqual(await again.json(), { status: 'duplicate' });
   });
 
+  test('an originator written with the international prefix 00 (JSON and GET) is a number in E.164: its mail can be answered; a short code stays one', async () => {
+    const mo = (id: string, from: string, content: string) => ({
+      messageid: id,
+      serviceid: '1000',
+      sno: '1960',
+      originator: from,
+      content,
+      type: '1',
+      sessionid: '',
+    });
+    const json = await post(paths.mo, 'application/json', JSON.stringify({ mo: [mo('pz-00-1', '004791234201', 'prefix by JSON')] }));
+    assert.equal(json.status, 200);
+    const get = await fetch(
+      `http://127.0.0.1:${relay.relay.httpPort}${paths.mo}?${new URLSearchParams(mo('pz-00-2', '004791234212', 'prefix by GET')).toString()}`,
+    );
+    assert.equal(get.status, 200);
+    const short = await post(paths.mo, 'application/json', JSON.stringify({ mo: [mo('pz-00-3', '1960', 'from a short code')] }));
+    assert.equal(short.status, 200);
+    for (const [content, from] of [
+      ['prefix by JSON', '4791234201@sms.example.com'],
+      ['prefix by GET', '4791234212@sms.example.com'],
+      ['from a short code', 'no-reply@sms.example.com'],
+    ] as const) {
+      const mail = await waitFor(content, () => sink.received.find((entry) => entry.raw.includes(content)));
+      const parsed = await simpleParser(mail.raw);
+      assert.equal(parsed.from?.value[0]?.address, from, content);
+      assert.equal(/cannot receive SMS/.test(parsed.text ?? ''), from.startsWith('no-reply'), content);
+    }
+  });
+
   test('a batch with one unreadable MO: the readable one is mailed, the request quarantined for the other, and a replay mails nothing twice', async () => {
     const body = JSON.stringify({
       mo: [
