@@ -835,6 +835,8 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
         providerId: classified.providerId ?? '',
         ...(classified.trackingId === undefined ? {} : { trackingId: classified.trackingId }),
         ...(note ? { note } : {}),
+        ...(classified.withoutId === undefined ? {} : { withoutId: classified.withoutId }),
+        ...(classified.recognisedResend ? { recognisedResend: true } : {}),
       };
     }
     // Held without a request: its last error stays the last one a gateway gave, which its bounce at the maximum age names.

@@ -26,6 +26,10 @@ export interface Classified {
   readonly optsOut?: true;
   /** The queue of the sender the mail named is full (OutcomeRule.holdsSender). */
   readonly holdsSender?: true;
+  /** The gateway recognised a resend and sent nothing this time (OutcomeRule.recognisedResend). */
+  readonly recognisedResend?: true;
+  /** The history's words in place of an id the gateway did not give (OutcomeRule.withoutId). */
+  readonly withoutId?: string;
   /** The provider's id for an accepted message. */
   readonly providerId?: string;
   /** What the provider's replies to it carry (session or notify id). */
@@ -156,6 +160,8 @@ export function outcomeClassifier(providerRules: readonly OutcomeRule[], secrets
       ...(waitSeconds === undefined || !Number.isFinite(waitSeconds) ? {} : { waitSeconds }),
       ...(rule.optsOut ? { optsOut: true } : {}),
       ...(rule.holdsSender ? { holdsSender: true } : {}),
+      ...(rule.recognisedResend ? { recognisedResend: true } : {}),
+      ...(rule.withoutId === undefined ? {} : { withoutId: rule.withoutId }),
     };
   };
   return {

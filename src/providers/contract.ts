@@ -306,6 +306,19 @@ export interface OutcomeRule {
    * rule of another action the registry refuses the plug-in (src/providers/registry.ts).
    */
   readonly holdsSender?: true;
+  /**
+   * The code says the gateway recognised the request as a resend of an SMS it already took and sent nothing this
+   * time (an idempotent duplicate: Puzzel's 25 for a clientReference it has; `sent` rules): the phone got the SMS
+   * once, so the possible duplicates its earlier attempts with no answer counted are taken back. On a rule of
+   * another action the registry refuses the plug-in (src/providers/registry.ts).
+   */
+  readonly recognisedResend?: true;
+  /**
+   * What the SMS's history says in place of the gateway's id when this code comes without one (`sent` rules),
+   * for a provider whose delivery reports find the SMS without it (Puzzel's, by the SMS's reference). Without
+   * it the history says the gateway gave no id, so its delivery reports cannot be matched.
+   */
+  readonly withoutId?: string;
 }
 
 /** What the relay takes from a plug-in's parsed settings. */

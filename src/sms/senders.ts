@@ -2,8 +2,8 @@
  * Who sent an SMS, as the gateway names it. The gateway knows better than any number metadata: a
  * short code (`12345`), an alphanumeric sender (`ACME`) and a new number range libphonenumber does
  * not know yet all reach the relay, and each must reach a mailbox. So any sender the gateway gives is
- * taken: digits are normalised to E.164 where they can be, else kept; a name of up to 11 characters is
- * kept as given. Only what cannot be a sender at all is refused (the request is then quarantined).
+ * taken: digits are normalised to E.164 where they can be (written with `+` or the `00` international
+ * prefix alike), else kept; a name of up to 11 characters is kept as given. Only what cannot be a sender at all is refused (the request is then quarantined).
  */
 import { normaliseNumber } from './numbers.ts';
 
@@ -23,6 +23,15 @@ export type SenderKind = 'number' | 'short-code' | 'alphanumeric';
  * starting with a 0 (a national trunk prefix, which says nothing of the country).
  */
 const INTERNATIONAL_DIGITS = /^[1-9]\d{7,14}$/;
+/**
+ * The international prefix `00` (ITU-T E.164's for most countries; Puzzel and SMSCs write senders so, as
+ * `004791234201`): what follows is international digits, as after a `+`. Without a `+` only before 7 to 15
+ * digits (the shortest numbers with their country code have 7, E.164 allows 15), so that a short code
+ * written with leading zeros stays one; after a `+` it is always the prefix left in (`+0047…`: E.164 has no
+ * country code 0).
+ */
+const INTERNATIONAL_PREFIX = /^00(?=[1-9]\d{6,14}$)/;
+const PREFIX_AFTER_PLUS = /^00(?=[1-9])/;
 /** Short codes and other digit strings the gateway gives: kept as given. */
 const OTHER_DIGITS = /^\d{3,15}$/;
 /** GSM 03.40 alphanumeric originators: at most 11 characters, at least one a letter. */
@@ -30,18 +39,22 @@ const ALPHANUMERIC_SENDER = /^(?=.*\p{L})[\p{L}\p{N} &'._-]{1,11}$/u;
 
 /**
  * The sender as the relay keeps it (E.164 for numbers: `+447700900123`), or undefined when the value
- * cannot be one. `+` plus digits is always international.
+ * cannot be one. `+` (or `00`, INTERNATIONAL_PREFIX) plus digits is always international. A national
+ * number (`07700900706`) says nothing of its country and is kept as given.
  */
 export function readSender(value: unknown): string | undefined {
   if (typeof value !== 'string') return undefined;
   const given = value.trim();
   const plus = given.startsWith('+');
-  const digits = plus ? given.slice(1) : given;
+  const bare = plus ? given.slice(1) : given;
+  const prefixed = (plus ? PREFIX_AFTER_PLUS : INTERNATIONAL_PREFIX).test(bare);
+  const international = plus || prefixed;
+  const digits = prefixed ? bare.slice(2) : bare;
   if (/^\d+$/.test(digits)) {
     const known = normaliseNumber(`+${digits}`);
     if (known.ok) return known.e164;
-    if (plus ? /^[1-9]\d{2,14}$/.test(digits) : INTERNATIONAL_DIGITS.test(digits)) return `+${digits}`;
-    return !plus && OTHER_DIGITS.test(digits) ? digits : undefined;
+    if (international ? /^[1-9]\d{2,14}$/.test(digits) : INTERNATIONAL_DIGITS.test(digits)) return `+${digits}`;
+    return !international && OTHER_DIGITS.test(digits) ? digits : undefined;
   }
   return ALPHANUMERIC_SENDER.test(given) ? given : undefined;
 }

@@ -89,11 +89,12 @@ export function withoutLateReports(mail: readonly NewOutgoingMail[], lateMessage
 }
 
 /**
- * A sent SMS's history detail: the gateway's id (or that it gave none: its delivery reports cannot be
- * matched), and what took it when there is a choice.
+ * A sent SMS's history detail: the gateway's id, or the provider's words for its outcome without one
+ * (OutcomeRule.withoutId: how its delivery reports find the SMS), else that their reports cannot be
+ * matched; and what took it when there is a choice.
  */
-export const sentDetail = (outcome: { readonly providerId: string; readonly note?: string }) => {
-  const id = outcome.providerId === '' ? 'the gateway gave no id: its delivery reports cannot be matched' : `id ${outcome.providerId}`;
+export const sentDetail = (outcome: { readonly providerId: string; readonly note?: string; readonly withoutId?: string | undefined }) => {
+  const id = outcome.providerId !== '' ? `id ${outcome.providerId}` : (outcome.withoutId ?? 'the gateway gave no id: its delivery reports cannot be matched');
   return outcome.note ? `${id}; ${outcome.note}` : id;
 };
 

@@ -241,8 +241,21 @@ export interface FailedOver {
 }
 
 export type SmsOutcome = FailedOver &
+  /**
+   * `withoutId`: the history's words in place of an id the gateway did not give (OutcomeRule.withoutId);
+   * `recognisedResend`: the gateway recognised a resend and sent nothing this time, so the SMS's possible
+   * duplicates are taken back (OutcomeRule.recognisedResend).
+   */
   (
-    | { readonly smsId: number; readonly kind: 'sent'; readonly providerId: string; readonly trackingId?: string; readonly note?: string }
+    | {
+        readonly smsId: number;
+        readonly kind: 'sent';
+        readonly providerId: string;
+        readonly trackingId?: string;
+        readonly note?: string;
+        readonly withoutId?: string;
+        readonly recognisedResend?: true;
+      }
     /**
      * Back to the queue. `attempted`: the gateway was really tried (counts towards backoff);
      * `possibleDuplicate`: the request may have been processed although no answer came.

@@ -250,6 +250,20 @@ describe('InteractSMS adapter: request shape', () => {
       ['-13\nMonthly cap reached', 'INTERACT:ACCOUNT'],
       ['-13\nSending allowance exhausted', 'INTERACT:ACCOUNT'],
       ['-13\nQuota exceeded', 'INTERACT:ACCOUNT'],
+      // An allowance over a period, whatever stands between the period and the limit: the account's,
+      // even where it names the message (it must not bounce every SMS until the allowance renews).
+      ['-13\r\nDaily message limit exceeded', 'INTERACT:ACCOUNT'],
+      ['-13\r\nDaily SMS limit exceeded', 'INTERACT:ACCOUNT'],
+      ['-13\nMonthly text message cap reached', 'INTERACT:ACCOUNT'],
+      ['-13\nWeekly sending limits exceeded', 'INTERACT:ACCOUNT'],
+      ['-13\nLimit of messages per day reached', 'INTERACT:ACCOUNT'],
+      ['-13\nYou have reached your message limit for this month', 'INTERACT:ACCOUNT'],
+      ['-13\nMonthly message quota exceeded', 'INTERACT:ACCOUNT'],
+      // A limit with no period is the message's (or a rate, which passes); a period with no limit is no allowance.
+      ['6\nMessage too long', 'INTERACT:REFUSED:6'],
+      ['4\nInvalid number', 'INTERACT:REFUSED:4'],
+      ['6\nMessage exceeds the character limit', 'INTERACT:REFUSED:6'],
+      ['6\nMessages sent daily must not be empty', 'INTERACT:REFUSED:6'],
       ['4\nInvalid destination number', 'INTERACT:REFUSED:4'],
       ['6\nText is longer than 160 characters', 'INTERACT:REFUSED:6'],
       ['8\nInvalid sender', 'INTERACT:REFUSED:8'],
@@ -365,6 +379,15 @@ describe('InteractSMS adapter: a refused request with several numbers', () => {
     const result = await run(() => ({ status: 200, body: '1\nInvalid username or password\n' }));
     assert.equal(server.requests.length, 1);
     assert.ok(result.kind === 'answered' && result.results.every((entry) => entry.code === 'INTERACT:ACCOUNT'));
+  });
+
+  it("an allowance over a period is the account's even where it names the message: one request, every number paused", async () => {
+    const result = await run(() => ({ status: 200, body: '-13\r\nDaily message limit exceeded' }));
+    assert.equal(server.requests.length, 1);
+    assert.deepEqual(
+      three.map((number) => classifyRecipient(result, number).action),
+      ['pause', 'pause', 'pause'],
+    );
   });
 
   it('a lone number is not asked about twice', async () => {

@@ -380,6 +380,16 @@ describe('provider plug-ins at start-up', () => {
     assert.doesNotThrow(() => composeRegistry([{ ...tinyPlugin, outcomeRules: [...tinyPlugin.outcomeRules, { ...rule, action: 'retry' }] }]));
   });
 
+  test('an outcome rule saying what a sent SMS is (recognisedResend, withoutId) on an action other than sent is one line naming the rule', () => {
+    const rule = { match: /^recipient\/SEEN$/, action: 'retry', category: 'seen', reason: 'seen before', recognisedResend: true } as const;
+    assert.deepEqual(problems({}, [{ ...tinyPlugin, outcomeRules: [...tinyPlugin.outcomeRules, rule] }]), [
+      'provider plug-in "tinygw": outcome rule /^recipient\\/SEEN$/ says what a sent SMS is (recognisedResend, withoutId) with action "retry"; they are for "sent" rules only',
+    ]);
+    assert.doesNotThrow(() =>
+      composeRegistry([{ ...tinyPlugin, outcomeRules: [...tinyPlugin.outcomeRules, { ...rule, action: 'sent', withoutId: 'no id' }] }]),
+    );
+  });
+
   test('two plug-ins claiming one name, and so its webhook paths, is one line', () => {
     assert.deepEqual(problems({}, [tinyPlugin, { ...tinyPlugin }]), [
       'two provider plug-ins claim the name "tinygw" and its webhook paths /webhooks/tinygw/mo, /webhooks/tinygw/dr',

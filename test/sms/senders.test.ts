@@ -10,6 +10,12 @@ test('any sender a gateway gives is read: numbers to E.164 where they can be, el
     ['447700955555', '+447700955555'], // a range libphonenumber does not list: international by shape
     ['+99912345', '+99912345'], // a `+` always means international
     ['12345', '12345'], // a short code
+    // The international prefix 00, as after a `+`: Puzzel's and SMSCs' way of writing an international sender.
+    ['004791234201', '+4791234201'],
+    ['00447700955555', '+447700955555'], // a range libphonenumber does not list
+    ['+00447700900123', '+447700900123'], // an SMSC's TON 1 with the prefix left in
+    ['0012345', '0012345'], // too short for a number with its country code: a short code with leading zeros
+    ['0047123', '0047123'],
     ['0123456', '0123456'], // national digits: kept as given
     ['ACME', 'ACME'],
     ['Bank 24', 'Bank 24'],

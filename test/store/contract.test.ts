@@ -294,6 +294,37 @@ forEachStore((kind) =>
       await store.close();
     });
 
+    test('a resend the gateway recognised (sent nothing this time) takes back the possible duplicates of the lost answers; a plain send keeps them', async () => {
+      await store.acceptMail(mail(numbers(2)));
+      const timedOut = { kind: 'retry', nextAttemptAt: 2_000, error: 'RESPONSE_TIMEOUT: no answer', attempted: true, possibleDuplicate: true } as const;
+      const [first] = await claim(store, 1, 100);
+      const [recognised, plain] = first?.sms ?? [];
+      assert.ok(first && recognised && plain);
+      await store.recordSmsOutcomes([
+        { smsId: recognised.id, ...timedOut },
+        { smsId: plain.id, ...timedOut },
+      ]);
+      await claim(store, 1, 100, 3_000);
+      await store.recordSmsOutcomes([
+        { smsId: recognised.id, kind: 'sent', providerId: '', recognisedResend: true, withoutId: 'the gateway recognised a resend and gave no id' },
+        { smsId: plain.id, kind: 'sent', providerId: 'P-2' },
+      ]);
+      const states = await store.smsOf(first.message.id);
+      assert.deepEqual(
+        states.map((sms) => [sms.status, sms.attempts, sms.possibleDuplicates]),
+        [
+          ['sent', 2, 0],
+          ['sent', 2, 1],
+        ],
+      );
+      const sent = (await store.events(first.message.id)).filter((event) => event.kind === 'sent').map((event) => [event.smsId, event.detail]);
+      assert.deepEqual(sent, [
+        [recognised.id, 'the gateway recognised a resend and gave no id'],
+        [plain.id, 'id P-2'],
+      ]);
+      await store.close();
+    });
+
     test("a report by the relay's own reference does not decide an SMS sent under another id (a retry's, another provider's): it waits as an orphan", async () => {
       await store.acceptMail(mail(numbers(1)));
       const [batch] = await claim(store, 1, 100);

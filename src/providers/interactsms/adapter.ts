@@ -88,12 +88,26 @@ const STATUS_REPLY = /^(-?\d{1,9})[ \t]*(?:\r?\n([\s\S]*))?$/;
 /**
  * A refusal whose words are about the account rather than the message: the account itself
  * ("Account suspended"), the login, the password, the api id, credit or balance, authentication,
- * or the account's allowance over a period ("Daily limit exceeded", a quota). A bare "limit" is not
- * one: a rate limit passes, a character limit is the message's. Matched case-insensitively on the
- * gateway's text.
+ * or an allowance or a quota. Matched case-insensitively on the gateway's text.
  */
 const ACCOUNT_WORDS =
-  /\b(?:accounts?|user(?:[ _-]?name)?s?|password|log[ -]?in|log[ -]?on|api[ _-]?id|credits?|balance|auth\w*|unauthori[sz]ed|(?:hourly|daily|weekly|monthly)[ _-]?(?:limit|cap)s?|allowances?|quotas?)\b/i;
+  /\b(?:accounts?|user(?:[ _-]?name)?s?|password|log[ -]?in|log[ -]?on|api[ _-]?id|credits?|balance|auth\w*|unauthori[sz]ed|allowances?|quotas?)\b/i;
+
+/**
+ * A period of an account's allowance ("daily", "per month", "this week", "today"). With a limit word
+ * anywhere in the same answer, whatever stands between ("Daily limit exceeded", "Daily message limit
+ * exceeded", "Monthly SMS cap reached", "Limit of texts per day reached"), the answer is about the
+ * account's allowance, which no resend of this SMS can cure before the period renews. A second is no
+ * such period: "10 per second" is a rate limit, which passes.
+ */
+const PERIOD_WORDS = /\b(?:hourly|daily|weekly|monthly|yearly|annual|today|(?:per|a|each|this)[ _-]?(?:hour|day|week|month|year))\b/i;
+/** A bare one ("Rate limit exceeded") is not the account's: a rate limit passes, a character limit is the message's. */
+const LIMIT_WORDS = /\b(?:limit(?:s|ed)?|caps?|capped)\b/i;
+
+/** Whether the gateway's text is about the account (its login, credit, allowance) rather than one SMS. */
+function aboutTheAccount(text: string): boolean {
+  return ACCOUNT_WORDS.test(text) || (PERIOD_WORDS.test(text) && LIMIT_WORDS.test(text));
+}
 
 /**
  * A refusal whose words are about this SMS: its number (destination, recipient, MSISDN), its text
@@ -264,7 +278,9 @@ function toResult(outcome: HttpOutcome, recipients: readonly string[], notifyId:
 
 /** What a non-zero status line is about, by its words (the vendor publishes no code table). */
 function refusalCode(status: number, text: string): string {
-  if (ACCOUNT_WORDS.test(text)) return ACCOUNT_CODE;
+  // The account first: its answers often name the message too ("Daily message limit exceeded"), and
+  // bouncing every SMS for an allowance that renews would lose them all.
+  if (aboutTheAccount(text)) return ACCOUNT_CODE;
   if (MESSAGE_WORDS.test(text) && !PASSING_WORDS.test(text)) return `${REFUSED_PREFIX}${status}`;
   return `${CODE_PREFIX}${status}`;
 }

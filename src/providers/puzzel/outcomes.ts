@@ -5,12 +5,35 @@
 import type { OutcomeRule } from '../contract.ts';
 import { REASONS } from '../outcome-reasons.ts';
 
+/** Puzzel's delivery reports name the SMS by its clientReference (customermessagereference): they find it without the gateway's id. */
+const MATCHED_BY_REFERENCE = "its delivery reports are matched by the SMS's reference";
+
 export const PUZZEL_OUTCOME_RULES: readonly OutcomeRule[] = [
-  { match: /^recipient\/PUZZEL:1$/, action: 'sent', category: 'sent', reason: REASONS.accepted },
+  {
+    match: /^recipient\/PUZZEL:1$/,
+    action: 'sent',
+    category: 'sent',
+    reason: REASONS.accepted,
+    withoutId: `the gateway gave no id; ${MATCHED_BY_REFERENCE}`,
+  },
   // Held by its spam filter for approval: accepted.
-  { match: /^recipient\/PUZZEL:24$/, action: 'sent', category: 'held', reason: 'accepted by the SMS gateway and held by its spam filter for approval' },
-  // The clientReference was seen before: our retry of an SMS it already has.
-  { match: /^recipient\/PUZZEL:25$/, action: 'sent', category: 'duplicate', reason: 'the SMS gateway already had this SMS (a retry after a lost answer)' },
+  {
+    match: /^recipient\/PUZZEL:24$/,
+    action: 'sent',
+    category: 'held',
+    reason: 'accepted by the SMS gateway and held by its spam filter for approval',
+    withoutId: `the gateway gave no id; ${MATCHED_BY_REFERENCE}`,
+  },
+  // The clientReference was seen before: our retry of an SMS it already has, which it did not send again.
+  // The id it gives is not the one its reports name (the adapter keeps none).
+  {
+    match: /^recipient\/PUZZEL:25$/,
+    action: 'sent',
+    category: 'duplicate',
+    reason: 'the SMS gateway already had this SMS (a retry after a lost answer)',
+    recognisedResend: true,
+    withoutId: `the gateway recognised a resend and gave no id; ${MATCHED_BY_REFERENCE}`,
+  },
   { match: /^(request|recipient)\/PUZZEL:6$/, action: 'retry', category: 'gateway-error', reason: REASONS.temporary },
   { match: /^(request|recipient)\/PUZZEL:2$/, action: 'pause', category: 'account', reason: "the SMS gateway refused the relay's account (access error)" },
   // 3 ILLEGAL_ACTION, 4 ILLEGAL_SERVICE: the service (gateway.serviceId) may not do this; every message would fail alike.

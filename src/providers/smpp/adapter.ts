@@ -288,13 +288,13 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
   }
 
   /**
-   * An address as the relay keeps numbers: TON 1 is international digits (an `00` access code some
-   * SMSCs leave in dropped); TON 2, or a leading trunk 0, a national number read in sms.defaultRegion;
-   * anything else as the gateway gives it (src/sms/senders.ts), short codes and names included.
+   * An address as the relay keeps numbers: TON 1 is international digits (an `00` prefix some SMSCs leave
+   * in is read as every provider's is: src/sms/senders.ts); TON 2, or a leading trunk 0, a national number
+   * read in sms.defaultRegion; anything else as the gateway gives it, short codes and names included.
    */
   function smppNumber(address: string, ton: number): string | undefined {
     const digits = address.replace(/^\+/, '');
-    if (ton === TON.INTERNATIONAL || /^00[1-9]/.test(digits)) return readSender(`+${digits.replace(/^00/, '')}`);
+    if (ton === TON.INTERNATIONAL) return readSender(`+${digits}`);
     if (options.defaultRegion !== undefined && (ton === TON.NATIONAL || /^0[1-9]/.test(digits))) {
       const national = normaliseNumber(digits, options.defaultRegion);
       if (national.ok) return national.e164;

@@ -350,6 +350,13 @@ export const ONE_SMS_SENT = `WITH done AS (
   SELECT ARRAY[id] AS ids, pg_advisory_xact_lock(${REPORT_LOCK_CLASS}, ${reportLockKey('provider_id', 'number')}) FROM done`;
 
 /**
+ * The SMS (`$1` ids) the gateway recognised as resends and sent nothing for this time (SmsOutcome's
+ * recognisedResend), whose lease `$2` holds: their phones got them once, so no possible duplicate is left.
+ * Rare: only a resend after a lost answer, to a provider that recognises it, has it.
+ */
+const RESENDS_RECOGNISED = `UPDATE outbound o SET possible_duplicates = 0 WHERE o.id = ANY($1::bigint[]) AND ${heldBy('$2')}`;
+
+/**
  * The requests that failed over before an outcome (`$2` SMS ids, `$3` details in order, at `$1`, by `$4`:
  * SmsOutcome's FailedOver): each an attempt of its SMS and a history line, for the SMS whose lease `$4`
  * holds (another relay's lease: the outcome's late line says what this relay found). Rare: only a
@@ -866,6 +873,9 @@ export class PostgresStore implements Store, ClusterStore {
     if (failedOver.length > 0) {
       statements.push({ text: FAILED_OVER_LINES, values: [now, failedOver.map(([id]) => id), failedOver.map(([, detail]) => detail), by] });
     }
+    // Before SMS_SENT, which ends the lease that says whose the SMS is.
+    const resends = sent.filter((outcome) => outcome.recognisedResend).map((outcome) => outcome.smsId);
+    if (resends.length > 0) statements.push({ text: RESENDS_RECOGNISED, values: [resends, by] });
     // Whose answer is the ids SMS_SENT recorded.
     const sentStatement = statements.length;
     if (sent.length > 0) {
