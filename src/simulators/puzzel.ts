@@ -141,6 +141,12 @@ const moSchema = z
 type Tree = string | number | boolean | null | Tree[] | { [name: string]: Tree };
 type TreeObject = { [name: string]: Tree };
 
+/**
+ * A tree's object with no prototype: a field or element named `__proto__` (`__proto__.x=1`) is a name
+ * like any other, never a way to Object.prototype, which the relay's own process shares with the simulator.
+ */
+const emptyTreeObject = (): TreeObject => Object.create(null) as TreeObject;
+
 interface StatusEntry {
   readonly statusCode: number;
   readonly statusMessage: string;
@@ -449,7 +455,7 @@ function isTreeObject(value: unknown): value is TreeObject {
  * as a tree; indexed names become objects keyed by index, which `asList` orders.
  */
 function formTree(fields: URLSearchParams): TreeObject | string {
-  const root: TreeObject = {};
+  const root = emptyTreeObject();
   for (const [name, value] of fields) {
     const path: string[] = [];
     for (const segment of name.split('.')) {
@@ -464,7 +470,7 @@ function formTree(fields: URLSearchParams): TreeObject | string {
         break;
       }
       const next = node[key];
-      if (next === undefined) node = node[key] = {};
+      if (next === undefined) node = node[key] = emptyTreeObject();
       else if (isTreeObject(next)) node = next;
       else return `Syntax error: field "${name.slice(0, 80)}" conflicts with another`;
     }
@@ -485,7 +491,7 @@ function xmlTree(source: string): { name: string; value: Tree } | string {
   const finish = (frame: Frame): Tree => {
     if (frame.fields.size === 0) return frame.text;
     if (frame.text.trim() !== '') throw new Error(`<${frame.qname}> mixes text and elements`);
-    const object: TreeObject = {};
+    const object = emptyTreeObject();
     for (const [name, values] of frame.fields) object[name] = values.length === 1 ? (values[0] ?? null) : values;
     return object;
   };
