@@ -278,6 +278,9 @@ describe('InteractSMS adapter: request shape', () => {
       ['10', 'INTERACT:10'],
       // A bare limit is not the account's: a rate limit passes, an unknown answer is retried.
       ['11\nRate limit exceeded', 'INTERACT:11'],
+      // A rate limit naming the messages it counts is still a rate limit: retried, never a refusal of the message.
+      ['11\nRate limit exceeded: 10 messages per second', 'INTERACT:11'],
+      ['11\nToo many messages, slow down', 'INTERACT:11'],
       ['14\nSomething unexpected happened', 'INTERACT:14'],
     ];
     const actions = { ACCOUNT: 'pause', REFUSED: 'fail' } as Record<string, string>;

@@ -115,8 +115,9 @@ function aboutTheAccount(text: string): boolean {
  */
 const MESSAGE_WORDS = /\b(?:(?:phone[ _-]?)?numbers?|destinations?|recipients?|msisdns?|text|messages?|content|senders?|originators?)\b/i;
 
-/** Words of a passing state, which make a refusal worth retrying whatever else it names. */
-const PASSING_WORDS = /\b(?:temporar\w*|unavailable|try(?:ing)? again|later|busy|throttl\w*|queue\w*|time[ -]?out|timed out|overload\w*|maintenance)\b/i;
+/** Words of a passing state, which make a refusal worth retrying whatever else it names (a rate limit passes: "Rate limit exceeded: 10 messages per second"). */
+const PASSING_WORDS =
+  /\b(?:temporar\w*|unavailable|try(?:ing)? again|later|busy|throttl\w*|rate[ _-]?limit\w*|too many|per second|queue\w*|time[ -]?out|timed out|overload\w*|maintenance)\b/i;
 
 /**
  * The `notify_id` of the SMS of one relay message: the DLR key and the reply-tracking key, so it
