@@ -323,6 +323,18 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     );
     return reply.status(415).header('accept-encoding', 'identity').send(toHttpError(refusal).body);
   });
+  // RFC 9112 section 6.1: Node takes `chunked` as the last transfer coding and hands the body on with any coding
+  // before it still applied (`gzip, chunked`: a compressed form read as it came). Such a request gets 501 naming the coding.
+  app.addHook('onRequest', async (request, reply) => {
+    const codings = (request.headers['transfer-encoding'] ?? '').split(',').map((coding) => coding.trim().toLowerCase());
+    const unknown = codings.find((coding) => coding !== '' && coding !== 'chunked');
+    if (unknown === undefined) return;
+    const refusal = new RelayError(
+      'BAD_REQUEST',
+      `Transfer-Encoding ${unknown.slice(0, QUOTED_CLIENT_TEXT_CHARS)} is not implemented: send the body with Content-Length or chunked alone`,
+    );
+    return reply.status(501).header('connection', 'close').send(toHttpError(refusal).body);
+  });
   // DNS rebinding: a web page whose name is re-pointed to this relay's address calls it under that name.
   const servedHost = hostMatcher(options.allowedHosts);
   const checkedElsewhere = (path: string) => (options.hostCheckedBy ?? []).some((prefix) => path === prefix || path.startsWith(`${prefix}/`));

@@ -120,6 +120,24 @@ describe('HTTP connections', () => {
     assert.deepEqual(statuses(br), ['415'], br);
   });
 
+  test('a webhook body with a transfer coding besides chunked (gzip, chunked) is 501 naming the coding, not read as a form and quarantined', async () => {
+    const form = gzipSync(moForm('90000000000000000317', 'compressed in transfer'));
+    const chunked = Buffer.concat([Buffer.from(`${form.length.toString(16)}\r\n`), form, Buffer.from('\r\n0\r\n\r\n')]);
+    const head =
+      'POST /webhooks/intellisoftware/mo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: gzip, chunked\r\n\r\n';
+    const answer = await exchange(relay.relay.httpPort, Buffer.concat([Buffer.from(head), chunked]), false);
+    assert.deepEqual(statuses(answer), ['501'], answer);
+    assert.match(answer, /"error":"BAD_REQUEST","message":"Transfer-Encoding gzip is not implemented: send the body with Content-Length or chunked alone"/);
+    // chunked alone is read as ever.
+    const plain = moForm('90000000000000000318', 'chunked alone');
+    const alone = await exchange(
+      relay.relay.httpPort,
+      `POST /webhooks/intellisoftware/mo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${Buffer.byteLength(plain).toString(16)}\r\n${plain}\r\n0\r\n\r\n`,
+      false,
+    );
+    assert.deepEqual(statuses(alone), ['200'], alone);
+  });
+
   test('an Expect other than 100-continue is 417 with the JSON error every refusal has', async () => {
     const transcript = await exchange(relay.relay.httpPort, healthz('Expect: foo=bar\r\n'), true);
     assert.deepEqual(statuses(transcript), ['417'], transcript);
