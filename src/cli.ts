@@ -330,7 +330,7 @@ function commandArguments(command: string, spec: CommandSpec, args: readonly str
       help = true;
       continue;
     }
-    const type = spec.options?.[token.name];
+    const type = spec.options && Object.hasOwn(spec.options, token.name) ? spec.options[token.name] : undefined;
     if (type === undefined) return `${named()}: unknown option "${token.rawName}"`;
     const value = token.value;
     // A value that looks like an option is the next option, the value forgotten (`--to --from x`); `--to=-x` takes it.

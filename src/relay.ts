@@ -532,6 +532,8 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       // nothing more is claimed, at once; open sessions and the work in flight then share
       // `shutdownTimeout`. Whatever is still in flight after it keeps its lease for the next start.
       stopping = true;
+      // A store that connects or space freed during the stop makes the relay no readier.
+      logReadyOnceReady = undefined;
       smtpUp = false;
       await Promise.all([smtp?.close(), dispatcher.stop(config.shutdownTimeout), mailer.stop(config.shutdownTimeout)]);
     });

@@ -915,6 +915,7 @@ describe('smsrelay command', () => {
       // A name every object has is no command (it exited 0 having done nothing).
       [['constructor'], 'unknown command "constructor"'],
       [['help', 'constructor'], 'help: unknown command "constructor"'],
+      [['preview', '--constructor'], 'preview: unknown option "--constructor"'],
     ] as const) {
       const result = run(...args);
       assert.equal(result.status, 64, `${args.join(' ')}: ${result.stderr}`);

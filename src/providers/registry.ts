@@ -105,4 +105,11 @@ function checkParts(plugin: ProviderPlugin): void {
       `${label}: outcome rule ${notSent.match} says what a sent SMS is (recognisedResend, withoutId) with action "${notSent.action}"; they are for "sent" rules only`,
     );
   }
+  // An empty history line says nothing of the SMS.
+  const blank = plugin.outcomeRules.find((rule) => rule.withoutId !== undefined && rule.withoutId.trim() === '');
+  if (blank)
+    throw new ProviderRegistryError(
+      'PROVIDER_INCOMPLETE',
+      `${label}: outcome rule ${blank.match} has an empty withoutId; say what the history should read or leave it out`,
+    );
 }

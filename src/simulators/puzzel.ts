@@ -538,11 +538,20 @@ function xmlTree(source: string): { name: string; value: Tree } | string {
   }
 }
 
+/** XML's five predefined entities (a Map: a reference such as `&constructor;` names none). */
+const PREDEFINED_ENTITIES: ReadonlyMap<string, string> = new Map([
+  ['amp', '&'],
+  ['lt', '<'],
+  ['gt', '>'],
+  ['quot', '"'],
+  ['apos', "'"],
+]);
+
 function unescapeXml(text: string): string {
   return text.replace(/&([^;&\s]*);?/g, (whole, reference: string) => {
     if (!whole.endsWith(';')) throw new Error('a bare "&"');
-    const named: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
-    if (named[reference] !== undefined) return named[reference];
+    const named = PREDEFINED_ENTITIES.get(reference);
+    if (named !== undefined) return named;
     const code = /^#x[0-9a-f]+$/i.test(reference) ? Number.parseInt(reference.slice(2), 16) : /^#\d+$/.test(reference) ? Number(reference.slice(1)) : NaN;
     if (!Number.isInteger(code) || code < 1 || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) throw new Error(`unknown entity &${reference};`);
     return String.fromCodePoint(code);

@@ -424,7 +424,8 @@ export class SqliteStore implements Store {
             if (!sms) break; // an SMS no longer in the store has no reports to adopt nor history
             // Its history says it was sent before what the reports that came first say of it.
             sql.insertEvent.run(now, sms.message_id, outcome.smsId, 'sent', sentDetail(outcome));
-            // The gateway sent nothing this time: the phone got it once, whatever the lost answers before counted.
+            // The gateway sent nothing this time and proves an earlier attempt of its own sent it: one possible duplicate
+            // fewer. Only one: the others may be attempts at another provider (failover) or a taken-over lease's.
             if (outcome.recognisedResend) sql.resendRecognised.run(outcome.smsId);
             adoptOrphans(this.#replies, outcome.smsId, sms.number, outcome.providerId, now);
             break;
@@ -1112,7 +1113,7 @@ function prepareStatements(db: Database) {
       UPDATE outbound SET next_attempt_at = ?, last_error = ?, attempts = attempts + ?,
         possible_duplicates = possible_duplicates + ?, lease_owner = NULL, updated_at = ? WHERE id = ?`),
     addAttempts: db.prepare('UPDATE outbound SET attempts = attempts + ? WHERE id = ?'),
-    resendRecognised: db.prepare('UPDATE outbound SET possible_duplicates = 0 WHERE id = ?'),
+    resendRecognised: db.prepare('UPDATE outbound SET possible_duplicates = max(possible_duplicates - 1, 0) WHERE id = ?'),
     smsFinal: db.prepare(`
       UPDATE outbound SET status = ?, last_error = ?, attempts = attempts + ?, lease_owner = NULL,
         updated_at = ? WHERE id = ?`),

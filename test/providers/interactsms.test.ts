@@ -280,6 +280,10 @@ describe('InteractSMS adapter: request shape', () => {
       ['11\nRate limit exceeded', 'INTERACT:11'],
       // A rate limit naming the messages it counts is still a rate limit: retried, never a refusal of the message.
       ['11\nRate limit exceeded: 10 messages per second', 'INTERACT:11'],
+      // An error constant's spelling of an allowance is the allowance.
+      ['-13\nDaily_limit', 'INTERACT:ACCOUNT'],
+      ['-13\nDailyLimitExceeded', 'INTERACT:ACCOUNT'],
+      ['-13\ndailylimit', 'INTERACT:ACCOUNT'],
       ['11\nToo many messages, slow down', 'INTERACT:11'],
       ['14\nSomething unexpected happened', 'INTERACT:14'],
     ];

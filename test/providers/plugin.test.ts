@@ -388,6 +388,9 @@ describe('provider plug-ins at start-up', () => {
     assert.doesNotThrow(() =>
       composeRegistry([{ ...tinyPlugin, outcomeRules: [...tinyPlugin.outcomeRules, { ...rule, action: 'sent', withoutId: 'no id' }] }]),
     );
+    assert.deepEqual(problems({}, [{ ...tinyPlugin, outcomeRules: [...tinyPlugin.outcomeRules, { ...rule, action: 'sent', withoutId: ' ' }] }]), [
+      'provider plug-in "tinygw": outcome rule /^recipient\\/SEEN$/ has an empty withoutId; say what the history should read or leave it out',
+    ]);
   });
 
   test('two plug-ins claiming one name, and so its webhook paths, is one line', () => {

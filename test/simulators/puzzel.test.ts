@@ -273,6 +273,10 @@ describe('Puzzel simulator: requests and records', () => {
     assert.equal(form.status, 400);
     const xml = await send(sim.url, { contentType: 'application/xml', body: '<request><__proto__><pollutedByXml>yes</pollutedByXml></__proto__></request>' });
     assert.equal(xml.status, 400);
+    // An entity named like a property every object has is as unknown as any other, as Puzzel's XML parser has it.
+    const entity = await send(sim.url, { contentType: 'application/xml', body: '<request><serviceId>1000</serviceId><x>a&constructor;b</x></request>' });
+    assert.equal(entity.status, 400);
+    assert.match(JSON.parse(entity.body).detail, /unknown entity &constructor;/);
     const plain: Record<string, unknown> = {};
     const polluted = { form: plain.pollutedByForm, xml: plain.pollutedByXml };
     // A failure must not leak into the tests after it.

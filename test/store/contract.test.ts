@@ -294,19 +294,24 @@ forEachStore((kind) =>
       await store.close();
     });
 
-    test('a resend the gateway recognised (sent nothing this time) takes back the possible duplicates of the lost answers; a plain send keeps them', async () => {
-      await store.acceptMail(mail(numbers(2)));
+    test("a resend the gateway recognised (sent nothing this time) takes back one possible duplicate (the others may be another provider's); a plain send keeps them", async () => {
+      await store.acceptMail(mail(numbers(3)));
       const timedOut = { kind: 'retry', nextAttemptAt: 2_000, error: 'RESPONSE_TIMEOUT: no answer', attempted: true, possibleDuplicate: true } as const;
       const [first] = await claim(store, 1, 100);
-      const [recognised, plain] = first?.sms ?? [];
-      assert.ok(first && recognised && plain);
+      const [recognised, twiceLost, plain] = first?.sms ?? [];
+      assert.ok(first && recognised && twiceLost && plain);
       await store.recordSmsOutcomes([
         { smsId: recognised.id, ...timedOut },
+        { smsId: twiceLost.id, ...timedOut },
         { smsId: plain.id, ...timedOut },
       ]);
       await claim(store, 1, 100, 3_000);
+      await store.recordSmsOutcomes([{ smsId: twiceLost.id, ...timedOut, nextAttemptAt: 4_000 }]);
+      await claim(store, 1, 100, 5_000);
+      const recognisedAnswer = { kind: 'sent', providerId: '', recognisedResend: true, withoutId: 'the gateway recognised a resend and gave no id' } as const;
       await store.recordSmsOutcomes([
-        { smsId: recognised.id, kind: 'sent', providerId: '', recognisedResend: true, withoutId: 'the gateway recognised a resend and gave no id' },
+        { smsId: recognised.id, ...recognisedAnswer },
+        { smsId: twiceLost.id, ...recognisedAnswer },
         { smsId: plain.id, kind: 'sent', providerId: 'P-2' },
       ]);
       const states = await store.smsOf(first.message.id);
@@ -314,12 +319,14 @@ forEachStore((kind) =>
         states.map((sms) => [sms.status, sms.attempts, sms.possibleDuplicates]),
         [
           ['sent', 2, 0],
+          ['sent', 3, 1],
           ['sent', 2, 1],
         ],
       );
       const sent = (await store.events(first.message.id)).filter((event) => event.kind === 'sent').map((event) => [event.smsId, event.detail]);
       assert.deepEqual(sent, [
         [recognised.id, 'the gateway recognised a resend and gave no id'],
+        [twiceLost.id, 'the gateway recognised a resend and gave no id'],
         [plain.id, 'id P-2'],
       ]);
       await store.close();

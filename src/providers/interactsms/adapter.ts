@@ -101,12 +101,29 @@ const ACCOUNT_WORDS =
  * such period: "10 per second" is a rate limit, which passes.
  */
 const PERIOD_WORDS = /\b(?:hourly|daily|weekly|monthly|yearly|annual|today|(?:per|a|each|this)[ _-]?(?:hour|day|week|month|year))\b/i;
-/** A bare one ("Rate limit exceeded") is not the account's: a rate limit passes, a character limit is the message's. */
-const LIMIT_WORDS = /\b(?:limit(?:s|ed)?|caps?|capped)\b/i;
+/**
+ * A limit word; `limit` also as the start of a constant's word (`LimitExceeded`). A bare one ("Rate limit
+ * exceeded") is not the account's: a rate limit passes, a character limit is the message's.
+ */
+const LIMIT_WORDS = /\b(?:limit|caps?\b|capped\b)/i;
 
 /** Whether the gateway's text is about the account (its login, credit, allowance) rather than one SMS. */
 function aboutTheAccount(text: string): boolean {
-  return ACCOUNT_WORDS.test(text) || (PERIOD_WORDS.test(text) && LIMIT_WORDS.test(text));
+  const apart = wordsApart(text);
+  return ACCOUNT_WORDS.test(apart) || (PERIOD_WORDS.test(apart) && LIMIT_WORDS.test(apart));
+}
+
+/**
+ * The answer's words written apart, as the word patterns read them: an error constant's `Daily_limit`,
+ * `DailyLimit` or `dailylimit` is `Daily limit`.
+ */
+function wordsApart(text: string): string {
+  return (
+    text
+      .replaceAll('_', ' ')
+      // Only a period glued to a limit word: split anywhere a capital starts, `UserContext` would read as the account's `user`.
+      .replace(/(hourly|daily|weekly|monthly|yearly|annual)(limit|cap)/gi, '$1 $2')
+  );
 }
 
 /**

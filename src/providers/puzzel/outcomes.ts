@@ -7,6 +7,8 @@ import { REASONS } from '../outcome-reasons.ts';
 
 /** Puzzel's delivery reports name the SMS by its clientReference (customermessagereference): they find it without the gateway's id. */
 const MATCHED_BY_REFERENCE = "its delivery reports are matched by the SMS's reference";
+/** What the history says of an SMS Puzzel took without giving an id. */
+const TAKEN_WITHOUT_ID = `the gateway gave no id; ${MATCHED_BY_REFERENCE}`;
 
 export const PUZZEL_OUTCOME_RULES: readonly OutcomeRule[] = [
   {
@@ -14,7 +16,7 @@ export const PUZZEL_OUTCOME_RULES: readonly OutcomeRule[] = [
     action: 'sent',
     category: 'sent',
     reason: REASONS.accepted,
-    withoutId: `the gateway gave no id; ${MATCHED_BY_REFERENCE}`,
+    withoutId: TAKEN_WITHOUT_ID,
   },
   // Held by its spam filter for approval: accepted.
   {
@@ -22,7 +24,7 @@ export const PUZZEL_OUTCOME_RULES: readonly OutcomeRule[] = [
     action: 'sent',
     category: 'held',
     reason: 'accepted by the SMS gateway and held by its spam filter for approval',
-    withoutId: `the gateway gave no id; ${MATCHED_BY_REFERENCE}`,
+    withoutId: TAKEN_WITHOUT_ID,
   },
   // The clientReference was seen before: our retry of an SMS it already has, which it did not send again.
   // The id it gives is not the one its reports name (the adapter keeps none).

@@ -351,10 +351,11 @@ export const ONE_SMS_SENT = `WITH done AS (
 
 /**
  * The SMS (`$1` ids) the gateway recognised as resends and sent nothing for this time (SmsOutcome's
- * recognisedResend), whose lease `$2` holds: their phones got them once, so no possible duplicate is left.
+ * recognisedResend), whose lease `$2` holds: an earlier attempt at that provider sent each, so one possible
+ * duplicate fewer (only one: the others may be another provider's attempts or a taken-over lease's).
  * Rare: only a resend after a lost answer, to a provider that recognises it, has it.
  */
-const RESENDS_RECOGNISED = `UPDATE outbound o SET possible_duplicates = 0 WHERE o.id = ANY($1::bigint[]) AND ${heldBy('$2')}`;
+const RESENDS_RECOGNISED = `UPDATE outbound o SET possible_duplicates = GREATEST(o.possible_duplicates - 1, 0) WHERE o.id = ANY($1::bigint[]) AND ${heldBy('$2')}`;
 
 /**
  * The requests that failed over before an outcome (`$2` SMS ids, `$3` details in order, at `$1`, by `$4`:
