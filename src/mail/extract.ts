@@ -340,8 +340,8 @@ const HTML_NOT_TEXT = [/<(head|style|script)\b[\s\S]*?<\/\1\s*>/gi, /<!--[\s\S]*
  */
 function isPlaceholder(plain: string, html: string): boolean {
   const words = wordsOf(plain);
-  // Without words, a plain part with a number or a link ("42", "https://…/4711") says something; one of punctuation alone (".") does not.
-  if ((words.length === 0 && /[\p{L}\p{N}]/u.test(plain)) || words.length > PLACEHOLDER_MAX_WORDS) return false;
+  // Without words, a plain part with a number, a link or an emoji ("42", "https://…/4711", Gmail's reaction "👍") says something; one of punctuation alone (".") does not.
+  if ((words.length === 0 && /[\p{L}\p{N}\p{Extended_Pictographic}]/u.test(plain)) || words.length > PLACEHOLDER_MAX_WORDS) return false;
   const shown = new Set(wordsOf(HTML_NOT_TEXT.reduce((text, markup) => text.replace(markup, ' '), html)));
   if (shown.size === 0) return false;
   // A template that fills only its HTML and leaves "." in the plain part: the HTML is the text.

@@ -754,7 +754,11 @@ class Scan {
     const bare = last.replace(/<[^<>]*>|https?:\/\/\S+/g, '').trim();
     if (bare.length > MAX_DEVICE_LINE || !isDeviceLine(bare)) return;
     this.#kept.pop();
-    this.removed.push({ reason: 'device or app line', first: last, lines: 1 });
+    this.#trimEnd();
+    // K-9 Mail writes its line as a signature: a "--" right above it (its space lost) is that signature's delimiter.
+    const delimited = this.#kept.at(-1) === BARE_SEPARATOR;
+    if (delimited) this.#kept.pop();
+    this.removed.push({ reason: 'device or app line', first: last, lines: delimited ? 2 : 1 });
     this.#trimEnd();
   }
 

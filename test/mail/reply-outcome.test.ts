@@ -63,6 +63,44 @@ describe("the text stage's outcome for replies, alerts and forwards", () => {
     assert.equal(refusal(quoted), '5.6.0 Not sent as SMS: the reply has no new text above the quoted mail; write the message above the quote');
   });
 
+  test('Gmail\'s reaction with a text version: the emoji of its plain part is the text, not the HTML\'s "reacted via Gmail"', async () => {
+    const reaction = await parseMail(
+      Buffer.from(
+        [
+          'From: bob@example.org',
+          'To: 447700900123@sms.example.com',
+          'Subject: Re: Server down',
+          'Content-Type: multipart/alternative; boundary=r',
+          '',
+          '--r',
+          'Content-Type: text/plain; charset=utf-8',
+          '',
+          '\u{1F44D}',
+          '--r',
+          'Content-Type: text/vnd.google.email-reaction+json; charset=utf-8',
+          '',
+          '{"emoji":"\u{1F44D}","version":1}',
+          '--r',
+          'Content-Type: text/html; charset=utf-8',
+          '',
+          '<p>\u{1F44D}</p><p>Alice Meyer reacted via <a href="https://support.google.com/mail/?p=email_reactions">Gmail</a></p>',
+          '--r--',
+          '',
+        ].join('\r\n'),
+      ),
+    );
+    assert.equal(extractRequest(reaction, POLICY, false).text, '\u{1F44D}');
+  });
+
+  test('K-9 Mail\'s device line, written as a signature under a "--" that lost its space: the line and the "--" go', async () => {
+    const request = extractRequest(
+      await mail('Meeting', 'Meeting moved to 3pm.\r\n\r\n--\r\nSent from my Android phone with K-9 Mail. Please excuse my brevity.\r\n'),
+      POLICY,
+      false,
+    );
+    assert.equal(request.text, 'Meeting moved to 3pm.');
+  });
+
   test("the writer's one line above a quoted attribution is the text, not the subject", async () => {
     const request = extractRequest(
       await mail('Re: Gate', 'Hello\r\n> On Tue, 20 Mar 2026 at 08:48, Ana <ana@example.com> wrote:\r\n> > Is the gate open?\r\n'),
