@@ -236,15 +236,18 @@ export function fitText(
   {
     text,
     noNewText,
+    emptyReply,
     attachments,
     unendedHeader,
     removed = [],
-  }: Pick<OutboundRequest, 'text' | 'noNewText' | 'attachments'> & Partial<Pick<OutboundRequest, 'unendedHeader' | 'removed'>>,
+  }: Pick<OutboundRequest, 'text' | 'noNewText' | 'attachments'> & Partial<Pick<OutboundRequest, 'unendedHeader' | 'removed' | 'emptyReply'>>,
   maxParts: number,
   policy: TextPolicy,
   segmentLimits: SegmentLimits = SEGMENT_LIMITS,
 ): SmsText & { cutFrom?: number } {
-  if (noNewText) throw new RelayError('NO_NEW_TEXT');
+  // Only a reply that quoted the mail answered is told to write above its quote.
+  if (noNewText)
+    throw emptyReply === undefined || emptyReply === 'quote' ? new RelayError('NO_NEW_TEXT') : new RelayError('NO_NEW_TEXT', UNQUOTED_EMPTY_REPLY[emptyReply]);
   const sms = analyseText(text, segmentLimits);
   if (sms.parts === 0) {
     const subject = policy.subject === 'never' ? '' : ' and the mail has no subject';
@@ -268,6 +271,12 @@ export function fitText(
     `Text too long: ${sms.units} ${unit} need ${sms.parts} SMS parts; the limit is ${maxParts} ${maxParts === 1 ? 'part, which holds' : 'parts, which hold'} the first ${fit} characters`,
   );
 }
+
+/** Why a reply that quotes nothing is refused: it holds no text of its own, or only a reaction. */
+const UNQUOTED_EMPTY_REPLY = {
+  reaction: "Not sent as SMS: the reply is only an emoji reaction (Gmail's), with no text; write the message in the mail",
+  nothing: 'Not sent as SMS: the reply has no new text; write the message in the mail',
+} as const;
 
 /** A header line quoted in a reply is cut to this length: an SMTP reply line must stay short (RFC 5321 §4.5.3.1.5: 512 octets). */
 const UNENDED_HEADER_CHARS = 80;

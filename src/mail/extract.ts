@@ -11,6 +11,7 @@ import {
   type ShownText,
   tooManyParts,
   withHeaderEnd,
+  withoutStuffedMarks,
 } from './mime.ts';
 import { headerParameters, parseSubjectCommand, type RelayParameters, takeContextTag, takeLeadingContextLine, takeSubjectTokens } from './parameters.ts';
 import { hasVisibleText, withLineFeeds } from '../sms/encoding.ts';
@@ -59,6 +60,11 @@ export interface OutboundRequest extends RelayParameters {
   readonly sendAt: number | undefined;
   /** A reply whose quote was removed and that has no new text: refused (NO_NEW_TEXT), not sent as its subject. */
   readonly noNewText: boolean;
+  /**
+   * What such a reply held besides nothing typed, for its refusal to say: the quoted mail answered, only
+   * a reaction (Gmail's emoji reaction part, with no text version), or nothing at all.
+   */
+  readonly emptyReply: 'quote' | 'reaction' | 'nothing' | undefined;
   /** The body had text, all of it removed (a quote, a signature, a disclaimer…): the subject is sent in its place, and the sender is told. */
   readonly subjectForBody: boolean;
   /** What was removed from the body and why (for `smsrelay preview`). */
@@ -121,6 +127,9 @@ export const MAILPARSER_OPTIONS = {
   Iconv: LabelledCharsetDecoder,
 } as const;
 
+/** Gmail's emoji reaction in its machine form: beside a text version it is a reader's version, alone the mail's only content. */
+const isReaction = ({ contentType }: MailAttachment) => contentType === 'text/vnd.google.email-reaction+json';
+
 /** The relay reply a mail may answer: known before its text is cut, so the store can be asked for it. */
 export function answeredThread(mail: ParsedMail): AnsweredThread {
   const subject = mail.subject?.trim() ?? '';
@@ -177,7 +186,7 @@ export function extractRequest(
     subjectText = tokens.rest;
   }
 
-  const text = tidy(withoutHtmlRules(body.rest));
+  const text = tidy(withoutStuffedMarks(withoutHtmlRules(body.rest)));
   // A reply names its conversation (`sent` was looked up): with nothing typed, its old subject is no text, quote or not.
   const answers = quoteRemoved || sent !== undefined;
   const subjectNew = subjectIsNew(prefixed, written, conversationSubjects);
@@ -186,11 +195,14 @@ export function extractRequest(
   const sentSubject = answers && subjectNew ? stripReplyPrefixes(subjectText) : subjectText;
   const smsText = noNewText ? '' : withSubject(text, sentSubject, subjectCommand ? 'never' : rules.subject);
   // An HTML rule a block starts at is named as the writer's HTML has it, not as the text rules read it.
-  const strippedRemoved = stripped.removed.map((removal) => (removal.first === HTML_RULE ? { ...removal, first: '<hr>' } : removal));
+  const strippedRemoved = stripped.removed.map((removal) =>
+    removal.first === HTML_RULE ? { ...removal, first: '<hr>' } : { ...removal, first: withoutStuffedMarks(removal.first) },
+  );
   const removed = [...unsealed.removed, ...uuencoded.removed, ...(cut ? [cut.removal] : []), ...strippedRemoved];
   return {
     text: smsText,
     noNewText,
+    emptyReply: noNewText ? (quoteRemoved ? 'quote' : mail.attachments.some(isReaction) ? 'reaction' : 'nothing') : undefined,
     subjectForBody: text === '' && smsText !== '' && (removed.length > 0 || quoteRemoved),
     removed,
     forward: chosen.forward,
@@ -328,8 +340,8 @@ const HTML_NOT_TEXT = [/<(head|style|script)\b[\s\S]*?<\/\1\s*>/gi, /<!--[\s\S]*
  */
 function isPlaceholder(plain: string, html: string): boolean {
   const words = wordsOf(plain);
-  // Without words, a plain part with a number or a link ("42", "https://…/4711") says something; one of punctuation alone (".") does not.
-  if ((words.length === 0 && /[\p{L}\p{N}]/u.test(plain)) || words.length > PLACEHOLDER_MAX_WORDS) return false;
+  // Without words, a plain part with a number, a link or an emoji ("42", "https://…/4711", Gmail's reaction "👍") says something; one of punctuation alone (".") does not.
+  if ((words.length === 0 && /[\p{L}\p{N}\p{Extended_Pictographic}]/u.test(plain)) || words.length > PLACEHOLDER_MAX_WORDS) return false;
   const shown = new Set(wordsOf(HTML_NOT_TEXT.reduce((text, markup) => text.replace(markup, ' '), html)));
   if (shown.size === 0) return false;
   // A template that fills only its HTML and leaves "." in the plain part: the HTML is the text.

@@ -18,9 +18,8 @@ const OUTLOOK_REPLY_HEADER =
  */
 const SIGNATURE_ELEMENTS = ['div.gmail_signature', '.moz-signature', '#Signature', '#ms-outlook-mobile-signature', '#AppleMailSignature'];
 
-/** Elements that hold quoted history or signatures in the HTML of common clients. */
+/** Elements that hold quoted history or signatures in the HTML of common clients (Gmail's container: gmailQuote). */
 const QUOTE_AND_SIGNATURE_ELEMENTS = [
-  'div.gmail_quote',
   'blockquote[type=cite]',
   '.moz-cite-prefix',
   'div[class*=yahoo_quoted]',
@@ -82,12 +81,19 @@ const COMMON_SELECTORS: Selectors = [
   { selector: 'hr', format: 'htmlRule' },
   { selector: 'table', format: 'dataTable', options: { uppercaseHeaderCells: false, colSpacing: 1, maxColumnWidth: Number.MAX_SAFE_INTEGER } },
 ];
-const REPLY_SELECTORS: Selectors = [...COMMON_SELECTORS, ...QUOTE_AND_SIGNATURE_ELEMENTS.map((selector) => ({ selector, format: 'skip' }))];
+/** Gmail's quote container is read by gmailQuote: the writer answers inside it. */
+const GMAIL_QUOTE_CONTAINER = { selector: 'div.gmail_quote', format: 'gmailQuote' };
+const REPLY_SELECTORS: Selectors = [
+  ...COMMON_SELECTORS,
+  GMAIL_QUOTE_CONTAINER,
+  ...QUOTE_AND_SIGNATURE_ELEMENTS.map((selector) => ({ selector, format: 'skip' })),
+];
 /** A forward's quote elements hold what was forwarded: they are kept, without `>` prefixes. */
 const FORWARD_SELECTORS: Selectors = [...COMMON_SELECTORS, { selector: 'blockquote', format: 'block' }];
 const NEW_SELECTORS: Selectors = [
   ...COMMON_SELECTORS,
   { selector: 'blockquote', format: 'block' },
+  GMAIL_QUOTE_CONTAINER,
   ...QUOTE_AND_SIGNATURE_ELEMENTS.map((selector) => ({ selector, format: 'skip' })),
 ];
 /** How a mail's HTML is read: a reply's quotes go; in a mail that answers nothing a blockquote other than a client's quote element is text (a citation, an indent); a forward's quotes are its content. */
@@ -131,10 +137,26 @@ const chosenOption: FormatCallback = (elem, walk, builder) => {
   walk(chosen?.children ?? [], builder);
   builder.closeBlock({ trailingLineBreaks: 1 });
 };
+const isBlockquote = (node: DomNode) => node.type === 'tag' && node.name === 'blockquote';
+/**
+ * Gmail's quote container (`div.gmail_quote`) holds the attribution (`div.gmail_attr`, or older
+ * Gmail's bare text), then the quoted blocks (`blockquote.gmail_quote`), and between and after them
+ * what the writer answered inline: that is text, the attribution and the quoted blocks are not.
+ */
+const gmailQuote: FormatCallback = (elem, walk, builder) => {
+  const children = elem.children ?? [];
+  const first = children.findIndex(isBlockquote);
+  const answers = first === -1 ? [] : children.slice(first + 1).filter((child) => !isBlockquote(child));
+  if (!answers.some(hasText)) return;
+  builder.openBlock({ leadingLineBreaks: 1 });
+  walk(answers, builder);
+  builder.closeBlock({ trailingLineBreaks: 1 });
+};
+const hasText = (node: DomNode): boolean => (node.type === 'text' ? (node.data ?? '').trim() !== '' : (node.children ?? []).some(hasText));
 const converterOf = (selectors: Selectors, only?: string[]) =>
   compile({
     wordwrap: false,
-    formatters: { lineBreak, wordListMarker, htmlRule, chosenOption },
+    formatters: { lineBreak, wordListMarker, htmlRule, chosenOption, gmailQuote },
     selectors,
     ...(only ? { baseElements: { selectors: only, returnDomByDefault: false } } : {}),
   });

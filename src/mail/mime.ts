@@ -483,14 +483,42 @@ function contentIdOf(node: Node): string {
   return line ? headerValue(line.line) : '';
 }
 
-/** A leaf's text as mailparser decodes it: transfer encoding, format=flowed, charset (see charsetText), LF line ends. */
+/** A leaf's text as mailparser decodes it: transfer encoding, format=flowed (a stuffed `>` line marked: STUFFED_QUOTE_MARK), charset (see charsetText), LF line ends. */
 function decodedText(part: Part, raw: Buffer): string {
   const { node } = part;
   const body = raw.subarray(part.start, Math.max(part.start, part.end));
   let bytes = node.encoding === 'base64' ? checkedBase64(body) : node.encoding === 'quoted-printable' ? decodeQuotedPrintable(body) : body;
-  if (node.flowed) bytes = Buffer.from(libmime.decodeFlowed(bytes.toString('binary'), node.delSp), 'binary');
+  if (node.flowed) bytes = Buffer.from(flowedBytes(bytes.toString('binary'), node.delSp), 'binary');
   const legacy = !node.charset && node.contentType === 'text/html' ? declaredHtmlText : legacyText;
-  return charsetText(bytes, node.charset || '', legacy).replace(/\r?\n/g, '\n');
+  const text = charsetText(bytes, node.charset || '', legacy).replace(/\r?\n/g, '\n');
+  return node.flowed ? text.replace(STUFFED_LINE_START, `${STUFFED_QUOTE_MARK}>`) : text;
+}
+
+/**
+ * Kept before the `>` of a flowed line that was space-stuffed (` >90% on db1`): RFC 3676 §4.5 reads a
+ * line's quote depth before its stuffing space is taken off, so that line is the writer's text
+ * beginning with `>`, not a quote. libmime unstuffs it into a line no reader can tell from a quote;
+ * with this mark before it the text rules do not take it for one, and extract.ts takes the mark out
+ * of the text they leave. U+E001, a private-use code point no mail's text writes (as html.ts's rule).
+ */
+export const STUFFED_QUOTE_MARK = '\uE001';
+/**
+ * The stuffed line's place while the bytes are still undecoded: a NUL, which every charset a flowed
+ * text comes in (ASCII-compatible) reads as itself and never as part of a character, as it reads `>`.
+ */
+const STUFFED_BYTE = '\x00';
+/** The text as written: the marks of stuffed `>` lines taken out once the text rules have read it. */
+export const withoutStuffedMarks = (text: string) => text.replaceAll(STUFFED_QUOTE_MARK, '');
+/** A flowed line that starts with its stuffing space and then `>` (depth 0: the writer's text). */
+const STUFFED_QUOTE = /^ >/gm;
+/** The place inside a line: a stuffed line that continued the one before it (a soft break) starts no line. */
+const STUFFED_INSIDE_LINE = new RegExp(`(?<!^)${STUFFED_BYTE}`, 'gm');
+const STUFFED_LINE_START = new RegExp(`^${STUFFED_BYTE}>`, 'gm');
+
+/** format=flowed decoded as libmime decodes it, the place of a stuffed `>` line kept (STUFFED_BYTE). */
+function flowedBytes(bytes: string, delSp: boolean): string {
+  if (bytes.search(STUFFED_QUOTE) === -1) return libmime.decodeFlowed(bytes, delSp);
+  return libmime.decodeFlowed(bytes.replace(STUFFED_QUOTE, ` ${STUFFED_BYTE}>`), delSp).replace(STUFFED_INSIDE_LINE, '');
 }
 
 /** Labels read as UTF-8 with no decoder (mailsplit drops `ascii`; libmime reads these as UTF-8). */

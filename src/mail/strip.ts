@@ -32,6 +32,7 @@ import {
   FOOTER_PHRASES,
   FOOTER_WORDS,
   FORWARD_MARKERS,
+  NOTES_FORWARD_MARKERS,
   HEADER_LABELS,
   ORIGINAL_MESSAGE,
   POSTSCRIPTS,
@@ -100,6 +101,9 @@ const MIN_DISCLAIMER_CHARS = 120;
  * much as this many Latin letters: a disclaimer in such a script has a third of the characters.
  */
 const UNSPACED_CHAR_WEIGHT = 3;
+/** A Hangul syllable (Korean, written with word spaces) is a syllable of two or three letters: counted as two Latin letters. */
+const HANGUL_CHAR_WEIGHT = 2;
+const HANGUL_CHARS = /\p{Script=Hangul}/gu;
 /** A disclaimer names the mail it is appended to in its first words: "This e-mail…", "The information contained in this communication…". */
 const MAIL_NAMED_CHARS = 60;
 /** A quoted line this long was probably wrapped by the client: its unquoted continuation is quote too. */
@@ -133,6 +137,12 @@ const DATE = /\d{1,4}[./-]\s?\d{1,2}[./-]\s?\d{1,4}|\b(?:19|20)\d{2}\b|\d{4}\s?[
 /** A date with its year: what the first line of a wrapped attribution carries (or an address or a verb). */
 const DATE_WITH_YEAR = /\b(?:19|20)\d{2}\b|\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|\d{4}\s?[年년]/;
 const ADDRESS = /[^\s<>()"[\]]+@[^\s<>()"[\]]+\.[^\s<>()"[\]]+/;
+/**
+ * GroupWise's reply header, `>>> Bob Smith <bob@example.com> 12/5/2026 5:00 PM >>>`: the sender and a
+ * date between `>>>` marks, above the mail answered, which GroupWise copies without `>`.
+ */
+const GROUPWISE_MARKS = /^>>>\s.*\s>>>$/;
+const isGroupWiseHeader = (line: string) => line.length <= MAX_ATTRIBUTION_LINE && GROUPWISE_MARKS.test(line) && DATE_WITH_YEAR.test(line);
 const LABEL_LINE = /^[\p{L}][\p{L}\p{N} /()._-]{0,30}:\s+\S|^-\s+\S+\s+=\s+\S/u;
 /**
  * An address, "www." or a URL in a line. Written for test() only: one character before and after the
@@ -202,6 +212,12 @@ export const dashedMarkerWithin = (words: string) => new RegExp(`(?<!-)-{3,}\\s*
 const ORIGINAL_MARKER_WITHIN = dashedMarkerWithin(ORIGINAL_MESSAGE_WORDS);
 export const hasOriginalMarker = (text: string) => ORIGINAL_MARKER_WITHIN.test(withTurkishI(text));
 const FORWARD_MARKER = new RegExp(`^[-_=\\s]*(?:${anyOf(FORWARD_MARKERS)})\\s*[:：]?[-_=\\s]*$`, 'i');
+/** Notes' marker names the forwarder and a date: a Notes name and domain (`Alice Meyer/ACME/DE`) fit in this many characters. */
+const MAX_NOTES_FORWARD_MARKER_LINE = 160;
+const NOTES_FORWARD_MARKER = new RegExp(`^-{3,}\\s*(?:${anyOf(NOTES_FORWARD_MARKERS)})\\s\\S.*\\s-{3,}$`, 'i');
+/** A forward marker line: one of FORWARD_MARKERS, or Notes' with its forwarder and date (NOTES_FORWARD_MARKERS). */
+const isForwardMarker = (line: string) =>
+  FORWARD_MARKER.test(line) || (line.length <= MAX_NOTES_FORWARD_MARKER_LINE && NOTES_FORWARD_MARKER.test(line) && DATE_WITH_YEAR.test(line));
 /** A forward marker is one short line (Apple Mail's are under 40 characters in every language): a longer line ending in a colon is a sentence. */
 const MAX_FORWARD_MARKER_LINE = 80;
 /** ASCII has no diacritics to take off: most last lines need no decomposition. */
@@ -270,7 +286,9 @@ function ownsDevice(line: string): boolean {
   const opening = DEVICE_START.exec(line)?.[0] ?? '';
   return OWNER_ENDING.test(opening) || OWNER_FIRST.test(line.slice(opening.length)) || OWNER_LAST.test(line);
 }
-const SIGN_OFF = new RegExp(`^(?:${anyOf(SIGN_OFFS)})[\\s,.!]*$`, 'iu');
+/** A sign-off line: one of SIGN_OFFS, or several joined by `/` or `|` as bilingual signatures write them ("Mit freundlichen Grüßen / Kind regards"). */
+const signOffs = `(?:${anyOf(SIGN_OFFS)})[\\s,.!]*`;
+const SIGN_OFF = new RegExp(`^${signOffs}(?:[/|]\\s*${signOffs})*$`, 'iu');
 const POSTSCRIPT = new RegExp(`^(?:${anyOf(POSTSCRIPTS)})(?![\\p{L}\\p{N}])`, 'iu');
 const DISCLAIMER_WORD = new RegExp(anyOf(DISCLAIMER_WORDS), 'iu');
 const MAIL_NAMED = new RegExp(anyOf(DISCLAIMER_MAIL_WORDS), 'iu');
@@ -439,6 +457,11 @@ class Scan {
     const lines = this.#lines;
     for (let index = this.#skipLeadingNotes(); index < lines.length; index++) {
       const line = (lines[index] ?? '').trim();
+      if (this.#reply && isGroupWiseHeader(line)) {
+        this.#trimEnd();
+        this.#end(COPY_ATTRIBUTION_REASON, index);
+        return;
+      }
       if (this.#quoting && QUOTED.test(line)) {
         this.#remove(QUOTE_REASON, index, index);
         this.quoteRemoved = true;
@@ -470,7 +493,7 @@ class Scan {
         }
         if (strong) {
           this.#trimEnd();
-          this.#end('attribution above a copy of the mail answered', index);
+          this.#end(COPY_ATTRIBUTION_REASON, index);
           return;
         }
       }
@@ -478,7 +501,7 @@ class Scan {
         this.#remove('rule line beside the quote', index, index);
         continue;
       }
-      if (FORWARD_MARKER.test(line) || (this.#forward && (isOriginalMarker(line) || this.#isQuoteRule(line) || isForwardMarkerShape(lines, index)))) {
+      if (isForwardMarker(line) || (this.#forward && (isOriginalMarker(line) || this.#isQuoteRule(line) || isForwardMarkerShape(lines, index)))) {
         this.#remove('forward marker', index, index);
         index = this.#skipForwardHeader(index + 1) - 1;
         continue;
@@ -663,7 +686,7 @@ class Scan {
     let above = index - 1;
     while (above >= 0 && (this.#lines[above] ?? '').trim() === '') above--;
     const line = (this.#lines[above] ?? '').trim();
-    return above >= 0 && (this.#isQuoteRule(line) || isOriginalMarker(line) || FORWARD_MARKER.test(line));
+    return above >= 0 && (this.#isQuoteRule(line) || isOriginalMarker(line) || isForwardMarker(line));
   }
 
   /**
@@ -731,7 +754,11 @@ class Scan {
     const bare = last.replace(/<[^<>]*>|https?:\/\/\S+/g, '').trim();
     if (bare.length > MAX_DEVICE_LINE || !isDeviceLine(bare)) return;
     this.#kept.pop();
-    this.removed.push({ reason: 'device or app line', first: last, lines: 1 });
+    this.#trimEnd();
+    // K-9 Mail writes its line as a signature: a "--" right above it (its space lost) is that signature's delimiter.
+    const delimited = this.#kept.at(-1) === BARE_SEPARATOR;
+    if (delimited) this.#kept.pop();
+    this.removed.push({ reason: 'device or app line', first: last, lines: delimited ? 2 : 1 });
     this.#trimEnd();
   }
 
@@ -770,6 +797,7 @@ class Scan {
 }
 
 const QUOTE_REASON = 'quoted text of the mail answered';
+const COPY_ATTRIBUTION_REASON = 'attribution above a copy of the mail answered';
 const SIGNATURE_REASON = 'signature (below "-- ")';
 const BARE_SIGNATURE_REASON = 'signature (below "--", its space lost)';
 const DISCLAIMER_REASON = 'disclaimer';
@@ -856,7 +884,7 @@ export function quoteHeaderStart(lines: readonly string[], start: number): numbe
     while (above >= 0 && unquoted(above) === '') above--;
     if (above < 0) return from;
     const line = unquoted(above);
-    if (isRuleLine(line) || isOriginalMarker(line) || FORWARD_MARKER.test(line)) {
+    if (isRuleLine(line) || isOriginalMarker(line) || isForwardMarker(line)) {
       from = above;
       continue;
     }
@@ -867,8 +895,12 @@ export function quoteHeaderStart(lines: readonly string[], start: number): numbe
     if (from === start && headerLine(above)) {
       let top = above;
       while (top > 0 && top > above - MAX_HEADER_LINES && !isFromLine(unquoted(top)) && headerLine(top - 1)) top--;
-      // GMX, WEB.DE and mail.com write the date first: "Gesendet:" / "Sent:" and a date above the From line.
-      if (top > 0 && isFromLine(unquoted(top)) && SENT_LINE.test(unquoted(top - 1)) && DATE.test(unquoted(top - 1))) top--;
+      // GMX, WEB.DE and mail.com write the date first: "Gesendet:" / "Sent:" and a date above the From line;
+      // T-Online writes the subject above that date line: known labels above it are the block's too.
+      if (top > 0 && isFromLine(unquoted(top)) && SENT_LINE.test(unquoted(top - 1)) && DATE.test(unquoted(top - 1))) {
+        top--;
+        while (top > 0 && top > above - MAX_HEADER_LINES && HEADER_LINE.test(unquoted(top - 1)) && !isFromLine(unquoted(top - 1))) top--;
+      }
       if (above - top + 1 >= MIN_HEADER_LINES || (above > top && isFromLine(unquoted(top)))) {
         from = top;
         continue;
@@ -895,7 +927,7 @@ function unquoteForwarded(lines: readonly string[]): readonly string[] {
   let forwarded = false;
   return lines.map((raw, index) => {
     const line = raw.trim();
-    if (FORWARD_MARKER.test(line) || isForwardMarkerShape(lines, index)) forwarded = true;
+    if (isForwardMarker(line) || isForwardMarkerShape(lines, index)) forwarded = true;
     else if (forwarded && line !== '') {
       if (QUOTED.test(line)) return line.replace(/^>[ \t]?/, '');
       forwarded = false;
@@ -1103,8 +1135,16 @@ function isDeviceLine(bare: string): boolean {
   return appositions.every((apposition) => NAMING_PHRASE.test(apposition));
 }
 
-/** Outlook's app line in any language: a verb or two, "Outlook", a preposition or two, the platform, perhaps a verb after it. */
-const OUTLOOK_APP_LINE = /^(?:\p{L}+\s){0,2}Outlook\s(?:\p{L}+\s){1,2}(?:Android|iOS)(?:\s\p{L}+)?$/u;
+/**
+ * Outlook's app line in any language: a verb or two, "Outlook", a preposition or two, the platform,
+ * perhaps a verb after it ("Get Outlook for Android", "Outlook für Android herunterladen"); or, where
+ * the language names the platform first, up to three words, the platform with its ending or a word
+ * after it, "Outlook" with its ending, perhaps a word after it ("Android 版 Outlook を入手", "获取 Android
+ * 版 Outlook", "Android için Outlook'u edinin", "Android용 Outlook 받기", "Szerezze be az Android Outlook
+ * alkalmazást").
+ */
+const OUTLOOK_APP_LINE =
+  /^(?:(?:\p{L}+\s){0,2}Outlook\s(?:\p{L}+\s){1,2}(?:Android|iOS)(?:\s\p{L}+)?|(?:\p{L}+\s){0,3}(?:Android|iOS)(?:-?\p{L}+)?\s(?:\p{L}+\s)?Outlook(?:['’]\p{L}+)?(?:\s\p{L}+)?)$/u;
 /** What a comma sets off in a device line: a name (a capital or a digit first), after an article ("an AT&T …") or not. */
 const NAMING_PHRASE = /^\s*(?:\p{Ll}{1,3}\s+)?[\p{Lu}\p{N}]/u;
 
@@ -1143,8 +1183,11 @@ function disclaimerKey(text: string): string {
 
 /** A long paragraph with the words of a disclaimer. */
 function isLegalText(paragraph: string): boolean {
-  const unspaced = NOT_ASCII.test(paragraph) ? (paragraph.match(UNSPACED_CHARS)?.length ?? 0) : 0;
-  return paragraph.length + unspaced * (UNSPACED_CHAR_WEIGHT - 1) >= MIN_DISCLAIMER_CHARS && DISCLAIMER_WORD.test(paragraph);
+  const notAscii = NOT_ASCII.test(paragraph);
+  const unspaced = notAscii ? (paragraph.match(UNSPACED_CHARS)?.length ?? 0) : 0;
+  const hangul = notAscii ? (paragraph.match(HANGUL_CHARS)?.length ?? 0) : 0;
+  const weighed = paragraph.length + unspaced * (UNSPACED_CHAR_WEIGHT - 1) + hangul * (HANGUL_CHAR_WEIGHT - 1);
+  return weighed >= MIN_DISCLAIMER_CHARS && DISCLAIMER_WORD.test(paragraph);
 }
 
 /** A contact or company-register line of a signature: "Tel.: +49 …", "E-Mail: …", "Registergericht: …". */

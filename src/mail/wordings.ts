@@ -84,6 +84,9 @@ export const HEADER_LABELS = {
     'Від',
     '差出人',
     '보낸 사람',
+    // Gmail's forwarded header in Korean and Turkish localises only this label
+    '보낸사람',
+    'Gönderen',
     '发件人',
     '寄件者',
     'Kimden',
@@ -319,6 +322,11 @@ export const ORIGINAL_MESSAGE = [
   'Αρχικό μήνυμα',
   'Mesaj original',
   'הודעה מקורית',
+  // T-Online's webmail, Zimbra's in French and German, Seznam.cz
+  'Original-Nachricht',
+  'Mail original',
+  'Ursprüngliche Mail',
+  'Původní e-mail',
 ];
 
 /** Markers of a forwarded message. */
@@ -374,7 +382,15 @@ export const FORWARD_MARKERS = [
   '转发的消息',
   'İletilen Mesaj',
   'رسالة مُعاد توجيهها',
+  // Zimbra's in French
+  'Mail transféré',
 ];
+
+/**
+ * Lotus/HCL Notes' forward marker opens with these words, then the forwarder and a date between runs of
+ * dashes: `----- Forwarded by Alice Meyer/ACME on 12/05/2026 05:00 PM -----`.
+ */
+export const NOTES_FORWARD_MARKERS = ['Forwarded by', 'Weitergeleitet von', 'Transféré par'];
 
 /** Subject prefixes clients write for a forward (before the colon). */
 export const FORWARD_PREFIXES = [
@@ -605,7 +621,25 @@ export const DEVICE_LINE_STARTS = [
   '寄件者：我的',
   'Küldve',
   'Az iPhone',
+  'Odoslané z',
+  'Odoslané zo',
   'Trimis de pe',
+  'Trimis din',
+  'Được gửi từ',
+  'Gửi từ',
+  'ส่งจาก',
+  'Dikirim dari',
+  'Dihantar dari',
+  'Poslano s',
+  'Poslano sa',
+  'Poslano iz',
+  'Poslano z',
+  'Išsiųsta iš',
+  'Nosūtīts no',
+  'Saadetud',
+  'Изпратено от',
+  'Послато са',
+  'Послато из',
   'Στάλθηκε από',
   'נשלח מ',
   'أرسلت من',
@@ -653,11 +687,22 @@ export const DEVICE_LINE_OWNERS = [
   'моей',
   'мого',
   'моєї',
+  'mog',
+  'mojega',
+  'mano',
+  'mana',
+  'minu',
+  'моя',
+  'мог',
   '我的',
   '私の',
 ];
-/** Possessives written after the device they own, at a device line's end ("Στάλθηκε από το iPhone μου", "נשלח מהטלפון שלי"). */
-export const DEVICE_LINE_OWNERS_AFTER = ['μου', 'שלי'];
+/**
+ * Possessives written after the device they own, at a device line's end ("Στάλθηκε από το iPhone μου",
+ * "נשלח מהטלפון שלי", Romanian "Trimis de pe iPhone-ul meu", Indonesian and Malay "Dikirim dari iPhone
+ * saya", Vietnamese "Được gửi từ iPhone của tôi", Thai "ส่งจาก iPhone ของฉัน").
+ */
+export const DEVICE_LINE_OWNERS_AFTER = ['μου', 'שלי', 'meu', 'mea', 'saya', 'của tôi', 'ของฉัน'];
 /**
  * Phones, tablets, mail apps, mail services and carriers a device line names, as whole words
  * ("Mac", not "Machine"; "app", not "application"), or as a word's start for DEVICE_LINE_NAME_STEMS.
@@ -740,8 +785,12 @@ export const DEVICE_LINE_NAMES = [
   'τηλέφωνο',
   'κινητό',
 ];
-/** Names that take a language's endings in a device line: Hungarian "iPhone-omról", "Androidról", Finnish "iPhonesta", "iPadista", Russian "мобильной", "телефона". */
-export const DEVICE_LINE_NAME_STEMS = ['iPhone', 'iPad', 'Android', 'мобильн', 'телефон', 'смартфон'];
+/**
+ * Names that take a language's endings in a device line: Hungarian "iPhone-omról", "Androidról", Finnish
+ * "iPhonesta", "iPadista", Russian "мобильной", "телефона"; "iPhon" for the languages whose endings
+ * take the place of its "e": Czech and Slovak "iPhonu", Slovenian "iPhona", Croatian "iPhonea".
+ */
+export const DEVICE_LINE_NAME_STEMS = ['iPhon', 'iPad', 'Android', 'мобильн', 'телефон', 'смартфон'];
 /**
  * The lower-case words that may follow a device's or app's name in a device line: what links it to the
  * next name ("Mail for Windows", "Yahoo Mail on Android", "Outlook für iOS", "mobile device"), and the
@@ -1216,6 +1265,19 @@ export const DISCLAIMER_WORDS = [
   '機密',
   '机密',
   '保密',
+  // Romanian (ț written with a comma or, by older keyboards, a cedilla), Greek, Hebrew, Korean, Croatian, Arabic
+  'confidențial',
+  'confidenţial',
+  'destinatar',
+  'εμπιστευτικ',
+  'απόρρητ',
+  'חסוי',
+  'סודי',
+  '기밀',
+  '비밀',
+  'povjerljiv',
+  'primatelj',
+  'سري',
 ];
 
 /**
@@ -1252,6 +1314,15 @@ export const DISCLAIMER_MAIL_WORDS = [
   'メール',
   '邮件',
   '郵件',
+  // Romanian, Greek, Hebrew, Korean, Croatian, Arabic
+  'mesaj',
+  'μήνυμα',
+  'μηνύματ',
+  'הודעה',
+  'הדואר',
+  '메일',
+  'poruk',
+  'رسالة',
 ];
 
 /**

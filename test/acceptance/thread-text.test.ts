@@ -108,9 +108,98 @@ describe("thread-first text: the quoted copy of the relay's own reply mail is cu
       for (const body of ['\r\n\r\nSent from my iPhone\r\n', '']) {
         const smtp = await sendReply(body, subject);
         assert.equal(smtp.data?.code, 554, `${subject}: ${smtp.data?.text}`);
-        assert.match(smtp.data?.text ?? '', /the reply has no new text above the quoted mail/);
+        // Nothing quoted: the refusal speaks of no quote.
+        assert.equal(smtp.data?.text, '5.6.0 Not sent as SMS: the reply has no new text; write the message in the mail');
       }
     }
+  });
+
+  /** The SMS whose text starts so, once it is there. */
+  const smsStarting = (start: string) =>
+    waitFor(`the SMS "${start}…"`, () => suite.gateway.simulator.received.find((sms) => sms.to === '447700900123' && sms.text.startsWith(start)));
+
+  test("format=flowed: the writer's space-stuffed '>' line above the quote reaches the phone, joined with the line it flows into", async () => {
+    const body = `Still bad:\r\n >50 users affected since 10:00, \r\nplease hurry.\r\n\r\n${gmailWrappedReply('').trimStart()}`;
+    const smtp = await sendMail(suite.port, {
+      to: [PHONE_ADDRESS],
+      subject: 'Re: SMS from +44 7700 900123',
+      body,
+      headers: { 'In-Reply-To': replyId, 'Content-Type': 'text/plain; charset=utf-8; format=flowed' },
+    });
+    assert.equal(smtp.data?.code, 250, smtp.data?.text);
+    assert.equal((await smsStarting('Still bad')).text, 'Still bad:\n>50 users affected since 10:00, please hurry.');
+  });
+
+  test("device lines in more languages go with the copy; with nothing typed above it the reply is refused (the quote's wording)", async () => {
+    const copy = decodeQuotedPrintable(sentBody)
+      .split(/\r?\n/)
+      .map((line) => (line === '' ? '>' : `> ${line}`))
+      .join('\r\n');
+    const ios = (text: string, device: string) =>
+      `${text}${text ? '\r\n\r\n' : ''}${device}\r\n\r\n> On 20 Mar 2026, at 08:48, +44 7700 900123 <${PHONE_ADDRESS}> wrote:\r\n${copy}\r\n`;
+    const sent = await sendReply(ios('Jsem na cestě.', 'Odesláno z iPhonu'), 'Re: SMS from +44 7700 900123');
+    assert.equal(sent.data?.code, 250, sent.data?.text);
+    assert.equal((await smsStarting('Jsem na cestě')).text, 'Jsem na cestě.');
+    for (const device of [
+      'Odesláno z iPhonu',
+      'Dikirim dari iPhone saya',
+      'Trimis de pe iPhone-ul meu',
+      'Được gửi từ iPhone của tôi',
+      'Poslano s mog iPhonea',
+    ]) {
+      const empty = await sendReply(ios('', device), 'Re: SMS from +44 7700 900123');
+      assert.equal(empty.data?.code, 554, `${device}: ${empty.data?.text}`);
+      assert.equal(empty.data?.text, '5.6.0 Not sent as SMS: the reply has no new text above the quoted mail; write the message above the quote');
+    }
+    const outlook = (text: string) =>
+      `${text}\r\n\r\n获取 Android 版 Outlook<https://aka.ms/AAb9ysg>\r\n________________________________\r\nFrom: +44 7700 900123 <${PHONE_ADDRESS}>\r\nSent: Friday, March 20, 2026 8:48:00 AM\r\nTo: alice@example.com\r\nSubject: SMS from +44 7700 900123\r\n\r\n${decodeQuotedPrintable(sentBody)}`;
+    assert.equal((await sendReply(outlook(''), 'Re: SMS from +44 7700 900123')).data?.code, 554);
+  });
+
+  test('the reply markers of T-Online, Zimbra, Seznam and Lotus Notes go with the copy of the reply mail and its header block', async () => {
+    const copy = decodeQuotedPrintable(sentBody);
+    const replies = [
+      [
+        'Bin in 10 Minuten da.',
+        `-----Original-Nachricht-----\r\nBetreff: Re: SMS from +44 7700 900123\r\nDatum: 2026-03-20T08:48:00+0000\r\nVon: "+44 7700 900123" <${PHONE_ADDRESS}>\r\nAn: "alice@example.com" <alice@example.com>`,
+      ],
+      [
+        'Bin gleich da.',
+        `Betreff: Re: SMS from +44 7700 900123\r\nDatum: 2026-03-20T08:48:00+0000\r\nVon: "+44 7700 900123" <${PHONE_ADDRESS}>\r\nAn: alice@example.com`,
+      ],
+      [
+        "J'arrive.",
+        `----- Mail original -----\r\nDe: "+44 7700 900123" <${PHONE_ADDRESS}>\r\nÀ: alice@example.com\r\nEnvoyé: Vendredi 20 Mars 2026 08:48:00\r\nObjet: SMS from +44 7700 900123`,
+      ],
+      [
+        'Jedu tam.',
+        `---------- Původní e-mail ----------\r\nOd: +44 7700 900123 <${PHONE_ADDRESS}>\r\nKomu: alice@example.com\r\nDatum: 20. 3. 2026 8:48:00\r\nPředmět: SMS from +44 7700 900123`,
+      ],
+      [
+        'Please handle.',
+        `----- Forwarded by Alice Meyer/ACME on 03/20/2026 08:50 AM -----\r\n\r\nFrom:\t+44 7700 900123 <${PHONE_ADDRESS}>\r\nTo:\talice@example.com\r\nDate:\t03/20/2026 08:48 AM\r\nSubject:\tSMS from +44 7700 900123`,
+      ],
+    ] as const;
+    for (const [text, header] of replies) {
+      const smtp = await sendReply(`${text}\r\n\r\n${header}\r\n\r\n${copy}`, 'Re: SMS from +44 7700 900123');
+      assert.equal(smtp.data?.code, 250, smtp.data?.text);
+      assert.equal((await smsStarting(text)).text, text);
+    }
+  });
+
+  test('a Gmail reaction alone (its machine form, no text version) is refused as a reaction, not as a reply above a quote it does not have', async () => {
+    const smtp = await sendMail(suite.port, {
+      to: [PHONE_ADDRESS],
+      subject: 'Re: SMS from +44 7700 900123',
+      body: '{"emoji":"=F0=9F=99=83","version":1}',
+      headers: {
+        'In-Reply-To': replyId,
+        'Content-Type': 'text/vnd.google.email-reaction+json; charset=utf-8',
+        'Content-Transfer-Encoding': 'quoted-printable',
+      },
+    });
+    assert.equal(smtp.data?.code, 554, smtp.data?.text);
+    assert.equal(smtp.data?.text, "5.6.0 Not sent as SMS: the reply is only an emoji reaction (Gmail's), with no text; write the message in the mail");
   });
 
   test("GMX's quote header, its date line first, goes with the copy of the reply mail", async () => {

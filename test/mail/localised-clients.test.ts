@@ -176,3 +176,204 @@ describe("Lotus Notes' colon-less header as Notes prints its columns", () => {
     assert.equal(strip(`FYI\n\n${header}\n\nOn it, rebooting db1 now.\n`, { forward: true }), 'FYI\n\nOn it, rebooting db1 now.');
   });
 });
+
+/** A raw mail as a client writes it: `headers`, an empty line, `body`, CRLF line ends. */
+const raw = (headers: string, body: string) => Buffer.from(`${headers}\n\n${body}`.replace(/\n/g, '\r\n'));
+const fromRaw = async (headers: string, body: string) => extractRequest(await parseMail(raw(headers, body)), DEFAULT_POLICY, false);
+
+describe("format=flowed: a space-stuffed line is the writer's, whatever it starts with (RFC 3676 §4.4-4.5)", () => {
+  const flowed = 'From: alice@example.com\nSubject: Re: load on db1\nIn-Reply-To: <load1@example.com>\nContent-Type: text/plain; charset=utf-8; format=flowed';
+
+  test('a stuffed ">" line, alone or flowed into the next, is text; a quote below it still goes', async () => {
+    const request = await fromRaw(
+      flowed,
+      'Load is still\n >90% on db1 since 10:00, \nplease restart it.\n >>> not a quote either\n\nOn 05.12.26 17:00, Bob wrote:\n> How is the load?\n',
+    );
+    assert.equal(request.text, 'Load is still\n>90% on db1 since 10:00, please restart it.\n>>> not a quote either');
+    assert.deepEqual(
+      request.removed.map(({ reason, first }) => [reason, first]),
+      [
+        ['reply attribution above the quote', 'On 05.12.26 17:00, Bob wrote:'],
+        ['quoted text of the mail answered', '> How is the load?'],
+      ],
+    );
+  });
+
+  test('a stuffed ">" continuing a flowed line is inside it; a quoted line keeps its depth; in Latin-1 too', async () => {
+    const latin = `${flowed.replace('utf-8', 'iso-8859-1')}\nContent-Transfer-Encoding: 8bit`;
+    const body = Buffer.concat([Buffer.from('Temperatur im Raum \r\n >30 Grad, bitte L\xfcftung pr\xfcfen.\r\n\r\n> Wie warm?\r\n', 'latin1')]);
+    const request = extractRequest(await parseMail(Buffer.concat([raw(latin, ''), body])), DEFAULT_POLICY, false);
+    assert.equal(request.text, 'Temperatur im Raum >30 Grad, bitte Lüftung prüfen.');
+  });
+});
+
+describe("Gmail's quote container in HTML: the writer's inline answers are kept", () => {
+  const quote = (text: string) =>
+    `<blockquote class="gmail_quote" style="margin:0px 0px 0px 0.8ex;border-left:1px solid rgb(204,204,204);padding-left:1ex">${text}<br></blockquote>`;
+  const html = (container: string) =>
+    `<div dir="ltr">See below.</div><br><div class="${container}"><div dir="ltr" class="gmail_attr">On Sun, Dec 6, 2026 at 11:35 AM Bob &lt;<a href="mailto:bob@example.com">bob@example.com</a>&gt; wrote:<br></div>${quote('Is 8:00 fine?')}<div>Yes, 8:00 is fine.</div>${quote('Do you need a forklift?')}<div>No, we have one.</div></div>`;
+
+  for (const [shape, subject, container] of [
+    ['a reply', 'Re: Delivery', 'gmail_quote'],
+    ["a reply, Gmail's newer container", 'Re: Delivery', 'gmail_quote gmail_quote_container'],
+    ['a mail that answers nothing', 'Delivery', 'gmail_quote'],
+  ] as const) {
+    test(`${shape}: the answers between and after the quoted blocks, not the attribution or the quotes`, async () => {
+      const request = await fromRaw(`From: alice@example.com\nSubject: ${subject}\nContent-Type: text/html; charset=utf-8`, html(container));
+      assert.equal(request.text, 'See below.\n\nYes, 8:00 is fine.\nNo, we have one.');
+    });
+  }
+
+  test("older Gmail's attribution, bare text in the container, goes with the quote", async () => {
+    const request = await fromRaw(
+      'From: alice@example.com\nSubject: Re: Delivery\nContent-Type: text/html; charset=utf-8',
+      `<div>Ok</div><div class="gmail_quote">On Mon, Bob &lt;bob@example.com&gt; wrote:<br>${quote('Is 8:00 fine?')}</div>`,
+    );
+    assert.equal(request.text, 'Ok');
+  });
+});
+
+describe("iOS Mail's and Outlook mobile's device lines in more languages", () => {
+  for (const line of [
+    'Odesláno z iPhonu',
+    'Odoslané z iPhonu',
+    'Trimis de pe iPhone-ul meu',
+    'Được gửi từ iPhone của tôi',
+    'ส่งจาก iPhone ของฉัน',
+    'Dikirim dari iPhone saya',
+    'Dihantar dari iPhone saya',
+    'Poslano s mog iPhonea',
+    'Poslano iz mog iPhonea',
+    'Poslano z mojega iPhona',
+    'Išsiųsta iš mano iPhone',
+    'Nosūtīts no mana iPhone',
+    "Saadetud minu iPhone'ist",
+    'Изпратено от моя iPhone',
+    'Послато са мог iPhone уређаја',
+    'Dikirim dari iPad saya',
+    'Odesláno z iPadu',
+    // Outlook's app line where the language names the platform first
+    'Android 版 Outlook を入手<https://aka.ms/AAb9ysg>',
+    'iOS 版 Outlook を入手<https://aka.ms/o0ukef>',
+    '获取 Android 版 Outlook<https://aka.ms/AAb9ysg>',
+    "Android için Outlook'u edinin<https://aka.ms/AAb9ysg>",
+    'Android용 Outlook 받기<https://aka.ms/AAb9ysg>',
+    'Szerezze be az Android Outlook alkalmazást<https://aka.ms/AAb9ysg>',
+  ]) {
+    test(`"${line}" is the client's`, () => {
+      assert.equal(strip(`Meeting moved to 3pm.\n\n${line}\n`), 'Meeting moved to 3pm.');
+    });
+  }
+
+  test('a machine or place after the same openings stays, and so does a sentence naming the platform and Outlook', () => {
+    for (const line of ['Dikirim dari sensor 4 di ruang dingin B', 'Poslano iz stanice 4', 'Android users must update Outlook today.']) {
+      const text = `Meeting moved to 3pm.\n\n${line}`;
+      assert.equal(strip(text), text);
+    }
+  });
+});
+
+describe('bilingual sign-offs: known sign-offs joined by "/" or "|"', () => {
+  const signature = '\n\nAlice Meyer\nLogistics\nACME GmbH, Hauptstr. 1, 10115 Berlin\nTel: +49 30 1234567\n';
+  for (const signOff of [
+    'Mit freundlichen Grüßen / Kind regards',
+    'Mit freundlichen Grüßen / Best regards',
+    'Best regards / Mit freundlichen Grüßen',
+    'Cordialement / Best regards',
+    'Saludos / Regards',
+    'Met vriendelijke groet / Kind regards',
+    'Mit freundlichen Grüßen | Best regards',
+    'Mit freundlichen Grüßen / Kind regards / Cordialement',
+  ]) {
+    test(`"${signOff}" and the block under it go`, () => {
+      assert.equal(strip(`Gate 4 is closed, use gate 6.\n\n${signOff}${signature}`), 'Gate 4 is closed, use gate 6.');
+    });
+  }
+
+  test('a line with a part that is no sign-off is the writer\'s ("Grüße aus Köln / Kind regards", "Kind regards / see you Monday")', () => {
+    for (const line of ['Grüße aus Köln / Kind regards', 'Kind regards / see you Monday']) {
+      const text = `Gate 4 is closed, use gate 6.\n\n${line}\n\nAlice Meyer`;
+      assert.equal(strip(text), tidy(text));
+    }
+  });
+});
+
+describe("GroupWise's reply header: the mail answered below it, copied without '>'", () => {
+  for (const header of [
+    '>>> Bob Smith <bob@supplier.example> 12/5/2026 5:00 PM >>>',
+    '>>> "Bob Smith" <bob@supplier.example> 05.12.2026 17:00 >>>',
+    '>>> Bob Smith 12/5/2026 5:00 PM >>>',
+  ]) {
+    test(`"${header}" and all below it go in a reply`, () => {
+      const body = `Please call the supplier today.\n\n${header}\nPallets 1-3 arrive Monday.\nBitte Rampe B.\n\nBob Smith\nSupplier Logistics\n`;
+      assert.equal(strip(body, { reply: true }), 'Please call the supplier today.');
+    });
+  }
+
+  test('in a mail that answers nothing it is text; without a date it is one quoted line, and what is below it stays', () => {
+    const alert = 'Load >>> limit\n\n>>> Pump 3 restarted 12/5/2026 5:00 PM >>>\nAll pumps running.';
+    assert.equal(strip(alert, { reply: false }), tidy(alert));
+    assert.equal(strip('Please call.\n\n>>> Step two >>>\nOpen valve 4.', { reply: true }), 'Please call.\n\nOpen valve 4.');
+  });
+});
+
+describe('reply and forward markers of T-Online, Zimbra, Seznam and Lotus Notes', () => {
+  for (const [marker, header] of [
+    ['-----Original-Nachricht-----', 'Betreff: Termin\nDatum: 2026-12-05T17:00:00+0100\nVon: "Bob" <bob@example.de>\nAn: alice@example.com'],
+    ['----- Mail original -----', 'De: "Bob" <bob@example.fr>\nÀ: "Alice" <alice@example.com>\nEnvoyé: Samedi 5 Décembre 2026 17:00:00\nObjet: Rendez-vous'],
+    [
+      '----- Ursprüngliche Mail -----',
+      'Von: "Bob" <bob@example.de>\nAn: "Alice" <alice@example.com>\nGesendet: Samstag, 5. Dezember 2026 17:00:00\nBetreff: Termin',
+    ],
+    ['---------- Původní e-mail ----------', 'Od: Bob <bob@example.cz>\nKomu: alice@example.com\nDatum: 5. 12. 2026 17:00:00\nPředmět: Schůzka'],
+  ] as const) {
+    test(`"${marker}" goes with the header block and the mail answered`, async () => {
+      const request = await extract('Re: Termin', `Ich rufe an.\n\n${marker}\n${header}\n\nKönnen Sie mich anrufen?\n`);
+      assert.equal(request.text, 'Ich rufe an.');
+    });
+  }
+
+  for (const [subject, marker] of [
+    ['Fw: Delivery', '----- Forwarded by Alice Meyer/ACME on 12/05/2026 05:00 PM -----'],
+    ['WG: Lieferung', '----- Weitergeleitet von Alice Meyer/ACME am 05.12.2026 17:00 -----'],
+    ['TR: Livraison', '----- Mail transféré -----'],
+  ] as const) {
+    test(`"${marker}" goes with the forwarded header; the note and the forwarded text are sent, with no note the forwarded text`, async () => {
+      const body = `\n${marker}\n\nFrom:\tBob Smith <bob@supplier.example>\nTo:\tAlice Meyer/ACME@ACME\nDate:\t12/05/2026 04:55 PM\nSubject:\tDelivery\n\n${FORWARDED}\n`;
+      assert.equal((await extract(subject, `${NOTE}\n${body}`)).text, `${NOTE}\n\n${FORWARDED}`);
+      assert.equal((await extract(subject, body)).text, FORWARDED);
+    });
+  }
+});
+
+describe("Gmail's forwards in Korean and Turkish: only the From label is localised", () => {
+  for (const label of ['보낸사람', 'Gönderen']) {
+    test(`"${label}:" with Date:, Subject:, To: is the forwarded header`, async () => {
+      const header = `---------- Forwarded message ---------\n${label}: Bob Smith <bob@supplier.example>\nDate: 5 Ara 2026 Per 17:00\nSubject: Teslimat\nTo: <alice@example.com>\n\n${FORWARDED}\n`;
+      assert.equal((await extract('Fwd: Teslimat', `${NOTE}\n\n${header}`)).text, `${NOTE}\n\n${FORWARDED}`);
+      assert.equal((await extract('Fwd: Teslimat', header)).text, FORWARDED);
+    });
+  }
+});
+
+describe('disclaimers in Romanian, Greek, Hebrew, Korean, Croatian and Arabic', () => {
+  for (const disclaimer of [
+    'Acest mesaj și eventualele atașamente sunt confidențiale și sunt destinate exclusiv destinatarului. Dacă ați primit acest mesaj din greșeală, vă rugăm să anunțați expeditorul și să îl ștergeți.',
+    'Acest mesaj este confidenţial şi destinat numai persoanei căreia îi este adresat. Dacă l-aţi primit din greşeală, vă rugăm să informaţi expeditorul şi să îl ştergeţi imediat.',
+    'Αυτό το μήνυμα ηλεκτρονικού ταχυδρομείου και τυχόν συνημμένα αρχεία είναι εμπιστευτικά και προορίζονται αποκλειστικά για τον παραλήπτη. Αν το λάβατε κατά λάθος, ενημερώστε τον αποστολέα και διαγράψτε το.',
+    'הודעה זו וכל הקבצים המצורפים אליה הינם חסויים ומיועדים לנמען בלבד. אם קיבלת הודעה זו בטעות, אנא הודע לשולח מיד ומחק אותה מהמערכת שלך. כל שימוש, העתקה או הפצה אסורים.',
+    '이 이메일과 첨부 파일은 기밀 정보를 포함하고 있으며 지정된 수신자만을 위한 것입니다. 이 메일을 잘못 받으신 경우 즉시 발신자에게 알리고 메일을 삭제해 주십시오. 무단 사용, 복사 또는 배포는 금지됩니다.',
+    'Ovaj e-mail i svi prilozi su povjerljivi i namijenjeni isključivo primatelju. Ako ste ovu poruku primili greškom, molimo obavijestite pošiljatelja i izbrišite je. Svako neovlašteno korištenje je zabranjeno.',
+    'هذه الرسالة الإلكترونية وأي مرفقات بها سرية ومخصصة للمستلم المقصود فقط. إذا تلقيت هذه الرسالة عن طريق الخطأ، يرجى إبلاغ المرسل وحذفها فورًا. يحظر أي استخدام أو نسخ أو توزيع غير مصرح به.',
+  ]) {
+    test(`"${disclaimer.slice(0, 40)}…" goes, right under the text and under a sign-off`, () => {
+      assert.equal(strip(`Pump 3 is back online.\n\n${disclaimer}\n`), 'Pump 3 is back online.');
+      assert.equal(strip(`Pump 3 is back online.\n\nBest regards\nAlice\n\n${disclaimer}\n`), 'Pump 3 is back online.');
+    });
+  }
+
+  test("a short Korean line about something secret is the writer's", () => {
+    const text = 'Pump 3 is back online.\n\n이 메일의 내용은 비밀입니다.';
+    assert.equal(strip(text), text);
+  });
+});

@@ -34,6 +34,73 @@ describe("the text stage's outcome for replies, alerts and forwards", () => {
     );
   });
 
+  test('a reply that quotes nothing is refused without speaking of a quote: only a device line, an empty body, only a reaction', async () => {
+    const refusal = (request: Parameters<typeof fitText>[0]) => {
+      try {
+        fitText(request, 1, POLICY);
+      } catch (error) {
+        assert.ok(error instanceof RelayError && error.code === 'NO_NEW_TEXT', String(error));
+        return toSmtpError(error).message;
+      }
+      assert.fail('not refused');
+    };
+    const answered = (subject: string, body: string) =>
+      mail(subject, body).then((parsed) => extractRequest(parsed, POLICY, false, ['On it, rebooting db1 now.']));
+    for (const body of ['Odesláno z iPhonu\r\n', '']) {
+      assert.equal(refusal(await answered('Re: Server down', body)), '5.6.0 Not sent as SMS: the reply has no new text; write the message in the mail');
+    }
+    // Gmail's reaction as its spec allows it: a single part in its machine form, no text version.
+    const reaction = await parseMail(
+      Buffer.from(
+        'From: bob@example.org\r\nTo: 447700900123@sms.example.com\r\nSubject: Re: Server down\r\nContent-Type: text/vnd.google.email-reaction+json; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n{"emoji":"=F0=9F=99=83","version":1}\r\n',
+      ),
+    );
+    assert.equal(
+      refusal(extractRequest(reaction, POLICY, false, ['On it, rebooting db1 now.'])),
+      "5.6.0 Not sent as SMS: the reply is only an emoji reaction (Gmail's), with no text; write the message in the mail",
+    );
+    const quoted = await answered('Re: Server down', 'On Tue, 20 Mar 2026 at 08:48, Ana <ana@example.com> wrote:\r\n> On it, rebooting db1 now.\r\n');
+    assert.equal(refusal(quoted), '5.6.0 Not sent as SMS: the reply has no new text above the quoted mail; write the message above the quote');
+  });
+
+  test('Gmail\'s reaction with a text version: the emoji of its plain part is the text, not the HTML\'s "reacted via Gmail"', async () => {
+    const reaction = await parseMail(
+      Buffer.from(
+        [
+          'From: bob@example.org',
+          'To: 447700900123@sms.example.com',
+          'Subject: Re: Server down',
+          'Content-Type: multipart/alternative; boundary=r',
+          '',
+          '--r',
+          'Content-Type: text/plain; charset=utf-8',
+          '',
+          '\u{1F44D}',
+          '--r',
+          'Content-Type: text/vnd.google.email-reaction+json; charset=utf-8',
+          '',
+          '{"emoji":"\u{1F44D}","version":1}',
+          '--r',
+          'Content-Type: text/html; charset=utf-8',
+          '',
+          '<p>\u{1F44D}</p><p>Alice Meyer reacted via <a href="https://support.google.com/mail/?p=email_reactions">Gmail</a></p>',
+          '--r--',
+          '',
+        ].join('\r\n'),
+      ),
+    );
+    assert.equal(extractRequest(reaction, POLICY, false).text, '\u{1F44D}');
+  });
+
+  test('K-9 Mail\'s device line, written as a signature under a "--" that lost its space: the line and the "--" go', async () => {
+    const request = extractRequest(
+      await mail('Meeting', 'Meeting moved to 3pm.\r\n\r\n--\r\nSent from my Android phone with K-9 Mail. Please excuse my brevity.\r\n'),
+      POLICY,
+      false,
+    );
+    assert.equal(request.text, 'Meeting moved to 3pm.');
+  });
+
   test("the writer's one line above a quoted attribution is the text, not the subject", async () => {
     const request = extractRequest(
       await mail('Re: Gate', 'Hello\r\n> On Tue, 20 Mar 2026 at 08:48, Ana <ana@example.com> wrote:\r\n> > Is the gate open?\r\n'),
