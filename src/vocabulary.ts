@@ -75,6 +75,13 @@ export interface SmsPart {
    * parts are joined as octets before they are decoded.
    */
   readonly carried?: CarriedText | undefined;
+  /**
+   * The provider gives a repeat of this part (the gateway delivering it again) the providerId it had, and
+   * a new SMS's part a new one (SMPP: the adapter tells a redelivered deliver_sm apart): a part under
+   * another id is a new SMS's even with a kept part's text, as a phone's fixed or wrapped reference and a
+   * text begun alike make it. Without it, the same text within the window is taken for a repeat.
+   */
+  readonly repeatsById?: true | undefined;
 }
 
 /** Text as octets, in a coding a cut can split a character of. */

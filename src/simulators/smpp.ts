@@ -32,8 +32,11 @@ type Behaviour = z.infer<typeof behaviourSchema>;
 /** How a long reply's parts arrive. */
 const moSchema = z.strictObject({
   order: z.enum(['in-order', 'last-first']).default('last-first'),
-  /** One part sent twice. */
-  repeat: z.boolean().default(true),
+  /**
+   * One part delivered again after the relay answered it ESME_ROK, which an SMPP 3.4 SMSC does not do
+   * (it redelivers only without its OK): the relay takes it for a new SMS's part.
+   */
+  repeat: z.boolean().default(false),
   /** How the parts say where they belong. */
   concatenation: z.enum(['udh8', 'udh16', 'sar']).default('udh8'),
   /** Parts (1-based) never sent: a part lost in the network. */

@@ -84,6 +84,7 @@ export class PartReassembly {
       userContext: sms.userContext,
       trackingId: sms.trackingId,
       carried: sms.part.carried,
+      repeatsById: sms.part.repeatsById,
       receivedAt: this.#options.clock(),
       latestContext,
     });

@@ -26,6 +26,8 @@ export interface NewSmsPart {
   readonly trackingId: string | undefined;
   /** The text as the SMS carried it (`SmsPart.carried`); absent where the provider has only the text. */
   readonly carried?: CarriedText | undefined;
+  /** As SmsPart's: a repeat has the kept part's provider id, so a part's text alone never makes it one. */
+  readonly repeatsById?: true | undefined;
   readonly receivedAt: number;
   /**
    * The context of the sender's latest conversation as this part arrived (undefined without one): kept
@@ -202,7 +204,7 @@ export function mailedSince(part: Pick<NewSmsPart, 'sentAt' | 'receivedAt'>): nu
  * whichever kept set it is, so a retried part of a mailed SMS is never taken into a newer one), or its
  * text with the same time from the gateway; without a time on both, the same text is a repeat only in
  * a set open or mailed within LATE_PART_WINDOW_MS of the part ("OK" is as likely the part of a newer
- * SMS reusing the reference). Otherwise it goes to a set lacking its index: two long SMS under one
+ * SMS reusing the reference). A provider that names repeats by id (`repeatsById`) has them by id alone. Otherwise it goes to a set lacking its index: two long SMS under one
  * reference arrive interleaved (A1, B1, B2, A2), and A2 belongs with A1. Where the gateway gives when
  * the phone sent it, the set whose parts were sent nearest that time within the window takes it (the
  * parts of one SMS leave the phone together and carry nearly one SMSC time), an open one before a
@@ -211,7 +213,10 @@ export function mailedSince(part: Pick<NewSmsPart, 'sentAt' | 'receivedAt'>): nu
  * came (the part is late). A part no set can take is another SMS reusing the reference, and opens a
  * set of its own.
  */
-export function placePart(candidates: readonly CandidateSet[], part: Pick<NewSmsPart, 'index' | 'providerId' | 'text' | 'sentAt' | 'receivedAt'>): Placement {
+export function placePart(
+  candidates: readonly CandidateSet[],
+  part: Pick<NewSmsPart, 'index' | 'providerId' | 'text' | 'sentAt' | 'receivedAt' | 'repeatsById'>,
+): Placement {
   const at = (candidate: CandidateSet) => candidate.parts.find((stored) => stored.index === part.index);
   const text = storableText(part.text);
   const sent = timeOf(part.sentAt);
@@ -224,7 +229,7 @@ export function placePart(candidates: readonly CandidateSet[], part: Pick<NewSms
     const storedSent = timeOf(stored.sentAt);
     return Number.isNaN(sent) || Number.isNaN(storedSent) ? recent(candidate) : storedSent === sent;
   };
-  const holder = candidates.find((candidate) => at(candidate)?.providerId === part.providerId) ?? candidates.find(sameText);
+  const holder = candidates.find((candidate) => at(candidate)?.providerId === part.providerId) ?? (part.repeatsById ? undefined : candidates.find(sameText));
   if (holder) return holder.row.closed_at === null ? { kind: 'into-open', set: holder.row, repeat: true } : { kind: 'repeat-of-closed' };
   const lacking = candidates.filter((candidate) => at(candidate) === undefined).map((candidate) => ({ candidate, apart: distance(candidate, sent) }));
   // A set whose parts were sent further off than the window is another SMS; one without times is judged by when it was mailed.

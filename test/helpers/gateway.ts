@@ -64,18 +64,22 @@ export async function withFreshGateway<Options, Result>(
 
 /**
  * The sink a provider that pushes what it receives (SMPP) is started with, collecting what it hands
- * over; `state.failing` makes it a store that cannot commit (each call then rejects).
+ * over (`offered`: every SMS handed over, `received`: those committed); `state.failing` makes it a store
+ * that cannot commit (each call then rejects), `state.hold` one whose commits wait for that promise.
  */
 export function collectingSink() {
   const received: ReceivedSms[] = [];
+  const offered: ReceivedSms[] = [];
   const reports: StatusReport[] = [];
   const quarantined: string[] = [];
-  const state = { failing: false, calls: 0 };
+  const state: { failing: boolean; calls: number; hold: Promise<void> | undefined } = { failing: false, calls: 0, hold: undefined };
   /** What the store would say was sent under an id (InboundSink.numbersSentUnder), by id. */
   const sentUnder = new Map<string, string[]>();
   const sink: InboundSink = {
     received: async (items) => {
       state.calls++;
+      offered.push(...items);
+      await state.hold;
       if (state.failing) throw new Error('the store cannot commit');
       received.push(...items);
       return items.map(() => ({ status: 'accepted', id: 'x' }));
@@ -89,5 +93,5 @@ export function collectingSink() {
       quarantined.push(`${kind}: ${reason}`);
     },
   };
-  return { sink, received, reports, quarantined, state, sentUnder };
+  return { sink, received, offered, reports, quarantined, state, sentUnder };
 }

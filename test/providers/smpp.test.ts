@@ -21,6 +21,7 @@ import { SmppSimulator } from '../../src/simulators/smpp.ts';
 import { sentDetail } from '../../src/store/rows.ts';
 import { collectingSink } from '../helpers/gateway.ts';
 import { captureLog } from '../helpers/log-lines.ts';
+import { maildirMessages, removeDir, startTestRelay } from '../helpers/relay.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const ACCOUNT = { username: 'smpp-test', password: 'smpp-pw' };
@@ -241,9 +242,11 @@ describe('SMPP against the simulated SMSC', () => {
     assert.ok(inbound.state.calls - before >= 2, 'delivered again after ESME_RX_T_APPN');
   });
 
-  test('a long reply comes as parts, each with its place, out of order and one repeated', async () => {
+  test("a long reply comes as parts, each with its place, out of order; one delivered again after its OK is a new SMS's part", async () => {
     const text = `${'The pump is restarting, give it ten minutes please. '.repeat(4)}Done.`;
+    simulator.control({ mo: { repeat: true } });
     simulator.reply('447700900206', text);
+    simulator.control({ mo: { repeat: false } });
     const parts = await waitFor('every part', () => {
       const got = inbound.received.filter((entry) => entry.number === '+447700900206');
       return got.length === 3 ? got : undefined;
@@ -253,7 +256,7 @@ describe('SMPP against the simulated SMSC', () => {
       [2, 1, 2],
       'last first, then the first, and the first sent once more',
     );
-    assert.equal(parts[0]?.providerId, parts[2]?.providerId, 'a repeated deliver_sm has the same id');
+    assert.notEqual(parts[0]?.providerId, parts[2]?.providerId, 'the SMSC had its ESME_ROK: no redelivery');
     assert.equal(parts.map((part) => part.text).join('') !== '', true);
     assert.deepEqual(
       parts.map((part) => part.part?.carried?.coding),
@@ -878,21 +881,139 @@ describe('SMPP bad input from the SMSC', () => {
     assert.equal(sentDetail({ providerId: '' }), 'the gateway gave no id: its delivery reports cannot be matched');
   });
 
-  test('the same SMS again from a phone after its ESME_ROK went on a connection still up is a second SMS; after the bind was lost, a redelivery', async () => {
+  test('a copy of a deliver_sm is a redelivery only when no ESME_ROK for the earlier one can have reached the SMSC in time; otherwise a second SMS', async () => {
+    const smscOfOwn = new HandSmsc();
+    const sink = collectingSink();
+    // The clock the adapter reads: moved on by the test, past SMSC_RESPONSE_TIMER_MIN_MS (5 s).
+    let ahead = 0;
+    const receiving = gatewayTo(await smscOfOwn.listen(), {}, silent, { ...REAL_TIMERS, now: () => Date.now() + ahead });
+    await receiving.start({ inbound: sink.sink });
+    let sequence = 0;
+    const yes = () => deliverSm(++sequence, { source: '447700900123', message: Buffer.from('Yes', 'latin1') });
+    /** Writes copies without waiting for their answers, as an SMSC with a window does; resolves with each answer's status. */
+    const burst = (count: number) => {
+      const sequences = Array.from({ length: count }, () => {
+        smscOfOwn.socket?.write(yes());
+        return sequence;
+      });
+      return Promise.all(
+        sequences.map(async (each) => (await waitFor(`the answer to ${each}`, () => smscOfOwn.pdus.find((pdu) => pdu.sequence === each))).status),
+      );
+    };
+    const hold = () => {
+      const released: Array<() => void> = [];
+      sink.state.hold = new Promise<void>((resolve) => released.push(resolve));
+      return () => {
+        sink.state.hold = undefined;
+        for (const release of released) release();
+      };
+    };
+    const ids = () => sink.offered.map((entry) => entry.providerId);
+    const rebind = async () => {
+      const binds = smscOfOwn.binds;
+      smscOfOwn.socket?.destroy();
+      await waitFor('bound again', () => smscOfOwn.binds === binds + 1 && receiving.health().ok);
+    };
+    try {
+      // Two "Yes" back to back, the second while the first is being committed: both outstanding, both answered OK, two SMS.
+      let release = hold();
+      const both = burst(2);
+      await waitFor('both handed over', () => sink.offered.length === 2);
+      release();
+      assert.deepEqual(await both, [STATUS.ESME_ROK, STATUS.ESME_ROK]);
+      assert.equal(new Set(ids()).size, 2, 'two replies "Yes" are two SMS');
+      // Once answered OK in time on a bind still up: a copy is a third.
+      assert.deepEqual(await burst(1), [STATUS.ESME_ROK]);
+      assert.equal(new Set(ids()).size, 3);
+
+      // Answered otherwise (the store could not commit): the copy is its redelivery.
+      sink.state.failing = true;
+      assert.deepEqual(await burst(1), [STATUS.ESME_RX_T_APPN]);
+      sink.state.failing = false;
+      assert.deepEqual(await burst(1), [STATUS.ESME_ROK]);
+      assert.equal(ids().at(-1), ids().at(-2), 'redelivered after an error answer');
+
+      // Its bind lost before the OK was written: the copy on the new bind is its redelivery.
+      release = hold();
+      smscOfOwn.socket?.write(yes());
+      await waitFor('handed over', () => sink.offered.length === 6);
+      await rebind();
+      release();
+      await waitFor('committed', () => sink.received.length === 5);
+      assert.deepEqual(await burst(1), [STATUS.ESME_ROK]);
+      assert.equal(ids().at(-1), ids().at(-2), 'redelivered after the bind was lost before its answer');
+
+      // Still unanswered as the copy comes on another bind: a redelivery.
+      release = hold();
+      smscOfOwn.socket?.write(yes());
+      await waitFor('handed over', () => sink.offered.length === 8);
+      await rebind();
+      const onNewBind = burst(1);
+      await waitFor('handed over', () => sink.offered.length === 9);
+      release();
+      await onNewBind;
+      assert.equal(ids().at(-1), ids().at(-2), 'a copy on another bind while the first is unanswered');
+
+      // Still unanswered on the same bind 5 s on (the SMSC's response timer may have run out): a redelivery.
+      release = hold();
+      const slow = burst(1);
+      await waitFor('handed over', () => sink.offered.length === 10);
+      ahead += 5_000;
+      const copy = burst(1);
+      await waitFor('handed over', () => sink.offered.length === 11);
+      release();
+      await Promise.all([slow, copy]);
+      assert.equal(ids().at(-1), ids().at(-2), 'a copy as long after it as an SMSC waits for an answer');
+      // The copy's own OK went in time: the SMS is done, and the next copy is a new one.
+      assert.deepEqual(await burst(1), [STATUS.ESME_ROK]);
+      assert.notEqual(ids().at(-1), ids().at(-2));
+      // An OK written 5 s after its deliver_sm came: the SMSC may have given up on it, so a copy after it is a redelivery.
+      release = hold();
+      const late = burst(1);
+      await waitFor('handed over', () => sink.offered.length === 13);
+      ahead += 5_000;
+      release();
+      assert.deepEqual(await late, [STATUS.ESME_ROK]);
+      assert.deepEqual(await burst(1), [STATUS.ESME_ROK]);
+      assert.equal(ids().at(-1), ids().at(-2), 'a copy after an OK written late');
+
+      // An OK written in time, on a bind lost afterwards: it can have reached the SMSC, so a copy is a second SMS.
+      assert.deepEqual(await burst(1), [STATUS.ESME_ROK]);
+      await rebind();
+      assert.deepEqual(await burst(1), [STATUS.ESME_ROK]);
+      assert.notEqual(ids().at(-1), ids().at(-2), 'a second SMS after an OK that went out on a bind since lost');
+    } finally {
+      await receiving.close();
+      await smscOfOwn.close();
+    }
+  });
+
+  test("a part of a long SMS again after its OK is a new SMS's part (the store is told to tell repeats by id); redelivered, it keeps its id", async () => {
     const smscOfOwn = new HandSmsc();
     const sink = collectingSink();
     const receiving = gatewayTo(await smscOfOwn.listen());
     await receiving.start({ inbound: sink.sink });
     try {
-      const yes = (sequence: number) => deliverSm(sequence, { source: '447700900123', message: Buffer.from('Yes', 'latin1') });
-      for (const sequence of [1, 2]) assert.equal((await smscOfOwn.send(yes(sequence), sequence)).status, STATUS.ESME_ROK);
-      const [first, second] = sink.received.map((entry) => entry.providerId);
-      assert.ok(first && second && first !== second, 'two replies "Yes" to two alerts are two SMS');
-      // The bind drops: the SMSC may not have read the OK for the second, and delivers it again on the next bind.
-      smscOfOwn.socket?.destroy();
-      await waitFor('bound again', () => smscOfOwn.binds === 2 && receiving.health().ok);
-      assert.equal((await smscOfOwn.send(yes(3), 3)).status, STATUS.ESME_ROK);
-      assert.equal(sink.received.at(-1)?.providerId, second, 'a redelivery, stored once');
+      const part = (sequence: number, index: number, text: string) =>
+        deliverSm(sequence, {
+          source: '447700900442',
+          esmClass: 0x40,
+          message: Buffer.concat([Buffer.from([5, 0, 3, 0x77, 2, index]), Buffer.from(text, 'latin1')]),
+        });
+      for (const [sequence, index, text] of [
+        [1, 1, 'ALARM'],
+        [2, 2, 'ZONE3'],
+        [3, 1, 'ALARM'],
+        [4, 2, 'ZONE3'],
+      ] as const)
+        assert.equal((await smscOfOwn.send(part(sequence, index, text), sequence)).status, STATUS.ESME_ROK);
+      assert.equal(new Set(sink.received.map((entry) => entry.providerId)).size, 4, 'each part answered OK is its own');
+      assert.ok(sink.received.every((entry) => entry.part?.repeatsById === true));
+      sink.state.failing = true;
+      assert.equal((await smscOfOwn.send(part(5, 1, 'ALARM'), 5)).status, STATUS.ESME_RX_T_APPN);
+      sink.state.failing = false;
+      assert.equal((await smscOfOwn.send(part(6, 1, 'ALARM'), 6)).status, STATUS.ESME_ROK);
+      assert.equal(sink.offered.at(-1)?.providerId, sink.offered.at(-2)?.providerId, 'a part redelivered after an error answer keeps its id');
     } finally {
       await receiving.close();
       await smscOfOwn.close();
@@ -906,6 +1027,61 @@ describe('SMPP bad input from the SMSC', () => {
     assert.equal(warnings(/a response to no request/), 1);
     assert.equal(inbound.received.at(-1)?.text, 'Still here');
     assert.equal(gateway.health().ok, true);
+  });
+});
+
+describe('SMPP SMS from phones through a whole relay (SQLite), from a hand-driven SMSC', () => {
+  test("a burst of the same SMS, a long SMS repeated under its reference, one whose first part equals an earlier one's: each mailed whole, once", async () => {
+    const smsc = new HandSmsc();
+    const port = Number(new URL(await smsc.listen()).port);
+    const relay = await startTestRelay({
+      gateway: { provider: 'smpp', host: '127.0.0.1', port, ...ACCOUNT },
+      sms: { domains: ['sms.example.com'], defaultRegion: 'GB' },
+      inbound: { defaultMailbox: 'ops@example.com', reassemblyTimeout: '1s' },
+    });
+    try {
+      await waitFor('bound', () => smsc.binds === 1 && smsc.socket !== undefined);
+      const mails = () => maildirMessages(relay.maildir).map((raw) => raw.replace(/=\r?\n/g, ''));
+      const bodyOf = (raw: string) => raw.slice(raw.search(/\r?\n\r?\n/)).trim();
+      let sequence = 0;
+      const write = (message: Buffer, esmClass = 0) => {
+        smsc.socket?.write(deliverSm(++sequence, { source: '447700900440', esmClass, message }));
+        return sequence;
+      };
+      const answered = (each: number) => waitFor(`the answer to ${each}`, () => smsc.pdus.find((pdu) => pdu.sequence === each));
+      const part = (reference: number, index: number, text: string) =>
+        write(Buffer.concat([Buffer.from([5, 0, 3, reference, 2, index]), Buffer.from(text, 'latin1')]), 0x40);
+      // "OK", "1", "OK" flushed at once (an SMSC with a window, after the bind was down): three mails.
+      const burst = [write(Buffer.from('OK')), write(Buffer.from('1')), write(Buffer.from('OK'))];
+      for (const each of burst) assert.equal((await answered(each)).status, STATUS.ESME_ROK);
+      // An alarm device sends its long SMS twice under its fixed reference, each part answered OK; then a new long SMS reusing a reference, its first part as an earlier one's.
+      for (const [reference, text1, text2] of [
+        [0x77, 'ALARM', 'ZONE3'],
+        [0x77, 'ALARM', 'ZONE3'],
+        [0x41, 'NEW', 'TEXT1'],
+        [0x41, 'NEW', 'OTHER2'],
+      ] as const) {
+        assert.equal((await answered(part(reference, 1, text1))).status, STATUS.ESME_ROK);
+        assert.equal((await answered(part(reference, 2, text2))).status, STATUS.ESME_ROK);
+      }
+      await waitFor('seven mails', () => mails().length >= 7, 10_000);
+      // Past inbound.reassemblyTimeout: nothing was waiting for a part that "did not arrive".
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      const bodies = mails().map(bodyOf);
+      for (const [text, count] of [
+        ['OK', 2],
+        ['1', 1],
+        ['ALARMZONE3', 2],
+        ['NEWTEXT1', 1],
+        ['NEWOTHER2', 1],
+      ] as const)
+        assert.equal(bodies.filter((body) => body.split(/\r?\n/)[0] === text).length, count, `${text}: ${bodies.join(' | ')}`);
+      assert.equal(bodies.length, 7, bodies.join(' | '));
+    } finally {
+      await relay.stop();
+      removeDir(relay.dir);
+      await smsc.close();
+    }
   });
 });
 

@@ -421,6 +421,49 @@ forEachStore((kind) =>
       assert.ok(h2.kind === 'stored' && !h2.repeat && h2.set.id !== f.set.id, textsOf(h2));
     });
 
+    test("a provider that names repeats by id (repeatsById, SMPP): a part under a new id is a new SMS's even with a kept part's text; under its id, a repeat", async () => {
+      const byId = (reference: number, sms: string, index: number, text: string, receivedAt: number) =>
+        store.addPart({
+          provider: 'smpp',
+          sender: PHONE,
+          recipient: undefined,
+          reference,
+          total: 2,
+          index,
+          providerId: `${sms}${index}`,
+          text,
+          sentAt: undefined,
+          userContext: undefined,
+          trackingId: undefined,
+          repeatsById: true,
+          receivedAt,
+        });
+      // "ALARM" + "ZONE3" mailed; the device sends the same long SMS under the same reference 2 s later: a second SMS, whole.
+      const a1 = await byId(0x77, 'A', 1, 'ALARM', 1_000);
+      const a2 = await byId(0x77, 'A', 2, 'ZONE3', 1_400);
+      assert.ok(a1.kind === 'stored' && a2.kind === 'stored' && a2.set.parts.length === 2);
+      await store.closePartSet(a2.set.id, 1_500);
+      const b1 = await byId(0x77, 'B', 1, 'ALARM', 3_500);
+      assert.ok(b1.kind === 'stored' && !b1.repeat && b1.set.id !== a2.set.id, textsOf(b1));
+      const b2 = await byId(0x77, 'B', 2, 'ZONE3', 3_900);
+      assert.equal(textsOf(b2), 'ALARMZONE3');
+      // A new long SMS whose first part equals an earlier one's: reassembled whole, not short of its part 1.
+      const c1 = await byId(0x41, 'C', 1, 'NEW', 1_000);
+      assert.ok(c1.kind === 'stored');
+      await byId(0x41, 'C', 2, 'TEXT1', 1_400);
+      await store.closePartSet(c1.set.id, 1_500);
+      await byId(0x41, 'D', 1, 'NEW', 3_500);
+      const d2 = await byId(0x41, 'D', 2, 'OTHER2', 3_900);
+      assert.equal(textsOf(d2), 'NEWOTHER2');
+      // The SMSC delivering a part again (its id): a repeat, of a mailed set as of an open one.
+      assert.ok(d2.kind === 'stored');
+      await store.closePartSet(d2.set.id, 3_950);
+      assert.equal((await byId(0x41, 'D', 2, 'OTHER2', 4_000)).kind, 'repeat');
+      const e1 = await byId(0x42, 'E', 1, 'OPEN', 5_000);
+      const again = await byId(0x42, 'E', 1, 'OPEN', 5_100);
+      assert.ok(e1.kind === 'stored' && again.kind === 'stored' && again.repeat && again.set.id === e1.set.id);
+    });
+
     test('a part of a new SMS reusing the reference of a set mailed hours ago opens a set of its own: a set takes a part only within LATE_PART_WINDOW_MS', async () => {
       // A mailed at the timeout with part 1 alone; three hours later B (same reference) arrives, B2 first.
       const a1 = await partAt(3, 'A', 1, 'Meeting moved to ', 1_000, '2026-12-06T09:00:00Z');

@@ -15,13 +15,15 @@
  *   deliver_sm_resp is written only once the sink has committed it, ESME_RX_T_APPN while the store
  *   cannot commit (the SMSC delivers it again). A deliver_sm that cannot be read is kept in
  *   quarantine and answered with the status that names its fault.
- * - An SMS from a phone has no id in SMPP: its id is a digest of what it carries plus when it was
- *   first seen. An SMSC delivers a deliver_sm again only when it did not get ESME_ROK for it in time,
- *   so the same deliver_sm again within REPEAT_WINDOW_MS gets the same id (stored once) only when the
- *   relay cannot tell it had that OK: the first is not answered yet, was answered otherwise, was
- *   answered late (past ANSWERED_IN_TIME_MS), or its answer went on a connection since lost. A copy
- *   after an OK answered in time on a connection still up is a second SMS (a second "Yes"). A part of
- *   a long SMS again is always that part: a new long SMS from the phone has a new reference.
+ * - An SMS from a phone has no id in SMPP: its id is a digest of what it carries, when it came and its
+ *   sequence number. An SMSC delivers a deliver_sm again only when it did not get ESME_ROK for it before
+ *   its response timer ran out (SMPP 3.4 §2.8), so the same deliver_sm again within REPEAT_WINDOW_MS gets
+ *   the earlier one's id (stored once) only when no ESME_ROK for that one can have reached the SMSC in
+ *   time: it was answered otherwise, its connection was gone before the answer was written, its OK was
+ *   written after SMSC_RESPONSE_TIMER_MIN_MS, or it is still unanswered as the copy comes on another
+ *   connection or SMSC_RESPONSE_TIMER_MIN_MS after it. Anything else is a second SMS (two "Yes" back to
+ *   back), a part of a long SMS as much as a whole one: the store is told to take a part under a new id
+ *   as a new SMS's part even where its text is a kept part's (SmsPart.repeatsById).
  */
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
@@ -71,14 +73,16 @@ export const BIND_CODE_PREFIX = 'SMPP_BIND:';
 export const NACK_CODE_PREFIX = 'SMPP_GENERIC_NACK:';
 /** registered_delivery: an SMSC delivery receipt on success and failure (§5.2.17). */
 const RECEIPT_REQUESTED = 0x01;
-/** The same deliver_sm from a phone again within this time is the SMSC redelivering it. */
+/** How long a deliver_sm from a phone is remembered for a redelivery of it: SMSCs redeliver within minutes. */
 const REPEAT_WINDOW_MS = 10 * 60_000;
 /**
- * An ESME_ROK written later than this after its deliver_sm came may have reached the SMSC after it
- * gave up waiting and queued the SMS again: SMSCs wait tens of seconds for an answer, so 5 s stays
- * below the shortest waits in use while a commit, even a slow one, takes far less.
+ * No SMSC delivers a deliver_sm again sooner than this after it: it resends only once its response timer
+ * ran out with no ESME_ROK, and SMSCs wait tens of seconds (SMPP 3.4 leaves the time to them), while a
+ * commit, even a slow one, takes far less. So a copy sooner than this after one still unanswered on the
+ * same connection is a second SMS (a burst the SMSC flushes with a window above 1), and an ESME_ROK
+ * written later than this may have come after the SMSC gave up on it: a copy then is a redelivery.
  */
-const ANSWERED_IN_TIME_MS = 5_000;
+const SMSC_RESPONSE_TIMER_MIN_MS = 5_000;
 /**
  * Long SMS partly taken remembered at most: each waits for its retry to send only the parts the SMSC
  * did not take, until the SMS expires (delivery.maxAge). Rare (the SMSC refused one part of a set and
@@ -105,10 +109,22 @@ interface PartlyTaken {
   readonly taken: ReadonlyMap<number, string>;
 }
 
-/** An SMS from a phone seen lately: its id, and the connection its ESME_ROK went on in time (none yet, or not in time). */
+/**
+ * A deliver_sm from a phone the SMSC may deliver again: its id, when and on which connection it came, and,
+ * once answered, whether its ESME_ROK can have reached the SMSC before the SMSC's response timer ran out.
+ */
 interface SeenMo {
   readonly providerId: string;
-  acknowledged: DeliveryLink | undefined;
+  readonly arrived: number;
+  readonly link: DeliveryLink;
+  okReached: boolean | undefined;
+}
+
+/** Whether a copy of `seen` arriving at `arrived` on `link` may be the SMSC delivering it again: no ESME_ROK for it can have reached the SMSC in time. */
+function mayBeRedelivery(seen: SeenMo, link: DeliveryLink, arrived: number): boolean {
+  if (seen.okReached !== undefined) return !seen.okReached;
+  // Still being committed: the SMSC resends it only after its response timer, or on another bind if it lost this one.
+  return seen.link !== link || arrived - seen.arrived >= SMSC_RESPONSE_TIMER_MIN_MS;
 }
 
 /** The id the relay keeps for an SMS of several parts (each part has the SMSC's own): unique to the message and number. */
@@ -132,7 +148,8 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
   const gsm7Codes = [0, settings.dataCoding].filter((code) => code !== 0 || settings.defaultAlphabet === 'gsm7');
   // Per relay (docs/replies.md, "Several relays on one database"): a deliver_sm redelivered on another
   // relay's bind after this relay died between commit and deliver_sm_resp is a second SMS (it was in flight).
-  const recentMo = new LRUCache<string, SeenMo>({ max: MEMORY_ENTRIES, ttl: REPEAT_WINDOW_MS });
+  // By digest, those the SMSC may still deliver again (an OK that reached it in time ends one's entry).
+  const recentMo = new LRUCache<string, SeenMo[]>({ max: MEMORY_ENTRIES, ttl: REPEAT_WINDOW_MS });
   const clock = timers ?? REAL_TIMERS;
   let lastReference = Math.floor(Math.random() * 0x10000);
   const partlyTaken = new LRUCache<string, PartlyTaken>({ max: PARTLY_TAKEN_ENTRIES, ttl: PARTLY_TAKEN_TTL_MS });
@@ -265,25 +282,35 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
       return refuse('mo', status, `part ${part.index} of ${part.total} cannot be`, pdu);
     }
     const digest = createHash('sha256').update(pdu.body).digest('hex').slice(0, 24);
-    const seen = recentMo.get(digest);
-    // A whole SMS again after an OK the SMSC got is the phone's again; a part again is that part (a new long SMS has a new reference).
-    const redelivered = seen !== undefined && ((part !== undefined && part.total > 1) || !seen.acknowledged?.isUp());
-    const mo: SeenMo = { providerId: redelivered ? seen.providerId : `${digest}.${arrived}`, acknowledged: undefined };
-    recentMo.set(digest, mo);
-    const { providerId } = mo;
-    await sink?.received([
-      {
-        providerId,
-        number,
-        text,
-        sentAt: undefined,
-        userContext: undefined,
-        trackingId: undefined,
-        ...(part && part.total > 1 ? { part } : {}),
-      },
-    ]);
-    // Its ESME_ROK is written on `link` now.
-    if (clock.now() - arrived <= ANSWERED_IN_TIME_MS) mo.acknowledged = link;
+    const earlier = (recentMo.get(digest) ?? []).filter((seen) => arrived - seen.arrived < REPEAT_WINDOW_MS);
+    const redelivered = earlier.find((seen) => mayBeRedelivery(seen, link, arrived));
+    // Its sequence number tells apart two copies that came in the same millisecond: both outstanding, so two SMS.
+    const mo: SeenMo = { providerId: redelivered?.providerId ?? `${digest}.${arrived}.${pdu.sequence}`, arrived, link, okReached: undefined };
+    // A redelivery stands for the copy it repeats: its answer is what the SMSC waits for now.
+    recentMo.set(digest, [...earlier.filter((seen) => seen !== redelivered), mo]);
+    let ok = false;
+    try {
+      await sink?.received([
+        {
+          providerId: mo.providerId,
+          number,
+          text,
+          sentAt: undefined,
+          userContext: undefined,
+          trackingId: undefined,
+          ...(part && part.total > 1 ? { part: { ...part, repeatsById: true } } : {}),
+        },
+      ]);
+      ok = true;
+    } finally {
+      // bind.ts writes the answer right after this returns, on `link` while it is up (an error answer if this throws).
+      mo.okReached = ok && link.isUp() && clock.now() - arrived < SMSC_RESPONSE_TIMER_MIN_MS;
+      if (mo.okReached) {
+        const kept = (recentMo.get(digest) ?? []).filter((seen) => seen !== mo);
+        if (kept.length > 0) recentMo.set(digest, kept);
+        else recentMo.delete(digest);
+      }
+    }
     return STATUS.ESME_ROK;
   }
 

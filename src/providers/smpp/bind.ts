@@ -60,8 +60,9 @@ export interface BindOptions {
 }
 
 /**
- * The connection a deliver_sm came on. While it is still the bind's and bound, an answer written on it
- * reached the SMSC in order (TCP): a copy of the deliver_sm since then is no redelivery of it.
+ * The connection a deliver_sm came on, one object per connection (two deliver_sm came on one bind when
+ * their links are the same). Its answer is written on it only while it is still the bind's and writable
+ * (not ending): once it is not, the SMSC never gets that answer.
  */
 export interface DeliveryLink {
   isUp(): boolean;
@@ -280,6 +281,7 @@ export class SmppBind {
     socket.setNoDelay(true);
     socket.setTimeout(connectTimeoutMs, () => socket.destroy(new Error(`no connection within ${connectTimeoutMs} ms`)));
     const reader = new PduReader();
+    const link: DeliveryLink = { isUp: () => this.#socket === socket && socket.writable };
     socket.once(address.tls ? 'secureConnect' : 'connect', () => {
       socket.setTimeout(0);
       void this.#bind();
@@ -294,7 +296,7 @@ export class SmppBind {
         this.#end(socket, encodePdu(COMMAND.generic_nack, error instanceof PduError ? error.status : STATUS.ESME_RINVCMDLEN, 0));
         return;
       }
-      for (const pdu of pdus) this.#receive(pdu);
+      for (const pdu of pdus) this.#receive(pdu, socket, link);
     });
     socket.on('error', (error: NodeJS.ErrnoException) => {
       this.#lastError = error.message;
@@ -474,7 +476,8 @@ export class SmppBind {
     });
   }
 
-  #receive(pdu: Pdu): void {
+  /** `link`: the connection `socket` it came on (a deliver_sm's answer goes back on it, or nowhere). */
+  #receive(pdu: Pdu, socket: Socket, link: DeliveryLink): void {
     if (pdu.commandId & RESPONSE_BIT) {
       this.#response(pdu);
       return;
@@ -503,9 +506,10 @@ export class SmppBind {
           this.#answer(response, STATUS.ESME_RINVBNDSTS, pdu.sequence, encodeMessageId(''));
           return;
         }
-        const socket = this.#socket;
-        const link: DeliveryLink = { isUp: () => this.#socket === socket && this.#state === 'bound' };
-        void this.#options.onDeliver(pdu, link).then((status) => this.#answer(response, status, pdu.sequence, encodeMessageId('')));
+        // Not on a newer connection: its sequence number is this one's. The adapter reads link.isUp() as this does.
+        void this.#options.onDeliver(pdu, link).then((status) => {
+          if (link.isUp()) socket.write(encodePdu(response, status, pdu.sequence, encodeMessageId('')));
+        });
         return;
       }
       case COMMAND.alert_notification:
