@@ -842,6 +842,26 @@ describe('SMPP bad input from the SMSC', () => {
     assert.equal(smppPlugin.describeStatus(34), 'SMSC delivery error 34', 'an err: code is still one');
   });
 
+  test("a receipt's err: written in hex (0C8, 1A3, 0FF) is shown as written, never as no error or as its digits up to the first letter; a decimal one as ever", async () => {
+    for (const [sequence, stat, err, shown] of [
+      [170, 'REJECTD', '0C8', '0C8'],
+      [171, 'UNDELIV', '1A3', '1A3'],
+      [172, 'UNDELIV', '0ff', '0FF'],
+    ] as const) {
+      const text = `id:HX${sequence} sub:001 dlvrd:000 submit date:2612060000 done date:2612060001 stat:${stat} err:${err} text:`;
+      await smsc.send(deliverSm(sequence, { source: '447700900199', esmClass: 0x04, message: Buffer.from(text, 'latin1') }), sequence);
+      const report = inbound.reports.at(-1);
+      assert.equal(report?.state, 'failed', text);
+      assert.equal(report?.said, `err:${shown}`);
+      assert.equal(smppPlugin.describeStatus(report?.code ?? -1), `SMSC delivery error ${shown}`);
+      assert.equal(smppPlugin.statusCode?.(report?.code ?? -1), `err:${shown}`);
+    }
+    const decimal = 'id:HX173 sub:001 dlvrd:000 submit date:2612060000 done date:2612060001 stat:UNDELIV err:034 text:';
+    await smsc.send(deliverSm(173, { source: '447700900199', esmClass: 0x04, message: Buffer.from(decimal, 'latin1') }), 173);
+    assert.equal(inbound.reports.at(-1)?.code, 34);
+    assert.equal(smppPlugin.statusCode?.(34), undefined, 'a decimal code is the Diagnostic-Code\'s "status 34"');
+  });
+
   test('an alert_notification gets no answer (SMPP 3.4 §4.12 has none) and is logged at info; the bind goes on', async () => {
     const body = Buffer.concat([Buffer.from([1, 1]), Buffer.from('447700900142\0', 'latin1'), Buffer.from([1, 1]), Buffer.from('AC\0', 'latin1')]);
     smsc.socket?.write(encodePdu(COMMAND.alert_notification, 0, 777001, body));

@@ -16,7 +16,7 @@ export interface Receipt {
   readonly state: DeliveryState;
   /** `err:` (or network_error_code's error), else message_state past MESSAGE_STATE_CODES (no error code was given). */
   readonly code: number;
-  /** The message_state's name, when it stands for the missing error code: for the SMS's history. */
+  /** The message_state's name, when it stands for the missing error code, or a hex `err:` as written: for the SMS's history. */
   readonly said?: string;
 }
 
@@ -25,6 +25,16 @@ export interface Receipt {
  * network_error_code's error 2 octets, so no error code reaches it, and a state is never shown as one.
  */
 const MESSAGE_STATE_CODES = 0x10000;
+
+/**
+ * Codes from here are an `err:` written with hex letters (`0C8`, `1A3`): Appendix B leaves the code's form
+ * to the SMSC, and several write it in hex. Its value is kept past this base, so the bounce and the history
+ * show it as written (`SMSC delivery error 0C8`), never read as a decimal's digits up to the first letter.
+ * Past MESSAGE_STATE_CODES and its 8 states, and 3 hex digits (0xFFF) stay below the next base.
+ */
+const HEX_ERROR_CODES = 0x20000;
+/** `err:`'s width in Appendix B: a hex code is shown padded to it, as the SMSC writes it. */
+const ERR_DIGITS = 3;
 
 /** The final and non-final states of Appendix B's `stat:` and of message_state. */
 const STATS: Readonly<Record<string, DeliveryState>> = {
@@ -84,7 +94,8 @@ export function readReceipt(sm: ShortMessage, text: string, format: ReceiptIdFor
   if (state === undefined) return 'a delivery receipt without a state';
   const err = TEXT_ERR.exec(text)?.[1];
   const network = sm.tlvs.get(TAG.network_error_code);
-  if (err !== undefined) return { messageId, state, code: Number.parseInt(err, 10) || 0 };
+  if (err !== undefined && /^\d+$/.test(err)) return { messageId, state, code: Number(err) };
+  if (err !== undefined) return { messageId, state, code: HEX_ERROR_CODES + Number.parseInt(err, 16), said: `err:${err.toUpperCase()}` };
   if (network?.length === 3) return { messageId, state, code: network.readUInt16BE(1) };
   const said = tlvState === undefined ? undefined : statusCode(MESSAGE_STATE_CODES + tlvState);
   if (tlvState === undefined || said === undefined) return { messageId, state, code: 0 };
@@ -110,16 +121,23 @@ export function submittedIdKey(id: string, format: ReceiptIdFormat): string {
   return id;
 }
 
+/** A hex `err:` as the SMSC wrote it (`0C8`), for codes from HEX_ERROR_CODES on; undefined for any other code. */
+function hexErrorOf(code: number): string | undefined {
+  return code >= HEX_ERROR_CODES ? (code - HEX_ERROR_CODES).toString(16).toUpperCase().padStart(ERR_DIGITS, '0') : undefined;
+}
+
 /** Plain words for a receipt's code, for the sender's report mail. */
 export function describeStatus(code: number): string {
   if (code === 0) return 'no error reported by the SMSC';
   const stateName = stateNameOf(code);
   if (stateName !== undefined) return `the SMSC reported it ${stateName.toLowerCase()}, with no error code`;
-  return `SMSC delivery error ${code}`;
+  return `SMSC delivery error ${hexErrorOf(code) ?? code}`;
 }
 
-/** The Diagnostic-Code's words: a message_state by its name; an error code as `status N` (undefined). */
+/** The Diagnostic-Code's words: a message_state by its name, a hex `err:` as written; a decimal error code as `status N` (undefined). */
 export function statusCode(code: number): string | undefined {
   const stateName = stateNameOf(code);
-  return stateName === undefined ? undefined : `message_state ${stateName}`;
+  if (stateName !== undefined) return `message_state ${stateName}`;
+  const hex = hexErrorOf(code);
+  return hex === undefined ? undefined : `err:${hex}`;
 }
