@@ -216,6 +216,9 @@ for (const module of BUILT_IN_PROVIDERS) {
     test('a sender id the provider cannot show is explained', () => {
       assert.equal(module.senderIdProblem('Acme'), undefined);
       assert.match(module.senderIdProblem('Far Too Long Sender') ?? '', /\w/);
+      // A number written with spaces is refused as a number, never for "characters other than letters, digits and spaces".
+      const spaced = module.senderIdProblem('+1 555 0100');
+      if (spaced !== undefined) assert.doesNotMatch(spaced, /characters other than letters, digits and spaces/);
     });
   });
 }

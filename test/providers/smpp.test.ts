@@ -844,9 +844,9 @@ describe('SMPP bad input from the SMSC', () => {
 
   test("a receipt's err: written in hex (0C8, 1A3, 0FF) is shown as written, never as no error or as its digits up to the first letter; a decimal one as ever", async () => {
     for (const [sequence, stat, err, shown] of [
-      [170, 'REJECTD', '0C8', '0C8'],
-      [171, 'UNDELIV', '1A3', '1A3'],
-      [172, 'UNDELIV', '0ff', '0FF'],
+      [7170, 'REJECTD', '0C8', '0C8'],
+      [7171, 'UNDELIV', '1A3', '1A3'],
+      [7172, 'UNDELIV', '0ff', '0FF'],
     ] as const) {
       const text = `id:HX${sequence} sub:001 dlvrd:000 submit date:2612060000 done date:2612060001 stat:${stat} err:${err} text:`;
       await smsc.send(deliverSm(sequence, { source: '447700900199', esmClass: 0x04, message: Buffer.from(text, 'latin1') }), sequence);
@@ -856,8 +856,8 @@ describe('SMPP bad input from the SMSC', () => {
       assert.equal(smppPlugin.describeStatus(report?.code ?? -1), `SMSC delivery error ${shown}`);
       assert.equal(smppPlugin.statusCode?.(report?.code ?? -1), `err:${shown}`);
     }
-    const decimal = 'id:HX173 sub:001 dlvrd:000 submit date:2612060000 done date:2612060001 stat:UNDELIV err:034 text:';
-    await smsc.send(deliverSm(173, { source: '447700900199', esmClass: 0x04, message: Buffer.from(decimal, 'latin1') }), 173);
+    const decimal = 'id:HX7173 sub:001 dlvrd:000 submit date:2612060000 done date:2612060001 stat:UNDELIV err:034 text:';
+    await smsc.send(deliverSm(7173, { source: '447700900199', esmClass: 0x04, message: Buffer.from(decimal, 'latin1') }), 7173);
     assert.equal(inbound.reports.at(-1)?.code, 34);
     assert.equal(smppPlugin.statusCode?.(34), undefined, 'a decimal code is the Diagnostic-Code\'s "status 34"');
   });

@@ -6,6 +6,7 @@
  * alphanumeric id of at most 11 characters (TON 5, NPI 0).
  */
 import { NPI, TON } from './pdu.ts';
+import { plusNumberProblem } from '../sender-id-numbers.ts';
 
 const ALPHANUMERIC_SENDER_MAX = 11;
 const SHORT_CODE = /^\d{3,8}$/;
@@ -31,6 +32,8 @@ export function sourceAddress(senderId: string): SourceAddress {
 export function senderIdProblem(senderId: string): string | undefined {
   const rule = `an SMSC takes a number (international digits, or national with its leading 0), a short code or an alphanumeric sender id of at most ${ALPHANUMERIC_SENDER_MAX} letters, digits and spaces`;
   if (INTERNATIONAL.test(senderId) || NATIONAL.test(senderId) || SHORT_CODE.test(senderId)) return undefined;
+  const asNumber = plusNumberProblem(senderId, rule);
+  if (asNumber !== undefined) return asNumber;
   if (!/^[A-Za-z0-9 ]+$/.test(senderId)) return `The sender id "${senderId}" contains characters other than letters, digits and spaces: ${rule}.`;
   if (senderId.length > ALPHANUMERIC_SENDER_MAX) return `The sender id "${senderId}" is longer than ${ALPHANUMERIC_SENDER_MAX} characters: ${rule}.`;
   return undefined;

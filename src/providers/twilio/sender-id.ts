@@ -4,6 +4,7 @@
  * digits and spaces, at least one letter), or a Messaging Service SID in place of the configured one (its hex
  * digits in either case: the adapter sends them as Twilio issues them, sids.ts).
  */
+import { plusNumberProblem } from '../sender-id-numbers.ts';
 import { canonicalSid, MESSAGING_SERVICE_SID } from './sids.ts';
 
 const ALPHANUMERIC_SENDER_MAX = 11;
@@ -14,6 +15,8 @@ export function senderIdProblem(senderId: string): string | undefined {
   const rule = `Twilio takes a number in international form (+447700900123), a short code, a Messaging Service SID (MG…), or an alphanumeric sender id of at most ${ALPHANUMERIC_SENDER_MAX} letters, digits and spaces with at least one letter`;
   if (E164.test(senderId) || SHORT_CODE.test(senderId) || MESSAGING_SERVICE_SID.test(senderId)) return undefined;
   if (/^\d+$/.test(senderId)) return `The sender id "${senderId}" is a number without "+": ${rule}.`;
+  const asNumber = plusNumberProblem(senderId, rule);
+  if (asNumber !== undefined) return asNumber;
   if (!/^[A-Za-z0-9 ]+$/.test(senderId)) return `The sender id "${senderId}" contains characters other than letters, digits and spaces: ${rule}.`;
   if (!/[A-Za-z]/.test(senderId)) return `The sender id "${senderId}" has no letter: ${rule}.`;
   if (senderId.length > ALPHANUMERIC_SENDER_MAX) return `The sender id "${senderId}" is longer than ${ALPHANUMERIC_SENDER_MAX} characters: ${rule}.`;
