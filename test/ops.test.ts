@@ -101,7 +101,7 @@ describe('operating the relay', () => {
     assert.equal(national.status, 64, national.stderr);
     assert.match(
       national.stderr,
-      /\nsmsrelay: log: "07700 900192" is a national number; the relay has no default region \(set SMSRELAY_DEFAULT_REGION\) — write it in international form, e\.g\. \+44…\n\nUsage: smsrelay log/,
+      /\nsmsrelay: log: "07700 900192" is a national number; the relay has no default region \(set SMSRELAY_DEFAULT_REGION\) — write it in international form: \+, the country code, then the number without its trunk 0\n\nUsage: smsrelay log/,
     );
     // With --limit too: the number's reason, not --limit's (which counts the messages to a number).
     const nationalLimited = run(['log', '07700 900192', '--limit', '5']);

@@ -1,7 +1,8 @@
 import type { CountryCode } from 'libphonenumber-js';
 import { RelayError } from '../errors.ts';
 import { normaliseNumber } from '../sms/numbers.ts';
-import { isAtSmsDomain } from '../mail/addresses.ts';
+import { isAtSmsDomain, smsDomainOf } from '../mail/addresses.ts';
+import { asciiQuoted } from '../mail/ascii.ts';
 import { canTextBack, NO_REPLY_LOCAL_PART, readSender, senderKind } from '../sms/senders.ts';
 
 export interface RecipientRules {
@@ -38,7 +39,7 @@ const POSTMASTER = 'postmaster';
 export function isPostmasterAddress(address: string, domains: readonly string[]): boolean {
   const at = address.lastIndexOf('@');
   if (at < 0) return address.toLowerCase() === POSTMASTER;
-  return address.slice(0, at).toLowerCase() === POSTMASTER && domains.includes(address.slice(at + 1).toLowerCase());
+  return address.slice(0, at).toLowerCase() === POSTMASTER && smsDomainOf(address, domains) !== undefined;
 }
 
 /**
@@ -55,6 +56,12 @@ export function refusesReportsTo(address: string, domains: readonly string[]): b
 const NUMBER_WITH_SERVICE_ID = /^(.+)-([0-9]{1,10})$/;
 
 /**
+ * A phone number's URI (RFC 3966 `tel:`, RFC 5724 `sms:`) pasted as the local part, as a click on a
+ * link writes it: no route, so told to drop the scheme rather than refused as relaying for its `:`.
+ */
+const TELEPHONE_URI = /^(tel|sms):(?=[^%!@:"\\]*$)/i;
+
+/**
  * Characters that turn a local part into a route to somewhere else: `%` and `!` hacks, an `@` or
  * `:` left over from a source route, quotes around a local part. smtp-server strips RFC 5321 source
  * routes itself; whatever is left with one of these is refused as relaying, never parsed as a number.
@@ -69,9 +76,19 @@ const ROUTING_CHARACTERS = /[%!@:"\\]/;
 export function resolveRecipient(address: string, rules: RecipientRules): ResolvedRecipient {
   const at = address.lastIndexOf('@');
   const local = at > 0 ? address.slice(0, at) : '';
-  const domain = address.slice(at + 1).toLowerCase();
-  if (at <= 0 || !rules.domains.includes(domain)) {
-    throw new RelayError('RELAY_DENIED', `Relaying denied: ${at > 0 ? domain : address} is not an SMS domain of this relay`);
+  const domain = smsDomainOf(address, rules.domains);
+  if (domain === undefined) {
+    // Quoted as written, beyond ASCII by code point: never folded into another, real-looking domain (`smselocal.example`).
+    const written = at > 0 ? address.slice(at + 1).toLowerCase() : address;
+    throw new RelayError('RELAY_DENIED', `Relaying denied: ${asciiQuoted(written)} is not an SMS domain of this relay`);
+  }
+  const uri = TELEPHONE_URI.exec(local);
+  if (uri) {
+    const number = asciiQuoted(local.slice(uri[0].length));
+    throw new RelayError(
+      'BAD_NUMBER',
+      `Bad recipient: "${asciiQuoted(local)}" is a ${uri[1]?.toLowerCase()}: link, not a phone number: write the number alone, <${number}@${domain}>`,
+    );
   }
   if (ROUTING_CHARACTERS.test(local)) {
     throw new RelayError('RELAY_DENIED', 'Relaying denied: routed or quoted addresses are not accepted, only <phone number>@domain');

@@ -184,12 +184,10 @@ export class AcceptanceService {
         if (mailbox === undefined) throw new RelayError('UNKNOWN_RETURN_PATH');
         return withRecipient({ bounce: { ...returnPath, mailbox } });
       }
-      if (bounceOf(transaction)) {
-        throw new RelayError('TOO_MANY_NUMBERS', 'Too many recipients: this mail is the bounce of a reply mail; send anything else in a mail of its own');
-      }
       if (isPostmasterAddress(rcpt.address, domains)) {
         const mailbox = this.#options.settings.postmaster;
         if (mailbox === undefined) throw new RelayError('NO_POSTMASTER');
+        deferOtherKinds(transaction);
         if (transaction.recipients.size > 0 && postmasterOf(transaction) === undefined) {
           throw new RelayError('TOO_MANY_NUMBERS', "Too many recipients: this mail goes to phone numbers; send the postmaster's copy in a mail of its own");
         }
@@ -198,18 +196,22 @@ export class AcceptanceService {
       if (transaction.envelopeFrom === '') {
         throw new RelayError('AUTOMATED_MAIL', 'Mail from the null sender <> (a bounce or an auto-reply) is never sent as SMS');
       }
-      if (postmasterOf(transaction) !== undefined) {
-        throw new RelayError('TOO_MANY_NUMBERS', 'Too many recipients: this mail goes to the postmaster; send the SMS in a mail of its own');
-      }
+      // Every refusal for good comes before the deferrals below: a 452 is for the count or the kind of
+      // recipients alone (RFC 5321 §4.5.3.1.10), and a recipient no mail could take must get its 550 at
+      // once, not be queued and retried by the client's server only to bounce days later.
       const { principal } = transaction;
       const target = await this.#resolve(rcpt.address);
-      checkRecipientCount(transaction.recipients.values(), { rcpt, target }, this.#options.settings.maxRecipients);
       checkListSize(rcpt.address, target, this.#options.settings.maxNumbersPerMail, principal);
       const { routes } = this.#options;
       for (const number of 'numbers' in target ? target.numbers : []) {
         if (routes) routeOf(number, routes);
         await admitNumber(principal, number, this.#options.store, this.#senders);
       }
+      deferOtherKinds(transaction);
+      if (postmasterOf(transaction) !== undefined) {
+        throw new RelayError('TOO_MANY_NUMBERS', 'Too many recipients: this mail goes to the postmaster; send the SMS in a mail of its own');
+      }
+      checkRecipientCount(transaction.recipients.values(), { rcpt, target }, this.#options.settings.maxRecipients);
       const others = [...transaction.recipients].filter(([other]) => other !== key).map(([, entry]) => entry);
       checkNumberCount([...others, { target }], this.#options.settings.maxNumbersPerMail, principal, 'rcpt');
       return withRecipient(target);
@@ -309,6 +311,13 @@ export class AcceptanceService {
     this.#options.onMailQueued();
     this.#options.metrics?.accepted.inc();
     return { ok: true, id, by: transaction.principal.name, postmaster: mailbox };
+  }
+}
+
+/** A transaction that is the bounce of a reply mail takes nothing else: 452, for the client to send it in a mail of its own. */
+function deferOtherKinds(transaction: Transaction): void {
+  if (bounceOf(transaction)) {
+    throw new RelayError('TOO_MANY_NUMBERS', 'Too many recipients: this mail is the bounce of a reply mail; send anything else in a mail of its own');
   }
 }
 

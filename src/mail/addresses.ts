@@ -1,3 +1,4 @@
+import { domainToASCII } from 'node:url';
 import { z } from 'zod';
 
 /**
@@ -40,8 +41,24 @@ function mailboxOf(header: { readonly value: readonly HeaderAddress[] } | undefi
  * default mailbox, the postmaster's, a reroute, a conversation's).
  */
 export function isAtSmsDomain(address: string, smsDomains: readonly string[]): boolean {
+  return smsDomainOf(address, smsDomains) !== undefined;
+}
+
+/** Anything beyond ASCII: a domain written in UTF-8 (RFC 6531), to be read as its A-labels. */
+const NOT_ASCII = /\P{ASCII}/u;
+
+/**
+ * The SMS domain (as configured: lower case, an IDN as its A-labels) an address is at, or undefined.
+ * A domain written in UTF-8 is compared as its A-labels by UTS #46 (`smsélocal.example` is
+ * `xn--smslocal-d1a.example`, full-width `ｓｍｓ.localhost` is `sms.localhost`): RFC 5890 makes them
+ * one domain, and an SMTPUTF8 client writes the U-labels. One UTS #46 refuses is no SMS domain.
+ */
+export function smsDomainOf(address: string, smsDomains: readonly string[]): string | undefined {
   const at = address.lastIndexOf('@');
-  return at > 0 && smsDomains.includes(address.slice(at + 1).toLowerCase());
+  if (at <= 0) return undefined;
+  const written = address.slice(at + 1);
+  const domain = NOT_ASCII.test(written) ? domainToASCII(written) : written.toLowerCase();
+  return domain !== '' && smsDomains.includes(domain) ? domain : undefined;
 }
 
 /** Where the phone's replies to a mail go, by its headers, and what the 250 says of the choice. */

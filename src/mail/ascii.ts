@@ -16,3 +16,12 @@ export function printableAscii(text: string, unreadable: (character: string) => 
 export function codePointName(character: string): string {
   return `U+${(character.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
 }
+
+/**
+ * Text a client wrote, quoted back in printable US-ASCII with every other character by its code point
+ * (`smsU+00E9local.example`, `+U+FF14U+FF14…`): unlike printableAscii, never folded into a different,
+ * real-looking name or number (`smselocal.example`, `+44…`) that the client did not write.
+ */
+export function asciiQuoted(text: string): string {
+  return text.replace(/[^\x20-\x7e]/gu, codePointName);
+}

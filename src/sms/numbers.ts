@@ -8,9 +8,16 @@
  * 2. A leading `+` or `00` means international: country code, then the number.
  * 3. A leading single `0` is a national trunk prefix (`07700900123`): the number is read in the
  *    default region (SMSRELAY_DEFAULT_REGION), and refused when none is set.
- * 4. Any other digits are read as international first (`447700900123` = `+447700900123`); only if
- *    that is not a valid number, and a default region is set, as a national number of that region.
- *    This also covers trunk prefixes other than 0 (NANP `1`, Russia's `8`).
+ * 4. Any other digits, with a default region set, are read first as a number of that region when its
+ *    national numbers are written without a trunk prefix (NANP regions such as US and CA, where
+ *    `(479) 379-3952` is a national number; Spain, Italy, India…): as its national number, or with its
+ *    own trunk prefix (NANP `1`, Russia's `8`) or country code. Only digits that are no valid number
+ *    there are read as international. A number meant at home must never reach a stranger abroad, and
+ *    many NANP numbers are valid international ones too (479… is +47 Norway, 321… +32 Belgium).
+ *    In a region whose national numbers are written with their trunk prefix (GB, DE, FR: `0`), digits
+ *    without it are read as international first (`447700900123` is +44 7700 900123 in DE too, not a
+ *    landline in Lastrup, 04477), and only then as a national number of the region (`7700900123` in GB).
+ *    Without a default region they are read only as international.
  * 5. The number must be valid by libphonenumber's full metadata. Its type is not checked: some
  *    providers deliver text-to-landline, so fixed-line numbers are accepted too (costly types are the
  *    destination policy's: src/policy/destinations.ts).
@@ -20,6 +27,8 @@
 import {
   getCountryCallingCode,
   isSupportedCountry,
+  Metadata,
+  type NumberingPlan,
   parsePhoneNumberFromString,
   validatePhoneNumberLength,
   type CountryCode,
@@ -27,6 +36,7 @@ import {
 } from 'libphonenumber-js/max';
 import metadata from 'libphonenumber-js/metadata.max.json';
 import { LRUCache } from 'lru-cache';
+import { asciiQuoted } from '../mail/ascii.ts';
 
 export type NumberResult = { ok: true; e164: string } | { ok: false; reason: string };
 
@@ -88,19 +98,49 @@ function readNumber(input: string, defaultRegion?: CountryCode): NumberResult {
     if (defaultRegion === undefined) {
       return {
         ok: false,
-        reason: `"${input}" is a national number; the relay has no default region (set SMSRELAY_DEFAULT_REGION) — write it in international form, e.g. +44…`,
+        reason: `${quote(input)} is a national number; the relay has no default region (set SMSRELAY_DEFAULT_REGION) — write it in international form: +, the country code, then the number without its trunk 0`,
       };
     }
     return readAs(input, { text: digits, region: defaultRegion });
   }
-  const national = defaultRegion === undefined ? undefined : { text: digits, region: defaultRegion };
-  const read = readAs(input, { ...international, guessed: true }, national);
-  if (read.ok || defaultRegion === undefined || !isShortNumber(digits, defaultRegion)) return read;
+  const guessed: Reading = { ...international, guessed: true };
+  if (defaultRegion === undefined) return readAs(input, guessed);
+  const national: Reading = { text: digits, region: defaultRegion };
+  const read = writesWithoutTrunkPrefix(defaultRegion) ? readAs(input, national, guessed) : readAs(input, guessed, national);
+  if (read.ok || !isShortNumber(digits, defaultRegion)) return read;
   // Read as a foreign number ("+112 in the United States") it would say nothing to whoever dialled it at home.
   return {
     ok: false,
-    reason: `"${input}" is a short code or emergency number in ${regionNames.of(defaultRegion) ?? defaultRegion}, not a phone number: it cannot be texted`,
+    reason: `${quote(input)} is a short code or emergency number in ${regionNames.of(defaultRegion) ?? defaultRegion}, not a phone number: it cannot be texted`,
   };
+}
+
+/**
+ * What libphonenumber-js's numbering plan says of the trunk prefix: its formatter's own methods, which
+ * the package's type declarations leave out (the number table in test/sms/numbers.test.ts holds them).
+ */
+interface TrunkPrefixRules {
+  nationalPrefix(): string | undefined;
+  formats(): readonly { nationalPrefixIsOptionalWhenFormattingInNationalFormat(): boolean | undefined }[];
+}
+
+/** Per region, whether libphonenumber's metadata writes its national numbers without a trunk prefix. */
+const bareNationalNumbers = new Map<CountryCode, boolean>();
+
+/**
+ * Whether the region's national numbers are commonly written without a trunk prefix: it has none
+ * (Spain, Italy), or its national format makes it optional (NANP `1`, Russia's `8`, India's `0`).
+ */
+function writesWithoutTrunkPrefix(region: CountryCode): boolean {
+  const known = bareNationalNumbers.get(region);
+  if (known !== undefined) return known;
+  const numbering = new Metadata();
+  numbering.selectNumberingPlan(region);
+  const plan = numbering.numberingPlan as (NumberingPlan & TrunkPrefixRules) | undefined;
+  const bare =
+    plan === undefined || !plan.nationalPrefix() || plan.formats().some((format) => format.nationalPrefixIsOptionalWhenFormattingInNationalFormat() === true);
+  bareNationalNumbers.set(region, bare);
+  return bare;
 }
 
 /**
@@ -121,9 +161,11 @@ function readAs(input: string, first: Reading, fallback?: Reading): NumberResult
   if (fallback === undefined) return refuse(input, outcome);
   const second = check(fallback);
   if (second.ok) return second;
-  // An unknown country code only says the digits were not meant internationally; the national
+  const [international, national] = first.region === undefined ? [outcome, second] : [second, outcome];
+  // The international reading's complaint names the country it found, which tells a writer the most;
+  // an unknown country code only says the digits were not meant internationally, and the national
   // reading's complaint is then the useful one.
-  return refuse(input, outcome.problem === 'INVALID_COUNTRY' ? second : outcome);
+  return refuse(input, international.problem === 'INVALID_COUNTRY' ? national : international);
 }
 
 function check({ text, region, guessed }: Reading): ReadingOutcome {
@@ -144,14 +186,17 @@ function describeCallingCode(callingCode: string, region: CountryCode | undefine
   return `${regionNames.of(country) ?? country} (+${callingCode})`;
 }
 
+/** Characters the relay does not read as a number's, written as digits nonetheless (full-width `４`, Arabic-Indic `٤`). */
+const OTHER_DIGIT = /(?![0-9])\p{Nd}/u;
+
 function refuse(input: string, failure: Refusal): NumberResult {
-  const quoted = `"${input}"`;
+  const quoted = quote(input);
   // "900123" is no number of Türkiye's to whoever wrote it: a country the relay guessed is named with the reading that gave it.
   const guess = failure.readAs === undefined ? '' : ` when read as ${failure.readAs}`;
   const inCountry = failure.country === undefined ? '' : `${guess} in ${failure.country}`;
   const forCountry = failure.country === undefined ? '' : `${guess} for ${failure.country}`;
   const reasons: Record<Problem, string> = {
-    NOT_A_NUMBER: `${quoted} is not a phone number`,
+    NOT_A_NUMBER: OTHER_DIGIT.test(input) ? `${quoted} is not a phone number: write its digits as ASCII digits 0-9` : `${quoted} is not a phone number`,
     INVALID_COUNTRY: `${quoted} has an unknown country code`,
     TOO_SHORT: `${quoted} is too short to be a phone number${inCountry}`,
     TOO_LONG: `${quoted} is too long to be a phone number${inCountry}`,
@@ -159,6 +204,14 @@ function refuse(input: string, failure: Refusal): NumberResult {
     INVALID: `${quoted} is not a valid number${forCountry}`,
   };
   return { ok: false, reason: reasons[failure.problem] };
+}
+
+/**
+ * The input as written, in quotes, each character beyond ASCII by its code point (`+U+FF14…`): a reply
+ * is ASCII, and folding `４` to `4` would have it quote a valid-looking number it refused.
+ */
+function quote(input: string): string {
+  return `"${asciiQuoted(input)}"`;
 }
 
 /** For config validation of SMSRELAY_DEFAULT_REGION: an upper-case ISO 3166 code libphonenumber knows. */

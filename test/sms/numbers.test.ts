@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import type { CountryCode } from 'libphonenumber-js';
 import { formatNumber, isCountryCode, maskNumber, maskNumbersIn, normaliseNumber, toInternationalDigits, type NumberResult } from '../../src/sms/numbers.ts';
 
 const accepted = (e164: string): NumberResult => ({ ok: true, e164 });
@@ -16,10 +17,40 @@ describe('normaliseNumber', () => {
     assert.deepEqual(normaliseNumber('+12025550123', 'GB'), accepted('+12025550123'));
   });
 
-  it('reads digits without a prefix as international first', () => {
+  it('reads digits without a prefix as international when no default region is set', () => {
     assert.deepEqual(normaliseNumber('447700900123'), accepted('+447700900123'));
     assert.deepEqual(normaliseNumber('12025550123'), accepted('+12025550123'));
-    assert.deepEqual(normaliseNumber('33612345678', 'GB'), accepted('+33612345678'));
+    assert.deepEqual(normaliseNumber('4793793952'), accepted('+4793793952'));
+  });
+
+  it('reads digits without + or 00 at home first where national numbers have no trunk prefix, international first where they have a trunk 0', () => {
+    // [as written, sms.defaultRegion, E.164]: the NANP numbers that were texted abroad (+47 Norway, +32 Belgium,
+    // +501 Belize), and the international numbers each region must still read as such.
+    const table: ReadonlyArray<readonly [string, CountryCode, string]> = [
+      ['4793793952', 'US', '+14793793952'],
+      ['(479)3793952', 'US', '+14793793952'],
+      ['479-379-3952', 'US', '+14793793952'],
+      ['3214784643', 'US', '+13214784643'],
+      ['5016761432', 'US', '+15016761432'],
+      ['2125550123', 'US', '+12125550123'],
+      ['14793793952', 'US', '+14793793952'],
+      ['4793793952', 'CA', '+14793793952'],
+      ['447700900123', 'US', '+447700900123'],
+      ['33612345678', 'US', '+33612345678'],
+      ['9123456789', 'RU', '+79123456789'],
+      ['89123456789', 'RU', '+79123456789'],
+      ['447700900123', 'GB', '+447700900123'],
+      ['7700900123', 'GB', '+447700900123'],
+      ['33612345678', 'GB', '+33612345678'],
+      ['4793793952', 'GB', '+4793793952'],
+      ['447700900123', 'DE', '+447700900123'],
+      ['33612345678', 'DE', '+33612345678'],
+      ['4915123456789', 'DE', '+4915123456789'],
+      ['447700900123', 'FR', '+447700900123'],
+      ['33612345678', 'FR', '+33612345678'],
+      ['612345678', 'FR', '+33612345678'],
+    ];
+    for (const [written, region, e164] of table) assert.deepEqual(normaliseNumber(written, region), accepted(e164), `${written} in ${region}`);
   });
 
   it('falls back to the default region when the international reading is not valid', () => {
@@ -36,7 +67,8 @@ describe('normaliseNumber', () => {
     const reason = reasonFor(normaliseNumber('07700900123'));
     assert.match(reason, /^"07700900123" is a national number/);
     assert.match(reason, /SMSRELAY_DEFAULT_REGION/);
-    assert.match(reason, /international form/);
+    assert.match(reason, /international form: \+, the country code, then the number without its trunk 0$/);
+    assert.doesNotMatch(reasonFor(normaliseNumber('0612345678')), /\+44/, 'no country is suggested for a number of an unknown one');
   });
 
   it('ignores spaces, dots, dashes and parentheses', () => {
@@ -89,6 +121,14 @@ describe('normaliseNumber', () => {
     assert.equal(reasonFor(normaliseNumber('')), '"" is not a phone number');
     assert.equal(reasonFor(normaliseNumber('+44 7700 9OO123')), '"+44 7700 9OO123" is not a phone number');
     assert.equal(reasonFor(normaliseNumber('44+7700900123')), '"44+7700900123" is not a phone number');
+  });
+
+  it('quotes digits other than ASCII 0-9 by code point and says so, never as the ASCII number they look like', () => {
+    assert.equal(
+      reasonFor(normaliseNumber('+４４７９１１１２３４５６', 'GB')),
+      '"+U+FF14U+FF14U+FF17U+FF19U+FF11U+FF11U+FF11U+FF12U+FF13U+FF14U+FF15U+FF16" is not a phone number: write its digits as ASCII digits 0-9',
+    );
+    assert.match(reasonFor(normaliseNumber('٤٤٧٩١١١٢٣٤٥٦')), /^"U\+0664U\+0664U\+0667.*" is not a phone number: write its digits as ASCII digits 0-9$/);
   });
 
   it('refuses an unknown country code', () => {
