@@ -76,13 +76,27 @@ export interface SmsPart {
    */
   readonly carried?: CarriedText | undefined;
   /**
-   * The provider gives a repeat of this part (the gateway delivering it again) the providerId it had, and
-   * a new SMS's part a new one (SMPP: the adapter tells a redelivered deliver_sm apart): a part under
-   * another id is a new SMS's even with a kept part's text, as a phone's fixed or wrapped reference and a
-   * text begun alike make it. Without it, the same text within the window is taken for a repeat.
+   * The provider knows this part is no repeat of a part with its text it handed over before (SMPP: that
+   * one's ESME_ROK reached the SMSC, which then never delivers it again), and a repeat would have that
+   * part's providerId: a part under another id is a new SMS's even with a kept part's text, as a phone's
+   * fixed or wrapped reference and a text begun alike make it. Without it (the provider cannot tell: it
+   * remembers no such part), the same text within LATE_PART_WINDOW_MS is taken for a repeat.
    */
   readonly repeatsById?: true | undefined;
 }
+
+/**
+ * How far apart a part may be from a set and still belong to it: sent within this of the set's parts
+ * where the gateway gives times, else received within this of the set being mailed. The parts of one
+ * SMS leave the phone together and an SMSC that holds one back retries it within minutes, so an hour
+ * (six times the default `inbound.reassemblyTimeout`) keeps a part the SMSC delayed with its SMS; a
+ * phone numbers its references from 0 to 255 again and again, so a part further off is another SMS
+ * reusing the reference (its own set), never a part of one mailed hours ago to an older conversation.
+ * Without times, a part with the text of a set's part is a repeat of it only within this window too
+ * (src/store/reassembly.ts), unless its provider names repeats by id (SmsPart.repeatsById), which it can
+ * tell only while it remembers the earlier part (SMPP: for this window).
+ */
+export const LATE_PART_WINDOW_MS = 60 * 60_000;
 
 /** Text as octets, in a coding a cut can split a character of. */
 export interface CarriedText {

@@ -6,7 +6,7 @@
  * repeat of one of its parts is recognised and a part that comes after the timeout is known as late.
  * Kept plain (integer ms, no SQLite-only functions) for a PostgreSQL implementation.
  */
-import type { CarriedText } from '../vocabulary.ts';
+import { type CarriedText, LATE_PART_WINDOW_MS } from '../vocabulary.ts';
 
 export interface NewSmsPart {
   readonly provider: string;
@@ -170,17 +170,6 @@ export type Placement =
   | { readonly kind: 'repeat-of-closed' }
   | { readonly kind: 'late'; readonly set: PartSetRow }
   | { readonly kind: 'new-set' };
-
-/**
- * How far apart a part may be from a set and still belong to it: sent within this of the set's parts
- * where the gateway gives times, else received within this of the set being mailed. The parts of one
- * SMS leave the phone together and an SMSC that holds one back retries it within minutes, so an hour
- * (six times the default `inbound.reassemblyTimeout`) keeps a part the SMSC delayed with its SMS; a
- * phone numbers its references from 0 to 255 again and again, so a part further off is another SMS
- * reusing the reference (its own set), never a part of one mailed hours ago to an older conversation.
- * Without times, a part with the text of a set's part is a repeat of it only within this window too.
- */
-export const LATE_PART_WINDOW_MS = 60 * 60_000;
 
 /** A gateway's time in ms; NaN without one (or an unreadable one). */
 const timeOf = (sentAt: string | undefined) => (sentAt === undefined ? Number.NaN : Date.parse(sentAt));

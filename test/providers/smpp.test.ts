@@ -16,10 +16,11 @@ import { createSmppGateway } from '../../src/providers/smpp/adapter.ts';
 import { REAL_TIMERS, type Timers } from '../../src/timers.ts';
 import { smppPlugin } from '../../src/providers/smpp/index.ts';
 import { sourceAddress } from '../../src/providers/smpp/sender-id.ts';
-import { COMMAND, encodeMessageId, encodePdu, type Pdu, PduReader, STATUS, TAG } from '../../src/providers/smpp/pdu.ts';
+import { COMMAND, commandName, encodeMessageId, encodePdu, type Pdu, PduReader, STATUS, TAG } from '../../src/providers/smpp/pdu.ts';
 import { SmppSimulator } from '../../src/simulators/smpp.ts';
 import { sentDetail } from '../../src/store/rows.ts';
 import { collectingSink } from '../helpers/gateway.ts';
+import { describeOnPostgres, freshDatabase } from '../helpers/postgres.ts';
 import { captureLog } from '../helpers/log-lines.ts';
 import { maildirMessages, removeDir, startTestRelay } from '../helpers/relay.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -459,6 +460,8 @@ class HandSmsc {
   socket: Socket | undefined;
   /** The latest connection of each bind command. */
   readonly sockets = new Map<number, Socket>();
+  /** Every connection, in the order they came. */
+  readonly connections: Socket[] = [];
   readonly pdus: Pdu[] = [];
   binds = 0;
 
@@ -466,6 +469,7 @@ class HandSmsc {
   constructor(options: { readonly allowHalfOpen?: boolean; readonly onBind?: (socket: Socket, pdu: Pdu) => void } = {}) {
     this.server = createServer({ allowHalfOpen: options.allowHalfOpen ?? false }, (socket) => {
       this.socket = socket;
+      this.connections.push(socket);
       const reader = new PduReader();
       socket.on('data', (chunk: Buffer) => {
         for (const pdu of reader.push(chunk)) {
@@ -997,18 +1001,42 @@ describe('SMPP bad input from the SMSC', () => {
       assert.deepEqual(await burst(1), [STATUS.ESME_ROK]);
       assert.equal(ids().at(-1), ids().at(-2), 'a copy after an OK written late');
 
-      // An OK written in time, on a bind lost afterwards: it can have reached the SMSC, so a copy is a second SMS.
+      // Past SMSC_RESEND_WINDOW_MS (2 min) after an OK written late, or an error answer: the SMSC would have
+      // delivered it again by then, so an identical SMS is the phone's next one.
+      release = hold();
+      const lateAgain = burst(1);
+      await waitFor('handed over', () => sink.offered.length === 15);
+      ahead += 5_000;
+      release();
+      assert.deepEqual(await lateAgain, [STATUS.ESME_ROK]);
+      ahead += 2 * 60_000;
+      assert.deepEqual(await burst(1), [STATUS.ESME_ROK]);
+      assert.notEqual(ids().at(-1), ids().at(-2), 'a second SMS 2 min after an OK written late');
+      sink.state.failing = true;
+      assert.deepEqual(await burst(1), [STATUS.ESME_RX_T_APPN]);
+      sink.state.failing = false;
+      ahead += 2 * 60_000;
+      assert.deepEqual(await burst(1), [STATUS.ESME_ROK]);
+      assert.notEqual(ids().at(-1), ids().at(-2), 'a second SMS 2 min after an error answer');
+
+      // An OK written in time on a bind lost right after: TCP may not have carried it, so a copy on the next bind is its redelivery.
       assert.deepEqual(await burst(1), [STATUS.ESME_ROK]);
       await rebind();
       assert.deepEqual(await burst(1), [STATUS.ESME_ROK]);
-      assert.notEqual(ids().at(-1), ids().at(-2), 'a second SMS after an OK that went out on a bind since lost');
+      assert.equal(ids().at(-1), ids().at(-2), 'a copy after an OK written just before the bind was lost');
+      // One on a bind lost 5 s or more after it (SMSC_RESPONSE_TIMER_MIN_MS): the connection carried it, so a copy is a second SMS.
+      assert.deepEqual(await burst(1), [STATUS.ESME_ROK]);
+      ahead += 5_000;
+      await rebind();
+      assert.deepEqual(await burst(1), [STATUS.ESME_ROK]);
+      assert.notEqual(ids().at(-1), ids().at(-2), 'a second SMS after an OK the bind carried for 5 s before it was lost');
     } finally {
       await receiving.close();
       await smscOfOwn.close();
     }
   });
 
-  test("a part of a long SMS again after its OK is a new SMS's part (the store is told to tell repeats by id); redelivered, it keeps its id", async () => {
+  test("a part of a long SMS again after an OK the SMSC had is a new SMS's part (the store is told to tell repeats by id); without that knowledge the store's text rule stays; redelivered, it keeps its id", async () => {
     const smscOfOwn = new HandSmsc();
     const sink = collectingSink();
     const receiving = gatewayTo(await smscOfOwn.listen());
@@ -1028,12 +1056,87 @@ describe('SMPP bad input from the SMSC', () => {
       ] as const)
         assert.equal((await smscOfOwn.send(part(sequence, index, text), sequence)).status, STATUS.ESME_ROK);
       assert.equal(new Set(sink.received.map((entry) => entry.providerId)).size, 4, 'each part answered OK is its own');
-      assert.ok(sink.received.every((entry) => entry.part?.repeatsById === true));
+      // The first ones: the relay remembers no earlier copy (as after a restart), so the store may take them for repeats by their text.
+      assert.deepEqual(
+        sink.received.map((entry) => entry.part?.repeatsById),
+        [undefined, undefined, true, true],
+      );
       sink.state.failing = true;
       assert.equal((await smscOfOwn.send(part(5, 1, 'ALARM'), 5)).status, STATUS.ESME_RX_T_APPN);
       sink.state.failing = false;
       assert.equal((await smscOfOwn.send(part(6, 1, 'ALARM'), 6)).status, STATUS.ESME_ROK);
       assert.equal(sink.offered.at(-1)?.providerId, sink.offered.at(-2)?.providerId, 'a part redelivered after an error answer keeps its id');
+      // Its OK written just before the bind was lost: the SMSC may deliver it again, so the copy is no known new part.
+      assert.equal((await smscOfOwn.send(part(7, 1, 'FIRE'), 7)).status, STATUS.ESME_ROK);
+      smscOfOwn.socket?.destroy();
+      await waitFor('bound again', () => smscOfOwn.binds === 2 && receiving.health().ok);
+      assert.equal((await smscOfOwn.send(part(8, 1, 'FIRE'), 8)).status, STATUS.ESME_ROK);
+      assert.equal(sink.received.at(-1)?.providerId, sink.received.at(-2)?.providerId, 'its redelivery');
+      assert.equal(sink.received.at(-1)?.part?.repeatsById, undefined);
+    } finally {
+      await receiving.close();
+      await smscOfOwn.close();
+    }
+  });
+
+  test('two identical SMS the SMSC deals over two live binds, both outstanding: two SMS, two ids', async () => {
+    const smscOfOwn = new HandSmsc();
+    const sink = collectingSink();
+    const receiving = gatewayTo(await smscOfOwn.listen(), { binds: 2 });
+    await receiving.start({ inbound: sink.sink });
+    try {
+      await waitFor('two binds up', () => receiving.health().connections?.[0]?.up === 2);
+      // Both commits held a moment: the SMSC writes one "Yes" on each bind, each with its connection's sequence number 7.
+      let release: () => void = () => undefined;
+      sink.state.hold = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      for (const socket of smscOfOwn.connections) socket.write(deliverSm(7, { source: '447700900123', message: Buffer.from('Yes', 'latin1') }));
+      await waitFor('both handed over', () => sink.offered.length === 2);
+      sink.state.hold = undefined;
+      release();
+      const answers = await waitFor('both answered', () => {
+        const got = smscOfOwn.pdus.filter((pdu) => pdu.commandId === COMMAND.deliver_sm_resp);
+        return got.length === 2 ? got : undefined;
+      });
+      assert.deepEqual(
+        answers.map((pdu) => pdu.status),
+        [STATUS.ESME_ROK, STATUS.ESME_ROK],
+      );
+      assert.notEqual(sink.received[0]?.providerId, sink.received[1]?.providerId, 'two SMS, both answered ESME_ROK, have two ids');
+    } finally {
+      await receiving.close();
+      await smscOfOwn.close();
+    }
+  });
+
+  test('a gateway closed while a deliver_sm is being committed answers it before it unbinds: the SMSC does not deliver it again to the next relay', async () => {
+    const smscOfOwn = new HandSmsc();
+    const sink = collectingSink();
+    const receiving = gatewayTo(await smscOfOwn.listen());
+    await receiving.start({ inbound: sink.sink });
+    try {
+      await waitFor('bound', () => receiving.health().ok);
+      let release: () => void = () => undefined;
+      sink.state.hold = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      smscOfOwn.socket?.write(deliverSm(1, { source: '447700900123', message: Buffer.from('Stop', 'latin1') }));
+      await waitFor('handed over', () => sink.offered.length === 1);
+      const closing = receiving.close();
+      // The commit ends a moment after the stop began, well within the unbind's wait.
+      setTimeout(() => {
+        sink.state.hold = undefined;
+        release();
+      }, 200);
+      await closing;
+      assert.deepEqual(
+        smscOfOwn.pdus.map((pdu) => [commandName(pdu.commandId), pdu.status]),
+        [
+          ['deliver_sm_resp', STATUS.ESME_ROK],
+          ['unbind', 0],
+        ],
+      );
     } finally {
       await receiving.close();
       await smscOfOwn.close();
@@ -1103,6 +1206,67 @@ describe('SMPP SMS from phones through a whole relay (SQLite), from a hand-drive
       await smsc.close();
     }
   });
+});
+
+/**
+ * Part 1 of a long SMS committed by a relay that then stops (its OK lost with it, or the crash came
+ * before it), delivered again with part 2 to the next relay on the same store, which remembers none of
+ * it: the store takes the copy for the kept part by its text, and the SMS is mailed once, whole.
+ */
+async function partRedeliveredToTheNextRelay(env: Record<string, string>): Promise<void> {
+  const smsc = new HandSmsc();
+  const port = Number(new URL(await smsc.listen()).port);
+  const yaml = {
+    gateway: { provider: 'smpp', host: '127.0.0.1', port, ...ACCOUNT },
+    sms: { domains: ['sms.example.com'], defaultRegion: 'GB' },
+    // Longer than the restart takes: part 1's set waits for part 2 across it.
+    inbound: { defaultMailbox: 'ops@example.com', reassemblyTimeout: '3s' },
+  };
+  const part = (sequence: number, index: number, text: string) =>
+    deliverSm(sequence, {
+      source: '447700900440',
+      esmClass: 0x40,
+      message: Buffer.concat([Buffer.from([5, 0, 3, 0x77, 2, index]), Buffer.from(text, 'latin1')]),
+    });
+  const answers = (sequence: number) => smsc.pdus.filter((pdu) => pdu.commandId === COMMAND.deliver_sm_resp && pdu.sequence === sequence);
+  let relay = await startTestRelay(yaml, env);
+  const { dir } = relay;
+  try {
+    await waitFor('bound', () => smsc.binds === 1 && smsc.socket !== undefined);
+    smsc.socket?.write(part(1, 1, 'ALARM'));
+    await waitFor('answered', () => answers(1).length === 1);
+    await relay.stop();
+    relay = await startTestRelay(yaml, env, dir);
+    await waitFor('bound again', () => smsc.binds === 2);
+    smsc.socket?.write(part(1, 1, 'ALARM'));
+    await waitFor('the copy answered', () => answers(1).length === 2);
+    smsc.socket?.write(part(2, 2, 'ZONE3'));
+    await waitFor('answered', () => answers(2).length === 1);
+    const bodies = () =>
+      maildirMessages(relay.maildir).map((raw) => {
+        const unfolded = raw.replace(/=\r?\n/g, '');
+        return unfolded
+          .slice(unfolded.search(/\r?\n\r?\n/))
+          .trim()
+          .split(/\r?\n/)[0];
+      });
+    await waitFor('the mail', () => bodies().length >= 1);
+    // Past inbound.reassemblyTimeout: no set short of a part is mailed as well.
+    await new Promise((resolve) => setTimeout(resolve, 4_000));
+    assert.deepEqual(bodies(), ['ALARMZONE3']);
+  } finally {
+    await relay.stop();
+    removeDir(dir);
+    await smsc.close();
+  }
+}
+
+describe('SMPP: a part redelivered to the next relay on the same store (SQLite)', () => {
+  test('mailed once, whole', () => partRedeliveredToTheNextRelay({}));
+});
+
+describeOnPostgres('SMPP: a part redelivered to the next relay on the same store (PostgreSQL)', async (server) => {
+  test('mailed once, whole', async () => partRedeliveredToTheNextRelay({ SMSRELAY_DATABASE_URL: (await freshDatabase()) ?? server }));
 });
 
 describe('SMPP when the SMSC unbinds', () => {

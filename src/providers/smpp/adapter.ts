@@ -15,22 +15,26 @@
  *   deliver_sm_resp is written only once the sink has committed it, ESME_RX_T_APPN while the store
  *   cannot commit (the SMSC delivers it again). A deliver_sm that cannot be read is kept in
  *   quarantine and answered with the status that names its fault.
- * - An SMS from a phone has no id in SMPP: its id is a digest of what it carries, when it came and its
- *   sequence number. An SMSC delivers a deliver_sm again only when it did not get ESME_ROK for it before
- *   its response timer ran out (SMPP 3.4 §2.8), so the same deliver_sm again within REPEAT_WINDOW_MS gets
- *   the earlier one's id (stored once) only when no ESME_ROK for that one can have reached the SMSC in
- *   time: it was answered otherwise, its connection was gone before the answer was written, its OK was
- *   written after SMSC_RESPONSE_TIMER_MIN_MS, or it is still unanswered as the copy comes on another
- *   connection or SMSC_RESPONSE_TIMER_MIN_MS after it. Anything else is a second SMS (two "Yes" back to
- *   back), a part of a long SMS as much as a whole one: the store is told to take a part under a new id
- *   as a new SMS's part even where its text is a kept part's (SmsPart.repeatsById).
+ * - An SMS from a phone has no id in SMPP: its id is a digest of what it carries, the connection's random
+ *   id and its sequence number there, unique by construction. An SMSC delivers a deliver_sm again only
+ *   when it did not get ESME_ROK for it before its response timer ran out (SMPP 3.4 §2.8), so the same
+ *   deliver_sm again gets the earlier one's id (stored once) only when no ESME_ROK for that one may have
+ *   reached the SMSC in time: its connection was gone before the answer was written, or closed within
+ *   SMSC_RESPONSE_TIMER_MIN_MS after its ESME_ROK was written (within REPEAT_WINDOW_MS of it); it was
+ *   answered otherwise, or its ESME_ROK written SMSC_RESPONSE_TIMER_MIN_MS or more after it came (within
+ *   SMSC_RESEND_WINDOW_MS of that answer); or it is still unanswered as the copy comes on another
+ *   connection after its own was lost, or SMSC_RESPONSE_TIMER_MIN_MS after it. Anything else is a second
+ *   SMS (two "Yes" back to back, on one bind or two). Where the relay knows the ESME_ROK of an earlier
+ *   copy reached the SMSC, a part of a long SMS is a new SMS's part even with that one's text, and the
+ *   store is told so (SmsPart.repeatsById); without that memory (after a restart, a copy another relay
+ *   saw) the store's rule for a part with a kept part's text stays.
  */
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { SEGMENT_LIMITS, SEGMENT_LIMITS_16BIT_REFERENCE, splitIntoParts } from '../../sms/encoding.ts';
 import { maskNumber, normaliseNumber } from '../../sms/numbers.ts';
 import { readSender } from '../../sms/senders.ts';
-import type { InboundSink } from '../../vocabulary.ts';
+import { type InboundSink, LATE_PART_WINDOW_MS } from '../../vocabulary.ts';
 import type { Gateway, GatewayOptions, ProviderCapabilities, SmsSubmission, SubmissionResult } from '../contract.ts';
 import { REAL_TIMERS, type Timers } from '../../timers.ts';
 import { type BindKind, type DeliveryLink, type SmscAddress, SmppBind, type SubmitAnswer } from './bind.ts';
@@ -73,14 +77,26 @@ export const BIND_CODE_PREFIX = 'SMPP_BIND:';
 export const NACK_CODE_PREFIX = 'SMPP_GENERIC_NACK:';
 /** registered_delivery: an SMSC delivery receipt on success and failure (§5.2.17). */
 const RECEIPT_REQUESTED = 0x01;
-/** How long a deliver_sm from a phone is remembered for a redelivery of it: SMSCs redeliver within minutes. */
+/**
+ * How long a deliver_sm whose answer never reached the SMSC (its bind lost first) is remembered for its
+ * redelivery: the SMSC delivers it again once a bind is back, within minutes.
+ */
 const REPEAT_WINDOW_MS = 10 * 60_000;
+/**
+ * How long after an answer that may not have counted (an ESME_ROK written SMSC_RESPONSE_TIMER_MIN_MS or
+ * more after the deliver_sm came) or that asked for it again (ESME_RX_T_APPN) a copy is taken for its
+ * redelivery: an SMSC waits up to about a minute for an answer and delivers again at its next attempt,
+ * commonly within a minute. Each minute more would take the phone's next identical SMS for the earlier
+ * one (one mail for two); a redelivery later than this is mailed again where the first commit went through.
+ */
+const SMSC_RESEND_WINDOW_MS = 2 * 60_000;
 /**
  * No SMSC delivers a deliver_sm again sooner than this after it: it resends only once its response timer
  * ran out with no ESME_ROK, and SMSCs wait tens of seconds (SMPP 3.4 leaves the time to them), while a
  * commit, even a slow one, takes far less. So a copy sooner than this after one still unanswered on the
  * same connection is a second SMS (a burst the SMSC flushes with a window above 1), and an ESME_ROK
- * written later than this may have come after the SMSC gave up on it: a copy then is a redelivery.
+ * written later than this may have come after the SMSC gave up on it: a copy then is a redelivery. A
+ * connection that works on this long after an answer was written has carried it (TCP resends within it).
  */
 const SMSC_RESPONSE_TIMER_MIN_MS = 5_000;
 /**
@@ -98,7 +114,11 @@ const PARTLY_TAKEN_TTL_MS = 24 * 60 * 60_000;
  * SMS tries; the first bind made after it is another.
  */
 const UNBOUND_WARN_MS = 10_000;
-/** Recent MO digests kept at most. */
+/**
+ * Digests of deliver_sm from phones kept at most, each a few hundred bytes (some tens of MB in all): an
+ * hour of 25 SMS a second, each remembered up to LATE_PART_WINDOW_MS. Past it the least recent go first: a
+ * redelivery of one of them is mailed again, and a part repeated with its text falls to the store's rule.
+ */
 const MEMORY_ENTRIES = 100_000;
 /** How much of an unreadable PDU is kept in quarantine (hex). */
 const QUARANTINE_OCTETS = 4_096;
@@ -110,21 +130,56 @@ interface PartlyTaken {
 }
 
 /**
- * A deliver_sm from a phone the SMSC may deliver again: its id, when and on which connection it came, and,
- * once answered, whether its ESME_ROK can have reached the SMSC before the SMSC's response timer ran out.
+ * What became of a deliver_sm's answer, and when: `written`, an ESME_ROK written in time on its connection
+ * while up (it reached the SMSC unless the connection closed soon after: okMayBeLost); `unwritten`, its
+ * connection was gone (the SMSC delivers it again once a bind is back); `doubtful`, an error answer, or
+ * an ESME_ROK written too late to count (the SMSC may deliver it again at its next attempt).
  */
+interface MoAnswer {
+  readonly fate: 'written' | 'unwritten' | 'doubtful';
+  readonly at: number;
+}
+
+/** A deliver_sm from a phone: its id, when and on which connection it came, and its answer once settled. */
 interface SeenMo {
   readonly providerId: string;
   readonly arrived: number;
   readonly link: DeliveryLink;
-  okReached: boolean | undefined;
+  answer: MoAnswer | undefined;
 }
 
-/** Whether a copy of `seen` arriving at `arrived` on `link` may be the SMSC delivering it again: no ESME_ROK for it can have reached the SMSC in time. */
+/**
+ * An ESME_ROK written in time may yet have been lost when its connection closed within
+ * SMSC_RESPONSE_TIMER_MIN_MS of the write: TCP had not necessarily carried it, and the SMSC's timer may run
+ * out before its next bind. A connection that worked on that long did carry it.
+ */
+function okMayBeLost(seen: SeenMo, answer: MoAnswer): boolean {
+  const closed = seen.link.closedAt();
+  return closed !== undefined && closed - answer.at < SMSC_RESPONSE_TIMER_MIN_MS;
+}
+
+/** The SMSC had this deliver_sm's ESME_ROK in time: it never delivers it again, so a copy is a new SMS. */
+function okReached(seen: SeenMo): boolean {
+  return seen.answer?.fate === 'written' && !okMayBeLost(seen, seen.answer);
+}
+
+/**
+ * Whether `seen` still tells anything at `now`: a copy may be its redelivery (REPEAT_WINDOW_MS,
+ * SMSC_RESEND_WINDOW_MS), or its ESME_ROK reached the SMSC within LATE_PART_WINDOW_MS, for which the
+ * store would take a new part with its text for its repeat.
+ */
+function remembered(seen: SeenMo, now: number): boolean {
+  const { answer } = seen;
+  if (answer === undefined) return true;
+  if (okReached(seen)) return now - answer.at < LATE_PART_WINDOW_MS;
+  return answer.fate === 'doubtful' ? now - answer.at < SMSC_RESEND_WINDOW_MS : now - seen.arrived < REPEAT_WINDOW_MS;
+}
+
+/** Whether a copy of `seen` (remembered) arriving at `arrived` on `link` may be the SMSC delivering it again. */
 function mayBeRedelivery(seen: SeenMo, link: DeliveryLink, arrived: number): boolean {
-  if (seen.okReached !== undefined) return !seen.okReached;
-  // Still being committed: the SMSC resends it only after its response timer, or on another bind if it lost this one.
-  return seen.link !== link || arrived - seen.arrived >= SMSC_RESPONSE_TIMER_MIN_MS;
+  if (seen.answer !== undefined) return !okReached(seen);
+  // Still being committed: the SMSC resends it only after its response timer, or on another bind once it lost this one.
+  return (seen.link !== link && !seen.link.isUp()) || arrived - seen.arrived >= SMSC_RESPONSE_TIMER_MIN_MS;
 }
 
 /** The id the relay keeps for an SMS of several parts (each part has the SMSC's own): unique to the message and number. */
@@ -148,8 +203,8 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
   const gsm7Codes = [0, settings.dataCoding].filter((code) => code !== 0 || settings.defaultAlphabet === 'gsm7');
   // Per relay (docs/replies.md, "Several relays on one database"): a deliver_sm redelivered on another
   // relay's bind after this relay died between commit and deliver_sm_resp is a second SMS (it was in flight).
-  // By digest, those the SMSC may still deliver again (an OK that reached it in time ends one's entry).
-  const recentMo = new LRUCache<string, SeenMo[]>({ max: MEMORY_ENTRIES, ttl: REPEAT_WINDOW_MS });
+  // By digest, those the SMSC may still deliver again, and the latest whose ESME_ROK reached it (remembered()).
+  const recentMo = new LRUCache<string, SeenMo[]>({ max: MEMORY_ENTRIES, ttl: LATE_PART_WINDOW_MS });
   const clock = timers ?? REAL_TIMERS;
   let lastReference = Math.floor(Math.random() * 0x10000);
   const partlyTaken = new LRUCache<string, PartlyTaken>({ max: PARTLY_TAKEN_ENTRIES, ttl: PARTLY_TAKEN_TTL_MS });
@@ -282,10 +337,14 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
       return refuse('mo', status, `part ${part.index} of ${part.total} cannot be`, pdu);
     }
     const digest = createHash('sha256').update(pdu.body).digest('hex').slice(0, 24);
-    const earlier = (recentMo.get(digest) ?? []).filter((seen) => arrived - seen.arrived < REPEAT_WINDOW_MS);
-    const redelivered = earlier.find((seen) => mayBeRedelivery(seen, link, arrived));
-    // Its sequence number tells apart two copies that came in the same millisecond: both outstanding, so two SMS.
-    const mo: SeenMo = { providerId: redelivered?.providerId ?? `${digest}.${arrived}.${pdu.sequence}`, arrived, link, okReached: undefined };
+    const earlier = (recentMo.get(digest) ?? []).filter((seen) => remembered(seen, arrived));
+    const candidates = earlier.filter((seen) => mayBeRedelivery(seen, link, arrived));
+    // One whose answer never went out first: the SMSC delivers that one again for certain.
+    const redelivered = candidates.find((seen) => seen.answer === undefined || seen.answer.fate === 'unwritten') ?? candidates[0];
+    // A copy after one the SMSC had the OK for is known to be no repeat of it: only then is a part told apart
+    // by its id alone; with no such memory (a restart, a copy another relay saw) the store's text rule stays.
+    const knownNew = earlier.some(okReached);
+    const mo: SeenMo = { providerId: redelivered?.providerId ?? `${digest}.${link.id}.${pdu.sequence}`, arrived, link, answer: undefined };
     // A redelivery stands for the copy it repeats: its answer is what the SMSC waits for now.
     recentMo.set(digest, [...earlier.filter((seen) => seen !== redelivered), mo]);
     let ok = false;
@@ -298,18 +357,22 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
           sentAt: undefined,
           userContext: undefined,
           trackingId: undefined,
-          ...(part && part.total > 1 ? { part: { ...part, repeatsById: true } } : {}),
+          ...(part && part.total > 1 ? { part: knownNew ? { ...part, repeatsById: true as const } : part } : {}),
         },
       ]);
       ok = true;
     } finally {
       // bind.ts writes the answer right after this returns, on `link` while it is up (an error answer if this throws).
-      mo.okReached = ok && link.isUp() && clock.now() - arrived < SMSC_RESPONSE_TIMER_MIN_MS;
-      if (mo.okReached) {
-        const kept = (recentMo.get(digest) ?? []).filter((seen) => seen !== mo);
-        if (kept.length > 0) recentMo.set(digest, kept);
-        else recentMo.delete(digest);
-      }
+      const now = clock.now();
+      const fate = !link.isUp() ? 'unwritten' : ok && now - arrived < SMSC_RESPONSE_TIMER_MIN_MS ? 'written' : 'doubtful';
+      mo.answer = { fate, at: now };
+      // One OK that reached the SMSC tells that a copy is new as well as several: the older ones go.
+      const kept = recentMo.get(digest);
+      if (kept && okReached(mo))
+        recentMo.set(
+          digest,
+          kept.filter((seen) => seen === mo || !okReached(seen)),
+        );
     }
     return STATUS.ESME_ROK;
   }

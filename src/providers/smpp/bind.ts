@@ -9,6 +9,7 @@
 import { connect as connectTcp, isIP, type Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 import type { Logger } from '../../log.ts';
+import { randomUint64 } from '../../random-ids.ts';
 import { REAL_TIMERS, type Timers } from '../../timers.ts';
 import { TLS_CERTIFICATE_CODES } from '../http-endpoint.ts';
 import {
@@ -65,7 +66,14 @@ export interface BindOptions {
  * (not ending): once it is not, the SMSC never gets that answer.
  */
 export interface DeliveryLink {
+  /**
+   * Random, one per connection: with a deliver_sm's sequence number (the SMSC numbers each connection's
+   * PDUs on their own) it names that deliver_sm alone, on any bind of any relay.
+   */
+  readonly id: string;
   isUp(): boolean;
+  /** When the connection closed (by the timers' clock), undefined while it is open: an answer written shortly before may have been lost with it. */
+  closedAt(): number | undefined;
 }
 
 export type SubmitAnswer =
@@ -114,7 +122,11 @@ const THROTTLE_MAX_MS = 10_000;
  * holds the whole provider: an SMSC's throughput limit is met by the bind slowing down, not by a pause.
  */
 const THROTTLED_RESUBMITS = 5;
-/** How long an unbind waits for its unbind_resp before the connection is closed anyway. */
+/**
+ * How long an unbind waits for its unbind_resp before the connection is closed anyway; and how long a
+ * bind being closed waits, before it unbinds, for the deliver_sm it is committing (a commit takes
+ * milliseconds; one left unanswered is delivered again to the next relay, a second mail).
+ */
 const UNBIND_WAIT_MS = 1_000;
 /**
  * How long a connection the relay has ended waits for the SMSC to close its side: long enough for the
@@ -142,6 +154,8 @@ export class SmppBind {
   #state: 'idle' | 'connecting' | 'bound' | 'unbinding' | 'closed' = 'idle';
   #sequence = 0;
   readonly #outstanding = new Map<number, Outstanding>();
+  /** deliver_sm and data_sm being committed, each settled once its answer is written (or cannot be). */
+  readonly #delivering = new Set<Promise<void>>();
   /** submit_sm waiting for a window slot. */
   #queue: Array<() => void> = [];
   #submitting = 0;
@@ -259,13 +273,25 @@ export class SmppBind {
     }
   }
 
-  /** Unbinds (waiting briefly for unbind_resp) and closes; no reconnect after it. */
+  /**
+   * Answers what is being committed and unbinds (waiting briefly for each: UNBIND_WAIT_MS), then closes;
+   * no reconnect after it. A deliver_sm committed but unanswered as the bind goes is delivered again to
+   * the next relay, a second mail of it at each graceful stop.
+   */
   async close(): Promise<void> {
     const wasBound = this.bound;
     this.#state = 'closed';
     this.#timers.clearTimeout(this.#reconnectTimer);
     this.#timers.clearTimeout(this.#enquireTimer);
-    if (wasBound) await this.#request(COMMAND.unbind, Buffer.alloc(0), UNBIND_WAIT_MS);
+    if (wasBound) {
+      let timer: unknown;
+      const waited = new Promise<void>((resolve) => {
+        timer = this.#timers.setTimeout(resolve, UNBIND_WAIT_MS);
+      });
+      await Promise.race([Promise.allSettled(this.#delivering), waited]);
+      this.#timers.clearTimeout(timer);
+      await this.#request(COMMAND.unbind, Buffer.alloc(0), UNBIND_WAIT_MS);
+    }
     this.#socket?.destroy();
     this.#dropOutstanding();
   }
@@ -281,7 +307,8 @@ export class SmppBind {
     socket.setNoDelay(true);
     socket.setTimeout(connectTimeoutMs, () => socket.destroy(new Error(`no connection within ${connectTimeoutMs} ms`)));
     const reader = new PduReader();
-    const link: DeliveryLink = { isUp: () => this.#socket === socket && socket.writable };
+    let closedAt: number | undefined;
+    const link: DeliveryLink = { id: randomUint64().toString(36), isUp: () => this.#socket === socket && socket.writable, closedAt: () => closedAt };
     socket.once(address.tls ? 'secureConnect' : 'connect', () => {
       socket.setTimeout(0);
       void this.#bind();
@@ -310,6 +337,7 @@ export class SmppBind {
       this.#certificateError = untrusted;
     });
     socket.on('close', () => {
+      closedAt = this.#timers.now();
       if (this.#socket !== socket) return;
       // Unbinding: it was bound until the SMSC (or the relay, for a lost session) unbound it.
       const wasBound = this.#state === 'bound' || this.#state === 'unbinding';
@@ -507,9 +535,13 @@ export class SmppBind {
           return;
         }
         // Not on a newer connection: its sequence number is this one's. The adapter reads link.isUp() as this does.
-        void this.#options.onDeliver(pdu, link).then((status) => {
-          if (link.isUp()) socket.write(encodePdu(response, status, pdu.sequence, encodeMessageId('')));
-        });
+        const answered: Promise<void> = this.#options
+          .onDeliver(pdu, link)
+          .then((status) => {
+            if (link.isUp()) socket.write(encodePdu(response, status, pdu.sequence, encodeMessageId('')));
+          })
+          .finally(() => this.#delivering.delete(answered));
+        this.#delivering.add(answered);
         return;
       }
       case COMMAND.alert_notification:
