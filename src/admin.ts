@@ -23,6 +23,7 @@ import {
   type QuarantineSpan,
   type QueueAction,
   type QueueStats,
+  type QueueTarget,
   type SmsState,
   type Store,
   type StoredEvent,
@@ -531,14 +532,20 @@ const CLI_WORDING: Wording = {
 };
 
 /**
+ * One SMS being sent (a relay's attempt on it going on) that a delete left: the gateway may have it already, and its answer
+ * decides whether it was sent, so it is not said deleted (nor failed). The CLI exits 1; the console answers 409.
+ */
+export class BeingSent extends Error {}
+
+/**
  * `queue hold | release | retry | delete <message id | all>`, `queue pause | resume`: the CLI's and the
- * console's queue actions, each line of the answer one line of `said`, in the reader's `wording`; `by`
+ * console's queue actions (the console's rows: on one SMS of a message), each line of the answer one line of `said`, in the reader's `wording`; `by`
  * names who in each changed SMS's history (the console's user; the CLI knows none).
  */
 export async function queueAction(
   store: Store,
   command: string,
-  target: string | undefined,
+  target: QueueTarget | 'all',
   now: number,
   wording = CLI_WORDING,
   by?: string,
@@ -552,12 +559,17 @@ export async function queueAction(
     return { said: ['dispatch resumed', ...(await accountPauseLines(store, now, 'hint', wording))].join('\n'), changed: 1 };
   }
   const sendNow = command === 'send now';
-  checkQueueAction(sendNow ? 'retry' : command, target);
-  const changed = await store.applyQueueAction(command as QueueAction, target === 'all' ? undefined : target, now, by);
-  const sms = target === 'all' ? undefined : await store.smsOf(target);
+  const one = typeof target === 'object' ? target : undefined;
+  const messageId = typeof target === 'object' ? target.messageId : target;
+  checkQueueAction(sendNow ? 'retry' : command, messageId);
+  const changed = await store.applyQueueAction(command as QueueAction, messageId === 'all' ? undefined : (one ?? messageId), now, by);
+  const sms = messageId === 'all' ? undefined : (await store.smsOf(messageId)).filter((item) => !one || item.smsId === one.smsId);
   // A mistyped id changes nothing, as a message whose SMS are all sent does: only the first is a mistake.
-  if (changed === 0 && sms?.length === 0) throw new NotFound(`message with id ${target}`, ' (see smsrelay queue list)');
-  if (command === 'hold' || command === 'delete') return { said: `${command}: ${counted.format(changed)} queued SMS changed`, changed };
+  if (changed === 0 && sms?.length === 0) {
+    throw new NotFound(one ? `SMS ${one.smsId} of message ${one.messageId}` : `message with id ${messageId}`, ' (see smsrelay queue list)');
+  }
+  if (command === 'delete') return deleted(changed, sms ?? [], now, wording);
+  if (command === 'hold') return { said: `${command}: ${counted.format(changed)} queued SMS changed`, changed };
   // A retry that made nothing due has nothing to probe with: no probe promised, nor a retry offered to probe.
   // The operator's pause keeps every SMS queued, due or not: without a word, a retry or release looks done and nothing goes.
   const operatorPause =
@@ -573,7 +585,7 @@ export async function queueAction(
     ...(left.scheduled > 0
       ? [
           `${counted.format(left.scheduled)} scheduled (X-SMS-Send-At), left until ${sms ? '' : 'each one’s time, the first at '}${wording.time(left.firstAt)}${
-            sms ? `: to send ${left.scheduled === 1 ? 'it' : 'them'} now, ${wording.sendNow(target ?? '')}` : ''
+            sms ? `: to send ${left.scheduled === 1 ? 'it' : 'them'} now, ${wording.sendNow(messageId)}` : ''
           }`,
         ]
       : []),
@@ -584,6 +596,21 @@ export async function queueAction(
     ),
     changed,
   };
+}
+
+/**
+ * A delete's answer: how many went, and each SMS of the target it left because a relay is sending it now (BeingSent when
+ * that is every one): the gateway's answer to that attempt decides it, and a delete once the attempt ended takes it if
+ * it is still queued then.
+ */
+function deleted(changed: number, sms: readonly SmsState[], now: number, wording: Wording): Outcome {
+  const sending = sms.filter((item) => item.status === 'queued' && item.leasedUntil !== undefined && item.leasedUntil > now);
+  const said = `delete: ${counted.format(changed)} queued SMS changed`;
+  if (sending.length === 0) return { said, changed };
+  const until = Math.max(...sending.map((item) => item.leasedUntil ?? now));
+  const line = `${counted.format(sending.length)} being sent, not deleted: the gateway may have ${sending.length === 1 ? 'it' : 'them'} already, and its answer decides; delete again once the attempt ends (by ${wording.time(until)}) if still queued`;
+  if (changed === 0) throw new BeingSent(`delete: ${line}`);
+  return { said: `${said}; ${line}`, changed };
 }
 
 /** The SMS a retry leaves alone: held ones, and ones scheduled for later with the first of their times. */

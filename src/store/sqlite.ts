@@ -90,6 +90,7 @@ import type {
   ReceivedReply,
   QuarantinedRequest,
   QueueAction,
+  QueueTarget,
   QueuedMailError,
   QueuedSms,
   QueueStats,
@@ -666,8 +667,8 @@ export class SqliteStore implements Store {
     return this.#read(() => listQueued(this.#admin, limit, afterSmsId));
   }
 
-  applyQueueAction(action: QueueAction, messageId: string | undefined, now: number, by = OPERATOR): Promise<number> {
-    return this.#write(() => applyQueueAction(this.#admin, action, messageId, now, by));
+  applyQueueAction(action: QueueAction, target: QueueTarget, now: number, by = OPERATOR): Promise<number> {
+    return this.#write(() => applyQueueAction(this.#admin, action, target, now, by));
   }
 
   async listQuarantine(limit: number, afterId = 0): Promise<QuarantineEntry[]> {

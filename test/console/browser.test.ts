@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { status } from '../../src/admin.ts';
 import { hashPassword } from '../../src/policy/passwords.ts';
+import type { IntelliSoftwareSimulator } from '../../src/simulators/intellisoftware.ts';
 import { maskNumber } from '../../src/sms/numbers.ts';
 import { freshDatabase, describeOnPostgres } from '../helpers/postgres.ts';
 import { maildirMessages, removeDir, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
@@ -259,6 +260,85 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
       await screenshots(page, 'conversations');
     } finally {
       await context.close();
+    }
+  });
+
+  test("a queue row's Retry, Hold and Delete act on that row's SMS only; the message page's buttons say how many SMS they take", async () => {
+    await relay.relay.store.setDispatchPaused(true, Date.now());
+    const { context, page } = await signedIn('olivia');
+    try {
+      const numbers = ['447700900601', '447700900602', '447700900603'];
+      const sent = await sendMail(relay.relay.smtpPort, {
+        from: 'nagios@example.com',
+        to: numbers.map((number) => `${number}@sms.localhost`),
+        body: 'paused three',
+      });
+      const id = queuedId(sent.data);
+      const states = async () => Object.fromEntries((await relay.relay.store.smsOf(id)).map((sms) => [sms.number, `${sms.status}${sms.held ? ' held' : ''}`]));
+      const row = (number: string) => page.locator('tbody tr', { hasText: `+${number}` });
+      await page.goto(`${base}/console/queue`);
+      await row('447700900602').getByRole('button', { name: 'Hold' }).click();
+      assert.equal(await page.getByRole('status').innerText(), 'hold: 1 queued SMS changed');
+      assert.deepEqual(await states(), { '+447700900601': 'queued', '+447700900602': 'queued held', '+447700900603': 'queued' });
+      assert.match(await row('447700900602').innerText(), /\(held\)/);
+      assert.doesNotMatch(await row('447700900601').innerText(), /\(held\)/);
+      await row('447700900603').getByRole('button', { name: 'Delete' }).click();
+      assert.equal(await page.getByRole('status').innerText(), 'delete: 1 queued SMS changed');
+      assert.deepEqual(await states(), { '+447700900601': 'queued', '+447700900602': 'queued held', '+447700900603': 'failed' });
+      await row('447700900602').getByRole('button', { name: 'Release' }).click();
+      assert.match(await page.getByRole('status').innerText(), /^release: 1 queued SMS changed\n/);
+
+      // The message page acts on the message's SMS together, and its buttons say how many.
+      await page.goto(`${base}/console/messages/${id}`);
+      const buttons = await page.locator('form.actions button').allInnerTexts();
+      assert.deepEqual(buttons, ['Retry all 2 SMS now', 'Hold all 2 SMS', 'Delete all 2 SMS']);
+      const timeline = await page.locator('.timeline').innerText();
+      assert.match(timeline, /operator delete \(\+447700900603\): by olivia/);
+      assert.doesNotMatch(timeline, /operator delete \(\+44770090060[12]\)/);
+      await page.getByRole('button', { name: 'Delete all 2 SMS' }).click();
+      assert.equal(await page.getByRole('status').innerText(), 'delete: 2 queued SMS changed');
+    } finally {
+      await context.close();
+      await relay.relay.store.setDispatchPaused(false, Date.now());
+    }
+  });
+
+  test('an SMS the gateway is being sent shows as being sent, and its Delete is refused (409) rather than said done', async () => {
+    const control = await fetch(`${base}/simulator/control`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ mode: 'hang', times: 1 }),
+    });
+    assert.equal(control.status, 200);
+    const { context, page } = await signedIn('olivia');
+    const sent = await sendMail(relay.relay.smtpPort, { from: 'nagios@example.com', to: ['447700900621@sms.localhost'], body: 'hang in flight' });
+    const id = queuedId(sent.data);
+    try {
+      // The relay leased it before its request: the gateway has it, and its answer is awaited.
+      await waitFor('the SMS at the gateway, unanswered', () => relay.relay.simulator?.records.some((sms) => sms.text === 'hang in flight'));
+      await page.goto(`${base}/console/queue`);
+      const row = page.locator('tbody tr', { hasText: '+447700900621' });
+      assert.match(await row.innerText(), /being sent \(attempt 1\), its answer due by \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/);
+      const refused = page.waitForResponse((response) => response.request().method() === 'POST');
+      await row.getByRole('button', { name: 'Delete' }).click();
+      assert.equal((await refused).status(), 409);
+      assert.match(
+        await page.locator('main').innerText(),
+        /delete: 1 being sent, not deleted: the gateway may have it already, and its answer decides; delete again once the attempt ends \(by \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\) if still queued/,
+      );
+      const [sms] = await relay.relay.store.smsOf(id);
+      assert.equal(sms?.status, 'queued', 'not deleted');
+      await page.goto(`${base}/console/messages/${id}`);
+      assert.match(await page.locator('tbody').innerText(), /queued, being sent \(attempt 1\)/);
+      assert.equal(await page.getByRole('button', { name: 'Delete' }).count(), 0, 'no Delete offered while it is being sent');
+      assert.doesNotMatch(await page.locator('.timeline').innerText(), /operator delete/);
+    } finally {
+      await context.close();
+      // The relay's own simulator is IntelliSoftware's, seen through its view (`native`: the simulator itself).
+      const simulator = relay.relay.simulator as { readonly native?: IntelliSoftwareSimulator } | undefined;
+      assert.equal(simulator?.native?.releaseHanging(), 1, 'the held request answered');
+      // Answered now, rather than at gateway.responseTimeout: the SMS is sent, and the later scenarios see a gateway that answers.
+      await waitFor('the answer taken', async () => (await relay.relay.store.smsOf(id))[0]?.status === 'sent');
     }
   });
 
