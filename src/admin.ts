@@ -708,9 +708,16 @@ export function checkQuarantineArgs(args: readonly string[]): { command: 'list' 
 export async function deleteQuarantined(store: Store, which: QuarantineDeletion): Promise<Outcome> {
   const deleted = await store.deleteQuarantined(which);
   if ('id' in which && deleted === 0) throw new NotFound(`quarantined request with id ${which.id}`);
-  // A confirmation names at least one request: none deleted is one kept or deleted meanwhile up to its newest.
-  if ('count' in which && deleted === 0) throw new QuarantineChanged(await store.quarantineSpan());
-  const said = `deleted ${deleted} quarantined request${deleted === 1 ? '' : 's'}`;
+  // A confirmation names at least one request: none deleted is one kept or deleted meanwhile up to its newest; or every one of
+  // them deleted already (the same confirmation sent twice: a double click, a second tab), which is what it asked.
+  if ('count' in which && deleted === 0) {
+    const [oldest] = await store.listQuarantine(1);
+    if (oldest !== undefined && oldest.id <= which.through) throw new QuarantineChanged(await store.quarantineSpan());
+  }
+  const said =
+    'count' in which && deleted === 0
+      ? `the ${plural(which.count, 'quarantined request')} up to request ${which.through} ${which.count === 1 ? 'was' : 'were'} deleted already (this confirmation was sent again, or someone else deleted ${which.count === 1 ? 'it' : 'them'}): none is left to delete`
+      : `deleted ${deleted} quarantined request${deleted === 1 ? '' : 's'}`;
   const newer = 'id' in which || which.through === undefined ? 0 : (await store.quarantineSpan()).count;
   if (newer === 0) return { said, changed: deleted };
   return {

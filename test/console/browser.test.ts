@@ -577,6 +577,37 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
     }
   });
 
+  test('"Delete these N requests" sent twice (a double click, a second tab) says they were deleted, not that nothing was', async () => {
+    for (const junk of ['x1', 'x2', 'x3']) {
+      const answer = await fetch(`${base}/webhooks/intellisoftware/dr`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ junk }).toString(),
+      });
+      assert.equal(((await answer.json()) as { status: string }).status, 'quarantined');
+    }
+    const { context, page } = await signedIn('olivia');
+    try {
+      await page.goto(`${base}/console/quarantine/all/delete`);
+      const asked = /(\d+) quarantined requests are kept now, the newest request (\d+)/.exec(await page.locator('main').innerText());
+      assert.ok(asked, 'the confirmation names how many and the newest');
+      const again = await context.newPage();
+      await again.goto(page.url());
+      await page.getByRole('button', { name: `Delete these ${asked[1]} requests` }).click();
+      assert.equal(await page.getByRole('status').innerText(), `deleted ${asked[1]} quarantined requests`);
+      const second = again.waitForResponse((response) => response.request().method() === 'POST');
+      await again.getByRole('button', { name: `Delete these ${asked[1]} requests` }).click();
+      assert.equal((await second).status(), 303);
+      assert.equal(
+        await again.getByRole('status').innerText(),
+        `the ${asked[1]} quarantined requests up to request ${asked[2]} were deleted already (this confirmation was sent again, or someone else deleted them): none is left to delete`,
+      );
+      assert.match(await again.locator('main').innerText(), /0 quarantined requests, oldest first/);
+    } finally {
+      await context.close();
+    }
+  });
+
   test('long unbroken values (a 217-character sender, a 708-character text without spaces) keep every list within its box, rows a few lines tall (at most 400 px: the clipped lines and, on a phone, the buttons or form of a row); a number or state is never broken: on a phone the table scrolls sideways', async () => {
     const store = relay.relay.store;
     const sender = `${'s'.repeat(205)}@example.com`;
