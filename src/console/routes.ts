@@ -312,8 +312,19 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
           );
         }
         const found = pageOf(await consoleStore.searchMessages(parsed.search, PAGE_SIZE + 1), (last) => last.id);
-        const older = found.next === undefined ? undefined : `?${new URLSearchParams({ ...query, before: found.next })}`;
-        return page(reply, 'messages', request.console, { title: 'Messages', statuses: STATUSES, query, problem: undefined, results: found.rows, older });
+        // A time given with its offset (`Z`, `+01:00`, from a link) is shown, and searched again, as the UTC time it filtered by:
+        // the form's field (datetime-local, UTC) cannot show it as written, and would send it back empty.
+        const { since, until } = parsed.search;
+        const shown = { ...query, ...(since === undefined ? {} : { since: utcField(since) }), ...(until === undefined ? {} : { until: utcField(until) }) };
+        const older = found.next === undefined ? undefined : `?${new URLSearchParams({ ...shown, before: found.next })}`;
+        return page(reply, 'messages', request.console, {
+          title: 'Messages',
+          statuses: STATUSES,
+          query: shown,
+          problem: undefined,
+          results: found.rows,
+          older,
+        });
       });
       scope.get('/messages/:id', async (request: ConsoleRequest, reply) => {
         const id = (request.params as { id: string }).id;
@@ -999,6 +1010,12 @@ function parseSearch(query: Fields<'messages'>, config: Config): { search: Messa
     search.before = query.before.toLowerCase();
   }
   return { search };
+}
+
+/** A time as a datetime-local field takes it, in UTC: to the minute, or the second or millisecond when it has them. */
+function utcField(at: number): string {
+  const written = new Date(at).toISOString();
+  return written.slice(0, at % 1000 !== 0 ? 23 : at % 60_000 !== 0 ? 19 : 16);
 }
 
 /**

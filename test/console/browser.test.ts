@@ -608,6 +608,26 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
     }
   });
 
+  test('a time range written with an offset (a link) shows in the form as the UTC time it filters by, and the next Search keeps it', async () => {
+    const { context, page } = await signedIn('olivia');
+    try {
+      for (const [until, shown] of [
+        ['2001-01-01T12:00+01:00', '2001-01-01T11:00'],
+        ['2001-01-01T11:22:06Z', '2001-01-01T11:22:06'],
+      ] as const) {
+        await page.goto(`${base}/console/messages?until=${encodeURIComponent(until)}`);
+        assert.match(await page.locator('main').innerText(), /No messages match\./);
+        assert.equal(await page.getByLabel('To (UTC)').inputValue(), shown);
+        await page.getByRole('button', { name: 'Search' }).click();
+        await page.waitForURL(/until=2001/);
+        assert.equal(new URL(page.url()).searchParams.get('until'), shown);
+        assert.match(await page.locator('main').innerText(), /No messages match\./, 'still filtered');
+      }
+    } finally {
+      await context.close();
+    }
+  });
+
   test('long unbroken values (a 217-character sender, a 708-character text without spaces) keep every list within its box, rows a few lines tall (at most 400 px: the clipped lines and, on a phone, the buttons or form of a row); a number or state is never broken: on a phone the table scrolls sideways', async () => {
     const store = relay.relay.store;
     const sender = `${'s'.repeat(205)}@example.com`;
