@@ -343,6 +343,7 @@ export class SqliteStore implements Store {
         report_all: mail.reportAll ? 1 : 0,
         send_at: mail.sendAt ?? null,
         gateway_account: mail.gatewayAccount ?? null,
+        account: mail.account ?? null,
       });
       if (original) {
         sql.insertEvent.run(mail.receivedAt, mail.id, null, 'resubmission', `same mail as ${original.id}, sent once`);
@@ -1048,10 +1049,10 @@ function prepareStatements(db: Database) {
     insertMessage: db.prepare(`
       INSERT INTO messages (id, received_at, envelope_from, client_address, client_helo, message_id_header, subject,
         headers, text, encoding, parts, max_parts, sender_id, user_context, dsn_ret, dsn_envid, fingerprint, duplicate_of,
-        report_all, send_at, gateway_account)
+        report_all, send_at, gateway_account, account)
       VALUES (@id, @received_at, @envelope_from, @client_address, @client_helo, @message_id_header, @subject,
         @headers, @text, @encoding, @parts, @max_parts, @sender_id, @user_context, @dsn_ret, @dsn_envid, @fingerprint,
-        @duplicate_of, @report_all, @send_at, @gateway_account)`),
+        @duplicate_of, @report_all, @send_at, @gateway_account, @account)`),
     findResubmitted: db.prepare(`
       SELECT id FROM messages WHERE fingerprint = ? AND received_at >= ? AND duplicate_of IS NULL
       ORDER BY received_at DESC LIMIT 1`),

@@ -167,6 +167,8 @@ export interface NewMail {
   readonly holdUntilSendAt: boolean;
   /** The account whose own gateway credentials send it; undefined = the relay's. */
   readonly gatewayAccount: string | undefined;
+  /** The account it was accepted under (SMTP AUTH's, a console test send's); undefined from a trusted or named network. */
+  readonly account: string | undefined;
 }
 
 export interface OutboundSms {

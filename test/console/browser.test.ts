@@ -16,7 +16,7 @@ import type { IntelliSoftwareSimulator } from '../../src/simulators/intellisoftw
 import { maskNumber } from '../../src/sms/numbers.ts';
 import { freshDatabase, describeOnPostgres } from '../helpers/postgres.ts';
 import { maildirMessages, removeDir, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
-import { queuedId, sendMail } from '../helpers/smtp.ts';
+import { message, queuedId, SmtpDialog, sendMail } from '../helpers/smtp.ts';
 import { mail } from '../helpers/store.ts';
 
 const OUTPUT = new URL('../../test-output/console/', import.meta.url).pathname;
@@ -623,6 +623,35 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
         assert.equal(new URL(page.url()).searchParams.get('until'), shown);
         assert.match(await page.locator('main').innerText(), /No messages match\./, 'still filtered');
       }
+    } finally {
+      await context.close();
+    }
+  });
+
+  test("a message's page names the account the mail came in under (SMTP AUTH's), and none for a mail from a trusted network", async () => {
+    const dialog = await SmtpDialog.open(relay.relay.smtpPort);
+    let id: string;
+    try {
+      await dialog.command('EHLO monitor01.example.com');
+      assert.equal((await dialog.command(`AUTH PLAIN ${Buffer.from(`\0tester\0${PASSWORD}`).toString('base64')}`)).code, 235);
+      assert.equal((await dialog.command('MAIL FROM:<alerts@example.com>')).code, 250);
+      assert.equal((await dialog.command('RCPT TO:<447700900208@sms.localhost>')).code, 250);
+      id = queuedId(await dialog.data(message({ to: ['447700900208@sms.localhost'], body: 'helo check' })));
+    } finally {
+      await dialog.close();
+    }
+    const trusted = queuedId(
+      (await sendMail(relay.relay.smtpPort, { from: 'nagios@example.com', to: ['447700900209@sms.localhost'], body: 'no account' })).data,
+    );
+    const { context, page } = await signedIn('olivia');
+    try {
+      await page.goto(`${base}/console/messages/${id}`);
+      assert.match(
+        await page.locator('dl.facts').innerText(),
+        /Accepted from\s+alerts@example\.com at 127\.0\.0\.1 \(monitor01\.example\.com\), account tester\n/,
+      );
+      await page.goto(`${base}/console/messages/${trusted}`);
+      assert.match(await page.locator('dl.facts').innerText(), /Accepted from\s+nagios@example\.com at 127\.0\.0\.1 \(client\.example\.com\)\n/);
     } finally {
       await context.close();
     }
