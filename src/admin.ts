@@ -726,13 +726,19 @@ export async function deleteQuarantined(store: Store, which: QuarantineDeletion)
   };
 }
 
-/** Mails an SMS that found no mailbox to the one the operator names (a running relay's mailer sends it). */
-export async function rerouteUndeliverable(store: Store, config: ReplyMailSettings, id: string, mailbox: string): Promise<string> {
-  checkRerouteArgs(id, mailbox);
+/** The words a reroute's refusal of its address begins with: the CLI's command, or the console's field (`Reroute to mailbox`). */
+const REROUTE = 'undeliverable reroute';
+
+/**
+ * Mails an SMS that found no mailbox to the one the operator names (a running relay's mailer sends it). A refusal of the
+ * address begins with `asked`, what the operator wrote it in: the CLI's command, or the console's field.
+ */
+export async function rerouteUndeliverable(store: Store, config: ReplyMailSettings, id: string, mailbox: string, asked = REROUTE): Promise<string> {
+  checkRerouteArgs(id, mailbox, asked);
   if (isAtSmsDomain(mailbox, config.sms.domains)) {
     const domain = mailbox.slice(mailbox.lastIndexOf('@') + 1).toLowerCase();
     throw new UsageError(
-      `undeliverable reroute: "${mailbox}" is at the relay's own SMS domain ${domain}: a mail there comes back to this relay (texted, or to its postmaster), not to a person; write a person's mail address`,
+      `${asked}: "${mailbox}" is at the relay's own SMS domain ${domain}: a mail there comes back to this relay (texted, or to its postmaster), not to a person; write a person's mail address`,
     );
   }
   // Mail building (nodemailer, the templates) loads only for this command.
@@ -750,7 +756,7 @@ export async function rerouteUndeliverable(store: Store, config: ReplyMailSettin
 }
 
 /** `undeliverable reroute <id> <mailbox>`'s arguments, checked without a store (the CLI refuses a mistake before it opens one). */
-export function checkRerouteArgs(id: string, mailbox: string): void {
-  if (!id || !mailbox) throw new UsageError('undeliverable reroute needs an inbound SMS id and a mail address');
-  if (!isMailbox(mailbox)) throw new UsageError(`undeliverable reroute: "${mailbox}" is not a mail address the relay can mail (write it as name@example.com)`);
+export function checkRerouteArgs(id: string, mailbox: string, asked = REROUTE): void {
+  if (!id || !mailbox) throw new UsageError(`${REROUTE} needs an inbound SMS id and a mail address`);
+  if (!isMailbox(mailbox)) throw new UsageError(`${asked}: "${mailbox}" is not a mail address the relay can mail (write it as name@example.com)`);
 }

@@ -65,6 +65,8 @@ const STORE_RETRY_SECONDS = 15;
 const CONSOLE_PATH = /^\/console(?:[/?][\x21-\x5b\x5d-\x7e]*)?$/;
 /** The queue page's button that resumes dispatch, named by the notice of a pause (rather than a CLI command). */
 const RESUME_BUTTON = 'Resume dispatch';
+/** The queue page's label of a reroute's address: its refusals are said in it, as the page names the field, not in the CLI's command. */
+const REROUTE_FIELD = 'Reroute to mailbox';
 /** An action's answer as the console words it: its buttons rather than commands, times as its pages show them. */
 const CONSOLE_WORDING: Wording = {
   resume: `"${RESUME_BUTTON}"`,
@@ -520,12 +522,12 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
             request,
             reply,
             400,
-            new RelayError('BAD_PARAMETER', 'Reroute to mailbox: write the mail address to send this reply to'),
+            new RelayError('BAD_PARAMETER', `${REROUTE_FIELD}: write the mail address to send this reply to`),
             request.console,
           );
         }
         return act(request, reply, 'reroute', id, async () => {
-          const said = await rerouteUndeliverable(store, config, id, mailbox);
+          const said = await rerouteUndeliverable(store, config, id, mailbox, REROUTE_FIELD);
           options.onMailQueued();
           return { said, changed: 1 };
         });

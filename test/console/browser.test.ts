@@ -225,6 +225,14 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
       await waitFor('the undeliverable reply', async () => (await relay.relay.store.undeliverableInbound(10)).length > 0);
       await page.goto(`${base}/console/queue`);
       await accessible(page, 'queue');
+      // A refused address is said in the form's words (its label), not the CLI's command.
+      await page.getByLabel('Reroute to mailbox').fill('447700900123@sms.localhost');
+      await page.getByRole('button', { name: 'Reroute' }).click();
+      assert.match(
+        await page.locator('main').innerText(),
+        /^Reroute to mailbox: "447700900123@sms\.localhost" is at the relay's own SMS domain sms\.localhost: a mail there comes back to this relay/m,
+      );
+      await page.goto(`${base}/console/queue`);
       await page.getByLabel('Reroute to mailbox').fill('oncall@example.com');
       await page.getByRole('button', { name: 'Reroute' }).click();
       assert.match(await page.locator('[role=status]').innerText(), /queued for oncall@example\.com/);
