@@ -72,6 +72,43 @@ describe('web console in a real browser', { skip: executable ? false : 'no Chrom
       async () => ({}),
       true,
     ));
+  describe('an overview left open', () => {
+    let relay: TestRelay;
+    before(async () => {
+      const hash = await hashPassword(PASSWORD);
+      // The shortest idle timeout: its last use is saved every tenth of it (6 s), so a refresh 15 s on would save it.
+      relay = await startTestRelay({ console: { sessionIdleTimeout: '1m', users: [{ name: 'olivia', passwordHash: hash, role: 'operator' }] } });
+    });
+    after(async () => {
+      await relay?.stop();
+      if (relay) removeDir(relay.dir);
+    });
+
+    test('its own refresh is no use of the session (its last use stays, so it idles out); a reload by the person is one', async () => {
+      const base = `http://127.0.0.1:${relay.relay.httpPort}`;
+      const context = await browser.newContext({ viewport: VIEWPORTS.desktop });
+      try {
+        const page = await context.newPage();
+        await page.goto(`${base}/console`);
+        await page.getByLabel('User name').fill('olivia');
+        await page.getByLabel('Password').fill(PASSWORD);
+        await page.getByRole('button', { name: 'Sign in' }).click();
+        await page.waitForURL(`${base}/console`);
+        // The session cookie carries its last use as saved: it is renewed whenever the store saves a new one.
+        const cookie = async () => (await context.cookies()).find((item) => item.name === 'smsrelay_console')?.value;
+        const signedIn = await cookie();
+        // The page's script fetches it again (every 15 s): the only fetch the page makes.
+        const refreshed = await page.waitForResponse((response) => response.request().resourceType() === 'fetch', { timeout: 30_000 });
+        assert.equal(refreshed.status(), 200);
+        assert.equal(await refreshed.headerValue('set-cookie'), null, 'no last use saved');
+        assert.equal(await cookie(), signedIn);
+        await page.reload();
+        assert.notEqual(await cookie(), signedIn, 'a page the person opens is a use, saved');
+      } finally {
+        await context.close();
+      }
+    });
+  });
   describeOnPostgres('on PostgreSQL', async () => {
     scenarios(
       () => browser,
