@@ -349,9 +349,9 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
           sms: sms.map((item) => ({ ...item, state: item.delivery ?? item.status, sending: item.status === 'queued' ? beingSent(item, now) : undefined })),
           events: events.map((event) => ({ ...event, number: numberOf(event) })),
           done: access.noticeOf((request.console as Context).signedIn.session, notice.fields),
-          // Only the actions that would change something: retry what waits for a retry (not what is held, nor what waits for its
-          // X-SMS-Send-At: a retry leaves those), hold what is sending, release what is held.
-          // How many SMS each would change (0: no button); the buttons act on the message's SMS together, and say how many when several.
+          // How many SMS each action would change, 0 for none (no button): retry what waits for a retry (not what is held, nor what
+          // waits for its X-SMS-Send-At: a retry leaves those), hold what is sending, release what is held, delete what is not being
+          // sent. The buttons act on the message's SMS together, and say how many when several.
           can: {
             retry: waiting.filter((item) => !item.held && item.scheduledFor === undefined).length,
             hold: queued.filter((item) => !item.held).length,
