@@ -23,6 +23,7 @@ import {
   type QuarantineSpan,
   type QueueAction,
   type QueueStats,
+  type QueueTarget,
   type SmsState,
   type Store,
   type StoredEvent,
@@ -531,14 +532,20 @@ const CLI_WORDING: Wording = {
 };
 
 /**
+ * One SMS being sent (a relay's attempt on it going on) that a delete left: the gateway may have it already, and its answer
+ * decides whether it was sent, so it is not said deleted (nor failed). The CLI exits 1; the console answers 409.
+ */
+export class BeingSent extends Error {}
+
+/**
  * `queue hold | release | retry | delete <message id | all>`, `queue pause | resume`: the CLI's and the
- * console's queue actions, each line of the answer one line of `said`, in the reader's `wording`; `by`
+ * console's queue actions (the console's rows: on one SMS of a message), each line of the answer one line of `said`, in the reader's `wording`; `by`
  * names who in each changed SMS's history (the console's user; the CLI knows none).
  */
 export async function queueAction(
   store: Store,
   command: string,
-  target: string | undefined,
+  target: QueueTarget | 'all',
   now: number,
   wording = CLI_WORDING,
   by?: string,
@@ -552,12 +559,17 @@ export async function queueAction(
     return { said: ['dispatch resumed', ...(await accountPauseLines(store, now, 'hint', wording))].join('\n'), changed: 1 };
   }
   const sendNow = command === 'send now';
-  checkQueueAction(sendNow ? 'retry' : command, target);
-  const changed = await store.applyQueueAction(command as QueueAction, target === 'all' ? undefined : target, now, by);
-  const sms = target === 'all' ? undefined : await store.smsOf(target);
+  const one = typeof target === 'object' ? target : undefined;
+  const messageId = typeof target === 'object' ? target.messageId : target;
+  checkQueueAction(sendNow ? 'retry' : command, messageId);
+  const changed = await store.applyQueueAction(command as QueueAction, messageId === 'all' ? undefined : (one ?? messageId), now, by);
+  const sms = messageId === 'all' ? undefined : (await store.smsOf(messageId)).filter((item) => !one || item.smsId === one.smsId);
   // A mistyped id changes nothing, as a message whose SMS are all sent does: only the first is a mistake.
-  if (changed === 0 && sms?.length === 0) throw new NotFound(`message with id ${target}`, ' (see smsrelay queue list)');
-  if (command === 'hold' || command === 'delete') return { said: `${command}: ${counted.format(changed)} queued SMS changed`, changed };
+  if (changed === 0 && sms?.length === 0) {
+    throw new NotFound(one ? `SMS ${one.smsId} of message ${one.messageId}` : `message with id ${messageId}`, ' (see smsrelay queue list)');
+  }
+  if (command === 'delete') return deleted(changed, sms ?? [], now, wording);
+  if (command === 'hold') return { said: `${command}: ${counted.format(changed)} queued SMS changed`, changed };
   // A retry that made nothing due has nothing to probe with: no probe promised, nor a retry offered to probe.
   // The operator's pause keeps every SMS queued, due or not: without a word, a retry or release looks done and nothing goes.
   const operatorPause =
@@ -573,7 +585,7 @@ export async function queueAction(
     ...(left.scheduled > 0
       ? [
           `${counted.format(left.scheduled)} scheduled (X-SMS-Send-At), left until ${sms ? '' : 'each one’s time, the first at '}${wording.time(left.firstAt)}${
-            sms ? `: to send ${left.scheduled === 1 ? 'it' : 'them'} now, ${wording.sendNow(target ?? '')}` : ''
+            sms ? `: to send ${left.scheduled === 1 ? 'it' : 'them'} now, ${wording.sendNow(messageId)}` : ''
           }`,
         ]
       : []),
@@ -584,6 +596,21 @@ export async function queueAction(
     ),
     changed,
   };
+}
+
+/**
+ * A delete's answer: how many went, and each SMS of the target it left because a relay is sending it now (BeingSent when
+ * that is every one): the gateway's answer to that attempt decides it, and a delete once the attempt ended takes it if
+ * it is still queued then.
+ */
+function deleted(changed: number, sms: readonly SmsState[], now: number, wording: Wording): Outcome {
+  const sending = sms.filter((item) => item.status === 'queued' && item.leasedUntil !== undefined && item.leasedUntil > now);
+  const said = `delete: ${counted.format(changed)} queued SMS changed`;
+  if (sending.length === 0) return { said, changed };
+  const until = Math.max(...sending.map((item) => item.leasedUntil ?? now));
+  const line = `${counted.format(sending.length)} being sent, not deleted: the gateway may have ${sending.length === 1 ? 'it' : 'them'} already, and its answer decides; delete again once the attempt ends (by ${wording.time(until)}) if still queued`;
+  if (changed === 0) throw new BeingSent(`delete: ${line}`);
+  return { said: `${said}; ${line}`, changed };
 }
 
 /** The SMS a retry leaves alone: held ones, and ones scheduled for later with the first of their times. */
@@ -681,9 +708,16 @@ export function checkQuarantineArgs(args: readonly string[]): { command: 'list' 
 export async function deleteQuarantined(store: Store, which: QuarantineDeletion): Promise<Outcome> {
   const deleted = await store.deleteQuarantined(which);
   if ('id' in which && deleted === 0) throw new NotFound(`quarantined request with id ${which.id}`);
-  // A confirmation names at least one request: none deleted is one kept or deleted meanwhile up to its newest.
-  if ('count' in which && deleted === 0) throw new QuarantineChanged(await store.quarantineSpan());
-  const said = `deleted ${deleted} quarantined request${deleted === 1 ? '' : 's'}`;
+  // A confirmation names at least one request: none deleted is one kept or deleted meanwhile up to its newest; or every one of
+  // them deleted already (the same confirmation sent twice: a double click, a second tab), which is what it asked.
+  if ('count' in which && deleted === 0) {
+    const [oldest] = await store.listQuarantine(1);
+    if (oldest !== undefined && oldest.id <= which.through) throw new QuarantineChanged(await store.quarantineSpan());
+  }
+  const said =
+    'count' in which && deleted === 0
+      ? `the ${plural(which.count, 'quarantined request')} up to request ${which.through} ${which.count === 1 ? 'was' : 'were'} deleted already (this confirmation was sent again, or someone else deleted ${which.count === 1 ? 'it' : 'them'}): none is left to delete`
+      : `deleted ${deleted} quarantined request${deleted === 1 ? '' : 's'}`;
   const newer = 'id' in which || which.through === undefined ? 0 : (await store.quarantineSpan()).count;
   if (newer === 0) return { said, changed: deleted };
   return {
@@ -692,13 +726,19 @@ export async function deleteQuarantined(store: Store, which: QuarantineDeletion)
   };
 }
 
-/** Mails an SMS that found no mailbox to the one the operator names (a running relay's mailer sends it). */
-export async function rerouteUndeliverable(store: Store, config: ReplyMailSettings, id: string, mailbox: string): Promise<string> {
-  checkRerouteArgs(id, mailbox);
+/** The words a reroute's refusal of its address begins with: the CLI's command, or the console's field (`Reroute to mailbox`). */
+const REROUTE = 'undeliverable reroute';
+
+/**
+ * Mails an SMS that found no mailbox to the one the operator names (a running relay's mailer sends it). A refusal of the
+ * address begins with `asked`, what the operator wrote it in: the CLI's command, or the console's field.
+ */
+export async function rerouteUndeliverable(store: Store, config: ReplyMailSettings, id: string, mailbox: string, asked = REROUTE): Promise<string> {
+  checkRerouteArgs(id, mailbox, asked);
   if (isAtSmsDomain(mailbox, config.sms.domains)) {
     const domain = mailbox.slice(mailbox.lastIndexOf('@') + 1).toLowerCase();
     throw new UsageError(
-      `undeliverable reroute: "${mailbox}" is at the relay's own SMS domain ${domain}: a mail there comes back to this relay (texted, or to its postmaster), not to a person; write a person's mail address`,
+      `${asked}: "${mailbox}" is at the relay's own SMS domain ${domain}: a mail there comes back to this relay (texted, or to its postmaster), not to a person; write a person's mail address`,
     );
   }
   // Mail building (nodemailer, the templates) loads only for this command.
@@ -716,7 +756,7 @@ export async function rerouteUndeliverable(store: Store, config: ReplyMailSettin
 }
 
 /** `undeliverable reroute <id> <mailbox>`'s arguments, checked without a store (the CLI refuses a mistake before it opens one). */
-export function checkRerouteArgs(id: string, mailbox: string): void {
-  if (!id || !mailbox) throw new UsageError('undeliverable reroute needs an inbound SMS id and a mail address');
-  if (!isMailbox(mailbox)) throw new UsageError(`undeliverable reroute: "${mailbox}" is not a mail address the relay can mail (write it as name@example.com)`);
+export function checkRerouteArgs(id: string, mailbox: string, asked = REROUTE): void {
+  if (!id || !mailbox) throw new UsageError(`${REROUTE} needs an inbound SMS id and a mail address`);
+  if (!isMailbox(mailbox)) throw new UsageError(`${asked}: "${mailbox}" is not a mail address the relay can mail (write it as name@example.com)`);
 }

@@ -111,6 +111,7 @@ export async function buildNewMail(
       sendAt: request.sendAt,
       holdUntilSendAt: !provider.capabilities.scheduling,
       gatewayAccount: principal.gatewayAccount,
+      account: principal.kind === 'account' ? principal.name : undefined,
     },
     cutFrom: sms.cutFrom,
     repeated: repeated.size,

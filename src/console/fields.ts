@@ -44,7 +44,7 @@ export const FIELDS = {
   conversations: form({ number: term('Number'), before: term('Page (before)') }),
   conversation: form({ before: term('Page (before)') }),
   queuePage: form({ after: term('Page (after)'), replies: term('Page (replies)'), quarantine: term('Page (quarantine)'), ...notice }),
-  queue: form({ action: term('Action'), target: term('Target'), back: term('Back') }),
+  queue: form({ action: term('Action'), target: term('Target'), sms: term('SMS'), back: term('Back') }),
   reroute: form({ mailbox: term('Mailbox') }),
   quarantineDelete: form({ through: term('Through'), count: term('Count') }),
   send: form({ to: term('Number'), text: text('Text'), submission: term('Form id (submission)') }),

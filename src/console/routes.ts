@@ -10,6 +10,7 @@ import {
   deleteQuarantined,
   eventNumbers,
   NotFound,
+  BeingSent,
   nextProbe,
   type Outcome,
   QuarantineChanged,
@@ -64,6 +65,8 @@ const STORE_RETRY_SECONDS = 15;
 const CONSOLE_PATH = /^\/console(?:[/?][\x21-\x5b\x5d-\x7e]*)?$/;
 /** The queue page's button that resumes dispatch, named by the notice of a pause (rather than a CLI command). */
 const RESUME_BUTTON = 'Resume dispatch';
+/** The queue page's label of a reroute's address: its refusals are said in it, as the page names the field, not in the CLI's command. */
+const REROUTE_FIELD = 'Reroute to mailbox';
 /** An action's answer as the console words it: its buttons rather than commands, times as its pages show them. */
 const CONSOLE_WORDING: Wording = {
   resume: `"${RESUME_BUTTON}"`,
@@ -311,8 +314,19 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
           );
         }
         const found = pageOf(await consoleStore.searchMessages(parsed.search, PAGE_SIZE + 1), (last) => last.id);
-        const older = found.next === undefined ? undefined : `?${new URLSearchParams({ ...query, before: found.next })}`;
-        return page(reply, 'messages', request.console, { title: 'Messages', statuses: STATUSES, query, problem: undefined, results: found.rows, older });
+        // A time given with its offset (`Z`, `+01:00`, from a link) is shown, and searched again, as the UTC time it filtered by:
+        // the form's field (datetime-local, UTC) cannot show it as written, and would send it back empty.
+        const { since, until } = parsed.search;
+        const shown = { ...query, ...(since === undefined ? {} : { since: utcField(since) }), ...(until === undefined ? {} : { until: utcField(until) }) };
+        const older = found.next === undefined ? undefined : `?${new URLSearchParams({ ...shown, before: found.next })}`;
+        return page(reply, 'messages', request.console, {
+          title: 'Messages',
+          statuses: STATUSES,
+          query: shown,
+          problem: undefined,
+          results: found.rows,
+          older,
+        });
       });
       scope.get('/messages/:id', async (request: ConsoleRequest, reply) => {
         const id = (request.params as { id: string }).id;
@@ -325,21 +339,24 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         // Scheduled while its X-SMS-Send-At is ahead: once that time has passed, the SMS is due like any other, and a retry sends it now.
         const sms = kept.map((item) => ({ ...item, scheduledFor: item.scheduledFor !== undefined && item.scheduledFor > now ? item.scheduledFor : undefined }));
         const queued = sms.filter((item) => item.status === 'queued');
+        // What a retry or a delete can take: not an SMS being sent (the gateway's answer to that attempt decides it).
+        const waiting = queued.filter((item) => beingSent(item, now) === undefined);
         const numberOf = eventNumbers(sms);
         return page(reply, 'message', request.console, {
           title: `Message ${id}`,
           message,
           // Each SMS's state as Messages lists it (console-rows.ts, toSummaries): its delivery report's once there is one.
-          sms: sms.map((item) => ({ ...item, state: item.delivery ?? item.status })),
+          sms: sms.map((item) => ({ ...item, state: item.delivery ?? item.status, sending: item.status === 'queued' ? beingSent(item, now) : undefined })),
           events: events.map((event) => ({ ...event, number: numberOf(event) })),
           done: access.noticeOf((request.console as Context).signedIn.session, notice.fields),
-          // Only the actions that would change something: retry what waits for a retry (not what is held, nor what waits for its
-          // X-SMS-Send-At: a retry leaves those), hold what is sending, release what is held.
+          // How many SMS each action would change, 0 for none (no button): retry what waits for a retry (not what is held, nor what
+          // waits for its X-SMS-Send-At: a retry leaves those), hold what is sending, release what is held, delete what is not being
+          // sent. The buttons act on the message's SMS together, and say how many when several.
           can: {
-            retry: queued.some((item) => !item.held && item.scheduledFor === undefined),
-            hold: queued.some((item) => !item.held),
-            release: queued.some((item) => item.held),
-            delete: queued.length > 0,
+            retry: waiting.filter((item) => !item.held && item.scheduledFor === undefined).length,
+            hold: queued.filter((item) => !item.held).length,
+            release: queued.filter((item) => item.held).length,
+            delete: waiting.length,
           },
         });
       });
@@ -475,7 +492,24 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
             request.console,
           );
         }
-        return act(request, reply, `queue ${action}`, target, (by) => queueAction(store, action, target, clock(), CONSOLE_WORDING, by), body.back);
+        // A row of the queue is one SMS: its buttons name it (`sms`) with its message, and act on it alone.
+        const sms =
+          body.sms === undefined
+            ? undefined
+            : target !== undefined && target !== 'all' && /^[1-9]\d{0,14}$/.test(body.sms)
+              ? { messageId: target, smsId: Number(body.sms) }
+              : null;
+        if (sms === null) {
+          return problem(request, reply, 400, new RelayError('BAD_PARAMETER', 'SMS: an SMS id, with the id of its message as the target'), request.console);
+        }
+        return act(
+          request,
+          reply,
+          `queue ${action}`,
+          sms ? `${sms.messageId} SMS ${sms.smsId}` : target,
+          (by) => queueAction(store, action, sms ?? target, clock(), CONSOLE_WORDING, by),
+          body.back,
+        );
       });
       scope.post('/undeliverable/:id/reroute', async (request: ConsoleRequest, reply) => {
         const id = (request.params as { id: string }).id;
@@ -488,12 +522,12 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
             request,
             reply,
             400,
-            new RelayError('BAD_PARAMETER', 'Reroute to mailbox: write the mail address to send this reply to'),
+            new RelayError('BAD_PARAMETER', `${REROUTE_FIELD}: write the mail address to send this reply to`),
             request.console,
           );
         }
         return act(request, reply, 'reroute', id, async () => {
-          const said = await rerouteUndeliverable(store, config, id, mailbox);
+          const said = await rerouteUndeliverable(store, config, id, mailbox, REROUTE_FIELD);
           options.onMailQueued();
           return { said, changed: 1 };
         });
@@ -621,13 +655,15 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         } catch (error) {
           if (error instanceof RelayError) throw error;
           if (error instanceof NotFound) return gone(request, reply, error);
+          if (error instanceof BeingSent) return problem(request, reply, 409, new RelayError('BAD_PARAMETER', error.message), request.console);
           if (error instanceof QuarantineChanged)
             return problem(request, reply, 409, new RelayError('BAD_PARAMETER', error.message), request.console, () =>
               page(reply, 'quarantine-delete', request.console, { title: 'Delete all quarantined requests', span: error.now, problem: error.message }),
             );
           return problem(request, reply, 400, new RelayError('BAD_PARAMETER', error instanceof Error ? error.message : String(error)), request.console);
         }
-        const messageId = target && /^[0-9a-f-]{36}$/.test(target) && action.startsWith('queue') ? target : undefined;
+        // A queue action's target begins with its message's id (then the SMS's, for a row of the queue).
+        const messageId = action.startsWith('queue') ? /^[0-9a-f-]{36}(?= |$)/.exec(target ?? '')?.[0] : undefined;
         // The queue action wrote the message's history itself: the audit adds no second line to it.
         if (done.changed > 0) await audit(request, action, target, done.said, messageId, false);
         const path = consolePage(app, back, '/console/queue').split('?')[0];
@@ -860,6 +896,8 @@ function nextAttempt(
   providerPauses: ReadonlyArray<{ readonly provider: string; readonly nextProbe: string }>,
   providers: readonly string[],
 ): string {
+  const sending = beingSent(sms, now);
+  if (sending) return sending;
   if (sms.held) return 'once released';
   if (sms.nextAttemptAt > now) return consoleTime(sms.nextAttemptAt);
   if (paused !== undefined) return `due, when dispatch resumes (${RESUME_BUTTON})`;
@@ -867,6 +905,15 @@ function nextAttempt(
   if (providerPauses.length > 0 && providers.every((provider) => providerPauses.some((pause) => pause.provider === provider)))
     return `due; sending paused, next probe ${providerPauses.map((pause) => `${pause.nextProbe} (${pause.provider})`).join(' or ')}`;
   return 'due now';
+}
+
+/**
+ * A queued SMS a relay is attempting now (its lease not ended), in the words the queue and the message page show it: the
+ * gateway may have it already, so it is neither waiting nor safely deletable until the attempt's answer (or its deadline).
+ */
+function beingSent(sms: Pick<QueuedSms, 'attempts' | 'leasedUntil'>, now: number): string | undefined {
+  if (sms.leasedUntil === undefined || sms.leasedUntil <= now) return undefined;
+  return `being sent (attempt ${sms.attempts + 1}), its answer due by ${consoleTime(sms.leasedUntil)}`;
 }
 
 /** A page of a list read one row past it (`PAGE_SIZE + 1`): its rows, and where the next page starts when one follows. */
@@ -965,6 +1012,12 @@ function parseSearch(query: Fields<'messages'>, config: Config): { search: Messa
     search.before = query.before.toLowerCase();
   }
   return { search };
+}
+
+/** A time as a datetime-local field takes it, in UTC: to the minute, or the second or millisecond when it has them. */
+function utcField(at: number): string {
+  const written = new Date(at).toISOString();
+  return written.slice(0, at % 1000 !== 0 ? 23 : at % 60_000 !== 0 ? 19 : 16);
 }
 
 /**

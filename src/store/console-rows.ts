@@ -39,6 +39,7 @@ export interface MessageDetailRow extends MessageRow {
   sender_id: string | null;
   user_context: string | null;
   gateway_account: string | null;
+  account: string | null;
   message_id_header: string | null;
 }
 
@@ -105,7 +106,7 @@ export const CONSOLE_SQL = {
   actions: 'SELECT at, username, client, action, target, detail FROM console_actions ORDER BY id DESC LIMIT ?',
   message: `
     SELECT id, received_at, envelope_from, text, client_address, client_helo, subject, encoding, parts, sender_id, user_context,
-      gateway_account, duplicate_of, message_id_header
+      gateway_account, account, duplicate_of, message_id_header
     FROM messages WHERE id = ?`,
   // Parameters: since, bucket, since, until (see activityValues). Grouped by the first column: the same slot expression.
   activity: `
@@ -217,6 +218,8 @@ export function toDetail(row: MessageDetailRow, summary: MessageSummary): Messag
     senderId: row.sender_id ?? undefined,
     userContext: row.user_context ?? undefined,
     gatewayAccount: row.gateway_account ?? undefined,
+    // A mail accepted before schema 33 (or by an older relay) names its account only when that account has gateway credentials of its own.
+    account: row.account ?? row.gateway_account ?? undefined,
     messageIdHeader: row.message_id_header ?? undefined,
     // A mail is never accepted without text: an empty one was erased by store.retention.
     erased: row.text === '',

@@ -103,6 +103,8 @@ export interface MessageDetail extends MessageSummary {
   readonly senderId: string | undefined;
   readonly userContext: string | undefined;
   readonly gatewayAccount: string | undefined;
+  /** The account it was accepted under (SMTP AUTH's, a console test send's); undefined from a network. */
+  readonly account: string | undefined;
   /** The mail's own Message-ID header (`<abc@host>`), kept after retention erases its text: what its sender knows it by. */
   readonly messageIdHeader: string | undefined;
   /** Retention erased its text and headers. */

@@ -10,6 +10,7 @@ import type {
   QuarantineEntry,
   QueuedMailError,
   QueuedSms,
+  QueueTarget,
   ReceivedReply,
   SmsBatch,
   SmsClaimRequest,
@@ -214,9 +215,17 @@ export const CLAIM_AT = `next_attempt_at - CASE WHEN ${NEVER_TRIED} THEN ${NEVER
  */
 export const waitsForSendAt = (sms: string, message: string) => `(${sms}.attempts = 0 AND ${sms}.next_attempt_at >= ${message}.send_at)`;
 
+/** An SMS's lease end while a relay holds it (its attempt's deadline: `next_attempt_at` is the lease's end then), of `outbound o`. */
+export const LEASED_UNTIL = 'CASE WHEN o.lease_owner IS NOT NULL THEN o.next_attempt_at END AS leased_until';
+
+/** A queue action's target (QueueTarget) as both stores' statements take it: a message id, with an SMS id for one of its SMS; neither for all. */
+export function queueTarget(target: QueueTarget): { message: string | null; sms: number | null } {
+  return typeof target === 'object' ? { message: target.messageId, sms: target.smsId } : { message: target ?? null, sms: null };
+}
+
 /** What smsOf selects of `outbound o` joined to `messages m`, in both stores. */
 export const SMS_STATE_COLUMNS = `o.id, o.number, o.status, o.held, CASE WHEN o.status = 'queued' AND ${waitsForSendAt('o', 'm')} THEN m.send_at END AS scheduled_for,
-  o.attempts, o.possible_duplicates, o.provider_id, o.last_error, o.delivery`;
+  o.attempts, o.possible_duplicates, o.provider_id, o.last_error, o.delivery, ${LEASED_UNTIL}`;
 
 /** CLAIM_AT of a row read. */
 export const claimAt = (row: Pick<ClaimedSmsRow, 'attempts' | 'last_error'> & { next_attempt_at: number; lease_owner: string | null }): number =>
@@ -392,6 +401,7 @@ export interface QueuedRow {
   held: number;
   received_at: number;
   envelope_from: string;
+  leased_until: number | null;
 }
 
 export function toQueuedSms(row: QueuedRow): QueuedSms {
@@ -405,6 +415,7 @@ export function toQueuedSms(row: QueuedRow): QueuedSms {
     nextAttemptAt: row.next_attempt_at,
     lastError: row.last_error ?? undefined,
     held: row.held === 1,
+    leasedUntil: row.leased_until ?? undefined,
   };
 }
 
@@ -420,6 +431,7 @@ export interface SmsStateRow {
   provider_id: string | null;
   last_error: string | null;
   delivery: DeliveryState | null;
+  leased_until: number | null;
 }
 
 export function toSmsState(row: SmsStateRow): SmsState {
@@ -434,6 +446,7 @@ export function toSmsState(row: SmsStateRow): SmsState {
     providerId: row.provider_id ?? undefined,
     lastError: row.last_error ?? undefined,
     delivery: row.delivery ?? undefined,
+    leasedUntil: row.leased_until ?? undefined,
   };
 }
 

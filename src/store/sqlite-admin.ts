@@ -3,17 +3,28 @@ import {
   type QuarantineRow,
   quarantinedBody,
   quarantineEntry,
+  LEASED_UNTIL,
   type QueuedRow,
+  queueTarget,
   type ReplyOfNumberRow,
   toQueuedSms,
   toReceivedReply,
   waitsForSendAt,
 } from './rows.ts';
 import type { Database } from 'better-sqlite3';
-import type { QuarantinedBody, QuarantineEntry, QueueAction, QueuedSms, QueueStats, ReceivedReply } from './types.ts';
+import type { QuarantinedBody, QuarantineEntry, QueueAction, QueuedSms, QueueStats, QueueTarget, ReceivedReply } from './types.ts';
 
 /** A queued SMS not held that waits for its send time, still ahead (`@now`): counted apart, its age from that time. */
 const SCHEDULED = `o.held = 0 AND m.send_at > @now AND ${waitsForSendAt('o', 'm')}`;
+
+/** A queue action's target (QueueTarget): one message's SMS, one of them (both), or all (neither). */
+const TARGET = '(@message IS NULL OR message_id = @message) AND (@sms IS NULL OR id = @sms)';
+
+/**
+ * An SMS a relay is attempting now (its lease not ended): a delete leaves it, for the gateway may have it already and its
+ * answer decides what it is. An ended lease is an attempt cut off (its relay stopped): that SMS is queued like any other.
+ */
+const NOT_BEING_SENT = '(lease_owner IS NULL OR next_attempt_at <= @now)';
 
 /** What operators ask of the store (`smsrelay status | log | queue`, `/metrics`). */
 export function prepareAdminStatements(db: Database) {
@@ -38,25 +49,21 @@ export function prepareAdminStatements(db: Database) {
     // What the confirmation showed, or nothing: the count and the deletion in one statement, so one snapshot.
     quarantineDeleteThrough: db.prepare('DELETE FROM quarantine WHERE id <= @through AND (SELECT COUNT(*) FROM quarantine WHERE id <= @through) = @count'),
     queued: db.prepare(`
-      SELECT o.id, o.message_id, o.number, o.attempts, o.next_attempt_at, o.last_error, o.held, m.received_at, m.envelope_from
+      SELECT o.id, o.message_id, o.number, o.attempts, o.next_attempt_at, o.last_error, o.held, m.received_at, m.envelope_from, ${LEASED_UNTIL}
       FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.status = 'queued' AND o.id > ? ORDER BY o.id LIMIT ?`),
-    hold: db.prepare(
-      "UPDATE outbound SET held = 1, updated_at = @now WHERE status = 'queued' AND held = 0 AND (@message IS NULL OR message_id = @message) RETURNING id, message_id",
-    ),
-    release: db.prepare(
-      "UPDATE outbound SET held = 0, updated_at = @now WHERE status = 'queued' AND held = 1 AND (@message IS NULL OR message_id = @message) RETURNING id, message_id",
-    ),
+    hold: db.prepare(`UPDATE outbound SET held = 1, updated_at = @now WHERE status = 'queued' AND held = 0 AND ${TARGET} RETURNING id, message_id`),
+    release: db.prepare(`UPDATE outbound SET held = 0, updated_at = @now WHERE status = 'queued' AND held = 1 AND ${TARGET} RETURNING id, message_id`),
     retry: db.prepare(`
       UPDATE outbound SET next_attempt_at = @now, updated_at = @now
-      WHERE status = 'queued' AND held = 0 AND lease_owner IS NULL AND (@message IS NULL OR message_id = @message)
+      WHERE status = 'queued' AND held = 0 AND lease_owner IS NULL AND ${TARGET}
         AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = outbound.message_id AND m.send_at > @now AND ${waitsForSendAt('outbound', 'm')})
       RETURNING id, message_id`),
     sendNow: db.prepare(`
       UPDATE outbound SET next_attempt_at = @now, updated_at = @now
-      WHERE status = 'queued' AND held = 0 AND lease_owner IS NULL AND message_id = @message RETURNING id, message_id`),
+      WHERE status = 'queued' AND held = 0 AND lease_owner IS NULL AND @message IS NOT NULL AND ${TARGET} RETURNING id, message_id`),
     remove: db.prepare(`
       UPDATE outbound SET status = 'failed', last_error = 'deleted from the queue by the operator', lease_owner = NULL, updated_at = @now
-      WHERE status = 'queued' AND (@message IS NULL OR message_id = @message) RETURNING id, message_id`),
+      WHERE status = 'queued' AND ${NOT_BEING_SENT} AND ${TARGET} RETURNING id, message_id`),
     actionEvent: db.prepare('INSERT INTO events (at, message_id, sms_id, kind, detail) VALUES (?, ?, ?, ?, ?)'),
     pause: db.prepare("INSERT INTO control (key, value) VALUES ('dispatch_paused', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
     resume: db.prepare("DELETE FROM control WHERE key = 'dispatch_paused'"),
@@ -88,10 +95,10 @@ export function listQueued(sql: AdminStatements, limit: number, afterSmsId: numb
   return (sql.queued.all(afterSmsId, limit) as QueuedRow[]).map(toQueuedSms);
 }
 
-/** Applies an operator's action to one message's queued SMS (or all); returns how many changed. */
-export function applyQueueAction(sql: AdminStatements, action: QueueAction, messageId: string | undefined, now: number, by: string): number {
+/** Applies an operator's action to one message's queued SMS, one SMS or all (QueueTarget); returns how many changed. */
+export function applyQueueAction(sql: AdminStatements, action: QueueAction, target: QueueTarget, now: number, by: string): number {
   const statement = { hold: sql.hold, release: sql.release, retry: sql.retry, 'send now': sql.sendNow, delete: sql.remove }[action];
-  const changed = statement.all({ now, message: messageId ?? null }) as Array<{ id: number; message_id: string }>;
+  const changed = statement.all({ now, ...queueTarget(target) }) as Array<{ id: number; message_id: string }>;
   for (const row of changed) sql.actionEvent.run(now, row.message_id, row.id, `operator ${action}`, by);
   return changed.length;
 }

@@ -90,6 +90,7 @@ import type {
   ReceivedReply,
   QuarantinedRequest,
   QueueAction,
+  QueueTarget,
   QueuedMailError,
   QueuedSms,
   QueueStats,
@@ -342,6 +343,7 @@ export class SqliteStore implements Store {
         report_all: mail.reportAll ? 1 : 0,
         send_at: mail.sendAt ?? null,
         gateway_account: mail.gatewayAccount ?? null,
+        account: mail.account ?? null,
       });
       if (original) {
         sql.insertEvent.run(mail.receivedAt, mail.id, null, 'resubmission', `same mail as ${original.id}, sent once`);
@@ -667,8 +669,8 @@ export class SqliteStore implements Store {
     return this.#read(() => listQueued(this.#admin, limit, afterSmsId));
   }
 
-  applyQueueAction(action: QueueAction, messageId: string | undefined, now: number, by = OPERATOR): Promise<number> {
-    return this.#write(() => applyQueueAction(this.#admin, action, messageId, now, by));
+  applyQueueAction(action: QueueAction, target: QueueTarget, now: number, by = OPERATOR): Promise<number> {
+    return this.#write(() => applyQueueAction(this.#admin, action, target, now, by));
   }
 
   async listQuarantine(limit: number, afterId = 0): Promise<QuarantineEntry[]> {
@@ -1048,10 +1050,10 @@ function prepareStatements(db: Database) {
     insertMessage: db.prepare(`
       INSERT INTO messages (id, received_at, envelope_from, client_address, client_helo, message_id_header, subject,
         headers, text, encoding, parts, max_parts, sender_id, user_context, dsn_ret, dsn_envid, fingerprint, duplicate_of,
-        report_all, send_at, gateway_account)
+        report_all, send_at, gateway_account, account)
       VALUES (@id, @received_at, @envelope_from, @client_address, @client_helo, @message_id_header, @subject,
         @headers, @text, @encoding, @parts, @max_parts, @sender_id, @user_context, @dsn_ret, @dsn_envid, @fingerprint,
-        @duplicate_of, @report_all, @send_at, @gateway_account)`),
+        @duplicate_of, @report_all, @send_at, @gateway_account, @account)`),
     findResubmitted: db.prepare(`
       SELECT id FROM messages WHERE fingerprint = ? AND received_at >= ? AND duplicate_of IS NULL
       ORDER BY received_at DESC LIMIT 1`),

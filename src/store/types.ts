@@ -89,8 +89,12 @@ export interface Store extends ReplyStore, ReassemblyStore, SharedStateStore, Cl
   queuedMailErrors(limit: number): Promise<QueuedMailError[]>;
   /** Queued SMS, oldest first; with `afterSmsId`, only those queued after that SMS (the next page). */
   listQueued(limit: number, afterSmsId?: number): Promise<QueuedSms[]>;
-  /** An operator's hold / release / retry / send now / delete on one message's queued SMS, or on all; how many changed (a retry changes none held, nor scheduled). `by`: who, as each changed SMS's history line says it (default "by the operator"). */
-  applyQueueAction(action: QueueAction, messageId: string | undefined, now: number, by?: string): Promise<number>;
+  /**
+   * An operator's hold / release / retry / send now / delete on one message's queued SMS, on one of them, or on all (QueueTarget);
+   * how many changed (a retry changes none held, nor scheduled, nor being sent; a delete none being sent: the gateway may have
+   * it, and its answer decides). `by`: who, as each changed SMS's history line says it (default "by the operator").
+   */
+  applyQueueAction(action: QueueAction, target: QueueTarget, now: number, by?: string): Promise<number>;
   /**
    * Webhook requests kept because they could not be read, oldest first (without their bodies); with
    * `afterId`, only those kept after that one (the next page).
@@ -163,6 +167,8 @@ export interface NewMail {
   readonly holdUntilSendAt: boolean;
   /** The account whose own gateway credentials send it; undefined = the relay's. */
   readonly gatewayAccount: string | undefined;
+  /** The account it was accepted under (SMTP AUTH's, a console test send's); undefined from a trusted or named network. */
+  readonly account: string | undefined;
 }
 
 export interface OutboundSms {
@@ -336,6 +342,8 @@ export interface SmsState {
   readonly lastError: string | undefined;
   /** Where the gateway's delivery reports have taken it (undefined before the first). */
   readonly delivery: DeliveryState | undefined;
+  /** While a relay attempts it (its lease): when that lease ends (QueuedSms.leasedUntil). */
+  readonly leasedUntil: number | undefined;
 }
 
 export interface StoredEvent {
@@ -653,6 +661,12 @@ export const OPERATOR = 'by the operator';
 /** `retry` leaves a scheduled SMS (X-SMS-Send-At still ahead) alone; `send now`, of one message only, makes it due too. */
 export type QueueAction = 'hold' | 'release' | 'retry' | 'send now' | 'delete';
 
+/**
+ * What a queue action acts on: a message's SMS (its id), one SMS of a message (a row of the queue: both ids, so that a form
+ * naming an SMS of another message changes nothing), or all (undefined).
+ */
+export type QueueTarget = string | { readonly messageId: string; readonly smsId: number } | undefined;
+
 export interface QueuedSms {
   readonly smsId: number;
   readonly messageId: string;
@@ -663,4 +677,6 @@ export interface QueuedSms {
   readonly nextAttemptAt: number;
   readonly lastError: string | undefined;
   readonly held: boolean;
+  /** While a relay attempts it (its lease): when that lease ends. A time past is an attempt cut off (its relay stopped), not one going on. */
+  readonly leasedUntil: number | undefined;
 }

@@ -92,7 +92,7 @@ describe('mail addresses in the console', () => {
       assert.equal(refused.status, 400, mailbox);
       assert.deepEqual(JSON.parse(refused.body), {
         error: 'BAD_PARAMETER',
-        message: `undeliverable reroute: "${mailbox}" is at the relay's own SMS domain sms.localhost: a mail there comes back to this relay (texted, or to its postmaster), not to a person; write a person's mail address`,
+        message: `Reroute to mailbox: "${mailbox}" is at the relay's own SMS domain sms.localhost: a mail there comes back to this relay (texted, or to its postmaster), not to a person; write a person's mail address`,
       });
     }
     assert.equal((await relay.relay.store.undeliverableInboundById('in-2'))?.id, 'in-2', 'still waiting for a mailbox');

@@ -12,10 +12,11 @@ import { after, before, describe, test } from 'node:test';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { status } from '../../src/admin.ts';
 import { hashPassword } from '../../src/policy/passwords.ts';
+import type { IntelliSoftwareSimulator } from '../../src/simulators/intellisoftware.ts';
 import { maskNumber } from '../../src/sms/numbers.ts';
 import { freshDatabase, describeOnPostgres } from '../helpers/postgres.ts';
 import { maildirMessages, removeDir, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
-import { queuedId, sendMail } from '../helpers/smtp.ts';
+import { message, queuedId, SmtpDialog, sendMail } from '../helpers/smtp.ts';
 import { mail } from '../helpers/store.ts';
 
 const OUTPUT = new URL('../../test-output/console/', import.meta.url).pathname;
@@ -71,6 +72,43 @@ describe('web console in a real browser', { skip: executable ? false : 'no Chrom
       async () => ({}),
       true,
     ));
+  describe('an overview left open', () => {
+    let relay: TestRelay;
+    before(async () => {
+      const hash = await hashPassword(PASSWORD);
+      // The shortest idle timeout: its last use is saved every tenth of it (6 s), so a refresh 15 s on would save it.
+      relay = await startTestRelay({ console: { sessionIdleTimeout: '1m', users: [{ name: 'olivia', passwordHash: hash, role: 'operator' }] } });
+    });
+    after(async () => {
+      await relay?.stop();
+      if (relay) removeDir(relay.dir);
+    });
+
+    test('its own refresh is no use of the session (its last use stays, so it idles out); a reload by the person is one', async () => {
+      const base = `http://127.0.0.1:${relay.relay.httpPort}`;
+      const context = await browser.newContext({ viewport: VIEWPORTS.desktop });
+      try {
+        const page = await context.newPage();
+        await page.goto(`${base}/console`);
+        await page.getByLabel('User name').fill('olivia');
+        await page.getByLabel('Password').fill(PASSWORD);
+        await page.getByRole('button', { name: 'Sign in' }).click();
+        await page.waitForURL(`${base}/console`);
+        // The session cookie carries its last use as saved: it is renewed whenever the store saves a new one.
+        const cookie = async () => (await context.cookies()).find((item) => item.name === 'smsrelay_console')?.value;
+        const signedIn = await cookie();
+        // The page's script fetches it again (every 15 s): the only fetch the page makes.
+        const refreshed = await page.waitForResponse((response) => response.request().resourceType() === 'fetch', { timeout: 30_000 });
+        assert.equal(refreshed.status(), 200);
+        assert.equal(await refreshed.headerValue('set-cookie'), null, 'no last use saved');
+        assert.equal(await cookie(), signedIn);
+        await page.reload();
+        assert.notEqual(await cookie(), signedIn, 'a page the person opens is a use, saved');
+      } finally {
+        await context.close();
+      }
+    });
+  });
   describeOnPostgres('on PostgreSQL', async () => {
     scenarios(
       () => browser,
@@ -224,6 +262,14 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
       await waitFor('the undeliverable reply', async () => (await relay.relay.store.undeliverableInbound(10)).length > 0);
       await page.goto(`${base}/console/queue`);
       await accessible(page, 'queue');
+      // A refused address is said in the form's words (its label), not the CLI's command.
+      await page.getByLabel('Reroute to mailbox').fill('447700900123@sms.localhost');
+      await page.getByRole('button', { name: 'Reroute' }).click();
+      assert.match(
+        await page.locator('main').innerText(),
+        /^Reroute to mailbox: "447700900123@sms\.localhost" is at the relay's own SMS domain sms\.localhost: a mail there comes back to this relay/m,
+      );
+      await page.goto(`${base}/console/queue`);
       await page.getByLabel('Reroute to mailbox').fill('oncall@example.com');
       await page.getByRole('button', { name: 'Reroute' }).click();
       assert.match(await page.locator('[role=status]').innerText(), /queued for oncall@example\.com/);
@@ -259,6 +305,85 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
       await screenshots(page, 'conversations');
     } finally {
       await context.close();
+    }
+  });
+
+  test("a queue row's Retry, Hold and Delete act on that row's SMS only; the message page's buttons say how many SMS they take", async () => {
+    await relay.relay.store.setDispatchPaused(true, Date.now());
+    const { context, page } = await signedIn('olivia');
+    try {
+      const numbers = ['447700900601', '447700900602', '447700900603'];
+      const sent = await sendMail(relay.relay.smtpPort, {
+        from: 'nagios@example.com',
+        to: numbers.map((number) => `${number}@sms.localhost`),
+        body: 'paused three',
+      });
+      const id = queuedId(sent.data);
+      const states = async () => Object.fromEntries((await relay.relay.store.smsOf(id)).map((sms) => [sms.number, `${sms.status}${sms.held ? ' held' : ''}`]));
+      const row = (number: string) => page.locator('tbody tr', { hasText: `+${number}` });
+      await page.goto(`${base}/console/queue`);
+      await row('447700900602').getByRole('button', { name: 'Hold' }).click();
+      assert.equal(await page.getByRole('status').innerText(), 'hold: 1 queued SMS changed');
+      assert.deepEqual(await states(), { '+447700900601': 'queued', '+447700900602': 'queued held', '+447700900603': 'queued' });
+      assert.match(await row('447700900602').innerText(), /\(held\)/);
+      assert.doesNotMatch(await row('447700900601').innerText(), /\(held\)/);
+      await row('447700900603').getByRole('button', { name: 'Delete' }).click();
+      assert.equal(await page.getByRole('status').innerText(), 'delete: 1 queued SMS changed');
+      assert.deepEqual(await states(), { '+447700900601': 'queued', '+447700900602': 'queued held', '+447700900603': 'failed' });
+      await row('447700900602').getByRole('button', { name: 'Release' }).click();
+      assert.match(await page.getByRole('status').innerText(), /^release: 1 queued SMS changed\n/);
+
+      // The message page acts on the message's SMS together, and its buttons say how many.
+      await page.goto(`${base}/console/messages/${id}`);
+      const buttons = await page.locator('form.actions button').allInnerTexts();
+      assert.deepEqual(buttons, ['Retry all 2 SMS now', 'Hold all 2 SMS', 'Delete all 2 SMS']);
+      const timeline = await page.locator('.timeline').innerText();
+      assert.match(timeline, /operator delete \(\+447700900603\): by olivia/);
+      assert.doesNotMatch(timeline, /operator delete \(\+44770090060[12]\)/);
+      await page.getByRole('button', { name: 'Delete all 2 SMS' }).click();
+      assert.equal(await page.getByRole('status').innerText(), 'delete: 2 queued SMS changed');
+    } finally {
+      await context.close();
+      await relay.relay.store.setDispatchPaused(false, Date.now());
+    }
+  });
+
+  test('an SMS the gateway is being sent shows as being sent, and its Delete is refused (409) rather than said done', async () => {
+    const control = await fetch(`${base}/simulator/control`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ mode: 'hang', times: 1 }),
+    });
+    assert.equal(control.status, 200);
+    const { context, page } = await signedIn('olivia');
+    const sent = await sendMail(relay.relay.smtpPort, { from: 'nagios@example.com', to: ['447700900621@sms.localhost'], body: 'hang in flight' });
+    const id = queuedId(sent.data);
+    try {
+      // The relay leased it before its request: the gateway has it, and its answer is awaited.
+      await waitFor('the SMS at the gateway, unanswered', () => relay.relay.simulator?.records.some((sms) => sms.text === 'hang in flight'));
+      await page.goto(`${base}/console/queue`);
+      const row = page.locator('tbody tr', { hasText: '+447700900621' });
+      assert.match(await row.innerText(), /being sent \(attempt 1\), its answer due by \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/);
+      const refused = page.waitForResponse((response) => response.request().method() === 'POST');
+      await row.getByRole('button', { name: 'Delete' }).click();
+      assert.equal((await refused).status(), 409);
+      assert.match(
+        await page.locator('main').innerText(),
+        /delete: 1 being sent, not deleted: the gateway may have it already, and its answer decides; delete again once the attempt ends \(by \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\) if still queued/,
+      );
+      const [sms] = await relay.relay.store.smsOf(id);
+      assert.equal(sms?.status, 'queued', 'not deleted');
+      await page.goto(`${base}/console/messages/${id}`);
+      assert.match(await page.locator('tbody').innerText(), /queued, being sent \(attempt 1\)/);
+      assert.equal(await page.getByRole('button', { name: 'Delete' }).count(), 0, 'no Delete offered while it is being sent');
+      assert.doesNotMatch(await page.locator('.timeline').innerText(), /operator delete/);
+    } finally {
+      await context.close();
+      // The relay's own simulator is IntelliSoftware's, seen through its view (`native`: the simulator itself).
+      const simulator = relay.relay.simulator as { readonly native?: IntelliSoftwareSimulator } | undefined;
+      assert.equal(simulator?.native?.releaseHanging(), 1, 'the held request answered');
+      // Answered now, rather than at gateway.responseTimeout: the SMS is sent, and the later scenarios see a gateway that answers.
+      await waitFor('the answer taken', async () => (await relay.relay.store.smsOf(id))[0]?.status === 'sent');
     }
   });
 
@@ -492,6 +617,86 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
       assert.match(await later.locator('main').innerText(), /There is no quarantined request with id \d+ any more/);
       await page.goto(`${base}/console/queue`);
       assert.match(await page.locator('main').innerText(), /1 quarantined request, oldest first/, 'the request nobody saw is kept');
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('"Delete these N requests" sent twice (a double click, a second tab) says they were deleted, not that nothing was', async () => {
+    for (const junk of ['x1', 'x2', 'x3']) {
+      const answer = await fetch(`${base}/webhooks/intellisoftware/dr`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ junk }).toString(),
+      });
+      assert.equal(((await answer.json()) as { status: string }).status, 'quarantined');
+    }
+    const { context, page } = await signedIn('olivia');
+    try {
+      await page.goto(`${base}/console/quarantine/all/delete`);
+      const asked = /(\d+) quarantined requests are kept now, the newest request (\d+)/.exec(await page.locator('main').innerText());
+      assert.ok(asked, 'the confirmation names how many and the newest');
+      const again = await context.newPage();
+      await again.goto(page.url());
+      await page.getByRole('button', { name: `Delete these ${asked[1]} requests` }).click();
+      assert.equal(await page.getByRole('status').innerText(), `deleted ${asked[1]} quarantined requests`);
+      const second = again.waitForResponse((response) => response.request().method() === 'POST');
+      await again.getByRole('button', { name: `Delete these ${asked[1]} requests` }).click();
+      assert.equal((await second).status(), 303);
+      assert.equal(
+        await again.getByRole('status').innerText(),
+        `the ${asked[1]} quarantined requests up to request ${asked[2]} were deleted already (this confirmation was sent again, or someone else deleted them): none is left to delete`,
+      );
+      assert.match(await again.locator('main').innerText(), /0 quarantined requests, oldest first/);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('a time range written with an offset (a link) shows in the form as the UTC time it filters by, and the next Search keeps it', async () => {
+    const { context, page } = await signedIn('olivia');
+    try {
+      for (const [until, shown] of [
+        ['2001-01-01T12:00+01:00', '2001-01-01T11:00'],
+        ['2001-01-01T11:22:06Z', '2001-01-01T11:22:06'],
+      ] as const) {
+        await page.goto(`${base}/console/messages?until=${encodeURIComponent(until)}`);
+        assert.match(await page.locator('main').innerText(), /No messages match\./);
+        assert.equal(await page.getByLabel('To (UTC)').inputValue(), shown);
+        await page.getByRole('button', { name: 'Search' }).click();
+        await page.waitForURL(/until=2001/);
+        assert.equal(new URL(page.url()).searchParams.get('until'), shown);
+        assert.match(await page.locator('main').innerText(), /No messages match\./, 'still filtered');
+      }
+    } finally {
+      await context.close();
+    }
+  });
+
+  test("a message's page names the account the mail came in under (SMTP AUTH's), and none for a mail from a trusted network", async () => {
+    const dialog = await SmtpDialog.open(relay.relay.smtpPort);
+    let id: string;
+    try {
+      await dialog.command('EHLO monitor01.example.com');
+      assert.equal((await dialog.command(`AUTH PLAIN ${Buffer.from(`\0tester\0${PASSWORD}`).toString('base64')}`)).code, 235);
+      assert.equal((await dialog.command('MAIL FROM:<alerts@example.com>')).code, 250);
+      assert.equal((await dialog.command('RCPT TO:<447700900208@sms.localhost>')).code, 250);
+      id = queuedId(await dialog.data(message({ to: ['447700900208@sms.localhost'], body: 'helo check' })));
+    } finally {
+      await dialog.close();
+    }
+    const trusted = queuedId(
+      (await sendMail(relay.relay.smtpPort, { from: 'nagios@example.com', to: ['447700900209@sms.localhost'], body: 'no account' })).data,
+    );
+    const { context, page } = await signedIn('olivia');
+    try {
+      await page.goto(`${base}/console/messages/${id}`);
+      assert.match(
+        await page.locator('dl.facts').innerText(),
+        /Accepted from\s+alerts@example\.com at 127\.0\.0\.1 \(monitor01\.example\.com\), account tester\n/,
+      );
+      await page.goto(`${base}/console/messages/${trusted}`);
+      assert.match(await page.locator('dl.facts').innerText(), /Accepted from\s+nagios@example\.com at 127\.0\.0\.1 \(client\.example\.com\)\n/);
     } finally {
       await context.close();
     }

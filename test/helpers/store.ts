@@ -40,6 +40,7 @@ export function mail(numbers: readonly string[], overrides: Partial<NewMail> = {
     sendAt: undefined,
     holdUntilSendAt: false,
     gatewayAccount: undefined,
+    account: undefined,
     ...overrides,
   };
 }

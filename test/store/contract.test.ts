@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { beforeEach, describe, test } from 'node:test';
-import { history, LISTED, quarantine, status } from '../../src/admin.ts';
+import { BeingSent, history, LISTED, NotFound, quarantine, queueAction, status } from '../../src/admin.ts';
 import { RelayError } from '../../src/errors.ts';
 import { NEVER_TRIED_HEAD_START_MS } from '../../src/store/rows.ts';
 import type { Store } from '../../src/store/types.ts';
@@ -82,6 +82,36 @@ forEachStore((kind) =>
       assert.equal(await store.applyQueueAction('send now', held.id, 4_000), 1);
       assert.equal((await store.smsOf(held.id))[0]?.scheduledFor, undefined, 'no longer waiting for its time');
       assert.deepEqual(await claim(store, 10, 100, 5_000).then((batches) => batches.map((batch) => batch.message.id)), [held.id]);
+      await store.close();
+    });
+
+    test('a queue action on one SMS of a message changes that SMS alone; a delete leaves an SMS being sent, saying so, until its lease ends', async () => {
+      const message = mail(['+447700900141', '+447700900142', '+447700900143']);
+      await store.acceptMail(message);
+      const [first, second, third] = await store.smsOf(message.id);
+      assert.ok(first && second && third);
+      const states = async () => (await store.smsOf(message.id)).map((sms) => `${sms.status}${sms.held && sms.status === 'queued' ? ' held' : ''}`);
+      assert.equal((await queueAction(store, 'hold', { messageId: message.id, smsId: second.smsId }, 2_000)).said, 'hold: 1 queued SMS changed');
+      assert.deepEqual(await states(), ['queued', 'queued held', 'queued']);
+      // An SMS id with another message's id is no SMS of that message: nothing changes.
+      const other = mail(['+447700900144']);
+      await store.acceptMail(other);
+      await assert.rejects(queueAction(store, 'delete', { messageId: other.id, smsId: third.smsId }, 2_000), NotFound);
+      assert.equal((await queueAction(store, 'delete', { messageId: message.id, smsId: third.smsId }, 2_000)).said, 'delete: 1 queued SMS changed');
+      assert.deepEqual(await states(), ['queued', 'queued held', 'failed']);
+      // The first is leased (a relay sends it; on PostgreSQL until the database's clock's time): a delete of the message takes
+      // the held one and leaves it.
+      const now = Date.now();
+      await claim(store, 10, 100, now);
+      const until = (await store.smsOf(message.id))[0]?.leasedUntil ?? assert.fail('no lease');
+      assert.equal(
+        (await queueAction(store, 'delete', message.id, now)).said,
+        `delete: 1 queued SMS changed; 1 being sent, not deleted: the gateway may have it already, and its answer decides; delete again once the attempt ends (by ${new Date(until).toISOString()}) if still queued`,
+      );
+      await assert.rejects(queueAction(store, 'delete', { messageId: message.id, smsId: first.smsId }, now), BeingSent);
+      assert.deepEqual(await states(), ['queued', 'failed', 'failed']);
+      // Once its lease ended (its relay stopped), it is queued like any other.
+      assert.equal((await queueAction(store, 'delete', message.id, until)).said, 'delete: 1 queued SMS changed');
       await store.close();
     });
 

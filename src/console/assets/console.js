@@ -27,7 +27,8 @@
     if (document.hidden) return;
     let response;
     try {
-      response = await fetch(location.href, { credentials: 'same-origin', headers: { accept: 'text/html' } });
+      // Marked as the page's own refresh (access.ts, REFRESH_HEADER): no use of the session, which ends after its idle timeout.
+      response = await fetch(location.href, { credentials: 'same-origin', headers: { accept: 'text/html', 'x-console-refresh': '1' } });
     } catch {
       return failed('no answer');
     }

@@ -28,12 +28,13 @@ export interface AcceptShape {
   readonly conversation: boolean;
 }
 
-/** The values every shape takes, `$1`–`$24`; a shape's own follow, in the order of acceptText. */
-const COMMON_VALUES = 24;
+/** The values every shape takes, `$1`–`$25`; a shape's own follow, in the order of acceptText. */
+const COMMON_VALUES = 25;
 
 /**
  * The statement of a mail of `shape`. The values (acceptValues): `$1` id, `$2` received at, `$3`–`$19`
- * the mail's columns, `$20` first due, `$21`–`$24` the recipients' numbers, RCPTs, NOTIFYs and ORCPTs;
+ * the mail's columns, `$20` first due, `$21`–`$24` the recipients' numbers, RCPTs, NOTIFYs and ORCPTs, `$25` the
+ * account it was accepted under (a column added after the recipients' values were numbered);
  * then for a resubmission its fingerprint and the earliest original, for a conversation whether it
  * continues one and its mailbox. Its one result row, for a resubmission, has the original's id (or null).
  */
@@ -52,9 +53,9 @@ export function acceptText(shape: AcceptShape): string {
   parts.push(
     `message AS (
     INSERT INTO messages (id, received_at, envelope_from, client_address, client_helo, message_id_header, subject,
-      headers, text, encoding, parts, max_parts, sender_id, user_context, dsn_ret, dsn_envid, report_all, send_at, gateway_account
+      headers, text, encoding, parts, max_parts, sender_id, user_context, dsn_ret, dsn_envid, report_all, send_at, gateway_account, account
       ${shape.resubmission ? ', fingerprint, duplicate_of' : ''})
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $25
       ${shape.resubmission ? `, ${fingerprint}, (SELECT id FROM original)` : ''})
   )`,
     `sms AS (
@@ -140,6 +141,7 @@ export function acceptStatement(mail: NewMail, due: number): Statement {
     mail.recipients.map((recipient) => recipient.rcpt),
     mail.recipients.map((recipient) => recipient.notify?.join(',') ?? null),
     mail.recipients.map((recipient) => recipient.orcpt ?? null),
+    mail.account ?? null,
   ];
   if (mail.resubmission) values.push(mail.resubmission.fingerprint, mail.resubmission.since);
   if (shape.conversation && mail.conversation) values.push(mail.conversation.continues, mail.conversation.mailbox);

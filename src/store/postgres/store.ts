@@ -43,6 +43,8 @@ import {
   type QueuedRow,
   type ReplyOfNumberRow,
   toQueuedSms,
+  queueTarget,
+  LEASED_UNTIL,
   toReceivedReply,
   type SmsStateRow,
   toClaimedSms,
@@ -91,6 +93,7 @@ import type {
   QuarantineEntry,
   QuarantineSpan,
   QueueAction,
+  QueueTarget,
   QueuedMailError,
   QueuedSms,
   QueueStats,
@@ -1174,27 +1177,30 @@ export class PostgresStore implements Store, ClusterStore {
 
   async listQueued(limit: number, afterSmsId = 0): Promise<QueuedSms[]> {
     const rows = await this.#rows<QueuedRow>(
-      `SELECT o.id, o.message_id, o.number, o.attempts, o.next_attempt_at, o.last_error, o.held, m.received_at, m.envelope_from
+      `SELECT o.id, o.message_id, o.number, o.attempts, o.next_attempt_at, o.last_error, o.held, m.received_at, m.envelope_from, ${LEASED_UNTIL}
       FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.status = 'queued' AND o.id > $2 ORDER BY o.id LIMIT $1`,
       [limit, afterSmsId],
     );
     return rows.map(toQueuedSms);
   }
 
-  applyQueueAction(action: QueueAction, messageId: string | undefined, now: number, by = OPERATOR): Promise<number> {
+  applyQueueAction(action: QueueAction, target: QueueTarget, now: number, by = OPERATOR): Promise<number> {
+    // As SQLite's (sqlite-admin.ts): a retry or send now leaves an SMS being sent, a delete too (the gateway's answer decides it).
     const change = {
       hold: "held = 1, updated_at = $1 WHERE status = 'queued' AND held = 0",
       release: "held = 0, updated_at = $1 WHERE status = 'queued' AND held = 1",
       retry: `next_attempt_at = $1, updated_at = $1 WHERE status = 'queued' AND held = 0 AND lease_owner IS NULL
         AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = outbound.message_id AND m.send_at > $1 AND ${waitsForSendAt('outbound', 'm')})`,
       'send now': "next_attempt_at = $1, updated_at = $1 WHERE status = 'queued' AND held = 0 AND lease_owner IS NULL AND $2::text IS NOT NULL",
-      delete: "status = 'failed', last_error = 'deleted from the queue by the operator', lease_owner = NULL, updated_at = $1 WHERE status = 'queued'",
+      delete:
+        "status = 'failed', last_error = 'deleted from the queue by the operator', lease_owner = NULL, updated_at = $1 WHERE status = 'queued' AND (lease_owner IS NULL OR next_attempt_at <= $1)",
     }[action];
+    const { message, sms } = queueTarget(target);
     return this.#queueing(action === 'retry' || action === 'send now' || action === 'release' ? ['sms'] : [], async (client) => {
       const { rowCount } = await client.query(
-        `WITH changed AS (UPDATE outbound SET ${change} AND ($2::text IS NULL OR message_id = $2) RETURNING id, message_id)
+        `WITH changed AS (UPDATE outbound SET ${change} AND ($2::text IS NULL OR message_id = $2) AND ($5::bigint IS NULL OR id = $5) RETURNING id, message_id)
         INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, $3, $4 FROM changed ORDER BY id`,
-        [now, messageId ?? null, `operator ${action}`, by],
+        [now, message, `operator ${action}`, by, sms],
       );
       return rowCount ?? 0;
     });
