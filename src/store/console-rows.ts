@@ -218,7 +218,7 @@ export function toDetail(row: MessageDetailRow, summary: MessageSummary): Messag
     senderId: row.sender_id ?? undefined,
     userContext: row.user_context ?? undefined,
     gatewayAccount: row.gateway_account ?? undefined,
-    // A mail accepted before schema 33 (or by an older relay) names its account only when that account has gateway credentials of its own.
+    // A mail accepted before schema 32 (or by an older relay) names its account only when that account has gateway credentials of its own.
     account: row.account ?? row.gateway_account ?? undefined,
     messageIdHeader: row.message_id_header ?? undefined,
     // A mail is never accepted without text: an empty one was erased by store.retention.

@@ -418,9 +418,7 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE part_sets ADD COLUMN recipient TEXT;
   `,
-  // 32: held for a change made beside step 33 (its step replaces this one at merge); changes nothing.
-  '',
-  // 33: the account a mail was accepted under (SMTP AUTH's, a console test send's), which its page names: gateway_account
+  // 32: the account a mail was accepted under (SMTP AUTH's, a console test send's), which its page names: gateway_account
   // (step 7) is set only for an account with gateway credentials of its own. Mails accepted before it have none.
   `
   ALTER TABLE messages ADD COLUMN account TEXT;
