@@ -82,6 +82,12 @@ export interface StripOptions {
    * text): only then is a plain part's `[cid:…]` or `[image: …]` the placeholder of one, and goes.
    */
   readonly images?: boolean;
+  /**
+   * Lines (trimmed) of a format=flowed text that its client space-stuffed before a `>` (ParsedMail.stuffed):
+   * RFC 3676 §4.5 reads their quote depth before the stuffing goes, so each is the writer's text beginning
+   * with `>`, never a quote (nor GroupWise's header, nor a forwarded quote line to unquote).
+   */
+  readonly stuffed?: ReadonlySet<string>;
 }
 
 export const BUILT_IN_DISCLAIMERS = DISCLAIMER_OPENINGS;
@@ -395,16 +401,19 @@ class Scan {
   readonly #kept: string[] = [];
   /** Whether `>` lines are quotes here: in a reply, or below an attribution. */
   #quoting: boolean;
+  /** The indexes of the lines that StripOptions.stuffed names: `>` lines that are no quotes. */
+  readonly #stuffed: ReadonlySet<number>;
   /** A ticket system's reply-above marker opened the mail: below the newest comment comes the ticket's history. */
   #ticket = false;
   #comments = 0;
 
-  constructor(lines: readonly string[], rules: StripRules, { forward = false, reply = true, invitation = false }: StripOptions) {
-    this.#written = forward ? unquoteForwarded(lines) : lines;
+  constructor(lines: readonly string[], rules: StripRules, { forward = false, reply = true, invitation = false, stuffed }: StripOptions) {
+    this.#stuffed = new Set(stuffed && stuffed.size > 0 ? lines.flatMap((line, index) => (QUOTED.test(line) && stuffed.has(line.trim()) ? [index] : [])) : []);
+    this.#written = forward ? unquoteForwarded(lines, this.#stuffed) : lines;
     // Most mail has no format character: its lines are classified as written, with no copy to map back.
     const marked = lines.some(hasFormatCharacter);
     const bare = marked ? lines.map(withoutEdgeFormat) : lines;
-    this.#lines = !marked ? this.#written : forward ? unquoteForwarded(bare) : bare;
+    this.#lines = !marked ? this.#written : forward ? unquoteForwarded(bare, this.#stuffed) : bare;
     this.#disclaimer = disclaimerOpening(rules.disclaimers);
     this.#forward = forward;
     this.#reply = reply;
@@ -457,12 +466,12 @@ class Scan {
     const lines = this.#lines;
     for (let index = this.#skipLeadingNotes(); index < lines.length; index++) {
       const line = (lines[index] ?? '').trim();
-      if (this.#reply && isGroupWiseHeader(line)) {
+      if (this.#reply && !this.#stuffed.has(index) && isGroupWiseHeader(line)) {
         this.#trimEnd();
         this.#end(COPY_ATTRIBUTION_REASON, index);
         return;
       }
-      if (this.#quoting && QUOTED.test(line)) {
+      if (this.#quoting && this.#quoted(index)) {
         this.#remove(QUOTE_REASON, index, index);
         this.quoteRemoved = true;
         continue;
@@ -484,7 +493,7 @@ class Scan {
       if (attribution !== undefined) {
         const next = nextNonBlank(lines, attribution + 1);
         const strong = isStrongAttribution(joinLines(lines, index, attribution));
-        if (next < lines.length && QUOTED.test(lines[next] ?? '') && (this.#quoting || strong)) {
+        if (next < lines.length && this.#quoted(next) && (this.#quoting || strong)) {
           this.#quoting = true;
           this.#trimEnd();
           this.#remove('reply attribution above the quote', index, attribution);
@@ -644,7 +653,12 @@ class Scan {
    */
   #isAnsweredHeader(end: number): boolean {
     if (this.#reply) return this.#hasText();
-    return QUOTED.test(this.#lines[nextNonBlank(this.#lines, end + 1)] ?? '');
+    return this.#quoted(nextNonBlank(this.#lines, end + 1));
+  }
+
+  /** The line is a `>` line its client did not stuff (StripOptions.stuffed). */
+  #quoted(index: number): boolean {
+    return QUOTED.test(this.#lines[index] ?? '') && !this.#stuffed.has(index);
   }
 
   /** The last line of a run of attribution lines starting at `index`, or undefined. */
@@ -653,7 +667,7 @@ class Scan {
     for (let end = index; end < Math.min(lines.length, index + MAX_ATTRIBUTION_LINES); end++) {
       const line = (lines[end] ?? '').trim();
       // ">:" is the end of an address wrapped by the client ("Ana Silva <" / "ana@…" / ">:"), not a quote.
-      if (line === '' || (QUOTED.test(line) && !WRAPPED_ADDRESS_END.test(line)) || line.length > MAX_ATTRIBUTION_LINE) return undefined;
+      if (line === '' || (this.#quoted(end) && !WRAPPED_ADDRESS_END.test(line)) || line.length > MAX_ATTRIBUTION_LINE) return undefined;
       if (!isAttribution(joinLines(lines, index, end))) continue;
       if (end === index || opensWrappedAttribution(line0(lines, index))) return end;
       // The writer's own last line ("Hello", "See you at 10") is never the start of a wrapped
@@ -667,19 +681,18 @@ class Scan {
   /** An unquoted line right below a long quoted line that did not end its sentence: the client wrapped it. */
   #isOrphanedContinuation(index: number): boolean {
     const above = this.#lines[index - 1] ?? '';
-    if (!QUOTED.test(above)) return false;
+    if (!this.#quoted(index - 1)) return false;
     const quoted = above.replace(/^[\s>]+/, '').trim();
     if (quoted.length < MIN_WRAPPED_QUOTE || /[.!?:;。]$/.test(quoted)) return false;
     const next = this.#lines[index + 1];
-    return next === undefined || next.trim() === '' || QUOTED.test(next);
+    return next === undefined || next.trim() === '' || this.#quoted(index + 1);
   }
 
   #ruleGoesWithQuote(index: number): boolean {
     if (this.#lastRemovedEnd >= 0 && nextNonBlank(this.#lines, this.#lastRemovedEnd + 1) === index) return true;
     const next = nextNonBlank(this.#lines, index + 1);
     if (next >= this.#lines.length) return true;
-    const line = (this.#lines[next] ?? '').trim();
-    return (this.#quoting && QUOTED.test(line)) || this.#attributionEnd(next) !== undefined || headerBlockEnd(this.#lines, next) !== undefined;
+    return (this.#quoting && this.#quoted(next)) || this.#attributionEnd(next) !== undefined || headerBlockEnd(this.#lines, next) !== undefined;
   }
 
   #ruleOrMarkerAbove(index: number): boolean {
@@ -921,15 +934,16 @@ export function quoteHeaderStart(lines: readonly string[], start: number): numbe
 
 /**
  * Apple Mail quotes a plain-text forward with `>` under "Begin forwarded message:": in a forward that
- * block is the forwarded message, so one level of `>` is taken off it (a quote inside it stays one).
+ * block is the forwarded message, so one level of `>` is taken off it (a quote inside it stays one). A
+ * line its client stuffed (`stuffed`: by index) is the writer's, no quote: it ends that block.
  */
-function unquoteForwarded(lines: readonly string[]): readonly string[] {
+function unquoteForwarded(lines: readonly string[], stuffed: ReadonlySet<number>): readonly string[] {
   let forwarded = false;
   return lines.map((raw, index) => {
     const line = raw.trim();
     if (isForwardMarker(line) || isForwardMarkerShape(lines, index)) forwarded = true;
     else if (forwarded && line !== '') {
-      if (QUOTED.test(line)) return line.replace(/^>[ \t]?/, '');
+      if (QUOTED.test(line) && !stuffed.has(index)) return line.replace(/^>[ \t]?/, '');
       forwarded = false;
     }
     return raw;

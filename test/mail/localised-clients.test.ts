@@ -205,6 +205,33 @@ describe("format=flowed: a space-stuffed line is the writer's, whatever it start
     const request = extractRequest(await parseMail(Buffer.concat([raw(latin, ''), body])), DEFAULT_POLICY, false);
     assert.equal(request.text, 'Temperatur im Raum >30 Grad, bitte Lüftung prüfen.');
   });
+
+  test("the mail's text is as decoded (the stuffed lines are named beside it): a sender's own U+E001 (SoftBank's emoji) reaches the phone", async () => {
+    const mail = await parseMail(raw('From: alice@example.com\nSubject: Mail sync\nContent-Type: text/plain; charset=utf-8', 'Meeting at 8 \uE001 see you\n'));
+    assert.equal(extractRequest(mail, DEFAULT_POLICY, false).text, 'Meeting at 8 \uE001 see you');
+    const stuffed = await parseMail(raw(flowed, 'Load is still\n >90% on db1, \nplease restart it.\n'));
+    assert.equal(stuffed.text, 'Load is still\n>90% on db1, please restart it.');
+    assert.deepEqual(stuffed.stuffed, ['>90% on db1, please restart it.']);
+  });
+
+  test("a sender's own U+E001 before a quoted line is no stuffing: the quote goes", async () => {
+    const request = await fromRaw(flowed, 'Yes.\n\n\uE001> the secret quoted\n> other\n');
+    assert.equal(request.text, 'Yes.\n\n\uE001> the secret quoted');
+  });
+
+  test('a uuencoded line the client stuffed (it starts with ">") is read as the file\'s: the file is named, not texted', async () => {
+    const request = await fromRaw(
+      flowed.replace('Re: load on db1', 'file').replace(/\nIn-Reply-To: .*/, ''),
+      "Here is the file.\n\nbegin 644 a.txt\nM04)#1$5&1TA)2DM,34Y/4%%24U155E=865I;7%U>7V!A8F-D969G:&EJ:VQM\n >>'AX>'AX>'AX>'AX>'AX>'AX>'AX>'AX>'AX>'AX\n`\nend\n",
+    );
+    assert.equal(request.text, 'Here is the file.');
+    assert.deepEqual(request.attachments, ['a.txt']);
+  });
+
+  test("a stuffed line shaped like GroupWise's header is the writer's", async () => {
+    const groupwise = await fromRaw(flowed, 'Call him.\n\n >>> Bob Smith <bob@x.example> 12/5/2026 5:00 PM >>>\nPallets arrive Monday.\n');
+    assert.equal(groupwise.text, 'Call him.\n\n>>> Bob Smith <bob@x.example> 12/5/2026 5:00 PM >>>\nPallets arrive Monday.');
+  });
 });
 
 describe("Gmail's quote container in HTML: the writer's inline answers are kept", () => {
