@@ -296,7 +296,12 @@ function ownsDevice(line: string): boolean {
 const signOffs = `(?:${anyOf(SIGN_OFFS)})[\\s,.!]*`;
 const SIGN_OFF = new RegExp(`^${signOffs}(?:[/|]\\s*${signOffs})*$`, 'iu');
 const POSTSCRIPT = new RegExp(`^(?:${anyOf(POSTSCRIPTS)})(?![\\p{L}\\p{N}])`, 'iu');
-const DISCLAIMER_WORD = new RegExp(anyOf(DISCLAIMER_WORDS), 'iu');
+/** DISCLAIMER_WORDS from a word's start: no letter or digit before one, unless it is of a script written without word spaces. Turkish's İ and ı as i. */
+const DISCLAIMER_WORD = new RegExp(
+  DISCLAIMER_WORDS.map((word) => (unspaced(word) ? anyOf([word]) : `(?<![\\p{L}\\p{N}])${anyOf([withTurkishI(word)])}`)).join('|'),
+  'iu',
+);
+const hasDisclaimerWord = (text: string) => DISCLAIMER_WORD.test(withTurkishI(text));
 const MAIL_NAMED = new RegExp(anyOf(DISCLAIMER_MAIL_WORDS), 'iu');
 const DISCLAIMER_HEADING = new RegExp(`^(?:${anyOf(DISCLAIMER_HEADINGS)})\\s*:`, 'iu');
 /** Outlook's "print nothing" leaf is a Wingdings "P": in plain text "P Please consider the environment…". */
@@ -1127,7 +1132,7 @@ function paragraphsOf(lines: readonly string[]): string[][] {
 /** Below a signature, a P.S. or a paragraph of sentences that is not legal text is the writer's afterthought. */
 function isWritersParagraph(paragraph: readonly string[]): boolean {
   if (POSTSCRIPT.test(paragraph[0] ?? '')) return true;
-  return !DISCLAIMER_WORD.test(paragraph.join(' ')) && paragraph.some((line) => SENTENCE_END.test(line) && LOWER_CASE_WORD.test(line));
+  return !hasDisclaimerWord(paragraph.join(' ')) && paragraph.some((line) => SENTENCE_END.test(line) && LOWER_CASE_WORD.test(line));
 }
 
 /**
@@ -1201,7 +1206,7 @@ function isLegalText(paragraph: string): boolean {
   const unspaced = notAscii ? (paragraph.match(UNSPACED_CHARS)?.length ?? 0) : 0;
   const hangul = notAscii ? (paragraph.match(HANGUL_CHARS)?.length ?? 0) : 0;
   const weighed = paragraph.length + unspaced * (UNSPACED_CHAR_WEIGHT - 1) + hangul * (HANGUL_CHAR_WEIGHT - 1);
-  return weighed >= MIN_DISCLAIMER_CHARS && DISCLAIMER_WORD.test(paragraph);
+  return weighed >= MIN_DISCLAIMER_CHARS && hasDisclaimerWord(paragraph);
 }
 
 /** A contact or company-register line of a signature: "Tel.: +49 …", "E-Mail: …", "Registergericht: …". */

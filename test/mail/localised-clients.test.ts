@@ -403,4 +403,30 @@ describe('disclaimers in Romanian, Greek, Hebrew, Korean, Croatian and Arabic', 
     const text = 'Pump 3 is back online.\n\n이 메일의 내용은 비밀입니다.';
     assert.equal(strip(text), text);
   });
+
+  for (const disclaimer of [
+    'Bu e-posta mesajı ve ekleri gönderildiği kişi ya da kuruma özel ve gizlidir. Yetkili alıcı değilseniz lütfen göndereni bilgilendirip mesajı sisteminizden siliniz; her türlü kullanım yasaktır.',
+    'הודעה זו עשויה להכיל מידע חסוי המוגן על פי דין. אם קיבלת הודעה זו בטעות, אנא הודע לשולח מיד ומחק אותה מהמערכת שלך. כל שימוש, העתקה או הפצה אסורים.',
+    'قد تحتوي هذه الرسالة على معلومات سرية. إذا تلقيت هذه الرسالة عن طريق الخطأ، يرجى إبلاغ المرسل وحذفها فورًا. يحظر أي استخدام أو نسخ أو توزيع غير مصرح به.',
+  ]) {
+    test(`"${disclaimer.slice(0, 40)}…" goes by its legal phrase`, () => {
+      assert.equal(strip(`Pump 3 is back online.\n\n${disclaimer}\n`), 'Pump 3 is back online.');
+    });
+  }
+
+  // A long last paragraph that names the mail, with an everyday word that a legal word opens or is inside of.
+  for (const paragraph of [
+    'أرجو الرد على هذه الرسالة بسرعة، نحتاج إلى حل سريع قبل نهاية اليوم لأن العملاء لا يستطيعون الدخول إلى النظام وسأبقى في المكتب حتى السادسة مساء.',
+    'אנא קראו את ההודעה הזו בעיון ובצעו בדיקה יסודית של כל השרתים בחדר 4 לפני סוף היום, כי הלקוחות לא מצליחים להתחבר למערכת ואני אהיה במשרד עד שש בערב.',
+    '이 메일을 받으시면 바로 관리자 계정의 비밀번호를 변경하시고 서버실 4번 랙의 전원을 확인해 주세요. 고객들이 시스템에 접속하지 못하고 있으니 오늘 안에 꼭 처리해 주시기 바랍니다.',
+    'Vă rog să răspundeți la acest mesaj până la ora 16. Destinatarul coletului trebuie să fie prezent la livrare cu buletinul, altfel coletul se întoarce la depozitul din Cluj.',
+    'Molim vas da na ovu poruku odgovorite do 16 sati. Primatelj paketa mora biti prisutan pri dostavi s osobnom iskaznicom, inače se paket vraća u skladište u Zagrebu.',
+    'Παρακαλώ διαβάστε αυτό το μήνυμα προσεκτικά: ο κωδικός είναι απόρρητος, μην τον στείλετε σε κανέναν, αλλάξτε τον σήμερα και ελέγξτε το rack 4 πριν το τέλος της ημέρας.',
+    'Bu mesajı alır almaz lütfen gizli klasördeki yedek dosyalarını kontrol edin ve raf 4teki sunucunun güç kablosunu değiştirin, müşteriler sisteme giremiyor, akşam altıya kadar ofisteyim.',
+  ]) {
+    test(`the writer's own last paragraph "${paragraph.slice(0, 40)}…" stays`, () => {
+      const text = `db1 is down since 10:00.\n\n${paragraph}`;
+      assert.equal(strip(text), text);
+    });
+  }
 });
