@@ -33,6 +33,7 @@ import {
   FOOTER_WORDS,
   FORWARD_MARKERS,
   NOTES_FORWARD_MARKERS,
+  OUTLOOK_GET_VERBS,
   HEADER_LABELS,
   ORIGINAL_MESSAGE,
   POSTSCRIPTS,
@@ -770,7 +771,7 @@ class Scan {
     const last = this.#kept.at(-1) ?? '';
     // Outlook for Android appends its link: "Get Outlook for Android<https://aka.ms/…>".
     const bare = last.replace(/<[^<>]*>|https?:\/\/\S+/g, '').trim();
-    if (bare.length > MAX_DEVICE_LINE || !isDeviceLine(bare)) return;
+    if (bare.length > MAX_DEVICE_LINE || !isDeviceLine(bare, OUTLOOK_LINK.test(last))) return;
     this.#kept.pop();
     this.#trimEnd();
     // K-9 Mail writes its line as a signature: a "--" right above it (its space lost) is that signature's delimiter.
@@ -1142,11 +1143,13 @@ function isWritersParagraph(paragraph: readonly string[]): boolean {
  * or carrier's name ("…, an AT&T 5G smartphone", "Sent from my Verizon, Samsung Galaxy smartphone"):
  * a clause after one ("Sent from the warehouse, call me") is the writer's, and so is a line with a
  * colon or a semicolon. It names the writer's device or app (ownsDevice, namesDevice): "Sent from
- * sensor 4 in cold room B" names where an alarm is, and is the alert's.
+ * sensor 4 in cold room B" names where an alarm is, and is the alert's. `linked`: the line carried
+ * Outlook's aka.ms link (taken out of `bare`).
  */
-function isDeviceLine(bare: string): boolean {
+function isDeviceLine(bare: string, linked = false): boolean {
   const compared = withoutMarks(bare);
-  if (!(DEVICE_START.test(compared) || DEVICE_END.test(compared) || OUTLOOK_APP_LINE.test(compared)) || /[;:]/.test(bare)) return false;
+  const outlook = OUTLOOK_APP_LINE.test(compared) || (OUTLOOK_PLATFORM_FIRST.test(compared) && (linked || OUTLOOK_GET_VERB.test(compared)));
+  if (!(DEVICE_START.test(compared) || DEVICE_END.test(compared) || outlook) || /[;:]/.test(bare)) return false;
   const [named = '', ...appositions] = bare.split(',');
   // A mail app's line describes it after its name: "Sent with Tutanota, the secure & ad-free mailbox."
   if (appositions.length === 1 && isAppNamed(withoutMarks(named)) && MAIL_APP_DESCRIPTION.test(appositions[0] ?? '')) return true;
@@ -1156,14 +1159,25 @@ function isDeviceLine(bare: string): boolean {
 
 /**
  * Outlook's app line in any language: a verb or two, "Outlook", a preposition or two, the platform,
- * perhaps a verb after it ("Get Outlook for Android", "Outlook für Android herunterladen"); or, where
- * the language names the platform first, up to three words, the platform with its ending or a word
- * after it, "Outlook" with its ending, perhaps a word after it ("Android 版 Outlook を入手", "获取 Android
- * 版 Outlook", "Android için Outlook'u edinin", "Android용 Outlook 받기", "Szerezze be az Android Outlook
- * alkalmazást").
+ * perhaps a verb after it ("Get Outlook for Android", "Outlook für Android herunterladen").
  */
-const OUTLOOK_APP_LINE =
-  /^(?:(?:\p{L}+\s){0,2}Outlook\s(?:\p{L}+\s){1,2}(?:Android|iOS)(?:\s\p{L}+)?|(?:\p{L}+\s){0,3}(?:Android|iOS)(?:-?\p{L}+)?\s(?:\p{L}+\s)?Outlook(?:['’]\p{L}+)?(?:\s\p{L}+)?)$/u;
+const OUTLOOK_APP_LINE = /^(?:\p{L}+\s){0,2}Outlook\s(?:\p{L}+\s){1,2}(?:Android|iOS)(?:\s\p{L}+)?$/u;
+/**
+ * Its shape where the language names the platform first: up to three words, the platform with its
+ * ending or a word after it, "Outlook" with its ending, perhaps a word after it. A sentence can have
+ * it too ("Please reinstall the Android Outlook app"): it is Outlook's only with its "get"
+ * (OUTLOOK_GET_VERB) or its aka.ms link.
+ */
+const OUTLOOK_PLATFORM_FIRST = /^(?:\p{L}+\s){0,3}(?:Android|iOS)(?:-?\p{L}+)?\s(?:\p{L}+\s)?Outlook(?:['’]\p{L}+)?(?:\s\p{L}+)?$/u;
+/** OUTLOOK_GET_VERBS as whole words (in a script without word spaces, anywhere: "Outlook を入手"), compared as device lines are (withoutMarks). */
+const OUTLOOK_GET_VERB = new RegExp(
+  OUTLOOK_GET_VERBS.map(withoutMarks)
+    .map((verb) => (unspaced(verb) ? anyOf([verb]) : `(?<![\\p{L}\\p{N}])${anyOf([verb])}(?![\\p{L}\\p{N}])`))
+    .join('|'),
+  'iu',
+);
+/** The link Outlook's mobile app puts after its line: "Get Outlook for Android<https://aka.ms/ghei36>". */
+const OUTLOOK_LINK = /https?:\/\/aka\.ms\//i;
 /** What a comma sets off in a device line: a name (a capital or a digit first), after an article ("an AT&T …") or not. */
 const NAMING_PHRASE = /^\s*(?:\p{Ll}{1,3}\s+)?[\p{Lu}\p{N}]/u;
 

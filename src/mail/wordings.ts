@@ -792,6 +792,13 @@ export const DEVICE_LINE_NAMES = [
  */
 export const DEVICE_LINE_NAME_STEMS = ['iPhon', 'iPad', 'Android', 'мобильн', 'телефон', 'смартфон'];
 /**
+ * The "get" of Outlook's app line where the language names the platform before Outlook ("Android 版
+ * Outlook を入手", "获取 Android 版 Outlook", "取得 Android 版 Outlook", "Android için Outlook'u edinin",
+ * "Android용 Outlook 받기", "Szerezze be az Android Outlook alkalmazást"): without it (or Outlook's
+ * aka.ms link) such a line is the writer's ("Please reinstall the Android Outlook app").
+ */
+export const OUTLOOK_GET_VERBS = ['入手', '获取', '取得', 'edinin', '받기', 'Szerezze be'];
+/**
  * The lower-case words that may follow a device's or app's name in a device line: what links it to the
  * next name ("Mail for Windows", "Yahoo Mail on Android", "Outlook für iOS", "mobile device"), and the
  * words that describe the device or app itself ("iPad mini", "iPhone 15 pro", "ProtonMail secure email").

@@ -292,6 +292,16 @@ describe("iOS Mail's and Outlook mobile's device lines in more languages", () =>
     });
   }
 
+  test('the platform-first line is known by its "get" without its link; without either it is a sentence of the writer\'s', () => {
+    for (const line of ['Android 版 Outlook を入手', '获取 Android 版 Outlook', "Android için Outlook'u edinin", 'Android용 Outlook 받기']) {
+      assert.equal(strip(`Meeting moved to 3pm.\n\n${line}\n`), 'Meeting moved to 3pm.');
+    }
+    for (const line of ['Please reinstall the Android Outlook app', 'Please use the iOS Outlook app', 'Bitte die Android Outlook App']) {
+      const text = `Mail sync on your phone is broken since the update.\n\n${line}`;
+      assert.equal(strip(text), text);
+    }
+  });
+
   test('a machine or place after the same openings stays, and so does a sentence naming the platform and Outlook', () => {
     for (const line of ['Dikirim dari sensor 4 di ruang dingin B', 'Poslano iz stanice 4', 'Android users must update Outlook today.']) {
       const text = `Meeting moved to 3pm.\n\n${line}`;
