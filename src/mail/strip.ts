@@ -263,12 +263,18 @@ const unspacedOwners = anyOf(DEVICE_LINE_OWNERS.filter(unspaced));
  */
 const OWNER_FIRST = new RegExp(`^\\s*(?:(?:${spacedOwners})(?=\\s+[\\p{L}\\p{N}]|[${UNSPACED_SCRIPTS}])|${unspacedOwners})`, 'iu');
 const OWNER_ENDING = new RegExp(`(?:(?<![\\p{L}\\p{N}])(?:${spacedOwners})|${unspacedOwners})$`, 'iu');
-/** A possessive written after its device, ending the line (DEVICE_LINE_OWNERS_AFTER). */
-const OWNER_LAST = new RegExp(`(?<![\\p{L}\\p{N}])(?:${anyOf(DEVICE_LINE_OWNERS_AFTER.map(withoutMarks))})[.!]?$`, 'iu');
 /** A device's, app's or carrier's name (DEVICE_LINE_NAMES as whole words, before a word of an unspaced script too: "Galaxyから送信"; stems with their endings, after a hyphen too: "iPhone-omról"). */
-const DEVICE_NAME = new RegExp(
-  `(?<![\\p{L}\\p{N}])(?:(?:${anyOf(DEVICE_LINE_NAME_STEMS.map(withoutMarks))})[\\p{L}\\p{N}]*(?:-\\p{Ll}+)?|(?:${anyOf(DEVICE_LINE_NAMES.map(withoutMarks))})(?:(?![\\p{L}\\p{N}])|(?=[${UNSPACED_SCRIPTS}])))`,
-  'giu',
+const DEVICE_NAME_WORD = `(?:(?:${anyOf(DEVICE_LINE_NAME_STEMS.map(withoutMarks))})[\\p{L}\\p{N}]*(?:-\\p{Ll}+)?|(?:${anyOf(DEVICE_LINE_NAMES.map(withoutMarks))})(?:(?![\\p{L}\\p{N}])|(?=[${UNSPACED_SCRIPTS}])))`;
+const DEVICE_NAME = new RegExp(`(?<![\\p{L}\\p{N}])${DEVICE_NAME_WORD}`, 'giu');
+/**
+ * A possessive written after its device (DEVICE_LINE_OWNERS_AFTER), ending the line right after the
+ * device's name ("Dikirim dari iPhone saya", "Στάλθηκε από το κινητό μου"); the name may carry the
+ * one-letter words Hebrew and Arabic attach ("נשלח מהטלפון שלי"). After any other word it is the
+ * writer's ("Dikirim dari kantor tolong hubungi saya": "… call me").
+ */
+const OWNER_LAST = new RegExp(
+  `(?<![\\p{L}\\p{N}])(?:[${ATTACHING_SCRIPTS}]{1,2}-?)?${DEVICE_NAME_WORD}\\s+(?:${anyOf(DEVICE_LINE_OWNERS_AFTER.map(withoutMarks))})[.!]?$`,
+  'iu',
 );
 /** The lower-case word after a name, across blanks or a hyphen ("mobile crane", "Android-Mobiltelefon" has none). */
 const NEXT_LOWER_CASE_WORD = /^[\s-]+(\p{Ll}[\p{L}\p{N}]*)/u;

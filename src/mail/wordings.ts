@@ -784,6 +784,7 @@ export const DEVICE_LINE_NAMES = [
   'мобильн',
   'τηλέφωνο',
   'κινητό',
+  'טלפון',
 ];
 /**
  * Names that take a language's endings in a device line: Hungarian "iPhone-omról", "Androidról", Finnish

@@ -302,6 +302,13 @@ describe("iOS Mail's and Outlook mobile's device lines in more languages", () =>
     }
   });
 
+  test('a possessive written after the device is one only right after its name: "… hubungi saya" ("call me") is the writer\'s', () => {
+    for (const line of ['Dikirim dari kantor tolong hubungi saya', 'Dihantar dari pejabat sila hubungi saya', 'Enviado de Lisboa pelo meu']) {
+      const text = `Paket 4411 sudah siap di Bandung.\n\n${line}`;
+      assert.equal(strip(text), text);
+    }
+  });
+
   test('a machine or place after the same openings stays, and so does a sentence naming the platform and Outlook', () => {
     for (const line of ['Dikirim dari sensor 4 di ruang dingin B', 'Poslano iz stanice 4', 'Android users must update Outlook today.']) {
       const text = `Meeting moved to 3pm.\n\n${line}`;
