@@ -145,11 +145,18 @@ const DATE = /\d{1,4}[./-]\s?\d{1,2}[./-]\s?\d{1,4}|\b(?:19|20)\d{2}\b|\d{4}\s?[
 const DATE_WITH_YEAR = /\b(?:19|20)\d{2}\b|\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|\d{4}\s?[年년]/;
 const ADDRESS = /[^\s<>()"[\]]+@[^\s<>()"[\]]+\.[^\s<>()"[\]]+/;
 /**
- * GroupWise's reply header, `>>> Bob Smith <bob@example.com> 12/5/2026 5:00 PM >>>`: the sender and a
- * date between `>>>` marks, above the mail answered, which GroupWise copies without `>`.
+ * A line framed by `>>>` marks at both ends: a writer's banner (">>> Deadline moved to 12/5/2026 >>>"),
+ * never a quote, whose marks open a line only; or GroupWise's reply header.
  */
-const GROUPWISE_MARKS = /^>>>\s.*\s>>>$/;
-const isGroupWiseHeader = (line: string) => line.length <= MAX_ATTRIBUTION_LINE && GROUPWISE_MARKS.test(line) && DATE_WITH_YEAR.test(line);
+const FRAMED_LINE = /^>>>\s.*\s>>>$/;
+/**
+ * GroupWise's reply header, `>>> Bob Smith <bob@example.com> 12/5/2026 5:00 PM >>>`, above the mail
+ * answered, which GroupWise copies without `>`: between the marks the sender (a name, an address in
+ * angle brackets or both), then a date and a time right before the closing marks.
+ */
+const GROUPWISE_HEADER =
+  /^>>>\s+(?:[^\s<>]*\p{L}[^<>]*?|(?:[^<>]*\s)?<[^\s<>]+@[^\s<>]+>)\s+\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\s+\d{1,2}:\d{2}(?::\d{2})?(?:\s?[AaPp]\.?[Mm]\.?)?\s+>>>$/u;
+const isGroupWiseHeader = (line: string) => line.length <= MAX_ATTRIBUTION_LINE && GROUPWISE_HEADER.test(line);
 const LABEL_LINE = /^[\p{L}][\p{L}\p{N} /()._-]{0,30}:\s+\S|^-\s+\S+\s+=\s+\S/u;
 /**
  * An address, "www." or a URL in a line. Written for test() only: one character before and after the
@@ -668,9 +675,10 @@ class Scan {
     return this.#quoted(nextNonBlank(this.#lines, end + 1));
   }
 
-  /** The line is a `>` line its client did not stuff (StripOptions.stuffed). */
+  /** The line is a `>` line its client did not stuff (StripOptions.stuffed), and no banner framed by `>>>` (FRAMED_LINE). */
   #quoted(index: number): boolean {
-    return QUOTED.test(this.#lines[index] ?? '') && !this.#stuffed.has(index);
+    const line = (this.#lines[index] ?? '').trim();
+    return QUOTED.test(line) && !this.#stuffed.has(index) && !FRAMED_LINE.test(line);
   }
 
   /** The last line of a run of attribution lines starting at `index`, or undefined. */

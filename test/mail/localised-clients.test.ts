@@ -354,10 +354,17 @@ describe("GroupWise's reply header: the mail answered below it, copied without '
     });
   }
 
-  test('in a mail that answers nothing it is text; without a date it is one quoted line, and what is below it stays', () => {
+  test("in a mail that answers nothing it is text; in a reply, a line framed by >>> without a sender, a date and a time is the writer's banner", () => {
     const alert = 'Load >>> limit\n\n>>> Pump 3 restarted 12/5/2026 5:00 PM >>>\nAll pumps running.';
     assert.equal(strip(alert, { reply: false }), tidy(alert));
-    assert.equal(strip('Please call.\n\n>>> Step two >>>\nOpen valve 4.', { reply: true }), 'Please call.\n\nOpen valve 4.');
+    for (const text of [
+      'Please call.\n\n>>> Step two >>>\nOpen valve 4.',
+      'Please note the new times:\n\n>>> Deadline moved to 12/5/2026 >>>\nTruck 1 arrives 8:00.\nTruck 2 arrives 9:00.',
+      'Plan:\n>>> Phase 1 2026 >>>\nOrder parts.',
+      'Note:\n>>> Bob Smith 12/5/2026 >>>\nCall him at 5.',
+    ]) {
+      assert.equal(strip(text, { reply: true }), text);
+    }
   });
 });
 
