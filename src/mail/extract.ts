@@ -9,6 +9,7 @@ import {
   type ParsedMail,
   readMail,
   type ShownText,
+  stuffedLinesOf,
   tooManyParts,
   withHeaderEnd,
 } from './mime.ts';
@@ -95,7 +96,11 @@ export const LOOP_HEADER = 'X-SMSRelay-Loop';
 export async function parseMail(raw: Buffer): Promise<ParsedMail> {
   const mail = withHeaderEnd(raw);
   // skipHtmlToText: mailparser's own conversion would hide whether there was a text/plain part.
-  return readMail(mail) ?? simpleParser(mail, MAILPARSER_OPTIONS).catch(mailsplitRefusal);
+  const read = readMail(mail);
+  if (read) return read;
+  const parsed: ParsedMail = await simpleParser(mail, MAILPARSER_OPTIONS).catch(mailsplitRefusal);
+  const stuffed = await stuffedLinesOf(mail);
+  return stuffed.length > 0 ? { ...parsed, stuffed } : parsed;
 }
 
 /**

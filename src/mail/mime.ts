@@ -14,6 +14,8 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { Transform, type TransformCallback } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import { Splitter } from '@zone-eu/mailsplit';
 import MimeNode from '@zone-eu/mailsplit/lib/mime-node.js';
 import { decode as decodeBase64 } from 'libbase64';
 import iconv from 'iconv-lite';
@@ -489,9 +491,7 @@ function contentIdOf(node: Node): string {
  * A leaf's text as mailparser decodes it: transfer encoding, format=flowed, charset (see charsetText),
  * LF line ends; and the lines of a flowed text its client space-stuffed before a `>` (see StuffedLines).
  */
-function decodedText(part: Part, raw: Buffer): { text: string; stuffed: readonly string[] } {
-  const { node } = part;
-  const body = raw.subarray(part.start, Math.max(part.start, part.end));
+function decodedText(node: Node, body: Buffer): { text: string; stuffed: StuffedLines } {
   let bytes = node.encoding === 'base64' ? checkedBase64(body) : node.encoding === 'quoted-printable' ? decodeQuotedPrintable(body) : body;
   if (node.flowed) bytes = Buffer.from(flowedBytes(bytes.toString('binary'), node.delSp), 'binary');
   const legacy = !node.charset && node.contentType === 'text/html' ? declaredHtmlText : legacyText;
@@ -520,6 +520,42 @@ const STUFFED_QUOTE = /^ >/gm;
 /** A decoded line that a stuffed `>` line started (a stuffed line that continued the one before it by a soft break starts none). */
 const STUFFED_LINE = new RegExp(`^${STUFFED_BYTE}>.*$`, 'gm');
 const STUFFED_PLACE = new RegExp(`${STUFFED_BYTE}(?=>)`, 'g');
+
+/** A flowed text's content type, and a line of it stuffed before a `>`: a raw mail without both has no stuffed lines. */
+const MAY_BE_STUFFED = [/format\s*=\s*"?flowed/i, /^ >/m];
+
+/**
+ * The stuffed `>` lines (StuffedLines) of a mail readMail leaves to simpleParser, which names none:
+ * its inline format=flowed text/plain parts, split as mailparser splits them (mailsplit's Splitter)
+ * and read as readMail reads a part. A part whose body cannot be read so (corrupt base64) names none.
+ */
+export async function stuffedLinesOf(raw: Buffer): Promise<StuffedLines> {
+  const latin = raw.toString('latin1');
+  if (!MAY_BE_STUFFED.every((pattern) => pattern.test(latin))) return [];
+  const stuffed: string[] = [];
+  let part: { node: Node; chunks: Buffer[] } | undefined;
+  const finish = () => {
+    if (!part) return;
+    try {
+      stuffed.push(...decodedText(part.node, Buffer.concat(part.chunks)).stuffed);
+    } catch (error) {
+      if (!(error instanceof RelayError)) throw error;
+    }
+    part = undefined;
+  };
+  const splitter = new Splitter();
+  splitter.on('data', (data: { type: string; node?: Node; value?: Buffer }) => {
+    if (data.type === 'node') {
+      finish();
+      const node = data as unknown as Node;
+      if (node.contentType === 'text/plain' && node.flowed && dispositionOf(node) === 'inline') part = { node, chunks: [] };
+    } else if (data.type === 'body' && part && data.node === part.node && data.value) part.chunks.push(data.value);
+  });
+  splitter.end(raw);
+  await finished(splitter);
+  finish();
+  return stuffed;
+}
 
 /** format=flowed decoded as libmime decodes it, the place of a stuffed `>` line kept (STUFFED_BYTE). */
 function flowedBytes(bytes: string, delSp: boolean): string {
@@ -732,7 +768,8 @@ function textContent(
   };
   const visit = (part: Part, alternative: boolean) => {
     const attachment = attachments.get(part);
-    const decoded = !part.node.multipart && !attachment ? decodedText(part, raw) : undefined;
+    const body = raw.subarray(part.start, Math.max(part.start, part.end));
+    const decoded = !part.node.multipart && !attachment ? decodedText(part.node, body) : undefined;
     const content = decoded?.text ?? '';
     if (decoded) stuffed.push(...decoded.stuffed);
     if (content) {
@@ -746,7 +783,7 @@ function textContent(
         show({ html: content });
       }
     } else if (attachment && isProse(part.node)) {
-      const { text: prose, stuffed: proseStuffed } = decodedText(part, raw);
+      const { text: prose, stuffed: proseStuffed } = decodedText(part.node, body);
       stuffed.push(...proseStuffed);
       show({ plain: part.node.contentType === 'text/enriched' ? enrichedToPlain(prose) : prose, from: attachment });
     } else if (attachment && part.node.contentType === 'message/rfc822' && MESSAGE_ENCODINGS.includes(part.node.encoding || '7bit')) {

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { configSchema } from '../../src/config/schema.ts';
 import { extractRequest, parseMail } from '../../src/mail/extract.ts';
+import { readMail } from '../../src/mail/mime.ts';
 import { textPolicyFor } from '../../src/mail/policy.ts';
 import { type StripOptions, stripBody, tidy } from '../../src/mail/strip.ts';
 import { plainClientMail } from '../helpers/mail-fixtures.ts';
@@ -226,6 +227,14 @@ describe("format=flowed: a space-stuffed line is the writer's, whatever it start
     );
     assert.equal(request.text, 'Here is the file.');
     assert.deepEqual(request.attachments, ['a.txt']);
+  });
+
+  test('in a mail left to mailparser (no closing delimiter) the stuffed ">" line is the writer\'s too', async () => {
+    const headers = 'From: alice@example.com\nSubject: Re: load\nIn-Reply-To: <abc@example.com>\nContent-Type: multipart/alternative; boundary="BB"';
+    const body =
+      '--BB\nContent-Type: text/plain; charset=utf-8; format=flowed\n\nLoad is still\n >90% on db1 since 10:00, \nplease restart it.\n\nOn 05.12.26 17:00, Bob wrote:\n> How is the load?\n\n--BB\nContent-Type: text/html; charset=utf-8\n\n<p>Load is still &gt;90% on db1 since 10:00, please restart it.</p>\n';
+    assert.equal(readMail(raw(headers, body)), undefined, 'left to mailparser');
+    assert.equal((await fromRaw(headers, body)).text, 'Load is still\n>90% on db1 since 10:00, please restart it.');
   });
 
   test("a stuffed line shaped like GroupWise's header is the writer's", async () => {
