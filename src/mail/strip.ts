@@ -86,7 +86,9 @@ export interface StripOptions {
   /**
    * Lines (trimmed) of a format=flowed text that its client space-stuffed before a `>` (ParsedMail.stuffed):
    * RFC 3676 §4.5 reads their quote depth before the stuffing goes, so each is the writer's text beginning
-   * with `>`, never a quote (nor GroupWise's header, nor a forwarded quote line to unquote).
+   * with `>`, never a quote (nor GroupWise's header, nor a forwarded quote line to unquote). Named by
+   * their text, which the readers before this one may move by lines: a quoted line with the very text
+   * of a stuffed one is read as it too.
    */
   readonly stuffed?: ReadonlySet<string>;
 }
