@@ -9,9 +9,9 @@ import {
   type ParsedMail,
   readMail,
   type ShownText,
+  stuffedLinesOf,
   tooManyParts,
   withHeaderEnd,
-  withoutStuffedMarks,
 } from './mime.ts';
 import { headerParameters, parseSubjectCommand, type RelayParameters, takeContextTag, takeLeadingContextLine, takeSubjectTokens } from './parameters.ts';
 import { hasVisibleText, withLineFeeds } from '../sms/encoding.ts';
@@ -96,7 +96,11 @@ export const LOOP_HEADER = 'X-SMSRelay-Loop';
 export async function parseMail(raw: Buffer): Promise<ParsedMail> {
   const mail = withHeaderEnd(raw);
   // skipHtmlToText: mailparser's own conversion would hide whether there was a text/plain part.
-  return readMail(mail) ?? simpleParser(mail, MAILPARSER_OPTIONS).catch(mailsplitRefusal);
+  const read = readMail(mail);
+  if (read) return read;
+  const parsed: ParsedMail = await simpleParser(mail, MAILPARSER_OPTIONS).catch(mailsplitRefusal);
+  const stuffed = await stuffedLinesOf(mail);
+  return stuffed.length > 0 ? { ...parsed, stuffed } : parsed;
 }
 
 /**
@@ -171,7 +175,9 @@ export function extractRequest(
   const invitation = mail.attachments.some(({ contentType }) => contentType === 'text/calendar');
   const images =
     (typeof mail.html === 'string' && mail.html !== '') || mail.attachments.some(({ related, contentType }) => related && contentType.startsWith('image/'));
-  const stripped = stripText(lines.join('\n'), rules, { forward: chosen.forward, reply: chosen.reply, invitation, images });
+  // The stuffed lines as the text rules see them: without the controls taken out above.
+  const stuffed = new Set(chosen.stuffed.map((line) => withoutControls(line).trim()));
+  const stripped = stripText(lines.join('\n'), rules, { forward: chosen.forward, reply: chosen.reply, invitation, images, stuffed });
   const body = takeContextTag(stripped.text, 'the body');
   const quoteRemoved = chosen.quoteRemoved || stripped.quoteRemoved || cut !== undefined;
 
@@ -186,7 +192,7 @@ export function extractRequest(
     subjectText = tokens.rest;
   }
 
-  const text = tidy(withoutStuffedMarks(withoutHtmlRules(body.rest)));
+  const text = tidy(withoutHtmlRules(body.rest));
   // A reply names its conversation (`sent` was looked up): with nothing typed, its old subject is no text, quote or not.
   const answers = quoteRemoved || sent !== undefined;
   const subjectNew = subjectIsNew(prefixed, written, conversationSubjects);
@@ -195,9 +201,7 @@ export function extractRequest(
   const sentSubject = answers && subjectNew ? stripReplyPrefixes(subjectText) : subjectText;
   const smsText = noNewText ? '' : withSubject(text, sentSubject, subjectCommand ? 'never' : rules.subject);
   // An HTML rule a block starts at is named as the writer's HTML has it, not as the text rules read it.
-  const strippedRemoved = stripped.removed.map((removal) =>
-    removal.first === HTML_RULE ? { ...removal, first: '<hr>' } : { ...removal, first: withoutStuffedMarks(removal.first) },
-  );
+  const strippedRemoved = stripped.removed.map((removal) => (removal.first === HTML_RULE ? { ...removal, first: '<hr>' } : removal));
   const removed = [...unsealed.removed, ...uuencoded.removed, ...(cut ? [cut.removal] : []), ...strippedRemoved];
   return {
     text: smsText,
@@ -236,19 +240,20 @@ export function extractRequest(
  * "forward as attachment") are read as mails of their own and their text follows. Whether it
  * forwards another mail or answers one decides how both are read: a forward's quote is its content,
  * and only a reply's `>` lines and blockquotes are quotes by themselves. `read`: the attachments
- * that became text.
+ * that became text; `stuffed`: the flowed lines its clients space-stuffed before a `>` (ParsedMail.stuffed).
  */
 function chosenBody(
   mail: ParsedMail,
   prefixed: string,
   answersThread: boolean,
   depth = 0,
-): { text: string; forward: boolean; reply: boolean; quoteRemoved: boolean; read: MailAttachment[] } {
+): { text: string; forward: boolean; reply: boolean; quoteRemoved: boolean; read: MailAttachment[]; stuffed: string[] } {
   const shown = mail.shown ?? [{ plain: mail.text, html: typeof mail.html === 'string' ? mail.html : undefined }];
   const versions = shown.flatMap(versionOf);
   const forward = isForward(prefixed, versions.map((version) => version.plain ?? version.html).join('\n'));
   const reply = !forward && (REPLY_SUBJECT.test(prefixed) || AMBIGUOUS_SUBJECT.test(prefixed) || answersThread);
   const read = shown.flatMap(({ from }) => (from ? [from] : []));
+  const stuffed = [...(mail.stuffed ?? [])];
   const texts: Array<{ text: string; separator?: string }> = [];
   let quoteRemoved = false;
   for (const version of versions) {
@@ -264,9 +269,10 @@ function chosenBody(
       const body = chosenBody(forwarded, withoutLeadingTags(forwarded.subject ?? ''), threadIds(forwarded).length > 0, depth + 1);
       texts.push({ text: body.text });
       read.push(message.attachment);
+      stuffed.push(...body.stuffed);
     }
   }
-  return { text: joinedTexts(texts), forward, reply, quoteRemoved, read };
+  return { text: joinedTexts(texts), forward, reply, quoteRemoved, read, stuffed };
 }
 
 /** A forward of a forward is read this deep: each level is read again, and a mail nesting messages deeper is no one's forward. */

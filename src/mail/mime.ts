@@ -14,6 +14,8 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { Transform, type TransformCallback } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import { Splitter } from '@zone-eu/mailsplit';
 import MimeNode from '@zone-eu/mailsplit/lib/mime-node.js';
 import { decode as decodeBase64 } from 'libbase64';
 import iconv from 'iconv-lite';
@@ -68,8 +70,8 @@ export interface EmbeddedMessage {
 }
 
 /**
- * The parsed mail as the relay reads it; mailparser's `ParsedMail` has this shape too. `shown` and
- * `messages` only readMail gives: mailparser's result keeps no part structure, so without them its
+ * The parsed mail as the relay reads it; mailparser's `ParsedMail` has this shape too. `shown`, `messages`
+ * and `stuffed` only readMail gives: mailparser's result keeps no part structure, so without them its
  * `text` and `html` are read as one alternative.
  */
 export interface ParsedMail {
@@ -86,6 +88,8 @@ export interface ParsedMail {
   readonly attachments: readonly MailAttachment[];
   readonly shown?: readonly ShownText[];
   readonly messages?: readonly EmbeddedMessage[];
+  /** The lines of its format=flowed text that its client space-stuffed before a `>`: the writer's, not quotes (StuffedLines). */
+  readonly stuffed?: StuffedLines;
   /**
    * The mail has no empty line ending its header section, so every line of it was read as a header
    * field (docs/text.md): its last one, which a device or script may have meant as the text.
@@ -483,42 +487,80 @@ function contentIdOf(node: Node): string {
   return line ? headerValue(line.line) : '';
 }
 
-/** A leaf's text as mailparser decodes it: transfer encoding, format=flowed (a stuffed `>` line marked: STUFFED_QUOTE_MARK), charset (see charsetText), LF line ends. */
-function decodedText(part: Part, raw: Buffer): string {
-  const { node } = part;
-  const body = raw.subarray(part.start, Math.max(part.start, part.end));
+/**
+ * A leaf's text as mailparser decodes it: transfer encoding, format=flowed, charset (see charsetText),
+ * LF line ends; and the lines of a flowed text its client space-stuffed before a `>` (see StuffedLines).
+ */
+function decodedText(node: Node, body: Buffer): { text: string; stuffed: StuffedLines } {
   let bytes = node.encoding === 'base64' ? checkedBase64(body) : node.encoding === 'quoted-printable' ? decodeQuotedPrintable(body) : body;
   if (node.flowed) bytes = Buffer.from(flowedBytes(bytes.toString('binary'), node.delSp), 'binary');
   const legacy = !node.charset && node.contentType === 'text/html' ? declaredHtmlText : legacyText;
   const text = charsetText(bytes, node.charset || '', legacy).replace(/\r?\n/g, '\n');
-  return node.flowed ? text.replace(STUFFED_LINE_START, `${STUFFED_QUOTE_MARK}>`) : text;
+  if (!node.flowed || !text.includes(STUFFED_BYTE)) return { text, stuffed: [] };
+  const stuffed = text.match(STUFFED_LINE)?.map((line) => line.slice(STUFFED_BYTE.length)) ?? [];
+  return { text: text.replace(STUFFED_PLACE, ''), stuffed };
 }
 
 /**
- * Kept before the `>` of a flowed line that was space-stuffed (` >90% on db1`): RFC 3676 §4.5 reads a
- * line's quote depth before its stuffing space is taken off, so that line is the writer's text
- * beginning with `>`, not a quote. libmime unstuffs it into a line no reader can tell from a quote;
- * with this mark before it the text rules do not take it for one, and extract.ts takes the mark out
- * of the text they leave. U+E001, a private-use code point no mail's text writes (as html.ts's rule).
+ * The lines of a flowed text whose client space-stuffed them before a `>` (` >90% on db1`), as
+ * decoded: RFC 3676 §4.5 reads a line's quote depth before its stuffing space is taken off, so such a
+ * line is the writer's text beginning with `>`, not a quote. libmime unstuffs it into a line no reader
+ * can tell from a quote, so the mail carries them beside its text (ParsedMail.stuffed) and the quote
+ * stripper alone reads them; the text stays as decoded for every other reader.
  */
-export const STUFFED_QUOTE_MARK = '\uE001';
+export type StuffedLines = readonly string[];
 /**
- * The stuffed line's place while the bytes are still undecoded: a NUL, which every charset a flowed
+ * A stuffed `>` line's place while the bytes are still undecoded: a NUL, which every charset a flowed
  * text comes in (ASCII-compatible) reads as itself and never as part of a character, as it reads `>`.
+ * Only a NUL put right before that `>` is taken out again.
  */
 const STUFFED_BYTE = '\x00';
-/** The text as written: the marks of stuffed `>` lines taken out once the text rules have read it. */
-export const withoutStuffedMarks = (text: string) => text.replaceAll(STUFFED_QUOTE_MARK, '');
 /** A flowed line that starts with its stuffing space and then `>` (depth 0: the writer's text). */
 const STUFFED_QUOTE = /^ >/gm;
-/** The place inside a line: a stuffed line that continued the one before it (a soft break) starts no line. */
-const STUFFED_INSIDE_LINE = new RegExp(`(?<!^)${STUFFED_BYTE}`, 'gm');
-const STUFFED_LINE_START = new RegExp(`^${STUFFED_BYTE}>`, 'gm');
+/** A decoded line that a stuffed `>` line started (a stuffed line that continued the one before it by a soft break starts none). */
+const STUFFED_LINE = new RegExp(`^${STUFFED_BYTE}>.*$`, 'gm');
+const STUFFED_PLACE = new RegExp(`${STUFFED_BYTE}(?=>)`, 'g');
+
+/** A flowed text's content type, and a line of it stuffed before a `>`: a raw mail without both has no stuffed lines. */
+const MAY_BE_STUFFED = [/format\s*=\s*"?flowed/i, /^ >/m];
+
+/**
+ * The stuffed `>` lines (StuffedLines) of a mail readMail leaves to simpleParser, which names none:
+ * its inline format=flowed text/plain parts, split as mailparser splits them (mailsplit's Splitter)
+ * and read as readMail reads a part. A part whose body cannot be read so (corrupt base64) names none.
+ */
+export async function stuffedLinesOf(raw: Buffer): Promise<StuffedLines> {
+  const latin = raw.toString('latin1');
+  if (!MAY_BE_STUFFED.every((pattern) => pattern.test(latin))) return [];
+  const stuffed: string[] = [];
+  let part: { node: Node; chunks: Buffer[] } | undefined;
+  const finish = () => {
+    if (!part) return;
+    try {
+      stuffed.push(...decodedText(part.node, Buffer.concat(part.chunks)).stuffed);
+    } catch (error) {
+      if (!(error instanceof RelayError)) throw error;
+    }
+    part = undefined;
+  };
+  const splitter = new Splitter();
+  splitter.on('data', (data: { type: string; node?: Node; value?: Buffer }) => {
+    if (data.type === 'node') {
+      finish();
+      const node = data as unknown as Node;
+      if (node.contentType === 'text/plain' && node.flowed && dispositionOf(node) === 'inline') part = { node, chunks: [] };
+    } else if (data.type === 'body' && part && data.node === part.node && data.value) part.chunks.push(data.value);
+  });
+  splitter.end(raw);
+  await finished(splitter);
+  finish();
+  return stuffed;
+}
 
 /** format=flowed decoded as libmime decodes it, the place of a stuffed `>` line kept (STUFFED_BYTE). */
 function flowedBytes(bytes: string, delSp: boolean): string {
   if (bytes.search(STUFFED_QUOTE) === -1) return libmime.decodeFlowed(bytes, delSp);
-  return libmime.decodeFlowed(bytes.replace(STUFFED_QUOTE, ` ${STUFFED_BYTE}>`), delSp).replace(STUFFED_INSIDE_LINE, '');
+  return libmime.decodeFlowed(bytes.replace(STUFFED_QUOTE, ` ${STUFFED_BYTE}>`), delSp);
 }
 
 /** Labels read as UTF-8 with no decoder (mailsplit drops `ascii`; libmime reads these as UTF-8). */
@@ -701,7 +743,7 @@ function textContent(
   root: Part,
   raw: Buffer,
   attachments: ReadonlyMap<Part, MailAttachment>,
-): { text?: string; html: string | false; shown: ShownText[]; messages: EmbeddedMessage[] } {
+): { text?: string; html: string | false; shown: ShownText[]; messages: EmbeddedMessage[]; stuffed?: StuffedLines } {
   const inline = walk(root).filter((part) => !part.node.multipart && !attachments.has(part));
   const hasText = inline.some(({ node }) => node.contentType === 'text/plain');
   const hasHtml = inline.some(({ node }) => node.contentType === 'text/html');
@@ -709,6 +751,7 @@ function textContent(
   const htmls: string[] = [];
   const shown: ShownText[] = [];
   const messages: EmbeddedMessage[] = [];
+  const stuffed: string[] = [];
   let choice: { plain: string[]; html: string[] } | undefined;
   // The leaves since the last text: none, only images shown inline (the text continues), or others.
   let gap: 'none' | 'inline' | 'other' = 'other';
@@ -725,7 +768,10 @@ function textContent(
   };
   const visit = (part: Part, alternative: boolean) => {
     const attachment = attachments.get(part);
-    const content = !part.node.multipart && !attachment ? decodedText(part, raw) : '';
+    const body = raw.subarray(part.start, Math.max(part.start, part.end));
+    const decoded = !part.node.multipart && !attachment ? decodedText(part.node, body) : undefined;
+    const content = decoded?.text ?? '';
+    if (decoded) stuffed.push(...decoded.stuffed);
     if (content) {
       if (part.node.contentType === 'text/plain') {
         texts.push(content);
@@ -737,7 +783,8 @@ function textContent(
         show({ html: content });
       }
     } else if (attachment && isProse(part.node)) {
-      const prose = decodedText(part, raw);
+      const { text: prose, stuffed: proseStuffed } = decodedText(part.node, body);
+      stuffed.push(...proseStuffed);
       show({ plain: part.node.contentType === 'text/enriched' ? enrichedToPlain(prose) : prose, from: attachment });
     } else if (attachment && part.node.contentType === 'message/rfc822' && MESSAGE_ENCODINGS.includes(part.node.encoding || '7bit')) {
       messages.push({ raw: raw.subarray(part.start, Math.max(part.start, part.end)), attachment });
@@ -763,6 +810,7 @@ function textContent(
     html: htmls.length > 0 ? htmls.join('<br/>\n') : false,
     shown,
     messages,
+    ...(stuffed.length > 0 ? { stuffed } : {}),
   };
 }
 

@@ -33,6 +33,7 @@ import {
   FOOTER_WORDS,
   FORWARD_MARKERS,
   NOTES_FORWARD_MARKERS,
+  OUTLOOK_GET_VERBS,
   HEADER_LABELS,
   ORIGINAL_MESSAGE,
   POSTSCRIPTS,
@@ -82,6 +83,14 @@ export interface StripOptions {
    * text): only then is a plain part's `[cid:…]` or `[image: …]` the placeholder of one, and goes.
    */
   readonly images?: boolean;
+  /**
+   * Lines (trimmed) of a format=flowed text that its client space-stuffed before a `>` (ParsedMail.stuffed):
+   * RFC 3676 §4.5 reads their quote depth before the stuffing goes, so each is the writer's text beginning
+   * with `>`, never a quote (nor GroupWise's header, nor a forwarded quote line to unquote). Named by
+   * their text, which the readers before this one may move by lines: a quoted line with the very text
+   * of a stuffed one is read as it too.
+   */
+  readonly stuffed?: ReadonlySet<string>;
 }
 
 export const BUILT_IN_DISCLAIMERS = DISCLAIMER_OPENINGS;
@@ -138,11 +147,18 @@ const DATE = /\d{1,4}[./-]\s?\d{1,2}[./-]\s?\d{1,4}|\b(?:19|20)\d{2}\b|\d{4}\s?[
 const DATE_WITH_YEAR = /\b(?:19|20)\d{2}\b|\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|\d{4}\s?[年년]/;
 const ADDRESS = /[^\s<>()"[\]]+@[^\s<>()"[\]]+\.[^\s<>()"[\]]+/;
 /**
- * GroupWise's reply header, `>>> Bob Smith <bob@example.com> 12/5/2026 5:00 PM >>>`: the sender and a
- * date between `>>>` marks, above the mail answered, which GroupWise copies without `>`.
+ * A line framed by `>>>` marks at both ends: a writer's banner (">>> Deadline moved to 12/5/2026 >>>"),
+ * never a quote, whose marks open a line only; or GroupWise's reply header.
  */
-const GROUPWISE_MARKS = /^>>>\s.*\s>>>$/;
-const isGroupWiseHeader = (line: string) => line.length <= MAX_ATTRIBUTION_LINE && GROUPWISE_MARKS.test(line) && DATE_WITH_YEAR.test(line);
+const FRAMED_LINE = /^>>>\s.*\s>>>$/;
+/**
+ * GroupWise's reply header, `>>> Bob Smith <bob@example.com> 12/5/2026 5:00 PM >>>`, above the mail
+ * answered, which GroupWise copies without `>`: between the marks the sender (a name, an address in
+ * angle brackets or both), then a date and a time right before the closing marks.
+ */
+const GROUPWISE_HEADER =
+  /^>>>\s+(?:[^\s<>]*\p{L}[^<>]*?|(?:[^<>]*\s)?<[^\s<>]+@[^\s<>]+>)\s+\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\s+\d{1,2}:\d{2}(?::\d{2})?(?:\s?[AaPp]\.?[Mm]\.?)?\s+>>>$/u;
+const isGroupWiseHeader = (line: string) => line.length <= MAX_ATTRIBUTION_LINE && GROUPWISE_HEADER.test(line);
 const LABEL_LINE = /^[\p{L}][\p{L}\p{N} /()._-]{0,30}:\s+\S|^-\s+\S+\s+=\s+\S/u;
 /**
  * An address, "www." or a URL in a line. Written for test() only: one character before and after the
@@ -256,12 +272,18 @@ const unspacedOwners = anyOf(DEVICE_LINE_OWNERS.filter(unspaced));
  */
 const OWNER_FIRST = new RegExp(`^\\s*(?:(?:${spacedOwners})(?=\\s+[\\p{L}\\p{N}]|[${UNSPACED_SCRIPTS}])|${unspacedOwners})`, 'iu');
 const OWNER_ENDING = new RegExp(`(?:(?<![\\p{L}\\p{N}])(?:${spacedOwners})|${unspacedOwners})$`, 'iu');
-/** A possessive written after its device, ending the line (DEVICE_LINE_OWNERS_AFTER). */
-const OWNER_LAST = new RegExp(`(?<![\\p{L}\\p{N}])(?:${anyOf(DEVICE_LINE_OWNERS_AFTER.map(withoutMarks))})[.!]?$`, 'iu');
 /** A device's, app's or carrier's name (DEVICE_LINE_NAMES as whole words, before a word of an unspaced script too: "Galaxyから送信"; stems with their endings, after a hyphen too: "iPhone-omról"). */
-const DEVICE_NAME = new RegExp(
-  `(?<![\\p{L}\\p{N}])(?:(?:${anyOf(DEVICE_LINE_NAME_STEMS.map(withoutMarks))})[\\p{L}\\p{N}]*(?:-\\p{Ll}+)?|(?:${anyOf(DEVICE_LINE_NAMES.map(withoutMarks))})(?:(?![\\p{L}\\p{N}])|(?=[${UNSPACED_SCRIPTS}])))`,
-  'giu',
+const DEVICE_NAME_WORD = `(?:(?:${anyOf(DEVICE_LINE_NAME_STEMS.map(withoutMarks))})[\\p{L}\\p{N}]*(?:-\\p{Ll}+)?|(?:${anyOf(DEVICE_LINE_NAMES.map(withoutMarks))})(?:(?![\\p{L}\\p{N}])|(?=[${UNSPACED_SCRIPTS}])))`;
+const DEVICE_NAME = new RegExp(`(?<![\\p{L}\\p{N}])${DEVICE_NAME_WORD}`, 'giu');
+/**
+ * A possessive written after its device (DEVICE_LINE_OWNERS_AFTER), ending the line right after the
+ * device's name ("Dikirim dari iPhone saya", "Στάλθηκε από το κινητό μου"); the name may carry the
+ * one-letter words Hebrew and Arabic attach ("נשלח מהטלפון שלי"). After any other word it is the
+ * writer's ("Dikirim dari kantor tolong hubungi saya": "… call me").
+ */
+const OWNER_LAST = new RegExp(
+  `(?<![\\p{L}\\p{N}])(?:[${ATTACHING_SCRIPTS}]{1,2}-?)?${DEVICE_NAME_WORD}\\s+(?:${anyOf(DEVICE_LINE_OWNERS_AFTER.map(withoutMarks))})[.!]?$`,
+  'iu',
 );
 /** The lower-case word after a name, across blanks or a hyphen ("mobile crane", "Android-Mobiltelefon" has none). */
 const NEXT_LOWER_CASE_WORD = /^[\s-]+(\p{Ll}[\p{L}\p{N}]*)/u;
@@ -290,7 +312,12 @@ function ownsDevice(line: string): boolean {
 const signOffs = `(?:${anyOf(SIGN_OFFS)})[\\s,.!]*`;
 const SIGN_OFF = new RegExp(`^${signOffs}(?:[/|]\\s*${signOffs})*$`, 'iu');
 const POSTSCRIPT = new RegExp(`^(?:${anyOf(POSTSCRIPTS)})(?![\\p{L}\\p{N}])`, 'iu');
-const DISCLAIMER_WORD = new RegExp(anyOf(DISCLAIMER_WORDS), 'iu');
+/** DISCLAIMER_WORDS from a word's start: no letter or digit before one, unless it is of a script written without word spaces. Turkish's İ and ı as i. */
+const DISCLAIMER_WORD = new RegExp(
+  DISCLAIMER_WORDS.map((word) => (unspaced(word) ? anyOf([word]) : `(?<![\\p{L}\\p{N}])${anyOf([withTurkishI(word)])}`)).join('|'),
+  'iu',
+);
+const hasDisclaimerWord = (text: string) => DISCLAIMER_WORD.test(withTurkishI(text));
 const MAIL_NAMED = new RegExp(anyOf(DISCLAIMER_MAIL_WORDS), 'iu');
 const DISCLAIMER_HEADING = new RegExp(`^(?:${anyOf(DISCLAIMER_HEADINGS)})\\s*:`, 'iu');
 /** Outlook's "print nothing" leaf is a Wingdings "P": in plain text "P Please consider the environment…". */
@@ -395,16 +422,19 @@ class Scan {
   readonly #kept: string[] = [];
   /** Whether `>` lines are quotes here: in a reply, or below an attribution. */
   #quoting: boolean;
+  /** The indexes of the lines that StripOptions.stuffed names: `>` lines that are no quotes. */
+  readonly #stuffed: ReadonlySet<number>;
   /** A ticket system's reply-above marker opened the mail: below the newest comment comes the ticket's history. */
   #ticket = false;
   #comments = 0;
 
-  constructor(lines: readonly string[], rules: StripRules, { forward = false, reply = true, invitation = false }: StripOptions) {
-    this.#written = forward ? unquoteForwarded(lines) : lines;
+  constructor(lines: readonly string[], rules: StripRules, { forward = false, reply = true, invitation = false, stuffed }: StripOptions) {
+    this.#stuffed = new Set(stuffed && stuffed.size > 0 ? lines.flatMap((line, index) => (QUOTED.test(line) && stuffed.has(line.trim()) ? [index] : [])) : []);
+    this.#written = forward ? unquoteForwarded(lines, this.#stuffed) : lines;
     // Most mail has no format character: its lines are classified as written, with no copy to map back.
     const marked = lines.some(hasFormatCharacter);
     const bare = marked ? lines.map(withoutEdgeFormat) : lines;
-    this.#lines = !marked ? this.#written : forward ? unquoteForwarded(bare) : bare;
+    this.#lines = !marked ? this.#written : forward ? unquoteForwarded(bare, this.#stuffed) : bare;
     this.#disclaimer = disclaimerOpening(rules.disclaimers);
     this.#forward = forward;
     this.#reply = reply;
@@ -457,12 +487,12 @@ class Scan {
     const lines = this.#lines;
     for (let index = this.#skipLeadingNotes(); index < lines.length; index++) {
       const line = (lines[index] ?? '').trim();
-      if (this.#reply && isGroupWiseHeader(line)) {
+      if (this.#reply && !this.#stuffed.has(index) && isGroupWiseHeader(line)) {
         this.#trimEnd();
         this.#end(COPY_ATTRIBUTION_REASON, index);
         return;
       }
-      if (this.#quoting && QUOTED.test(line)) {
+      if (this.#quoting && this.#quoted(index)) {
         this.#remove(QUOTE_REASON, index, index);
         this.quoteRemoved = true;
         continue;
@@ -484,7 +514,7 @@ class Scan {
       if (attribution !== undefined) {
         const next = nextNonBlank(lines, attribution + 1);
         const strong = isStrongAttribution(joinLines(lines, index, attribution));
-        if (next < lines.length && QUOTED.test(lines[next] ?? '') && (this.#quoting || strong)) {
+        if (next < lines.length && this.#quoted(next) && (this.#quoting || strong)) {
           this.#quoting = true;
           this.#trimEnd();
           this.#remove('reply attribution above the quote', index, attribution);
@@ -644,7 +674,13 @@ class Scan {
    */
   #isAnsweredHeader(end: number): boolean {
     if (this.#reply) return this.#hasText();
-    return QUOTED.test(this.#lines[nextNonBlank(this.#lines, end + 1)] ?? '');
+    return this.#quoted(nextNonBlank(this.#lines, end + 1));
+  }
+
+  /** The line is a `>` line its client did not stuff (StripOptions.stuffed), and no banner framed by `>>>` (FRAMED_LINE). */
+  #quoted(index: number): boolean {
+    const line = (this.#lines[index] ?? '').trim();
+    return QUOTED.test(line) && !this.#stuffed.has(index) && !FRAMED_LINE.test(line);
   }
 
   /** The last line of a run of attribution lines starting at `index`, or undefined. */
@@ -653,7 +689,7 @@ class Scan {
     for (let end = index; end < Math.min(lines.length, index + MAX_ATTRIBUTION_LINES); end++) {
       const line = (lines[end] ?? '').trim();
       // ">:" is the end of an address wrapped by the client ("Ana Silva <" / "ana@…" / ">:"), not a quote.
-      if (line === '' || (QUOTED.test(line) && !WRAPPED_ADDRESS_END.test(line)) || line.length > MAX_ATTRIBUTION_LINE) return undefined;
+      if (line === '' || (this.#quoted(end) && !WRAPPED_ADDRESS_END.test(line)) || line.length > MAX_ATTRIBUTION_LINE) return undefined;
       if (!isAttribution(joinLines(lines, index, end))) continue;
       if (end === index || opensWrappedAttribution(line0(lines, index))) return end;
       // The writer's own last line ("Hello", "See you at 10") is never the start of a wrapped
@@ -667,19 +703,18 @@ class Scan {
   /** An unquoted line right below a long quoted line that did not end its sentence: the client wrapped it. */
   #isOrphanedContinuation(index: number): boolean {
     const above = this.#lines[index - 1] ?? '';
-    if (!QUOTED.test(above)) return false;
+    if (!this.#quoted(index - 1)) return false;
     const quoted = above.replace(/^[\s>]+/, '').trim();
     if (quoted.length < MIN_WRAPPED_QUOTE || /[.!?:;。]$/.test(quoted)) return false;
     const next = this.#lines[index + 1];
-    return next === undefined || next.trim() === '' || QUOTED.test(next);
+    return next === undefined || next.trim() === '' || this.#quoted(index + 1);
   }
 
   #ruleGoesWithQuote(index: number): boolean {
     if (this.#lastRemovedEnd >= 0 && nextNonBlank(this.#lines, this.#lastRemovedEnd + 1) === index) return true;
     const next = nextNonBlank(this.#lines, index + 1);
     if (next >= this.#lines.length) return true;
-    const line = (this.#lines[next] ?? '').trim();
-    return (this.#quoting && QUOTED.test(line)) || this.#attributionEnd(next) !== undefined || headerBlockEnd(this.#lines, next) !== undefined;
+    return (this.#quoting && this.#quoted(next)) || this.#attributionEnd(next) !== undefined || headerBlockEnd(this.#lines, next) !== undefined;
   }
 
   #ruleOrMarkerAbove(index: number): boolean {
@@ -752,7 +787,7 @@ class Scan {
     const last = this.#kept.at(-1) ?? '';
     // Outlook for Android appends its link: "Get Outlook for Android<https://aka.ms/…>".
     const bare = last.replace(/<[^<>]*>|https?:\/\/\S+/g, '').trim();
-    if (bare.length > MAX_DEVICE_LINE || !isDeviceLine(bare)) return;
+    if (bare.length > MAX_DEVICE_LINE || !isDeviceLine(bare, OUTLOOK_LINK.test(last))) return;
     this.#kept.pop();
     this.#trimEnd();
     // K-9 Mail writes its line as a signature: a "--" right above it (its space lost) is that signature's delimiter.
@@ -921,15 +956,16 @@ export function quoteHeaderStart(lines: readonly string[], start: number): numbe
 
 /**
  * Apple Mail quotes a plain-text forward with `>` under "Begin forwarded message:": in a forward that
- * block is the forwarded message, so one level of `>` is taken off it (a quote inside it stays one).
+ * block is the forwarded message, so one level of `>` is taken off it (a quote inside it stays one). A
+ * line its client stuffed (`stuffed`: by index) is the writer's, no quote: it ends that block.
  */
-function unquoteForwarded(lines: readonly string[]): readonly string[] {
+function unquoteForwarded(lines: readonly string[], stuffed: ReadonlySet<number>): readonly string[] {
   let forwarded = false;
   return lines.map((raw, index) => {
     const line = raw.trim();
     if (isForwardMarker(line) || isForwardMarkerShape(lines, index)) forwarded = true;
     else if (forwarded && line !== '') {
-      if (QUOTED.test(line)) return line.replace(/^>[ \t]?/, '');
+      if (QUOTED.test(line) && !stuffed.has(index)) return line.replace(/^>[ \t]?/, '');
       forwarded = false;
     }
     return raw;
@@ -1113,7 +1149,7 @@ function paragraphsOf(lines: readonly string[]): string[][] {
 /** Below a signature, a P.S. or a paragraph of sentences that is not legal text is the writer's afterthought. */
 function isWritersParagraph(paragraph: readonly string[]): boolean {
   if (POSTSCRIPT.test(paragraph[0] ?? '')) return true;
-  return !DISCLAIMER_WORD.test(paragraph.join(' ')) && paragraph.some((line) => SENTENCE_END.test(line) && LOWER_CASE_WORD.test(line));
+  return !hasDisclaimerWord(paragraph.join(' ')) && paragraph.some((line) => SENTENCE_END.test(line) && LOWER_CASE_WORD.test(line));
 }
 
 /**
@@ -1123,11 +1159,13 @@ function isWritersParagraph(paragraph: readonly string[]): boolean {
  * or carrier's name ("…, an AT&T 5G smartphone", "Sent from my Verizon, Samsung Galaxy smartphone"):
  * a clause after one ("Sent from the warehouse, call me") is the writer's, and so is a line with a
  * colon or a semicolon. It names the writer's device or app (ownsDevice, namesDevice): "Sent from
- * sensor 4 in cold room B" names where an alarm is, and is the alert's.
+ * sensor 4 in cold room B" names where an alarm is, and is the alert's. `linked`: the line carried
+ * Outlook's aka.ms link (taken out of `bare`).
  */
-function isDeviceLine(bare: string): boolean {
+function isDeviceLine(bare: string, linked = false): boolean {
   const compared = withoutMarks(bare);
-  if (!(DEVICE_START.test(compared) || DEVICE_END.test(compared) || OUTLOOK_APP_LINE.test(compared)) || /[;:]/.test(bare)) return false;
+  const outlook = OUTLOOK_APP_LINE.test(compared) || (OUTLOOK_PLATFORM_FIRST.test(compared) && (linked || OUTLOOK_GET_VERB.test(compared)));
+  if (!(DEVICE_START.test(compared) || DEVICE_END.test(compared) || outlook) || /[;:]/.test(bare)) return false;
   const [named = '', ...appositions] = bare.split(',');
   // A mail app's line describes it after its name: "Sent with Tutanota, the secure & ad-free mailbox."
   if (appositions.length === 1 && isAppNamed(withoutMarks(named)) && MAIL_APP_DESCRIPTION.test(appositions[0] ?? '')) return true;
@@ -1137,14 +1175,25 @@ function isDeviceLine(bare: string): boolean {
 
 /**
  * Outlook's app line in any language: a verb or two, "Outlook", a preposition or two, the platform,
- * perhaps a verb after it ("Get Outlook for Android", "Outlook für Android herunterladen"); or, where
- * the language names the platform first, up to three words, the platform with its ending or a word
- * after it, "Outlook" with its ending, perhaps a word after it ("Android 版 Outlook を入手", "获取 Android
- * 版 Outlook", "Android için Outlook'u edinin", "Android용 Outlook 받기", "Szerezze be az Android Outlook
- * alkalmazást").
+ * perhaps a verb after it ("Get Outlook for Android", "Outlook für Android herunterladen").
  */
-const OUTLOOK_APP_LINE =
-  /^(?:(?:\p{L}+\s){0,2}Outlook\s(?:\p{L}+\s){1,2}(?:Android|iOS)(?:\s\p{L}+)?|(?:\p{L}+\s){0,3}(?:Android|iOS)(?:-?\p{L}+)?\s(?:\p{L}+\s)?Outlook(?:['’]\p{L}+)?(?:\s\p{L}+)?)$/u;
+const OUTLOOK_APP_LINE = /^(?:\p{L}+\s){0,2}Outlook\s(?:\p{L}+\s){1,2}(?:Android|iOS)(?:\s\p{L}+)?$/u;
+/**
+ * Its shape where the language names the platform first: up to three words, the platform with its
+ * ending or a word after it, "Outlook" with its ending, perhaps a word after it. A sentence can have
+ * it too ("Please reinstall the Android Outlook app"): it is Outlook's only with its "get"
+ * (OUTLOOK_GET_VERB) or its aka.ms link.
+ */
+const OUTLOOK_PLATFORM_FIRST = /^(?:\p{L}+\s){0,3}(?:Android|iOS)(?:-?\p{L}+)?\s(?:\p{L}+\s)?Outlook(?:['’]\p{L}+)?(?:\s\p{L}+)?$/u;
+/** OUTLOOK_GET_VERBS as whole words (in a script without word spaces, anywhere: "Outlook を入手"), compared as device lines are (withoutMarks). */
+const OUTLOOK_GET_VERB = new RegExp(
+  OUTLOOK_GET_VERBS.map(withoutMarks)
+    .map((verb) => (unspaced(verb) ? anyOf([verb]) : `(?<![\\p{L}\\p{N}])${anyOf([verb])}(?![\\p{L}\\p{N}])`))
+    .join('|'),
+  'iu',
+);
+/** The link Outlook's mobile app puts after its line: "Get Outlook for Android<https://aka.ms/ghei36>". */
+const OUTLOOK_LINK = /https?:\/\/aka\.ms\//i;
 /** What a comma sets off in a device line: a name (a capital or a digit first), after an article ("an AT&T …") or not. */
 const NAMING_PHRASE = /^\s*(?:\p{Ll}{1,3}\s+)?[\p{Lu}\p{N}]/u;
 
@@ -1187,7 +1236,7 @@ function isLegalText(paragraph: string): boolean {
   const unspaced = notAscii ? (paragraph.match(UNSPACED_CHARS)?.length ?? 0) : 0;
   const hangul = notAscii ? (paragraph.match(HANGUL_CHARS)?.length ?? 0) : 0;
   const weighed = paragraph.length + unspaced * (UNSPACED_CHAR_WEIGHT - 1) + hangul * (HANGUL_CHAR_WEIGHT - 1);
-  return weighed >= MIN_DISCLAIMER_CHARS && DISCLAIMER_WORD.test(paragraph);
+  return weighed >= MIN_DISCLAIMER_CHARS && hasDisclaimerWord(paragraph);
 }
 
 /** A contact or company-register line of a signature: "Tel.: +49 …", "E-Mail: …", "Registergericht: …". */

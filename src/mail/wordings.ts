@@ -784,6 +784,7 @@ export const DEVICE_LINE_NAMES = [
   'мобильн',
   'τηλέφωνο',
   'κινητό',
+  'טלפון',
 ];
 /**
  * Names that take a language's endings in a device line: Hungarian "iPhone-omról", "Androidról", Finnish
@@ -791,6 +792,13 @@ export const DEVICE_LINE_NAMES = [
  * take the place of its "e": Czech and Slovak "iPhonu", Slovenian "iPhona", Croatian "iPhonea".
  */
 export const DEVICE_LINE_NAME_STEMS = ['iPhon', 'iPad', 'Android', 'мобильн', 'телефон', 'смартфон'];
+/**
+ * The "get" of Outlook's app line where the language names the platform before Outlook ("Android 版
+ * Outlook を入手", "获取 Android 版 Outlook", "取得 Android 版 Outlook", "Android için Outlook'u edinin",
+ * "Android용 Outlook 받기", "Szerezze be az Android Outlook alkalmazást"): without it (or Outlook's
+ * aka.ms link) such a line is the writer's ("Please reinstall the Android Outlook app").
+ */
+export const OUTLOOK_GET_VERBS = ['入手', '获取', '取得', 'edinin', '받기', 'Szerezze be'];
 /**
  * The lower-case words that may follow a device's or app's name in a device line: what links it to the
  * next name ("Mail for Windows", "Yahoo Mail on Android", "Outlook für iOS", "mobile device"), and the
@@ -1233,7 +1241,14 @@ export const DISCLAIMER_HEADINGS = [
   'POUFNOŚĆ',
 ];
 
-/** Words of a disclaimer paragraph: a long paragraph below a signature with one of these is legal text. */
+/**
+ * Words of a disclaimer paragraph: a long paragraph below a signature with one of these is legal text.
+ * Compared without case, from a word's start (in scripts without word spaces, anywhere): a stem
+ * ("confidenci", "poufn") takes the word's endings, never a word it is inside of. Where a language's
+ * word for "secret" or "recipient" is an everyday one, or opens everyday words (Arabic سري in سريع,
+ * Korean 비밀 in 비밀번호, Romanian "destinatarul coletului"), only its legal phrase is listed
+ * ("intended recipient", معلومات سرية, 기밀 정보, "destinatarul vizat").
+ */
 export const DISCLAIMER_WORDS = [
   'confidential',
   'privileged',
@@ -1261,23 +1276,48 @@ export const DISCLAIMER_WORDS = [
   'bizalmas',
   'конфиденциальн',
   'důvěrn',
-  'gizli',
+  // Turkish: "gizli" alone is any hidden thing ("gizli klasör"); a disclaimer says the mail "is confidential"
+  'gizlidir',
+  'gizli bilgi',
+  'gizli olup',
+  'yetkili alıcı',
   '機密',
   '机密',
   '保密',
-  // Romanian (ț written with a comma or, by older keyboards, a cedilla), Greek, Hebrew, Korean, Croatian, Arabic
+  // Romanian (ț written with a comma or, by older keyboards, a cedilla)
   'confidențial',
   'confidenţial',
-  'destinatar',
+  'destinatarul vizat',
+  'destinatarului vizat',
+  'destinat exclusiv',
+  'destinate exclusiv',
+  // Greek ("απόρρητος" alone is any secret: a password is)
   'εμπιστευτικ',
-  'απόρρητ',
-  'חסוי',
-  'סודי',
-  '기밀',
-  '비밀',
+  'απόρρητες πληροφορίες',
+  'απόρρητων πληροφοριών',
+  // Hebrew (סודי and חסוי alone are any secret, a caller's hidden number)
+  'מידע חסוי',
+  'מידע סודי',
+  'הינם חסויים',
+  'הינה חסויה',
+  'לנמען בלבד',
+  'הנמען המיועד',
+  // Korean
+  '기밀 정보',
+  '기밀정보',
+  '비밀 정보',
+  '지정된 수신자',
+  // Croatian
   'povjerljiv',
-  'primatelj',
-  'سري',
+  'namijenjen isključivo',
+  'namijenjeni isključivo',
+  'namijenjena isključivo',
+  'isključivo primatelj',
+  // Arabic (the article's lām joins "for the": للمستلم)
+  'معلومات سرية',
+  'المعلومات السرية',
+  'المستلم المقصود',
+  'للمستلم المقصود',
 ];
 
 /**

@@ -29,6 +29,14 @@ const read = async (headers: readonly string[], body: string, envelopeFrom = '')
 const failed = (read: Bounce | NotABounce) => ('failed' in read ? read.failed : read.notABounce);
 
 describe('reading a bounce of a reply mail', () => {
+  test("a flowed bounce whose remote answer starts with '>' (space-stuffed) gives that answer as written, nothing more", async () => {
+    const flowed = await read(
+      ['From: MAILER-DAEMON@mx.example.org', 'Subject: Undeliverable: SMS from +44 7700 900281', 'Content-Type: text/plain; charset=utf-8; format=flowed'],
+      'Your mail could not be delivered. The remote server said:\r\n >550 5.1.1 <team@example.com>: mailbox unknown\r\n',
+    );
+    assert.deepEqual(flowed, { failed: true, reason: '>550 5.1.1 <team@example.com>: mailbox unknown' });
+  });
+
   test('a Sieve vacation answer from <> (RFC 3834) is no bounce: the reply mail was delivered', async () => {
     const vacation = await read(
       ['From: Team <team@example.com>', `To: <${RETURN_PATH}>`, 'Subject: Auto: SMS from +44 7700 900123', 'Auto-Submitted: auto-replied (vacation)'],

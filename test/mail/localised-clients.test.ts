@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { configSchema } from '../../src/config/schema.ts';
 import { extractRequest, parseMail } from '../../src/mail/extract.ts';
+import { readMail } from '../../src/mail/mime.ts';
 import { textPolicyFor } from '../../src/mail/policy.ts';
 import { type StripOptions, stripBody, tidy } from '../../src/mail/strip.ts';
 import { plainClientMail } from '../helpers/mail-fixtures.ts';
@@ -205,6 +206,41 @@ describe("format=flowed: a space-stuffed line is the writer's, whatever it start
     const request = extractRequest(await parseMail(Buffer.concat([raw(latin, ''), body])), DEFAULT_POLICY, false);
     assert.equal(request.text, 'Temperatur im Raum >30 Grad, bitte Lüftung prüfen.');
   });
+
+  test("the mail's text is as decoded (the stuffed lines are named beside it): a sender's own U+E001 (SoftBank's emoji) reaches the phone", async () => {
+    const mail = await parseMail(raw('From: alice@example.com\nSubject: Mail sync\nContent-Type: text/plain; charset=utf-8', 'Meeting at 8 \uE001 see you\n'));
+    assert.equal(extractRequest(mail, DEFAULT_POLICY, false).text, 'Meeting at 8 \uE001 see you');
+    const stuffed = await parseMail(raw(flowed, 'Load is still\n >90% on db1, \nplease restart it.\n'));
+    assert.equal(stuffed.text, 'Load is still\n>90% on db1, please restart it.');
+    assert.deepEqual(stuffed.stuffed, ['>90% on db1, please restart it.']);
+  });
+
+  test("a sender's own U+E001 before a quoted line is no stuffing: the quote goes", async () => {
+    const request = await fromRaw(flowed, 'Yes.\n\n\uE001> the secret quoted\n> other\n');
+    assert.equal(request.text, 'Yes.\n\n\uE001> the secret quoted');
+  });
+
+  test('a uuencoded line the client stuffed (it starts with ">") is read as the file\'s: the file is named, not texted', async () => {
+    const request = await fromRaw(
+      flowed.replace('Re: load on db1', 'file').replace(/\nIn-Reply-To: .*/, ''),
+      "Here is the file.\n\nbegin 644 a.txt\nM04)#1$5&1TA)2DM,34Y/4%%24U155E=865I;7%U>7V!A8F-D969G:&EJ:VQM\n >>'AX>'AX>'AX>'AX>'AX>'AX>'AX>'AX>'AX>'AX\n`\nend\n",
+    );
+    assert.equal(request.text, 'Here is the file.');
+    assert.deepEqual(request.attachments, ['a.txt']);
+  });
+
+  test('in a mail left to mailparser (no closing delimiter) the stuffed ">" line is the writer\'s too', async () => {
+    const headers = 'From: alice@example.com\nSubject: Re: load\nIn-Reply-To: <abc@example.com>\nContent-Type: multipart/alternative; boundary="BB"';
+    const body =
+      '--BB\nContent-Type: text/plain; charset=utf-8; format=flowed\n\nLoad is still\n >90% on db1 since 10:00, \nplease restart it.\n\nOn 05.12.26 17:00, Bob wrote:\n> How is the load?\n\n--BB\nContent-Type: text/html; charset=utf-8\n\n<p>Load is still &gt;90% on db1 since 10:00, please restart it.</p>\n';
+    assert.equal(readMail(raw(headers, body)), undefined, 'left to mailparser');
+    assert.equal((await fromRaw(headers, body)).text, 'Load is still\n>90% on db1 since 10:00, please restart it.');
+  });
+
+  test("a stuffed line shaped like GroupWise's header is the writer's", async () => {
+    const groupwise = await fromRaw(flowed, 'Call him.\n\n >>> Bob Smith <bob@x.example> 12/5/2026 5:00 PM >>>\nPallets arrive Monday.\n');
+    assert.equal(groupwise.text, 'Call him.\n\n>>> Bob Smith <bob@x.example> 12/5/2026 5:00 PM >>>\nPallets arrive Monday.');
+  });
 });
 
 describe("Gmail's quote container in HTML: the writer's inline answers are kept", () => {
@@ -265,6 +301,23 @@ describe("iOS Mail's and Outlook mobile's device lines in more languages", () =>
     });
   }
 
+  test('the platform-first line is known by its "get" without its link; without either it is a sentence of the writer\'s', () => {
+    for (const line of ['Android 版 Outlook を入手', '获取 Android 版 Outlook', "Android için Outlook'u edinin", 'Android용 Outlook 받기']) {
+      assert.equal(strip(`Meeting moved to 3pm.\n\n${line}\n`), 'Meeting moved to 3pm.');
+    }
+    for (const line of ['Please reinstall the Android Outlook app', 'Please use the iOS Outlook app', 'Bitte die Android Outlook App']) {
+      const text = `Mail sync on your phone is broken since the update.\n\n${line}`;
+      assert.equal(strip(text), text);
+    }
+  });
+
+  test('a possessive written after the device is one only right after its name: "… hubungi saya" ("call me") is the writer\'s', () => {
+    for (const line of ['Dikirim dari kantor tolong hubungi saya', 'Dihantar dari pejabat sila hubungi saya', 'Enviado de Lisboa pelo meu']) {
+      const text = `Paket 4411 sudah siap di Bandung.\n\n${line}`;
+      assert.equal(strip(text), text);
+    }
+  });
+
   test('a machine or place after the same openings stays, and so does a sentence naming the platform and Outlook', () => {
     for (const line of ['Dikirim dari sensor 4 di ruang dingin B', 'Poslano iz stanice 4', 'Android users must update Outlook today.']) {
       const text = `Meeting moved to 3pm.\n\n${line}`;
@@ -310,10 +363,17 @@ describe("GroupWise's reply header: the mail answered below it, copied without '
     });
   }
 
-  test('in a mail that answers nothing it is text; without a date it is one quoted line, and what is below it stays', () => {
+  test("in a mail that answers nothing it is text; in a reply, a line framed by >>> without a sender, a date and a time is the writer's banner", () => {
     const alert = 'Load >>> limit\n\n>>> Pump 3 restarted 12/5/2026 5:00 PM >>>\nAll pumps running.';
     assert.equal(strip(alert, { reply: false }), tidy(alert));
-    assert.equal(strip('Please call.\n\n>>> Step two >>>\nOpen valve 4.', { reply: true }), 'Please call.\n\nOpen valve 4.');
+    for (const text of [
+      'Please call.\n\n>>> Step two >>>\nOpen valve 4.',
+      'Please note the new times:\n\n>>> Deadline moved to 12/5/2026 >>>\nTruck 1 arrives 8:00.\nTruck 2 arrives 9:00.',
+      'Plan:\n>>> Phase 1 2026 >>>\nOrder parts.',
+      'Note:\n>>> Bob Smith 12/5/2026 >>>\nCall him at 5.',
+    ]) {
+      assert.equal(strip(text, { reply: true }), text);
+    }
   });
 });
 
@@ -376,4 +436,30 @@ describe('disclaimers in Romanian, Greek, Hebrew, Korean, Croatian and Arabic', 
     const text = 'Pump 3 is back online.\n\n이 메일의 내용은 비밀입니다.';
     assert.equal(strip(text), text);
   });
+
+  for (const disclaimer of [
+    'Bu e-posta mesajı ve ekleri gönderildiği kişi ya da kuruma özel ve gizlidir. Yetkili alıcı değilseniz lütfen göndereni bilgilendirip mesajı sisteminizden siliniz; her türlü kullanım yasaktır.',
+    'הודעה זו עשויה להכיל מידע חסוי המוגן על פי דין. אם קיבלת הודעה זו בטעות, אנא הודע לשולח מיד ומחק אותה מהמערכת שלך. כל שימוש, העתקה או הפצה אסורים.',
+    'قد تحتوي هذه الرسالة على معلومات سرية. إذا تلقيت هذه الرسالة عن طريق الخطأ، يرجى إبلاغ المرسل وحذفها فورًا. يحظر أي استخدام أو نسخ أو توزيع غير مصرح به.',
+  ]) {
+    test(`"${disclaimer.slice(0, 40)}…" goes by its legal phrase`, () => {
+      assert.equal(strip(`Pump 3 is back online.\n\n${disclaimer}\n`), 'Pump 3 is back online.');
+    });
+  }
+
+  // A long last paragraph that names the mail, with an everyday word that a legal word opens or is inside of.
+  for (const paragraph of [
+    'أرجو الرد على هذه الرسالة بسرعة، نحتاج إلى حل سريع قبل نهاية اليوم لأن العملاء لا يستطيعون الدخول إلى النظام وسأبقى في المكتب حتى السادسة مساء.',
+    'אנא קראו את ההודעה הזו בעיון ובצעו בדיקה יסודית של כל השרתים בחדר 4 לפני סוף היום, כי הלקוחות לא מצליחים להתחבר למערכת ואני אהיה במשרד עד שש בערב.',
+    '이 메일을 받으시면 바로 관리자 계정의 비밀번호를 변경하시고 서버실 4번 랙의 전원을 확인해 주세요. 고객들이 시스템에 접속하지 못하고 있으니 오늘 안에 꼭 처리해 주시기 바랍니다.',
+    'Vă rog să răspundeți la acest mesaj până la ora 16. Destinatarul coletului trebuie să fie prezent la livrare cu buletinul, altfel coletul se întoarce la depozitul din Cluj.',
+    'Molim vas da na ovu poruku odgovorite do 16 sati. Primatelj paketa mora biti prisutan pri dostavi s osobnom iskaznicom, inače se paket vraća u skladište u Zagrebu.',
+    'Παρακαλώ διαβάστε αυτό το μήνυμα προσεκτικά: ο κωδικός είναι απόρρητος, μην τον στείλετε σε κανέναν, αλλάξτε τον σήμερα και ελέγξτε το rack 4 πριν το τέλος της ημέρας.',
+    'Bu mesajı alır almaz lütfen gizli klasördeki yedek dosyalarını kontrol edin ve raf 4teki sunucunun güç kablosunu değiştirin, müşteriler sisteme giremiyor, akşam altıya kadar ofisteyim.',
+  ]) {
+    test(`the writer's own last paragraph "${paragraph.slice(0, 40)}…" stays`, () => {
+      const text = `db1 is down since 10:00.\n\n${paragraph}`;
+      assert.equal(strip(text), text);
+    });
+  }
 });
