@@ -213,7 +213,8 @@ export async function status(
     // Held SMS are queued too; a scheduled one waits for its time (its age counts from it).
     `sms queued: ${counted.format(stats.sms.queued + stats.sms.held)} (held: ${counted.format(stats.sms.held)}${scheduledNote(stats.sms)}), oldest ${stats.sms.oldestAgeSeconds} s`,
     `mail queued: ${counted.format(stats.mail.queued)}, oldest ${stats.mail.oldestAgeSeconds} s`,
-    `inbound SMS without a mailbox: ${stats.undeliverableInbound} (smsrelay undeliverable)`,
+    // Both kinds are listed and rerouted alike: no mailbox found, or their reply mail refused or bounced.
+    `inbound SMS undeliverable (no mailbox, or their mail refused or bounced): ${stats.undeliverableInbound} (smsrelay undeliverable)`,
     `quarantined webhook requests: ${stats.quarantined}`,
     ...(await store.listQueued(5)).filter((sms) => sms.lastError).map((sms) => `last error ${sms.messageId} ${sms.number}: ${sms.lastError}`),
     ...(await store.queuedMailErrors(5)).map(
@@ -363,8 +364,14 @@ export async function history(
     // A mail another relay sent again after its relay's lease ended: the mailbox may have it twice, as an SMS's phone.
     const duplicates = reply.mail && reply.mail.possibleDuplicates > 0 ? ` (${plural(reply.mail.possibleDuplicates, 'possible duplicate')})` : '';
     const mail = reply.mail ? `mail ${reply.mail.status}${duplicates}${reply.mail.error ? ` (${reply.mail.error})` : ''}` : undefined;
-    const mailed = !reply.mailbox ? `no mailbox: kept as undeliverable${mail ? ` (its last ${mail})` : ''}` : `to ${reply.mailbox}${mail ? `, ${mail}` : ''}`;
-    lines.push(`reply ${reply.id} ${new Date(reply.receivedAt).toISOString()}${reply.context ? ` [UserContext: ${reply.context}]` : ''}: ${mailed}`);
+    // An SMS whose mail failed (refused, or bounced after the smarthost took it) names the mailbox that mail went to.
+    const mailed = reply.mailbox
+      ? `to ${reply.mailbox}${mail ? `, ${mail}` : ''}`
+      : reply.mail
+        ? `to ${reply.mail.to}, ${mail}: kept as undeliverable`
+        : 'no mailbox: kept as undeliverable';
+    const erased = reply.textErased ? '; its text was erased by store.retention' : '';
+    lines.push(`reply ${reply.id} ${new Date(reply.receivedAt).toISOString()}${reply.context ? ` [UserContext: ${reply.context}]` : ''}: ${mailed}${erased}`);
   }
   for (const id of ids) {
     const events = await store.events(id);
@@ -752,6 +759,8 @@ export async function rerouteUndeliverable(store: Store, config: ReplyMailSettin
   const answered = conversation && { context: conversation.context, number: sms.number, from: conversation.mailbox, messageIdHeader };
   // Rerouted meanwhile (by another operator or relay): that mail goes, this one would be a second.
   if (!(await store.rerouteInbound(id, mailbox, mail, answered))) throw gone;
+  if (sms.textErased)
+    return `SMS ${id} queued for ${mailbox}, without its text: store.retention erased it after its first reply mail was sent (that mail bounced later); the mail says so`;
   return `SMS ${id} queued for ${mailbox}`;
 }
 

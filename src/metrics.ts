@@ -64,10 +64,13 @@ export class Metrics {
     labelNames: ['state'] as const,
     registers: [this.registry],
   });
-  /** The relay's own mail (bounces, notices, reply mails, the postmaster's) by kind and how each attempt ended: fixed sets. */
+  /**
+   * The relay's own mail (bounces, notices, reply mails, the postmaster's) by kind and how each attempt ended, and reply
+   * mails a bounce failed after the smarthost took them (`bounced`, counted besides their `delivered`): fixed sets.
+   */
   readonly ownMail = new Counter({
     name: 'smsrelay_mails_sent_total',
-    help: "Delivery attempts of the relay's own mail, by kind (bounce, notice, reply, postmaster) and result (delivered, deferred, refused)",
+    help: "Delivery attempts of the relay's own mail, by kind (bounce, notice, reply, postmaster) and result (delivered, deferred, refused), and reply mails failed by a bounce after the smarthost took them (bounced, besides their delivered)",
     labelNames: ['kind', 'result'] as const,
     registers: [this.registry],
   });

@@ -1,3 +1,4 @@
+import { domainToASCII } from 'node:url';
 import { AUTO_REPLY_SUBJECT, autoReplyMark, LOOP_HEADER } from './extract.ts';
 import type { ParsedMail } from './mime.ts';
 import { anyOf, BOUNCE_SUBJECTS, DELAY_SUBJECTS, DELAY_WORDINGS, PERSONS_QUOTE_MARKER, RETURNED_MESSAGE_MARKERS } from './wordings.ts';
@@ -59,12 +60,14 @@ const RETURNED_MESSAGE = new RegExp(`^[\\s-]*(?:${anyOf(RETURNED_MESSAGE_MARKERS
 const DELAY_WORDING = new RegExp(anyOf(DELAY_WORDINGS), 'iu');
 /**
  * What only a bounce writes around a status: Exim's "SMTP error from remote mail server", an RFC 3464
- * field pasted into a plain bounce, qmail's `(#5.1.1)`. MTAs mark their bounces as auto-replies too
+ * field pasted into a plain bounce, qmail's `(#5.1.1)`, Gmail's "The error that the other server returned
+ * was" and "Technical details of permanent failure". MTAs mark their bounces as auto-replies too
  * (Exim, Postfix), and a vacation answer may hold a phone number (`555 0100`) or a date (`5.1.25`) that
  * reads as a status: in a mail with an auto-reply's mark, a status counts only with one of these (or
  * the returned mail's marker) beside it.
  */
-const BOUNCE_CONTEXT = /\bSMTP error\b|^\s*(?:Diagnostic-Code|Remote-MTA)\s*:|\(#[45]\.\d{1,3}\.\d{1,3}\)/im;
+const BOUNCE_CONTEXT =
+  /\bSMTP error\b|^\s*(?:Diagnostic-Code|Remote-MTA)\s*:|\(#[45]\.\d{1,3}\.\d{1,3}\)|\bThe error that the other server returned was\b|\bTechnical details of (?:permanent|temporary) failure\b/im;
 /** The one returned-mail marker (RETURNED_MESSAGE_MARKERS) that a person's quote writes too. */
 const PERSONS_QUOTE = new RegExp(anyOf([PERSONS_QUOTE_MARKER]), 'i');
 /** The relay's own header on a line of its own: a returned copy of its reply mail carries it. */
@@ -110,7 +113,7 @@ export function readBounce(bounce: ToReturnPath): Bounce | NotABounce {
   const returnsReplyMail = (autoMarked ? bounceMarker : marker) && returnsMail(bounce);
   if (AUTO_REPLY_SUBJECT.test(subject) || (autoMarked && !permanent && !delay && !returnsReplyMail && !BOUNCE_SUBJECT.test(subject)))
     return { notABounce: 'auto-reply' };
-  const reason = (line: string | undefined) => bounded(line?.trim() || subject);
+  const reason = (line: string | undefined) => bounded(unlabelled(line) || underMailbox(lines, bounce.recipient) || subject);
   if (bounce.envelopeFrom === '') {
     if (permanent) return { failed: true, reason: reason(permanent) };
     if (delay) return { failed: false, reason: reason(delay) };
@@ -119,6 +122,31 @@ export function readBounce(bounce: ToReturnPath): Bounce | NotABounce {
   if (BOUNCE_SUBJECT.test(subject)) return { failed: true, reason: reason(permanent ?? delay) };
   if (DELAY_SUBJECT.test(subject) && delay) return { failed: false, reason: reason(delay) };
   return { notABounce: 'unclassified' };
+}
+
+/** Sendmail's `(reason: 550 5.1.1 … User unknown)`: the server's words without the label around them. */
+const REASON_LABEL = /^\(reason:\s*(.*)\)$/i;
+
+function unlabelled(line: string | undefined): string | undefined {
+  const trimmed = line?.trim();
+  return trimmed && (REASON_LABEL.exec(trimmed)?.[1] ?? trimmed);
+}
+
+/**
+ * The line a plain bounce writes under the failed address when it gives no status on it: Exim's
+ * `retry timeout exceeded` or `Unrouteable address` below `  alice@example.com`, qmail's `Sorry, I
+ * couldn't find any host named …` and Yahoo's `554: delivery error: …` below `<alice@example.com>:`.
+ * Only above the returned mail (`lines`), so never the SMS's words.
+ */
+function underMailbox(lines: readonly string[], mailbox: string): string | undefined {
+  const named = new RegExp(`^\\s*<?${anyOf([mailbox])}>?:?\\s*$`, 'i');
+  const at = lines.findIndex((line) => named.test(line));
+  return at < 0
+    ? undefined
+    : lines
+        .slice(at + 1)
+        .find((line) => line.trim() !== '')
+        ?.trim();
 }
 
 /** The class of the first status or SMTP reply code on `line` ('5' permanent, '4' transient, '2' success), if any. */
@@ -161,9 +189,25 @@ function fromReport(blocks: readonly Block[], recipient: string): Bounce {
   const failed = blocks.filter(isFailed);
   const first = failed[0];
   if (first === undefined) return { failed: false, reason: reasonOf(blocks[0] as Block) };
-  const own = failed.find((block) => ['final-recipient', 'original-recipient'].some((name) => sameAddress(addressOf(block.get(name)), recipient)));
+  const own = failed.find((block) => namesMailbox(block, recipient));
   if (own) return { failed: true, reason: reasonOf(own) };
-  return { failed: false, reason: reasonOf(first), behind: addressOf(first.get('final-recipient') ?? first.get('original-recipient')) ?? '' };
+  return { failed: false, reason: reasonOf(first), behind: addressOf(first.get('original-recipient') ?? first.get('final-recipient')) ?? '' };
+}
+
+/**
+ * Whether a report's block is about `mailbox`. Its Original-Recipient, where given, is the address the
+ * relay sent to (the ORCPT it passes, RFC 3461 §4.2), so it decides; else its Final-Recipient, which an
+ * MTA may write as the base address of a subaddress (`alice@` for `alice+sms@`) after stripping the tag
+ * for delivery: with no Original-Recipient to say otherwise, that is the mailbox too.
+ */
+function namesMailbox(block: Block, mailbox: string): boolean {
+  const original = block.get('original-recipient');
+  if (original !== undefined) return sameMailbox(addressOf(original), mailbox);
+  const final = addressOf(block.get('final-recipient'));
+  if (sameMailbox(final, mailbox)) return true;
+  const at = mailbox.lastIndexOf('@');
+  const tag = mailbox.indexOf('+');
+  return tag > 0 && tag < at && sameMailbox(final, `${mailbox.slice(0, tag)}${mailbox.slice(at)}`);
 }
 
 /** A block that says its recipient failed: `Action: failed`, or without an Action a status neither 2.x.x nor 4.x.x. */
@@ -188,8 +232,30 @@ function addressOf(field: string | undefined): string | undefined {
   return address === '' ? undefined : address;
 }
 
-function sameAddress(address: string | undefined, recipient: string): boolean {
-  return address !== undefined && address.toLowerCase() === recipient.toLowerCase();
+/**
+ * Whether a report's address is `mailbox` written another way: its domain in Unicode (RFC 6533's
+ * `utf-8;` type: `alice@bücher.example` is `alice@xn--bcher-kva.example`, RFC 5890), with the root's
+ * trailing dot, or in other letter case; its local part quoted where it needs no quotes (RFC 5321
+ * §4.1.2: `"alice"` is `alice`). Letter case is ignored in the local part as well: the relay never takes
+ * two mailboxes that differ only by it, and MTAs report the case they were given or their own.
+ */
+function sameMailbox(address: string | undefined, mailbox: string): boolean {
+  const key = address === undefined ? undefined : mailboxKey(address);
+  return key !== undefined && key === mailboxKey(mailbox);
+}
+
+/** A mailbox in one form: its local part unquoted, its domain as A-labels without the trailing dot, all lower case. */
+function mailboxKey(address: string): string | undefined {
+  const at = address.lastIndexOf('@');
+  if (at <= 0) return undefined;
+  const written = address.slice(0, at);
+  const local = /^"(.*)"$/s.test(written) ? written.slice(1, -1).replace(/\\(.)/gs, '$1') : written;
+  const domain = address
+    .slice(at + 1)
+    .replace(/\.$/, '')
+    .toLowerCase();
+  // domainToASCII gives '' for a domain IDNA refuses: such a domain is compared as written.
+  return `${local.toLowerCase()}@${domainToASCII(domain) || domain}`;
 }
 
 /** The fields of each of a report's per-recipient blocks, by lower-case name, folded lines unfolded; none when `text` holds no report. */

@@ -138,7 +138,9 @@ export function smarthostTransport(url: string, relay: SmarthostRelay): MailTran
     session.sent += 1;
     let written: () => void = () => undefined;
     const turnFree = new Promise<void>((resolve) => (written = resolve));
-    const result = session.connection.send(fitted.from, mail.recipients, fitted.raw, written).then(
+    // A reply mail's bounce comes back to the relay (its return path), read by its Original-Recipient, without the SMS text;
+    // the other mails go as they came (a forward to the postmaster keeps its sender's own) or from <> (bounces, notices).
+    const result = session.connection.send(fitted.from, mail.recipients, fitted.raw, written, { dsn: mail.kind === 'reply' }).then(
       (response): DeliveryResult => ({ ok: true, response }),
       async (error: SmtpError): Promise<DeliveryResult> => {
         // A refusal of this mail leaves the session usable; anything else (421, a dropped connection) ends it.

@@ -157,13 +157,13 @@ export class SmtpSession {
    * reply came. At least one recipient must be accepted (the others are left, as nodemailer left them).
    * A refused envelope is followed by RSET, so the session stays usable.
    */
-  async send(from: string, to: readonly string[], raw: Buffer, written: () => void = () => undefined): Promise<string> {
+  async send(from: string, to: readonly string[], raw: Buffer, written: () => void = () => undefined, options: SendOptions = {}): Promise<string> {
     const previous = this.#turn;
     let free: () => void = () => undefined;
     this.#turn = new Promise((resolve) => (free = resolve));
     try {
       await previous;
-      return await this.#transaction(from, to, raw, () => {
+      return await this.#transaction(from, to, raw, options, () => {
         free();
         written();
       });
@@ -173,7 +173,7 @@ export class SmtpSession {
     }
   }
 
-  async #transaction(from: string, to: readonly string[], raw: Buffer, contentWritten: () => void): Promise<string> {
+  async #transaction(from: string, to: readonly string[], raw: Buffer, { dsn: asksDsn = false }: SendOptions, contentWritten: () => void): Promise<string> {
     const unsafe = [from, ...to].find((address) => /[\r\n<>]/.test(address));
     if (unsafe !== undefined) throw new SmtpError('EENVELOPE', `invalid address ${JSON.stringify(unsafe)}`);
     if (to.length === 0) throw new SmtpError('EENVELOPE', 'no recipients');
@@ -181,7 +181,12 @@ export class SmtpSession {
     const utf8 = [from, ...to].some(needsSmtpUtf8) && this.#extensions.includes('SMTPUTF8') ? ' SMTPUTF8' : '';
     // RFC 6152 §3: 8-bit content is declared (a server without 8BITMIME gets it made 7-bit first: smarthost.ts).
     const body = this.#extensions.includes('8BITMIME') && !isAscii(raw) ? ' BODY=8BITMIME' : '';
-    const commands = [`MAIL FROM:<${from}>${utf8}${body}`, ...to.map((address) => `RCPT TO:<${address}>`), 'DATA'];
+    const dsn = asksDsn && this.#extensions.includes('DSN');
+    const commands = [
+      `MAIL FROM:<${from}>${utf8}${body}${dsn ? ' RET=HDRS' : ''}`,
+      ...to.map((address) => `RCPT TO:<${address}>${dsn ? ` ORCPT=${originalRecipient(address)}` : ''}`),
+      'DATA',
+    ];
     // One reply per command sent; DATA's last, when it was sent.
     const replies: Array<Promise<Reply>> = [];
     if (pipelining) {
@@ -367,6 +372,26 @@ export class SmtpSession {
     for (const answer of this.#pending.splice(0)) answer(error);
     for (const listener of this.#onEnd.splice(0)) listener();
   }
+}
+
+export interface SendOptions {
+  /**
+   * Ask for RFC 3461's DSN where the server offers it: headers only in a bounce (`RET=HDRS`) and each
+   * recipient named as it was sent to (`ORCPT`), which a bounce then gives as its Original-Recipient
+   * however the servers behind rewrote it (an alias, a stripped +tag, a Unicode domain).
+   */
+  readonly dsn?: boolean;
+}
+
+/**
+ * An ORCPT value (RFC 3461 §4.2): an ASCII address as `rfc822;` xtext (a character outside `!`..`~`, and
+ * `+` and `=`, as `+HH`); one with UTF-8 as RFC 6533's `utf-8;` utf-8-addr-xtext (`+`, `=`, `\` and every
+ * character beyond ASCII as `\x{HEX}`).
+ */
+export function originalRecipient(address: string): string {
+  if (!needsSmtpUtf8(address))
+    return `rfc822;${address.replace(/[^!-*,-<>-~]/g, (char) => `+${char.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`)}`;
+  return `utf-8;${address.replace(/[^!-*,-<>-[\]-~]/gu, (char) => `\\x{${(char.codePointAt(0) ?? 0).toString(16).toUpperCase()}}`)}`;
 }
 
 /** An address with UTF-8 in it: it goes only with SMTPUTF8 (RFC 6531). */

@@ -18,6 +18,12 @@ import type { Route } from './tracking.ts';
 
 /** What stands for the text of an SMS that has none (or only spaces): the mailbox is told, not shown a blank body. */
 export const EMPTY_SMS_NOTE = '[the SMS has no text: the phone sent it empty]';
+/**
+ * What stands for the text of an SMS store.retention erased before its reply mail bounced (a reroute then
+ * has nothing else to mail): the phone did write, and the mailbox is told to ask it again.
+ */
+export const ERASED_SMS_NOTE =
+  '[the text of this SMS was erased by store.retention after its first reply mail was sent; that mail bounced later: ask the phone what it wrote]';
 /** Subjects are one line; a longer one is cut here (RFC 5322 recommends 78-character lines). */
 const MAX_SUBJECT_CHARS = 200;
 /** The tag the subject template adds; an earlier one in the original subject is not repeated. */
@@ -38,6 +44,8 @@ export interface InboundSms {
   readonly wasOptedOut?: boolean | undefined;
   /** The number the phone texted, where the provider says (ReceivedSms.to). */
   readonly to?: string | undefined;
+  /** store.retention erased its text (UndeliverableInbound.textErased): `text` is empty, though the phone wrote one. */
+  readonly textErased?: true | undefined;
 }
 
 export interface ReplyMailOptions {
@@ -108,7 +116,7 @@ export async function buildReplyMail(
   const { conversation } = route;
   const data = {
     number,
-    text: hasVisibleText(sms.text) ? bodyText(sms.text) : EMPTY_SMS_NOTE,
+    text: hasVisibleText(sms.text) ? bodyText(sms.text) : sms.textErased ? ERASED_SMS_NOTE : EMPTY_SMS_NOTE,
     // Every provider's time in one form; without one, when the relay got it, in the relay's zone.
     sentAt: sms.sentAt ?? isoInZone(sms.receivedAt),
     texted: sms.to === undefined ? undefined : formatNumber(sms.to),

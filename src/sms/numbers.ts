@@ -250,7 +250,8 @@ const E164_MAX_DIGITS = 15;
  * `0x00000401`, a gateway's id `SM0123…`: a number is written apart from letters, while `_` parts
  * words as a blank does, and the `%2B` of a form-encoded `+` is no word), an ISO 8601 or dotted date
  * (`05.12.2026`) with its time, an IPv4 address (each also after an opening parenthesis, where a
- * number could begin).
+ * number could begin), an SMTP reply code with its enhanced status code (`550 5.1.10`, `550-5.7.708`:
+ * RFC 3463's `class.subject.detail`, which a bounce's reason quotes and the operator must read).
  */
 const NUMBER_IN_TEXT = new RegExp(
   [
@@ -260,7 +261,8 @@ const NUMBER_IN_TEXT = new RegExp(
     String.raw`(?<!\d)\d{${E164_MAX_DIGITS + 1},}`,
     String.raw`\(?(?<![a-z\d%])(?=[a-z\d]*[a-z])(?=[a-z\d]*\d)[a-z\d]+`,
     String.raw`\(?\b(?:\d{4}-\d\d-\d\d|\d\d?\.\d\d?\.\d{4})(?:[T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?)?`,
-    String.raw`\(?\b\d{1,3}(?:\.\d{1,3}){3}(?![.\d]))`,
+    String.raw`\(?\b\d{1,3}(?:\.\d{1,3}){3}(?![.\d])`,
+    String.raw`\b[245]\d\d[ -][245]\.\d{1,3}\.\d{1,3}(?![.\d]))`,
     String.raw`(?<![\d-])\+?\(?\d+(?:(?:[ \u00a0.+-]|\) ?| ?\(\+?)\d+)*`,
   ].join('|'),
   'gi',

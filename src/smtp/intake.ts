@@ -286,11 +286,14 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
                 );
               else if (!bounce.failed) logger.info(fields, 'smtp: a delay or success report about a reply mail taken; nothing changed');
               else if (bounce.alreadyFailed) logger.info({ ...fields, to: bounce.mailbox }, 'smtp: a reply mail bounced again; it was failed already');
-              else
+              else {
                 logger.warn(
                   { ...fields, to: bounce.mailbox, number: maskNumber(bounce.number) },
                   'smtp: a reply mail bounced after the smarthost took it: failed; its SMS is kept as undeliverable (smsrelay undeliverable)',
                 );
+                // Its attempt counted `delivered` at the smarthost's 250: the loss shows beside it, once per mail.
+                metrics?.ownMail.inc({ kind: 'reply', result: 'bounced' });
+              }
               return callback(null, bounceReply(outcome));
             }
             logger.info(

@@ -50,7 +50,7 @@ export class Housekeeping {
     const { store, logger, retentionMs: retention, orphanReportTtlMs: ttl } = this.#options;
     const now = this.#clock();
     if (retention !== undefined) {
-      await store.purgeContent(now - retention).then(
+      await store.purgeContent(now - retention, now).then(
         (rows) => rows > 0 && logger.info({ rows, retention }, 'relay: message contents past their retention erased'),
         (error: unknown) => logger.warn({ err: error }, 'relay: retention purge failed; tried again later'),
       );

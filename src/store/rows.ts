@@ -111,12 +111,33 @@ export const reportDetail = (report: { readonly state: string; readonly code: nu
   `${report.state} (${report.said ?? `provider status ${report.code}`})`;
 
 /**
- * When retention may erase an inbound SMS's text (both stores): once its reply mail was delivered. Before
- * that the text is all there is of it: an undeliverable SMS is rerouted from it, and a reply mail still
- * queued may yet be refused for good, which lists the SMS as undeliverable again.
+ * How long after the smarthost took a reply mail (its 250) a bounce of it may still come: the longest
+ * queue lifetime of common MTAs, Postfix's `maximal_queue_lifetime` default of 5 days (Exchange's is 2,
+ * Exim's and sendmail's 4-5). A bounce fails the mail and lists its SMS as undeliverable again, to be
+ * rerouted from its text, so the text outlives it.
  */
-export const INBOUND_FINISHED = `inbound.mailbox IS NOT NULL AND EXISTS (
-  SELECT 1 FROM mail_out WHERE mail_out.message_id = inbound.id AND mail_out.kind = 'reply' AND mail_out.status = 'sent')`;
+export const REPLY_BOUNCE_WINDOW_MS = 5 * 24 * 60 * 60_000;
+
+/**
+ * When retention may erase an inbound SMS's text (both stores), `sentBefore` being the placeholder of the
+ * time before which a reply mail sent can no longer bounce (REPLY_BOUNCE_WINDOW_MS before now): once its
+ * reply mail was delivered that long ago. Before that the text is all there is of it: an undeliverable SMS
+ * is rerouted from it, and a reply mail still queued may yet be refused for good, or one the smarthost took
+ * bounce, which lists the SMS as undeliverable again.
+ */
+export const inboundFinished = (sentBefore: string) => `inbound.mailbox IS NOT NULL AND EXISTS (
+  SELECT 1 FROM mail_out WHERE mail_out.message_id = inbound.id AND mail_out.kind = 'reply' AND mail_out.status = 'sent'
+    AND mail_out.updated_at < ${sentBefore})`;
+
+/**
+ * Whether the inbound SMS `i` has lost its text to store.retention (both stores, 1 or 0): no text, and the
+ * content of a reply mail of it erased as well (retention erases that one no later than the text; texts
+ * erased before REPLY_BOUNCE_WINDOW_MS was kept are found alike). An SMS that came empty reads the same
+ * once retention has erased its reply mail too: the store keeps no other mark of an erasure, and taking
+ * such an SMS for erased never tells a mailbox that a phone which wrote sent nothing.
+ */
+export const TEXT_ERASED = `CASE WHEN i.text = '' AND EXISTS (
+  SELECT 1 FROM mail_out e WHERE e.message_id = i.id AND e.kind = 'reply' AND length(e.raw) = 0) THEN 1 ELSE 0 END`;
 
 /** When retention may erase a part of a long SMS (both stores): once its set was closed (mailed, or kept as undeliverable). */
 export const PARTS_FINISHED = 'sms_parts.set_id IN (SELECT id FROM part_sets WHERE closed_at IS NOT NULL)';
@@ -450,6 +471,11 @@ export function toSmsState(row: SmsStateRow): SmsState {
   };
 }
 
+/** An inbound SMS `i` of a number with its newest reply mail `m`, as repliesOfNumber selects them (both stores; the number and limit follow). */
+export const REPLIES_OF_NUMBER = `SELECT i.id, i.received_at, i.mailbox, i.context, m.status AS mail_status, m.last_error AS mail_error,
+    m.possible_duplicates AS mail_duplicates, m.recipients AS mail_to, ${TEXT_ERASED} AS text_erased
+  FROM inbound i LEFT JOIN mail_out m ON m.id = (SELECT max(id) FROM mail_out WHERE message_id = i.id AND kind = 'reply')`;
+
 /** An inbound SMS of a number with its newest reply mail, as repliesOfNumber selects it. */
 export interface ReplyOfNumberRow {
   id: string;
@@ -460,6 +486,10 @@ export interface ReplyOfNumberRow {
   mail_error: string | null;
   /** The reply mail's own count (mail_out.possible_duplicates), not its SMS's other mails': a rerouted SMS's new mail starts at 0. PostgreSQL's bigint comes as a string. */
   mail_duplicates: number | string | null;
+  /** The reply mail's recipients, as mail_out keeps them (JSON). */
+  mail_to: string | null;
+  /** TEXT_ERASED (PostgreSQL's integer may come as a string). */
+  text_erased: number | string;
 }
 
 export function toReceivedReply(row: ReplyOfNumberRow): ReceivedReply {
@@ -468,9 +498,15 @@ export function toReceivedReply(row: ReplyOfNumberRow): ReceivedReply {
     receivedAt: row.received_at,
     mailbox: row.mailbox ?? undefined,
     context: row.context ?? undefined,
+    textErased: Number(row.text_erased) === 1,
     mail:
       row.mail_status === null
         ? undefined
-        : { status: row.mail_status, error: row.mail_error ?? undefined, possibleDuplicates: Number(row.mail_duplicates ?? 0) },
+        : {
+            status: row.mail_status,
+            to: (JSON.parse(row.mail_to ?? '[]') as string[]).join(', '),
+            error: row.mail_error ?? undefined,
+            possibleDuplicates: Number(row.mail_duplicates ?? 0),
+          },
   };
 }

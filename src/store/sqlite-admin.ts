@@ -8,6 +8,7 @@ import {
   queueTarget,
   type ReplyOfNumberRow,
   toQueuedSms,
+  REPLIES_OF_NUMBER,
   toReceivedReply,
   waitsForSendAt,
 } from './rows.ts';
@@ -69,11 +70,7 @@ export function prepareAdminStatements(db: Database) {
     resume: db.prepare("DELETE FROM control WHERE key = 'dispatch_paused'"),
     paused: db.prepare("SELECT value FROM control WHERE key = 'dispatch_paused'"),
     messagesOfNumber: db.prepare('SELECT DISTINCT message_id FROM outbound WHERE number = ? ORDER BY id DESC LIMIT ?'),
-    repliesOfNumber: db.prepare(`
-      SELECT i.id, i.received_at, i.mailbox, i.context, m.status AS mail_status, m.last_error AS mail_error,
-        m.possible_duplicates AS mail_duplicates
-      FROM inbound i LEFT JOIN mail_out m ON m.id = (SELECT max(id) FROM mail_out WHERE message_id = i.id AND kind = 'reply')
-      WHERE i.number = ? ORDER BY i.received_at DESC LIMIT ?`),
+    repliesOfNumber: db.prepare(`${REPLIES_OF_NUMBER} WHERE i.number = ? ORDER BY i.received_at DESC LIMIT ?`),
   };
 }
 

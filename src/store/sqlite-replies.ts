@@ -1,6 +1,6 @@
 import type { Database } from 'better-sqlite3';
 import type { DeliveryState } from '../vocabulary.ts';
-import { replyMailOfReturnPathSql, reportDetail, sentByReportDetail } from './rows.ts';
+import { replyMailOfReturnPathSql, reportDetail, sentByReportDetail, TEXT_ERASED } from './rows.ts';
 import type {
   Conversation,
   DeliveryReportResult,
@@ -248,13 +248,15 @@ export interface UndeliverableRow extends InboundRow {
   /** The failed mail's recipients, as mail_out keeps them (JSON). */
   refused_to: string | null;
   refused_error: string | null;
+  /** TEXT_ERASED: 1 once store.retention erased its text (PostgreSQL's integer may come as a string). */
+  text_erased: number | string;
 }
 
 /**
  * The columns of an undeliverable SMS `i`, with the recipients and error of its last reply mail that
  * failed (`mail_out_message` finds it), one statement on both stores.
  */
-export const UNDELIVERABLE_COLUMNS = `i.*, m.recipients AS refused_to, m.last_error AS refused_error FROM inbound i
+export const UNDELIVERABLE_COLUMNS = `i.*, m.recipients AS refused_to, m.last_error AS refused_error, ${TEXT_ERASED} AS text_erased FROM inbound i
   LEFT JOIN mail_out m ON m.id = (SELECT max(id) FROM mail_out WHERE message_id = i.id AND kind = 'reply' AND status = 'failed')`;
 
 export function toUndeliverable(row: UndeliverableRow): UndeliverableInbound {
@@ -268,7 +270,8 @@ export function toUndeliverable(row: UndeliverableRow): UndeliverableInbound {
     userContext: row.user_context ?? undefined,
     receivedAt: row.received_at,
   };
-  const answered = row.context === null ? inbound : { ...inbound, context: row.context };
+  const erased = Number(row.text_erased) === 1 ? { ...inbound, textErased: true as const } : inbound;
+  const answered = row.context === null ? erased : { ...erased, context: row.context };
   if (row.refused_to === null) return answered;
   return { ...answered, refused: { mailbox: (JSON.parse(row.refused_to) as string[]).join(', '), error: row.refused_error ?? '' } };
 }

@@ -12,7 +12,8 @@ import {
   type BouncedMailRow,
   bouncedReply,
   replyMailbox,
-  INBOUND_FINISHED,
+  inboundFinished,
+  REPLY_BOUNCE_WINDOW_MS,
   PARTS_FINISHED,
   RESUMED_DETAIL,
   MAIL_RESUMED,
@@ -639,12 +640,13 @@ export class SqliteStore implements Store {
     });
   }
 
-  async purgeContent(before: number): Promise<number> {
+  async purgeContent(before: number, now: number): Promise<number> {
     const erased = await this.#write(() => {
       const sql = this.#sql;
-      return [sql.purgeMessages, sql.purgeInbound, sql.purgeParts, sql.purgeSubjects, sql.purgeMailOut, sql.purgeQuarantine].reduce(
+      const inbound = sql.purgeInbound.run(before, now - REPLY_BOUNCE_WINDOW_MS).changes;
+      return [sql.purgeMessages, sql.purgeParts, sql.purgeSubjects, sql.purgeMailOut, sql.purgeQuarantine].reduce(
         (sum, statement) => sum + statement.run(before).changes,
-        0,
+        inbound,
       );
     });
     // The WAL keeps the pages as they were before the erasure until it is checkpointed and emptied (a reader
@@ -1171,7 +1173,7 @@ function prepareStatements(db: Database) {
       UPDATE messages SET text = '', headers = '', subject = NULL
       WHERE received_at < ? AND (text != '' OR headers != '')
         AND NOT EXISTS (SELECT 1 FROM outbound WHERE outbound.message_id = messages.id AND outbound.status = 'queued')`),
-    purgeInbound: db.prepare(`UPDATE inbound SET text = '' WHERE received_at < ? AND text != '' AND ${INBOUND_FINISHED}`),
+    purgeInbound: db.prepare(`UPDATE inbound SET text = '' WHERE received_at < ? AND text != '' AND ${inboundFinished('?')}`),
     purgeParts: db.prepare(`UPDATE sms_parts SET text = '', octets = NULL WHERE received_at < ? AND text != '' AND ${PARTS_FINISHED}`),
     purgeSubjects: db.prepare('UPDATE conversations SET subject = NULL WHERE last_used_at < ? AND subject IS NOT NULL'),
     purgeMailOut: db.prepare("UPDATE mail_out SET raw = x'' WHERE created_at < ? AND status != 'queued' AND length(raw) > 0"),

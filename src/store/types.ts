@@ -78,9 +78,10 @@ export interface Store extends ReplyStore, ReassemblyStore, SharedStateStore, Cl
   durability(): Promise<{ readonly journalMode: string; readonly synchronous: string; readonly server?: string }>;
   /**
    * Erases what people wrote (texts, headers, subjects, mail bodies) of everything older than
-   * `before` that is finished (no SMS or mail of it still queued). Returns how many rows lost content.
+   * `before` that is finished (no SMS or mail of it still queued; an inbound SMS's reply mail sent before
+   * `now` less REPLY_BOUNCE_WINDOW_MS, so that no bounce of it can come). Returns how many rows lost content.
    */
-  purgeContent(before: number): Promise<number>;
+  purgeContent(before: number, now: number): Promise<number>;
   /** Queue depths and ages, for metrics and `smsrelay status`. */
   queueStats(now: number): Promise<QueueStats>;
   /** Commits, the writes they carried and their time since the store opened, for metrics. */
@@ -418,9 +419,13 @@ export interface ReceivedReply {
   readonly receivedAt: number;
   readonly mailbox: string | undefined;
   readonly context: string | undefined;
+  /** store.retention erased its text (UndeliverableInbound.textErased). */
+  readonly textErased: boolean;
   readonly mail:
     | {
         readonly status: 'queued' | 'sent' | 'failed';
+        /** Its recipients (the mailbox it went to), joined with ", ". */
+        readonly to: string;
         readonly error: string | undefined;
         /**
          * Deliveries of this mail that may have reached the smarthost twice (mail_out.possible_duplicates): sent again
@@ -613,6 +618,11 @@ export interface CommitStats {
  */
 export interface UndeliverableInbound extends Omit<NewInbound, 'route'> {
   readonly refused?: { readonly mailbox: string; readonly error: string };
+  /**
+   * Its text was erased by store.retention (its reply mail was sent past the bounce window, then bounced
+   * all the same): `text` is empty although the phone wrote one, and nothing is left to reroute.
+   */
+  readonly textErased?: true;
   /** The context of the conversation it was mailed under before its mail was refused; undefined when it had none. */
   readonly context?: string;
 }

@@ -284,7 +284,7 @@ describe('console access', () => {
     await waitFor('the SMS sent', async () => (await relay.relay.store.smsOf(id))[0]?.status === 'sent');
     const page = `http://127.0.0.1:${relay.relay.httpPort}/console/messages/${id}`;
     assert.match(await (await fetch(page, { headers: { cookie } })).text(), /soon forgotten/);
-    await relay.relay.store.purgeContent(Date.now() + 1000);
+    await relay.relay.store.purgeContent(Date.now() + 1000, Date.now());
     const erased = await (await fetch(page, { headers: { cookie } })).text();
     assert.doesNotMatch(erased, /soon forgotten/);
     assert.match(erased, /Erased by store\.retention/);

@@ -782,7 +782,7 @@ describe('console pages', () => {
     await store.acceptMail(mail(['+447700900995'], { id, receivedAt: Date.now() - 10_000 }));
     const [sms] = await store.waitingSms(id);
     await store.recordSmsOutcomes([{ smsId: sms?.id ?? assert.fail('no SMS'), kind: 'sent', providerId: 'gw-erased' }]);
-    assert.ok((await store.purgeContent(Date.now())) > 0, 'its text erased');
+    assert.ok((await store.purgeContent(Date.now(), Date.now())) > 0, 'its text erased');
     const pages = {
       overview: await html('/console'),
       queue: await html('/console/queue'),

@@ -95,7 +95,7 @@ describe('reading a bounce of a reply mail', () => {
     assert.deepEqual(qmail, { failed: true, reason: 'Remote host said: 550 No such user here' });
   });
 
-  test("Exim's bounce quoting the mail after its marker: the reason is the remote reply; one naming no code gives its subject", async () => {
+  test("Exim's bounce quoting the mail after its marker: the reason is the remote reply, or the line under the address where it names no code", async () => {
     const exim = (diagnostic: string) =>
       read(
         ['From: Mail Delivery System <Mailer-Daemon@mx.example.com>', 'Subject: Mail delivery failed: returning message to sender'],
@@ -114,7 +114,82 @@ describe('reading a bounce of a reply mail', () => {
         ].join('\r\n'),
       );
     assert.deepEqual(await exim('    550 mailbox unavailable'), { failed: true, reason: '550 mailbox unavailable' });
-    assert.deepEqual(await exim('    mailbox is full'), { failed: true, reason: 'Mail delivery failed: returning message to sender' });
+    assert.deepEqual(await exim('    retry timeout exceeded'), { failed: true, reason: 'retry timeout exceeded' });
+    assert.deepEqual(await exim('    Unrouteable address'), { failed: true, reason: 'Unrouteable address' });
+  });
+
+  test("plain bounces give the SMTP error they quote as the reason: Gmail's marked auto-replied, Yahoo's 554:, qmail's without a status, sendmail's without its label", async () => {
+    const gmail = await read(
+      ['From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>', 'Subject: Delivery Status Notification (Failure)', 'Auto-Submitted: auto-replied'],
+      [
+        'Delivery to the following recipient failed permanently:',
+        '',
+        '     team@example.com',
+        '',
+        'Technical details of permanent failure:',
+        'Google tried to deliver your message, but it was rejected by the server for the recipient domain example.com by mx.example.com. [192.0.2.1].',
+        '',
+        'The error that the other server returned was:',
+        '550 5.1.1 <team@example.com>... User unknown',
+        '',
+        '----- Original message -----',
+        '',
+        RETURNED,
+      ].join('\r\n'),
+    );
+    assert.deepEqual(gmail, { failed: true, reason: '550 5.1.1 <team@example.com>... User unknown' });
+    const yahoo = await read(
+      ['From: MAILER-DAEMON@yahoo.com', 'Subject: Failure Notice'],
+      [
+        'Sorry, we were unable to deliver your message to the following address.',
+        '',
+        '<team@example.com>:',
+        "554: delivery error: dd This user doesn't have a yahoo.com account (team@example.com) [0] - mta1.mail.example.yahoo.com",
+        '',
+        '--- Below this line is a copy of the message.',
+        '',
+        RETURNED,
+      ].join('\r\n'),
+    );
+    assert.deepEqual(yahoo, {
+      failed: true,
+      reason: "554: delivery error: dd This user doesn't have a yahoo.com account (team@example.com) [0] - mta1.mail.example.yahoo.com",
+    });
+    const qmail = await read(
+      ['From: MAILER-DAEMON@mx.example.com', 'Subject: failure notice'],
+      [
+        'Hi. This is the qmail-send program at mx.example.com.',
+        "I'm afraid I wasn't able to deliver your message to the following addresses.",
+        '',
+        '<team@example.com>:',
+        "Sorry, I couldn't find any host named example.com.",
+        '',
+        '--- Below this line is a copy of the message.',
+        '',
+        RETURNED,
+      ].join('\r\n'),
+    );
+    assert.deepEqual(qmail, { failed: true, reason: "Sorry, I couldn't find any host named example.com." });
+    const sendmail = await read(
+      [
+        'From: Mail Delivery Subsystem <MAILER-DAEMON@mx.example.com>',
+        'Subject: Returned mail: see transcript for details',
+        'Auto-Submitted: auto-generated (failure)',
+      ],
+      [
+        'The original message was received at Sat, 5 Dec 2026 10:00:00 +0100',
+        '',
+        '   ----- The following addresses had permanent fatal errors -----',
+        '<team@example.com>',
+        '    (reason: 550 5.1.1 <team@example.com>... User unknown)',
+        '',
+        '   ----- Transcript of session follows -----',
+        '... while talking to mbox.example.com.:',
+        '>>> DATA',
+        '<<< 550 5.1.1 <team@example.com>... User unknown',
+      ].join('\r\n'),
+    );
+    assert.deepEqual(sendmail, { failed: true, reason: '550 5.1.1 <team@example.com>... User unknown' });
   });
 
   test("Gmail's 'Delivery Status Notification (Failure)' from an address is a bounce, its '(Delay)' a delay", async () => {
@@ -179,6 +254,54 @@ describe('reading a bounce of a reply mail', () => {
     });
     assert.equal(failed(await report([failedFor('team@mbox.example.com', 'team@example.com')])), true, 'an alias of the mailbox');
     assert.deepEqual(await report([delayed]), { failed: false, reason: '4.4.1' });
+  });
+
+  test('a report names the mailbox in any equivalent form: a Unicode domain, the root dot, letter case, a quoted local part; the base of a subaddress only without Original-Recipient', async () => {
+    const globalReport = (mailbox: string, block: string) => {
+      const raw = Buffer.from(
+        [
+          'From: MAILER-DAEMON@mx.example.com',
+          'Subject: Undelivered Mail Returned to Sender',
+          'MIME-Version: 1.0',
+          'Content-Type: multipart/report; report-type=global-delivery-status; boundary="B"',
+          '',
+          '--B',
+          'Content-Type: message/global-delivery-status',
+          '',
+          'Reporting-MTA: dns; mx.example.com',
+          '',
+          block,
+          'Action: failed',
+          'Status: 5.1.1',
+          '--B--',
+          '',
+        ].join('\r\n'),
+      );
+      return parseMail(raw).then((mail) => readBounce({ mail, raw, envelopeFrom: '', recipient: mailbox, returnPath: RETURN_PATH }));
+    };
+    for (const [mailbox, block] of [
+      ['alice@xn--bcher-kva.example', 'Final-Recipient: utf-8; alice@bücher.example'],
+      ['alice@xn--bcher-kva.example', 'Final-Recipient: utf-8; alice@BÜCHER.example.'],
+      ['alice@example.com', 'Final-Recipient: rfc822; alice@example.com.'],
+      ['ops@Example.COM', 'Final-Recipient: rfc822; <OPS@example.com.>'],
+      ['alice@example.com', 'Final-Recipient: rfc822; "alice"@example.com'],
+      ['alice+sms@example.com', 'Final-Recipient: rfc822; alice@example.com'],
+      ['alice+sms@example.com', 'Original-Recipient: rfc822;alice+sms@example.com\r\nFinal-Recipient: rfc822; alice@mbox.example.com'],
+    ] as const) {
+      assert.deepEqual(await globalReport(mailbox, block), { failed: true, reason: '5.1.1' }, `${mailbox}: ${block}`);
+    }
+    // Original-Recipient says which address the relay sent to: another one is behind the mailbox, whatever Final-Recipient says.
+    assert.deepEqual(
+      await globalReport('alice+sms@example.com', 'Original-Recipient: rfc822; list@example.com\r\nFinal-Recipient: rfc822; alice@example.com'),
+      { failed: false, reason: '5.1.1', behind: 'list@example.com' },
+    );
+    for (const other of ['alicia@example.com', 'alice@example.com.evil', 'alice@bucher.example', 'alice+other@example.com']) {
+      const read = await globalReport(
+        other === 'alice+other@example.com' ? 'alice@example.com' : 'alice@xn--bcher-kva.example',
+        `Final-Recipient: rfc822; ${other}`,
+      );
+      assert.equal(failed(read), false, other);
+    }
   });
 
   test('a bounce without a report in words no list knows is read by its content: a permanent status above the returned mail, or the returned mail itself', async () => {

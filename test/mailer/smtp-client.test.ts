@@ -10,7 +10,7 @@ import DataStream from 'nodemailer/lib/smtp-connection/data-stream';
 import { SMTPServer } from 'smtp-server';
 import { createLogger } from '../../src/log.ts';
 import { SMARTHOST_POOL_SIZE, smarthostTransport } from '../../src/mailer/smarthost.ts';
-import { dotStuffed, SmtpError, SmtpSession } from '../../src/mailer/smtp-client.ts';
+import { dotStuffed, originalRecipient, SmtpError, SmtpSession } from '../../src/mailer/smtp-client.ts';
 import type { ClaimedMail } from '../../src/store/types.ts';
 import { assertNeverLogged, captureLog } from '../helpers/log-lines.ts';
 import { testSmarthost } from '../helpers/smtp-sink.ts';
@@ -224,6 +224,46 @@ describe('the smarthost client', () => {
       assertNeverLogged(lines, { 'the password': 'secret' });
     } finally {
       await Promise.all([named.close(), addressed.close()]);
+      await smarthost.close();
+    }
+  });
+
+  test('to a smarthost that offers DSN for headers only and a reply mail asks for headers only and names each recipient as ORCPT (RFC 3461, RFC 6533); a forward to the postmaster asks nothing', async () => {
+    const envelopes: string[] = [];
+    const smarthost = await testSmarthost({
+      hideDSN: false,
+      onMailFrom: (address, _session, callback) => {
+        envelopes.push(`MAIL ${address.address} ${JSON.stringify(address.args)}`);
+        callback();
+      },
+      onRcptTo: (address, _session, callback) => {
+        envelopes.push(`RCPT ${address.address} ${JSON.stringify(address.args)}`);
+        callback();
+      },
+      onData: (stream, _session, callback) => {
+        stream.resume();
+        stream.on('end', () => callback());
+      },
+    });
+    const transport = smarthostTransport(`smtp://127.0.0.1:${smarthost.port}`, RELAY);
+    try {
+      for (const to of ['alice@example.com', 'alice+sms=1@example.com', 'alice@bücher.example'])
+        assert.equal((await transport.deliver(mail(1, to))).ok, true, to);
+      assert.equal((await transport.deliver({ ...mail(2), kind: 'postmaster', envelopeFrom: 'bob@example.net' })).ok, true);
+      assert.deepEqual(envelopes, [
+        'MAIL 447700900123@sms.example.com {"RET":"HDRS"}',
+        'RCPT alice@example.com {"ORCPT":"rfc822;alice@example.com"}',
+        'MAIL 447700900123@sms.example.com {"RET":"HDRS"}',
+        // smtp-server decodes the xtext (alice+2Bsms+3D1 as written, below).
+        'RCPT alice+sms=1@example.com {"ORCPT":"rfc822;alice+sms=1@example.com"}',
+        'MAIL 447700900123@sms.example.com {"SMTPUTF8":true,"BODY":"8BITMIME","RET":"HDRS"}',
+        String.raw`RCPT alice@bücher.example {"ORCPT":"utf-8;alice@b\\x{FC}cher.example"}`,
+        'MAIL bob@example.net false',
+        'RCPT alice@example.com false',
+      ]);
+      assert.equal(originalRecipient('alice+sms=1@example.com'), 'rfc822;alice+2Bsms+3D1@example.com');
+    } finally {
+      await transport.close();
       await smarthost.close();
     }
   });

@@ -6,7 +6,10 @@ import { fileURLToPath } from 'node:url';
 import BetterSqlite3 from 'better-sqlite3';
 import { simpleParser } from 'mailparser';
 import nodemailer from 'nodemailer';
+import { history, rerouteUndeliverable, status } from '../../src/admin.ts';
 import { webhookPaths } from '../../src/http/webhooks.ts';
+import { EMPTY_SMS_NOTE, ERASED_SMS_NOTE } from '../../src/replies/reply-mail.ts';
+import { REPLY_BOUNCE_WINDOW_MS } from '../../src/store/rows.ts';
 import { STORE_FILE } from '../../src/relay.ts';
 import { gatewayYaml, removeDir, type Simulator, startSimulator, startTestRelay, tempDir, type TestRelay, waitFor } from '../helpers/relay.ts';
 import { queuedId, sendMail } from '../helpers/smtp.ts';
@@ -783,6 +786,133 @@ describe('replies and delivery reports', () => {
     }
     const mixed = await sendMail(smtpPort(), { from: '', to: [fine.from, '447700900872@sms.example.com'], body: 'x' });
     assert.equal(mixed.rcpt[1]?.code, 452);
+  });
+
+  test('store.retention keeps the text of an SMS while its reply mail may still bounce; a text erased anyway is listed, logged and rerouted as erased, never as empty', async () => {
+    const answered = async (mailbox: string, number: string, text: string) => {
+      await write(mailbox, number, 'Retention', 'is the gas off?');
+      const sms = await smsTo(number);
+      gateway.simulator.sendMo({ from: number, text, usercontext: sms.userContext });
+      const reply = await mailTo(mailbox);
+      await waitFor('the reply mail recorded as sent', async () =>
+        (await relay.relay.store.repliesOfNumber(`+${number}`, 1))[0]?.mail?.status === 'sent' ? true : undefined,
+      );
+      return reply.from;
+    };
+    // Postfix's expiry bounce, days after the smarthost took the mail.
+    const bounce = (returnPath: string, mailbox: string) =>
+      sendMail(smtpPort(), {
+        from: '',
+        to: [returnPath],
+        subject: 'Undelivered Mail Returned to Sender',
+        headers: { 'Content-Type': 'multipart/report; report-type=delivery-status; boundary="B"' },
+        body: [
+          '--B',
+          'Content-Type: message/delivery-status',
+          '',
+          'Reporting-MTA: dns; mx.example.com',
+          '',
+          `Final-Recipient: rfc822; ${mailbox}`,
+          'Action: failed',
+          'Status: 4.4.1',
+          'Diagnostic-Code: X-Postfix; connect to mbox.example.com[192.0.2.1]:25: Connection timed out',
+          '',
+          '--B--',
+        ].join('\r\n'),
+      });
+    const store = relay.relay.store;
+    // A sweep with retention just past (as `store.retention: 1s` would run it): the mail was sent a moment ago.
+    const kept = await answered('late@example.com', '447700900873', 'Gas leak at gate 7');
+    await store.purgeContent(Date.now() + 1_000, Date.now());
+    assert.match((await bounce(kept, 'late@example.com')).data?.text ?? '', /is failed; its SMS is listed as undeliverable\)$/);
+    const listed = (await store.undeliverableInbound(100)).find((sms) => sms.number === '+447700900873');
+    assert.equal(listed?.text, 'Gas leak at gate 7', 'a bounce may come for days: the text is kept for it');
+    assert.equal(listed?.textErased, undefined);
+
+    // The same sweep once no MTA keeps a mail queued any longer: the text goes; a bounce that comes even later lists it as erased.
+    const late = await answered('later@example.com', '447700900874', 'Gas leak at gate 8');
+    await store.purgeContent(Date.now() + 1_000, Date.now() + REPLY_BOUNCE_WINDOW_MS + 60_000);
+    await bounce(late, 'later@example.com');
+    const erased = (await store.undeliverableInbound(100)).find((sms) => sms.number === '+447700900874');
+    assert.equal(erased?.text, '');
+    assert.equal(erased?.textErased, true, 'listed as erased, not as an empty SMS');
+    assert.match(
+      await history(store, '+447700900874', Date.now()),
+      /^reply \S+ \S+ \[UserContext: \w+\]: to later@example\.com, mail failed \(bounced after the smarthost took it: 4\.4\.1 X-Postfix; connect to mbox\.example\.com\[192\.0\.2\.1\]:25: Connection timed out\): kept as undeliverable; its text was erased by store\.retention$/m,
+    );
+    assert.match(
+      await status(store, Date.now(), { pid: undefined, name: 'test', database: false }),
+      /^inbound SMS undeliverable \(no mailbox, or their mail refused or bounced\): \d+ \(smsrelay undeliverable\)$/m,
+    );
+    assert.match(
+      await rerouteUndeliverable(store, relay.config, erased?.id ?? '', 'rerouted-erased@example.com'),
+      /^SMS \S+ queued for rerouted-erased@example\.com, without its text: store\.retention erased it/,
+    );
+    const rerouted = await simpleParser((await mailTo('rerouted-erased@example.com')).raw);
+    assert.ok(rerouted.text?.includes(ERASED_SMS_NOTE), rerouted.text);
+    assert.ok(!rerouted.text?.includes(EMPTY_SMS_NOTE), 'never "the phone sent it empty"');
+  });
+
+  test("a DSN naming the mailbox in Unicode (RFC 6533), with the root's dot or only the base of its subaddress fails its reply mail, counted as bounced", async () => {
+    const bouncedCount = async () => {
+      const metrics = await (await fetch(`http://127.0.0.1:${relay.relay.httpPort}/metrics`)).text();
+      return Number(/^smsrelay_mails_sent_total\{kind="reply",result="bounced"\} (\d+)$/m.exec(metrics)?.[1] ?? 0);
+    };
+    const counted = await bouncedCount();
+    for (const [mailbox, number, named] of [
+      ['bob@xn--mller-kva.example', '447700900875', 'utf-8; bob@müller.example'],
+      ['ops@Example.COM', '447700900876', 'rfc822; ops@example.com.'],
+      ['alice+sms@example.com', '447700900877', 'rfc822; alice@example.com'],
+    ] as const) {
+      await write(mailbox, number, 'Pump', 'pump 4 tripped');
+      const sms = await smsTo(number);
+      gateway.simulator.sendMo({ from: number, text: 'Pump 4 restarted', usercontext: sms.userContext });
+      const reply = await mailTo(mailbox);
+      const bounced = await sendMail(smtpPort(), {
+        from: '',
+        to: [reply.from],
+        subject: 'Undelivered Mail Returned to Sender',
+        headers: { 'MIME-Version': '1.0', 'Content-Type': 'multipart/report; report-type=global-delivery-status; boundary="B"' },
+        body: [
+          '--B',
+          'Content-Type: message/global-delivery-status',
+          '',
+          'Reporting-MTA: dns; mx.example.com',
+          '',
+          `Final-Recipient: ${named}`,
+          'Action: failed',
+          'Status: 5.1.1',
+          '',
+          '--B--',
+        ].join('\r\n'),
+      });
+      assert.match(bounced.data?.text ?? '', /is failed; its SMS is listed as undeliverable\)$/, `${mailbox} as ${named}: ${bounced.data?.text}`);
+      const listed = (await relay.relay.store.undeliverableInbound(100)).find((each) => each.number === `+${number}`);
+      assert.equal(listed?.refused?.mailbox, mailbox);
+    }
+    assert.equal(await bouncedCount(), counted + 3, 'each reply mail lost after the smarthost took it, besides its delivered attempt');
+  });
+
+  test("a plain bounce that gives no status on its code's line (Yahoo's 554:, Exim's retry timeout) records the line under the mailbox as the reason, not the subject", async () => {
+    for (const [mailbox, number, subject, said] of [
+      [
+        'yahoo-gone@example.com',
+        '447700900878',
+        'Failure Notice',
+        "<yahoo-gone@example.com>:\r\n554: delivery error: dd This user doesn't have a yahoo.com account",
+      ],
+      ['exim-gone@example.com', '447700900879', 'Mail delivery failed: returning message to sender', '  exim-gone@example.com\r\n    retry timeout exceeded'],
+    ] as const) {
+      await write(mailbox, number, 'Pump', 'pump 4 tripped');
+      const sms = await smsTo(number);
+      gateway.simulator.sendMo({ from: number, text: 'Pump 4 restarted', usercontext: sms.userContext });
+      const reply = await mailTo(mailbox);
+      const body = `Sorry, we were unable to deliver your message.\r\n\r\n${said}\r\n\r\n--- Below this line is a copy of the message.\r\n\r\nReturn-Path: <${reply.from}>\r\n`;
+      const bounced = await sendMail(smtpPort(), { from: '', to: [reply.from], subject, body });
+      assert.match(bounced.data?.text ?? '', /is failed; its SMS is listed as undeliverable\)$/, bounced.data?.text);
+      const listed = (await relay.relay.store.undeliverableInbound(100)).find((each) => each.number === `+${number}`);
+      assert.equal(listed?.refused?.error, `bounced after the smarthost took it: ${said.split('\r\n')[1]?.trim()}`);
+    }
   });
 
   test("the relay's own mail, auto-replies and bounces never become SMS", async () => {

@@ -204,6 +204,17 @@ describe('maskNumbersIn', () => {
     );
   });
 
+  it('leaves alone an SMTP reply code with its enhanced status code (RFC 3463), still masking a number beside it', () => {
+    const text =
+      '5.1.10 smtp;550 5.1.10 RESOLVER.ADR.RecipientNotFound | 5.7.708 smtp;550 5.7.708 Access denied | 550-5.4.316 Message expired | ' +
+      '452 4.2.2 Mailbox full | 554 5.2.121 sender limit | call 550 555 0100 now | 550 5.1.1 <447700900123@sms.example.com>';
+    assert.equal(
+      maskNumbersIn(text),
+      '5.1.10 smtp;550 5.1.10 RESOLVER.ADR.RecipientNotFound | 5.7.708 smtp;550 5.7.708 Access denied | 550-5.4.316 Message expired | ' +
+        '452 4.2.2 Mailbox full | 554 5.2.121 sender limit | call 550 5** **00 now | 550 5.1.1 <4477******23@sms.example.com>',
+    );
+  });
+
   it('leaves alone words of letters and digits (hex codes, gateway ids) and dotted dates, still masking a number beside them', () => {
     const text =
       'code SMPP:0x00000401 (0X0000000B) sid SM0123456789abcdef0123456789abcdef id 0A00000012345678 on 05.12.2026 09:15 to +447700900123 CODE1_447700900123';

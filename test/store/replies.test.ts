@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { REPLY_BOUNCE_WINDOW_MS } from '../../src/store/rows.ts';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { simpleParser } from 'mailparser';
 import { quarantine, rerouteUndeliverable } from '../../src/admin.ts';
@@ -215,6 +216,32 @@ forEachStore((kind) =>
         (await store.undeliverableInbound(10)).map((row) => row.refused),
         [{ mailbox: 'ops@example.com', error: '550 5.7.1 rejected' }],
       );
+    });
+
+    test('an SMS whose text store.retention erased before its reply mail bounced is listed and logged as erased; one that came empty is not', async () => {
+      const returnPath = (id: string) => `bounces+${id}.aaaaaaaaaaaaa@sms.example.com`;
+      const answer = (id: string, text: string): NewInbound => {
+        const inbound = answerToGone('c1', 1_000, `<${id}@relay>`);
+        const route = inbound.route;
+        assert.ok(route);
+        return { ...inbound, id, providerId: `G-${id}`, text, route: { ...route, mail: { ...route.mail, messageId: id, envelopeFrom: returnPath(id) } } };
+      };
+      await store.acceptInbound(answer('in-said', 'gas leak'));
+      await store.acceptInbound(answer('in-empty', ''));
+      for (const claimed of await store.claimDueMail({ owner: 't', now: Date.now() + 1_000, leaseUntil: Date.now() + 60_000, limit: 10 }))
+        await store.recordMailOutcome({ id: claimed.id, kind: 'sent', response: '250 2.0.0 Ok' }, 't');
+      const bounced = async (id: string) => {
+        await store.bounceReplyMail(id, returnPath(id), 'bounced after the smarthost took it: 4.4.1');
+        return (await store.undeliverableInbound(10)).find((sms) => sms.id === id);
+      };
+      const empty = await bounced('in-empty');
+      assert.deepEqual([empty?.text, empty?.textErased], ['', undefined], 'the phone sent it empty');
+      // Received and mailed before the retention, and mailed before every MTA's queue lifetime: its text and mail are erased.
+      await store.purgeContent(Date.now() + 60_000, Date.now() + REPLY_BOUNCE_WINDOW_MS + 60_000);
+      const erased = await bounced('in-said');
+      assert.deepEqual([erased?.text, erased?.textErased], ['', true]);
+      const logged = (await store.repliesOfNumber(PHONE, 10)).find((reply) => reply.id === 'in-said');
+      assert.deepEqual([logged?.textErased, logged?.mail?.to, logged?.mail?.status], [true, 'gone@example.com', 'failed']);
     });
 
     test("a bounce to a reply mail's return path fails that mail and lists its SMS; another path or SMS finds nothing; a second bounce changes nothing", async () => {
@@ -650,7 +677,7 @@ forEachStore((kind) =>
       await store.acceptMail(done);
       await send('P9');
       await store.acceptMail(withContext('c2', 'bob@example.com', false, 1_500));
-      await store.purgeContent(2_000);
+      await store.purgeContent(2_000, Date.now());
       assert.deepEqual(
         (await kind.rows('SELECT text FROM messages ORDER BY received_at')).map((row) => row.text),
         ['', 'x'],
@@ -659,7 +686,7 @@ forEachStore((kind) =>
       assert.equal(queued?.message.text, 'x', 'a queued SMS keeps its text');
     });
 
-    test('retention keeps the text of an inbound SMS until its reply mail was delivered, then erases it with its parts and old subjects', async () => {
+    test('retention keeps the text of an inbound SMS until its reply mail was delivered and can no longer bounce, then erases it with its parts and old subjects', async () => {
       const reply = (id: string) => ({ kind: 'reply' as const, messageId: id, envelopeFrom: '', recipients: ['alice@example.com'], raw: Buffer.from('x') });
       const inbound = (id: string, routed: boolean): NewInbound => ({
         id,
@@ -684,7 +711,7 @@ forEachStore((kind) =>
       const subjects = async () => (await kind.rows('SELECT subject FROM conversations')).map((row) => row.subject);
       const partTexts = async () => (await kind.rows('SELECT text FROM sms_parts ORDER BY set_id, part_index')).map((row) => row.text);
       // Everything below is older than this on either store's clock (PostgreSQL's is the database's now).
-      const retained = () => store.purgeContent(Date.now() + 60_000);
+      const retained = (now = Date.now()) => store.purgeContent(Date.now() + 60_000, now);
       await store.acceptMail(withContext('c1', 'alice@example.com'));
 
       await store.acceptInbound(inbound('nowhere', false));
@@ -701,7 +728,9 @@ forEachStore((kind) =>
       assert.equal((await texts()).deferred, 'text of deferred', 'rerouted, its mail not sent yet: kept');
       await mailOutcome('sent');
       await retained();
-      assert.deepEqual(await texts(), { deferred: '', nowhere: 'text of nowhere' }, 'delivered at last: erased');
+      assert.equal((await texts()).deferred, 'text of deferred', 'delivered just now: a bounce may still come, so kept');
+      await retained(Date.now() + REPLY_BOUNCE_WINDOW_MS + 60_000);
+      assert.deepEqual(await texts(), { deferred: '', nowhere: 'text of nowhere' }, 'delivered past every MTA queue lifetime: erased');
 
       // A long SMS's parts: those of an open set are kept, those of a mailed (closed) one erased.
       const part = (reference: number, index: number) =>
@@ -735,7 +764,7 @@ forEachStore((kind) =>
       const show = async (id: number | undefined) => (await quarantine(store, ['show', String(id)], () => undefined)).split('\n')[1];
       assert.equal(await show(empty?.id), '(empty body)');
       assert.equal(await show(full?.id), '{"mo":[]}');
-      await store.purgeContent(2_000);
+      await store.purgeContent(2_000, Date.now());
       assert.equal(await show(full?.id), '(body erased by store.retention)');
       assert.equal(await show(empty?.id), '(empty body)', 'nothing to erase: still empty');
       assert.equal((await store.quarantined(full?.id ?? 0))?.erased, true);

@@ -117,7 +117,7 @@ describe('SQLite store', () => {
     );
     const [sms] = (await store.claimDueSms({ owner: 'test', now: 2_000, leaseUntil: 62_000, maxBatches: 1, batchSize: 1 })).flatMap((batch) => batch.sms);
     await store.recordSmsOutcomes([{ smsId: sms?.id ?? 0, kind: 'sent', providerId: 'p1' }]);
-    assert.ok((await store.purgeContent(Date.now())) > 0);
+    assert.ok((await store.purgeContent(Date.now(), Date.now())) > 0);
     const backup = `${file}.backup`;
     await SqliteStore.backupAsItIs(file, 100, backup);
     const holds = (path: string) => existsSync(path) && readFileSync(path).includes(secret);

@@ -10,7 +10,9 @@ import {
   replyMailbox,
   replyMailOfReturnPathSql,
   storeFailureCode,
-  INBOUND_FINISHED,
+  inboundFinished,
+  REPLY_BOUNCE_WINDOW_MS,
+  REPLIES_OF_NUMBER,
   PARTS_FINISHED,
   type ClaimedSmsRow,
   type MailRow,
@@ -1106,20 +1108,24 @@ export class PostgresStore implements Store, ClusterStore {
     return redactUrl(this.#url);
   }
 
-  purgeContent(before: number): Promise<number> {
+  purgeContent(before: number, now: number): Promise<number> {
     return this.#write(async (client) => {
-      const statements = [
-        `UPDATE messages SET text = '', headers = '', subject = NULL
+      const byAge = [before];
+      const statements: Array<readonly [string, readonly number[]]> = [
+        [
+          `UPDATE messages SET text = '', headers = '', subject = NULL
         WHERE received_at < $1 AND (text != '' OR headers != '')
           AND NOT EXISTS (SELECT 1 FROM outbound WHERE outbound.message_id = messages.id AND outbound.status = 'queued')`,
-        `UPDATE inbound SET text = '' WHERE received_at < $1 AND text != '' AND ${INBOUND_FINISHED}`,
-        `UPDATE sms_parts SET text = '', octets = NULL WHERE received_at < $1 AND text != '' AND ${PARTS_FINISHED}`,
-        'UPDATE conversations SET subject = NULL WHERE last_used_at < $1 AND subject IS NOT NULL',
-        "UPDATE mail_out SET raw = ''::bytea WHERE created_at < $1 AND status != 'queued' AND length(raw) > 0",
-        "UPDATE quarantine SET body = '', body_erased = 1 WHERE received_at < $1 AND body != ''",
+          byAge,
+        ],
+        [`UPDATE inbound SET text = '' WHERE received_at < $1 AND text != '' AND ${inboundFinished('$2')}`, [before, now - REPLY_BOUNCE_WINDOW_MS]],
+        [`UPDATE sms_parts SET text = '', octets = NULL WHERE received_at < $1 AND text != '' AND ${PARTS_FINISHED}`, byAge],
+        ['UPDATE conversations SET subject = NULL WHERE last_used_at < $1 AND subject IS NOT NULL', byAge],
+        ["UPDATE mail_out SET raw = ''::bytea WHERE created_at < $1 AND status != 'queued' AND length(raw) > 0", byAge],
+        ["UPDATE quarantine SET body = '', body_erased = 1 WHERE received_at < $1 AND body != ''", byAge],
       ];
       let changed = 0;
-      for (const sql of statements) changed += (await client.query(sql, [before])).rowCount ?? 0;
+      for (const [sql, params] of statements) changed += (await client.query(sql, [...params])).rowCount ?? 0;
       return changed;
     });
   }
@@ -1257,13 +1263,7 @@ export class PostgresStore implements Store, ClusterStore {
   }
 
   async repliesOfNumber(number: string, limit: number): Promise<ReceivedReply[]> {
-    const rows = await this.#rows<ReplyOfNumberRow>(
-      `SELECT i.id, i.received_at, i.mailbox, i.context, m.status AS mail_status, m.last_error AS mail_error,
-        m.possible_duplicates AS mail_duplicates
-      FROM inbound i LEFT JOIN mail_out m ON m.id = (SELECT max(id) FROM mail_out WHERE message_id = i.id AND kind = 'reply')
-      WHERE i.number = $1 ORDER BY i.received_at DESC LIMIT $2`,
-      [number, limit],
-    );
+    const rows = await this.#rows<ReplyOfNumberRow>(`${REPLIES_OF_NUMBER} WHERE i.number = $1 ORDER BY i.received_at DESC LIMIT $2`, [number, limit]);
     return rows.map(toReceivedReply);
   }
 
