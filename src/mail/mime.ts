@@ -257,8 +257,10 @@ function splitParts(raw: Buffer, boundary?: Buffer): Part | undefined {
         if (part === root && boundary && root.node.multipart) root.node._boundary = boundary;
         part.start = lineEnd;
         inHeader = false;
-        // A single part's body is the rest of the mail: nothing more to split.
-        if (part === root && !root.node._boundary) return root;
+        // A single part's body is the rest of the mail: nothing more to split. A multipart whose
+        // boundary is missing, empty or unreadable (`boundary:"B1"`) has no delimiter that can occur:
+        // its body is read as that of a boundary that never occurs.
+        if (part === root && !root.node._boundary) return root.node.multipart && !boundary ? partsOfUndelimited(raw, root) : root;
       }
     }
     lineStart = lineEnd;
@@ -278,8 +280,8 @@ const DELIMITER_LINE = /^--([0-9A-Za-z'()+_,./:=? -]{0,69}[0-9A-Za-z'()+_,./:=?-
 
 /**
  * A multipart mail whose boundary never occurs in its body (a script that changed the boundary in
- * one place only) has only a preamble, which mailsplit skips: the body would be lost and the subject
- * sent in its place. Its body is read as the sender evidently wrote it: by the boundary of its first
+ * one place only, or wrote none: PHP and shell scripts building MIME by hand) has only a preamble,
+ * which mailsplit skips: the body would be lost and the subject sent in its place. Its body is read as the sender evidently wrote it: by the boundary of its first
  * delimiter-like line when that splits it into parts, else as plain text.
  */
 function partsOfUndelimited(raw: Buffer, root: Part): Part {

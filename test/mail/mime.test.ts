@@ -51,11 +51,18 @@ async function assertSameAsMailparser(raw: Buffer, label: string): Promise<void>
 
 const mime = (headers: string, body: string) => Buffer.from(`${headers.trim().split('\n').join('\r\n')}\r\n\r\n${body.split('\n').join('\r\n')}`, 'latin1');
 
+/** Fixtures readMail reads otherwise than simpleParser on purpose (see the describe block below), each with why; fixtures.test.ts holds them to their text. */
+const READ_BETTER = new Map([
+  ['fixtures/legacy-php-multipart-no-boundary.eml', 'a multipart with no boundary: simpleParser reads no text'],
+  ['fixtures/legacy-multipart-no-boundary-no-subject.eml', 'a multipart with no boundary: simpleParser reads no text'],
+]);
+
 describe('readMail reads what simpleParser reads', () => {
   const files = ['corpus/tuning', 'corpus/held-back', 'fixtures'].flatMap((directory) =>
     readdirSync(`${MAIL}${directory}`)
       .filter((file) => file.endsWith('.eml'))
-      .map((file) => `${directory}/${file}`),
+      .map((file) => `${directory}/${file}`)
+      .filter((file) => !READ_BETTER.has(file)),
   );
 
   test('every corpus and fixture mail, field by field', async () => {
@@ -240,6 +247,9 @@ describe('readMail reads what simpleParser reads', () => {
       const parsed = view(await simpleParser(raw, MAILPARSER_OPTIONS));
       // A charset line dropped leaves 8-bit text that is not UTF-8: U+FFFD from simpleParser, windows-1252 from readMail.
       if (JSON.stringify(parsed).includes('\uFFFD')) assert.ok(!JSON.stringify(view(mail)).includes('\uFFFD'), `mutant ${round} of ${file}`);
+      // A multipart left without a delimiter of its boundary (a blank line cut its folded boundary off): simpleParser reads no text, readMail its body.
+      else if (parsed.text === undefined && parsed.html === false)
+        assert.deepEqual({ ...view(mail), text: undefined, html: false }, parsed, `mutant ${round} of ${file}`);
       else assert.deepEqual(view(mail), parsed, `mutant ${round} of ${file}`);
     }
     assert.ok(read > 300, `readMail read only ${read} of 400 mutants`);

@@ -113,6 +113,26 @@ describe('legacy senders: the text of mail written slightly wrong', () => {
     assert.equal(none.text, 'Pump 2 failed\nPump 3 running');
   });
 
+  test('a multipart with no boundary, an empty one or one written with a colon: its body is read, not the subject sent in its place', async () => {
+    const parts =
+      '--PHP-alt-abc\nContent-Type: text/plain; charset=utf-8\n\nNew order 1042 from website, 3 items.\n--PHP-alt-abc\nContent-Type: text/html; charset=utf-8\n\n<p>New order 1042 from website, 3 items.</p>\n--PHP-alt-abc--\n';
+    const header = (contentType: string, subject = 'Subject: New order\n') =>
+      `From: web@shop.example.com\n${subject}MIME-Version: 1.0\nContent-Type: ${contentType}\n\n`;
+    for (const contentType of [
+      'multipart/alternative',
+      'multipart/alternative; boundary=""',
+      'multipart/alternative; boundary=',
+      'multipart/alternative; boundary:"PHP-alt-abc"',
+    ]) {
+      const { reply, text } = await send(`${header(contentType)}${parts}`);
+      assert.equal(reply.code, 250, contentType);
+      assert.equal(text, 'New order 1042 from website, 3 items.', contentType);
+    }
+    const plain = await send(`${header('multipart/mixed', '')}Pump 2 failed at station North.\n`);
+    assert.equal(plain.reply.code, 250, plain.reply.text);
+    assert.equal(plain.text, 'Pump 2 failed at station North.');
+  });
+
   test('a rule of underscores in a mail that answers none is a separator: the alert below it is sent', async () => {
     const rule = '_'.repeat(40);
     const nagios = `***** Nagios *****\nNotification Type: PROBLEM\n${rule}\nHost: db1\nState: DOWN\nAddress: 10.0.0.5\n`;
