@@ -15,6 +15,7 @@ import {
 import { headerParameters, parseSubjectCommand, type RelayParameters, takeContextTag, takeLeadingContextLine, takeSubjectTokens } from './parameters.ts';
 import { hasVisibleText, withLineFeeds } from '../sms/encoding.ts';
 import { isSignature, unsealedText } from './sealed.ts';
+import { asTerminalShows } from './terminal.ts';
 import { dashedMarkerWithin, hasOriginalMarker, type Removal, type StripRules, stripText, tidy, withoutControls } from './strip.ts';
 import { cutSentCopy } from './thread.ts';
 import { withoutUuencoded } from './uuencoded.ts';
@@ -152,7 +153,7 @@ export function extractRequest(
   // The subject from its first reply or forward prefix, the mail systems' tags before it aside: read once per mail.
   const prefixed = withoutLeadingTags(subject ?? '');
   const chosen = chosenBody(mail, prefixed, thread.length > 0);
-  const unsealed = unsealedText(withLineFeeds(chosen.text), mail.attachments);
+  const unsealed = unsealedText(withLineFeeds(asTerminalShows(chosen.text)), mail.attachments);
   const uuencoded = withoutUuencoded(unsealed.text);
   const written = uuencoded.text;
   const leading = takeLeadingContextLine(withoutControls(written));

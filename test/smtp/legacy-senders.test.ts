@@ -133,6 +133,15 @@ describe('legacy senders: the text of mail written slightly wrong', () => {
     assert.equal(plain.text, 'Pump 2 failed at station North.');
   });
 
+  test("a cron job's progress meter (bare CR redraws) is sent as its last state, not refused as too long; overstrike as printed", async () => {
+    const progress = Array.from({ length: 101 }, (_, i) => `\r${String(i).padStart(3)}% [${'='.repeat(Math.floor(i / 5)).padEnd(20)}] ${i * 120} KB`).join('');
+    const cron = 'From: root@db1.example.com (Cron Daemon)\nSubject: Cron <root@db1> /usr/local/bin/fetch-backup\n\n';
+    const { reply, text } = await send(`${cron}Downloading backup.tar.gz\n${progress}\nDownload FAILED: checksum mismatch\n`);
+    assert.equal(reply.code, 250, reply.text);
+    assert.equal(text, 'Downloading backup.tar.gz\n100% [====================] 12000 KB\nDownload FAILED: checksum mismatch');
+    assert.equal((await send(`${cron}N\bNA\bAM\bME\bE\n     fetch-backup - fetch the backup\n`)).text, 'NAME\nfetch-backup - fetch the backup');
+  });
+
   test('a rule of underscores in a mail that answers none is a separator: the alert below it is sent', async () => {
     const rule = '_'.repeat(40);
     const nagios = `***** Nagios *****\nNotification Type: PROBLEM\n${rule}\nHost: db1\nState: DOWN\nAddress: 10.0.0.5\n`;

@@ -1,0 +1,41 @@
+/**
+ * Mail as scripts, devices and old mailers write it (docs/text.md), read byte for byte: terminal
+ * output, status lines under a bare "--", raw subjects, device blocks, fax notices, unknown transfer
+ * encodings and UTF-16 with a BOM. Real MIME bytes through parseMail and extractRequest.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { configSchema } from '../../src/config/schema.ts';
+import { extractRequest, parseMail } from '../../src/mail/extract.ts';
+import { textPolicyFor } from '../../src/mail/policy.ts';
+
+const POLICY = textPolicyFor(configSchema.shape.text.parse(undefined), 'alerts@example.com');
+
+/** The SMS text of a mail given as bytes (a string is read as Latin-1, each character one byte; LF becomes CRLF). */
+async function textOf(raw: string | Buffer): Promise<string> {
+  const bytes = typeof raw === 'string' ? Buffer.from(raw.replace(/\r?\n/g, '\r\n'), 'latin1') : raw;
+  return extractRequest(await parseMail(bytes), POLICY, false).text;
+}
+
+describe('terminal output in cron mail', () => {
+  const cron = (body: string) => `From: root@db1.example.com (Cron Daemon)\nSubject: Cron <root@db1> /usr/local/bin/fetch-backup\n\n${body}`;
+
+  test('a progress meter redrawn after a bare CR (wget, curl, rsync) is its last state, not a line per redraw', async () => {
+    const progress = Array.from({ length: 101 }, (_, i) => `\r${String(i).padStart(3)}% [${'='.repeat(Math.floor(i / 5)).padEnd(20)}] ${i * 120} KB`).join('');
+    assert.equal(
+      await textOf(cron(`Downloading backup.tar.gz\n${progress}\nDownload FAILED: checksum mismatch\n`)),
+      'Downloading backup.tar.gz\n100% [====================] 12000 KB\nDownload FAILED: checksum mismatch',
+    );
+    // A shorter redraw leaves what it did not overwrite, as on the terminal; ESC[K erases it.
+    assert.equal(await textOf(cron('copy: 10 files\rdone\nnext\n')), 'done: 10 files\nnext');
+    assert.equal(await textOf(cron('copy: 10 files\rdone\u001b[K\nnext\n')), 'done\nnext');
+  });
+
+  test('backspace overstrike (man, nroff) is the letter printed once', async () => {
+    assert.equal(await textOf(cron('N\bNA\bAM\bME\bE\n     ls - list _\bf_\bi_\bl_\be_\bs\n')), 'NAME\nls - list files');
+  });
+
+  test('text whose every line ends in a bare CR (classic Mac OS) keeps its lines', async () => {
+    assert.equal(await textOf(cron('Pump 2 failed\rPump 3 running\r')), 'Pump 2 failed\nPump 3 running');
+  });
+});
