@@ -38,6 +38,7 @@ import {
   REPLY_ABOVE_MARKERS,
   SIGN_OFFS,
   SIGNATURE_LABELS,
+  STATUS_WORDS,
   withTurkishI,
 } from './wordings.ts';
 
@@ -1158,13 +1159,19 @@ function isAddressOrPhone(line: string): boolean {
   return CONTACT_LINE.test(line) || (line.match(PHONE)?.[0].replace(/\D/g, '').length ?? 0) >= MIN_PHONE_DIGITS;
 }
 
+/** A state in capitals (STATUS_WORDS) as a word of its own: "Database DOWN", not "Down Street". */
+const STATUS_WORD = new RegExp(`(?:^|[^\\p{L}])(?:${STATUS_WORDS.join('|')})(?![\\p{L}])`, 'u');
+/** A line ending in `;`: a statement (SQL in a mysqldump, code), never a name. */
+const STATEMENT_END = /;\s*$/;
+
 /**
  * A name, title or team line ("John Smith", "Head of Operations", "Ops team", "ACME GmbH & Co. KG"):
  * short, starting with a capital (or a letter of a script without case), no digits, no colon inside,
- * no sentence. A script's output has them: "md1: DEGRADED", "exit code 2", "see /var/log/backup.log".
+ * no sentence. A script's output has them: "md1: DEGRADED", "exit code 2", "see /var/log/backup.log";
+ * a state in capitals ("Database DOWN", "Backup FAILED"), a statement ("DROP TABLE users;").
  */
 function isNameLine(line: string): boolean {
-  if (line.length > MAX_CONTACT_LINE || /\d/.test(line) || INNER_COLON.test(line)) return false;
+  if (line.length > MAX_CONTACT_LINE || /\d/.test(line) || INNER_COLON.test(line) || STATUS_WORD.test(line) || STATEMENT_END.test(line)) return false;
   return /^\P{L}*[\p{Lu}\p{Lt}\p{Lo}]/u.test(line) && !(SENTENCE_END.test(line) && LOWER_CASE_WORD.test(line));
 }
 

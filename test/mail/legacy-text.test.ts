@@ -39,3 +39,23 @@ describe('terminal output in cron mail', () => {
     assert.equal(await textOf(cron('Pump 2 failed\rPump 3 running\r')), 'Pump 2 failed\nPump 3 running');
   });
 });
+
+describe('a bare "--" above a script\'s status lines', () => {
+  const mail = (body: string) => `From: root@db1.example.com (Cron Daemon)\nSubject: Cron <root@db1> /usr/local/bin/status\n\n${body}\n`;
+
+  test('states in capitals without digits or colons ("Database DOWN", "Backup FAILED") are output, not a signature', async () => {
+    for (const body of [
+      'Status of db1\n--\nDatabase DOWN\nWeb server UP\nMail queue OK',
+      'Nightly jobs finished.\n--\nBackup FAILED\nReplication OK',
+      'Check results\n--\nDisk FULL on backup volume',
+      'Dump of shop\n--\n-- Table structure for table users\n--\n\nDROP TABLE IF EXISTS users;\nCREATE TABLE users (id int);',
+    ]) {
+      assert.equal(await textOf(mail(body)), body);
+    }
+  });
+
+  test('above a name and a company it is still a signature', async () => {
+    assert.equal(await textOf(mail('Call me\n--\nJohn Smith\nACME Ltd')), 'Call me');
+    assert.equal(await textOf(mail('Meeting moved.\n--\nMax Mustermann\nHead of IT\nAcme GmbH')), 'Meeting moved.');
+  });
+});
