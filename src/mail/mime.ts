@@ -132,8 +132,10 @@ export function readMail(raw: Buffer): ParsedMail | undefined {
   if (parts.some(({ node }) => typeof node.contentType === 'string' && node.contentType.startsWith('message/') && !isAttachedMessage(node))) {
     return undefined;
   }
-  const headers = new HeaderView(root.written ?? root.node);
   const attachments = new Map(parts.filter(isAttachment).map((part) => [part, attachmentOf(part)]));
+  // The charset the mail's text declares: its first text part's, for raw 8-bit header values.
+  const textCharset = parts.find((part) => !part.node.multipart && !attachments.has(part) && part.node.charset)?.node.charset;
+  const headers = new HeaderView(root.written ?? root.node, textCharset || undefined);
   const content = textContent(root, raw, attachments);
   const unendedHeader = root.start === raw.length && !HEADER_SECTION_END.test(raw.toString('latin1', raw.length - 4)) ? lastHeaderLine(root.node) : undefined;
   return {
@@ -740,10 +742,25 @@ function textContent(
   };
 }
 
-function headerValue(line: string): string {
+/** ISO-2022-JP's escape sequences into JIS X 0208 (`ESC $ @`, `ESC $ B`): raw in a header, such a value is ISO-2022-JP. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ESC starts the sequence.
+const JIS_ESCAPE = /\x1b\$[@B]/;
+
+/**
+ * A header's value decoded. Raw 8-bit in a header (RFC 5322 allows none; RFC 6532 allows UTF-8) that
+ * is not UTF-8, or raw ISO-2022-JP (7-bit with its escapes), was written in the mail's charset by old
+ * scripts, BSD `mail`, PHP's `mail()` and Japanese mailers: read in `charset` (the charset its text
+ * declares) as MUAs read it, or ISO-2022-JP by its escapes, when its bytes are valid there; else
+ * windows-1252 (legacyText).
+ */
+function headerValue(line: string, charset = ''): string {
   const value = Buffer.from((libmime.decodeHeader(line).value || '').toString().trim(), 'binary');
-  // Raw 8-bit in a header (RFC 5322 allows none; RFC 6532 allows UTF-8) that is not UTF-8: see legacyText.
-  return isUtf8(value) ? value.toString() : legacyText(value);
+  const utf8 = isUtf8(value);
+  if (utf8 && !value.includes(0x1b)) return value.toString();
+  const label = JIS_ESCAPE.test(value.toString('latin1')) && !/^iso-?2022-?jp/i.test(charset) ? 'iso-2022-jp' : charset;
+  const declared = label ? charsetText(value, label) : undefined;
+  if (declared !== undefined && !declared.includes('\uFFFD')) return declared;
+  return utf8 ? value.toString() : legacyText(value);
 }
 
 /** mailparser keeps only the first of these when a mail repeats them. */
@@ -761,9 +778,12 @@ const UNREAD_KEYS = /^(?:priority|x-priority|x-msmail-priority|importance|list-.
 class HeaderView {
   readonly #lines: ReadonlyArray<{ key: string; line: string }>;
   readonly #values = new Map<string, unknown>();
+  /** The charset the mail's text declares, for raw 8-bit header values (headerValue). */
+  readonly #charset: string | undefined;
 
-  constructor(node: Node) {
+  constructor(node: Node, charset?: string) {
     this.#lines = node.headers ? node.headers.getList() : [];
+    this.#charset = charset;
   }
 
   has(name: string): boolean {
@@ -782,7 +802,7 @@ class HeaderView {
     let list = false;
     for (const line of this.#lines) {
       if (line.key !== key) continue;
-      const value = decodeValue(key, headerValue(line.line));
+      const value = decodeValue(key, headerValue(line.line, this.#charset));
       // References is a list, kept even when empty; other empty values are dropped.
       if (Array.isArray(value)) {
         list = true;

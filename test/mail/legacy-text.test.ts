@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import iconv from 'iconv-lite';
 import { configSchema } from '../../src/config/schema.ts';
 import { extractRequest, parseMail } from '../../src/mail/extract.ts';
 import { textPolicyFor } from '../../src/mail/policy.ts';
@@ -57,5 +58,35 @@ describe('a bare "--" above a script\'s status lines', () => {
   test('above a name and a company it is still a signature', async () => {
     assert.equal(await textOf(mail('Call me\n--\nJohn Smith\nACME Ltd')), 'Call me');
     assert.equal(await textOf(mail('Meeting moved.\n--\nMax Mustermann\nHead of IT\nAcme GmbH')), 'Meeting moved.');
+  });
+});
+
+describe('a raw subject in the charset the mail declares', () => {
+  /** An empty body under `charset`, the subject's bytes raw: the subject is the text. */
+  const raw = (subject: Buffer, charset: string) =>
+    Buffer.concat([
+      Buffer.from('From: ups@example.com\r\nSubject: '),
+      subject,
+      Buffer.from(`\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=${charset}\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\r\n`),
+    ]);
+
+  test("8-bit subject bytes are read in the body's charset (KOI8-R, ISO-8859-2, windows-1251, Shift_JIS), ISO-2022-JP by its escapes", async () => {
+    for (const [text, charset] of [
+      ['Авария питания ИБП-1', 'koi8-r'],
+      ['Błąd dysku na serwerze', 'iso-8859-2'],
+      ['Ошибка диска', 'windows-1251'],
+      ['サーバ停止', 'shift_jis'],
+    ] as const) {
+      assert.equal(await textOf(raw(iconv.encode(text, charset), charset)), text, charset);
+    }
+    // サーバ停止 in ISO-2022-JP (iconv-lite writes no ISO-2022-JP): read by its escapes under its label, or under none.
+    const jis = Buffer.from('\u001b$B%5!<%PDd;_\u001b(B', 'latin1');
+    assert.equal(await textOf(raw(jis, 'ISO-2022-JP')), 'サーバ停止');
+    assert.equal(await textOf(raw(jis, 'us-ascii')), 'サーバ停止');
+  });
+
+  test('bytes not valid in the declared charset, or a UTF-8 one, stay windows-1252; valid UTF-8 stays UTF-8', async () => {
+    assert.equal(await textOf(raw(Buffer.from('Caf\xe9 ferm\xe9', 'latin1'), 'utf-8')), 'Café fermé');
+    assert.equal(await textOf(raw(Buffer.from('Störung'), 'koi8-r')), 'Störung');
   });
 });
