@@ -763,7 +763,7 @@ class Scan {
     const blank = kept.lastIndexOf('');
     if (blank < 0 || ANNOUNCING.test(kept[previousNonBlank(kept, blank)] ?? '')) return;
     const block = kept.slice(blank + 1);
-    if (block.length > MAX_SIGNATURE_LINES || !isContactBlock(block)) return;
+    if (block.length > MAX_SIGNATURE_LINES || !isContactBlock(block) || !isSignersBlock(block)) return;
     this.removed.push({ reason: 'contact-block signature', first: block[0] ?? '', lines: block.length });
     kept.length = blank;
     this.#trimEnd();
@@ -1178,6 +1178,25 @@ function isNameLine(line: string): boolean {
 function isContactBlock(block: readonly string[]): boolean {
   if (block.length === 0 || POSTSCRIPT.test(block[0] ?? '') || block.some((line) => line.length > MAX_CONTACT_LINE || SENTENCE_END.test(line))) return false;
   return block.filter(isAddressOrPhone).length >= 2;
+}
+
+/**
+ * A link to a machine rather than to a person's or company's site: its host an IP address or a name
+ * without a domain (`http://192.168.1.50`, `http://10.0.0.63/live`, `http://nas01/`): a device's own page.
+ */
+const DEVICE_LINK = /\bhttps?:\/\/(?:[^\s/@]*@)?(?:\d{1,3}(?:\.\d{1,3}){3}|\[[\d:a-f]+\]|[a-z\d-]+)(?=[:/\s]|$)/i;
+
+/**
+ * Whether a contact block is a signer's: it opens with their name or team (a name line), and is no
+ * device's identity (a link to the device itself, DEVICE_LINK; a model and place with digits, "HP
+ * LaserJet 4250 (PRN-04, 2nd floor)", is no name line) nor a list of labelled contacts, a label line
+ * between two contact lines ("Dashboard" / link / "On-call" / phone): an alert's own content.
+ */
+function isSignersBlock(block: readonly string[]): boolean {
+  if (!isNameLine(block[0] ?? '') || block.some((line) => DEVICE_LINK.test(line))) return false;
+  return !block.some(
+    (line, index) => index > 0 && !isAddressOrPhone(line) && isAddressOrPhone(block[index - 1] ?? '') && isAddressOrPhone(block[index + 1] ?? ''),
+  );
 }
 
 /** The last line of the paragraph that starts at `index`. */

@@ -90,3 +90,26 @@ describe('a raw subject in the charset the mail declares', () => {
     assert.equal(await textOf(raw(Buffer.from('Störung'), 'koi8-r')), 'Störung');
   });
 });
+
+describe("a device's identity block at the end", () => {
+  const mail = (body: string) => `From: prn04@example.com\nSubject: Supplies\n\n${body}\n`;
+
+  test("a device's model and place with its own web page, a camera's place and live link, labelled links and numbers are the alert's", async () => {
+    for (const body of [
+      'Toner low. Order a new cartridge.\n\nHP LaserJet 4250 (PRN-04, 2nd floor)\nhttp://192.168.1.50\nprn04@example.com',
+      'Motion detected on camera 3.\n\nCamera 3 Loading Dock\nhttp://10.0.0.63/live\n+44 20 7946 0000',
+      'Disk full on db1.\n\nDashboard\nhttps://grafana.example.com/d/db1\nOn-call\n+44 7700 900123',
+      'Backup failed.\n\nNAS\nhttp://nas01/\nadmin@example.com',
+    ]) {
+      assert.equal(await textOf(mail(body)), body);
+    }
+  });
+
+  test("a person's name with their number, address and site below a sentence is still a signature", async () => {
+    assert.equal(
+      await textOf(mail('Database db1 is down since 05:40.\n\nJohn Smith\n+44 7700 900123\njohn.smith@example.com')),
+      'Database db1 is down since 05:40.',
+    );
+    assert.equal(await textOf(mail('Call me back.\n\nJohn Smith\nHead of Operations\n+44 7700 900123\nhttps://www.example.com')), 'Call me back.');
+  });
+});
