@@ -490,7 +490,7 @@ class Scan {
         index = header;
         continue;
       }
-      if (header !== undefined && (this.#isAnsweredHeader(header) || this.#ruleOrMarkerAbove(index))) {
+      if (header !== undefined && (this.#isAnsweredHeader(header) || (this.#ruleOrMarkerAbove(index) && this.#headsMail(index, header)))) {
         this.#trimEnd();
         this.#end('header block of the mail answered', index);
         return;
@@ -657,7 +657,20 @@ class Scan {
     const next = nextNonBlank(this.#lines, index + 1);
     if (next >= this.#lines.length) return true;
     const line = (this.#lines[next] ?? '').trim();
-    return (this.#quoting && QUOTED.test(line)) || this.#attributionEnd(next) !== undefined || headerBlockEnd(this.#lines, next) !== undefined;
+    const header = headerBlockEnd(this.#lines, next);
+    return (this.#quoting && QUOTED.test(line)) || this.#attributionEnd(next) !== undefined || (header !== undefined && this.#headsMail(next, header));
+  }
+
+  /**
+   * Whether a header block from `index` to `end` under a rule or marker is a mail's. In a reply it is.
+   * In a mail that answers nothing it must look like one: its From: line names a mail address, and no
+   * more `Label: value` lines run on below it. A fax or voicemail notice's own block under its rule
+   * (From: a phone number, then Pages: 3) is the notice's content (docs/text.md, machine mail).
+   */
+  #headsMail(index: number, end: number): boolean {
+    if (this.#reply) return true;
+    const block = this.#lines.slice(index, end + 1).map((line) => line.trim());
+    return block.some((line) => isFromLine(line) && ADDRESS.test(line)) && !LABEL_LINE.test(line0(this.#lines, end + 1));
   }
 
   #ruleOrMarkerAbove(index: number): boolean {

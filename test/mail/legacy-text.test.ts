@@ -113,3 +113,19 @@ describe("a device's identity block at the end", () => {
     assert.equal(await textOf(mail('Call me back.\n\nJohn Smith\nHead of Operations\n+44 7700 900123\nhttps://www.example.com')), 'Call me back.');
   });
 });
+
+describe("a notice's own header block below a rule, in a mail that answers nothing", () => {
+  test("a fax notice's From:/To:/Date:/Pages: and a voicemail notice's From:/Sent:/To:/Subject: with its transcript are sent", async () => {
+    const fax = 'You have received a new fax.\n----------------------------------------\nFrom: +44 20 7946 0000\nTo: 2001\nDate: 06.12.2026 05:10\nPages: 3';
+    assert.equal(await textOf(`From: fax@pbx.example.com\nSubject: New fax\n\n${fax}\n`), fax);
+    const voicemail = `You have a new voicemail.\n${'_'.repeat(32)}\nFrom: John Smith <+442079460000>\nSent: Sunday, 6 December 2026 05:10\nTo: 2001\nSubject: Voicemail (32 seconds)\n\nHi, this is John, please call me back about the order.`;
+    assert.equal(await textOf(`From: voicemail@pbx.example.com\nSubject: Voicemail\n\n${voicemail}\n`), voicemail);
+  });
+
+  test("below a rule a mail's header block with its address is still the mail answered, and in a reply any", async () => {
+    const history = `${'_'.repeat(32)}\nFrom: Bob Jones <bob@example.com>\nSent: Monday, 23 November 2026 09:14\nTo: Ops <ops@example.com>\nSubject: Room\n\nCan you book a room?`;
+    assert.equal(await textOf(`From: ops@example.com\nSubject: Room booked\n\nRoom 2.14 is booked.\n\n${history}\n`), 'Room 2.14 is booked.');
+    const fax = '----------------------------------------\nFrom: +44 20 7946 0000\nTo: 2001\nDate: 06.12.2026 05:10\nPages: 3';
+    assert.equal(await textOf(`From: ops@example.com\nSubject: Re: New fax\nIn-Reply-To: <fax-1@pbx.example.com>\n\nGot it.\n\n${fax}\n`), 'Got it.');
+  });
+});
