@@ -351,8 +351,16 @@ function readableNode(node: Node): Node {
     return withContentType(node, 'message/rfc822');
   }
   const repaired = repairedContentType(node);
-  return repaired === undefined ? node : withContentType(node, repaired);
+  const read = repaired === undefined ? node : withContentType(node, repaired);
+  if (read.multipart || READABLE_ENCODINGS.test(read.encoding || '')) return read;
+  // RFC 2045 §6.4: an entity with an unrecognised transfer encoding (`base-64`, `x-gzip64`) is treated as
+  // application/octet-stream, its name kept: an attachment, never its encoded bytes texted.
+  const written = (read.headers ? read.headers.getFirst('content-type') : '') || 'text/plain';
+  return withContentType(read, written.replace(/^\s*[^;]*/, 'application/octet-stream'));
 }
+
+/** The transfer encodings RFC 2045 §6.1 names (none written is 7bit), the identity ones also as scripts misspell them (`8-bit`). */
+const READABLE_ENCODINGS = /^(?:[78]-?bit|binary|base64|quoted-printable|)$/;
 
 /**
  * A node read from the node's headers with its Content-Type replaced, as mailsplit would read that.

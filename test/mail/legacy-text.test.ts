@@ -129,3 +129,21 @@ describe("a notice's own header block below a rule, in a mail that answers nothi
     assert.equal(await textOf(`From: ops@example.com\nSubject: Re: New fax\nIn-Reply-To: <fax-1@pbx.example.com>\n\nGot it.\n\n${fax}\n`), 'Got it.');
   });
 });
+
+describe('a transfer encoding the relay does not know', () => {
+  test('makes the part application/octet-stream (RFC 2045 §6.4), its name kept: never text', async () => {
+    const part = (encoding: string, name = '') =>
+      `From: x@example.com\nSubject: Pump alarm\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8${name}\nContent-Transfer-Encoding: ${encoding}\n\nUHVtcCAyIGZhaWxlZCBhdCBzdGF0aW9uIE5vcnRoLg==\n`;
+    for (const encoding of ['base-64', 'x-gzip64', 'quoted printable', 'qp']) {
+      const mail = await parseMail(Buffer.from(part(encoding)));
+      assert.equal(extractRequest(mail, POLICY, false).text, 'Pump alarm', encoding);
+      assert.deepEqual(
+        mail.attachments.map(({ contentType }) => contentType),
+        ['application/octet-stream'],
+        encoding,
+      );
+    }
+    assert.equal((await parseMail(Buffer.from(part('x-gzip64', '; name="log.gz"')))).attachments[0]?.filename, 'log.gz');
+    assert.equal(await textOf(part(' BASE64 ')), 'Pump 2 failed at station North.');
+  });
+});

@@ -55,6 +55,10 @@ const mime = (headers: string, body: string) => Buffer.from(`${headers.trim().sp
 const READ_BETTER = new Map([
   ['fixtures/legacy-php-multipart-no-boundary.eml', 'a multipart with no boundary: simpleParser reads no text'],
   ['fixtures/legacy-multipart-no-boundary-no-subject.eml', 'a multipart with no boundary: simpleParser reads no text'],
+  [
+    'fixtures/legacy-unknown-transfer-encoding.eml',
+    'an unknown transfer encoding: simpleParser texts the encoded bytes, readMail makes the part an attachment',
+  ],
   ['fixtures/legacy-raw-koi8r-subject-empty-body.eml', "a raw 8-bit subject: simpleParser gives a U+FFFD per byte, readMail reads it in the text's charset"],
 ]);
 

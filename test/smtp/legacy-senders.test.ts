@@ -142,6 +142,18 @@ describe('legacy senders: the text of mail written slightly wrong', () => {
     assert.equal((await send(`${cron}N\bNA\bAM\bME\bE\n     fetch-backup - fetch the backup\n`)).text, 'NAME\nfetch-backup - fetch the backup');
   });
 
+  test('a part in a transfer encoding the relay does not know (base-64, x-gzip64) is an attachment (RFC 2045 §6.4), named in the 250, never texted', async () => {
+    for (const encoding of ['base-64', 'x-gzip64', 'quoted printable']) {
+      const { reply, text } = await send(
+        `From: x@example.com\nSubject: Pump alarm\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: ${encoding}\n\nUHVtcCAyIGZhaWxlZCBhdCBzdGF0aW9uIE5vcnRoLg==\n`,
+      );
+      assert.equal(text, 'Pump alarm', encoding);
+      assert.match(reply.text, /\(the attachment "application\/octet-stream" is not sent: an SMS carries text only\)$/, encoding);
+    }
+    // The identity encodings, also misspelt, are text.
+    assert.equal((await send(mail('text/plain; charset=utf-8\nContent-Transfer-Encoding: 8-bit', 'Pump 2 failed'))).text, 'Pump 2 failed');
+  });
+
   test('a rule of underscores in a mail that answers none is a separator: the alert below it is sent', async () => {
     const rule = '_'.repeat(40);
     const nagios = `***** Nagios *****\nNotification Type: PROBLEM\n${rule}\nHost: db1\nState: DOWN\nAddress: 10.0.0.5\n`;
