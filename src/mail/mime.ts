@@ -552,6 +552,8 @@ const LABEL_ALIASES = new Map([
  * HZ: shifted-charsets.ts). Bytes with no label, or one read as UTF-8, that are not UTF-8 go to `legacy`.
  */
 function charsetText(bytes: Buffer, written: string, legacy: (bytes: Buffer) => string = legacyText): string {
+  const marked = byteOrderMarked(bytes);
+  if (marked) return marked;
   const lowered = written.trim().toLowerCase();
   const alias = LABEL_ALIASES.get(lowered);
   const label = alias ?? written;
@@ -568,6 +570,33 @@ function charsetText(bytes: Buffer, written: string, legacy: (bytes: Buffer) => 
   // mailparser's decode stream hands its strings on as UTF-8 buffers (lone surrogates become U+FFFD).
   const text = Buffer.from(decoder ? iconv.decode(bytes, decoder) : decodeCharset(bytes, label)).toString();
   return text.includes('\uFFFD') && !isUtf8(bytes) && readsAsUtf8(label) ? legacy(bytes) : text;
+}
+
+/** Byte order marks and the encodings they mark. */
+const BYTE_ORDER_MARKS: ReadonlyArray<readonly [Buffer, string]> = [
+  [Buffer.from([0xef, 0xbb, 0xbf]), 'utf-8'],
+  [Buffer.from([0xff, 0xfe]), 'utf-16le'],
+  [Buffer.from([0xfe, 0xff]), 'utf-16be'],
+];
+/** The line end a line-based transport (8-bit SMTP) put after UTF-16 text: CR LF as bytes, a code unit UTF-16 never ends text with. */
+const TRANSPORT_LINE_END = Buffer.from('\r\n');
+
+/**
+ * Text that starts with a byte order mark, in the encoding it marks whatever its label says, as the
+ * WHATWG Encoding standard decodes it: Windows PowerShell 5's `>` and `Out-File` write UTF-16LE with
+ * one, which scripts mail unlabelled or labelled UTF-8 (read so, `ÿþP u m p` in UCS-2). Undefined
+ * without a mark.
+ */
+function byteOrderMarked(bytes: Buffer): string | undefined {
+  const [mark, encoding] = BYTE_ORDER_MARKS.find(([candidate]) => bytes.subarray(0, candidate.length).equals(candidate)) ?? [];
+  if (!mark || !encoding) return undefined;
+  let text = bytes.subarray(mark.length);
+  if (encoding !== 'utf-8') {
+    // Sent as 8-bit lines, UTF-16 gets the transport's CR LF (or LF) after it, out of step with its two-byte units.
+    if (text.length % 2 === 1 && text.at(-1) === 0x0a) text = text.subarray(0, -1);
+    else if (text.subarray(-2).equals(TRANSPORT_LINE_END)) text = text.subarray(0, -2);
+  }
+  return iconv.decode(text, encoding, { stripBOM: false });
 }
 
 /**

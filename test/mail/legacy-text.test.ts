@@ -147,3 +147,30 @@ describe('a transfer encoding the relay does not know', () => {
     assert.equal(await textOf(part(' BASE64 ')), 'Pump 2 failed at station North.');
   });
 });
+
+describe('text with a byte order mark', () => {
+  const text = 'Pump 2 failed at station North.\r\nCall the on-call engineer.\r\n';
+  const mail = (contentType: string, encoding: string, body: Buffer) =>
+    Buffer.concat([
+      Buffer.from(
+        `From: ps@example.com\r\nSubject: log\r\nMIME-Version: 1.0\r\nContent-Type: ${contentType}\r\nContent-Transfer-Encoding: ${encoding}\r\n\r\n`,
+      ),
+      encoding === 'base64' ? Buffer.from(`${body.toString('base64')}\r\n`) : Buffer.concat([body, Buffer.from('\r\n')]),
+    ]);
+  const utf16le = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]);
+  const utf16be = Buffer.from(utf16le.subarray(2)).swap16();
+
+  test('UTF-16 (PowerShell 5 Out-File) under a wrong or missing charset is read by its BOM, in base64 and as 8-bit bytes', async () => {
+    const want = 'Pump 2 failed at station North.\nCall the on-call engineer.';
+    for (const contentType of ['text/plain; charset=utf-8', 'text/plain', 'text/plain; charset=windows-1252', 'text/plain; charset=utf-16']) {
+      assert.equal(await textOf(mail(contentType, 'base64', utf16le)), want, `${contentType}, LE`);
+      assert.equal(await textOf(mail(contentType, 'base64', Buffer.concat([Buffer.from([0xfe, 0xff]), utf16be]))), want, `${contentType}, BE`);
+      assert.equal(await textOf(mail(contentType, '8bit', utf16le)), want, `${contentType}, 8-bit`);
+    }
+  });
+
+  test('a UTF-8 BOM under a Latin label is UTF-8', async () => {
+    const body = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('Température élevée')]);
+    assert.equal(await textOf(mail('text/plain; charset=iso-8859-1', '8bit', body)), 'Température élevée');
+  });
+});

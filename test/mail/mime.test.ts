@@ -59,6 +59,7 @@ const READ_BETTER = new Map([
     'fixtures/legacy-unknown-transfer-encoding.eml',
     'an unknown transfer encoding: simpleParser texts the encoded bytes, readMail makes the part an attachment',
   ],
+  ['fixtures/powershell-utf16-bom-labelled-utf8.eml', 'UTF-16 with a BOM under a UTF-8 label: simpleParser reads it as UTF-8, readMail by its BOM'],
   ['fixtures/legacy-raw-koi8r-subject-empty-body.eml', "a raw 8-bit subject: simpleParser gives a U+FFFD per byte, readMail reads it in the text's charset"],
 ]);
 
