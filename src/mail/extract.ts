@@ -209,7 +209,9 @@ export function extractRequest(
     sendAt: sendAtOf(mail),
     unendedHeader: mail.unendedHeader,
     attachments: mail.attachments
-      .filter((attachment) => !attachment.related && !attachment.version && !isSignature(attachment) && !chosen.read.includes(attachment))
+      .filter(
+        (attachment) => !attachment.related && !attachment.version && !attachment.resourceFork && !isSignature(attachment) && !chosen.read.includes(attachment),
+      )
       // mailparser (the fallback reader) gives `false` for a part whose Content-Type names no type.
       .map((attachment) => attachment.filename?.trim() || attachment.contentType || 'application/octet-stream')
       .concat(uuencoded.files),

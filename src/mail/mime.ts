@@ -38,6 +38,8 @@ export interface MailAttachment {
   readonly related?: boolean | undefined;
   /** Another reader's version of the text in an alternative (READER_VERSIONS), not a file the sender attached. */
   readonly version?: boolean | undefined;
+  /** A Mac file's resource fork beside its data in `multipart/appledouble` (RFC 1740): the same file, named once by its data part. */
+  readonly resourceFork?: boolean | undefined;
   /** The part's headers as mailparser gives an attachment's: `content-type` is `{ value, params }` (S/MIME's smime-type). */
   readonly headers?: { get(name: string): unknown } | undefined;
   /**
@@ -480,11 +482,13 @@ function attachmentOf(part: Part): MailAttachment {
   let related = false;
   if (contentIdOf(node)) for (let owner = part.parent; owner; owner = owner.parent) if (owner.node.contentType === 'multipart/related') related = true;
   const version = !node.filename && part.parent?.node.contentType === 'multipart/alternative' && READER_VERSIONS.includes(declared);
+  const resourceFork = declared === 'application/applefile' && part.parent?.node.contentType === 'multipart/appledouble';
   return {
     contentType,
     ...(node.filename ? { filename: node.filename } : {}),
     ...(related ? { related } : {}),
     ...(version ? { version } : {}),
+    ...(resourceFork ? { resourceFork } : {}),
     headers: new HeaderView(node),
   };
 }

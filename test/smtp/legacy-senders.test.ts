@@ -154,6 +154,14 @@ describe('legacy senders: the text of mail written slightly wrong', () => {
     assert.equal((await send(mail('text/plain; charset=utf-8\nContent-Transfer-Encoding: 8-bit', 'Pump 2 failed'))).text, 'Pump 2 failed');
   });
 
+  test('a Mac file sent as AppleDouble (Eudora, Mail for Mac OS 9: resource fork and data) is one attachment in the 250', async () => {
+    const appleDouble =
+      'From: mac@example.com\nSubject: Invoice\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="M"\n\n--M\nContent-Type: text/plain\n\nInvoice attached.\n--M\nContent-Type: multipart/appledouble; boundary="D"\n\n--D\nContent-Type: application/applefile; name="Invoice.pdf"\nContent-Transfer-Encoding: base64\n\nAAUWBwACAAA=\n--D\nContent-Type: application/pdf; name="Invoice.pdf"\nContent-Transfer-Encoding: base64\n\nJVBERi0xLjQK\n--D--\n--M--\n';
+    const { reply, text } = await send(appleDouble);
+    assert.equal(text, 'Invoice attached.');
+    assert.match(reply.text, /\(the attachment "Invoice\.pdf" is not sent: an SMS carries text only\)$/);
+  });
+
   test('a rule of underscores in a mail that answers none is a separator: the alert below it is sent', async () => {
     const rule = '_'.repeat(40);
     const nagios = `***** Nagios *****\nNotification Type: PROBLEM\n${rule}\nHost: db1\nState: DOWN\nAddress: 10.0.0.5\n`;
