@@ -480,7 +480,10 @@ function attachmentOf(part: Part): MailAttachment {
   const declared = node.contentType || '';
   const contentType = declared === 'application/octet-stream' && node.filename ? libmime.detectMimeType(node.filename) || declared : declared;
   let related = false;
-  if (contentIdOf(node)) for (let owner = part.parent; owner; owner = owner.parent) if (owner.node.contentType === 'multipart/related') related = true;
+  // RFC 2557: the HTML reaches a part of its multipart/related by Content-ID (`cid:`) or by Content-Location (Outlook Express's `<IMG src="logo.gif">`).
+  if (headerOf(node, 'content-id') || headerOf(node, 'content-location')) {
+    for (let owner = part.parent; owner; owner = owner.parent) if (owner.node.contentType === 'multipart/related') related = true;
+  }
   const version = !node.filename && part.parent?.node.contentType === 'multipart/alternative' && READER_VERSIONS.includes(declared);
   const resourceFork = declared === 'application/applefile' && part.parent?.node.contentType === 'multipart/appledouble';
   return {
@@ -493,9 +496,10 @@ function attachmentOf(part: Part): MailAttachment {
   };
 }
 
-function contentIdOf(node: Node): string {
+/** The decoded value of a part's first header named `key`, or '' without one. */
+function headerOf(node: Node, key: string): string {
   if (!node.headers) return '';
-  const line = node.headers.getList().find(({ key }) => key === 'content-id');
+  const line = node.headers.getList().find((header) => header.key === key);
   return line ? headerValue(line.line) : '';
 }
 

@@ -162,6 +162,14 @@ describe('legacy senders: the text of mail written slightly wrong', () => {
     assert.match(reply.text, /\(the attachment "Invoice\.pdf" is not sent: an SMS carries text only\)$/);
   });
 
+  test("an image the HTML reaches by Content-Location (Outlook Express's multipart/related) is inside the HTML: not named as an attachment", async () => {
+    const related =
+      'From: oe@example.com\nSubject: Report\nMIME-Version: 1.0\nContent-Type: multipart/related; boundary="R"; type="text/html"\n\n--R\nContent-Type: text/html; charset=us-ascii\n\n<HTML><BODY><IMG src="logo.gif"><P>Pump 2 failed.</P></BODY></HTML>\n--R\nContent-Type: image/gif\nContent-Transfer-Encoding: base64\nContent-Location: logo.gif\n\nR0lGODlhAQABAAAAACw=\n--R--\n';
+    const { reply, text } = await send(related);
+    assert.equal(text, 'Pump 2 failed.');
+    assert.doesNotMatch(reply.text, /attachment/);
+  });
+
   test('a rule of underscores in a mail that answers none is a separator: the alert below it is sent', async () => {
     const rule = '_'.repeat(40);
     const nagios = `***** Nagios *****\nNotification Type: PROBLEM\n${rule}\nHost: db1\nState: DOWN\nAddress: 10.0.0.5\n`;
