@@ -5,6 +5,7 @@ import { HTML_RULE, htmlToText, plainWithoutSignature, withoutHtmlRules } from '
 import {
   LabelledCharsetDecoder,
   MAILSPLIT_MAX_HEADER_BYTES,
+  MAILSPLIT_MAX_HEADER_LINES,
   type MailAttachment,
   type ParsedMail,
   readMail,
@@ -96,7 +97,7 @@ export async function parseMail(raw: Buffer): Promise<ParsedMail> {
 
 /**
  * mailsplit's own limits end simpleParser with a plain error (code EMAXLEN), told apart by its words
- * only: a header section over MAILSPLIT_MAX_HEADER_BYTES, more than MAX_MIME_PARTS parts. No retry can
+ * only: a header section over MAILSPLIT_MAX_HEADER_BYTES (or MAILSPLIT_MAX_HEADER_LINES short lines), more than MAX_MIME_PARTS parts. No retry can
  * pass either, so each is the mail's refusal for good, not a failure of the relay (a 4xx and a stack).
  */
 function mailsplitRefusal(error: unknown): never {
@@ -104,7 +105,7 @@ function mailsplitRefusal(error: unknown): never {
     if (/header size/i.test(error.message)) {
       throw new RelayError(
         'MESSAGE_TOO_BIG',
-        `Message too big: a header section is over ${MAILSPLIT_MAX_HEADER_BYTES / 1024 / 1024} MiB, more than the relay reads; send the mail with fewer or shorter header fields`,
+        `Message too big: a header section is over ${MAILSPLIT_MAX_HEADER_BYTES / 1024 / 1024} MiB or ${MAILSPLIT_MAX_HEADER_LINES} lines, more than the relay reads; send the mail with fewer or shorter header fields`,
         { cause: error },
       );
     }

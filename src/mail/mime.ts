@@ -100,6 +100,10 @@ export interface ParsedMail {
  * whatever reads the mail: no retry can pass, so such a mail is refused as too big, naming it.
  */
 export const MAILSPLIT_MAX_HEADER_BYTES = 1024 * 1024;
+/** mailsplit counts each header line as at least this many bytes against MAILSPLIT_MAX_HEADER_BYTES (its HEADER_LINE_MIN_COST: a parsed line's overhead). */
+const MAILSPLIT_MIN_LINE_COST = 64;
+/** So a header section of short lines is refused past this many lines (16,384), far below 1 MiB of bytes. */
+export const MAILSPLIT_MAX_HEADER_LINES = MAILSPLIT_MAX_HEADER_BYTES / MAILSPLIT_MIN_LINE_COST;
 /** Header blocks past this are left to simpleParser (this reader is held to it on usual mails); past MAILSPLIT_MAX_HEADER_BYTES, it refuses them. */
 const MAX_HEADER_BYTES = 64 * 1024;
 /** Lines this long are split by mailsplit's pending-line limit (64 KiB), which this reader does not follow. */
