@@ -549,10 +549,16 @@ const DECODED_AS = new Map<unknown, string>([
 
 /**
  * IANA aliases libmime and shifted-charsets.ts do not know, as the name they decode: `csISO2022JP` (also
- * a WHATWG label) is ISO-2022-JP, `csISO2022KR` ISO-2022-KR, `HZ` HZ-GB-2312.
+ * a WHATWG label) is ISO-2022-JP, `csISO2022KR` ISO-2022-KR, `HZ` HZ-GB-2312; Windows' and .NET's names
+ * of ISO-2022-JP (`CP50220`, `CP50221`, `CP50222`, `x-windows-iso2022jp`: they differ only in how they
+ * write half-width katakana, which ISO-2022-JP's decoder reads in each form) are ISO-2022-JP.
  */
 const LABEL_ALIASES = new Map([
   ['csiso2022jp', 'iso-2022-jp'],
+  ['cp50220', 'iso-2022-jp'],
+  ['cp50221', 'iso-2022-jp'],
+  ['cp50222', 'iso-2022-jp'],
+  ['x-windows-iso2022jp', 'iso-2022-jp'],
   ['csiso2022kr', 'iso-2022-kr'],
   ['hz', 'hz-gb-2312'],
 ]);

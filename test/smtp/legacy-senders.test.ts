@@ -237,11 +237,14 @@ describe('legacy senders: the text of mail written slightly wrong', () => {
     assert.match(mac.reply.text, /\(the attachment "invoice-4711\.txt" is not sent: an SMS carries text only\)$/);
   });
 
-  test('ISO-2022-KR, HZ-GB-2312 and the csISO2022JP label are decoded', async () => {
+  test("ISO-2022-KR, HZ-GB-2312 and ISO-2022-JP's other labels (csISO2022JP, Windows' CP5022x, x-windows-iso2022jp) are decoded", async () => {
     for (const [charset, body, expected] of [
       ['ISO-2022-KR', '\u001b$)C\u000e<-9v\u000f \u000eA_Av\u000f', '서버 중지'],
       ['HZ-GB-2312', '~{7~NqFwM#V9~} ~~1', '服务器停止 ~1'],
       ['csISO2022JP', '\u001b$BDd;_\u001b(B 08', '停止 08'],
+      ['CP50221', '\u001b$BDd;_\u001b(B 08', '停止 08'],
+      ['x-windows-iso2022jp', '\u001b$BDd;_\u001b(B 08', '停止 08'],
+      ['CP50220', '\u001b$BDd;_\u001b(B \u001b(I6E\u001b(B', '停止 ｶﾅ'],
     ]) {
       assert.equal((await send(mail(`text/plain; charset=${charset}`, body ?? ''))).text, expected, charset);
     }
