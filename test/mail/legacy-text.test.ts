@@ -174,3 +174,11 @@ describe('text with a byte order mark', () => {
     assert.equal(await textOf(mail('text/plain; charset=iso-8859-1', '8bit', body)), 'Température élevée');
   });
 });
+
+describe('an HTML title left unclosed', () => {
+  test('ends before the next tag: the body is sent without tags, and a title is never sent', async () => {
+    const html = (body: string) => `From: x@example.com\nSubject: s\nContent-Type: text/html\n\n${body}\n`;
+    assert.equal(await textOf(html('<html><head><title>Report</head><body>Pump 2 failed.</body></html>')), 'Pump 2 failed.');
+    assert.equal(await textOf(html('<title>Report</title><p>Pump 2 failed.</p>')), 'Pump 2 failed.');
+  });
+});
