@@ -237,6 +237,21 @@ describe('legacy senders: the text of mail written slightly wrong', () => {
     assert.match(mac.reply.text, /\(the attachment "invoice-4711\.txt" is not sent: an SMS carries text only\)$/);
   });
 
+  test('an encoded file cut short before its end line (a truncated `uuencode` output) is still an attachment, never texted', async () => {
+    const data = Buffer.from('backup log: 12 GB written, 0 errors, duration 02:13:45\n'.repeat(8)).toString('base64');
+    const cut = ['begin-base64 644 report.log', ...(data.match(/.{1,76}/g) ?? []).slice(0, 3)].join('\n');
+    const base64 = await send(`From: root@db1.example.com\nSubject: nightly report\n\nReport attached.\n\n${cut}\n`);
+    assert.equal(base64.text, 'Report attached.');
+    assert.match(base64.reply.text, /\(the attachment "report\.log" is not sent: an SMS carries text only\)$/);
+    const line = `M${'4F5P;W)T.B!A;&P@8F%C:W5P<R!O:RP@,3(@1T(@=W)I=1E;BP@;F'.padEnd(60, '!')}`;
+    const uuencoded = await send(`From: root@db1.example.com\nSubject: nightly report\n\nReport attached.\n\nbegin 644 report.txt\n${line}\n${line}\n`);
+    assert.equal(uuencoded.text, 'Report attached.');
+    assert.match(uuencoded.reply.text, /\(the attachment "report\.txt" is not sent: an SMS carries text only\)$/);
+    // Short lines under a begin line, with no end line, are text.
+    const plain = 'begin 644 was the mode we set\nOK';
+    assert.equal((await send(`From: x@example.com\nSubject: s\n\n${plain}\n`)).text, plain);
+  });
+
   test("ISO-2022-KR, HZ-GB-2312 and ISO-2022-JP's other labels (csISO2022JP, Windows' CP5022x, x-windows-iso2022jp) are decoded", async () => {
     for (const [charset, body, expected] of [
       ['ISO-2022-KR', '\u001b$)C\u000e<-9v\u000f \u000eA_Av\u000f', '서버 중지'],
