@@ -5,6 +5,7 @@ import { HTML_RULE, htmlToText, plainWithoutSignature, withoutHtmlRules } from '
 import {
   LabelledCharsetDecoder,
   MAILSPLIT_MAX_HEADER_BYTES,
+  MAILSPLIT_MAX_HEADER_LINES,
   type MailAttachment,
   type ParsedMail,
   readMail,
@@ -16,6 +17,7 @@ import {
 import { headerParameters, parseSubjectCommand, type RelayParameters, takeContextTag, takeLeadingContextLine, takeSubjectTokens } from './parameters.ts';
 import { hasVisibleText, withLineFeeds } from '../sms/encoding.ts';
 import { isSignature, unsealedText } from './sealed.ts';
+import { asTerminalShows } from './terminal.ts';
 import { dashedMarkerWithin, hasOriginalMarker, type Removal, type StripRules, stripText, tidy, withoutControls } from './strip.ts';
 import { cutSentCopy } from './thread.ts';
 import { withoutUuencoded } from './uuencoded.ts';
@@ -105,7 +107,7 @@ export async function parseMail(raw: Buffer): Promise<ParsedMail> {
 
 /**
  * mailsplit's own limits end simpleParser with a plain error (code EMAXLEN), told apart by its words
- * only: a header section over MAILSPLIT_MAX_HEADER_BYTES, more than MAX_MIME_PARTS parts. No retry can
+ * only: a header section over MAILSPLIT_MAX_HEADER_BYTES (or MAILSPLIT_MAX_HEADER_LINES short lines), more than MAX_MIME_PARTS parts. No retry can
  * pass either, so each is the mail's refusal for good, not a failure of the relay (a 4xx and a stack).
  */
 function mailsplitRefusal(error: unknown): never {
@@ -113,7 +115,7 @@ function mailsplitRefusal(error: unknown): never {
     if (/header size/i.test(error.message)) {
       throw new RelayError(
         'MESSAGE_TOO_BIG',
-        `Message too big: a header section is over ${MAILSPLIT_MAX_HEADER_BYTES / 1024 / 1024} MiB, more than the relay reads; send the mail with fewer or shorter header fields`,
+        `Message too big: a header section is over ${MAILSPLIT_MAX_HEADER_BYTES / 1024 / 1024} MiB or ${MAILSPLIT_MAX_HEADER_LINES} lines, more than the relay reads; send the mail with fewer or shorter header fields`,
         { cause: error },
       );
     }
@@ -165,7 +167,7 @@ export function extractRequest(
   // The subject from its first reply or forward prefix, the mail systems' tags before it aside: read once per mail.
   const prefixed = withoutLeadingTags(subject ?? '');
   const chosen = chosenBody(mail, prefixed, thread.length > 0);
-  const unsealed = unsealedText(withLineFeeds(chosen.text), mail.attachments);
+  const unsealed = unsealedText(withLineFeeds(asTerminalShows(chosen.text)), mail.attachments);
   const uuencoded = withoutUuencoded(unsealed.text);
   const written = uuencoded.text;
   const leading = takeLeadingContextLine(withoutControls(written));
@@ -224,7 +226,9 @@ export function extractRequest(
     sendAt: sendAtOf(mail),
     unendedHeader: mail.unendedHeader,
     attachments: mail.attachments
-      .filter((attachment) => !attachment.related && !attachment.version && !isSignature(attachment) && !chosen.read.includes(attachment))
+      .filter(
+        (attachment) => !attachment.related && !attachment.version && !attachment.resourceFork && !isSignature(attachment) && !chosen.read.includes(attachment),
+      )
       // mailparser (the fallback reader) gives `false` for a part whose Content-Type names no type.
       .map((attachment) => attachment.filename?.trim() || attachment.contentType || 'application/octet-stream')
       .concat(uuencoded.files),

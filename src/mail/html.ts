@@ -60,6 +60,8 @@ const COMMON_SELECTORS: Selectors = [
   { selector: 'a', options: { ignoreHref: true } },
   // Tracking pixels, logos and their alt texts are nothing a phone should show.
   { selector: 'img', format: 'skip' },
+  // A title is the window's, not the mail's text, also outside a <head>.
+  { selector: 'title', format: 'skip' },
   ...[...HIDDEN, ...UNSHOWN_ELEMENTS].map((selector) => ({ selector, format: 'skip' })),
   ...['h1', 'h2', 'h3', 'h4', 'h5', 'h6'].map((selector) => ({ selector, options: { uppercase: false } })),
   // Outlook writes each line as a paragraph whose style sheet gives it no margin: a line, not a paragraph.
@@ -186,7 +188,8 @@ const hidingConverters = new LRUCache<string, (html: string) => string>({ max: C
  * converted without them. An inline style is the element's own and is honoured as it is: when inline
  * styles hide everything, the body is empty and the subject is the text.
  */
-function visibleText(html: string, reading: Reading): string {
+function visibleText(written: string, reading: Reading): string {
+  const html = withTitleClosed(written);
   const convert = CONVERTERS[reading];
   const hidden = hiddenSelectors(html);
   if (hidden.length === 0) return convert(html);
@@ -222,6 +225,25 @@ export function htmlToText(html: string, forward = false, reply = true): HtmlTex
     if (!(error instanceof RangeError)) throw error;
     throw new RelayError('UNREADABLE_MAIL', 'The mail cannot be read: its HTML is nested too deeply; send it as plain text');
   }
+}
+
+/** A `<title>` start tag, and its end tag. */
+const TITLE_START = /<title\b[^>]*>/i;
+const TITLE_END = /<\/title\s*>/i;
+
+/**
+ * The HTML with a `<title>` its writer left unclosed (`<title>Report</head><body>…`) closed before the
+ * next tag. The parser reads a title's content as raw text up to `</title>`, so without one the whole
+ * mail after it would be the title's text, sent with its tags; the writer evidently meant it to end
+ * with the line's text.
+ */
+function withTitleClosed(html: string): string {
+  const start = html.match(TITLE_START);
+  if (!start || start.index === undefined || TITLE_END.test(html)) return html;
+  const content = start.index + start[0].length;
+  const next = html.indexOf('<', content);
+  const end = next < 0 ? html.length : next;
+  return `${html.slice(0, end)}</title>${html.slice(end)}`;
 }
 
 /**

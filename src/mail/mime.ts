@@ -40,6 +40,8 @@ export interface MailAttachment {
   readonly related?: boolean | undefined;
   /** Another reader's version of the text in an alternative (READER_VERSIONS), not a file the sender attached. */
   readonly version?: boolean | undefined;
+  /** A Mac file's resource fork beside its data in `multipart/appledouble` (RFC 1740): the same file, named once by its data part. */
+  readonly resourceFork?: boolean | undefined;
   /** The part's headers as mailparser gives an attachment's: `content-type` is `{ value, params }` (S/MIME's smime-type). */
   readonly headers?: { get(name: string): unknown } | undefined;
   /**
@@ -102,6 +104,10 @@ export interface ParsedMail {
  * whatever reads the mail: no retry can pass, so such a mail is refused as too big, naming it.
  */
 export const MAILSPLIT_MAX_HEADER_BYTES = 1024 * 1024;
+/** mailsplit counts each header line as at least this many bytes against MAILSPLIT_MAX_HEADER_BYTES (its HEADER_LINE_MIN_COST: a parsed line's overhead). */
+const MAILSPLIT_MIN_LINE_COST = 64;
+/** So a header section of short lines is refused past this many lines (16,384), far below 1 MiB of bytes. */
+export const MAILSPLIT_MAX_HEADER_LINES = MAILSPLIT_MAX_HEADER_BYTES / MAILSPLIT_MIN_LINE_COST;
 /** Header blocks past this are left to simpleParser (this reader is held to it on usual mails); past MAILSPLIT_MAX_HEADER_BYTES, it refuses them. */
 const MAX_HEADER_BYTES = 64 * 1024;
 /** Lines this long are split by mailsplit's pending-line limit (64 KiB), which this reader does not follow. */
@@ -136,8 +142,10 @@ export function readMail(raw: Buffer): ParsedMail | undefined {
   if (parts.some(({ node }) => typeof node.contentType === 'string' && node.contentType.startsWith('message/') && !isAttachedMessage(node))) {
     return undefined;
   }
-  const headers = new HeaderView(root.written ?? root.node);
   const attachments = new Map(parts.filter(isAttachment).map((part) => [part, attachmentOf(part)]));
+  // The charset the mail's text declares: its first text part's, for raw 8-bit header values.
+  const textCharset = parts.find((part) => !part.node.multipart && !attachments.has(part) && part.node.charset)?.node.charset;
+  const headers = new HeaderView(root.written ?? root.node, textCharset || undefined);
   const content = textContent(root, raw, attachments);
   const unendedHeader = root.start === raw.length && !HEADER_SECTION_END.test(raw.toString('latin1', raw.length - 4)) ? lastHeaderLine(root.node) : undefined;
   return {
@@ -261,8 +269,10 @@ function splitParts(raw: Buffer, boundary?: Buffer): Part | undefined {
         if (part === root && boundary && root.node.multipart) root.node._boundary = boundary;
         part.start = lineEnd;
         inHeader = false;
-        // A single part's body is the rest of the mail: nothing more to split.
-        if (part === root && !root.node._boundary) return root;
+        // A single part's body is the rest of the mail: nothing more to split. A multipart whose
+        // boundary is missing, empty or unreadable (`boundary:"B1"`) has no delimiter that can occur:
+        // its body is read as that of a boundary that never occurs.
+        if (part === root && !root.node._boundary) return root.node.multipart && !boundary ? partsOfUndelimited(raw, root) : root;
       }
     }
     lineStart = lineEnd;
@@ -282,8 +292,8 @@ const DELIMITER_LINE = /^--([0-9A-Za-z'()+_,./:=? -]{0,69}[0-9A-Za-z'()+_,./:=?-
 
 /**
  * A multipart mail whose boundary never occurs in its body (a script that changed the boundary in
- * one place only) has only a preamble, which mailsplit skips: the body would be lost and the subject
- * sent in its place. Its body is read as the sender evidently wrote it: by the boundary of its first
+ * one place only, or wrote none: PHP and shell scripts building MIME by hand) has only a preamble,
+ * which mailsplit skips: the body would be lost and the subject sent in its place. Its body is read as the sender evidently wrote it: by the boundary of its first
  * delimiter-like line when that splits it into parts, else as plain text.
  */
 function partsOfUndelimited(raw: Buffer, root: Part): Part {
@@ -351,8 +361,16 @@ function readableNode(node: Node): Node {
     return withContentType(node, 'message/rfc822');
   }
   const repaired = repairedContentType(node);
-  return repaired === undefined ? node : withContentType(node, repaired);
+  const read = repaired === undefined ? node : withContentType(node, repaired);
+  if (read.multipart || READABLE_ENCODINGS.test(read.encoding || '')) return read;
+  // RFC 2045 §6.4: an entity with an unrecognised transfer encoding (`base-64`, `x-gzip64`) is treated as
+  // application/octet-stream, its name kept: an attachment, never its encoded bytes texted.
+  const written = (read.headers ? read.headers.getFirst('content-type') : '') || 'text/plain';
+  return withContentType(read, written.replace(/^\s*[^;]*/, 'application/octet-stream'));
 }
+
+/** The transfer encodings RFC 2045 §6.1 names (none written is 7bit), the identity ones also as scripts misspell them (`8-bit`). */
+const READABLE_ENCODINGS = /^(?:[78]-?bit|binary|base64|quoted-printable|)$/;
 
 /**
  * A node read from the node's headers with its Content-Type replaced, as mailsplit would read that.
@@ -470,20 +488,26 @@ function attachmentOf(part: Part): MailAttachment {
   const declared = node.contentType || '';
   const contentType = declared === 'application/octet-stream' && node.filename ? libmime.detectMimeType(node.filename) || declared : declared;
   let related = false;
-  if (contentIdOf(node)) for (let owner = part.parent; owner; owner = owner.parent) if (owner.node.contentType === 'multipart/related') related = true;
+  // RFC 2557: the HTML reaches a part of its multipart/related by Content-ID (`cid:`) or by Content-Location (Outlook Express's `<IMG src="logo.gif">`).
+  if (headerOf(node, 'content-id') || headerOf(node, 'content-location')) {
+    for (let owner = part.parent; owner; owner = owner.parent) if (owner.node.contentType === 'multipart/related') related = true;
+  }
   const version = !node.filename && part.parent?.node.contentType === 'multipart/alternative' && READER_VERSIONS.includes(declared);
+  const resourceFork = declared === 'application/applefile' && part.parent?.node.contentType === 'multipart/appledouble';
   return {
     contentType,
     ...(node.filename ? { filename: node.filename } : {}),
     ...(related ? { related } : {}),
     ...(version ? { version } : {}),
+    ...(resourceFork ? { resourceFork } : {}),
     headers: new HeaderView(node),
   };
 }
 
-function contentIdOf(node: Node): string {
+/** The decoded value of a part's first header named `key`, or '' without one. */
+function headerOf(node: Node, key: string): string {
   if (!node.headers) return '';
-  const line = node.headers.getList().find(({ key }) => key === 'content-id');
+  const line = node.headers.getList().find((header) => header.key === key);
   return line ? headerValue(line.line) : '';
 }
 
@@ -595,10 +619,16 @@ const DECODED_AS = new Map<unknown, string>([
 
 /**
  * IANA aliases libmime and shifted-charsets.ts do not know, as the name they decode: `csISO2022JP` (also
- * a WHATWG label) is ISO-2022-JP, `csISO2022KR` ISO-2022-KR, `HZ` HZ-GB-2312.
+ * a WHATWG label) is ISO-2022-JP, `csISO2022KR` ISO-2022-KR, `HZ` HZ-GB-2312; Windows' and .NET's names
+ * of ISO-2022-JP (`CP50220`, `CP50221`, `CP50222`, `x-windows-iso2022jp`: they differ only in how they
+ * write half-width katakana, which ISO-2022-JP's decoder reads in each form) are ISO-2022-JP.
  */
 const LABEL_ALIASES = new Map([
   ['csiso2022jp', 'iso-2022-jp'],
+  ['cp50220', 'iso-2022-jp'],
+  ['cp50221', 'iso-2022-jp'],
+  ['cp50222', 'iso-2022-jp'],
+  ['x-windows-iso2022jp', 'iso-2022-jp'],
   ['csiso2022kr', 'iso-2022-kr'],
   ['hz', 'hz-gb-2312'],
 ]);
@@ -610,6 +640,8 @@ const LABEL_ALIASES = new Map([
  * HZ: shifted-charsets.ts). Bytes with no label, or one read as UTF-8, that are not UTF-8 go to `legacy`.
  */
 function charsetText(bytes: Buffer, written: string, legacy: (bytes: Buffer) => string = legacyText): string {
+  const marked = byteOrderMarked(bytes);
+  if (marked) return marked;
   const lowered = written.trim().toLowerCase();
   const alias = LABEL_ALIASES.get(lowered);
   const label = alias ?? written;
@@ -626,6 +658,33 @@ function charsetText(bytes: Buffer, written: string, legacy: (bytes: Buffer) => 
   // mailparser's decode stream hands its strings on as UTF-8 buffers (lone surrogates become U+FFFD).
   const text = Buffer.from(decoder ? iconv.decode(bytes, decoder) : decodeCharset(bytes, label)).toString();
   return text.includes('\uFFFD') && !isUtf8(bytes) && readsAsUtf8(label) ? legacy(bytes) : text;
+}
+
+/** Byte order marks and the encodings they mark. */
+const BYTE_ORDER_MARKS: ReadonlyArray<readonly [Buffer, string]> = [
+  [Buffer.from([0xef, 0xbb, 0xbf]), 'utf-8'],
+  [Buffer.from([0xff, 0xfe]), 'utf-16le'],
+  [Buffer.from([0xfe, 0xff]), 'utf-16be'],
+];
+/** The line end a line-based transport (8-bit SMTP) put after UTF-16 text: CR LF as bytes, a code unit UTF-16 never ends text with. */
+const TRANSPORT_LINE_END = Buffer.from('\r\n');
+
+/**
+ * Text that starts with a byte order mark, in the encoding it marks whatever its label says, as the
+ * WHATWG Encoding standard decodes it: Windows PowerShell 5's `>` and `Out-File` write UTF-16LE with
+ * one, which scripts mail unlabelled or labelled UTF-8 (read so, `ÿþP u m p` in UCS-2). Undefined
+ * without a mark.
+ */
+function byteOrderMarked(bytes: Buffer): string | undefined {
+  const [mark, encoding] = BYTE_ORDER_MARKS.find(([candidate]) => bytes.subarray(0, candidate.length).equals(candidate)) ?? [];
+  if (!mark || !encoding) return undefined;
+  let text = bytes.subarray(mark.length);
+  if (encoding !== 'utf-8') {
+    // Sent as 8-bit lines, UTF-16 gets the transport's CR LF (or LF) after it, out of step with its two-byte units.
+    if (text.length % 2 === 1 && text.at(-1) === 0x0a) text = text.subarray(0, -1);
+    else if (text.subarray(-2).equals(TRANSPORT_LINE_END)) text = text.subarray(0, -2);
+  }
+  return iconv.decode(text, encoding, { stripBOM: false });
 }
 
 /**
@@ -814,10 +873,25 @@ function textContent(
   };
 }
 
-function headerValue(line: string): string {
+/** ISO-2022-JP's escape sequences into JIS X 0208 (`ESC $ @`, `ESC $ B`): raw in a header, such a value is ISO-2022-JP. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ESC starts the sequence.
+const JIS_ESCAPE = /\x1b\$[@B]/;
+
+/**
+ * A header's value decoded. Raw 8-bit in a header (RFC 5322 allows none; RFC 6532 allows UTF-8) that
+ * is not UTF-8, or raw ISO-2022-JP (7-bit with its escapes), was written in the mail's charset by old
+ * scripts, BSD `mail`, PHP's `mail()` and Japanese mailers: read in `charset` (the charset its text
+ * declares) as MUAs read it, or ISO-2022-JP by its escapes, when its bytes are valid there; else
+ * windows-1252 (legacyText).
+ */
+function headerValue(line: string, charset = ''): string {
   const value = Buffer.from((libmime.decodeHeader(line).value || '').toString().trim(), 'binary');
-  // Raw 8-bit in a header (RFC 5322 allows none; RFC 6532 allows UTF-8) that is not UTF-8: see legacyText.
-  return isUtf8(value) ? value.toString() : legacyText(value);
+  const utf8 = isUtf8(value);
+  if (utf8 && !value.includes(0x1b)) return value.toString();
+  const label = JIS_ESCAPE.test(value.toString('latin1')) && !/^iso-?2022-?jp/i.test(charset) ? 'iso-2022-jp' : charset;
+  const declared = label ? charsetText(value, label) : undefined;
+  if (declared !== undefined && !declared.includes('\uFFFD')) return declared;
+  return utf8 ? value.toString() : legacyText(value);
 }
 
 /** mailparser keeps only the first of these when a mail repeats them. */
@@ -835,9 +909,12 @@ const UNREAD_KEYS = /^(?:priority|x-priority|x-msmail-priority|importance|list-.
 class HeaderView {
   readonly #lines: ReadonlyArray<{ key: string; line: string }>;
   readonly #values = new Map<string, unknown>();
+  /** The charset the mail's text declares, for raw 8-bit header values (headerValue). */
+  readonly #charset: string | undefined;
 
-  constructor(node: Node) {
+  constructor(node: Node, charset?: string) {
     this.#lines = node.headers ? node.headers.getList() : [];
+    this.#charset = charset;
   }
 
   has(name: string): boolean {
@@ -856,7 +933,7 @@ class HeaderView {
     let list = false;
     for (const line of this.#lines) {
       if (line.key !== key) continue;
-      const value = decodeValue(key, headerValue(line.line));
+      const value = decodeValue(key, headerValue(line.line, this.#charset));
       // References is a list, kept even when empty; other empty values are dropped.
       if (Array.isArray(value)) {
         list = true;

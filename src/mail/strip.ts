@@ -40,6 +40,7 @@ import {
   REPLY_ABOVE_MARKERS,
   SIGN_OFFS,
   SIGNATURE_LABELS,
+  STATUS_WORDS,
   withTurkishI,
 } from './wordings.ts';
 
@@ -542,7 +543,7 @@ class Scan {
         index = header;
         continue;
       }
-      if (header !== undefined && (this.#isAnsweredHeader(header) || this.#ruleOrMarkerAbove(index))) {
+      if (header !== undefined && (this.#isAnsweredHeader(header) || (this.#ruleOrMarkerAbove(index) && this.#headsMail(index, header)))) {
         this.#trimEnd();
         this.#end('header block of the mail answered', index);
         return;
@@ -714,7 +715,20 @@ class Scan {
     if (this.#lastRemovedEnd >= 0 && nextNonBlank(this.#lines, this.#lastRemovedEnd + 1) === index) return true;
     const next = nextNonBlank(this.#lines, index + 1);
     if (next >= this.#lines.length) return true;
-    return (this.#quoting && this.#quoted(next)) || this.#attributionEnd(next) !== undefined || headerBlockEnd(this.#lines, next) !== undefined;
+    const header = headerBlockEnd(this.#lines, next);
+    return (this.#quoting && this.#quoted(next)) || this.#attributionEnd(next) !== undefined || (header !== undefined && this.#headsMail(next, header));
+  }
+
+  /**
+   * Whether a header block from `index` to `end` under a rule or marker is a mail's. In a reply it is.
+   * In a mail that answers nothing it must look like one: its From: line names a mail address, and no
+   * more `Label: value` lines run on below it. A fax or voicemail notice's own block under its rule
+   * (From: a phone number, then Pages: 3) is the notice's content (docs/text.md, machine mail).
+   */
+  #headsMail(index: number, end: number): boolean {
+    if (this.#reply) return true;
+    const block = this.#lines.slice(index, end + 1).map((line) => line.trim());
+    return block.some((line) => isFromLine(line) && ADDRESS.test(line)) && !LABEL_LINE.test(line0(this.#lines, end + 1));
   }
 
   #ruleOrMarkerAbove(index: number): boolean {
@@ -824,7 +838,7 @@ class Scan {
     const blank = kept.lastIndexOf('');
     if (blank < 0 || ANNOUNCING.test(kept[previousNonBlank(kept, blank)] ?? '')) return;
     const block = kept.slice(blank + 1);
-    if (block.length > MAX_SIGNATURE_LINES || !isContactBlock(block)) return;
+    if (block.length > MAX_SIGNATURE_LINES || !isContactBlock(block) || !isSignersBlock(block)) return;
     this.removed.push({ reason: 'contact-block signature', first: block[0] ?? '', lines: block.length });
     kept.length = blank;
     this.#trimEnd();
@@ -1250,19 +1264,44 @@ function isAddressOrPhone(line: string): boolean {
   return CONTACT_LINE.test(line) || (line.match(PHONE)?.[0].replace(/\D/g, '').length ?? 0) >= MIN_PHONE_DIGITS;
 }
 
+/** A state in capitals (STATUS_WORDS) as a word of its own: "Database DOWN", not "Down Street". */
+const STATUS_WORD = new RegExp(`(?:^|[^\\p{L}])(?:${STATUS_WORDS.join('|')})(?![\\p{L}])`, 'u');
+/** A line ending in `;`: a statement (SQL in a mysqldump, code), never a name. */
+const STATEMENT_END = /;\s*$/;
+
 /**
  * A name, title or team line ("John Smith", "Head of Operations", "Ops team", "ACME GmbH & Co. KG"):
  * short, starting with a capital (or a letter of a script without case), no digits, no colon inside,
- * no sentence. A script's output has them: "md1: DEGRADED", "exit code 2", "see /var/log/backup.log".
+ * no sentence. A script's output has them: "md1: DEGRADED", "exit code 2", "see /var/log/backup.log";
+ * a state in capitals ("Database DOWN", "Backup FAILED"), a statement ("DROP TABLE users;").
  */
 function isNameLine(line: string): boolean {
-  if (line.length > MAX_CONTACT_LINE || /\d/.test(line) || INNER_COLON.test(line)) return false;
+  if (line.length > MAX_CONTACT_LINE || /\d/.test(line) || INNER_COLON.test(line) || STATUS_WORD.test(line) || STATEMENT_END.test(line)) return false;
   return /^\P{L}*[\p{Lu}\p{Lt}\p{Lo}]/u.test(line) && !(SENTENCE_END.test(line) && LOWER_CASE_WORD.test(line));
 }
 
 function isContactBlock(block: readonly string[]): boolean {
   if (block.length === 0 || POSTSCRIPT.test(block[0] ?? '') || block.some((line) => line.length > MAX_CONTACT_LINE || SENTENCE_END.test(line))) return false;
   return block.filter(isAddressOrPhone).length >= 2;
+}
+
+/**
+ * A link to a machine rather than to a person's or company's site: its host an IP address or a name
+ * without a domain (`http://192.168.1.50`, `http://10.0.0.63/live`, `http://nas01/`): a device's own page.
+ */
+const DEVICE_LINK = /\bhttps?:\/\/(?:[^\s/@]*@)?(?:\d{1,3}(?:\.\d{1,3}){3}|\[[\d:a-f]+\]|[a-z\d-]+)(?=[:/\s]|$)/i;
+
+/**
+ * Whether a contact block is a signer's: it opens with their name or team (a name line), and is no
+ * device's identity (a link to the device itself, DEVICE_LINK; a model and place with digits, "HP
+ * LaserJet 4250 (PRN-04, 2nd floor)", is no name line) nor a list of labelled contacts, a label line
+ * between two contact lines ("Dashboard" / link / "On-call" / phone): an alert's own content.
+ */
+function isSignersBlock(block: readonly string[]): boolean {
+  if (!isNameLine(block[0] ?? '') || block.some((line) => DEVICE_LINK.test(line))) return false;
+  return !block.some(
+    (line, index) => index > 0 && !isAddressOrPhone(line) && isAddressOrPhone(block[index - 1] ?? '') && isAddressOrPhone(block[index + 1] ?? ''),
+  );
 }
 
 /** The last line of the paragraph that starts at `index`. */

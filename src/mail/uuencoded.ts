@@ -12,6 +12,8 @@ interface Encoding {
   readonly begin: RegExp;
   readonly encoded: RegExp;
   readonly end: RegExp;
+  /** A line only a file's data is (a full line of the encoding): one makes a block cut short before its end line a file still. */
+  readonly data: RegExp;
   readonly reason: string;
 }
 
@@ -27,6 +29,8 @@ const ENCODINGS: readonly Encoding[] = [
     begin: new RegExp(`^begin[ \\t]+[0-7]{3,4}[ \\t]+${FILE_NAME}\\s*$`),
     encoded: /^[ -`]*$/,
     end: /^end\s*$/,
+    // A full uuencoded line: `M` (45 bytes) and 60 characters.
+    data: /^M[ -`]{60}\s*$/,
     reason: 'uuencoded attachment (an SMS carries text only)',
   },
   {
@@ -34,6 +38,8 @@ const ENCODINGS: readonly Encoding[] = [
     begin: new RegExp(`^begin-base64[ \\t]+[0-7]{3,4}[ \\t]+${FILE_NAME}\\s*$`),
     encoded: /^[A-Za-z0-9+/]*={0,2}\s*$/,
     end: /^====\s*$/,
+    // A base64 line as encoders write them (60 or 76 characters); no word is one.
+    data: /^[A-Za-z0-9+/]{60,}={0,2}\s*$/,
     reason: 'uuencoded attachment, base64 form (an SMS carries text only)',
   },
 ];
@@ -83,14 +89,20 @@ function encodedBlock(lines: readonly string[], index: number): { name: string; 
   return undefined;
 }
 
-/** The index of the end line of a block whose encoded lines start at `from`, or -1 when a line between is not of its encoding. */
+/**
+ * The index of the end line of a block whose encoded lines start at `from`, or -1 when a line between
+ * is not of its encoding. A block cut short (a script's output truncated: no end line) runs to the
+ * text's end when a line of it is the encoding's full data line.
+ */
 function blockEnd(lines: readonly string[], from: number, encoding: Encoding): number {
+  let data = false;
   for (let index = from; index < lines.length; index++) {
     const line = lines[index] ?? '';
     if (encoding.end.test(line)) return index > from ? index : -1;
     if (!encoding.encoded.test(line)) return -1;
+    data ||= encoding.data.test(line);
   }
-  return -1;
+  return data ? lines.length - 1 : -1;
 }
 
 /** A BinHex 4.0 block under its marker: from the first `:` to the next, its lines of BinHex characters only. */

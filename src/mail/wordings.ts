@@ -1416,6 +1416,63 @@ export const FOOTER_PHRASES = [
 export const FOOTER_WORDS = ['unsubscribe', 'abbestellen', 'abmelden', 'désabonner', 'désinscrire', 'darse de baja', 'mailing list'];
 
 /**
+ * The states scripts and monitors print in capitals after what they name ("Database DOWN", "Backup
+ * FAILED", "Disk FULL on backup volume"): written so, such a word makes a line a machine's status,
+ * never a person's name or title in a signature. English, as the tools print it.
+ */
+export const STATUS_WORDS = [
+  'UP',
+  'DOWN',
+  'OK',
+  'FAIL',
+  'FAILED',
+  'FAILURE',
+  'ERROR',
+  'ERRORS',
+  'WARN',
+  'WARNING',
+  'CRITICAL',
+  'CRIT',
+  'FATAL',
+  'UNKNOWN',
+  'DEGRADED',
+  'FULL',
+  'LOW',
+  'HIGH',
+  'OFFLINE',
+  'ONLINE',
+  'UNREACHABLE',
+  'STOPPED',
+  'RUNNING',
+  'STARTED',
+  'DEAD',
+  'ALIVE',
+  'SUCCESS',
+  'SUCCEEDED',
+  'PASS',
+  'PASSED',
+  'DONE',
+  'ABORTED',
+  'TIMEOUT',
+  'MISSING',
+  'PROBLEM',
+  'RECOVERY',
+  'RECOVERED',
+  'RESOLVED',
+  'ALARM',
+  'ALERT',
+  'ACTIVE',
+  'INACTIVE',
+  'ENABLED',
+  'DISABLED',
+  'PENDING',
+  'SKIPPED',
+  'READY',
+  'BUSY',
+  'IDLE',
+];
+
+/**
  * A ticket system's (Zendesk's, Freshdesk's) line above which an answer is written: the line is
  * the system's, and below the newest comment comes the ticket's history.
  */

@@ -52,11 +52,24 @@ async function assertSameAsMailparser(raw: Buffer, label: string): Promise<void>
 
 const mime = (headers: string, body: string) => Buffer.from(`${headers.trim().split('\n').join('\r\n')}\r\n\r\n${body.split('\n').join('\r\n')}`, 'latin1');
 
+/** Fixtures readMail reads otherwise than simpleParser on purpose (see the describe block below), each with why; fixtures.test.ts holds them to their text. */
+const READ_BETTER = new Map([
+  ['fixtures/legacy-php-multipart-no-boundary.eml', 'a multipart with no boundary: simpleParser reads no text'],
+  ['fixtures/legacy-multipart-no-boundary-no-subject.eml', 'a multipart with no boundary: simpleParser reads no text'],
+  [
+    'fixtures/legacy-unknown-transfer-encoding.eml',
+    'an unknown transfer encoding: simpleParser texts the encoded bytes, readMail makes the part an attachment',
+  ],
+  ['fixtures/powershell-utf16-bom-labelled-utf8.eml', 'UTF-16 with a BOM under a UTF-8 label: simpleParser reads it as UTF-8, readMail by its BOM'],
+  ['fixtures/legacy-raw-koi8r-subject-empty-body.eml', "a raw 8-bit subject: simpleParser gives a U+FFFD per byte, readMail reads it in the text's charset"],
+]);
+
 describe('readMail reads what simpleParser reads', () => {
   const files = ['corpus/tuning', 'corpus/held-back', 'fixtures'].flatMap((directory) =>
     readdirSync(`${MAIL}${directory}`)
       .filter((file) => file.endsWith('.eml'))
-      .map((file) => `${directory}/${file}`),
+      .map((file) => `${directory}/${file}`)
+      .filter((file) => !READ_BETTER.has(file)),
   );
 
   test('every corpus and fixture mail, field by field', async () => {
@@ -241,6 +254,9 @@ describe('readMail reads what simpleParser reads', () => {
       const parsed = view(await simpleParser(raw, MAILPARSER_OPTIONS));
       // A charset line dropped leaves 8-bit text that is not UTF-8: U+FFFD from simpleParser, windows-1252 from readMail.
       if (JSON.stringify(parsed).includes('\uFFFD')) assert.ok(!JSON.stringify(view(mail)).includes('\uFFFD'), `mutant ${round} of ${file}`);
+      // A multipart left without a delimiter of its boundary (a blank line cut its folded boundary off): simpleParser reads no text, readMail its body.
+      else if (parsed.text === undefined && parsed.html === false)
+        assert.deepEqual({ ...view(mail), text: undefined, html: false }, parsed, `mutant ${round} of ${file}`);
       else assert.deepEqual(view(mail), parsed, `mutant ${round} of ${file}`);
     }
     assert.ok(read > 300, `readMail read only ${read} of 400 mutants`);
@@ -419,8 +435,11 @@ describe('where readMail reads better than simpleParser, on purpose', () => {
     const tooBig = (error: unknown) =>
       error instanceof RelayError &&
       error.code === 'MESSAGE_TOO_BIG' &&
-      error.message === 'Message too big: a header section is over 1 MiB, more than the relay reads; send the mail with fewer or shorter header fields';
-    for (const header of [folded(MAILSPLIT_MAX_HEADER_BYTES + 50_000), folded(2 * MAILSPLIT_MAX_HEADER_BYTES), many]) {
+      error.message ===
+        'Message too big: a header section is over 1 MiB or 16384 lines, more than the relay reads; send the mail with fewer or shorter header fields';
+    // Short fields count 64 bytes each: 17,500 of them (216 kB) are past the limit, and the answer names it.
+    const short = Array.from({ length: 17_500 }, (_, index) => `X-H${index}: v\r\n`).join('');
+    for (const header of [folded(MAILSPLIT_MAX_HEADER_BYTES + 50_000), folded(2 * MAILSPLIT_MAX_HEADER_BYTES), many, short]) {
       await assert.rejects(parseMail(Buffer.from(`From: a@example.com\r\n${header}\r\nbody text\r\n`)), tooBig);
     }
     const part = `Subject: s\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n${folded(MAILSPLIT_MAX_HEADER_BYTES + 50_000)}\r\nhello\r\n--b--\r\n`;

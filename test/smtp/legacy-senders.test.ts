@@ -113,6 +113,63 @@ describe('legacy senders: the text of mail written slightly wrong', () => {
     assert.equal(none.text, 'Pump 2 failed\nPump 3 running');
   });
 
+  test('a multipart with no boundary, an empty one or one written with a colon: its body is read, not the subject sent in its place', async () => {
+    const parts =
+      '--PHP-alt-abc\nContent-Type: text/plain; charset=utf-8\n\nNew order 1042 from website, 3 items.\n--PHP-alt-abc\nContent-Type: text/html; charset=utf-8\n\n<p>New order 1042 from website, 3 items.</p>\n--PHP-alt-abc--\n';
+    const header = (contentType: string, subject = 'Subject: New order\n') =>
+      `From: web@shop.example.com\n${subject}MIME-Version: 1.0\nContent-Type: ${contentType}\n\n`;
+    for (const contentType of [
+      'multipart/alternative',
+      'multipart/alternative; boundary=""',
+      'multipart/alternative; boundary=',
+      'multipart/alternative; boundary:"PHP-alt-abc"',
+    ]) {
+      const { reply, text } = await send(`${header(contentType)}${parts}`);
+      assert.equal(reply.code, 250, contentType);
+      assert.equal(text, 'New order 1042 from website, 3 items.', contentType);
+    }
+    const plain = await send(`${header('multipart/mixed', '')}Pump 2 failed at station North.\n`);
+    assert.equal(plain.reply.code, 250, plain.reply.text);
+    assert.equal(plain.text, 'Pump 2 failed at station North.');
+  });
+
+  test("a cron job's progress meter (bare CR redraws) is sent as its last state, not refused as too long; overstrike as printed", async () => {
+    const progress = Array.from({ length: 101 }, (_, i) => `\r${String(i).padStart(3)}% [${'='.repeat(Math.floor(i / 5)).padEnd(20)}] ${i * 120} KB`).join('');
+    const cron = 'From: root@db1.example.com (Cron Daemon)\nSubject: Cron <root@db1> /usr/local/bin/fetch-backup\n\n';
+    const { reply, text } = await send(`${cron}Downloading backup.tar.gz\n${progress}\nDownload FAILED: checksum mismatch\n`);
+    assert.equal(reply.code, 250, reply.text);
+    assert.equal(text, 'Downloading backup.tar.gz\n100% [====================] 12000 KB\nDownload FAILED: checksum mismatch');
+    assert.equal((await send(`${cron}N\bNA\bAM\bME\bE\n     fetch-backup - fetch the backup\n`)).text, 'NAME\nfetch-backup - fetch the backup');
+  });
+
+  test('a part in a transfer encoding the relay does not know (base-64, x-gzip64) is an attachment (RFC 2045 §6.4), named in the 250, never texted', async () => {
+    for (const encoding of ['base-64', 'x-gzip64', 'quoted printable']) {
+      const { reply, text } = await send(
+        `From: x@example.com\nSubject: Pump alarm\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: ${encoding}\n\nUHVtcCAyIGZhaWxlZCBhdCBzdGF0aW9uIE5vcnRoLg==\n`,
+      );
+      assert.equal(text, 'Pump alarm', encoding);
+      assert.match(reply.text, /\(the attachment "application\/octet-stream" is not sent: an SMS carries text only\)$/, encoding);
+    }
+    // The identity encodings, also misspelt, are text.
+    assert.equal((await send(mail('text/plain; charset=utf-8\nContent-Transfer-Encoding: 8-bit', 'Pump 2 failed'))).text, 'Pump 2 failed');
+  });
+
+  test('a Mac file sent as AppleDouble (Eudora, Mail for Mac OS 9: resource fork and data) is one attachment in the 250', async () => {
+    const appleDouble =
+      'From: mac@example.com\nSubject: Invoice\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="M"\n\n--M\nContent-Type: text/plain\n\nInvoice attached.\n--M\nContent-Type: multipart/appledouble; boundary="D"\n\n--D\nContent-Type: application/applefile; name="Invoice.pdf"\nContent-Transfer-Encoding: base64\n\nAAUWBwACAAA=\n--D\nContent-Type: application/pdf; name="Invoice.pdf"\nContent-Transfer-Encoding: base64\n\nJVBERi0xLjQK\n--D--\n--M--\n';
+    const { reply, text } = await send(appleDouble);
+    assert.equal(text, 'Invoice attached.');
+    assert.match(reply.text, /\(the attachment "Invoice\.pdf" is not sent: an SMS carries text only\)$/);
+  });
+
+  test("an image the HTML reaches by Content-Location (Outlook Express's multipart/related) is inside the HTML: not named as an attachment", async () => {
+    const related =
+      'From: oe@example.com\nSubject: Report\nMIME-Version: 1.0\nContent-Type: multipart/related; boundary="R"; type="text/html"\n\n--R\nContent-Type: text/html; charset=us-ascii\n\n<HTML><BODY><IMG src="logo.gif"><P>Pump 2 failed.</P></BODY></HTML>\n--R\nContent-Type: image/gif\nContent-Transfer-Encoding: base64\nContent-Location: logo.gif\n\nR0lGODlhAQABAAAAACw=\n--R--\n';
+    const { reply, text } = await send(related);
+    assert.equal(text, 'Pump 2 failed.');
+    assert.doesNotMatch(reply.text, /attachment/);
+  });
+
   test('a rule of underscores in a mail that answers none is a separator: the alert below it is sent', async () => {
     const rule = '_'.repeat(40);
     const nagios = `***** Nagios *****\nNotification Type: PROBLEM\n${rule}\nHost: db1\nState: DOWN\nAddress: 10.0.0.5\n`;
@@ -180,11 +237,29 @@ describe('legacy senders: the text of mail written slightly wrong', () => {
     assert.match(mac.reply.text, /\(the attachment "invoice-4711\.txt" is not sent: an SMS carries text only\)$/);
   });
 
-  test('ISO-2022-KR, HZ-GB-2312 and the csISO2022JP label are decoded', async () => {
+  test('an encoded file cut short before its end line (a truncated `uuencode` output) is still an attachment, never texted', async () => {
+    const data = Buffer.from('backup log: 12 GB written, 0 errors, duration 02:13:45\n'.repeat(8)).toString('base64');
+    const cut = ['begin-base64 644 report.log', ...(data.match(/.{1,76}/g) ?? []).slice(0, 3)].join('\n');
+    const base64 = await send(`From: root@db1.example.com\nSubject: nightly report\n\nReport attached.\n\n${cut}\n`);
+    assert.equal(base64.text, 'Report attached.');
+    assert.match(base64.reply.text, /\(the attachment "report\.log" is not sent: an SMS carries text only\)$/);
+    const line = `M${'4F5P;W)T.B!A;&P@8F%C:W5P<R!O:RP@,3(@1T(@=W)I=1E;BP@;F'.padEnd(60, '!')}`;
+    const uuencoded = await send(`From: root@db1.example.com\nSubject: nightly report\n\nReport attached.\n\nbegin 644 report.txt\n${line}\n${line}\n`);
+    assert.equal(uuencoded.text, 'Report attached.');
+    assert.match(uuencoded.reply.text, /\(the attachment "report\.txt" is not sent: an SMS carries text only\)$/);
+    // Short lines under a begin line, with no end line, are text.
+    const plain = 'begin 644 was the mode we set\nOK';
+    assert.equal((await send(`From: x@example.com\nSubject: s\n\n${plain}\n`)).text, plain);
+  });
+
+  test("ISO-2022-KR, HZ-GB-2312 and ISO-2022-JP's other labels (csISO2022JP, Windows' CP5022x, x-windows-iso2022jp) are decoded", async () => {
     for (const [charset, body, expected] of [
       ['ISO-2022-KR', '\u001b$)C\u000e<-9v\u000f \u000eA_Av\u000f', '서버 중지'],
       ['HZ-GB-2312', '~{7~NqFwM#V9~} ~~1', '服务器停止 ~1'],
       ['csISO2022JP', '\u001b$BDd;_\u001b(B 08', '停止 08'],
+      ['CP50221', '\u001b$BDd;_\u001b(B 08', '停止 08'],
+      ['x-windows-iso2022jp', '\u001b$BDd;_\u001b(B 08', '停止 08'],
+      ['CP50220', '\u001b$BDd;_\u001b(B \u001b(I6E\u001b(B', '停止 ｶﾅ'],
     ]) {
       assert.equal((await send(mail(`text/plain; charset=${charset}`, body ?? ''))).text, expected, charset);
     }

@@ -121,7 +121,7 @@ describe('refusals in the log and in the reply', () => {
     assert.equal(sent.data?.code, 552);
     assert.equal(
       sent.data?.text,
-      '5.3.4 Message too big: a header section is over 1 MiB, more than the relay reads; send the mail with fewer or shorter header fields',
+      '5.3.4 Message too big: a header section is over 1 MiB or 16384 lines, more than the relay reads; send the mail with fewer or shorter header fields',
     );
     const refused = lines().filter((line) => line.msg === 'smtp: mail refused' && line.code === 'MESSAGE_TOO_BIG');
     assert.deepEqual(

@@ -288,10 +288,17 @@ describe('SMTP → SMS text', () => {
   test('every real-world fixture mail, sent by a real SMTP client, reaches the phone as its expected text', async () => {
     const fixtures = loadMailFixtures();
     const client = nodemailer.createTransport({ host: '127.0.0.1', port: suite.port, secure: false, ignoreTLS: true, pool: true });
-    const numbers = fixtures.map((_, index) => `4477009004${String(index).padStart(2, '0')}`);
+    // From 447700900400 on, one number each: the corpus has outgrown two digits (a 13-digit number is no phone number).
+    const numbers = fixtures.map((_, index) => `447700${900_400 + index}`);
+    // nodemailer makes a bare CR a line break; a cron daemon's MTA (Postfix, sendmail) sends it as it is, as sendRaw does.
+    const bareCr = (raw: Buffer) => /\r(?!\n)/.test(raw.toString('latin1'));
     try {
       await Promise.all(
-        fixtures.map(({ raw }, index) => client.sendMail({ envelope: { from: 'alice@example.com', to: `${numbers[index]}@sms.example.com` }, raw })),
+        fixtures.map(({ raw }, index) =>
+          bareCr(raw)
+            ? sendRaw(numbers[index] ?? '', raw).then((reply) => assert.equal(reply.code, 250, reply.text))
+            : client.sendMail({ envelope: { from: 'alice@example.com', to: `${numbers[index]}@sms.example.com` }, raw }),
+        ),
       );
     } finally {
       client.close();

@@ -1,0 +1,184 @@
+/**
+ * Mail as scripts, devices and old mailers write it (docs/text.md), read byte for byte: terminal
+ * output, status lines under a bare "--", raw subjects, device blocks, fax notices, unknown transfer
+ * encodings and UTF-16 with a BOM. Real MIME bytes through parseMail and extractRequest.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import iconv from 'iconv-lite';
+import { configSchema } from '../../src/config/schema.ts';
+import { extractRequest, parseMail } from '../../src/mail/extract.ts';
+import { textPolicyFor } from '../../src/mail/policy.ts';
+
+const POLICY = textPolicyFor(configSchema.shape.text.parse(undefined), 'alerts@example.com');
+
+/** The SMS text of a mail given as bytes (a string is read as Latin-1, each character one byte; LF becomes CRLF). */
+async function textOf(raw: string | Buffer): Promise<string> {
+  const bytes = typeof raw === 'string' ? Buffer.from(raw.replace(/\r?\n/g, '\r\n'), 'latin1') : raw;
+  return extractRequest(await parseMail(bytes), POLICY, false).text;
+}
+
+describe('terminal output in cron mail', () => {
+  const cron = (body: string) => `From: root@db1.example.com (Cron Daemon)\nSubject: Cron <root@db1> /usr/local/bin/fetch-backup\n\n${body}`;
+
+  test('a progress meter redrawn after a bare CR (wget, curl, rsync) is its last state, not a line per redraw', async () => {
+    const progress = Array.from({ length: 101 }, (_, i) => `\r${String(i).padStart(3)}% [${'='.repeat(Math.floor(i / 5)).padEnd(20)}] ${i * 120} KB`).join('');
+    assert.equal(
+      await textOf(cron(`Downloading backup.tar.gz\n${progress}\nDownload FAILED: checksum mismatch\n`)),
+      'Downloading backup.tar.gz\n100% [====================] 12000 KB\nDownload FAILED: checksum mismatch',
+    );
+    // A shorter redraw leaves what it did not overwrite, as on the terminal; ESC[K erases it.
+    assert.equal(await textOf(cron('copy: 10 files\rdone\nnext\n')), 'done: 10 files\nnext');
+    assert.equal(await textOf(cron('copy: 10 files\rdone\u001b[K\nnext\n')), 'done\nnext');
+  });
+
+  test('backspace overstrike (man, nroff) is the letter printed once', async () => {
+    assert.equal(await textOf(cron('N\bNA\bAM\bME\bE\n     ls - list _\bf_\bi_\bl_\be_\bs\n')), 'NAME\nls - list files');
+  });
+
+  test('text whose every line ends in a bare CR (classic Mac OS) keeps its lines', async () => {
+    assert.equal(await textOf(cron('Pump 2 failed\rPump 3 running\r')), 'Pump 2 failed\nPump 3 running');
+  });
+});
+
+describe('a bare "--" above a script\'s status lines', () => {
+  const mail = (body: string) => `From: root@db1.example.com (Cron Daemon)\nSubject: Cron <root@db1> /usr/local/bin/status\n\n${body}\n`;
+
+  test('states in capitals without digits or colons ("Database DOWN", "Backup FAILED") are output, not a signature', async () => {
+    for (const body of [
+      'Status of db1\n--\nDatabase DOWN\nWeb server UP\nMail queue OK',
+      'Nightly jobs finished.\n--\nBackup FAILED\nReplication OK',
+      'Check results\n--\nDisk FULL on backup volume',
+      'Dump of shop\n--\n-- Table structure for table users\n--\n\nDROP TABLE IF EXISTS users;\nCREATE TABLE users (id int);',
+    ]) {
+      assert.equal(await textOf(mail(body)), body);
+    }
+  });
+
+  test('above a name and a company it is still a signature', async () => {
+    assert.equal(await textOf(mail('Call me\n--\nJohn Smith\nACME Ltd')), 'Call me');
+    assert.equal(await textOf(mail('Meeting moved.\n--\nMax Mustermann\nHead of IT\nAcme GmbH')), 'Meeting moved.');
+  });
+});
+
+describe('a raw subject in the charset the mail declares', () => {
+  /** An empty body under `charset`, the subject's bytes raw: the subject is the text. */
+  const raw = (subject: Buffer, charset: string) =>
+    Buffer.concat([
+      Buffer.from('From: ups@example.com\r\nSubject: '),
+      subject,
+      Buffer.from(`\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=${charset}\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\r\n`),
+    ]);
+
+  test("8-bit subject bytes are read in the body's charset (KOI8-R, ISO-8859-2, windows-1251, Shift_JIS), ISO-2022-JP by its escapes", async () => {
+    for (const [text, charset] of [
+      ['Авария питания ИБП-1', 'koi8-r'],
+      ['Błąd dysku na serwerze', 'iso-8859-2'],
+      ['Ошибка диска', 'windows-1251'],
+      ['サーバ停止', 'shift_jis'],
+    ] as const) {
+      assert.equal(await textOf(raw(iconv.encode(text, charset), charset)), text, charset);
+    }
+    // サーバ停止 in ISO-2022-JP (iconv-lite writes no ISO-2022-JP): read by its escapes under its label, or under none.
+    const jis = Buffer.from('\u001b$B%5!<%PDd;_\u001b(B', 'latin1');
+    assert.equal(await textOf(raw(jis, 'ISO-2022-JP')), 'サーバ停止');
+    assert.equal(await textOf(raw(jis, 'us-ascii')), 'サーバ停止');
+  });
+
+  test('bytes not valid in the declared charset, or a UTF-8 one, stay windows-1252; valid UTF-8 stays UTF-8', async () => {
+    assert.equal(await textOf(raw(Buffer.from('Caf\xe9 ferm\xe9', 'latin1'), 'utf-8')), 'Café fermé');
+    assert.equal(await textOf(raw(Buffer.from('Störung'), 'koi8-r')), 'Störung');
+  });
+});
+
+describe("a device's identity block at the end", () => {
+  const mail = (body: string) => `From: prn04@example.com\nSubject: Supplies\n\n${body}\n`;
+
+  test("a device's model and place with its own web page, a camera's place and live link, labelled links and numbers are the alert's", async () => {
+    for (const body of [
+      'Toner low. Order a new cartridge.\n\nHP LaserJet 4250 (PRN-04, 2nd floor)\nhttp://192.168.1.50\nprn04@example.com',
+      'Motion detected on camera 3.\n\nCamera 3 Loading Dock\nhttp://10.0.0.63/live\n+44 20 7946 0000',
+      'Disk full on db1.\n\nDashboard\nhttps://grafana.example.com/d/db1\nOn-call\n+44 7700 900123',
+      'Backup failed.\n\nNAS\nhttp://nas01/\nadmin@example.com',
+    ]) {
+      assert.equal(await textOf(mail(body)), body);
+    }
+  });
+
+  test("a person's name with their number, address and site below a sentence is still a signature", async () => {
+    assert.equal(
+      await textOf(mail('Database db1 is down since 05:40.\n\nJohn Smith\n+44 7700 900123\njohn.smith@example.com')),
+      'Database db1 is down since 05:40.',
+    );
+    assert.equal(await textOf(mail('Call me back.\n\nJohn Smith\nHead of Operations\n+44 7700 900123\nhttps://www.example.com')), 'Call me back.');
+  });
+});
+
+describe("a notice's own header block below a rule, in a mail that answers nothing", () => {
+  test("a fax notice's From:/To:/Date:/Pages: and a voicemail notice's From:/Sent:/To:/Subject: with its transcript are sent", async () => {
+    const fax = 'You have received a new fax.\n----------------------------------------\nFrom: +44 20 7946 0000\nTo: 2001\nDate: 06.12.2026 05:10\nPages: 3';
+    assert.equal(await textOf(`From: fax@pbx.example.com\nSubject: New fax\n\n${fax}\n`), fax);
+    const voicemail = `You have a new voicemail.\n${'_'.repeat(32)}\nFrom: John Smith <+442079460000>\nSent: Sunday, 6 December 2026 05:10\nTo: 2001\nSubject: Voicemail (32 seconds)\n\nHi, this is John, please call me back about the order.`;
+    assert.equal(await textOf(`From: voicemail@pbx.example.com\nSubject: Voicemail\n\n${voicemail}\n`), voicemail);
+  });
+
+  test("below a rule a mail's header block with its address is still the mail answered, and in a reply any", async () => {
+    const history = `${'_'.repeat(32)}\nFrom: Bob Jones <bob@example.com>\nSent: Monday, 23 November 2026 09:14\nTo: Ops <ops@example.com>\nSubject: Room\n\nCan you book a room?`;
+    assert.equal(await textOf(`From: ops@example.com\nSubject: Room booked\n\nRoom 2.14 is booked.\n\n${history}\n`), 'Room 2.14 is booked.');
+    const fax = '----------------------------------------\nFrom: +44 20 7946 0000\nTo: 2001\nDate: 06.12.2026 05:10\nPages: 3';
+    assert.equal(await textOf(`From: ops@example.com\nSubject: Re: New fax\nIn-Reply-To: <fax-1@pbx.example.com>\n\nGot it.\n\n${fax}\n`), 'Got it.');
+  });
+});
+
+describe('a transfer encoding the relay does not know', () => {
+  test('makes the part application/octet-stream (RFC 2045 §6.4), its name kept: never text', async () => {
+    const part = (encoding: string, name = '') =>
+      `From: x@example.com\nSubject: Pump alarm\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8${name}\nContent-Transfer-Encoding: ${encoding}\n\nUHVtcCAyIGZhaWxlZCBhdCBzdGF0aW9uIE5vcnRoLg==\n`;
+    for (const encoding of ['base-64', 'x-gzip64', 'quoted printable', 'qp']) {
+      const mail = await parseMail(Buffer.from(part(encoding)));
+      assert.equal(extractRequest(mail, POLICY, false).text, 'Pump alarm', encoding);
+      assert.deepEqual(
+        mail.attachments.map(({ contentType }) => contentType),
+        ['application/octet-stream'],
+        encoding,
+      );
+    }
+    assert.equal((await parseMail(Buffer.from(part('x-gzip64', '; name="log.gz"')))).attachments[0]?.filename, 'log.gz');
+    assert.equal(await textOf(part(' BASE64 ')), 'Pump 2 failed at station North.');
+  });
+});
+
+describe('text with a byte order mark', () => {
+  const text = 'Pump 2 failed at station North.\r\nCall the on-call engineer.\r\n';
+  const mail = (contentType: string, encoding: string, body: Buffer) =>
+    Buffer.concat([
+      Buffer.from(
+        `From: ps@example.com\r\nSubject: log\r\nMIME-Version: 1.0\r\nContent-Type: ${contentType}\r\nContent-Transfer-Encoding: ${encoding}\r\n\r\n`,
+      ),
+      encoding === 'base64' ? Buffer.from(`${body.toString('base64')}\r\n`) : Buffer.concat([body, Buffer.from('\r\n')]),
+    ]);
+  const utf16le = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]);
+  const utf16be = Buffer.from(utf16le.subarray(2)).swap16();
+
+  test('UTF-16 (PowerShell 5 Out-File) under a wrong or missing charset is read by its BOM, in base64 and as 8-bit bytes', async () => {
+    const want = 'Pump 2 failed at station North.\nCall the on-call engineer.';
+    for (const contentType of ['text/plain; charset=utf-8', 'text/plain', 'text/plain; charset=windows-1252', 'text/plain; charset=utf-16']) {
+      assert.equal(await textOf(mail(contentType, 'base64', utf16le)), want, `${contentType}, LE`);
+      assert.equal(await textOf(mail(contentType, 'base64', Buffer.concat([Buffer.from([0xfe, 0xff]), utf16be]))), want, `${contentType}, BE`);
+      assert.equal(await textOf(mail(contentType, '8bit', utf16le)), want, `${contentType}, 8-bit`);
+    }
+  });
+
+  test('a UTF-8 BOM under a Latin label is UTF-8', async () => {
+    const body = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('Température élevée')]);
+    assert.equal(await textOf(mail('text/plain; charset=iso-8859-1', '8bit', body)), 'Température élevée');
+  });
+});
+
+describe('an HTML title left unclosed', () => {
+  test('ends before the next tag: the body is sent without tags, and a title is never sent', async () => {
+    const html = (body: string) => `From: x@example.com\nSubject: s\nContent-Type: text/html\n\n${body}\n`;
+    assert.equal(await textOf(html('<html><head><title>Report</head><body>Pump 2 failed.</body></html>')), 'Pump 2 failed.');
+    assert.equal(await textOf(html('<title>Report</title><p>Pump 2 failed.</p>')), 'Pump 2 failed.');
+  });
+});
