@@ -196,14 +196,16 @@ function fromReport(blocks: readonly Block[], recipient: string): Bounce {
 
 /**
  * Whether a report's block is about `mailbox`. Its Original-Recipient, where given, is the address the
- * relay sent to (the ORCPT it passes, RFC 3461 §4.2), so it decides; else its Final-Recipient, which an
- * MTA may write as the base address of a subaddress (`alice@` for `alice+sms@`) after stripping the tag
- * for delivery: with no Original-Recipient to say otherwise, that is the mailbox too.
+ * relay sent to (the ORCPT it passes, RFC 3461 §4.2), as sendmail and Exim print it still encoded
+ * (`alice+2Bsms@`: decoded by addressOf); either it or the Final-Recipient naming the mailbox makes the
+ * block the mailbox's. An MTA may write the Final-Recipient as the base address of a subaddress
+ * (`alice@` for `alice+sms@`) after stripping the tag for delivery: with no Original-Recipient to say
+ * otherwise, that is the mailbox too.
  */
 function namesMailbox(block: Block, mailbox: string): boolean {
   const original = block.get('original-recipient');
-  if (original !== undefined) return sameMailbox(addressOf(original), mailbox);
   const final = addressOf(block.get('final-recipient'));
+  if (original !== undefined) return sameMailbox(addressOf(original), mailbox) || sameMailbox(final, mailbox);
   if (sameMailbox(final, mailbox)) return true;
   const at = mailbox.lastIndexOf('@');
   const tag = mailbox.indexOf('+');
@@ -222,13 +224,19 @@ function reasonOf(block: Block): string {
   return bounded(words || `${block.get('action') ?? 'failed'} (no status given)`);
 }
 
-/** A recipient field's address: `rfc822; <bob@example.com>` → `bob@example.com` (RFC 3464 §2.3.2, the address type before the `;`). */
+/**
+ * A recipient field's address: `rfc822; <bob@example.com>` → `bob@example.com` (RFC 3464 §2.3.2, the
+ * address type before the `;`). An ORCPT copied into the report as it was sent is still encoded: xtext's
+ * `+HH` (RFC 3461 §4: `alice+2Bsms@` is `alice+sms@`) or, in a `utf-8` one, `\x{HEX}` (RFC 6533 §3): decoded.
+ */
 function addressOf(field: string | undefined): string | undefined {
   if (field === undefined) return undefined;
   const address = field
     .slice(field.indexOf(';') + 1)
     .trim()
-    .replace(/^<(.*)>$/, '$1');
+    .replace(/^<(.*)>$/, '$1')
+    .replace(/\+([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)))
+    .replace(/\\x\{([0-9A-Fa-f]{1,6})\}/g, (_, hex: string) => String.fromCodePoint(Math.min(Number.parseInt(hex, 16), 0x10ffff)));
   return address === '' ? undefined : address;
 }
 

@@ -262,7 +262,9 @@ const NUMBER_IN_TEXT = new RegExp(
     String.raw`\(?(?<![a-z\d%])(?=[a-z\d]*[a-z])(?=[a-z\d]*\d)[a-z\d]+`,
     String.raw`\(?\b(?:\d{4}-\d\d-\d\d|\d\d?\.\d\d?\.\d{4})(?:[T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?)?`,
     String.raw`\(?\b\d{1,3}(?:\.\d{1,3}){3}(?![.\d])`,
-    String.raw`\b[245]\d\d[ -][245]\.\d{1,3}\.\d{1,3}(?![.\d]))`,
+    // The code's class is the reply's first digit; one that more digits follow (joined by a `-` or after a blank) may be a
+    // number's start (`447 4.7.09 00123`), masked as before.
+    String.raw`\b(?<replyClass>[245])\d\d[ -]\k<replyClass>\.\d{1,3}\.\d{1,3}(?![.\d-])(?!\s+\d))`,
     String.raw`(?<![\d-])\+?\(?\d+(?:(?:[ \u00a0.+-]|\) ?| ?\(\+?)\d+)*`,
   ].join('|'),
   'gi',

@@ -287,6 +287,12 @@ describe('reading a bounce of a reply mail', () => {
       ['alice@example.com', 'Final-Recipient: rfc822; "alice"@example.com'],
       ['alice+sms@example.com', 'Final-Recipient: rfc822; alice@example.com'],
       ['alice+sms@example.com', 'Original-Recipient: rfc822;alice+sms@example.com\r\nFinal-Recipient: rfc822; alice@mbox.example.com'],
+      // sendmail and Exim print the ORCPT as it came, xtext-encoded (RFC 3461 §4), or RFC 6533's \x{…} in a utf-8 one.
+      ['alice+sms@example.com', 'Original-Recipient: rfc822;alice+2Bsms@example.com\r\nFinal-Recipient: rfc822; alice@example.com'],
+      ['alice=x@example.com', 'Original-Recipient: rfc822;alice+3Dx@example.com\r\nFinal-Recipient: rfc822; box7@mbox.example.com'],
+      ['alice@xn--bcher-kva.example', 'Original-Recipient: utf-8;alice@b\\x{FC}cher.example\r\nFinal-Recipient: rfc822; box7@mbox.example.com'],
+      // An Original-Recipient in a form the relay cannot read does not hide a Final-Recipient that names the mailbox.
+      ['alice@example.com', 'Original-Recipient: x-unknown;AL1CE\r\nFinal-Recipient: rfc822; alice@example.com'],
     ] as const) {
       assert.deepEqual(await globalReport(mailbox, block), { failed: true, reason: '5.1.1' }, `${mailbox}: ${block}`);
     }

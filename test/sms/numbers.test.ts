@@ -213,6 +213,10 @@ describe('maskNumbersIn', () => {
       '5.1.10 smtp;550 5.1.10 RESOLVER.ADR.RecipientNotFound | 5.7.708 smtp;550 5.7.708 Access denied | 550-5.4.316 Message expired | ' +
         '452 4.2.2 Mailbox full | 554 5.2.121 sender limit | call 550 5** **00 now | 550 5.1.1 <4477******23@sms.example.com>',
     );
+    // Digits joined to a code, or a code's shape inside a number, are a number: masked whole, as before codes were read.
+    for (const written of ['550 5.1.1-07700900123', '554 5.5.0-0770-090-0123', '447 4.7.0-07700 900123', 'tel: 447 5.00.900 123', '447 4.7.09 00123']) {
+      assert.doesNotMatch(maskNumbersIn(written), /0900123|900 123|09 00123|00900123/, written);
+    }
   });
 
   it('leaves alone words of letters and digits (hex codes, gateway ids) and dotted dates, still masking a number beside them', () => {
