@@ -1,7 +1,7 @@
 import type { CountryCode } from 'libphonenumber-js';
 import { RelayError } from '../errors.ts';
 import { normaliseNumber } from '../sms/numbers.ts';
-import { isAtSmsDomain, smsDomainOf } from '../mail/addresses.ts';
+import { isAtSmsDomain, smsDomainOf, withCanonicalDomain } from '../mail/addresses.ts';
 import { asciiQuoted } from '../mail/ascii.ts';
 import { canTextBack, NO_REPLY_LOCAL_PART, readSender, senderKind } from '../sms/senders.ts';
 
@@ -94,7 +94,7 @@ export function resolveRecipient(address: string, rules: RecipientRules): Resolv
     throw new RelayError('RELAY_DENIED', 'Relaying denied: routed or quoted addresses are not accepted, only <phone number>@domain');
   }
   // A reply to a bounce or report: told what the address is, as the writer answering it needs, not that it is no number.
-  if (address.toLowerCase() === rules.relaySender.toLowerCase()) {
+  if (withCanonicalDomain(address).toLowerCase() === withCanonicalDomain(rules.relaySender).toLowerCase()) {
     throw new RelayError('NOT_TEXTABLE', "This address takes no mail: it is the relay's own, the sender of its bounces and delivery reports");
   }
   if (rules.subjectAddress !== '' && local.toLowerCase() === rules.subjectAddress) return { subject: true };

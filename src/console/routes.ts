@@ -24,6 +24,7 @@ import { misdirected, servedHostNames } from '../http/hosts.ts';
 import { allowedMethods, clientRefusal } from '../http/server.ts';
 import type { Logger } from '../log.ts';
 import type { GatewayHealth } from '../providers/contract.ts';
+import { isAtSmsDomain } from '../mail/addresses.ts';
 import { isDiallable, maskNumber, normaliseNumber } from '../sms/numbers.ts';
 import { RECENT_TRAFFIC_ROWS } from '../store/console-rows.ts';
 import type { ConsoleStore, MessageSearch, ThreadCursor } from '../store/console-types.ts';
@@ -1032,8 +1033,7 @@ function unmasked(error: RelayError, to: string, region: Config['sms']['defaultR
 
 /** The number a Test send's recipient names: itself, or the local part of `<number>@<an SMS domain>` (copied from a mail's To). */
 function numberWritten(to: string, domains: readonly string[]): string {
-  const at = to.lastIndexOf('@');
-  return at > 0 && domains.includes(to.slice(at + 1).toLowerCase()) ? to.slice(0, at) : to;
+  return isAtSmsDomain(to, domains) ? to.slice(0, to.lastIndexOf('@')) : to;
 }
 
 /** A plain-text mail as a client would submit it, for the acceptance service to read like any other; `submission`, its form's id, is its Message-ID. */

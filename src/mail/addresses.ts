@@ -48,16 +48,31 @@ export function isAtSmsDomain(address: string, smsDomains: readonly string[]): b
 const NOT_ASCII = /\P{ASCII}/u;
 
 /**
- * The SMS domain (as configured: lower case, an IDN as its A-labels) an address is at, or undefined.
- * A domain written in UTF-8 is compared as its A-labels by UTS #46 (`smsélocal.example` is
- * `xn--smslocal-d1a.example`, full-width `ｓｍｓ.localhost` is `sms.localhost`): RFC 5890 makes them
- * one domain, and an SMTPUTF8 client writes the U-labels. One UTS #46 refuses is no SMS domain.
+ * A domain as the relay compares and writes it: lower case, an IDN as its A-labels, without the root's
+ * trailing dot. A domain written in UTF-8 is read by UTS #46 (`smsélocal.example` is
+ * `xn--smslocal-d1a.example`, full-width `ｓｍｓ.localhost` is `sms.localhost`, an ideographic full
+ * stop `。` is a dot): RFC 5890 makes them one domain, and an SMTPUTF8 client writes the U-labels.
+ * One UTS #46 refuses is '' (no domain). The one reading of a domain everywhere the relay meets one.
  */
+export function canonicalDomain(written: string): string {
+  const domain = NOT_ASCII.test(written) ? domainToASCII(written) : written.toLowerCase();
+  return domain.endsWith('.') ? domain.slice(0, -1) : domain;
+}
+
+/**
+ * The address with its domain as canonicalDomain writes it and the local part as written: ASCII
+ * where a header field must be (RFC 3464's rfc822 addresses), and one form to compare.
+ */
+export function withCanonicalDomain(address: string): string {
+  const at = address.lastIndexOf('@');
+  return at < 0 ? address : `${address.slice(0, at)}@${canonicalDomain(address.slice(at + 1))}`;
+}
+
+/** The SMS domain (as configured: canonicalDomain's form) an address is at, or undefined. */
 export function smsDomainOf(address: string, smsDomains: readonly string[]): string | undefined {
   const at = address.lastIndexOf('@');
   if (at <= 0) return undefined;
-  const written = address.slice(at + 1);
-  const domain = NOT_ASCII.test(written) ? domainToASCII(written) : written.toLowerCase();
+  const domain = canonicalDomain(address.slice(at + 1));
   return domain !== '' && smsDomains.includes(domain) ? domain : undefined;
 }
 

@@ -1,6 +1,7 @@
 import MimeNode from 'nodemailer/lib/mime-node';
 import { RELAY_ERRORS } from '../errors.ts';
 import { printableAscii } from '../mail/ascii.ts';
+import { withCanonicalDomain } from '../mail/addresses.ts';
 import { LOOP_HEADER } from '../mail/extract.ts';
 import { formatNumber, toInternationalDigits } from '../sms/numbers.ts';
 import type { NewOutgoingMail, NewRecipient, StoredMessage } from '../store/types.ts';
@@ -177,7 +178,8 @@ function deliveryStatus(
   const perRecipient = recipients.map((recipient) =>
     [
       ...originalRecipient(recipient),
-      `Final-Recipient: rfc822; ${recipient.address}`,
+      // RFC 3464 §2.1.2: an rfc822 address is ASCII; an SMS domain written in UTF-8 goes as its A-labels.
+      `Final-Recipient: rfc822; ${withCanonicalDomain(recipient.address)}`,
       `Action: ${STYLES[kind].action}`,
       `Status: ${statuses[recipient.category] ?? statuses.default}`,
       `Diagnostic-Code: X-SMS; ${diagnostic(kind, recipient)}`,

@@ -1,5 +1,5 @@
 import { randomUint64 } from '../random-ids.ts';
-import { isAtSmsDomain } from '../mail/addresses.ts';
+import { isAtSmsDomain, withCanonicalDomain } from '../mail/addresses.ts';
 
 /**
  * A reply mail's return path (its envelope sender), VERP-style: `bounces+<inbound id>.<token>@<SMS domain>`.
@@ -19,7 +19,8 @@ export function replyReturnPath(inboundId: string, domain: string): string {
 /** The inbound SMS a RCPT address names as a reply mail's return path at one of `domains`, or undefined when it is none. */
 export function returnPathOf(address: string, domains: readonly string[]): { readonly inboundId: string; readonly returnPath: string } | undefined {
   if (!isAtSmsDomain(address, domains)) return undefined;
-  const lower = address.toLowerCase();
+  // As the relay wrote it (a client may write the SMS domain in U-labels): the return path is looked up as such.
+  const lower = withCanonicalDomain(address).toLowerCase();
   const hex = LOCAL_PART.exec(lower.slice(0, lower.lastIndexOf('@')))?.[1];
   if (hex === undefined) return undefined;
   const inboundId = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;

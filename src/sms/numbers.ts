@@ -8,18 +8,20 @@
  * 2. A leading `+` or `00` means international: country code, then the number.
  * 3. A leading single `0` is a national trunk prefix (`07700900123`): the number is read in the
  *    default region (SMSRELAY_DEFAULT_REGION), and refused when none is set.
- * 4. Any other digits, with a default region set, are read first as a number of that region when its
- *    national numbers are written without a trunk prefix (NANP regions such as US and CA, where
- *    `(479) 379-3952` is a national number; Spain, Italy, India…): as its national number, or with its
- *    own trunk prefix (NANP `1`, Russia's `8`) or country code. Only digits that are no valid number
- *    there are read as international. A number meant at home must never reach a stranger abroad, and
- *    many NANP numbers are valid international ones too (479… is +47 Norway, 321… +32 Belgium).
- *    In a region whose national numbers are written with their trunk prefix (GB, DE, FR: `0`), digits
- *    without it are read as international first (`447700900123` is +44 7700 900123 in DE too, not a
- *    landline in Lastrup, 04477), and only then as a national number of the region (`7700900123` in GB).
+ * 4. Any other digits, with a default region set, have two readings: international (`+` and the
+ *    digits) and national (a number of the region, also with its own trunk prefix, NANP `1` or
+ *    Russia's `8`, or its country code). A number meant at home must never reach a stranger abroad,
+ *    nor a foreign number a stranger at home, so the relay guesses only where one reading is plainly
+ *    meant: (a) only one is a valid number, or both are the same; (b) only one is of a type that
+ *    receives SMS (mobile, or fixed-line-or-mobile where a country does not tell them apart);
+ *    (c) in a NANP region (country code 1), 10 digits or 1 and 10 are national there
+ *    (`(479) 379-3952` is how Americans write it, though +47 93 79 39 52 is Norway's). Anything else
+ *    is refused, naming both readings: the sender writes `+` and the country code.
  *    Without a default region they are read only as international.
- * 5. The number must be valid by libphonenumber's full metadata. Its type is not checked: some
- *    providers deliver text-to-landline, so fixed-line numbers are accepted too (costly types are the
+ * 4'. Where the gateway says the digits are a national number (SMPP TON 2), `reading: 'national'`
+ *    reads them in the default region alone.
+ * 5. The number must be valid by libphonenumber's full metadata. Its type only chooses between two
+ *    readings (4b): some providers deliver text-to-landline, so fixed-line numbers are accepted too (costly types are the
  *    destination policy's: src/policy/destinations.ts).
  * 6. Digits that are no number either way and fewer than a national number of the default region
  *    (3 to 6: `112`, `81025`) are refused as a short code or emergency number of that region.
@@ -27,8 +29,7 @@
 import {
   getCountryCallingCode,
   isSupportedCountry,
-  Metadata,
-  type NumberingPlan,
+  type NumberType,
   parsePhoneNumberFromString,
   validatePhoneNumberLength,
   type CountryCode,
@@ -65,7 +66,8 @@ interface Reading {
 
 /** `readAs`: the digits as the relay read them, when the sender did not write them so. */
 type Refusal = { ok: false; problem: Problem; country?: string | undefined; readAs?: string | undefined };
-type ReadingOutcome = { ok: true; e164: string } | Refusal;
+/** A valid reading: whether its type receives SMS (rule 4b), and how a refusal naming it shows it (`+47 93 79 39 52 (Norway)`). */
+type ReadingOutcome = { ok: true; e164: string; textable: boolean; shown: string } | Refusal;
 
 /**
  * libphonenumber's full metadata makes a parse cost tens of µs, and the same numbers come again and
@@ -78,23 +80,29 @@ export function isDiallable(input: string): boolean {
   return DIALLABLE.test(input.replace(IGNORED_SEPARATORS, ''));
 }
 
-export function normaliseNumber(input: string, defaultRegion?: CountryCode): NumberResult {
-  const key = `${defaultRegion ?? ''}\u0000${input}`;
+/**
+ * How the digits are to be read: `written`, as a person writes them in an address (the rules above);
+ * `national`, as a number of the default region, where its source says so (SMPP TON 2).
+ */
+export type NumberReading = 'written' | 'national';
+
+export function normaliseNumber(input: string, defaultRegion?: CountryCode, reading: NumberReading = 'written'): NumberResult {
+  const key = `${reading}\u0000${defaultRegion ?? ''}\u0000${input}`;
   const known = remembered.get(key);
   if (known) return known;
-  const result = readNumber(input, defaultRegion);
+  const result = readNumber(input, defaultRegion, reading);
   remembered.set(key, result);
   return result;
 }
 
-function readNumber(input: string, defaultRegion?: CountryCode): NumberResult {
+function readNumber(input: string, defaultRegion: CountryCode | undefined, reading: NumberReading): NumberResult {
   const match = DIALLABLE.exec(input.replace(IGNORED_SEPARATORS, ''));
   const digits = match?.[2];
   if (match === null || digits === undefined) return refuse(input, { ok: false, problem: 'NOT_A_NUMBER' });
 
   const international: Reading = { text: `+${digits}` };
   if (match[1] !== undefined) return readAs(input, international);
-  if (NATIONAL_TRUNK_PREFIX.test(digits)) {
+  if (reading === 'national' || NATIONAL_TRUNK_PREFIX.test(digits)) {
     if (defaultRegion === undefined) {
       return {
         ok: false,
@@ -105,8 +113,7 @@ function readNumber(input: string, defaultRegion?: CountryCode): NumberResult {
   }
   const guessed: Reading = { ...international, guessed: true };
   if (defaultRegion === undefined) return readAs(input, guessed);
-  const national: Reading = { text: digits, region: defaultRegion };
-  const read = writesWithoutTrunkPrefix(defaultRegion) ? readAs(input, national, guessed) : readAs(input, guessed, national);
+  const read = readEither(input, guessed, { text: digits, region: defaultRegion });
   if (read.ok || !isShortNumber(digits, defaultRegion)) return read;
   // Read as a foreign number ("+112 in the United States") it would say nothing to whoever dialled it at home.
   return {
@@ -116,31 +123,34 @@ function readNumber(input: string, defaultRegion?: CountryCode): NumberResult {
 }
 
 /**
- * What libphonenumber-js's numbering plan says of the trunk prefix: its formatter's own methods, which
- * the package's type declarations leave out (the number table in test/sms/numbers.test.ts holds them).
+ * The types a number receives SMS as: a mobile, or a number the metadata cannot tell from one (NANP,
+ * China…). Not PAGER: a paging number takes pages through its own network, not SMS from a gateway,
+ * and who texts one means something else.
  */
-interface TrunkPrefixRules {
-  nationalPrefix(): string | undefined;
-  formats(): readonly { nationalPrefixIsOptionalWhenFormattingInNationalFormat(): boolean | undefined }[];
-}
+const SMS_TYPES: ReadonlySet<NumberType> = new Set(['MOBILE', 'FIXED_LINE_OR_MOBILE']);
 
-/** Per region, whether libphonenumber's metadata writes its national numbers without a trunk prefix. */
-const bareNationalNumbers = new Map<CountryCode, boolean>();
+/** NANP's country code: its 10-digit national numbers are written without trunk prefix or country code. */
+const NANP_CALLING_CODE = '1';
+/** A NANP number as people there write it: the 10 digits (area code, exchange, line), or 1 and the 10. */
+const NANP_WRITTEN = /^1?\d{10}$/;
 
 /**
- * Whether the region's national numbers are commonly written without a trunk prefix: it has none
- * (Spain, Italy), or its national format makes it optional (NANP `1`, Russia's `8`, India's `0`).
+ * Digits written without `+`, `00` or a trunk 0 in a region (rule 4 above): the one reading plainly
+ * meant, or a refusal naming both when either could be.
  */
-function writesWithoutTrunkPrefix(region: CountryCode): boolean {
-  const known = bareNationalNumbers.get(region);
-  if (known !== undefined) return known;
-  const numbering = new Metadata();
-  numbering.selectNumberingPlan(region);
-  const plan = numbering.numberingPlan as (NumberingPlan & TrunkPrefixRules) | undefined;
-  const bare =
-    plan === undefined || !plan.nationalPrefix() || plan.formats().some((format) => format.nationalPrefixIsOptionalWhenFormattingInNationalFormat() === true);
-  bareNationalNumbers.set(region, bare);
-  return bare;
+function readEither(input: string, international: Reading, national: Reading & { region: CountryCode }): NumberResult {
+  const abroad = check(international);
+  const home = check(national);
+  // Of two refusals the international one names the country it found, which tells a writer the most; an
+  // unknown country code only says the digits were not meant internationally, and the national one is then the useful one.
+  if (!home.ok) return abroad.ok ? number(abroad) : refuse(input, abroad.problem === 'INVALID_COUNTRY' ? home : abroad);
+  if (!abroad.ok || abroad.e164 === home.e164) return number(home);
+  if (abroad.textable !== home.textable) return number(abroad.textable ? abroad : home);
+  if (getCountryCallingCode(national.region) === NANP_CALLING_CODE && NANP_WRITTEN.test(national.text)) return number(home);
+  return {
+    ok: false,
+    reason: `${quote(input)} could be ${abroad.shown} or ${home.shown}: write + and the country code`,
+  };
 }
 
 /**
@@ -154,18 +164,14 @@ function isShortNumber(digits: string, region: CountryCode): boolean {
   return SHORT_NUMBER_DIGITS.test(digits) && validatePhoneNumberLength(digits, region) === 'TOO_SHORT';
 }
 
-/** The first reading if valid, else the fallback reading if valid, else the more telling refusal. */
-function readAs(input: string, first: Reading, fallback?: Reading): NumberResult {
-  const outcome = check(first);
-  if (outcome.ok) return outcome;
-  if (fallback === undefined) return refuse(input, outcome);
-  const second = check(fallback);
-  if (second.ok) return second;
-  const [international, national] = first.region === undefined ? [outcome, second] : [second, outcome];
-  // The international reading's complaint names the country it found, which tells a writer the most;
-  // an unknown country code only says the digits were not meant internationally, and the national
-  // reading's complaint is then the useful one.
-  return refuse(input, international.problem === 'INVALID_COUNTRY' ? national : international);
+/** The one reading there is: the number, or why it is none. */
+function readAs(input: string, reading: Reading): NumberResult {
+  const outcome = check(reading);
+  return outcome.ok ? number(outcome) : refuse(input, outcome);
+}
+
+function number({ e164 }: { e164: string }): NumberResult {
+  return { ok: true, e164 };
 }
 
 function check({ text, region, guessed }: Reading): ReadingOutcome {
@@ -175,8 +181,12 @@ function check({ text, region, guessed }: Reading): ReadingOutcome {
   const readAs = guessed ? text : undefined;
   if (lengthProblem !== undefined) return { ok: false, problem: lengthProblem, country, readAs };
   if (parsed === undefined) return { ok: false, problem: 'NOT_A_NUMBER' };
-  if (parsed.isValid() || UK_DRAMA_MOBILE_RANGE.test(parsed.number)) return { ok: true, e164: parsed.number };
-  return { ok: false, problem: 'INVALID', country, readAs };
+  const drama = UK_DRAMA_MOBILE_RANGE.test(parsed.number);
+  if (!parsed.isValid() && !drama) return { ok: false, problem: 'INVALID', country, readAs };
+  const place = parsed.country ?? region;
+  const shown = `${parsed.formatInternational()}${place === undefined ? '' : ` (${regionNames.of(place) ?? place})`}`;
+  const type = parsed.getType();
+  return { ok: true, e164: parsed.number, textable: drama || (type !== undefined && SMS_TYPES.has(type)), shown };
 }
 
 /** "United Kingdom (+44)": the region read in, or the main country of the calling code. */

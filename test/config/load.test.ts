@@ -419,6 +419,17 @@ describe('config', () => {
     assert.match(lines.join('\n'), /ops@elsewhere\.com: a list address must be/);
   });
 
+  test('a list member that could be a number abroad or at home is refused at start, naming the setting, the member and both readings', () => {
+    const { config } = loadConfig({ SMSRELAY_DEFAULT_REGION: 'IT' }, dirWith('sms:\n  lists:\n    oncall@sms.localhost: ["3471234567", "33612345678"]\n'));
+    assert.deepEqual(config.sms.lists['oncall@sms.localhost'], ['+393471234567', '+33612345678']);
+    const ambiguous = problems({ SMSRELAY_DEFAULT_REGION: 'MX' }, 'sms:\n  lists:\n    oncall@sms.localhost: ["5512345678", "4366466580"]\n');
+    assert.equal(ambiguous.length, 1, ambiguous.join('\n'));
+    assert.match(
+      ambiguous[0] ?? '',
+      /sms\.lists\.oncall@sms\.localhost\.1: "4366466580" could be \+43 664 66580 \(Austria\) or \+52 436 646 6580 \(Mexico\): write \+ and the country code$/,
+    );
+  });
+
   test('a list with more distinct numbers than smtp.maxNumbersPerMail is refused, naming both; one written several ways fits', () => {
     const lines = problems(
       {},

@@ -732,13 +732,15 @@ describe('SMPP bad input from the SMSC', () => {
       [140, '07700900142', 2],
       [141, '07700900143', 0],
       [142, '00447700900144', 0],
+      // National without its trunk 0: London's 020 3865 5870, which read as written would be +20 Egypt.
+      [143, '2038655870', 2],
     ] as const) {
       const answer = await smsc.send(deliverSm(sequence, { source, sourceTon: ton, message: Buffer.from(`From ${source}`, 'latin1') }), sequence);
       assert.equal(answer.status, STATUS.ESME_ROK);
     }
     assert.deepEqual(
-      inbound.received.slice(-3).map((entry) => entry.number),
-      ['+447700900142', '+447700900143', '+447700900144'],
+      inbound.received.slice(-4).map((entry) => entry.number),
+      ['+447700900142', '+447700900143', '+447700900144', '+442038655870'],
     );
   });
 

@@ -23,24 +23,49 @@ describe('normaliseNumber', () => {
     assert.deepEqual(normaliseNumber('4793793952'), accepted('+4793793952'));
   });
 
-  it('reads digits without + or 00 at home first where national numbers have no trunk prefix, international first where they have a trunk 0', () => {
-    // [as written, sms.defaultRegion, E.164]: the NANP numbers that were texted abroad (+47 Norway, +32 Belgium,
-    // +501 Belize), and the international numbers each region must still read as such.
+  it('reads digits without + or 00 (nor a trunk 0) by the one reading plainly meant, whatever the default region', () => {
+    // [as written, sms.defaultRegion, E.164]: a number of the region read at home (also with its trunk
+    // prefix or country code); a foreign mobile copied without its + read abroad (IT, LU, CN, RU, KZ, IN,
+    // CZ, TD once texted these to the region instead); a NANP region's 10 digits (or 1 and 10) at home.
     const table: ReadonlyArray<readonly [string, CountryCode, string]> = [
       ['4793793952', 'US', '+14793793952'],
       ['(479)3793952', 'US', '+14793793952'],
       ['479-379-3952', 'US', '+14793793952'],
       ['3214784643', 'US', '+13214784643'],
       ['5016761432', 'US', '+15016761432'],
-      ['2125550123', 'US', '+12125550123'],
       ['14793793952', 'US', '+14793793952'],
-      ['4793793952', 'CA', '+14793793952'],
       ['447700900123', 'US', '+447700900123'],
       ['33612345678', 'US', '+33612345678'],
+      ['4793793952', 'CA', '+14793793952'],
+      ['15063883989', 'CA', '+15063883989'],
+      ['13812345678', 'CN', '+8613812345678'],
+      ['14155552671', 'CN', '+14155552671'],
+      ['79125353244', 'CN', '+79125353244'],
+      ['51913392377', 'CN', '+51913392377'],
+      ['3471234567', 'IT', '+393471234567'],
+      ['393471234567', 'IT', '+393471234567'],
+      ['33615045697', 'IT', '+33615045697'],
+      ['32457366863', 'IT', '+32457366863'],
+      ['34617855531', 'IT', '+34617855531'],
+      ['621123456', 'LU', '+352621123456'],
+      ['43664069530', 'LU', '+43664069530'],
+      ['41791234567', 'LU', '+41791234567'],
+      ['79125353244', 'LU', '+79125353244'],
       ['9123456789', 'RU', '+79123456789'],
       ['89123456789', 'RU', '+79123456789'],
+      ['4741234567', 'RU', '+4741234567'],
+      ['84917229875', 'KZ', '+84917229875'],
+      ['9876543210', 'IN', '+919876543210'],
+      ['6591234567', 'IN', '+6591234567'],
+      ['6581382593', 'IN', '+6581382593'],
+      ['5512345678', 'MX', '+525512345678'],
+      ['601123456', 'CZ', '+420601123456'],
+      ['966513794998', 'CZ', '+966513794998'],
+      ['16468199370', 'TD', '+16468199370'],
       ['447700900123', 'GB', '+447700900123'],
       ['7700900123', 'GB', '+447700900123'],
+      ['7911123456', 'GB', '+447911123456'],
+      ['2079460000', 'GB', '+442079460000'],
       ['33612345678', 'GB', '+33612345678'],
       ['4793793952', 'GB', '+4793793952'],
       ['447700900123', 'DE', '+447700900123'],
@@ -51,6 +76,23 @@ describe('normaliseNumber', () => {
       ['612345678', 'FR', '+33612345678'],
     ];
     for (const [written, region, e164] of table) assert.deepEqual(normaliseNumber(written, region), accepted(e164), `${written} in ${region}`);
+  });
+
+  it('refuses digits that are two numbers able to take SMS, one abroad and one at home, naming both', () => {
+    const table: ReadonlyArray<readonly [string, CountryCode, string]> = [
+      ['15063883989', 'CN', '"15063883989" could be +1 506 388 3989 (Canada) or +86 150 6388 3989 (China): write + and the country code'],
+      ['4366466580', 'MX', '"4366466580" could be +43 664 66580 (Austria) or +52 436 646 6580 (Mexico): write + and the country code'],
+      ['15123456789', 'DE', '"15123456789" could be +1 512 345 6789 (United States) or +49 1512 3456789 (Germany): write + and the country code'],
+    ];
+    for (const [written, region, reason] of table) assert.equal(reasonFor(normaliseNumber(written, region)), reason, `${written} in ${region}`);
+  });
+
+  it('reads digits a gateway calls national (SMPP TON 2) in the default region alone', () => {
+    assert.deepEqual(normaliseNumber('15123456789', 'DE', 'national'), accepted('+4915123456789'));
+    assert.deepEqual(normaliseNumber('015123456789', 'DE', 'national'), accepted('+4915123456789'));
+    assert.deepEqual(normaliseNumber('4793793952', 'US', 'national'), accepted('+14793793952'));
+    assert.deepEqual(normaliseNumber('447700900123', 'DE', 'national'), accepted('+49447700900123'), 'never read abroad: a landline in Lastrup');
+    assert.match(reasonFor(normaliseNumber('15123456789', undefined, 'national')), /is a national number; the relay has no default region/);
   });
 
   it('falls back to the default region when the international reading is not valid', () => {

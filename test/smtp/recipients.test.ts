@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { history } from '../../src/admin.ts';
-import { relayWithSimulator, waitFor } from '../helpers/relay.ts';
+import { maildirMessages, relayWithSimulator, waitFor } from '../helpers/relay.ts';
 import { queuedId, type Reply, SmtpDialog } from '../helpers/smtp.ts';
 
 const said = (reply: Reply | undefined) => `${reply?.code} ${reply?.text}`;
@@ -114,5 +114,30 @@ describe('recipients: IDN domains, permanent refusals before deferrals, quoting 
       '550 5.1.3 Bad recipient: "0612345678" is a national number; the relay has no default region (set SMSRELAY_DEFAULT_REGION) - write it in international form: +, the country code, then the number without its trunk 0',
       '550 5.1.3 Bad recipient: "tel:+447911123456" is a tel: link, not a phone number: write the number alone, <+447911123456@sms.localhost>',
     ]);
+  });
+});
+
+describe('recipients: one reading of a UTF-8 SMS domain everywhere', () => {
+  const suite = relayWithSimulator(
+    { smtp: { trustedNetworks: ['127.0.0.1/32'] }, sms: { domains: ['sms.localhost', 'xn--smslocal-d1a.example'] } },
+    { simulator: { invalidNumbers: ['447700900999'] } },
+  );
+
+  test("the relay's own sender and a domain ending in an ideographic full stop are read as in ASCII", async () => {
+    const replies = await transaction(suite.port, 'MAIL FROM:<tester@example.org> SMTPUTF8', [
+      'MAILER-DAEMON@ｓｍｓ.localhost',
+      '447911123408@ｓｍｓ.localhost。',
+    ]);
+    assert.deepEqual(replies.rcpt.map(said), [
+      "550 5.1.1 This address takes no mail: it is the relay's own, the sender of its bounces and delivery reports",
+      '250 2.1.5 Accepted',
+    ]);
+  });
+
+  test("a bounce names a recipient at a UTF-8 SMS domain by its A-labels in the delivery status (RFC 3464's ASCII)", async () => {
+    const { data } = await transaction(suite.port, 'MAIL FROM:<carol@example.com> SMTPUTF8', ['447700900999@smsélocal.example'], 'probe');
+    const id = queuedId(data);
+    const bounce = await waitFor('the bounce', () => maildirMessages(suite.relay.maildir).find((mail) => mail.includes(id)));
+    assert.match(bounce, /^Final-Recipient: rfc822; 447700900999@xn--smslocal-d1a\.example\r?$/m);
   });
 });

@@ -386,7 +386,8 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
     const digits = address.replace(/^\+/, '');
     if (ton === TON.INTERNATIONAL) return readSender(`+${digits}`);
     if (options.defaultRegion !== undefined && (ton === TON.NATIONAL || /^0[1-9]/.test(digits))) {
-      const national = normaliseNumber(digits, options.defaultRegion);
+      // TON 2 says the digits are national even without a trunk 0: never guessed abroad (`2038655870` is London, not +20).
+      const national = normaliseNumber(digits, options.defaultRegion, 'national');
       if (national.ok) return national.e164;
     }
     return readSender(address);
