@@ -67,7 +67,8 @@ interface Reading {
 /** `readAs`: the digits as the relay read them, when the sender did not write them so. */
 type Refusal = { ok: false; problem: Problem; country?: string | undefined; readAs?: string | undefined };
 /** A valid reading: whether its type receives SMS (rule 4b), and how a refusal naming it shows it (`+47 93 79 39 52 (Norway)`). */
-type ReadingOutcome = { ok: true; e164: string; textable: boolean; shown: string } | Refusal;
+/** `mobile`: certainly a mobile (MOBILE), not only possibly one (FIXED_LINE_OR_MOBILE: NANP's, China's landlines). */
+type ReadingOutcome = { ok: true; e164: string; textable: boolean; mobile: boolean; shown: string } | Refusal;
 
 /**
  * libphonenumber's full metadata makes a parse cost tens of µs, and the same numbers come again and
@@ -146,6 +147,9 @@ function readEither(input: string, international: Reading, national: Reading & {
   if (!home.ok) return abroad.ok ? number(abroad) : refuse(input, abroad.problem === 'INVALID_COUNTRY' ? home : abroad);
   if (!abroad.ok || abroad.e164 === home.e164) return number(home);
   if (abroad.textable !== home.textable) return number(abroad.textable ? abroad : home);
+  // The region's own mobile against a number only possibly one abroad (NANP's 1 and 10 digits: China's 11-digit
+  // mobiles, a German mobile without its 0): in the region the relay is set for, its own mobile is what was meant.
+  if (home.mobile && !abroad.mobile) return number(home);
   if (getCountryCallingCode(national.region) === NANP_CALLING_CODE && NANP_WRITTEN.test(national.text)) return number(home);
   return {
     ok: false,
@@ -186,7 +190,7 @@ function check({ text, region, guessed }: Reading): ReadingOutcome {
   const place = parsed.country ?? region;
   const shown = `${parsed.formatInternational()}${place === undefined ? '' : ` (${regionNames.of(place) ?? place})`}`;
   const type = parsed.getType();
-  return { ok: true, e164: parsed.number, textable: drama || (type !== undefined && SMS_TYPES.has(type)), shown };
+  return { ok: true, e164: parsed.number, textable: drama || (type !== undefined && SMS_TYPES.has(type)), mobile: drama || type === 'MOBILE', shown };
 }
 
 /** "United Kingdom (+44)": the region read in, or the main country of the calling code. */
