@@ -178,7 +178,7 @@ export function extractRequest(
   const images =
     (typeof mail.html === 'string' && mail.html !== '') || mail.attachments.some(({ related, contentType }) => related && contentType.startsWith('image/'));
   // The stuffed lines as the text rules see them: without the controls taken out above.
-  const stuffed = new Set(chosen.stuffed.map((line) => withoutControls(line).trim()));
+  const stuffed = chosen.stuffed.map((line) => withoutControls(line).trim());
   const stripped = stripText(lines.join('\n'), rules, { forward: chosen.forward, reply: chosen.reply, invitation, images, stuffed });
   const body = takeContextTag(stripped.text, 'the body');
   const quoteRemoved = chosen.quoteRemoved || stripped.quoteRemoved || cut !== undefined;

@@ -545,17 +545,21 @@ const STUFFED_QUOTE = /^ >/gm;
 const STUFFED_LINE = new RegExp(`^${STUFFED_BYTE}>.*$`, 'gm');
 const STUFFED_PLACE = new RegExp(`${STUFFED_BYTE}(?=>)`, 'g');
 
-/** A flowed text's content type, and a line of it stuffed before a `>`: a raw mail without both has no stuffed lines. */
-const MAY_BE_STUFFED = [/format\s*=\s*"?flowed/i, /^ >/m];
+/**
+ * A flowed text's content type: a raw mail without one has no stuffed lines. Its stuffed lines are
+ * looked for only once each part is decoded: in base64 or quoted-printable (`=20>`) the raw mail
+ * shows none.
+ */
+const MAY_BE_STUFFED = /format\s*=\s*"?flowed/i;
 
 /**
  * The stuffed `>` lines (StuffedLines) of a mail readMail leaves to simpleParser, which names none:
  * its inline format=flowed text/plain parts, split as mailparser splits them (mailsplit's Splitter)
- * and read as readMail reads a part. A part whose body cannot be read so (corrupt base64) names none.
+ * and read (decoded) as readMail reads a part. A part whose body cannot be read so (corrupt base64)
+ * names none.
  */
 export async function stuffedLinesOf(raw: Buffer): Promise<StuffedLines> {
-  const latin = raw.toString('latin1');
-  if (!MAY_BE_STUFFED.every((pattern) => pattern.test(latin))) return [];
+  if (!MAY_BE_STUFFED.test(raw.toString('latin1'))) return [];
   const stuffed: string[] = [];
   let part: { node: Node; chunks: Buffer[] } | undefined;
   const finish = () => {

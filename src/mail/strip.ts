@@ -16,12 +16,14 @@ import { hasFormatCharacter, hasVisibleText, withoutEdgeFormat } from '../sms/en
 import { HTML_RULE } from './html.ts';
 import {
   anyOf,
+  ATTACHED_ONE_LETTER_WORDS,
   ATTRIBUTION_VERBS,
   CALENDAR_FOOTER_OPENINGS,
   DEVICE_LINE_ENDS,
   DEVICE_LINE_NAME_FOLLOWERS,
   DEVICE_LINE_NAME_STEMS,
   DEVICE_LINE_NAMES,
+  DEVICE_LINE_OWNED_NAMES,
   DEVICE_LINE_OWNERS,
   DEVICE_LINE_OWNERS_AFTER,
   DEVICE_LINE_STARTS,
@@ -85,13 +87,14 @@ export interface StripOptions {
    */
   readonly images?: boolean;
   /**
-   * Lines (trimmed) of a format=flowed text that its client space-stuffed before a `>` (ParsedMail.stuffed):
-   * RFC 3676 §4.5 reads their quote depth before the stuffing goes, so each is the writer's text beginning
-   * with `>`, never a quote (nor GroupWise's header, nor a forwarded quote line to unquote). Named by
-   * their text, which the readers before this one may move by lines: a quoted line with the very text
-   * of a stuffed one is read as it too.
+   * Lines (trimmed) of a format=flowed text that its client space-stuffed before a `>` (ParsedMail.stuffed),
+   * once per stuffed line: RFC 3676 §4.5 reads their quote depth before the stuffing goes, so each is the
+   * writer's text beginning with `>`, never a quote (nor GroupWise's header, nor a forwarded quote line
+   * to unquote). Named by their text, which the readers before this one may move by lines: as many `>`
+   * lines with that text as were stuffed are read so, the first ones. A text of `>` and blanks alone is
+   * none: it says nothing, and would take the quote's empty `>` lines for the writer's.
    */
-  readonly stuffed?: ReadonlySet<string>;
+  readonly stuffed?: readonly string[];
 }
 
 export const BUILT_IN_DISCLAIMERS = DISCLAIMER_OPENINGS;
@@ -155,10 +158,11 @@ const FRAMED_LINE = /^>>>\s.*\s>>>$/;
 /**
  * GroupWise's reply header, `>>> Bob Smith <bob@example.com> 12/5/2026 5:00 PM >>>`, above the mail
  * answered, which GroupWise copies without `>`: between the marks the sender (a name, an address in
- * angle brackets or both), then a date and a time right before the closing marks.
+ * angle brackets or both, the address right after the name too: `Bob Smith<bob@example.com>`), then a
+ * date and a time (17:00, or 17.00 as European locales write it) right before the closing marks.
  */
 const GROUPWISE_HEADER =
-  /^>>>\s+(?:[^\s<>]*\p{L}[^<>]*?|(?:[^<>]*\s)?<[^\s<>]+@[^\s<>]+>)\s+\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\s+\d{1,2}:\d{2}(?::\d{2})?(?:\s?[AaPp]\.?[Mm]\.?)?\s+>>>$/u;
+  /^>>>\s+(?:[^\s<>]*\p{L}[^<>]*?|(?:[^<>]*\S)?\s*<[^\s<>]+@[^\s<>]+>)\s+\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\s+\d{1,2}[:.]\d{2}(?:[:.]\d{2})?(?:\s?[AaPp]\.?[Mm]\.?)?\s+>>>$/u;
 const isGroupWiseHeader = (line: string) => line.length <= MAX_ATTRIBUTION_LINE && GROUPWISE_HEADER.test(line);
 const LABEL_LINE = /^[\p{L}][\p{L}\p{N} /()._-]{0,30}:\s+\S|^-\s+\S+\s+=\s+\S/u;
 /**
@@ -278,12 +282,13 @@ const DEVICE_NAME_WORD = `(?:(?:${anyOf(DEVICE_LINE_NAME_STEMS.map(withoutMarks)
 const DEVICE_NAME = new RegExp(`(?<![\\p{L}\\p{N}])${DEVICE_NAME_WORD}`, 'giu');
 /**
  * A possessive written after its device (DEVICE_LINE_OWNERS_AFTER), ending the line right after the
- * device's name ("Dikirim dari iPhone saya", "Στάλθηκε από το κινητό μου"); the name may carry the
- * one-letter words Hebrew and Arabic attach ("נשלח מהטלפון שלי"). After any other word it is the
- * writer's ("Dikirim dari kantor tolong hubungi saya": "… call me").
+ * device's name ("Dikirim dari iPhone saya", "Στάλθηκε από το κινητό μου", "Dikirim dari HP saya": a
+ * name of DEVICE_LINE_OWNED_NAMES too); the name may carry the one-letter words Hebrew and Arabic
+ * attach ("נשלח מהטלפון שלי"). After any other word it is the writer's ("Dikirim dari kantor tolong
+ * hubungi saya": "… call me").
  */
 const OWNER_LAST = new RegExp(
-  `(?<![\\p{L}\\p{N}])(?:[${ATTACHING_SCRIPTS}]{1,2}-?)?${DEVICE_NAME_WORD}\\s+(?:${anyOf(DEVICE_LINE_OWNERS_AFTER.map(withoutMarks))})[.!]?$`,
+  `(?<![\\p{L}\\p{N}])(?:[${ATTACHING_SCRIPTS}]{1,2}-?)?(?:${DEVICE_NAME_WORD}|(?:${anyOf(DEVICE_LINE_OWNED_NAMES)})(?![\\p{L}\\p{N}]))\\s+(?:${anyOf(DEVICE_LINE_OWNERS_AFTER.map(withoutMarks))})[.!]?$`,
   'iu',
 );
 /** The lower-case word after a name, across blanks or a hyphen ("mobile crane", "Android-Mobiltelefon" has none). */
@@ -313,9 +318,17 @@ function ownsDevice(line: string): boolean {
 const signOffs = `(?:${anyOf(SIGN_OFFS)})[\\s,.!]*`;
 const SIGN_OFF = new RegExp(`^${signOffs}(?:[/|]\\s*${signOffs})*$`, 'iu');
 const POSTSCRIPT = new RegExp(`^(?:${anyOf(POSTSCRIPTS)})(?![\\p{L}\\p{N}])`, 'iu');
-/** DISCLAIMER_WORDS from a word's start: no letter or digit before one, unless it is of a script written without word spaces. Turkish's İ and ı as i. */
+/** One or two of the one-letter words Hebrew and Arabic attach to the next (ATTACHED_ONE_LETTER_WORDS), or none. */
+const ATTACHED_WORDS = `(?:[${ATTACHED_ONE_LETTER_WORDS.join('')}]{1,2})?`;
+const attaching = (word: string) => new RegExp(`^[${ATTACHING_SCRIPTS}]`, 'u').test(word);
+/**
+ * DISCLAIMER_WORDS from a word's start: no letter or digit before one (but the one-letter words Hebrew
+ * and Arabic attach), unless it is of a script written without word spaces. Turkish's İ and ı as i.
+ */
 const DISCLAIMER_WORD = new RegExp(
-  DISCLAIMER_WORDS.map((word) => (unspaced(word) ? anyOf([word]) : `(?<![\\p{L}\\p{N}])${anyOf([withTurkishI(word)])}`)).join('|'),
+  DISCLAIMER_WORDS.map((word) =>
+    unspaced(word) ? anyOf([word]) : `(?<![\\p{L}\\p{N}])${attaching(word) ? ATTACHED_WORDS : ''}${anyOf([withTurkishI(word)])}`,
+  ).join('|'),
   'iu',
 );
 const hasDisclaimerWord = (text: string) => DISCLAIMER_WORD.test(withTurkishI(text));
@@ -430,7 +443,7 @@ class Scan {
   #comments = 0;
 
   constructor(lines: readonly string[], rules: StripRules, { forward = false, reply = true, invitation = false, stuffed }: StripOptions) {
-    this.#stuffed = new Set(stuffed && stuffed.size > 0 ? lines.flatMap((line, index) => (QUOTED.test(line) && stuffed.has(line.trim()) ? [index] : [])) : []);
+    this.#stuffed = stuffedIndexes(lines, stuffed ?? []);
     this.#written = forward ? unquoteForwarded(lines, this.#stuffed) : lines;
     // Most mail has no format character: its lines are classified as written, with no copy to map back.
     const marked = lines.some(hasFormatCharacter);
@@ -966,6 +979,28 @@ export function quoteHeaderStart(lines: readonly string[], start: number): numbe
     if (attribution === undefined) return from;
     from = attribution;
   }
+}
+
+/** A line of `>` marks and blanks alone: an empty quoted line, whatever its depth. */
+const EMPTY_QUOTED = /^[>\s]*$/;
+
+/**
+ * The indexes of the `>` lines that StripOptions.stuffed names: per text, as many as were stuffed, the
+ * first ones; never a line of `>` and blanks alone (EMPTY_QUOTED).
+ */
+function stuffedIndexes(lines: readonly string[], stuffed: readonly string[]): ReadonlySet<number> {
+  const indexes = new Set<number>();
+  if (stuffed.length === 0) return indexes;
+  const left = new Map<string, number>();
+  for (const text of stuffed) if (!EMPTY_QUOTED.test(text)) left.set(text, (left.get(text) ?? 0) + 1);
+  lines.forEach((line, index) => {
+    const text = line.trim();
+    const count = QUOTED.test(text) ? left.get(text) : undefined;
+    if (!count) return;
+    indexes.add(index);
+    left.set(text, count - 1);
+  });
+  return indexes;
 }
 
 /**

@@ -787,6 +787,12 @@ export const DEVICE_LINE_NAMES = [
   'טלפון',
 ];
 /**
+ * Names of a phone that are a device line's only with the writer's possessive after them
+ * (DEVICE_LINE_OWNERS_AFTER), as whole words: Indonesian's and Malay's "HP" (handphone), "Dikirim dari
+ * HP saya". Alone it names HP's printers and servers: "Sent from HP LaserJet M607" ends a printer's alert.
+ */
+export const DEVICE_LINE_OWNED_NAMES = ['HP'];
+/**
  * Names that take a language's endings in a device line: Hungarian "iPhone-omról", "Androidról", Finnish
  * "iPhonesta", "iPadista", Russian "мобильной", "телефона"; "iPhon" for the languages whose endings
  * take the place of its "e": Czech and Slovak "iPhonu", Slovenian "iPhona", Croatian "iPhonea".
@@ -1243,7 +1249,8 @@ export const DISCLAIMER_HEADINGS = [
 
 /**
  * Words of a disclaimer paragraph: a long paragraph below a signature with one of these is legal text.
- * Compared without case, from a word's start (in scripts without word spaces, anywhere): a stem
+ * Compared without case, from a word's start (in Hebrew and Arabic after one or two of the one-letter
+ * words they attach, ATTACHED_ONE_LETTER_WORDS; in scripts without word spaces, anywhere): a stem
  * ("confidenci", "poufn") takes the word's endings, never a word it is inside of. Where a language's
  * word for "secret" or "recipient" is an everyday one, or opens everyday words (Arabic سري in سريع,
  * Korean 비밀 in 비밀번호, Romanian "destinatarul coletului"), only its legal phrase is listed
@@ -1291,21 +1298,28 @@ export const DISCLAIMER_WORDS = [
   'destinatarului vizat',
   'destinat exclusiv',
   'destinate exclusiv',
-  // Greek ("απόρρητος" alone is any secret: a password is)
+  // Greek ("απόρρητος" alone is any secret: a password is; "confidential and intended …" is the mail)
   'εμπιστευτικ',
   'απόρρητες πληροφορίες',
   'απόρρητων πληροφοριών',
-  // Hebrew (סודי and חסוי alone are any secret, a caller's hidden number)
+  'απόρρητα και προορίζονται',
+  'απόρρητο και προορίζεται',
+  // Hebrew (סודי and חסוי alone are any secret, a caller's hidden number); with the one-letter words
+  // Hebrew attaches (ATTACHED_ONE_LETTER_WORDS): "המידע החסוי", "לנמען בלבד", "הנמען המיועד"
   'מידע חסוי',
+  'מידע החסוי',
   'מידע סודי',
-  'הינם חסויים',
+  'הינו חסוי',
   'הינה חסויה',
-  'לנמען בלבד',
-  'הנמען המיועד',
-  // Korean
+  'הינם חסויים',
+  'הינן חסויות',
+  'נמען בלבד',
+  'נמען המיועד',
+  // Korean (비밀 alone opens 비밀번호, a password)
   '기밀 정보',
   '기밀정보',
   '비밀 정보',
+  '비밀정보',
   '지정된 수신자',
   // Croatian
   'povjerljiv',
@@ -1313,12 +1327,23 @@ export const DISCLAIMER_WORDS = [
   'namijenjeni isključivo',
   'namijenjena isključivo',
   'isključivo primatelj',
-  // Arabic (the article's lām joins "for the": للمستلم)
+  // Arabic (سري alone opens سريع, quick; "confidential and intended" is the mail's), with the one-letter
+  // words Arabic attaches (ATTACHED_ONE_LETTER_WORDS); the article's alif goes after lām: للمستلم
   'معلومات سرية',
   'المعلومات السرية',
   'المستلم المقصود',
   'للمستلم المقصود',
+  'سرية ومخصصة',
+  'سري ومخصص',
 ];
+
+/**
+ * The one-letter words Hebrew and Arabic write onto the next word, one or two at once: Hebrew's ו (and),
+ * ה (the), ב (in), ל (to), כ (as), מ (from), ש (that) ("והמידע", "לנמען"); Arabic's و (and), ف (so),
+ * ب (with), ل (for), ك (as) ("ومخصصة", "وللمستلم"). A DISCLAIMER_WORDS phrase in those scripts is found
+ * after them; any other letter before it makes another word (أ + سرية is أسرية, "of the family").
+ */
+export const ATTACHED_ONE_LETTER_WORDS = ['ו', 'ה', 'ב', 'ל', 'כ', 'מ', 'ש', 'و', 'ف', 'ب', 'ل', 'ك'];
 
 /**
  * What a disclaimer calls the mail it is appended to, in its first words ("This e-mail…", "Der

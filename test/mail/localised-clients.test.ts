@@ -237,6 +237,33 @@ describe("format=flowed: a space-stuffed line is the writer's, whatever it start
     assert.equal((await fromRaw(headers, body)).text, 'Load is still\n>90% on db1 since 10:00, please restart it.');
   });
 
+  test("a stuffed line counts once: the quote's line with the same text still goes", async () => {
+    const request = await fromRaw(flowed, 'Load is still\n >90% on db1\n\nOn 05.12.26 17:00, Bob wrote:\n> Is the load high?\n>90% on db1\n> restart it?\n');
+    assert.equal(request.text, 'Load is still\n>90% on db1');
+    const twice = await fromRaw(flowed, 'Load is\n >90% on db1\nand again\n >90% on db1\n\nOn 05.12.26 17:00, Bob wrote:\n>90% on db1\n');
+    assert.equal(twice.text, 'Load is\n>90% on db1\nand again\n>90% on db1');
+  });
+
+  test('a stuffed ">" alone makes no empty quoted line the writer\'s: the quote goes whole', async () => {
+    const request = await fromRaw(flowed, 'See the arrow:\n >\nthat is all.\n\nOn Fri, Bob wrote:\n> line one of the quote\n>\n> line two of the quote\n>\n');
+    assert.equal(request.text, 'See the arrow:\nthat is all.');
+  });
+
+  for (const [encoding, body] of [
+    [
+      'base64',
+      Buffer.from('Load is still\r\n >90% on db1 since 10:00\r\nplease restart it.\r\n\r\nOn Fri, Bob wrote:\r\n> How is the load?\r\n').toString('base64'),
+    ],
+    ['quoted-printable', 'Load is still\n=20>90% on db1 since 10:00\nplease restart it.\n\nOn Fri, Bob wrote:\n> How is the load?\n'],
+  ] as const) {
+    test(`in a mail left to mailparser, a ${encoding} part's stuffed ">" line is found once decoded`, async () => {
+      const headers = 'From: alice@example.com\nSubject: Re: load\nIn-Reply-To: <abc@example.com>\nContent-Type: multipart/mixed; boundary="BB"';
+      const mail = `--BB\nContent-Type: text/plain; charset=utf-8; format=flowed\nContent-Transfer-Encoding: ${encoding}\n\n${body}\n`;
+      assert.equal(readMail(raw(headers, mail)), undefined, 'left to mailparser (no closing delimiter)');
+      assert.equal((await fromRaw(headers, mail)).text, 'Load is still\n>90% on db1 since 10:00\nplease restart it.');
+    });
+  }
+
   test("a stuffed line shaped like GroupWise's header is the writer's", async () => {
     const groupwise = await fromRaw(flowed, 'Call him.\n\n >>> Bob Smith <bob@x.example> 12/5/2026 5:00 PM >>>\nPallets arrive Monday.\n');
     assert.equal(groupwise.text, 'Call him.\n\n>>> Bob Smith <bob@x.example> 12/5/2026 5:00 PM >>>\nPallets arrive Monday.');
@@ -287,6 +314,8 @@ describe("iOS Mail's and Outlook mobile's device lines in more languages", () =>
     'Изпратено от моя iPhone',
     'Послато са мог iPhone уређаја',
     'Dikirim dari iPad saya',
+    'Dikirim dari HP saya',
+    'Dihantar dari hp saya',
     'Odesláno z iPadu',
     // Outlook's app line where the language names the platform first
     'Android 版 Outlook を入手<https://aka.ms/AAb9ysg>',
@@ -319,7 +348,14 @@ describe("iOS Mail's and Outlook mobile's device lines in more languages", () =>
   });
 
   test('a machine or place after the same openings stays, and so does a sentence naming the platform and Outlook', () => {
-    for (const line of ['Dikirim dari sensor 4 di ruang dingin B', 'Poslano iz stanice 4', 'Android users must update Outlook today.']) {
+    for (const line of [
+      'Dikirim dari sensor 4 di ruang dingin B',
+      'Poslano iz stanice 4',
+      'Android users must update Outlook today.',
+      // "HP" is a phone only with the writer's possessive after it: alone it is HP's printer or server
+      'Sent from HP LaserJet M607',
+      'Sent by HP iLO 5',
+    ]) {
       const text = `Meeting moved to 3pm.\n\n${line}`;
       assert.equal(strip(text), text);
     }
@@ -356,6 +392,9 @@ describe("GroupWise's reply header: the mail answered below it, copied without '
     '>>> Bob Smith <bob@supplier.example> 12/5/2026 5:00 PM >>>',
     '>>> "Bob Smith" <bob@supplier.example> 05.12.2026 17:00 >>>',
     '>>> Bob Smith 12/5/2026 5:00 PM >>>',
+    '>>> Bob Smith<bob@supplier.example> 12/5/2026 5:00 PM >>>',
+    '>>> "Bob Smith"<bob@supplier.example> 05.12.2026 17:00 >>>',
+    '>>> Bob Smith <bob@supplier.example> 05.12.2026 17.00 >>>',
   ]) {
     test(`"${header}" and all below it go in a reply`, () => {
       const body = `Please call the supplier today.\n\n${header}\nPallets 1-3 arrive Monday.\nBitte Rampe B.\n\nBob Smith\nSupplier Logistics\n`;
@@ -446,6 +485,26 @@ describe('disclaimers in Romanian, Greek, Hebrew, Korean, Croatian and Arabic', 
       assert.equal(strip(`Pump 3 is back online.\n\n${disclaimer}\n`), 'Pump 3 is back online.');
     });
   }
+
+  // Under a signature without "-- ": the contact block stays the writer's, the legal paragraph goes.
+  for (const disclaimer of [
+    'המידע הכלול בהודעה זו הינו חסוי ומיועד לשימוש הנמען בלבד. אם קיבלת הודעה זו בטעות, אנא הודע לשולח מיד ומחק אותה ממערכתך. כל שימוש, העתקה או הפצה של הודעה זו אסורים.',
+    'הודעה זו והמידע החסוי הכלול בה מיועדים לנמען המיועד בלבד. אם קיבלת הודעה זו בטעות, אנא הודע לשולח מיד ומחק אותה ממערכתך. כל שימוש, העתקה או הפצה של הודעה זו אסורים.',
+    'هذه الرسالة الإلكترونية ومرفقاتها سرية ومخصصة فقط للشخص أو الجهة المرسلة إليها. إذا تلقيت هذه الرسالة عن طريق الخطأ، يرجى إبلاغ المرسل فوراً وحذفها من نظامك. يمنع أي نسخ أو توزيع لها.',
+    '본 메일에는 비밀정보가 포함되어 있을 수 있으며, 수신인 이외의 자가 열람, 복사, 배포하는 것은 엄격히 금지됩니다. 잘못 수신하신 경우 즉시 발신자에게 알려주시고 삭제해 주시기 바랍니다. 감사합니다.',
+    'Το παρόν μήνυμα και τα συνημμένα του είναι απόρρητα και προορίζονται αποκλειστικά για τον παραλήπτη. Εάν το λάβατε κατά λάθος, παρακαλούμε ενημερώστε τον αποστολέα και διαγράψτε το αμέσως.',
+  ]) {
+    test(`"${disclaimer.slice(0, 40)}…" goes below a contact block (Hebrew and Arabic with their attached one-letter words)`, () => {
+      const signature = 'Dana Levi\nACME Ltd\nTel. +972 3 555 0101';
+      assert.equal(strip(`Pump 3 is back online.\n\n${signature}\n\n${disclaimer}\n`), `Pump 3 is back online.\n\n${signature}`);
+    });
+  }
+
+  test('only a one-letter word Arabic attaches opens a legal phrase: أ + سرية is أسرية ("of the family"), the writer\'s', () => {
+    const text =
+      'db1 is down since 10:00.\n\nهذه الرسالة للتذكير فقط: الرحلة أسرية ومخصصة للأعضاء وعائلاتهم، والحافلة تنطلق من أمام المكتب في الساعة الثامنة صباحا يوم السبت القادم.';
+    assert.equal(strip(text), text);
+  });
 
   // A long last paragraph that names the mail, with an everyday word that a legal word opens or is inside of.
   for (const paragraph of [
