@@ -454,7 +454,11 @@ function acceptBind(socket: Socket, pdu: Pdu): void {
   socket.write(encodePdu((pdu.commandId | 0x80000000) >>> 0, 0, pdu.sequence, encodeMessageId('HAND')));
 }
 
-/** An SMSC the test drives octet by octet: it binds whoever asks (or as `onBind` says) and hands the test each PDU. */
+/**
+ * An SMSC the test drives octet by octet: it binds whoever asks (or as `onBind` says), answers enquire_link
+ * (counted in `enquired`) unless `deaf` (a dead path back: what the relay writes is lost), and hands the
+ * test every other PDU.
+ */
 class HandSmsc {
   readonly server: Server;
   socket: Socket | undefined;
@@ -464,6 +468,8 @@ class HandSmsc {
   readonly connections: Socket[] = [];
   readonly pdus: Pdu[] = [];
   binds = 0;
+  enquired = 0;
+  deaf = false;
 
   /** `allowHalfOpen`: a connection the relay ends stays readable until the test ends it too. */
   constructor(options: { readonly allowHalfOpen?: boolean; readonly onBind?: (socket: Socket, pdu: Pdu) => void } = {}) {
@@ -477,6 +483,10 @@ class HandSmsc {
             this.binds++;
             this.sockets.set(pdu.commandId, socket);
             (options.onBind ?? acceptBind)(socket, pdu);
+          } else if (pdu.commandId === COMMAND.enquire_link) {
+            if (this.deaf) continue;
+            this.enquired++;
+            socket.write(encodePdu(COMMAND.enquire_link_resp, 0, pdu.sequence));
           } else this.pdus.push(pdu);
         }
       });
@@ -1021,17 +1031,25 @@ describe('SMPP bad input from the SMSC', () => {
       assert.deepEqual(await burst(1), [STATUS.ESME_ROK]);
       assert.notEqual(ids().at(-1), ids().at(-2), 'a second SMS 2 min after an error answer');
 
-      // An OK written in time on a bind lost right after: TCP may not have carried it, so a copy on the next bind is its redelivery.
+      // An OK written in time on a bind lost before the SMSC answered anything written after it: it may never have
+      // reached the SMSC, so a copy on the next bind is its redelivery.
+      smscOfOwn.deaf = true;
       assert.deepEqual(await burst(1), [STATUS.ESME_ROK]);
       await rebind();
+      smscOfOwn.deaf = false;
       assert.deepEqual(await burst(1), [STATUS.ESME_ROK]);
       assert.equal(ids().at(-1), ids().at(-2), 'a copy after an OK written just before the bind was lost');
-      // One on a bind lost 5 s or more after it (SMSC_RESPONSE_TIMER_MIN_MS): the connection carried it, so a copy is a second SMS.
+      // One the SMSC answered the enquire_link after (the relay sends one right after an OK): it read the OK, so a copy
+      // on the next bind is a second SMS.
+      const enquired = smscOfOwn.enquired;
       assert.deepEqual(await burst(1), [STATUS.ESME_ROK]);
-      ahead += 5_000;
+      const read = ids().at(-1);
+      await waitFor('the enquire_link after the OK answered', () => smscOfOwn.enquired > enquired);
+      // Another SMS answered after the enquire_link_resp: the relay has read that (TCP keeps the order) before the bind goes.
+      assert.equal((await smscOfOwn.send(deliverSm(++sequence, { source: '447700900124', message: Buffer.from('Other') }), sequence)).status, STATUS.ESME_ROK);
       await rebind();
       assert.deepEqual(await burst(1), [STATUS.ESME_ROK]);
-      assert.notEqual(ids().at(-1), ids().at(-2), 'a second SMS after an OK the bind carried for 5 s before it was lost');
+      assert.notEqual(ids().at(-1), read, 'a second SMS after an OK the SMSC was seen to read');
     } finally {
       await receiving.close();
       await smscOfOwn.close();
@@ -1068,13 +1086,139 @@ describe('SMPP bad input from the SMSC', () => {
       sink.state.failing = false;
       assert.equal((await smscOfOwn.send(part(6, 1, 'ALARM'), 6)).status, STATUS.ESME_ROK);
       assert.equal(sink.offered.at(-1)?.providerId, sink.offered.at(-2)?.providerId, 'a part redelivered after an error answer keeps its id');
-      // Its OK written just before the bind was lost: the SMSC may deliver it again, so the copy is no known new part.
+      // Its OK written just before the bind was lost, unread as far as the relay knows: the SMSC may deliver it again, so the copy is no known new part.
+      smscOfOwn.deaf = true;
       assert.equal((await smscOfOwn.send(part(7, 1, 'FIRE'), 7)).status, STATUS.ESME_ROK);
       smscOfOwn.socket?.destroy();
       await waitFor('bound again', () => smscOfOwn.binds === 2 && receiving.health().ok);
+      smscOfOwn.deaf = false;
       assert.equal((await smscOfOwn.send(part(8, 1, 'FIRE'), 8)).status, STATUS.ESME_ROK);
       assert.equal(sink.received.at(-1)?.providerId, sink.received.at(-2)?.providerId, 'its redelivery');
       assert.equal(sink.received.at(-1)?.part?.repeatsById, undefined);
+    } finally {
+      await receiving.close();
+      await smscOfOwn.close();
+    }
+  });
+
+  test("a long SMS's parts twice back to back, the copies outstanding together (one bind with a window above 1, or two binds): a second SMS's parts, told apart by id", async () => {
+    const smscOfOwn = new HandSmsc();
+    const sink = collectingSink();
+    const receiving = gatewayTo(await smscOfOwn.listen(), { binds: 2 });
+    await receiving.start({ inbound: sink.sink });
+    try {
+      await waitFor('two binds up', () => receiving.health().connections?.[0]?.up === 2);
+      const part = (sequence: number, index: number, text: string) =>
+        deliverSm(sequence, {
+          source: '447700900443',
+          esmClass: 0x40,
+          message: Buffer.concat([Buffer.from([5, 0, 3, 0x78, 2, index]), Buffer.from(text, 'latin1')]),
+        });
+      const hold = () => {
+        let release: () => void = () => undefined;
+        sink.state.hold = new Promise<void>((resolve) => {
+          release = resolve;
+        });
+        return () => {
+          sink.state.hold = undefined;
+          release();
+        };
+      };
+      const [one, two] = smscOfOwn.connections as [Socket, Socket];
+      // An alarm device sends "ALARM" "ZONE3" twice under its fixed reference; the SMSC flushes part 1's copies on one bind at once…
+      let release = hold();
+      one.write(Buffer.concat([part(1, 1, 'ALARM'), part(2, 1, 'ALARM')]));
+      await waitFor('both handed over', () => sink.offered.length === 2);
+      release();
+      await waitFor('both committed', () => sink.received.length === 2);
+      // … and part 2's on two binds, the second while the first is being committed.
+      release = hold();
+      one.write(part(3, 2, 'ZONE3'));
+      await waitFor('handed over', () => sink.offered.length === 3);
+      two.write(part(1, 2, 'ZONE3'));
+      await waitFor('handed over', () => sink.offered.length === 4);
+      release();
+      await waitFor('both committed', () => sink.received.length === 4);
+      assert.equal(new Set(sink.received.map((entry) => entry.providerId)).size, 4, 'each copy is its own part');
+      // Ruled out as redeliveries of the copies the relay saw: the store must not take them for repeats by their text.
+      assert.deepEqual(
+        sink.received.map((entry) => [entry.text, entry.part?.repeatsById]),
+        [
+          ['ALARM', undefined],
+          ['ALARM', true],
+          ['ZONE3', undefined],
+          ['ZONE3', true],
+        ],
+      );
+    } finally {
+      await receiving.close();
+      await smscOfOwn.close();
+    }
+  });
+
+  test('an OK written into a connection whose path is dead (no RST) counts as read only once the SMSC answers a request written after it: the copy on the next bind is its redelivery', async () => {
+    const smscOfOwn = new HandSmsc();
+    const sink = collectingSink();
+    let ahead = 0;
+    const receiving = gatewayTo(await smscOfOwn.listen(), { enquireLinkInterval: '1s', submitTimeout: '1s' }, silent, {
+      ...REAL_TIMERS,
+      now: () => Date.now() + ahead,
+    });
+    await receiving.start({ inbound: sink.sink });
+    try {
+      await waitFor('bound', () => receiving.health().ok);
+      const binds = smscOfOwn.binds;
+      // From here nothing the relay writes reaches the SMSC, its OK included; the connection still looks up.
+      smscOfOwn.deaf = true;
+      assert.equal((await smscOfOwn.send(deliverSm(1, { source: '447700900123', message: Buffer.from('Yes') }), 1)).status, STATUS.ESME_ROK);
+      // Up 5 s after the OK (SMSC_RESPONSE_TIMER_MIN_MS), until an enquire_link goes unanswered.
+      ahead += 5_000;
+      await waitFor('the bind dropped at the unanswered enquire_link and made again', () => smscOfOwn.binds === binds + 1 && receiving.health().ok);
+      smscOfOwn.deaf = false;
+      // The SMSC never had the OK: its response timer ran out, and it delivers the SMS again on the new bind.
+      assert.equal((await smscOfOwn.send(deliverSm(2, { source: '447700900123', message: Buffer.from('Yes') }), 2)).status, STATUS.ESME_ROK);
+      assert.equal(sink.received.length, 2);
+      assert.equal(sink.received[1]?.providerId, sink.received[0]?.providerId, 'its redelivery, stored once');
+    } finally {
+      await receiving.close();
+      await smscOfOwn.close();
+    }
+  });
+
+  test("an OK the SMSC read is remembered while a later copy's OK is not known read: a part after both is still a new SMS's part", async () => {
+    const smscOfOwn = new HandSmsc();
+    const sink = collectingSink();
+    let ahead = 0;
+    // An enquire_link each second besides the one right after an OK: the SMSC's answer to either tells it read the OK.
+    const receiving = gatewayTo(await smscOfOwn.listen(), { enquireLinkInterval: '1s' }, silent, { ...REAL_TIMERS, now: () => Date.now() + ahead });
+    await receiving.start({ inbound: sink.sink });
+    try {
+      await waitFor('bound', () => receiving.health().ok);
+      const siren = (sequence: number) =>
+        deliverSm(sequence, {
+          source: '447700900444',
+          esmClass: 0x40,
+          message: Buffer.concat([Buffer.from([5, 0, 3, 0x79, 2, 1]), Buffer.from('SIREN', 'latin1')]),
+        });
+      const enquired = smscOfOwn.enquired;
+      assert.equal((await smscOfOwn.send(siren(1), 1)).status, STATUS.ESME_ROK);
+      // The SMSC answers an enquire_link written after the OK before it writes anything more: the relay knows it read the OK.
+      await waitFor('an enquire_link after the OK answered', () => smscOfOwn.enquired > enquired);
+      ahead += 5_000;
+      // The device's next one, whose OK goes into a dead path: not known read when its bind is lost.
+      smscOfOwn.deaf = true;
+      assert.equal((await smscOfOwn.send(siren(2), 2)).status, STATUS.ESME_ROK);
+      smscOfOwn.socket?.destroy();
+      await waitFor('bound again', () => smscOfOwn.binds === 2 && receiving.health().ok);
+      smscOfOwn.deaf = false;
+      // Past REPEAT_WINDOW_MS (10 min) the second is forgotten; the first, read, is remembered for the hour.
+      ahead += 11 * 60_000;
+      assert.equal((await smscOfOwn.send(siren(3), 3)).status, STATUS.ESME_ROK);
+      assert.equal(new Set(sink.received.map((entry) => entry.providerId)).size, 3);
+      assert.deepEqual(
+        sink.received.map((entry) => entry.part?.repeatsById),
+        [undefined, true, true],
+      );
     } finally {
       await receiving.close();
       await smscOfOwn.close();
@@ -1112,7 +1256,7 @@ describe('SMPP bad input from the SMSC', () => {
     }
   });
 
-  test('a gateway closed while a deliver_sm is being committed answers it before it unbinds: the SMSC does not deliver it again to the next relay', async () => {
+  test('a gateway closed while a deliver_sm is being committed answers it before it unbinds, and one arriving meanwhile ESME_RX_T_APPN uncommitted: the SMSC delivers neither again to the next relay as a second SMS', async () => {
     const smscOfOwn = new HandSmsc();
     const sink = collectingSink();
     const receiving = gatewayTo(await smscOfOwn.listen());
@@ -1126,15 +1270,24 @@ describe('SMPP bad input from the SMSC', () => {
       smscOfOwn.socket?.write(deliverSm(1, { source: '447700900123', message: Buffer.from('Stop', 'latin1') }));
       await waitFor('handed over', () => sink.offered.length === 1);
       const closing = receiving.close();
+      // Another one while the stop waits: committed, its answer might never be written (the wait ends, the socket goes).
+      const meanwhile = await smscOfOwn.send(deliverSm(2, { source: '447700900123', message: Buffer.from('Start', 'latin1') }), 2);
       // The commit ends a moment after the stop began, well within the unbind's wait.
       setTimeout(() => {
         sink.state.hold = undefined;
         release();
       }, 200);
       await closing;
+      assert.equal(meanwhile.status, STATUS.ESME_RX_T_APPN);
+      assert.deepEqual(
+        sink.offered.map((entry) => entry.text),
+        ['Stop'],
+        'the one arriving during the stop is not committed',
+      );
       assert.deepEqual(
         smscOfOwn.pdus.map((pdu) => [commandName(pdu.commandId), pdu.status]),
         [
+          ['deliver_sm_resp', STATUS.ESME_RX_T_APPN],
           ['deliver_sm_resp', STATUS.ESME_ROK],
           ['unbind', 0],
         ],
@@ -1180,6 +1333,19 @@ describe('SMPP SMS from phones through a whole relay (SQLite), from a hand-drive
       const burst = [write(Buffer.from('OK')), write(Buffer.from('1')), write(Buffer.from('OK'))];
       for (const each of burst) assert.equal((await answered(each)).status, STATUS.ESME_ROK);
       // An alarm device sends its long SMS twice under its fixed reference, each part answered OK; then a new long SMS reusing a reference, its first part as an earlier one's.
+      // A device's long SMS twice back to back, flushed with both copies of each part outstanding at once (one write: the
+      // second comes while the first is being committed).
+      const twice = (index: number, text: string) => {
+        const message = Buffer.concat([Buffer.from([5, 0, 3, 0x55, 2, index]), Buffer.from(text, 'latin1')]);
+        const sequences = [++sequence, ++sequence];
+        smsc.socket?.write(Buffer.concat(sequences.map((each) => deliverSm(each, { source: '447700900440', esmClass: 0x40, message }))));
+        return sequences;
+      };
+      for (const [index, text] of [
+        [1, 'BURST'],
+        [2, 'PARTS'],
+      ] as const)
+        for (const each of twice(index, text)) assert.equal((await answered(each)).status, STATUS.ESME_ROK);
       for (const [reference, text1, text2] of [
         [0x77, 'ALARM', 'ZONE3'],
         [0x77, 'ALARM', 'ZONE3'],
@@ -1189,19 +1355,20 @@ describe('SMPP SMS from phones through a whole relay (SQLite), from a hand-drive
         assert.equal((await answered(part(reference, 1, text1))).status, STATUS.ESME_ROK);
         assert.equal((await answered(part(reference, 2, text2))).status, STATUS.ESME_ROK);
       }
-      await waitFor('seven mails', () => mails().length >= 7, 10_000);
+      await waitFor('nine mails', () => mails().length >= 9, 10_000);
       // Past inbound.reassemblyTimeout: nothing was waiting for a part that "did not arrive".
       await new Promise((resolve) => setTimeout(resolve, 1_500));
       const bodies = mails().map(bodyOf);
       for (const [text, count] of [
         ['OK', 2],
         ['1', 1],
+        ['BURSTPARTS', 2],
         ['ALARMZONE3', 2],
         ['NEWTEXT1', 1],
         ['NEWOTHER2', 1],
       ] as const)
         assert.equal(bodies.filter((body) => body.split(/\r?\n/)[0] === text).length, count, `${text}: ${bodies.join(' | ')}`);
-      assert.equal(bodies.length, 7, bodies.join(' | '));
+      assert.equal(bodies.length, 9, bodies.join(' | '));
     } finally {
       await relay.stop();
       removeDir(relay.dir);

@@ -19,15 +19,16 @@
  *   id and its sequence number there, unique by construction. An SMSC delivers a deliver_sm again only
  *   when it did not get ESME_ROK for it before its response timer ran out (SMPP 3.4 §2.8), so the same
  *   deliver_sm again gets the earlier one's id (stored once) only when no ESME_ROK for that one may have
- *   reached the SMSC in time: its connection was gone before the answer was written, or closed within
- *   SMSC_RESPONSE_TIMER_MIN_MS after its ESME_ROK was written (within REPEAT_WINDOW_MS of it); it was
- *   answered otherwise, or its ESME_ROK written SMSC_RESPONSE_TIMER_MIN_MS or more after it came (within
- *   SMSC_RESEND_WINDOW_MS of that answer); or it is still unanswered as the copy comes on another
- *   connection after its own was lost, or SMSC_RESPONSE_TIMER_MIN_MS after it. Anything else is a second
- *   SMS (two "Yes" back to back, on one bind or two). Where the relay knows the ESME_ROK of an earlier
- *   copy reached the SMSC, a part of a long SMS is a new SMS's part even with that one's text, and the
- *   store is told so (SmsPart.repeatsById); without that memory (after a restart, a copy another relay
- *   saw) the store's rule for a part with a kept part's text stays.
+ *   reached the SMSC in time: its connection was gone before the answer was written, or its ESME_ROK was
+ *   written and the SMSC had not answered a request written after it when its connection closed (within
+ *   REPEAT_WINDOW_MS of it); it was answered otherwise, or its ESME_ROK written SMSC_RESPONSE_TIMER_MIN_MS
+ *   or more after it came (within SMSC_RESEND_WINDOW_MS of that answer); or, committing or its ESME_ROK
+ *   not yet known read, the copy comes on another connection after its own was lost, or
+ *   SMSC_RESPONSE_TIMER_MIN_MS after it. Anything else is a second SMS (two "Yes" back to back, on one
+ *   bind or two). A part of a long SMS the rule tells from every earlier copy the relay saw, or one after
+ *   a copy whose ESME_ROK the SMSC read, is a new SMS's part even with that one's text, and the store is
+ *   told so (SmsPart.repeatsById); without that memory (after a restart, a copy another relay saw) the
+ *   store's rule for a part with a kept part's text stays.
  */
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
@@ -37,7 +38,7 @@ import { readSender } from '../../sms/senders.ts';
 import { type InboundSink, LATE_PART_WINDOW_MS } from '../../vocabulary.ts';
 import type { Gateway, GatewayOptions, ProviderCapabilities, SmsSubmission, SubmissionResult } from '../contract.ts';
 import { REAL_TIMERS, type Timers } from '../../timers.ts';
-import { type BindKind, type DeliveryLink, type SmscAddress, SmppBind, type SubmitAnswer } from './bind.ts';
+import { type BindKind, type DeliveryAnswer, type DeliveryLink, type SmscAddress, SmppBind, type SubmitAnswer } from './bind.ts';
 import {
   COMMAND,
   decodeDataSm,
@@ -78,8 +79,9 @@ export const NACK_CODE_PREFIX = 'SMPP_GENERIC_NACK:';
 /** registered_delivery: an SMSC delivery receipt on success and failure (§5.2.17). */
 const RECEIPT_REQUESTED = 0x01;
 /**
- * How long a deliver_sm whose answer never reached the SMSC (its bind lost first) is remembered for its
- * redelivery: the SMSC delivers it again once a bind is back, within minutes.
+ * How long a deliver_sm whose answer may never have reached the SMSC (its bind lost before the answer was
+ * written, or before the SMSC was seen to read it) is remembered for its redelivery: the SMSC delivers it
+ * again once a bind is back, within minutes.
  */
 const REPEAT_WINDOW_MS = 10 * 60_000;
 /**
@@ -93,10 +95,10 @@ const SMSC_RESEND_WINDOW_MS = 2 * 60_000;
 /**
  * No SMSC delivers a deliver_sm again sooner than this after it: it resends only once its response timer
  * ran out with no ESME_ROK, and SMSCs wait tens of seconds (SMPP 3.4 leaves the time to them), while a
- * commit, even a slow one, takes far less. So a copy sooner than this after one still unanswered on the
- * same connection is a second SMS (a burst the SMSC flushes with a window above 1), and an ESME_ROK
- * written later than this may have come after the SMSC gave up on it: a copy then is a redelivery. A
- * connection that works on this long after an answer was written has carried it (TCP resends within it).
+ * commit, even a slow one, takes far less. So a copy sooner than this after one still unanswered (or its
+ * ESME_ROK not yet known read) on the same connection is a second SMS (a burst the SMSC flushes with a
+ * window above 1), and an ESME_ROK written later than this may have come after the SMSC gave up on it: a
+ * copy then is a redelivery.
  */
 const SMSC_RESPONSE_TIMER_MIN_MS = 5_000;
 /**
@@ -131,14 +133,11 @@ interface PartlyTaken {
 
 /**
  * What became of a deliver_sm's answer, and when: `written`, an ESME_ROK written in time on its connection
- * while up (it reached the SMSC unless the connection closed soon after: okMayBeLost); `unwritten`, its
+ * at `place` (the SMSC has it once it answers a request written after it: okReached); `unwritten`, its
  * connection was gone (the SMSC delivers it again once a bind is back); `doubtful`, an error answer, or
  * an ESME_ROK written too late to count (the SMSC may deliver it again at its next attempt).
  */
-interface MoAnswer {
-  readonly fate: 'written' | 'unwritten' | 'doubtful';
-  readonly at: number;
-}
+type MoAnswer = { readonly fate: 'written'; readonly at: number; readonly place: number } | { readonly fate: 'unwritten' | 'doubtful'; readonly at: number };
 
 /** A deliver_sm from a phone: its id, when and on which connection it came, and its answer once settled. */
 interface SeenMo {
@@ -149,18 +148,13 @@ interface SeenMo {
 }
 
 /**
- * An ESME_ROK written in time may yet have been lost when its connection closed within
- * SMSC_RESPONSE_TIMER_MIN_MS of the write: TCP had not necessarily carried it, and the SMSC's timer may run
- * out before its next bind. A connection that worked on that long did carry it.
+ * The SMSC had this deliver_sm's ESME_ROK in time: it never delivers it again, so a copy is a new SMS.
+ * Known only once it answered a request written after the ESME_ROK on that connection: one written into a
+ * connection whose path is dead (a fail-over, a NAT's timeout, no RST) is lost however long the
+ * connection seems up, and the relay learns that only at an enquire_link left unanswered.
  */
-function okMayBeLost(seen: SeenMo, answer: MoAnswer): boolean {
-  const closed = seen.link.closedAt();
-  return closed !== undefined && closed - answer.at < SMSC_RESPONSE_TIMER_MIN_MS;
-}
-
-/** The SMSC had this deliver_sm's ESME_ROK in time: it never delivers it again, so a copy is a new SMS. */
 function okReached(seen: SeenMo): boolean {
-  return seen.answer?.fate === 'written' && !okMayBeLost(seen, seen.answer);
+  return seen.answer?.fate === 'written' && seen.link.readPast(seen.answer.place);
 }
 
 /**
@@ -177,9 +171,18 @@ function remembered(seen: SeenMo, now: number): boolean {
 
 /** Whether a copy of `seen` (remembered) arriving at `arrived` on `link` may be the SMSC delivering it again. */
 function mayBeRedelivery(seen: SeenMo, link: DeliveryLink, arrived: number): boolean {
-  if (seen.answer !== undefined) return !okReached(seen);
-  // Still being committed: the SMSC resends it only after its response timer, or on another bind once it lost this one.
+  if (seen.answer !== undefined && seen.answer.fate !== 'written') return true;
+  if (okReached(seen)) return false;
+  // Still being committed, or its ESME_ROK not yet known read: the SMSC resends it only after its response
+  // timer, or on another bind once it lost this one.
   return (seen.link !== link && !seen.link.isUp()) || arrived - seen.arrived >= SMSC_RESPONSE_TIMER_MIN_MS;
+}
+
+/** Of the copies whose ESME_ROK the SMSC read, the one read last: it tells all the others do, and for longest (remembered()). */
+function latestReached(copies: readonly SeenMo[]): SeenMo | undefined {
+  return copies
+    .filter(okReached)
+    .reduce<SeenMo | undefined>((latest, seen) => ((latest?.answer?.at ?? -1) >= (seen.answer?.at ?? 0) ? latest : seen), undefined);
 }
 
 /** The id the relay keeps for an SMS of several parts (each part has the SMSC's own): unique to the message and number. */
@@ -260,7 +263,7 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
    * A deliver_sm or data_sm: a receipt, an SMS (or one part of one), or an SME's acknowledgement,
    * committed before it is answered.
    */
-  async function deliver(pdu: Pdu, link: DeliveryLink): Promise<number> {
+  async function deliver(pdu: Pdu, link: DeliveryLink): Promise<number | DeliveryAnswer> {
     if (!sink) return STATUS.ESME_RX_T_APPN;
     let sm: ShortMessage;
     let text: ReturnType<typeof readText>;
@@ -328,7 +331,7 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
       : { problem: `a delivery receipt for id "${messageId}", which no SMS was (yet) sent under, without a number in source_addr` };
   }
 
-  async function deliverSms(sm: ShortMessage, { text, part }: ReturnType<typeof readText>, pdu: Pdu, link: DeliveryLink): Promise<number> {
+  async function deliverSms(sm: ShortMessage, { text, part }: ReturnType<typeof readText>, pdu: Pdu, link: DeliveryLink): Promise<number | DeliveryAnswer> {
     const arrived = clock.now();
     const number = smppNumber(sm.source, sm.sourceTon);
     if (number === undefined) return refuse('mo', STATUS.ESME_RINVSRCADR, `source_addr "${sm.source.slice(0, 21)}" is no sender`, pdu);
@@ -341,13 +344,15 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
     const candidates = earlier.filter((seen) => mayBeRedelivery(seen, link, arrived));
     // One whose answer never went out first: the SMSC delivers that one again for certain.
     const redelivered = candidates.find((seen) => seen.answer === undefined || seen.answer.fate === 'unwritten') ?? candidates[0];
-    // A copy after one the SMSC had the OK for is known to be no repeat of it: only then is a part told apart
-    // by its id alone; with no such memory (a restart, a copy another relay saw) the store's text rule stays.
-    const knownNew = earlier.some(okReached);
+    // A copy after one the SMSC had the OK for, or that the rule tells from every earlier copy the relay saw, is
+    // known to be no repeat: only then is a part told apart by its id alone; with no such memory (a restart, a
+    // copy another relay saw) the store's text rule stays.
+    const knownNew = earlier.some(okReached) || (earlier.length > 0 && candidates.length === 0);
     const mo: SeenMo = { providerId: redelivered?.providerId ?? `${digest}.${link.id}.${pdu.sequence}`, arrived, link, answer: undefined };
-    // A redelivery stands for the copy it repeats: its answer is what the SMSC waits for now.
-    recentMo.set(digest, [...earlier.filter((seen) => seen !== redelivered), mo]);
-    let ok = false;
+    // A redelivery stands for the copy it repeats: its answer is what the SMSC waits for now. Of the copies whose
+    // OK the SMSC read, the latest tells what the others do (an OK known read stays so; one not yet known may be lost).
+    const reached = latestReached(earlier);
+    recentMo.set(digest, [...earlier.filter((seen) => seen !== redelivered && (seen === reached || !okReached(seen))), mo]);
     try {
       await sink?.received([
         {
@@ -360,21 +365,20 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
           ...(part && part.total > 1 ? { part: knownNew ? { ...part, repeatsById: true as const } : part } : {}),
         },
       ]);
-      ok = true;
-    } finally {
-      // bind.ts writes the answer right after this returns, on `link` while it is up (an error answer if this throws).
-      const now = clock.now();
-      const fate = !link.isUp() ? 'unwritten' : ok && now - arrived < SMSC_RESPONSE_TIMER_MIN_MS ? 'written' : 'doubtful';
-      mo.answer = { fate, at: now };
-      // One OK that reached the SMSC tells that a copy is new as well as several: the older ones go.
-      const kept = recentMo.get(digest);
-      if (kept && okReached(mo))
-        recentMo.set(
-          digest,
-          kept.filter((seen) => seen === mo || !okReached(seen)),
-        );
+    } catch (error) {
+      // Answered ESME_RX_T_APPN by deliver() on `link` while it is up: the SMSC delivers it again either way.
+      mo.answer = { fate: link.isUp() ? 'doubtful' : 'unwritten', at: clock.now() };
+      throw error;
     }
-    return STATUS.ESME_ROK;
+    return {
+      status: STATUS.ESME_ROK,
+      // bind.ts writes the OK on `link` while it is up, and says where among the PDUs written there.
+      written: (place) => {
+        const at = clock.now();
+        if (place === undefined) mo.answer = { fate: 'unwritten', at };
+        else mo.answer = at - arrived < SMSC_RESPONSE_TIMER_MIN_MS ? { fate: 'written', at, place } : { fate: 'doubtful', at };
+      },
+    };
   }
 
   /**

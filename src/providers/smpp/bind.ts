@@ -45,9 +45,11 @@ export interface BindOptions {
   readonly enquireLinkMs: number;
   readonly connectTimeoutMs: number;
   readonly logger: Logger;
-  /** A deliver_sm or data_sm from the SMSC: resolves to the command_status of its response. */
-  /** `link`: the connection it came on, which its answer goes back on. */
-  readonly onDeliver: (pdu: Pdu, link: DeliveryLink) => Promise<number>;
+  /**
+   * A deliver_sm or data_sm from the SMSC: resolves to its answer (or just its command_status). `link`: the
+   * connection it came on, which its answer goes back on.
+   */
+  readonly onDeliver: (pdu: Pdu, link: DeliveryLink) => Promise<number | DeliveryAnswer>;
   /** A bind attempt ended bound, or refused by the SMSC. */
   readonly onAttempted?: () => void;
   /**
@@ -72,8 +74,24 @@ export interface DeliveryLink {
    */
   readonly id: string;
   isUp(): boolean;
-  /** When the connection closed (by the timers' clock), undefined while it is open: an answer written shortly before may have been lost with it. */
-  closedAt(): number | undefined;
+  /**
+   * Whether the SMSC has answered a request the relay wrote on this connection after the PDU at `place`
+   * (DeliveryAnswer.written): it has then read that PDU, TCP keeping their order. Until then a PDU written
+   * may have been lost, however long the connection seems up (a dead path, no RST: the relay learns it
+   * only when a request goes unanswered).
+   */
+  readPast(place: number): boolean;
+}
+
+/**
+ * The answer to a deliver_sm or data_sm. `written`, when given, is told where the answer went once the bind
+ * wrote it (its place among the PDUs written on its connection, for DeliveryLink.readPast) or could not
+ * (undefined: the connection was gone); the bind then asks for an enquire_link_resp at once, so that
+ * whether the SMSC read it is known within a round trip, not at the next idle enquire_link.
+ */
+export interface DeliveryAnswer {
+  readonly status: number;
+  readonly written?: (place: number | undefined) => void;
 }
 
 export type SubmitAnswer =
@@ -145,11 +163,21 @@ const BIND_COMMANDS: Readonly<Record<BindKind, number>> = {
 
 type Outstanding = { readonly command: number; readonly settle: (pdu: Pdu | undefined) => void; readonly timer: unknown };
 
+/** One connection's PDUs written so far, and the place of the latest request among them the SMSC answered (DeliveryLink.readPast). */
+interface Wire {
+  written: number;
+  answeredThrough: number;
+}
+
 export class SmppBind {
   readonly #options: BindOptions;
   readonly #timers: Timers;
   readonly #log: Logger;
   #socket: Socket | undefined;
+  /** The current connection's count of what was written and read (a new one per connection). */
+  #wire: Wire = { written: 0, answeredThrough: 0 };
+  /** An enquire_link is due right after the answers just written, one for all of them (#probe). */
+  #probeDue = false;
   /** `unbinding`: the connection is ending (the SMSC unbound, or sent what cannot be framed); nothing more is written on it. */
   #state: 'idle' | 'connecting' | 'bound' | 'unbinding' | 'closed' = 'idle';
   #sequence = 0;
@@ -276,7 +304,8 @@ export class SmppBind {
   /**
    * Answers what is being committed and unbinds (waiting briefly for each: UNBIND_WAIT_MS), then closes;
    * no reconnect after it. A deliver_sm committed but unanswered as the bind goes is delivered again to
-   * the next relay, a second mail of it at each graceful stop.
+   * the next relay, a second mail of it at each graceful stop; so one arriving meanwhile is not committed
+   * but answered ESME_RX_T_APPN (#receive), and the SMSC delivers it again on another bind.
    */
   async close(): Promise<void> {
     const wasBound = this.bound;
@@ -307,8 +336,13 @@ export class SmppBind {
     socket.setNoDelay(true);
     socket.setTimeout(connectTimeoutMs, () => socket.destroy(new Error(`no connection within ${connectTimeoutMs} ms`)));
     const reader = new PduReader();
-    let closedAt: number | undefined;
-    const link: DeliveryLink = { id: randomUint64().toString(36), isUp: () => this.#socket === socket && socket.writable, closedAt: () => closedAt };
+    const wire: Wire = { written: 0, answeredThrough: 0 };
+    this.#wire = wire;
+    const link: DeliveryLink = {
+      id: randomUint64().toString(36),
+      isUp: () => this.#socket === socket && socket.writable,
+      readPast: (place) => wire.answeredThrough > place,
+    };
     socket.once(address.tls ? 'secureConnect' : 'connect', () => {
       socket.setTimeout(0);
       void this.#bind();
@@ -323,7 +357,7 @@ export class SmppBind {
         this.#end(socket, encodePdu(COMMAND.generic_nack, error instanceof PduError ? error.status : STATUS.ESME_RINVCMDLEN, 0));
         return;
       }
-      for (const pdu of pdus) this.#receive(pdu, socket, link);
+      for (const pdu of pdus) this.#receive(pdu, link);
     });
     socket.on('error', (error: NodeJS.ErrnoException) => {
       this.#lastError = error.message;
@@ -337,7 +371,6 @@ export class SmppBind {
       this.#certificateError = untrusted;
     });
     socket.on('close', () => {
-      closedAt = this.#timers.now();
       if (this.#socket !== socket) return;
       // Unbinding: it was bound until the SMSC (or the relay, for a lost session) unbound it.
       const wasBound = this.#state === 'bound' || this.#state === 'unbinding';
@@ -467,18 +500,40 @@ export class SmppBind {
 
   #scheduleEnquireLink(): void {
     this.#enquireTimer = this.#timers.setTimeout(async () => {
-      if (!this.bound) return;
-      const answer = await this.#request(COMMAND.enquire_link, Buffer.alloc(0), this.#options.submitTimeoutMs);
-      if (!this.bound) return;
-      if (answer === undefined) {
-        this.#lastError = 'enquire_link not answered';
-        this.#log.warn('smpp: enquire_link not answered; dropping the bind and binding again');
-        this.#socket?.destroy();
-        return;
-      }
-      this.#scheduleEnquireLink();
+      if (this.bound && (await this.#enquire())) this.#scheduleEnquireLink();
     }, this.#options.enquireLinkMs);
     (this.#enquireTimer as { unref?: () => unknown }).unref?.();
+  }
+
+  /** An enquire_link; whether the connection goes on. Unanswered within submitTimeout, the path is dead: the bind is dropped and made again. */
+  async #enquire(): Promise<boolean> {
+    const socket = this.#socket;
+    const answer = await this.#request(COMMAND.enquire_link, Buffer.alloc(0), this.#options.submitTimeoutMs);
+    if (!this.bound || this.#socket !== socket) return false;
+    if (answer === undefined) {
+      this.#lastError = 'enquire_link not answered';
+      this.#log.warn('smpp: enquire_link not answered; dropping the bind and binding again');
+      socket?.destroy();
+      return false;
+    }
+    return true;
+  }
+
+  /** An enquire_link right after the answers written in this turn (DeliveryAnswer.written): its answer tells the SMSC read them. */
+  #probe(): void {
+    if (this.#probeDue) return;
+    this.#probeDue = true;
+    queueMicrotask(() => {
+      this.#probeDue = false;
+      if (this.bound) void this.#enquire();
+    });
+  }
+
+  /** Writes a PDU on the current connection; its place among those written there. */
+  #write(pdu: Buffer): number {
+    this.#socket?.write(pdu);
+    this.#wire.written += 1;
+    return this.#wire.written;
   }
 
   /** Writes a request; resolves with its response, or undefined after `timeoutMs` or a dropped connection. */
@@ -488,7 +543,9 @@ export class SmppBind {
     if (!socket?.writable) return Promise.resolve(undefined);
     this.#sequence = this.#sequence >= MAX_SEQUENCE ? 1 : this.#sequence + 1;
     const sequence = this.#sequence;
+    const wire = this.#wire;
     return new Promise((resolve) => {
+      let place = 0;
       const timer = this.#timers.setTimeout(() => {
         if (this.#outstanding.delete(sequence)) resolve(undefined);
       }, timeoutMs);
@@ -497,15 +554,17 @@ export class SmppBind {
         timer,
         settle: (pdu) => {
           this.#timers.clearTimeout(timer);
+          // Answered: the SMSC has read everything written before the request too.
+          if (pdu) wire.answeredThrough = Math.max(wire.answeredThrough, place);
           resolve(pdu);
         },
       });
-      socket.write(encodePdu(command, 0, sequence, body));
+      place = this.#write(encodePdu(command, 0, sequence, body));
     });
   }
 
-  /** `link`: the connection `socket` it came on (a deliver_sm's answer goes back on it, or nowhere). */
-  #receive(pdu: Pdu, socket: Socket, link: DeliveryLink): void {
+  /** `link`: the connection it came on (a deliver_sm's answer goes back on it, or nowhere). */
+  #receive(pdu: Pdu, link: DeliveryLink): void {
     if (pdu.commandId & RESPONSE_BIT) {
       this.#response(pdu);
       return;
@@ -534,11 +593,20 @@ export class SmppBind {
           this.#answer(response, STATUS.ESME_RINVBNDSTS, pdu.sequence, encodeMessageId(''));
           return;
         }
+        if (this.#state === 'closed') {
+          // Closing (close() waits only for what is being committed): committed now, it might go unanswered and be mailed twice.
+          this.#log.debug({ sequence: pdu.sequence }, 'smpp: a deliver_sm while the bind is closing: answered ESME_RX_T_APPN, for another bind');
+          this.#answer(response, STATUS.ESME_RX_T_APPN, pdu.sequence, encodeMessageId(''));
+          return;
+        }
         // Not on a newer connection: its sequence number is this one's. The adapter reads link.isUp() as this does.
         const answered: Promise<void> = this.#options
           .onDeliver(pdu, link)
-          .then((status) => {
-            if (link.isUp()) socket.write(encodePdu(response, status, pdu.sequence, encodeMessageId('')));
+          .then((answer) => {
+            const { status, written } = typeof answer === 'number' ? { status: answer, written: undefined } : answer;
+            const place = link.isUp() ? this.#write(encodePdu(response, status, pdu.sequence, encodeMessageId(''))) : undefined;
+            written?.(place);
+            if (written && place !== undefined) this.#probe();
           })
           .finally(() => this.#delivering.delete(answered));
         this.#delivering.add(answered);
@@ -575,8 +643,7 @@ export class SmppBind {
   }
 
   #answer(command: number, status: number, sequence: number, body?: Buffer): void {
-    const socket = this.#socket;
-    if (socket?.writable) socket.write(encodePdu(command, status, sequence, body));
+    if (this.#socket?.writable) this.#write(encodePdu(command, status, sequence, body));
   }
 
   /** Ends the connection (after `last`, if given), and destroys it if the SMSC does not close its side in time. */
