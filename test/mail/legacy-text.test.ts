@@ -27,8 +27,8 @@ describe('terminal output in cron mail', () => {
       await textOf(cron(`Downloading backup.tar.gz\n${progress}\nDownload FAILED: checksum mismatch\n`)),
       'Downloading backup.tar.gz\n100% [====================] 12000 KB\nDownload FAILED: checksum mismatch',
     );
-    // A shorter redraw leaves what it did not overwrite, as on the terminal; ESC[K erases it.
-    assert.equal(await textOf(cron('copy: 10 files\rdone\nnext\n')), 'done: 10 files\nnext');
+    // A shorter text after a CR is no redraw but a line of its own, unless it erases the rest (ESC[K).
+    assert.equal(await textOf(cron('copy: 10 files\rdone\nnext\n')), 'copy: 10 files\ndone\nnext');
     assert.equal(await textOf(cron('copy: 10 files\rdone\u001b[K\nnext\n')), 'done\nnext');
   });
 
@@ -38,6 +38,27 @@ describe('terminal output in cron mail', () => {
 
   test('text whose every line ends in a bare CR (classic Mac OS) keeps its lines', async () => {
     assert.equal(await textOf(cron('Pump 2 failed\rPump 3 running\r')), 'Pump 2 failed\nPump 3 running');
+  });
+
+  test('Mac text keeps its lines beside a footer part, a line-feed line in its part, or inside HTML', async () => {
+    const mac = 'Hello Bob,\rThe pump in station 4 failed.\rPlease call me.\rAlice\r';
+    const sent = 'Hello Bob,\nThe pump in station 4 failed.\nPlease call me.\nAlice';
+    const base64 = (text: string) => Buffer.from(text, 'latin1').toString('base64');
+    const head = 'From: alice@example.com\nSubject: pump\nMIME-Version: 1.0\n';
+    // A list server's footer part ends in a line feed: the Mac part's line ends are its own.
+    const footed = `${head}Content-Type: multipart/mixed; boundary="B"\n\n--B\nContent-Type: text/plain; charset=us-ascii\nContent-Transfer-Encoding: base64\n\n${base64(mac)}\n--B\nContent-Type: text/plain\n\nList footer line\n--B--\n`;
+    assert.equal(await textOf(footed), `${sent}\n\nList footer line`);
+    // A gateway's line added with CR LF to the Mac text, in the same part.
+    const added = `${head}Content-Type: text/plain; charset=us-ascii\nContent-Transfer-Encoding: base64\n\n${base64(`${mac}\r\nSent via the gateway\r\n`)}\n`;
+    assert.equal(await textOf(added), `${sent}\nSent via the gateway`);
+    const report = `${head}Content-Type: text/plain; charset=us-ascii\nContent-Transfer-Encoding: quoted-printable\n\nReport follows:\nLine one of report=0DLine two of report=0DLine three=0D\nEnd\n`;
+    assert.equal(await textOf(report), 'Report follows:\nLine one of report\nLine two of report\nLine three\nEnd');
+    // In HTML a bare CR is white space of the markup, never a redraw.
+    const html = '<html><body><pre>Pump 4 failed\rCall Alice\rNow</pre><p>Line A</p></body></html>';
+    assert.equal(
+      await textOf(`${head}Content-Type: text/html; charset=us-ascii\nContent-Transfer-Encoding: base64\n\n${base64(html)}\n`),
+      'Pump 4 failed\nCall Alice\nNow\n\nLine A',
+    );
   });
 });
 
