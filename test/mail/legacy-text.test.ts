@@ -203,3 +203,18 @@ describe('an HTML title left unclosed', () => {
     assert.equal(await textOf(html('<title>Report</title><p>Pump 2 failed.</p>')), 'Pump 2 failed.');
   });
 });
+
+describe('a multipart mail whose boundary never occurs, with a preamble', () => {
+  test("is split by the first delimiter-like line below the preamble (PHP mail()'s template): never MIME headers or base64 as the SMS", async () => {
+    const body =
+      'This is a multi-part message in MIME format.\n\n--==Multipart_Boundary_x1\nContent-Type: text/plain; charset="iso-8859-1"\nContent-Transfer-Encoding: 7bit\n\nInvoice 1042 attached.\n\n--==Multipart_Boundary_x1\nContent-Type: application/pdf; name="inv.pdf"\nContent-Disposition: attachment; filename="inv.pdf"\nContent-Transfer-Encoding: base64\n\nJVBERi0xLjQKJcfsj6IKNSAwIG9iago8PC9MZW5ndGggNiAwIFIvRmlsdGVyIC9GbGF0ZURlY29kZT4+\n\n--==Multipart_Boundary_x1--\n';
+    for (const contentType of ['multipart/mixed; boundary="nomatch"', 'multipart/mixed']) {
+      const raw = Buffer.from(
+        `From: shop@example.com\r\nSubject: Invoice\r\nMIME-Version: 1.0\r\nContent-Type: ${contentType}\r\n\r\n${body}`.replace(/\r?\n/g, '\r\n'),
+      );
+      const request = extractRequest(await parseMail(raw), POLICY, false);
+      assert.equal(request.text, 'Invoice 1042 attached.', contentType);
+      assert.deepEqual(request.attachments, ['inv.pdf'], contentType);
+    }
+  });
+});
