@@ -126,6 +126,19 @@ describe("a device's identity block at the end", () => {
     }
   });
 
+  test("a reply's signatures without device evidence are cut: a link to an intranet host, a team line, a state word in a title", async () => {
+    const reply = (signature: string) => `From: jane@acme.com\nSubject: Re: rack\nIn-Reply-To: <x@y>\n\nThe rack is fixed, please check.\n\n${signature}\n`;
+    for (const signature of [
+      'Jane Doe\njane@acme.com\nhttp://intranet/people/jane',
+      'Jane Doe\nService Desk\n+44 20 7946 0000\nhttp://servicedesk/',
+      'Jane Doe\n+44 20 7946 0000\nOffice hours\njane@acme.com',
+      'IT Service Desk\n+44 20 7946 0000\njane@acme.com',
+      'Jane Doe\nHead of IT, UP Campus\n+44 20 7946 0000\njane@acme.com',
+    ]) {
+      assert.equal(await textOf(reply(signature)), 'The rack is fixed, please check.', signature);
+    }
+  });
+
   test("a person's name with their number, address and site below a sentence is still a signature", async () => {
     assert.equal(
       await textOf(mail('Database db1 is down since 05:40.\n\nJohn Smith\n+44 7700 900123\njohn.smith@example.com')),
