@@ -231,3 +231,16 @@ describe('a multipart mail whose boundary never occurs, with a preamble', () => 
     }
   });
 });
+
+describe('an encoded file cut short', () => {
+  test('ends at its first blank line: the text written after it is sent', async () => {
+    const mail = (body: string) => `From: cron@db1.example.com\nSubject: nightly\n\n${body}\n`;
+    const line = 'M'.repeat(61);
+    assert.equal(
+      await textOf(mail(`Dump follows\nbegin 644 dump.sql\n${line}\n${line}\n\nDUMP TRUNCATED: DISK FULL ON /VAR\nEXIT CODE 28`)),
+      'Dump follows\n\nDUMP TRUNCATED: DISK FULL ON /VAR\nEXIT CODE 28',
+    );
+    const base64 = 'SGVsbG8gd29ybGQgdGhpcyBpcyBhIGxvbmcgbGluZSBvZiBiYXNlNjQgZGF0YSBmb3IgdGVzdGluZyBh';
+    assert.equal(await textOf(mail(`Log attached\n\nbegin-base64 644 log.txt\n${base64}\n\nCall me about it`)), 'Log attached\n\nCall me about it');
+  });
+});
