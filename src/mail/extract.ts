@@ -167,7 +167,7 @@ export function extractRequest(
   // The subject from its first reply or forward prefix, the mail systems' tags before it aside: read once per mail.
   const prefixed = withoutLeadingTags(subject ?? '');
   const chosen = chosenBody(mail, prefixed, thread.length > 0);
-  const unsealed = unsealedText(withLineFeeds(asTerminalShows(chosen.text)), mail.attachments);
+  const unsealed = unsealedText(withLineFeeds(chosen.text), mail.attachments);
   const uuencoded = withoutUuencoded(unsealed.text);
   const written = uuencoded.text;
   const leading = takeLeadingContextLine(withoutControls(written));
@@ -286,7 +286,8 @@ const MAX_FORWARD_DEPTH = 3;
 type Version = { plain: string; html?: undefined; continues?: boolean } | { html: string; plain?: string; continues?: boolean };
 
 function versionOf({ plain, html, continues }: ShownText): Version[] {
-  const written = plain !== undefined && plain.trim() !== '' ? plain : undefined;
+  // Each plain part as a terminal shows it (cron output's redraws), before parts are joined: one part's line ends are no other's.
+  const written = plain !== undefined && plain.trim() !== '' ? asTerminalShows(plain) : undefined;
   if (written !== undefined && (html === undefined || !isPlaceholder(written, html))) {
     // The plain part is sent (it keeps what the writer typed as typed), less the signature its HTML marks.
     return [{ plain: html === undefined ? written : plainWithoutSignature(written, html), ...(continues ? { continues } : {}) }];

@@ -287,23 +287,31 @@ export function tooManyParts(): RelayError {
   return new RelayError('UNREADABLE_MAIL', `The mail cannot be read: it has more than ${MAX_MIME_PARTS} MIME parts; send the text with fewer attachments`);
 }
 
+/** Delimiter-like lines tried as an undelimited multipart's boundary, first ones first: each try reads the mail again. */
+const MAX_EVIDENT_BOUNDARIES = 8;
 /** A delimiter line's boundary (RFC 2046 §5.1.1: 1 to 70 characters, not ending in a space). */
 const DELIMITER_LINE = /^--([0-9A-Za-z'()+_,./:=? -]{0,69}[0-9A-Za-z'()+_,./:=?-])[ \t]*\r?$/;
 
 /**
  * A multipart mail whose boundary never occurs in its body (a script that changed the boundary in
  * one place only, or wrote none: PHP and shell scripts building MIME by hand) has only a preamble,
- * which mailsplit skips: the body would be lost and the subject sent in its place. Its body is read as the sender evidently wrote it: by the boundary of its first
- * delimiter-like line when that splits it into parts, else as plain text.
+ * which mailsplit skips: the body would be lost and the subject sent in its place. Its body is read as
+ * the sender evidently wrote it: by the boundary of the first delimiter-like line, below any preamble,
+ * that splits it into parts, else as plain text.
  */
 function partsOfUndelimited(raw: Buffer, root: Part): Part {
   const body = raw.subarray(root.start).toString('latin1');
-  const evident = body
-    .split('\n')
-    .find((line) => line.trim() !== '')
-    ?.match(DELIMITER_LINE)?.[1];
-  const split = evident === undefined ? undefined : splitParts(raw, Buffer.from(evident, 'latin1'));
-  if (split && split.children.length > 0) return split;
+  // Any line may be the first delimiter: a preamble ("This is a multi-part message in MIME format.") comes before it.
+  const evident = new Set<string>();
+  for (const line of body.split('\n')) {
+    const boundary = line.match(DELIMITER_LINE)?.[1];
+    if (boundary !== undefined) evident.add(boundary);
+    if (evident.size === MAX_EVIDENT_BOUNDARIES) break;
+  }
+  for (const boundary of evident) {
+    const split = splitParts(raw, Buffer.from(boundary, 'latin1'));
+    if (split && split.children.length > 0) return split;
+  }
   [root.written, root.node] = [root.written ?? root.node, withContentType(root.node, 'text/plain')];
   return root;
 }

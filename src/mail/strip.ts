@@ -637,7 +637,9 @@ class Scan {
     const first = nextNonBlank(below, 0);
     const blank = below.indexOf('', first);
     const block = below.slice(first, blank < 0 ? below.length : blank);
-    return block.length <= MAX_SIGNATURE_LINES && block.every((line) => isAddressOrPhone(line) || isSignatureLabel(line) || isNameLine(line));
+    // A state word ("Disk FULL on backup volume") marks a script's line anywhere in a block without contacts; among contacts, only as its last word.
+    const contacts = block.some(isAddressOrPhone);
+    return block.length <= MAX_SIGNATURE_LINES && block.every((line) => isAddressOrPhone(line) || isSignatureLabel(line) || isNameLine(line, contacts));
   }
 
   /** Whether every line below `index` that is not blank is a `Label: value` line: machine data, no quoted mail. */
@@ -1301,6 +1303,8 @@ function isAddressOrPhone(line: string): boolean {
 
 /** A state in capitals (STATUS_WORDS) as a word of its own: "Database DOWN", not "Down Street". */
 const STATUS_WORD = new RegExp(`(?:^|[^\\p{L}])(?:${STATUS_WORDS.join('|')})(?![\\p{L}])`, 'u');
+/** The same as a line's last word ("Database DOWN"): in a block with contact lines a state word elsewhere is a title's ("Head of IT, UP Campus"). */
+const LAST_STATUS_WORD = new RegExp(`(?:^|[^\\p{L}])(?:${STATUS_WORDS.join('|')})[^\\p{L}\\p{N}]*$`, 'u');
 /** A line ending in `;`: a statement (SQL in a mysqldump, code), never a name. */
 const STATEMENT_END = /;\s*$/;
 
@@ -1310,8 +1314,9 @@ const STATEMENT_END = /;\s*$/;
  * no sentence. A script's output has them: "md1: DEGRADED", "exit code 2", "see /var/log/backup.log";
  * a state in capitals ("Database DOWN", "Backup FAILED"), a statement ("DROP TABLE users;").
  */
-function isNameLine(line: string): boolean {
-  if (line.length > MAX_CONTACT_LINE || /\d/.test(line) || INNER_COLON.test(line) || STATUS_WORD.test(line) || STATEMENT_END.test(line)) return false;
+function isNameLine(line: string, amongContacts = false): boolean {
+  if (line.length > MAX_CONTACT_LINE || /\d/.test(line) || INNER_COLON.test(line) || STATEMENT_END.test(line)) return false;
+  if ((amongContacts ? LAST_STATUS_WORD : STATUS_WORD).test(line)) return false;
   return /^\P{L}*[\p{Lu}\p{Lt}\p{Lo}]/u.test(line) && !(SENTENCE_END.test(line) && LOWER_CASE_WORD.test(line));
 }
 
@@ -1327,17 +1332,26 @@ function isContactBlock(block: readonly string[]): boolean {
 const DEVICE_LINK = /\bhttps?:\/\/(?:[^\s/@]*@)?(?:\d{1,3}(?:\.\d{1,3}){3}|\[[\d:a-f]+\]|[a-z\d-]+)(?=[:/\s]|$)/i;
 
 /**
- * Whether a contact block is a signer's: it opens with their name or team (a name line), and is no
- * device's identity (a link to the device itself, DEVICE_LINK; a model and place with digits, "HP
- * LaserJet 4250 (PRN-04, 2nd floor)", is no name line) nor a list of labelled contacts, a label line
- * between two contact lines ("Dashboard" / link / "On-call" / phone): an alert's own content.
+ * Whether a contact block is a signer's, not a device's identity: only positive evidence makes it a
+ * device's, a link to the device itself (DEVICE_LINK) under a first line that is no person's name, or
+ * a model or asset line ("HP LaserJet 4250 (PRN-04, 2nd floor)"); a block not opening with a person's
+ * name is also an alert's own list of labelled contacts when a label line stands between two contact
+ * lines ("Dashboard" / link / "On-call" / phone). A person's name above an intranet link is a signature.
  */
 function isSignersBlock(block: readonly string[]): boolean {
-  if (!isNameLine(block[0] ?? '') || block.some((line) => DEVICE_LINK.test(line))) return false;
+  const person = PERSON_NAME.test(block[0] ?? '');
+  if (!person && block.some((line) => DEVICE_LINK.test(line))) return false;
+  if (block.some((line) => !isAddressOrPhone(line) && MODEL_OR_ASSET.test(line))) return false;
+  if (person) return true;
   return !block.some(
     (line, index) => index > 0 && !isAddressOrPhone(line) && isAddressOrPhone(block[index - 1] ?? '') && isAddressOrPhone(block[index + 1] ?? ''),
   );
 }
+
+/** A person's name as a signature opens with it: two or three capitalised words, a middle initial allowed ("Jane Doe", "John A. Smith"). */
+const PERSON_NAME = /^\p{Lu}[\p{Ll}'’-]+(?:\s+\p{Lu}\.)?(?:\s+\p{Lu}[\p{Ll}'’-]+){1,2}$/u;
+/** A device's model or asset tag: a word joining capitals and digits ("LaserJet 4250", "PRN-04", "CAM3"), which no person's signature line holds. */
+const MODEL_OR_ASSET = /(?:^|[\s(])(?:\p{Lu}+-?\d+|\p{Lu}\p{L}+\s\d{3,})(?=[\s),]|$)/u;
 
 /** The last line of the paragraph that starts at `index`. */
 function paragraphEnd(lines: readonly string[], index: number): number {

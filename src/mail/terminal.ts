@@ -12,17 +12,41 @@ const REDRAWN = /\r(?!\n)|\x08/;
 /** What draws on a line: a terminal control sequence (`ESC[K` erases to the line's end, a colour takes no cell), or one character. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it reads.
 const DRAWN = /\x1b\[([0-?]*)[ -/]*([@-~])|[\s\S]/gu;
+/** `ESC[K` (`ESC[0K`): erase to the line's end, what a redraw shorter than the one before writes. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ESC starts the sequence.
+const ERASE_TO_END = /\x1b\[0?K/;
+/** A terminal control sequence, which takes no cell. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ESC starts the sequence.
+const CONTROL_SEQUENCE = /\x1b\[[0-?]*[ -/]*[@-~]/g;
 
 /**
- * The text with each line as a terminal shows it last. A text whose lines all end in a bare CR (no
- * line feed but at its end: classic Mac OS text) has CR as its line end, as before; in any other, a CR
- * followed by more of its line returns to the line's start, and what follows overwrites it.
+ * One text part (plain text, never HTML: a bare CR there is markup's white space) with each line as a
+ * terminal shows it last. A part whose lines all end in a bare CR (no line feed but at its end) is
+ * classic Mac OS text: CR is its line end. In any other, a CR redraws its line only where the line
+ * shows a redraw: every text after a CR in it at least as long as the text before that CR (a meter's
+ * states are of one width or grow), or erasing the rest (`ESC[K`). Elsewhere a bare CR is a line end
+ * still: Mac text with a line-feed line added by a list server or gateway, whose lines of any length
+ * would otherwise overwrite each other.
  */
 export function asTerminalShows(text: string): string {
   if (!REDRAWN.test(text)) return text;
   const lineFeeds = text.replace(/\r\n/g, '\n');
   const crLineEnds = !lineFeeds.replace(/[\r\n]+$/, '').includes('\n');
-  return (crLineEnds ? lineFeeds.split(/[\r\n]/) : lineFeeds.split('\n')).map(shownLine).join('\n');
+  return lineFeeds
+    .split('\n')
+    .flatMap((line) => (!crLineEnds && showsRedraw(line) ? [line] : line.split(/\r(?!$)/)))
+    .map(shownLine)
+    .join('\n');
+}
+
+/** Whether each bare CR of a line (but one ending it) is followed by a redraw: as long a text as before it, or one erasing the rest. */
+function showsRedraw(line: string): boolean {
+  const drawn = line.replace(/\r$/, '').split('\r');
+  return drawn.every((after, index) => index === 0 || ERASE_TO_END.test(after) || cellsOf(after) >= cellsOf(drawn[index - 1] ?? ''));
+}
+
+function cellsOf(text: string): number {
+  return [...text.replace(CONTROL_SEQUENCE, '')].length;
 }
 
 function shownLine(line: string): string {

@@ -91,18 +91,26 @@ function encodedBlock(lines: readonly string[], index: number): { name: string; 
 
 /**
  * The index of the end line of a block whose encoded lines start at `from`, or -1 when a line between
- * is not of its encoding. A block cut short (a script's output truncated: no end line) runs to the
- * text's end when a line of it is the encoding's full data line.
+ * is not of its encoding. A block cut short (a script's output truncated: no end line) is a file still
+ * when a line of it is the encoding's full data line, and runs to its first blank line or the text's end.
  */
 function blockEnd(lines: readonly string[], from: number, encoding: Encoding): number {
   let data = false;
+  // A block cut short ends at its first blank line: what follows is text written after it ("Thanks", "DUMP TRUNCATED").
+  let blank = -1;
   for (let index = from; index < lines.length; index++) {
     const line = lines[index] ?? '';
     if (encoding.end.test(line)) return index > from ? index : -1;
+    // A blank line is the block's (uuencode's last line, a space, stripped by a mailer) only right above its end line.
+    if (line.trim() === '' && !encoding.end.test(lines[index + 1] ?? '')) {
+      blank = index;
+      break;
+    }
     if (!encoding.encoded.test(line)) return -1;
     data ||= encoding.data.test(line);
   }
-  return data ? lines.length - 1 : -1;
+  if (!data) return -1;
+  return blank >= 0 ? blank - 1 : lines.length - 1;
 }
 
 /** A BinHex 4.0 block under its marker: from the first `:` to the next, its lines of BinHex characters only. */

@@ -27,8 +27,8 @@ describe('terminal output in cron mail', () => {
       await textOf(cron(`Downloading backup.tar.gz\n${progress}\nDownload FAILED: checksum mismatch\n`)),
       'Downloading backup.tar.gz\n100% [====================] 12000 KB\nDownload FAILED: checksum mismatch',
     );
-    // A shorter redraw leaves what it did not overwrite, as on the terminal; ESC[K erases it.
-    assert.equal(await textOf(cron('copy: 10 files\rdone\nnext\n')), 'done: 10 files\nnext');
+    // A shorter text after a CR is no redraw but a line of its own, unless it erases the rest (ESC[K).
+    assert.equal(await textOf(cron('copy: 10 files\rdone\nnext\n')), 'copy: 10 files\ndone\nnext');
     assert.equal(await textOf(cron('copy: 10 files\rdone\u001b[K\nnext\n')), 'done\nnext');
   });
 
@@ -38,6 +38,27 @@ describe('terminal output in cron mail', () => {
 
   test('text whose every line ends in a bare CR (classic Mac OS) keeps its lines', async () => {
     assert.equal(await textOf(cron('Pump 2 failed\rPump 3 running\r')), 'Pump 2 failed\nPump 3 running');
+  });
+
+  test('Mac text keeps its lines beside a footer part, a line-feed line in its part, or inside HTML', async () => {
+    const mac = 'Hello Bob,\rThe pump in station 4 failed.\rPlease call me.\rAlice\r';
+    const sent = 'Hello Bob,\nThe pump in station 4 failed.\nPlease call me.\nAlice';
+    const base64 = (text: string) => Buffer.from(text, 'latin1').toString('base64');
+    const head = 'From: alice@example.com\nSubject: pump\nMIME-Version: 1.0\n';
+    // A list server's footer part ends in a line feed: the Mac part's line ends are its own.
+    const footed = `${head}Content-Type: multipart/mixed; boundary="B"\n\n--B\nContent-Type: text/plain; charset=us-ascii\nContent-Transfer-Encoding: base64\n\n${base64(mac)}\n--B\nContent-Type: text/plain\n\nList footer line\n--B--\n`;
+    assert.equal(await textOf(footed), `${sent}\n\nList footer line`);
+    // A gateway's line added with CR LF to the Mac text, in the same part.
+    const added = `${head}Content-Type: text/plain; charset=us-ascii\nContent-Transfer-Encoding: base64\n\n${base64(`${mac}\r\nSent via the gateway\r\n`)}\n`;
+    assert.equal(await textOf(added), `${sent}\nSent via the gateway`);
+    const report = `${head}Content-Type: text/plain; charset=us-ascii\nContent-Transfer-Encoding: quoted-printable\n\nReport follows:\nLine one of report=0DLine two of report=0DLine three=0D\nEnd\n`;
+    assert.equal(await textOf(report), 'Report follows:\nLine one of report\nLine two of report\nLine three\nEnd');
+    // In HTML a bare CR is white space of the markup, never a redraw.
+    const html = '<html><body><pre>Pump 4 failed\rCall Alice\rNow</pre><p>Line A</p></body></html>';
+    assert.equal(
+      await textOf(`${head}Content-Type: text/html; charset=us-ascii\nContent-Transfer-Encoding: base64\n\n${base64(html)}\n`),
+      'Pump 4 failed\nCall Alice\nNow\n\nLine A',
+    );
   });
 });
 
@@ -102,6 +123,19 @@ describe("a device's identity block at the end", () => {
       'Backup failed.\n\nNAS\nhttp://nas01/\nadmin@example.com',
     ]) {
       assert.equal(await textOf(mail(body)), body);
+    }
+  });
+
+  test("a reply's signatures without device evidence are cut: a link to an intranet host, a team line, a state word in a title", async () => {
+    const reply = (signature: string) => `From: jane@acme.com\nSubject: Re: rack\nIn-Reply-To: <x@y>\n\nThe rack is fixed, please check.\n\n${signature}\n`;
+    for (const signature of [
+      'Jane Doe\njane@acme.com\nhttp://intranet/people/jane',
+      'Jane Doe\nService Desk\n+44 20 7946 0000\nhttp://servicedesk/',
+      'Jane Doe\n+44 20 7946 0000\nOffice hours\njane@acme.com',
+      'IT Service Desk\n+44 20 7946 0000\njane@acme.com',
+      'Jane Doe\nHead of IT, UP Campus\n+44 20 7946 0000\njane@acme.com',
+    ]) {
+      assert.equal(await textOf(reply(signature)), 'The rack is fixed, please check.', signature);
     }
   });
 
@@ -180,5 +214,33 @@ describe('an HTML title left unclosed', () => {
     const html = (body: string) => `From: x@example.com\nSubject: s\nContent-Type: text/html\n\n${body}\n`;
     assert.equal(await textOf(html('<html><head><title>Report</head><body>Pump 2 failed.</body></html>')), 'Pump 2 failed.');
     assert.equal(await textOf(html('<title>Report</title><p>Pump 2 failed.</p>')), 'Pump 2 failed.');
+  });
+});
+
+describe('a multipart mail whose boundary never occurs, with a preamble', () => {
+  test("is split by the first delimiter-like line below the preamble (PHP mail()'s template): never MIME headers or base64 as the SMS", async () => {
+    const body =
+      'This is a multi-part message in MIME format.\n\n--==Multipart_Boundary_x1\nContent-Type: text/plain; charset="iso-8859-1"\nContent-Transfer-Encoding: 7bit\n\nInvoice 1042 attached.\n\n--==Multipart_Boundary_x1\nContent-Type: application/pdf; name="inv.pdf"\nContent-Disposition: attachment; filename="inv.pdf"\nContent-Transfer-Encoding: base64\n\nJVBERi0xLjQKJcfsj6IKNSAwIG9iago8PC9MZW5ndGggNiAwIFIvRmlsdGVyIC9GbGF0ZURlY29kZT4+\n\n--==Multipart_Boundary_x1--\n';
+    for (const contentType of ['multipart/mixed; boundary="nomatch"', 'multipart/mixed']) {
+      const raw = Buffer.from(
+        `From: shop@example.com\r\nSubject: Invoice\r\nMIME-Version: 1.0\r\nContent-Type: ${contentType}\r\n\r\n${body}`.replace(/\r?\n/g, '\r\n'),
+      );
+      const request = extractRequest(await parseMail(raw), POLICY, false);
+      assert.equal(request.text, 'Invoice 1042 attached.', contentType);
+      assert.deepEqual(request.attachments, ['inv.pdf'], contentType);
+    }
+  });
+});
+
+describe('an encoded file cut short', () => {
+  test('ends at its first blank line: the text written after it is sent', async () => {
+    const mail = (body: string) => `From: cron@db1.example.com\nSubject: nightly\n\n${body}\n`;
+    const line = 'M'.repeat(61);
+    assert.equal(
+      await textOf(mail(`Dump follows\nbegin 644 dump.sql\n${line}\n${line}\n\nDUMP TRUNCATED: DISK FULL ON /VAR\nEXIT CODE 28`)),
+      'Dump follows\n\nDUMP TRUNCATED: DISK FULL ON /VAR\nEXIT CODE 28',
+    );
+    const base64 = 'SGVsbG8gd29ybGQgdGhpcyBpcyBhIGxvbmcgbGluZSBvZiBiYXNlNjQgZGF0YSBmb3IgdGVzdGluZyBh';
+    assert.equal(await textOf(mail(`Log attached\n\nbegin-base64 644 log.txt\n${base64}\n\nCall me about it`)), 'Log attached\n\nCall me about it');
   });
 });
