@@ -377,8 +377,13 @@ function readableNode(node: Node): Node {
   return withContentType(read, written.replace(/^\s*[^;]*/, 'application/octet-stream'));
 }
 
-/** The transfer encodings RFC 2045 §6.1 names (none written is 7bit), the identity ones also as scripts misspell them (`8-bit`). */
-const READABLE_ENCODINGS = /^(?:[78]-?bit|binary|base64|quoted-printable|)$/;
+/**
+ * The transfer encodings RFC 2045 §6.1 names (none written is 7bit), the identity ones also as scripts
+ * misspell them (`8-bit`, `8bits`, `7 bit`, `8bit;`, `none`, or a charset's name, `utf-8`, in its place):
+ * their bytes are the text as it is, so read so. A name of an encoding the relay does not decode
+ * (`base-64`, `x-gzip64`, `x-uuencode`) is no such misspelling: its part is an attachment (readableNode).
+ */
+const READABLE_ENCODINGS = /^(?:(?:[78] ?-?bits?|binary|none|identity|utf-?8|(?:us-)?ascii)[;.,]?|base64|quoted-printable|)$/;
 
 /**
  * A node read from the node's headers with its Content-Type replaced, as mailsplit would read that.
@@ -902,8 +907,25 @@ function headerValue(line: string, charset = ''): string {
   if (utf8 && !value.includes(0x1b)) return value.toString();
   const label = JIS_ESCAPE.test(value.toString('latin1')) && !/^iso-?2022-?jp/i.test(charset) ? 'iso-2022-jp' : charset;
   const declared = label ? charsetText(value, label) : undefined;
-  if (declared !== undefined && !declared.includes('\uFFFD')) return declared;
+  if (declared !== undefined && !declared.includes('\uFFFD') && !windows1252Meant(value, declared)) return declared;
   return utf8 ? value.toString() : legacyText(value);
+}
+
+/** C1 controls: no text writes them, so a reading that gives them (0x93 in ISO-8859-15) is the wrong one. */
+const C1_CONTROL = /[\u0080-\u009f]/;
+/** A letter other than Latin's (Cyrillic, Greek…): a single-byte charset's reading that is not Latin text. */
+const NOT_LATIN_LETTER = /[^\p{Script=Latin}\P{L}]/u;
+/** A Latin letter with a diacritic right beside an ASCII letter (`Café`, `Müller`): how Latin text reads, and a misread Cyrillic one never does. */
+const LATIN_WORD = /[A-Za-z][\u00c0-\u00ff]|[\u00c0-\u00ff][A-Za-z]/;
+
+/**
+ * Whether raw header bytes are windows-1252 though the body declares another single-byte charset, in
+ * which every byte reads as something: that reading gives C1 controls, or gives letters of another
+ * script where windows-1252 gives Latin words (a script's `Café Müller` under a KOI8-R body, not `CafИ MЭller`).
+ */
+function windows1252Meant(value: Buffer, declared: string): boolean {
+  if (C1_CONTROL.test(declared)) return true;
+  return NOT_LATIN_LETTER.test(declared) && LATIN_WORD.test(legacyText(value));
 }
 
 /** mailparser keeps only the first of these when a mail repeats them. */

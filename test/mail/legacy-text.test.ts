@@ -109,6 +109,9 @@ describe('a raw subject in the charset the mail declares', () => {
   test('bytes not valid in the declared charset, or a UTF-8 one, stay windows-1252; valid UTF-8 stays UTF-8', async () => {
     assert.equal(await textOf(raw(Buffer.from('Caf\xe9 ferm\xe9', 'latin1'), 'utf-8')), 'Café fermé');
     assert.equal(await textOf(raw(Buffer.from('Störung'), 'koi8-r')), 'Störung');
+    // Every byte is something in a single-byte charset: a script's windows-1252 subject under such a body is still read so.
+    assert.equal(await textOf(raw(Buffer.from('Caf\xe9 M\xfcller', 'latin1'), 'koi8-r')), 'Café Müller');
+    assert.equal(await textOf(raw(Buffer.from('\x93ok\x94 from db1', 'latin1'), 'iso-8859-15')), '“ok” from db1');
   });
 });
 
@@ -179,6 +182,13 @@ describe('a transfer encoding the relay does not know', () => {
     }
     assert.equal((await parseMail(Buffer.from(part('x-gzip64', '; name="log.gz"')))).attachments[0]?.filename, 'log.gz');
     assert.equal(await textOf(part(' BASE64 ')), 'Pump 2 failed at station North.');
+  });
+
+  test('an identity encoding misspelt (8bits, 7 bit, 8bit;, none, a charset written in its place) is the text as it is, not an attachment', async () => {
+    for (const encoding of ['utf-8', '8bits', '7 bit', 'none', '8bit;', 'US-ASCII']) {
+      const mail = `From: x@example.com\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: ${encoding}\n\nPump 2 failed at station North.\n`;
+      assert.equal(await textOf(mail), 'Pump 2 failed at station North.', encoding);
+    }
   });
 });
 
