@@ -36,6 +36,7 @@ import {
   FORWARD_MARKERS,
   NOTES_FORWARD_MARKERS,
   OUTLOOK_GET_VERBS,
+  OUTLOOK_SENT_LABELS,
   HEADER_LABELS,
   ORIGINAL_MESSAGE,
   POSTSCRIPTS,
@@ -190,8 +191,18 @@ const HEADER_LINE = new RegExp(
   `^\\*?(${anyOf([...HEADER_LABELS.from, ...HEADER_LABELS.sent, ...HEADER_LABELS.to, ...HEADER_LABELS.subject])})\\s?\\*?\\s?[:：]\\*?(?:\\s|$)`,
   'i',
 );
+/** A header line with one of `labels` (bold in Outlook's HTML: `*Sent:*`, or its colon spaced off: `Envoyé :`). */
+const labelledLine = (labels: readonly string[]) => new RegExp(`^\\*?(?:${anyOf(labels)})\\s?\\*?\\s?[:：]\\*?(?:\\s|$)`, 'i');
 /** A header block's date line ("Sent:", "Gesendet:", "Date:" …). */
-const SENT_LINE = new RegExp(`^\\*?(?:${anyOf(HEADER_LABELS.sent)})\\s?\\*?\\s?[:：]\\*?(?:\\s|$)`, 'i');
+const SENT_LINE = labelledLine(HEADER_LABELS.sent);
+/** Outlook's own date line ("Sent:", "Gesendet:", "Envoyé :" …), never a notice's or web form's "Date:". */
+const OUTLOOK_SENT_LINE = labelledLine(OUTLOOK_SENT_LABELS);
+const SUBJECT_LINE = labelledLine(HEADER_LABELS.subject);
+/**
+ * A From: value that is a phone number alone (`+44 20 7946 0000`, an extension `2001`): a fax's or
+ * voicemail's caller. No mail client writes a sender so, whatever a number's length.
+ */
+const PHONE_NUMBER = /^\+?\(?\d[\d ()./-]*$/;
 const FROM_LABELS = new Set(HEADER_LABELS.from.map((label) => label.toLowerCase()));
 /**
  * A header block has a From, a date and a subject line at least: a shorter run of `Label: value`
@@ -736,14 +747,20 @@ class Scan {
 
   /**
    * Whether a header block from `index` to `end` under a rule or marker is a mail's. In a reply it is.
-   * In a mail that answers nothing it must look like one: its From: line names a mail address, and no
-   * more `Label: value` lines run on below it. A fax or voicemail notice's own block under its rule
-   * (From: a phone number, then Pages: 3) is the notice's content (docs/text.md, machine mail).
+   * In a mail that answers nothing it must look like one. A fax or voicemail notice's own block under
+   * its rule names its caller by number (From: a phone number, or one in its `<…>`) and is the notice's
+   * content (docs/text.md, machine mail). Any other is a mail's with Outlook's own Sent: and a Subject:
+   * line (Outlook writes its sender as a name alone, `From: Smith, John`, and may add `Importance:`
+   * below), or with a From: naming a mail address and no more `Label: value` lines running on below it;
+   * a web form's own From:/Date:/Subject: fields, with a name alone, are neither.
    */
   #headsMail(index: number, end: number): boolean {
     if (this.#reply) return true;
     const block = this.#lines.slice(index, end + 1).map((line) => line.trim());
-    return block.some((line) => isFromLine(line) && ADDRESS.test(line)) && !LABEL_LINE.test(line0(this.#lines, end + 1));
+    const from = block.find(isFromLine);
+    if (from === undefined || PHONE_NUMBER.test(senderOf(from))) return false;
+    if (block.some((line) => OUTLOOK_SENT_LINE.test(line)) && block.some((line) => SUBJECT_LINE.test(line))) return true;
+    return ADDRESS.test(from) && !LABEL_LINE.test(line0(this.#lines, end + 1));
   }
 
   #ruleOrMarkerAbove(index: number): boolean {
@@ -1082,6 +1099,12 @@ function isStrongAttribution(text: string): boolean {
 
 function isFromLine(line: string): boolean {
   return FROM_LABELS.has((line.match(HEADER_LINE)?.[1] ?? '').toLowerCase());
+}
+
+/** The sender a From: line names: its value, or the address in its `<…>` ("John Smith <+442079460000>"). */
+function senderOf(fromLine: string): string {
+  const value = fromLine.replace(HEADER_LINE, '').trim();
+  return /<([^<>]*)>$/.exec(value)?.[1]?.trim() ?? value;
 }
 
 /** The last line of a header block of the mail answered starting at `index`: `Label: value` lines, or Lotus Notes' without colons. */

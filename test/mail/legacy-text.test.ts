@@ -254,3 +254,36 @@ describe('an encoded file cut short', () => {
     assert.equal(await textOf(mail(`Log attached\n\nbegin-base64 644 log.txt\n${base64}\n\nCall me about it`)), 'Log attached\n\nCall me about it');
   });
 });
+
+describe('pasted Outlook history in a mail that answers nothing', () => {
+  const mail = (body: string) => `From: ops@example.com\nSubject: Server status\n\n${body}\n`;
+
+  test("Outlook's header block below its rule, its sender a name alone, is the mail answered, in its languages and with Importance:", async () => {
+    const rule = '_'.repeat(32);
+    for (const header of [
+      'From: Smith, John\nSent: Friday, 5 December 2026 17:00\nTo: Ops\nSubject: db1',
+      'Von: Smith, John\nGesendet: Freitag, 5. Dezember 2026 17:00\nAn: Ops\nBetreff: db1',
+      'De : Smith, John\nEnvoyé : vendredi 5 décembre 2026 17:00\nÀ : Ops\nObjet : db1',
+      'De: Smith, John\nEnviado el: viernes, 5 de diciembre de 2026 17:00\nPara: Ops\nAsunto: db1',
+      'From: Smith, John\nSent: Friday, 5 December 2026 17:00\nTo: Ops\nSubject: db1\nImportance: High',
+    ]) {
+      const text = await textOf(mail(`Please restart db1 tonight.\n\n${rule}\n${header}\n\nThe old text: db1 is slow since Monday.`));
+      assert.equal(text, 'Please restart db1 tonight.', header);
+    }
+  });
+
+  test("a notice's caller by number and a web form's own From:/Date:/Subject: with a name alone stay below a rule", async () => {
+    for (const body of [
+      `You have a new voicemail.\n${'_'.repeat(32)}\nFrom: 2001\nSent: Sunday, 6 December 2026 05:10\nTo: 2002\nSubject: Voicemail (12 seconds)\n\nPlease call me back.`,
+      `New enquiry from the website.\n${'_'.repeat(32)}\nFrom: Jane Doe\nDate: 06.12.2026 05:10\nSubject: Quote for 40 pumps\n\nPlease send a quote.`,
+    ]) {
+      assert.equal(await textOf(mail(body)), body);
+    }
+  });
+
+  test('"-----Original Message-----" in a mail whose subject answers nothing forwards the text below it: its header goes, an address or not', async () => {
+    const alarm =
+      'See the alarm below.\n\n-----Original Message-----\nFrom: SCADA Alarm\nSent: Monday, 3 March 2025 10:00\nTo: Ops\nSubject: Pump 4\n\nPump 4 tripped.';
+    assert.equal(await textOf(`From: jane@acme.com\nSubject: Pump\n\n${alarm}\n`), 'See the alarm below.\n\nPump 4 tripped.');
+  });
+});
