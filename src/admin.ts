@@ -18,6 +18,7 @@ import type { SharedPause } from './store/shared-state-types.ts';
 import { redactUrl } from './store/postgres/url.ts';
 import type { ReplyMailSettings } from './replies/reply-mail.ts';
 import {
+  type LeasedSms,
   OPERATOR,
   type QuarantineDeletion,
   type QuarantineSpan,
@@ -569,13 +570,13 @@ export async function queueAction(
   const one = typeof target === 'object' ? target : undefined;
   const messageId = typeof target === 'object' ? target.messageId : target;
   checkQueueAction(sendNow ? 'retry' : command, messageId);
-  const changed = await store.applyQueueAction(command as QueueAction, messageId === 'all' ? undefined : (one ?? messageId), now, by);
+  const { changed, leased } = await store.applyQueueAction(command as QueueAction, messageId === 'all' ? undefined : (one ?? messageId), now, by);
   const sms = messageId === 'all' ? undefined : (await store.smsOf(messageId)).filter((item) => !one || item.smsId === one.smsId);
   // A mistyped id changes nothing, as a message whose SMS are all sent does: only the first is a mistake.
   if (changed === 0 && sms?.length === 0) {
     throw new NotFound(one ? `SMS ${one.smsId} of message ${one.messageId}` : `message with id ${messageId}`, ' (see smsrelay queue list)');
   }
-  if (command === 'delete') return deleted(changed, sms ?? [], now, wording);
+  if (command === 'delete') return deleted(changed, leased, wording);
   if (command === 'hold') return { said: `${command}: ${counted.format(changed)} queued SMS changed`, changed };
   // A retry that made nothing due has nothing to probe with: no probe promised, nor a retry offered to probe.
   // The operator's pause keeps every SMS queued, due or not: without a word, a retry or release looks done and nothing goes.
@@ -585,9 +586,21 @@ export async function queueAction(
       : [];
   const pauses = [...operatorPause, ...(await accountPauseLines(store, now, command === 'release' ? 'hint' : changed > 0 ? 'probe' : 'plain', wording))];
   if (command === 'release') return { said: [`release: ${counted.format(changed)} queued SMS changed`, ...pauses].join('\n'), changed };
-  // A retry makes due only SMS that are not held, nor scheduled for later: each left alone is said so, rather than counted as retried.
+  // A retry makes due only SMS that are not held, nor scheduled for later, nor leased: each left alone is said so, rather than counted as retried.
   const left = sms ? leftOf(sms, now) : await leftInQueue(store, now);
+  const [sending, cutOff] = [leased.filter((item) => !item.ended), leased.filter((item) => item.ended)];
   const leftAlone = [
+    ...(sending.length > 0
+      ? [
+          `${counted.format(sending.length)} being sent, not retried: the gateway may have ${sending.length === 1 ? 'it' : 'them'} already, and its answer decides what comes next (due by ${wording.time(lastEnd(sending))})`,
+        ]
+      : []),
+    // Due already (an ended lease is due, as a retry would make it): the next claim takes it, naming the relay that held it.
+    ...(cutOff.length > 0
+      ? [
+          `${counted.format(cutOff.length)} due already, not retried: the relay sending ${cutOff.length === 1 ? 'it' : 'them'} stopped before the answer, and the next claim takes ${cutOff.length === 1 ? 'it' : 'them'} again`,
+        ]
+      : []),
     ...(left.held > 0 ? [`${counted.format(left.held)} held: release ${left.held === 1 ? 'it' : 'them'} first`] : []),
     ...(left.scheduled > 0
       ? [
@@ -608,16 +621,19 @@ export async function queueAction(
 /**
  * A delete's answer: how many went, and each SMS of the target it left because a relay is sending it now (BeingSent when
  * that is every one): the gateway's answer to that attempt decides it, and a delete once the attempt ended takes it if
- * it is still queued then.
+ * it is still queued then. `sending`: as the store judged the leases (by the database's clock on PostgreSQL).
  */
-function deleted(changed: number, sms: readonly SmsState[], now: number, wording: Wording): Outcome {
-  const sending = sms.filter((item) => item.status === 'queued' && item.leasedUntil !== undefined && item.leasedUntil > now);
+function deleted(changed: number, sending: readonly LeasedSms[], wording: Wording): Outcome {
   const said = `delete: ${counted.format(changed)} queued SMS changed`;
   if (sending.length === 0) return { said, changed };
-  const until = Math.max(...sending.map((item) => item.leasedUntil ?? now));
-  const line = `${counted.format(sending.length)} being sent, not deleted: the gateway may have ${sending.length === 1 ? 'it' : 'them'} already, and its answer decides; delete again once the attempt ends (by ${wording.time(until)}) if still queued`;
+  const line = `${counted.format(sending.length)} being sent, not deleted: the gateway may have ${sending.length === 1 ? 'it' : 'them'} already, and its answer decides; delete again once the attempt ends (by ${wording.time(lastEnd(sending))}) if still queued`;
   if (changed === 0) throw new BeingSent(`delete: ${line}`);
   return { said: `${said}; ${line}`, changed };
+}
+
+/** When the last of these leases ends: every attempt's answer is due by then. */
+function lastEnd(leased: readonly LeasedSms[]): number {
+  return Math.max(...leased.map((item) => item.until));
 }
 
 /** The SMS a retry leaves alone: held ones, and ones scheduled for later with the first of their times. */

@@ -20,10 +20,14 @@ const TOKEN_BYTES = 32;
 /** A session's last use is written at most this often (not on every page view: a write per request would load the store). */
 const TOUCH_INTERVAL_MS = 60_000;
 /**
- * The header the console's script sends with a page's automatic refresh (console.js): the person did nothing, so the
- * session's last use stays. A request that sends it only keeps its own session from counting as used.
+ * The header the console's script sends with the overview's automatic refresh (console.js): the person did nothing, so the
+ * session's last use stays. A request that sends it only keeps its own session from counting as used, and only a GET of
+ * the overview (OVERVIEW_PATHS) is taken as a refresh: a form sent or another page opened is the person's use, whatever
+ * its headers say.
  */
 const REFRESH_HEADER = 'x-console-refresh';
+/** The overview, the one page that refreshes itself (fastify answers its route with and without the trailing slash). */
+const OVERVIEW_PATHS: ReadonlySet<string> = new Set(['/console', '/console/']);
 /** Under a short idle timeout, its last use is written this share of the timeout apart instead, so a session in use is saved well within it. */
 const TOUCH_SHARE_OF_IDLE = 0.1;
 
@@ -193,7 +197,7 @@ export class ConsoleAccess {
    * the store has none for a cookie that had not run out (signed out), undefined when there is no cookie.
    * A session that ran out is deleted by the first request that finds it so, or by the sweep at a
    * sign-in: later requests find no row, and the times the cookie carries (`sessionCookie`) tell that
-   * it ran out rather than ended. A page's own refresh (REFRESH_HEADER) is no use of the session: it leaves its last
+   * it ran out rather than ended. The overview's own refresh (REFRESH_HEADER) is no use of the session: it leaves its last
    * use as it was, so that a page left open on an unattended screen ends after the idle timeout as any other.
    */
   async session(request: FastifyRequest): Promise<SignedIn | 'expired' | 'ended' | undefined> {
@@ -207,7 +211,7 @@ export class ConsoleAccess {
       await this.#store.deleteSession(session.id);
       return 'expired';
     }
-    if (now - session.lastSeenAt < this.#touchEveryMs || request.headers[REFRESH_HEADER] !== undefined) return { session, user, renewed: undefined };
+    if (now - session.lastSeenAt < this.#touchEveryMs || ownRefresh(request)) return { session, user, renewed: undefined };
     await this.#store.touchSession(session.id, now);
     return { session, user, renewed: this.cookie(sessionCookie(cookie.token, session.createdAt, now), this.channel(request)) };
   }
@@ -342,4 +346,9 @@ function consoleLoginFailures(store: ConsoleStore): LoginFailureStore {
     },
     clear: (address, account) => store.clearLoginFailures(address, account),
   };
+}
+
+/** Whether the request is the overview's automatic refresh (REFRESH_HEADER): a GET of the overview carrying the header. */
+function ownRefresh(request: FastifyRequest): boolean {
+  return request.method === 'GET' && request.headers[REFRESH_HEADER] !== undefined && OVERVIEW_PATHS.has(request.url.split('?')[0] ?? '');
 }

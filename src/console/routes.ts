@@ -341,20 +341,21 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         const sms = kept.map((item) => ({ ...item, scheduledFor: item.scheduledFor !== undefined && item.scheduledFor > now ? item.scheduledFor : undefined }));
         const queued = sms.filter((item) => item.status === 'queued');
         // What a retry or a delete can take: not an SMS being sent (the gateway's answer to that attempt decides it).
-        const waiting = queued.filter((item) => beingSent(item, now) === undefined);
+        const waiting = queued.filter((item) => !item.beingSent);
         const numberOf = eventNumbers(sms);
         return page(reply, 'message', request.console, {
           title: `Message ${id}`,
           message,
           // Each SMS's state as Messages lists it (console-rows.ts, toSummaries): its delivery report's once there is one.
-          sms: sms.map((item) => ({ ...item, state: item.delivery ?? item.status, sending: item.status === 'queued' ? beingSent(item, now) : undefined })),
+          sms: sms.map((item) => ({ ...item, state: item.delivery ?? item.status, sending: item.status === 'queued' ? beingSent(item) : undefined })),
           events: events.map((event) => ({ ...event, number: numberOf(event) })),
           done: access.noticeOf((request.console as Context).signedIn.session, notice.fields),
           // How many SMS each action would change, 0 for none (no button): retry what waits for a retry (not what is held, nor what
-          // waits for its X-SMS-Send-At: a retry leaves those), hold what is sending, release what is held, delete what is not being
-          // sent. The buttons act on the message's SMS together, and say how many when several.
+          // waits for its X-SMS-Send-At, nor what a relay leases, its attempt going on or cut off and so due already: a retry leaves
+          // those), hold what is sending, release what is held, delete what is not being sent. The buttons act on the message's SMS
+          // together, and say how many when several.
           can: {
-            retry: waiting.filter((item) => !item.held && item.scheduledFor === undefined).length,
+            retry: queued.filter((item) => !item.held && item.scheduledFor === undefined && item.leasedUntil === undefined).length,
             hold: queued.filter((item) => !item.held).length,
             release: queued.filter((item) => item.held).length,
             delete: waiting.length,
@@ -897,7 +898,7 @@ function nextAttempt(
   providerPauses: ReadonlyArray<{ readonly provider: string; readonly nextProbe: string }>,
   providers: readonly string[],
 ): string {
-  const sending = beingSent(sms, now);
+  const sending = beingSent(sms);
   if (sending) return sending;
   if (sms.held) return 'once released';
   if (sms.nextAttemptAt > now) return consoleTime(sms.nextAttemptAt);
@@ -909,11 +910,12 @@ function nextAttempt(
 }
 
 /**
- * A queued SMS a relay is attempting now (its lease not ended), in the words the queue and the message page show it: the
- * gateway may have it already, so it is neither waiting nor safely deletable until the attempt's answer (or its deadline).
+ * A queued SMS a relay is attempting now (its lease not ended, as the store judges it: by the database's clock on
+ * PostgreSQL, not this relay's, which may differ), in the words the queue and the message page show it: the gateway may
+ * have it already, so it is neither waiting nor safely deletable until the attempt's answer (or its deadline).
  */
-function beingSent(sms: Pick<QueuedSms, 'attempts' | 'leasedUntil'>, now: number): string | undefined {
-  if (sms.leasedUntil === undefined || sms.leasedUntil <= now) return undefined;
+function beingSent(sms: Pick<QueuedSms, 'attempts' | 'leasedUntil' | 'beingSent'>): string | undefined {
+  if (!sms.beingSent || sms.leasedUntil === undefined) return undefined;
   return `being sent (attempt ${sms.attempts + 1}), its answer due by ${consoleTime(sms.leasedUntil)}`;
 }
 

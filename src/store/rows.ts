@@ -11,6 +11,7 @@ import type {
   QueuedMailError,
   QueuedSms,
   QueueTarget,
+  LeasedSms,
   ReceivedReply,
   SmsBatch,
   SmsClaimRequest,
@@ -237,16 +238,34 @@ export const CLAIM_AT = `next_attempt_at - CASE WHEN ${NEVER_TRIED} THEN ${NEVER
 export const waitsForSendAt = (sms: string, message: string) => `(${sms}.attempts = 0 AND ${sms}.next_attempt_at >= ${message}.send_at)`;
 
 /** An SMS's lease end while a relay holds it (its attempt's deadline: `next_attempt_at` is the lease's end then), of `outbound o`. */
-export const LEASED_UNTIL = 'CASE WHEN o.lease_owner IS NOT NULL THEN o.next_attempt_at END AS leased_until';
+const LEASED_UNTIL = 'CASE WHEN o.lease_owner IS NOT NULL THEN o.next_attempt_at END AS leased_until';
+
+/** Whether `outbound o`'s lease has not ended by `clock` (the store's, a SQL expression): SmsState.beingSent, QueuedSms.beingSent. */
+export const beingSent = (clock: string) => `CASE WHEN o.lease_owner IS NOT NULL AND o.next_attempt_at > ${clock} THEN 1 ELSE 0 END AS being_sent`;
+
+/** What listQueued selects of `outbound o` joined to `messages m`, in both stores, leases judged by `clock`. */
+export const queuedColumns = (clock: string) =>
+  `o.id, o.message_id, o.number, o.attempts, o.next_attempt_at, o.last_error, o.held, m.received_at, m.envelope_from, ${LEASED_UNTIL}, ${beingSent(clock)}`;
+
+/** The SMS a queue action left for a relay's lease (QueueActionDone.leased), as both stores select them. */
+export interface LeasedRow {
+  id: number;
+  next_attempt_at: number;
+  ended: number;
+}
+
+export const toLeasedSms = (row: LeasedRow): LeasedSms => ({ smsId: Number(row.id), until: Number(row.next_attempt_at), ended: row.ended === 1 });
 
 /** A queue action's target (QueueTarget) as both stores' statements take it: a message id, with an SMS id for one of its SMS; neither for all. */
 export function queueTarget(target: QueueTarget): { message: string | null; sms: number | null } {
   return typeof target === 'object' ? { message: target.messageId, sms: target.smsId } : { message: target ?? null, sms: null };
 }
 
-/** What smsOf selects of `outbound o` joined to `messages m`, in both stores. */
-export const SMS_STATE_COLUMNS = `o.id, o.number, o.status, o.held, CASE WHEN o.status = 'queued' AND ${waitsForSendAt('o', 'm')} THEN m.send_at END AS scheduled_for,
-  o.attempts, o.possible_duplicates, o.provider_id, o.last_error, o.delivery, ${LEASED_UNTIL}`;
+/** What smsOf selects of `outbound o` joined to `messages m`, in both stores, leases judged by `clock`. */
+export const smsStateColumns = (
+  clock: string,
+) => `o.id, o.number, o.status, o.held, CASE WHEN o.status = 'queued' AND ${waitsForSendAt('o', 'm')} THEN m.send_at END AS scheduled_for,
+  o.attempts, o.possible_duplicates, o.provider_id, o.last_error, o.delivery, ${LEASED_UNTIL}, ${beingSent(clock)}`;
 
 /** CLAIM_AT of a row read. */
 export const claimAt = (row: Pick<ClaimedSmsRow, 'attempts' | 'last_error'> & { next_attempt_at: number; lease_owner: string | null }): number =>
@@ -423,6 +442,7 @@ export interface QueuedRow {
   received_at: number;
   envelope_from: string;
   leased_until: number | null;
+  being_sent: number;
 }
 
 export function toQueuedSms(row: QueuedRow): QueuedSms {
@@ -437,6 +457,7 @@ export function toQueuedSms(row: QueuedRow): QueuedSms {
     lastError: row.last_error ?? undefined,
     held: row.held === 1,
     leasedUntil: row.leased_until ?? undefined,
+    beingSent: row.being_sent === 1,
   };
 }
 
@@ -453,6 +474,7 @@ export interface SmsStateRow {
   last_error: string | null;
   delivery: DeliveryState | null;
   leased_until: number | null;
+  being_sent: number;
 }
 
 export function toSmsState(row: SmsStateRow): SmsState {
@@ -468,6 +490,7 @@ export function toSmsState(row: SmsStateRow): SmsState {
     lastError: row.last_error ?? undefined,
     delivery: row.delivery ?? undefined,
     leasedUntil: row.leased_until ?? undefined,
+    beingSent: row.being_sent === 1,
   };
 }
 

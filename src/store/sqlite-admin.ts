@@ -3,9 +3,11 @@ import {
   type QuarantineRow,
   quarantinedBody,
   quarantineEntry,
-  LEASED_UNTIL,
+  type LeasedRow,
   type QueuedRow,
+  queuedColumns,
   queueTarget,
+  toLeasedSms,
   type ReplyOfNumberRow,
   toQueuedSms,
   REPLIES_OF_NUMBER,
@@ -13,7 +15,7 @@ import {
   waitsForSendAt,
 } from './rows.ts';
 import type { Database } from 'better-sqlite3';
-import type { QuarantinedBody, QuarantineEntry, QueueAction, QueuedSms, QueueStats, QueueTarget, ReceivedReply } from './types.ts';
+import type { QuarantinedBody, QuarantineEntry, QueueAction, QueueActionDone, QueuedSms, QueueStats, QueueTarget, ReceivedReply } from './types.ts';
 
 /** A queued SMS not held that waits for its send time, still ahead (`@now`): counted apart, its age from that time. */
 const SCHEDULED = `o.held = 0 AND m.send_at > @now AND ${waitsForSendAt('o', 'm')}`;
@@ -22,10 +24,24 @@ const SCHEDULED = `o.held = 0 AND m.send_at > @now AND ${waitsForSendAt('o', 'm'
 const TARGET = '(@message IS NULL OR message_id = @message) AND (@sms IS NULL OR id = @sms)';
 
 /**
+ * The host's clock, as SQLite reads it: what the queue's reads and actions judge leases by (QueuedSms.beingSent), as
+ * PostgreSQL's judge them by the database's. One host holds the file, its relay and its CLI: their clocks are this one,
+ * while the `now` a caller passes may be a console's or a test's own.
+ */
+export const SQLITE_NOW_MS = "CAST(unixepoch('subsec') * 1000 AS INTEGER)";
+
+/**
  * An SMS a relay is attempting now (its lease not ended): a delete leaves it, for the gateway may have it already and its
  * answer decides what it is. An ended lease is an attempt cut off (its relay stopped): that SMS is queued like any other.
  */
-const NOT_BEING_SENT = '(lease_owner IS NULL OR next_attempt_at <= @now)';
+const NOT_BEING_SENT = `(lease_owner IS NULL OR next_attempt_at <= ${SQLITE_NOW_MS})`;
+
+/**
+ * The SMS of a queue action's target still leased once it changed what it could (QueueActionDone.leased): after a delete,
+ * those being sent; after a retry or send now, every leased one not held (a held one is said held).
+ */
+const LEASED_LEFT = `SELECT id, next_attempt_at, next_attempt_at <= ${SQLITE_NOW_MS} AS ended FROM outbound
+  WHERE status = 'queued' AND lease_owner IS NOT NULL AND (@action = 'delete' OR held = 0) AND ${TARGET} ORDER BY id`;
 
 /** What operators ask of the store (`smsrelay status | log | queue`, `/metrics`). */
 export function prepareAdminStatements(db: Database) {
@@ -50,7 +66,7 @@ export function prepareAdminStatements(db: Database) {
     // What the confirmation showed, or nothing: the count and the deletion in one statement, so one snapshot.
     quarantineDeleteThrough: db.prepare('DELETE FROM quarantine WHERE id <= @through AND (SELECT COUNT(*) FROM quarantine WHERE id <= @through) = @count'),
     queued: db.prepare(`
-      SELECT o.id, o.message_id, o.number, o.attempts, o.next_attempt_at, o.last_error, o.held, m.received_at, m.envelope_from, ${LEASED_UNTIL}
+      SELECT ${queuedColumns(SQLITE_NOW_MS)}
       FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.status = 'queued' AND o.id > ? ORDER BY o.id LIMIT ?`),
     hold: db.prepare(`UPDATE outbound SET held = 1, updated_at = @now WHERE status = 'queued' AND held = 0 AND ${TARGET} RETURNING id, message_id`),
     release: db.prepare(`UPDATE outbound SET held = 0, updated_at = @now WHERE status = 'queued' AND held = 1 AND ${TARGET} RETURNING id, message_id`),
@@ -65,6 +81,7 @@ export function prepareAdminStatements(db: Database) {
     remove: db.prepare(`
       UPDATE outbound SET status = 'failed', last_error = 'deleted from the queue by the operator', lease_owner = NULL, updated_at = @now
       WHERE status = 'queued' AND ${NOT_BEING_SENT} AND ${TARGET} RETURNING id, message_id`),
+    leasedLeft: db.prepare(LEASED_LEFT),
     actionEvent: db.prepare('INSERT INTO events (at, message_id, sms_id, kind, detail) VALUES (?, ?, ?, ?, ?)'),
     pause: db.prepare("INSERT INTO control (key, value) VALUES ('dispatch_paused', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
     resume: db.prepare("DELETE FROM control WHERE key = 'dispatch_paused'"),
@@ -92,12 +109,14 @@ export function listQueued(sql: AdminStatements, limit: number, afterSmsId: numb
   return (sql.queued.all(afterSmsId, limit) as QueuedRow[]).map(toQueuedSms);
 }
 
-/** Applies an operator's action to one message's queued SMS, one SMS or all (QueueTarget); returns how many changed. */
-export function applyQueueAction(sql: AdminStatements, action: QueueAction, target: QueueTarget, now: number, by: string): number {
+/** Applies an operator's action to one message's queued SMS, one SMS or all (QueueTarget): what it changed and left (QueueActionDone). */
+export function applyQueueAction(sql: AdminStatements, action: QueueAction, target: QueueTarget, now: number, by: string): QueueActionDone {
   const statement = { hold: sql.hold, release: sql.release, retry: sql.retry, 'send now': sql.sendNow, delete: sql.remove }[action];
-  const changed = statement.all({ now, ...queueTarget(target) }) as Array<{ id: number; message_id: string }>;
+  const named = { now, ...queueTarget(target) };
+  const changed = statement.all(named) as Array<{ id: number; message_id: string }>;
   for (const row of changed) sql.actionEvent.run(now, row.message_id, row.id, `operator ${action}`, by);
-  return changed.length;
+  const leased = action === 'hold' || action === 'release' ? [] : (sql.leasedLeft.all({ ...named, action }) as LeasedRow[]).map(toLeasedSms);
+  return { changed: changed.length, leased };
 }
 
 export function listQuarantine(sql: AdminStatements, limit: number, afterId: number): QuarantineEntry[] {

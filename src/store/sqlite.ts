@@ -40,7 +40,7 @@ import {
   type MailRow,
   toClaimedMail,
   type SmsStateRow,
-  SMS_STATE_COLUMNS,
+  smsStateColumns,
   toClaimedSms,
   toSmsState,
 } from './rows.ts';
@@ -53,6 +53,7 @@ import {
   quarantinedRequest,
   queueStats,
   repliesOfNumber,
+  SQLITE_NOW_MS,
 } from './sqlite-admin.ts';
 import type { NewSmsPart, PartAdded, PartSet } from './reassembly.ts';
 import { addPart, expirePartSets, overduePartSets, prepareReassemblyStatements, type ReassemblyStatements } from './sqlite-reassembly.ts';
@@ -91,6 +92,7 @@ import type {
   ReceivedReply,
   QuarantinedRequest,
   QueueAction,
+  QueueActionDone,
   QueueTarget,
   QueuedMailError,
   QueuedSms,
@@ -671,7 +673,7 @@ export class SqliteStore implements Store {
     return this.#read(() => listQueued(this.#admin, limit, afterSmsId));
   }
 
-  applyQueueAction(action: QueueAction, target: QueueTarget, now: number, by = OPERATOR): Promise<number> {
+  applyQueueAction(action: QueueAction, target: QueueTarget, now: number, by = OPERATOR): Promise<QueueActionDone> {
     return this.#write(() => applyQueueAction(this.#admin, action, target, now, by));
   }
 
@@ -1179,7 +1181,7 @@ function prepareStatements(db: Database) {
     purgeMailOut: db.prepare("UPDATE mail_out SET raw = x'' WHERE created_at < ? AND status != 'queued' AND length(raw) > 0"),
     purgeQuarantine: db.prepare("UPDATE quarantine SET body = '', body_erased = 1 WHERE received_at < ? AND body != ''"),
     waitingSms: db.prepare("SELECT id, number, rcpt, notify, orcpt, attempts, last_error FROM outbound WHERE message_id = ? AND status = 'queued' ORDER BY id"),
-    smsOf: db.prepare(`SELECT ${SMS_STATE_COLUMNS} FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.message_id = ? ORDER BY o.id`),
+    smsOf: db.prepare(`SELECT ${smsStateColumns(SQLITE_NOW_MS)} FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.message_id = ? ORDER BY o.id`),
     eventsOf: db.prepare('SELECT at, kind, sms_id, detail FROM events WHERE message_id = ? ORDER BY id'),
   };
 }

@@ -92,10 +92,11 @@ export interface Store extends ReplyStore, ReassemblyStore, SharedStateStore, Cl
   listQueued(limit: number, afterSmsId?: number): Promise<QueuedSms[]>;
   /**
    * An operator's hold / release / retry / send now / delete on one message's queued SMS, on one of them, or on all (QueueTarget);
-   * how many changed (a retry changes none held, nor scheduled, nor being sent; a delete none being sent: the gateway may have
-   * it, and its answer decides). `by`: who, as each changed SMS's history line says it (default "by the operator").
+   * how many changed (a retry changes none held, nor scheduled, nor leased; a delete none being sent: the gateway may have
+   * it, and its answer decides), and the SMS it left for a relay's lease on them (QueueActionDone). `by`: who, as each
+   * changed SMS's history line says it (default "by the operator").
    */
-  applyQueueAction(action: QueueAction, target: QueueTarget, now: number, by?: string): Promise<number>;
+  applyQueueAction(action: QueueAction, target: QueueTarget, now: number, by?: string): Promise<QueueActionDone>;
   /**
    * Webhook requests kept because they could not be read, oldest first (without their bodies); with
    * `afterId`, only those kept after that one (the next page).
@@ -345,6 +346,8 @@ export interface SmsState {
   readonly delivery: DeliveryState | undefined;
   /** While a relay attempts it (its lease): when that lease ends (QueuedSms.leasedUntil). */
   readonly leasedUntil: number | undefined;
+  /** A relay attempts it now (QueuedSms.beingSent). */
+  readonly beingSent: boolean;
 }
 
 export interface StoredEvent {
@@ -689,4 +692,29 @@ export interface QueuedSms {
   readonly held: boolean;
   /** While a relay attempts it (its lease): when that lease ends. A time past is an attempt cut off (its relay stopped), not one going on. */
   readonly leasedUntil: number | undefined;
+  /**
+   * Its lease has not ended, by the clock that judges leases (the database's on PostgreSQL, where relays' clocks may
+   * differ; the host's on SQLite, whose file one host's relay and CLI share): a relay attempts it now.
+   */
+  readonly beingSent: boolean;
+}
+
+/** What a queue action did (Store.applyQueueAction). */
+export interface QueueActionDone {
+  /** How many SMS it changed. */
+  readonly changed: number;
+  /**
+   * The SMS of its target it left for a relay's lease on them, judged as the store judges leases (the database's clock on
+   * PostgreSQL): a delete leaves each being sent (`ended` false), whose gateway may have it and whose answer decides; a retry
+   * or send now leaves every leased one not held, one whose lease `ended` (its attempt cut off) being due already. None for a
+   * hold or release, which take leased SMS as any other.
+   */
+  readonly leased: readonly LeasedSms[];
+}
+
+export interface LeasedSms {
+  readonly smsId: number;
+  /** When its lease ends (or ended). */
+  readonly until: number;
+  readonly ended: boolean;
 }

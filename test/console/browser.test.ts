@@ -7,8 +7,10 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout } from 'node:timers/promises';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { status } from '../../src/admin.ts';
 import { hashPassword } from '../../src/policy/passwords.ts';
@@ -108,6 +110,56 @@ describe('web console in a real browser', { skip: executable ? false : 'no Chrom
         await context.close();
       }
     });
+
+    test('the refresh mark counts only on a GET of the overview: another page or a form sent with it is a use', async () => {
+      const base = `http://127.0.0.1:${relay.relay.httpPort}`;
+      const context = await browser.newContext({ viewport: VIEWPORTS.desktop });
+      try {
+        const page = await context.newPage();
+        await page.goto(`${base}/console`);
+        await page.getByLabel('User name').fill('olivia');
+        await page.getByLabel('Password').fill(PASSWORD);
+        await page.getByRole('button', { name: 'Sign in' }).click();
+        await page.waitForURL(`${base}/console`);
+        const cookie = async () => (await context.cookies()).find((item) => item.name === 'smsrelay_console')?.value;
+        // Past the tenth of the idle timeout (6 s), a use is saved: a renewed cookie shows it.
+        const used = async (what: string, request: { path: string; method: 'GET' | 'POST' }) => {
+          await page.waitForTimeout(6_500);
+          const before = await cookie();
+          const csrf = await page.locator('input[name="_csrf"]').first().inputValue();
+          const status = await page.evaluate(
+            async ({ path, method, csrf }) =>
+              (
+                await fetch(path, {
+                  method,
+                  credentials: 'same-origin',
+                  redirect: 'manual',
+                  headers: { 'x-console-refresh': '1', ...(method === 'POST' ? { 'content-type': 'application/x-www-form-urlencoded' } : {}) },
+                  ...(method === 'POST' ? { body: new URLSearchParams({ _csrf: csrf, action: 'hold', target: 'all' }).toString() } : {}),
+                })
+              ).status,
+            { ...request, csrf },
+          );
+          assert.ok(status === 200 || status === 0, `${what}: answered ${status}`);
+          assert.notEqual(await cookie(), before, `${what} with the refresh mark is a use, saved`);
+        };
+        await used('another page', { path: '/console/queue', method: 'GET' });
+        await used('a form', { path: '/console/queue', method: 'POST' });
+      } finally {
+        await context.close();
+      }
+    });
+  });
+  describe('SMS another relay leases, seen with a clock ahead, on SQLite', () =>
+    leasedScenario(
+      () => browser,
+      async () => ({}),
+    ));
+  describeOnPostgres('SMS another relay leases, seen with a clock ahead, on PostgreSQL', async () => {
+    leasedScenario(
+      () => browser,
+      async () => ({ SMSRELAY_DATABASE_URL: (await freshDatabase()) ?? '' }),
+    );
   });
   describeOnPostgres('on PostgreSQL', async () => {
     scenarios(
@@ -117,6 +169,91 @@ describe('web console in a real browser', { skip: executable ? false : 'no Chrom
     );
   });
 });
+
+/** How far the console's clock runs ahead in leasedScenario: past the lease of the SMS being sent. */
+const CONSOLE_AHEAD_MS = 10 * 60_000;
+
+/**
+ * SMS other relays lease, on a relay whose console clock runs CONSOLE_AHEAD_MS ahead (its dispatcher's clock stopped at 0,
+ * so that it claims nothing itself): one being sent (a 5-minute lease), one whose relay stopped before the answer (its
+ * lease ended, its owner still named). The pages judge each lease as the store does, not by the console's clock.
+ */
+function leasedScenario(browserOf: () => Browser, environment: () => Promise<Record<string, string>>): void {
+  let relay: TestRelay;
+  before(async () => {
+    const hash = await hashPassword(PASSWORD);
+    relay = await startTestRelay(
+      { sms: { defaultRegion: 'GB' }, console: { users: [{ name: 'olivia', passwordHash: hash, role: 'operator' }] } },
+      await environment(),
+      undefined,
+      // Its dispatcher wakes only when told (no idle poll), so that it cannot claim between the test's claims and its pause.
+      { dispatchClock: () => 0, idleWaitMs: 10 * 60_000, consoleClock: () => Date.now() + CONSOLE_AHEAD_MS },
+    );
+  });
+  after(async () => {
+    await relay?.stop();
+    if (relay) removeDir(relay.dir);
+  });
+
+  test("an SMS being sent shows so and its Retry and Delete say why nothing changed; one cut off is not counted by the message page's Retry", async () => {
+    const { store } = relay.relay;
+    const sending = mail(['+447700900631'], { id: randomUUID(), receivedAt: Date.now() });
+    const cutOff = mail(['+447700900632', '+447700900633'], { id: randomUUID(), receivedAt: Date.now() });
+    const claimAs = async (owner: string, leaseMs: number) => {
+      const now = Date.now();
+      assert.equal((await store.claimDueSms({ owner, now, leaseUntil: now + leaseMs, maxBatches: 1, batchSize: 1 })).length, 1);
+    };
+    await store.acceptMail(sending);
+    await store.acceptMail(cutOff);
+    // The wake the mails sent the dispatcher has passed (it found nothing due by its clock) before the claims, and dispatch is
+    // paused once they are made: on PostgreSQL an ended lease is due by the database's clock, and the relay would take it over.
+    await setTimeout(500);
+    await claimAs('relay-b', 5 * 60_000);
+    await claimAs('relay-gone', 1);
+    await store.setDispatchPaused(true, Date.now());
+    await setTimeout(20);
+    const base = `http://127.0.0.1:${relay.relay.httpPort}`;
+    const context = await browserOf().newContext({ viewport: VIEWPORTS.desktop });
+    try {
+      const page = await context.newPage();
+      await page.goto(`${base}/console`);
+      await page.getByLabel('User name').fill('olivia');
+      await page.getByLabel('Password').fill(PASSWORD);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.waitForURL(`${base}/console`);
+      const row = (number: string) => page.locator('tbody tr', { hasText: `+${number}` });
+      await page.goto(`${base}/console/queue`);
+      assert.match(await row('447700900631').innerText(), /being sent \(attempt 1\), its answer due by \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/);
+      await row('447700900631').getByRole('button', { name: 'Retry' }).click();
+      assert.match(
+        await page.getByRole('status').innerText(),
+        /^retry: 0 queued SMS changed; 1 being sent, not retried: the gateway may have it already, and its answer decides what comes next \(due by [^)]+ UTC\)$/,
+      );
+      const refused = page.waitForResponse((response) => response.request().method() === 'POST');
+      await row('447700900631').getByRole('button', { name: 'Delete' }).click();
+      assert.equal((await refused).status(), 409);
+      assert.match(await page.locator('main').innerText(), /delete: 1 being sent, not deleted/);
+      await page.goto(`${base}/console/queue`);
+      await row('447700900632').getByRole('button', { name: 'Retry' }).click();
+      assert.match(
+        await page.getByRole('status').innerText(),
+        /^retry: 0 queued SMS changed; 1 due already, not retried: the relay sending it stopped before the answer/,
+      );
+      await page.goto(`${base}/console/messages/${sending.id}`);
+      assert.match(await page.locator('tbody').innerText(), /queued, being sent \(attempt 1\)/);
+      assert.deepEqual(await page.locator('form.actions button').allInnerTexts(), ['Hold'], 'neither Retry nor Delete while it is being sent');
+      await page.goto(`${base}/console/messages/${cutOff.id}`);
+      assert.deepEqual(await page.locator('form.actions button').allInnerTexts(), ['Retry now', 'Hold all 2 SMS', 'Delete all 2 SMS']);
+      assert.deepEqual(
+        (await store.smsOf(sending.id)).map((sms) => sms.status),
+        ['queued'],
+        'not deleted',
+      );
+    } finally {
+      await context.close();
+    }
+  });
+}
 
 /**
  * The console's scenarios against one relay. `full`: also every page's screenshots (desktop and phone)

@@ -251,17 +251,17 @@ describe('console store', () => {
 
     test(`${kind.name}: a retry makes due only queued SMS that are not held, and counts only those`, async () => {
       await store.acceptMail(mail([A, B], { id: ID(1), receivedAt: 1_000 }));
-      assert.equal(await store.applyQueueAction('hold', ID(1), 2_000), 2);
+      assert.equal((await store.applyQueueAction('hold', ID(1), 2_000)).changed, 2);
       const due = (await store.listQueued(10)).map((sms) => sms.nextAttemptAt);
-      assert.equal(await store.applyQueueAction('retry', ID(1), 3_000), 0, 'held SMS are not retried');
-      assert.equal(await store.applyQueueAction('retry', undefined, 3_000), 0, 'nor by a retry of all');
+      assert.equal((await store.applyQueueAction('retry', ID(1), 3_000)).changed, 0, 'held SMS are not retried');
+      assert.equal((await store.applyQueueAction('retry', undefined, 3_000)).changed, 0, 'nor by a retry of all');
       assert.deepEqual(
         (await store.listQueued(10)).map((sms) => sms.nextAttemptAt),
         due,
       );
       assert.ok(!(await store.events(ID(1))).some((event) => event.kind === 'operator retry'), 'no retry in its history');
-      assert.equal(await store.applyQueueAction('release', ID(1), 4_000), 2);
-      assert.equal(await store.applyQueueAction('retry', ID(1), 5_000), 2);
+      assert.equal((await store.applyQueueAction('release', ID(1), 4_000)).changed, 2);
+      assert.equal((await store.applyQueueAction('retry', ID(1), 5_000)).changed, 2);
     });
 
     test(`${kind.name}: conversations by number, newest first; a thread holds mails and replies; references name their number`, async () => {

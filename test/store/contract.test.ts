@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { beforeEach, describe, test } from 'node:test';
-import { BeingSent, history, LISTED, NotFound, quarantine, queueAction, status } from '../../src/admin.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BeingSent, history, LISTED, NotFound, quarantine, queue, queueAction, status } from '../../src/admin.ts';
 import { RelayError } from '../../src/errors.ts';
 import { NEVER_TRIED_HEAD_START_MS } from '../../src/store/rows.ts';
 import type { Store } from '../../src/store/types.ts';
@@ -8,6 +9,8 @@ import { mail } from '../helpers/store.ts';
 import { forEachStore } from '../helpers/stores.ts';
 
 const numbers = (count: number, from = 100): string[] => Array.from({ length: count }, (_, index) => `+447700900${from + index}`);
+/** A lease that ends within the test: long enough for the actions on it while it runs, on a loaded machine too. */
+const LEASE_MS = 3_000;
 const claim = (store: Store, maxBatches: number, batchSize: number, now = 2_000, owner = 'test', leaseMs = 60_000) =>
   store.claimDueSms({ owner, now, leaseUntil: now + leaseMs, maxBatches, batchSize });
 
@@ -76,10 +79,10 @@ forEachStore((kind) =>
         (await store.smsOf(held.id)).map((sms) => sms.scheduledFor),
         [sendAt],
       );
-      assert.equal(await store.applyQueueAction('retry', undefined, 2_000), 1, 'only the one not held for its time');
-      assert.equal(await store.applyQueueAction('retry', held.id, 2_000), 0);
+      assert.deepEqual(await store.applyQueueAction('retry', undefined, 2_000), { changed: 1, leased: [] }, 'only the one not held for its time');
+      assert.equal((await store.applyQueueAction('retry', held.id, 2_000)).changed, 0);
       assert.deepEqual(await claim(store, 10, 100, 3_000).then((batches) => batches.map((batch) => batch.message.id)), [handedOver.id]);
-      assert.equal(await store.applyQueueAction('send now', held.id, 4_000), 1);
+      assert.equal((await store.applyQueueAction('send now', held.id, 4_000)).changed, 1);
       assert.equal((await store.smsOf(held.id))[0]?.scheduledFor, undefined, 'no longer waiting for its time');
       assert.deepEqual(await claim(store, 10, 100, 5_000).then((batches) => batches.map((batch) => batch.message.id)), [held.id]);
       await store.close();
@@ -102,7 +105,7 @@ forEachStore((kind) =>
       // The first is leased (a relay sends it; on PostgreSQL until the database's clock's time): a delete of the message takes
       // the held one and leaves it.
       const now = Date.now();
-      await claim(store, 10, 100, now);
+      await claim(store, 10, 100, now, 'test', LEASE_MS);
       const until = (await store.smsOf(message.id))[0]?.leasedUntil ?? assert.fail('no lease');
       assert.equal(
         (await queueAction(store, 'delete', message.id, now)).said,
@@ -110,8 +113,59 @@ forEachStore((kind) =>
       );
       await assert.rejects(queueAction(store, 'delete', { messageId: message.id, smsId: first.smsId }, now), BeingSent);
       assert.deepEqual(await states(), ['queued', 'failed', 'failed']);
-      // Once its lease ended (its relay stopped), it is queued like any other.
-      assert.equal((await queueAction(store, 'delete', message.id, until)).said, 'delete: 1 queued SMS changed');
+      // Once its lease ended (its relay stopped), it is due already, which a retry says, and a delete takes it as any other.
+      await sleep(until - Date.now() + 50);
+      assert.equal(
+        (await queueAction(store, 'retry', message.id, Date.now())).said,
+        'retry: 0 queued SMS changed; 1 due already, not retried: the relay sending it stopped before the answer, and the next claim takes it again',
+      );
+      assert.equal((await queueAction(store, 'delete', message.id, Date.now())).said, 'delete: 1 queued SMS changed');
+      await store.close();
+    });
+
+    test('delete all and a retry name the SMS they left being sent, and the queue reads it so, as the store judges the lease', async () => {
+      const sending = mail(['+447700900145']);
+      const waiting = mail(['+447700900146']);
+      await store.acceptMail(sending);
+      const now = Date.now();
+      await claim(store, 1, 1, now);
+      await store.acceptMail(waiting);
+      const [leased] = await store.smsOf(sending.id);
+      assert.equal(leased?.beingSent, true);
+      assert.equal((await store.smsOf(waiting.id))[0]?.beingSent, false);
+      assert.deepEqual(
+        (await store.listQueued(10)).map((sms) => sms.beingSent),
+        [true, false],
+      );
+      const by = new Date(leased.leasedUntil ?? assert.fail('no lease')).toISOString();
+      const being = (done: string) => `1 being sent, not ${done}: the gateway may have it already, and its answer decides`;
+      assert.equal(
+        (await queueAction(store, 'retry', { messageId: sending.id, smsId: leased.smsId }, now)).said,
+        `retry: 0 queued SMS changed; ${being('retried')} what comes next (due by ${by})`,
+      );
+      assert.equal(
+        await queue(store, ['delete', 'all'], now),
+        `delete: 1 queued SMS changed; ${being('deleted')}; delete again once the attempt ends (by ${by}) if still queued`,
+      );
+      await assert.rejects(queue(store, ['delete', 'all'], now), BeingSent, 'every SMS left is being sent: exit 1, as for a message');
+      assert.deepEqual(
+        (await store.smsOf(sending.id)).map((sms) => sms.status),
+        ['queued'],
+      );
+      await store.close();
+    });
+
+    test("a caller whose clock runs ahead neither deletes nor retries an SMS another relay is sending: leases are judged by the store's clock", async () => {
+      const message = mail(['+447700900147']);
+      await store.acceptMail(message);
+      const now = Date.now();
+      await claim(store, 1, 1, now, 'relay-b');
+      const ahead = now + 120_000;
+      await assert.rejects(queueAction(store, 'delete', message.id, ahead), BeingSent);
+      await assert.rejects(queue(store, ['delete', 'all'], ahead), BeingSent);
+      assert.match((await queueAction(store, 'retry', message.id, ahead)).said, /^retry: 0 queued SMS changed; 1 being sent, not retried/);
+      const [sms] = await store.smsOf(message.id);
+      assert.deepEqual([sms?.status, sms?.beingSent], ['queued', true]);
       await store.close();
     });
 

@@ -46,12 +46,14 @@ import {
   type ReplyOfNumberRow,
   toQueuedSms,
   queueTarget,
-  LEASED_UNTIL,
+  queuedColumns,
+  type LeasedRow,
+  toLeasedSms,
   toReceivedReply,
   type SmsStateRow,
   toClaimedSms,
   toSmsState,
-  SMS_STATE_COLUMNS,
+  smsStateColumns,
   waitsForSendAt,
   reportDetail,
   sentByReportDetail,
@@ -95,6 +97,7 @@ import type {
   QuarantineEntry,
   QuarantineSpan,
   QueueAction,
+  QueueActionDone,
   QueueTarget,
   QueuedMailError,
   QueuedSms,
@@ -1183,32 +1186,42 @@ export class PostgresStore implements Store, ClusterStore {
 
   async listQueued(limit: number, afterSmsId = 0): Promise<QueuedSms[]> {
     const rows = await this.#rows<QueuedRow>(
-      `SELECT o.id, o.message_id, o.number, o.attempts, o.next_attempt_at, o.last_error, o.held, m.received_at, m.envelope_from, ${LEASED_UNTIL}
+      `SELECT ${queuedColumns(DB_NOW_MS)}
       FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.status = 'queued' AND o.id > $2 ORDER BY o.id LIMIT $1`,
       [limit, afterSmsId],
     );
     return rows.map(toQueuedSms);
   }
 
-  applyQueueAction(action: QueueAction, target: QueueTarget, now: number, by = OPERATOR): Promise<number> {
-    // As SQLite's (sqlite-admin.ts): a retry or send now leaves an SMS being sent, a delete too (the gateway's answer decides it).
+  applyQueueAction(action: QueueAction, target: QueueTarget, now: number, by = OPERATOR): Promise<QueueActionDone> {
+    // As SQLite's (sqlite-admin.ts): a retry or send now leaves a leased SMS, a delete one being sent (the gateway's answer
+    // decides it), its lease judged by the database's clock as DUE judges it: a relay whose clock runs ahead must not take
+    // an SMS another relay is sending.
     const change = {
       hold: "held = 1, updated_at = $1 WHERE status = 'queued' AND held = 0",
       release: "held = 0, updated_at = $1 WHERE status = 'queued' AND held = 1",
       retry: `next_attempt_at = $1, updated_at = $1 WHERE status = 'queued' AND held = 0 AND lease_owner IS NULL
         AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = outbound.message_id AND m.send_at > $1 AND ${waitsForSendAt('outbound', 'm')})`,
       'send now': "next_attempt_at = $1, updated_at = $1 WHERE status = 'queued' AND held = 0 AND lease_owner IS NULL AND $2::text IS NOT NULL",
-      delete:
-        "status = 'failed', last_error = 'deleted from the queue by the operator', lease_owner = NULL, updated_at = $1 WHERE status = 'queued' AND (lease_owner IS NULL OR next_attempt_at <= $1)",
+      delete: `status = 'failed', last_error = 'deleted from the queue by the operator', lease_owner = NULL, updated_at = $1
+        WHERE status = 'queued' AND (lease_owner IS NULL OR next_attempt_at <= ${DB_NOW_MS})`,
     }[action];
     const { message, sms } = queueTarget(target);
+    const targeted = '($2::text IS NULL OR message_id = $2) AND ($3::bigint IS NULL OR id = $3)';
     return this.#queueing(action === 'retry' || action === 'send now' || action === 'release' ? ['sms'] : [], async (client) => {
       const { rowCount } = await client.query(
-        `WITH changed AS (UPDATE outbound SET ${change} AND ($2::text IS NULL OR message_id = $2) AND ($5::bigint IS NULL OR id = $5) RETURNING id, message_id)
-        INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, $3, $4 FROM changed ORDER BY id`,
-        [now, message, `operator ${action}`, by, sms],
+        `WITH changed AS (UPDATE outbound SET ${change} AND ${targeted} RETURNING id, message_id)
+        INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, $4, $5 FROM changed ORDER BY id`,
+        [now, message, sms, `operator ${action}`, by],
       );
-      return rowCount ?? 0;
+      if (action === 'hold' || action === 'release') return { changed: rowCount ?? 0, leased: [] };
+      // What it left for a lease, as SQLite's LEASED_LEFT: after a delete those being sent, after a retry every leased one not held.
+      const { rows } = await client.query<LeasedRow>(
+        `SELECT id, next_attempt_at, (next_attempt_at <= ${DB_NOW_MS})::int AS ended FROM outbound
+        WHERE status = 'queued' AND lease_owner IS NOT NULL AND ($1 OR held = 0) AND ${targeted} ORDER BY id`,
+        [action === 'delete', message, sms],
+      );
+      return { changed: rowCount ?? 0, leased: rows.map(toLeasedSms) };
     });
   }
 
@@ -1499,7 +1512,7 @@ export class PostgresStore implements Store, ClusterStore {
 
   async smsOf(messageId: string): Promise<SmsState[]> {
     const rows = await this.#rows<SmsStateRow>(
-      `SELECT ${SMS_STATE_COLUMNS} FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.message_id = $1 ORDER BY o.id`,
+      `SELECT ${smsStateColumns(DB_NOW_MS)} FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.message_id = $1 ORDER BY o.id`,
       [messageId],
     );
     return rows.map(toSmsState);
