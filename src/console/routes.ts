@@ -35,6 +35,9 @@ import { activityChart, CHART_SERIES } from './chart.ts';
 import { FIELDS, type Fields, readFields } from './fields.ts';
 import { consoleTime, duration, helpers, render } from './render.ts';
 
+/** A row's id in a form or address: 1 to 15 digits, which Number() reads exactly (below MAX_SAFE_INTEGER). */
+const ROW_ID = /^[1-9]\d{0,14}$/;
+
 /** Where the console is served on the HTTP port. */
 export const CONSOLE_PREFIX = '/console';
 /** Rows per page of search results, and the most a page of any list shows. */
@@ -498,7 +501,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         const sms =
           body.sms === undefined
             ? undefined
-            : target !== undefined && target !== 'all' && /^[1-9]\d{0,14}$/.test(body.sms)
+            : target !== undefined && target !== 'all' && ROW_ID.test(body.sms)
               ? { messageId: target, smsId: Number(body.sms) }
               : null;
         if (sms === null) {
@@ -553,7 +556,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
       });
       scope.post('/quarantine/all/delete', async (request: ConsoleRequest, reply) => {
         const read = readFields(FIELDS.quarantineDelete, request.body);
-        const bound = (value: string | undefined) => (value !== undefined && /^[1-9]\d{0,14}$/.test(value) ? Number(value) : undefined);
+        const bound = (value: string | undefined) => (value !== undefined && ROW_ID.test(value) ? Number(value) : undefined);
         const through = read.ok ? bound(read.fields.through) : undefined;
         const count = read.ok ? bound(read.fields.count) : undefined;
         if (through === undefined || count === undefined) {

@@ -1,4 +1,4 @@
-import { domainToASCII } from 'node:url';
+import { canonicalDomain } from './addresses.ts';
 import { AUTO_REPLY_SUBJECT, autoReplyMark, LOOP_HEADER } from './extract.ts';
 import type { ParsedMail } from './mime.ts';
 import { anyOf, BOUNCE_SUBJECTS, DELAY_SUBJECTS, DELAY_WORDINGS, PERSONS_QUOTE_MARKER, RETURNED_MESSAGE_MARKERS } from './wordings.ts';
@@ -191,7 +191,12 @@ function fromReport(blocks: readonly Block[], recipient: string): Bounce {
   if (first === undefined) return { failed: false, reason: reasonOf(blocks[0] as Block) };
   const own = failed.find((block) => namesMailbox(block, recipient));
   if (own) return { failed: true, reason: reasonOf(own) };
-  return { failed: false, reason: reasonOf(first), behind: addressOf(first.get('original-recipient') ?? first.get('final-recipient')) ?? '' };
+  const original = first.get('original-recipient');
+  return {
+    failed: false,
+    reason: reasonOf(first),
+    behind: (original === undefined ? addressOf(first.get('final-recipient')) : addressOf(original, true)) ?? '',
+  };
 }
 
 /**
@@ -205,7 +210,7 @@ function fromReport(blocks: readonly Block[], recipient: string): Bounce {
 function namesMailbox(block: Block, mailbox: string): boolean {
   const original = block.get('original-recipient');
   const final = addressOf(block.get('final-recipient'));
-  if (original !== undefined) return sameMailbox(addressOf(original), mailbox) || sameMailbox(final, mailbox);
+  if (original !== undefined) return sameMailbox(addressOf(original, true), mailbox) || sameMailbox(final, mailbox);
   if (sameMailbox(final, mailbox)) return true;
   const at = mailbox.lastIndexOf('@');
   const tag = mailbox.indexOf('+');
@@ -226,18 +231,24 @@ function reasonOf(block: Block): string {
 
 /**
  * A recipient field's address: `rfc822; <bob@example.com>` → `bob@example.com` (RFC 3464 §2.3.2, the
- * address type before the `;`). An ORCPT copied into the report as it was sent is still encoded: xtext's
- * `+HH` (RFC 3461 §4: `alice+2Bsms@` is `alice+sms@`) or, in a `utf-8` one, `\x{HEX}` (RFC 6533 §3): decoded.
+ * address type before the `;`). An Original-Recipient (`orcpt`) copied into the report as the ORCPT was
+ * sent is still encoded: xtext's `+HH` (RFC 3461 §4: `alice+2Bsms@` is `alice+sms@`) or, in a `utf-8`
+ * one, `\x{HEX}` (RFC 6533 §3): decoded. A Final-Recipient is a plain address (`ops+DB@` stays so).
  */
-function addressOf(field: string | undefined): string | undefined {
+function addressOf(field: string | undefined, orcpt = false): string | undefined {
   if (field === undefined) return undefined;
   const address = field
     .slice(field.indexOf(';') + 1)
     .trim()
-    .replace(/^<(.*)>$/, '$1')
+    .replace(/^<(.*)>$/, '$1');
+  const decoded = orcpt ? decodedOrcpt(address) : address;
+  return decoded === '' ? undefined : decoded;
+}
+
+function decodedOrcpt(address: string): string {
+  return address
     .replace(/\+([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)))
     .replace(/\\x\{([0-9A-Fa-f]{1,6})\}/g, (_, hex: string) => String.fromCodePoint(Math.min(Number.parseInt(hex, 16), 0x10ffff)));
-  return address === '' ? undefined : address;
 }
 
 /**
@@ -258,12 +269,9 @@ function mailboxKey(address: string): string | undefined {
   if (at <= 0) return undefined;
   const written = address.slice(0, at);
   const local = /^"(.*)"$/s.test(written) ? written.slice(1, -1).replace(/\\(.)/gs, '$1') : written;
-  const domain = address
-    .slice(at + 1)
-    .replace(/\.$/, '')
-    .toLowerCase();
-  // domainToASCII gives '' for a domain IDNA refuses: such a domain is compared as written.
-  return `${local.toLowerCase()}@${domainToASCII(domain) || domain}`;
+  const domain = address.slice(at + 1);
+  // canonicalDomain gives '' for a domain IDNA refuses: such a domain is compared as written.
+  return `${local.toLowerCase()}@${canonicalDomain(domain) || domain.toLowerCase()}`;
 }
 
 /** The fields of each of a report's per-recipient blocks, by lower-case name, folded lines unfolded; none when `text` holds no report. */

@@ -14,14 +14,16 @@
  *    nor a foreign number a stranger at home, so the relay guesses only where one reading is plainly
  *    meant: (a) only one is a valid number, or both are the same; (b) only one is of a type that
  *    receives SMS (mobile, or fixed-line-or-mobile where a country does not tell them apart);
- *    (c) in a NANP region (country code 1), 10 digits or 1 and 10 are national there
+ *    (c) the national one is certainly a mobile and the international one only possibly (NANP's
+ *    fixed-line-or-mobile): the region's own mobile (`13812345678` in China, `15123456789` in Germany);
+ *    (d) in a NANP region (country code 1), 10 digits or 1 and 10 are national there
  *    (`(479) 379-3952` is how Americans write it, though +47 93 79 39 52 is Norway's). Anything else
  *    is refused, naming both readings: the sender writes `+` and the country code.
  *    Without a default region they are read only as international.
  * 4'. Where the gateway says the digits are a national number (SMPP TON 2), `reading: 'national'`
  *    reads them in the default region alone.
  * 5. The number must be valid by libphonenumber's full metadata. Its type only chooses between two
- *    readings (4b): some providers deliver text-to-landline, so fixed-line numbers are accepted too (costly types are the
+ *    readings (4b, 4c): some providers deliver text-to-landline, so fixed-line numbers are accepted too (costly types are the
  *    destination policy's: src/policy/destinations.ts).
  * 6. Digits that are no number either way and fewer than a national number of the default region
  *    (3 to 6: `112`, `81025`) are refused as a short code or emergency number of that region.
@@ -66,8 +68,11 @@ interface Reading {
 
 /** `readAs`: the digits as the relay read them, when the sender did not write them so. */
 type Refusal = { ok: false; problem: Problem; country?: string | undefined; readAs?: string | undefined };
-/** A valid reading: whether its type receives SMS (rule 4b), and how a refusal naming it shows it (`+47 93 79 39 52 (Norway)`). */
-/** `mobile`: certainly a mobile (MOBILE), not only possibly one (FIXED_LINE_OR_MOBILE: NANP's, China's landlines). */
+/**
+ * A valid reading: whether its type receives SMS (rule 4b), whether it is certainly a mobile (MOBILE, rule
+ * 4c) rather than only possibly one (FIXED_LINE_OR_MOBILE: NANP's), and how a refusal naming it shows it
+ * (`+47 93 79 39 52 (Norway)`).
+ */
 type ReadingOutcome = { ok: true; e164: string; textable: boolean; mobile: boolean; shown: string } | Refusal;
 
 /**
