@@ -10,7 +10,7 @@ import type { GatewayAccount } from './config/routes.ts';
 import { maskedSecrets } from './config/secrets.ts';
 import { isStoreFailure, storeFailureReason } from './errors.ts';
 import type { CountryCode } from 'libphonenumber-js';
-import { isAtSmsDomain, isMailbox } from './mail/addresses.ts';
+import { isAtSmsDomain, isMailbox, smsDomainOf } from './mail/addresses.ts';
 import { normaliseNumber } from './sms/numbers.ts';
 import { RELAY_STALE_MS, RELAYS_SEEN_MS, type RelaySeen } from './store/cluster-types.ts';
 import { upgradeAhead } from './store/migrations.ts';
@@ -154,8 +154,7 @@ function masked(value: unknown): unknown {
  * written); no file name.
  */
 function asWritten({ file: _file, gateway, store, console: { trustedProxies: _oldName, ...console }, mail, sms, ...config }: Config): unknown {
-  const postmasterDomain = mail.postmaster?.split('@').pop()?.toLowerCase();
-  const defaultPostmaster = postmasterDomain !== undefined && sms.domains.includes(postmasterDomain);
+  const defaultPostmaster = mail.postmaster !== undefined && isAtSmsDomain(mail.postmaster, sms.domains);
   return {
     ...config,
     sms,
@@ -576,7 +575,12 @@ export async function queueAction(
   if (changed === 0 && sms?.length === 0) {
     throw new NotFound(one ? `SMS ${one.smsId} of message ${one.messageId}` : `message with id ${messageId}`, ' (see smsrelay queue list)');
   }
-  if (command === 'delete') return deleted(changed, leased, wording);
+  if (command === 'delete')
+    return deleted(
+      changed,
+      leased.filter((item) => !item.ended),
+      wording,
+    );
   if (command === 'hold') return { said: `${command}: ${counted.format(changed)} queued SMS changed`, changed };
   // A retry that made nothing due has nothing to probe with: no probe promised, nor a retry offered to probe.
   // The operator's pause keeps every SMS queued, due or not: without a word, a retry or release looks done and nothing goes.
@@ -589,16 +593,17 @@ export async function queueAction(
   // A retry makes due only SMS that are not held, nor scheduled for later, nor leased: each left alone is said so, rather than counted as retried.
   const left = sms ? leftOf(sms, now) : await leftInQueue(store, now);
   const [sending, cutOff] = [leased.filter((item) => !item.ended), leased.filter((item) => item.ended)];
+  const notDone = sendNow ? 'sent now' : 'retried';
   const leftAlone = [
     ...(sending.length > 0
       ? [
-          `${counted.format(sending.length)} being sent, not retried: the gateway may have ${sending.length === 1 ? 'it' : 'them'} already, and its answer decides what comes next (due by ${wording.time(lastEnd(sending))})`,
+          `${counted.format(sending.length)} being sent, not ${notDone}: the gateway may have ${sending.length === 1 ? 'it' : 'them'} already, and its answer decides what comes next (due by ${wording.time(lastEnd(sending))})`,
         ]
       : []),
     // Due already (an ended lease is due, as a retry would make it): the next claim takes it, naming the relay that held it.
     ...(cutOff.length > 0
       ? [
-          `${counted.format(cutOff.length)} due already, not retried: the relay sending ${cutOff.length === 1 ? 'it' : 'them'} stopped before the answer, and the next claim takes ${cutOff.length === 1 ? 'it' : 'them'} again`,
+          `${counted.format(cutOff.length)} due already, not ${notDone}: the relay sending ${cutOff.length === 1 ? 'it' : 'them'} stopped before the answer, and the next claim takes ${cutOff.length === 1 ? 'it' : 'them'} again`,
         ]
       : []),
     ...(left.held > 0 ? [`${counted.format(left.held)} held: release ${left.held === 1 ? 'it' : 'them'} first`] : []),
@@ -758,8 +763,8 @@ const REROUTE = 'undeliverable reroute';
  */
 export async function rerouteUndeliverable(store: Store, config: ReplyMailSettings, id: string, mailbox: string, asked = REROUTE): Promise<string> {
   checkRerouteArgs(id, mailbox, asked);
-  if (isAtSmsDomain(mailbox, config.sms.domains)) {
-    const domain = mailbox.slice(mailbox.lastIndexOf('@') + 1).toLowerCase();
+  const domain = smsDomainOf(mailbox, config.sms.domains);
+  if (domain !== undefined) {
     throw new UsageError(
       `${asked}: "${mailbox}" is at the relay's own SMS domain ${domain}: a mail there comes back to this relay (texted, or to its postmaster), not to a person; write a person's mail address`,
     );
