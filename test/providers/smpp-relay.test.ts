@@ -246,8 +246,9 @@ describe('SMPP when the bind comes back during a pause', () => {
     await waitFor('the pause naming the refusal (its probe a minute away)', async () => (await paused())?.startsWith('SMPP_BIND:'), 5_000);
     simulator.setBehaviour({ mode: 'ok' });
     const id = queuedId((await mailTo('447700900419', 'Back soon')).data);
-    // The refused bind is tried again within about 5 s (doubling under load); the probe would be a minute away.
-    await waitFor('sent once bound again', async () => (await relay.relay.store.smsOf(id))[0]?.status === 'sent', 30_000);
+    // The refused bind is tried again after 5 s, doubling with each refusal (a loaded machine sees two or three before
+    // the refusals stop: up to 20 s and its jitter); the probe would be a minute away, so the wait is bounded by the pause too.
+    await waitFor('sent once bound again', async () => (await relay.relay.store.smsOf(id))[0]?.status === 'sent', 50_000);
     assert.equal(await paused(), undefined, 'the pause ended');
   });
 });
