@@ -247,8 +247,8 @@ describe('SMPP when the bind comes back during a pause', () => {
     simulator.setBehaviour({ mode: 'ok' });
     const id = queuedId((await mailTo('447700900419', 'Back soon')).data);
     // The refused bind is tried again after 5 s, doubling with each refusal (a loaded machine sees two or three before
-    // the refusals stop: up to 20 s and its jitter); the probe would be a minute away, so the wait is bounded by the pause too.
-    await waitFor('sent once bound again', async () => (await relay.relay.store.smsOf(id))[0]?.status === 'sent', 50_000);
+    // the refusals stop: up to 20 s and its jitter); the probe is a minute after the pause began, so a wait of 40 s still tells the bind's resumption from it.
+    await waitFor('sent once bound again', async () => (await relay.relay.store.smsOf(id))[0]?.status === 'sent', 40_000);
     assert.equal(await paused(), undefined, 'the pause ended');
   });
 });
