@@ -1,5 +1,6 @@
 import { domainToASCII } from 'node:url';
 import { z } from 'zod';
+import { NOT_ASCII } from './ascii.ts';
 
 /**
  * A mailbox the relay mails to and writes into To: and Delivered-To: WHATWG's "valid e-mail address"
@@ -43,9 +44,6 @@ function mailboxOf(header: { readonly value: readonly HeaderAddress[] } | undefi
 export function isAtSmsDomain(address: string, smsDomains: readonly string[]): boolean {
   return smsDomainOf(address, smsDomains) !== undefined;
 }
-
-/** Anything beyond ASCII: a domain written in UTF-8 (RFC 6531), to be read as its A-labels. */
-const NOT_ASCII = /\P{ASCII}/u;
 
 /**
  * A domain as the relay compares and writes it: lower case, an IDN as its A-labels, without the root's

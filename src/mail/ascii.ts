@@ -1,3 +1,6 @@
+/** Anything beyond ASCII: a domain written in UTF-8 (RFC 6531), a word with letters other scripts write, an address needing SMTPUTF8. */
+export const NOT_ASCII = /\P{ASCII}/u;
+
 /**
  * Text for a field that must be printable US-ASCII: an SMTP reply line (RFC 5321 §4.2, without
  * SMTPUTF8), a delivery-status field (RFC 3464 §2.1.2). Letters keep their base letter (`Résumé` →

@@ -46,6 +46,7 @@ import {
   STATUS_WORDS,
   withTurkishI,
 } from './wordings.ts';
+import { NOT_ASCII } from './ascii.ts';
 
 export interface StripRules {
   /** Text from one of these on is dropped (IntelliSoftware-style `[EndOfMessage]`). */
@@ -252,12 +253,11 @@ const isForwardMarker = (line: string) =>
   FORWARD_MARKER.test(line) || (line.length <= MAX_NOTES_FORWARD_MARKER_LINE && NOTES_FORWARD_MARKER.test(line) && DATE_WITH_YEAR.test(line));
 /** A forward marker is one short line (Apple Mail's are under 40 characters in every language): a longer line ending in a colon is a sentence. */
 const MAX_FORWARD_MARKER_LINE = 80;
-/** ASCII has no diacritics to take off: most last lines need no decomposition. */
-const NOT_ASCII = /\P{ASCII}/u;
 /**
  * Device lines are compared without diacritics: Arabic and Hebrew vowel signs are optional
  * ("أُرسلت" is "أرسلت"), and a decomposed accent (macOS) is the composed one.
  */
+// ASCII has no diacritics to take off: most last lines need no decomposition.
 const withoutMarks = (text: string) => (NOT_ASCII.test(text) ? text.normalize('NFD').replace(/\p{Mn}/gu, '') : text);
 /** Scripts written without spaces between words: a device line's next word follows its start directly ("发自我的iPhone"). */
 const UNSPACED_SCRIPTS = '\\p{Script=Han}\\p{Script=Hiragana}\\p{Script=Katakana}\\p{Script=Thai}\\p{Script=Lao}\\p{Script=Khmer}\\p{Script=Myanmar}';

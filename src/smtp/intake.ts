@@ -13,6 +13,7 @@ import { hostBeforePort, peerAddress } from '../policy/networks.ts';
 import { maskNumber, maskNumbersIn } from '../sms/numbers.ts';
 import { ANSWERS_AFTER_CLIENTS_END, applySmtpServerPatches, DataTimedOut, SAYS_WHAT_TO_WRITE } from './patches.ts';
 import { DataScanner, type SmugglingFinding } from './smuggling.ts';
+import { NOT_ASCII } from '../mail/ascii.ts';
 
 /** RFC 5321 §4.5.3.1.4 allows 512 octets per command line; some clients send long ESMTP parameters. */
 const MAX_COMMAND_LINE_BYTES = 4096;
@@ -607,9 +608,6 @@ function overlongOrcpt(orcpt: string | undefined): RelayError | undefined {
   if (address.length <= MAX_ORCPT_CHARACTERS) return undefined;
   return new RelayError('BAD_SMTP_PARAMETER', `ORCPT too long: ${address.length} characters, at most ${MAX_ORCPT_CHARACTERS} (RFC 3461 §4.2)`);
 }
-
-/** Anything outside ASCII. */
-const NOT_ASCII = /[^\p{ASCII}]/u;
 
 /**
  * A local part in UTF-8 in a transaction without SMTPUTF8, which the relay offers (RFC 6531). The

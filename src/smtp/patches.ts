@@ -3,7 +3,7 @@ import SASL from 'smtp-server/lib/sasl.js';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import type { SMTPStream } from 'smtp-server/lib/smtp-stream.js';
 import { QUOTED_CLIENT_TEXT_CHARS, RelayError, toSmtpError } from '../errors.ts';
-import { codePointName, printableAscii } from '../mail/ascii.ts';
+import { codePointName, NOT_ASCII, printableAscii } from '../mail/ascii.ts';
 import { DataScanner, type SmugglingFinding } from './smuggling.ts';
 
 /**
@@ -482,9 +482,6 @@ function xtextProblem(command: string): string | undefined {
   }
   return undefined;
 }
-
-/** Anything outside US-ASCII, written as it is. */
-const NOT_ASCII = /[^\p{ASCII}]/u;
 
 /** A MAIL's or RCPT's problem found by `addressProblem`, until the connection's next MAIL or RCPT. */
 const addressProblems = new WeakMap<SMTPConnection, string>();

@@ -240,8 +240,33 @@ export const waitsForSendAt = (sms: string, message: string) => `(${sms}.attempt
 /** An SMS's lease end while a relay holds it (its attempt's deadline: `next_attempt_at` is the lease's end then), of `outbound o`. */
 const LEASED_UNTIL = 'CASE WHEN o.lease_owner IS NOT NULL THEN o.next_attempt_at END AS leased_until';
 
-/** Whether `outbound o`'s lease has not ended by `clock` (the store's, a SQL expression): SmsState.beingSent, QueuedSms.beingSent. */
-export const beingSent = (clock: string) => `CASE WHEN o.lease_owner IS NOT NULL AND o.next_attempt_at > ${clock} THEN 1 ELSE 0 END AS being_sent`;
+/**
+ * Whether an `outbound` row (`table`: its alias with the dot, or none) is being sent: a relay holds its lease and the
+ * lease has not ended by `clock` (the store's, a SQL expression: the database's on PostgreSQL, the host's on SQLite).
+ * An ended lease is an attempt cut off (its relay stopped): that SMS is queued like any other.
+ */
+const leaseLive = (clock: string, table = '') => `${table}lease_owner IS NOT NULL AND ${table}next_attempt_at > ${clock}`;
+
+/** Whether `outbound o`'s lease has not ended by `clock`: SmsState.beingSent, QueuedSms.beingSent. */
+export const beingSent = (clock: string) => `CASE WHEN ${leaseLive(clock, 'o.')} THEN 1 ELSE 0 END AS being_sent`;
+
+/** A queued SMS a delete may take: none a relay is attempting now, for the gateway may have it and its answer decides it. */
+export const notBeingSent = (clock: string) => `NOT (${leaseLive(clock)})`;
+
+/**
+ * A queue action's target (QueueTarget) over `outbound`: one message's SMS, one of them (both given), or all (neither),
+ * `message` and `sms` being the store's placeholders for them.
+ */
+export const queueTargetSql = (message: string, sms: string) => `(${message} IS NULL OR message_id = ${message}) AND (${sms} IS NULL OR id = ${sms})`;
+
+/**
+ * The SMS of a queue action's target still leased once it changed what it could (QueueActionDone.leased): after a
+ * delete (`isDelete`, a SQL boolean), those being sent; after a retry or send now, every leased one not held (a held
+ * one is said held). Leases judged by `clock`, as `leaseLive`.
+ */
+export const leasedLeftSql = (clock: string, isDelete: string, target: string) =>
+  `SELECT id, next_attempt_at, CASE WHEN next_attempt_at <= ${clock} THEN 1 ELSE 0 END AS ended FROM outbound
+  WHERE status = 'queued' AND lease_owner IS NOT NULL AND (${isDelete} OR held = 0) AND ${target} ORDER BY id`;
 
 /** What listQueued selects of `outbound o` joined to `messages m`, in both stores, leases judged by `clock`. */
 export const queuedColumns = (clock: string) =>

@@ -4,9 +4,12 @@ import {
   quarantinedBody,
   quarantineEntry,
   type LeasedRow,
+  leasedLeftSql,
+  notBeingSent,
   type QueuedRow,
   queuedColumns,
   queueTarget,
+  queueTargetSql,
   toLeasedSms,
   type ReplyOfNumberRow,
   toQueuedSms,
@@ -20,8 +23,8 @@ import type { QuarantinedBody, QuarantineEntry, QueueAction, QueueActionDone, Qu
 /** A queued SMS not held that waits for its send time, still ahead (`@now`): counted apart, its age from that time. */
 const SCHEDULED = `o.held = 0 AND m.send_at > @now AND ${waitsForSendAt('o', 'm')}`;
 
-/** A queue action's target (QueueTarget): one message's SMS, one of them (both), or all (neither). */
-const TARGET = '(@message IS NULL OR message_id = @message) AND (@sms IS NULL OR id = @sms)';
+/** A queue action's target (QueueTarget). */
+const TARGET = queueTargetSql('@message', '@sms');
 
 /**
  * The host's clock, as SQLite reads it: what the queue's reads and actions judge leases by (QueuedSms.beingSent), as
@@ -29,19 +32,6 @@ const TARGET = '(@message IS NULL OR message_id = @message) AND (@sms IS NULL OR
  * while the `now` a caller passes may be a console's or a test's own.
  */
 export const SQLITE_NOW_MS = "CAST(unixepoch('subsec') * 1000 AS INTEGER)";
-
-/**
- * An SMS a relay is attempting now (its lease not ended): a delete leaves it, for the gateway may have it already and its
- * answer decides what it is. An ended lease is an attempt cut off (its relay stopped): that SMS is queued like any other.
- */
-const NOT_BEING_SENT = `(lease_owner IS NULL OR next_attempt_at <= ${SQLITE_NOW_MS})`;
-
-/**
- * The SMS of a queue action's target still leased once it changed what it could (QueueActionDone.leased): after a delete,
- * those being sent; after a retry or send now, every leased one not held (a held one is said held).
- */
-const LEASED_LEFT = `SELECT id, next_attempt_at, next_attempt_at <= ${SQLITE_NOW_MS} AS ended FROM outbound
-  WHERE status = 'queued' AND lease_owner IS NOT NULL AND (@action = 'delete' OR held = 0) AND ${TARGET} ORDER BY id`;
 
 /** What operators ask of the store (`smsrelay status | log | queue`, `/metrics`). */
 export function prepareAdminStatements(db: Database) {
@@ -80,8 +70,8 @@ export function prepareAdminStatements(db: Database) {
       WHERE status = 'queued' AND held = 0 AND lease_owner IS NULL AND @message IS NOT NULL AND ${TARGET} RETURNING id, message_id`),
     remove: db.prepare(`
       UPDATE outbound SET status = 'failed', last_error = 'deleted from the queue by the operator', lease_owner = NULL, updated_at = @now
-      WHERE status = 'queued' AND ${NOT_BEING_SENT} AND ${TARGET} RETURNING id, message_id`),
-    leasedLeft: db.prepare(LEASED_LEFT),
+      WHERE status = 'queued' AND ${notBeingSent(SQLITE_NOW_MS)} AND ${TARGET} RETURNING id, message_id`),
+    leasedLeft: db.prepare(leasedLeftSql(SQLITE_NOW_MS, "@action = 'delete'", TARGET)),
     actionEvent: db.prepare('INSERT INTO events (at, message_id, sms_id, kind, detail) VALUES (?, ?, ?, ?, ?)'),
     pause: db.prepare("INSERT INTO control (key, value) VALUES ('dispatch_paused', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
     resume: db.prepare("DELETE FROM control WHERE key = 'dispatch_paused'"),

@@ -48,6 +48,9 @@ import {
   queueTarget,
   queuedColumns,
   type LeasedRow,
+  leasedLeftSql,
+  notBeingSent,
+  queueTargetSql,
   toLeasedSms,
   toReceivedReply,
   type SmsStateRow,
@@ -1204,10 +1207,10 @@ export class PostgresStore implements Store, ClusterStore {
         AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = outbound.message_id AND m.send_at > $1 AND ${waitsForSendAt('outbound', 'm')})`,
       'send now': "next_attempt_at = $1, updated_at = $1 WHERE status = 'queued' AND held = 0 AND lease_owner IS NULL AND $2::text IS NOT NULL",
       delete: `status = 'failed', last_error = 'deleted from the queue by the operator', lease_owner = NULL, updated_at = $1
-        WHERE status = 'queued' AND (lease_owner IS NULL OR next_attempt_at <= ${DB_NOW_MS})`,
+        WHERE status = 'queued' AND ${notBeingSent(DB_NOW_MS)}`,
     }[action];
     const { message, sms } = queueTarget(target);
-    const targeted = '($2::text IS NULL OR message_id = $2) AND ($3::bigint IS NULL OR id = $3)';
+    const targeted = queueTargetSql('$2::text', '$3::bigint');
     return this.#queueing(action === 'retry' || action === 'send now' || action === 'release' ? ['sms'] : [], async (client) => {
       const { rowCount } = await client.query(
         `WITH changed AS (UPDATE outbound SET ${change} AND ${targeted} RETURNING id, message_id)
@@ -1216,11 +1219,7 @@ export class PostgresStore implements Store, ClusterStore {
       );
       if (action === 'hold' || action === 'release') return { changed: rowCount ?? 0, leased: [] };
       // What it left for a lease, as SQLite's LEASED_LEFT: after a delete those being sent, after a retry every leased one not held.
-      const { rows } = await client.query<LeasedRow>(
-        `SELECT id, next_attempt_at, (next_attempt_at <= ${DB_NOW_MS})::int AS ended FROM outbound
-        WHERE status = 'queued' AND lease_owner IS NOT NULL AND ($1 OR held = 0) AND ${targeted} ORDER BY id`,
-        [action === 'delete', message, sms],
-      );
+      const { rows } = await client.query<LeasedRow>(leasedLeftSql(DB_NOW_MS, '$1', targeted), [action === 'delete', message, sms]);
       return { changed: rowCount ?? 0, leased: rows.map(toLeasedSms) };
     });
   }
