@@ -67,10 +67,10 @@ export async function buildNewMail(
     routes,
   );
   const senderIdProblem = request.senderId === undefined ? undefined : provider.senderIdProblem(request.senderId);
-  if (senderIdProblem) throw new RelayError('BAD_PARAMETER', `Invalid sender id: ${senderIdProblem}`);
+  if (senderIdProblem) throw new RelayError('BAD_PARAMETER', `Invalid sender id: ${senderIdProblem}`, { quotes: request.senderId });
   const senderIdRefused =
     request.senderId === undefined ? undefined : senders.senderIdProblem(principal, request.senderId, request.senderIdGivenIn ?? 'X-SMS-From');
-  if (senderIdRefused) throw new RelayError('SENDER_ID_REFUSED', `Sender id refused: ${senderIdRefused}`);
+  if (senderIdRefused) throw new RelayError('SENDER_ID_REFUSED', `Sender id refused: ${senderIdRefused}`, { quotes: request.senderId });
   const { sms, maxParts, partsCapped, standIns } = smsOnProvider(
     request,
     Math.min(settings.maxParts, principal.maxParts ?? Number.POSITIVE_INFINITY),

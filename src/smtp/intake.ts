@@ -630,13 +630,7 @@ function noTransaction(): RelayError {
  * The relay's own failure (the store, a bug) is at error with all its detail; the client's reply
  * carries none of it.
  */
-function logRefusal(
-  logger: Logger,
-  error: RelayError,
-  fields: Readonly<Record<string, unknown>>,
-  message: string,
-  quoted?: { readonly text: string; readonly masked: string },
-): void {
+function logRefusal(logger: Logger, error: RelayError, fields: Readonly<Record<string, unknown>>, message: string, quoted?: Quoted): void {
   // A store outage is one "store: commits fail" error line (docs/operations.md); each mail it refuses is a
   // refusal like any other, at info with the store's own words, not an error with a stack.
   if (STORE_FAILURE_CODES.has(error.code)) {
@@ -647,7 +641,8 @@ function logRefusal(
     logger.error({ ...fields, code: error.code, err: error }, message);
     return;
   }
-  const reason = quoted ? error.message.split(quoted.text).join(quoted.masked) : error.message;
+  const quote = quoted ?? (error.quotes === undefined ? undefined : maskedQuote(error.quotes));
+  const reason = quote ? error.message.split(quote.text).join(quote.masked) : error.message;
   // An unread bounce may be a reply mail's failure in words the relay does not know: the operator sees it.
   const level = error.code === 'UNREAD_BOUNCE' ? 'warn' : 'info';
   logger[level]({ ...fields, code: error.code, reason: maskNumbersIn(reason) }, message);
@@ -664,9 +659,19 @@ function loggedSender(address: string): string {
  * One without digits holds no number and reads as written (`postmaster`): masking it would mask the
  * same word in the relay's own reason ("the postmaster's copy").
  */
-function maskedRecipient(address: string): { readonly rcpt: string; readonly quoted?: { readonly text: string; readonly masked: string } } {
+function maskedRecipient(address: string): { readonly rcpt: string; readonly quoted?: Quoted } {
   const local = address.slice(0, Math.max(address.lastIndexOf('@'), 0));
-  if (!/\d/.test(local)) return { rcpt: address };
-  const masked = maskNumber(local);
-  return { rcpt: `${masked}${address.slice(local.length)}`, quoted: { text: local, masked } };
+  const quoted = maskedQuote(local);
+  return quoted ? { rcpt: `${quoted.masked}${address.slice(local.length)}`, quoted } : { rcpt: address };
+}
+
+/** A client's value a reason quotes, and how the info log shows it. */
+interface Quoted {
+  readonly text: string;
+  readonly masked: string;
+}
+
+/** A quoted value with a digit in it masked digit for digit (it may hold a number); one without digits holds none. */
+function maskedQuote(value: string): Quoted | undefined {
+  return /\d/.test(value) ? { text: value, masked: maskNumber(value) } : undefined;
 }

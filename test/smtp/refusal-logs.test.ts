@@ -13,6 +13,8 @@ import { SmtpDialog, sendMail } from '../helpers/smtp.ts';
 const PREMIUM_NATIONAL = '09001234567';
 const PREMIUM_INTERNATIONAL = '00449001234567';
 const NUMBER_AS_PARAMETER = '447700900965';
+/** A number written as a sender id with letters attached or a digit too many. */
+const SENDER_ID_NUMBER = '447700900123';
 
 /**
  * What the relay's info log and its replies say about refusals (over real SMTP, the log captured):
@@ -217,7 +219,22 @@ describe('refusals in the log and in the reply', () => {
     assert.equal(ended[0]?.client, '127.0.0.1');
   });
 
+  test('a sender id refused as invalid that is a number with letters attached or a digit too many is masked in the log, not in the reply', async () => {
+    for (const senderId of [`${SENDER_ID_NUMBER}X`, `Tel${SENDER_ID_NUMBER}`, `${SENDER_ID_NUMBER}5678`]) {
+      const sent = await sendMail(relay.smtpPort, { to: ['447700900783@sms.localhost'], body: 'x', headers: { 'X-SMS-From': senderId } });
+      assert.equal(sent.data?.code, 554, sent.data?.text);
+      assert.ok(sent.data?.text.includes(`"${senderId}"`), 'the writer is shown the value they gave');
+      const refused = lines().findLast((line) => line.msg === 'smtp: mail refused');
+      assert.equal(refused?.code, 'BAD_PARAMETER');
+      assert.match(String(refused?.reason), /^Invalid sender id: .* not "[^"]*\*{6,}[^"]*"$/);
+    }
+  });
+
   test('no whole number reached the log', () => {
-    assertNeverLogged(log.lines, { 'the national premium number': PREMIUM_NATIONAL.slice(1), 'the number given as a parameter': NUMBER_AS_PARAMETER });
+    assertNeverLogged(log.lines, {
+      'the national premium number': PREMIUM_NATIONAL.slice(1),
+      'the number given as a parameter': NUMBER_AS_PARAMETER,
+      'the number in a sender id': SENDER_ID_NUMBER.slice(4),
+    });
   });
 });
