@@ -1072,8 +1072,8 @@ async function start(): Promise<void> {
   if (stopSignal) stoppingWhileStarting(stopSignal);
   stopAsked.signal.addEventListener('abort', () => stopSignal && stoppingWhileStarting(stopSignal));
   const [{ StoreConfigError }, { ClusterError }] = await Promise.all([import('./store/postgres/store.ts'), import('./store/cluster-types.ts')]);
-  const relay = await startRelay(config, logger, { stopAsked: stopAsked.signal }).catch((error: unknown) => {
-    if (stopAsked.signal.aborted && error === stopAsked.signal.reason) return undefined;
+  /** A start refused: one line and the exit that says what helps; anything else is thrown on. */
+  const refuse = (error: unknown): never => {
     // A port taken or not allowed, a database that refuses us, a relay of this name or a Maildir among several:
     // only the configuration (or stopping the other program) helps.
     const setting =
@@ -1095,6 +1095,26 @@ async function start(): Promise<void> {
     logger.flush();
     console.error(`smsrelay: config: ${describeSetting(setting)}: ${(error as Error).message}`);
     process.exit(error instanceof DataDirError ? dataDirExit(error) : EXIT_CONFIG);
+  };
+  // PostgreSQL unreachable at start, then answering with a refusal: the relay listening (or still starting) stops, then refuses as a start that met it.
+  let refusedLate: Error | undefined;
+  const onRefused = (refusal: Error) => {
+    refusedLate = refusal;
+    const started = running;
+    if (!started) return stopAsked.abort(refusal);
+    // No longer the running relay: a signal from now on stops nothing twice.
+    running = undefined;
+    started.relay.stop().then(
+      () => refuse(refusal),
+      (error: unknown) => {
+        logger.error({ err: error }, 'relay: error while stopping');
+        refuse(refusal);
+      },
+    );
+  };
+  const relay = await startRelay(config, logger, { stopAsked: stopAsked.signal, onRefused }).catch((error: unknown) => {
+    if (stopAsked.signal.aborted && error === stopAsked.signal.reason && error !== refusedLate) return undefined;
+    return refuse(error);
   });
   if (!relay) {
     // Everything that had started is stopped and the lock released: the exit is a stop's (0).

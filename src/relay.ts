@@ -93,6 +93,11 @@ export interface RelayOptions {
    * first; a gateway's first bind, whose undoing is already on the stack, is cut.
    */
   readonly stopAsked?: AbortSignal;
+  /**
+   * A refusal of the start (a ClusterError, a StoreConfigError…) met once PostgreSQL, unreachable at start,
+   * answers: the relay, already listening, is not ready; `start` stops it and refuses as at a start.
+   */
+  readonly onRefused?: (refusal: Error) => void;
 }
 
 /**
@@ -125,6 +130,11 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
   warnOpenFileLimit(config, logger);
   // What an upgrade of the store at this start was (logMigration), for a refusal that comes after it.
   let upgraded: Migrated | undefined;
+  /** A configuration refused after all, the store already upgraded: the operator must know it stays so, which an older release may not read. */
+  const afterUpgrade = <E>(error: E): E => {
+    if (upgraded && (error instanceof ListenError || error instanceof ClusterError)) error.message = `${error.message}; ${refusedAfterUpgrade(upgraded)}`;
+    return error;
+  };
   const stack: Array<() => Promise<void> | void> = [
     () => {
       // Last: nothing acts on the store any more. A directory made unwritable under the relay is the operator's to fix, not a failed stop.
@@ -196,7 +206,14 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     // PostgreSQL unreachable at start: the relay runs, not ready, and the store connects (and resumes leases) when it can.
     const store = config.store.url
       ? await PostgresStore.open(
-          { url: config.store.url, onConnected: joinAndResume, wakeTag: instance, onMigrated, admit: (relays) => membership.admit(relays) },
+          {
+            url: config.store.url,
+            onConnected: joinAndResume,
+            wakeTag: instance,
+            onMigrated,
+            admit: (relays) => membership.admit(relays),
+            onRefused: (refusal) => options.onRefused?.(afterUpgrade(refusal)),
+          },
           onHealth,
         )
       : await openThreadedStore({ file: join(config.dataDir, STORE_FILE), busyTimeoutMs: config.store.busyTimeout, check: true }, onHealth, onMigrated);
@@ -604,10 +621,8 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     };
   } catch (error) {
     await stop();
-    // A configuration refused after all (a relay joined or a port was taken since the first look): the
-    // operator must know that the store stays upgraded, which an older release may not read.
-    if (upgraded && (error instanceof ListenError || error instanceof ClusterError)) error.message = `${error.message}; ${refusedAfterUpgrade(upgraded)}`;
-    throw error;
+    // A relay joined or a port was taken since the first look.
+    throw afterUpgrade(error);
   }
 }
 

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import BetterSqlite3 from 'better-sqlite3';
 import { after, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { status } from '../../src/admin.ts';
 import { Membership, relayVersion } from '../../src/cluster/membership.ts';
 import { settingsDigest } from '../../src/cluster/settings.ts';
@@ -17,7 +18,7 @@ import { MIGRATIONS } from '../../src/store/migrations.ts';
 import { DB_NOW_MS } from '../../src/store/postgres/clock.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
 import { captureLog } from '../helpers/log-lines.ts';
-import { freshDatabase, describeOnPostgres, withClient } from '../helpers/postgres.ts';
+import { freshDatabase, describeOnPostgres, ownPostgres, withClient, withDatabase } from '../helpers/postgres.ts';
 import {
   BIN,
   gatewayYaml,
@@ -489,6 +490,58 @@ describeOnPostgres('several relays on one PostgreSQL', async () => {
       await standalone.close();
       removeDir(alpha.dir);
       removeDir(dir);
+    }
+  });
+
+  test("PostgreSQL unreachable at start, then back: a start it refuses (a relay of the same name, a Maildir among several, another application's database) is refused as at a start, one line and exit 78, not retried as an outage", async () => {
+    const server = await ownPostgres();
+    const database = async (name: string, sql = '') => {
+      await withClient(server.url, (client) => client.query(`CREATE DATABASE ${name}`));
+      const url = withDatabase(server.url, name);
+      if (sql) await withClient(url, (client) => client.query(sql));
+      return url;
+    };
+    const url = await database('relays');
+    const foreign = await database('crm', 'CREATE TABLE customers (id int)');
+    const alpha = await startTestRelay({}, clusterEnv(url, 'alpha'));
+    const dirs = { twin: tempDir(), maildir: tempDir(), other: tempDir() };
+    try {
+      await server.stop();
+      const { SMSRELAY_MAIL_URL: _smarthost, ...withoutSmarthost } = clusterEnv(url, 'beta');
+      const [twin, maildir, other] = await Promise.all([
+        spawnRelay(dirs.twin, relayEnvironment(dirs.twin, {}, clusterEnv(url, 'alpha'))),
+        spawnRelay(dirs.maildir, relayEnvironment(dirs.maildir, {}, withoutSmarthost)),
+        spawnRelay(dirs.other, relayEnvironment(dirs.other, {}, clusterEnv(foreign, 'gamma'))),
+      ]);
+      for (const relay of [twin, maildir, other])
+        assert.ok(
+          relay.logs.some((line) => String(line.msg).startsWith('relay: listening, store not ready')),
+          'each listens, not ready, while the database is down',
+        );
+      await server.start();
+      /** How the relay ended, or that it still runs well after the database's return (retrying the refusal as an outage). */
+      const refusal = async (relay: typeof twin) => {
+        const code = await Promise.race([relay.exited, sleep(40_000, undefined, { ref: false }).then(() => 'still running')]);
+        return { code, stderr: relay.stderr() };
+      };
+      const [refusedTwin, refusedMaildir, refusedOther] = await Promise.all([refusal(twin), refusal(maildir), refusal(other)]);
+      for (const { code, stderr } of [refusedTwin, refusedMaildir, refusedOther]) assert.equal(code, 78, stderr);
+      assert.match(
+        refusedTwin.stderr,
+        /^smsrelay: config: SMSRELAY_RELAY_NAME="alpha": another relay named "alpha" is running on this database \(pid \d+ on [^)]+\): give each relay its own store\.relayName\n$/,
+      );
+      assert.match(
+        refusedMaildir.stderr,
+        /^smsrelay: config: mail\.url .*: unset \(a Maildir in the data directory\), but relays alpha share this database: .*set mail\.url on every relay\n$/,
+      );
+      assert.match(
+        refusedOther.stderr,
+        /^smsrelay: config: SMSRELAY_DATABASE_URL=".*": the database holds tables that are not smsrelay's \(customers\): give smsrelay a database of its own .*\n$/,
+      );
+    } finally {
+      await alpha.stop();
+      removeDir(alpha.dir);
+      for (const dir of Object.values(dirs)) removeDir(dir);
     }
   });
 

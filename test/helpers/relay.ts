@@ -163,6 +163,10 @@ export interface RelayProcess {
   readonly httpPort: number;
   /** Every log line the relay printed so far (parsed JSON). */
   readonly logs: Array<Record<string, unknown>>;
+  /** What the relay wrote on stderr so far (its refusal, one line). */
+  stderr(): string;
+  /** Its exit code once it exited by itself (null: killed by a signal). */
+  readonly exited: Promise<number | null>;
   kill9(): Promise<void>;
   stop(): Promise<number | null>;
 }
@@ -207,6 +211,8 @@ export async function spawnRelay(dir: string, env: Record<string, string>, user?
     smtpPort: port(entry.smtp),
     httpPort: port(entry.http),
     logs,
+    stderr: () => stderr,
+    exited,
     async kill9() {
       child.kill('SIGKILL');
       await exited;

@@ -195,6 +195,11 @@ export interface PostgresStoreOptions {
    * rows (a ClusterError), so that a start refused for them leaves the schema as it was.
    */
   readonly admit?: (relays: Pick<ClusterStore, 'relaysSeen'>) => Promise<unknown>;
+  /**
+   * A refusal of the start (startRefusal) met only by a connect after the first, the database having been
+   * unreachable at start: the store stops trying, and the relay refuses as a start that met it would.
+   */
+  readonly onRefused?: (refusal: Error) => void;
 }
 
 type Client = pg.PoolClient;
@@ -683,8 +688,9 @@ export class PostgresStore implements Store, ClusterStore {
   }
 
   /**
-   * Connects and brings the schema up to date. A database that refuses us for good throws
-   * StoreConfigError; an unreachable one gives a store that is not ready and keeps trying.
+   * Connects and brings the schema up to date. A start the database or the relay's own checks refuse
+   * (startRefusal) throws; an unreachable database gives a store that is not ready and keeps trying,
+   * until it connects or meets such a refusal (`onRefused`).
    */
   static async open(options: PostgresStoreOptions, onHealth: (health: StoreHealth) => void = () => undefined): Promise<PostgresStore> {
     const store = new PostgresStore(options.url, onHealth);
@@ -692,14 +698,10 @@ export class PostgresStore implements Store, ClusterStore {
     try {
       await store.#connect(options);
     } catch (error) {
-      if (error instanceof NoStoreError || error instanceof ClusterError) {
+      const refusal = startRefusal(error);
+      if (refusal) {
         await store.#pool.end();
-        throw error;
-      }
-      const problem = configProblem(error);
-      if (problem !== undefined) {
-        await store.#pool.end();
-        throw new StoreConfigError(problem, { cause: error });
+        throw refusal;
       }
       store.#failing(error);
       store.#retryConnect(options, CONNECT_RETRY_MIN_MS);
@@ -730,8 +732,11 @@ export class PostgresStore implements Store, ClusterStore {
       if (this.#closed) return;
       this.#connect(options).catch((error: unknown) => {
         this.#ready = false;
-        this.#failing(error);
-        if (!this.#closed) this.#retryConnect(options, Math.min(delay * 2, CONNECT_RETRY_MAX_MS));
+        // The same rule as open's: a database that returned can still refuse the start, which no retry cures.
+        const refusal = startRefusal(error);
+        this.#failing(refusal ?? error);
+        if (refusal) options.onRefused?.(refusal);
+        else if (!this.#closed) this.#retryConnect(options, Math.min(delay * 2, CONNECT_RETRY_MAX_MS));
       });
     }, delay);
     this.#retry.unref();
@@ -1895,6 +1900,18 @@ const CERTIFICATE_REFUSALS: ReadonlySet<string> = new Set([
   'CERT_NOT_YET_VALID',
   'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
+
+/**
+ * What a connect's failure refuses the start with, whether it is the first connect or one after an outage
+ * at start: the database's refusal for good (StoreConfigError), the relay's own checks' (ClusterError), no
+ * store where none may be made (NoStoreError); undefined for a failure a retry may cure (the server or
+ * the way to it, which every other failure is taken for, as a store outage is).
+ */
+function startRefusal(error: unknown): Error | undefined {
+  if (error instanceof NoStoreError || error instanceof ClusterError) return error;
+  const problem = configProblem(error);
+  return problem === undefined ? undefined : new StoreConfigError(problem, { cause: error });
+}
 
 /** Why the database refuses us for good, with the fix where it is ours to name; undefined for a failure a retry may cure. */
 export function configProblem(error: unknown): string | undefined {
