@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
 import { beforeEach, describe, test } from 'node:test';
+import pg from 'pg';
 import { RelayError } from '../../src/errors.ts';
+import { GROUP_WAITING_MS } from '../../src/store/postgres/group-writer.ts';
 import { PostgresStore, SMS_CANDIDATES } from '../../src/store/postgres/store.ts';
 import type { Store } from '../../src/store/types.ts';
 import { freshDatabase, withClient, describeOnPostgres } from '../helpers/postgres.ts';
 import { claim, mail } from '../helpers/store.ts';
 import { forEachStore } from '../helpers/stores.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 /** #17 item 8: PostgreSQL commits writes in groups as SQLite does, with the same answer to each write. */
 forEachStore((kind) =>
@@ -281,5 +284,45 @@ describeOnPostgres('PostgreSQL: which commits wait for the WAL flush', async () 
     );
     const { commits, synced } = before;
     assert.deepEqual([after.commits - commits, after.synced - synced], [4, 2]);
+  });
+
+  test('writes coming turn after turn while groups commit gather behind two groups; groups held up (a lock) past GROUP_WAITING_MS do not hold back the writes behind them', async () => {
+    const url = (await freshDatabase()) ?? '';
+    const store = await PostgresStore.open({ url });
+    // A real held-up commit, on the server: storing a mail waits for the advisory lock the test holds.
+    const hold = '4242, 18';
+    await withClient(url, (client) =>
+      client.query(`
+        CREATE FUNCTION hold_accept() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_advisory_xact_lock_shared(${hold}); RETURN NEW; END $$;
+        CREATE TRIGGER hold_accept BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION hold_accept();`),
+    );
+    const holder = new pg.Client({ connectionString: url });
+    await holder.connect();
+    /** The groups in flight, each waiting for the lock. */
+    const held = async () =>
+      Number((await holder.query<{ n: string }>("SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")).rows[0]?.n);
+    try {
+      await holder.query(`SELECT pg_advisory_lock(${hold})`);
+      const before = (await store.commitStats()).commits;
+      const mails = Array.from({ length: 6 }, (_, index) => mail([`+44770090012${index}`]));
+      const accepted: Array<Promise<unknown>> = [];
+      for (const item of mails) {
+        accepted.push(store.acceptMail(item));
+        // Each write in a turn of its own: with a free connection and no limit but the pool, each would open a group.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      // The first two open a group each; the four behind them wait for a group, and once those two have waited
+      // GROUP_WAITING_MS (the lock) they go on together in a third, without waiting for the lock's end.
+      await waitFor('the third group, at the lock too', async () => (await held()) === 3 || undefined);
+      await new Promise((resolve) => setTimeout(resolve, 3 * GROUP_WAITING_MS));
+      assert.equal(await held(), 3, 'every write is in one of three groups: none opens another');
+      await holder.query(`SELECT pg_advisory_unlock(${hold})`);
+      await Promise.all(accepted);
+      assert.equal((await store.commitStats()).commits - before, 3);
+      assert.equal((await claim(store, 10, 1)).length, 6);
+    } finally {
+      await holder.end();
+      await store.close();
+    }
   });
 });

@@ -27,20 +27,42 @@ import { toWire } from './prepared.ts';
  */
 const MAX_WRITES_PER_GROUP = 256;
 /**
- * Groups committing at once, each on a connection of its own. One group at a time (as on SQLite) left
+ * Groups committing at once at most, each on a connection of its own. One group at a time (as on SQLite) left
  * the relay waiting on round trips: a group's statements go one after the other, and on a busy
- * machine each waits for the relay's event loop and the server's backend to be scheduled. While
- * fewer are in flight a write starts a group at the next turn; when all are busy, writes gather
- * for the first one that ends. Six, not three: webhooks wait for their commit (a received SMS is
- * answered 200 only after it), so under 50 concurrent webhooks the commits in flight bound the rate,
- * and the server merges the WAL flushes of commits that arrive together. Measured in the bench's MO
- * (2026-12-04 17:57–18:08, idle machine, 3,000 webhooks, median of 3 each): committed on PostgreSQL
- * 2,199 / 2,670 / 2,592 / 2,648 per s with three, 2,808 / 2,460 / 3,156 / 2,955 with six (0.65–0.74
- * of SQLite's figure in the same runs against 0.70–0.81); Email→SMS with 10 sessions unchanged
- * (1,051 / 1,155 / 1,295 mails/s at -l 800, default body, short alerts, against 1,010 / 1,099 / 1,230).
- * Four connections of the pool's POOL_MAX_CONNECTIONS stay for reads.
+ * machine each waits for the relay's event loop and the server's backend to be scheduled. Six, not three:
+ * webhooks wait for their commit (a received SMS is answered 200 only after it), so under 50 concurrent
+ * webhooks the commits in flight bound the rate, and the server merges the WAL flushes of commits that
+ * arrive together. Measured in the bench's MO (2026-12-04 17:57–18:08, idle machine, 3,000 webhooks,
+ * median of 3 each): committed on PostgreSQL 2,199 / 2,670 / 2,592 / 2,648 per s with three, 2,808 / 2,460
+ * / 3,156 / 2,955 with six (0.65–0.74 of SQLite's figure in the same runs against 0.70–0.81). Four
+ * connections of the pool's POOL_MAX_CONNECTIONS stay for reads. Only while groups wait (GROUP_WAITING_MS)
+ * do more than GROUPS_AT_ONCE open.
  */
 export const MAX_GROUPS_IN_FLIGHT = 6;
+/**
+ * Groups that open at once while those in flight commit as usual; beyond them a write waits for the
+ * next group, which takes every write that came meanwhile. Opening a group whenever one of six
+ * connections was free, a write rarely waited, so the groups were small (0.86–0.95 commits per mail or
+ * received SMS, each a round trip, a transaction and a commit for the relay and the server alike) on
+ * cores the relay and the server share, where CPU per mail is what bounds the rate. Measured with a
+ * driver (2026-12-06 14:36–14:50, a machine shared with other testers, load 4–13; relay and server CPU
+ * from /proc; main and this, alternating, 3,000 or 1,500 of each per round; short alerts over 10
+ * pipelining sessions until the gateway had every SMS, MO at 50 concurrent webhooks until every reply
+ * mail): short alerts 0.60–0.64 commits per mail against 0.86–0.93, relay + server 1,885 against 2,129 µs
+ * (4 pairs, each lower: 0.85–0.91) and 1,460 against 1,557 (12 pairs, 9 lower, median 0.92); MO 0.74–0.79
+ * commits per SMS against 0.84–0.95, 1,431 against 1,624 µs (6 pairs, median 0.92), 1,412 against 1,480
+ * (12 pairs, median 0.95), 2,225 against 2,013 (4 pairs at load 4–10, each higher): median 0.97 of 22 pairs.
+ * One at once took about as much CPU as two (median 1.02 of it for MO, 0.97 for short alerts; 8 pairs each
+ * at load 21–31) and took fewer per second (166 against 182 SMS, 180 against 197 mails).
+ */
+const GROUPS_AT_ONCE = 2;
+/**
+ * A group in flight longer than this waits on something (a lock another transaction holds, a disk slow to
+ * flush): it no longer holds a place among GROUPS_AT_ONCE, so the writes behind it go on in a group of
+ * their own (up to MAX_GROUPS_IN_FLIGHT), as they did before. A group commits in 1–4 ms under load
+ * (the bench: 2.0 ms of commit per mail summed over the pool, 1.36 mails per commit): far below it.
+ */
+export const GROUP_WAITING_MS = 20;
 
 /**
  * Opens a group's transaction. Every write finds its rows through an index (claims stop at the due
@@ -170,9 +192,11 @@ class GroupLost {
 export class GroupWriter {
   readonly #options: GroupWriterOptions;
   #pending: PendingWrite[] = [];
-  /** Groups being committed: while MAX_GROUPS_IN_FLIGHT are, new writes wait for the next one. */
-  #inFlight = 0;
+  /** When each group being committed started (performance.now()): while they hold every place (#mayOpen), new writes wait for the next one. */
+  #inFlight: number[] = [];
   #scheduled = false;
+  /** Looks again (#mayOpen) once the older of the young groups in flight has been waiting GROUP_WAITING_MS, while armed. */
+  #lookAgain: NodeJS.Timeout | undefined;
   #idle: Array<() => void> = [];
 
   constructor(options: GroupWriterOptions) {
@@ -200,16 +224,17 @@ export class GroupWriter {
 
   /** Resolves when every write queued so far has settled (before the pool is closed). */
   drained(): Promise<void> {
-    if (this.#inFlight === 0 && !this.#scheduled && this.#pending.length === 0) return Promise.resolve();
+    if (this.#inFlight.length === 0 && !this.#scheduled && this.#pending.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.#idle.push(resolve));
   }
 
   #schedule(): void {
-    if (this.#inFlight === MAX_GROUPS_IN_FLIGHT || this.#scheduled) return;
+    if (this.#scheduled) return;
     if (this.#pending.length === 0) {
-      if (this.#inFlight === 0) for (const resolve of this.#idle.splice(0)) resolve();
+      if (this.#inFlight.length === 0) for (const resolve of this.#idle.splice(0)) resolve();
       return;
     }
+    if (!this.#mayOpen()) return;
     // The writes of this turn of the event loop go together (as on SQLite), the next ones wait for its COMMIT.
     this.#scheduled = true;
     setImmediate(() => {
@@ -218,16 +243,37 @@ export class GroupWriter {
     });
   }
 
+  /**
+   * Whether a group may open now: fewer than GROUPS_AT_ONCE of those in flight are younger than
+   * GROUP_WAITING_MS, and fewer than MAX_GROUPS_IN_FLIGHT in all. When only their age stops it, it looks
+   * again once the older of them has been waiting that long (a group ending looks again too).
+   */
+  #mayOpen(): boolean {
+    if (this.#inFlight.length >= MAX_GROUPS_IN_FLIGHT) return false;
+    const now = performance.now();
+    const young = this.#inFlight.filter((started) => now - started < GROUP_WAITING_MS);
+    if (young.length < GROUPS_AT_ONCE) return true;
+    this.#lookAgain ??= setTimeout(
+      () => {
+        this.#lookAgain = undefined;
+        this.#schedule();
+      },
+      Math.min(...young) + GROUP_WAITING_MS - now,
+    );
+    return false;
+  }
+
   async #commitNext(): Promise<void> {
     const group = this.#takeGroup();
     if (group.length === 0) return this.#schedule();
-    this.#inFlight += 1;
+    const started = performance.now();
+    this.#inFlight.push(started);
     // More may be waiting than one group takes, and another connection may be free.
     this.#schedule();
     try {
       await this.#commitGroup(group);
     } finally {
-      this.#inFlight -= 1;
+      this.#inFlight.splice(this.#inFlight.indexOf(started), 1);
       this.#schedule();
     }
   }
