@@ -192,6 +192,8 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
       // The store failing (down, busy, its disk full) in a page, a form or the session check: a person gets the console's
       // page saying so, a script the relay's JSON (the app's handler, rethrown to), as any other error.
       scope.setErrorHandler(async (error: Error & { statusCode?: number }, request: ConsoleRequest, reply) => {
+        // When to come back, for a script as for a browser (a GET's page also asks again by itself).
+        if (isStoreFailure(error)) reply.header('retry-after', String(STORE_RETRY_SECONDS));
         if (wantsJson(request)) throw error;
         // A body the parser refused (too big, JSON that is not, a media type the console does not read): a person gets the
         // page with the status, code and words a script gets.
@@ -213,7 +215,6 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
             ? `The relay keeps trying the store; this page tries again every ${STORE_RETRY_SECONDS} s.`
             : 'The relay keeps trying the store. Whether the form was done is not known: look at its page before sending it again.';
         // A GET is read again by the browser itself (no script needed); a form is never sent again unasked.
-        reply.header('retry-after', String(STORE_RETRY_SECONDS));
         return problem(request, reply, error.spec.http, new RelayError(error.code, `${error.publicReason}. ${again}`), request.console, undefined, undefined, {
           retryEvery: request.method === 'GET' ? STORE_RETRY_SECONDS : undefined,
         });
