@@ -170,7 +170,7 @@ function asWritten({ file: _file, gateway, store, console: { trustedProxies: _ol
  * 90000 → `90s` (ms() would round it to `2m`). Days only from two on: a day reads `24h`, as the
  * README's defaults are written.
  */
-function formatDuration(millis: number): string {
+export function formatDuration(millis: number): string {
   const [unit, size] = DURATION_UNITS.find(([, size, least]) => millis >= size * least && millis % size === 0) ?? ['ms', 1];
   return `${millis / size}${unit}`;
 }

@@ -12,6 +12,7 @@ import { settingsDigest } from './cluster/settings.ts';
 import {
   configCheck,
   counted,
+  formatDuration,
   type NoStoreYet,
   type OlderStore,
   history,
@@ -41,6 +42,7 @@ import {
 import { missingDataDirs, runningRelay, STORE_FILE } from './store/lock.ts';
 import { DAMAGED_STORE_FIX } from './store/health.ts';
 import { OlderSchemaError } from './store/migrations.ts';
+import { storeFailureCode } from './store/rows.ts';
 import { diskNearlyFull, isDamage, RECOVERED_SUFFIX, SqliteStore } from './store/sqlite.ts';
 import type { Store } from './store/types.ts';
 import type { Logger } from './log.ts';
@@ -109,7 +111,7 @@ const STORE_EXITS: Exits = {
   66: 'no store where it looked, or one this user may not open',
   69: 'the database cannot be reached now',
   74: "the store's disk refuses it (an I/O error, a read-only filesystem)",
-  75: "the store's disk is full",
+  75: "the store's disk is full, or another process holds the store's lock past store.busyTimeout (a command that writes)",
   78: 'a store it cannot use (damaged, newer, older: only start upgrades it; refusing)',
 };
 
@@ -595,9 +597,25 @@ function diskFailure(error: unknown, config: Config): { readonly line: string; r
   return { line: `${where}: its disk refuses it (${words}); check that filesystem (failing, out of inodes) and run it again`, exitCode: EXIT_IO };
 }
 
-/** A command's disk failure (diskFailure) said, with its exit code unless an earlier failure set one; anything else is thrown. */
+/**
+ * A command's write that met the store locked by another process past `store.busyTimeout` (in itself or as the store's
+ * STORE_BUSY): the one line naming `dataDir`, the lock and the fix, exit 75 (temporary: run it again); undefined for any
+ * other failure. Reading commands never meet it: a store of the current schema opens without writing (migrate).
+ */
+function heldLock(error: unknown, config: Config): { readonly line: string; readonly exitCode: number } | undefined {
+  const under = error instanceof RelayError ? (error.cause ?? error) : error;
+  if (storeFailureCode(under) !== 'STORE_BUSY') return undefined;
+  const code = String((under as { code?: unknown }).code);
+  const reason = under instanceof Error ? under.message : String(under);
+  return {
+    line: `smsrelay: ${describeSetting('dataDir')}: the store in ${config.dataDir} cannot be written now: another process holds its lock past store.busyTimeout (${formatDuration(config.store.busyTimeout)}; ${code}: ${reason}); run the command again once that process is done (a relay's own commits hold it for milliseconds: a longer hold is another program writing to ${STORE_FILE}, such as a sqlite3 shell left in a transaction)`,
+    exitCode: EXIT_TEMPORARY,
+  };
+}
+
+/** A command's disk failure (diskFailure) or a lock held too long (heldLock) said, with its exit code unless an earlier failure set one; anything else is thrown. */
 function diskFailureOrThrow(error: unknown, config: Config): void {
-  const failure = diskFailure(error, config);
+  const failure = diskFailure(error, config) ?? heldLock(error, config);
   if (failure === undefined) throw error;
   console.error(failure.line);
   if (process.exitCode === undefined || process.exitCode === 0) process.exitCode = failure.exitCode;
