@@ -43,6 +43,7 @@ import { missingDataDirs, runningRelay, STORE_FILE } from './store/lock.ts';
 import { DAMAGED_STORE_FIX } from './store/health.ts';
 import { OlderSchemaError } from './store/migrations.ts';
 import { storeFailureCode } from './store/rows.ts';
+import { SqliteConsoleStore } from './store/sqlite-console.ts';
 import { diskNearlyFull, isDamage, RECOVERED_SUFFIX, SqliteStore } from './store/sqlite.ts';
 import type { Store } from './store/types.ts';
 import type { Logger } from './log.ts';
@@ -151,8 +152,8 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   },
   status: { usage: 'status', does: 'queue depths, dispatch state, last errors', words: 1, exits: { 0: '', ...STORE_EXITS } },
   log: {
-    usage: 'log <id|number> [--limit <n>]',
-    does: "a message's history (mail, SMS, reports), or the newest messages to a number (written as a sender would: +44 7700 900123), 20 unless --limit says up to 1000; a list cut short says so on stderr",
+    usage: 'log <id|Message-ID|number> [--limit <n>]',
+    does: "a message's history (mail, SMS, reports), by the relay's id or the mail's own Message-ID (<abc@example.com>), or the newest messages to a number (written as a sender would: +44 7700 900123), 20 unless --limit says up to 1000; a list cut short says so on stderr",
     options: { limit: 'string' },
     needs: 'a message id or a phone number',
     words: 2,
@@ -405,7 +406,11 @@ async function main(argv: readonly string[]): Promise<void> {
       );
     case 'log':
       return withStore((store, config) =>
-        history(store, words[0] ?? '', Date.now(), config.sms.defaultRegion, { limit: option('limit'), note: (line) => console.error(`smsrelay: ${line}`) }),
+        history(store, words[0] ?? '', Date.now(), config.sms.defaultRegion, {
+          limit: option('limit'),
+          note: (line) => console.error(`smsrelay: ${line}`),
+          withMessageId: (header, limit) => messagesWithHeader(config, header, limit),
+        }),
       );
     case 'queue': {
       // `queue` alone, or with list's options only, is `queue list`.
@@ -443,6 +448,21 @@ async function main(argv: readonly string[]): Promise<void> {
     case 'version':
       console.log(relayVersion());
       return;
+  }
+}
+
+/**
+ * The relay's ids of the mails with Message-ID `header`, newest first: the console's Messages search (its own
+ * connections to the store, read-only for this), so that `log` finds a mail by what its sender knows it as, as the console does.
+ */
+async function messagesWithHeader(config: Config, header: string, limit: number): Promise<string[]> {
+  const consoleStore = config.store.url
+    ? (await import('./store/postgres/console.ts')).PostgresConsoleStore.open(config.store.url)
+    : SqliteConsoleStore.open(join(config.dataDir, STORE_FILE), config.store.busyTimeout);
+  try {
+    return (await consoleStore.searchMessages({ messageIdHeader: header }, limit)).map((message) => message.id);
+  } finally {
+    await consoleStore.close();
   }
 }
 
