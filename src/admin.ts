@@ -170,7 +170,7 @@ function asWritten({ file: _file, gateway, store, console: { trustedProxies: _ol
  * 90000 → `90s` (ms() would round it to `2m`). Days only from two on: a day reads `24h`, as the
  * README's defaults are written.
  */
-function formatDuration(millis: number): string {
+export function formatDuration(millis: number): string {
   const [unit, size] = DURATION_UNITS.find(([, size, least]) => millis >= size * least && millis % size === 0) ?? ['ms', 1];
   return `${millis / size}${unit}`;
 }
@@ -330,6 +330,23 @@ function scheduleOf(scheduledFor: number | undefined, now: number): string {
 /** What reads as a phone number rather than a message id: digits, with a `+` and the separators people write. */
 const LOOKS_LIKE_A_NUMBER = /^\+?[\d\s().-]{6,}$/;
 
+/** A relay message id (UUIDv7), and a console test send's form id: a UUID. */
+export const RELAY_MESSAGE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** A mail's own Message-ID as an operator pastes it, angle brackets optional: one `left@right`, as the relay keeps them (mail/extract.ts). */
+const MAIL_MESSAGE_ID = /^<?([!#-;=?A-~]+@[!#-;=?A-~]+)>?$/;
+
+/**
+ * A message id as an operator gives it, to the console's Messages search and to `smsrelay log` alike: the relay's
+ * (a UUID, any case), or the mail's own Message-ID as its sender knows it (`<abc@example.com>`, brackets optional),
+ * kept with its brackets as the store keeps it; undefined for neither.
+ */
+export function messageIdSearch(text: string): { readonly messageId: string } | { readonly messageIdHeader: string } | undefined {
+  const id = text.trim();
+  if (RELAY_MESSAGE_ID.test(id)) return { messageId: id.toLowerCase() };
+  const header = MAIL_MESSAGE_ID.exec(id)?.[1];
+  return header === undefined ? undefined : { messageIdHeader: `<${header}>` };
+}
+
 /**
  * A message's whole history, or the newest messages to a number (newest first) with theirs: LOGGED unless `limit` says, a list cut short said through `note`.
  * `smsrelay log`: a number as a sender would write it (`+44 7700 900123`, `07700 900123` in `defaultRegion`)
@@ -340,7 +357,16 @@ export async function history(
   subject: string,
   now: number,
   defaultRegion?: CountryCode,
-  { limit, note = () => undefined }: { readonly limit?: string | undefined; readonly note?: (line: string) => void } = {},
+  {
+    limit,
+    note = () => undefined,
+    withMessageId,
+  }: {
+    readonly limit?: string | undefined;
+    readonly note?: (line: string) => void;
+    /** The relay's ids of the mails with this Message-ID header, newest first, at most `limit`: the console's Messages search. */
+    readonly withMessageId?: (header: string, limit: number) => Promise<readonly string[]>;
+  } = {},
 ): Promise<string> {
   if (subject === '') throw new UsageError('log needs a message id or a phone number');
   const read = LOOKS_LIKE_A_NUMBER.test(subject) ? normaliseNumber(subject, defaultRegion) : undefined;
@@ -350,17 +376,22 @@ export async function history(
   if (limit !== undefined && !number)
     throw new UsageError(`log: --limit counts the messages to a number; ${subject} is no number, and a message's history is shown whole`);
   const most = logLimit(limit);
-  // One more than shown: whether some were left out, said on stderr with how to see them.
-  const newest = async <T>(kind: string, rows: readonly T[]): Promise<readonly T[]> => {
+  // Read up to one more than log ever shows: how many there are (up to that), said on stderr with the --limit that shows them.
+  const newest = async <T>(kind: { readonly one: string; readonly many: string }, rows: readonly T[]): Promise<readonly T[]> => {
     if (rows.length > most) {
-      const more = most < MOST_LOGGED ? `; more: smsrelay log ${number} --limit ${MOST_LOGGED}` : ', the most log shows';
-      note(`log: the newest ${counted.format(most)} ${kind} ${number} only${more}`);
+      const shown = most === 1 ? kind.one : `${counted.format(most)} ${kind.many}`;
+      const of = rows.length > MOST_LOGGED ? `more than ${counted.format(MOST_LOGGED)}` : counted.format(rows.length);
+      const more = most < MOST_LOGGED ? `; more: smsrelay log ${number} --limit ${Math.min(rows.length, MOST_LOGGED)}` : ', the most log shows';
+      note(`log: the newest ${shown} ${number} only, of ${of}${more}`);
     }
     return rows.slice(0, most);
   };
-  const ids = number ? await newest('messages to', await store.messagesOfNumber(number, most + 1)) : [subject];
+  const ids = number
+    ? await newest({ one: 'message to', many: 'messages to' }, await store.messagesOfNumber(number, MOST_LOGGED + 1))
+    : await idsOf(subject, withMessageId);
   const lines: string[] = [];
-  for (const reply of number ? await newest('SMS received from', await store.repliesOfNumber(number, most + 1)) : []) {
+  const received = { one: 'SMS received from', many: 'SMS received from' };
+  for (const reply of number ? await newest(received, await store.repliesOfNumber(number, MOST_LOGGED + 1)) : []) {
     // A mail another relay sent again after its relay's lease ended: the mailbox may have it twice, as an SMS's phone.
     const duplicates = reply.mail && reply.mail.possibleDuplicates > 0 ? ` (${plural(reply.mail.possibleDuplicates, 'possible duplicate')})` : '';
     const mail = reply.mail ? `mail ${reply.mail.status}${duplicates}${reply.mail.error ? ` (${reply.mail.error})` : ''}` : undefined;
@@ -396,8 +427,15 @@ export async function history(
   // were written wrongly, not unknown: say why and how to write them, as RCPT's refusal does.
   if (lines.length === 0 && read !== undefined && !read.ok) throw new UsageError(`log: ${read.reason}`);
   if (lines.length === 0)
-    throw new Error(`nothing known about ${subject}${number ? ` (${number})` : ''}: no message with that id, no SMS to or from that number`);
+    throw new Error(`nothing known about ${subject}${number ? ` (${number})` : ''}: no message with that id or Message-ID, no SMS to or from that number`);
   return lines.join('\n');
+}
+
+/** The messages `log <id>` shows: the relay's id as given, or those of a mail's Message-ID (messageIdSearch), newest first. */
+async function idsOf(subject: string, withMessageId: ((header: string, limit: number) => Promise<readonly string[]>) | undefined): Promise<readonly string[]> {
+  const search = messageIdSearch(subject);
+  if (search && 'messageIdHeader' in search && withMessageId) return withMessageId(search.messageIdHeader, MOST_LOGGED);
+  return [search && 'messageId' in search ? search.messageId : subject];
 }
 
 /** How many messages to a number (and SMS from it) `smsrelay log <number>` shows unless --limit says: a burst's latest on one screen. */
@@ -707,8 +745,8 @@ export async function quarantine(store: Store, args: readonly string[], note: (l
   if (command === 'delete') return (await deleteQuarantined(store, id === undefined ? { through: undefined } : { id })).said;
   const entry = id === undefined ? undefined : await store.quarantined(id);
   if (!entry) throw new NotFound(`quarantined request with id ${target}`);
-  const { body, erased, ...fields } = entry;
-  return `${JSON.stringify({ ...fields, receivedAt: when(entry) })}\n${erased ? '(body erased by store.retention)' : body === '' ? '(empty body)' : body}`;
+  const { body, ...fields } = entry;
+  return `${JSON.stringify({ ...fields, receivedAt: when(entry) })}\n${entry.bytes === 'erased' ? '(body erased by store.retention)' : body === '' ? '(empty body)' : body}`;
 }
 
 /**

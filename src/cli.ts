@@ -12,6 +12,7 @@ import { settingsDigest } from './cluster/settings.ts';
 import {
   configCheck,
   counted,
+  formatDuration,
   type NoStoreYet,
   type OlderStore,
   history,
@@ -41,6 +42,8 @@ import {
 import { missingDataDirs, runningRelay, STORE_FILE } from './store/lock.ts';
 import { DAMAGED_STORE_FIX } from './store/health.ts';
 import { OlderSchemaError } from './store/migrations.ts';
+import { storeFailureCode } from './store/rows.ts';
+import { SqliteConsoleStore } from './store/sqlite-console.ts';
 import { diskNearlyFull, isDamage, RECOVERED_SUFFIX, SqliteStore } from './store/sqlite.ts';
 import type { Store } from './store/types.ts';
 import type { Logger } from './log.ts';
@@ -109,7 +112,7 @@ const STORE_EXITS: Exits = {
   66: 'no store where it looked, or one this user may not open',
   69: 'the database cannot be reached now',
   74: "the store's disk refuses it (an I/O error, a read-only filesystem)",
-  75: "the store's disk is full",
+  75: "the store's disk is full, or another process holds the store's lock past store.busyTimeout (a command that writes)",
   78: 'a store it cannot use (damaged, newer, older: only start upgrades it; refusing)',
 };
 
@@ -149,8 +152,8 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   },
   status: { usage: 'status', does: 'queue depths, dispatch state, last errors', words: 1, exits: { 0: '', ...STORE_EXITS } },
   log: {
-    usage: 'log <id|number> [--limit <n>]',
-    does: "a message's history (mail, SMS, reports), or the newest messages to a number (written as a sender would: +44 7700 900123), 20 unless --limit says up to 1000; a list cut short says so on stderr",
+    usage: 'log <id|Message-ID|number> [--limit <n>]',
+    does: "a message's history (mail, SMS, reports), by the relay's id or the mail's own Message-ID (<abc@example.com>), or the newest messages to a number (written as a sender would: +44 7700 900123), 20 unless --limit says up to 1000; a list cut short says so on stderr",
     options: { limit: 'string' },
     needs: 'a message id or a phone number',
     words: 2,
@@ -403,7 +406,11 @@ async function main(argv: readonly string[]): Promise<void> {
       );
     case 'log':
       return withStore((store, config) =>
-        history(store, words[0] ?? '', Date.now(), config.sms.defaultRegion, { limit: option('limit'), note: (line) => console.error(`smsrelay: ${line}`) }),
+        history(store, words[0] ?? '', Date.now(), config.sms.defaultRegion, {
+          limit: option('limit'),
+          note: (line) => console.error(`smsrelay: ${line}`),
+          withMessageId: (header, limit) => messagesWithHeader(config, header, limit),
+        }),
       );
     case 'queue': {
       // `queue` alone, or with list's options only, is `queue list`.
@@ -441,6 +448,21 @@ async function main(argv: readonly string[]): Promise<void> {
     case 'version':
       console.log(relayVersion());
       return;
+  }
+}
+
+/**
+ * The relay's ids of the mails with Message-ID `header`, newest first: the console's Messages search (its own
+ * connections to the store, read-only for this), so that `log` finds a mail by what its sender knows it as, as the console does.
+ */
+async function messagesWithHeader(config: Config, header: string, limit: number): Promise<string[]> {
+  const consoleStore = config.store.url
+    ? (await import('./store/postgres/console.ts')).PostgresConsoleStore.open(config.store.url)
+    : SqliteConsoleStore.open(join(config.dataDir, STORE_FILE), config.store.busyTimeout);
+  try {
+    return (await consoleStore.searchMessages({ messageIdHeader: header }, limit)).map((message) => message.id);
+  } finally {
+    await consoleStore.close();
   }
 }
 
@@ -595,9 +617,25 @@ function diskFailure(error: unknown, config: Config): { readonly line: string; r
   return { line: `${where}: its disk refuses it (${words}); check that filesystem (failing, out of inodes) and run it again`, exitCode: EXIT_IO };
 }
 
-/** A command's disk failure (diskFailure) said, with its exit code unless an earlier failure set one; anything else is thrown. */
+/**
+ * A command's write that met the store locked by another process past `store.busyTimeout` (in itself or as the store's
+ * STORE_BUSY): the one line naming `dataDir`, the lock and the fix, exit 75 (temporary: run it again); undefined for any
+ * other failure. Reading commands never meet it: a store of the current schema opens without writing (migrate).
+ */
+function heldLock(error: unknown, config: Config): { readonly line: string; readonly exitCode: number } | undefined {
+  const under = error instanceof RelayError ? (error.cause ?? error) : error;
+  if (storeFailureCode(under) !== 'STORE_BUSY') return undefined;
+  const code = String((under as { code?: unknown }).code);
+  const reason = under instanceof Error ? under.message : String(under);
+  return {
+    line: `smsrelay: ${describeSetting('dataDir')}: the store in ${config.dataDir} cannot be written now: another process holds its lock past store.busyTimeout (${formatDuration(config.store.busyTimeout)}; ${code}: ${reason}); run the command again once that process is done (a relay's own commits hold it for milliseconds: a longer hold is another program writing to ${STORE_FILE}, such as a sqlite3 shell left in a transaction)`,
+    exitCode: EXIT_TEMPORARY,
+  };
+}
+
+/** A command's disk failure (diskFailure) or a lock held too long (heldLock) said, with its exit code unless an earlier failure set one; anything else is thrown. */
 function diskFailureOrThrow(error: unknown, config: Config): void {
-  const failure = diskFailure(error, config);
+  const failure = diskFailure(error, config) ?? heldLock(error, config);
   if (failure === undefined) throw error;
   console.error(failure.line);
   if (process.exitCode === undefined || process.exitCode === 0) process.exitCode = failure.exitCode;

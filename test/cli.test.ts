@@ -1018,6 +1018,49 @@ describe('smsrelay command', () => {
     chmodSync(data, 0o700);
   });
 
+  test("the commands on a store another process holds locked: the reading ones read it; a writing one is one line naming dataDir, the lock and the fix, exit 75, not SQLite's bare words and exit 1", async () => {
+    const cwd = dir();
+    const file = join(cwd, 'data', 'smsrelay.db');
+    const store = await SqliteStore.open({ file, busyTimeoutMs: 100 });
+    await store.acceptMail(mail(['+447700900123'], { id: '0190a4e2-7c3b-7d6e-9f10-2b3c4d5e6f70' }));
+    await store.close();
+    writeFileSync(join(cwd, 'smsrelay.yaml'), 'store: { busyTimeout: 200ms }\n');
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, [BIN, ...args], {
+        cwd,
+        env: { PATH: process.env.PATH ?? '', SMSRELAY_DATA_DIR: join(cwd, 'data') },
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+    // Another process's write transaction, held past store.busyTimeout (as a sqlite3 shell left in BEGIN IMMEDIATE would).
+    const other = new BetterSqlite3(file, { timeout: 5_000 });
+    try {
+      other.exec('BEGIN IMMEDIATE');
+      for (const args of [['status'], ['log', '0190a4e2-7c3b-7d6e-9f10-2b3c4d5e6f70'], ['queue', 'list'], ['undeliverable'], ['quarantine', 'list']]) {
+        const read = run(...args);
+        assert.equal(read.status, 0, `${args.join(' ')}: ${read.stderr}`);
+      }
+      for (const args of [
+        ['queue', 'pause'],
+        ['queue', 'hold', 'all'],
+      ]) {
+        const written = run(...args);
+        assert.equal(written.status, 75, `${args.join(' ')}: ${written.stderr}`);
+        const lines = written.stderr.trim().split('\n');
+        assert.equal(lines.length, 2, written.stderr);
+        assert.match(
+          lines[1] ?? '',
+          new RegExp(
+            `^smsrelay: SMSRELAY_DATA_DIR="${join(cwd, 'data')}": the store in ${join(cwd, 'data')} cannot be written now: another process holds its lock past store\\.busyTimeout \\(200ms; SQLITE_BUSY: database is locked\\); run the command again once that process is done`,
+          ),
+        );
+      }
+    } finally {
+      other.exec('ROLLBACK');
+      other.close();
+    }
+  });
+
   test('undeliverable lists every kept SMS, past the store read of 1,000 at a time', async () => {
     const cwd = dir();
     const kept = 1001;

@@ -365,7 +365,10 @@ describe('operating the relay', () => {
     const cut = run(['log', `+${number}`]);
     assert.equal(cut.status, 0, cut.stderr);
     assert.equal(blocks(cut.stdout), 20);
-    assert.match(cut.stderr, new RegExp(`\\nsmsrelay: log: the newest 20 messages to \\+${number} only; more: smsrelay log \\+${number} --limit 1000\\n`));
+    assert.match(cut.stderr, new RegExp(`\\nsmsrelay: log: the newest 20 messages to \\+${number} only, of 21; more: smsrelay log \\+${number} --limit 21\\n`));
+    const one = run(['log', `+${number}`, '--limit', '1']);
+    assert.equal(blocks(one.stdout), 1);
+    assert.match(one.stderr, new RegExp(`\\nsmsrelay: log: the newest message to \\+${number} only, of 21; more: smsrelay log \\+${number} --limit 21\\n`));
     const all = run(['log', `+${number}`, '--limit', '1000']);
     assert.equal(all.status, 0, all.stderr);
     assert.equal(blocks(all.stdout), 21);
@@ -377,6 +380,28 @@ describe('operating the relay', () => {
     const byId = run(['log', 'some-message-id', '--limit', '5']);
     assert.equal(byId.status, 64);
     assert.match(byId.stderr, /log: --limit counts the messages to a number/);
+  });
+  test("log finds a mail by its own Message-ID, with or without the angle brackets, as the console's search does", async () => {
+    const dialog = await SmtpDialog.open(relay.smtpPort);
+    let id = '';
+    try {
+      await dialog.command('EHLO ops.example');
+      assert.equal((await dialog.command('MAIL FROM:<ops@example.com>')).code, 250);
+      assert.equal((await dialog.command('RCPT TO:<+447700900129@sms.localhost>')).code, 250);
+      const accepted = await dialog.data('Subject: mid\r\nMessage-ID: <mid2@example.com>\r\n\r\nmid text\r\n');
+      assert.equal(accepted.code, 250);
+      id = /queued as ([0-9a-f-]{36})/.exec(accepted.text)?.[1] ?? assert.fail(accepted.text);
+    } finally {
+      await dialog.close();
+    }
+    for (const given of ['<mid2@example.com>', 'mid2@example.com', id.toUpperCase()]) {
+      const shown = run(['log', given]);
+      assert.equal(shown.status, 0, `${given}: ${shown.stderr}`);
+      assert.match(shown.stdout, new RegExp(`^message ${id}$`, 'm'), given);
+    }
+    const unknown = run(['log', '<nobody@example.com>']);
+    assert.equal(unknown.status, 1);
+    assert.match(unknown.stderr, /nothing known about <nobody@example\.com>: no message with that id or Message-ID/);
   });
 });
 

@@ -254,22 +254,32 @@ const cidr = z.string().superRefine((value, context) => {
   }
 });
 
-export const url = z.string().refine((value) => {
-  try {
-    const parsed = new URL(value);
-    return parsed.protocol === 'http:' || parsed.protocol === 'https:';
-  } catch {
-    return false;
-  }
-}, 'expected an http:// or https:// URL');
+/** The highest TCP port: a URL naming a larger one does not parse, and its problem is that port alone. */
+const MAX_PORT = 65_535;
 
-const smtpUrl = z.string().refine((value) => {
-  try {
-    return ['smtp:', 'smtps:'].includes(new URL(value).protocol);
-  } catch {
-    return false;
-  }
-}, 'expected smtp://host:port or smtps://host:port');
+/**
+ * A URL setting of the schemes `protocols`, refused with `expected` unless the URL has that form but a port out of range
+ * (`smtp://host:99999`), which is said as such: the rest of it is right. The message names the port only, never the
+ * URL, which may hold a password.
+ */
+function urlOf(protocols: readonly string[], expected: string) {
+  return z.string().superRefine((value, context) => {
+    try {
+      if (protocols.includes(new URL(value).protocol)) return;
+    } catch {
+      const port = /^[a-z]+:\/\/(?:[^/?#]*@)?(?:\[[^\]]*\]|[^/?#:@]*):(\d+)(?:[/?#]|$)/i.exec(value)?.[1];
+      if (port !== undefined && protocols.some((protocol) => value.toLowerCase().startsWith(`${protocol}//`)) && Number(port) > MAX_PORT) {
+        context.addIssue({ code: 'custom', message: `the port ${port} is out of range: give a port from 1 to ${MAX_PORT}` });
+        return;
+      }
+    }
+    context.addIssue({ code: 'custom', message: expected });
+  });
+}
+
+export const url = urlOf(['http:', 'https:'], 'expected an http:// or https:// URL');
+
+const smtpUrl = urlOf(['smtp:', 'smtps:'], 'expected smtp://host:port or smtps://host:port');
 
 const textPolicy = z.strictObject({
   /** fallback: the subject only when the body is empty; prepend: subject line, then the body. */

@@ -97,7 +97,8 @@ export class ConsoleAccess {
     this.#declaredTls = options.settings.publicUrl?.startsWith('https:') ?? false;
     this.#publicOrigin = options.settings.publicUrl === undefined ? undefined : originOf(options.settings.publicUrl);
     this.#servedHost = hostMatcher(options.hosts);
-    this.#logins = new LoginThrottle(consoleLoginFailures(options.store));
+    // Counted before the password is checked: a sign-in while the store refuses writes is a 503 unchecked, not an uncounted guess.
+    this.#logins = new LoginThrottle(consoleLoginFailures(options.store), { countFirst: true });
     this.#touchEveryMs = Math.min(TOUCH_INTERVAL_MS, options.settings.sessionIdleTimeout * TOUCH_SHARE_OF_IDLE);
     this.#idleMs = options.settings.sessionIdleTimeout + this.#touchEveryMs;
   }

@@ -9,11 +9,13 @@ import {
   configCheck,
   deleteQuarantined,
   eventNumbers,
+  messageIdSearch,
   NotFound,
   BeingSent,
   nextProbe,
   type Outcome,
   QuarantineChanged,
+  RELAY_MESSAGE_ID,
   queueAction,
   rerouteUndeliverable,
   type Wording,
@@ -47,12 +49,8 @@ const MINUTE_MS = 60_000;
 const HOUR_MS = 3_600_000;
 /** What Messages searches by status: an SMS's state, or a resubmission (a mail sent again, sent once as its original). */
 const STATUSES = ['queued', 'sent', 'delivered', 'failed', 'resubmission'] as const;
-/** A mail's own Message-ID as an operator pastes it, angle brackets optional: one `left@right`, as the relay keeps them (mail/extract.ts). */
-const MAIL_MESSAGE_ID = /^<?([!#-;=?A-~]+@[!#-;=?A-~]+)>?$/;
 /** The queue page's lists, each paged by its own query field: queued SMS, replies without a mailbox, quarantined requests. */
 const QUEUE_LISTS = ['after', 'replies', 'quarantine'] as const;
-/** A relay message id, and a test-send form's id: a UUID. */
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** A Map, not an object: an asset name such as `constructor` must find nothing. */
 const ASSETS: ReadonlyMap<string, string> = new Map([
   ['console.css', 'text/css; charset=utf-8'],
@@ -192,6 +190,8 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
       // The store failing (down, busy, its disk full) in a page, a form or the session check: a person gets the console's
       // page saying so, a script the relay's JSON (the app's handler, rethrown to), as any other error.
       scope.setErrorHandler(async (error: Error & { statusCode?: number }, request: ConsoleRequest, reply) => {
+        // When to come back, for a script as for a browser (a GET's page also asks again by itself).
+        if (isStoreFailure(error)) reply.header('retry-after', String(STORE_RETRY_SECONDS));
         if (wantsJson(request)) throw error;
         // A body the parser refused (too big, JSON that is not, a media type the console does not read): a person gets the
         // page with the status, code and words a script gets.
@@ -213,7 +213,6 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
             ? `The relay keeps trying the store; this page tries again every ${STORE_RETRY_SECONDS} s.`
             : 'The relay keeps trying the store. Whether the form was done is not known: look at its page before sending it again.';
         // A GET is read again by the browser itself (no script needed); a form is never sent again unasked.
-        reply.header('retry-after', String(STORE_RETRY_SECONDS));
         return problem(request, reply, error.spec.http, new RelayError(error.code, `${error.publicReason}. ${again}`), request.console, undefined, undefined, {
           retryEvery: request.method === 'GET' ? STORE_RETRY_SECONDS : undefined,
         });
@@ -604,7 +603,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
 
       /** A refused form shown again keeps its id (nothing was sent under it), or gets one when it had none this page made. */
       function sameForm(submission: string | undefined): string {
-        return submission !== undefined && UUID.test(submission) ? submission : uuidv7();
+        return submission !== undefined && RELAY_MESSAGE_ID.test(submission) ? submission : uuidv7();
       }
 
       scope.get('/settings', async (request: ConsoleRequest, reply) =>
@@ -723,7 +722,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         if (to === '' || text.trim() === '') return { ok: false as const, error: new RelayError('BAD_PARAMETER', 'Write a number and a text') };
         // A form without its id (a script's) is a new send each time; one with another id was not made by this page.
         const submission = form.submission ?? uuidv7();
-        if (!UUID.test(submission)) {
+        if (!RELAY_MESSAGE_ID.test(submission)) {
           return { ok: false as const, error: new RelayError('BAD_PARAMETER', 'Form id (submission): not one this page made; open Test send again') };
         }
         const acceptance = options.acceptance();
@@ -984,11 +983,9 @@ function parseSearch(query: Fields<'messages'>, config: Config): { search: Messa
     search.sender = sender;
   }
   if (query.id) {
-    const id = query.id.trim();
     // The relay's id, or the mail's own Message-ID: what the mail's sender knows it by ("what happened to my mail <abc@host>?").
-    const header = MAIL_MESSAGE_ID.exec(id)?.[1];
-    if (UUID.test(id)) search.messageId = id.toLowerCase();
-    else if (header !== undefined) search.messageIdHeader = `<${header}>`;
+    const id = messageIdSearch(query.id);
+    if (id) Object.assign(search, id);
     else {
       return {
         problem: 'Message id: expected a relay message id such as 0190a4e2-7c3b-7d6e-9f10-2b3c4d5e6f70, or a mail’s Message-ID such as <abc@example.com>',

@@ -72,11 +72,19 @@ export type LoginAttempt<T> =
  */
 export class LoginThrottle {
   readonly #store: LoginFailureStore;
+  readonly #countFirst: boolean;
   /** Per address, the end of its last attempt queued: the next one starts after it. */
   readonly #queues = new Map<string, Promise<unknown>>();
 
-  constructor(store: LoginFailureStore) {
+  /**
+   * `countFirst`: each attempt is recorded as a failure before its password is checked, and forgotten once it
+   * passed. A store that cannot take the write (locked, full) then refuses the attempt before any check, so a
+   * guess made while writes fail is never a free one; it costs a write per success, which the console's rare
+   * sign-ins afford.
+   */
+  constructor(store: LoginFailureStore, { countFirst = false }: { readonly countFirst?: boolean } = {}) {
     this.#store = store;
+    this.#countFirst = countFirst;
   }
 
   /**
@@ -100,11 +108,12 @@ export class LoginThrottle {
   async #check<T>(address: string, account: string, now: number, verify: () => Promise<T | undefined>): Promise<LoginAttempt<T>> {
     const failures = await this.#store.failures(address, now);
     if (failures >= MAX_LOGIN_FAILURES) return { outcome: 'blocked' };
+    const counted = this.#countFirst ? await this.#store.add(address, account, now) : undefined;
     const who = await verify();
     if (who !== undefined) {
-      if (failures > 0) await this.#store.clear(address, account);
+      if (failures > 0 || counted !== undefined) await this.#store.clear(address, account);
       return { outcome: 'passed', who };
     }
-    return { outcome: 'failed', delayMs: failureDelay(await this.#store.add(address, account, now)) };
+    return { outcome: 'failed', delayMs: failureDelay(counted ?? (await this.#store.add(address, account, now))) };
   }
 }

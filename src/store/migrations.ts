@@ -550,6 +550,9 @@ export function migrate(db: Database, options: { readonly upgrade: boolean } = {
   const untraceable = untraceableSchema(from, db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all() as string[]);
   if (untraceable) throw new MigrationError(untraceable);
   if (from < MIGRATIONS.length && !options.upgrade) throw new OlderSchemaError(from, olderSchema(from, SQLITE_BACKUP));
+  // Nothing to bring up to date, so no write and no write lock: the operator's reading commands open the store
+  // beside a relay, or while another process holds its lock, and read it as any WAL reader does.
+  if (from === MIGRATIONS.length) return { from, to: from };
   let step = from;
   const upgrade = db.transaction(() => {
     for (const sql of MIGRATIONS.slice(from)) {

@@ -438,21 +438,22 @@ export interface QuarantineRow {
   kind: string;
   reason: string;
   bytes: number;
+  /** 1 once store.retention erased the body; NULL while it is as received (or was written by a relay before schema 16). */
+  body_erased: number | null;
 }
 
 export function quarantineEntry(row: QuarantineRow): QuarantineEntry {
-  return { id: row.id, receivedAt: row.received_at, provider: row.provider, kind: row.kind, reason: row.reason, bytes: row.bytes };
+  const bytes = row.body_erased === 1 ? 'erased' : row.bytes;
+  return { id: row.id, receivedAt: row.received_at, provider: row.provider, kind: row.kind, reason: row.reason, bytes };
 }
 
 /** A kept webhook request with its body. */
 export interface QuarantineBodyRow extends QuarantineRow {
   body: string;
-  /** 1 once store.retention erased the body; NULL while it is as received (or was written by a relay before schema 16). */
-  body_erased: number | null;
 }
 
 export function quarantinedBody(row: QuarantineBodyRow): QuarantinedBody {
-  return { ...quarantineEntry(row), body: row.body, erased: row.body_erased === 1 };
+  return { ...quarantineEntry(row), body: row.body };
 }
 
 /** A queued SMS job with its mail's sender and time, as `listQueued` selects it. */

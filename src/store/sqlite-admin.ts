@@ -45,7 +45,7 @@ export function prepareAdminStatements(db: Database) {
     undeliverableCount: db.prepare('SELECT COUNT(*) AS n FROM inbound WHERE mailbox IS NULL'),
     quarantineCount: db.prepare('SELECT COUNT(*) AS n FROM quarantine'),
     quarantineList: db.prepare(
-      'SELECT id, received_at, provider, kind, reason, length(CAST(body AS BLOB)) AS bytes FROM quarantine WHERE id > ? ORDER BY id LIMIT ?',
+      'SELECT id, received_at, provider, kind, reason, length(CAST(body AS BLOB)) AS bytes, body_erased FROM quarantine WHERE id > ? ORDER BY id LIMIT ?',
     ),
     quarantineOne: db.prepare(
       'SELECT id, received_at, provider, kind, reason, length(CAST(body AS BLOB)) AS bytes, body, body_erased FROM quarantine WHERE id = ?',

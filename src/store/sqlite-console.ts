@@ -39,6 +39,7 @@ import type {
   ThreadPage,
   TimedDetail,
 } from './console-types.ts';
+import { asStoreError } from './rows.ts';
 
 /** The statements that write; every other runs on the read-only connection. */
 const WRITES: ReadonlySet<ConsoleStatement> = new Set([
@@ -82,107 +83,151 @@ export class SqliteConsoleStore implements ConsoleStore {
   }
 
   async createSession(session: ConsoleSession): Promise<void> {
-    this.#sql.insertSession.run(session.id, session.username, session.csrf, session.client, session.createdAt, session.lastSeenAt);
+    return this.#answer(() => {
+      this.#sql.insertSession.run(session.id, session.username, session.csrf, session.client, session.createdAt, session.lastSeenAt);
+    });
   }
 
   async session(id: string): Promise<ConsoleSession | undefined> {
-    const row = this.#sql.session.get(id) as SessionRow | undefined;
-    return row && toSession(row);
+    return this.#answer(() => {
+      const row = this.#sql.session.get(id) as SessionRow | undefined;
+      return row && toSession(row);
+    });
   }
 
   async touchSession(id: string, at: number): Promise<void> {
-    this.#sql.touchSession.run(at, id);
+    return this.#answer(() => {
+      this.#sql.touchSession.run(at, id);
+    });
   }
 
   async deleteSession(id: string): Promise<void> {
-    this.#sql.deleteSession.run(id);
+    return this.#answer(() => {
+      this.#sql.deleteSession.run(id);
+    });
   }
 
   async expireSessions(idleBefore: number, createdBefore: number): Promise<number> {
-    return this.#sql.expireSessions.run(idleBefore, createdBefore).changes;
+    return this.#answer(() => this.#sql.expireSessions.run(idleBefore, createdBefore).changes);
   }
 
   async recordLoginFailure(client: string, account: string, at: number): Promise<void> {
-    this.#sql.insertFailure.run(client, account, at);
+    return this.#answer(() => {
+      this.#sql.insertFailure.run(client, account, at);
+    });
   }
 
   async loginFailures(client: string, since: number): Promise<number[]> {
-    return (this.#sql.failures.all(client, since) as Array<{ at: number }>).map((row) => row.at);
+    return this.#answer(() => (this.#sql.failures.all(client, since) as Array<{ at: number }>).map((row) => row.at));
   }
 
   async clearLoginFailures(client: string, account: string): Promise<void> {
-    this.#sql.clearFailures.run(client, account);
+    return this.#answer(() => {
+      this.#sql.clearFailures.run(client, account);
+    });
   }
 
   async recordAction(action: ConsoleAction): Promise<void> {
-    this.#write.transaction(() => {
-      this.#sql.insertAction.run(action.at, action.username, action.client, action.action, action.target ?? null, action.detail ?? null);
-      if (action.messageId) {
-        this.#sql.insertEvent.run(action.at, action.messageId, `console ${action.action}`, `by ${action.username} from ${action.client}`);
-      }
-    })();
+    return this.#answer(() => {
+      this.#write.transaction(() => {
+        this.#sql.insertAction.run(action.at, action.username, action.client, action.action, action.target ?? null, action.detail ?? null);
+        if (action.messageId) {
+          this.#sql.insertEvent.run(action.at, action.messageId, `console ${action.action}`, `by ${action.username} from ${action.client}`);
+        }
+      })();
+    });
   }
 
   async recentActions(limit: number): Promise<ConsoleAction[]> {
-    return (this.#sql.actions.all(limit) as ActionRow[]).map(toAction);
+    return this.#answer(() => (this.#sql.actions.all(limit) as ActionRow[]).map(toAction));
   }
 
   async searchMessages(search: MessageSearch, limit: number): Promise<MessageSummary[]> {
-    const { sql, values } = searchStatement(search, limit, 'LIKE');
-    // One prepared statement per shape of search.
-    let statement = this.#searches.get(sql);
-    if (!statement) {
-      statement = this.#read.prepare(sql);
-      this.#searches.set(sql, statement);
-    }
-    return this.#withSms(statement.all(...values) as MessageRow[]);
+    return this.#answer(() => {
+      const { sql, values } = searchStatement(search, limit, 'LIKE');
+      // One prepared statement per shape of search.
+      let statement = this.#searches.get(sql);
+      if (!statement) {
+        statement = this.#read.prepare(sql);
+        this.#searches.set(sql, statement);
+      }
+      return this.#withSms(statement.all(...values) as MessageRow[]);
+    });
   }
 
   async message(id: string): Promise<MessageDetail | undefined> {
-    const row = this.#sql.message.get(id) as MessageDetailRow | undefined;
-    const [summary] = row ? this.#withSms([row]) : [];
-    return row && summary && toDetail(row, summary);
+    return this.#answer(() => {
+      const row = this.#sql.message.get(id) as MessageDetailRow | undefined;
+      const [summary] = row ? this.#withSms([row]) : [];
+      return row && summary && toDetail(row, summary);
+    });
   }
 
   async activity(since: number, until: number, bucketMs: number): Promise<ActivityBucket[]> {
-    // Bound as integers (BigInt), so the division is whole and each bucket is one group.
-    const rows = this.#sql.activity.all(...activityValues(BigInt(since), BigInt(until), BigInt(bucketMs))) as ActivityRow[];
-    return toBuckets(rows, since, until, bucketMs);
+    return this.#answer(() => {
+      // Bound as integers (BigInt), so the division is whole and each bucket is one group.
+      const rows = this.#sql.activity.all(...activityValues(BigInt(since), BigInt(until), BigInt(bucketMs))) as ActivityRow[];
+      return toBuckets(rows, since, until, bucketMs);
+    });
   }
 
   async gatewayActivity(): Promise<{ readonly lastError: TimedDetail | undefined; readonly lastSent: number | undefined }> {
-    return { lastError: this.#sql.lastSmsError.get() as TimedDetail | undefined, lastSent: (this.#sql.lastSmsSent.get() as { at: number } | undefined)?.at };
+    return this.#answer(() => ({
+      lastError: this.#sql.lastSmsError.get() as TimedDetail | undefined,
+      lastSent: (this.#sql.lastSmsSent.get() as { at: number } | undefined)?.at,
+    }));
   }
 
   async mailActivity(): Promise<{ readonly lastError: TimedDetail | undefined; readonly lastSent: number | undefined }> {
-    return { lastError: this.#sql.lastMailError.get() as TimedDetail | undefined, lastSent: (this.#sql.lastMailSent.get() as { at: number } | undefined)?.at };
+    return this.#answer(() => ({
+      lastError: this.#sql.lastMailError.get() as TimedDetail | undefined,
+      lastSent: (this.#sql.lastMailSent.get() as { at: number } | undefined)?.at,
+    }));
   }
 
   async conversations(): Promise<ConversationSummary[]> {
-    return toConversations(this.#sql.recentOutbound.all(RECENT_TRAFFIC_ROWS) as TrafficRow[], this.#sql.recentInbound.all(RECENT_TRAFFIC_ROWS) as TrafficRow[]);
+    return this.#answer(() =>
+      toConversations(this.#sql.recentOutbound.all(RECENT_TRAFFIC_ROWS) as TrafficRow[], this.#sql.recentInbound.all(RECENT_TRAFFIC_ROWS) as TrafficRow[]),
+    );
   }
 
   async numberOfRef(ref: string): Promise<string | undefined> {
-    const parsed = parseRef(ref);
-    if (!parsed) return undefined;
-    const statement = parsed.kind === 'outbound' ? this.#sql.outboundNumber : this.#sql.inboundNumber;
-    return (statement.get(parsed.id) as { number: string } | undefined)?.number;
+    return this.#answer(() => {
+      const parsed = parseRef(ref);
+      if (!parsed) return undefined;
+      const statement = parsed.kind === 'outbound' ? this.#sql.outboundNumber : this.#sql.inboundNumber;
+      return (statement.get(parsed.id) as { number: string } | undefined)?.number;
+    });
   }
 
   async thread(number: string, limit: number, after?: ThreadCursor): Promise<ThreadPage> {
-    const { mail, reply } = threadValues(after);
-    // One more of each than the page shows: whether anything is left after it.
-    return threadPage(
-      this.#sql.mailsTo.all(number, ...mail, limit + 1) as MailToRow[],
-      this.#sql.repliesFrom.all(number, ...reply, limit + 1) as ReplyRow[],
-      limit,
-      after,
-    );
+    return this.#answer(() => {
+      const { mail, reply } = threadValues(after);
+      // One more of each than the page shows: whether anything is left after it.
+      return threadPage(
+        this.#sql.mailsTo.all(number, ...mail, limit + 1) as MailToRow[],
+        this.#sql.repliesFrom.all(number, ...reply, limit + 1) as ReplyRow[],
+        limit,
+        after,
+      );
+    });
   }
 
   async close(): Promise<void> {
     this.#read.close();
     this.#write.close();
+  }
+
+  /**
+   * A statement's failure as the relay's store failure (asStoreError, as every store's): a lock held past
+   * `store.busyTimeout`, a full disk, a file that cannot be read is the console's 503, never a raw SqliteError.
+   */
+  #answer<T>(work: () => T): T {
+    try {
+      return work();
+    } catch (error) {
+      throw asStoreError(error);
+    }
   }
 
   #withSms(rows: readonly MessageRow[]): MessageSummary[] {

@@ -439,10 +439,13 @@ export interface ReceivedReply {
     | undefined;
 }
 
-/** A kept request as operators list it: `bytes` is its body's size (0 once retention erased it). */
+/**
+ * A kept request as operators list it: `bytes` is its body's size, or `erased` once store.retention erased it (the
+ * size it came with is not kept: its body was its only record).
+ */
 export interface QuarantineEntry extends Omit<QuarantinedRequest, 'body'> {
   readonly id: number;
-  readonly bytes: number;
+  readonly bytes: number | 'erased';
 }
 
 /** The kept requests as a page asking to delete them all names them: how many, and the newest's id (undefined: none). */
@@ -460,10 +463,9 @@ export interface QuarantineSpan {
  */
 export type QuarantineDeletion = { readonly id: number } | { readonly through: undefined } | { readonly through: number; readonly count: number };
 
-/** One kept request with its body: '' when the request's body was empty, or when `store.retention` erased it (`erased`). */
+/** One kept request with its body: '' when the request's body was empty, or when `store.retention` erased it (`bytes` is `erased`). */
 export interface QuarantinedBody extends QuarantineEntry {
   readonly body: string;
-  readonly erased: boolean;
 }
 
 export interface NewDeliveryReport {

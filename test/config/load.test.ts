@@ -727,10 +727,13 @@ describe('config', () => {
     assert.deepEqual(lines.slice(0, 6), [
       'SMSRELAY_GATEWAY_URL="***": expected an http:// or https:// URL',
       'SMSRELAY_MAIL_URL="***": expected smtp://host:port or smtps://host:port',
-      'SMSRELAY_MAIL_URL="smtp://***@mail.example.com:99999": expected smtp://host:port or smtps://host:port',
+      'SMSRELAY_MAIL_URL="smtp://***@mail.example.com:99999": the port 99999 is out of range: give a port from 1 to 65535',
       'SMSRELAY_DATABASE_URL="***": expected postgres://user:password@host:port/database',
       'SMSRELAY_DATABASE_URL="postgres://u:***@db.example.com/relay?foo=***": unknown URL parameter "foo" (known: sslmode, sslrootcert, host)',
       'SMSRELAY_DATABASE_URL="postgres://u:***@db.example.com/relay?sslmode=***#***": unknown sslmode "bogus"; use one of disable, require, verify-ca, verify-full',
+    ]);
+    assert.deepEqual(problems({ SMSRELAY_GATEWAY_URL: 'https://[::1]:70000/send' }), [
+      'SMSRELAY_GATEWAY_URL="https://[::1]:70000/send": the port 70000 is out of range: give a port from 1 to 65535',
     ]);
     assert.match(lines[6] ?? '', /console\.publicUrl: write only the scheme and host \(https:\/\/\*\*\*@console\.example\.com\), not a path/);
   });

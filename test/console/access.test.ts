@@ -1,8 +1,14 @@
 /** Console access rules over real HTTP (issue #19): off without users, TLS-only sign-in off loopback, throttle, config errors. */
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import BetterSqlite3 from 'better-sqlite3';
 import { after, before, describe, test } from 'node:test';
 import { ConfigError, loadConfig } from '../../src/config/load.ts';
+import { createLogger } from '../../src/log.ts';
+import { startRelay } from '../../src/relay.ts';
+import { STORE_FILE } from '../../src/store/lock.ts';
 import { hashPassword } from '../../src/policy/passwords.ts';
 import { relayEnvironment, removeDir, startTestRelay, type TestRelay, tempDir, waitFor } from '../helpers/relay.ts';
 import { queuedId, sendMail } from '../helpers/smtp.ts';
@@ -436,6 +442,72 @@ describe('console access', () => {
           error.problems.some((problem) => /console\.users\.0\.role: expected viewer or operator/.test(problem)),
       );
     } finally {
+      removeDir(dir);
+    }
+  });
+});
+
+describe('console requests while another process holds the store locked past store.busyTimeout', () => {
+  test('a sign-in, a page whose session is due a save and a form get the 503 STORE_BUSY with Retry-After: 15; no guess is checked uncounted', async () => {
+    const dir = tempDir();
+    const logs: Array<Record<string, unknown>> = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        for (const line of chunk.toString().split('\n').filter(Boolean)) logs.push(JSON.parse(line) as Record<string, unknown>);
+        done();
+      },
+    });
+    let now = Date.now();
+    const yaml = {
+      store: { busyTimeout: '200ms' },
+      console: { sessionIdleTimeout: '1m', users: [{ name: 'olivia', passwordHash: await hashPassword(PASSWORD), role: 'operator' }] },
+    };
+    const { config } = loadConfig(relayEnvironment(dir, yaml), dir);
+    const relay = await startRelay(config, createLogger('debug', sink), { loginPause: async () => undefined, consoleClock: () => now });
+    const port = relay.httpPort;
+    const lock = new BetterSqlite3(join(config.dataDir, STORE_FILE), { timeout: 5_000 });
+    try {
+      const signedIn = await signIn(port, `name=olivia&password=${encodeURIComponent(PASSWORD)}`);
+      assert.equal(signedIn.status, 303);
+      const cookie = String(signedIn.headers['set-cookie'] ?? '').split(';')[0] ?? '';
+      const csrf = /name="_csrf" value="([^"]+)"/.exec((await send(port, 'GET', '/console/queue', '', { cookie }, '127.0.0.1')).body)?.[1] ?? '';
+      // Past the session's save interval (a tenth of the idle timeout): the next request writes its last use.
+      now += 10_000;
+      lock.exec('BEGIN IMMEDIATE');
+      const json = { accept: 'application/json' };
+      for (const password of ['wrong password', PASSWORD]) {
+        const answer = await signIn(port, `name=olivia&password=${encodeURIComponent(password)}`, json);
+        assert.equal(answer.status, 503, answer.body);
+        assert.equal((JSON.parse(answer.body) as { error: string }).error, 'STORE_BUSY');
+        assert.equal(answer.headers['retry-after'], '15');
+      }
+      const page = await send(port, 'GET', '/console/queue', '', { cookie, accept: 'text/html' }, '127.0.0.1');
+      assert.equal(page.status, 503);
+      assert.equal(page.headers['retry-after'], '15');
+      assert.match(page.body, /The relay keeps trying the store; this page tries again every 15 s/);
+      const form = await post(port, '/console/queue', `_csrf=${csrf}&action=pause`, { cookie, ...json });
+      assert.equal(form.status, 503, form.body);
+      assert.equal((JSON.parse(form.body) as { error: string }).error, 'STORE_BUSY');
+      assert.equal(form.headers['retry-after'], '15', 'a script is told when to come back as a browser is');
+      lock.exec('ROLLBACK');
+      assert.deepEqual(
+        logs.filter((line) => line['level'] === 'error' && JSON.stringify(line).includes('"stack"')),
+        [],
+        'a store failure is logged as its code and reason, never a stack',
+      );
+      // Refused before the password was checked: neither sign-in was a guess, so none is counted or logged as failed.
+      assert.equal(logs.filter((line) => line['msg'] === 'console: sign-in failed').length, 0);
+      const failures = new BetterSqlite3(join(config.dataDir, STORE_FILE), { readonly: true });
+      try {
+        assert.equal((failures.prepare('SELECT COUNT(*) AS n FROM console_login_failures').get() as { n: number }).n, 0);
+      } finally {
+        failures.close();
+      }
+      assert.equal((await signIn(port, 'name=olivia&password=wrong')).status, 401, 'once the lock is gone, a wrong password is one');
+    } finally {
+      if (lock.inTransaction) lock.exec('ROLLBACK');
+      lock.close();
+      await relay.stop();
       removeDir(dir);
     }
   });

@@ -756,7 +756,7 @@ forEachStore((kind) =>
       assert.deepEqual(await partTexts(), ['', 'part 2.1']);
     });
 
-    test('quarantine show tells an empty body from one store.retention erased', async () => {
+    test('quarantine show and list tell an empty body from one store.retention erased', async () => {
       const kept = (reason: string, body: string) => store.quarantine({ receivedAt: 1_000, provider: 'puzzel', kind: 'mo', reason, body });
       const keptIds = [await kept('empty', ''), await kept('full', '{"mo":[]}')];
       const [empty, full] = await store.listQuarantine(10);
@@ -767,7 +767,10 @@ forEachStore((kind) =>
       await store.purgeContent(2_000, Date.now());
       assert.equal(await show(full?.id), '(body erased by store.retention)');
       assert.equal(await show(empty?.id), '(empty body)', 'nothing to erase: still empty');
-      assert.equal((await store.quarantined(full?.id ?? 0))?.erased, true);
+      assert.equal((await store.quarantined(full?.id ?? 0))?.bytes, 'erased');
+      // The listing says the body is gone rather than that the request came with 0 bytes.
+      const listed = (await quarantine(store, ['list'], () => undefined)).split('\n').map((line) => (JSON.parse(line) as { bytes: unknown }).bytes);
+      assert.deepEqual(listed, [0, 'erased']);
     });
 
     test("a quarantined request's id is never given again, and deleting all through the newest seen keeps the ones kept after it", async () => {

@@ -1231,7 +1231,7 @@ export class PostgresStore implements Store, ClusterStore {
 
   async listQuarantine(limit: number, afterId = 0): Promise<QuarantineEntry[]> {
     const rows = await this.#rows<QuarantineRow>(
-      'SELECT id, received_at, provider, kind, reason, octet_length(body) AS bytes FROM quarantine WHERE id > $2 ORDER BY id LIMIT $1',
+      'SELECT id, received_at, provider, kind, reason, octet_length(body) AS bytes, body_erased FROM quarantine WHERE id > $2 ORDER BY id LIMIT $1',
       [limit, afterId],
     );
     return rows.map(quarantineEntry);
