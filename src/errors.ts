@@ -226,17 +226,18 @@ export type RelayErrorCode = keyof typeof RELAY_ERRORS;
 export class RelayError extends Error {
   readonly code: RelayErrorCode;
   /**
-   * A value of the client's that the detail quotes and that may be a phone number however written (a sender id with
-   * letters attached, one digit too many): info logs mask it where the detail quotes it, as they mask a refused
-   * recipient, since the masking of free text leaves words of letters and digits alone (a gateway's ids).
+   * Values of the client's that the detail quotes and that may be phone numbers however written (a sender id with
+   * letters attached, one digit too many): info logs mask them where the detail shows them, whole or cut short, as
+   * they mask a refused recipient, since the masking of free text leaves words of letters and digits alone (a
+   * gateway's ids).
    */
-  readonly quotes: string | undefined;
+  readonly quotes: readonly string[];
 
-  constructor(code: RelayErrorCode, detail?: string, options?: { cause?: unknown; quotes?: string }) {
+  constructor(code: RelayErrorCode, detail?: string, options?: { cause?: unknown; quotes?: readonly string[] }) {
     super(detail ?? RELAY_ERRORS[code].text, options);
     this.name = 'RelayError';
     this.code = code;
-    this.quotes = options?.quotes;
+    this.quotes = options?.quotes ?? [];
   }
 
   get spec(): ErrorSpec {

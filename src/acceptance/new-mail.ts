@@ -66,11 +66,13 @@ export async function buildNewMail(
     single,
     routes,
   );
-  const senderIdProblem = request.senderId === undefined ? undefined : provider.senderIdProblem(request.senderId);
-  if (senderIdProblem) throw new RelayError('BAD_PARAMETER', `Invalid sender id: ${senderIdProblem}`, { quotes: request.senderId });
-  const senderIdRefused =
-    request.senderId === undefined ? undefined : senders.senderIdProblem(principal, request.senderId, request.senderIdGivenIn ?? 'X-SMS-From');
-  if (senderIdRefused) throw new RelayError('SENDER_ID_REFUSED', `Sender id refused: ${senderIdRefused}`, { quotes: request.senderId });
+  const { senderId } = request;
+  if (senderId !== undefined) {
+    const invalid = provider.senderIdProblem(senderId);
+    if (invalid) throw new RelayError('BAD_PARAMETER', `Invalid sender id: ${invalid}`, { quotes: [senderId] });
+    const refused = senders.senderIdProblem(principal, senderId, request.senderIdGivenIn ?? 'X-SMS-From');
+    if (refused) throw new RelayError('SENDER_ID_REFUSED', `Sender id refused: ${refused}`, { quotes: [senderId] });
+  }
   const { sms, maxParts, partsCapped, standIns } = smsOnProvider(
     request,
     Math.min(settings.maxParts, principal.maxParts ?? Number.POSITIVE_INFINITY),

@@ -43,10 +43,17 @@ const SYNTAX = {
   maxParts: { name: 'maximum parts', syntax: MAX_PARTS, rule: "a whole number from 1 to 999 (above the relay's own limit, that limit applies)" },
 } as const satisfies Record<keyof RelayParameters, ParameterSyntax>;
 
+/** A sender id may be a number however written: a refusal quoting it names it, for the log to mask (RelayError.quotes). */
+function quotedSenderIds(kind: keyof typeof SYNTAX, values: readonly string[]): { readonly quotes?: readonly string[] } {
+  return kind === 'senderId' ? { quotes: values } : {};
+}
+
 function valid(kind: keyof typeof SYNTAX, value: string, source: string): string {
   const { name, syntax, rule } = SYNTAX[kind];
   const text = value.trim();
-  if (!syntax.test(text)) throw new RelayError('BAD_PARAMETER', `Invalid ${name} "${text.slice(0, 80)}" in ${source}: expected ${rule}`);
+  if (!syntax.test(text)) {
+    throw new RelayError('BAD_PARAMETER', `Invalid ${name} "${text.slice(0, 80)}" in ${source}: expected ${rule}`, quotedSenderIds(kind, [text]));
+  }
   return text;
 }
 
@@ -79,7 +86,14 @@ export function headerParameters(header: (name: string) => string | readonly str
     );
     if (new Set(given.map(({ value }) => value)).size > 1) {
       const named = given.map(({ name, value }) => `${name}: ${value.slice(0, 80)}`).join(', ');
-      throw new RelayError('BAD_PARAMETER', `The mail's headers give different ${SYNTAX[kind].name} values (${named}): give one`);
+      throw new RelayError(
+        'BAD_PARAMETER',
+        `The mail's headers give different ${SYNTAX[kind].name} values (${named}): give one`,
+        quotedSenderIds(
+          kind,
+          given.map(({ value }) => value),
+        ),
+      );
     }
     return given[0]?.value;
   };

@@ -641,8 +641,7 @@ function logRefusal(logger: Logger, error: RelayError, fields: Readonly<Record<s
     logger.error({ ...fields, code: error.code, err: error }, message);
     return;
   }
-  const quote = quoted ?? (error.quotes === undefined ? undefined : maskedQuote(error.quotes));
-  const reason = quote ? error.message.split(quote.text).join(quote.masked) : error.message;
+  const reason = quoted ? error.message.split(quoted.text).join(quoted.masked) : maskQuotedValues(error.message, error.quotes);
   // An unread bounce may be a reply mail's failure in words the relay does not know: the operator sees it.
   const level = error.code === 'UNREAD_BOUNCE' ? 'warn' : 'info';
   logger[level]({ ...fields, code: error.code, reason: maskNumbersIn(reason) }, message);
@@ -663,6 +662,37 @@ function maskedRecipient(address: string): { readonly rcpt: string; readonly quo
   const local = address.slice(0, Math.max(address.lastIndexOf('@'), 0));
   const quoted = maskedQuote(local);
   return quoted ? { rcpt: `${quoted.masked}${address.slice(local.length)}`, quoted } : { rcpt: address };
+}
+
+/**
+ * A reason with the client's values it quotes (RelayError.quotes) masked digit for digit: in quotes, whole or cut
+ * short (`"447700900123XXXXXXXX…"`: a provider quotes so many characters), or standing alone, where no letter or digit
+ * touches it (a short value such as `77` stays readable inside the operator's own `+447700900*`).
+ */
+function maskQuotedValues(reason: string, values: readonly string[]): string {
+  let masked = reason;
+  for (const value of values.filter((given) => /\d/.test(given))) {
+    masked = masked.replace(/"([^"]+)"/g, (whole, inner: string) => {
+      const shown = inner.endsWith('…') ? inner.slice(0, -1) : inner;
+      return /\d/.test(shown) && value.startsWith(shown) ? `"${maskNumber(shown)}${inner.slice(shown.length)}"` : whole;
+    });
+    masked = maskStandingAlone(masked, value);
+  }
+  return masked;
+}
+
+const LETTER_OR_DIGIT = /[\p{L}\p{N}]/u;
+
+/** `text` with each occurrence of `value` that no letter or digit touches masked. */
+function maskStandingAlone(text: string, value: string): string {
+  let out = '';
+  let from = 0;
+  for (let at = text.indexOf(value); at !== -1; at = text.indexOf(value, at + value.length)) {
+    if (LETTER_OR_DIGIT.test(text.charAt(at - 1)) || LETTER_OR_DIGIT.test(text.charAt(at + value.length))) continue;
+    out += `${text.slice(from, at)}${maskNumber(value)}`;
+    from = at + value.length;
+  }
+  return out + text.slice(from);
 }
 
 /** A client's value a reason quotes, and how the info log shows it. */

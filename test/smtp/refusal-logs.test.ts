@@ -13,6 +13,8 @@ import { SmtpDialog, sendMail } from '../helpers/smtp.ts';
 const PREMIUM_NATIONAL = '09001234567';
 const PREMIUM_INTERNATIONAL = '00449001234567';
 const NUMBER_AS_PARAMETER = '447700900965';
+/** The sender ids the relay lets mails choose: the operator's own words, which the log keeps readable. */
+const ALLOWED_SENDER_IDS = '+4477009001*';
 /** A number written as a sender id with letters attached or a digit too many. */
 const SENDER_ID_NUMBER = '447700900123';
 
@@ -30,7 +32,10 @@ describe('refusals in the log and in the reply', () => {
 
   before(async () => {
     dir = tempDir();
-    ({ config } = loadConfig(relayEnvironment(dir, { sms: { defaultRegion: 'GB' }, store: { busyTimeout: '100ms' } }), dir));
+    ({ config } = loadConfig(
+      relayEnvironment(dir, { sms: { defaultRegion: 'GB', allowedSenderIds: [ALLOWED_SENDER_IDS] }, store: { busyTimeout: '100ms' } }),
+      dir,
+    ));
     relay = await startRelay(config, log.logger);
   });
   after(async () => {
@@ -220,14 +225,33 @@ describe('refusals in the log and in the reply', () => {
   });
 
   test('a sender id refused as invalid that is a number with letters attached or a digit too many is masked in the log, not in the reply', async () => {
-    for (const senderId of [`${SENDER_ID_NUMBER}X`, `Tel${SENDER_ID_NUMBER}`, `${SENDER_ID_NUMBER}5678`]) {
+    const cutShortByTheProvider = `${SENDER_ID_NUMBER}${'X'.repeat(12)}`;
+    const tooLongForAnyProvider = `Tel${SENDER_ID_NUMBER}${'x'.repeat(60)}`;
+    for (const senderId of [`${SENDER_ID_NUMBER}X`, `Tel${SENDER_ID_NUMBER}`, `${SENDER_ID_NUMBER}5678`, cutShortByTheProvider, tooLongForAnyProvider]) {
       const sent = await sendMail(relay.smtpPort, { to: ['447700900783@sms.localhost'], body: 'x', headers: { 'X-SMS-From': senderId } });
       assert.equal(sent.data?.code, 554, sent.data?.text);
-      assert.ok(sent.data?.text.includes(`"${senderId}"`), 'the writer is shown the value they gave');
+      assert.ok(sent.data?.text.includes(SENDER_ID_NUMBER), 'the writer is shown the value they gave');
       const refused = lines().findLast((line) => line.msg === 'smtp: mail refused');
       assert.equal(refused?.code, 'BAD_PARAMETER');
-      assert.match(String(refused?.reason), /^Invalid sender id: .* not "[^"]*\*{6,}[^"]*"$/);
+      assert.match(String(refused?.reason), /^Invalid sender id[: ].*"[^"]*\*{6,}[^"]*"/);
     }
+  });
+
+  test('two X-SMS-From headers that differ are masked in the log; a short sender id not allowed leaves the allowed ids readable', async () => {
+    const differing = await sendMail(relay.smtpPort, {
+      to: ['447700900784@sms.localhost'],
+      body: 'x',
+      headers: { 'X-SMS-From': `${SENDER_ID_NUMBER}X\r\nX-SMS-From: Acme` },
+    });
+    assert.equal(differing.data?.code, 554, differing.data?.text);
+    const refusedDiffering = lines().findLast((line) => line.msg === 'smtp: mail refused');
+    assert.match(String(refusedDiffering?.reason), /^The mail's headers give different sender id values \(X-SMS-From: 4477\*+\d*X?, X-SMS-From: Acme\)/);
+    const short = await sendMail(relay.smtpPort, { to: ['447700900785@sms.localhost'], body: 'x', headers: { 'X-SMS-From': '77' } });
+    assert.equal(short.data?.code, 554, short.data?.text);
+    const refusedShort = lines().findLast((line) => line.msg === 'smtp: mail refused');
+    assert.equal(refusedShort?.code, 'SENDER_ID_REFUSED');
+    // The allowed prefix is a number: masked as free text is, but not a second time where the refused `77` occurs in it.
+    assert.match(String(refusedShort?.reason), /^Sender id refused: "\*\*" is not a sender id .* \(\+4477\*{4}01\*\);/);
   });
 
   test('no whole number reached the log', () => {
