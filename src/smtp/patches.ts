@@ -627,10 +627,11 @@ const CRLF = Buffer.from('\r\n');
 const CR_ONLY = Buffer.from('\r');
 
 /**
- * How long a CRLF session's data may stand still right after a `<LF>.<LF>` before it is refused. A
+ * How long a CRLF session's data may stand still once it holds a smuggled end of data (`<LF>.<LF>`,
+ * `<LF>.<CR><LF>`…) before it is refused. A
  * client that ends its data that way waits for an answer that the strict rule never gives (it would
  * sit out `smtp.idleTimeout`, minutes, and retry the same way for ever); an MTA streaming a message
- * pauses far less than this between its packets, and if it does, what it was sending ends in a
+ * pauses far less than this between its packets, and if it does, what it was sending holds a
  * smuggled end of data anyway and is refused either way.
  */
 export const BARE_END_GRACE_MS = 3000;
@@ -744,20 +745,6 @@ function unstuffLoneDots(chunk: Buffer, state: DotState): Buffer {
 }
 
 /**
- * The smuggled end of data the data read so far ends with, `<LF>.<LF>` or `<CR><LF>.<LF>` (or a
- * lone dot and LF as the whole data): smtp-server holds back the last 4 bytes it has read
- * (`_lastBytes`), so they are the tail of the data.
- */
-function endsInBareLfDot(parser: SMTPStream): SmugglingFinding | undefined {
-  const tail = parser._lastBytes;
-  if (!tail || tail.at(-1) !== LF || tail.at(-2) !== DOT) return undefined;
-  if (tail.at(-3) !== LF && !(parser._atDataStart && tail.length === 2)) return undefined;
-  // The byte before the line ending is judged only when it is the CR of a CRLF: any other may be a dot that looks like a line of its own.
-  const from = tail.length === 4 && tail[0] !== CR ? 1 : 0;
-  return new DataScanner(parser.dataBytes + from).write(tail.subarray(from)).end();
-}
-
-/**
  * smtp-server reads commands ending in a bare LF but ends DATA only at `<CR><LF>.<CR><LF>`. A device
  * that ends every line with a bare LF (old UPS and embedded network cards) sends `<LF>.<LF>` and waits:
  * it never gets an answer, and the relay refuses that sequence anyway when it sees it (SMTP smuggling,
@@ -766,8 +753,10 @@ function endsInBareLfDot(parser: SMTPStream): SmugglingFinding | undefined {
  * client talking to the relay directly: its DATA is read as if every bare LF were a CRLF (dot-unstuffing
  * as usual, its line of a lone dot ending the data), and what follows that line in the same packet is
  * read as commands only after the answer, as pipelined commands are. A session that used CRLF keeps the
- * strict rule; when its data stands still for `BARE_END_GRACE_MS` right after a `<LF>.<LF>`, the
- * connection's `onStalledEnd` answers at once instead of after the idle timeout.
+ * strict rule; once its data holds a smuggled end of data (any of smuggling.ts's, `<LF>.<CR><LF>` as
+ * `<LF>.<LF>`), standing still for `BARE_END_GRACE_MS` or the client's closing its sending side (FIN) is
+ * that client waiting for the answer to what it took for its end: the connection's `onStalledEnd`
+ * answers at once, instead of at the idle timeout or not at all.
  *
  * The command side is looked at per packet (a CRLF anywhere in it): a packet that also carries the
  * start of the data (a client that did not wait for the 354) can only make a session strict.
@@ -777,11 +766,14 @@ function watchLineEndings(parser: SMTPStream, onStalledEnd: (finding: SmugglingF
   let reader: BareLfReader | undefined;
   let dots: DotState = { lineStart: true, held: false, done: false };
   let stall: NodeJS.Timeout | undefined;
+  /** A strict session's DATA as received, scanned for a smuggled end of data for when the client stops sending. */
+  let scanner = new DataScanner();
   const write = parser._write;
   const startDataMode = parser.startDataMode;
   parser.startDataMode = (maxBytes) => {
     reader = spokeCrlf ? undefined : { last: LF, line: EMPTY, ended: false };
     dots = { lineStart: true, held: false, done: false };
+    scanner = new DataScanner();
     return startDataMode.call(parser, maxBytes);
   };
   parser._write = (chunk, encoding, next) => {
@@ -792,8 +784,12 @@ function watchLineEndings(parser: SMTPStream, onStalledEnd: (finding: SmugglingF
       write.call(parser, unstuffLoneDots(bareLfToCrlf(chunk, reader), dots), encoding, next);
     } else {
       clearTimeout(stall);
-      write.call(parser, unstuffLoneDots(chunk, dots), encoding, (error) => {
-        const finding = !error && parser._dataMode ? endsInBareLfDot(parser) : undefined;
+      const data = unstuffLoneDots(chunk, dots);
+      // What follows a `<CR><LF>.<CR><LF>` in the chunk is commands: looked at only while the data goes on,
+      // and the next DATA starts a scanner of its own.
+      scanner.write(data);
+      write.call(parser, data, encoding, (error) => {
+        const finding = !error && parser._dataMode ? scanner.found : undefined;
         if (finding) {
           stall = setTimeout(() => !parser.isClosed && parser._dataMode && onStalledEnd(finding), BARE_END_GRACE_MS);
           stall.unref();
@@ -802,11 +798,20 @@ function watchLineEndings(parser: SMTPStream, onStalledEnd: (finding: SmugglingF
       });
     }
   };
+  // The client's FIN: no more data can come, so its data never ends; one holding a smuggled end of data is
+  // answered as such at once (what the client took for its end), not closed in silence as a client that left.
+  const flush = parser._flushData;
+  parser._flushData = () => {
+    clearTimeout(stall);
+    const finding = parser._dataMode && !parser.isClosed && !reader ? scanner.end() : undefined;
+    if (finding) onStalledEnd(finding);
+    else flush.call(parser);
+  };
 }
 
 /**
  * The reader of line endings above on every connection's parser (the TLS session's new one too). A
- * stalled `<LF>.<LF>` gets the smuggling refusal and the connection is closed: the client believes its
+ * stalled or half-closed smuggled end of data gets the smuggling refusal and the connection is closed: the client believes its
  * data ended, the relay does not, so nothing it sends next could be read as it means it. The onData
  * handler sees the refusal as its stream's error (it logs and counts it; its own answer finds the
  * connection closing and is not sent).
