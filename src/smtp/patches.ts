@@ -956,6 +956,25 @@ function answerAfterClientsEnd(): void {
   };
 }
 
+const SP = 0x20;
+const HTAB = 0x09;
+
+/**
+ * smtp-server names a command by what comes before its first space, so `QUIT<TAB>` was "500 command not
+ * recognized" (and counted towards closing the session) where `QUIT ` and `MAIL FROM:<…><TAB>` were
+ * read. RFC 5321 wants SP, but blanks at the end of a line carry nothing: as for a trailing space (and as
+ * Postfix does), any trailing SP and TAB of a command line is left out before any patch or handler reads
+ * it. An AUTH exchange's continuation lines are left as sent (SASL's handlers read those themselves).
+ */
+function ignoreTrailingBlanks(): void {
+  const onCommand = SMTPConnection.prototype._onCommand;
+  SMTPConnection.prototype._onCommand = function commandWithoutTrailingBlanks(command, callback) {
+    let end = command?.length ?? 0;
+    while (end > 0 && (command[end - 1] === SP || command[end - 1] === HTAB)) end -= 1;
+    onCommand.call(this, this._nextHandler || end === command?.length ? command : command.subarray(0, end), callback);
+  };
+}
+
 let applied = false;
 
 export function applySmtpServerPatches(): void {
@@ -983,4 +1002,6 @@ export function applySmtpServerPatches(): void {
   answerUnimplementedCommands();
   // Last: it sees every reply as sent, and every command before the other patches act on it.
   limitSessions();
+  // After it all the same: every patch, limitSessions included, reads a command without its trailing blanks.
+  ignoreTrailingBlanks();
 }
