@@ -11,7 +11,7 @@ import { type Logger, turnedAwayLog } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { hostBeforePort, peerAddress } from '../policy/networks.ts';
 import { maskNumber, maskNumbersIn } from '../sms/numbers.ts';
-import { ANSWERS_AFTER_CLIENTS_END, applySmtpServerPatches, DataTimedOut, SAYS_WHAT_TO_WRITE } from './patches.ts';
+import { ANSWERS_AFTER_CLIENTS_END, applySmtpServerPatches, DataTimedOut, messageTooBig, SAYS_WHAT_TO_WRITE } from './patches.ts';
 import { DataScanner, type SmugglingFinding } from './smuggling.ts';
 import { NOT_ASCII } from '../mail/ascii.ts';
 
@@ -182,6 +182,8 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
       turnedAway(refusal, address);
       return refuse(refusal);
     },
+    // The refusals patches.ts answers itself, smtp-server's own among them: counted as the handlers' are.
+    refused: refuse,
     // smtp-server's default defers with setImmediate; answering at once lets the greeting of a
     // trusted client go out before its first bytes are read.
     onConnect(_session: SMTPServerSession, callback: (error?: Error) => void) {
@@ -263,7 +265,7 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
             // Before the size: a smuggled second mail is an attack, whatever its size.
             if (smuggling) return refuseMail(new RelayError('SMUGGLING', `Refused: ${smuggling.reason}`));
             if (stream.sizeExceeded || raw === undefined) {
-              return refuseMail(new RelayError('MESSAGE_TOO_BIG', `Message too big: the limit is ${settings.maxMessageBytes} bytes`));
+              return refuseMail(new RelayError('MESSAGE_TOO_BIG', messageTooBig(settings.maxMessageBytes)));
             }
             const transaction = transactions.get(session.id);
             if (!transaction) return refuseMail(noTransaction());
