@@ -121,6 +121,18 @@ export const RELAY_ERRORS = {
   BAD_SEQUENCE: { smtp: 503, enhanced: '5.5.1', http: 400, text: 'Bad sequence of commands' },
   /** RFC 5321 §4.2.4: a command of SMTP the relay does not implement (EXPN, STARTTLS without smtp.tls), 502, not an unknown one's 500. SMTP only. */
   NOT_IMPLEMENTED: { smtp: 502, enhanced: '5.5.1', http: 501, text: 'Command not implemented' },
+  /** RFC 5321 §4.2.4 500: a command the relay does not know (smtp-server's answer, counted). SMTP only. */
+  UNKNOWN_COMMAND: { smtp: 500, enhanced: '5.5.2', http: 400, text: 'Command not recognized' },
+  /** RFC 4954 §4 504: an AUTH mechanism the relay does not offer (it offers PLAIN and LOGIN). SMTP only. */
+  UNKNOWN_AUTH_MECHANISM: { smtp: 504, enhanced: '5.5.4', http: 400, text: 'Unrecognized authentication type' },
+  /** RFC 5321 §4.2.3 501, RFC 3463 X.1.3: a RCPT TO address the relay cannot read as one. SMTP only. */
+  BAD_RECIPIENT_SYNTAX: { smtp: 501, enhanced: '5.1.3', http: 400, text: 'Bad recipient address syntax' },
+  /** A session silent for `smtp.idleTimeout`: closed (RFC 5321 §4.5.3.2.7), in smtp-server's words. SMTP only. */
+  IDLE_TIMEOUT: { smtp: 421, enhanced: '4.4.2', http: 408, text: 'Timeout - closing connection' },
+  /** A command line longer than the relay reads: the session is closed, as what follows cannot be read as meant. SMTP only. */
+  LINE_TOO_LONG: { smtp: 421, enhanced: '4.4.2', http: 400, text: 'Command line too long' },
+  /** A client that wrote before the greeting (a spam-bot tell) or sent an HTTP request (a browser made to): closed. SMTP only. */
+  NOT_AN_SMTP_CLIENT: { smtp: 421, enhanced: '4.4.2', http: 400, text: 'The client does not speak SMTP: it wrote before the greeting, or sent HTTP' },
   /** RFC 9110 §15.5.6: an existing path that does not take the request's method (answered with `Allow`). HTTP only. */
   METHOD_NOT_ALLOWED: { smtp: 502, enhanced: '5.5.1', http: 405, text: 'Method not allowed' },
   /**

@@ -11,7 +11,7 @@ import { type Logger, turnedAwayLog } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { hostBeforePort, peerAddress } from '../policy/networks.ts';
 import { maskNumber, maskNumbersIn } from '../sms/numbers.ts';
-import { ANSWERS_AFTER_CLIENTS_END, applySmtpServerPatches, DataTimedOut, SAYS_WHAT_TO_WRITE } from './patches.ts';
+import { ANSWERS_AFTER_CLIENTS_END, applySmtpServerPatches, DataTimedOut, messageTooBig, SAYS_WHAT_TO_WRITE } from './patches.ts';
 import { DataScanner, type SmugglingFinding } from './smuggling.ts';
 import { NOT_ASCII } from '../mail/ascii.ts';
 
@@ -111,6 +111,7 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
   const clock = options.clock ?? Date.now;
   const turnedAway = turnedAwayLog(logger, clock, 'smtp: connection turned away');
   const clientsGone = turnedAwayLog(logger, clock, 'smtp: connection ended by the client', 'info');
+  const handshakesFailed = turnedAwayLog(logger, clock, 'smtp: TLS handshake failed', 'info');
   /** Each connection's transaction in progress, by session id: set at MAIL, dropped when the connection closes. */
   const transactions = new Map<string, Transaction>();
   /** The stop's last step has begun: a DATA cut off now was cut off by the relay, not left by its client. */
@@ -182,6 +183,8 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
       turnedAway(refusal, address);
       return refuse(refusal);
     },
+    // The refusals patches.ts answers itself, smtp-server's own among them: counted as the handlers' are.
+    refused: refuse,
     // smtp-server's default defers with setImmediate; answering at once lets the greeting of a
     // trusted client go out before its first bytes are read.
     onConnect(_session: SMTPServerSession, callback: (error?: Error) => void) {
@@ -263,7 +266,7 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
             // Before the size: a smuggled second mail is an attack, whatever its size.
             if (smuggling) return refuseMail(new RelayError('SMUGGLING', `Refused: ${smuggling.reason}`));
             if (stream.sizeExceeded || raw === undefined) {
-              return refuseMail(new RelayError('MESSAGE_TOO_BIG', `Message too big: the limit is ${settings.maxMessageBytes} bytes`));
+              return refuseMail(new RelayError('MESSAGE_TOO_BIG', messageTooBig(settings.maxMessageBytes)));
             }
             const transaction = transactions.get(session.id);
             if (!transaction) return refuseMail(noTransaction());
@@ -362,7 +365,7 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
     server.on('error', (error) => {
       if (!server.server.listening || reported.has(error)) return;
       reported.add(error);
-      logConnectionError(logger, error, clientsGone);
+      logConnectionError(logger, error, clientsGone, handshakesFailed);
     });
   }
   const port = await listen(plain, settings.port, settings.host).catch((error: unknown) => {
@@ -460,27 +463,56 @@ function tlsName(protocol: string): string {
 const CLIENT_GONE_CODES: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
 
 /**
+ * OpenSSL's reasons for a failed handshake that an operator meets most, in words saying what happened
+ * (OpenSSL's name a record layer and a C file). Any other is given as OpenSSL's short reason.
+ */
+const HANDSHAKE_FAILURES: Readonly<Record<string, string>> = {
+  ERR_SSL_TLSV1_ALERT_UNKNOWN_CA: "the client does not trust the relay's certificate (unknown CA)",
+  ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE: "the client refused the relay's certificate (bad certificate)",
+  ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN: "the client refused the relay's certificate (certificate unknown)",
+  ERR_SSL_TLSV1_ALERT_DECRYPT_ERROR: "the client refused the relay's certificate (decrypt error)",
+  ERR_SSL_WRONG_VERSION_NUMBER: 'the client spoke plain text (not TLS) to a TLS port, or its TLS is not TLS',
+  ERR_SSL_HTTP_REQUEST: 'the client sent an HTTP request to a TLS port',
+  ERR_SSL_NO_SHARED_CIPHER: 'the client offered no cipher the relay takes',
+};
+/** smtp-server's error for a client that closed its connection before its TLS handshake was done (a probe, a scanner). */
+const HANDSHAKE_ABANDONED = 'Socket closed while initiating TLS';
+
+/**
  * A connection's failure in the log. A client that went away is `clientsGone`'s (at info, without a
- * stack, at most once a minute per code: any client may do it as often as it likes). A client whose
+ * stack, at most once a minute per code: any client may do it as often as it likes). A failed TLS
+ * handshake (the client's trust, plain text on the TLS port, a probe's abandoned ClientHello) is as much
+ * the client's doing: `handshakesFailed`'s, the same way, with OpenSSL's reason in words. A client whose
  * TLS is older than MIN_TLS_VERSION gets one line saying so (OpenSSL's own words name a C file and say
  * nothing an operator can act on), as such a device is told what to do in docs/security.md; anything
- * else with its error.
+ * else, which may be the relay's own fault, with its error and stack.
  */
 function logConnectionError(
   logger: Logger,
-  error: Error & { code?: string; remoteAddress?: string; meta?: { tlsProtocol?: string | null; remoteAddress?: string } },
+  error: Error & { code?: string; reason?: string; remoteAddress?: string; meta?: { tlsProtocol?: string | null; remoteAddress?: string; stage?: string } },
   clientsGone: ReturnType<typeof turnedAwayLog>,
+  handshakesFailed: ReturnType<typeof turnedAwayLog>,
 ): void {
+  const client = peerAddress(error.remoteAddress ?? error.meta?.remoteAddress);
   if (error.code && CLIENT_GONE_CODES.has(error.code)) {
-    clientsGone({ code: error.code, message: error.message }, peerAddress(error.remoteAddress ?? error.meta?.remoteAddress));
+    clientsGone({ code: error.code, message: error.message }, client);
     return;
   }
   const offered = error.meta?.tlsProtocol;
   if (error.code === 'ERR_SSL_UNSUPPORTED_PROTOCOL') {
     logger.warn(
-      { client: peerAddress(error.remoteAddress ?? error.meta?.remoteAddress), tls: offered ?? undefined },
+      { client, tls: offered ?? undefined },
       `smtp: client offered only ${offered ? tlsName(offered) : 'an older TLS'}; ${tlsName(MIN_TLS_VERSION)} or newer is required`,
     );
+    return;
+  }
+  // OpenSSL's errors have its code (ERR_SSL_…) and its short reason; the code names the reason, a bounded set.
+  if (error.code?.startsWith('ERR_SSL_')) {
+    handshakesFailed({ code: error.code, message: HANDSHAKE_FAILURES[error.code] ?? error.reason ?? error.code }, client);
+    return;
+  }
+  if (error.message === HANDSHAKE_ABANDONED) {
+    handshakesFailed({ code: 'HANDSHAKE_ABANDONED', message: 'the client closed the connection during the TLS handshake' }, client);
     return;
   }
   logger.warn({ err: error }, 'smtp: connection error');

@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import SASL from 'smtp-server/lib/sasl.js';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import type { SMTPStream } from 'smtp-server/lib/smtp-stream.js';
-import { QUOTED_CLIENT_TEXT_CHARS, RelayError, toSmtpError } from '../errors.ts';
+import { QUOTED_CLIENT_TEXT_CHARS, RelayError, type RelayErrorCode, toSmtpError } from '../errors.ts';
 import { codePointName, NOT_ASCII, printableAscii } from '../mail/ascii.ts';
 import { DataScanner, type SmugglingFinding } from './smuggling.ts';
 
@@ -58,25 +58,80 @@ function asciiReplies(): void {
 function keepHandlerEnhancedCodes(): void {
   const send = SMTPConnection.prototype.send;
   SMTPConnection.prototype.send = function sendWithOwnEnhancedCode(code, data, context) {
-    // smtp-server's own shutdown reply (every command once closing, each session hung up at the close
-    // timeout) as the catalogue has it, as the relay's own refusal of a MAIL while stopping.
-    if (code === 421 && data === SMTP_SERVER_SHUTDOWN) {
-      send.call(this, code, toSmtpError(new RelayError('SHUTTING_DOWN')).message, false);
+    // A reply with an enhanced code is the relay's own, counted where it was made (refusalReply, the intake's handlers).
+    if (code < 400 || typeof data !== 'string' || ENHANCED_CODE.test(data)) {
+      send.call(this, code, data, typeof data === 'string' && ENHANCED_CODE.test(data) ? false : context);
       return;
     }
-    const greeting = code === 501 && typeof data === 'string' ? GREETING_REFUSALS[data] : undefined;
-    if (greeting) {
-      send.call(this, code, toSmtpError(new RelayError('BAD_GREETING', greeting)).message, false);
+    const { refusal, inCatalogueWords } = smtpServersRefusal(this, code, data, context);
+    if (refusal) refusalReply(this, refusal);
+    if (refusal && inCatalogueWords) {
+      send.call(this, code, toSmtpError(refusal).message, false);
       return;
     }
     const instead = typeof context === 'string' && Object.hasOwn(SAYS_WHAT_TO_WRITE, context) && SAYS_WHAT_TO_WRITE[context as keyof typeof SAYS_WHAT_TO_WRITE];
     const text = instead ? (addressProblems.get(this) ?? instead) : data;
-    if (typeof text === 'string' && ENHANCED_CODE.test(text)) {
-      send.call(this, code, text, false);
-      return;
-    }
-    send.call(this, code, text, context);
+    send.call(this, code, text, ENHANCED_CODE.test(text) ? false : context);
   };
+}
+
+/** smtp-server's own refusals of a MAIL or RCPT address, by their reply context. */
+const ADDRESS_REFUSALS: Readonly<Record<string, RelayErrorCode>> = { SENDER_SYNTAX_ERROR: 'BAD_SENDER_SYNTAX', MAILBOX_SYNTAX_ERROR: 'BAD_RECIPIENT_SYNTAX' };
+/** smtp-server's own 421s (each closes the session), by their words; any other of its 421s is to a client that wrote too soon or sent HTTP. */
+const SMTP_SERVER_CLOSINGS: Readonly<Record<string, RelayErrorCode>> = {
+  'Timeout - closing connection': 'IDLE_TIMEOUT',
+  'Error: Command line too long': 'LINE_TOO_LONG',
+};
+/** smtp-server's other refusals by their basic code (each code it answers with is here: they are all counted). */
+const SMTP_SERVER_REFUSALS: Readonly<Record<number, RelayErrorCode>> = {
+  421: 'NOT_AN_SMTP_CLIENT',
+  451: 'INTERNAL',
+  452: 'TOO_MANY_NUMBERS',
+  500: 'UNKNOWN_COMMAND',
+  501: 'BAD_COMMAND_SYNTAX',
+  502: 'NOT_IMPLEMENTED',
+  503: 'BAD_SEQUENCE',
+  504: 'UNKNOWN_AUTH_MECHANISM',
+  530: 'AUTH_REQUIRED',
+  535: 'AUTH_FAILED',
+  538: 'ENCRYPTION_REQUIRED',
+  550: 'POLICY_DENIED',
+  552: 'MESSAGE_TOO_BIG',
+};
+/** smtp-server's refusal of a MAIL whose SIZE is over the limit, and its 552 after DATA, which name the limit. */
+const SMTP_SERVER_TOO_BIG = /^Error: message exceeds fixed maximum message size (\d+)$/;
+/** smtp-server's 421 after its tenth unrecognized command (its own limit, not configurable). */
+const SMTP_SERVER_TOO_MANY_UNRECOGNIZED = 'Error: too many unrecognized commands';
+/** smtp-server's refusals of a MAIL or RCPT parameter (duplicate, without its value, SIZE, BODY, NOTIFY, ORCPT, RET): 501 too. */
+const SMTP_SERVER_PARAMETER = /parameter|message size syntax/i;
+
+/**
+ * A refusal smtp-server makes itself (its text has no enhanced code) as the catalogue error it is
+ * counted as (smsrelay_smtp_refused_total counts every refusal, RFC 5321 §4.1.1.11's and the idle
+ * timeout's alike), and whether the reply is written in the catalogue's words: the shutdown (as the
+ * relay's own refusal of a MAIL while stopping), a bad greeting, a message over the limit (as at the end
+ * of DATA), too many unrecognized commands (as the relay's other session limits). The rest keep
+ * smtp-server's words, which say what they are.
+ */
+function smtpServersRefusal(connection: SMTPConnection, code: number, text: string, context: unknown): { refusal?: RelayError; inCatalogueWords?: boolean } {
+  if (code === 421 && text === SMTP_SERVER_SHUTDOWN) return { refusal: new RelayError('SHUTTING_DOWN'), inCatalogueWords: true };
+  if (code === 421 && text === SMTP_SERVER_TOO_MANY_UNRECOGNIZED) {
+    return { refusal: new RelayError('TOO_MANY_COMMANDS', 'Too many unrecognized commands in this session; closing the connection'), inCatalogueWords: true };
+  }
+  const greeting = code === 501 ? GREETING_REFUSALS[text] : undefined;
+  if (greeting) return { refusal: new RelayError('BAD_GREETING', greeting), inCatalogueWords: true };
+  const limit = SMTP_SERVER_TOO_BIG.exec(text)?.[1];
+  if (limit !== undefined) return { refusal: new RelayError('MESSAGE_TOO_BIG', messageTooBig(Number(limit))), inCatalogueWords: true };
+  const address = typeof context === 'string' && Object.hasOwn(ADDRESS_REFUSALS, context) ? ADDRESS_REFUSALS[context] : undefined;
+  if (address) return { refusal: new RelayError(addressProblems.get(connection)?.startsWith('5.5.4 ') ? 'BAD_SMTP_PARAMETER' : address) };
+  const byCode = code === 421 ? (SMTP_SERVER_CLOSINGS[text] ?? SMTP_SERVER_REFUSALS[code]) : SMTP_SERVER_REFUSALS[code];
+  if (byCode === 'BAD_COMMAND_SYNTAX' && SMTP_SERVER_PARAMETER.test(text)) return { refusal: new RelayError('BAD_SMTP_PARAMETER') };
+  return byCode === undefined ? {} : { refusal: new RelayError(byCode) };
+}
+
+/** The refusal of a message over `smtp.maxMessageBytes`, at MAIL (its SIZE) or at the end of DATA: one wording. */
+export function messageTooBig(limit: number): string {
+  return `Message too big: the limit is ${limit} bytes`;
 }
 
 /**
@@ -107,9 +162,22 @@ export interface ClientOptions {
   connectionRefusal?: (address: string) => RelayError | undefined;
   /** The 421 that turns a connection away or ends a session: counted and logged there. */
   connectionRefused?: (refusal: RelayError, address: string) => Error & { responseCode: number };
+  /** The answer to a refusal these patches (or smtp-server itself) make: counted there, as the intake's own are. */
+  refused?: (refusal: RelayError) => Error & { responseCode: number };
 }
 
 const clientOptions = (connection: SMTPConnection) => connection._server.options as ClientOptions;
+
+/** The reply to a refusal, counted (the server's `refused`). */
+function refusalReply(connection: SMTPConnection, refusal: RelayError): Error & { responseCode: number } {
+  return (clientOptions(connection).refused ?? toSmtpError)(refusal);
+}
+
+/** Answers a refusal these patches make, counted as every other. */
+function sendRefusal(connection: SMTPConnection, refusal: RelayError): void {
+  const answer = refusalReply(connection, refusal);
+  connection.send(answer.responseCode, answer.message);
+}
 
 /** smtp-server's pause before the greeting, to catch clients that talk too soon (a spam-bot tell). */
 const GREETING_DELAY_MS = 100;
@@ -241,8 +309,7 @@ function commandsWithoutArguments(): void {
     const handle = SMTPConnection.prototype[`handler_${verb}`];
     SMTPConnection.prototype[`handler_${verb}`] = function withoutArgument(command, callback) {
       if (command.toString().trim().split(/\s+/).length > 1) {
-        const refusal = toSmtpError(new RelayError('BAD_COMMAND_SYNTAX', `Syntax: ${verb} takes no argument`));
-        this.send(refusal.responseCode, refusal.message);
+        sendRefusal(this, new RelayError('BAD_COMMAND_SYNTAX', `Syntax: ${verb} takes no argument`));
         callback();
         return;
       }
@@ -270,8 +337,7 @@ function answerUnimplementedCommands(): void {
     const name = (command || '').toString('latin1', 0, COMMAND_NAME_BYTES).split(' ')[0]?.toUpperCase() ?? '';
     const unimplemented = NOT_IMPLEMENTED_COMMANDS.has(name) || (name === 'STARTTLS' && !this._isSupported(name));
     if (unimplemented && !this._nextHandler && this._ready && !this._upgrading) {
-      const refusal = toSmtpError(new RelayError('NOT_IMPLEMENTED', `Command not implemented: ${name}`));
-      this.send(refusal.responseCode, refusal.message);
+      sendRefusal(this, new RelayError('NOT_IMPLEMENTED', `Command not implemented: ${name}`));
       callback?.();
       return;
     }
@@ -297,7 +363,7 @@ function explainSpacedNumbers(): void {
     const spaced = SPACED_RECIPIENT.exec(command.toString());
     const number = spaced?.[2]?.replace(/\s+/g, '');
     if (spaced && number && WRITTEN_NUMBER.test(number)) {
-      this.send(501, `5.1.3 Write the number without spaces: <${number}@${spaced[3]}>`);
+      sendRefusal(this, new RelayError('BAD_RECIPIENT_SYNTAX', `Write the number without spaces: <${number}@${spaced[3]}>`));
       callback();
       return;
     }
@@ -518,8 +584,7 @@ function saslResponsesInBase64(): void {
           original.call(this, first, raw, callback);
           return;
         }
-        const refusal = toSmtpError(new RelayError('AUTH_NOT_BASE64'));
-        this.send(refusal.responseCode, refusal.message);
+        sendRefusal(this, new RelayError('AUTH_NOT_BASE64'));
         callback();
       },
     });
@@ -542,6 +607,13 @@ function authOutOfSequence(connection: SMTPConnection): RelayError | undefined {
   return undefined;
 }
 
+/** RFC 4954 §4: `"AUTH" SP sasl-mech [SP initial-response]`; a bare AUTH is a syntax error (Postfix: 501 5.5.4), not an unknown mechanism. */
+function authWithoutMechanism(command: Buffer): RelayError | undefined {
+  return command.toString().trim().split(/\s+/).length < 2
+    ? new RelayError('BAD_COMMAND_SYNTAX', 'Syntax: AUTH <mechanism> [initial response], the mechanism PLAIN or LOGIN (RFC 4954 §4)')
+    : undefined;
+}
+
 function authOnlyWherePasswordsMayTravel(): void {
   const optionsOf = (connection: SMTPConnection) => connection._server.options as { authRefusal?: AuthRefusal; authRefused?: AuthRefused };
   const refusalOf = (connection: SMTPConnection) => optionsOf(connection).authRefusal?.(connection.remoteAddress, connection.secure);
@@ -562,10 +634,9 @@ function authOnlyWherePasswordsMayTravel(): void {
   };
   const auth = SMTPConnection.prototype.handler_AUTH;
   SMTPConnection.prototype.handler_AUTH = function authRefusedBeforeCredentials(command, callback) {
-    const outOfSequence = authOutOfSequence(this);
+    const outOfSequence = authWithoutMechanism(command) ?? authOutOfSequence(this);
     if (outOfSequence) {
-      const answer = toSmtpError(outOfSequence);
-      this.send(answer.responseCode, answer.message);
+      sendRefusal(this, outOfSequence);
       callback();
       return;
     }
@@ -591,6 +662,38 @@ function requireTlsNotOffered(): void {
     const { REQUIRETLS: _unoffered, ...args } = parsed.args || {};
     return validate.call(this, { ...parsed, args });
   };
+}
+
+/**
+ * RFC 5321 §4.1.1.11, RFC 1869 §6: a session opened with HELO was offered no extension, so any MAIL or
+ * RCPT parameter there (SIZE, BODY, SMTPUTF8, the DSN ones) is one of an extension not offered: 555, as
+ * the intake answers a parameter it never offers, before smtp-server applies or judges it (a SIZE over
+ * the limit included). A MAIL without any greeting is taken as after HELO (mailWithoutGreeting): so too.
+ */
+/** RFC 5321 §4.1.2 esmtp-keyword: what a parameter's name is. */
+const ESMTP_KEYWORD = /^[A-Za-z0-9][A-Za-z0-9-]*$/;
+
+function noParametersAfterHelo(): void {
+  for (const [verb, name, written] of [
+    ['MAIL', 'mail from', 'MAIL FROM'],
+    ['RCPT', 'rcpt to', 'RCPT TO'],
+  ] as const) {
+    const handle = SMTPConnection.prototype[`handler_${verb}`];
+    SMTPConnection.prototype[`handler_${verb}`] = function parametersOnlyAfterEhlo(command, callback) {
+      const parsed = this.openingCommand === 'EHLO' ? false : this._parseAddressCommand(name, command);
+      const words = parsed ? Object.keys(parsed.args || {}) : [];
+      // Words that are no esmtp-keyword (a name written before the address: "John Smith <…>") are the address's problem, said by the handler.
+      const parameter = words.every((word) => ESMTP_KEYWORD.test(word)) ? words[0] : undefined;
+      if (parameter === undefined) {
+        handle.call(this, command, callback);
+        return;
+      }
+      // The name only, bounded: it is the client's text, echoed in the reply.
+      const detail = `Unsupported ${written} parameter ${parameter.slice(0, QUOTED_CLIENT_TEXT_CHARS)}: a session opened with HELO is offered no extensions; greet with EHLO`;
+      sendRefusal(this, new RelayError('UNKNOWN_SMTP_PARAMETER', detail));
+      callback();
+    };
+  }
 }
 
 /** The greeting and STARTTLS's go-ahead: written at once, as the TLS handshake after the latter writes below the stream. */
@@ -627,10 +730,11 @@ const CRLF = Buffer.from('\r\n');
 const CR_ONLY = Buffer.from('\r');
 
 /**
- * How long a CRLF session's data may stand still right after a `<LF>.<LF>` before it is refused. A
+ * How long a CRLF session's data may stand still once it holds a smuggled end of data (`<LF>.<LF>`,
+ * `<LF>.<CR><LF>`…) before it is refused. A
  * client that ends its data that way waits for an answer that the strict rule never gives (it would
  * sit out `smtp.idleTimeout`, minutes, and retry the same way for ever); an MTA streaming a message
- * pauses far less than this between its packets, and if it does, what it was sending ends in a
+ * pauses far less than this between its packets, and if it does, what it was sending holds a
  * smuggled end of data anyway and is refused either way.
  */
 export const BARE_END_GRACE_MS = 3000;
@@ -744,20 +848,6 @@ function unstuffLoneDots(chunk: Buffer, state: DotState): Buffer {
 }
 
 /**
- * The smuggled end of data the data read so far ends with, `<LF>.<LF>` or `<CR><LF>.<LF>` (or a
- * lone dot and LF as the whole data): smtp-server holds back the last 4 bytes it has read
- * (`_lastBytes`), so they are the tail of the data.
- */
-function endsInBareLfDot(parser: SMTPStream): SmugglingFinding | undefined {
-  const tail = parser._lastBytes;
-  if (!tail || tail.at(-1) !== LF || tail.at(-2) !== DOT) return undefined;
-  if (tail.at(-3) !== LF && !(parser._atDataStart && tail.length === 2)) return undefined;
-  // The byte before the line ending is judged only when it is the CR of a CRLF: any other may be a dot that looks like a line of its own.
-  const from = tail.length === 4 && tail[0] !== CR ? 1 : 0;
-  return new DataScanner(parser.dataBytes + from).write(tail.subarray(from)).end();
-}
-
-/**
  * smtp-server reads commands ending in a bare LF but ends DATA only at `<CR><LF>.<CR><LF>`. A device
  * that ends every line with a bare LF (old UPS and embedded network cards) sends `<LF>.<LF>` and waits:
  * it never gets an answer, and the relay refuses that sequence anyway when it sees it (SMTP smuggling,
@@ -766,8 +856,10 @@ function endsInBareLfDot(parser: SMTPStream): SmugglingFinding | undefined {
  * client talking to the relay directly: its DATA is read as if every bare LF were a CRLF (dot-unstuffing
  * as usual, its line of a lone dot ending the data), and what follows that line in the same packet is
  * read as commands only after the answer, as pipelined commands are. A session that used CRLF keeps the
- * strict rule; when its data stands still for `BARE_END_GRACE_MS` right after a `<LF>.<LF>`, the
- * connection's `onStalledEnd` answers at once instead of after the idle timeout.
+ * strict rule; once its data holds a smuggled end of data (any of smuggling.ts's, `<LF>.<CR><LF>` as
+ * `<LF>.<LF>`), standing still for `BARE_END_GRACE_MS` or the client's closing its sending side (FIN) is
+ * that client waiting for the answer to what it took for its end: the connection's `onStalledEnd`
+ * answers at once, instead of at the idle timeout or not at all.
  *
  * The command side is looked at per packet (a CRLF anywhere in it): a packet that also carries the
  * start of the data (a client that did not wait for the 354) can only make a session strict.
@@ -777,11 +869,14 @@ function watchLineEndings(parser: SMTPStream, onStalledEnd: (finding: SmugglingF
   let reader: BareLfReader | undefined;
   let dots: DotState = { lineStart: true, held: false, done: false };
   let stall: NodeJS.Timeout | undefined;
+  /** A strict session's DATA as received, scanned for a smuggled end of data for when the client stops sending. */
+  let scanner = new DataScanner();
   const write = parser._write;
   const startDataMode = parser.startDataMode;
   parser.startDataMode = (maxBytes) => {
     reader = spokeCrlf ? undefined : { last: LF, line: EMPTY, ended: false };
     dots = { lineStart: true, held: false, done: false };
+    scanner = new DataScanner();
     return startDataMode.call(parser, maxBytes);
   };
   parser._write = (chunk, encoding, next) => {
@@ -792,8 +887,12 @@ function watchLineEndings(parser: SMTPStream, onStalledEnd: (finding: SmugglingF
       write.call(parser, unstuffLoneDots(bareLfToCrlf(chunk, reader), dots), encoding, next);
     } else {
       clearTimeout(stall);
-      write.call(parser, unstuffLoneDots(chunk, dots), encoding, (error) => {
-        const finding = !error && parser._dataMode ? endsInBareLfDot(parser) : undefined;
+      const data = unstuffLoneDots(chunk, dots);
+      // What follows a `<CR><LF>.<CR><LF>` in the chunk is commands: looked at only while the data goes on,
+      // and the next DATA starts a scanner of its own.
+      scanner.write(data);
+      write.call(parser, data, encoding, (error) => {
+        const finding = !error && parser._dataMode ? scanner.found : undefined;
         if (finding) {
           stall = setTimeout(() => !parser.isClosed && parser._dataMode && onStalledEnd(finding), BARE_END_GRACE_MS);
           stall.unref();
@@ -802,11 +901,20 @@ function watchLineEndings(parser: SMTPStream, onStalledEnd: (finding: SmugglingF
       });
     }
   };
+  // The client's FIN: no more data can come, so its data never ends; one holding a smuggled end of data is
+  // answered as such at once (what the client took for its end), not closed in silence as a client that left.
+  const flush = parser._flushData;
+  parser._flushData = () => {
+    clearTimeout(stall);
+    const finding = parser._dataMode && !parser.isClosed && !reader ? scanner.end() : undefined;
+    if (finding) onStalledEnd(finding);
+    else flush.call(parser);
+  };
 }
 
 /**
  * The reader of line endings above on every connection's parser (the TLS session's new one too). A
- * stalled `<LF>.<LF>` gets the smuggling refusal and the connection is closed: the client believes its
+ * stalled or half-closed smuggled end of data gets the smuggling refusal and the connection is closed: the client believes its
  * data ended, the relay does not, so nothing it sends next could be read as it means it. The onData
  * handler sees the refusal as its stream's error (it logs and counts it; its own answer finds the
  * connection closing and is not sent).
@@ -951,6 +1059,25 @@ function answerAfterClientsEnd(): void {
   };
 }
 
+const SP = 0x20;
+const HTAB = 0x09;
+
+/**
+ * smtp-server names a command by what comes before its first space, so `QUIT<TAB>` was "500 command not
+ * recognized" (and counted towards closing the session) where `QUIT ` and `MAIL FROM:<…><TAB>` were
+ * read. RFC 5321 wants SP, but blanks at the end of a line carry nothing: as for a trailing space (and as
+ * Postfix does), any trailing SP and TAB of a command line is left out before any patch or handler reads
+ * it. An AUTH exchange's continuation lines are left as sent (SASL's handlers read those themselves).
+ */
+function ignoreTrailingBlanks(): void {
+  const onCommand = SMTPConnection.prototype._onCommand;
+  SMTPConnection.prototype._onCommand = function commandWithoutTrailingBlanks(command, callback) {
+    let end = command?.length ?? 0;
+    while (end > 0 && (command[end - 1] === SP || command[end - 1] === HTAB)) end -= 1;
+    onCommand.call(this, this._nextHandler || end === command?.length ? command : command.subarray(0, end), callback);
+  };
+}
+
 let applied = false;
 
 export function applySmtpServerPatches(): void {
@@ -968,6 +1095,7 @@ export function applySmtpServerPatches(): void {
   authOnlyWherePasswordsMayTravel();
   saslResponsesInBase64();
   requireTlsNotOffered();
+  noParametersAfterHelo();
   coalesceReplies();
   answerAfterClientsEnd();
   readLfOnlyClients();
@@ -978,4 +1106,6 @@ export function applySmtpServerPatches(): void {
   answerUnimplementedCommands();
   // Last: it sees every reply as sent, and every command before the other patches act on it.
   limitSessions();
+  // After it all the same: every patch, limitSessions included, reads a command without its trailing blanks.
+  ignoreTrailingBlanks();
 }

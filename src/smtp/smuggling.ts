@@ -167,6 +167,11 @@ export class DataScanner {
     return this;
   }
 
+  /** The smuggled end of data in what was written so far, where it is certain without the bytes still to come. */
+  get found(): SmugglingFinding | undefined {
+    return this.#smuggling;
+  }
+
   /** Ends the stream (a lone dot and CR at the very end are judged now): the smuggled end of data, if any. */
   end(): SmugglingFinding | undefined {
     if (!this.#ended) {

@@ -58,6 +58,11 @@ export class SmtpDialog {
     this.#socket.write(raw);
   }
 
+  /** Closes the client's sending side (FIN) after `raw`, as `printf … | nc -N`; the replies still come. */
+  endSending(raw: string | Buffer = ''): void {
+    this.#socket.end(raw);
+  }
+
   async command(line: string): Promise<Reply> {
     this.#socket.write(`${line}\r\n`);
     return this.reply();

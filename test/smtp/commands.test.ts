@@ -53,6 +53,23 @@ describe('SMTP commands: arguments, sequence, what is not implemented, dot-unstu
     assert.equal((await dialog.command('QUIT')).code, 221);
   });
 
+  test('a trailing TAB (or any trailing blank) after a command is ignored as a trailing space is: DATA, RSET, NOOP, HELP, QUIT', async () => {
+    const dialog = await SmtpDialog.open(suite.port);
+    assert.equal((await dialog.command('EHLO client.example.com\t')).code, 250);
+    assert.equal((await dialog.command('MAIL FROM:<alice@example.com>\t')).code, 250);
+    assert.equal((await dialog.command('RCPT TO:<447700900556@sms.localhost>\t')).code, 250);
+    assert.equal((await dialog.command('NOOP\t')).code, 250);
+    assert.equal((await dialog.command('HELP\t')).code, 214);
+    const go = await dialog.command('DATA\t');
+    assert.equal(go.code, 354, go.text);
+    dialog.write('Subject: tab\r\n\r\nafter DATA<TAB>\r\n.\r\n');
+    assert.equal((await dialog.reply()).code, 250);
+    assert.equal(await textTo('447700900556'), 'after DATA<TAB>');
+    assert.equal((await dialog.command('RSET \t ')).code, 250);
+    const quit = await dialog.command('QUIT\t');
+    assert.equal(quit.code, 221, quit.text);
+  });
+
   test('AUTH during a mail transaction is 503 5.5.1 (RFC 4954 §4), as is a second AUTH; before MAIL or after RSET it signs in', async () => {
     const dialog = await SmtpDialog.open(suite.port);
     await inTransaction(dialog, '447700900553');

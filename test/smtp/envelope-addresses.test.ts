@@ -13,7 +13,7 @@ async function transaction(
 ): Promise<{ mail: Reply; rcpt?: Reply; data?: Reply }> {
   const dialog = await SmtpDialog.open(port, localAddress ? { localAddress } : {});
   try {
-    await dialog.command('HELO 192.168.1.50');
+    await dialog.command('EHLO 192.168.1.50');
     const mailReply = await dialog.command(mail);
     if (mailReply.code !== 250) return { mail: mailReply };
     const rcptReply = await dialog.command(rcpt);

@@ -124,6 +124,81 @@ describe('bare LF line endings', () => {
     assert.deepEqual(received('447700900304'), []);
   });
 
+  /** A CRLF session up to its 354 for `number`. */
+  async function inData(number: string): Promise<SmtpDialog> {
+    const dialog = await SmtpDialog.open(port);
+    await dialog.command('EHLO client.example.com');
+    await dialog.command('MAIL FROM:<alice@example.com>');
+    assert.equal((await dialog.command(`RCPT TO:<${number}@sms.localhost>`)).code, 250);
+    assert.equal((await dialog.command('DATA')).code, 354);
+    return dialog;
+  }
+
+  test('a CRLF session whose data stands still after <LF>.<CR><LF> (a Unix body file, then the dot with CRLF) gets 550 5.5.2 within the grace', async () => {
+    const dialog = await inData('447700900310');
+    try {
+      const sent = performance.now();
+      dialog.write('Subject: s\n\nline one\nline two\n');
+      dialog.write('.\r\n');
+      const reply = await dialog.reply(BARE_END_GRACE_MS * 2);
+      assert.ok(performance.now() - sent >= BARE_END_GRACE_MS - 100, 'answered only after the grace');
+      assert.equal(`${reply.code} ${reply.enhanced}`, '550 5.5.2', reply.text);
+      assert.match(reply.text, /bare LF before a dot at byte \d+: a smuggled end of data \(<LF>\.<CR><LF>\)/);
+      await closedByRelay(dialog);
+    } finally {
+      await dialog.close();
+    }
+    await sleep(100);
+    assert.deepEqual(received('447700900310'), []);
+  });
+
+  for (const [index, end] of ['\n.\n', '\n.\r\n', '\r\n.\n', '\r\n.\n\r\n', '\r.\r\n', '\r\n.\r'].entries()) {
+    test(`a CRLF session whose data ends in ${JSON.stringify(end)} and then a FIN gets 550 5.5.2 at once, and the refusal's log line`, async () => {
+      const number = `44770090032${index}`;
+      const before = lines().length;
+      const dialog = await inData(number);
+      try {
+        const sent = performance.now();
+        dialog.endSending(`Subject: s\r\n\r\nmixed endings with nc -N${end}`);
+        const reply = await dialog.reply(BARE_END_GRACE_MS / 2);
+        assert.ok(performance.now() - sent < BARE_END_GRACE_MS / 2, 'answered at the FIN, not after the grace');
+        assert.equal(`${reply.code} ${reply.enhanced}`, '550 5.5.2', reply.text);
+        assert.match(reply.text, /a smuggled end of data/);
+        await closedByRelay(dialog);
+      } finally {
+        await dialog.close();
+      }
+      const mine = await waitFor('the DATA log line', () => {
+        const found = lines()
+          .slice(before)
+          .filter((line) => String(line.msg).startsWith('smtp: mail refused') || String(line.msg).includes('DATA'));
+        return found.length > 0 && found;
+      });
+      assert.deepEqual(
+        mine.map((line) => [line.msg, line.code]),
+        [['smtp: mail refused', 'SMUGGLING']],
+      );
+      await sleep(100);
+      assert.deepEqual(received(number), []);
+    });
+  }
+
+  test('a CRLF session whose data is cut short by a FIN without any end still gets no answer: it left during DATA', async () => {
+    const before = lines().length;
+    const dialog = await inData('447700900330');
+    try {
+      dialog.endSending('Subject: s\r\n\r\ncut short\r\n');
+      await closedByRelay(dialog);
+    } finally {
+      await dialog.close();
+    }
+    await waitFor('the DATA log line', () =>
+      lines()
+        .slice(before)
+        .some((line) => line.msg === 'smtp: client left during DATA; nothing accepted'),
+    );
+  });
+
   test('a CRLF session whose <LF>.<LF> is followed by more data within the grace gets the smuggling refusal at its CRLF.CRLF, as before', async () => {
     const dialog = await SmtpDialog.open(port);
     try {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync } from 'node:fs';
 import { connect as connectTcp, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -84,6 +85,50 @@ describe('TLS versions', () => {
     await waitFor('the log lines', () => logged().length >= expected.length);
     // Nothing more comes (smtp-server reports each failed STARTTLS handshake twice).
     await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.deepEqual(logged(), expected);
+  });
+
+  test('failed handshakes (a client that does not trust the certificate, plain text on the TLS port, an abandoned ClientHello) are info lines with the client and the reason, no stack, at most once a minute per reason', async () => {
+    log.lines.length = 0;
+    const tlsPort = relay.smtpTlsPort ?? 0;
+    const plainText = () =>
+      new Promise<void>((resolve) => {
+        const socket = connectTcp({ host: '127.0.0.1', port: tlsPort }, () => socket.write('EHLO plain\r\n'));
+        socket.on('error', () => {});
+        socket.on('data', () => {});
+        socket.once('close', () => resolve());
+      });
+    // A TLS record header and the start of a ClientHello, then the client's FIN: a scanner, a load balancer's probe.
+    const abandoned = () =>
+      new Promise<void>((resolve) => {
+        const socket = connectTcp({ host: '127.0.0.1', port: tlsPort }, () => socket.end(Buffer.from([0x16, 0x03, 0x01, 0x00, 0xc8, 0x01, 0x00])));
+        socket.on('error', () => {});
+        socket.on('data', () => {});
+        socket.once('close', () => resolve());
+      });
+    // A client that verifies the certificate against the system's CAs: OpenSSL's client alerts "unknown CA".
+    const distrustful = () =>
+      new Promise<void>((resolve) => {
+        const client = spawn('openssl', ['s_client', '-connect', `127.0.0.1:${tlsPort}`, '-verify_return_error'], { stdio: ['pipe', 'ignore', 'ignore'] });
+        client.on('error', () => resolve());
+        client.stdin.end('QUIT\n');
+        client.once('close', () => resolve());
+      });
+    for (let index = 0; index < 3; index++) await plainText();
+    for (let index = 0; index < 3; index++) await abandoned();
+    const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
+    if (hasOpenssl) for (let index = 0; index < 3; index++) await distrustful();
+    const expected = [
+      { code: 'ERR_SSL_WRONG_VERSION_NUMBER', reason: 'the client spoke plain text (not TLS) to a TLS port, or its TLS is not TLS' },
+      { code: 'HANDSHAKE_ABANDONED', reason: 'the client closed the connection during the TLS handshake' },
+      ...(hasOpenssl ? [{ code: 'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA', reason: "the client does not trust the relay's certificate (unknown CA)" }] : []),
+    ].map((line) => ({ level: 'info', client: '127.0.0.1', ...line, msg: 'smtp: TLS handshake failed' }));
+    const logged = () =>
+      lines()
+        .filter((line) => line.component === 'smtp')
+        .map(({ level, client, code, reason, msg, err }) => ({ level, client, code, reason, msg, ...(err ? { err } : {}) }));
+    await waitFor('the log lines', () => logged().length >= expected.length);
+    await new Promise((resolve) => setTimeout(resolve, 200));
     assert.deepEqual(logged(), expected);
   });
 

@@ -1,0 +1,118 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { relayWithSimulator } from '../helpers/relay.ts';
+import { type Reply, SmtpDialog } from '../helpers/smtp.ts';
+
+const MAX_MESSAGE_BYTES = 20_000;
+/** The shortest idle timeout the configuration takes. */
+const IDLE_TIMEOUT_MS = 10_000;
+
+const said = (reply: Reply) => `${reply.code} ${reply.text}`;
+
+/**
+ * smsrelay_smtp_refused_total counts every refusal the relay answers, smtp-server's own included, and
+ * every session it closes on a limit, by catalogue code (over real SMTP, the metric read over HTTP).
+ */
+describe('every SMTP refusal and limit close is counted', () => {
+  const suite = relayWithSimulator({
+    smtp: { trustedNetworks: ['127.0.0.1/32'], maxMessageBytes: MAX_MESSAGE_BYTES, idleTimeout: `${IDLE_TIMEOUT_MS / 1000}s` },
+  });
+  const counts = async () => {
+    const metrics = await (await fetch(`http://127.0.0.1:${suite.relay.relay.httpPort}/metrics`)).text();
+    return new Map([...metrics.matchAll(/^smsrelay_smtp_refused_total\{code="(\w+)"\} (\d+)$/gm)].map((match) => [match[1], Number(match[2])]));
+  };
+  /** What `session` added to the counter, by code. */
+  const counted = async (session: () => Promise<void>) => {
+    const before = await counts();
+    await session();
+    const after = await counts();
+    return Object.fromEntries(
+      [...after].filter(([code, count]) => count !== (before.get(code) ?? 0)).map(([code, count]) => [code, count - (before.get(code) ?? 0)]),
+    );
+  };
+  const closedByRelay = async (dialog: SmtpDialog) => assert.rejects(dialog.reply(2000), /connection closed/);
+
+  test('SIZE over the limit at MAIL is 552 5.3.4 in the catalogue words, as at the end of DATA, and counted', async () => {
+    const delta = await counted(async () => {
+      const dialog = await SmtpDialog.open(suite.port);
+      await dialog.command('EHLO client.example.com');
+      const refused = await dialog.command('MAIL FROM:<a@example.com> SIZE=999999');
+      assert.equal(said(refused), `552 5.3.4 Message too big: the limit is ${MAX_MESSAGE_BYTES} bytes`);
+      assert.equal((await dialog.command(`MAIL FROM:<a@example.com> SIZE=${MAX_MESSAGE_BYTES}`)).code, 250);
+      await dialog.close();
+    });
+    assert.deepEqual(delta, { MESSAGE_TOO_BIG: 1 });
+  });
+
+  test("smtp-server's own refusals and the relay's own answers in patches are counted by their catalogue code", async () => {
+    const delta = await counted(async () => {
+      const dialog = await SmtpDialog.open(suite.port);
+      await dialog.command('EHLO client.example.com');
+      assert.equal((await dialog.command('DATA')).code, 503);
+      assert.equal((await dialog.command('EXPN staff')).code, 502);
+      assert.equal((await dialog.command('FOO')).code, 500);
+      assert.equal(
+        said(await dialog.command('AUTH')),
+        '501 5.5.4 Syntax: AUTH <mechanism> [initial response], the mechanism PLAIN or LOGIN (RFC 4954 section 4)',
+      );
+      assert.equal((await dialog.command('MAIL FROM:<a@example.com>')).code, 250);
+      assert.equal((await dialog.command('RCPT TO:<447 700 900 123@sms.localhost>')).code, 501);
+      assert.equal((await dialog.command('RCPT TO:<447700900123@sms.localhost>')).code, 250);
+      assert.equal((await dialog.command('DATA 100')).code, 501);
+      await dialog.close();
+    });
+    assert.deepEqual(delta, { BAD_SEQUENCE: 1, NOT_IMPLEMENTED: 1, UNKNOWN_COMMAND: 1, BAD_COMMAND_SYNTAX: 2, BAD_RECIPIENT_SYNTAX: 1 });
+  });
+
+  test('sessions closed on a limit are counted: too many unrecognized commands (421 4.7.0, as the other session limits), an over-long line', async () => {
+    const delta = await counted(async () => {
+      const junk = await SmtpDialog.open(suite.port);
+      await junk.command('EHLO client.example.com');
+      for (let index = 0; index < 9; index++) assert.equal((await junk.command('FOO')).code, 500);
+      assert.equal(said(await junk.command('FOO')), '421 4.7.0 Too many unrecognized commands in this session; closing the connection');
+      await closedByRelay(junk);
+      const long = await SmtpDialog.open(suite.port);
+      const reply = await long.command(`NOOP ${'a'.repeat(5000)}`);
+      assert.equal(reply.code, 421, reply.text);
+      await closedByRelay(long);
+    });
+    assert.deepEqual(delta, { UNKNOWN_COMMAND: 9, TOO_MANY_COMMANDS: 1, LINE_TOO_LONG: 1 });
+  });
+
+  test('a session closed at the idle timeout is counted', async () => {
+    const delta = await counted(async () => {
+      const dialog = await SmtpDialog.open(suite.port);
+      await dialog.command('EHLO client.example.com');
+      const reply = await dialog.reply(IDLE_TIMEOUT_MS * 2);
+      assert.equal(`${reply.code} ${reply.enhanced}`, '421 4.4.2', reply.text);
+      await closedByRelay(dialog);
+    });
+    assert.deepEqual(delta, { IDLE_TIMEOUT: 1 });
+  });
+
+  test('a session opened with HELO was offered no extension: any MAIL or RCPT parameter is 555 5.5.4; after EHLO they are taken', async () => {
+    const delta = await counted(async () => {
+      const helo = await SmtpDialog.open(suite.port);
+      await helo.command('HELO client.example.com');
+      for (const parameter of ['SIZE=100', 'SIZE=999999', 'BODY=8BITMIME', 'SMTPUTF8', 'RET=HDRS', 'ENVID=x']) {
+        const name = parameter.split('=')[0];
+        assert.equal(
+          said(await helo.command(`MAIL FROM:<a@example.com> ${parameter}`)),
+          `555 5.5.4 Unsupported MAIL FROM parameter ${name}: a session opened with HELO is offered no extensions; greet with EHLO`,
+        );
+      }
+      assert.equal((await helo.command('MAIL FROM:<a@example.com>')).code, 250);
+      assert.equal(
+        said(await helo.command('RCPT TO:<447700900124@sms.localhost> NOTIFY=NEVER')),
+        '555 5.5.4 Unsupported RCPT TO parameter NOTIFY: a session opened with HELO is offered no extensions; greet with EHLO',
+      );
+      await helo.close();
+      const ehlo = await SmtpDialog.open(suite.port);
+      await ehlo.command('EHLO client.example.com');
+      assert.equal((await ehlo.command('MAIL FROM:<a@example.com> SIZE=100 BODY=8BITMIME SMTPUTF8')).code, 250);
+      assert.equal((await ehlo.command('RCPT TO:<447700900124@sms.localhost> NOTIFY=NEVER')).code, 250);
+      await ehlo.close();
+    });
+    assert.deepEqual(delta, { UNKNOWN_SMTP_PARAMETER: 7 });
+  });
+});
