@@ -24,6 +24,14 @@ export const UNSYNCED_WAIT_MS = 2;
  */
 export const PROBE_INTERVAL_MS = 1_000;
 /**
+ * What a write probe writes (and deletes again in the same transaction), on either store: as much as
+ * the commit of a mail with long headers and a long text, so that it fails as such a mail would on a
+ * full store. A smaller commit (a heartbeat, an outcome) fits in pages the store already holds while
+ * mail is refused 452, and proves nothing. A larger mail may still not fit: its own failure makes the
+ * relay not ready again.
+ */
+export const WRITE_PROBE_BYTES = 64 * 1024;
+/**
  * SQLite result codes that mean the store itself cannot commit (disk, file, lock), as opposed to
  * one write being wrong (a constraint): only these make the store unhealthy.
  */

@@ -355,8 +355,8 @@ export function groupIntoBatches(rows: readonly ClaimedSmsRow[], batchSize: numb
 
 /**
  * Store failures are temporary to callers, with the reason a client can act on: a full disk (as the
- * free-space watermark answers it: the space ran out before the watermark's next look), a lock held
- * past `store.busyTimeout`, else "the store is unavailable". The database's words stay in the detail, for the log.
+ * free-space watermark answers it: the space ran out before the watermark's next look), a store busy
+ * (storeFailureCode), else "the store is unavailable". The database's words stay in the detail, for the log.
  */
 export function asStoreError(error: unknown): RelayError {
   const reason = error instanceof Error ? error.message : String(error);
@@ -372,11 +372,21 @@ export function asStoreError(error: unknown): RelayError {
   }
 }
 
+/**
+ * The database's error codes by what a client should do. A full disk: SQLITE_FULL, or PostgreSQL's
+ * disk_full (53100). Busy, free again in a moment: SQLite's lock held past `store.busyTimeout`, or every
+ * connection slot of the PostgreSQL server taken (too_many_connections, 53300: slots free as other
+ * clients leave, as a lock does). The rest of PostgreSQL's class 53, insufficient_resources (53000) and
+ * out_of_memory (53200), is the server's own trouble, with no time it ends by: unavailable, as the server down.
+ */
+const DISK_FULL_CODES = /^(SQLITE_FULL|53100$)/;
+const STORE_BUSY_CODES = /^(SQLITE_BUSY|SQLITE_LOCKED|53300$)/;
+
 /** Which of the store's failures `error` is to its callers (asStoreError), and so what mail and webhooks get meanwhile. */
 export function storeFailureCode(error: unknown): StoreFailureCode {
   const code = String((error as { code?: unknown } | undefined)?.code ?? '');
-  if (/^SQLITE_FULL/.test(code)) return 'DISK_FULL';
-  if (/^SQLITE_(BUSY|LOCKED)/.test(code)) return 'STORE_BUSY';
+  if (DISK_FULL_CODES.test(code)) return 'DISK_FULL';
+  if (STORE_BUSY_CODES.test(code)) return 'STORE_BUSY';
   return 'STORE_UNAVAILABLE';
 }
 

@@ -2,7 +2,7 @@ import { chmodSync, closeSync, mkdirSync, openSync, renameSync, rmSync, statfsSy
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import BetterSqlite3, { type Database } from 'better-sqlite3';
-import { GroupCommitter, type WriteKind } from './group-commit.ts';
+import { GroupCommitter, WRITE_PROBE_BYTES, type WriteKind } from './group-commit.ts';
 import { type Migrated, MigrationError, migrate, NewerSchemaError, OlderSchemaError } from './migrations.ts';
 import { BackupTargetError, type RelayError, StoreFileError } from '../errors.ts';
 import { DAMAGED_STORE_FIX } from './health.ts';
@@ -120,15 +120,6 @@ import type {
 import { FAILED_OVER, OPERATOR } from './types.ts';
 
 /**
- * What a write probe writes (and deletes again in the same transaction; its pages still go to the WAL):
- * as much as the commit of a mail with long headers and a long text, so that it fails as such a mail
- * would on a full store. A smaller commit (a heartbeat, an outcome) fits in pages the WAL already holds
- * while mail is refused 452, and proves nothing (group-commit.ts). A larger mail may still not fit: its
- * own failure makes the relay not ready again.
- */
-const PROBE_BYTES = 64 * 1024;
-
-/**
  * When a mail's SMS starts counting towards its maximum age, in a query joining `outbound o` to
  * `messages m`: its arrival, or its X-SMS-Send-At (startOf, src/dispatch/dispatcher.ts).
  */
@@ -243,7 +234,8 @@ export class SqliteStore implements Store {
     this.#writes = new GroupCommitter(db, {
       guard: () => this.#checkFile(),
       probe: () => {
-        this.#sql.probe.run('x'.repeat(PROBE_BYTES));
+        // Deleted again in the same transaction; its pages still go to the WAL, as a mail's would.
+        this.#sql.probe.run('x'.repeat(WRITE_PROBE_BYTES));
         this.#sql.unprobe.run();
       },
       onHealth: (health) => {

@@ -1,5 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { PROBE_INTERVAL_MS } from '../group-commit.ts';
+import { PROBE_INTERVAL_MS, WRITE_PROBE_BYTES } from '../group-commit.ts';
 import { NotOptedOut } from '../not-opted-out.ts';
 import { SilenceWatch } from './silence-watch.ts';
 import { ADOPT_ORPHANS } from './migrations.ts';
@@ -149,6 +150,17 @@ const CONNECT_RETRY_MAX_MS = 30_000;
 
 /** The longest /readyz waits for a write probe: load balancers give up on a health check after 2–5 s. */
 const READY_PROBE_WAIT_MS = 1_000;
+/**
+ * The write probe's row (probeWrites, #startProbe): WRITE_PROBE_BYTES of text that PostgreSQL cannot compress (random
+ * bytes in base64: `repeat('x', …)` compresses to a few bytes), stored out of line in `control`'s TOAST
+ * table, and deleted in the same transaction. On a full disk what fails first is a relation that must grow
+ * ("could not extend file", 53100: the WAL's segments are written ahead and recycled), and a dead probe's
+ * pages are reused only after a vacuum, which gives the emptied pages back: so each probe needs new pages,
+ * as a large mail does, and commits a WAL record of a mail's size. A tiny row fitted in `control`'s one page
+ * on a full disk (/readyz flipped to ready every other second while every mail was refused).
+ */
+const WRITE_PROBE_INSERT = "INSERT INTO control (key, value) VALUES ('write_probe', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+const WRITE_PROBE_DELETE: Statement = { text: "DELETE FROM control WHERE key = 'write_probe'", values: [] };
 /**
  * How long a "not opted out" answer is trusted without news (#notOptedOut): another relay's STOP is
  * heard at once, unless its notification was lost with that relay between its commit and the notice;
@@ -677,7 +689,10 @@ export class PostgresStore implements Store, ClusterStore {
           seconds: stats.seconds + seconds,
           synced: stats.synced + (synced ? 1 : 0),
         };
-        this.#ok();
+        // Only a mail's commit or the write probe shows mail is taken again (acceptMail, probeWrites): on a
+        // full disk a heartbeat or an outcome still fits in pages the tables hold. A small one that succeeds
+        // while commits fail is worth a probe, which tells.
+        if (this.#health.state !== 'ok') this.#startProbe();
       },
       onConnectionError: (error) => {
         this.#stats = { ...this.#stats, failed: this.#stats.failed + 1 };
@@ -808,7 +823,11 @@ export class PostgresStore implements Store, ClusterStore {
     const due = mail.holdUntilSendAt && mail.sendAt !== undefined ? Math.max(mail.sendAt, mail.receivedAt) : mail.receivedAt;
     return this.#queueing(['sms'], {
       statements: [acceptStatement(mail, due)],
-      result: ([accepted]) => ({ duplicateOf: (accepted?.rows[0] as { duplicate_of: string | null } | undefined)?.duplicate_of ?? undefined }),
+      result: ([accepted]) => {
+        // Its commit shows mail is taken again after commits failed (see onCommit).
+        this.#ok();
+        return { duplicateOf: (accepted?.rows[0] as { duplicate_of: string | null } | undefined)?.duplicate_of ?? undefined };
+      },
     });
   }
 
@@ -1479,31 +1498,37 @@ export class PostgresStore implements Store, ClusterStore {
   }
 
   /**
-   * While commits fail, a small write (at most every PROBE_INTERVAL_MS, one at a time) finds out whether
-   * they succeed again. /readyz waits for it at most READY_PROBE_WAIT_MS: a database that does not answer
-   * at all would otherwise hold every health check for the connect timeout; the probe goes on and its
-   * result serves the next one.
+   * While commits fail, the write probe (WRITE_PROBE_INSERT: as large as a mail's write, at most every
+   * PROBE_INTERVAL_MS, one at a time) finds out whether mail would be taken again. /readyz waits for it at
+   * most READY_PROBE_WAIT_MS: a database that does not answer at all would otherwise hold every health
+   * check for the connect timeout; the probe goes on and its result serves the next one.
    */
   async probeWrites(): Promise<StoreHealth> {
-    if (this.#health.state === 'ok' || !this.#ready) return this.#health;
-    const now = Date.now();
-    if (this.#writeProbe === undefined && now - this.#lastProbe >= PROBE_INTERVAL_MS) {
-      this.#lastProbe = now;
-      this.#writeProbe = this.#write(async (client) => {
-        await client.query("INSERT INTO control (key, value) VALUES ('write_probe', 'x') ON CONFLICT (key) DO UPDATE SET value = excluded.value");
-        await client.query("DELETE FROM control WHERE key = 'write_probe'");
-      })
-        .catch(() => undefined)
-        .finally(() => {
-          this.#writeProbe = undefined;
-        });
-    }
+    this.#startProbe();
     if (this.#writeProbe !== undefined) {
       let waited: NodeJS.Timeout | undefined;
       await Promise.race([this.#writeProbe, new Promise((resolve) => (waited = setTimeout(resolve, READY_PROBE_WAIT_MS)))]);
       clearTimeout(waited);
     }
     return this.#health;
+  }
+
+  /** Starts the write probe (probeWrites) when commits fail and none ran within PROBE_INTERVAL_MS. */
+  #startProbe(): void {
+    const now = Date.now();
+    if (this.#health.state === 'ok' || !this.#ready || this.#writeProbe !== undefined || now - this.#lastProbe < PROBE_INTERVAL_MS) return;
+    this.#lastProbe = now;
+    this.#writeProbe = this.#write({
+      // Its own transaction: failing on a full disk, it must not take a group's other writes with it.
+      alone: true,
+      // Base64 writes 4 characters for 3 bytes.
+      statements: [{ text: WRITE_PROBE_INSERT, values: [randomBytes((WRITE_PROBE_BYTES * 3) / 4).toString('base64')] }, WRITE_PROBE_DELETE],
+      result: () => this.#ok(),
+    })
+      .catch(() => undefined)
+      .finally(() => {
+        this.#writeProbe = undefined;
+      });
   }
 
   async events(messageId: string): Promise<StoredEvent[]> {
