@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { beforeEach, describe, test } from 'node:test';
 import pg from 'pg';
 import { RelayError } from '../../src/errors.ts';
-import { GROUP_WAITING_MS } from '../../src/store/postgres/group-writer.ts';
+import { GroupWriter, MAX_GROUPS_IN_FLIGHT, type Statements } from '../../src/store/postgres/group-writer.ts';
 import { PostgresStore, SMS_CANDIDATES } from '../../src/store/postgres/store.ts';
 import type { Store } from '../../src/store/types.ts';
 import { freshDatabase, withClient, describeOnPostgres } from '../helpers/postgres.ts';
 import { claim, mail } from '../helpers/store.ts';
 import { forEachStore } from '../helpers/stores.ts';
-import { waitFor } from '../helpers/wait.ts';
+import { sleep, waitFor } from '../helpers/wait.ts';
 
 /** #17 item 8: PostgreSQL commits writes in groups as SQLite does, with the same answer to each write. */
 forEachStore((kind) =>
@@ -285,44 +285,115 @@ describeOnPostgres('PostgreSQL: which commits wait for the WAL flush', async () 
     const { commits, synced } = before;
     assert.deepEqual([after.commits - commits, after.synced - synced], [4, 2]);
   });
+});
 
-  test('writes coming turn after turn while groups commit gather behind two groups; groups held up (a lock) past GROUP_WAITING_MS do not hold back the writes behind them', async () => {
+/**
+ * How many groups the writer opens at once (group-writer.ts): two, more only once those have been in flight
+ * the waiting time, and a claim (`alone`) at once whatever the groups do. The waiting time here is long
+ * (WAITING_MS), so that a stall of the machine between two steps cannot pass for the rule.
+ */
+describeOnPostgres('PostgreSQL: commit groups in flight', async () => {
+  const WAITING_MS = 1_000;
+  /** The advisory lock every insert into `held` waits for while the test holds it: a group held up on the server. */
+  const HOLD = '4242, 18';
+
+  /** A writer over a pool as large as the writer may use, on a fresh database whose inserts into `held` wait for HOLD. */
+  async function heldWriter(): Promise<{ writer: GroupWriter; commits: () => number; held: () => Promise<number>; close: () => Promise<void> }> {
     const url = (await freshDatabase()) ?? '';
-    const store = await PostgresStore.open({ url });
-    // A real held-up commit, on the server: storing a mail waits for the advisory lock the test holds.
-    const hold = '4242, 18';
     await withClient(url, (client) =>
       client.query(`
-        CREATE FUNCTION hold_accept() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_advisory_xact_lock_shared(${hold}); RETURN NEW; END $$;
-        CREATE TRIGGER hold_accept BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION hold_accept();`),
+        CREATE TABLE held (label text);
+        CREATE FUNCTION hold_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_advisory_xact_lock_shared(${HOLD}); RETURN NEW; END $$;
+        CREATE TRIGGER hold_insert BEFORE INSERT ON held FOR EACH ROW EXECUTE FUNCTION hold_insert();`),
     );
+    const pool = new pg.Pool({ connectionString: url, max: MAX_GROUPS_IN_FLIGHT });
+    let commits = 0;
+    const writer = new GroupWriter({
+      pool,
+      wake: () => undefined,
+      isConnectionError: () => false,
+      onCommit: () => {
+        commits += 1;
+      },
+      onConnectionError: () => undefined,
+      types: { getTypeParser: (oid, format) => pg.types.getTypeParser(oid, format) },
+      waitingMs: WAITING_MS,
+    });
     const holder = new pg.Client({ connectionString: url });
     await holder.connect();
-    /** The groups in flight, each waiting for the lock. */
-    const held = async () =>
-      Number((await holder.query<{ n: string }>("SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")).rows[0]?.n);
+    await holder.query(`SELECT pg_advisory_lock(${HOLD})`);
+    let closed = false;
+    return {
+      writer,
+      commits: () => commits,
+      /** The groups in flight waiting for the lock. */
+      held: async () =>
+        Number((await holder.query<{ n: string }>("SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")).rows[0]?.n),
+      /** Lets the held groups go, and waits for every write to settle (once, whether the test got there or failed). */
+      close: async () => {
+        if (closed) return;
+        closed = true;
+        await holder.query(`SELECT pg_advisory_unlock(${HOLD})`);
+        await writer.drained();
+        await holder.end();
+        await pool.end();
+      },
+    };
+  }
+
+  const insert = (label: string): Statements<void> => ({
+    statements: [{ text: 'INSERT INTO held (label) VALUES ($1)', values: [label] }],
+    result: () => undefined,
+  });
+  /** Each write in a turn of its own: with a free connection and no limit but the pool, each would open a group. */
+  const turnByTurn = async (labels: readonly string[], writer: GroupWriter) => {
+    const written: Array<Promise<void>> = [];
+    for (const label of labels) {
+      written.push(writer.run(insert(label), []));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return written;
+  };
+
+  test('writes coming turn after turn gather behind two groups; once those have been in flight the waiting time, the writes behind them go on together in a third', async () => {
+    const { writer, commits, held, close } = await heldWriter();
     try {
-      await holder.query(`SELECT pg_advisory_lock(${hold})`);
-      const before = (await store.commitStats()).commits;
-      const mails = Array.from({ length: 6 }, (_, index) => mail([`+44770090012${index}`]));
-      const accepted: Array<Promise<unknown>> = [];
-      for (const item of mails) {
-        accepted.push(store.acceptMail(item));
-        // Each write in a turn of its own: with a free connection and no limit but the pool, each would open a group.
-        await new Promise((resolve) => setImmediate(resolve));
-      }
-      // The first two open a group each; the four behind them wait for a group, and once those two have waited
-      // GROUP_WAITING_MS (the lock) they go on together in a third, without waiting for the lock's end.
+      const written = await turnByTurn(['a', 'b', 'c', 'd', 'e', 'f'], writer);
+      await waitFor('the first two groups, at the lock', async () => (await held()) === 2 || undefined);
+      const opened = performance.now();
+      // Held two groups, the four behind them wait for a place rather than opening groups of their own.
+      await sleep(WAITING_MS / 4);
+      if (performance.now() - opened < WAITING_MS / 2) assert.equal(await held(), 2, 'a third group opened before the two had been in flight the waiting time');
       await waitFor('the third group, at the lock too', async () => (await held()) === 3 || undefined);
-      await new Promise((resolve) => setTimeout(resolve, 3 * GROUP_WAITING_MS));
+      await sleep(WAITING_MS / 4);
       assert.equal(await held(), 3, 'every write is in one of three groups: none opens another');
-      await holder.query(`SELECT pg_advisory_unlock(${hold})`);
-      await Promise.all(accepted);
-      assert.equal((await store.commitStats()).commits - before, 3);
-      assert.equal((await claim(store, 10, 1)).length, 6);
+      await close();
+      await Promise.all(written);
+      assert.equal(commits(), 3);
     } finally {
-      await holder.end();
-      await store.close();
+      await close();
+    }
+  });
+
+  test('a claim (an `alone` write) opens at once while two groups hold every place, ahead of the writes queued before it', async () => {
+    const { writer, commits, held, close } = await heldWriter();
+    try {
+      const written = await turnByTurn(['a', 'b', 'c'], writer);
+      await waitFor('two groups, at the lock', async () => (await held()) === 2 || undefined);
+      const started = performance.now();
+      const claimed = await writer.run({ alone: true, statements: [{ text: 'SELECT 1 AS one', values: [] }], result: ([read]) => read?.rows[0] }, []);
+      const tookMs = performance.now() - started;
+      assert.deepEqual(claimed, { one: 1 });
+      assert.ok(tookMs < WAITING_MS / 2, `the claim waited ${Math.round(tookMs)} ms behind the groups`);
+      // Committed beside the groups, which still wait; the write queued before it still waits for a place.
+      assert.equal(commits(), 1);
+      assert.equal(await held(), 2);
+      await close();
+      await Promise.all(written);
+      // The claim, the two groups, and the write that waited for a place.
+      assert.equal(commits(), 4);
+    } finally {
+      await close();
     }
   });
 });

@@ -35,8 +35,8 @@ const MAX_WRITES_PER_GROUP = 256;
  * arrive together. Measured in the bench's MO (2026-12-04 17:57–18:08, idle machine, 3,000 webhooks,
  * median of 3 each): committed on PostgreSQL 2,199 / 2,670 / 2,592 / 2,648 per s with three, 2,808 / 2,460
  * / 3,156 / 2,955 with six (0.65–0.74 of SQLite's figure in the same runs against 0.70–0.81). Four
- * connections of the pool's POOL_MAX_CONNECTIONS stay for reads. Only while groups wait (GROUP_WAITING_MS)
- * do more than GROUPS_AT_ONCE open.
+ * connections of the pool's POOL_MAX_CONNECTIONS stay for reads. Up to six open: a claim (`alone`) whenever it
+ * comes, other groups beyond GROUPS_AT_ONCE only while those in flight wait (GROUP_WAITING_MS).
  */
 export const MAX_GROUPS_IN_FLIGHT = 6;
 /**
@@ -59,8 +59,15 @@ const GROUPS_AT_ONCE = 2;
 /**
  * A group in flight longer than this waits on something (a lock another transaction holds, a disk slow to
  * flush): it no longer holds a place among GROUPS_AT_ONCE, so the writes behind it go on in a group of
- * their own (up to MAX_GROUPS_IN_FLIGHT), as they did before. A group commits in 1–4 ms under load
- * (the bench: 2.0 ms of commit per mail summed over the pool, 1.36 mails per commit): far below it.
+ * their own (up to MAX_GROUPS_IN_FLIGHT), as they did before. It assumes a server whose commit takes a few
+ * milliseconds: a group commits in 1–4 ms under load on the same machine (the bench: 2.0 ms of commit per
+ * mail summed over the pool, 1.36 mails per commit), far below it. On a server whose round trip alone
+ * takes longer (a remote one), every group counts as waiting once this has passed, so up to
+ * MAX_GROUPS_IN_FLIGHT commit at once, with smaller groups, as before GROUPS_AT_ONCE: acceptable there, since
+ * the round trips in flight, not cores shared with the server, bound the rate, and below MAX_GROUPS_IN_FLIGHT a
+ * write waits for a place no longer than this, nor than the older of the two groups ahead of it takes to commit.
+ * (Judging the age against the commit time the writer observes would keep such a relay at two larger
+ * groups, but a lock held for seconds would stretch that measure too: unmeasured, not done.)
  */
 export const GROUP_WAITING_MS = 20;
 
@@ -118,8 +125,10 @@ const oneRoundTrip = (writes: readonly PendingWrite[]) => writes.every(({ work }
 export type Statements<T> = {
   readonly statements: readonly Statement[];
   /**
-   * In a transaction of its own, not grouped with others: a write whose caller must not wait for the
-   * slowest write of a group (a claim, which the dispatcher's slots wait for).
+   * In a transaction of its own, not grouped with others, opened at once (out of its turn, up to
+   * MAX_GROUPS_IN_FLIGHT) even while GROUPS_AT_ONCE young groups hold every place: a write whose caller
+   * must not wait for the slowest write of a group, nor for a group to open (a claim, which the
+   * dispatcher's slots wait for).
    */
   readonly alone?: boolean;
 } & (
@@ -152,6 +161,8 @@ export interface GroupWriterOptions {
   readonly onConnectionError: (error: unknown) => void;
   /** The pool's type parsers, for the results of batches as for the client's own queries. */
   readonly types: TypeParsers;
+  /** How long a group is in flight before it counts as waiting; GROUP_WAITING_MS unless a test needs a margin. */
+  readonly waitingMs?: number;
 }
 
 /** The server answered COMMIT with ROLLBACK: the transaction had failed. in_failed_sql_transaction, a write's own fault. */
@@ -192,15 +203,18 @@ class GroupLost {
 export class GroupWriter {
   readonly #options: GroupWriterOptions;
   #pending: PendingWrite[] = [];
-  /** When each group being committed started (performance.now()): while they hold every place (#mayOpen), new writes wait for the next one. */
+  /** When each group being committed started (performance.now()): while they hold every place (#placeFree), new writes but a claim wait for the next one. */
   #inFlight: number[] = [];
   #scheduled = false;
-  /** Looks again (#mayOpen) once the older of the young groups in flight has been waiting GROUP_WAITING_MS, while armed. */
+  /** Looks again (#next) once the older of the young groups in flight has been in flight #waitingMs, while armed. */
   #lookAgain: NodeJS.Timeout | undefined;
   #idle: Array<() => void> = [];
+  /** GroupWriterOptions.waitingMs. */
+  readonly #waitingMs: number;
 
   constructor(options: GroupWriterOptions) {
     this.#options = options;
+    this.#waitingMs = options.waitingMs ?? GROUP_WAITING_MS;
   }
 
   /**
@@ -234,7 +248,7 @@ export class GroupWriter {
       if (this.#inFlight.length === 0) for (const resolve of this.#idle.splice(0)) resolve();
       return;
     }
-    if (!this.#mayOpen()) return;
+    if (this.#next() === undefined) return;
     // The writes of this turn of the event loop go together (as on SQLite), the next ones wait for its COMMIT.
     this.#scheduled = true;
     setImmediate(() => {
@@ -244,21 +258,34 @@ export class GroupWriter {
   }
 
   /**
-   * Whether a group may open now: fewer than GROUPS_AT_ONCE of those in flight are younger than
-   * GROUP_WAITING_MS, and fewer than MAX_GROUPS_IN_FLIGHT in all. When only their age stops it, it looks
-   * again once the older of them has been waiting that long (a group ending looks again too).
+   * Where in #pending the group that may open now starts, and how many writes it takes; undefined when
+   * none may open yet. Fewer than MAX_GROUPS_IN_FLIGHT in all, and then the next group (an `alone` write
+   * by itself, else the writes queued before the next `alone` one, up to MAX_WRITES_PER_GROUP) while a
+   * place among GROUPS_AT_ONCE is free (#placeFree). Without one, an `alone` write still opens, out of
+   * its turn: its caller must not wait behind groups (Statements.alone), and groups already commit side
+   * by side in no order between them.
    */
-  #mayOpen(): boolean {
-    if (this.#inFlight.length >= MAX_GROUPS_IN_FLIGHT) return false;
+  #next(): { readonly from: number; readonly count: number } | undefined {
+    if (this.#inFlight.length >= MAX_GROUPS_IN_FLIGHT) return undefined;
+    const alone = this.#pending.findIndex(isAlone);
+    if (this.#placeFree()) return { from: 0, count: alone === 0 ? 1 : alone > 0 ? Math.min(alone, MAX_WRITES_PER_GROUP) : MAX_WRITES_PER_GROUP };
+    return alone === -1 ? undefined : { from: alone, count: 1 };
+  }
+
+  /**
+   * Whether fewer than GROUPS_AT_ONCE of the groups in flight are younger than #waitingMs. When not, it
+   * looks again once the older of them has been in flight that long (a group ending looks again too).
+   */
+  #placeFree(): boolean {
     const now = performance.now();
-    const young = this.#inFlight.filter((started) => now - started < GROUP_WAITING_MS);
+    const young = this.#inFlight.filter((started) => now - started < this.#waitingMs);
     if (young.length < GROUPS_AT_ONCE) return true;
     this.#lookAgain ??= setTimeout(
       () => {
         this.#lookAgain = undefined;
         this.#schedule();
       },
-      Math.min(...young) + GROUP_WAITING_MS - now,
+      Math.min(...young) + this.#waitingMs - now,
     );
     return false;
   }
@@ -278,10 +305,10 @@ export class GroupWriter {
     }
   }
 
-  /** The next group: an `alone` write by itself, else the writes queued before the next `alone` one (up to MAX_WRITES_PER_GROUP). */
+  /** The group that may open now (#next), out of #pending; none when none may. */
   #takeGroup(): PendingWrite[] {
-    const alone = this.#pending.findIndex(isAlone);
-    return this.#pending.splice(0, alone === 0 ? 1 : alone > 0 ? Math.min(alone, MAX_WRITES_PER_GROUP) : MAX_WRITES_PER_GROUP);
+    const next = this.#next();
+    return next === undefined ? [] : this.#pending.splice(next.from, next.count);
   }
 
   async #commitGroup(group: readonly PendingWrite[]): Promise<void> {

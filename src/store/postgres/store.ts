@@ -839,7 +839,8 @@ export class PostgresStore implements Store, ClusterStore {
    * same claims at 44–72 µs more of the server's CPU (bench/claim-cpu.ts, 2026-12-04), and before that
    * a claim read all the batches could hold every time (130 index rows for ~4 taken through a relay
    * with a backlog) and took two round trips more in its group (driver, 2026-12-03). In a transaction
-   * of its own (`alone`): grouped, it waited for its group's slowest write (test/dispatch/slots.test.ts).
+   * of its own (`alone`): grouped, it waited for its group's slowest write (test/dispatch/slots.test.ts);
+   * and it opens at once, not waiting for a place behind the groups in flight (group-writer.ts).
    */
   async claimDueSms(request: SmsClaimRequest): Promise<SmsBatch[]> {
     const claim = (text: string, candidates: number, more: readonly number[] = []) =>
