@@ -1,7 +1,8 @@
 import { simpleParser } from 'mailparser';
 import { RelayError } from '../errors.ts';
 import { printableAscii } from './ascii.ts';
-import { HTML_RULE, htmlToText, plainWithoutSignature, withoutHtmlRules } from './html.ts';
+import { HTML_RULE } from './html-lines.ts';
+import { htmlToText, plainWithoutSignature, withoutHtmlRules } from './html.ts';
 import {
   LabelledCharsetDecoder,
   MAILSPLIT_MAX_HEADER_BYTES,

@@ -7,6 +7,14 @@ import type { DomNode, FormatCallback } from 'html-to-text';
 /** html-to-text's nodes are htmlparser2's (domhandler), which link their siblings; its types leave that out. */
 type Linked = DomNode & { readonly prev?: Linked | null; readonly next?: Linked | null; readonly parent?: Linked | undefined };
 
+/**
+ * What an HTML rule (`<hr>`) is while the text rules read the text: a line they take for a rule, so a
+ * list's footer below it and a quoted header under it are found as under a typed rule. It is a run of
+ * U+E000, a private-use code point no mail's text writes (a font's own glyph at most, never a line of
+ * them), so withoutHtmlRules and `smsrelay preview` tell it from any line a writer typed, `-=-=…` too.
+ */
+export const HTML_RULE = '\uE000'.repeat(3);
+
 /** Elements that sit inside a line: a `<br>` at the end of one still ends its block's last line. */
 const INLINE_ELEMENTS = new Set([
   'a',

@@ -2,7 +2,8 @@ import { compile, type DomNode, type FormatCallback, type HtmlToTextOptions } fr
 import { LRUCache } from 'lru-cache';
 import { RelayError } from '../errors.ts';
 import { hiddenSelectors } from './style-sheets.ts';
-import { lineBreak } from './html-lines.ts';
+import { HTML_RULE, lineBreak } from './html-lines.ts';
+import { attributionStart } from './strip.ts';
 
 /**
  * Where Outlook (desktop and web) starts the copy of the mail replied to. Outlook always writes
@@ -18,14 +19,34 @@ const OUTLOOK_REPLY_HEADER =
  */
 const SIGNATURE_ELEMENTS = ['div.gmail_signature', '.moz-signature', '#Signature', '#ms-outlook-mobile-signature', '#AppleMailSignature'];
 
-/** Elements that hold quoted history or signatures in the HTML of common clients (Gmail's container: gmailQuote). */
-const QUOTE_AND_SIGNATURE_ELEMENTS = [
-  'blockquote[type=cite]',
-  '.moz-cite-prefix',
-  'div[class*=yahoo_quoted]',
-  'div.protonmail_quote',
-  'blockquote.protonmail_quote',
-  ...SIGNATURE_ELEMENTS,
+/** Elements that hold quoted history in the HTML of common clients (Gmail's container: gmailQuote). */
+const QUOTE_ELEMENTS = ['blockquote[type=cite]', 'div[class*=yahoo_quoted]', 'div.protonmail_quote', 'blockquote.protonmail_quote'];
+/** Thunderbird's attribution, an element of its own right above its quote. */
+const CITE_PREFIX = '.moz-cite-prefix';
+
+/**
+ * Where a quote element, or Thunderbird's attribution element, was removed: a line of private-use
+ * code points (as HTML_RULE) while the text is read, so that an attribution the client wrote outside
+ * its quote element (Roundcube, Evolution, Apple Mail's inline answers: "On … wrote:" in a <p> or
+ * <div> above `<blockquote type="cite">`) goes with it (withoutQuoteAttributions). Left there, the
+ * text rules would read the writer's lines below it as the quoted mail.
+ */
+const REMOVED_QUOTE = '\uE001'.repeat(3);
+const REMOVED_ATTRIBUTION = '\uE002'.repeat(3);
+const removedAs =
+  (line: string): FormatCallback =>
+  (_elem, _walk, builder) => {
+    builder.openBlock({ leadingLineBreaks: 1 });
+    builder.addLiteral(line);
+    builder.closeBlock({ trailingLineBreaks: 1 });
+  };
+const removedQuote = removedAs(REMOVED_QUOTE);
+const removedAttribution = removedAs(REMOVED_ATTRIBUTION);
+/** How a reading removes the quote and signature elements of common clients. */
+const QUOTE_AND_SIGNATURE_SELECTORS: Selectors = [
+  ...QUOTE_ELEMENTS.map((selector) => ({ selector, format: 'removedQuote' })),
+  { selector: CITE_PREFIX, format: 'removedAttribution' },
+  ...SIGNATURE_ELEMENTS.map((selector) => ({ selector, format: 'skip' })),
 ];
 
 /** Whether the HTML holds one of the signature elements above: a cheap test before any conversion. */
@@ -85,32 +106,16 @@ const COMMON_SELECTORS: Selectors = [
 ];
 /** Gmail's quote container is read by gmailQuote: the writer answers inside it. */
 const GMAIL_QUOTE_CONTAINER = { selector: 'div.gmail_quote', format: 'gmailQuote' };
-const REPLY_SELECTORS: Selectors = [
-  ...COMMON_SELECTORS,
-  GMAIL_QUOTE_CONTAINER,
-  ...QUOTE_AND_SIGNATURE_ELEMENTS.map((selector) => ({ selector, format: 'skip' })),
-];
+const REPLY_SELECTORS: Selectors = [...COMMON_SELECTORS, GMAIL_QUOTE_CONTAINER, ...QUOTE_AND_SIGNATURE_SELECTORS];
 /** A forward's quote elements hold what was forwarded: they are kept, without `>` prefixes. */
 const FORWARD_SELECTORS: Selectors = [...COMMON_SELECTORS, { selector: 'blockquote', format: 'block' }];
-const NEW_SELECTORS: Selectors = [
-  ...COMMON_SELECTORS,
-  { selector: 'blockquote', format: 'block' },
-  GMAIL_QUOTE_CONTAINER,
-  ...QUOTE_AND_SIGNATURE_ELEMENTS.map((selector) => ({ selector, format: 'skip' })),
-];
+const NEW_SELECTORS: Selectors = [...COMMON_SELECTORS, { selector: 'blockquote', format: 'block' }, GMAIL_QUOTE_CONTAINER, ...QUOTE_AND_SIGNATURE_SELECTORS];
 /** How a mail's HTML is read: a reply's quotes go; in a mail that answers nothing a blockquote other than a client's quote element is text (a citation, an indent); a forward's quotes are its content. */
 type Reading = 'reply' | 'new' | 'forward';
 const SELECTORS: Readonly<Record<Reading, Selectors>> = { reply: REPLY_SELECTORS, new: NEW_SELECTORS, forward: FORWARD_SELECTORS };
 /** A Word list item's marker: what other lists' items start with. */
 const wordListMarker: FormatCallback = (_elem, _walk, builder) => builder.addInline('- ');
 
-/**
- * What an HTML rule (`<hr>`) is while the text rules read the text: a line they take for a rule, so a
- * list's footer below it and a quoted header under it are found as under a typed rule. It is a run of
- * U+E000, a private-use code point no mail's text writes (a font's own glyph at most, never a line of
- * them), so withoutHtmlRules and `smsrelay preview` tell it from any line a writer typed, `-=-=…` too.
- */
-export const HTML_RULE = '\uE000'.repeat(3);
 /** The text with each HTML_RULE left by the text rules as a paragraph break: 40 characters of rule would cost a quarter of an SMS. */
 export const withoutHtmlRules = (text: string) =>
   text.includes(HTML_RULE)
@@ -158,7 +163,7 @@ const hasText = (node: DomNode): boolean => (node.type === 'text' ? (node.data ?
 const converterOf = (selectors: Selectors, only?: string[]) =>
   compile({
     wordwrap: false,
-    formatters: { lineBreak, wordListMarker, htmlRule, chosenOption, gmailQuote },
+    formatters: { lineBreak, wordListMarker, htmlRule, chosenOption, gmailQuote, removedQuote, removedAttribution },
     selectors,
     ...(only ? { baseElements: { selectors: only, returnDomByDefault: false } } : {}),
   });
@@ -190,7 +195,7 @@ const hidingConverters = new LRUCache<string, (html: string) => string>({ max: C
  */
 function visibleText(written: string, reading: Reading): string {
   const html = withTitleClosed(written);
-  const convert = CONVERTERS[reading];
+  const convert = (html: string) => withoutQuoteAttributions(CONVERTERS[reading](html));
   const hidden = hiddenSelectors(html);
   if (hidden.length === 0) return convert(html);
   const key = `${reading}:${hidden.join(',')}`;
@@ -199,8 +204,43 @@ function visibleText(written: string, reading: Reading): string {
     hiding = converterOf([...SELECTORS[reading], ...hidden.map((selector) => ({ selector, format: 'skip' }))]);
     hidingConverters.set(key, hiding);
   }
-  const text = hiding(html);
+  const text = withoutQuoteAttributions(hiding(html));
   return text.trim() === '' ? convert(html) : text;
+}
+
+const isRemoval = (line: string) => line === REMOVED_QUOTE || line === REMOVED_ATTRIBUTION;
+
+/**
+ * The text without the stand-ins of removed quote elements, and without the attribution right above
+ * each removed quote (not above Thunderbird's attribution element: the line above that one is the
+ * writer's). Between the writer's lines (inline answers) a removed quote leaves a paragraph break, as
+ * `>` lines the text rules remove do; elsewhere nothing.
+ */
+function withoutQuoteAttributions(text: string): string {
+  if (!text.includes(REMOVED_QUOTE) && !text.includes(REMOVED_ATTRIBUTION)) return text;
+  const kept: string[] = [];
+  for (const line of text.split('\n')) {
+    if (line.trim() === '' && isRemoval(kept.at(-1) ?? '')) continue;
+    if (line === REMOVED_QUOTE) {
+      const above = kept.findLastIndex((earlier) => earlier.trim() !== '');
+      // A stand-in stays until the end, so that a quote right below Thunderbird's attribution finds no line to take.
+      const start = above >= 0 && !isRemoval(kept[above] ?? '') ? attributionStart(kept, above) : undefined;
+      if (start !== undefined) kept.splice(start, above + 1 - start);
+    }
+    kept.push(line);
+  }
+  const lines: string[] = [];
+  let gap = false;
+  for (const line of kept) {
+    if (isRemoval(line)) {
+      gap = true;
+      continue;
+    }
+    if (gap && (lines.at(-1) ?? '').trim() !== '') lines.push('');
+    gap = false;
+    lines.push(line);
+  }
+  return lines.join('\n');
 }
 
 export interface HtmlText {

@@ -13,7 +13,7 @@
  * its last lines. Every rule is one pass over the lines.
  */
 import { hasFormatCharacter, hasVisibleText, withoutEdgeFormat } from '../sms/encoding.ts';
-import { HTML_RULE } from './html.ts';
+import { HTML_RULE } from './html-lines.ts';
 import {
   anyOf,
   ATTACHED_ONE_LETTER_WORDS,
@@ -1078,6 +1078,22 @@ function joinLines(lines: readonly string[], from: number, to: number): string {
     .slice(from, to + 1)
     .map((line) => line.trim())
     .join(' ');
+}
+
+/**
+ * Where the attribution whose last line is `end` starts, or undefined: that line, or the lines above
+ * it the client wrapped it from (up to MAX_ATTRIBUTION_LINES, none blank, the first opening one), as
+ * #attributionEnd reads one downwards. The HTML reader removes it above a quote element it removes, as
+ * these rules remove it above `>` lines.
+ */
+export function attributionStart(lines: readonly string[], end: number): number | undefined {
+  let found: number | undefined;
+  for (let start = end; start >= 0 && start > end - MAX_ATTRIBUTION_LINES; start--) {
+    const line = line0(lines, start);
+    if (line === '' || line.length > MAX_ATTRIBUTION_LINE) break;
+    if (isAttribution(joinLines(lines, start, end)) && (start === end || opensWrappedAttribution(line))) found = start;
+  }
+  return found;
 }
 
 /** Ends in a colon and carries a date, an address or a "wrote" verb: "On … Ana <ana@…> wrote:". */

@@ -60,12 +60,12 @@ export class ReplyTracking {
   }
 
   /**
-   * The context and conversation rows of a mail to `numbers`. A context it names that is another
-   * mailbox's conversation with one of them is not taken (the phone's answers would follow the mail
-   * to its sender: anyone knowing a context could read a conversation), unless the mail answers a
-   * mail of that conversation (In-Reply-To/References, as a reply without a context is found): then
-   * it continues the conversation, whose mailbox stays; otherwise the mail gets a new context, as one
-   * naming none does. A conversation's own writer moves it to another mailbox by naming it (in any
+   * The context and conversation rows of a mail to `numbers`. A context it names, or its thread's, that
+   * is another mailbox's conversation with one of them is not taken (the phone's answers would follow
+   * the mail to its sender: anyone knowing a context could read a conversation), unless the mail answers
+   * a mail of that conversation, with that number (In-Reply-To/References, as a reply without a context
+   * is found): then it continues the conversation, whose mailbox stays; otherwise the mail gets a new
+   * context, as one naming none does (one context per mail: a number not taken takes the others along). A conversation's own writer moves it to another mailbox by naming it (in any
    * form, the reply tag or the thread too) with a new Reply-To; their mail that moves nothing continues
    * it, in any form too (an ERP naming its ticket's context in each new mail): its first mail and subject
    * stay the conversation's, so its reply mails keep the first mail in References (threadHeaders).
@@ -77,11 +77,12 @@ export class ReplyTracking {
     const conversations = await this.#conversations(context, numbers);
     const own = ownMailboxes(clues);
     const held = conversations.filter((found) => !own.has(found.mailbox.toLowerCase()));
-    if (held.length > 0) {
-      if (named === undefined || (await this.#threadContext(clues.threadIds, numbers)) === named) return this.#result(clues, context, true, conversations);
-      const notTaken = { context: named, numbers: held.map((found) => found.number) };
-      return { ...this.#result(clues, newUserContext(), false, []), notTaken };
+    const unanswered = await this.#unanswered(held, clues.threadIds);
+    if (unanswered.length > 0) {
+      const fresh = this.#result(clues, newUserContext(), false, []);
+      return named === undefined ? fresh : { ...fresh, notTaken: { context: named, numbers: unanswered.map((found) => found.number) } };
     }
+    if (held.length > 0) return this.#result(clues, context, true, conversations);
     const moves = conversations.some((found) => found.mailbox.toLowerCase() !== clues.mailbox?.toLowerCase());
     return this.#result(clues, context, !moves, conversations);
   }
@@ -137,6 +138,16 @@ export class ReplyTracking {
   async #threadContext(threadIds: readonly string[], numbers: readonly string[]): Promise<string | undefined> {
     if (threadIds.length === 0) return undefined;
     return this.#options.store.contextOfMail(threadIds, numbers);
+  }
+
+  /**
+   * Of another mailbox's conversations, those this mail answers no mail of, each with its own number: a
+   * thread found through one number (the writer's own conversation with it, under the same context)
+   * proves nothing about another number's, and a mail to both would otherwise be taken into that one.
+   */
+  async #unanswered(held: readonly Conversation[], threadIds: readonly string[]): Promise<Conversation[]> {
+    const answers = await Promise.all(held.map(async (found) => (await this.#threadContext(threadIds, [found.number])) === found.context));
+    return held.filter((_, index) => !answers[index]);
   }
 
   /** The conversations under `context` with these numbers that exist. */

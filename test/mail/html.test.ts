@@ -108,6 +108,21 @@ describe('htmlToText', () => {
     assert.equal(toText('<blockquote type="cite">old</blockquote><div>New text</div>'), 'New text');
   });
 
+  it("drops an attribution written outside the quote element it stands above, of any client, wrapped too; a line above Thunderbird's own attribution element stays", () => {
+    for (const quote of ['<blockquote type="cite">old</blockquote>', '<div class="protonmail_quote">old</div>', '<div class="yahoo_quoted">old</div>']) {
+      assert.equal(tidy(toText(`<p>Yes</p><p>On 6 Dec 2026, at 15:01, Bob wrote:</p>${quote}<p>Below</p>`)), 'Yes\n\nBelow', quote);
+    }
+    assert.equal(
+      tidy(toText('<div>Am 06.12.2026 um 15:01 schrieb Bob<br>&lt;bob@example.com&gt;:</div><blockquote type="cite">old</blockquote><div>Below</div>')),
+      'Below',
+    );
+    // The line above the quote is not an attribution: the writer's, kept.
+    assert.equal(tidy(toText('<p>Yes, see below.</p><blockquote type="cite">old</blockquote><p>Below</p>')), 'Yes, see below.\n\nBelow');
+    const thunderbird =
+      '<div>Done at 15:00:</div><div class="moz-cite-prefix">On 06/12/2026 15:01, Bob wrote:<br></div><blockquote type="cite">old</blockquote><div>Below</div>';
+    assert.equal(tidy(toText(thunderbird)), 'Done at 15:00:\n\nBelow');
+  });
+
   it("drops Outlook desktop's signature from its _MailAutoSig anchor's paragraph on, and the signature elements of Outlook's other apps and iOS Mail", () => {
     const word =
       '<p class=MsoNormal>Thanks, call me.</p><p class=MsoNormal><o:p>&nbsp;</o:p></p><p class=MsoNormal><a name="_MailAutoSig"><b>Alice Smith</b><br>Ops Lead</a></p><p class=MsoNormal>Example Ltd</p>';

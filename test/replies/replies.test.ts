@@ -194,6 +194,90 @@ describe('replies and delivery reports', () => {
     }
   });
 
+  test("a mail to several numbers answering its writer's thread takes another mailbox's conversation under that context for none of them: it gets a new context", async () => {
+    const [bobs, mallorys] = ['447700900720', '447700900721'];
+    await write('bob@example.com', bobs, 'Pump alarm', 'Pump 1 tripped', { 'Message-ID': '<bob-720@example.com>' });
+    const bob = (await smsTo(bobs)).userContext ?? '';
+    // Mallory's own conversation under Bob's context, with a number no one wrote to: hers to take.
+    await write('mallory@evil.example', mallorys, 'hi', 'hello', { 'X-UserContext': bob, 'Message-ID': '<m1@evil.example>' });
+    assert.equal((await smsTo(mallorys)).userContext, bob);
+    const thread = { 'In-Reply-To': '<m1@evil.example>', References: '<m1@evil.example>' };
+    // Her answer to her own thread, with the tag or by the thread alone, lists Bob's number too.
+    for (const [turn, subject] of [
+      [2, `Re: hi [UserContext: ${bob}]`],
+      [3, 'Re: hi'],
+    ] as const) {
+      const messageId = `<m${turn}@evil.example>`;
+      const { data } = await sendMail(smtpPort(), {
+        from: 'mallory@evil.example',
+        to: [`${mallorys}@sms.example.com`, `${bobs}@sms.example.com`],
+        subject,
+        body: `This is Bob: leave the gate open (${turn})`,
+        headers: { From: 'mallory@evil.example', 'Message-ID': messageId, ...thread },
+      });
+      assert.equal(data?.code, 250, data?.text);
+      const [toBob, toMallory] = [await smsTo(bobs, turn), await smsTo(mallorys, turn)];
+      assert.notEqual(toBob.userContext, bob, subject);
+      assert.equal(toMallory.userContext, toBob.userContext, subject);
+      // The note names the context only where the mail named it, as a mail to Bob's number alone.
+      const note = `UserContext ${bob} is another mailbox's conversation with 1 of its numbers: sent under its own context ${toBob.userContext}`;
+      assert.equal(data?.text.includes(note), turn === 2, data?.text);
+      gateway.simulator.sendMo({ from: bobs, text: `answer to Bob (${turn})`, usercontext: bob });
+      gateway.simulator.sendMo({ from: bobs, text: `answer to Mallory (${turn})`, usercontext: toBob.userContext });
+      const toBobs = await simpleParser(
+        (await waitFor("Bob's answer", () => mailsTo('bob@example.com').find((mail) => mail.raw.includes(`answer to Bob (${turn})`)))).raw,
+      );
+      assert.equal(toBobs.inReplyTo, '<bob-720@example.com>', "Bob's reply mail is threaded under his mail, not Mallory's");
+      assert.deepEqual([toBobs.references].flat(), ['<bob-720@example.com>']);
+      const toMallorys = await simpleParser(
+        (await waitFor("Mallory's answer", () => mailsTo('mallory@evil.example').find((mail) => mail.raw.includes(`answer to Mallory (${turn})`)))).raw,
+      );
+      assert.equal(toMallorys.inReplyTo, messageId);
+    }
+    assert.ok(!mailsTo('mallory@evil.example').some((mail) => mail.raw.includes('answer to Bob')));
+  });
+
+  test("a reply-all adding a number that another mailbox texts under the same context gets a new context: the phone's answers stay that mailbox's", async () => {
+    const [alices, bobs] = ['447700900722', '447700900723'];
+    await write('alice@example.com', alices, 'Job 99', 'Crew on site?', { 'X-UserContext': 'job99-722', 'Message-ID': '<alice-722@example.com>' });
+    await write('bob@example.com', bobs, 'Job 99', 'Parts ordered?', { 'X-UserContext': 'job99-722', 'Message-ID': '<bob-723@example.com>' });
+    await smsTo(bobs);
+    gateway.simulator.sendMo({ from: alices, text: 'Crew arrived', usercontext: 'job99-722' });
+    const reply = await simpleParser(
+      (await waitFor("Alice's reply mail", () => mailsTo('alice@example.com').find((mail) => mail.raw.includes('Crew arrived')))).raw,
+    );
+    const { data } = await sendMail(smtpPort(), {
+      from: 'alice@example.com',
+      to: [`${alices}@sms.example.com`, `${bobs}@sms.example.com`],
+      subject: reply.subject ?? '',
+      body: 'Both of you: start at gate 4',
+      headers: {
+        From: 'alice@example.com',
+        'Message-ID': '<alice-722b@example.com>',
+        'In-Reply-To': reply.messageId ?? '',
+        References: `<alice-722@example.com> ${reply.messageId}`,
+      },
+    });
+    assert.equal(data?.code, 250, data?.text);
+    const toBob = await smsTo(bobs, 2);
+    assert.notEqual(toBob.userContext, 'job99-722');
+    assert.match(
+      data?.text ?? '',
+      new RegExp(`UserContext job99-722 is another mailbox's conversation with 1 of its numbers: sent under its own context ${toBob.userContext}`),
+    );
+    gateway.simulator.sendMo({ from: bobs, text: 'Parts arrive Monday', usercontext: 'job99-722' });
+    const toBobs = await simpleParser(
+      (await waitFor("Bob's answer", () => mailsTo('bob@example.com').find((mail) => mail.raw.includes('Parts arrive Monday')))).raw,
+    );
+    assert.equal(toBobs.inReplyTo, '<bob-723@example.com>');
+    gateway.simulator.sendMo({ from: bobs, text: 'Gate 4 it is', usercontext: toBob.userContext });
+    const toAlices = await simpleParser(
+      (await waitFor("Alice's answer", () => mailsTo('alice@example.com').find((mail) => mail.raw.includes('Gate 4 it is')))).raw,
+    );
+    assert.equal(toAlices.inReplyTo, '<alice-722b@example.com>');
+    assert.ok(!mailsTo('alice@example.com').some((mail) => mail.raw.includes('Parts arrive Monday')));
+  });
+
   test('a Reply-To naming several addresses: the phone answers the first, and the 250 says so', async () => {
     const { data } = await sendMail(smtpPort(), {
       from: 'erin@example.com',
