@@ -292,7 +292,9 @@ export class InboundService {
     if (optedOut !== undefined && moved !== undefined) {
       // A user's own gateway account's opt-outs are that account's, not the relay's: RCPT would refuse every sender (as dispatch keeps them).
       if (account === undefined) {
-        const opted = { number: report.number, code: optedOut.code, at: optedOut.at ?? receivedAt };
+        // Dated when the gateway says it happened, else when the SMS was sent (its refusal came after that, and not after a
+        // START texted since), else at its arrival: an opt-out dated before the number's last START does not count.
+        const opted = { number: report.number, code: optedOut.code, at: optedOut.at ?? moved.sentAt ?? receivedAt };
         await recordGatewayOptOut(this.#options.store, opted, this.#options.logger, 'inbound', { providerId: report.providerId });
       } else {
         this.#options.logger.info(
