@@ -154,6 +154,8 @@ export interface StatusReport {
    * send refused for the account is.
    */
   readonly accountWide?: true | undefined;
+  /** For an `accountWide` failure, what the operator does about it where the provider's code says (ACCOUNT_FIX otherwise). */
+  readonly fix?: string | undefined;
   /**
    * The failure says the recipient opted out of the account's messages (Twilio's 21610 in a callback, Vonage's
    * err-code 9): `code`, the provider's code as the opt-out names it (`TWILIO:21610`), and `at`, when the report
@@ -197,3 +199,9 @@ export interface InboundSink {
  * (src/acceptance/number-checks.ts): the phone never texted "TWILIO:21610".
  */
 export const GATEWAY_OPT_OUT = 'gateway:';
+
+/**
+ * What the operator does about a gateway refusing the relay's account, in the alert's words, where the provider's
+ * code names no fix of its own (OutcomeRule.fix, StatusReport.fix): a send's pause and a report's alert say the same.
+ */
+export const ACCOUNT_FIX = "fix the account (the gateway's credentials in the settings, or its credit or allowance at the provider)";

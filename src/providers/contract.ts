@@ -295,6 +295,11 @@ export interface OutcomeRule {
   /** Seconds the code asks the relay to wait (`delay` rules). */
   readonly waitSeconds?: (code: string) => number | undefined;
   /**
+   * What the operator does to end the pause (`pause` rules), where the code says (Twilio's 21609: set
+   * gateway.publicUrl): the pause's alert names it in place of the general "fix the account".
+   */
+  readonly fix?: string;
+  /**
    * The code says the recipient opted out of the account's messages (`fail` rules): the relay records the
    * opt-out as it does a STOP, so that RCPT refuses the number's next mail.
    */

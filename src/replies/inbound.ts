@@ -9,7 +9,16 @@ import { maskNumber } from '../sms/numbers.ts';
 import type { PartReceiptStore, PartsOfSms } from '../store/part-receipts-types.ts';
 import type { ReassemblyStore } from '../store/reassembly.ts';
 import type { DeliveryReportResult, ReplyStore } from '../store/types.ts';
-import type { DeliveryState, InboundKind, InboundSink, ReceivedOutcome, ReceivedSms, ReportOutcome, StatusReport } from '../vocabulary.ts';
+import {
+  ACCOUNT_FIX,
+  type DeliveryState,
+  type InboundKind,
+  type InboundSink,
+  type ReceivedOutcome,
+  type ReceivedSms,
+  type ReportOutcome,
+  type StatusReport,
+} from '../vocabulary.ts';
 import { recordGatewayOptOut } from './opt-outs.ts';
 import { buildReplyMail, type ReplyMailOptions } from './reply-mail.ts';
 import type { ReplyTracking } from './tracking.ts';
@@ -278,7 +287,7 @@ export class InboundService {
     return { status: 'duplicate' };
   }
 
-  async #report(provider: string, { optedOut, accountWide, ...report }: StatusReport): Promise<ReportOutcome> {
+  async #report(provider: string, { optedOut, accountWide, fix, ...report }: StatusReport): Promise<ReportOutcome> {
     const receivedAt = this.#clock();
     const fields = { providerId: report.providerId, to: maskNumber(report.number), code: report.code, state: report.state };
     const applied = await this.#applyReport(provider, report, receivedAt, fields);
@@ -288,7 +297,7 @@ export class InboundService {
     const sender = senderOf(applied);
     const account = sender === NOT_YET_KNOWN ? undefined : sender.account;
     // A repeat (the provider posting the same report again) was alerted at its first delivery.
-    if (accountWide && applied.kind !== 'duplicate') this.#accountWide(provider, report.code, receivedAt, sender, fields);
+    if (accountWide && applied.kind !== 'duplicate') this.#accountWide(provider, report.code, fix ?? ACCOUNT_FIX, receivedAt, sender, fields);
     if (optedOut !== undefined && moved !== undefined) {
       // A user's own gateway account's opt-outs are that account's, not the relay's: RCPT would refuse every sender (as dispatch keeps them).
       if (account === undefined) {
@@ -330,7 +339,7 @@ export class InboundService {
    * naming the user's account when its own credentials sent the SMS, as dispatch's alert does, and saying so when
    * whose sent it is not known yet (an orphan: its SMS's send result not recorded yet).
    */
-  #accountWide(provider: string, code: number, now: number, sender: Sender, fields: object): void {
+  #accountWide(provider: string, code: number, fix: string, now: number, sender: Sender, fields: object): void {
     const account = sender === NOT_YET_KNOWN ? undefined : sender.account;
     const key = `${provider} ${sender === NOT_YET_KNOWN ? NOT_YET_KNOWN : (account ?? '')} ${code}`;
     const last = this.#accountAlerts.get(key);
@@ -340,7 +349,7 @@ export class InboundService {
         : account === undefined
           ? "the gateway's account"
           : `account ${account}'s own gateway account`;
-    const words = `inbound: a delivery report says ${whose} or sender cannot send (${provider} status ${code}): every SMS sent meets it; fix the account at the provider`;
+    const words = `inbound: a delivery report says ${whose} or sender cannot send (${provider} status ${code}): every SMS sent meets it; ${fix}`;
     const line = { ...fields, provider, ...(account === undefined ? {} : { account }) };
     if (last !== undefined && now - last < ACCOUNT_ALERT_REPEAT_MS) {
       this.#options.logger.warn(line, words);

@@ -719,4 +719,50 @@ describe('Twilio through the relay', () => {
     assert.equal(retried.status, 200);
     await waitFor('the mail', () => sink.received.find((mail) => mail.raw.includes('During the outage')));
   });
+
+  test("US A2P 10DLC throughput and caps (30022, 30023, 30027) and a sender not provisioned (30024) in a callback: bounced in Twilio's words, the operator alerted with the fix", async () => {
+    const cases: Array<[string, string, RegExp, RegExp]> = [
+      ['447700900722', '30022', /throughput allows/, /gateway\.maxConcurrentRequests/],
+      ['447700900723', '30023', /daily message cap is reached/, /renew the next day/],
+      ['447700900727', '30027', /T-Mobile's daily message limit/, /renew the next day/],
+      ['447700900724', '30024', /not provisioned with the recipient's carrier/, /registration .* completed with the carriers/],
+    ];
+    for (const [phone, code, words, fix] of cases) {
+      const id = queuedId((await sendMail(relay.smtpPort, { to: [`${phone}@sms.example.com`], body: `capped ${code}` })).data);
+      const [sent] = await waitFor('the SMS sent', async () => {
+        const sms = await relay.store.smsOf(id);
+        return sms[0]?.status === 'sent' && sms;
+      });
+      const form = new URLSearchParams({
+        MessageSid: sent?.providerId ?? '',
+        AccountSid: `AC${'0'.repeat(32)}`,
+        To: `+${phone}`,
+        MessageStatus: 'undelivered',
+        ErrorCode: code,
+      });
+      assert.equal((await post(paths.dr, form, signedFor(paths.dr, form))).status, 200);
+      const bounce = await waitFor(`the bounce for ${phone}`, async () =>
+        sink.received.find((mail) => mail.raw.includes('Action: failed') && mail.raw.includes(phone))?.raw.replace(/\r?\n\s+/g, ' '),
+      );
+      assert.match(bounce, new RegExp(`Diagnostic-Code: X-SMS; status ${code} \\([^)]*${words.source}`), code);
+      const alert = lines.find((line) => line['alert'] === 'gateway-account' && line['code'] === Number(code));
+      assert.ok(alert, `the alert for ${code}`);
+      assert.match(String(alert['msg']), fix, code);
+      assert.doesNotMatch(String(alert['msg']), /fix the account/, code);
+    }
+  });
+
+  // Last: it pauses sending for the suite's relay.
+  test("a send's 21609 (the StatusCallback URL refused) pauses sending with an alert naming gateway.publicUrl as the fix, not the credentials", async () => {
+    simulator.setBehaviour({ mode: 'error', code: 21609, message: 'Invalid StatusCallback URL', times: 1 });
+    await sendMail(relay.smtpPort, { to: ['447700900975@sms.example.com'], body: 'callback refused' });
+    const paused = await waitFor('the pause alert', () =>
+      lines.find((line) => line['alert'] === 'gateway-account' && String(line['msg']).startsWith('dispatch: sending paused')),
+    );
+    assert.match(
+      String(paused['msg']),
+      /probed; set gateway\.publicUrl to the https address at which Twilio reaches the relay, then `smsrelay queue retry all`/,
+    );
+    assert.doesNotMatch(String(paused['msg']), /credentials/);
+  });
 });

@@ -165,7 +165,7 @@ export function parseReport(request: InboundRequest): InboundParse<StatusReport>
   const effect = known && TWILIO_KINDS[known.kind].callback;
   const blames =
     effect === 'alert'
-      ? { accountWide: true as const }
+      ? { accountWide: true as const, fix: known?.remedy }
       : effect === 'opt-out'
         ? { optedOut: { code: `${CODE_PREFIX}${failedWith}`, at: undefined } } // A callback carries no time of its own: the SMS's send dates it.
         : {};
