@@ -200,8 +200,27 @@ export interface InboundSink {
  */
 export const GATEWAY_OPT_OUT = 'gateway:';
 
+/** How a number opted out, from its kept keyword, as RCPT's refusal and a reply mail say it: `they texted STOP`. */
+export function optOutCause(keyword: string): string {
+  return keyword.startsWith(GATEWAY_OPT_OUT)
+    ? `the gateway refused an SMS to it as opted out, ${keyword.slice(GATEWAY_OPT_OUT.length)}`
+    : `they texted ${keyword}`;
+}
+
 /**
  * What the operator does about a gateway refusing the relay's account, in the alert's words, where the provider's
  * code names no fix of its own (OutcomeRule.fix, StatusReport.fix): a send's pause and a report's alert say the same.
  */
 export const ACCOUNT_FIX = "fix the account (the gateway's credentials in the settings, or its credit or allowance at the provider)";
+
+/** Keywords that, sent as the whole SMS, opt a number out of SMS (STOP) and back in (START). */
+export interface OptOutKeywords {
+  readonly stop: readonly string[];
+  readonly start: readonly string[];
+}
+
+/** The relay's keywords where neither the settings (policy.stopKeywords, policy.startKeywords) nor the provider give any. */
+export const RELAY_KEYWORDS: OptOutKeywords = {
+  stop: ['STOP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUIT'],
+  start: ['START', 'UNSTOP'],
+};

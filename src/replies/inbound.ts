@@ -14,6 +14,7 @@ import {
   type DeliveryState,
   type InboundKind,
   type InboundSink,
+  type OptOutKeywords,
   type ReceivedOutcome,
   type ReceivedSms,
   type ReportOutcome,
@@ -53,13 +54,15 @@ const ACCOUNT_ALERT_REPEAT_MS = 10 * 60_000;
 export interface InboundOptions {
   readonly store: Pick<
     ReplyStore,
-    'knowsInbound' | 'acceptInbound' | 'applyDeliveryReport' | 'numbersSentUnder' | 'quarantine' | 'recordOptOut' | 'isOptedOut'
+    'knowsInbound' | 'acceptInbound' | 'applyDeliveryReport' | 'numbersSentUnder' | 'quarantine' | 'recordOptOut' | 'isOptedOut' | 'optOutKeyword'
   > &
     Pick<PartReceiptStore, 'recordSentParts' | 'applyPartReceipt'>;
   readonly tracking: ReplyTracking;
   readonly replyMail: ReplyMailOptions;
   /** Keywords that, sent as the whole SMS, opt a number out of SMS (STOP) and back in (START). */
-  readonly keywords: { readonly stop: readonly string[]; readonly start: readonly string[] };
+  readonly keywords: OptOutKeywords;
+  /** A provider's own, where its gateway acts on keywords itself (ProviderPlugin.keywords): its SMS are read by them instead. */
+  readonly providerKeywords?: ReadonlyMap<string, OptOutKeywords> | undefined;
   readonly logger: Logger;
   /** A reply mail was queued: the mailer can send it. */
   readonly onMailQueued: () => void;
@@ -86,14 +89,16 @@ export class InboundService {
   readonly #reassembly: PartReassembly | undefined;
   /** The SMS (provider and id) whose commit is being looked for after the store failed to confirm it. */
   readonly #lateCommits = new Set<string>();
-  /** The opt-out and opt-in keywords as an SMS is compared with them (keywordForm), made once. */
+  /** The opt-out and opt-in keywords as an SMS is compared with them (keywordForm), made once; then each provider's own. */
   readonly #keywords: KeywordForms;
+  readonly #providerKeywords: ReadonlyMap<string, KeywordForms>;
   /** When each provider's account-wide code (`provider code`) was last alerted (ACCOUNT_ALERT_REPEAT_MS). */
   readonly #accountAlerts = new Map<string, number>();
 
   constructor(options: InboundOptions) {
     this.#options = options;
-    this.#keywords = { stop: new Set(options.keywords.stop.map(keywordForm)), start: new Set(options.keywords.start.map(keywordForm)) };
+    this.#keywords = keywordForms(options.keywords);
+    this.#providerKeywords = new Map([...(options.providerKeywords ?? [])].map(([provider, keywords]) => [provider, keywordForms(keywords)]));
     this.#clock = options.clock ?? monotonicNow();
     this.#reassembly =
       options.reassembly &&
@@ -103,6 +108,11 @@ export class InboundService {
         logger: options.logger,
         deliver: (provider, sms, latestContext) => this.#receive(provider, sms, latestContext),
       });
+  }
+
+  /** The keywords an SMS of `provider` is read by. */
+  #keywordsOf(provider: string): KeywordForms {
+    return this.#providerKeywords.get(provider) ?? this.#keywords;
   }
 
   /** Starts mailing long SMS whose missing parts are overdue (`inbound.reassemblyTimeout`). */
@@ -209,10 +219,14 @@ export class InboundService {
     const [known, { context, route }] = await Promise.all([store.knowsInbound(provider, sms.providerId), routing]);
     if (known) return this.#repeated(seen);
     const id = newMessageId();
-    const optOut = sms.optOut === undefined ? optOutOf(sms.text, this.#keywords) : { action: sms.optOut, keyword: keywordForm(sms.text) };
-    // A START's mail says what it changed: read only for one, as an opt-out is rare.
-    const wasOptedOut = optOut?.action === 'start' ? await store.isOptedOut(sms.number) : undefined;
-    const built = route && (await buildReplyMail({ ...sms, userContext: context, receivedAt: now, optOut, wasOptedOut }, route, this.#options.replyMail, id));
+    const optOut = sms.optOut === undefined ? optOutOf(sms.text, this.#keywordsOf(provider)) : { action: sms.optOut, keyword: keywordForm(sms.text) };
+    // A START's mail says what it changed; any other's whether Reply reaches the phone (the store remembers the many numbers not opted out).
+    const optedOut = optOut?.action === 'stop' ? undefined : await store.isOptedOut(sms.number);
+    const wasOptedOut = optOut?.action === 'start' ? optedOut : undefined;
+    const stillOptedOut = optOut === undefined && optedOut ? await store.optOutKeyword(sms.number) : undefined;
+    const built =
+      route &&
+      (await buildReplyMail({ ...sms, userContext: context, receivedAt: now, optOut, wasOptedOut, stillOptedOut }, route, this.#options.replyMail, id));
     const fields = { inboundId: id, ...seen, context, optOut: optOut?.action };
     if (built) logger.debug({ ...fields, mailbox: route.mailbox }, 'inbound: reply mail built');
     const accepted = () => {
@@ -455,6 +469,10 @@ const AROUND_KEYWORD = /^[^\p{L}\p{N}]+|[^\p{L}\p{N}]+$/gu;
 interface KeywordForms {
   readonly stop: ReadonlySet<string>;
   readonly start: ReadonlySet<string>;
+}
+
+function keywordForms(keywords: OptOutKeywords): KeywordForms {
+  return { stop: new Set(keywords.stop.map(keywordForm)), start: new Set(keywords.start.map(keywordForm)) };
 }
 
 function optOutOf(text: string, keywords: KeywordForms): { action: 'stop' | 'start'; keyword: string } | undefined {

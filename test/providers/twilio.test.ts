@@ -536,6 +536,36 @@ describe('Twilio through the relay', () => {
     await waitFor('the SMS sent', () => simulator.records.find((entry) => entry.to === '447700900172'));
   });
 
+  test("without OptOutType (no Advanced Opt-Out), Twilio's default keywords decide: REVOKE and OPTOUT opt out, YES opts in; an SMS from a number still opted out invites no reply", async () => {
+    const texted = async (sid: string, phone: string, body: string) => {
+      const form = mo(sid, body);
+      form.set('From', phone);
+      assert.equal((await post(paths.mo, form, signedFor(paths.mo, form))).status, 200);
+      return (await waitFor(`the mail of ${body}`, () => sink.received.find((mail) => mail.raw.includes(phone.slice(-6)) && mail.raw.includes(body)))).raw
+        .replace(/=\r?\n/g, '')
+        .replace(/\r?\n\s+/g, ' ');
+    };
+    const rcpt = async (phone: string) => (await sendMail(relay.smtpPort, { to: [`${phone.slice(1)}@sms.example.com`], body: 'to it' })).rcpt[0]?.code;
+    for (const [sid, phone, word] of [
+      ['c1', '+447700900672', 'Revoke'],
+      ['c2', '+447700900673', 'OPTOUT'],
+    ] as const) {
+      assert.match(await texted(sid, phone, word), new RegExp(`opted out of SMS from this relay \\(it texted ${word.toUpperCase()}\\)`));
+      assert.equal(await rcpt(phone), 550, `${word}: Twilio blocks the number, so the relay refuses it at RCPT rather than bounce after a 250`);
+    }
+    // Still opted out: its mail says a reply is not sent, rather than inviting one RCPT refuses.
+    const meanwhile = await texted('c3', '+447700900672', 'what is this');
+    assert.match(meanwhile, /has opted out of SMS from this relay \(they texted REVOKE\): replies to this mail are not sent/);
+    assert.doesNotMatch(meanwhile, /Reply to this mail to answer by SMS/);
+    // YES is one of Twilio's opt-in words: Twilio sends to the number again, and so does the relay.
+    assert.match(
+      await texted('c4', '+447700900672', 'YES'),
+      /texted YES: SMS from this relay, and replies to this mail, reach it again\.\s*Reply to this mail/,
+    );
+    assert.equal(await rcpt('+447700900672'), 250);
+    await waitFor('the SMS sent', () => simulator.records.find((entry) => entry.to === '447700900672'));
+  });
+
   test('a send Twilio refuses with 21610 (the recipient unsubscribed) bounces and records the opt-out: the next mail to the number is refused at RCPT', async () => {
     simulator.setBehaviour({ mode: 'error', code: 21610, message: 'Attempt to send to unsubscribed recipient', times: 1 });
     const id = queuedId((await sendMail(relay.smtpPort, { to: ['447700900173@sms.example.com'], body: 'to an unsubscribed phone' })).data);
