@@ -547,19 +547,19 @@ describe('Twilio through the relay', () => {
     };
     const rcpt = async (phone: string) => (await sendMail(relay.smtpPort, { to: [`${phone.slice(1)}@sms.example.com`], body: 'to it' })).rcpt[0]?.code;
     for (const [sid, phone, word] of [
-      ['c1', '+447700900672', 'Revoke'],
-      ['c2', '+447700900673', 'OPTOUT'],
+      ['d1', '+447700900672', 'Revoke'],
+      ['d2', '+447700900673', 'OPTOUT'],
     ] as const) {
       assert.match(await texted(sid, phone, word), new RegExp(`opted out of SMS from this relay \\(it texted ${word.toUpperCase()}\\)`));
       assert.equal(await rcpt(phone), 550, `${word}: Twilio blocks the number, so the relay refuses it at RCPT rather than bounce after a 250`);
     }
     // Still opted out: its mail says a reply is not sent, rather than inviting one RCPT refuses.
-    const meanwhile = await texted('c3', '+447700900672', 'what is this');
+    const meanwhile = await texted('d3', '+447700900672', 'what is this');
     assert.match(meanwhile, /has opted out of SMS from this relay \(they texted REVOKE\): replies to this mail are not sent/);
     assert.doesNotMatch(meanwhile, /Reply to this mail to answer by SMS/);
     // YES is one of Twilio's opt-in words: Twilio sends to the number again, and so does the relay.
     assert.match(
-      await texted('c4', '+447700900672', 'YES'),
+      await texted('d4', '+447700900672', 'YES'),
       /texted YES: SMS from this relay, and replies to this mail, reach it again\.\s*Reply to this mail/,
     );
     assert.equal(await rcpt('+447700900672'), 250);
@@ -644,6 +644,20 @@ describe('Twilio through the relay', () => {
     // Cancelled at Twilio: its word, not the relay's own number for the status.
     await sendAndFail('447700900183', { MessageStatus: 'canceled' });
     assert.match(await bounce('447700900183'), /Diagnostic-Code: X-SMS; MessageStatus canceled \(cancelled at Twilio before it was sent\)/);
+  });
+
+  test('a WhatsApp message through the Messaging Service (whatsapp: addresses) is quarantined, saying it is WhatsApp and the relay takes SMS only', async () => {
+    const form = mo('e1', 'Hello on WhatsApp');
+    form.set('From', 'whatsapp:+447700900661');
+    form.set('To', 'whatsapp:+15005550006');
+    form.set('WaId', '447700900661');
+    form.set('ProfileName', 'Ann');
+    assert.equal((await post(paths.mo, form, signedFor(paths.mo, form))).status, 200);
+    const db = new BetterSqlite3(join(dir, 'data', STORE_FILE), { readonly: true });
+    const rows = db.prepare("SELECT reason, body FROM quarantine WHERE kind = 'mo'").all() as Array<{ reason: string; body: string }>;
+    db.close();
+    const kept = rows.find((row) => row.body.includes('WhatsApp'));
+    assert.match(kept?.reason ?? '', /^a WhatsApp message \(From is a whatsapp: address\): the relay takes SMS only/);
   });
 
   test('an incoming message posted to the status-callback URL is quarantined, saying which URL to set, not dropped as an orphan report', async () => {
