@@ -154,12 +154,14 @@ export interface StatusReport {
    * send refused for the account is.
    */
   readonly accountWide?: true | undefined;
+  /** For an `accountWide` failure, what the operator does about it where the provider's code says (ACCOUNT_FIX otherwise). */
+  readonly fix?: string | undefined;
   /**
    * The failure says the recipient opted out of the account's messages (Twilio's 21610 in a callback, Vonage's
    * err-code 9): `code`, the provider's code as the opt-out names it (`TWILIO:21610`), and `at`, when the report
-   * says the failure happened (ms since the epoch; undefined when it does not say: the report's arrival). The
+   * says the failure happened (ms since the epoch; undefined when it does not say: when the SMS was sent). The
    * relay records the opt-out as it does when a send is refused so, when the SMS was sent on the relay's own
-   * gateway account, and RCPT refuses the number's next mail.
+   * gateway account and the opt-out is dated after the number's last START, and RCPT refuses the number's next mail.
    */
   readonly optedOut?: { readonly code: string; readonly at: number | undefined } | undefined;
 }
@@ -197,3 +199,28 @@ export interface InboundSink {
  * (src/acceptance/number-checks.ts): the phone never texted "TWILIO:21610".
  */
 export const GATEWAY_OPT_OUT = 'gateway:';
+
+/** How a number opted out, from its kept keyword, as RCPT's refusal and a reply mail say it: `they texted STOP`. */
+export function optOutCause(keyword: string): string {
+  return keyword.startsWith(GATEWAY_OPT_OUT)
+    ? `the gateway refused an SMS to it as opted out, ${keyword.slice(GATEWAY_OPT_OUT.length)}`
+    : `they texted ${keyword}`;
+}
+
+/**
+ * What the operator does about a gateway refusing the relay's account, in the alert's words, where the provider's
+ * code names no fix of its own (OutcomeRule.fix, StatusReport.fix): a send's pause and a report's alert say the same.
+ */
+export const ACCOUNT_FIX = "fix the account (the gateway's credentials in the settings, or its credit or allowance at the provider)";
+
+/** Keywords that, sent as the whole SMS, opt a number out of SMS (STOP) and back in (START). */
+export interface OptOutKeywords {
+  readonly stop: readonly string[];
+  readonly start: readonly string[];
+}
+
+/** The relay's keywords where neither the settings (policy.stopKeywords, policy.startKeywords) nor the provider give any. */
+export const RELAY_KEYWORDS: OptOutKeywords = {
+  stop: ['STOP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUIT'],
+  start: ['START', 'UNSTOP'],
+};

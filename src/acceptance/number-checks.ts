@@ -2,7 +2,7 @@ import { RelayError } from '../errors.ts';
 import type { Principal, SenderPolicy } from '../policy/senders.ts';
 import { maskNumber } from '../sms/numbers.ts';
 import type { ReplyStore } from '../store/types.ts';
-import { GATEWAY_OPT_OUT } from '../vocabulary.ts';
+import { optOutCause } from '../vocabulary.ts';
 import type { ResolvedRecipient } from './recipient-addresses.ts';
 import { everyStandIn, tightestSegmentLimits } from './route-limits.ts';
 import type { AdmittedRecipient, ProviderLimits, RouteLimits, Routes } from './types.ts';
@@ -51,10 +51,7 @@ export async function admitNumber(
   // texted. None by then: a START came between the two, and the number may be texted again.
   const keyword = (await store.isOptedOut(number)) ? await store.optOutKeyword(number) : undefined;
   if (keyword !== undefined) {
-    const cause = keyword.startsWith(GATEWAY_OPT_OUT)
-      ? `the gateway refused an SMS to it as opted out, ${keyword.slice(GATEWAY_OPT_OUT.length)}`
-      : `they texted ${keyword}`;
-    throw new RelayError('POLICY_DENIED', `Recipient refused: ${maskNumber(number)} has opted out of SMS from this relay (${cause})`);
+    throw new RelayError('POLICY_DENIED', `Recipient refused: ${maskNumber(number)} has opted out of SMS from this relay (${optOutCause(keyword)})`);
   }
 }
 

@@ -238,6 +238,14 @@ export function loadConfig(
       `${describe(['inbound', 'previousWebhookToken'])}: taken only beside the current token while it is changed; set inbound.webhookToken (SMSRELAY_WEBHOOK_TOKEN) to the new token, or unset this one`,
     );
   }
+  for (const key of ['webhookToken', 'previousWebhookToken'] as const) {
+    const token = config.inbound[key];
+    if (token !== undefined && !URL_SAFE.test(token)) {
+      warnings.push(
+        `${describe(['inbound', key])}: holds characters a URL reads otherwise (\`+\` reads as a space, \`&\`, \`#\`, \`%\`…): in a provider's webhook URL write it percent-encoded (\`+\` %2B, \`/\` %2F, \`=\` %3D; the relay does so in the URLs it gives the provider), or choose a token of letters, digits and - . _ ~ (\`openssl rand -hex 24\`)`,
+      );
+    }
+  }
   checkSimulatorNetworks(config, registry, problems, describe);
   if (problems.length > 0) throw new ConfigError(problems);
   return { config: deepFreeze(config), warnings };
@@ -442,6 +450,9 @@ const ADDRESS_SPACES = [
   { family: 'IPv4', first: 0xffff_0000_0000n, last: 0xffff_ffff_ffffn },
   { family: 'IPv6', first: 0n, last: (1n << 128n) - 1n },
 ] as const;
+
+/** A token a URL carries as written (RFC 3986's unreserved characters): any other must be percent-encoded in a provider's URL. */
+const URL_SAFE = /^[A-Za-z0-9._~-]*$/;
 
 /**
  * Trusted networks that take in every IPv4 or every IPv6 address, one alone (`0.0.0.0/0`) or together

@@ -572,9 +572,10 @@ export const configSchema = z.strictObject({
       /** The same text to the same number within this window is sent once (flapping monitors); unset or `off` = off. */
       alertStormWindow: z.preprocess((value) => (value === 'off' ? undefined : value), span.pipe(ageMinimum()).optional()),
       /** An inbound SMS that is one of these (alone, case and surrounding punctuation aside) puts the number on the opt-out list… */
-      stopKeywords: list(z.string().min(1), '[STOP, UNSUBSCRIBE]').default(['STOP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUIT']),
+      // Unset: the keywords the provider's gateway acts on itself (ProviderPlugin.keywords), else the relay's (RELAY_KEYWORDS).
+      stopKeywords: list(z.string().min(1), '[STOP, UNSUBSCRIBE]').optional(),
       /** …and these take it off again. */
-      startKeywords: list(z.string().min(1), '[START, UNSTOP]').default(['START', 'UNSTOP']),
+      startKeywords: list(z.string().min(1), '[START, UNSTOP]').optional(),
     })
     .prefault({}),
   inbound: z

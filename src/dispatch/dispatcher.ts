@@ -16,6 +16,7 @@ import type { DispatchProvider, DispatchRouting } from './routing.ts';
 import { deadline, nextStep, providerDelayMs, type RetryPolicy, retryAfterMs } from './schedule.ts';
 import { type SenderHold, senderKey, SenderHolds } from './sender-holds.ts';
 import { GatewaySilence, type RequestEnding, SILENCE_WARN_MS } from './silence.ts';
+import { ACCOUNT_FIX } from '../vocabulary.ts';
 
 /** How often the requests in flight are looked at for a silent gateway (the monotonic clock says how long they waited). */
 const SILENCE_CHECK_INTERVAL_MS = 1_000;
@@ -746,7 +747,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       if (kind === 'account') {
         log.error(
           { alert: 'gateway-account', ...provider, code, probeEveryMs: probeInMs },
-          `dispatch: sending paused, the gateway refuses the account (${code}); the queue is kept and probed. Fix the account (the gateway's credentials in the settings, or its credit or allowance at the provider), then \`smsrelay queue retry all\` probes it at once`,
+          `dispatch: sending paused, the gateway refuses the account (${code}); the queue is kept and probed; ${classified.fix ?? ACCOUNT_FIX}, then \`smsrelay queue retry all\` probes it at once`,
         );
       } else {
         log.warn(

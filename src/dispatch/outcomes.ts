@@ -24,6 +24,8 @@ export interface Classified {
   readonly detail?: string;
   /** The provider refused the number as opted out (OutcomeRule.optsOut). */
   readonly optsOut?: true;
+  /** What the operator does to end the pause (OutcomeRule.fix). */
+  readonly fix?: string;
   /** The queue of the sender the mail named is full (OutcomeRule.holdsSender). */
   readonly holdsSender?: true;
   /** The gateway recognised a resend and sent nothing this time (OutcomeRule.recognisedResend). */
@@ -159,6 +161,7 @@ export function outcomeClassifier(providerRules: readonly OutcomeRule[], secrets
       code: redact(code),
       ...(waitSeconds === undefined || !Number.isFinite(waitSeconds) ? {} : { waitSeconds }),
       ...(rule.optsOut ? { optsOut: true } : {}),
+      ...(rule.fix === undefined ? {} : { fix: rule.fix }),
       ...(rule.holdsSender ? { holdsSender: true } : {}),
       ...(rule.recognisedResend ? { recognisedResend: true } : {}),
       ...(rule.withoutId === undefined ? {} : { withoutId: rule.withoutId }),

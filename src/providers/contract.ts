@@ -9,7 +9,7 @@ import type { CountryCode } from 'libphonenumber-js';
 import type { z } from 'zod';
 import type { Logger } from '../log.ts';
 import type { SegmentLimits } from '../sms/encoding.ts';
-import type { InboundKind, InboundSink, OutcomeAction, ReceivedSms, SmsEncoding, StatusReport } from '../vocabulary.ts';
+import type { InboundKind, InboundSink, OptOutKeywords, OutcomeAction, ReceivedSms, SmsEncoding, StatusReport } from '../vocabulary.ts';
 
 export interface SmsSubmission {
   /** The relay's message id, for logs and for providers that take an idempotency key. */
@@ -295,6 +295,11 @@ export interface OutcomeRule {
   /** Seconds the code asks the relay to wait (`delay` rules). */
   readonly waitSeconds?: (code: string) => number | undefined;
   /**
+   * What the operator does to end the pause (`pause` rules), where the code says (Twilio's 21609: set
+   * gateway.publicUrl): the pause's alert names it in place of the general "fix the account".
+   */
+  readonly fix?: string;
+  /**
    * The code says the recipient opted out of the account's messages (`fail` rules): the relay records the
    * opt-out as it does a STOP, so that RCPT refuses the number's next mail.
    */
@@ -391,6 +396,13 @@ export interface ProviderPlugin<Settings extends object = Readonly<Record<string
   temporaryStatus?(code: number): boolean;
   /** Why this sender id cannot go to the provider (shown in the 554), or undefined when it can. */
   senderIdProblem(senderId: string): string | undefined;
+  /**
+   * The keywords the provider's gateway itself acts on (Twilio's default opt-out handling blocks a number that
+   * texts one of its opt-out words, and sends to it again after an opt-in word): the relay's for the SMS of this
+   * provider where the settings give none, so that the relay and the gateway agree on who is opted out. Without
+   * it, the relay's (RELAY_KEYWORDS).
+   */
+  readonly keywords?: OptOutKeywords;
   /**
    * The sender id as the provider names the sender's queue, where it takes several spellings of one (Twilio: a
    * Messaging Service SID's hex digits in either case): one sender is held once (OutcomeRule.holdsSender).

@@ -9,7 +9,17 @@ import { maskNumber } from '../sms/numbers.ts';
 import type { PartReceiptStore, PartsOfSms } from '../store/part-receipts-types.ts';
 import type { ReassemblyStore } from '../store/reassembly.ts';
 import type { DeliveryReportResult, ReplyStore } from '../store/types.ts';
-import type { DeliveryState, InboundKind, InboundSink, ReceivedOutcome, ReceivedSms, ReportOutcome, StatusReport } from '../vocabulary.ts';
+import {
+  ACCOUNT_FIX,
+  type DeliveryState,
+  type InboundKind,
+  type InboundSink,
+  type OptOutKeywords,
+  type ReceivedOutcome,
+  type ReceivedSms,
+  type ReportOutcome,
+  type StatusReport,
+} from '../vocabulary.ts';
 import { recordGatewayOptOut } from './opt-outs.ts';
 import { buildReplyMail, type ReplyMailOptions } from './reply-mail.ts';
 import type { ReplyTracking } from './tracking.ts';
@@ -44,13 +54,15 @@ const ACCOUNT_ALERT_REPEAT_MS = 10 * 60_000;
 export interface InboundOptions {
   readonly store: Pick<
     ReplyStore,
-    'knowsInbound' | 'acceptInbound' | 'applyDeliveryReport' | 'numbersSentUnder' | 'quarantine' | 'recordOptOut' | 'isOptedOut'
+    'knowsInbound' | 'acceptInbound' | 'applyDeliveryReport' | 'numbersSentUnder' | 'quarantine' | 'recordOptOut' | 'isOptedOut' | 'optOutKeyword'
   > &
     Pick<PartReceiptStore, 'recordSentParts' | 'applyPartReceipt'>;
   readonly tracking: ReplyTracking;
   readonly replyMail: ReplyMailOptions;
   /** Keywords that, sent as the whole SMS, opt a number out of SMS (STOP) and back in (START). */
-  readonly keywords: { readonly stop: readonly string[]; readonly start: readonly string[] };
+  readonly keywords: OptOutKeywords;
+  /** A provider's own, where its gateway acts on keywords itself (ProviderPlugin.keywords): its SMS are read by them instead. */
+  readonly providerKeywords?: ReadonlyMap<string, OptOutKeywords> | undefined;
   readonly logger: Logger;
   /** A reply mail was queued: the mailer can send it. */
   readonly onMailQueued: () => void;
@@ -77,14 +89,16 @@ export class InboundService {
   readonly #reassembly: PartReassembly | undefined;
   /** The SMS (provider and id) whose commit is being looked for after the store failed to confirm it. */
   readonly #lateCommits = new Set<string>();
-  /** The opt-out and opt-in keywords as an SMS is compared with them (keywordForm), made once. */
+  /** The opt-out and opt-in keywords as an SMS is compared with them (keywordForm), made once; then each provider's own. */
   readonly #keywords: KeywordForms;
+  readonly #providerKeywords: ReadonlyMap<string, KeywordForms>;
   /** When each provider's account-wide code (`provider code`) was last alerted (ACCOUNT_ALERT_REPEAT_MS). */
   readonly #accountAlerts = new Map<string, number>();
 
   constructor(options: InboundOptions) {
     this.#options = options;
-    this.#keywords = { stop: new Set(options.keywords.stop.map(keywordForm)), start: new Set(options.keywords.start.map(keywordForm)) };
+    this.#keywords = keywordForms(options.keywords);
+    this.#providerKeywords = new Map([...(options.providerKeywords ?? [])].map(([provider, keywords]) => [provider, keywordForms(keywords)]));
     this.#clock = options.clock ?? monotonicNow();
     this.#reassembly =
       options.reassembly &&
@@ -94,6 +108,11 @@ export class InboundService {
         logger: options.logger,
         deliver: (provider, sms, latestContext) => this.#receive(provider, sms, latestContext),
       });
+  }
+
+  /** The keywords an SMS of `provider` is read by. */
+  #keywordsOf(provider: string): KeywordForms {
+    return this.#providerKeywords.get(provider) ?? this.#keywords;
   }
 
   /** Starts mailing long SMS whose missing parts are overdue (`inbound.reassemblyTimeout`). */
@@ -200,10 +219,14 @@ export class InboundService {
     const [known, { context, route }] = await Promise.all([store.knowsInbound(provider, sms.providerId), routing]);
     if (known) return this.#repeated(seen);
     const id = newMessageId();
-    const optOut = sms.optOut === undefined ? optOutOf(sms.text, this.#keywords) : { action: sms.optOut, keyword: keywordForm(sms.text) };
-    // A START's mail says what it changed: read only for one, as an opt-out is rare.
-    const wasOptedOut = optOut?.action === 'start' ? await store.isOptedOut(sms.number) : undefined;
-    const built = route && (await buildReplyMail({ ...sms, userContext: context, receivedAt: now, optOut, wasOptedOut }, route, this.#options.replyMail, id));
+    const optOut = sms.optOut === undefined ? optOutOf(sms.text, this.#keywordsOf(provider)) : { action: sms.optOut, keyword: keywordForm(sms.text) };
+    // A START's mail says what it changed; any other's whether Reply reaches the phone (the store remembers the many numbers not opted out).
+    const optedOut = optOut?.action === 'stop' ? undefined : await store.isOptedOut(sms.number);
+    const wasOptedOut = optOut?.action === 'start' ? optedOut : undefined;
+    const stillOptedOut = optOut === undefined && optedOut ? await store.optOutKeyword(sms.number) : undefined;
+    const built =
+      route &&
+      (await buildReplyMail({ ...sms, userContext: context, receivedAt: now, optOut, wasOptedOut, stillOptedOut }, route, this.#options.replyMail, id));
     const fields = { inboundId: id, ...seen, context, optOut: optOut?.action };
     if (built) logger.debug({ ...fields, mailbox: route.mailbox }, 'inbound: reply mail built');
     const accepted = () => {
@@ -278,7 +301,7 @@ export class InboundService {
     return { status: 'duplicate' };
   }
 
-  async #report(provider: string, { optedOut, accountWide, ...report }: StatusReport): Promise<ReportOutcome> {
+  async #report(provider: string, { optedOut, accountWide, fix, ...report }: StatusReport): Promise<ReportOutcome> {
     const receivedAt = this.#clock();
     const fields = { providerId: report.providerId, to: maskNumber(report.number), code: report.code, state: report.state };
     const applied = await this.#applyReport(provider, report, receivedAt, fields);
@@ -288,11 +311,13 @@ export class InboundService {
     const sender = senderOf(applied);
     const account = sender === NOT_YET_KNOWN ? undefined : sender.account;
     // A repeat (the provider posting the same report again) was alerted at its first delivery.
-    if (accountWide && applied.kind !== 'duplicate') this.#accountWide(provider, report.code, receivedAt, sender, fields);
+    if (accountWide && applied.kind !== 'duplicate') this.#accountWide(provider, report.code, fix ?? ACCOUNT_FIX, receivedAt, sender, fields);
     if (optedOut !== undefined && moved !== undefined) {
       // A user's own gateway account's opt-outs are that account's, not the relay's: RCPT would refuse every sender (as dispatch keeps them).
       if (account === undefined) {
-        const opted = { number: report.number, code: optedOut.code, at: optedOut.at ?? receivedAt };
+        // Dated when the gateway says it happened, else when the SMS was sent (its refusal came after that, and not after a
+        // START texted since), else at its arrival: an opt-out dated before the number's last START does not count.
+        const opted = { number: report.number, code: optedOut.code, at: optedOut.at ?? moved.sentAt ?? receivedAt };
         await recordGatewayOptOut(this.#options.store, opted, this.#options.logger, 'inbound', { providerId: report.providerId });
       } else {
         this.#options.logger.info(
@@ -328,7 +353,7 @@ export class InboundService {
    * naming the user's account when its own credentials sent the SMS, as dispatch's alert does, and saying so when
    * whose sent it is not known yet (an orphan: its SMS's send result not recorded yet).
    */
-  #accountWide(provider: string, code: number, now: number, sender: Sender, fields: object): void {
+  #accountWide(provider: string, code: number, fix: string, now: number, sender: Sender, fields: object): void {
     const account = sender === NOT_YET_KNOWN ? undefined : sender.account;
     const key = `${provider} ${sender === NOT_YET_KNOWN ? NOT_YET_KNOWN : (account ?? '')} ${code}`;
     const last = this.#accountAlerts.get(key);
@@ -338,7 +363,7 @@ export class InboundService {
         : account === undefined
           ? "the gateway's account"
           : `account ${account}'s own gateway account`;
-    const words = `inbound: a delivery report says ${whose} or sender cannot send (${provider} status ${code}): every SMS sent meets it; fix the account at the provider`;
+    const words = `inbound: a delivery report says ${whose} or sender cannot send (${provider} status ${code}): every SMS sent meets it; ${fix}`;
     const line = { ...fields, provider, ...(account === undefined ? {} : { account }) };
     if (last !== undefined && now - last < ACCOUNT_ALERT_REPEAT_MS) {
       this.#options.logger.warn(line, words);
@@ -444,6 +469,10 @@ const AROUND_KEYWORD = /^[^\p{L}\p{N}]+|[^\p{L}\p{N}]+$/gu;
 interface KeywordForms {
   readonly stop: ReadonlySet<string>;
   readonly start: ReadonlySet<string>;
+}
+
+function keywordForms(keywords: OptOutKeywords): KeywordForms {
+  return { stop: new Set(keywords.stop.map(keywordForm)), start: new Set(keywords.start.map(keywordForm)) };
 }
 
 function optOutOf(text: string, keywords: KeywordForms): { action: 'stop' | 'start'; keyword: string } | undefined {

@@ -15,6 +15,7 @@ import type { Conversation, NewOutgoingMail } from '../store/types.ts';
 import { isoInZone } from '../timestamps.ts';
 import { replyReturnPath } from './return-path.ts';
 import type { Route } from './tracking.ts';
+import { optOutCause } from '../vocabulary.ts';
 
 /** What stands for the text of an SMS that has none (or only spaces): the mailbox is told, not shown a blank body. */
 export const EMPTY_SMS_NOTE = '[the SMS has no text: the phone sent it empty]';
@@ -42,6 +43,11 @@ export interface InboundSms {
   readonly optOut?: { readonly action: 'stop' | 'start'; readonly keyword: string } | undefined;
   /** A START's number was opted out when it came (undefined: not looked up): the mail says what the START changed. */
   readonly wasOptedOut?: boolean | undefined;
+  /**
+   * The kept keyword of a number still opted out, for an SMS that is neither STOP nor START: the mail says replies
+   * are not sent rather than inviting one RCPT would refuse.
+   */
+  readonly stillOptedOut?: string | undefined;
   /** The number the phone texted, where the provider says (ReceivedSms.to). */
   readonly to?: string | undefined;
   /** store.retention erased its text (UndeliverableInbound.textErased): `text` is empty, though the phone wrote one. */
@@ -127,7 +133,9 @@ export async function buildReplyMail(
       ? `${number} is ${senderKind(sms.number) === 'alphanumeric' ? 'a sender name' : 'a short code'} and cannot receive SMS: a reply to this mail is not delivered.`
       : sms.optOut?.action === 'stop'
         ? `${number} opted out of SMS from this relay (it texted ${sms.optOut.keyword}): replies to this mail are not sent.`
-        : undefined,
+        : sms.stillOptedOut !== undefined
+          ? `${number} has opted out of SMS from this relay (${optOutCause(sms.stillOptedOut)}): replies to this mail are not sent until it opts in again.`
+          : undefined,
     /** What a START changed, said above the Reply line (which works again). */
     optIn:
       sms.optOut?.action !== 'start'

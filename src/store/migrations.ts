@@ -423,6 +423,14 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE messages ADD COLUMN account TEXT;
   `,
+  // 33: when each number last texted START (kept, as a STOP is): a gateway's opt-out reported later but dated before it
+  // (a delivery report the provider retried for hours) does not opt the number out again (replies/opt-outs.ts).
+  `
+  CREATE TABLE opt_ins (
+    number TEXT PRIMARY KEY,
+    since  INTEGER NOT NULL
+  ) STRICT;
+  `,
 ];
 
 /**

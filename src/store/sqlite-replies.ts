@@ -43,6 +43,9 @@ export const REPORT_CONFLICT = `ON CONFLICT (provider, provider_id, number, code
  */
 export const REPORT_TARGET_ORDER = `CASE WHEN ${rankOf('o.delivery')} = ${RANK.delivered} THEN 1 ELSE 0 END, o.id DESC`;
 
+/** When the SMS `o` was last sent (its history's latest `sent` line, found by its message's index), as `sent_at`. */
+export const SENT_AT = "(SELECT max(e.at) FROM events e WHERE e.message_id = o.message_id AND e.sms_id = o.id AND e.kind = 'sent') AS sent_at";
+
 export interface ConversationRow {
   context: string;
   number: string;
@@ -81,6 +84,8 @@ export interface OutboundForReport {
   report_all: number;
   /** The account whose own gateway credentials sent it (NULL: the relay's): a report's opt-out is only the relay's to keep on its own account. */
   gateway_account: string | null;
+  /** When it was last sent (SENT_AT): a report's opt-out without a time of its own is dated then. */
+  sent_at: number | null;
 }
 
 /** An SMS found by its message (outboundOfMessage): `queued` is waiting to be sent again. */
@@ -169,6 +174,9 @@ export function prepareReplyStatements(db: Database) {
     moveConversation: db.prepare('UPDATE conversations SET mailbox = ? WHERE context = ? AND number = ? AND mailbox = ?'),
     optOut: db.prepare('INSERT INTO opt_outs (number, since, keyword) VALUES (?, ?, ?) ON CONFLICT (number) DO NOTHING'),
     optIn: db.prepare('DELETE FROM opt_outs WHERE number = ?'),
+    // When the number last opted in, kept so that a gateway's opt-out dated before it does not count (recordOptOut).
+    optedInAt: db.prepare('INSERT INTO opt_ins (number, since) VALUES (?, ?) ON CONFLICT (number) DO UPDATE SET since = max(since, excluded.since)'),
+    optedInSince: db.prepare('SELECT 1 AS yes FROM opt_ins WHERE number = ? AND since >= ?'),
     isOptedOut: db.prepare('SELECT 1 AS yes FROM opt_outs WHERE number = ?'),
     optOutKeyword: db.prepare('SELECT keyword FROM opt_outs WHERE number = ?'),
     insertQuarantine: db.prepare('INSERT INTO quarantine (received_at, provider, kind, reason, body) VALUES (?, ?, ?, ?, ?)'),
@@ -177,7 +185,7 @@ export function prepareReplyStatements(db: Database) {
       VALUES (@provider, @provider_id, @number, @code, @state, @said, @received_at, @sms_id)
       ${REPORT_CONFLICT}`),
     outboundForReport: db.prepare(`
-      SELECT o.id, o.message_id, o.delivery, o.notify, m.report_all, m.gateway_account FROM outbound o JOIN messages m ON m.id = o.message_id
+      SELECT o.id, o.message_id, o.delivery, o.notify, m.report_all, m.gateway_account, ${SENT_AT} FROM outbound o JOIN messages m ON m.id = o.message_id
       WHERE o.provider_id = ? AND o.number = ? ORDER BY ${REPORT_TARGET_ORDER} LIMIT 1`),
     numbersSentUnder: db.prepare(
       'SELECT number FROM outbound WHERE provider_id = ? UNION SELECT number FROM sent_parts WHERE provider = ? AND part_id = ? ORDER BY number',
@@ -189,14 +197,14 @@ export function prepareReplyStatements(db: Database) {
      * not decide it.
      */
     outboundOfMessage: db.prepare(`
-      SELECT o.id, o.message_id, o.delivery, o.notify, m.report_all, m.gateway_account, o.status FROM outbound o JOIN messages m ON m.id = o.message_id
+      SELECT o.id, o.message_id, o.delivery, o.notify, m.report_all, m.gateway_account, ${SENT_AT}, o.status FROM outbound o JOIN messages m ON m.id = o.message_id
       WHERE o.message_id = ? AND o.number = ? AND COALESCE(o.provider_id, '') = ''
         AND (o.status = 'sent' OR (o.status = 'queued' AND o.lease_owner IS NULL AND o.held = 0))`),
     sentByReport: db.prepare(
       "UPDATE outbound SET status = 'sent', provider_id = ?, tracking_id = COALESCE(tracking_id, ?), last_error = NULL, updated_at = ? WHERE id = ?",
     ),
     outboundById: db.prepare(`
-      SELECT o.id, o.message_id, o.delivery, o.notify, m.report_all, m.gateway_account FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.id = ?`),
+      SELECT o.id, o.message_id, o.delivery, o.notify, m.report_all, m.gateway_account, ${SENT_AT} FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.id = ?`),
     advanceDelivery: db.prepare('UPDATE outbound SET delivery = ?, delivery_code = ?, notice_due = ?, updated_at = ? WHERE id = ?'),
     /** A line of an SMS's message's history (`smsrelay log`): each report that moved it, its sending proved by a report. */
     smsEvent: db.prepare('INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT ?, message_id, id, ?, ? FROM outbound WHERE id = ?'),
@@ -291,7 +299,10 @@ export function insertInbound(sql: ReplyStatements, inbound: NewInbound): boolea
   });
   if (changes === 0) return false;
   if (inbound.optOut?.action === 'stop') sql.optOut.run(inbound.number, inbound.receivedAt, inbound.optOut.keyword);
-  if (inbound.optOut?.action === 'start') sql.optIn.run(inbound.number);
+  if (inbound.optOut?.action === 'start') {
+    sql.optIn.run(inbound.number);
+    sql.optedInAt.run(inbound.number, inbound.receivedAt);
+  }
   const route = inbound.route;
   if (route?.context) {
     sql.touchConversation.run(inbound.receivedAt, route.context, inbound.number);
@@ -299,6 +310,14 @@ export function insertInbound(sql: ReplyStatements, inbound: NewInbound): boolea
   }
   return true;
 }
+
+/** What an `advanced` report result says of its SMS (DeliveryReportResult). */
+export const advancedOf = (target: OutboundForReport) => ({
+  smsId: target.id,
+  messageId: target.message_id,
+  gatewayAccount: target.gateway_account ?? undefined,
+  sentAt: target.sent_at ?? undefined,
+});
 
 /** Records a report and moves its SMS forward when it can; an early report waits for its SMS. */
 export function applyReport(sql: ReplyStatements, report: NewDeliveryReport): DeliveryReportResult {
@@ -332,7 +351,7 @@ export function applyReport(sql: ReplyStatements, report: NewDeliveryReport): De
   if (changes === 0) return { kind: 'duplicate', ...sms };
   if (!target) return { kind: 'orphan' };
   if (advance(sql, target, report, report.receivedAt)) {
-    return { kind: 'advanced', smsId: target.id, messageId: target.message_id, gatewayAccount: target.gateway_account ?? undefined };
+    return { kind: 'advanced', ...advancedOf(target) };
   }
   if (saysMore(target.delivery, report.state)) sql.smsEvent.run(report.receivedAt, 'delivery report', reportDetail(report), target.id);
   return { kind: 'stale', ...sms };

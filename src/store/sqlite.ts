@@ -724,9 +724,11 @@ export class SqliteStore implements Store {
     return this.#read(() => (this.#replies.optOutKeyword.get(number) as { keyword: string } | undefined)?.keyword);
   }
 
-  recordOptOut(number: string, at: number, keyword: string): Promise<void> {
+  recordOptOut(number: string, at: number, keyword: string): Promise<boolean> {
     return this.#write(() => {
+      if (this.#replies.optedInSince.get(number, at) !== undefined) return false;
       this.#replies.optOut.run(number, at, keyword);
+      return true;
     });
   }
 

@@ -502,9 +502,16 @@ export type DeliveryReportResult =
   /**
    * `messageId`: the message the SMS belongs to, which every log line about it names. `gatewayAccount`: the
    * account whose own gateway credentials sent it (NewMail.gatewayAccount; undefined: the relay's), whose
-   * opt-outs and account failures a report speaks of, not the relay's.
+   * opt-outs and account failures a report speaks of, not the relay's. `sentAt`: when it was last sent (undefined
+   * when its history has no send: one found sent by this report), which dates an opt-out the report gives no time for.
    */
-  | { readonly kind: 'advanced'; readonly smsId: number; readonly messageId: string; readonly gatewayAccount: string | undefined };
+  | {
+      readonly kind: 'advanced';
+      readonly smsId: number;
+      readonly messageId: string;
+      readonly gatewayAccount: string | undefined;
+      readonly sentAt: number | undefined;
+    };
 
 /** A final delivery state its sender wants to hear of. */
 export interface DueNotice {
@@ -568,9 +575,10 @@ export interface ReplyStore {
   /**
    * A provider refused a send because the number opted out of the account's messages (Twilio's 21610):
    * kept as a STOP is (`keyword`: what the history and the reply name), so that RCPT refuses the number.
-   * A number already opted out keeps its first opt-out.
+   * A number already opted out keeps its first opt-out. One dated (`at`) at or before the number's last START
+   * does not count (a report the provider posted again for hours, a send answered before the START): false.
    */
-  recordOptOut(number: string, at: number, keyword: string): Promise<void>;
+  recordOptOut(number: string, at: number, keyword: string): Promise<boolean>;
   /** An undeliverable inbound SMS, by its relay id. */
   undeliverableInboundById(id: string): Promise<UndeliverableInbound | undefined>;
   /**

@@ -971,6 +971,21 @@ describe('webhook authentication and the HTTP settings', () => {
     ]);
   });
 
+  test('a webhook token with characters a URL reads otherwise (openssl rand -base64) is taken, with one warning line naming the setting and the fix', () => {
+    const { config, warnings } = loadConfig(
+      { SMSRELAY_WEBHOOK_TOKEN: 'Ab+cd/ef=gh0123456789', SMSRELAY_PREVIOUS_WEBHOOK_TOKEN: 'the-old-webhook-secret' },
+      dirWith(),
+    );
+    assert.equal(config.inbound.webhookToken, 'Ab+cd/ef=gh0123456789');
+    assert.equal(warnings.length, 1, 'the previous token is URL-safe');
+    assert.match(
+      warnings[0] ?? '',
+      /^SMSRELAY_WEBHOOK_TOKEN="\*\*\*": holds characters a URL reads otherwise .*write it percent-encoded \(`\+` %2B, `\/` %2F, `=` %3D/,
+    );
+    assert.doesNotMatch(warnings[0] ?? '', /Ab\+cd/, 'the token itself is not shown');
+    assert.deepEqual(loadConfig({ SMSRELAY_WEBHOOK_TOKEN: 'Ab-cd_ef.gh~0123456789' }, dirWith()).warnings, []);
+  });
+
   test('with the token, or on loopback, or with every provider signing its webhooks, it starts', () => {
     assert.equal(loadConfig({ SMSRELAY_HTTP_HOST: '0.0.0.0', SMSRELAY_WEBHOOK_TOKEN: 'a-long-enough-webhook-secret' }, dirWith()).config.http.host, '0.0.0.0');
     assert.equal(loadConfig({ SMSRELAY_HTTP_HOST: '::1' }, dirWith()).config.http.host, '::1');

@@ -536,6 +536,36 @@ describe('Twilio through the relay', () => {
     await waitFor('the SMS sent', () => simulator.records.find((entry) => entry.to === '447700900172'));
   });
 
+  test("without OptOutType (no Advanced Opt-Out), Twilio's default keywords decide: REVOKE and OPTOUT opt out, YES opts in; an SMS from a number still opted out invites no reply", async () => {
+    const texted = async (sid: string, phone: string, body: string) => {
+      const form = mo(sid, body);
+      form.set('From', phone);
+      assert.equal((await post(paths.mo, form, signedFor(paths.mo, form))).status, 200);
+      return (await waitFor(`the mail of ${body}`, () => sink.received.find((mail) => mail.raw.includes(phone.slice(-6)) && mail.raw.includes(body)))).raw
+        .replace(/=\r?\n/g, '')
+        .replace(/\r?\n\s+/g, ' ');
+    };
+    const rcpt = async (phone: string) => (await sendMail(relay.smtpPort, { to: [`${phone.slice(1)}@sms.example.com`], body: 'to it' })).rcpt[0]?.code;
+    for (const [sid, phone, word] of [
+      ['d1', '+447700900672', 'Revoke'],
+      ['d2', '+447700900673', 'OPTOUT'],
+    ] as const) {
+      assert.match(await texted(sid, phone, word), new RegExp(`opted out of SMS from this relay \\(it texted ${word.toUpperCase()}\\)`));
+      assert.equal(await rcpt(phone), 550, `${word}: Twilio blocks the number, so the relay refuses it at RCPT rather than bounce after a 250`);
+    }
+    // Still opted out: its mail says a reply is not sent, rather than inviting one RCPT refuses.
+    const meanwhile = await texted('d3', '+447700900672', 'what is this');
+    assert.match(meanwhile, /has opted out of SMS from this relay \(they texted REVOKE\): replies to this mail are not sent/);
+    assert.doesNotMatch(meanwhile, /Reply to this mail to answer by SMS/);
+    // YES is one of Twilio's opt-in words: Twilio sends to the number again, and so does the relay.
+    assert.match(
+      await texted('d4', '+447700900672', 'YES'),
+      /texted YES: SMS from this relay, and replies to this mail, reach it again\.\s*Reply to this mail/,
+    );
+    assert.equal(await rcpt('+447700900672'), 250);
+    await waitFor('the SMS sent', () => simulator.records.find((entry) => entry.to === '447700900672'));
+  });
+
   test('a send Twilio refuses with 21610 (the recipient unsubscribed) bounces and records the opt-out: the next mail to the number is refused at RCPT', async () => {
     simulator.setBehaviour({ mode: 'error', code: 21610, message: 'Attempt to send to unsubscribed recipient', times: 1 });
     const id = queuedId((await sendMail(relay.smtpPort, { to: ['447700900173@sms.example.com'], body: 'to an unsubscribed phone' })).data);
@@ -614,6 +644,20 @@ describe('Twilio through the relay', () => {
     // Cancelled at Twilio: its word, not the relay's own number for the status.
     await sendAndFail('447700900183', { MessageStatus: 'canceled' });
     assert.match(await bounce('447700900183'), /Diagnostic-Code: X-SMS; MessageStatus canceled \(cancelled at Twilio before it was sent\)/);
+  });
+
+  test('a WhatsApp message through the Messaging Service (whatsapp: addresses) is quarantined, saying it is WhatsApp and the relay takes SMS only', async () => {
+    const form = mo('e1', 'Hello on WhatsApp');
+    form.set('From', 'whatsapp:+447700900661');
+    form.set('To', 'whatsapp:+15005550006');
+    form.set('WaId', '447700900661');
+    form.set('ProfileName', 'Ann');
+    assert.equal((await post(paths.mo, form, signedFor(paths.mo, form))).status, 200);
+    const db = new BetterSqlite3(join(dir, 'data', STORE_FILE), { readonly: true });
+    const rows = db.prepare("SELECT reason, body FROM quarantine WHERE kind = 'mo'").all() as Array<{ reason: string; body: string }>;
+    db.close();
+    const kept = rows.find((row) => row.body.includes('WhatsApp'));
+    assert.match(kept?.reason ?? '', /^a WhatsApp message \(From is a whatsapp: address\): the relay takes SMS only/);
   });
 
   test('an incoming message posted to the status-callback URL is quarantined, saying which URL to set, not dropped as an orphan report', async () => {
@@ -718,5 +762,51 @@ describe('Twilio through the relay', () => {
     const retried = await post(paths.mo, form, signedFor(paths.mo, form));
     assert.equal(retried.status, 200);
     await waitFor('the mail', () => sink.received.find((mail) => mail.raw.includes('During the outage')));
+  });
+
+  test("US A2P 10DLC throughput and caps (30022, 30023, 30027) and a sender not provisioned (30024) in a callback: bounced in Twilio's words, the operator alerted with the fix", async () => {
+    const cases: Array<[string, string, RegExp, RegExp]> = [
+      ['447700900722', '30022', /throughput allows/, /gateway\.maxConcurrentRequests/],
+      ['447700900723', '30023', /daily message cap is reached/, /renew the next day/],
+      ['447700900727', '30027', /T-Mobile's daily message limit/, /renew the next day/],
+      ['447700900724', '30024', /not provisioned with the recipient's carrier/, /registration .* completed with the carriers/],
+    ];
+    for (const [phone, code, words, fix] of cases) {
+      const id = queuedId((await sendMail(relay.smtpPort, { to: [`${phone}@sms.example.com`], body: `capped ${code}` })).data);
+      const [sent] = await waitFor('the SMS sent', async () => {
+        const sms = await relay.store.smsOf(id);
+        return sms[0]?.status === 'sent' && sms;
+      });
+      const form = new URLSearchParams({
+        MessageSid: sent?.providerId ?? '',
+        AccountSid: `AC${'0'.repeat(32)}`,
+        To: `+${phone}`,
+        MessageStatus: 'undelivered',
+        ErrorCode: code,
+      });
+      assert.equal((await post(paths.dr, form, signedFor(paths.dr, form))).status, 200);
+      const bounce = await waitFor(`the bounce for ${phone}`, async () =>
+        sink.received.find((mail) => mail.raw.includes('Action: failed') && mail.raw.includes(phone))?.raw.replace(/\r?\n\s+/g, ' '),
+      );
+      assert.match(bounce, new RegExp(`Diagnostic-Code: X-SMS; status ${code} \\([^)]*${words.source}`), code);
+      const alert = lines.find((line) => line['alert'] === 'gateway-account' && line['code'] === Number(code));
+      assert.ok(alert, `the alert for ${code}`);
+      assert.match(String(alert['msg']), fix, code);
+      assert.doesNotMatch(String(alert['msg']), /fix the account/, code);
+    }
+  });
+
+  // Last: it pauses sending for the suite's relay.
+  test("a send's 21609 (the StatusCallback URL refused) pauses sending with an alert naming gateway.publicUrl as the fix, not the credentials", async () => {
+    simulator.setBehaviour({ mode: 'error', code: 21609, message: 'Invalid StatusCallback URL', times: 1 });
+    await sendMail(relay.smtpPort, { to: ['447700900975@sms.example.com'], body: 'callback refused' });
+    const paused = await waitFor('the pause alert', () =>
+      lines.find((line) => line['alert'] === 'gateway-account' && String(line['msg']).startsWith('dispatch: sending paused')),
+    );
+    assert.match(
+      String(paused['msg']),
+      /probed; set gateway\.publicUrl to the https address at which Twilio reaches the relay, then `smsrelay queue retry all`/,
+    );
+    assert.doesNotMatch(String(paused['msg']), /credentials/);
   });
 });

@@ -27,26 +27,31 @@ describe("a report's opt-out and account alert, by whose gateway account sent th
       await store.recordSmsOutcomes([{ smsId: sms.id, kind: 'sent', providerId }]);
     };
 
+    /** The inbound service's sink for `provider` on `store`, as the relay binds it. */
+    const sinkOn = (store: Store, logger: ReturnType<typeof captureLog>['logger'], provider = 'twilio') =>
+      new InboundService({
+        store,
+        tracking: new ReplyTracking({ store, windowMs: 7 * DAY_MS, defaultMailbox: 'ops@example.com' }),
+        replyMail: replyMailOptions({ sms: { domains: ['sms.example.com'] }, smtp: { hostname: 'relay.example.com' }, mail: {} }, new Templates()),
+        keywords: { stop: ['STOP'], start: ['START'] },
+        logger,
+        onMailQueued: () => {},
+        onReportApplied: () => {},
+      }).sinkFor(provider);
+    /** A failed report saying the number opted out, dated `at` by the gateway (undefined: it gives no time, as Twilio's callback). */
+    const optedOut = (providerId: string, number: string, at?: number) => ({
+      providerId,
+      number,
+      code: 21610,
+      state: 'failed' as const,
+      optedOut: { code: 'TWILIO:21610', at },
+    });
+
     test("a user's own account's opt-out is not the relay's STOP; the relay's is, dated when the report says; an orphan's is not kept", async () => {
       const store = await kind.fresh();
       const { logger, lines } = captureLog('info');
       try {
-        const sink = new InboundService({
-          store,
-          tracking: new ReplyTracking({ store, windowMs: 7 * DAY_MS, defaultMailbox: 'ops@example.com' }),
-          replyMail: replyMailOptions({ sms: { domains: ['sms.example.com'] }, smtp: { hostname: 'relay.example.com' }, mail: {} }, new Templates()),
-          keywords: { stop: ['STOP'], start: ['START'] },
-          logger,
-          onMailQueued: () => {},
-          onReportApplied: () => {},
-        }).sinkFor('twilio');
-        const optedOut = (providerId: string, number: string, at?: number) => ({
-          providerId,
-          number,
-          code: 21610,
-          state: 'failed' as const,
-          optedOut: { code: 'TWILIO:21610', at },
-        });
+        const sink = sinkOn(store, logger);
         const logged = () => lines.map((line) => JSON.parse(line) as Record<string, unknown>);
 
         await sent(store, '+447700900301', 'SM-USER', 'billing');
@@ -100,6 +105,48 @@ describe("a report's opt-out and account alert, by whose gateway account sent th
         const [orphan] = about(30034);
         assert.equal(orphan?.['account'], undefined);
         assert.match(String(orphan?.['msg']), /a gateway account not yet known/);
+      } finally {
+        await store.close();
+      }
+    });
+
+    test("a gateway's opt-out dated before the number's last START does not opt it out again, whichever arrives first", async () => {
+      const store = await kind.fresh();
+      const { logger, lines } = captureLog('info');
+      const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
+      try {
+        const sink = sinkOn(store, logger, 'vonage');
+        const number = '+447700900794';
+        await sent(store, number, 'V-BEFORE-1');
+        await sent(store, number, 'V-BEFORE-2');
+        await tick();
+        const startAt = Date.now();
+        const [start] = await sink.received([
+          { providerId: 'MO-START', number, text: 'START', sentAt: undefined, userContext: undefined, trackingId: undefined },
+        ]);
+        assert.equal(start?.status, 'accepted');
+        await tick();
+
+        // Vonage retried its receipt past the START: dated two minutes before it.
+        assert.deepEqual(await sink.reported([optedOut('V-BEFORE-1', number, startAt - 120_000)]), ['advanced']);
+        assert.equal(await store.isOptedOut(number), false, 'the START, after the receipt, stands');
+        // A report without a time of its own (Twilio's callback): its SMS was sent before the START.
+        assert.deepEqual(await sink.reported([optedOut('V-BEFORE-2', number)]), ['advanced']);
+        assert.equal(await store.isOptedOut(number), false, 'dated by its send, before the START');
+        assert.ok(lines.some((line) => line.includes('opted out before it texted START: the START stands')));
+
+        // Sent after the START and refused as opted out: the phone opted out again.
+        await sent(store, number, 'V-AFTER');
+        assert.deepEqual(await sink.reported([optedOut('V-AFTER', number)]), ['advanced']);
+        assert.equal(await store.optOutKeyword(number), 'gateway:TWILIO:21610');
+
+        // A second START, then a send's refusal dated after it (dispatch's): it counts; one dated before does not.
+        await sink.received([{ providerId: 'MO-START-2', number, text: 'START', sentAt: undefined, userContext: undefined, trackingId: undefined }]);
+        assert.equal(await store.isOptedOut(number), false);
+        assert.equal(await store.recordOptOut(number, startAt, 'gateway:TWILIO:21610'), false);
+        assert.equal(await store.isOptedOut(number), false);
+        assert.equal(await store.recordOptOut(number, Date.now() + 1_000, 'gateway:TWILIO:21610'), true);
+        assert.equal(await store.isOptedOut(number), true);
       } finally {
         await store.close();
       }

@@ -168,6 +168,7 @@ describe('a commit the store failed to confirm', () => {
         quarantine: (...args) => store.quarantine(...args),
         recordOptOut: (...args) => store.recordOptOut(...args),
         isOptedOut: (number) => store.isOptedOut(number),
+        optOutKeyword: (number) => store.optOutKeyword(number),
         recordSentParts: (sent) => store.recordSentParts(sent),
         applyPartReceipt: (receipt) => store.applyPartReceipt(receipt),
       },

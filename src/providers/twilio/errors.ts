@@ -24,7 +24,10 @@ export interface TwilioError {
   /** Plain words for the sender's bounce and the operator's log. */
   readonly words: string;
   readonly kind: TwilioErrorKind;
-  /** For an `account` code: the setting to correct, which the pause's reason adds to the words. */
+  /**
+   * For an `account` code: what the operator does about it, which the pause's reason adds to the words and its alert
+   * (a send's or a callback's) names in place of the general "fix the account".
+   */
   readonly remedy?: string;
 }
 
@@ -85,10 +88,33 @@ export const TWILIO_ERRORS: Readonly<Record<number, TwilioError>> = {
   30008: { kind: 'message', words: 'the mobile network gave no reason' },
   30010: { kind: 'account', words: "its price is over the maximum price set for the Twilio account's messages" },
   30017: { kind: 'passing', words: 'the mobile network was congested; sending it again later may succeed' },
+  // US A2P 10DLC throughput and caps: the campaign's or the brand's, met by every SMS sent over it until the window
+  // renews (a callback cannot put the SMS back: it bounces, and the operator is alerted, as for an allowance used up).
+  30022: {
+    kind: 'account',
+    words: "the carriers refused it: the account sends faster than its US A2P 10DLC campaign's throughput allows",
+    remedy: "send less at once (gateway.maxConcurrentRequests) or have the campaign's throughput raised at Twilio",
+  },
+  30023: {
+    kind: 'account',
+    words: "the US A2P 10DLC brand's daily message cap is reached: no more SMS until the day's cap renews",
+    remedy: "wait for the cap to renew the next day, or have the brand's cap raised at Twilio (its vetting score)",
+  },
+  30024: {
+    kind: 'account',
+    words: "the sender number is not provisioned with the recipient's carrier (registered, but not yet active there)",
+    remedy: "have the sender's registration (10DLC campaign, toll-free or short code) completed with the carriers through Twilio support",
+  },
+  30027: {
+    kind: 'account',
+    words: "T-Mobile's daily message limit for the US A2P 10DLC brand is reached: no more SMS to T-Mobile until it renews",
+    remedy: "wait for the limit to renew the next day, or have the brand's T-Mobile limit raised at Twilio (its vetting score)",
+  },
   30032: { kind: 'account', words: 'the sender is a toll-free number whose verification at Twilio is not complete' },
   30033: { kind: 'account', words: "the sender's US A2P 10DLC campaign is suspended" },
   30034: { kind: 'account', words: 'the sender is a US number not registered for A2P 10DLC' },
   30036: { kind: 'message', words: 'its validity period ran out before it could be delivered' },
+  30042: { kind: 'sender', words: "the sender id was blocked by Twilio's carrier as generic, non-compliant or fraudulent" },
 };
 
 /** The code's words, or, for one the table does not know, its number and Twilio's page for it. */

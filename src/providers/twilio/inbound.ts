@@ -83,6 +83,9 @@ function readMessage(request: InboundRequest): { ok: true; fields: Fields; sid: 
     : { ok: false, reason: 'MessageSid is not a Twilio message SID (SM or MM and 32 hex digits)' };
 }
 
+/** Twilio's address of a WhatsApp user (`whatsapp:+447700900123`). */
+const WHATSAPP = /^whatsapp:/i;
+
 /**
  * An incoming message: Twilio joins a long SMS's parts itself, so each request is one whole SMS. An
  * MMS's media (`NumMedia`, `MediaUrl<N>`, `MediaContentType<N>`) stay at Twilio: the text says how
@@ -97,6 +100,14 @@ export function parseReceived(request: InboundRequest): InboundParse<ReceivedSms
     return {
       ok: false,
       reason: `a status callback (MessageStatus ${status.slice(0, 20)}) on the incoming-message URL: the status callback URL must end in ${PATHS.dr}, not ${PATHS.mo}`,
+    };
+  }
+  // A Messaging Service may hold a WhatsApp sender too: its messages come here with whatsapp: addresses.
+  if (WHATSAPP.test(fields.get('From') ?? '')) {
+    return {
+      ok: false,
+      reason:
+        'a WhatsApp message (From is a whatsapp: address): the relay takes SMS only; take the WhatsApp sender out of the Messaging Service, or point its webhook elsewhere',
     };
   }
   const number = readSender(fields.get('From'));
@@ -165,9 +176,9 @@ export function parseReport(request: InboundRequest): InboundParse<StatusReport>
   const effect = known && TWILIO_KINDS[known.kind].callback;
   const blames =
     effect === 'alert'
-      ? { accountWide: true as const }
+      ? { accountWide: true as const, fix: known?.remedy }
       : effect === 'opt-out'
-        ? { optedOut: { code: `${CODE_PREFIX}${failedWith}`, at: undefined } } // A callback carries no time of its own: its arrival.
+        ? { optedOut: { code: `${CODE_PREFIX}${failedWith}`, at: undefined } } // A callback carries no time of its own: the SMS's send dates it.
         : {};
   return { ok: true, items: [{ providerId, number, code: failedWith ?? status.code, state: status.state, said, ...blames }] };
 }

@@ -20,4 +20,9 @@ export const twilioPlugin: ProviderPlugin = {
   statusCode,
   senderIdProblem,
   senderQueue,
+  // Twilio's default opt-out and opt-in keywords (Messaging Services without Advanced Opt-Out, which sends no OptOutType).
+  keywords: {
+    stop: ['STOP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUIT', 'REVOKE', 'OPTOUT'],
+    start: ['START', 'YES', 'UNSTOP'],
+  },
 };

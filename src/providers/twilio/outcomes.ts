@@ -43,6 +43,7 @@ const TABLE_RULES: readonly OutcomeRule[] = Object.entries(TWILIO_ERRORS)
     ...TWILIO_KINDS[kind].send,
     match: new RegExp(`^recipient/TWILIO:${code}$`),
     reason: remedy === undefined ? words : `${words}: ${remedy}`,
+    ...(remedy === undefined ? {} : { fix: remedy }),
   }));
 
 /**

@@ -69,6 +69,8 @@ import {
   type OutboundForReport,
   REPORT_CONFLICT,
   REPORT_TARGET_ORDER,
+  SENT_AT,
+  advancedOf,
   saysMore,
   toConversation,
   toRecipient,
@@ -1399,7 +1401,7 @@ export class PostgresStore implements Store, ClusterStore {
         },
         {
           // The SMS under the report's own id, else under its former one, else by the relay's own reference while no id names it, sent or waiting to be sent again (sqlite-replies.ts, outboundOfMessage).
-          text: `SELECT o.id, o.message_id, o.delivery, o.notify, m.report_all, m.gateway_account, o.provider_id, o.status, COALESCE(o.provider_id = ANY($1::text[]), FALSE) AS by_id
+          text: `SELECT o.id, o.message_id, o.delivery, o.notify, m.report_all, m.gateway_account, ${SENT_AT}, o.provider_id, o.status, COALESCE(o.provider_id = ANY($1::text[]), FALSE) AS by_id
           FROM outbound o JOIN messages m ON m.id = o.message_id
           WHERE o.number = $2 AND (o.provider_id = ANY($1::text[])
             OR (o.message_id = $3 AND COALESCE(o.provider_id, '') = ''
@@ -1440,9 +1442,7 @@ export class PostgresStore implements Store, ClusterStore {
         const sms = target && { sms: { gatewayAccount: target.gateway_account ?? undefined } };
         if (kept?.kept === 0) return { kind: 'duplicate', ...sms };
         if (!target) return { kind: 'orphan' };
-        return kept?.advanced === 1
-          ? { kind: 'advanced', smsId: target.id, messageId: target.message_id, gatewayAccount: target.gateway_account ?? undefined }
-          : { kind: 'stale', ...sms };
+        return kept?.advanced === 1 ? { kind: 'advanced', ...advancedOf(target) } : { kind: 'stale', ...sms };
       },
     });
   }
@@ -1732,6 +1732,9 @@ export class PostgresStore implements Store, ClusterStore {
             ON CONFLICT (number) DO NOTHING
           ), opted_in AS (
             DELETE FROM opt_outs WHERE $19 = 'start' AND number = $4 AND EXISTS (SELECT 1 FROM kept)
+          ), opted_in_at AS (
+            INSERT INTO opt_ins (number, since) SELECT $4, $8 WHERE $19 = 'start' AND EXISTS (SELECT 1 FROM kept)
+            ON CONFLICT (number) DO UPDATE SET since = GREATEST(opt_ins.since, excluded.since)
           )
           SELECT count(*)::int AS kept FROM kept`,
             values: [
@@ -1763,14 +1766,21 @@ export class PostgresStore implements Store, ClusterStore {
     return inbound.optOut ? this.#notOptedOut.changing(write) : write();
   }
 
-  recordOptOut(number: string, at: number, keyword: string): Promise<void> {
+  recordOptOut(number: string, at: number, keyword: string): Promise<boolean> {
     // The other relays forget the numbers they remembered as not opted out, as after a STOP (acceptInbound).
     return this.#notOptedOut.changing(() =>
       this.#queueing(['opt-outs'], {
         statements: [
-          { text: 'INSERT INTO opt_outs (number, since, keyword) VALUES ($1, $2, $3) ON CONFLICT (number) DO NOTHING', values: [number, at, keyword] },
+          {
+            text: `WITH opted_in AS (SELECT 1 FROM opt_ins WHERE number = $1 AND since >= $2), kept AS (
+              INSERT INTO opt_outs (number, since, keyword) SELECT $1, $2, $3 WHERE NOT EXISTS (SELECT 1 FROM opted_in)
+              ON CONFLICT (number) DO NOTHING
+            )
+            SELECT NOT EXISTS (SELECT 1 FROM opted_in) AS counted`,
+            values: [number, at, keyword],
+          },
         ],
-        result: () => undefined,
+        result: ([counted]) => (counted?.rows[0] as { counted: boolean } | undefined)?.counted === true,
       }),
     );
   }
