@@ -734,8 +734,11 @@ export class PostgresStore implements Store, ClusterStore {
       await options.admit?.({ relaysSeen: (withinMs) => relaysSeenAsItIs(client, withinMs) });
       const migrated = await migrate(client, { create: options.create ?? true });
       options.onMigrated?.(migrated);
-    } finally {
       client.release();
+    } catch (error) {
+      // Not kept for the next try: a read-only standby's session stays read-only once the name points at the new primary.
+      client.release(true);
+      throw error;
     }
     this.#ready = true;
     await options.onConnected?.(this);
