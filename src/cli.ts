@@ -1137,6 +1137,8 @@ async function start(): Promise<void> {
   // PostgreSQL unreachable at start, then answering with a refusal: the relay listening (or still starting) stops, then refuses as a start that met it.
   let refusedLate: Error | undefined;
   const onRefused = (refusal: Error) => {
+    // A stop asked for first (SIGTERM, SIGINT) runs as asked, with its exit: the refusal only ends a relay nobody stops.
+    if (stopSignal) return;
     refusedLate = refusal;
     const started = running;
     if (!started) return stopAsked.abort(refusal);

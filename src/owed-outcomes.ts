@@ -15,11 +15,19 @@ export interface OwedWords {
   readonly atNextStart: string;
 }
 
+/**
+ * The line of an answer that came after another relay took the item over (this relay frozen or cut off past
+ * its lease): its outcome is that relay's, and the store kept this one as a history line only.
+ */
+export function lateAnswerLine({ loop, item }: Pick<OwedWords, 'loop' | 'item'>): string {
+  return `${loop}: late answer: another relay took the ${item} over after this relay's lease ended; its outcome is that relay's, this one is kept in the history only`;
+}
+
 export interface OwedOutcomesOptions<O> {
   readonly logger: Logger;
   readonly clock: () => number;
-  /** Writes one outcome (one transaction); throws while the store fails. */
-  readonly write: (outcome: O) => Promise<void>;
+  /** Writes one outcome (one transaction), returning how many of its items were late answers (lateAnswerLine); throws while the store fails. */
+  readonly write: (outcome: O) => Promise<number>;
   /** The ids of the leases an outcome's items hold. */
   readonly ids: (outcome: O) => readonly number[];
   readonly words: OwedWords;
@@ -35,9 +43,10 @@ export interface OwedOutcomesOptions<O> {
 export class OwedOutcomes<O> {
   readonly #options: OwedOutcomesOptions<O>;
   readonly #owed: O[] = [];
-  /** Since when the oldest outcome waits, and how many items were written since the first was kept. */
+  /** Since when the oldest outcome waits, and how many items were written since the first was kept (late: as late answers only). */
   #since = 0;
   #written = 0;
+  #late = 0;
   #writing: Promise<void> | undefined;
   /** The stop has said that outcomes could not be written (the relay's stop asks twice). */
   #toldUnrecorded = false;
@@ -73,16 +82,19 @@ export class OwedOutcomes<O> {
     if (this.#owed.length === 0) return Promise.resolve();
     this.#writing ??= (async () => {
       for (let next = this.#owed[0]; next !== undefined; next = this.#owed[0]) {
-        await this.#options.write(next);
+        const late = await this.#options.write(next);
         this.#owed.shift();
-        this.#written += this.#count([next]);
+        this.#written += this.#count([next]) - late;
+        this.#late += late;
       }
       const { loop, several, unit } = this.#options.words;
+      // The late answers were each told as such (lateAnswerLine): recorded, they changed nothing.
       this.#options.logger.warn(
-        { [unit]: this.#written, owedMs: this.#options.clock() - this.#since },
+        { [unit]: this.#written, ...(this.#late > 0 ? { late: this.#late } : {}), owedMs: this.#options.clock() - this.#since },
         `${loop}: ${several} recorded now that the store takes writes again`,
       );
       this.#written = 0;
+      this.#late = 0;
     })().finally(() => {
       this.#writing = undefined;
     });

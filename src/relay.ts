@@ -131,9 +131,14 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
   warnOpenFileLimit(config, logger);
   // What an upgrade of the store at this start was (logMigration), for a refusal that comes after it.
   let upgraded: Migrated | undefined;
+  /** The refusals already told that the store stays upgraded: a late one comes to startRelay's catch after onRefused. */
+  const toldUpgraded = new WeakSet<Error>();
   /** A configuration refused after all, the store already upgraded: the operator must know it stays so, which an older release may not read. */
   const afterUpgrade = <E>(error: E): E => {
-    if (upgraded && (error instanceof ListenError || error instanceof ClusterError)) error.message = `${error.message}; ${refusedAfterUpgrade(upgraded)}`;
+    if (upgraded && (error instanceof ListenError || error instanceof ClusterError) && !toldUpgraded.has(error)) {
+      error.message = `${error.message}; ${refusedAfterUpgrade(upgraded)}`;
+      toldUpgraded.add(error);
+    }
     return error;
   };
   const stack: Array<() => Promise<void> | void> = [
@@ -144,8 +149,13 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
         logger.warn({ dataDir: config.dataDir, reason: failed.message }, "relay: the lock file stays; the next start takes it over as a stopped relay's");
     },
   ];
-  const stop = async () => {
-    for (const step of stack.reverse()) await step();
+  /** The stop under way: a second call (a late refusal as a signal stops the relay) waits for it, and runs no step twice. */
+  let stopped: Promise<void> | undefined;
+  const stop = () => {
+    stopped ??= (async () => {
+      for (const step of stack.toReversed()) await step();
+    })();
+    return stopped;
   };
   try {
     // Stable across restarts: at start the relay takes back its own leases and no other relay's live ones.
@@ -214,6 +224,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
             onMigrated,
             admit: (relays) => membership.admit(relays),
             onRefused: (refusal) => options.onRefused?.(afterUpgrade(refusal)),
+            onWaiting: (waitingFor, reason) => logger.warn({ reason }, `store: not ready, waiting for ${waitingFor}; trying again`),
           },
           onHealth,
         )

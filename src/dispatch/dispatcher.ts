@@ -4,7 +4,7 @@ import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { ReportedRecipient, ReportKind } from '../mailer/dsn.ts';
 import { maskNumber, maskNumbersIn } from '../sms/numbers.ts';
-import { OwedOutcomes } from '../owed-outcomes.ts';
+import { lateAnswerLine, OwedOutcomes, type OwedWords } from '../owed-outcomes.ts';
 import { Takeovers } from '../takeovers.ts';
 import type { ClaimedSms, NewOutgoingMail, SmsBatch, SmsOutcome, Store, StoredMessage } from '../store/types.ts';
 import { WorkLoop } from '../work-loop.ts';
@@ -84,7 +84,24 @@ export interface DispatcherOptions {
 interface Outcomes {
   readonly outcomes: readonly SmsOutcome[];
   readonly mail: readonly NewOutgoingMail[];
+  /**
+   * Each SMS's line (deferred, failed, expired), by its id: told once the store has it, as this relay's outcome,
+   * or as a late answer when another relay took the SMS over meanwhile (its outcome is that relay's).
+   */
+  readonly lines: ReadonlyMap<number, () => void>;
+  /** The batch's logger (its mail), for the late answers' lines. */
+  readonly log: Logger;
 }
+
+/** How the dispatcher's lines name what it owes the store, and a late answer. */
+const SMS_WORDS: OwedWords = {
+  loop: 'dispatch',
+  one: 'gateway outcome',
+  several: 'gateway outcomes',
+  unit: 'sms',
+  item: 'SMS',
+  atNextStart: 'those SMS are sent again at the next start, counted as possible duplicates',
+};
 
 /** One provider with its breaker (a host that failed is skipped) and its pause (account refused, every host down, or busy). */
 interface Lane {
@@ -266,17 +283,12 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       logger: options.logger,
       clock,
       write: async (owed) => {
-        this.#recorded(owed, await store.recordSmsOutcomes(owed.outcomes, owed.mail, owner));
+        const late = await store.recordSmsOutcomes(owed.outcomes, owed.mail, owner);
+        this.#recorded(owed, late);
+        return late.length;
       },
       ids: (owed) => owed.outcomes.map((outcome) => outcome.smsId),
-      words: {
-        loop: 'dispatch',
-        one: 'gateway outcome',
-        several: 'gateway outcomes',
-        unit: 'sms',
-        item: 'SMS',
-        atNextStart: 'those SMS are sent again at the next start, counted as possible duplicates',
-      },
+      words: SMS_WORDS,
     });
   }
 
@@ -467,12 +479,20 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
   }
 
   /**
-   * Counts what the outcomes ended in (`smsrelay_sms_outcomes_total`), but for the late answers among them (`late`):
-   * those changed nothing of their SMS, whose outcome is the relay's that took it over, and are in its history only.
+   * Counts what the outcomes ended in (`smsrelay_sms_outcomes_total`) and tells each SMS's line, but for the late
+   * answers among them (`late`): those changed nothing of their SMS, whose outcome is the relay's that took it
+   * over, and are in its history only; each is told as a late answer.
    */
-  #recorded({ outcomes, mail }: Outcomes, late: readonly number[]): void {
+  #recorded({ outcomes, mail, lines, log }: Outcomes, late: readonly number[]): void {
     const kept = new Set(late);
-    for (const outcome of outcomes) if (!kept.has(outcome.smsId)) this.#options.metrics?.smsOutcomes.inc({ outcome: outcome.kind });
+    for (const outcome of outcomes) {
+      if (kept.has(outcome.smsId)) {
+        log.warn({ smsId: outcome.smsId, outcome: outcome.kind }, lateAnswerLine(SMS_WORDS));
+        continue;
+      }
+      this.#options.metrics?.smsOutcomes.inc({ outcome: outcome.kind });
+      lines.get(outcome.smsId)?.();
+    }
     if (mail.length > 0) this.#options.onMailQueued();
   }
 
@@ -776,6 +796,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     const { report, retry, delayNoticeMs } = this.#options;
     const now = this.#clock();
     const outcomes: SmsOutcome[] = [];
+    const lines = new Map<number, () => void>();
     const reported: Record<Exclude<ReportKind, 'delivered'>, ReportedRecipient[]> = { failed: [], delayed: [], relayed: [] };
     for (const { sms: claimed, classified, via, heldUntil, failedOver } of decisions) {
       // The requests that failed over count as its attempts: its backoff, its expiry's report.
@@ -796,13 +817,14 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
         reported.relayed.push(outcome.providerId ? { ...recipient, gatewayId: outcome.providerId } : recipient);
       } else if (outcome.kind === 'retry') {
         if (now - startOf(message) >= delayNoticeMs) reported.delayed.push(recipient);
-        log.info(
-          { to, code: maskNumbersIn(classified.code), ...said, action: classified.action, retryInMs: outcome.nextAttemptAt - now },
-          `dispatch: SMS deferred: ${classified.reason}`,
+        const retryInMs = outcome.nextAttemptAt - now;
+        lines.set(sms.id, () =>
+          log.info({ to, code: maskNumbersIn(classified.code), ...said, action: classified.action, retryInMs }, `dispatch: SMS deferred: ${classified.reason}`),
         );
       } else {
         reported.failed.push(outcome.kind === 'expired' ? { ...recipient, ...expiredReport(sms, classified, outcome.attempted !== false) } : recipient);
-        log.warn({ to, code: maskNumbersIn(classified.code), ...said, final: outcome.kind }, `dispatch: SMS ${outcome.kind}: ${classified.reason}`);
+        const final = outcome.kind;
+        lines.set(sms.id, () => log.warn({ to, code: maskNumbersIn(classified.code), ...said, final }, `dispatch: SMS ${final}: ${classified.reason}`));
       }
     }
     // One notice per mail (its once-key): it lists every number still waiting, not only this batch's,
@@ -814,7 +836,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       const built = await report(kind, message, reported[kind], kind === 'delayed' ? deadline(startOf(message), retry) : undefined);
       if (built) mail.push(built);
     }
-    return { outcomes, mail };
+    return { outcomes, mail, lines, log };
   }
 
   /** The message's SMS still waiting besides this batch's, as their last attempt left them. */

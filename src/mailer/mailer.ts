@@ -2,7 +2,7 @@ import { retryDelay } from '../dispatch/schedule.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { maskNumbersIn } from '../sms/numbers.ts';
-import { OwedOutcomes } from '../owed-outcomes.ts';
+import { lateAnswerLine, OwedOutcomes, type OwedWords } from '../owed-outcomes.ts';
 import { Takeovers } from '../takeovers.ts';
 import type { ClaimedMail, MailOutcome, Store } from '../store/types.ts';
 import { WorkLoop } from '../work-loop.ts';
@@ -33,6 +33,16 @@ export interface MailerOptions {
   /** Counts each attempt's end (`smsrelay_mails_sent_total`). */
   readonly metrics?: Metrics | undefined;
 }
+
+/** How the mailer's lines name what it owes the store, and a late answer. */
+const MAIL_WORDS: OwedWords = {
+  loop: 'mailer',
+  one: 'mail outcome',
+  several: 'mail outcomes',
+  unit: 'mail',
+  item: 'mail',
+  atNextStart: "those mails are sent again at the next start, counted in the relay's resuming line",
+};
 
 /**
  * The outgoing-mail worker: sends what the relay queued (bounces, notices, SMS replies, mail for the
@@ -90,14 +100,7 @@ export class Mailer extends WorkLoop<ClaimedMail> {
       clock,
       write: (outcome) => this.#write(outcome),
       ids: (outcome) => [outcome.id],
-      words: {
-        loop: 'mailer',
-        one: 'mail outcome',
-        several: 'mail outcomes',
-        unit: 'mail',
-        item: 'mail',
-        atNextStart: "those mails are sent again at the next start, counted in the relay's resuming line",
-      },
+      words: MAIL_WORDS,
     });
   }
 
@@ -125,13 +128,11 @@ export class Mailer extends WorkLoop<ClaimedMail> {
    * mail over (this relay frozen or cut off past its lease, its outcome owed that long) is that relay's
    * to record, and the store keeps this one as a history line only.
    */
-  async #write(outcome: MailOutcome): Promise<void> {
+  async #write(outcome: MailOutcome): Promise<number> {
     const { store, owner, logger } = this.#options;
-    if ((await store.recordMailOutcome(outcome, owner)) === 'late')
-      logger.warn(
-        { mailId: outcome.id, outcome: outcome.kind },
-        "mailer: late answer: another relay took the mail over after this relay's lease ended; its outcome is that relay's, this one is kept in the history only",
-      );
+    if ((await store.recordMailOutcome(outcome, owner)) !== 'late') return 0;
+    logger.warn({ mailId: outcome.id, outcome: outcome.kind }, lateAnswerLine(MAIL_WORDS));
+    return 1;
   }
 
   /** Records a mail's outcome (true), or owes one the store refuses (false): kept with its lease until the store takes writes again. */

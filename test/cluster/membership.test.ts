@@ -7,20 +7,26 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import BetterSqlite3 from 'better-sqlite3';
+import pg from 'pg';
 import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { status } from '../../src/admin.ts';
 import { Membership, relayVersion } from '../../src/cluster/membership.ts';
 import { settingsDigest } from '../../src/cluster/settings.ts';
 import { loadConfig } from '../../src/config/load.ts';
+import type { ProviderPlugin } from '../../src/providers/contract.ts';
+import { intellisoftwarePlugin } from '../../src/providers/intellisoftware/index.ts';
 import { startRelay } from '../../src/relay.ts';
-import { MIGRATIONS } from '../../src/store/migrations.ts';
+import { ClusterError } from '../../src/store/cluster-types.ts';
+import { MIGRATIONS, refusedAfterUpgrade } from '../../src/store/migrations.ts';
 import { DB_NOW_MS } from '../../src/store/postgres/clock.ts';
+import { migrate } from '../../src/store/postgres/migrate.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
 import { captureLog } from '../helpers/log-lines.ts';
 import { freshDatabase, describeOnPostgres, ownPostgres, withClient, withDatabase } from '../helpers/postgres.ts';
 import {
   BIN,
+  GATEWAY_ACCOUNT,
   gatewayYaml,
   killSpawnedRelays,
   relayEnvironment,
@@ -542,6 +548,116 @@ describeOnPostgres('several relays on one PostgreSQL', async () => {
       await alpha.stop();
       removeDir(alpha.dir);
       for (const dir of Object.values(dirs)) removeDir(dir);
+    }
+  });
+
+  test("a step of the upgrade that meets another session's lock past the server's lock_timeout is waited for, not refused: the relay becomes ready once the lock goes", async () => {
+    const url = (await freshDatabase()) ?? '';
+    await withClient(url, async (client) => {
+      await migrate(client, { create: true, migrations: MIGRATIONS.slice(0, -1) });
+      await client.query(`DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET lock_timeout = %L', current_database(), '200ms'); END $$`);
+    });
+    // The last step alters `messages`: a transaction that read it holds a lock the step waits for.
+    const holder = new pg.Client({ connectionString: url });
+    await holder.connect();
+    const dir = tempDir();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT count(*) FROM messages');
+      const relay = await spawnRelay(dir, relayEnvironment(dir, {}, clusterEnv(url, 'alpha')));
+      await waitFor('the wait named', () =>
+        relay.logs.find((line) => line.level === 'warn' && String(line.msg).startsWith('store: not ready, waiting for a lock another session holds')),
+      );
+      await holder.query('COMMIT');
+      await waitFor('relay: ready once the lock is released', () => relay.logs.some((line) => line.msg === 'relay: ready'), 15_000);
+      assert.equal(await relay.stop(), 0, relay.stderr());
+      await withClient(url, async (client) =>
+        assert.equal(Number((await client.query('SELECT version FROM smsrelay_schema')).rows[0].version), MIGRATIONS.length),
+      );
+    } finally {
+      await holder.end();
+      removeDir(dir);
+    }
+  });
+
+  test('a refusal met while the relay still starts, after this start upgraded the store, says once that the store stays upgraded', async () => {
+    const url = (await freshDatabase()) ?? '';
+    await withClient(url, async (client) => {
+      await migrate(client, { create: true, migrations: MIGRATIONS.slice(0, -1) });
+      await client.query(`DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET lock_timeout = %L', current_database(), '200ms'); END $$`);
+    });
+    // The relay's first heartbeat waits past the lock timeout for this session's lock: the start, already upgraded, retries.
+    const holder = new pg.Client({ connectionString: url });
+    await holder.connect();
+    await holder.query('BEGIN');
+    await holder.query('LOCK TABLE relays IN EXCLUSIVE MODE');
+    // A gateway whose first bind never ends: startRelay is still starting when the refusal comes.
+    const held: ProviderPlugin = {
+      ...intellisoftwarePlugin,
+      name: 'heldgw',
+      settings: { ...intellisoftwarePlugin.settings, environment: {} },
+      createGateway: (options) => {
+        const gateway = intellisoftwarePlugin.createGateway(options);
+        return { ...gateway, provider: 'heldgw', start: () => new Promise<void>(() => undefined), close: () => gateway.close() };
+      },
+    };
+    const dir = tempDir();
+    const { config } = loadConfig(
+      relayEnvironment(dir, { gateway: { provider: 'heldgw', url: 'http://127.0.0.1:1', ...GATEWAY_ACCOUNT } }, clusterEnv(url, 'alpha')),
+      dir,
+      { providers: [held] },
+    );
+    const { logger, lines } = captureLog('info');
+    const stopAsked = new AbortController();
+    let beating: NodeJS.Timeout | undefined;
+    try {
+      const started = startRelay(config, logger, { providers: [held], stopAsked: stopAsked.signal, onRefused: (refusal) => stopAsked.abort(refusal) });
+      await waitFor('the heartbeat waiting for the lock', () => lines.some((line) => line.includes('store: not ready, waiting for')), 15_000);
+      // Then a live relay of its name appears: the retry's look refuses the start.
+      await holder.query(
+        `INSERT INTO relays (name, instance, version, schema_version, started_at, heartbeat_at, stopped_at, pid, host, mail)
+          VALUES ('alpha', 'twin', '1.0.0', ${MIGRATIONS.length}, ${DB_NOW_MS}, ${DB_NOW_MS}, NULL, 1, 'elsewhere', 'smarthost')`,
+      );
+      await holder.query('COMMIT');
+      beating = setInterval(
+        () => void withClient(url, (client) => client.query(`UPDATE relays SET heartbeat_at = ${DB_NOW_MS} WHERE name = 'alpha'`)).catch(() => undefined),
+        200,
+      );
+      const refusal = await started.then(
+        () => assert.fail('the start is refused'),
+        (error: unknown) => error as Error,
+      );
+      assert.ok(refusal instanceof ClusterError, String(refusal));
+      assert.equal(refusal.message.split(refusedAfterUpgrade({ from: MIGRATIONS.length - 1, to: MIGRATIONS.length })).length, 2, refusal.message);
+    } finally {
+      clearInterval(beating);
+      await holder.end();
+      removeDir(dir);
+    }
+  });
+
+  test('a stop signal while a late start watches a relay of its name: the stop runs once, with the exit of a stop, not a refusal', async () => {
+    const server = await ownPostgres();
+    await withClient(server.url, (client) => client.query('CREATE DATABASE relays'));
+    const url = withDatabase(server.url, 'relays');
+    const alpha = await startTestRelay({}, clusterEnv(url, 'alpha'));
+    const dir = tempDir();
+    try {
+      await server.stop();
+      const twin = await spawnRelay(dir, relayEnvironment(dir, {}, clusterEnv(url, 'alpha')));
+      await server.start();
+      await waitFor(
+        'the twin watching the heartbeat of alpha',
+        () => twin.logs.some((line) => String(line.msg).startsWith('relay: a relay named "alpha" wrote a heartbeat')),
+        20_000,
+      );
+      assert.equal(await twin.stop(), 0, twin.stderr());
+      assert.equal(twin.stderr(), '');
+      assert.equal(twin.logs.filter((line) => line.msg === 'relay: stopped').length, 1);
+    } finally {
+      await alpha.stop();
+      removeDir(alpha.dir);
+      removeDir(dir);
     }
   });
 

@@ -5,6 +5,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { Dispatcher } from '../../src/dispatch/dispatcher.ts';
 import { RELAY_STALL_MS } from '../../src/dispatch/silence.ts';
 import { Metrics } from '../../src/metrics.ts';
+import { lateAnswerLine } from '../../src/owed-outcomes.ts';
 import { openThreadedStore } from '../../src/store/threaded.ts';
 import type { Store } from '../../src/store/types.ts';
 import { simulatorRoute, TEST_DISPATCH_POLICY } from '../helpers/gateway.ts';
@@ -366,6 +367,42 @@ describe('a late answer of a relay whose SMS another relay took over (findings/c
     assert.deepEqual((await h.store.gatewayState(h.clock.now)).pauses, [], 'no pause shared with every relay');
     assert.equal(logged(h.lines, /sending paused/).length, 0);
     assert.equal(other.simulator.received.length, 1);
+    // Its timeout is told as the late answer it is, as the mailer tells one, not as a retry it will never make.
+    assert.deepEqual(logged(h.lines, /^dispatch: SMS (deferred|failed|expired)/), []);
+    assert.deepEqual(
+      logged(h.lines, /^dispatch: late answer/).map((line) => [line.level, line.msg]),
+      [['warn', lateAnswerLine({ loop: 'dispatch', item: 'SMS' })]],
+    );
+  });
+
+  test('owed while the store failed, then written: told as a late answer, not counted among the outcomes recorded', async () => {
+    const responseTimeoutMs = 10_000;
+    const h = await harness(responseTimeoutMs);
+    h.simulator.setBehaviour({ mode: 'hang', times: 1 });
+    h.dispatcher.start();
+    const id = await h.accept('+447700900332');
+    await waitFor('relay-a’s request in flight', () => h.simulator.pendingRequests === 1, 3_000);
+    await startRelayB(h, responseTimeoutMs);
+    await waitFor('sent by relay-b', async () => (await h.store.smsOf(id))[0]?.status === 'sent', 10_000);
+    // relay-a's gateway answers while it cannot write: the outcome is owed, then written once the store takes writes.
+    const lock = lockWrites(h.file);
+    h.simulator.releaseHanging();
+    await waitFor('the outcome owed', () => logged(h.lines, /could not record/).length > 0, 3_000);
+    lock.release();
+    const [recorded] = await waitFor(
+      'the owed outcome written',
+      () => {
+        const found = logged(h.lines, /recorded now that the store takes writes again/);
+        return found.length > 0 && found;
+      },
+      5_000,
+    );
+    assert.deepEqual([recorded?.sms, recorded?.late], [0, 1]);
+    assert.deepEqual(
+      logged(h.lines, /^dispatch: late answer/).map((line) => line.level),
+      ['warn'],
+    );
+    assert.ok((await h.store.events(id)).some((event) => event.kind === 'late answer'));
   });
 });
 

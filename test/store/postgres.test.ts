@@ -14,7 +14,7 @@ import { MIGRATIONS } from '../../src/store/migrations.ts';
 import { POSTGRES_STEPS } from '../../src/store/postgres/migrations.ts';
 import { freshDatabase, describeOnPostgres, withClient } from '../helpers/postgres.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
-import { removeDir, tempDir } from '../helpers/relay.ts';
+import { removeDir, tempDir, waitFor } from '../helpers/relay.ts';
 import { mail, storeFile } from '../helpers/store.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/smsrelay.js', import.meta.url));
@@ -139,6 +139,31 @@ describeOnPostgres('PostgreSQL: databases that are not ours, and the commands', 
       PostgresStore.open({ url: wrong.toString() }),
       (error: unknown) => error instanceof StoreConfigError && /password/.test(error.message),
     );
+  });
+
+  test('a read-only server (a standby a failover left the name on) is waited for, not refused: the store becomes ready once it takes writes', async () => {
+    const url = (await freshDatabase()) ?? '';
+    const readOnly = (on: boolean) =>
+      // BEGIN READ WRITE: the session of a read-only database may still turn it back.
+      run(
+        url,
+        `BEGIN READ WRITE; DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET default_transaction_read_only = ${on ? 'on' : 'off'}', current_database()); END $$; COMMIT`,
+      );
+    await readOnly(true);
+    const waits: string[] = [];
+    let healthy = false;
+    const store = await PostgresStore.open({ url, onWaiting: (waitingFor) => waits.push(waitingFor) }, (health) => {
+      healthy = health.state === 'ok';
+    });
+    try {
+      assert.deepEqual(waits, ['the server to take writes: it is read-only (a standby; in a failover, the name may still point at it)']);
+      assert.equal(healthy, false);
+      await readOnly(false);
+      await waitFor('ready once the server takes writes', () => healthy, 10_000);
+      assert.deepEqual(await store.acceptMail(mail(['+447700900001'], { receivedAt: Date.now() })), { duplicateOf: undefined });
+    } finally {
+      await store.close();
+    }
   });
 
   test('relays starting together migrate once (advisory lock), and the schema records its version', async () => {

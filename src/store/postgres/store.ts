@@ -214,6 +214,11 @@ export interface PostgresStoreOptions {
    * unreachable at start: the store stops trying, and the relay refuses as a start that met it would.
    */
   readonly onRefused?: (refusal: Error) => void;
+  /**
+   * A connect that failed for a reason a retry cures (startWait): what the store waits for before it tries
+   * again, told once per reason, at the first connect and at each retry alike.
+   */
+  readonly onWaiting?: (waitingFor: string, reason: string) => void;
 }
 
 type Client = pg.PoolClient;
@@ -648,6 +653,9 @@ export class PostgresStore implements Store, ClusterStore {
   /** The opt-out checks waiting for this turn's statement (isOptedOut), by number. */
   #optOutChecks = new Map<string, Array<{ resolve: (out: boolean) => void; reject: (error: unknown) => void }>>();
 
+  /** What the last connect that failed waits for (onWaiting is told each once). */
+  #waitingFor: string | undefined;
+
   private constructor(url: string, onHealth: (health: StoreHealth) => void) {
     const { pool, sslMode } = databaseUrl(url);
     this.#url = url;
@@ -720,10 +728,21 @@ export class PostgresStore implements Store, ClusterStore {
         await store.#pool.end();
         throw refusal;
       }
-      store.#failing(error);
+      store.#waiting(error, options);
       store.#retryConnect(options, CONNECT_RETRY_MIN_MS);
     }
     return store;
+  }
+
+  /** A connect failed for a reason a retry cures: not ready, saying what it waits for. */
+  #waiting(error: unknown, options: PostgresStoreOptions): void {
+    // Not a startRefusal: every other failure is the server's or the way to it.
+    const wait = startWait(error) ?? { waitingFor: REACHABLE, failure: error };
+    // The not-ready reason (health, /readyz) says what passes with time, beside what the server said.
+    this.#failing(wait.waitingFor === REACHABLE ? wait.failure : new Error(`${describe(wait.failure)}: waiting for ${wait.waitingFor}`));
+    if (this.#waitingFor === wait.waitingFor) return;
+    this.#waitingFor = wait.waitingFor;
+    options.onWaiting?.(wait.waitingFor, describe(wait.failure));
   }
 
   async #connect(options: PostgresStoreOptions): Promise<void> {
@@ -732,12 +751,11 @@ export class PostgresStore implements Store, ClusterStore {
       await options.admit?.({ relaysSeen: (withinMs) => relaysSeenAsItIs(client, withinMs) });
       const migrated = await migrate(client, { create: options.create ?? true });
       options.onMigrated?.(migrated);
-    } catch (error) {
-      // A connection lost in the middle is the server's, which a retry may cure; any other failure of a step stops the relay.
-      // (A MigrationError with no cause is a store no step may run on: untraceableSchema.)
-      throw error instanceof MigrationError && error.cause !== undefined && isConnectionError(error.cause) ? error.cause : error;
-    } finally {
       client.release();
+    } catch (error) {
+      // Not kept for the next try: a read-only standby's session stays read-only once the name points at the new primary.
+      client.release(true);
+      throw error;
     }
     this.#ready = true;
     await options.onConnected?.(this);
@@ -751,9 +769,14 @@ export class PostgresStore implements Store, ClusterStore {
         this.#ready = false;
         // The same rule as open's: a database that returned can still refuse the start, which no retry cures.
         const refusal = startRefusal(error);
-        this.#failing(refusal ?? error);
-        if (refusal) options.onRefused?.(refusal);
-        else if (!this.#closed) this.#retryConnect(options, Math.min(delay * 2, CONNECT_RETRY_MAX_MS));
+        if (refusal) {
+          this.#failing(refusal);
+          // A store closed meanwhile (the relay stopping) refuses nothing: the stop was asked first.
+          if (!this.#closed) options.onRefused?.(refusal);
+        } else {
+          this.#waiting(error, options);
+          if (!this.#closed) this.#retryConnect(options, Math.min(delay * 2, CONNECT_RETRY_MAX_MS));
+        }
       });
     }, delay);
     this.#retry.unref();
@@ -1932,16 +1955,55 @@ const CERTIFICATE_REFUSALS: ReadonlySet<string> = new Set([
   'CERT_UNTRUSTED',
   'CERT_REJECTED',
   'CERT_SIGNATURE_FAILURE',
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
   'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
 
 /**
+ * The database's answers that pass with time, though the server answered (SQLSTATE, or Node's code for a
+ * certificate outside its dates by this machine's clock), each with what a start that met one waits for.
+ * Met by a step of the upgrade, they roll the upgrade back whole, which the next try runs again.
+ */
+const PASSING_FAILURES: ReadonlyMap<string, string> = new Map([
+  ['57014', "a statement to finish within the server's statement_timeout (another session's work slowed it)"],
+  ['55P03', "a lock another session holds on the store's tables, held past the server's lock_timeout"],
+  ['40P01', 'a deadlock with another session, which the server broke'],
+  ['40001', "a serialization failure with another session's transaction"],
+  ['25006', 'the server to take writes: it is read-only (a standby; in a failover, the name may still point at it)'],
+  ['CERT_NOT_YET_VALID', "the server's certificate to be valid by this machine's clock (not yet valid: a clock not synced yet)"],
+  ['CERT_HAS_EXPIRED', "the server's certificate to be valid by this machine's clock (expired: a renewal in progress, or a clock not synced yet)"],
+]);
+
+/** What the store waits for after a connect's failure a retry cures (not a startRefusal), and the failure it met. */
+interface StartWait {
+  readonly waitingFor: string;
+  /** The step's own failure when the upgrade met it, so that health names what the server said. */
+  readonly failure: unknown;
+}
+
+/**
+ * A connect's failure a retry cures, whether the first connect's or one after an outage: one of the
+ * PASSING_FAILURES, or the server or the way to it (a connection refused, reset or lost, too many
+ * connections, the server starting or shutting down), also when a step of the upgrade met it;
+ * undefined for any other failure of a step (a MigrationError: the step itself fails, which no retry
+ * cures; without a cause, a store no step may run on: untraceableSchema).
+ */
+function startWait(error: unknown): StartWait | undefined {
+  const failure = error instanceof MigrationError ? error.cause : error;
+  if (failure === undefined) return undefined;
+  const passing = PASSING_FAILURES.get((failure as { code?: string }).code ?? '');
+  if (passing) return { waitingFor: passing, failure };
+  if (error instanceof MigrationError) return isConnectionError(failure) ? { waitingFor: REACHABLE, failure } : undefined;
+  return undefined;
+}
+
+/** What a store that cannot reach the database waits for. */
+const REACHABLE = 'the database to be reachable';
+
+/**
  * What a connect's failure refuses the start with, whether it is the first connect or one after an outage
- * at start: the database's refusal for good (StoreConfigError), the relay's own checks' (ClusterError), no
- * store where none may be made (NoStoreError); undefined for a failure a retry may cure (the server or
- * the way to it, which every other failure is taken for, as a store outage is).
+ * at start: the database's refusal for good (StoreConfigError: configProblem), the relay's own checks'
+ * (ClusterError), no store where none may be made (NoStoreError); undefined for a failure a retry may
+ * cure (startWait, and the server or the way to it, which every other failure is taken for).
  */
 function startRefusal(error: unknown): Error | undefined {
   if (error instanceof NoStoreError || error instanceof ClusterError) return error;
@@ -1951,6 +2013,7 @@ function startRefusal(error: unknown): Error | undefined {
 
 /** Why the database refuses us for good, with the fix where it is ours to name; undefined for a failure a retry may cure. */
 export function configProblem(error: unknown): string | undefined {
+  if (startWait(error)) return undefined;
   if (
     error instanceof SchemaError ||
     error instanceof OlderSchemaError ||
