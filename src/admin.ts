@@ -746,7 +746,7 @@ export async function quarantine(store: Store, args: readonly string[], note: (l
   const entry = id === undefined ? undefined : await store.quarantined(id);
   if (!entry) throw new NotFound(`quarantined request with id ${target}`);
   const { body, ...fields } = entry;
-  return `${JSON.stringify({ ...fields, receivedAt: when(entry) })}\n${entry.bytes === 'erased' ? '(body erased by store.retention)' : body === '' ? '(empty body)' : body}`;
+  return `${JSON.stringify({ ...fields, receivedAt: when(entry) })}\n${entry.bodyErased ? '(body erased by store.retention)' : body === '' ? '(empty body)' : body}`;
 }
 
 /**
