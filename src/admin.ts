@@ -330,8 +330,8 @@ function scheduleOf(scheduledFor: number | undefined, now: number): string {
 /** What reads as a phone number rather than a message id: digits, with a `+` and the separators people write. */
 const LOOKS_LIKE_A_NUMBER = /^\+?[\d\s().-]{6,}$/;
 
-/** A relay message id (UUIDv7), and a console test send's form id: a UUID. */
-export const RELAY_MESSAGE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** A UUID, either case: the shape of a relay message id (UUIDv7) and of a console test send's form id alike. */
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** A mail's own Message-ID as an operator pastes it, angle brackets optional: one `left@right`, as the relay keeps them (mail/extract.ts). */
 const MAIL_MESSAGE_ID = /^<?([!#-;=?A-~]+@[!#-;=?A-~]+)>?$/;
 
@@ -342,7 +342,7 @@ const MAIL_MESSAGE_ID = /^<?([!#-;=?A-~]+@[!#-;=?A-~]+)>?$/;
  */
 export function messageIdSearch(text: string): { readonly messageId: string } | { readonly messageIdHeader: string } | undefined {
   const id = text.trim();
-  if (RELAY_MESSAGE_ID.test(id)) return { messageId: id.toLowerCase() };
+  if (UUID.test(id)) return { messageId: id.toLowerCase() };
   const header = MAIL_MESSAGE_ID.exec(id)?.[1];
   return header === undefined ? undefined : { messageIdHeader: `<${header}>` };
 }
@@ -746,7 +746,7 @@ export async function quarantine(store: Store, args: readonly string[], note: (l
   const entry = id === undefined ? undefined : await store.quarantined(id);
   if (!entry) throw new NotFound(`quarantined request with id ${target}`);
   const { body, ...fields } = entry;
-  return `${JSON.stringify({ ...fields, receivedAt: when(entry) })}\n${entry.bytes === 'erased' ? '(body erased by store.retention)' : body === '' ? '(empty body)' : body}`;
+  return `${JSON.stringify({ ...fields, receivedAt: when(entry) })}\n${entry.bodyErased ? '(body erased by store.retention)' : body === '' ? '(empty body)' : body}`;
 }
 
 /**

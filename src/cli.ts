@@ -618,9 +618,11 @@ function diskFailure(error: unknown, config: Config): { readonly line: string; r
 }
 
 /**
- * A command's write that met the store locked by another process past `store.busyTimeout` (in itself or as the store's
- * STORE_BUSY): the one line naming `dataDir`, the lock and the fix, exit 75 (temporary: run it again); undefined for any
- * other failure. Reading commands never meet it: a store of the current schema opens without writing (migrate).
+ * A command's write that met the store's write lock held past `store.busyTimeout` (in itself or as the store's
+ * STORE_BUSY): the one line naming `dataDir`, the lock, who may hold it and the fix, exit 75 (temporary: run it again);
+ * undefined for any other failure. The holder is not known here: the relay on the directory in one of its long writes
+ * (a retention sweep, a start's upgrade) as likely as another program. Reading commands never meet it: a store of the
+ * current schema opens without writing (migrate).
  */
 function heldLock(error: unknown, config: Config): { readonly line: string; readonly exitCode: number } | undefined {
   const under = error instanceof RelayError ? (error.cause ?? error) : error;
@@ -628,7 +630,7 @@ function heldLock(error: unknown, config: Config): { readonly line: string; read
   const code = String((under as { code?: unknown }).code);
   const reason = under instanceof Error ? under.message : String(under);
   return {
-    line: `smsrelay: ${describeSetting('dataDir')}: the store in ${config.dataDir} cannot be written now: another process holds its lock past store.busyTimeout (${formatDuration(config.store.busyTimeout)}; ${code}: ${reason}); run the command again once that process is done (a relay's own commits hold it for milliseconds: a longer hold is another program writing to ${STORE_FILE}, such as a sqlite3 shell left in a transaction)`,
+    line: `smsrelay: ${describeSetting('dataDir')}: the store in ${config.dataDir} cannot be written now: its write lock was held past store.busyTimeout (${formatDuration(config.store.busyTimeout)}; ${code}: ${reason}); run the command again in a while (a relay's commits hold the lock for milliseconds, its long writes longer: the store.retention sweep, an upgrade of the store at start; a hold that does not end is another program writing to ${STORE_FILE}, such as a sqlite3 shell left in a transaction)`,
     exitCode: EXIT_TEMPORARY,
   };
 }

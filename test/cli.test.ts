@@ -1051,7 +1051,7 @@ describe('smsrelay command', () => {
         assert.match(
           lines[1] ?? '',
           new RegExp(
-            `^smsrelay: SMSRELAY_DATA_DIR="${join(cwd, 'data')}": the store in ${join(cwd, 'data')} cannot be written now: another process holds its lock past store\\.busyTimeout \\(200ms; SQLITE_BUSY: database is locked\\); run the command again once that process is done`,
+            `^smsrelay: SMSRELAY_DATA_DIR="${join(cwd, 'data')}": the store in ${join(cwd, 'data')} cannot be written now: its write lock was held past store\\.busyTimeout \\(200ms; SQLITE_BUSY: database is locked\\); run the command again in a while \\(a relay's commits hold the lock for milliseconds, its long writes longer: the store\\.retention sweep, an upgrade of the store at start; a hold that does not end is another program writing to smsrelay\\.db, such as a sqlite3 shell left in a transaction\\)$`,
           ),
         );
       }

@@ -6,6 +6,7 @@ import { ROUTE_MATCH } from '../dispatch/routes.ts';
 import { databaseUrlProblem } from '../store/postgres/url.ts';
 import { wholeNumber } from '../providers/settings-fields.ts';
 import { isCountryCode } from '../sms/numbers.ts';
+import { MAX_PORT, outOfRangePort } from '../ports.ts';
 import { maskedUrl } from './secrets.ts';
 
 /** RFC 5321 §4.5.3.1.7: at least 100 recipients must be accepted; more per mail is rarely legitimate. */
@@ -171,9 +172,9 @@ function countryCodeHint(value: unknown): string {
   return String(value).toUpperCase() === 'UK' ? 'UK is not an ISO country code: use GB' : 'expected a two-letter country code such as GB or US';
 }
 
-const PORT_HINT = 'expected a port number from 0 to 65535';
+const PORT_HINT = `expected a port number from 0 to ${MAX_PORT}`;
 /** Decimal digits only (an empty variable coerced to 0 took any free port); 0 written is any free port. */
-const port = wholeNumber(PORT_HINT).pipe(z.number().min(0, PORT_HINT).max(65535, PORT_HINT));
+const port = wholeNumber(PORT_HINT).pipe(z.number().min(0, PORT_HINT).max(MAX_PORT, PORT_HINT));
 
 export const positiveInt = wholeNumber('write a whole number above 0').pipe(z.number().positive('expected a number above 0'));
 
@@ -254,26 +255,16 @@ const cidr = z.string().superRefine((value, context) => {
   }
 });
 
-/** The highest TCP port: a URL naming a larger one does not parse, and its problem is that port alone. */
-const MAX_PORT = 65_535;
-
 /**
- * A URL setting of the schemes `protocols`, refused with `expected` unless the URL has that form but a port out of range
- * (`smtp://host:99999`), which is said as such: the rest of it is right. The message names the port only, never the
- * URL, which may hold a password.
+ * A URL setting of the schemes `protocols`, refused with `expected` unless the URL has that form; one whose only fault
+ * is its port (`smtp://host:99999`, `smtp://host:0`) is told so, the port named alone (outOfRangePort).
  */
 function urlOf(protocols: readonly string[], expected: string) {
+  const isOf = (value: string) => URL.canParse(value) && protocols.includes(new URL(value).protocol);
   return z.string().superRefine((value, context) => {
-    try {
-      if (protocols.includes(new URL(value).protocol)) return;
-    } catch {
-      const port = /^[a-z]+:\/\/(?:[^/?#]*@)?(?:\[[^\]]*\]|[^/?#:@]*):(\d+)(?:[/?#]|$)/i.exec(value)?.[1];
-      if (port !== undefined && protocols.some((protocol) => value.toLowerCase().startsWith(`${protocol}//`)) && Number(port) > MAX_PORT) {
-        context.addIssue({ code: 'custom', message: `the port ${port} is out of range: give a port from 1 to ${MAX_PORT}` });
-        return;
-      }
-    }
-    context.addIssue({ code: 'custom', message: expected });
+    const port = outOfRangePort(value);
+    const problem = isOf(port?.mended ?? value) ? port?.problem : expected;
+    if (problem) context.addIssue({ code: 'custom', message: problem });
   });
 }
 

@@ -98,7 +98,7 @@ export class ConsoleAccess {
     this.#publicOrigin = options.settings.publicUrl === undefined ? undefined : originOf(options.settings.publicUrl);
     this.#servedHost = hostMatcher(options.hosts);
     // Counted before the password is checked: a sign-in while the store refuses writes is a 503 unchecked, not an uncounted guess.
-    this.#logins = new LoginThrottle(consoleLoginFailures(options.store), { countFirst: true });
+    this.#logins = new LoginThrottle(consoleLoginFailures(options.store));
     this.#touchEveryMs = Math.min(TOUCH_INTERVAL_MS, options.settings.sessionIdleTimeout * TOUCH_SHARE_OF_IDLE);
     this.#idleMs = options.settings.sessionIdleTimeout + this.#touchEveryMs;
   }
@@ -336,14 +336,25 @@ function cookieValue(header: string | undefined, name: string): string | undefin
   return undefined;
 }
 
-/** The console's failed sign-ins, kept in its own table (their times give the wait of a blocked address). */
-function consoleLoginFailures(store: ConsoleStore): LoginFailureStore {
+/**
+ * The console's failed sign-ins, kept in its own table (their times give the wait of a blocked address). Each attempt
+ * is written before its password is checked, as pending: a store that cannot take the write (locked, full) refuses the
+ * attempt unchecked, so a guess made while writes fail is never a free one (a write per success, which the console's
+ * rare sign-ins afford). Pending, it counts for no relay sharing the store until it turns out wrong.
+ */
+export function consoleLoginFailures(store: ConsoleStore): LoginFailureStore {
   const failures = async (address: string, now: number) => (await store.loginFailures(address, now - LOGIN_WINDOW_MS)).length;
   return {
     failures,
-    add: async (address, account, now) => {
-      await store.recordLoginFailure(address, account, now);
-      return failures(address, now);
+    attempt: async (address, account, now) => {
+      const id = await store.recordLoginAttempt(address, account, now);
+      return {
+        failed: async () => {
+          await store.loginAttemptFailed(id);
+          return failures(address, now);
+        },
+        passed: () => store.forgetLoginAttempt(id),
+      };
     },
     clear: (address, account) => store.clearLoginFailures(address, account),
   };

@@ -15,9 +15,9 @@ import {
   nextProbe,
   type Outcome,
   QuarantineChanged,
-  RELAY_MESSAGE_ID,
   queueAction,
   rerouteUndeliverable,
+  UUID,
   type Wording,
 } from '../admin.ts';
 import { type Config, testSender } from '../config/load.ts';
@@ -603,7 +603,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
 
       /** A refused form shown again keeps its id (nothing was sent under it), or gets one when it had none this page made. */
       function sameForm(submission: string | undefined): string {
-        return submission !== undefined && RELAY_MESSAGE_ID.test(submission) ? submission : uuidv7();
+        return submission !== undefined && UUID.test(submission) ? submission : uuidv7();
       }
 
       scope.get('/settings', async (request: ConsoleRequest, reply) =>
@@ -722,7 +722,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         if (to === '' || text.trim() === '') return { ok: false as const, error: new RelayError('BAD_PARAMETER', 'Write a number and a text') };
         // A form without its id (a script's) is a new send each time; one with another id was not made by this page.
         const submission = form.submission ?? uuidv7();
-        if (!RELAY_MESSAGE_ID.test(submission)) {
+        if (!UUID.test(submission)) {
           return { ok: false as const, error: new RelayError('BAD_PARAMETER', 'Form id (submission): not one this page made; open Test send again') };
         }
         const acceptance = options.acceptance();

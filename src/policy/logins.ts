@@ -39,17 +39,31 @@ export function signInName(name: string, known: boolean): string {
 export interface LoginFailureStore {
   /** The address's failures in the window, whatever account they named. */
   failures(address: string, now: number): Promise<number>;
-  /** Records one naming `account`; returns the address's failures in the window, this one included. */
-  add(address: string, account: string, now: number): Promise<number>;
-  /** Forgets the address's failures naming `account` (only those). */
+  /**
+   * One attempt naming `account`, before its password is checked: what it writes now (if anything) is never counted
+   * by `failures`, so that attempts in flight on other relays sharing the store neither block nor are forgotten.
+   */
+  attempt(address: string, account: string, now: number): Promise<LoginRecord>;
+  /** Forgets the address's failures naming `account` (only those, and no attempt still in flight). */
   clear(address: string, account: string): Promise<void>;
 }
 
-/** SMTP AUTH's failures: the shared state every relay on the database counts. */
+/** What an attempt records once its password was checked. */
+export interface LoginRecord {
+  /** Wrong: the attempt counts as one failure; returns the address's failures in the window, this one included. */
+  failed(): Promise<number>;
+  /** Right: forgets what the attempt wrote before the check (only that). */
+  passed(): Promise<void>;
+}
+
+/** SMTP AUTH's failures: the shared state every relay on the database counts. A success writes nothing. */
 export function sharedLoginFailures(store: Pick<SharedStateStore, 'authFailures' | 'addAuthFailure' | 'clearAuthFailures'>): LoginFailureStore {
   return {
     failures: (address, now) => store.authFailures(address, LOGIN_WINDOW_MS, now),
-    add: (address, account, now) => store.addAuthFailure(address, account, LOGIN_WINDOW_MS, now),
+    attempt: async (address, account, now) => ({
+      failed: () => store.addAuthFailure(address, account, LOGIN_WINDOW_MS, now),
+      passed: async () => undefined,
+    }),
     clear: (address, account) => store.clearAuthFailures(address, account),
   };
 }
@@ -72,19 +86,11 @@ export type LoginAttempt<T> =
  */
 export class LoginThrottle {
   readonly #store: LoginFailureStore;
-  readonly #countFirst: boolean;
   /** Per address, the end of its last attempt queued: the next one starts after it. */
   readonly #queues = new Map<string, Promise<unknown>>();
 
-  /**
-   * `countFirst`: each attempt is recorded as a failure before its password is checked, and forgotten once it
-   * passed. A store that cannot take the write (locked, full) then refuses the attempt before any check, so a
-   * guess made while writes fail is never a free one; it costs a write per success, which the console's rare
-   * sign-ins afford.
-   */
-  constructor(store: LoginFailureStore, { countFirst = false }: { readonly countFirst?: boolean } = {}) {
+  constructor(store: LoginFailureStore) {
     this.#store = store;
-    this.#countFirst = countFirst;
   }
 
   /**
@@ -108,12 +114,13 @@ export class LoginThrottle {
   async #check<T>(address: string, account: string, now: number, verify: () => Promise<T | undefined>): Promise<LoginAttempt<T>> {
     const failures = await this.#store.failures(address, now);
     if (failures >= MAX_LOGIN_FAILURES) return { outcome: 'blocked' };
-    const counted = this.#countFirst ? await this.#store.add(address, account, now) : undefined;
+    const record = await this.#store.attempt(address, account, now);
     const who = await verify();
     if (who !== undefined) {
-      if (failures > 0 || counted !== undefined) await this.#store.clear(address, account);
+      await record.passed();
+      if (failures > 0) await this.#store.clear(address, account);
       return { outcome: 'passed', who };
     }
-    return { outcome: 'failed', delayMs: failureDelay(counted ?? (await this.#store.add(address, account, now))) };
+    return { outcome: 'failed', delayMs: failureDelay(await record.failed()) };
   }
 }

@@ -13,11 +13,15 @@ export interface ConsoleStore {
   /** Drops sessions unused since `idleBefore` or created before `createdBefore`; how many went. */
   expireSessions(idleBefore: number, createdBefore: number): Promise<number>;
 
-  /** A failed sign-in from `client` naming the user `account`. */
-  recordLoginFailure(client: string, account: string, at: number): Promise<void>;
-  /** The failed sign-ins from `client` since `since`, whatever user they named, oldest first (their times). */
+  /** A sign-in from `client` naming the user `account`, before its password is checked: pending, counted nowhere; its id. */
+  recordLoginAttempt(client: string, account: string, at: number): Promise<number>;
+  /** The pending attempt `id` had a wrong password: it is a failed sign-in from then on. */
+  loginAttemptFailed(id: number): Promise<void>;
+  /** The pending attempt `id` had the right password: it is forgotten. */
+  forgetLoginAttempt(id: number): Promise<void>;
+  /** The failed sign-ins from `client` since `since`, whatever user they named, oldest first (their times); none pending. */
   loginFailures(client: string, since: number): Promise<number[]>;
-  /** A successful sign-in as `account` forgets the client's failures naming it (and only those). */
+  /** A successful sign-in as `account` forgets the client's failures naming it (only those: no attempt pending). */
   clearLoginFailures(client: string, account: string): Promise<void>;
 
   /** An action as the audit keeps it; with `messageId`, it joins that message's history too. */

@@ -431,6 +431,11 @@ export const MIGRATIONS: readonly string[] = [
     since  INTEGER NOT NULL
   ) STRICT;
   `,
+  // 34: a console sign-in is written before its password is checked as a pending attempt (1), which no relay counts as
+  // a failure and no other sign-in's success forgets; NULL is a failure, as every row was before.
+  `
+  ALTER TABLE console_login_failures ADD COLUMN pending INTEGER;
+  `,
 ];
 
 /**

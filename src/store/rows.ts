@@ -453,8 +453,8 @@ export interface QuarantineRow {
 }
 
 export function quarantineEntry(row: QuarantineRow): QuarantineEntry {
-  const bytes = row.body_erased === 1 ? 'erased' : row.bytes;
-  return { id: row.id, receivedAt: row.received_at, provider: row.provider, kind: row.kind, reason: row.reason, bytes };
+  const entry = { id: row.id, receivedAt: row.received_at, provider: row.provider, kind: row.kind, reason: row.reason, bytes: row.bytes };
+  return row.body_erased === 1 ? { ...entry, bodyErased: true } : entry;
 }
 
 /** A kept webhook request with its body. */

@@ -47,7 +47,9 @@ const WRITES: ReadonlySet<ConsoleStatement> = new Set([
   'touchSession',
   'deleteSession',
   'expireSessions',
-  'insertFailure',
+  'insertAttempt',
+  'attemptFailed',
+  'forgetAttempt',
   'clearFailures',
   'insertAction',
   'insertEvent',
@@ -111,9 +113,19 @@ export class SqliteConsoleStore implements ConsoleStore {
     return this.#answer(() => this.#sql.expireSessions.run(idleBefore, createdBefore).changes);
   }
 
-  async recordLoginFailure(client: string, account: string, at: number): Promise<void> {
+  async recordLoginAttempt(client: string, account: string, at: number): Promise<number> {
+    return this.#answer(() => (this.#sql.insertAttempt.get(client, account, at) as { id: number }).id);
+  }
+
+  async loginAttemptFailed(id: number): Promise<void> {
     return this.#answer(() => {
-      this.#sql.insertFailure.run(client, account, at);
+      this.#sql.attemptFailed.run(id);
+    });
+  }
+
+  async forgetLoginAttempt(id: number): Promise<void> {
+    return this.#answer(() => {
+      this.#sql.forgetAttempt.run(id);
     });
   }
 

@@ -440,12 +440,14 @@ export interface ReceivedReply {
 }
 
 /**
- * A kept request as operators list it: `bytes` is its body's size, or `erased` once store.retention erased it (the
- * size it came with is not kept: its body was its only record).
+ * A kept request as operators list it: `bytes` is its body's size, always a number (scripts sum and compare it).
+ * `bodyErased` once store.retention erased the body: `bytes` is then 0, as the size it came with is not kept (its body
+ * was its only record), and the flag tells that 0 from a request that came empty (as UndeliverableInbound.textErased).
  */
 export interface QuarantineEntry extends Omit<QuarantinedRequest, 'body'> {
   readonly id: number;
-  readonly bytes: number | 'erased';
+  readonly bytes: number;
+  readonly bodyErased?: true;
 }
 
 /** The kept requests as a page asking to delete them all names them: how many, and the newest's id (undefined: none). */
@@ -463,7 +465,7 @@ export interface QuarantineSpan {
  */
 export type QuarantineDeletion = { readonly id: number } | { readonly through: undefined } | { readonly through: number; readonly count: number };
 
-/** One kept request with its body: '' when the request's body was empty, or when `store.retention` erased it (`bytes` is `erased`). */
+/** One kept request with its body: '' when the request's body was empty, or when `store.retention` erased it (`bodyErased`). */
 export interface QuarantinedBody extends QuarantineEntry {
   readonly body: string;
 }

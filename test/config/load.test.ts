@@ -738,6 +738,26 @@ describe('config', () => {
     assert.match(lines[6] ?? '', /console\.publicUrl: write only the scheme and host \(https:\/\/\*\*\*@console\.example\.com\), not a path/);
   });
 
+  test("a URL's port out of range (0, or past 65535) is said as such only when it is the URL's only fault, store.url's too", () => {
+    const said = (env: Record<string, string>) => problems(env).map((line) => line.slice(line.indexOf('": ') + 3));
+    const range = (port: string) => [`the port ${port} is out of range: give a port from 1 to 65535`];
+    assert.deepEqual(said({ SMSRELAY_MAIL_URL: 'smtp://mail.example.com:0' }), range('0'));
+    assert.deepEqual(said({ SMSRELAY_MAIL_URL: 'smtps://u:p@mail.example.com:99999' }), range('99999'));
+    assert.deepEqual(said({ SMSRELAY_GATEWAY_URL: 'http://gw.example.com:0/send' }), range('0'));
+    // Another fault besides the port: the URL's form is what is wrong first.
+    assert.deepEqual(said({ SMSRELAY_MAIL_URL: 'smtp://mail example.com:99999' }), ['expected smtp://host:port or smtps://host:port']);
+    assert.deepEqual(said({ SMSRELAY_MAIL_URL: 'http://mail.example.com:99999' }), ['expected smtp://host:port or smtps://host:port']);
+    assert.deepEqual(said({ SMSRELAY_GATEWAY_URL: 'https://gw.exa mple.com:70000/send' }), ['expected an http:// or https:// URL']);
+    assert.deepEqual(said({ SMSRELAY_DATABASE_URL: 'postgres://u:p@db.example.com:99999/relay' }), range('99999'));
+    assert.deepEqual(said({ SMSRELAY_DATABASE_URL: 'postgresql://u:p@db.example.com:0/relay' }), range('0'));
+    assert.deepEqual(said({ SMSRELAY_DATABASE_URL: 'postgres://u:p@db.example.com:99999/' }), [
+      'the URL names no database: expected postgres://user:password@host:port/database',
+    ]);
+    assert.deepEqual(said({ SMSRELAY_DATABASE_URL: 'mysql://u:p@db.example.com:99999/relay' }), [
+      'expected postgres://user:password@host:port/database, not a mysql:// URL',
+    ]);
+  });
+
   test('an SMPP system_id over 15 or password over 8 octets is a config problem naming the setting and its source (exit 78), not a crash at start', () => {
     const smpp = { SMSRELAY_GATEWAY: 'smpp', SMSRELAY_SMPP_HOST: '127.0.0.1' };
     assert.deepEqual(problems({ ...smpp, SMSRELAY_GATEWAY_USERNAME: 'a'.repeat(16), SMSRELAY_GATEWAY_PASSWORD: 'TOPSECRET9' }), [

@@ -782,7 +782,14 @@ describe('console pages', () => {
     await store.acceptMail(mail(['+447700900995'], { id, receivedAt: Date.now() - 10_000 }));
     const [sms] = await store.waitingSms(id);
     await store.recordSmsOutcomes([{ smsId: sms?.id ?? assert.fail('no SMS'), kind: 'sent', providerId: 'gw-erased' }]);
+    // A quarantined request's body erased alike: its 0 bytes are not shown as a request that came empty.
+    const request = await store.quarantine({ receivedAt: Date.now() - 10_000, provider: 'puzzel', kind: 'mo', reason: 'unreadable', body: '{"mo":[]}' });
     assert.ok((await store.purgeContent(Date.now(), Date.now())) > 0, 'its text erased');
+    assert.match(
+      await html(`/console/queue?quarantine=${request - 1}`),
+      new RegExp(`Request ${request}</a>: puzzel mo, <span class="clip">unreadable</span> \\(body erased by store\\.retention, `),
+    );
+    assert.match(await html(`/console/quarantine/${request}`), /<em>Erased by store\.retention<\/em>/);
     const pages = {
       overview: await html('/console'),
       queue: await html('/console/queue'),

@@ -71,16 +71,24 @@ describe('console store', () => {
       assert.equal(await consoleStore.session('never'), undefined);
     });
 
-    test(`${kind.name}: failed sign-ins are kept per client, counted since a time and cleared per user`, async () => {
-      for (const at of [1_000, 2_000, 3_000]) await consoleStore.recordLoginFailure('192.0.2.1', 'olivia', at);
-      await consoleStore.recordLoginFailure('192.0.2.1', 'vic', 2_200);
-      await consoleStore.recordLoginFailure('192.0.2.2', 'olivia', 2_500);
-      assert.deepEqual(await consoleStore.loginFailures('192.0.2.1', 2_000), [2_000, 2_200, 3_000], 'whatever user they named');
+    test(`${kind.name}: failed sign-ins are kept per client, counted since a time and cleared per user; a pending attempt counts only once it failed`, async () => {
+      const failed = async (client: string, account: string, at: number) =>
+        consoleStore.loginAttemptFailed(await consoleStore.recordLoginAttempt(client, account, at));
+      for (const at of [1_000, 2_000, 3_000]) await failed('192.0.2.1', 'olivia', at);
+      await failed('192.0.2.1', 'vic', 2_200);
+      await failed('192.0.2.2', 'olivia', 2_500);
+      const pending = await consoleStore.recordLoginAttempt('192.0.2.1', 'olivia', 3_500);
+      assert.deepEqual(await consoleStore.loginFailures('192.0.2.1', 2_000), [2_000, 2_200, 3_000], 'whatever user they named, none pending');
       await consoleStore.clearLoginFailures('192.0.2.1', 'vic');
       assert.deepEqual(await consoleStore.loginFailures('192.0.2.1', 0), [1_000, 2_000, 3_000], "vic's sign-in forgets vic's failures, not olivia's");
       await consoleStore.clearLoginFailures('192.0.2.1', 'olivia');
       assert.deepEqual(await consoleStore.loginFailures('192.0.2.1', 0), []);
       assert.deepEqual(await consoleStore.loginFailures('192.0.2.2', 0), [2_500]);
+      await consoleStore.loginAttemptFailed(pending);
+      assert.deepEqual(await consoleStore.loginFailures('192.0.2.1', 0), [3_500], 'a clear leaves an attempt in flight, counted once it failed');
+      const passed = await consoleStore.recordLoginAttempt('192.0.2.1', 'olivia', 3_600);
+      await consoleStore.forgetLoginAttempt(passed);
+      assert.deepEqual(await consoleStore.loginFailures('192.0.2.1', 0), [3_500], 'an attempt forgotten takes only itself');
     });
 
     test(`${kind.name}: an action is audited with its user, newest first, and joins its message's history`, async () => {

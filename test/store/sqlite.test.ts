@@ -188,7 +188,7 @@ describe('SQLite store', () => {
       bytes: 4,
       body: 'kept',
     });
-    assert.equal((await store.quarantined(2))?.bytes, 'erased');
+    assert.equal((await store.quarantined(2))?.bodyErased, true);
     assert.equal(await store.deleteQuarantined({ id: 2 }), 1);
     assert.equal(await store.quarantine({ receivedAt: 2000, provider: 'puzzel', kind: 'mo', reason: 'unreadable', body: 'new' }), 3);
   });

@@ -4,6 +4,7 @@
  */
 import ms from 'ms';
 import { z } from 'zod';
+import { MAX_PORT } from '../../ports.ts';
 import { SEGMENT_LIMITS, SEGMENT_LIMITS_16BIT_REFERENCE } from '../../sms/encoding.ts';
 import type { ProviderSettings } from '../contract.ts';
 import { wholeNumber } from '../settings-fields.ts';
@@ -34,7 +35,7 @@ const MAX_BINDS = 10;
 const schema = z.object({
   /** The SMSC's host name or address (required for a real account). */
   host: z.string().min(1).optional(),
-  port: whole(1, 65_535).default(2775),
+  port: whole(1, MAX_PORT).default(2775),
   /** SMPP over TLS (the SMSC's TLS port, often 3550 or 8775). */
   tls: flag.default(false),
   /** The operator's word that the link to `host` is protected without TLS (a VPN, a private line): the password may go in clear. */

@@ -143,8 +143,17 @@ export class PostgresConsoleStore implements ConsoleStore {
     return this.#run('expireSessions', [idleBefore, createdBefore]);
   }
 
-  async recordLoginFailure(client: string, account: string, at: number): Promise<void> {
-    await this.#run('insertFailure', [client, account, at]);
+  async recordLoginAttempt(client: string, account: string, at: number): Promise<number> {
+    const [row] = (await this.#query<{ id: number }>(this.#write, STATEMENTS.insertAttempt, [client, account, at])).rows;
+    return row?.id ?? 0;
+  }
+
+  async loginAttemptFailed(id: number): Promise<void> {
+    await this.#run('attemptFailed', [id]);
+  }
+
+  async forgetLoginAttempt(id: number): Promise<void> {
+    await this.#run('forgetAttempt', [id]);
   }
 
   async loginFailures(client: string, since: number): Promise<number[]> {

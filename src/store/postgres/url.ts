@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import type { PoolConfig } from 'pg';
 import { isLoopbackHost } from '../../policy/networks.ts';
+import { outOfRangePort } from '../../ports.ts';
 
 /**
  * What `sslmode` in `store.url` can say, as node-postgres (`pg`) honours it here. libpq's `allow` and
@@ -42,6 +43,9 @@ function parseUrl(url: string): { readonly parsed: URL; readonly hostname: strin
 
 /** Why `url` cannot be used, as the end of a config problem; undefined when it can. */
 export function databaseUrlProblem(url: string): string | undefined {
+  // A port out of range is said as such only when it is the URL's only fault: the rest is checked with a port in range.
+  const port = outOfRangePort(url);
+  if (port) return databaseUrlProblem(port.mended) ?? port.problem;
   let parsed: URL;
   let hostname: string;
   try {
