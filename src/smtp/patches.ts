@@ -789,6 +789,13 @@ function bareLfToCrlf(chunk: Buffer, reader: BareLfReader): Buffer {
   return Buffer.concat(parts);
 }
 
+/** One DATA of a strict session, for `watchLineEndings`. */
+interface WatchedData {
+  readonly scanner: DataScanner;
+  /** Armed while the data holds a smuggled end of data: the client may be waiting for an answer. */
+  stall: NodeJS.Timeout | undefined;
+}
+
 /** Where a DATA stands for `unstuffLoneDots`. */
 interface DotState {
   /** The chunk's first byte starts a line. */
@@ -857,7 +864,8 @@ function unstuffLoneDots(chunk: Buffer, state: DotState): Buffer {
  * as usual, its line of a lone dot ending the data), and what follows that line in the same packet is
  * read as commands only after the answer, as pipelined commands are. A session that used CRLF keeps the
  * strict rule; once its data holds a smuggled end of data (any of smuggling.ts's, `<LF>.<CR><LF>` as
- * `<LF>.<LF>`), standing still for `BARE_END_GRACE_MS` or the client's closing its sending side (FIN) is
+ * `<LF>.<LF>`; at a stand-still, `<LF>.<CR>` and `<CR>.<CR>` too, but never `<CR><LF>.<CR>`, the real
+ * end's start), standing still for `BARE_END_GRACE_MS` or the client's closing its sending side (FIN) is
  * that client waiting for the answer to what it took for its end: the connection's `onStalledEnd`
  * answers at once, instead of at the idle timeout or not at all.
  *
@@ -868,15 +876,15 @@ function watchLineEndings(parser: SMTPStream, onStalledEnd: (finding: SmugglingF
   let spokeCrlf = false;
   let reader: BareLfReader | undefined;
   let dots: DotState = { lineStart: true, held: false, done: false };
-  let stall: NodeJS.Timeout | undefined;
-  /** A strict session's DATA as received, scanned for a smuggled end of data for when the client stops sending. */
-  let scanner = new DataScanner();
+  /** The current DATA of a strict session: its data as received, scanned for a smuggled end of data, and its stand-still timer. */
+  let watched: WatchedData = { scanner: new DataScanner(), stall: undefined };
   const write = parser._write;
   const startDataMode = parser.startDataMode;
   parser.startDataMode = (maxBytes) => {
     reader = spokeCrlf ? undefined : { last: LF, line: EMPTY, ended: false };
     dots = { lineStart: true, held: false, done: false };
-    scanner = new DataScanner();
+    clearTimeout(watched.stall);
+    watched = { scanner: new DataScanner(), stall: undefined };
     return startDataMode.call(parser, maxBytes);
   };
   parser._write = (chunk, encoding, next) => {
@@ -886,16 +894,19 @@ function watchLineEndings(parser: SMTPStream, onStalledEnd: (finding: SmugglingF
     } else if (reader) {
       write.call(parser, unstuffLoneDots(bareLfToCrlf(chunk, reader), dots), encoding, next);
     } else {
-      clearTimeout(stall);
+      // This chunk's DATA: smtp-server hands what follows its `<CR><LF>.<CR><LF>` back to this _write as
+      // commands, which may start the next DATA before this call's callback runs; the callback then
+      // concerns this DATA alone, never the next one's scanner or timer.
+      const own = watched;
+      clearTimeout(own.stall);
       const data = unstuffLoneDots(chunk, dots);
-      // What follows a `<CR><LF>.<CR><LF>` in the chunk is commands: looked at only while the data goes on,
-      // and the next DATA starts a scanner of its own.
-      scanner.write(data);
+      own.scanner.write(data);
       write.call(parser, data, encoding, (error) => {
-        const finding = !error && parser._dataMode ? scanner.found : undefined;
+        const finding = !error && own === watched && parser._dataMode ? own.scanner.ifStopped : undefined;
         if (finding) {
-          stall = setTimeout(() => !parser.isClosed && parser._dataMode && onStalledEnd(finding), BARE_END_GRACE_MS);
-          stall.unref();
+          clearTimeout(own.stall);
+          own.stall = setTimeout(() => !parser.isClosed && parser._dataMode && onStalledEnd(finding), BARE_END_GRACE_MS);
+          own.stall.unref();
         }
         next(error);
       });
@@ -905,8 +916,8 @@ function watchLineEndings(parser: SMTPStream, onStalledEnd: (finding: SmugglingF
   // answered as such at once (what the client took for its end), not closed in silence as a client that left.
   const flush = parser._flushData;
   parser._flushData = () => {
-    clearTimeout(stall);
-    const finding = parser._dataMode && !parser.isClosed && !reader ? scanner.end() : undefined;
+    clearTimeout(watched.stall);
+    const finding = parser._dataMode && !parser.isClosed && !reader ? watched.scanner.end() : undefined;
     if (finding) onStalledEnd(finding);
     else flush.call(parser);
   };
