@@ -664,38 +664,6 @@ function requireTlsNotOffered(): void {
   };
 }
 
-/**
- * RFC 5321 §4.1.1.11, RFC 1869 §6: a session opened with HELO was offered no extension, so any MAIL or
- * RCPT parameter there (SIZE, BODY, SMTPUTF8, the DSN ones) is one of an extension not offered: 555, as
- * the intake answers a parameter it never offers, before smtp-server applies or judges it (a SIZE over
- * the limit included). A MAIL without any greeting is taken as after HELO (mailWithoutGreeting): so too.
- */
-/** RFC 5321 §4.1.2 esmtp-keyword: what a parameter's name is. */
-const ESMTP_KEYWORD = /^[A-Za-z0-9][A-Za-z0-9-]*$/;
-
-function noParametersAfterHelo(): void {
-  for (const [verb, name, written] of [
-    ['MAIL', 'mail from', 'MAIL FROM'],
-    ['RCPT', 'rcpt to', 'RCPT TO'],
-  ] as const) {
-    const handle = SMTPConnection.prototype[`handler_${verb}`];
-    SMTPConnection.prototype[`handler_${verb}`] = function parametersOnlyAfterEhlo(command, callback) {
-      const parsed = this.openingCommand === 'EHLO' ? false : this._parseAddressCommand(name, command);
-      const words = parsed ? Object.keys(parsed.args || {}) : [];
-      // Words that are no esmtp-keyword (a name written before the address: "John Smith <…>") are the address's problem, said by the handler.
-      const parameter = words.every((word) => ESMTP_KEYWORD.test(word)) ? words[0] : undefined;
-      if (parameter === undefined) {
-        handle.call(this, command, callback);
-        return;
-      }
-      // The name only, bounded: it is the client's text, echoed in the reply.
-      const detail = `Unsupported ${written} parameter ${parameter.slice(0, QUOTED_CLIENT_TEXT_CHARS)}: a session opened with HELO is offered no extensions; greet with EHLO`;
-      sendRefusal(this, new RelayError('UNKNOWN_SMTP_PARAMETER', detail));
-      callback();
-    };
-  }
-}
-
 /** The greeting and STARTTLS's go-ahead: written at once, as the TLS handshake after the latter writes below the stream. */
 const READY = 220;
 
@@ -1106,7 +1074,6 @@ export function applySmtpServerPatches(): void {
   authOnlyWherePasswordsMayTravel();
   saslResponsesInBase64();
   requireTlsNotOffered();
-  noParametersAfterHelo();
   coalesceReplies();
   answerAfterClientsEnd();
   readLfOnlyClients();
