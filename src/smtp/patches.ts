@@ -634,20 +634,22 @@ function authOnlyWherePasswordsMayTravel(): void {
   };
   const auth = SMTPConnection.prototype.handler_AUTH;
   SMTPConnection.prototype.handler_AUTH = function authRefusedBeforeCredentials(command, callback) {
+    // Where AUTH is not offered, any AUTH gets that answer first: a bare AUTH's syntax, which names
+    // mechanisms, or its sequence would point the client at a command it cannot use here.
+    const refusal = refusalOf(this);
+    if (refusal) {
+      const answer = (optionsOf(this).authRefused ?? toSmtpError)(refusal);
+      this.send(answer.responseCode, answer.message);
+      callback();
+      return;
+    }
     const outOfSequence = authWithoutMechanism(command) ?? authOutOfSequence(this);
     if (outOfSequence) {
       sendRefusal(this, outOfSequence);
       callback();
       return;
     }
-    const refusal = refusalOf(this);
-    if (!refusal) {
-      auth.call(this, command, callback);
-      return;
-    }
-    const answer = (optionsOf(this).authRefused ?? toSmtpError)(refusal);
-    this.send(answer.responseCode, answer.message);
-    callback();
+    auth.call(this, command, callback);
   };
 }
 

@@ -51,17 +51,14 @@ describe('every SMTP refusal and limit close is counted', () => {
       assert.equal((await dialog.command('DATA')).code, 503);
       assert.equal((await dialog.command('EXPN staff')).code, 502);
       assert.equal((await dialog.command('FOO')).code, 500);
-      assert.equal(
-        said(await dialog.command('AUTH')),
-        '501 5.5.4 Syntax: AUTH <mechanism> [initial response], the mechanism PLAIN or LOGIN (RFC 4954 section 4)',
-      );
+      assert.equal(said(await dialog.command('AUTH')).slice(0, 9), '502 5.5.1', 'no AUTH on a relay without accounts');
       assert.equal((await dialog.command('MAIL FROM:<a@example.com>')).code, 250);
       assert.equal((await dialog.command('RCPT TO:<447 700 900 123@sms.localhost>')).code, 501);
       assert.equal((await dialog.command('RCPT TO:<447700900123@sms.localhost>')).code, 250);
       assert.equal((await dialog.command('DATA 100')).code, 501);
       await dialog.close();
     });
-    assert.deepEqual(delta, { BAD_SEQUENCE: 1, NOT_IMPLEMENTED: 1, UNKNOWN_COMMAND: 1, BAD_COMMAND_SYNTAX: 2, BAD_RECIPIENT_SYNTAX: 1 });
+    assert.deepEqual(delta, { BAD_SEQUENCE: 1, NOT_IMPLEMENTED: 1, UNKNOWN_COMMAND: 1, AUTH_UNAVAILABLE: 1, BAD_COMMAND_SYNTAX: 1, BAD_RECIPIENT_SYNTAX: 1 });
   });
 
   test('sessions closed on a limit are counted: too many unrecognized commands (421 4.7.0, as the other session limits), an over-long line', async () => {
