@@ -58,15 +58,15 @@ function asciiReplies(): void {
 function keepHandlerEnhancedCodes(): void {
   const send = SMTPConnection.prototype.send;
   SMTPConnection.prototype.send = function sendWithOwnEnhancedCode(code, data, context) {
-    // A reply with an enhanced code is the relay's own, counted where it was made (refusalReply, the intake's handlers).
+    // A reply with an enhanced code is the relay's own, counted where it was made (countedReply, the intake's handlers).
     if (code < 400 || typeof data !== 'string' || ENHANCED_CODE.test(data)) {
       send.call(this, code, data, typeof data === 'string' && ENHANCED_CODE.test(data) ? false : context);
       return;
     }
     const { refusal, inCatalogueWords } = smtpServersRefusal(this, code, data, context);
-    if (refusal) refusalReply(this, refusal);
-    if (refusal && inCatalogueWords) {
-      send.call(this, code, toSmtpError(refusal).message, false);
+    const answer = refusal && countedReply(this, refusal);
+    if (answer && inCatalogueWords) {
+      send.call(this, code, answer.message, false);
       return;
     }
     const instead = typeof context === 'string' && Object.hasOwn(SAYS_WHAT_TO_WRITE, context) && SAYS_WHAT_TO_WRITE[context as keyof typeof SAYS_WHAT_TO_WRITE];
@@ -168,14 +168,14 @@ export interface ClientOptions {
 
 const clientOptions = (connection: SMTPConnection) => connection._server.options as ClientOptions;
 
-/** The reply to a refusal, counted (the server's `refused`). */
-function refusalReply(connection: SMTPConnection, refusal: RelayError): Error & { responseCode: number } {
+/** Counts a refusal (the server's `refused`) and returns its reply. */
+function countedReply(connection: SMTPConnection, refusal: RelayError): Error & { responseCode: number } {
   return (clientOptions(connection).refused ?? toSmtpError)(refusal);
 }
 
 /** Answers a refusal these patches make, counted as every other. */
 function sendRefusal(connection: SMTPConnection, refusal: RelayError): void {
-  const answer = refusalReply(connection, refusal);
+  const answer = countedReply(connection, refusal);
   connection.send(answer.responseCode, answer.message);
 }
 
@@ -295,6 +295,11 @@ function limitSessions(): void {
   };
 }
 
+/** A command line's words, its verb first, split at blanks as smtp-server splits them. */
+function commandWords(command: Buffer): string[] {
+  return command.toString().trim().split(/\s+/);
+}
+
 /** RFC 5321 §4.1.1.4, §4.1.1.5, §4.1.1.10: DATA, RSET and QUIT take no argument (NOOP may have one, §4.1.1.9). */
 const WITHOUT_ARGUMENT = ['DATA', 'RSET', 'QUIT'] as const;
 
@@ -308,7 +313,7 @@ function commandsWithoutArguments(): void {
   for (const verb of WITHOUT_ARGUMENT) {
     const handle = SMTPConnection.prototype[`handler_${verb}`];
     SMTPConnection.prototype[`handler_${verb}`] = function withoutArgument(command, callback) {
-      if (command.toString().trim().split(/\s+/).length > 1) {
+      if (commandWords(command).length > 1) {
         sendRefusal(this, new RelayError('BAD_COMMAND_SYNTAX', `Syntax: ${verb} takes no argument`));
         callback();
         return;
@@ -609,7 +614,7 @@ function authOutOfSequence(connection: SMTPConnection): RelayError | undefined {
 
 /** RFC 4954 §4: `"AUTH" SP sasl-mech [SP initial-response]`; a bare AUTH is a syntax error (Postfix: 501 5.5.4), not an unknown mechanism. */
 function authWithoutMechanism(command: Buffer): RelayError | undefined {
-  return command.toString().trim().split(/\s+/).length < 2
+  return commandWords(command).length < 2
     ? new RelayError('BAD_COMMAND_SYNTAX', 'Syntax: AUTH <mechanism> [initial response], the mechanism PLAIN or LOGIN (RFC 4954 §4)')
     : undefined;
 }
@@ -960,7 +965,7 @@ function greetingAsWritten(): void {
     const handle = SMTPConnection.prototype[`handler_${verb}`];
     SMTPConnection.prototype[`handler_${verb}`] = function greetedAsWritten(command, callback) {
       handle.call(this, command, callback);
-      const written = command.toString().trim().split(/\s+/)[1];
+      const written = commandWords(command)[1];
       if (written !== undefined && this.hostNameAppearsAs === written.toLowerCase()) {
         this.hostNameAppearsAs = written;
         this.session.hostNameAppearsAs = written;
