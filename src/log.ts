@@ -31,25 +31,27 @@ const TURNED_AWAY_LOG_INTERVAL_MS = 60_000;
 
 /**
  * Connections, sessions and requests a listener turned away, in the log (`message`): one line per
- * reason (code) at most every TURNED_AWAY_LOG_INTERVAL_MS, naming the last client (and what else
- * `about` it tells) and how many were turned away for that reason since the previous line. At warn,
- * or at `level` for what is the client's doing alone (a client that reset its connection).
+ * reason (code, or `key` where one code covers cases an operator tells apart) at most every
+ * TURNED_AWAY_LOG_INTERVAL_MS, naming the last client (and what else `about` it tells) and how many
+ * were turned away for that reason since the previous line. At warn, or at `level` for what is the
+ * client's doing alone (a client that reset its connection).
  */
 export function turnedAwayLog(
   logger: Logger,
   clock: () => number,
   message: string,
   level: 'warn' | 'info' = 'warn',
-): (refusal: { readonly code: string; readonly message: string }, client: string, about?: object) => void {
+): (refusal: { readonly code: string; readonly message: string; readonly key?: string }, client: string, about?: object) => void {
   const last = new Map<string, { at: number; since: number }>();
   return (refusal, client, about = {}) => {
-    const seen = last.get(refusal.code);
+    const key = refusal.key ?? refusal.code;
+    const seen = last.get(key);
     const now = clock();
     if (seen && now - seen.at < TURNED_AWAY_LOG_INTERVAL_MS) {
       seen.since++;
       return;
     }
-    last.set(refusal.code, { at: now, since: 0 });
+    last.set(key, { at: now, since: 0 });
     logger[level]({ ...about, client, code: refusal.code, reason: refusal.message, ...(seen?.since ? { alsoTurnedAway: seen.since } : {}) }, message);
   };
 }

@@ -482,14 +482,15 @@ const HANDSHAKE_ABANDONED = 'Socket closed while initiating TLS';
  * A connection's failure in the log. A client that went away is `clientsGone`'s (at info, without a
  * stack, at most once a minute per code: any client may do it as often as it likes). A failed TLS
  * handshake (the client's trust, plain text on the TLS port, a probe's abandoned ClientHello) is as much
- * the client's doing: `handshakesFailed`'s, the same way, with OpenSSL's reason in words. A client whose
- * TLS is older than MIN_TLS_VERSION gets one line saying so (OpenSSL's own words name a C file and say
- * nothing an operator can act on), as such a device is told what to do in docs/security.md; anything
- * else, which may be the relay's own fault, with its error and stack.
+ * the client's doing: `handshakesFailed`'s, the same way, with OpenSSL's reason in words; so is a client
+ * whose TLS is older than MIN_TLS_VERSION (scanners offer old versions by the thousand), its reason
+ * saying what is required (OpenSSL's own words name a C file and say nothing an operator can act on), at
+ * most once a minute per version offered, as such a device is told what to do in docs/security.md.
+ * Anything else, which may be the relay's own fault, is logged with its error and stack.
  */
 function logConnectionError(
   logger: Logger,
-  error: Error & { code?: string; reason?: string; remoteAddress?: string; meta?: { tlsProtocol?: string | null; remoteAddress?: string; stage?: string } },
+  error: Error & { code?: string; reason?: string; remoteAddress?: string; meta?: { tlsProtocol?: string | null; remoteAddress?: string } },
   clientsGone: ReturnType<typeof turnedAwayLog>,
   handshakesFailed: ReturnType<typeof turnedAwayLog>,
 ): void {
@@ -500,10 +501,8 @@ function logConnectionError(
   }
   const offered = error.meta?.tlsProtocol;
   if (error.code === 'ERR_SSL_UNSUPPORTED_PROTOCOL') {
-    logger.warn(
-      { client, tls: offered ?? undefined },
-      `smtp: client offered only ${offered ? tlsName(offered) : 'an older TLS'}; ${tlsName(MIN_TLS_VERSION)} or newer is required`,
-    );
+    const reason = `the client offered only ${offered ? tlsName(offered) : 'an older TLS'}; ${tlsName(MIN_TLS_VERSION)} or newer is required`;
+    handshakesFailed({ code: error.code, message: reason, key: `${error.code} ${offered ?? ''}` }, client, { tls: offered ?? undefined });
     return;
   }
   // OpenSSL's errors have its code (ERR_SSL_…) and its short reason; the code names the reason, a bounded set.

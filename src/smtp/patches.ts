@@ -58,15 +58,15 @@ function asciiReplies(): void {
 function keepHandlerEnhancedCodes(): void {
   const send = SMTPConnection.prototype.send;
   SMTPConnection.prototype.send = function sendWithOwnEnhancedCode(code, data, context) {
-    // A reply with an enhanced code is the relay's own, counted where it was made (refusalReply, the intake's handlers).
+    // A reply with an enhanced code is the relay's own, counted where it was made (countedReply, the intake's handlers).
     if (code < 400 || typeof data !== 'string' || ENHANCED_CODE.test(data)) {
       send.call(this, code, data, typeof data === 'string' && ENHANCED_CODE.test(data) ? false : context);
       return;
     }
     const { refusal, inCatalogueWords } = smtpServersRefusal(this, code, data, context);
-    if (refusal) refusalReply(this, refusal);
-    if (refusal && inCatalogueWords) {
-      send.call(this, code, toSmtpError(refusal).message, false);
+    const answer = refusal && countedReply(this, refusal);
+    if (answer && inCatalogueWords) {
+      send.call(this, code, answer.message, false);
       return;
     }
     const instead = typeof context === 'string' && Object.hasOwn(SAYS_WHAT_TO_WRITE, context) && SAYS_WHAT_TO_WRITE[context as keyof typeof SAYS_WHAT_TO_WRITE];
@@ -168,14 +168,14 @@ export interface ClientOptions {
 
 const clientOptions = (connection: SMTPConnection) => connection._server.options as ClientOptions;
 
-/** The reply to a refusal, counted (the server's `refused`). */
-function refusalReply(connection: SMTPConnection, refusal: RelayError): Error & { responseCode: number } {
+/** Counts a refusal (the server's `refused`) and returns its reply. */
+function countedReply(connection: SMTPConnection, refusal: RelayError): Error & { responseCode: number } {
   return (clientOptions(connection).refused ?? toSmtpError)(refusal);
 }
 
 /** Answers a refusal these patches make, counted as every other. */
 function sendRefusal(connection: SMTPConnection, refusal: RelayError): void {
-  const answer = refusalReply(connection, refusal);
+  const answer = countedReply(connection, refusal);
   connection.send(answer.responseCode, answer.message);
 }
 
@@ -295,6 +295,11 @@ function limitSessions(): void {
   };
 }
 
+/** A command line's words, its verb first, split at blanks as smtp-server splits them. */
+function commandWords(command: Buffer): string[] {
+  return command.toString().trim().split(/\s+/);
+}
+
 /** RFC 5321 §4.1.1.4, §4.1.1.5, §4.1.1.10: DATA, RSET and QUIT take no argument (NOOP may have one, §4.1.1.9). */
 const WITHOUT_ARGUMENT = ['DATA', 'RSET', 'QUIT'] as const;
 
@@ -308,7 +313,7 @@ function commandsWithoutArguments(): void {
   for (const verb of WITHOUT_ARGUMENT) {
     const handle = SMTPConnection.prototype[`handler_${verb}`];
     SMTPConnection.prototype[`handler_${verb}`] = function withoutArgument(command, callback) {
-      if (command.toString().trim().split(/\s+/).length > 1) {
+      if (commandWords(command).length > 1) {
         sendRefusal(this, new RelayError('BAD_COMMAND_SYNTAX', `Syntax: ${verb} takes no argument`));
         callback();
         return;
@@ -609,7 +614,7 @@ function authOutOfSequence(connection: SMTPConnection): RelayError | undefined {
 
 /** RFC 4954 §4: `"AUTH" SP sasl-mech [SP initial-response]`; a bare AUTH is a syntax error (Postfix: 501 5.5.4), not an unknown mechanism. */
 function authWithoutMechanism(command: Buffer): RelayError | undefined {
-  return command.toString().trim().split(/\s+/).length < 2
+  return commandWords(command).length < 2
     ? new RelayError('BAD_COMMAND_SYNTAX', 'Syntax: AUTH <mechanism> [initial response], the mechanism PLAIN or LOGIN (RFC 4954 §4)')
     : undefined;
 }
@@ -634,20 +639,22 @@ function authOnlyWherePasswordsMayTravel(): void {
   };
   const auth = SMTPConnection.prototype.handler_AUTH;
   SMTPConnection.prototype.handler_AUTH = function authRefusedBeforeCredentials(command, callback) {
+    // Where AUTH is not offered, any AUTH gets that answer first: a bare AUTH's syntax, which names
+    // mechanisms, or its sequence would point the client at a command it cannot use here.
+    const refusal = refusalOf(this);
+    if (refusal) {
+      const answer = (optionsOf(this).authRefused ?? toSmtpError)(refusal);
+      this.send(answer.responseCode, answer.message);
+      callback();
+      return;
+    }
     const outOfSequence = authWithoutMechanism(command) ?? authOutOfSequence(this);
     if (outOfSequence) {
       sendRefusal(this, outOfSequence);
       callback();
       return;
     }
-    const refusal = refusalOf(this);
-    if (!refusal) {
-      auth.call(this, command, callback);
-      return;
-    }
-    const answer = (optionsOf(this).authRefused ?? toSmtpError)(refusal);
-    this.send(answer.responseCode, answer.message);
-    callback();
+    auth.call(this, command, callback);
   };
 }
 
@@ -662,38 +669,6 @@ function requireTlsNotOffered(): void {
     const { REQUIRETLS: _unoffered, ...args } = parsed.args || {};
     return validate.call(this, { ...parsed, args });
   };
-}
-
-/**
- * RFC 5321 §4.1.1.11, RFC 1869 §6: a session opened with HELO was offered no extension, so any MAIL or
- * RCPT parameter there (SIZE, BODY, SMTPUTF8, the DSN ones) is one of an extension not offered: 555, as
- * the intake answers a parameter it never offers, before smtp-server applies or judges it (a SIZE over
- * the limit included). A MAIL without any greeting is taken as after HELO (mailWithoutGreeting): so too.
- */
-/** RFC 5321 §4.1.2 esmtp-keyword: what a parameter's name is. */
-const ESMTP_KEYWORD = /^[A-Za-z0-9][A-Za-z0-9-]*$/;
-
-function noParametersAfterHelo(): void {
-  for (const [verb, name, written] of [
-    ['MAIL', 'mail from', 'MAIL FROM'],
-    ['RCPT', 'rcpt to', 'RCPT TO'],
-  ] as const) {
-    const handle = SMTPConnection.prototype[`handler_${verb}`];
-    SMTPConnection.prototype[`handler_${verb}`] = function parametersOnlyAfterEhlo(command, callback) {
-      const parsed = this.openingCommand === 'EHLO' ? false : this._parseAddressCommand(name, command);
-      const words = parsed ? Object.keys(parsed.args || {}) : [];
-      // Words that are no esmtp-keyword (a name written before the address: "John Smith <…>") are the address's problem, said by the handler.
-      const parameter = words.every((word) => ESMTP_KEYWORD.test(word)) ? words[0] : undefined;
-      if (parameter === undefined) {
-        handle.call(this, command, callback);
-        return;
-      }
-      // The name only, bounded: it is the client's text, echoed in the reply.
-      const detail = `Unsupported ${written} parameter ${parameter.slice(0, QUOTED_CLIENT_TEXT_CHARS)}: a session opened with HELO is offered no extensions; greet with EHLO`;
-      sendRefusal(this, new RelayError('UNKNOWN_SMTP_PARAMETER', detail));
-      callback();
-    };
-  }
 }
 
 /** The greeting and STARTTLS's go-ahead: written at once, as the TLS handshake after the latter writes below the stream. */
@@ -789,6 +764,13 @@ function bareLfToCrlf(chunk: Buffer, reader: BareLfReader): Buffer {
   return Buffer.concat(parts);
 }
 
+/** One DATA of a strict session, for `watchLineEndings`. */
+interface WatchedData {
+  readonly scanner: DataScanner;
+  /** Armed while the data holds a smuggled end of data: the client may be waiting for an answer. */
+  stall: NodeJS.Timeout | undefined;
+}
+
 /** Where a DATA stands for `unstuffLoneDots`. */
 interface DotState {
   /** The chunk's first byte starts a line. */
@@ -857,7 +839,8 @@ function unstuffLoneDots(chunk: Buffer, state: DotState): Buffer {
  * as usual, its line of a lone dot ending the data), and what follows that line in the same packet is
  * read as commands only after the answer, as pipelined commands are. A session that used CRLF keeps the
  * strict rule; once its data holds a smuggled end of data (any of smuggling.ts's, `<LF>.<CR><LF>` as
- * `<LF>.<LF>`), standing still for `BARE_END_GRACE_MS` or the client's closing its sending side (FIN) is
+ * `<LF>.<LF>`; at a stand-still, `<LF>.<CR>` and `<CR>.<CR>` too, but never `<CR><LF>.<CR>`, the real
+ * end's start), standing still for `BARE_END_GRACE_MS` or the client's closing its sending side (FIN) is
  * that client waiting for the answer to what it took for its end: the connection's `onStalledEnd`
  * answers at once, instead of at the idle timeout or not at all.
  *
@@ -868,15 +851,15 @@ function watchLineEndings(parser: SMTPStream, onStalledEnd: (finding: SmugglingF
   let spokeCrlf = false;
   let reader: BareLfReader | undefined;
   let dots: DotState = { lineStart: true, held: false, done: false };
-  let stall: NodeJS.Timeout | undefined;
-  /** A strict session's DATA as received, scanned for a smuggled end of data for when the client stops sending. */
-  let scanner = new DataScanner();
+  /** The current DATA of a strict session: its data as received, scanned for a smuggled end of data, and its stand-still timer. */
+  let watched: WatchedData = { scanner: new DataScanner(), stall: undefined };
   const write = parser._write;
   const startDataMode = parser.startDataMode;
   parser.startDataMode = (maxBytes) => {
     reader = spokeCrlf ? undefined : { last: LF, line: EMPTY, ended: false };
     dots = { lineStart: true, held: false, done: false };
-    scanner = new DataScanner();
+    clearTimeout(watched.stall);
+    watched = { scanner: new DataScanner(), stall: undefined };
     return startDataMode.call(parser, maxBytes);
   };
   parser._write = (chunk, encoding, next) => {
@@ -886,16 +869,19 @@ function watchLineEndings(parser: SMTPStream, onStalledEnd: (finding: SmugglingF
     } else if (reader) {
       write.call(parser, unstuffLoneDots(bareLfToCrlf(chunk, reader), dots), encoding, next);
     } else {
-      clearTimeout(stall);
+      // This chunk's DATA: smtp-server hands what follows its `<CR><LF>.<CR><LF>` back to this _write as
+      // commands, which may start the next DATA before this call's callback runs; the callback then
+      // concerns this DATA alone, never the next one's scanner or timer.
+      const own = watched;
+      clearTimeout(own.stall);
       const data = unstuffLoneDots(chunk, dots);
-      // What follows a `<CR><LF>.<CR><LF>` in the chunk is commands: looked at only while the data goes on,
-      // and the next DATA starts a scanner of its own.
-      scanner.write(data);
+      own.scanner.write(data);
       write.call(parser, data, encoding, (error) => {
-        const finding = !error && parser._dataMode ? scanner.found : undefined;
+        const finding = !error && own === watched && parser._dataMode ? own.scanner.ifStopped : undefined;
         if (finding) {
-          stall = setTimeout(() => !parser.isClosed && parser._dataMode && onStalledEnd(finding), BARE_END_GRACE_MS);
-          stall.unref();
+          clearTimeout(own.stall);
+          own.stall = setTimeout(() => !parser.isClosed && parser._dataMode && onStalledEnd(finding), BARE_END_GRACE_MS);
+          own.stall.unref();
         }
         next(error);
       });
@@ -905,8 +891,8 @@ function watchLineEndings(parser: SMTPStream, onStalledEnd: (finding: SmugglingF
   // answered as such at once (what the client took for its end), not closed in silence as a client that left.
   const flush = parser._flushData;
   parser._flushData = () => {
-    clearTimeout(stall);
-    const finding = parser._dataMode && !parser.isClosed && !reader ? scanner.end() : undefined;
+    clearTimeout(watched.stall);
+    const finding = parser._dataMode && !parser.isClosed && !reader ? watched.scanner.end() : undefined;
     if (finding) onStalledEnd(finding);
     else flush.call(parser);
   };
@@ -979,7 +965,7 @@ function greetingAsWritten(): void {
     const handle = SMTPConnection.prototype[`handler_${verb}`];
     SMTPConnection.prototype[`handler_${verb}`] = function greetedAsWritten(command, callback) {
       handle.call(this, command, callback);
-      const written = command.toString().trim().split(/\s+/)[1];
+      const written = commandWords(command)[1];
       if (written !== undefined && this.hostNameAppearsAs === written.toLowerCase()) {
         this.hostNameAppearsAs = written;
         this.session.hostNameAppearsAs = written;
@@ -1095,7 +1081,6 @@ export function applySmtpServerPatches(): void {
   authOnlyWherePasswordsMayTravel();
   saslResponsesInBase64();
   requireTlsNotOffered();
-  noParametersAfterHelo();
   coalesceReplies();
   answerAfterClientsEnd();
   readLfOnlyClients();

@@ -167,9 +167,15 @@ export class DataScanner {
     return this;
   }
 
-  /** The smuggled end of data in what was written so far, where it is certain without the bytes still to come. */
-  get found(): SmugglingFinding | undefined {
-    return this.#smuggling;
+  /**
+   * The smuggled end of data a client that stops sending here took for its end: one in what was written
+   * so far, or a lone dot and a bare CR after a bare line ending (`<LF>.<CR>`, `<CR>.<CR>`), which any
+   * byte that comes next makes one. After `<CR><LF>.<CR>`, the start of the real end, nothing yet: its
+   * LF may still be on its way.
+   */
+  get ifStopped(): SmugglingFinding | undefined {
+    const pending = this.#state === LINE_DOT_CR && (this.#before === BARE_LF || this.#before === BARE_CR);
+    return this.#smuggling ?? (pending ? smugglingFinding(this.#before, BARE_CR, this.#dotAt) : undefined);
   }
 
   /** Ends the stream (a lone dot and CR at the very end are judged now): the smuggled end of data, if any. */
@@ -182,22 +188,22 @@ export class DataScanner {
   }
 
   #smuggled(before: Ending, after: Ending, dotAt: number): void {
-    if (this.#smuggling) return;
-    const sequence = `${SPELLED[before]}.${SPELLED[after]}`;
-    const bareBefore = NAMED[before];
-    const bareAfter = NAMED[after];
-    const what =
-      bareBefore && bareAfter
-        ? bareBefore === bareAfter
-          ? `${bareBefore} before and after`
-          : `${bareBefore} before and ${bareAfter} after`
-        : bareBefore
-          ? `${bareBefore} before`
-          : `${bareAfter ?? 'bare line ending'} after`;
-    this.#smuggling = {
-      offset: dotAt,
-      sequence,
-      reason: `${what} a dot at byte ${dotAt}: a smuggled end of data (${sequence})`,
-    };
+    this.#smuggling ??= smugglingFinding(before, after, dotAt);
   }
+}
+
+/** The finding of a lone dot at `dotAt` between the line endings `before` and `after`. */
+function smugglingFinding(before: Ending, after: Ending, dotAt: number): SmugglingFinding {
+  const sequence = `${SPELLED[before]}.${SPELLED[after]}`;
+  const bareBefore = NAMED[before];
+  const bareAfter = NAMED[after];
+  const what =
+    bareBefore && bareAfter
+      ? bareBefore === bareAfter
+        ? `${bareBefore} before and after`
+        : `${bareBefore} before and ${bareAfter} after`
+      : bareBefore
+        ? `${bareBefore} before`
+        : `${bareAfter ?? 'bare line ending'} after`;
+  return { offset: dotAt, sequence, reason: `${what} a dot at byte ${dotAt}: a smuggled end of data (${sequence})` };
 }

@@ -85,6 +85,15 @@ describe('SMTP commands: arguments, sequence, what is not implemented, dot-unstu
     await dialog.close();
   });
 
+  test('a bare AUTH, where AUTH is offered, is 501 5.5.4 with the syntax (RFC 4954 §4), not an unknown mechanism', async () => {
+    const dialog = await SmtpDialog.open(suite.port);
+    assert.match((await dialog.command('EHLO client.example.com')).lines.join(' | '), /250[- ]AUTH PLAIN LOGIN/);
+    const bare = await dialog.command('AUTH');
+    assert.equal(`${bare.code} ${bare.text}`, '501 5.5.4 Syntax: AUTH <mechanism> [initial response], the mechanism PLAIN or LOGIN (RFC 4954 section 4)');
+    assert.equal((await dialog.command(PLAIN)).code, 235);
+    await dialog.close();
+  });
+
   test('EXPN, RFC 821 commands and STARTTLS without smtp.tls are 502 5.5.1, and do not count as unrecognized commands', async () => {
     const dialog = await SmtpDialog.open(suite.port);
     assert.equal((await dialog.command('EHLO client.example.com')).code, 250);

@@ -296,14 +296,15 @@ describe('SMTP intake → gateway', () => {
       assert.ok(!ehlo.lines.some((line) => /^250[- ]AUTH/.test(line)), ehlo.lines.join(' | '));
       // Not offering AUTH at EHLO refuses nothing: only an AUTH command's answer counts.
       assert.equal(await refusedAuth(), before);
-      for (const command of [`AUTH PLAIN ${Buffer.from('\0ups\0secret').toString('base64')}`, 'AUTH LOGIN']) {
+      // A bare AUTH too: its syntax (naming mechanisms) would point the client at a command it cannot use here.
+      for (const command of [`AUTH PLAIN ${Buffer.from('\0ups\0secret').toString('base64')}`, 'AUTH LOGIN', 'AUTH']) {
         const auth = await dialog.command(command);
         assert.equal(
           `${auth.code} ${auth.text}`,
           '502 5.5.1 This relay has no accounts: send without AUTH from a network it trusts (smtp.trustedNetworks or networks)',
         );
       }
-      assert.equal(await refusedAuth(), before + 2);
+      assert.equal(await refusedAuth(), before + 3);
     } finally {
       await dialog.close();
     }

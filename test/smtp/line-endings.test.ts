@@ -152,6 +152,71 @@ describe('bare LF line endings', () => {
     assert.deepEqual(received('447700900310'), []);
   });
 
+  for (const [index, end] of ['\n.\r', '\r.\r'].entries()) {
+    test(`a CRLF session whose data stands still after ${JSON.stringify(end)} (a dot and a bare CR after a bare line ending) gets 550 5.5.2 within the grace`, async () => {
+      const dialog = await inData(`44770090034${index}`);
+      try {
+        const sent = performance.now();
+        dialog.write(`Subject: s\r\n\r\nended with a bare CR${end}`);
+        const reply = await dialog.reply(BARE_END_GRACE_MS * 2);
+        assert.ok(performance.now() - sent >= BARE_END_GRACE_MS - 100, 'answered only after the grace');
+        assert.equal(`${reply.code} ${reply.enhanced}`, '550 5.5.2', reply.text);
+        assert.match(reply.text, new RegExp(`a smuggled end of data \\(${end === '\n.\r' ? '<LF>' : '<CR>'}\\.<CR>\\)`));
+        await closedByRelay(dialog);
+      } finally {
+        await dialog.close();
+      }
+    });
+  }
+
+  test('a CRLF session standing still after <CR><LF>.<CR> (the real end, its LF still to come) is not refused: its LF ends the mail', async () => {
+    const dialog = await inData('447700900342');
+    try {
+      dialog.write('Subject: s\r\n\r\nthe end comes slowly\r\n.\r');
+      await assert.rejects(dialog.reply(BARE_END_GRACE_MS + 500), /no SMTP reply/);
+      dialog.write('\n');
+      const reply = await dialog.reply();
+      assert.equal(reply.code, 250, reply.text);
+    } finally {
+      await dialog.close();
+    }
+    const [sms] = await waitFor('the SMS', () => received('447700900342').length > 0 && received('447700900342'));
+    assert.equal(sms?.text, 'the end comes slowly');
+  });
+
+  test("a DATA's stand-still is its own: a refused mail pipelined after a clean one leaves nothing to refuse the next clean mail with", async () => {
+    const dialog = await inData('447700900343');
+    try {
+      // The clean mail's end, and a second mail holding <LF>.<LF> pipelined behind it in the same packet.
+      dialog.write(
+        'Subject: one\r\n\r\nclean\r\n.\r\nMAIL FROM:<alice@example.com>\r\nRCPT TO:<447700900344@sms.localhost>\r\nDATA\r\nSubject: two\n\nx\n.\nmore\r\n',
+      );
+      const pipelined = performance.now();
+      assert.deepEqual(
+        [await dialog.reply(), await dialog.reply(), await dialog.reply(), await dialog.reply()].map((reply) => reply.code),
+        [250, 250, 250, 354],
+      );
+      await sleep(BARE_END_GRACE_MS / 6);
+      dialog.write('\r\n.\r\n');
+      const refused = await dialog.reply();
+      assert.equal(`${refused.code} ${refused.enhanced}`, '550 5.5.2', refused.text);
+      await dialog.command('MAIL FROM:<alice@example.com>');
+      assert.equal((await dialog.command('RCPT TO:<447700900345@sms.localhost>')).code, 250);
+      assert.equal((await dialog.command('DATA')).code, 354);
+      // The third mail pauses past the moment the second one's stand-still would have come to an end.
+      dialog.write('Subject: three\r\n\r\nclean three, part 1\r\n');
+      await sleep(BARE_END_GRACE_MS + 300 - (performance.now() - pipelined));
+      dialog.write('part 2\r\n.\r\n');
+      const third = await dialog.reply();
+      assert.equal(third.code, 250, third.text);
+    } finally {
+      await dialog.close();
+    }
+    const [sms] = await waitFor('the SMS', () => received('447700900345').length > 0 && received('447700900345'));
+    assert.equal(sms?.text, 'clean three, part 1\npart 2');
+    assert.deepEqual(received('447700900344'), []);
+  });
+
   for (const [index, end] of ['\n.\n', '\n.\r\n', '\r\n.\n', '\r\n.\n\r\n', '\r.\r\n', '\r\n.\r'].entries()) {
     test(`a CRLF session whose data ends in ${JSON.stringify(end)} and then a FIN gets 550 5.5.2 at once, and the refusal's log line`, async () => {
       const number = `44770090032${index}`;
