@@ -959,6 +959,8 @@ function footerStart(lines: readonly string[]): number {
  */
 export function quoteHeaderStart(lines: readonly string[], start: number): number {
   const unquoted = (index: number) => (lines[index] ?? '').replace(/^[\s>]+/, '').trim();
+  const marks = (index: number) => (/^[\s>]*/.exec(lines[index] ?? '')?.[0] ?? '').replace(/\s/g, '').length;
+  const copyMarks = marks(start);
   let from = start;
   for (;;) {
     let above = from - 1;
@@ -971,8 +973,12 @@ export function quoteHeaderStart(lines: readonly string[], start: number): numbe
     }
     // Right above the sent mail (a header block stands on it, not on an attribution), a run of
     // `Label: value` lines is its header block, in any language; a From line is its top. Fewer lines
-    // than a header block has are the writer's ("Meet at 8: room 4B.").
-    const headerLine = (index: number) => HEADER_LINE.test(unquoted(index)) || LABEL_LINE.test(unquoted(index));
+    // than a header block has are the writer's ("Meet at 8: room 4B."). A client copies the block
+    // with the mail, so a line in any language must carry the copy's `>` marks: the writer's own
+    // unquoted lines above a `>` copy ("Host: db2" / "State: DOWN" / "Since: 10:05") are text. Only
+    // the labels clients write (Outlook prefixes the copy, not its From:/Sent:/To:/Subject:) stand
+    // without them.
+    const headerLine = (index: number) => HEADER_LINE.test(unquoted(index)) || (marks(index) === copyMarks && LABEL_LINE.test(unquoted(index)));
     if (from === start && headerLine(above)) {
       let top = above;
       while (top > 0 && top > above - MAX_HEADER_LINES && !isFromLine(unquoted(top)) && headerLine(top - 1)) top--;
