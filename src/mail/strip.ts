@@ -471,8 +471,10 @@ class Scan {
     this.#scan();
     this.#trimEnd();
     this.#dropFooter();
+    // A device line names the writer's phone or app, never a machine ("Sent from nagios01" is none):
+    // a person typed the mail on it, so it goes even when the text has an alert's `Label: value` lines.
+    this.#dropDeviceLine();
     if (!this.#isMachineMail()) {
-      this.#dropDeviceLine();
       this.#dropSignOff();
       this.#dropContactBlock();
     }

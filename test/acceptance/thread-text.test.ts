@@ -267,6 +267,13 @@ describe("thread-first text: the quoted copy of the relay's own reply mail is cu
     assert.equal((await smsStarting('Po vij')).text, 'Po vij.');
   });
 
+  test('a reply typed on a phone loses its device line even when its text has three Label: value lines', async () => {
+    const body = `Please look:\r\nHost: db3\r\nState: DOWN\r\nSince: 11:05\r\n\r\nSent from my iPhone\r\n\r\n> On 20 Mar 2026, at 08:48, +44 7700 900123 <${PHONE_ADDRESS}> wrote:\r\n>\r\n${quotedCopy()}\r\n`;
+    const smtp = await sendReply(body, 'Re: SMS from +44 7700 900123');
+    assert.equal(smtp.data?.code, 250, smtp.data?.text);
+    assert.equal((await smsStarting('Please look')).text, 'Please look:\nHost: db3\nState: DOWN\nSince: 11:05');
+  });
+
   test('after retention erased the reply mail, the general rules decide (the unknown block stays)', async () => {
     // What `store.retention` does to a sent mail's content (this one is still queued: no mail server here).
     const db = new Database(join(suite.relay.config.dataDir, STORE_FILE));
