@@ -325,8 +325,13 @@ function ownsDevice(line: string): boolean {
   const opening = DEVICE_START.exec(line)?.[0] ?? '';
   return OWNER_ENDING.test(opening) || OWNER_FIRST.test(line.slice(opening.length)) || OWNER_LAST.test(line);
 }
-/** A sign-off line: one of SIGN_OFFS, or several joined by `/` or `|` as bilingual signatures write them ("Mit freundlichen Grüßen / Kind regards"). */
-const signOffs = `(?:${anyOf(SIGN_OFFS)})[\\s,.!]*`;
+/**
+ * A sign-off line: one of SIGN_OFFS, or several joined by `/` or `|` as bilingual signatures write them
+ * ("Mit freundlichen Grüßen / Kind regards"). Each i also as Turkish's İ and ı, which a case-insensitive
+ * expression does not fold (see withTurkishI): "İyi çalışmalar" opens with one. In the expression, so
+ * no line is rewritten to test it.
+ */
+const signOffs = `(?:${anyOf(SIGN_OFFS.map(withTurkishI)).replace(/i/g, '[iİı]')})[\\s,.!]*`;
 const SIGN_OFF = new RegExp(`^${signOffs}(?:[/|]\\s*${signOffs})*$`, 'iu');
 const POSTSCRIPT = new RegExp(`^(?:${anyOf(POSTSCRIPTS)})(?![\\p{L}\\p{N}])`, 'iu');
 /** One or two of the one-letter words Hebrew and Arabic attach to the next (ATTACHED_ONE_LETTER_WORDS), or none. */
