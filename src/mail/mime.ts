@@ -599,9 +599,38 @@ export async function stuffedLinesOf(raw: Buffer): Promise<StuffedLines> {
 }
 
 /** format=flowed decoded as libmime decodes it, the place of a stuffed `>` line kept (STUFFED_BYTE). */
-function flowedBytes(bytes: string, delSp: boolean): string {
+function flowedBytes(written: string, delSp: boolean): string {
+  const bytes = written.includes(PGP_SIGNED_MESSAGE) ? escapingUndoneWhereFlowed(written) : written;
   if (bytes.search(STUFFED_QUOTE) === -1) return libmime.decodeFlowed(bytes, delSp);
   return libmime.decodeFlowed(bytes.replace(STUFFED_QUOTE, ` ${STUFFED_BYTE}>`), delSp);
+}
+
+/** RFC 4880 §7's armor lines of a clear-signed text (sealed.ts takes the text out of its armor). */
+export const PGP_SIGNED_MESSAGE = '-----BEGIN PGP SIGNED MESSAGE-----';
+export const PGP_SIGNATURE_START = '-----BEGIN PGP SIGNATURE-----';
+/**
+ * The dash-escapes (RFC 4880 §7.1: a `- ` before a line that starts with `-`) that joining flowed lines
+ * would misread: the signature delimiter's, `- -- `, which ends in a space but is never flowed (RFC 3676
+ * §4.3), and one on a line a soft break flows onto the line above (`reads ` / `- -18 C`), where it would
+ * no longer open a line for sealed.ts to undo it.
+ */
+const ESCAPE_JOINING_FLOWED = /^- (?=-- \r?$)|(?<= \r?\n)- /gm;
+
+/**
+ * A clear-signed flowed text was flowed, then signed (mutt, NeoMutt, Claws): each signed block's
+ * escapes that its flowed decoding would misread (ESCAPE_JOINING_FLOWED) are undone first; the others
+ * open their lines and are undone with the armor (sealed.ts).
+ */
+function escapingUndoneWhereFlowed(bytes: string): string {
+  let undone = '';
+  let from = 0;
+  for (let start = bytes.indexOf(PGP_SIGNED_MESSAGE); start >= 0; start = bytes.indexOf(PGP_SIGNED_MESSAGE, from)) {
+    const end = bytes.indexOf(PGP_SIGNATURE_START, start);
+    if (end < 0) break;
+    undone += bytes.slice(from, start) + bytes.slice(start, end).replace(ESCAPE_JOINING_FLOWED, '');
+    from = end;
+  }
+  return undone + bytes.slice(from);
 }
 
 /** Labels read as UTF-8 with no decoder (mailsplit drops `ascii`; libmime reads these as UTF-8). */

@@ -5,7 +5,7 @@
  * 250 for a text that never reaches the phone.
  */
 import { RelayError } from '../errors.ts';
-import type { MailAttachment } from './mime.ts';
+import { type MailAttachment, PGP_SIGNATURE_START as SIGNATURE_START, PGP_SIGNED_MESSAGE as SIGNED_MESSAGE } from './mime.ts';
 import type { Removal } from './strip.ts';
 
 /** Detached signature parts (RFC 3156 §5, RFC 8551 §3.5; x- as older Outlook writes it): the sender attached nothing. */
@@ -65,9 +65,7 @@ const SEALED_PARTS: ReadonlyArray<{ readonly matches: (attachment: MailAttachmen
 /** An inline PGP message (RFC 4880 §6.2), unquoted: a `>` in front is a quoted one, removed with the quote. */
 const PGP_MESSAGE = /^-----BEGIN PGP MESSAGE-----[ \t]*$/m;
 
-/** RFC 4880 §7's lines, each alone on its line (trailing blanks allowed). */
-const SIGNED_MESSAGE = '-----BEGIN PGP SIGNED MESSAGE-----';
-const SIGNATURE_START = '-----BEGIN PGP SIGNATURE-----';
+/** RFC 4880 §7's lines (SIGNED_MESSAGE and SIGNATURE_START from mime.ts), each alone on its line (trailing blanks allowed). */
 const SIGNATURE_END = '-----END PGP SIGNATURE-----';
 /** An armor header under the first line (`Hash: SHA256`), up to the empty line before the text. */
 const ARMOR_HEADER = /^[A-Za-z][\w-]*: /;

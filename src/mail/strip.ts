@@ -325,8 +325,13 @@ function ownsDevice(line: string): boolean {
   const opening = DEVICE_START.exec(line)?.[0] ?? '';
   return OWNER_ENDING.test(opening) || OWNER_FIRST.test(line.slice(opening.length)) || OWNER_LAST.test(line);
 }
-/** A sign-off line: one of SIGN_OFFS, or several joined by `/` or `|` as bilingual signatures write them ("Mit freundlichen Grüßen / Kind regards"). */
-const signOffs = `(?:${anyOf(SIGN_OFFS)})[\\s,.!]*`;
+/**
+ * A sign-off line: one of SIGN_OFFS, or several joined by `/` or `|` as bilingual signatures write them
+ * ("Mit freundlichen Grüßen / Kind regards"). Each i also as Turkish's İ and ı, which a case-insensitive
+ * expression does not fold (see withTurkishI): "İyi çalışmalar" opens with one. In the expression, so
+ * no line is rewritten to test it.
+ */
+const signOffs = `(?:${anyOf(SIGN_OFFS.map(withTurkishI)).replace(/i/g, '[iİı]')})[\\s,.!]*`;
 const SIGN_OFF = new RegExp(`^${signOffs}(?:[/|]\\s*${signOffs})*$`, 'iu');
 const POSTSCRIPT = new RegExp(`^(?:${anyOf(POSTSCRIPTS)})(?![\\p{L}\\p{N}])`, 'iu');
 /** One or two of the one-letter words Hebrew and Arabic attach to the next (ATTACHED_ONE_LETTER_WORDS), or none. */
@@ -471,8 +476,10 @@ class Scan {
     this.#scan();
     this.#trimEnd();
     this.#dropFooter();
+    // A device line names the writer's phone or app, never a machine ("Sent from nagios01" is none):
+    // a person typed the mail on it, so it goes even when the text has an alert's `Label: value` lines.
+    this.#dropDeviceLine();
     if (!this.#isMachineMail()) {
-      this.#dropDeviceLine();
       this.#dropSignOff();
       this.#dropContactBlock();
     }
@@ -959,6 +966,8 @@ function footerStart(lines: readonly string[]): number {
  */
 export function quoteHeaderStart(lines: readonly string[], start: number): number {
   const unquoted = (index: number) => (lines[index] ?? '').replace(/^[\s>]+/, '').trim();
+  const marks = (index: number) => (/^[\s>]*/.exec(lines[index] ?? '')?.[0] ?? '').replace(/\s/g, '').length;
+  const copyMarks = marks(start);
   let from = start;
   for (;;) {
     let above = from - 1;
@@ -971,8 +980,12 @@ export function quoteHeaderStart(lines: readonly string[], start: number): numbe
     }
     // Right above the sent mail (a header block stands on it, not on an attribution), a run of
     // `Label: value` lines is its header block, in any language; a From line is its top. Fewer lines
-    // than a header block has are the writer's ("Meet at 8: room 4B.").
-    const headerLine = (index: number) => HEADER_LINE.test(unquoted(index)) || LABEL_LINE.test(unquoted(index));
+    // than a header block has are the writer's ("Meet at 8: room 4B."). A client copies the block
+    // with the mail, so a line in any language must carry the copy's `>` marks: the writer's own
+    // unquoted lines above a `>` copy ("Host: db2" / "State: DOWN" / "Since: 10:05") are text. Only
+    // the labels clients write (Outlook prefixes the copy, not its From:/Sent:/To:/Subject:) stand
+    // without them.
+    const headerLine = (index: number) => HEADER_LINE.test(unquoted(index)) || (marks(index) === copyMarks && LABEL_LINE.test(unquoted(index)));
     if (from === start && headerLine(above)) {
       let top = above;
       while (top > 0 && top > above - MAX_HEADER_LINES && !isFromLine(unquoted(top)) && headerLine(top - 1)) top--;

@@ -245,6 +245,35 @@ describe("thread-first text: the quoted copy of the relay's own reply mail is cu
     assert.ok(!suite.gateway.simulator.received.some((sms) => sms.text.includes('out of the office')));
   });
 
+  /** The copy of the reply mail quoted with `>`, as a client without an attribution line (mutt's `attribution=""`) writes it. */
+  const quotedCopy = () =>
+    decodeQuotedPrintable(sentBody)
+      .split(/\r?\n/)
+      .map((line) => (line === '' ? '>' : `> ${line}`))
+      .join('\r\n');
+
+  test("the writer's Label: value lines right above a quote with no attribution are sent, not cut as its header block", async () => {
+    const labels = 'Host: db2\r\nState: DOWN\r\nSince: 10:05';
+    const below = await sendReply(`Please check:\r\n${labels}\r\n\r\n${quotedCopy()}\r\n`, 'Re: SMS from +44 7700 900123');
+    assert.equal(below.data?.code, 250, below.data?.text);
+    assert.equal((await smsStarting('Please check')).text, 'Please check:\nHost: db2\nState: DOWN\nSince: 10:05');
+    const alone = await sendReply(`New address: Hauptstr. 5\r\nGate: 6\r\nTime: 10:30\r\n\r\n${quotedCopy()}\r\n`, 'Re: SMS from +44 7700 900123');
+    assert.equal(alone.data?.code, 250, alone.data?.text);
+    assert.equal((await smsStarting('New address')).text, 'New address: Hauptstr. 5\nGate: 6\nTime: 10:30');
+    // The quoted copy's own header block, quoted as the copy is, still goes with it, in any language.
+    const header = `> Nga: ${PHONE_ADDRESS}\r\n> Dërguar: e premte, 20 mars 2026 8:48 pd\r\n> Subjekti: SMS from +44 7700 900123\r\n>\r\n`;
+    const quotedHeader = await sendReply(`Po vij.\r\n\r\n${header}${quotedCopy()}\r\n`, 'Re: SMS from +44 7700 900123');
+    assert.equal(quotedHeader.data?.code, 250, quotedHeader.data?.text);
+    assert.equal((await smsStarting('Po vij')).text, 'Po vij.');
+  });
+
+  test('a reply typed on a phone loses its device line even when its text has three Label: value lines', async () => {
+    const body = `Please look:\r\nHost: db3\r\nState: DOWN\r\nSince: 11:05\r\n\r\nSent from my iPhone\r\n\r\n> On 20 Mar 2026, at 08:48, +44 7700 900123 <${PHONE_ADDRESS}> wrote:\r\n>\r\n${quotedCopy()}\r\n`;
+    const smtp = await sendReply(body, 'Re: SMS from +44 7700 900123');
+    assert.equal(smtp.data?.code, 250, smtp.data?.text);
+    assert.equal((await smsStarting('Please look')).text, 'Please look:\nHost: db3\nState: DOWN\nSince: 11:05');
+  });
+
   test('after retention erased the reply mail, the general rules decide (the unknown block stays)', async () => {
     // What `store.retention` does to a sent mail's content (this one is still queued: no mail server here).
     const db = new Database(join(suite.relay.config.dataDir, STORE_FILE));

@@ -62,6 +62,10 @@ const READ_BETTER = new Map([
   ],
   ['fixtures/powershell-utf16-bom-labelled-utf8.eml', 'UTF-16 with a BOM under a UTF-8 label: simpleParser reads it as UTF-8, readMail by its BOM'],
   ['fixtures/legacy-raw-koi8r-subject-empty-body.eml', "a raw 8-bit subject: simpleParser gives a U+FFFD per byte, readMail reads it in the text's charset"],
+  [
+    'fixtures/mutt-pgp-inline-signed-flowed.eml',
+    'a clear-signed flowed text: simpleParser joins the dash-escaped "- -- " with the name under it, readMail undoes the escape first',
+  ],
 ]);
 
 describe('readMail reads what simpleParser reads', () => {
@@ -310,6 +314,17 @@ describe('where readMail reads better than simpleParser, on purpose', () => {
     ];
     for (const [label, raw, text] of bodies) assert.equal(readMail(latin1(raw))?.text, text ?? 'Café crème € 5\n', label);
     assert.equal(readMail(latin1('Subject: St\xf6rung\n\n'))?.subject, 'Störung');
+  });
+
+  test('a clear-signed flowed text: the escapes that joining would misread are undone first, inside the signed block only', async () => {
+    const body =
+      'Outside reads \n- -5 C\n-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\nInside reads \n- -5 C\n- - a list item\n- -- \nAlice\n-----BEGIN PGP SIGNATURE-----\n\nAAAA\n-----END PGP SIGNATURE-----\n';
+    const raw = latin1(`Content-Type: text/plain; charset=utf-8; format=flowed\n\n${body}`);
+    const text = readMail(raw)?.text ?? '';
+    assert.match(text, /^Outside reads - -5 C\n/);
+    assert.match(text, /\nInside reads -5 C\n- - a list item\n-- \nAlice\n/);
+    // simpleParser reads the signed block as flowed lines alone.
+    assert.match((await simpleParser(raw, MAILPARSER_OPTIONS)).text ?? '', /\nInside reads - -5 C\n- - a list item\n- -- Alice\n/);
   });
 
   test('valid UTF-8 and declared charsets are read as before', () => {

@@ -177,6 +177,63 @@ describe('stripBody: signatures and device lines', () => {
     }
   });
 
+  it('cuts the closings of business mail in its languages with the signature block below (Swiss ss, &, short forms)', () => {
+    const block = '\n\nAlice Meyer\nLogistics\nACME Logistics AG, Bahnhofstrasse 1, 8001 Zürich\nTel: +41 44 123 45 67\n';
+    const reply = '\n\nOn 05.12.26 17:00, Bob <bob@example.com> wrote:\n> Which gate?\n';
+    for (const closing of [
+      'Freundliche Grüsse',
+      'Mit lieben Grüßen',
+      'Viele liebe Grüsse',
+      'LG',
+      'Thanks & Regards,',
+      'Thanks & regards',
+      'Thanks and best regards,',
+      'With best wishes,',
+      'Rgds',
+      'Amicalement,',
+      'Cdlt',
+      'Bàv',
+      'Très cordialement,',
+      'Hartelijke groet,',
+      'Met hartelijke groeten',
+      'Groetjes',
+      'Mvg',
+      'Hälsningar',
+      'Bästa hälsningar,',
+      'Serdecznie pozdrawiam',
+      'Pozdrowienia',
+      'Un abrazo,',
+      'Atte.',
+      'Abraço',
+      'Um abraço,',
+      'Un saluto',
+      'Saluti cordiali',
+      'İyi çalışmalar',
+      'Saygılar,',
+      'С наилучшими пожеланиями',
+      'Hilsen',
+      'Vh',
+      'Med venlige hilsner',
+      'Mit freundlichen Grüssen / Thanks & Regards',
+    ]) {
+      assert.equal(strip(`Gate 4 is closed, use gate 6.\n\n${closing}${block}`), 'Gate 4 is closed, use gate 6.', closing);
+      assert.equal(strip(`Gate 4 is closed, use gate 6.\n\n${closing}${block}${reply}`), 'Gate 4 is closed, use gate 6.', `${closing} (reply)`);
+    }
+  });
+
+  it('keeps a closing word inside a sentence, or with a sentence right under it, as the text', () => {
+    for (const text of [
+      'Un abrazo para todos, nos vemos el lunes.\nAna',
+      'Groetjes aan Piet, de poort is dicht.\nAnna',
+      'Hilsen fra Oslo\nKari',
+      'İyi çalışmalar dilerim, kapı 6 açık.\nAyşe',
+      'Thanks & regards to the night shift for fixing db1.\nBob',
+      'Gate 6.\n\nAmicalement\nrendez-vous à la porte 6.',
+    ]) {
+      assert.equal(strip(text), text);
+    }
+  });
+
   it('keeps a sign-off word far from the end, and "Thanks"', () => {
     const long = `Cheers\n${'line\n'.repeat(8)}`;
     assert.equal(strip(long), tidy(long));
