@@ -2,7 +2,7 @@ import { simpleParser } from 'mailparser';
 import { RelayError } from '../errors.ts';
 import { printableAscii } from './ascii.ts';
 import { HTML_RULE } from './html-lines.ts';
-import { htmlToText, plainWithoutSignature, withoutHtmlRules } from './html.ts';
+import { htmlToText, plainWithoutSignature, withoutRelayMarkers } from './html.ts';
 import {
   LabelledCharsetDecoder,
   MAILSPLIT_MAX_HEADER_BYTES,
@@ -195,7 +195,7 @@ export function extractRequest(
     subjectText = tokens.rest;
   }
 
-  const text = tidy(withoutHtmlRules(body.rest));
+  const text = tidy(withoutRelayMarkers(body.rest));
   // A reply names its conversation (`sent` was looked up): with nothing typed, its old subject is no text, quote or not.
   const answers = quoteRemoved || sent !== undefined;
   const subjectNew = subjectIsNew(prefixed, written, conversationSubjects);

@@ -11,7 +11,7 @@ type Linked = DomNode & { readonly prev?: Linked | null; readonly next?: Linked 
  * What an HTML rule (`<hr>`) is while the text rules read the text: a line they take for a rule, so a
  * list's footer below it and a quoted header under it are found as under a typed rule. It is a run of
  * U+E000, a private-use code point no mail's text writes (a font's own glyph at most, never a line of
- * them), so withoutHtmlRules and `smsrelay preview` tell it from any line a writer typed, `-=-=…` too.
+ * them), so withoutRelayMarkers and `smsrelay preview` tell it from any line a writer typed, `-=-=…` too.
  */
 export const HTML_RULE = '\uE000'.repeat(3);
 

@@ -3,7 +3,7 @@ import { LRUCache } from 'lru-cache';
 import { RelayError } from '../errors.ts';
 import { hiddenSelectors } from './style-sheets.ts';
 import { HTML_RULE, lineBreak } from './html-lines.ts';
-import { attributionStart } from './strip.ts';
+import { attributionStart, isStrongAttribution, joinLines } from './strip.ts';
 
 /**
  * Where Outlook (desktop and web) starts the copy of the mail replied to. Outlook always writes
@@ -19,20 +19,30 @@ const OUTLOOK_REPLY_HEADER =
  */
 const SIGNATURE_ELEMENTS = ['div.gmail_signature', '.moz-signature', '#Signature', '#ms-outlook-mobile-signature', '#AppleMailSignature'];
 
-/** Elements that hold quoted history in the HTML of common clients (Gmail's container: gmailQuote). */
-const QUOTE_ELEMENTS = ['blockquote[type=cite]', 'div[class*=yahoo_quoted]', 'div.protonmail_quote', 'blockquote.protonmail_quote'];
+/**
+ * The quote element whose attribution its clients write outside it, right above it: Roundcube,
+ * Evolution and Apple Mail's inline answers ("On … wrote:" in a <p> or <div> above
+ * `<blockquote type="cite">`).
+ */
+const CITE_QUOTE = 'blockquote[type=cite]';
+/**
+ * Quote elements that hold their own attribution (Yahoo's "On …, Bob wrote:", Proton's "On …, Bob
+ * wrote:" above its own blockquote): the line above them is the writer's. Listed after CITE_QUOTE,
+ * which Proton's blockquote matches too: of equal selectors the later one formats the element.
+ */
+const SELF_ATTRIBUTED_QUOTES = ['div[class*=yahoo_quoted]', 'div.protonmail_quote', 'blockquote.protonmail_quote'];
 /** Thunderbird's attribution, an element of its own right above its quote. */
 const CITE_PREFIX = '.moz-cite-prefix';
 
 /**
  * Where a quote element, or Thunderbird's attribution element, was removed: a line of private-use
- * code points (as HTML_RULE) while the text is read, so that an attribution the client wrote outside
- * its quote element (Roundcube, Evolution, Apple Mail's inline answers: "On … wrote:" in a <p> or
- * <div> above `<blockquote type="cite">`) goes with it (withoutQuoteAttributions). Left there, the
- * text rules would read the writer's lines below it as the quoted mail.
+ * code points (as HTML_RULE) while the text is read. Below REMOVED_CITE, a removed
+ * `blockquote type=cite`, the attribution its client wrote above it goes too (withoutQuoteAttributions):
+ * left there, the text rules would read the writer's lines below it as the quoted mail. Below
+ * REMOVED_ELEMENT, an element that held its own attribution or was Thunderbird's, nothing more goes.
  */
-const REMOVED_QUOTE = '\uE001'.repeat(3);
-const REMOVED_ATTRIBUTION = '\uE002'.repeat(3);
+const REMOVED_CITE = '\uE001'.repeat(3);
+const REMOVED_ELEMENT = '\uE002'.repeat(3);
 const removedAs =
   (line: string): FormatCallback =>
   (_elem, _walk, builder) => {
@@ -40,12 +50,12 @@ const removedAs =
     builder.addLiteral(line);
     builder.closeBlock({ trailingLineBreaks: 1 });
   };
-const removedQuote = removedAs(REMOVED_QUOTE);
-const removedAttribution = removedAs(REMOVED_ATTRIBUTION);
+const removedCite = removedAs(REMOVED_CITE);
+const removedElement = removedAs(REMOVED_ELEMENT);
 /** How a reading removes the quote and signature elements of common clients. */
 const QUOTE_AND_SIGNATURE_SELECTORS: Selectors = [
-  ...QUOTE_ELEMENTS.map((selector) => ({ selector, format: 'removedQuote' })),
-  { selector: CITE_PREFIX, format: 'removedAttribution' },
+  { selector: CITE_QUOTE, format: 'removedCite' },
+  ...[...SELF_ATTRIBUTED_QUOTES, CITE_PREFIX].map((selector) => ({ selector, format: 'removedElement' })),
   ...SIGNATURE_ELEMENTS.map((selector) => ({ selector, format: 'skip' })),
 ];
 
@@ -100,7 +110,7 @@ const COMMON_SELECTORS: Selectors = [
   // A form's fields each on their line: inline, a textarea's text and a list's choice ran together ("form textopt A").
   { selector: 'textarea', format: 'block', options: { leadingLineBreaks: 1, trailingLineBreaks: 1 } },
   { selector: 'select', format: 'chosenOption' },
-  // A rule is HTML_RULE through the text rules (a footer or a quoted header below it), then a paragraph break (withoutHtmlRules).
+  // A rule is HTML_RULE through the text rules (a footer or a quoted header below it), then a paragraph break (withoutRelayMarkers).
   { selector: 'hr', format: 'htmlRule' },
   { selector: 'table', format: 'dataTable', options: { uppercaseHeaderCells: false, colSpacing: 1, maxColumnWidth: Number.MAX_SAFE_INTEGER } },
 ];
@@ -116,12 +126,25 @@ const SELECTORS: Readonly<Record<Reading, Selectors>> = { reply: REPLY_SELECTORS
 /** A Word list item's marker: what other lists' items start with. */
 const wordListMarker: FormatCallback = (_elem, _walk, builder) => builder.addInline('- ');
 
-/** The text with each HTML_RULE left by the text rules as a paragraph break: 40 characters of rule would cost a quarter of an SMS. */
-export const withoutHtmlRules = (text: string) =>
-  text.includes(HTML_RULE)
+/** The markers the relay writes into a mail's text while reading its HTML: a rule, a removed quote element. */
+const RELAY_MARKERS = [HTML_RULE, REMOVED_CITE, REMOVED_ELEMENT];
+const RELAY_MARKER = new RegExp(RELAY_MARKERS.join('|'), 'g');
+/** A list item's prefix and the indent of its further lines (the `- ` of COMMON_SELECTORS' lists), before a block on its own line. */
+const LIST_INDENT = /^\s*(?:- )?/;
+/** The relay's marker a line of the text is, its list item's indent aside, or undefined. */
+const markerOf = (line: string) => RELAY_MARKERS.find((marker) => line.replace(LIST_INDENT, '') === marker);
+
+/**
+ * The text without the relay's markers, its last step: a line that is one (an HTML_RULE the text rules
+ * left: 40 characters of rule would cost a quarter of an SMS) is a paragraph break, and one standing
+ * beside text on a line (a rule or quote in a table's cell beside another) goes; left, any of them
+ * would make the SMS UCS-2.
+ */
+export const withoutRelayMarkers = (text: string) =>
+  RELAY_MARKERS.some((marker) => text.includes(marker))
     ? text
         .split('\n')
-        .map((line) => (line === HTML_RULE ? '' : line))
+        .map((line) => (markerOf(line) === undefined ? line.replace(RELAY_MARKER, '') : ''))
         .join('\n')
     : text;
 const htmlRule: FormatCallback = (_elem, _walk, builder) => {
@@ -163,7 +186,7 @@ const hasText = (node: DomNode): boolean => (node.type === 'text' ? (node.data ?
 const converterOf = (selectors: Selectors, only?: string[]) =>
   compile({
     wordwrap: false,
-    formatters: { lineBreak, wordListMarker, htmlRule, chosenOption, gmailQuote, removedQuote, removedAttribution },
+    formatters: { lineBreak, wordListMarker, htmlRule, chosenOption, gmailQuote, removedCite, removedElement },
     selectors,
     ...(only ? { baseElements: { selectors: only, returnDomByDefault: false } } : {}),
   });
@@ -195,37 +218,42 @@ const hidingConverters = new LRUCache<string, (html: string) => string>({ max: C
  */
 function visibleText(written: string, reading: Reading): string {
   const html = withTitleClosed(written);
-  const convert = (html: string) => withoutQuoteAttributions(CONVERTERS[reading](html));
+  const unhidden = () => withoutQuoteAttributions(CONVERTERS[reading](html), reading);
   const hidden = hiddenSelectors(html);
-  if (hidden.length === 0) return convert(html);
+  if (hidden.length === 0) return unhidden();
   const key = `${reading}:${hidden.join(',')}`;
   let hiding = hidingConverters.get(key);
   if (!hiding) {
     hiding = converterOf([...SELECTORS[reading], ...hidden.map((selector) => ({ selector, format: 'skip' }))]);
     hidingConverters.set(key, hiding);
   }
-  const text = withoutQuoteAttributions(hiding(html));
-  return text.trim() === '' ? convert(html) : text;
+  const text = withoutQuoteAttributions(hiding(html), reading);
+  return text.trim() === '' ? unhidden() : text;
 }
 
-const isRemoval = (line: string) => line === REMOVED_QUOTE || line === REMOVED_ATTRIBUTION;
+const isRemoval = (line: string) => {
+  const marker = markerOf(line);
+  return marker === REMOVED_CITE || marker === REMOVED_ELEMENT;
+};
 
 /**
  * The text without the stand-ins of removed quote elements, and without the attribution right above
- * each removed quote (not above Thunderbird's attribution element: the line above that one is the
- * writer's). Between the writer's lines (inline answers) a removed quote leaves a paragraph break, as
- * `>` lines the text rules remove do; elsewhere nothing.
+ * each removed `blockquote type=cite` (not above Thunderbird's attribution element, nor above a quote
+ * element holding its own: the line above those is the writer's). In a mail that answers nothing it
+ * goes only when it is certain (isStrongAttribution), as the text rules read one above `>` lines there.
+ * Between the writer's lines (inline answers) a removed quote leaves a paragraph break, as `>` lines
+ * the text rules remove do; elsewhere nothing.
  */
-function withoutQuoteAttributions(text: string): string {
-  if (!text.includes(REMOVED_QUOTE) && !text.includes(REMOVED_ATTRIBUTION)) return text;
+function withoutQuoteAttributions(text: string, reading: Reading): string {
+  if (!text.includes(REMOVED_CITE) && !text.includes(REMOVED_ELEMENT)) return text;
   const kept: string[] = [];
   for (const line of text.split('\n')) {
     if (line.trim() === '' && isRemoval(kept.at(-1) ?? '')) continue;
-    if (line === REMOVED_QUOTE) {
+    if (markerOf(line) === REMOVED_CITE) {
       const above = kept.findLastIndex((earlier) => earlier.trim() !== '');
       // A stand-in stays until the end, so that a quote right below Thunderbird's attribution finds no line to take.
       const start = above >= 0 && !isRemoval(kept[above] ?? '') ? attributionStart(kept, above) : undefined;
-      if (start !== undefined) kept.splice(start, above + 1 - start);
+      if (start !== undefined && (reading !== 'new' || isStrongAttribution(joinLines(kept, start, above)))) kept.splice(start, above + 1 - start);
     }
     kept.push(line);
   }

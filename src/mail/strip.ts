@@ -1086,7 +1086,8 @@ function paragraphHead(lines: readonly string[], from: number, to: number, chars
   return head.slice(0, chars);
 }
 
-function joinLines(lines: readonly string[], from: number, to: number): string {
+/** Lines `from` to `to` as one, each trimmed: an attribution its client wrapped. */
+export function joinLines(lines: readonly string[], from: number, to: number): string {
   return lines
     .slice(from, to + 1)
     .map((line) => line.trim())
@@ -1119,7 +1120,7 @@ function isAttribution(text: string): boolean {
 }
 
 /** An attribution certain enough to end the text when no quote follows it (a copy without `>`). */
-function isStrongAttribution(text: string): boolean {
+export function isStrongAttribution(text: string): boolean {
   if (DASHED_ATTRIBUTION.test(text)) return true;
   const verb = VERB.test(text);
   const address = ADDRESS.test(text);

@@ -9,7 +9,7 @@ export const NO_CONVERSATION_THEN = '';
 export type Route = { readonly mailbox: string; readonly conversation: Conversation | undefined };
 
 export interface ReplyTrackingOptions {
-  readonly store: Pick<ReplyStore, 'conversation' | 'latestConversation' | 'contextOfTracking' | 'contextOfMail'>;
+  readonly store: Pick<ReplyStore, 'conversation' | 'latestConversation' | 'contextOfTracking' | 'contextOfMail' | 'answeredNumbers'>;
   /** How recent the latest conversation with a number must be to take an SMS without a known context. */
   readonly windowMs: number;
   readonly defaultMailbox: string | undefined;
@@ -77,7 +77,7 @@ export class ReplyTracking {
     const conversations = await this.#conversations(context, numbers);
     const own = ownMailboxes(clues);
     const held = conversations.filter((found) => !own.has(found.mailbox.toLowerCase()));
-    const unanswered = await this.#unanswered(held, clues.threadIds);
+    const unanswered = await this.#unanswered(context, held, clues.threadIds);
     if (unanswered.length > 0) {
       const fresh = this.#result(clues, newUserContext(), false, []);
       return named === undefined ? fresh : { ...fresh, notTaken: { context: named, numbers: unanswered.map((found) => found.number) } };
@@ -141,13 +141,21 @@ export class ReplyTracking {
   }
 
   /**
-   * Of another mailbox's conversations, those this mail answers no mail of, each with its own number: a
-   * thread found through one number (the writer's own conversation with it, under the same context)
-   * proves nothing about another number's, and a mail to both would otherwise be taken into that one.
+   * Of another mailbox's conversations under `context`, those this mail answers no mail of, each with
+   * its own number (any of the Message-IDs it answers, not only the first the store knows): a thread
+   * found through one number (the writer's own conversation with it, under the same context) proves
+   * nothing about another number's, and a mail to both would otherwise be taken into that one.
    */
-  async #unanswered(held: readonly Conversation[], threadIds: readonly string[]): Promise<Conversation[]> {
-    const answers = await Promise.all(held.map(async (found) => (await this.#threadContext(threadIds, [found.number])) === found.context));
-    return held.filter((_, index) => !answers[index]);
+  async #unanswered(context: string, held: readonly Conversation[], threadIds: readonly string[]): Promise<Conversation[]> {
+    if (held.length === 0) return [];
+    const answered = new Set(
+      await this.#options.store.answeredNumbers(
+        context,
+        threadIds,
+        held.map((found) => found.number),
+      ),
+    );
+    return held.filter((found) => !answered.has(found.number));
   }
 
   /** The conversations under `context` with these numbers that exist. */

@@ -150,6 +150,9 @@ export function prepareReplyStatements(db: Database) {
       SELECT m.user_context AS context FROM outbound o JOIN messages m ON m.id = o.message_id
       WHERE o.tracking_id = ? AND o.number = ? ORDER BY o.id DESC LIMIT 1`),
     contextOfMail: db.prepare('SELECT context FROM conversation_mail WHERE message_id_header = ? AND number = ?'),
+    answeredNumbers: db.prepare(`
+      SELECT DISTINCT number FROM conversation_mail
+      WHERE context = ? AND message_id_header IN (SELECT value FROM json_each(?)) AND number IN (SELECT value FROM json_each(?))`),
     touchConversation: db.prepare('UPDATE conversations SET last_used_at = ? WHERE context = ? AND number = ?'),
     insertInbound: db.prepare(`
       INSERT INTO inbound (id, provider, provider_id, number, text, sent_at, user_context, received_at, mailbox, context)

@@ -590,6 +590,15 @@ export class SqliteStore implements Store {
     });
   }
 
+  async answeredNumbers(context: string, messageIdHeaders: readonly string[], numbers: readonly string[]): Promise<string[]> {
+    if (messageIdHeaders.length === 0 || numbers.length === 0) return [];
+    return this.#read(() =>
+      (this.#replies.answeredNumbers.all(context, JSON.stringify(messageIdHeaders), JSON.stringify(numbers)) as Array<{ number: string }>).map(
+        (row) => row.number,
+      ),
+    );
+  }
+
   async sentReplies(context: string, numbers: readonly string[], limit: number): Promise<Buffer[]> {
     return this.#read(() =>
       numbers.flatMap((number) => (this.#replies.sentReplies.all(context, number, limit) as Array<{ raw: Buffer }>).map((row) => row.raw)).slice(0, limit),

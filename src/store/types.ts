@@ -544,6 +544,11 @@ export interface ReplyStore {
   /** The context of the conversation with `number` that one of these Message-IDs belongs to. */
   contextOfMail(messageIdHeaders: readonly string[], numbers: readonly string[]): Promise<string | undefined>;
   /**
+   * Of `numbers`, those whose conversation `context` one of these Message-IDs is a mail of, sent to
+   * that number: the conversations a mail answering them continues. One read for all the numbers.
+   */
+  answeredNumbers(context: string, messageIdHeaders: readonly string[], numbers: readonly string[]): Promise<string[]>;
+  /**
    * The reply mails (raw) the relay sent to the mailbox of conversation `context` for SMS from
    * `numbers`, newest first; those whose content retention erased are not among them.
    */

@@ -108,10 +108,8 @@ describe('htmlToText', () => {
     assert.equal(toText('<blockquote type="cite">old</blockquote><div>New text</div>'), 'New text');
   });
 
-  it("drops an attribution written outside the quote element it stands above, of any client, wrapped too; a line above Thunderbird's own attribution element stays", () => {
-    for (const quote of ['<blockquote type="cite">old</blockquote>', '<div class="protonmail_quote">old</div>', '<div class="yahoo_quoted">old</div>']) {
-      assert.equal(tidy(toText(`<p>Yes</p><p>On 6 Dec 2026, at 15:01, Bob wrote:</p>${quote}<p>Below</p>`)), 'Yes\n\nBelow', quote);
-    }
+  it("drops an attribution written outside a blockquote type=cite right above it, wrapped too; a line above Thunderbird's own attribution element stays", () => {
+    assert.equal(tidy(toText('<p>Yes</p><p>On 6 Dec 2026, at 15:01, Bob wrote:</p><blockquote type="cite">old</blockquote><p>Below</p>')), 'Yes\n\nBelow');
     assert.equal(
       tidy(toText('<div>Am 06.12.2026 um 15:01 schrieb Bob<br>&lt;bob@example.com&gt;:</div><blockquote type="cite">old</blockquote><div>Below</div>')),
       'Below',
@@ -121,6 +119,28 @@ describe('htmlToText', () => {
     const thunderbird =
       '<div>Done at 15:00:</div><div class="moz-cite-prefix">On 06/12/2026 15:01, Bob wrote:<br></div><blockquote type="cite">old</blockquote><div>Below</div>';
     assert.equal(tidy(toText(thunderbird)), 'Done at 15:00:\n\nBelow');
+  });
+
+  it("keeps the writer's line above Yahoo's and Proton's quote elements, which hold their own attribution", () => {
+    const yahoo = '<div class="yahoo_quoted"><div>On Sunday, 6 December 2026, 15:01:22 GMT, Bob &lt;bob@example.com&gt; wrote:</div><div>old</div></div>';
+    const proton =
+      '<div class="protonmail_quote">------- Original Message -------<br>On Sunday, 6 December 2026 at 15:01, Bob &lt;bob@example.com&gt; wrote:<br><blockquote class="protonmail_quote" type="cite">old</blockquote></div>';
+    const protonBlockquote = '<blockquote class="protonmail_quote" type="cite">old</blockquote>';
+    for (const quote of [yahoo, proton, protonBlockquote]) {
+      assert.equal(
+        tidy(toText(`<p>Yes</p><p>Gate 4 closed on 6 Dec 2026 at 15:00:</p>${quote}<p>Below</p>`)),
+        'Yes\n\nGate 4 closed on 6 Dec 2026 at 15:00:\n\nBelow',
+        quote,
+      );
+    }
+  });
+
+  it('in a mail that answers nothing, takes the line above a quote along only when it is certainly an attribution, as the text rules do', () => {
+    const newMail = (line: string) => tidy(htmlToText(`<p>Top line.</p><p>${line}</p><blockquote type="cite">old</blockquote><p>Below</p>`, false, false).text);
+    for (const line of ['Meeting moved to Monday 7 Dec 2026 at 10:00:', 'Please write to ops@example.com:', 'Here is what Bob wrote:']) {
+      assert.equal(newMail(line), `Top line.\n\n${line}\n\nBelow`, line);
+    }
+    assert.equal(newMail('On 6 Dec 2026, at 15:01, Bob wrote:'), 'Top line.\n\nBelow');
   });
 
   it("drops Outlook desktop's signature from its _MailAutoSig anchor's paragraph on, and the signature elements of Outlook's other apps and iOS Mail", () => {
@@ -164,6 +184,25 @@ describe('form fields and rules, as the phone gets them', () => {
     const form =
       '<p>Severity:</p><select><option>low</option><optgroup label="urgent"><option selected>high</option></optgroup></select><select><option>db1</option><option>db2</option></select>';
     assert.equal(toText(form), 'Severity:\n\nhigh\ndb1');
+  });
+
+  it('a quote or rule in a table cell or a list item leaves no marker in the SMS, and takes nothing of the cell or item beside it', async () => {
+    const reply = 'Subject: Re: Disk\r\nIn-Reply-To: <disk@example.com>\r\n';
+    const cases: Array<[string, string]> = [
+      [
+        '<p>Yes, gate 4.</p><table><tr><td>Status ok</td><td><blockquote type="cite">old</blockquote></td></tr></table><p>Below</p>',
+        'Yes, gate 4.\n\nStatus ok\n\nBelow',
+      ],
+      ['<table><tr><td>Gate 4 ok</td><td><div class="moz-cite-prefix">On 6 Dec 2026, Bob wrote:</div></td></tr></table>', 'Gate 4 ok'],
+      ['<table><tr><td>Gate 4</td><td><hr></td></tr></table><p>Open at 8.</p>', 'Gate 4\n\nOpen at 8.'],
+      ['<ul><li>Valve 2 closed</li><li><blockquote type="cite">old</blockquote></li></ul><p>Below</p>', '- Valve 2 closed\n\nBelow'],
+      [
+        '<p>Answers below</p><ol><li>Valve 2?<blockquote type="cite">Is valve 2 closed?</blockquote>Yes, closed.</li></ol>',
+        'Answers below\n\n- Valve 2?\n\nYes, closed.',
+      ],
+      ['<ul><li>see: <blockquote type="cite">old</blockquote> ok</li></ul>', '- see:\n\nok'],
+    ];
+    for (const [html, text] of cases) assert.equal(await sent(html, reply), text, html);
   });
 
   it('an HTML rule (<hr>) is a paragraph break, yet a footer or a quoted header under it goes as under a typed rule', async () => {

@@ -237,6 +237,36 @@ describe('replies and delivery reports', () => {
     assert.ok(!mailsTo('mallory@evil.example').some((mail) => mail.raw.includes('answer to Bob')));
   });
 
+  test("a colleague's reply naming a conversation of its thread continues it, though the mail it answers is of another", async () => {
+    const bobs = '447700900724';
+    await write('bob@example.com', bobs, 'Pump 7', 'Pump 7 is down', { 'X-UserContext': 'pump7-job', 'Message-ID': '<bob-724a@example.com>' });
+    assert.equal((await smsTo(bobs)).userContext, 'pump7-job');
+    // Bob's follow-up in the same thread opens the parts order's own conversation with the phone.
+    await write('bob@example.com', bobs, 'Re: Pump 7', 'Order the seal kit', {
+      'X-UserContext': 'pump7-parts',
+      'Message-ID': '<bob-724b@example.com>',
+      'In-Reply-To': '<bob-724a@example.com>',
+      References: '<bob-724a@example.com>',
+    });
+    assert.equal((await smsTo(bobs, 2)).userContext, 'pump7-parts');
+    // Carol answers the follow-up about the job: her thread holds the job's mail to that phone, further back.
+    const { data } = await sendMail(smtpPort(), {
+      from: 'carol@example.com',
+      to: [`${bobs}@sms.example.com`],
+      subject: 'Re: Pump 7 [UserContext: pump7-job]',
+      body: 'Take the spare pump from store 2',
+      headers: {
+        From: 'carol@example.com',
+        'Message-ID': '<carol-724@example.com>',
+        'In-Reply-To': '<bob-724b@example.com>',
+        References: '<bob-724a@example.com> <bob-724b@example.com>',
+      },
+    });
+    assert.equal(data?.code, 250, data?.text);
+    assert.equal((await smsTo(bobs, 3)).userContext, 'pump7-job', data?.text);
+    assert.doesNotMatch(data?.text ?? '', /another mailbox's conversation/);
+  });
+
   test("a reply-all adding a number that another mailbox texts under the same context gets a new context: the phone's answers stay that mailbox's", async () => {
     const [alices, bobs] = ['447700900722', '447700900723'];
     await write('alice@example.com', alices, 'Job 99', 'Crew on site?', { 'X-UserContext': 'job99-722', 'Message-ID': '<alice-722@example.com>' });

@@ -92,6 +92,10 @@ forEachStore((kind) =>
       assert.equal((await store.conversation('c1', PHONE))?.mailbox, 'bob@example.com');
       assert.equal(await store.contextOfMail(['<nope@example.com>', first.messageIdHeader ?? ''], [PHONE]), 'c1');
       assert.equal(await store.contextOfMail([first.messageIdHeader ?? ''], ['+447700900999']), undefined);
+      // Whether a mail answers the conversation, number by number, by any of its Message-IDs: one read for them all.
+      assert.deepEqual(await store.answeredNumbers('c1', ['<nope@example.com>', first.messageIdHeader ?? ''], [PHONE, '+447700900999']), [PHONE]);
+      assert.deepEqual(await store.answeredNumbers('c2', [first.messageIdHeader ?? ''], [PHONE]), []);
+      assert.deepEqual(await store.answeredNumbers('c1', [], [PHONE]), []);
     });
 
     test("a conversation names its latest mail's Outlook Thread-Index (folded or not), and none for a mail without one or with a value of another form", async () => {

@@ -1608,6 +1608,15 @@ export class PostgresStore implements Store, ClusterStore {
     return row?.context;
   }
 
+  async answeredNumbers(context: string, messageIdHeaders: readonly string[], numbers: readonly string[]): Promise<string[]> {
+    if (messageIdHeaders.length === 0 || numbers.length === 0) return [];
+    const rows = await this.#rows<{ number: string }>(
+      'SELECT DISTINCT number FROM conversation_mail WHERE context = $1 AND message_id_header = ANY($2::text[]) AND number = ANY($3::text[])',
+      [context, messageIdHeaders, numbers],
+    );
+    return rows.map((row) => row.number);
+  }
+
   async sentReplies(context: string, numbers: readonly string[], limit: number): Promise<Buffer[]> {
     const rows = await this.#rows<{ raw: Buffer }>(
       `SELECT m.raw FROM inbound i JOIN mail_out m ON m.message_id = i.id AND m.kind = 'reply'
