@@ -222,7 +222,10 @@ export const RELAY_ERRORS = {
     text: 'Temporary local problem: the message store is unavailable, try again later',
     internal: true,
   },
-  /** The store's lock was held by another process (an operator's command, a backup) past `store.busyTimeout`. */
+  /**
+   * SQLite's lock was held by another process (an operator's command, a backup) past `store.busyTimeout`.
+   * Never PostgreSQL's: its server full of connections (53300) may not free itself (STORE_UNAVAILABLE, src/store/rows.ts).
+   */
   STORE_BUSY: {
     smtp: 451,
     enhanced: '4.3.0',

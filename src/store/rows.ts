@@ -374,13 +374,15 @@ export function asStoreError(error: unknown): RelayError {
 
 /**
  * The database's error codes by what a client should do. A full disk: SQLITE_FULL, or PostgreSQL's
- * disk_full (53100). Busy, free again in a moment: SQLite's lock held past `store.busyTimeout`, or every
- * connection slot of the PostgreSQL server taken (too_many_connections, 53300: slots free as other
- * clients leave, as a lock does). The rest of PostgreSQL's class 53, insufficient_resources (53000) and
- * out_of_memory (53200), is the server's own trouble, with no time it ends by: unavailable, as the server down.
+ * disk_full (53100). Busy, free again in a moment: SQLite's lock held by another process past
+ * `store.busyTimeout` (PostgreSQL waits for its locks with no timeout of the relay's). The rest of
+ * PostgreSQL's class 53 is unavailable, as the server down: insufficient_resources (53000) and
+ * out_of_memory (53200) are the server's own trouble with no time they end by, and too_many_connections
+ * (53300) frees itself only if other clients leave: with max_connections below what the relays' pools
+ * open it lasts until the operator acts (the health's reason says what to do: postgres/store.ts describe).
  */
 const DISK_FULL_CODES = /^(SQLITE_FULL|53100$)/;
-const STORE_BUSY_CODES = /^(SQLITE_BUSY|SQLITE_LOCKED|53300$)/;
+const STORE_BUSY_CODES = /^(SQLITE_BUSY|SQLITE_LOCKED)/;
 
 /** Which of the store's failures `error` is to its callers (asStoreError), and so what mail and webhooks get meanwhile. */
 export function storeFailureCode(error: unknown): StoreFailureCode {

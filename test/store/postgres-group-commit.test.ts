@@ -312,10 +312,11 @@ describeOnPostgres('PostgreSQL: commit groups in flight', async () => {
       pool,
       wake: () => undefined,
       isConnectionError: () => false,
+      isStoreFault: () => false,
       onCommit: () => {
         commits += 1;
       },
-      onConnectionError: () => undefined,
+      onServerFailure: () => undefined,
       types: { getTypeParser: (oid, format) => pg.types.getTypeParser(oid, format) },
       waitingMs: WAITING_MS,
     });

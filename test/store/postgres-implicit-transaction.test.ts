@@ -29,8 +29,9 @@ function writerOn(url: string): { writer: GroupWriter; pool: pg.Pool; errors: un
     pool,
     wake: () => undefined,
     isConnectionError: () => false,
+    isStoreFault: () => false,
     onCommit: () => undefined,
-    onConnectionError: (error) => errors.push(error),
+    onServerFailure: (error) => errors.push(error),
     types: { getTypeParser: (oid, format) => pg.types.getTypeParser(oid, format) },
   });
   return { writer, pool, errors };

@@ -14,7 +14,10 @@
  * transaction of its whole group, so the group is rolled back and each of its writes runs again
  * alone, in order: only the faulty one fails, the others commit as if they had come alone. (No
  * savepoints: they would cost two round trips per write on every group to spare a retry on the
- * rare group that meets an error.) The server or the way to it failing fails the whole group.
+ * rare group that meets an error.) The server or the way to it failing fails the whole group, and
+ * its connection goes. The server short of its own resources on a connection that works (a full disk:
+ * isStoreFault) rolls the group back as a write's own error does, the connection stays in the pool, and
+ * each write runs again alone: those small enough to fit (a heartbeat, an outcome) still commit.
  */
 import type pg from 'pg';
 import { runBatch, type Statement, type TypeParsers } from './batch.ts';
@@ -153,12 +156,17 @@ export interface GroupWriterOptions {
   readonly pool: pg.Pool;
   /** A group committed that added due work to `queues`: tell the other relays (notify.ts, WakeSender). */
   readonly wake: (queues: readonly Notice[]) => void;
-  /** The server or the way to it failed (as opposed to one write being wrong). */
+  /** The server or the way to it failed (as opposed to one write being wrong): the connection is broken and goes. */
   readonly isConnectionError: (error: unknown) => boolean;
+  /**
+   * The server cannot do this write now for want of its own resources (a full disk), on a connection that
+   * works: the connection stays, the group's writes run again alone, and the store is told (onServerFailure).
+   */
+  readonly isStoreFault: (error: unknown) => boolean;
   /** A group committed: how many writes, in how long, and whether its COMMIT waited for the WAL flush. */
   readonly onCommit: (writes: number, seconds: number, synced: boolean) => void;
-  /** A group failed because the server or the way to it did. */
-  readonly onConnectionError: (error: unknown) => void;
+  /** A group or a write failed because the server or the way to it did (isConnectionError, isStoreFault). */
+  readonly onServerFailure: (error: unknown) => void;
   /** The pool's type parsers, for the results of batches as for the client's own queries. */
   readonly types: TypeParsers;
   /** How long a group is in flight before it counts as waiting; GROUP_WAITING_MS unless a test needs a margin. */
@@ -326,24 +334,26 @@ export class GroupWriter {
       const started = performance.now();
       const together = await this.#transaction(client, group);
       if (together.ok) {
+        for (const [index, write] of group.entries()) settle(write, together.results[index]);
+        // After the answers: a mail's (PostgresStore.acceptMail) tells the store mail is taken before its commit is counted.
         this.#options.onCommit(group.length, (performance.now() - started) / 1000, synced);
         woken.push(...group.flatMap((write) => write.wakes));
-        for (const [index, write] of group.entries()) settle(write, together.results[index]);
       } else if (group.length === 1) {
-        group[0]?.reject(together.error);
+        this.#failed(group[0], together.error);
       } else {
-        // Rolled back for one write's own reason: each runs again alone, in order, and only its own error fails it.
+        if (this.#options.isStoreFault(together.error)) this.#options.onServerFailure(together.error);
+        // Rolled back for one write's own reason or the server's lack of room: each runs again alone, in order, and only its own error fails it.
         for (const write of group) {
           const started = performance.now();
           const alone = await this.#transaction(client, [write]);
           if (!alone.ok) {
-            write.reject(alone.error);
+            this.#failed(write, alone.error);
             continue;
           }
           // Alone, it commits as its own durability says (#transaction), not its group's.
+          settle(write, alone.results[0]);
           this.#options.onCommit(1, (performance.now() - started) / 1000, write.synced);
           woken.push(...write.wakes);
-          settle(write, alone.results[0]);
         }
       }
       client.release();
@@ -444,8 +454,14 @@ export class GroupWriter {
     return results;
   }
 
+  /** A write that failed alone (its group rolled back): a store fault tells the store, whose health it is. */
+  #failed(write: PendingWrite | undefined, error: unknown): void {
+    if (this.#options.isStoreFault(error)) this.#options.onServerFailure(error);
+    write?.reject(error);
+  }
+
   #lost(group: readonly PendingWrite[], error: unknown): void {
-    if (this.#options.isConnectionError(error)) this.#options.onConnectionError(error);
+    if (this.#options.isConnectionError(error) || this.#options.isStoreFault(error)) this.#options.onServerFailure(error);
     // A write already settled (resolved or rejected alone) ignores this.
     for (const write of group) write.reject(error);
   }

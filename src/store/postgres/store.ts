@@ -138,7 +138,7 @@ import { addPart, expirePartSets, overduePartSets } from './reassembly.ts';
 import { TurnReads } from './turn-reads.ts';
 import type { PauseChange, ProbeClaim, RateLimitSettings, RateTaken, SharedGatewayState } from '../shared-state-types.ts';
 import * as shared from './shared-state.ts';
-import { databaseUrl, redactUrl } from './url.ts';
+import { databaseUrl, POOL_MAX_CONNECTIONS, redactUrl } from './url.ts';
 import type { PartReceipt, PartReceiptResult, PartsOfSms, SentParts } from '../part-receipts-types.ts';
 import * as sentParts from './part-receipts.ts';
 
@@ -163,6 +163,12 @@ const READY_PROBE_WAIT_MS = 1_000;
  */
 const WRITE_PROBE_INSERT = "INSERT INTO control (key, value) VALUES ('write_probe', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value";
 const WRITE_PROBE_DELETE: Statement = { text: "DELETE FROM control WHERE key = 'write_probe'", values: [] };
+/** The store's health from a connect until the write probe commits (#proveWrites). */
+const WRITES_UNPROVEN: StoreHealth = {
+  state: 'failing',
+  reason: 'connected to PostgreSQL; writes not proven yet (the write probe has not committed)',
+  code: 'STORE_UNAVAILABLE',
+};
 /**
  * How long a "not opted out" answer is trusted without news (#notOptedOut): another relay's STOP is
  * heard at once, unless its notification was lost with that relay between its commit and the notice;
@@ -621,11 +627,17 @@ export class PostgresStore implements Store, ClusterStore {
   readonly #sslMode: string;
   readonly #onHealth: (health: StoreHealth) => void;
   #health: StoreHealth = { state: 'ok' };
+  /** The health the listener was told last (#tell): a connect's WRITES_UNPROVEN is told only if it lasts (#proveWrites). */
+  #told: StoreHealth = { state: 'ok' };
   /** Until the schema is current nothing else may touch the database. */
   #ready = false;
   #closed = false;
   #retry: NodeJS.Timeout | undefined;
-  #lastProbe = 0;
+  /**
+   * When a commit that tells whether mail is taken was last tried: the write probe's start, a mail's commit
+   * that succeeded, any commit that failed. No probe within PROBE_INTERVAL_MS of it: its answer is as fresh.
+   */
+  #lastTry = 0;
   /** The write probe in flight (probeWrites), while one is. */
   #writeProbe: Promise<void> | undefined;
   /** Cuts the connections of a database that stopped answering without closing them (silence-watch.ts). */
@@ -679,7 +691,7 @@ export class PostgresStore implements Store, ClusterStore {
       alone: (text, values) => this.#rows(text, values),
       isConnectionError,
       failed: (error) => {
-        if (isConnectionError(error)) this.#failing(error);
+        if (isServerFailure(error)) this.#failing(error);
         return asStoreError(error);
       },
     });
@@ -690,6 +702,7 @@ export class PostgresStore implements Store, ClusterStore {
         if (this.#othersAlive !== false || queues.includes('opt-outs')) this.#wakes.wake(queues);
       },
       isConnectionError,
+      isStoreFault,
       onCommit: (writes, seconds, synced) => {
         const stats = this.#stats;
         this.#stats = {
@@ -701,11 +714,13 @@ export class PostgresStore implements Store, ClusterStore {
         };
         // Only a mail's commit or the write probe shows mail is taken again (acceptMail, probeWrites): on a
         // full disk a heartbeat or an outcome still fits in pages the tables hold. A small one that succeeds
-        // while commits fail is worth a probe, which tells.
+        // while commits fail is worth a probe, which tells (told after its writes' answers: a mail's has made the store ok).
         if (this.#health.state !== 'ok') this.#startProbe();
       },
-      onConnectionError: (error) => {
+      onServerFailure: (error) => {
         this.#stats = { ...this.#stats, failed: this.#stats.failed + 1 };
+        // A failed commit is as fresh an answer as a probe's (PROBE_INTERVAL_MS).
+        this.#lastTry = Date.now();
         this.#failing(error);
       },
       types: TYPES,
@@ -759,7 +774,7 @@ export class PostgresStore implements Store, ClusterStore {
     }
     this.#ready = true;
     await options.onConnected?.(this);
-    this.#ok();
+    await this.#proveWrites();
   }
 
   #retryConnect(options: PostgresStoreOptions, delay: number): void {
@@ -783,16 +798,39 @@ export class PostgresStore implements Store, ClusterStore {
   }
 
   #failing(error: unknown): void {
-    const reason = describe(error);
-    if (this.#health.state === 'failing' && this.#health.reason === reason) return;
-    this.#health = { state: 'failing', reason, code: storeFailureCode(error) };
-    this.#onHealth(this.#health);
+    this.#tell({ state: 'failing', reason: describe(error), code: storeFailureCode(error) });
+  }
+
+  /**
+   * After a connect: connected is not writable. On a full disk the schema's check and the start's small
+   * writes succeed while every mail would get 452, so the store is ok only once the write probe commits;
+   * a connect waits for it as /readyz does (READY_PROBE_WAIT_MS), and reports the store not ready
+   * (WRITES_UNPROVEN) if it has not answered by then: the probe goes on, and its result tells.
+   */
+  async #proveWrites(): Promise<void> {
+    // Quietly: told only if it still stands after the wait (a start that proves its writes at once logs no outage).
+    this.#health = WRITES_UNPROVEN;
+    await this.probeWrites();
+    if (this.#health === WRITES_UNPROVEN) this.#tell(WRITES_UNPROVEN);
+  }
+
+  /** A mail's commit or the write probe committed: mail is taken (onCommit), an answer as fresh as a probe's. */
+  #mailTaken(): void {
+    this.#lastTry = Date.now();
+    this.#ok();
   }
 
   #ok(): void {
-    if (this.#health.state === 'ok') return;
-    this.#health = { state: 'ok' };
-    this.#onHealth(this.#health);
+    this.#tell({ state: 'ok' });
+  }
+
+  /** Sets the health, and tells the listener when it differs from what it was told last (one report per change). */
+  #tell(health: StoreHealth): void {
+    this.#health = health;
+    const told = this.#told;
+    if (health.state === told.state && (health.state !== 'failing' || (told.state === 'failing' && told.reason === health.reason))) return;
+    this.#told = health;
+    this.#onHealth(health);
   }
 
   /**
@@ -819,7 +857,7 @@ export class PostgresStore implements Store, ClusterStore {
     try {
       return (await this.#pool.query<R>(sql, values as unknown[])).rows;
     } catch (error) {
-      if (isConnectionError(error)) this.#failing(error);
+      if (isServerFailure(error)) this.#failing(error);
       throw asStoreError(error);
     }
   }
@@ -850,7 +888,7 @@ export class PostgresStore implements Store, ClusterStore {
       statements: [acceptStatement(mail, due)],
       result: ([accepted]) => {
         // Its commit shows mail is taken again after commits failed (see onCommit).
-        this.#ok();
+        this.#mailTaken();
         return { duplicateOf: (accepted?.rows[0] as { duplicate_of: string | null } | undefined)?.duplicate_of ?? undefined };
       },
     });
@@ -1537,17 +1575,17 @@ export class PostgresStore implements Store, ClusterStore {
     return this.#health;
   }
 
-  /** Starts the write probe (probeWrites) when commits fail and none ran within PROBE_INTERVAL_MS. */
+  /** Starts the write probe (probeWrites) when commits fail and no commit that tells was tried within PROBE_INTERVAL_MS (#lastTry). */
   #startProbe(): void {
     const now = Date.now();
-    if (this.#health.state === 'ok' || !this.#ready || this.#writeProbe !== undefined || now - this.#lastProbe < PROBE_INTERVAL_MS) return;
-    this.#lastProbe = now;
+    if (this.#health.state === 'ok' || !this.#ready || this.#writeProbe !== undefined || now - this.#lastTry < PROBE_INTERVAL_MS) return;
+    this.#lastTry = now;
     this.#writeProbe = this.#write({
       // Its own transaction: failing on a full disk, it must not take a group's other writes with it.
       alone: true,
       // Base64 writes 4 characters for 3 bytes.
       statements: [{ text: WRITE_PROBE_INSERT, values: [randomBytes((WRITE_PROBE_BYTES * 3) / 4).toString('base64')] }, WRITE_PROBE_DELETE],
-      result: () => this.#ok(),
+      result: () => this.#mailTaken(),
     })
       .catch(() => undefined)
       .finally(() => {
@@ -1943,7 +1981,11 @@ async function insertMail(client: Client, mail: readonly NewOutgoingMail[], now:
 
 function describe(error: unknown): string {
   if (error instanceof AggregateError && error.errors.length > 0) return describe(error.errors[0]);
-  return error instanceof Error ? error.message || (error as NodeJS.ErrnoException).code || error.name : String(error);
+  const words = error instanceof Error ? error.message || (error as NodeJS.ErrnoException).code || error.name : String(error);
+  // Frees itself only if other clients leave: when the relays' pools alone want more, only the operator can end it.
+  if ((error as { code?: string }).code === TOO_MANY_CONNECTIONS)
+    return `${words}: every connection slot of the server is taken; the relay keeps trying, but unless other clients leave, raise the server's max_connections to at least ${POOL_MAX_CONNECTIONS} per relay (more with the console on: docs/console.md) plus the other clients' connections, or run fewer relays on it`;
+  return words;
 }
 
 /**
@@ -2001,12 +2043,16 @@ function startWait(error: unknown): StartWait | undefined {
   if (failure === undefined) return undefined;
   const passing = PASSING_FAILURES.get((failure as { code?: string }).code ?? '');
   if (passing) return { waitingFor: passing, failure };
-  if (error instanceof MigrationError) return isConnectionError(failure) ? { waitingFor: REACHABLE, failure } : undefined;
-  return undefined;
+  if (!(error instanceof MigrationError)) return undefined;
+  // A step that met the server's own shortage (a full disk, out of memory) waits for it as any commit does.
+  if (isStoreFault(failure)) return { waitingFor: ROOM_TO_WRITE, failure };
+  return isConnectionError(failure) ? { waitingFor: REACHABLE, failure } : undefined;
 }
 
 /** What a store that cannot reach the database waits for. */
 const REACHABLE = 'the database to be reachable';
+/** What a store whose server is short of disk or memory waits for. */
+const ROOM_TO_WRITE = 'the database server to have room to write (disk, memory)';
 
 /**
  * What a connect's failure refuses the start with, whether it is the first connect or one after an outage
@@ -2039,15 +2085,33 @@ export function configProblem(error: unknown): string | undefined {
   return undefined;
 }
 
+/** too_many_connections: refused at connect, every slot of the server's max_connections taken; no connection to keep. */
+const TOO_MANY_CONNECTIONS = '53300';
+
 /**
- * The server or the way to it failed (refused, reset, timed out, shutting down, too many
- * connections): temporary, the store is failing until a commit succeeds. Anything else (a constraint,
- * a bad value) is this write's own problem and says nothing of the store's health.
+ * The server or the way to it failed (refused, reset, timed out, shutting down, too many connections at
+ * connect): the connection is broken, and the store is failing until a commit succeeds. Anything else (a
+ * constraint, a bad value) is this write's own problem and says nothing of the store's health; the
+ * server short of its resources on a working connection is isStoreFault.
  */
 function isConnectionError(error: unknown): boolean {
   const code = (error as { code?: string }).code ?? '';
   // 26000: a statement this connection prepared is gone (a proxy that does not keep them): the connection goes.
-  if (/^(08|53|57P|58)/.test(code) || code === '26000') return true;
+  if (/^(08|57P|58)/.test(code) || code === TOO_MANY_CONNECTIONS || code === '26000') return true;
   if (/^[0-9A-Z]{5}$/.test(code)) return false;
   return true;
 }
+
+/**
+ * The server cannot do the work for want of its own resources (class 53 but too_many_connections: a full
+ * disk 53100, out of memory 53200, insufficient_resources 53000) on a connection that works: the store is
+ * failing until a mail's commit or the write probe succeeds, but the connection stays (closing it on a full
+ * disk made each commit open a new server session), and the writes that fit still commit (group-writer.ts).
+ */
+function isStoreFault(error: unknown): boolean {
+  const code = (error as { code?: string }).code ?? '';
+  return code.startsWith('53') && code !== TOO_MANY_CONNECTIONS;
+}
+
+/** The store's health fails for it: the connection's fault or the server's (a retry may cure either), not one write's own. */
+const isServerFailure = (error: unknown) => isConnectionError(error) || isStoreFault(error);
