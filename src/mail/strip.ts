@@ -476,10 +476,12 @@ class Scan {
     this.#scan();
     this.#trimEnd();
     this.#dropFooter();
-    // A device line names the writer's phone or app, never a machine ("Sent from nagios01" is none):
-    // a person typed the mail on it, so it goes even when the text has an alert's `Label: value` lines.
-    this.#dropDeviceLine();
-    if (!this.#isMachineMail()) {
+    const machine = this.#isMachineMail();
+    // An alert's last line is its content ("Sent via Windows Task Scheduler on SRV-BACKUP01", "Sent
+    // from my Raspberry Pi"); a phone client's stock line is not, even under a reply typed on the phone
+    // with `Host:`/`State:` lines: in machine mail only that one goes (see isDeviceLine's `stock`).
+    this.#dropDeviceLine(machine);
+    if (!machine) {
       this.#dropSignOff();
       this.#dropContactBlock();
     }
@@ -836,11 +838,12 @@ class Scan {
     return this.#kept.findIndex((line, index) => index >= nearEnd && SIGN_OFF.test(line) && fits(index));
   }
 
-  #dropDeviceLine(): void {
+  /** `stock`: only a phone client's own line goes (machine mail). */
+  #dropDeviceLine(stock: boolean): void {
     const last = this.#kept.at(-1) ?? '';
     // Outlook for Android appends its link: "Get Outlook for Android<https://aka.ms/…>".
     const bare = last.replace(/<[^<>]*>|https?:\/\/\S+/g, '').trim();
-    if (bare.length > MAX_DEVICE_LINE || !isDeviceLine(bare, OUTLOOK_LINK.test(last))) return;
+    if (bare.length > MAX_DEVICE_LINE || !isDeviceLine(bare, OUTLOOK_LINK.test(last), stock)) return;
     this.#kept.pop();
     this.#trimEnd();
     // K-9 Mail writes its line as a signature: a "--" right above it (its space lost) is that signature's delimiter.
@@ -1264,16 +1267,21 @@ function isWritersParagraph(paragraph: readonly string[]): boolean {
  * a clause after one ("Sent from the warehouse, call me") is the writer's, and so is a line with a
  * colon or a semicolon. It names the writer's device or app (ownsDevice, namesDevice): "Sent from
  * sensor 4 in cold room B" names where an alarm is, and is the alert's. `linked`: the line carried
- * Outlook's aka.ms link (taken out of `bare`).
+ * Outlook's aka.ms link (taken out of `bare`). `stock`: only a phone client's own line, Outlook's app
+ * line or one with both the writer's possessive and a phone's or app's name ("Sent from my iPhone",
+ * "Von meinem iPhone gesendet"): a machine's line names it without a possessive ("Sent from Home
+ * Assistant app", "Envoyé depuis Windows") or owns no phone ("Sent from my Raspberry Pi").
  */
-function isDeviceLine(bare: string, linked = false): boolean {
+function isDeviceLine(bare: string, linked = false, stock = false): boolean {
   const compared = withoutMarks(bare);
   const outlook = OUTLOOK_APP_LINE.test(compared) || (OUTLOOK_PLATFORM_FIRST.test(compared) && (linked || OUTLOOK_GET_VERB.test(compared)));
   if (!(DEVICE_START.test(compared) || DEVICE_END.test(compared) || outlook) || /[;:]/.test(bare)) return false;
   const [named = '', ...appositions] = bare.split(',');
   // A mail app's line describes it after its name: "Sent with Tutanota, the secure & ad-free mailbox."
-  if (appositions.length === 1 && isAppNamed(withoutMarks(named)) && MAIL_APP_DESCRIPTION.test(appositions[0] ?? '')) return true;
-  if (!ownsDevice(compared) && !namesDevice(compared)) return false;
+  if (!stock && appositions.length === 1 && isAppNamed(withoutMarks(named)) && MAIL_APP_DESCRIPTION.test(appositions[0] ?? '')) return true;
+  const owns = ownsDevice(compared);
+  const names = namesDevice(compared);
+  if (stock ? !outlook && !(owns && names) : !owns && !names) return false;
   return appositions.every((apposition) => NAMING_PHRASE.test(apposition));
 }
 

@@ -628,3 +628,37 @@ describe('stripText: list and notification footers', () => {
     });
   });
 });
+
+describe("stripText: machine mail's last line", () => {
+  const alert = 'PROBLEM: backup failed\n\nHost: srv-backup01\nState: CRITICAL\nSince: 10:05\nJob: nightly-full\n\n';
+
+  it("keeps the alert's own last line, whatever device it names", () => {
+    for (const last of [
+      'Sent via Windows Task Scheduler on SRV-BACKUP01',
+      'Sent from Windows Server 2019',
+      'Sent from Android SMS Gateway',
+      'Sent from Home Assistant app',
+      'Sent from Mac Studio build agent',
+      'Sent via T-Mobile IoT',
+      'Sent from Samsung SmartThings',
+      'Sent from Pixel 7',
+      'Sent from nagios01',
+      'Sent from my Raspberry Pi',
+      'Sent from my monitoring server',
+      'Sent from Galaxy Tab A in the cold room',
+      'Sent from the Android tablet in cold room B',
+      'Sent from Mail',
+      'Sent from Apple Xserve',
+      'Sent from iPad kiosk 3',
+      'Envoyé depuis Windows',
+    ]) {
+      assert.equal(strip(alert + last), alert + last, last);
+    }
+  });
+
+  it("drops a phone client's stock line under Label: value lines typed on the phone", () => {
+    for (const last of ['Sent from my iPhone', 'Von meinem iPhone gesendet', 'Envoyé de mon iPhone', 'Get Outlook for Android<https://aka.ms/ghei36>']) {
+      assert.equal(strip(alert + last), alert.trim(), last);
+    }
+  });
+});
