@@ -333,6 +333,12 @@ function ownsDevice(line: string): boolean {
  */
 const signOffs = `(?:${anyOf(SIGN_OFFS.map(withTurkishI)).replace(/i/g, '[iİı]')})[\\s,.!]*`;
 const SIGN_OFF = new RegExp(`^${signOffs}(?:[/|]\\s*${signOffs})*$`, 'iu');
+/** A list item's words (a brand, a carrier, a grade) fit in this many characters; a sentence is longer or reads as one. */
+const MAX_LIST_ITEM_NAME = 30;
+/** Words that each open with a capital or a digit ("Samsung", "T-Mobile", "Unit 12", "Screen Scratched"): a name, no sentence. */
+const NAME_LIKE = /^[\p{Lu}\p{N}][\p{L}\p{N}&'’.-]*(?:\s+[\p{Lu}\p{N}][\p{L}\p{N}&'’.-]*)*$/u;
+/** A short name-like line, as a list's item is, and not a sentence ("Thanks." ends one; a sign-off of its own is none). */
+const isListItemName = (line: string) => line.length <= MAX_LIST_ITEM_NAME && NAME_LIKE.test(line) && !SENTENCE_END.test(line) && !SIGN_OFF.test(line);
 const POSTSCRIPT = new RegExp(`^(?:${anyOf(POSTSCRIPTS)})(?![\\p{L}\\p{N}])`, 'iu');
 /** One or two of the one-letter words Hebrew and Arabic attach to the next (ATTACHED_ONE_LETTER_WORDS), or none. */
 const ATTACHED_WORDS = `(?:[${ATTACHED_ONE_LETTER_WORDS.join('')}]{1,2})?`;
@@ -832,10 +838,15 @@ class Scan {
     return labels.length >= MACHINE_LABEL_LINES;
   }
 
-  /** The first sign-off line among the last lines for which `fits` holds, or -1. */
+  /**
+   * The first sign-off line among the last lines for which `fits` holds, or -1. A sign-off opens its
+   * paragraph or follows a sentence: under a short name-like line it is one more item of a list
+   * ("Samsung" / "LG" / "Sony", "Verizon" / "ATT", "Worst" / "Best").
+   */
   #signOffAt(fits: (index: number) => boolean): number {
-    const nearEnd = Math.max(0, this.#kept.length - MAX_SIGN_OFF_DISTANCE);
-    return this.#kept.findIndex((line, index) => index >= nearEnd && SIGN_OFF.test(line) && fits(index));
+    const kept = this.#kept;
+    const nearEnd = Math.max(0, kept.length - MAX_SIGN_OFF_DISTANCE);
+    return kept.findIndex((line, index) => index >= nearEnd && SIGN_OFF.test(line) && !isListItemName(kept[index - 1] ?? '') && fits(index));
   }
 
   /** `stock`: only a phone client's own line goes (machine mail). */

@@ -662,3 +662,24 @@ describe("stripText: machine mail's last line", () => {
     }
   });
 });
+
+describe('stripText: a short sign-off among list items', () => {
+  it('keeps a list whose item is a sign-off word, under a name-like line', () => {
+    for (const list of [
+      'Which TV should we order for room 4?\n\nSamsung\nLG\nSony\nPhilips',
+      'Shortlist for the lobby screens:\nSamsung\nLG\nSony',
+      'Condition of the returned units:\n\nUnit 12\nVG\nScreen Scratched',
+      'Which network has coverage at the site?\n\nVerizon\nATT\nT-Mobile',
+      'Ranking of the offers:\n\nWorst\nBest\nAcme Ltd',
+    ]) {
+      assert.equal(strip(list), list);
+    }
+  });
+
+  it('drops a sign-off that opens its paragraph or follows a sentence', () => {
+    assert.equal(strip('See you at 8.\n\nLG\nAnna'), 'See you at 8.');
+    assert.equal(strip('Estimados, el servidor vuelve mañana.\n\nAtte.\nJuan Pérez\nSoporte TI'), 'Estimados, el servidor vuelve mañana.');
+    assert.equal(strip('Palvelin on taas ylhäällä.\nVH\nMatti Virtanen\nIT-tuki'), 'Palvelin on taas ylhäällä.');
+    assert.equal(strip('Ok, I will call the carrier\nRgds\nTom'), 'Ok, I will call the carrier');
+  });
+});
