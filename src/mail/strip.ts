@@ -982,6 +982,28 @@ export function quoteHeaderStart(lines: readonly string[], start: number): numbe
   const unquoted = (index: number) => (lines[index] ?? '').replace(/^[\s>]+/, '').trim();
   const marks = (index: number) => (/^[\s>]*/.exec(lines[index] ?? '')?.[0] ?? '').replace(/\s/g, '').length;
   const copyMarks = marks(start);
+  /** The top of a header block whose last line is `above`, its lines those `headerLine` takes, if it is one and `fits`. */
+  const headerBlockTop = (above: number, headerLine: (index: number) => boolean, fits = (_top: number) => true): number | undefined => {
+    if (!headerLine(above)) return undefined;
+    let top = above;
+    while (top > 0 && top > above - MAX_HEADER_LINES && !isFromLine(unquoted(top)) && headerLine(top - 1)) top--;
+    // GMX, WEB.DE and mail.com write the date first: "Gesendet:" / "Sent:" and a date above the From line;
+    // T-Online writes the subject above that date line: known labels above it are the block's too.
+    if (top > 0 && isFromLine(unquoted(top)) && SENT_LINE.test(unquoted(top - 1)) && DATE.test(unquoted(top - 1))) {
+      top--;
+      while (top > 0 && top > above - MAX_HEADER_LINES && HEADER_LINE.test(unquoted(top - 1)) && !isFromLine(unquoted(top - 1))) top--;
+    }
+    const block = above - top + 1 >= MIN_HEADER_LINES || (above > top && isFromLine(unquoted(top)));
+    return block && fits(top) ? top : undefined;
+  };
+  /** A header block from `top` to the copy shows a mail's: a line with an address and a date line in it, or a rule or "Original Message" right above. */
+  const showsMailHeader = (top: number): boolean => {
+    const block = Array.from({ length: start - top }, (_, offset) => unquoted(top + offset));
+    if (block.some((line) => ADDRESS.test(line)) && block.some((line) => DATE.test(line))) return true;
+    let over = top - 1;
+    while (over >= 0 && unquoted(over) === '') over--;
+    return over >= 0 && (isRuleLine(unquoted(over)) || isOriginalMarker(unquoted(over)));
+  };
   let from = start;
   for (;;) {
     let above = from - 1;
@@ -995,21 +1017,17 @@ export function quoteHeaderStart(lines: readonly string[], start: number): numbe
     // Right above the sent mail (a header block stands on it, not on an attribution), a run of
     // `Label: value` lines is its header block, in any language; a From line is its top. Fewer lines
     // than a header block has are the writer's ("Meet at 8: room 4B."). A client copies the block
-    // with the mail, so a line in any language must carry the copy's `>` marks: the writer's own
+    // with the mail, so a line in any language carries the copy's `>` marks: the writer's own
     // unquoted lines above a `>` copy ("Host: db2" / "State: DOWN" / "Since: 10:05") are text. Only
     // the labels clients write (Outlook prefixes the copy, not its From:/Sent:/To:/Subject:) stand
-    // without them.
-    const headerLine = (index: number) => HEADER_LINE.test(unquoted(index)) || (marks(index) === copyMarks && LABEL_LINE.test(unquoted(index)));
-    if (from === start && headerLine(above)) {
-      let top = above;
-      while (top > 0 && top > above - MAX_HEADER_LINES && !isFromLine(unquoted(top)) && headerLine(top - 1)) top--;
-      // GMX, WEB.DE and mail.com write the date first: "Gesendet:" / "Sent:" and a date above the From line;
-      // T-Online writes the subject above that date line: known labels above it are the block's too.
-      if (top > 0 && isFromLine(unquoted(top)) && SENT_LINE.test(unquoted(top - 1)) && DATE.test(unquoted(top - 1))) {
-        top--;
-        while (top > 0 && top > above - MAX_HEADER_LINES && HEADER_LINE.test(unquoted(top - 1)) && !isFromLine(unquoted(top - 1))) top--;
-      }
-      if (above - top + 1 >= MIN_HEADER_LINES || (above > top && isFromLine(unquoted(top)))) {
+    // without them, and so does an unmarked run in a language those lack (Malay, Georgian, Welsh…)
+    // that shows a mail's header: an address and a date, or a rule or "Original Message" right above.
+    if (from === start) {
+      // The unmarked run first: the known labels alone would leave its unknown ones ("Ó:") above the cut.
+      const top =
+        headerBlockTop(above, (index) => HEADER_LINE.test(unquoted(index)) || LABEL_LINE.test(unquoted(index)), showsMailHeader) ??
+        headerBlockTop(above, (index) => HEADER_LINE.test(unquoted(index)) || (marks(index) === copyMarks && LABEL_LINE.test(unquoted(index))));
+      if (top !== undefined) {
         from = top;
         continue;
       }

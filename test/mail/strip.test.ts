@@ -570,8 +570,8 @@ describe('stripText: list and notification footers', () => {
     const rule = '_'.repeat(32);
     const below = {
       hindi: 'प्रेषक: Ana <ana@example.com>\nभेजा गया: मंगलवार, 20 मार्च 2026 8:48\nप्रति: ops@example.com\nविषय: db1\n\nपुराना पाठ.',
-      malay: 'Daripada: Ana <ana@example.com>\nDihantar: 20 Mac 2026 8:48\nKepada: ops@example.com\nSubjek: db1\n\nTeks lama.',
-      georgian: 'გამგზავნი: Ana <ana@example.com>\nგაგზავნილია: 20 მარტი 2026 8:48\nმიმღები: ops@example.com\nთემა: db1\n\nძველი ტექსტი.',
+      swahili: 'Kutoka: Ana <ana@example.com>\nImetumwa: 20 Machi 2026 8:48\nKwa: ops@example.com\nMada: db1\n\nMaandishi ya zamani.',
+      armenian: 'Ումից: Ana <ana@example.com>\nՈւղարկված է: 20 մարտի 2026 8:48\nՈւմ: ops@example.com\nԹեմա: db1\n\nՀին տեքստ.',
       wrappedFrom:
         'From: Operations Team Distribution List Europe Middle East and Africa\n<ops@example.com>\nSent: Tuesday, March 20, 2026 8:48 AM\nTo: ops@example.com\nSubject: db1\n\nOld text.',
       spacedOut: 'From: Ana <ana@example.com>\n\nSent: Tuesday, March 20, 2026 8:48 AM\n\nTo: ops@example.com\n\nSubject: db1\n\nOld text.',
