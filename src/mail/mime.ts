@@ -617,6 +617,13 @@ export const PGP_SIGNATURE_START = '-----BEGIN PGP SIGNATURE-----';
 const ESCAPE_JOINING_FLOWED = /^- (?=-- \r?$)|(?<= \r?\n)- /gm;
 
 /**
+ * The armor lines as sealed.ts finds them: alone on their line, unescaped and unquoted (trailing blanks
+ * allowed). A quoted signed mail, prose naming them, or an escaped armor nested in the signed text
+ * (`- -----BEGIN PGP SIGNATURE-----`) opens or closes no signed block.
+ */
+const SIGNED_MESSAGE_LINE = new RegExp(`^${PGP_SIGNED_MESSAGE}[ \\t]*\\r?$`, 'gm');
+const SIGNATURE_START_LINE = new RegExp(`^${PGP_SIGNATURE_START}[ \\t]*\\r?$`, 'gm');
+/**
  * A clear-signed flowed text was flowed, then signed (mutt, NeoMutt, Claws): each signed block's
  * escapes that its flowed decoding would misread (ESCAPE_JOINING_FLOWED) are undone first; the others
  * open their lines and are undone with the armor (sealed.ts).
@@ -624,11 +631,15 @@ const ESCAPE_JOINING_FLOWED = /^- (?=-- \r?$)|(?<= \r?\n)- /gm;
 function escapingUndoneWhereFlowed(bytes: string): string {
   let undone = '';
   let from = 0;
-  for (let start = bytes.indexOf(PGP_SIGNED_MESSAGE); start >= 0; start = bytes.indexOf(PGP_SIGNED_MESSAGE, from)) {
-    const end = bytes.indexOf(PGP_SIGNATURE_START, start);
-    if (end < 0) break;
-    undone += bytes.slice(from, start) + bytes.slice(start, end).replace(ESCAPE_JOINING_FLOWED, '');
-    from = end;
+  for (;;) {
+    SIGNED_MESSAGE_LINE.lastIndex = from;
+    const start = SIGNED_MESSAGE_LINE.exec(bytes);
+    if (start === null) break;
+    SIGNATURE_START_LINE.lastIndex = start.index + start[0].length;
+    const end = SIGNATURE_START_LINE.exec(bytes);
+    if (end === null) break;
+    undone += bytes.slice(from, start.index) + bytes.slice(start.index, end.index).replace(ESCAPE_JOINING_FLOWED, '');
+    from = end.index;
   }
   return undone + bytes.slice(from);
 }

@@ -333,6 +333,12 @@ function ownsDevice(line: string): boolean {
  */
 const signOffs = `(?:${anyOf(SIGN_OFFS.map(withTurkishI)).replace(/i/g, '[iİı]')})[\\s,.!]*`;
 const SIGN_OFF = new RegExp(`^${signOffs}(?:[/|]\\s*${signOffs})*$`, 'iu');
+/** A list item's words (a brand, a carrier, a grade) fit in this many characters; a sentence is longer or reads as one. */
+const MAX_LIST_ITEM_NAME = 30;
+/** Words that each open with a capital or a digit ("Samsung", "T-Mobile", "Unit 12", "Screen Scratched"): a name, no sentence. */
+const NAME_LIKE = /^[\p{Lu}\p{N}][\p{L}\p{N}&'’.-]*(?:\s+[\p{Lu}\p{N}][\p{L}\p{N}&'’.-]*)*$/u;
+/** A short name-like line, as a list's item is, and not a sentence ("Thanks." ends one; a sign-off of its own is none). */
+const isListItemName = (line: string) => line.length <= MAX_LIST_ITEM_NAME && NAME_LIKE.test(line) && !SENTENCE_END.test(line) && !SIGN_OFF.test(line);
 const POSTSCRIPT = new RegExp(`^(?:${anyOf(POSTSCRIPTS)})(?![\\p{L}\\p{N}])`, 'iu');
 /** One or two of the one-letter words Hebrew and Arabic attach to the next (ATTACHED_ONE_LETTER_WORDS), or none. */
 const ATTACHED_WORDS = `(?:[${ATTACHED_ONE_LETTER_WORDS.join('')}]{1,2})?`;
@@ -476,10 +482,12 @@ class Scan {
     this.#scan();
     this.#trimEnd();
     this.#dropFooter();
-    // A device line names the writer's phone or app, never a machine ("Sent from nagios01" is none):
-    // a person typed the mail on it, so it goes even when the text has an alert's `Label: value` lines.
-    this.#dropDeviceLine();
-    if (!this.#isMachineMail()) {
+    const machine = this.#isMachineMail();
+    // An alert's last line is its content ("Sent via Windows Task Scheduler on SRV-BACKUP01", "Sent
+    // from my Raspberry Pi"); a phone client's stock line is not, even under a reply typed on the phone
+    // with `Host:`/`State:` lines: in machine mail only that one goes (see isDeviceLine's `stock`).
+    this.#dropDeviceLine(machine);
+    if (!machine) {
       this.#dropSignOff();
       this.#dropContactBlock();
     }
@@ -830,17 +838,23 @@ class Scan {
     return labels.length >= MACHINE_LABEL_LINES;
   }
 
-  /** The first sign-off line among the last lines for which `fits` holds, or -1. */
+  /**
+   * The first sign-off line among the last lines for which `fits` holds, or -1. A sign-off opens its
+   * paragraph or follows a sentence: under a short name-like line it is one more item of a list
+   * ("Samsung" / "LG" / "Sony", "Verizon" / "ATT", "Worst" / "Best").
+   */
   #signOffAt(fits: (index: number) => boolean): number {
-    const nearEnd = Math.max(0, this.#kept.length - MAX_SIGN_OFF_DISTANCE);
-    return this.#kept.findIndex((line, index) => index >= nearEnd && SIGN_OFF.test(line) && fits(index));
+    const kept = this.#kept;
+    const nearEnd = Math.max(0, kept.length - MAX_SIGN_OFF_DISTANCE);
+    return kept.findIndex((line, index) => index >= nearEnd && SIGN_OFF.test(line) && !isListItemName(kept[index - 1] ?? '') && fits(index));
   }
 
-  #dropDeviceLine(): void {
+  /** `stock`: only a phone client's own line goes (machine mail). */
+  #dropDeviceLine(stock: boolean): void {
     const last = this.#kept.at(-1) ?? '';
     // Outlook for Android appends its link: "Get Outlook for Android<https://aka.ms/…>".
     const bare = last.replace(/<[^<>]*>|https?:\/\/\S+/g, '').trim();
-    if (bare.length > MAX_DEVICE_LINE || !isDeviceLine(bare, OUTLOOK_LINK.test(last))) return;
+    if (bare.length > MAX_DEVICE_LINE || !isDeviceLine(bare, OUTLOOK_LINK.test(last), stock)) return;
     this.#kept.pop();
     this.#trimEnd();
     // K-9 Mail writes its line as a signature: a "--" right above it (its space lost) is that signature's delimiter.
@@ -968,6 +982,28 @@ export function quoteHeaderStart(lines: readonly string[], start: number): numbe
   const unquoted = (index: number) => (lines[index] ?? '').replace(/^[\s>]+/, '').trim();
   const marks = (index: number) => (/^[\s>]*/.exec(lines[index] ?? '')?.[0] ?? '').replace(/\s/g, '').length;
   const copyMarks = marks(start);
+  /** The top of a header block whose last line is `above`, its lines those `headerLine` takes, if it is one and `fits`. */
+  const headerBlockTop = (above: number, headerLine: (index: number) => boolean, fits = (_top: number) => true): number | undefined => {
+    if (!headerLine(above)) return undefined;
+    let top = above;
+    while (top > 0 && top > above - MAX_HEADER_LINES && !isFromLine(unquoted(top)) && headerLine(top - 1)) top--;
+    // GMX, WEB.DE and mail.com write the date first: "Gesendet:" / "Sent:" and a date above the From line;
+    // T-Online writes the subject above that date line: known labels above it are the block's too.
+    if (top > 0 && isFromLine(unquoted(top)) && SENT_LINE.test(unquoted(top - 1)) && DATE.test(unquoted(top - 1))) {
+      top--;
+      while (top > 0 && top > above - MAX_HEADER_LINES && HEADER_LINE.test(unquoted(top - 1)) && !isFromLine(unquoted(top - 1))) top--;
+    }
+    const block = above - top + 1 >= MIN_HEADER_LINES || (above > top && isFromLine(unquoted(top)));
+    return block && fits(top) ? top : undefined;
+  };
+  /** A header block from `top` to the copy shows a mail's: a line with an address and a date line in it, or a rule or "Original Message" right above. */
+  const showsMailHeader = (top: number): boolean => {
+    const block = Array.from({ length: start - top }, (_, offset) => unquoted(top + offset));
+    if (block.some((line) => ADDRESS.test(line)) && block.some((line) => DATE.test(line))) return true;
+    let over = top - 1;
+    while (over >= 0 && unquoted(over) === '') over--;
+    return over >= 0 && (isRuleLine(unquoted(over)) || isOriginalMarker(unquoted(over)));
+  };
   let from = start;
   for (;;) {
     let above = from - 1;
@@ -981,21 +1017,17 @@ export function quoteHeaderStart(lines: readonly string[], start: number): numbe
     // Right above the sent mail (a header block stands on it, not on an attribution), a run of
     // `Label: value` lines is its header block, in any language; a From line is its top. Fewer lines
     // than a header block has are the writer's ("Meet at 8: room 4B."). A client copies the block
-    // with the mail, so a line in any language must carry the copy's `>` marks: the writer's own
+    // with the mail, so a line in any language carries the copy's `>` marks: the writer's own
     // unquoted lines above a `>` copy ("Host: db2" / "State: DOWN" / "Since: 10:05") are text. Only
     // the labels clients write (Outlook prefixes the copy, not its From:/Sent:/To:/Subject:) stand
-    // without them.
-    const headerLine = (index: number) => HEADER_LINE.test(unquoted(index)) || (marks(index) === copyMarks && LABEL_LINE.test(unquoted(index)));
-    if (from === start && headerLine(above)) {
-      let top = above;
-      while (top > 0 && top > above - MAX_HEADER_LINES && !isFromLine(unquoted(top)) && headerLine(top - 1)) top--;
-      // GMX, WEB.DE and mail.com write the date first: "Gesendet:" / "Sent:" and a date above the From line;
-      // T-Online writes the subject above that date line: known labels above it are the block's too.
-      if (top > 0 && isFromLine(unquoted(top)) && SENT_LINE.test(unquoted(top - 1)) && DATE.test(unquoted(top - 1))) {
-        top--;
-        while (top > 0 && top > above - MAX_HEADER_LINES && HEADER_LINE.test(unquoted(top - 1)) && !isFromLine(unquoted(top - 1))) top--;
-      }
-      if (above - top + 1 >= MIN_HEADER_LINES || (above > top && isFromLine(unquoted(top)))) {
+    // without them, and so does an unmarked run in a language those lack (Malay, Georgian, Welsh…)
+    // that shows a mail's header: an address and a date, or a rule or "Original Message" right above.
+    if (from === start) {
+      // The unmarked run first: the known labels alone would leave its unknown ones ("Ó:") above the cut.
+      const top =
+        headerBlockTop(above, (index) => HEADER_LINE.test(unquoted(index)) || LABEL_LINE.test(unquoted(index)), showsMailHeader) ??
+        headerBlockTop(above, (index) => HEADER_LINE.test(unquoted(index)) || (marks(index) === copyMarks && LABEL_LINE.test(unquoted(index))));
+      if (top !== undefined) {
         from = top;
         continue;
       }
@@ -1264,16 +1296,21 @@ function isWritersParagraph(paragraph: readonly string[]): boolean {
  * a clause after one ("Sent from the warehouse, call me") is the writer's, and so is a line with a
  * colon or a semicolon. It names the writer's device or app (ownsDevice, namesDevice): "Sent from
  * sensor 4 in cold room B" names where an alarm is, and is the alert's. `linked`: the line carried
- * Outlook's aka.ms link (taken out of `bare`).
+ * Outlook's aka.ms link (taken out of `bare`). `stock`: only a phone client's own line, Outlook's app
+ * line or one with both the writer's possessive and a phone's or app's name ("Sent from my iPhone",
+ * "Von meinem iPhone gesendet"): a machine's line names it without a possessive ("Sent from Home
+ * Assistant app", "Envoyé depuis Windows") or owns no phone ("Sent from my Raspberry Pi").
  */
-function isDeviceLine(bare: string, linked = false): boolean {
+function isDeviceLine(bare: string, linked = false, stock = false): boolean {
   const compared = withoutMarks(bare);
   const outlook = OUTLOOK_APP_LINE.test(compared) || (OUTLOOK_PLATFORM_FIRST.test(compared) && (linked || OUTLOOK_GET_VERB.test(compared)));
   if (!(DEVICE_START.test(compared) || DEVICE_END.test(compared) || outlook) || /[;:]/.test(bare)) return false;
   const [named = '', ...appositions] = bare.split(',');
   // A mail app's line describes it after its name: "Sent with Tutanota, the secure & ad-free mailbox."
-  if (appositions.length === 1 && isAppNamed(withoutMarks(named)) && MAIL_APP_DESCRIPTION.test(appositions[0] ?? '')) return true;
-  if (!ownsDevice(compared) && !namesDevice(compared)) return false;
+  if (!stock && appositions.length === 1 && isAppNamed(withoutMarks(named)) && MAIL_APP_DESCRIPTION.test(appositions[0] ?? '')) return true;
+  const owns = ownsDevice(compared);
+  const names = namesDevice(compared);
+  if (stock ? !outlook && !(owns && names) : !owns && !names) return false;
   return appositions.every((apposition) => NAMING_PHRASE.test(apposition));
 }
 

@@ -111,6 +111,16 @@ export const OUTLOOK_SENT_LABELS = [
   'Nosūtīts',
   'Saadetud',
   'Noiz',
+  // Malay, Kazakh, Serbian and Macedonian Cyrillic, Albanian, Azerbaijani, Welsh, Irish, Georgian
+  'Dihantar',
+  'Жіберілді',
+  'Послато',
+  'Испратено',
+  'Dërguar',
+  'Göndərilib',
+  'Anfonwyd',
+  'Seolta',
+  'გაგზავნილია',
 ];
 
 /** Header-block labels of the mail replied to or forwarded, by role, in the languages clients write. */
@@ -159,6 +169,14 @@ export const HEADER_LABELS = {
     'จาก',
     'Šalje',
     'Nork',
+    // Malay, Kazakh, Serbian and Macedonian Cyrillic, Azerbaijani, Welsh, Georgian (Albanian's "Nga" and
+    // Irish's "Ó" are everyday words: their blocks are known by an address and a date, see quoteHeaderStart)
+    'Daripada',
+    'Кімнен',
+    'Од',
+    'Kimdən',
+    'Oddi wrth',
+    'გამგზავნი',
   ],
   sent: [
     ...OUTLOOK_SENT_LABELS,
@@ -243,6 +261,11 @@ export const HEADER_LABELS = {
     'До',
     'Adressaat',
     'Nori',
+    // Kazakh, Azerbaijani, Irish, Georgian
+    'Кімге',
+    'Kimə',
+    'Chuig',
+    'მიმღები',
   ],
   subject: [
     'Subject',
@@ -282,6 +305,13 @@ export const HEADER_LABELS = {
     'Zadeva',
     'Tēma',
     'Gaia',
+    // Kazakh, Albanian, Azerbaijani, Welsh, Irish, Georgian
+    'Тақырып',
+    'Subjekti',
+    'Mövzu',
+    'Pwnc',
+    'Ábhar',
+    'თემა',
     'Priority',
     'Importance',
     'Wichtigkeit',
@@ -323,6 +353,9 @@ export const ORIGINAL_MESSAGE = [
   'Izvirno sporočilo',
   'Upprunaleg skilaboð',
   'Jatorrizko mezua',
+  // Outlook's in Malay and Kazakh
+  'Mesej Asal',
+  'Бастапқы хабар',
   'Missatge original',
   '原始邮件',
   '原始郵件',

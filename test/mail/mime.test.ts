@@ -327,6 +327,24 @@ describe('where readMail reads better than simpleParser, on purpose', () => {
     assert.match((await simpleParser(raw, MAILPARSER_OPTIONS)).text ?? '', /\nInside reads - -5 C\n- - a list item\n- -- Alice\n/);
   });
 
+  test('a flowed text: only armor lines as sealed.ts reads them (alone, unescaped, unquoted) bound a signed block', () => {
+    const flowed = (body: string) => readMail(latin1(`Content-Type: text/plain; charset=utf-8; format=flowed\n\n${body}`))?.text ?? '';
+    // A quoted signed mail: the writer's own "- " line below stays.
+    const quoted =
+      '> -----BEGIN PGP SIGNED MESSAGE-----\n> Hash: SHA256\n>\n> Is the cold room ok?\n\nMoved this morning \n- the one by the door is broken.\n\n> - -- \n> Alice\n> -----BEGIN PGP SIGNATURE-----\n> abc\n> -----END PGP SIGNATURE-----\n';
+    assert.match(flowed(quoted), /\nMoved this morning - the one by the door is broken\.\n/);
+    // Prose naming the markers.
+    const prose =
+      'It prints -----BEGIN PGP SIGNED MESSAGE----- first and the key \n- the one we rotate - sits in the vault.\n\nThen -----BEGIN PGP SIGNATURE----- as usual.\n';
+    assert.match(flowed(prose), /the key - the one we rotate - sits/);
+    // An escaped armor nested in the signed text ends no block: the escapes below it are undone before joining too.
+    const nested =
+      '-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\nForwarding:\n\n- -----BEGIN PGP SIGNED MESSAGE-----\nGate 4 closed.\n- -----BEGIN PGP SIGNATURE-----\nxyz\n- -----END PGP SIGNATURE-----\n\nThe cold room reads \n- -18 C now.\n\n- -- \nBob\n-----BEGIN PGP SIGNATURE-----\nabc\n-----END PGP SIGNATURE-----\n';
+    const text = flowed(nested);
+    assert.match(text, /\nThe cold room reads -18 C now\.\n\n-- \nBob\n/);
+    assert.match(text, /\n- -----BEGIN PGP SIGNATURE-----\n/);
+  });
+
   test('valid UTF-8 and declared charsets are read as before', () => {
     assert.equal(readMail(Buffer.from('Subject: Störung\r\n\r\nCafé crème\r\n'))?.text, 'Café crème\n');
     assert.equal(readMail(Buffer.from('Subject: Störung\r\n\r\n'))?.subject, 'Störung');

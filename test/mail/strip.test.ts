@@ -570,8 +570,8 @@ describe('stripText: list and notification footers', () => {
     const rule = '_'.repeat(32);
     const below = {
       hindi: 'प्रेषक: Ana <ana@example.com>\nभेजा गया: मंगलवार, 20 मार्च 2026 8:48\nप्रति: ops@example.com\nविषय: db1\n\nपुराना पाठ.',
-      malay: 'Daripada: Ana <ana@example.com>\nDihantar: 20 Mac 2026 8:48\nKepada: ops@example.com\nSubjek: db1\n\nTeks lama.',
-      georgian: 'გამგზავნი: Ana <ana@example.com>\nგაგზავნილია: 20 მარტი 2026 8:48\nმიმღები: ops@example.com\nთემა: db1\n\nძველი ტექსტი.',
+      swahili: 'Kutoka: Ana <ana@example.com>\nImetumwa: 20 Machi 2026 8:48\nKwa: ops@example.com\nMada: db1\n\nMaandishi ya zamani.',
+      armenian: 'Ումից: Ana <ana@example.com>\nՈւղարկված է: 20 մարտի 2026 8:48\nՈւմ: ops@example.com\nԹեմա: db1\n\nՀին տեքստ.',
       wrappedFrom:
         'From: Operations Team Distribution List Europe Middle East and Africa\n<ops@example.com>\nSent: Tuesday, March 20, 2026 8:48 AM\nTo: ops@example.com\nSubject: db1\n\nOld text.',
       spacedOut: 'From: Ana <ana@example.com>\n\nSent: Tuesday, March 20, 2026 8:48 AM\n\nTo: ops@example.com\n\nSubject: db1\n\nOld text.',
@@ -626,5 +626,60 @@ describe('stripText: list and notification footers', () => {
       reasons: ['mailing-list digest header', FOOTER],
       quoteRemoved: false,
     });
+  });
+});
+
+describe("stripText: machine mail's last line", () => {
+  const alert = 'PROBLEM: backup failed\n\nHost: srv-backup01\nState: CRITICAL\nSince: 10:05\nJob: nightly-full\n\n';
+
+  it("keeps the alert's own last line, whatever device it names", () => {
+    for (const last of [
+      'Sent via Windows Task Scheduler on SRV-BACKUP01',
+      'Sent from Windows Server 2019',
+      'Sent from Android SMS Gateway',
+      'Sent from Home Assistant app',
+      'Sent from Mac Studio build agent',
+      'Sent via T-Mobile IoT',
+      'Sent from Samsung SmartThings',
+      'Sent from Pixel 7',
+      'Sent from nagios01',
+      'Sent from my Raspberry Pi',
+      'Sent from my monitoring server',
+      'Sent from Galaxy Tab A in the cold room',
+      'Sent from the Android tablet in cold room B',
+      'Sent from Mail',
+      'Sent from Apple Xserve',
+      'Sent from iPad kiosk 3',
+      'Envoyé depuis Windows',
+    ]) {
+      assert.equal(strip(alert + last), alert + last, last);
+    }
+  });
+
+  it("drops a phone client's stock line under Label: value lines typed on the phone", () => {
+    for (const last of ['Sent from my iPhone', 'Von meinem iPhone gesendet', 'Envoyé de mon iPhone', 'Get Outlook for Android<https://aka.ms/ghei36>']) {
+      assert.equal(strip(alert + last), alert.trim(), last);
+    }
+  });
+});
+
+describe('stripText: a short sign-off among list items', () => {
+  it('keeps a list whose item is a sign-off word, under a name-like line', () => {
+    for (const list of [
+      'Which TV should we order for room 4?\n\nSamsung\nLG\nSony\nPhilips',
+      'Shortlist for the lobby screens:\nSamsung\nLG\nSony',
+      'Condition of the returned units:\n\nUnit 12\nVG\nScreen Scratched',
+      'Which network has coverage at the site?\n\nVerizon\nATT\nT-Mobile',
+      'Ranking of the offers:\n\nWorst\nBest\nAcme Ltd',
+    ]) {
+      assert.equal(strip(list), list);
+    }
+  });
+
+  it('drops a sign-off that opens its paragraph or follows a sentence', () => {
+    assert.equal(strip('See you at 8.\n\nLG\nAnna'), 'See you at 8.');
+    assert.equal(strip('Estimados, el servidor vuelve mañana.\n\nAtte.\nJuan Pérez\nSoporte TI'), 'Estimados, el servidor vuelve mañana.');
+    assert.equal(strip('Palvelin on taas ylhäällä.\nVH\nMatti Virtanen\nIT-tuki'), 'Palvelin on taas ylhäällä.');
+    assert.equal(strip('Ok, I will call the carrier\nRgds\nTom'), 'Ok, I will call the carrier');
   });
 });

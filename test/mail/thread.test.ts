@@ -94,4 +94,27 @@ describe("thread-first cutting keeps the writer's lines above the quoted reply m
     assert.equal(wrapped.thread.text, 'Meet at 8: room 4B.');
     assert.equal(wrapped.thread.removed[0]?.first, 'On Sat, Dec 5, 2026 at 6:20 AM +44 7700 900840 <');
   });
+
+  test("an unmarked header block above a > copy, in a language the labels lack, goes with it; the writer's Label: value lines stay", async () => {
+    const date = '5 2026 6:20';
+    const blocks: Record<string, string> = {
+      malay: `Daripada: SMS Relay <${PHONE_ADDRESS}>\nDihantar: Sabtu, ${date} PG\nKepada: Alice <alice@example.com>\nSubjek: ${subject}`,
+      kazakh: `Кімнен: SMS Relay <${PHONE_ADDRESS}>\nЖіберілді: ${date}\nКімге: Alice <alice@example.com>\nТақырып: ${subject}`,
+      serbian: `Од: SMS Relay <${PHONE_ADDRESS}>\nПослато: субота, ${date}\nЗа: Alice <alice@example.com>\nТема: ${subject}`,
+      albanian: `Nga: SMS Relay <${PHONE_ADDRESS}>\nDërguar: e shtunë, ${date} pd\nPër: Alice <alice@example.com>\nSubjekti: ${subject}`,
+      azerbaijani: `Kimdən: SMS Relay <${PHONE_ADDRESS}>\nGöndərilib: ${date}\nKimə: Alice <alice@example.com>\nMövzu: ${subject}`,
+      welsh: `Oddi wrth: SMS Relay <${PHONE_ADDRESS}>\nAnfonwyd: ${date}\nAt: Alice <alice@example.com>\nPwnc: ${subject}`,
+      irish: `Ó: SMS Relay <${PHONE_ADDRESS}>\nSeolta: ${date}\nChuig: Alice <alice@example.com>\nÁbhar: ${subject}`,
+      georgian: `გამგზავნი: SMS Relay <${PHONE_ADDRESS}>\nგაგზავნილია: ${date}\nმიმღები: Alice <alice@example.com>\nთემა: ${subject}`,
+      // No address nor date in it: a rule or an "Original Message" marker right above shows it is a mail's.
+      ruled: `________________________________\nTalaan: SMS Relay\nIpinadala: Sabado\nSa: Alice`,
+      marked: `-----Mesej Asal-----\nTalaan: SMS Relay\nIpinadala: Sabado\nSa: Alice`,
+    };
+    for (const [name, block] of Object.entries(blocks)) {
+      const { thread } = await answer(`Ok, I am coming.\n\n${block}\n\n${quoted()}`);
+      assert.equal(thread.text, 'Ok, I am coming.', name);
+    }
+    const { thread } = await answer(`Please check:\nHost: db2\nState: DOWN\nSince: 10:05\n\n${quoted()}`);
+    assert.equal(thread.text, 'Please check:\nHost: db2\nState: DOWN\nSince: 10:05');
+  });
 });
