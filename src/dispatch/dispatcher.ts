@@ -815,6 +815,15 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       const said = classified.detail === undefined ? {} : { gatewayText: maskNumbersIn(classified.detail) };
       if (outcome.kind === 'sent') {
         reported.relayed.push(outcome.providerId ? { ...recipient, gatewayId: outcome.providerId } : recipient);
+        const { heldAtGateway } = classified;
+        if (heldAtGateway !== undefined) {
+          lines.set(sms.id, () =>
+            log.warn(
+              { to, code: maskNumbersIn(classified.code), ...said },
+              `dispatch: SMS taken but held by the gateway: ${classified.reason}; ${heldAtGateway}`,
+            ),
+          );
+        }
       } else if (outcome.kind === 'retry') {
         if (now - startOf(message) >= delayNoticeMs) reported.delayed.push(recipient);
         const retryInMs = outcome.nextAttemptAt - now;
@@ -851,7 +860,8 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     // An expired SMS is given up without a request; a failure without one (an opt-out) is failed below.
     if (via === undefined && classified.category === EXPIRED.category) return { smsId: sms.id, kind: 'expired', error: classified.reason, attempted: false };
     if (classified.action === 'sent' && via) {
-      const note = this.#sentVia(via);
+      // Held at the gateway: the history says so, in the code's words and the gateway's, before what took it.
+      const note = [classified.heldAtGateway === undefined ? undefined : recordedError(classified), this.#sentVia(via)].filter(Boolean).join('; ');
       return {
         smsId: sms.id,
         kind: 'sent',

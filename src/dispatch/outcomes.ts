@@ -32,6 +32,8 @@ export interface Classified {
   readonly recognisedResend?: true;
   /** The history's words in place of an id the gateway did not give (OutcomeRule.withoutId). */
   readonly withoutId?: string;
+  /** The gateway holds the SMS it took until the operator acts there: what to do (OutcomeRule.heldAtGateway). */
+  readonly heldAtGateway?: string;
   /** The provider's id for an accepted message. */
   readonly providerId?: string;
   /** What the provider's replies to it carry (session or notify id). */
@@ -165,6 +167,7 @@ export function outcomeClassifier(providerRules: readonly OutcomeRule[], secrets
       ...(rule.holdsSender ? { holdsSender: true } : {}),
       ...(rule.recognisedResend ? { recognisedResend: true } : {}),
       ...(rule.withoutId === undefined ? {} : { withoutId: rule.withoutId }),
+      ...(rule.heldAtGateway === undefined ? {} : { heldAtGateway: rule.heldAtGateway }),
     };
   };
   return {

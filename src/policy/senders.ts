@@ -1,3 +1,4 @@
+import { writtenNumber } from '../sms/senders.ts';
 import { networkMatcher } from './networks.ts';
 import { type DestinationRules, destinationProblem } from './destinations.ts';
 
@@ -208,7 +209,11 @@ function sameSenderId(one: string, other: string): boolean {
   return digits === undefined ? one.trim().toLowerCase() === other.trim().toLowerCase() : digits === senderIdDigits(other);
 }
 
-/** A numeric sender id's digits (written with or without `+` or `00`, spaces or dashes), or undefined for a name. */
+/**
+ * A numeric sender id's digits (written with or without `+` or `00`, read as the gateways read them:
+ * writtenNumber; spaces or dashes), or undefined for a name.
+ */
 function senderIdDigits(senderId: string): string | undefined {
-  return /^(?:\+|00)?(\d{1,15})$/.exec(senderId.replace(/[\s-]/g, ''))?.[1];
+  const { digits } = writtenNumber(senderId.replace(/[\s-]/g, ''));
+  return /^\d{1,15}$/.test(digits) ? digits : undefined;
 }

@@ -324,6 +324,13 @@ export interface OutcomeRule {
    * it the history says the gateway gave no id, so its delivery reports cannot be matched.
    */
   readonly withoutId?: string;
+  /**
+   * The gateway took the SMS but holds it until someone acts there (`sent` rules; Puzzel's 24, held for manual
+   * approval): what the operator does there. The SMS is sent as far as the relay goes and awaits its delivery
+   * report, which decides it; its history says it is held, in the rule's reason and the gateway's words, and a
+   * warn line tells the operator that and this.
+   */
+  readonly heldAtGateway?: string;
 }
 
 /** What the relay takes from a plug-in's parsed settings. */

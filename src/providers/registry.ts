@@ -97,12 +97,14 @@ function checkParts(plugin: ProviderPlugin): void {
       `${label}: outcome rule ${holding.match} holds the sender (holdsSender) with action "${holding.action}"; holdsSender is for "retry" rules only`,
     );
   }
-  // What a sent SMS is (OutcomeRule.recognisedResend, withoutId): on a rule that does not send, it would say so of an SMS not sent.
-  const notSent = plugin.outcomeRules.find((rule) => (rule.recognisedResend || rule.withoutId !== undefined) && rule.action !== 'sent');
+  // What a sent SMS is (OutcomeRule.recognisedResend, withoutId, heldAtGateway): on a rule that does not send, it would say so of an SMS not sent.
+  const notSent = plugin.outcomeRules.find(
+    (rule) => (rule.recognisedResend || rule.withoutId !== undefined || rule.heldAtGateway !== undefined) && rule.action !== 'sent',
+  );
   if (notSent) {
     throw new ProviderRegistryError(
       'PROVIDER_INCOMPLETE',
-      `${label}: outcome rule ${notSent.match} says what a sent SMS is (recognisedResend, withoutId) with action "${notSent.action}"; they are for "sent" rules only`,
+      `${label}: outcome rule ${notSent.match} says what a sent SMS is (recognisedResend, withoutId, heldAtGateway) with action "${notSent.action}"; they are for "sent" rules only`,
     );
   }
   // An empty history line says nothing of the SMS.

@@ -45,11 +45,7 @@ const ALPHANUMERIC_SENDER = /^(?=.*\p{L})[\p{L}\p{N} &'._-]{1,11}$/u;
 export function readSender(value: unknown): string | undefined {
   if (typeof value !== 'string') return undefined;
   const given = value.trim();
-  const plus = given.startsWith('+');
-  const bare = plus ? given.slice(1) : given;
-  const prefixed = (plus ? PREFIX_AFTER_PLUS : INTERNATIONAL_PREFIX).test(bare);
-  const international = plus || prefixed;
-  const digits = prefixed ? bare.slice(2) : bare;
+  const { international, digits } = writtenNumber(given);
   if (/^\d+$/.test(digits)) {
     const known = normaliseNumber(`+${digits}`);
     if (known.ok) return known.e164;
@@ -57,6 +53,18 @@ export function readSender(value: unknown): string | undefined {
     return !international && OTHER_DIGITS.test(digits) ? digits : undefined;
   }
   return ALPHANUMERIC_SENDER.test(given) ? given : undefined;
+}
+
+/**
+ * How a number is written: `international` when with `+` or the `00` international prefix
+ * (INTERNATIONAL_PREFIX, PREFIX_AFTER_PLUS), and what follows them (`digits`, the whole value when neither).
+ * The one reading of `00` wherever the relay meets a number written by someone else: senders, sender ids.
+ */
+export function writtenNumber(given: string): { readonly international: boolean; readonly digits: string } {
+  const plus = given.startsWith('+');
+  const bare = plus ? given.slice(1) : given;
+  const prefixed = (plus ? PREFIX_AFTER_PLUS : INTERNATIONAL_PREFIX).test(bare);
+  return { international: plus || prefixed, digits: prefixed ? bare.slice(2) : bare };
 }
 
 /**

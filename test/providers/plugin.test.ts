@@ -380,11 +380,16 @@ describe('provider plug-ins at start-up', () => {
     assert.doesNotThrow(() => composeRegistry([{ ...tinyPlugin, outcomeRules: [...tinyPlugin.outcomeRules, { ...rule, action: 'retry' }] }]));
   });
 
-  test('an outcome rule saying what a sent SMS is (recognisedResend, withoutId) on an action other than sent is one line naming the rule', () => {
+  test('an outcome rule saying what a sent SMS is (recognisedResend, withoutId, heldAtGateway) on an action other than sent is one line naming the rule', () => {
     const rule = { match: /^recipient\/SEEN$/, action: 'retry', category: 'seen', reason: 'seen before', recognisedResend: true } as const;
     assert.deepEqual(problems({}, [{ ...tinyPlugin, outcomeRules: [...tinyPlugin.outcomeRules, rule] }]), [
-      'provider plug-in "tinygw": outcome rule /^recipient\\/SEEN$/ says what a sent SMS is (recognisedResend, withoutId) with action "retry"; they are for "sent" rules only',
+      'provider plug-in "tinygw": outcome rule /^recipient\\/SEEN$/ says what a sent SMS is (recognisedResend, withoutId, heldAtGateway) with action "retry"; they are for "sent" rules only',
     ]);
+    const held = { match: /^recipient\/HELD$/, action: 'fail', category: 'held', reason: 'held', heldAtGateway: 'approve it' } as const;
+    assert.match(
+      String(problems({}, [{ ...tinyPlugin, outcomeRules: [...tinyPlugin.outcomeRules, held] }])[0]),
+      /\/\^recipient\\\/HELD\$\/ says what a sent SMS is .* with action "fail"/,
+    );
     assert.doesNotThrow(() =>
       composeRegistry([{ ...tinyPlugin, outcomeRules: [...tinyPlugin.outcomeRules, { ...rule, action: 'sent', withoutId: 'no id' }] }]),
     );

@@ -236,6 +236,52 @@ describe('Puzzel adapter: requests', () => {
     }
   });
 
+  it('takes the entry saying Puzzel took the message with an id over another entry for it, whichever comes first', async () => {
+    for (const order of [
+      [5, 1],
+      [1, 5],
+    ]) {
+      server.respond = (request) => {
+        const [message] = (JSON.parse(request.body) as { message: Array<{ clientReference: string }> }).message;
+        const entry = (statusCode: number) => ({
+          statusCode,
+          statusMessage: statusCode === 1 ? 'OK' : 'Syntax error',
+          clientReference: message?.clientReference,
+          ...(statusCode === 1 ? { messageId: 'dup2' } : {}),
+          sequenceIndex: 1,
+        });
+        return { status: 200, body: JSON.stringify({ messageStatus: order.map(entry) }) };
+      };
+      try {
+        const result = await withGateway(gatewayOptions({ endpoints: [server.url] }), (gateway) => gateway.send(SUBMISSION, 0));
+        assert.deepEqual(result, { kind: 'answered', results: [{ number: '+447700900123', code: 'PUZZEL:1', providerId: 'dup2', detail: 'OK' }] }, `${order}`);
+      } finally {
+        server.respond = okAnswer;
+      }
+    }
+  });
+
+  it("finds an entry without a reference by its position only when it names the message's number, in any form Puzzel writes it", async () => {
+    const answerNaming = (recipient: string) => () => ({
+      status: 200,
+      body: JSON.stringify({ messageStatus: [{ statusCode: 1, recipient, messageId: 'wrong1', sequenceIndex: 1 }] }),
+    });
+    try {
+      server.respond = answerNaming('+4700000000');
+      const other = await withGateway(gatewayOptions({ endpoints: [server.url] }), (gateway) => gateway.send(SUBMISSION, 0));
+      assert.deepEqual(other, { kind: 'answered', results: [{ number: '+447700900123', code: 'MISSING_RESULT' }] });
+      // Retried on the same host as any message an answer leaves out, counted as a possible duplicate.
+      assert.equal(classifyRecipient(other, '+447700900123').action, 'ambiguous');
+      for (const recipient of ['+447700900123', '447700900123', '00447700900123', '07700900123']) {
+        server.respond = answerNaming(recipient);
+        const same = await withGateway(gatewayOptions({ endpoints: [server.url] }), (gateway) => gateway.send(SUBMISSION, 0));
+        assert.deepEqual(same, { kind: 'answered', results: [{ number: '+447700900123', code: 'PUZZEL:1', providerId: 'wrong1' }] }, recipient);
+      }
+    } finally {
+      server.respond = okAnswer;
+    }
+  });
+
   it('maps Puzzel codes through the outcome table as intended', async () => {
     const cases: Array<[number, string]> = [
       [1, 'sent'],
@@ -348,6 +394,11 @@ describe('Puzzel adapter: settings', () => {
       ['447700900123', 'INTERNATIONAL', '+447700900123'],
       ['+46701234567', 'INTERNATIONAL', '+46701234567'],
       ['+4712', 'ALPHANUMERIC', '+4712'],
+      // 00 is the international prefix (as the allow-list and a received sender read it), also left after a +.
+      ['004799999999', 'INTERNATIONAL', '+4799999999'],
+      ['00447700900123', 'INTERNATIONAL', '+447700900123'],
+      ['0099999999', 'INTERNATIONAL', '+99999999'],
+      ['+004791234999', 'INTERNATIONAL', '+4791234999'],
     ];
     for (const [senderId, originatorType, originator] of cases) {
       assert.deepEqual(originatorFor(senderId), { originatorType, originator }, senderId);
@@ -357,8 +408,14 @@ describe('Puzzel adapter: settings', () => {
 
   it('explains a sender id Puzzel cannot show', () => {
     const rule =
-      'Puzzel takes a sender id of at most 11 letters, digits, spaces and % & - + . , or an international number (+ and up to 15 digits), or a short number (3 to 8 digits)';
+      'Puzzel takes a sender id of at most 11 letters, digits, spaces and % & - + . , or an international number (+ or 00 and up to 15 digits), or a short number (3 to 8 digits)';
+    const national = 'is a national number, which names no country: write it as + and the country code, then the number without its leading 0';
+    const noCountry = 'has no country code (none begins with 0): write it as + and the country code, then the number without its leading 0';
     const cases: Array<[string, string]> = [
+      ['07700900123', `"07700900123" ${national}`],
+      ['0001234567', `"0001234567" ${national}`],
+      ['+07700900123', `"+07700900123" ${noCountry}`],
+      ['+0012', `"+0012" ${noCountry}`],
       ['Ab_cd', '"Ab_cd" has "_"'],
       ['Café@Home', '"Café@Home" has "é", "@"'],
       ['Far Too Long Sender', '"Far Too Long Sender" has 19 characters'],

@@ -19,7 +19,7 @@
  * - No validity period and no user context exist in this API: `expiresAt` and `userContext` are
  *   not sent; replies are tracked through `notify_id` instead (`replyTracking: 'tracking-id'`).
  * - The non-zero status codes are not published, so the gateway's text says what a refusal is
- *   about: about the account (its state, login, password, api id, credit, allowance) it is `INTERACT:ACCOUNT`, so a
+ *   about: about the account (its state, login, password, api id or key, access, credit, allowance) it is `INTERACT:ACCOUNT`, so a
  *   password typo pauses the queue instead of bouncing it; about the number or the message (and
  *   not about a passing state: "temporarily", "try again"…) `INTERACT:REFUSED:<n>`, which bounces;
  *   anything else `INTERACT:<n>`, which the relay retries (an unknown answer never bounces).
@@ -87,11 +87,14 @@ const STATUS_REPLY = /^(-?\d{1,9})[ \t]*(?:\r?\n([\s\S]*))?$/;
 
 /**
  * A refusal whose words are about the account rather than the message: the account itself
- * ("Account suspended"), the login, the password, the api id, credit or balance, authentication,
- * or an allowance or a quota. Matched case-insensitively on the gateway's text.
+ * ("Account suspended"), the login, the password, the api id or key, a token or credentials, credit
+ * or balance, authentication or authorisation ("Access denied", "Permission denied", "Forbidden"),
+ * the addresses the account may call from ("IP address not whitelisted"), or an allowance or a quota.
+ * Each refuses every SMS alike until the operator fixes the account. Matched case-insensitively on the
+ * gateway's text.
  */
 const ACCOUNT_WORDS =
-  /\b(?:accounts?|user(?:[ _-]?name)?s?|password|log[ -]?in|log[ -]?on|api[ _-]?id|credits?|balance|auth\w*|unauthori[sz]ed|allowances?|quotas?)\b/i;
+  /\b(?:accounts?|user(?:[ _-]?name)?s?|password|log[ -]?in|log[ -]?on|api[ _-]?(?:id|keys?)|(?:access[ _-]?)?tokens?|credentials?|credits?|balance|auth\w*|unauthori[sz]ed|access[ _-]?denied|permission[ _-]?denied|forbidden|ip(?:[ _-]?address(?:es)?)?|(?:white|allow)[ _-]?list\w*|allowances?|quotas?)\b/i;
 
 /**
  * A period of an account's allowance ("daily", "per month", "this week", "today"). With a limit word

@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from '../../log.ts';
 import { maskNumber } from '../../sms/numbers.ts';
+import { writtenNumber } from '../../sms/senders.ts';
 import type { Gateway, GatewayCapabilities, GatewayOptions, ProviderCapabilities, RecipientResult, SmsSubmission, SubmissionResult } from '../contract.ts';
 import { HttpEndpoints, httpGateway, type HttpOutcome, httpRefusal, logRequest, unparseable } from '../http-endpoint.ts';
 import { isRecord, parseJson, readInteger, readText } from './values.ts';
@@ -18,6 +19,8 @@ export const PROVIDER = 'puzzel';
 const SEND_PATH = '/gw/rs/sendMessages';
 /** Puzzel's "Duplicate message": it already had this clientReference (a resend after a lost answer). */
 const DUPLICATE_STATUS = 25;
+/** The statusCodes by which Puzzel says it took a message (1 OK, 24 held for approval; 25 it had it already). */
+const TAKEN_STATUSES: ReadonlySet<number> = new Set([1, 24, DUPLICATE_STATUS]);
 
 /**
  * Puzzel documents no ceiling on `message` per request. 100 keeps the answer (one ~250-byte
@@ -51,6 +54,8 @@ const REFERENCE_ID = /^[A-Za-z0-9._-]{1,48}$/;
 const HASHED_ID_CHARS = 32;
 /** `<id>:<international digits>`: the digits give a delivery report its number back (DRs carry no recipient). */
 export const CLIENT_REFERENCE = /^[A-Za-z0-9._-]{1,48}:(\d{6,15})$/;
+/** Fewer national digits than this ending the number sent would match other numbers by chance. */
+const MIN_NATIONAL_DIGITS = 6;
 
 // ---------------------------------------------------------------------------------------------------
 // Sending
@@ -235,6 +240,7 @@ interface MessageStatus {
   readonly statusCode: number;
   readonly statusMessage: string | undefined;
   readonly clientReference: string | undefined;
+  readonly recipient: string | undefined;
   readonly messageId: string | undefined;
   readonly sessionId: string | undefined;
   readonly sequenceIndex: number | undefined;
@@ -271,6 +277,7 @@ function readMessageStatus(entry: unknown): MessageStatus | undefined {
     statusCode,
     statusMessage: readText(entry['statusMessage']),
     clientReference: readText(entry['clientReference']),
+    recipient: readText(entry['recipient']),
     messageId: readText(entry['messageId']),
     sessionId: readText(entry['sessionId']),
     sequenceIndex: readInteger(entry['sequenceIndex']),
@@ -279,22 +286,29 @@ function readMessageStatus(entry: unknown): MessageStatus | undefined {
 
 /**
  * One result per submitted number. An entry is found by our `clientReference`; one without a
- * clientReference (the doc's XML example has none) by its 1-based `sequenceIndex`. Never by
- * `recipient`: Puzzel renormalises numbers.
+ * clientReference (the doc's XML example has none) by its 1-based `sequenceIndex`, unless it names
+ * another number (sameNumber): then it is not this message's, which has no result (`MISSING_RESULT`,
+ * retried on the same host). Never found by `recipient` alone: Puzzel renormalises numbers.
+ * Of several entries for one message, the first saying Puzzel took it with an id wins: the gateway
+ * has the SMS, so bouncing it on the other entry would report a refusal of an SMS on its way.
  */
 function correlate(statuses: readonly MessageStatus[], messages: readonly OutgoingMessage[], logger: Logger): SubmissionResult {
   const byReference = new Map<string, MessageStatus>();
   const bySequence = new Map<number, MessageStatus>();
+  const keep = <K>(map: Map<K, MessageStatus>, key: K, status: MessageStatus) => {
+    const kept = map.get(key);
+    if (kept === undefined || (!takenWithId(kept) && takenWithId(status))) map.set(key, status);
+  };
   for (const status of statuses) {
-    if (status.clientReference !== undefined) {
-      if (!byReference.has(status.clientReference)) byReference.set(status.clientReference, status);
-    } else if (status.sequenceIndex !== undefined && !bySequence.has(status.sequenceIndex)) {
-      bySequence.set(status.sequenceIndex, status);
-    }
+    if (status.clientReference !== undefined) keep(byReference, status.clientReference, status);
+    else if (status.sequenceIndex !== undefined) keep(bySequence, status.sequenceIndex, status);
   }
   const used = new Set<MessageStatus>();
   const results = messages.map((message, index): RecipientResult => {
-    const status = byReference.get(message.clientReference) ?? bySequence.get(index + 1);
+    const byPosition = bySequence.get(index + 1);
+    const status =
+      byReference.get(message.clientReference) ??
+      (byPosition?.recipient === undefined || sameNumber(byPosition.recipient, message.number) ? byPosition : undefined);
     if (status === undefined) return { number: message.number, code: 'MISSING_RESULT' };
     used.add(status);
     // A duplicate's id (statusCode 25) is not the id the gateway's delivery reports name: they are the first
@@ -316,4 +330,20 @@ function correlate(statuses: readonly MessageStatus[], messages: readonly Outgoi
     );
   }
   return { kind: 'answered', results };
+}
+
+function takenWithId(status: MessageStatus): boolean {
+  return TAKEN_STATUSES.has(status.statusCode) && status.messageId !== undefined;
+}
+
+/**
+ * Whether Puzzel's `recipient` is the number sent, as it may write it back: with `+`, `00` (writtenNumber, the
+ * relay's reading of them) or neither, or national (its trunk 0s dropped, the rest ending the number).
+ */
+function sameNumber(recipient: string, number: string): boolean {
+  const sent = number.replace(/^\+/, '');
+  const { international, digits } = writtenNumber(recipient.replace(/[\s-]/g, ''));
+  if (digits === sent) return true;
+  const national = digits.replace(/^0+/, '');
+  return !international && national.length >= MIN_NATIONAL_DIGITS && sent.endsWith(national);
 }
