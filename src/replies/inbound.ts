@@ -391,18 +391,27 @@ export class InboundService {
       sms: part.of === undefined ? undefined : { providerId: report.providerId, parts: part.of },
     });
     if (result.kind === 'unknown') return { kind: 'orphan' };
-    const decided = await this.#decide(result.sms, { ...fields, partId: part.id });
+    const decided = await this.#decide(result.sms, { ...fields, partId: part.id }, result.changed);
     if (decided !== undefined) return decided;
     return { kind: result.changed ? 'advanced' : 'duplicate', partOnly: true };
   }
 
-  /** Applies the SMS's state once its parts decide it; undefined while they do not yet. */
-  async #decide(sms: PartsOfSms, fields: object): Promise<DeliveryReportResult | undefined> {
+  /**
+   * Applies the SMS's state once its parts decide it; undefined while they do not yet. Each receipt is an
+   * info line, one that changed nothing too (`changed` false: a repeat, or a state its part has passed):
+   * a long SMS that stays "sent" shows which receipts came.
+   */
+  async #decide(sms: PartsOfSms, fields: object, changed = true): Promise<DeliveryReportResult | undefined> {
     const { logger } = this.#options;
     const decided = stateOfParts(sms);
     const progress = { ...fields, smsProviderId: sms.providerId, parts: sms.parts, reported: sms.reported.length };
     if (decided === undefined) {
-      logger.debug(progress, "inbound: a long SMS's part reported; the SMS waits for its other parts");
+      logger.info(
+        progress,
+        changed
+          ? "inbound: a long SMS's part reported; the SMS waits for its other parts"
+          : "inbound: a long SMS's part reported again with nothing new (a repeat, or a state the part has passed); the SMS waits for its other parts",
+      );
       return undefined;
     }
     const result = await this.#options.store.applyDeliveryReport({
@@ -415,7 +424,7 @@ export class InboundService {
     if (result.kind === 'advanced') {
       this.#options.metrics?.deliveryStates.inc({ state: decided.state });
       logger.info({ msgId: result.messageId, ...progress, ...decided, smsId: result.smsId }, "inbound: a long SMS's parts decided its delivery state");
-    } else logger.debug({ ...progress, ...decided, result: result.kind }, "inbound: a long SMS's parts decided what its delivery state already says");
+    } else logger.info({ ...progress, ...decided, result: result.kind }, "inbound: a long SMS's parts decided what its delivery state already says");
     return result;
   }
 

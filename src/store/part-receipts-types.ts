@@ -16,7 +16,7 @@ export interface SentParts {
   readonly providerId: string;
   /** E.164. */
   readonly number: string;
-  /** The parts' ids, as their receipts name them. */
+  /** The parts' ids, as their receipts name them (parts may share one: distinctPartIds). */
   readonly partIds: readonly string[];
   readonly sentAt: number;
 }
@@ -39,7 +39,10 @@ export interface PartsOfSms {
   readonly provider: string;
   readonly providerId: string;
   readonly number: string;
-  /** How many parts the SMS has (the send answer's count once recorded, else the receipt's). */
+  /**
+   * How many receipts decide the SMS: its parts' distinct ids once recorded (parts the gateway gave one
+   * id share its receipt), else the receipt's count of parts.
+   */
   readonly parts: number;
   /** The parts whose receipts came, oldest first (a part's state only moves forward). */
   readonly reported: readonly { readonly partId: string; readonly state: DeliveryState; readonly code: number }[];
@@ -72,6 +75,15 @@ export const SENT_PART_CONFLICT = `ON CONFLICT (provider, part_id, number) DO UP
   code = CASE WHEN sent_parts.provider_id <> excluded.provider_id THEN NULL ELSE sent_parts.code END,
   reported_at = CASE WHEN sent_parts.provider_id <> excluded.provider_id THEN NULL ELSE sent_parts.reported_at END,
   created_at = CASE WHEN sent_parts.provider_id <> excluded.provider_id THEN excluded.created_at ELSE sent_parts.created_at END`;
+
+/**
+ * The SMS's part ids, each once: an SMSC may give every part of a long SMS one id (a concatenated
+ * message's), and then sends one receipt for it (or one per part, all alike), which counts for each part
+ * under it; the store keeps one state per id.
+ */
+export function distinctPartIds(sent: SentParts): readonly string[] {
+  return [...new Set(sent.partIds)];
+}
 
 /** A part's state moves forward only: none → on its way → a final state (the first final state stays). */
 export function partMovesForward(from: DeliveryState | null, to: DeliveryState): boolean {

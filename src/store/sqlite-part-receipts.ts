@@ -8,6 +8,7 @@ import {
   SENT_PART_CONFLICT,
   type SentPartRow,
   type SentParts,
+  distinctPartIds,
   toPartsOfSms,
 } from './part-receipts-types.ts';
 
@@ -41,13 +42,14 @@ function partsOfSms(sql: PartReceiptStatements, provider: string, providerId: st
 
 /** Runs inside a write transaction. */
 export function recordSentParts(sql: PartReceiptStatements, sent: SentParts): PartsOfSms {
-  for (const partId of sent.partIds) {
+  const partIds = distinctPartIds(sent);
+  for (const partId of partIds) {
     sql.sent.run({
       provider: sent.provider,
       part_id: partId,
       number: sent.number,
       provider_id: sent.providerId,
-      parts: sent.partIds.length,
+      parts: partIds.length,
       at: sent.sentAt,
     });
   }

@@ -23,6 +23,7 @@ import { collectingSink } from '../helpers/gateway.ts';
 import { describeOnPostgres, freshDatabase } from '../helpers/postgres.ts';
 import { captureLog } from '../helpers/log-lines.ts';
 import { maildirMessages, removeDir, startTestRelay } from '../helpers/relay.ts';
+import { queuedId, sendMail } from '../helpers/smtp.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const ACCOUNT = { username: 'smpp-test', password: 'smpp-pw' };
@@ -907,6 +908,57 @@ describe('SMPP bad input from the SMSC', () => {
     assert.equal(longest.providerId, 'B'.repeat(64));
   });
 
+  test('a message_id without its terminating NUL is said so, not "too long", and kept as written (one warning, then info lines); one too long as well is said both', async () => {
+    const answerWith = async (number: string, id: Buffer) => {
+      const seen = smsc.pdus.length;
+      const sending = gateway.send(sms(number, 'no NUL'), 0);
+      const submit = await waitFor('the submit_sm', () => smsc.pdus.slice(seen).find((pdu) => pdu.commandId === COMMAND.submit_sm));
+      smsc.socket?.write(encodePdu(COMMAND.submit_sm_resp, 0, submit.sequence, id));
+      return classifyRecipient(await sending, number);
+    };
+    const tooLong = log.lines.filter((line) => line.includes('message_id too long')).length;
+    assert.equal((await answerWith('+447700900521', Buffer.from('ABC123', 'latin1'))).providerId, 'ABC123');
+    assert.equal((await answerWith('+447700900524', Buffer.from('9F00AA', 'latin1'))).providerId, '9F00AA');
+    const said = log.lines.filter((line) => line.includes('has no terminating NUL')).map((line) => JSON.parse(line));
+    assert.deepEqual(
+      said.map((line) => [line.level, line.problem]),
+      [
+        ['warn', 'a message_id of 6 octets, its C-octet string has no terminating NUL: "ABC123"'],
+        ['info', 'a message_id of 6 octets, its C-octet string has no terminating NUL: "9F00AA"'],
+      ],
+    );
+    assert.equal(log.lines.filter((line) => line.includes('message_id too long')).length, tooLong, 'not said too long');
+    assert.equal((await answerWith('+447700900525', Buffer.from('Y'.repeat(70), 'latin1'))).providerId, undefined);
+    assert.match(
+      log.lines.at(-1) ?? '',
+      /message_id too long.*"problem":"a message_id of 70 octets, its C-octet string has no terminating NUL, over SMPP 3.4's 64|"problem":"a message_id of 70 octets, its C-octet string has no terminating NUL, over SMPP 3.4's 64.*message_id too long/,
+    );
+  });
+
+  test('a long SMS whose parts the SMSC gave one id: said so when taken, not "each with its own id and receipt"', async () => {
+    for (const [number, ids, words] of [
+      ['+447700900542', ['SAME1', 'SAME1'], /some under the same id: a receipt for that id counts for each part that has it/],
+      ['+447700900543', ['OWN1', 'OWN2'], /each with its own id and receipt/],
+    ] as const) {
+      const seen = smsc.pdus.length;
+      const lines = log.lines.length;
+      const sending = gateway.send(sms(number, 'A'.repeat(200)), 0);
+      const submits = await waitFor('both submit_sm', () => {
+        const found = smsc.pdus.slice(seen).filter((pdu) => pdu.commandId === COMMAND.submit_sm);
+        return found.length === 2 ? found : undefined;
+      });
+      for (const [index, submit] of submits.entries()) {
+        smsc.socket?.write(encodePdu(COMMAND.submit_sm_resp, 0, submit.sequence, encodeMessageId(ids[index] ?? '')));
+      }
+      const result = await sending;
+      assert.ok(result.kind === 'answered');
+      assert.deepEqual(result.results[0]?.parts, [...ids]);
+      const taken = log.lines.slice(lines).filter((line) => line.includes('SMS taken in parts'));
+      assert.equal(taken.length, 1);
+      assert.match(taken[0] ?? '', words);
+    }
+  });
+
   test('a submit_sm_resp taking the SMS without a message_id: sent, with a warning that its receipts cannot be matched', async () => {
     const seen = smsc.pdus.length;
     const sending = gateway.send(sms('+447700900197', 'no id given'), 0);
@@ -1382,6 +1434,91 @@ describe('SMPP SMS from phones through a whole relay (SQLite), from a hand-drive
  * before it), delivered again with part 2 to the next relay on the same store, which remembers none of
  * it: the store takes the copy for the kept part by its text, and the SMS is mailed once, whole.
  */
+describe('SMPP receipts through a whole relay (SQLite), from a hand-driven SMSC', () => {
+  test('parts the SMSC gave one id, an id without its NUL, stat: words outside Appendix B: each receipt moves its SMS as it says', async () => {
+    const smsc = new HandSmsc();
+    const port = Number(new URL(await smsc.listen()).port);
+    const relay = await startTestRelay({
+      gateway: { provider: 'smpp', host: '127.0.0.1', port, ...ACCOUNT },
+      sms: { domains: ['sms.example.com'], defaultRegion: 'GB' },
+    });
+    try {
+      await waitFor('bound', () => smsc.binds === 1 && smsc.socket !== undefined);
+      /** Mails `phone`, answers each of its `parts` submit_sm with `idBody`; the relay's message id once it is sent. */
+      const sent = async (phone: string, text: string, parts: number, idBody: Buffer) => {
+        const seen = smsc.pdus.length;
+        const mailed = sendMail(relay.relay.smtpPort, {
+          from: 'alice@example.com',
+          to: [`${phone}@sms.example.com`],
+          subject: 'x',
+          body: text,
+          headers: { From: 'alice@example.com' },
+        });
+        const submits = await waitFor(
+          `${parts} submit_sm`,
+          () => {
+            const found = smsc.pdus.slice(seen).filter((pdu) => pdu.commandId === COMMAND.submit_sm);
+            return found.length === parts ? found : undefined;
+          },
+          10_000,
+        );
+        for (const submit of submits) smsc.socket?.write(encodePdu(COMMAND.submit_sm_resp, 0, submit.sequence, idBody));
+        const id = queuedId((await mailed).data);
+        await waitFor(`${id} sent`, async () => (await relay.relay.store.smsOf(id))[0]?.status === 'sent', 10_000);
+        return id;
+      };
+      let sequence = 9_000;
+      const receipt = async (phone: string, id: string, stat: string, err = '000') => {
+        const message = Buffer.from(`id:${id} sub:001 dlvrd:001 submit date:2601011200 done date:2601011200 stat:${stat} err:${err} text:`, 'latin1');
+        const answer = await smsc.send(deliverSm(++sequence, { source: phone, esmClass: 0x04, message }), sequence);
+        assert.equal(answer.status, STATUS.ESME_ROK);
+      };
+      const delivery = async (id: string) => (await relay.relay.store.smsOf(id))[0]?.delivery;
+      const reports = async (id: string) =>
+        (await relay.relay.store.events(id)).filter((event) => event.kind === 'delivery report').map((event) => event.detail);
+
+      // 200 GSM-7 characters: 2 parts, both answered SAME1. One DELIVRD for SAME1 delivers the SMS; a second (one per part) changes nothing.
+      const same = await sent('447700900542', 'A'.repeat(200), 2, encodeMessageId('SAME1'));
+      await receipt('447700900542', 'SAME1', 'DELIVRD');
+      await waitFor('delivered by the one receipt', async () => (await delivery(same)) === 'delivered', 10_000);
+      await receipt('447700900542', 'SAME1', 'DELIVRD');
+      assert.equal(await delivery(same), 'delivered');
+
+      // A message_id without its terminating NUL is kept as written: its receipt finds the SMS.
+      const unterminated = await sent('447700900521', 'No NUL', 1, Buffer.from('ABC123', 'latin1'));
+      await receipt('447700900521', 'ABC123', 'DELIVRD');
+      await waitFor('delivered through the unterminated id', async () => (await delivery(unterminated)) === 'delivered', 10_000);
+
+      // Vendor spellings: BUFFRED is on its way, FAILED fails it; DELIVERED delivers.
+      const failed = await sent('447700900530', 'Failed one', 1, encodeMessageId('F1'));
+      await receipt('447700900530', 'F1', 'BUFFRED');
+      await receipt('447700900530', 'F1', 'FAILED', '001');
+      await waitFor('failed', async () => (await delivery(failed)) === 'failed', 10_000);
+      const deliveredWord = await sent('447700900531', 'Delivered one', 1, encodeMessageId('D1'));
+      await receipt('447700900531', 'D1', 'DELIVERED');
+      await waitFor('delivered', async () => (await delivery(deliveredWord)) === 'delivered', 10_000);
+
+      // A state word nobody knows: kept in the history with its words, not quarantined; the SMS awaits a final receipt.
+      const unknown = await sent('447700900532', 'Unknown state', 1, encodeMessageId('U1'));
+      await receipt('447700900532', 'U1', 'BLOCKED', '017');
+      await waitFor(
+        'the unknown state in the history',
+        async () => (await reports(unknown)).some((detail) => detail?.includes('unknown receipt state stat:BLOCKED err:017')),
+        10_000,
+      );
+      assert.equal((await relay.relay.store.smsOf(unknown))[0]?.status, 'sent');
+      assert.notEqual(await delivery(unknown), 'failed');
+      await receipt('447700900532', 'U1', 'DELIVRD');
+      await waitFor('delivered after it', async () => (await delivery(unknown)) === 'delivered', 10_000);
+      assert.deepEqual(await relay.relay.store.listQuarantine(10), [], 'no receipt quarantined');
+    } finally {
+      await relay.stop();
+      await smsc.close();
+      removeDir(relay.dir);
+    }
+  });
+});
+
 async function partRedeliveredToTheNextRelay(env: Record<string, string>): Promise<void> {
   const smsc = new HandSmsc();
   const port = Number(new URL(await smsc.listen()).port);
@@ -1655,12 +1792,21 @@ describe('SMPP binds the SMSC loses, drops, leaves unanswered or cannot trust', 
     }
   });
 
-  test('a bind never answered is said to be unanswered, not refused; an SMSC without bind_transceiver is told to use transmitter-receiver', async () => {
+  test('a bind never answered is said to be unanswered, not refused; an SMSC without bind_transceiver, or answering it as another bind, is told to use transmitter-receiver', async () => {
     for (const [onBind, expected] of [
       [() => undefined, /the SMSC did not answer the transceiver bind \(a hung SMSC, a firewall, or TLS on one side only/],
       [
         (socket: Socket, pdu: Pdu) => socket.write(encodePdu(COMMAND.generic_nack, STATUS.ESME_RINVCMDID, pdu.sequence)),
         /the SMSC does not know bind_transceiver .*set gateway.bindMode: transmitter-receiver/,
+      ],
+      // Answered at once, to its sequence number, as another kind of bind: named so, not as an unanswered bind.
+      [
+        (socket: Socket, pdu: Pdu) => socket.write(encodePdu(COMMAND.bind_transmitter_resp, 0, pdu.sequence, encodeMessageId('HAND'))),
+        /the SMSC answered bind_transceiver with bind_transmitter_resp: it may not take transceiver binds on this account: set gateway.bindMode: transmitter-receiver/,
+      ],
+      [
+        (socket: Socket, pdu: Pdu) => socket.write(encodePdu(COMMAND.bind_receiver_resp, 0, pdu.sequence, encodeMessageId('HAND'))),
+        /the SMSC answered bind_transceiver with bind_receiver_resp: .*set gateway.bindMode: transmitter-receiver/,
       ],
     ] as const) {
       const smsc = new HandSmsc({ onBind });
@@ -1671,6 +1817,8 @@ describe('SMPP binds the SMSC loses, drops, leaves unanswered or cannot trust', 
         const line = await waitFor('the bind error', () => log.lines.find((entry) => entry.includes('"level":"error"')));
         assert.match(line, expected);
         assert.doesNotMatch(line, /system_id, password/);
+        assert.equal(log.lines.filter((entry) => entry.includes('a response to no request')).length, 0);
+        assert.equal(gateway.health().ok, false);
       } finally {
         await gateway.close();
         await smsc.close();

@@ -51,6 +51,21 @@ forEachStore((kind) =>
       assert.deepEqual(await store.applyPartReceipt(receipt('A3', 'delivered', 5_000, { number: '+447700900999' })), { kind: 'unknown' });
     });
 
+    test('parts the SMSC gave one id: one receipt for that id counts for each part under it, and the SMS is decided by it', async () => {
+      const recorded = await store.recordSentParts(sent('parts:same/3', ['SAME1', 'SAME1', 'SAME1']));
+      assert.deepEqual(recorded, { provider: SMPP, providerId: 'parts:same/3', number: PHONE, parts: 1, reported: [] });
+      const delivered = await store.applyPartReceipt(receipt('SAME1', 'delivered', 2_000));
+      assert.ok(delivered.kind === 'part');
+      assert.deepEqual([delivered.changed, delivered.sms.parts, states(delivered.sms)], [true, 1, ['SAME1:delivered']]);
+      // Some parts share an id, another has its own: two receipts decide it.
+      const mixed = await store.recordSentParts(sent('parts:mixed/3', ['M1', 'M1', 'M2']));
+      assert.equal(mixed.parts, 2);
+      // A receipt before its parts are recorded: the SMS is decided as they are.
+      await store.applyPartReceipt(receipt('EARLY', 'delivered', 3_000));
+      const early = await store.recordSentParts(sent('parts:early/2', ['EARLY', 'EARLY'], 3_500));
+      assert.deepEqual([early.parts, states(early)], [1, ['EARLY:delivered']]);
+    });
+
     test("part ids the SMSC gives again for a newer long SMS: its parts start with no state, not the older SMS's final ones", async () => {
       await store.recordSentParts(sent('parts:old/2', ['P1', 'P2']));
       await store.applyPartReceipt(receipt('P1', 'failed', 2_000));

@@ -210,6 +210,8 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
   const recentMo = new LRUCache<string, SeenMo[]>({ max: MEMORY_ENTRIES, ttl: LATE_PART_WINDOW_MS });
   const clock = timers ?? REAL_TIMERS;
   let lastReference = Math.floor(Math.random() * 0x10000);
+  /** A message_id without its terminating NUL was warned about (later ones are info lines). */
+  let unterminatedIdWarned = false;
   const partlyTaken = new LRUCache<string, PartlyTaken>({ max: PARTLY_TAKEN_ENTRIES, ttl: PARTLY_TAKEN_TTL_MS });
   let sink: InboundSink | undefined;
   let healthChanged: (() => void) | undefined;
@@ -481,7 +483,15 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
       // message_id is mandatory in a submit_sm_resp that takes the SMS (§4.4.2): without it no receipt can name it.
       const idless = answers.filter((answer) => answer.kind === 'answered' && answer.status === STATUS.ESME_ROK && answer.messageId === '').length;
       const idProblem = answers.find((answer) => answer.kind === 'answered' && answer.idProblem !== undefined);
-      if (idProblem?.kind === 'answered') {
+      if (idProblem?.kind === 'answered' && idProblem.idKept) {
+        // An SMSC that leaves the NUL out does so at every SMS: one warning, then info lines.
+        const line = { msgId: submission.messageId, to: maskNumber(number), parts: answers.length, problem: idProblem.idProblem };
+        const words =
+          "smpp: the SMSC's message_id has no terminating NUL (SMPP 3.4 §4.4.2 wants one): taken to the end of the submit_sm_resp, as such SMSCs mean it";
+        if (unterminatedIdWarned) logger.info(line, words);
+        else logger.warn(line, words);
+        unterminatedIdWarned = true;
+      } else if (idProblem?.kind === 'answered') {
         logger.warn(
           { msgId: submission.messageId, to: maskNumber(number), parts: answers.length, idless, problem: idProblem.idProblem },
           "smpp: the SMSC took the SMS with a message_id too long for SMPP 3.4, which the relay does not keep: its delivery receipts cannot be matched (the SMSC's id format is at fault)",
@@ -492,9 +502,14 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
           'smpp: the SMSC took the SMS without a message_id: its delivery receipts cannot be matched (is the account set up for receipts?)',
         );
       }
-      if (key && result.kind === 'answered' && result.results[0]?.providerId !== undefined) {
-        logger.info({ msgId: submission.messageId, parts: result.results[0].parts }, 'smpp: SMS taken in parts, each with its own id and receipt');
-      }
+      const partIds = key && result.kind === 'answered' && result.results[0]?.providerId !== undefined ? result.results[0].parts : undefined;
+      if (partIds && new Set(partIds).size < partIds.length) {
+        // The store keeps one state per id: a receipt for a shared id counts for each part under it.
+        logger.info(
+          { msgId: submission.messageId, parts: partIds },
+          'smpp: SMS taken in parts, some under the same id: a receipt for that id counts for each part that has it',
+        );
+      } else if (partIds) logger.info({ msgId: submission.messageId, parts: partIds }, 'smpp: SMS taken in parts, each with its own id and receipt');
       return result;
     },
     async close() {

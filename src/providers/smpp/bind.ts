@@ -96,11 +96,19 @@ export interface DeliveryAnswer {
 
 export type SubmitAnswer =
   /**
-   * `idProblem`: why a message_id the SMSC gave is not kept (messageId is then ''). `bindsLost`: the answer
+   * `idProblem`: what is wrong with the message_id the SMSC gave: kept all the same with `idKept` (no
+   * terminating NUL), else not kept (messageId is then ''). `bindsLost`: the answer
    * is ESME_RINVBNDSTS on at least LOST_BINDS_FOR_ACCOUNT new binds in a row: no lost session table, which
    * one new bind mends, but an SMSC that does not let this account send.
    */
-  | { readonly kind: 'answered'; readonly status: number; readonly messageId: string; readonly idProblem?: string; readonly bindsLost?: number }
+  | {
+      readonly kind: 'answered';
+      readonly status: number;
+      readonly messageId: string;
+      readonly idProblem?: string;
+      readonly idKept?: boolean;
+      readonly bindsLost?: number;
+    }
   /** The SMSC could not read the submit_sm (§4.3): it did not take it. */
   | { readonly kind: 'nacked'; readonly status: number }
   /** No answer within the submit timeout, or the bind dropped first: the SMS may have gone. */
@@ -160,6 +168,10 @@ const BIND_COMMANDS: Readonly<Record<BindKind, number>> = {
   transmitter: COMMAND.bind_transmitter,
   receiver: COMMAND.bind_receiver,
 };
+
+function isBindCommand(command: number): boolean {
+  return Object.values(BIND_COMMANDS).includes(command);
+}
 
 type Outstanding = { readonly command: number; readonly settle: (pdu: Pdu | undefined) => void; readonly timer: unknown };
 
@@ -416,6 +428,23 @@ export class SmppBind {
       this.#socket?.destroy();
       return;
     }
+    const asked = BIND_COMMANDS[kind];
+    if (answer.commandId !== COMMAND.generic_nack && answer.commandId !== (asked | RESPONSE_BIT) >>> 0) {
+      // The SMSC answered, in time and to this bind's sequence number, but as another kind of bind: the bind mode is at fault, not the link.
+      this.#lastRefusal = undefined;
+      this.#lastError = `${commandName(asked)} answered with ${commandName(answer.commandId)}`;
+      this.#log.error(
+        { kind, command: commandName(answer.commandId), status: statusName(answer.status) },
+        `smpp: the SMSC answered ${commandName(asked)} with ${commandName(answer.commandId)}: ${
+          kind === 'transceiver'
+            ? 'it may not take transceiver binds on this account: set gateway.bindMode: transmitter-receiver'
+            : 'it may take only transceiver binds on this account: set gateway.bindMode: transceiver'
+        }`,
+      );
+      this.#options.onAttempted?.();
+      this.#socket?.destroy();
+      return;
+    }
     if (answer.status !== STATUS.ESME_ROK) {
       // The account's trouble (docs/delivery.md): alerted once as it starts or changes, not at each retry.
       const alert = answer.status !== this.#lastRefusal ? { alert: 'gateway-account' } : {};
@@ -630,11 +659,21 @@ export class SmppBind {
 
   #response(pdu: Pdu): void {
     const outstanding = this.#outstanding.get(pdu.sequence);
-    // A generic_nack answers whatever request had its sequence number.
-    if (!outstanding || (pdu.commandId !== COMMAND.generic_nack && pdu.commandId !== (outstanding.command | RESPONSE_BIT) >>> 0)) {
+    const fields = { command: commandName(pdu.commandId), sequence: pdu.sequence, status: statusName(pdu.status) };
+    if (!outstanding) {
+      this.#log.warn(fields, 'smpp: a response to no request the relay has outstanding (a late answer after its timeout, or a wrong sequence number); ignored');
+      return;
+    }
+    // A generic_nack answers whatever request had its sequence number; so does another bind's response a
+    // bind (#bind names it: the SMSC took another kind of bind than was asked).
+    const answersIt =
+      pdu.commandId === COMMAND.generic_nack ||
+      pdu.commandId === (outstanding.command | RESPONSE_BIT) >>> 0 ||
+      (isBindCommand(outstanding.command) && isBindCommand((pdu.commandId & ~RESPONSE_BIT) >>> 0));
+    if (!answersIt) {
       this.#log.warn(
-        { command: commandName(pdu.commandId), sequence: pdu.sequence, status: statusName(pdu.status) },
-        'smpp: a response to no request the relay has outstanding (a late answer after its timeout, or a wrong sequence number); ignored',
+        { ...fields, request: commandName(outstanding.command) },
+        "smpp: a response of another type than the outstanding request with its sequence number (the SMSC's fault); ignored",
       );
       return;
     }
@@ -715,17 +754,24 @@ const MESSAGE_ID_OCTETS = 65;
 /** How much of an id too long to keep a warning shows. */
 const SHOWN_ID_CHARS = 80;
 
-/** The id of a submit_sm_resp, or why it is not kept (too long, or no C-octet string). */
-function messageIdOf(body: Buffer): { readonly messageId: string; readonly idProblem?: string } {
+/**
+ * The id of a submit_sm_resp, or why it is not kept: longer than SMPP 3.4 allows. An id whose C-octet
+ * string has no terminating NUL (the body ends with its last character, as several SMSCs write it) is
+ * read to the body's end and kept, with `idProblem` saying so (`idKept`): receipts name it as written.
+ */
+function messageIdOf(body: Buffer): { readonly messageId: string; readonly idProblem?: string; readonly idKept?: boolean } {
   try {
     return { messageId: decodeMessageId(body) };
   } catch {
     const end = body.indexOf(0);
     const octets = end < 0 ? body.length : end;
-    const shown = body.subarray(0, Math.min(octets, SHOWN_ID_CHARS)).toString('latin1');
+    const id = body.subarray(0, octets).toString('latin1');
+    const unterminated = end < 0 ? ', its C-octet string has no terminating NUL' : '';
+    if (octets < MESSAGE_ID_OCTETS) return { messageId: id, idProblem: `a message_id of ${octets} octets${unterminated}: "${id}"`, idKept: true };
+    const shown = id.slice(0, SHOWN_ID_CHARS);
     return {
       messageId: '',
-      idProblem: `a message_id of ${octets} octets${end < 0 ? ' without its closing NUL' : ''}, over SMPP 3.4's ${MESSAGE_ID_OCTETS - 1} (${MESSAGE_ID_OCTETS} with its NUL): "${shown}${octets > SHOWN_ID_CHARS ? '…' : ''}"`,
+      idProblem: `a message_id of ${octets} octets${unterminated}, over SMPP 3.4's ${MESSAGE_ID_OCTETS - 1} (${MESSAGE_ID_OCTETS} with its NUL): "${shown}${octets > SHOWN_ID_CHARS ? '…' : ''}"`,
     };
   }
 }

@@ -16,7 +16,10 @@ export interface Receipt {
   readonly state: DeliveryState;
   /** `err:` (or network_error_code's error), else message_state past MESSAGE_STATE_CODES (no error code was given). */
   readonly code: number;
-  /** The message_state's name, when it stands for the missing error code, or a hex `err:` as written: for the SMS's history. */
+  /**
+   * For the SMS's history: the message_state's name, when it stands for the missing error code, a hex `err:` as
+   * written, or a `stat:` word the relay does not know (`unknown receipt state stat:BLOCKED`, the state then `sent`).
+   */
   readonly said?: string;
 }
 
@@ -36,15 +39,26 @@ const HEX_ERROR_CODES = 0x20000;
 /** `err:`'s width in Appendix B: a hex code is shown padded to it, as the SMSC writes it. */
 const ERR_DIGITS = 3;
 
-/** The final and non-final states of Appendix B's `stat:` and of message_state. */
+/**
+ * `stat:` read to a state: Appendix B's seven words, and the spellings SMSCs write in their place
+ * (message_state's names of §5.2.28, `FAILED`, `BUFFRED`/`BUFFERED` for an SMS the SMSC holds for a
+ * later try). A word not here is an unknown receipt state: kept in the SMS's history, never final.
+ */
 const STATS: Readonly<Record<string, DeliveryState>> = {
   DELIVRD: 'delivered',
+  DELIVERED: 'delivered',
   EXPIRED: 'expired',
   DELETED: 'failed',
   UNDELIV: 'failed',
+  UNDELIVERABLE: 'failed',
   REJECTD: 'failed',
+  REJECTED: 'failed',
+  FAILED: 'failed',
   ACCEPTD: 'sent',
+  ACCEPTED: 'sent',
   ENROUTE: 'sent',
+  BUFFRED: 'sent',
+  BUFFERED: 'sent',
   UNKNOWN: 'sent',
 };
 const MESSAGE_STATES: Readonly<Record<number, DeliveryState>> = {
@@ -71,7 +85,9 @@ const MESSAGE_STATE_NAMES: Readonly<Record<number, string>> = {
 };
 
 const TEXT_ID = /(?:^|\s)id:([0-9A-Za-z-]{1,65})(?:\s|$)/i;
-const TEXT_STAT = /(?:^|\s)stat:([A-Z]{7})(?:\s|$)/i;
+/** Longer than any state word an SMSC writes (UNDELIVERABLE is 13): what is longer is no `stat:` word. */
+const STAT_WORD_CHARS = 16;
+const TEXT_STAT = new RegExp(`(?:^|\\s)stat:([A-Z_]{1,${STAT_WORD_CHARS}})(?:\\s|$)`, 'i');
 const TEXT_ERR = /(?:^|\s)err:([0-9A-Fa-f]{1,3})(?:\s|$)/i;
 
 /**
@@ -91,15 +107,24 @@ export function readReceipt(sm: ShortMessage, text: string, format: ReceiptIdFor
       ? 'a delivery receipt without a message id'
       : `a delivery receipt whose id "${textId}" is not ${format}, as gateway.receiptIdFormat says the SMSC writes it`;
   }
-  if (state === undefined) return 'a delivery receipt without a state';
+  if (state === undefined && stat === undefined) return 'a delivery receipt without a state';
   const err = TEXT_ERR.exec(text)?.[1];
+  const coded = codeOf(sm, err, tlvState);
+  // A state word the relay does not know says nothing final: the SMS awaits a final receipt, and its history keeps the words.
+  if (state === undefined)
+    return { messageId, state: 'sent', code: coded.code, said: `unknown receipt state stat:${stat}${err === undefined ? '' : ` err:${err}`}` };
+  return { messageId, state, ...coded };
+}
+
+/** The receipt's error code (`err:`, else network_error_code's error), else its message_state standing for it; `said` as in Receipt. */
+function codeOf(sm: ShortMessage, err: string | undefined, tlvState: number | undefined): { readonly code: number; readonly said?: string } {
   const network = sm.tlvs.get(TAG.network_error_code);
-  if (err !== undefined && /^\d+$/.test(err)) return { messageId, state, code: Number(err) };
-  if (err !== undefined) return { messageId, state, code: HEX_ERROR_CODES + Number.parseInt(err, 16), said: `err:${err.toUpperCase()}` };
-  if (network?.length === 3) return { messageId, state, code: network.readUInt16BE(1) };
+  if (err !== undefined && /^\d+$/.test(err)) return { code: Number(err) };
+  if (err !== undefined) return { code: HEX_ERROR_CODES + Number.parseInt(err, 16), said: `err:${err.toUpperCase()}` };
+  if (network?.length === 3) return { code: network.readUInt16BE(1) };
   const said = tlvState === undefined ? undefined : statusCode(MESSAGE_STATE_CODES + tlvState);
-  if (tlvState === undefined || said === undefined) return { messageId, state, code: 0 };
-  return { messageId, state, code: MESSAGE_STATE_CODES + tlvState, said };
+  if (tlvState === undefined || said === undefined) return { code: 0 };
+  return { code: MESSAGE_STATE_CODES + tlvState, said };
 }
 
 /** The name of the message_state a receipt's code stands for (codes from MESSAGE_STATE_CODES on), or undefined for an error code. */

@@ -14,6 +14,7 @@ import {
   SENT_PART_CONFLICT,
   type SentPartRow,
   type SentParts,
+  distinctPartIds,
   toPartsOfSms,
 } from '../part-receipts-types.ts';
 import { lockKey } from './key-lock.ts';
@@ -34,11 +35,13 @@ async function partsOfSms(client: Client, provider: string, providerId: string, 
 
 /** Runs inside a write transaction; the parts' rows are taken in order (no deadlock between two relays). */
 export async function recordSentParts(client: Client, sent: SentParts): Promise<PartsOfSms> {
+  // One row per id: an INSERT … ON CONFLICT DO UPDATE may not touch a row twice.
+  const partIds = distinctPartIds(sent);
   await client.query(
     `INSERT INTO sent_parts (provider, part_id, number, provider_id, parts, created_at)
      SELECT $1::text, part_id, $3::text, $4::text, $5::bigint, $6::bigint FROM unnest($2::text[]) AS part_id ORDER BY part_id
      ${SENT_PART_CONFLICT}`,
-    [sent.provider, [...sent.partIds].sort(), sent.number, sent.providerId, sent.partIds.length, sent.sentAt],
+    [sent.provider, [...partIds].sort(), sent.number, sent.providerId, partIds.length, sent.sentAt],
   );
   return partsOfSms(client, sent.provider, sent.providerId, sent.number);
 }
