@@ -26,8 +26,16 @@ export function lateAnswerLine({ loop, item }: Pick<OwedWords, 'loop' | 'item'>)
 export interface OwedOutcomesOptions<O> {
   readonly logger: Logger;
   readonly clock: () => number;
-  /** Writes one outcome (one transaction), returning how many of its items were late answers (lateAnswerLine); throws while the store fails. */
-  readonly write: (outcome: O) => Promise<number>;
+  /**
+   * Writes one outcome (one transaction), returning how many of its items were late answers (lateAnswerLine); throws
+   * while the store fails. `keptAt`: when the store refused it (the clock's), so that its lines say how long it was owed.
+   */
+  readonly write: (outcome: O, keptAt: number) => Promise<number>;
+  /**
+   * The stop could not write the outcome, which waited `owedMs`: told once, so that no item's own line is lost with
+   * the process (its outcome is then the next start's).
+   */
+  readonly unrecorded?: (outcome: O, owedMs: number) => void;
   /** The ids of the leases an outcome's items hold. */
   readonly ids: (outcome: O) => readonly number[];
   readonly words: OwedWords;
@@ -42,7 +50,8 @@ export interface OwedOutcomesOptions<O> {
  */
 export class OwedOutcomes<O> {
   readonly #options: OwedOutcomesOptions<O>;
-  readonly #owed: O[] = [];
+  /** Oldest first, each with when it was kept. */
+  readonly #owed: Array<{ readonly outcome: O; readonly keptAt: number }> = [];
   /** Since when the oldest outcome waits, and how many items were written since the first was kept (late: as late answers only). */
   #since = 0;
   #written = 0;
@@ -58,8 +67,9 @@ export class OwedOutcomes<O> {
   /** The store refused `outcome` with `error`: kept until it takes writes again, one line each (`log`: the item's own logger). */
   keep(outcome: O, error: unknown, log: Logger = this.#options.logger): void {
     const { loop, one, item } = this.#options.words;
-    if (this.#owed.length === 0) this.#since = this.#options.clock();
-    this.#owed.push(outcome);
+    const now = this.#options.clock();
+    if (this.#owed.length === 0) this.#since = now;
+    this.#owed.push({ outcome, keptAt: now });
     // The store's outage is its health's line (store/health.ts): each outcome it could not take is a debug
     // line with the store's code and reason (docs/operations.md); anything else is a bug, with its stack.
     log[isStoreFailure(error) ? 'debug' : 'error'](
@@ -70,11 +80,7 @@ export class OwedOutcomes<O> {
 
   /** The leases of the items whose outcome is owed: they stay until it is written. */
   held(): number[] {
-    return this.#owed.flatMap((outcome) => [...this.#options.ids(outcome)]);
-  }
-
-  #count(outcomes: readonly O[]): number {
-    return outcomes.reduce((sum, outcome) => sum + this.#options.ids(outcome).length, 0);
+    return this.#owed.flatMap(({ outcome }) => [...this.#options.ids(outcome)]);
   }
 
   /** Writes what is owed, oldest first, one outcome a transaction; throws (keeping the rest owed) while the store fails. */
@@ -82,9 +88,9 @@ export class OwedOutcomes<O> {
     if (this.#owed.length === 0) return Promise.resolve();
     this.#writing ??= (async () => {
       for (let next = this.#owed[0]; next !== undefined; next = this.#owed[0]) {
-        const late = await this.#options.write(next);
+        const late = await this.#options.write(next.outcome, next.keptAt);
         this.#owed.shift();
-        this.#written += this.#count([next]) - late;
+        this.#written += this.#options.ids(next.outcome).length - late;
         this.#late += late;
       }
       const { loop, several, unit } = this.#options.words;
@@ -101,15 +107,17 @@ export class OwedOutcomes<O> {
     return this.#writing;
   }
 
-  /** The stop's last chance to write what is owed: what stays unwritten keeps its lease, said once. */
+  /** The stop's last chance to write what is owed: what stays unwritten keeps its lease, said once, with each outcome's own line (`unrecorded`). */
   async writeAtStop(): Promise<void> {
-    const count = this.#count(this.#owed);
+    const count = this.held().length;
     await this.write().catch((error: unknown) => {
       const { loop, several, unit, atNextStart } = this.#options.words;
       // A store failure is an expected outage, in the store's words; only anything else has a stack (docs/operations.md).
       if (this.#toldUnrecorded) return this.#options.logger.debug({ ...failureLogFields(error), [unit]: count }, `${loop}: ${several} still not recorded`);
       this.#toldUnrecorded = true;
       this.#options.logger.error({ ...failureLogFields(error), [unit]: count }, `${loop}: ${several} could not be recorded before the stop; ${atNextStart}`);
+      const now = this.#options.clock();
+      for (const { outcome, keptAt } of this.#owed) this.#options.unrecorded?.(outcome, now - keptAt);
     });
   }
 }

@@ -86,12 +86,19 @@ interface Outcomes {
   readonly mail: readonly NewOutgoingMail[];
   /**
    * Each SMS's line (deferred, failed, expired), by its id: told once the store has it, as this relay's outcome,
-   * or as a late answer when another relay took the SMS over meanwhile (its outcome is that relay's).
+   * or as a late answer when another relay took the SMS over meanwhile (its outcome is that relay's); or, when the
+   * stop could not record it, as not recorded.
    */
-  readonly lines: ReadonlyMap<number, () => void>;
+  readonly lines: ReadonlyMap<number, (told: Told) => void>;
   /** The batch's logger (its mail), for the late answers' lines. */
   readonly log: Logger;
 }
+
+/**
+ * How an SMS's line is told: its outcome recorded (`owedMs`: how long it waited for the store, when it did), or
+ * not, the stop having given up on the store (the next start sends the SMS again).
+ */
+type Told = { readonly recorded: true; readonly owedMs?: number } | { readonly recorded: false; readonly owedMs: number };
 
 /** How the dispatcher's lines name what it owes the store, and a late answer. */
 const SMS_WORDS: OwedWords = {
@@ -282,12 +289,15 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     this.#owed = new OwedOutcomes<Outcomes>({
       logger: options.logger,
       clock,
-      write: async (owed) => {
+      write: async (owed, keptAt) => {
         const late = await store.recordSmsOutcomes(owed.outcomes, owed.mail, owner);
-        this.#recorded(owed, late);
+        this.#recorded(owed, late, clock() - keptAt);
         return late.length;
       },
       ids: (owed) => owed.outcomes.map((outcome) => outcome.smsId),
+      unrecorded: ({ outcomes, lines }, owedMs) => {
+        for (const { smsId } of outcomes) lines.get(smsId)?.({ recorded: false, owedMs });
+      },
       words: SMS_WORDS,
     });
   }
@@ -481,9 +491,9 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
   /**
    * Counts what the outcomes ended in (`smsrelay_sms_outcomes_total`) and tells each SMS's line, but for the late
    * answers among them (`late`): those changed nothing of their SMS, whose outcome is the relay's that took it
-   * over, and are in its history only; each is told as a late answer.
+   * over, and are in its history only; each is told as a late answer. `owedMs`: how long they waited for the store, when they did.
    */
-  #recorded({ outcomes, mail, lines, log }: Outcomes, late: readonly number[]): void {
+  #recorded({ outcomes, mail, lines, log }: Outcomes, late: readonly number[], owedMs?: number): void {
     const kept = new Set(late);
     for (const outcome of outcomes) {
       if (kept.has(outcome.smsId)) {
@@ -491,7 +501,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
         continue;
       }
       this.#options.metrics?.smsOutcomes.inc({ outcome: outcome.kind });
-      lines.get(outcome.smsId)?.();
+      lines.get(outcome.smsId)?.(owedMs === undefined ? { recorded: true } : { recorded: true, owedMs });
     }
     if (mail.length > 0) this.#options.onMailQueued();
   }
@@ -796,7 +806,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     const { report, retry, delayNoticeMs } = this.#options;
     const now = this.#clock();
     const outcomes: SmsOutcome[] = [];
-    const lines = new Map<number, () => void>();
+    const lines = new Map<number, (told: Told) => void>();
     const reported: Record<Exclude<ReportKind, 'delivered'>, ReportedRecipient[]> = { failed: [], delayed: [], relayed: [] };
     for (const { sms: claimed, classified, via, heldUntil, failedOver } of decisions) {
       // The requests that failed over count as its attempts: its backoff, its expiry's report.
@@ -826,14 +836,19 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
         }
       } else if (outcome.kind === 'retry') {
         if (now - startOf(message) >= delayNoticeMs) reported.delayed.push(recipient);
-        const retryInMs = outcome.nextAttemptAt - now;
-        lines.set(sms.id, () =>
-          log.info({ to, code: maskNumbersIn(classified.code), ...said, action: classified.action, retryInMs }, `dispatch: SMS deferred: ${classified.reason}`),
+        const { nextAttemptAt } = outcome;
+        lines.set(sms.id, (told) =>
+          log.info(
+            { to, code: maskNumbersIn(classified.code), ...said, action: classified.action, ...toldFields(told, { at: nextAttemptAt, now: this.#clock() }) },
+            `dispatch: SMS deferred: ${classified.reason}`,
+          ),
         );
       } else {
         reported.failed.push(outcome.kind === 'expired' ? { ...recipient, ...expiredReport(sms, classified, outcome.attempted !== false) } : recipient);
         const final = outcome.kind;
-        lines.set(sms.id, () => log.warn({ to, code: maskNumbersIn(classified.code), ...said, final }, `dispatch: SMS ${final}: ${classified.reason}`));
+        lines.set(sms.id, (told) =>
+          log.warn({ to, code: maskNumbersIn(classified.code), ...said, final, ...toldFields(told) }, `dispatch: SMS ${final}: ${classified.reason}`),
+        );
       }
     }
     // One notice per mail (its once-key): it lists every number still waiting, not only this batch's,
@@ -933,6 +948,19 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       };
     });
   }
+}
+
+/**
+ * What an SMS's line adds to its words as told (Told): how long its outcome was owed, when it was, or that it was not
+ * recorded; a retry's time (`retry.at`) counted from when the line is told (`retry.now`), as an owed outcome's may have come meanwhile
+ * (0: due at once). A retry not recorded has none: the next start sends the SMS again.
+ */
+function toldFields(told: Told, retry?: { readonly at: number; readonly now: number }): { recorded?: false; owedMs?: number; retryInMs?: number } {
+  const fields: { recorded?: false; owedMs?: number; retryInMs?: number } = {};
+  if (told.owedMs !== undefined) fields.owedMs = told.owedMs;
+  if (!told.recorded) fields.recorded = false;
+  else if (retry) fields.retryInMs = Math.max(0, retry.at - retry.now);
+  return fields;
 }
 
 /** What an SMS's recorded error puts before the gateway's own words, which end it. */

@@ -557,13 +557,14 @@ describeOnPostgres('several relays on one PostgreSQL', async () => {
       await migrate(client, { create: true, migrations: MIGRATIONS.slice(0, -1) });
       await client.query(`DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET lock_timeout = %L', current_database(), '200ms'); END $$`);
     });
-    // The last step alters `messages`: a transaction that read it holds a lock the step waits for.
+    // Every upgrade first alters the version table (migrate.ts), whichever step is last: a transaction
+    // that read it holds a lock the upgrade waits for.
     const holder = new pg.Client({ connectionString: url });
     await holder.connect();
     const dir = tempDir();
     try {
       await holder.query('BEGIN');
-      await holder.query('SELECT count(*) FROM messages');
+      await holder.query('SELECT * FROM smsrelay_schema');
       const relay = await spawnRelay(dir, relayEnvironment(dir, {}, clusterEnv(url, 'alpha')));
       await waitFor('the wait named', () =>
         relay.logs.find((line) => line.level === 'warn' && String(line.msg).startsWith('store: not ready, waiting for a lock another session holds')),

@@ -175,6 +175,49 @@ describe('an outcome the store cannot take (issue #13 item 3)', () => {
     assert.equal(h.simulator.received.length, 2);
   });
 
+  test("an SMS's line is told when its owed outcome is written, with how long it was owed and its retry counted from then", async () => {
+    const h = await harness(300);
+    h.simulator.setBehaviour({ mode: 'hang', times: 1 });
+    h.dispatcher.start();
+    await h.accept('+447700900305');
+    await waitFor('the request in flight', () => h.simulator.pendingRequests === 1, 3_000);
+    const lock = lockWrites(h.file);
+    await waitFor('the outcome owed', () => logged(h.lines, /could not record/).length > 0, 3_000);
+    assert.deepEqual(logged(h.lines, /^dispatch: SMS deferred/), [], 'not told before the store has it');
+    // Owed past its retry time: the line must not say the retry is still ahead.
+    h.clock.now += 10 * 60_000;
+    lock.release();
+    const [deferred] = await waitFor(
+      'the line told',
+      () => {
+        const found = logged(h.lines, /^dispatch: SMS deferred/);
+        return found.length > 0 && found;
+      },
+      3_000,
+    );
+    assert.equal(deferred?.owedMs, 10 * 60_000);
+    assert.equal(deferred?.retryInMs, 0, 'due at once');
+    assert.equal(deferred?.recorded, undefined);
+  });
+
+  test("a stop that cannot record an owed outcome still tells the SMS's line, as not recorded", async () => {
+    const h = await harness(300);
+    h.simulator.setBehaviour({ mode: 'hang', times: 1 });
+    h.dispatcher.start();
+    await h.accept('+447700900306');
+    await waitFor('the request in flight', () => h.simulator.pendingRequests === 1, 3_000);
+    lockWrites(h.file);
+    await waitFor('the outcome owed', () => logged(h.lines, /could not record/).length > 0, 3_000);
+    h.clock.now += 2_000;
+    await h.dispatcher.stop();
+    assert.equal(logged(h.lines, /could not be recorded before the stop/).length, 1);
+    const told = logged(h.lines, /^dispatch: SMS deferred/);
+    assert.deepEqual(
+      told.map((line) => [line.recorded, line.owedMs, 'retryInMs' in line]),
+      [[false, 2_000, false]],
+    );
+  });
+
   test('if the relay dies while it owes the outcome, the next start sends the SMS again and counts it', async () => {
     const gateway = await startSimulator();
     cleanups.push(() => gateway.close());

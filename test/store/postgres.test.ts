@@ -12,10 +12,12 @@ import { PostgresStore, StoreConfigError } from '../../src/store/postgres/store.
 import { databaseUrl } from '../../src/store/postgres/url.ts';
 import { MIGRATIONS } from '../../src/store/migrations.ts';
 import { POSTGRES_STEPS } from '../../src/store/postgres/migrations.ts';
+import { migrate } from '../../src/store/postgres/migrate.ts';
 import { freshDatabase, describeOnPostgres, withClient } from '../helpers/postgres.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
 import { removeDir, tempDir, waitFor } from '../helpers/relay.ts';
-import { mail, storeFile } from '../helpers/store.ts';
+import { mail, relayMember, storeFile } from '../helpers/store.ts';
+import { sleep } from '../helpers/wait.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/smsrelay.js', import.meta.url));
 /** The installed command in a directory of its own, with only these variables. */
@@ -119,6 +121,15 @@ describeOnPostgres('PostgreSQL: databases that are not ours, and the commands', 
     await client.end();
   };
 
+  /** New sessions of the database at `url` read-only (a standby a failover left the name on) or not. */
+  const setReadOnly = (url: string, on: boolean) =>
+    // BEGIN READ WRITE: the session of a read-only database may still turn it back.
+    run(
+      url,
+      `BEGIN READ WRITE; DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET default_transaction_read_only = ${on ? 'on' : 'off'}', current_database()); END $$; COMMIT`,
+    );
+  const READ_ONLY_WAIT = 'the server to take writes: it is read-only (a standby; in a failover, the name may still point at it)';
+
   test("another application's tables, a newer schema, a wrong password: StoreConfigError with one clear line", async () => {
     const foreign = (await freshDatabase()) ?? '';
     await run(foreign, 'CREATE TABLE invoices (id int)');
@@ -143,27 +154,129 @@ describeOnPostgres('PostgreSQL: databases that are not ours, and the commands', 
 
   test('a read-only server (a standby a failover left the name on) is waited for, not refused: the store becomes ready once it takes writes', async () => {
     const url = (await freshDatabase()) ?? '';
-    const readOnly = (on: boolean) =>
-      // BEGIN READ WRITE: the session of a read-only database may still turn it back.
-      run(
-        url,
-        `BEGIN READ WRITE; DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET default_transaction_read_only = ${on ? 'on' : 'off'}', current_database()); END $$; COMMIT`,
-      );
-    await readOnly(true);
+    await setReadOnly(url, true);
     const waits: string[] = [];
     let healthy = false;
     const store = await PostgresStore.open({ url, onWaiting: (waitingFor) => waits.push(waitingFor) }, (health) => {
       healthy = health.state === 'ok';
     });
     try {
-      assert.deepEqual(waits, ['the server to take writes: it is read-only (a standby; in a failover, the name may still point at it)']);
+      assert.deepEqual(waits, [READ_ONLY_WAIT]);
       assert.equal(healthy, false);
-      await readOnly(false);
+      await setReadOnly(url, false);
       await waitFor('ready once the server takes writes', () => healthy, 10_000);
       assert.deepEqual(await store.acceptMail(mail(['+447700900001'], { receivedAt: Date.now() })), { duplicateOf: undefined });
     } finally {
       await store.close();
     }
+  });
+
+  test("a read-only server met by the start's first heartbeat on a current schema is waited for as such, and its sessions are not reused once it takes writes", async () => {
+    const url = (await freshDatabase()) ?? '';
+    await (await PostgresStore.open({ url })).close();
+    await setReadOnly(url, true);
+    const waits: string[] = [];
+    let healthy = false;
+    const store = await PostgresStore.open(
+      {
+        url,
+        onConnected: (opened) => opened.heartbeat(relayMember('alpha'), 30_000, { sms: [], mail: [] }),
+        onWaiting: (waitingFor) => waits.push(waitingFor),
+      },
+      (health) => {
+        healthy = health.state === 'ok';
+      },
+    );
+    try {
+      assert.deepEqual(waits, [READ_ONLY_WAIT]);
+      await setReadOnly(url, false);
+      // Within two tries: a session the failed try left idle in the pool would stay read-only and fail every try.
+      await waitFor('ready once the server takes writes', () => healthy, 4_000);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('one warning per reason, however the reasons alternate; none for an unreachable database, whose outage the health says', async () => {
+    const outage: string[] = [];
+    const unreachable = await PostgresStore.open(
+      { url: 'postgres://relay:secret@127.0.0.1:1/relay', onWaiting: (waitingFor) => outage.push(waitingFor) },
+      (health) => outage.push(health.state),
+    );
+    await unreachable.close();
+    assert.deepEqual(outage, ['failing']);
+
+    const url = (await freshDatabase()) ?? '';
+    await withClient(url, (client) => migrate(client, { create: true, migrations: MIGRATIONS.slice(0, -1) }));
+    await run(url, `DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET lock_timeout = %L', current_database(), '100ms'); END $$`);
+    await setReadOnly(url, true);
+    const waits: string[] = [];
+    const store = await PostgresStore.open({ url, onWaiting: (waitingFor) => waits.push(waitingFor) });
+    const holder = new pg.Client({ connectionString: url });
+    await holder.connect();
+    try {
+      // The next try meets a lock past lock_timeout (every upgrade first alters smsrelay_schema), the one after the read-only server again.
+      await holder.query('BEGIN');
+      await holder.query('SELECT * FROM smsrelay_schema');
+      await setReadOnly(url, false);
+      await waitFor('the lock waited for', () => waits.length === 2, 5_000);
+      await setReadOnly(url, true);
+      await holder.query('COMMIT');
+      await sleep(4_500);
+      assert.deepEqual(waits, [READ_ONLY_WAIT, "a lock another session holds on the store's tables, held past the server's lock_timeout"]);
+    } finally {
+      await holder.end();
+      await store.close();
+    }
+  });
+
+  test("an upgrade step past the server's statement_timeout is refused, naming the setting to raise for the relay's role", async () => {
+    const url = (await freshDatabase()) ?? '';
+    await withClient(url, (client) => migrate(client, { create: true, migrations: MIGRATIONS.slice(0, -1) }));
+    await run(url, `DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET statement_timeout = %L', current_database(), '300ms'); END $$`);
+    // A step waiting for a lock runs past the timeout as a slow one does.
+    const holder = new pg.Client({ connectionString: url });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT * FROM smsrelay_schema');
+      await assert.rejects(PostgresStore.open({ url }), (error: unknown) => {
+        assert.ok(error instanceof StoreConfigError);
+        assert.match(
+          error.message,
+          /^migration \d+ of \d+–\d+ ran past the server's statement_timeout \(canceling statement due to statement timeout\); nothing was changed/,
+        );
+        assert.match(error.message, /raise the timeout for the relay's role \(ALTER ROLE \w+ SET statement_timeout = '30min'/);
+        return true;
+      });
+    } finally {
+      await holder.end();
+    }
+  });
+
+  test('a store closed while a connect try is under way tells nothing more of it: no warning, no health', async () => {
+    const url = (await freshDatabase()) ?? '';
+    await setReadOnly(url, true);
+    const told: string[] = [];
+    let closed = false;
+    const store = await PostgresStore.open(
+      {
+        url,
+        // The relay stopping while its retry's first heartbeat is under way.
+        onConnected: async (opened) => {
+          await opened.close();
+          closed = true;
+          await opened.heartbeat(relayMember('alpha'), 30_000, { sms: [], mail: [] });
+        },
+        onWaiting: (waitingFor) => closed && told.push(waitingFor),
+      },
+      (health) => closed && told.push(health.state),
+    );
+    await setReadOnly(url, false);
+    await waitFor('the retry under way closed the store', () => closed, 5_000);
+    await sleep(300);
+    assert.deepEqual(told, []);
+    await store.close();
   });
 
   test('relays starting together migrate once (advisory lock), and the schema records its version', async () => {

@@ -42,6 +42,18 @@ export class SchemaError extends Error {}
 /** The database holds no smsrelay store, and the caller (an operator's command) must not create one. */
 export class NoStoreError extends Error {}
 
+/** query_canceled: the server's statement_timeout ended a statement (or an operator cancelled it). */
+export const STATEMENT_TIMEOUT = '57014';
+
+/**
+ * A step the server's statement_timeout cancelled: as slow at every try (a table's rows to rewrite, an index to
+ * build), so the start is refused with the setting to raise, for the relay's role (`role`, quoted) alone.
+ */
+function tooSlowMigration(step: number, from: number, to: number, cause: unknown, role: string): string {
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  return `migration ${step} of ${from + 1}–${to} ran past the server's statement_timeout (${reason}); nothing was changed, the store is still at schema ${from}: a step that slow fails at every try, so raise the timeout for the relay's role (ALTER ROLE ${role} SET statement_timeout = '30min'; its new sessions take it, RESET it after the upgrade), then start the relay again (docs/several-relays.md#refused-at-start)`;
+}
+
 /** How a PostgreSQL store is backed up as it is, before its upgrade. */
 const POSTGRES_BACKUP = "pg_dump --format=custom --file=smsrelay.dump '<store.url>'";
 /**
@@ -120,6 +132,13 @@ export async function migrate(
       await client.query('COMMIT');
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
+      if ((error as { code?: string }).code === STATEMENT_TIMEOUT) {
+        const role = await client.query<{ role: string }>('SELECT quote_ident(current_user) AS role').then(
+          ({ rows }) => rows[0]?.role ?? "<the relay's role>",
+          () => "<the relay's role>",
+        );
+        throw new MigrationError(tooSlowMigration(step, from, migrations.length, error, role), { cause: error });
+      }
       throw new MigrationError(failedMigration(step, from, migrations.length, error), { cause: error });
     }
     return { from, to: migrations.length };

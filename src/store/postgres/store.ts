@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { RelayError } from '../../errors.ts';
 import { PROBE_INTERVAL_MS, WRITE_PROBE_BYTES } from '../group-commit.ts';
 import { NotOptedOut } from '../not-opted-out.ts';
 import { SilenceWatch } from './silence-watch.ts';
@@ -128,7 +129,7 @@ import type { Logger } from '../../log.ts';
 import { acceptStatement, conversationUsedAt } from './accept.ts';
 import { DB_NOW_MS } from './clock.ts';
 import { heartbeatStatements, leaveCluster, relaysSeen, relaysSeenAsItIs } from './cluster.ts';
-import { migrate, NoStoreError, SchemaError } from './migrate.ts';
+import { migrate, NoStoreError, SchemaError, STATEMENT_TIMEOUT } from './migrate.ts';
 import { type Migrated, MigrationError, OlderSchemaError } from '../migrations.ts';
 import type { Statement } from './batch.ts';
 import { GroupWriter, type Work } from './group-writer.ts';
@@ -222,7 +223,8 @@ export interface PostgresStoreOptions {
   readonly onRefused?: (refusal: Error) => void;
   /**
    * A connect that failed for a reason a retry cures (startWait): what the store waits for before it tries
-   * again, told once per reason, at the first connect and at each retry alike.
+   * again, told once per reason however the reasons alternate, at the first connect and at each retry alike;
+   * never for an unreachable database, whose outage the health tells.
    */
   readonly onWaiting?: (waitingFor: string, reason: string) => void;
 }
@@ -665,8 +667,8 @@ export class PostgresStore implements Store, ClusterStore {
   /** The opt-out checks waiting for this turn's statement (isOptedOut), by number. */
   #optOutChecks = new Map<string, Array<{ resolve: (out: boolean) => void; reject: (error: unknown) => void }>>();
 
-  /** What the last connect that failed waits for (onWaiting is told each once). */
-  #waitingFor: string | undefined;
+  /** What the connects that failed waited for, each told once (onWaiting). */
+  readonly #waitedFor = new Set<string>();
 
   private constructor(url: string, onHealth: (health: StoreHealth) => void) {
     const { pool, sslMode } = databaseUrl(url);
@@ -743,21 +745,34 @@ export class PostgresStore implements Store, ClusterStore {
         await store.#pool.end();
         throw refusal;
       }
-      store.#waiting(error, options);
+      await store.#waiting(error, options);
       store.#retryConnect(options, CONNECT_RETRY_MIN_MS);
     }
     return store;
   }
 
-  /** A connect failed for a reason a retry cures: not ready, saying what it waits for. */
-  #waiting(error: unknown, options: PostgresStoreOptions): void {
+  /**
+   * A connect failed for a reason a retry cures: not ready, saying what it waits for, and without the sessions
+   * the try left idle in the pool: a read-only standby's stay read-only once a failover points the name at the
+   * new primary, and the next try must open its own.
+   */
+  async #waiting(error: unknown, options: PostgresStoreOptions): Promise<void> {
+    this.#ready = false;
+    await this.#dropIdleSessions();
     // Not a startRefusal: every other failure is the server's or the way to it.
     const wait = startWait(error) ?? { waitingFor: REACHABLE, failure: error };
     // The not-ready reason (health, /readyz) says what passes with time, beside what the server said.
     this.#failing(wait.waitingFor === REACHABLE ? wait.failure : new Error(`${describe(wait.failure)}: waiting for ${wait.waitingFor}`));
-    if (this.#waitingFor === wait.waitingFor) return;
-    this.#waitingFor = wait.waitingFor;
+    // An unreachable database is the outage's own lines (the health's); any other reason is told once, however often it comes back.
+    if (wait.waitingFor === REACHABLE || this.#waitedFor.has(wait.waitingFor)) return;
+    this.#waitedFor.add(wait.waitingFor);
     options.onWaiting?.(wait.waitingFor, describe(wait.failure));
+  }
+
+  /** Closes the pool's idle sessions. pg's pool has no call for it: they are checked out (idle ones come first) and destroyed. */
+  async #dropIdleSessions(): Promise<void> {
+    const idle = await Promise.all(Array.from({ length: this.#pool.idleCount }, () => this.#pool.connect().catch(() => undefined)));
+    for (const client of idle) client?.release(true);
   }
 
   async #connect(options: PostgresStoreOptions): Promise<void> {
@@ -780,16 +795,17 @@ export class PostgresStore implements Store, ClusterStore {
   #retryConnect(options: PostgresStoreOptions, delay: number): void {
     this.#retry = setTimeout(() => {
       if (this.#closed) return;
-      this.#connect(options).catch((error: unknown) => {
-        this.#ready = false;
+      this.#connect(options).catch(async (error: unknown) => {
+        // A store closed meanwhile (the relay stopping) refuses nothing, warns of nothing and tells no health: the stop was asked first.
+        if (this.#closed) return;
         // The same rule as open's: a database that returned can still refuse the start, which no retry cures.
         const refusal = startRefusal(error);
         if (refusal) {
+          this.#ready = false;
           this.#failing(refusal);
-          // A store closed meanwhile (the relay stopping) refuses nothing: the stop was asked first.
-          if (!this.#closed) options.onRefused?.(refusal);
+          options.onRefused?.(refusal);
         } else {
-          this.#waiting(error, options);
+          await this.#waiting(error, options);
           if (!this.#closed) this.#retryConnect(options, Math.min(delay * 2, CONNECT_RETRY_MAX_MS));
         }
       });
@@ -2039,9 +2055,13 @@ interface StartWait {
  * cures; without a cause, a store no step may run on: untraceableSchema).
  */
 function startWait(error: unknown): StartWait | undefined {
-  const failure = error instanceof MigrationError ? error.cause : error;
+  // The start's own writes (the first heartbeat) fail as the store's RelayError, the server's words in its cause.
+  const failure = error instanceof MigrationError || error instanceof RelayError ? error.cause : error;
   if (failure === undefined) return undefined;
-  const passing = PASSING_FAILURES.get((failure as { code?: string }).code ?? '');
+  const code = (failure as { code?: string }).code ?? '';
+  // A step too slow for the server's statement_timeout is as slow at the next try: a refusal naming the setting (migrate.ts).
+  if (error instanceof MigrationError && code === STATEMENT_TIMEOUT) return undefined;
+  const passing = PASSING_FAILURES.get(code);
   if (passing) return { waitingFor: passing, failure };
   if (!(error instanceof MigrationError)) return undefined;
   // A step that met the server's own shortage (a full disk, out of memory) waits for it as any commit does.
