@@ -315,9 +315,10 @@ export class InboundService {
     if (optedOut !== undefined && moved !== undefined) {
       // A user's own gateway account's opt-outs are that account's, not the relay's: RCPT would refuse every sender (as dispatch keeps them).
       if (account === undefined) {
-        // Dated when the gateway says it happened, else when the SMS was sent (its refusal came after that, and not after a
-        // START texted since), else at its arrival: an opt-out dated before the number's last START does not count.
-        const opted = { number: report.number, code: optedOut.code, at: optedOut.at ?? moved.sentAt ?? receivedAt };
+        // Dated when the gateway says it happened, else at the report's arrival (a Twilio callback: Twilio checks opt-outs
+        // when it dequeues the SMS, which may be hours after the send), and never before the SMS was sent: a refusal comes
+        // after its send. An opt-out dated at or before the number's last START does not count.
+        const opted = { number: report.number, code: optedOut.code, at: Math.max(optedOut.at ?? receivedAt, moved.sentAt ?? 0) };
         await recordGatewayOptOut(this.#options.store, opted, this.#options.logger, 'inbound', { providerId: report.providerId });
       } else {
         this.#options.logger.info(
