@@ -132,6 +132,7 @@ import { migrate, NoStoreError, SchemaError } from './migrate.ts';
 import { type Migrated, MigrationError, OlderSchemaError } from '../migrations.ts';
 import type { Statement } from './batch.ts';
 import { GroupWriter, type Work } from './group-writer.ts';
+import { keyLockStatement } from './key-lock.ts';
 import { type Notice, WakeSender, WorkListener, type WorkQueue } from './notify.ts';
 import { prepareStatements } from './prepared.ts';
 import { addPart, expirePartSets, overduePartSets } from './reassembly.ts';
@@ -268,6 +269,13 @@ const LEASE_ENDED = 'next_attempt_at <= (extract(epoch from statement_timestamp(
  */
 export const REPORT_LOCK_CLASS = 0x736d6472;
 const reportLockKey = (providerId: string, number: string) => `hashtext(${providerId} || ' ' || ${number})`;
+/**
+ * The lock of one number's opt-out, taken by a START (acceptInbound) and a provider's opt-out (recordOptOut) before
+ * their statements: without it a START committing while another relay's opt-out ran left the number opted out (the
+ * opt-out read no START yet, and the START's delete had not seen the opt-out's row). Ordered, each statement's
+ * snapshot is taken after the other's commit. A STOP needs none: two opt-outs keep the first either way.
+ */
+export const optOutLock = (number: string): Statement => keyLockStatement('opt_outs', number);
 /** The operator has not paused dispatching (`smsrelay queue pause`). */
 const NOT_PAUSED = "NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paused')";
 /**
@@ -1740,6 +1748,8 @@ export class PostgresStore implements Store, ClusterStore {
     const write = () =>
       this.#queueing(notices, {
         statements: [
+          // A START and a provider's opt-out of its number (recordOptOut) one after the other: each sees the other's commit.
+          ...(inbound.optOut?.action === 'start' ? [optOutLock(inbound.number)] : []),
           {
             text: `WITH kept AS (
             INSERT INTO inbound (id, provider, provider_id, number, text, sent_at, user_context, received_at, mailbox, context)
@@ -1784,7 +1794,7 @@ export class PostgresStore implements Store, ClusterStore {
             ],
           },
         ],
-        result: ([kept]) => ({ duplicate: (kept?.rows[0] as { kept: number } | undefined)?.kept === 0 }),
+        result: (results) => ({ duplicate: (results.at(-1)?.rows[0] as { kept: number } | undefined)?.kept === 0 }),
       });
     return inbound.optOut ? this.#notOptedOut.changing(write) : write();
   }
@@ -1794,6 +1804,8 @@ export class PostgresStore implements Store, ClusterStore {
     return this.#notOptedOut.changing(() =>
       this.#queueing(['opt-outs'], {
         statements: [
+          // Waits for a START of the number in flight (acceptInbound), whose opt_ins row this statement then reads.
+          optOutLock(number),
           {
             text: `WITH opted_in AS (SELECT 1 FROM opt_ins WHERE number = $1 AND since >= $2), kept AS (
               INSERT INTO opt_outs (number, since, keyword) SELECT $1, $2, $3 WHERE NOT EXISTS (SELECT 1 FROM opted_in)
@@ -1803,7 +1815,7 @@ export class PostgresStore implements Store, ClusterStore {
             values: [number, at, keyword],
           },
         ],
-        result: ([counted]) => (counted?.rows[0] as { counted: boolean } | undefined)?.counted === true,
+        result: (results) => (results.at(-1)?.rows[0] as { counted: boolean } | undefined)?.counted === true,
       }),
     );
   }
