@@ -154,7 +154,7 @@ export interface StatusReport {
    * send refused for the account is.
    */
   readonly accountWide?: true | undefined;
-  /** For an `accountWide` failure, what the operator does about it where the provider's code says (ACCOUNT_FIX otherwise). */
+  /** For an `accountWide` failure, what the operator does about it where the provider's code says (REPORTED_ACCOUNT_FIX otherwise). */
   readonly fix?: string | undefined;
   /**
    * The failure says the recipient opted out of the account's messages (Twilio's 21610 in a callback, Vonage's
@@ -213,6 +213,11 @@ export function optOutCause(keyword: string): string {
  * code names no fix of its own (OutcomeRule.fix, StatusReport.fix): a send's pause and a report's alert say the same.
  */
 export const ACCOUNT_FIX = "fix the account (the gateway's credentials in the settings, or its credit or allowance at the provider)";
+/**
+ * The same for a delivery report's failure: its SMS was sent, so the gateway took the credentials, and the fix is at the
+ * provider alone.
+ */
+export const REPORTED_ACCOUNT_FIX = "fix the account at the provider (its credit, allowance or the sender's registration: the credentials sent the SMS)";
 
 /** Keywords that, sent as the whole SMS, opt a number out of SMS (STOP) and back in (START). */
 export interface OptOutKeywords {

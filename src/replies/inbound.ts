@@ -10,13 +10,13 @@ import type { PartReceiptStore, PartsOfSms } from '../store/part-receipts-types.
 import type { ReassemblyStore } from '../store/reassembly.ts';
 import type { DeliveryReportResult, ReplyStore } from '../store/types.ts';
 import {
-  ACCOUNT_FIX,
   type DeliveryState,
   type InboundKind,
   type InboundSink,
   type OptOutKeywords,
   type ReceivedOutcome,
   type ReceivedSms,
+  REPORTED_ACCOUNT_FIX,
   type ReportOutcome,
   type StatusReport,
 } from '../vocabulary.ts';
@@ -311,7 +311,7 @@ export class InboundService {
     const sender = senderOf(applied);
     const account = sender === NOT_YET_KNOWN ? undefined : sender.account;
     // A repeat (the provider posting the same report again) was alerted at its first delivery.
-    if (accountWide && applied.kind !== 'duplicate') this.#accountWide(provider, report.code, fix ?? ACCOUNT_FIX, receivedAt, sender, fields);
+    if (accountWide && applied.kind !== 'duplicate') this.#accountWide(provider, report.code, fix ?? REPORTED_ACCOUNT_FIX, receivedAt, sender, fields);
     if (optedOut !== undefined && moved !== undefined) {
       // A user's own gateway account's opt-outs are that account's, not the relay's: RCPT would refuse every sender (as dispatch keeps them).
       if (account === undefined) {

@@ -85,6 +85,9 @@ describe("a report's opt-out and account alert, by whose gateway account sent th
         const alert = logged().find((line) => line['alert'] === 'gateway-account');
         assert.equal(alert?.['account'], 'billing');
         assert.match(String(alert?.['msg']), /account billing's own gateway account or sender cannot send \(twilio status 30002\)/);
+        // Without a fix of the code's own: the account at the provider, not the credentials (the SMS was sent with them).
+        assert.match(String(alert?.['msg']), /fix the account at the provider/);
+        assert.doesNotMatch(String(alert?.['msg']), /credentials in the settings/);
 
         // Twilio posting the same callback again: already alerted, and no line against the relay's own account.
         await sink.reported([{ providerId: 'SM-USER-2', number: '+447700900304', code: 30002, state: 'failed', accountWide: true }]);
