@@ -238,11 +238,16 @@ export function loadConfig(
       `${describe(['inbound', 'previousWebhookToken'])}: taken only beside the current token while it is changed; set inbound.webhookToken (SMSRELAY_WEBHOOK_TOKEN) to the new token, or unset this one`,
     );
   }
+  // Only a token that travels in a URL is read otherwise: one in a header (inbound.webhookTokenHeader) is taken as written.
+  const inUrl = accountsOf(config)
+    .map((account) => registry.get(account.provider))
+    .filter((plugin) => receivesWebhooks(plugin) && !(plugin.tokenInHeader && config.inbound.webhookTokenHeader !== undefined))
+    .map((plugin) => plugin.name);
   for (const key of ['webhookToken', 'previousWebhookToken'] as const) {
     const token = config.inbound[key];
-    if (token !== undefined && !URL_SAFE.test(token)) {
+    if (token !== undefined && inUrl.length > 0 && !URL_SAFE.test(token)) {
       warnings.push(
-        `${describe(['inbound', key])}: holds characters a URL reads otherwise (\`+\` reads as a space, \`&\`, \`#\`, \`%\`…): in a provider's webhook URL write it percent-encoded (\`+\` %2B, \`/\` %2F, \`=\` %3D; the relay does so in the URLs it gives the provider), or choose a token of letters, digits and - . _ ~ (\`openssl rand -hex 24\`)`,
+        `${describe(['inbound', key])}: holds characters a URL reads otherwise (\`+\` reads as a space, \`&\`, \`#\`, \`%\`…): in the webhook URLs of ${inUrl.join(', ')} write it percent-encoded (\`+\` %2B, \`/\` %2F, \`=\` %3D; the relay does so in the URLs it gives the provider), or choose a token of letters, digits and - . _ ~ (\`openssl rand -hex 24\`)`,
       );
     }
   }
