@@ -225,6 +225,17 @@ export interface OptOutKeywords {
   readonly start: readonly string[];
 }
 
+/**
+ * What surrounds a keyword sent alone and is not part of it: blanks, punctuation, symbols and emoji
+ * (with their joiners and variation selectors), as in "Stop.", "STOP!" or "stop 🛑".
+ */
+const AROUND_KEYWORD = /^[^\p{L}\p{N}]+|[^\p{L}\p{N}]+$/gu;
+
+/** A keyword, or an SMS, as they are compared: compatibility forms (full-width letters) as the plain ones, what surrounds it and case aside. */
+export function keywordForm(text: string): string {
+  return text.normalize('NFKC').replace(AROUND_KEYWORD, '').toUpperCase();
+}
+
 /** The relay's keywords where neither the settings (policy.stopKeywords, policy.startKeywords) nor the provider give any. */
 export const RELAY_KEYWORDS: OptOutKeywords = {
   stop: ['STOP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUIT'],

@@ -11,6 +11,7 @@ import type { z } from 'zod';
 import { isPostmasterAddress, recipientNumber } from '../acceptance/recipient-addresses.ts';
 import { isAtSmsDomain } from '../mail/addresses.ts';
 import { type ProviderPlugin, receivesWebhooks } from '../providers/contract.ts';
+import { keywordGaps } from './keywords.ts';
 import { isLoopbackHost, networkMatcher } from '../policy/networks.ts';
 import { matchesSender } from '../policy/senders.ts';
 import { composeRegistry, type ProviderRegistry, ProviderRegistryError } from '../providers/registry.ts';
@@ -239,8 +240,7 @@ export function loadConfig(
     );
   }
   // Only a token that travels in a URL is read otherwise: one in a header (inbound.webhookTokenHeader) is taken as written.
-  const inUrl = accountsOf(config)
-    .map((account) => registry.get(account.provider))
+  const inUrl = configuredPlugins(config, registry)
     .filter((plugin) => receivesWebhooks(plugin) && !(plugin.tokenInHeader && config.inbound.webhookTokenHeader !== undefined))
     .map((plugin) => plugin.name);
   for (const key of ['webhookToken', 'previousWebhookToken'] as const) {
@@ -251,6 +251,7 @@ export function loadConfig(
       );
     }
   }
+  warnings.push(...keywordGaps(config.policy, configuredPlugins(config, registry), (setting) => describe(['policy', setting])));
   checkSimulatorNetworks(config, registry, problems, describe);
   if (problems.length > 0) throw new ConfigError(problems);
   return { config: deepFreeze(config), warnings };
@@ -316,6 +317,11 @@ function checkSimulatorNetworks(config: Config, registry: ProviderRegistry, prob
 }
 
 /** The accounts that send: those the routes name, each provider once; without routes, the gateway's. */
+/** The plug-ins of the providers the gateway settings name, each once. */
+export function configuredPlugins(config: Pick<Config, 'gateway'>, registry: Pick<ProviderRegistry, 'get'>): ProviderPlugin[] {
+  return [...new Set(accountsOf(config).map((account) => registry.get(account.provider)))];
+}
+
 export function accountsOf(config: Pick<Config, 'gateway'>): GatewayAccount[] {
   const { routes } = config.gateway;
   if (!routes) return [config.gateway];

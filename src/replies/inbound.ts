@@ -13,6 +13,7 @@ import {
   type DeliveryState,
   type InboundKind,
   type InboundSink,
+  keywordForm,
   type OptOutKeywords,
   type ReceivedOutcome,
   type ReceivedSms,
@@ -456,12 +457,6 @@ function stateOfParts(sms: PartsOfSms): { readonly state: DeliveryState; readonl
 }
 
 /**
- * What surrounds a keyword sent alone and is not part of it: blanks, punctuation, symbols and emoji
- * (with their joiners and variation selectors), as in "Stop.", "STOP!" or "stop 🛑".
- */
-const AROUND_KEYWORD = /^[^\p{L}\p{N}]+|[^\p{L}\p{N}]+$/gu;
-
-/**
  * STOP/START when the keyword is the whole SMS (case and what surrounds it aside), as Twilio and
  * CTIA-style platforms take it: a sentence that merely starts with one ("Cancel that, false alarm",
  * "End of shift") is an answer, and must not opt a phone out of its alerts. Compatibility forms
@@ -483,10 +478,6 @@ function optOutOf(text: string, keywords: KeywordForms): { action: 'stop' | 'sta
   if (keywords.stop.has(alone)) return { action: 'stop', keyword: alone };
   if (keywords.start.has(alone)) return { action: 'start', keyword: alone };
   return undefined;
-}
-
-function keywordForm(text: string): string {
-  return text.normalize('NFKC').replace(AROUND_KEYWORD, '').toUpperCase();
 }
 
 /**
