@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { PROBE_INTERVAL_MS, WRITE_PROBE_BYTES } from '../group-commit.ts';
-import { NotOptedOut } from '../not-opted-out.ts';
+import { addsOptOut, NotOptedOut } from '../not-opted-out.ts';
 import { SilenceWatch } from './silence-watch.ts';
 import { ADOPT_ORPHANS } from './migrations.ts';
 import {
@@ -1743,8 +1743,9 @@ export class PostgresStore implements Store, ClusterStore {
     const mail = route?.mail;
     // One statement for the SMS, its conversation's use and link, its reply mail with the mail's history line, and its opt-out or in.
     const notices: Notice[] = route ? ['mail'] : [];
-    // The other relays forget the numbers they remembered as not opted out (isOptedOut), and so does this one.
-    if (inbound.optOut) notices.push('opt-outs');
+    // After a STOP the other relays forget the numbers they remembered as not opted out (isOptedOut), and so does this one.
+    const stop = addsOptOut(inbound);
+    if (stop) notices.push('opt-outs');
     const write = () =>
       this.#queueing(notices, {
         statements: [
@@ -1796,7 +1797,7 @@ export class PostgresStore implements Store, ClusterStore {
         ],
         result: (results) => ({ duplicate: (results.at(-1)?.rows[0] as { kept: number } | undefined)?.kept === 0 }),
       });
-    return inbound.optOut ? this.#notOptedOut.changing(write) : write();
+    return stop ? this.#notOptedOut.changing(write) : write();
   }
 
   recordOptOut(number: string, at: number, keyword: string): Promise<boolean> {
