@@ -215,14 +215,18 @@ export class InboundService {
     const { store, tracking, logger } = this.#options;
     const seen = { providerId: sms.providerId, from: maskNumber(sms.number) };
     const now = this.#clock();
-    // The repeat check and the route's reads go to the store together: a webhook waits for one answer, not two in turn (#15).
+    const optOut = sms.optOut === undefined ? optOutOf(sms.text, this.#keywordsOf(provider)) : { action: sms.optOut, keyword: keywordForm(sms.text) };
+    // The repeat check, the route's reads and whether the number is opted out go to the store together: a webhook waits
+    // for one answer, not several in turn (#15). A START's mail says what it changed; any other's whether Reply reaches
+    // the phone (the store remembers the many numbers not opted out).
     const routing = tracking.contextOf(sms).then(async (context) => ({ context, route: await tracking.route(sms.number, context, now, latestContext) }));
-    const [known, { context, route }] = await Promise.all([store.knowsInbound(provider, sms.providerId), routing]);
+    const [known, { context, route }, optedOut] = await Promise.all([
+      store.knowsInbound(provider, sms.providerId),
+      routing,
+      optOut?.action === 'stop' ? undefined : store.isOptedOut(sms.number),
+    ]);
     if (known) return this.#repeated(seen);
     const id = newMessageId();
-    const optOut = sms.optOut === undefined ? optOutOf(sms.text, this.#keywordsOf(provider)) : { action: sms.optOut, keyword: keywordForm(sms.text) };
-    // A START's mail says what it changed; any other's whether Reply reaches the phone (the store remembers the many numbers not opted out).
-    const optedOut = optOut?.action === 'stop' ? undefined : await store.isOptedOut(sms.number);
     const wasOptedOut = optOut?.action === 'start' ? optedOut : undefined;
     const stillOptedOut = optOut === undefined && optedOut ? await store.optOutKeyword(sms.number) : undefined;
     const built =

@@ -1346,8 +1346,9 @@ export class PostgresStore implements Store, ClusterStore {
   }
 
   /**
-   * The opt-out checks of one turn of the event loop (the RCPTs of every SMTP session that arrived
-   * together) in one statement: a round trip per recipient before, one per mail of the 2026-12-03 runs.
+   * The opt-out checks asked together (a mail's RCPTs, a received SMS's) in one statement, sent with the other reads
+   * of the turn of the event loop (TurnReads: the RCPTs of every SMTP session that arrived together, a received SMS's
+   * repeat check and route): a round trip per recipient before, one per mail of the 2026-12-03 runs.
    */
   isOptedOut(number: string): Promise<boolean> {
     return this.#hearsOthers ? this.#notOptedOut.check(number, () => this.#askOptedOut(number)) : this.#askOptedOut(number);
@@ -1358,7 +1359,9 @@ export class PostgresStore implements Store, ClusterStore {
       const waiting = this.#optOutChecks.get(number);
       if (waiting) waiting.push({ resolve, reject });
       else this.#optOutChecks.set(number, [{ resolve, reject }]);
-      if (this.#optOutChecks.size === 1 && waiting === undefined) setImmediate(() => void this.#checkOptOuts());
+      // Asked at the end of this task, so that its read joins the others of this turn (a received SMS's repeat check and
+      // route: TurnReads) in one round trip.
+      if (this.#optOutChecks.size === 1 && waiting === undefined) queueMicrotask(() => void this.#checkOptOuts());
     });
   }
 
@@ -1366,7 +1369,8 @@ export class PostgresStore implements Store, ClusterStore {
     const checks = this.#optOutChecks;
     this.#optOutChecks = new Map();
     try {
-      const rows = await this.#rows<{ number: string }>('SELECT number FROM opt_outs WHERE number = ANY($1::text[])', [[...checks.keys()]]);
+      this.#usable();
+      const rows = await this.#turnReads.rows<{ number: string }>('SELECT number FROM opt_outs WHERE number = ANY($1::text[])', [[...checks.keys()]]);
       const out = new Set(rows.map((row) => row.number));
       for (const [number, waiting] of checks) for (const { resolve } of waiting) resolve(out.has(number));
     } catch (error) {
