@@ -18,7 +18,7 @@ import type { Gateway, GatewayOptions, ProviderPlugin } from './providers/contra
 import { receivesWebhooks } from './providers/contract.ts';
 import { composeRegistry, type ProviderRegistry } from './providers/registry.ts';
 import type { ProviderSimulator } from './simulators/contract.ts';
-import { type OptOutKeywords, RELAY_KEYWORDS } from './vocabulary.ts';
+import { keywordsInEffect } from './config/keywords.ts';
 import { createSimulator, SIMULATOR_ACCOUNT, simulatedSettings } from './simulators/index.ts';
 import { CONSOLE_PREFIX, mountConsole } from './console/routes.ts';
 import { startHttpServer } from './http/server.ts';
@@ -306,7 +306,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       store,
       tracking,
       replyMail: replyMailOptions(config, templates, onTemplateError),
-      ...optOutKeywords(config.policy, registry.plugins),
+      ...keywordsInEffect(config.policy, registry.plugins),
       logger: logger.child({ component: 'inbound' }),
       metrics,
       onMailQueued: () => mailer.kick(),
@@ -414,6 +414,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
               (app: FastifyInstance) =>
                 mountConsole(app, {
                   config,
+                  registry,
                   store,
                   consoleStore,
                   acceptance: () => acceptance,
@@ -843,20 +844,4 @@ function loopbackFor(host: string): string {
 /** A listener as the ready line names it: `[::]:25`, `0.0.0.0:25`. */
 function listenerAddress(host: string, port: number): string {
   return `${hostBeforePort(host)}:${port}`;
-}
-
-/**
- * The opt-out and opt-in keywords: the settings' where given, for every provider; else each provider's own where its
- * gateway acts on keywords itself (Twilio's defaults), so that the relay refuses whom the gateway blocks and sends to
- * whom it sends to again; else the relay's.
- */
-function optOutKeywords(
-  policy: { readonly stopKeywords?: readonly string[] | undefined; readonly startKeywords?: readonly string[] | undefined },
-  plugins: readonly ProviderPlugin[],
-): { keywords: OptOutKeywords; providerKeywords: ReadonlyMap<string, OptOutKeywords> } {
-  const chosen = (own: OptOutKeywords) => ({ stop: policy.stopKeywords ?? own.stop, start: policy.startKeywords ?? own.start });
-  return {
-    keywords: chosen(RELAY_KEYWORDS),
-    providerKeywords: new Map(plugins.flatMap((plugin) => (plugin.keywords ? [[plugin.name, chosen(plugin.keywords)] as const] : []))),
-  };
 }

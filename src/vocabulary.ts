@@ -154,12 +154,13 @@ export interface StatusReport {
    * send refused for the account is.
    */
   readonly accountWide?: true | undefined;
-  /** For an `accountWide` failure, what the operator does about it where the provider's code says (ACCOUNT_FIX otherwise). */
+  /** For an `accountWide` failure, what the operator does about it where the provider's code says (REPORTED_ACCOUNT_FIX otherwise). */
   readonly fix?: string | undefined;
   /**
    * The failure says the recipient opted out of the account's messages (Twilio's 21610 in a callback, Vonage's
-   * err-code 9): `code`, the provider's code as the opt-out names it (`TWILIO:21610`), and `at`, when the report
-   * says the failure happened (ms since the epoch; undefined when it does not say: when the SMS was sent). The
+   * err-code 9): `code`, the provider's code as the opt-out names it (`TWILIO:21610`), and `at`, the latest moment
+   * the report says the failure may have happened (ms since the epoch: a time given in whole seconds is the end of its
+   * second; undefined when it does not say: the report's arrival), never before its SMS was sent. The
    * relay records the opt-out as it does when a send is refused so, when the SMS was sent on the relay's own
    * gateway account and the opt-out is dated after the number's last START, and RCPT refuses the number's next mail.
    */
@@ -212,11 +213,27 @@ export function optOutCause(keyword: string): string {
  * code names no fix of its own (OutcomeRule.fix, StatusReport.fix): a send's pause and a report's alert say the same.
  */
 export const ACCOUNT_FIX = "fix the account (the gateway's credentials in the settings, or its credit or allowance at the provider)";
+/**
+ * The same for a delivery report's failure: its SMS was sent, so the gateway took the credentials, and the fix is at the
+ * provider alone.
+ */
+export const REPORTED_ACCOUNT_FIX = "fix the account at the provider (its credit, allowance or the sender's registration: the credentials sent the SMS)";
 
 /** Keywords that, sent as the whole SMS, opt a number out of SMS (STOP) and back in (START). */
 export interface OptOutKeywords {
   readonly stop: readonly string[];
   readonly start: readonly string[];
+}
+
+/**
+ * What surrounds a keyword sent alone and is not part of it: blanks, punctuation, symbols and emoji
+ * (with their joiners and variation selectors), as in "Stop.", "STOP!" or "stop 🛑".
+ */
+const AROUND_KEYWORD = /^[^\p{L}\p{N}]+|[^\p{L}\p{N}]+$/gu;
+
+/** A keyword, or an SMS, as they are compared: compatibility forms (full-width letters) as the plain ones, what surrounds it and case aside. */
+export function keywordForm(text: string): string {
+  return text.normalize('NFKC').replace(AROUND_KEYWORD, '').toUpperCase();
 }
 
 /** The relay's keywords where neither the settings (policy.stopKeywords, policy.startKeywords) nor the provider give any. */

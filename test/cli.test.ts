@@ -577,6 +577,41 @@ describe('smsrelay command', () => {
     assert.match(result.stdout, /"trustedProxies": \[\n\s+"127\.0\.0\.1\/32"/);
   });
 
+  test("config check with explicit keyword lists and Twilio: a warning naming the words Twilio's gateway acts on that the lists lack, and the lists in effect per provider", async () => {
+    const cwd = dir();
+    const data = join(cwd, 'data');
+    const file = join(cwd, 'smsrelay.yaml');
+    writeFileSync(
+      file,
+      [
+        'gateway:',
+        '  routes:',
+        '    - {name: us, match: ["+1"], providers: [twilio-simulator]}',
+        '    - {name: rest, match: "*", providers: [simulator]}',
+        '  providers:',
+        `    twilio-simulator: {messagingServiceSid: MG${'ab12'.repeat(8)}}`,
+        'policy:',
+        '  stopKeywords: [stop, Unsubscribe, STOPALL, CANCEL, END, QUIT]',
+        '',
+      ].join('\n'),
+    );
+    const result = spawnSync(process.execPath, [BIN, 'config', 'check'], {
+      cwd,
+      env: { PATH: process.env.PATH ?? '', SMSRELAY_DATA_DIR: data },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    assert.equal(result.status, 0, result.stderr);
+    assert.deepEqual(result.stderr.trim().split('\n'), [
+      `smsrelay: config: ${file}: policy.stopKeywords: twilio's gateway itself opts out a number that texts REVOKE, OPTOUT, which this list lacks: the relay keeps sending to a phone that texted one, each SMS refused by the gateway; add them to the list, or unset it to use twilio's own`,
+    ]);
+    const lines = result.stdout.split('\n').filter((line) => line.startsWith('keywords: '));
+    assert.deepEqual(lines, [
+      "keywords: twilio's SMS: opt out stop, Unsubscribe, STOPALL, CANCEL, END, QUIT (policy.stopKeywords); opt in START, YES, UNSTOP (twilio's own)",
+      "keywords: intellisoftware's SMS: opt out stop, Unsubscribe, STOPALL, CANCEL, END, QUIT (policy.stopKeywords); opt in START, UNSTOP (the relay's)",
+    ]);
+  });
+
   test('a port in use is one line naming the listener and its setting, exit 78, no stack trace', async () => {
     const taken = createServer();
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));

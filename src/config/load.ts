@@ -11,6 +11,7 @@ import type { z } from 'zod';
 import { isPostmasterAddress, recipientNumber } from '../acceptance/recipient-addresses.ts';
 import { isAtSmsDomain } from '../mail/addresses.ts';
 import { type ProviderPlugin, receivesWebhooks } from '../providers/contract.ts';
+import { keywordGaps } from './keywords.ts';
 import { isLoopbackHost, networkMatcher } from '../policy/networks.ts';
 import { matchesSender } from '../policy/senders.ts';
 import { composeRegistry, type ProviderRegistry, ProviderRegistryError } from '../providers/registry.ts';
@@ -238,14 +239,19 @@ export function loadConfig(
       `${describe(['inbound', 'previousWebhookToken'])}: taken only beside the current token while it is changed; set inbound.webhookToken (SMSRELAY_WEBHOOK_TOKEN) to the new token, or unset this one`,
     );
   }
+  // Only a token that travels in a URL is read otherwise: one in a header (inbound.webhookTokenHeader) is taken as written.
+  const inUrl = configuredPlugins(config, registry)
+    .filter((plugin) => receivesWebhooks(plugin) && !(plugin.tokenInHeader && config.inbound.webhookTokenHeader !== undefined))
+    .map((plugin) => plugin.name);
   for (const key of ['webhookToken', 'previousWebhookToken'] as const) {
     const token = config.inbound[key];
-    if (token !== undefined && !URL_SAFE.test(token)) {
+    if (token !== undefined && inUrl.length > 0 && !URL_SAFE.test(token)) {
       warnings.push(
-        `${describe(['inbound', key])}: holds characters a URL reads otherwise (\`+\` reads as a space, \`&\`, \`#\`, \`%\`…): in a provider's webhook URL write it percent-encoded (\`+\` %2B, \`/\` %2F, \`=\` %3D; the relay does so in the URLs it gives the provider), or choose a token of letters, digits and - . _ ~ (\`openssl rand -hex 24\`)`,
+        `${describe(['inbound', key])}: holds characters a URL reads otherwise (\`+\` reads as a space, \`&\`, \`#\`, \`%\`…): in the webhook URLs of ${inUrl.join(', ')} write it percent-encoded (\`+\` %2B, \`/\` %2F, \`=\` %3D; the relay does so in the URLs it gives the provider), or choose a token of letters, digits and - . _ ~ (\`openssl rand -hex 24\`)`,
       );
     }
   }
+  warnings.push(...keywordGaps(config.policy, configuredPlugins(config, registry), (setting) => describe(['policy', setting])));
   checkSimulatorNetworks(config, registry, problems, describe);
   if (problems.length > 0) throw new ConfigError(problems);
   return { config: deepFreeze(config), warnings };
@@ -311,6 +317,11 @@ function checkSimulatorNetworks(config: Config, registry: ProviderRegistry, prob
 }
 
 /** The accounts that send: those the routes name, each provider once; without routes, the gateway's. */
+/** The plug-ins of the providers the gateway settings name, each once. */
+export function configuredPlugins(config: Pick<Config, 'gateway'>, registry: Pick<ProviderRegistry, 'get'>): ProviderPlugin[] {
+  return [...new Set(accountsOf(config).map((account) => registry.get(account.provider)))];
+}
+
 export function accountsOf(config: Pick<Config, 'gateway'>): GatewayAccount[] {
   const { routes } = config.gateway;
   if (!routes) return [config.gateway];

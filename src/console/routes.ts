@@ -26,6 +26,7 @@ import { misdirected, servedHostNames } from '../http/hosts.ts';
 import { allowedMethods, clientRefusal } from '../http/server.ts';
 import type { Logger } from '../log.ts';
 import type { GatewayHealth } from '../providers/contract.ts';
+import type { ProviderRegistry } from '../providers/registry.ts';
 import { isAtSmsDomain } from '../mail/addresses.ts';
 import { isDiallable, maskNumber, normaliseNumber } from '../sms/numbers.ts';
 import { RECENT_TRAFFIC_ROWS } from '../store/console-rows.ts';
@@ -90,6 +91,8 @@ const SECURITY_HEADERS = {
 
 export interface ConsoleOptions {
   readonly config: Config;
+  /** The relay's provider plug-ins, which the settings page reads the keywords in effect from. */
+  readonly registry: Pick<ProviderRegistry, 'get'>;
   readonly store: Store;
   readonly consoleStore: ConsoleStore;
   /** The relay's acceptance service (test sends), there once the relay has started. */
@@ -609,7 +612,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
       scope.get('/settings', async (request: ConsoleRequest, reply) =>
         page(reply, 'settings', request.console, {
           title: 'Settings',
-          settings: await configCheck(config, store),
+          settings: await configCheck(config, store, undefined, options.registry),
           actions: await consoleStore.recentActions(PAGE_SIZE),
         }),
       );

@@ -278,6 +278,11 @@ export interface WebhookParsing {
   acknowledge?(kind: InboundKind): { readonly contentType: string; readonly body: string } | undefined;
   /** The HTTP methods the provider calls the webhooks with; absent = POST only. */
   readonly webhookMethods?: readonly ('GET' | 'POST')[];
+  /**
+   * The provider can send the relay's token in a header (Puzzel's "fixed header") rather than in the webhook URL's
+   * query: with `inbound.webhookTokenHeader` set, its token travels in no URL. Absent = in the URL (`?token=`).
+   */
+  readonly tokenInHeader?: true;
 }
 
 /**

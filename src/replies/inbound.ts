@@ -10,13 +10,14 @@ import type { PartReceiptStore, PartsOfSms } from '../store/part-receipts-types.
 import type { ReassemblyStore } from '../store/reassembly.ts';
 import type { DeliveryReportResult, ReplyStore } from '../store/types.ts';
 import {
-  ACCOUNT_FIX,
   type DeliveryState,
   type InboundKind,
   type InboundSink,
+  keywordForm,
   type OptOutKeywords,
   type ReceivedOutcome,
   type ReceivedSms,
+  REPORTED_ACCOUNT_FIX,
   type ReportOutcome,
   type StatusReport,
 } from '../vocabulary.ts';
@@ -214,14 +215,18 @@ export class InboundService {
     const { store, tracking, logger } = this.#options;
     const seen = { providerId: sms.providerId, from: maskNumber(sms.number) };
     const now = this.#clock();
-    // The repeat check and the route's reads go to the store together: a webhook waits for one answer, not two in turn (#15).
+    const optOut = sms.optOut === undefined ? optOutOf(sms.text, this.#keywordsOf(provider)) : { action: sms.optOut, keyword: keywordForm(sms.text) };
+    // The repeat check, the route's reads and whether the number is opted out go to the store together: a webhook waits
+    // for one answer, not several in turn (#15). A START's mail says what it changed; any other's whether Reply reaches
+    // the phone (the store remembers the many numbers not opted out).
     const routing = tracking.contextOf(sms).then(async (context) => ({ context, route: await tracking.route(sms.number, context, now, latestContext) }));
-    const [known, { context, route }] = await Promise.all([store.knowsInbound(provider, sms.providerId), routing]);
+    const [known, { context, route }, optedOut] = await Promise.all([
+      store.knowsInbound(provider, sms.providerId),
+      routing,
+      optOut?.action === 'stop' ? undefined : store.isOptedOut(sms.number),
+    ]);
     if (known) return this.#repeated(seen);
     const id = newMessageId();
-    const optOut = sms.optOut === undefined ? optOutOf(sms.text, this.#keywordsOf(provider)) : { action: sms.optOut, keyword: keywordForm(sms.text) };
-    // A START's mail says what it changed; any other's whether Reply reaches the phone (the store remembers the many numbers not opted out).
-    const optedOut = optOut?.action === 'stop' ? undefined : await store.isOptedOut(sms.number);
     const wasOptedOut = optOut?.action === 'start' ? optedOut : undefined;
     const stillOptedOut = optOut === undefined && optedOut ? await store.optOutKeyword(sms.number) : undefined;
     const built =
@@ -311,13 +316,14 @@ export class InboundService {
     const sender = senderOf(applied);
     const account = sender === NOT_YET_KNOWN ? undefined : sender.account;
     // A repeat (the provider posting the same report again) was alerted at its first delivery.
-    if (accountWide && applied.kind !== 'duplicate') this.#accountWide(provider, report.code, fix ?? ACCOUNT_FIX, receivedAt, sender, fields);
+    if (accountWide && applied.kind !== 'duplicate') this.#accountWide(provider, report.code, fix ?? REPORTED_ACCOUNT_FIX, receivedAt, sender, fields);
     if (optedOut !== undefined && moved !== undefined) {
       // A user's own gateway account's opt-outs are that account's, not the relay's: RCPT would refuse every sender (as dispatch keeps them).
       if (account === undefined) {
-        // Dated when the gateway says it happened, else when the SMS was sent (its refusal came after that, and not after a
-        // START texted since), else at its arrival: an opt-out dated before the number's last START does not count.
-        const opted = { number: report.number, code: optedOut.code, at: optedOut.at ?? moved.sentAt ?? receivedAt };
+        // Dated when the gateway says it happened, else at the report's arrival (a Twilio callback: Twilio checks opt-outs
+        // when it dequeues the SMS, which may be hours after the send), and never before the SMS was sent: a refusal comes
+        // after its send. An opt-out dated at or before the number's last START does not count.
+        const opted = { number: report.number, code: optedOut.code, at: Math.max(optedOut.at ?? receivedAt, moved.sentAt ?? 0) };
         await recordGatewayOptOut(this.#options.store, opted, this.#options.logger, 'inbound', { providerId: report.providerId });
       } else {
         this.#options.logger.info(
@@ -464,12 +470,6 @@ function stateOfParts(sms: PartsOfSms): { readonly state: DeliveryState; readonl
 }
 
 /**
- * What surrounds a keyword sent alone and is not part of it: blanks, punctuation, symbols and emoji
- * (with their joiners and variation selectors), as in "Stop.", "STOP!" or "stop 🛑".
- */
-const AROUND_KEYWORD = /^[^\p{L}\p{N}]+|[^\p{L}\p{N}]+$/gu;
-
-/**
  * STOP/START when the keyword is the whole SMS (case and what surrounds it aside), as Twilio and
  * CTIA-style platforms take it: a sentence that merely starts with one ("Cancel that, false alarm",
  * "End of shift") is an answer, and must not opt a phone out of its alerts. Compatibility forms
@@ -491,10 +491,6 @@ function optOutOf(text: string, keywords: KeywordForms): { action: 'stop' | 'sta
   if (keywords.stop.has(alone)) return { action: 'stop', keyword: alone };
   if (keywords.start.has(alone)) return { action: 'start', keyword: alone };
   return undefined;
-}
-
-function keywordForm(text: string): string {
-  return text.normalize('NFKC').replace(AROUND_KEYWORD, '').toUpperCase();
 }
 
 /**

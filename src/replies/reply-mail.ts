@@ -136,13 +136,14 @@ export async function buildReplyMail(
         : sms.stillOptedOut !== undefined
           ? `${number} has opted out of SMS from this relay (${optOutCause(sms.stillOptedOut)}): replies to this mail are not sent until it opts in again.`
           : undefined,
-    /** What a START changed, said above the Reply line (which works again). */
+    /**
+     * What a START changed, said above the Reply line (which works again). From a number that had not opted out it
+     * changed nothing, and is most often an answer ("Yes" to an on-call alert): mailed as any SMS, without a line.
+     */
     optIn:
-      sms.optOut?.action !== 'start'
+      sms.optOut?.action !== 'start' || sms.wasOptedOut === false
         ? undefined
-        : sms.wasOptedOut === false
-          ? `${number} texted ${sms.optOut.keyword}: it had not opted out, so nothing changed: SMS from this relay, and replies to this mail, reach it as before.`
-          : `${number} texted ${sms.optOut.keyword}: SMS from this relay, and replies to this mail, reach it again.`,
+        : `${number} texted ${sms.optOut.keyword}: SMS from this relay, and replies to this mail, reach it again.`,
   };
 
   const root = textNode(options.smsDomain);

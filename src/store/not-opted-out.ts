@@ -16,8 +16,15 @@ export interface NotOptedOutOptions {
 }
 
 /**
- * Which numbers the store last said are not opted out. Opt-outs change only through acceptInbound (a
- * STOP or START received) and recordOptOut (a provider's refusal; neither the console nor a command line
+ * Whether a received SMS may opt its number out (a STOP), which every remembered answer must give way to. A START only
+ * takes an opt-out away, which no answer remembered here ("not opted out") can contradict: it forgets nothing, here
+ * or at the other relays (no notification on PostgreSQL), however many on-call "Yes" answers come in.
+ */
+export const addsOptOut = (inbound: { readonly optOut?: { readonly action: 'stop' | 'start' } | undefined }): boolean => inbound.optOut?.action === 'stop';
+
+/**
+ * Which numbers the store last said are not opted out. Opt-outs are added only through acceptInbound (a
+ * STOP received) and recordOptOut (a provider's refusal; neither the console nor a command line
  * tool writes them): every such write
  * forgets everything when it starts and again when it ends, whatever its outcome, and so does news of
  * another process's (`forget`); an answer is remembered only when no such write began or ran, and

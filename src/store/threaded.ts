@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { RelayError, type RelayErrorCode, StoreFileError } from '../errors.ts';
-import { NotOptedOut } from './not-opted-out.ts';
+import { addsOptOut, NotOptedOut } from './not-opted-out.ts';
 import type { Migrated } from './migrations.ts';
 import type { SqliteStoreOptions } from './sqlite.ts';
 import { toBuffers } from './thread-wire.ts';
@@ -89,7 +89,7 @@ export async function openThreadedStore(
       if (typeof method !== 'string' || method === 'then') return undefined;
       if (method === 'isOptedOut') return (number: string) => notOptedOut.check(number, () => call(method, [number]) as Promise<boolean>);
       if (method === 'acceptInbound') {
-        return (inbound: NewInbound) => (inbound.optOut ? notOptedOut.changing(() => call(method, [inbound])) : call(method, [inbound]));
+        return (inbound: NewInbound) => (addsOptOut(inbound) ? notOptedOut.changing(() => call(method, [inbound])) : call(method, [inbound]));
       }
       if (method === 'recordOptOut') return (...args: unknown[]) => notOptedOut.changing(() => call(method, args));
       if (method === 'close') {

@@ -1003,7 +1003,31 @@ describe('webhook authentication and the HTTP settings', () => {
       /^SMSRELAY_WEBHOOK_TOKEN="\*\*\*": holds characters a URL reads otherwise .*write it percent-encoded \(`\+` %2B, `\/` %2F, `=` %3D/,
     );
     assert.doesNotMatch(warnings[0] ?? '', /Ab\+cd/, 'the token itself is not shown');
+    assert.match(warnings[0] ?? '', /in the webhook URLs of intellisoftware write it percent-encoded/);
     assert.deepEqual(loadConfig({ SMSRELAY_WEBHOOK_TOKEN: 'Ab-cd_ef.gh~0123456789' }, dirWith()).warnings, []);
+  });
+
+  test('a webhook token that travels in a header (Puzzel with inbound.webhookTokenHeader) is not warned of; in a URL it is', () => {
+    const env = { SMSRELAY_WEBHOOK_TOKEN: 'Ab+cd/ef=gh0123456789' };
+    const puzzel = 'gateway:\n  provider: puzzel-simulator\n';
+    assert.deepEqual(loadConfig(env, dirWith(`${puzzel}inbound:\n  webhookTokenHeader: X-Api-Key\n`)).warnings, []);
+    // Without the header Puzzel may take it in the URL (its "fixed query parameter"), and Twilio always does.
+    assert.match(loadConfig(env, dirWith(puzzel)).warnings.join('\n'), /in the webhook URLs of puzzel write it percent-encoded/);
+    const routes = [
+      'gateway:',
+      '  routes:',
+      '    - {name: norway, match: ["+47"], providers: [puzzel]}',
+      '    - {name: rest, match: "*", providers: [twilio]}',
+      '  providers:',
+      '    puzzel: {username: acme, password: change-me, serviceId: 4242}',
+      `    twilio: {accountSid: AC0123456789abcdef0123456789abcdef, authToken: the-auth-token, messagingServiceSid: MG${'ab12'.repeat(8)}, username: u, password: p}`,
+      'inbound:',
+      '  webhookTokenHeader: X-Api-Key',
+      '',
+    ].join('\n');
+    const [routed, ...more] = loadConfig(env, dirWith(routes)).warnings.filter((line) => line.includes('percent-encoded'));
+    assert.deepEqual(more, []);
+    assert.match(routed ?? '', /in the webhook URLs of twilio write it/, 'Puzzel sends it in the header');
   });
 
   test('with the token, or on loopback, or with every provider signing its webhooks, it starts', () => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Templates } from '../../src/mailer/templates.ts';
+import { vonagePlugin } from '../../src/providers/vonage/index.ts';
 import { InboundService } from '../../src/replies/inbound.ts';
 import { replyMailOptions } from '../../src/replies/reply-mail.ts';
 import { ReplyTracking } from '../../src/replies/tracking.ts';
@@ -65,8 +66,10 @@ describe("a report's opt-out and account alert, by whose gateway account sent th
           ),
         );
 
-        const failedAt = Date.UTC(2026, 11, 6, 8, 0, 0);
         await sent(store, '+447700900302', 'SM-RELAY');
+        // Refused after its send, the report arriving a moment later.
+        const failedAt = Date.now();
+        await new Promise((resolve) => setTimeout(resolve, 20));
         assert.deepEqual(await sink.reported([optedOut('SM-RELAY', '+447700900302', failedAt)]), ['advanced']);
         assert.equal(await store.optOutKeyword('+447700900302'), 'gateway:TWILIO:21610');
         const [kept] = await kind.rows("SELECT since FROM opt_outs WHERE number = '+447700900302'");
@@ -82,6 +85,9 @@ describe("a report's opt-out and account alert, by whose gateway account sent th
         const alert = logged().find((line) => line['alert'] === 'gateway-account');
         assert.equal(alert?.['account'], 'billing');
         assert.match(String(alert?.['msg']), /account billing's own gateway account or sender cannot send \(twilio status 30002\)/);
+        // Without a fix of the code's own: the account at the provider, not the credentials (the SMS was sent with them).
+        assert.match(String(alert?.['msg']), /fix the account at the provider/);
+        assert.doesNotMatch(String(alert?.['msg']), /credentials in the settings/);
 
         // Twilio posting the same callback again: already alerted, and no line against the relay's own account.
         await sink.reported([{ providerId: 'SM-USER-2', number: '+447700900304', code: 30002, state: 'failed', accountWide: true }]);
@@ -130,22 +136,62 @@ describe("a report's opt-out and account alert, by whose gateway account sent th
         // Vonage retried its receipt past the START: dated two minutes before it.
         assert.deepEqual(await sink.reported([optedOut('V-BEFORE-1', number, startAt - 120_000)]), ['advanced']);
         assert.equal(await store.isOptedOut(number), false, 'the START, after the receipt, stands');
-        // A report without a time of its own (Twilio's callback): its SMS was sent before the START.
-        assert.deepEqual(await sink.reported([optedOut('V-BEFORE-2', number)]), ['advanced']);
-        assert.equal(await store.isOptedOut(number), false, 'dated by its send, before the START');
         assert.ok(lines.some((line) => line.includes('opted out before it texted START: the START stands')));
-
-        // Sent after the START and refused as opted out: the phone opted out again.
-        await sent(store, number, 'V-AFTER');
-        assert.deepEqual(await sink.reported([optedOut('V-AFTER', number)]), ['advanced']);
-        assert.equal(await store.optOutKeyword(number), 'gateway:TWILIO:21610');
+        // A report without a time of its own (Twilio's callback) is dated at its arrival, though its SMS was sent before
+        // the START: Twilio checks opt-outs when it dequeues the SMS, which may be hours after the send.
+        assert.deepEqual(await sink.reported([optedOut('V-BEFORE-2', number)]), ['advanced']);
+        assert.equal(await store.optOutKeyword(number), 'gateway:TWILIO:21610', 'dated at its arrival, after the START');
 
         // A second START, then a send's refusal dated after it (dispatch's): it counts; one dated before does not.
+        await tick();
+        const secondStartAt = Date.now();
         await sink.received([{ providerId: 'MO-START-2', number, text: 'START', sentAt: undefined, userContext: undefined, trackingId: undefined }]);
         assert.equal(await store.isOptedOut(number), false);
-        assert.equal(await store.recordOptOut(number, startAt, 'gateway:TWILIO:21610'), false);
+        assert.equal(await store.recordOptOut(number, secondStartAt - 1, 'gateway:TWILIO:21610'), false);
         assert.equal(await store.isOptedOut(number), false);
         assert.equal(await store.recordOptOut(number, Date.now() + 1_000, 'gateway:TWILIO:21610'), true);
+        assert.equal(await store.isOptedOut(number), true);
+      } finally {
+        await store.close();
+      }
+    });
+
+    test("a receipt dated in whole seconds reads as that second's end, and never before its SMS was sent", async () => {
+      const store = await kind.fresh();
+      const { logger } = captureLog('info');
+      try {
+        const sink = sinkOn(store, logger, 'vonage');
+        const number = '+447700900795';
+        // The START a fifth into a second, the send after it in the same second: Vonage's receipt names that whole second.
+        while (Date.now() % 1_000 < 200 || Date.now() % 1_000 > 600) await new Promise((resolve) => setTimeout(resolve, 10));
+        const [start] = await sink.received([
+          { providerId: 'MO-START', number, text: 'START', sentAt: undefined, userContext: undefined, trackingId: undefined },
+        ]);
+        assert.equal(start?.status, 'accepted');
+        await sent(store, number, 'V-AFTER-START');
+        const second = new Date(Math.floor(Date.now() / 1_000) * 1_000).toISOString().replace('T', ' ').slice(0, 19);
+        const receipt = vonagePlugin.parseReport?.({
+          contentType: '',
+          body: '',
+          headers: {},
+          method: 'GET',
+          query: new URLSearchParams({
+            msisdn: number.slice(1),
+            to: 'AcmeInc',
+            messageId: 'V-AFTER-START',
+            status: 'rejected',
+            'err-code': '9',
+            'message-timestamp': second,
+          }),
+        });
+        assert.ok(receipt?.ok);
+        assert.deepEqual(await sink.reported(receipt.items), ['advanced']);
+        assert.equal(await store.optOutKeyword(number), 'gateway:VONAGE:err-code 9', 'refused after the START it was sent after');
+
+        // Dated by the gateway before its SMS was sent (a clock behind): a refusal comes after its send, so it counts.
+        await sink.received([{ providerId: 'MO-START-2', number, text: 'START', sentAt: undefined, userContext: undefined, trackingId: undefined }]);
+        await sent(store, number, 'V-SKEWED');
+        assert.deepEqual(await sink.reported([optedOut('V-SKEWED', number, Date.now() - 60_000)]), ['advanced']);
         assert.equal(await store.isOptedOut(number), true);
       } finally {
         await store.close();

@@ -1,9 +1,14 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { afterEach, beforeEach, describe, test } from 'node:test';
+import { Templates } from '../../src/mailer/templates.ts';
+import { InboundService } from '../../src/replies/inbound.ts';
+import { replyMailOptions } from '../../src/replies/reply-mail.ts';
+import { ReplyTracking } from '../../src/replies/tracking.ts';
 import { statementName } from '../../src/store/postgres/prepared.ts';
 import { CONVERSATION, LATEST_CONVERSATION, PostgresStore } from '../../src/store/postgres/store.ts';
 import type { NewInbound, Store } from '../../src/store/types.ts';
+import { captureLog } from '../helpers/log-lines.ts';
 import { describeOnPostgres } from '../helpers/postgres.ts';
 import { mail } from '../helpers/store.ts';
 import { forEachStore } from '../helpers/stores.ts';
@@ -134,6 +139,35 @@ describeOnPostgres('PostgreSQL: round trips of the MO path', async (url) => {
     }
   });
 
+  test("a received SMS through the inbound service: its reads (the repeat check, the route, whether the number opted out) in one round trip, then its commit and its mail's notification", async () => {
+    const { store, writes, close } = await proxiedStore(url);
+    try {
+      const sink = new InboundService({
+        store,
+        tracking: new ReplyTracking({ store, windowMs: 86_400_000, defaultMailbox: 'ops@example.com' }),
+        replyMail: replyMailOptions({ sms: { domains: ['sms.example.com'] }, smtp: { hostname: 'relay.example.com' }, mail: {} }, new Templates()),
+        keywords: { stop: ['STOP'], start: ['START'] },
+        logger: captureLog('error').logger,
+        onMailQueued: () => {},
+        onReportApplied: () => {},
+      }).sinkFor('intellisoftware');
+      const receive = (index: number) =>
+        sink.received([
+          { providerId: `MO-${index}`, number: `+4477009002${index}0`, text: 'on my way', sentAt: undefined, userContext: undefined, trackingId: undefined },
+        ]);
+      // The first ones open the pool's connections and prepare the statements.
+      for (const index of [0, 1]) await receive(index);
+      for (const index of [2, 3, 4]) {
+        const before = writes();
+        assert.equal((await receive(index))[0]?.status, 'accepted');
+        // Four when the opt-out read went alone, after the others.
+        assert.equal(writes() - before, 3, `SMS ${index}`);
+      }
+    } finally {
+      await close();
+    }
+  });
+
   test('a delivery report takes three round trips (its lock and read, its keeping and applying, COMMIT), not one per statement', async () => {
     const { store, writes, close } = await proxiedStore(url);
     try {
@@ -146,7 +180,11 @@ describeOnPostgres('PostgreSQL: round trips of the MO path', async (url) => {
       const report = (code: number, state: 'delivered' | 'sent') =>
         store.applyDeliveryReport({ provider: 'intellisoftware', providerId: 'P1', number, code, state, receivedAt: Date.now() });
       const before = writes();
-      assert.deepEqual(await report(2, 'delivered'), { kind: 'advanced', smsId: sms.id, messageId: batch?.message.id, gatewayAccount: undefined });
+      const sentBy = Date.now();
+      const applied = await report(2, 'delivered');
+      const sentAt = applied.kind === 'advanced' ? applied.sentAt : undefined;
+      assert.ok(sentAt !== undefined && sentAt <= sentBy, 'when its SMS was sent, which dates an opt-out the report gives no time for');
+      assert.deepEqual(applied, { kind: 'advanced', smsId: sms.id, messageId: batch?.message.id, gatewayAccount: undefined, sentAt });
       // Five before: the insert, the update and the history line went one by one.
       assert.equal(writes() - before, 3);
       assert.deepEqual(await report(2, 'delivered'), { kind: 'duplicate', sms: { gatewayAccount: undefined } });

@@ -16,6 +16,8 @@ export const puzzelPlugin: ProviderPlugin = {
   parseReport,
   // Puzzel's callbacks can be set to GET as well as POST.
   webhookMethods: ['GET', 'POST'],
+  // Puzzel's "fixed header" authentication: X-Api-Key (inbound.webhookTokenHeader) or Authorization: Bearer.
+  tokenInHeader: true,
   describeStatus,
   temporaryStatus,
   senderIdProblem,

@@ -20,16 +20,15 @@ import type { OutcomeRule } from '../contract.ts';
  */
 export type TwilioErrorKind = 'number' | 'recipient' | 'message' | 'passing' | 'sender' | 'destination' | 'opted-out' | 'account';
 
-export interface TwilioError {
-  /** Plain words for the sender's bounce and the operator's log. */
-  readonly words: string;
-  readonly kind: TwilioErrorKind;
-  /**
-   * For an `account` code: what the operator does about it, which the pause's reason adds to the words and its alert
-   * (a send's or a callback's) names in place of the general "fix the account".
-   */
-  readonly remedy?: string;
-}
+/**
+ * `words`: plain words for the sender's bounce and the operator's log. An `account` code's `remedy`: what the operator
+ * does about it, which the pause's reason adds to the words and its alert (a send's or a callback's) names. Every
+ * account code has its own: the general "fix the account" would send the operator to the credentials, which a
+ * callback's SMS (sent, so authenticated) rules out.
+ */
+export type TwilioError =
+  | { readonly kind: Exclude<TwilioErrorKind, 'account'>; readonly words: string; readonly remedy?: undefined }
+  | { readonly kind: 'account'; readonly words: string; readonly remedy: string };
 
 /** A kind's effect at a send's `400` (an outcome rule's action and category) and in a callback, which can only bounce its SMS and may also alert or keep the opt-out. */
 export interface TwilioKindEffect {
@@ -79,14 +78,22 @@ export const TWILIO_ERRORS: Readonly<Record<number, TwilioError>> = {
     kind: 'passing',
     words: "Twilio's queue for the account overflowed (too many messages at once), so it was not sent; sending it again later may succeed",
   },
-  30002: { kind: 'account', words: 'the Twilio account is suspended' },
+  30002: {
+    kind: 'account',
+    words: 'the Twilio account is suspended',
+    remedy: "ask Twilio support why the account was suspended (the account's page in the Twilio console says so too) and have it reinstated",
+  },
   30003: { kind: 'recipient', words: 'the phone is switched off or out of reach' },
   30004: { kind: 'recipient', words: 'the recipient blocks messages from this sender' },
   30005: { kind: 'number', words: 'the number is unknown or no longer in service' },
   30006: { kind: 'number', words: 'the number is a landline or cannot receive SMS' },
   30007: { kind: 'message', words: 'the mobile network filtered it as spam' },
   30008: { kind: 'message', words: 'the mobile network gave no reason' },
-  30010: { kind: 'account', words: "its price is over the maximum price set for the Twilio account's messages" },
+  30010: {
+    kind: 'account',
+    words: "its price is over the maximum price set for the Twilio account's messages",
+    remedy: "raise the maximum price set at Twilio for the account's messages (the relay sets none per SMS), or ask Twilio support which one applies",
+  },
   30017: { kind: 'passing', words: 'the mobile network was congested; sending it again later may succeed' },
   // US A2P 10DLC throughput and caps: the campaign's or the brand's, met by every SMS sent over it until the window
   // renews (a callback cannot put the SMS back: it bounces, and the operator is alerted, as for an allowance used up).
@@ -110,9 +117,21 @@ export const TWILIO_ERRORS: Readonly<Record<number, TwilioError>> = {
     words: "T-Mobile's daily message limit for the US A2P 10DLC brand is reached: no more SMS to T-Mobile until it renews",
     remedy: "wait for the limit to renew the next day, or have the brand's T-Mobile limit raised at Twilio (its vetting score)",
   },
-  30032: { kind: 'account', words: 'the sender is a toll-free number whose verification at Twilio is not complete' },
-  30033: { kind: 'account', words: "the sender's US A2P 10DLC campaign is suspended" },
-  30034: { kind: 'account', words: 'the sender is a US number not registered for A2P 10DLC' },
+  30032: {
+    kind: 'account',
+    words: 'the sender is a toll-free number whose verification at Twilio is not complete',
+    remedy: "complete the toll-free number's verification in the Twilio console (Regulatory Compliance, Toll-Free Verifications)",
+  },
+  30033: {
+    kind: 'account',
+    words: "the sender's US A2P 10DLC campaign is suspended",
+    remedy: "see why on the campaign's page in the Twilio console (A2P 10DLC) and have it resolved with Twilio support",
+  },
+  30034: {
+    kind: 'account',
+    words: 'the sender is a US number not registered for A2P 10DLC',
+    remedy: 'add the sender number to the Messaging Service linked to an approved US A2P 10DLC campaign (Twilio console, A2P 10DLC)',
+  },
   30036: { kind: 'message', words: 'its validity period ran out before it could be delivered' },
   30042: { kind: 'sender', words: "the sender id was blocked by Twilio's carrier as generic, non-compliant or fraudulent" },
 };

@@ -161,10 +161,16 @@ export function parseReport(request: InboundRequest): InboundParse<StatusReport>
   return { ok: true, items: [{ providerId: partId, number, code, state, said, ...optedOut, ...(ref ? { formerId: ref[0] } : { part: { id: partId } }) }] };
 }
 
-/** When Vonage says it had the receipt (`message-timestamp`: it started pushing it then); undefined in another form. */
+/**
+ * A `message-timestamp` names a whole second: what happened in it may have happened up to its last millisecond, so an
+ * opt-out it dates is read as at the end of that second (a START texted earlier in the same second came before it).
+ */
+const LAST_MS_OF_SECOND = 999;
+
+/** The latest moment Vonage says it had the receipt (`message-timestamp`: it started pushing it then); undefined in another form. */
 function reportedAt(fields: Fields): number | undefined {
   const at = readWallTime(fields.get('message-timestamp') ?? '', VONAGE_TIMESTAMP, VONAGE_TIME_ZONE);
-  return at === undefined ? undefined : Date.parse(at);
+  return at === undefined ? undefined : Date.parse(at) + LAST_MS_OF_SECOND;
 }
 
 /**

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { Statement } from './batch.ts';
 
 /**
  * Waits for the transaction-level advisory lock of one key and holds it until the transaction ends:
@@ -7,5 +8,14 @@ import type pg from 'pg';
  * table first, so that keys of two kinds only meet by a hash collision (which only makes one wait).
  */
 export async function lockKey(client: pg.ClientBase, table: string, ...key: ReadonlyArray<string | number | null>): Promise<void> {
-  await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [[table, ...key].join('\n')]);
+  const { text, values } = keyLockStatement(table, ...key);
+  await client.query(text, values as unknown[]);
+}
+
+/**
+ * The same lock as a statement of a write said up front (group-writer.ts): put before the statements it orders, so
+ * that theirs read (in their own snapshots, READ COMMITTED) what the transaction that held it last committed.
+ */
+export function keyLockStatement(table: string, ...key: ReadonlyArray<string | number | null>): Statement {
+  return { text: 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', values: [[table, ...key].join('\n')] };
 }

@@ -16,7 +16,7 @@ export const WORK_CHANNEL = 'smsrelay_work';
 export type WorkQueue = 'sms' | 'mail';
 const QUEUES: readonly WorkQueue[] = ['sms', 'mail'];
 /**
- * What a notification tells: work queued, or `opt-outs` changed (a STOP or START received): every
+ * What a notification tells: work queued, or `opt-outs` added to (a STOP received, a provider's opt-out): every
  * other relay forgets the numbers it remembered as not opted out (src/store/not-opted-out.ts).
  */
 export type Notice = WorkQueue | 'opt-outs';

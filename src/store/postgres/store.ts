@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { RelayError } from '../../errors.ts';
 import { PROBE_INTERVAL_MS, WRITE_PROBE_BYTES } from '../group-commit.ts';
-import { NotOptedOut } from '../not-opted-out.ts';
+import { addsOptOut, NotOptedOut } from '../not-opted-out.ts';
 import { SilenceWatch } from './silence-watch.ts';
 import { ADOPT_ORPHANS } from './migrations.ts';
 import {
@@ -133,6 +133,7 @@ import { migrate, NoStoreError, SchemaError, STATEMENT_TIMEOUT } from './migrate
 import { type Migrated, MigrationError, OlderSchemaError } from '../migrations.ts';
 import type { Statement } from './batch.ts';
 import { GroupWriter, type Work } from './group-writer.ts';
+import { keyLockStatement } from './key-lock.ts';
 import { type Notice, WakeSender, WorkListener, type WorkQueue } from './notify.ts';
 import { prepareStatements } from './prepared.ts';
 import { addPart, expirePartSets, overduePartSets } from './reassembly.ts';
@@ -276,6 +277,13 @@ const LEASE_ENDED = 'next_attempt_at <= (extract(epoch from statement_timestamp(
  */
 export const REPORT_LOCK_CLASS = 0x736d6472;
 const reportLockKey = (providerId: string, number: string) => `hashtext(${providerId} || ' ' || ${number})`;
+/**
+ * The lock of one number's opt-out, taken by a START (acceptInbound) and a provider's opt-out (recordOptOut) before
+ * their statements: without it a START committing while another relay's opt-out ran left the number opted out (the
+ * opt-out read no START yet, and the START's delete had not seen the opt-out's row). Ordered, each statement's
+ * snapshot is taken after the other's commit. A STOP needs none: two opt-outs keep the first either way.
+ */
+export const optOutLock = (number: string): Statement => keyLockStatement('opt_outs', number);
 /** The operator has not paused dispatching (`smsrelay queue pause`). */
 const NOT_PAUSED = "NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paused')";
 /**
@@ -1392,8 +1400,9 @@ export class PostgresStore implements Store, ClusterStore {
   }
 
   /**
-   * The opt-out checks of one turn of the event loop (the RCPTs of every SMTP session that arrived
-   * together) in one statement: a round trip per recipient before, one per mail of the 2026-12-03 runs.
+   * The opt-out checks asked together (a mail's RCPTs, a received SMS's) in one statement, sent with the other reads
+   * of the turn of the event loop (TurnReads: the RCPTs of every SMTP session that arrived together, a received SMS's
+   * repeat check and route): a round trip per recipient before, one per mail of the 2026-12-03 runs.
    */
   isOptedOut(number: string): Promise<boolean> {
     return this.#hearsOthers ? this.#notOptedOut.check(number, () => this.#askOptedOut(number)) : this.#askOptedOut(number);
@@ -1404,7 +1413,9 @@ export class PostgresStore implements Store, ClusterStore {
       const waiting = this.#optOutChecks.get(number);
       if (waiting) waiting.push({ resolve, reject });
       else this.#optOutChecks.set(number, [{ resolve, reject }]);
-      if (this.#optOutChecks.size === 1 && waiting === undefined) setImmediate(() => void this.#checkOptOuts());
+      // Asked at the end of this task, so that its read joins the others of this turn (a received SMS's repeat check and
+      // route: TurnReads) in one round trip.
+      if (this.#optOutChecks.size === 1 && waiting === undefined) queueMicrotask(() => void this.#checkOptOuts());
     });
   }
 
@@ -1412,7 +1423,8 @@ export class PostgresStore implements Store, ClusterStore {
     const checks = this.#optOutChecks;
     this.#optOutChecks = new Map();
     try {
-      const rows = await this.#rows<{ number: string }>('SELECT number FROM opt_outs WHERE number = ANY($1::text[])', [[...checks.keys()]]);
+      this.#usable();
+      const rows = await this.#turnReads.rows<{ number: string }>('SELECT number FROM opt_outs WHERE number = ANY($1::text[])', [[...checks.keys()]]);
       const out = new Set(rows.map((row) => row.number));
       for (const [number, waiting] of checks) for (const { resolve } of waiting) resolve(out.has(number));
     } catch (error) {
@@ -1798,11 +1810,14 @@ export class PostgresStore implements Store, ClusterStore {
     const mail = route?.mail;
     // One statement for the SMS, its conversation's use and link, its reply mail with the mail's history line, and its opt-out or in.
     const notices: Notice[] = route ? ['mail'] : [];
-    // The other relays forget the numbers they remembered as not opted out (isOptedOut), and so does this one.
-    if (inbound.optOut) notices.push('opt-outs');
+    // After a STOP the other relays forget the numbers they remembered as not opted out (isOptedOut), and so does this one.
+    const stop = addsOptOut(inbound);
+    if (stop) notices.push('opt-outs');
     const write = () =>
       this.#queueing(notices, {
         statements: [
+          // A START and a provider's opt-out of its number (recordOptOut) one after the other: each sees the other's commit.
+          ...(inbound.optOut?.action === 'start' ? [optOutLock(inbound.number)] : []),
           {
             text: `WITH kept AS (
             INSERT INTO inbound (id, provider, provider_id, number, text, sent_at, user_context, received_at, mailbox, context)
@@ -1847,9 +1862,9 @@ export class PostgresStore implements Store, ClusterStore {
             ],
           },
         ],
-        result: ([kept]) => ({ duplicate: (kept?.rows[0] as { kept: number } | undefined)?.kept === 0 }),
+        result: (results) => ({ duplicate: (results.at(-1)?.rows[0] as { kept: number } | undefined)?.kept === 0 }),
       });
-    return inbound.optOut ? this.#notOptedOut.changing(write) : write();
+    return stop ? this.#notOptedOut.changing(write) : write();
   }
 
   recordOptOut(number: string, at: number, keyword: string): Promise<boolean> {
@@ -1857,6 +1872,8 @@ export class PostgresStore implements Store, ClusterStore {
     return this.#notOptedOut.changing(() =>
       this.#queueing(['opt-outs'], {
         statements: [
+          // Waits for a START of the number in flight (acceptInbound), whose opt_ins row this statement then reads.
+          optOutLock(number),
           {
             text: `WITH opted_in AS (SELECT 1 FROM opt_ins WHERE number = $1 AND since >= $2), kept AS (
               INSERT INTO opt_outs (number, since, keyword) SELECT $1, $2, $3 WHERE NOT EXISTS (SELECT 1 FROM opted_in)
@@ -1866,7 +1883,7 @@ export class PostgresStore implements Store, ClusterStore {
             values: [number, at, keyword],
           },
         ],
-        result: ([counted]) => (counted?.rows[0] as { counted: boolean } | undefined)?.counted === true,
+        result: (results) => (results.at(-1)?.rows[0] as { counted: boolean } | undefined)?.counted === true,
       }),
     );
   }

@@ -1,6 +1,7 @@
 /**
- * The reads a received SMS waits for before its write (the repeat check and the route's look-ups,
- * src/replies/inbound.ts), of every webhook of one turn of the event loop, in one round trip
+ * The reads a received SMS waits for before its write (the repeat check, the route's look-ups and whether its
+ * number opted out, src/replies/inbound.ts; the opt-out checks of RCPT too), of every webhook of one turn of the
+ * event loop, in one round trip
  * (batch.ts) on one connection. Each read alone was a socket write that woke a server backend, and on
  * a busy machine the relay's event loop lost its core to that backend inside the write: measured
  * with 50 concurrent MO webhooks (2026-12-03), the pool's query writes held the main thread 400 µs
