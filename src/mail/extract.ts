@@ -1,8 +1,8 @@
 import { simpleParser } from 'mailparser';
 import { RelayError } from '../errors.ts';
 import { printableAscii } from './ascii.ts';
-import { HTML_RULE } from './html-lines.ts';
-import { htmlToText, plainWithoutSignature, withoutRelayMarkers } from './html.ts';
+import { htmlWithoutNoncharacters, withoutNoncharacters } from './html-lines.ts';
+import { asHtmlWrites, htmlToText, plainWithoutSignature, withoutRelayMarkers } from './html.ts';
 import {
   LabelledCharsetDecoder,
   MAILSPLIT_MAX_HEADER_BYTES,
@@ -179,7 +179,7 @@ export function extractRequest(
   const images =
     (typeof mail.html === 'string' && mail.html !== '') || mail.attachments.some(({ related, contentType }) => related && contentType.startsWith('image/'));
   // The stuffed lines as the text rules see them: without the controls taken out above.
-  const stuffed = chosen.stuffed.map((line) => withoutControls(line).trim());
+  const stuffed = chosen.stuffed.map((line) => withoutControls(withoutNoncharacters(line)).trim());
   const stripped = stripText(lines.join('\n'), rules, { forward: chosen.forward, reply: chosen.reply, invitation, images, stuffed });
   const body = takeContextTag(stripped.text, 'the body');
   const quoteRemoved = chosen.quoteRemoved || stripped.quoteRemoved || cut !== undefined;
@@ -195,7 +195,8 @@ export function extractRequest(
     subjectText = tokens.rest;
   }
 
-  const text = tidy(withoutRelayMarkers(body.rest));
+  // Only reading HTML puts the relay's markers in (the mail's own noncharacters went before it was read).
+  const text = tidy(chosen.html ? withoutRelayMarkers(body.rest) : body.rest);
   // A reply names its conversation (`sent` was looked up): with nothing typed, its old subject is no text, quote or not.
   const answers = quoteRemoved || sent !== undefined;
   const subjectNew = subjectIsNew(prefixed, written, conversationSubjects);
@@ -203,8 +204,8 @@ export function extractRequest(
   // An edited reply subject is sent as the writer typed it: the reply prefixes carry no words of theirs.
   const sentSubject = answers && subjectNew ? stripReplyPrefixes(subjectText) : subjectText;
   const smsText = noNewText ? '' : withSubject(text, sentSubject, subjectCommand ? 'never' : rules.subject);
-  // An HTML rule a block starts at is named as the writer's HTML has it, not as the text rules read it.
-  const strippedRemoved = stripped.removed.map((removal) => (removal.first === HTML_RULE ? { ...removal, first: '<hr>' } : removal));
+  // A removed block's first line is named as the writer's HTML has it, not as the text rules read it.
+  const strippedRemoved = chosen.html ? stripped.removed.map((removal) => ({ ...removal, first: asHtmlWrites(removal.first) })) : stripped.removed;
   const removed = [...unsealed.removed, ...uuencoded.removed, ...(cut ? [cut.removal] : []), ...strippedRemoved];
   return {
     text: smsText,
@@ -245,14 +246,15 @@ export function extractRequest(
  * "forward as attachment") are read as mails of their own and their text follows. Whether it
  * forwards another mail or answers one decides how both are read: a forward's quote is its content,
  * and only a reply's `>` lines and blockquotes are quotes by themselves. `read`: the attachments
- * that became text; `stuffed`: the flowed lines its clients space-stuffed before a `>` (ParsedMail.stuffed).
+ * that became text; `stuffed`: the flowed lines its clients space-stuffed before a `>` (ParsedMail.stuffed);
+ * `html`: text was read from HTML, with the relay's markers in it.
  */
 function chosenBody(
   mail: ParsedMail,
   prefixed: string,
   answersThread: boolean,
   depth = 0,
-): { text: string; forward: boolean; reply: boolean; quoteRemoved: boolean; read: MailAttachment[]; stuffed: string[] } {
+): { text: string; forward: boolean; reply: boolean; quoteRemoved: boolean; html: boolean; read: MailAttachment[]; stuffed: string[] } {
   const shown = mail.shown ?? [{ plain: mail.text, html: typeof mail.html === 'string' ? mail.html : undefined }];
   const versions = shown.flatMap(versionOf);
   const forward = isForward(prefixed, versions.map((version) => version.plain ?? version.html).join('\n'));
@@ -261,11 +263,13 @@ function chosenBody(
   const stuffed = [...(mail.stuffed ?? [])];
   const texts: Array<{ text: string; separator?: string }> = [];
   let quoteRemoved = false;
+  let html = false;
   for (const version of versions) {
     const rendered = version.html === undefined ? { text: version.plain, quoteRemoved: false } : htmlText(version, forward, reply);
     // Plain text goes on as written; an HTML document's text ends with its last block, so the next one starts a line.
     texts.push({ text: rendered.text, ...(version.continues ? { separator: version.html === undefined ? '' : '\n' } : {}) });
     quoteRemoved ||= rendered.quoteRemoved;
+    html ||= version.html !== undefined;
   }
   if (forward && depth < MAX_FORWARD_DEPTH) {
     for (const message of mail.messages ?? []) {
@@ -273,11 +277,12 @@ function chosenBody(
       if (!forwarded) continue;
       const body = chosenBody(forwarded, withoutLeadingTags(forwarded.subject ?? ''), threadIds(forwarded).length > 0, depth + 1);
       texts.push({ text: body.text });
+      html ||= body.html;
       read.push(message.attachment);
       stuffed.push(...body.stuffed);
     }
   }
-  return { text: joinedTexts(texts), forward, reply, quoteRemoved, read, stuffed };
+  return { text: joinedTexts(texts), forward, reply, quoteRemoved, html, read, stuffed };
 }
 
 /** A forward of a forward is read this deep: each level is read again, and a mail nesting messages deeper is no one's forward. */
@@ -286,7 +291,11 @@ const MAX_FORWARD_DEPTH = 3;
 /** The version of a text that is sent: its plain text unless that is empty or a placeholder for its HTML (kept as a fallback). */
 type Version = { plain: string; html?: undefined; continues?: boolean } | { html: string; plain?: string; continues?: boolean };
 
-function versionOf({ plain, html, continues }: ShownText): Version[] {
+function versionOf(shown: ShownText): Version[] {
+  const { continues } = shown;
+  // A noncharacter is no text (it is not for interchange), and the relay's markers are noncharacters (html-lines.ts).
+  const plain = shown.plain === undefined ? undefined : withoutNoncharacters(shown.plain);
+  const html = shown.html === undefined ? undefined : htmlWithoutNoncharacters(shown.html);
   // Each plain part as a terminal shows it (cron output's redraws), before parts are joined: one part's line ends are no other's.
   const written = plain !== undefined && plain.trim() !== '' ? asTerminalShows(plain) : undefined;
   if (written !== undefined && (html === undefined || !isPlaceholder(written, html))) {

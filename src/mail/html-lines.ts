@@ -1,19 +1,46 @@
 /**
- * Where a line of HTML text ends, as a browser shows it: html-to-text writes a line break for every
- * `<br>`, also for the one that ends a block's text, which a browser does not show.
+ * Lines of HTML text: the relay's marker lines, and where a line ends, as a browser shows it:
+ * html-to-text writes a line break for every `<br>`, also for the one that ends a block's text, which
+ * a browser does not show.
  */
 import type { DomNode, FormatCallback } from 'html-to-text';
 
 /** html-to-text's nodes are htmlparser2's (domhandler), which link their siblings; its types leave that out. */
 type Linked = DomNode & { readonly prev?: Linked | null; readonly next?: Linked | null; readonly parent?: Linked | undefined };
 
+/** An HTML rule (`<hr>`): a line the text rules take for a rule, so a list's footer below it and a quoted header under it are found as under a typed rule. */
+export const HTML_RULE = '\uFDD0';
 /**
- * What an HTML rule (`<hr>`) is while the text rules read the text: a line they take for a rule, so a
- * list's footer below it and a quoted header under it are found as under a typed rule. It is a run of
- * U+E000, a private-use code point no mail's text writes (a font's own glyph at most, never a line of
- * them), so withoutRelayMarkers and `smsrelay preview` tell it from any line a writer typed, `-=-=…` too.
+ * Where a quote element, or Thunderbird's attribution element, was removed. Below REMOVED_CITE, a
+ * removed `blockquote type=cite`, the attribution its client wrote above it goes too: left there, the
+ * text rules would read the writer's lines below it as the quoted mail. Below REMOVED_ELEMENT, an
+ * element that held its own attribution or was Thunderbird's, nothing more goes.
  */
-export const HTML_RULE = '\uE000'.repeat(3);
+export const REMOVED_CITE = '\uFDD1';
+export const REMOVED_ELEMENT = '\uFDD2';
+/**
+ * The relay's markers: lines it writes into a mail's text while reading its HTML, for the text rules
+ * to read, taken out at the end (withoutRelayMarkers). Each is a Unicode noncharacter, which is not
+ * for interchange, and withoutNoncharacters drops any a mail carries before it is read: so a marker
+ * is told from every line a writer typed (`-=-=…`, a line of SoftBank's emoji U+E001 …), also by
+ * `smsrelay preview`, which names a removed block starting at a rule as the HTML has it.
+ */
+export const RELAY_MARKERS = [HTML_RULE, REMOVED_CITE, REMOVED_ELEMENT];
+
+/** The 66 noncharacters: U+FDD0–U+FDEF, and the last two code points of every plane. */
+const NONCHARACTERS = /\p{Noncharacter_Code_Point}/gu;
+const NONCHARACTER = /^\p{Noncharacter_Code_Point}$/u;
+/** A mail's text as it is read: without noncharacters, which show nothing a writer meant and would pass for the relay's markers. */
+export const withoutNoncharacters = (text: string) => text.replace(NONCHARACTERS, '');
+/** A numeric character reference, hexadecimal or decimal; HTML reads one without its `;` too. */
+const NUMERIC_REFERENCE = /&#(?:x([0-9a-f]+)|([0-9]+));?/gi;
+const MAX_CODE_POINT = 0x10ffff;
+/** An HTML part as it is read: without noncharacters, written as they are or as a character reference (`&#xFDD0;`), which the parser would make one. */
+export const htmlWithoutNoncharacters = (html: string) =>
+  withoutNoncharacters(html).replace(NUMERIC_REFERENCE, (reference, hex: string | undefined, decimal: string | undefined) => {
+    const code = hex === undefined ? Number(decimal) : Number.parseInt(hex, 16);
+    return code <= MAX_CODE_POINT && NONCHARACTER.test(String.fromCodePoint(code)) ? '' : reference;
+  });
 
 /** Elements that sit inside a line: a `<br>` at the end of one still ends its block's last line. */
 const INLINE_ELEMENTS = new Set([

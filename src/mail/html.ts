@@ -2,7 +2,7 @@ import { compile, type DomNode, type FormatCallback, type HtmlToTextOptions } fr
 import { LRUCache } from 'lru-cache';
 import { RelayError } from '../errors.ts';
 import { hiddenSelectors } from './style-sheets.ts';
-import { HTML_RULE, lineBreak } from './html-lines.ts';
+import { HTML_RULE, lineBreak, RELAY_MARKERS, REMOVED_CITE, REMOVED_ELEMENT } from './html-lines.ts';
 import { attributionStart, isStrongAttribution, joinLines } from './strip.ts';
 
 /**
@@ -34,15 +34,6 @@ const SELF_ATTRIBUTED_QUOTES = ['div[class*=yahoo_quoted]', 'div.protonmail_quot
 /** Thunderbird's attribution, an element of its own right above its quote. */
 const CITE_PREFIX = '.moz-cite-prefix';
 
-/**
- * Where a quote element, or Thunderbird's attribution element, was removed: a line of private-use
- * code points (as HTML_RULE) while the text is read. Below REMOVED_CITE, a removed
- * `blockquote type=cite`, the attribution its client wrote above it goes too (withoutQuoteAttributions):
- * left there, the text rules would read the writer's lines below it as the quoted mail. Below
- * REMOVED_ELEMENT, an element that held its own attribution or was Thunderbird's, nothing more goes.
- */
-const REMOVED_CITE = '\uE001'.repeat(3);
-const REMOVED_ELEMENT = '\uE002'.repeat(3);
 const removedAs =
   (line: string): FormatCallback =>
   (_elem, _walk, builder) => {
@@ -126,8 +117,6 @@ const SELECTORS: Readonly<Record<Reading, Selectors>> = { reply: REPLY_SELECTORS
 /** A Word list item's marker: what other lists' items start with. */
 const wordListMarker: FormatCallback = (_elem, _walk, builder) => builder.addInline('- ');
 
-/** The markers the relay writes into a mail's text while reading its HTML: a rule, a removed quote element. */
-const RELAY_MARKERS = [HTML_RULE, REMOVED_CITE, REMOVED_ELEMENT];
 const RELAY_MARKER = new RegExp(RELAY_MARKERS.join('|'), 'g');
 /** A list item's prefix and the indent of its further lines (the `- ` of COMMON_SELECTORS' lists), before a block on its own line. */
 const LIST_INDENT = /^\s*(?:- )?/;
@@ -135,7 +124,7 @@ const LIST_INDENT = /^\s*(?:- )?/;
 const markerOf = (line: string) => RELAY_MARKERS.find((marker) => line.replace(LIST_INDENT, '') === marker);
 
 /**
- * The text without the relay's markers, its last step: a line that is one (an HTML_RULE the text rules
+ * The text read from HTML without the relay's markers, its last step: a line that is one (an HTML_RULE the text rules
  * left: 40 characters of rule would cost a quarter of an SMS) is a paragraph break, and one standing
  * beside text on a line (a rule or quote in a table's cell beside another) goes; left, any of them
  * would make the SMS UCS-2.
@@ -147,6 +136,8 @@ export const withoutRelayMarkers = (text: string) =>
         .map((line) => (markerOf(line) === undefined ? line.replace(RELAY_MARKER, '') : ''))
         .join('\n')
     : text;
+/** A line of the text as its HTML writes it, for `smsrelay preview`: a rule as `<hr>`, and no stand-in of a removed quote element. */
+export const asHtmlWrites = (line: string) => line.replaceAll(HTML_RULE, '<hr>').replace(RELAY_MARKER, '').trim();
 const htmlRule: FormatCallback = (_elem, _walk, builder) => {
   builder.openBlock({ leadingLineBreaks: 2 });
   builder.addLiteral(HTML_RULE);

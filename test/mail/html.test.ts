@@ -205,6 +205,41 @@ describe('form fields and rules, as the phone gets them', () => {
     for (const [html, text] of cases) assert.equal(await sent(html, reply), text, html);
   });
 
+  it("a writer's own private-use characters (SoftBank's emoji U+E001…) are sent, in a run, alone on a line or as a list item, in plain text and HTML", async () => {
+    const emoji = '\uE001\uE001\uE001';
+    const lines = [`Party at 8 ${emoji}`, emoji, `- ${emoji}`, `- ${'\uE000'.repeat(3)}`, '\uE002'.repeat(3)];
+    const plain = await parseMail(
+      Buffer.from(`From: a@example.com\r\nSubject: Party\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n${lines.join('\r\n')}\r\n`),
+    );
+    assert.equal(extractRequest(plain, POLICY, false).text, lines.join('\n'));
+    assert.equal(await sent(lines.map((line) => `<p>${line}</p>`).join('')), lines.join('\n\n'));
+    assert.equal(await sent(`<p>${lines[0]}</p><ul><li>${emoji}</li></ul><hr><p>${emoji}</p>`), `${lines[0]}\n\n- ${emoji}\n\n${emoji}`);
+  });
+
+  it('a noncharacter in the mail (U+FDD0…U+FDEF, U+FFFE, U+FFFF…) is dropped: it is no text, and no line of them is read as a rule or a removed quote', async () => {
+    const noncharacters = '\uFDD0\uFDD1\uFDEF\uFFFE\uFFFF\u{10FFFF}';
+    const plain = await parseMail(
+      Buffer.from(
+        `From: a@example.com\r\nSubject: Gate\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nGate 4${noncharacters} open\r\n\uFDD0\uFDD0\uFDD0\r\nBob\r\n`,
+      ),
+    );
+    assert.equal(extractRequest(plain, POLICY, false).text, 'Gate 4 open\n\nBob');
+    // A line of them is no rule: the footer below it is the mail's, as below any line of text.
+    const footer = '<p>ACME Monitoring, 1 Main St, Springfield<br>Unsubscribe</p>';
+    for (const noncharacter of ['\uFDD0', '\uFDD1', '\uFDD2']) {
+      const text = await sent(`<p>Disk full on db1${noncharacters}</p><p>${noncharacter.repeat(3)}</p>${footer}`);
+      assert.equal(text, 'Disk full on db1\n\nACME Monitoring, 1 Main St, Springfield\nUnsubscribe', noncharacter);
+    }
+    // Written as a character reference, which the HTML parser would make one, hexadecimal or decimal, with its `;` or without.
+    for (const reference of ['&#xFDD0;', '&#xfdd1', '&#64976;', '&#x10FFFF;']) {
+      const text = await sent(`<p>Disk full on db1 &amp;#xFDD0;</p><p>${reference.repeat(3)}</p>${footer}`);
+      assert.equal(text, 'Disk full on db1 &#xFDD0;\n\nACME Monitoring, 1 Main St, Springfield\nUnsubscribe', reference);
+    }
+    // Any other reference is the parser's: one past the last code point is a replacement character, as in a browser.
+    assert.equal(await sent('<p>It&#39;s &#x1F600; &#99999999999;</p>'), "It's \u{1F600} \uFFFD");
+    assert.equal(await sent(`<p>Disk full on db1</p><hr>${footer}`), 'Disk full on db1');
+  });
+
   it('an HTML rule (<hr>) is a paragraph break, yet a footer or a quoted header under it goes as under a typed rule', async () => {
     assert.equal(await sent('<p>Disk full on db1</p><hr><p>Free space on /var is 0 bytes.</p>'), 'Disk full on db1\n\nFree space on /var is 0 bytes.');
     assert.equal(await sent('<p>Disk full on db1</p><hr><p>ACME Monitoring, 1 Main St, Springfield<br>Unsubscribe</p>'), 'Disk full on db1');
@@ -218,6 +253,16 @@ describe('form fields and rules, as the phone gets them', () => {
     assert.deepEqual(
       extractRequest(footer, POLICY, false).removed.map(({ first }) => first),
       ['<hr>'],
+    );
+    // Also where a rule stands beside text (a table's cells), and a removed quote element is no character of the line.
+    const cells = await parseMail(
+      Buffer.from(
+        `From: a@example.com\r\n${reply}Content-Type: text/html\r\n\r\n<p>Yes</p><table><tr><td>&gt; old</td><td><hr></td><td><blockquote type="cite">x</blockquote></td></tr></table>\r\n`,
+      ),
+    );
+    assert.deepEqual(
+      extractRequest(cells, POLICY, false).removed.map(({ first }) => first),
+      ['> old <hr>'],
     );
     // Under an HTML rule the footer starts at its first line that is one for sure: a contact above it is the alert's.
     assert.equal(
