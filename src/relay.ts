@@ -219,6 +219,8 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       ? await PostgresStore.open(
           {
             url: config.store.url,
+            // Ready, and 250s, only once a write probe has committed: a full disk still takes the connect.
+            proveWrites: true,
             onConnected: joinAndResume,
             wakeTag: instance,
             onMigrated,

@@ -208,6 +208,12 @@ export interface PostgresStoreOptions {
   readonly onConnected?: (store: PostgresStore) => Promise<void>;
   /** Creates the schema in an empty database (the relay); false: NoStoreError instead (the operator's commands). */
   readonly create?: boolean;
+  /**
+   * A connect is ok only once the write probe commits (#proveWrites): the relay, whose readiness and 250s
+   * depend on it. Off for the operator's commands (status, log, queue, quarantine, config check, preview),
+   * which answer by what they read or write themselves: a 64 KB probe at each run would be work for nothing.
+   */
+  readonly proveWrites?: boolean;
   /** This process's tag in the notifications its writes send (see notify.ts); none by default. */
   readonly wakeTag?: string;
   /** Told, once the schema is current, what it was at before (the relay logs an upgrade). */
@@ -648,6 +654,11 @@ export class PostgresStore implements Store, ClusterStore {
    * that succeeded, any commit that failed. No probe within PROBE_INTERVAL_MS of it: its answer is as fresh.
    */
   #lastTry = 0;
+  /**
+   * How many commits that tell whether mail is taken have answered (#mailTaken, #commitFailed): a connect's
+   * #proveWrites leaves the health to one that answered since the connect began.
+   */
+  #answers = 0;
   /** The write probe in flight (probeWrites), while one is. */
   #writeProbe: Promise<void> | undefined;
   /** Cuts the connections of a database that stopped answering without closing them (silence-watch.ts). */
@@ -729,9 +740,7 @@ export class PostgresStore implements Store, ClusterStore {
       },
       onServerFailure: (error) => {
         this.#stats = { ...this.#stats, failed: this.#stats.failed + 1 };
-        // A failed commit is as fresh an answer as a probe's (PROBE_INTERVAL_MS).
-        this.#lastTry = Date.now();
-        this.#failing(error);
+        this.#commitFailed(error);
       },
       types: TYPES,
     });
@@ -769,8 +778,9 @@ export class PostgresStore implements Store, ClusterStore {
     await this.#dropIdleSessions();
     // Not a startRefusal: every other failure is the server's or the way to it.
     const wait = startWait(error) ?? { waitingFor: REACHABLE, failure: error };
-    // The not-ready reason (health, /readyz) says what passes with time, beside what the server said.
-    this.#failing(wait.waitingFor === REACHABLE ? wait.failure : new Error(`${describe(wait.failure)}: waiting for ${wait.waitingFor}`));
+    // The not-ready reason (health, /readyz) says what passes with time, beside what the server said; the
+    // code stays the failure's (a full disk met by an upgrade step is DISK_FULL: mail gets 452).
+    this.#failing(wait.failure, wait.waitingFor === REACHABLE ? undefined : `${describe(wait.failure)}: waiting for ${wait.waitingFor}`);
     // An unreachable database is the outage's own lines (the health's); any other reason is told once, however often it comes back.
     if (wait.waitingFor === REACHABLE || this.#waitedFor.has(wait.waitingFor)) return;
     this.#waitedFor.add(wait.waitingFor);
@@ -784,6 +794,7 @@ export class PostgresStore implements Store, ClusterStore {
   }
 
   async #connect(options: PostgresStoreOptions): Promise<void> {
+    const answers = this.#answers;
     const client = await this.#pool.connect();
     try {
       await options.admit?.({ relaysSeen: (withinMs) => relaysSeenAsItIs(client, withinMs) });
@@ -797,7 +808,8 @@ export class PostgresStore implements Store, ClusterStore {
     }
     this.#ready = true;
     await options.onConnected?.(this);
-    await this.#proveWrites();
+    if (options.proveWrites) await this.#proveWrites(answers);
+    else this.#ok();
   }
 
   #retryConnect(options: PostgresStoreOptions, delay: number): void {
@@ -821,8 +833,16 @@ export class PostgresStore implements Store, ClusterStore {
     this.#retry.unref();
   }
 
-  #failing(error: unknown): void {
-    this.#tell({ state: 'failing', reason: describe(error), code: storeFailureCode(error) });
+  /** `reason`: what the health says, when more than the error's words. */
+  #failing(error: unknown, reason = describe(error)): void {
+    this.#tell({ state: 'failing', reason, code: storeFailureCode(error) });
+  }
+
+  /** A commit that tells whether mail is taken failed: an answer as fresh as a probe's (PROBE_INTERVAL_MS). */
+  #commitFailed(error: unknown): void {
+    this.#lastTry = Date.now();
+    this.#answers++;
+    this.#failing(error);
   }
 
   /**
@@ -830,8 +850,12 @@ export class PostgresStore implements Store, ClusterStore {
    * writes succeed while every mail would get 452, so the store is ok only once the write probe commits;
    * a connect waits for it as /readyz does (READY_PROBE_WAIT_MS), and reports the store not ready
    * (WRITES_UNPROVEN) if it has not answered by then: the probe goes on, and its result tells.
+   * `answersBefore`: #answers when the connect began.
    */
-  async #proveWrites(): Promise<void> {
+  async #proveWrites(answersBefore: number): Promise<void> {
+    // A probe onConnected's writes set off, a mail, or a failed commit answered since the connect began: that
+    // answer stands (and #startProbe would decline a probe so soon after it, leaving WRITES_UNPROVEN for good).
+    if (this.#answers !== answersBefore) return;
     // Quietly: told only if it still stands after the wait (a start that proves its writes at once logs no outage).
     this.#health = WRITES_UNPROVEN;
     await this.probeWrites();
@@ -841,6 +865,7 @@ export class PostgresStore implements Store, ClusterStore {
   /** A mail's commit or the write probe committed: mail is taken (onCommit), an answer as fresh as a probe's. */
   #mailTaken(): void {
     this.#lastTry = Date.now();
+    this.#answers++;
     this.#ok();
   }
 
@@ -1615,7 +1640,12 @@ export class PostgresStore implements Store, ClusterStore {
       statements: [{ text: WRITE_PROBE_INSERT, values: [randomBytes((WRITE_PROBE_BYTES * 3) / 4).toString('base64')] }, WRITE_PROBE_DELETE],
       result: () => this.#mailTaken(),
     })
-      .catch(() => undefined)
+      .catch((error: unknown) => {
+        // A server failure the writer told already (onServerFailure); any other (a read-only standby's 25006)
+        // is told here, so that the health names it rather than "writes not proven yet".
+        const failure = error instanceof RelayError ? error.cause : error;
+        if (!isServerFailure(failure)) this.#commitFailed(failure);
+      })
       .finally(() => {
         this.#writeProbe = undefined;
       });
@@ -2060,19 +2090,20 @@ const PASSING_FAILURES: ReadonlyMap<string, string> = new Map([
 /** What the store waits for after a connect's failure a retry cures (not a startRefusal), and the failure it met. */
 interface StartWait {
   readonly waitingFor: string;
-  /** The step's own failure when the upgrade met it, so that health names what the server said. */
+  /** The server's own failure when an upgrade step or onConnected's write met it, so that health names what the server said (and its code). */
   readonly failure: unknown;
 }
 
 /**
  * A connect's failure a retry cures, whether the first connect's or one after an outage: one of the
- * PASSING_FAILURES, or the server or the way to it (a connection refused, reset or lost, too many
- * connections, the server starting or shutting down), also when a step of the upgrade met it;
+ * PASSING_FAILURES, the server short of room to write (isStoreFault), or the server or the way to it (a
+ * connection refused, reset or lost, too many connections, the server starting or shutting down), also when
+ * a step of the upgrade met it (the first two also when onConnected's writes did);
  * undefined for any other failure of a step (a MigrationError: the step itself fails, which no retry
  * cures; without a cause, a store no step may run on: untraceableSchema).
  */
 function startWait(error: unknown): StartWait | undefined {
-  // The start's own writes (the first heartbeat) fail as the store's RelayError, the server's words in its cause.
+  // The server's own error: what a step met (MigrationError), or the start's own writes (the first heartbeat: the store's RelayError).
   const failure = error instanceof MigrationError || error instanceof RelayError ? error.cause : error;
   if (failure === undefined) return undefined;
   const code = (failure as { code?: string }).code ?? '';
@@ -2080,9 +2111,9 @@ function startWait(error: unknown): StartWait | undefined {
   if (error instanceof MigrationError && code === STATEMENT_TIMEOUT) return undefined;
   const passing = PASSING_FAILURES.get(code);
   if (passing) return { waitingFor: passing, failure };
-  if (!(error instanceof MigrationError)) return undefined;
-  // A step that met the server's own shortage (a full disk, out of memory) waits for it as any commit does.
+  // The server's own shortage (a full disk, out of memory), met by a step or by onConnected's writes, waits for room as any commit does.
   if (isStoreFault(failure)) return { waitingFor: ROOM_TO_WRITE, failure };
+  if (!(error instanceof MigrationError)) return undefined;
   return isConnectionError(failure) ? { waitingFor: REACHABLE, failure } : undefined;
 }
 
