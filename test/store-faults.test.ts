@@ -9,6 +9,7 @@ import { request } from 'undici';
 import {
   freePort,
   GATEWAY_ACCOUNT,
+  httpStatus,
   killSpawnedRelays,
   relayEnvironment,
   removeDir,
@@ -19,7 +20,7 @@ import {
   waitFor,
 } from './helpers/relay.ts';
 import { sleep } from './helpers/wait.ts';
-import { type Reply, sendMail, type Transaction } from './helpers/smtp.ts';
+import { refusalOf, sendMail } from './helpers/smtp.ts';
 
 /**
  * Faults of the store under a running relay (a deleted data directory, a commit that fails): the
@@ -32,17 +33,6 @@ after(() => {
   killSpawnedRelays();
   dirs.forEach(removeDir);
 });
-
-/** The reply that refused a mail transaction, whichever step it came at. */
-function refusal(transaction: Transaction): Reply | undefined {
-  return [transaction.mail, ...transaction.rcpt, transaction.data].find((reply) => reply?.code !== 250);
-}
-
-async function status(httpPort: number, path: string): Promise<number> {
-  const response = await request(`http://127.0.0.1:${httpPort}${path}`);
-  await response.body.dump();
-  return response.statusCode;
-}
 
 /** The sweep's interval with inbound.reassemblyTimeout 10s (a tenth of it), and how many more of them a test watches. */
 const SWEEP_EVERY_MS = 1_000;
@@ -69,7 +59,7 @@ describe('a data directory deleted under the running relay', () => {
     rmSync(dataDir, { recursive: true, force: true });
 
     // The next commit (this mail's, or the dispatcher's recording a failed attempt) finds the file gone.
-    const next = refusal(await sendMail(relay.smtpPort, { to: ['447700900299@sms.localhost'], body: 'after-delete' }));
+    const next = refusalOf(await sendMail(relay.smtpPort, { to: ['447700900299@sms.localhost'], body: 'after-delete' }));
     assert.equal(next?.code, 451, next?.text);
     assert.equal(next?.text, '4.3.0 Temporary local problem: the message store is unavailable, try again later', 'the cause is for the log, not the client');
     await waitFor('the cause in the log', () => relay.logs.some((line) => JSON.stringify(line).includes('was deleted while the relay ran')));
@@ -78,7 +68,7 @@ describe('a data directory deleted under the running relay', () => {
     const body = await notReady.body.text();
     assert.match(body, /"store":"the store file or its write-ahead log was deleted or replaced under the running relay/);
     assert.ok(!body.includes(dir), `no path in ${body}`);
-    assert.equal(await status(relay.httpPort, '/healthz'), 200, 'a restart would start an empty store beside the copy: not a liveness failure');
+    assert.equal(await httpStatus(relay.httpPort, '/healthz'), 200, 'a restart would start an empty store beside the copy: not a liveness failure');
     const lost = await waitFor('the error line naming the copy', () =>
       relay.logs.find((line) => String(line.msg).startsWith('store: lost') && typeof line.recovery === 'string'),
     );
@@ -222,7 +212,7 @@ describe('a store copied over in place under the running relay', () => {
     assert.match(await notReady.body.text(), /"store":"the store file is damaged/);
     const later = await sendMail(relay.smtpPort, { to: ['447700900398@sms.localhost'], body: 'later' });
     assert.equal(later.mail.code, 451, 'refused up front from then on');
-    assert.equal(await status(relay.httpPort, '/healthz'), 200, 'a restart cures nothing: it refuses the file');
+    assert.equal(await httpStatus(relay.httpPort, '/healthz'), 200, 'a restart cures nothing: it refuses the file');
     await relay.stop();
   });
 });
@@ -233,7 +223,7 @@ describe('commits that fail', () => {
     dirs.push(dir);
     const { relay, config } = await startTestRelay({ store: { busyTimeout: '100ms' } }, {}, dir);
     try {
-      assert.equal(await status(relay.httpPort, '/readyz'), 200);
+      assert.equal(await httpStatus(relay.httpPort, '/readyz'), 200);
       // Another process holds the store's write lock (an operator's sqlite3 shell): every commit fails.
       const other = new BetterSqlite3(join(config.dataDir, 'smsrelay.db'));
       other.exec('BEGIN IMMEDIATE');
@@ -246,13 +236,13 @@ describe('commits that fail', () => {
         status: 'not ready',
         reasons: { store: 'commits fail (see the log line "store: commits fail")' },
       });
-      assert.equal(await status(relay.httpPort, '/healthz'), 200, 'a restart does not cure it');
+      assert.equal(await httpStatus(relay.httpPort, '/healthz'), 200, 'a restart does not cure it');
       const metrics = await (await request(`http://127.0.0.1:${relay.httpPort}/metrics`)).body.text();
       const failed = Number(/^smsrelay_store_failed_commits_total (\d+)$/m.exec(metrics)?.[1]);
       assert.ok(failed >= 1, `the failed commits counted: ${failed}`);
       other.exec('ROLLBACK');
       other.close();
-      await waitFor('ready again', async () => (await status(relay.httpPort, '/readyz')) === 200, 2_000);
+      await waitFor('ready again', async () => (await httpStatus(relay.httpPort, '/readyz')) === 200, 2_000);
       const accepted = await sendMail(relay.smtpPort, { to: ['447700900296@sms.localhost'], body: 'unlocked' });
       assert.equal(accepted.data?.code, 250, accepted.data?.text);
     } finally {
@@ -282,12 +272,12 @@ describe('a disk that refuses writes', () => {
       const before = await sendMail(relay.smtpPort, { to: ['447700900281@sms.localhost'], body: 'before' });
       assert.equal(before.data?.code, 250, before.data?.text);
       limitFileSize(pid, '0');
-      const refused = refusal(await sendMail(relay.smtpPort, { to: ['447700900282@sms.localhost'], body: 'refused' }));
+      const refused = refusalOf(await sendMail(relay.smtpPort, { to: ['447700900282@sms.localhost'], body: 'refused' }));
       assert.equal(refused?.code, 451, refused?.text);
       // Seven seconds: the mail queue's claims (which find nothing to claim), heartbeats and /readyz write probes.
       const answers: number[] = [];
       for (let tries = 0; tries < 28; tries++) {
-        answers.push(await status(relay.httpPort, '/readyz'));
+        answers.push(await httpStatus(relay.httpPort, '/readyz'));
         await new Promise((resolve) => setTimeout(resolve, 250));
       }
       assert.deepEqual(new Set(answers), new Set([503]), `/readyz answered ${answers.join(' ')}`);
@@ -296,7 +286,7 @@ describe('a disk that refuses writes', () => {
       assert.equal(episodes('fail'), 1);
 
       limitFileSize(pid, 'unlimited');
-      await waitFor('ready again', async () => (await status(relay.httpPort, '/readyz')) === 200, 3_000);
+      await waitFor('ready again', async () => (await httpStatus(relay.httpPort, '/readyz')) === 200, 3_000);
       // Logged once commits have kept succeeding for RECOVERY_SETTLED_MS.
       await waitFor('one recovery line', () => episodes('succeed again') === 1, 3_000);
       assert.equal(episodes('fail'), 1);

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { request } from 'undici';
 import { stringify } from 'yaml';
 import { type Config, loadConfig } from '../../src/config/load.ts';
 import { IntelliSoftwareSimulator, type IntelliSoftwareSimulatorOptions } from '../../src/simulators/intellisoftware.ts';
@@ -222,4 +223,11 @@ export async function spawnRelay(dir: string, env: Record<string, string>, user?
       return exited;
     },
   };
+}
+
+/** The HTTP status the relay answers a GET of `path` with (its body read and dropped). */
+export async function httpStatus(httpPort: number, path: string): Promise<number> {
+  const response = await request(`http://127.0.0.1:${httpPort}${path}`);
+  await response.body.dump();
+  return response.statusCode;
 }

@@ -205,3 +205,8 @@ export async function textTo(port: number, phone: string, text: string): Promise
   const sent = await sendMail(port, { to: [`${phone}@sms.localhost`], subject: text, body: text, headers: { From: 'alice@example.com' } });
   return sent.data ?? sent.rcpt[0];
 }
+
+/** The reply that refused a mail transaction, whichever step it came at. */
+export function refusalOf(transaction: Transaction): Reply | undefined {
+  return [transaction.mail, ...transaction.rcpt, transaction.data].find((reply) => reply?.code !== 250);
+}

@@ -4,14 +4,13 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, closeSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, type TestContext, test } from 'node:test';
-import { request } from 'undici';
 import type { RelayError } from '../../src/errors.ts';
 import { PROBE_INTERVAL_MS, WRITE_PROBE_BYTES } from '../../src/store/group-commit.ts';
 import { PostgresStore } from '../../src/store/postgres/store.ts';
 import { storeFailureCode } from '../../src/store/rows.ts';
 import { describeOnPostgres, ownPostgres, withClient, withDatabase } from '../helpers/postgres.ts';
-import { killSpawnedRelays, type RelayProcess, relayEnvironment, removeDir, spawnRelay, tempDir, waitFor } from '../helpers/relay.ts';
-import { type Reply, sendMail, type Transaction } from '../helpers/smtp.ts';
+import { httpStatus, killSpawnedRelays, type RelayProcess, relayEnvironment, removeDir, spawnRelay, tempDir, waitFor } from '../helpers/relay.ts';
+import { type Reply, refusalOf, sendMail } from '../helpers/smtp.ts';
 import { mail } from '../helpers/store.ts';
 import { sleep } from '../helpers/wait.ts';
 
@@ -25,17 +24,6 @@ after(killSpawnedRelays);
 
 /** Big enough for a fresh database's catalogues and the relay's tables (~8 MB), small enough to fill at once. */
 const TABLESPACE_MB = 24;
-
-/** The reply that refused a mail transaction, whichever step it came at. */
-function refusal(transaction: Transaction): Reply | undefined {
-  return [transaction.mail, ...transaction.rcpt, transaction.data].find((reply) => reply?.code !== 250);
-}
-
-async function status(httpPort: number, path: string): Promise<number> {
-  const response = await request(`http://127.0.0.1:${httpPort}${path}`);
-  await response.body.dump();
-  return response.statusCode;
-}
 
 /** Takes every byte the filesystem at `dir` has left, in one file (as `cat /dev/zero > file`): a real full disk. */
 function fillUp(dir: string): string {
@@ -169,14 +157,14 @@ describeOnPostgres('a full disk under PostgreSQL', () => {
     const { smtpPort, httpPort, logs } = relay;
     const before = await sendMail(smtpPort, { to: ['447700900381@sms.localhost'], body: 'before the disk filled' });
     assert.equal(before.data?.code, 250, before.data?.text);
-    assert.equal(await status(httpPort, '/readyz'), 200);
+    assert.equal(await httpStatus(httpPort, '/readyz'), 200);
 
     fill();
     // The first mails may still fit in pages the tables hold; one that needs a new page is refused as the disk is.
     let refused: Reply | undefined;
     for (let index = 0; index < 200 && refused === undefined; index++) {
       const to = `4477009004${String(index).padStart(2, '0')}@sms.localhost`;
-      refused = refusal(await sendMail(smtpPort, { to: [to], body: `full ${index} ${'x'.repeat(400)}` }));
+      refused = refusalOf(await sendMail(smtpPort, { to: [to], body: `full ${index} ${'x'.repeat(400)}` }));
     }
     assert.equal(refused?.code, 452, refused?.text);
     assert.equal(refused?.text, '4.3.1 Insufficient system storage: the relay is not taking mail until disk space is freed; try again later');
@@ -186,7 +174,7 @@ describeOnPostgres('a full disk under PostgreSQL', () => {
     const sessionsBefore = await sessions(server);
     const answers: number[] = [];
     for (let tries = 0; tries < 20; tries++) {
-      answers.push(await status(httpPort, '/readyz'));
+      answers.push(await httpStatus(httpPort, '/readyz'));
       await sleep(250);
     }
     assert.deepEqual(new Set(answers), new Set([503]), `/readyz answered ${answers.join(' ')}`);
@@ -202,7 +190,7 @@ describeOnPostgres('a full disk under PostgreSQL', () => {
     assert.match(String(failing?.reason), /No space left on device/);
 
     free();
-    await waitFor('ready again', async () => (await status(httpPort, '/readyz')) === 200, 5_000);
+    await waitFor('ready again', async () => (await httpStatus(httpPort, '/readyz')) === 200, 5_000);
     await waitFor('one recovery line', () => lines('succeed again').length === 1, 3_000);
     assert.equal(lines('fail').length, 1);
     const after = await sendMail(smtpPort, { to: ['447700900382@sms.localhost'], body: 'after space was freed' });
@@ -216,7 +204,7 @@ describeOnPostgres('a full disk under PostgreSQL', () => {
     const started = restarted.logs.find((line) => line.msg === 'relay: ready' || String(line.msg).startsWith('relay: listening, '));
     assert.match(String(started?.msg), /^relay: listening, store not ready/);
     for (let tries = 0; tries < 8; tries++) {
-      assert.equal(await status(restarted.httpPort, '/readyz'), 503);
+      assert.equal(await httpStatus(restarted.httpPort, '/readyz'), 503);
       await sleep(250);
     }
     const failingAtStart = restarted.logs.find((line) => String(line.msg).startsWith('store: commits fail'));
@@ -227,7 +215,7 @@ describeOnPostgres('a full disk under PostgreSQL', () => {
       'not ready while the disk is full',
     );
     free();
-    await waitFor('ready once space is freed', async () => (await status(restarted.httpPort, '/readyz')) === 200, 10_000);
+    await waitFor('ready once space is freed', async () => (await httpStatus(restarted.httpPort, '/readyz')) === 200, 10_000);
     await waitFor('relay: ready', () => restarted.logs.some((line) => line.msg === 'relay: ready'), 3_000);
     const afterRestart = await sendMail(restarted.smtpPort, { to: ['447700900385@sms.localhost'], body: 'after the restart' });
     assert.equal(afterRestart.data?.code, 250, afterRestart.data?.text);
