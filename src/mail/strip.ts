@@ -978,7 +978,7 @@ function footerStart(lines: readonly string[]): number {
  * Where the quote of a block starting at `start` begins: the attribution, header block, marker and
  * rule lines right above it (thread-first cutting found the block itself).
  */
-export function quoteHeaderStart(lines: readonly string[], start: number): number {
+export function quoteHeaderStart(lines: readonly string[], start: number, answered: readonly string[] = []): number {
   const unquoted = (index: number) => (lines[index] ?? '').replace(/^[\s>]+/, '').trim();
   const marks = (index: number) => (/^[\s>]*/.exec(lines[index] ?? '')?.[0] ?? '').replace(/\s/g, '').length;
   const copyMarks = marks(start);
@@ -996,13 +996,19 @@ export function quoteHeaderStart(lines: readonly string[], start: number): numbe
     const block = above - top + 1 >= MIN_HEADER_LINES || (above > top && isFromLine(unquoted(top)));
     return block && fits(top) ? top : undefined;
   };
-  /** A header block from `top` to the copy shows a mail's: a line with an address and a date line in it, or a rule or "Original Message" right above. */
+  /**
+   * A header block from `top` to the copy shows the answered mail's: a line names its sender or
+   * recipient (`answered`) and another carries a date with its year, or Outlook's underscore rule or
+   * an "Original Message" marker stands right above. A writer's own run ("Meeting: 7 Dec 2026 10:00" /
+   * "Contact: bob@example.com") names neither, and a typed underline ("Status" / "=====") is no mail's.
+   */
   const showsMailHeader = (top: number): boolean => {
     const block = Array.from({ length: start - top }, (_, offset) => unquoted(top + offset));
-    if (block.some((line) => ADDRESS.test(line)) && block.some((line) => DATE.test(line))) return true;
+    const naming = block.findIndex((line) => namesAddress(line, answered));
+    if (naming >= 0 && block.some((line, index) => index !== naming && DATE_WITH_YEAR.test(line))) return true;
     let over = top - 1;
     while (over >= 0 && unquoted(over) === '') over--;
-    return over >= 0 && (isRuleLine(unquoted(over)) || isOriginalMarker(unquoted(over)));
+    return over >= 0 && (OUTLOOK_RULE.test(unquoted(over)) || isOriginalMarker(unquoted(over)));
   };
   let from = start;
   for (;;) {
@@ -1021,7 +1027,7 @@ export function quoteHeaderStart(lines: readonly string[], start: number): numbe
     // unquoted lines above a `>` copy ("Host: db2" / "State: DOWN" / "Since: 10:05") are text. Only
     // the labels clients write (Outlook prefixes the copy, not its From:/Sent:/To:/Subject:) stand
     // without them, and so does an unmarked run in a language those lack (Malay, Georgian, Welsh…)
-    // that shows a mail's header: an address and a date, or a rule or "Original Message" right above.
+    // that shows the answered mail's header (showsMailHeader).
     if (from === start) {
       // The unmarked run first: the known labels alone would leave its unknown ones ("Ó:") above the cut.
       const top =
@@ -1043,6 +1049,23 @@ export function quoteHeaderStart(lines: readonly string[], start: number): numbe
     if (attribution === undefined) return from;
     from = attribution;
   }
+}
+
+/** Digits a phone number's address has at least, for a header line naming it by its number alone ("From: +44 7700 900840"). */
+const MIN_NUMBER_DIGITS = 7;
+
+/**
+ * Whether a header line names one of `addresses`: the address itself, or, for a phone's address
+ * (`447700900840@sms.example`), its number in any spacing, as a client shows the sender's name.
+ */
+function namesAddress(line: string, addresses: readonly string[]): boolean {
+  const lower = line.toLowerCase();
+  const digits = line.replace(/\D/g, '');
+  return addresses.some((address) => {
+    if (lower.includes(address.toLowerCase())) return true;
+    const number = address.slice(0, address.lastIndexOf('@')).replace(/^\+/, '');
+    return /^\d+$/.test(number) && number.length >= MIN_NUMBER_DIGITS && digits.includes(number);
+  });
 }
 
 /** A line of `>` marks and blanks alone: an empty quoted line, whatever its depth. */
