@@ -204,6 +204,8 @@ const SUBJECT_LINE = labelledLine(HEADER_LABELS.subject);
  * voicemail's caller. No mail client writes a sender so, whatever a number's length.
  */
 const PHONE_NUMBER = /^\+?\(?\d[\d ()./-]*$/;
+/** A value that is a date or a time and nothing else: digits and their separators, a time or a numeric date among them. */
+const DATE_TIME_ONLY = /^(?=.*(?:\b\d{1,2}:\d{2}\b|\d{1,4}[./-]\d{1,2}[./-]\d{1,4}))[\d\s.,:/-]+$/;
 const FROM_LABELS = new Set(HEADER_LABELS.from.map((label) => label.toLowerCase()));
 /**
  * A header block has a From, a date and a subject line at least: a shorter run of `Label: value`
@@ -1182,8 +1184,14 @@ export function isStrongAttribution(text: string): boolean {
   return (DATE.test(text) && (verb || address)) || (verb && address);
 }
 
+/**
+ * A From line: a From label with a sender, never a date or time alone. A notice's time window
+ * (Serbian's `Од: 07.12.2026 22:00` / `До: 08.12.2026 02:00` / `Тема: …`: "from" / "to" / "subject")
+ * wears a header block's labels, but no mail client writes a date for its sender.
+ */
 function isFromLine(line: string): boolean {
-  return FROM_LABELS.has((line.match(HEADER_LINE)?.[1] ?? '').toLowerCase());
+  const label = line.match(HEADER_LINE);
+  return FROM_LABELS.has((label?.[1] ?? '').toLowerCase()) && !DATE_TIME_ONLY.test(line.slice(label?.[0].length).trim());
 }
 
 /** The sender a From: line names: its value, or the address in its `<…>` ("John Smith <+442079460000>"). */

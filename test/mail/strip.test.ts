@@ -566,6 +566,16 @@ describe('stripText: list and notification footers', () => {
     assert.equal(removedBy(attributed, { reply: true }).text, 'Done.');
   });
 
+  it("keeps a notice's time window in a reply: a From label with a date or time alone is no sender", () => {
+    for (const notice of [
+      'Планирано одржавање сервера\n\nОд: 07.12.2026 22:00\nДо: 08.12.2026 02:00\nТема: надоградња базе\n\nСервис неће бити доступан.',
+      'Planirano održavanje servera\n\nOd: 07.12.2026 22:00\nDo: 08.12.2026 02:00\nTema: nadogradnja baze\n\nServis neće biti dostupan.',
+      'Одржување\nОд: 22:00\nДо: 02:00\nТема: база\nСервер: db1',
+    ]) {
+      assert.deepEqual(removedBy(notice, { reply: true }), { text: notice, reasons: [], quoteRemoved: false });
+    }
+  });
+
   it('cuts in a reply all below a rule of underscores that is no label lines: a header block in a language the labels lack, wrapped, spaced out, or old text alone', () => {
     const rule = '_'.repeat(32);
     const below = {
