@@ -16,6 +16,9 @@ import { hasFormatCharacter, hasVisibleText, withoutEdgeFormat } from '../sms/en
 import { HTML_RULE } from './html-lines.ts';
 import {
   anyOf,
+  STOCK_DEVICE_PHONES,
+  STOCK_MAIL_APP_PLATFORMS,
+  STOCK_MAIL_APPS,
   ATTACHED_ONE_LETTER_WORDS,
   ATTRIBUTION_VERBS,
   CALENDAR_FOOTER_OPENINGS,
@@ -1341,7 +1344,7 @@ function isDeviceLine(bare: string, linked = false, stock = false): boolean {
   if (!stock && appositions.length === 1 && isAppNamed(withoutMarks(named)) && MAIL_APP_DESCRIPTION.test(appositions[0] ?? '')) return true;
   const owns = ownsDevice(compared);
   const names = namesDevice(compared);
-  if (stock ? !outlook && !(owns && names) : !owns && !names) return false;
+  if (stock ? !outlook && !(owns && names) && !STOCK_OBJECT.test(deviceObject(compared)) : !owns && !names) return false;
   return appositions.every((apposition) => NAMING_PHRASE.test(apposition));
 }
 
@@ -1364,6 +1367,18 @@ const OUTLOOK_GET_VERB = new RegExp(
     .join('|'),
   'iu',
 );
+/** A phone client's stock line's whole object: a phone's name, or a mail app's with its platform or not. */
+const STOCK_OBJECT = new RegExp(
+  `^(?:${anyOf(STOCK_DEVICE_PHONES)}|(?:${anyOf(STOCK_MAIL_APPS)})(?:\\s+(?:(?:on|for)\\s+)?(?:${anyOf(STOCK_MAIL_APP_PLATFORMS)}))?)[.!]?$`,
+  'iu',
+);
+
+/** What a device line names, between its opening and its closing ("Sent from Yahoo Mail on Android", "iPhoneから送信"). */
+function deviceObject(compared: string): string {
+  const opening = DEVICE_START.exec(compared)?.[0] ?? '';
+  return compared.slice(opening.length).replace(DEVICE_END, '').trim();
+}
+
 /** The link Outlook's mobile app puts after its line: "Get Outlook for Android<https://aka.ms/ghei36>". */
 const OUTLOOK_LINK = /https?:\/\/aka\.ms\//i;
 /** What a comma sets off in a device line: a name (a capital or a digit first), after an article ("an AT&T …") or not. */

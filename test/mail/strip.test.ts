@@ -661,13 +661,33 @@ describe("stripText: machine mail's last line", () => {
       'Sent from Apple Xserve',
       'Sent from iPad kiosk 3',
       'Envoyé depuis Windows',
+      'Sent from iPhone test rig 2',
+      'Sent from Outlook add-in on SRV-MAIL01',
     ]) {
       assert.equal(strip(alert + last), alert + last, last);
     }
   });
 
   it("drops a phone client's stock line under Label: value lines typed on the phone", () => {
-    for (const last of ['Sent from my iPhone', 'Von meinem iPhone gesendet', 'Envoyé de mon iPhone', 'Get Outlook for Android<https://aka.ms/ghei36>']) {
+    for (const last of [
+      'Sent from my iPhone',
+      'Von meinem iPhone gesendet',
+      'Envoyé de mon iPhone',
+      'Get Outlook for Android<https://aka.ms/ghei36>',
+      // A phone's or mail app's name as the line's whole object, without a possessive.
+      'Sent from iPhone',
+      'Отправлено с iPhone',
+      'iPhoneから送信',
+      'Gesendet von iPhone',
+      'Sent from iPad',
+      'Sent from Android',
+      'Sent from Yahoo Mail on Android',
+      'Sent from Yahoo Mail for iPhone',
+      'Sent from Outlook',
+      'Sent from Mail for Windows',
+      'Sent from BlueMail',
+      'Sent from Proton Mail Android',
+    ]) {
       assert.equal(strip(alert + last), alert.trim(), last);
     }
   });
