@@ -19,6 +19,7 @@ import {
   STOCK_DEVICE_PHONES,
   STOCK_MAIL_APP_PLATFORMS,
   STOCK_MAIL_APPS,
+  THANKS_WORDS,
   ATTACHED_ONE_LETTER_WORDS,
   ATTRIBUTION_VERBS,
   CALENDAR_FOOTER_OPENINGS,
@@ -342,8 +343,28 @@ const SIGN_OFF = new RegExp(`^${signOffs}(?:[/|]\\s*${signOffs})*$`, 'iu');
 const MAX_LIST_ITEM_NAME = 30;
 /** Words that each open with a capital or a digit ("Samsung", "T-Mobile", "Unit 12", "Screen Scratched"): a name, no sentence. */
 const NAME_LIKE = /^[\p{Lu}\p{N}][\p{L}\p{N}&'’.-]*(?:\s+[\p{Lu}\p{N}][\p{L}\p{N}&'’.-]*)*$/u;
-/** A short name-like line, as a list's item is, and not a sentence ("Thanks." ends one; a sign-off of its own is none). */
-const isListItemName = (line: string) => line.length <= MAX_LIST_ITEM_NAME && NAME_LIKE.test(line) && !SENTENCE_END.test(line) && !SIGN_OFF.test(line);
+/** A line opening with thanks or a short closing word ("Thanks Bob", "TIA", "Vielen Dank", "OK"): the writer's closing, no list's item. */
+const THANKS = new RegExp(`^(?:${anyOf(THANKS_WORDS)})(?![\\p{L}\\p{N}])`, 'iu');
+/** A sign-off of one word, as a list's item can be ("LG", "ATT", "Best", "BR", "Atte."); "Best regards" never is one. */
+const ONE_WORD = /^[\p{L}\p{N}]+[\s,.!]*$/u;
+/**
+ * A short name-like line, as a list's item is, and not a sentence ("Thanks." ends one), a sign-off of
+ * its own or the writer's thanks ("Thanks Bob" / "Cheers" closes a mail).
+ */
+const isListItemName = (line: string) =>
+  line.length <= MAX_LIST_ITEM_NAME && NAME_LIKE.test(line) && !SENTENCE_END.test(line) && !SIGN_OFF.test(line) && !THANKS.test(line);
+/**
+ * Whether the sign-off at `index` of `lines` is a list's item: one word ("LG", "ATT", "Best") right
+ * under another item ("Samsung" / "LG" / "Sony"), under a line announcing a list ("Shortlist:" / "LG"),
+ * or first under a question with another item below it ("Which network?" / "ATT" / "Verizon"). Under a
+ * sentence ("See you at 8." / "LG" / "Anna") or the writer's thanks ("TIA" / "Regards") it is a sign-off.
+ */
+function isListItemSignOff(lines: readonly string[], index: number): boolean {
+  if (!ONE_WORD.test(lines[index] ?? '')) return false;
+  if (isListItemName(lines[index - 1] ?? '')) return true;
+  const heading = lines[previousNonBlank(lines, index - 1)] ?? '';
+  return ANNOUNCING.test(heading) || (/[?？]$/.test(heading) && isListItemName(lines[index + 1] ?? ''));
+}
 const POSTSCRIPT = new RegExp(`^(?:${anyOf(POSTSCRIPTS)})(?![\\p{L}\\p{N}])`, 'iu');
 /** One or two of the one-letter words Hebrew and Arabic attach to the next (ATTACHED_ONE_LETTER_WORDS), or none. */
 const ATTACHED_WORDS = `(?:[${ATTACHED_ONE_LETTER_WORDS.join('')}]{1,2})?`;
@@ -844,14 +865,13 @@ class Scan {
   }
 
   /**
-   * The first sign-off line among the last lines for which `fits` holds, or -1. A sign-off opens its
-   * paragraph or follows a sentence: under a short name-like line it is one more item of a list
-   * ("Samsung" / "LG" / "Sony", "Verizon" / "ATT", "Worst" / "Best").
+   * The first sign-off line among the last lines for which `fits` holds, or -1; a list's item
+   * ("Samsung" / "LG" / "Sony", "Verizon" / "ATT", "Worst" / "Best") is none (isListItemSignOff).
    */
   #signOffAt(fits: (index: number) => boolean): number {
     const kept = this.#kept;
     const nearEnd = Math.max(0, kept.length - MAX_SIGN_OFF_DISTANCE);
-    return kept.findIndex((line, index) => index >= nearEnd && SIGN_OFF.test(line) && !isListItemName(kept[index - 1] ?? '') && fits(index));
+    return kept.findIndex((line, index) => index >= nearEnd && SIGN_OFF.test(line) && !isListItemSignOff(kept, index) && fits(index));
   }
 
   /** `stock`: only a phone client's own line goes (machine mail). */

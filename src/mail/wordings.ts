@@ -924,6 +924,45 @@ export const DEVICE_LINE_NAME_FOLLOWERS = [
   'για',
 ];
 
+/**
+ * Thanks and the short closing words a writer puts above a sign-off ("Thanks" / "BR", "TIA" /
+ * "Regards", "Thanks Bob" / "Cheers", "OK" / "Best"), at a line's start: such a line is never a list's
+ * item, so the sign-off under it is one (src/mail/strip.ts, isListItemSignOff).
+ */
+export const THANKS_WORDS = [
+  'thanks',
+  'thank you',
+  'thankyou',
+  'thx',
+  'tia',
+  'many thanks',
+  'cheers',
+  'danke',
+  'vielen dank',
+  'besten dank',
+  'merci',
+  'dzięki',
+  'dziękuję',
+  'gracias',
+  'grazie',
+  'obrigado',
+  'obrigada',
+  'bedankt',
+  'dank je',
+  'dank u',
+  'tack',
+  'takk',
+  'tak',
+  'kiitos',
+  'köszönöm',
+  'děkuji',
+  'díky',
+  'спасибо',
+  'дякую',
+  'ok',
+  'okay',
+  'done',
+];
 /** Closing words that start a signature block (the name, title and company under them go too). */
 export const SIGN_OFFS = [
   'regards',

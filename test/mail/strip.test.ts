@@ -712,4 +712,33 @@ describe('stripText: a short sign-off among list items', () => {
     assert.equal(strip('Palvelin on taas ylhäällä.\nVH\nMatti Virtanen\nIT-tuki'), 'Palvelin on taas ylhäällä.');
     assert.equal(strip('Ok, I will call the carrier\nRgds\nTom'), 'Ok, I will call the carrier');
   });
+
+  it('keeps a list whose sign-off word is an item under a line announcing it or first under a question', () => {
+    for (const list of [
+      'Which TV should we order for room 4?\n\nLG\nSamsung\nSony',
+      'Ranking of the offers:\n\nBest\nAcme Ltd\nWorst\nGlobex',
+      'Which network?\nATT\nVerizon',
+      'Shortlist:\nLG\nSony',
+    ]) {
+      assert.equal(strip(list), list);
+    }
+  });
+
+  it("drops a closing of several words, and a sign-off under the writer's thanks, whatever the line above looks like", () => {
+    const signed: Array<[string, string]> = [
+      ['Can you restart db1?\n\nThanks\nBest regards\nJohn Smith\nHead of IT', 'Can you restart db1?\n\nThanks'],
+      ['Can you restart db1?\n\nThank You\nKind Regards\nJohn Smith', 'Can you restart db1?\n\nThank You'],
+      ['Kannst du db1 neu starten?\n\nDanke\nMit freundlichen Grüßen\nHans Müller\nIT-Leitung', 'Kannst du db1 neu starten?\n\nDanke'],
+      ['Kannst du db1 neu starten?\n\nVielen Dank\nViele Grüße\nHans Müller', 'Kannst du db1 neu starten?\n\nVielen Dank'],
+      ['Please call the carrier.\nOK\nBest regards\nAnna Smith', 'Please call the carrier.\nOK'],
+      ['Restarted db1\nDone\nRegards\nBob Jones', 'Restarted db1\nDone'],
+      ['Can you restart db1?\nAnna\nBest regards\nAnna Smith', 'Can you restart db1?\nAnna'],
+      ['Merci de redémarrer db1\n\nMerci\nCordialement\nJean Dupont', 'Merci de redémarrer db1\n\nMerci'],
+      ['Proszę o restart db1\n\nDzięki\nPozdrawiam\nJan Kowalski', 'Proszę o restart db1\n\nDzięki'],
+      ['Can you restart db1 ASAP\nThanks In Advance\nKind regards\nJohn Smith', 'Can you restart db1 ASAP\nThanks In Advance'],
+      ['Please restart db1\nThanks Bob\nCheers\nAlice Smith', 'Please restart db1\nThanks Bob'],
+      ['Restart db1 tonight\n\nTIA\nRegards\nAlice Smith\nIT Operations\n+44 20 7946 0000', 'Restart db1 tonight\n\nTIA'],
+    ];
+    for (const [text, sent] of signed) assert.equal(strip(text), sent, text);
+  });
 });
