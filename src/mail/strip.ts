@@ -608,7 +608,7 @@ class Scan {
         index = header;
         continue;
       }
-      if (header !== undefined && (this.#isAnsweredHeader(header) || (this.#ruleOrMarkerAbove(index) && this.#headsMail(index, header)))) {
+      if (header !== undefined && (this.#isAnsweredHeader(index, header) || (this.#ruleOrMarkerAbove(index) && this.#headsMail(index, header)))) {
         this.#trimEnd();
         this.#end('header block of the mail answered', index);
         return;
@@ -740,9 +740,13 @@ class Scan {
    * received a new voicemail." above its From:/To:/Date:, a digest's messages), only quoted text right
    * below it is.
    */
-  #isAnsweredHeader(end: number): boolean {
-    if (this.#reply) return this.#hasText();
-    return this.#quoted(nextNonBlank(this.#lines, end + 1));
+  #isAnsweredHeader(index: number, end: number): boolean {
+    const quoted = this.#quoted(nextNonBlank(this.#lines, end + 1));
+    if (!this.#reply) return quoted;
+    // A mail's header dates it with its year or names an address; a notice's own labels in a reply
+    // ("Oddi wrth: synhwyrydd 4" / "Anfonwyd: 10:05" / "Pwnc: …") do neither, and are its text.
+    const block = this.#lines.slice(index, end + 1);
+    return this.#hasText() && (quoted || block.some((line) => DATE_WITH_YEAR.test(line) || ADDRESS.test(line)));
   }
 
   /** The line is a `>` line its client did not stuff (StripOptions.stuffed), and no banner framed by `>>>` (FRAMED_LINE). */

@@ -576,6 +576,17 @@ describe('stripText: list and notification footers', () => {
     }
   });
 
+  it("keeps a notice's own header labels in a reply when they date nothing with a year and name no address; a mail's header still ends the text", () => {
+    for (const notice of [
+      'Rhybudd\nOddi wrth: synhwyrydd 4\nAnfonwyd: 10:05\nPwnc: tymheredd uchel\nGwerth: -5 C',
+      'Xəbərdarlıq\nKimdən: sensor 4\nGöndərilib: 10:05\nMövzu: yüksək temperatur',
+    ]) {
+      assert.deepEqual(removedBy(notice, { reply: true }), { text: notice, reasons: [], quoteRemoved: false });
+    }
+    const welsh = 'Iawn, diolch.\n\nOddi wrth: Ana <ana@example.com>\nAnfonwyd: 20 Mawrth 2026 08:48\nPwnc: db1\n\nHen destun.';
+    assert.equal(removedBy(welsh, { reply: true }).text, 'Iawn, diolch.');
+  });
+
   it('cuts in a reply all below a rule of underscores that is no label lines: a header block in a language the labels lack, wrapped, spaced out, or old text alone', () => {
     const rule = '_'.repeat(32);
     const below = {
