@@ -1,5 +1,6 @@
 import { simpleParser } from 'mailparser';
 import { RelayError } from '../errors.ts';
+import { mailboxesOf } from './addresses.ts';
 import { printableAscii } from './ascii.ts';
 import { htmlWithoutNoncharacters, withoutNoncharacters } from './html-lines.ts';
 import { asHtmlWrites, htmlToText, plainWithoutSignature, withoutRelayMarkers } from './html.ts';
@@ -137,6 +138,14 @@ export const MAILPARSER_OPTIONS = {
 /** Gmail's emoji reaction in its machine form: beside a text version it is a reader's version, alone the mail's only content. */
 const isReaction = ({ contentType }: MailAttachment) => contentType === 'text/vnd.google.email-reaction+json';
 
+/**
+ * The addresses a mail is sent to (To, Cc): a reply goes to the sender of the mail it answers, so
+ * for an answer to the relay's reply mail they hold its phone address.
+ */
+function recipientsOf(mail: ParsedMail): string[] {
+  return ['to', 'cc'].flatMap((name) => [mail.headers.get(name)].flat().flatMap((header) => mailboxesOf(header as Parameters<typeof mailboxesOf>[0])));
+}
+
 /** The relay reply a mail may answer: known before its text is cut, so the store can be asked for it. */
 export function answeredThread(mail: ParsedMail): AnsweredThread {
   const subject = mail.subject?.trim() ?? '';
@@ -173,7 +182,7 @@ export function extractRequest(
   const written = uuencoded.text;
   const leading = takeLeadingContextLine(withoutControls(written));
   let lines = leading.rest.split('\n');
-  const cut = sent && sent.length > 0 ? cutSentCopy(lines, sent) : undefined;
+  const cut = sent && sent.length > 0 ? cutSentCopy(lines, sent, recipientsOf(mail)) : undefined;
   if (cut) lines = cut.lines;
   const invitation = mail.attachments.some(({ contentType }) => contentType === 'text/calendar');
   const images =

@@ -617,12 +617,15 @@ export const PGP_SIGNATURE_START = '-----BEGIN PGP SIGNATURE-----';
 const ESCAPE_JOINING_FLOWED = /^- (?=-- \r?$)|(?<= \r?\n)- /gm;
 
 /**
- * The armor lines as sealed.ts finds them: alone on their line, unescaped and unquoted (trailing blanks
- * allowed). A quoted signed mail, prose naming them, or an escaped armor nested in the signed text
- * (`- -----BEGIN PGP SIGNATURE-----`) opens or closes no signed block.
+ * An armor line as sealed.ts finds it, `line.trimEnd() === armor` on the text's lines: alone on its
+ * line, unescaped and unquoted, with any whitespace trimEnd() takes after it (JavaScript's `\s`: blanks,
+ * a form feed, a no-break space…), short of the line ends (`\n`, `\r`, U+2028, U+2029: the `m` flag's,
+ * which withLineFeeds turns into the text's). A quoted signed mail, prose naming them, or an escaped
+ * armor nested in the signed text (`- -----BEGIN PGP SIGNATURE-----`) opens or closes no signed block.
  */
-const SIGNED_MESSAGE_LINE = new RegExp(`^${PGP_SIGNED_MESSAGE}[ \\t]*\\r?$`, 'gm');
-const SIGNATURE_START_LINE = new RegExp(`^${PGP_SIGNATURE_START}[ \\t]*\\r?$`, 'gm');
+const armorLine = (armor: string) => new RegExp(`^${armor}[^\\S\\n\\r\\u2028\\u2029]*$`, 'gm');
+const SIGNED_MESSAGE_LINE = armorLine(PGP_SIGNED_MESSAGE);
+const SIGNATURE_START_LINE = armorLine(PGP_SIGNATURE_START);
 /**
  * A clear-signed flowed text was flowed, then signed (mutt, NeoMutt, Claws): each signed block's
  * escapes that its flowed decoding would misread (ESCAPE_JOINING_FLOWED) are undone first; the others

@@ -16,6 +16,10 @@ import { hasFormatCharacter, hasVisibleText, withoutEdgeFormat } from '../sms/en
 import { HTML_RULE } from './html-lines.ts';
 import {
   anyOf,
+  STOCK_DEVICE_PHONES,
+  STOCK_MAIL_APP_PLATFORMS,
+  STOCK_MAIL_APPS,
+  THANKS_WORDS,
   ATTACHED_ONE_LETTER_WORDS,
   ATTRIBUTION_VERBS,
   CALENDAR_FOOTER_OPENINGS,
@@ -204,6 +208,8 @@ const SUBJECT_LINE = labelledLine(HEADER_LABELS.subject);
  * voicemail's caller. No mail client writes a sender so, whatever a number's length.
  */
 const PHONE_NUMBER = /^\+?\(?\d[\d ()./-]*$/;
+/** A value that is a date or a time and nothing else: digits and their separators, a time or a numeric date among them. */
+const DATE_TIME_ONLY = /^(?=.*(?:\b\d{1,2}:\d{2}\b|\d{1,4}[./-]\d{1,2}[./-]\d{1,4}))[\d\s.,:/-]+$/;
 const FROM_LABELS = new Set(HEADER_LABELS.from.map((label) => label.toLowerCase()));
 /**
  * A header block has a From, a date and a subject line at least: a shorter run of `Label: value`
@@ -337,8 +343,28 @@ const SIGN_OFF = new RegExp(`^${signOffs}(?:[/|]\\s*${signOffs})*$`, 'iu');
 const MAX_LIST_ITEM_NAME = 30;
 /** Words that each open with a capital or a digit ("Samsung", "T-Mobile", "Unit 12", "Screen Scratched"): a name, no sentence. */
 const NAME_LIKE = /^[\p{Lu}\p{N}][\p{L}\p{N}&'’.-]*(?:\s+[\p{Lu}\p{N}][\p{L}\p{N}&'’.-]*)*$/u;
-/** A short name-like line, as a list's item is, and not a sentence ("Thanks." ends one; a sign-off of its own is none). */
-const isListItemName = (line: string) => line.length <= MAX_LIST_ITEM_NAME && NAME_LIKE.test(line) && !SENTENCE_END.test(line) && !SIGN_OFF.test(line);
+/** A line opening with thanks or a short closing word ("Thanks Bob", "TIA", "Vielen Dank", "OK"): the writer's closing, no list's item. */
+const THANKS = new RegExp(`^(?:${anyOf(THANKS_WORDS)})(?![\\p{L}\\p{N}])`, 'iu');
+/** A sign-off of one word, as a list's item can be ("LG", "ATT", "Best", "BR", "Atte."); "Best regards" never is one. */
+const ONE_WORD = /^[\p{L}\p{N}]+[\s,.!]*$/u;
+/**
+ * A short name-like line, as a list's item is, and not a sentence ("Thanks." ends one), a sign-off of
+ * its own or the writer's thanks ("Thanks Bob" / "Cheers" closes a mail).
+ */
+const isListItemName = (line: string) =>
+  line.length <= MAX_LIST_ITEM_NAME && NAME_LIKE.test(line) && !SENTENCE_END.test(line) && !SIGN_OFF.test(line) && !THANKS.test(line);
+/**
+ * Whether the sign-off at `index` of `lines` is a list's item: one word ("LG", "ATT", "Best") right
+ * under another item ("Samsung" / "LG" / "Sony"), under a line announcing a list ("Shortlist:" / "LG"),
+ * or first under a question with another item below it ("Which network?" / "ATT" / "Verizon"). Under a
+ * sentence ("See you at 8." / "LG" / "Anna") or the writer's thanks ("TIA" / "Regards") it is a sign-off.
+ */
+function isListItemSignOff(lines: readonly string[], index: number): boolean {
+  if (!ONE_WORD.test(lines[index] ?? '')) return false;
+  if (isListItemName(lines[index - 1] ?? '')) return true;
+  const heading = lines[previousNonBlank(lines, index - 1)] ?? '';
+  return ANNOUNCING.test(heading) || (/[?？]$/.test(heading) && isListItemName(lines[index + 1] ?? ''));
+}
 const POSTSCRIPT = new RegExp(`^(?:${anyOf(POSTSCRIPTS)})(?![\\p{L}\\p{N}])`, 'iu');
 /** One or two of the one-letter words Hebrew and Arabic attach to the next (ATTACHED_ONE_LETTER_WORDS), or none. */
 const ATTACHED_WORDS = `(?:[${ATTACHED_ONE_LETTER_WORDS.join('')}]{1,2})?`;
@@ -582,7 +608,7 @@ class Scan {
         index = header;
         continue;
       }
-      if (header !== undefined && (this.#isAnsweredHeader(header) || (this.#ruleOrMarkerAbove(index) && this.#headsMail(index, header)))) {
+      if (header !== undefined && (this.#isAnsweredHeader(index, header) || (this.#ruleOrMarkerAbove(index) && this.#headsMail(index, header)))) {
         this.#trimEnd();
         this.#end('header block of the mail answered', index);
         return;
@@ -714,9 +740,13 @@ class Scan {
    * received a new voicemail." above its From:/To:/Date:, a digest's messages), only quoted text right
    * below it is.
    */
-  #isAnsweredHeader(end: number): boolean {
-    if (this.#reply) return this.#hasText();
-    return this.#quoted(nextNonBlank(this.#lines, end + 1));
+  #isAnsweredHeader(index: number, end: number): boolean {
+    const quoted = this.#quoted(nextNonBlank(this.#lines, end + 1));
+    if (!this.#reply) return quoted;
+    // A mail's header dates it with its year or names an address; a notice's own labels in a reply
+    // ("Oddi wrth: synhwyrydd 4" / "Anfonwyd: 10:05" / "Pwnc: …") do neither, and are its text.
+    const block = this.#lines.slice(index, end + 1);
+    return this.#hasText() && (quoted || block.some((line) => DATE_WITH_YEAR.test(line) || ADDRESS.test(line)));
   }
 
   /** The line is a `>` line its client did not stuff (StripOptions.stuffed), and no banner framed by `>>>` (FRAMED_LINE). */
@@ -839,14 +869,13 @@ class Scan {
   }
 
   /**
-   * The first sign-off line among the last lines for which `fits` holds, or -1. A sign-off opens its
-   * paragraph or follows a sentence: under a short name-like line it is one more item of a list
-   * ("Samsung" / "LG" / "Sony", "Verizon" / "ATT", "Worst" / "Best").
+   * The first sign-off line among the last lines for which `fits` holds, or -1; a list's item
+   * ("Samsung" / "LG" / "Sony", "Verizon" / "ATT", "Worst" / "Best") is none (isListItemSignOff).
    */
   #signOffAt(fits: (index: number) => boolean): number {
     const kept = this.#kept;
     const nearEnd = Math.max(0, kept.length - MAX_SIGN_OFF_DISTANCE);
-    return kept.findIndex((line, index) => index >= nearEnd && SIGN_OFF.test(line) && !isListItemName(kept[index - 1] ?? '') && fits(index));
+    return kept.findIndex((line, index) => index >= nearEnd && SIGN_OFF.test(line) && !isListItemSignOff(kept, index) && fits(index));
   }
 
   /** `stock`: only a phone client's own line goes (machine mail). */
@@ -978,7 +1007,7 @@ function footerStart(lines: readonly string[]): number {
  * Where the quote of a block starting at `start` begins: the attribution, header block, marker and
  * rule lines right above it (thread-first cutting found the block itself).
  */
-export function quoteHeaderStart(lines: readonly string[], start: number): number {
+export function quoteHeaderStart(lines: readonly string[], start: number, answered: readonly string[] = []): number {
   const unquoted = (index: number) => (lines[index] ?? '').replace(/^[\s>]+/, '').trim();
   const marks = (index: number) => (/^[\s>]*/.exec(lines[index] ?? '')?.[0] ?? '').replace(/\s/g, '').length;
   const copyMarks = marks(start);
@@ -996,13 +1025,19 @@ export function quoteHeaderStart(lines: readonly string[], start: number): numbe
     const block = above - top + 1 >= MIN_HEADER_LINES || (above > top && isFromLine(unquoted(top)));
     return block && fits(top) ? top : undefined;
   };
-  /** A header block from `top` to the copy shows a mail's: a line with an address and a date line in it, or a rule or "Original Message" right above. */
+  /**
+   * A header block from `top` to the copy shows the answered mail's: a line names its sender or
+   * recipient (`answered`) and another carries a date with its year, or Outlook's underscore rule or
+   * an "Original Message" marker stands right above. A writer's own run ("Meeting: 7 Dec 2026 10:00" /
+   * "Contact: bob@example.com") names neither, and a typed underline ("Status" / "=====") is no mail's.
+   */
   const showsMailHeader = (top: number): boolean => {
     const block = Array.from({ length: start - top }, (_, offset) => unquoted(top + offset));
-    if (block.some((line) => ADDRESS.test(line)) && block.some((line) => DATE.test(line))) return true;
+    const naming = block.findIndex((line) => namesAddress(line, answered));
+    if (naming >= 0 && block.some((line, index) => index !== naming && DATE_WITH_YEAR.test(line))) return true;
     let over = top - 1;
     while (over >= 0 && unquoted(over) === '') over--;
-    return over >= 0 && (isRuleLine(unquoted(over)) || isOriginalMarker(unquoted(over)));
+    return over >= 0 && (OUTLOOK_RULE.test(unquoted(over)) || isOriginalMarker(unquoted(over)));
   };
   let from = start;
   for (;;) {
@@ -1021,7 +1056,7 @@ export function quoteHeaderStart(lines: readonly string[], start: number): numbe
     // unquoted lines above a `>` copy ("Host: db2" / "State: DOWN" / "Since: 10:05") are text. Only
     // the labels clients write (Outlook prefixes the copy, not its From:/Sent:/To:/Subject:) stand
     // without them, and so does an unmarked run in a language those lack (Malay, Georgian, Welsh…)
-    // that shows a mail's header: an address and a date, or a rule or "Original Message" right above.
+    // that shows the answered mail's header (showsMailHeader).
     if (from === start) {
       // The unmarked run first: the known labels alone would leave its unknown ones ("Ó:") above the cut.
       const top =
@@ -1043,6 +1078,23 @@ export function quoteHeaderStart(lines: readonly string[], start: number): numbe
     if (attribution === undefined) return from;
     from = attribution;
   }
+}
+
+/** Digits a phone number's address has at least, for a header line naming it by its number alone ("From: +44 7700 900840"). */
+const MIN_NUMBER_DIGITS = 7;
+
+/**
+ * Whether a header line names one of `addresses`: the address itself, or, for a phone's address
+ * (`447700900840@sms.example`), its number in any spacing, as a client shows the sender's name.
+ */
+function namesAddress(line: string, addresses: readonly string[]): boolean {
+  const lower = line.toLowerCase();
+  const digits = line.replace(/\D/g, '');
+  return addresses.some((address) => {
+    if (lower.includes(address.toLowerCase())) return true;
+    const number = address.slice(0, address.lastIndexOf('@')).replace(/^\+/, '');
+    return /^\d+$/.test(number) && number.length >= MIN_NUMBER_DIGITS && digits.includes(number);
+  });
 }
 
 /** A line of `>` marks and blanks alone: an empty quoted line, whatever its depth. */
@@ -1159,8 +1211,14 @@ export function isStrongAttribution(text: string): boolean {
   return (DATE.test(text) && (verb || address)) || (verb && address);
 }
 
+/**
+ * A From line: a From label with a sender, never a date or time alone. A notice's time window
+ * (Serbian's `Од: 07.12.2026 22:00` / `До: 08.12.2026 02:00` / `Тема: …`: "from" / "to" / "subject")
+ * wears a header block's labels, but no mail client writes a date for its sender.
+ */
 function isFromLine(line: string): boolean {
-  return FROM_LABELS.has((line.match(HEADER_LINE)?.[1] ?? '').toLowerCase());
+  const label = line.match(HEADER_LINE);
+  return FROM_LABELS.has((label?.[1] ?? '').toLowerCase()) && !DATE_TIME_ONLY.test(line.slice(label?.[0].length).trim());
 }
 
 /** The sender a From: line names: its value, or the address in its `<…>` ("John Smith <+442079460000>"). */
@@ -1310,7 +1368,7 @@ function isDeviceLine(bare: string, linked = false, stock = false): boolean {
   if (!stock && appositions.length === 1 && isAppNamed(withoutMarks(named)) && MAIL_APP_DESCRIPTION.test(appositions[0] ?? '')) return true;
   const owns = ownsDevice(compared);
   const names = namesDevice(compared);
-  if (stock ? !outlook && !(owns && names) : !owns && !names) return false;
+  if (stock ? !outlook && !(owns && names) && !STOCK_OBJECT.test(deviceObject(compared)) : !owns && !names) return false;
   return appositions.every((apposition) => NAMING_PHRASE.test(apposition));
 }
 
@@ -1333,6 +1391,18 @@ const OUTLOOK_GET_VERB = new RegExp(
     .join('|'),
   'iu',
 );
+/** A phone client's stock line's whole object: a phone's name, or a mail app's with its platform or not. */
+const STOCK_OBJECT = new RegExp(
+  `^(?:${anyOf(STOCK_DEVICE_PHONES)}|(?:${anyOf(STOCK_MAIL_APPS)})(?:\\s+(?:(?:on|for)\\s+)?(?:${anyOf(STOCK_MAIL_APP_PLATFORMS)}))?)[.!]?$`,
+  'iu',
+);
+
+/** What a device line names, between its opening and its closing ("Sent from Yahoo Mail on Android", "iPhoneから送信"). */
+function deviceObject(compared: string): string {
+  const opening = DEVICE_START.exec(compared)?.[0] ?? '';
+  return compared.slice(opening.length).replace(DEVICE_END, '').trim();
+}
+
 /** The link Outlook's mobile app puts after its line: "Get Outlook for Android<https://aka.ms/ghei36>". */
 const OUTLOOK_LINK = /https?:\/\/aka\.ms\//i;
 /** What a comma sets off in a device line: a name (a capital or a digit first), after an article ("an AT&T …") or not. */

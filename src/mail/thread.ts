@@ -23,9 +23,10 @@ interface Word {
  * The body lines without the quoted copy of one of `sent` (the bodies of the relay's mails the mail
  * answers) and what it was: from its attribution or header block on. A copy with `>` prefixes is
  * only that block (the text may go on below it, bottom-posted or inline); a copy without them is the
- * rest of the mail (top-posted). Undefined when no copy is found: the general rules decide.
+ * rest of the mail (top-posted). `answered`: the addresses of the relay's mail answered (its phone
+ * address), which a header block above the copy names. Undefined when no copy is found: the general rules decide.
  */
-export function cutSentCopy(lines: readonly string[], sent: readonly string[]): { lines: string[]; removal: Removal } | undefined {
+export function cutSentCopy(lines: readonly string[], sent: readonly string[], answered: readonly string[]): { lines: string[]; removal: Removal } | undefined {
   const words = lineWords(lines);
   let best: { start: number; end: number } | undefined;
   for (const body of sent) {
@@ -36,7 +37,7 @@ export function cutSentCopy(lines: readonly string[], sent: readonly string[]): 
   }
   if (!best) return undefined;
   const quoted = isQuoted(lines[best.start] ?? '');
-  const from = quoteHeaderStart(lines, best.start);
+  const from = quoteHeaderStart(lines, best.start, answered);
   const to = quoted ? best.end : lines.length - 1;
   return {
     lines: [...lines.slice(0, from), ...lines.slice(to + 1)],

@@ -829,6 +829,42 @@ export const DEVICE_LINE_NAMES = [
   'טלפון',
 ];
 /**
+ * The phones whose name alone, as a device line's whole object, is a phone client's stock line even
+ * without a possessive ("Sent from iPhone", "Отправлено с iPhone", "iPhoneから送信"): no machine
+ * sends an alert from one. Other names are an alert's own last line alone ("Sent from Pixel 7",
+ * "Envoyé depuis Windows"), and so is any of these with more words ("Sent from Android SMS Gateway").
+ */
+export const STOCK_DEVICE_PHONES = ['iPhone', 'iPad', 'Android'];
+/**
+ * Mail apps whose stock line names them alone or with a phone's platform ("Sent from Yahoo Mail on
+ * Android", "Sent from Proton Mail Android", "Sent from Outlook"). Apple's "Mail" alone is a word a
+ * machine's line uses too ("Sent from Mail"), so only Windows' "Mail for Windows" is one.
+ */
+export const STOCK_MAIL_APPS = [
+  'Yahoo Mail',
+  'Outlook',
+  'Mail for Windows',
+  'BlueMail',
+  'Proton Mail',
+  'ProtonMail',
+  'Gmail',
+  'AOL',
+  'AOL Mail',
+  'Spark',
+  'Edison Mail',
+  'Airmail',
+  'Fastmail',
+  'Thunderbird',
+  'K-9 Mail',
+  'FairEmail',
+  'TypeApp',
+  'Tuta',
+  'Tutanota',
+  'Samsung Email',
+];
+/** The platforms a mail app's stock line names after it, with "on" or "for" or not ("Yahoo Mail for iPhone"). */
+export const STOCK_MAIL_APP_PLATFORMS = ['iPhone', 'iPad', 'Android', 'iOS', 'Windows', 'Mac'];
+/**
  * Names of a phone that are a device line's only with the writer's possessive after them
  * (DEVICE_LINE_OWNERS_AFTER), as whole words: Indonesian's and Malay's "HP" (handphone), "Dikirim dari
  * HP saya". Alone it names HP's printers and servers: "Sent from HP LaserJet M607" ends a printer's alert.
@@ -888,6 +924,45 @@ export const DEVICE_LINE_NAME_FOLLOWERS = [
   'για',
 ];
 
+/**
+ * Thanks and the short closing words a writer puts above a sign-off ("Thanks" / "BR", "TIA" /
+ * "Regards", "Thanks Bob" / "Cheers", "OK" / "Best"), at a line's start: such a line is never a list's
+ * item, so the sign-off under it is one (src/mail/strip.ts, isListItemSignOff).
+ */
+export const THANKS_WORDS = [
+  'thanks',
+  'thank you',
+  'thankyou',
+  'thx',
+  'tia',
+  'many thanks',
+  'cheers',
+  'danke',
+  'vielen dank',
+  'besten dank',
+  'merci',
+  'dzięki',
+  'dziękuję',
+  'gracias',
+  'grazie',
+  'obrigado',
+  'obrigada',
+  'bedankt',
+  'dank je',
+  'dank u',
+  'tack',
+  'takk',
+  'tak',
+  'kiitos',
+  'köszönöm',
+  'děkuji',
+  'díky',
+  'спасибо',
+  'дякую',
+  'ok',
+  'okay',
+  'done',
+];
 /** Closing words that start a signature block (the name, title and company under them go too). */
 export const SIGN_OFFS = [
   'regards',

@@ -343,6 +343,11 @@ describe('where readMail reads better than simpleParser, on purpose', () => {
     const text = flowed(nested);
     assert.match(text, /\nThe cold room reads -18 C now\.\n\n-- \nBob\n/);
     assert.match(text, /\n- -----BEGIN PGP SIGNATURE-----\n/);
+    // Whitespace after an armor line that sealed.ts trims (a form feed, a vertical tab) leaves it an armor line here too.
+    for (const blank of ['\f', '\v', ' \t']) {
+      const signed = `-----BEGIN PGP SIGNED MESSAGE-----${blank}\nHash: SHA256\n\nThe cold room reads \n- -18 C now.\n-----BEGIN PGP SIGNATURE-----${blank}\nabc\n-----END PGP SIGNATURE-----\n`;
+      assert.match(flowed(signed), /\nThe cold room reads -18 C now\.\n/, JSON.stringify(blank));
+    }
   });
 
   test('valid UTF-8 and declared charsets are read as before', () => {

@@ -566,6 +566,27 @@ describe('stripText: list and notification footers', () => {
     assert.equal(removedBy(attributed, { reply: true }).text, 'Done.');
   });
 
+  it("keeps a notice's time window in a reply: a From label with a date or time alone is no sender", () => {
+    for (const notice of [
+      'Планирано одржавање сервера\n\nОд: 07.12.2026 22:00\nДо: 08.12.2026 02:00\nТема: надоградња базе\n\nСервис неће бити доступан.',
+      'Planirano održavanje servera\n\nOd: 07.12.2026 22:00\nDo: 08.12.2026 02:00\nTema: nadogradnja baze\n\nServis neće biti dostupan.',
+      'Одржување\nОд: 22:00\nДо: 02:00\nТема: база\nСервер: db1',
+    ]) {
+      assert.deepEqual(removedBy(notice, { reply: true }), { text: notice, reasons: [], quoteRemoved: false });
+    }
+  });
+
+  it("keeps a notice's own header labels in a reply when they date nothing with a year and name no address; a mail's header still ends the text", () => {
+    for (const notice of [
+      'Rhybudd\nOddi wrth: synhwyrydd 4\nAnfonwyd: 10:05\nPwnc: tymheredd uchel\nGwerth: -5 C',
+      'Xəbərdarlıq\nKimdən: sensor 4\nGöndərilib: 10:05\nMövzu: yüksək temperatur',
+    ]) {
+      assert.deepEqual(removedBy(notice, { reply: true }), { text: notice, reasons: [], quoteRemoved: false });
+    }
+    const welsh = 'Iawn, diolch.\n\nOddi wrth: Ana <ana@example.com>\nAnfonwyd: 20 Mawrth 2026 08:48\nPwnc: db1\n\nHen destun.';
+    assert.equal(removedBy(welsh, { reply: true }).text, 'Iawn, diolch.');
+  });
+
   it('cuts in a reply all below a rule of underscores that is no label lines: a header block in a language the labels lack, wrapped, spaced out, or old text alone', () => {
     const rule = '_'.repeat(32);
     const below = {
@@ -651,13 +672,33 @@ describe("stripText: machine mail's last line", () => {
       'Sent from Apple Xserve',
       'Sent from iPad kiosk 3',
       'Envoyé depuis Windows',
+      'Sent from iPhone test rig 2',
+      'Sent from Outlook add-in on SRV-MAIL01',
     ]) {
       assert.equal(strip(alert + last), alert + last, last);
     }
   });
 
   it("drops a phone client's stock line under Label: value lines typed on the phone", () => {
-    for (const last of ['Sent from my iPhone', 'Von meinem iPhone gesendet', 'Envoyé de mon iPhone', 'Get Outlook for Android<https://aka.ms/ghei36>']) {
+    for (const last of [
+      'Sent from my iPhone',
+      'Von meinem iPhone gesendet',
+      'Envoyé de mon iPhone',
+      'Get Outlook for Android<https://aka.ms/ghei36>',
+      // A phone's or mail app's name as the line's whole object, without a possessive.
+      'Sent from iPhone',
+      'Отправлено с iPhone',
+      'iPhoneから送信',
+      'Gesendet von iPhone',
+      'Sent from iPad',
+      'Sent from Android',
+      'Sent from Yahoo Mail on Android',
+      'Sent from Yahoo Mail for iPhone',
+      'Sent from Outlook',
+      'Sent from Mail for Windows',
+      'Sent from BlueMail',
+      'Sent from Proton Mail Android',
+    ]) {
       assert.equal(strip(alert + last), alert.trim(), last);
     }
   });
@@ -681,5 +722,34 @@ describe('stripText: a short sign-off among list items', () => {
     assert.equal(strip('Estimados, el servidor vuelve mañana.\n\nAtte.\nJuan Pérez\nSoporte TI'), 'Estimados, el servidor vuelve mañana.');
     assert.equal(strip('Palvelin on taas ylhäällä.\nVH\nMatti Virtanen\nIT-tuki'), 'Palvelin on taas ylhäällä.');
     assert.equal(strip('Ok, I will call the carrier\nRgds\nTom'), 'Ok, I will call the carrier');
+  });
+
+  it('keeps a list whose sign-off word is an item under a line announcing it or first under a question', () => {
+    for (const list of [
+      'Which TV should we order for room 4?\n\nLG\nSamsung\nSony',
+      'Ranking of the offers:\n\nBest\nAcme Ltd\nWorst\nGlobex',
+      'Which network?\nATT\nVerizon',
+      'Shortlist:\nLG\nSony',
+    ]) {
+      assert.equal(strip(list), list);
+    }
+  });
+
+  it("drops a closing of several words, and a sign-off under the writer's thanks, whatever the line above looks like", () => {
+    const signed: Array<[string, string]> = [
+      ['Can you restart db1?\n\nThanks\nBest regards\nJohn Smith\nHead of IT', 'Can you restart db1?\n\nThanks'],
+      ['Can you restart db1?\n\nThank You\nKind Regards\nJohn Smith', 'Can you restart db1?\n\nThank You'],
+      ['Kannst du db1 neu starten?\n\nDanke\nMit freundlichen Grüßen\nHans Müller\nIT-Leitung', 'Kannst du db1 neu starten?\n\nDanke'],
+      ['Kannst du db1 neu starten?\n\nVielen Dank\nViele Grüße\nHans Müller', 'Kannst du db1 neu starten?\n\nVielen Dank'],
+      ['Please call the carrier.\nOK\nBest regards\nAnna Smith', 'Please call the carrier.\nOK'],
+      ['Restarted db1\nDone\nRegards\nBob Jones', 'Restarted db1\nDone'],
+      ['Can you restart db1?\nAnna\nBest regards\nAnna Smith', 'Can you restart db1?\nAnna'],
+      ['Merci de redémarrer db1\n\nMerci\nCordialement\nJean Dupont', 'Merci de redémarrer db1\n\nMerci'],
+      ['Proszę o restart db1\n\nDzięki\nPozdrawiam\nJan Kowalski', 'Proszę o restart db1\n\nDzięki'],
+      ['Can you restart db1 ASAP\nThanks In Advance\nKind regards\nJohn Smith', 'Can you restart db1 ASAP\nThanks In Advance'],
+      ['Please restart db1\nThanks Bob\nCheers\nAlice Smith', 'Please restart db1\nThanks Bob'],
+      ['Restart db1 tonight\n\nTIA\nRegards\nAlice Smith\nIT Operations\n+44 20 7946 0000', 'Restart db1 tonight\n\nTIA'],
+    ];
+    for (const [text, sent] of signed) assert.equal(strip(text), sent, text);
   });
 });

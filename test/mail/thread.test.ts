@@ -117,4 +117,25 @@ describe("thread-first cutting keeps the writer's lines above the quoted reply m
     const { thread } = await answer(`Please check:\nHost: db2\nState: DOWN\nSince: 10:05\n\n${quoted()}`);
     assert.equal(thread.text, 'Please check:\nHost: db2\nState: DOWN\nSince: 10:05');
   });
+
+  test("the writer's own Label: value lines above a > copy stay, with an address, a date or a typed underline in them: only the answered mail's header names the relay's address", async () => {
+    const own = [
+      'Meeting: 7 Dec 2026 10:00\nRoom: B12\nContact: bob@example.com',
+      'Ok, here it is:\n\nMeeting: 7 Dec 2026 10:00\nRoom: B12\nContact: bob@example.com',
+      'Please check:\nHost: db2\nState: DOWN\nSince: 10:05\nOwner: ops@example.com',
+      'Fixed.\n\nUser: bob@example.com\nVersion: 2.14\nTicket: INC-443',
+      'Backup report\n-------------\nHost: db2\nState: FAILED\nJob: nightly',
+      'Status\n==========\nHost: db2\nState: DOWN\nSince: 10:05',
+    ];
+    for (const text of own) {
+      const { thread, general } = await answer(`${text}\n\n${quoted()}`);
+      assert.equal(thread.text, text);
+      assert.equal(general.text, thread.text, text);
+    }
+    // The relay's number without its address, as Outlook shows a sender by name, names it too.
+    const { thread } = await answer(
+      `Ok, I am coming.\n\nDaripada: +44 7700 900840\nDihantar: Sabtu, 5 Disember 2026 6:20 PG\nKepada: Alice\nSubjek: ${subject}\n\n${quoted()}`,
+    );
+    assert.equal(thread.text, 'Ok, I am coming.');
+  });
 });
