@@ -320,10 +320,12 @@ export class InboundService {
     if (optedOut !== undefined && moved !== undefined) {
       // A user's own gateway account's opt-outs are that account's, not the relay's: RCPT would refuse every sender (as dispatch keeps them).
       if (account === undefined) {
-        // Dated when the gateway says it happened, else at the report's arrival (a Twilio callback: Twilio checks opt-outs
-        // when it dequeues the SMS, which may be hours after the send), and never before the SMS was sent: a refusal comes
-        // after its send. An opt-out dated at or before the number's last START does not count.
-        const opted = { number: report.number, code: optedOut.code, at: Math.max(optedOut.at ?? receivedAt, moved.sentAt ?? 0) };
+        // Dated when the gateway says it happened, else when its SMS was sent (a Twilio callback carries no time), and
+        // never before that send: a refusal comes after its send. An opt-out dated at or before the number's last START
+        // does not count. Not the report's arrival: a refusal of an SMS sent before a START, reported after it, would
+        // opt out for good a phone just told it is subscribed again (RCPT refuses its every mail, so nothing is sent to
+        // show otherwise), where a missed later STOP mends itself: the next send's refusal is dated after the START.
+        const opted = { number: report.number, code: optedOut.code, at: Math.max(optedOut.at ?? moved.sentAt ?? receivedAt, moved.sentAt ?? 0) };
         await recordGatewayOptOut(this.#options.store, opted, this.#options.logger, 'inbound', { providerId: report.providerId });
       } else {
         this.#options.logger.info(

@@ -178,7 +178,7 @@ export function parseReport(request: InboundRequest): InboundParse<StatusReport>
     effect === 'alert'
       ? { accountWide: true as const, fix: known?.remedy }
       : effect === 'opt-out'
-        ? { optedOut: { code: `${CODE_PREFIX}${failedWith}`, at: undefined } } // A callback carries no time of its own: its arrival dates it.
+        ? { optedOut: { code: `${CODE_PREFIX}${failedWith}`, at: undefined } } // A callback carries no time of its own: its SMS's send dates it.
         : {};
   return { ok: true, items: [{ providerId, number, code: failedWith ?? status.code, state: status.state, said, ...blames }] };
 }

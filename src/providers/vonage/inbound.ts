@@ -162,15 +162,12 @@ export function parseReport(request: InboundRequest): InboundParse<StatusReport>
 }
 
 /**
- * A `message-timestamp` names a whole second: what happened in it may have happened up to its last millisecond, so an
- * opt-out it dates is read as at the end of that second (a START texted earlier in the same second came before it).
+ * When Vonage says it had the receipt (`message-timestamp`: it started pushing it then, in whole seconds); undefined in
+ * another form. An SMS sent after a START and refused in the same second is still dated after the START: never before its send.
  */
-const LAST_MS_OF_SECOND = 999;
-
-/** The latest moment Vonage says it had the receipt (`message-timestamp`: it started pushing it then); undefined in another form. */
 function reportedAt(fields: Fields): number | undefined {
   const at = readWallTime(fields.get('message-timestamp') ?? '', VONAGE_TIMESTAMP, VONAGE_TIME_ZONE);
-  return at === undefined ? undefined : Date.parse(at) + LAST_MS_OF_SECOND;
+  return at === undefined ? undefined : Date.parse(at);
 }
 
 /**
