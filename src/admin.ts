@@ -5,9 +5,7 @@
  * JSON lines where a script will read them.
  */
 import { settingsDiffering } from './cluster/settings.ts';
-import { type Config, configuredPlugins, DURATION_SETTINGS } from './config/load.ts';
-import { keywordLines } from './config/keywords.ts';
-import { composeRegistry, type ProviderRegistry } from './providers/registry.ts';
+import { type Config, DURATION_SETTINGS } from './config/load.ts';
 import type { GatewayAccount } from './config/routes.ts';
 import { maskedSecrets } from './config/secrets.ts';
 import { isStoreFailure, storeFailureReason } from './errors.ts';
@@ -89,14 +87,8 @@ export interface NoStoreYet {
  * read when it cannot be reached): its line says so, and `unreachable` is told; nor does one of an older
  * schema (what to check before upgrading): its line says `start` will upgrade it.
  */
-export async function configCheck(
-  config: Config,
-  store: Store | OlderStore | NoStoreYet,
-  unreachable: () => void = () => undefined,
-  registry: Pick<ProviderRegistry, 'get'> = composeRegistry(),
-): Promise<string> {
-  // After the settings as written, what they mean for keywords: which lists each provider's SMS is read by.
-  const shown = [JSON.stringify(masked(asWritten(config)), null, 2), ...keywordLines(config.policy, configuredPlugins(config, registry))].join('\n');
+export async function configCheck(config: Config, store: Store | OlderStore | NoStoreYet, unreachable: () => void = () => undefined): Promise<string> {
+  const shown = JSON.stringify(masked(asWritten(config)), null, 2);
   if ('olderSchema' in store) return `${shown}\n${upgradeAhead(store.olderSchema)}`;
   // A new installation's configuration is checked before its first start, which creates the store.
   if ('noStoreIn' in store) return `${shown}\nstore: none yet in ${store.noStoreIn}; \`smsrelay start\` creates it`;

@@ -27,7 +27,8 @@ import {
   status,
   UsageError,
 } from './admin.ts';
-import { changedSettings, type Config, ConfigError, describeSetting, type LoadedConfig, loadConfig } from './config/load.ts';
+import { keywordLines } from './config/keywords.ts';
+import { changedSettings, type Config, ConfigError, configuredPlugins, describeSetting, type LoadedConfig, loadConfig } from './config/load.ts';
 import {
   BackupTargetError,
   type BackupTargetFailure,
@@ -497,8 +498,16 @@ function usage(reason: string): void {
  * `start` would refuse beside the relays running on it (a Maildir among several), read whatever its schema.
  */
 async function checkConfig(store: Store | OlderStore | NoStoreYet, config: Config, warnings: readonly string[]): Promise<string> {
-  // What start would log as warnings (an old setting's name, an unknown variable), on stderr beside the check.
+  // What start would log as warnings (an old setting's name, an unknown variable), on stderr beside the check, and what
+  // the settings mean for keywords (the lists each provider's SMS is read by): stdout stays a configuration to copy back.
   for (const warning of warnings) console.error(`smsrelay: config: ${warning}`);
+  const { composeRegistry } = await import('./providers/registry.ts');
+  const plugins = configuredPlugins(config, composeRegistry());
+  // Only where a list is set or a provider's gateway has its own: otherwise every SMS is read by the relay's lists.
+  const { stopKeywords, startKeywords } = config.policy;
+  if (stopKeywords !== undefined || startKeywords !== undefined || plugins.some((plugin) => plugin.keywords)) {
+    for (const line of keywordLines(config.policy, plugins)) console.error(`smsrelay: ${line}`);
+  }
   let reachable = true;
   const checked = await configCheck(config, store, () => {
     reachable = false;

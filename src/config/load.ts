@@ -240,7 +240,8 @@ export function loadConfig(
     );
   }
   // Only a token that travels in a URL is read otherwise: one in a header (inbound.webhookTokenHeader) is taken as written.
-  const inUrl = configuredPlugins(config, registry)
+  const plugins = configuredPlugins(config, registry);
+  const inUrl = plugins
     .filter((plugin) => receivesWebhooks(plugin) && !(plugin.tokenInHeader && config.inbound.webhookTokenHeader !== undefined))
     .map((plugin) => plugin.name);
   for (const key of ['webhookToken', 'previousWebhookToken'] as const) {
@@ -251,7 +252,7 @@ export function loadConfig(
       );
     }
   }
-  warnings.push(...keywordGaps(config.policy, configuredPlugins(config, registry), (setting) => describe(['policy', setting])));
+  warnings.push(...keywordGaps(config.policy, plugins, (setting) => describe(['policy', setting])));
   checkSimulatorNetworks(config, registry, problems, describe);
   if (problems.length > 0) throw new ConfigError(problems);
   return { config: deepFreeze(config), warnings };
@@ -316,12 +317,12 @@ function checkSimulatorNetworks(config: Config, registry: ProviderRegistry, prob
   );
 }
 
-/** The accounts that send: those the routes name, each provider once; without routes, the gateway's. */
 /** The plug-ins of the providers the gateway settings name, each once. */
 export function configuredPlugins(config: Pick<Config, 'gateway'>, registry: Pick<ProviderRegistry, 'get'>): ProviderPlugin[] {
   return [...new Set(accountsOf(config).map((account) => registry.get(account.provider)))];
 }
 
+/** The accounts that send: those the routes name, each provider once; without routes, the gateway's. */
 export function accountsOf(config: Pick<Config, 'gateway'>): GatewayAccount[] {
   const { routes } = config.gateway;
   if (!routes) return [config.gateway];

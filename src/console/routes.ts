@@ -20,7 +20,8 @@ import {
   UUID,
   type Wording,
 } from '../admin.ts';
-import { type Config, testSender } from '../config/load.ts';
+import { keywordLines } from '../config/keywords.ts';
+import { type Config, configuredPlugins, testSender } from '../config/load.ts';
 import { failureLogFields, isStoreFailure, RelayError } from '../errors.ts';
 import { misdirected, servedHostNames } from '../http/hosts.ts';
 import { allowedMethods, clientRefusal } from '../http/server.ts';
@@ -612,7 +613,8 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
       scope.get('/settings', async (request: ConsoleRequest, reply) =>
         page(reply, 'settings', request.console, {
           title: 'Settings',
-          settings: await configCheck(config, store, undefined, options.registry),
+          // After the settings, what they mean for keywords: which lists each provider's SMS is read by.
+          settings: [await configCheck(config, store), ...keywordLines(config.policy, configuredPlugins(config, options.registry))].join('\n'),
           actions: await consoleStore.recentActions(PAGE_SIZE),
         }),
       );
