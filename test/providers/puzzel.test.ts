@@ -261,22 +261,75 @@ describe('Puzzel adapter: requests', () => {
     }
   });
 
-  it("finds an entry without a reference by its position only when it names the message's number, in any form Puzzel writes it", async () => {
+  it('takes the one entry of a one-message request as its own, in whatever form Puzzel writes the number', async () => {
     const answerNaming = (recipient: string) => () => ({
       status: 200,
-      body: JSON.stringify({ messageStatus: [{ statusCode: 1, recipient, messageId: 'wrong1', sequenceIndex: 1 }] }),
+      body: JSON.stringify({ messageStatus: [{ statusCode: 1, recipient, messageId: 'm1', sequenceIndex: 1 }] }),
+    });
+    const cases: Array<[string, string]> = [
+      ['+447700900123', '+447700900123'],
+      ['+447700900123', '447700900123'],
+      ['+447700900123', '00447700900123'],
+      ['+447700900123', '07700900123'],
+      ['+447700900123', '+44 (0)7700 900123'],
+      ['+447700900123', '+4407700900123'],
+      ['+447700900123', 'tel:+447700900123'],
+      ['+447700900123', '44.7700.900123'],
+      // Renormalised in ways no reading foresees: Russia's trunk 8, Argentina's mobile 9 dropped, Mexico's 1 dropped.
+      ['+79123456789', '89123456789'],
+      ['+5491123456789', '+541123456789'],
+      ['+5215512345678', '+525512345678'],
+      // Even a number that is not the one sent: nothing in the request is evidence it is another message's.
+      ['+447700900123', '+4700000000'],
+    ];
+    try {
+      for (const [number, recipient] of cases) {
+        server.respond = answerNaming(recipient);
+        const result = await withGateway(gatewayOptions({ endpoints: [server.url] }), (gateway) => gateway.send({ ...SUBMISSION, recipients: [number] }, 0));
+        assert.deepEqual(result, { kind: 'answered', results: [{ number, code: 'PUZZEL:1', providerId: 'm1' }] }, recipient);
+      }
+    } finally {
+      server.respond = okAnswer;
+    }
+  });
+
+  it("leaves an entry without a reference found by position to the message it names when that is another of the request's", async () => {
+    const recipients = ['+447700900123', '+447700900456', '+447700900789'];
+    const answer = (entries: Array<[string, string]>) => () => ({
+      status: 200,
+      body: JSON.stringify({
+        messageStatus: entries.map(([recipient, messageId], index) => ({ statusCode: 1, recipient, messageId, sequenceIndex: index + 1 })),
+      }),
     });
     try {
-      server.respond = answerNaming('+4700000000');
-      const other = await withGateway(gatewayOptions({ endpoints: [server.url] }), (gateway) => gateway.send(SUBMISSION, 0));
-      assert.deepEqual(other, { kind: 'answered', results: [{ number: '+447700900123', code: 'MISSING_RESULT' }] });
+      // The first two entries swapped (each names the other message's number); the third names its own in a form of Puzzel's.
+      server.respond = answer([
+        ['07700900456', 'b'],
+        ['+447700900123', 'a'],
+        ['+44 (0)7700 900789', 'c'],
+      ]);
+      const swapped = await withGateway(gatewayOptions({ endpoints: [server.url] }), (gateway) => gateway.send({ ...SUBMISSION, recipients }, 0));
+      assert.deepEqual(swapped, {
+        kind: 'answered',
+        results: [
+          { number: '+447700900123', code: 'MISSING_RESULT' },
+          { number: '+447700900456', code: 'MISSING_RESULT' },
+          { number: '+447700900789', code: 'PUZZEL:1', providerId: 'c' },
+        ],
+      });
       // Retried on the same host as any message an answer leaves out, counted as a possible duplicate.
-      assert.equal(classifyRecipient(other, '+447700900123').action, 'ambiguous');
-      for (const recipient of ['+447700900123', '447700900123', '00447700900123', '07700900123']) {
-        server.respond = answerNaming(recipient);
-        const same = await withGateway(gatewayOptions({ endpoints: [server.url] }), (gateway) => gateway.send(SUBMISSION, 0));
-        assert.deepEqual(same, { kind: 'answered', results: [{ number: '+447700900123', code: 'PUZZEL:1', providerId: 'wrong1' }] }, recipient);
-      }
+      assert.equal(classifyRecipient(swapped, '+447700900123').action, 'ambiguous');
+      // A number matching none of the request's is no evidence: each entry is its position's message's.
+      server.respond = answer([
+        ['+541123456789', 'a'],
+        ['+447700900456', 'b'],
+        ['+4700000000', 'c'],
+      ]);
+      const unknown = await withGateway(gatewayOptions({ endpoints: [server.url] }), (gateway) => gateway.send({ ...SUBMISSION, recipients }, 0));
+      assert.deepEqual(
+        unknown.kind === 'answered' && unknown.results.map((result) => [result.number, result.code, result.providerId]),
+        recipients.map((number, index) => [number, 'PUZZEL:1', 'abc'[index]]),
+      );
     } finally {
       server.respond = okAnswer;
     }
