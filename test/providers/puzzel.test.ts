@@ -236,25 +236,40 @@ describe('Puzzel adapter: requests', () => {
     }
   });
 
-  it('takes the entry saying Puzzel took the message with an id over another entry for it, whichever comes first', async () => {
-    for (const order of [
-      [5, 1],
-      [1, 5],
-    ]) {
+  it('takes the entry saying Puzzel took the message over another entry for it, whichever comes first; an id chooses between two taken', async () => {
+    type Entry = [statusCode: number, messageId?: string];
+    const cases: Array<[Entry[], { code: string; providerId?: string; detail: string }]> = [
+      [[[5], [1, 'dup2']], { code: 'PUZZEL:1', providerId: 'dup2', detail: 'OK' }],
+      [[[1, 'dup2'], [5]], { code: 'PUZZEL:1', providerId: 'dup2', detail: 'OK' }],
+      // Taken without an id is still taken (the outcome rules' withoutId): it wins over a refusal carrying one.
+      [[[5], [1]], { code: 'PUZZEL:1', detail: 'OK' }],
+      [[[5, 'r1'], [24]], { code: 'PUZZEL:24', detail: 'QUOTA_EXCEEDED' }],
+      [[[5], [25]], { code: 'PUZZEL:25', detail: 'Duplicate message' }],
+      [[[1], [1, 'id2']], { code: 'PUZZEL:1', providerId: 'id2', detail: 'OK' }],
+      [
+        [
+          [1, 'id1'],
+          [1, 'id2'],
+        ],
+        { code: 'PUZZEL:1', providerId: 'id1', detail: 'OK' },
+      ],
+    ];
+    const MESSAGES: Record<number, string> = { 1: 'OK', 5: 'Syntax error', 24: 'QUOTA_EXCEEDED', 25: 'Duplicate message' };
+    for (const [entries, expected] of cases) {
       server.respond = (request) => {
         const [message] = (JSON.parse(request.body) as { message: Array<{ clientReference: string }> }).message;
-        const entry = (statusCode: number) => ({
+        const messageStatus = entries.map(([statusCode, messageId]) => ({
           statusCode,
-          statusMessage: statusCode === 1 ? 'OK' : 'Syntax error',
+          statusMessage: MESSAGES[statusCode],
           clientReference: message?.clientReference,
-          ...(statusCode === 1 ? { messageId: 'dup2' } : {}),
+          ...(messageId === undefined ? {} : { messageId }),
           sequenceIndex: 1,
-        });
-        return { status: 200, body: JSON.stringify({ messageStatus: order.map(entry) }) };
+        }));
+        return { status: 200, body: JSON.stringify({ messageStatus }) };
       };
       try {
         const result = await withGateway(gatewayOptions({ endpoints: [server.url] }), (gateway) => gateway.send(SUBMISSION, 0));
-        assert.deepEqual(result, { kind: 'answered', results: [{ number: '+447700900123', code: 'PUZZEL:1', providerId: 'dup2', detail: 'OK' }] }, `${order}`);
+        assert.deepEqual(result, { kind: 'answered', results: [{ number: '+447700900123', ...expected }] }, JSON.stringify(entries));
       } finally {
         server.respond = okAnswer;
       }

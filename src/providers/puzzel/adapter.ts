@@ -291,15 +291,16 @@ function readMessageStatus(entry: unknown): MessageStatus | undefined {
  * result (`MISSING_RESULT`, retried on the same host). Never found by `recipient` alone, nor refused for a
  * `recipient` that matches no message: Puzzel renormalises numbers in ways no reading foresees (a
  * trunk 8, a mobile 9 dropped), so only another message's number is evidence of a mix-up.
- * Of several entries for one message, the first saying Puzzel took it with an id wins: the gateway
- * has the SMS, so bouncing it on the other entry would report a refusal of an SMS on its way.
+ * Of several entries for one message, the first saying Puzzel took it wins (TAKEN_STATUSES, with or without an
+ * id, as the outcome rules read them): the gateway has the SMS, so bouncing it on the other entry would report
+ * a refusal of an SMS on its way. Between two taken entries, the first with a messageId (its reports' key).
  */
 function correlate(statuses: readonly MessageStatus[], messages: readonly OutgoingMessage[], logger: Logger): SubmissionResult {
   const byReference = new Map<string, MessageStatus>();
   const bySequence = new Map<number, MessageStatus>();
   const keep = <K>(map: Map<K, MessageStatus>, key: K, status: MessageStatus) => {
     const kept = map.get(key);
-    if (kept === undefined || (!takenWithId(kept) && takenWithId(status))) map.set(key, status);
+    if (kept === undefined || rank(status) > rank(kept)) map.set(key, status);
   };
   for (const status of statuses) {
     if (status.clientReference !== undefined) keep(byReference, status.clientReference, status);
@@ -332,8 +333,10 @@ function correlate(statuses: readonly MessageStatus[], messages: readonly Outgoi
   return { kind: 'answered', results };
 }
 
-function takenWithId(status: MessageStatus): boolean {
-  return TAKEN_STATUSES.has(status.statusCode) && status.messageId !== undefined;
+/** How much an entry says of its message (correlate): taken outranks anything else, an id only breaks a tie between taken ones. */
+function rank(status: MessageStatus): number {
+  if (!TAKEN_STATUSES.has(status.statusCode)) return 0;
+  return status.messageId === undefined ? 1 : 2;
 }
 
 /** Whether an entry found by position names a different message of the request, and not this one (correlate). */
