@@ -85,7 +85,7 @@ interface Outcomes {
   readonly outcomes: readonly SmsOutcome[];
   readonly mail: readonly NewOutgoingMail[];
   /**
-   * Each SMS's line (deferred, failed, expired), by its id: told once the store has it, as this relay's outcome,
+   * Each SMS's line (deferred, failed, expired, or sent but held by the gateway), by its id: told once the store has it, as this relay's outcome,
    * or as a late answer when another relay took the SMS over meanwhile (its outcome is that relay's); or, when the
    * stop could not record it, as not recorded.
    */
@@ -827,9 +827,9 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
         reported.relayed.push(outcome.providerId ? { ...recipient, gatewayId: outcome.providerId } : recipient);
         const { heldAtGateway } = classified;
         if (heldAtGateway !== undefined) {
-          lines.set(sms.id, () =>
+          lines.set(sms.id, (told) =>
             log.warn(
-              { to, code: maskNumbersIn(classified.code), ...said },
+              { to, code: maskNumbersIn(classified.code), ...said, ...toldFields(told) },
               `dispatch: SMS taken but held by the gateway: ${classified.reason}; ${heldAtGateway}`,
             ),
           );

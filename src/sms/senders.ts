@@ -58,7 +58,10 @@ export function readSender(value: unknown): string | undefined {
 /**
  * How a number is written: `international` when with `+` or the `00` international prefix
  * (INTERNATIONAL_PREFIX, PREFIX_AFTER_PLUS), and what follows them (`digits`, the whole value when neither).
- * The one reading of `00` wherever the relay meets a number written by someone else: senders, sender ids.
+ * The one reading of `00` wherever the relay meets a number written by someone else: senders (readSender), sender
+ * ids (the allow-list, src/policy/senders.ts; Puzzel's originator and SMPP's source_addr, so that the allow-list and
+ * the gateway read an id alike) and the recipient Puzzel writes back. IntelliSoftware's answer drops a `00` before
+ * any digits: a wire format of its own, where `00` can only be the prefix of a number the relay sent.
  */
 export function writtenNumber(given: string): { readonly international: boolean; readonly digits: string } {
   const plus = given.startsWith('+');

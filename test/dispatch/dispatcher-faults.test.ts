@@ -3,13 +3,17 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
 import { Dispatcher } from '../../src/dispatch/dispatcher.ts';
+import { outcomeClassifier } from '../../src/dispatch/outcomes.ts';
+import { type DispatchRouting, singleProvider } from '../../src/dispatch/routing.ts';
 import { RELAY_STALL_MS } from '../../src/dispatch/silence.ts';
 import { Metrics } from '../../src/metrics.ts';
 import { lateAnswerLine } from '../../src/owed-outcomes.ts';
+import { puzzelPlugin } from '../../src/providers/puzzel/index.ts';
 import { openThreadedStore } from '../../src/store/threaded.ts';
 import type { Store } from '../../src/store/types.ts';
-import { simulatorRoute, TEST_DISPATCH_POLICY } from '../helpers/gateway.ts';
+import { simulatorRoute, TEST_DISPATCH_POLICY, TEST_GATEWAY_SETTINGS } from '../helpers/gateway.ts';
 import { captureLog } from '../helpers/log-lines.ts';
+import { ReplayServer } from '../helpers/replay-server.ts';
 import { gatewayYaml, killSpawnedRelays, relayEnvironment, removeDir, spawnRelay, startSimulator, startTestRelay, tempDir, waitFor } from '../helpers/relay.ts';
 import { queuedId, sendMail } from '../helpers/smtp.ts';
 import { mail, storeFile } from '../helpers/store.ts';
@@ -47,7 +51,8 @@ interface Harness {
   accept(number: string): Promise<string>;
 }
 
-async function harness(responseTimeoutMs = 60_000): Promise<Harness> {
+/** A dispatcher on a real store file, sending through `route` (by default IntelliSoftware's simulator's). */
+async function harness(responseTimeoutMs = 60_000, route?: DispatchRouting): Promise<Harness> {
   const file = storeFile();
   const store = await openThreadedStore({ file, busyTimeoutMs: BUSY_TIMEOUT_MS });
   cleanups.push(() => store.close());
@@ -61,7 +66,7 @@ async function harness(responseTimeoutMs = 60_000): Promise<Harness> {
   const metrics = new Metrics(store);
   const dispatcher = new Dispatcher({
     store,
-    routing,
+    routing: route ?? routing,
     logger,
     owner: 'test-owner',
     maxConcurrentRequests: 4,
@@ -216,6 +221,51 @@ describe('an outcome the store cannot take (issue #13 item 3)', () => {
       told.map((line) => [line.recorded, line.owedMs, 'retryInMs' in line]),
       [[false, 2_000, false]],
     );
+  });
+
+  test('the line of an SMS the gateway took but holds is told like the others: when its owed outcome is written, with how long it was owed', async () => {
+    // Puzzel's statusCode 24 (held until approved there), from a stand-in that answers once the store is locked.
+    const puzzel = new ReplayServer({ contentType: 'application/json' });
+    await puzzel.start();
+    cleanups.push(() => puzzel.close());
+    let answer = () => {};
+    const answered = new Promise<void>((resolve) => {
+      answer = resolve;
+    });
+    puzzel.respond = async (request) => {
+      await answered;
+      const [message] = (JSON.parse(request.body) as { message: Array<{ clientReference: string }> }).message;
+      const held = { statusCode: 24, statusMessage: 'QUOTA_EXCEEDED', clientReference: message?.clientReference, messageId: 'm1', sequenceIndex: 1 };
+      return { status: 200, body: JSON.stringify({ messageStatus: [held] }) };
+    };
+    const gateway = puzzelPlugin.createGateway({
+      ...TEST_GATEWAY_SETTINGS,
+      endpoints: [puzzel.url],
+      username: 'acme',
+      password: 'secret',
+      accountId: '1000',
+      sessions: false,
+    });
+    cleanups.push(() => gateway.close());
+    const h = await harness(60_000, singleProvider({ name: 'puzzel', gateway, outcomes: outcomeClassifier(puzzelPlugin.outcomeRules), sessions: false }));
+    h.dispatcher.start();
+    await h.accept('+447700900307');
+    await waitFor('the request in flight', () => puzzel.requests.length === 1, 3_000);
+    const lock = lockWrites(h.file);
+    answer();
+    await waitFor('the outcome owed', () => logged(h.lines, /could not record/).length > 0, 3_000);
+    assert.deepEqual(logged(h.lines, /^dispatch: SMS taken but held/), [], 'not told before the store has it');
+    h.clock.now += 2_000;
+    lock.release();
+    const [held] = await waitFor(
+      'the line told',
+      () => {
+        const found = logged(h.lines, /^dispatch: SMS taken but held/);
+        return found.length > 0 && found;
+      },
+      3_000,
+    );
+    assert.deepEqual([held?.level, held?.owedMs, held?.recorded], ['warn', 2_000, undefined]);
   });
 
   test('if the relay dies while it owes the outcome, the next start sends the SMS again and counts it', async () => {

@@ -236,47 +236,115 @@ describe('Puzzel adapter: requests', () => {
     }
   });
 
-  it('takes the entry saying Puzzel took the message with an id over another entry for it, whichever comes first', async () => {
-    for (const order of [
-      [5, 1],
-      [1, 5],
-    ]) {
+  it('takes the entry saying Puzzel took the message over another entry for it, whichever comes first; an id chooses between two taken', async () => {
+    type Entry = [statusCode: number, messageId?: string];
+    const cases: Array<[Entry[], { code: string; providerId?: string; detail: string }]> = [
+      [[[5], [1, 'dup2']], { code: 'PUZZEL:1', providerId: 'dup2', detail: 'OK' }],
+      [[[1, 'dup2'], [5]], { code: 'PUZZEL:1', providerId: 'dup2', detail: 'OK' }],
+      // Taken without an id is still taken (the outcome rules' withoutId): it wins over a refusal carrying one.
+      [[[5], [1]], { code: 'PUZZEL:1', detail: 'OK' }],
+      [[[5, 'r1'], [24]], { code: 'PUZZEL:24', detail: 'QUOTA_EXCEEDED' }],
+      [[[5], [25]], { code: 'PUZZEL:25', detail: 'Duplicate message' }],
+      [[[1], [1, 'id2']], { code: 'PUZZEL:1', providerId: 'id2', detail: 'OK' }],
+      [
+        [
+          [1, 'id1'],
+          [1, 'id2'],
+        ],
+        { code: 'PUZZEL:1', providerId: 'id1', detail: 'OK' },
+      ],
+    ];
+    const MESSAGES: Record<number, string> = { 1: 'OK', 5: 'Syntax error', 24: 'QUOTA_EXCEEDED', 25: 'Duplicate message' };
+    for (const [entries, expected] of cases) {
       server.respond = (request) => {
         const [message] = (JSON.parse(request.body) as { message: Array<{ clientReference: string }> }).message;
-        const entry = (statusCode: number) => ({
+        const messageStatus = entries.map(([statusCode, messageId]) => ({
           statusCode,
-          statusMessage: statusCode === 1 ? 'OK' : 'Syntax error',
+          statusMessage: MESSAGES[statusCode],
           clientReference: message?.clientReference,
-          ...(statusCode === 1 ? { messageId: 'dup2' } : {}),
+          ...(messageId === undefined ? {} : { messageId }),
           sequenceIndex: 1,
-        });
-        return { status: 200, body: JSON.stringify({ messageStatus: order.map(entry) }) };
+        }));
+        return { status: 200, body: JSON.stringify({ messageStatus }) };
       };
       try {
         const result = await withGateway(gatewayOptions({ endpoints: [server.url] }), (gateway) => gateway.send(SUBMISSION, 0));
-        assert.deepEqual(result, { kind: 'answered', results: [{ number: '+447700900123', code: 'PUZZEL:1', providerId: 'dup2', detail: 'OK' }] }, `${order}`);
+        assert.deepEqual(result, { kind: 'answered', results: [{ number: '+447700900123', ...expected }] }, JSON.stringify(entries));
       } finally {
         server.respond = okAnswer;
       }
     }
   });
 
-  it("finds an entry without a reference by its position only when it names the message's number, in any form Puzzel writes it", async () => {
+  it('takes the one entry of a one-message request as its own, in whatever form Puzzel writes the number', async () => {
     const answerNaming = (recipient: string) => () => ({
       status: 200,
-      body: JSON.stringify({ messageStatus: [{ statusCode: 1, recipient, messageId: 'wrong1', sequenceIndex: 1 }] }),
+      body: JSON.stringify({ messageStatus: [{ statusCode: 1, recipient, messageId: 'm1', sequenceIndex: 1 }] }),
+    });
+    const cases: Array<[string, string]> = [
+      ['+447700900123', '+447700900123'],
+      ['+447700900123', '447700900123'],
+      ['+447700900123', '00447700900123'],
+      ['+447700900123', '07700900123'],
+      ['+447700900123', '+44 (0)7700 900123'],
+      ['+447700900123', '+4407700900123'],
+      ['+447700900123', 'tel:+447700900123'],
+      ['+447700900123', '44.7700.900123'],
+      // Renormalised in ways no reading foresees: Russia's trunk 8, Argentina's mobile 9 dropped, Mexico's 1 dropped.
+      ['+79123456789', '89123456789'],
+      ['+5491123456789', '+541123456789'],
+      ['+5215512345678', '+525512345678'],
+      // Even a number that is not the one sent: nothing in the request is evidence it is another message's.
+      ['+447700900123', '+4700000000'],
+    ];
+    try {
+      for (const [number, recipient] of cases) {
+        server.respond = answerNaming(recipient);
+        const result = await withGateway(gatewayOptions({ endpoints: [server.url] }), (gateway) => gateway.send({ ...SUBMISSION, recipients: [number] }, 0));
+        assert.deepEqual(result, { kind: 'answered', results: [{ number, code: 'PUZZEL:1', providerId: 'm1' }] }, recipient);
+      }
+    } finally {
+      server.respond = okAnswer;
+    }
+  });
+
+  it("leaves an entry without a reference found by position to the message it names when that is another of the request's", async () => {
+    const recipients = ['+447700900123', '+447700900456', '+447700900789'];
+    const answer = (entries: Array<[string, string]>) => () => ({
+      status: 200,
+      body: JSON.stringify({
+        messageStatus: entries.map(([recipient, messageId], index) => ({ statusCode: 1, recipient, messageId, sequenceIndex: index + 1 })),
+      }),
     });
     try {
-      server.respond = answerNaming('+4700000000');
-      const other = await withGateway(gatewayOptions({ endpoints: [server.url] }), (gateway) => gateway.send(SUBMISSION, 0));
-      assert.deepEqual(other, { kind: 'answered', results: [{ number: '+447700900123', code: 'MISSING_RESULT' }] });
+      // The first two entries swapped (each names the other message's number); the third names its own in a form of Puzzel's.
+      server.respond = answer([
+        ['07700900456', 'b'],
+        ['+447700900123', 'a'],
+        ['+44 (0)7700 900789', 'c'],
+      ]);
+      const swapped = await withGateway(gatewayOptions({ endpoints: [server.url] }), (gateway) => gateway.send({ ...SUBMISSION, recipients }, 0));
+      assert.deepEqual(swapped, {
+        kind: 'answered',
+        results: [
+          { number: '+447700900123', code: 'MISSING_RESULT' },
+          { number: '+447700900456', code: 'MISSING_RESULT' },
+          { number: '+447700900789', code: 'PUZZEL:1', providerId: 'c' },
+        ],
+      });
       // Retried on the same host as any message an answer leaves out, counted as a possible duplicate.
-      assert.equal(classifyRecipient(other, '+447700900123').action, 'ambiguous');
-      for (const recipient of ['+447700900123', '447700900123', '00447700900123', '07700900123']) {
-        server.respond = answerNaming(recipient);
-        const same = await withGateway(gatewayOptions({ endpoints: [server.url] }), (gateway) => gateway.send(SUBMISSION, 0));
-        assert.deepEqual(same, { kind: 'answered', results: [{ number: '+447700900123', code: 'PUZZEL:1', providerId: 'wrong1' }] }, recipient);
-      }
+      assert.equal(classifyRecipient(swapped, '+447700900123').action, 'ambiguous');
+      // A number matching none of the request's is no evidence: each entry is its position's message's.
+      server.respond = answer([
+        ['+541123456789', 'a'],
+        ['+447700900456', 'b'],
+        ['+4700000000', 'c'],
+      ]);
+      const unknown = await withGateway(gatewayOptions({ endpoints: [server.url] }), (gateway) => gateway.send({ ...SUBMISSION, recipients }, 0));
+      assert.deepEqual(
+        unknown.kind === 'answered' && unknown.results.map((result) => [result.number, result.code, result.providerId]),
+        recipients.map((number, index) => [number, 'PUZZEL:1', 'abc'[index]]),
+      );
     } finally {
       server.respond = okAnswer;
     }

@@ -287,6 +287,11 @@ describe('SMPP sender ids', () => {
     for (const [senderId, expected] of [
       ['+447700900999', { ton: 1, npi: 1, address: '447700900999' }],
       ['00447700900999', { ton: 1, npi: 1, address: '447700900999' }],
+      // `00` read as the allow-list reads it (writtenNumber): before 7 to 15 digits, and always after a `+`.
+      ['0035312345', { ton: 1, npi: 1, address: '35312345' }],
+      ['+0047912345678', { ton: 1, npi: 1, address: '47912345678' }],
+      ['+6834002', { ton: 1, npi: 1, address: '6834002' }],
+      ['0012345', { ton: 3, npi: 0, address: '0012345' }],
       ['447700900999', { ton: 1, npi: 1, address: '447700900999' }],
       ['07700900999', { ton: 2, npi: 1, address: '07700900999' }],
       ['81025', { ton: 3, npi: 0, address: '81025' }],

@@ -158,7 +158,11 @@ function recipientResult(number: string, line: LineResult | undefined): Recipien
   return { number, ...line };
 }
 
-/** The gateway may answer `+44…` or `0044…` for a submitted `44…`. */
+/**
+ * The gateway may answer `+44…` or `0044…` for a submitted `44…`. Its answer names only numbers the relay sent
+ * (international digits), so a leading `00` is always their prefix: this wire format needs none of
+ * writtenNumber's care for ids others write (a short code's own zeros).
+ */
 function normaliseReplyNumber(number: string): string {
   if (number.startsWith('+')) return number.slice(1);
   if (number.startsWith('00')) return number.slice(2);

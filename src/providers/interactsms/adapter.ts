@@ -19,9 +19,10 @@
  * - No validity period and no user context exist in this API: `expiresAt` and `userContext` are
  *   not sent; replies are tracked through `notify_id` instead (`replyTracking: 'tracking-id'`).
  * - The non-zero status codes are not published, so the gateway's text says what a refusal is
- *   about: about the account (its state, login, password, api id or key, access, credit, allowance) it is `INTERACT:ACCOUNT`, so a
+ *   about: about the account (its state, login, password, api id or key, credit, allowance) it is `INTERACT:ACCOUNT`, so a
  *   password typo pauses the queue instead of bouncing it; about the number or the message (and
  *   not about a passing state: "temporarily", "try again"…) `INTERACT:REFUSED:<n>`, which bounces;
+ *   an access refusal naming neither ("Access denied", "IP address not whitelisted") the account's;
  *   anything else `INTERACT:<n>`, which the relay retries (an unknown answer never bounces).
  * - One status line answers a request with several numbers: when it refuses one for the number or
  *   the message, each number is sent alone so that one invalid number does not fail the others.
@@ -86,15 +87,31 @@ const DETAIL_MAX_CHARS = 200;
 const STATUS_REPLY = /^(-?\d{1,9})[ \t]*(?:\r?\n([\s\S]*))?$/;
 
 /**
- * A refusal whose words are about the account rather than the message: the account itself
- * ("Account suspended"), the login, the password, the api id or key, a token or credentials, credit
- * or balance, authentication or authorisation ("Access denied", "Permission denied", "Forbidden"),
- * the addresses the account may call from ("IP address not whitelisted"), or an allowance or a quota.
- * Each refuses every SMS alike until the operator fixes the account. Matched case-insensitively on the
- * gateway's text.
+ * A refusal whose words can only be about the account: the account itself ("Account suspended"), the
+ * login, the password, the api id or key, credentials, credit or balance, authentication or
+ * authorisation ("Unauthorised"), or an allowance or a quota. Each refuses every SMS alike until the
+ * operator fixes the account, so they are read before the message's words ("Daily message limit").
+ * Matched case-insensitively on the gateway's text.
  */
 const ACCOUNT_WORDS =
-  /\b(?:accounts?|user(?:[ _-]?name)?s?|password|log[ -]?in|log[ -]?on|api[ _-]?(?:id|keys?)|(?:access[ _-]?)?tokens?|credentials?|credits?|balance|auth\w*|unauthori[sz]ed|access[ _-]?denied|permission[ _-]?denied|forbidden|ip(?:[ _-]?address(?:es)?)?|(?:white|allow)[ _-]?list\w*|allowances?|quotas?)\b/i;
+  /\b(?:accounts?|user(?:[ _-]?name)?s?|password|log[ -]?in|log[ -]?on|api[ _-]?(?:id|keys?|tokens?)|credentials?|credits?|balance|auth\w*|unauthori[sz]ed|allowances?|quotas?)\b/i;
+
+/**
+ * Words of an access refusal, which gateways also use for one SMS ("Forbidden content", "Sender ID not
+ * whitelisted", "Permission denied for destination country", "Invalid token in message"): read only
+ * when the answer names no number or message (MESSAGE_WORDS), as the account's ("Access denied",
+ * "Forbidden", "Caller not on the allowlist").
+ */
+const ACCESS_WORDS = /\b(?:access[ _-]?denied|permission[ _-]?denied|forbidden|(?:white|allow)[ _-]?list\w*|access[ _-]?tokens?)\b/i;
+/**
+ * The addresses the account may call from, refused as the subject of the whole answer ("IP address not
+ * whitelisted", "Your IP 192.0.2.7 is not allowed"): an answer that merely mentions an IP address
+ * ("Contains an IP address", a link with one "not allowed") is about the text.
+ */
+const CALLER_IP_REFUSED =
+  /^(?:(?:requests?|access|calls?|connections?) from )?(?:(?:your|the|this|source|client|caller|calling|remote|requesting) )?ip(?:[ _-]?address)?(?: \S*\d\S*)? (?:is )?not (?:allowed|permitted|whitelisted|allowlisted|registered|recogni[sz]ed)\b/i;
+/** A token refused with nothing else said ("Invalid token", "Token expired"): the account's credentials. */
+const TOKEN_REFUSED = /^(?:(?:invalid|expired|missing|bad|unknown|wrong) token|token (?:invalid|expired|missing|not valid))\W*$/i;
 
 /**
  * A period of an account's allowance ("daily", "per month", "this week", "today"). With a limit word
@@ -110,10 +127,14 @@ const PERIOD_WORDS = /\b(?:hourly|daily|weekly|monthly|yearly|annual|today|(?:pe
  */
 const LIMIT_WORDS = /\b(?:limit|caps?\b|capped\b)/i;
 
-/** Whether the gateway's text is about the account (its login, credit, allowance) rather than one SMS. */
-function aboutTheAccount(text: string): boolean {
-  const apart = wordsApart(text);
+/** Whether the gateway's text can only be about the account (its login, credit, allowance), whatever else it names. */
+function aboutTheAccount(apart: string): boolean {
   return ACCOUNT_WORDS.test(apart) || (PERIOD_WORDS.test(apart) && LIMIT_WORDS.test(apart));
+}
+
+/** Whether an answer naming no number or message refuses the account's access (see ACCESS_WORDS). */
+function accessRefused(apart: string): boolean {
+  return ACCESS_WORDS.test(apart) || CALLER_IP_REFUSED.test(apart) || TOKEN_REFUSED.test(apart);
 }
 
 /**
@@ -299,9 +320,12 @@ function toResult(outcome: HttpOutcome, recipients: readonly string[], notifyId:
 
 /** What a non-zero status line is about, by its words (the vendor publishes no code table). */
 function refusalCode(status: number, text: string): string {
+  const apart = wordsApart(text);
   // The account first: its answers often name the message too ("Daily message limit exceeded"), and
   // bouncing every SMS for an allowance that renews would lose them all.
-  if (aboutTheAccount(text)) return ACCOUNT_CODE;
-  if (MESSAGE_WORDS.test(text) && !PASSING_WORDS.test(text)) return `${REFUSED_PREFIX}${status}`;
+  if (aboutTheAccount(apart)) return ACCOUNT_CODE;
+  if (MESSAGE_WORDS.test(text)) return PASSING_WORDS.test(text) ? `${CODE_PREFIX}${status}` : `${REFUSED_PREFIX}${status}`;
+  // Only now the words an SMS's refusal shares with an account's: pausing every SMS for one SMS's refusal stops all sending.
+  if (accessRefused(apart)) return ACCOUNT_CODE;
   return `${CODE_PREFIX}${status}`;
 }

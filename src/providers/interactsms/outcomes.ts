@@ -1,7 +1,7 @@
 /**
  * InteractSMS's status lines, reported by the adapter as `INTERACT:<n>`. The vendor publishes no
  * code table: only 0 (taken) is known, and the adapter names a refusal by its text: about the
- * account, its login, api id, credit or allowance `INTERACT:ACCOUNT`, so that a wrong password pauses instead of
+ * account, its login, api id, the IP addresses it may call from, credit or allowance `INTERACT:ACCOUNT`, so that a wrong password pauses instead of
  * bouncing the queue; about the number or the message `INTERACT:REFUSED:<n>`, which bounces. Any
  * other code falls to the generic rules: retried, as an unknown answer must never bounce.
  */
@@ -14,7 +14,7 @@ export const INTERACTSMS_OUTCOME_RULES: readonly OutcomeRule[] = [
     match: /^(request|recipient)\/INTERACT:ACCOUNT$/,
     action: 'pause',
     category: 'account',
-    reason: "the SMS gateway refused the relay's account (login, api id, credit or allowance)",
+    reason: "the SMS gateway refused the relay's account (login, api id or key, the IP addresses it may call from, credit or allowance)",
   },
   {
     match: /^(request|recipient)\/INTERACT:REFUSED:-?\d+$/,

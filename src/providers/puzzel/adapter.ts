@@ -286,18 +286,21 @@ function readMessageStatus(entry: unknown): MessageStatus | undefined {
 
 /**
  * One result per submitted number. An entry is found by our `clientReference`; one without a
- * clientReference (the doc's XML example has none) by its 1-based `sequenceIndex`, unless it names
- * another number (sameNumber): then it is not this message's, which has no result (`MISSING_RESULT`,
- * retried on the same host). Never found by `recipient` alone: Puzzel renormalises numbers.
- * Of several entries for one message, the first saying Puzzel took it with an id wins: the gateway
- * has the SMS, so bouncing it on the other entry would report a refusal of an SMS on its way.
+ * clientReference (the doc's XML example has none) by its 1-based `sequenceIndex`, unless its `recipient`
+ * is another message's of the same request and not this one's (anothers): then this message has no
+ * result (`MISSING_RESULT`, retried on the same host). Never found by `recipient` alone, nor refused for a
+ * `recipient` that matches no message: Puzzel renormalises numbers in ways no reading foresees (a
+ * trunk 8, a mobile 9 dropped), so only another message's number is evidence of a mix-up.
+ * Of several entries for one message, the first saying Puzzel took it wins (TAKEN_STATUSES, with or without an
+ * id, as the outcome rules read them): the gateway has the SMS, so bouncing it on the other entry would report
+ * a refusal of an SMS on its way. Between two taken entries, the first with a messageId (its reports' key).
  */
 function correlate(statuses: readonly MessageStatus[], messages: readonly OutgoingMessage[], logger: Logger): SubmissionResult {
   const byReference = new Map<string, MessageStatus>();
   const bySequence = new Map<number, MessageStatus>();
   const keep = <K>(map: Map<K, MessageStatus>, key: K, status: MessageStatus) => {
     const kept = map.get(key);
-    if (kept === undefined || (!takenWithId(kept) && takenWithId(status))) map.set(key, status);
+    if (kept === undefined || rank(status) > rank(kept)) map.set(key, status);
   };
   for (const status of statuses) {
     if (status.clientReference !== undefined) keep(byReference, status.clientReference, status);
@@ -306,9 +309,7 @@ function correlate(statuses: readonly MessageStatus[], messages: readonly Outgoi
   const used = new Set<MessageStatus>();
   const results = messages.map((message, index): RecipientResult => {
     const byPosition = bySequence.get(index + 1);
-    const status =
-      byReference.get(message.clientReference) ??
-      (byPosition?.recipient === undefined || sameNumber(byPosition.recipient, message.number) ? byPosition : undefined);
+    const status = byReference.get(message.clientReference) ?? (byPosition === undefined || anothers(byPosition, message, messages) ? undefined : byPosition);
     if (status === undefined) return { number: message.number, code: 'MISSING_RESULT' };
     used.add(status);
     // A duplicate's id (statusCode 25) is not the id the gateway's delivery reports name: they are the first
@@ -332,17 +333,32 @@ function correlate(statuses: readonly MessageStatus[], messages: readonly Outgoi
   return { kind: 'answered', results };
 }
 
-function takenWithId(status: MessageStatus): boolean {
-  return TAKEN_STATUSES.has(status.statusCode) && status.messageId !== undefined;
+/** How much an entry says of its message (correlate): taken outranks anything else, an id only breaks a tie between taken ones. */
+function rank(status: MessageStatus): number {
+  if (!TAKEN_STATUSES.has(status.statusCode)) return 0;
+  return status.messageId === undefined ? 1 : 2;
+}
+
+/** Whether an entry found by position names a different message of the request, and not this one (correlate). */
+function anothers(status: MessageStatus, message: OutgoingMessage, messages: readonly OutgoingMessage[]): boolean {
+  const { recipient } = status;
+  if (recipient === undefined || sameNumber(recipient, message.number)) return false;
+  return messages.some((other) => other.number !== message.number && sameNumber(recipient, other.number));
 }
 
 /**
  * Whether Puzzel's `recipient` is the number sent, as it may write it back: with `+`, `00` (writtenNumber, the
- * relay's reading of them) or neither, or national (its trunk 0s dropped, the rest ending the number).
+ * relay's reading of them) or neither, or national (its trunk 0s dropped, the rest ending the number); a
+ * `tel:`, a `(0)` trunk mark and punctuation between the digits are not part of it.
  */
 function sameNumber(recipient: string, number: string): boolean {
   const sent = number.replace(/^\+/, '');
-  const { international, digits } = writtenNumber(recipient.replace(/[\s-]/g, ''));
+  const { international, digits } = writtenNumber(
+    recipient
+      .replace(/^tel:/i, '')
+      .replace(/\(0\)/g, '')
+      .replace(/[^\d+]/g, ''),
+  );
   if (digits === sent) return true;
   const national = digits.replace(/^0+/, '');
   return !international && national.length >= MIN_NATIONAL_DIGITS && sent.endsWith(national);

@@ -19,7 +19,8 @@ export const PUZZEL_OUTCOME_RULES: readonly OutcomeRule[] = [
     withoutId: TAKEN_WITHOUT_ID,
   },
   // QUOTA_EXCEEDED: "Message is queued but will not be sent before manually approved" (too many to one MSISDN).
-  // Taken: a resend would only queue another copy. It awaits its DR like any sent SMS; the history and a warn say it waits.
+  // Taken: a resend would only queue another copy. It awaits its DR like any sent SMS (whether Puzzel reports one never
+  // approved is unverified); the history and a warn say it waits.
   {
     match: /^recipient\/PUZZEL:24$/,
     action: 'sent',
@@ -27,7 +28,7 @@ export const PUZZEL_OUTCOME_RULES: readonly OutcomeRule[] = [
     reason: 'taken by Puzzel but held until approved there: too many messages to the same number (its quota per number)',
     withoutId: TAKEN_WITHOUT_ID,
     heldAtGateway:
-      "approve it at Puzzel (its portal or support) to have it sent, or have the number's quota raised; unapproved it is never sent, and its delivery report says which",
+      "approve it at Puzzel (its portal or support) to have it sent, or have the number's quota raised; unapproved it is never sent, and its delivery report, if Puzzel reports it, says which",
   },
   // The clientReference was seen before: our retry of an SMS it already has, which it did not send again.
   // The id it gives is not the one its reports name (the adapter keeps none).
