@@ -928,6 +928,11 @@ describe('SMPP bad input from the SMSC', () => {
       ],
     );
     assert.equal(log.lines.filter((line) => line.includes('message_id too long')).length, tooLong, 'not said too long');
+    // Followed by a TLV (network_error_code, tag 0x0423): the id ends before the tag, not with its bytes in it.
+    const tlv = Buffer.from([0x04, 0x23, 0x00, 0x03, 0x03, 0x00, 0x00]);
+    assert.equal((await answerWith('+447700900526', Buffer.concat([Buffer.from('7AF01', 'latin1'), tlv]))).providerId, '7AF01');
+    // Bytes that are no TLVs after it: read to the end as written.
+    assert.equal((await answerWith('+447700900527', Buffer.from('AB\tCD', 'latin1'))).providerId, 'AB\tCD');
     assert.equal((await answerWith('+447700900525', Buffer.from('Y'.repeat(70), 'latin1'))).providerId, undefined);
     assert.match(
       log.lines.at(-1) ?? '',

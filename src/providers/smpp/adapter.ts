@@ -487,7 +487,7 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
         // An SMSC that leaves the NUL out does so at every SMS: one warning, then info lines.
         const line = { msgId: submission.messageId, to: maskNumber(number), parts: answers.length, problem: idProblem.idProblem };
         const words =
-          "smpp: the SMSC's message_id has no terminating NUL (SMPP 3.4 §4.4.2 wants one): taken to the end of the submit_sm_resp, as such SMSCs mean it";
+          "smpp: the SMSC's message_id has no terminating NUL (SMPP 3.4 §4.4.2 wants one): taken to the end of the submit_sm_resp or to the TLVs after it, as such SMSCs mean it";
         if (unterminatedIdWarned) logger.info(line, words);
         else logger.warn(line, words);
         unterminatedIdWarned = true;
