@@ -1831,6 +1831,28 @@ describe('SMPP binds the SMSC loses, drops, leaves unanswered or cannot trust', 
     }
   });
 
+  test("a bind refused with another bind's response is a refusal (alerted, the mismatch said with it), not a bindMode to change", async () => {
+    const smsc = new HandSmsc({
+      onBind: (socket: Socket, pdu: Pdu) => socket.write(encodePdu(COMMAND.bind_transmitter_resp, STATUS.ESME_RINVPASWD, pdu.sequence)),
+    });
+    const log = captureLog('info');
+    const gateway = gatewayTo(await smsc.listen(), {}, log.logger);
+    try {
+      await gateway.start({ inbound: collectingSink().sink });
+      const line = JSON.parse(await waitFor('the bind error', () => log.lines.find((entry) => entry.includes('"level":"error"'))));
+      assert.equal(line.alert, 'gateway-account');
+      assert.equal(line.status, 'ESME_RINVPASWD');
+      assert.match(
+        line.msg,
+        /the SMSC refused the transceiver bind \(system_id, password.*\(answered with bind_transmitter_resp to bind_transceiver, another kind of bind\)/,
+      );
+      assert.doesNotMatch(line.msg, /bindMode/);
+    } finally {
+      await gateway.close();
+      await smsc.close();
+    }
+  });
+
   test('a deliver_sm on a transmitter bind is answered ESME_RINVBNDSTS and logged', async () => {
     const smsc = new HandSmsc();
     const log = captureLog('info');

@@ -430,8 +430,9 @@ export class SmppBind {
       return;
     }
     const asked = BIND_COMMANDS[kind];
-    if (answer.commandId !== COMMAND.generic_nack && answer.commandId !== (asked | RESPONSE_BIT) >>> 0) {
-      // The SMSC answered, in time and to this bind's sequence number, but as another kind of bind: the bind mode is at fault, not the link.
+    const otherKind = answer.commandId !== COMMAND.generic_nack && answer.commandId !== (asked | RESPONSE_BIT) >>> 0;
+    if (otherKind && answer.status === STATUS.ESME_ROK) {
+      // The SMSC took the bind, in time and to this bind's sequence number, but as another kind of bind: the bind mode is at fault, not the link.
       this.#lastRefusal = undefined;
       this.#lastError = `${commandName(asked)} answered with ${commandName(answer.commandId)}`;
       this.#log.error(
@@ -451,7 +452,9 @@ export class SmppBind {
       const alert = answer.status !== this.#lastRefusal ? { alert: 'gateway-account' } : {};
       this.#lastRefusal = answer.status;
       this.#lastError = `bind refused: ${statusName(answer.status)}`;
-      this.#log.error({ ...alert, kind, status: statusName(answer.status) }, bindRefusal(kind, answer));
+      // A refusal answered as another kind of bind is a refusal first (the account's trouble): the mismatch is said with it.
+      const mismatch = otherKind ? ` (answered with ${commandName(answer.commandId)} to ${commandName(asked)}, another kind of bind)` : '';
+      this.#log.error({ ...alert, kind, status: statusName(answer.status) }, `${bindRefusal(kind, answer)}${mismatch}`);
       this.#options.onAttempted?.();
       this.#socket?.destroy();
       return;
