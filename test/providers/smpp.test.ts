@@ -859,6 +859,21 @@ describe('SMPP bad input from the SMSC', () => {
     assert.equal(smppPlugin.describeStatus(34), 'SMSC delivery error 34', 'an err: code is still one');
   });
 
+  test('a final message_state wins over a stat: word that is not final or not known; a final stat: word stays', async () => {
+    for (const [sequence, stat, state, expected] of [
+      [7160, 'ENROUTE', 2, 'delivered'],
+      [7161, 'ACCEPTD', 5, 'failed'],
+      [7162, 'BLOCKED', 3, 'expired'],
+      [7163, 'ENROUTE', 1, 'sent'],
+      [7164, 'UNDELIV', 2, 'failed'],
+    ] as const) {
+      const text = `id:MS${sequence} sub:001 dlvrd:000 submit date:2612060000 done date:2612060001 stat:${stat} err:000 text:`;
+      const tlvs = tlv(TAG.message_state, Buffer.from([state]));
+      await smsc.send(deliverSm(sequence, { source: '447700900199', esmClass: 0x04, message: Buffer.from(text, 'latin1'), tlvs }), sequence);
+      assert.equal(inbound.reports.at(-1)?.state, expected, `stat:${stat} with message_state ${state}`);
+    }
+  });
+
   test("a receipt's err: written in hex (0C8, 1A3, 0FF) is shown as written, never as no error or as its digits up to the first letter; a decimal one as ever", async () => {
     for (const [sequence, stat, err, shown] of [
       [7170, 'REJECTD', '0C8', '0C8'],

@@ -99,7 +99,11 @@ export function readReceipt(sm: ShortMessage, text: string, format: ReceiptIdFor
   const tlvState = sm.tlvs.get(TAG.message_state)?.[0];
   const textId = TEXT_ID.exec(text)?.[1];
   const stat = TEXT_STAT.exec(text)?.[1]?.toUpperCase();
-  const state = (stat === undefined ? undefined : STATS[stat]) ?? (tlvState === undefined ? undefined : MESSAGE_STATES[tlvState]);
+  const fromStat = stat === undefined ? undefined : STATS[stat];
+  const fromTlv = tlvState === undefined ? undefined : MESSAGE_STATES[tlvState];
+  // message_state is the SMSC's own field, the text a summary: a final message_state wins over a stat: word
+  // that is not final (ENROUTE or ACCEPTD left in the text by an SMSC that fills in only the TLV) or unknown.
+  const state = fromTlv !== undefined && fromTlv !== 'sent' && (fromStat === undefined || fromStat === 'sent') ? fromTlv : (fromStat ?? fromTlv);
   // The TLV is the submit_sm_resp id by definition; only the text's id may be written otherwise.
   const messageId = tlvId ? submittedIdKey(tlvId, format) : textId === undefined ? undefined : fromReceiptForm(textId, format);
   if (messageId === undefined) {
