@@ -399,6 +399,13 @@ export class InboundService {
     if (result.kind === 'unknown') return { kind: 'orphan' };
     const decided = await this.#decide(result.sms, { ...fields, partId: part.id }, result.changed);
     if (decided !== undefined) return decided;
+    // A part's words that decide nothing (a state word the gateway's own, an unknown one) go in the SMS's
+    // history as a whole SMS's do; a repeat of them is a repeat there too. Only a state not final: a final
+    // one is the parts' to decide.
+    if (report.said !== undefined && (report.state === 'sent' || report.state === 'queued')) {
+      const { providerId, number } = result.sms;
+      await this.#options.store.applyDeliveryReport({ provider, providerId, number, state: report.state, code: report.code, said: report.said, receivedAt });
+    }
     return { kind: result.changed ? 'advanced' : 'duplicate', partOnly: true };
   }
 

@@ -859,6 +859,28 @@ describe('SMPP bad input from the SMSC', () => {
     assert.equal(smppPlugin.describeStatus(34), 'SMSC delivery error 34', 'an err: code is still one');
   });
 
+  test('an unknown stat: word is a warning once per word, info lines after it', async () => {
+    const mark = log.lines.length;
+    for (const [sequence, stat] of [
+      [7150, 'BLOCKED'],
+      [7151, 'BLOCKED'],
+      [7152, 'HELD'],
+    ] as const) {
+      const text = `id:UW${sequence} sub:001 dlvrd:000 submit date:2612060000 done date:2612060001 stat:${stat} err:000 text:`;
+      await smsc.send(deliverSm(sequence, { source: '447700900199', esmClass: 0x04, message: Buffer.from(text, 'latin1') }), sequence);
+    }
+    const said = log.lines
+      .slice(mark)
+      .map((line) => JSON.parse(line))
+      .filter((line) => /is no state the relay knows/.test(line.msg))
+      .map((line) => [line.level, line.stat]);
+    assert.deepEqual(said, [
+      ['warn', 'BLOCKED'],
+      ['info', 'BLOCKED'],
+      ['warn', 'HELD'],
+    ]);
+  });
+
   test('a final message_state wins over a stat: word that is not final or not known; a final stat: word stays', async () => {
     for (const [sequence, stat, state, expected] of [
       [7160, 'ENROUTE', 2, 'delivered'],
@@ -1530,6 +1552,16 @@ describe('SMPP receipts through a whole relay (SQLite), from a hand-driven SMSC'
       assert.notEqual(await delivery(unknown), 'failed');
       await receipt('447700900532', 'U1', 'DELIVRD');
       await waitFor('delivered after it', async () => (await delivery(unknown)) === 'delivered', 10_000);
+      // So for a long SMS's part: its words in the SMS's history, the SMS awaiting a final receipt.
+      const longUnknown = await sent('447700900533', 'B'.repeat(200), 2, encodeMessageId('LU1'));
+      await receipt('447700900533', 'LU1', 'HELD', '021');
+      await waitFor(
+        "the part's unknown state in the history",
+        async () => (await reports(longUnknown)).some((detail) => detail?.includes('unknown receipt state stat:HELD err:021')),
+        10_000,
+      );
+      assert.equal((await relay.relay.store.smsOf(longUnknown))[0]?.status, 'sent');
+      assert.notEqual(await delivery(longUnknown), 'delivered');
       assert.deepEqual(await relay.relay.store.listQuarantine(10), [], 'no receipt quarantined');
     } finally {
       await relay.stop();

@@ -21,6 +21,8 @@ export interface Receipt {
    * written, or a `stat:` word the relay does not know (`unknown receipt state stat:BLOCKED`, the state then `sent`).
    */
   readonly said?: string;
+  /** The `stat:` word, when the relay does not know it (said then tells it). */
+  readonly unknownStat?: string;
 }
 
 /**
@@ -116,7 +118,13 @@ export function readReceipt(sm: ShortMessage, text: string, format: ReceiptIdFor
   const coded = codeOf(sm, err, tlvState);
   // A state word the relay does not know says nothing final: the SMS awaits a final receipt, and its history keeps the words.
   if (state === undefined)
-    return { messageId, state: 'sent', code: coded.code, said: `unknown receipt state stat:${stat}${err === undefined ? '' : ` err:${err}`}` };
+    return {
+      messageId,
+      state: 'sent',
+      code: coded.code,
+      said: `unknown receipt state stat:${stat}${err === undefined ? '' : ` err:${err}`}`,
+      unknownStat: stat,
+    };
   return { messageId, state, ...coded };
 }
 
