@@ -417,7 +417,7 @@ export class InboundService {
   async #decide(sms: PartsOfSms, fields: object, changed = true): Promise<DeliveryReportResult | undefined> {
     const { logger } = this.#options;
     const decided = stateOfParts(sms);
-    const progress = { ...fields, smsProviderId: sms.providerId, parts: sms.parts, reported: sms.reported.length };
+    const progress = { ...fields, smsProviderId: sms.providerId, receiptsAwaited: sms.receiptsAwaited, reported: sms.reported.length };
     if (decided === undefined) {
       logger.info(
         progress,
@@ -473,7 +473,7 @@ function stateOfParts(sms: PartsOfSms): { readonly state: DeliveryState; readonl
   if (failed) return { state: failed.state, code: failed.code };
   const delivered = sms.reported.filter((part) => part.state === 'delivered');
   const last = delivered.at(-1);
-  return last && delivered.length >= sms.parts ? { state: 'delivered', code: last.code } : undefined;
+  return last && delivered.length >= sms.receiptsAwaited ? { state: 'delivered', code: last.code } : undefined;
 }
 
 /**
