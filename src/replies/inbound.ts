@@ -401,6 +401,13 @@ export class InboundService {
     if (result.kind === 'unknown') return { kind: 'orphan' };
     const decided = await this.#decide(result.sms, { ...fields, partId: part.id }, result.changed);
     if (decided !== undefined) return decided;
+    // A part's words that decide nothing (a state word the gateway's own, an unknown one) go in the SMS's
+    // history as a whole SMS's do; a repeat of them is a repeat there too. Only a state not final: a final
+    // one is the parts' to decide.
+    if (report.said !== undefined && (report.state === 'sent' || report.state === 'queued')) {
+      const { providerId, number } = result.sms;
+      await this.#options.store.applyDeliveryReport({ provider, providerId, number, state: report.state, code: report.code, said: report.said, receivedAt });
+    }
     return { kind: result.changed ? 'advanced' : 'duplicate', partOnly: true };
   }
 
@@ -412,7 +419,7 @@ export class InboundService {
   async #decide(sms: PartsOfSms, fields: object, changed = true): Promise<DeliveryReportResult | undefined> {
     const { logger } = this.#options;
     const decided = stateOfParts(sms);
-    const progress = { ...fields, smsProviderId: sms.providerId, parts: sms.parts, reported: sms.reported.length };
+    const progress = { ...fields, smsProviderId: sms.providerId, receiptsAwaited: sms.receiptsAwaited, reported: sms.reported.length };
     if (decided === undefined) {
       logger.info(
         progress,
@@ -468,7 +475,7 @@ function stateOfParts(sms: PartsOfSms): { readonly state: DeliveryState; readonl
   if (failed) return { state: failed.state, code: failed.code };
   const delivered = sms.reported.filter((part) => part.state === 'delivered');
   const last = delivered.at(-1);
-  return last && delivered.length >= sms.parts ? { state: 'delivered', code: last.code } : undefined;
+  return last && delivered.length >= sms.receiptsAwaited ? { state: 'delivered', code: last.code } : undefined;
 }
 
 /**

@@ -40,10 +40,10 @@ export interface PartsOfSms {
   readonly providerId: string;
   readonly number: string;
   /**
-   * How many receipts decide the SMS: its parts' distinct ids once recorded (parts the gateway gave one
-   * id share its receipt), else the receipt's count of parts.
+   * How many receipts, one per distinct part id, decide the SMS: its parts' distinct ids once recorded (parts
+   * the gateway gave one id share the first final receipt for it), else the receipt's count of parts.
    */
-  readonly parts: number;
+  readonly receiptsAwaited: number;
   /** The parts whose receipts came, oldest first (a part's state only moves forward). */
   readonly reported: readonly { readonly partId: string; readonly state: DeliveryState; readonly code: number }[];
 }
@@ -109,5 +109,5 @@ export function toPartsOfSms(provider: string, number: string, rows: readonly Se
     .filter((row) => row.state !== null && row.reported_at !== null)
     .sort((a, b) => (a.reported_at ?? 0) - (b.reported_at ?? 0) || a.part_id.localeCompare(b.part_id))
     .map((row) => ({ partId: row.part_id, state: row.state as DeliveryState, code: Number(row.code ?? 0) }));
-  return { provider, providerId, number, parts: Math.max(rows.length, ...rows.map((row) => Number(row.parts ?? 0))), reported };
+  return { provider, providerId, number, receiptsAwaited: Math.max(rows.length, ...rows.map((row) => Number(row.parts ?? 0))), reported };
 }

@@ -37,7 +37,7 @@ export type PartReceiptStatements = ReturnType<typeof preparePartReceiptStatemen
 
 function partsOfSms(sql: PartReceiptStatements, provider: string, providerId: string, number: string): PartsOfSms {
   const rows = sql.partsOfSms.all(provider, providerId, number) as SentPartRow[];
-  return toPartsOfSms(provider, number, rows) ?? { provider, providerId, number, parts: 0, reported: [] };
+  return toPartsOfSms(provider, number, rows) ?? { provider, providerId, number, receiptsAwaited: 0, reported: [] };
 }
 
 /** Runs inside a write transaction. */

@@ -864,6 +864,43 @@ describe('SMPP bad input from the SMSC', () => {
     assert.equal(smppPlugin.describeStatus(34), 'SMSC delivery error 34', 'an err: code is still one');
   });
 
+  test('an unknown stat: word is a warning once per word, info lines after it', async () => {
+    const mark = log.lines.length;
+    for (const [sequence, stat] of [
+      [7150, 'BLOCKED'],
+      [7151, 'BLOCKED'],
+      [7152, 'HELD'],
+    ] as const) {
+      const text = `id:UW${sequence} sub:001 dlvrd:000 submit date:2612060000 done date:2612060001 stat:${stat} err:000 text:`;
+      await smsc.send(deliverSm(sequence, { source: '447700900199', esmClass: 0x04, message: Buffer.from(text, 'latin1') }), sequence);
+    }
+    const said = log.lines
+      .slice(mark)
+      .map((line) => JSON.parse(line))
+      .filter((line) => /is no state the relay knows/.test(line.msg))
+      .map((line) => [line.level, line.stat]);
+    assert.deepEqual(said, [
+      ['warn', 'BLOCKED'],
+      ['info', 'BLOCKED'],
+      ['warn', 'HELD'],
+    ]);
+  });
+
+  test('a final message_state wins over a stat: word that is not final or not known; a final stat: word stays', async () => {
+    for (const [sequence, stat, state, expected] of [
+      [7160, 'ENROUTE', 2, 'delivered'],
+      [7161, 'ACCEPTD', 5, 'failed'],
+      [7162, 'BLOCKED', 3, 'expired'],
+      [7163, 'ENROUTE', 1, 'sent'],
+      [7164, 'UNDELIV', 2, 'failed'],
+    ] as const) {
+      const text = `id:MS${sequence} sub:001 dlvrd:000 submit date:2612060000 done date:2612060001 stat:${stat} err:000 text:`;
+      const tlvs = tlv(TAG.message_state, Buffer.from([state]));
+      await smsc.send(deliverSm(sequence, { source: '447700900199', esmClass: 0x04, message: Buffer.from(text, 'latin1'), tlvs }), sequence);
+      assert.equal(inbound.reports.at(-1)?.state, expected, `stat:${stat} with message_state ${state}`);
+    }
+  });
+
   test("a receipt's err: written in hex (0C8, 1A3, 0FF) is shown as written, never as no error or as its digits up to the first letter; a decimal one as ever", async () => {
     for (const [sequence, stat, err, shown] of [
       [7170, 'REJECTD', '0C8', '0C8'],
@@ -933,6 +970,11 @@ describe('SMPP bad input from the SMSC', () => {
       ],
     );
     assert.equal(log.lines.filter((line) => line.includes('message_id too long')).length, tooLong, 'not said too long');
+    // Followed by a TLV (network_error_code, tag 0x0423): the id ends before the tag, not with its bytes in it.
+    const tlv = Buffer.from([0x04, 0x23, 0x00, 0x03, 0x03, 0x00, 0x00]);
+    assert.equal((await answerWith('+447700900526', Buffer.concat([Buffer.from('7AF01', 'latin1'), tlv]))).providerId, '7AF01');
+    // Bytes that are no TLVs after it: read to the end as written.
+    assert.equal((await answerWith('+447700900527', Buffer.from('AB\tCD', 'latin1'))).providerId, 'AB\tCD');
     assert.equal((await answerWith('+447700900525', Buffer.from('Y'.repeat(70), 'latin1'))).providerId, undefined);
     assert.match(
       log.lines.at(-1) ?? '',
@@ -1515,6 +1557,16 @@ describe('SMPP receipts through a whole relay (SQLite), from a hand-driven SMSC'
       assert.notEqual(await delivery(unknown), 'failed');
       await receipt('447700900532', 'U1', 'DELIVRD');
       await waitFor('delivered after it', async () => (await delivery(unknown)) === 'delivered', 10_000);
+      // So for a long SMS's part: its words in the SMS's history, the SMS awaiting a final receipt.
+      const longUnknown = await sent('447700900533', 'B'.repeat(200), 2, encodeMessageId('LU1'));
+      await receipt('447700900533', 'LU1', 'HELD', '021');
+      await waitFor(
+        "the part's unknown state in the history",
+        async () => (await reports(longUnknown)).some((detail) => detail?.includes('unknown receipt state stat:HELD err:021')),
+        10_000,
+      );
+      assert.equal((await relay.relay.store.smsOf(longUnknown))[0]?.status, 'sent');
+      assert.notEqual(await delivery(longUnknown), 'delivered');
       assert.deepEqual(await relay.relay.store.listQuarantine(10), [], 'no receipt quarantined');
     } finally {
       await relay.stop();
@@ -1828,6 +1880,28 @@ describe('SMPP binds the SMSC loses, drops, leaves unanswered or cannot trust', 
         await gateway.close();
         await smsc.close();
       }
+    }
+  });
+
+  test("a bind refused with another bind's response is a refusal (alerted, the mismatch said with it), not a bindMode to change", async () => {
+    const smsc = new HandSmsc({
+      onBind: (socket: Socket, pdu: Pdu) => socket.write(encodePdu(COMMAND.bind_transmitter_resp, STATUS.ESME_RINVPASWD, pdu.sequence)),
+    });
+    const log = captureLog('info');
+    const gateway = gatewayTo(await smsc.listen(), {}, log.logger);
+    try {
+      await gateway.start({ inbound: collectingSink().sink });
+      const line = JSON.parse(await waitFor('the bind error', () => log.lines.find((entry) => entry.includes('"level":"error"'))));
+      assert.equal(line.alert, 'gateway-account');
+      assert.equal(line.status, 'ESME_RINVPASWD');
+      assert.match(
+        line.msg,
+        /the SMSC refused the transceiver bind \(system_id, password.*\(answered with bind_transmitter_resp to bind_transceiver, another kind of bind\)/,
+      );
+      assert.doesNotMatch(line.msg, /bindMode/);
+    } finally {
+      await gateway.close();
+      await smsc.close();
     }
   });
 

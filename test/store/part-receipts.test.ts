@@ -36,10 +36,10 @@ forEachStore((kind) =>
 
     test('recorded parts: each receipt finds its SMS and the states so far, oldest first; a repeat changes nothing', async () => {
       const recorded = await store.recordSentParts(sent('parts:a/3', ['A1', 'A2', 'A3']));
-      assert.deepEqual(recorded, { provider: SMPP, providerId: 'parts:a/3', number: PHONE, parts: 3, reported: [] });
+      assert.deepEqual(recorded, { provider: SMPP, providerId: 'parts:a/3', number: PHONE, receiptsAwaited: 3, reported: [] });
       const second = await store.applyPartReceipt(receipt('A2', 'delivered', 2_000));
       assert.ok(second.kind === 'part');
-      assert.deepEqual([second.changed, second.sms.providerId, second.sms.parts, states(second.sms)], [true, 'parts:a/3', 3, ['A2:delivered']]);
+      assert.deepEqual([second.changed, second.sms.providerId, second.sms.receiptsAwaited, states(second.sms)], [true, 'parts:a/3', 3, ['A2:delivered']]);
       const first = await store.applyPartReceipt(receipt('A1', 'delivered', 3_000));
       assert.ok(first.kind === 'part');
       assert.deepEqual(states(first.sms), ['A2:delivered', 'A1:delivered']);
@@ -53,17 +53,17 @@ forEachStore((kind) =>
 
     test('parts the SMSC gave one id: one receipt for that id counts for each part under it, and the SMS is decided by it', async () => {
       const recorded = await store.recordSentParts(sent('parts:same/3', ['SAME1', 'SAME1', 'SAME1']));
-      assert.deepEqual(recorded, { provider: SMPP, providerId: 'parts:same/3', number: PHONE, parts: 1, reported: [] });
+      assert.deepEqual(recorded, { provider: SMPP, providerId: 'parts:same/3', number: PHONE, receiptsAwaited: 1, reported: [] });
       const delivered = await store.applyPartReceipt(receipt('SAME1', 'delivered', 2_000));
       assert.ok(delivered.kind === 'part');
-      assert.deepEqual([delivered.changed, delivered.sms.parts, states(delivered.sms)], [true, 1, ['SAME1:delivered']]);
+      assert.deepEqual([delivered.changed, delivered.sms.receiptsAwaited, states(delivered.sms)], [true, 1, ['SAME1:delivered']]);
       // Some parts share an id, another has its own: two receipts decide it.
       const mixed = await store.recordSentParts(sent('parts:mixed/3', ['M1', 'M1', 'M2']));
-      assert.equal(mixed.parts, 2);
+      assert.equal(mixed.receiptsAwaited, 2);
       // A receipt before its parts are recorded: the SMS is decided as they are.
       await store.applyPartReceipt(receipt('EARLY', 'delivered', 3_000));
       const early = await store.recordSentParts(sent('parts:early/2', ['EARLY', 'EARLY'], 3_500));
-      assert.deepEqual([early.parts, states(early)], [1, ['EARLY:delivered']]);
+      assert.deepEqual([early.receiptsAwaited, states(early)], [1, ['EARLY:delivered']]);
     });
 
     test("part ids the SMSC gives again for a newer long SMS: its parts start with no state, not the older SMS's final ones", async () => {
@@ -73,7 +73,7 @@ forEachStore((kind) =>
       const recycled = await store.recordSentParts(sent('parts:new/2', ['P1', 'P2'], 3_000));
       assert.deepEqual(
         recycled,
-        { provider: SMPP, providerId: 'parts:new/2', number: PHONE, parts: 2, reported: [] },
+        { provider: SMPP, providerId: 'parts:new/2', number: PHONE, receiptsAwaited: 2, reported: [] },
         'the older SMS said nothing of these parts',
       );
       const first = await store.applyPartReceipt(receipt('P1', 'delivered', 4_000));
@@ -102,16 +102,16 @@ forEachStore((kind) =>
       assert.deepEqual(states(recorded), ['C2:delivered']);
       const last = await store.applyPartReceipt(receipt('C1', 'delivered', 2_000));
       assert.ok(last.kind === 'part');
-      assert.deepEqual([last.sms.parts, states(last.sms)], [2, ['C2:delivered', 'C1:delivered']]);
+      assert.deepEqual([last.sms.receiptsAwaited, states(last.sms)], [2, ['C2:delivered', 'C1:delivered']]);
     });
 
     test('a receipt that names its SMS (Vonage) needs no recorded parts; the send answer’s count wins once recorded', async () => {
       const first = await store.applyPartReceipt(receipt('D1', 'delivered', 2_000, { provider: 'vonage', sms: { providerId: 'ref.2', parts: 2 } }));
       assert.ok(first.kind === 'part');
-      assert.deepEqual([first.sms.providerId, first.sms.parts, states(first.sms)], ['ref.2', 2, ['D1:delivered']]);
+      assert.deepEqual([first.sms.providerId, first.sms.receiptsAwaited, states(first.sms)], ['ref.2', 2, ['D1:delivered']]);
       // The gateway split it into three after all.
       const recorded = await store.recordSentParts({ ...sent('ref.2', ['D1', 'D2', 'D3']), provider: 'vonage' });
-      assert.deepEqual([recorded.parts, states(recorded)], [3, ['D1:delivered']]);
+      assert.deepEqual([recorded.receiptsAwaited, states(recorded)], [3, ['D1:delivered']]);
     });
 
     test('the parts and their states survive a restart', async () => {

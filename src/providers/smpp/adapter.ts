@@ -107,6 +107,11 @@ const SMSC_RESPONSE_TIMER_MIN_MS = 5_000;
  * took another), so few are ever kept.
  */
 const PARTLY_TAKEN_ENTRIES = 10_000;
+/**
+ * How many unknown stat: words a gateway warns about, once each: an SMSC writes a few; one writing a new word
+ * at every receipt (a garbled field) gets info lines past this, and no set growing without end.
+ */
+const UNKNOWN_STATS_WARNED = 100;
 /** How long one is kept when its SMS has no expiry: delivery.maxAge's default. */
 const PARTLY_TAKEN_TTL_MS = 24 * 60 * 60_000;
 /**
@@ -212,6 +217,8 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
   let lastReference = Math.floor(Math.random() * 0x10000);
   /** A message_id without its terminating NUL was warned about (later ones are info lines). */
   let unterminatedIdWarned = false;
+  /** The unknown stat: words warned about (later receipts with one are info lines), at most UNKNOWN_STATS_WARNED. */
+  const unknownStatsWarned = new Set<string>();
   const partlyTaken = new LRUCache<string, PartlyTaken>({ max: PARTLY_TAKEN_ENTRIES, ttl: PARTLY_TAKEN_TTL_MS });
   let sink: InboundSink | undefined;
   let healthChanged: (() => void) | undefined;
@@ -310,7 +317,17 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
     if (typeof number !== 'string') return refuse('dr', STATUS.ESME_ROK, number.problem, pdu);
     const state = intermediate ? 'sent' : found.state;
     // The id may be a part's of a long SMS, which the relay's store resolves (on any relay's bind).
-    const { messageId, code, said } = found;
+    const { messageId, code, said, unknownStat } = found;
+    if (unknownStat !== undefined) {
+      // An SMSC writes its few words at every receipt: a warning once per word, for the operator to learn what it means.
+      const line = { stat: unknownStat, id: messageId, to: maskNumber(number) };
+      const words = `smpp: a delivery receipt's stat:${unknownStat} is no state the relay knows: kept in the SMS's history, the SMS awaits a final receipt (ask the SMSC what it means)`;
+      if (unknownStatsWarned.has(unknownStat) || unknownStatsWarned.size >= UNKNOWN_STATS_WARNED) logger.info(line, words);
+      else {
+        unknownStatsWarned.add(unknownStat);
+        logger.warn(line, words);
+      }
+    }
     await sink?.reported([{ providerId: messageId, number, code, ...(said === undefined ? {} : { said }), state, part: { id: messageId } }]);
     return STATUS.ESME_ROK;
   }
@@ -487,7 +504,7 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
         // An SMSC that leaves the NUL out does so at every SMS: one warning, then info lines.
         const line = { msgId: submission.messageId, to: maskNumber(number), parts: answers.length, problem: idProblem.idProblem };
         const words =
-          "smpp: the SMSC's message_id has no terminating NUL (SMPP 3.4 §4.4.2 wants one): taken to the end of the submit_sm_resp, as such SMSCs mean it";
+          "smpp: the SMSC's message_id has no terminating NUL (SMPP 3.4 §4.4.2 wants one): taken to the end of the submit_sm_resp or to the TLVs after it, as such SMSCs mean it";
         if (unterminatedIdWarned) logger.info(line, words);
         else logger.warn(line, words);
         unterminatedIdWarned = true;

@@ -17,6 +17,7 @@ import {
   COMMAND,
   commandName,
   decodeMessageId,
+  decodeTlvs,
   encodeBind,
   encodeMessageId,
   encodePdu,
@@ -429,8 +430,9 @@ export class SmppBind {
       return;
     }
     const asked = BIND_COMMANDS[kind];
-    if (answer.commandId !== COMMAND.generic_nack && answer.commandId !== (asked | RESPONSE_BIT) >>> 0) {
-      // The SMSC answered, in time and to this bind's sequence number, but as another kind of bind: the bind mode is at fault, not the link.
+    const otherKind = answer.commandId !== COMMAND.generic_nack && answer.commandId !== (asked | RESPONSE_BIT) >>> 0;
+    if (otherKind && answer.status === STATUS.ESME_ROK) {
+      // The SMSC took the bind, in time and to this bind's sequence number, but as another kind of bind: the bind mode is at fault, not the link.
       this.#lastRefusal = undefined;
       this.#lastError = `${commandName(asked)} answered with ${commandName(answer.commandId)}`;
       this.#log.error(
@@ -450,7 +452,9 @@ export class SmppBind {
       const alert = answer.status !== this.#lastRefusal ? { alert: 'gateway-account' } : {};
       this.#lastRefusal = answer.status;
       this.#lastError = `bind refused: ${statusName(answer.status)}`;
-      this.#log.error({ ...alert, kind, status: statusName(answer.status) }, bindRefusal(kind, answer));
+      // A refusal answered as another kind of bind is a refusal first (the account's trouble): the mismatch is said with it.
+      const mismatch = otherKind ? ` (answered with ${commandName(answer.commandId)} to ${commandName(asked)}, another kind of bind)` : '';
+      this.#log.error({ ...alert, kind, status: statusName(answer.status) }, `${bindRefusal(kind, answer)}${mismatch}`);
       this.#options.onAttempted?.();
       this.#socket?.destroy();
       return;
@@ -754,25 +758,48 @@ const MESSAGE_ID_OCTETS = 65;
 /** How much of an id too long to keep a warning shows. */
 const SHOWN_ID_CHARS = 80;
 
+/** The octets an SMSC writes in a message_id: printable ASCII. A byte outside it ends an id written without its NUL. */
+const ID_OCTET = (octet: number): boolean => octet >= 0x20 && octet <= 0x7e;
+
 /**
  * The id of a submit_sm_resp, or why it is not kept: longer than SMPP 3.4 allows. An id whose C-octet
- * string has no terminating NUL (the body ends with its last character, as several SMSCs write it) is
- * read to the body's end and kept, with `idProblem` saying so (`idKept`): receipts name it as written.
+ * string has no terminating NUL, as several SMSCs write it, is kept with `idProblem` saying so (`idKept`):
+ * receipts name it as written. It ends where the body does, or, when TLVs follow it (SMPP 5.0's
+ * submit_sm_resp may carry some), at its first byte that no id holds: the TLVs' bytes, the NUL inside
+ * their length too, are no part of it.
  */
 function messageIdOf(body: Buffer): { readonly messageId: string; readonly idProblem?: string; readonly idKept?: boolean } {
+  const stop = body.findIndex((octet) => !ID_OCTET(octet));
+  if (stop >= 0 && body[stop] !== 0 && readsAsTlvs(body.subarray(stop))) return unterminatedId(body.subarray(0, stop));
   try {
     return { messageId: decodeMessageId(body) };
   } catch {
     const end = body.indexOf(0);
-    const octets = end < 0 ? body.length : end;
-    const id = body.subarray(0, octets).toString('latin1');
-    const unterminated = end < 0 ? ', its C-octet string has no terminating NUL' : '';
-    if (octets < MESSAGE_ID_OCTETS) return { messageId: id, idProblem: `a message_id of ${octets} octets${unterminated}: "${id}"`, idKept: true };
-    const shown = id.slice(0, SHOWN_ID_CHARS);
-    return {
-      messageId: '',
-      idProblem: `a message_id of ${octets} octets${unterminated}, over SMPP 3.4's ${MESSAGE_ID_OCTETS - 1} (${MESSAGE_ID_OCTETS} with its NUL): "${shown}${octets > SHOWN_ID_CHARS ? '…' : ''}"`,
-    };
+    if (end < 0) return unterminatedId(body);
+    return { messageId: '', idProblem: tooLong(body.subarray(0, end), '') };
+  }
+}
+
+/** An id written without its NUL: kept when SMPP 3.4 allows its length. */
+function unterminatedId(octets: Buffer): { readonly messageId: string; readonly idProblem: string; readonly idKept?: boolean } {
+  const unterminated = ', its C-octet string has no terminating NUL';
+  if (octets.length >= MESSAGE_ID_OCTETS) return { messageId: '', idProblem: tooLong(octets, unterminated) };
+  const id = octets.toString('latin1');
+  return { messageId: id, idProblem: `a message_id of ${octets.length} octets${unterminated}: "${id}"`, idKept: true };
+}
+
+function tooLong(octets: Buffer, unterminated: string): string {
+  const shown = octets.subarray(0, SHOWN_ID_CHARS).toString('latin1');
+  return `a message_id of ${octets.length} octets${unterminated}, over SMPP 3.4's ${MESSAGE_ID_OCTETS - 1} (${MESSAGE_ID_OCTETS} with its NUL): "${shown}${octets.length > SHOWN_ID_CHARS ? '…' : ''}"`;
+}
+
+function readsAsTlvs(bytes: Buffer): boolean {
+  try {
+    decodeTlvs(bytes);
+    return true;
+  } catch (error) {
+    if (!(error instanceof PduError)) throw error;
+    return false;
   }
 }
 

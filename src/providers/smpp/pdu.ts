@@ -379,6 +379,11 @@ export function decodeMessageId(body: Buffer): string {
   return new BodyReader(body).cstring(65, 'message_id');
 }
 
+/** A run of TLVs on its own (what follows a field read by hand); a PduError when it is none. */
+export function decodeTlvs(bytes: Buffer): Map<number, Buffer> {
+  return new BodyReader(bytes).tlvs();
+}
+
 export function encodeMessageId(messageId: string): Buffer {
   return new BodyWriter().cstring(messageId, 65, 'message_id').done();
 }

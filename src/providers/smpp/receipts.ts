@@ -21,6 +21,8 @@ export interface Receipt {
    * written, or a `stat:` word the relay does not know (`unknown receipt state stat:BLOCKED`, the state then `sent`).
    */
   readonly said?: string;
+  /** The `stat:` word, when the relay does not know it (said then tells it). */
+  readonly unknownStat?: string;
 }
 
 /**
@@ -99,7 +101,11 @@ export function readReceipt(sm: ShortMessage, text: string, format: ReceiptIdFor
   const tlvState = sm.tlvs.get(TAG.message_state)?.[0];
   const textId = TEXT_ID.exec(text)?.[1];
   const stat = TEXT_STAT.exec(text)?.[1]?.toUpperCase();
-  const state = (stat === undefined ? undefined : STATS[stat]) ?? (tlvState === undefined ? undefined : MESSAGE_STATES[tlvState]);
+  const fromStat = stat === undefined ? undefined : STATS[stat];
+  const fromTlv = tlvState === undefined ? undefined : MESSAGE_STATES[tlvState];
+  // message_state is the SMSC's own field, the text a summary: a final message_state wins over a stat: word
+  // that is not final (ENROUTE or ACCEPTD left in the text by an SMSC that fills in only the TLV) or unknown.
+  const state = fromTlv !== undefined && fromTlv !== 'sent' && (fromStat === undefined || fromStat === 'sent') ? fromTlv : (fromStat ?? fromTlv);
   // The TLV is the submit_sm_resp id by definition; only the text's id may be written otherwise.
   const messageId = tlvId ? submittedIdKey(tlvId, format) : textId === undefined ? undefined : fromReceiptForm(textId, format);
   if (messageId === undefined) {
@@ -112,7 +118,13 @@ export function readReceipt(sm: ShortMessage, text: string, format: ReceiptIdFor
   const coded = codeOf(sm, err, tlvState);
   // A state word the relay does not know says nothing final: the SMS awaits a final receipt, and its history keeps the words.
   if (state === undefined)
-    return { messageId, state: 'sent', code: coded.code, said: `unknown receipt state stat:${stat}${err === undefined ? '' : ` err:${err}`}` };
+    return {
+      messageId,
+      state: 'sent',
+      code: coded.code,
+      said: `unknown receipt state stat:${stat}${err === undefined ? '' : ` err:${err}`}`,
+      unknownStat: stat,
+    };
   return { messageId, state, ...coded };
 }
 

@@ -30,7 +30,7 @@ async function partsOfSms(client: Client, provider: string, providerId: string, 
     `SELECT ${COLUMNS} FROM sent_parts WHERE provider = $1 AND provider_id = $2 AND number = $3 ORDER BY part_id`,
     [provider, providerId, number],
   );
-  return toPartsOfSms(provider, number, rows) ?? { provider, providerId, number, parts: 0, reported: [] };
+  return toPartsOfSms(provider, number, rows) ?? { provider, providerId, number, receiptsAwaited: 0, reported: [] };
 }
 
 /** Runs inside a write transaction; the parts' rows are taken in order (no deadlock between two relays). */
