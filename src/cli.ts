@@ -502,12 +502,7 @@ async function checkConfig(store: Store | OlderStore | NoStoreYet, config: Confi
   // the settings mean for keywords (the lists each provider's SMS is read by): stdout stays a configuration to copy back.
   for (const warning of warnings) console.error(`smsrelay: config: ${warning}`);
   const { composeRegistry } = await import('./providers/registry.ts');
-  const plugins = configuredPlugins(config, composeRegistry());
-  // Only where a list is set or a provider's gateway has its own: otherwise every SMS is read by the relay's lists.
-  const { stopKeywords, startKeywords } = config.policy;
-  if (stopKeywords !== undefined || startKeywords !== undefined || plugins.some((plugin) => plugin.keywords)) {
-    for (const line of keywordLines(config.policy, plugins)) console.error(`smsrelay: ${line}`);
-  }
+  for (const line of keywordLines(config.policy, configuredPlugins(config, composeRegistry()))) console.error(`smsrelay: ${line}`);
   let reachable = true;
   const checked = await configCheck(config, store, () => {
     reachable = false;

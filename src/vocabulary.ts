@@ -158,9 +158,9 @@ export interface StatusReport {
   readonly fix?: string | undefined;
   /**
    * The failure says the recipient opted out of the account's messages (Twilio's 21610 in a callback, Vonage's
-   * err-code 9): `code`, the provider's code as the opt-out names it (`TWILIO:21610`), and `at`, the latest moment
-   * the report says the failure may have happened (ms since the epoch: a time given in whole seconds is the end of its
-   * second; undefined when it does not say: the report's arrival), never before its SMS was sent. The
+   * err-code 9): `code`, the provider's code as the opt-out names it (`TWILIO:21610`), and `at`, when the report says
+   * the failure happened (ms since the epoch; undefined when it does not say: its SMS's send dates it), never before
+   * its SMS was sent. The
    * relay records the opt-out as it does when a send is refused so, when the SMS was sent on the relay's own
    * gateway account and the opt-out is dated after the number's last START, and RCPT refuses the number's next mail.
    */

@@ -56,8 +56,13 @@ export function keywordGaps(policy: KeywordSettings, plugins: readonly ProviderP
   });
 }
 
-/** The lists in effect for each configured provider's SMS (`plugins`), with where each comes from, one line per provider (config check). */
+/**
+ * The lists in effect for each configured provider's SMS (`plugins`), with where each comes from, one line per provider
+ * (config check, the console's settings): none where no list is set and no provider's gateway has its own, as every SMS
+ * is then read by the relay's lists.
+ */
 export function keywordLines(policy: KeywordSettings, plugins: readonly ProviderPlugin[]): string[] {
+  if (policy.stopKeywords === undefined && policy.startKeywords === undefined && !plugins.some((plugin) => plugin.keywords)) return [];
   const { keywords, providerKeywords } = keywordsInEffect(policy, plugins);
   return plugins.map((plugin) => {
     const lists = providerKeywords.get(plugin.name) ?? keywords;
