@@ -258,6 +258,37 @@ describe('InteractSMS adapter: request shape', () => {
       ['-17\nToken expired', 'INTERACT:ACCOUNT'],
       ['-17\nAPI token revoked', 'INTERACT:ACCOUNT'],
       ['-12\nYour IP 192.0.2.7 is not allowed', 'INTERACT:ACCOUNT'],
+      // An account's refusal that mentions the message it refused (what it was asked, not its subject): the account's,
+      // never a bounce of every SMS in the queue.
+      ['-16\nAccess denied. Unable to send message.', 'INTERACT:ACCOUNT'],
+      ['-16\nAccess denied - message not sent', 'INTERACT:ACCOUNT'],
+      ['-12\nIP address not whitelisted for sending messages', 'INTERACT:ACCOUNT'],
+      ['-12\nIP not whitelisted. Message rejected.', 'INTERACT:ACCOUNT'],
+      ['-12\nYour IP is not allowed to send messages', 'INTERACT:ACCOUNT'],
+      ['-12\nForbidden: IP 203.0.113.5 not in whitelist (message rejected)', 'INTERACT:ACCOUNT'],
+      ['-16\nPermission denied: cannot send text messages', 'INTERACT:ACCOUNT'],
+      ['-16\nAccess denied: invalid sender', 'INTERACT:ACCOUNT'],
+      // A token or the caller's IP with a refusal word anywhere: the account's credentials, which every SMS shares.
+      ['-17\nToken is invalid', 'INTERACT:ACCOUNT'],
+      ['-17\nToken has expired', 'INTERACT:ACCOUNT'],
+      ['-17\nInvalid or expired token', 'INTERACT:ACCOUNT'],
+      ['-17\nInvalid token provided', 'INTERACT:ACCOUNT'],
+      ['-17\nInvalid token: abc123', 'INTERACT:ACCOUNT'],
+      ['-17\nSession token expired', 'INTERACT:ACCOUNT'],
+      ['-12\nInvalid IP', 'INTERACT:ACCOUNT'],
+      ['-12\nIP blocked', 'INTERACT:ACCOUNT'],
+      ['-12\nIP address is blocked', 'INTERACT:ACCOUNT'],
+      // Words an account shares with a party (authorised, user, account) whose subject is the sender, the number or
+      // the recipient: that SMS bounces, and one client's bad sender id does not stop all sending.
+      ['8\nSender ID not authorised', 'INTERACT:REFUSED:8'],
+      ['8\nUnauthorized sender', 'INTERACT:REFUSED:8'],
+      ['4\nUser has opted out', 'INTERACT:REFUSED:4'],
+      ['4\nRecipient user unknown', 'INTERACT:REFUSED:4'],
+      ['4\nNumber not permitted on this account', 'INTERACT:REFUSED:4'],
+      ['8\nInvalid sender: not authorised for this account', 'INTERACT:REFUSED:8'],
+      ['-12\nAccount suspended: invalid sender', 'INTERACT:ACCOUNT'],
+      // The text's own IP address or token refused, whatever the refusal's words: that SMS's.
+      ['6\nMessage contains invalid IP address', 'INTERACT:REFUSED:6'],
       // The same words refusing one SMS (its sender, number or text): that SMS bounces, the others still go.
       ['8\nSender ID not whitelisted', 'INTERACT:REFUSED:8'],
       ['8\nSender not on whitelist', 'INTERACT:REFUSED:8'],
@@ -321,14 +352,20 @@ describe('InteractSMS adapter: request shape', () => {
       ['14\nSomething unexpected happened', 'INTERACT:14'],
     ];
     const actions = { ACCOUNT: 'pause', REFUSED: 'fail' } as Record<string, string>;
+    // Every row read before judging, so that a failure lists all the answers read wrongly, not the first.
+    const wrong: string[] = [];
     for (const [body, code] of cases) {
       server.answer = { status: 200, body };
       const result = await sendOnce(server.url);
       assert.equal(result.kind, 'answered', body);
-      assert.equal(result.results[0]?.code, code, body);
       const kind = /^INTERACT:([A-Z]+)/.exec(code)?.[1] ?? '';
-      assert.equal(classifyRecipient(result, SUBMISSION.recipients[0] ?? '').action, actions[kind] ?? 'retry', `${body}: an unknown answer never bounces`);
+      const action = classifyRecipient(result, SUBMISSION.recipients[0] ?? '').action;
+      const expected = actions[kind] ?? 'retry';
+      if (result.results[0]?.code !== code || action !== expected) {
+        wrong.push(`${JSON.stringify(body)}: ${result.results[0]?.code} (${action}), expected ${code} (${expected})`);
+      }
     }
+    assert.deepEqual(wrong, []);
   });
 
   it('logs a debug line per send with the notify id, never the password or the text; warns about a literal ¬', async () => {

@@ -19,11 +19,11 @@
  * - No validity period and no user context exist in this API: `expiresAt` and `userContext` are
  *   not sent; replies are tracked through `notify_id` instead (`replyTracking: 'tracking-id'`).
  * - The non-zero status codes are not published, so the gateway's text says what a refusal is
- *   about: about the account (its state, login, password, api id or key, credit, allowance) it is `INTERACT:ACCOUNT`, so a
- *   password typo pauses the queue instead of bouncing it; about the number or the message (and
- *   not about a passing state: "temporarily", "try again"…) `INTERACT:REFUSED:<n>`, which bounces;
- *   an access refusal naming neither ("Access denied", "IP address not whitelisted") the account's;
- *   anything else `INTERACT:<n>`, which the relay retries (an unknown answer never bounces).
+ *   about, read by the ordered READING_RULES: about the account (its state, login, password, api id, key or token,
+ *   the IP address it calls from, credit, allowance, access) it is `INTERACT:ACCOUNT`, so a password typo pauses the
+ *   queue instead of bouncing it; about the number, the sender or the message (and not about a passing state:
+ *   "temporarily", "try again"…) `INTERACT:REFUSED:<n>`, which bounces; anything else `INTERACT:<n>`, which the
+ *   relay retries (an unknown answer never bounces).
  * - One status line answers a request with several numbers: when it refuses one for the number or
  *   the message, each number is sent alone so that one invalid number does not fail the others.
  * - The MO carries no id: the relay's id for it is derived from fields a retry repeats (see
@@ -87,31 +87,32 @@ const DETAIL_MAX_CHARS = 200;
 const STATUS_REPLY = /^(-?\d{1,9})[ \t]*(?:\r?\n([\s\S]*))?$/;
 
 /**
- * A refusal whose words can only be about the account: the account itself ("Account suspended"), the
- * login, the password, the api id or key, credentials, credit or balance, authentication or
- * authorisation ("Unauthorised"), or an allowance or a quota. Each refuses every SMS alike until the
- * operator fixes the account, so they are read before the message's words ("Daily message limit").
- * Matched case-insensitively on the gateway's text.
+ * Words that can only be about the account: its login (user name, password), api id, key or token,
+ * credentials, credit or balance, authentication, an allowance or a quota. Every SMS is refused alike until
+ * the operator fixes the account, whatever else the answer names ("Invalid password for this sender").
+ * Matched case-insensitively on the gateway's text, as all the words below.
  */
-const ACCOUNT_WORDS =
-  /\b(?:accounts?|user(?:[ _-]?name)?s?|password|log[ -]?in|log[ -]?on|api[ _-]?(?:id|keys?|tokens?)|credentials?|credits?|balance|auth\w*|unauthori[sz]ed|allowances?|quotas?)\b/i;
+const ACCOUNT_ONLY_WORDS =
+  /\b(?:user[ _-]?names?|password|log[ -]?in|log[ -]?on|api[ _-]?(?:id|keys?|tokens?)|credentials?|credits?|balance|auth(?!ori[sz])\w*|allowances?|quotas?)\b/i;
+
+/**
+ * Words of the account that a party of one SMS also has: an account, a user (the phone's: "User has opted out"),
+ * being authorised ("Sender ID not authorised"). The account's only where no party (PARTY_WORDS) is their subject.
+ */
+const SHARED_ACCOUNT_WORDS = /\b(?:accounts?|users?|(?:un)?authori[sz]\w*)\b/i;
 
 /**
  * Words of an access refusal, which gateways also use for one SMS ("Forbidden content", "Sender ID not
- * whitelisted", "Permission denied for destination country", "Invalid token in message"): read only
- * when the answer names no number or message (MESSAGE_WORDS), as the account's ("Access denied",
- * "Forbidden", "Caller not on the allowlist").
+ * whitelisted", "Permission denied for destination country"): the account's where no number or message
+ * (MESSAGE_WORDS) is their subject ("Access denied", "Forbidden", "Caller not on the allowlist").
  */
 const ACCESS_WORDS = /\b(?:access[ _-]?denied|permission[ _-]?denied|forbidden|(?:white|allow)[ _-]?list\w*|access[ _-]?tokens?)\b/i;
-/**
- * The addresses the account may call from, refused as the subject of the whole answer ("IP address not
- * whitelisted", "Your IP 192.0.2.7 is not allowed"): an answer that merely mentions an IP address
- * ("Contains an IP address", a link with one "not allowed") is about the text.
- */
-const CALLER_IP_REFUSED =
-  /^(?:(?:requests?|access|calls?|connections?) from )?(?:(?:your|the|this|source|client|caller|calling|remote|requesting) )?ip(?:[ _-]?address)?(?: \S*\d\S*)? (?:is )?not (?:allowed|permitted|whitelisted|allowlisted|registered|recogni[sz]ed)\b/i;
-/** A token refused with nothing else said ("Invalid token", "Token expired"): the account's credentials. */
-const TOKEN_REFUSED = /^(?:(?:invalid|expired|missing|bad|unknown|wrong) token|token (?:invalid|expired|missing|not valid))\W*$/i;
+
+/** The account's credentials by other names: a token, or the IP address the relay calls from ("Invalid IP", "Session token expired"). */
+const CREDENTIAL_WORDS = /\b(?:ips?|tokens?)\b/i;
+/** Words refusing what they stand beside, before or after it ("Invalid token", "IP address is blocked", "IP not in whitelist"). */
+const REFUSAL_WORDS =
+  /\b(?:invalid|expired|revoked|missing|blocked|denied|bad|wrong|unknown|not (?:valid|allowed|permitted|whitelisted|allowlisted|registered|recogni[sz]ed|in (?:the )?(?:white|allow)[ _-]?list))\b/i;
 
 /**
  * A period of an account's allowance ("daily", "per month", "this week", "today"). With a limit word
@@ -127,15 +128,86 @@ const PERIOD_WORDS = /\b(?:hourly|daily|weekly|monthly|yearly|annual|today|(?:pe
  */
 const LIMIT_WORDS = /\b(?:limit|caps?\b|capped\b)/i;
 
-/** Whether the gateway's text can only be about the account (its login, credit, allowance), whatever else it names. */
-function aboutTheAccount(apart: string): boolean {
-  return ACCOUNT_WORDS.test(apart) || (PERIOD_WORDS.test(apart) && LIMIT_WORDS.test(apart));
+/** The parties of one SMS: its number (destination, recipient, MSISDN, one who opted out) or its sender. */
+const PARTY_WORDS = /\b(?:(?:phone[ _-]?)?numbers?|destinations?|recipients?|msisdns?|opted[ _-]?out|senders?|originators?)\b/i;
+/** The text of one SMS. */
+const TEXT_WORDS = /\b(?:text|messages?|content)\b/i;
+/** A refusal whose words are about this SMS (PARTY_WORDS or TEXT_WORDS): only such a refusal bounces. */
+const MESSAGE_WORDS = new RegExp(`${PARTY_WORDS.source}|${TEXT_WORDS.source}`, 'i');
+/**
+ * Messages as what the caller was doing ("not allowed to send messages", "cannot send text messages", "for
+ * sending messages"): sending in general, which an account's refusal names, not one SMS as its subject.
+ */
+const SENDING_MESSAGES = /\bsend(?:ing)? (?:(?:any|an?|the|text|sms) )*(?:messages?|texts?|sms)\b/gi;
+
+/** Words of a passing state, which make a refusal worth retrying whatever else it names (a rate limit passes: "Rate limit exceeded: 10 messages per second"). */
+const PASSING_WORDS =
+  /\b(?:temporar\w*|unavailable|try(?:ing)? again|later|busy|throttl\w*|rate[ _-]?limit\w*|too many|per second|queue\w*|time[ -]?out|timed out|overload\w*|maintenance)\b/i;
+
+/**
+ * Where one statement of an answer ends: a sentence's end, a colon, semicolon, comma or bracket, a dash between
+ * spaces ("Access denied - message not sent"). A dot inside a word or an address ("203.0.113.5") ends none.
+ */
+const CLAUSE_END = /[.!?](?=\s|$)|[:;,()[\]]|\s[-–—]+\s/;
+
+/** The gateway's answer as the rules read it: its words written apart (see wordsApart), and cut into its statements. */
+interface Answer {
+  readonly text: string;
+  readonly clauses: readonly string[];
 }
 
-/** Whether an answer naming no number or message refuses the account's access (see ACCESS_WORDS). */
-function accessRefused(apart: string): boolean {
-  return ACCESS_WORDS.test(apart) || CALLER_IP_REFUSED.test(apart) || TOKEN_REFUSED.test(apart);
+/**
+ * Whether the words `own` lead the answer without a subject from `subjects`: the first statement naming either
+ * decides, as an answer says first what it is about ("Access denied: invalid sender" is the account's, "Message
+ * blocked: forbidden keyword" the message's), and `own` beside a subject in one statement are that subject's
+ * ("Sender ID not whitelisted", "Number not permitted on this account"). Messages as what the caller was sending
+ * are no subject (SENDING_MESSAGES).
+ */
+function leadsWithoutSubject(answer: Answer, own: RegExp, subjects: RegExp): boolean {
+  for (const clause of answer.clauses) {
+    const named = clause.replace(SENDING_MESSAGES, ' ');
+    if (subjects.test(named)) return false;
+    if (own.test(named)) return true;
+  }
+  return false;
 }
+
+/**
+ * Whether the answer refuses a token or the caller's IP address, the account's credentials: one of them, and a
+ * refusal word anywhere in the answer ("IP not whitelisted. Message rejected.", "Invalid token: abc123"). A token or
+ * an IP address in a statement naming the text is the text's ("Invalid token in message", "URL with IP address not
+ * allowed in message"), and a mere mention refuses nothing ("Contains an IP address", "Token count exceeded").
+ */
+function credentialRefused(answer: Answer): boolean {
+  if (!REFUSAL_WORDS.test(answer.text)) return false;
+  return answer.clauses.some((clause) => CREDENTIAL_WORDS.test(clause) && !TEXT_WORDS.test(clause.replace(SENDING_MESSAGES, ' ')));
+}
+
+type Reading = 'account' | 'message' | 'passing';
+
+/**
+ * How a refusal's text is read, in this order; the first rule that holds decides, and an answer none holds is
+ * unknown (retried: an unknown answer never bounces). Account readings come first, since an account's answer often
+ * names the message too, and bouncing every SMS for the account's trouble loses the whole queue; each account rule
+ * is written so that a refusal of one SMS is not read as one (which would stop all sending for one client's SMS).
+ */
+const READING_RULES: ReadonlyArray<{ readonly holds: (answer: Answer) => boolean; readonly reading: Reading }> = [
+  // An allowance over a period names what it counts ("Daily message limit exceeded"): first, before the message's words.
+  { holds: (answer) => PERIOD_WORDS.test(answer.text) && LIMIT_WORDS.test(answer.text), reading: 'account' },
+  // Words no single SMS has: the account's whatever else is named.
+  { holds: (answer) => ACCOUNT_ONLY_WORDS.test(answer.text), reading: 'account' },
+  // A refused token or caller IP, wherever in the answer and before the message's words ("IP not whitelisted.
+  // Message rejected."): the refusal's own words tell a text's IP or token apart.
+  { holds: credentialRefused, reading: 'account' },
+  // Account, user, authorised: before the access words, and the sender or number as their subject makes them one SMS's.
+  { holds: (answer) => leadsWithoutSubject(answer, SHARED_ACCOUNT_WORDS, PARTY_WORDS), reading: 'account' },
+  // An access refusal leading the answer, before the message's words it goes on to name ("Access denied. Unable to send message.").
+  { holds: (answer) => leadsWithoutSubject(answer, ACCESS_WORDS, MESSAGE_WORDS), reading: 'account' },
+  // One SMS's refusal that speaks of a passing state: before the message's reading, as a retry may go through.
+  { holds: (answer) => MESSAGE_WORDS.test(answer.text) && PASSING_WORDS.test(answer.text), reading: 'passing' },
+  // Only now one SMS's refusal, which bounces it alone.
+  { holds: (answer) => MESSAGE_WORDS.test(answer.text), reading: 'message' },
+];
 
 /**
  * The answer's words written apart, as the word patterns read them: an error constant's `Daily_limit`,
@@ -149,16 +221,6 @@ function wordsApart(text: string): string {
       .replace(/(hourly|daily|weekly|monthly|yearly|annual)(limit|cap)/gi, '$1 $2')
   );
 }
-
-/**
- * A refusal whose words are about this SMS: its number (destination, recipient, MSISDN), its text
- * or its sender. Only such a refusal bounces; the others are retried.
- */
-const MESSAGE_WORDS = /\b(?:(?:phone[ _-]?)?numbers?|destinations?|recipients?|msisdns?|text|messages?|content|senders?|originators?)\b/i;
-
-/** Words of a passing state, which make a refusal worth retrying whatever else it names (a rate limit passes: "Rate limit exceeded: 10 messages per second"). */
-const PASSING_WORDS =
-  /\b(?:temporar\w*|unavailable|try(?:ing)? again|later|busy|throttl\w*|rate[ _-]?limit\w*|too many|per second|queue\w*|time[ -]?out|timed out|overload\w*|maintenance)\b/i;
 
 /**
  * The `notify_id` of the SMS of one relay message: the DLR key and the reply-tracking key, so it
@@ -318,14 +380,12 @@ function toResult(outcome: HttpOutcome, recipients: readonly string[], notifyId:
   };
 }
 
-/** What a non-zero status line is about, by its words (the vendor publishes no code table). */
+/** What a non-zero status line is about, by its words (the vendor publishes no code table): READING_RULES. */
 function refusalCode(status: number, text: string): string {
   const apart = wordsApart(text);
-  // The account first: its answers often name the message too ("Daily message limit exceeded"), and
-  // bouncing every SMS for an allowance that renews would lose them all.
-  if (aboutTheAccount(apart)) return ACCOUNT_CODE;
-  if (MESSAGE_WORDS.test(text)) return PASSING_WORDS.test(text) ? `${CODE_PREFIX}${status}` : `${REFUSED_PREFIX}${status}`;
-  // Only now the words an SMS's refusal shares with an account's: pausing every SMS for one SMS's refusal stops all sending.
-  if (accessRefused(apart)) return ACCOUNT_CODE;
+  const answer: Answer = { text: apart, clauses: apart.split(CLAUSE_END) };
+  const reading = READING_RULES.find((rule) => rule.holds(answer))?.reading;
+  if (reading === 'account') return ACCOUNT_CODE;
+  if (reading === 'message') return `${REFUSED_PREFIX}${status}`;
   return `${CODE_PREFIX}${status}`;
 }
