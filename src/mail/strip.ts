@@ -153,8 +153,12 @@ const BARE_SEPARATOR = '--';
 /** Outlook's rule above the reply header block. */
 const OUTLOOK_RULE = /^_{10,}$/;
 const DATE = /\d{1,4}[./-]\s?\d{1,2}[./-]\s?\d{1,4}|\b(?:19|20)\d{2}\b|\d{4}\s?[年년]|\b\d{1,2}[:.]\d{2}\b/;
-/** A date with its year: what the first line of a wrapped attribution carries (or an address or a verb). */
-const DATE_WITH_YEAR = /\b(?:19|20)\d{2}\b|\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|\d{4}\s?[年년]/;
+/**
+ * A date with its year: what the first line of a wrapped attribution carries (or an address or a verb).
+ * A year is four digits of any script and calendar (2026, Thai 2569, Hijri 1448, Persian ۱۴۰۵, 2026年),
+ * or a numeric date's (۱۴۰۵/۰۹/۱۶).
+ */
+const DATE_WITH_YEAR = /(?<!\p{Nd})\p{Nd}{4}(?!\p{Nd})|\p{Nd}{1,4}[./-]\p{Nd}{1,2}[./-]\p{Nd}{1,4}/u;
 const ADDRESS = /[^\s<>()"[\]]+@[^\s<>()"[\]]+\.[^\s<>()"[\]]+/;
 /**
  * A line framed by `>>>` marks at both ends: a writer's banner (">>> Deadline moved to 12/5/2026 >>>"),

@@ -587,6 +587,16 @@ describe('stripText: list and notification footers', () => {
     assert.equal(removedBy(welsh, { reply: true }).text, 'Iawn, diolch.');
   });
 
+  it("ends a reply's text at a mail's header block dated with a year of any calendar and digits: Hijri 1448, Persian ۱۴۰۵", () => {
+    const copy = '\n\nServer db1 is down since 10:05.\nPlease check the disks.';
+    const headers: Array<[string, string]> = [
+      ['في الطريق', 'من: Ahmed\nتاريخ الإرسال: الاثنين، 26 جمادى الآخرة 1448 02:00 م\nإلى: Ops Team\nالموضوع: Server down'],
+      ['On my way.', 'From: Bob\nSent: ۱۴۰۵/۰۹/۱۶ ۱۴:۰۰\nTo: Ops\nSubject: Server down'],
+      ['On my way.', 'From: Bob\nSent: ۱۶ آذر ۱۴۰۵ ۱۴:۰۰\nTo: Ops\nSubject: Server down'],
+    ];
+    for (const [text, header] of headers) assert.equal(removedBy(`${text}\n\n${header}${copy}`, { reply: true }).text, text, header);
+  });
+
   it('cuts in a reply all below a rule of underscores that is no label lines: a header block in a language the labels lack, wrapped, spaced out, or old text alone', () => {
     const rule = '_'.repeat(32);
     const below = {
