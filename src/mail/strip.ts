@@ -19,7 +19,7 @@ import {
   STOCK_DEVICE_PHONES,
   STOCK_MAIL_APP_PLATFORMS,
   STOCK_MAIL_APPS,
-  THANKS_WORDS,
+  CLOSING_LINE_WORDS,
   ATTACHED_ONE_LETTER_WORDS,
   ATTRIBUTION_VERBS,
   CALENDAR_FOOTER_OPENINGS,
@@ -153,8 +153,12 @@ const BARE_SEPARATOR = '--';
 /** Outlook's rule above the reply header block. */
 const OUTLOOK_RULE = /^_{10,}$/;
 const DATE = /\d{1,4}[./-]\s?\d{1,2}[./-]\s?\d{1,4}|\b(?:19|20)\d{2}\b|\d{4}\s?[年년]|\b\d{1,2}[:.]\d{2}\b/;
-/** A date with its year: what the first line of a wrapped attribution carries (or an address or a verb). */
-const DATE_WITH_YEAR = /\b(?:19|20)\d{2}\b|\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|\d{4}\s?[年년]/;
+/**
+ * A date with its year: what the first line of a wrapped attribution carries (or an address or a verb).
+ * A year is four digits of any script and calendar (2026, Thai 2569, Hijri 1448, Persian ۱۴۰۵, 2026年),
+ * or a numeric date's (۱۴۰۵/۰۹/۱۶).
+ */
+const DATE_WITH_YEAR = /(?<!\p{Nd})\p{Nd}{4}(?!\p{Nd})|\p{Nd}{1,4}[./-]\p{Nd}{1,2}[./-]\p{Nd}{1,4}/u;
 const ADDRESS = /[^\s<>()"[\]]+@[^\s<>()"[\]]+\.[^\s<>()"[\]]+/;
 /**
  * A line framed by `>>>` marks at both ends: a writer's banner (">>> Deadline moved to 12/5/2026 >>>"),
@@ -344,26 +348,45 @@ const MAX_LIST_ITEM_NAME = 30;
 /** Words that each open with a capital or a digit ("Samsung", "T-Mobile", "Unit 12", "Screen Scratched"): a name, no sentence. */
 const NAME_LIKE = /^[\p{Lu}\p{N}][\p{L}\p{N}&'’.-]*(?:\s+[\p{Lu}\p{N}][\p{L}\p{N}&'’.-]*)*$/u;
 /** A line opening with thanks or a short closing word ("Thanks Bob", "TIA", "Vielen Dank", "OK"): the writer's closing, no list's item. */
-const THANKS = new RegExp(`^(?:${anyOf(THANKS_WORDS)})(?![\\p{L}\\p{N}])`, 'iu');
+const CLOSING_LINE = new RegExp(`^(?:${anyOf(CLOSING_LINE_WORDS)})(?![\\p{L}\\p{N}])`, 'iu');
 /** A sign-off of one word, as a list's item can be ("LG", "ATT", "Best", "BR", "Atte."); "Best regards" never is one. */
 const ONE_WORD = /^[\p{L}\p{N}]+[\s,.!]*$/u;
+/** A line ending in a question mark: what a list's heading may ask ("Which network?"), or the writer's question. */
+const ASKING = /[?？]$/;
+/**
+ * A word in capitals, as a brand's, carrier's or grade's name is ("LG", "ATT", "VG"): under a question
+ * only such a sign-off word can be the first answer; a closing typed as a word ("Best", "Cheers") closes it.
+ */
+const CAPITALS = /^[\p{Lu}\p{N}]+[\s,.!]*$/u;
 /**
  * A short name-like line, as a list's item is, and not a sentence ("Thanks." ends one), a sign-off of
- * its own or the writer's thanks ("Thanks Bob" / "Cheers" closes a mail).
+ * its own or the writer's closing ("Thanks Bob" / "Cheers" closes a mail).
  */
 const isListItemName = (line: string) =>
-  line.length <= MAX_LIST_ITEM_NAME && NAME_LIKE.test(line) && !SENTENCE_END.test(line) && !SIGN_OFF.test(line) && !THANKS.test(line);
+  line.length <= MAX_LIST_ITEM_NAME && NAME_LIKE.test(line) && !SENTENCE_END.test(line) && !SIGN_OFF.test(line) && !CLOSING_LINE.test(line);
 /**
- * Whether the sign-off at `index` of `lines` is a list's item: one word ("LG", "ATT", "Best") right
- * under another item ("Samsung" / "LG" / "Sony"), under a line announcing a list ("Shortlist:" / "LG"),
- * or first under a question with another item below it ("Which network?" / "ATT" / "Verizon"). Under a
- * sentence ("See you at 8." / "LG" / "Anna") or the writer's thanks ("TIA" / "Regards") it is a sign-off.
+ * Whether the list item at `index` stands in a list: under another item or a question, or under a line
+ * announcing it, blank lines between ("Ranking of the offers:" / "" / "Worst"). Under a sentence
+ * ("Please restart db1." / "" / "Happy Friday") it is the writer's own line.
+ */
+const isInList = (lines: readonly string[], index: number) =>
+  isListItemName(lines[index - 1] ?? '') || ASKING.test(lines[index - 1] ?? '') || ANNOUNCING.test(lines[previousNonBlank(lines, index - 1)] ?? '');
+/**
+ * Whether the sign-off at `index` of `lines` is a list's item, by the lines right around it (no blank
+ * between): one word ("LG", "ATT", "Best") right under an item that is itself in a list ("Samsung" /
+ * "Apple" / "LG"), or first right under a line announcing the list ("Shortlist:" / "LG" / "Sony") or
+ * asking it, as a word in capitals ("Which network?" / "ATT" / "Verizon"), with another item right
+ * below. A sign-off opening its paragraph ("Could you check db1?" / "" / "Cheers" / "Alice") or under
+ * a sentence, a question ("Is the rack back up?" / "Best" / "Alice"), the writer's closing ("TIA" /
+ * "Regards") or a line of theirs ("" / "Happy Friday" / "Best") is a sign-off: a list whose first item
+ * is a sign-off word below a blank line is cut with it, a signature sent whole costs more.
  */
 function isListItemSignOff(lines: readonly string[], index: number): boolean {
-  if (!ONE_WORD.test(lines[index] ?? '')) return false;
-  if (isListItemName(lines[index - 1] ?? '')) return true;
-  const heading = lines[previousNonBlank(lines, index - 1)] ?? '';
-  return ANNOUNCING.test(heading) || (/[?？]$/.test(heading) && isListItemName(lines[index + 1] ?? ''));
+  const line = lines[index] ?? '';
+  if (!ONE_WORD.test(line)) return false;
+  const above = lines[index - 1] ?? '';
+  if (isListItemName(above)) return isInList(lines, index - 1);
+  return (ANNOUNCING.test(above) || (ASKING.test(above) && CAPITALS.test(line))) && isListItemName(lines[index + 1] ?? '');
 }
 const POSTSCRIPT = new RegExp(`^(?:${anyOf(POSTSCRIPTS)})(?![\\p{L}\\p{N}])`, 'iu');
 /** One or two of the one-letter words Hebrew and Arabic attach to the next (ATTACHED_ONE_LETTER_WORDS), or none. */

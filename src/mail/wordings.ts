@@ -927,9 +927,9 @@ export const DEVICE_LINE_NAME_FOLLOWERS = [
 /**
  * Thanks and the short closing words a writer puts above a sign-off ("Thanks" / "BR", "TIA" /
  * "Regards", "Thanks Bob" / "Cheers", "OK" / "Best"), at a line's start: such a line is never a list's
- * item, so the sign-off under it is one (src/mail/strip.ts, isListItemSignOff).
+ * item, so the sign-off right under it is one (src/mail/strip.ts, isListItemSignOff).
  */
-export const THANKS_WORDS = [
+export const CLOSING_LINE_WORDS = [
   'thanks',
   'thank you',
   'thankyou',

@@ -205,6 +205,11 @@ describe('form fields and rules, as the phone gets them', () => {
     for (const [html, text] of cases) assert.equal(await sent(html, reply), text, html);
   });
 
+  it('a sign-off below an image under a line announcing it is a sign-off: the signature goes', async () => {
+    const html = '<p>See the graph below:</p><p><img src="cid:graph"></p><p>Best,<br>Alice Smith<br>IT Operations<br>+44 20 7946 0000</p>';
+    assert.equal(await sent(html), 'See the graph below:');
+  });
+
   it("a writer's own private-use characters (SoftBank's emoji U+E001…) are sent, in a run, alone on a line or as a list item, in plain text and HTML", async () => {
     const emoji = '\uE001\uE001\uE001';
     const lines = [`Party at 8 ${emoji}`, emoji, `- ${emoji}`, `- ${'\uE000'.repeat(3)}`, '\uE002'.repeat(3)];
