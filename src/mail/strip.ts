@@ -154,11 +154,29 @@ const BARE_SEPARATOR = '--';
 const OUTLOOK_RULE = /^_{10,}$/;
 const DATE = /\d{1,4}[./-]\s?\d{1,2}[./-]\s?\d{1,4}|\b(?:19|20)\d{2}\b|\d{4}\s?[年년]|\b\d{1,2}[:.]\d{2}\b/;
 /**
- * A date with its year: what the first line of a wrapped attribution carries (or an address or a verb).
- * A year is four digits of any script and calendar (2026, Thai 2569, Hijri 1448, Persian ۱۴۰۵, 2026年),
- * or a numeric date's (۱۴۰۵/۰۹/۱۶).
+ * A date with its year: what the first line of a wrapped attribution carries (or an address or a verb). A year is
+ * one the calendars mail is written in use now (Gregorian 19xx–20xx, Persian and Hijri 13xx–14xx, Thai 25xx; 2026年),
+ * not any four digits (a room, a port, an extension, a sensor: "Meet in room 1234"), or a numeric date's. Read on the
+ * line with its digits as ASCII (asciiDigits: Thai 2569, Hijri 1448, Persian ۱۴۰۵/۰۹/۱۶).
  */
-const DATE_WITH_YEAR = /(?<!\p{Nd})\p{Nd}{4}(?!\p{Nd})|\p{Nd}{1,4}[./-]\p{Nd}{1,2}[./-]\p{Nd}{1,4}/u;
+const DATE_WITH_YEAR = /\b(?:19|20|13|14|25)\d{2}\b|\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|\d{4}\s?[年년]/;
+/** The zeros of the digit runs dates are written in besides ASCII: Arabic-Indic, Persian, Devanagari, Bengali, Thai, fullwidth. */
+const DIGIT_ZEROS = [0x0660, 0x06f0, 0x0966, 0x09e6, 0x0e50, 0xff10];
+const OTHER_DIGIT = /[\u0660-\u0669\u06f0-\u06f9\u0966-\u096f\u09e6-\u09ef\u0e50-\u0e59\uff10-\uff19]/g;
+
+/** `line` with the digits of DIGIT_ZEROS's runs as ASCII digits (the same length: one code unit each). */
+function asciiDigits(line: string): string {
+  return line.replace(OTHER_DIGIT, (digit) => {
+    const code = digit.charCodeAt(0);
+    const zero = DIGIT_ZEROS.find((start) => code >= start && code <= start + 9) ?? code;
+    return String(code - zero);
+  });
+}
+
+/** Whether `line` holds a date with its year (DATE_WITH_YEAR), in any of the digits asciiDigits reads. */
+function hasDateWithYear(line: string): boolean {
+  return DATE_WITH_YEAR.test(line) || (line.search(OTHER_DIGIT) >= 0 && DATE_WITH_YEAR.test(asciiDigits(line)));
+}
 const ADDRESS = /[^\s<>()"[\]]+@[^\s<>()"[\]]+\.[^\s<>()"[\]]+/;
 /**
  * A line framed by `>>>` marks at both ends: a writer's banner (">>> Deadline moved to 12/5/2026 >>>"),
@@ -260,7 +278,7 @@ const MAX_NOTES_FORWARD_MARKER_LINE = 160;
 const NOTES_FORWARD_MARKER = new RegExp(`^-{3,}\\s*(?:${anyOf(NOTES_FORWARD_MARKERS)})\\s\\S.*\\s-{3,}$`, 'i');
 /** A forward marker line: one of FORWARD_MARKERS, or Notes' with its forwarder and date (NOTES_FORWARD_MARKERS). */
 const isForwardMarker = (line: string) =>
-  FORWARD_MARKER.test(line) || (line.length <= MAX_NOTES_FORWARD_MARKER_LINE && NOTES_FORWARD_MARKER.test(line) && DATE_WITH_YEAR.test(line));
+  FORWARD_MARKER.test(line) || (line.length <= MAX_NOTES_FORWARD_MARKER_LINE && NOTES_FORWARD_MARKER.test(line) && hasDateWithYear(line));
 /** A forward marker is one short line (Apple Mail's are under 40 characters in every language): a longer line ending in a colon is a sentence. */
 const MAX_FORWARD_MARKER_LINE = 80;
 /**
@@ -769,7 +787,7 @@ class Scan {
     // A mail's header dates it with its year or names an address; a notice's own labels in a reply
     // ("Oddi wrth: synhwyrydd 4" / "Anfonwyd: 10:05" / "Pwnc: …") do neither, and are its text.
     const block = this.#lines.slice(index, end + 1);
-    return this.#hasText() && (quoted || block.some((line) => DATE_WITH_YEAR.test(line) || ADDRESS.test(line)));
+    return this.#hasText() && (quoted || block.some((line) => hasDateWithYear(line) || ADDRESS.test(line)));
   }
 
   /** The line is a `>` line its client did not stuff (StripOptions.stuffed), and no banner framed by `>>>` (FRAMED_LINE). */
@@ -1057,7 +1075,7 @@ export function quoteHeaderStart(lines: readonly string[], start: number, answer
   const showsMailHeader = (top: number): boolean => {
     const block = Array.from({ length: start - top }, (_, offset) => unquoted(top + offset));
     const naming = block.findIndex((line) => namesAddress(line, answered));
-    if (naming >= 0 && block.some((line, index) => index !== naming && DATE_WITH_YEAR.test(line))) return true;
+    if (naming >= 0 && block.some((line, index) => index !== naming && hasDateWithYear(line))) return true;
     let over = top - 1;
     while (over >= 0 && unquoted(over) === '') over--;
     return over >= 0 && (OUTLOOK_RULE.test(unquoted(over)) || isOriginalMarker(unquoted(over)));
@@ -1179,7 +1197,7 @@ function isForwardMarkerShape(lines: readonly string[], index: number): boolean 
  * before the attribution's own at its end. "As Bob wrote: the rack is on fire" is the writer's.
  */
 function opensWrappedAttribution(line: string): boolean {
-  return (DATE_WITH_YEAR.test(line) || ADDRESS.test(line) || VERB.test(line)) && !SENTENCE_END.test(line) && !INNER_COLON.test(line);
+  return (hasDateWithYear(line) || ADDRESS.test(line) || VERB.test(line)) && !SENTENCE_END.test(line) && !INNER_COLON.test(line);
 }
 
 function line0(lines: readonly string[], index: number): string {
@@ -1323,7 +1341,7 @@ function notesValueEnd(lines: readonly string[], label: number): number {
 
 /** A line that is a date and little else ("03.12.2026 17:02", "12/03/2026 05:02 PM"): a header's, not a sentence. */
 function isDateLine(line: string): boolean {
-  return line.length <= MAX_DEVICE_LINE && DATE_WITH_YEAR.test(line) && !SENTENCE_END.test(line);
+  return line.length <= MAX_DEVICE_LINE && hasDateWithYear(line) && !SENTENCE_END.test(line);
 }
 
 /**

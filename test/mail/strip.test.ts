@@ -597,6 +597,17 @@ describe('stripText: list and notification footers', () => {
     for (const [text, header] of headers) assert.equal(removedBy(`${text}\n\n${header}${copy}`, { reply: true }).text, text, header);
   });
 
+  it("reads as a year only one of the calendars mail is dated in, not a room's, an extension's or a sensor's four digits", () => {
+    const attribution = 'On Mon, 23 Nov 2026 at 09:14, Alice <alice@example.com> wrote:\n> x';
+    assert.equal(removedBy(`Meet in room 1234\n${attribution}`).text, 'Meet in room 1234');
+    assert.equal(removedBy('Call me on ext 4521\nAlice <alice@example.com> wrote:\n> x').text, 'Call me on ext 4521');
+    const alert = 'Alarm\nFrom: sensor 4021\nSent: 10:05\nSubject: temperature high\nValue: -5 C';
+    assert.equal(removedBy(alert, { reply: true }).text, alert, "an alert's own labels with a sensor's number are its text");
+    // Thai's Buddhist year, in Thai digits, still dates a header block.
+    const thai = 'กำลังไป\n\nจาก: Somchai Jaidee\nส่ง: วันจันทร์ที่ ๗ ธันวาคม ๒๕๖๙ 14:00\nถึง: Ops Team\nเรื่อง: Server down\n\nServer db1 is down.';
+    assert.equal(removedBy(thai, { reply: true }).text, 'กำลังไป');
+  });
+
   it('cuts in a reply all below a rule of underscores that is no label lines: a header block in a language the labels lack, wrapped, spaced out, or old text alone', () => {
     const rule = '_'.repeat(32);
     const below = {
