@@ -37,6 +37,16 @@ function inNamespace(context: TestContext, kind: 'uts' | 'mount', probe: string)
   return undefined;
 }
 
+/** `smsrelay config check` run in `cwd` with only PATH and the data directory set. */
+function configCheckIn(cwd: string, data: string) {
+  return spawnSync(process.execPath, [BIN, 'config', 'check'], {
+    cwd,
+    env: { PATH: process.env.PATH ?? '', SMSRELAY_DATA_DIR: data },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+}
+
 function dir(): string {
   const created = tempDir('smsrelay-cli-');
   dirs.push(created);
@@ -563,12 +573,7 @@ describe('smsrelay command', () => {
     const data = join(cwd, 'data');
     await (await SqliteStore.open({ file: join(data, 'smsrelay.db'), busyTimeoutMs: 100 })).close();
     writeFileSync(join(cwd, 'smsrelay.yaml'), 'console:\n  trustedProxies: [127.0.0.1/32]\n');
-    const result = spawnSync(process.execPath, [BIN, 'config', 'check'], {
-      cwd,
-      env: { PATH: process.env.PATH ?? '', SMSRELAY_DATA_DIR: data },
-      encoding: 'utf8',
-      timeout: 60_000,
-    });
+    const result = configCheckIn(cwd, data);
     assert.equal(result.status, 0, result.stderr);
     assert.deepEqual(result.stderr.trim().split('\n'), [
       `smsrelay: data directory ${data}`,
@@ -595,12 +600,7 @@ describe('smsrelay command', () => {
         '',
       ].join('\n'),
     );
-    const result = spawnSync(process.execPath, [BIN, 'config', 'check'], {
-      cwd,
-      env: { PATH: process.env.PATH ?? '', SMSRELAY_DATA_DIR: data },
-      encoding: 'utf8',
-      timeout: 60_000,
-    });
+    const result = configCheckIn(cwd, data);
     assert.equal(result.status, 0, result.stderr);
     // On stderr: stdout stays a configuration to copy back.
     assert.deepEqual(result.stderr.trim().split('\n'), [

@@ -551,12 +551,18 @@ describeOnPostgres('several relays on one PostgreSQL', async () => {
     }
   });
 
-  test("a step of the upgrade that meets another session's lock past the server's lock_timeout is waited for, not refused: the relay becomes ready once the lock goes", async () => {
+  /** A fresh database one schema step behind, whose sessions give up on a lock after 200 ms: its URL. */
+  async function oneStepBehindWithLockTimeout(): Promise<string> {
     const url = (await freshDatabase()) ?? '';
     await withClient(url, async (client) => {
       await migrate(client, { create: true, migrations: MIGRATIONS.slice(0, -1) });
       await client.query(`DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET lock_timeout = %L', current_database(), '200ms'); END $$`);
     });
+    return url;
+  }
+
+  test("a step of the upgrade that meets another session's lock past the server's lock_timeout is waited for, not refused: the relay becomes ready once the lock goes", async () => {
+    const url = await oneStepBehindWithLockTimeout();
     // Every upgrade first alters the version table (migrate.ts), whichever step is last: a transaction
     // that read it holds a lock the upgrade waits for.
     const holder = new pg.Client({ connectionString: url });
@@ -582,11 +588,7 @@ describeOnPostgres('several relays on one PostgreSQL', async () => {
   });
 
   test('a refusal met while the relay still starts, after this start upgraded the store, says once that the store stays upgraded', async () => {
-    const url = (await freshDatabase()) ?? '';
-    await withClient(url, async (client) => {
-      await migrate(client, { create: true, migrations: MIGRATIONS.slice(0, -1) });
-      await client.query(`DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET lock_timeout = %L', current_database(), '200ms'); END $$`);
-    });
+    const url = await oneStepBehindWithLockTimeout();
     // The relay's first heartbeat waits past the lock timeout for this session's lock: the start, already upgraded, retries.
     const holder = new pg.Client({ connectionString: url });
     await holder.connect();
