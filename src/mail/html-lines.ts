@@ -29,18 +29,34 @@ export const RELAY_MARKERS = [HTML_RULE, REMOVED_CITE, REMOVED_ELEMENT];
 
 /** The 66 noncharacters: U+FDD0–U+FDEF, and the last two code points of every plane. */
 const NONCHARACTERS = /\p{Noncharacter_Code_Point}/gu;
-const NONCHARACTER = /^\p{Noncharacter_Code_Point}$/u;
+const PLANES = 17;
+const NONCHARACTER_CODES = [
+  ...Array.from({ length: 0xfdef - 0xfdd0 + 1 }, (_, at) => 0xfdd0 + at),
+  ...Array.from({ length: PLANES }, (_, plane) => [plane * 0x10000 + 0xfffe, plane * 0x10000 + 0xffff]).flat(),
+];
+/**
+ * A code unit every noncharacter has: U+FDD0–U+FDEF and U+FFFE/U+FFFF as they are, those of the
+ * other planes as a trailing surrogate DFFE or DFFF. Most mail has none, and testing for one is a
+ * fraction of what the Unicode property's scan costs (about a quarter on 50 kB of HTML).
+ */
+const NONCHARACTER_UNIT = /[\uFDD0-\uFDEF\uFFFE\uFFFF\uDFFE\uDFFF]/;
 /** A mail's text as it is read: without noncharacters, which show nothing a writer meant and would pass for the relay's markers. */
-export const withoutNoncharacters = (text: string) => text.replace(NONCHARACTERS, '');
-/** A numeric character reference, hexadecimal or decimal; HTML reads one without its `;` too. */
-const NUMERIC_REFERENCE = /&#(?:x([0-9a-f]+)|([0-9]+));?/gi;
-const MAX_CODE_POINT = 0x10ffff;
+export const withoutNoncharacters = (text: string) => (NONCHARACTER_UNIT.test(text) ? text.replace(NONCHARACTERS, '') : text);
+/**
+ * A numeric character reference to a noncharacter, hexadecimal or decimal, with any leading zeros
+ * and without its `;` too (as HTML reads one), and not followed by a further digit (a larger number,
+ * another character). Only these are matched: a callback per reference (`&#8217;` …) cost more
+ * than the rest of the scrub.
+ */
+const NONCHARACTER_REFERENCE = new RegExp(
+  `&#(?:x0*(?:${NONCHARACTER_CODES.map((code) => code.toString(16)).join('|')})(?![0-9a-f])|0*(?:${NONCHARACTER_CODES.join('|')})(?![0-9]));?`,
+  'gi',
+);
 /** An HTML part as it is read: without noncharacters, written as they are or as a character reference (`&#xFDD0;`), which the parser would make one. */
-export const htmlWithoutNoncharacters = (html: string) =>
-  withoutNoncharacters(html).replace(NUMERIC_REFERENCE, (reference, hex: string | undefined, decimal: string | undefined) => {
-    const code = hex === undefined ? Number(decimal) : Number.parseInt(hex, 16);
-    return code <= MAX_CODE_POINT && NONCHARACTER.test(String.fromCodePoint(code)) ? '' : reference;
-  });
+export const htmlWithoutNoncharacters = (html: string) => {
+  const written = withoutNoncharacters(html);
+  return written.includes('&#') ? written.replace(NONCHARACTER_REFERENCE, '') : written;
+};
 
 /** Elements that sit inside a line: a `<br>` at the end of one still ends its block's last line. */
 const INLINE_ELEMENTS = new Set([

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { htmlWithoutNoncharacters } from '../../src/mail/html-lines.ts';
 import { htmlToText, plainWithoutSignature } from '../../src/mail/html.ts';
 import { MAX_HIDING_SELECTORS, MAX_STYLE_CHARS } from '../../src/mail/style-sheets.ts';
 import { configSchema } from '../../src/config/schema.ts';
@@ -243,6 +244,23 @@ describe('form fields and rules, as the phone gets them', () => {
     // Any other reference is the parser's: one past the last code point is a replacement character, as in a browser.
     assert.equal(await sent('<p>It&#39;s &#x1F600; &#99999999999;</p>'), "It's \u{1F600} \uFFFD");
     assert.equal(await sent(`<p>Disk full on db1</p><hr>${footer}`), 'Disk full on db1');
+  });
+
+  it('every noncharacter goes from an HTML part, as it is or as a reference in any notation; a reference to any other code point stays', () => {
+    // What a reference is read as, by its number: the parser's rule, checked for each code point the scrub's patterns name or just miss.
+    const isNoncharacter = (code: number) => code <= 0x10ffff && /^\p{Noncharacter_Code_Point}$/u.test(String.fromCodePoint(code));
+    const codes = [0xfdcf, 0xfdd0, 0xfde5, 0xfdef, 0xfdf0, 0xfffd, 0xfffe, 0xffff, 0x1fffe, 0x1fffd, 0x10fffe, 0x10ffff, 0x110000, 0xffffe, 0xfffff];
+    for (const code of [...codes, ...codes.map((code) => code * 16), ...codes.map((code) => code * 10)]) {
+      const hex = code.toString(16);
+      for (const reference of [`&#x${hex};`, `&#X00${hex.toUpperCase()};`, `&#x${hex} `, `&#${code};`, `&#000${code}`, `&#${code}<`]) {
+        const gone = isNoncharacter(code) ? reference.replace(/^&#[^;<\s]+;?/, '') : reference;
+        assert.equal(htmlWithoutNoncharacters(`a${reference}b`), `a${gone}b`, reference);
+      }
+      if (code <= 0x10ffff)
+        assert.equal(htmlWithoutNoncharacters(`a${String.fromCodePoint(code)}b`), isNoncharacter(code) ? 'ab' : `a${String.fromCodePoint(code)}b`);
+    }
+    // A reference the scrub takes out cannot join the text around it into one: the scrub reads the part once.
+    assert.equal(htmlWithoutNoncharacters('&&#xFDD0;#xFDD0;'), '&#xFDD0;');
   });
 
   it('an HTML rule (<hr>) is a paragraph break, yet a footer or a quoted header under it goes as under a typed rule', async () => {
