@@ -232,10 +232,16 @@ function written(text: string): Layer {
   return withCutEscape({ text, start: positions, end: positions.map((i) => i + 1), cut: text.length });
 }
 
+/**
+ * What starts every escape `decoded` reads (`%XX`, `\x`, `\u`, `&…;`): a layer without one is the
+ * last, and reading it again would only copy it (most answers, such as `ID:…`, have none).
+ */
+const ESCAPE_START = /[%\\&]/;
+
 /** The gateway's words as written and each layer of escaping undone, compared canonically. */
 function layersOf(said: string): Layer[] {
   const layers = [written(said)];
-  for (let depth = 0; depth < MAX_ESCAPE_LAYERS; depth++) {
+  for (let depth = 0; depth < MAX_ESCAPE_LAYERS && ESCAPE_START.test((layers.at(-1) as Layer).text); depth++) {
     const next = decoded(layers.at(-1) as Layer);
     if (next.text === (layers.at(-1) as Layer).text) break;
     layers.push(next);
