@@ -4,7 +4,7 @@ import { type ParsedMail, withHeaderEnd } from '../mail/mime.ts';
 import { RelayError } from '../errors.ts';
 import { answeredThread, extractRequest, type OutboundRequest, parseMail } from '../mail/extract.ts';
 import { redactSecrets } from '../mail/parameters.ts';
-import { removedKinds } from '../mail/removals.ts';
+import { ENGLISH_LIST, removedKinds } from '../mail/removals.ts';
 import { NOTIFY_BY_DEFAULT } from '../mailer/dsn.ts';
 import { type TextPolicy, textPolicyFor } from '../mail/policy.ts';
 import type { SenderPolicy } from '../policy/senders.ts';
@@ -305,7 +305,7 @@ export function attachmentsNote(names: readonly string[]): string | undefined {
   if (names.length === 0) return undefined;
   const shown = names.slice(0, NAMED_ATTACHMENTS).map((name) => `"${printableAscii(name).replaceAll('"', "'").slice(0, ATTACHMENT_NAME_CHARS)}"`);
   const more = names.length - shown.length;
-  const listed = new Intl.ListFormat('en').format(more > 0 ? [...shown, `${more} more`] : shown);
+  const listed = ENGLISH_LIST.format(more > 0 ? [...shown, `${more} more`] : shown);
   return `${names.length === 1 ? 'the attachment' : `${names.length} attachments`} ${listed} ${names.length === 1 ? 'is' : 'are'} not sent: an SMS carries text only`;
 }
 
