@@ -205,7 +205,9 @@ export function extractRequest(
   }
 
   // Only reading HTML puts the relay's markers in (the mail's own noncharacters went before it was read).
-  const text = tidy(chosen.html ? withoutRelayMarkers(body.rest) : body.rest);
+  const unmarked = chosen.html ? withoutRelayMarkers(body.rest) : body.rest;
+  // stripText's text is tidy, and tidying it again changes nothing: only what a context tag or the markers left is tidied once more.
+  const text = unmarked === stripped.text ? unmarked : tidy(unmarked);
   // A reply names its conversation (`sent` was looked up): with nothing typed, its old subject is no text, quote or not.
   const answers = quoteRemoved || sent !== undefined;
   const subjectNew = subjectIsNew(prefixed, written, conversationSubjects);

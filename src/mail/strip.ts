@@ -799,11 +799,14 @@ class Scan {
   /** The last line of a run of attribution lines starting at `index`, or undefined. */
   #attributionEnd(index: number): number | undefined {
     const lines = this.#lines;
+    // joinLines(lines, index, end), a line longer each turn: asked at every line of every mail.
+    let joined = '';
     for (let end = index; end < Math.min(lines.length, index + MAX_ATTRIBUTION_LINES); end++) {
       const line = (lines[end] ?? '').trim();
       // ">:" is the end of an address wrapped by the client ("Ana Silva <" / "ana@…" / ">:"), not a quote.
       if (line === '' || (this.#quoted(end) && !WRAPPED_ADDRESS_END.test(line)) || line.length > MAX_ATTRIBUTION_LINE) return undefined;
-      if (!isAttribution(joinLines(lines, index, end))) continue;
+      joined = end === index ? line : `${joined} ${line}`;
+      if (!isAttribution(joined)) continue;
       if (end === index || opensWrappedAttribution(line0(lines, index))) return end;
       // The writer's own last line ("Hello", "See you at 10") is never the start of a wrapped
       // attribution: when the lines below it are one, they are.

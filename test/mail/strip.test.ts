@@ -458,6 +458,15 @@ describe('tidy', () => {
     assert.equal(tidy('\u200e\n\u200f\n\ufeff\u2060'), '');
     assert.equal(tidy('\u200fשלום'), '\u200fשלום');
   });
+  it("tidy text tidied again is the same text (the mail reader tidies stripText's text only where a tag or marker came out)", () => {
+    // Every blank, line end and invisible character tidy reads, at line edges, inside lines and between them, in twos.
+    const pieces = ['', ' ', '\t', '\u00a0', '\u2009', '\u3000', '\u200b', '\u00ad', '\u200e', '\ufeff', '\u2028', '\r', '\n', '\r\n', 'a', 'b c', '\u05e9'];
+    for (const first of pieces)
+      for (const second of pieces)
+        for (const text of [`${first}${second}`, `x${first}\n${second}y`, `${first}x\n\n\n${second}\n`, `x\n${first}\n${second}\ny`]) {
+          assert.equal(tidy(tidy(text)), tidy(text), JSON.stringify(text));
+        }
+  });
 });
 
 describe('stripText: list and notification footers', () => {
