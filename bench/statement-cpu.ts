@@ -12,7 +12,7 @@ import { runBatch, type Statement } from '../src/store/postgres/batch.ts';
 import { BEGIN_STATEMENTS } from '../src/store/postgres/group-writer.ts';
 import { toWire } from '../src/store/postgres/prepared.ts';
 import { ADOPT_ORPHANS, SENT_ORPHANS } from '../src/store/postgres/migrations.ts';
-import { ONE_SMS_SENT, SMS_SENT } from '../src/store/postgres/store.ts';
+import { inboundStatement, ONE_SMS_SENT, SMS_SENT } from '../src/store/postgres/store.ts';
 import { mail } from '../test/helpers/store.ts';
 import { measuredBackend } from './measured-backend.ts';
 
@@ -73,6 +73,24 @@ await measure('ONE_SMS_SENT', (index) => ({
   text: ONE_SMS_SENT,
   values: [5_000, smsId(index + Math.floor(ids.length / 2)), `p-${index}`, null, `id p-${index}`, null],
 }));
+await measure('accept inbound, a mailbox', (index) =>
+  inboundStatement({
+    id: `in-${index}`,
+    provider: 'intellisoftware',
+    providerId: `G${index}`,
+    number: number(index),
+    text: 'on it',
+    sentAt: undefined,
+    userContext: undefined,
+    receivedAt: 1_000 + index,
+    route: {
+      mailbox: 'ops@example.com',
+      context: undefined,
+      messageIdHeader: `<reply-${index}@relay.example>`,
+      mail: { kind: 'reply', messageId: `in-${index}`, envelopeFrom: 'relay@relay.example', recipients: ['ops@example.com'], raw: Buffer.alloc(900, 65) },
+    },
+  }),
+);
 await measure('SENT_ORPHANS', (index) => ({ text: SENT_ORPHANS, values: [5_000, [smsId(index)]] }));
 await measure('ADOPT_ORPHANS', (index) => ({ text: ADOPT_ORPHANS, values: [5_000, [smsId(index)]] }));
 await measured.close();

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { after, describe, test } from 'node:test';
 import pg from 'pg';
 import { startThrowawayPostgres } from '../../scripts/throwaway-postgres.js';
+import { BEGIN } from '../../src/store/postgres/group-writer.ts';
 
 /** Set by `npm test` (scripts/run-tests.js starts one server for every file) or by the person running the tests. */
 const SERVER_URL_VARIABLE = 'SMSRELAY_TEST_DATABASE_URL';
@@ -91,5 +92,22 @@ export function describeOnPostgres(title: string, ...args: [PostgresSuite] | [{ 
       return;
     }
     await body(url);
+  });
+}
+
+interface PlanNode {
+  readonly 'Relation Name'?: string;
+  readonly Plans?: readonly PlanNode[];
+}
+
+const planNodes = (plan: PlanNode | undefined): PlanNode[] => (plan ? [plan, ...(plan.Plans ?? []).flatMap(planNodes)] : []);
+
+/** The tables the generic plan of `text` (a store's statement, its parameters unbound) touches, sorted, planned as a commit group plans it (BEGIN's settings). */
+export async function planTables(url: string, text: string): Promise<string[]> {
+  return withClient(url, async (client) => {
+    await client.query(BEGIN);
+    const explained = await client.query<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>(`EXPLAIN (GENERIC_PLAN, FORMAT JSON) ${text}`);
+    await client.query('ROLLBACK');
+    return [...new Set(planNodes(explained.rows[0]?.['QUERY PLAN'][0]?.Plan).flatMap((node) => node['Relation Name'] ?? []))].sort();
   });
 }

@@ -2,10 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type pg from 'pg';
 import { acceptText, conversationUsedAt } from '../../src/store/postgres/accept.ts';
-import { BEGIN } from '../../src/store/postgres/group-writer.ts';
 import { PostgresStore } from '../../src/store/postgres/store.ts';
 import type { NewMail } from '../../src/store/types.ts';
-import { describeOnPostgres, freshDatabase, withClient } from '../helpers/postgres.ts';
+import { describeOnPostgres, freshDatabase, planTables, withClient } from '../helpers/postgres.ts';
 import { mail } from '../helpers/store.ts';
 
 /**
@@ -82,13 +81,6 @@ const ONE_TEXT_VALUES = (accepted: NewMail, due: number) => [
   accepted.resubmission?.since ?? 0,
   accepted.conversation?.mailbox ?? null,
 ];
-
-interface PlanNode {
-  readonly 'Relation Name'?: string;
-  readonly Plans?: readonly PlanNode[];
-}
-
-const nodes = (plan: PlanNode | undefined): PlanNode[] => (plan ? [plan, ...(plan.Plans ?? []).flatMap(nodes)] : []);
 
 /** The rows an accept writes, each table in a fixed order; a conversation's last use is the database's clock, so only its order is kept. */
 async function written(client: pg.ClientBase): Promise<Record<string, unknown[]>> {
@@ -198,14 +190,6 @@ describeOnPostgres('The accept chosen by the mail on PostgreSQL', async (url) =>
   });
 
   test('a mail with no fingerprint and no conversation runs a statement that touches only its mail, its SMS and their history', async () => {
-    const tables = await withClient(url, async (client) => {
-      await client.query(BEGIN);
-      const explained = await client.query<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>(
-        `EXPLAIN (GENERIC_PLAN, FORMAT JSON) ${acceptText({ resubmission: false, conversation: false })}`,
-      );
-      await client.query('ROLLBACK');
-      return new Set(nodes(explained.rows[0]?.['QUERY PLAN'][0]?.Plan).flatMap((node) => node['Relation Name'] ?? []));
-    });
-    assert.deepEqual([...tables].sort(), ['events', 'messages', 'outbound']);
+    assert.deepEqual(await planTables(url, acceptText({ resubmission: false, conversation: false })), ['events', 'messages', 'outbound']);
   });
 });

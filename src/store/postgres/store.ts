@@ -1837,8 +1837,7 @@ export class PostgresStore implements Store, ClusterStore {
 
   acceptInbound(inbound: NewInbound): Promise<{ duplicate: boolean }> {
     const route = inbound.route;
-    const mail = route?.mail;
-    // One statement for the SMS, its conversation's use and link, its reply mail with the mail's history line, and its opt-out or in.
+    // One statement for the SMS, its conversation's use and link, its reply mail with the mail's history line, and its opt-out or in (inboundText).
     const notices: Notice[] = route ? ['mail'] : [];
     // After a STOP the other relays forget the numbers they remembered as not opted out (isOptedOut), and so does this one.
     const stop = addsOptOut(inbound);
@@ -1848,49 +1847,7 @@ export class PostgresStore implements Store, ClusterStore {
         statements: [
           // A START and a provider's opt-out of its number (recordOptOut) one after the other: each sees the other's commit.
           ...(inbound.optOut?.action === 'start' ? [optOutLock(inbound.number)] : []),
-          {
-            text: `WITH kept AS (
-            INSERT INTO inbound (id, provider, provider_id, number, text, sent_at, user_context, received_at, mailbox, context)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (provider, provider_id) DO NOTHING RETURNING id
-          ), used AS (
-            UPDATE conversations SET last_used_at = ${conversationUsedAt('$4')}
-            WHERE context = $10 AND number = $4 AND EXISTS (SELECT 1 FROM kept)
-          ), linked AS (
-            INSERT INTO conversation_mail (message_id_header, number, context) SELECT $11, $4, $10
-            WHERE $10::text IS NOT NULL AND EXISTS (SELECT 1 FROM kept) ON CONFLICT DO NOTHING
-          ), ${queuedMail('$8', 12, '$12::text IS NOT NULL AND EXISTS (SELECT 1 FROM kept)')}, opted_out AS (
-            INSERT INTO opt_outs (number, since, keyword) SELECT $4, $8, $20 WHERE $19 = 'stop' AND EXISTS (SELECT 1 FROM kept)
-            ON CONFLICT (number) DO NOTHING
-          ), opted_in AS (
-            DELETE FROM opt_outs WHERE $19 = 'start' AND number = $4 AND EXISTS (SELECT 1 FROM kept)
-          ), opted_in_at AS (
-            INSERT INTO opt_ins (number, since) SELECT $4, $8 WHERE $19 = 'start' AND EXISTS (SELECT 1 FROM kept)
-            ON CONFLICT (number) DO UPDATE SET since = GREATEST(opt_ins.since, excluded.since)
-          )
-          SELECT count(*)::int AS kept FROM kept`,
-            values: [
-              inbound.id,
-              inbound.provider,
-              inbound.providerId,
-              inbound.number,
-              inbound.text,
-              inbound.sentAt ?? null,
-              inbound.userContext ?? null,
-              inbound.receivedAt,
-              route?.mailbox ?? null,
-              route?.context ?? null,
-              route?.messageIdHeader ?? null,
-              mail?.kind ?? null,
-              mail?.messageId ?? null,
-              mail?.envelopeFrom ?? null,
-              mail ? JSON.stringify(mail.recipients) : null,
-              mail?.raw ?? null,
-              mail?.onceKey ?? null,
-              mail?.recipients.join(', ') ?? null,
-              inbound.optOut?.action ?? null,
-              inbound.optOut?.action === 'stop' ? inbound.optOut.keyword : null,
-            ],
-          },
+          inboundStatement(inbound),
         ],
         result: (results) => ({ duplicate: (results.at(-1)?.rows[0] as { kept: number } | undefined)?.kept === 0 }),
       });
@@ -1999,6 +1956,9 @@ export class PostgresStore implements Store, ClusterStore {
   }
 }
 
+/** How many parameters queuedMail takes for its mail (queuedMailValues, in its order). */
+const QUEUED_MAIL_VALUES = 7;
+
 /**
  * The CTEs `queued` and `logged` of a statement that queues one outgoing mail (at most one per
  * once-key) with its history line, when `when` holds: the one place of that rule, for a mail queued
@@ -2007,7 +1967,10 @@ export class PostgresStore implements Store, ClusterStore {
  * history line lists them are the seven parameters from `$first` on.
  */
 function queuedMail(at: string, first: number, when = 'TRUE'): string {
-  const [kind, messageId, envelopeFrom, recipients, raw, onceKey, recipientList] = Array.from({ length: 7 }, (_, index) => `$${first + index}`);
+  const [kind, messageId, envelopeFrom, recipients, raw, onceKey, recipientList] = Array.from(
+    { length: QUEUED_MAIL_VALUES },
+    (_, index) => `$${first + index}`,
+  );
   return `queued AS (
     INSERT INTO mail_out (created_at, kind, message_id, envelope_from, recipients, raw, status, next_attempt_at, updated_at, once_key)
     SELECT ${at}, ${kind}, ${messageId}, ${envelopeFrom}, ${recipients}, ${raw}, 'queued', ${at}, ${at}, ${onceKey} WHERE ${when}
@@ -2020,21 +1983,111 @@ function queuedMail(at: string, first: number, when = 'TRUE'): string {
 
 const QUEUE_MAIL = `WITH ${queuedMail('$1', 2)} SELECT count(*) FROM queued`;
 
+/** A mail's parameters for queuedMail, in its order. */
+const queuedMailValues = (mail: NewOutgoingMail): unknown[] => [
+  mail.kind,
+  mail.messageId ?? null,
+  mail.envelopeFrom,
+  JSON.stringify(mail.recipients),
+  mail.raw,
+  mail.onceKey ?? null,
+  mail.recipients.join(', '),
+];
+
+/**
+ * What a received SMS's statement (inboundText) does besides keeping the SMS: only the parts its SMS needs. The
+ * server initialises every part of a statement's plan at each execution, run or not (accept.ts), so one text
+ * with every part made each SMS pay for a conversation's use and link, a reply mail, a STOP's and a START's
+ * writes, opening their tables and indexes to find they had nothing to do: the usual SMS (a mailbox, no
+ * conversation, no keyword) needs itself and its reply mail with its line, and paid for five writes more.
+ */
+interface InboundShape {
+  /** It has a mailbox: its reply mail is queued with its history line. */
+  readonly routed: boolean;
+  /** It continues a conversation: the conversation's use and the reply mail's link to it. */
+  readonly conversation: boolean;
+  readonly optOut: 'stop' | 'start' | undefined;
+}
+
+/**
+ * The statement of a received SMS of `shape`, each write after the SMS only once it was kept (a repeat of its
+ * provider id keeps nothing and does nothing else). Its values (inboundStatement): `$1`–`$10` the SMS's columns
+ * (its mailbox and context null without a route), then for a conversation the reply mail's Message-ID, for a
+ * route the reply mail's (queuedMail), for a STOP its keyword. Its one row says whether the SMS was kept.
+ */
+function inboundText(shape: InboundShape): string {
+  let next = 11;
+  const parts = [
+    `kept AS (
+    INSERT INTO inbound (id, provider, provider_id, number, text, sent_at, user_context, received_at, mailbox, context)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (provider, provider_id) DO NOTHING RETURNING id
+  )`,
+  ];
+  const ifKept = 'EXISTS (SELECT 1 FROM kept)';
+  if (shape.conversation)
+    parts.push(
+      `used AS (
+    UPDATE conversations SET last_used_at = ${conversationUsedAt('$4')} WHERE context = $10 AND number = $4 AND ${ifKept}
+  )`,
+      `linked AS (
+    INSERT INTO conversation_mail (message_id_header, number, context) SELECT $${next++}, $4, $10 WHERE ${ifKept} ON CONFLICT DO NOTHING
+  )`,
+    );
+  if (shape.routed) {
+    parts.push(queuedMail('$8', next, ifKept));
+    next += QUEUED_MAIL_VALUES;
+  }
+  if (shape.optOut === 'stop')
+    parts.push(`opted_out AS (
+    INSERT INTO opt_outs (number, since, keyword) SELECT $4, $8, $${next++} WHERE ${ifKept} ON CONFLICT (number) DO NOTHING
+  )`);
+  if (shape.optOut === 'start')
+    parts.push(
+      `opted_in AS (
+    DELETE FROM opt_outs WHERE number = $4 AND ${ifKept}
+  )`,
+      `opted_in_at AS (
+    INSERT INTO opt_ins (number, since) SELECT $4, $8 WHERE ${ifKept}
+    ON CONFLICT (number) DO UPDATE SET since = GREATEST(opt_ins.since, excluded.since)
+  )`,
+    );
+  return `WITH ${parts.join(', ')}\n  SELECT count(*)::int AS kept FROM kept`;
+}
+
+/** Each shape's text (inboundText), built once, by its key. */
+const INBOUND_TEXTS = new Map<string, string>();
+
+/** The statement that keeps `inbound` with what its route and keyword need (inboundText). Exported for bench/statement-cpu.ts. */
+export function inboundStatement(inbound: NewInbound): Statement {
+  const route = inbound.route;
+  const shape: InboundShape = { routed: route !== undefined, conversation: route?.context !== undefined, optOut: inbound.optOut?.action };
+  const key = `${shape.routed} ${shape.conversation} ${shape.optOut}`;
+  let text = INBOUND_TEXTS.get(key);
+  if (text === undefined) {
+    text = inboundText(shape);
+    INBOUND_TEXTS.set(key, text);
+  }
+  const values: unknown[] = [
+    inbound.id,
+    inbound.provider,
+    inbound.providerId,
+    inbound.number,
+    inbound.text,
+    inbound.sentAt ?? null,
+    inbound.userContext ?? null,
+    inbound.receivedAt,
+    route?.mailbox ?? null,
+    route?.context ?? null,
+  ];
+  if (shape.conversation) values.push(route?.messageIdHeader ?? null);
+  if (route) values.push(...queuedMailValues(route.mail));
+  if (inbound.optOut?.action === 'stop') values.push(inbound.optOut.keyword);
+  return { text, values };
+}
+
 /** Queues mail (at most one per once-key) with its history line: one statement per mail. */
 function mailStatements(mail: readonly NewOutgoingMail[], now: number): Statement[] {
-  return mail.map((item) => ({
-    text: QUEUE_MAIL,
-    values: [
-      now,
-      item.kind,
-      item.messageId ?? null,
-      item.envelopeFrom,
-      JSON.stringify(item.recipients),
-      item.raw,
-      item.onceKey ?? null,
-      item.recipients.join(', '),
-    ],
-  }));
+  return mail.map((item) => ({ text: QUEUE_MAIL, values: [now, ...queuedMailValues(item)] }));
 }
 
 /** As mailStatements, on a write's connection. */
