@@ -4,7 +4,7 @@
  * without `>` prefixes, re-wrapped, with the template's lines) by comparing words from the start of
  * lines, never by searching for a substring: an SMS "OK" cannot erase an "OK" of the new text.
  */
-import { quoteHeaderStart, type Removal } from './strip.ts';
+import { lineAsRead, quoteHeaderStart, type Removal } from './strip.ts';
 
 /** Words of the sent mail compared at most: enough to be sure, bounded so the search stays linear. */
 const MAX_COMPARED_WORDS = 40;
@@ -62,7 +62,9 @@ function findBlock(words: readonly Word[], wanted: readonly string[], lines: rea
 }
 
 function lineWords(lines: readonly string[]): Word[] {
-  return lines.flatMap((line, index) => wordsOf(line.replace(/^[\s>]+/, '')).map((word, position) => ({ word, line: index, startsLine: position === 0 })));
+  return lines.flatMap((line, index) =>
+    wordsOf(lineAsRead(line).replace(/^[\s>]+/, '')).map((word, position) => ({ word, line: index, startsLine: position === 0 })),
+  );
 }
 
 /** Letters and digits only, case and width folded: quoting, re-wrapping and HTML change nothing else. */

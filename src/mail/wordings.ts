@@ -356,6 +356,16 @@ export const ORIGINAL_MESSAGE = [
   // Outlook's in Malay and Kazakh
   'Mesej Asal',
   'Бастапқы хабар',
+  // Outlook's in Arabic (with the article), Persian, Thai, Vietnamese, Lithuanian, Latvian, Estonian, Bulgarian, Serbian
+  'الرسالة الأصلية',
+  'پیام اصلی',
+  'ข้อความต้นฉบับ',
+  'Thư gốc',
+  'Originalus pranešimas',
+  'Sākotnējais ziņojums',
+  'Algsõnum',
+  'Оригинално съобщение',
+  'Originalna poruka',
   'Missatge original',
   '原始邮件',
   '原始郵件',
