@@ -47,6 +47,7 @@ import {
   POSTSCRIPTS,
   REPLY_ABOVE_MARKERS,
   SIGN_OFFS,
+  COLON_SIGN_OFFS,
   SIGNATURE_LABELS,
   STATUS_WORDS,
   withTurkishI,
@@ -390,7 +391,10 @@ function ownsDevice(line: string): boolean {
  * expression does not fold (see withTurkishI): "İyi çalışmalar" opens with one. In the expression, so
  * no line is rewritten to test it.
  */
-const signOffs = `(?:${anyOf(SIGN_OFFS.map(withTurkishI)).replace(/i/g, '[iİı]')})[\\s,.!]*`;
+const signOffWords = (words: readonly string[]) => anyOf(words.map(withTurkishI)).replace(/i/g, '[iİı]');
+/** What may follow a sign-off: blanks and a comma, a stop or an exclamation mark, in the scripts' own forms too (`،` `。` `，` `！`). */
+const SIGN_OFF_END = '[\\s,.!،。，！]*';
+const signOffs = `(?:(?:${signOffWords(SIGN_OFFS)})${SIGN_OFF_END}|(?:${signOffWords(COLON_SIGN_OFFS)})\\s*:\\s*)`;
 const SIGN_OFF = new RegExp(`^${signOffs}(?:[/|]\\s*${signOffs})*$`, 'iu');
 /** A list item's words (a brand, a carrier, a grade) fit in this many characters; a sentence is longer or reads as one. */
 const MAX_LIST_ITEM_NAME = 30;

@@ -144,4 +144,37 @@ describe('more clients: what they write around the text goes, what the person wr
     await send(`Moved to room 4 (see the 2026 plan).\n\nOn Sun, 6 Dec 2026 at 17:17, ${SHOWN} <${PHONE_ADDRESS}> wrote:\n${quoted()}`);
     assert.equal(await sms('Moved to room 4'), 'Moved to room 4 (see the 2026 plan).');
   });
+
+  test('sign-offs in Hebrew, Arabic, Persian, Chinese, Japanese, Vietnamese, Thai, Hindi, Indonesian and Hungarian (with its colon) go with the name', async () => {
+    const signOffs = [
+      ['he', 'בברכה,\nדוד'],
+      ['ar', 'مع أطيب التحيات،\nأحمد'],
+      ['ar2', 'تحياتي،\nأحمد'],
+      ['fa', 'با احترام،\nعلی'],
+      ['zh', '此致\n敬礼\n张伟'],
+      ['ja', 'よろしくお願いします。\n山田'],
+      ['vi', 'Trân trọng,\nNam'],
+      ['th', 'ขอแสดงความนับถือ\nสมชาย'],
+      ['hi', 'सादर,\nराहुल'],
+      ['id', 'Hormat saya,\nBudi'],
+      ['hu', 'Üdvözlettel:\nPéter'],
+    ] as const;
+    for (const [language, signOff] of signOffs) {
+      await send(`Pump ${language} fixed.\n\n${signOff}`, `Pump ${language}`);
+      assert.equal(await sms(`Pump ${language} fixed.`), `Pump ${language} fixed.`);
+    }
+    // An English text keeps its one GSM-7 part: the Hebrew sign-off no longer makes it three UCS-2 parts.
+    const long = 'Pump 4 fixed at 10:05. Pressure back to 3.1 bar, flow normal. Left the bypass valve open until the morning shift checks it.';
+    await send(`${long}\n\nבברכה,\nדוד`, 'Pump 4');
+    assert.equal(await sms('Pump 4 fixed at 10:05.'), long);
+  });
+
+  test('what merely resembles a sign-off stays: a colon after another closing announces a list, a closing word opening a sentence is text', async () => {
+    await send('Options for lunch.\n\nBest:\nPizza Hut\nDominos', 'Lunch');
+    assert.equal(await sms('Options for lunch.'), 'Options for lunch.\n\nBest:\nPizza Hut\nDominos');
+    await send('Pump 7 fixed.\n\nבברכה, נתראה מחר בבוקר.', 'Pump 7');
+    assert.equal(await sms('Pump 7 fixed.'), 'Pump 7 fixed.\n\nבברכה, נתראה מחר בבוקר.');
+    await send('Pump 8 fixed.\n\nSalam,\nPompa 8 sudah diperbaiki, silakan cek lagi.', 'Pump 8');
+    assert.equal(await sms('Pump 8 fixed.'), 'Pump 8 fixed.\n\nSalam,\nPompa 8 sudah diperbaiki, silakan cek lagi.');
+  });
 });
