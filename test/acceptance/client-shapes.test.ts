@@ -177,4 +177,27 @@ describe('more clients: what they write around the text goes, what the person wr
     await send('Pump 8 fixed.\n\nSalam,\nPompa 8 sudah diperbaiki, silakan cek lagi.', 'Pump 8');
     assert.equal(await sms('Pump 8 fixed.'), 'Pump 8 fixed.\n\nSalam,\nPompa 8 sudah diperbaiki, silakan cek lagi.');
   });
+
+  /** A multipart/alternative mail as Apple Mail composes it: the plain part, and the HTML with its signature marker. */
+  const alternative = (plain: string, html: string) =>
+    `--BB\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n${plain}\n--BB\nContent-Type: text/html; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n${html}\n--BB--`;
+  const appleHtml = (text: string, signature: string) =>
+    `<html><body dir="auto"><div dir="ltr">${text}</div><div dir="ltr"><br id="lineBreakAtBeginningOfSignature"><div dir="ltr">${signature}</div></div></body></html>`;
+
+  test("Apple Mail's signature (after its br#lineBreakAtBeginningOfSignature) goes from the plain part and from HTML alone", async () => {
+    const headers = { 'Content-Type': 'multipart/alternative; boundary="BB"' };
+    await send(
+      alternative('Pump 9 fixed.\n\nJane Doe\nShift Supervisor', appleHtml('Pump 9 fixed.', 'Jane Doe<div>Shift Supervisor</div>')),
+      'Pump 9',
+      headers,
+    );
+    assert.equal(await sms('Pump 9 fixed.'), 'Pump 9 fixed.');
+    await send(alternative('Pump 10 fixed.\n\nדוד כהן\nמנהל משמרת', appleHtml('Pump 10 fixed.', 'דוד כהן<div>מנהל משמרת</div>')), 'Pump 10', headers);
+    assert.equal(await sms('Pump 10 fixed.'), 'Pump 10 fixed.');
+    await send(appleHtml('Pump 11 fixed.', 'Jane Doe<div>Shift Supervisor</div>'), 'Pump 11', { 'Content-Type': 'text/html; charset=utf-8' });
+    assert.equal(await sms('Pump 11 fixed.'), 'Pump 11 fixed.');
+    // The writer's lines above the marker stay, however name-like.
+    await send(appleHtml('Pump 12 fixed.<div>Call Security Team</div>', 'Jane Doe'), 'Pump 12', { 'Content-Type': 'text/html; charset=utf-8' });
+    assert.equal(await sms('Pump 12 fixed.'), 'Pump 12 fixed.\nCall Security Team');
+  });
 });
