@@ -15,9 +15,18 @@ const OUTLOOK_REPLY_HEADER =
 /**
  * Elements in which clients put the writer's auto-signature: Gmail, Thunderbird, Outlook on the web
  * and new Outlook (`id="Signature"`, also inside old OWA's `divtagdefaultwrapper`), Outlook for iOS
- * and Android (`ms-outlook-mobile-signature`, its "Get Outlook for iOS") and iOS Mail.
+ * and Android (`ms-outlook-mobile-signature`, its "Get Outlook for iOS"), older iOS and macOS Mail
+ * (`AppleMailSignature`), and Apple Mail since iOS 16 and macOS 13, which marks no element but writes
+ * `<br id="lineBreakAtBeginningOfSignature">` right before the signature's element.
  */
-const SIGNATURE_ELEMENTS = ['div.gmail_signature', '.moz-signature', '#Signature', '#ms-outlook-mobile-signature', '#AppleMailSignature'];
+const SIGNATURE_ELEMENTS = [
+  'div.gmail_signature',
+  '.moz-signature',
+  '#Signature',
+  '#ms-outlook-mobile-signature',
+  '#AppleMailSignature',
+  'br#lineBreakAtBeginningOfSignature + *',
+];
 
 /**
  * The quote element whose attribution its clients write outside it, right above it: Roundcube,
@@ -52,7 +61,7 @@ const QUOTE_AND_SIGNATURE_SELECTORS: Selectors = [
 
 /** Whether the HTML holds one of the signature elements above: a cheap test before any conversion. */
 const SIGNATURE_ELEMENT =
-  /\bclass=["']?[^"'>]*\b(?:gmail_signature|moz-signature)\b|\bid=["']?(?:Signature|ms-outlook-mobile-signature|AppleMailSignature)["'\s>]/;
+  /\bclass=["']?[^"'>]*\b(?:gmail_signature|moz-signature)\b|\bid=["']?(?:Signature|ms-outlook-mobile-signature|AppleMailSignature|lineBreakAtBeginningOfSignature)["'\s>]/;
 
 /**
  * Outlook desktop (Word HTML) marks its auto-signature by an anchor at its start, not by an element

@@ -12,6 +12,7 @@
  * The words of each language are data (wordings.ts). Machine mail (runs of `Label: value` lines) keeps
  * its last lines. Every rule is one pass over the lines.
  */
+import { decodeHTMLStrict } from 'entities';
 import { hasFormatCharacter, hasVisibleText, withoutEdgeFormat } from '../sms/encoding.ts';
 import { HTML_RULE } from './html-lines.ts';
 import {
@@ -46,6 +47,7 @@ import {
   POSTSCRIPTS,
   REPLY_ABOVE_MARKERS,
   SIGN_OFFS,
+  COLON_SIGN_OFFS,
   SIGNATURE_LABELS,
   STATUS_WORDS,
   withTurkishI,
@@ -177,6 +179,28 @@ function asciiDigits(line: string): string {
 function hasDateWithYear(line: string): boolean {
   return DATE_WITH_YEAR.test(line) || (line.search(OTHER_DIGIT) >= 0 && DATE_WITH_YEAR.test(asciiDigits(line)));
 }
+
+/** Whether `text` holds a date or a time (DATE), in any of the digits asciiDigits reads: Gmail in Persian writes `۱۷:۱۷`. */
+function hasDate(text: string): boolean {
+  return DATE.test(text) || (text.search(OTHER_DIGIT) >= 0 && DATE.test(asciiDigits(text)));
+}
+/**
+ * An HTML character reference in plain text: QQ Mail's plain part (and other webmail's plain-text exports)
+ * writes its reply header with the entities of its HTML (`------------------&nbsp;原始邮件&nbsp;------------------`,
+ * `发件人:&nbsp;"Name"<addr&gt;;`). Only with its `;` (as HTML's strict reading): "AT&T" and "R&D" are text.
+ */
+const LEAKED_ENTITY = /&(?:[a-z][a-z\d]{1,31}|#\d{1,7}|#x[\da-f]{1,6});/i;
+
+/**
+ * A line as the text rules read it: without the invisible format characters at its edges (see
+ * withoutEdgeFormat: an RLM does not change what a line is) and with leaked HTML entities read as the
+ * characters they name (LEAKED_ENTITY), so a header, marker or attribution is one however its client
+ * wrote its spaces and brackets. Only for reading: a kept line is sent as written.
+ */
+export function lineAsRead(line: string): string {
+  const bare = withoutEdgeFormat(line);
+  return LEAKED_ENTITY.test(bare) ? decodeHTMLStrict(bare) : bare;
+}
 const ADDRESS = /[^\s<>()"[\]]+@[^\s<>()"[\]]+\.[^\s<>()"[\]]+/;
 /**
  * A line framed by `>>>` marks at both ends: a writer's banner (">>> Deadline moved to 12/5/2026 >>>"),
@@ -265,11 +289,19 @@ const ORIGINAL_MARKER = new RegExp(`^[-_=\\s]*(?:${ORIGINAL_MESSAGE_WORDS})[-_=\
 /** An "Original Message" marker line. */
 const isOriginalMarker = (line: string) => ORIGINAL_MARKER.test(withTurkishI(line));
 /**
- * A marker of `words` between runs of dashes anywhere in a text, a plain part or an HTML document (where
- * it need not stand on a line of its own): `-----Original Message-----`. (?<!-): its dashes are counted
- * from their first, so that a long line of dashes is read once.
+ * A marker's shape, words alone between runs of dashes (`-----Thư gốc-----`, `-------- Původní zpráva --------`):
+ * right above a header block that goes as the mail answered's, it is that mail's marker in whatever
+ * language its client writes it, ORIGINAL_MESSAGE's or not. No digits, colons or other signs: a
+ * writer's `--- 10:00 update ---` is no marker.
  */
-export const dashedMarkerWithin = (words: string) => new RegExp(`(?<!-)-{3,}\\s*(?:${words})\\s*-{3,}`, 'i');
+const DASHED_MARKER = /^-{3,}\s*[\p{L}\p{M}][\p{L}\p{M}\s'’.]{0,60}-{3,}$/u;
+/**
+ * A marker of `words` between runs of dashes anywhere in a text, a plain part or an HTML document (where
+ * it need not stand on a line of its own): `-----Original Message-----`, its blanks written as `&nbsp;`
+ * too (an HTML source, QQ Mail's plain part). (?<!-): its dashes are counted from their first, so that
+ * a long line of dashes is read once.
+ */
+export const dashedMarkerWithin = (words: string) => new RegExp(`(?<!-)-{3,}(?:\\s|&nbsp;)*(?:${words})(?:\\s|&nbsp;)*-{3,}`, 'i');
 const ORIGINAL_MARKER_WITHIN = dashedMarkerWithin(ORIGINAL_MESSAGE_WORDS);
 export const hasOriginalMarker = (text: string) => ORIGINAL_MARKER_WITHIN.test(withTurkishI(text));
 const FORWARD_MARKER = new RegExp(`^[-_=\\s]*(?:${anyOf(FORWARD_MARKERS)})\\s*[:：]?[-_=\\s]*$`, 'i');
@@ -359,7 +391,10 @@ function ownsDevice(line: string): boolean {
  * expression does not fold (see withTurkishI): "İyi çalışmalar" opens with one. In the expression, so
  * no line is rewritten to test it.
  */
-const signOffs = `(?:${anyOf(SIGN_OFFS.map(withTurkishI)).replace(/i/g, '[iİı]')})[\\s,.!]*`;
+const signOffWords = (words: readonly string[]) => anyOf(words.map(withTurkishI)).replace(/i/g, '[iİı]');
+/** What may follow a sign-off: blanks and a comma, a stop or an exclamation mark, in the scripts' own forms too (`،` `。` `，` `！`). */
+const SIGN_OFF_END = '[\\s,.!،。，！]*';
+const signOffs = `(?:(?:${signOffWords(SIGN_OFFS)})${SIGN_OFF_END}|(?:${signOffWords(COLON_SIGN_OFFS)})\\s*:\\s*)`;
 const SIGN_OFF = new RegExp(`^${signOffs}(?:[/|]\\s*${signOffs})*$`, 'iu');
 /** A list item's words (a brand, a carrier, a grade) fit in this many characters; a sentence is longer or reads as one. */
 const MAX_LIST_ITEM_NAME = 30;
@@ -511,7 +546,7 @@ function cutByMarker(cut: string, reason: string): Removal[] {
 class Scan {
   readonly removed: Removal[] = [];
   quoteRemoved = false;
-  /** The lines as classified: without the format characters at their edges (see withoutEdgeFormat). */
+  /** The lines as classified (lineAsRead): without the format characters at their edges, with leaked entities read. */
   readonly #lines: readonly string[];
   /** The lines as written, for the kept ones: an RLM may set a line's direction in right-to-left text. */
   readonly #written: readonly string[];
@@ -534,9 +569,9 @@ class Scan {
   constructor(lines: readonly string[], rules: StripRules, { forward = false, reply = true, invitation = false, stuffed }: StripOptions) {
     this.#stuffed = stuffedIndexes(lines, stuffed ?? []);
     this.#written = forward ? unquoteForwarded(lines, this.#stuffed) : lines;
-    // Most mail has no format character: its lines are classified as written, with no copy to map back.
-    const marked = lines.some(hasFormatCharacter);
-    const bare = marked ? lines.map(withoutEdgeFormat) : lines;
+    // Most mail has no format character nor entity: its lines are classified as written, with no copy to map back.
+    const marked = lines.some((line) => hasFormatCharacter(line) || LEAKED_ENTITY.test(line));
+    const bare = marked ? lines.map(lineAsRead) : lines;
     this.#lines = !marked ? this.#written : forward ? unquoteForwarded(bare, this.#stuffed) : bare;
     this.#disclaimer = disclaimerOpening(rules.disclaimers);
     this.#forward = forward;
@@ -568,8 +603,8 @@ class Scan {
     return this.#kept.map((line) => {
       if (line === '') return line;
       while (at < this.#lines.length && (this.#lines[at] ?? '').trim() !== line) at++;
-      const written = (this.#written[at++] ?? '').trim();
-      return withoutEdgeFormat(written) === line ? written : line;
+      const written = this.#written[at++] ?? '';
+      return lineAsRead(written).trim() === line ? written.trim() : line;
     });
   }
 
@@ -651,7 +686,7 @@ class Scan {
       }
       if (header !== undefined && (this.#isAnsweredHeader(index, header) || (this.#ruleOrMarkerAbove(index) && this.#headsMail(index, header)))) {
         this.#trimEnd();
-        this.#end('header block of the mail answered', index);
+        this.#end('header block of the mail answered', this.#takeMarkerAbove(index));
         return;
       }
       const ending = this.#endsText(line, index);
@@ -661,6 +696,19 @@ class Scan {
       }
       this.#kept.push(line);
     }
+  }
+
+  /**
+   * Where the mail answered starts whose header block is at `index`: at the dashed marker line right
+   * above it (DASHED_MARKER, blank lines between), taken back from what is kept, or at the block.
+   */
+  #takeMarkerAbove(index: number): number {
+    const above = previousNonBlank(this.#lines, index - 1);
+    const marker = line0(this.#lines, above);
+    if (above < 0 || this.#kept.at(-1) !== marker || !DASHED_MARKER.test(marker)) return index;
+    this.#kept.pop();
+    this.#trimEnd();
+    return above;
   }
 
   /** Everything from `index` on is removed. */
@@ -1052,7 +1100,10 @@ function footerStart(lines: readonly string[]): number {
  * rule lines right above it (thread-first cutting found the block itself).
  */
 export function quoteHeaderStart(lines: readonly string[], start: number, answered: readonly string[] = []): number {
-  const unquoted = (index: number) => (lines[index] ?? '').replace(/^[\s>]+/, '').trim();
+  const unquoted = (index: number) =>
+    lineAsRead(lines[index] ?? '')
+      .replace(/^[\s>]+/, '')
+      .trim();
   const marks = (index: number) => (/^[\s>]*/.exec(lines[index] ?? '')?.[0] ?? '').replace(/\s/g, '').length;
   const copyMarks = marks(start);
   /** The top of a header block whose last line is `above`, its lines those `headerLine` takes, if it is one and `fits`. */
@@ -1084,13 +1135,16 @@ export function quoteHeaderStart(lines: readonly string[], start: number, answer
     return over >= 0 && (OUTLOOK_RULE.test(unquoted(over)) || isOriginalMarker(unquoted(over)));
   };
   let from = start;
+  // A header block was found right above the copy: a dashed marker line above it is its client's (DASHED_MARKER).
+  let headed = false;
   for (;;) {
     let above = from - 1;
     while (above >= 0 && unquoted(above) === '') above--;
     if (above < 0) return from;
     const line = unquoted(above);
-    if (isRuleLine(line) || isOriginalMarker(line) || isForwardMarker(line)) {
+    if (isRuleLine(line) || isOriginalMarker(line) || isForwardMarker(line) || (headed && DASHED_MARKER.test(line))) {
       from = above;
+      headed = false;
       continue;
     }
     // Right above the sent mail (a header block stands on it, not on an attribution), a run of
@@ -1108,6 +1162,7 @@ export function quoteHeaderStart(lines: readonly string[], start: number, answer
         headerBlockTop(above, (index) => HEADER_LINE.test(unquoted(index)) || (marks(index) === copyMarks && LABEL_LINE.test(unquoted(index))));
       if (top !== undefined) {
         from = top;
+        headed = true;
         continue;
       }
     }
@@ -1197,10 +1252,15 @@ function isForwardMarkerShape(lines: readonly string[], index: number): boolean 
 /**
  * The first line of an attribution the client wrapped ("On Fri, Mar 20, 2026 at 8:48 AM Ana <"): it
  * opens one (a date with its year, an address or a "wrote" verb), ends no sentence and has no colon
- * before the attribution's own at its end. "As Bob wrote: the rack is on fire" is the writer's.
+ * before the attribution's own at its end. "As Bob wrote: the rack is on fire" is the writer's. A
+ * parenthesis the line leaves open goes on below it, so what it holds is neither: Gmail's Hungarian
+ * "… ezt írta (időpont: 2026. dec." has its colon there and breaks after an abbreviation's dot, inside it.
  */
 function opensWrappedAttribution(line: string): boolean {
-  return (hasDateWithYear(line) || ADDRESS.test(line) || VERB.test(line)) && !SENTENCE_END.test(line) && !INNER_COLON.test(line);
+  if (!(hasDateWithYear(line) || ADDRESS.test(line) || VERB.test(line))) return false;
+  const open = line.lastIndexOf('(');
+  const outside = open > line.lastIndexOf(')') ? line.slice(0, open) : line;
+  return !SENTENCE_END.test(outside) && !INNER_COLON.test(outside);
 }
 
 function line0(lines: readonly string[], index: number): string {
@@ -1244,7 +1304,7 @@ function isAttribution(text: string): boolean {
   const dashed = text.match(DASHED_ATTRIBUTION);
   if (dashed) return VERB.test(dashed[1] ?? '') || ADDRESS.test(dashed[1] ?? '');
   if (!/[:：]$/.test(text)) return false;
-  return VERB.test(text) || ADDRESS.test(text) || DATE.test(text);
+  return VERB.test(text) || ADDRESS.test(text) || hasDate(text);
 }
 
 /** An attribution certain enough to end the text when no quote follows it (a copy without `>`). */
@@ -1252,7 +1312,7 @@ export function isStrongAttribution(text: string): boolean {
   if (DASHED_ATTRIBUTION.test(text)) return true;
   const verb = VERB.test(text);
   const address = ADDRESS.test(text);
-  return (DATE.test(text) && (verb || address)) || (verb && address);
+  return (hasDate(text) && (verb || address)) || (verb && address);
 }
 
 /**

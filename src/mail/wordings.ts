@@ -356,6 +356,16 @@ export const ORIGINAL_MESSAGE = [
   // Outlook's in Malay and Kazakh
   'Mesej Asal',
   'Бастапқы хабар',
+  // Outlook's in Arabic (with the article), Persian, Thai, Vietnamese, Lithuanian, Latvian, Estonian, Bulgarian, Serbian
+  'الرسالة الأصلية',
+  'پیام اصلی',
+  'ข้อความต้นฉบับ',
+  'Thư gốc',
+  'Originalus pranešimas',
+  'Sākotnējais ziņojums',
+  'Algsõnum',
+  'Оригинално съобщение',
+  'Originalna poruka',
   'Missatge original',
   '原始邮件',
   '原始郵件',
@@ -1141,6 +1151,8 @@ export const SIGN_OFFS = [
   'łączę pozdrowienia',
   'üdvözlettel',
   'tisztelettel',
+  'baráti üdvözlettel',
+  'szívélyes üdvözlettel',
   'с уважением',
   'з повагою',
   'с наилучшими пожеланиями',
@@ -1170,7 +1182,54 @@ export const SIGN_OFFS = [
   'thanks and kind regards',
   'thanks & kind regards',
   'with thanks and regards',
+  // Hebrew, Arabic (with and without the hamza, as typed), Persian
+  'בברכה',
+  'בברכה רבה',
+  'בכבוד רב',
+  'مع أطيب التحيات',
+  'مع اطيب التحيات',
+  'مع خالص التحيات',
+  'مع التحية',
+  'مع تحياتي',
+  'تحياتي',
+  'مع فائق الاحترام',
+  'با احترام',
+  'با سپاس',
+  'با تشکر',
+  'ارادتمند',
+  // Chinese (a letter's 此致 / 敬礼 on two lines, or one), Japanese
+  '此致',
+  '此致敬礼',
+  '此致 敬礼',
+  '祝好',
+  '顺祝商祺',
+  '顺颂商祺',
+  'よろしくお願いします',
+  'よろしくお願いいたします',
+  'よろしくお願い致します',
+  '宜しくお願いします',
+  '宜しくお願い致します',
+  // Vietnamese, Thai, Hindi, Indonesian and Malay
+  'trân trọng',
+  'trân trọng cảm ơn',
+  'thân ái',
+  'ขอแสดงความนับถือ',
+  'ด้วยความเคารพ',
+  'सादर',
+  'भवदीय',
+  'भवदीया',
+  'शुभकामनाओं सहित',
+  'hormat saya',
+  'hormat kami',
+  'salam hangat',
+  'salam',
 ];
+
+/**
+ * Sign-offs written with a colon after them, as Hungarian letters close ("Üdvözlettel:" above the
+ * name): only these, since after any other closing a colon announces what follows ("Best:" above a list).
+ */
+export const COLON_SIGN_OFFS = ['üdvözlettel', 'tisztelettel', 'baráti üdvözlettel', 'szívélyes üdvözlettel'];
 
 /** Openings of a postscript: a paragraph under the signature that starts with one is the writer's. */
 export const POSTSCRIPTS = ['P.P.S.', 'P.S.', 'P.S', 'PPS', 'PS', 'P.-S.', 'P.D.', 'N.B.', 'NB'];

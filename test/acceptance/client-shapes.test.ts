@@ -1,0 +1,232 @@
+/**
+ * What more mail clients write around a person's text, over real SMTP to a relay with the simulator:
+ * QQ Mail's plain-text reply header with HTML's entities in it, Outlook's "Original Message" marker in
+ * any language above a header block, Gmail's attribution wrapped inside its parentheses or dated in
+ * Persian digits, Outlook's answers typed inline into the copy of the relay's reply mail, sign-offs of
+ * more languages, Apple Mail's signature marker. Replies answer the relay's real reply mail (kept in
+ * the store, so the thread cut runs) or a colleague's mail (the general rules).
+ */
+import assert from 'node:assert/strict';
+import { before, describe, test } from 'node:test';
+import { decode as decodeQuotedPrintable } from 'libqp';
+import { Templates } from '../../src/mailer/templates.ts';
+import { buildReplyMail, replyMailOptions } from '../../src/replies/reply-mail.ts';
+import { relayWithSimulator, waitFor } from '../helpers/relay.ts';
+import { sendMail } from '../helpers/smtp.ts';
+
+const PHONE = '+447700900131';
+const PHONE_ADDRESS = '447700900131@sms.example.com';
+const SHOWN = '+44 7700 900131';
+const SUBJECT = `Re: SMS from ${SHOWN}`;
+
+describe('more clients: what they write around the text goes, what the person wrote stays', () => {
+  const suite = relayWithSimulator({
+    smtp: { trustedNetworks: ['127.0.0.1/32'] },
+    sms: { domains: ['sms.example.com'], defaultRegion: 'GB' },
+  });
+  let copy = '';
+  let replyId = '';
+
+  before(async () => {
+    const options = replyMailOptions(suite.relay.config, new Templates());
+    const received = { number: PHONE, text: 'On it, rebooting now', sentAt: '2026-12-06T17:17:00Z', receivedAt: Date.now(), userContext: 'ctx-mua' };
+    const route = { mailbox: 'alice@example.com', conversation: undefined };
+    const built = await buildReplyMail(received, route, options, '01900000-0000-7000-8000-000000000131');
+    replyId = built.messageIdHeader;
+    copy = decodeQuotedPrintable(built.mail.raw.toString('utf8').split('\r\n\r\n').slice(1).join('\r\n\r\n')).toString('utf8').replace(/\r\n/g, '\n').trim();
+    await suite.relay.relay.store.acceptInbound({
+      id: 'mo-mua',
+      provider: 'intellisoftware',
+      providerId: 'mo-mua',
+      number: PHONE,
+      text: received.text,
+      sentAt: received.sentAt,
+      userContext: received.userContext,
+      receivedAt: received.receivedAt,
+      route: { mailbox: route.mailbox, context: 'ctx-mua', mail: { ...built.mail, messageId: 'mo-mua' }, messageIdHeader: built.messageIdHeader },
+    });
+  });
+
+  /** The copy of the reply mail quoted with `>`, as Gmail's plain part writes it. */
+  const quoted = () =>
+    copy
+      .split(/\r?\n/)
+      .map((line) => (line === '' ? '>' : `> ${line}`))
+      .join('\n');
+
+  /** Sends `body` (LF line ends) as an answer to the relay's reply mail, or, with `subject`, as a mail of its own to the phone. */
+  async function send(body: string, subject = SUBJECT, headers: Record<string, string> = {}) {
+    const thread: Record<string, string> = subject === SUBJECT ? { 'In-Reply-To': replyId, References: replyId } : {};
+    const smtp = await sendMail(suite.port, { to: [PHONE_ADDRESS], subject, body: body.replace(/\r?\n/g, '\r\n'), headers: { ...thread, ...headers } });
+    assert.equal(smtp.data?.code, 250, smtp.data?.text);
+  }
+
+  /** The text of the SMS that starts with `start`, once it is there. */
+  const sms = async (start: string) =>
+    (await waitFor(`the SMS "${start}…"`, () => suite.gateway.simulator.received.find((entry) => entry.text.startsWith(start)))).text;
+
+  /** QQ Mail's plain-text reply header: its blanks and `>` written as HTML entities. */
+  const qqHeader = (sender: string, subject: string) =>
+    `------------------&nbsp;原始邮件&nbsp;------------------\n发件人:&nbsp;${sender};\n发送时间:&nbsp;2026年12月6日(星期天) 下午5:17\n收件人:&nbsp;"Alice"<alice@example.com&gt;;\n主题:&nbsp;${subject}`;
+
+  test("QQ Mail's plain reply (its header written with &nbsp; and &gt;) sends only the new text, to the relay's reply mail and to a colleague's", async () => {
+    await send(`好的\n\n\n\n${qqHeader(`"${SHOWN}"<${PHONE_ADDRESS}&gt;`, SUBJECT)}\n\n${copy}`);
+    assert.equal(await sms('好的'), '好的');
+    await send(
+      `好的，我马上处理\n\n\n\n${qqHeader('"王伟"<wang.wei@example.cn&gt;', '服务器宕机')}\n\n\n\ndb1 服务器宕机了，请尽快检查。\n王伟`,
+      'Re: 服务器宕机',
+    );
+    assert.equal(await sms('好的，我马上处理'), '好的，我马上处理');
+  });
+
+  test('entities a person typed are sent as written: only the rules read them (a literal &nbsp; or &lt;b&gt; stays)', async () => {
+    await send(`Write &lt;b&gt; for bold, 5&nbsp;kg with AT&T &amp; co.\n\n${qqHeader(`"${SHOWN}"<${PHONE_ADDRESS}&gt;`, SUBJECT)}\n\n${copy}`);
+    assert.equal(await sms('Write &lt;b&gt;'), 'Write &lt;b&gt; for bold, 5&nbsp;kg with AT&T &amp; co.');
+    await send('In the template write 5&nbsp;kg, not 5 kg.\nFrom:&nbsp;the style guide', 'Template');
+    assert.equal(await sms('In the template'), 'In the template write 5&nbsp;kg, not 5 kg.\nFrom:&nbsp;the style guide');
+  });
+
+  /** Outlook's plain reply in a language: its marker, its From/Sent/To/Subject labels. */
+  const outlookLanguages = [
+    ['Arabic', '-----الرسالة الأصلية-----', 'من:', 'تاريخ الإرسال:', 'إلى:', 'الموضوع:'],
+    ['Thai', '-----ข้อความต้นฉบับ-----', 'จาก:', 'ส่ง:', 'ถึง:', 'เรื่อง:'],
+    ['Vietnamese', '-----Thư gốc-----', 'Từ:', 'Đã gửi:', 'Đến:', 'Chủ đề:'],
+    ['Lithuanian', '-----Originalus pranešimas-----', 'Nuo:', 'Išsiųsta:', 'Kam:', 'Tema:'],
+    ['Latvian', '-----Sākotnējais ziņojums-----', 'No:', 'Nosūtīts:', 'Kam:', 'Tēma:'],
+    ['Estonian', '-----Algsõnum-----', 'Saatja:', 'Saadetud:', 'Adressaat:', 'Teema:'],
+    ['Bulgarian', '-----Оригинално съобщение-----', 'От:', 'Изпратено:', 'До:', 'Тема:'],
+    ['Serbian', '-----Originalna poruka-----', 'Od:', 'Poslato:', 'Za:', 'Tema:'],
+    ['Persian', '-----پیام اصلی-----', 'از:', 'ارسال شده:', 'به:', 'موضوع:'],
+    // A wording no list holds: the marker goes by where it stands.
+    ['Welsh', '-----Neges Wreiddiol-----', 'Oddi wrth:', 'Anfonwyd:', 'At:', 'Pwnc:'],
+  ] as const;
+
+  test("Outlook's Original Message marker in any language goes with the header block below it", async () => {
+    for (const [language, marker, from, sent, to, subject] of outlookLanguages) {
+      const header = `${marker}\n${from} ${SHOWN} <${PHONE_ADDRESS}>\n${sent} 6.12.2026 17:17\n${to} Alice Smith <alice@example.com>\n${subject} ${SUBJECT}`;
+      await send(`OK ${language}\n\n${header}\n\n${copy}`);
+      assert.equal(await sms(`OK ${language}`), `OK ${language}`);
+    }
+    const colleague = `-----Neges Wreiddiol-----\nTừ: Nam <nam@example.vn>\nĐã gửi: 6.12.2026 17:17\nĐến: Alice Smith <alice@example.com>\nChủ đề: Máy chủ\n\nMáy chủ db1 không phản hồi.`;
+    await send(`OK colleague\n\n${colleague}`, 'Re: Máy chủ');
+    assert.equal(await sms('OK colleague'), 'OK colleague');
+  });
+
+  test("a line of words between dashes that heads no header block is the writer's and is sent", async () => {
+    await send(`--- Schichtwechsel ---\nPump 4 läuft wieder.\n\nOn Sun, 6 Dec 2026 at 17:17, ${SHOWN} <${PHONE_ADDRESS}> wrote:\n${quoted()}`);
+    assert.equal(await sms('--- Schichtwechsel'), '--- Schichtwechsel ---\nPump 4 läuft wieder.');
+    await send('Pump 5 done.\n\n-----Notes-----\nValve 3 leaks a little.', 'Shift notes');
+    assert.equal(await sms('Pump 5 done.'), 'Pump 5 done.\n\n-----Notes-----\nValve 3 leaks a little.');
+  });
+
+  test("Gmail's Hungarian attribution wrapped inside its parentheses, and its Persian one dated in Persian digits, go whole", async () => {
+    const hungarian = `${SHOWN} <${PHONE_ADDRESS}> ezt írta (időpont: 2026. dec. 6., V, 17:17):`;
+    await send(`Rendben egy\n\n${hungarian.replace(' 6., V', '\n6., V')}\n\n${quoted()}`);
+    assert.equal(await sms('Rendben egy'), 'Rendben egy');
+    await send(`Rendben kettő\n\n${hungarian.replace(' V, 17', '\nV, 17')}\n\n${quoted()}`);
+    assert.equal(await sms('Rendben kettő'), 'Rendben kettő');
+    await send(
+      'Rendben, intézem\n\nKovács Péter <peter.kovacs@example.hu> ezt írta (időpont: 2026. dec.\n6., V, 17:17):\n\n> Leállt a db1 szerver.',
+      'Re: Szerver leállás',
+    );
+    assert.equal(await sms('Rendben, intézem'), 'Rendben, intézem');
+    const persian = `\u202bدر تاریخ یکشنبه ۱۶ آذر ۱۴۰۵ ساعت ۱۷:۱۷ \u202a${SHOWN}\u202c\u200f <\u202a${PHONE_ADDRESS}\u202c\u200f> نوشت:\u202c`;
+    for (const [typed, attribution] of [
+      ['باشه یک', persian],
+      ['باشه دو', persian.replace('+44 7700 ', '+44 7700\n')],
+      ['باشه سه', persian.replace('\u202b', '').replace('+44 7700 ', '+44 7700\n')],
+    ] as const) {
+      await send(`${typed}\n\n${attribution}\n\n${quoted()}`);
+      assert.equal(await sms(typed), typed);
+    }
+  });
+
+  test('a parenthesis the writer closed, and a sentence of theirs above an attribution, are sent', async () => {
+    await send(`Moved to room 4 (see the 2026 plan).\n\nOn Sun, 6 Dec 2026 at 17:17, ${SHOWN} <${PHONE_ADDRESS}> wrote:\n${quoted()}`);
+    assert.equal(await sms('Moved to room 4'), 'Moved to room 4 (see the 2026 plan).');
+  });
+
+  test('sign-offs in Hebrew, Arabic, Persian, Chinese, Japanese, Vietnamese, Thai, Hindi, Indonesian and Hungarian (with its colon) go with the name', async () => {
+    const signOffs = [
+      ['he', 'בברכה,\nדוד'],
+      ['ar', 'مع أطيب التحيات،\nأحمد'],
+      ['ar2', 'تحياتي،\nأحمد'],
+      ['fa', 'با احترام،\nعلی'],
+      ['zh', '此致\n敬礼\n张伟'],
+      ['ja', 'よろしくお願いします。\n山田'],
+      ['vi', 'Trân trọng,\nNam'],
+      ['th', 'ขอแสดงความนับถือ\nสมชาย'],
+      ['hi', 'सादर,\nराहुल'],
+      ['id', 'Hormat saya,\nBudi'],
+      ['hu', 'Üdvözlettel:\nPéter'],
+    ] as const;
+    for (const [language, signOff] of signOffs) {
+      await send(`Pump ${language} fixed.\n\n${signOff}`, `Pump ${language}`);
+      assert.equal(await sms(`Pump ${language} fixed.`), `Pump ${language} fixed.`);
+    }
+    // An English text keeps its one GSM-7 part: the Hebrew sign-off no longer makes it three UCS-2 parts.
+    const long = 'Pump 4 fixed at 10:05. Pressure back to 3.1 bar, flow normal. Left the bypass valve open until the morning shift checks it.';
+    await send(`${long}\n\nבברכה,\nדוד`, 'Pump 4');
+    assert.equal(await sms('Pump 4 fixed at 10:05.'), long);
+  });
+
+  test('what merely resembles a sign-off stays: a colon after another closing announces a list, a closing word opening a sentence is text', async () => {
+    await send('Options for lunch.\n\nBest:\nPizza Hut\nDominos', 'Lunch');
+    assert.equal(await sms('Options for lunch.'), 'Options for lunch.\n\nBest:\nPizza Hut\nDominos');
+    await send('Pump 7 fixed.\n\nבברכה, נתראה מחר בבוקר.', 'Pump 7');
+    assert.equal(await sms('Pump 7 fixed.'), 'Pump 7 fixed.\n\nבברכה, נתראה מחר בבוקר.');
+    await send('Pump 8 fixed.\n\nSalam,\nPompa 8 sudah diperbaiki, silakan cek lagi.', 'Pump 8');
+    assert.equal(await sms('Pump 8 fixed.'), 'Pump 8 fixed.\n\nSalam,\nPompa 8 sudah diperbaiki, silakan cek lagi.');
+  });
+
+  /** Outlook's plain reply: its header block, then the copy of the reply mail unquoted (top-posted), as its text/plain part writes it. */
+  const outlookReply = (typed: string, copied: string) =>
+    `${typed}\n\nFrom: ${SHOWN} <${PHONE_ADDRESS}>\nSent: Sunday, December 6, 2026 5:17 PM\nTo: Alice Smith <alice@example.com>\nSubject: ${SUBJECT}\n\n${copied}`;
+
+  test("Outlook's inline answers typed into the copy of the relay's reply mail are sent after the text above it, in order", async () => {
+    const [first = '', ...rest] = copy.split('\n');
+    const plain = outlookReply('See my answers inline below in red.', `${first} [Alice Smith] No! Fail over to db2 first, then reboot.\n${rest.join('\n')}`);
+    const html = `<p class=MsoNormal>See my answers inline below in red.</p><div style="border:none;border-top:solid #E1E1E1 1.0pt;padding:3.0pt 0cm 0cm 0cm"><p class=MsoNormal><b>From:</b> ${SHOWN}</p></div><p class=MsoNormal>${first} <b><span style="color:#C00000">[Alice Smith] No! Fail over to db2 first, then reboot.</span></b></p>`;
+    await send(alternative(plain, html), SUBJECT, { 'Content-Type': 'multipart/alternative; boundary="BB"' });
+    assert.equal(await sms('See my answers inline'), 'See my answers inline below in red.\n\n[Alice Smith] No! Fail over to db2 first, then reboot.');
+    const two = rest.slice(2).join('\n');
+    await send(outlookReply('Answers below.', `${first}\n\nWhich pump? 4 or 5?\n\n${rest.slice(0, 2).join('\n')}\n\nAnd call me.\n${two}`));
+    assert.equal(await sms('Answers below.'), 'Answers below.\n\nWhich pump? 4 or 5?\nAnd call me.');
+  });
+
+  test('a copy Outlook holds unchanged, or trimmed at its end above older mail, gives no inline answers: only the text above it is sent', async () => {
+    await send(outlookReply('Fine one.', copy));
+    assert.equal(await sms('Fine one.'), 'Fine one.');
+    const trimmed = copy.split('\n').slice(0, -1).join('\n');
+    await send(
+      outlookReply(
+        'Fine two.',
+        `${trimmed}\n\nFrom: Alice Smith\nSent: Sunday, December 6, 2026 5:00 PM\nTo: ${SHOWN}\nSubject: Server down\n\ndb1 is not answering, your quote is sent`,
+      ),
+    );
+    assert.equal(await sms('Fine two.'), 'Fine two.');
+  });
+
+  /** A multipart/alternative mail as Apple Mail composes it: the plain part, and the HTML with its signature marker. */
+  const alternative = (plain: string, html: string) =>
+    `--BB\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n${plain}\n--BB\nContent-Type: text/html; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n${html}\n--BB--`;
+  const appleHtml = (text: string, signature: string) =>
+    `<html><body dir="auto"><div dir="ltr">${text}</div><div dir="ltr"><br id="lineBreakAtBeginningOfSignature"><div dir="ltr">${signature}</div></div></body></html>`;
+
+  test("Apple Mail's signature (after its br#lineBreakAtBeginningOfSignature) goes from the plain part and from HTML alone", async () => {
+    const headers = { 'Content-Type': 'multipart/alternative; boundary="BB"' };
+    await send(
+      alternative('Pump 9 fixed.\n\nJane Doe\nShift Supervisor', appleHtml('Pump 9 fixed.', 'Jane Doe<div>Shift Supervisor</div>')),
+      'Pump 9',
+      headers,
+    );
+    assert.equal(await sms('Pump 9 fixed.'), 'Pump 9 fixed.');
+    await send(alternative('Pump 10 fixed.\n\nדוד כהן\nמנהל משמרת', appleHtml('Pump 10 fixed.', 'דוד כהן<div>מנהל משמרת</div>')), 'Pump 10', headers);
+    assert.equal(await sms('Pump 10 fixed.'), 'Pump 10 fixed.');
+    await send(appleHtml('Pump 11 fixed.', 'Jane Doe<div>Shift Supervisor</div>'), 'Pump 11', { 'Content-Type': 'text/html; charset=utf-8' });
+    assert.equal(await sms('Pump 11 fixed.'), 'Pump 11 fixed.');
+    // The writer's lines above the marker stay, however name-like.
+    await send(appleHtml('Pump 12 fixed.<div>Call Security Team</div>', 'Jane Doe'), 'Pump 12', { 'Content-Type': 'text/html; charset=utf-8' });
+    assert.equal(await sms('Pump 12 fixed.'), 'Pump 12 fixed.\nCall Security Team');
+  });
+});
