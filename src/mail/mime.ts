@@ -715,10 +715,14 @@ function charsetText(bytes: Buffer, written: string, legacy: (bytes: Buffer) => 
   const codec = iconv.encodingExists(name) ? iconv.getCodec(name) : undefined;
   if (LATIN_CODECS.has(codec) && isUtf8(bytes)) return bytes.toString();
   const decoder = DECODED_AS.get(codec);
+  const unsent = UTF16_CODECS.has(codec) ? utf16AsWritten(bytes) : bytes;
   // mailparser's decode stream hands its strings on as UTF-8 buffers (lone surrogates become U+FFFD).
-  const text = Buffer.from(decoder ? iconv.decode(bytes, decoder) : decodeCharset(bytes, label)).toString();
+  const text = Buffer.from(decoder ? iconv.decode(unsent, decoder) : decodeCharset(unsent, label)).toString();
   return text.includes('\uFFFD') && !isUtf8(bytes) && readsAsUtf8(label) ? legacy(bytes) : text;
 }
+
+/** UTF-16's codecs, by iconv-lite codec (`utf-16`, `utf-16le`, `utf-16be` and their aliases, `ucs-2`): their text is read as written before its transport (utf16AsWritten). */
+const UTF16_CODECS = new Set<unknown>(['utf-16', 'utf-16le', 'utf-16be'].map((name) => iconv.getCodec(name)));
 
 /** Byte order marks and the encodings they mark. */
 const BYTE_ORDER_MARKS: ReadonlyArray<readonly [Buffer, string]> = [
@@ -728,6 +732,8 @@ const BYTE_ORDER_MARKS: ReadonlyArray<readonly [Buffer, string]> = [
 ];
 /** The line end a line-based transport (8-bit SMTP) put after UTF-16 text: CR LF as bytes, a code unit UTF-16 never ends text with. */
 const TRANSPORT_LINE_END = Buffer.from('\r\n');
+/** A line feed byte with no carriage return byte before it: bytes no line-based transport carried as lines. */
+const BARE_LINE_FEED = /(?<!\r)\n/;
 
 /**
  * Text that starts with a byte order mark, in the encoding it marks whatever its label says, as the
@@ -738,13 +744,29 @@ const TRANSPORT_LINE_END = Buffer.from('\r\n');
 function byteOrderMarked(bytes: Buffer): string | undefined {
   const [mark, encoding] = BYTE_ORDER_MARKS.find(([candidate]) => bytes.subarray(0, candidate.length).equals(candidate)) ?? [];
   if (!mark || !encoding) return undefined;
-  let text = bytes.subarray(mark.length);
-  if (encoding !== 'utf-8') {
-    // Sent as 8-bit lines, UTF-16 gets the transport's CR LF (or LF) after it, out of step with its two-byte units.
-    if (text.length % 2 === 1 && text.at(-1) === 0x0a) text = text.subarray(0, -1);
-    else if (text.subarray(-2).equals(TRANSPORT_LINE_END)) text = text.subarray(0, -2);
-  }
-  return iconv.decode(text, encoding, { stripBOM: false });
+  const text = bytes.subarray(mark.length);
+  return iconv.decode(encoding === 'utf-8' ? text : utf16AsWritten(text), encoding, { stripBOM: false });
+}
+
+/**
+ * UTF-16 bytes as their writer wrote them, before a line-based transport handled them as lines. Sent
+ * as 8-bit bytes (Postfix's `sendmail` and `smtp`, any MTA: a record per LF byte, CR LF after each),
+ * every LF byte becomes CR LF, so UTF-16LE's line end `0D 00 0A 00` arrives as `0D 00 0D 0A 00`, and
+ * so does the 0A byte of any other character (U+0A00–U+0AFF, U+010A…); each inserted CR shifts every
+ * two-byte unit after it, and the text is CJK junk from there on. Text with the transport's mark
+ * (every LF byte has a CR byte before it; a UTF-16 line break's LF byte has a 00 before it, so text
+ * that came untouched, in base64 or with bare LFs, has one without) loses the CR byte before each LF
+ * byte: in UTF-16 the bytes 0D 0A stand together only in U+0A0D (unassigned), or at the end of
+ * U+0D00–U+0D7F (Malayalam) right before U+000A in UTF-16LE text that ends its lines with LF alone, or
+ * in U+0D0A and after a lone CR before U+0A00–U+0AFF in UTF-16BE, which this reads wrong rather than
+ * every line of the text. Then the transport's line end after the text, out of step with its units, goes.
+ */
+function utf16AsWritten(bytes: Buffer): Buffer {
+  const lines = bytes.toString('latin1');
+  let text = lines.includes('\n') && !BARE_LINE_FEED.test(lines) ? Buffer.from(lines.replaceAll('\r\n', '\n'), 'latin1') : bytes;
+  if (text.length % 2 === 1 && text.at(-1) === 0x0a) text = text.subarray(0, -1);
+  else if (text.subarray(-2).equals(TRANSPORT_LINE_END)) text = text.subarray(0, -2);
+  return text;
 }
 
 /**
