@@ -798,12 +798,45 @@ export class LabelledCharsetDecoder extends Transform {
  * not know such as `unknown-8bit`), that are not UTF-8 come from a legacy mailer: read as
  * windows-1252, their de-facto charset (the WHATWG Encoding standard reads `iso-8859-1` and
  * `us-ascii` labels so too), which maps every byte, so the phone never gets the U+FFFD mailparser
- * gives for each such byte.
+ * gives for each such byte. Only the bytes that are not UTF-8: a script whose template is UTF-8 and
+ * whose data comes from a latin1 database (PHP, ERP) writes both in one text, and each well-formed
+ * UTF-8 sequence in it is the template's character (`für`), never the two or three windows-1252
+ * characters it would read as (`fÃ¼r`: mojibake, and UCS-2). Latin-1 text forms such a sequence only
+ * where an accented capital or `ß` stands right before a symbol or curly quote (`É»`, `Ä”`), or an
+ * accented small letter before two of them.
  */
 function legacyText(bytes: Buffer): string {
-  // One character per byte; the five bytes windows-1252 leaves undefined become the C1 controls
-  // the WHATWG standard maps them to (removed from the SMS text later), not U+FFFD. Node's own
-  // TextDecoder reads this label as ISO-8859-1, without € and the curly quotes.
+  let text = '';
+  let from = 0;
+  let at = 0;
+  while (at < bytes.length) {
+    const length = utf8SequenceAt(bytes, at);
+    if (length > 0) {
+      at += length;
+      continue;
+    }
+    let end = at + 1;
+    while (end < bytes.length && utf8SequenceAt(bytes, end) === 0) end++;
+    text += bytes.toString('utf8', from, at) + windows1252(bytes.subarray(at, end));
+    from = end;
+    at = end;
+  }
+  return text + bytes.toString('utf8', from);
+}
+
+/** The length of the well-formed UTF-8 sequence (Unicode's Table 3-7) that starts at `at`, ASCII's 1 among them; 0 where none does. */
+function utf8SequenceAt(bytes: Buffer, at: number): number {
+  const lead = bytes[at] ?? 0;
+  if (lead < 0x80) return 1;
+  const length = lead >= 0xc2 && lead <= 0xdf ? 2 : lead >= 0xe0 && lead <= 0xef ? 3 : lead >= 0xf0 && lead <= 0xf4 ? 4 : 0;
+  return length > 0 && isUtf8(bytes.subarray(at, at + length)) ? length : 0;
+}
+
+/** Bytes as windows-1252, one character each. */
+function windows1252(bytes: Buffer): string {
+  // The five bytes windows-1252 leaves undefined become the C1 controls the WHATWG standard maps them
+  // to (removed from the SMS text later), not U+FFFD. Node's own TextDecoder reads this label as
+  // ISO-8859-1, without € and the curly quotes.
   return decodeCharset(bytes, 'windows-1252').replace(/\uFFFD/g, (_, offset: number) => String.fromCharCode(bytes[offset] ?? 0));
 }
 

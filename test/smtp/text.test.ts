@@ -243,6 +243,25 @@ describe('SMTP → SMS text', () => {
     for (const [digits, , text] of mails) assert.equal((await smsTo(digits)).text, text);
   });
 
+  test('a UTF-8 template filled with Latin-1 data (PHP, ERP) keeps its UTF-8 characters: only the bytes that are not UTF-8 are windows-1252', async () => {
+    const mixed = (utf8: string, latin1: string) => Buffer.concat([Buffer.from(utf8), Buffer.from(latin1, 'latin1')]);
+    const body = mixed('Bestellung für Kunde: ', 'Jürgen Müller, Größe L \x93A\x94 5 \x80\n');
+    const mails: Array<[string, Buffer, string]> = [
+      [
+        '447700900261',
+        Buffer.concat([Buffer.from('Subject: x\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n'), body]),
+        'labelled utf-8',
+      ],
+      ['447700900262', Buffer.concat([Buffer.from('Subject: x\n\n'), body]), 'no MIME headers'],
+      ['447700900263', Buffer.concat([Buffer.from('Subject: '), mixed('Bestellung für ', 'Müller, Größe L'), Buffer.from('\n\n')]), 'raw subject'],
+    ];
+    for (const [digits, raw, name] of mails) assert.equal((await sendRaw(digits, raw)).code, 250, name);
+    for (const [digits, , name] of mails.slice(0, 2)) {
+      assert.deepEqual(pick(await smsTo(digits)), [1, 'Bestellung für Kunde: Jürgen Müller, Größe L "A" 5 €'], name);
+    }
+    assert.deepEqual(pick(await smsTo('447700900263')), [1, 'Bestellung für Müller, Größe L']);
+  });
+
   test('UTF-16 sent as 8-bit lines, each LF byte made CR LF on the way (PowerShell Out-File through an MTA), is read as written: LE and BE, by BOM or label', async () => {
     // sendRaw puts a CR before every LF byte, as Postfix's sendmail does: in a line break's 0A 00 and in a character's own 0A byte (ਪ, Ċ).
     const lines = 'Backup report SRV-BACKUP01\r\nJob: Daily\r\nResult: Failed ਪੰਜਾਬ Ċ\r\n';
