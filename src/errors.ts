@@ -113,8 +113,8 @@ export const RELAY_ERRORS = {
   BAD_SMTP_PARAMETER: { smtp: 501, enhanced: '5.5.4', http: 400, text: 'Invalid MAIL FROM or RCPT TO parameter value' },
   /** RFC 5321 §4.2.3 501, RFC 3463 X.1.7: a MAIL FROM address the relay cannot read as one (a name written before it), as Postfix answers. */
   BAD_SENDER_SYNTAX: { smtp: 501, enhanced: '5.1.7', http: 400, text: 'Bad sender address syntax' },
-  /** RFC 5321 §4.1.1.1: HELO and EHLO take one argument, the client's domain or address literal; RFC 3463 X.5.4. */
-  BAD_GREETING: { smtp: 501, enhanced: '5.5.4', http: 400, text: "HELO/EHLO needs one argument: the client's host name, or its address in brackets" },
+  /** RFC 5321 §4.1.1.1: HELO and EHLO take the client's domain or address literal (a name of several words is taken joined, as Postfix takes it); RFC 3463 X.5.4. */
+  BAD_GREETING: { smtp: 501, enhanced: '5.5.4', http: 400, text: "HELO/EHLO needs an argument: the client's host name, or its address in brackets" },
   /** RFC 5321 §4.1.1: DATA, RSET and QUIT take no argument; a syntax error in the arguments is 501 (§4.2.3), RFC 3463 X.5.4. SMTP only. */
   BAD_COMMAND_SYNTAX: { smtp: 501, enhanced: '5.5.4', http: 400, text: 'Syntax error: this command takes no argument' },
   /** RFC 5321 §4.2.3 503, RFC 3463 X.5.1: a command valid in itself, out of its place (RFC 4954 §4: AUTH during a mail transaction, or a second AUTH). SMTP only. */

@@ -207,17 +207,27 @@ export function extractRequest(
   // Only reading HTML puts the relay's markers in (the mail's own noncharacters went before it was read).
   const unmarked = chosen.html ? withoutRelayMarkers(body.rest) : body.rest;
   // stripText's text is tidy, and tidying it again changes nothing: only what a context tag or the markers left is tidied once more.
-  const text = unmarked === stripped.text ? unmarked : tidy(unmarked);
+  const bodyText = unmarked === stripped.text ? unmarked : tidy(unmarked);
   // A reply names its conversation (`sent` was looked up): with nothing typed, its old subject is no text, quote or not.
   const answers = quoteRemoved || sent !== undefined;
   const subjectNew = subjectIsNew(prefixed, written, conversationSubjects);
-  const noNewText = text === '' && answers && !subjectCommand && !subjectNew;
   // An edited reply subject is sent as the writer typed it: the reply prefixes carry no words of theirs.
   const sentSubject = answers && subjectNew ? stripReplyPrefixes(subjectText) : subjectText;
-  const smsText = noNewText ? '' : withSubject(text, sentSubject, subjectCommand ? 'never' : rules.subject);
+  const subjectUse = subjectCommand ? 'never' : rules.subject;
+  // A body of filler beside a subject that goes in its place when the body is empty (not a reply's old subject) is empty.
+  const filler = subjectUse !== 'never' && (!answers || subjectNew) && isFiller(bodyText) && sentSubject.trim() !== '' && !isFiller(sentSubject);
+  const text = filler ? '' : bodyText;
+  const noNewText = text === '' && answers && !subjectCommand && !subjectNew;
+  const smsText = noNewText ? '' : withSubject(text, sentSubject, subjectUse);
   // A removed block's first line is named as the writer's HTML has it, not as the text rules read it.
   const strippedRemoved = chosen.html ? stripped.removed.map((removal) => ({ ...removal, first: asHtmlWrites(removal.first) })) : stripped.removed;
-  const removed = [...unsealed.removed, ...uuencoded.removed, ...(cut ? [cut.removal] : []), ...strippedRemoved];
+  const removed = [
+    ...unsealed.removed,
+    ...uuencoded.removed,
+    ...(cut ? [cut.removal] : []),
+    ...strippedRemoved,
+    ...(filler ? [{ reason: FILLER_REASON, first: bodyText.split('\n')[0] ?? '', lines: bodyText.split('\n').length }] : []),
+  ];
   return {
     text: smsText,
     noNewText,
@@ -486,6 +496,17 @@ function withoutLeadingTags(subject: string): string {
   }
   return unsure === undefined || REPLY_SUBJECT.test(rest) || FORWARD_SUBJECT.test(rest) || AMBIGUOUS_SUBJECT.test(rest) ? rest : unsure;
 }
+
+/**
+ * A text of filler only: the marks that fill a template's empty body, rule it or pad it (`.`, `-`,
+ * `___`, `***`, `==`, `…`, dashes) and blanks, as `echo . | mail -s "ALERT …"` writes (BSD and Heirloom
+ * `mail` complain of an empty body; device templates refuse one). Narrow on purpose: any other mark
+ * says something (`?`, `!`, `:-)`, `#`), and so do a letter, a digit and an emoji.
+ */
+const FILLER = /^[\s.\-_*=…‐‒–—―]+$/u;
+const isFiller = (text: string) => FILLER.test(text);
+/** The removal of a body of filler whose subject is sent in its place (removals.ts names it to the sender). */
+const FILLER_REASON = 'punctuation alone, no words: the subject is the text';
 
 function withSubject(body: string, subject: string, use: SubjectUse): string {
   if (use === 'never' || subject === '') return body;

@@ -715,10 +715,14 @@ function charsetText(bytes: Buffer, written: string, legacy: (bytes: Buffer) => 
   const codec = iconv.encodingExists(name) ? iconv.getCodec(name) : undefined;
   if (LATIN_CODECS.has(codec) && isUtf8(bytes)) return bytes.toString();
   const decoder = DECODED_AS.get(codec);
+  const unsent = UTF16_CODECS.has(codec) ? utf16AsWritten(bytes) : bytes;
   // mailparser's decode stream hands its strings on as UTF-8 buffers (lone surrogates become U+FFFD).
-  const text = Buffer.from(decoder ? iconv.decode(bytes, decoder) : decodeCharset(bytes, label)).toString();
+  const text = Buffer.from(decoder ? iconv.decode(unsent, decoder) : decodeCharset(unsent, label)).toString();
   return text.includes('\uFFFD') && !isUtf8(bytes) && readsAsUtf8(label) ? legacy(bytes) : text;
 }
+
+/** UTF-16's codecs, by iconv-lite codec (`utf-16`, `utf-16le`, `utf-16be` and their aliases, `ucs-2`): their text is read as written before its transport (utf16AsWritten). */
+const UTF16_CODECS = new Set<unknown>(['utf-16', 'utf-16le', 'utf-16be'].map((name) => iconv.getCodec(name)));
 
 /** Byte order marks and the encodings they mark. */
 const BYTE_ORDER_MARKS: ReadonlyArray<readonly [Buffer, string]> = [
@@ -728,6 +732,8 @@ const BYTE_ORDER_MARKS: ReadonlyArray<readonly [Buffer, string]> = [
 ];
 /** The line end a line-based transport (8-bit SMTP) put after UTF-16 text: CR LF as bytes, a code unit UTF-16 never ends text with. */
 const TRANSPORT_LINE_END = Buffer.from('\r\n');
+/** A line feed byte with no carriage return byte before it: bytes no line-based transport carried as lines. */
+const BARE_LINE_FEED = /(?<!\r)\n/;
 
 /**
  * Text that starts with a byte order mark, in the encoding it marks whatever its label says, as the
@@ -738,13 +744,29 @@ const TRANSPORT_LINE_END = Buffer.from('\r\n');
 function byteOrderMarked(bytes: Buffer): string | undefined {
   const [mark, encoding] = BYTE_ORDER_MARKS.find(([candidate]) => bytes.subarray(0, candidate.length).equals(candidate)) ?? [];
   if (!mark || !encoding) return undefined;
-  let text = bytes.subarray(mark.length);
-  if (encoding !== 'utf-8') {
-    // Sent as 8-bit lines, UTF-16 gets the transport's CR LF (or LF) after it, out of step with its two-byte units.
-    if (text.length % 2 === 1 && text.at(-1) === 0x0a) text = text.subarray(0, -1);
-    else if (text.subarray(-2).equals(TRANSPORT_LINE_END)) text = text.subarray(0, -2);
-  }
-  return iconv.decode(text, encoding, { stripBOM: false });
+  const text = bytes.subarray(mark.length);
+  return iconv.decode(encoding === 'utf-8' ? text : utf16AsWritten(text), encoding, { stripBOM: false });
+}
+
+/**
+ * UTF-16 bytes as their writer wrote them, before a line-based transport handled them as lines. Sent
+ * as 8-bit bytes (Postfix's `sendmail` and `smtp`, any MTA: a record per LF byte, CR LF after each),
+ * every LF byte becomes CR LF, so UTF-16LE's line end `0D 00 0A 00` arrives as `0D 00 0D 0A 00`, and
+ * so does the 0A byte of any other character (U+0A00–U+0AFF, U+010A…); each inserted CR shifts every
+ * two-byte unit after it, and the text is CJK junk from there on. Text with the transport's mark
+ * (every LF byte has a CR byte before it; a UTF-16 line break's LF byte has a 00 before it, so text
+ * that came untouched, in base64 or with bare LFs, has one without) loses the CR byte before each LF
+ * byte: in UTF-16 the bytes 0D 0A stand together only in U+0A0D (unassigned), or at the end of
+ * U+0D00–U+0D7F (Malayalam) right before U+000A in UTF-16LE text that ends its lines with LF alone, or
+ * in U+0D0A and after a lone CR before U+0A00–U+0AFF in UTF-16BE, which this reads wrong rather than
+ * every line of the text. Then the transport's line end after the text, out of step with its units, goes.
+ */
+function utf16AsWritten(bytes: Buffer): Buffer {
+  const lines = bytes.toString('latin1');
+  let text = lines.includes('\n') && !BARE_LINE_FEED.test(lines) ? Buffer.from(lines.replaceAll('\r\n', '\n'), 'latin1') : bytes;
+  if (text.length % 2 === 1 && text.at(-1) === 0x0a) text = text.subarray(0, -1);
+  else if (text.subarray(-2).equals(TRANSPORT_LINE_END)) text = text.subarray(0, -2);
+  return text;
 }
 
 /**
@@ -776,12 +798,45 @@ export class LabelledCharsetDecoder extends Transform {
  * not know such as `unknown-8bit`), that are not UTF-8 come from a legacy mailer: read as
  * windows-1252, their de-facto charset (the WHATWG Encoding standard reads `iso-8859-1` and
  * `us-ascii` labels so too), which maps every byte, so the phone never gets the U+FFFD mailparser
- * gives for each such byte.
+ * gives for each such byte. Only the bytes that are not UTF-8: a script whose template is UTF-8 and
+ * whose data comes from a latin1 database (PHP, ERP) writes both in one text, and each well-formed
+ * UTF-8 sequence in it is the template's character (`für`), never the two or three windows-1252
+ * characters it would read as (`fÃ¼r`: mojibake, and UCS-2). Latin-1 text forms such a sequence only
+ * where an accented capital or `ß` stands right before a symbol or curly quote (`É»`, `Ä”`), or an
+ * accented small letter before two of them.
  */
 function legacyText(bytes: Buffer): string {
-  // One character per byte; the five bytes windows-1252 leaves undefined become the C1 controls
-  // the WHATWG standard maps them to (removed from the SMS text later), not U+FFFD. Node's own
-  // TextDecoder reads this label as ISO-8859-1, without € and the curly quotes.
+  let text = '';
+  let from = 0;
+  let at = 0;
+  while (at < bytes.length) {
+    const length = utf8SequenceAt(bytes, at);
+    if (length > 0) {
+      at += length;
+      continue;
+    }
+    let end = at + 1;
+    while (end < bytes.length && utf8SequenceAt(bytes, end) === 0) end++;
+    text += bytes.toString('utf8', from, at) + windows1252(bytes.subarray(at, end));
+    from = end;
+    at = end;
+  }
+  return text + bytes.toString('utf8', from);
+}
+
+/** The length of the well-formed UTF-8 sequence (Unicode's Table 3-7) that starts at `at`, ASCII's 1 among them; 0 where none does. */
+function utf8SequenceAt(bytes: Buffer, at: number): number {
+  const lead = bytes[at] ?? 0;
+  if (lead < 0x80) return 1;
+  const length = lead >= 0xc2 && lead <= 0xdf ? 2 : lead >= 0xe0 && lead <= 0xef ? 3 : lead >= 0xf0 && lead <= 0xf4 ? 4 : 0;
+  return length > 0 && isUtf8(bytes.subarray(at, at + length)) ? length : 0;
+}
+
+/** Bytes as windows-1252, one character each. */
+function windows1252(bytes: Buffer): string {
+  // The five bytes windows-1252 leaves undefined become the C1 controls the WHATWG standard maps them
+  // to (removed from the SMS text later), not U+FFFD. Node's own TextDecoder reads this label as
+  // ISO-8859-1, without € and the curly quotes.
   return decodeCharset(bytes, 'windows-1252').replace(/\uFFFD/g, (_, offset: number) => String.fromCharCode(bytes[offset] ?? 0));
 }
 

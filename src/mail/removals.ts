@@ -16,6 +16,7 @@ const KINDS: readonly (readonly [reason: RegExp, kind: string])[] = [
   [/invitation/, "an invitation's added block"],
   [/footer|digest header|reply-above marker/, 'a list or notification footer'],
   [/^(?:above the start|below the end) marker/, 'text outside the start and end markers'],
+  [/^punctuation alone/, 'punctuation'],
 ];
 /** Everything else removed is the mail answered or forwarded: quotes, attributions, header blocks, markers. */
 const QUOTED = 'quoted text';

@@ -145,12 +145,12 @@ export const SAYS_WHAT_TO_WRITE = {
 } as const;
 
 /**
- * smtp-server's refusals of a HELO/EHLO argument, which it sends without an enhanced code, in words
- * that say what to write.
+ * smtp-server's refusals of a HELO/EHLO argument (none, or a name it cannot take; one of several words
+ * never reaches them: greetingAsWritten), which it sends without an enhanced code, in words that say what to write.
  */
 const GREETING_REFUSALS: Readonly<Record<string, string>> = {
-  'Error: syntax: EHLO hostname': "Syntax: EHLO <host name>: one argument, the client's host name or its address in brackets",
-  'Error: Syntax: HELO hostname': "Syntax: HELO <host name>: one argument, the client's host name or its address in brackets",
+  'Error: syntax: EHLO hostname': "Syntax: EHLO <host name>: the client's host name or its address in brackets",
+  'Error: Syntax: HELO hostname': "Syntax: HELO <host name>: the client's host name or its address in brackets",
   'Error: Bad hostname syntax': 'Bad HELO/EHLO host name: at most 300 characters, without control characters',
 };
 
@@ -958,21 +958,31 @@ function mailWithoutGreeting(): void {
 /**
  * smtp-server keeps the client's HELO/EHLO name lower-cased; the trace of a mail (its Received line,
  * RFC 5321 §4.4) and the store record it as the client wrote it. It is the argument smtp-server has
- * just accepted, so it passed its own checks.
+ * just accepted, so it passed its own checks. A name of several words, a printer's or MFP's friendly
+ * name (`HELO Brother MFC-L2750DW`), smtp-server refuses 501, and a device that stops at a refused
+ * greeting, as most embedded clients do, sends nothing: it is taken as Postfix takes it (smtpd's
+ * collapse_args), its words joined by a space, the name the device goes by ("Brother" alone names
+ * none). smtp-server judges them joined by GREETING_WORD_JOINER instead: its checks (at most 300
+ * characters, no control characters) read a name the same with any printable character between its words.
  */
 function greetingAsWritten(): void {
   for (const verb of ['HELO', 'EHLO'] as const) {
     const handle = SMTPConnection.prototype[`handler_${verb}`];
     SMTPConnection.prototype[`handler_${verb}`] = function greetedAsWritten(command, callback) {
-      handle.call(this, command, callback);
-      const written = commandWords(command)[1];
-      if (written !== undefined && this.hostNameAppearsAs === written.toLowerCase()) {
+      const words = commandWords(command).slice(1);
+      const judged = words.join(GREETING_WORD_JOINER);
+      handle.call(this, words.length > 1 ? Buffer.from(`${verb} ${judged}`) : command, callback);
+      if (words.length > 0 && this.hostNameAppearsAs === judged.toLowerCase()) {
+        const written = words.join(' ');
         this.hostNameAppearsAs = written;
         this.session.hostNameAppearsAs = written;
       }
     };
   }
 }
+
+/** What stands between the words of a HELO/EHLO name for smtp-server to judge it as one (greetingAsWritten). */
+const GREETING_WORD_JOINER = '-';
 
 /**
  * smtp-server writes a MAIL's parameters (ENVID, RET, SMTPUTF8, BODY, REQUIRETLS) into the session's

@@ -187,22 +187,47 @@ describe('SMTP intake → gateway', () => {
     await dialog.close();
   });
 
-  test('a HELO or EHLO without one argument, or with a name smtp-server cannot take, gets 501 5.5.4 saying what to write', async () => {
+  test('a HELO or EHLO without an argument, or with a name smtp-server cannot take, gets 501 5.5.4 saying what to write', async () => {
     const dialog = await SmtpDialog.open(suite.port);
     const answers = [];
-    for (const command of ['EHLO', 'EHLO two names', 'HELO', `EHLO ${'a'.repeat(301)}`, 'HELO a\x01b']) {
+    for (const command of ['EHLO', 'HELO', `EHLO ${'a'.repeat(301)}`, `HELO ${'a '.repeat(150)}b`, 'HELO a\x01b', 'EHLO two a\x01b']) {
       const reply = await dialog.command(command);
       answers.push(`${reply.code} ${reply.text}`);
     }
     assert.deepEqual(answers, [
-      "501 5.5.4 Syntax: EHLO <host name>: one argument, the client's host name or its address in brackets",
-      "501 5.5.4 Syntax: EHLO <host name>: one argument, the client's host name or its address in brackets",
-      "501 5.5.4 Syntax: HELO <host name>: one argument, the client's host name or its address in brackets",
-      '501 5.5.4 Bad HELO/EHLO host name: at most 300 characters, without control characters',
-      '501 5.5.4 Bad HELO/EHLO host name: at most 300 characters, without control characters',
+      "501 5.5.4 Syntax: EHLO <host name>: the client's host name or its address in brackets",
+      "501 5.5.4 Syntax: HELO <host name>: the client's host name or its address in brackets",
+      ...Array(4).fill('501 5.5.4 Bad HELO/EHLO host name: at most 300 characters, without control characters'),
     ]);
     assert.equal((await dialog.command('EHLO client.example.com')).code, 250);
     await dialog.close();
+  });
+
+  test("a HELO or EHLO name of several words (a printer's friendly name) is taken as Postfix takes it: the words joined, recorded as written", async () => {
+    const greetings = [
+      ['HELO Brother MFC-L2750DW', '447700900211', 'Brother MFC-L2750DW'],
+      ['EHLO  Konica\tMinolta  bizhub ', '447700900212', 'Konica Minolta bizhub'],
+    ] as const;
+    const ids = [];
+    for (const [greeting, number] of greetings) {
+      const dialog = await SmtpDialog.open(suite.port);
+      try {
+        assert.equal((await dialog.command(greeting)).code, 250, greeting);
+        await dialog.command('MAIL FROM:<mfp@example.com>');
+        await dialog.command(`RCPT TO:<${number}@sms.localhost>`);
+        ids.push(queuedId(await dialog.data('Subject: Toner low\r\n\r\nToner low on the 2nd floor MFP')));
+      } finally {
+        await dialog.close();
+      }
+    }
+    const db = new BetterSqlite3(join(suite.relay.config.dataDir, STORE_FILE), { readonly: true });
+    try {
+      for (const [index, [greeting, , name]] of greetings.entries()) {
+        assert.deepEqual(db.prepare('SELECT client_helo FROM messages WHERE id = ?').get(ids[index]), { client_helo: name }, greeting);
+      }
+    } finally {
+      db.close();
+    }
   });
 
   test('a MAIL or RCPT parameter of an extension the relay does not offer gets 555 5.5.4 (RFC 5321 §4.1.1.11); the offered ones pass', async () => {

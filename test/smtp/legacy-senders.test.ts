@@ -330,6 +330,28 @@ describe('legacy senders: the text of mail written slightly wrong', () => {
     assert.equal((await send(alternative.replace('\n.\n', '\n42\n'))).text, '42');
   });
 
+  test('a body of punctuation alone (`echo . | mail -s`, a template\'s "-") beside a subject is empty: the subject is sent and the 250 says so', async () => {
+    const alert = 'ALERT db1 disk 95% full';
+    const bodies = [
+      ['text/plain', '.'],
+      ['text/plain', '-'],
+      ['text/plain', '...\n\n*'],
+      ['text/plain', '_'],
+      ['text/html', '<p>.</p>'],
+      ['multipart/alternative; boundary="A"', '--A\nContent-Type: text/plain\n\n.\n--A\nContent-Type: text/html\n\n<p>.</p>\n--A--'],
+    ];
+    for (const [contentType, body] of bodies) {
+      const { reply, text } = await send(`From: root@db1.example.com\nSubject: ${alert}\nMIME-Version: 1.0\nContent-Type: ${contentType}\n\n${body}\n`);
+      assert.equal(text, alert, body);
+      assert.match(reply.text, /\(the body held only punctuation: the subject was sent in its place\)$/, body);
+    }
+    // A mark that says something, a word, a number or an emoji is the text; with no subject, punctuation alone is sent.
+    for (const body of ['?', '!', ':-)', 'OK', '1', '👍']) {
+      assert.equal((await send(`From: root@db1.example.com\nSubject: ${alert}\nContent-Type: text/plain; charset=utf-8\n\n${body}\n`)).text, body);
+    }
+    assert.equal((await send('From: root@db1.example.com\n\n.\n')).text, '.');
+  });
+
   test("an HTML form's fields are each on their line, a list with its chosen option", async () => {
     const form = '<p>Fill in:</p><textarea>form text</textarea><select><option>opt A</option><option selected>opt B</option></select>';
     assert.equal((await send(mail('text/html; charset=utf-8', form))).text, 'Fill in:\n\nform text\nopt B');

@@ -243,6 +243,51 @@ describe('SMTP → SMS text', () => {
     for (const [digits, , text] of mails) assert.equal((await smsTo(digits)).text, text);
   });
 
+  test('a UTF-8 template filled with Latin-1 data (PHP, ERP) keeps its UTF-8 characters: only the bytes that are not UTF-8 are windows-1252', async () => {
+    const mixed = (utf8: string, latin1: string) => Buffer.concat([Buffer.from(utf8), Buffer.from(latin1, 'latin1')]);
+    const body = mixed('Bestellung für Kunde: ', 'Jürgen Müller, Größe L \x93A\x94 5 \x80\n');
+    const mails: Array<[string, Buffer, string]> = [
+      [
+        '447700900261',
+        Buffer.concat([Buffer.from('Subject: x\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n'), body]),
+        'labelled utf-8',
+      ],
+      ['447700900262', Buffer.concat([Buffer.from('Subject: x\n\n'), body]), 'no MIME headers'],
+      ['447700900263', Buffer.concat([Buffer.from('Subject: '), mixed('Bestellung für ', 'Müller, Größe L'), Buffer.from('\n\n')]), 'raw subject'],
+    ];
+    for (const [digits, raw, name] of mails) assert.equal((await sendRaw(digits, raw)).code, 250, name);
+    for (const [digits, , name] of mails.slice(0, 2)) {
+      assert.deepEqual(pick(await smsTo(digits)), [1, 'Bestellung für Kunde: Jürgen Müller, Größe L "A" 5 €'], name);
+    }
+    assert.deepEqual(pick(await smsTo('447700900263')), [1, 'Bestellung für Müller, Größe L']);
+  });
+
+  test('UTF-16 sent as 8-bit lines, each LF byte made CR LF on the way (PowerShell Out-File through an MTA), is read as written: LE and BE, by BOM or label', async () => {
+    // sendRaw puts a CR before every LF byte, as Postfix's sendmail does: in a line break's 0A 00 and in a character's own 0A byte (ਪ, Ċ).
+    const lines = 'Backup report SRV-BACKUP01\r\nJob: Daily\r\nResult: Failed ਪੰਜਾਬ Ċ\r\n';
+    const be = (text: string) => Buffer.from(text, 'utf16le').swap16();
+    const mails: Array<[string, string, Buffer, string]> = [
+      ['447700900251', '', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(lines, 'utf16le')]), 'BOM, LE'],
+      ['447700900252', '', Buffer.concat([Buffer.from([0xfe, 0xff]), be(lines)]), 'BOM, BE'],
+      ['447700900253', 'Content-Type: text/plain; charset=utf-16le\n', Buffer.from(lines, 'utf16le'), 'utf-16le label'],
+      ['447700900254', 'Content-Type: text/plain; charset=UTF-16BE\n', be(lines), 'utf-16be label'],
+      [
+        '447700900255',
+        'Content-Type: text/plain; charset=utf-8\n',
+        Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('Backup failed', 'utf16le')]),
+        'one line',
+      ],
+    ];
+    for (const [digits, header, text, name] of mails) {
+      const reply = await sendRaw(digits, Buffer.concat([Buffer.from(`Subject: Backup report\n${header}\n`), text, Buffer.from('\n')]));
+      assert.equal(reply.code, 250, `${name}: ${reply.text}`);
+    }
+    for (const [digits, , , name] of mails.slice(0, 4)) {
+      assert.deepEqual(pick(await smsTo(digits)), [2, 'Backup report SRV-BACKUP01\nJob: Daily\nResult: Failed ਪੰਜਾਬ Ċ'], name);
+    }
+    assert.deepEqual(pick(await smsTo('447700900255')), [1, 'Backup failed']);
+  });
+
   test('a base64 text part with lines that are not base64 is refused as unreadable, not sent as garbage', async () => {
     const raw = 'Subject: s\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n\nSGVsbG8g\n*** garbage ***\nd29ybGQ=\n';
     const reply = await sendRaw('447700900204', Buffer.from(raw));
