@@ -80,6 +80,11 @@ const ALERT: NewMail = (() => {
   return { ...base, sms: { ...base.sms, userContext: 'c-1' }, conversation: { mailbox: 'alice@example.com', continues: false } };
 })();
 
+/** A second alert to the same number (context c-2): which conversation was used last then shows in its rank. */
+const ALERT2: NewMail = (() => {
+  const base = mail(['+447700900001'], { receivedAt: 2_000, subject: 'Disk full again' });
+  return { ...base, sms: { ...base.sms, userContext: 'c-2' }, conversation: { mailbox: 'bob@example.com', continues: false } };
+})();
 let sequence = 0;
 /** A received SMS from `number`, routed to `mailbox` (in conversation `context`) or not, with `optOut`. */
 const sms = (
@@ -147,6 +152,20 @@ const scenario = (): Array<{ shape: string; inbound: NewInbound }> => [
   },
   { shape: 'a STOP that stays', inbound: sms('+447700900007', 'STOP', { optOut: { action: 'stop', keyword: 'STOP' } }) },
   { shape: 'a STOP repeated by the provider', inbound: sms('+447700900005', 'STOP', { optOut: { action: 'stop', keyword: 'STOP' }, providerId: 'G8' }) },
+  {
+    shape: 'a STOP in a conversation',
+    inbound: sms('+447700900001', 'STOP', { mailbox: 'alice@example.com', context: 'c-1', optOut: { action: 'stop', keyword: 'STOP' } }),
+  },
+  {
+    shape: 'a START repeated after the STOP',
+    inbound: sms('+447700900001', 'YES', { mailbox: 'alice@example.com', context: 'c-1', optOut: { action: 'start', keyword: 'YES' }, providerId: 'G13' }),
+  },
+  { shape: 'a START repeated no mailbox', inbound: sms('+447700900005', 'START', { optOut: { action: 'start', keyword: 'START' }, providerId: 'G11' }) },
+  { shape: 'a reply in the newer conversation', inbound: sms('+447700900001', 'c2 answer', { mailbox: 'bob@example.com', context: 'c-2' }) },
+  {
+    shape: 'the provider retrying the older conversation reply',
+    inbound: sms('+447700900001', 'done', { mailbox: 'alice@example.com', context: 'c-1', providerId: 'G4' }),
+  },
 ];
 
 describeOnPostgres('A received SMS kept by its shape on PostgreSQL', async (url) => {
@@ -156,6 +175,7 @@ describeOnPostgres('A received SMS kept by its shape on PostgreSQL', async (url)
     const answers: Record<string, boolean> = {};
     try {
       await store.acceptMail(ALERT);
+      await store.acceptMail(ALERT2);
       for (const { shape, inbound } of received) answers[shape] = (await store.acceptInbound(inbound)).duplicate;
     } finally {
       await store.close();
@@ -164,6 +184,7 @@ describeOnPostgres('A received SMS kept by its shape on PostgreSQL', async (url)
     assert.ok(reference);
     const referenceStore = await PostgresStore.open({ url: reference });
     await referenceStore.acceptMail(ALERT);
+    await referenceStore.acceptMail(ALERT2);
     await referenceStore.close();
     const referenceAnswers: Record<string, boolean> = {};
     const expected = await withClient(reference, async (client) => {
@@ -174,11 +195,12 @@ describeOnPostgres('A received SMS kept by its shape on PostgreSQL', async (url)
       return written(client);
     });
     assert.deepEqual(answers, referenceAnswers);
-    assert.equal(Object.values(answers).filter(Boolean).length, 2, 'two repeats in the scenario');
+    assert.equal(Object.values(answers).filter(Boolean).length, 5, 'five repeats in the scenario: two replies, a STOP and two STARTs');
     const actual = await withClient(url, written);
     for (const table of Object.keys(expected)) assert.deepEqual(actual[table], expected[table], table);
-    assert.equal(actual['opt_outs']?.length, 1, 'the scenario leaves one number opted out');
-    assert.equal(actual['conversation_mail']?.length, 4, 'the scenario links the alert and three reply mails to the conversation');
+    assert.equal(actual['opt_outs']?.length, 2, 'the scenario leaves two numbers opted out: a repeated START deletes no later STOP');
+    assert.equal(actual['conversations']?.length, 2, 'two conversations with one number, told apart by which was used last');
+    assert.equal(actual['conversation_mail']?.length, 7, 'the scenario links the two alerts and five reply mails to their conversations');
   });
 
   test('a received SMS with a mailbox and no conversation or keyword runs a statement that touches only the SMS, its reply mail and its history', async () => {
