@@ -589,6 +589,21 @@ describe('config', () => {
     assert.match(line ?? '', /^SMSRELAY_SHUTDOWN_TIMEOUT="soon".*duration/);
   });
 
+  test('sms.domains takes an IDN written in Unicode as its A-labels and an absolute name without its dot; what is no name is refused saying what to write', () => {
+    const file = loadConfig({}, dirWith('sms:\n  domains: ["Smsé.example", "sms.example.org.", "ｓｍｓ.localhost"]\n')).config;
+    assert.deepEqual(file.sms.domains, ['xn--sms-dma.example', 'sms.example.org', 'sms.localhost']);
+    assert.deepEqual(loadConfig({ SMSRELAY_SMS_DOMAINS: 'sms.example.org., smsé.example' }, dirWith()).config.sms.domains, [
+      'sms.example.org',
+      'xn--sms-dma.example',
+    ]);
+    const [list, ...more] = problems({}, 'sms:\n  domains: ["a.example, b.example"]\n');
+    assert.deepEqual(more, []);
+    assert.match(list ?? '', /smsrelay\.yaml: sms\.domains\.0: "a\.example, b\.example" is a list written as one name: write \[a\.example, b\.example\]$/);
+    assert.match(problems({}, 'sms:\n  domains: ["[127.0.0.1]"]\n')[0] ?? '', /"\[127\.0\.0\.1\]" is an address literal: an SMS domain is a name/);
+    assert.match(problems({ SMSRELAY_SMS_DOMAINS: 'sms_x.example' })[0] ?? '', /never "_"/);
+    assert.match(problems({ SMSRELAY_SMS_DOMAINS: 'not a domain' })[0] ?? '', /expected a domain name such as sms\.example\.com/);
+  });
+
   test('an empty variable counts as set: refused where an empty value is, as the same value in the file is, never silently the default', () => {
     assert.deepEqual(problems({ SMSRELAY_DATA_DIR: '' }), ['SMSRELAY_DATA_DIR="": write a value: it must not be empty']);
     assert.deepEqual(problems({ SMSRELAY_SMTP_PORT: '' }), ['SMSRELAY_SMTP_PORT="": expected a port number from 0 to 65535']);
