@@ -553,6 +553,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       unavailable,
       onAccepted: () => dispatcher.kick(),
       onMailQueued: () => mailer.kick(),
+      report,
       ...(options.smtpClock ? { clock: options.smtpClock } : {}),
       ...(options.loginPause ? { pause: options.loginPause } : {}),
     });

@@ -1,18 +1,18 @@
 import { mailboxChoice, mailboxesOf } from '../mail/addresses.ts';
 import { printableAscii } from '../mail/ascii.ts';
 import { type ParsedMail, withHeaderEnd } from '../mail/mime.ts';
-import { RelayError } from '../errors.ts';
+import { RelayError, type RelayErrorCode } from '../errors.ts';
 import { answeredThread, extractRequest, type OutboundRequest, parseMail } from '../mail/extract.ts';
 import { redactSecrets } from '../mail/parameters.ts';
 import { ENGLISH_LIST, removedKinds } from '../mail/removals.ts';
-import { NOTIFY_BY_DEFAULT } from '../mailer/dsn.ts';
+import { NOTIFY_BY_DEFAULT, type ReportedRecipient } from '../mailer/dsn.ts';
 import { type TextPolicy, textPolicyFor } from '../mail/policy.ts';
 import type { SenderPolicy } from '../policy/senders.ts';
 import type { ReplyTracking } from '../replies/tracking.ts';
 import { analyseText, charactersThatFit, SEGMENT_LIMITS, type SegmentLimits, type SmsText, truncateToParts } from '../sms/encoding.ts';
 import type { NewMail, NewRecipient, Store } from '../store/types.ts';
-import { admitNumber, checkNumberCount, limitsFor } from './number-checks.ts';
-import { recipientNumber } from './recipient-addresses.ts';
+import { admitMembers, checkNumberCount, limitsFor } from './number-checks.ts';
+import { type RefusedMember, recipientNumber } from './recipient-addresses.ts';
 import { resubmissionFingerprint } from './resubmission-fingerprint.ts';
 import type { AcceptanceSettings, AcceptedMail, ContextNotTaken, ProviderLimits, Routes, Transaction } from './types.ts';
 
@@ -48,6 +48,7 @@ export async function buildNewMail(
   mailboxNote: AcceptedMail['mailboxNote'];
   partsCapped: AcceptedMail['partsCapped'];
   standIns: AcceptedMail['standIns'];
+  refused: readonly ReportedRecipient[];
 }> {
   const { principal, envelopeFrom, dsn } = transaction;
   const textPolicy = textPolicyFor(settings.text, envelopeFrom);
@@ -58,9 +59,10 @@ export async function buildNewMail(
   const fromProblem = senders.fromHeaderProblem(principal, request.fromAddresses);
   if (fromProblem) throw new RelayError('POLICY_DENIED', `Sender refused: ${fromProblem}`);
   // RCPT numbers were admitted at RCPT; the subject's are known only now.
-  const subjectNumbers = request.subjectNumbers.map((number) => recipientNumber(number, settings.recipients));
-  for (const number of subjectNumbers) await admitNumber(principal, number, store, senders);
-  const recipients = toRecipients(transaction, subjectNumbers, settings.maxNumbersPerMail);
+  const written = request.subjectNumbers.map((number) => recipientNumber(number, settings.recipients));
+  const subject = written.length === 0 ? { admitted: [], refused: [] } : await admitMembers(principal, written, store, senders);
+  const recipients = toRecipients(transaction, subject.admitted, settings.maxNumbersPerMail);
+  const refused = refusedMembers(transaction, subject.refused, recipients);
   const provider = limitsFor(
     recipients.map((recipient) => recipient.number),
     single,
@@ -127,7 +129,36 @@ export async function buildNewMail(
     mailboxNote: conversation === undefined || chose ? choice.note : undefined,
     partsCapped,
     standIns,
+    refused,
   };
+}
+
+/** The outcome category of a member refused at acceptance: its bounce's status is RCPT's refusal's (src/mailer/dsn.ts). */
+const REFUSED_MEMBER_CATEGORY = 'policy-denied';
+
+/**
+ * The members of lists (and numbers of the subject) refused while the others were taken, once each, as the bounce
+ * reports them: under the RCPT that named them, with its NOTIFY and ORCPT. A number the mail goes to anyway is none.
+ */
+function refusedMembers(transaction: Transaction, subject: readonly RefusedMember[], recipients: readonly NewRecipient[]): ReportedRecipient[] {
+  const sent = new Set(recipients.map((recipient) => recipient.number));
+  const byNumber = new Map<string, ReportedRecipient>();
+  for (const { rcpt, target } of transaction.recipients.values()) {
+    const members = 'subject' in target ? subject : 'refused' in target ? (target.refused ?? []) : [];
+    for (const { number, reason } of members) {
+      if (sent.has(number) || byNumber.has(number)) continue;
+      byNumber.set(number, {
+        number,
+        rcpt: rcpt.address,
+        notify: rcpt.dsn?.notify,
+        orcpt: rcpt.dsn?.orcpt,
+        category: REFUSED_MEMBER_CATEGORY,
+        reason: `not sent: ${reason}`,
+        code: 'POLICY_DENIED' satisfies RelayErrorCode,
+      });
+    }
+  }
+  return [...byNumber.values()];
 }
 
 /**

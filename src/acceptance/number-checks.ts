@@ -3,7 +3,7 @@ import type { Principal, SenderPolicy } from '../policy/senders.ts';
 import { maskNumber } from '../sms/numbers.ts';
 import type { ReplyStore } from '../store/types.ts';
 import { optOutCause } from '../vocabulary.ts';
-import type { ResolvedRecipient } from './recipient-addresses.ts';
+import type { RefusedMember, ResolvedRecipient } from './recipient-addresses.ts';
 import { everyStandIn, tightestSegmentLimits } from './route-limits.ts';
 import type { AdmittedRecipient, ProviderLimits, RouteLimits, Routes } from './types.ts';
 
@@ -53,6 +53,34 @@ export async function admitNumber(
   if (keyword !== undefined) {
     throw new RelayError('POLICY_DENIED', `Recipient refused: ${maskNumber(number)} has opted out of SMS from this relay (${optOutCause(keyword)})`);
   }
+}
+
+/**
+ * The numbers of a list (or a subject) `principal` may text, and those it may not with why: one member opted out,
+ * premium-rate or outside the sender's destinations must not keep the mail from the others (docs/configuration.md,
+ * `sms.lists`). Refused whole, with the first member's refusal, only when no member is left; a refusal that is no
+ * member's own (the store unavailable) refuses whole at once.
+ */
+export async function admitMembers(
+  principal: Principal,
+  numbers: readonly string[],
+  store: Pick<ReplyStore, 'isOptedOut' | 'optOutKeyword'>,
+  senders: SenderPolicy,
+): Promise<{ readonly admitted: readonly string[]; readonly refused: readonly RefusedMember[] }> {
+  const admitted: string[] = [];
+  const refused: { readonly number: string; readonly error: RelayError }[] = [];
+  for (const number of numbers) {
+    try {
+      await admitNumber(principal, number, store, senders);
+      admitted.push(number);
+    } catch (error) {
+      if (!(error instanceof RelayError && error.code === 'POLICY_DENIED')) throw error;
+      refused.push({ number, error });
+    }
+  }
+  const [first] = refused;
+  if (admitted.length === 0 && first) throw first.error;
+  return { admitted, refused: refused.map(({ number, error }) => ({ number, reason: error.message })) };
 }
 
 /** The most distinct numbers one mail of `principal` may go to, and the setting that says so. */

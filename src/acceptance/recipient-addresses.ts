@@ -20,10 +20,16 @@ export interface RecipientRules {
  * `postmaster`, the mailbox where mail to the relay's postmaster is delivered as it came, never texted.
  */
 export type ResolvedRecipient =
-  | { readonly numbers: readonly string[] }
+  | { readonly numbers: readonly string[]; readonly refused?: readonly RefusedMember[] }
   | { readonly subject: true }
   | { readonly postmaster: string }
   | { readonly bounce: ReturnPath };
+
+/** A list's member (or a subject's number) refused when the others were taken: its bounce says why. */
+export interface RefusedMember {
+  readonly number: string;
+  readonly reason: string;
+}
 
 /** A reply mail's return path a bounce is addressed to (src/replies/return-path.ts), and the mailbox that mail went to. */
 export interface ReturnPath {

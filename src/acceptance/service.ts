@@ -5,15 +5,16 @@ import type { Metrics } from '../metrics.ts';
 import { LoginThrottle, sharedLoginFailures, signInName } from '../policy/logins.ts';
 import { verifyPassword } from '../policy/passwords.ts';
 import { RateLimits } from '../policy/rates.ts';
-import { SenderPolicy } from '../policy/senders.ts';
+import { type Principal, SenderPolicy } from '../policy/senders.ts';
 import { maskNumber, maskNumbersIn } from '../sms/numbers.ts';
 import { newMessageId } from '../random-ids.ts';
 import type { ReplyTracking } from '../replies/tracking.ts';
-import type { Store } from '../store/types.ts';
+import type { NewMail, NewOutgoingMail, StoredMessage, Store } from '../store/types.ts';
+import type { ReportedRecipient } from '../mailer/dsn.ts';
 import { returnPathOf } from '../replies/return-path.ts';
 import { bounceOf, takeBounce } from './bounces.ts';
 import { buildNewMail } from './new-mail.ts';
-import { admitNumber, checkListSize, checkNumberCount, checkRecipientCount, routeOf } from './number-checks.ts';
+import { admitMembers, checkListSize, checkNumberCount, checkRecipientCount, routeOf } from './number-checks.ts';
 import { postmasterMail, postmasterOf } from './postmaster.ts';
 import { isPostmasterAddress, knownSenderOf, type ResolvedRecipient, resolveRecipient } from './recipient-addresses.ts';
 import type {
@@ -51,8 +52,10 @@ export interface AcceptanceOptions {
   readonly logger: Logger;
   /** Called after each mail is committed, so dispatch can start at once. */
   readonly onAccepted: () => void;
-  /** Called after a mail for the postmaster is queued, so the mailer can deliver it at once. */
+  /** Called after a mail for the postmaster (or a bounce) is queued, so the mailer can deliver it at once. */
   readonly onMailQueued: () => void;
+  /** Builds the bounce of a list's members refused while the others were taken (the dispatcher's reports); unset = none. */
+  readonly report?: ((kind: 'failed', message: StoredMessage, recipients: readonly ReportedRecipient[]) => Promise<NewOutgoingMail | undefined>) | undefined;
   readonly metrics?: Metrics | undefined;
   /** Why the relay cannot take mail now (the disk is nearly full, shutting down), or undefined. */
   readonly unavailable?: () => RelayError | undefined;
@@ -203,21 +206,25 @@ export class AcceptanceService {
       const target = await this.#resolve(rcpt.address);
       checkListSize(rcpt.address, target, this.#options.settings.maxNumbersPerMail, principal);
       const { routes } = this.#options;
-      for (const number of 'numbers' in target ? target.numbers : []) {
-        if (routes) routeOf(number, routes);
-        await admitNumber(principal, number, this.#options.store, this.#senders);
-      }
+      for (const number of 'numbers' in target ? target.numbers : []) if (routes) routeOf(number, routes);
+      const admitted = 'numbers' in target ? await this.#admitted(principal, target.numbers) : target;
       deferOtherKinds(transaction);
       if (postmasterOf(transaction) !== undefined) {
         throw new RelayError('TOO_MANY_NUMBERS', 'Too many recipients: this mail goes to the postmaster; send the SMS in a mail of its own');
       }
-      checkRecipientCount(transaction.recipients.values(), { rcpt, target }, this.#options.settings.maxRecipients);
+      checkRecipientCount(transaction.recipients.values(), { rcpt, target: admitted }, this.#options.settings.maxRecipients);
       const others = [...transaction.recipients].filter(([other]) => other !== key).map(([, entry]) => entry);
-      checkNumberCount([...others, { target }], this.#options.settings.maxNumbersPerMail, principal, 'rcpt');
-      return withRecipient(target);
+      checkNumberCount([...others, { target: admitted }], this.#options.settings.maxNumbersPerMail, principal, 'rcpt');
+      return withRecipient(admitted);
     } catch (error) {
       return refused(error);
     }
+  }
+
+  /** An address's numbers `principal` may text; a list's others refused (admitMembers), for their bounce at DATA. */
+  async #admitted(principal: Principal, numbers: readonly string[]): Promise<ResolvedRecipient> {
+    const { admitted, refused } = await admitMembers(principal, numbers, this.#options.store, this.#senders);
+    return refused.length === 0 ? { numbers: admitted } : { numbers: admitted, refused };
   }
 
   /** The numbers of an address; for a local part that is no valid number, what its SMS said it is. */
@@ -247,7 +254,7 @@ export class AcceptanceService {
       if (postmaster !== undefined) return await this.#forPostmaster(id, transaction, raw, postmaster);
       const { principal } = transaction;
       const { store, provider, routes, tracking, settings } = this.#options;
-      const { mail, cutFrom, repeated, attachments, subjectForBody, contextNotTaken, replyToAddresses, mailboxNote, partsCapped, standIns } =
+      const { mail, cutFrom, repeated, attachments, subjectForBody, contextNotTaken, replyToAddresses, mailboxNote, partsCapped, standIns, refused } =
         await buildNewMail(id, raw, transaction, { settings, store, provider, routes, senders: this.#senders, tracking }, this.#clock());
       const parts = mail.sms.parts * mail.recipients.length;
       const ticket = await this.#rates.take(principal, parts, this.#clock());
@@ -257,6 +264,7 @@ export class AcceptanceService {
       });
       this.#options.onAccepted();
       this.#options.metrics?.accepted.inc();
+      if (refused.length > 0) await this.#bounceRefused(mail, refused);
       if (contextNotTaken) {
         const { named, given, numbers } = contextNotTaken;
         this.#options.logger.info(
@@ -296,6 +304,23 @@ export class AcceptanceService {
       };
     } catch (error) {
       return { ...refused(error), id };
+    }
+  }
+
+  /**
+   * The bounce of the members of a list refused while the others were taken, as the dispatcher bounces a number that
+   * opted out after its mail was accepted. After the mail's commit: one the store fails to queue is logged, the mail stays taken.
+   */
+  async #bounceRefused(mail: NewMail, refused: readonly ReportedRecipient[]): Promise<void> {
+    const { logger, report, store } = this.#options;
+    logger.info({ msgId: mail.id, numbers: refused.map((member) => maskNumber(member.number)) }, 'acceptance: list members refused; the others are sent');
+    try {
+      const bounce = await report?.('failed', { ...mail.sms, ...mail }, refused);
+      if (bounce === undefined) return;
+      await store.enqueueMail([bounce]);
+      this.#options.onMailQueued();
+    } catch (error) {
+      logger.warn({ msgId: mail.id, err: error }, 'acceptance: the bounce of the refused list members could not be queued; the mail is sent to the others');
     }
   }
 

@@ -9,7 +9,7 @@ import type { CountryCode } from 'libphonenumber-js';
 import { LineCounter, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
 import { isPostmasterAddress, recipientNumber } from '../acceptance/recipient-addresses.ts';
-import { isAtSmsDomain } from '../mail/addresses.ts';
+import { isAtSmsDomain, withCanonicalDomain } from '../mail/addresses.ts';
 import { type ProviderPlugin, receivesWebhooks } from '../providers/contract.ts';
 import { keywordGaps } from './keywords.ts';
 import { isLoopbackHost, networkMatcher } from '../policy/networks.ts';
@@ -17,6 +17,8 @@ import { matchesSender } from '../policy/senders.ts';
 import { composeRegistry, type ProviderRegistry, ProviderRegistryError } from '../providers/registry.ts';
 import { SIMULATED_PROVIDERS } from '../simulators/index.ts';
 import { normaliseNumber } from '../sms/numbers.ts';
+import { NO_REPLY_LOCAL_PART } from '../sms/senders.ts';
+import { destinationProblem } from '../policy/destinations.ts';
 import { didYouMean, keysAt, pathsOf, plainHint } from './hints.ts';
 import { maskedSecrets, maskedUrl, REDACTED, SECRET_KEYS } from './secrets.ts';
 import { configureRoutes, type GatewayAccount, type GatewayRoute, type SelectedProvider } from './routes.ts';
@@ -154,7 +156,15 @@ export function loadConfig(
   if (parsed.smtp?.tls) checkTlsFiles(parsed.smtp.tls, cwd, problems, warnings, describe);
   const dkimKey = parsed.mail?.dkim && dkimKeyProblem(resolve(cwd, parsed.mail.dkim.privateKeyFile));
   if (dkimKey) problems.push(`${describe(['mail', 'dkim', 'privateKeyFile'])}: ${dkimKey}`);
-  const lists = parsed.sms && normaliseLists(parsed.sms, parsed.smtp?.maxNumbersPerMail, problems, describe);
+  const lists =
+    parsed.sms &&
+    normaliseLists(
+      parsed.sms,
+      { maxNumbersPerMail: parsed.smtp?.maxNumbersPerMail, policy: parsed.policy, mailFrom: parsed.mail?.from },
+      problems,
+      warnings,
+      describe,
+    );
   const routes =
     parsed.gateway && lists && selected
       ? configureRoutes({
@@ -946,12 +956,20 @@ export function testSender(account: { readonly senders?: readonly string[] | und
  * list with more distinct numbers than `smtp.maxNumbersPerMail` is a problem: every mail to it would be
  * refused. So is a list the relay never reaches or one that takes another address's mail: two written
  * in different cases (one address: the first was dropped), one named as a phone number (mail for that
- * number went to the list), at `postmaster` or at `sms.subjectAddress` (those come first).
+ * number went to the list), at `postmaster`, at `sms.subjectAddress` or at the relay's own `mail.from`
+ * (those come first), at `no-reply` (whose mail, a reply to a short code's SMS, must be refused), and one
+ * whose every member `policy.premiumBlocklist` or `policy.blockedPrefixes` refuses. A member refused so in a
+ * list of others is a warning: mail to the list reaches the others, never that member.
  */
 function normaliseLists(
   sms: ParsedConfig['sms'],
-  maxNumbersPerMail: number | undefined,
+  {
+    maxNumbersPerMail,
+    policy,
+    mailFrom,
+  }: { readonly maxNumbersPerMail: number | undefined; readonly policy: ParsedConfig['policy'] | undefined; readonly mailFrom: string | undefined },
   problems: string[],
+  warnings: string[],
   describe: (path: readonly PropertyKey[]) => string,
 ): Record<string, readonly string[]> {
   const lists: Record<string, readonly string[]> = Object.create(null);
@@ -962,7 +980,7 @@ function normaliseLists(
       problems.push(`${describe(['sms', 'lists', address])}: a list address must be <name>@<one of the SMS domains>`);
       continue;
     }
-    const conflict = listConflict(address, local, sms);
+    const conflict = listConflict(address, local, sms, mailFrom ?? `MAILER-DAEMON@${sms.domains[0] ?? ''}`);
     if (conflict) problems.push(`${describe(['sms', 'lists', address])}: ${conflict}`);
     const other = written.get(address.toLowerCase());
     if (other !== undefined) {
@@ -972,11 +990,24 @@ function normaliseLists(
     }
     written.set(address.toLowerCase(), address);
     const numbers = new Set<string>();
+    const refused: { readonly path: string; readonly why: string }[] = [];
     members.forEach((member, index) => {
       const result = normaliseNumber(member, sms.defaultRegion as CountryCode | undefined);
-      if (result.ok) numbers.add(result.e164);
-      else problems.push(`${describe(['sms', 'lists', address, index])}: ${result.reason}`);
+      if (!result.ok) {
+        problems.push(`${describe(['sms', 'lists', address, index])}: ${result.reason}`);
+        return;
+      }
+      numbers.add(result.e164);
+      const policed = policy && policyRefusal(result.e164, policy);
+      if (policed) refused.push({ path: describe(['sms', 'lists', address, index]), why: policed });
     });
+    if (numbers.size > 0 && refused.length === numbers.size) {
+      problems.push(
+        `${describe(['sms', 'lists', address])}: every member is refused (${refused.map(({ why }) => why).join('; ')}): no mail would reach the list; change its members or the policy`,
+      );
+    } else
+      for (const { path, why } of refused)
+        warnings.push(`${path}: ${why}: mail to the list is sent to its other members, never to this one; remove it from the list`);
     if (maxNumbersPerMail !== undefined && numbers.size > maxNumbersPerMail) {
       problems.push(
         `${describe(['sms', 'lists', address])}: ${numbers.size} numbers, more than smtp.maxNumbersPerMail (${maxNumbersPerMail}) lets one mail go to; split the list or raise smtp.maxNumbersPerMail`,
@@ -987,10 +1018,28 @@ function normaliseLists(
   return lists;
 }
 
-/** Why a list at `address` (local part `local`, lower-cased) would take another address's mail or none, or undefined. */
-function listConflict(address: string, local: string, sms: ParsedConfig['sms']): string | undefined {
+/**
+ * Why every sender's mail to `e164` is refused, naming the setting (`policy.premiumBlocklist`, `policy.blockedPrefixes`),
+ * or undefined; the destinations of an account or network refuse it for some senders only.
+ */
+function policyRefusal(e164: string, policy: ParsedConfig['policy']): string | undefined {
+  const premium = destinationProblem(e164, { premiumBlocklist: policy.premiumBlocklist, blockedPrefixes: [], allowed: undefined });
+  if (premium) return `${premium} (policy.premiumBlocklist)`;
+  const blocked = destinationProblem(e164, { premiumBlocklist: false, blockedPrefixes: policy.blockedPrefixes, allowed: undefined });
+  return blocked && `${blocked} (policy.blockedPrefixes)`;
+}
+
+/**
+ * Why a list at `address` (local part `local`, lower-cased) would take another address's mail or none, or undefined.
+ * `relaySender`: mail.from, the relay's own address, which takes no mail (resolveRecipient refuses it first).
+ */
+function listConflict(address: string, local: string, sms: ParsedConfig['sms'], relaySender: string): string | undefined {
   if (isPostmasterAddress(address, sms.domains))
     return "the postmaster's address (RFC 5321 §4.5.1), whose mail goes to mail.postmaster: no mail would reach the list; name it otherwise";
+  if (withCanonicalDomain(address).toLowerCase() === withCanonicalDomain(relaySender).toLowerCase())
+    return `the relay's own address (mail.from, ${relaySender}), the sender of its bounces and reports, which takes no mail: no mail would reach the list; name it otherwise`;
+  if (local === NO_REPLY_LOCAL_PART)
+    return `the no-reply address (${NO_REPLY_LOCAL_PART}@), which refuses the replies to the SMS of short codes and sender names: the list would take them; name it otherwise`;
   if (local === sms.subjectAddress)
     return `the address of sms.subjectAddress (${sms.subjectAddress}), which reads the numbers from the subject: no mail would reach the list; name it otherwise`;
   if (numberOf(local, sms) !== undefined) return 'the address of a phone number: mail for that number would go to the list; name it with letters';

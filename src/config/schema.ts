@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { ROUTE_MATCH } from '../dispatch/routes.ts';
 import { databaseUrlProblem } from '../store/postgres/url.ts';
 import { wholeNumber } from '../providers/settings-fields.ts';
+import { canonicalDomain } from '../mail/addresses.ts';
 import { isCountryCode } from '../sms/numbers.ts';
 import { MAX_PORT, outOfRangePort } from '../ports.ts';
 import { maskedUrl } from './secrets.ts';
@@ -196,7 +197,26 @@ function hostNamePattern(letters: string): RegExp {
   return new RegExp(`^(?=.{1,253}$)(${label}\\.)*${label}$`, 'i');
 }
 
-const domain = z.string().trim().toLowerCase().regex(DOMAIN_NAME, 'expected a domain name');
+/**
+ * An SMS domain, in the one form RCPT compares (canonicalDomain): an IDN written in Unicode as its A-labels
+ * (`smsé.example` is `xn--sms-dma.example`), an absolute name (`sms.example.com.`) without the root's dot, as
+ * RCPT reads both. What is still no host name is refused saying what to write.
+ */
+const domain = z
+  .string()
+  .trim()
+  .transform((written) => canonicalDomain(written) || written)
+  .refine((value) => DOMAIN_NAME.test(value), { error: (issue) => domainHint(String(issue.input)) });
+
+/** What to write instead of a value that is no domain name (`written`, as the file or variable has it). */
+function domainHint(written: string): string {
+  const quoted = JSON.stringify(written);
+  const names = written.split(/[,;]/).map((name) => name.trim());
+  if (names.length > 1) return `${quoted} is a list written as one name: write [${names.filter(Boolean).join(', ')}]`;
+  if (written.startsWith('[')) return `${quoted} is an address literal: an SMS domain is a name, such as sms.example.com`;
+  if (written.includes('_')) return `${quoted} is no domain name: a domain name has letters, digits and hyphens, never "_"`;
+  return `expected a domain name such as sms.example.com, not ${quoted} (an IDN as written or as its A-labels, xn--…)`;
+}
 
 /** A name the HTTP port answers (`http.allowedHosts`): the host alone, as a browser's Host carries it with any port. */
 const allowedHost = z

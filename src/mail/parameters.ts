@@ -167,30 +167,46 @@ export function takeSubjectTokens(subject: string): { readonly rest: string; rea
   return { rest: words.slice(start, end).join(' '), parameters: build(found.userContext, found.senderId, found.maxParts) };
 }
 
+/** A subject word that starts a `Name:Value` token. */
+const SUBJECT_COMMAND_TOKEN = /^([A-Za-z]+):/;
+/**
+ * A subject word that goes on with the `To:` before it: what a list of numbers is written with (digits of any
+ * script, which the number reading refuses by name; `+`, parentheses, `.`, `-`; the `,` or `;` between numbers).
+ * People type `To:447700900193, 447700900194` and `To:+44 7700 900197`; a word of letters is no number's part.
+ */
+const TO_CONTINUATION = /^[\p{Nd}+().,;-]+$/u;
+
 /**
  * The IntelliSoftware email interface's "Format Option 1" (docs/configuration.md, `sms.subjectAddress`): a subject made only of
- * `Name:Value` tokens, `To:` naming the numbers. `Username`/`Password` are accepted and ignored (the
- * relay sends with its own gateway account); anything else unknown is refused, never guessed at.
+ * `Name:Value` tokens, `To:` naming the numbers, separated by `,` or `;`, each read as a RCPT's local part is (spaces, `.`, `-`
+ * and parentheses in it ignored). `Username`/`Password` are accepted and ignored (the relay sends with its own gateway
+ * account); anything else unknown is refused, never guessed at.
  */
 export function parseSubjectCommand(subject: string): RelayParameters & { readonly to: readonly string[] } {
-  const tokens = subject.trim().split(/\s+/).filter(Boolean);
+  const words = subject.trim().split(/\s+/).filter(Boolean);
   const found: Partial<Record<keyof RelayParameters, string>> = {};
-  const to: string[] = [];
-  for (const token of tokens) {
-    const colon = token.indexOf(':');
-    const name = colon > 0 ? token.slice(0, colon).toLowerCase() : '';
-    const value = token.slice(colon + 1);
-    const kind = SUBJECT_NAMES.get(name);
-    if (name === 'to') to.push(...value.split(/[,;]/).filter(Boolean));
+  const lists: string[] = [];
+  let afterTo = false;
+  for (const word of words) {
+    const name = SUBJECT_COMMAND_TOKEN.exec(word)?.[1]?.toLowerCase();
+    if (name === undefined && afterTo && TO_CONTINUATION.test(word)) {
+      lists[lists.length - 1] += ` ${word}`;
+      continue;
+    }
+    afterTo = name === 'to';
+    const value = word.slice((name?.length ?? -1) + 1);
+    const kind = name === undefined ? undefined : SUBJECT_NAMES.get(name);
+    if (afterTo) lists.push(value);
     else if (name === 'username' || name === 'password') continue;
     else if (kind) found[kind] ??= valid(kind, value, 'the subject');
     else {
       throw new RelayError(
         'BAD_PARAMETER',
-        `Unknown parameter "${token.slice(0, 40)}" in the subject: expected To:<number>[,<number>…] and optionally From:, UserContext:, MaxConcat:`,
+        `Unknown parameter "${word.slice(0, 40)}" in the subject: expected To:<number>[,<number>…] and optionally From:, UserContext:, MaxConcat:`,
       );
     }
   }
+  const to = lists.flatMap((list) => list.split(/[,;]/).map((number) => number.trim())).filter(Boolean);
   if (to.length === 0) throw new RelayError('BAD_PARAMETER', 'No number in the subject: expected To:<number>[,<number>…]');
   return { ...build(found.userContext, found.senderId, found.maxParts), to };
 }

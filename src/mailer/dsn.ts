@@ -45,6 +45,8 @@ const STATUS: Readonly<Record<ReportKind, Readonly<Record<string, string>> & { d
     // Sent, and the phone or its subscription was in a passing state (temporarily unreachable or barred): the number may take a later SMS.
     'network-temporary': '4.2.0',
     'opted-out': RELAY_ERRORS.POLICY_DENIED.enhanced,
+    // A list's member refused when the mail was accepted (opted out, premium-rate, outside the sender's destinations): RCPT's status.
+    'policy-denied': RELAY_ERRORS.POLICY_DENIED.enhanced,
     default: '5.0.0',
   },
   delayed: { unreachable: '4.4.1', 'no-answer': '4.4.2', busy: '4.4.5', account: '4.3.0', default: '4.4.0' },

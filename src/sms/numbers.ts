@@ -39,7 +39,7 @@ import {
 } from 'libphonenumber-js/max';
 import metadata from 'libphonenumber-js/metadata.max.json';
 import { LRUCache } from 'lru-cache';
-import { asciiQuoted } from '../mail/ascii.ts';
+import { asciiQuoted, NOT_ASCII } from '../mail/ascii.ts';
 
 export type NumberResult = { ok: true; e164: string } | { ok: false; reason: string };
 
@@ -243,16 +243,19 @@ const MASK_KEEP_TAIL = 2;
 /** Short numbers hide at least this many digits, so that no number is logged whole. */
 const MASK_MIN_HIDDEN = 4;
 
-/** For info-level logs: `+447700900123` → `+4477******23`. */
+/**
+ * For info-level logs: `+447700900123` → `+4477******23`. By code point, so a number written in another
+ * script's digits (full-width `+４４７７…`, Arabic-Indic) is masked alike: `+４４７７******２３`.
+ */
 export function maskNumber(e164: string): string {
   const plus = e164.startsWith('+') ? '+' : '';
-  const digits = e164.slice(plus.length);
+  const digits = [...e164.slice(plus.length)];
   const beyondKept = digits.length - MASK_KEEP_HEAD - MASK_KEEP_TAIL;
   const hidden = Math.min(digits.length, Math.max(beyondKept, MASK_MIN_HIDDEN));
   const visible = digits.length - hidden;
   const tail = Math.min(MASK_KEEP_TAIL, Math.floor(visible / 2));
   const head = visible - tail;
-  return `${plus}${digits.slice(0, head)}${'*'.repeat(hidden)}${digits.slice(digits.length - tail)}`;
+  return `${plus}${digits.slice(0, head).join('')}${'*'.repeat(hidden)}${digits.slice(digits.length - tail).join('')}`;
 }
 
 /** E.164 allows at most 15 digits, the country code included: a longer run of digits is no number. */
@@ -275,18 +278,18 @@ const E164_MAX_DIGITS = 15;
 const NUMBER_IN_TEXT = new RegExp(
   [
     String.raw`(?<skip>\(?\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b`,
-    String.raw`\b(?:msg|message|provider|gateway)?[_ -]?id["']?\s?[=:]?\s?["']?(?=[a-z\d]*\d)[a-z\d]+`,
-    String.raw`\b\d+\.(?:(?:M\d+)?P\d+|S\d+H[0-9a-f]+)`,
-    String.raw`(?<!\d)\d{${E164_MAX_DIGITS + 1},}`,
-    String.raw`\(?(?<![a-z\d%])(?=[a-z\d]*[a-z])(?=[a-z\d]*\d)[a-z\d]+`,
-    String.raw`\(?\b(?:\d{4}-\d\d-\d\d|\d\d?\.\d\d?\.\d{4})(?:[T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?)?`,
-    String.raw`\(?\b\d{1,3}(?:\.\d{1,3}){3}(?![.\d])`,
+    String.raw`\b(?:msg|message|provider|gateway)?[_ -]?id["']?\s?[=:]?\s?["']?(?=[a-z\p{Nd}]*\p{Nd})[a-z\p{Nd}]+`,
+    String.raw`\b\p{Nd}+\.(?:(?:M\p{Nd}+)?P\p{Nd}+|S\p{Nd}+H[0-9a-f]+)`,
+    String.raw`(?<!\p{Nd})\p{Nd}{${E164_MAX_DIGITS + 1},}`,
+    String.raw`\(?(?<![a-z\p{Nd}%])(?=[a-z\p{Nd}]*[a-z])(?=[a-z\p{Nd}]*\p{Nd})[a-z\p{Nd}]+`,
+    String.raw`\(?\b(?:\p{Nd}{4}-\p{Nd}\p{Nd}-\p{Nd}\p{Nd}|\p{Nd}\p{Nd}?\.\p{Nd}\p{Nd}?\.\p{Nd}{4})(?:[T ]\p{Nd}\p{Nd}:\p{Nd}\p{Nd}(?::\p{Nd}\p{Nd}(?:\.\p{Nd}+)?)?)?`,
+    String.raw`\(?\b\p{Nd}{1,3}(?:\.\p{Nd}{1,3}){3}(?![.\p{Nd}])`,
     // The code's class is the reply's first digit; one that more digits follow (joined by a `-` or after a blank) may be a
     // number's start (`447 4.7.09 00123`), masked as before.
-    String.raw`\b(?<replyClass>[245])\d\d[ -]\k<replyClass>\.\d{1,3}\.\d{1,3}(?![.\d-])(?!\s+\d))`,
-    String.raw`(?<![\d-])\+?\(?\d+(?:(?:[ \u00a0.+-]|\) ?| ?\(\+?)\d+)*`,
+    String.raw`\b(?<replyClass>[245])\p{Nd}\p{Nd}[ -]\k<replyClass>\.\p{Nd}{1,3}\.\p{Nd}{1,3}(?![.\p{Nd}-])(?!\s+\p{Nd}))`,
+    String.raw`(?<![\p{Nd}-])\+?\(?\p{Nd}+(?:(?:[ \u00a0.+-]|\) ?| ?\(\+?)\p{Nd}+)*`,
   ].join('|'),
-  'gi',
+  'giu',
 );
 /** Fewer digits than this are no phone number (a count, a port, a status code); 7 is the shortest national number in use. */
 const MIN_DIGITS_IN_TEXT = 7;
@@ -294,28 +297,78 @@ const MIN_DIGITS_IN_TEXT = 7;
 /**
  * Free text (a refusal's reason, an event's detail, a raw webhook body) with every number in it masked
  * as `maskNumber` does, digit for digit in the number's own layout: `+44 7700 900123` → `+44 77** ****23`.
+ * A digit is any script's (`\p{Nd}`: full-width, Arabic-Indic), also where a reply quoted it by its code
+ * point (`+44U+FF17U+FF17…`, asciiQuoted): what reads as a number is masked however it was written.
  */
 export function maskNumbersIn(text: string): string {
+  const { plain, pieces } = withDigitsUnescaped(text);
   // Most texts logged per mail (a sender's address, a reason) hold too few digits for any number: no regex run.
-  if (!hasDigits(text, MIN_DIGITS_IN_TEXT)) return text;
-  return text.replace(NUMBER_IN_TEXT, (found: string, ...rest: unknown[]) => {
-    const groups = rest.at(-1) as { skip?: string };
-    const digits = found.replace(/\D/g, '');
-    if (groups.skip !== undefined || digits.length < MIN_DIGITS_IN_TEXT) return found;
-    const masked = maskNumber(digits);
-    let next = 0;
-    return found.replace(/\d/g, () => masked.charAt(next++));
-  });
+  if (!hasDigits(plain, MIN_DIGITS_IN_TEXT)) return text;
+  const hidden = new Set<number>();
+  for (const found of plain.matchAll(NUMBER_IN_TEXT)) {
+    const digits = [...found[0].matchAll(ANY_DIGIT)];
+    if (found.groups?.skip !== undefined || digits.length < MIN_DIGITS_IN_TEXT) continue;
+    const masked = [...maskNumber(digits.map(([digit]) => digit).join(''))];
+    digits.forEach((digit, index) => {
+      if (masked[index] === '*') hidden.add(found.index + digit.index);
+    });
+  }
+  if (hidden.size === 0) return text;
+  let out = '';
+  // An astral digit's second unit is skipped where its first became the `*`.
+  for (let index = 0; index < plain.length; index++)
+    out += hidden.has(index) ? '*' : hidden.has(index - 1) && isSecondUnit(plain, index) ? '' : (pieces?.[index] ?? plain.charAt(index));
+  return out;
 }
 
-/** Whether `text` holds at least `least` ASCII digits, anywhere. */
+function isSecondUnit(text: string, index: number): boolean {
+  const code = text.charCodeAt(index);
+  return code >= 0xdc00 && code <= 0xdfff;
+}
+
+/**
+ * A character quoted by its code point (asciiQuoted: `U+FF14`, an astral one `U+1D7CE`), which digits may follow
+ * (`U+FF10900123`): read as 4 hex digits, or 5 for one beyond the BMP, whichever is a digit's code point.
+ */
+const CODE_POINT_ESCAPE = /U\+([0-9A-F]{4})([0-9A-F])?/g;
+/** A decimal digit of any script. */
+const ANY_DIGIT = /\p{Nd}/gu;
+const ONE_DIGIT = /^\p{Nd}$/u;
+
+/**
+ * `text` with each digit quoted by its code point written as the digit (`plain`), and where there was one, for each
+ * UTF-16 unit of `plain` the text it stands for (`pieces`: the code point's quote for such a digit, '' for its second unit), to
+ * write the masked text back as it was written.
+ */
+function withDigitsUnescaped(text: string): { readonly plain: string; readonly pieces?: readonly string[] } {
+  let plain = '';
+  const pieces: string[] = [];
+  let from = 0;
+  for (const quoted of text.includes('U+') ? text.matchAll(CODE_POINT_ESCAPE) : []) {
+    const [, four = '', fifth = ''] = quoted;
+    const bmp = String.fromCodePoint(Number.parseInt(four, 16));
+    const astral = fifth === '' ? '' : String.fromCodePoint(Number.parseInt(four + fifth, 16));
+    const character = ONE_DIGIT.test(bmp) ? bmp : ONE_DIGIT.test(astral) ? astral : undefined;
+    if (character === undefined) continue;
+    const written = `U+${character === bmp ? four : four + fifth}`;
+    const before = text.slice(from, quoted.index);
+    plain += before + character;
+    pieces.push(...before.split(''), written, ...(character.length > 1 ? [''] : []));
+    from = quoted.index + written.length;
+  }
+  if (from === 0) return { plain: text };
+  const rest = text.slice(from);
+  return { plain: plain + rest, pieces: [...pieces, ...rest.split('')] };
+}
+
+/** Whether `text` holds at least `least` digits, anywhere: ASCII ones counted first, any script's where there are too few. */
 function hasDigits(text: string, least: number): boolean {
   let found = 0;
   for (let index = 0; index < text.length && found < least; index++) {
     const code = text.charCodeAt(index);
     if (code >= 48 && code <= 57) found++;
   }
-  return found >= least;
+  return found >= least || (NOT_ASCII.test(text) && (text.match(ANY_DIGIT)?.length ?? 0) >= least);
 }
 
 /** Display forms, remembered as parses are (above): every reply mail names its sender's number. */

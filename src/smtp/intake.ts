@@ -683,6 +683,9 @@ function loggedSender(address: string): string {
   return address === '' ? '<>' : maskNumbersIn(address);
 }
 
+/** A digit of any script: a number written in full-width or Arabic-Indic digits is still a number to mask. */
+const A_DIGIT = /\p{Nd}/u;
+
 /**
  * A refused recipient for an info line: a local part that may hold a number (a digit in it: a number,
  * a short code, one written with letters) masked, in the address and wherever the reason quotes it.
@@ -702,10 +705,10 @@ function maskedRecipient(address: string): { readonly rcpt: string; readonly quo
  */
 function maskQuotedValues(reason: string, values: readonly string[]): string {
   let masked = reason;
-  for (const value of values.filter((given) => /\d/.test(given))) {
+  for (const value of values.filter((given) => A_DIGIT.test(given))) {
     masked = masked.replace(/"([^"]+)"/g, (whole, inner: string) => {
       const shown = inner.endsWith('…') ? inner.slice(0, -1) : inner;
-      return /\d/.test(shown) && value.startsWith(shown) ? `"${maskNumber(shown)}${inner.slice(shown.length)}"` : whole;
+      return A_DIGIT.test(shown) && value.startsWith(shown) ? `"${maskNumber(shown)}${inner.slice(shown.length)}"` : whole;
     });
     masked = maskStandingAlone(masked, value);
   }
@@ -734,5 +737,5 @@ interface Quoted {
 
 /** A quoted value with a digit in it masked digit for digit (it may hold a number); one without digits holds none. */
 function maskedQuote(value: string): Quoted | undefined {
-  return /\d/.test(value) ? { text: value, masked: maskNumber(value) } : undefined;
+  return A_DIGIT.test(value) ? { text: value, masked: maskNumber(value) } : undefined;
 }

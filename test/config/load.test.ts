@@ -495,6 +495,26 @@ describe('config', () => {
     );
   });
 
+  test("a list no mail would reach (every member premium-rate or blocked, at the relay's own mail.from) or that takes another address's mail (no-reply@) is refused; a premium or blocked member among others is a warning", () => {
+    const lines = problems(
+      {},
+      "policy:\n  blockedPrefixes: ['+4477009008']\nsms:\n  lists:\n    premium@sms.localhost: ['+449098790000', '+447700900804']\n    MAILER-DAEMON@sms.localhost: ['+447700900702']\n    No-Reply@sms.localhost: ['+447700900701']\n    ops@sms.localhost: ['+447700900701']\n",
+    ).map((line) => line.replace(/^\S*smsrelay\.yaml: /, ''));
+    assert.deepEqual(lines, [
+      'sms.lists.premium@sms.localhost: every member is refused (+4490******00 is a premium-rate number; this relay does not text those (policy.premiumBlocklist); numbers starting +4477009008 are blocked on this relay (policy.blockedPrefixes)): no mail would reach the list; change its members or the policy',
+      "sms.lists.MAILER-DAEMON@sms.localhost: the relay's own address (mail.from, MAILER-DAEMON@sms.localhost), the sender of its bounces and reports, which takes no mail: no mail would reach the list; name it otherwise",
+      'sms.lists.No-Reply@sms.localhost: the no-reply address (no-reply@), which refuses the replies to the SMS of short codes and sender names: the list would take them; name it otherwise',
+    ]);
+    const { warnings, config } = loadConfig({}, dirWith("sms:\n  lists:\n    oncall@sms.localhost: ['+447700900601', '+449098790000']\n"));
+    assert.deepEqual(config.sms.lists['oncall@sms.localhost'], ['+447700900601', '+449098790000']);
+    assert.deepEqual(
+      warnings.map((line) => line.replace(/^\S*smsrelay\.yaml: /, '')),
+      [
+        'sms.lists.oncall@sms.localhost.1: +4490******00 is a premium-rate number; this relay does not text those (policy.premiumBlocklist): mail to the list is sent to its other members, never to this one; remove it from the list',
+      ],
+    );
+  });
+
   test('settings that contradict each other are refused naming both: simulatorNetworks without the address the relay reaches its simulator from, a retry minimum above its maximum, a maxParts of an account or network above every provider, a default mailbox at an SMS domain', async () => {
     const lines = (env: Record<string, string>, yaml: string) => problems(env, yaml).map((line) => line.replace(/^\S*smsrelay\.yaml: /, ''));
     assert.deepEqual(lines({}, 'http:\n  simulatorNetworks: [10.0.0.0/8]\n'), [
@@ -587,6 +607,21 @@ describe('config', () => {
     const [line, ...more] = problems({ SMSRELAY_SHUTDOWN_TIMEOUT: 'soon' });
     assert.deepEqual(more, []);
     assert.match(line ?? '', /^SMSRELAY_SHUTDOWN_TIMEOUT="soon".*duration/);
+  });
+
+  test('sms.domains takes an IDN written in Unicode as its A-labels and an absolute name without its dot; what is no name is refused saying what to write', () => {
+    const file = loadConfig({}, dirWith('sms:\n  domains: ["Smsé.example", "sms.example.org.", "ｓｍｓ.localhost"]\n')).config;
+    assert.deepEqual(file.sms.domains, ['xn--sms-dma.example', 'sms.example.org', 'sms.localhost']);
+    assert.deepEqual(loadConfig({ SMSRELAY_SMS_DOMAINS: 'sms.example.org., smsé.example' }, dirWith()).config.sms.domains, [
+      'sms.example.org',
+      'xn--sms-dma.example',
+    ]);
+    const [list, ...more] = problems({}, 'sms:\n  domains: ["a.example, b.example"]\n');
+    assert.deepEqual(more, []);
+    assert.match(list ?? '', /smsrelay\.yaml: sms\.domains\.0: "a\.example, b\.example" is a list written as one name: write \[a\.example, b\.example\]$/);
+    assert.match(problems({}, 'sms:\n  domains: ["[127.0.0.1]"]\n')[0] ?? '', /"\[127\.0\.0\.1\]" is an address literal: an SMS domain is a name/);
+    assert.match(problems({ SMSRELAY_SMS_DOMAINS: 'sms_x.example' })[0] ?? '', /never "_"/);
+    assert.match(problems({ SMSRELAY_SMS_DOMAINS: 'not a domain' })[0] ?? '', /expected a domain name such as sms\.example\.com/);
   });
 
   test('an empty variable counts as set: refused where an empty value is, as the same value in the file is, never silently the default', () => {

@@ -17,6 +17,9 @@ const NUMBER_AS_PARAMETER = '447700900965';
 const ALLOWED_SENDER_IDS = '+4477009001*';
 /** A number written as a sender id with letters attached or a digit too many. */
 const SENDER_ID_NUMBER = '447700900123';
+/** One number in full-width and in Arabic-Indic digits, as input methods type them. */
+const FULL_WIDTH = '４４７７００９００１２３';
+const ARABIC_INDIC = '٤٤٧٧٠٠٩٠٠١٢٣';
 
 /**
  * What the relay's info log and its replies say about refusals (over real SMTP, the log captured):
@@ -106,7 +109,7 @@ describe('refusals in the log and in the reply', () => {
   });
 
   test('a sendsms refusal is logged at info with its reason masked and no stack', async () => {
-    const unknown = await sendMail(relay.smtpPort, { to: ['sendsms@sms.localhost'], subject: `To: ${NUMBER_AS_PARAMETER}`, body: 'x' });
+    const unknown = await sendMail(relay.smtpPort, { to: ['sendsms@sms.localhost'], subject: `To:447700900964 Ref:${NUMBER_AS_PARAMETER}`, body: 'x' });
     assert.match(unknown.data?.text ?? '', /^5\.6\.0 Unknown parameter/);
     const premium = await sendMail(relay.smtpPort, { to: ['sendsms@sms.localhost'], subject: `To:${PREMIUM_NATIONAL}`, body: 'x' });
     assert.equal(premium.data?.code, 550, premium.data?.text);
@@ -118,7 +121,7 @@ describe('refusals in the log and in the reply', () => {
         ['info', 'POLICY_DENIED', undefined],
       ],
     );
-    assert.match(String(refused[0]?.reason), /^Unknown parameter "4477\*{6}65" in the subject/);
+    assert.match(String(refused[0]?.reason), /^Unknown parameter "Ref:4477\*{6}65" in the subject/);
     assert.match(String(refused[0]?.msgId), /^[0-9a-f-]{36}$/);
   });
 
@@ -254,11 +257,36 @@ describe('refusals in the log and in the reply', () => {
     assert.match(String(refusedShort?.reason), /^Sender id refused: "\*\*" is not a sender id .* \(\+4477\*{4}01\*\);/);
   });
 
+  test("a number written in another script's digits is masked in the log however it is quoted: as written, by code point, mixed with ASCII digits", async () => {
+    const written = [`+${FULL_WIDTH}`, `+${ARABIC_INDIC}`, `+44${FULL_WIDTH.slice(2, 6)}900123`];
+    const dialog = await SmtpDialog.open(relay.smtpPort);
+    await dialog.command('EHLO client.example');
+    await dialog.command('MAIL FROM:<a@example.com> SMTPUTF8');
+    for (const local of written) assert.equal((await dialog.command(`RCPT TO:<${local}@sms.localhost>`)).code, 550);
+    await dialog.command('RSET');
+    await dialog.command('MAIL FROM:<a@example.com> SMTPUTF8');
+    assert.equal((await dialog.command('RCPT TO:<sendsms@sms.localhost>')).code, 250);
+    assert.equal((await dialog.data(`Subject: To:+${FULL_WIDTH}\n\nx`)).code, 550);
+    await dialog.close();
+    const refused = lines()
+      .filter((line) => line.msg === 'smtp: recipient refused' && String(line.rcpt).endsWith('@sms.localhost'))
+      .slice(-3);
+    assert.deepEqual(
+      refused.map((line) => line.rcpt),
+      ['+４４７７******２３@sms.localhost', '+٤٤٧٧******٢٣@sms.localhost', '+44７７******23@sms.localhost'],
+    );
+    assert.match(String(refused[2]?.reason), /"\+44U\+FF17U\+FF17\*{6}23"/);
+  });
+
   test('no whole number reached the log', () => {
     assertNeverLogged(log.lines, {
       'the national premium number': PREMIUM_NATIONAL.slice(1),
       'the number given as a parameter': NUMBER_AS_PARAMETER,
       'the number in a sender id': SENDER_ID_NUMBER.slice(4),
+      'the full-width number': FULL_WIDTH.slice(4),
+      'the Arabic-Indic number': ARABIC_INDIC.slice(4),
+      'the full-width number by code point': 'U+FF10U+FF10U+FF19',
+      'the mixed number by code point': 'U+FF10U+FF10900',
     });
   });
 });

@@ -116,6 +116,17 @@ describe('SMTP → SMS text', () => {
     assert.match(badNumber.data?.text ?? '', /^5\.1\.3 Bad recipient/);
   });
 
+  test('IntelliSoftware drop-in: numbers written with a space after the comma or inside them are read as numbers, as a RCPT reads them', async () => {
+    await accepted({ to: ['sendsms@sms.example.com'], subject: 'To:447700900181, 447700900182 From:Acme', body: 'Comma and space' });
+    await accepted({ to: ['sendsms@sms.example.com'], subject: 'To:+44 7700 900183 ; (07700) 900-184', body: 'Spaces inside' });
+    for (const digits of ['447700900181', '447700900182', '447700900183', '447700900184']) assert.ok(await smsTo(digits));
+    assert.equal((await smsTo('447700900181')).from, 'Acme');
+    // A number that is no number is refused as one, never as an unknown parameter.
+    const bad = await sendMail(suite.port, { to: ['sendsms@sms.example.com'], subject: 'To:447700900185, 12', body: 'x' });
+    assert.equal(bad.data?.code, 550);
+    assert.match(bad.data?.text ?? '', /^5\.1\.3 Bad recipient: "12"/);
+  });
+
   test('IntelliSoftware drop-in: more numbers in the subject than a mail may take are refused for good at end of DATA (the client cannot split them)', async () => {
     const { data } = await sendMail(suite.port, {
       to: ['sendsms@sms.example.com'],

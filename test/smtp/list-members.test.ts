@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { maildirMessages, removeDir, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
+import { queuedId, sendMail } from '../helpers/smtp.ts';
+import { sleep } from '../helpers/wait.ts';
+
+/** The on-call list; its last member texts STOP. */
+const MEMBERS = ['447700900601', '447700900602', '447700900603'];
+const OPTED_OUT = '447700900603';
+/** A UK premium-rate number: policy.premiumBlocklist refuses it for every sender. */
+const PREMIUM = '449098790000';
+
+/**
+ * A list (or a sendsms@ subject) with a member the relay may not text (opted out, premium-rate): the mail goes to the
+ * others, and its sender gets a bounce naming that member, 5.7.1, as a number that opted out after its mail was
+ * accepted is bounced. Refused whole at RCPT only when no member is left. Real relay, simulated gateway, real SMTP.
+ */
+describe('a list with a member the relay may not text', () => {
+  let relay: TestRelay;
+  const sentTo = (number: string) => relay.relay.simulator?.records.filter((record) => record.to === number) ?? [];
+  const bounceOf = (id: string) =>
+    waitFor(`the bounce of ${id}`, () => maildirMessages(relay.maildir).find((mail) => mail.includes(`X-SMSRelay-Message-Id: ${id}`)));
+
+  before(async () => {
+    relay = await startTestRelay({
+      sms: { lists: { 'oncall@sms.localhost': MEMBERS.map((number) => `+${number}`), 'solo@sms.localhost': [`+${OPTED_OUT}`] } },
+    });
+    relay.relay.simulator?.reply(OPTED_OUT, 'STOP');
+    await waitFor('the STOP taken', () => relay.relay.store.isOptedOut(`+${OPTED_OUT}`));
+  });
+  after(async () => {
+    await relay.stop();
+    removeDir(relay.dir);
+  });
+
+  test('a member that texted STOP: the list is taken, the others are sent, and the bounce names the member with 5.7.1', async () => {
+    const sent = await sendMail(relay.relay.smtpPort, { to: ['oncall@sms.localhost'], body: 'Disk full on db1' });
+    assert.deepEqual([sent.rcpt.map((reply) => reply.code), sent.data?.code], [[250], 250]);
+    const id = queuedId(sent.data);
+    for (const number of MEMBERS.slice(0, 2)) await waitFor(`the SMS to ${number}`, () => sentTo(number).length > 0);
+    const bounce = (await bounceOf(id)).replace(/=\r?\n/g, '');
+    assert.match(bounce, /\+44 7700 900603 \(via oncall@sms\.localhost\)/);
+    assert.match(bounce, /Status: 5\.7\.1/);
+    assert.match(bounce, /Diagnostic-Code: X-SMS; POLICY_DENIED \(not sent: Recipient refused: \+4477\*{6}03 has opted out/);
+    await sleep(300);
+    assert.equal(sentTo(OPTED_OUT).length, 0, 'the gateway never got the SMS');
+  });
+
+  test('a list whose every member is refused is refused at RCPT, as one number is', async () => {
+    const sent = await sendMail(relay.relay.smtpPort, { to: ['solo@sms.localhost'], body: 'x' });
+    assert.equal(sent.rcpt[0]?.code, 550);
+    assert.match(sent.rcpt[0]?.text ?? '', /^5\.7\.1 Recipient refused: \+4477\*{6}03 has opted out/);
+  });
+
+  test('a sendsms@ subject naming a premium-rate number among others: the others are sent, the premium one bounced', async () => {
+    const sent = await sendMail(relay.relay.smtpPort, { to: ['sendsms@sms.localhost'], subject: `To:447700900604,+${PREMIUM}`, body: 'Pump 3 stopped' });
+    assert.equal(sent.data?.code, 250, sent.data?.text);
+    await waitFor('the SMS to 447700900604', () => sentTo('447700900604').length > 0);
+    const bounce = (await bounceOf(queuedId(sent.data))).replace(/=\r?\n/g, '');
+    assert.match(bounce, /Status: 5\.7\.1/);
+    assert.match(bounce, /POLICY_DENIED \(not sent: Recipient refused: \+4490\*{6}00 is a premium-rate number/);
+    const alone = await sendMail(relay.relay.smtpPort, { to: ['sendsms@sms.localhost'], subject: `To:+${PREMIUM}`, body: 'x' });
+    assert.equal(alone.data?.code, 550, 'a subject whose every number is refused is refused whole');
+  });
+});
