@@ -410,6 +410,18 @@ export class StoreFileError extends Error {
 }
 
 /**
+ * The store cannot be opened because this user may not read and write `path`, one of its files (the database, its
+ * WAL or the WAL's index) or their directory (`code`: EACCES, EPERM): a backup restored as root is root's, a file made
+ * read-only stays so. Starting again changes nothing (exit 78): the fix is the path's owner or mode, named with
+ * `user`, the one smsrelay runs as (the relay's, for `start`).
+ */
+export function storeFileDenied(file: string, path: string, code: string, user: string): StoreFileError {
+  return new StoreFileError(
+    `the store ${file} cannot be opened: ${user}, the user smsrelay runs as, may not write ${path} (${code}, permission denied; a file restored or copied as root is root's): chown ${user} ${path}; chmod u+rwX ${path}`,
+  );
+}
+
+/**
  * How a backup's target failed, by what helps (sysexits.h): `full`, a full disk (freeing space there helps,
  * EX_TEMPFAIL); `uncreatable`, the file cannot be made where it is named (a missing directory, a file in its
  * path, permissions: EX_CANTCREAT); `refused`, its disk refuses writing (read-only, an I/O error: EX_IOERR).

@@ -164,9 +164,13 @@ export interface CandidateSet {
   readonly parts: readonly Pick<StoredPart, 'index' | 'providerId' | 'text' | 'sentAt'>[];
 }
 
-/** Where a part goes (both stores decide alike): into an open set (`repeat` when it holds the part), a closed one's repeat, late into a closed one, or a new set. */
+/**
+ * Where a part goes (both stores decide alike): into an open set (`repeat` when it holds the part), a closed one's repeat,
+ * late into a closed one, or a new set. Into an open set, `set` is its row once the part is in: `numbered` when it had
+ * no number texted (a relay before schema 31 opened it) and the part names one, which the store writes into the row.
+ */
 export type Placement =
-  | { readonly kind: 'into-open'; readonly set: PartSetRow; readonly repeat: boolean }
+  | { readonly kind: 'into-open'; readonly set: PartSetRow; readonly repeat: boolean; readonly numbered: boolean }
   | { readonly kind: 'repeat-of-closed' }
   | { readonly kind: 'late'; readonly set: PartSetRow }
   | { readonly kind: 'new-set' };
@@ -186,8 +190,9 @@ export function mailedSince(part: Pick<NewSmsPart, 'sentAt' | 'receivedAt'>): nu
 }
 
 /**
- * `candidates`: the sets of the part's sender, recipient, reference and total still kept (open, or
- * closed within the day they are remembered) that may take it: at least those open or mailed since
+ * `candidates`: the sets of the part's sender, reference and total still kept (open, or closed within
+ * the day they are remembered) to its number texted or to none (opened by a relay before schema 31,
+ * which told no numbers apart: its parts went to any) that may take it: at least those open or mailed since
  * `mailedSince(part)`, and those holding a part at its index with its provider id or its text; oldest
  * first. A set holds the part when the part at its index has its provider id (the provider retrying,
  * whichever kept set it is, so a retried part of a mailed SMS is never taken into a newer one), or its
@@ -199,12 +204,14 @@ export function mailedSince(part: Pick<NewSmsPart, 'sentAt' | 'receivedAt'>): nu
  * parts of one SMS leave the phone together and carry nearly one SMSC time), an open one before a
  * closed one at the same distance; a set whose parts were all sent further off takes it in no case.
  * Without times, the oldest open set, else the newest one mailed within the window before the part
- * came (the part is late). A part no set can take is another SMS reusing the reference, and opens a
- * set of its own.
+ * came (the part is late). A set of no number takes it only where none of its number does (that number's
+ * SMS are told apart from the others'), and becomes its number's: so a long SMS whose first parts an older
+ * relay kept (before an upgrade, or beside it) is joined with the rest. A part no set can take is another
+ * SMS reusing the reference, and opens a set of its own.
  */
 export function placePart(
   candidates: readonly CandidateSet[],
-  part: Pick<NewSmsPart, 'index' | 'providerId' | 'text' | 'sentAt' | 'receivedAt' | 'repeatsById'>,
+  part: Pick<NewSmsPart, 'recipient' | 'index' | 'providerId' | 'text' | 'sentAt' | 'receivedAt' | 'repeatsById'>,
 ): Placement {
   const at = (candidate: CandidateSet) => candidate.parts.find((stored) => stored.index === part.index);
   const text = storableText(part.text);
@@ -219,19 +226,29 @@ export function placePart(
     return Number.isNaN(sent) || Number.isNaN(storedSent) ? recent(candidate) : storedSent === sent;
   };
   const holder = candidates.find((candidate) => at(candidate)?.providerId === part.providerId) ?? (part.repeatsById ? undefined : candidates.find(sameText));
-  if (holder) return holder.row.closed_at === null ? { kind: 'into-open', set: holder.row, repeat: true } : { kind: 'repeat-of-closed' };
-  const lacking = candidates.filter((candidate) => at(candidate) === undefined).map((candidate) => ({ candidate, apart: distance(candidate, sent) }));
-  // A set whose parts were sent further off than the window is another SMS; one without times is judged by when it was mailed.
-  const near = lacking.filter(({ candidate, apart }) =>
-    Number.isNaN(apart) ? recent(candidate) : apart <= LATE_PART_WINDOW_MS && (candidate.row.closed_at ?? since) >= since,
-  );
-  const open = near.filter(({ candidate }) => candidate.row.closed_at === null);
-  const closed = near.filter(({ candidate }) => candidate.row.closed_at !== null).reverse();
-  const timed = [...open, ...closed].filter(({ apart }) => !Number.isNaN(apart));
-  const nearest = timed.reduce<(typeof timed)[number] | undefined>((best, next) => (best === undefined || next.apart < best.apart ? next : best), undefined);
-  const chosen = (nearest ?? open[0] ?? closed[0])?.candidate;
+  const intoOpen = (row: PartSetRow, repeat: boolean): Placement => {
+    const numbered = row.recipient === null && part.recipient !== undefined;
+    return { kind: 'into-open', set: numbered ? { ...row, recipient: part.recipient ?? null } : row, repeat, numbered };
+  };
+  if (holder) return holder.row.closed_at === null ? intoOpen(holder.row, true) : { kind: 'repeat-of-closed' };
+  const own = candidates.filter(({ row }) => row.recipient === (part.recipient ?? null));
+  const chosen = setLacking(own) ?? setLacking(candidates.filter((candidate) => !own.includes(candidate)));
   if (chosen === undefined) return { kind: 'new-set' };
-  return chosen.row.closed_at === null ? { kind: 'into-open', set: chosen.row, repeat: false } : { kind: 'late', set: chosen.row };
+  return chosen.row.closed_at === null ? intoOpen(chosen.row, false) : { kind: 'late', set: chosen.row };
+
+  /** Of `sets`, the one lacking the part's place that takes it, as above; undefined when none can. */
+  function setLacking(sets: readonly CandidateSet[]): CandidateSet | undefined {
+    const lacking = sets.filter((candidate) => at(candidate) === undefined).map((candidate) => ({ candidate, apart: distance(candidate, sent) }));
+    // A set whose parts were sent further off than the window is another SMS; one without times is judged by when it was mailed.
+    const near = lacking.filter(({ candidate, apart }) =>
+      Number.isNaN(apart) ? recent(candidate) : apart <= LATE_PART_WINDOW_MS && (candidate.row.closed_at ?? since) >= since,
+    );
+    const open = near.filter(({ candidate }) => candidate.row.closed_at === null);
+    const closed = near.filter(({ candidate }) => candidate.row.closed_at !== null).reverse();
+    const timed = [...open, ...closed].filter(({ apart }) => !Number.isNaN(apart));
+    const nearest = timed.reduce<(typeof timed)[number] | undefined>((best, next) => (best === undefined || next.apart < best.apart ? next : best), undefined);
+    return (nearest ?? open[0] ?? closed[0])?.candidate;
+  }
 }
 
 /** How far apart in ms `sent` is from the nearest time of `set`'s parts; NaN without a time on both sides. */

@@ -23,10 +23,11 @@ export function prepareReassemblyStatements(db: Database) {
   return {
     /**
      * placePart's candidates, oldest first: the key's open sets, those mailed since `mailedSince(part)`,
-     * and those holding a part at its index with its provider id, or its text with a time (a repeat).
+     * and those holding a part at its index with its provider id, or its text with a time (a repeat);
+     * the key's number texted, or none (a set opened before schema 31, which a part to any number may join).
      */
     candidateSets: db.prepare(
-      `SELECT * FROM part_sets s WHERE provider = @provider AND sender = @sender AND recipient IS @recipient AND reference = @reference AND total = @total
+      `SELECT * FROM part_sets s WHERE provider = @provider AND sender = @sender AND (recipient IS @recipient OR recipient IS NULL) AND reference = @reference AND total = @total
        AND (closed_at IS NULL OR closed_at >= @since OR EXISTS (SELECT 1 FROM sms_parts p WHERE p.set_id = s.id AND p.part_index = @index
          AND (p.provider_id = @providerId OR (@timed AND p.text = @text AND p.sent_at IS NOT NULL))))
        ORDER BY id`,
@@ -35,6 +36,8 @@ export function prepareReassemblyStatements(db: Database) {
     partsOfSets: db.prepare(
       `SELECT set_id, ${STORED_PART_COLUMNS} FROM sms_parts WHERE set_id IN (SELECT value FROM json_each(?)) ORDER BY set_id, part_index`,
     ),
+    /** An open set of no number (a relay before schema 31 opened it) becomes the number of the part placed in it. */
+    numberSet: db.prepare('UPDATE part_sets SET recipient = ? WHERE id = ? AND recipient IS NULL'),
     insertSet: db.prepare(
       'INSERT INTO part_sets (provider, sender, recipient, reference, total, first_seen, latest_context) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id',
     ),
@@ -79,6 +82,7 @@ export function addPart(sql: ReassemblyStatements, part: NewSmsPart): PartAdded 
   const candidates = withParts(rows, parts);
   const placement = placePart(candidates, part);
   if (placement.kind === 'into-open') {
+    if (placement.numbered) sql.numberSet.run(placement.set.recipient, placement.set.id);
     if (!placement.repeat) insertPart(sql, placement.set.id, part);
     return { kind: 'stored', set: toSet(sql, placement.set), repeat: placement.repeat };
   }

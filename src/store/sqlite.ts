@@ -1,10 +1,10 @@
-import { chmodSync, closeSync, mkdirSync, openSync, renameSync, rmSync, statfsSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { accessSync, chmodSync, closeSync, constants, mkdirSync, openSync, renameSync, rmSync, statfsSync, statSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import BetterSqlite3, { type Database } from 'better-sqlite3';
 import { GroupCommitter, WRITE_PROBE_BYTES, type WriteKind } from './group-commit.ts';
 import { type Migrated, MigrationError, migrate, NewerSchemaError, OlderSchemaError } from './migrations.ts';
-import { BackupTargetError, type RelayError, StoreFileError } from '../errors.ts';
+import { BackupTargetError, type RelayError, StoreFileError, storeFileDenied } from '../errors.ts';
 import { DAMAGED_STORE_FIX } from './health.ts';
 import { DATA_DIR_MODE } from './lock.ts';
 import {
@@ -180,7 +180,40 @@ function unusableFile(error: unknown, file: string): unknown {
   if (error instanceof MigrationError) return new StoreFileError(`the store ${file}: ${error.message}`, { cause: error });
   if (isDamage(error))
     return new StoreFileError(`the store ${file} is damaged or not a smsrelay store (${(error as Error).message}): ${DAMAGED_STORE_FIX}`, { cause: error });
+  // A file this user may not write is found before the open (SqliteStore.open); a WAL or index SQLite cannot make is the directory's.
+  if (OPEN_REFUSED.test(String((error as { code?: unknown } | undefined)?.code ?? ''))) return deniedPath(file, [dirname(file)]) ?? error;
   return error;
+}
+
+/** The system's and SQLite's words for a file it could not open or make: a permission, or a disk refusing it (read-only, failing). */
+const OPEN_REFUSED = /^(EACCES|EPERM|SQLITE_CANTOPEN|SQLITE_READONLY)/;
+
+/** The store's files: the database, its WAL and the WAL's index (SQLite makes both beside it, with its mode). */
+const storeFiles = (file: string) => [file, `${file}-wal`, `${file}-shm`];
+
+/**
+ * The first of `paths` (of the store `file`) this user may not read and write, as the StoreFileError naming it and
+ * the fix; undefined when each may be, is missing, or is on a disk that refuses writes (EROFS: the disk's own line).
+ */
+function deniedPath(file: string, paths: readonly string[]): StoreFileError | undefined {
+  for (const path of paths) {
+    try {
+      accessSync(path, constants.R_OK | constants.W_OK);
+    } catch (error) {
+      const { code } = error as NodeJS.ErrnoException;
+      if (code === 'EACCES' || code === 'EPERM') return storeFileDenied(file, path, code, relayUser());
+    }
+  }
+  return undefined;
+}
+
+/** The user this process runs as, by name where the system has one. */
+function relayUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return String(process.getuid?.() ?? 'this user');
+  }
 }
 
 /** What an SMS's `sent` update returns: what its orphan reports and its history line need. */
@@ -226,7 +259,7 @@ export class SqliteStore implements Store {
     this.#file = file;
     this.migrated = migrated;
     // Both exist from the first read in WAL mode (the migrations' at open) until the connection closes.
-    this.#opened = [file, `${file}-wal`, `${file}-shm`].map((path) => {
+    this.#opened = storeFiles(file).map((path) => {
       const { dev, ino } = statSync(path);
       return { path, dev, ino };
     });
@@ -254,8 +287,16 @@ export class SqliteStore implements Store {
   /** `onHealth`: told when commits start failing, succeed again, or the file is lost (see StoreHealth). */
   static open(options: SqliteStoreOptions, onHealth: (health: StoreHealth) => void = () => undefined): SqliteStore {
     mkdirSync(dirname(options.file), { recursive: true, mode: DATA_DIR_MODE });
+    // Checked first: SQLite opens a WAL this user may only read as it is, and fails at the first write (SQLITE_READONLY,
+    // which reads as a read-only disk), and a file restored as root would fail below on Node's bare words.
+    const denied = deniedPath(options.file, storeFiles(options.file));
+    if (denied) throw denied;
     // SQLite gives the WAL and shared-memory files the mode of the database file: a new store is made its owner's alone.
-    createPrivately(options.file);
+    try {
+      createPrivately(options.file);
+    } catch (error) {
+      throw unusableFile(error, options.file);
+    }
     const db = new BetterSqlite3(options.file, { timeout: options.busyTimeoutMs });
     try {
       db.pragma('journal_mode = WAL');

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
 import { simpleParser } from 'mailparser';
 import { webhookPaths } from '../../src/http/webhooks.ts';
 import type { InboundRequest } from '../../src/providers/contract.ts';
@@ -8,8 +11,11 @@ import { createVonageGateway } from '../../src/providers/vonage/adapter.ts';
 import { vonagePlugin } from '../../src/providers/vonage/index.ts';
 import { vonageSignature } from '../../src/providers/vonage/signature.ts';
 import type { VonageSimulator } from '../../src/simulators/vonage.ts';
+import { MIGRATIONS } from '../../src/store/migrations.ts';
+import { migrate } from '../../src/store/postgres/migrate.ts';
 import { TEST_GATEWAY_SETTINGS, withFreshGateway } from '../helpers/gateway.ts';
-import { removeDir, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
+import { describeOnPostgres, freshDatabase, withClient } from '../helpers/postgres.ts';
+import { removeDir, startTestRelay, tempDir, type TestRelay, waitFor } from '../helpers/relay.ts';
 import { queuedId, sendMail } from '../helpers/smtp.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
 import { ReplayServer, serveDuringSuite } from '../helpers/replay-server.ts';
@@ -29,6 +35,14 @@ const json = (fields: Record<string, string>): InboundRequest => ({
   headers: {},
   method: 'POST',
 });
+
+/** A form POST of `fields` to a relay's Vonage webhook at `path`, signed as the relays of these tests check (sha512). */
+const postSigned = (httpPort: number, path: string, fields: Record<string, string>) =>
+  fetch(`http://127.0.0.1:${httpPort}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ ...fields, sig: vonageSignature('relay-signature', 'sha512', new Map(Object.entries(fields))) }).toString(),
+  });
 
 /** The signature examples of Vonage's server SDK tests (secret "secret"), https://developer.vonage.com/en/getting-started/concepts/signing-messages. */
 describe('Vonage signatures: the published vectors', () => {
@@ -253,11 +267,7 @@ describe('Vonage through the relay', () => {
         'concat-total': '2',
         'concat-part': String(index),
       };
-      const answer = await fetch(`http://127.0.0.1:${relay.relay.httpPort}${paths.mo}`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ ...fields, sig: vonageSignature('relay-signature', 'sha512', new Map(Object.entries(fields))) }).toString(),
-      });
+      const answer = await postSigned(relay.relay.httpPort, paths.mo, fields);
       assert.equal(answer.status, 200);
       return (await answer.json()) as { status?: string };
     };
@@ -289,6 +299,84 @@ describe('Vonage through the relay', () => {
       body: new URLSearchParams({ ...fields, sig: signed }).toString(),
     });
     assert.equal(taken.status, 200);
+  });
+});
+
+/**
+ * A long SMS whose part 1 a relay of schema 30 kept (its set names no number texted: recipient NULL, as every
+ * relay before schema 31 left it) and whose part 2 reaches this relay, on that store, after the upgrade.
+ */
+function aLongSmsAcrossTheUpgrade(
+  store: string,
+  olderStore: (dir: string, steps: readonly string[], rows: readonly string[]) => Promise<Record<string, string>>,
+) {
+  test(`on ${store}: the part after the upgrade joins the part kept before it, one mail naming the number texted`, async () => {
+    const dir = tempDir();
+    const sink = await new SmtpSink().start();
+    const now = Date.now();
+    const env = await olderStore(dir, MIGRATIONS.slice(0, 30), [
+      `INSERT INTO part_sets (provider, sender, reference, total, first_seen) VALUES ('vonage', '+447700900501', 77, 2, ${now})`,
+      `INSERT INTO sms_parts (set_id, part_index, provider_id, text, received_at)
+        SELECT id, 1, '0A0000000000AB01', 'First half of the answer ', ${now} FROM part_sets WHERE reference = 77`,
+    ]);
+    const relay = await startTestRelay(
+      {
+        gateway: { provider: 'vonage-simulator', from: '447700900000', signatureSecret: 'relay-signature', signatureMethod: 'sha512' },
+        mail: { url: sink.url },
+        inbound: { defaultMailbox: 'ops@example.com' },
+      },
+      env,
+      dir,
+    );
+    try {
+      const answer = await postSigned(relay.relay.httpPort, webhookPaths('vonage').mo, {
+        msisdn: '447700900501',
+        to: '447700900000',
+        messageId: '0A0000000000AB02',
+        text: 'and the second half.',
+        type: 'text',
+        timestamp: String(Math.floor(now / 1000)),
+        nonce: 'across-the-upgrade',
+        concat: 'true',
+        'concat-ref': '77',
+        'concat-total': '2',
+        'concat-part': '2',
+      });
+      assert.equal(answer.status, 200);
+      assert.notEqual(((await answer.json()) as { status?: string }).status, 'part', 'part 2 completes the set part 1 is in');
+      const mail = await waitFor('the reply mail', () => sink.received.find((entry) => entry.raw.includes('second half')));
+      assert.match(
+        (await simpleParser(mail.raw)).text ?? '',
+        /^First half of the answer and the second half\.\n[\s\S]*^SMS from \+44 7700 900501 to \+44 7700 900000, /m,
+      );
+      assert.equal(sink.received.length, 1);
+    } finally {
+      await relay.stop();
+      await sink.stop();
+      removeDir(dir);
+    }
+  });
+}
+
+describe('Vonage: a long SMS whose parts arrive either side of an upgrade from before schema 31', () => {
+  aLongSmsAcrossTheUpgrade('SQLite', async (dir, steps, rows) => {
+    mkdirSync(join(dir, 'data'));
+    const older = new BetterSqlite3(join(dir, 'data', 'smsrelay.db'));
+    for (const sql of steps) older.exec(sql);
+    older.pragma(`user_version = ${steps.length}`);
+    for (const row of rows) older.exec(row);
+    older.close();
+    return {};
+  });
+});
+describeOnPostgres('Vonage on PostgreSQL: a long SMS whose parts arrive either side of an upgrade from before schema 31', async () => {
+  aLongSmsAcrossTheUpgrade('PostgreSQL', async (_dir, steps, rows) => {
+    const url = (await freshDatabase()) ?? '';
+    await withClient(url, async (client) => {
+      await migrate(client, { create: true, migrations: steps });
+      for (const row of rows) await client.query(row);
+    });
+    return { SMSRELAY_DATABASE_URL: url };
   });
 });
 

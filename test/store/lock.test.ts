@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { makeDataDir } from '../../src/store/lock.ts';
+import { SqliteStore } from '../../src/store/sqlite.ts';
 import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
 import { BIN, relayEnvironment, removeDir, spawnRelay, startTestRelay, tempDir, waitFor } from '../helpers/relay.ts';
@@ -161,6 +162,60 @@ describe('a data directory its user can no longer write', () => {
       );
     } finally {
       chmodSync(data, 0o700);
+      removeDir(dir);
+    }
+  });
+
+  test("its store's file, WAL or WAL index not writable by it (a backup restored as root, a file made read-only): the start (and a command, for the WAL or its index) refuses with one line naming dataDir, the file and the fix, exit 78", async () => {
+    const { dir, data, env } = relayDir();
+    const file = join(data, 'smsrelay.db');
+    try {
+      await (await SqliteStore.open({ file, busyTimeoutMs: 100 })).close();
+      if (user) chownSync(file, user.uid, user.gid);
+      /** `path` (made when missing) with `mode`, `owner`'s. */
+      const own = (path: string, mode: number, owner = user) => {
+        writeFileSync(path, '', { flag: 'a' });
+        if (owner) chownSync(path, owner.uid, owner.gid);
+        chmodSync(path, mode);
+      };
+      const root = { uid: 0, gid: 0 };
+      const cases: ReadonlyArray<readonly [string, string, number, typeof user]> = [
+        ['the store made read-only', file, 0o444, user],
+        ['its WAL read-only', `${file}-wal`, 0o400, user],
+        ['its WAL index read-only', `${file}-shm`, 0o400, user],
+        // Restored with cp as root, root's alone: where the test is root (and the relay runs as nobody).
+        ...(user ? [["the store root's", file, 0o600, root] as const] : []),
+      ];
+      for (const [name, denied, mode, owner] of cases) {
+        own(denied, mode, owner);
+        // The commands open a store they may open as start does: one whose WAL or index they may not write is this line too.
+        for (const command of denied === file ? ['start'] : ['start', 'status']) {
+          const result = spawnSync(process.execPath, [BIN, command], {
+            cwd: dir,
+            env: { PATH: process.env.PATH ?? '', ...env },
+            encoding: 'utf8',
+            timeout: 60_000,
+            ...user,
+          });
+          assert.equal(result.status, 78, `${name}, ${command}: ${result.stderr}`);
+          const lines = result.stderr
+            .trim()
+            .split('\n')
+            .filter((line) => !line.startsWith('{') && !line.startsWith('smsrelay: data directory '));
+          assert.equal(lines.length, 1, `${name}, ${command}: ${result.stderr}`);
+          assert.match(
+            lines[0] ?? '',
+            new RegExp(
+              `^smsrelay: config: SMSRELAY_DATA_DIR="${data}": the store ${file} cannot be opened: (\\S+), the user smsrelay runs as, may not write ${denied} \\(EACCES, permission denied; a file restored or copied as root is root's\\): chown \\1 ${denied}; chmod u\\+rwX ${denied}$`,
+            ),
+            `${name}, ${command}`,
+          );
+        }
+        // Put right as the line says: the next case starts from a store the relay's user may use.
+        if (denied === file) own(file, 0o600);
+        else rmSync(denied);
+      }
+    } finally {
       removeDir(dir);
     }
   });

@@ -284,22 +284,24 @@ forEachStore((kind) =>
       assert.deepEqual(await store.undeliverableInbound(10), []);
     });
 
+    /** Part `index` of 2 of a long SMS from PHONE to `recipient` (undefined: none, as a relay before schema 31 kept every part) under `reference`. */
+    const part = (recipient: string | undefined, index: number, providerId: string, text: string, reference = 33) =>
+      store.addPart({
+        provider: 'vonage',
+        sender: PHONE,
+        recipient,
+        reference,
+        total: 2,
+        index,
+        providerId,
+        text,
+        sentAt: undefined,
+        userContext: undefined,
+        trackingId: undefined,
+        receivedAt: 1_000,
+      });
+
     test("a long SMS's parts: one set per number texted; a part with another provider id and text at a place taken is another SMS, never a repeat", async () => {
-      const part = (recipient: string | undefined, index: number, providerId: string, text: string) =>
-        store.addPart({
-          provider: 'vonage',
-          sender: PHONE,
-          recipient,
-          reference: 33,
-          total: 2,
-          index,
-          providerId,
-          text,
-          sentAt: undefined,
-          userContext: undefined,
-          trackingId: undefined,
-          receivedAt: 1_000,
-        });
       const alpha = await part('447700900777', 1, 'A1', 'Alpha one, ');
       const bravo = await part('447700900888', 1, 'B1', 'Bravo one, ');
       assert.ok(alpha.kind === 'stored' && bravo.kind === 'stored');
@@ -324,26 +326,43 @@ forEachStore((kind) =>
       );
     });
 
+    test("a set a relay before schema 31 opened (no number texted) takes a part to any number where no set of that number does, and is then that number's; one it mailed takes a part late", async () => {
+      const older = await part(undefined, 1, 'A1', 'Alpha one, ');
+      const bravo = await part('447700900888', 1, 'B1', 'Bravo one, ');
+      assert.ok(older.kind === 'stored' && bravo.kind === 'stored' && older.set.id !== bravo.set.id, 'the older set holds another part 1');
+      // Both lack part 2: the set of its number takes it, not the older (and oldest) one.
+      const bravoWhole = await part('447700900888', 2, 'B2', 'bravo two');
+      assert.ok(bravoWhole.kind === 'stored' && bravoWhole.set.id === bravo.set.id);
+      const alphaWhole = await part('447700900777', 2, 'A2', 'alpha two');
+      assert.ok(alphaWhole.kind === 'stored' && !alphaWhole.repeat && alphaWhole.set.id === older.set.id);
+      assert.deepEqual(
+        alphaWhole.set.parts.map((stored) => stored.text),
+        ['Alpha one, ', 'alpha two'],
+      );
+      assert.equal(alphaWhole.set.recipient, '447700900777', 'the mail names the number texted');
+      // The provider retrying part 1, now with its number: a repeat.
+      const again = await part('447700900777', 1, 'A1', 'Alpha one, ');
+      assert.ok(again.kind === 'stored' && again.repeat && again.set.id === older.set.id);
+      // The older set is 777's now: a part to another number lacking its place is another SMS.
+      const delta = await part('447700900999', 2, 'D2', 'delta two');
+      assert.ok(delta.kind === 'stored' && delta.set.id !== older.set.id && delta.set.parts.length === 1);
+      assert.deepEqual(
+        (await kind.rows('SELECT recipient FROM part_sets ORDER BY id')).map((row) => row.recipient),
+        ['447700900777', '447700900888', '447700900999'],
+      );
+      // A set the older relay mailed without its part 2: that part, to any number, is late.
+      const mailed = await part(undefined, 1, 'E1', 'Echo one, ', 34);
+      assert.ok(mailed.kind === 'stored');
+      await store.closePartSet(mailed.set.id, 2_000);
+      assert.equal((await part('447700900777', 2, 'E2', 'echo two', 34)).kind, 'late');
+    });
+
     test('two long SMS under one reference, their parts interleaved (A1, B1, A2, B2): each part goes to the oldest open set lacking it, no text spliced', async () => {
-      const part = (index: number, providerId: string, text: string) =>
-        store.addPart({
-          provider: 'vonage',
-          sender: PHONE,
-          recipient: '447700900777',
-          reference: 44,
-          total: 2,
-          index,
-          providerId,
-          text,
-          sentAt: undefined,
-          userContext: undefined,
-          trackingId: undefined,
-          receivedAt: 1_000,
-        });
-      const a1 = await part(1, 'A1', 'Alpha one, ');
-      const b1 = await part(1, 'B1', 'Bravo one, ');
+      const to777 = (index: number, providerId: string, text: string) => part('447700900777', index, providerId, text, 44);
+      const a1 = await to777(1, 'A1', 'Alpha one, ');
+      const b1 = await to777(1, 'B1', 'Bravo one, ');
       assert.ok(a1.kind === 'stored' && b1.kind === 'stored' && a1.set.id !== b1.set.id);
-      const a2 = await part(2, 'A2', 'alpha two');
+      const a2 = await to777(2, 'A2', 'alpha two');
       assert.ok(a2.kind === 'stored' && !a2.repeat);
       assert.equal(a2.set.id, a1.set.id, 'the oldest open set lacking part 2');
       assert.deepEqual(
@@ -351,9 +370,9 @@ forEachStore((kind) =>
         ['Alpha one, ', 'alpha two'],
       );
       // The provider retrying B1 while both sets are open: a repeat in its own set, not a part of another.
-      const again = await part(1, 'B1', 'Bravo one, ');
+      const again = await to777(1, 'B1', 'Bravo one, ');
       assert.ok(again.kind === 'stored' && again.repeat && again.set.id === b1.set.id);
-      const b2 = await part(2, 'B2', 'bravo two');
+      const b2 = await to777(2, 'B2', 'bravo two');
       assert.ok(b2.kind === 'stored' && !b2.repeat);
       assert.equal(b2.set.id, b1.set.id);
       assert.deepEqual(

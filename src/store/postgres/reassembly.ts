@@ -39,14 +39,16 @@ async function insertPart(client: Client, setId: number, part: NewSmsPart): Prom
  * Runs inside a write transaction. The key's lock first: two relays placing parts of one key at once
  * (the first parts of one SMS, before any set exists to lock) place them one after the other, so they
  * meet in one set; the open sets' rows are locked too, so that none is closed (mailed) while a part goes
- * in. A mailed set is written only by a late part's insert, whose reference to it keeps it from expiring.
+ * in. An open set of no number (opened before schema 31) is one row lock for parts to any number: a part
+ * to another number waiting on it reads it again once the first has numbered it, and leaves it.
+ * A mailed set is written only by a late part's insert, whose reference to it keeps it from expiring.
  * Two reads: placePart's candidates (the open sets, those mailed since `mailedSince(part)`, and those
  * holding a part at its index with its provider id, or its text with a time), then all their parts.
  */
 export async function addPart(client: Client, part: NewSmsPart): Promise<PartAdded> {
   const key = [part.provider, part.sender, part.recipient ?? null, part.reference, part.total] as const;
   await lockKey(client, 'part_sets', ...key);
-  const keyMatches = 'provider = $1 AND sender = $2 AND recipient IS NOT DISTINCT FROM $3 AND reference = $4 AND total = $5';
+  const keyMatches = 'provider = $1 AND sender = $2 AND (recipient IS NOT DISTINCT FROM $3 OR recipient IS NULL) AND reference = $4 AND total = $5';
   const { rows } = await client.query<SetRow>(
     `WITH open AS (SELECT * FROM part_sets WHERE ${keyMatches} AND closed_at IS NULL FOR UPDATE)
      SELECT * FROM open
@@ -64,6 +66,8 @@ export async function addPart(client: Client, part: NewSmsPart): Promise<PartAdd
   const candidates = withParts(rows, parts.rows);
   const placement = placePart(candidates, part);
   if (placement.kind === 'into-open') {
+    if (placement.numbered)
+      await client.query('UPDATE part_sets SET recipient = $1 WHERE id = $2 AND recipient IS NULL', [placement.set.recipient, placement.set.id]);
     if (!placement.repeat) await insertPart(client, placement.set.id, part);
     return { kind: 'stored', set: await toSet(client, placement.set), repeat: placement.repeat };
   }
