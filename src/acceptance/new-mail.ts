@@ -55,7 +55,8 @@ export async function buildNewMail(
   const subjectCommand = [...transaction.recipients.values()].some(({ target }) => 'subject' in target);
   const rcptNumbers = [...transaction.recipients.values()].flatMap(({ target }) => ('numbers' in target ? target.numbers : []));
   const parsed = await parseMail(raw);
-  const request = await readText(parsed, textPolicy, subjectCommand, rcptNumbers, store);
+  const reads = conversationReadsOnce(store);
+  const request = await readText(parsed, textPolicy, subjectCommand, rcptNumbers, reads);
   const fromProblem = senders.fromHeaderProblem(principal, request.fromAddresses);
   if (fromProblem) throw new RelayError('POLICY_DENIED', `Sender refused: ${fromProblem}`);
   // RCPT numbers were admitted at RCPT; the subject's are known only now.
@@ -84,7 +85,7 @@ export async function buildNewMail(
   const numbers = recipients.map((recipient) => recipient.number);
   const repeated = await stormRepeats(store, settings.alertStormWindowMs, numbers, sms.text, now);
   const choice = mailboxChoice(parsed, settings.recipients.domains);
-  const { userContext, conversation, notTaken, mailboxTaken } = await tracking.outgoing({ ...request, ...choice }, numbers);
+  const { userContext, conversation, notTaken, mailboxTaken } = await tracking.outgoing({ ...request, ...choice }, numbers, reads);
   // Replies go to one mailbox (the conversation's): a Reply-To naming several loses the others, and says so where its first is
   // the one taken (a first one passed over is named by the mailbox note). A mail continuing another mailbox's conversation
   // through its thread leaves the phone's replies there: its headers chose nothing, so neither note says where they go.
@@ -159,6 +160,34 @@ function refusedMembers(transaction: Transaction, subject: readonly RefusedMembe
     }
   }
   return [...byNumber.values()];
+}
+
+/**
+ * The store's reads of the conversation a mail continues, each asked once per mail: the text stage (thread-first
+ * cutting) and the tracking ask which conversation the thread continues with the same Message-IDs and, unless the
+ * subject names numbers, the same numbers, then read the same conversation rows; each read is a round trip (the
+ * store's thread, or PostgreSQL's server) on the mail's way to its 250. Asked with other arguments, it is read again.
+ */
+function conversationReadsOnce(store: Store): Pick<Store, 'contextOfMail' | 'conversation' | 'sentReplies' | 'answeredNumbers'> {
+  return {
+    contextOfMail: askedOnce(store.contextOfMail.bind(store)),
+    conversation: askedOnce(store.conversation.bind(store)),
+    sentReplies: store.sentReplies.bind(store),
+    answeredNumbers: store.answeredNumbers.bind(store),
+  };
+}
+
+/** `read` answering each distinct set of arguments once (the first answer's promise, kept for the mail). */
+function askedOnce<A extends unknown[], T>(read: (...args: A) => Promise<T>): (...args: A) => Promise<T> {
+  const answers = new Map<string, Promise<T>>();
+  return (...args) => {
+    const key = JSON.stringify(args);
+    const known = answers.get(key);
+    if (known) return known;
+    const answer = read(...args);
+    answers.set(key, answer);
+    return answer;
+  };
 }
 
 /**

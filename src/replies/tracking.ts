@@ -69,15 +69,17 @@ export class ReplyTracking {
    * form, the reply tag or the thread too) with a new Reply-To; their mail that moves nothing continues
    * it, in any form too (an ERP naming its ticket's context in each new mail): its first mail and subject
    * stay the conversation's, so its reply mails keep the first mail in References (threadHeaders).
+   * `reads`: what the conversation is read through, the store by default; a mail's text stage read the same
+   * already, and buildNewMail passes reads that answer each question once per mail.
    */
-  async outgoing(clues: ConversationClues, numbers: readonly string[]): Promise<OutgoingTracking> {
+  async outgoing(clues: ConversationClues, numbers: readonly string[], reads: OutgoingReads = this.#options.store): Promise<OutgoingTracking> {
     const named = clues.userContext;
-    const context = named ?? (await this.#threadContext(clues.threadIds, numbers));
+    const context = named ?? (await threadContext(clues.threadIds, numbers, reads));
     if (context === undefined) return this.#result(clues, newUserContext(), false, []);
-    const conversations = await this.#conversations(context, numbers);
+    const conversations = await conversationsOf(context, numbers, reads);
     const own = ownMailboxes(clues);
     const held = conversations.filter((found) => !own.has(found.mailbox.toLowerCase()));
-    const unanswered = await this.#unanswered(context, held, clues.threadIds);
+    const unanswered = await unansweredOf(context, held, clues.threadIds, reads);
     if (unanswered.length > 0) {
       const fresh = this.#result(clues, newUserContext(), false, []);
       return named === undefined ? fresh : { ...fresh, notTaken: { context: named, numbers: unanswered.map((found) => found.number) } };
@@ -133,36 +135,6 @@ export class ReplyTracking {
   #latest(number: string, now: number): Promise<Conversation | undefined> {
     return this.#options.store.latestConversation(number, this.#options.windowMs, now);
   }
-
-  /** The context of the conversation a reply mail continues, found by the Message-IDs it answers. */
-  async #threadContext(threadIds: readonly string[], numbers: readonly string[]): Promise<string | undefined> {
-    if (threadIds.length === 0) return undefined;
-    return this.#options.store.contextOfMail(threadIds, numbers);
-  }
-
-  /**
-   * Of another mailbox's conversations under `context`, those this mail answers no mail of, each with
-   * its own number (any of the Message-IDs it answers, not only the first the store knows): a thread
-   * found through one number (the writer's own conversation with it, under the same context) proves
-   * nothing about another number's, and a mail to both would otherwise be taken into that one.
-   */
-  async #unanswered(context: string, held: readonly Conversation[], threadIds: readonly string[]): Promise<Conversation[]> {
-    if (held.length === 0) return [];
-    const answered = new Set(
-      await this.#options.store.answeredNumbers(
-        context,
-        threadIds,
-        held.map((found) => found.number),
-      ),
-    );
-    return held.filter((found) => !answered.has(found.number));
-  }
-
-  /** The conversations under `context` with these numbers that exist. */
-  async #conversations(context: string, numbers: readonly string[]): Promise<Conversation[]> {
-    const found = await Promise.all(numbers.map((number) => this.#options.store.conversation(context, number)));
-    return found.filter((conversation) => conversation !== undefined);
-  }
 }
 
 /**
@@ -181,4 +153,37 @@ function ownMailboxes(clues: ConversationClues): Set<string> {
  */
 function newUserContext(): string {
   return randomUint64().toString(36).slice(0, 8).padStart(8, '0');
+}
+
+/** The store's reads an outgoing mail's tracking makes (ReplyTracking.outgoing). */
+export type OutgoingReads = Pick<ReplyStore, 'contextOfMail' | 'conversation' | 'answeredNumbers'>;
+
+/** The context of the conversation a reply mail continues, found by the Message-IDs it answers. */
+async function threadContext(threadIds: readonly string[], numbers: readonly string[], reads: OutgoingReads): Promise<string | undefined> {
+  if (threadIds.length === 0) return undefined;
+  return reads.contextOfMail(threadIds, numbers);
+}
+
+/**
+ * Of another mailbox's conversations under `context`, those this mail answers no mail of, each with
+ * its own number (any of the Message-IDs it answers, not only the first the store knows): a thread
+ * found through one number (the writer's own conversation with it, under the same context) proves
+ * nothing about another number's, and a mail to both would otherwise be taken into that one.
+ */
+async function unansweredOf(context: string, held: readonly Conversation[], threadIds: readonly string[], reads: OutgoingReads): Promise<Conversation[]> {
+  if (held.length === 0) return [];
+  const answered = new Set(
+    await reads.answeredNumbers(
+      context,
+      threadIds,
+      held.map((found) => found.number),
+    ),
+  );
+  return held.filter((found) => !answered.has(found.number));
+}
+
+/** The conversations under `context` with these numbers that exist. */
+async function conversationsOf(context: string, numbers: readonly string[], reads: OutgoingReads): Promise<Conversation[]> {
+  const found = await Promise.all(numbers.map((number) => reads.conversation(context, number)));
+  return found.filter((conversation) => conversation !== undefined);
 }

@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { STORE_FILE } from '../../src/relay.ts';
 import { Templates } from '../../src/mailer/templates.ts';
@@ -16,6 +17,16 @@ import { relayWithSimulator, waitFor } from '../helpers/relay.ts';
 import { sendMail } from '../helpers/smtp.ts';
 
 const PHONE = '+447700900123';
+
+/** The store methods the relay asked its store thread (each call as it travels), by name, while counting. */
+const storeCalls: string[] = [];
+let countingStoreCalls = false;
+const postMessage = Worker.prototype.postMessage;
+Worker.prototype.postMessage = function (this: Worker, message: unknown, ...rest: unknown[]) {
+  const calls = (message as { calls?: Array<{ method: string }> } | undefined)?.calls;
+  if (countingStoreCalls && Array.isArray(calls)) storeCalls.push(...calls.map((call) => call.method));
+  return postMessage.call(this, message, ...(rest as []));
+};
 const PHONE_ADDRESS = '447700900123@sms.example.com';
 
 describe("thread-first text: the quoted copy of the relay's own reply mail is cut", () => {
@@ -68,6 +79,25 @@ describe("thread-first text: the quoted copy of the relay's own reply mail is cu
     await waitFor('the SMS', () => suite.gateway.simulator.received.some((sms) => sms.to === '447700900123' && sms.text.startsWith('Έρχομαι')));
     const sms = suite.gateway.simulator.received.find((entry) => entry.text.startsWith('Έρχομαι'));
     assert.equal(sms?.text, 'Έρχομαι σε δέκα λεπτά.');
+  });
+
+  test("a reply's thread and its conversation are read from the store once on its way to the 250, not by the text stage and again by the tracking", async () => {
+    storeCalls.length = 0;
+    countingStoreCalls = true;
+    try {
+      const smtp = await sendReply(albanianReply('Ankommer om fem minuter.'));
+      assert.equal(smtp.data?.code, 250, smtp.data?.text);
+    } finally {
+      countingStoreCalls = false;
+    }
+    // The thread's context found, the text stage reads the conversation's mails and row, which the tracking reads too.
+    assert.deepEqual(
+      storeCalls.filter((method) => method === 'contextOfMail' || method === 'conversation'),
+      ['contextOfMail', 'conversation'],
+    );
+    assert.ok(storeCalls.includes('acceptMail'), storeCalls.join(', '));
+    const sms = await waitFor('the SMS', () => suite.gateway.simulator.received.find((entry) => entry.text.startsWith('Ankommer')));
+    assert.equal(sms.text, 'Ankommer om fem minuter.');
   });
 
   test('a reply with nothing above the quote is refused with 554 5.6.0, not sent as its subject', async () => {
