@@ -146,6 +146,9 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
     async (scope) => {
       // A field given twice stays a list, as in a query, so that the form's schema refuses it rather than keeping one value.
       scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => done(null, parse(String(body))));
+      // A form or JSON only (docs/console.md): fastify's text/plain parser would hand a body's text to a form's schema, and
+      // text/plain is what another site's page can post without a preflight. Refused 415 before any field or token is read.
+      scope.removeContentTypeParser('text/plain');
 
       scope.addHook('onRequest', async (request: ConsoleRequest, reply) => {
         reply.headers(SECURITY_HEADERS);
