@@ -974,6 +974,13 @@ function queuePositions(query: Fields<'queuePage'>): { after: number; replies: I
   return { after, replies: reply && { receivedAt: reply.at, id: reply.key }, quarantine };
 }
 
+/**
+ * What Sender searches by: an address as SMTP takes and lists it, its local part a word or an RFC 5321 quoted string
+ * (`"john doe"@example.com`: blanks, an `@` or an escaped `\"` inside the quotes); a domain (`@example.com`); or a sender
+ * without a domain (`script`).
+ */
+const SENDER_SEARCH = /^(?=.)(?:"(?:[^"\\]|\\.)*"|[^@\s"]+)?(?:@[^@\s"]+)?$/;
+
 /** The search form's fields, checked: each bad one is named. */
 function parseSearch(query: Fields<'messages'>, config: Config): { search: MessageSearch } | { problem: string } {
   const search: { -readonly [Key in keyof MessageSearch]: MessageSearch[Key] } = {};
@@ -985,7 +992,7 @@ function parseSearch(query: Fields<'messages'>, config: Config): { search: Messa
   if (query.sender) {
     const sender = query.sender.trim().toLowerCase();
     // A sender without a domain (`MAIL FROM:<script>`, which the relay takes) is listed as it is: it is found as it is.
-    if (!/^(?:[^@\s]*@)?[^@\s]+$/.test(sender)) {
+    if (!SENDER_SEARCH.test(sender)) {
       return { problem: 'Sender: write an address such as alerts@example.com, a domain such as @example.com, or a sender without a domain as listed' };
     }
     search.sender = sender;

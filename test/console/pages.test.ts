@@ -437,6 +437,20 @@ describe('console pages', () => {
     assert.match(await html('/console/messages?sender=script'), new RegExp(`/console/messages/${id}`));
   });
 
+  test('a mail whose sender has a quoted local part (RFC 5321, as SMTP accepts it) is found by that sender as listed, blanks and @ inside the quotes', async () => {
+    for (const sender of ['"john doe"@example.com', '"ops@night"@example.com', '"a\\"b"@example.com']) {
+      const id = uuidv7();
+      await relay.relay.store.acceptMail(mail(['+447700900311'], { id, receivedAt: Date.now(), envelopeFrom: sender }));
+      const found = await html(`/console/messages?${new URLSearchParams({ sender })}`);
+      assert.match(found, new RegExp(`/console/messages/${id}`), sender);
+    }
+    // Still one address: a blank or a second @ outside the quotes is none.
+    for (const sender of ['john doe@example.com', '"john"doe"@example.com', 'a@b@example.com', ' ']) {
+      const response = await fetch(`${base}/console/messages?${new URLSearchParams({ sender })}`, { headers: { cookie: operator } });
+      assert.equal(response.status, 400, sender);
+    }
+  });
+
   test('the queue says when each SMS is next tried: a time ahead, or what a due one waits for; a held one, once released', async () => {
     const page = await html('/console/queue');
     // Dispatch is paused by the operator (before): the queued SMS are due and wait for it.
