@@ -42,6 +42,8 @@ describe('console pages', () => {
     const hash = await hashPassword(PASSWORD);
     relay = await startTestRelay({
       sms: { defaultRegion: 'GB' },
+      // A setting that holds a number (no test texts it): the viewer's Settings masks it, as any number.
+      policy: { blockedPrefixes: ['+4477009009999'] },
       console: {
         users: [
           { name: 'olivia', passwordHash: hash, role: 'operator' },
@@ -429,6 +431,20 @@ describe('console pages', () => {
     assert.equal(await refused('until=2026-04-31T10:00'), 'To: there is no 2026-04-31 (that month has fewer days)');
     assert.equal(await refused('since=2026-02-29T00:00'), 'From: there is no 2026-02-29 (that month has fewer days)');
     await html('/console/messages?since=2028-02-29T00:00');
+  });
+
+  test("a viewer reads a mail's Message-ID as written, digits and all, and finds the mail by it; Settings' numeric limits are not masked", async () => {
+    const viewer = await signIn('victor');
+    for (const messageIdHeader of ['<1733505600.123456789@web01.example.com>', '<20261206172000.1A2B3C4D@mail.example.com>', '<447700900123@example.com>']) {
+      const id = uuidv7();
+      await relay.relay.store.acceptMail(mail(['+447700900312'], { id, receivedAt: Date.now(), messageIdHeader }));
+      const shown = messageIdHeader.replace('<', '&lt;').replace('>', '&gt;');
+      assert.match(await html(`/console/messages/${id}`, viewer), new RegExp(`<dt>Message-ID</dt><dd class="text">${shown}</dd>`), messageIdHeader);
+      assert.match(await html(`/console/messages?${new URLSearchParams({ id: messageIdHeader })}`, viewer), new RegExp(`/console/messages/${id}`));
+    }
+    const settings = await html('/console/settings', viewer);
+    assert.match(settings, /&quot;maxMessageBytes&quot;: 10485760,/);
+    assert.deepEqual(settings.match(/\d[\d*]*\*[\d*]*\d/g), ['4477*******99'], 'only the number masked');
   });
 
   test('a mail whose sender has no domain is found by that sender', async () => {
