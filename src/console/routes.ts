@@ -359,12 +359,12 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
           sms: sms.map((item) => ({ ...item, state: item.delivery ?? item.status, sending: item.status === 'queued' ? beingSent(item) : undefined })),
           events: events.map((event) => ({ ...event, number: numberOf(event) })),
           done: access.noticeOf((request.console as Context).signedIn.session, notice.fields),
-          // How many SMS each action would change, 0 for none (no button): retry what waits for a retry (not what is held, nor what
-          // waits for its X-SMS-Send-At, nor what a relay leases, its attempt going on or cut off and so due already: a retry leaves
-          // those), hold what is sending, release what is held, delete what is not being sent. The buttons act on the message's SMS
-          // together, and say how many when several.
+          // How many SMS each action would change, 0 for none (no button): retry what waits for a retry, its next attempt ahead (not
+          // what is held, nor what waits for its X-SMS-Send-At, nor what a relay leases, its attempt going on or cut off, nor what is
+          // due already: a retry leaves those), hold what is sending, release what is held, delete what is not being sent. The buttons
+          // act on the message's SMS together, and say how many when several.
           can: {
-            retry: queued.filter((item) => !item.held && item.scheduledFor === undefined && item.leasedUntil === undefined).length,
+            retry: queued.filter((item) => !item.held && item.scheduledFor === undefined && item.leasedUntil === undefined && item.nextAttemptAt > now).length,
             hold: queued.filter((item) => !item.held).length,
             release: queued.filter((item) => item.held).length,
             delete: waiting.length,
