@@ -607,7 +607,7 @@ export async function queueAction(
   const one = typeof target === 'object' ? target : undefined;
   const messageId = typeof target === 'object' ? target.messageId : target;
   checkQueueAction(sendNow ? 'retry' : command, messageId);
-  const { changed, leased } = await store.applyQueueAction(command as QueueAction, messageId === 'all' ? undefined : (one ?? messageId), now, by);
+  const { changed, due, leased } = await store.applyQueueAction(command as QueueAction, messageId === 'all' ? undefined : (one ?? messageId), now, by);
   const sms = messageId === 'all' ? undefined : (await store.smsOf(messageId)).filter((item) => !one || item.smsId === one.smsId);
   // A mistyped id changes nothing, as a message whose SMS are all sent does: only the first is a mistake.
   if (changed === 0 && sms?.length === 0) {
@@ -620,13 +620,14 @@ export async function queueAction(
       wording,
     );
   if (command === 'hold') return { said: `${command}: ${counted.format(changed)} queued SMS changed`, changed };
-  // A retry that made nothing due has nothing to probe with: no probe promised, nor a retry offered to probe.
+  // A retry that found nothing due nor made anything due has nothing to probe with: no probe promised, nor a retry offered to probe.
   // The operator's pause keeps every SMS queued, due or not: without a word, a retry or release looks done and nothing goes.
+  const waiting = changed + due;
   const operatorPause =
-    changed > 0 && (await store.dispatchPausedSince()) !== undefined
-      ? [`dispatch paused: ${changed === 1 ? 'it stays' : 'they stay'} queued until ${wording.resume}`]
+    waiting > 0 && (await store.dispatchPausedSince()) !== undefined
+      ? [`dispatch paused: ${waiting === 1 ? 'it stays' : 'they stay'} queued until ${wording.resume}`]
       : [];
-  const pauses = [...operatorPause, ...(await accountPauseLines(store, now, command === 'release' ? 'hint' : changed > 0 ? 'probe' : 'plain', wording))];
+  const pauses = [...operatorPause, ...(await accountPauseLines(store, now, command === 'release' ? 'hint' : waiting > 0 ? 'probe' : 'plain', wording))];
   if (command === 'release') return { said: [`release: ${counted.format(changed)} queued SMS changed`, ...pauses].join('\n'), changed };
   // A retry makes due only SMS that are not held, nor scheduled for later, nor leased: each left alone is said so, rather than counted as retried.
   const left = sms ? leftOf(sms, now) : await leftInQueue(store, now);
@@ -638,6 +639,8 @@ export async function queueAction(
           `${counted.format(sending.length)} being sent, not ${notDone}: the gateway may have ${sending.length === 1 ? 'it' : 'them'} already, and its answer decides what comes next (due by ${wording.time(lastEnd(sending))})`,
         ]
       : []),
+    // Due already, never leased or its last attempt answered: a retry changes nothing, and the next claim takes it as it is.
+    ...(due > 0 ? [`${counted.format(due)} due already, not ${notDone}: the next claim takes ${due === 1 ? 'it' : 'them'}`] : []),
     // Due already (an ended lease is due, as a retry would make it): the next claim takes it, naming the relay that held it.
     ...(cutOff.length > 0
       ? [

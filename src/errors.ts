@@ -190,6 +190,11 @@ export const RELAY_ERRORS = {
    */
   BAD_REQUEST: { smtp: 500, enhanced: '5.5.2', http: 400, text: 'Malformed HTTP request' },
   /**
+   * RFC 9110 §15.5.16: a body in a media type or content coding the path does not read (the console takes a form or JSON,
+   * not `text/plain`; no path decodes a `Content-Encoding`). RFC 3463 X.6.1: media not supported. HTTP only.
+   */
+  UNSUPPORTED_MEDIA_TYPE: { smtp: 554, enhanced: '5.6.1', http: 415, text: 'Unsupported media type' },
+  /**
    * RFC 9110 §15.5.20: a request whose `Host` is not a name of this relay (a web page's own name
    * re-pointed to the relay's address: DNS rebinding). HTTP only.
    */

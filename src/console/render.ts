@@ -16,6 +16,9 @@ function shown(value: unknown): string {
     .replace(BIDI_CONTROLS, (control) => `[U+${control.codePointAt(0)?.toString(16).toUpperCase()}]`);
 }
 
+/** A JSON string, its escapes included. */
+const JSON_STRING = /"(?:[^"\\]|\\.)*"/g;
+
 const eta = new Eta({ views: new URL('./views', import.meta.url).pathname, autoEscape: true, autoFilter: true, filterFunction: shown, cache: true });
 
 /** What every page's template gets besides its own data: how to show times and numbers to this user. */
@@ -27,8 +30,16 @@ export function helpers(user: ConsoleUser | undefined, csrf: string | undefined)
     operator,
     /** A number as this user may see it: in full for operators, masked as in info logs for viewers. */
     number: (e164: string) => (operator ? e164 : maskNumber(e164)),
-    /** Free text with every number in it masked for viewers. */
+    /**
+     * Free text with every number in it masked for viewers. Not for an id, which the viewer reads and searches by as it is
+     * (a mail's Message-ID is shown as written).
+     */
     masked: (text: string) => (operator ? text : maskNumbersIn(text)),
+    /**
+     * The configuration as `config check` prints it (JSON, then lines of its own): for viewers numbers masked in its
+     * strings (a sender, a number prefix), never its numeric values (`"maxMessageBytes": 10485760`), which are limits.
+     */
+    maskedSettings: (text: string) => (operator ? text : text.replace(JSON_STRING, (value) => maskNumbersIn(value))),
     time: (at: number | undefined) => (at === undefined ? '—' : consoleTime(at)),
     ago: (seconds: number) => duration(seconds),
     /** A count as the CLI writes it: 3,001. */

@@ -146,6 +146,9 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
     async (scope) => {
       // A field given twice stays a list, as in a query, so that the form's schema refuses it rather than keeping one value.
       scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => done(null, parse(String(body))));
+      // A form or JSON only (docs/console.md): fastify's text/plain parser would hand a body's text to a form's schema, and
+      // text/plain is what another site's page can post without a preflight. Refused 415 before any field or token is read.
+      scope.removeContentTypeParser('text/plain');
 
       scope.addHook('onRequest', async (request: ConsoleRequest, reply) => {
         reply.headers(SECURITY_HEADERS);
@@ -356,12 +359,12 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
           sms: sms.map((item) => ({ ...item, state: item.delivery ?? item.status, sending: item.status === 'queued' ? beingSent(item) : undefined })),
           events: events.map((event) => ({ ...event, number: numberOf(event) })),
           done: access.noticeOf((request.console as Context).signedIn.session, notice.fields),
-          // How many SMS each action would change, 0 for none (no button): retry what waits for a retry (not what is held, nor what
-          // waits for its X-SMS-Send-At, nor what a relay leases, its attempt going on or cut off and so due already: a retry leaves
-          // those), hold what is sending, release what is held, delete what is not being sent. The buttons act on the message's SMS
-          // together, and say how many when several.
+          // How many SMS each action would change, 0 for none (no button): retry what waits for a retry, its next attempt ahead (not
+          // what is held, nor what waits for its X-SMS-Send-At, nor what a relay leases, its attempt going on or cut off, nor what is
+          // due already: a retry leaves those), hold what is sending, release what is held, delete what is not being sent. The buttons
+          // act on the message's SMS together, and say how many when several.
           can: {
-            retry: queued.filter((item) => !item.held && item.scheduledFor === undefined && item.leasedUntil === undefined).length,
+            retry: queued.filter((item) => !item.held && item.scheduledFor === undefined && item.leasedUntil === undefined && item.nextAttemptAt > now).length,
             hold: queued.filter((item) => !item.held).length,
             release: queued.filter((item) => item.held).length,
             delete: waiting.length,
@@ -971,6 +974,13 @@ function queuePositions(query: Fields<'queuePage'>): { after: number; replies: I
   return { after, replies: reply && { receivedAt: reply.at, id: reply.key }, quarantine };
 }
 
+/**
+ * What Sender searches by: an address as SMTP takes and lists it, its local part a word or an RFC 5321 quoted string
+ * (`"john doe"@example.com`: blanks, an `@` or an escaped `\"` inside the quotes); a domain (`@example.com`); or a sender
+ * without a domain (`script`).
+ */
+const SENDER_SEARCH = /^(?=.)(?:"(?:[^"\\]|\\.)*"|[^@\s"]+)?(?:@[^@\s"]+)?$/;
+
 /** The search form's fields, checked: each bad one is named. */
 function parseSearch(query: Fields<'messages'>, config: Config): { search: MessageSearch } | { problem: string } {
   const search: { -readonly [Key in keyof MessageSearch]: MessageSearch[Key] } = {};
@@ -982,7 +992,7 @@ function parseSearch(query: Fields<'messages'>, config: Config): { search: Messa
   if (query.sender) {
     const sender = query.sender.trim().toLowerCase();
     // A sender without a domain (`MAIL FROM:<script>`, which the relay takes) is listed as it is: it is found as it is.
-    if (!/^(?:[^@\s]*@)?[^@\s]+$/.test(sender)) {
+    if (!SENDER_SEARCH.test(sender)) {
       return { problem: 'Sender: write an address such as alerts@example.com, a domain such as @example.com, or a sender without a domain as listed' };
     }
     search.sender = sender;

@@ -161,8 +161,9 @@ export function clientRefusal(
   if (isRelayErrorCode(error.code)) return { status, refusal: new RelayError(error.code, error.message) };
   if (request.is404) return undefined;
   // fastify's other client errors (a JSON body that is not JSON, a media type no route reads) keep their status, in the
-  // catalogue's words: its own code (FST_ERR_…) means nothing to a client.
-  return { status, refusal: new RelayError('BAD_REQUEST', `Request body not read: ${error.message}`) };
+  // catalogue's words: its own code (FST_ERR_…) means nothing to a client, and BAD_REQUEST is for a body that does not parse.
+  const code = error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? 'UNSUPPORTED_MEDIA_TYPE' : 'BAD_REQUEST';
+  return { status, refusal: new RelayError(code, `Request body not read: ${error.message}`) };
 }
 
 function bodyTooBig(): RelayError {
@@ -318,7 +319,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     const coding = request.headers['content-encoding']?.trim().toLowerCase();
     if (!coding || coding === 'identity') return;
     const refusal = new RelayError(
-      'BAD_REQUEST',
+      'UNSUPPORTED_MEDIA_TYPE',
       `Content-Encoding ${coding.slice(0, QUOTED_CLIENT_TEXT_CHARS)} is not accepted: send the body uncompressed, without Content-Encoding`,
     );
     return reply.status(415).header('accept-encoding', 'identity').send(toHttpError(refusal).body);

@@ -267,7 +267,7 @@ const E164_MAX_DIGITS = 15;
  * groups joined by one space, `.`, `-`, `+` or a parenthesis each. Matched first and left alone, as
  * no number: a message id (UUID, whose groups can be all digits), a run of more digits than E.164
  * allows (a gateway's id; groups joined as a number's are still masked, as two numbers side by side
- * could be), a value labelled as an id (a gateway's `msgid=…`, `"id":…`, `gateway id …`), a Maildir
+ * could be, but by dots alone: `1733505600.123456789` is a time, left in maskNumbersIn), a value labelled as an id (a gateway's `msgid=…`, `"id":…`, `gateway id …`), a Maildir
  * file name (`<time>.P<pid>…`, `<time>.M…P…`, the relay's own `<time>.S<mail id>H<digest>…`), a word of letters and digits (a hex code
  * `0x00000401`, a gateway's id `SM0123…`: a number is written apart from letters, while `_` parts
  * words as a blank does, and the `%2B` of a form-encoded `+` is no word), an ISO 8601 or dotted date
@@ -291,6 +291,8 @@ const NUMBER_IN_TEXT = new RegExp(
   ].join('|'),
   'giu',
 );
+/** Digit groups joined by dots and nothing else. */
+const DOTTED_DIGITS = /^\p{Nd}+(?:\.\p{Nd}+)+$/u;
 /** Fewer digits than this are no phone number (a count, a port, a status code); 7 is the shortest national number in use. */
 const MIN_DIGITS_IN_TEXT = 7;
 
@@ -308,6 +310,9 @@ export function maskNumbersIn(text: string): string {
   for (const found of plain.matchAll(NUMBER_IN_TEXT)) {
     const digits = [...found[0].matchAll(ANY_DIGIT)];
     if (found.groups?.skip !== undefined || digits.length < MIN_DIGITS_IN_TEXT) continue;
+    // More digits than E.164 allows in groups joined by dots alone: a time with its fraction or a mailer's id
+    // (`1733505600.123456789` in a Message-ID), no number. Joined by blanks they may be two numbers side by side: masked.
+    if (digits.length > E164_MAX_DIGITS && DOTTED_DIGITS.test(found[0])) continue;
     const masked = [...maskNumber(digits.map(([digit]) => digit).join(''))];
     digits.forEach((digit, index) => {
       if (masked[index] === '*') hidden.add(found.index + digit.index);

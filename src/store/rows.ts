@@ -268,6 +268,14 @@ export const leasedLeftSql = (clock: string, isDelete: string, target: string) =
   `SELECT id, next_attempt_at, CASE WHEN next_attempt_at <= ${clock} THEN 1 ELSE 0 END AS ended FROM outbound
   WHERE status = 'queued' AND lease_owner IS NOT NULL AND (${isDelete} OR held = 0) AND ${target} ORDER BY id`;
 
+/**
+ * How many SMS of a queue action's target a retry or send now finds due already (QueueActionDone.due): queued, not held,
+ * not leased, their next attempt not ahead of `now` (a placeholder). Counted before the action, which changes only those
+ * whose next attempt is ahead: one due already goes at the next claim as it is, and a retry of it changes nothing.
+ */
+export const dueLeftSql = (now: string, target: string) =>
+  `SELECT COUNT(*) AS n FROM outbound WHERE status = 'queued' AND held = 0 AND lease_owner IS NULL AND next_attempt_at <= ${now} AND ${target}`;
+
 /** What listQueued selects of `outbound o` joined to `messages m`, in both stores, leases judged by `clock`. */
 export const queuedColumns = (clock: string) =>
   `o.id, o.message_id, o.number, o.attempts, o.next_attempt_at, o.last_error, o.held, m.received_at, m.envelope_from, ${LEASED_UNTIL}, ${beingSent(clock)}`;
@@ -290,7 +298,7 @@ export function queueTarget(target: QueueTarget): { message: string | null; sms:
 export const smsStateColumns = (
   clock: string,
 ) => `o.id, o.number, o.status, o.held, CASE WHEN o.status = 'queued' AND ${waitsForSendAt('o', 'm')} THEN m.send_at END AS scheduled_for,
-  o.attempts, o.possible_duplicates, o.provider_id, o.last_error, o.delivery, ${LEASED_UNTIL}, ${beingSent(clock)}`;
+  o.attempts, o.next_attempt_at, o.possible_duplicates, o.provider_id, o.last_error, o.delivery, ${LEASED_UNTIL}, ${beingSent(clock)}`;
 
 /** CLAIM_AT of a row read. */
 export const claimAt = (row: Pick<ClaimedSmsRow, 'attempts' | 'last_error'> & { next_attempt_at: number; lease_owner: string | null }): number =>
@@ -507,6 +515,7 @@ export interface SmsStateRow {
   held: number;
   scheduled_for: number | null;
   attempts: number;
+  next_attempt_at: number;
   possible_duplicates: number;
   provider_id: string | null;
   last_error: string | null;
@@ -523,6 +532,7 @@ export function toSmsState(row: SmsStateRow): SmsState {
     held: row.held === 1,
     scheduledFor: row.scheduled_for ?? undefined,
     attempts: row.attempts,
+    nextAttemptAt: row.next_attempt_at,
     possibleDuplicates: row.possible_duplicates,
     providerId: row.provider_id ?? undefined,
     lastError: row.last_error ?? undefined,

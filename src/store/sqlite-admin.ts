@@ -4,6 +4,7 @@ import {
   quarantinedBody,
   quarantineEntry,
   type LeasedRow,
+  dueLeftSql,
   leasedLeftSql,
   notBeingSent,
   type QueuedRow,
@@ -60,14 +61,16 @@ export function prepareAdminStatements(db: Database) {
       FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.status = 'queued' AND o.id > ? ORDER BY o.id LIMIT ?`),
     hold: db.prepare(`UPDATE outbound SET held = 1, updated_at = @now WHERE status = 'queued' AND held = 0 AND ${TARGET} RETURNING id, message_id`),
     release: db.prepare(`UPDATE outbound SET held = 0, updated_at = @now WHERE status = 'queued' AND held = 1 AND ${TARGET} RETURNING id, message_id`),
+    // Only SMS whose next attempt is ahead: one due already is sent at the next claim as it is (QueueActionDone.due).
     retry: db.prepare(`
       UPDATE outbound SET next_attempt_at = @now, updated_at = @now
-      WHERE status = 'queued' AND held = 0 AND lease_owner IS NULL AND ${TARGET}
+      WHERE status = 'queued' AND held = 0 AND lease_owner IS NULL AND next_attempt_at > @now AND ${TARGET}
         AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = outbound.message_id AND m.send_at > @now AND ${waitsForSendAt('outbound', 'm')})
       RETURNING id, message_id`),
     sendNow: db.prepare(`
       UPDATE outbound SET next_attempt_at = @now, updated_at = @now
-      WHERE status = 'queued' AND held = 0 AND lease_owner IS NULL AND @message IS NOT NULL AND ${TARGET} RETURNING id, message_id`),
+      WHERE status = 'queued' AND held = 0 AND lease_owner IS NULL AND next_attempt_at > @now AND @message IS NOT NULL AND ${TARGET} RETURNING id, message_id`),
+    dueLeft: db.prepare(dueLeftSql('@now', TARGET)),
     remove: db.prepare(`
       UPDATE outbound SET status = 'failed', last_error = 'deleted from the queue by the operator', lease_owner = NULL, updated_at = @now
       WHERE status = 'queued' AND ${notBeingSent(SQLITE_NOW_MS)} AND ${TARGET} RETURNING id, message_id`),
@@ -103,10 +106,12 @@ export function listQueued(sql: AdminStatements, limit: number, afterSmsId: numb
 export function applyQueueAction(sql: AdminStatements, action: QueueAction, target: QueueTarget, now: number, by: string): QueueActionDone {
   const statement = { hold: sql.hold, release: sql.release, retry: sql.retry, 'send now': sql.sendNow, delete: sql.remove }[action];
   const named = { now, ...queueTarget(target) };
+  // Before the action, which makes what it changes due too.
+  const due = action === 'retry' || action === 'send now' ? (sql.dueLeft.get(named) as { n: number }).n : 0;
   const changed = statement.all(named) as Array<{ id: number; message_id: string }>;
   for (const row of changed) sql.actionEvent.run(now, row.message_id, row.id, `operator ${action}`, by);
   const leased = action === 'hold' || action === 'release' ? [] : (sql.leasedLeft.all({ ...named, action }) as LeasedRow[]).map(toLeasedSms);
-  return { changed: changed.length, leased };
+  return { changed: changed.length, due, leased };
 }
 
 export function listQuarantine(sql: AdminStatements, limit: number, afterId: number): QuarantineEntry[] {

@@ -92,7 +92,7 @@ export interface Store extends ReplyStore, ReassemblyStore, SharedStateStore, Cl
   listQueued(limit: number, afterSmsId?: number): Promise<QueuedSms[]>;
   /**
    * An operator's hold / release / retry / send now / delete on one message's queued SMS, on one of them, or on all (QueueTarget);
-   * how many changed (a retry changes none held, nor scheduled, nor leased; a delete none being sent: the gateway may have
+   * how many changed (a retry changes none held, nor scheduled, nor leased, nor due already; a delete none being sent: the gateway may have
    * it, and its answer decides), and the SMS it left for a relay's lease on them (QueueActionDone). `by`: who, as each
    * changed SMS's history line says it (default "by the operator").
    */
@@ -338,6 +338,8 @@ export interface SmsState {
   /** Queued, held by the relay until this time (X-SMS-Send-At, a provider that cannot schedule), not tried yet. */
   readonly scheduledFor: number | undefined;
   readonly attempts: number;
+  /** When it is next tried (while leased: when its lease ends); one not ahead is due, and a retry leaves it as it is. */
+  readonly nextAttemptAt: number;
   /** Requests for this SMS that may have been processed without an answer (timeouts, crashes). */
   readonly possibleDuplicates: number;
   readonly providerId: string | undefined;
@@ -720,6 +722,11 @@ export interface QueuedSms {
 export interface QueueActionDone {
   /** How many SMS it changed. */
   readonly changed: number;
+  /**
+   * Of a retry or send now: how many SMS of its target it found due already (not held nor leased, their next attempt not
+   * ahead), which it leaves as they are: the next claim takes them. 0 for the other actions.
+   */
+  readonly due: number;
   /**
    * The SMS of its target it left for a relay's lease on them, judged as the store judges leases (the database's clock on
    * PostgreSQL): a delete leaves each being sent (`ended` false), whose gateway may have it and whose answer decides; a retry

@@ -32,6 +32,19 @@ describe('console pages', () => {
     return response.text();
   }
 
+  /** An operator's queue form sent as the page sends it (its token, then the POST): the notice of the page it leads to. */
+  async function queueNotice(form: Record<string, string>): Promise<string | undefined> {
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(await html('/console/queue'))?.[1] ?? assert.fail('no CSRF token');
+    const response = await fetch(`${base}/console/queue`, {
+      method: 'POST',
+      headers: { cookie: operator, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ _csrf: csrf, ...form }),
+      redirect: 'manual',
+    });
+    assert.equal(response.status, 303);
+    return /<p class="notice" role="status">([^<]*)<\/p>/.exec(await html(response.headers.get('location') ?? ''))?.[1];
+  }
+
   /** The target of the page's link that reads `label`. */
   function link(page: string, label: string): string | undefined {
     for (const [, href, text] of page.matchAll(/<a href="([^"]*)">([^<]*)<\/a>/g)) if (text === label) return href?.replaceAll('&amp;', '&');
@@ -42,6 +55,8 @@ describe('console pages', () => {
     const hash = await hashPassword(PASSWORD);
     relay = await startTestRelay({
       sms: { defaultRegion: 'GB' },
+      // A setting that holds a number (no test texts it): the viewer's Settings masks it, as any number.
+      policy: { blockedPrefixes: ['+4477009009999'] },
       console: {
         users: [
           { name: 'olivia', passwordHash: hash, role: 'operator' },
@@ -273,10 +288,10 @@ describe('console pages', () => {
     });
     assert.equal(acted.status, 303);
     const location = acted.headers.get('location') ?? '';
-    // Dispatch is paused in this suite: the retry says the SMS still waits for "Resume dispatch".
+    // Dispatch is paused in this suite: the retry says the SMS, due already, still waits for "Resume dispatch".
     assert.match(
       await html(location),
-      /<p class="notice" role="status">retry: 1 queued SMS changed\ndispatch paused: it stays queued until &quot;Resume dispatch&quot;</,
+      /<p class="notice" role="status">retry: 0 queued SMS changed; 1 due already, not retried: the next claim takes it\ndispatch paused: it stays queued until &quot;Resume dispatch&quot;</,
     );
     const otherSession = await signIn('olivia');
     assert.doesNotMatch(await html(location, otherSession), /role="status"/, "another session's link shows no notice");
@@ -289,7 +304,7 @@ describe('console pages', () => {
     const csrf = /name="_csrf" value="([^"]+)"/.exec(queue)?.[1] ?? assert.fail('no CSRF token');
     const id = /name="target" value="([0-9a-f-]{36})"/.exec(queue)?.[1] ?? assert.fail('no queued SMS');
     const buttons = (page: string) => [...page.matchAll(/<button name="action" value="(\w+)">/g)].map((found) => found[1]);
-    assert.deepEqual(buttons(await html(`/console/messages/${id}`)), ['retry', 'hold', 'delete']);
+    assert.deepEqual(buttons(await html(`/console/messages/${id}`)), ['hold', 'delete'], 'no Retry: its SMS is due already');
     const held = await fetch(`${base}/console/queue`, {
       method: 'POST',
       headers: { cookie: operator, 'content-type': 'application/x-www-form-urlencoded' },
@@ -332,7 +347,7 @@ describe('console pages', () => {
     assert.deepEqual(lines(await html(`/console/messages/${single}`)), [': by olivia from 127.0.0.1']);
   });
 
-  test('the message page: a held SMS deleted is "failed", not held; a scheduled SMS gets no "Retry now", one whose send time passed does; an SMS reported failed is "failed", as Messages lists it', async () => {
+  test('the message page: a held SMS deleted is "failed", not held; a scheduled SMS gets no "Retry now", nor one whose send time passed (due already); an SMS reported failed is "failed", as Messages lists it', async () => {
     const status = (page: string) => /<tr><td class="whole">[^<]*<\/td><td class="whole">([^<]*)<\/td>/.exec(page)?.[1];
     const deleted = uuidv7();
     await relay.relay.store.acceptMail(mail(['+447700900421'], { id: deleted, receivedAt: Date.now() }));
@@ -357,7 +372,7 @@ describe('console pages', () => {
     );
     const duePage = await html(`/console/messages/${due}`);
     assert.equal(status(duePage), 'queued', 'not "scheduled for" a time gone');
-    assert.match(duePage, />Retry now</, 'a retry sends it now');
+    assert.doesNotMatch(duePage, />Retry now</, 'due already: a retry would change nothing');
     await relay.relay.store.applyQueueAction('delete', due, Date.now(), 'by olivia from 127.0.0.1');
 
     const reported = uuidv7();
@@ -431,10 +446,67 @@ describe('console pages', () => {
     await html('/console/messages?since=2028-02-29T00:00');
   });
 
+  test('Retry shows, changes and records only SMS waiting for a later attempt: SMS due already (never tried) get no button, and a retry of them changes nothing, each time', async () => {
+    const id = uuidv7();
+    await relay.relay.store.acceptMail(mail(['+447700900411', '+447700900412'], { id, receivedAt: Date.now() }));
+    const buttons = (page: string) => [...page.matchAll(/<button name="action" value="(\w+)">([^<]*)</g)].map((found) => found[2]);
+    assert.deepEqual(buttons(await html(`/console/messages/${id}`)), ['Hold all 2 SMS', 'Delete all 2 SMS'], 'no Retry: both are due already');
+    const retry = () => queueNotice({ action: 'retry', target: id, back: `/console/messages/${id}` });
+    for (let click = 0; click < 3; click++) {
+      assert.equal(
+        await retry(),
+        'retry: 0 queued SMS changed; 2 due already, not retried: the next claim takes them\ndispatch paused: they stay queued until &quot;Resume dispatch&quot;',
+      );
+    }
+    assert.doesNotMatch(await html(`/console/messages/${id}`), /operator retry/, 'no timeline line');
+    assert.doesNotMatch(await html('/console/settings'), new RegExp(`queue retry[^\n]*${id}`), 'no audit line');
+    // One the gateway deferred waits for its next attempt: Retry shows for it alone and changes it, once.
+    const [first] = await relay.relay.store.smsOf(id);
+    await relay.relay.store.recordSmsOutcomes([
+      { smsId: first?.smsId ?? assert.fail('no SMS'), kind: 'retry', nextAttemptAt: Date.now() + 600_000, error: 'HTTP_500: gateway error', attempted: true },
+    ]);
+    assert.deepEqual(buttons(await html(`/console/messages/${id}`)), ['Retry now', 'Hold all 2 SMS', 'Delete all 2 SMS']);
+    assert.equal(
+      await retry(),
+      'retry: 1 queued SMS changed; 1 due already, not retried: the next claim takes it\ndispatch paused: they stay queued until &quot;Resume dispatch&quot;',
+    );
+    assert.equal([...(await html(`/console/messages/${id}`)).matchAll(/<strong>operator retry<\/strong>/g)].length, 1);
+    assert.equal([...(await html('/console/settings')).matchAll(new RegExp(`queue retry</td><td>${id}`, 'g'))].length, 1);
+    await relay.relay.store.applyQueueAction('delete', id, Date.now(), 'by olivia from 127.0.0.1');
+  });
+
+  test("a viewer reads a mail's Message-ID as written, digits and all, and finds the mail by it; Settings' numeric limits are not masked", async () => {
+    const viewer = await signIn('victor');
+    for (const messageIdHeader of ['<1733505600.123456789@web01.example.com>', '<20261206172000.1A2B3C4D@mail.example.com>', '<447700900123@example.com>']) {
+      const id = uuidv7();
+      await relay.relay.store.acceptMail(mail(['+447700900312'], { id, receivedAt: Date.now(), messageIdHeader }));
+      const shown = messageIdHeader.replace('<', '&lt;').replace('>', '&gt;');
+      assert.match(await html(`/console/messages/${id}`, viewer), new RegExp(`<dt>Message-ID</dt><dd class="text">${shown}</dd>`), messageIdHeader);
+      assert.match(await html(`/console/messages?${new URLSearchParams({ id: messageIdHeader })}`, viewer), new RegExp(`/console/messages/${id}`));
+    }
+    const settings = await html('/console/settings', viewer);
+    assert.match(settings, /&quot;maxMessageBytes&quot;: 10485760,/);
+    assert.deepEqual(settings.match(/\d[\d*]*\*[\d*]*\d/g), ['4477*******99'], 'only the number masked');
+  });
+
   test('a mail whose sender has no domain is found by that sender', async () => {
     const id = uuidv7();
     await relay.relay.store.acceptMail(mail(['+447700900310'], { id, receivedAt: Date.now(), envelopeFrom: 'script' }));
     assert.match(await html('/console/messages?sender=script'), new RegExp(`/console/messages/${id}`));
+  });
+
+  test('a mail whose sender has a quoted local part (RFC 5321, as SMTP accepts it) is found by that sender as listed, blanks and @ inside the quotes', async () => {
+    for (const sender of ['"john doe"@example.com', '"ops@night"@example.com', '"a\\"b"@example.com']) {
+      const id = uuidv7();
+      await relay.relay.store.acceptMail(mail(['+447700900311'], { id, receivedAt: Date.now(), envelopeFrom: sender }));
+      const found = await html(`/console/messages?${new URLSearchParams({ sender })}`);
+      assert.match(found, new RegExp(`/console/messages/${id}`), sender);
+    }
+    // Still one address: a blank or a second @ outside the quotes is none.
+    for (const sender of ['john doe@example.com', '"john"doe"@example.com', 'a@b@example.com', ' ']) {
+      const response = await fetch(`${base}/console/messages?${new URLSearchParams({ sender })}`, { headers: { cookie: operator } });
+      assert.equal(response.status, 400, sender);
+    }
   });
 
   test('the queue says when each SMS is next tried: a time ahead, or what a due one waits for; a held one, once released', async () => {

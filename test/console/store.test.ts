@@ -257,7 +257,7 @@ describe('console store', () => {
       );
     });
 
-    test(`${kind.name}: a retry makes due only queued SMS that are not held, and counts only those`, async () => {
+    test(`${kind.name}: a retry makes due only queued SMS that are not held nor due already, and counts only those`, async () => {
       await store.acceptMail(mail([A, B], { id: ID(1), receivedAt: 1_000 }));
       assert.equal((await store.applyQueueAction('hold', ID(1), 2_000)).changed, 2);
       const due = (await store.listQueued(10)).map((sms) => sms.nextAttemptAt);
@@ -269,7 +269,13 @@ describe('console store', () => {
       );
       assert.ok(!(await store.events(ID(1))).some((event) => event.kind === 'operator retry'), 'no retry in its history');
       assert.equal((await store.applyQueueAction('release', ID(1), 4_000)).changed, 2);
-      assert.equal((await store.applyQueueAction('retry', ID(1), 5_000)).changed, 2);
+      assert.equal((await store.applyQueueAction('retry', ID(1), 5_000)).changed, 0, 'released, they are due already: nothing to retry');
+      // Deferred by the gateway, they wait for their next attempt: a retry makes them due.
+      const [batch] = await store.claimDueSms({ owner: 'test', now: 5_000, leaseUntil: 65_000, maxBatches: 1, batchSize: 10 });
+      await store.recordSmsOutcomes(
+        (batch?.sms ?? []).map((sms) => ({ smsId: sms.id, kind: 'retry' as const, nextAttemptAt: 60_000, error: 'ERR:GATEWAY_ERROR', attempted: true })),
+      );
+      assert.equal((await store.applyQueueAction('retry', ID(1), 6_000)).changed, 2);
     });
 
     test(`${kind.name}: conversations by number, newest first; a thread holds mails and replies; references name their number`, async () => {

@@ -49,7 +49,9 @@ describe('a malformed body', () => {
     const big = `name=olivia&password=${'x'.repeat(300 * 1024)}`;
     for (const [type, body, status, error, message] of [
       ['application/x-www-form-urlencoded', big, 413, 'MESSAGE_TOO_BIG', 'Request body too big: the limit is 256 KB'],
-      ['text/csv', 'name,password', 415, 'BAD_REQUEST', 'Request body not read: Unsupported Media Type'],
+      ['text/csv', 'name,password', 415, 'UNSUPPORTED_MEDIA_TYPE', 'Request body not read: Unsupported Media Type'],
+      // The one type besides a form another site's page can post without a preflight: no field of it is read.
+      ['text/plain', 'name=olivia&password=console-pass-123', 415, 'UNSUPPORTED_MEDIA_TYPE', 'Request body not read: Unsupported Media Type'],
     ] as const) {
       const send = (accept: string) => fetch(`${base}/console/signin`, { method: 'POST', headers: { 'content-type': type, accept }, body, redirect: 'manual' });
       const json = await send('application/json');
@@ -61,6 +63,31 @@ describe('a malformed body', () => {
       const page = await html.text();
       assert.ok(page.includes(message), `${type}: ${message}`);
       assert.match(page, /name="password"/, 'the sign-in form again');
+    }
+  });
+
+  test('a text/plain form to a signed-in page is 415 UNSUPPORTED_MEDIA_TYPE, the token in its header or none: not read as a form, nor answered as one', async () => {
+    const form = await fetch(`${base}/console/signin`);
+    const cookie = (form.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    const token = /name="_csrf" value="([^"]+)"/.exec(await form.text())?.[1] ?? assert.fail('no sign-in token');
+    const signedIn = await fetch(`${base}/console/signin`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
+      body: new URLSearchParams({ name: 'olivia', password: 'console-pass-123', _csrf: token }),
+      redirect: 'manual',
+    });
+    const session = (signedIn.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(await (await fetch(`${base}/console/send`, { headers: { cookie: session } })).text())?.[1];
+    const withToken: Record<string, string> = { 'x-csrf-token': csrf ?? assert.fail('no CSRF token') };
+    for (const headers of [{}, withToken]) {
+      const response = await fetch(`${base}/console/send`, {
+        method: 'POST',
+        headers: { cookie: session, 'content-type': 'text/plain', accept: 'application/json', origin: base, ...headers },
+        body: 'to=%2B447700900901&text=hi',
+        redirect: 'manual',
+      });
+      assert.equal(response.status, 415, JSON.stringify(headers));
+      assert.equal(((await response.json()) as { error: string }).error, 'UNSUPPORTED_MEDIA_TYPE');
     }
   });
 });

@@ -79,12 +79,47 @@ forEachStore((kind) =>
         (await store.smsOf(held.id)).map((sms) => sms.scheduledFor),
         [sendAt],
       );
-      assert.deepEqual(await store.applyQueueAction('retry', undefined, 2_000), { changed: 1, leased: [] }, 'only the one not held for its time');
+      // The one a provider schedules is due already (it goes now, for the provider to hold): no retry changes it.
+      assert.deepEqual(await store.applyQueueAction('retry', undefined, 2_000), { changed: 0, due: 1, leased: [] }, 'the held one left until its time');
       assert.equal((await store.applyQueueAction('retry', held.id, 2_000)).changed, 0);
       assert.deepEqual(await claim(store, 10, 100, 3_000).then((batches) => batches.map((batch) => batch.message.id)), [handedOver.id]);
       assert.equal((await store.applyQueueAction('send now', held.id, 4_000)).changed, 1);
       assert.equal((await store.smsOf(held.id))[0]?.scheduledFor, undefined, 'no longer waiting for its time');
       assert.deepEqual(await claim(store, 10, 100, 5_000).then((batches) => batches.map((batch) => batch.message.id)), [held.id]);
+      await store.close();
+    });
+
+    test('a retry changes only SMS waiting for a later attempt: one due already (never tried, or its retry time passed) is left, said so, in no history', async () => {
+      const message = mail(['+447700900151', '+447700900152']);
+      await store.acceptMail(message);
+      const retried = async () => (await store.events(message.id)).filter((event) => event.kind === 'operator retry').length;
+      // Never tried, waiting only for a claim (as while dispatch is paused): each retry, by the CLI or the console, changes nothing.
+      for (let click = 0; click < 3; click++) {
+        assert.equal(
+          (await queueAction(store, 'retry', message.id, 2_000)).said,
+          'retry: 0 queued SMS changed; 2 due already, not retried: the next claim takes them',
+        );
+      }
+      assert.match(await queue(store, ['retry', 'all'], 2_000), /^retry: 0 queued SMS changed; 2 due already, not retried: the next claim takes them$/);
+      assert.equal(await retried(), 0, 'no history line for a retry that changed nothing');
+      // One deferred by the gateway waits for its next attempt: a retry makes it due, once; the other is due already.
+      const [batch] = await claim(store, 1, 100, 2_000);
+      const [first, second] = batch?.sms ?? [];
+      assert.ok(first && second);
+      await store.recordSmsOutcomes([
+        { smsId: first.id, kind: 'retry', nextAttemptAt: 60_000, error: 'ERR:GATEWAY_ERROR', attempted: true },
+        { smsId: second.id, kind: 'retry', nextAttemptAt: 2_500, error: 'ERR:GATEWAY_ERROR', attempted: true },
+      ]);
+      assert.deepEqual(await store.applyQueueAction('retry', message.id, 3_000), { changed: 1, due: 1, leased: [] });
+      assert.equal(
+        (await queueAction(store, 'retry', message.id, 3_000)).said,
+        'retry: 0 queued SMS changed; 2 due already, not retried: the next claim takes them',
+      );
+      assert.equal(await retried(), 1, 'one line, for the retry that changed it');
+      assert.deepEqual(
+        (await store.smsOf(message.id)).map((sms) => sms.nextAttemptAt),
+        [3_000, 2_500],
+      );
       await store.close();
     });
 

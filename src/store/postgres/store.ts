@@ -50,6 +50,7 @@ import {
   queueTarget,
   queuedColumns,
   type LeasedRow,
+  dueLeftSql,
   leasedLeftSql,
   notBeingSent,
   queueTargetSql,
@@ -1340,24 +1341,28 @@ export class PostgresStore implements Store, ClusterStore {
     const change = {
       hold: "held = 1, updated_at = $1 WHERE status = 'queued' AND held = 0",
       release: "held = 0, updated_at = $1 WHERE status = 'queued' AND held = 1",
-      retry: `next_attempt_at = $1, updated_at = $1 WHERE status = 'queued' AND held = 0 AND lease_owner IS NULL
+      retry: `next_attempt_at = $1, updated_at = $1 WHERE status = 'queued' AND held = 0 AND lease_owner IS NULL AND next_attempt_at > $1
         AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = outbound.message_id AND m.send_at > $1 AND ${waitsForSendAt('outbound', 'm')})`,
-      'send now': "next_attempt_at = $1, updated_at = $1 WHERE status = 'queued' AND held = 0 AND lease_owner IS NULL AND $2::text IS NOT NULL",
+      'send now':
+        "next_attempt_at = $1, updated_at = $1 WHERE status = 'queued' AND held = 0 AND lease_owner IS NULL AND next_attempt_at > $1 AND $2::text IS NOT NULL",
       delete: `status = 'failed', last_error = 'deleted from the queue by the operator', lease_owner = NULL, updated_at = $1
         WHERE status = 'queued' AND ${notBeingSent(DB_NOW_MS)}`,
     }[action];
     const { message, sms } = queueTarget(target);
     const targeted = queueTargetSql('$2::text', '$3::bigint');
-    return this.#queueing(action === 'retry' || action === 'send now' || action === 'release' ? ['sms'] : [], async (client) => {
+    const retry = action === 'retry' || action === 'send now';
+    return this.#queueing(retry || action === 'release' ? ['sms'] : [], async (client) => {
+      // Before the action, which makes what it changes due too.
+      const due = retry ? Number((await client.query<{ n: string }>(dueLeftSql('$1', targeted), [now, message, sms])).rows[0]?.n ?? 0) : 0;
       const { rowCount } = await client.query(
         `WITH changed AS (UPDATE outbound SET ${change} AND ${targeted} RETURNING id, message_id)
         INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, $4, $5 FROM changed ORDER BY id`,
         [now, message, sms, `operator ${action}`, by],
       );
-      if (action === 'hold' || action === 'release') return { changed: rowCount ?? 0, leased: [] };
+      if (action === 'hold' || action === 'release') return { changed: rowCount ?? 0, due, leased: [] };
       // What it left for a lease, as SQLite's LEASED_LEFT: after a delete those being sent, after a retry every leased one not held.
       const { rows } = await client.query<LeasedRow>(leasedLeftSql(DB_NOW_MS, '$1', targeted), [action === 'delete', message, sms]);
-      return { changed: rowCount ?? 0, leased: rows.map(toLeasedSms) };
+      return { changed: rowCount ?? 0, due, leased: rows.map(toLeasedSms) };
     });
   }
 
