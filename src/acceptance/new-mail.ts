@@ -44,6 +44,7 @@ export async function buildNewMail(
   attachments: string | undefined;
   subjectForBody: AcceptedMail['subjectForBody'];
   contextNotTaken: ContextNotTaken | undefined;
+  posedAs: string | undefined;
   replyToAddresses: AcceptedMail['replyToAddresses'];
   mailboxNote: AcceptedMail['mailboxNote'];
   partsCapped: AcceptedMail['partsCapped'];
@@ -82,7 +83,10 @@ export async function buildNewMail(
   const numbers = recipients.map((recipient) => recipient.number);
   const repeated = await stormRepeats(store, settings.alertStormWindowMs, numbers, sms.text, now);
   const choice = mailboxChoice(parsed, settings.recipients.domains);
-  const { userContext, conversation, notTaken, mailboxTaken } = await tracking.outgoing({ ...request, ...choice }, numbers);
+  const { userContext, conversation, notTaken, mailboxTaken, posedAs } = await tracking.outgoing(
+    { ...request, ...choice, mayWriteAs: (address) => senders.mayWriteAs(principal, address) },
+    numbers,
+  );
   // Replies go to one mailbox (the conversation's): a Reply-To naming several loses the others, and says so where its first is
   // the one taken (a first one passed over is named by the mailbox note). A mail continuing another mailbox's conversation
   // through its thread leaves the phone's replies there: its headers chose nothing, so neither note says where they go.
@@ -120,6 +124,7 @@ export async function buildNewMail(
     attachments: attachmentsNote(request.attachments),
     subjectForBody: subjectForBodyNote(request),
     contextNotTaken: notTaken ? { named: notTaken.context, given: userContext, numbers: notTaken.numbers } : undefined,
+    posedAs,
     replyToAddresses:
       chose && choice.mailbox !== undefined && replyTo.length > 1 && replyTo[0] === choice.mailbox
         ? { count: replyTo.length, mailbox: choice.mailbox }
