@@ -2,7 +2,7 @@ import { mailboxChoice, mailboxesOf } from '../mail/addresses.ts';
 import { printableAscii } from '../mail/ascii.ts';
 import { type ParsedMail, withHeaderEnd } from '../mail/mime.ts';
 import { RelayError } from '../errors.ts';
-import { answeredThread, extractRequest, type OutboundRequest, parseMail } from '../mail/extract.ts';
+import { answeredThread, extractRequest, MAX_READ_CHARS, type OutboundRequest, parseMail } from '../mail/extract.ts';
 import { redactSecrets } from '../mail/parameters.ts';
 import { ENGLISH_LIST, removedKinds } from '../mail/removals.ts';
 import { NOTIFY_BY_DEFAULT } from '../mailer/dsn.ts';
@@ -141,7 +141,7 @@ export async function buildNewMail(
  * acceptance service and `smsrelay preview` both run this, so the preview is what is sent.
  */
 export function smsOnProvider(
-  request: Pick<OutboundRequest, 'text' | 'noNewText' | 'attachments' | 'maxParts' | 'removed'>,
+  request: Pick<OutboundRequest, 'text' | 'noNewText' | 'attachments' | 'maxParts' | 'removed' | 'unread'>,
   relayMaxParts: number,
   policy: TextPolicy,
   provider: ProviderLimits,
@@ -248,7 +248,8 @@ export function fitText(
     attachments,
     unendedHeader,
     removed = [],
-  }: Pick<OutboundRequest, 'text' | 'noNewText' | 'attachments'> & Partial<Pick<OutboundRequest, 'unendedHeader' | 'removed' | 'emptyReply'>>,
+    unread = false,
+  }: Pick<OutboundRequest, 'text' | 'noNewText' | 'attachments'> & Partial<Pick<OutboundRequest, 'unendedHeader' | 'removed' | 'emptyReply' | 'unread'>>,
   maxParts: number,
   policy: TextPolicy,
   segmentLimits: SegmentLimits = SEGMENT_LIMITS,
@@ -276,7 +277,7 @@ export function fitText(
   const fit = charactersThatFit(text, maxParts, segmentLimits);
   throw new RelayError(
     'TEXT_TOO_LONG',
-    `Text too long: ${sms.units} ${unit} need ${sms.parts} SMS parts; the limit is ${maxParts} ${maxParts === 1 ? 'part, which holds' : 'parts, which hold'} the first ${fit} characters`,
+    `Text too long: ${unread ? `its first ${MAX_READ_CHARS} characters alone (the rest was not read) give ` : ''}${sms.units} ${unit} need ${sms.parts} SMS parts; the limit is ${maxParts} ${maxParts === 1 ? 'part, which holds' : 'parts, which hold'} the first ${fit} characters`,
   );
 }
 

@@ -138,6 +138,12 @@ describe('SMTP → SMS text', () => {
     const euros = await sendMail(suite.port, { to: ['447700900145@sms.example.com'], body: '€'.repeat(459) });
     // A part holds 76 €: 152 septets, since it never splits one's two.
     assert.equal(euros.data?.text, '5.3.4 Text too long: 918 GSM-7 septets need 7 SMS parts; the limit is 6 parts, which hold the first 456 characters');
+    // A body past what the text rules read (MAX_READ_CHARS) is refused for what they read, and says the rest was not.
+    const huge = await sendMail(suite.port, { to: ['447700900969@sms.example.com'], body: `${'hello world '.repeat(6)}\r\n`.repeat(20_000) });
+    assert.match(
+      huge.data?.text ?? '',
+      /^5\.3\.4 Text too long: its first 131072 characters alone \(the rest was not read\) give 1\d{5} GSM-7 septets need \d+ SMS parts; the limit is 6 parts/,
+    );
   });
 
   test("X-SMS-Max-Parts lowers the limit and is sent as maxconcat; above the relay limit the relay's limit applies and the 250 says so", async () => {
