@@ -2,7 +2,7 @@ import { mailboxChoice, mailboxesOf } from '../mail/addresses.ts';
 import { printableAscii } from '../mail/ascii.ts';
 import { type ParsedMail, withHeaderEnd } from '../mail/mime.ts';
 import { RelayError, type RelayErrorCode } from '../errors.ts';
-import { answeredThread, extractRequest, type OutboundRequest, parseMail } from '../mail/extract.ts';
+import { answeredThread, extractRequest, MAX_READ_CHARS, type OutboundRequest, parseMail } from '../mail/extract.ts';
 import { redactSecrets } from '../mail/parameters.ts';
 import { ENGLISH_LIST, removedKinds } from '../mail/removals.ts';
 import { NOTIFY_BY_DEFAULT, type ReportedRecipient } from '../mailer/dsn.ts';
@@ -44,6 +44,7 @@ export async function buildNewMail(
   attachments: string | undefined;
   subjectForBody: AcceptedMail['subjectForBody'];
   contextNotTaken: ContextNotTaken | undefined;
+  posedAs: string | undefined;
   replyToAddresses: AcceptedMail['replyToAddresses'];
   mailboxNote: AcceptedMail['mailboxNote'];
   partsCapped: AcceptedMail['partsCapped'];
@@ -85,7 +86,11 @@ export async function buildNewMail(
   const numbers = recipients.map((recipient) => recipient.number);
   const repeated = await stormRepeats(store, settings.alertStormWindowMs, numbers, sms.text, now);
   const choice = mailboxChoice(parsed, settings.recipients.domains);
-  const { userContext, conversation, notTaken, mailboxTaken } = await tracking.outgoing({ ...request, ...choice }, numbers, reads);
+  const { userContext, conversation, notTaken, mailboxTaken, posedAs } = await tracking.outgoing(
+    { ...request, ...choice, mayWriteAs: (address) => senders.mayWriteAs(principal, address) },
+    numbers,
+    reads,
+  );
   // Replies go to one mailbox (the conversation's): a Reply-To naming several loses the others, and says so where its first is
   // the one taken (a first one passed over is named by the mailbox note). A mail continuing another mailbox's conversation
   // through its thread leaves the phone's replies there: its headers chose nothing, so neither note says where they go.
@@ -123,6 +128,7 @@ export async function buildNewMail(
     attachments: attachmentsNote(request.attachments),
     subjectForBody: subjectForBodyNote(request),
     contextNotTaken: notTaken ? { named: notTaken.context, given: userContext, numbers: notTaken.numbers } : undefined,
+    posedAs,
     replyToAddresses:
       chose && choice.mailbox !== undefined && replyTo.length > 1 && replyTo[0] === choice.mailbox
         ? { count: replyTo.length, mailbox: choice.mailbox }
@@ -196,7 +202,7 @@ function askedOnce<A extends unknown[], T>(read: (...args: A) => Promise<T>): (.
  * acceptance service and `smsrelay preview` both run this, so the preview is what is sent.
  */
 export function smsOnProvider(
-  request: Pick<OutboundRequest, 'text' | 'noNewText' | 'attachments' | 'maxParts' | 'removed'>,
+  request: Pick<OutboundRequest, 'text' | 'noNewText' | 'attachments' | 'maxParts' | 'removed' | 'unread'>,
   relayMaxParts: number,
   policy: TextPolicy,
   provider: ProviderLimits,
@@ -303,7 +309,8 @@ export function fitText(
     attachments,
     unendedHeader,
     removed = [],
-  }: Pick<OutboundRequest, 'text' | 'noNewText' | 'attachments'> & Partial<Pick<OutboundRequest, 'unendedHeader' | 'removed' | 'emptyReply'>>,
+    unread = false,
+  }: Pick<OutboundRequest, 'text' | 'noNewText' | 'attachments'> & Partial<Pick<OutboundRequest, 'unendedHeader' | 'removed' | 'emptyReply' | 'unread'>>,
   maxParts: number,
   policy: TextPolicy,
   segmentLimits: SegmentLimits = SEGMENT_LIMITS,
@@ -331,7 +338,7 @@ export function fitText(
   const fit = charactersThatFit(text, maxParts, segmentLimits);
   throw new RelayError(
     'TEXT_TOO_LONG',
-    `Text too long: ${sms.units} ${unit} need ${sms.parts} SMS parts; the limit is ${maxParts} ${maxParts === 1 ? 'part, which holds' : 'parts, which hold'} the first ${fit} characters`,
+    `Text too long: ${unread ? `its first ${MAX_READ_CHARS} characters alone (the rest was not read) give ` : ''}${sms.units} ${unit} need ${sms.parts} SMS parts; the limit is ${maxParts} ${maxParts === 1 ? 'part, which holds' : 'parts, which hold'} the first ${fit} characters`,
   );
 }
 

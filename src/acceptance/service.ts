@@ -254,7 +254,7 @@ export class AcceptanceService {
       if (postmaster !== undefined) return await this.#forPostmaster(id, transaction, raw, postmaster);
       const { principal } = transaction;
       const { store, provider, routes, tracking, settings } = this.#options;
-      const { mail, cutFrom, repeated, attachments, subjectForBody, contextNotTaken, replyToAddresses, mailboxNote, partsCapped, standIns, refused } =
+      const { mail, cutFrom, repeated, attachments, subjectForBody, contextNotTaken, posedAs, replyToAddresses, mailboxNote, partsCapped, standIns, refused } =
         await buildNewMail(id, raw, transaction, { settings, store, provider, routes, senders: this.#senders, tracking }, this.#clock());
       const parts = mail.sms.parts * mail.recipients.length;
       const ticket = await this.#rates.take(principal, parts, this.#clock());
@@ -272,6 +272,11 @@ export class AcceptanceService {
           "acceptance: the mail names the user context of another mailbox's conversation with its number; sent under a new one",
         );
       }
+      if (posedAs !== undefined)
+        this.#options.logger.warn(
+          { msgId: id, by: principal.name, posedAs, context: mail.sms.userContext },
+          "acceptance: the mail's From or Reply-To is a conversation's mailbox its sender may not write as (not among its senders); sent in a conversation of its own",
+        );
       if (mailboxNote)
         this.#options.logger.info(
           { msgId: id, note: maskNumbersIn(mailboxNote) },

@@ -15,7 +15,7 @@ import { ProviderPause } from './pause.ts';
 import type { DispatchProvider, DispatchRouting } from './routing.ts';
 import { deadline, nextStep, providerDelayMs, type RetryPolicy, retryAfterMs } from './schedule.ts';
 import { type SenderHold, senderKey, SenderHolds } from './sender-holds.ts';
-import { GatewaySilence, type RequestEnding, SILENCE_WARN_MS } from './silence.ts';
+import { GatewaySilence, processCpuMs, type RequestEnding, SILENCE_WARN_MS } from './silence.ts';
 import { ACCOUNT_FIX } from '../vocabulary.ts';
 
 /** How often the requests in flight are looked at for a silent gateway (the monotonic clock says how long they waited). */
@@ -380,12 +380,16 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
   override start(): void {
     super.start();
     if (this.#silenceTimer) return;
-    // Real time, whatever the injected clock: how late the relay's own timer runs is the relay's stall.
+    // Real time, whatever the injected clock: how late the relay's own timer runs is the relay's stall, and the
+    // process's CPU time meanwhile tells its own work (a loop busy on one mail) from a stop or a starved machine.
     let due = performance.now() + SILENCE_CHECK_INTERVAL_MS;
+    let cpu = processCpuMs();
     this.#silenceTimer = setInterval(() => {
       const at = performance.now();
-      this.#silence.check(this.#monotonic(), at - due);
+      const used = processCpuMs();
+      this.#silence.check(this.#monotonic(), at - due, used - cpu);
       due = at + SILENCE_CHECK_INTERVAL_MS;
+      cpu = used;
     }, SILENCE_CHECK_INTERVAL_MS);
     this.#silenceTimer.unref();
   }

@@ -8,11 +8,18 @@ import type { Logger } from '../log.ts';
 export const SILENCE_WARN_MS = 10_000;
 
 /**
- * The relay's own timers this late mean its process was stopped (SIGSTOP, a paused VM) or starved of
- * the CPU: a timer seconds late is no scheduling jitter, and the requests' waits it adds are a fifth
- * of SILENCE_WARN_MS or more, none of them the gateway's.
+ * The relay's own timers this late mean its event loop did not run: its process was stopped (SIGSTOP,
+ * a paused VM), starved of the CPU, or busy with one long task of its own. A timer seconds late is no
+ * scheduling jitter, and the requests' waits it adds are a fifth of SILENCE_WARN_MS or more, none of
+ * them the gateway's.
  */
 export const RELAY_STALL_MS = 2_000;
+
+/** The CPU time the process has used, user and system, in ms: all its threads (Node 20 has no per-thread count). */
+export const processCpuMs = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+};
 
 /** How a request to a gateway host ended, as far as its silence goes. */
 export type RequestEnding =
@@ -67,22 +74,25 @@ export class GatewaySilence {
   /**
    * Starts an episode for each host with a request waiting past the threshold. `lateMs`: how late the
    * timer calling it ran (real time); from RELAY_STALL_MS on, the relay itself did not run meanwhile.
+   * `cpuMs`: the CPU time the process used since the timer last ran, which tells why.
    */
-  check(now: number, lateMs = 0): void {
-    if (lateMs >= RELAY_STALL_MS) this.#stalled(lateMs);
+  check(now: number, lateMs = 0, cpuMs = 0): void {
+    if (lateMs >= RELAY_STALL_MS) this.#stalled(lateMs, cpuMs);
     for (const request of this.#waiting) {
       if (now - request.since >= this.#thresholdMs) this.#episode(request.host, request.since, now);
     }
   }
 
-  #stalled(ms: number): void {
+  #stalled(ms: number, cpuMs: number): void {
     for (const request of this.#waiting) {
       request.since += ms;
       request.stalled = true;
     }
+    // Named, not blamed: a relay on a busy host whose own long task stalled it used only part of the stall's CPU either way.
     this.#logger.warn(
-      { stalledMs: Math.round(ms), inFlight: this.#waiting.size },
-      `dispatch: this relay was stopped or starved of the CPU for ${Math.round(ms / 1000)} s (its timers ran that late); its gateway requests waited through no fault of the gateway`,
+      { stalledMs: Math.round(ms), cpuMs: Math.round(cpuMs), inFlight: this.#waiting.size },
+      `dispatch: this relay's event loop did not run for ${Math.round(ms / 1000)} s (its timers ran that late) while the relay used ${(cpuMs / 1000).toFixed(1)} s of CPU: ` +
+        'its own work (one long task, such as a mail it read) when that is near the stall, else a stop (SIGSTOP, a paused VM) or a host short of CPU; its gateway requests waited through no fault of the gateway',
     );
   }
 

@@ -64,6 +64,8 @@ export interface OutboundRequest extends RelayParameters {
   readonly sendAt: number | undefined;
   /** A reply whose quote was removed and that has no new text: refused (NO_NEW_TEXT), not sent as its subject. */
   readonly noNewText: boolean;
+  /** The body ran past MAX_READ_CHARS: the text is what the rules made of its first ones, the rest unread. */
+  readonly unread?: boolean;
   /**
    * What such a reply held besides nothing typed, for its refusal to say: the quoted mail answered, only
    * a reaction (Gmail's emoji reaction part, with no text version), or nothing at all.
@@ -135,6 +137,25 @@ export const MAILPARSER_OPTIONS = {
   Iconv: LabelledCharsetDecoder,
 } as const;
 
+/**
+ * The characters of a body the text rules read. An SMS carries at most a few thousand (sms.maxParts,
+ * about 918 GSM-7 characters at its default 6), and a writer's text stands at the top (top-posted) or
+ * below a quote within it: a long thread quoted whole in plain text is tens of kB. Every rule reads
+ * the whole text (a signature or footer is found from its end), about half a microsecond a character,
+ * so a 9 MB mail held the event loop for seconds; a quarter of that per mail at most. A body longer is
+ * read up to its last line break within this, the rest is never sent (a too-long refusal says so).
+ */
+export const MAX_READ_CHARS = 128 * 1024;
+
+/** The part of a body the text rules read: whole up to MAX_READ_CHARS, else up to the last line break within it. */
+export function readPart(text: string): { readonly text: string; readonly unread: boolean } {
+  if (text.length <= MAX_READ_CHARS) return { text, unread: false };
+  const lineEnd = text.lastIndexOf('\n', MAX_READ_CHARS);
+  // One line longer than the bound (a base64 body on one line) is cut within, never between a surrogate pair.
+  const end = lineEnd > 0 ? lineEnd : /[\uD800-\uDBFF]/.test(text[MAX_READ_CHARS - 1] ?? '') ? MAX_READ_CHARS - 1 : MAX_READ_CHARS;
+  return { text: text.slice(0, end), unread: true };
+}
+
 /** Gmail's emoji reaction in its machine form: beside a text version it is a reader's version, alone the mail's only content. */
 const isReaction = ({ contentType }: MailAttachment) => contentType === 'text/vnd.google.email-reaction+json';
 
@@ -177,7 +198,8 @@ export function extractRequest(
   // The subject from its first reply or forward prefix, the mail systems' tags before it aside: read once per mail.
   const prefixed = withoutLeadingTags(subject ?? '');
   const chosen = chosenBody(mail, prefixed, thread.length > 0);
-  const unsealed = unsealedText(withLineFeeds(chosen.text), mail.attachments);
+  const read = readPart(withLineFeeds(chosen.text));
+  const unsealed = unsealedText(read.text, mail.attachments);
   const uuencoded = withoutUuencoded(unsealed.text);
   const written = uuencoded.text;
   const leading = takeLeadingContextLine(withoutControls(written));
@@ -231,6 +253,7 @@ export function extractRequest(
   return {
     text: smsText,
     noNewText,
+    ...(read.unread ? { unread: true } : {}),
     emptyReply: noNewText ? (quoteRemoved ? 'quote' : mail.attachments.some(isReaction) ? 'reaction' : 'nothing') : undefined,
     subjectForBody: text === '' && smsText !== '' && (removed.length > 0 || quoteRemoved),
     removed,
@@ -286,7 +309,7 @@ function chosenBody(
   let quoteRemoved = false;
   let html = false;
   for (const version of versions) {
-    const rendered = version.html === undefined ? { text: version.plain, quoteRemoved: false } : htmlText(version, forward, reply);
+    const rendered = version.html === undefined ? { text: version.plain, quoteRemoved: false } : htmlToText(version.html, forward, reply);
     // Plain text goes on as written; an HTML document's text ends with its last block, so the next one starts a line.
     texts.push({ text: rendered.text, ...(version.continues ? { separator: version.html === undefined ? '' : '\n' } : {}) });
     quoteRemoved ||= rendered.quoteRemoved;
@@ -324,16 +347,6 @@ function versionOf(shown: ShownText): Version[] {
     return [{ plain: html === undefined ? written : plainWithoutSignature(written, html), ...(continues ? { continues } : {}) }];
   }
   return html === undefined ? [] : [{ html, ...(written === undefined ? {} : { plain: written }), ...(continues ? { continues } : {}) }];
-}
-
-function htmlText({ html, plain }: { html: string; plain?: string }, forward: boolean, reply: boolean): { text: string; quoteRemoved: boolean } {
-  try {
-    return htmlToText(html, forward, reply);
-  } catch (error) {
-    // HTML nested too deeply to read beside a plain part taken for its placeholder: the plain part is the text after all.
-    if (plain === undefined || !(error instanceof RelayError)) throw error;
-    return { text: plain, quoteRemoved: false };
-  }
 }
 
 /** Separate parts are paragraphs; a part that continues the one before it follows after its separator. */

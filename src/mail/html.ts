@@ -1,6 +1,6 @@
 import { compile, type DomNode, type FormatCallback, type HtmlToTextOptions } from 'html-to-text';
 import { LRUCache } from 'lru-cache';
-import { RelayError } from '../errors.ts';
+import { withBoundedDepth } from './html-depth.ts';
 import { hiddenSelectors } from './style-sheets.ts';
 import { HTML_RULE, lineBreak, RELAY_MARKERS, REMOVED_CITE, REMOVED_ELEMENT } from './html-lines.ts';
 import { attributionStart, isStrongAttribution, joinLines } from './strip.ts';
@@ -280,19 +280,15 @@ export interface HtmlText {
 /**
  * The visible text of an HTML body, without the quoted mail and signature blocks clients mark; in a
  * reply (`reply`: it has a reply subject, In-Reply-To or References) any other blockquote is quoted
- * with `>` for the text rules too. HTML
- * nested thousands of levels deep overflows html-to-text's recursion: that mail can never be read,
- * so it is refused for good (554), not deferred as a local problem.
+ * with `>` for the text rules too. HTML nested deeper than a browser shows is read flattened at that
+ * depth (withBoundedDepth): parsing and converting it deeper would cost time growing with the square
+ * of its depth, and overflow html-to-text's recursion.
  */
-export function htmlToText(html: string, forward = false, reply = true): HtmlText {
-  try {
-    if (forward) return { text: visibleText(html, 'forward'), quoteRemoved: false };
-    const { written, header } = writtenPart(html);
-    return { text: visibleText(written, reply ? 'reply' : 'new'), quoteRemoved: header || QUOTE_ELEMENT.test(written) };
-  } catch (error) {
-    if (!(error instanceof RangeError)) throw error;
-    throw new RelayError('UNREADABLE_MAIL', 'The mail cannot be read: its HTML is nested too deeply; send it as plain text');
-  }
+export function htmlToText(written: string, forward = false, reply = true): HtmlText {
+  const html = withBoundedDepth(written);
+  if (forward) return { text: visibleText(html, 'forward'), quoteRemoved: false };
+  const { written: above, header } = writtenPart(html);
+  return { text: visibleText(above, reply ? 'reply' : 'new'), quoteRemoved: header || QUOTE_ELEMENT.test(above) };
 }
 
 /** A `<title>` start tag, and its end tag. */
@@ -363,14 +359,7 @@ const comparable = (line: string) =>
  */
 export function plainWithoutSignature(plain: string, html: string): string {
   if (!SIGNATURE_ELEMENT.test(html) && !WORD_SIGNATURE_ANCHOR.test(html)) return plain;
-  let signature: string | undefined;
-  try {
-    signature = markedSignature(html);
-  } catch (error) {
-    // HTML nested too deeply to read: its signature is unknown, and the plain part is sent as it is.
-    if (error instanceof RangeError) return plain;
-    throw error;
-  }
+  const signature = markedSignature(withBoundedDepth(html));
   if (signature === undefined) return plain;
   const wanted = signature
     .split('\n')

@@ -136,6 +136,17 @@ export class SenderPolicy {
   }
 
   /**
+   * Whether `principal` may write as `address` in a From or Reply-To for reply tracking: only then is
+   * its mail that address's (its conversations' mailbox's) to continue or move. The relay verified the
+   * principal (an account's password, a listed network's address) and its `senders`, nothing else: an
+   * account limited to @erp.example.com writing `From: alice@example.com` is not Alice. A principal
+   * without `senders` (the trusted networks, an account or network left open) may write as anyone.
+   */
+  mayWriteAs(principal: Principal, address: string): boolean {
+    return !principal.senders || matchesSender(principal.senders, address);
+  }
+
+  /**
    * Why `principal` may not send as `senderId`, or undefined. `givenIn` names where the mail gave it
    * (`X-SMS-From`, `the subject's From:`), which the sender leaves out to send as the relay's own id;
    * naming that id itself (ownSenderId) is the same, so it is taken from anyone.

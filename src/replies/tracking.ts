@@ -25,6 +25,12 @@ export interface ConversationClues {
   readonly mailbox: string | undefined;
   /** The mail's author (From's one address, or the one its Sender names): with `mailbox`, the mailboxes this mail is from. */
   readonly author: string | undefined;
+  /**
+   * Whether the mail's sender (its account or network) may write as an address: `mailbox` and `author`
+   * are headers anyone writes, so they make the mail a conversation's mailbox's only where this vouches
+   * for them (SenderPolicy.mayWriteAs). Unset: any address (the tests of tracking alone).
+   */
+  readonly mayWriteAs?: ((address: string) => boolean) | undefined;
 }
 
 /** The user context an outgoing mail carries, and what it writes to its conversations. */
@@ -38,6 +44,11 @@ export interface OutgoingTracking {
   readonly notTaken: { readonly context: string; readonly numbers: readonly string[] } | undefined;
   /** The phone's answers go to the mail's own mailbox (Reply-To, else From), not a conversation's earlier one. */
   readonly mailboxTaken: boolean;
+  /**
+   * The mail was not taken into a conversation whose mailbox its From or Reply-To names, because its
+   * sender may not write as that address (an account forging another's From): the mailbox it posed as.
+   */
+  readonly posedAs: string | undefined;
 }
 
 /**
@@ -77,11 +88,13 @@ export class ReplyTracking {
     const context = named ?? (await threadContext(clues.threadIds, numbers, reads));
     if (context === undefined) return this.#result(clues, newUserContext(), false, []);
     const conversations = await conversationsOf(context, numbers, reads);
-    const own = ownMailboxes(clues);
+    const claimed = ownMailboxes(clues);
+    const own = new Set([...claimed].filter((address) => clues.mayWriteAs?.(address) ?? true));
     const held = conversations.filter((found) => !own.has(found.mailbox.toLowerCase()));
     const unanswered = await unansweredOf(context, held, clues.threadIds, reads);
     if (unanswered.length > 0) {
-      const fresh = this.#result(clues, newUserContext(), false, []);
+      const posedAs = unanswered.find((found) => claimed.has(found.mailbox.toLowerCase()))?.mailbox;
+      const fresh = { ...this.#result(clues, newUserContext(), false, []), posedAs };
       return named === undefined ? fresh : { ...fresh, notTaken: { context: named, numbers: unanswered.map((found) => found.number) } };
     }
     if (held.length > 0) return this.#result(clues, context, true, conversations);
@@ -97,6 +110,7 @@ export class ReplyTracking {
       notTaken: undefined,
       // A continued conversation keeps its mailbox: the mail's own is taken only where it is that one already.
       mailboxTaken: mailbox !== undefined && (!continues || conversations.every((found) => found.mailbox.toLowerCase() === mailbox.toLowerCase())),
+      posedAs: undefined,
     };
   }
 

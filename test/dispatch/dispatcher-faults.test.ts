@@ -338,35 +338,53 @@ describe('a gateway that stops answering (issue #13 item 7)', () => {
     assert.equal(logged(h.lines, /answers again/).length, 1);
     assert.equal(logged(h.lines, /is not answering/).length, 1);
   });
-  test('a relay that was itself stopped (its timers ran late) says so, and the gateway is not blamed for the wait', async () => {
-    const h = await harness();
-    h.simulator.setBehaviour({ mode: 'hang' });
-    h.dispatcher.start();
-    const id = await h.accept('+447700900314');
-    await waitFor('the request in flight', () => h.simulator.pendingRequests === 1, 3_000);
-    h.clock.now += 8_000;
-    await sleep(1_100);
-    // Frozen as SIGSTOP freezes it: neither timers nor sockets run while the clock moves on past the gateway's allowance.
-    // The check's timer, due up to a check's interval after the freeze began, runs late by the rest of it.
-    const frozenMs = RELAY_STALL_MS + 1_500;
-    h.clock.now += frozenMs;
-    const frozenUntil = performance.now() + frozenMs;
-    while (performance.now() < frozenUntil);
-    const [stalled] = await waitFor(
-      'the stall',
-      () => {
-        const found = logged(h.lines, /was stopped or starved/);
-        return found.length > 0 && found;
+  // Frozen as SIGSTOP freezes it (the thread sleeps: no CPU), or busy with its own work (a loop on one mail's text).
+  const freezes = {
+    'stopped (its timers ran late, no CPU used)': [
+      (until: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, until - performance.now()),
+      (cpuMs: number) => cpuMs < (RELAY_STALL_MS + 1_500) / 2,
+    ],
+    'busy with its own work (its timers ran late while it used the CPU)': [
+      (until: number) => {
+        while (performance.now() < until);
       },
-      2_000,
-    );
-    assert.equal(stalled?.level, 'warn');
-    assert.ok(Number(stalled?.stalledMs) >= RELAY_STALL_MS, 'how long the relay itself did not run');
-    h.simulator.setBehaviour({ mode: 'ok' });
-    h.simulator.releaseHanging();
-    await waitFor('recorded', async () => (await h.store.smsOf(id))[0]?.status === 'sent', 2_000);
-    assert.deepEqual([logged(h.lines, /is not answering/).length, logged(h.lines, /answers again/).length], [0, 0]);
-  });
+      (cpuMs: number) => cpuMs > 0,
+    ],
+  } as const;
+  for (const [how, [freeze, used]] of Object.entries(freezes))
+    test(`a relay that was itself ${how} names the stall and the CPU it used, and the gateway is not blamed for the wait`, async () => {
+      const h = await harness();
+      h.simulator.setBehaviour({ mode: 'hang' });
+      h.dispatcher.start();
+      const id = await h.accept('+447700900314');
+      await waitFor('the request in flight', () => h.simulator.pendingRequests === 1, 3_000);
+      h.clock.now += 8_000;
+      await sleep(1_100);
+      // Neither timers nor sockets run while the clock moves on past the gateway's allowance.
+      // The check's timer, due up to a check's interval after the freeze began, runs late by the rest of it.
+      const frozenMs = RELAY_STALL_MS + 1_500;
+      h.clock.now += frozenMs;
+      freeze(performance.now() + frozenMs);
+      const [stalled] = await waitFor(
+        'the stall',
+        () => {
+          const found = logged(h.lines, /dispatch: this relay/);
+          return found.length > 0 && found;
+        },
+        2_000,
+      );
+      assert.equal(stalled?.level, 'warn');
+      assert.match(
+        String(stalled?.msg),
+        /^dispatch: this relay's event loop did not run for \d+ s \(its timers ran that late\) while the relay used [\d.]+ s of CPU/,
+      );
+      assert.ok(used(Number(stalled?.cpuMs)), `the CPU it used meanwhile: ${stalled?.cpuMs} ms`);
+      assert.ok(Number(stalled?.stalledMs) >= RELAY_STALL_MS, 'how long the relay itself did not run');
+      h.simulator.setBehaviour({ mode: 'ok' });
+      h.simulator.releaseHanging();
+      await waitFor('recorded', async () => (await h.store.smsOf(id))[0]?.status === 'sent', 2_000);
+      assert.deepEqual([logged(h.lines, /is not answering/).length, logged(h.lines, /answers again/).length], [0, 0]);
+    });
 });
 
 describe('a step of the wall clock while requests wait (findings/crash.md, round 22, 3)', () => {

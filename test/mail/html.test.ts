@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { MAX_HTML_DEPTH, withBoundedDepth } from '../../src/mail/html-depth.ts';
 import { htmlWithoutNoncharacters } from '../../src/mail/html-lines.ts';
 import { htmlToText, plainWithoutSignature } from '../../src/mail/html.ts';
 import { MAX_HIDING_SELECTORS, MAX_STYLE_CHARS } from '../../src/mail/style-sheets.ts';
@@ -310,5 +311,33 @@ describe('form fields and rules, as the phone gets them', () => {
     assert.equal(await sent(`<p>${menu.replaceAll('\n', '<br>')}</p>`), menu);
     // A writer's own line of hyphens stays as written.
     assert.equal(await sent('<p>Disk full</p><p>--------</p><p>on db1</p>'), 'Disk full\n\n--------\n\non db1');
+  });
+});
+
+describe('nesting bounded at MAX_HTML_DEPTH', () => {
+  const nested = (tag: string, levels: number, inner: string) => `${`<${tag} class="x>y">`.repeat(levels)}${inner}${`</${tag} >`.repeat(levels)}`;
+
+  it('reads HTML nested deeper as it reads the same HTML at the bound: the tags below it go, their text stays', () => {
+    for (const tag of ['div', 'blockquote', 'b', 'span', 'DIV']) {
+      const text = (levels: number) => toText(`<p>before</p>${nested(tag, levels, 'deep &amp; kept<br>line two')}<p>after</p>`);
+      assert.equal(text(MAX_HTML_DEPTH * 40), text(MAX_HTML_DEPTH), tag);
+      assert.match(text(MAX_HTML_DEPTH * 40), /deep & kept/, tag);
+    }
+  });
+
+  it('leaves HTML within the bound as written, also long runs of elements the parser closes itself (rows, cells, items, paragraphs)', () => {
+    const within = [
+      nested('div', MAX_HTML_DEPTH, 'x'),
+      `<table>${'<tr><td>a<td>b'.repeat(3 * MAX_HTML_DEPTH)}</table>`,
+      `<ul>${'<li>item'.repeat(3 * MAX_HTML_DEPTH)}</ul><dl>${'<dt>t<dd>d'.repeat(3 * MAX_HTML_DEPTH)}</dl>`,
+      `${'<p>para'.repeat(3 * MAX_HTML_DEPTH)}${'<br><img src=x><hr>'.repeat(3 * MAX_HTML_DEPTH)}`,
+      `<select>${'<option>o'.repeat(3 * MAX_HTML_DEPTH)}</select>`,
+    ];
+    for (const html of within) assert.equal(withBoundedDepth(html), html);
+  });
+
+  it('keeps a style sheet or script below the bound an element, so its content stays no text', () => {
+    const html = nested('div', MAX_HTML_DEPTH + 5, '<style>.a{color:red}</style><script>var a = "<div>";</script>shown');
+    assert.equal(toText(html), 'shown');
   });
 });

@@ -49,7 +49,13 @@ forEachStore((kind) =>
       assert.equal(fresh.conversation, undefined);
       await commit('c1', 'alice@example.com', '<alice-1@example.com>');
       const reply = await tracking.outgoing({ ...NO_CLUES, threadIds: ['<alice-1@example.com>'], mailbox: 'alice@example.com' }, [PHONE]);
-      assert.deepEqual(reply, { userContext: 'c1', conversation: { mailbox: 'alice@example.com', continues: true }, notTaken: undefined, mailboxTaken: true });
+      assert.deepEqual(reply, {
+        userContext: 'c1',
+        conversation: { mailbox: 'alice@example.com', continues: true },
+        notTaken: undefined,
+        mailboxTaken: true,
+        posedAs: undefined,
+      });
     });
 
     test("an SMS goes to its context's mailbox, else the latest conversation, else the default mailbox", async () => {
@@ -98,6 +104,35 @@ forEachStore((kind) =>
         conversation: { mailbox: 'carol@example.com', continues: true },
         notTaken: undefined,
         mailboxTaken: false,
+        posedAs: undefined,
+      });
+    });
+
+    test("a From or Reply-To the mail's sender may not write as makes the mail no conversation's mailbox's: it gets a new context, and says whom it posed as", async () => {
+      await commit('alice-ctx', 'alice@example.com', '<alice-1@example.com>');
+      const erp = (address: string) => address.endsWith('@erp.example.com');
+      const forged = { ...NO_CLUES, userContext: 'alice-ctx', mailbox: 'mallory@evil.example', author: 'Alice@example.com', mayWriteAs: erp };
+      const mallory = await tracking.outgoing(forged, [PHONE]);
+      assert.notEqual(mallory.userContext, 'alice-ctx');
+      assert.deepEqual(mallory.notTaken, { context: 'alice-ctx', numbers: [PHONE] });
+      assert.equal(mallory.posedAs, 'alice@example.com');
+      // The same mail from a sender who may write as Alice is hers: it moves her conversation.
+      const alice = await tracking.outgoing({ ...forged, mayWriteAs: () => true }, [PHONE]);
+      assert.deepEqual(alice, {
+        userContext: 'alice-ctx',
+        conversation: { mailbox: 'mallory@evil.example', continues: false },
+        notTaken: undefined,
+        mailboxTaken: true,
+        posedAs: undefined,
+      });
+      // Answering a mail of her conversation continues it, and her mailbox keeps it.
+      const answer = await tracking.outgoing({ ...forged, threadIds: ['<alice-1@example.com>'] }, [PHONE]);
+      assert.deepEqual(answer, {
+        userContext: 'alice-ctx',
+        conversation: { mailbox: 'mallory@evil.example', continues: true },
+        notTaken: undefined,
+        mailboxTaken: false,
+        posedAs: undefined,
       });
     });
 
