@@ -71,6 +71,7 @@ const RAW_TEXT_ELEMENTS = new Set(['script', 'style', 'title', 'textarea', 'xmp'
  * but never more than MAX_HTML_DEPTH of them, so each tag costs at most that: linear in the HTML.
  */
 export function withBoundedDepth(html: string): string {
+  if (tooFewTagsToBeDeep(html)) return html;
   const open: string[] = [];
   /** The tags taken out, still open, by name: a closing tag of that name closes the deepest of them. */
   const dropped = new Map<string, number>();
@@ -138,4 +139,18 @@ export function withBoundedDepth(html: string): string {
   }
   kept.push(html.slice(from));
   return kept.join('');
+}
+
+/**
+ * Whether the HTML holds MAX_HTML_DEPTH `<` or fewer: each level opens with a tag, so no element can be
+ * deeper and the tokenizer's pass is spared. Most mail's HTML is so (the corpus' parts average 600
+ * characters); the search for `<` is the engine's own, far cheaper per character than the tokenizer (#15).
+ */
+function tooFewTagsToBeDeep(html: string): boolean {
+  let at = -1;
+  for (let count = 0; count <= MAX_HTML_DEPTH; count++) {
+    at = html.indexOf('<', at + 1);
+    if (at < 0) return true;
+  }
+  return false;
 }
