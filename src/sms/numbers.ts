@@ -291,8 +291,6 @@ const NUMBER_IN_TEXT = new RegExp(
   ].join('|'),
   'giu',
 );
-/** Digit groups joined by dots and nothing else. */
-const DOTTED_DIGITS = /^\p{Nd}+(?:\.\p{Nd}+)+$/u;
 /** Fewer digits than this are no phone number (a count, a port, a status code); 7 is the shortest national number in use. */
 const MIN_DIGITS_IN_TEXT = 7;
 
@@ -310,9 +308,6 @@ export function maskNumbersIn(text: string): string {
   for (const found of plain.matchAll(NUMBER_IN_TEXT)) {
     const digits = [...found[0].matchAll(ANY_DIGIT)];
     if (found.groups?.skip !== undefined || digits.length < MIN_DIGITS_IN_TEXT) continue;
-    // More digits than E.164 allows in groups joined by dots alone: a time with its fraction or a mailer's id
-    // (`1733505600.123456789` in a Message-ID), no number. Joined by blanks they may be two numbers side by side: masked.
-    if (digits.length > E164_MAX_DIGITS && DOTTED_DIGITS.test(found[0])) continue;
     const masked = [...maskNumber(digits.map(([digit]) => digit).join(''))];
     digits.forEach((digit, index) => {
       if (masked[index] === '*') hidden.add(found.index + digit.index);

@@ -239,8 +239,9 @@ describe('maskNumbersIn', () => {
       'stored as 1764925974123.P4242Q1R0a1b2c3d.relay-1 | new/1764925974.M417233P12345.host | 20-digit 91000000000000000001 | ' +
       'stored as 1796469890.S1He1f661392e78c614.vm | already stored as 1796470017.S2345H2d9d1a3b0a8f6c59.relay-1';
     assert.equal(maskNumbersIn('07700900123 07700900124'), '0770******* *********24', 'two numbers side by side are no id');
-    // More digits than a number has, joined by dots alone, are a time with its fraction (a PHP or cron mailer's Message-ID).
-    assert.equal(maskNumbersIn('<1733505600.123456789@web01.example.com>'), '<1733505600.123456789@web01.example.com>');
+    // Numbers joined by a dot are still numbers, however many digits the run holds (the console shows a Message-ID by its field, unmasked).
+    assert.equal(maskNumbersIn('07700900123.07700900124'), '0770*******.*********24');
+    assert.equal(maskNumbersIn('0049.1512.3456.7890'), '0049.****.****.**90');
     assert.equal(maskNumbersIn('dotted 07700.900.123'), 'dotted 0770*.***.*23', 'a dotted number is still one');
     assert.equal(
       maskNumbersIn(text),
