@@ -152,7 +152,7 @@ describe('more clients: what they write around the text goes, what the person wr
       ['ar2', 'تحياتي،\nأحمد'],
       ['fa', 'با احترام،\nعلی'],
       ['zh', '此致\n敬礼\n张伟'],
-      ['ja', 'よろしくお願いします。\n山田'],
+      ['ja', '敬具\n山田'],
       ['vi', 'Trân trọng,\nNam'],
       ['th', 'ขอแสดงความนับถือ\nสมชาย'],
       ['hi', 'सादर,\nराहुल'],
@@ -176,6 +176,45 @@ describe('more clients: what they write around the text goes, what the person wr
     assert.equal(await sms('Pump 7 fixed.'), 'Pump 7 fixed.\n\nבברכה, נתראה מחר בבוקר.');
     await send('Pump 8 fixed.\n\nSalam,\nPompa 8 sudah diperbaiki, silakan cek lagi.', 'Pump 8');
     assert.equal(await sms('Pump 8 fixed.'), 'Pump 8 fixed.\n\nSalam,\nPompa 8 sudah diperbaiki, silakan cek lagi.');
+  });
+
+  test("a sentence in a script without case under a sign-off stays with it, and one below the signature is the writer's afterthought, as English ones are", async () => {
+    for (const [typed, signed] of [
+      ['Pump 13 fixed.', 'בברכה,\nנתראה מחר בבוקר בשער.'],
+      ['Pump 14 fixed.', 'تحياتي،\nهل يمكنك فحص المضخة صباح الغد؟'],
+      ['Pump 15 fixed.', 'सादर,\nकल सुबह गेट पर मिलते हैं।'],
+      ['Pump 16 fixed.', '祝好\n明天早上10点请到大门来。'],
+    ] as const) {
+      await send(`${typed}\n\n${signed}`, typed);
+      assert.equal(await sms(typed), `${typed}\n\n${signed}`);
+    }
+    await send('המשאבה תוקנה.\n\nבברכה,\nדוד\n\nאל תשכחו לבדוק את המשאבה מחר בבוקר.', 'Pump 17');
+    assert.equal(await sms('המשאבה תוקנה.'), 'המשאבה תוקנה.\n\nאל תשכחו לבדוק את המשאבה מחר בבוקר.');
+    await send('تم إصلاح المضخة 18.\n\nمع تحياتي،\nأحمد\n\nهل يمكنك فحص المضخة صباح الغد؟', 'Pump 18');
+    assert.equal(await sms('تم إصلاح المضخة 18.'), 'تم إصلاح المضخة 18.\n\nهل يمكنك فحص المضخة صباح الغد؟');
+    await send('泵19已修好。\n\n此致\n敬礼\n张伟\n\n明天早上请再检查一下泵。', 'Pump 19');
+    assert.equal(await sms('泵19已修好。'), '泵19已修好。\n\n明天早上请再检查一下泵。');
+    // A name and title in those scripts are no sentence: they go with the sign-off.
+    await send('Pump 20 fixed.\n\nבברכה,\nדוד כהן\nמנהל משמרת', 'Pump 20');
+    assert.equal(await sms('Pump 20 fixed.'), 'Pump 20 fixed.');
+  });
+
+  test('a reply of only thanks in Persian, Vietnamese or Japanese is sent as "Thanks" is; one of only a sign-off is refused as "Regards" is', async () => {
+    for (const thanks of ['با تشکر', 'با سپاس', 'Trân trọng cảm ơn', 'よろしくお願いします。']) {
+      await send(`${thanks}\n\nOn Sun, 6 Dec 2026 at 17:17, ${SHOWN} <${PHONE_ADDRESS}> wrote:\n${quoted()}`);
+      assert.equal(await sms(thanks), thanks);
+    }
+    for (const signOff of ['Regards', '祝好', 'Salam', 'Trân trọng']) {
+      const body = `${signOff}\n\nOn Sun, 6 Dec 2026 at 17:17, ${SHOWN} <${PHONE_ADDRESS}> wrote:\n${quoted()}`;
+      const smtp = await sendMail(suite.port, {
+        to: [PHONE_ADDRESS],
+        subject: SUBJECT,
+        body: body.replace(/\n/g, '\r\n'),
+        headers: { 'In-Reply-To': replyId },
+      });
+      assert.equal(smtp.data?.code, 554, `${signOff}: ${smtp.data?.text}`);
+      assert.match(smtp.data?.text ?? '', /no new text/);
+    }
   });
 
   /** A multipart/alternative mail as Apple Mail composes it: the plain part, and the HTML with its signature marker. */
