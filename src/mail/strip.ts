@@ -199,7 +199,11 @@ const LEAKED_ENTITY = /&(?:[a-z][a-z\d]{1,31}|#\d{1,7}|#x[\da-f]{1,6});/i;
  */
 export function lineAsRead(line: string): string {
   const bare = withoutEdgeFormat(line);
-  return LEAKED_ENTITY.test(bare) ? decodeHTMLStrict(bare) : bare;
+  if (!LEAKED_ENTITY.test(bare)) return bare;
+  const read = decodeHTMLStrict(bare);
+  // A `>` an entity writes at the line's start is the writer's ("&gt; 90% for 10 minutes"), never a
+  // quote mark (no client quotes so), nor a header, marker or attribution line: it is read as written.
+  return QUOTED.test(read) && !QUOTED.test(bare) ? bare : read;
 }
 const ADDRESS = /[^\s<>()"[\]]+@[^\s<>()"[\]]+\.[^\s<>()"[\]]+/;
 /**

@@ -217,6 +217,13 @@ describe('more clients: what they write around the text goes, what the person wr
     }
   });
 
+  test('a line the writer typed starting with &gt; is sent, not read as a quote; the entities of a header still are read', async () => {
+    await send(`Threshold is now\n&gt; 90% for 10 minutes\nplease confirm.\n\nOn Sun, 6 Dec 2026 at 17:17, ${SHOWN} <${PHONE_ADDRESS}> wrote:\n${quoted()}`);
+    assert.equal(await sms('Threshold is now'), 'Threshold is now\n&gt; 90% for 10 minutes\nplease confirm.');
+    await send('Limits:\n&nbsp;&gt; 95% page\n&gt;&gt; 99% call', 'Re: Limits');
+    assert.equal(await sms('Limits:'), 'Limits:\n&nbsp;&gt; 95% page\n&gt;&gt; 99% call');
+  });
+
   /** A multipart/alternative mail as Apple Mail composes it: the plain part, and the HTML with its signature marker. */
   const alternative = (plain: string, html: string) =>
     `--BB\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n${plain}\n--BB\nContent-Type: text/html; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n${html}\n--BB--`;
