@@ -246,4 +246,31 @@ describe('more clients: what they write around the text goes, what the person wr
     await send(appleHtml('Pump 12 fixed.<div>Call Security Team</div>', 'Jane Doe'), 'Pump 12', { 'Content-Type': 'text/html; charset=utf-8' });
     assert.equal(await sms('Pump 12 fixed.'), 'Pump 12 fixed.\nCall Security Team');
   });
+
+  test("Apple Mail's marker takes only the element right after it that ends the writer's text: text after the br, or a line typed below it with more below, is sent", async () => {
+    const html = { 'Content-Type': 'text/html; charset=utf-8' };
+    const marker = '<br id="lineBreakAtBeginningOfSignature">';
+    await send(
+      `<html><body dir="auto"><div dir="ltr">Pump 22 fixed.${marker}Jane Doe<br>Valve 3 still leaks, replace it tomorrow.</div></body></html>`,
+      'Pump 22',
+      html,
+    );
+    assert.equal(await sms('Pump 22 fixed.'), 'Pump 22 fixed.\nJane Doe\nValve 3 still leaks, replace it tomorrow.');
+    await send(
+      `<html><body dir="auto"><div dir="ltr">Pump 23 fixed.</div>${marker}<div dir="ltr">Valve 3 still leaks, replace it tomorrow.</div><div>Sent from my iPhone</div></body></html>`,
+      'Pump 23',
+      html,
+    );
+    assert.equal(await sms('Pump 23 fixed.'), 'Pump 23 fixed.\n\nValve 3 still leaks, replace it tomorrow.');
+    await send(
+      `<html><body dir="auto"><div dir="ltr">Pump 25 fixed.${marker}Valve 3 still leaks.<div dir="ltr">Call me at 10.</div></div></body></html>`,
+      'Pump 25',
+      html,
+    );
+    assert.equal(await sms('Pump 25 fixed.'), 'Pump 25 fixed.\nValve 3 still leaks.\nCall me at 10.');
+    // As Apple writes a reply: the signature's div, then its quote.
+    const cite = `<div dir="ltr"><br><blockquote type="cite">On 6 Dec 2026, at 17:17, Bob &lt;bob@example.com&gt; wrote:<br><br></blockquote></div><blockquote type="cite"><div dir="ltr">Pump 24 leaks</div></blockquote>`;
+    await send(`<html><body dir="auto">Pump 24 fixed.${marker}<div dir="ltr">Jane Doe</div>${cite}</body></html>`, 'Re: Pump 24', html);
+    assert.equal(await sms('Pump 24 fixed.'), 'Pump 24 fixed.');
+  });
 });
