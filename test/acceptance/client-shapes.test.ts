@@ -224,6 +224,18 @@ describe('more clients: what they write around the text goes, what the person wr
     assert.equal(await sms('Limits:'), 'Limits:\n&nbsp;&gt; 95% page\n&gt;&gt; 99% call');
   });
 
+  test("an attribution dated in Persian digits is read as one: by its date alone above a reply's quote, as certain with an address in a mail that answers none", async () => {
+    await send('باشه چهار\n\nدر تاریخ یکشنبه ۱۶ آذر ۱۴۰۵ ساعت ۱۷:۱۷ علی رضایی نوشت:\n\n> پمپ ۴ نشت دارد.', 'Re: پمپ');
+    assert.equal(await sms('باشه چهار'), 'باشه چهار');
+    await send('Pump 21 again, see below.\n\nدر تاریخ یکشنبه ۱۶ آذر ۱۴۰۵ ساعت ۱۷:۱۷ علی <ali@example.ir> نوشت:\n\n> پمپ ۴ نشت دارد.', 'Pump 21');
+    assert.equal(await sms('Pump 21 again'), 'Pump 21 again, see below.');
+  });
+
+  test("QQ Mail's plain forward (its marker written with &nbsp;) under a subject with no prefix is a forward: the forwarded text is sent", async () => {
+    await send(`请看下面的报告\n\n${qqHeader('"王伟"<wang.wei@example.cn&gt;', '泵房')}\n\n4号泵漏水。`, '泵房报告');
+    assert.equal(await sms('请看下面的报告'), '请看下面的报告\n\n4号泵漏水。');
+  });
+
   /** A multipart/alternative mail as Apple Mail composes it: the plain part, and the HTML with its signature marker. */
   const alternative = (plain: string, html: string) =>
     `--BB\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n${plain}\n--BB\nContent-Type: text/html; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n${html}\n--BB--`;
