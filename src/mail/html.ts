@@ -16,17 +16,62 @@ const OUTLOOK_REPLY_HEADER =
  * Elements in which clients put the writer's auto-signature: Gmail, Thunderbird, Outlook on the web
  * and new Outlook (`id="Signature"`, also inside old OWA's `divtagdefaultwrapper`), Outlook for iOS
  * and Android (`ms-outlook-mobile-signature`, its "Get Outlook for iOS"), older iOS and macOS Mail
- * (`AppleMailSignature`), and Apple Mail since iOS 16 and macOS 13, which marks no element but writes
- * `<br id="lineBreakAtBeginningOfSignature">` right before the signature's element.
+ * (`AppleMailSignature`).
  */
-const SIGNATURE_ELEMENTS = [
-  'div.gmail_signature',
-  '.moz-signature',
-  '#Signature',
-  '#ms-outlook-mobile-signature',
-  '#AppleMailSignature',
-  'br#lineBreakAtBeginningOfSignature + *',
-];
+const SIGNATURE_ELEMENTS = ['div.gmail_signature', '.moz-signature', '#Signature', '#ms-outlook-mobile-signature', '#AppleMailSignature'];
+/**
+ * Apple Mail since iOS 16 and macOS 13 marks no element: it writes `<br id="lineBreakAtBeginningOfSignature">`
+ * right before the signature's `<div>`. CSS's `+` passes over text between them, so which element is
+ * the signature is told by isAppleSignature.
+ */
+const APPLE_SIGNATURE = 'br#lineBreakAtBeginningOfSignature + div';
+
+/** The nodes after `node` in the document, in order: its later siblings, then its ancestors' later siblings. */
+function* nodesAfter(node: DomNode): Generator<DomNode> {
+  for (let at = node; at.parent; at = at.parent) {
+    const siblings = at.parent.children;
+    yield* siblings.slice(siblings.indexOf(at) + 1);
+  }
+}
+const isBlank = (node: DomNode) => node.type === 'comment' || (node.type === 'text' && (node.data ?? '').trim() === '');
+const isCiteQuote = (node: DomNode) => isBlockquote(node) && node.attribs?.type === 'cite';
+/** Whether a node holds text before any cite quote in it: `true`, `false`, or `'quote'` when a quote comes first. */
+function textBeforeQuote(node: DomNode): boolean | 'quote' {
+  if (isCiteQuote(node)) return 'quote';
+  if (node.type === 'text') return (node.data ?? '').trim() !== '';
+  for (const child of node.children ?? []) {
+    const found = textBeforeQuote(child);
+    if (found !== false) return found;
+  }
+  return false;
+}
+/**
+ * Whether `elem`, a `<div>` after Apple Mail's marker (APPLE_SIGNATURE), is the signature as Apple
+ * writes it: right after the marker, no text between ("Pump fixed.<br id=…>Jane Doe<br>Valve 3 leaks"
+ * is all the writer's), and the end of the writer's text: below it only the quoted mail
+ * (`blockquote type=cite`) or nothing. A line the writer typed below the marker, where they deleted
+ * the signature, has more of their text or the device's line below it.
+ */
+function isAppleSignature(elem: DomNode): boolean {
+  const siblings = elem.parent?.children ?? [];
+  const at = siblings.indexOf(elem);
+  const marker = siblings.findLastIndex((node, index) => index < at && !isBlank(node));
+  if (marker < 0 || siblings[marker]?.name !== 'br') return false;
+  for (const node of nodesAfter(elem)) {
+    const found = textBeforeQuote(node);
+    if (found !== false) return found === 'quote';
+  }
+  return true;
+}
+/** Formats the element after Apple's marker as a block of text when it `is` Apple's signature or is not (isAppleSignature), else skips it. */
+const appleSignatureWhen =
+  (is: boolean): FormatCallback =>
+  (elem, walk, builder) => {
+    if (isAppleSignature(elem) !== is) return;
+    builder.openBlock({ leadingLineBreaks: 1 });
+    walk(elem.children, builder);
+    builder.closeBlock({ trailingLineBreaks: 1 });
+  };
 
 /**
  * The quote element whose attribution its clients write outside it, right above it: Roundcube,
@@ -57,6 +102,7 @@ const QUOTE_AND_SIGNATURE_SELECTORS: Selectors = [
   { selector: CITE_QUOTE, format: 'removedCite' },
   ...[...SELF_ATTRIBUTED_QUOTES, CITE_PREFIX].map((selector) => ({ selector, format: 'removedElement' })),
   ...SIGNATURE_ELEMENTS.map((selector) => ({ selector, format: 'skip' })),
+  { selector: APPLE_SIGNATURE, format: 'unlessAppleSignature' },
 ];
 
 /** Whether the HTML holds one of the signature elements above: a cheap test before any conversion. */
@@ -186,7 +232,17 @@ const hasText = (node: DomNode): boolean => (node.type === 'text' ? (node.data ?
 const converterOf = (selectors: Selectors, only?: string[]) =>
   compile({
     wordwrap: false,
-    formatters: { lineBreak, wordListMarker, htmlRule, chosenOption, gmailQuote, removedCite, removedElement },
+    formatters: {
+      lineBreak,
+      wordListMarker,
+      htmlRule,
+      chosenOption,
+      gmailQuote,
+      removedCite,
+      removedElement,
+      appleSignature: appleSignatureWhen(true),
+      unlessAppleSignature: appleSignatureWhen(false),
+    },
     selectors,
     ...(only ? { baseElements: { selectors: only, returnDomByDefault: false } } : {}),
   });
@@ -198,7 +254,10 @@ const CONVERTERS: Readonly<Record<Reading, (html: string) => string>> = {
   forward: converterOf(FORWARD_SELECTORS),
 };
 /** The text of a mail's signature elements alone. */
-const signatureElementsText = converterOf(COMMON_SELECTORS, SIGNATURE_ELEMENTS);
+const signatureElementsText = converterOf(
+  [...COMMON_SELECTORS, { selector: APPLE_SIGNATURE, format: 'appleSignature' }],
+  [...SIGNATURE_ELEMENTS, APPLE_SIGNATURE],
+);
 
 /**
  * Converters that also skip what a mail's style sheet hides, by its hiding selectors. Compiling one

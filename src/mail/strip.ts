@@ -199,7 +199,11 @@ const LEAKED_ENTITY = /&(?:[a-z][a-z\d]{1,31}|#\d{1,7}|#x[\da-f]{1,6});/i;
  */
 export function lineAsRead(line: string): string {
   const bare = withoutEdgeFormat(line);
-  return LEAKED_ENTITY.test(bare) ? decodeHTMLStrict(bare) : bare;
+  if (!LEAKED_ENTITY.test(bare)) return bare;
+  const read = decodeHTMLStrict(bare);
+  // A `>` an entity writes at the line's start is the writer's ("&gt; 90% for 10 minutes"), never a
+  // quote mark (no client quotes so), nor a header, marker or attribution line: it is read as written.
+  return QUOTED.test(read) && !QUOTED.test(bare) ? bare : read;
 }
 const ADDRESS = /[^\s<>()"[\]]+@[^\s<>()"[\]]+\.[^\s<>()"[\]]+/;
 /**
@@ -225,13 +229,22 @@ const CONTACT_LINE = /[^\s@]@[^\s@]+\.\w|\bwww\.|https?:\/\//i;
 /** A phone number: at least this many digits in a run of digits, spaces and ()./- . */
 const PHONE = /\+?\d[\d ()./-]{6,}\d/;
 const MIN_PHONE_DIGITS = 8;
-const SENTENCE_END = /[.!?。！？]$/;
+/** Sentence punctuation at a line's end, in any script (Unicode's Sentence_Terminal): `.` `!` `?`, `。` `！` `？`, Arabic's `؟`, Urdu's `۔`, Devanagari's `।` … */
+const SENTENCE_END = /\p{Sentence_Terminal}$/u;
 /** A colon inside a line, followed by more: a label's or a sentence's, never an attribution's (its colon ends it). */
 const INNER_COLON = /[:：]\s/;
 /** A line that ends in a colon announces what follows it: a list, a contact to call. */
 const ANNOUNCING = /[:：]$/;
 /** A sentence has a word in lower case; a name, title or company line ending in a dot ("ACME Ltd.", "Hans Müller, M.Sc.") has none. */
 const LOWER_CASE_WORD = /(?:^|\s)\p{Ll}/u;
+/** A letter of a script without case (Hebrew, Arabic, Chinese, Japanese, Devanagari …); not Latin's ordinal ª and º. */
+const CASELESS_LETTER = /(?![ªº])\p{Lo}/u;
+/**
+ * A sentence: it ends in sentence punctuation and has a word in lower case or, written in a script
+ * without case, any word: there no capital tells a name from a sentence, only its punctuation does
+ * ("נתראה מחר בבוקר בשער.", "明日の10時に来てください。"). A name or title line has no such end.
+ */
+const isSentence = (line: string) => SENTENCE_END.test(line) && (LOWER_CASE_WORD.test(line) || CASELESS_LETTER.test(line));
 
 const VERB = new RegExp(`(?:^|[\\s,(])(?:${anyOf(ATTRIBUTION_VERBS)})`, 'iu');
 /** Zoho's "---- On … Ana wrote ----". */
@@ -1447,7 +1460,7 @@ function paragraphsOf(lines: readonly string[]): string[][] {
 /** Below a signature, a P.S. or a paragraph of sentences that is not legal text is the writer's afterthought. */
 function isWritersParagraph(paragraph: readonly string[]): boolean {
   if (POSTSCRIPT.test(paragraph[0] ?? '')) return true;
-  return !hasDisclaimerWord(paragraph.join(' ')) && paragraph.some((line) => SENTENCE_END.test(line) && LOWER_CASE_WORD.test(line));
+  return !hasDisclaimerWord(paragraph.join(' ')) && paragraph.some(isSentence);
 }
 
 /**
@@ -1581,7 +1594,7 @@ const STATEMENT_END = /;\s*$/;
 function isNameLine(line: string, amongContacts = false): boolean {
   if (line.length > MAX_CONTACT_LINE || /\d/.test(line) || INNER_COLON.test(line) || STATEMENT_END.test(line)) return false;
   if ((amongContacts ? LAST_STATUS_WORD : STATUS_WORD).test(line)) return false;
-  return /^\P{L}*[\p{Lu}\p{Lt}\p{Lo}]/u.test(line) && !(SENTENCE_END.test(line) && LOWER_CASE_WORD.test(line));
+  return /^\P{L}*[\p{Lu}\p{Lt}\p{Lo}]/u.test(line) && !isSentence(line);
 }
 
 function isContactBlock(block: readonly string[]): boolean {

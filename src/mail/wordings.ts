@@ -1194,24 +1194,19 @@ export const SIGN_OFFS = [
   'تحياتي',
   'مع فائق الاحترام',
   'با احترام',
-  'با سپاس',
-  'با تشکر',
   'ارادتمند',
-  // Chinese (a letter's 此致 / 敬礼 on two lines, or one), Japanese
+  // Chinese (a letter's 此致 / 敬礼 on two lines, or one), Japanese's letter closing. Thanks are the
+  // writer's, as English "Thanks" is, and are none: Persian با تشکر / با سپاس, Vietnamese "Trân trọng
+  // cảm ơn", Japanese よろしくお願いします (thanks in advance).
   '此致',
   '此致敬礼',
   '此致 敬礼',
   '祝好',
   '顺祝商祺',
   '顺颂商祺',
-  'よろしくお願いします',
-  'よろしくお願いいたします',
-  'よろしくお願い致します',
-  '宜しくお願いします',
-  '宜しくお願い致します',
+  '敬具',
   // Vietnamese, Thai, Hindi, Indonesian and Malay
   'trân trọng',
-  'trân trọng cảm ơn',
   'thân ái',
   'ขอแสดงความนับถือ',
   'ด้วยความเคารพ',

@@ -152,7 +152,7 @@ describe('more clients: what they write around the text goes, what the person wr
       ['ar2', 'تحياتي،\nأحمد'],
       ['fa', 'با احترام،\nعلی'],
       ['zh', '此致\n敬礼\n张伟'],
-      ['ja', 'よろしくお願いします。\n山田'],
+      ['ja', '敬具\n山田'],
       ['vi', 'Trân trọng,\nNam'],
       ['th', 'ขอแสดงความนับถือ\nสมชาย'],
       ['hi', 'सादर,\nराहुल'],
@@ -178,6 +178,64 @@ describe('more clients: what they write around the text goes, what the person wr
     assert.equal(await sms('Pump 8 fixed.'), 'Pump 8 fixed.\n\nSalam,\nPompa 8 sudah diperbaiki, silakan cek lagi.');
   });
 
+  test("a sentence in a script without case under a sign-off stays with it, and one below the signature is the writer's afterthought, as English ones are", async () => {
+    for (const [typed, signed] of [
+      ['Pump 13 fixed.', 'בברכה,\nנתראה מחר בבוקר בשער.'],
+      ['Pump 14 fixed.', 'تحياتي،\nهل يمكنك فحص المضخة صباح الغد؟'],
+      ['Pump 15 fixed.', 'सादर,\nकल सुबह गेट पर मिलते हैं।'],
+      ['Pump 16 fixed.', '祝好\n明天早上10点请到大门来。'],
+    ] as const) {
+      await send(`${typed}\n\n${signed}`, typed);
+      assert.equal(await sms(typed), `${typed}\n\n${signed}`);
+    }
+    await send('המשאבה תוקנה.\n\nבברכה,\nדוד\n\nאל תשכחו לבדוק את המשאבה מחר בבוקר.', 'Pump 17');
+    assert.equal(await sms('המשאבה תוקנה.'), 'המשאבה תוקנה.\n\nאל תשכחו לבדוק את המשאבה מחר בבוקר.');
+    await send('تم إصلاح المضخة 18.\n\nمع تحياتي،\nأحمد\n\nهل يمكنك فحص المضخة صباح الغد؟', 'Pump 18');
+    assert.equal(await sms('تم إصلاح المضخة 18.'), 'تم إصلاح المضخة 18.\n\nهل يمكنك فحص المضخة صباح الغد؟');
+    await send('泵19已修好。\n\n此致\n敬礼\n张伟\n\n明天早上请再检查一下泵。', 'Pump 19');
+    assert.equal(await sms('泵19已修好。'), '泵19已修好。\n\n明天早上请再检查一下泵。');
+    // A name and title in those scripts are no sentence: they go with the sign-off.
+    await send('Pump 20 fixed.\n\nבברכה,\nדוד כהן\nמנהל משמרת', 'Pump 20');
+    assert.equal(await sms('Pump 20 fixed.'), 'Pump 20 fixed.');
+  });
+
+  test('a reply of only thanks in Persian, Vietnamese or Japanese is sent as "Thanks" is; one of only a sign-off is refused as "Regards" is', async () => {
+    for (const thanks of ['با تشکر', 'با سپاس', 'Trân trọng cảm ơn', 'よろしくお願いします。']) {
+      await send(`${thanks}\n\nOn Sun, 6 Dec 2026 at 17:17, ${SHOWN} <${PHONE_ADDRESS}> wrote:\n${quoted()}`);
+      assert.equal(await sms(thanks), thanks);
+    }
+    for (const signOff of ['Regards', '祝好', 'Salam', 'Trân trọng']) {
+      const body = `${signOff}\n\nOn Sun, 6 Dec 2026 at 17:17, ${SHOWN} <${PHONE_ADDRESS}> wrote:\n${quoted()}`;
+      const smtp = await sendMail(suite.port, {
+        to: [PHONE_ADDRESS],
+        subject: SUBJECT,
+        body: body.replace(/\n/g, '\r\n'),
+        headers: { 'In-Reply-To': replyId },
+      });
+      assert.equal(smtp.data?.code, 554, `${signOff}: ${smtp.data?.text}`);
+      assert.match(smtp.data?.text ?? '', /no new text/);
+    }
+  });
+
+  test('a line the writer typed starting with &gt; is sent, not read as a quote; the entities of a header still are read', async () => {
+    await send(`Threshold is now\n&gt; 90% for 10 minutes\nplease confirm.\n\nOn Sun, 6 Dec 2026 at 17:17, ${SHOWN} <${PHONE_ADDRESS}> wrote:\n${quoted()}`);
+    assert.equal(await sms('Threshold is now'), 'Threshold is now\n&gt; 90% for 10 minutes\nplease confirm.');
+    await send('Limits:\n&nbsp;&gt; 95% page\n&gt;&gt; 99% call', 'Re: Limits');
+    assert.equal(await sms('Limits:'), 'Limits:\n&nbsp;&gt; 95% page\n&gt;&gt; 99% call');
+  });
+
+  test("an attribution dated in Persian digits is read as one: by its date alone above a reply's quote, as certain with an address in a mail that answers none", async () => {
+    await send('باشه چهار\n\nدر تاریخ یکشنبه ۱۶ آذر ۱۴۰۵ ساعت ۱۷:۱۷ علی رضایی نوشت:\n\n> پمپ ۴ نشت دارد.', 'Re: پمپ');
+    assert.equal(await sms('باشه چهار'), 'باشه چهار');
+    await send('Pump 21 again, see below.\n\nدر تاریخ یکشنبه ۱۶ آذر ۱۴۰۵ ساعت ۱۷:۱۷ علی <ali@example.ir> نوشت:\n\n> پمپ ۴ نشت دارد.', 'Pump 21');
+    assert.equal(await sms('Pump 21 again'), 'Pump 21 again, see below.');
+  });
+
+  test("QQ Mail's plain forward (its marker written with &nbsp;) under a subject with no prefix is a forward: the forwarded text is sent", async () => {
+    await send(`请看下面的报告\n\n${qqHeader('"王伟"<wang.wei@example.cn&gt;', '泵房')}\n\n4号泵漏水。`, '泵房报告');
+    assert.equal(await sms('请看下面的报告'), '请看下面的报告\n\n4号泵漏水。');
+  });
+
   /** A multipart/alternative mail as Apple Mail composes it: the plain part, and the HTML with its signature marker. */
   const alternative = (plain: string, html: string) =>
     `--BB\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n${plain}\n--BB\nContent-Type: text/html; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n${html}\n--BB--`;
@@ -199,5 +257,32 @@ describe('more clients: what they write around the text goes, what the person wr
     // The writer's lines above the marker stay, however name-like.
     await send(appleHtml('Pump 12 fixed.<div>Call Security Team</div>', 'Jane Doe'), 'Pump 12', { 'Content-Type': 'text/html; charset=utf-8' });
     assert.equal(await sms('Pump 12 fixed.'), 'Pump 12 fixed.\nCall Security Team');
+  });
+
+  test("Apple Mail's marker takes only the element right after it that ends the writer's text: text after the br, or a line typed below it with more below, is sent", async () => {
+    const html = { 'Content-Type': 'text/html; charset=utf-8' };
+    const marker = '<br id="lineBreakAtBeginningOfSignature">';
+    await send(
+      `<html><body dir="auto"><div dir="ltr">Pump 22 fixed.${marker}Jane Doe<br>Valve 3 still leaks, replace it tomorrow.</div></body></html>`,
+      'Pump 22',
+      html,
+    );
+    assert.equal(await sms('Pump 22 fixed.'), 'Pump 22 fixed.\nJane Doe\nValve 3 still leaks, replace it tomorrow.');
+    await send(
+      `<html><body dir="auto"><div dir="ltr">Pump 23 fixed.</div>${marker}<div dir="ltr">Valve 3 still leaks, replace it tomorrow.</div><div>Sent from my iPhone</div></body></html>`,
+      'Pump 23',
+      html,
+    );
+    assert.equal(await sms('Pump 23 fixed.'), 'Pump 23 fixed.\n\nValve 3 still leaks, replace it tomorrow.');
+    await send(
+      `<html><body dir="auto"><div dir="ltr">Pump 25 fixed.${marker}Valve 3 still leaks.<div dir="ltr">Call me at 10.</div></div></body></html>`,
+      'Pump 25',
+      html,
+    );
+    assert.equal(await sms('Pump 25 fixed.'), 'Pump 25 fixed.\nValve 3 still leaks.\nCall me at 10.');
+    // As Apple writes a reply: the signature's div, then its quote.
+    const cite = `<div dir="ltr"><br><blockquote type="cite">On 6 Dec 2026, at 17:17, Bob &lt;bob@example.com&gt; wrote:<br><br></blockquote></div><blockquote type="cite"><div dir="ltr">Pump 24 leaks</div></blockquote>`;
+    await send(`<html><body dir="auto">Pump 24 fixed.${marker}<div dir="ltr">Jane Doe</div>${cite}</body></html>`, 'Re: Pump 24', html);
+    assert.equal(await sms('Pump 24 fixed.'), 'Pump 24 fixed.');
   });
 });
