@@ -10,6 +10,7 @@ import { CONVERSATION, LATEST_CONVERSATION, PostgresStore } from '../../src/stor
 import type { NewInbound, Store } from '../../src/store/types.ts';
 import { captureLog } from '../helpers/log-lines.ts';
 import { describeOnPostgres } from '../helpers/postgres.ts';
+import { postgresProxy } from '../helpers/postgres-proxy.ts';
 import { mail } from '../helpers/store.ts';
 import { forEachStore } from '../helpers/stores.ts';
 import { startSilentTcpServer } from '../helpers/tcp.ts';
@@ -136,6 +137,30 @@ describeOnPostgres('PostgreSQL: round trips of the MO path', async (url) => {
       assert.ok(writes() - before <= 2, `${writes() - before} writes for 60 reads`);
     } finally {
       await close();
+    }
+  });
+
+  test("the repeat checks of the SMS received in one turn are one statement, as their numbers' opt-out checks are, each answered its own", async () => {
+    const proxy = await postgresProxy(url);
+    const store = await PostgresStore.open({ url: proxy.url });
+    try {
+      await store.acceptInbound(received('R1'));
+      await store.recordOptOut(numbers[1] ?? '', Date.now(), 'STOP');
+      const ask = () =>
+        Promise.all([
+          ...numbers.map((_, index) => store.knowsInbound('intellisoftware', `R${index}`)),
+          ...numbers.map((number) => store.isOptedOut(number)),
+          store.knowsInbound('another', 'R1'),
+        ]);
+      await ask();
+      const before = proxy.tags().length;
+      const answers = await ask();
+      assert.deepEqual(answers, [...numbers.map((_, index) => index === 1), ...numbers.map((_, index) => index === 1), false]);
+      // 20 repeat checks of one provider were 20 statements: one per kind of question (the other provider's is another).
+      assert.deepEqual(proxy.tags().slice(before), ['SELECT 1', 'SELECT 1', 'SELECT 0']);
+    } finally {
+      await store.close();
+      await proxy.close();
     }
   });
 

@@ -138,7 +138,7 @@ import { keyLockStatement } from './key-lock.ts';
 import { type Notice, WakeSender, WorkListener, type WorkQueue } from './notify.ts';
 import { prepareStatements } from './prepared.ts';
 import { addPart, expirePartSets, overduePartSets } from './reassembly.ts';
-import { TurnReads } from './turn-reads.ts';
+import { KEYS, TurnReads } from './turn-reads.ts';
 import type { PauseChange, ProbeClaim, RateLimitSettings, RateTaken, SharedGatewayState } from '../shared-state-types.ts';
 import * as shared from './shared-state.ts';
 import { databaseUrl, POOL_MAX_CONNECTIONS, redactUrl } from './url.ts';
@@ -684,8 +684,6 @@ export class PostgresStore implements Store, ClusterStore {
   readonly #notOptedOut = new NotOptedOut({ rememberMs: NOT_OPTED_OUT_TRUSTED_MS });
   /** Whether the listener hears the other relays now (listenForWork): until then every check asks the database. */
   #hearsOthers = false;
-  /** The opt-out checks waiting for this turn's statement (isOptedOut), by number. */
-  #optOutChecks = new Map<string, Array<{ resolve: (out: boolean) => void; reject: (error: unknown) => void }>>();
 
   /** What the connects that failed waited for, each told once (onWaiting). */
   readonly #waitedFor = new Set<string>();
@@ -1438,28 +1436,9 @@ export class PostgresStore implements Store, ClusterStore {
     return this.#hearsOthers ? this.#notOptedOut.check(number, () => this.#askOptedOut(number)) : this.#askOptedOut(number);
   }
 
-  #askOptedOut(number: string): Promise<boolean> {
-    return new Promise((resolve, reject) => {
-      const waiting = this.#optOutChecks.get(number);
-      if (waiting) waiting.push({ resolve, reject });
-      else this.#optOutChecks.set(number, [{ resolve, reject }]);
-      // Asked at the end of this task, so that its read joins the others of this turn (a received SMS's repeat check and
-      // route: TurnReads) in one round trip.
-      if (this.#optOutChecks.size === 1 && waiting === undefined) queueMicrotask(() => void this.#checkOptOuts());
-    });
-  }
-
-  async #checkOptOuts(): Promise<void> {
-    const checks = this.#optOutChecks;
-    this.#optOutChecks = new Map();
-    try {
-      this.#usable();
-      const rows = await this.#turnReads.rows<{ number: string }>('SELECT number FROM opt_outs WHERE number = ANY($1::text[])', [[...checks.keys()]]);
-      const out = new Set(rows.map((row) => row.number));
-      for (const [number, waiting] of checks) for (const { resolve } of waiting) resolve(out.has(number));
-    } catch (error) {
-      for (const waiting of checks.values()) for (const { reject } of waiting) reject(error);
-    }
+  async #askOptedOut(number: string): Promise<boolean> {
+    this.#usable();
+    return this.#turnReads.has(`SELECT number AS key FROM opt_outs WHERE number IN (${KEYS})`, [], number);
   }
 
   async optOutKeyword(number: string): Promise<string | undefined> {
@@ -1728,8 +1707,10 @@ export class PostgresStore implements Store, ClusterStore {
     return rows.map((row) => row.raw);
   }
 
+  /** With the other repeat checks of this turn of the same provider, in one statement (TurnReads.has). */
   async knowsInbound(provider: string, providerId: string): Promise<boolean> {
-    return (await this.#turnRow('SELECT 1 AS yes FROM inbound WHERE provider = $1 AND provider_id = $2', [provider, providerId])) !== undefined;
+    this.#usable();
+    return this.#turnReads.has(`SELECT provider_id AS key FROM inbound WHERE provider = $1 AND provider_id IN (${KEYS})`, [provider], providerId);
   }
 
   addPart(part: NewSmsPart): Promise<PartAdded> {
