@@ -657,12 +657,10 @@ const UTF8_LABELS = new Set(['ascii', 'usascii', 'utf8']);
  * Latin text is valid UTF-8 only by accident (each of its 8-bit letters would have to pair with the
  * next as UTF-8's sequences do, an accented capital then a symbol: `Ã©`); ASCII reads the same either way.
  */
-const LATIN_CODECS = new Set<unknown>(
-  [1, 2, 3, 4, 9, 10, 13, 14, 15, 16]
-    .map((part) => `iso-8859-${part}`)
-    .concat(['windows-1250', 'windows-1252', 'windows-1254', 'windows-1257', 'windows-1258'])
-    .map((name) => iconv.getCodec(name)),
-);
+const LATIN_CHARSETS = [1, 2, 3, 4, 9, 10, 13, 14, 15, 16]
+  .map((part) => `iso-8859-${part}`)
+  .concat(['windows-1250', 'windows-1252', 'windows-1254', 'windows-1257', 'windows-1258']);
+const LATIN_CODECS = new Set<unknown>(LATIN_CHARSETS.map((name) => iconv.getCodec(name)));
 
 /**
  * Labels decoded otherwise than libmime decodes them, by iconv-lite codec. UTF-7 (also
@@ -798,38 +796,109 @@ export class LabelledCharsetDecoder extends Transform {
  * not know such as `unknown-8bit`), that are not UTF-8 come from a legacy mailer: read as
  * windows-1252, their de-facto charset (the WHATWG Encoding standard reads `iso-8859-1` and
  * `us-ascii` labels so too), which maps every byte, so the phone never gets the U+FFFD mailparser
- * gives for each such byte. Only the bytes that are not UTF-8: a script whose template is UTF-8 and
- * whose data comes from a latin1 database (PHP, ERP) writes both in one text, and each well-formed
- * UTF-8 sequence in it is the template's character (`für`), never the two or three windows-1252
- * characters it would read as (`fÃ¼r`: mojibake, and UCS-2). Latin-1 text forms such a sequence only
- * where an accented capital or `ß` stands right before a symbol or curly quote (`É»`, `Ä”`), or an
- * accented small letter before two of them.
+ * gives for each such byte. A script whose template is UTF-8 and whose data comes from a latin1
+ * database (PHP, ERP) writes both in one text: there each well-formed UTF-8 sequence is the
+ * template's character (`für`), never the two or three windows-1252 characters it would read as
+ * (`fÃ¼r`: mojibake, and UCS-2), and only the other bytes are windows-1252. Which of the two a text
+ * is, is decided for the whole text (mixedUtf8), never sequence by sequence: Latin-1 text forms
+ * sequences too, which read as characters of other scripts.
  */
 function legacyText(bytes: Buffer): string {
-  let text = '';
-  let from = 0;
-  let at = 0;
-  while (at < bytes.length) {
-    const length = utf8SequenceAt(bytes, at);
-    if (length > 0) {
-      at += length;
-      continue;
-    }
-    let end = at + 1;
-    while (end < bytes.length && utf8SequenceAt(bytes, end) === 0) end++;
-    text += bytes.toString('utf8', from, at) + windows1252(bytes.subarray(at, end));
-    from = end;
-    at = end;
-  }
-  return text + bytes.toString('utf8', from);
+  const strays = mixedUtf8(bytes);
+  return strays === undefined ? windows1252(bytes) : utf8WithStrays(bytes, strays);
 }
+
+/**
+ * The number of bytes that are not UTF-8 in a text that evidently holds UTF-8 among them, undefined
+ * for windows-1252 text. Latin-1 text forms a well-formed UTF-8 sequence where an accented letter
+ * stands right before a symbol or curly quote (`Spaß“`, `Maß…`, `Ö²`, and `café »` with its no-break
+ * space), and such a sequence is a character of a script Latin-1 pairs collide into (NKo, Hebrew,
+ * Syriac, Arabic, CJK: `Spaߓ`, `caf頻`), not one of Latin text: only a capital from Â to Ì before a
+ * symbol, or â before two, makes one of those, rare in Latin text and the very shape of UTF-8 read as
+ * Latin-1 (`Ã©`, `â€™`). So the text holds UTF-8 when each of its sequences is a character Latin text
+ * is written in (LATIN_REPERTOIRE: the mix's UTF-8 half is written by the same people as its Latin-1
+ * half), or when sequences stand back to back for four bytes or more (a word of another script, an
+ * emoji): Latin-1's 8-bit bytes stand alone or a few together (a letter, a symbol, a no-break space),
+ * never forming two UTF-8 characters in a row.
+ */
+function mixedUtf8(bytes: Buffer): number | undefined {
+  let strays = 0;
+  let sequences = 0;
+  let latin = true;
+  let run = 0;
+  let together = false;
+  for (let at = 0; at < bytes.length; ) {
+    const length = utf8SequenceAt(bytes, at);
+    if (length === 1) run = 0;
+    else if (length === 0) {
+      strays++;
+      run = 0;
+    } else {
+      sequences++;
+      run += length;
+      together ||= run >= UTF8_RUN;
+      latin &&= LATIN_REPERTOIRE.has(utf8CodePoint(bytes, at, length));
+    }
+    at += length || 1;
+  }
+  return sequences > 0 && (latin || together) ? strays : undefined;
+}
+
+/** Bytes of UTF-8 sequences back to back that are UTF-8 text's, not Latin-1's (mixedUtf8): two characters of two bytes, or one of four. */
+const UTF8_RUN = 4;
 
 /** The length of the well-formed UTF-8 sequence (Unicode's Table 3-7) that starts at `at`, ASCII's 1 among them; 0 where none does. */
 function utf8SequenceAt(bytes: Buffer, at: number): number {
   const lead = bytes[at] ?? 0;
   if (lead < 0x80) return 1;
   const length = lead >= 0xc2 && lead <= 0xdf ? 2 : lead >= 0xe0 && lead <= 0xef ? 3 : lead >= 0xf0 && lead <= 0xf4 ? 4 : 0;
-  return length > 0 && isUtf8(bytes.subarray(at, at + length)) ? length : 0;
+  if (length === 0 || at + length > bytes.length) return 0;
+  // The second byte's range rules out overlong forms, surrogates and code points past U+10FFFF.
+  const second = bytes[at + 1] ?? 0;
+  if (second < (lead === 0xe0 ? 0xa0 : lead === 0xf0 ? 0x90 : 0x80) || second > (lead === 0xed ? 0x9f : lead === 0xf4 ? 0x8f : 0xbf)) return 0;
+  for (let next = at + 2; next < at + length; next++) if (((bytes[next] ?? 0) & 0xc0) !== 0x80) return 0;
+  return length;
+}
+
+/** The code point of the well-formed UTF-8 sequence of `length` bytes at `at`. */
+function utf8CodePoint(bytes: Buffer, at: number, length: number): number {
+  let point = (bytes[at] ?? 0) & (0x7f >> length);
+  for (let next = at + 1; next < at + length; next++) point = (point << 6) | ((bytes[next] ?? 0) & 0x3f);
+  return point;
+}
+
+/**
+ * The characters Latin text is written in: those of the single-byte Latin charsets (LATIN_CHARSETS:
+ * Western, Central European, Baltic, Turkish, Romanian and Vietnamese letters, Latin-1's symbols, and
+ * windows-125x's curly quotes, dashes, bullet, ellipsis, `€` and `™`), C1 controls aside.
+ */
+const LATIN_REPERTOIRE: ReadonlySet<number> = new Set(
+  LATIN_CHARSETS.flatMap((name) => [...iconv.decode(Buffer.from(Array.from({ length: 0x80 }, (_, byte) => 0x80 + byte)), name)])
+    .map((character) => character.codePointAt(0) ?? 0)
+    .filter((point) => point >= 0xa0 && point !== 0xfffd),
+);
+
+/** The 256 bytes' windows-1252 characters (windows1252), in byte order. */
+const WINDOWS_1252 = windows1252(Buffer.from(Array.from({ length: 0x100 }, (_, byte) => byte)));
+
+/** UTF-8 bytes with `strays` bytes among them that are not UTF-8, each read as windows-1252, as text. */
+function utf8WithStrays(bytes: Buffer, strays: number): string {
+  // A stray byte's character is at most three bytes of UTF-8 (`€`).
+  const text = Buffer.allocUnsafe(bytes.length + 2 * strays);
+  let written = 0;
+  let from = 0;
+  for (let at = 0; at < bytes.length; ) {
+    const length = utf8SequenceAt(bytes, at);
+    if (length > 0) {
+      at += length;
+      continue;
+    }
+    written += bytes.copy(text, written, from, at);
+    written += text.write(WINDOWS_1252.charAt(bytes[at] ?? 0), written);
+    from = ++at;
+  }
+  written += bytes.copy(text, written, from);
+  return text.toString('utf8', 0, written);
 }
 
 /** Bytes as windows-1252, one character each. */

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import BetterSqlite3 from 'better-sqlite3';
+import iconv from 'iconv-lite';
 import nodemailer from 'nodemailer';
 import { STORE_FILE } from '../../src/relay.ts';
 import { loadMailFixtures } from '../helpers/mail-fixtures.ts';
@@ -271,6 +272,36 @@ describe('SMTP → SMS text', () => {
       assert.deepEqual(pick(await smsTo(digits)), [1, 'Bestellung für Kunde: Jürgen Müller, Größe L "A" 5 €'], name);
     }
     assert.deepEqual(pick(await smsTo('447700900263')), [1, 'Bestellung für Müller, Größe L']);
+  });
+
+  test('a UTF-8 text of another script, or with an emoji, keeps its characters beside a Latin-1 byte or two: UTF-8 sequences back to back are no Latin-1', async () => {
+    const mixed = (utf8: string, latin1: string) => Buffer.concat([Buffer.from(utf8), Buffer.from(latin1, 'latin1')]);
+    const mails: Array<[string, Buffer, string]> = [
+      ['447700900264', mixed('Сервер упал: ', 'Müller\n'), 'Сервер упал: Müller'],
+      ['447700900265', mixed('🔥 Kühlung: ', 'Jürgen\n'), '🔥 Kühlung: Jürgen'],
+    ];
+    for (const [digits, body, text] of mails) {
+      assert.equal((await sendRaw(digits, Buffer.concat([Buffer.from('Subject: x\n\n'), body]))).code, 250, text);
+      assert.equal((await smsTo(digits)).text, text);
+    }
+  });
+
+  test('windows-1252 text whose letters and symbols happen to form UTF-8 sequences (ß“, é and a no-break space before », Ö²) is windows-1252 throughout, not NKo, CJK or Hebrew', async () => {
+    const mails: Array<[string, string, string]> = [
+      ['447700900266', 'Résumé: „Viel Spaß“ beim Ausflug. Grüße', 'Résumé: "Viel Spaß" beim Ausflug. Grüße'],
+      ['447700900267', 'Maß… Grüße', 'Maß... Grüße'],
+      ['447700900268', 'Café\u00a0» à bientôt', 'Café » à bientôt'],
+      ['447700900269', 'ß° Ö² Ü³ für', 'ß° Ö² Ü³ für'],
+    ];
+    const cp1252 = (text: string) => iconv.encode(text, 'windows-1252');
+    for (const [digits, written, text] of mails) {
+      const body = Buffer.concat([Buffer.from('Subject: x\nContent-Type: text/plain; charset=utf-8\n\n'), cp1252(written), Buffer.from('\n')]);
+      assert.equal((await sendRaw(digits, body)).code, 250, written);
+      assert.equal((await smsTo(digits)).text, text);
+    }
+    const subject = Buffer.concat([Buffer.from('Subject: '), cp1252('„Spaß“ für Müller'), Buffer.from('\n\n')]);
+    assert.equal((await sendRaw('447700900270', subject)).code, 250);
+    assert.equal((await smsTo('447700900270')).text, '"Spaß" für Müller');
   });
 
   test('UTF-16 sent as 8-bit lines, each LF byte made CR LF on the way (PowerShell Out-File through an MTA), is read as written: LE and BE, by BOM or label', async () => {
