@@ -529,10 +529,11 @@ function headerOf(node: Node, key: string): string {
  * LF line ends; and the lines of a flowed text its client space-stuffed before a `>` (see StuffedLines).
  */
 function decodedText(node: Node, body: Buffer): { text: string; stuffed: StuffedLines } {
+  const carried: Carried = node.encoding === 'base64' ? 'written' : node.encoding === 'quoted-printable' ? 'quoted-printable' : 'lines';
   let bytes = node.encoding === 'base64' ? checkedBase64(body) : node.encoding === 'quoted-printable' ? decodeQuotedPrintable(body) : body;
   if (node.flowed) bytes = Buffer.from(flowedBytes(bytes.toString('binary'), node.delSp), 'binary');
-  const legacy = !node.charset && node.contentType === 'text/html' ? declaredHtmlText : legacyText;
-  const text = charsetText(bytes, node.charset || '', legacy).replace(/\r?\n/g, '\n');
+  const legacy = !node.charset && node.contentType === 'text/html' ? (html: Buffer) => declaredHtmlText(html, carried) : legacyText;
+  const text = charsetText(bytes, node.charset || '', carried, legacy).replace(/\r?\n/g, '\n');
   if (!node.flowed || !text.includes(STUFFED_BYTE)) return { text, stuffed: [] };
   const stuffed = text.match(STUFFED_LINE)?.map((line) => line.slice(STUFFED_BYTE.length)) ?? [];
   return { text: text.replace(STUFFED_PLACE, ''), stuffed };
@@ -697,8 +698,8 @@ const LABEL_ALIASES = new Map([
  * does not know the label (LABEL_ALIASES) and for the shifting charsets it cannot read (ISO-2022-KR,
  * HZ: shifted-charsets.ts). Bytes with no label, or one read as UTF-8, that are not UTF-8 go to `legacy`.
  */
-function charsetText(bytes: Buffer, written: string, legacy: (bytes: Buffer) => string = legacyText): string {
-  const marked = byteOrderMarked(bytes);
+function charsetText(bytes: Buffer, written: string, carried: Carried, legacy: (bytes: Buffer) => string = legacyText): string {
+  const marked = byteOrderMarked(bytes, carried);
   if (marked) return marked;
   const lowered = written.trim().toLowerCase();
   const alias = LABEL_ALIASES.get(lowered);
@@ -713,13 +714,13 @@ function charsetText(bytes: Buffer, written: string, legacy: (bytes: Buffer) => 
   const codec = iconv.encodingExists(name) ? iconv.getCodec(name) : undefined;
   if (LATIN_CODECS.has(codec) && isUtf8(bytes)) return bytes.toString();
   const decoder = DECODED_AS.get(codec);
-  const unsent = UTF16_CODECS.has(codec) ? utf16AsWritten(bytes) : bytes;
+  const unsent = UTF16_CODECS.has(codec) ? utf16AsWritten(bytes, carried) : bytes;
   // mailparser's decode stream hands its strings on as UTF-8 buffers (lone surrogates become U+FFFD).
   const text = Buffer.from(decoder ? iconv.decode(unsent, decoder) : decodeCharset(unsent, label)).toString();
   return text.includes('\uFFFD') && !isUtf8(bytes) && readsAsUtf8(label) ? legacy(bytes) : text;
 }
 
-/** UTF-16's codecs, by iconv-lite codec (`utf-16`, `utf-16le`, `utf-16be` and their aliases, `ucs-2`): their text is read as written before its transport (utf16AsWritten). */
+/** UTF-16's codecs, by iconv-lite codec (`utf-16`, `utf-16le`, `utf-16be` and their aliases, `ucs-2`): their text carried as lines is read as written before its transport (utf16AsWritten). */
 const UTF16_CODECS = new Set<unknown>(['utf-16', 'utf-16le', 'utf-16be'].map((name) => iconv.getCodec(name)));
 
 /** Byte order marks and the encodings they mark. */
@@ -739,12 +740,19 @@ const BARE_LINE_FEED = /(?<!\r)\n/;
  * one, which scripts mail unlabelled or labelled UTF-8 (read so, `ÿþP u m p` in UCS-2). Undefined
  * without a mark.
  */
-function byteOrderMarked(bytes: Buffer): string | undefined {
+function byteOrderMarked(bytes: Buffer, carried: Carried): string | undefined {
   const [mark, encoding] = BYTE_ORDER_MARKS.find(([candidate]) => bytes.subarray(0, candidate.length).equals(candidate)) ?? [];
   if (!mark || !encoding) return undefined;
   const text = bytes.subarray(mark.length);
-  return iconv.decode(encoding === 'utf-8' ? text : utf16AsWritten(text), encoding, { stripBOM: false });
+  return iconv.decode(encoding === 'utf-8' ? text : utf16AsWritten(text, carried), encoding, { stripBOM: false });
 }
+
+/**
+ * How a text's bytes came: as 8-bit `lines` an MTA may have rewritten (a part in 7bit, 8bit, binary or
+ * no transfer encoding, a raw header); in `quoted-printable`, as written but for the line end its last
+ * line decodes to; or as `written` (base64, an encoded word).
+ */
+type Carried = 'lines' | 'quoted-printable' | 'written';
 
 /**
  * UTF-16 bytes as their writer wrote them, before a line-based transport handled them as lines. Sent
@@ -753,15 +761,19 @@ function byteOrderMarked(bytes: Buffer): string | undefined {
  * so does the 0A byte of any other character (U+0A00–U+0AFF, U+010A…); each inserted CR shifts every
  * two-byte unit after it, and the text is CJK junk from there on. Text with the transport's mark
  * (every LF byte has a CR byte before it; a UTF-16 line break's LF byte has a 00 before it, so text
- * that came untouched, in base64 or with bare LFs, has one without) loses the CR byte before each LF
- * byte: in UTF-16 the bytes 0D 0A stand together only in U+0A0D (unassigned), or at the end of
- * U+0D00–U+0D7F (Malayalam) right before U+000A in UTF-16LE text that ends its lines with LF alone, or
- * in U+0D0A and after a lone CR before U+0A00–U+0AFF in UTF-16BE, which this reads wrong rather than
- * every line of the text. Then the transport's line end after the text, out of step with its units, goes.
+ * that came untouched with bare LFs has one without) loses the CR byte before each LF byte: in UTF-16
+ * the bytes 0D 0A stand together only in U+0A0D (unassigned), or at the end of U+0D00–U+0DFF
+ * (Malayalam, Sinhala) right before U+000A in UTF-16LE, or in U+0D0A and after a lone CR before
+ * U+0A00–U+0AFF in UTF-16BE, which this reads wrong, in text that came untouched, rather than every
+ * line of the text. Base64 and quoted-printable carry the bytes as written, and have none of this done.
+ * Then the line end after the text (the transport's, or quoted-printable's last), out of step with
+ * its units, goes.
  */
-function utf16AsWritten(bytes: Buffer): Buffer {
+function utf16AsWritten(bytes: Buffer, carried: Carried): Buffer {
+  if (carried === 'written') return bytes;
   const lines = bytes.toString('latin1');
-  let text = lines.includes('\n') && !BARE_LINE_FEED.test(lines) ? Buffer.from(lines.replaceAll('\r\n', '\n'), 'latin1') : bytes;
+  const transported = carried === 'lines' && lines.includes('\n') && !BARE_LINE_FEED.test(lines);
+  let text = transported ? Buffer.from(lines.replaceAll('\r\n', '\n'), 'latin1') : bytes;
   if (text.length % 2 === 1 && text.at(-1) === 0x0a) text = text.subarray(0, -1);
   else if (text.subarray(-2).equals(TRANSPORT_LINE_END)) text = text.subarray(0, -2);
   return text;
@@ -787,7 +799,8 @@ export class LabelledCharsetDecoder extends Transform {
   }
 
   override _flush(done: TransformCallback): void {
-    done(null, Buffer.from(charsetText(Buffer.concat(this.#chunks), this.#label)));
+    // mailparser names no transfer encoding: the bytes are taken as written.
+    done(null, Buffer.from(charsetText(Buffer.concat(this.#chunks), this.#label, 'written')));
   }
 }
 
@@ -921,9 +934,9 @@ const META_UNREAD = /^(?:utf-?16|x-user-defined)/i;
  * declares, as a browser reads it (`<meta charset="shift_jis">`, Outlook's `<meta http-equiv=
  * "Content-Type" content="text/html; charset=windows-1251">`); with none, in a legacy one.
  */
-function declaredHtmlText(bytes: Buffer): string {
+function declaredHtmlText(bytes: Buffer, carried: Carried): string {
   for (const [, declared] of bytes.toString('latin1', 0, HTML_PRESCAN_BYTES).matchAll(META_CHARSET)) {
-    if (declared) return META_UNREAD.test(declared) ? legacyText(bytes) : charsetText(bytes, declared);
+    if (declared) return META_UNREAD.test(declared) ? legacyText(bytes) : charsetText(bytes, declared, carried);
   }
   return legacyText(bytes);
 }
@@ -1073,7 +1086,7 @@ function headerValue(line: string, charset = ''): string {
   const utf8 = isUtf8(value);
   if (utf8 && !value.includes(0x1b)) return value.toString();
   const label = JIS_ESCAPE.test(value.toString('latin1')) && !/^iso-?2022-?jp/i.test(charset) ? 'iso-2022-jp' : charset;
-  const declared = label ? charsetText(value, label) : undefined;
+  const declared = label ? charsetText(value, label, 'lines') : undefined;
   if (declared !== undefined && !declared.includes('\uFFFD') && !windows1252Meant(value, declared)) return declared;
   return utf8 ? value.toString() : legacyText(value);
 }
@@ -1193,7 +1206,7 @@ class WordReader extends libmime.Libmime {
       if (!decoded.includes('\uFFFD')) return decoded;
     }
     // libmime undoes Q or B; `binary` hands the bytes back one character each.
-    return charsetText(Buffer.from(super.decodeWord('binary', encoding, text), 'latin1'), label);
+    return charsetText(Buffer.from(super.decodeWord('binary', encoding, text), 'latin1'), label, 'written');
   }
 }
 

@@ -330,6 +330,33 @@ describe('SMTP → SMS text', () => {
     assert.deepEqual(pick(await smsTo('447700900255')), [1, 'Backup failed']);
   });
 
+  test('UTF-16 in base64 or quoted-printable is read as written: Malayalam and Sinhala, whose code units hold the bytes 0D 0A, keep every character', async () => {
+    // A Malayalam or Sinhala letter (U+0D00–U+0DFF) before a line feed is 0D 0A in UTF-16LE, and Malayalam's ഊ (U+0D0A) is in UTF-16BE.
+    const malayalam = 'സെർവർ പ്രവർത്തനരഹിതം\nബാക്കപ്പ് പരാജയപ്പെട്ടു\n';
+    const sinhala = 'සේවාදායකය අක්‍රියයි\nඋපස්ථය අසාර්ථකයි\n';
+    const le = (text: string) => Buffer.from(text, 'utf16le');
+    const be = (text: string) => Buffer.from(text, 'utf16le').swap16();
+    const withBom = (mark: number[], text: Buffer) => Buffer.concat([Buffer.from(mark), text]);
+    const base64 = (text: Buffer) => `Content-Transfer-Encoding: base64\n\n${text.toString('base64').replace(/.{76}/g, '$&\n')}\n`;
+    const quotedPrintable = (text: Buffer) =>
+      `Content-Transfer-Encoding: quoted-printable\n\n${[...text]
+        .map((byte) => `=${byte.toString(16).toUpperCase().padStart(2, '0')}`)
+        .join('')
+        .replace(/.{72}/g, '$&=\n')}\n`;
+    const mails: Array<[string, string, string, string]> = [
+      ['447700900271', 'utf-16', base64(withBom([0xff, 0xfe], le(malayalam))), malayalam],
+      ['447700900272', 'utf-16', base64(withBom([0xff, 0xfe], le(sinhala))), sinhala],
+      ['447700900273', 'utf-16le', base64(le(sinhala)), sinhala],
+      ['447700900274', 'utf-16', base64(withBom([0xfe, 0xff], be('ഊർജം'))), 'ഊർജം'],
+      ['447700900275', 'utf-16le', quotedPrintable(le(malayalam)), malayalam],
+    ];
+    for (const [digits, charset, body] of mails) {
+      const reply = await sendRaw(digits, Buffer.from(`Subject: Report\nMIME-Version: 1.0\nContent-Type: text/plain; charset=${charset}\n${body}`));
+      assert.equal(reply.code, 250, `${digits}: ${reply.text}`);
+    }
+    for (const [digits, , , text] of mails) assert.deepEqual(pick(await smsTo(digits)), [2, text.trim()], digits);
+  });
+
   test('a base64 text part with lines that are not base64 is refused as unreadable, not sent as garbage', async () => {
     const raw = 'Subject: s\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n\nSGVsbG8g\n*** garbage ***\nd29ybGQ=\n';
     const reply = await sendRaw('447700900204', Buffer.from(raw));
