@@ -20,7 +20,12 @@ describe('SMTP → SMS text', () => {
   const suite = relayWithSimulator({
     smtp: { maxNumbersPerMail: 3 },
     sms: { domains: ['sms.example.com'], defaultRegion: 'GB' },
-    text: { senders: [{ match: ['@erp.example.com'], overLength: 'truncate' }] },
+    text: {
+      senders: [
+        { match: ['@erp.example.com'], overLength: 'truncate' },
+        { match: ['@prepend.example.com'], subject: 'prepend' },
+      ],
+    },
   });
 
   const smsTo = (digits: string) => waitFor(`the SMS to ${digits}`, () => suite.gateway.simulator.received.find((sms) => sms.to === digits));
@@ -180,6 +185,22 @@ describe('SMTP → SMS text', () => {
       body: 'v'.repeat(1000),
     });
     assert.match(one?.text ?? '', /\(text cut from 7 to 1 part by policy\)$/);
+  });
+
+  test("a sender whose policy prepends the subject, its body all removed (punctuation, a device line), is told only the subject was sent, not that it went in the body's place", async () => {
+    const subject = 'ALERT db1 disk 95% full';
+    const bodies: Array<[string, string, string]> = [
+      ['447700900276', '.', 'punctuation'],
+      ['447700900277', 'Sent from my iPhone', 'a device line'],
+    ];
+    for (const [digits, body, held] of bodies) {
+      const data = await accepted({ from: 'ops@prepend.example.com', to: [`${digits}@sms.example.com`], subject, body });
+      assert.match(data?.text ?? '', new RegExp(`\\(the body held only ${held}: only the subject was sent\\)$`), body);
+      assert.equal((await smsTo(digits)).text, subject, body);
+    }
+    const data = await accepted({ from: 'ops@prepend.example.com', to: ['447700900278@sms.example.com'], subject, body: 'Free 2 GB on /var' });
+    assert.doesNotMatch(data?.text ?? '', /the body held only/);
+    assert.equal((await smsTo('447700900278')).text, `${subject}\nFree 2 GB on /var`);
   });
 
   test('X-SMS-Send-At holds the SMS until then (IntelliSoftware cannot schedule, so the relay does)', async () => {
