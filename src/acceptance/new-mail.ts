@@ -356,11 +356,14 @@ const ATTACHMENT_NAME_CHARS = 40;
 
 /**
  * What the sender is told when the body's text was all removed (a quote, a signature, an encoded
- * file…) and the subject went in its place: a forward or a note the relay misread must not look as if
- * it had reached the phone. It names the kinds removed; `smsrelay preview` names each block.
+ * file…) and the subject went in its place, or alone where the sender's policy prepends it: a forward
+ * or a note the relay misread must not look as if it had reached the phone. It names the kinds removed; `smsrelay preview` names each block.
  */
 export function subjectForBodyNote(request: Pick<OutboundRequest, 'subjectForBody' | 'removed'>): string | undefined {
-  return request.subjectForBody ? `the body held only ${removedKinds(request.removed)}: the subject was sent in its place` : undefined;
+  if (request.subjectForBody === undefined) return undefined;
+  // With `prepend` the subject goes anyway: only the body's part of the text is missing.
+  const sent = request.subjectForBody === 'alone' ? 'only the subject was sent' : 'the subject was sent in its place';
+  return `the body held only ${removedKinds(request.removed)}: ${sent}`;
 }
 
 /**

@@ -71,8 +71,11 @@ export interface OutboundRequest extends RelayParameters {
    * a reaction (Gmail's emoji reaction part, with no text version), or nothing at all.
    */
   readonly emptyReply: 'quote' | 'reaction' | 'nothing' | undefined;
-  /** The body had text, all of it removed (a quote, a signature, a disclaimer…): the subject is sent in its place, and the sender is told. */
-  readonly subjectForBody: boolean;
+  /**
+   * The body had text, all of it removed (a quote, a signature, a disclaimer…), and the subject is sent:
+   * `instead` of it (`fallback`), or `alone` where it goes before any body (`prepend`); the sender is told.
+   */
+  readonly subjectForBody: 'instead' | 'alone' | undefined;
   /** What was removed from the body and why (for `smsrelay preview`). */
   readonly removed: readonly Removal[];
   /** The mail forwards another: its forwarded body is the text. */
@@ -255,7 +258,7 @@ export function extractRequest(
     noNewText,
     ...(read.unread ? { unread: true } : {}),
     emptyReply: noNewText ? (quoteRemoved ? 'quote' : mail.attachments.some(isReaction) ? 'reaction' : 'nothing') : undefined,
-    subjectForBody: text === '' && smsText !== '' && (removed.length > 0 || quoteRemoved),
+    subjectForBody: text === '' && smsText !== '' && (removed.length > 0 || quoteRemoved) ? (subjectUse === 'prepend' ? 'alone' : 'instead') : undefined,
     removed,
     forward: chosen.forward,
     thread: sent === undefined ? 'skipped' : cut ? 'cut' : 'not-found',

@@ -529,10 +529,11 @@ function headerOf(node: Node, key: string): string {
  * LF line ends; and the lines of a flowed text its client space-stuffed before a `>` (see StuffedLines).
  */
 function decodedText(node: Node, body: Buffer): { text: string; stuffed: StuffedLines } {
+  const carried: Carried = node.encoding === 'base64' ? 'written' : node.encoding === 'quoted-printable' ? 'quoted-printable' : 'lines';
   let bytes = node.encoding === 'base64' ? checkedBase64(body) : node.encoding === 'quoted-printable' ? decodeQuotedPrintable(body) : body;
   if (node.flowed) bytes = Buffer.from(flowedBytes(bytes.toString('binary'), node.delSp), 'binary');
-  const legacy = !node.charset && node.contentType === 'text/html' ? declaredHtmlText : legacyText;
-  const text = charsetText(bytes, node.charset || '', legacy).replace(/\r?\n/g, '\n');
+  const legacy = !node.charset && node.contentType === 'text/html' ? (html: Buffer) => declaredHtmlText(html, carried) : legacyText;
+  const text = charsetText(bytes, node.charset || '', carried, legacy).replace(/\r?\n/g, '\n');
   if (!node.flowed || !text.includes(STUFFED_BYTE)) return { text, stuffed: [] };
   const stuffed = text.match(STUFFED_LINE)?.map((line) => line.slice(STUFFED_BYTE.length)) ?? [];
   return { text: text.replace(STUFFED_PLACE, ''), stuffed };
@@ -657,12 +658,10 @@ const UTF8_LABELS = new Set(['ascii', 'usascii', 'utf8']);
  * Latin text is valid UTF-8 only by accident (each of its 8-bit letters would have to pair with the
  * next as UTF-8's sequences do, an accented capital then a symbol: `Ã©`); ASCII reads the same either way.
  */
-const LATIN_CODECS = new Set<unknown>(
-  [1, 2, 3, 4, 9, 10, 13, 14, 15, 16]
-    .map((part) => `iso-8859-${part}`)
-    .concat(['windows-1250', 'windows-1252', 'windows-1254', 'windows-1257', 'windows-1258'])
-    .map((name) => iconv.getCodec(name)),
-);
+const LATIN_CHARSETS = [1, 2, 3, 4, 9, 10, 13, 14, 15, 16]
+  .map((part) => `iso-8859-${part}`)
+  .concat(['windows-1250', 'windows-1252', 'windows-1254', 'windows-1257', 'windows-1258']);
+const LATIN_CODECS = new Set<unknown>(LATIN_CHARSETS.map((name) => iconv.getCodec(name)));
 
 /**
  * Labels decoded otherwise than libmime decodes them, by iconv-lite codec. UTF-7 (also
@@ -699,8 +698,8 @@ const LABEL_ALIASES = new Map([
  * does not know the label (LABEL_ALIASES) and for the shifting charsets it cannot read (ISO-2022-KR,
  * HZ: shifted-charsets.ts). Bytes with no label, or one read as UTF-8, that are not UTF-8 go to `legacy`.
  */
-function charsetText(bytes: Buffer, written: string, legacy: (bytes: Buffer) => string = legacyText): string {
-  const marked = byteOrderMarked(bytes);
+function charsetText(bytes: Buffer, written: string, carried: Carried, legacy: (bytes: Buffer) => string = legacyText): string {
+  const marked = byteOrderMarked(bytes, carried);
   if (marked) return marked;
   const lowered = written.trim().toLowerCase();
   const alias = LABEL_ALIASES.get(lowered);
@@ -715,13 +714,13 @@ function charsetText(bytes: Buffer, written: string, legacy: (bytes: Buffer) => 
   const codec = iconv.encodingExists(name) ? iconv.getCodec(name) : undefined;
   if (LATIN_CODECS.has(codec) && isUtf8(bytes)) return bytes.toString();
   const decoder = DECODED_AS.get(codec);
-  const unsent = UTF16_CODECS.has(codec) ? utf16AsWritten(bytes) : bytes;
+  const unsent = UTF16_CODECS.has(codec) ? utf16AsWritten(bytes, carried) : bytes;
   // mailparser's decode stream hands its strings on as UTF-8 buffers (lone surrogates become U+FFFD).
   const text = Buffer.from(decoder ? iconv.decode(unsent, decoder) : decodeCharset(unsent, label)).toString();
   return text.includes('\uFFFD') && !isUtf8(bytes) && readsAsUtf8(label) ? legacy(bytes) : text;
 }
 
-/** UTF-16's codecs, by iconv-lite codec (`utf-16`, `utf-16le`, `utf-16be` and their aliases, `ucs-2`): their text is read as written before its transport (utf16AsWritten). */
+/** UTF-16's codecs, by iconv-lite codec (`utf-16`, `utf-16le`, `utf-16be` and their aliases, `ucs-2`): their text carried as lines is read as written before its transport (utf16AsWritten). */
 const UTF16_CODECS = new Set<unknown>(['utf-16', 'utf-16le', 'utf-16be'].map((name) => iconv.getCodec(name)));
 
 /** Byte order marks and the encodings they mark. */
@@ -741,12 +740,19 @@ const BARE_LINE_FEED = /(?<!\r)\n/;
  * one, which scripts mail unlabelled or labelled UTF-8 (read so, `ÿþP u m p` in UCS-2). Undefined
  * without a mark.
  */
-function byteOrderMarked(bytes: Buffer): string | undefined {
+function byteOrderMarked(bytes: Buffer, carried: Carried): string | undefined {
   const [mark, encoding] = BYTE_ORDER_MARKS.find(([candidate]) => bytes.subarray(0, candidate.length).equals(candidate)) ?? [];
   if (!mark || !encoding) return undefined;
   const text = bytes.subarray(mark.length);
-  return iconv.decode(encoding === 'utf-8' ? text : utf16AsWritten(text), encoding, { stripBOM: false });
+  return iconv.decode(encoding === 'utf-8' ? text : utf16AsWritten(text, carried), encoding, { stripBOM: false });
 }
+
+/**
+ * How a text's bytes came: as 8-bit `lines` an MTA may have rewritten (a part in 7bit, 8bit, binary or
+ * no transfer encoding, a raw header); in `quoted-printable`, as written but for the line end its last
+ * line decodes to; or as `written` (base64, an encoded word).
+ */
+type Carried = 'lines' | 'quoted-printable' | 'written';
 
 /**
  * UTF-16 bytes as their writer wrote them, before a line-based transport handled them as lines. Sent
@@ -755,15 +761,19 @@ function byteOrderMarked(bytes: Buffer): string | undefined {
  * so does the 0A byte of any other character (U+0A00–U+0AFF, U+010A…); each inserted CR shifts every
  * two-byte unit after it, and the text is CJK junk from there on. Text with the transport's mark
  * (every LF byte has a CR byte before it; a UTF-16 line break's LF byte has a 00 before it, so text
- * that came untouched, in base64 or with bare LFs, has one without) loses the CR byte before each LF
- * byte: in UTF-16 the bytes 0D 0A stand together only in U+0A0D (unassigned), or at the end of
- * U+0D00–U+0D7F (Malayalam) right before U+000A in UTF-16LE text that ends its lines with LF alone, or
- * in U+0D0A and after a lone CR before U+0A00–U+0AFF in UTF-16BE, which this reads wrong rather than
- * every line of the text. Then the transport's line end after the text, out of step with its units, goes.
+ * that came untouched with bare LFs has one without) loses the CR byte before each LF byte: in UTF-16
+ * the bytes 0D 0A stand together only in U+0A0D (unassigned), or at the end of U+0D00–U+0DFF
+ * (Malayalam, Sinhala) right before U+000A in UTF-16LE, or in U+0D0A and after a lone CR before
+ * U+0A00–U+0AFF in UTF-16BE, which this reads wrong, in text that came untouched, rather than every
+ * line of the text. Base64 and quoted-printable carry the bytes as written, and have none of this done.
+ * Then the line end after the text (the transport's, or quoted-printable's last), out of step with
+ * its units, goes.
  */
-function utf16AsWritten(bytes: Buffer): Buffer {
+function utf16AsWritten(bytes: Buffer, carried: Carried): Buffer {
+  if (carried === 'written') return bytes;
   const lines = bytes.toString('latin1');
-  let text = lines.includes('\n') && !BARE_LINE_FEED.test(lines) ? Buffer.from(lines.replaceAll('\r\n', '\n'), 'latin1') : bytes;
+  const transported = carried === 'lines' && lines.includes('\n') && !BARE_LINE_FEED.test(lines);
+  let text = transported ? Buffer.from(lines.replaceAll('\r\n', '\n'), 'latin1') : bytes;
   if (text.length % 2 === 1 && text.at(-1) === 0x0a) text = text.subarray(0, -1);
   else if (text.subarray(-2).equals(TRANSPORT_LINE_END)) text = text.subarray(0, -2);
   return text;
@@ -789,7 +799,8 @@ export class LabelledCharsetDecoder extends Transform {
   }
 
   override _flush(done: TransformCallback): void {
-    done(null, Buffer.from(charsetText(Buffer.concat(this.#chunks), this.#label)));
+    // mailparser names no transfer encoding: the bytes are taken as written.
+    done(null, Buffer.from(charsetText(Buffer.concat(this.#chunks), this.#label, 'written')));
   }
 }
 
@@ -798,38 +809,109 @@ export class LabelledCharsetDecoder extends Transform {
  * not know such as `unknown-8bit`), that are not UTF-8 come from a legacy mailer: read as
  * windows-1252, their de-facto charset (the WHATWG Encoding standard reads `iso-8859-1` and
  * `us-ascii` labels so too), which maps every byte, so the phone never gets the U+FFFD mailparser
- * gives for each such byte. Only the bytes that are not UTF-8: a script whose template is UTF-8 and
- * whose data comes from a latin1 database (PHP, ERP) writes both in one text, and each well-formed
- * UTF-8 sequence in it is the template's character (`für`), never the two or three windows-1252
- * characters it would read as (`fÃ¼r`: mojibake, and UCS-2). Latin-1 text forms such a sequence only
- * where an accented capital or `ß` stands right before a symbol or curly quote (`É»`, `Ä”`), or an
- * accented small letter before two of them.
+ * gives for each such byte. A script whose template is UTF-8 and whose data comes from a latin1
+ * database (PHP, ERP) writes both in one text: there each well-formed UTF-8 sequence is the
+ * template's character (`für`), never the two or three windows-1252 characters it would read as
+ * (`fÃ¼r`: mojibake, and UCS-2), and only the other bytes are windows-1252. Which of the two a text
+ * is, is decided for the whole text (mixedUtf8), never sequence by sequence: Latin-1 text forms
+ * sequences too, which read as characters of other scripts.
  */
 function legacyText(bytes: Buffer): string {
-  let text = '';
-  let from = 0;
-  let at = 0;
-  while (at < bytes.length) {
-    const length = utf8SequenceAt(bytes, at);
-    if (length > 0) {
-      at += length;
-      continue;
-    }
-    let end = at + 1;
-    while (end < bytes.length && utf8SequenceAt(bytes, end) === 0) end++;
-    text += bytes.toString('utf8', from, at) + windows1252(bytes.subarray(at, end));
-    from = end;
-    at = end;
-  }
-  return text + bytes.toString('utf8', from);
+  const strays = mixedUtf8(bytes);
+  return strays === undefined ? windows1252(bytes) : utf8WithStrays(bytes, strays);
 }
+
+/**
+ * The number of bytes that are not UTF-8 in a text that evidently holds UTF-8 among them, undefined
+ * for windows-1252 text. Latin-1 text forms a well-formed UTF-8 sequence where an accented letter
+ * stands right before a symbol or curly quote (`Spaß“`, `Maß…`, `Ö²`, and `café »` with its no-break
+ * space), and such a sequence is a character of a script Latin-1 pairs collide into (NKo, Hebrew,
+ * Syriac, Arabic, CJK: `Spaߓ`, `caf頻`), not one of Latin text: only a capital from Â to Ì before a
+ * symbol, or â before two, makes one of those, rare in Latin text and the very shape of UTF-8 read as
+ * Latin-1 (`Ã©`, `â€™`). So the text holds UTF-8 when each of its sequences is a character Latin text
+ * is written in (LATIN_REPERTOIRE: the mix's UTF-8 half is written by the same people as its Latin-1
+ * half), or when sequences stand back to back for four bytes or more (a word of another script, an
+ * emoji): Latin-1's 8-bit bytes stand alone or a few together (a letter, a symbol, a no-break space),
+ * never forming two UTF-8 characters in a row.
+ */
+function mixedUtf8(bytes: Buffer): number | undefined {
+  let strays = 0;
+  let sequences = 0;
+  let latin = true;
+  let run = 0;
+  let together = false;
+  for (let at = 0; at < bytes.length; ) {
+    const length = utf8SequenceAt(bytes, at);
+    if (length === 1) run = 0;
+    else if (length === 0) {
+      strays++;
+      run = 0;
+    } else {
+      sequences++;
+      run += length;
+      together ||= run >= UTF8_RUN;
+      latin &&= LATIN_REPERTOIRE.has(utf8CodePoint(bytes, at, length));
+    }
+    at += length || 1;
+  }
+  return sequences > 0 && (latin || together) ? strays : undefined;
+}
+
+/** Bytes of UTF-8 sequences back to back that are UTF-8 text's, not Latin-1's (mixedUtf8): two characters of two bytes, or one of four. */
+const UTF8_RUN = 4;
 
 /** The length of the well-formed UTF-8 sequence (Unicode's Table 3-7) that starts at `at`, ASCII's 1 among them; 0 where none does. */
 function utf8SequenceAt(bytes: Buffer, at: number): number {
   const lead = bytes[at] ?? 0;
   if (lead < 0x80) return 1;
   const length = lead >= 0xc2 && lead <= 0xdf ? 2 : lead >= 0xe0 && lead <= 0xef ? 3 : lead >= 0xf0 && lead <= 0xf4 ? 4 : 0;
-  return length > 0 && isUtf8(bytes.subarray(at, at + length)) ? length : 0;
+  if (length === 0 || at + length > bytes.length) return 0;
+  // The second byte's range rules out overlong forms, surrogates and code points past U+10FFFF.
+  const second = bytes[at + 1] ?? 0;
+  if (second < (lead === 0xe0 ? 0xa0 : lead === 0xf0 ? 0x90 : 0x80) || second > (lead === 0xed ? 0x9f : lead === 0xf4 ? 0x8f : 0xbf)) return 0;
+  for (let next = at + 2; next < at + length; next++) if (((bytes[next] ?? 0) & 0xc0) !== 0x80) return 0;
+  return length;
+}
+
+/** The code point of the well-formed UTF-8 sequence of `length` bytes at `at`. */
+function utf8CodePoint(bytes: Buffer, at: number, length: number): number {
+  let point = (bytes[at] ?? 0) & (0x7f >> length);
+  for (let next = at + 1; next < at + length; next++) point = (point << 6) | ((bytes[next] ?? 0) & 0x3f);
+  return point;
+}
+
+/**
+ * The characters Latin text is written in: those of the single-byte Latin charsets (LATIN_CHARSETS:
+ * Western, Central European, Baltic, Turkish, Romanian and Vietnamese letters, Latin-1's symbols, and
+ * windows-125x's curly quotes, dashes, bullet, ellipsis, `€` and `™`), C1 controls aside.
+ */
+const LATIN_REPERTOIRE: ReadonlySet<number> = new Set(
+  LATIN_CHARSETS.flatMap((name) => [...iconv.decode(Buffer.from(Array.from({ length: 0x80 }, (_, byte) => 0x80 + byte)), name)])
+    .map((character) => character.codePointAt(0) ?? 0)
+    .filter((point) => point >= 0xa0 && point !== 0xfffd),
+);
+
+/** The 256 bytes' windows-1252 characters (windows1252), in byte order. */
+const WINDOWS_1252 = windows1252(Buffer.from(Array.from({ length: 0x100 }, (_, byte) => byte)));
+
+/** UTF-8 bytes with `strays` bytes among them that are not UTF-8, each read as windows-1252, as text. */
+function utf8WithStrays(bytes: Buffer, strays: number): string {
+  // A stray byte's character is at most three bytes of UTF-8 (`€`).
+  const text = Buffer.allocUnsafe(bytes.length + 2 * strays);
+  let written = 0;
+  let from = 0;
+  for (let at = 0; at < bytes.length; ) {
+    const length = utf8SequenceAt(bytes, at);
+    if (length > 0) {
+      at += length;
+      continue;
+    }
+    written += bytes.copy(text, written, from, at);
+    written += text.write(WINDOWS_1252.charAt(bytes[at] ?? 0), written);
+    from = ++at;
+  }
+  written += bytes.copy(text, written, from);
+  return text.toString('utf8', 0, written);
 }
 
 /** Bytes as windows-1252, one character each. */
@@ -852,9 +934,9 @@ const META_UNREAD = /^(?:utf-?16|x-user-defined)/i;
  * declares, as a browser reads it (`<meta charset="shift_jis">`, Outlook's `<meta http-equiv=
  * "Content-Type" content="text/html; charset=windows-1251">`); with none, in a legacy one.
  */
-function declaredHtmlText(bytes: Buffer): string {
+function declaredHtmlText(bytes: Buffer, carried: Carried): string {
   for (const [, declared] of bytes.toString('latin1', 0, HTML_PRESCAN_BYTES).matchAll(META_CHARSET)) {
-    if (declared) return META_UNREAD.test(declared) ? legacyText(bytes) : charsetText(bytes, declared);
+    if (declared) return META_UNREAD.test(declared) ? legacyText(bytes) : charsetText(bytes, declared, carried);
   }
   return legacyText(bytes);
 }
@@ -1004,7 +1086,7 @@ function headerValue(line: string, charset = ''): string {
   const utf8 = isUtf8(value);
   if (utf8 && !value.includes(0x1b)) return value.toString();
   const label = JIS_ESCAPE.test(value.toString('latin1')) && !/^iso-?2022-?jp/i.test(charset) ? 'iso-2022-jp' : charset;
-  const declared = label ? charsetText(value, label) : undefined;
+  const declared = label ? charsetText(value, label, 'lines') : undefined;
   if (declared !== undefined && !declared.includes('\uFFFD') && !windows1252Meant(value, declared)) return declared;
   return utf8 ? value.toString() : legacyText(value);
 }
@@ -1124,7 +1206,7 @@ class WordReader extends libmime.Libmime {
       if (!decoded.includes('\uFFFD')) return decoded;
     }
     // libmime undoes Q or B; `binary` hands the bytes back one character each.
-    return charsetText(Buffer.from(super.decodeWord('binary', encoding, text), 'latin1'), label);
+    return charsetText(Buffer.from(super.decodeWord('binary', encoding, text), 'latin1'), label, 'written');
   }
 }
 

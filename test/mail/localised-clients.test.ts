@@ -56,7 +56,7 @@ describe("Outlook's forwards in every language keep the forwarded mail", () => {
       assert.equal(withNote.forward, true);
       const alone = await extract(`${prefix} Delivery`, outlookForward(labels));
       assert.equal(alone.text, FORWARDED);
-      assert.equal(alone.subjectForBody, false);
+      assert.equal(alone.subjectForBody, undefined);
     });
   }
 
@@ -69,10 +69,10 @@ describe("Outlook's forwards in every language keep the forwarded mail", () => {
   test('a body whose text is all removed sends the subject and says so; an empty body sends it without a word', async () => {
     const removed = await extract('Pump 3 back online', 'Sent from my iPhone\n');
     assert.equal(removed.text, 'Pump 3 back online');
-    assert.equal(removed.subjectForBody, true);
+    assert.equal(removed.subjectForBody, 'instead');
     const empty = await extract('Pump 3 back online', '');
     assert.equal(empty.text, 'Pump 3 back online');
-    assert.equal(empty.subjectForBody, false);
+    assert.equal(empty.subjectForBody, undefined);
   });
 });
 

@@ -420,6 +420,23 @@ describe('replies and delivery reports', () => {
     }
   });
 
+  test('a reply of "." in a conversation is sent as ".", with or without a quote: the punctuation-body rule is not for replies, whose old subject is no text', async () => {
+    const digits = '447700900179';
+    const { reply } = await answeredConversation('ivy@example.com', digits, 'Gate 4584');
+    const bodies = ['.\r\n', '.\r\n\r\nOn Sat, Phone wrote:\r\n> Which gate?\r\n'];
+    for (const [index, body] of bodies.entries()) {
+      const { data } = await sendMail(smtpPort(), {
+        from: 'ivy@example.com',
+        to: [`${digits}@sms.example.com`],
+        subject: reply.subject ?? '',
+        body,
+        headers: { From: 'ivy@example.com', 'In-Reply-To': reply.messageId ?? '' },
+      });
+      assert.equal(data?.code, 250, `${index}: ${data?.text}`);
+      assert.equal((await smsTo(digits, index + 2)).text, '.', `${index}`);
+    }
+  });
+
   test("the conversation's own writer moves it to a new Reply-To by naming it in any form; the 250 promises only what is done", async () => {
     const forms: Record<string, (context: string, replyId: string) => { subject: string; headers: Record<string, string> }> = {
       'reply tag and In-Reply-To': (context, replyId) => ({ subject: `Re: Gate [UserContext: ${context}]`, headers: { 'In-Reply-To': replyId } }),

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import BetterSqlite3 from 'better-sqlite3';
+import iconv from 'iconv-lite';
 import nodemailer from 'nodemailer';
 import { STORE_FILE } from '../../src/relay.ts';
 import { loadMailFixtures } from '../helpers/mail-fixtures.ts';
@@ -19,7 +20,12 @@ describe('SMTP → SMS text', () => {
   const suite = relayWithSimulator({
     smtp: { maxNumbersPerMail: 3 },
     sms: { domains: ['sms.example.com'], defaultRegion: 'GB' },
-    text: { senders: [{ match: ['@erp.example.com'], overLength: 'truncate' }] },
+    text: {
+      senders: [
+        { match: ['@erp.example.com'], overLength: 'truncate' },
+        { match: ['@prepend.example.com'], subject: 'prepend' },
+      ],
+    },
   });
 
   const smsTo = (digits: string) => waitFor(`the SMS to ${digits}`, () => suite.gateway.simulator.received.find((sms) => sms.to === digits));
@@ -187,6 +193,22 @@ describe('SMTP → SMS text', () => {
     assert.match(one?.text ?? '', /\(text cut from 7 to 1 part by policy\)$/);
   });
 
+  test("a sender whose policy prepends the subject, its body all removed (punctuation, a device line), is told only the subject was sent, not that it went in the body's place", async () => {
+    const subject = 'ALERT db1 disk 95% full';
+    const bodies: Array<[string, string, string]> = [
+      ['447700900276', '.', 'punctuation'],
+      ['447700900277', 'Sent from my iPhone', 'a device line'],
+    ];
+    for (const [digits, body, held] of bodies) {
+      const data = await accepted({ from: 'ops@prepend.example.com', to: [`${digits}@sms.example.com`], subject, body });
+      assert.match(data?.text ?? '', new RegExp(`\\(the body held only ${held}: only the subject was sent\\)$`), body);
+      assert.equal((await smsTo(digits)).text, subject, body);
+    }
+    const data = await accepted({ from: 'ops@prepend.example.com', to: ['447700900278@sms.example.com'], subject, body: 'Free 2 GB on /var' });
+    assert.doesNotMatch(data?.text ?? '', /the body held only/);
+    assert.equal((await smsTo('447700900278')).text, `${subject}\nFree 2 GB on /var`);
+  });
+
   test('X-SMS-Send-At holds the SMS until then (IntelliSoftware cannot schedule, so the relay does)', async () => {
     const sendAt = new Date(Date.now() + 1_500);
     const before = Date.now();
@@ -279,6 +301,36 @@ describe('SMTP → SMS text', () => {
     assert.deepEqual(pick(await smsTo('447700900263')), [1, 'Bestellung für Müller, Größe L']);
   });
 
+  test('a UTF-8 text of another script, or with an emoji, keeps its characters beside a Latin-1 byte or two: UTF-8 sequences back to back are no Latin-1', async () => {
+    const mixed = (utf8: string, latin1: string) => Buffer.concat([Buffer.from(utf8), Buffer.from(latin1, 'latin1')]);
+    const mails: Array<[string, Buffer, string]> = [
+      ['447700900264', mixed('Сервер упал: ', 'Müller\n'), 'Сервер упал: Müller'],
+      ['447700900265', mixed('🔥 Kühlung: ', 'Jürgen\n'), '🔥 Kühlung: Jürgen'],
+    ];
+    for (const [digits, body, text] of mails) {
+      assert.equal((await sendRaw(digits, Buffer.concat([Buffer.from('Subject: x\n\n'), body]))).code, 250, text);
+      assert.equal((await smsTo(digits)).text, text);
+    }
+  });
+
+  test('windows-1252 text whose letters and symbols happen to form UTF-8 sequences (ß“, é and a no-break space before », Ö²) is windows-1252 throughout, not NKo, CJK or Hebrew', async () => {
+    const mails: Array<[string, string, string]> = [
+      ['447700900266', 'Résumé: „Viel Spaß“ beim Ausflug. Grüße', 'Résumé: "Viel Spaß" beim Ausflug. Grüße'],
+      ['447700900267', 'Maß… Grüße', 'Maß... Grüße'],
+      ['447700900268', 'Café\u00a0» à bientôt', 'Café » à bientôt'],
+      ['447700900269', 'ß° Ö² Ü³ für', 'ß° Ö² Ü³ für'],
+    ];
+    const cp1252 = (text: string) => iconv.encode(text, 'windows-1252');
+    for (const [digits, written, text] of mails) {
+      const body = Buffer.concat([Buffer.from('Subject: x\nContent-Type: text/plain; charset=utf-8\n\n'), cp1252(written), Buffer.from('\n')]);
+      assert.equal((await sendRaw(digits, body)).code, 250, written);
+      assert.equal((await smsTo(digits)).text, text);
+    }
+    const subject = Buffer.concat([Buffer.from('Subject: '), cp1252('„Spaß“ für Müller'), Buffer.from('\n\n')]);
+    assert.equal((await sendRaw('447700900270', subject)).code, 250);
+    assert.equal((await smsTo('447700900270')).text, '"Spaß" für Müller');
+  });
+
   test('UTF-16 sent as 8-bit lines, each LF byte made CR LF on the way (PowerShell Out-File through an MTA), is read as written: LE and BE, by BOM or label', async () => {
     // sendRaw puts a CR before every LF byte, as Postfix's sendmail does: in a line break's 0A 00 and in a character's own 0A byte (ਪ, Ċ).
     const lines = 'Backup report SRV-BACKUP01\r\nJob: Daily\r\nResult: Failed ਪੰਜਾਬ Ċ\r\n';
@@ -303,6 +355,33 @@ describe('SMTP → SMS text', () => {
       assert.deepEqual(pick(await smsTo(digits)), [2, 'Backup report SRV-BACKUP01\nJob: Daily\nResult: Failed ਪੰਜਾਬ Ċ'], name);
     }
     assert.deepEqual(pick(await smsTo('447700900255')), [1, 'Backup failed']);
+  });
+
+  test('UTF-16 in base64 or quoted-printable is read as written: Malayalam and Sinhala, whose code units hold the bytes 0D 0A, keep every character', async () => {
+    // A Malayalam or Sinhala letter (U+0D00–U+0DFF) before a line feed is 0D 0A in UTF-16LE, and Malayalam's ഊ (U+0D0A) is in UTF-16BE.
+    const malayalam = 'സെർവർ പ്രവർത്തനരഹിതം\nബാക്കപ്പ് പരാജയപ്പെട്ടു\n';
+    const sinhala = 'සේවාදායකය අක්‍රියයි\nඋපස්ථය අසාර්ථකයි\n';
+    const le = (text: string) => Buffer.from(text, 'utf16le');
+    const be = (text: string) => Buffer.from(text, 'utf16le').swap16();
+    const withBom = (mark: number[], text: Buffer) => Buffer.concat([Buffer.from(mark), text]);
+    const base64 = (text: Buffer) => `Content-Transfer-Encoding: base64\n\n${text.toString('base64').replace(/.{76}/g, '$&\n')}\n`;
+    const quotedPrintable = (text: Buffer) =>
+      `Content-Transfer-Encoding: quoted-printable\n\n${[...text]
+        .map((byte) => `=${byte.toString(16).toUpperCase().padStart(2, '0')}`)
+        .join('')
+        .replace(/.{72}/g, '$&=\n')}\n`;
+    const mails: Array<[string, string, string, string]> = [
+      ['447700900271', 'utf-16', base64(withBom([0xff, 0xfe], le(malayalam))), malayalam],
+      ['447700900272', 'utf-16', base64(withBom([0xff, 0xfe], le(sinhala))), sinhala],
+      ['447700900273', 'utf-16le', base64(le(sinhala)), sinhala],
+      ['447700900274', 'utf-16', base64(withBom([0xfe, 0xff], be('ഊർജം'))), 'ഊർജം'],
+      ['447700900275', 'utf-16le', quotedPrintable(le(malayalam)), malayalam],
+    ];
+    for (const [digits, charset, body] of mails) {
+      const reply = await sendRaw(digits, Buffer.from(`Subject: Report\nMIME-Version: 1.0\nContent-Type: text/plain; charset=${charset}\n${body}`));
+      assert.equal(reply.code, 250, `${digits}: ${reply.text}`);
+    }
+    for (const [digits, , , text] of mails) assert.deepEqual(pick(await smsTo(digits)), [2, text.trim()], digits);
   });
 
   test('a base64 text part with lines that are not base64 is refused as unreadable, not sent as garbage', async () => {
