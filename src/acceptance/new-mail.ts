@@ -117,6 +117,7 @@ export async function buildNewMail(
       holdUntilSendAt: !provider.capabilities.scheduling,
       gatewayAccount: principal.gatewayAccount,
       account: principal.kind === 'account' ? principal.name : undefined,
+      refused,
     },
     cutFrom: sms.cutFrom,
     repeated: repeated.size,
