@@ -140,10 +140,11 @@ const REFUSED_MEMBER_CATEGORY = 'policy-denied';
 
 /**
  * The members of lists (and numbers of the subject) refused while the others were taken, once each, as the bounce
- * reports them: under the RCPT that named them, with its NOTIFY and ORCPT. A number the mail goes to anyway is none.
+ * reports them: under the RCPT that named them, with its NOTIFY and ORCPT. None of the numbers the mail goes to, nor of those refused at their own RCPT.
  */
 function refusedMembers(transaction: Transaction, subject: readonly RefusedMember[], recipients: readonly NewRecipient[]): ReportedRecipient[] {
-  const sent = new Set(recipients.map((recipient) => recipient.number));
+  // The client reports the 550 of a number's own RCPT: the relay's bounce would name it twice.
+  const sent = new Set([...recipients.map((recipient) => recipient.number), ...(transaction.refusedAtRcpt ?? [])]);
   const byNumber = new Map<string, ReportedRecipient>();
   for (const { rcpt, target } of transaction.recipients.values()) {
     const members = 'subject' in target ? subject : 'refused' in target ? (target.refused ?? []) : [];

@@ -171,7 +171,11 @@ export class AcceptanceService {
    * what it is for), but not in a transaction with numbers: a transaction is one commit, so the later
    * kind is deferred (452) for the client to send in a transaction of its own.
    */
-  async recipient(transaction: Transaction, rcpt: RecipientRequest): Promise<Outcome<{ readonly transaction: Transaction }>> {
+  async recipient(
+    transaction: Transaction,
+    rcpt: RecipientRequest,
+  ): Promise<Outcome<{ readonly transaction: Transaction }> & { readonly transaction?: Transaction | undefined }> {
+    let numbers: readonly string[] = [];
     try {
       const key = rcpt.address.toLowerCase();
       const withRecipient = (target: ResolvedRecipient) => ({
@@ -204,6 +208,7 @@ export class AcceptanceService {
       // once, not be queued and retried by the client's server only to bounce days later.
       const { principal } = transaction;
       const target = await this.#resolve(rcpt.address);
+      if ('numbers' in target) numbers = target.numbers;
       checkListSize(rcpt.address, target, this.#options.settings.maxNumbersPerMail, principal);
       const { routes } = this.#options;
       for (const number of 'numbers' in target ? target.numbers : []) if (routes) routeOf(number, routes);
@@ -217,7 +222,10 @@ export class AcceptanceService {
       checkNumberCount([...others, { target: admitted }], this.#options.settings.maxNumbersPerMail, principal, 'rcpt');
       return withRecipient(admitted);
     } catch (error) {
-      return refused(error);
+      const refusal = refused(error);
+      // Every number of it refused by policy (admitMembers refuses a list only when none is left): the transaction keeps them.
+      if (refusal.error.code !== 'POLICY_DENIED' || numbers.length === 0) return refusal;
+      return { ...refusal, transaction: { ...transaction, refusedAtRcpt: new Set([...(transaction.refusedAtRcpt ?? []), ...numbers]) } };
     }
   }
 

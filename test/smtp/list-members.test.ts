@@ -86,6 +86,16 @@ describe('a list with a member the relay may not text', () => {
     assert.equal(relay.relay.simulator?.records.filter((record) => record.text === 'Disk full on db6').length, 0, 'no member texted');
   });
 
+  test('a member also named by a RCPT of its own gets that 550 only: the mail to the list neither bounces nor stores it again', async () => {
+    const sent = await sendMail(relay.relay.smtpPort, { to: [`${OPTED_OUT}@sms.localhost`, 'oncall@sms.localhost'], body: 'Disk full on db7' });
+    assert.deepEqual([sent.rcpt.map((reply) => reply.code), sent.data?.code], [[550, 250], 250]);
+    const id = queuedId(sent.data);
+    for (const number of MEMBERS.slice(0, 2)) await waitFor(`the SMS to ${number}`, () => sentTo(number).some((record) => record.text === 'Disk full on db7'));
+    await sleep(500);
+    assert.equal(maildirMessages(relay.maildir).filter((mail) => mail.includes(`X-SMSRelay-Message-Id: ${id}`)).length, 0, 'no bounce');
+    assert.doesNotMatch(await history(relay.relay.store, id, Date.now()), /refused/);
+  });
+
   test('a list whose every member is refused is refused at RCPT, as one number is', async () => {
     const sent = await sendMail(relay.relay.smtpPort, { to: ['solo@sms.localhost'], body: 'x' });
     assert.equal(sent.rcpt[0]?.code, 550);
