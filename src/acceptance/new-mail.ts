@@ -12,7 +12,7 @@ import type { ReplyTracking } from '../replies/tracking.ts';
 import { analyseText, charactersThatFit, SEGMENT_LIMITS, type SegmentLimits, type SmsText, truncateToParts } from '../sms/encoding.ts';
 import type { NewMail, NewRecipient, Store } from '../store/types.ts';
 import { admitMembers, checkNumberCount, limitsFor } from './number-checks.ts';
-import { type RefusedMember, recipientNumber } from './recipient-addresses.ts';
+import { type RefusedMember, subjectNumber } from './recipient-addresses.ts';
 import { resubmissionFingerprint } from './resubmission-fingerprint.ts';
 import type { AcceptanceSettings, AcceptedMail, ContextNotTaken, ProviderLimits, Routes, Transaction } from './types.ts';
 
@@ -60,7 +60,7 @@ export async function buildNewMail(
   const fromProblem = senders.fromHeaderProblem(principal, request.fromAddresses);
   if (fromProblem) throw new RelayError('POLICY_DENIED', `Sender refused: ${fromProblem}`);
   // RCPT numbers were admitted at RCPT; the subject's are known only now.
-  const written = request.subjectNumbers.map((number) => recipientNumber(number, settings.recipients));
+  const written = request.subjectNumbers.map((number) => subjectNumber(number, settings.recipients));
   const subject = written.length === 0 ? { admitted: [], refused: [] } : await admitMembers(principal, written, store, senders);
   const recipients = toRecipients(transaction, subject.admitted, settings.maxNumbersPerMail);
   const refused = refusedMembers(transaction, subject.refused, recipients);

@@ -233,6 +233,25 @@ function quote(input: string): string {
   return `"${asciiQuoted(input)}"`;
 }
 
+/**
+ * Why digits written as words (a subject's `To:81234 85678`) are not read as one number, or undefined: the words each
+ * read on their own as a number or a short code of `defaultRegion`, so the writer may have meant several (`81234 85678`
+ * is two short codes, joined a valid +1 812 348 5678; `447700900193 447700900194` two numbers). Words that are no whole
+ * number alone (`+44 7700 900123`, `07700 900123`) are one number's groups.
+ */
+export function severalNumbers(input: string, defaultRegion?: CountryCode): string | undefined {
+  const words = input.trim().split(/\s+/u);
+  if (words.length < 2 || !words.every((word) => standsAlone(word, defaultRegion))) return undefined;
+  return `${quote(input)} could be ${words.length} numbers or one: write each number without blanks, and "," between numbers`;
+}
+
+/** Whether `word` is a whole number alone: a valid one, or a short code of the region (readNumber's step 6). */
+function standsAlone(word: string, defaultRegion: CountryCode | undefined): boolean {
+  if (normaliseNumber(word, defaultRegion).ok) return true;
+  const digits = word.replace(IGNORED_SEPARATORS, '');
+  return defaultRegion !== undefined && /^\d+$/.test(digits) && !NATIONAL_TRUNK_PREFIX.test(digits) && isShortNumber(digits, defaultRegion);
+}
+
 /** For config validation of SMSRELAY_DEFAULT_REGION: an upper-case ISO 3166 code libphonenumber knows. */
 export function isCountryCode(value: string): value is CountryCode {
   return /^[A-Z]{2}$/.test(value) && isSupportedCountry(value);
