@@ -148,6 +148,8 @@ function refusedMembers(transaction: Transaction, subject: readonly RefusedMembe
   const byNumber = new Map<string, ReportedRecipient>();
   for (const { rcpt, target } of transaction.recipients.values()) {
     const members = 'subject' in target ? subject : 'refused' in target ? (target.refused ?? []) : [];
+    // A list's member is the relay's to know, not its sender's: its bounce masks it. The subject's numbers the sender wrote.
+    const masked = !('subject' in target);
     for (const { number, reason } of members) {
       if (sent.has(number) || byNumber.has(number)) continue;
       byNumber.set(number, {
@@ -158,6 +160,7 @@ function refusedMembers(transaction: Transaction, subject: readonly RefusedMembe
         category: REFUSED_MEMBER_CATEGORY,
         reason: `not sent: ${reason}`,
         code: 'POLICY_DENIED' satisfies RelayErrorCode,
+        masked,
       });
     }
   }

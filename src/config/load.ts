@@ -1009,7 +1009,9 @@ function normaliseLists(
       );
     } else
       for (const { path, why } of refused)
-        warnings.push(`${path}: ${why}: mail to the list is sent to its other members, never to this one; remove it from the list`);
+        warnings.push(
+          `${path}: ${why}: mail to the list is sent to its other members, never to this one, and each mail bounces it to its sender; remove it from the list`,
+        );
     if (maxNumbersPerMail !== undefined && numbers.size > maxNumbersPerMail) {
       problems.push(
         `${describe(['sms', 'lists', address])}: ${numbers.size} numbers, more than smtp.maxNumbersPerMail (${maxNumbersPerMail}) lets one mail go to; split the list or raise smtp.maxNumbersPerMail`,

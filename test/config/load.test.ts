@@ -522,7 +522,7 @@ describe('config', () => {
     assert.deepEqual(
       warnings.map((line) => line.replace(/^\S*smsrelay\.yaml: /, '')),
       [
-        'sms.lists.oncall@sms.localhost.1: +4490******00 is a premium-rate number; this relay does not text those (policy.premiumBlocklist): mail to the list is sent to its other members, never to this one; remove it from the list',
+        'sms.lists.oncall@sms.localhost.1: +4490******00 is a premium-rate number; this relay does not text those (policy.premiumBlocklist): mail to the list is sent to its other members, never to this one, and each mail bounces it to its sender; remove it from the list',
       ],
     );
   });
