@@ -12,7 +12,7 @@ import type { ReplyTracking } from '../replies/tracking.ts';
 import { analyseText, charactersThatFit, SEGMENT_LIMITS, type SegmentLimits, type SmsText, truncateToParts } from '../sms/encoding.ts';
 import type { NewMail, NewRecipient, Store } from '../store/types.ts';
 import { admitMembers, checkNumberCount, limitsFor } from './number-checks.ts';
-import { type RefusedMember, recipientNumber } from './recipient-addresses.ts';
+import { type RefusedMember, subjectNumber } from './recipient-addresses.ts';
 import { resubmissionFingerprint } from './resubmission-fingerprint.ts';
 import type { AcceptanceSettings, AcceptedMail, ContextNotTaken, ProviderLimits, Routes, Transaction } from './types.ts';
 
@@ -61,7 +61,7 @@ export async function buildNewMail(
   const fromProblem = senders.fromHeaderProblem(principal, request.fromAddresses);
   if (fromProblem) throw new RelayError('POLICY_DENIED', `Sender refused: ${fromProblem}`);
   // RCPT numbers were admitted at RCPT; the subject's are known only now.
-  const written = request.subjectNumbers.map((number) => recipientNumber(number, settings.recipients));
+  const written = request.subjectNumbers.map((number) => subjectNumber(number, settings.recipients));
   const subject = written.length === 0 ? { admitted: [], refused: [] } : await admitMembers(principal, written, store, senders);
   const recipients = toRecipients(transaction, subject.admitted, settings.maxNumbersPerMail);
   const refused = refusedMembers(transaction, subject.refused, recipients);
@@ -122,6 +122,7 @@ export async function buildNewMail(
       holdUntilSendAt: !provider.capabilities.scheduling,
       gatewayAccount: principal.gatewayAccount,
       account: principal.kind === 'account' ? principal.name : undefined,
+      refused,
     },
     cutFrom: sms.cutFrom,
     repeated: repeated.size,
@@ -145,13 +146,16 @@ const REFUSED_MEMBER_CATEGORY = 'policy-denied';
 
 /**
  * The members of lists (and numbers of the subject) refused while the others were taken, once each, as the bounce
- * reports them: under the RCPT that named them, with its NOTIFY and ORCPT. A number the mail goes to anyway is none.
+ * reports them: under the RCPT that named them, with its NOTIFY and ORCPT. None of the numbers the mail goes to, nor of those refused at their own RCPT.
  */
 function refusedMembers(transaction: Transaction, subject: readonly RefusedMember[], recipients: readonly NewRecipient[]): ReportedRecipient[] {
-  const sent = new Set(recipients.map((recipient) => recipient.number));
+  // The client reports the 550 of a number's own RCPT: the relay's bounce would name it twice.
+  const sent = new Set([...recipients.map((recipient) => recipient.number), ...(transaction.refusedAtRcpt ?? [])]);
   const byNumber = new Map<string, ReportedRecipient>();
   for (const { rcpt, target } of transaction.recipients.values()) {
     const members = 'subject' in target ? subject : 'refused' in target ? (target.refused ?? []) : [];
+    // A list's member is the relay's to know, not its sender's: its bounce masks it. The subject's numbers the sender wrote.
+    const masked = !('subject' in target);
     for (const { number, reason } of members) {
       if (sent.has(number) || byNumber.has(number)) continue;
       byNumber.set(number, {
@@ -162,6 +166,7 @@ function refusedMembers(transaction: Transaction, subject: readonly RefusedMembe
         category: REFUSED_MEMBER_CATEGORY,
         reason: `not sent: ${reason}`,
         code: 'POLICY_DENIED' satisfies RelayErrorCode,
+        masked,
       });
     }
   }

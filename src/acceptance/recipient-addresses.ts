@@ -1,6 +1,6 @@
 import type { CountryCode } from 'libphonenumber-js';
 import { RelayError } from '../errors.ts';
-import { normaliseNumber } from '../sms/numbers.ts';
+import { normaliseNumber, severalNumbers } from '../sms/numbers.ts';
 import { isAtSmsDomain, smsDomainOf, withCanonicalDomain } from '../mail/addresses.ts';
 import { asciiQuoted } from '../mail/ascii.ts';
 import { canTextBack, NO_REPLY_LOCAL_PART, readSender, senderKind } from '../sms/senders.ts';
@@ -117,6 +117,16 @@ export function recipientNumber(local: string, rules: Pick<RecipientRules, 'defa
   const withoutServiceId = withServiceId && normaliseNumber(withServiceId[1] ?? '', rules.defaultRegion);
   if (withoutServiceId?.ok) return withoutServiceId.e164;
   throw notANumber(local, number.reason);
+}
+
+/**
+ * A number of a subject's `To:`, written with the blanks it was typed with (`To:+44 7700 900123`): read as RCPT reads
+ * one, unless its words could each be a number of their own (severalNumbers): refused then, never joined into another's.
+ */
+export function subjectNumber(written: string, rules: Pick<RecipientRules, 'defaultRegion'>): string {
+  const several = severalNumbers(written, rules.defaultRegion);
+  if (several !== undefined) throw new RelayError('BAD_NUMBER', `Bad recipient: ${several}`);
+  return recipientNumber(written, rules);
 }
 
 /** Why a local part that is no valid number gets no SMS; the no-reply address says what it is for. */

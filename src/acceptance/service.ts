@@ -9,7 +9,7 @@ import { type Principal, SenderPolicy } from '../policy/senders.ts';
 import { maskNumber, maskNumbersIn } from '../sms/numbers.ts';
 import { newMessageId } from '../random-ids.ts';
 import type { ReplyTracking } from '../replies/tracking.ts';
-import type { NewMail, NewOutgoingMail, StoredMessage, Store } from '../store/types.ts';
+import type { NewOutgoingMail, StoredMessage, Store } from '../store/types.ts';
 import type { ReportedRecipient } from '../mailer/dsn.ts';
 import { returnPathOf } from '../replies/return-path.ts';
 import { bounceOf, takeBounce } from './bounces.ts';
@@ -54,7 +54,7 @@ export interface AcceptanceOptions {
   readonly onAccepted: () => void;
   /** Called after a mail for the postmaster (or a bounce) is queued, so the mailer can deliver it at once. */
   readonly onMailQueued: () => void;
-  /** Builds the bounce of a list's members refused while the others were taken (the dispatcher's reports); unset = none. */
+  /** Builds the bounce of a list's members refused while the others were taken (the dispatcher's reports), queued with the mail; unset = none. */
   readonly report?: ((kind: 'failed', message: StoredMessage, recipients: readonly ReportedRecipient[]) => Promise<NewOutgoingMail | undefined>) | undefined;
   readonly metrics?: Metrics | undefined;
   /** Why the relay cannot take mail now (the disk is nearly full, shutting down), or undefined. */
@@ -171,7 +171,11 @@ export class AcceptanceService {
    * what it is for), but not in a transaction with numbers: a transaction is one commit, so the later
    * kind is deferred (452) for the client to send in a transaction of its own.
    */
-  async recipient(transaction: Transaction, rcpt: RecipientRequest): Promise<Outcome<{ readonly transaction: Transaction }>> {
+  async recipient(
+    transaction: Transaction,
+    rcpt: RecipientRequest,
+  ): Promise<Outcome<{ readonly transaction: Transaction }> & { readonly transaction?: Transaction | undefined }> {
+    let numbers: readonly string[] = [];
     try {
       const key = rcpt.address.toLowerCase();
       const withRecipient = (target: ResolvedRecipient) => ({
@@ -204,6 +208,7 @@ export class AcceptanceService {
       // once, not be queued and retried by the client's server only to bounce days later.
       const { principal } = transaction;
       const target = await this.#resolve(rcpt.address);
+      if ('numbers' in target) numbers = target.numbers;
       checkListSize(rcpt.address, target, this.#options.settings.maxNumbersPerMail, principal);
       const { routes } = this.#options;
       for (const number of 'numbers' in target ? target.numbers : []) if (routes) routeOf(number, routes);
@@ -217,7 +222,10 @@ export class AcceptanceService {
       checkNumberCount([...others, { target: admitted }], this.#options.settings.maxNumbersPerMail, principal, 'rcpt');
       return withRecipient(admitted);
     } catch (error) {
-      return refused(error);
+      const refusal = refused(error);
+      // Every number of it refused by policy (admitMembers refuses a list only when none is left): the transaction keeps them.
+      if (refusal.error.code !== 'POLICY_DENIED' || numbers.length === 0) return refusal;
+      return { ...refusal, transaction: { ...transaction, refusedAtRcpt: new Set([...(transaction.refusedAtRcpt ?? []), ...numbers]) } };
     }
   }
 
@@ -256,15 +264,24 @@ export class AcceptanceService {
       const { store, provider, routes, tracking, settings } = this.#options;
       const { mail, cutFrom, repeated, attachments, subjectForBody, contextNotTaken, posedAs, replyToAddresses, mailboxNote, partsCapped, standIns, refused } =
         await buildNewMail(id, raw, transaction, { settings, store, provider, routes, senders: this.#senders, tracking }, this.#clock());
+      // Built before the commit and queued in it: a crash after the 250 cannot lose the refused members' bounce.
+      const bounce = refused.length === 0 ? undefined : await this.#options.report?.('failed', { ...mail.sms, ...mail }, refused);
       const parts = mail.sms.parts * mail.recipients.length;
       const ticket = await this.#rates.take(principal, parts, this.#clock());
-      const { duplicateOf } = await store.acceptMail(mail).catch(async (error: unknown) => {
+      const { duplicateOf } = await store.acceptMail(mail, bounce ? [bounce] : []).catch(async (error: unknown) => {
         await this.#rates.release(ticket);
         throw error;
       });
       this.#options.onAccepted();
       this.#options.metrics?.accepted.inc();
-      if (refused.length > 0) await this.#bounceRefused(mail, refused);
+      // A resubmission stored neither: its original did.
+      if (refused.length > 0 && duplicateOf === undefined) {
+        this.#options.logger.info(
+          { msgId: id, numbers: refused.map((member) => maskNumber(member.number)) },
+          'acceptance: list members refused; the others are sent',
+        );
+        if (bounce) this.#options.onMailQueued();
+      }
       if (contextNotTaken) {
         const { named, given, numbers } = contextNotTaken;
         this.#options.logger.info(
@@ -309,23 +326,6 @@ export class AcceptanceService {
       };
     } catch (error) {
       return { ...refused(error), id };
-    }
-  }
-
-  /**
-   * The bounce of the members of a list refused while the others were taken, as the dispatcher bounces a number that
-   * opted out after its mail was accepted. After the mail's commit: one the store fails to queue is logged, the mail stays taken.
-   */
-  async #bounceRefused(mail: NewMail, refused: readonly ReportedRecipient[]): Promise<void> {
-    const { logger, report, store } = this.#options;
-    logger.info({ msgId: mail.id, numbers: refused.map((member) => maskNumber(member.number)) }, 'acceptance: list members refused; the others are sent');
-    try {
-      const bounce = await report?.('failed', { ...mail.sms, ...mail }, refused);
-      if (bounce === undefined) return;
-      await store.enqueueMail([bounce]);
-      this.#options.onMailQueued();
-    } catch (error) {
-      logger.warn({ msgId: mail.id, err: error }, 'acceptance: the bounce of the refused list members could not be queued; the mail is sent to the others');
     }
   }
 

@@ -89,6 +89,8 @@ export interface AdmittedRecipient {
 export interface Transaction extends SenderRequest {
   readonly principal: Principal;
   readonly recipients: ReadonlyMap<string, AdmittedRecipient>;
+  /** Numbers whose RCPT was refused by policy (550 5.7.1): the client reports them; a list's bounce does not name them again. */
+  readonly refusedAtRcpt?: ReadonlySet<string>;
 }
 
 /** A committed mail: what the submitter is told. */

@@ -975,20 +975,22 @@ function normaliseLists(
   const lists: Record<string, readonly string[]> = Object.create(null);
   const written = new Map<string, string>();
   for (const [address, members] of Object.entries(sms.lists)) {
-    const [local, listDomain, ...rest] = address.toLowerCase().split('@');
+    // Keyed and compared as RCPT finds it (sms.domains are canonical): `oncall@smsé.example.` is `oncall@xn--sms-dma.example`.
+    const key = withCanonicalDomain(address).toLowerCase();
+    const [local, listDomain, ...rest] = key.split('@');
     if (!local || !listDomain || rest.length > 0 || !sms.domains.includes(listDomain)) {
       problems.push(`${describe(['sms', 'lists', address])}: a list address must be <name>@<one of the SMS domains>`);
       continue;
     }
     const conflict = listConflict(address, local, sms, mailFrom ?? `MAILER-DAEMON@${sms.domains[0] ?? ''}`);
     if (conflict) problems.push(`${describe(['sms', 'lists', address])}: ${conflict}`);
-    const other = written.get(address.toLowerCase());
+    const other = written.get(key);
     if (other !== undefined) {
       problems.push(
-        `${describe(['sms', 'lists', address])}: the same address as list ${other} (${describe(['sms', 'lists', other])}): addresses are compared without case; merge the two`,
+        `${describe(['sms', 'lists', address])}: the same address as list ${other} (${describe(['sms', 'lists', other])}): addresses are compared without case, a domain in its A-labels without a final dot; merge the two`,
       );
     }
-    written.set(address.toLowerCase(), address);
+    written.set(key, address);
     const numbers = new Set<string>();
     const refused: { readonly path: string; readonly why: string }[] = [];
     members.forEach((member, index) => {
@@ -1007,13 +1009,15 @@ function normaliseLists(
       );
     } else
       for (const { path, why } of refused)
-        warnings.push(`${path}: ${why}: mail to the list is sent to its other members, never to this one; remove it from the list`);
+        warnings.push(
+          `${path}: ${why}: mail to the list is sent to its other members, never to this one, and each mail bounces it to its sender; remove it from the list`,
+        );
     if (maxNumbersPerMail !== undefined && numbers.size > maxNumbersPerMail) {
       problems.push(
         `${describe(['sms', 'lists', address])}: ${numbers.size} numbers, more than smtp.maxNumbersPerMail (${maxNumbersPerMail}) lets one mail go to; split the list or raise smtp.maxNumbersPerMail`,
       );
     }
-    lists[address.toLowerCase()] = [...numbers];
+    lists[key] = [...numbers];
   }
   return lists;
 }

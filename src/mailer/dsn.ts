@@ -3,7 +3,7 @@ import { RELAY_ERRORS } from '../errors.ts';
 import { printableAscii } from '../mail/ascii.ts';
 import { withCanonicalDomain } from '../mail/addresses.ts';
 import { LOOP_HEADER } from '../mail/extract.ts';
-import { formatNumber, toInternationalDigits } from '../sms/numbers.ts';
+import { formatNumber, maskNumber, toInternationalDigits } from '../sms/numbers.ts';
 import type { NewOutgoingMail, NewRecipient, StoredMessage } from '../store/types.ts';
 import type { Templates } from './templates.ts';
 
@@ -68,6 +68,11 @@ export interface ReportedRecipient extends NewRecipient {
   readonly detail?: string;
   /** The id the gateway gave the SMS it took (a relayed report), when it gave one. */
   readonly gatewayId?: string;
+  /**
+   * The sender did not write the number (a list's member refused at acceptance) and may not be entitled to it: the report
+   * shows it masked (`+4477******03`), as RCPT's refusal of it would.
+   */
+  readonly masked?: boolean;
 }
 
 export interface ReportOptions {
@@ -110,7 +115,11 @@ export async function buildReport(
   });
   if (message.messageIdHeader) root.setHeader({ 'In-Reply-To': message.messageIdHeader, References: message.messageIdHeader });
 
-  const shown = reported.map((recipient) => ({ ...recipient, address: finalRecipient(recipient), number: formatNumber(recipient.number) }));
+  const shown = reported.map((recipient) => ({
+    ...recipient,
+    address: finalRecipient(recipient),
+    number: recipient.masked ? maskNumber(recipient.number) : formatNumber(recipient.number),
+  }));
   root.createChild('text/plain; charset=utf-8').setContent(humanPart(style, message, shown, options));
   root.createChild('message/delivery-status').setContent(deliveryStatus(kind, message, shown, options.reportingHost, now, options.retryUntil));
   root.createChild('text/rfc822-headers').setContent(message.headers);
@@ -132,7 +141,7 @@ function wants(style: ReportStyle, notify: readonly string[] | undefined): boole
 
 function finalRecipient(recipient: ReportedRecipient): string {
   const domain = recipient.rcpt.slice(recipient.rcpt.lastIndexOf('@') + 1);
-  return `${toInternationalDigits(recipient.number)}@${domain}`;
+  return `${toInternationalDigits(recipient.masked ? maskNumber(recipient.number) : recipient.number)}@${domain}`;
 }
 
 /**

@@ -233,6 +233,25 @@ function quote(input: string): string {
   return `"${asciiQuoted(input)}"`;
 }
 
+/**
+ * Why digits written as words (a subject's `To:81234 85678`) are not read as one number, or undefined: the words each
+ * read on their own as a number or a short code of `defaultRegion`, so the writer may have meant several (`81234 85678`
+ * is two short codes, joined a valid +1 812 348 5678; `447700900193 447700900194` two numbers). Words that are no whole
+ * number alone (`+44 7700 900123`, `07700 900123`) are one number's groups.
+ */
+export function severalNumbers(input: string, defaultRegion?: CountryCode): string | undefined {
+  const words = input.trim().split(/\s+/u);
+  if (words.length < 2 || !words.every((word) => standsAlone(word, defaultRegion))) return undefined;
+  return `${quote(input)} could be ${words.length} numbers or one: write each number without blanks, and "," between numbers`;
+}
+
+/** Whether `word` is a whole number alone: a valid one, or a short code of the region (readNumber's step 6). */
+function standsAlone(word: string, defaultRegion: CountryCode | undefined): boolean {
+  if (normaliseNumber(word, defaultRegion).ok) return true;
+  const digits = word.replace(IGNORED_SEPARATORS, '');
+  return defaultRegion !== undefined && /^\d+$/.test(digits) && !NATIONAL_TRUNK_PREFIX.test(digits) && isShortNumber(digits, defaultRegion);
+}
+
 /** For config validation of SMSRELAY_DEFAULT_REGION: an upper-case ISO 3166 code libphonenumber knows. */
 export function isCountryCode(value: string): value is CountryCode {
   return /^[A-Z]{2}$/.test(value) && isSupportedCountry(value);
@@ -262,6 +281,18 @@ export function maskNumber(e164: string): string {
 const E164_MAX_DIGITS = 15;
 
 /**
+ * Where a word of digits starts: after no letter, digit or `_` of any script. `\b` knows ASCII word characters only, even
+ * with the `u` flag, so a date or address in another script's digits after a blank would find no boundary and be masked.
+ */
+const WORD_START = String.raw`(?<![\p{L}\p{Nd}_])`;
+/** A plus as people write one in any script: ASCII, full-width `＋`, small `﹢`, superscript and subscript. */
+const PLUS = String.raw`[+\uFF0B\uFE62\u207A\u208A]`;
+/** A dash of any script (`-`, `‑`, full-width `－`…) and the minus sign. */
+const DASH = String.raw`\p{Pd}\u2212`;
+/** What joins a number's digit groups, in any script: a blank, a dash, a dot (also full-width) or a plus. */
+const SEPARATOR = String.raw`[\p{Zs}${DASH}.\uFF0E+\uFF0B]`;
+
+/**
  * A number in free text, as people and gateways write it: `+447700900123`, `+44 7700 900123`,
  * `07700-900-123`, `+44 (0)7700 900123`, `%2B44+7700+900123` (a form body, `+` for a space): digit
  * groups joined by one space, `.`, `-`, `+` or a parenthesis each. Matched first and left alone, as
@@ -279,15 +310,15 @@ const NUMBER_IN_TEXT = new RegExp(
   [
     String.raw`(?<skip>\(?\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b`,
     String.raw`\b(?:msg|message|provider|gateway)?[_ -]?id["']?\s?[=:]?\s?["']?(?=[a-z\p{Nd}]*\p{Nd})[a-z\p{Nd}]+`,
-    String.raw`\b\p{Nd}+\.(?:(?:M\p{Nd}+)?P\p{Nd}+|S\p{Nd}+H[0-9a-f]+)`,
+    String.raw`${WORD_START}\p{Nd}+\.(?:(?:M\p{Nd}+)?P\p{Nd}+|S\p{Nd}+H[0-9a-f]+)`,
     String.raw`(?<!\p{Nd})\p{Nd}{${E164_MAX_DIGITS + 1},}`,
     String.raw`\(?(?<![a-z\p{Nd}%])(?=[a-z\p{Nd}]*[a-z])(?=[a-z\p{Nd}]*\p{Nd})[a-z\p{Nd}]+`,
-    String.raw`\(?\b(?:\p{Nd}{4}-\p{Nd}\p{Nd}-\p{Nd}\p{Nd}|\p{Nd}\p{Nd}?\.\p{Nd}\p{Nd}?\.\p{Nd}{4})(?:[T ]\p{Nd}\p{Nd}:\p{Nd}\p{Nd}(?::\p{Nd}\p{Nd}(?:\.\p{Nd}+)?)?)?`,
-    String.raw`\(?\b\p{Nd}{1,3}(?:\.\p{Nd}{1,3}){3}(?![.\p{Nd}])`,
+    String.raw`\(?${WORD_START}(?:\p{Nd}{4}-\p{Nd}\p{Nd}-\p{Nd}\p{Nd}|\p{Nd}\p{Nd}?\.\p{Nd}\p{Nd}?\.\p{Nd}{4})(?:[T ]\p{Nd}\p{Nd}:\p{Nd}\p{Nd}(?::\p{Nd}\p{Nd}(?:\.\p{Nd}+)?)?)?`,
+    String.raw`\(?${WORD_START}\p{Nd}{1,3}(?:\.\p{Nd}{1,3}){3}(?![.\p{Nd}])`,
     // The code's class is the reply's first digit; one that more digits follow (joined by a `-` or after a blank) may be a
     // number's start (`447 4.7.09 00123`), masked as before.
     String.raw`\b(?<replyClass>[245])\p{Nd}\p{Nd}[ -]\k<replyClass>\.\p{Nd}{1,3}\.\p{Nd}{1,3}(?![.\p{Nd}-])(?!\s+\p{Nd}))`,
-    String.raw`(?<![\p{Nd}-])\+?\(?\p{Nd}+(?:(?:[ \u00a0.+-]|\) ?| ?\(\+?)\p{Nd}+)*`,
+    String.raw`(?<![\p{Nd}${DASH}])${PLUS}?\(?\p{Nd}+(?:(?:${SEPARATOR}|\) ?| ?\(${PLUS}?)\p{Nd}+)*`,
   ].join('|'),
   'giu',
 );
@@ -328,7 +359,7 @@ function isSecondUnit(text: string, index: number): boolean {
 
 /**
  * A character quoted by its code point (asciiQuoted: `U+FF14`, an astral one `U+1D7CE`), which digits may follow
- * (`U+FF10900123`): read as 4 hex digits, or 5 for one beyond the BMP, whichever is a digit's code point.
+ * (`U+FF10900123`): read as 4 hex digits, or 5 where those are an astral digit's code point.
  */
 const CODE_POINT_ESCAPE = /U\+([0-9A-F]{4})([0-9A-F])?/g;
 /** A decimal digit of any script. */
@@ -336,9 +367,9 @@ const ANY_DIGIT = /\p{Nd}/gu;
 const ONE_DIGIT = /^\p{Nd}$/u;
 
 /**
- * `text` with each digit quoted by its code point written as the digit (`plain`), and where there was one, for each
- * UTF-16 unit of `plain` the text it stands for (`pieces`: the code point's quote for such a digit, '' for its second unit), to
- * write the masked text back as it was written.
+ * `text` with each character quoted by its code point written as the character (`plain`): a number's separators are
+ * quoted too (`+44U+FF0D7700U+FF0D900123`); and where there was one, for each UTF-16 unit of `plain` the text it stands
+ * for (`pieces`: the code point's quote, '' for an astral character's second unit), to write the masked text back as it was written.
  */
 function withDigitsUnescaped(text: string): { readonly plain: string; readonly pieces?: readonly string[] } {
   let plain = '';
@@ -348,8 +379,7 @@ function withDigitsUnescaped(text: string): { readonly plain: string; readonly p
     const [, four = '', fifth = ''] = quoted;
     const bmp = String.fromCodePoint(Number.parseInt(four, 16));
     const astral = fifth === '' ? '' : String.fromCodePoint(Number.parseInt(four + fifth, 16));
-    const character = ONE_DIGIT.test(bmp) ? bmp : ONE_DIGIT.test(astral) ? astral : undefined;
-    if (character === undefined) continue;
+    const character = !ONE_DIGIT.test(bmp) && ONE_DIGIT.test(astral) ? astral : bmp;
     const written = `U+${character === bmp ? four : four + fifth}`;
     const before = text.slice(from, quoted.index);
     plain += before + character;

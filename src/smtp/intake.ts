@@ -344,8 +344,9 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
 
   async function admitRecipient(address: SMTPServerAddress, session: SMTPServerSession): Promise<void> {
     const outcome = await acceptance.recipient(transactionOf(session), { address: address.address, dsn: address.dsn });
+    // A refusal may still change the transaction: the numbers it refused, which the mail's own reports then leave out.
+    if (outcome.transaction) transactions.set(session.id, outcome.transaction);
     if (!outcome.ok) throw outcome.error;
-    transactions.set(session.id, outcome.transaction);
   }
 
   function transactionOf(session: SMTPServerSession): Transaction {

@@ -12,6 +12,7 @@ import type {
   QueuedSms,
   QueueTarget,
   LeasedSms,
+  RefusedRecipient,
   ReceivedReply,
   SmsBatch,
   SmsClaimRequest,
@@ -20,6 +21,12 @@ import type {
 } from './types.ts';
 
 /** Row shapes and conversions shared by the SQLite and PostgreSQL stores (same tables, same columns). */
+
+/** The history line's kind of a number of a mail refused at acceptance while its others were taken (NewMail.refused). */
+export const REFUSED_EVENT = 'refused';
+
+/** Its detail: the address that named it, the number, and why (`oncall@sms.example.com -> +447700900603: not sent: …`). */
+export const refusedDetail = (recipient: RefusedRecipient): string => `${recipient.rcpt} -> ${recipient.number}: ${recipient.reason}`;
 
 /** The history line of a job whose lease was released at start. */
 export const RESUMED_DETAIL = 'was in flight when the relay stopped; may reach the gateway twice';

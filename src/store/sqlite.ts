@@ -14,6 +14,8 @@ import {
   replyMailbox,
   inboundFinished,
   REPLY_BOUNCE_WINDOW_MS,
+  REFUSED_EVENT,
+  refusedDetail,
   PARTS_FINISHED,
   RESUMED_DETAIL,
   MAIL_RESUMED,
@@ -106,6 +108,7 @@ import type {
   BouncedReply,
   StaleMail,
   NewMail,
+  NewRecipient,
   NewOutgoingMail,
   NoticeGroup,
   ReroutedConversation,
@@ -351,7 +354,7 @@ export class SqliteStore implements Store {
     }
   }
 
-  acceptMail(mail: NewMail): Promise<{ duplicateOf: string | undefined }> {
+  acceptMail(mail: NewMail, reports: readonly NewOutgoingMail[] = []): Promise<{ duplicateOf: string | undefined }> {
     return this.#write(() => {
       const sql = this.#sql;
       const original = mail.resubmission
@@ -386,18 +389,25 @@ export class SqliteStore implements Store {
         sql.insertEvent.run(mail.receivedAt, original.id, null, 'resubmitted', `the client sent it again as ${mail.id}`);
         return { duplicateOf: original.id };
       }
+      // An SMS row's columns from its mail and number, for a queued SMS and a refused one alike.
+      const row = (recipient: NewRecipient) => ({
+        message_id: mail.id,
+        number: recipient.number,
+        rcpt: recipient.rcpt,
+        notify: recipient.notify?.join(',') ?? null,
+        orcpt: recipient.orcpt ?? null,
+        now: mail.receivedAt,
+      });
+      const due = mail.holdUntilSendAt && mail.sendAt !== undefined ? Math.max(mail.sendAt, mail.receivedAt) : mail.receivedAt;
       for (const recipient of mail.recipients) {
-        const { lastInsertRowid } = sql.insertSms.run({
-          message_id: mail.id,
-          number: recipient.number,
-          rcpt: recipient.rcpt,
-          notify: recipient.notify?.join(',') ?? null,
-          orcpt: recipient.orcpt ?? null,
-          now: mail.receivedAt,
-          due: mail.holdUntilSendAt && mail.sendAt !== undefined ? Math.max(mail.sendAt, mail.receivedAt) : mail.receivedAt,
-        });
+        const { lastInsertRowid } = sql.insertSms.run({ ...row(recipient), due });
         sql.insertEvent.run(mail.receivedAt, mail.id, lastInsertRowid, 'accepted', `${recipient.rcpt} -> ${recipient.number}`);
       }
+      for (const recipient of mail.refused ?? []) {
+        const { lastInsertRowid } = sql.insertRefusedSms.run({ ...row(recipient), reason: recipient.reason });
+        sql.insertEvent.run(mail.receivedAt, mail.id, lastInsertRowid, REFUSED_EVENT, refusedDetail(recipient));
+      }
+      this.#insertMail(reports, Date.now());
       if (mail.conversation && mail.sms.userContext) recordConversation(this.#replies, mail, mail.conversation, mail.sms.userContext);
       return { duplicateOf: undefined };
     }, A_MAIL);
@@ -1108,6 +1118,9 @@ function prepareStatements(db: Database) {
     insertSms: db.prepare(`
       INSERT INTO outbound (message_id, number, rcpt, notify, orcpt, status, next_attempt_at, updated_at)
       VALUES (@message_id, @number, @rcpt, @notify, @orcpt, 'queued', @due, @now)`),
+    insertRefusedSms: db.prepare(`
+      INSERT INTO outbound (message_id, number, rcpt, notify, orcpt, status, last_error, next_attempt_at, updated_at)
+      VALUES (@message_id, @number, @rcpt, @notify, @orcpt, 'failed', @reason, @now, @now)`),
     insertEvent: db.prepare('INSERT INTO events (at, message_id, sms_id, kind, detail) VALUES (?, ?, ?, ?, ?)'),
     insertEventForSms: db.prepare('INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT ?, message_id, id, ?, ? FROM outbound WHERE id = ?'),
     insertEventForMail: db.prepare('INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT ?, message_id, NULL, ?, ? FROM mail_out WHERE id = ?'),

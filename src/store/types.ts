@@ -15,8 +15,10 @@ export interface Store extends ReplyStore, ReassemblyStore, SharedStateStore, Cl
    * Commits a mail and one SMS job per distinct number atomically; resolve = safe to answer 250.
    * A resubmission (same fingerprint since `mail.resubmission.since`) is recorded without SMS jobs,
    * and the original's id is returned: the client gets its 250, the phone gets one SMS.
+   * `reports`: the bounce of `mail.refused`, queued in the same transaction (as recordSmsOutcomes queues its
+   * mail), so that no crash between two writes loses it; neither is stored for a resubmission (it had them).
    */
-  acceptMail(mail: NewMail): Promise<{ readonly duplicateOf: string | undefined }>;
+  acceptMail(mail: NewMail, reports?: readonly NewOutgoingMail[]): Promise<{ readonly duplicateOf: string | undefined }>;
 
   /**
    * Leases due SMS jobs to `owner` until `leaseUntil`: at most `maxBatches` batches, each the numbers
@@ -171,6 +173,16 @@ export interface NewMail {
   readonly gatewayAccount: string | undefined;
   /** The account it was accepted under (SMTP AUTH's, a console test send's); undefined from a trusted or named network. */
   readonly account: string | undefined;
+  /**
+   * Numbers of it refused when it was accepted while its others were taken (a list's member that opted out):
+   * stored as failed SMS with their reason, never sent, so its history and the console name them; none = [].
+   */
+  readonly refused?: readonly RefusedRecipient[] | undefined;
+}
+
+/** A number of a mail refused at acceptance (NewMail.refused): why, in words, as its bounce says. */
+export interface RefusedRecipient extends NewRecipient {
+  readonly reason: string;
 }
 
 export interface OutboundSms {

@@ -465,8 +465,20 @@ describe('config', () => {
     assert.equal(lines.length, 1, lines.join('\n'));
     assert.match(
       lines[0] ?? '',
-      /smsrelay\.yaml: sms\.lists\.OnCall@SMS\.localhost: the same address as list oncall@sms\.localhost \(.*smsrelay\.yaml: sms\.lists\.oncall@sms\.localhost\): addresses are compared without case; merge the two$/,
+      /smsrelay\.yaml: sms\.lists\.OnCall@SMS\.localhost: the same address as list oncall@sms\.localhost \(.*smsrelay\.yaml: sms\.lists\.oncall@sms\.localhost\): addresses are compared without case, a domain in its A-labels without a final dot; merge the two$/,
     );
+  });
+
+  test('a list at an SMS domain written in Unicode or with a final dot is taken, keyed as RCPT finds it; the same list in both forms is one address', () => {
+    const domains = '  domains: ["smsé.example", "sms.example.com."]\n';
+    const { config } = loadConfig(
+      {},
+      dirWith(`sms:\n${domains}  lists:\n    "OnCall@Smsé.example": ["+447700900123"]\n    "ops@sms.example.com.": ["+447700900124"]\n`),
+    );
+    assert.deepEqual(Object.keys(config.sms.lists), ['oncall@xn--sms-dma.example', 'ops@sms.example.com']);
+    const lines = problems({}, `sms:\n${domains}  lists:\n    "oncall@smsé.example": ["+447700900123"]\n    "oncall@xn--sms-dma.example": ["+447700900124"]\n`);
+    assert.equal(lines.length, 1, lines.join('\n'));
+    assert.match(lines[0] ?? '', /sms\.lists\.oncall@xn--sms-dma\.example: the same address as list oncall@smsé\.example/);
   });
 
   test("a list at a phone number's address, at postmaster or at sms.subjectAddress is refused naming both settings; sms.subjectAddress at postmaster or in digits is refused", () => {
@@ -510,7 +522,7 @@ describe('config', () => {
     assert.deepEqual(
       warnings.map((line) => line.replace(/^\S*smsrelay\.yaml: /, '')),
       [
-        'sms.lists.oncall@sms.localhost.1: +4490******00 is a premium-rate number; this relay does not text those (policy.premiumBlocklist): mail to the list is sent to its other members, never to this one; remove it from the list',
+        'sms.lists.oncall@sms.localhost.1: +4490******00 is a premium-rate number; this relay does not text those (policy.premiumBlocklist): mail to the list is sent to its other members, never to this one, and each mail bounces it to its sender; remove it from the list',
       ],
     );
   });

@@ -276,6 +276,24 @@ describe('maskNumbersIn', () => {
   });
 });
 
+describe('maskNumbersIn, in any script', () => {
+  it("masks a number whose separators are another script's (full-width, non-breaking, ideographic), also quoted by code point", () => {
+    const cases: readonly (readonly [string, string])[] = [
+      ['number ＋４４－７７００－９００１２３ refused', 'number ＋４４－７７**－****２３ refused'],
+      ['number +４４\u3000７７００\u3000９００１２３', 'number +４４\u3000７７**\u3000****２３'],
+      ['number +44\u20117700\u2011900123 and +44\u22127700\u2212900124', 'number +44\u201177**\u2011****23 and +44\u221277**\u2212****24'],
+      ['"+44U+FF0D7700U+FF0D9001239" is not', '"+44U+FF0D77**U+FF0D*****39" is not'],
+      ['U+FF0B44U+20117700U+2011900123', 'U+FF0B44U+201177**U+2011****23'],
+    ];
+    for (const [text, masked] of cases) assert.equal(maskNumbersIn(text), masked, text);
+  });
+
+  it("leaves alone a date, time or IPv4 address in another script's digits after a blank, as in ASCII ones", () => {
+    for (const text of ['at ٢٠٢٦-١٢-٠٦ ١٠:٠٠', 'date ２０２６-１２-０６ 10:00:00', 'ip ١٩٢.١٦٨.١٠٠.٢٠٠', 'on ０５.１２.２０２６ x'])
+      assert.equal(maskNumbersIn(text), text);
+  });
+});
+
 describe('formatNumber', () => {
   it('formats internationally', () => {
     assert.equal(formatNumber('+447700900123'), '+44 7700 900123');

@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import BetterSqlite3 from 'better-sqlite3';
+import { history } from '../../src/admin.ts';
+import { STORE_FILE } from '../../src/relay.ts';
 import { maildirMessages, removeDir, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
 import { queuedId, sendMail } from '../helpers/smtp.ts';
 import { sleep } from '../helpers/wait.ts';
@@ -39,11 +43,60 @@ describe('a list with a member the relay may not text', () => {
     const id = queuedId(sent.data);
     for (const number of MEMBERS.slice(0, 2)) await waitFor(`the SMS to ${number}`, () => sentTo(number).length > 0);
     const bounce = (await bounceOf(id)).replace(/=\r?\n/g, '');
-    assert.match(bounce, /\+44 7700 900603 \(via oncall@sms\.localhost\)/);
+    // The sender wrote the list, not the member's number: masked, as RCPT's refusal of it would be.
+    assert.match(bounce, /\+4477\*{6}03 \(via oncall@sms\.localhost\)/);
+    assert.match(bounce, /Final-Recipient: rfc822; 4477\*{6}03@sms\.localhost/);
+    assert.doesNotMatch(bounce, /7700 ?900 ?603/);
     assert.match(bounce, /Status: 5\.7\.1/);
     assert.match(bounce, /Diagnostic-Code: X-SMS; POLICY_DENIED \(not sent: Recipient refused: \+4477\*{6}03 has opted out/);
     await sleep(300);
     assert.equal(sentTo(OPTED_OUT).length, 0, 'the gateway never got the SMS');
+  });
+
+  test('the refused member is kept as a failed SMS with its reason, its bounce queued with the mail: smsrelay log names it', async () => {
+    const sent = await sendMail(relay.relay.smtpPort, { to: ['oncall@sms.localhost'], body: 'Disk full on db4' });
+    const id = queuedId(sent.data);
+    const log = await history(relay.relay.store, id, Date.now());
+    assert.match(log, /\+447700900603: failed, 0 attempts/);
+    assert.match(log, /\+447700900603: refused: oncall@sms\.localhost -> \+447700900603: not sent: Recipient refused: \+4477\*{6}03 has opted out/);
+    await bounceOf(id);
+  });
+
+  test('a resubmitted mail (its client lost the 250) bounces the refused member once', async () => {
+    const mail = { to: ['oncall@sms.localhost'], body: 'Disk full on db5', headers: { 'Message-ID': '<resubmitted-list@example.com>' } };
+    const first = await sendMail(relay.relay.smtpPort, mail);
+    const again = await sendMail(relay.relay.smtpPort, mail);
+    assert.match(again.data?.text ?? '', /the same mail as/);
+    const id = queuedId(first.data);
+    await bounceOf(id);
+    await sleep(500);
+    const bounces = maildirMessages(relay.maildir).filter((message) => message.includes('In-Reply-To: <resubmitted-list@example.com>'));
+    assert.equal(bounces.length, 1, 'one bounce, of the first');
+    assert.doesNotMatch(await history(relay.relay.store, queuedId(again.data), Date.now()), /refused|bounce queued/);
+  });
+
+  test('a bounce the store cannot queue fails the mail with it: 4xx, nothing sent, nothing lost after a 250', async () => {
+    const db = new BetterSqlite3(join(relay.config.dataDir, STORE_FILE));
+    db.exec("CREATE TRIGGER fail_bounce BEFORE INSERT ON mail_out WHEN NEW.kind = 'bounce' BEGIN SELECT RAISE(ABORT, 'no bounce'); END");
+    try {
+      const sent = await sendMail(relay.relay.smtpPort, { to: ['oncall@sms.localhost'], body: 'Disk full on db6' });
+      assert.equal(Math.floor((sent.data?.code ?? 0) / 100), 4, sent.data?.text);
+    } finally {
+      db.exec('DROP TRIGGER fail_bounce');
+      db.close();
+    }
+    await sleep(500);
+    assert.equal(relay.relay.simulator?.records.filter((record) => record.text === 'Disk full on db6').length, 0, 'no member texted');
+  });
+
+  test('a member also named by a RCPT of its own gets that 550 only: the mail to the list neither bounces nor stores it again', async () => {
+    const sent = await sendMail(relay.relay.smtpPort, { to: [`${OPTED_OUT}@sms.localhost`, 'oncall@sms.localhost'], body: 'Disk full on db7' });
+    assert.deepEqual([sent.rcpt.map((reply) => reply.code), sent.data?.code], [[550, 250], 250]);
+    const id = queuedId(sent.data);
+    for (const number of MEMBERS.slice(0, 2)) await waitFor(`the SMS to ${number}`, () => sentTo(number).some((record) => record.text === 'Disk full on db7'));
+    await sleep(500);
+    assert.equal(maildirMessages(relay.maildir).filter((mail) => mail.includes(`X-SMSRelay-Message-Id: ${id}`)).length, 0, 'no bounce');
+    assert.doesNotMatch(await history(relay.relay.store, id, Date.now()), /refused/);
   });
 
   test('a list whose every member is refused is refused at RCPT, as one number is', async () => {
@@ -59,6 +112,7 @@ describe('a list with a member the relay may not text', () => {
     const bounce = (await bounceOf(queuedId(sent.data))).replace(/=\r?\n/g, '');
     assert.match(bounce, /Status: 5\.7\.1/);
     assert.match(bounce, /POLICY_DENIED \(not sent: Recipient refused: \+4490\*{6}00 is a premium-rate number/);
+    assert.match(bounce, /\+44 909 879 0000\b|\+44 90 9879 0000|Final-Recipient: rfc822; 449098790000@/, 'a number the sender wrote is shown whole');
     const alone = await sendMail(relay.relay.smtpPort, { to: ['sendsms@sms.localhost'], subject: `To:+${PREMIUM}`, body: 'x' });
     assert.equal(alone.data?.code, 550, 'a subject whose every number is refused is refused whole');
   });

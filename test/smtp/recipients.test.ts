@@ -48,7 +48,12 @@ describe('a US relay reads national numbers as US numbers, never abroad', () => 
 describe('recipients: IDN domains, permanent refusals before deferrals, quoting as written', () => {
   const suite = relayWithSimulator({
     smtp: { trustedNetworks: ['127.0.0.1/32'], maxRecipients: 3 },
-    sms: { domains: ['sms.localhost', 'xn--smslocal-d1a.example'] },
+    sms: { domains: ['sms.localhost', 'xn--smslocal-d1a.example'], lists: { 'oncall@smsélocal.example.': ['+447700900131'] } },
+  });
+
+  test('a list written at the IDN domain in UTF-8 with a final dot is reached by RCPT in either form', async () => {
+    const taken = await transaction(suite.port, 'MAIL FROM:<tester@example.org> SMTPUTF8', ['oncall@smsélocal.example', 'OnCall@xn--smslocal-d1a.example.']);
+    assert.deepEqual(taken.rcpt.map(said), ['250 2.1.5 Accepted', '250 2.1.5 Accepted']);
   });
 
   test('an IDN SMS domain written in UTF-8 (any case, full-width) is its A-labels; another is refused by code points, never folded', async () => {

@@ -20,6 +20,8 @@ const SENDER_ID_NUMBER = '447700900123';
 /** One number in full-width and in Arabic-Indic digits, as input methods type them. */
 const FULL_WIDTH = '４４７７００９００１２３';
 const ARABIC_INDIC = '٤٤٧٧٠٠٩٠٠١٢٣';
+/** A number too long to be one, its groups joined by full-width hyphens: refused, and its reason quotes them by code point. */
+const FULL_WIDTH_SEPARATED = '+44－7700－9001239';
 
 /**
  * What the relay's info log and its replies say about refusals (over real SMTP, the log captured):
@@ -278,6 +280,20 @@ describe('refusals in the log and in the reply', () => {
     assert.match(String(refused[2]?.reason), /"\+44U\+FF17U\+FF17\*{6}23"/);
   });
 
+  test('a number whose separators are full-width (or quoted by code point) is masked in the log, at RCPT and in a subject', async () => {
+    const dialog = await SmtpDialog.open(relay.smtpPort);
+    await dialog.command('EHLO client.example');
+    await dialog.command('MAIL FROM:<a@example.com> SMTPUTF8');
+    assert.equal((await dialog.command(`RCPT TO:<${FULL_WIDTH_SEPARATED}@sms.localhost>`)).code, 550);
+    await dialog.command('RSET');
+    await dialog.command('MAIL FROM:<a@example.com> SMTPUTF8');
+    assert.equal((await dialog.command('RCPT TO:<sendsms@sms.localhost>')).code, 250);
+    assert.equal((await dialog.data(`Subject: To:${FULL_WIDTH_SEPARATED}\n\nx`)).code, 550);
+    await dialog.close();
+    const refused = lines().filter((line) => /refused/.test(String(line.msg)) && JSON.stringify(line).includes('FF0D'));
+    assert.ok(refused.length >= 2, 'both refusals logged');
+  });
+
   test('no whole number reached the log', () => {
     assertNeverLogged(log.lines, {
       'the national premium number': PREMIUM_NATIONAL.slice(1),
@@ -287,6 +303,7 @@ describe('refusals in the log and in the reply', () => {
       'the Arabic-Indic number': ARABIC_INDIC.slice(4),
       'the full-width number by code point': 'U+FF10U+FF10U+FF19',
       'the mixed number by code point': 'U+FF10U+FF10900',
+      'the number with full-width separators': '9001239',
     });
   });
 });

@@ -133,6 +133,20 @@ describe('SMTP → SMS text', () => {
     assert.match(bad.data?.text ?? '', /^5\.1\.3 Bad recipient: "12"/);
   });
 
+  test('IntelliSoftware drop-in: To: with a blank before its number is that number; words that could each be a number are refused, never joined into another', async () => {
+    await accepted({ to: ['sendsms@sms.example.com'], subject: 'To: 447700900186 From:Acme', body: 'Blank after the colon' });
+    assert.equal((await smsTo('447700900186')).text, 'Blank after the colon');
+    // Two short codes (joined, a valid number of another country) and two whole numbers: the writer meant several, or mistyped.
+    for (const written of ['81234 85678', '447700900187 447700900188']) {
+      const refused = await sendMail(suite.port, { to: ['sendsms@sms.example.com'], subject: `To:${written}`, body: 'x' });
+      assert.equal(refused.data?.code, 550, written);
+      assert.equal(
+        refused.data?.text,
+        `5.1.3 Bad recipient: "${written}" could be 2 numbers or one: write each number without blanks, and "," between numbers`,
+      );
+    }
+  });
+
   test('IntelliSoftware drop-in: more numbers in the subject than a mail may take are refused for good at end of DATA (the client cannot split them)', async () => {
     const { data } = await sendMail(suite.port, {
       to: ['sendsms@sms.example.com'],

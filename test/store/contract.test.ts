@@ -48,6 +48,45 @@ forEachStore((kind) =>
       await store.close();
     });
 
+    test("a mail's numbers refused at acceptance are failed SMS with their reason, their bounce queued in its transaction; a resubmission stores neither", async () => {
+      const refused = [{ number: '+447700900603', rcpt: 'oncall@sms.localhost', notify: ['FAILURE'], orcpt: undefined, reason: 'not sent: opted out' }];
+      const bounce = { kind: 'bounce' as const, envelopeFrom: '', recipients: ['alice@example.com'], raw: Buffer.from('the bounce') };
+      const fingerprint = { fingerprint: 'same mail', since: 0 };
+      const first = mail(['+447700900601'], { refused, resubmission: fingerprint });
+      assert.equal((await store.acceptMail(first, [{ ...bounce, messageId: first.id }])).duplicateOf, undefined);
+      const again = mail(['+447700900601'], { refused, resubmission: fingerprint });
+      assert.equal((await store.acceptMail(again, [{ ...bounce, messageId: again.id }])).duplicateOf, first.id);
+      assert.deepEqual(
+        (await store.smsOf(first.id)).map((sms) => [sms.number, sms.status, sms.attempts]),
+        [
+          ['+447700900601', 'queued', 0],
+          ['+447700900603', 'failed', 0],
+        ],
+      );
+      assert.deepEqual(
+        (await store.events(first.id))
+          .filter((event) => event.kind === 'refused' || event.kind === 'bounce queued')
+          .map((event) => [event.kind, event.detail?.replace(/mail \d+/, 'mail N')]),
+        [
+          ['refused', 'oncall@sms.localhost -> +447700900603: not sent: opted out'],
+          ['bounce queued', 'mail N to alice@example.com'],
+        ],
+      );
+      assert.deepEqual(await store.smsOf(again.id), []);
+      assert.deepEqual(
+        (await kind.rows('SELECT message_id, kind FROM mail_out')).map((row) => [row.message_id, row.kind]),
+        [[first.id, 'bounce']],
+      );
+      assert.deepEqual(
+        (await store.claimDueSms({ owner: 'test', now: 2_000, leaseUntil: 62_000, maxBatches: 10, batchSize: 10 })).flatMap((batch) =>
+          batch.sms.map((sms) => sms.number),
+        ),
+        ['+447700900601'],
+        'a refused number is never claimed',
+      );
+      await store.close();
+    });
+
     test('group commit: writes queued together commit together, and one failing write fails alone', async () => {
       const first = mail(['+447700900123']);
       const results = await Promise.allSettled([

@@ -8,6 +8,7 @@
  * 2026-12-04, 4 to a transaction): with a fingerprint and no conversation, the usual mail, 135–146 µs
  * where the one text cost 153–159; with neither, 109–114 where it cost 150–157.
  */
+import { REFUSED_EVENT, refusedDetail } from '../rows.ts';
 import type { NewMail } from '../types.ts';
 import type { Statement } from './batch.ts';
 import { DB_NOW_MS } from './clock.ts';
@@ -146,4 +147,45 @@ export function acceptStatement(mail: NewMail, due: number): Statement {
   if (mail.resubmission) values.push(mail.resubmission.fingerprint, mail.resubmission.since);
   if (shape.conversation && mail.conversation) values.push(mail.conversation.continues, mail.conversation.mailbox);
   return { text: TEXTS[`${shape.resubmission}`][`${shape.conversation}`], values };
+}
+
+/** A condition that holds unless the mail `idSql` (SQL) was stored as a resubmission by its statement before (acceptText). */
+export const unlessResubmitted = (idSql: string) => `(SELECT duplicate_of FROM messages WHERE id = ${idSql}) IS NULL`;
+
+/**
+ * The numbers of a mail refused at acceptance (NewMail.refused), stored as failed SMS with their history lines in the
+ * mail's transaction, after its statement and only if it stored no resubmission. A statement of its own, for the rare
+ * mail that has them (a list with a member that opted out): the usual mail's statement pays nothing for it.
+ */
+const REFUSED_TEXT = `WITH refused AS (
+    INSERT INTO outbound (message_id, number, rcpt, notify, orcpt, status, last_error, next_attempt_at, updated_at)
+    SELECT $1, t.number, t.rcpt, t.notify, t.orcpt, 'failed', t.reason, $2, $2
+    FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) WITH ORDINALITY AS t(number, rcpt, notify, orcpt, reason, position)
+    WHERE ${unlessResubmitted('$1')}
+    ORDER BY t.position
+    RETURNING id, number
+  )
+  INSERT INTO events (at, message_id, sms_id, kind, detail)
+  SELECT $2, $1, refused.id, $9, t.detail FROM refused JOIN unnest($3::text[], $8::text[]) AS t(number, detail) USING (number) ORDER BY refused.id`;
+
+/** The statements that store `mail`'s refused numbers (REFUSED_TEXT): none for a mail without. */
+export function refusedStatements(mail: NewMail): Statement[] {
+  const refused = mail.refused ?? [];
+  if (refused.length === 0) return [];
+  return [
+    {
+      text: REFUSED_TEXT,
+      values: [
+        mail.id,
+        mail.receivedAt,
+        refused.map((recipient) => recipient.number),
+        refused.map((recipient) => recipient.rcpt),
+        refused.map((recipient) => recipient.notify?.join(',') ?? null),
+        refused.map((recipient) => recipient.orcpt ?? null),
+        refused.map((recipient) => recipient.reason),
+        refused.map(refusedDetail),
+        REFUSED_EVENT,
+      ],
+    },
+  ];
 }

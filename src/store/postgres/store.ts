@@ -127,7 +127,7 @@ import type { DeliveryState } from '../../vocabulary.ts';
 import type { NewSmsPart, PartAdded, PartSet } from '../reassembly.ts';
 import { ClusterError, type ClusterStore, type HeldLeases, type RelayMember, type RelaySeen } from '../cluster-types.ts';
 import type { Logger } from '../../log.ts';
-import { acceptStatement, conversationUsedAt } from './accept.ts';
+import { acceptStatement, conversationUsedAt, refusedStatements, unlessResubmitted } from './accept.ts';
 import { DB_NOW_MS } from './clock.ts';
 import { heartbeatStatements, leaveCluster, relaysSeen, relaysSeenAsItIs } from './cluster.ts';
 import { migrate, NoStoreError, SchemaError, STATEMENT_TIMEOUT } from './migrate.ts';
@@ -930,10 +930,13 @@ export class PostgresStore implements Store, ClusterStore {
    * for a mail that needs them the resubmission check (or the two lines that link a resubmission to its
    * original) and its conversations.
    */
-  acceptMail(mail: NewMail): Promise<{ duplicateOf: string | undefined }> {
+  acceptMail(mail: NewMail, reports: readonly NewOutgoingMail[] = []): Promise<{ duplicateOf: string | undefined }> {
     const due = mail.holdUntilSendAt && mail.sendAt !== undefined ? Math.max(mail.sendAt, mail.receivedAt) : mail.receivedAt;
-    return this.#queueing(['sms'], {
-      statements: [acceptStatement(mail, due)],
+    const now = Date.now();
+    // The refused numbers and their bounce in the mail's transaction (Store.acceptMail), not for a resubmission.
+    const queued = reports.map((report) => ({ text: QUEUE_MAIL_UNLESS_RESUBMITTED, values: [now, mail.id, ...queuedMailValues(report)] }));
+    return this.#queueing(queued.length > 0 ? ['sms', 'mail'] : ['sms'], {
+      statements: [acceptStatement(mail, due), ...refusedStatements(mail), ...queued],
       result: ([accepted]) => {
         // Its commit shows mail is taken again after commits failed (see onCommit).
         this.#mailTaken();
@@ -1968,6 +1971,8 @@ function queuedMail(at: string, first: number, when = 'TRUE'): string {
 }
 
 const QUEUE_MAIL = `WITH ${queuedMail('$1', 2)} SELECT count(*) FROM queued`;
+/** The same, with the mail the report is of (`$2`) after it in the transaction: queued unless that was a resubmission. */
+const QUEUE_MAIL_UNLESS_RESUBMITTED = `WITH ${queuedMail('$1', 3, unlessResubmitted('$2'))} SELECT count(*) FROM queued`;
 
 /** A mail's parameters for queuedMail, in its order. */
 const queuedMailValues = (mail: NewOutgoingMail): unknown[] => [
