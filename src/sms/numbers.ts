@@ -242,7 +242,25 @@ function quote(input: string): string {
 export function severalNumbers(input: string, defaultRegion?: CountryCode): string | undefined {
   const words = input.trim().split(/\s+/u);
   if (words.length < 2 || !words.every((word) => standsAlone(word, defaultRegion))) return undefined;
+  if (groupedAsOneNumber(words, defaultRegion)) return undefined;
   return `${quote(input)} could be ${words.length} numbers or one: write each number without blanks, and "," between numbers`;
+}
+
+/**
+ * Whether the words are the digit groups of one valid number as its country writes it, nationally or
+ * internationally (`202 555 1234`: (202) 555-1234; `07700 900123`; `+1 202 555 1234`): groups that short in the
+ * US are each a possible short code, yet nobody writing a number so means three. Two short codes joined
+ * (`81234 85678`, read +1 812 348 5678) do not follow its grouping, 3-3-4: still refused.
+ */
+function groupedAsOneNumber(words: readonly string[], defaultRegion: CountryCode | undefined): boolean {
+  const written = words.map((word) => word.replace(/\D/gu, '').length);
+  const parsed = parsePhoneNumberFromString(words.join(''), defaultRegion);
+  if (!parsed?.isValid()) return false;
+  const groups = (formatted: string) => formatted.match(/\d+/gu)?.map((group) => group.length) ?? [];
+  return [parsed.formatNational(), parsed.formatInternational()].some((formatted) => {
+    const expected = groups(formatted);
+    return expected.length === written.length && expected.every((length, index) => length === written[index]);
+  });
 }
 
 /** Whether `word` is a whole number alone: a valid one, or a short code of the region (readNumber's step 6). */

@@ -1,7 +1,16 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { CountryCode } from 'libphonenumber-js';
-import { formatNumber, isCountryCode, maskNumber, maskNumbersIn, normaliseNumber, toInternationalDigits, type NumberResult } from '../../src/sms/numbers.ts';
+import {
+  formatNumber,
+  isCountryCode,
+  maskNumber,
+  maskNumbersIn,
+  normaliseNumber,
+  severalNumbers,
+  toInternationalDigits,
+  type NumberResult,
+} from '../../src/sms/numbers.ts';
 
 const accepted = (e164: string): NumberResult => ({ ok: true, e164 });
 
@@ -186,6 +195,28 @@ describe('normaliseNumber', () => {
   it('refuses a number of the right length that the country does not use', () => {
     assert.equal(reasonFor(normaliseNumber('+441111111111')), '"+441111111111" is not a valid number for United Kingdom (+44)');
     assert.equal(reasonFor(normaliseNumber('+1 555 555 0123')), '"+1 555 555 0123" is not a valid number for United States (+1)');
+  });
+});
+
+describe('severalNumbers', () => {
+  it('reads words grouped as one number of the region is written, nationally or internationally, as that number, though each group could be a short code', () => {
+    for (const [written, region] of [
+      ['202 555 1234', 'US'],
+      ['+1 202 555 1234', 'US'],
+      ['07700 900123', 'GB'],
+      ['020 7946 0958', 'GB'],
+      ['+44 7700 900123', 'GB'],
+    ] as const)
+      assert.equal(severalNumbers(written, region), undefined, written);
+  });
+
+  it("refuses words that could each be a number when their grouping is not one number's: two short codes, two whole numbers", () => {
+    for (const [written, region] of [
+      ['81234 85678', 'US'],
+      ['81234 85678', 'GB'],
+      ['447700900187 447700900188', 'GB'],
+    ] as const)
+      assert.match(severalNumbers(written, region) ?? '', /could be 2 numbers or one/, written);
   });
 });
 
