@@ -167,10 +167,10 @@ export class TurnReads {
         values: [...values, ...places],
         resolve: (rows) => {
           const found = new Set(rows.map((row) => String(row.key)));
-          for (const [key, askers] of part) for (const { resolve } of askers) resolve(found.has(key));
+          for (const [key, askers] of part) for (const { resolve } of askers) resolve(found.has(asSent(key)));
         },
         reject: (error) => {
-          if (part.size === 1) for (const askers of part.values()) for (const { reject } of askers) reject(error);
+          if (part.size === 1 || !isValueError(error)) for (const askers of part.values()) for (const { reject } of askers) reject(error);
           else for (const [key, askers] of part) this.#alone(this.#keyed({ text, values, keys: new Map([[key, askers]]) }));
         },
       });
@@ -182,3 +182,21 @@ export class TurnReads {
     for (const read of reads) this.#options.alone(read.text, read.values).then(read.resolve, read.reject);
   }
 }
+
+/**
+ * Whether a read's failure can be one key's doing, so that each key asked alone finds the faulty one: the
+ * server refused a value (data_exception, SQLSTATE class 22: a NUL byte) or a value could not be put on the
+ * wire (a TypeError or RangeError of its conversion). Any other failure (the server or the way to it lost, a
+ * timeout) is every key's: asking each alone would only wait again for each, and connect once per key.
+ */
+function isValueError(error: unknown): boolean {
+  const cause = (error as { cause?: unknown }).cause ?? error;
+  const code = (cause as { code?: unknown }).code;
+  return typeof code === 'string' ? code.startsWith('22') : cause instanceof TypeError || cause instanceof RangeError;
+}
+
+/**
+ * The key as node-postgres sends it and the server gives it back: a lone surrogate (a JSON webhook's "\ud800")
+ * becomes U+FFFD on the wire, so the row found answers the key only so compared.
+ */
+const asSent = (key: string) => key.replace(/\p{Cs}/gu, '\uFFFD');
