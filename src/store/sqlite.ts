@@ -45,6 +45,7 @@ import {
   smsStateColumns,
   toClaimedSms,
   toSmsState,
+  NEVER_SENT_EXCLUDED,
 } from './rows.ts';
 import {
   type AdminStatements,
@@ -1227,7 +1228,7 @@ function prepareStatements(db: Database) {
     unprobe: db.prepare("DELETE FROM control WHERE key = 'write_probe'"),
     sentText: db.prepare(`
       SELECT 1 FROM outbound o JOIN messages m ON m.id = o.message_id
-      WHERE o.number = ? AND m.text = ? AND m.received_at >= ? LIMIT 1`),
+      WHERE o.number = ? AND m.text = ? AND m.received_at >= ? AND ${NEVER_SENT_EXCLUDED} LIMIT 1`),
     purgeMessages: db.prepare(`
       UPDATE messages SET text = '', headers = '', subject = NULL
       WHERE received_at < ? AND (text != '' OR headers != '')

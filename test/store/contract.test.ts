@@ -84,6 +84,11 @@ forEachStore((kind) =>
         ['+447700900601'],
         'a refused number is never claimed',
       );
+      assert.deepEqual(
+        [...(await store.numbersSentText(['+447700900601', '+447700900603'], first.sms.text, 0))],
+        ['+447700900601'],
+        'a refused number never got the text: the alert-storm check sends it the next one',
+      );
       await store.close();
     });
 

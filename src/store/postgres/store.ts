@@ -63,6 +63,7 @@ import {
   waitsForSendAt,
   reportDetail,
   sentByReportDetail,
+  NEVER_SENT_EXCLUDED,
 } from '../rows.ts';
 import {
   type ConversationRow,
@@ -1278,7 +1279,7 @@ export class PostgresStore implements Store, ClusterStore {
   async numbersSentText(numbers: readonly string[], text: string, since: number): Promise<ReadonlySet<string>> {
     const rows = await this.#rows<{ number: string }>(
       `SELECT DISTINCT o.number FROM outbound o JOIN messages m ON m.id = o.message_id
-      WHERE o.number = ANY($1::text[]) AND m.text = $2 AND m.received_at >= $3`,
+      WHERE o.number = ANY($1::text[]) AND m.text = $2 AND m.received_at >= $3 AND ${NEVER_SENT_EXCLUDED}`,
       [numbers, text, since],
     );
     return new Set(rows.map((row) => row.number));
