@@ -257,17 +257,31 @@ function groupedAsOneNumber(words: readonly string[], defaultRegion: CountryCode
   const parsed = parsePhoneNumberFromString(words.join(''), defaultRegion);
   if (!parsed?.isValid()) return false;
   const groups = (formatted: string) => formatted.match(/\d+/gu)?.map((group) => group.length) ?? [];
-  return [parsed.formatNational(), parsed.formatInternational()].some((formatted) => {
-    const expected = groups(formatted);
-    return expected.length === written.length && expected.every((length, index) => length === written[index]);
-  });
+  const international = groups(parsed.formatInternational());
+  // Written nationally without the trunk prefix too (India's `98765 43210`, Australia's `412 345 678`): its groups after the country code.
+  return [groups(parsed.formatNational()), international, international.slice(1)].some(
+    (expected) => expected.length === written.length && expected.every((length, index) => length === written[index]),
+  );
 }
 
-/** Whether `word` is a whole number alone: a valid one, or a short code of the region (readNumber's step 6). */
+/**
+ * The fewest digits of a short code a word could mean on its own: SMS short codes are 5 or 6 digits in most
+ * countries (US, UK, India); 3 or 4 digits are how people group a number (`612 345 678`, `2012 3456`), and
+ * service numbers that short (`112`, `118`) are no SMS destination anyone means beside another number.
+ */
+const MIN_SHORT_CODE_DIGITS = 5;
+
+/** Whether `word` is a whole number alone: a valid one, or a short code of the region (readNumber's step 6) of MIN_SHORT_CODE_DIGITS. */
 function standsAlone(word: string, defaultRegion: CountryCode | undefined): boolean {
   if (normaliseNumber(word, defaultRegion).ok) return true;
   const digits = word.replace(IGNORED_SEPARATORS, '');
-  return defaultRegion !== undefined && /^\d+$/.test(digits) && !NATIONAL_TRUNK_PREFIX.test(digits) && isShortNumber(digits, defaultRegion);
+  return (
+    defaultRegion !== undefined &&
+    /^\d+$/.test(digits) &&
+    digits.length >= MIN_SHORT_CODE_DIGITS &&
+    !NATIONAL_TRUNK_PREFIX.test(digits) &&
+    isShortNumber(digits, defaultRegion)
+  );
 }
 
 /** For config validation of SMSRELAY_DEFAULT_REGION: an upper-case ISO 3166 code libphonenumber knows. */

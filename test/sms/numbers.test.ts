@@ -206,6 +206,13 @@ describe('severalNumbers', () => {
       ['07700 900123', 'GB'],
       ['020 7946 0958', 'GB'],
       ['+44 7700 900123', 'GB'],
+      ['98765 43210', 'IN'],
+      ['987 654 3210', 'IN'],
+      ['612 345 678', 'ES'],
+      ['412 345 678', 'AU'],
+      ['910 123 456', 'PL'],
+      ['551 234 5678', 'MX'],
+      ['2012 3456', 'DK'],
     ] as const)
       assert.equal(severalNumbers(written, region), undefined, written);
   });
