@@ -284,8 +284,11 @@ forEachStore((kind) =>
       assert.deepEqual(await store.undeliverableInbound(10), []);
     });
 
-    /** Part `index` of 2 of a long SMS from PHONE to `recipient` (undefined: none, as a relay before schema 31 kept every part) under `reference`. */
-    const part = (recipient: string | undefined, index: number, providerId: string, text: string, reference = 33) =>
+    /**
+     * Part `index` of 2 of a long SMS from PHONE to `recipient` (undefined: none, as a relay before schema 31 kept every
+     * part) under `reference`, sent at `sentAt` (ISO 8601) when given.
+     */
+    const part = (recipient: string | undefined, index: number, providerId: string, text: string, reference = 33, sentAt?: string) =>
       store.addPart({
         provider: 'vonage',
         sender: PHONE,
@@ -295,7 +298,7 @@ forEachStore((kind) =>
         index,
         providerId,
         text,
-        sentAt: undefined,
+        sentAt,
         userContext: undefined,
         trackingId: undefined,
         receivedAt: 1_000,
@@ -326,14 +329,17 @@ forEachStore((kind) =>
       );
     });
 
-    test("a set a relay before schema 31 opened (no number texted) takes a part to any number where no set of that number does, and is then that number's; one it mailed takes a part late", async () => {
-      const older = await part(undefined, 1, 'A1', 'Alpha one, ');
-      const bravo = await part('447700900888', 1, 'B1', 'Bravo one, ');
+    /** `seconds` after the phone sent the first part of the tests' long SMS. */
+    const sent = (seconds: number) => new Date(Date.parse('2026-12-06T17:59:40Z') + seconds * 1_000).toISOString();
+
+    test("a set a relay before schema 31 opened (no number texted) takes a part to any number sent within seconds of its parts where no set of that number does, and is then that number's; one it mailed takes a part late", async () => {
+      const older = await part(undefined, 1, 'A1', 'Alpha one, ', 33, sent(0));
+      const bravo = await part('447700900888', 1, 'B1', 'Bravo one, ', 33, sent(0));
       assert.ok(older.kind === 'stored' && bravo.kind === 'stored' && older.set.id !== bravo.set.id, 'the older set holds another part 1');
-      // Both lack part 2: the set of its number takes it, not the older (and oldest) one.
-      const bravoWhole = await part('447700900888', 2, 'B2', 'bravo two');
+      // Both lack part 2, sent as near to both: the set of its number takes it, not the older (and oldest) one.
+      const bravoWhole = await part('447700900888', 2, 'B2', 'bravo two', 33, sent(2));
       assert.ok(bravoWhole.kind === 'stored' && bravoWhole.set.id === bravo.set.id);
-      const alphaWhole = await part('447700900777', 2, 'A2', 'alpha two');
+      const alphaWhole = await part('447700900777', 2, 'A2', 'alpha two', 33, sent(1));
       assert.ok(alphaWhole.kind === 'stored' && !alphaWhole.repeat && alphaWhole.set.id === older.set.id);
       assert.deepEqual(
         alphaWhole.set.parts.map((stored) => stored.text),
@@ -341,20 +347,52 @@ forEachStore((kind) =>
       );
       assert.equal(alphaWhole.set.recipient, '447700900777', 'the mail names the number texted');
       // The provider retrying part 1, now with its number: a repeat.
-      const again = await part('447700900777', 1, 'A1', 'Alpha one, ');
+      const again = await part('447700900777', 1, 'A1', 'Alpha one, ', 33, sent(0));
       assert.ok(again.kind === 'stored' && again.repeat && again.set.id === older.set.id);
       // The older set is 777's now: a part to another number lacking its place is another SMS.
-      const delta = await part('447700900999', 2, 'D2', 'delta two');
+      const delta = await part('447700900999', 2, 'D2', 'delta two', 33, sent(1));
       assert.ok(delta.kind === 'stored' && delta.set.id !== older.set.id && delta.set.parts.length === 1);
       assert.deepEqual(
         (await kind.rows('SELECT recipient FROM part_sets ORDER BY id')).map((row) => row.recipient),
         ['447700900777', '447700900888', '447700900999'],
       );
       // A set the older relay mailed without its part 2: that part, to any number, is late.
-      const mailed = await part(undefined, 1, 'E1', 'Echo one, ', 34);
+      const mailed = await part(undefined, 1, 'E1', 'Echo one, ', 34, sent(0));
       assert.ok(mailed.kind === 'stored');
       await store.closePartSet(mailed.set.id, 2_000);
-      assert.equal((await part('447700900777', 2, 'E2', 'echo two', 34)).kind, 'late');
+      assert.equal((await part('447700900777', 2, 'E2', 'echo two', 34, sent(3))).kind, 'late');
+    });
+
+    test('a set of no number is another SMS to a part to a number sent more than ten seconds off its parts, or without times: the part opens a set of its own', async () => {
+      const older = await part(undefined, 1, 'A1', 'Alpha one, ', 35, sent(0));
+      assert.ok(older.kind === 'stored');
+      // The phone's SMS to two of the account's numbers under one reference: one of them may be the older set's.
+      for (const [recipient, providerId, sentAt] of [
+        ['447700900888', 'B2', sent(11)],
+        ['447700900999', 'C2', sent(-11)],
+        ['447700900666', 'D2', undefined],
+      ] as const) {
+        const other = await part(recipient, 2, providerId, `${providerId} `, 35, sentAt);
+        assert.ok(other.kind === 'stored' && other.set.id !== older.set.id && other.set.parts.length === 1, `${providerId} sent ${sentAt}`);
+      }
+      // Its own part 2, sent ten seconds after part 1: the older set is completed.
+      const whole = await part('447700900777', 2, 'A2', 'alpha two', 35, sent(10));
+      assert.ok(whole.kind === 'stored' && whole.set.id === older.set.id && whole.set.parts.length === 2);
+      assert.equal(whole.set.recipient, '447700900777');
+    });
+
+    test("a set of no number waiting for this very part takes it before the number's own mailed set, sent further off", async () => {
+      // 777's own SMS under the reference, mailed without its part 2; then the older relay's set, open.
+      const mailed = await part('447700900777', 1, 'M1', 'Mailed one, ', 36, sent(-600));
+      assert.ok(mailed.kind === 'stored');
+      await store.closePartSet(mailed.set.id, 2_000);
+      const older = await part(undefined, 1, 'A1', 'Alpha one, ', 36, sent(0));
+      const whole = await part('447700900777', 2, 'A2', 'alpha two', 36, sent(1));
+      assert.ok(older.kind === 'stored' && whole.kind === 'stored' && whole.set.id === older.set.id, 'not late to the mailed set');
+      assert.deepEqual(
+        whole.set.parts.map((stored) => stored.text),
+        ['Alpha one, ', 'alpha two'],
+      );
     });
 
     test('two long SMS under one reference, their parts interleaved (A1, B1, A2, B2): each part goes to the oldest open set lacking it, no text spliced', async () => {
