@@ -3,7 +3,8 @@ import { REPLY_BOUNCE_WINDOW_MS } from '../../src/store/rows.ts';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { simpleParser } from 'mailparser';
 import { quarantine, rerouteUndeliverable } from '../../src/admin.ts';
-import type { PartAdded } from '../../src/store/reassembly.ts';
+import type { NewSmsPart, PartAdded } from '../../src/store/reassembly.ts';
+import { addPart } from '../../src/store/postgres/reassembly.ts';
 import type { NewInbound, Store } from '../../src/store/types.ts';
 import { PostgresStore } from '../../src/store/postgres/store.ts';
 import { describeOnPostgres, withClient } from '../helpers/postgres.ts';
@@ -963,6 +964,59 @@ describeOnPostgres('store on PostgreSQL: placing a part locks only the sets it m
           await other.query('ROLLBACK');
         }
       });
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describeOnPostgres('store on PostgreSQL: parts to two numbers racing for one set of no number', async (url) => {
+  test("the part another relay is placing into a set of no number holds its row: a part to another number waits, reads it as that number's, and opens a set of its own", async () => {
+    const store = await PostgresStore.open({ url });
+    /** Part `index` of 2 of a long SMS from PHONE to `recipient` (undefined: as a relay before schema 31 kept it), sent `seconds` after part 1. */
+    const part = (recipient: string | undefined, index: number, providerId: string, seconds: number): NewSmsPart => ({
+      provider: 'vonage',
+      sender: PHONE,
+      recipient,
+      reference: 33,
+      total: 2,
+      index,
+      providerId,
+      text: `${providerId} `,
+      sentAt: new Date(Date.parse('2026-12-06T17:59:40Z') + seconds * 1_000).toISOString(),
+      userContext: undefined,
+      trackingId: undefined,
+      receivedAt: 1_000,
+    });
+    try {
+      const older = await store.addPart(part(undefined, 1, 'A1', 0));
+      assert.ok(older.kind === 'stored');
+      await withClient(url, async (other) => {
+        // Another relay places 777's part 2 into the older set, its transaction not yet committed.
+        await other.query('BEGIN');
+        const alpha = await addPart(other, part('447700900777', 2, 'A2', 1));
+        // A plain client reads the set's id (bigint) as text, as the store's own pool does not.
+        assert.ok(alpha.kind === 'stored' && Number(alpha.set.id) === older.set.id && alpha.set.parts.length === 2);
+        // 888's part 2, sent as near: it waits for that row, then finds the set 777's.
+        const bravo = store.addPart(part('447700900888', 2, 'B2', 1));
+        const first = await Promise.race([bravo, new Promise<'waiting'>((resolve) => setTimeout(() => resolve('waiting'), 300).unref())]);
+        assert.equal(first, 'waiting', "888's part waits for the row the other relay holds");
+        await other.query('COMMIT');
+        const placed = await bravo;
+        assert.ok(placed.kind === 'stored' && placed.set.id !== older.set.id && placed.set.parts.length === 1);
+      });
+      assert.deepEqual(
+        (
+          await withClient(url, (client) =>
+            client.query('SELECT s.recipient, p.provider_id FROM part_sets s JOIN sms_parts p ON p.set_id = s.id ORDER BY s.id, p.part_index'),
+          )
+        ).rows,
+        [
+          { recipient: '447700900777', provider_id: 'A1' },
+          { recipient: '447700900777', provider_id: 'A2' },
+          { recipient: '447700900888', provider_id: 'B2' },
+        ],
+      );
     } finally {
       await store.close();
     }
