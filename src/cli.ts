@@ -1,4 +1,4 @@
-import { accessSync, constants, existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
@@ -45,7 +45,7 @@ import { DAMAGED_STORE_FIX } from './store/health.ts';
 import { OlderSchemaError } from './store/migrations.ts';
 import { storeFailureCode } from './store/rows.ts';
 import { SqliteConsoleStore } from './store/sqlite-console.ts';
-import { diskNearlyFull, isDamage, RECOVERED_SUFFIX, SqliteStore } from './store/sqlite.ts';
+import { diskNearlyFull, isDamage, RECOVERED_SUFFIX, SqliteStore, tryWriting } from './store/sqlite.ts';
 import type { Store } from './store/types.ts';
 import type { Logger } from './log.ts';
 import type { Relay } from './relay.ts';
@@ -656,7 +656,7 @@ function storeExists(file: string, config: Config): boolean {
   try {
     if (!statSync(file, { throwIfNoEntry: false })) return false;
     // The commands open it as the relay does, to read and write (SQLite's WAL needs both).
-    accessSync(file, constants.R_OK | constants.W_OK);
+    tryWriting(file);
     return true;
   } catch (error) {
     const { code } = error as NodeJS.ErrnoException;

@@ -378,7 +378,7 @@ describe('smsrelay command', () => {
       assert.deepEqual(
         result.stderr.trim().split('\n'),
         [
-          `smsrelay: SMSRELAY_DATA_DIR="${data}": the store in ${data} cannot be used: it is on a read-only filesystem (EROFS: read-only file system, access '${join(data, 'smsrelay.db')}'); remount it read-write and run it again`,
+          `smsrelay: SMSRELAY_DATA_DIR="${data}": the store in ${data} cannot be used: it is on a read-only filesystem (EROFS: read-only file system, open '${join(data, 'smsrelay.db')}'); remount it read-write and run it again`,
         ],
         command.join(' '),
       );

@@ -204,10 +204,12 @@ export function mailedSince(part: Pick<NewSmsPart, 'sentAt' | 'receivedAt'>): nu
  * parts of one SMS leave the phone together and carry nearly one SMSC time), an open one before a
  * closed one at the same distance; a set whose parts were all sent further off takes it in no case.
  * Without times, the oldest open set, else the newest one mailed within the window before the part
- * came (the part is late). A set of no number takes it only where none of its number does (that number's
- * SMS are told apart from the others'), and becomes its number's: so a long SMS whose first parts an older
- * relay kept (before an upgrade, or beside it) is joined with the rest. A part no set can take is another
- * SMS reusing the reference, and opens a set of its own.
+ * came (the part is late). A set of no number may take it only where the parts were sent within
+ * UNNUMBERED_SET_SENT_WITHIN_MS of it, and then as a set of its number would: the nearest in time, an
+ * open set before a closed one and its number's own before one of none at the same distance; it becomes its
+ * number's. So a long SMS whose first parts an older relay kept (before an upgrade, or beside it) is joined with the
+ * rest, and the SMS of another number under that reference is not. A part no set can take is another SMS
+ * reusing the reference, and opens a set of its own.
  */
 export function placePart(
   candidates: readonly CandidateSet[],
@@ -232,24 +234,40 @@ export function placePart(
   };
   if (holder) return holder.row.closed_at === null ? intoOpen(holder.row, true) : { kind: 'repeat-of-closed' };
   const own = candidates.filter(({ row }) => row.recipient === (part.recipient ?? null));
-  const chosen = setLacking(own) ?? setLacking(candidates.filter((candidate) => !own.includes(candidate)));
+  // The others are sets of no number (the stores read no other number's): another number's SMS may be among them.
+  const unnumbered = candidates.filter((candidate) => !own.includes(candidate) && distance(candidate, sent) <= UNNUMBERED_SET_SENT_WITHIN_MS);
+  const chosen = setLacking([own, unnumbered]);
   if (chosen === undefined) return { kind: 'new-set' };
   return chosen.row.closed_at === null ? intoOpen(chosen.row, false) : { kind: 'late', set: chosen.row };
 
-  /** Of `sets`, the one lacking the part's place that takes it, as above; undefined when none can. */
-  function setLacking(sets: readonly CandidateSet[]): CandidateSet | undefined {
-    const lacking = sets.filter((candidate) => at(candidate) === undefined).map((candidate) => ({ candidate, apart: distance(candidate, sent) }));
+  /** Of `groups` (the first preferred at one distance), the set lacking the part's place that takes it, as above; undefined when none can. */
+  function setLacking(groups: readonly (readonly CandidateSet[])[]): CandidateSet | undefined {
     // A set whose parts were sent further off than the window is another SMS; one without times is judged by when it was mailed.
-    const near = lacking.filter(({ candidate, apart }) =>
-      Number.isNaN(apart) ? recent(candidate) : apart <= LATE_PART_WINDOW_MS && (candidate.row.closed_at ?? since) >= since,
+    const near = groups.map((sets) =>
+      sets
+        .filter((candidate) => at(candidate) === undefined)
+        .map((candidate) => ({ candidate, apart: distance(candidate, sent) }))
+        .filter(({ candidate, apart }) =>
+          Number.isNaN(apart) ? recent(candidate) : apart <= LATE_PART_WINDOW_MS && (candidate.row.closed_at ?? since) >= since,
+        ),
     );
-    const open = near.filter(({ candidate }) => candidate.row.closed_at === null);
-    const closed = near.filter(({ candidate }) => candidate.row.closed_at !== null).reverse();
+    // At one distance: open before closed (the oldest open, the newest closed), then by group.
+    const open = near.flatMap((sets) => sets.filter(({ candidate }) => candidate.row.closed_at === null));
+    const closed = near.flatMap((sets) => sets.filter(({ candidate }) => candidate.row.closed_at !== null).reverse());
     const timed = [...open, ...closed].filter(({ apart }) => !Number.isNaN(apart));
     const nearest = timed.reduce<(typeof timed)[number] | undefined>((best, next) => (best === undefined || next.apart < best.apart ? next : best), undefined);
     return (nearest ?? open[0] ?? closed[0])?.candidate;
   }
 }
+
+/**
+ * How near in sending a part must be to the parts of a set of no number (an older relay's, before schema 31) to join it.
+ * A phone submits a long SMS's parts back to back, each in a second or a few over the air, and the SMSC stamps each
+ * as it takes it (to the second): one SMS's parts are seconds apart, ten covering a slow network's. Further off, the set
+ * is as likely another number's SMS under that reference (a set of no number may be any number's), whose text must not
+ * be mailed as this one's; without times on both sides it is never known, and the part goes to a set of its own.
+ */
+const UNNUMBERED_SET_SENT_WITHIN_MS = 10_000;
 
 /** How far apart in ms `sent` is from the nearest time of `set`'s parts; NaN without a time on both sides. */
 function distance(set: CandidateSet, sent: number): number {

@@ -1,4 +1,4 @@
-import { accessSync, chmodSync, closeSync, constants, mkdirSync, openSync, renameSync, rmSync, statfsSync, statSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, renameSync, rmdirSync, rmSync, statfsSync, statSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import BetterSqlite3, { type Database } from 'better-sqlite3';
@@ -184,8 +184,9 @@ function unusableFile(error: unknown, file: string): unknown {
   if (error instanceof MigrationError) return new StoreFileError(`the store ${file}: ${error.message}`, { cause: error });
   if (isDamage(error))
     return new StoreFileError(`the store ${file} is damaged or not a smsrelay store (${(error as Error).message}): ${DAMAGED_STORE_FIX}`, { cause: error });
-  // A file this user may not write is found before the open (SqliteStore.open); a WAL or index SQLite cannot make is the directory's.
-  if (OPEN_REFUSED.test(String((error as { code?: unknown } | undefined)?.code ?? ''))) return deniedPath(file, [dirname(file)]) ?? error;
+  // A file this user may not write is found before the open (SqliteStore.open); one refused since, or a WAL or index
+  // SQLite could not make, is the file's or the directory's.
+  if (OPEN_REFUSED.test(String((error as { code?: unknown } | undefined)?.code ?? ''))) return deniedPath(file, [...storeFiles(file), dirname(file)]) ?? error;
   return error;
 }
 
@@ -196,13 +197,24 @@ const OPEN_REFUSED = /^(EACCES|EPERM|SQLITE_CANTOPEN|SQLITE_READONLY)/;
 const storeFiles = (file: string) => [file, `${file}-wal`, `${file}-shm`];
 
 /**
+ * Does to `path` what SQLite will, and undoes it: a file opened to read and write, then closed; a directory given an
+ * entry (as SQLite makes the WAL and its index in it), then none. Tried, not asked with access(2), which judges by
+ * the real user without the process's capabilities: a relay given CAP_DAC_OVERRIDE (systemd's AmbientCapabilities)
+ * or started by a setuid wrapper may write what access refuses. Throws the system's error where it may not.
+ */
+export function tryWriting(path: string): void {
+  if (statSync(path).isDirectory()) rmdirSync(mkdtempSync(join(path, '.smsrelay-write-check-')));
+  else closeSync(openSync(path, 'r+'));
+}
+
+/**
  * The first of `paths` (of the store `file`) this user may not read and write, as the StoreFileError naming it and
  * the fix; undefined when each may be, is missing, or is on a disk that refuses writes (EROFS: the disk's own line).
  */
 function deniedPath(file: string, paths: readonly string[]): StoreFileError | undefined {
   for (const path of paths) {
     try {
-      accessSync(path, constants.R_OK | constants.W_OK);
+      tryWriting(path);
     } catch (error) {
       const { code } = error as NodeJS.ErrnoException;
       if (code === 'EACCES' || code === 'EPERM') return storeFileDenied(file, path, code, relayUser());

@@ -176,9 +176,16 @@ export interface RelayProcess {
  * The relay as its own process (`bin/smsrelay.js start`) in `dir`, for tests that kill
  * it. Resolves once it logged that it listens ("relay: ready", or "relay: listening, …" not ready yet) with its ports.
  * `user`: the uid and gid it runs as (a test as root whose relay must meet file modes, which root ignores).
+ * `wrapper`: a command and its arguments that start it (node and its own follow), as a unit's ExecStart may.
  */
-export async function spawnRelay(dir: string, env: Record<string, string>, user?: { readonly uid: number; readonly gid: number }): Promise<RelayProcess> {
-  const child = spawn(process.execPath, [BIN, 'start'], {
+export async function spawnRelay(
+  dir: string,
+  env: Record<string, string>,
+  user?: { readonly uid: number; readonly gid: number },
+  wrapper: readonly string[] = [],
+): Promise<RelayProcess> {
+  const [command = process.execPath, ...args] = [...wrapper, process.execPath, BIN, 'start'];
+  const child = spawn(command, args, {
     cwd: dir,
     env: { PATH: process.env.PATH ?? '', ...env, SMSRELAY_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -314,10 +314,14 @@ function aLongSmsAcrossTheUpgrade(
     const dir = tempDir();
     const sink = await new SmtpSink().start();
     const now = Date.now();
+    // The two parts' times, seconds apart as one SMS's are: part 1's as the older relay kept it, part 2's as Vonage
+    // posts it (`message-timestamp`, UTC to the second).
+    const sentFirst = new Date(now - 3_000).toISOString();
+    const sentSecond = new Date(now).toISOString().slice(0, 19).replace('T', ' ');
     const env = await olderStore(dir, MIGRATIONS.slice(0, 30), [
       `INSERT INTO part_sets (provider, sender, reference, total, first_seen) VALUES ('vonage', '+447700900501', 77, 2, ${now})`,
-      `INSERT INTO sms_parts (set_id, part_index, provider_id, text, received_at)
-        SELECT id, 1, '0A0000000000AB01', 'First half of the answer ', ${now} FROM part_sets WHERE reference = 77`,
+      `INSERT INTO sms_parts (set_id, part_index, provider_id, text, sent_at, received_at)
+        SELECT id, 1, '0A0000000000AB01', 'First half of the answer ', '${sentFirst}', ${now} FROM part_sets WHERE reference = 77`,
     ]);
     const relay = await startTestRelay(
       {
@@ -335,6 +339,7 @@ function aLongSmsAcrossTheUpgrade(
         messageId: '0A0000000000AB02',
         text: 'and the second half.',
         type: 'text',
+        'message-timestamp': sentSecond,
         timestamp: String(Math.floor(now / 1000)),
         nonce: 'across-the-upgrade',
         concat: 'true',

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { makeDataDir } from '../../src/store/lock.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
 import { dirname, join } from 'node:path';
@@ -136,6 +136,27 @@ describe('a data directory its user can no longer write', () => {
     return { dir, data, env: relayEnvironment(dir, {}) };
   }
 
+  /** relayDir with a store made in it (closed: no WAL left), `owner`'s. */
+  async function relayStore(owner = user) {
+    const made = relayDir();
+    const file = join(made.data, 'smsrelay.db');
+    await (await SqliteStore.open({ file, busyTimeoutMs: 100 })).close();
+    if (owner) chownSync(file, owner.uid, owner.gid);
+    return { ...made, file };
+  }
+
+  /** `smsrelay <command>` run to its end in `dir` as the relay's user, or under `wrapper` (a command and its arguments). */
+  const run = (dir: string, env: Record<string, string>, command: string, wrapper: readonly string[] = []) => {
+    const [program = process.execPath, ...args] = [...wrapper, process.execPath, BIN, command];
+    return spawnSync(program, args, {
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? '', ...env },
+      encoding: 'utf8',
+      timeout: 60_000,
+      ...(wrapper.length === 0 ? user : undefined),
+    });
+  };
+
   test('its lock and store files still writable in place (left by a relay killed with -9): the start refuses with one line naming it and the fix, exit 78', async () => {
     const { dir, data, env } = relayDir();
     try {
@@ -143,13 +164,7 @@ describe('a data directory its user can no longer write', () => {
       await first.kill9();
       assert.ok(existsSync(join(data, 'smsrelay.pid')), 'the killed relay left its lock file');
       chmodSync(data, 0o500);
-      const result = spawnSync(process.execPath, [BIN, 'start'], {
-        cwd: dir,
-        env: { PATH: process.env.PATH ?? '', ...env },
-        encoding: 'utf8',
-        timeout: 60_000,
-        ...user,
-      });
+      const result = run(dir, env, 'start');
       assert.equal(result.status, 78, result.stderr);
       assert.deepEqual(
         result.stderr
@@ -167,11 +182,8 @@ describe('a data directory its user can no longer write', () => {
   });
 
   test("its store's file, WAL or WAL index not writable by it (a backup restored as root, a file made read-only): the start (and a command, for the WAL or its index) refuses with one line naming dataDir, the file and the fix, exit 78", async () => {
-    const { dir, data, env } = relayDir();
-    const file = join(data, 'smsrelay.db');
+    const { dir, data, env, file } = await relayStore();
     try {
-      await (await SqliteStore.open({ file, busyTimeoutMs: 100 })).close();
-      if (user) chownSync(file, user.uid, user.gid);
       /** `path` (made when missing) with `mode`, `owner`'s. */
       const own = (path: string, mode: number, owner = user) => {
         writeFileSync(path, '', { flag: 'a' });
@@ -190,13 +202,7 @@ describe('a data directory its user can no longer write', () => {
         own(denied, mode, owner);
         // The commands open a store they may open as start does: one whose WAL or index they may not write is this line too.
         for (const command of denied === file ? ['start'] : ['start', 'status']) {
-          const result = spawnSync(process.execPath, [BIN, command], {
-            cwd: dir,
-            env: { PATH: process.env.PATH ?? '', ...env },
-            encoding: 'utf8',
-            timeout: 60_000,
-            ...user,
-          });
+          const result = run(dir, env, command);
           assert.equal(result.status, 78, `${name}, ${command}: ${result.stderr}`);
           const lines = result.stderr
             .trim()
@@ -215,6 +221,48 @@ describe('a data directory its user can no longer write', () => {
         if (denied === file) own(file, 0o600);
         else rmSync(denied);
       }
+    } finally {
+      removeDir(dir);
+    }
+  });
+
+  test('a data directory its user may read but not write, its store writable (made or restored as root): a command refuses with one line naming the directory and the fix, exit 78', async () => {
+    // No WAL left: the command's open must make the WAL and its index in the directory.
+    const { dir, data, env, file } = await relayStore();
+    try {
+      chmodSync(data, 0o500);
+      const result = run(dir, env, 'status');
+      assert.equal(result.status, 78, result.stderr);
+      assert.match(
+        result.stderr,
+        new RegExp(
+          `^smsrelay: config: SMSRELAY_DATA_DIR="${data}": the store ${file} cannot be opened: (\\S+), the user smsrelay runs as, may not write ${data} \\(EACCES, permission denied; a file restored or copied as root is root's\\): chown \\1 ${data}; chmod u\\+rwX ${data}$`,
+          'm',
+        ),
+      );
+      assert.deepEqual(readdirSync(data), ['smsrelay.db'], 'nothing made in it');
+    } finally {
+      chmodSync(data, 0o700);
+      removeDir(dir);
+    }
+  });
+
+  /** Whether setpriv (util-linux) is here to start a process as another user with capabilities. */
+  const setpriv = asRoot && spawnSync('setpriv', ['--version']).status === 0;
+
+  test("a relay given CAP_DAC_OVERRIDE (systemd's AmbientCapabilities) on a store its user does not own: it starts, and a command opens the store", {
+    skip: setpriv ? false : 'needs root and setpriv',
+  }, async () => {
+    const { dir, env, file } = await relayStore({ uid: 0, gid: 0 });
+    // nobody, with the capability to read and write whatever the modes (access(2) would still judge by nobody alone).
+    const wrapper = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=+dac_override', '--ambient-caps=+dac_override'];
+    try {
+      chmodSync(file, 0o600);
+      const status = run(dir, env, 'status', wrapper);
+      assert.equal(status.status, 0, status.stderr);
+      assert.equal(statSync(file).uid, 0, "the store is still root's");
+      const relay = await spawnRelay(dir, env, undefined, wrapper);
+      assert.equal(await relay.stop(), 0, relay.stderr());
     } finally {
       removeDir(dir);
     }

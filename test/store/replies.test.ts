@@ -3,7 +3,8 @@ import { REPLY_BOUNCE_WINDOW_MS } from '../../src/store/rows.ts';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { simpleParser } from 'mailparser';
 import { quarantine, rerouteUndeliverable } from '../../src/admin.ts';
-import type { PartAdded } from '../../src/store/reassembly.ts';
+import type { NewSmsPart, PartAdded } from '../../src/store/reassembly.ts';
+import { addPart } from '../../src/store/postgres/reassembly.ts';
 import type { NewInbound, Store } from '../../src/store/types.ts';
 import { PostgresStore } from '../../src/store/postgres/store.ts';
 import { describeOnPostgres, withClient } from '../helpers/postgres.ts';
@@ -284,8 +285,11 @@ forEachStore((kind) =>
       assert.deepEqual(await store.undeliverableInbound(10), []);
     });
 
-    /** Part `index` of 2 of a long SMS from PHONE to `recipient` (undefined: none, as a relay before schema 31 kept every part) under `reference`. */
-    const part = (recipient: string | undefined, index: number, providerId: string, text: string, reference = 33) =>
+    /**
+     * Part `index` of 2 of a long SMS from PHONE to `recipient` (undefined: none, as a relay before schema 31 kept every
+     * part) under `reference`, sent at `sentAt` (ISO 8601) when given.
+     */
+    const part = (recipient: string | undefined, index: number, providerId: string, text: string, reference = 33, sentAt?: string) =>
       store.addPart({
         provider: 'vonage',
         sender: PHONE,
@@ -295,7 +299,7 @@ forEachStore((kind) =>
         index,
         providerId,
         text,
-        sentAt: undefined,
+        sentAt,
         userContext: undefined,
         trackingId: undefined,
         receivedAt: 1_000,
@@ -326,14 +330,17 @@ forEachStore((kind) =>
       );
     });
 
-    test("a set a relay before schema 31 opened (no number texted) takes a part to any number where no set of that number does, and is then that number's; one it mailed takes a part late", async () => {
-      const older = await part(undefined, 1, 'A1', 'Alpha one, ');
-      const bravo = await part('447700900888', 1, 'B1', 'Bravo one, ');
+    /** `seconds` after the phone sent the first part of the tests' long SMS. */
+    const sent = (seconds: number) => new Date(Date.parse('2026-12-06T17:59:40Z') + seconds * 1_000).toISOString();
+
+    test("a set a relay before schema 31 opened (no number texted) takes a part to any number sent within seconds of its parts where no set of that number does, and is then that number's; one it mailed takes a part late", async () => {
+      const older = await part(undefined, 1, 'A1', 'Alpha one, ', 33, sent(0));
+      const bravo = await part('447700900888', 1, 'B1', 'Bravo one, ', 33, sent(0));
       assert.ok(older.kind === 'stored' && bravo.kind === 'stored' && older.set.id !== bravo.set.id, 'the older set holds another part 1');
-      // Both lack part 2: the set of its number takes it, not the older (and oldest) one.
-      const bravoWhole = await part('447700900888', 2, 'B2', 'bravo two');
+      // Both lack part 2, sent as near to both: the set of its number takes it, not the older (and oldest) one.
+      const bravoWhole = await part('447700900888', 2, 'B2', 'bravo two', 33, sent(2));
       assert.ok(bravoWhole.kind === 'stored' && bravoWhole.set.id === bravo.set.id);
-      const alphaWhole = await part('447700900777', 2, 'A2', 'alpha two');
+      const alphaWhole = await part('447700900777', 2, 'A2', 'alpha two', 33, sent(1));
       assert.ok(alphaWhole.kind === 'stored' && !alphaWhole.repeat && alphaWhole.set.id === older.set.id);
       assert.deepEqual(
         alphaWhole.set.parts.map((stored) => stored.text),
@@ -341,20 +348,52 @@ forEachStore((kind) =>
       );
       assert.equal(alphaWhole.set.recipient, '447700900777', 'the mail names the number texted');
       // The provider retrying part 1, now with its number: a repeat.
-      const again = await part('447700900777', 1, 'A1', 'Alpha one, ');
+      const again = await part('447700900777', 1, 'A1', 'Alpha one, ', 33, sent(0));
       assert.ok(again.kind === 'stored' && again.repeat && again.set.id === older.set.id);
       // The older set is 777's now: a part to another number lacking its place is another SMS.
-      const delta = await part('447700900999', 2, 'D2', 'delta two');
+      const delta = await part('447700900999', 2, 'D2', 'delta two', 33, sent(1));
       assert.ok(delta.kind === 'stored' && delta.set.id !== older.set.id && delta.set.parts.length === 1);
       assert.deepEqual(
         (await kind.rows('SELECT recipient FROM part_sets ORDER BY id')).map((row) => row.recipient),
         ['447700900777', '447700900888', '447700900999'],
       );
       // A set the older relay mailed without its part 2: that part, to any number, is late.
-      const mailed = await part(undefined, 1, 'E1', 'Echo one, ', 34);
+      const mailed = await part(undefined, 1, 'E1', 'Echo one, ', 34, sent(0));
       assert.ok(mailed.kind === 'stored');
       await store.closePartSet(mailed.set.id, 2_000);
-      assert.equal((await part('447700900777', 2, 'E2', 'echo two', 34)).kind, 'late');
+      assert.equal((await part('447700900777', 2, 'E2', 'echo two', 34, sent(3))).kind, 'late');
+    });
+
+    test('a set of no number is another SMS to a part to a number sent more than ten seconds off its parts, or without times: the part opens a set of its own', async () => {
+      const older = await part(undefined, 1, 'A1', 'Alpha one, ', 35, sent(0));
+      assert.ok(older.kind === 'stored');
+      // The phone's SMS to two of the account's numbers under one reference: one of them may be the older set's.
+      for (const [recipient, providerId, sentAt] of [
+        ['447700900888', 'B2', sent(11)],
+        ['447700900999', 'C2', sent(-11)],
+        ['447700900666', 'D2', undefined],
+      ] as const) {
+        const other = await part(recipient, 2, providerId, `${providerId} `, 35, sentAt);
+        assert.ok(other.kind === 'stored' && other.set.id !== older.set.id && other.set.parts.length === 1, `${providerId} sent ${sentAt}`);
+      }
+      // Its own part 2, sent ten seconds after part 1: the older set is completed.
+      const whole = await part('447700900777', 2, 'A2', 'alpha two', 35, sent(10));
+      assert.ok(whole.kind === 'stored' && whole.set.id === older.set.id && whole.set.parts.length === 2);
+      assert.equal(whole.set.recipient, '447700900777');
+    });
+
+    test("a set of no number waiting for this very part takes it before the number's own mailed set, sent further off", async () => {
+      // 777's own SMS under the reference, mailed without its part 2; then the older relay's set, open.
+      const mailed = await part('447700900777', 1, 'M1', 'Mailed one, ', 36, sent(-600));
+      assert.ok(mailed.kind === 'stored');
+      await store.closePartSet(mailed.set.id, 2_000);
+      const older = await part(undefined, 1, 'A1', 'Alpha one, ', 36, sent(0));
+      const whole = await part('447700900777', 2, 'A2', 'alpha two', 36, sent(1));
+      assert.ok(older.kind === 'stored' && whole.kind === 'stored' && whole.set.id === older.set.id, 'not late to the mailed set');
+      assert.deepEqual(
+        whole.set.parts.map((stored) => stored.text),
+        ['Alpha one, ', 'alpha two'],
+      );
     });
 
     test('two long SMS under one reference, their parts interleaved (A1, B1, A2, B2): each part goes to the oldest open set lacking it, no text spliced', async () => {
@@ -925,6 +964,59 @@ describeOnPostgres('store on PostgreSQL: placing a part locks only the sets it m
           await other.query('ROLLBACK');
         }
       });
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describeOnPostgres('store on PostgreSQL: parts to two numbers racing for one set of no number', async (url) => {
+  test("the part another relay is placing into a set of no number holds its row: a part to another number waits, reads it as that number's, and opens a set of its own", async () => {
+    const store = await PostgresStore.open({ url });
+    /** Part `index` of 2 of a long SMS from PHONE to `recipient` (undefined: as a relay before schema 31 kept it), sent `seconds` after part 1. */
+    const part = (recipient: string | undefined, index: number, providerId: string, seconds: number): NewSmsPart => ({
+      provider: 'vonage',
+      sender: PHONE,
+      recipient,
+      reference: 33,
+      total: 2,
+      index,
+      providerId,
+      text: `${providerId} `,
+      sentAt: new Date(Date.parse('2026-12-06T17:59:40Z') + seconds * 1_000).toISOString(),
+      userContext: undefined,
+      trackingId: undefined,
+      receivedAt: 1_000,
+    });
+    try {
+      const older = await store.addPart(part(undefined, 1, 'A1', 0));
+      assert.ok(older.kind === 'stored');
+      await withClient(url, async (other) => {
+        // Another relay places 777's part 2 into the older set, its transaction not yet committed.
+        await other.query('BEGIN');
+        const alpha = await addPart(other, part('447700900777', 2, 'A2', 1));
+        // A plain client reads the set's id (bigint) as text, as the store's own pool does not.
+        assert.ok(alpha.kind === 'stored' && Number(alpha.set.id) === older.set.id && alpha.set.parts.length === 2);
+        // 888's part 2, sent as near: it waits for that row, then finds the set 777's.
+        const bravo = store.addPart(part('447700900888', 2, 'B2', 1));
+        const first = await Promise.race([bravo, new Promise<'waiting'>((resolve) => setTimeout(() => resolve('waiting'), 300).unref())]);
+        assert.equal(first, 'waiting', "888's part waits for the row the other relay holds");
+        await other.query('COMMIT');
+        const placed = await bravo;
+        assert.ok(placed.kind === 'stored' && placed.set.id !== older.set.id && placed.set.parts.length === 1);
+      });
+      assert.deepEqual(
+        (
+          await withClient(url, (client) =>
+            client.query('SELECT s.recipient, p.provider_id FROM part_sets s JOIN sms_parts p ON p.set_id = s.id ORDER BY s.id, p.part_index'),
+          )
+        ).rows,
+        [
+          { recipient: '447700900777', provider_id: 'A1' },
+          { recipient: '447700900777', provider_id: 'A2' },
+          { recipient: '447700900888', provider_id: 'B2' },
+        ],
+      );
     } finally {
       await store.close();
     }
