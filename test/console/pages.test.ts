@@ -489,6 +489,24 @@ describe('console pages', () => {
     assert.deepEqual(settings.match(/\d[\d*]*\*[\d*]*\d/g), ['4477*******99'], 'only the number masked');
   });
 
+  test("a viewer reads a mail's numeric sender id and the numbers in its user context masked, an operator whole", async () => {
+    const viewer = await signIn('victor');
+    for (const [senderId, userContext] of [
+      ['+447700900999', 'cust 447700900888'],
+      ['447700900997', 'on call 07700900886'],
+    ] as const) {
+      const id = uuidv7();
+      const sent = mail(['+447700900313'], { id, receivedAt: Date.now() });
+      await relay.relay.store.acceptMail({ ...sent, sms: { ...sent.sms, senderId, userContext } });
+      const parts = async (cookie: string) => /<dt>Parts<\/dt><dd>([^<]*)<\/dd>/.exec(await html(`/console/messages/${id}`, cookie))?.[1] ?? '';
+      const seen = await parts(viewer);
+      assert.ok(!seen.includes(senderId.slice(-6)) && !seen.includes(userContext.slice(-6)), seen);
+      assert.match(seen, /sender id \S*\*{4}/);
+      assert.equal(await parts(operator), `1 (gsm7), sender id ${senderId}, user context ${userContext}`);
+      await relay.relay.store.applyQueueAction('delete', id, Date.now(), 'by olivia from 127.0.0.1');
+    }
+  });
+
   test('a mail whose sender has no domain is found by that sender', async () => {
     const id = uuidv7();
     await relay.relay.store.acceptMail(mail(['+447700900310'], { id, receivedAt: Date.now(), envelopeFrom: 'script' }));
