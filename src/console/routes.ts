@@ -990,7 +990,8 @@ function parseSearch(query: Fields<'messages'>, config: Config): { search: Messa
     search.number = number.e164;
   }
   if (query.sender) {
-    const sender = query.sender.trim().toLowerCase();
+    // As typed: the store compares it without case, folding both sides alike (console-rows.ts, searchStatement).
+    const sender = query.sender.trim();
     // A sender without a domain (`MAIL FROM:<script>`, which the relay takes) is listed as it is: it is found as it is.
     if (!SENDER_SEARCH.test(sender)) {
       return { problem: 'Sender: write an address such as alerts@example.com, a domain such as @example.com, or a sender without a domain as listed' };

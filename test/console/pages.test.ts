@@ -507,6 +507,17 @@ describe('console pages', () => {
     }
   });
 
+  test('a sender stored with capitals is found however it is typed, as written or in lower case', async () => {
+    for (const envelopeFrom of ['Alerts@Example.com', '"John Doe"@Example.com']) {
+      const id = uuidv7();
+      await relay.relay.store.acceptMail(mail(['+447700900314'], { id, receivedAt: Date.now(), envelopeFrom }));
+      for (const sender of [envelopeFrom, envelopeFrom.toLowerCase(), envelopeFrom.toUpperCase()]) {
+        assert.match(await html(`/console/messages?${new URLSearchParams({ sender })}`), new RegExp(`/console/messages/${id}`), sender);
+      }
+      await relay.relay.store.applyQueueAction('delete', id, Date.now(), 'by olivia from 127.0.0.1');
+    }
+  });
+
   test('a mail whose sender has no domain is found by that sender', async () => {
     const id = uuidv7();
     await relay.relay.store.acceptMail(mail(['+447700900310'], { id, receivedAt: Date.now(), envelopeFrom: 'script' }));
