@@ -62,6 +62,8 @@ export class NotFound extends Error {
 export interface Outcome {
   readonly said: string;
   readonly changed: number;
+  /** A retry that changed no SMS made a paused provider's probe due: it acted, and is audited as one that changed something. */
+  readonly probed?: boolean;
 }
 
 /** A due probe waits for an SMS to probe with: said so, rather than a time already past. */
@@ -627,7 +629,9 @@ export async function queueAction(
     waiting > 0 && (await store.dispatchPausedSince()) !== undefined
       ? [`dispatch paused: ${waiting === 1 ? 'it stays' : 'they stay'} queued until ${wording.resume}`]
       : [];
-  const pauses = [...operatorPause, ...(await accountPauseLines(store, now, command === 'release' ? 'hint' : waiting > 0 ? 'probe' : 'plain', wording))];
+  const probing = command !== 'release' && waiting > 0;
+  const accountPauses = await accountPauseLines(store, now, command === 'release' ? 'hint' : probing ? 'probe' : 'plain', wording);
+  const pauses = [...operatorPause, ...accountPauses];
   if (command === 'release') return { said: [`release: ${counted.format(changed)} queued SMS changed`, ...pauses].join('\n'), changed };
   // A retry makes due only SMS that are not held, nor scheduled for later, nor leased: each left alone is said so, rather than counted as retried.
   const left = sms ? leftOf(sms, now) : await leftInQueue(store, now);
@@ -661,6 +665,8 @@ export async function queueAction(
       '\n',
     ),
     changed,
+    // In probe mode each line is a paused provider whose probe it made due.
+    probed: probing && accountPauses.length > 0,
   };
 }
 

@@ -344,8 +344,11 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         if (!notice.ok) return problem(request, reply, 400, new RelayError('BAD_PARAMETER', notice.problem), request.console);
         const message = await consoleStore.message(id);
         if (!message) return problem(request, reply, 404, new RelayError('NOT_FOUND', `No message with id ${id}`), request.console);
-        const [kept, events] = await Promise.all([store.smsOf(id), store.events(id)]);
         const now = clock();
+        const providers = options.gateway().providers.map((status) => status.provider);
+        const [kept, events, paused, { pauses }] = await Promise.all([store.smsOf(id), store.events(id), store.dispatchPausedSince(), store.gatewayState(now)]);
+        // An SMS due already waits for a probe while every provider is paused: a retry probes them now (admin.ts, accountPauseLines).
+        const probes = paused === undefined && everyProviderPaused(providers, pauses);
         // Scheduled while its X-SMS-Send-At is ahead: once that time has passed, the SMS is due like any other, and a retry sends it now.
         const sms = kept.map((item) => ({ ...item, scheduledFor: item.scheduledFor !== undefined && item.scheduledFor > now ? item.scheduledFor : undefined }));
         const queued = sms.filter((item) => item.status === 'queued');
@@ -361,10 +364,13 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
           done: access.noticeOf((request.console as Context).signedIn.session, notice.fields),
           // How many SMS each action would change, 0 for none (no button): retry what waits for a retry, its next attempt ahead (not
           // what is held, nor what waits for its X-SMS-Send-At, nor what a relay leases, its attempt going on or cut off, nor what is
-          // due already: a retry leaves those), hold what is sending, release what is held, delete what is not being sent. The buttons
-          // act on the message's SMS together, and say how many when several.
+          // due already: a retry leaves those), or what is due while every provider is paused (the retry probes them); hold what is
+          // sending, release what is held, delete what is not being sent. The buttons act on the message's SMS together, and say how
+          // many when several.
           can: {
-            retry: queued.filter((item) => !item.held && item.scheduledFor === undefined && item.leasedUntil === undefined && item.nextAttemptAt > now).length,
+            retry: queued.filter(
+              (item) => !item.held && item.scheduledFor === undefined && item.leasedUntil === undefined && (item.nextAttemptAt > now || probes),
+            ).length,
             hold: queued.filter((item) => !item.held).length,
             release: queued.filter((item) => item.held).length,
             delete: waiting.length,
@@ -677,7 +683,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         // A queue action's target begins with its message's id (then the SMS's, for a row of the queue).
         const messageId = action.startsWith('queue') ? /^[0-9a-f-]{36}(?= |$)/.exec(target ?? '')?.[0] : undefined;
         // The queue action wrote the message's history itself: the audit adds no second line to it.
-        if (done.changed > 0) await audit(request, action, target, done.said, messageId, false);
+        if (done.changed > 0 || done.probed) await audit(request, action, target, done.said, messageId, false);
         const path = consolePage(app, back, '/console/queue').split('?')[0];
         return reply.redirect(`${path}?${new URLSearchParams(access.notice((request.console as Context).signedIn.session, done.said))}`, 303);
       }
@@ -896,6 +902,11 @@ async function providerPausesOf(store: Store, now: number): Promise<Array<Shared
   return pauses.map((pause) => ({ ...pause, nextProbe: nextProbe(pause, nextDue, now, CONSOLE_WORDING.time) }));
 }
 
+/** Sending stops only while every provider is paused (the dispatcher claims otherwise: a route's next provider takes it). */
+function everyProviderPaused(providers: readonly string[], pauses: ReadonlyArray<{ readonly provider: string }>): boolean {
+  return pauses.length > 0 && providers.every((provider) => pauses.some((pause) => pause.provider === provider));
+}
+
 /**
  * When a queued SMS is next tried, in words: a time still ahead is that time; one that has passed (the SMS is
  * due) says what it waits for, the operator's pause or a provider's next probe, or that it is due now; a held
@@ -913,8 +924,7 @@ function nextAttempt(
   if (sms.held) return 'once released';
   if (sms.nextAttemptAt > now) return consoleTime(sms.nextAttemptAt);
   if (paused !== undefined) return `due, when dispatch resumes (${RESUME_BUTTON})`;
-  // Sending stops only while every provider is paused (the dispatcher claims otherwise: a route's next provider takes it).
-  if (providerPauses.length > 0 && providers.every((provider) => providerPauses.some((pause) => pause.provider === provider)))
+  if (everyProviderPaused(providers, providerPauses))
     return `due; sending paused, next probe ${providerPauses.map((pause) => `${pause.nextProbe} (${pause.provider})`).join(' or ')}`;
   return 'due now';
 }
@@ -990,7 +1000,8 @@ function parseSearch(query: Fields<'messages'>, config: Config): { search: Messa
     search.number = number.e164;
   }
   if (query.sender) {
-    const sender = query.sender.trim().toLowerCase();
+    // As typed: the store compares it without case, folding both sides alike (console-rows.ts, searchStatement).
+    const sender = query.sender.trim();
     // A sender without a domain (`MAIL FROM:<script>`, which the relay takes) is listed as it is: it is found as it is.
     if (!SENDER_SEARCH.test(sender)) {
       return { problem: 'Sender: write an address such as alerts@example.com, a domain such as @example.com, or a sender without a domain as listed' };

@@ -146,11 +146,16 @@ export function activityValues<T>(since: T, until: T, bucket: T): T[] {
   return [since, bucket, since, until];
 }
 
+/** LIKE's wildcards and its escape, each matched as itself once escaped (`ESCAPE '\\'`): a `%` or `_` typed is no wildcard. */
+const LIKE_SPECIAL = /[\\%_]/g;
+
 /**
  * The search as one statement with only the conditions asked for (each can use its index), and its
- * values. `like` is the backend's case-insensitive LIKE (SQLite's LIKE is; PostgreSQL's ILIKE).
+ * values. A sender is compared without case, both sides folded by the store's lower() (ASCII letters on SQLite, every
+ * letter on PostgreSQL), as the index messages_sender_lower holds it (schema 35): mail from `Alerts@Example.com` is found
+ * however it is typed.
  */
-export function searchStatement(search: MessageSearch, limit: number, like: 'LIKE' | 'ILIKE'): { sql: string; values: Array<string | number> } {
+export function searchStatement(search: MessageSearch, limit: number): { sql: string; values: Array<string | number> } {
   const conditions: string[] = [];
   const values: Array<string | number> = [];
   const add = (condition: string, value: string | number | undefined) => {
@@ -161,8 +166,8 @@ export function searchStatement(search: MessageSearch, limit: number, like: 'LIK
   add('m.id < ?', search.before);
   add('m.id = ?', search.messageId);
   add('m.message_id_header = ?', search.messageIdHeader);
-  if (search.sender?.startsWith('@')) add(`m.envelope_from ${like} ?`, `%${search.sender}`);
-  else add('m.envelope_from = ?', search.sender);
+  if (search.sender?.startsWith('@')) add("lower(m.envelope_from) LIKE lower(?) ESCAPE '\\'", `%${search.sender.replace(LIKE_SPECIAL, '\\$&')}`);
+  else add('lower(m.envelope_from) = lower(?)', search.sender);
   add('m.received_at >= ?', search.since);
   add('m.received_at < ?', search.until);
   // A resubmission has no SMS of its own: it is to its original's numbers, and found by them.

@@ -436,6 +436,13 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE console_login_failures ADD COLUMN pending INTEGER;
   `,
+  // 35: the console finds a sender whatever the case it was written in (`Alerts@Example.com`), comparing lower() of both
+  // sides (console-rows.ts, searchStatement): indexed as it compares, so that a search for a sender reads its mails alone,
+  // never every mail; the index by the sender as written (step 11's) served that search alone.
+  `
+  CREATE INDEX messages_sender_lower ON messages (lower(envelope_from), received_at);
+  DROP INDEX messages_sender;
+  `,
 ];
 
 /**

@@ -30,7 +30,10 @@ export const FIRST_CLASSIFIED = 12;
 // 32 adds a nullable column an older relay neither reads nor writes: its mails name no account, as before.
 // 33 adds a table an older relay never reads: its STARTs record no time and its gateway opt-outs count whenever dated, as before.
 // 34 adds a nullable column an older relay neither reads nor writes: it counts a newer relay's sign-ins in flight as failures, as before.
-export const ADDITIVE_MIGRATIONS: ReadonlySet<number> = new Set([12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34]);
+// 35 replaces an index no relay writes by: an older relay's console search by sender reads without one (every mail, up to a page found), finding what it did.
+export const ADDITIVE_MIGRATIONS: ReadonlySet<number> = new Set([
+  12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35,
+]);
 export const BREAKING_MIGRATIONS: ReadonlySet<number> = new Set<number>();
 
 /** The lowest schema a relay must know to run on schema `version`: its latest breaking (or unclassified) migration. */

@@ -156,7 +156,7 @@ export class SqliteConsoleStore implements ConsoleStore {
 
   async searchMessages(search: MessageSearch, limit: number): Promise<MessageSummary[]> {
     return this.#answer(() => {
-      const { sql, values } = searchStatement(search, limit, 'LIKE');
+      const { sql, values } = searchStatement(search, limit);
       // One prepared statement per shape of search.
       let statement = this.#searches.get(sql);
       if (!statement) {

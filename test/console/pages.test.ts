@@ -18,6 +18,16 @@ const QUEUED = 120;
 const UNDELIVERABLE = 61;
 const QUARANTINED = 55;
 
+/** A queue form posted as the page posts it, signed in with `cookie`: the answer, its redirect not followed. */
+function postQueue(base: string, cookie: string, form: Record<string, string>): Promise<Response> {
+  return fetch(`${base}/console/queue`, {
+    method: 'POST',
+    headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(form),
+    redirect: 'manual',
+  });
+}
+
 describe('console pages', () => {
   let relay: TestRelay;
   let base: string;
@@ -35,12 +45,7 @@ describe('console pages', () => {
   /** An operator's queue form sent as the page sends it (its token, then the POST): the notice of the page it leads to. */
   async function queueNotice(form: Record<string, string>): Promise<string | undefined> {
     const csrf = /name="_csrf" value="([^"]+)"/.exec(await html('/console/queue'))?.[1] ?? assert.fail('no CSRF token');
-    const response = await fetch(`${base}/console/queue`, {
-      method: 'POST',
-      headers: { cookie: operator, 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ _csrf: csrf, ...form }),
-      redirect: 'manual',
-    });
+    const response = await postQueue(base, operator, { _csrf: csrf, ...form });
     assert.equal(response.status, 303);
     return /<p class="notice" role="status">([^<]*)<\/p>/.exec(await html(response.headers.get('location') ?? ''))?.[1];
   }
@@ -305,12 +310,7 @@ describe('console pages', () => {
     const id = /name="target" value="([0-9a-f-]{36})"/.exec(queue)?.[1] ?? assert.fail('no queued SMS');
     const buttons = (page: string) => [...page.matchAll(/<button name="action" value="(\w+)">/g)].map((found) => found[1]);
     assert.deepEqual(buttons(await html(`/console/messages/${id}`)), ['hold', 'delete'], 'no Retry: its SMS is due already');
-    const held = await fetch(`${base}/console/queue`, {
-      method: 'POST',
-      headers: { cookie: operator, 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ _csrf: csrf, action: 'hold', target: id, back: `/console/messages/${id}` }),
-      redirect: 'manual',
-    });
+    const held = await postQueue(base, operator, { _csrf: csrf, action: 'hold', target: id, back: `/console/messages/${id}` });
     assert.equal(held.status, 303);
     const location = held.headers.get('location') ?? '';
     assert.ok(location.startsWith(`/console/messages/${id}?`), location);
@@ -487,6 +487,35 @@ describe('console pages', () => {
     const settings = await html('/console/settings', viewer);
     assert.match(settings, /&quot;maxMessageBytes&quot;: 10485760,/);
     assert.deepEqual(settings.match(/\d[\d*]*\*[\d*]*\d/g), ['4477*******99'], 'only the number masked');
+  });
+
+  test("a viewer reads a mail's numeric sender id and the numbers in its user context masked, an operator whole", async () => {
+    const viewer = await signIn('victor');
+    for (const [senderId, userContext] of [
+      ['+447700900999', 'cust 447700900888'],
+      ['447700900997', 'on call 07700900886'],
+    ] as const) {
+      const id = uuidv7();
+      const sent = mail(['+447700900313'], { id, receivedAt: Date.now() });
+      await relay.relay.store.acceptMail({ ...sent, sms: { ...sent.sms, senderId, userContext } });
+      const parts = async (cookie: string) => /<dt>Parts<\/dt><dd>([^<]*)<\/dd>/.exec(await html(`/console/messages/${id}`, cookie))?.[1] ?? '';
+      const seen = await parts(viewer);
+      assert.ok(!seen.includes(senderId.slice(-6)) && !seen.includes(userContext.slice(-6)), seen);
+      assert.match(seen, /sender id \S*\*{4}/);
+      assert.equal(await parts(operator), `1 (gsm7), sender id ${senderId}, user context ${userContext}`);
+      await relay.relay.store.applyQueueAction('delete', id, Date.now(), 'by olivia from 127.0.0.1');
+    }
+  });
+
+  test('a sender stored with capitals is found however it is typed, as written or in lower case', async () => {
+    for (const envelopeFrom of ['Alerts@Example.com', '"John Doe"@Example.com']) {
+      const id = uuidv7();
+      await relay.relay.store.acceptMail(mail(['+447700900314'], { id, receivedAt: Date.now(), envelopeFrom }));
+      for (const sender of [envelopeFrom, envelopeFrom.toLowerCase(), envelopeFrom.toUpperCase()]) {
+        assert.match(await html(`/console/messages?${new URLSearchParams({ sender })}`), new RegExp(`/console/messages/${id}`), sender);
+      }
+      await relay.relay.store.applyQueueAction('delete', id, Date.now(), 'by olivia from 127.0.0.1');
+    }
   });
 
   test('a mail whose sender has no domain is found by that sender', async () => {
@@ -929,5 +958,40 @@ describeOnPostgres('console pages while the database does not answer', async (ur
       await proxy.close();
       removeDir(relay.dir);
     }
+  });
+});
+
+describe('console: a message that arrived while its provider is paused', () => {
+  let relay: TestRelay;
+  let base: string;
+
+  before(async () => {
+    relay = await startTestRelay({
+      sms: { defaultRegion: 'GB' },
+      console: { users: [{ name: 'olivia', passwordHash: await hashPassword(PASSWORD), role: 'operator' }] },
+    });
+    base = `http://127.0.0.1:${relay.relay.httpPort}`;
+  });
+  after(async () => {
+    await relay.stop();
+    removeDir(relay.dir);
+  });
+
+  test('its SMS, due and waiting for the probe, can be retried: the retry probes the provider now, and is audited', async () => {
+    const { store } = relay.relay;
+    const operator = await signInAt(base, 'olivia', PASSWORD);
+    const get = async (path: string) => (await fetch(`${base}${path}`, { headers: { cookie: operator } })).text();
+    // Its next probe ten minutes away: until then the relay claims nothing.
+    await store.pauseAccount('intellisoftware', 'LOGIN_INVALID: account refused', 600_000, Date.now());
+    const id = uuidv7();
+    await store.acceptMail(mail(['+447700900602'], { id, receivedAt: Date.now() }));
+    const page = await get(`/console/messages/${id}`);
+    assert.match(page, /<button name="action" value="retry">Retry now<\/button>/);
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(page)?.[1] ?? assert.fail('no CSRF token');
+    const response = await postQueue(base, operator, { _csrf: csrf, action: 'retry', target: id, back: `/console/messages/${id}` });
+    assert.equal(response.status, 303);
+    const notice = /<p class="notice" role="status">([^<]*)<\/p>/.exec(await get(response.headers.get('location') ?? ''))?.[1] ?? '';
+    assert.match(notice, /^retry: 0 queued SMS changed; 1 due already, not retried: the next claim takes it\n.*intellisoftware.*probing it now/s);
+    assert.equal([...(await get('/console/settings')).matchAll(new RegExp(`queue retry</td><td>${id}`, 'g'))].length, 1, 'the retry is audited');
   });
 });

@@ -189,7 +189,7 @@ export class PostgresConsoleStore implements ConsoleStore {
   }
 
   async searchMessages(search: MessageSearch, limit: number): Promise<MessageSummary[]> {
-    const { sql, values } = searchStatement(search, limit, 'ILIKE');
+    const { sql, values } = searchStatement(search, limit);
     return this.#withSms((await this.#query<MessageRow>(this.#read, numbered(sql), values)).rows);
   }
 

@@ -1353,18 +1353,29 @@ export class PostgresStore implements Store, ClusterStore {
     const { message, sms } = queueTarget(target);
     const targeted = queueTargetSql('$2::text', '$3::bigint');
     const retry = action === 'retry' || action === 'send now';
+    const values = [now, message, sms, `operator ${action}`, by];
+    const changing = `WITH changed AS (UPDATE outbound SET ${change} AND ${targeted} RETURNING id, message_id),
+      logged AS (INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, $4, $5 FROM changed ORDER BY id)`;
     return this.#queueing(retry || action === 'release' ? ['sms'] : [], async (client) => {
-      // Before the action, which makes what it changes due too.
-      const due = retry ? Number((await client.query<{ n: string }>(dueLeftSql('$1', targeted), [now, message, sms])).rows[0]?.n ?? 0) : 0;
-      const { rowCount } = await client.query(
-        `WITH changed AS (UPDATE outbound SET ${change} AND ${targeted} RETURNING id, message_id)
-        INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, $4, $5 FROM changed ORDER BY id`,
-        [now, message, sms, `operator ${action}`, by],
-      );
-      if (action === 'hold' || action === 'release') return { changed: rowCount ?? 0, due, leased: [] };
-      // What it left for a lease, as SQLite's LEASED_LEFT: after a delete those being sent, after a retry every leased one not held.
-      const { rows } = await client.query<LeasedRow>(leasedLeftSql(DB_NOW_MS, '$1', targeted), [action === 'delete', message, sms]);
-      return { changed: rowCount ?? 0, due, leased: rows.map(toLeasedSms) };
+      if (retry) {
+        // What it found due already and what it left for a lease (every leased one not held), as SQLite's DUE_LEFT and LEASED_LEFT,
+        // read in the statement that retries, from the one snapshot its change was decided on: an SMS a relay claims meanwhile is
+        // said once, due (as it was), never due and being sent too; those it changes were neither.
+        const { rows } = await client.query<{ changed: number; due: string; leased: LeasedRow[] }>(
+          `${changing}
+          SELECT (SELECT count(*)::int FROM changed) AS changed, (${dueLeftSql('$1', targeted)}) AS due,
+            (SELECT COALESCE(json_agg(left_leased ORDER BY left_leased.id), '[]') FROM (${leasedLeftSql(DB_NOW_MS, 'FALSE', targeted)}) left_leased) AS leased`,
+          values,
+        );
+        const [done] = rows;
+        return { changed: done?.changed ?? 0, due: Number(done?.due ?? 0), leased: (done?.leased ?? []).map(toLeasedSms) };
+      }
+      const { rowCount } = await client.query(`${changing} SELECT 1 FROM changed`, values);
+      if (action === 'hold' || action === 'release') return { changed: rowCount ?? 0, due: 0, leased: [] };
+      // What a delete left for a lease, as SQLite's LEASED_LEFT: those being sent, read after it (an SMS it deleted is failed, one it could
+      // not take is still leased), so that one a relay claimed while it ran is said being sent.
+      const { rows } = await client.query<LeasedRow>(leasedLeftSql(DB_NOW_MS, '$1', targeted), [true, message, sms]);
+      return { changed: rowCount ?? 0, due: 0, leased: rows.map(toLeasedSms) };
     });
   }
 
