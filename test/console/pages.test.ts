@@ -809,7 +809,9 @@ describe('console pages', () => {
   });
 
   test('delete with target all is refused 400, naming the CLI command: the page offers no "delete all", and nothing is deleted', async () => {
-    const queued = async () => (await relay.relay.store.queueStats(Date.now())).sms;
+    // One moment for both reads: the oldest SMS's age in seconds must not tick between them.
+    const now = Date.now();
+    const queued = async () => (await relay.relay.store.queueStats(now)).sms;
     const before = await queued();
     assert.ok(before.queued + before.held > 0, 'SMS are queued');
     const csrf = /name="_csrf" value="([^"]+)"/.exec(await html('/console/queue'))?.[1] ?? assert.fail('no CSRF token');
