@@ -309,7 +309,7 @@ function chosenBody(
   let quoteRemoved = false;
   let html = false;
   for (const version of versions) {
-    const rendered = version.html === undefined ? { text: version.plain, quoteRemoved: false } : htmlToText(version.html, forward, reply);
+    const rendered = version.html === undefined ? { text: version.plain, quoteRemoved: false } : htmlText(version, forward, reply);
     // Plain text goes on as written; an HTML document's text ends with its last block, so the next one starts a line.
     texts.push({ text: rendered.text, ...(version.continues ? { separator: version.html === undefined ? '' : '\n' } : {}) });
     quoteRemoved ||= rendered.quoteRemoved;
@@ -347,6 +347,16 @@ function versionOf(shown: ShownText): Version[] {
     return [{ plain: html === undefined ? written : plainWithoutSignature(written, html), ...(continues ? { continues } : {}) }];
   }
   return html === undefined ? [] : [{ html, ...(written === undefined ? {} : { plain: written }), ...(continues ? { continues } : {}) }];
+}
+
+/** The HTML's text; HTML the relay cannot read (htmlToText's UNREADABLE_MAIL) beside a plain part taken for its placeholder: the plain part after all. */
+function htmlText({ html, plain }: { html: string; plain?: string }, forward: boolean, reply: boolean): { text: string; quoteRemoved: boolean } {
+  try {
+    return htmlToText(html, forward, reply);
+  } catch (error) {
+    if (plain === undefined || !(error instanceof RelayError) || error.code !== 'UNREADABLE_MAIL') throw error;
+    return { text: plain, quoteRemoved: false };
+  }
 }
 
 /** Separate parts are paragraphs; a part that continues the one before it follows after its separator. */

@@ -1,5 +1,6 @@
 import { compile, type DomNode, type FormatCallback, type HtmlToTextOptions } from 'html-to-text';
 import { LRUCache } from 'lru-cache';
+import { RelayError } from '../errors.ts';
 import { withBoundedDepth } from './html-depth.ts';
 import { hiddenSelectors } from './style-sheets.ts';
 import { HTML_RULE, lineBreak, RELAY_MARKERS, REMOVED_CITE, REMOVED_ELEMENT } from './html-lines.ts';
@@ -341,13 +342,22 @@ export interface HtmlText {
  * reply (`reply`: it has a reply subject, In-Reply-To or References) any other blockquote is quoted
  * with `>` for the text rules too. HTML nested deeper than a browser shows is read flattened at that
  * depth (withBoundedDepth): parsing and converting it deeper would cost time growing with the square
- * of its depth, and overflow html-to-text's recursion.
+ * of its depth, and overflow html-to-text's recursion. Should some shape still overflow it (or any
+ * other limit of the engine), the mail can never be read by any retry: it is refused for good (554,
+ * UNREADABLE_MAIL), not deferred as a failure of the relay (451), which its client would retry for days.
  */
 export function htmlToText(written: string, forward = false, reply = true): HtmlText {
-  const html = withBoundedDepth(written);
-  if (forward) return { text: visibleText(html, 'forward'), quoteRemoved: false };
-  const { written: above, header } = writtenPart(html);
-  return { text: visibleText(above, reply ? 'reply' : 'new'), quoteRemoved: header || QUOTE_ELEMENT.test(above) };
+  try {
+    const html = withBoundedDepth(written);
+    if (forward) return { text: visibleText(html, 'forward'), quoteRemoved: false };
+    const { written: above, header } = writtenPart(html);
+    return { text: visibleText(above, reply ? 'reply' : 'new'), quoteRemoved: header || QUOTE_ELEMENT.test(above) };
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    throw new RelayError('UNREADABLE_MAIL', 'The mail cannot be read: its HTML is beyond what the relay reads (nested too deeply); send it as plain text', {
+      cause: error,
+    });
+  }
 }
 
 /** A `<title>` start tag, and its end tag. */
@@ -418,7 +428,14 @@ const comparable = (line: string) =>
  */
 export function plainWithoutSignature(plain: string, html: string): string {
   if (!SIGNATURE_ELEMENT.test(html) && !WORD_SIGNATURE_ANCHOR.test(html)) return plain;
-  const signature = markedSignature(withBoundedDepth(html));
+  let signature: string | undefined;
+  try {
+    signature = markedSignature(withBoundedDepth(html));
+  } catch (error) {
+    // HTML the relay cannot read (htmlToText): its signature is unknown, and the plain part is sent as it is.
+    if (error instanceof RangeError) return plain;
+    throw error;
+  }
   if (signature === undefined) return plain;
   const wanted = signature
     .split('\n')

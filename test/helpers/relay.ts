@@ -175,10 +175,16 @@ export interface RelayProcess {
 /**
  * The relay as its own process (`bin/smsrelay.js start`) in `dir`, for tests that kill
  * it. Resolves once it logged that it listens ("relay: ready", or "relay: listening, …" not ready yet) with its ports.
- * `user`: the uid and gid it runs as (a test as root whose relay must meet file modes, which root ignores).
+ * `user`: the uid and gid it runs as (a test as root whose relay must meet file modes, which root ignores);
+ * `nodeArgs`: Node's own options before the script (a V8 limit the test needs the relay to meet, such as `--stack-size`).
  */
-export async function spawnRelay(dir: string, env: Record<string, string>, user?: { readonly uid: number; readonly gid: number }): Promise<RelayProcess> {
-  const child = spawn(process.execPath, [BIN, 'start'], {
+export async function spawnRelay(
+  dir: string,
+  env: Record<string, string>,
+  user?: { readonly uid: number; readonly gid: number },
+  nodeArgs: readonly string[] = [],
+): Promise<RelayProcess> {
+  const child = spawn(process.execPath, [...nodeArgs, BIN, 'start'], {
     cwd: dir,
     env: { PATH: process.env.PATH ?? '', ...env, SMSRELAY_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
