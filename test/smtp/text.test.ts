@@ -345,11 +345,12 @@ describe('SMTP → SMS text', () => {
     // 20,000 levels overflowed html-to-text's recursion (a 554 after seconds of parsing); 512 is where Blink and WebKit stop.
     for (const [index, tag] of ['div', 'blockquote', 'b'].entries()) {
       const deep = (levels: number) => `${`<${tag}>`.repeat(levels)}Generator ${index} down${`</${tag}>`.repeat(levels)}<p>call Bob</p>`;
-      const raw = `Subject: s\nContent-Type: text/html\n\n${`<div>${deep(20_000)}</div>`.repeat(3)}\n`;
+      // Twice, within MAX_HTML_CHARS: the text after the first deep part is read at its own depth again.
+      const raw = `Subject: s\nContent-Type: text/html\n\n${`<div>${deep(5_000)}</div>`.repeat(2)}\n`;
       const reply = await sendRaw(`44770090096${index}`, Buffer.from(raw));
       assert.equal(reply.code, 250, reply.text);
       const sms = await smsTo(`44770090096${index}`);
-      assert.equal(sms.text, Array(3).fill(`Generator ${index} down\n\ncall Bob`).join('\n\n'), tag);
+      assert.equal(sms.text, Array(2).fill(`Generator ${index} down\n\ncall Bob`).join('\n\n'), tag);
     }
   });
 
