@@ -254,8 +254,21 @@ export class AcceptanceService {
       if (postmaster !== undefined) return await this.#forPostmaster(id, transaction, raw, postmaster);
       const { principal } = transaction;
       const { store, provider, routes, tracking, settings } = this.#options;
-      const { mail, cutFrom, repeated, attachments, subjectForBody, contextNotTaken, posedAs, replyToAddresses, mailboxNote, partsCapped, standIns, refused } =
-        await buildNewMail(id, raw, transaction, { settings, store, provider, routes, senders: this.#senders, tracking }, this.#clock());
+      const {
+        mail,
+        cutFrom,
+        repeated,
+        attachments,
+        subjectForBody,
+        unread,
+        contextNotTaken,
+        posedAs,
+        replyToAddresses,
+        mailboxNote,
+        partsCapped,
+        standIns,
+        refused,
+      } = await buildNewMail(id, raw, transaction, { settings, store, provider, routes, senders: this.#senders, tracking }, this.#clock());
       const parts = mail.sms.parts * mail.recipients.length;
       const ticket = await this.#rates.take(principal, parts, this.#clock());
       const { duplicateOf } = await store.acceptMail(mail).catch(async (error: unknown) => {
@@ -300,6 +313,7 @@ export class AcceptanceService {
         duplicateOf,
         attachments,
         subjectForBody,
+        unread,
         context: mail.sms.userContext,
         contextNotTaken,
         replyToAddresses,
