@@ -39,6 +39,16 @@ describe('smsrelay preview', () => {
     assert.match(bad.stderr, /^smsrelay: preview: 550 5\.1\.3 Bad recipient: "someone" is not a phone number$/m);
   });
 
+  test('a body past what the text rules read: a note says the rest was not read', () => {
+    const result = preview(`Subject: x\n\nDisk full on db1\n\n${'log line of the monitor output\n'.repeat(5_000)}`, [], {
+      text: { subject: 'fallback', overLength: 'truncate' },
+    });
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stdout, /^note: {7}only the body's first 131072 characters were read: the rest was not sent$/m);
+    const whole = preview('Subject: x\n\nDisk full on db1\n');
+    assert.doesNotMatch(whole.stdout, /were read/);
+  });
+
   test('removed: lists the text the start and end markers cut, each with its marker', () => {
     const result = preview('Subject: x\n\nheader junk\n[StartOfMessage]\nDisk full\n[EndOfMessage]\nfooter junk\n-- \nsig\n');
     assert.equal(result.status, 0, result.stderr);

@@ -43,6 +43,7 @@ export async function buildNewMail(
   repeated: number;
   attachments: string | undefined;
   subjectForBody: AcceptedMail['subjectForBody'];
+  unread: AcceptedMail['unread'];
   contextNotTaken: ContextNotTaken | undefined;
   posedAs: string | undefined;
   replyToAddresses: AcceptedMail['replyToAddresses'];
@@ -128,6 +129,7 @@ export async function buildNewMail(
     repeated: repeated.size,
     attachments: attachmentsNote(request.attachments),
     subjectForBody: subjectForBodyNote(request),
+    unread: unreadNote(request),
     contextNotTaken: notTaken ? { named: notTaken.context, given: userContext, numbers: notTaken.numbers } : undefined,
     posedAs,
     replyToAddresses:
@@ -358,6 +360,11 @@ const UNENDED_HEADER_CHARS = 80;
 /** Attachment names shown in a reply: this many, then "and N more"; each cut to this length. */
 const NAMED_ATTACHMENTS = 3;
 const ATTACHMENT_NAME_CHARS = 40;
+
+/** What the sender is told when the body ran past MAX_READ_CHARS: what was sent is the text of its first part alone. */
+export function unreadNote(request: Pick<OutboundRequest, 'unread'>): string | undefined {
+  return request.unread ? `only the body's first ${MAX_READ_CHARS} characters were read: the rest was not sent` : undefined;
+}
 
 /**
  * What the sender is told when the body's text was all removed (a quote, a signature, an encoded

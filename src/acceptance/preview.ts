@@ -3,7 +3,7 @@ import { type OutboundRequest, parseMail } from '../mail/extract.ts';
 import { type TextSettings, textPolicyFor } from '../mail/policy.ts';
 import { notGsm7, type SmsText } from '../sms/encoding.ts';
 import type { Store } from '../store/types.ts';
-import { partsCappedNote, readText, smsOnProvider, subjectForBodyNote } from './new-mail.ts';
+import { partsCappedNote, readText, smsOnProvider, subjectForBodyNote, unreadNote } from './new-mail.ts';
 import { limitsFor } from './number-checks.ts';
 import { type RecipientRules, recipientNumber, resolveRecipient } from './recipient-addresses.ts';
 import type { ProviderLimits, Routes } from './types.ts';
@@ -54,7 +54,7 @@ export async function previewMail(raw: Buffer, options: PreviewOptions): Promise
     return {
       request,
       sms,
-      notes: [subjectForBodyNote(request) ?? '', standIns ?? '', partsCapped ? partsCappedNote(partsCapped) : ''].filter(Boolean),
+      notes: [subjectForBodyNote(request) ?? '', unreadNote(request) ?? '', standIns ?? '', partsCapped ? partsCappedNote(partsCapped) : ''].filter(Boolean),
       refused: undefined,
       notGsm7: sms.encoding === 'ucs2' ? notGsm7(sms.text) : [],
       store: store !== undefined,

@@ -262,8 +262,21 @@ export class AcceptanceService {
       if (postmaster !== undefined) return await this.#forPostmaster(id, transaction, raw, postmaster);
       const { principal } = transaction;
       const { store, provider, routes, tracking, settings } = this.#options;
-      const { mail, cutFrom, repeated, attachments, subjectForBody, contextNotTaken, posedAs, replyToAddresses, mailboxNote, partsCapped, standIns, refused } =
-        await buildNewMail(id, raw, transaction, { settings, store, provider, routes, senders: this.#senders, tracking }, this.#clock());
+      const {
+        mail,
+        cutFrom,
+        repeated,
+        attachments,
+        subjectForBody,
+        unread,
+        contextNotTaken,
+        posedAs,
+        replyToAddresses,
+        mailboxNote,
+        partsCapped,
+        standIns,
+        refused,
+      } = await buildNewMail(id, raw, transaction, { settings, store, provider, routes, senders: this.#senders, tracking }, this.#clock());
       // Built before the commit and queued in it: a crash after the 250 cannot lose the refused members' bounce.
       const bounce = refused.length === 0 ? undefined : await this.#options.report?.('failed', { ...mail.sms, ...mail }, refused);
       const parts = mail.sms.parts * mail.recipients.length;
@@ -317,6 +330,7 @@ export class AcceptanceService {
         duplicateOf,
         attachments,
         subjectForBody,
+        unread,
         context: mail.sms.userContext,
         contextNotTaken,
         replyToAddresses,

@@ -111,6 +111,8 @@ export interface AcceptedMail {
   readonly attachments: string | undefined;
   /** All of its body's text was removed and its subject sent in its place, in words for the reply; undefined otherwise. */
   readonly subjectForBody: string | undefined;
+  /** Its body ran past what the text rules read (MAX_READ_CHARS), in words for the reply; undefined when it was read whole. */
+  readonly unread: string | undefined;
   /** The user context it was sent under: a phone's answer is logged under it too (`inbound: SMS received and mailed`). */
   readonly context: string | undefined;
   /** The user context it named was not taken; undefined when it got the one it named, or named none. */

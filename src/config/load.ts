@@ -154,6 +154,7 @@ export function loadConfig(
     );
   }
   if (parsed.smtp?.tls) checkTlsFiles(parsed.smtp.tls, cwd, problems, warnings, describe);
+  warnOpenSenders(parsed, warnings, describe);
   const dkimKey = parsed.mail?.dkim && dkimKeyProblem(resolve(cwd, parsed.mail.dkim.privateKeyFile));
   if (dkimKey) problems.push(`${describe(['mail', 'dkim', 'privateKeyFile'])}: ${dkimKey}`);
   const lists =
@@ -475,6 +476,24 @@ const ADDRESS_SPACES = [
 
 /** A token a URL carries as written (RFC 3986's unreserved characters): any other must be percent-encoded in a provider's URL. */
 const URL_SAFE = /^[A-Za-z0-9._~-]*$/;
+
+/**
+ * An account or network without `senders` may write any address in a mail's From and Reply-To, and those
+ * make the mail that address's to continue or move its conversations with the phones (Senders.mayWriteAs,
+ * docs/replies.md): it could take over another mailbox's conversation and read the phone's answers.
+ * Allowed (a trusted system may send for many), but said, as an open relay is.
+ */
+function warnOpenSenders(parsed: Sections, warnings: string[], describe: (path: readonly PropertyKey[]) => string): void {
+  const open = [
+    ...(parsed.accounts ?? []).map((account, index) => ({ path: ['accounts', index], name: `account ${account.username}`, senders: account.senders })),
+    ...(parsed.networks ?? []).map((network, index) => ({ path: ['networks', index], name: `network ${network.name}`, senders: network.senders })),
+  ].filter(({ senders }) => senders === undefined);
+  for (const { path, name } of open) {
+    warnings.push(
+      `${describe(path)}: ${name} sets no senders, so its mail may write any address in From and Reply-To and so continue or move any mailbox's conversation with a phone, the phone's answers then going to it; set senders to the addresses it sends from`,
+    );
+  }
+}
 
 /**
  * Trusted networks that take in every IPv4 or every IPv6 address, one alone (`0.0.0.0/0`) or together

@@ -146,16 +146,24 @@ export const MAILPARSER_OPTIONS = {
  * below a quote within it: a long thread quoted whole in plain text is tens of kB. Every rule reads
  * the whole text (a signature or footer is found from its end), about half a microsecond a character,
  * so a 9 MB mail held the event loop for seconds; a quarter of that per mail at most. A body longer is
- * read up to its last line break within this, the rest is never sent (a too-long refusal says so).
+ * read up to its last line break within this, the rest is never sent (the sender is told).
  */
 export const MAX_READ_CHARS = 128 * 1024;
 
-/** The part of a body the text rules read: whole up to MAX_READ_CHARS, else up to the last line break within it. */
+/**
+ * How far before MAX_READ_CHARS the last line break may stand for the body to be cut there rather than
+ * within the line that crosses the bound: a line of text is shorter. Cut at a line break far before it,
+ * an alert's first line above a long log or JSON line would be sent alone, as if it were the whole text.
+ */
+const READ_CUT_SLACK = 1024;
+
+/** The part of a body the text rules read: whole up to MAX_READ_CHARS, else up to the last line break near it, else within the line. */
 export function readPart(text: string): { readonly text: string; readonly unread: boolean } {
   if (text.length <= MAX_READ_CHARS) return { text, unread: false };
   const lineEnd = text.lastIndexOf('\n', MAX_READ_CHARS);
-  // One line longer than the bound (a base64 body on one line) is cut within, never between a surrogate pair.
-  const end = lineEnd > 0 ? lineEnd : /[\uD800-\uDBFF]/.test(text[MAX_READ_CHARS - 1] ?? '') ? MAX_READ_CHARS - 1 : MAX_READ_CHARS;
+  // A line crossing the bound far from its start (a base64 body or a log on one line) is cut within, never between a surrogate pair.
+  const end =
+    lineEnd >= MAX_READ_CHARS - READ_CUT_SLACK ? lineEnd : /[\uD800-\uDBFF]/.test(text[MAX_READ_CHARS - 1] ?? '') ? MAX_READ_CHARS - 1 : MAX_READ_CHARS;
   return { text: text.slice(0, end), unread: true };
 }
 
@@ -312,7 +320,7 @@ function chosenBody(
   let quoteRemoved = false;
   let html = false;
   for (const version of versions) {
-    const rendered = version.html === undefined ? { text: version.plain, quoteRemoved: false } : htmlToText(version.html, forward, reply);
+    const rendered = version.html === undefined ? { text: version.plain, quoteRemoved: false } : htmlText(version, forward, reply);
     // Plain text goes on as written; an HTML document's text ends with its last block, so the next one starts a line.
     texts.push({ text: rendered.text, ...(version.continues ? { separator: version.html === undefined ? '' : '\n' } : {}) });
     quoteRemoved ||= rendered.quoteRemoved;
@@ -350,6 +358,16 @@ function versionOf(shown: ShownText): Version[] {
     return [{ plain: html === undefined ? written : plainWithoutSignature(written, html), ...(continues ? { continues } : {}) }];
   }
   return html === undefined ? [] : [{ html, ...(written === undefined ? {} : { plain: written }), ...(continues ? { continues } : {}) }];
+}
+
+/** The HTML's text; HTML the relay cannot read (htmlToText's UNREADABLE_MAIL) beside a plain part taken for its placeholder: the plain part after all. */
+function htmlText({ html, plain }: { html: string; plain?: string }, forward: boolean, reply: boolean): { text: string; quoteRemoved: boolean } {
+  try {
+    return htmlToText(html, forward, reply);
+  } catch (error) {
+    if (plain === undefined || !(error instanceof RelayError) || error.code !== 'UNREADABLE_MAIL') throw error;
+    return { text: plain, quoteRemoved: false };
+  }
 }
 
 /** Separate parts are paragraphs; a part that continues the one before it follows after its separator. */

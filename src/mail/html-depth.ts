@@ -40,39 +40,98 @@ const VOID_ELEMENTS = new Set([
   'wbr',
 ]);
 
+const FORM_TAGS = new Set(['input', 'option', 'optgroup', 'select', 'button', 'datalist', 'textarea']);
+const P_TAG = new Set(['p']);
+const TABLE_SECTION_TAGS = new Set(['thead', 'tbody']);
+const DD_DT_TAGS = new Set(['dd', 'dt']);
+const RT_RP_TAGS = new Set(['rt', 'rp']);
+
 /**
- * Elements whose start tag closes an open one the writer left unclosed, as htmlparser2 reads them (its
- * openImpliesClose, which it does not export; the block elements that close a `<p>` aside, since a `<p>`
- * above one is closed where its parent is): without these a table of unclosed `<tr><td>` rows or a list
- * of unclosed `<li>` would count a level per row or item.
+ * Elements whose start tag closes open ones the writer left unclosed (while the innermost is one of
+ * the set): htmlparser2's openImpliesClose, copied whole from its Parser.ts since it is not exported.
+ * Any element the pass counts otherwise than the parser lets tags through that the parser nests deeper
+ * (`<p><div></p>`: the div closes the p, so `</p>` closes nothing), so it must be the parser's own.
  */
-const CLOSED_BY = new Map<string, ReadonlySet<string>>([
+const OPEN_IMPLIES_CLOSE = new Map<string, ReadonlySet<string>>([
   ['tr', new Set(['tr', 'th', 'td'])],
   ['th', new Set(['th'])],
   ['td', new Set(['thead', 'th', 'td'])],
+  ['body', new Set(['head', 'link', 'script'])],
   ['li', new Set(['li'])],
-  ['p', new Set(['p'])],
+  ['p', P_TAG],
+  ['h1', P_TAG],
+  ['h2', P_TAG],
+  ['h3', P_TAG],
+  ['h4', P_TAG],
+  ['h5', P_TAG],
+  ['h6', P_TAG],
+  ['select', FORM_TAGS],
+  ['input', FORM_TAGS],
+  ['output', FORM_TAGS],
+  ['button', FORM_TAGS],
+  ['datalist', FORM_TAGS],
+  ['textarea', FORM_TAGS],
   ['option', new Set(['option'])],
   ['optgroup', new Set(['optgroup', 'option'])],
-  ['dd', new Set(['dt', 'dd'])],
-  ['dt', new Set(['dt', 'dd'])],
+  ['dd', DD_DT_TAGS],
+  ['dt', DD_DT_TAGS],
+  ['address', P_TAG],
+  ['article', P_TAG],
+  ['aside', P_TAG],
+  ['blockquote', P_TAG],
+  ['details', P_TAG],
+  ['div', P_TAG],
+  ['dl', P_TAG],
+  ['fieldset', P_TAG],
+  ['figcaption', P_TAG],
+  ['figure', P_TAG],
+  ['footer', P_TAG],
+  ['form', P_TAG],
+  ['header', P_TAG],
+  ['hr', P_TAG],
+  ['main', P_TAG],
+  ['nav', P_TAG],
+  ['ol', P_TAG],
+  ['pre', P_TAG],
+  ['section', P_TAG],
+  ['table', P_TAG],
+  ['ul', P_TAG],
+  ['rt', RT_RP_TAGS],
+  ['rp', RT_RP_TAGS],
+  ['tbody', TABLE_SECTION_TAGS],
+  ['tfoot', TABLE_SECTION_TAGS],
 ]);
 
 /**
- * Elements whose content the tokenizer reads as raw text: one never holds another, so it is always kept
- * (taken out, a style sheet or script would become text).
+ * htmlparser2's foreignContextElements and htmlIntegrationElements: inside `<svg>` or `<math>` a
+ * self-closed tag (`<div/>`) opens nothing, inside one of the integration elements it opens one again.
  */
-const RAW_TEXT_ELEMENTS = new Set(['script', 'style', 'title', 'textarea', 'xmp', 'noembed', 'noframes', 'plaintext']);
+const FOREIGN_CONTEXT_ELEMENTS = new Set(['math', 'svg']);
+const HTML_INTEGRATION_ELEMENTS = new Set(['mi', 'mo', 'mn', 'ms', 'mtext', 'annotation-xml', 'foreignobject', 'desc', 'title']);
+
+/**
+ * Elements whose content htmlparser2's tokenizer reads as raw text up to their end tag (its special
+ * sequences: exactly these five; `<noframes>` and the like are ordinary elements to it), unless the
+ * start tag is self-closed (`<style/>` opens an ordinary style element). Such an element holds no other,
+ * so it is kept even below the bound, one level deeper (taken out, a style sheet would become text).
+ */
+const RAW_TEXT_ELEMENTS = new Set(['script', 'style', 'title', 'textarea', 'xmp']);
 
 /**
  * The HTML with every tag deeper than MAX_HTML_DEPTH taken out (its content stays), in one pass of
  * htmlparser2's own tokenizer, so tags are found exactly where the parser finds them (in attribute
- * values, comments and style sheets none is). The open elements are tracked as the parser tracks them,
- * but never more than MAX_HTML_DEPTH of them, so each tag costs at most that: linear in the HTML.
+ * values, comments and style sheets none is). The tags kept are read exactly as the parser reads them
+ * (its Parser.ts: implied closes, void elements, self-closed tags in SVG and MathML), so that its tree
+ * of the result is no deeper than the bound (one more for a raw-text element or an implied `<p>` of a
+ * stray `</p>`); the pass holds at most that many open elements, so each tag costs at most that:
+ * linear in the HTML. `maxDepth`: a smaller bound, for a test to reach it with little HTML.
  */
-export function withBoundedDepth(html: string): string {
-  if (tooFewTagsToBeDeep(html)) return html;
+export function withBoundedDepth(html: string, maxDepth = MAX_HTML_DEPTH): string {
+  if (tooFewTagsToBeDeep(html, maxDepth)) return html;
+  /** The parser's stack of open elements, innermost last. */
   const open: string[] = [];
+  /** The parser's foreignContext, innermost last: whether a self-closed tag closes itself there. */
+  const foreign: boolean[] = [false];
   /** The tags taken out, still open, by name: a closing tag of that name closes the deepest of them. */
   const dropped = new Map<string, number>();
   /** [start, end) of each tag taken out, in order. */
@@ -80,17 +139,28 @@ export function withBoundedDepth(html: string): string {
   let tagStart = 0;
   let name = '';
   let deep = false;
-  const openTagEnd = (endIndex: number) => {
-    if (VOID_ELEMENTS.has(name)) return;
-    const closed = CLOSED_BY.get(name);
-    while (closed && open.length > 0 && closed.has(open.at(-1) ?? '')) open.pop();
-    if (open.length < MAX_HTML_DEPTH || RAW_TEXT_ELEMENTS.has(name)) {
-      if (open.length < MAX_HTML_DEPTH) open.push(name);
+  /** A raw-text element was just opened: the next end tag is its own, which the tokenizer alone ends it with, so it is kept. */
+  let inRaw = false;
+  const openTagEnd = (endIndex: number, selfClosed: boolean) => {
+    const closes = OPEN_IMPLIES_CLOSE.get(name);
+    let implied = 0;
+    while (closes && implied < open.length && closes.has(open[open.length - 1 - implied] ?? '')) implied++;
+    const isVoid = VOID_ELEMENTS.has(name);
+    const raw = RAW_TEXT_ELEMENTS.has(name) && !selfClosed;
+    if (!isVoid && implied === 0 && open.length >= maxDepth && !raw) {
+      deep = true;
+      dropped.set(name, (dropped.get(name) ?? 0) + 1);
+      cuts.push(tagStart, endIndex + 1);
       return;
     }
-    deep = true;
-    dropped.set(name, (dropped.get(name) ?? 0) + 1);
-    cuts.push(tagStart, endIndex + 1);
+    open.length -= implied;
+    if (isVoid) return;
+    inRaw = raw;
+    open.push(name);
+    if (FOREIGN_CONTEXT_ELEMENTS.has(name)) foreign.push(true);
+    else if (HTML_INTEGRATION_ELEMENTS.has(name)) foreign.push(false);
+    // A self-closed tag closes itself only in SVG or MathML (foreign.at(-1)); elsewhere it stays open, as HTML has it.
+    if (selfClosed && foreign.at(-1) === true) open.pop();
   };
   const tokenizer = new Tokenizer(
     { decodeEntities: false },
@@ -99,12 +169,12 @@ export function withBoundedDepth(html: string): string {
         tagStart = start - 1;
         name = html.slice(start, endIndex).toLowerCase();
       },
-      onopentagend: openTagEnd,
-      // HTML has no self-closing tags: `<div/>` opens a div, as the parser reads it.
-      onselfclosingtag: openTagEnd,
+      onopentagend: (endIndex) => openTagEnd(endIndex, false),
+      onselfclosingtag: (endIndex) => openTagEnd(endIndex, true),
       onclosetag(start, endIndex) {
         const closing = html.slice(start, endIndex).toLowerCase();
-        const deeper = dropped.get(closing) ?? 0;
+        const deeper = inRaw ? 0 : (dropped.get(closing) ?? 0);
+        inRaw = false;
         if (deeper > 0) {
           dropped.set(closing, deeper - 1);
           // The name ends the range the tokenizer gives; the tag runs on to its `>` (`</div foo>`), which it skips to as well.
@@ -112,6 +182,9 @@ export function withBoundedDepth(html: string): string {
           cuts.push(html.lastIndexOf('<', start), end < 0 ? html.length : end + 1);
           return;
         }
+        // The parser leaves a foreign context at any such end tag, open or not.
+        if (FOREIGN_CONTEXT_ELEMENTS.has(closing) || HTML_INTEGRATION_ELEMENTS.has(closing)) foreign.pop();
+        if (VOID_ELEMENTS.has(closing)) return;
         const at = open.lastIndexOf(closing);
         if (at >= 0) open.length = at;
       },
@@ -146,9 +219,9 @@ export function withBoundedDepth(html: string): string {
  * deeper and the tokenizer's pass is spared. Most mail's HTML is so (the corpus' parts average 600
  * characters); the search for `<` is the engine's own, far cheaper per character than the tokenizer (#15).
  */
-function tooFewTagsToBeDeep(html: string): boolean {
+function tooFewTagsToBeDeep(html: string, maxDepth: number): boolean {
   let at = -1;
-  for (let count = 0; count <= MAX_HTML_DEPTH; count++) {
+  for (let count = 0; count <= maxDepth; count++) {
     at = html.indexOf('<', at + 1);
     if (at < 0) return true;
   }

@@ -1,5 +1,6 @@
 import { compile, type DomNode, type FormatCallback, type HtmlToTextOptions } from 'html-to-text';
 import { LRUCache } from 'lru-cache';
+import { RelayError } from '../errors.ts';
 import { withBoundedDepth } from './html-depth.ts';
 import { hiddenSelectors } from './style-sheets.ts';
 import { HTML_RULE, lineBreak, RELAY_MARKERS, REMOVED_CITE, REMOVED_ELEMENT } from './html-lines.ts';
@@ -158,7 +159,7 @@ const COMMON_SELECTORS: Selectors = [
   { selector: 'select', format: 'chosenOption' },
   // A rule is HTML_RULE through the text rules (a footer or a quoted header below it), then a paragraph break (withoutRelayMarkers).
   { selector: 'hr', format: 'htmlRule' },
-  { selector: 'table', format: 'dataTable', options: { uppercaseHeaderCells: false, colSpacing: 1, maxColumnWidth: Number.MAX_SAFE_INTEGER } },
+  { selector: 'table', format: 'boundedTable', options: { uppercaseHeaderCells: false, colSpacing: 1, maxColumnWidth: Number.MAX_SAFE_INTEGER } },
 ];
 /** Gmail's quote container is read by gmailQuote: the writer answers inside it. */
 const GMAIL_QUOTE_CONTAINER = { selector: 'div.gmail_quote', format: 'gmailQuote' };
@@ -169,6 +170,42 @@ const NEW_SELECTORS: Selectors = [...COMMON_SELECTORS, { selector: 'blockquote',
 /** How a mail's HTML is read: a reply's quotes go; in a mail that answers nothing a blockquote other than a client's quote element is text (a citation, an indent); a forward's quotes are its content. */
 type Reading = 'reply' | 'new' | 'forward';
 const SELECTORS: Readonly<Record<Reading, Selectors>> = { reply: REPLY_SELECTORS, new: NEW_SELECTORS, forward: FORWARD_SELECTORS };
+/**
+ * The rows of a table converted, the cells of a row, and the columns or rows one cell spans:
+ * html-to-text lays a table out in a square as wide as its rows or columns, whichever are more, and
+ * transposes it, so its time grows with the square of either (10,000 cells in a row: 2.5 s, 20,000
+ * rows: 3.6 s; a lone `colspan=100000`: 40 s). A row of a table is a line of the SMS, which carries
+ * fewer than a thousand characters, and a layout table of a mail has a few dozen rows and cells; a
+ * span of more than a few is alignment, which a text has none of. Within these a table's layout is at
+ * most MAX_TABLE_CELLS × MAX_CELL_SPAN columns wide (the spans of the rows above pushing a row's cells
+ * right at most that far again).
+ */
+const MAX_TABLE_ROWS = 1024;
+const MAX_TABLE_CELLS = 64;
+const MAX_CELL_SPAN = 8;
+
+/** html-to-text's own dataTable, on the table cut to MAX_TABLE_ROWS rows of MAX_TABLE_CELLS cells, each spanning MAX_CELL_SPAN at most. */
+const boundedTable: FormatCallback = (elem, walk, builder, options) => {
+  let rows = 0;
+  /** Whether a child of the table or of a section stays: a row within MAX_TABLE_ROWS (its cells bounded), or a section with its rows. */
+  const kept = (node: DomNode): boolean => {
+    // The sections html-to-text reads rows from (its walkTable).
+    if (node.type === 'tag' && ['thead', 'tbody', 'tfoot', 'center'].includes(node.name ?? '')) node.children = node.children?.filter(kept);
+    if (node.type !== 'tag' || node.name !== 'tr') return true;
+    if (++rows > MAX_TABLE_ROWS) return false;
+    node.children = node.children?.filter((child) => child.type === 'tag').slice(0, MAX_TABLE_CELLS);
+    for (const cell of node.children ?? []) {
+      for (const span of ['colspan', 'rowspan']) {
+        const value = cell.attribs?.[span];
+        if (value !== undefined && +value > MAX_CELL_SPAN) cell.attribs = { ...cell.attribs, [span]: String(MAX_CELL_SPAN) };
+      }
+    }
+    return true;
+  };
+  elem.children = elem.children?.filter(kept);
+  builder.options.formatters.dataTable?.(elem, walk, builder, options);
+};
+
 /** A Word list item's marker: what other lists' items start with. */
 const wordListMarker: FormatCallback = (_elem, _walk, builder) => builder.addInline('- ');
 
@@ -237,6 +274,7 @@ const converterOf = (selectors: Selectors, only?: string[]) =>
       wordListMarker,
       htmlRule,
       chosenOption,
+      boundedTable,
       gmailQuote,
       removedCite,
       removedElement,
@@ -341,13 +379,42 @@ export interface HtmlText {
  * reply (`reply`: it has a reply subject, In-Reply-To or References) any other blockquote is quoted
  * with `>` for the text rules too. HTML nested deeper than a browser shows is read flattened at that
  * depth (withBoundedDepth): parsing and converting it deeper would cost time growing with the square
- * of its depth, and overflow html-to-text's recursion.
+ * of its depth, and overflow html-to-text's recursion. Should some shape still overflow it (or any
+ * other limit of the engine), the mail can never be read by any retry: it is refused for good (554,
+ * UNREADABLE_MAIL), not deferred as a failure of the relay (451), which its client would retry for days.
  */
 export function htmlToText(written: string, forward = false, reply = true): HtmlText {
-  const html = withBoundedDepth(written);
-  if (forward) return { text: visibleText(html, 'forward'), quoteRemoved: false };
-  const { written: above, header } = writtenPart(html);
-  return { text: visibleText(above, reply ? 'reply' : 'new'), quoteRemoved: header || QUOTE_ELEMENT.test(above) };
+  try {
+    const html = readableHtml(written);
+    if (forward) return { text: visibleText(html, 'forward'), quoteRemoved: false };
+    const { written: above, header } = writtenPart(html);
+    return { text: visibleText(above, reply ? 'reply' : 'new'), quoteRemoved: header || QUOTE_ELEMENT.test(above) };
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    throw new RelayError('UNREADABLE_MAIL', 'The mail cannot be read: its HTML is beyond what the relay reads (nested too deeply); send it as plain text', {
+      cause: error,
+    });
+  }
+}
+
+/**
+ * The characters of an HTML body converted. The text rules read MAX_READ_CHARS (128 Ki, src/mail/extract.ts)
+ * of a body's text, and markup is most of a mail's HTML (an Outlook or newsletter mail's text is a tenth
+ * of it or less), so twice that holds more text than the rules need to find the writer's among quotes
+ * and signatures, and hundreds of times what an SMS carries. Converting costs microseconds a character,
+ * more for long runs of sibling elements (`<p>x</p>`×N: html-to-text's blocks), so a 9 MB HTML body held
+ * the event loop for seconds; within this, a few hundred milliseconds at most.
+ */
+export const MAX_HTML_CHARS = 256 * 1024;
+
+/**
+ * The HTML as it is converted: its first MAX_HTML_CHARS characters, cut before the tag that crosses
+ * the bound (no tag is read half), nested no deeper than MAX_HTML_DEPTH (withBoundedDepth).
+ */
+function readableHtml(written: string): string {
+  if (written.length <= MAX_HTML_CHARS) return withBoundedDepth(written);
+  const tag = written.lastIndexOf('<', MAX_HTML_CHARS);
+  return withBoundedDepth(written.slice(0, tag > 0 ? tag : MAX_HTML_CHARS));
 }
 
 /** A `<title>` start tag, and its end tag. */
@@ -418,7 +485,14 @@ const comparable = (line: string) =>
  */
 export function plainWithoutSignature(plain: string, html: string): string {
   if (!SIGNATURE_ELEMENT.test(html) && !WORD_SIGNATURE_ANCHOR.test(html)) return plain;
-  const signature = markedSignature(withBoundedDepth(html));
+  let signature: string | undefined;
+  try {
+    signature = markedSignature(readableHtml(html));
+  } catch (error) {
+    // HTML the relay cannot read (htmlToText): its signature is unknown, and the plain part is sent as it is.
+    if (error instanceof RangeError) return plain;
+    throw error;
+  }
   if (signature === undefined) return plain;
   const wanted = signature
     .split('\n')

@@ -530,6 +530,7 @@ function queuedReply(accepted: AcceptedMail | AcceptedForPostmaster): string {
           accepted.duplicateOf ? `the same mail as ${accepted.duplicateOf}: sent once` : '',
           accepted.repeated > 0 ? `${accepted.repeated} of its numbers got this text within the alert-storm window: not sent again` : '',
           accepted.subjectForBody ?? '',
+          accepted.unread ?? '',
           accepted.attachments ?? '',
           accepted.contextNotTaken ? contextNote(accepted.contextNotTaken, accepted.numbers) : '',
           accepted.replyToAddresses

@@ -562,7 +562,7 @@ describe('config', () => {
     ]);
   });
 
-  test('odd settings are warned about: a delay notice never sent before the bounce, accounts no remote client can use, trusted networks that together take in everyone', async () => {
+  test('odd settings are warned about: a delay notice never sent before the bounce, accounts no remote client can use, accounts and networks that may write as anyone, trusted networks that together take in everyone', async () => {
     const warnings = (env: Record<string, string>, yaml: string) =>
       loadConfig(env, dirWith(yaml)).warnings.map((line) => line.replace(/^\S*smsrelay\.yaml: /, ''));
     assert.deepEqual(warnings({}, 'delivery:\n  delayNotice: 24h\n'), [
@@ -571,7 +571,7 @@ describe('config', () => {
     // A short maxAge alone (the notice at its default) means no notice, as the operator chose: nothing to warn about.
     assert.deepEqual(warnings({}, 'delivery:\n  maxAge: 1h\n'), []);
     const hash = await hashPassword('a long account password');
-    const accounts = `accounts:\n  - {username: erp, passwordHash: "${hash}"}\n`;
+    const accounts = `accounts:\n  - {username: erp, passwordHash: "${hash}", senders: ["@erp.example.com"]}\n`;
     for (const host of ['0.0.0.0', '::', '192.0.2.2', 'relay.lan']) {
       assert.deepEqual(warnings({ SMSRELAY_SMTP_HOST: host }, accounts), [
         `accounts: no client on another host can use them: SMSRELAY_SMTP_HOST="${host}" takes other hosts' connections, but AUTH is offered only over TLS or from loopback and smtp.tls is not set; set smtp.tls`,
@@ -580,6 +580,16 @@ describe('config', () => {
     for (const host of ['127.0.0.1', '::1', 'localhost'])
       assert.deepEqual(warnings({ SMSRELAY_SMTP_HOST: host }, accounts), [], `on ${host}, AUTH works without TLS`);
     assert.deepEqual(warnings({}, accounts), [], 'on loopback, AUTH works without TLS');
+    // Without senders, an account's or network's From and Reply-To may name any mailbox and so take over its conversations.
+    const anyone =
+      "so its mail may write any address in From and Reply-To and so continue or move any mailbox's conversation with a phone, the phone's answers then going to it; set senders to the addresses it sends from";
+    assert.deepEqual(
+      warnings(
+        {},
+        `accounts:\n  - {username: erp, passwordHash: "${hash}"}\n  - {username: crm, passwordHash: "${hash}", senders: [crm@example.com]}\nnetworks:\n  - {name: lab, cidr: [10.0.0.0/8]}\n`,
+      ),
+      [`accounts.0: account erp sets no senders, ${anyone}`, `networks.0: network lab sets no senders, ${anyone}`],
+    );
     const open = 'anyone who reaches the SMTP port sends SMS without AUTH and without limits (an open relay); list only your own networks';
     assert.deepEqual(warnings({}, 'smtp:\n  trustedNetworks: [0.0.0.0/1, 128.0.0.0/1, 10.0.0.0/8]\n'), [
       `smtp.trustedNetworks: 0.0.0.0/1, 128.0.0.0/1, 10.0.0.0/8 together trust every IPv4 address: ${open}`,

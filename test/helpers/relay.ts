@@ -10,7 +10,7 @@ import { request } from 'undici';
 import { stringify } from 'yaml';
 import { type Config, loadConfig } from '../../src/config/load.ts';
 import { IntelliSoftwareSimulator, type IntelliSoftwareSimulatorOptions } from '../../src/simulators/intellisoftware.ts';
-import { createLogger, type LogLevel } from '../../src/log.ts';
+import { createLogger, type LogLevel, type Logger } from '../../src/log.ts';
 import { type Relay, startRelay } from '../../src/relay.ts';
 
 export { waitFor } from './wait.ts';
@@ -58,9 +58,10 @@ export async function startTestRelay(
   env: Record<string, string> = {},
   dir = tempDir(),
   options: Parameters<typeof startRelay>[2] = {},
+  logger: Logger = createLogger(LOG_LEVEL),
 ): Promise<TestRelay> {
   const { config } = loadConfig(relayEnvironment(dir, yaml, env), dir, { ...(options.providers ? { providers: options.providers } : {}) });
-  const relay = await startRelay(config, createLogger(LOG_LEVEL), options);
+  const relay = await startRelay(config, logger, options);
   return {
     relay,
     config,
@@ -83,6 +84,8 @@ export interface RelayWithSimulatorOptions {
   readonly simulator?: Parameters<typeof startSimulator>[0];
   /** What startRelay takes besides the config (a test's clock, its login pause, …). */
   readonly start?: Parameters<typeof startRelay>[2];
+  /** Where the relay logs (captureLog, for a test of a log line); unset, as every test relay does. */
+  readonly logger?: Logger;
 }
 
 /** What {@link relayWithSimulator} started; each getter throws until the suite's `before` has started it. */
@@ -102,7 +105,7 @@ export function relayWithSimulator(yaml: object = {}, options: RelayWithSimulato
   let relay: TestRelay | undefined;
   before(async () => {
     gateway = await startSimulator(options.simulator);
-    relay = await startTestRelay({ ...gatewayYaml(gateway.url), ...yaml }, {}, tempDir(), options.start);
+    relay = await startTestRelay({ ...gatewayYaml(gateway.url), ...yaml }, {}, tempDir(), options.start, options.logger);
   });
   after(async () => {
     await relay?.stop();
@@ -176,15 +179,16 @@ export interface RelayProcess {
  * The relay as its own process (`bin/smsrelay.js start`) in `dir`, for tests that kill
  * it. Resolves once it logged that it listens ("relay: ready", or "relay: listening, …" not ready yet) with its ports.
  * `user`: the uid and gid it runs as (a test as root whose relay must meet file modes, which root ignores).
- * `wrapper`: a command and its arguments that start it (node and its own follow), as a unit's ExecStart may.
+ * `wrapper`: a command and its arguments that start it (node and its own follow), as a unit's ExecStart may;
+ * `nodeArgs`: Node's own options before the script (a V8 limit the test needs the relay to meet, such as `--stack-size`).
  */
 export async function spawnRelay(
   dir: string,
   env: Record<string, string>,
   user?: { readonly uid: number; readonly gid: number },
-  wrapper: readonly string[] = [],
+  { wrapper = [], nodeArgs = [] }: { readonly wrapper?: readonly string[]; readonly nodeArgs?: readonly string[] } = {},
 ): Promise<RelayProcess> {
-  const [command = process.execPath, ...args] = [...wrapper, process.execPath, BIN, 'start'];
+  const [command = process.execPath, ...args] = [...wrapper, process.execPath, ...nodeArgs, BIN, 'start'];
   const child = spawn(command, args, {
     cwd: dir,
     env: { PATH: process.env.PATH ?? '', ...env, SMSRELAY_LOG_LEVEL: 'info' },

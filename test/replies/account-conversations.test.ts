@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { webhookPaths } from '../../src/http/webhooks.ts';
 import { hashPassword } from '../../src/policy/passwords.ts';
+import { captureLog } from '../helpers/log-lines.ts';
 import { maildirMessages, relayWithSimulator, waitFor } from '../helpers/relay.ts';
 import { type MailSpec, message, queuedId, SmtpDialog, sendMail } from '../helpers/smtp.ts';
 
@@ -14,12 +15,13 @@ const PASSWORD_HASH = await hashPassword(PASSWORD);
  * mailbox's (docs/replies.md, "Whose conversation a context is").
  */
 describe("an account's mail and other mailboxes' conversations", () => {
+  const log = captureLog('info');
   const suite = relayWithSimulator(
     {
       sms: { domains: ['sms.example.com'], defaultRegion: 'GB' },
       accounts: [{ username: 'erp', passwordHash: PASSWORD_HASH, senders: ['@erp.example.com'] }],
     },
-    { simulator: { webhookRetryMs: 100, reportDelayMs: 0 } },
+    { simulator: { webhookRetryMs: 100, reportDelayMs: 0 }, logger: log.logger },
   );
   before(() => {
     const base = `http://127.0.0.1:${suite.relay.relay.httpPort}`;
@@ -73,6 +75,15 @@ describe("an account's mail and other mailboxes' conversations", () => {
       assert.equal(sent.text, 'please reply', form);
       assert.notEqual(sent.userContext, context, `${form}: the forged mail does not go out under Alice's context`);
       assert.match(reply.text, new RegExp(`UserContext ${context} is another mailbox's conversation`), form);
+      // The operator is told at warn who posed as whom: the account, the mailbox it wrote as, the context it got instead.
+      const posed = log.lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line.msgId === queuedId(reply));
+      assert.deepEqual(
+        posed
+          .filter((line) => String(line.msg).startsWith("acceptance: the mail's From or Reply-To is a conversation's mailbox its sender may not write as"))
+          .map(({ level, by, posedAs, context: given }) => ({ level, by, posedAs, context: given })),
+        [{ level: 'warn', by: 'erp', posedAs: 'alice@example.com', context: sent.userContext }],
+        form,
+      );
 
       suite.gateway.simulator.sendMo({ from: digits, text: `answer to Alice (${form})`, usercontext: context });
       await waitFor(`the answer to Alice (${form})`, () => repliesTo('alice@example.com', `answer to Alice (${form})`).length === 1);

@@ -175,6 +175,25 @@ describe('SMTP → SMS text', () => {
       huge.data?.text ?? '',
       /^5\.3\.4 Text too long: its first 131072 characters alone \(the rest was not read\) give 1\d{5} GSM-7 septets need \d+ SMS parts; the limit is 6 parts/,
     );
+    // An alert's first line above one line that crosses the bound (a log or JSON): cut within that line, not sent as the first line alone.
+    const alert = await sendMail(suite.port, {
+      to: ['447700900968@sms.example.com'],
+      body: `CRITICAL: db1 disk full\r\n${JSON.stringify({ host: 'db1', detail: 'x'.repeat(140_000) })}\r\n`,
+    });
+    assert.equal(alert.data?.code, 554, alert.data?.text);
+    assert.match(alert.data?.text ?? '', /^5\.3\.4 Text too long: its first 131072 characters alone \(the rest was not read\) give 1310\d\d GSM-7 septets/);
+  });
+
+  test('a mail whose text is sent though the body ran past what the text rules read: the 250 says the rest was not read', async () => {
+    const quote = Array.from({ length: 3_000 }, (_, at) => `> line ${at} of the quoted report: disk usage at ${at % 100}%`).join('\r\n');
+    const reply = await accepted({
+      to: ['447700900967@sms.example.com'],
+      subject: 'Re: Disk',
+      headers: { 'In-Reply-To': '<a@example.com>' },
+      body: `Restarted db1, all fine.\r\n\r\nOn Mon, 7 Dec 2026, Bob <bob@example.com> wrote:\r\n${quote}\r\n`,
+    });
+    assert.match(reply?.text ?? '', /\(only the body's first 131072 characters were read: the rest was not sent\)$/);
+    assert.equal((await smsTo('447700900967')).text, 'Restarted db1, all fine.');
   });
 
   test("X-SMS-Max-Parts lowers the limit and is sent as maxconcat; above the relay limit the relay's limit applies and the 250 says so", async () => {
@@ -438,11 +457,12 @@ describe('SMTP → SMS text', () => {
     // 20,000 levels overflowed html-to-text's recursion (a 554 after seconds of parsing); 512 is where Blink and WebKit stop.
     for (const [index, tag] of ['div', 'blockquote', 'b'].entries()) {
       const deep = (levels: number) => `${`<${tag}>`.repeat(levels)}Generator ${index} down${`</${tag}>`.repeat(levels)}<p>call Bob</p>`;
-      const raw = `Subject: s\nContent-Type: text/html\n\n${`<div>${deep(20_000)}</div>`.repeat(3)}\n`;
+      // Twice, within MAX_HTML_CHARS: the text after the first deep part is read at its own depth again.
+      const raw = `Subject: s\nContent-Type: text/html\n\n${`<div>${deep(5_000)}</div>`.repeat(2)}\n`;
       const reply = await sendRaw(`44770090096${index}`, Buffer.from(raw));
       assert.equal(reply.code, 250, reply.text);
       const sms = await smsTo(`44770090096${index}`);
-      assert.equal(sms.text, Array(3).fill(`Generator ${index} down\n\ncall Bob`).join('\n\n'), tag);
+      assert.equal(sms.text, Array(2).fill(`Generator ${index} down\n\ncall Bob`).join('\n\n'), tag);
     }
   });
 

@@ -261,7 +261,7 @@ describe('a data directory its user can no longer write', () => {
       const status = run(dir, env, 'status', wrapper);
       assert.equal(status.status, 0, status.stderr);
       assert.equal(statSync(file).uid, 0, "the store is still root's");
-      const relay = await spawnRelay(dir, env, undefined, wrapper);
+      const relay = await spawnRelay(dir, env, undefined, { wrapper });
       assert.equal(await relay.stop(), 0, relay.stderr());
     } finally {
       removeDir(dir);
