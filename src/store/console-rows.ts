@@ -166,8 +166,10 @@ export function searchStatement(search: MessageSearch, limit: number): { sql: st
   add('m.id < ?', search.before);
   add('m.id = ?', search.messageId);
   add('m.message_id_header = ?', search.messageIdHeader);
-  if (search.sender?.startsWith('@')) add("lower(m.envelope_from) LIKE lower(?) ESCAPE '\\'", `%${search.sender.replace(LIKE_SPECIAL, '\\$&')}`);
-  else add('lower(m.envelope_from) = lower(?)', search.sender);
+  // The typed value folded here too, every letter: SQLite's lower() folds only ASCII, so `MÜLLER@…` finds a stored `müller@…`.
+  const sender = search.sender?.toLowerCase();
+  if (sender?.startsWith('@')) add("lower(m.envelope_from) LIKE lower(?) ESCAPE '\\'", `%${sender.replace(LIKE_SPECIAL, '\\$&')}`);
+  else add('lower(m.envelope_from) = lower(?)', sender);
   add('m.received_at >= ?', search.since);
   add('m.received_at < ?', search.until);
   // A resubmission has no SMS of its own: it is to its original's numbers, and found by them.

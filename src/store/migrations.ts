@@ -438,18 +438,23 @@ export const MIGRATIONS: readonly string[] = [
   `,
   // 35: the console finds a sender whatever the case it was written in (`Alerts@Example.com`), comparing lower() of both
   // sides (console-rows.ts, searchStatement): indexed as it compares, so that a search for a sender reads its mails alone,
-  // never every mail; the index by the sender as written (step 11's) served that search alone.
-  `
+  // never every mail; the index by the sender as written (step 11's) served that search alone. Each store its own step
+  // (SENDER_INDEX_BY_CASE): PostgreSQL's locks the table first (postgres/migrations.ts).
+  '-- each store its own step',
+];
+
+/** Step 35's index change, run by each store's own step. */
+export const SENDER_INDEX_BY_CASE = `
   CREATE INDEX messages_sender_lower ON messages (lower(envelope_from), received_at);
   DROP INDEX messages_sender;
-  `,
-];
+`;
 
 /**
  * What steps of MIGRATIONS do on SQLite alone, as postgres/migrations.ts's POSTGRES_STEPS on PostgreSQL: each runs
  * in the upgrade's transaction after its step's shared SQL. A step that has shipped is never edited.
  */
 const SQLITE_STEPS: ReadonlyMap<number, string> = new Map([
+  [35, SENDER_INDEX_BY_CASE],
   [
     26,
     // The same columns in the same order; AUTOINCREMENT records the highest id given (sqlite_sequence), starting

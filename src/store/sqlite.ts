@@ -201,6 +201,8 @@ const storeFiles = (file: string) => [file, `${file}-wal`, `${file}-shm`];
  * entry (as SQLite makes the WAL and its index in it), then none. Tried, not asked with access(2), which judges by
  * the real user without the process's capabilities: a relay given CAP_DAC_OVERRIDE (systemd's AmbientCapabilities)
  * or started by a setuid wrapper may write what access refuses. Throws the system's error where it may not.
+ * Never in a process that has the store open: closing any descriptor of a file drops all of the process's POSIX
+ * locks on it, SQLite's WAL locks among them (it runs before a process's first connection, or after one failed).
  */
 export function tryWriting(path: string): void {
   if (statSync(path).isDirectory()) rmdirSync(mkdtempSync(join(path, '.smsrelay-write-check-')));

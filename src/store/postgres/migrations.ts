@@ -4,6 +4,7 @@
  * after the step's shared SQL. As with the shared steps, a step that has shipped is never edited: a
  * change is a new step (CREATE OR REPLACE, or a new name).
  */
+import { SENDER_INDEX_BY_CASE } from '../migrations.ts';
 
 /** A delivery state's rank (sqlite-replies.ts, RANK): a report moves an SMS's state only forward. */
 const rankOf = (state: string) =>
@@ -105,8 +106,18 @@ const ADOPTION_WORDS_STEP = adoptionFunction(STEP_27_WORDS);
 /** The statement that adopts the reports that came before the send results of the SMS `$2` (ids), at `$1` (steps 15 and 27). */
 export const ADOPT_ORPHANS = 'SELECT smsrelay_adopt_orphans($1::bigint, $2::bigint[]) AS adopted';
 
+/**
+ * Step 35 on PostgreSQL: the table locked before its index is built. Building takes a lock that lets readers
+ * on and dropping the old index one that lets nobody on; taken in that order, an older relay's accept (it reads
+ * messages, then writes it, in one statement) waiting between them deadlocked the upgrade, again at each retry
+ * (a reviewer's run, 1M mails). Locked first, the other relays' mail waits for the build instead: about 2–3 s
+ * per million mails stored (docs/several-relays.md).
+ */
+const SENDER_INDEX_STEP = `LOCK TABLE messages IN ACCESS EXCLUSIVE MODE; ${SENDER_INDEX_BY_CASE}`;
+
 /** By step number: what the step adds on PostgreSQL. */
 export const POSTGRES_STEPS: ReadonlyMap<number, string> = new Map([
   [15, ADOPTION_STEP],
   [27, ADOPTION_WORDS_STEP],
+  [35, SENDER_INDEX_STEP],
 ]);
