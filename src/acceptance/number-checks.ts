@@ -39,7 +39,7 @@ export function limitsFor(numbers: readonly string[], provider: ProviderLimits, 
 }
 
 /** Whether `principal` may text `number`: destinations (premium, blocked, allowed) and the opt-out list. */
-export async function admitNumber(
+async function admitNumber(
   principal: Principal,
   number: string,
   store: Pick<ReplyStore, 'isOptedOut' | 'optOutKeyword'>,

@@ -330,7 +330,7 @@ const SEPARATOR = String.raw`[\p{Zs}${DASH}.\uFF0E+\uFF0B]`;
  * groups joined by one space, `.`, `-`, `+` or a parenthesis each. Matched first and left alone, as
  * no number: a message id (UUID, whose groups can be all digits), a run of more digits than E.164
  * allows (a gateway's id; groups joined as a number's are still masked, as two numbers side by side
- * could be, but by dots alone: `1733505600.123456789` is a time, left in maskNumbersIn), a value labelled as an id (a gateway's `msgid=…`, `"id":…`, `gateway id …`), a Maildir
+ * could be, dots too), a value labelled as an id (a gateway's `msgid=…`, `"id":…`, `gateway id …`), a Maildir
  * file name (`<time>.P<pid>…`, `<time>.M…P…`, the relay's own `<time>.S<mail id>H<digest>…`), a word of letters and digits (a hex code
  * `0x00000401`, a gateway's id `SM0123…`: a number is written apart from letters, while `_` parts
  * words as a blank does, and the `%2B` of a form-encoded `+` is no word), an ISO 8601 or dotted date

@@ -195,7 +195,7 @@ function leasedScenario(browserOf: () => Browser, environment: () => Promise<Rec
     if (relay) removeDir(relay.dir);
   });
 
-  test("an SMS being sent shows so and its Retry and Delete say why nothing changed; one cut off or never tried gets no Retry on the message page", async () => {
+  test('an SMS being sent shows so and its Retry and Delete say why nothing changed; one cut off or never tried gets no Retry on the message page', async () => {
     const { store } = relay.relay;
     const sending = mail(['+447700900631'], { id: randomUUID(), receivedAt: Date.now() });
     const cutOff = mail(['+447700900632', '+447700900633'], { id: randomUUID(), receivedAt: Date.now() });
