@@ -45,7 +45,7 @@ import { DAMAGED_STORE_FIX } from './store/health.ts';
 import { OlderSchemaError } from './store/migrations.ts';
 import { storeFailureCode } from './store/rows.ts';
 import { SqliteConsoleStore } from './store/sqlite-console.ts';
-import { diskNearlyFull, isDamage, RECOVERED_SUFFIX, SqliteStore, tryWriting } from './store/sqlite.ts';
+import { diskNearlyFull, isDamage, RECOVERED_SUFFIX, SqliteStore, storeFiles, tryWriting } from './store/sqlite.ts';
 import type { Store } from './store/types.ts';
 import type { Logger } from './log.ts';
 import type { Relay } from './relay.ts';
@@ -784,7 +784,7 @@ async function backup(words: readonly string[], force: boolean): Promise<void> {
   // The copy would overwrite the store (or its WAL) while the relay writes it: the backup API's destination is truncated first.
   const live = join(config.dataDir, STORE_FILE);
   const [copy, store] = [resolve(target), resolve(live)];
-  if ([store, `${store}-wal`, `${store}-shm`].includes(copy) || (existsSync(copy) && existsSync(store) && sameFile(copy, store))) {
+  if (storeFiles(store).includes(copy) || (existsSync(copy) && existsSync(store) && sameFile(copy, store))) {
     return usage(`backup ${target}: that is the live store itself; name a file outside it, e.g. ${join(dirname(store), 'smsrelay-backup.db')}`);
   }
   if (!force && existsSync(target)) {

@@ -194,7 +194,7 @@ function unusableFile(error: unknown, file: string): unknown {
 const OPEN_REFUSED = /^(EACCES|EPERM|SQLITE_CANTOPEN|SQLITE_READONLY)/;
 
 /** The store's files: the database, its WAL and the WAL's index (SQLite makes both beside it, with its mode). */
-const storeFiles = (file: string) => [file, `${file}-wal`, `${file}-shm`];
+export const storeFiles = (file: string) => [file, `${file}-wal`, `${file}-shm`];
 
 /**
  * Does to `path` what SQLite will, and undoes it: a file opened to read and write, then closed; a directory given an
