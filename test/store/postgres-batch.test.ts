@@ -5,7 +5,9 @@
 import assert from 'node:assert/strict';
 import { beforeEach, describe, test } from 'node:test';
 import pg from 'pg';
+import { admitMembers } from '../../src/acceptance/number-checks.ts';
 import { createLogger } from '../../src/log.ts';
+import { SenderPolicy } from '../../src/policy/senders.ts';
 import { runBatch, type Statement } from '../../src/store/postgres/batch.ts';
 import { prepareStatements, statementName, toWire } from '../../src/store/postgres/prepared.ts';
 import { SENT_ORPHANS } from '../../src/store/postgres/migrations.ts';
@@ -91,6 +93,40 @@ describeOnPostgres('PostgreSQL: a commit group in one round trip', async () => {
       const numbers = [PHONE, '+447700900124', PHONE, '+447700900125'];
       assert.deepEqual(await Promise.all(numbers.map((number) => store.isOptedOut(number))), [true, false, true, false]);
       assert.equal(proxy.roundTrips() - before, 1);
+    } finally {
+      await store.close();
+      await proxy.close();
+    }
+  });
+
+  test("a distribution list's members are checked for opt-outs together: one round trip for 40 members, not one each", async () => {
+    const url = (await freshDatabase()) ?? '';
+    const proxy = await postgresProxy(url);
+    const store = await PostgresStore.open({ url: proxy.url });
+    try {
+      await store.acceptInbound(stop);
+      const committed = proxy.roundTrips();
+      await waitFor("the STOP's notice", () => proxy.roundTrips() > committed, 2_000);
+      const senders = new SenderPolicy({
+        trustedNetworks: ['127.0.0.1/32'],
+        networks: [],
+        accounts: [],
+        defaultRegion: undefined,
+        premiumBlocklist: false,
+        blockedPrefixes: [],
+      });
+      const principal = senders.byAddress('127.0.0.1');
+      assert.ok(principal);
+      const members = [PHONE, ...Array.from({ length: 39 }, (_, index) => `+4477009002${String(index).padStart(2, '0')}`)];
+      const before = proxy.roundTrips();
+      const { admitted, refused } = await admitMembers(principal, members, store, senders);
+      assert.deepEqual(admitted, members.slice(1));
+      assert.deepEqual(
+        refused.map((member) => member.number),
+        [PHONE],
+      );
+      // Two round trips: the 40 checks (two statements of at most 32 keys, sent together), then the opted-out member's keyword.
+      assert.equal(proxy.roundTrips() - before, 2);
     } finally {
       await store.close();
       await proxy.close();
