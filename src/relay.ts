@@ -13,7 +13,7 @@ import { Dispatcher } from './dispatch/dispatcher.ts';
 import { outcomeClassifier } from './dispatch/outcomes.ts';
 import { type DispatchProvider, routedProviders, routeTable, singleProvider } from './dispatch/routing.ts';
 import { routeLimits } from './acceptance/route-limits.ts';
-import { refusesReportsTo } from './acceptance/recipient-addresses.ts';
+import { refusesReportsTo, writtenBySender } from './acceptance/recipient-addresses.ts';
 import type { Gateway, GatewayOptions, ProviderPlugin } from './providers/contract.ts';
 import { receivesWebhooks } from './providers/contract.ts';
 import { composeRegistry, type ProviderRegistry } from './providers/registry.ts';
@@ -25,7 +25,7 @@ import { startHttpServer } from './http/server.ts';
 import { servedHostNames } from './http/hosts.ts';
 import { mountWebhooks, webhookPaths } from './http/webhooks.ts';
 import type { Logger } from './log.ts';
-import { buildReport, type ReportedRecipient, type ReportKind } from './mailer/dsn.ts';
+import { buildReport, type ReportedRecipient, type ReportKind, type ReportOptions } from './mailer/dsn.ts';
 import { Mailer } from './mailer/mailer.ts';
 import { Metrics } from './metrics.ts';
 import { DiskWatermark } from './store/disk.ts';
@@ -267,7 +267,15 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
 
     const templates = new Templates();
     const onTemplateError = (error: unknown) => logger.error({ err: error }, 'mailer: a template failed; sent the built-in text instead');
-    const reportOptions = { from: config.mail.from, reportingHost: config.smtp.hostname, templates, onTemplateError };
+    const recipientRules = acceptanceSettings(config).recipients;
+    const reportOptions: ReportOptions = {
+      from: config.mail.from,
+      reportingHost: config.smtp.hostname,
+      templates,
+      onTemplateError,
+      // A list's members are masked in every report of them, not only in the bounce of those refused at acceptance.
+      masked: (recipient) => !writtenBySender(recipient.rcpt, recipient.number, recipientRules),
+    };
     const reportLog = logger.child({ component: 'mailer' });
     /** A report, unless its sender's address is one the relay itself refuses reports to: then none, and the log says why. */
     const report = async (kind: ReportKind, message: StoredMessage, recipients: readonly ReportedRecipient[], retryUntil?: number) => {

@@ -109,6 +109,21 @@ export function resolveRecipient(address: string, rules: RecipientRules): Resolv
   return { numbers: [recipientNumber(local, rules)] };
 }
 
+/**
+ * Whether the sender wrote `number` itself: at the number's own address, or in the subject (the subject address). A
+ * list's member is the relay's to know, not its sender's: a report about it masks it, as the bounce of a member refused
+ * at acceptance does. An address the rules no longer resolve (its list or SMS domain since removed): masked too.
+ */
+export function writtenBySender(rcpt: string, number: string, rules: RecipientRules): boolean {
+  try {
+    const resolved = resolveRecipient(rcpt, rules);
+    if ('subject' in resolved) return true;
+    return 'numbers' in resolved && recipientNumber(rcpt.slice(0, rcpt.lastIndexOf('@')), rules) === number;
+  } catch {
+    return false;
+  }
+}
+
 /** The E.164 number of a local part, also in the `<number>-<serviceId>` form; 550 5.1.3 when none. */
 export function recipientNumber(local: string, rules: Pick<RecipientRules, 'defaultRegion'>): string {
   const number = normaliseNumber(local, rules.defaultRegion);

@@ -83,6 +83,8 @@ export interface ReportOptions {
   readonly templates: Templates;
   /** Told when a template fails to render (a built-in text is used instead). */
   readonly onTemplateError?: (error: unknown) => void;
+  /** Whether a recipient that does not say (its `masked` unset) is shown masked: asked only of a report that goes out. */
+  readonly masked?: (recipient: ReportedRecipient) => boolean;
 }
 
 /**
@@ -115,11 +117,10 @@ export async function buildReport(
   });
   if (message.messageIdHeader) root.setHeader({ 'In-Reply-To': message.messageIdHeader, References: message.messageIdHeader });
 
-  const shown = reported.map((recipient) => ({
-    ...recipient,
-    address: finalRecipient(recipient),
-    number: recipient.masked ? maskNumber(recipient.number) : formatNumber(recipient.number),
-  }));
+  const shown = reported.map((given) => {
+    const recipient = given.masked === undefined && options.masked ? { ...given, masked: options.masked(given) } : given;
+    return { ...recipient, address: finalRecipient(recipient), number: recipient.masked ? maskNumber(recipient.number) : formatNumber(recipient.number) };
+  });
   root.createChild('text/plain; charset=utf-8').setContent(humanPart(style, message, shown, options));
   root.createChild('message/delivery-status').setContent(deliveryStatus(kind, message, shown, options.reportingHost, now, options.retryUntil));
   root.createChild('text/rfc822-headers').setContent(message.headers);

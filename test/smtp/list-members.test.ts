@@ -99,6 +99,21 @@ describe('a list with a member the relay may not text', () => {
     assert.doesNotMatch(await history(relay.relay.store, id, Date.now()), /refused/);
   });
 
+  test("every report of a list's members masks them, as the bounce at acceptance does; a number the sender wrote is shown whole", async () => {
+    const reportOf = (id: string) =>
+      waitFor(`the report of ${id}`, () =>
+        maildirMessages(relay.maildir).find((mail) => mail.includes(`X-SMSRelay-Message-Id: ${id}`) && mail.includes('Action: relayed')),
+      );
+    const viaList = await sendMail(relay.relay.smtpPort, { to: ['oncall@sms.localhost'], body: 'Disk full on db5', rcptParams: 'NOTIFY=SUCCESS,FAILURE' });
+    const listed = (await reportOf(queuedId(viaList.data))).replace(/=\r?\n/g, '');
+    assert.match(listed, /Final-Recipient: rfc822; 4477\*{6}01@sms\.localhost/);
+    assert.match(listed, /Final-Recipient: rfc822; 4477\*{6}02@sms\.localhost/);
+    assert.doesNotMatch(listed, /7700 ?900 ?60[12]/);
+    const own = await sendMail(relay.relay.smtpPort, { to: [`${MEMBERS[0]}@sms.localhost`], body: 'Disk full on db6', rcptParams: 'NOTIFY=SUCCESS,FAILURE' });
+    const written = (await reportOf(queuedId(own.data))).replace(/=\r?\n/g, '');
+    assert.match(written, /Final-Recipient: rfc822; 447700900601@sms\.localhost/);
+  });
+
   test('a list whose every member is refused is refused at RCPT, as one number is', async () => {
     const sent = await sendMail(relay.relay.smtpPort, { to: ['solo@sms.localhost'], body: 'x' });
     assert.equal(sent.rcpt[0]?.code, 550);
