@@ -597,9 +597,9 @@ export const SMS_CLAIM_ONE_PER_BATCH = `WITH due AS (${smsCandidates('FOR UPDATE
  * The first `$4` mails of the relay's own due at `$1` (endedLeasesFirst), locked (`SKIP LOCKED`) and
  * leased to `$2` for `$3` ms by the database's clock, returned with their due time and the other relay whose
  * lease ended (`was`, takenOverFrom); each such mail taken over counts an attempt and a possible duplicate, and gets
- * its history line (MAIL_TAKEN_OVER) in the same statement.
+ * its history line (MAIL_TAKEN_OVER) in the same statement. Exported for a test of its plan.
  */
-const MAIL_CLAIM = `WITH claimed AS (
+export const MAIL_CLAIM = `WITH claimed AS (
     UPDATE mail_out o SET lease_owner = $2, next_attempt_at = ${DB_NOW_MS} + $3, attempts = o.attempts + (c.was IS NOT NULL)::int,
       possible_duplicates = o.possible_duplicates + (c.was IS NOT NULL)::int
     FROM (SELECT id, next_attempt_at, ${takenOverFrom('lease_owner', '$2')} AS was FROM (${endedLeasesFirst('mail_out', 'id, next_attempt_at, lease_owner', '', '$4', 'FOR UPDATE SKIP LOCKED')} LIMIT $4) chosen) c
