@@ -306,7 +306,9 @@ function wholeUnits(layer: Omit<Layer, 'shown'>, cut: number): number {
  * also the start of one at the end of the words, where an adapter kept only the start of a long answer.
  */
 export function cutEchoes(said: string, needles: readonly EchoNeedle[], mark: string): string {
-  if (needles.length === 0 || said.length === 0) return said;
+  // No layer is longer than the words (each escape undone is at least as long as what it stands for), and a match or a
+  // kept start is MIN_REDACTED_CHARS units at least: words shorter hold none, such as a gateway's code (`ID`, `OK`).
+  if (needles.length === 0 || said.length < MIN_REDACTED_CHARS) return said;
   const spans: Array<[number, number]> = [];
   for (const layer of layersOf(said)) {
     for (const needle of needles) {
