@@ -20,7 +20,8 @@ export function createLogger(level: LogLevel, destination?: pino.DestinationStre
       // A password one field down is censored by withNestedPasswordsCensored, not by a `*.password` path: pino runs a
       // wildcard path's redactor on every field of every line (it parses the path and clones at each call), 2–3 µs and
       // about 5 KiB a line, where a look at each field's own keys costs a tenth of that (#15). A child logger's bindings
-      // are names (component, provider, msgId); a `password` among them is still censored by the paths below.
+      // never reach this formatter (pino gives each child a pass-through one): they must be names (component, provider,
+      // msgId); a top-level `password` among them is still censored by the paths below, one a level down would not be.
       redact: { paths: ['password', 'config.gateway.password'], censor: PASSWORD_CENSOR },
     },
     destination ?? pino.destination({ fd: 1, sync: false }),
@@ -32,15 +33,19 @@ const PASSWORD_CENSOR = '***';
 
 /**
  * The fields of a line with any field's own `password` censored: a settings or credentials object logged whole. The censored field is a copy, its other properties and prototype kept (an
- * Error's message and stack too, for pino's err serializer to read); the object logged is left as it was.
+ * Error's message and stack too, for pino's err serializer to read); the object logged is left as it was. Made for
+ * plain objects and errors: an array, Date or Buffer with a `password` of its own would be logged as a plain object.
  */
 function withNestedPasswordsCensored(fields: Record<string, unknown>): Record<string, unknown> {
   let censored: Record<string, unknown> | undefined;
   for (const key in fields) {
     const value = fields[key];
     if (typeof value !== 'object' || value === null || !Object.hasOwn(value, 'password')) continue;
-    const copy = Object.create(Object.getPrototypeOf(value), Object.getOwnPropertyDescriptors(value));
-    Object.defineProperty(copy, 'password', { value: PASSWORD_CENSOR, enumerable: true, writable: true, configurable: true });
+    // The censor goes into the descriptors before the copy is made: a frozen object's `password` (the loaded config's
+    // accounts are deep-frozen) cannot be redefined on a copy that took it as it was.
+    const descriptors = Object.getOwnPropertyDescriptors(value);
+    descriptors.password = { value: PASSWORD_CENSOR, enumerable: true, writable: true, configurable: true };
+    const copy = Object.create(Object.getPrototypeOf(value), descriptors);
     censored ??= { ...fields };
     censored[key] = copy;
   }

@@ -33,6 +33,12 @@ describe("a value in a gateway's echo, in its language's escaping", () => {
     });
   }
 
+  test('words of exactly MIN_REDACTED_CHARS characters are searched: the whole value, or the start of a longer one; shorter words are left', () => {
+    assert.equal(cut('abcd', 'abcd'), '***');
+    assert.equal(cut('abcd', 'abcdefgh'), '***');
+    assert.equal(cut('abc', 'abcdefgh'), 'abc');
+  });
+
   test('a value holding an escape of its own is cut as written too', () => {
     assert.equal(cut('pw=ab%41cd; again: ab%2541cd', 'ab%41cd'), 'pw=***; again: ***');
   });
