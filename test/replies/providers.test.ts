@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import BetterSqlite3 from 'better-sqlite3';
 import { simpleParser } from 'mailparser';
 import { history } from '../../src/admin.ts';
@@ -440,6 +442,9 @@ describe('InteractSMS specifics through the relay', () => {
     const { data } = await sendMail(relay.relay.smtpPort, { to: ['447700900161@sms.example.com'], body: 'Valve ¬open' });
     assert.equal(data?.code, 250, data?.text);
     assert.match(data?.text ?? '', /\("U\+00AC" sent as "~": the SMS provider cannot carry it\)$/);
+    const note = /\(([^()]*)\)$/.exec(data?.text ?? '')?.[1] ?? '';
+    const readme = readFileSync(fileURLToPath(new URL('../../src/providers/interactsms/README.md', import.meta.url)), 'utf8');
+    assert.ok(readme.replace(/\s+/g, ' ').includes(`(\`${note}\`)`), `the provider's README shows the 250's note as it is: (\`${note}\`)`);
     const record = await waitFor('the SMS', () => simulator.records.find((entry) => entry.to === '447700900161'));
     assert.equal(record.text, 'Valve ~open');
   });
