@@ -25,13 +25,14 @@
  *   "temporarily", "try again"…) `INTERACT:REFUSED:<n>`, which bounces; anything else `INTERACT:<n>`, which the
  *   relay retries (an unknown answer never bounces).
  * - One status line answers a request with several numbers: when it refuses one for the number or
- *   the message, each number is sent alone so that one invalid number does not fail the others.
+ *   the message, each number is sent alone (each-alone.ts) so that one invalid number does not fail the others.
  * - The MO carries no id: the relay's id for it is derived from fields a retry repeats (see
  *   `parseReceived` in inbound.ts); the simulator computes the same on its own.
  */
 import { createHash } from 'node:crypto';
 import { toInternationalDigits } from '../../sms/numbers.ts';
 import type { Gateway, GatewayOptions, ProviderCapabilities, RecipientResult, SmsSubmission, SubmissionResult } from '../contract.ts';
+import { sendEachAlone } from '../each-alone.ts';
 import { HttpEndpoints, httpGateway, type HttpOutcome, httpRefusal, unparseable } from '../http-endpoint.ts';
 
 export const PROVIDER = 'interactsms';
@@ -288,7 +289,7 @@ export function createInteractSmsGateway(options: GatewayOptions): Gateway {
       { recipients: submission.recipients.length, code: result.results[0]?.code },
       'interactsms: the gateway refused a request with several numbers; sending each alone to learn which it refuses',
     );
-    return sendEachAlone(submission.recipients, post);
+    return sendEachAlone(submission.recipients, post, (entry) => entry.code === `${CODE_PREFIX}${ACCEPTED_STATUS}`);
   });
 }
 
@@ -301,36 +302,6 @@ export function createInteractSmsGateway(options: GatewayOptions): Gateway {
 function refusedAsAWhole(result: SubmissionResult, recipients: readonly string[]): result is Extract<SubmissionResult, { kind: 'answered' }> {
   if (result.kind !== 'answered' || recipients.length < 2) return false;
   return result.results[0]?.code.startsWith(REFUSED_PREFIX) === true;
-}
-
-/**
- * Sends each number of a refused request alone (the same form, the same notify id), so that an
- * invalid number fails alone and the others still go. Assumes, as the single status line implies,
- * that a refused request sent nothing (the vendor publishes no code table).
- *
- * When a number cannot be asked about (transport failure, HTTP error, unreadable answer): if no
- * number was taken yet, that result stands for the whole submission (nothing was sent, and its
- * phase still tells whether the last request may have been processed); once some were taken they
- * must not be sent again: the number whose request failed carries that failure as its own (a
- * timeout of it may have sent it, as for a single number), and the rest, never sent, that code.
- */
-async function sendEachAlone(recipients: readonly string[], post: (recipients: readonly string[]) => Promise<SubmissionResult>): Promise<SubmissionResult> {
-  const accepted = `${CODE_PREFIX}${ACCEPTED_STATUS}`;
-  const results: RecipientResult[] = [];
-  for (const [index, number] of recipients.entries()) {
-    const alone = await post([number]);
-    if (alone.kind === 'answered') {
-      results.push(...alone.results);
-      continue;
-    }
-    if (!results.some((result) => result.code === accepted)) return alone;
-    const detail = alone.detail?.slice(0, DETAIL_MAX_CHARS);
-    const failure = alone.kind === 'transport' ? alone.phase : 'request';
-    results.push({ number, code: alone.code, failure, ...(detail ? { detail } : {}) });
-    for (const rest of recipients.slice(index + 1)) results.push({ number: rest, code: alone.code, ...(detail ? { detail } : {}) });
-    break;
-  }
-  return { kind: 'answered', results };
 }
 
 /**
