@@ -6,12 +6,14 @@ import type { Gateway, GatewayOptions, SmsSubmission, SubmissionResult } from '.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { outcomeClassifier } from '../../src/dispatch/outcomes.ts';
 import { createIntelliSoftwareGateway } from '../../src/providers/intellisoftware/adapter.ts';
+import { intellisoftwarePlugin } from '../../src/providers/intellisoftware/index.ts';
 import { adapterFixtures, formFieldMultiset, loadWireFixtures } from '../helpers/fixtures.ts';
 import { TEST_GATEWAY_SETTINGS, withFreshGateway } from '../helpers/gateway.ts';
 import { describeAdapterFixtures, itUsesEndpointsAsGiven } from '../helpers/gateway-suites.ts';
 import { assertNeverLogged, captureLog } from '../helpers/log-lines.ts';
-import { ReplayServer, serveDuringSuite, type ReplayAnswer } from '../helpers/replay-server.ts';
+import { type RecordedRequest, type Reply, ReplayServer, serveDuringSuite, type ReplayAnswer } from '../helpers/replay-server.ts';
 import { freePort, startSilentTcpServer } from '../helpers/tcp.ts';
 import { sleep, waitFor } from '../helpers/wait.ts';
 
@@ -148,6 +150,82 @@ describe('IntelliSoftware adapter: request shape', () => {
       await assert.rejects(gateway.send(SUBMISSION, 2), RangeError);
     });
     assert.equal(server.requests.length, 0);
+  });
+});
+
+describe('IntelliSoftware adapter: one ERR:INVALID_NUMBER line for a request with several numbers', () => {
+  const server = recordingServer();
+  serveDuringSuite(server);
+  const { classifyRecipient } = outcomeClassifier(intellisoftwarePlugin.outcomeRules);
+  const INVALID: ReplayAnswer = { status: 200, body: 'ERR:INVALID_NUMBER\r\n' };
+  const toOf = (request: RecordedRequest) => new URLSearchParams(request.body).get('to') ?? '';
+  const three = ['+447700900171', '+447700900172', '+447700900173'];
+
+  async function run(respond: (request: RecordedRequest) => Reply, recipients = three): Promise<SubmissionResult> {
+    server.requests.length = 0;
+    server.respond = respond;
+    try {
+      return await withGateway(gatewayOptions({ endpoints: [server.url] }), (gateway) => gateway.send({ ...SUBMISSION, recipients }, 0));
+    } finally {
+      server.respond = undefined;
+    }
+  }
+
+  it('sends each number alone to learn which one it refuses: only that one bounces, the others are sent', async () => {
+    const result = await run((request) =>
+      toOf(request).includes(',') || toOf(request) === '447700900172' ? INVALID : { status: 200, body: `ID:${toOf(request)}` },
+    );
+    assert.deepEqual(server.requests.map(toOf), ['447700900171,447700900172,447700900173', '447700900171', '447700900172', '447700900173']);
+    for (const request of server.requests) assert.equal(new URLSearchParams(request.body).get('text'), SUBMISSION.text);
+    assert.deepEqual(result, {
+      kind: 'answered',
+      results: [
+        { number: '+447700900171', code: 'ID', providerId: '447700900171' },
+        { number: '+447700900172', code: 'ERR:INVALID_NUMBER' },
+        { number: '+447700900173', code: 'ID', providerId: '447700900173' },
+      ],
+    });
+    assert.deepEqual(
+      three.map((number) => classifyRecipient(result, number).action),
+      ['sent', 'fail', 'sent'],
+    );
+  });
+
+  it('a code about the request or the account still stands for every number: one request', async () => {
+    for (const [body, action] of [
+      ['ERR:NO_TEXT', 'fail'],
+      ['ERR:LOGIN_INVALID', 'pause'],
+      ['DELAY:3', 'delay'],
+    ] as const) {
+      const result = await run(() => ({ status: 200, body }));
+      assert.equal(server.requests.length, 1, body);
+      assert.deepEqual(
+        three.map((number) => classifyRecipient(result, number).action),
+        [action, action, action],
+        body,
+      );
+    }
+  });
+
+  it('a lone number is not asked about twice', async () => {
+    const result = await run(() => INVALID, ['+447700900172']);
+    assert.equal(server.requests.length, 1);
+    assert.equal(classifyRecipient(result, '+447700900172').action, 'fail');
+  });
+
+  it('once one was taken, a failure of the next stands for it and the rest, which are not sent', async () => {
+    let count = 0;
+    const result = await run(() => {
+      count++;
+      if (count === 1) return INVALID;
+      if (count === 2) return ACCEPTED;
+      return { status: 200, body: 'ERR:GATEWAY_ERROR' };
+    });
+    assert.equal(server.requests.length, 3, 'the third number is not sent after the gateway failed');
+    assert.deepEqual(
+      three.map((number) => classifyRecipient(result, number).action),
+      ['sent', 'failover', 'failover'],
+    );
   });
 });
 

@@ -5,6 +5,7 @@
  */
 import type { Logger } from '../../log.ts';
 import { maskNumber, toInternationalDigits } from '../../sms/numbers.ts';
+import { sendEachAlone } from '../each-alone.ts';
 import { HttpEndpoints, httpGateway, type HttpOutcome, httpRefusal, logRequest, unparseable } from '../http-endpoint.ts';
 import type { Gateway, GatewayCapabilities, GatewayOptions, RecipientResult, SmsSubmission, SubmissionResult } from '../contract.ts';
 
@@ -32,17 +33,50 @@ export const INTELLISOFTWARE_CAPABILITIES: GatewayCapabilities = {
 export function createIntelliSoftwareGateway(options: GatewayOptions): Gateway {
   const endpoints = new HttpEndpoints(PROVIDER, options);
   return httpGateway(PROVIDER, options, endpoints, INTELLISOFTWARE_CAPABILITIES, async (submission, endpointIndex, log) => {
-    const started = performance.now();
-    const outcome = await endpoints.request(endpointIndex, {
-      method: 'POST',
-      path: SEND_PATH,
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: buildSendForm(submission, options).toString(),
-    });
-    const result = toResult(outcome, submission.recipients, log);
-    logRequest(log, PROVIDER, { endpoint: endpoints.labels[endpointIndex], recipients: submission.recipients.length, started }, outcome, result);
-    return result;
+    const post = async (recipients: readonly string[]): Promise<SubmissionResult> => {
+      const started = performance.now();
+      const outcome = await endpoints.request(endpointIndex, {
+        method: 'POST',
+        path: SEND_PATH,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: buildSendForm({ ...submission, recipients }, options).toString(),
+      });
+      const result = toResult(outcome, recipients, log);
+      logRequest(log, PROVIDER, { endpoint: endpoints.labels[endpointIndex], recipients: recipients.length, started }, outcome, result);
+      return result;
+    };
+    const result = await post(submission.recipients);
+    if (!numberRefusedUnnamed(result, submission.recipients)) return result;
+    log.info(
+      { recipients: submission.recipients.length, code: result.code },
+      'intellisoftware: the gateway refused a number of a request with several without naming it; sending each alone to learn which',
+    );
+    return sendEachAlone(
+      submission.recipients,
+      async (alone) => ownRefusal(await post(alone), alone),
+      (entry) => entry.code === ACCEPTED,
+    );
   });
+}
+
+/** The whole-request refusal that is about one of its numbers: which one, a single line does not say. */
+const INVALID_NUMBER = 'ERR:INVALID_NUMBER';
+
+/**
+ * Whether a request of several numbers was refused by a single `ERR:INVALID_NUMBER` line (the whole-submission
+ * form): some number in it cannot be routed, not which, and the gateway took none of them. The other
+ * whole-request codes are about the account or the request (its text, a missing field) and concern every number
+ * alike: they stand for all of them.
+ */
+function numberRefusedUnnamed(result: SubmissionResult, recipients: readonly string[]): result is Extract<SubmissionResult, { kind: 'refused' }> {
+  return recipients.length > 1 && result.kind === 'refused' && result.code === INVALID_NUMBER;
+}
+
+/** A request of one number refused as an invalid number is that number's refusal: it bounces alone, the others go on. */
+function ownRefusal(result: SubmissionResult, recipients: readonly string[]): SubmissionResult {
+  const [number] = recipients;
+  if (number === undefined || recipients.length > 1 || result.kind !== 'refused' || result.code !== INVALID_NUMBER) return result;
+  return { kind: 'answered', results: [{ number, code: result.code, ...(result.detail ? { detail: result.detail } : {}) }] };
 }
 
 function toResult(outcome: HttpOutcome, recipients: readonly string[], logger: Logger): SubmissionResult {
