@@ -623,33 +623,6 @@ describe("delivery reports that name their SMS by the relay's own reference", ()
     assert.match(await history(relay.relay.store, id, Date.now()), /sent: id \w+; the gateway's delivery report for it came while it waited to be sent again/);
   });
 
-  test('InteractSMS: a resend after no answer refused as a duplicate is recorded sent, no bounce; the receipt that follows finds it', async () => {
-    const gateway = new ReplayServer({ contentType: 'text/plain', answer: { status: 200, body: '-9\r\nDuplicate message' } });
-    gateway.respond = (request) => (gateway.requests.length === 1 && request.method === 'POST' ? 'destroy' : gateway.answer);
-    const relay = await relayOn(gateway, { provider: 'interactsms', apiId: '1234' });
-    const id = queuedId((await sendMail(relay.relay.smtpPort, { to: ['447700900971@sms.example.com'], body: 'db1 disk full' })).data);
-    await waitFor('sent on the resend', async () => (await relay.relay.store.smsOf(id))[0]?.status === 'sent', 10_000);
-    const [sms] = await relay.relay.store.smsOf(id);
-    assert.equal(gateway.requests.length, 2);
-    assert.equal(sms?.attempts, 2);
-    assert.equal(sms?.possibleDuplicates, 0, 'the gateway recognised the resend: the lost answer counted a duplicate that is no more');
-    const notifyId = new URLSearchParams(gateway.requests[0]?.body).get('notify_id') ?? '';
-    assert.equal(new URLSearchParams(gateway.requests[1]?.body).get('notify_id'), notifyId, 'the resend carries the same notify_id');
-    const receipt = new URLSearchParams({ 'SMS-Type': 'Notification', 'SMS-NotifyId': notifyId, 'SMS-Success': 'True', 'SMS-To': '447700900971' });
-    const answer = await postReport(relay, 'interactsms', 'application/x-www-form-urlencoded', receipt.toString());
-    assert.deepEqual(await answer.json(), { status: 'advanced' }, 'not an orphan');
-    assert.equal((await relay.relay.store.smsOf(id))[0]?.delivery, 'delivered');
-    const shown = await history(relay.relay.store, id, Date.now());
-    assert.match(shown, /: sent, delivery report: delivered, 2 attempts, gateway id \w+\n/, 'no possible duplicate counted');
-    assert.doesNotMatch(shown, /failed|possible duplicate/);
-    await sleep(500);
-    assert.deepEqual(
-      maildirMessages(relay.maildir).filter((mail) => mail.includes('Diagnostic-Code')),
-      [],
-      'no bounce',
-    );
-  });
-
   test("InteractSMS: an SMS recorded sent by its receipt keeps its notify id for replies: the phone's answer naming it goes to its sender", async () => {
     const gateway = new ReplayServer({ contentType: 'text/plain', answer: { status: 200, body: '0\r\nRequest deferred successfully' } });
     gateway.respond = (request) => (gateway.requests.length === 1 && request.method === 'POST' ? 'destroy' : gateway.answer);

@@ -20,12 +20,10 @@
  *   not sent; replies are tracked through `notify_id` instead (`replyTracking: 'tracking-id'`).
  * - The non-zero status codes are not published, so the gateway's text says what a refusal is
  *   about, read by the ordered READING_RULES: about the account (its state, login, password, api id, key or token,
- *   the IP address it calls from, credit or funds, allowance, access, its service switched off) it is
- *   `INTERACT:ACCOUNT`, so a password typo pauses the queue instead of bouncing it; a duplicate (the gateway already
- *   has the SMS: a resend under the same notify_id after a lost answer) `INTERACT:DUPLICATE:<n>`, which is sent; about
- *   the number, the sender or the message (and not about a passing state: "temporarily", "try again"…)
- *   `INTERACT:REFUSED:<n>`, which bounces; anything else `INTERACT:<n>`, which the relay retries (an unknown answer
- *   never bounces). The duplicate's words are not documented either: a guess, read conservatively (DUPLICATE_WORDS).
+ *   the IP address it calls from, credit, allowance, access) it is `INTERACT:ACCOUNT`, so a password typo pauses the
+ *   queue instead of bouncing it; about the number, the sender or the message (and not about a passing state:
+ *   "temporarily", "try again"…) `INTERACT:REFUSED:<n>`, which bounces; anything else `INTERACT:<n>`, which the
+ *   relay retries (an unknown answer never bounces).
  * - One status line answers a request with several numbers: when it refuses one for the number or
  *   the message, each number is sent alone (each-alone.ts) so that one invalid number does not fail the others.
  * - The MO carries no id: the relay's id for it is derived from fields a retry repeats (see
@@ -69,15 +67,10 @@ export const INTERACTSMS_CAPABILITIES: ProviderCapabilities = {
 /** What the gateway answers on the first line for a request it took. */
 const ACCEPTED_STATUS = 0;
 const CODE_PREFIX = 'INTERACT:';
-const ACCEPTED_CODE = `${CODE_PREFIX}${ACCEPTED_STATUS}`;
 /** Its outcome rules pause on this code (account trouble) instead of bouncing. */
 export const ACCOUNT_CODE = `${CODE_PREFIX}ACCOUNT`;
 /** Its outcome rules bounce on codes with this prefix (a refusal of the number or the message). */
 const REFUSED_PREFIX = `${CODE_PREFIX}REFUSED:`;
-/** Its outcome rules record the SMS sent on codes with this prefix: the gateway already has it (a recognised resend). */
-const DUPLICATE_PREFIX = `${CODE_PREFIX}DUPLICATE:`;
-/** Whether a code says the gateway has the SMS: taken now, or a duplicate of one it took. */
-const gatewayHasIt = (code: string): boolean => code === ACCEPTED_CODE || code.startsWith(DUPLICATE_PREFIX);
 
 /** The vendor's `notify_id` limit. */
 const NOTIFY_ID_MAX_CHARS = 30;
@@ -96,29 +89,18 @@ const STATUS_REPLY = /^(-?\d{1,9})[ \t]*(?:\r?\n([\s\S]*))?$/;
 
 /**
  * Words that can only be about the account: its login (user name, password), api id, key or token,
- * credentials, credit, funds or balance, its billing or a payment it owes, authentication, an allowance or a
- * quota. Every SMS is refused alike until the operator fixes the account, whatever else the answer names
- * ("Invalid password for this sender", "Insufficient funds to send message"). Word families, matched
- * case-insensitively on the gateway's text, as all the words below.
+ * credentials, credit or balance, authentication, an allowance or a quota. Every SMS is refused alike until
+ * the operator fixes the account, whatever else the answer names ("Invalid password for this sender").
+ * Matched case-insensitively on the gateway's text, as all the words below.
  */
 const ACCOUNT_ONLY_WORDS =
-  /\b(?:user[ _-]?names?|password|log[ -]?in|log[ -]?on|api[ _-]?(?:id|keys?|tokens?)|credentials?|credits?|funds?|balance|billing|payment[ _-]?(?:required|overdue|due|failed)|auth(?!ori[sz])\w*|allowances?|quotas?)\b/i;
+  /\b(?:user[ _-]?names?|password|log[ -]?in|log[ -]?on|api[ _-]?(?:id|keys?|tokens?)|credentials?|credits?|balance|auth(?!ori[sz])\w*|allowances?|quotas?)\b/i;
 
 /**
  * Words of the account that a party of one SMS also has: an account, a user (the phone's: "User has opted out"),
- * a subscription (the account's plan, or the phone's), being authorised ("Sender ID not authorised"). The
- * account's only where no party (PARTY_WORDS) is their subject ("Subscription expired" is the account's).
+ * being authorised ("Sender ID not authorised"). The account's only where no party (PARTY_WORDS) is their subject.
  */
-const SHARED_ACCOUNT_WORDS = /\b(?:accounts?|users?|subscriptions?|(?:un)?authori[sz]\w*)\b/i;
-
-/** A state that switches a service off until someone acts: disabled, suspended, expired, not enabled… */
-const SWITCHED_OFF = '(?:disabled|suspended|deactivated|inactive|expired|terminated|cancell?ed|locked|not (?:enabled|active|activated))';
-/**
- * The account's service switched off, in either order ("API disabled", "Service suspended", "Plan expired",
- * "Inactive API"): the account's where no number or message (MESSAGE_WORDS) is its subject. A service in a passing
- * state ("Service temporarily unavailable") is no such state: retried.
- */
-const SERVICE_OFF_WORDS = new RegExp(String.raw`\b(?:api|service|plan)\b.*\b${SWITCHED_OFF}\b|\b${SWITCHED_OFF}\b.*\b(?:api|service|plan)\b`, 'i');
+const SHARED_ACCOUNT_WORDS = /\b(?:accounts?|users?|(?:un)?authori[sz]\w*)\b/i;
 
 /**
  * Words of an access refusal, which gateways also use for one SMS ("Forbidden content", "Sender ID not
@@ -147,12 +129,8 @@ const PERIOD_WORDS = /\b(?:hourly|daily|weekly|monthly|yearly|annual|today|(?:pe
  */
 const LIMIT_WORDS = /\b(?:limit|caps?\b|capped\b)/i;
 
-/**
- * The parties of one SMS: its number (by any of its names: phone, mobile, handset, destination, recipient,
- * MSISDN, one who opted out) or its sender.
- */
-const PARTY_WORDS =
-  /\b(?:(?:(?:phone|mobile|cell)[ _-]?)?numbers?|phones?|mobiles?|handsets?|cell[ _-]?phones?|destinations?|recipients?|msisdns?|opted[ _-]?out|senders?|originators?)\b/i;
+/** The parties of one SMS: its number (destination, recipient, MSISDN, one who opted out) or its sender. */
+const PARTY_WORDS = /\b(?:(?:phone[ _-]?)?numbers?|destinations?|recipients?|msisdns?|opted[ _-]?out|senders?|originators?)\b/i;
 /** The text of one SMS. */
 const TEXT_WORDS = /\b(?:text|messages?|content)\b/i;
 /** A refusal whose words are about this SMS (PARTY_WORDS or TEXT_WORDS): only such a refusal bounces. */
@@ -162,23 +140,6 @@ const MESSAGE_WORDS = new RegExp(`${PARTY_WORDS.source}|${TEXT_WORDS.source}`, '
  * sending messages"): sending in general, which an account's refusal names, not one SMS as its subject.
  */
 const SENDING_MESSAGES = /\bsend(?:ing)? (?:(?:any|an?|the|text|sms) )*(?:messages?|texts?|sms)\b/gi;
-
-/**
- * Words saying the gateway already has this SMS ("Duplicate message", "Message already sent"): the relay's resend
- * of an SMS whose answer was lost, which its `notify_id` (the same on every attempt) lets the gateway recognise.
- * InteractSMS documents no such answer, so these words are a guess, matched conservatively: only a statement of a
- * repeat, and not one whose subject is a party (DUPLICATE_PARTY).
- */
-const DUPLICATE_WORDS =
-  /\b(?:duplicat(?:e|ed|es|ion)|repeated (?:message|request|submission|sms)|already (?:been )?(?:sent|submitted|received|processed|accepted|delivered))\b/i;
-/**
- * A duplicate whose subject is a party ("Duplicate recipients", "Number duplicated in request"): a refusal of the
- * request's list, not a statement that the gateway has the SMS; the message's rules read it.
- */
-const DUPLICATE_PARTY = new RegExp(
-  String.raw`\bduplicat\w*[ _-]+(?:${PARTY_WORDS.source})|(?:${PARTY_WORDS.source})[ _-]+(?:(?:is|are|was|were) )?duplicat\w*`,
-  'i',
-);
 
 /** Words of a passing state, which make a refusal worth retrying whatever else it names (a rate limit passes: "Rate limit exceeded: 10 messages per second"). */
 const PASSING_WORDS =
@@ -223,7 +184,7 @@ function credentialRefused(answer: Answer): boolean {
   return answer.clauses.some((clause) => CREDENTIAL_WORDS.test(clause) && !TEXT_WORDS.test(clause.replace(SENDING_MESSAGES, ' ')));
 }
 
-type Reading = 'account' | 'message' | 'passing' | 'resend';
+type Reading = 'account' | 'message' | 'passing';
 
 /**
  * How a refusal's text is read, in this order; the first rule that holds decides, and an answer none holds is
@@ -243,13 +204,8 @@ const READING_RULES: ReadonlyArray<{ readonly holds: (answer: Answer) => boolean
   { holds: (answer) => leadsWithoutSubject(answer, SHARED_ACCOUNT_WORDS, PARTY_WORDS), reading: 'account' },
   // An access refusal leading the answer, before the message's words it goes on to name ("Access denied. Unable to send message.").
   { holds: (answer) => leadsWithoutSubject(answer, ACCESS_WORDS, MESSAGE_WORDS), reading: 'account' },
-  // The account's service switched off ("API disabled"), unless a number or the message is its subject.
-  { holds: (answer) => leadsWithoutSubject(answer, SERVICE_OFF_WORDS, MESSAGE_WORDS), reading: 'account' },
   // One SMS's refusal that speaks of a passing state: before the message's reading, as a retry may go through.
   { holds: (answer) => MESSAGE_WORDS.test(answer.text) && PASSING_WORDS.test(answer.text), reading: 'passing' },
-  // The gateway already has this SMS: before the message's reading ("Duplicate message" names the message), after a
-  // passing state's (a retry is the careful reading of an answer that names one too).
-  { holds: (answer) => DUPLICATE_WORDS.test(answer.text) && !DUPLICATE_PARTY.test(answer.text), reading: 'resend' },
   // Only now one SMS's refusal, which bounces it alone.
   { holds: (answer) => MESSAGE_WORDS.test(answer.text), reading: 'message' },
 ];
@@ -333,7 +289,7 @@ export function createInteractSmsGateway(options: GatewayOptions): Gateway {
       { recipients: submission.recipients.length, code: result.results[0]?.code },
       'interactsms: the gateway refused a request with several numbers; sending each alone to learn which it refuses',
     );
-    return sendEachAlone(submission.recipients, post, (entry) => gatewayHasIt(entry.code));
+    return sendEachAlone(submission.recipients, post, (entry) => entry.code === `${CODE_PREFIX}${ACCEPTED_STATUS}`);
   });
 }
 
@@ -378,18 +334,15 @@ function toResult(outcome: HttpOutcome, recipients: readonly string[], notifyId:
   const match = STATUS_REPLY.exec(outcome.text.replace(/^\uFEFF/, '').trimStart());
   if (match?.[1] === undefined) return unparseable(outcome.text);
   const status = Number(match[1]);
-  const detail = (match[2] ?? '').replace(/\s+/g, ' ').trim().slice(0, DETAIL_MAX_CHARS);
-  const code = status === ACCEPTED_STATUS ? ACCEPTED_CODE : refusalCode(status, detail);
-  if (gatewayHasIt(code)) {
-    // The gateway has the SMS under this notify id (a duplicate's too: the first attempt's), which its receipts
-    // and the phone's replies name.
+  if (status === ACCEPTED_STATUS) {
+    const code = `${CODE_PREFIX}${ACCEPTED_STATUS}`;
     return {
       kind: 'answered',
-      results: recipients.map(
-        (number): RecipientResult => ({ number, code, providerId: notifyId, trackingId: notifyId, ...(code === ACCEPTED_CODE || !detail ? {} : { detail }) }),
-      ),
+      results: recipients.map((number) => ({ number, code, providerId: notifyId, trackingId: notifyId })),
     };
   }
+  const detail = (match[2] ?? '').replace(/\s+/g, ' ').trim().slice(0, DETAIL_MAX_CHARS);
+  const code = refusalCode(status, detail);
   // One status line speaks for every number of the request: the legacy API has no per-number answer.
   // (A refusal of several numbers is then narrowed down by `sendEachAlone`.)
   return {
@@ -405,6 +358,5 @@ function refusalCode(status: number, text: string): string {
   const reading = READING_RULES.find((rule) => rule.holds(answer))?.reading;
   if (reading === 'account') return ACCOUNT_CODE;
   if (reading === 'message') return `${REFUSED_PREFIX}${status}`;
-  if (reading === 'resend') return `${DUPLICATE_PREFIX}${status}`;
   return `${CODE_PREFIX}${status}`;
 }
