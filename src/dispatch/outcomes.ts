@@ -69,7 +69,14 @@ export const GENERIC_OUTCOME_RULES: readonly OutcomeRule[] = [
     category: 'no-answer',
     reason: 'the SMS gateway did not answer in time; the message may have been sent',
   },
-  { match: /^request\/HTTP_5\d\d$/, action: 'failover', category: 'gateway-error', reason: 'the SMS gateway had a temporary problem' },
+  // A 408 says the server gave up waiting for the request and did not process it (RFC 9110 §15.5.9: the client may repeat
+  // it), a 425 that it would not process it yet (§15.5.26): passing, and nothing was sent, as with a 5xx.
+  {
+    match: /^request\/HTTP_(5\d\d|408|425)$/,
+    action: 'failover',
+    category: 'gateway-error',
+    reason: 'the SMS gateway had a temporary problem',
+  },
   // A 2xx says the gateway took the request: a body (or a number's line of it) the adapter cannot read may still mean it sent the SMS.
   {
     match: /^(request|recipient)\/UNPARSEABLE$/,
