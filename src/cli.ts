@@ -6,7 +6,8 @@ import { buffer, text } from 'node:stream/consumers';
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import type { Preview } from './acceptance/preview.ts';
-import { mailModeOf, refusalBeside, relayVersion } from './cluster/membership.ts';
+import { mailModeOf, refusalBeside } from './cluster/membership.ts';
+import { relayVersion } from './version.ts';
 import { RELAY_STALE_MS } from './store/cluster-types.ts';
 import { settingsDigest } from './cluster/settings.ts';
 import {

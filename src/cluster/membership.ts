@@ -5,7 +5,6 @@
  * a request runs, and a dead one's end `delivery.leaseTtl` after its last heartbeat (as does a lease
  * no loop holds: a claim whose answer was lost with the connection).
  */
-import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { failureLogFields } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -24,11 +23,6 @@ import {
 const JOIN_LOOK_MS = 1_000;
 /** A lease is renewed at least this many times before it would end. */
 const RENEWALS_PER_LEASE = 3;
-
-/** This relay's version, as package.json says. */
-export function relayVersion(): string {
-  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-}
 
 /** How often a relay with leases of `leaseTtlMs` writes its heartbeat. */
 export function heartbeatInterval(leaseTtlMs: number): number {

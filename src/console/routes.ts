@@ -38,6 +38,7 @@ import { type Channel, ConsoleAccess, type SignedIn } from './access.ts';
 import { activityChart, CHART_SERIES } from './chart.ts';
 import { FIELDS, type Fields, readFields } from './fields.ts';
 import { consoleTime, duration, helpers, render } from './render.ts';
+import { relayVersion } from '../version.ts';
 
 /** A row's id in a form or address: 1 to 15 digits, which Number() reads exactly (below MAX_SAFE_INTEGER). */
 const ROW_ID = /^[1-9]\d{0,14}$/;
@@ -126,7 +127,7 @@ export interface ProviderStatus {
 type Context = { readonly channel: Channel; readonly signedIn: SignedIn };
 type ConsoleRequest = FastifyRequest & { console?: Context };
 
-const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const VERSION = relayVersion();
 
 /** The web console under /console (docs/console.md): server-rendered pages, forms that work without script. */
 export function mountConsole(app: FastifyInstance, options: ConsoleOptions): void {

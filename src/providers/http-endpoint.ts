@@ -7,6 +7,7 @@
 import { Pool } from 'undici';
 import type { Logger } from '../log.ts';
 import { maskNumbersIn } from '../sms/numbers.ts';
+import { relayVersion } from '../version.ts';
 import type { Gateway, GatewayCapabilities, GatewayOptions, SmsSubmission, SubmissionResult } from './contract.ts';
 
 /** Enough of an unexpected body (error page, unknown reply) to recognise it, without filling logs. */
@@ -71,6 +72,13 @@ const CONNECT_PHASE_CODES: ReadonlySet<string> = new Set([
  */
 const RESPONSE_TIMEOUT = 'RESPONSE_TIMEOUT';
 const UNDICI_RESPONSE_TIMEOUTS: ReadonlySet<string> = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+
+/**
+ * Sent with every gateway request (RFC 9110 §10.1.5: a client SHOULD): CDNs and firewalls in front of HTTP APIs
+ * refuse requests without one (a 403, which reads as a refused account), and the provider's support can find the
+ * relay's traffic by it. A provider's own headers cannot drop it.
+ */
+const USER_AGENT = `smsrelay/${relayVersion()}`;
 
 /** The part of a provider's gateway options this layer needs. */
 export type HttpEndpointOptions = Pick<GatewayOptions, 'endpoints' | 'connectTimeoutMs' | 'responseTimeoutMs' | 'connectionsPerEndpoint'>;
@@ -146,7 +154,7 @@ export class HttpEndpoints {
           {
             method: request.method,
             path: `${endpoint.prefix}${request.path}`,
-            headers: request.headers,
+            headers: { ...request.headers, 'user-agent': USER_AGENT },
             ...(request.body === undefined ? {} : { body: request.body }),
           },
           answer,

@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { HttpEndpoints } from '../../src/providers/http-endpoint.ts';
+import { relayVersion } from '../../src/version.ts';
 import { freePort } from '../helpers/tcp.ts';
 
 const OPTIONS = { connectTimeoutMs: 2_000, responseTimeoutMs: 2_000, connectionsPerEndpoint: 2 };
@@ -36,6 +37,21 @@ async function serve(answer: (request: IncomingMessage, response: ServerResponse
 }
 
 describe('HttpEndpoints', () => {
+  it("names the relay and its version in every request's User-Agent (RFC 9110 §10.1.5), whatever headers the provider sends", async () => {
+    const { url, seen } = await serve((_request, response) => response.end('ID:1'));
+    const endpoints = new HttpEndpoints('test', { ...OPTIONS, endpoints: [url] });
+    try {
+      await endpoints.request(0, { method: 'POST', path: '/send', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: '{}' });
+      await endpoints.request(0, { method: 'GET', path: '/status', headers: {} });
+      assert.deepEqual(
+        seen.map((request) => request.headers['user-agent']),
+        [`smsrelay/${relayVersion()}`, `smsrelay/${relayVersion()}`],
+      );
+    } finally {
+      await endpoints.close();
+    }
+  });
+
   it('sends the method, path under the base URL, headers and body, and reads any status with its body', async () => {
     const { url, seen } = await serve((_request, response) => {
       response.writeHead(503, { 'content-type': 'text/plain' });
