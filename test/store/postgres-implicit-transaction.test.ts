@@ -8,10 +8,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pg from 'pg';
 import { GroupWriter, type Statements } from '../../src/store/postgres/group-writer.ts';
+import { walkingDueIndex } from '../../src/store/postgres/store.ts';
 import { describeOnPostgres, freshDatabase, withClient } from '../helpers/postgres.ts';
 import { postgresProxy } from '../helpers/postgres-proxy.ts';
 
-const SETTINGS = "SELECT current_setting('enable_seqscan') AS seqscan, current_setting('plan_cache_mode') AS plans";
+const SETTINGS =
+  "SELECT current_setting('enable_seqscan') AS seqscan, current_setting('plan_cache_mode') AS plans, current_setting('enable_bitmapscan') AS bitmaps";
 
 /** A write inserting `label`, answered with how many rows the insert made. */
 const insert = (label: string): Statements<number | null> => ({
@@ -20,6 +22,11 @@ const insert = (label: string): Statements<number | null> => ({
 });
 
 const settingsRead: Statements<unknown> = { statements: [{ text: SETTINGS, values: [] }], result: ([read]) => read?.rows[0] };
+/** The settings as a claim reads them (walkingDueIndex), then as the group's next statement does. */
+const claimSettingsRead: Statements<unknown> = {
+  statements: [...walkingDueIndex({ text: SETTINGS, values: [] }), { text: SETTINGS, values: [] }],
+  result: ([, during, , after]) => [during?.rows[0], after?.rows[0]],
+};
 
 /** The group writer over a pool of one connection through `url`. */
 function writerOn(url: string): { writer: GroupWriter; pool: pg.Pool; errors: unknown[] } {
@@ -46,9 +53,19 @@ describeOnPostgres('PostgreSQL: a group of statements is its round trip’s impl
     const proxy = await postgresProxy(url);
     const { writer, pool } = writerOn(proxy.url);
     try {
-      const [first, settings, second] = await Promise.all([writer.run(insert('a'), []), writer.run(settingsRead, []), writer.run(insert('b'), [])]);
+      const [first, settings, claimed, second] = await Promise.all([
+        writer.run(insert('a'), []),
+        writer.run(settingsRead, []),
+        writer.run(claimSettingsRead, []),
+        writer.run(insert('b'), []),
+      ]);
       assert.deepEqual([first, second], [1, 1]);
-      assert.deepEqual(settings, { seqscan: 'off', plans: 'force_generic_plan' });
+      assert.deepEqual(settings, { seqscan: 'off', plans: 'force_generic_plan', bitmaps: 'on' });
+      // A claim walks its due index without bitmaps; the group's next statement has them again.
+      assert.deepEqual(claimed, [
+        { seqscan: 'off', plans: 'force_generic_plan', bitmaps: 'off' },
+        { seqscan: 'off', plans: 'force_generic_plan', bitmaps: 'on' },
+      ]);
       assert.deepEqual(
         proxy.tags().filter((tag) => tag === 'BEGIN' || tag === 'COMMIT'),
         [],
@@ -56,7 +73,7 @@ describeOnPostgres('PostgreSQL: a group of statements is its round trip’s impl
       // Committed: another connection sees them at once.
       assert.deepEqual(await labels(url), ['a', 'b']);
       // The pool's one connection, after the group: the settings were the transaction's only.
-      assert.deepEqual((await pool.query(SETTINGS)).rows[0], { seqscan: 'on', plans: 'auto' });
+      assert.deepEqual((await pool.query(SETTINGS)).rows[0], { seqscan: 'on', plans: 'auto', bitmaps: 'on' });
     } finally {
       await writer.drained();
       await pool.end();

@@ -84,21 +84,13 @@ export const GROUP_WAITING_MS = 20;
  * of the server's 3.5 ms of statements per mail, growing with the table. Sent with BEGIN, in the
  * same round trip; a statement with no index to use still scans.
  *
- * Nor a bitmap: for a claim's unknown due time and limit, on a queue table that grew unanalysed or whose
- * statistics say it is nearly all sent, the server read every due row's index entry and heap page into a
- * bitmap and sorted them all to take the first few, where walking the due index in order stops at them. The
- * reply mails' claim read 266 blocks a time through a relay on a fresh database (the bench's MO, 2026-12-06:
- * 1.25 ms of the server per claim, 0.29 claims per received SMS, half the server's time per SMS), the SMS
- * retries' branch of the SMS claims as many. The writes' other scans are by key, for which a bitmap wins nothing.
- *
  * And every named statement of the group runs its generic plan, planned once per connection: left to
  * choose, the server planned the sent outcome anew for each call's values (its generic plan is costed
  * for a parameter array's assumed 10 rows, a group's custom plan for its one or few), 150–220 µs of
  * its CPU per mail, as much as running it (driver, 2,500 mails of 800 B, 2026-12-03); the generic plan
- * ran as fast. The settings in one statement. Exported for a test of the plans.
+ * ran as fast. Both settings in one statement. Exported for a test of the plans.
  */
-export const BEGIN =
-  "BEGIN; SELECT set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true), set_config('plan_cache_mode', 'force_generic_plan', true)";
+export const BEGIN = "BEGIN; SELECT set_config('enable_seqscan', 'off', true), set_config('plan_cache_mode', 'force_generic_plan', true)";
 /** BEGIN as the statements of a batch (one statement each in the extended protocol); bench/statement-cpu.ts sends it too. */
 export const BEGIN_STATEMENTS: readonly Statement[] = BEGIN.split('; ').map((text) => ({ text, values: [] }));
 /** BEGIN itself, and its settings alone (SETTINGS: for a group whose transaction is its round trip's, oneRoundTrip). */
