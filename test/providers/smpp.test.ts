@@ -1587,6 +1587,51 @@ describe('SMPP receipts through a whole relay (SQLite), from a hand-driven SMSC'
   });
 });
 
+describe("SMPP: a long SMS's failed part in its history (SQLite), from a hand-driven SMSC", () => {
+  test("the SMSC's words, as an SMS of one part has them: the message_state's name, a hex err: as written; never the relay's own code", async () => {
+    const smsc = new HandSmsc();
+    const port = Number(new URL(await smsc.listen()).port);
+    const relay = await startTestRelay({ gateway: { provider: 'smpp', host: '127.0.0.1', port, ...ACCOUNT }, sms: { domains: ['sms.example.com'] } });
+    try {
+      await waitFor('bound', () => smsc.binds === 1 && smsc.socket !== undefined);
+      const { sent, delivery, reports } = drive(smsc, relay);
+      let sequence = 8_000;
+      /** A receipt: its text `id:` and `stat:`/`err:` when given, else only receipted_message_id and message_state. */
+      const receipt = async (phone: string, id: string, words: string | number) => {
+        const fields =
+          typeof words === 'string'
+            ? { message: Buffer.from(`id:${id} sub:001 dlvrd:000 submit date:2601011200 done date:2601011200 ${words} text:`, 'latin1') }
+            : {
+                message: Buffer.alloc(0),
+                tlvs: Buffer.concat([tlv(TAG.receipted_message_id, Buffer.from(`${id}\0`, 'latin1')), tlv(TAG.message_state, Buffer.from([words]))]),
+              };
+        const answer = await smsc.send(deliverSm(++sequence, { source: phone, esmClass: 0x04, ...fields }), sequence);
+        assert.equal(answer.status, STATUS.ESME_ROK);
+      };
+      const failedWith = async (id: string) => {
+        await waitFor(`${id} failed`, async () => (await delivery(id)) === 'failed', 10_000);
+        return (await reports(id)).filter((detail) => detail?.startsWith('failed'));
+      };
+      const cases = [
+        { phone: '447700900611', words: 5, said: 'message_state UNDELIVERABLE' },
+        { phone: '447700900612', words: 'stat:UNDELIV err:0C8', said: 'err:0C8' },
+      ];
+      for (const [index, { phone, words, said }] of cases.entries()) {
+        const single = await sent(phone, `One part ${index}`, 1, encodeMessageId(`5${index}0`));
+        await receipt(phone, `5${index}0`, words);
+        assert.deepEqual(await failedWith(single), [`failed (${said})`], 'an SMS of one part');
+        const long = await sent(phone, 'D'.repeat(200), 2, [encodeMessageId(`5${index}1`), encodeMessageId(`5${index}2`)]);
+        await receipt(phone, `5${index}1`, words);
+        assert.deepEqual(await failedWith(long), [`failed (${said})`], 'a long SMS failed by its first part');
+      }
+    } finally {
+      await relay.stop();
+      await smsc.close();
+      removeDir(relay.dir);
+    }
+  });
+});
+
 /**
  * Receipts name their SMS by the id's value, not its spelling: zero-padded (Appendix B's 10 digits), in the
  * other letter case, in the text or in receipted_message_id, for an SMS of one part or a part of a long one.
