@@ -2120,6 +2120,104 @@ describe('SMPP against a throttling SMSC', () => {
   });
 });
 
+/**
+ * Timers on a virtual clock that `step` moves to the next timer due and runs: pauses of seconds pass at once, while
+ * what the sockets carry happens in real time between steps.
+ */
+function virtualTimers() {
+  let now = 0;
+  const due: Array<{ readonly at: number; readonly run: () => void }> = [];
+  const timers: Timers = {
+    now: () => now,
+    random: () => 0,
+    setTimeout: (run, ms) => {
+      const timer = { at: now + ms, run, unref: () => undefined };
+      due.push(timer);
+      return timer;
+    },
+    clearTimeout: (timer) => {
+      const index = due.indexOf(timer as (typeof due)[number]);
+      if (index >= 0) due.splice(index, 1);
+    },
+  };
+  const step = () => {
+    due.sort((a, b) => a.at - b.at);
+    const next = due.shift();
+    if (next === undefined) return;
+    now = Math.max(now, next.at);
+    next.run();
+  };
+  return { timers, step };
+}
+
+describe('SMPP against an SMSC that throttles every submit_sm', () => {
+  test('one bind pause for every SMS on it, tried by one submit_sm at a time; a warning each time it grows, info lines once it is at its longest', async () => {
+    const smsc = new HandSmsc();
+    const log = captureLog('info');
+    const { timers, step } = virtualTimers();
+    const gateway = gatewayTo(await smsc.listen(), {}, log.logger, timers);
+    await gateway.start({ inbound: collectingSink().sink });
+    try {
+      await waitFor('bound', () => smsc.socket !== undefined);
+      const numbers = ['+447700900451', '+447700900452', '+447700900453'];
+      let settled = 0;
+      const sending = numbers.map((number) => gateway.send(sms(number, 'throttled'), 0).finally(() => settled++));
+      /** When (on the virtual clock) each submit_sm came; each is answered ESME_RTHROTTLED. */
+      const written: number[] = [];
+      let read = 0;
+      const pause = () => new Promise((resolve) => setTimeout(resolve, 20));
+      for (let steps = 0; settled < numbers.length && steps < 500; steps++) {
+        // Real time for the relay to write, read its answers and settle before the clock moves on.
+        for (let quiet = 0; quiet < 2; quiet++) {
+          await pause();
+          for (const pdu of smsc.pdus.slice(read)) {
+            read++;
+            quiet = -1;
+            if (pdu.commandId !== COMMAND.submit_sm) continue;
+            written.push(timers.now());
+            smsc.socket?.write(encodePdu(COMMAND.submit_sm_resp, STATUS.ESME_RTHROTTLED, pdu.sequence, encodeMessageId('')));
+          }
+        }
+        step();
+      }
+      const results = await Promise.all(sending);
+      assert.deepEqual(
+        results.map((result, index) => classifyRecipient(result, numbers[index] ?? '').code),
+        numbers.map(() => 'SMPP:ESME_RTHROTTLED'),
+        'each SMS handed back after its resubmits',
+      );
+      // The three went together before any refusal; after it each submit_sm waits for the bind's pause as it stands,
+      // one at a time: the pause doubles from 200 ms up to 10 s and stays there.
+      assert.deepEqual(written.slice(0, 3), [0, 0, 0]);
+      const gaps = written.slice(3).map((at, index) => at - (written[index + 2] ?? 0));
+      assert.deepEqual(
+        gaps,
+        gaps.map((_, index) => Math.min(10_000, 200 * 2 ** index)),
+        `submit_sm at ${written.join(', ')}`,
+      );
+      const slowDown = log.lines.map((line) => JSON.parse(line)).filter((line) => String(line.msg).includes('slow down'));
+      assert.deepEqual(
+        slowDown.filter((line) => line.level === 'warn').map((line) => line.pauseMs),
+        [200, 400, 800, 1_600, 3_200, 6_400, 10_000],
+        'a warning each time the pause grows, the last as it reaches its longest',
+      );
+      assert.ok(slowDown.filter((line) => line.level === 'info' && line.pauseMs === 10_000).length >= 3, 'refusals at the longest pause are info lines');
+    } finally {
+      // The unbind waits on the virtual clock too.
+      let closed = false;
+      const closing = gateway.close().finally(() => {
+        closed = true;
+      });
+      while (!closed) {
+        await new Promise((resolve) => setTimeout(resolve, 15));
+        step();
+      }
+      await closing;
+      await smsc.close();
+    }
+  });
+});
+
 describe('SMPP with transmitter and receiver binds', () => {
   test('receiver binds refused: ready to send, and its health counts the binds up by kind (none of the receivers)', async () => {
     const smsc = new RateLimitedSmsc(100, [COMMAND.bind_receiver]);
