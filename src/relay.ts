@@ -322,6 +322,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       metrics,
       onMailQueued: () => mailer.kick(),
       onReportApplied: () => notices.kick(),
+      statusCode: (provider, code) => registry.get(provider).statusCode?.(code),
       reassembly: { store, timeoutMs: config.inbound.reassemblyTimeout },
     });
     inbound.start();

@@ -70,6 +70,11 @@ export interface InboundOptions {
   /** A delivery report moved an SMS forward: its sender may be due a notice. */
   readonly onReportApplied: () => void;
   readonly metrics?: Metrics | undefined;
+  /**
+   * A provider's own words for a report's code where the code is the relay's (ProviderPlugin.statusCode): a long
+   * SMS's history says its deciding part's state as a whole SMS's does, never the relay's private encoding.
+   */
+  readonly statusCode?: ((provider: string, code: number) => string | undefined) | undefined;
   readonly clock?: () => number;
   /** Where the parts of long SMS are kept until whole (`inbound.reassemblyTimeout`); without it a part is mailed as it comes. */
   readonly reassembly?: { readonly store: ReassemblyStore; readonly timeoutMs: number } | undefined;
@@ -429,11 +434,14 @@ export class InboundService {
       );
       return undefined;
     }
+    // The parts keep their codes, not their words: the provider says them again.
+    const said = this.#options.statusCode?.(sms.provider, decided.code);
     const result = await this.#options.store.applyDeliveryReport({
       provider: sms.provider,
       providerId: sms.providerId,
       number: sms.number,
       ...decided,
+      ...(said === undefined ? {} : { said }),
       receivedAt: this.#clock(),
     });
     if (result.kind === 'advanced') {

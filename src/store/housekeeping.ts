@@ -55,12 +55,14 @@ export class Housekeeping {
         (error: unknown) => logger.warn({ err: error }, 'relay: retention purge failed; tried again later'),
       );
     }
+    // A warning: reports that never matched are SMS whose fate the senders never learn. Besides a request resent under
+    // another id, the usual cause is a gateway naming its SMS otherwise than its send answer did, which only settings mend.
     await store.expireOrphanReports(now - ttl).then(
       (reports) =>
         reports > 0 &&
-        logger.info(
+        logger.warn(
           { reports, ttl },
-          'inbound: delivery reports that matched no SMS within inbound.orphanReportTtl dropped (their requests were resent under other ids)',
+          "inbound: delivery reports that matched no SMS within inbound.orphanReportTtl dropped: their requests were resent under other ids, or the gateway's reports write ids otherwise than its send answers (SMPP: check gateway.receiptIdFormat)",
         ),
       (error: unknown) => logger.warn({ err: error }, 'inbound: dropping expired orphan delivery reports failed; tried again later'),
     );

@@ -596,7 +596,8 @@ describe('SMPP bad input from the SMSC', () => {
     const text = Buffer.from('id:FFFF0001 sub:001 dlvrd:001 submit date:2601011200 done date:2601011200 stat:DELIVRD err:000 text:', 'latin1');
     const answer = await smsc.send(deliverSm(103, { source: '447700900302', esmClass: 0x04, message: text }), 103);
     assert.deepEqual([answer.commandId, answer.status], [COMMAND.deliver_sm_resp, STATUS.ESME_ROK]);
-    assert.deepEqual(inbound.reports.at(-1), { providerId: 'FFFF0001', number: '+447700900302', code: 0, state: 'delivered', part: { id: 'FFFF0001' } });
+    // Under the id's key (its value: hex digits in lower case), as the send is recorded.
+    assert.deepEqual(inbound.reports.at(-1), { providerId: 'ffff0001', number: '+447700900302', code: 0, state: 'delivered', part: { id: 'ffff0001' } });
   });
 
   test('a text receipt whose id is not in the receiptIdFormat form: quarantined naming the setting, acknowledged', async () => {
@@ -947,7 +948,7 @@ describe('SMPP bad input from the SMSC', () => {
       [`a message_id of 80 octets, over SMPP 3.4's 64 (65 with its NUL): "${'X'.repeat(80)}"`],
     );
     const longest = await answerWith('+447700900233', encodeMessageId('B'.repeat(64)));
-    assert.equal(longest.providerId, 'B'.repeat(64));
+    assert.equal(longest.providerId, 'b'.repeat(64), 'kept, under its key (hex digits in lower case)');
   });
 
   test('a message_id without its terminating NUL is said so, not "too long", and kept as written (one warning, then info lines); one too long as well is said both', async () => {
@@ -959,8 +960,9 @@ describe('SMPP bad input from the SMSC', () => {
       return classifyRecipient(await sending, number);
     };
     const tooLong = log.lines.filter((line) => line.includes('message_id too long')).length;
-    assert.equal((await answerWith('+447700900521', Buffer.from('ABC123', 'latin1'))).providerId, 'ABC123');
-    assert.equal((await answerWith('+447700900524', Buffer.from('9F00AA', 'latin1'))).providerId, '9F00AA');
+    // Kept under their keys: hex digits in lower case.
+    assert.equal((await answerWith('+447700900521', Buffer.from('ABC123', 'latin1'))).providerId, 'abc123');
+    assert.equal((await answerWith('+447700900524', Buffer.from('9F00AA', 'latin1'))).providerId, '9f00aa');
     const said = log.lines.filter((line) => line.includes('has no terminating NUL')).map((line) => JSON.parse(line));
     assert.deepEqual(
       said.map((line) => [line.level, line.problem]),
@@ -972,7 +974,7 @@ describe('SMPP bad input from the SMSC', () => {
     assert.equal(log.lines.filter((line) => line.includes('message_id too long')).length, tooLong, 'not said too long');
     // Followed by a TLV (network_error_code, tag 0x0423): the id ends before the tag, not with its bytes in it.
     const tlv = Buffer.from([0x04, 0x23, 0x00, 0x03, 0x03, 0x00, 0x00]);
-    assert.equal((await answerWith('+447700900526', Buffer.concat([Buffer.from('7AF01', 'latin1'), tlv]))).providerId, '7AF01');
+    assert.equal((await answerWith('+447700900526', Buffer.concat([Buffer.from('7AF01', 'latin1'), tlv]))).providerId, '7af01');
     // Bytes that are no TLVs after it: read to the end as written.
     assert.equal((await answerWith('+447700900527', Buffer.from('AB\tCD', 'latin1'))).providerId, 'AB\tCD');
     assert.equal((await answerWith('+447700900525', Buffer.from('Y'.repeat(70), 'latin1'))).providerId, undefined);
@@ -1481,6 +1483,46 @@ describe('SMPP SMS from phones through a whole relay (SQLite), from a hand-drive
  * before it), delivered again with part 2 to the next relay on the same store, which remembers none of
  * it: the store takes the copy for the kept part by its text, and the SMS is mailed once, whole.
  */
+/** Drives a whole relay's SMS through `smsc`: mails, answers their submit_sm, delivers receipts; reads their states and histories. */
+function drive(smsc: HandSmsc, relay: Awaited<ReturnType<typeof startTestRelay>>) {
+  let sequence = 9_000;
+  /** Mails `phone`, answers each of its `parts` submit_sm with `idBody` (or each part's own); the relay's message id once it is sent. */
+  const sent = async (phone: string, text: string, parts: number, idBody: Buffer | readonly Buffer[]) => {
+    const seen = smsc.pdus.length;
+    const mailed = sendMail(relay.relay.smtpPort, {
+      from: 'alice@example.com',
+      to: [`${phone}@sms.example.com`],
+      subject: 'x',
+      body: text,
+      headers: { From: 'alice@example.com' },
+    });
+    const submits = await waitFor(
+      `${parts} submit_sm`,
+      () => {
+        const found = smsc.pdus.slice(seen).filter((pdu) => pdu.commandId === COMMAND.submit_sm);
+        return found.length === parts ? found : undefined;
+      },
+      10_000,
+    );
+    submits.forEach((submit, index) => {
+      const body = Buffer.isBuffer(idBody) ? idBody : idBody[index];
+      smsc.socket?.write(encodePdu(COMMAND.submit_sm_resp, 0, submit.sequence, body));
+    });
+    const id = queuedId((await mailed).data);
+    await waitFor(`${id} sent`, async () => (await relay.relay.store.smsOf(id))[0]?.status === 'sent', 10_000);
+    return id;
+  };
+  /** A receipt naming `id` in its text, and in receipted_message_id with message_state when `tlvs` gives them. */
+  const receipt = async (phone: string, id: string, stat: string, err = '000', tlvs?: Buffer) => {
+    const message = Buffer.from(`id:${id} sub:001 dlvrd:001 submit date:2601011200 done date:2601011200 stat:${stat} err:${err} text:`, 'latin1');
+    const answer = await smsc.send(deliverSm(++sequence, { source: phone, esmClass: 0x04, message, ...(tlvs ? { tlvs } : {}) }), sequence);
+    assert.equal(answer.status, STATUS.ESME_ROK);
+  };
+  const delivery = async (id: string) => (await relay.relay.store.smsOf(id))[0]?.delivery;
+  const reports = async (id: string) => (await relay.relay.store.events(id)).filter((event) => event.kind === 'delivery report').map((event) => event.detail);
+  return { sent, receipt, delivery, reports };
+}
+
 describe('SMPP receipts through a whole relay (SQLite), from a hand-driven SMSC', () => {
   test('parts the SMSC gave one id, an id without its NUL, stat: words outside Appendix B: each receipt moves its SMS as it says', async () => {
     const smsc = new HandSmsc();
@@ -1491,38 +1533,7 @@ describe('SMPP receipts through a whole relay (SQLite), from a hand-driven SMSC'
     });
     try {
       await waitFor('bound', () => smsc.binds === 1 && smsc.socket !== undefined);
-      /** Mails `phone`, answers each of its `parts` submit_sm with `idBody`; the relay's message id once it is sent. */
-      const sent = async (phone: string, text: string, parts: number, idBody: Buffer) => {
-        const seen = smsc.pdus.length;
-        const mailed = sendMail(relay.relay.smtpPort, {
-          from: 'alice@example.com',
-          to: [`${phone}@sms.example.com`],
-          subject: 'x',
-          body: text,
-          headers: { From: 'alice@example.com' },
-        });
-        const submits = await waitFor(
-          `${parts} submit_sm`,
-          () => {
-            const found = smsc.pdus.slice(seen).filter((pdu) => pdu.commandId === COMMAND.submit_sm);
-            return found.length === parts ? found : undefined;
-          },
-          10_000,
-        );
-        for (const submit of submits) smsc.socket?.write(encodePdu(COMMAND.submit_sm_resp, 0, submit.sequence, idBody));
-        const id = queuedId((await mailed).data);
-        await waitFor(`${id} sent`, async () => (await relay.relay.store.smsOf(id))[0]?.status === 'sent', 10_000);
-        return id;
-      };
-      let sequence = 9_000;
-      const receipt = async (phone: string, id: string, stat: string, err = '000') => {
-        const message = Buffer.from(`id:${id} sub:001 dlvrd:001 submit date:2601011200 done date:2601011200 stat:${stat} err:${err} text:`, 'latin1');
-        const answer = await smsc.send(deliverSm(++sequence, { source: phone, esmClass: 0x04, message }), sequence);
-        assert.equal(answer.status, STATUS.ESME_ROK);
-      };
-      const delivery = async (id: string) => (await relay.relay.store.smsOf(id))[0]?.delivery;
-      const reports = async (id: string) =>
-        (await relay.relay.store.events(id)).filter((event) => event.kind === 'delivery report').map((event) => event.detail);
+      const { sent, receipt, delivery, reports } = drive(smsc, relay);
 
       // 200 GSM-7 characters: 2 parts, both answered SAME1. One DELIVRD for SAME1 delivers the SMS; a second (one per part) changes nothing.
       const same = await sent('447700900542', 'A'.repeat(200), 2, encodeMessageId('SAME1'));
@@ -1574,6 +1585,97 @@ describe('SMPP receipts through a whole relay (SQLite), from a hand-driven SMSC'
       removeDir(relay.dir);
     }
   });
+});
+
+describe("SMPP: a long SMS's failed part in its history (SQLite), from a hand-driven SMSC", () => {
+  test("the SMSC's words, as an SMS of one part has them: the message_state's name, a hex err: as written; never the relay's own code", async () => {
+    const smsc = new HandSmsc();
+    const port = Number(new URL(await smsc.listen()).port);
+    const relay = await startTestRelay({ gateway: { provider: 'smpp', host: '127.0.0.1', port, ...ACCOUNT }, sms: { domains: ['sms.example.com'] } });
+    try {
+      await waitFor('bound', () => smsc.binds === 1 && smsc.socket !== undefined);
+      const { sent, delivery, reports } = drive(smsc, relay);
+      let sequence = 8_000;
+      /** A receipt: its text `id:` and `stat:`/`err:` when given, else only receipted_message_id and message_state. */
+      const receipt = async (phone: string, id: string, words: string | number) => {
+        const fields =
+          typeof words === 'string'
+            ? { message: Buffer.from(`id:${id} sub:001 dlvrd:000 submit date:2601011200 done date:2601011200 ${words} text:`, 'latin1') }
+            : {
+                message: Buffer.alloc(0),
+                tlvs: Buffer.concat([tlv(TAG.receipted_message_id, Buffer.from(`${id}\0`, 'latin1')), tlv(TAG.message_state, Buffer.from([words]))]),
+              };
+        const answer = await smsc.send(deliverSm(++sequence, { source: phone, esmClass: 0x04, ...fields }), sequence);
+        assert.equal(answer.status, STATUS.ESME_ROK);
+      };
+      const failedWith = async (id: string) => {
+        await waitFor(`${id} failed`, async () => (await delivery(id)) === 'failed', 10_000);
+        return (await reports(id)).filter((detail) => detail?.startsWith('failed'));
+      };
+      const cases = [
+        { phone: '447700900611', words: 5, said: 'message_state UNDELIVERABLE' },
+        { phone: '447700900612', words: 'stat:UNDELIV err:0C8', said: 'err:0C8' },
+      ];
+      for (const [index, { phone, words, said }] of cases.entries()) {
+        const single = await sent(phone, `One part ${index}`, 1, encodeMessageId(`5${index}0`));
+        await receipt(phone, `5${index}0`, words);
+        assert.deepEqual(await failedWith(single), [`failed (${said})`], 'an SMS of one part');
+        const long = await sent(phone, 'D'.repeat(200), 2, [encodeMessageId(`5${index}1`), encodeMessageId(`5${index}2`)]);
+        await receipt(phone, `5${index}1`, words);
+        assert.deepEqual(await failedWith(long), [`failed (${said})`], 'a long SMS failed by its first part');
+      }
+    } finally {
+      await relay.stop();
+      await smsc.close();
+      removeDir(relay.dir);
+    }
+  });
+});
+
+/**
+ * Receipts name their SMS by the id's value, not its spelling: zero-padded (Appendix B's 10 digits), in the
+ * other letter case, in the text or in receipted_message_id, for an SMS of one part or a part of a long one.
+ */
+async function receiptIdsByValue(env: Record<string, string>): Promise<void> {
+  const smsc = new HandSmsc();
+  const port = Number(new URL(await smsc.listen()).port);
+  const relay = await startTestRelay({ gateway: { provider: 'smpp', host: '127.0.0.1', port, ...ACCOUNT }, sms: { domains: ['sms.example.com'] } }, env);
+  try {
+    await waitFor('bound', () => smsc.binds === 1 && smsc.socket !== undefined);
+    const { sent, receipt, delivery } = drive(smsc, relay);
+    const settled = (id: string, state: string) => waitFor(`${id} ${state}`, async () => (await delivery(id)) === state, 10_000);
+
+    const padded = await sent('447700900601', 'Decimal id', 1, encodeMessageId('439041024'));
+    await receipt('447700900601', '0439041024', 'UNDELIV', '001');
+    await settled(padded, 'failed');
+
+    const hexText = await sent('447700900602', 'Hex id', 1, encodeMessageId('1a2b3c00'));
+    await receipt('447700900602', '001A2B3C00', 'DELIVRD');
+    await settled(hexText, 'delivered');
+
+    const hexTlv = await sent('447700900603', 'Hex id in the TLV', 1, encodeMessageId('1A2B3C01'));
+    const tlvs = Buffer.concat([tlv(TAG.receipted_message_id, Buffer.from('1a2b3c01\0', 'latin1')), tlv(TAG.message_state, Buffer.from([2]))]);
+    await receipt('447700900603', '1a2b3c01', 'DELIVRD', '000', tlvs);
+    await settled(hexTlv, 'delivered');
+
+    const long = await sent('447700900604', 'C'.repeat(200), 2, [encodeMessageId('00ff01'), encodeMessageId('00FF02')]);
+    await receipt('447700900604', 'FF01', 'DELIVRD');
+    await receipt('447700900604', '000ff02', 'DELIVRD');
+    await settled(long, 'delivered');
+    assert.deepEqual(await relay.relay.store.listQuarantine(10), [], 'no receipt quarantined');
+  } finally {
+    await relay.stop();
+    await smsc.close();
+    removeDir(relay.dir);
+  }
+}
+
+describe('SMPP receipts name their SMS by the id, however written (SQLite)', () => {
+  test('zero-padded, in either case, in the text or receipted_message_id, for an SMS and a part', () => receiptIdsByValue({}));
+});
+describeOnPostgres('SMPP receipts name their SMS by the id, however written (PostgreSQL)', async (server) => {
+  test('zero-padded, in either case, in the text or receipted_message_id, for an SMS and a part', async () =>
+    receiptIdsByValue({ SMSRELAY_DATABASE_URL: (await freshDatabase()) ?? server }));
 });
 
 async function partRedeliveredToTheNextRelay(env: Record<string, string>): Promise<void> {
@@ -2013,6 +2115,104 @@ describe('SMPP against a throttling SMSC', () => {
       );
     } finally {
       await gateway.close();
+      await smsc.close();
+    }
+  });
+});
+
+/**
+ * Timers on a virtual clock that `step` moves to the next timer due and runs: pauses of seconds pass at once, while
+ * what the sockets carry happens in real time between steps.
+ */
+function virtualTimers() {
+  let now = 0;
+  const due: Array<{ readonly at: number; readonly run: () => void }> = [];
+  const timers: Timers = {
+    now: () => now,
+    random: () => 0,
+    setTimeout: (run, ms) => {
+      const timer = { at: now + ms, run, unref: () => undefined };
+      due.push(timer);
+      return timer;
+    },
+    clearTimeout: (timer) => {
+      const index = due.indexOf(timer as (typeof due)[number]);
+      if (index >= 0) due.splice(index, 1);
+    },
+  };
+  const step = () => {
+    due.sort((a, b) => a.at - b.at);
+    const next = due.shift();
+    if (next === undefined) return;
+    now = Math.max(now, next.at);
+    next.run();
+  };
+  return { timers, step };
+}
+
+describe('SMPP against an SMSC that throttles every submit_sm', () => {
+  test('one bind pause for every SMS on it, tried by one submit_sm at a time; a warning each time it grows, info lines once it is at its longest', async () => {
+    const smsc = new HandSmsc();
+    const log = captureLog('info');
+    const { timers, step } = virtualTimers();
+    const gateway = gatewayTo(await smsc.listen(), {}, log.logger, timers);
+    await gateway.start({ inbound: collectingSink().sink });
+    try {
+      await waitFor('bound', () => smsc.socket !== undefined);
+      const numbers = ['+447700900451', '+447700900452', '+447700900453'];
+      let settled = 0;
+      const sending = numbers.map((number) => gateway.send(sms(number, 'throttled'), 0).finally(() => settled++));
+      /** When (on the virtual clock) each submit_sm came; each is answered ESME_RTHROTTLED. */
+      const written: number[] = [];
+      let read = 0;
+      const pause = () => new Promise((resolve) => setTimeout(resolve, 20));
+      for (let steps = 0; settled < numbers.length && steps < 500; steps++) {
+        // Real time for the relay to write, read its answers and settle before the clock moves on.
+        for (let quiet = 0; quiet < 2; quiet++) {
+          await pause();
+          for (const pdu of smsc.pdus.slice(read)) {
+            read++;
+            quiet = -1;
+            if (pdu.commandId !== COMMAND.submit_sm) continue;
+            written.push(timers.now());
+            smsc.socket?.write(encodePdu(COMMAND.submit_sm_resp, STATUS.ESME_RTHROTTLED, pdu.sequence, encodeMessageId('')));
+          }
+        }
+        step();
+      }
+      const results = await Promise.all(sending);
+      assert.deepEqual(
+        results.map((result, index) => classifyRecipient(result, numbers[index] ?? '').code),
+        numbers.map(() => 'SMPP:ESME_RTHROTTLED'),
+        'each SMS handed back after its resubmits',
+      );
+      // The three went together before any refusal; after it each submit_sm waits for the bind's pause as it stands,
+      // one at a time: the pause doubles from 200 ms up to 10 s and stays there.
+      assert.deepEqual(written.slice(0, 3), [0, 0, 0]);
+      const gaps = written.slice(3).map((at, index) => at - (written[index + 2] ?? 0));
+      assert.deepEqual(
+        gaps,
+        gaps.map((_, index) => Math.min(10_000, 200 * 2 ** index)),
+        `submit_sm at ${written.join(', ')}`,
+      );
+      const slowDown = log.lines.map((line) => JSON.parse(line)).filter((line) => String(line.msg).includes('slow down'));
+      assert.deepEqual(
+        slowDown.filter((line) => line.level === 'warn').map((line) => line.pauseMs),
+        [200, 400, 800, 1_600, 3_200, 6_400, 10_000],
+        'a warning each time the pause grows, the last as it reaches its longest',
+      );
+      assert.ok(slowDown.filter((line) => line.level === 'info' && line.pauseMs === 10_000).length >= 3, 'refusals at the longest pause are info lines');
+    } finally {
+      // The unbind waits on the virtual clock too.
+      let closed = false;
+      const closing = gateway.close().finally(() => {
+        closed = true;
+      });
+      while (!closed) {
+        await new Promise((resolve) => setTimeout(resolve, 15));
+        step();
+      }
+      await closing;
       await smsc.close();
     }
   });

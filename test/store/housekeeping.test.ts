@@ -27,7 +27,7 @@ describe('orphan delivery reports', () => {
   });
 
   forEachStore((kind) =>
-    test('a report that matched no SMS within the TTL is dropped with an info line; younger ones and matched ones stay', async () => {
+    test('a report that matched no SMS within the TTL is dropped with a warning naming receiptIdFormat; younger ones and matched ones stay', async () => {
       const store = await kind.fresh();
       const report = (providerId: string, receivedAt: number) =>
         store.applyDeliveryReport({ provider: 'intellisoftware', providerId, number: PHONE, code: 6, state: 'failed', receivedAt });
@@ -59,9 +59,9 @@ describe('orphan delivery reports', () => {
       await housekeeping.sweep();
       assert.equal(lines.length, 1);
       const line = JSON.parse(lines[0] ?? '{}') as Record<string, unknown>;
-      assert.equal(line.level, 'info');
+      assert.equal(line.level, 'warn', 'the senders of SMS whose reports never matched learn nothing: the operator must');
       assert.equal(line.reports, 1);
-      assert.match(String(line.msg), /inbound\.orphanReportTtl/);
+      assert.match(String(line.msg), /inbound\.orphanReportTtl.*gateway\.receiptIdFormat/);
       await housekeeping.sweep();
       assert.equal(lines.length, 1, 'nothing more to drop, nothing logged');
 

@@ -53,7 +53,7 @@ import {
   TAG,
   TON,
 } from './pdu.ts';
-import { readReceipt, submittedIdKey } from './receipts.ts';
+import { messageIdKey, readReceipt } from './receipts.ts';
 import { sourceAddress } from './sender-id.ts';
 import type { SmppSettings } from './settings.ts';
 import { concatenationUdh, DATA_CODING_UCS2, encodeGsm7, encodeUcs2, readText } from './text.ts';
@@ -636,7 +636,7 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
       };
     }
     // Each id as its receipts will name it.
-    const ids = answers.map((answer) => (answer.kind === 'answered' ? submittedIdKey(answer.messageId, settings.receiptIdFormat) : ''));
+    const ids = answers.map((answer) => (answer.kind === 'answered' ? messageIdKey(answer.messageId, 'submitted', settings.receiptIdFormat) : ''));
     const providerId = partsKey ?? ids[0];
     return {
       kind: 'answered',

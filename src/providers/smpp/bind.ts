@@ -3,8 +3,8 @@
  * alive with enquire_link and made again with backoff when it drops or the SMSC refuses it. It
  * holds at most `windowSize` submit_sm outstanding; a submit_sm not answered in `submitTimeoutMs`
  * is given up (the SMS may have gone). After ESME_RTHROTTLED or ESME_RMSGQFUL it waits before the
- * next submit_sm, longer each time, until one is taken again, and writes the refused one again then
- * (it was not taken, so it cannot go twice).
+ * next submit_sm, longer each time, until one is taken again (one submit_sm at a time tries the SMSC
+ * after the pause), and writes the refused one again then (it was not taken, so it cannot go twice).
  */
 import { connect as connectTcp, isIP, type Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
@@ -209,6 +209,8 @@ export class SmppBind {
   #enquireTimer: unknown;
   #throttleMs = 0;
   #slowUntil = 0;
+  /** Settled once the submit_sm written first after a pause is answered (or lost), while there is one (#paced). */
+  #trying: Promise<void> | undefined;
   /** When the pause last grew: throttled answers to submit_sm written by then grow it no more (they were written before the pause). */
   #throttledAt = Number.NEGATIVE_INFINITY;
   /** Why the last bind attempt failed: the SMSC's refusal, or the connection's error. */
@@ -281,15 +283,18 @@ export class SmppBind {
       /** When this SMS may be written again after a throttled answer (its own backoff). */
       let earliest = 0;
       for (let resubmits = 0; ; resubmits++) {
-        const wait = Math.max(this.#slowUntil, earliest) - this.#timers.now();
-        if (wait > 0) await new Promise<void>((resolve) => this.#timers.setTimeout(resolve, wait));
+        await this.#paced(earliest);
         // Checked right before the write: a submit_sm that never left cannot reach the phone, so it is no possible duplicate.
         if (!this.#writable()) return { kind: 'unbound' };
         const writtenAt = this.#timers.now();
+        const trial = this.#throttleMs > 0 ? this.#tryingAfterPause() : undefined;
         const pdu = await this.#request(COMMAND.submit_sm, body, this.#options.submitTimeoutMs);
+        // Some SMSCs say ESME_RTHROTTLED in a generic_nack: the bind slows down either way. Paced before the trial
+        // ends, so that the submit_sm waiting for it see the pause its refusal made longer.
+        const throttled = pdu !== undefined && this.#paceAfter(pdu.status, writtenAt);
+        trial?.();
         if (pdu === undefined) return { kind: this.bound ? 'timeout' : 'dropped' };
-        // Some SMSCs say ESME_RTHROTTLED in a generic_nack: the bind slows down either way.
-        if (this.#paceAfter(pdu.status, writtenAt) && resubmits < THROTTLED_RESUBMITS) {
+        if (throttled && resubmits < THROTTLED_RESUBMITS) {
           // Each SMS's own resubmits space out, 200 ms doubling (about 6 s in all), whatever the bind's pause: a
           // success of another SMS resets that, and against an SMSC allowing n a second the later ones of a burst
           // were throttled five times within one second and handed back to the queue.
@@ -705,19 +710,52 @@ export class SmppBind {
   }
 
   /**
+   * Waits until a submit_sm may be written on this bind: past the bind's pause (looked at again after each
+   * wait, as another SMS's refusal may have made it longer meanwhile) and this SMS's own `earliest`; and,
+   * while the bind is slowed down, until no other submit_sm is trying the SMSC after the pause: one goes,
+   * and the others follow once it is taken (the pause is over) or wait for the next pause, rather than all
+   * being written together at its end and refused together.
+   */
+  async #paced(earliest: number): Promise<void> {
+    for (;;) {
+      const wait = Math.max(this.#slowUntil, earliest) - this.#timers.now();
+      if (wait > 0) await new Promise<void>((resolve) => this.#timers.setTimeout(resolve, wait));
+      else if (this.#throttleMs > 0 && this.#trying !== undefined) await this.#trying;
+      else return;
+    }
+  }
+
+  /** Marks a submit_sm as the one trying the SMSC after a pause (#paced); the returned function ends that, once it is answered or lost. */
+  #tryingAfterPause(): () => void {
+    let done: () => void = () => undefined;
+    const trying = new Promise<void>((resolve) => {
+      done = resolve;
+    });
+    this.#trying = trying;
+    return () => {
+      if (this.#trying === trying) this.#trying = undefined;
+      done();
+    };
+  }
+
+  /**
    * Slows the bind down after a throttled answer to a submit_sm written at `writtenAt`; whether it was
    * throttled. The window's other submit_sm were written in the same burst: their answers say the same,
-   * so the pause grows once per burst, not once per answer.
+   * so the pause grows once per burst, not once per answer. A warning when the pause grows (up to its
+   * most, THROTTLE_MAX_MS); a refusal that finds it there already is an info line, not one warning each.
    */
   #paceAfter(status: number, writtenAt: number): boolean {
     if (status === STATUS.ESME_ROK) this.#throttleMs = 0;
     if (status !== STATUS.ESME_RTHROTTLED && status !== STATUS.ESME_RMSGQFUL) return false;
     if (writtenAt <= this.#throttledAt) return true;
     const now = this.#timers.now();
-    this.#throttleMs = Math.min(THROTTLE_MAX_MS, Math.max(THROTTLE_MIN_MS, this.#throttleMs * 2));
+    const pauseMs = Math.min(THROTTLE_MAX_MS, Math.max(THROTTLE_MIN_MS, this.#throttleMs * 2));
+    const line = { status: statusName(status), pauseMs };
+    if (pauseMs > this.#throttleMs) this.#log.warn(line, 'smpp: the SMSC asks the relay to slow down; pausing submits on this bind');
+    else this.#log.info(line, 'smpp: the SMSC still asks the relay to slow down; submits on this bind stay paused at the longest pause');
+    this.#throttleMs = pauseMs;
     this.#throttledAt = now;
-    this.#slowUntil = now + this.#throttleMs;
-    this.#log.warn({ status: statusName(status), pauseMs: this.#throttleMs }, 'smpp: the SMSC asks the relay to slow down; pausing submits on this bind');
+    this.#slowUntil = now + pauseMs;
     return true;
   }
 

@@ -11,7 +11,7 @@ import { type ShortMessage, TAG, tlvString } from './pdu.ts';
 export type ReceiptIdFormat = 'as-submitted' | 'decimal' | 'hex';
 
 export interface Receipt {
-  /** The message id as submit_sm_resp gave it (converted back per `receiptIdFormat`). */
+  /** The message id's key (messageIdKey), as the SMS's send was recorded under. */
   readonly messageId: string;
   readonly state: DeliveryState;
   /** `err:` (or network_error_code's error), else message_state past MESSAGE_STATE_CODES (no error code was given). */
@@ -107,7 +107,7 @@ export function readReceipt(sm: ShortMessage, text: string, format: ReceiptIdFor
   // that is not final (ENROUTE or ACCEPTD left in the text by an SMSC that fills in only the TLV) or unknown.
   const state = fromTlv !== undefined && fromTlv !== 'sent' && (fromStat === undefined || fromStat === 'sent') ? fromTlv : (fromStat ?? fromTlv);
   // The TLV is the submit_sm_resp id by definition; only the text's id may be written otherwise.
-  const messageId = tlvId ? submittedIdKey(tlvId, format) : textId === undefined ? undefined : fromReceiptForm(textId, format);
+  const messageId = tlvId ? messageIdKey(tlvId, 'submitted', format) : textId === undefined ? undefined : messageIdKey(textId, 'receipt', format);
   if (messageId === undefined) {
     return textId === undefined
       ? 'a delivery receipt without a message id'
@@ -144,18 +144,31 @@ function stateNameOf(code: number): string | undefined {
   return MESSAGE_STATE_NAMES[code - MESSAGE_STATE_CODES];
 }
 
-/** The text's id in submit_sm_resp's form: `decimal` receipts for hex ids, `hex` receipts for decimal ones; undefined when not in that form. */
-function fromReceiptForm(id: string, format: ReceiptIdFormat): string | undefined {
-  if (format === 'as-submitted') return id;
-  if (format === 'decimal') return /^\d+$/.test(id) ? BigInt(id).toString(16) : undefined;
-  return /^[0-9A-Fa-f]+$/.test(id) ? BigInt(`0x${id}`).toString(10) : undefined;
-}
+/** An id of hex digits only: a number, in whichever base the SMSC writes it. */
+const NUMERIC_ID = /^[0-9A-Fa-f]+$/;
 
-/** submit_sm_resp's id as receipts will name it after fromReceiptForm: hex ids lower case without leading zeros. */
-export function submittedIdKey(id: string, format: ReceiptIdFormat): string {
-  if (format === 'decimal' && /^[0-9A-Fa-f]+$/.test(id)) return BigInt(`0x${id}`).toString(16);
-  if (format === 'hex' && /^\d+$/.test(id)) return BigInt(id).toString(10);
-  return id;
+const HEX = { base: 16, digits: NUMERIC_ID } as const;
+const DECIMAL = { base: 10, digits: /^\d+$/ } as const;
+/** How each side writes a converting SMSC's ids (`receiptIdFormat` decimal or hex); keys are kept in submit_sm_resp's base. */
+const CONVERTED = { decimal: { submitted: HEX, receipt: DECIMAL }, hex: { submitted: DECIMAL, receipt: HEX } } as const;
+
+/**
+ * The key an SMSC message id is stored and matched under, the same function at both ends: for the id
+ * submit_sm_resp gave (`submitted`, and receipted_message_id, which is that id by definition) and for a
+ * receipt's text `id:` (`receipt`). A number's key is its value, not its spelling: SMSCs pad receipt ids
+ * to Appendix B's 10 digits (`0439041024` for `439041024`) and write hex ids in either case, so an id of
+ * hex digits loses its leading zeros and is lower-cased (in whichever base both sides write it, this keeps
+ * the value), or with a converting SMSC is read in the base its side writes and written in the key's.
+ * Any other id (letters past F, dashes) is kept as written: no number, its case may matter. Undefined: a
+ * receipt's id not in the base `receiptIdFormat` says the SMSC writes it.
+ */
+export function messageIdKey(id: string, side: 'submitted', format: ReceiptIdFormat): string;
+export function messageIdKey(id: string, side: 'receipt', format: ReceiptIdFormat): string | undefined;
+export function messageIdKey(id: string, side: 'submitted' | 'receipt', format: ReceiptIdFormat): string | undefined {
+  if (format === 'as-submitted') return NUMERIC_ID.test(id) ? id.toLowerCase().replace(/^0+(?=.)/, '') : id;
+  const written = CONVERTED[format][side];
+  if (!written.digits.test(id)) return side === 'submitted' ? id : undefined;
+  return BigInt(written.base === 16 ? `0x${id}` : id).toString(CONVERTED[format].submitted.base);
 }
 
 /** A hex `err:` as the SMSC wrote it (`0C8`), for codes from HEX_ERROR_CODES on; undefined for any other code. */

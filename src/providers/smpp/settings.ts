@@ -60,7 +60,10 @@ const schema = z.object({
    * SMSC delivers: GSM 03.38 septets, one per octet (what most SMSCs write), or Latin-1.
    */
   defaultAlphabet: z.enum(['gsm7', 'latin1']).default('gsm7'),
-  /** How receipts write the message id: as submit_sm_resp gave it, or in decimal / hex when the SMSC converts it. */
+  /**
+   * How receipts write the message id: in submit_sm_resp's base, or in decimal / hex when the SMSC converts it.
+   * Padding and letter case never matter (receipts.ts, messageIdKey): no setting is needed for them.
+   */
   receiptIdFormat: z.enum(['as-submitted', 'decimal', 'hex']).default('as-submitted'),
   /** How a long text goes: UDH with an 8-bit (153/67 per part) or 16-bit reference (152/66), or whole in message_payload. */
   longText: z.enum(['udh8', 'udh16', 'payload']).default('udh8'),
