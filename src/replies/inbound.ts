@@ -1,11 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isStoreFailure } from '../errors.ts';
+import { isStoreFailure, QUOTED_CLIENT_TEXT_CHARS } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { newMessageId } from '../random-ids.ts';
 import type { Gateway, RecipientResult } from '../providers/contract.ts';
 import { PartReassembly } from '../sms/concat.ts';
-import { maskNumber } from '../sms/numbers.ts';
+import { maskNumber, maskNumbersIn } from '../sms/numbers.ts';
 import type { PartReceiptStore, PartsOfSms } from '../store/part-receipts-types.ts';
 import type { ReassemblyStore } from '../store/reassembly.ts';
 import type { DeliveryReportResult, ReplyStore } from '../store/types.ts';
@@ -134,6 +134,7 @@ export class InboundService {
   sinkFor(provider: string): InboundSink {
     return {
       received: async (items) => {
+        for (const sms of items) if (sms.unreadTime) this.#unreadTime(provider, sms, sms.unreadTime);
         const outcomes = await Promise.all(
           items.map(({ part, ...sms }) =>
             part && part.total > 1 && this.#reassembly ? this.#addPart(this.#reassembly, provider, { ...sms, part }) : this.#receive(provider, sms),
@@ -151,6 +152,18 @@ export class InboundService {
       numbersSentUnder: (providerId) => this.#options.store.numbersSentUnder(provider, providerId),
       quarantine: (kind, reason, body) => this.#quarantine(provider, kind, reason, body),
     };
+  }
+
+  /**
+   * An SMS whose gateway time the relay could not read is mailed with the time the relay got it (docs/replies.md); the
+   * operator is told which field held what, as a gateway that changed its form would hold every SMS's time from then on.
+   * The value as the info logs show free text: numbers masked, cut short.
+   */
+  #unreadTime(provider: string, sms: ReceivedSms, { field, value }: NonNullable<ReceivedSms['unreadTime']>): void {
+    this.#options.logger.warn(
+      { provider, providerId: sms.providerId, from: maskNumber(sms.number), field, value: maskNumbersIn(value.slice(0, QUOTED_CLIENT_TEXT_CHARS)) },
+      "inbound: the gateway's time of an SMS is in a form the relay does not read: mailed with the time the relay got it",
+    );
   }
 
   /**
