@@ -6,6 +6,7 @@ import { newMessageId } from '../random-ids.ts';
 import type { Gateway, RecipientResult } from '../providers/contract.ts';
 import { PartReassembly } from '../sms/concat.ts';
 import { maskNumber, maskNumbersIn } from '../sms/numbers.ts';
+import { canTextBack } from '../sms/senders.ts';
 import type { PartReceiptStore, PartsOfSms } from '../store/part-receipts-types.ts';
 import type { ReassemblyStore } from '../store/reassembly.ts';
 import type { DeliveryReportResult, ReplyStore } from '../store/types.ts';
@@ -62,6 +63,11 @@ export interface InboundOptions {
   readonly replyMail: ReplyMailOptions;
   /** Keywords that, sent as the whole SMS, opt a number out of SMS (STOP) and back in (START). */
   readonly keywords: OptOutKeywords;
+  /**
+   * Why the relay would refuse a reply to a mail from `number` whoever writes it (acceptance's own checks: a route, the
+   * destination rules), the number written as the mail writes it; undefined when a reply may go. Unset: not asked.
+   */
+  readonly replyRefusal?: ((number: string) => string | undefined) | undefined;
   /** A provider's own, where its gateway acts on keywords itself (ProviderPlugin.keywords): its SMS are read by them instead. */
   readonly providerKeywords?: ReadonlyMap<string, OptOutKeywords> | undefined;
   readonly logger: Logger;
@@ -242,9 +248,17 @@ export class InboundService {
     const id = newMessageId();
     const wasOptedOut = optOut?.action === 'start' ? optedOut : undefined;
     const stillOptedOut = optOut === undefined && optedOut ? await store.optOutKeyword(sms.number) : undefined;
+    // A sender name or short code is told as such, and a STOP or an opt-out says why replies are not sent already.
+    const saysWhy = !canTextBack(sms.number) || optOut?.action === 'stop' || stillOptedOut !== undefined;
+    const replyRefused = saysWhy ? undefined : this.#options.replyRefusal?.(sms.number);
     const built =
       route &&
-      (await buildReplyMail({ ...sms, userContext: context, receivedAt: now, optOut, wasOptedOut, stillOptedOut }, route, this.#options.replyMail, id));
+      (await buildReplyMail(
+        { ...sms, userContext: context, receivedAt: now, optOut, wasOptedOut, stillOptedOut, replyRefused },
+        route,
+        this.#options.replyMail,
+        id,
+      ));
     const fields = { inboundId: id, ...seen, context, optOut: optOut?.action };
     if (built) logger.debug({ ...fields, mailbox: route.mailbox }, 'inbound: reply mail built');
     const accepted = () => {
