@@ -48,7 +48,7 @@ import { PostgresConsoleStore } from './store/postgres/console.ts';
 import { PostgresStore } from './store/postgres/store.ts';
 import { redactUrl } from './store/postgres/url.ts';
 import type { Store, StoreHealth, StoredMessage } from './store/types.ts';
-import { maskNumbersIn } from './sms/numbers.ts';
+import { formatNumber, maskNumbersIn } from './sms/numbers.ts';
 import { Membership, mailModeOf } from './cluster/membership.ts';
 import { relayVersion } from './version.ts';
 import { settingsDigest } from './cluster/settings.ts';
@@ -313,9 +313,26 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       windowMs: config.inbound.conversationWindow,
       defaultMailbox: config.inbound.defaultMailbox,
     });
+    // Before the inbound side, which asks it whether a reply to an SMS would be taken. Its callbacks reach the dispatcher
+    // and the mailer only once mail comes, after both are made.
+    const acceptance = new AcceptanceService({
+      settings: acceptanceSettings(config),
+      store,
+      ...acceptanceLimits(config, registry, routes),
+      tracking,
+      logger: logger.child({ component: 'acceptance' }),
+      metrics,
+      unavailable,
+      onAccepted: () => dispatcher.kick(),
+      onMailQueued: () => mailer.kick(),
+      report,
+      ...(options.smtpClock ? { clock: options.smtpClock } : {}),
+      ...(options.loginPause ? { pause: options.loginPause } : {}),
+    });
     const inbound = new InboundService({
       store,
       tracking,
+      replyRefusal: (number) => acceptance.textBackRefusal(number, formatNumber),
       replyMail: replyMailOptions(config, templates, onTemplateError),
       ...keywordsInEffect(config.policy, registry.plugins),
       logger: logger.child({ component: 'inbound' }),
@@ -553,20 +570,6 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     housekeeping.start();
     stack.push(() => housekeeping.stop());
 
-    const acceptance = new AcceptanceService({
-      settings: acceptanceSettings(config),
-      store,
-      ...acceptanceLimits(config, registry, routes),
-      tracking,
-      logger: logger.child({ component: 'acceptance' }),
-      metrics,
-      unavailable,
-      onAccepted: () => dispatcher.kick(),
-      onMailQueued: () => mailer.kick(),
-      report,
-      ...(options.smtpClock ? { clock: options.smtpClock } : {}),
-      ...(options.loginPause ? { pause: options.loginPause } : {}),
-    });
     // The stop's first step is on the stack before the SMTP listeners bind, so a stop asked for during the bind unwinds
     // them too (the look after it), and a relay that logs `relay: ready` was never asked to stop while starting.
     let smtp: SmtpIntake | undefined;

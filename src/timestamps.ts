@@ -19,34 +19,70 @@ export function isoInZone(epochMs: number, timeZone?: string): string {
 }
 
 /**
- * An ISO 8601 / W3CDTF time that carries its own offset (`2010-02-03T13:50:05-00:00`, `…Z`) in the
- * one form, in that offset; undefined when it is no valid time.
+ * A calendar time as gateways write one: ISO 8601 / W3CDTF / RFC 3339 (`2026-03-14T09:26:53.250+01:00`), the
+ * same with a blank for `T` (InteractSMS's and Vonage's `yyyy-MM-dd HH:mm:ss`), in the basic form (Puzzel's
+ * `yyyyMMdd HH:mm:ss`, `20260314T092653`), with or without seconds and their fraction, with or without a zone:
+ * `Z`, `UTC`/`GMT`, `+01:00`, `+0100` or `+01`.
  */
-export function normaliseOffsetTime(text: string): string | undefined {
-  const offset = /(?:Z|([+-])(\d{2}):(\d{2}))$/.exec(text);
-  const epochMs = Date.parse(text);
-  if (!offset || Number.isNaN(epochMs)) return undefined;
-  const minutes = offset[1] ? (offset[1] === '-' ? -1 : 1) * (Number(offset[2]) * 60 + Number(offset[3])) : 0;
-  return isoAtOffset(epochMs, minutes);
-}
+const CALENDAR_TIME = /^(\d{4})(-?)(\d{2})\2(\d{2})[T ](\d{2})(:?)(\d{2})(?:\6(\d{2})(?:[.,]\d{1,9})?)?\s*(Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?$/i;
+/** Seconds since 1970 as ten digits (2001 to 2286), with or without a fraction; milliseconds as thirteen. */
+const EPOCH_SECONDS = /^\d{10}(?:\.\d{1,9})?$/;
+const EPOCH_MILLISECONDS = /^\d{13}$/;
+/** The furthest a zone is from UTC (ISO 8601 allows up to ±23:59; real zones stay within −12 and +14, java.time within ±18). */
+const MAX_OFFSET_MINUTES = 18 * 60;
 
 /**
- * A wall-clock time read in an IANA zone (a gateway that writes `2026-03-14 09:26:53` in its own
- * local time) in the one form, with that zone's offset then. `pattern` captures year, month, day,
- * hour, minute and second in that order. Undefined when the text does not match or is no valid date
- * and time. In the hour a clock goes back the text fits two instants and cannot say which: one is taken.
+ * A gateway's time in the one form, whichever of the forms gateways write it in (CALENDAR_TIME, or seconds or
+ * milliseconds since 1970); undefined when it is none, or no valid date and time. A time with its zone keeps its
+ * offset; one without is read in `timeZone`, the gateway's own (an epoch is shown there too). Lenient by design,
+ * where each provider documents one form: the time is only what the reply mail shows, and a gateway that adds
+ * fractions of a second or an offset, or changes its format, must not hold the SMS back (its parser then leaves
+ * the time to the relay, docs/replies.md). No library of the relay's parses these (Date.parse reads a time
+ * without a zone in the process's, and guesses at other forms), hence this small reader.
  */
-export function readWallTime(text: string, pattern: RegExp, timeZone: string): string | undefined {
-  const fields = pattern.exec(text)?.slice(1, 7).map(Number);
-  if (!fields || fields.length < 6 || fields.some((field) => !Number.isInteger(field))) return undefined;
-  const [year, month, day, hour, minute, second] = fields as [number, number, number, number, number, number];
+export function readGatewayTime(text: string, timeZone: string): string | undefined {
+  const written = text.trim();
+  if (EPOCH_SECONDS.test(written)) return isoInZone(Math.floor(Number(written) * 1000), timeZone);
+  if (EPOCH_MILLISECONDS.test(written)) return isoInZone(Number(written), timeZone);
+  const match = CALENDAR_TIME.exec(written);
+  if (!match) return undefined;
+  const [, year, , month, day, hour, , minute, second, zone] = match;
+  const asUtc = wallTimeAsUtc([Number(year), Number(month), Number(day), Number(hour), Number(minute), Number(second ?? '0')]);
+  if (asUtc === undefined) return undefined;
+  if (zone === undefined) return isoInZone(epochOfWallTime(asUtc, timeZone), timeZone);
+  const offset = zoneOffset(zone);
+  return offset === undefined ? undefined : isoAtOffset(asUtc - offset * 60_000, offset);
+}
+
+/** Year, month, day, hour, minute, second, as written. */
+type WallTime = readonly [number, number, number, number, number, number];
+
+/** The wall time's instant were it UTC; undefined when it is no valid date and time (30 February, 24:00). */
+function wallTimeAsUtc([year, month, day, hour, minute, second]: WallTime): number | undefined {
   const asUtc = Date.UTC(year, month - 1, day, hour, minute, second);
   const check = new Date(asUtc);
   if (check.getUTCMonth() !== month - 1 || check.getUTCDate() !== day || hour > 23 || minute > 59 || second > 59) return undefined;
-  // The offset at the wall time read as UTC is right but for the hours around a change: one more look settles it.
+  return asUtc;
+}
+
+/**
+ * The instant a wall time (given as if UTC) is in an IANA zone. In the hour a clock goes back the text fits two
+ * instants and cannot say which: one is taken. The offset at the wall time read as UTC is right but for the hours
+ * around a change: one more look settles it.
+ */
+function epochOfWallTime(asUtc: number, timeZone: string): number {
   const first = asUtc - offsetIn(asUtc, timeZone) * 60_000;
-  const epochMs = asUtc - offsetIn(first, timeZone) * 60_000;
-  return isoInZone(epochMs, timeZone);
+  return asUtc - offsetIn(first, timeZone) * 60_000;
+}
+
+/** `Z`, `UTC`, `+01:00`, `+0100`, `+01` in minutes east; undefined beyond MAX_OFFSET_MINUTES or 59 minutes. */
+function zoneOffset(zone: string): number | undefined {
+  const match = /^([+-])(\d{2}):?(\d{2})?$/.exec(zone);
+  if (!match) return 0;
+  const minutes = Number(match[3] ?? '0');
+  const total = Number(match[2]) * 60 + minutes;
+  if (minutes > 59 || total > MAX_OFFSET_MINUTES) return undefined;
+  return match[1] === '-' ? -total : total;
 }
 
 /**

@@ -43,6 +43,11 @@ export interface ReceivedSms {
    * whatever form the provider wrote (its inbound parser converts; src/timestamps.ts).
    */
   readonly sentAt: string | undefined;
+  /**
+   * The gateway's time field it wrote but the relay could not read (sentAt is undefined then): the SMS is mailed with
+   * the relay's own time, and a warning names the field and what it held, for the operator to see a gateway's new form.
+   */
+  readonly unreadTime?: { readonly field: string; readonly value: string } | undefined;
   /** The user context the provider echoed (`replyTracking: 'usercontext'`). */
   readonly userContext: string | undefined;
   /** The id of the SMS it answers (`replyTracking: 'tracking-id'`). */

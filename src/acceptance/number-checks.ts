@@ -7,11 +7,44 @@ import type { RefusedMember, ResolvedRecipient } from './recipient-addresses.ts'
 import { everyStandIn, tightestSegmentLimits } from './route-limits.ts';
 import type { AdmittedRecipient, ProviderLimits, RouteLimits, Routes } from './types.ts';
 
-/** The limits of the route that takes `number`; NO_ROUTE (550 5.1.1) when none does. */
-export function routeOf(number: string, routes: Routes): RouteLimits {
+/** How a refusal writes the number it is about: masked (maskNumber), or whole to whoever has it already. */
+export type ShownNumber = (e164: string) => string;
+
+/**
+ * The limits of the route that takes `number`; NO_ROUTE (550 5.1.1) when none does, the number written by `shown`
+ * (masked by default: a list's member is the relay's to know).
+ */
+export function routeOf(number: string, routes: Routes, shown: ShownNumber = maskNumber): RouteLimits {
   const limits = routes.limitsOf(number);
-  if (!limits) throw new RelayError('NO_ROUTE', `No route: no SMS provider of this relay takes ${maskNumber(number)} (routes: ${routes.described})`);
+  if (!limits) throw noRoute(number, routes, shown);
   return limits;
+}
+
+function noRoute(number: string, routes: Routes, shown: ShownNumber): RelayError {
+  return new RelayError('NO_ROUTE', `No route: no SMS provider of this relay takes ${shown(number)} (routes: ${routes.described})`);
+}
+
+/** Why `principal` may not text `number` by the destination rules (premium, blocked, allowed): POLICY_DENIED, or undefined. */
+function destinationRefusal(principal: Principal, number: string, senders: SenderPolicy, shown: ShownNumber): RelayError | undefined {
+  const problem = senders.destinationProblem(principal, number, shown);
+  return problem === undefined ? undefined : new RelayError('POLICY_DENIED', `Recipient refused: ${problem}`);
+}
+
+/**
+ * Why the relay texts `number` for no sender at all (RCPT would refuse it whoever wrote): no route takes it, or every
+ * sender's destination rules refuse it; undefined when one of them may. The opt-out list aside: the store's, which the
+ * inbound side reads with the SMS. The refusal RCPT would give the sender whose rules come first.
+ */
+export function refusedForEveryone(number: string, routes: Routes | undefined, senders: SenderPolicy, shown: ShownNumber = maskNumber): RelayError | undefined {
+  if (routes && !routes.limitsOf(number)) return noRoute(number, routes, shown);
+  let first: RelayError | undefined;
+  for (const principal of senders.principals) {
+    const refusal = destinationRefusal(principal, number, senders, shown);
+    // Asked for every SMS from a phone: done at the first sender that may (most often the first, the trusted networks).
+    if (refusal === undefined) return undefined;
+    first ??= refusal;
+  }
+  return first;
 }
 
 /**
@@ -38,20 +71,21 @@ export function limitsFor(numbers: readonly string[], provider: ProviderLimits, 
   };
 }
 
-/** Whether `principal` may text `number`: destinations (premium, blocked, allowed) and the opt-out list. */
+/** Whether `principal` may text `number`: destinations (premium, blocked, allowed) and the opt-out list; `shown` writes the number. */
 async function admitNumber(
   principal: Principal,
   number: string,
   store: Pick<ReplyStore, 'isOptedOut' | 'optOutKeyword'>,
   senders: SenderPolicy,
+  shown: ShownNumber,
 ): Promise<void> {
-  const problem = senders.destinationProblem(principal, number);
-  if (problem) throw new RelayError('POLICY_DENIED', `Recipient refused: ${problem}`);
+  const refusal = destinationRefusal(principal, number, senders, shown);
+  if (refusal) throw refusal;
   // The cheap check first (a number is rarely opted out); the keyword is read only to say which the phone
   // texted. None by then: a START came between the two, and the number may be texted again.
   const keyword = (await store.isOptedOut(number)) ? await store.optOutKeyword(number) : undefined;
   if (keyword !== undefined) {
-    throw new RelayError('POLICY_DENIED', `Recipient refused: ${maskNumber(number)} has opted out of SMS from this relay (${optOutCause(keyword)})`);
+    throw new RelayError('POLICY_DENIED', `Recipient refused: ${shown(number)} has opted out of SMS from this relay (${optOutCause(keyword)})`);
   }
 }
 
@@ -59,17 +93,18 @@ async function admitNumber(
  * The numbers of a list (or a subject) `principal` may text, and those it may not with why: one member opted out,
  * premium-rate or outside the sender's destinations must not keep the mail from the others (docs/configuration.md,
  * `sms.lists`). Refused whole, with the first member's refusal, only when no member is left; a refusal that is no
- * member's own (the store unavailable) refuses whole at once.
+ * member's own (the store unavailable) refuses whole at once. `shown` writes the numbers in the refusals (masked by default).
  */
 export async function admitMembers(
   principal: Principal,
   numbers: readonly string[],
   store: Pick<ReplyStore, 'isOptedOut' | 'optOutKeyword'>,
   senders: SenderPolicy,
+  shown: ShownNumber = maskNumber,
 ): Promise<{ readonly admitted: readonly string[]; readonly refused: readonly RefusedMember[] }> {
   // All at once, not one after another: a list's opt-out reads share the store's turn (PostgreSQL asks them in one
   // statement), where awaiting each would cost a round trip per member.
-  const settled = await Promise.allSettled(numbers.map((number) => admitNumber(principal, number, store, senders)));
+  const settled = await Promise.allSettled(numbers.map((number) => admitNumber(principal, number, store, senders, shown)));
   const admitted: string[] = [];
   const refused: { readonly number: string; readonly error: RelayError }[] = [];
   for (const [index, outcome] of settled.entries()) {

@@ -164,5 +164,5 @@ export async function knownSenderOf(address: string, knows: (sender: string) => 
   if (sender === undefined || !(await knows(sender))) return undefined;
   if (canTextBack(sender)) return { numbers: [sender] };
   const what = senderKind(sender) === 'alphanumeric' ? 'a sender name' : 'a short code';
-  throw new RelayError('NOT_TEXTABLE', `"${local}" is ${what}, not a phone number: it can send SMS but cannot receive them`);
+  throw new RelayError('NOT_TEXTABLE', `"${asciiQuoted(local)}" is ${what}, not a phone number: it can send SMS but cannot receive them`);
 }

@@ -1,4 +1,5 @@
 import { RelayError } from '../errors.ts';
+import { asciiQuoted } from './ascii.ts';
 import { decodeWords } from './mime.ts';
 
 /**
@@ -34,7 +35,7 @@ interface ParameterSyntax {
 }
 
 const SYNTAX = {
-  userContext: { name: 'UserContext', syntax: USER_CONTEXT, rule: 'letters, digits, ".", "_" or "-", at most 64' },
+  userContext: { name: 'UserContext', syntax: USER_CONTEXT, rule: 'ASCII letters, digits, ".", "_" or "-", at most 64' },
   senderId: {
     name: 'sender id',
     syntax: SENDER_ID,
@@ -52,7 +53,10 @@ function valid(kind: keyof typeof SYNTAX, value: string, source: string): string
   const { name, syntax, rule } = SYNTAX[kind];
   const text = value.trim();
   if (!syntax.test(text)) {
-    throw new RelayError('BAD_PARAMETER', `Invalid ${name} "${text.slice(0, 80)}" in ${source}: expected ${rule}`, quotedSenderIds(kind, [text]));
+    // As written, beyond ASCII by code point (`cafU+00E9-42`): the SMTP reply's ASCII folding would quote `cafe-42`, a
+    // value the rule after it takes, and the writer could not see what is wrong.
+    const shown = asciiQuoted(text.slice(0, 80));
+    throw new RelayError('BAD_PARAMETER', `Invalid ${name} "${shown}" in ${source}: expected ${rule}`, quotedSenderIds(kind, [shown]));
   }
   return text;
 }
@@ -202,7 +206,7 @@ export function parseSubjectCommand(subject: string): RelayParameters & { readon
     else {
       throw new RelayError(
         'BAD_PARAMETER',
-        `Unknown parameter "${word.slice(0, 40)}" in the subject: expected To:<number>[,<number>…] and optionally From:, UserContext:, MaxConcat:`,
+        `Unknown parameter "${asciiQuoted(word.slice(0, 40))}" in the subject: expected To:<number>[,<number>…] and optionally From:, UserContext:, MaxConcat:`,
       );
     }
   }

@@ -32,16 +32,17 @@ export interface DestinationRules {
 }
 
 /**
- * Why `e164` must not be texted under these rules, or undefined when it may. The number is masked
- * (as an opted-out one is): the reason goes to the sender and into info logs.
+ * Why `e164` must not be texted under these rules, or undefined when it may. The number is written by `shown`:
+ * masked by default (as an opted-out one is), as the reason goes to a sender who may not know it (a list's member);
+ * whole to whoever has it already (the mailbox of its reply mail).
  */
-export function destinationProblem(e164: string, rules: DestinationRules): string | undefined {
+export function destinationProblem(e164: string, rules: DestinationRules, shown: (e164: string) => string = maskNumber): string | undefined {
   const premium = rules.premiumBlocklist ? premiumKind(e164) : undefined;
-  if (premium) return `${maskNumber(e164)} is ${premium}; this relay does not text those`;
+  if (premium) return `${shown(e164)} is ${premium}; this relay does not text those`;
   const blocked = rules.blockedPrefixes.find((prefix) => e164.startsWith(prefix));
   if (blocked) return `numbers starting ${blocked} are blocked on this relay`;
   if (rules.allowed && !rules.allowed.some((entry) => (entry.startsWith('+') ? e164.startsWith(entry) : countryOf(e164) === entry))) {
-    return `${maskNumber(e164)} is outside the destinations allowed for this sender (${rules.allowed.join(', ')})`;
+    return `${shown(e164)} is outside the destinations allowed for this sender (${rules.allowed.join(', ')})`;
   }
   return undefined;
 }

@@ -80,6 +80,7 @@ export class SenderPolicy {
   readonly #trusted: (address: string) => boolean;
   readonly #networks: ReadonlyArray<{ readonly matches: (address: string) => boolean; readonly principal: Principal }>;
   readonly #accounts: ReadonlyMap<string, { readonly passwordHash: string; readonly principal: Principal }>;
+  #everyPrincipal: readonly Principal[] | undefined;
 
   constructor(settings: SenderSettings) {
     this.#settings = settings;
@@ -160,8 +161,22 @@ export class SenderPolicy {
     return `"${senderId}" is not a sender id ${whose} may send as (${allowed.join(', ')}); leave ${givenIn} out to send as the relay's own`;
   }
 
-  destinationProblem(principal: Principal, e164: string): string | undefined {
-    return destinationProblem(e164, principal.destinations);
+  /** Why `principal` may not text `e164` (destinationProblem, the number written by `shown`), or undefined. */
+  destinationProblem(principal: Principal, e164: string, shown?: (e164: string) => string): string | undefined {
+    return destinationProblem(e164, principal.destinations, shown);
+  }
+
+  /**
+   * Every sender a mail may come from: the trusted networks (when there are any), each listed network, each account.
+   * A number all of them may not text is one the relay texts for nobody.
+   */
+  get principals(): readonly Principal[] {
+    this.#everyPrincipal ??= [
+      ...(this.#settings.trustedNetworks.length > 0 ? [this.#principal('trusted', 'trusted networks', {})] : []),
+      ...this.#networks.map((network) => network.principal),
+      ...[...this.#accounts.values()].map((account) => account.principal),
+    ];
+    return this.#everyPrincipal;
   }
 
   #principal(kind: Principal['kind'], name: string, limits: Partial<Limits>): Principal {

@@ -9,6 +9,7 @@ import type { CountryCode } from 'libphonenumber-js';
 import type { z } from 'zod';
 import type { Logger } from '../log.ts';
 import type { SegmentLimits } from '../sms/encoding.ts';
+import { readGatewayTime } from '../timestamps.ts';
 import type { InboundKind, InboundSink, OptOutKeywords, OutcomeAction, ReceivedSms, SmsEncoding, StatusReport } from '../vocabulary.ts';
 
 export interface SmsSubmission {
@@ -246,6 +247,17 @@ export type InboundParse<T> =
 export function batchParse<T>(items: readonly T[], unreadable: readonly string[]): InboundParse<T> {
   if (items.length === 0 && unreadable.length > 0) return { ok: false, reason: unreadable.join('; ') };
   return unreadable.length === 0 ? { ok: true, items } : { ok: true, items, unreadable };
+}
+
+/**
+ * A received SMS's time from the gateway's `field` as written (readGatewayTime, in the gateway's `timeZone` when it
+ * names none). None written is none; one not read is none too, named (ReceivedSms.unreadTime): an SMS whose sender
+ * and text are readable is mailed whatever its time's form, never quarantined for it.
+ */
+export function gatewayTime(field: string, written: string, timeZone: string): Pick<ReceivedSms, 'sentAt' | 'unreadTime'> {
+  if (written.trim() === '') return { sentAt: undefined };
+  const sentAt = readGatewayTime(written, timeZone);
+  return sentAt === undefined ? { sentAt, unreadTime: { field, value: written } } : { sentAt };
 }
 
 /** A webhook signature's secret and the formula the account signs with (InteractSMS `SMS-Verify`). */

@@ -1,11 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isStoreFailure } from '../errors.ts';
+import { isStoreFailure, QUOTED_CLIENT_TEXT_CHARS } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { newMessageId } from '../random-ids.ts';
 import type { Gateway, RecipientResult } from '../providers/contract.ts';
 import { PartReassembly } from '../sms/concat.ts';
-import { maskNumber } from '../sms/numbers.ts';
+import { maskNumber, maskNumbersIn } from '../sms/numbers.ts';
+import { canTextBack } from '../sms/senders.ts';
 import type { PartReceiptStore, PartsOfSms } from '../store/part-receipts-types.ts';
 import type { ReassemblyStore } from '../store/reassembly.ts';
 import type { DeliveryReportResult, ReplyStore } from '../store/types.ts';
@@ -62,6 +63,11 @@ export interface InboundOptions {
   readonly replyMail: ReplyMailOptions;
   /** Keywords that, sent as the whole SMS, opt a number out of SMS (STOP) and back in (START). */
   readonly keywords: OptOutKeywords;
+  /**
+   * Why the relay would refuse a reply to a mail from `number` whoever writes it (acceptance's own checks: a route, the
+   * destination rules), the number written as the mail writes it; undefined when a reply may go. Unset: not asked.
+   */
+  readonly replyRefusal?: ((number: string) => string | undefined) | undefined;
   /** A provider's own, where its gateway acts on keywords itself (ProviderPlugin.keywords): its SMS are read by them instead. */
   readonly providerKeywords?: ReadonlyMap<string, OptOutKeywords> | undefined;
   readonly logger: Logger;
@@ -139,6 +145,7 @@ export class InboundService {
   sinkFor(provider: string): InboundSink {
     return {
       received: async (items) => {
+        for (const sms of items) if (sms.unreadTime) this.#unreadTime(provider, sms, sms.unreadTime);
         const outcomes = await Promise.all(
           items.map(({ part, ...sms }) =>
             part && part.total > 1 && this.#reassembly ? this.#addPart(this.#reassembly, provider, { ...sms, part }) : this.#receive(provider, sms),
@@ -156,6 +163,18 @@ export class InboundService {
       numbersSentUnder: (providerId) => this.#options.store.numbersSentUnder(provider, providerId),
       quarantine: (kind, reason, body) => this.#quarantine(provider, kind, reason, body),
     };
+  }
+
+  /**
+   * An SMS whose gateway time the relay could not read is mailed with the time the relay got it (docs/replies.md); the
+   * operator is told which field held what, as a gateway that changed its form would hold every SMS's time from then on.
+   * The value as the info logs show free text: numbers masked, cut short.
+   */
+  #unreadTime(provider: string, sms: ReceivedSms, { field, value }: NonNullable<ReceivedSms['unreadTime']>): void {
+    this.#options.logger.warn(
+      { provider, providerId: sms.providerId, from: maskNumber(sms.number), field, value: maskNumbersIn(value.slice(0, QUOTED_CLIENT_TEXT_CHARS)) },
+      "inbound: the gateway's time of an SMS is in a form the relay does not read: mailed with the time the relay got it",
+    );
   }
 
   /**
@@ -234,9 +253,17 @@ export class InboundService {
     const id = newMessageId();
     const wasOptedOut = optOut?.action === 'start' ? optedOut : undefined;
     const stillOptedOut = optOut === undefined && optedOut ? await store.optOutKeyword(sms.number) : undefined;
+    // A sender name or short code is told as such, and a STOP or an opt-out says why replies are not sent already.
+    const saysWhy = !canTextBack(sms.number) || optOut?.action === 'stop' || stillOptedOut !== undefined;
+    const replyRefused = saysWhy ? undefined : this.#options.replyRefusal?.(sms.number);
     const built =
       route &&
-      (await buildReplyMail({ ...sms, userContext: context, receivedAt: now, optOut, wasOptedOut, stillOptedOut }, route, this.#options.replyMail, id));
+      (await buildReplyMail(
+        { ...sms, userContext: context, receivedAt: now, optOut, wasOptedOut, stillOptedOut, replyRefused },
+        route,
+        this.#options.replyMail,
+        id,
+      ));
     const fields = { inboundId: id, ...seen, context, optOut: optOut?.action };
     if (built) logger.debug({ ...fields, mailbox: route.mailbox }, 'inbound: reply mail built');
     const accepted = () => {

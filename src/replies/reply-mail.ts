@@ -48,6 +48,11 @@ export interface InboundSms {
    * are not sent rather than inviting one RCPT would refuse.
    */
   readonly stillOptedOut?: string | undefined;
+  /**
+   * Why the relay refuses a reply to the number whoever writes it (no route, a destination rule: RCPT's own words),
+   * for a number that can receive SMS: the mail says so rather than inviting a reply its mailbox's server bounces.
+   */
+  readonly replyRefused?: string | undefined;
   /** The number the phone texted, where the provider says (ReceivedSms.to). */
   readonly to?: string | undefined;
   /** store.retention erased its text (UndeliverableInbound.textErased): `text` is empty, though the phone wrote one. */
@@ -135,7 +140,9 @@ export async function buildReplyMail(
         ? `${number} opted out of SMS from this relay (it texted ${sms.optOut.keyword}): replies to this mail are not sent.`
         : sms.stillOptedOut !== undefined
           ? `${number} has opted out of SMS from this relay (${optOutCause(sms.stillOptedOut)}): replies to this mail are not sent until it opts in again.`
-          : undefined,
+          : sms.replyRefused !== undefined
+            ? `Replies to this mail are not sent: this relay refuses them (${sms.replyRefused}).`
+            : undefined,
     /**
      * What a START changed, said above the Reply line (which works again). From a number that had not opted out it
      * changed nothing, and is most often an answer ("Yes" to an on-call alert): mailed as any SMS, without a line.

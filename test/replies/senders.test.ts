@@ -18,7 +18,7 @@ import { webhookPaths } from '../../src/http/webhooks.ts';
 import { type Relay, startRelay } from '../../src/relay.ts';
 import { assertNeverLogged, captureLog } from '../helpers/log-lines.ts';
 import { gatewayYaml, maildirMessages, relayEnvironment, removeDir, type Simulator, startSimulator, tempDir, waitFor } from '../helpers/relay.ts';
-import { queuedId, sendMail } from '../helpers/smtp.ts';
+import { queuedId, SmtpDialog, sendMail } from '../helpers/smtp.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/smsrelay.js', import.meta.url));
 const TOKEN = 'test-webhook-token-0123456789';
@@ -101,6 +101,18 @@ describe('senders that are not known phone numbers', () => {
     assert.match(shortCode?.text ?? '', /^5\.1\.1 "12345" is a short code, not a phone number/);
     const stranger = await rcpt('hello');
     assert.match(stranger?.text ?? '', /^5\.1\.3 Bad recipient: "hello" is not a phone number/, 'a name the relay never heard from is a bad number, as before');
+  });
+
+  test('a reply to a sender name beyond ASCII quotes it as written, by code point: not folded into another name', async () => {
+    assert.equal((await receive('Café', 'Table for two at 8')).status, 'accepted');
+    await mailWith('Table for two at 8');
+    const dialog = await SmtpDialog.open(relay.smtpPort);
+    await dialog.command('EHLO client.example.com');
+    assert.equal((await dialog.command(`MAIL FROM:<${MAILBOX}> SMTPUTF8`)).code, 250);
+    const name = await dialog.command('RCPT TO:<Café@sms.example.com>');
+    await dialog.close();
+    assert.equal(name.code, 550, name.text);
+    assert.match(name.text, /^5\.1\.1 "CafU\+00E9" is a sender name, not a phone number/);
   });
 
   test("a reply to the relay's own sender (mail.from, here MAILER-DAEMON@ by default), in any case, is refused at RCPT saying what the address is", async () => {

@@ -79,6 +79,23 @@ describe('SMTP → SMS text', () => {
     assert.match(data?.text ?? '', /^5\.6\.0 Invalid UserContext "two words" in the x-usercontext header/);
   });
 
+  test('a refused parameter is quoted as written, beyond ASCII by code point: never folded into a value its rule would take', async () => {
+    const refusals = [
+      [{ 'X-UserContext': 'café-42' }, 'Invalid UserContext "cafU+00E9-42" in the x-usercontext header: expected ASCII letters'],
+      [{ 'X-UserContext': 'tïcket42' }, 'Invalid UserContext "tU+00EFcket42" in the x-usercontext header'],
+      [{ 'X-SMS-From': 'Café' }, 'Invalid sender id "CafU+00E9" in the x-sms-from header: expected printable ASCII'],
+    ] as const;
+    for (const [headers, words] of refusals) {
+      const { data } = await sendMail(suite.port, { to: ['447700900119@sms.example.com'], headers, body: 'x' });
+      assert.equal(data?.code, 554, data?.text);
+      assert.equal(data?.text.startsWith(`5.6.0 ${words}`), true, data?.text);
+    }
+    // A subject token the drop-in does not know: `Tö:` is not `To:`.
+    const { data } = await sendMail(suite.port, { to: ['sendsms@sms.example.com'], subject: 'To:447700900119 Tö:447700900118', body: 'x' });
+    assert.equal(data?.code, 554, data?.text);
+    assert.equal(data?.text.startsWith('5.6.0 Unknown parameter "TU+00F6:447700900118" in the subject'), true, data?.text);
+  });
+
   test('parameter headers that differ are refused naming them, not joined; the same value repeated is taken', async () => {
     // A header written twice: one header's value with a second header line after it, as on the wire.
     const twice = (name: string, first: string, second: string) => ({ [name]: `${first}\r\n${name}: ${second}` });

@@ -5,15 +5,17 @@
  */
 import { readReportNumber, readSender } from '../../sms/senders.ts';
 import type { DeliveryState, ReceivedSms, StatusReport } from '../../vocabulary.ts';
-import { normaliseOffsetTime } from '../../timestamps.ts';
-import type { InboundParse, InboundRequest } from '../contract.ts';
+import { gatewayTime, type InboundParse, type InboundRequest } from '../contract.ts';
 
 const FORM = 'application/x-www-form-urlencoded';
 
 /** The platform's ids are long digit strings; anything printable up to this length is taken. */
 const PROVIDER_ID = /^[A-Za-z0-9._-]{1,64}$/;
-/** W3CDTF as the platform sends `sent`: `2010-02-03T13:50:05-00:00`. */
-const W3CDTF = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})$/;
+/**
+ * `sent` is W3CDTF with its offset (`2010-02-03T13:50:05-00:00`); a time without one is read as UK time (GMT, or BST
+ * in summer): IntelliSoftware is a UK platform.
+ */
+const TIME_ZONE = 'Europe/London';
 /** An SMS text is at most a few concatenated parts; a longer field is no SMS. */
 const MAX_TEXT_CHARS = 10_000;
 
@@ -63,13 +65,19 @@ export function parseReceived(request: InboundRequest): InboundParse<ReceivedSms
   const text = fields.get('text');
   if (text === null) return malformed('text is missing');
   if (text.length > MAX_TEXT_CHARS) return malformed(`text is longer than ${MAX_TEXT_CHARS} characters`);
-  const sent = fields.get('sent') ?? '';
-  const sentAt = sent === '' || !W3CDTF.test(sent) ? undefined : normaliseOffsetTime(sent);
-  if (sent !== '' && !sentAt) return malformed('sent is not a W3CDTF time');
   const userContext = fields.get('usercontext') ?? '';
   return {
     ok: true,
-    items: [{ providerId, number, text, sentAt, userContext: userContext.trim() || undefined, trackingId: undefined }],
+    items: [
+      {
+        providerId,
+        number,
+        text,
+        ...gatewayTime('sent', fields.get('sent') ?? '', TIME_ZONE),
+        userContext: userContext.trim() || undefined,
+        trackingId: undefined,
+      },
+    ],
   };
 }
 

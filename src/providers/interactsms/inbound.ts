@@ -6,8 +6,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import iconv from 'iconv-lite';
 import { readReportNumber, readSender } from '../../sms/senders.ts';
 import type { ReceivedSms, StatusReport } from '../../vocabulary.ts';
-import { readWallTime } from '../../timestamps.ts';
-import { batchParse, type InboundParse, type InboundRequest } from '../contract.ts';
+import { batchParse, gatewayTime, type InboundParse, type InboundRequest } from '../contract.ts';
 import { messageIdOfNotifyId } from './adapter.ts';
 
 type Fields = ReadonlyMap<string, string>;
@@ -20,10 +19,8 @@ const FORM_MEDIA_TYPE = 'application/x-www-form-urlencoded';
 const MO_TEXT_MAX_CHARS = 10_000;
 /** Other systems (the vendor's web interface) may set notify ids; ours are 25 characters. */
 const NOTIFY_ID_MAX_ACCEPTED_CHARS = 100;
-/** `yyyy-MM-dd HH:mm:ss`, as the gateway writes its times (fractions of a second tolerated). */
-const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.\d{1,7})?$/;
 /**
- * `SMS-TimeStamp` carries no zone. InteractSMS is a UK platform and its documentation gives times
+ * `SMS-TimeStamp` is `yyyy-MM-dd HH:mm:ss` and carries no zone. InteractSMS is a UK platform and its documentation gives times
  * without one: they are read as UK local time (GMT, or BST in summer).
  */
 const TIMESTAMP_ZONE = 'Europe/London';
@@ -103,8 +100,9 @@ function field(fields: Fields, name: string): string | undefined {
  * A received SMS. One per request. The MO carries no id of its own, yet a retry of the same
  * MO must be recognised as such: its id is derived from the fields a retry repeats unchanged —
  * SHA-256 over the wire values of `SMS-From`, `SMS-To`, `SMS-TimeStamp` (the gateway's receipt
- * time) and `SMS-Content`, joined by LF (content last, the others hold no LF), lower-case hex, the
- * first 40 digits. Two SMS with the same text from the same phone in the same second count as one.
+ * time, as written: one the relay cannot read as a time still tells two SMS apart) and `SMS-Content`, joined by LF
+ * (content last, the others hold no LF), lower-case hex, the first 40 digits. Two SMS with the same text from the same
+ * phone in the same second count as one.
  */
 export function parseReceived(request: InboundRequest): InboundParse<ReceivedSms> {
   const read = readFields(request);
@@ -121,15 +119,17 @@ export function parseReceived(request: InboundRequest): InboundParse<ReceivedSms
   const text = field(fields, 'SMS-Content');
   if (text === undefined) return malformed('SMS-Content is missing');
   if (text.length > MO_TEXT_MAX_CHARS) return malformed(`SMS-Content is longer than ${MO_TEXT_MAX_CHARS} characters`);
+  // The id is made of it (below): without one, two SMS of the same text from a phone would be one, the second dropped.
   const timestamp = field(fields, 'SMS-TimeStamp') ?? '';
-  const sentAt = readWallTime(timestamp, TIMESTAMP, TIMESTAMP_ZONE);
-  if (!sentAt) return malformed('SMS-TimeStamp is missing or not yyyy-MM-dd HH:mm:ss');
+  if (timestamp.trim() === '') return malformed('SMS-TimeStamp is missing: the SMS cannot be told from another of the same text');
   const notifyId = (field(fields, 'SMS-NotifyId') ?? '').trim();
   if (notifyId.length > NOTIFY_ID_MAX_ACCEPTED_CHARS) return malformed(`SMS-NotifyId is longer than ${NOTIFY_ID_MAX_ACCEPTED_CHARS} characters`);
   const providerId = createHash('sha256').update([from, to, timestamp, text].join('\n'), 'utf8').digest('hex').slice(0, MO_ID_HEX_CHARS);
   return {
     ok: true,
-    items: [{ providerId, number, text, sentAt, userContext: undefined, trackingId: notifyId || undefined }],
+    items: [
+      { providerId, number, text, ...gatewayTime('SMS-TimeStamp', timestamp, TIMESTAMP_ZONE), userContext: undefined, trackingId: notifyId || undefined },
+    ],
   };
 }
 

@@ -4,8 +4,7 @@
  */
 import { readReportNumber, readSender } from '../../sms/senders.ts';
 import type { DeliveryState, ReceivedSms, StatusReport } from '../../vocabulary.ts';
-import { readWallTime } from '../../timestamps.ts';
-import { batchParse, type InboundParse, type InboundRequest } from '../contract.ts';
+import { batchParse, gatewayTime, type InboundParse, type InboundRequest } from '../contract.ts';
 import { CLIENT_REFERENCE } from './adapter.ts';
 import { isRecord, parseJson, readInteger, readText } from './values.ts';
 import { parseXml, type XmlElement } from './xml.ts';
@@ -17,10 +16,8 @@ import { parseXml, type XmlElement } from './xml.ts';
 const PROVIDER_ID = /^[A-Za-z0-9._+-]{1,64}$/;
 /** Puzzel's words for a status, kept for the history: bounded, as they only explain the code. */
 const MAX_DESCRIPTION_CHARS = 200;
-/** `yyyyMMdd HH:mm:ss` (zone not stated). */
-const PUZZEL_TIMESTAMP = /^(\d{4})(\d{2})(\d{2}) (\d{2}):(\d{2}):(\d{2})$/;
 /**
- * `timestamp` carries no zone. Puzzel is a Norwegian platform and its documentation gives times
+ * `timestamp` is `yyyyMMdd HH:mm:ss` and carries no zone. Puzzel is a Norwegian platform and its documentation gives times
  * without one: they are read as Norwegian local time (CET, or CEST in summer).
  */
 const TIMESTAMP_ZONE = 'Europe/Oslo';
@@ -120,11 +117,9 @@ function readReceived(fields: Fields): Item<ReceivedSms> {
   const text = fields['content'];
   if (typeof text !== 'string') return malformed('content is missing');
   if (text.length > MAX_TEXT_CHARS) return malformed(`content is longer than ${MAX_TEXT_CHARS} characters`);
+  // A JSON number is an epoch; any other value (an object, a list) is no time: its JSON is named as not read.
   const timestamp = fields['timestamp'] ?? '';
-  const sentAt = typeof timestamp === 'string' ? readWallTime(timestamp, PUZZEL_TIMESTAMP, TIMESTAMP_ZONE) : undefined;
-  if (typeof timestamp !== 'string' || (timestamp !== '' && !sentAt)) {
-    return malformed('timestamp is not yyyyMMdd HH:mm:ss');
-  }
+  const time = gatewayTime('timestamp', readText(timestamp) ?? (timestamp === '' ? '' : JSON.stringify(timestamp)), TIMESTAMP_ZONE);
   const session = fields['sessionid'] ?? '';
   if (!(typeof session === 'string' || typeof session === 'number') || String(session).length > MAX_SESSION_ID_CHARS) {
     return malformed('sessionid is not a session id');
@@ -136,7 +131,7 @@ function readReceived(fields: Fields): Item<ReceivedSms> {
       providerId,
       number,
       text,
-      sentAt,
+      ...time,
       userContext: undefined,
       trackingId: trackingId || undefined,
     },

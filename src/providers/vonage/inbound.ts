@@ -7,12 +7,14 @@
 import { MAX_CONCAT_PARTS } from '../../sms/concat.ts';
 import { readReportNumber, readSender } from '../../sms/senders.ts';
 import type { DeliveryState, InboundKind, ReceivedSms, StatusReport } from '../../vocabulary.ts';
-import type { InboundParse, InboundRequest } from '../contract.ts';
+import { gatewayTime, type InboundParse, type InboundRequest } from '../contract.ts';
 import { isSignatureMethod, validVonageSignature } from './signature.ts';
-import { readWallTime } from '../../timestamps.ts';
+import { readGatewayTime } from '../../timestamps.ts';
 
-/** `message-timestamp`: `yyyy-MM-dd HH:mm:ss` in UTC (Vonage's inbound SMS webhook reference); another form leaves the relay's own time. */
-const VONAGE_TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$/;
+/**
+ * `message-timestamp`: `yyyy-MM-dd HH:mm:ss` in UTC (Vonage's inbound SMS webhook reference); read as every gateway's
+ * time is (readGatewayTime), and one not read leaves the relay's own time.
+ */
 const VONAGE_TIME_ZONE = 'UTC';
 
 type Fields = ReadonlyMap<string, string>;
@@ -118,9 +120,9 @@ export function parseReceived(request: InboundRequest): InboundParse<ReceivedSms
   const text = fields.get('text');
   if (text === undefined) return { ok: false, reason: 'no text' };
   if (text.length > MO_TEXT_MAX_CHARS) return { ok: false, reason: `text longer than ${MO_TEXT_MAX_CHARS} characters` };
-  const sentAt = readWallTime(fields.get('message-timestamp') ?? '', VONAGE_TIMESTAMP, VONAGE_TIME_ZONE);
+  const time = gatewayTime('message-timestamp', fields.get('message-timestamp') ?? '', VONAGE_TIME_ZONE);
   const to = readSender(fields.get('to'));
-  const sms: ReceivedSms = { providerId: messageId, number, text, sentAt, userContext: undefined, trackingId: undefined, ...(to === undefined ? {} : { to }) };
+  const sms: ReceivedSms = { providerId: messageId, number, text, ...time, userContext: undefined, trackingId: undefined, ...(to === undefined ? {} : { to }) };
   if (fields.get('concat') !== 'true') return { ok: true, items: [sms] };
 
   const [reference, total, index] = ['concat-ref', 'concat-total', 'concat-part'].map((name) => Number(fields.get(name) ?? 'x'));
@@ -166,7 +168,7 @@ export function parseReport(request: InboundRequest): InboundParse<StatusReport>
  * another form. An SMS sent after a START and refused in the same second is still dated after the START: never before its send.
  */
 function reportedAt(fields: Fields): number | undefined {
-  const at = readWallTime(fields.get('message-timestamp') ?? '', VONAGE_TIMESTAMP, VONAGE_TIME_ZONE);
+  const at = readGatewayTime(fields.get('message-timestamp') ?? '', VONAGE_TIME_ZONE);
   return at === undefined ? undefined : Date.parse(at);
 }
 
