@@ -55,6 +55,7 @@ export function createIntelliSoftwareGateway(options: GatewayOptions): Gateway {
       submission.recipients,
       async (alone) => ownRefusal(await post(alone), alone),
       (entry) => entry.code === ACCEPTED,
+      submission.signal,
     );
   });
 }
