@@ -10,7 +10,7 @@ import type { ClaimedSms, NewOutgoingMail, SmsBatch, SmsOutcome, Store, StoredMe
 import { WorkLoop } from '../work-loop.ts';
 import { recordGatewayOptOut } from '../replies/opt-outs.ts';
 import { EndpointBreaker } from './endpoints.ts';
-import { type Classified, givenUpIfMaybeTakenTooOften, MAYBE_SENT, PROXY_NO_ANSWER, TLS_CERTIFICATE, UNREADABLE } from './outcomes.ts';
+import { type Classified, TLS_CERTIFICATE } from './outcomes.ts';
 import { ProviderPause } from './pause.ts';
 import type { DispatchProvider, DispatchRouting } from './routing.ts';
 import { deadline, nextStep, providerDelayMs, type RetryPolicy, retryAfterMs } from './schedule.ts';
@@ -34,18 +34,6 @@ const SHARED_STATE_REFRESH_MS = 1_000;
  * says the outage as well as six. The others are debug lines.
  */
 const SHARED_WRITE_WARN_INTERVAL_MS = 60_000;
-
-/**
- * How many different SMS in a row may get a 2xx answer the relay cannot read before the provider is paused with an
- * alert: one such answer may be a lost or mangled one (a proxy's page served once), several for different SMS say the
- * gateway's answers are not what the provider's adapter reads (a wrong URL or product, a changed format, a firewall's
- * page): only the operator can fix that, and every SMS meanwhile may be texted and resent.
- */
-const UNREADABLE_PAUSE_SMS = 3;
-
-/** What the operator does about a gateway whose answers cannot be read (the pause's alert, gateway-protocol). */
-const UNREADABLE_FIX =
-  "check gateway.url and gateway.provider against the provider's documentation: its answers are not the ones the relay reads for this provider (a wrong URL or product, a changed answer format, or a proxy's or firewall's page in front of it)";
 
 /** Plain words for an SMS given up at its maximum age, whatever the last failure was. */
 const EXPIRED = { category: 'expired', code: 'EXPIRED' } as const;
@@ -129,8 +117,6 @@ interface Lane {
   readonly pause: ProviderPause;
   /** Why this relay last paused it: its end is said in the same terms (another relay's pause is taken for an account's). */
   heldFor: Hold['kind'] | undefined;
-  /** The SMS whose requests got an unreadable 2xx since its last answer the relay could read (up to UNREADABLE_PAUSE_SMS). */
-  readonly unreadableSms: Set<number>;
 }
 
 /**
@@ -240,7 +226,6 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       breaker: new EndpointBreaker(provider.name, provider.gateway.endpoints, options.failoverRecoveryMs, store, storeFailed),
       pause: new ProviderPause(provider.name, options.pauseProbeIntervalMs, store, storeFailed),
       heldFor: undefined as Hold['kind'] | undefined,
-      unreadableSms: new Set<number>(),
     }));
     // Every provider can take a batch whole, whichever route its numbers take.
     const batchSize = Math.min(...routing.providers.map((provider) => provider.gateway.capabilities.maxRecipientsPerRequest));
@@ -605,16 +590,13 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       // By category, never by code: a gateway's codes are its own words (`ERR:CODE4_447700900123`), one series each;
       // the log line says the same word as the metric, so one can be matched to the other.
       const outcome = failure?.category ?? refusedAs(result, [...classifiedOf.values()]) ?? 'answered';
-      const unreadable = [...classifiedOf.values()].find((classified) => classified.category === UNREADABLE);
-      logResult(log, lane.provider, result, failure, { numbers: pending.length, endpoint, ms: Math.round(tookMs), outcome }, unreadable);
+      logResult(log, lane.provider, result, failure, { numbers: pending.length, endpoint, ms: Math.round(tookMs), outcome });
       this.#options.metrics?.gatewaySeconds.observe({ result: outcome }, tookMs / 1000);
       const remaining = hosts.slice(position + 1).filter((next) => !leftLanes.has(next.lane));
       // Another provider of the route can take what this account, or this sender's queue, may not send: nothing was sent here.
       const nextProvider = !message.gatewayAccount && remaining.some((next) => next.lane !== lane);
       const earlier = attempt.asked.get(lane);
-      const unreadableStreak = this.#unreadableStreak(lane, result, classifiedOf);
-      const refusal =
-        earlier?.kind === 'account' ? earlier.classified : ([...classifiedOf.values()].find((classified) => classified.action === 'pause') ?? unreadableStreak);
+      const refusal = earlier?.kind === 'account' ? earlier.classified : [...classifiedOf.values()].find((classified) => classified.action === 'pause');
       const senderFull = [...classifiedOf.values()].some((classified) => classified.holdsSender);
       // This provider's other hosts are left before any SMS is moved on: one failed over (a host down) in the same answer
       // goes to a host still asked, never to one this round skips (it was left without an outcome). A full queue leaves
@@ -646,8 +628,8 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       }
       if (hostFailed) await lane.breaker.markFailed(endpoint, this.#clock());
       else if (result.kind === 'answered') await lane.breaker.markWorking(endpoint);
-      // No answer at all (a timeout, a reset, a proxy's 504) says the host is down as surely, though it is not failed over from.
-      const down = hostFailed ?? (result.kind === 'transport' || failure?.category === PROXY_NO_ANSWER ? failure : undefined);
+      // No answer at all (a timeout, a reset) says the host is down as surely, though it is not failed over from.
+      const down = hostFailed ?? (result.kind === 'transport' ? failure : undefined);
       // A sender's own queue full says nothing of the provider: its pause is neither started nor ended by it.
       if (this.#notedSender(message, lane, result, classifiedOf, endedAt)) attempt.asked.set(lane, this.#holdOf(host, refusal, down, busy));
       if (failOver.length > 0 && hasNext) {
@@ -683,28 +665,6 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     const heldUntil = this.#clock() + (first.nextProbeAt - now);
     attempt.decisions.push(...sms.map((entry) => ({ sms: entry, classified: first.classified, via: undefined, heldUntil })));
     return undefined;
-  }
-
-  /**
-   * The pause a run of unreadable 2xx answers calls for: once UNREADABLE_PAUSE_SMS different SMS got one since the
-   * provider's last answer the relay could read (whichever their words: a proxy's page may carry a request id), an
-   * account-like pause, with the last answer's words and what to check. Undefined otherwise; a readable answer ends the run.
-   */
-  #unreadableStreak(lane: Lane, result: SubmissionResult, classifiedOf: ReadonlyMap<ClaimedSms, Classified>): Classified | undefined {
-    const unreadable = [...classifiedOf].filter(([, classified]) => classified.category === UNREADABLE);
-    if (result.kind === 'answered' && unreadable.length < classifiedOf.size) lane.unreadableSms.clear();
-    const last = unreadable.at(-1)?.[1];
-    if (last === undefined) return undefined;
-    for (const [sms] of unreadable) if (lane.unreadableSms.size < UNREADABLE_PAUSE_SMS) lane.unreadableSms.add(sms.id);
-    if (lane.unreadableSms.size < UNREADABLE_PAUSE_SMS) return undefined;
-    return {
-      action: 'pause',
-      category: UNREADABLE,
-      code: last.code,
-      reason: `the SMS gateway's answers to ${UNREADABLE_PAUSE_SMS} SMS in a row could not be read (it may have sent them)`,
-      ...(last.detail === undefined ? {} : { detail: last.detail }),
-      fix: UNREADABLE_FIX,
-    };
   }
 
   /**
@@ -821,13 +781,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       // comes back refusing the account); a down or busy gateway's reason may alternate at every probe.
       if (!(starts || (changes && kind === 'account'))) return;
       const code = maskNumbersIn(classified.code);
-      if (kind === 'account' && classified.category === UNREADABLE) {
-        const gatewayText = maskNumbersIn(classified.detail ?? '');
-        log.error(
-          { alert: 'gateway-protocol', ...provider, code, gatewayText, probeEveryMs: probeInMs },
-          `dispatch: sending paused, ${classified.reason}: "${gatewayText}"; the queue is kept and probed; ${classified.fix ?? UNREADABLE_FIX}, then \`smsrelay queue retry all\` probes it at once`,
-        );
-      } else if (kind === 'account') {
+      if (kind === 'account') {
         log.error(
           { alert: 'gateway-account', ...provider, code, probeEveryMs: probeInMs },
           `dispatch: sending paused, the gateway refuses the account (${code}); the queue is kept and probed; ${classified.fix ?? ACCOUNT_FIX}, then \`smsrelay queue retry all\` probes it at once`,
@@ -861,10 +815,9 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     const outcomes: SmsOutcome[] = [];
     const lines = new Map<number, (told: Told) => void>();
     const reported: Record<Exclude<ReportKind, 'delivered'>, ReportedRecipient[]> = { failed: [], delayed: [], relayed: [] };
-    for (const { sms: claimed, classified: answered, via, heldUntil, failedOver } of decisions) {
+    for (const { sms: claimed, classified, via, heldUntil, failedOver } of decisions) {
       // The requests that failed over count as its attempts: its backoff, its expiry's report.
       const sms = failedOver ? { ...claimed, attempts: claimed.attempts + failedOver.length } : claimed;
-      const classified = givenUpIfMaybeTakenTooOften(answered, sms.possibleDuplicates);
       const outcome = { ...this.#decide(message, sms, classified, now, via, heldUntil), ...(failedOver ? { failedOver } : {}) };
       outcomes.push(outcome);
       const recipient: ReportedRecipient = {
@@ -943,21 +896,10 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     }
     // Held without a request: its last error stays the last one a gateway gave, which its bounce at the maximum age names.
     const error = heldUntil !== undefined && sms.lastError !== undefined ? sms.lastError : recordedError(classified);
-    if (classified.action === 'fail') {
-      return { smsId: sms.id, kind: 'failed', error, attempted: via !== undefined, ...(classified.category === MAYBE_SENT ? { possibleDuplicate: true } : {}) };
-    }
+    if (classified.action === 'fail') return { smsId: sms.id, kind: 'failed', error, attempted: via !== undefined };
     const waitMs = heldUntil === undefined ? this.#waitFor(classified, now) : this.#heldFor(classified, heldUntil, now);
     const step = nextStep({ attempts: sms.attempts + 1, receivedAt: startOf(message), now, waitMs }, retry, random);
-    if (step.kind === 'expire') {
-      const possibleDuplicate = classified.action === 'ambiguous';
-      return {
-        smsId: sms.id,
-        kind: 'expired',
-        error: `${error}; given up at the maximum age`,
-        attempted: via !== undefined,
-        ...(possibleDuplicate ? { possibleDuplicate } : {}),
-      };
-    }
+    if (step.kind === 'expire') return { smsId: sms.id, kind: 'expired', error: `${error}; given up at the maximum age`, attempted: via !== undefined };
     return {
       smsId: sms.id,
       kind: 'retry',
@@ -1142,7 +1084,6 @@ function logResult(
   result: SubmissionResult,
   failure: Classified | undefined,
   request: { readonly numbers: number; readonly endpoint: number; readonly ms: number; readonly outcome: string },
-  unreadable: Classified | undefined,
 ): void {
   const summary =
     result.kind === 'answered'
@@ -1150,11 +1091,6 @@ function logResult(
       : maskNumbersIn(failure?.code ?? result.code);
   const { numbers, endpoint, ms, outcome } = request;
   const fields = { provider: provider.name, endpoint, numbers, result: outcome, summary, ms };
-  // An answer the adapter cannot read may have sent the SMS, and says the gateway is not what the relay expects: the operator hears of it.
-  if (unreadable) {
-    log.warn({ ...fields, gatewayText: maskNumbersIn(unreadable.detail ?? '') }, `dispatch: ${unreadable.reason}`);
-    return;
-  }
   if (result.kind !== 'transport') {
     log.info(fields, 'dispatch: gateway answered');
     return;

@@ -8,42 +8,6 @@ import type { OutcomeAction } from '../vocabulary.ts';
 /** The category of a gateway certificate the relay does not trust: logged as an error, not as a passing failure. */
 export const TLS_CERTIFICATE = 'tls-certificate';
 
-/** The category of a 2xx answer the adapter could not read: logged as a warning, and several in a row pause the provider. */
-export const UNREADABLE = 'unreadable';
-
-/** The category of a proxy's 502 or 504: the gateway behind it may have the request. */
-export const PROXY_NO_ANSWER = 'proxy-no-answer';
-
-/** The category of an SMS given up after too many answers that left it unknown whether the gateway took it (MAYBE_TAKEN_REQUESTS_MAX). */
-export const MAYBE_SENT = 'maybe-sent';
-
-/**
- * How many requests for one SMS may leave it unknown whether the gateway took it (no answer, a connection lost after
- * sending, an unreadable 2xx, a proxy's 504) before it is given up rather than sent again: each may have texted the
- * phone, and IntelliSoftware's and InteractSMS's APIs have no idempotency key that makes a resend safe. Three rides
- * out a lost answer or two of a passing outage, while a gateway that keeps answering so (a changed answer format, a
- * wrong URL, a hung application behind a live socket) texts an on-call phone the same alert at most three times, not
- * at every retry until `delivery.maxAge` (some 150 copies a day).
- */
-export const MAYBE_TAKEN_REQUESTS_MAX = 3;
-
-/**
- * What an `ambiguous` answer becomes for an SMS with `possibleDuplicates` such requests before it: a failure once
- * this one reaches MAYBE_TAKEN_REQUESTS_MAX, whose reason tells the sender it may have been delivered and how many
- * times; any other answer as it is.
- */
-export function givenUpIfMaybeTakenTooOften(classified: Classified, possibleDuplicates: number): Classified {
-  const requests = possibleDuplicates + 1;
-  if (classified.action !== 'ambiguous' || requests < MAYBE_TAKEN_REQUESTS_MAX) return classified;
-  const { waitSeconds: _, retryAfter: __, ...rest } = classified;
-  return {
-    ...rest,
-    action: 'fail',
-    category: MAYBE_SENT,
-    reason: `${classified.reason}; not sent again after ${requests} requests that each left it unknown whether the gateway took it: the phone may have got it, up to ${requests} times (${requests} possible duplicates)`,
-  };
-}
-
 /** What the dispatcher does with one recipient's result, and why. */
 export interface Classified {
   readonly action: OutcomeAction;
@@ -106,15 +70,6 @@ export const GENERIC_OUTCOME_RULES: readonly OutcomeRule[] = [
     category: 'no-answer',
     reason: 'the SMS gateway did not answer in time; the message may have been sent',
   },
-  // A proxy in front of the gateway that forwarded the request and got no valid answer in time (RFC 9110 §15.6.3
-  // 502, §15.6.5 504; Cloudflare's 520 "unknown error" and 524 "a timeout occurred", after its connection to the
-  // gateway was made): the gateway may have the request, as after the relay's own response timeout.
-  {
-    match: /^request\/HTTP_(502|504|520|524)$/,
-    action: 'ambiguous',
-    category: PROXY_NO_ANSWER,
-    reason: 'a proxy in front of the SMS gateway got no valid answer from it in time; the message may have been sent',
-  },
   // A 408 says the server gave up waiting for the request and did not process it (RFC 9110 §15.5.9: the client may repeat
   // it), a 425 that it would not process it yet (§15.5.26): passing, and nothing was sent, as with a 5xx.
   {
@@ -127,7 +82,7 @@ export const GENERIC_OUTCOME_RULES: readonly OutcomeRule[] = [
   {
     match: /^(request|recipient)\/UNPARSEABLE$/,
     action: 'ambiguous',
-    category: UNREADABLE,
+    category: 'no-answer',
     reason: 'the SMS gateway took the request but gave an answer the relay could not read; the message may have been sent',
   },
   { match: /^request\/HTTP_429$/, action: 'retry', category: 'busy', reason: 'the SMS gateway is busy' },

@@ -41,8 +41,6 @@ const STATUS: Readonly<Record<ReportKind, Readonly<Record<string, string>> & { d
     'invalid-number': '5.1.1',
     refused: '5.6.0',
     expired: '4.4.7',
-    // Given up after requests that each left it unknown whether the gateway took it: no answer came (RFC 3463 X.4.2).
-    'maybe-sent': '4.4.2',
     'network-expired': '4.4.7',
     // Sent, and the phone or its subscription was in a passing state (temporarily unreachable or barred): the number may take a later SMS.
     'network-temporary': '4.2.0',

@@ -222,7 +222,6 @@ export interface ClaimedSmsRow {
   notify: string | null;
   orcpt: string | null;
   attempts: number;
-  possible_duplicates: number;
   last_error: string | null;
   /** The relay whose lease ended, for an SMS taken over (ClaimedSms.takenOverFrom). */
   was?: string | null;
@@ -351,7 +350,6 @@ export function toClaimedSms(row: Omit<ClaimedSmsRow, 'message_id'>): ClaimedSms
     notify: row.notify === null ? undefined : row.notify.split(','),
     orcpt: row.orcpt ?? undefined,
     attempts: row.attempts,
-    possibleDuplicates: row.possible_duplicates,
     lastError: row.last_error ?? undefined,
     ...(row.was ? { takenOverFrom: row.was } : {}),
   };

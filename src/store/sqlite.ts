@@ -445,7 +445,7 @@ export class SqliteStore implements Store {
         // Written only for another relay's lease (takenOverFrom), which the lease then counts the same way.
         const takenOver = sql.takenOver.run(lease).changes > 0;
         sql.leaseSms.run(lease);
-        return takenOver ? { ...row, attempts: row.attempts + 1, possible_duplicates: row.possible_duplicates + 1, was: row.lease_owner } : row;
+        return takenOver ? { ...row, attempts: row.attempts + 1, was: row.lease_owner } : row;
       });
       return this.#groupIntoBatches(claimed, request.batchSize);
     }, UNPROMISED);
@@ -499,7 +499,7 @@ export class SqliteStore implements Store {
             break;
           case 'failed':
           case 'expired':
-            sql.smsFinal.run(outcome.kind, outcome.error, outcome.attempted === false ? 0 : 1, outcome.possibleDuplicate ? 1 : 0, now, outcome.smsId);
+            sql.smsFinal.run(outcome.kind, outcome.error, outcome.attempted === false ? 0 : 1, now, outcome.smsId);
             sql.insertEventForSms.run(now, outcome.kind, outcome.error, outcome.smsId);
             break;
         }
@@ -1141,17 +1141,17 @@ function prepareStatements(db: Database) {
     insertEventForMail: db.prepare('INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT ?, message_id, NULL, ?, ? FROM mail_out WHERE id = ?'),
     // A claim takes the SMS whose lease ended before the others (postgres/store.ts, CLAIM_ORDER), found by their own index.
     endedLeases: db.prepare(`
-      SELECT id, message_id, number, rcpt, notify, orcpt, attempts, possible_duplicates, last_error, lease_owner FROM outbound
+      SELECT id, message_id, number, rcpt, notify, orcpt, attempts, last_error, lease_owner FROM outbound
       WHERE status = 'queued' AND lease_owner IS NOT NULL AND next_attempt_at <= ? AND held = 0
         AND NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paused')
       ORDER BY next_attempt_at, id`),
     dueSms: db.prepare(`
-      SELECT id, message_id, number, rcpt, notify, orcpt, attempts, possible_duplicates, last_error, lease_owner, next_attempt_at FROM outbound
+      SELECT id, message_id, number, rcpt, notify, orcpt, attempts, last_error, lease_owner, next_attempt_at FROM outbound
       WHERE status = 'queued' AND lease_owner IS NULL AND next_attempt_at <= ? AND held = 0
         AND NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paused')
       ORDER BY next_attempt_at, id`),
     dueNeverTriedSms: db.prepare(`
-      SELECT id, message_id, number, rcpt, notify, orcpt, attempts, possible_duplicates, last_error, lease_owner, next_attempt_at FROM outbound
+      SELECT id, message_id, number, rcpt, notify, orcpt, attempts, last_error, lease_owner, next_attempt_at FROM outbound
       WHERE status = 'queued' AND ${NEVER_TRIED} AND next_attempt_at <= ? AND held = 0
         AND NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paused')
       ORDER BY next_attempt_at, id`),
@@ -1193,8 +1193,8 @@ function prepareStatements(db: Database) {
     addAttempts: db.prepare('UPDATE outbound SET attempts = attempts + ? WHERE id = ?'),
     resendRecognised: db.prepare('UPDATE outbound SET possible_duplicates = max(possible_duplicates - 1, 0) WHERE id = ?'),
     smsFinal: db.prepare(`
-      UPDATE outbound SET status = ?, last_error = ?, attempts = attempts + ?, possible_duplicates = possible_duplicates + ?,
-        lease_owner = NULL, updated_at = ? WHERE id = ?`),
+      UPDATE outbound SET status = ?, last_error = ?, attempts = attempts + ?, lease_owner = NULL,
+        updated_at = ? WHERE id = ?`),
     leasedSmsIds: db.prepare('SELECT id FROM outbound WHERE lease_owner IS NOT NULL AND (lease_owner = ? OR next_attempt_at <= ?)'),
     releaseSms: db.prepare(`
       UPDATE outbound SET lease_owner = NULL, next_attempt_at = MIN(next_attempt_at, ?),
@@ -1252,9 +1252,7 @@ function prepareStatements(db: Database) {
     purgeSubjects: db.prepare('UPDATE conversations SET subject = NULL WHERE last_used_at < ? AND subject IS NOT NULL'),
     purgeMailOut: db.prepare("UPDATE mail_out SET raw = x'' WHERE created_at < ? AND status != 'queued' AND length(raw) > 0"),
     purgeQuarantine: db.prepare("UPDATE quarantine SET body = '', body_erased = 1 WHERE received_at < ? AND body != ''"),
-    waitingSms: db.prepare(
-      "SELECT id, number, rcpt, notify, orcpt, attempts, possible_duplicates, last_error FROM outbound WHERE message_id = ? AND status = 'queued' ORDER BY id",
-    ),
+    waitingSms: db.prepare("SELECT id, number, rcpt, notify, orcpt, attempts, last_error FROM outbound WHERE message_id = ? AND status = 'queued' ORDER BY id"),
     smsOf: db.prepare(`SELECT ${smsStateColumns(SQLITE_NOW_MS)} FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.message_id = ? ORDER BY o.id`),
     eventsOf: db.prepare('SELECT at, kind, sms_id, detail FROM events WHERE message_id = ? ORDER BY id'),
   };

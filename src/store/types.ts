@@ -240,8 +240,6 @@ export interface ClaimedSms extends NewRecipient {
   readonly id: number;
   /** Attempts made before this one. */
   readonly attempts: number;
-  /** Those of them that may have been processed without an answer (SmsState.possibleDuplicates), a taken-over lease's included. */
-  readonly possibleDuplicates: number;
   /** The last attempt's error as the dispatcher recorded it (`SmsOutcome` `retry`): what its expiry bounce repeats. */
   readonly lastError: string | undefined;
   /** The relay whose lease of it ended with no outcome (died, frozen, cut off): this attempt may duplicate its. */
@@ -290,17 +288,8 @@ export type SmsOutcome = FailedOver &
         readonly attempted: boolean;
         readonly possibleDuplicate?: boolean;
       }
-    /**
-     * `attempted: false`: given up without a request (an expiry or an opt-out found before sending), so no attempt is counted;
-     * `possibleDuplicate`: this last request may have been processed although no answer said so.
-     */
-    | {
-        readonly smsId: number;
-        readonly kind: 'failed' | 'expired';
-        readonly error: string;
-        readonly attempted?: boolean;
-        readonly possibleDuplicate?: boolean;
-      }
+    /** `attempted: false`: given up without a request (an expiry or an opt-out found before sending), so no attempt is counted. */
+    | { readonly smsId: number; readonly kind: 'failed' | 'expired'; readonly error: string; readonly attempted?: boolean }
   );
 
 /** The history line of a request that failed over (FailedOver). */

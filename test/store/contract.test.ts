@@ -495,38 +495,6 @@ forEachStore((kind) =>
       await store.close();
     });
 
-    test("a claim carries each SMS's possible duplicates; a failure or an expiry after a request with no answer counts one more", async () => {
-      await store.acceptMail(mail(numbers(3)));
-      const timedOut = { kind: 'retry', nextAttemptAt: 2_000, error: 'RESPONSE_TIMEOUT: no answer', attempted: true, possibleDuplicate: true } as const;
-      const [first] = await claim(store, 1, 100);
-      const [maybeSent, expired, refused] = first?.sms ?? [];
-      assert.ok(first && maybeSent && expired && refused);
-      assert.deepEqual(
-        first.sms.map((sms) => sms.possibleDuplicates),
-        [0, 0, 0],
-      );
-      await store.recordSmsOutcomes([maybeSent, expired, refused].map((sms) => ({ smsId: sms.id, ...timedOut })));
-      const [again] = await claim(store, 1, 100, 3_000);
-      assert.deepEqual(
-        again?.sms.map((sms) => sms.possibleDuplicates),
-        [1, 1, 1],
-      );
-      await store.recordSmsOutcomes([
-        { smsId: maybeSent.id, kind: 'failed', error: 'RESPONSE_TIMEOUT: given up', attempted: true, possibleDuplicate: true },
-        { smsId: expired.id, kind: 'expired', error: 'RESPONSE_TIMEOUT: given up at the maximum age', attempted: true, possibleDuplicate: true },
-        { smsId: refused.id, kind: 'failed', error: 'ERR:INVALID_NUMBER', attempted: true },
-      ]);
-      assert.deepEqual(
-        (await store.smsOf(first.message.id)).map((sms) => [sms.status, sms.attempts, sms.possibleDuplicates]),
-        [
-          ['failed', 2, 2],
-          ['expired', 2, 2],
-          ['failed', 2, 1],
-        ],
-      );
-      await store.close();
-    });
-
     test("a report by the relay's own reference does not decide an SMS sent under another id (a retry's, another provider's): it waits as an orphan", async () => {
       await store.acceptMail(mail(numbers(1)));
       const [batch] = await claim(store, 1, 100);

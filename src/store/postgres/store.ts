@@ -516,12 +516,12 @@ const leaseChosen = (chosen: string) => `claimed AS (
     UPDATE outbound o SET possible_duplicates = o.possible_duplicates + CASE WHEN c.was IS NULL THEN 0 ELSE 1 END,
       attempts = o.attempts + CASE WHEN c.was IS NULL THEN 0 ELSE 1 END, lease_owner = $5, next_attempt_at = ${DB_NOW_MS} + $6
     FROM (${chosen}) c
-    WHERE o.id = c.id RETURNING o.id, o.message_id, o.number, o.rcpt, o.notify, o.orcpt, o.attempts, o.possible_duplicates, o.last_error, c.due, c.was
+    WHERE o.id = c.id RETURNING o.id, o.message_id, o.number, o.rcpt, o.notify, o.orcpt, o.attempts, o.last_error, c.due, c.was
   ), taken_over AS (
     INSERT INTO events (at, message_id, sms_id, kind, detail)
     SELECT $1, message_id, id, '${TAKEN_OVER}', ${takenOverDetail('was', '$5')} FROM claimed WHERE was IS NOT NULL ORDER BY id
   )
-  SELECT decided.decided, claimed.due, claimed.was, claimed.id, claimed.message_id, claimed.number, claimed.rcpt, claimed.notify, claimed.orcpt, claimed.attempts, claimed.possible_duplicates, claimed.last_error,
+  SELECT decided.decided, claimed.due, claimed.was, claimed.id, claimed.message_id, claimed.number, claimed.rcpt, claimed.notify, claimed.orcpt, claimed.attempts, claimed.last_error,
     ${LEASED_MESSAGE_COLUMNS.map((column) => `m.${column}`).join(', ')}
   FROM decided LEFT JOIN (claimed JOIN messages m ON m.id = claimed.message_id) ON TRUE`;
 
@@ -1105,9 +1105,8 @@ export class PostgresStore implements Store, ClusterStore {
     if (finals.length > 0) {
       statements.push({
         text: `WITH done AS (
-          UPDATE outbound o SET status = t.status, last_error = t.error, attempts = o.attempts + t.attempted,
-            possible_duplicates = o.possible_duplicates + t.duplicate, lease_owner = NULL, updated_at = $1
-          FROM unnest($2::bigint[], $3::text[], $4::text[], $6::int[], $7::int[]) AS t(id, status, error, attempted, duplicate)
+          UPDATE outbound o SET status = t.status, last_error = t.error, attempts = o.attempts + t.attempted, lease_owner = NULL, updated_at = $1
+          FROM unnest($2::bigint[], $3::text[], $4::text[], $6::int[]) AS t(id, status, error, attempted)
           WHERE o.id = t.id AND ${heldBy('$5')} RETURNING o.id, o.message_id, t.status, t.error
         )
         INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, status, error FROM done
@@ -1120,7 +1119,6 @@ export class PostgresStore implements Store, ClusterStore {
           finals.map((outcome) => outcome.error),
           by,
           finals.map((outcome) => (outcome.attempted === false ? 0 : 1)),
-          finals.map((outcome) => (outcome.possibleDuplicate ? 1 : 0)),
         ],
       });
     }
@@ -1688,7 +1686,7 @@ export class PostgresStore implements Store, ClusterStore {
 
   async waitingSms(messageId: string): Promise<ClaimedSms[]> {
     const rows = await this.#rows<ClaimedSmsRow>(
-      "SELECT id, number, rcpt, notify, orcpt, attempts, possible_duplicates, last_error FROM outbound WHERE message_id = $1 AND status = 'queued' ORDER BY id",
+      "SELECT id, number, rcpt, notify, orcpt, attempts, last_error FROM outbound WHERE message_id = $1 AND status = 'queued' ORDER BY id",
       [messageId],
     );
     return rows.map(toClaimedSms);
