@@ -7,6 +7,7 @@
 import { settingsDiffering } from './cluster/settings.ts';
 import { type Config, DURATION_SETTINGS } from './config/load.ts';
 import type { GatewayAccount } from './config/routes.ts';
+import { formatDuration } from './config/schema.ts';
 import { maskedSecrets } from './config/secrets.ts';
 import { isStoreFailure, storeFailureReason } from './errors.ts';
 import type { CountryCode } from 'libphonenumber-js';
@@ -166,23 +167,6 @@ function asWritten({ file: _file, gateway, store, console: { trustedProxies: _ol
     console,
   };
 }
-
-/**
- * A duration as a file would have it, in the largest unit that shows it exactly: 300000 → `5m`,
- * 90000 → `90s` (ms() would round it to `2m`). Days only from two on: a day reads `24h`, as the
- * README's defaults are written.
- */
-export function formatDuration(millis: number): string {
-  const [unit, size] = DURATION_UNITS.find(([, size, least]) => millis >= size * least && millis % size === 0) ?? ['ms', 1];
-  return `${millis / size}${unit}`;
-}
-
-const DURATION_UNITS = [
-  ['d', 86_400_000, 2],
-  ['h', 3_600_000, 1],
-  ['m', 60_000, 1],
-  ['s', 1000, 1],
-] as const;
 
 /**
  * `here` is the relay of this data directory: its pid while it holds the directory (from its lock

@@ -12,7 +12,6 @@ import { settingsDigest } from './cluster/settings.ts';
 import {
   configCheck,
   counted,
-  formatDuration,
   type NoStoreYet,
   type OlderStore,
   history,
@@ -29,6 +28,7 @@ import {
 } from './admin.ts';
 import { keywordLines } from './config/keywords.ts';
 import { changedSettings, type Config, ConfigError, configuredPlugins, describeSetting, type LoadedConfig, loadConfig } from './config/load.ts';
+import { formatDuration } from './config/schema.ts';
 import {
   BackupTargetError,
   type BackupTargetFailure,
