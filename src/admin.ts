@@ -27,6 +27,7 @@ import {
   type QueueStats,
   type QueueTarget,
   type SmsState,
+  smsQueueDepth,
   type Store,
   type StoredEvent,
 } from './store/types.ts';
@@ -197,7 +198,7 @@ export async function status(
     `relay: ${here.pid === undefined ? notRunning : `running (pid ${here.pid})`}`,
     ...dispatchLines(paused, pauses, nextDue, now),
     // Held SMS are queued too; a scheduled one waits for its time (its age counts from it).
-    `sms queued: ${counted.format(stats.sms.queued + stats.sms.held)} (held: ${counted.format(stats.sms.held)}${scheduledNote(stats.sms)}), oldest ${stats.sms.oldestAgeSeconds} s`,
+    `sms queued: ${counted.format(smsQueueDepth(stats.sms))} (held: ${counted.format(stats.sms.held)}${scheduledNote(stats.sms)}), oldest ${stats.sms.oldestAgeSeconds} s`,
     `mail queued: ${counted.format(stats.mail.queued)}, oldest ${stats.mail.oldestAgeSeconds} s`,
     // Both kinds are listed and rerouted alike: no mailbox found, or their reply mail refused or bounced.
     `inbound SMS undeliverable (no mailbox, or their mail refused or bounced): ${stats.undeliverableInbound} (smsrelay undeliverable)`,
@@ -508,7 +509,7 @@ async function listQueue(store: Store, options: readonly string[], now: number, 
   if (queued.length > limit && last) {
     const { sms } = await store.queueStats(now);
     note(
-      `queue list: ${after > 0 ? `${counted.format(limit)} after SMS ${after}` : `the first ${counted.format(limit)}`} of ${counted.format(sms.queued + sms.held)} queued SMS; the next: smsrelay queue list --after ${last.smsId}`,
+      `queue list: ${after > 0 ? `${counted.format(limit)} after SMS ${after}` : `the first ${counted.format(limit)}`} of ${counted.format(smsQueueDepth(sms))} queued SMS; the next: smsrelay queue list --after ${last.smsId}`,
     );
   }
   if (!last) note(after > 0 ? `queue list: no queued SMS after SMS ${after}` : 'queue list: no queued SMS');

@@ -189,6 +189,36 @@ describe('operating the relay', () => {
     assert.deepEqual(await queueGauges(), { depth: 0, oldest: 0 }, 'the scrape after draining: no age left over from the one before');
   });
 
+  test('/metrics: a held SMS is in the queue depth as status counts it, and in its own held gauge, beside the oldest age that counts it; every family is in docs/operations.md', async () => {
+    const scrape = async () => {
+      const { text } = await get('/metrics');
+      const gauge = (name: string) => Number(new RegExp(`^${name}\\{queue="sms"\\} ([0-9.e+-]+)$`, 'm').exec(text)?.[1]);
+      return { text, depth: gauge('smsrelay_queue_depth'), held: gauge('smsrelay_queue_held'), oldest: gauge('smsrelay_queue_oldest_age_seconds') };
+    };
+    cli('queue', 'pause');
+    const id = queuedId((await sendMail(relay.smtpPort, { to: ['447700900197@sms.localhost'], body: 'held back' })).data);
+    cli('queue', 'hold', id);
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    assert.match(cli('status'), /\nsms queued: 1 \(held: 1\), oldest [1-9]\d* s\n/);
+    const held = await scrape();
+    assert.deepEqual({ depth: held.depth, held: held.held }, { depth: 1, held: 1 }, 'the depth status shows, and the held among it');
+    assert.ok(held.oldest >= 1, `the oldest age is of an SMS the depth counts: ${held.oldest}`);
+    assert.match(held.text, /^# HELP smsrelay_queue_depth .*held and scheduled ones included/m);
+    // The docs' /metrics row names every family the relay exports (prom-client's process and Node.js ones by their prefixes).
+    const operations = readFileSync(fileURLToPath(new URL('../docs/operations.md', import.meta.url)), 'utf8');
+    const families = [...held.text.matchAll(/^# HELP (smsrelay_\w+) /gm)].map((match) => match[1] ?? '');
+    const ours = families.filter((name) => !/^smsrelay_(process|nodejs)_/.test(name));
+    assert.ok(ours.includes('smsrelay_queue_held'));
+    assert.deepEqual(
+      ours.filter((name) => !operations.includes(`\`${name}`)),
+      [],
+      'each named in docs/operations.md',
+    );
+    cli('queue', 'delete', id);
+    cli('queue', 'resume');
+    assert.deepEqual(await scrape().then(({ depth, held: heldNow, oldest }) => ({ depth, held: heldNow, oldest })), { depth: 0, held: 0, oldest: 0 });
+  });
+
   test('wrong or missing arguments print the reason and the usage, exit 64; empty lists say so', () => {
     for (const [args, reason] of [
       [['queue', 'hold'], 'queue hold needs a message id, or "all"'],

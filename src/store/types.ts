@@ -691,6 +691,14 @@ export interface QueueStats {
   readonly quarantined: number;
 }
 
+/**
+ * The SMS queued, held ones included: the one depth `smsrelay status`, the console's overview and
+ * `/metrics` show, beside an oldest age that counts held SMS too.
+ */
+export function smsQueueDepth(sms: Pick<QueueStats['sms'], 'queued' | 'held'>): number {
+  return sms.queued + sms.held;
+}
+
 export interface QueuedMailError {
   readonly mailId: number;
   readonly kind: NewOutgoingMail['kind'];
