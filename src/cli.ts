@@ -1081,6 +1081,8 @@ async function start(): Promise<void> {
   let stopAskedAt = 0;
   let reloadAsked = false;
   let running: { readonly relay: Relay; readonly config: Config; readonly logger: Logger } | undefined;
+  /** What an exit cutting the stop short says and undoes, once the logger is there (earlier, there is neither a line nor a lock). */
+  let cutShort: ((signal: StartSignal) => void) | undefined;
   takeOverSignals((signal) => {
     if (signal === 'SIGHUP') {
       if (running) reload(running);
@@ -1088,8 +1090,9 @@ async function start(): Promise<void> {
       return;
     }
     if (stopSignal) {
-      if (performance.now() - stopAskedAt >= SECOND_SIGNAL_MIN_GAP_MS) process.exit(EXIT_INTERRUPTED);
-      return;
+      if (performance.now() - stopAskedAt < SECOND_SIGNAL_MIN_GAP_MS) return;
+      cutShort?.(signal);
+      process.exit(EXIT_INTERRUPTED);
     }
     stopSignal = signal;
     stopAskedAt = performance.now();
@@ -1099,8 +1102,19 @@ async function start(): Promise<void> {
   const heapGrowingPercent = boundHeapGrowth();
   const { config, warnings } = configOrExit();
   // The relay's modules load only to run it: the operator's commands start in a fraction of the time.
-  const [{ createLogger }, { startRelay }] = await Promise.all([import('./log.ts'), import('./relay.ts')]);
+  const [{ createLogger, flushLogSync }, { releaseLock, startRelay }] = await Promise.all([import('./log.ts'), import('./relay.ts')]);
   const logger = createLogger(config.log.level);
+  // A second SIGTERM or SIGINT while stopping (docs/operations.md, Stopping) exits at once: its line says so and what it
+  // leaves, and is written out before the exit. The lock file goes, as its owner leaves knowingly: the next start is
+  // no takeover of a relay that died.
+  cutShort = (signal) => {
+    logger.warn(
+      { signal, ...running?.relay.inFlight(), exitCode: EXIT_INTERRUPTED },
+      'relay: stop cut short by a second signal, exiting now: the work in flight keeps its lease, and the next start takes it up again (an SMS among it may reach the gateway twice)',
+    );
+    releaseLock(config.dataDir, logger);
+    flushLogSync(logger);
+  };
   for (const warning of warnings) logger.warn(`config: ${warning}`);
   // glibc reads MALLOC_ARENA_MAX once, when the process starts: only whoever starts the relay can set it.
   const mallocArenaMax = process.env.MALLOC_ARENA_MAX;
