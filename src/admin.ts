@@ -19,6 +19,7 @@ import type { SharedPause } from './store/shared-state-types.ts';
 import { redactUrl } from './store/postgres/url.ts';
 import type { ReplyMailSettings } from './replies/reply-mail.ts';
 import {
+  DELETED_BY_OPERATOR,
   type LeasedSms,
   OPERATOR,
   type QuarantineDeletion,
@@ -564,10 +565,16 @@ const CLI_WORDING: Wording = {
 };
 
 /**
- * One SMS being sent (a relay's attempt on it going on) that a delete left: the gateway may have it already, and its answer
- * decides whether it was sent, so it is not said deleted (nor failed). The CLI exits 1; the console answers 409.
+ * A queue action on a message (or one SMS of it) that could change none of its SMS, for a reason the operator must read
+ * rather than a "0 changed" that reads as done: the CLI exits 1, as for an id no message has; the console answers 409.
  */
-export class BeingSent extends Error {}
+export class NothingChanged extends Error {}
+
+/**
+ * One SMS being sent (a relay's attempt on it going on) that a delete left: the gateway may have it already, and its answer
+ * decides whether it was sent, so it is not said deleted (nor failed).
+ */
+export class BeingSent extends NothingChanged {}
 
 /**
  * `queue hold | release | retry | delete <message id | all>`, `queue pause | resume`: the CLI's and the
@@ -600,6 +607,8 @@ export async function queueAction(
   if (changed === 0 && sms?.length === 0) {
     throw new NotFound(one ? `SMS ${one.smsId} of message ${one.messageId}` : `message with id ${messageId}`, ' (see smsrelay queue list)');
   }
+  // Every SMS of it finished (sent, failed, expired, deleted): no action changes one; each is said how it ended.
+  if (changed === 0 && sms?.every((item) => item.status !== 'queued')) throw new NothingChanged(nothingQueued(command as QueueAction, sms));
   if (command === 'delete')
     return deleted(
       changed,
@@ -666,6 +675,32 @@ function deleted(changed: number, sending: readonly LeasedSms[], wording: Wordin
   const line = `${counted.format(sending.length)} being sent, not deleted: the gateway may have ${sending.length === 1 ? 'it' : 'them'} already, and its answer decides; delete again once the attempt ends (by ${wording.time(lastEnd(sending))}) if still queued`;
   if (changed === 0) throw new BeingSent(`delete: ${line}`);
   return { said: `${said}; ${line}`, changed };
+}
+
+/** What each action by id says instead when none of its SMS is queued any more, after how each ended. */
+const FINISHED_ADVICE: Readonly<Record<QueueAction, string>> = {
+  retry: 'a finished SMS is not sent again: to send it again, send the mail again',
+  'send now': 'a finished SMS is not sent again: to send it again, send the mail again',
+  hold: 'only a queued SMS can be held',
+  release: 'only a held SMS can be released',
+  delete: 'a finished SMS has left the queue already (its history stays)',
+};
+
+/** The answer to an action by id on SMS that are all finished (NothingChanged). */
+function nothingQueued(command: QueueAction, sms: readonly SmsState[]): string {
+  const ended = new Map<string, number>();
+  for (const how of sms.map(howFinished)) ended.set(how, (ended.get(how) ?? 0) + 1);
+  const counts = [...ended].map(([how, count]) => `${counted.format(count)} ${how}`).join(', ');
+  return `${command}: nothing to ${command}: ${sms.length === 1 ? 'its SMS is no longer queued' : 'none of its SMS is queued any more'}: ${counts}; ${FINISHED_ADVICE[command]}`;
+}
+
+/** How an SMS that left the queue ended, as its delivery report (if any) tells it. */
+function howFinished(sms: SmsState): string {
+  if (sms.status === 'expired') return 'expired unsent (past its maximum age)';
+  if (sms.status === 'failed') return sms.lastError === DELETED_BY_OPERATOR ? 'deleted from the queue' : 'failed for good';
+  if (sms.delivery === 'delivered') return 'delivered';
+  if (sms.delivery === 'failed' || sms.delivery === 'expired') return `failed for good (delivery report: ${sms.delivery})`;
+  return 'sent (no final delivery report yet)';
 }
 
 /** When the last of these leases ends: every attempt's answer is due by then. */

@@ -117,8 +117,11 @@ const STORE_EXITS: Exits = {
   78: 'a store it cannot use (damaged, newer, older: only start upgrades it; refusing)',
 };
 
-/** A queue command given one message's id: that id may be of no message. */
-const BY_ID_EXITS: Exits = { 1: 'no message with that id', ...STORE_EXITS };
+/** A queue command given one message's id: that id may be of no message, or of one whose SMS are all finished. */
+const BY_ID_EXITS: Exits = {
+  1: 'no message with that id, or none of its SMS queued any more (each named: delivered, failed, expired, deleted)',
+  ...STORE_EXITS,
+};
 
 const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   start: {

@@ -11,7 +11,7 @@ import {
   eventNumbers,
   messageIdSearch,
   NotFound,
-  BeingSent,
+  NothingChanged,
   nextProbe,
   type Outcome,
   QuarantineChanged,
@@ -673,7 +673,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         } catch (error) {
           if (error instanceof RelayError) throw error;
           if (error instanceof NotFound) return gone(request, reply, error);
-          if (error instanceof BeingSent) return problem(request, reply, 409, new RelayError('BAD_PARAMETER', error.message), request.console);
+          if (error instanceof NothingChanged) return problem(request, reply, 409, new RelayError('BAD_PARAMETER', error.message), request.console);
           if (error instanceof QuarantineChanged)
             return problem(request, reply, 409, new RelayError('BAD_PARAMETER', error.message), request.console, () =>
               page(reply, 'quarantine-delete', request.console, { title: 'Delete all quarantined requests', span: error.now, problem: error.message }),

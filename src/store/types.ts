@@ -710,6 +710,9 @@ export interface QueuedMailError {
 /** Who an operator's queue action was by, when the CLI (which knows no user) took it. */
 export const OPERATOR = 'by the operator';
 
+/** The last error of an SMS an operator deleted from the queue (its status `failed`): how `queue` tells it from one that failed. */
+export const DELETED_BY_OPERATOR = 'deleted from the queue by the operator';
+
 /** `retry` leaves a scheduled SMS (X-SMS-Send-At still ahead) alone; `send now`, of one message only, makes it due too. */
 export type QueueAction = 'hold' | 'release' | 'retry' | 'send now' | 'delete';
 
