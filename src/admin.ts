@@ -7,6 +7,7 @@
 import { settingsDiffering } from './cluster/settings.ts';
 import { type Config, DURATION_SETTINGS } from './config/load.ts';
 import type { GatewayAccount } from './config/routes.ts';
+import { formatDuration } from './config/schema.ts';
 import { maskedSecrets } from './config/secrets.ts';
 import { isStoreFailure, storeFailureReason } from './errors.ts';
 import type { CountryCode } from 'libphonenumber-js';
@@ -18,6 +19,7 @@ import type { SharedPause } from './store/shared-state-types.ts';
 import { redactUrl } from './store/postgres/url.ts';
 import type { ReplyMailSettings } from './replies/reply-mail.ts';
 import {
+  DELETED_BY_OPERATOR,
   type LeasedSms,
   OPERATOR,
   type QuarantineDeletion,
@@ -26,6 +28,7 @@ import {
   type QueueStats,
   type QueueTarget,
   type SmsState,
+  smsQueueDepth,
   type Store,
   type StoredEvent,
 } from './store/types.ts';
@@ -168,23 +171,6 @@ function asWritten({ file: _file, gateway, store, console: { trustedProxies: _ol
 }
 
 /**
- * A duration as a file would have it, in the largest unit that shows it exactly: 300000 → `5m`,
- * 90000 → `90s` (ms() would round it to `2m`). Days only from two on: a day reads `24h`, as the
- * README's defaults are written.
- */
-export function formatDuration(millis: number): string {
-  const [unit, size] = DURATION_UNITS.find(([, size, least]) => millis >= size * least && millis % size === 0) ?? ['ms', 1];
-  return `${millis / size}${unit}`;
-}
-
-const DURATION_UNITS = [
-  ['d', 86_400_000, 2],
-  ['h', 3_600_000, 1],
-  ['m', 60_000, 1],
-  ['s', 1000, 1],
-] as const;
-
-/**
  * `here` is the relay of this data directory: its pid while it holds the directory (from its lock
  * file), and its name (`store.relayName`), which tells it from the other relays sharing the store; with its
  * configuration's `settings` (src/cluster/settings.ts), the relays whose settings differ say which.
@@ -213,7 +199,7 @@ export async function status(
     `relay: ${here.pid === undefined ? notRunning : `running (pid ${here.pid})`}`,
     ...dispatchLines(paused, pauses, nextDue, now),
     // Held SMS are queued too; a scheduled one waits for its time (its age counts from it).
-    `sms queued: ${counted.format(stats.sms.queued + stats.sms.held)} (held: ${counted.format(stats.sms.held)}${scheduledNote(stats.sms)}), oldest ${stats.sms.oldestAgeSeconds} s`,
+    `sms queued: ${counted.format(smsQueueDepth(stats.sms))} (held: ${counted.format(stats.sms.held)}${scheduledNote(stats.sms)}), oldest ${stats.sms.oldestAgeSeconds} s`,
     `mail queued: ${counted.format(stats.mail.queued)}, oldest ${stats.mail.oldestAgeSeconds} s`,
     // Both kinds are listed and rerouted alike: no mailbox found, or their reply mail refused or bounced.
     `inbound SMS undeliverable (no mailbox, or their mail refused or bounced): ${stats.undeliverableInbound} (smsrelay undeliverable)`,
@@ -524,7 +510,7 @@ async function listQueue(store: Store, options: readonly string[], now: number, 
   if (queued.length > limit && last) {
     const { sms } = await store.queueStats(now);
     note(
-      `queue list: ${after > 0 ? `${counted.format(limit)} after SMS ${after}` : `the first ${counted.format(limit)}`} of ${counted.format(sms.queued + sms.held)} queued SMS; the next: smsrelay queue list --after ${last.smsId}`,
+      `queue list: ${after > 0 ? `${counted.format(limit)} after SMS ${after}` : `the first ${counted.format(limit)}`} of ${counted.format(smsQueueDepth(sms))} queued SMS; the next: smsrelay queue list --after ${last.smsId}`,
     );
   }
   if (!last) note(after > 0 ? `queue list: no queued SMS after SMS ${after}` : 'queue list: no queued SMS');
@@ -579,10 +565,16 @@ const CLI_WORDING: Wording = {
 };
 
 /**
- * One SMS being sent (a relay's attempt on it going on) that a delete left: the gateway may have it already, and its answer
- * decides whether it was sent, so it is not said deleted (nor failed). The CLI exits 1; the console answers 409.
+ * A queue action on a message (or one SMS of it) that could change none of its SMS, for a reason the operator must read
+ * rather than a "0 changed" that reads as done: the CLI exits 1, as for an id no message has; the console answers 409.
  */
-export class BeingSent extends Error {}
+export class NothingChanged extends Error {}
+
+/**
+ * One SMS being sent (a relay's attempt on it going on) that a delete left: the gateway may have it already, and its answer
+ * decides whether it was sent, so it is not said deleted (nor failed).
+ */
+export class BeingSent extends NothingChanged {}
 
 /**
  * `queue hold | release | retry | delete <message id | all>`, `queue pause | resume`: the CLI's and the
@@ -615,6 +607,8 @@ export async function queueAction(
   if (changed === 0 && sms?.length === 0) {
     throw new NotFound(one ? `SMS ${one.smsId} of message ${one.messageId}` : `message with id ${messageId}`, ' (see smsrelay queue list)');
   }
+  // Every SMS of it finished (sent, failed, expired, deleted): no action changes one; each is said how it ended.
+  if (changed === 0 && sms?.every((item) => item.status !== 'queued')) throw new NothingChanged(nothingQueued(command as QueueAction, sms));
   if (command === 'delete')
     return deleted(
       changed,
@@ -681,6 +675,32 @@ function deleted(changed: number, sending: readonly LeasedSms[], wording: Wordin
   const line = `${counted.format(sending.length)} being sent, not deleted: the gateway may have ${sending.length === 1 ? 'it' : 'them'} already, and its answer decides; delete again once the attempt ends (by ${wording.time(lastEnd(sending))}) if still queued`;
   if (changed === 0) throw new BeingSent(`delete: ${line}`);
   return { said: `${said}; ${line}`, changed };
+}
+
+/** What each action by id says instead when none of its SMS is queued any more, after how each ended. */
+const FINISHED_ADVICE: Readonly<Record<QueueAction, string>> = {
+  retry: 'a finished SMS is not sent again: to send it again, send the mail again',
+  'send now': 'a finished SMS is not sent again: to send it again, send the mail again',
+  hold: 'only a queued SMS can be held',
+  release: 'only a held SMS can be released',
+  delete: 'a finished SMS has left the queue already (its history stays)',
+};
+
+/** The answer to an action by id on SMS that are all finished (NothingChanged). */
+function nothingQueued(command: QueueAction, sms: readonly SmsState[]): string {
+  const ended = new Map<string, number>();
+  for (const how of sms.map(howFinished)) ended.set(how, (ended.get(how) ?? 0) + 1);
+  const counts = [...ended].map(([how, count]) => `${counted.format(count)} ${how}`).join(', ');
+  return `${command}: nothing to ${command}: ${sms.length === 1 ? 'its SMS is no longer queued' : 'none of its SMS is queued any more'}: ${counts}; ${FINISHED_ADVICE[command]}`;
+}
+
+/** How an SMS that left the queue ended, as its delivery report (if any) tells it. */
+function howFinished(sms: SmsState): string {
+  if (sms.status === 'expired') return 'expired unsent (past its maximum age)';
+  if (sms.status === 'failed') return sms.lastError === DELETED_BY_OPERATOR ? 'deleted from the queue' : 'failed for good';
+  if (sms.delivery === 'delivered') return 'delivered';
+  if (sms.delivery === 'failed' || sms.delivery === 'expired') return `failed for good (delivery report: ${sms.delivery})`;
+  return 'sent (no final delivery report yet)';
 }
 
 /** When the last of these leases ends: every attempt's answer is due by then. */

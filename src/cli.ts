@@ -13,7 +13,6 @@ import { settingsDigest } from './cluster/settings.ts';
 import {
   configCheck,
   counted,
-  formatDuration,
   type NoStoreYet,
   type OlderStore,
   history,
@@ -30,6 +29,7 @@ import {
 } from './admin.ts';
 import { keywordLines } from './config/keywords.ts';
 import { changedSettings, type Config, ConfigError, configuredPlugins, describeSetting, type LoadedConfig, loadConfig } from './config/load.ts';
+import { formatDuration } from './config/schema.ts';
 import {
   BackupTargetError,
   type BackupTargetFailure,
@@ -118,8 +118,11 @@ const STORE_EXITS: Exits = {
   78: 'a store it cannot use (damaged, newer, older: only start upgrades it; refusing)',
 };
 
-/** A queue command given one message's id: that id may be of no message. */
-const BY_ID_EXITS: Exits = { 1: 'no message with that id', ...STORE_EXITS };
+/** A queue command given one message's id: that id may be of no message, or of one whose SMS are all finished. */
+const BY_ID_EXITS: Exits = {
+  1: 'no message with that id, or none of its SMS queued any more (each named: delivered, failed, expired, deleted)',
+  ...STORE_EXITS,
+};
 
 const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   start: {
@@ -1082,6 +1085,8 @@ async function start(): Promise<void> {
   let stopAskedAt = 0;
   let reloadAsked = false;
   let running: { readonly relay: Relay; readonly config: Config; readonly logger: Logger } | undefined;
+  /** What an exit cutting the stop short says and undoes, once the logger is there (earlier, there is neither a line nor a lock). */
+  let cutShort: ((signal: StartSignal) => void) | undefined;
   takeOverSignals((signal) => {
     if (signal === 'SIGHUP') {
       if (running) reload(running);
@@ -1089,8 +1094,9 @@ async function start(): Promise<void> {
       return;
     }
     if (stopSignal) {
-      if (performance.now() - stopAskedAt >= SECOND_SIGNAL_MIN_GAP_MS) process.exit(EXIT_INTERRUPTED);
-      return;
+      if (performance.now() - stopAskedAt < SECOND_SIGNAL_MIN_GAP_MS) return;
+      cutShort?.(signal);
+      process.exit(EXIT_INTERRUPTED);
     }
     stopSignal = signal;
     stopAskedAt = performance.now();
@@ -1100,8 +1106,19 @@ async function start(): Promise<void> {
   const heapGrowingPercent = boundHeapGrowth();
   const { config, warnings } = configOrExit();
   // The relay's modules load only to run it: the operator's commands start in a fraction of the time.
-  const [{ createLogger }, { startRelay }] = await Promise.all([import('./log.ts'), import('./relay.ts')]);
+  const [{ createLogger, flushLogSync }, { releaseLock, startRelay }] = await Promise.all([import('./log.ts'), import('./relay.ts')]);
   const logger = createLogger(config.log.level);
+  // A second SIGTERM or SIGINT while stopping (docs/operations.md, Stopping) exits at once: its line says so and what it
+  // leaves, and is written out before the exit. The lock file goes, as its owner leaves knowingly: the next start is
+  // no takeover of a relay that died.
+  cutShort = (signal) => {
+    logger.warn(
+      { signal, ...running?.relay.inFlight(), exitCode: EXIT_INTERRUPTED },
+      'relay: stop cut short by a second signal, exiting now: the work in flight keeps its lease, and the next start takes it up again (an SMS among it may reach the gateway twice)',
+    );
+    releaseLock(config.dataDir, logger);
+    flushLogSync(logger);
+  };
   for (const warning of warnings) logger.warn(`config: ${warning}`);
   // glibc reads MALLOC_ARENA_MAX once, when the process starts: only whoever starts the relay can set it.
   const mallocArenaMax = process.env.MALLOC_ARENA_MAX;

@@ -1,7 +1,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { RELAY_STALE_MS, RELAYS_SEEN_MS, type RelaySeen } from './store/cluster-types.ts';
 import type { GatewayHealth } from './providers/contract.ts';
-import type { CommitStats, QueueStats, Store } from './store/types.ts';
+import { type CommitStats, type QueueStats, type Store, smsQueueDepth } from './store/types.ts';
 
 /**
  * One store read shared by the metrics of one scrape: prom-client starts every collect() of a scrape
@@ -113,7 +113,8 @@ export class Metrics {
     // Depth and age in one scrape come from one reading, so an alert joining them never sees a queue
     // emptied but still old, or filled but still young.
     const queues = oncePerScrape(() => store.queueStats(Date.now()));
-    const queueGauge = (name: string, help: string, read: (queue: QueueStats['sms'] | QueueStats['mail']) => number) => {
+    type QueueReaders = { readonly sms: (queue: QueueStats['sms']) => number; readonly mail?: (queue: QueueStats['mail']) => number };
+    const queueGauge = (name: string, help: string, read: QueueReaders) => {
       const gauge: Gauge<'queue'> = new Gauge({
         name,
         help,
@@ -121,12 +122,24 @@ export class Metrics {
         registers: [this.registry],
         async collect() {
           const stats = await queues();
-          gauge.set({ queue: 'sms' }, read(stats.sms));
-          gauge.set({ queue: 'mail' }, read(stats.mail));
+          gauge.set({ queue: 'sms' }, read.sms(stats.sms));
+          if (read.mail) gauge.set({ queue: 'mail' }, read.mail(stats.mail));
         },
       });
     };
-    queueGauge('smsrelay_queue_depth', 'Queued items by queue (sms, mail)', (queue) => queue.queued);
+    // Held SMS are queued too, as `smsrelay status` and the console count them, and the oldest age below counts them:
+    // a depth without them read 0 beside an age that grew.
+    queueGauge(
+      'smsrelay_queue_depth',
+      "Queued items by queue: sms, every SMS not yet sent (held and scheduled ones included); mail, the relay's own mail not yet delivered",
+      {
+        sms: smsQueueDepth,
+        mail: (queue) => queue.queued,
+      },
+    );
+    queueGauge('smsrelay_queue_held', 'Queued SMS held by the operator (queue hold), counted in smsrelay_queue_depth{queue="sms"} too', {
+      sms: (queue) => queue.held,
+    });
     // Group commit: commits are WAL fsyncs; writes per commit is the group size a load gets.
     const commits = oncePerScrape(() => store.commitStats());
     const commitCounter = (name: string, help: string, read: (stats: CommitStats) => number) => {
@@ -150,7 +163,10 @@ export class Metrics {
       "Store commits that failed for the store's own reason (the disk, the file, the database or the way to it)",
       (stats) => stats.failed,
     );
-    queueGauge('smsrelay_queue_oldest_age_seconds', 'Age of the oldest queued item by queue (0 when empty)', (queue) => queue.oldestAgeSeconds);
+    queueGauge('smsrelay_queue_oldest_age_seconds', 'Age of the oldest queued item by queue, held SMS included (0 when empty)', {
+      sms: (queue) => queue.oldestAgeSeconds,
+      mail: (queue) => queue.oldestAgeSeconds,
+    });
     // The relays sharing the store (docs/several-relays.md), as the store last heard of each.
     const relays = oncePerScrape(() => store.relaysSeen(RELAYS_SEEN_MS));
     const relayGauge = <Label extends string>(

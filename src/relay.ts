@@ -41,7 +41,7 @@ import { DeliveryNotices } from './replies/notices.ts';
 import { replyMailOptions } from './replies/reply-mail.ts';
 import { ReplyTracking } from './replies/tracking.ts';
 import { type SmtpIntake, startSmtpIntake } from './smtp/intake.ts';
-import { lockDataDir, makeDataDir, STORE_FILE } from './store/lock.ts';
+import { lockDataDir, makeDataDir, releaseDataDirLock, STORE_FILE } from './store/lock.ts';
 import { SqliteConsoleStore } from './store/sqlite-console.ts';
 import { openThreadedStore } from './store/threaded.ts';
 import { PostgresConsoleStore } from './store/postgres/console.ts';
@@ -74,6 +74,8 @@ export interface Relay {
   readonly smtpTlsPort: number | undefined;
   /** Reads the TLS key and certificate again (SIGHUP). */
   reloadTls(): void;
+  /** How many SMS and mails the relay holds the lease of now: being sent or delivered, or their outcome not yet committed. */
+  inFlight(): { readonly sms: number; readonly mail: number };
   stop(): Promise<void>;
 }
 
@@ -143,12 +145,8 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     return error;
   };
   const stack: Array<() => Promise<void> | void> = [
-    () => {
-      // Last: nothing acts on the store any more. A directory made unwritable under the relay is the operator's to fix, not a failed stop.
-      const failed = lock.release();
-      if (failed)
-        logger.warn({ dataDir: config.dataDir, reason: failed.message }, "relay: the lock file stays; the next start takes it over as a stopped relay's");
-    },
+    // Last: nothing acts on the store any more.
+    () => releaseLock(config.dataDir, logger),
   ];
   /** The stop under way: a second call (a late refusal as a signal stops the relay) waits for it, and runs no step twice. */
   let stopped: Promise<void> | undefined;
@@ -185,6 +183,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     const instance = randomBytes(8).toString('hex');
     // The work loops start after the store opens; until then they hold no lease.
     const loops: { dispatcher?: Dispatcher; mailer?: Mailer } = {};
+    const held = () => ({ sms: loops.dispatcher?.held() ?? [], mail: loops.mailer?.held() ?? [] });
     const membership = new Membership({
       member: {
         name: owner,
@@ -200,7 +199,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       leaseTtlMs: config.delivery.leaseTtl,
       logger,
       shared: config.store.url !== undefined,
-      held: () => ({ sms: loops.dispatcher?.held() ?? [], mail: loops.mailer?.held() ?? [] }),
+      held,
     });
     // It joins (refused: a live relay of its name, a Maildir among several) before it takes back any lease.
     const joinAndResume = async (opened: Store) => {
@@ -646,6 +645,10 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       store,
       acceptance,
       reloadTls: () => smtp.reloadTls(),
+      inFlight: () => {
+        const { sms, mail } = held();
+        return { sms: sms.length, mail: mail.length };
+      },
       stop,
     };
   } catch (error) {
@@ -653,6 +656,15 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     // A relay joined or a port was taken since the first look.
     throw afterUpgrade(error);
   }
+}
+
+/**
+ * Removes the data directory's lock file: at the end of a stop, or at an exit that cuts one short. A directory made
+ * unwritable under the relay is the operator's to fix, not a failed stop.
+ */
+export function releaseLock(dataDir: string, logger: Logger): void {
+  const failed = releaseDataDirLock(dataDir);
+  if (failed) logger.warn({ dataDir, reason: failed.message }, "relay: the lock file stays; the next start takes it over as a stopped relay's");
 }
 
 /** `step`, or the stop's reason as soon as one is asked for: for a step whose undoing is already on the stack. */

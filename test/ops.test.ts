@@ -35,6 +35,11 @@ describe('operating the relay', () => {
     assert.equal(result.stderr, `smsrelay: data directory ${env.SMSRELAY_DATA_DIR}\n`, 'every command names the data directory it reads');
     return result.stdout;
   };
+  /** A retry to send a message now that dispatch resumed: the relay may have sent it already, which the retry says (exit 1). */
+  const retryNow = (id: string) => {
+    const result = run(['queue', 'retry', id]);
+    if (result.status !== 0) assert.match(result.stderr, /retry: nothing to retry: its SMS is no longer queued: 1 (delivered|sent)/);
+  };
   const get = async (path: string) => {
     const response = await request(`http://127.0.0.1:${relay.httpPort}${path}`);
     return { status: response.statusCode, text: await response.body.text() };
@@ -143,7 +148,7 @@ describe('operating the relay', () => {
     assert.deepEqual([listed?.messageId, listed?.held], [id, true]);
     cli('queue', 'release', 'all');
     cli('queue', 'resume');
-    cli('queue', 'retry', id);
+    retryNow(id);
     await waitFor('sent after resume', () => relay.logs.find((line) => line.msg === 'dispatch: gateway answered' && line.msgId === id), 40_000);
   });
 
@@ -182,11 +187,81 @@ describe('operating the relay', () => {
     assert.equal(waiting.depth, 1);
     assert.ok(waiting.oldest >= 1, `the first scrape after queueing shows the SMS's age, not the last scrape's: ${waiting.oldest}`);
     cli('queue', 'resume');
-    cli('queue', 'retry', id);
+    retryNow(id);
     await waitFor('sent after resume', () => relay.logs.find((line) => line.msg === 'dispatch: gateway answered' && line.msgId === id), 40_000);
     // The gateway answers before the relay commits its outcome: the store says when the queue is empty, then one scrape.
     await waitFor('the queue drained', () => /^sms queued: 0\b/m.test(cli('status')), 40_000);
     assert.deepEqual(await queueGauges(), { depth: 0, oldest: 0 }, 'the scrape after draining: no age left over from the one before');
+  });
+
+  test('/metrics: a held SMS is in the queue depth as status counts it, and in its own held gauge, beside the oldest age that counts it; every family is in docs/operations.md', async () => {
+    const scrape = async () => {
+      const { text } = await get('/metrics');
+      const gauge = (name: string) => Number(new RegExp(`^${name}\\{queue="sms"\\} ([0-9.e+-]+)$`, 'm').exec(text)?.[1]);
+      return { text, depth: gauge('smsrelay_queue_depth'), held: gauge('smsrelay_queue_held'), oldest: gauge('smsrelay_queue_oldest_age_seconds') };
+    };
+    cli('queue', 'pause');
+    const id = queuedId((await sendMail(relay.smtpPort, { to: ['447700900197@sms.localhost'], body: 'held back' })).data);
+    cli('queue', 'hold', id);
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    assert.match(cli('status'), /\nsms queued: 1 \(held: 1\), oldest [1-9]\d* s\n/);
+    const held = await scrape();
+    assert.deepEqual({ depth: held.depth, held: held.held }, { depth: 1, held: 1 }, 'the depth status shows, and the held among it');
+    assert.ok(held.oldest >= 1, `the oldest age is of an SMS the depth counts: ${held.oldest}`);
+    assert.match(held.text, /^# HELP smsrelay_queue_depth .*held and scheduled ones included/m);
+    // The docs' /metrics row names every family the relay exports (prom-client's process and Node.js ones by their prefixes).
+    const operations = readFileSync(fileURLToPath(new URL('../docs/operations.md', import.meta.url)), 'utf8');
+    const families = [...held.text.matchAll(/^# HELP (smsrelay_\w+) /gm)].map((match) => match[1] ?? '');
+    const ours = families.filter((name) => !/^smsrelay_(process|nodejs)_/.test(name));
+    assert.ok(ours.includes('smsrelay_queue_held'));
+    assert.deepEqual(
+      ours.filter((name) => !operations.includes(`\`${name}`)),
+      [],
+      'each named in docs/operations.md',
+    );
+    cli('queue', 'delete', id);
+    cli('queue', 'resume');
+    assert.deepEqual(await scrape().then(({ depth, held: heldNow, oldest }) => ({ depth, held: heldNow, oldest })), { depth: 0, held: 0, oldest: 0 });
+  });
+
+  test('queue retry, hold, release and delete of a message whose SMS are all finished say how each ended and why nothing changed, exit 1 as an unknown id does', async () => {
+    const control = await request(`http://127.0.0.1:${relay.httpPort}/simulator/control`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ undeliverableNumbers: ['447700900666'] }),
+    });
+    assert.equal(control.statusCode, 200);
+    await control.body.dump();
+    const failed = queuedId((await sendMail(relay.smtpPort, { to: ['447700900666@sms.localhost'], body: 'undeliverable' })).data);
+    await waitFor(
+      'the failed report applied',
+      () => relay.logs.find((line) => line.msg === 'inbound: delivery report applied' && line.msgId === failed),
+      40_000,
+    );
+    const refused = (args: readonly string[], said: string) => {
+      const result = run(args);
+      assert.equal(result.status, 1, `${args.join(' ')}: ${result.stderr}`);
+      assert.equal(result.stdout, '', args.join(' '));
+      assert.equal(result.stderr, `smsrelay: data directory ${env.SMSRELAY_DATA_DIR}\nsmsrelay: ${said}\n`, args.join(' '));
+    };
+    const resend = 'a finished SMS is not sent again: to send it again, send the mail again';
+    for (const [command, advice] of [
+      ['retry', resend],
+      ['hold', 'only a queued SMS can be held'],
+      ['release', 'only a held SMS can be released'],
+      ['delete', 'a finished SMS has left the queue already (its history stays)'],
+    ] as const) {
+      refused(
+        ['queue', command, failed],
+        `${command}: nothing to ${command}: its SMS is no longer queued: 1 failed for good (delivery report: failed); ${advice}`,
+      );
+    }
+    // Deleted by the operator: told from an SMS that failed.
+    cli('queue', 'pause');
+    const deleted = queuedId((await sendMail(relay.smtpPort, { to: ['447700900667@sms.localhost'], body: 'deleted' })).data);
+    assert.equal(cli('queue', 'delete', deleted).trim(), 'delete: 1 queued SMS changed');
+    cli('queue', 'resume');
+    refused(['queue', 'retry', deleted], `retry: nothing to retry: its SMS is no longer queued: 1 deleted from the queue; ${resend}`);
   });
 
   test('wrong or missing arguments print the reason and the usage, exit 64; empty lists say so', () => {

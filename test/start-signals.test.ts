@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer, Server, type Socket } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { after, describe, test } from 'node:test';
@@ -10,7 +10,7 @@ import { loadConfig } from '../src/config/load.ts';
 import { RelayError } from '../src/errors.ts';
 import { startRelay } from '../src/relay.ts';
 import { captureLog } from './helpers/log-lines.ts';
-import { SmtpDialog } from './helpers/smtp.ts';
+import { SmtpDialog, sendMail } from './helpers/smtp.ts';
 import { freePort } from './helpers/tcp.ts';
 import { BIN, relayEnvironment, removeDir, tempDir, waitFor } from './helpers/relay.ts';
 import { sleep } from './helpers/wait.ts';
@@ -42,13 +42,13 @@ interface Starting {
   messages(): string[];
 }
 
-/** `smsrelay start` as its own process, watched from its first moment (spawnRelay waits for it to listen). */
-function startProcess(yaml: object): Starting {
-  const dir = tempDir('smsrelay-start-signals-');
-  dirs.push(dir);
-  const env = relayEnvironment(dir, yaml);
+/** `smsrelay start` as its own process, watched from its first moment (spawnRelay waits for it to listen); in `dir` to start again where one ran. */
+function startProcess(yaml: object, dir?: string): Starting {
+  const where = dir ?? tempDir('smsrelay-start-signals-');
+  if (!dir) dirs.push(where);
+  const env = relayEnvironment(where, yaml);
   const child = spawn(process.execPath, [BIN, 'start'], {
-    cwd: dir,
+    cwd: where,
     env: { PATH: process.env.PATH ?? '', ...env, SMSRELAY_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -183,6 +183,43 @@ describe('signals during start-up', () => {
     relay.child.kill('SIGINT');
     assert.equal(await relay.exited, 130);
     await dialog.close();
+  });
+
+  test('a second SIGTERM while a gateway request is in flight: one warn line saying the stop was cut short and what it leaves, the lock file removed, exit 130; the next start resumes the SMS and takes over no lock', async () => {
+    const relay = startProcess({});
+    const ready = await waitFor('the relay ready', () => relay.logs.find((line) => line.msg === 'relay: ready'), 30_000);
+    const port = (listener: unknown) => Number(/:(\d+)$/.exec(String(listener))?.[1]);
+    const control = await fetch(`http://127.0.0.1:${port(ready.http)}/simulator/control`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ mode: 'hang' }),
+    });
+    assert.equal(control.status, 200);
+    await sendMail(port(ready.smtp), { to: ['447700900971@sms.localhost'], body: 'in flight' });
+    await waitFor('the request at the gateway', () => relay.messages().includes('simulator: SMS received'), 30_000);
+    relay.child.kill('SIGTERM');
+    await waitFor('the stop begun', () => relay.messages().includes('relay: stopping'), 10_000);
+    await sleep(SECOND_SIGNAL_MIN_GAP_MS + SIGNAL_GAP_MS);
+    relay.child.kill('SIGTERM');
+    assert.equal(await relay.exited, 130);
+    const last = relay.logs.at(-1) ?? {};
+    assert.deepEqual(
+      { level: last.level, signal: last.signal, sms: last.sms, mail: last.mail, exitCode: last.exitCode },
+      { level: 'warn', signal: 'SIGTERM', sms: 1, mail: 0, exitCode: 130 },
+    );
+    assert.match(
+      String(last.msg),
+      /^relay: stop cut short by a second signal, exiting now: the work in flight keeps its lease, and the next start takes it up again/,
+    );
+    assert.ok(!existsSync(join(relay.dataDir, 'smsrelay.pid')), 'the lock file is removed: its owner left knowingly');
+
+    const next = startProcess({}, dirname(relay.dataDir));
+    await waitFor('the next start', () => next.messages().includes('relay: ready'), 30_000);
+    assert.ok(!next.messages().includes('relay: took over the lock of a relay that is gone'), next.messages().join('\n'));
+    const resumed = next.logs.find((line) => String(line.msg).startsWith('relay: resuming work that was in flight'));
+    assert.equal(resumed?.sms, 1, 'the SMS in flight is taken up again');
+    next.child.kill('SIGTERM');
+    assert.equal(await next.exited, 0);
   });
 
   test('SIGHUP while the modules load and during the first bind: never a death; applied once the relay is started', async () => {

@@ -68,15 +68,22 @@ function editDistance(a: string, b: string): number {
  * the element), for "did you mean" on an unknown key there.
  */
 export function keysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
-  let node = unwrap(schema);
-  for (let index = 0; node && index < path.length; index++) {
-    const def = defOf(node);
-    node = unwrap(
-      def.shape ? def.shape[path[index] as PropertyKey] : def.type === 'array' || def.type === 'record' ? (def['element'] ?? def['valueType']) : undefined,
-    );
-  }
+  const node = unwrap(schemaAt(schema, path));
   const shape = node && defOf(node).shape;
   return shape ? Object.keys(shape) : [];
+}
+
+/**
+ * The schema of the setting at `path` as its parent holds it, defaults and optional wrappers included (so
+ * that it can say what an absent value becomes); undefined where the schema has no such key.
+ */
+export function schemaAt(schema: z.ZodType, path: readonly PropertyKey[]): z.ZodType | undefined {
+  let node: z.core.$ZodType | undefined = schema;
+  for (let index = 0; node && index < path.length; index++) {
+    const def = defOf(unwrap(node) as z.core.$ZodType);
+    node = def.shape ? def.shape[path[index] as PropertyKey] : def.type === 'array' || def.type === 'record' ? (def['element'] ?? def['valueType']) : undefined;
+  }
+  return node as z.ZodType | undefined;
 }
 
 /** The dotted paths of the settings, in nested objects, whose schema is `leaf` (e.g. every duration). */

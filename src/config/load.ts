@@ -19,11 +19,11 @@ import { SIMULATED_PROVIDERS } from '../simulators/index.ts';
 import { normaliseNumber } from '../sms/numbers.ts';
 import { NO_REPLY_LOCAL_PART } from '../sms/senders.ts';
 import { destinationProblem } from '../policy/destinations.ts';
-import { didYouMean, keysAt, pathsOf, plainHint } from './hints.ts';
+import { didYouMean, keysAt, pathsOf, plainHint, schemaAt } from './hints.ts';
 import { maskedSecrets, maskedUrl, REDACTED, SECRET_KEYS } from './secrets.ts';
 import { configureRoutes, type GatewayAccount, type GatewayRoute, type SelectedProvider } from './routes.ts';
 import { dkimKeyProblem, readTlsPair, type TlsFiles } from './tls.ts';
-import { configSchema, DEFAULT_PROVIDER, duration, gatewaySchema, isGreetingName, type ParsedConfig, span, withoutRootDot } from './schema.ts';
+import { configSchema, DEFAULT_PROVIDER, duration, formatDuration, gatewaySchema, isGreetingName, type ParsedConfig, span, withoutRootDot } from './schema.ts';
 
 /** The file read when SMSRELAY_CONFIG does not name one; optional. */
 export const DEFAULT_CONFIG_FILE = 'smsrelay.yaml';
@@ -135,13 +135,14 @@ export function loadConfig(
   const fileRaw = structuredClone(raw);
   const notJson: NotJson[] = [];
   const envSources = applyEnvironment(raw, env, environment, warnings, notJson);
-  const describe = (path: readonly PropertyKey[]): string => describePath(path, envSources, file, env);
+  const sources: SettingSources = { envSources, fileRaw, file, env, environment };
+  const describe = (path: readonly PropertyKey[]): string => describePath(path, sources);
   const problems = notJson.map(({ path, reason }) => `${describe(path)}: ${reason}`);
   const selected = selectProvider(raw, registry, problems, describe);
   const parsed = parseSections(raw, selected, registry, problems, warnings, describe);
   warnOverriddenFileValues(fileRaw, envSources, selected?.plugin, warnings, file);
-  checkPortClashes(parsed, problems, describe);
-  if (selected) checkGateway(parsed.gateway, selected, environment, problems, describe, file === undefined);
+  checkPortClashes(parsed, problems, describe, (path) => isWritten(path, sources));
+  if (selected) checkGateway(parsed.gateway, selected, environment, problems, describe, file);
   if (selected && parsed.gateway) warnRewrittenSettings(raw, parsed.gateway, selected.plugin, ['gateway'], warnings, describe);
   if (parsed.smtp && parsed.smtp.tlsPort !== undefined && !parsed.smtp.tls) {
     problems.push(`${describe(['smtp', 'tlsPort'])}: needs smtp.tls (a key and a certificate)`);
@@ -176,7 +177,7 @@ export function loadConfig(
           choices: providerChoices(registry),
           select: (name) => providerNamed(name, registry),
           account: (values, entry, path) => {
-            checkAccount(values, entry, environment, problems, (key) => describe([...path, ...key]), file === undefined, path.join('.'));
+            checkAccount(values, entry, environment, problems, (key) => describe([...path, ...key]), file, path.join('.'));
             warnRewrittenSettings(raw, values, entry.plugin, path, warnings, describe);
             return accountOf(values, entry);
           },
@@ -227,9 +228,10 @@ export function loadConfig(
       `${describe(['delivery', 'delayNotice'])}: not shorter than delivery.maxAge (${ms(parsed.delivery.maxAge)}): an SMS is bounced before it is late enough for a delay notice, so none is ever sent`,
     );
   }
+  // Never written, so no source to name: the line says where to write it.
   if (parsed.smtp && parsed.smtp.hostname === undefined && !isGreetingName(withoutRootDot(hostname()))) {
     problems.push(
-      `${describe(['smtp', 'hostname'])}: unset, so the greeting would carry this machine's name, ${JSON.stringify(hostname())}, which is no host name; set smtp.hostname (e.g. relay.example.com)`,
+      `smtp.hostname: unset, so the greeting would carry this machine's name, ${JSON.stringify(hostname())}, which is no host name; set smtp.hostname (e.g. relay.example.com) in ${file ?? DEFAULT_CONFIG_FILE}`,
     );
   }
   if (parsed.sms) checkSubjectAddress(parsed.sms, problems, describe);
@@ -452,9 +454,12 @@ function warnRewrittenSettings(
 
 /** The value at a dotted path of the raw settings, undefined where there is none. */
 function valueAt(raw: Record<string, unknown>, dotted: string): unknown {
-  return dotted
-    .split('.')
-    .reduce<unknown>((node, key) => (typeof node === 'object' && node !== null ? (node as Record<string, unknown>)[key] : undefined), raw);
+  return valueAtPath(raw, dotted.split('.'));
+}
+
+/** The value at a path of the raw settings (its keys may hold dots: a list's address), undefined where there is none. */
+function valueAtPath(raw: Record<string, unknown>, path: readonly PropertyKey[]): unknown {
+  return path.reduce<unknown>((node, key) => (typeof node === 'object' && node !== null ? (node as Record<PropertyKey, unknown>)[key] : undefined), raw);
 }
 
 /**
@@ -549,9 +554,16 @@ const ANY_ADDRESS = new Set(['0.0.0.0', '::']);
 
 /**
  * Two listeners of this relay on one port: the second would fail to bind with "in use by another
- * program", blaming someone else; here it is named as the relay's own two settings.
+ * program", blaming someone else; here it is named as the relay's own two settings. The line is about
+ * the one the operator wrote when the other is its default: that is the value to change, or the one
+ * that collides with a default they may not know of.
  */
-function checkPortClashes(parsed: Sections, problems: string[], describe: (path: readonly PropertyKey[]) => string): void {
+function checkPortClashes(
+  parsed: Sections,
+  problems: string[],
+  describe: (path: readonly PropertyKey[]) => string,
+  written: (path: readonly PropertyKey[]) => boolean,
+): void {
   if (!parsed.smtp || !parsed.http) return;
   const listeners = [
     { path: ['smtp', 'port'], host: parsed.smtp.host, port: parsed.smtp.port },
@@ -563,9 +575,11 @@ function checkPortClashes(parsed: Sections, problems: string[], describe: (path:
     const clash = listeners
       .slice(0, index)
       .find((earlier) => listener.port !== undefined && listener.port !== 0 && earlier.port === listener.port && hostsOverlap(earlier.host, listener.host));
-    if (clash) {
-      problems.push(`${describe(listener.path)}: the same port as ${clash.path.join('.')} (${describe(clash.path)}); give each listener its own port`);
-    }
+    if (!clash) return;
+    const [subject, other] = written(clash.path) && !written(listener.path) ? [clash, listener] : [listener, clash];
+    // A default is described by its key already ("http.port (the default, 8080; …)"); a written value by its source.
+    const named = written(other.path) ? `${other.path.join('.')} (${describe(other.path)})` : describe(other.path);
+    problems.push(`${describe(subject.path)}: the same port as ${named}; give each listener its own port`);
   });
 }
 
@@ -708,18 +722,61 @@ function jsonProblem(value: string, example: string): string | undefined {
   return undefined;
 }
 
-function describePath(path: readonly PropertyKey[], envSources: ReadonlyMap<string, string>, file: string | undefined, env: NodeJS.ProcessEnv): string {
-  const dotted = path.map(String).join('.');
+/** What the loader knows of where each value came from, to name a setting's source in a problem. */
+interface SettingSources {
+  /** The dotted paths the environment set, with their variables. */
+  readonly envSources: ReadonlyMap<string, string>;
+  /** The settings file's own values, before the variables. */
+  readonly fileRaw: Record<string, unknown>;
+  readonly file: string | undefined;
+  readonly env: NodeJS.ProcessEnv;
+  readonly environment: Readonly<Record<string, EnvTarget>>;
+}
+
+/** The variable that set the setting at `dotted`, or a structure holding it, with the path it set. */
+function variableSetting(dotted: string, envSources: ReadonlyMap<string, string>): { readonly name: string; readonly envPath: string } | undefined {
   for (const [envPath, name] of envSources) {
-    if (dotted === envPath || dotted.startsWith(`${envPath}.`)) {
-      // A structure in one variable: the place inside it, not the whole (secret-bearing) value.
-      if (dotted !== envPath && ENVIRONMENT[name]?.kind === 'json') return `${name} at ${dotted.slice(envPath.length + 1)}`;
-      const value = env[name] ?? '';
-      const shown = /_(?:PASSWORD|TOKEN|PROVIDERS)$/.test(name) ? REDACTED : name.endsWith('_URL') ? maskedUrl(value, name === 'SMSRELAY_DATABASE_URL') : value;
-      return `${name}="${shown}"`;
-    }
+    if (dotted === envPath || dotted.startsWith(`${envPath}.`)) return { name, envPath };
   }
-  return `${file ?? DEFAULT_CONFIG_FILE}: ${dotted}`;
+  return undefined;
+}
+
+/** Whether the operator wrote the setting at `path`, in a variable or in the file, rather than leaving it at its default. */
+function isWritten(path: readonly PropertyKey[], sources: SettingSources): boolean {
+  return variableSetting(path.map(String).join('.'), sources.envSources) !== undefined || valueAtPath(sources.fileRaw, path) !== undefined;
+}
+
+/**
+ * A setting as a problem names it: its variable and value, its file key, or, when neither wrote it, its
+ * default and where to set it (a key of no file, or one the file does not hold, would send the operator
+ * looking for a value nobody wrote). A setting that has no default (one an entry requires) is named as
+ * the file key to write.
+ */
+function describePath(path: readonly PropertyKey[], sources: SettingSources): string {
+  const dotted = path.map(String).join('.');
+  const variable = variableSetting(dotted, sources.envSources);
+  if (variable) {
+    const { name, envPath } = variable;
+    // A structure in one variable: the place inside it, not the whole (secret-bearing) value.
+    if (dotted !== envPath && ENVIRONMENT[name]?.kind === 'json') return `${name} at ${dotted.slice(envPath.length + 1)}`;
+    const value = sources.env[name] ?? '';
+    const shown = /_(?:PASSWORD|TOKEN|PROVIDERS)$/.test(name) ? REDACTED : name.endsWith('_URL') ? maskedUrl(value, name === 'SMSRELAY_DATABASE_URL') : value;
+    return `${name}="${shown}"`;
+  }
+  const file = sources.file ?? DEFAULT_CONFIG_FILE;
+  const absent = valueAtPath(sources.fileRaw, path) === undefined ? schemaAt(configSchema, path)?.safeParse(undefined) : undefined;
+  if (!absent?.success) return `${file}: ${dotted}`;
+  const value = shownDefault(dotted, absent.data);
+  const settable = variableOf(sources.environment, dotted);
+  return `${dotted} (the default${value === undefined ? '' : `, ${value}`}; set ${settable ? `${settable} or ` : ''}${dotted} in ${file})`;
+}
+
+/** A default as a file would write it (a duration with its unit, a list in brackets); undefined for none, or a structure. */
+function shownDefault(dotted: string, value: unknown): string | undefined {
+  if (typeof value === 'number' && DURATION_SETTINGS.has(dotted)) return formatDuration(value);
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (Array.isArray(value) && value.every((item) => typeof item === 'string' || typeof item === 'number')) return `[${value.join(', ')}]`;
+  return undefined;
 }
 
 /** The dotted paths of the duration settings (milliseconds in Config), to show them as written: `5m`. */
@@ -731,11 +788,9 @@ export const DURATION_SETTINGS: ReadonlySet<string> = new Set([...pathsOf(config
  */
 export function describeSetting(path: string, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): string {
   const { raw, file } = readConfigFile(env, cwd);
-  const fromFile = valueAt(raw, path);
-  const sources = applyEnvironment(raw, env, ENVIRONMENT, []);
-  if (sources.has(path) || fromFile !== undefined) return describePath(path.split('.'), sources, file, env);
-  const variable = variableOf(ENVIRONMENT, path);
-  return `${path} (the default; set ${variable ? `${variable} or ` : ''}${path} in ${file ?? DEFAULT_CONFIG_FILE})`;
+  const fileRaw = structuredClone(raw);
+  const envSources = applyEnvironment(raw, env, ENVIRONMENT, []);
+  return describePath(path.split('.'), { envSources, fileRaw, file, env, environment: ENVIRONMENT });
 }
 
 /** The variable that sets the setting at a dotted path, if any. */
@@ -754,9 +809,9 @@ function checkGateway(
   environment: Readonly<Record<string, EnvTarget>>,
   problems: string[],
   describe: (path: readonly PropertyKey[]) => string,
-  noFile: boolean,
+  file: string | undefined,
 ): void {
-  if (gateway) checkAccount(gateway, selected, environment, problems, (path) => describe(['gateway', ...path]), noFile, 'gateway');
+  if (gateway) checkAccount(gateway, selected, environment, problems, (path) => describe(['gateway', ...path]), file, 'gateway');
 }
 
 /**
@@ -769,7 +824,7 @@ function checkAccount(
   environment: Readonly<Record<string, EnvTarget>>,
   problems: string[],
   describe: (path: readonly PropertyKey[]) => string,
-  noFile: boolean,
+  file: string | undefined,
   at: string,
 ): void {
   if (simulated) return;
@@ -777,8 +832,10 @@ function checkAccount(
     if (values[key]) continue;
     const variable = variableOf(environment, `${at}.${key}`);
     const needed = `required for the ${plugin.name} gateway`;
-    if (variable && noFile) problems.push(`${variable}: ${needed} (or ${at}.${key} in ${DEFAULT_CONFIG_FILE})`);
-    else problems.push(`${describe([key])}: ${needed}${variable ? ` (or set ${variable})` : ''}`);
+    // An empty value is named where it was written; a missing one has no source, so the place to write it (not "the default").
+    const where = values[key] === undefined ? `${file ?? DEFAULT_CONFIG_FILE}: ${at}.${key}` : describe([key]);
+    if (variable && file === undefined) problems.push(`${variable}: ${needed} (or ${at}.${key} in ${DEFAULT_CONFIG_FILE})`);
+    else problems.push(`${where}: ${needed}${variable ? ` (or set ${variable})` : ''}`);
   }
   for (const [key, limit] of Object.entries(plugin.settings.credentialLimits ?? {})) {
     const value = values[key];

@@ -154,6 +154,23 @@ const MIN_GATEWAY_TIMEOUT_MS = 1_000;
  */
 const MIN_MAX_AGE_MS = 1_000;
 
+/**
+ * A duration as a file would have it, in the largest unit that shows it exactly: 300000 → `5m`,
+ * 90000 → `90s` (ms() would round it to `2m`). Days only from two on: a day reads `24h`, as the
+ * README's defaults are written.
+ */
+export function formatDuration(millis: number): string {
+  const [unit, size] = DURATION_UNITS.find(([, size, least]) => millis >= size * least && millis % size === 0) ?? ['ms', 1];
+  return `${millis / size}${unit}`;
+}
+
+const DURATION_UNITS = [
+  ['d', 86_400_000, 2],
+  ['h', 3_600_000, 1],
+  ['m', 60_000, 1],
+  ['s', 1000, 1],
+] as const;
+
 /** A wait the relay times (a timeout, a delay, an interval): at most MAX_WAIT_MS. */
 export const duration = durationUpTo(MAX_WAIT_MS, 'the longest a timer can wait');
 /** An age compared with stored times (a window, a retention): at most MAX_SPAN_MS. */

@@ -11,7 +11,7 @@ import {
   eventNumbers,
   messageIdSearch,
   NotFound,
-  BeingSent,
+  NothingChanged,
   nextProbe,
   type Outcome,
   QuarantineChanged,
@@ -33,7 +33,7 @@ import { isDiallable, maskNumber, normaliseNumber } from '../sms/numbers.ts';
 import { RECENT_TRAFFIC_ROWS } from '../store/console-rows.ts';
 import type { ConsoleStore, MessageSearch, ThreadCursor } from '../store/console-types.ts';
 import type { SharedPause } from '../store/shared-state-types.ts';
-import type { InboundPosition, QueuedSms, Store } from '../store/types.ts';
+import { type InboundPosition, type QueuedSms, type Store, smsQueueDepth } from '../store/types.ts';
 import { type Channel, ConsoleAccess, type SignedIn } from './access.ts';
 import { activityChart, CHART_SERIES } from './chart.ts';
 import { FIELDS, type Fields, readFields } from './fields.ts';
@@ -484,7 +484,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
               ...queued,
               rows: queued.rows.map((sms) => ({ ...sms, next: nextAttempt(sms, now, paused, providerPauses, providers) })),
             },
-            stats.sms.queued + stats.sms.held,
+            smsQueueDepth(stats.sms),
           ),
           undeliverable: list('replies', undeliverable, stats.undeliverableInbound),
           quarantined: list('quarantine', quarantined, stats.quarantined),
@@ -674,7 +674,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         } catch (error) {
           if (error instanceof RelayError) throw error;
           if (error instanceof NotFound) return gone(request, reply, error);
-          if (error instanceof BeingSent) return problem(request, reply, 409, new RelayError('BAD_PARAMETER', error.message), request.console);
+          if (error instanceof NothingChanged) return problem(request, reply, 409, new RelayError('BAD_PARAMETER', error.message), request.console);
           if (error instanceof QuarantineChanged)
             return problem(request, reply, 409, new RelayError('BAD_PARAMETER', error.message), request.console, () =>
               page(reply, 'quarantine-delete', request.console, { title: 'Delete all quarantined requests', span: error.now, problem: error.message }),

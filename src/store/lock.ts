@@ -14,14 +14,9 @@ export interface StaleLock {
   readonly reason: 'not running' | 'pid reused';
 }
 
-/** The data directory's lock, held by this process. */
+/** The data directory's lock, held by this process until releaseDataDirLock. */
 export interface DataDirLock {
   readonly stale: StaleLock | undefined;
-  /**
-   * Removes the lock file. A failure (the directory made unwritable under the running relay) is returned, not
-   * thrown: the stop ends all the same, and the next start takes the file over as a dead relay's.
-   */
-  release(): DataDirError | undefined;
 }
 
 /**
@@ -63,17 +58,22 @@ export function lockDataDir(dataDir: string): DataDirLock {
     }
     throw new DataDirError(dataDir, 'cannot be written', error);
   }
-  return {
-    stale,
-    release() {
-      try {
-        if (readOwner(file)?.pid === process.pid) unlinkSync(file);
-        return undefined;
-      } catch (error) {
-        return new DataDirError(dataDir, `keeps its lock file: ${LOCK_FILE} cannot be removed`, error);
-      }
-    },
-  };
+  return { stale };
+}
+
+/**
+ * Removes the data directory's lock file if this process holds it: at the end of a stop, or at an exit that
+ * cannot wait for one (a second SIGTERM). A failure (the directory made unwritable under the running relay) is
+ * returned, not thrown: the stop ends all the same, and the next start takes the file over as a dead relay's.
+ */
+export function releaseDataDirLock(dataDir: string): DataDirError | undefined {
+  const file = join(dataDir, LOCK_FILE);
+  try {
+    if (readOwner(file)?.pid === process.pid) unlinkSync(file);
+    return undefined;
+  } catch (error) {
+    return new DataDirError(dataDir, `keeps its lock file: ${LOCK_FILE} cannot be removed`, error);
+  }
 }
 
 /**

@@ -19,7 +19,17 @@ import {
   waitsForSendAt,
 } from './rows.ts';
 import type { Database } from 'better-sqlite3';
-import type { QuarantinedBody, QuarantineEntry, QueueAction, QueueActionDone, QueuedSms, QueueStats, QueueTarget, ReceivedReply } from './types.ts';
+import {
+  DELETED_BY_OPERATOR,
+  type QuarantinedBody,
+  type QuarantineEntry,
+  type QueueAction,
+  type QueueActionDone,
+  type QueuedSms,
+  type QueueStats,
+  type QueueTarget,
+  type ReceivedReply,
+} from './types.ts';
 
 /** A queued SMS not held that waits for its send time, still ahead (`@now`): counted apart, its age from that time. */
 const SCHEDULED = `o.held = 0 AND m.send_at > @now AND ${waitsForSendAt('o', 'm')}`;
@@ -72,7 +82,7 @@ export function prepareAdminStatements(db: Database) {
       WHERE status = 'queued' AND held = 0 AND lease_owner IS NULL AND next_attempt_at > @now AND @message IS NOT NULL AND ${TARGET} RETURNING id, message_id`),
     dueLeft: db.prepare(dueLeftSql('@now', TARGET)),
     remove: db.prepare(`
-      UPDATE outbound SET status = 'failed', last_error = 'deleted from the queue by the operator', lease_owner = NULL, updated_at = @now
+      UPDATE outbound SET status = 'failed', last_error = '${DELETED_BY_OPERATOR}', lease_owner = NULL, updated_at = @now
       WHERE status = 'queued' AND ${notBeingSent(SQLITE_NOW_MS)} AND ${TARGET} RETURNING id, message_id`),
     leasedLeft: db.prepare(leasedLeftSql(SQLITE_NOW_MS, "@action = 'delete'", TARGET)),
     actionEvent: db.prepare('INSERT INTO events (at, message_id, sms_id, kind, detail) VALUES (?, ?, ?, ?, ?)'),

@@ -691,6 +691,14 @@ export interface QueueStats {
   readonly quarantined: number;
 }
 
+/**
+ * The SMS queued, held ones included: the one depth `smsrelay status`, the console's overview and
+ * `/metrics` show, beside an oldest age that counts held SMS too.
+ */
+export function smsQueueDepth(sms: Pick<QueueStats['sms'], 'queued' | 'held'>): number {
+  return sms.queued + sms.held;
+}
+
 export interface QueuedMailError {
   readonly mailId: number;
   readonly kind: NewOutgoingMail['kind'];
@@ -701,6 +709,9 @@ export interface QueuedMailError {
 
 /** Who an operator's queue action was by, when the CLI (which knows no user) took it. */
 export const OPERATOR = 'by the operator';
+
+/** The last error of an SMS an operator deleted from the queue (its status `failed`): how `queue` tells it from one that failed. */
+export const DELETED_BY_OPERATOR = 'deleted from the queue by the operator';
 
 /** `retry` leaves a scheduled SMS (X-SMS-Send-At still ahead) alone; `send now`, of one message only, makes it due too. */
 export type QueueAction = 'hold' | 'release' | 'retry' | 'send now' | 'delete';

@@ -735,6 +735,29 @@ describe('config', () => {
     );
   });
 
+  test('a setting nobody wrote is named as its default and where to set it, never as a key of a file that does not exist or does not hold it; a port clash is about the setting written', () => {
+    // No file: the default is no key of smsrelay.yaml, and the line is about the variable the operator set.
+    assert.deepEqual(problems({ SMSRELAY_SMTP_PORT: '8080' }), [
+      'SMSRELAY_SMTP_PORT="8080": the same port as http.port (the default, 8080; set SMSRELAY_HTTP_PORT or http.port in smsrelay.yaml); give each listener its own port',
+    ]);
+    assert.deepEqual(problems({ SMSRELAY_HTTP_PORT: '2525' }), [
+      'SMSRELAY_HTTP_PORT="2525": the same port as smtp.port (the default, 2525; set SMSRELAY_SMTP_PORT or smtp.port in smsrelay.yaml); give each listener its own port',
+    ]);
+    // A file that holds other keys: its name is where to set the default one, not where it was read.
+    const clash = problems({}, 'smtp:\n  port: 8080\n').find((line) => line.includes('same port'));
+    assert.match(
+      clash ?? '',
+      /\/smsrelay\.yaml: smtp\.port: the same port as http\.port \(the default, 8080; set SMSRELAY_HTTP_PORT or http\.port in \/.*\/smsrelay\.yaml\); give each listener its own port$/,
+    );
+    // Any other problem that names a default: a list, written in brackets.
+    const [networks, ...more] = problems({ SMSRELAY_HTTP_HOST: '192.0.2.7', SMSRELAY_WEBHOOK_TOKEN: 'a-webhook-token-of-24-chars' });
+    assert.deepEqual(more, []);
+    assert.match(
+      networks ?? '',
+      /^http\.simulatorNetworks \(the default, \[127\.0\.0\.0\/8, ::1\/128\]; set http\.simulatorNetworks in smsrelay\.yaml\): leaves out 192\.0\.2\.7/,
+    );
+  });
+
   test('store.retention: keep (the default) erases nothing; any age a duration may be is taken, 0 is refused naming what to write', () => {
     assert.equal(loadConfig({}, dirWith('store:\n  retention: keep\n')).config.store.retention, undefined);
     assert.equal(loadConfig({}, dirWith()).config.store.retention, undefined);

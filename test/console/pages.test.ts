@@ -203,19 +203,25 @@ describe('console pages', () => {
     const queue = await html('/console/queue');
     const csrf = /name="_csrf" value="([^"]+)"/.exec(queue)?.[1] ?? assert.fail('no CSRF token');
     const id = /name="target" value="([0-9a-f-]{36})"/.exec(queue)?.[1] ?? assert.fail('no queued SMS');
-    const act = async (action: string) => {
-      const response = await fetch(`${base}/console/queue`, {
+    const send = (action: string) =>
+      fetch(`${base}/console/queue`, {
         method: 'POST',
         headers: { cookie: operator, 'content-type': 'application/x-www-form-urlencoded' },
         body: new URLSearchParams({ _csrf: csrf, action, target: id, back: `/console/messages/${id}` }),
         redirect: 'manual',
       });
+    const act = async (action: string) => {
+      const response = await send(action);
       assert.equal(response.status, 303);
       return /<p class="notice" role="status">([^<]*)<\/p>/.exec(await html(response.headers.get('location') ?? ''))?.[1];
     };
     assert.equal(await act('delete'), 'delete: 1 queued SMS changed');
-    assert.equal(await act('retry'), 'retry: 0 queued SMS changed');
-    assert.equal(await act('delete'), 'delete: 0 queued SMS changed');
+    // Its SMS no longer queued: no action changes it, and the answer says why (409), not "0 changed".
+    for (const action of ['retry', 'delete']) {
+      const response = await send(action);
+      assert.equal(response.status, 409, action);
+      assert.match(await response.text(), new RegExp(`${action}: nothing to ${action}: its SMS is no longer queued: 1 deleted from the queue`), action);
+    }
     const timeline = await html(`/console/messages/${id}`);
     assert.equal([...timeline.matchAll(/<strong>operator delete<\/strong>: by olivia from 127\.0\.0\.1/g)].length, 1, 'the delete that deleted, once, by whom');
     assert.doesNotMatch(timeline, /console queue|operator retry/);

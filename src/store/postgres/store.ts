@@ -123,7 +123,7 @@ import type {
   StoredMessage,
   UndeliverableInbound,
 } from '../types.ts';
-import { FAILED_OVER, OPERATOR } from '../types.ts';
+import { DELETED_BY_OPERATOR, FAILED_OVER, OPERATOR } from '../types.ts';
 import type { DeliveryState } from '../../vocabulary.ts';
 import type { NewSmsPart, PartAdded, PartSet } from '../reassembly.ts';
 import { ClusterError, type ClusterStore, type HeldLeases, type RelayMember, type RelaySeen } from '../cluster-types.ts';
@@ -1374,7 +1374,7 @@ export class PostgresStore implements Store, ClusterStore {
         AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = outbound.message_id AND m.send_at > $1 AND ${waitsForSendAt('outbound', 'm')})`,
       'send now':
         "next_attempt_at = $1, updated_at = $1 WHERE status = 'queued' AND held = 0 AND lease_owner IS NULL AND next_attempt_at > $1 AND $2::text IS NOT NULL",
-      delete: `status = 'failed', last_error = 'deleted from the queue by the operator', lease_owner = NULL, updated_at = $1
+      delete: `status = 'failed', last_error = '${DELETED_BY_OPERATOR}', lease_owner = NULL, updated_at = $1
         WHERE status = 'queued' AND ${notBeingSent(DB_NOW_MS)}`,
     }[action];
     const { message, sms } = queueTarget(target);
