@@ -124,7 +124,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
   const carryOn = () => options.stopAsked?.throwIfAborted();
   carryOn();
   makeDataDir(config.dataDir);
-  const lock = lockDataDir(config.dataDir);
+  const lock = lockDataDir(config.dataDir, { embeddedStore: !config.store.url });
   // The dead relay's pid under a name of its own: `pid` is this process's, on every line.
   if (lock.stale)
     logger.warn({ stalePid: lock.stale.pid, reason: lock.stale.reason, dataDir: config.dataDir }, 'relay: took over the lock of a relay that is gone');
