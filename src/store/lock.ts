@@ -69,13 +69,15 @@ function linkedStoreDir(dataDir: string): string | undefined {
   }
 }
 
-/** `file` with its links (and those of its directories) resolved, as SQLite opens it; a file not there yet is named as given. */
+/**
+ * `file` with its links (and those of its directories) resolved, as SQLite opens it; one not there yet, or that cannot
+ * be resolved (a loop of links, a directory this user may not enter), is named as given: what opens it says why.
+ */
 export function realFile(file: string): string {
   try {
     return realpathSync(file);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return file;
-    throw error;
+  } catch {
+    return file;
   }
 }
 

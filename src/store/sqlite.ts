@@ -188,12 +188,12 @@ function unusableFile(error: unknown, file: string): unknown {
   // SQLite could not make, is the file's or the directory's.
   const code = String((error as { code?: unknown } | undefined)?.code ?? '');
   if (OPEN_REFUSED.test(code)) return deniedPath(file, [...storeFiles(file), dirname(file)]) ?? error;
-  if (UNUSABLE_PATH.test(code))
-    return new StoreFileError(`the store ${file} cannot be opened (${(error as Error).message}): ${UNUSABLE_PATH_FIX}`, {
-      cause: error,
-    });
-  return error;
+  return UNUSABLE_PATH.test(code) ? unusablePath(file, error) : error;
 }
+
+/** The system's refusal of a store path that names no file SQLite can open (UNUSABLE_PATH), as the line naming it and the fix. */
+const unusablePath = (file: string, error: unknown) =>
+  new StoreFileError(`the store ${file} cannot be opened (${(error as Error).message}): ${UNUSABLE_PATH_FIX}`, { cause: error });
 
 /** What makes a store path that names no file into one that does. */
 const UNUSABLE_PATH_FIX = 'make it the store file, or a link to one, or remove it to start a new store';
@@ -230,9 +230,9 @@ export function unusableStorePath(file: string): StoreFileError | undefined {
       );
     return target.isDirectory() ? new StoreFileError(`the store ${file} is a directory: ${UNUSABLE_PATH_FIX}`) : undefined;
   } catch (error) {
-    const unusable = unusableFile(error, file);
-    if (unusable instanceof StoreFileError) return unusable;
-    throw error;
+    // Another failure to look (a directory this user may not enter, a failing disk) is met again by what follows, which says it.
+    const code = String((error as NodeJS.ErrnoException).code);
+    return UNUSABLE_PATH.test(code) ? unusablePath(file, error) : undefined;
   }
 }
 
@@ -347,12 +347,7 @@ export class SqliteStore implements Store {
     mkdirSync(dirname(options.file), { recursive: true, mode: DATA_DIR_MODE });
     // Checked first: SQLite opens a WAL this user may only read as it is, and fails at the first write (SQLITE_READONLY,
     // which reads as a read-only disk), and a file restored as root would fail below on Node's bare words.
-    let denied: StoreFileError | undefined;
-    try {
-      denied = unusableStorePath(options.file) ?? deniedPath(options.file, storeFiles(options.file));
-    } catch (error) {
-      throw unusableFile(error, options.file);
-    }
+    const denied = unusableStorePath(options.file) ?? deniedPath(options.file, storeFiles(options.file));
     if (denied) throw denied;
     // SQLite gives the WAL and shared-memory files the mode of the database file: a new store is made its owner's alone.
     try {
