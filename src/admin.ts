@@ -403,7 +403,7 @@ export async function history(
       // A request that may have reached the gateway without an answer: the phone may have this SMS twice.
       const duplicates = sms.possibleDuplicates > 0 ? ` (${plural(sms.possibleDuplicates, 'possible duplicate')})` : '';
       lines.push(
-        `  ${sms.number}: ${sms.status}${sms.held ? ' (held)' : ''}${scheduleOf(sms.scheduledFor, now)}${delivery}, ${plural(sms.attempts, 'attempt')}${duplicates}${sms.providerId ? `, gateway id ${sms.providerId}` : ''}`,
+        `  ${sms.number}: ${sms.status}${sms.held ? ' (held)' : ''}${scheduleOf(sms.scheduledFor, now)}${delivery}, ${attemptsOf(sms)}${duplicates}${sms.providerId ? `, gateway id ${sms.providerId}` : ''}`,
       );
     }
     for (const event of events) {
@@ -417,6 +417,21 @@ export async function history(
   if (lines.length === 0)
     throw new Error(`nothing known about ${subject}${number ? ` (${number})` : ''}: no message with that id or Message-ID, no SMS to or from that number`);
   return lines.join('\n');
+}
+
+/**
+ * What a relay that stopped (or was killed) with a request for an SMS in flight leaves known of it: the console and
+ * `log` alike. The history has no line for it until the next start's "resumed".
+ */
+export const ATTEMPT_CUT_OFF =
+  'answer unknown (the relay sending it stopped first; the gateway may have it, and it is sent again when that relay starts, or by another once the lease ends)';
+
+/** An SMS's attempts as `log` says them, the one under way or cut off (its answer unknown) counted. */
+function attemptsOf(sms: SmsState): string {
+  if (sms.attemptCutOff) return `${plural(sms.attempts + 1, 'attempt')}, the last one's ${ATTEMPT_CUT_OFF}`;
+  if (sms.beingSent && sms.leasedUntil !== undefined)
+    return `${plural(sms.attempts + 1, 'attempt')}, the last being sent now (its answer due by ${new Date(sms.leasedUntil).toISOString()})`;
+  return plural(sms.attempts, 'attempt');
 }
 
 /** The messages `log <id>` shows: the relay's id as given, or those of a mail's Message-ID (messageIdSearch), newest first. */

@@ -46,7 +46,7 @@ import { DAMAGED_STORE_FIX } from './store/health.ts';
 import { OlderSchemaError } from './store/migrations.ts';
 import { storeFailureCode } from './store/rows.ts';
 import { SqliteConsoleStore } from './store/sqlite-console.ts';
-import { diskNearlyFull, isDamage, RECOVERED_SUFFIX, SqliteStore, storeFiles, tryWriting } from './store/sqlite.ts';
+import { diskNearlyFull, isDamage, RECOVERED_SUFFIX, SqliteStore, storeFiles, tryWriting, unusableStorePath } from './store/sqlite.ts';
 import type { Store } from './store/types.ts';
 import type { Logger } from './log.ts';
 import type { Relay } from './relay.ts';
@@ -560,7 +560,7 @@ async function withStore(command: StoreCommand, { older: onOlder, none }: { olde
   }
   console.error(`smsrelay: data directory ${config.dataDir}`);
   // No relay has the store open without its WAL: the files this command's open makes, it leaves as it found them.
-  const relayAlongside = existsSync(`${file}-wal`);
+  const relayAlongside = existsSync(storeFiles(file)[1]);
   let store: SqliteStore;
   try {
     store = openOrExit(file, config, onOlder !== undefined);
@@ -590,9 +590,10 @@ async function withStore(command: StoreCommand, { older: onOlder, none }: { olde
  * are both once a relay started on the directory meanwhile (its lock): they are its open files now.
  */
 function removeEmptyWal(file: string, dataDir: string): void {
-  if (statSync(`${file}-wal`, { throwIfNoEntry: false })?.size !== 0 || runningRelay(dataDir) !== undefined) return;
-  rmSync(`${file}-wal`, { force: true });
-  rmSync(`${file}-shm`, { force: true });
+  const [, wal, shm] = storeFiles(file);
+  if (statSync(wal, { throwIfNoEntry: false })?.size !== 0 || runningRelay(dataDir) !== undefined) return;
+  rmSync(wal, { force: true });
+  rmSync(shm, { force: true });
 }
 
 /** The system's words (errno) for a disk that refuses the store's files before SQLite gets to them (a check of the file). */
@@ -652,11 +653,17 @@ function diskFailureOrThrow(error: unknown, config: Config): void {
 }
 
 /**
- * Whether the store file is there. One this user may not open (another user's: `status` run as oneself
+ * Whether the store file is there. A path that names no file a store can be in (a link to nothing, a directory) is
+ * one line naming dataDir, where it came from and the fix, exit 78. One this user may not open (another user's: `status` run as oneself
  * on the relay's store) is one line naming dataDir, where it came from and the fix, exit 66; one on a
  * read-only or failing filesystem, the disk's line (diskFailure).
  */
 function storeExists(file: string, config: Config): boolean {
+  const unusable = unusableStorePath(file);
+  if (unusable) {
+    console.error(`smsrelay: config: ${describeSetting(unusable.setting)}: ${unusable.message}`);
+    process.exit(EXIT_CONFIG);
+  }
   try {
     if (!statSync(file, { throwIfNoEntry: false })) return false;
     // The commands open it as the relay does, to read and write (SQLite's WAL needs both).

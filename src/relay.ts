@@ -119,6 +119,14 @@ function logMigration(logger: Logger, { from, to }: Migrated, shared: boolean): 
     );
 }
 
+/** What the work resumed at start may bring twice, by what was in flight: SMS (the gateway), mail to a smarthost (a Maildir's is found again). */
+function resumedTwice(sms: boolean, mailTwice: boolean): string {
+  if (sms && mailTwice) return 'an SMS among it may reach the gateway twice, a mail the smarthost twice';
+  if (sms) return 'an SMS among it may reach the gateway twice';
+  if (mailTwice) return 'a mail among it may reach the smarthost twice';
+  return 'mail to the Maildir only, found there again by its file name: none is delivered twice';
+}
+
 /**
  * Wires the modules together and starts them, store first and SMTP last: by the time a client can
  * get a 250, everything that carries the message further is running. Stops in the reverse order.
@@ -127,7 +135,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
   const carryOn = () => options.stopAsked?.throwIfAborted();
   carryOn();
   makeDataDir(config.dataDir);
-  const lock = lockDataDir(config.dataDir);
+  const lock = lockDataDir(config.dataDir, { embeddedStore: !config.store.url });
   // The dead relay's pid under a name of its own: `pid` is this process's, on every line.
   if (lock.stale)
     logger.warn({ stalePid: lock.stale.pid, reason: lock.stale.reason, dataDir: config.dataDir }, 'relay: took over the lock of a relay that is gone');
@@ -164,12 +172,10 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       // A Maildir delivery is found again by its file name (maildirTransport); a smarthost may have taken a mail before the stop.
       const resumed = await opened.releaseStaleLeases(owner, Date.now(), { possiblyTwice: Boolean(config.mail.url) });
       if (resumed.sms > 0 || resumed.mail > 0) {
-        const twice = config.mail.url
-          ? 'an SMS among it may reach the gateway twice, a mail the smarthost twice'
-          : 'an SMS among it may reach the gateway twice';
+        const mailTwice = Boolean(config.mail.url) && resumed.mail > 0;
         logger.warn(
-          { ...resumed, possiblyTwice: resumed.sms + (config.mail.url ? resumed.mail : 0) },
-          `relay: resuming work that was in flight when the relay last stopped (${twice})`,
+          { ...resumed, possiblyTwice: resumed.sms + (mailTwice ? resumed.mail : 0) },
+          `relay: resuming work that was in flight when the relay last stopped (${resumedTwice(resumed.sms > 0, mailTwice)})`,
         );
       }
     };

@@ -1,6 +1,18 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { freePort, GATEWAY_ACCOUNT, killSpawnedRelays, relayEnvironment, removeDir, spawnRelay, startSimulator, tempDir, waitFor } from './helpers/relay.ts';
+import { freshDatabase, POSTGRES_SKIP } from './helpers/postgres.ts';
+import {
+  freePort,
+  GATEWAY_ACCOUNT,
+  killSpawnedRelays,
+  relayEnvironment,
+  removeDir,
+  runCommand,
+  spawnRelay,
+  startSimulator,
+  tempDir,
+  waitFor,
+} from './helpers/relay.ts';
 import { sendMail } from './helpers/smtp.ts';
 
 /**
@@ -152,4 +164,45 @@ describe('kill -9', () => {
       await gateway.close();
     }
   });
+});
+
+describe('a request in flight when the relay stops', () => {
+  for (const store of ['SQLite', 'PostgreSQL'] as const) {
+    test(`${store}: smsrelay log says the attempt is under way, then (stopped past shutdownTimeout, or killed) that its answer is unknown and the gateway may have it, not "0 attempts"`, async (t) => {
+      const url = store === 'PostgreSQL' ? await freshDatabase() : undefined;
+      if (store === 'PostgreSQL' && url === undefined) return t.skip(POSTGRES_SKIP);
+      const gateway = await startSimulator();
+      gateway.simulator.setBehaviour({ mode: 'hang' });
+      const { dir, env: own } = relayDir(gateway.url, { gateway: { responseTimeout: '60s' } });
+      const env = { ...own, SMSRELAY_SHUTDOWN_TIMEOUT: '500ms', ...(url ? { SMSRELAY_DATABASE_URL: url } : {}) };
+      const log = () => {
+        const result = runCommand(dir, env, 'log', '+447700900150');
+        assert.equal(result.status, 0, result.stderr);
+        return result.stdout.split('\n')[1] ?? '';
+      };
+      /** The SMS's line, its attempts counted: the one under way, or cut off, among them. */
+      const smsLine = (attempts: number, last: string) => new RegExp(`^ {2}\\+447700900150: queued, ${attempts} attempts?, the last ${last}`);
+      const cutOff =
+        "one's answer unknown \\(the relay sending it stopped first; the gateway may have it, and it is sent again when that relay starts, or by another once the lease ends\\)";
+      try {
+        // Stopped past shutdownTimeout: the stop records itself at once.
+        const stopped = await spawnRelay(dir, env);
+        const sent = await sendMail(stopped.smtpPort, { to: ['447700900150@sms.localhost'], body: 'in flight at the stop' });
+        assert.equal(sent.data?.code, 250, sent.data?.text);
+        await waitFor('the request held by the gateway', () => gateway.simulator.received.length === 1);
+        assert.match(log(), smsLine(1, 'being sent now \\(its answer due by \\d{4}-'), 'while the relay runs');
+        await stopped.stop();
+        assert.match(log(), smsLine(1, cutOff), 'once it stopped');
+        // Killed: known gone once its heartbeat is stale (RELAY_STALE_MS). The restart sends it again, counted.
+        const killed = await spawnRelay(dir, env);
+        await waitFor('the request sent again, held by the gateway', () => gateway.simulator.received.length === 2);
+        assert.match(log(), smsLine(2, 'being sent now'), 'while the restarted relay runs');
+        await killed.kill9();
+        await waitFor('the log saying the answer is unknown', () => smsLine(2, cutOff).test(log()), 30_000);
+      } finally {
+        await gateway.close();
+        removeDir(dir);
+      }
+    });
+  }
 });

@@ -171,6 +171,11 @@ describe('stopping with a mail at a smarthost that never answers its final dot',
       await waitFor('the mail delivered by the next start', () => sink.received.length === 1, 10_000);
       const resuming = second.logs.find((line) => String(line.msg).startsWith('relay: resuming work'));
       assert.equal(resuming?.possiblyTwice, 1, 'counted as possibly delivered twice');
+      assert.equal(
+        resuming?.msg,
+        'relay: resuming work that was in flight when the relay last stopped (a mail among it may reach the smarthost twice)',
+        'it names what was in flight: a mail, no SMS',
+      );
       // A little longer: no second copy follows.
       await new Promise((resolve) => setTimeout(resolve, 500));
       assert.equal(sink.received.length, 1, 'delivered once');

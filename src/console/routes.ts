@@ -12,6 +12,7 @@ import {
   messageIdSearch,
   NotFound,
   NothingChanged,
+  ATTEMPT_CUT_OFF,
   nextProbe,
   type Outcome,
   QuarantineChanged,
@@ -933,9 +934,11 @@ function nextAttempt(
 /**
  * A queued SMS a relay is attempting now (its lease not ended, as the store judges it: by the database's clock on
  * PostgreSQL, not this relay's, which may differ), in the words the queue and the message page show it: the gateway may
- * have it already, so it is neither waiting nor safely deletable until the attempt's answer (or its deadline).
+ * have it already, so it is neither waiting nor safely deletable until the attempt's answer (or its deadline). One whose
+ * relay is gone with the request in flight (attemptCutOff) is said so: that answer will never come.
  */
-function beingSent(sms: Pick<QueuedSms, 'attempts' | 'leasedUntil' | 'beingSent'>): string | undefined {
+function beingSent(sms: Pick<QueuedSms, 'attempts' | 'leasedUntil' | 'beingSent' | 'attemptCutOff'>): string | undefined {
+  if (sms.attemptCutOff) return `attempt ${sms.attempts + 1}'s ${ATTEMPT_CUT_OFF}`;
   if (!sms.beingSent || sms.leasedUntil === undefined) return undefined;
   return `being sent (attempt ${sms.attempts + 1}), its answer due by ${consoleTime(sms.leasedUntil)}`;
 }

@@ -1,3 +1,4 @@
+import { failureLogFields, isStoreFailure } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Store } from './types.ts';
 
@@ -49,11 +50,13 @@ export class Housekeeping {
   async sweep(): Promise<void> {
     const { store, logger, retentionMs: retention, orphanReportTtlMs: ttl } = this.#options;
     const now = this.#clock();
+    // The store failing is an outage its health logs once (store/health.ts): its code and reason, no stack; anything else is a bug, with its stack.
+    const failed = (what: string) => (error: unknown) =>
+      logger[isStoreFailure(error) ? 'warn' : 'error'](failureLogFields(error), `${what} failed; tried again later`);
     if (retention !== undefined) {
-      await store.purgeContent(now - retention, now).then(
-        (rows) => rows > 0 && logger.info({ rows, retention }, 'relay: message contents past their retention erased'),
-        (error: unknown) => logger.warn({ err: error }, 'relay: retention purge failed; tried again later'),
-      );
+      await store
+        .purgeContent(now - retention, now)
+        .then((rows) => rows > 0 && logger.info({ rows, retention }, 'relay: message contents past their retention erased'), failed('relay: retention purge'));
     }
     // A warning: reports that never matched are SMS whose fate the senders never learn. Besides a request resent under
     // another id, the usual cause is a gateway naming its SMS otherwise than its send answer did, which only settings mend.
@@ -64,17 +67,21 @@ export class Housekeeping {
           { reports, ttl },
           "inbound: delivery reports that matched no SMS within inbound.orphanReportTtl dropped: their requests were resent under other ids, or the gateway's reports write ids otherwise than its send answers (SMPP: check gateway.receiptIdFormat)",
         ),
-      (error: unknown) => logger.warn({ err: error }, 'inbound: dropping expired orphan delivery reports failed; tried again later'),
+      failed('inbound: dropping expired orphan delivery reports'),
     );
     // A part's receipt may come as late as an orphan report may: as long as the gateway tries to deliver (Vonage: up to 7 days).
-    await store.expireSentParts(now - ttl).then(
-      (parts) => parts > 0 && logger.debug({ parts, ttl }, 'inbound: the part ids of long SMS sent more than inbound.orphanReportTtl ago forgotten'),
-      (error: unknown) => logger.warn({ err: error }, 'inbound: forgetting old part ids of long SMS failed; tried again later'),
-    );
+    await store
+      .expireSentParts(now - ttl)
+      .then(
+        (parts) => parts > 0 && logger.debug({ parts, ttl }, 'inbound: the part ids of long SMS sent more than inbound.orphanReportTtl ago forgotten'),
+        failed('inbound: forgetting old part ids of long SMS'),
+      );
     // Mails counted against sending limits and failed logins, past every window (the store's own clock on PostgreSQL).
-    await store.pruneSharedState(now).then(
-      (rows) => rows > 0 && logger.debug({ rows }, 'relay: sending-limit counts and failed logins older than a day pruned'),
-      (error: unknown) => logger.warn({ err: error }, 'relay: pruning old sending-limit counts and failed logins failed; tried again later'),
-    );
+    await store
+      .pruneSharedState(now)
+      .then(
+        (rows) => rows > 0 && logger.debug({ rows }, 'relay: sending-limit counts and failed logins older than a day pruned'),
+        failed('relay: pruning old sending-limit counts and failed logins'),
+      );
   }
 }

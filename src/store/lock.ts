@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { DataDirError } from '../errors.ts';
 
@@ -31,7 +31,50 @@ export interface DataDirLock {
  * run still writable in place) is refused at start, not met later by what must create a file there
  * (SQLite's WAL at open, the copy of a lost store, the Maildir, removing the lock at the stop).
  */
-export function lockDataDir(dataDir: string): DataDirLock {
+export function lockDataDir(dataDir: string, { embeddedStore }: { readonly embeddedStore: boolean }): DataDirLock {
+  const own = lockDir(dataDir);
+  const storeDir = embeddedStore ? linkedStoreDir(dataDir) : undefined;
+  if (storeDir === undefined) return own;
+  // One relay per store file, as per data directory: the directory a link puts it in is locked too, so that a relay
+  // started there, or on another data directory linking the same file, is refused as a second one here would be.
+  let store: DataDirLock;
+  try {
+    store = lockDir(storeDir);
+  } catch (error) {
+    releaseLockFile(dataDir);
+    if (error instanceof Error) error.message = `${join(dataDir, STORE_FILE)} is a link into ${storeDir}: ${error.message}`;
+    throw error;
+  }
+  return { stale: own.stale ?? store.stale };
+}
+
+/**
+ * The directory the embedded store's file is in when a link in `dataDir` puts it elsewhere (a store moved to another
+ * disk and linked back); undefined when it is in `dataDir`, is not there yet, or cannot be resolved (its open says why).
+ */
+function linkedStoreDir(dataDir: string): string | undefined {
+  try {
+    const dir = dirname(realFile(join(dataDir, STORE_FILE)));
+    return realpathSync(dir) === realpathSync(dataDir) ? undefined : dir;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * `file` with its links (and those of its directories) resolved, as SQLite opens it; one not there yet, or that cannot
+ * be resolved (a loop of links, a directory this user may not enter), is named as given: what opens it says why.
+ */
+export function realFile(file: string): string {
+  try {
+    return realpathSync(file);
+  } catch {
+    return file;
+  }
+}
+
+/** The lock file of one directory (lockDataDir). */
+function lockDir(dataDir: string): DataDirLock {
   const file = join(dataDir, LOCK_FILE);
   const owner = readOwner(file);
   let stale: StaleLock | undefined;
@@ -67,6 +110,14 @@ export function lockDataDir(dataDir: string): DataDirLock {
  * returned, not thrown: the stop ends all the same, and the next start takes the file over as a dead relay's.
  */
 export function releaseDataDirLock(dataDir: string): DataDirError | undefined {
+  // The directory a linked store file is in was locked too (lockDataDir); its link is still there to find it.
+  const storeDir = linkedStoreDir(dataDir);
+  const storeFailed = storeDir === undefined ? undefined : releaseLockFile(storeDir);
+  return releaseLockFile(dataDir) ?? storeFailed;
+}
+
+/** Removes one directory's lock file if this process holds it. */
+function releaseLockFile(dataDir: string): DataDirError | undefined {
   const file = join(dataDir, LOCK_FILE);
   try {
     if (readOwner(file)?.pid === process.pid) unlinkSync(file);

@@ -1,5 +1,6 @@
 import { RelayError, type StoreFailureCode } from '../errors.ts';
 import type { DeliveryState } from '../vocabulary.ts';
+import { RELAY_STALE_MS } from './cluster-types.ts';
 import type {
   BouncedReply,
   ClaimedMail,
@@ -263,6 +264,16 @@ const leaseLive = (clock: string, table = '') => `${table}lease_owner IS NOT NUL
 /** Whether `outbound o`'s lease has not ended by `clock`: SmsState.beingSent, QueuedSms.beingSent. */
 export const beingSent = (clock: string) => `CASE WHEN ${leaseLive(clock, 'o.')} THEN 1 ELSE 0 END AS being_sent`;
 
+/**
+ * Whether `outbound o` is leased by a relay that is gone, by `clock`: one that recorded its stop, or whose heartbeat is
+ * older than RELAY_STALE_MS (killed), with the request in flight: SmsState.attemptCutOff, QueuedSms.attemptCutOff.
+ * Read from what the claim and the heartbeat write anyway: the hot path writes nothing for it. A lease owner that never
+ * wrote a heartbeat is not judged.
+ */
+const attemptCutOff = (clock: string) => `CASE WHEN o.status = 'queued' AND o.lease_owner IS NOT NULL AND EXISTS (
+    SELECT 1 FROM relays r WHERE r.name = o.lease_owner AND (r.stopped_at IS NOT NULL OR r.heartbeat_at < ${clock} - ${RELAY_STALE_MS})
+  ) THEN 1 ELSE 0 END AS attempt_cut_off`;
+
 /** A queued SMS a delete may take: none a relay is attempting now, for the gateway may have it and its answer decides it. */
 export const notBeingSent = (clock: string) => `NOT (${leaseLive(clock)})`;
 
@@ -291,7 +302,8 @@ export const dueLeftSql = (now: string, target: string) =>
 
 /** What listQueued selects of `outbound o` joined to `messages m`, in both stores, leases judged by `clock`. */
 export const queuedColumns = (clock: string) =>
-  `o.id, o.message_id, o.number, o.attempts, o.next_attempt_at, o.last_error, o.held, m.received_at, m.envelope_from, ${LEASED_UNTIL}, ${beingSent(clock)}`;
+  `o.id, o.message_id, o.number, o.attempts, o.next_attempt_at, o.last_error, o.held, m.received_at, m.envelope_from, ${LEASED_UNTIL}, ${beingSent(clock)},
+  ${attemptCutOff(clock)}`;
 
 /** The SMS a queue action left for a relay's lease (QueueActionDone.leased), as both stores select them. */
 export interface LeasedRow {
@@ -311,7 +323,8 @@ export function queueTarget(target: QueueTarget): { message: string | null; sms:
 export const smsStateColumns = (
   clock: string,
 ) => `o.id, o.number, o.status, o.held, CASE WHEN o.status = 'queued' AND ${waitsForSendAt('o', 'm')} THEN m.send_at END AS scheduled_for,
-  o.attempts, o.next_attempt_at, o.possible_duplicates, o.provider_id, o.last_error, o.delivery, ${LEASED_UNTIL}, ${beingSent(clock)}`;
+  o.attempts, o.next_attempt_at, o.possible_duplicates, o.provider_id, o.last_error, o.delivery, ${LEASED_UNTIL}, ${beingSent(clock)},
+  ${attemptCutOff(clock)}`;
 
 /** CLAIM_AT of a row read. */
 export const claimAt = (row: Pick<ClaimedSmsRow, 'attempts' | 'last_error'> & { next_attempt_at: number; lease_owner: string | null }): number =>
@@ -502,6 +515,7 @@ export interface QueuedRow {
   envelope_from: string;
   leased_until: number | null;
   being_sent: number;
+  attempt_cut_off: number;
 }
 
 export function toQueuedSms(row: QueuedRow): QueuedSms {
@@ -517,6 +531,7 @@ export function toQueuedSms(row: QueuedRow): QueuedSms {
     held: row.held === 1,
     leasedUntil: row.leased_until ?? undefined,
     beingSent: row.being_sent === 1,
+    attemptCutOff: row.attempt_cut_off === 1,
   };
 }
 
@@ -535,6 +550,7 @@ export interface SmsStateRow {
   delivery: DeliveryState | null;
   leased_until: number | null;
   being_sent: number;
+  attempt_cut_off: number;
 }
 
 export function toSmsState(row: SmsStateRow): SmsState {
@@ -552,6 +568,7 @@ export function toSmsState(row: SmsStateRow): SmsState {
     delivery: row.delivery ?? undefined,
     leasedUntil: row.leased_until ?? undefined,
     beingSent: row.being_sent === 1,
+    attemptCutOff: row.attempt_cut_off === 1,
   };
 }
 

@@ -1,4 +1,4 @@
-import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, renameSync, rmdirSync, rmSync, statfsSync, statSync } from 'node:fs';
+import { chmodSync, closeSync, lstatSync, mkdirSync, mkdtempSync, openSync, readlinkSync, renameSync, rmdirSync, rmSync, statfsSync, statSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import BetterSqlite3, { type Database } from 'better-sqlite3';
@@ -6,7 +6,7 @@ import { GroupCommitter, WRITE_PROBE_BYTES, type WriteKind } from './group-commi
 import { type Migrated, MigrationError, migrate, NewerSchemaError, OlderSchemaError } from './migrations.ts';
 import { BackupTargetError, type RelayError, StoreFileError, storeFileDenied } from '../errors.ts';
 import { DAMAGED_STORE_FIX } from './health.ts';
-import { DATA_DIR_MODE } from './lock.ts';
+import { DATA_DIR_MODE, realFile } from './lock.ts';
 import {
   asStoreError,
   type BouncedMailRow,
@@ -186,15 +186,55 @@ function unusableFile(error: unknown, file: string): unknown {
     return new StoreFileError(`the store ${file} is damaged or not a smsrelay store (${(error as Error).message}): ${DAMAGED_STORE_FIX}`, { cause: error });
   // A file this user may not write is found before the open (SqliteStore.open); one refused since, or a WAL or index
   // SQLite could not make, is the file's or the directory's.
-  if (OPEN_REFUSED.test(String((error as { code?: unknown } | undefined)?.code ?? ''))) return deniedPath(file, [...storeFiles(file), dirname(file)]) ?? error;
-  return error;
+  const code = String((error as { code?: unknown } | undefined)?.code ?? '');
+  if (OPEN_REFUSED.test(code)) return deniedPath(file, [...storeFiles(file), dirname(file)]) ?? error;
+  return UNUSABLE_PATH.test(code) ? unusablePath(file, error) : error;
 }
+
+/** The system's refusal of a store path that names no file SQLite can open (UNUSABLE_PATH), as the line naming it and the fix. */
+const unusablePath = (file: string, error: unknown) =>
+  new StoreFileError(`the store ${file} cannot be opened (${(error as Error).message}): ${UNUSABLE_PATH_FIX}`, { cause: error });
+
+/** What makes a store path that names no file into one that does. */
+const UNUSABLE_PATH_FIX = 'make it the store file, or a link to one, or remove it to start a new store';
+
+/** The system's words for a store path that names no file SQLite can open: a directory, a loop of links, a path too long. */
+const UNUSABLE_PATH = /^(EISDIR|ELOOP|ENOTDIR|ENAMETOOLONG)$/;
 
 /** The system's and SQLite's words for a file it could not open or make: a permission, or a disk refusing it (read-only, failing). */
 const OPEN_REFUSED = /^(EACCES|EPERM|SQLITE_CANTOPEN|SQLITE_READONLY)/;
 
-/** The store's files: the database, its WAL and the WAL's index (SQLite makes both beside it, with its mode). */
-export const storeFiles = (file: string) => [file, `${file}-wal`, `${file}-shm`];
+/**
+ * The store's files: the database, its WAL and the WAL's index. SQLite makes the last two with the database's mode
+ * beside the file it opens, its links resolved: a store moved to another disk and linked back into the data directory
+ * has them beside itself there, not beside the link.
+ */
+export function storeFiles(file: string): [database: string, wal: string, walIndex: string] {
+  const real = realFile(file);
+  return [file, `${real}-wal`, `${real}-shm`];
+}
+
+/**
+ * The store path as the one line naming it and the fix where it names no file a store can be in (a link to nothing,
+ * a loop of links, a directory); undefined where it does or is not there yet. A link to nothing is not followed:
+ * opening it would make a new, empty store where it points (under the mount point of a disk not mounted), and the
+ * relay would start without what it had accepted.
+ */
+export function unusableStorePath(file: string): StoreFileError | undefined {
+  try {
+    if (!lstatSync(file, { throwIfNoEntry: false })) return undefined;
+    const target = statSync(file, { throwIfNoEntry: false });
+    if (!target)
+      return new StoreFileError(
+        `the store ${file} is a link to ${readlinkSync(file)}, which does not exist: mount the disk it is on (or point the link at the store), or remove the link to start a new store`,
+      );
+    return target.isDirectory() ? new StoreFileError(`the store ${file} is a directory: ${UNUSABLE_PATH_FIX}`) : undefined;
+  } catch (error) {
+    // Another failure to look (a directory this user may not enter, a failing disk) is met again by what follows, which says it.
+    const code = String((error as NodeJS.ErrnoException).code);
+    return UNUSABLE_PATH.test(code) ? unusablePath(file, error) : undefined;
+  }
+}
 
 /**
  * Does to `path` what SQLite will, and undoes it: a file opened to read and write, then closed; a directory given an
@@ -307,7 +347,7 @@ export class SqliteStore implements Store {
     mkdirSync(dirname(options.file), { recursive: true, mode: DATA_DIR_MODE });
     // Checked first: SQLite opens a WAL this user may only read as it is, and fails at the first write (SQLITE_READONLY,
     // which reads as a read-only disk), and a file restored as root would fail below on Node's bare words.
-    const denied = deniedPath(options.file, storeFiles(options.file));
+    const denied = unusableStorePath(options.file) ?? deniedPath(options.file, storeFiles(options.file));
     if (denied) throw denied;
     // SQLite gives the WAL and shared-memory files the mode of the database file: a new store is made its owner's alone.
     try {

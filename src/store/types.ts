@@ -362,6 +362,8 @@ export interface SmsState {
   readonly leasedUntil: number | undefined;
   /** A relay attempts it now (QueuedSms.beingSent). */
   readonly beingSent: boolean;
+  /** Its lease's relay is gone with the attempt in flight (QueuedSms.attemptCutOff). */
+  readonly attemptCutOff: boolean;
 }
 
 export interface StoredEvent {
@@ -739,6 +741,12 @@ export interface QueuedSms {
    * differ; the host's on SQLite, whose file one host's relay and CLI share): a relay attempts it now.
    */
   readonly beingSent: boolean;
+  /**
+   * Leased by a relay that stopped (or was killed: its heartbeat stale) with a request for it in flight: that attempt's
+   * answer was never recorded and the gateway may have the SMS; its relay's next start (or, once the lease ends,
+   * another relay) sends it again, counted as a possible duplicate.
+   */
+  readonly attemptCutOff: boolean;
 }
 
 /** What a queue action did (Store.applyQueueAction). */

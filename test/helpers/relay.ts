@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, type SpawnSyncReturns, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -234,6 +234,11 @@ export async function spawnRelay(
       return exited;
     },
   };
+}
+
+/** `smsrelay <args>` run to its end in `dir` with `env`, as an operator runs a command next to the relay. */
+export function runCommand(dir: string, env: Record<string, string>, ...args: string[]): SpawnSyncReturns<string> {
+  return spawnSync(process.execPath, [BIN, ...args], { cwd: dir, env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8', timeout: 60_000 });
 }
 
 /** The HTTP status the relay answers a GET of `path` with (its body read and dropped). */

@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import BetterSqlite3 from 'better-sqlite3';
 import { makeDataDir } from '../../src/store/lock.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
 import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
 import { BIN, relayEnvironment, removeDir, spawnRelay, startTestRelay, tempDir, waitFor } from '../helpers/relay.ts';
+import { sendMail } from '../helpers/smtp.ts';
 
 /** A live process that is not a relay, standing in for whatever got a dead relay's pid. */
 async function unrelatedProcess() {
@@ -289,6 +291,117 @@ describe('a data directory its user can no longer write', () => {
     } finally {
       chmodSync(data, 0o700);
       removeDir(dir);
+    }
+  });
+});
+
+describe('a store file that is a symbolic link (moved to another disk and linked back)', () => {
+  /** `smsrelay <command>` run to its end in `dir`. */
+  const run = (dir: string, env: Record<string, string>, ...command: string[]) =>
+    spawnSync(process.execPath, [BIN, ...command], { cwd: dir, env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8', timeout: 60_000 });
+  /** A stopped relay's store in `elsewhere/data`, and a data directory `linked` whose smsrelay.db links to it. */
+  async function linkedStore() {
+    const elsewhere = tempDir('smsrelay-link-target-');
+    const linked = tempDir('smsrelay-link-');
+    const target = join(elsewhere, 'data', 'smsrelay.db');
+    mkdirSync(dirname(target));
+    await (await SqliteStore.open({ file: target, busyTimeoutMs: 100 })).close();
+    mkdirSync(join(linked, 'data'));
+    symlinkSync(target, join(linked, 'data', 'smsrelay.db'));
+    return { elsewhere, linked, target, env: relayEnvironment(linked, { delivery: { retryMinDelay: '1m' } }), targetEnv: relayEnvironment(elsewhere, {}) };
+  }
+
+  test('the relay starts on it and commits into the linked file (its WAL beside it); status reads it; a second relay on the file, from its own directory, is refused with one line, exit 78', async () => {
+    const { elsewhere, linked, target, env, targetEnv } = await linkedStore();
+    try {
+      const relay = await spawnRelay(linked, env);
+      try {
+        const sent = await sendMail(relay.smtpPort, { to: ['447700900301@sms.localhost'], body: 'through the link' });
+        assert.equal(sent.data?.code, 250, sent.data?.text);
+        assert.ok(existsSync(`${target}-wal`), 'the WAL is beside the file the link names');
+        const status = run(linked, env, 'status');
+        assert.equal(status.status, 0, status.stderr);
+        assert.match(status.stdout, new RegExp(`^relay: running \\(pid ${relay.child.pid}\\)`));
+        // The directory the store is in has a relay now: one started there would write the same file.
+        const second = run(elsewhere, targetEnv, 'start');
+        assert.equal(second.status, 78, second.stderr);
+        assert.match(
+          second.stderr,
+          new RegExp(
+            `^smsrelay: config: SMSRELAY_DATA_DIR="${join(elsewhere, 'data')}": data directory ${join(elsewhere, 'data')} is in use by another smsrelay \\(pid ${relay.child.pid}\\)`,
+            'm',
+          ),
+        );
+      } finally {
+        assert.equal(await relay.stop(), 0);
+      }
+      assert.equal(lstatSync(join(linked, 'data', 'smsrelay.db')).isSymbolicLink(), true, 'the link is left as it was');
+      const db = new BetterSqlite3(target, { readonly: true });
+      assert.equal((db.prepare('SELECT COUNT(*) AS n FROM outbound').get() as { n: number }).n, 1);
+      db.close();
+      // And the other way round: a relay in the store's own directory refuses one on the link.
+      const owner = await spawnRelay(elsewhere, targetEnv);
+      try {
+        const second = run(linked, env, 'start');
+        assert.equal(second.status, 78, second.stderr);
+        assert.match(
+          second.stderr,
+          new RegExp(
+            `^smsrelay: config: SMSRELAY_DATA_DIR="${join(linked, 'data')}": ${join(linked, 'data', 'smsrelay.db')} is a link into ${join(elsewhere, 'data')}: data directory ${join(elsewhere, 'data')} is in use by another smsrelay \\(pid ${owner.child.pid}\\)`,
+            'm',
+          ),
+        );
+      } finally {
+        assert.equal(await owner.stop(), 0);
+      }
+    } finally {
+      removeDir(elsewhere);
+      removeDir(linked);
+    }
+  });
+
+  test('one that names nothing (its disk not mounted), or a path that is no file (a directory, a loop of links): start and status refuse with one line naming dataDir, the file and the fix, exit 78, and make no store', async () => {
+    const { elsewhere, linked, target, env } = await linkedStore();
+    const file = join(linked, 'data', 'smsrelay.db');
+    try {
+      rmSync(dirname(target), { recursive: true });
+      const cases: ReadonlyArray<readonly [string, () => void, RegExp]> = [
+        ['a link to nothing', () => undefined, new RegExp(`the store ${file} is a link to ${target}, which does not exist: mount the disk it is on`)],
+        [
+          'a link to itself',
+          () => {
+            rmSync(file);
+            symlinkSync(file, file);
+          },
+          new RegExp(`the store ${file} cannot be opened \\(ELOOP: .*\\): make it the store file, or a link to one, or remove it to start a new store$`),
+        ],
+        [
+          'a directory',
+          () => {
+            rmSync(file);
+            mkdirSync(file);
+          },
+          new RegExp(`the store ${file} is a directory: make it the store file, or a link to one, or remove it to start a new store$`),
+        ],
+      ];
+      for (const [name, make, line] of cases) {
+        make();
+        for (const command of ['start', 'status']) {
+          const result = run(linked, env, command);
+          assert.equal(result.status, 78, `${name}, ${command}: ${result.stderr}`);
+          const lines = result.stderr
+            .trim()
+            .split('\n')
+            .filter((text) => !text.startsWith('{'));
+          assert.equal(lines.length, 1, `${name}, ${command}: ${result.stderr}`);
+          assert.match(lines[0] ?? '', new RegExp(`^smsrelay: config: SMSRELAY_DATA_DIR="${join(linked, 'data')}": `), `${name}, ${command}`);
+          assert.match(lines[0] ?? '', line, `${name}, ${command}`);
+          assert.equal(existsSync(target), false, `${name}, ${command}: no new store made where the link points`);
+        }
+      }
+    } finally {
+      removeDir(elsewhere);
+      removeDir(linked);
     }
   });
 });

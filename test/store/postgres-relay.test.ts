@@ -302,4 +302,34 @@ describeOnPostgres('the relay on PostgreSQL', async (probe) => {
       removeDir(dir);
     }
   });
+
+  test("PostgreSQL down at the start's sweep: each of its lines gives the store's code and reason, never a stack (docs/operations.md: a stack means a bug)", async () => {
+    const server = await ownPostgres();
+    const url = withDatabase(server.url, 'postgres');
+    const dir = tempDir();
+    await server.stop();
+    // With store.retention, every step of the sweep meets the store unreachable: the purge too.
+    const relay = await spawnRelay(dir, relayEnvironment(dir, { store: { retention: '30d' } }, { SMSRELAY_DATABASE_URL: url }));
+    try {
+      const sweep = [
+        'relay: retention purge failed; tried again later',
+        'inbound: dropping expired orphan delivery reports failed; tried again later',
+        'inbound: forgetting old part ids of long SMS failed; tried again later',
+        'relay: pruning old sending-limit counts and failed logins failed; tried again later',
+      ];
+      const lines = await waitFor('every step of the sweep failed', () => {
+        const found = sweep.map((msg) => relay.logs.find((line) => line.msg === msg));
+        return found.every(Boolean) ? found : undefined;
+      });
+      for (const line of lines) {
+        assert.equal(line?.level, 'warn', String(line?.msg));
+        assert.equal(line?.code, 'STORE_UNAVAILABLE', String(line?.msg));
+        assert.match(String(line?.reason), /ECONNREFUSED/, String(line?.msg));
+        assert.equal(line?.err, undefined, `${line?.msg}: no error object, so no stack`);
+      }
+    } finally {
+      await relay.stop();
+      removeDir(dir);
+    }
+  });
 });
