@@ -434,8 +434,6 @@ describe('InteractSMS adapter: request shape', () => {
       ['-9\nMobile operator error', 'INTERACT:-9'],
       ['-9\nHandset not responding', 'INTERACT:-9'],
       ['-9\nPhone temporarily unreachable, try again later', 'INTERACT:-9'],
-      // A network merely named is no passing state of it: the number's.
-      ['-9\nPhone number not supported by the network operator', 'INTERACT:REFUSED:-9'],
       // Unknown words stay unknown: never bounced.
       ['-9\nService error', 'INTERACT:-9'],
       ['-9\nTelephony line noise', 'INTERACT:-9'],

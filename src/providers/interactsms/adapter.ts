@@ -157,11 +157,10 @@ const HANDSET_WORDS = /\b(?:(?:cell[ _-]?|tele)?phones?|mobiles?|handsets?)\b/i;
 /**
  * A phone's passing state: off, out of reach or coverage, its memory full, not responding, or its network (the
  * operator's or carrier's, not the number's) failing: the phone may take the SMS later ("Handset switched off",
- * "Mobile network error"), so a refusal naming the phone so is retried, never bounced. A network merely named is no
- * such state ("Phone number not supported by the network operator" is the number's).
+ * "Mobile network error"), so a refusal naming the phone so is retried, never bounced.
  */
 const PHONE_STATE_WORDS =
-  /\b(?:(?:switched|turned|powered|is) off|(?:un|not )reachable|out of (?:coverage|range|service)|no coverage|memory|not responding|no response|(?:network|operator|carrier)s? (?:errors?|failures?|problems?|down|busy|unavailable|congest\w*))\b/i;
+  /\b(?:(?:switched|turned|powered|is) off|(?:un|not )reachable|out of (?:coverage|range|service)|no coverage|memory|not responding|no response|(?:network|operator|carrier)s?)\b/i;
 /** The parties of one SMS: its number (by any of its names: destination, recipient, MSISDN, phone, mobile, handset, one who opted out) or its sender. */
 const PARTY_WORDS = new RegExp(
   String.raw`\b(?:(?:phone[ _-]?)?numbers?|destinations?|recipients?|msisdns?|opted[ _-]?out|senders?|originators?)\b|${HANDSET_WORDS.source}`,
