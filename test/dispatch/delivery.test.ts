@@ -163,29 +163,6 @@ describe('delivery semantics', () => {
     assert.equal(state?.possibleDuplicates, 1);
   });
 
-  test('the relay stopping while each number is sent alone ends the walk: no request after the stop, the rest left for the next start', async () => {
-    const gateway = await new ReplayServer({ contentType: 'text/plain', answer: { status: 200, body: 'ID:1' } }).start();
-    cleanups.push(() => gateway.close());
-    let stopped: Promise<void> | undefined;
-    const relay = await startTestRelay({ ...gatewayYaml(gateway.url), delivery: fast });
-    dirs.push(relay.dir);
-    gateway.respond = async (request) => {
-      if ((new URLSearchParams(request.body).get('to') ?? '').includes(',')) return { status: 200, body: 'ERR:INVALID_NUMBER' };
-      // The stop comes while the first number alone is being answered.
-      stopped ??= relay.stop();
-      await sleep(100);
-      return { status: 200, body: 'ID:1' };
-    };
-    await sendMail(relay.relay.smtpPort, { to: ['447700900281@sms.localhost', '447700900282@sms.localhost', '447700900283@sms.localhost'], body: 'split' });
-    await waitFor('the stop', () => stopped !== undefined);
-    await stopped;
-    await sleep(300);
-    assert.deepEqual(
-      gateway.requests.map((request) => new URLSearchParams(request.body).get('to')),
-      ['447700900281,447700900282,447700900283', '447700900281'],
-    );
-  });
-
   test("HTTP 429's Retry-After, in seconds or as an HTTP date, is when the SMS is tried again (dispatcher clock)", async () => {
     const gateway = await new ReplayServer({ contentType: 'text/plain', answer: { status: 200, body: 'ID:1' } }).start();
     cleanups.push(() => gateway.close());
