@@ -20,12 +20,10 @@
  *   not sent; replies are tracked through `notify_id` instead (`replyTracking: 'tracking-id'`).
  * - The non-zero status codes are not published, so the gateway's text says what a refusal is
  *   about, read by the ordered READING_RULES: about the account (its state, login, password, api id, key or token,
- *   the IP address it calls from, access; its credit or funds, allowance, or service switched off, where no passing
- *   state of the gateway's systems stands beside them) it is `INTERACT:ACCOUNT`, so a password typo pauses the
- *   queue instead of bouncing it; about the number (by any of its names, phone and handset too), the sender or the
- *   message, and not about a passing state ("temporarily", "try again"…, a phone switched off or out of coverage),
- *   `INTERACT:REFUSED:<n>`, which bounces; anything else `INTERACT:<n>`, which the relay retries (an unknown answer
- *   never bounces).
+ *   the IP address it calls from, credit, allowance, access) it is `INTERACT:ACCOUNT`, so a password typo pauses the
+ *   queue instead of bouncing it; about the number, the sender or the message (and not about a passing state:
+ *   "temporarily", "try again"…) `INTERACT:REFUSED:<n>`, which bounces; anything else `INTERACT:<n>`, which the
+ *   relay retries (an unknown answer never bounces).
  * - One status line answers a request with several numbers: when it refuses one for the number or
  *   the message, each number is sent alone (each-alone.ts) so that one invalid number does not fail the others.
  * - The MO carries no id: the relay's id for it is derived from fields a retry repeats (see
@@ -90,34 +88,13 @@ const DETAIL_MAX_CHARS = 200;
 const STATUS_REPLY = /^(-?\d{1,9})[ \t]*(?:\r?\n([\s\S]*))?$/;
 
 /**
- * Words that can only be about the account's credentials: its login (user name, password), api id, key or token,
- * credentials, authentication, a verification it owes ("Phone verification required"). Every SMS is refused alike
- * until the operator fixes the account, whatever else the answer names ("Invalid password for this sender").
+ * Words that can only be about the account: its login (user name, password), api id, key or token,
+ * credentials, credit or balance, authentication, an allowance or a quota. Every SMS is refused alike until
+ * the operator fixes the account, whatever else the answer names ("Invalid password for this sender").
  * Matched case-insensitively on the gateway's text, as all the words below.
  */
 const ACCOUNT_ONLY_WORDS =
-  /\b(?:user[ _-]?names?|password|log[ -]?in|log[ -]?on|api[ _-]?(?:id|keys?|tokens?)|credentials?|auth(?!ori[sz])\w*|verification[ _-]?required)\b/i;
-
-/**
- * Words of the account's money and allowance, by any of their names: credit, balance, funds, billing, a payment it
- * owes, an allowance or a quota ("Insufficient funds", "Payment required"). The account's whatever else the answer
- * names, but only in a settled state: with a passing one (ACCOUNT_PASSING_WORDS) the gateway's own system is what
- * failed ("Billing system error", "Funds check failed, try again later"), and a pause with the account alert would
- * page the operator for nothing.
- */
-const MONEY_WORDS = /\b(?:credits?|balance|funds?|billing|payments?[ _-]?(?:required|overdue|due|failed)|allowances?|quotas?)\b/i;
-
-/**
- * The account's service switched off: the API, the service, the plan or the subscription, and a state that lasts
- * until someone acts (disabled, suspended, deactivated, inactive, expired, terminated, cancelled, locked, not
- * enabled or active), in either order within one statement ("API disabled", "Subscription expired", "Inactive
- * API"). The account's where no number or message (MESSAGE_WORDS) is its subject ("Service not enabled for this
- * destination" is that number's), and only with no passing state, as MONEY_WORDS ("Service temporarily suspended",
- * "API access locked for 60 seconds").
- */
-const SWITCHED_OFF = '(?:disabled|suspended|deactivated|inactive|expired|terminated|cancell?ed|locked|not (?:enabled|active|activated))';
-const SERVICE = '(?:api|service|plan|subscriptions?)';
-const SERVICE_OFF_WORDS = new RegExp(String.raw`\b${SERVICE}\b.*\b${SWITCHED_OFF}\b|\b${SWITCHED_OFF}\b.*\b${SERVICE}\b`, 'i');
+  /\b(?:user[ _-]?names?|password|log[ -]?in|log[ -]?on|api[ _-]?(?:id|keys?|tokens?)|credentials?|credits?|balance|auth(?!ori[sz])\w*|allowances?|quotas?)\b/i;
 
 /**
  * Words of the account that a party of one SMS also has: an account, a user (the phone's: "User has opted out"),
@@ -152,20 +129,8 @@ const PERIOD_WORDS = /\b(?:hourly|daily|weekly|monthly|yearly|annual|today|(?:pe
  */
 const LIMIT_WORDS = /\b(?:limit|caps?\b|capped\b)/i;
 
-/** The phone of one SMS by its own names ("Invalid Phone", "Invalid mobile", "Handset not supported"). */
-const HANDSET_WORDS = /\b(?:(?:cell[ _-]?|tele)?phones?|mobiles?|handsets?)\b/i;
-/**
- * A phone's passing state: off, out of reach or coverage, its memory full, not responding, or its network (the
- * operator's or carrier's, not the number's) failing: the phone may take the SMS later ("Handset switched off",
- * "Mobile network error"), so a refusal naming the phone so is retried, never bounced.
- */
-const PHONE_STATE_WORDS =
-  /\b(?:(?:switched|turned|powered|is) off|(?:un|not )reachable|out of (?:coverage|range|service)|no coverage|memory|not responding|no response|(?:network|operator|carrier)s?)\b/i;
-/** The parties of one SMS: its number (by any of its names: destination, recipient, MSISDN, phone, mobile, handset, one who opted out) or its sender. */
-const PARTY_WORDS = new RegExp(
-  String.raw`\b(?:(?:phone[ _-]?)?numbers?|destinations?|recipients?|msisdns?|opted[ _-]?out|senders?|originators?)\b|${HANDSET_WORDS.source}`,
-  'i',
-);
+/** The parties of one SMS: its number (destination, recipient, MSISDN, one who opted out) or its sender. */
+const PARTY_WORDS = /\b(?:(?:phone[ _-]?)?numbers?|destinations?|recipients?|msisdns?|opted[ _-]?out|senders?|originators?)\b/i;
 /** The text of one SMS. */
 const TEXT_WORDS = /\b(?:text|messages?|content)\b/i;
 /** A refusal whose words are about this SMS (PARTY_WORDS or TEXT_WORDS): only such a refusal bounces. */
@@ -179,12 +144,6 @@ const SENDING_MESSAGES = /\bsend(?:ing)? (?:(?:any|an?|the|text|sms) )*(?:messag
 /** Words of a passing state, which make a refusal worth retrying whatever else it names (a rate limit passes: "Rate limit exceeded: 10 messages per second"). */
 const PASSING_WORDS =
   /\b(?:temporar\w*|unavailable|try(?:ing)? again|later|busy|throttl\w*|rate[ _-]?limit\w*|too many|per second|queue\w*|time[ -]?out|timed out|overload\w*|maintenance)\b/i;
-/**
- * Words of a passing state of the gateway's own systems, beside the account's money or service (MONEY_WORDS,
- * SERVICE_OFF_WORDS): a rate, a wait in seconds or minutes, an error of the system that checks them ("API locked: too
- * many requests", "Billing system error"). The account's words then say what failed, not what the operator must fix.
- */
-const ACCOUNT_PASSING_WORDS = new RegExp(String.raw`${PASSING_WORDS.source}|\b(?:rates?|seconds?|minutes?|errors?)\b`, 'i');
 
 /**
  * Where one statement of an answer ends: a sentence's end, a colon, semicolon, comma or bracket, a dash between
@@ -238,13 +197,6 @@ const READING_RULES: ReadonlyArray<{ readonly holds: (answer: Answer) => boolean
   { holds: (answer) => PERIOD_WORDS.test(answer.text) && LIMIT_WORDS.test(answer.text), reading: 'account' },
   // Words no single SMS has: the account's whatever else is named.
   { holds: (answer) => ACCOUNT_ONLY_WORDS.test(answer.text), reading: 'account' },
-  // The account's money, its service or subscription switched off: the account's when settled, unknown (retried) when
-  // the gateway's own system is what passes or fails.
-  {
-    holds: (answer) =>
-      !ACCOUNT_PASSING_WORDS.test(answer.text) && (MONEY_WORDS.test(answer.text) || leadsWithoutSubject(answer, SERVICE_OFF_WORDS, MESSAGE_WORDS)),
-    reading: 'account',
-  },
   // A refused token or caller IP, wherever in the answer and before the message's words ("IP not whitelisted.
   // Message rejected."): the refusal's own words tell a text's IP or token apart.
   { holds: credentialRefused, reading: 'account' },
@@ -254,8 +206,6 @@ const READING_RULES: ReadonlyArray<{ readonly holds: (answer: Answer) => boolean
   { holds: (answer) => leadsWithoutSubject(answer, ACCESS_WORDS, MESSAGE_WORDS), reading: 'account' },
   // One SMS's refusal that speaks of a passing state: before the message's reading, as a retry may go through.
   { holds: (answer) => MESSAGE_WORDS.test(answer.text) && PASSING_WORDS.test(answer.text), reading: 'passing' },
-  // The phone named in a passing state of its own (off, out of coverage, its network failing): retried.
-  { holds: (answer) => HANDSET_WORDS.test(answer.text) && PHONE_STATE_WORDS.test(answer.text), reading: 'passing' },
   // Only now one SMS's refusal, which bounces it alone.
   { holds: (answer) => MESSAGE_WORDS.test(answer.text), reading: 'message' },
 ];

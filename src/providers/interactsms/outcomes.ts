@@ -1,8 +1,7 @@
 /**
  * InteractSMS's status lines, reported by the adapter as `INTERACT:<n>`. The vendor publishes no
  * code table: only 0 (taken) is known, and the adapter names a refusal by its text (its READING_RULES): about the
- * account, its login, api id, key or token, the IP addresses it may call from, credit or funds, allowance, access or its
- * service switched off
+ * account, its login, api id, key or token, the IP addresses it may call from, credit, allowance or access
  * `INTERACT:ACCOUNT`, so that a wrong password pauses instead of bouncing the queue; about the number, the sender or
  * the message `INTERACT:REFUSED:<n>`, which bounces. Any
  * other code falls to the generic rules: retried, as an unknown answer must never bounce.
@@ -16,8 +15,7 @@ export const INTERACTSMS_OUTCOME_RULES: readonly OutcomeRule[] = [
     match: /^(request|recipient)\/INTERACT:ACCOUNT$/,
     action: 'pause',
     category: 'account',
-    reason:
-      "the SMS gateway refused the relay's account (login, api id, key or token, the IP addresses it may call from, credit or funds, allowance, access, or its service or subscription switched off)",
+    reason: "the SMS gateway refused the relay's account (login, api id, key or token, the IP addresses it may call from, credit, allowance or access)",
   },
   {
     match: /^(request|recipient)\/INTERACT:REFUSED:-?\d+$/,
