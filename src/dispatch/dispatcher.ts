@@ -200,8 +200,6 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
   readonly #takeovers: Takeovers;
   /** The senders whose own queue at a provider is full: their SMS there wait for a probe. */
   readonly #senderHolds = new SenderHolds();
-  /** Aborted at the stop: a gateway making several requests for one submission makes no further one (SmsSubmission.signal). */
-  readonly #stopping = new AbortController();
   /** When the shared state was last read (performance.now()). */
   #sharedReadAt = -Infinity;
   /** While every provider is paused: when the first queued SMS reaches its maximum age, as nextDueAt last found it. */
@@ -402,7 +400,6 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
    * keeps its lease: the next start sends it again and counts it as a possible duplicate.
    */
   override async stop(graceMs?: number): Promise<void> {
-    this.#stopping.abort();
     await super.stop(graceMs);
     clearInterval(this.#silenceTimer);
     // A claim still under way resolves after this: its line is written at once.
@@ -571,7 +568,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       const gateway = this.#gatewayOf(message, lane.provider);
       const started = this.#monotonic();
       const ended = this.#silence.requested(gateway.endpoints[endpoint] ?? `endpoint ${endpoint}`, started);
-      const submission = toSubmission(message, pending, giveUpAt, lane.provider.sessions, this.#stopping.signal);
+      const submission = toSubmission(message, pending, giveUpAt, lane.provider.sessions);
       const result = await gateway.send(submission, endpoint).catch((error: unknown) => {
         // A send must not throw (its contract); if one does, it is no silence of the host.
         ended('dropped', this.#monotonic());
@@ -1034,9 +1031,8 @@ function startOf(message: StoredMessage): number {
   return Math.max(message.receivedAt, message.sendAt ?? 0);
 }
 
-function toSubmission(message: StoredMessage, sms: readonly ClaimedSms[], expiresAt: number, sessions: boolean, signal: AbortSignal): SmsSubmission {
+function toSubmission(message: StoredMessage, sms: readonly ClaimedSms[], expiresAt: number, sessions: boolean): SmsSubmission {
   return {
-    signal,
     messageId: message.id,
     recipients: sms.map((entry) => entry.number),
     text: message.text,

@@ -2,7 +2,6 @@ import { REDACTED } from '../config/secrets.ts';
 import type { Logger } from '../log.ts';
 import { cutEchoes, type EchoNeedle, echoNeedles } from './echoes.ts';
 import type { OutcomeRule, RecipientResult, SubmissionResult } from '../providers/contract.ts';
-import { SPLIT_STOPPED } from '../providers/each-alone.ts';
 import type { OutcomeAction } from '../vocabulary.ts';
 
 /** The category of a gateway certificate the relay does not trust: logged as an error, not as a passing failure. */
@@ -109,13 +108,6 @@ export const GENERIC_OUTCOME_RULES: readonly OutcomeRule[] = [
     category: 'account',
     reason: "the SMS gateway refused the relay's requests (check the gateway URL and account)",
   },
-  // A number an adapter sending each number alone did not get to (each-alone.ts): never sent, so no possible duplicate.
-  {
-    match: new RegExp(`^recipient/${SPLIT_STOPPED}$`),
-    action: 'retry',
-    category: 'not-sent',
-    reason: 'the SMS gateway was not asked about this number: sending each number alone stopped before it; sent again later',
-  },
   {
     match: /^recipient\/MISSING_RESULT$/,
     action: 'ambiguous',
@@ -198,8 +190,7 @@ export function outcomeClassifier(providerRules: readonly OutcomeRule[], secrets
         case 'answered': {
           const own = result.results.find((entry) => entry.number === number);
           if (!own) return classify('recipient', 'MISSING_RESULT');
-          const classified = withIds(withDetail(partly(classify(own.failure ?? 'recipient', own.code), own), own.detail, text), own);
-          return own.retryAfter === undefined ? classified : { ...classified, retryAfter: own.retryAfter };
+          return withIds(withDetail(partly(classify(own.failure ?? 'recipient', own.code), own), own.detail, text), own);
         }
       }
     },

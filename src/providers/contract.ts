@@ -37,11 +37,6 @@ export interface SmsSubmission {
   readonly sendAt?: number | undefined;
   /** Start a provider session for replies (Puzzel `newSession`), when the account uses sessions. */
   readonly newSession?: boolean | undefined;
-  /**
-   * Aborted when the relay stops: an adapter that makes several requests for one submission (each-alone.ts) makes
-   * no further one, and reports the numbers it did not send as never sent.
-   */
-  readonly signal?: AbortSignal | undefined;
 }
 
 /**
@@ -64,11 +59,6 @@ export interface RecipientResult {
    * that a timeout of it counts as a possible duplicate as for a single-number request.
    */
   readonly failure?: 'connect' | 'response' | 'request';
-  /**
-   * The HTTP `Retry-After` (as it came) of the refusal that kept this number from being sent (a request of another
-   * number refused so: each-alone.ts), which the relay honours when it retries it.
-   */
-  readonly retryAfter?: string;
   /**
    * How many parts of a long SMS the provider took when it refused another (`code` is the refused
    * part's): the phone may already have those, and a resend sends the whole text again.

@@ -473,18 +473,12 @@ describe('InteractSMS adapter: a refused request with several numbers', () => {
     assert.equal(result.kind === 'answered' && result.results[0]?.code, 'INTERACT:REFUSED:4');
   });
 
-  it('when the first number alone gets no answer, only it may have been sent: the others are not sent, no possible duplicate', async () => {
+  it('when a number cannot be asked about before any was taken, that failure stands for the whole submission', async () => {
     let count = 0;
     const result = await run(() => (++count === 1 ? INVALID : 'destroy'));
     assert.equal(server.requests.length, 2);
-    assert.deepEqual(
-      three.map((number) => classifyRecipient(result, number).action),
-      ['ambiguous', 'retry', 'retry'],
-    );
-    assert.deepEqual(
-      three.slice(1).map((number) => classifyRecipient(result, number).code),
-      ['SPLIT_STOPPED', 'SPLIT_STOPPED'],
-    );
+    assert.equal(result.kind, 'transport');
+    assert.equal(result.kind === 'transport' && result.phase, 'response');
   });
 
   it('once one was taken, the rest carry the failure one by one and are not sent', async () => {
@@ -501,7 +495,7 @@ describe('InteractSMS adapter: a refused request with several numbers', () => {
       results: [
         { number: '+353861234567', code: 'INTERACT:0', providerId: NOTIFY_ID, trackingId: NOTIFY_ID },
         { number: '+353861234999', code: 'HTTP_503', failure: 'request', detail: 'Service Unavailable' },
-        { number: '+447700900123', code: 'SPLIT_STOPPED', detail: 'not sent: the sending of each number alone stopped at +3538******99: HTTP_503' },
+        { number: '+447700900123', code: 'HTTP_503', detail: 'Service Unavailable' },
       ],
     });
     assert.equal(classifyRecipient(result, '+353861234999').action, 'failover', 'its own request failed as a 503 does');

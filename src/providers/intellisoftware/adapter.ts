@@ -55,7 +55,6 @@ export function createIntelliSoftwareGateway(options: GatewayOptions): Gateway {
       submission.recipients,
       async (alone) => ownRefusal(await post(alone), alone),
       (entry) => entry.code === ACCEPTED,
-      submission.signal,
     );
   });
 }

@@ -289,7 +289,7 @@ export function createInteractSmsGateway(options: GatewayOptions): Gateway {
       { recipients: submission.recipients.length, code: result.results[0]?.code },
       'interactsms: the gateway refused a request with several numbers; sending each alone to learn which it refuses',
     );
-    return sendEachAlone(submission.recipients, post, (entry) => entry.code === `${CODE_PREFIX}${ACCEPTED_STATUS}`, submission.signal);
+    return sendEachAlone(submission.recipients, post, (entry) => entry.code === `${CODE_PREFIX}${ACCEPTED_STATUS}`);
   });
 }
 
