@@ -10,7 +10,7 @@ import type { ClaimedSms, NewOutgoingMail, SmsBatch, SmsOutcome, Store, StoredMe
 import { WorkLoop } from '../work-loop.ts';
 import { recordGatewayOptOut } from '../replies/opt-outs.ts';
 import { EndpointBreaker } from './endpoints.ts';
-import { type Classified, TLS_CERTIFICATE } from './outcomes.ts';
+import { type Classified, TLS_CERTIFICATE, unreadable } from './outcomes.ts';
 import { ProviderPause } from './pause.ts';
 import type { DispatchProvider, DispatchRouting } from './routing.ts';
 import { deadline, nextStep, providerDelayMs, type RetryPolicy, retryAfterMs } from './schedule.ts';
@@ -34,6 +34,19 @@ const SHARED_STATE_REFRESH_MS = 1_000;
  * says the outage as well as six. The others are debug lines.
  */
 const SHARED_WRITE_WARN_INTERVAL_MS = 60_000;
+
+/**
+ * How many requests in a row may get a 2xx answer the relay cannot read before the provider is paused with an alert
+ * (gateway-protocol). One such answer may be a mangled one (a proxy's page served once); several, to different
+ * requests with no answer read between them, say the gateway's answers are not what the provider's adapter reads (a
+ * wrong URL or product, a changed format, a firewall's page): only the operator can fix that, and meanwhile each SMS
+ * may be texted and sent again at every retry. Requests, not SMS: one answer to a request of several numbers is one.
+ */
+const UNREADABLE_PAUSE_REQUESTS = 3;
+
+/** What the operator does about a gateway whose answers cannot be read (the pause's alert, gateway-protocol). */
+const UNREADABLE_FIX =
+  "check gateway.url and gateway.provider against the provider's documentation: its answers are not the ones the relay reads for this provider (a URL or product that is not the gateway's, a changed answer format, or a proxy's or firewall's page in front of it)";
 
 /** Plain words for an SMS given up at its maximum age, whatever the last failure was. */
 const EXPIRED = { category: 'expired', code: 'EXPIRED' } as const;
@@ -117,14 +130,17 @@ interface Lane {
   readonly pause: ProviderPause;
   /** Why this relay last paused it: its end is said in the same terms (another relay's pause is taken for an account's). */
   heldFor: Hold['kind'] | undefined;
+  /** Requests in a row whose 2xx answer could not be read at all (UNREADABLE_PAUSE_REQUESTS); any answer read ends the run. */
+  unreadableRequests: number;
 }
 
 /**
- * Why a provider is paused after a request: its account refused (probed every `delivery.pauseProbeInterval`),
- * every host of it failed (probed at growing intervals), or it asked for a wait (probed after it).
+ * Why a provider is paused after a request: its account refused, or its answers unreadable (UNREADABLE_PAUSE_REQUESTS;
+ * both probed every `delivery.pauseProbeInterval`), every host of it failed (probed at growing intervals), or it asked
+ * for a wait (probed after it).
  */
 interface Hold {
-  readonly kind: 'account' | 'down' | 'busy';
+  readonly kind: 'account' | 'protocol' | 'down' | 'busy';
   readonly classified: Classified;
   readonly probeInMs: number;
 }
@@ -224,6 +240,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       breaker: new EndpointBreaker(provider.name, provider.gateway.endpoints, options.failoverRecoveryMs, store, storeFailed),
       pause: new ProviderPause(provider.name, options.pauseProbeIntervalMs, store, storeFailed),
       heldFor: undefined as Hold['kind'] | undefined,
+      unreadableRequests: 0,
     }));
     // Every provider can take a batch whole, whichever route its numbers take.
     const batchSize = Math.min(...routing.providers.map((provider) => provider.gateway.capabilities.maxRecipientsPerRequest));
@@ -587,7 +604,9 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       // By category, never by code: a gateway's codes are its own words (`ERR:CODE4_447700900123`), one series each;
       // the log line says the same word as the metric, so one can be matched to the other.
       const outcome = failure?.category ?? refusedAs(result, [...classifiedOf.values()]) ?? 'answered';
-      logResult(log, lane.provider, result, failure, { numbers: pending.length, endpoint, ms: Math.round(tookMs), outcome });
+      const unreadableAnswer = [...classifiedOf.values()].find(unreadable);
+      const protocol = this.#unreadableRun(lane, result, classifiedOf);
+      logResult(log, lane.provider, result, failure, { numbers: pending.length, endpoint, ms: Math.round(tookMs), outcome }, unreadableAnswer);
       this.#options.metrics?.gatewaySeconds.observe({ result: outcome }, tookMs / 1000);
       const remaining = hosts.slice(position + 1).filter((next) => !leftLanes.has(next.lane));
       // Another provider of the route can take what this account, or this sender's queue, may not send: nothing was sent here.
@@ -628,7 +647,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       // No answer at all (a timeout, a reset) says the host is down as surely, though it is not failed over from.
       const down = hostFailed ?? (result.kind === 'transport' ? failure : undefined);
       // A sender's own queue full says nothing of the provider: its pause is neither started nor ended by it.
-      if (this.#notedSender(message, lane, result, classifiedOf, endedAt)) attempt.asked.set(lane, this.#holdOf(host, refusal, down, busy));
+      if (this.#notedSender(message, lane, result, classifiedOf, endedAt)) attempt.asked.set(lane, this.#holdOf(host, refusal ?? protocol, down, busy));
       if (failOver.length > 0 && hasNext) {
         const next = later.find((candidate) => !leftLanes.has(candidate.lane));
         if (next && next.lane !== lane) {
@@ -662,6 +681,32 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     const heldUntil = this.#clock() + (first.nextProbeAt - now);
     attempt.decisions.push(...sms.map((entry) => ({ sms: entry, classified: first.classified, via: undefined, heldUntil })));
     return undefined;
+  }
+
+  /**
+   * The pause a run of unreadable answers calls for: once UNREADABLE_PAUSE_REQUESTS requests in a row got a 2xx answer
+   * none of which the relay could read, one like a refused account's (`protocol`), with the last answer's words and
+   * what to check. Any answer read, a refusal included (an HTTP 4xx or 5xx, an `ERR:` line), or a part of one (a
+   * number confirmed) ends the run; no answer at all (a timeout, a reset) is none of either.
+   */
+  #unreadableRun(lane: Lane, result: SubmissionResult, classifiedOf: ReadonlyMap<ClaimedSms, Classified>): Classified | undefined {
+    if (result.kind === 'transport') return undefined;
+    const answers = [...classifiedOf.values()];
+    const last = answers.at(-1);
+    if (last === undefined || !answers.every(unreadable)) {
+      lane.unreadableRequests = 0;
+      return undefined;
+    }
+    lane.unreadableRequests++;
+    if (lane.unreadableRequests < UNREADABLE_PAUSE_REQUESTS) return undefined;
+    return {
+      action: 'pause',
+      category: 'protocol',
+      code: last.code,
+      reason: `the SMS gateway's answers to ${UNREADABLE_PAUSE_REQUESTS} requests in a row could not be read (it may have sent their SMS)`,
+      ...(last.detail === undefined ? {} : { detail: last.detail }),
+      fix: UNREADABLE_FIX,
+    };
   }
 
   /**
@@ -701,7 +746,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
    * it asked for a wait (Retry-After, DELAY), which holds all its SMS, not only the one answered.
    */
   #holdOf({ lane, endpoint }: Host, refusal: Classified | undefined, down: Classified | undefined, busy: Hold | undefined): Hold | undefined {
-    if (refusal) return { kind: 'account', classified: refusal, probeInMs: this.#options.pauseProbeIntervalMs };
+    if (refusal) return { kind: refusal.category === 'protocol' ? 'protocol' : 'account', classified: refusal, probeInMs: this.#options.pauseProbeIntervalMs };
     const now = this.#clock();
     if (down && !(lane.breaker.healthy(now) && lane.breaker.order(now).some((other) => other !== endpoint))) {
       return { kind: 'down', classified: down, probeInMs: Math.max(this.#grownProbeMs(lane, now), busy?.probeInMs ?? 0) };
@@ -774,11 +819,17 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       const { classified, kind, probeInMs } = hold;
       const { starts, changes } = await lane.pause.refused(`${classified.code}: ${classified.reason}`, this.#clock(), probeInMs, onLease);
       lane.heldFor = kind;
-      // A refused account alerts as it starts and at each change of reason (a gateway down or busy that
-      // comes back refusing the account); a down or busy gateway's reason may alternate at every probe.
-      if (!(starts || (changes && kind === 'account'))) return;
+      // A refused account (or unreadable answers) alerts as it starts and at each change of reason (a gateway down or
+      // busy that comes back refusing the account); a down or busy gateway's reason may alternate at every probe.
+      if (!(starts || (changes && (kind === 'account' || kind === 'protocol')))) return;
       const code = maskNumbersIn(classified.code);
-      if (kind === 'account') {
+      if (kind === 'protocol') {
+        const gatewayText = maskNumbersIn(classified.detail ?? '');
+        log.error(
+          { alert: 'gateway-protocol', ...provider, code, gatewayText, probeEveryMs: probeInMs },
+          `dispatch: sending paused, ${classified.reason}: "${gatewayText}"; the queue is kept and probed; ${classified.fix ?? UNREADABLE_FIX}, then \`smsrelay queue retry all\` probes it at once`,
+        );
+      } else if (kind === 'account') {
         log.error(
           { alert: 'gateway-account', ...provider, code, probeEveryMs: probeInMs },
           `dispatch: sending paused, the gateway refuses the account (${code}); the queue is kept and probed; ${classified.fix ?? ACCOUNT_FIX}, then \`smsrelay queue retry all\` probes it at once`,
@@ -796,6 +847,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     const fields = { ...provider, pausedMs: this.#clock() - ended.since, reason: maskNumbersIn(ended.reason) };
     // A pause this relay only read (another relay's) is of a kind it does not know: the neutral words.
     if (lane.heldFor === 'account') log.warn(fields, 'dispatch: the gateway accepts the account again; sending resumed');
+    else if (lane.heldFor === 'protocol') log.warn(fields, "dispatch: the gateway's answers can be read again; sending resumed");
     else log.info(fields, 'dispatch: the gateway answers again; sending resumed');
     lane.heldFor = undefined;
   }
@@ -1080,6 +1132,7 @@ function logResult(
   result: SubmissionResult,
   failure: Classified | undefined,
   request: { readonly numbers: number; readonly endpoint: number; readonly ms: number; readonly outcome: string },
+  unreadableAnswer: Classified | undefined,
 ): void {
   const summary =
     result.kind === 'answered'
@@ -1087,6 +1140,11 @@ function logResult(
       : maskNumbersIn(failure?.code ?? result.code);
   const { numbers, endpoint, ms, outcome } = request;
   const fields = { provider: provider.name, endpoint, numbers, result: outcome, summary, ms };
+  // The gateway may have sent the SMS, and its answer is not what the relay expects: the operator hears of each (its words masked as at info).
+  if (unreadableAnswer) {
+    log.warn({ ...fields, gatewayText: maskNumbersIn(unreadableAnswer.detail ?? '') }, `dispatch: ${unreadableAnswer.reason}`);
+    return;
+  }
   if (result.kind !== 'transport') {
     log.info(fields, 'dispatch: gateway answered');
     return;

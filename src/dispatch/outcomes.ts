@@ -7,6 +7,14 @@ import type { OutcomeAction } from '../vocabulary.ts';
 /** The category of a gateway certificate the relay does not trust: logged as an error, not as a passing failure. */
 export const TLS_CERTIFICATE = 'tls-certificate';
 
+/** The code of a 2xx answer (or a number's part of one) no grammar of the provider fits (SubmissionResult's UNPARSEABLE). */
+const UNREADABLE_CODE = 'UNPARSEABLE';
+
+/** Whether the gateway took the request but its answer about this number could not be read: warned of, and a run of them pauses the provider. */
+export function unreadable(classified: Classified): boolean {
+  return classified.code === UNREADABLE_CODE;
+}
+
 /** What the dispatcher does with one recipient's result, and why. */
 export interface Classified {
   readonly action: OutcomeAction;
@@ -79,7 +87,7 @@ export const GENERIC_OUTCOME_RULES: readonly OutcomeRule[] = [
   },
   // A 2xx says the gateway took the request: a body (or a number's line of it) the adapter cannot read may still mean it sent the SMS.
   {
-    match: /^(request|recipient)\/UNPARSEABLE$/,
+    match: new RegExp(`^(request|recipient)/${UNREADABLE_CODE}$`),
     action: 'ambiguous',
     category: 'no-answer',
     reason: 'the SMS gateway took the request but gave an answer the relay could not read; the message may have been sent',

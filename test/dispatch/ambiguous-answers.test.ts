@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
+import { status } from '../../src/admin.ts';
 import { captureLog } from '../helpers/log-lines.ts';
-import { gatewayYaml, removeDir, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
+import { GATEWAY_ACCOUNT, gatewayYaml, removeDir, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
 import { ReplayServer } from '../helpers/replay-server.ts';
 import { queuedId, sendMail } from '../helpers/smtp.ts';
 
 /**
- * Passing answers about a request that say nothing of the account (a 408): a real relay, a test gateway over HTTP
- * answering each case, real SMTP.
+ * Answers that leave it unknown whether the gateway took the SMS (a 2xx the relay cannot read), and passing ones about
+ * a request that say nothing of the account (a 408): a real relay, a test gateway over HTTP answering each case, real SMTP.
  */
 
 const dirs: string[] = [];
@@ -36,6 +37,75 @@ async function relayWith(yaml: object): Promise<TestRelay & { readonly lines: st
 const logged = (lines: readonly string[]) => lines.map((line) => JSON.parse(line) as Record<string, unknown>);
 const sendOne = async (relay: TestRelay, to: string, body: string) =>
   queuedId((await sendMail(relay.relay.smtpPort, { to: [`${to}@sms.localhost`], body })).data);
+
+/** What a proxy's or a firewall's page, or a changed answer format, looks like to the adapter: a 2xx it cannot read. */
+const UNREADABLE = { status: 200, body: '<html><body>Message submitted to 447700900180</body></html>' };
+const UNREADABLE_WARNING = 'dispatch: the SMS gateway took the request but gave an answer the relay could not read; the message may have been sent';
+
+/** The relay's lines from its first to the gateway-protocol alert (all of them when there is none). */
+const untilAlert = (lines: readonly string[]) => {
+  const all = logged(lines);
+  const at = all.findIndex((line) => line.alert === 'gateway-protocol');
+  return at < 0 ? all : all.slice(0, at);
+};
+const unreadableWarnings = (lines: readonly Record<string, unknown>[]) => lines.filter((line) => line.level === 'warn' && line.msg === UNREADABLE_WARNING);
+const alerted = (relay: { readonly lines: string[] }) => logged(relay.lines).some((line) => line.alert === 'gateway-protocol');
+
+describe('a 2xx answer the relay cannot read', () => {
+  test("each is a warn line with the start of the body, numbers masked, secrets and the SMS's text cut, at most 200 characters", async () => {
+    const server = await gateway({ status: 200, body: 'ID:9001' }, 'text/plain');
+    const page = `<html><body>Submitted for 447700900187 by ${GATEWAY_ACCOUNT.password}: rotate the db1 keys now ${'padding '.repeat(60)}</body></html>`;
+    server.next = [{ status: 200, body: page }];
+    const relay = await relayWith({ ...gatewayYaml(server.url), delivery: fast });
+    const id = await sendOne(relay, '447700900187', 'rotate the db1 keys now');
+    await waitFor('the SMS sent', async () => (await relay.relay.store.smsOf(id))[0]?.status === 'sent', 5_000);
+    const [warning, ...more] = unreadableWarnings(logged(relay.lines));
+    assert.ok(warning, 'a warning');
+    assert.deepEqual(more, [], 'one per unreadable answer');
+    const text = String(warning.gatewayText);
+    assert.ok(text.length <= 200, `bounded: ${text.length}`);
+    assert.match(text, /^<html><body>Submitted for 4477\*+87 by /);
+    assert.ok(!text.includes(GATEWAY_ACCOUNT.password), 'the password cut');
+    assert.ok(!text.includes('rotate the db1 keys'), "the SMS's text cut");
+    assert.ok(!JSON.stringify(warning).includes('447700900187'), 'no number whole');
+    assert.ok(!alerted(relay), 'one unreadable answer pauses nothing');
+  });
+
+  test('unreadable answers to 3 requests in a row pause the provider with a gateway-protocol error; a readable answer resumes it in its own words', async () => {
+    const server = await gateway(UNREADABLE);
+    const relay = await relayWith({ ...gatewayYaml(server.url), delivery: { ...fast, pauseProbeInterval: '1s' } });
+    const here = { pid: process.pid, name: relay.config.store.relayName, database: false };
+    const id = await sendOne(relay, '447700900188', 'db1 down');
+    await waitFor('the alert', async () => alerted(relay), 10_000);
+    assert.equal(unreadableWarnings(untilAlert(relay.lines)).length, 3, 'the third unreadable answer pauses, not an earlier one');
+    const [alert, ...again] = logged(relay.lines).filter((line) => line.alert === 'gateway-protocol');
+    assert.deepEqual(again, [], 'alerted once');
+    assert.equal(alert?.level, 'error');
+    assert.match(String(alert?.msg), /answers to 3 requests in a row could not be read/);
+    assert.match(String(alert?.msg), /check gateway\.url and gateway\.provider/);
+    assert.match(String(alert?.msg), /a proxy's or firewall's page/);
+    assert.match(String(alert?.gatewayText), /^<html><body>Message submitted to 4477\*+80<\/body><\/html>$/);
+    assert.match(await status(relay.relay.store, Date.now(), here), /^dispatch: paused for intellisoftware since .+ \(UNPARSEABLE: /m);
+    server.answer = { status: 200, body: 'ID:77' };
+    await waitFor('the SMS sent', async () => (await relay.relay.store.smsOf(id))[0]?.status === 'sent', 10_000);
+    await waitFor('the resume', async () =>
+      logged(relay.lines).some((line) => line.msg === "dispatch: the gateway's answers can be read again; sending resumed"),
+    );
+    assert.ok(!relay.lines.some((line) => line.includes('accepts the account again')), 'not the account wording');
+    assert.match(await status(relay.relay.store, Date.now(), here), /^dispatch: running$/m);
+  });
+
+  test('requests are counted, not SMS, and an answer the relay reads (a DELAY) ends the run: 3 numbers in one request are one', async () => {
+    const server = await gateway(UNREADABLE);
+    server.next = [UNREADABLE, UNREADABLE, { status: 200, body: 'DELAY:1' }, UNREADABLE, UNREADABLE];
+    const relay = await relayWith({ ...gatewayYaml(server.url), delivery: { ...fast, pauseProbeInterval: '60s' } });
+    await sendMail(relay.relay.smtpPort, { to: ['447700900189', '447700900190', '447700900191'].map((to) => `${to}@sms.localhost`), body: 'db2 down' });
+    await waitFor('the alert', async () => alerted(relay), 15_000);
+    assert.equal(server.requests[0]?.body.split('%2C').length, 3, 'the first request carried the three numbers');
+    assert.equal(unreadableWarnings(untilAlert(relay.lines)).length, 5, 'the two before the DELAY do not count');
+    assert.equal(server.requests.length, 6);
+  });
+});
 
 describe('a passing answer about the request', () => {
   test('a 408 is retried and pauses nothing for the account: no error, no credentials alert', async () => {
