@@ -1113,18 +1113,21 @@ async function start(): Promise<void> {
   const heapGrowingPercent = boundHeapGrowth();
   const { config, warnings } = configOrExit();
   // The relay's modules load only to run it: the operator's commands start in a fraction of the time.
-  const [{ createLogger, flushLogSync }, { releaseLock, startRelay }] = await Promise.all([import('./log.ts'), import('./relay.ts')]);
+  const [{ createLogger }, { startRelay }] = await Promise.all([import('./log.ts'), import('./relay.ts')]);
   const logger = createLogger(config.log.level);
   // A second SIGTERM or SIGINT while stopping (docs/operations.md, Stopping) exits at once: its line says so and what it
-  // leaves, and is written out before the exit. The lock file goes, as its owner leaves knowingly: the next start is
-  // no takeover of a relay that died.
+  // leaves (pino's exit hook writes it out). The lock file stays: the process lives on until its log is written and its
+  // store's thread ends its call, and a second relay must not start on the directory meanwhile; the next start takes
+  // it over as a gone relay's.
   cutShort = (signal) => {
+    const inFlight = running?.relay.inFlight();
+    const held = inFlight !== undefined && inFlight.sms + inFlight.mail > 0;
     logger.warn(
-      { signal, ...running?.relay.inFlight(), exitCode: EXIT_INTERRUPTED },
-      'relay: stop cut short by a second signal, exiting now: the work in flight keeps its lease, and the next start takes it up again (an SMS among it may reach the gateway twice)',
+      { signal, ...inFlight, exitCode: EXIT_INTERRUPTED },
+      held
+        ? 'relay: stop cut short by a second signal, exiting now: the work in flight keeps its lease, and the next start takes it up again (an SMS among it may reach the gateway twice)'
+        : 'relay: stop cut short by a second signal, exiting now: no SMS or mail was in flight (a mail whose DATA was cut off was not answered 250: its client sends it again)',
     );
-    releaseLock(config.dataDir, logger);
-    flushLogSync(logger);
   };
   for (const warning of warnings) logger.warn(`config: ${warning}`);
   // glibc reads MALLOC_ARENA_MAX once, when the process starts: only whoever starts the relay can set it.

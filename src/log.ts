@@ -53,20 +53,6 @@ function withNestedPasswordsCensored(fields: Record<string, unknown>): Record<st
 }
 
 /**
- * Writes out what the logger still holds, before a process.exit() that cannot wait: its destination writes
- * asynchronously (`sync: false`), so a line logged just before the exit would be lost. Stdout gone (closed
- * under the relay) leaves nothing to write to.
- */
-export function flushLogSync(logger: Logger): void {
-  const stream = (logger as unknown as Record<symbol, { flushSync?: () => void } | undefined>)[pino.symbols.streamSym];
-  try {
-    stream?.flushSync?.();
-  } catch {
-    // Nowhere to write: the exit goes on.
-  }
-}
-
-/**
  * Connections turned away are logged at most once per this interval (per reason), with how many were
  * turned away since: a flood of connections, the very case, must not flood the log too.
  */

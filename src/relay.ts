@@ -668,7 +668,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
  * Removes the data directory's lock file: at the end of a stop, or at an exit that cuts one short. A directory made
  * unwritable under the relay is the operator's to fix, not a failed stop.
  */
-export function releaseLock(dataDir: string, logger: Logger): void {
+function releaseLock(dataDir: string, logger: Logger): void {
   const failed = releaseDataDirLock(dataDir);
   if (failed) logger.warn({ dataDir, reason: failed.message }, "relay: the lock file stays; the next start takes it over as a stopped relay's");
 }
