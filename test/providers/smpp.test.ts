@@ -2290,6 +2290,58 @@ describe('SMPP against an SMSC that throttles every submit_sm', () => {
   });
 });
 
+describe('SMPP when the submit_sm trying the SMSC after a pause is never answered', () => {
+  test('the next SMS tries after one pause, one at a time: the others are sent long before the lost one times out', async () => {
+    const smsc = new HandSmsc();
+    const { timers, step } = virtualTimers();
+    const gateway = gatewayTo(await smsc.listen(), {}, silent, timers);
+    await gateway.start({ inbound: collectingSink().sink });
+    try {
+      await waitFor('bound', () => smsc.socket !== undefined);
+      const numbers = ['+447700900461', '+447700900462', '+447700900463'];
+      /** When (on the virtual clock) each SMS's result came. */
+      const doneAt = new Map<string, number>();
+      const sending = numbers.map((number) => gateway.send(sms(number, 'x'), 0).finally(() => doneAt.set(number, timers.now())));
+      /** When each submit_sm came: the first three throttled, the fourth (the trial after the pause) lost, the others taken. */
+      const written: number[] = [];
+      let read = 0;
+      const pause = () => new Promise((resolve) => setTimeout(resolve, 20));
+      for (let steps = 0; doneAt.size < numbers.length && steps < 300; steps++) {
+        for (let quiet = 0; quiet < 2; quiet++) {
+          await pause();
+          for (const pdu of smsc.pdus.slice(read)) {
+            read++;
+            quiet = -1;
+            if (pdu.commandId !== COMMAND.submit_sm) continue;
+            written.push(timers.now());
+            if (written.length <= 3) smsc.socket?.write(encodePdu(COMMAND.submit_sm_resp, STATUS.ESME_RTHROTTLED, pdu.sequence, encodeMessageId('')));
+            else if (written.length > 4) smsc.socket?.write(encodePdu(COMMAND.submit_sm_resp, 0, pdu.sequence, encodeMessageId(`AA${written.length}`)));
+          }
+        }
+        step();
+      }
+      const results = await Promise.all(sending);
+      const codes = results.map((result, index) => (result.kind === 'answered' ? classifyRecipient(result, numbers[index] ?? '').code : result.kind));
+      assert.deepEqual(codes.filter((code) => code === 'SMPP:ESME_ROK').length, 2, `two sent: ${codes.join(', ')}`);
+      // The trial went at the pause's end (200 ms); unanswered for a pause, the next tried alone, and once taken the last followed.
+      assert.deepEqual(written, [0, 0, 0, 200, 400, 400], `submit_sm at ${written.join(', ')}`);
+      const sentAt = numbers.filter((_, index) => codes[index] === 'SMPP:ESME_ROK').map((number) => doneAt.get(number) ?? Number.POSITIVE_INFINITY);
+      assert.ok(Math.max(...sentAt) <= 400, `sent at ${sentAt.join(', ')}, not after the lost trial's submit timeout`);
+    } finally {
+      let closed = false;
+      const closing = gateway.close().finally(() => {
+        closed = true;
+      });
+      while (!closed) {
+        await new Promise((resolve) => setTimeout(resolve, 15));
+        step();
+      }
+      await closing;
+      await smsc.close();
+    }
+  });
+});
+
 describe('SMPP with transmitter and receiver binds', () => {
   test('receiver binds refused: ready to send, and its health counts the binds up by kind (none of the receivers)', async () => {
     const smsc = new RateLimitedSmsc(100, [COMMAND.bind_receiver]);
