@@ -1,8 +1,11 @@
 import type { Logger } from '../log.ts';
+import type { BuiltInProviderName } from '../vocabulary.ts';
 import type { Store } from './types.ts';
 
 /** How often the store is swept for what outlived its time (retention, orphan reports: days, not minutes). */
 const SWEEP_INTERVAL_MS = 60 * 60_000;
+/** The provider whose unmatched receipts are most often a setting's fault (gateway.receiptIdFormat): a warning. */
+const SMPP_PROVIDER: BuiltInProviderName = 'smpp';
 
 export interface HousekeepingOptions {
   readonly store: Pick<Store, 'purgeContent' | 'expireOrphanReports' | 'pruneSharedState' | 'expireSentParts'>;
@@ -55,15 +58,24 @@ export class Housekeeping {
         (error: unknown) => logger.warn({ err: error }, 'relay: retention purge failed; tried again later'),
       );
     }
-    // A warning: reports that never matched are SMS whose fate the senders never learn. Besides a request resent under
-    // another id, the usual cause is a gateway naming its SMS otherwise than its send answer did, which only settings mend.
     await store.expireOrphanReports(now - ttl).then(
-      (reports) =>
-        reports > 0 &&
-        logger.warn(
-          { reports, ttl },
-          "inbound: delivery reports that matched no SMS within inbound.orphanReportTtl dropped: their requests were resent under other ids, or the gateway's reports write ids otherwise than its send answers (SMPP: check gateway.receiptIdFormat)",
-        ),
+      (dropped) => {
+        for (const [provider, reports] of Object.entries(dropped)) {
+          // SMPP's a warning: an SMSC writing its receipts' ids otherwise than its submit_sm_resp (another base) leaves
+          // every SMS's fate unknown, which only receiptIdFormat mends. Other providers' orphans are requests resent under
+          // another id, whose report for the id they left is normal.
+          if (provider === SMPP_PROVIDER)
+            logger.warn(
+              { provider, reports, ttl },
+              "inbound: SMPP delivery receipts that matched no SMS within inbound.orphanReportTtl dropped: their submit_sm were sent again under other ids, or the SMSC's receipts write ids otherwise than its submit_sm_resp (check gateway.receiptIdFormat)",
+            );
+          else
+            logger.info(
+              { provider, reports, ttl },
+              'inbound: delivery reports that matched no SMS within inbound.orphanReportTtl dropped (their requests were resent under other ids)',
+            );
+        }
+      },
       (error: unknown) => logger.warn({ err: error }, 'inbound: dropping expired orphan delivery reports failed; tried again later'),
     );
     // A part's receipt may come as late as an orphan report may: as long as the gateway tries to deliver (Vonage: up to 7 days).
