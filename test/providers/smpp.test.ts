@@ -2222,6 +2222,52 @@ function virtualTimers() {
   return { timers, step };
 }
 
+/**
+ * Answers each submit_sm `smsc` reads with `answer` (given how many came), moving the virtual clock one timer at a
+ * time once the relay is quiet (real time to write, read its answers and settle), until `done` or `maxSteps`; when
+ * (on the virtual clock) each submit_sm came.
+ */
+async function answerOnVirtualTime(
+  smsc: HandSmsc,
+  timers: Timers,
+  step: () => void,
+  done: () => boolean,
+  maxSteps: number,
+  answer: (pdu: Pdu, count: number) => void,
+): Promise<number[]> {
+  const written: number[] = [];
+  let read = 0;
+  const pause = () => new Promise((resolve) => setTimeout(resolve, 20));
+  for (let steps = 0; !done() && steps < maxSteps; steps++) {
+    for (let quiet = 0; quiet < 2; quiet++) {
+      await pause();
+      for (const pdu of smsc.pdus.slice(read)) {
+        read++;
+        quiet = -1;
+        if (pdu.commandId !== COMMAND.submit_sm) continue;
+        written.push(timers.now());
+        answer(pdu, written.length);
+      }
+    }
+    step();
+  }
+  return written;
+}
+
+/** Closes `gateway`, whose unbind waits on the virtual clock too, then `smsc`. */
+async function closeOnVirtualTime(gateway: Gateway, smsc: HandSmsc, step: () => void): Promise<void> {
+  let closed = false;
+  const closing = gateway.close().finally(() => {
+    closed = true;
+  });
+  while (!closed) {
+    await new Promise((resolve) => setTimeout(resolve, 15));
+    step();
+  }
+  await closing;
+  await smsc.close();
+}
+
 describe('SMPP against an SMSC that throttles every submit_sm', () => {
   test('one bind pause for every SMS on it, tried by one submit_sm at a time; a warning each time it grows, info lines once it is at its longest', async () => {
     const smsc = new HandSmsc();
@@ -2235,23 +2281,14 @@ describe('SMPP against an SMSC that throttles every submit_sm', () => {
       let settled = 0;
       const sending = numbers.map((number) => gateway.send(sms(number, 'throttled'), 0).finally(() => settled++));
       /** When (on the virtual clock) each submit_sm came; each is answered ESME_RTHROTTLED. */
-      const written: number[] = [];
-      let read = 0;
-      const pause = () => new Promise((resolve) => setTimeout(resolve, 20));
-      for (let steps = 0; settled < numbers.length && steps < 500; steps++) {
-        // Real time for the relay to write, read its answers and settle before the clock moves on.
-        for (let quiet = 0; quiet < 2; quiet++) {
-          await pause();
-          for (const pdu of smsc.pdus.slice(read)) {
-            read++;
-            quiet = -1;
-            if (pdu.commandId !== COMMAND.submit_sm) continue;
-            written.push(timers.now());
-            smsc.socket?.write(encodePdu(COMMAND.submit_sm_resp, STATUS.ESME_RTHROTTLED, pdu.sequence, encodeMessageId('')));
-          }
-        }
-        step();
-      }
+      const written = await answerOnVirtualTime(
+        smsc,
+        timers,
+        step,
+        () => settled === numbers.length,
+        500,
+        (pdu) => smsc.socket?.write(encodePdu(COMMAND.submit_sm_resp, STATUS.ESME_RTHROTTLED, pdu.sequence, encodeMessageId(''))),
+      );
       const results = await Promise.all(sending);
       assert.deepEqual(
         results.map((result, index) => classifyRecipient(result, numbers[index] ?? '').code),
@@ -2275,17 +2312,7 @@ describe('SMPP against an SMSC that throttles every submit_sm', () => {
       );
       assert.ok(slowDown.filter((line) => line.level === 'info' && line.pauseMs === 10_000).length >= 3, 'refusals at the longest pause are info lines');
     } finally {
-      // The unbind waits on the virtual clock too.
-      let closed = false;
-      const closing = gateway.close().finally(() => {
-        closed = true;
-      });
-      while (!closed) {
-        await new Promise((resolve) => setTimeout(resolve, 15));
-        step();
-      }
-      await closing;
-      await smsc.close();
+      await closeOnVirtualTime(gateway, smsc, step);
     }
   });
 });
@@ -2303,23 +2330,17 @@ describe('SMPP when the submit_sm trying the SMSC after a pause is never answere
       const doneAt = new Map<string, number>();
       const sending = numbers.map((number) => gateway.send(sms(number, 'x'), 0).finally(() => doneAt.set(number, timers.now())));
       /** When each submit_sm came: the first three throttled, the fourth (the trial after the pause) lost, the others taken. */
-      const written: number[] = [];
-      let read = 0;
-      const pause = () => new Promise((resolve) => setTimeout(resolve, 20));
-      for (let steps = 0; doneAt.size < numbers.length && steps < 300; steps++) {
-        for (let quiet = 0; quiet < 2; quiet++) {
-          await pause();
-          for (const pdu of smsc.pdus.slice(read)) {
-            read++;
-            quiet = -1;
-            if (pdu.commandId !== COMMAND.submit_sm) continue;
-            written.push(timers.now());
-            if (written.length <= 3) smsc.socket?.write(encodePdu(COMMAND.submit_sm_resp, STATUS.ESME_RTHROTTLED, pdu.sequence, encodeMessageId('')));
-            else if (written.length > 4) smsc.socket?.write(encodePdu(COMMAND.submit_sm_resp, 0, pdu.sequence, encodeMessageId(`AA${written.length}`)));
-          }
-        }
-        step();
-      }
+      const written = await answerOnVirtualTime(
+        smsc,
+        timers,
+        step,
+        () => doneAt.size === numbers.length,
+        300,
+        (pdu, count) => {
+          if (count <= 3) smsc.socket?.write(encodePdu(COMMAND.submit_sm_resp, STATUS.ESME_RTHROTTLED, pdu.sequence, encodeMessageId('')));
+          else if (count > 4) smsc.socket?.write(encodePdu(COMMAND.submit_sm_resp, 0, pdu.sequence, encodeMessageId(`AA${count}`)));
+        },
+      );
       const results = await Promise.all(sending);
       const codes = results.map((result, index) => (result.kind === 'answered' ? classifyRecipient(result, numbers[index] ?? '').code : result.kind));
       assert.deepEqual(codes.filter((code) => code === 'SMPP:ESME_ROK').length, 2, `two sent: ${codes.join(', ')}`);
@@ -2328,16 +2349,7 @@ describe('SMPP when the submit_sm trying the SMSC after a pause is never answere
       const sentAt = numbers.filter((_, index) => codes[index] === 'SMPP:ESME_ROK').map((number) => doneAt.get(number) ?? Number.POSITIVE_INFINITY);
       assert.ok(Math.max(...sentAt) <= 400, `sent at ${sentAt.join(', ')}, not after the lost trial's submit timeout`);
     } finally {
-      let closed = false;
-      const closing = gateway.close().finally(() => {
-        closed = true;
-      });
-      while (!closed) {
-        await new Promise((resolve) => setTimeout(resolve, 15));
-        step();
-      }
-      await closing;
-      await smsc.close();
+      await closeOnVirtualTime(gateway, smsc, step);
     }
   });
 });
