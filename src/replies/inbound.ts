@@ -424,6 +424,8 @@ export class InboundService {
     const result = await this.#options.store.applyPartReceipt({
       provider,
       partId: part.id,
+      // The part's id is the report's (no SMS named): the id the part may have been recorded under before is its too.
+      ...(part.of === undefined && part.id === report.providerId && report.formerId !== undefined ? { formerPartId: report.formerId } : {}),
       number: report.number,
       state: report.state,
       code: report.code,

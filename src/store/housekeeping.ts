@@ -1,9 +1,12 @@
 import { failureLogFields, isStoreFailure } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import type { BuiltInProviderName } from '../vocabulary.ts';
 import type { Store } from './types.ts';
 
 /** How often the store is swept for what outlived its time (retention, orphan reports: days, not minutes). */
 const SWEEP_INTERVAL_MS = 60 * 60_000;
+/** The provider whose unmatched receipts may be a setting's fault (gateway.receiptIdFormat): its line names it. */
+const SMPP_PROVIDER: BuiltInProviderName = 'smpp';
 
 export interface HousekeepingOptions {
   readonly store: Pick<Store, 'purgeContent' | 'expireOrphanReports' | 'pruneSharedState' | 'expireSentParts'>;
@@ -58,17 +61,19 @@ export class Housekeeping {
         .purgeContent(now - retention, now)
         .then((rows) => rows > 0 && logger.info({ rows, retention }, 'relay: message contents past their retention erased'), failed('relay: retention purge'));
     }
-    // A warning: reports that never matched are SMS whose fate the senders never learn. Besides a request resent under
-    // another id, the usual cause is a gateway naming its SMS otherwise than its send answer did, which only settings mend.
-    await store.expireOrphanReports(now - ttl).then(
-      (reports) =>
-        reports > 0 &&
-        logger.warn(
-          { reports, ttl },
-          "inbound: delivery reports that matched no SMS within inbound.orphanReportTtl dropped: their requests were resent under other ids, or the gateway's reports write ids otherwise than its send answers (SMPP: check gateway.receiptIdFormat)",
-        ),
-      failed('inbound: dropping expired orphan delivery reports'),
-    );
+    await store.expireOrphanReports(now - ttl).then((dropped) => {
+      for (const [provider, reports] of Object.entries(dropped)) {
+        // An info line, SMPP's naming the setting that mends an SMSC writing its receipts' ids otherwise than its
+        // submit_sm_resp (another base). Not a warning: a long SMS's part receipts leave rows under their part ids
+        // that the part path answered, so SMPP's count is not all SMS whose fate is unknown.
+        logger.info(
+          { provider, reports, ttl },
+          provider === SMPP_PROVIDER
+            ? "inbound: SMPP delivery receipts that matched no SMS within inbound.orphanReportTtl dropped: their submit_sm were sent again under other ids, a long SMS's parts, or the SMSC's receipts write ids otherwise than its submit_sm_resp (check gateway.receiptIdFormat)"
+            : 'inbound: delivery reports that matched no SMS within inbound.orphanReportTtl dropped (their requests were resent under other ids)',
+        );
+      }
+    }, failed('inbound: dropping expired orphan delivery reports'));
     // A part's receipt may come as late as an orphan report may: as long as the gateway tries to deliver (Vonage: up to 7 days).
     await store
       .expireSentParts(now - ttl)

@@ -25,6 +25,8 @@ export interface SentParts {
 export interface PartReceipt {
   readonly provider: string;
   readonly partId: string;
+  /** Another id the part may be recorded under (StatusReport.formerId): its row when `partId` has none. */
+  readonly formerPartId?: string | undefined;
   /** E.164. */
   readonly number: string;
   readonly state: DeliveryState;

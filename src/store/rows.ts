@@ -611,3 +611,10 @@ export function toReceivedReply(row: ReplyOfNumberRow): ReceivedReply {
           },
   };
 }
+
+/** Rows deleted (each naming its provider) counted by provider: what expireOrphanReports returns, on both stores. */
+export function countedByProvider(rows: readonly { readonly provider: string }[]): Readonly<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const { provider } of rows) counts[provider] = (counts[provider] ?? 0) + 1;
+  return counts;
+}

@@ -58,9 +58,14 @@ export function recordSentParts(sql: PartReceiptStatements, sent: SentParts): Pa
 
 /** Runs inside a write transaction. */
 export function applyPartReceipt(sql: PartReceiptStatements, receipt: PartReceipt): PartReceiptResult {
+  const rowOf = (partId: string) => sql.part.get(receipt.provider, partId, receipt.number) as SentPartRow | undefined;
+  const current = rowOf(receipt.partId);
+  const former = current === undefined && receipt.formerPartId !== undefined ? rowOf(receipt.formerPartId) : undefined;
+  const row = current ?? former;
   const values = {
     provider: receipt.provider,
-    part_id: receipt.partId,
+    // Kept under the id that found the part; an unknown part under `partId`, as its send will be recorded.
+    part_id: former ? receipt.formerPartId : receipt.partId,
     number: receipt.number,
     provider_id: receipt.sms?.providerId ?? null,
     parts: receipt.sms?.parts ?? null,
@@ -68,7 +73,6 @@ export function applyPartReceipt(sql: PartReceiptStatements, receipt: PartReceip
     code: receipt.code,
     at: receipt.receivedAt,
   };
-  const row = sql.part.get(receipt.provider, receipt.partId, receipt.number) as SentPartRow | undefined;
   const changed = row === undefined || partMovesForward(row.state, receipt.state);
   if (row === undefined) sql.insertReceipt.run(values);
   else if (changed) sql.updateReceipt.run(values);

@@ -213,7 +213,7 @@ export function prepareReplyStatements(db: Database) {
     smsEvent: db.prepare('INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT ?, message_id, id, ?, ? FROM outbound WHERE id = ?'),
     orphanReports: db.prepare('SELECT id, code, state, said FROM delivery_reports WHERE provider_id = ? AND number = ? AND sms_id IS NULL ORDER BY id'),
     adoptReport: db.prepare('UPDATE delivery_reports SET sms_id = ? WHERE id = ?'),
-    expireOrphans: db.prepare('DELETE FROM delivery_reports WHERE sms_id IS NULL AND received_at < ?'),
+    expireOrphans: db.prepare('DELETE FROM delivery_reports WHERE sms_id IS NULL AND received_at < ? RETURNING provider'),
     dueNotices: db.prepare(`
       SELECT id, message_id, number, rcpt, notify, orcpt, delivery, delivery_code FROM outbound
       WHERE notice_due = 1 ORDER BY id LIMIT ?`),

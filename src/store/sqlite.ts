@@ -46,6 +46,7 @@ import {
   toClaimedSms,
   toSmsState,
   NEVER_SENT_EXCLUDED,
+  countedByProvider,
 } from './rows.ts';
 import {
   type AdminStatements,
@@ -886,8 +887,8 @@ export class SqliteStore implements Store {
     return this.#read(() => (this.#replies.numbersSentUnder.all(providerId, provider, providerId) as Array<{ number: string }>).map((row) => row.number));
   }
 
-  expireOrphanReports(before: number): Promise<number> {
-    return this.#write(() => this.#replies.expireOrphans.run(before).changes);
+  expireOrphanReports(before: number): Promise<Readonly<Record<string, number>>> {
+    return this.#write(() => countedByProvider(this.#replies.expireOrphans.all(before) as Array<{ provider: string }>));
   }
 
   async dueNotices(limit: number): Promise<DueNotice[]> {

@@ -622,8 +622,8 @@ export interface ReplyStore {
    * SMS's parts): for a gateway whose receipts name their message by id but not reliably by number.
    */
   numbersSentUnder(provider: string, providerId: string): Promise<string[]>;
-  /** Drops delivery reports received before `before` that never matched an SMS; returns how many. */
-  expireOrphanReports(before: number): Promise<number>;
+  /** Drops delivery reports received before `before` that never matched an SMS; returns how many, by provider. */
+  expireOrphanReports(before: number): Promise<Readonly<Record<string, number>>>;
   dueNotices(limit: number): Promise<DueNotice[]>;
   /**
    * Clears each group's due marks and queues its mail, in one transaction, for the groups whose SMS are

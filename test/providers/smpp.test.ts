@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { type AddressInfo, createConnection, createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { after, afterEach, before, describe, test } from 'node:test';
@@ -18,11 +19,16 @@ import { smppPlugin } from '../../src/providers/smpp/index.ts';
 import { sourceAddress } from '../../src/providers/smpp/sender-id.ts';
 import { COMMAND, commandName, encodeMessageId, encodePdu, type Pdu, PduReader, STATUS, TAG } from '../../src/providers/smpp/pdu.ts';
 import { SmppSimulator } from '../../src/simulators/smpp.ts';
+import { loadConfig } from '../../src/config/load.ts';
+import { STORE_FILE } from '../../src/store/lock.ts';
+import { PostgresStore } from '../../src/store/postgres/store.ts';
 import { sentDetail } from '../../src/store/rows.ts';
+import { SqliteStore } from '../../src/store/sqlite.ts';
 import { collectingSink } from '../helpers/gateway.ts';
 import { describeOnPostgres, freshDatabase } from '../helpers/postgres.ts';
 import { captureLog } from '../helpers/log-lines.ts';
-import { maildirMessages, removeDir, startTestRelay } from '../helpers/relay.ts';
+import { maildirMessages, relayEnvironment, removeDir, startTestRelay, tempDir } from '../helpers/relay.ts';
+import { mail } from '../helpers/store.ts';
 import { queuedId, sendMail } from '../helpers/smtp.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -206,8 +212,11 @@ describe('SMPP against the simulated SMSC', () => {
       return found.length === 2 && found;
     });
     assert.deepEqual(reports.map((report) => report.part?.id).sort(), [...parts].sort());
-    for (const report of reports)
+    for (const { formerId, ...report } of reports) {
       assert.deepEqual(report, { providerId: report.part?.id, number: '+447700900203', code: 0, state: 'delivered', part: { id: report.part?.id } });
+      // The simulator's receipts write the id in upper case: as written too, for an SMS a relay before keys recorded so.
+      assert.equal(formerId?.toLowerCase() ?? report.providerId, report.providerId);
+    }
 
     await gateway.send(sms('+447700900666', text), 0);
     const failure = await waitFor('a failed part', () => inbound.reports.find((entry) => entry.number === '+447700900666'));
@@ -596,8 +605,15 @@ describe('SMPP bad input from the SMSC', () => {
     const text = Buffer.from('id:FFFF0001 sub:001 dlvrd:001 submit date:2601011200 done date:2601011200 stat:DELIVRD err:000 text:', 'latin1');
     const answer = await smsc.send(deliverSm(103, { source: '447700900302', esmClass: 0x04, message: text }), 103);
     assert.deepEqual([answer.commandId, answer.status], [COMMAND.deliver_sm_resp, STATUS.ESME_ROK]);
-    // Under the id's key (its value: hex digits in lower case), as the send is recorded.
-    assert.deepEqual(inbound.reports.at(-1), { providerId: 'ffff0001', number: '+447700900302', code: 0, state: 'delivered', part: { id: 'ffff0001' } });
+    // Under the id's key (its value: hex digits in lower case), as the send is recorded; as written, as a relay before keys recorded it.
+    assert.deepEqual(inbound.reports.at(-1), {
+      providerId: 'ffff0001',
+      number: '+447700900302',
+      code: 0,
+      state: 'delivered',
+      part: { id: 'ffff0001' },
+      formerId: 'FFFF0001',
+    });
   });
 
   test('a text receipt whose id is not in the receiptIdFormat form: quarantined naming the setting, acknowledged', async () => {
@@ -1678,6 +1694,62 @@ describeOnPostgres('SMPP receipts name their SMS by the id, however written (Pos
     receiptIdsByValue({ SMSRELAY_DATABASE_URL: (await freshDatabase()) ?? server }));
 });
 
+/**
+ * SMS a relay before keyed ids sent (it kept submit_sm_resp's id as written: `AB12CD`, a padded `0439041024`, a long
+ * SMS's part ids), in the store as that relay left them; their receipts, naming each id as it was written, reach them
+ * on a relay of this version: an upgrade, or an older relay's SMS on a shared database.
+ */
+async function receiptsAfterTheUpgrade(env: Record<string, string>): Promise<void> {
+  const smsc = new HandSmsc();
+  const port = Number(new URL(await smsc.listen()).port);
+  const yaml = { gateway: { provider: 'smpp', host: '127.0.0.1', port, ...ACCOUNT }, sms: { domains: ['sms.example.com'] } };
+  const dir = tempDir();
+  const { config } = loadConfig(relayEnvironment(dir, yaml, env), dir);
+  const old = config.store.url
+    ? await PostgresStore.open({ url: config.store.url })
+    : await SqliteStore.open({ file: join(config.dataDir, STORE_FILE), busyTimeoutMs: config.store.busyTimeout });
+  /** The old relay's send: recorded under `providerId`, and a long SMS's parts under their ids as written (keepingParts). */
+  const sentBefore = async (number: string, providerId: string, partIds: readonly string[] = []) => {
+    const accepted = mail([number]);
+    await old.acceptMail(accepted);
+    const [batch] = await old.claimDueSms({ owner: 'old-relay', now: 5_000, leaseUntil: 65_000, maxBatches: 1, batchSize: 10 });
+    await old.recordSmsOutcomes([{ smsId: batch?.sms[0]?.id ?? 0, kind: 'sent', providerId }]);
+    if (partIds.length > 0) await old.recordSentParts({ provider: 'smpp', providerId, number, partIds, sentAt: Date.now() });
+    return accepted.id;
+  };
+  const upper = await sentBefore('+447700900701', 'AB12CD');
+  const padded = await sentBefore('+447700900702', '0439041024');
+  const long = await sentBefore('+447700900703', 'parts:old/2', ['FF01AA', '00FF02']);
+  await old.close();
+  const relay = await startTestRelay(yaml, env, dir);
+  try {
+    await waitFor('bound', () => smsc.binds === 1 && smsc.socket !== undefined);
+    const { receipt, delivery } = drive(smsc, relay);
+    const settled = (id: string, state: string) => waitFor(`${id} ${state}`, async () => (await delivery(id)) === state, 10_000);
+    await receipt('447700900701', 'AB12CD', 'DELIVRD');
+    await settled(upper, 'delivered');
+    await receipt('447700900702', '0439041024', 'UNDELIV', '001');
+    await settled(padded, 'failed');
+    // Each part's receipt names the SMSC's id as written, and the source_addr left empty: the id alone finds the number.
+    await receipt('', 'FF01AA', 'DELIVRD');
+    await receipt('', '00FF02', 'DELIVRD');
+    await settled(long, 'delivered');
+    assert.deepEqual(await relay.relay.store.listQuarantine(10), [], 'no receipt quarantined');
+  } finally {
+    await relay.stop();
+    await smsc.close();
+    removeDir(dir);
+  }
+}
+
+describe('SMPP receipts for SMS sent before the upgrade (SQLite)', () => {
+  test('ids kept as submit_sm_resp wrote them (letter case, padding, parts) are matched', () => receiptsAfterTheUpgrade({}));
+});
+describeOnPostgres('SMPP receipts for SMS sent before the upgrade (PostgreSQL)', async (server) => {
+  test('ids kept as submit_sm_resp wrote them (letter case, padding, parts) are matched', async () =>
+    receiptsAfterTheUpgrade({ SMSRELAY_DATABASE_URL: (await freshDatabase()) ?? server }));
+});
+
 async function partRedeliveredToTheNextRelay(env: Record<string, string>): Promise<void> {
   const smsc = new HandSmsc();
   const port = Number(new URL(await smsc.listen()).port);
@@ -2150,6 +2222,52 @@ function virtualTimers() {
   return { timers, step };
 }
 
+/**
+ * Answers each submit_sm `smsc` reads with `answer` (given how many came), moving the virtual clock one timer at a
+ * time once the relay is quiet (real time to write, read its answers and settle), until `done` or `maxSteps`; when
+ * (on the virtual clock) each submit_sm came.
+ */
+async function answerOnVirtualTime(
+  smsc: HandSmsc,
+  timers: Timers,
+  step: () => void,
+  done: () => boolean,
+  maxSteps: number,
+  answer: (pdu: Pdu, count: number) => void,
+): Promise<number[]> {
+  const written: number[] = [];
+  let read = 0;
+  const pause = () => new Promise((resolve) => setTimeout(resolve, 20));
+  for (let steps = 0; !done() && steps < maxSteps; steps++) {
+    for (let quiet = 0; quiet < 2; quiet++) {
+      await pause();
+      for (const pdu of smsc.pdus.slice(read)) {
+        read++;
+        quiet = -1;
+        if (pdu.commandId !== COMMAND.submit_sm) continue;
+        written.push(timers.now());
+        answer(pdu, written.length);
+      }
+    }
+    step();
+  }
+  return written;
+}
+
+/** Closes `gateway`, whose unbind waits on the virtual clock too, then `smsc`. */
+async function closeOnVirtualTime(gateway: Gateway, smsc: HandSmsc, step: () => void): Promise<void> {
+  let closed = false;
+  const closing = gateway.close().finally(() => {
+    closed = true;
+  });
+  while (!closed) {
+    await new Promise((resolve) => setTimeout(resolve, 15));
+    step();
+  }
+  await closing;
+  await smsc.close();
+}
+
 describe('SMPP against an SMSC that throttles every submit_sm', () => {
   test('one bind pause for every SMS on it, tried by one submit_sm at a time; a warning each time it grows, info lines once it is at its longest', async () => {
     const smsc = new HandSmsc();
@@ -2163,23 +2281,14 @@ describe('SMPP against an SMSC that throttles every submit_sm', () => {
       let settled = 0;
       const sending = numbers.map((number) => gateway.send(sms(number, 'throttled'), 0).finally(() => settled++));
       /** When (on the virtual clock) each submit_sm came; each is answered ESME_RTHROTTLED. */
-      const written: number[] = [];
-      let read = 0;
-      const pause = () => new Promise((resolve) => setTimeout(resolve, 20));
-      for (let steps = 0; settled < numbers.length && steps < 500; steps++) {
-        // Real time for the relay to write, read its answers and settle before the clock moves on.
-        for (let quiet = 0; quiet < 2; quiet++) {
-          await pause();
-          for (const pdu of smsc.pdus.slice(read)) {
-            read++;
-            quiet = -1;
-            if (pdu.commandId !== COMMAND.submit_sm) continue;
-            written.push(timers.now());
-            smsc.socket?.write(encodePdu(COMMAND.submit_sm_resp, STATUS.ESME_RTHROTTLED, pdu.sequence, encodeMessageId('')));
-          }
-        }
-        step();
-      }
+      const written = await answerOnVirtualTime(
+        smsc,
+        timers,
+        step,
+        () => settled === numbers.length,
+        500,
+        (pdu) => smsc.socket?.write(encodePdu(COMMAND.submit_sm_resp, STATUS.ESME_RTHROTTLED, pdu.sequence, encodeMessageId(''))),
+      );
       const results = await Promise.all(sending);
       assert.deepEqual(
         results.map((result, index) => classifyRecipient(result, numbers[index] ?? '').code),
@@ -2203,17 +2312,44 @@ describe('SMPP against an SMSC that throttles every submit_sm', () => {
       );
       assert.ok(slowDown.filter((line) => line.level === 'info' && line.pauseMs === 10_000).length >= 3, 'refusals at the longest pause are info lines');
     } finally {
-      // The unbind waits on the virtual clock too.
-      let closed = false;
-      const closing = gateway.close().finally(() => {
-        closed = true;
-      });
-      while (!closed) {
-        await new Promise((resolve) => setTimeout(resolve, 15));
-        step();
-      }
-      await closing;
-      await smsc.close();
+      await closeOnVirtualTime(gateway, smsc, step);
+    }
+  });
+});
+
+describe('SMPP when the submit_sm trying the SMSC after a pause is never answered', () => {
+  test('the next SMS tries after one pause, one at a time: the others are sent long before the lost one times out', async () => {
+    const smsc = new HandSmsc();
+    const { timers, step } = virtualTimers();
+    const gateway = gatewayTo(await smsc.listen(), {}, silent, timers);
+    await gateway.start({ inbound: collectingSink().sink });
+    try {
+      await waitFor('bound', () => smsc.socket !== undefined);
+      const numbers = ['+447700900461', '+447700900462', '+447700900463'];
+      /** When (on the virtual clock) each SMS's result came. */
+      const doneAt = new Map<string, number>();
+      const sending = numbers.map((number) => gateway.send(sms(number, 'x'), 0).finally(() => doneAt.set(number, timers.now())));
+      /** When each submit_sm came: the first three throttled, the fourth (the trial after the pause) lost, the others taken. */
+      const written = await answerOnVirtualTime(
+        smsc,
+        timers,
+        step,
+        () => doneAt.size === numbers.length,
+        300,
+        (pdu, count) => {
+          if (count <= 3) smsc.socket?.write(encodePdu(COMMAND.submit_sm_resp, STATUS.ESME_RTHROTTLED, pdu.sequence, encodeMessageId('')));
+          else if (count > 4) smsc.socket?.write(encodePdu(COMMAND.submit_sm_resp, 0, pdu.sequence, encodeMessageId(`AA${count}`)));
+        },
+      );
+      const results = await Promise.all(sending);
+      const codes = results.map((result, index) => (result.kind === 'answered' ? classifyRecipient(result, numbers[index] ?? '').code : result.kind));
+      assert.deepEqual(codes.filter((code) => code === 'SMPP:ESME_ROK').length, 2, `two sent: ${codes.join(', ')}`);
+      // The trial went at the pause's end (200 ms); unanswered for a pause, the next tried alone, and once taken the last followed.
+      assert.deepEqual(written, [0, 0, 0, 200, 400, 400], `submit_sm at ${written.join(', ')}`);
+      const sentAt = numbers.filter((_, index) => codes[index] === 'SMPP:ESME_ROK').map((number) => doneAt.get(number) ?? Number.POSITIVE_INFINITY);
+      assert.ok(Math.max(...sentAt) <= 400, `sent at ${sentAt.join(', ')}, not after the lost trial's submit timeout`);
+    } finally {
+      await closeOnVirtualTime(gateway, smsc, step);
     }
   });
 });

@@ -313,11 +313,11 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
   async function deliverReceipt(sm: ShortMessage, text: string, pdu: Pdu, intermediate: boolean): Promise<number> {
     const found = readReceipt(sm, text, settings.receiptIdFormat);
     if (typeof found === 'string') return refuse('dr', STATUS.ESME_ROK, found, pdu);
-    const number = await receiptNumber(sm, found.messageId);
+    const number = await receiptNumber(sm, found.messageId, found.written);
     if (typeof number !== 'string') return refuse('dr', STATUS.ESME_ROK, number.problem, pdu);
     const state = intermediate ? 'sent' : found.state;
     // The id may be a part's of a long SMS, which the relay's store resolves (on any relay's bind).
-    const { messageId, code, said, unknownStat } = found;
+    const { messageId, code, said, unknownStat, written } = found;
     if (unknownStat !== undefined) {
       // An SMSC writes its few words at every receipt: a warning once per word, for the operator to learn what it means.
       const line = { stat: unknownStat, id: messageId, to: maskNumber(number) };
@@ -328,7 +328,9 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
         logger.warn(line, words);
       }
     }
-    await sink?.reported([{ providerId: messageId, number, code, ...(said === undefined ? {} : { said }), state, part: { id: messageId } }]);
+    // An SMS sent before ids were keyed was recorded under the id as written: found by it when its key finds none.
+    const former = written === undefined ? {} : { formerId: written };
+    await sink?.reported([{ providerId: messageId, number, code, ...(said === undefined ? {} : { said }), state, part: { id: messageId }, ...former }]);
     return STATUS.ESME_ROK;
   }
 
@@ -338,8 +340,9 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
    * relay has not recorded yet (a receipt before its submit_sm_resp is committed) is kept under the
    * number its source_addr gives, as an orphan matched when the send is recorded.
    */
-  async function receiptNumber(sm: ShortMessage, messageId: string): Promise<string | { readonly problem: string }> {
-    const known = (await sink?.numbersSentUnder(messageId)) ?? [];
+  async function receiptNumber(sm: ShortMessage, messageId: string, formerId: string | undefined): Promise<string | { readonly problem: string }> {
+    const keyed = (await sink?.numbersSentUnder(messageId)) ?? [];
+    const known = keyed.length > 0 || formerId === undefined ? keyed : ((await sink?.numbersSentUnder(formerId)) ?? []);
     const written = [smppNumber(sm.source, sm.sourceTon), smppNumber(sm.destination, sm.destinationTon)];
     if (known.length === 1) return known[0] as string;
     const named = known.find((number) => written.includes(number));

@@ -209,8 +209,8 @@ export class SmppBind {
   #enquireTimer: unknown;
   #throttleMs = 0;
   #slowUntil = 0;
-  /** Settled once the submit_sm written first after a pause is answered (or lost), while there is one (#paced). */
-  #trying: Promise<void> | undefined;
+  /** The submit_sm written first after a pause, while it is unanswered (#paced): settled once it is answered or lost, and when it went. */
+  #trying: { readonly answered: Promise<void>; readonly since: number } | undefined;
   /** When the pause last grew: throttled answers to submit_sm written by then grow it no more (they were written before the pause). */
   #throttledAt = Number.NEGATIVE_INFINITY;
   /** Why the last bind attempt failed: the SMSC's refusal, or the connection's error. */
@@ -283,11 +283,13 @@ export class SmppBind {
       /** When this SMS may be written again after a throttled answer (its own backoff). */
       let earliest = 0;
       for (let resubmits = 0; ; resubmits++) {
-        await this.#paced(earliest);
+        const trial = await this.#paced(earliest);
         // Checked right before the write: a submit_sm that never left cannot reach the phone, so it is no possible duplicate.
-        if (!this.#writable()) return { kind: 'unbound' };
+        if (!this.#writable()) {
+          trial?.();
+          return { kind: 'unbound' };
+        }
         const writtenAt = this.#timers.now();
-        const trial = this.#throttleMs > 0 ? this.#tryingAfterPause() : undefined;
         const pdu = await this.#request(COMMAND.submit_sm, body, this.#options.submitTimeoutMs);
         // Some SMSCs say ESME_RTHROTTLED in a generic_nack: the bind slows down either way. Paced before the trial
         // ends, so that the submit_sm waiting for it see the pause its refusal made longer.
@@ -714,23 +716,43 @@ export class SmppBind {
    * wait, as another SMS's refusal may have made it longer meanwhile) and this SMS's own `earliest`; and,
    * while the bind is slowed down, until no other submit_sm is trying the SMSC after the pause: one goes,
    * and the others follow once it is taken (the pause is over) or wait for the next pause, rather than all
-   * being written together at its end and refused together.
+   * being written together at its end and refused together. A trial unanswered for a pause is taken as lost:
+   * the next submit_sm tries instead, so that an SMSC losing one PDU holds the bind's SMS a pause, not the
+   * submit timeout. While slowed down, the one returning is the trial: the returned function ends it, once it
+   * is answered or lost (set before returning, so that no other waiter passes with it).
    */
-  async #paced(earliest: number): Promise<void> {
+  async #paced(earliest: number): Promise<(() => void) | undefined> {
     for (;;) {
-      const wait = Math.max(this.#slowUntil, earliest) - this.#timers.now();
-      if (wait > 0) await new Promise<void>((resolve) => this.#timers.setTimeout(resolve, wait));
-      else if (this.#throttleMs > 0 && this.#trying !== undefined) await this.#trying;
-      else return;
+      const now = this.#timers.now();
+      const wait = Math.max(this.#slowUntil, earliest) - now;
+      const trying = this.#throttleMs > 0 ? this.#trying : undefined;
+      const lostAt = trying === undefined ? now : trying.since + this.#throttleMs;
+      if (wait > 0) await this.#sleep(wait);
+      else if (trying !== undefined && lostAt > now) await this.#sleep(lostAt - now, trying.answered);
+      else return this.#throttleMs > 0 ? this.#tryingAfterPause() : undefined;
+    }
+  }
+
+  /** Waits `ms` on the bind's timers, or less if `until` settles first. */
+  async #sleep(ms: number, until?: Promise<void>): Promise<void> {
+    let timer: unknown;
+    const slept = new Promise<void>((resolve) => {
+      timer = this.#timers.setTimeout(resolve, ms);
+    });
+    try {
+      await (until === undefined ? slept : Promise.race([slept, until]));
+    } finally {
+      this.#timers.clearTimeout(timer);
     }
   }
 
   /** Marks a submit_sm as the one trying the SMSC after a pause (#paced); the returned function ends that, once it is answered or lost. */
   #tryingAfterPause(): () => void {
     let done: () => void = () => undefined;
-    const trying = new Promise<void>((resolve) => {
+    const answered = new Promise<void>((resolve) => {
       done = resolve;
     });
+    const trying = { answered, since: this.#timers.now() };
     this.#trying = trying;
     return () => {
       if (this.#trying === trying) this.#trying = undefined;

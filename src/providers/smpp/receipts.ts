@@ -13,6 +13,11 @@ export type ReceiptIdFormat = 'as-submitted' | 'decimal' | 'hex';
 export interface Receipt {
   /** The message id's key (messageIdKey), as the SMS's send was recorded under. */
   readonly messageId: string;
+  /**
+   * The id as the receipt wrote it, where it is not its key and a relay before keys (as-submitted kept
+   * submit_sm_resp's id as written) may have recorded the SMS under it: StatusReport.formerId.
+   */
+  readonly written?: string;
   readonly state: DeliveryState;
   /** `err:` (or network_error_code's error), else message_state past MESSAGE_STATE_CODES (no error code was given). */
   readonly code: number;
@@ -114,6 +119,8 @@ export function readReceipt(sm: ShortMessage, text: string, format: ReceiptIdFor
       : `a delivery receipt whose id "${textId}" is not ${format}, as gateway.receiptIdFormat says the SMSC writes it`;
   }
   if (state === undefined && stat === undefined) return 'a delivery receipt without a state';
+  const spelled = tlvId || textId;
+  const written = format === 'as-submitted' && spelled !== undefined && spelled !== messageId ? { written: spelled } : {};
   const err = TEXT_ERR.exec(text)?.[1];
   const coded = codeOf(sm, err, tlvState);
   // A state word the relay does not know says nothing final: the SMS awaits a final receipt, and its history keeps the words.
@@ -124,8 +131,9 @@ export function readReceipt(sm: ShortMessage, text: string, format: ReceiptIdFor
       code: coded.code,
       said: `unknown receipt state stat:${stat}${err === undefined ? '' : ` err:${err}`}`,
       unknownStat: stat,
+      ...written,
     };
-  return { messageId, state, ...coded };
+  return { messageId, state, ...coded, ...written };
 }
 
 /** The receipt's error code (`err:`, else network_error_code's error), else its message_state standing for it; `said` as in Receipt. */

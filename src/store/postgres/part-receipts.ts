@@ -48,10 +48,21 @@ export async function recordSentParts(client: Client, sent: SentParts): Promise<
 
 /** Runs inside a write transaction. */
 export async function applyPartReceipt(client: Client, receipt: PartReceipt): Promise<PartReceiptResult> {
-  const key = [receipt.provider, receipt.partId, receipt.number];
-  const lockedRow = async () =>
-    (await client.query<SentPartRow>(`SELECT ${COLUMNS} FROM sent_parts WHERE provider = $1 AND part_id = $2 AND number = $3 FOR UPDATE`, key)).rows[0];
-  let row = await lockedRow();
+  const lockedRowOf = async (partId: string) =>
+    (
+      await client.query<SentPartRow>(`SELECT ${COLUMNS} FROM sent_parts WHERE provider = $1 AND part_id = $2 AND number = $3 FOR UPDATE`, [
+        receipt.provider,
+        partId,
+        receipt.number,
+      ])
+    ).rows[0];
+  // The part under its former id (StatusReport.formerId) when none is under `partId`: then kept under that one.
+  const current = await lockedRowOf(receipt.partId);
+  const former = current === undefined && receipt.formerPartId !== undefined ? await lockedRowOf(receipt.formerPartId) : undefined;
+  const partId = former === undefined ? receipt.partId : (receipt.formerPartId as string);
+  const key = [receipt.provider, partId, receipt.number];
+  const lockedRow = () => lockedRowOf(partId);
+  let row = current ?? former;
   let changed = false;
   if (row === undefined) {
     const inserted = await client.query(

@@ -64,6 +64,7 @@ import {
   reportDetail,
   sentByReportDetail,
   NEVER_SENT_EXCLUDED,
+  countedByProvider,
 } from '../rows.ts';
 import {
   type ConversationRow,
@@ -1586,9 +1587,11 @@ export class PostgresStore implements Store, ClusterStore {
     return rows.map((row) => row.number);
   }
 
-  expireOrphanReports(before: number): Promise<number> {
-    return this.#write(
-      async (client) => (await client.query('DELETE FROM delivery_reports WHERE sms_id IS NULL AND received_at < $1', [before])).rowCount ?? 0,
+  expireOrphanReports(before: number): Promise<Readonly<Record<string, number>>> {
+    return this.#write(async (client) =>
+      countedByProvider(
+        (await client.query<{ provider: string }>('DELETE FROM delivery_reports WHERE sms_id IS NULL AND received_at < $1 RETURNING provider', [before])).rows,
+      ),
     );
   }
 
