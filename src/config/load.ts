@@ -136,7 +136,7 @@ export function loadConfig(
   const notJson: NotJson[] = [];
   const envSources = applyEnvironment(raw, env, environment, warnings, notJson);
   const sources: SettingSources = { envSources, fileRaw, file, env, environment };
-  const describe = (path: readonly PropertyKey[]): string => describePath(path, sources);
+  const describe = (path: readonly PropertyKey[], missing?: boolean): string => describePath(path, sources, missing);
   const problems = notJson.map(({ path, reason }) => `${describe(path)}: ${reason}`);
   const selected = selectProvider(raw, registry, problems, describe);
   const parsed = parseSections(raw, selected, registry, problems, warnings, describe);
@@ -177,7 +177,7 @@ export function loadConfig(
           choices: providerChoices(registry),
           select: (name) => providerNamed(name, registry),
           account: (values, entry, path) => {
-            checkAccount(values, entry, environment, problems, (key) => describe([...path, ...key]), file, path.join('.'));
+            checkAccount(values, entry, environment, problems, (key, missing) => describe([...path, ...key], missing), file, path.join('.'));
             warnRewrittenSettings(raw, values, entry.plugin, path, warnings, describe);
             return accountOf(values, entry);
           },
@@ -750,9 +750,9 @@ function isWritten(path: readonly PropertyKey[], sources: SettingSources): boole
  * A setting as a problem names it: its variable and value, its file key, or, when neither wrote it, its
  * default and where to set it (a key of no file, or one the file does not hold, would send the operator
  * looking for a value nobody wrote). A setting that has no default (one an entry requires) is named as
- * the file key to write.
+ * the file key to write, and so is one `missing` from an entry (a required key): in the variable that wrote the entry, if one did.
  */
-function describePath(path: readonly PropertyKey[], sources: SettingSources): string {
+function describePath(path: readonly PropertyKey[], sources: SettingSources, missing = false): string {
   const dotted = path.map(String).join('.');
   const variable = variableSetting(dotted, sources.envSources);
   if (variable) {
@@ -764,6 +764,7 @@ function describePath(path: readonly PropertyKey[], sources: SettingSources): st
     return `${name}="${shown}"`;
   }
   const file = sources.file ?? DEFAULT_CONFIG_FILE;
+  if (missing) return `${file}: ${dotted}`;
   const absent = valueAtPath(sources.fileRaw, path) === undefined ? schemaAt(configSchema, path)?.safeParse(undefined) : undefined;
   if (!absent?.success) return `${file}: ${dotted}`;
   const value = shownDefault(dotted, absent.data);
@@ -808,10 +809,10 @@ function checkGateway(
   selected: SelectedProvider,
   environment: Readonly<Record<string, EnvTarget>>,
   problems: string[],
-  describe: (path: readonly PropertyKey[]) => string,
+  describe: (path: readonly PropertyKey[], missing?: boolean) => string,
   file: string | undefined,
 ): void {
-  if (gateway) checkAccount(gateway, selected, environment, problems, (path) => describe(['gateway', ...path]), file, 'gateway');
+  if (gateway) checkAccount(gateway, selected, environment, problems, (path, missing) => describe(['gateway', ...path], missing), file, 'gateway');
 }
 
 /**
@@ -823,7 +824,7 @@ function checkAccount(
   { plugin, simulated }: SelectedProvider,
   environment: Readonly<Record<string, EnvTarget>>,
   problems: string[],
-  describe: (path: readonly PropertyKey[]) => string,
+  describe: (path: readonly PropertyKey[], missing?: boolean) => string,
   file: string | undefined,
   at: string,
 ): void {
@@ -832,8 +833,9 @@ function checkAccount(
     if (values[key]) continue;
     const variable = variableOf(environment, `${at}.${key}`);
     const needed = `required for the ${plugin.name} gateway`;
-    // An empty value is named where it was written; a missing one has no source, so the place to write it (not "the default").
-    const where = values[key] === undefined ? `${file ?? DEFAULT_CONFIG_FILE}: ${at}.${key}` : describe([key]);
+    // An empty value is named where it was written; a missing one where it belongs (not "the default"): in the
+    // variable holding its structure (SMSRELAY_GATEWAY_PROVIDERS), else the file's key.
+    const where = describe([key], values[key] === undefined);
     if (variable && file === undefined) problems.push(`${variable}: ${needed} (or ${at}.${key} in ${DEFAULT_CONFIG_FILE})`);
     else problems.push(`${where}: ${needed}${variable ? ` (or set ${variable})` : ''}`);
   }

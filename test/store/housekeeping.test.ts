@@ -27,7 +27,7 @@ describe('orphan delivery reports', () => {
   });
 
   forEachStore((kind) =>
-    test('a report that matched no SMS within the TTL is dropped with an info line per provider, an SMPP receipt's naming receiptIdFormat; younger ones and matched ones stay', async () => {
+    test("a report that matched no SMS within the TTL is dropped with an info line per provider, an SMPP receipt's naming receiptIdFormat; younger ones and matched ones stay", async () => {
       const store = await kind.fresh();
       const report = (providerId: string, receivedAt: number, provider = 'intellisoftware') =>
         store.applyDeliveryReport({ provider, providerId, number: PHONE, code: 6, state: 'failed', receivedAt });
