@@ -13,6 +13,7 @@ import { isStoreFailure, storeFailureReason } from './errors.ts';
 import type { CountryCode } from 'libphonenumber-js';
 import { isAtSmsDomain, isMailbox, smsDomainOf } from './mail/addresses.ts';
 import { normaliseNumber } from './sms/numbers.ts';
+import { canTextBack } from './sms/senders.ts';
 import { RELAY_STALE_MS, RELAYS_SEEN_MS, type RelaySeen } from './store/cluster-types.ts';
 import { upgradeAhead } from './store/migrations.ts';
 import type { SharedPause } from './store/shared-state-types.ts';
@@ -840,10 +841,18 @@ export async function deleteQuarantined(store: Store, which: QuarantineDeletion)
 const REROUTE = 'undeliverable reroute';
 
 /**
- * Mails an SMS that found no mailbox to the one the operator names (a running relay's mailer sends it). A refusal of the
+ * Mails an SMS that found no mailbox to the one the operator names (a running relay's mailer sends it). Its mail says
+ * why a reply is not sent as the inbound side's does (`replyRefusal`: the relay's replyRefusalOf). A refusal of the
  * address begins with `asked`, what the operator wrote it in: the CLI's command, or the console's field.
  */
-export async function rerouteUndeliverable(store: Store, config: ReplyMailSettings, id: string, mailbox: string, asked = REROUTE): Promise<string> {
+export async function rerouteUndeliverable(
+  store: Store,
+  config: ReplyMailSettings,
+  replyRefusal: (number: string) => string | undefined,
+  id: string,
+  mailbox: string,
+  asked = REROUTE,
+): Promise<string> {
   checkRerouteArgs(id, mailbox, asked);
   const domain = smsDomainOf(mailbox, config.sms.domains);
   if (domain !== undefined) {
@@ -858,7 +867,9 @@ export async function rerouteUndeliverable(store: Store, config: ReplyMailSettin
   if (!sms) throw gone;
   // An SMS that answered a conversation keeps it (subject, tag, thread): a reply from the new mailbox continues it.
   const conversation = sms.context === undefined ? undefined : await store.conversation(sms.context, sms.number);
-  const { mail, messageIdHeader } = await buildReplyMail(sms, { mailbox, conversation }, replyMailOptions(config, new Templates()), id);
+  // A STOP says why replies are not sent already, as a sender name or short code is told it cannot receive SMS.
+  const replyRefused = sms.optOut?.action === 'stop' || !canTextBack(sms.number) ? undefined : replyRefusal(sms.number);
+  const { mail, messageIdHeader } = await buildReplyMail({ ...sms, replyRefused }, { mailbox, conversation }, replyMailOptions(config, new Templates()), id);
   const answered = conversation && { context: conversation.context, number: sms.number, from: conversation.mailbox, messageIdHeader };
   // Rerouted meanwhile (by another operator or relay): that mail goes, this one would be a second.
   if (!(await store.rerouteInbound(id, mailbox, mail, answered))) throw gone;

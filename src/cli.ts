@@ -1016,7 +1016,11 @@ async function listUndeliverable(args: readonly string[]): Promise<void> {
   if (args[0] === 'reroute') {
     const wrong = usageErrorOf(() => checkRerouteArgs(args[1] ?? '', args[2] ?? ''));
     if (wrong) return usage(wrong);
-    return withStore((store, config) => rerouteUndeliverable(store, config, args[1] ?? '', args[2] ?? ''));
+    return withStore(async (store, config) => {
+      // The relay's wiring and the providers' limits load only for this command.
+      const [{ replyRefusalOf }, { composeRegistry }] = await Promise.all([import('./relay.ts'), import('./providers/registry.ts')]);
+      return rerouteUndeliverable(store, config, replyRefusalOf(config, composeRegistry()), args[1] ?? '', args[2] ?? '');
+    });
   }
   if (args.length > 0) return usage(`unknown undeliverable command "${args.join(' ')}": use "undeliverable" or "undeliverable reroute <id> <mailbox>"`);
   return withStore(async (store) => {

@@ -12,6 +12,7 @@ import { configuredSecrets } from './config/secrets.ts';
 import { Dispatcher } from './dispatch/dispatcher.ts';
 import { outcomeClassifier } from './dispatch/outcomes.ts';
 import { type DispatchProvider, routedProviders, routeTable, singleProvider } from './dispatch/routing.ts';
+import { refusedForEveryone } from './acceptance/number-checks.ts';
 import { routeLimits } from './acceptance/route-limits.ts';
 import { refusesReportsTo, writtenBySender } from './acceptance/recipient-addresses.ts';
 import type { Gateway, GatewayOptions, ProviderPlugin } from './providers/contract.ts';
@@ -33,6 +34,7 @@ import { StoreHealthMonitor } from './store/health.ts';
 import { Housekeeping } from './store/housekeeping.ts';
 import { ListenError, RelayError, toHttpError } from './errors.ts';
 import { hostBeforePort, networkMatcher, peerAddress } from './policy/networks.ts';
+import { SenderPolicy } from './policy/senders.ts';
 import { Templates } from './mailer/templates.ts';
 import { smarthostTransport } from './mailer/smarthost.ts';
 import { maildirTransport } from './mailer/transports.ts';
@@ -302,6 +304,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
      */
     const firstProviderOf = (number: string) =>
       registry.get(routes ? (routes.routeOf(number)?.providers[0]?.provider ?? config.gateway.provider) : config.gateway.provider);
+    const replyRefusal = replyRefusalOf(config, registry, routes);
     const notices = new DeliveryNotices({
       store,
       logger: logger.child({ component: 'notices' }),
@@ -318,8 +321,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       windowMs: config.inbound.conversationWindow,
       defaultMailbox: config.inbound.defaultMailbox,
     });
-    // Before the inbound side, which asks it whether a reply to an SMS would be taken. Its callbacks reach the dispatcher
-    // and the mailer only once mail comes, after both are made.
+    // Its callbacks reach the dispatcher and the mailer only once mail comes, after both are made.
     const acceptance = new AcceptanceService({
       settings: acceptanceSettings(config),
       store,
@@ -337,7 +339,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     const inbound = new InboundService({
       store,
       tracking,
-      replyRefusal: (number) => acceptance.textBackRefusal(number, formatNumber),
+      replyRefusal,
       replyMail: replyMailOptions(config, templates, onTemplateError),
       ...keywordsInEffect(config.policy, registry.plugins),
       logger: logger.child({ component: 'inbound' }),
@@ -452,6 +454,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
                   store,
                   consoleStore,
                   acceptance: () => acceptance,
+                  replyRefusal,
                   gateway: () => ({
                     hosts: (gateways[0]?.gateway.endpoints ?? []).map(hostOf),
                     health: gateways.map(({ gateway }) => gateway.health()),
@@ -833,6 +836,21 @@ export function acceptanceLimits(
     },
     routes: routes && routeLimits(routes, registry),
   };
+}
+
+/**
+ * Why the relay refuses a reply to a mail from `number` whoever writes it (refusedForEveryone: no route, or every
+ * sender's destination rules), the number written as a reply mail writes it; undefined when some sender may text it.
+ * The note of each reply mail: the inbound side's, and `undeliverable reroute`'s (the CLI's and the console's).
+ */
+export function replyRefusalOf(
+  config: Config,
+  registry: ProviderRegistry,
+  routes = config.gateway.routes && routeTable(config.gateway.routes),
+): (number: string) => string | undefined {
+  const senders = new SenderPolicy(acceptanceSettings(config).senders);
+  const limits = acceptanceLimits(config, registry, routes).routes;
+  return (number) => refusedForEveryone(number, limits, senders, formatNumber)?.message;
 }
 
 /** The acceptance rules of a configuration. */

@@ -54,15 +54,22 @@ export function readGatewayTime(text: string, timeZone: string): string | undefi
   return offset === undefined ? undefined : isoAtOffset(asUtc - offset * 60_000, offset);
 }
 
+/** The second a minute ends with when a leap second is added (UTC's `23:59:60`). */
+const LEAP_SECOND = 60;
+
 /** Year, month, day, hour, minute, second, as written. */
 type WallTime = readonly [number, number, number, number, number, number];
 
-/** The wall time's instant were it UTC; undefined when it is no valid date and time (30 February, 24:00). */
+/**
+ * The wall time's instant were it UTC; undefined when it is no valid date and time (30 February, 24:00). A leap second
+ * (`23:59:60`, which a gateway on UTC may write) is read as the second before it: JavaScript's time has none. The
+ * date is set by setUTCFullYear, which takes a year as written: Date.UTC reads 0 to 99 as 1900 to 1999.
+ */
 function wallTimeAsUtc([year, month, day, hour, minute, second]: WallTime): number | undefined {
-  const asUtc = Date.UTC(year, month - 1, day, hour, minute, second);
-  const check = new Date(asUtc);
-  if (check.getUTCMonth() !== month - 1 || check.getUTCDate() !== day || hour > 23 || minute > 59 || second > 59) return undefined;
-  return asUtc;
+  const check = new Date(0);
+  check.setUTCFullYear(year, month - 1, day);
+  if (check.getUTCMonth() !== month - 1 || check.getUTCDate() !== day || hour > 23 || minute > 59 || second > LEAP_SECOND) return undefined;
+  return check.setUTCHours(hour, minute, Math.min(second, LEAP_SECOND - 1));
 }
 
 /**

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { type SpawnSyncReturns, spawn, spawnSync } from 'node:child_process';
+import { simpleParser } from 'mailparser';
 import { once } from 'node:events';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import BetterSqlite3 from 'better-sqlite3';
@@ -817,6 +818,39 @@ describe('smsrelay command', () => {
       const mails = await waitFor('the rerouted mail', () => maildirMessages(maildir).length === 2 && maildirMessages(maildir), 15_000);
       assert.match(mails[1] ?? '', /^To: ops@example\.com/m);
       assert.match(mails[1] ?? '', /Who is this\?/);
+    } finally {
+      assert.equal(await relay.stop(), 0);
+    }
+  });
+
+  test('undeliverable reroute: the mail of an SMS from a number the relay texts for no sender says replies are not sent, as the first would have', async () => {
+    const cwd = dir();
+    const env = relayEnvironment(cwd, {});
+    const relay = await spawnRelay(cwd, env);
+    try {
+      // A premium-rate number (policy.premiumBlocklist, on by default), and no mailbox for it.
+      const posted = await request(`http://127.0.0.1:${relay.httpPort}/simulator/mo`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ from: '449098790123', text: 'Call me back' }),
+      });
+      assert.equal(posted.statusCode, 202);
+      await posted.body.dump();
+      await waitFor('the SMS kept', () => relay.logs.find((line) => String(line.msg).includes('kept as undeliverable')));
+      const cli = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { cwd, env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8' });
+      const listed = cli('undeliverable');
+      assert.equal(listed.status, 0, listed.stderr);
+      const { id } = JSON.parse(listed.stdout.trim()) as { id: string };
+      const rerouted = cli('undeliverable', 'reroute', id, 'ops@example.com');
+      assert.equal(rerouted.status, 0, rerouted.stderr);
+      const maildir = join(env.SMSRELAY_DATA_DIR ?? '', 'maildir');
+      const [mail] = await waitFor('the rerouted mail', () => maildirMessages(maildir).length === 1 && maildirMessages(maildir), 15_000);
+      const text = (await simpleParser(mail ?? '')).text ?? '';
+      assert.ok(
+        text.includes('Replies to this mail are not sent: this relay refuses them (Recipient refused: +44 909 879 0123 is a premium-rate number'),
+        text,
+      );
+      assert.ok(!text.includes('Reply to this mail to answer by SMS'), text);
     } finally {
       assert.equal(await relay.stop(), 0);
     }

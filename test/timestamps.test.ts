@@ -28,6 +28,10 @@ describe('times in one form: ISO 8601 with offset', () => {
       [' 2026-07-14 23:59:59.1234567 ', 'Europe/London', '2026-07-14T23:59:59+01:00'],
       ['2026-07-14 23:59', 'UTC', '2026-07-14T23:59:00+00:00'],
       ['20250330 02:30:00', 'Europe/Oslo', '2025-03-30T03:30:00+02:00'],
+      // A leap second is the second before it (JavaScript's time has none), not refused as no time.
+      ['2016-12-31 23:59:60', 'UTC', '2016-12-31T23:59:59+00:00'],
+      // A year as written, not shifted by a century (Date.UTC reads 0 to 99 as 1900 to 1999).
+      ['0099-06-01 12:00:00', 'UTC', '0099-06-01T12:00:00+00:00'],
     ] as const;
     for (const [written, zone, read] of cases) assert.equal(readGatewayTime(written, zone), read, written);
   });
@@ -45,6 +49,7 @@ describe('times in one form: ISO 8601 with offset', () => {
       '20251301 10:00:00',
       '20250101 24:00:00',
       '2025-01-01 10:60:00',
+      '2025-01-01 10:00:61',
       '2025-0101 10:00:00',
       '2025-01-01',
       '2025-01-01T10:00:00+19:00',

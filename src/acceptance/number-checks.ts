@@ -26,25 +26,22 @@ function noRoute(number: string, routes: Routes, shown: ShownNumber): RelayError
 
 /** Why `principal` may not text `number` by the destination rules (premium, blocked, allowed): POLICY_DENIED, or undefined. */
 function destinationRefusal(principal: Principal, number: string, senders: SenderPolicy, shown: ShownNumber): RelayError | undefined {
-  const problem = senders.destinationProblem(principal, number, shown);
+  return refusal(senders.destinationProblem(principal, number, shown));
+}
+
+/** A destination rule's refusal (POLICY_DENIED, 550 5.7.1), for a problem there is. */
+function refusal(problem: string | undefined): RelayError | undefined {
   return problem === undefined ? undefined : new RelayError('POLICY_DENIED', `Recipient refused: ${problem}`);
 }
 
 /**
  * Why the relay texts `number` for no sender at all (RCPT would refuse it whoever wrote): no route takes it, or every
- * sender's destination rules refuse it; undefined when one of them may. The opt-out list aside: the store's, which the
- * inbound side reads with the SMS. The refusal RCPT would give the sender whose rules come first.
+ * sender's destination rules refuse it (SenderPolicy.refusedToEverySender); undefined when one of them may. The
+ * opt-out list aside: the store's, which the inbound side reads with the SMS.
  */
 export function refusedForEveryone(number: string, routes: Routes | undefined, senders: SenderPolicy, shown: ShownNumber = maskNumber): RelayError | undefined {
   if (routes && !routes.limitsOf(number)) return noRoute(number, routes, shown);
-  let first: RelayError | undefined;
-  for (const principal of senders.principals) {
-    const refusal = destinationRefusal(principal, number, senders, shown);
-    // Asked for every SMS from a phone: done at the first sender that may (most often the first, the trusted networks).
-    if (refusal === undefined) return undefined;
-    first ??= refusal;
-  }
-  return first;
+  return refusal(senders.refusedToEverySender(number, shown));
 }
 
 /**

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { asRelayError, RELAY_ERRORS, RelayError, type RelayErrorCode } from '../errors.ts';
+import { asRelayError, RELAY_ERRORS, RelayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { LoginThrottle, sharedLoginFailures, signInName } from '../policy/logins.ts';
@@ -14,7 +14,7 @@ import type { ReportedRecipient } from '../mailer/dsn.ts';
 import { returnPathOf } from '../replies/return-path.ts';
 import { bounceOf, takeBounce } from './bounces.ts';
 import { buildNewMail } from './new-mail.ts';
-import { admitMembers, checkListSize, checkNumberCount, checkRecipientCount, refusedForEveryone, routeOf, type ShownNumber } from './number-checks.ts';
+import { admitMembers, checkListSize, checkNumberCount, checkRecipientCount, routeOf, type ShownNumber } from './number-checks.ts';
 import { postmasterMail, postmasterOf } from './postmaster.ts';
 import { isPostmasterAddress, knownSenderOf, type ResolvedRecipient, resolveRecipient, writtenBySender } from './recipient-addresses.ts';
 import type {
@@ -37,14 +37,6 @@ import type {
 export const LOOPBACK_ADDRESSES: ReadonlySet<string> = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 /** AUTH_FAILED's reason for an AUTH PLAIN that asks to act as another account. */
 const NO_PROXY_AUTH = 'this relay lets no account act as another; leave the authorization identity empty';
-
-/** The refusals that write the number they refuse (masked, or whole to the mailbox that has it: #refusalToItsMailbox). */
-const WRITES_THE_NUMBER: ReadonlySet<RelayErrorCode> = new Set<RelayErrorCode>(['NO_ROUTE', 'POLICY_DENIED']);
-/**
- * A number's latest reply mails looked at for the mailbox a refusal goes to: a mailbox answers one of the latest
- * (a conversation's mails go to its one mailbox), and the read stays one small indexed page.
- */
-const REPLY_MAILS_LOOKED_AT = 20;
 
 /** A valid hash of a random password, verified against when the user name is unknown. */
 export const DUMMY_HASH = 'scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
@@ -218,9 +210,7 @@ export class AcceptanceService {
       const target = await this.#resolve(rcpt.address);
       if ('numbers' in target) numbers = target.numbers;
       checkListSize(rcpt.address, target, this.#options.settings.maxNumbersPerMail, principal);
-      const admitted = await this.#admitted(principal, target, maskNumber).catch(async (error: unknown) => {
-        throw await this.#refusalToItsMailbox(error, transaction, rcpt.address, target);
-      });
+      const admitted = await this.#admitted(principal, target, this.#shownIn(rcpt.address, target));
       deferOtherKinds(transaction);
       if (postmasterOf(transaction) !== undefined) {
         throw new RelayError('TOO_MANY_NUMBERS', 'Too many recipients: this mail goes to the postmaster; send the SMS in a mail of its own');
@@ -250,30 +240,14 @@ export class AcceptanceService {
   }
 
   /**
-   * A refusal of the number a RCPT names itself, to the mailbox the relay mailed that number's SMS to (the envelope
-   * sender of its reply to a reply mail): the number whole, as that mailbox has it in the mail it answers; masked to
-   * anyone else (and in the log, which masks every number). Read from the store only when a number is refused.
+   * How a refusal of a RCPT writes its number: whole when the client wrote that number itself in it (writtenBySender),
+   * which tells the client nothing it did not write, whoever it is; masked for a distribution list's member, which is
+   * the relay's to know (and in the log, which masks every number).
    */
-  async #refusalToItsMailbox(error: unknown, transaction: Transaction, address: string, target: ResolvedRecipient): Promise<unknown> {
+  #shownIn(address: string, target: ResolvedRecipient): ShownNumber {
     const [number, ...others] = 'numbers' in target ? target.numbers : [];
-    const mailbox = transaction.envelopeFrom.toLowerCase();
-    if (!(error instanceof RelayError && WRITES_THE_NUMBER.has(error.code)) || number === undefined || others.length > 0 || mailbox === '') return error;
-    if (!writtenBySender(address, number, this.#options.settings.recipients)) return error;
-    // A store that cannot answer leaves the refusal as it is (masked): a refusal for good is never turned into a 451.
-    const replies = await this.#options.store.repliesOfNumber(number, REPLY_MAILS_LOOKED_AT).catch(() => []);
-    if (!replies.some((reply) => reply.mailbox?.toLowerCase() === mailbox)) return error;
-    return this.#admitted(transaction.principal, target, (whole) => whole).then(
-      () => error,
-      (whole: unknown) => whole,
-    );
-  }
-
-  /**
-   * Why the relay texts `number` for no sender (refusedForEveryone): what RCPT would answer a reply to a mail from
-   * it, which that mail then says instead of inviting the reply; undefined when some sender may text it.
-   */
-  textBackRefusal(number: string, shown: ShownNumber): string | undefined {
-    return refusedForEveryone(number, this.#options.routes, this.#senders, shown)?.message;
+    const written = number !== undefined && others.length === 0 && writtenBySender(address, number, this.#options.settings.recipients);
+    return written ? (whole) => whole : maskNumber;
   }
 
   /** The numbers of an address; for a local part that is no valid number, what its SMS said it is. */

@@ -30,7 +30,7 @@ import type { Logger } from '../log.ts';
 import type { GatewayHealth } from '../providers/contract.ts';
 import type { ProviderRegistry } from '../providers/registry.ts';
 import { isAtSmsDomain } from '../mail/addresses.ts';
-import { isDiallable, maskNumber, normaliseNumber } from '../sms/numbers.ts';
+import { isDiallable, normaliseNumber } from '../sms/numbers.ts';
 import { RECENT_TRAFFIC_ROWS } from '../store/console-rows.ts';
 import type { ConsoleStore, MessageSearch, ThreadCursor } from '../store/console-types.ts';
 import type { SharedPause } from '../store/shared-state-types.ts';
@@ -98,6 +98,8 @@ export interface ConsoleOptions {
   readonly registry: Pick<ProviderRegistry, 'get'>;
   readonly store: Store;
   readonly consoleStore: ConsoleStore;
+  /** Why a reply to a mail from a number is refused whoever writes it (the relay's replyRefusalOf): a reroute's mail says so. */
+  readonly replyRefusal: (number: string) => string | undefined;
   /** The relay's acceptance service (test sends), there once the relay has started. */
   readonly acceptance: () => AcceptanceService;
   /**
@@ -546,7 +548,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
           );
         }
         return act(request, reply, 'reroute', id, async () => {
-          const said = await rerouteUndeliverable(store, config, id, mailbox, REROUTE_FIELD);
+          const said = await rerouteUndeliverable(store, config, options.replyRefusal, id, mailbox, REROUTE_FIELD);
           options.onMailQueued();
           return { said, changed: 1 };
         });
@@ -754,7 +756,8 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         // The form asks for a number: the postmaster, a list or the subject address are mail's, refused here in the form's words rather than SMTP's.
         if (!isDiallable(number)) return { ok: false as const, error: new RelayError('BAD_NUMBER', `Bad recipient: "${to}" is not a phone number`) };
         const recipient = await acceptance.recipient(sender.transaction, { address: `${number.replace(/[\s()-]/g, '')}@${as.domain}` });
-        if (!recipient.ok) return { ok: false as const, error: unmasked(recipient.error, number, config.sms.defaultRegion) };
+        // Its refusal names the number in full, as the console shows numbers: the operator wrote it (AcceptanceService#shownIn).
+        if (!recipient.ok) return recipient;
         const accepted = await acceptance.message(recipient.transaction, testMail(as.sender, `${number}@${as.domain}`, text, submission, clock()));
         if (!accepted.ok) return accepted;
         const duplicateOf = 'duplicateOf' in accepted ? accepted.duplicateOf : undefined;
@@ -1051,16 +1054,6 @@ function parseSearch(query: Fields<'messages'>, config: Config): { search: Messa
 function utcField(at: number): string {
   const written = new Date(at).toISOString();
   return written.slice(0, at % 1000 !== 0 ? 23 : at % 60_000 !== 0 ? 19 : 16);
-}
-
-/**
- * A refusal of a test send's number, which names it masked (as it tells a mail's sender and info logs), with
- * the number in full: only operators send, and the console shows them numbers in full everywhere.
- */
-function unmasked(error: RelayError, to: string, region: Config['sms']['defaultRegion']): RelayError {
-  const number = normaliseNumber(to, region);
-  if (!number.ok || !error.message.includes(maskNumber(number.e164))) return error;
-  return new RelayError(error.code, error.message.replaceAll(maskNumber(number.e164), number.e164));
 }
 
 /** The number a Test send's recipient names: itself, or the local part of `<number>@<an SMS domain>` (copied from a mail's To). */

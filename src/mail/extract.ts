@@ -1,7 +1,7 @@
 import { simpleParser } from 'mailparser';
 import { RelayError } from '../errors.ts';
 import { mailboxesOf } from './addresses.ts';
-import { printableAscii } from './ascii.ts';
+import { asciiQuoted, printableAscii } from './ascii.ts';
 import { htmlWithoutNoncharacters, withoutNoncharacters } from './html-lines.ts';
 import { asHtmlWrites, htmlToText, plainWithoutSignature, withoutRelayMarkers } from './html.ts';
 import {
@@ -708,14 +708,16 @@ function sendAtOf(mail: ParsedMail): number | undefined {
   const text = raw instanceof Date ? raw.toISOString() : String(raw).trim();
   const at = Date.parse(text);
   const zoned = /(?:Z|[+-]\d{2}:?\d{2}|GMT|UT|[ECMP][SD]T)$/i.test(text);
+  // Quoted as written, beyond ASCII by code point: fullwidth digits never folded into a valid-looking date.
+  const written = asciiQuoted(text.slice(0, 60));
   if (Number.isNaN(at) || !zoned) {
     throw new RelayError(
       'BAD_PARAMETER',
-      `Invalid X-SMS-Send-At "${text.slice(0, 60)}": expected a date with a time zone, e.g. 2026-11-24T08:00:00+01:00 or Tue, 24 Nov 2026 08:00:00 +0100`,
+      `Invalid X-SMS-Send-At "${written}": expected a date with a time zone, e.g. 2026-11-24T08:00:00+01:00 or Tue, 24 Nov 2026 08:00:00 +0100`,
     );
   }
   if (at - Date.now() > MAX_SCHEDULE_AHEAD_MS) {
-    throw new RelayError('BAD_PARAMETER', `Invalid X-SMS-Send-At "${text.slice(0, 60)}": at most 30 days ahead`);
+    throw new RelayError('BAD_PARAMETER', `Invalid X-SMS-Send-At "${written}": at most 30 days ahead`);
   }
   return at;
 }

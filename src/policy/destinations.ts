@@ -41,14 +41,24 @@ export function destinationProblem(e164: string, rules: DestinationRules, shown:
   if (premium) return `${shown(e164)} is ${premium}; this relay does not text those`;
   const blocked = rules.blockedPrefixes.find((prefix) => e164.startsWith(prefix));
   if (blocked) return `numbers starting ${blocked} are blocked on this relay`;
-  if (rules.allowed && !rules.allowed.some((entry) => (entry.startsWith('+') ? e164.startsWith(entry) : countryOf(e164) === entry))) {
+  if (rules.allowed && !allows(rules.allowed, e164)) {
     return `${shown(e164)} is outside the destinations allowed for this sender (${rules.allowed.join(', ')})`;
   }
   return undefined;
 }
 
+/** Whether destinations `allowed` (ISO countries, E.164 prefixes) take `e164`: its country read only for a country entry. */
+export function allows(allowed: readonly string[], e164: string): boolean {
+  return allowed.some((entry) => (entry.startsWith('+') ? e164.startsWith(entry) : countryOf(e164) === entry));
+}
+
 /** Typing a number walks libphonenumber's metadata; the same numbers come again and again ('' = none of them). */
 const premium = new LRUCache<string, string>({ max: 10_000 });
+/**
+ * A number's country, as premium's: parsing one costs tens of µs, and every received SMS has its number's asked by each
+ * route and sender destination that names a country ('' = none).
+ */
+const countries = new LRUCache<string, CountryCode | ''>({ max: 10_000 });
 
 /** What kind of costly number `e164` is, in words for the refusal; undefined when it is none. */
 function premiumKind(e164: string): string | undefined {
@@ -63,7 +73,10 @@ function premiumKind(e164: string): string | undefined {
 
 /** The number's country; the UK drama range (valid only by our own rule) is British. */
 export function countryOf(e164: string): CountryCode | undefined {
-  const parsed = parsePhoneNumberFromString(e164);
-  if (parsed?.country) return parsed.country;
-  return e164.startsWith('+447700900') ? 'GB' : undefined;
+  let country = countries.get(e164);
+  if (country === undefined) {
+    country = parsePhoneNumberFromString(e164)?.country ?? (e164.startsWith('+447700900') ? 'GB' : '');
+    countries.set(e164, country);
+  }
+  return country || undefined;
 }

@@ -1,6 +1,6 @@
 import { writtenNumber } from '../sms/senders.ts';
 import { networkMatcher } from './networks.ts';
-import { type DestinationRules, destinationProblem } from './destinations.ts';
+import { allows, type DestinationRules, destinationProblem } from './destinations.ts';
 
 /** Who is sending, as far as policy is concerned, and what they may do. */
 export interface Principal {
@@ -80,7 +80,8 @@ export class SenderPolicy {
   readonly #trusted: (address: string) => boolean;
   readonly #networks: ReadonlyArray<{ readonly matches: (address: string) => boolean; readonly principal: Principal }>;
   readonly #accounts: ReadonlyMap<string, { readonly passwordHash: string; readonly principal: Principal }>;
-  #everyPrincipal: readonly Principal[] | undefined;
+  /** Every sender's allowed destinations together (#everyDestinationOf), worked out once when first asked. */
+  #everyDestination: { readonly allowed: readonly string[] | undefined } | undefined;
 
   constructor(settings: SenderSettings) {
     this.#settings = settings;
@@ -167,16 +168,33 @@ export class SenderPolicy {
   }
 
   /**
-   * Every sender a mail may come from: the trusted networks (when there are any), each listed network, each account.
-   * A number all of them may not text is one the relay texts for nobody.
+   * Why no sender of this relay may text `e164` (the number written by `shown`), or undefined when one may: the rules
+   * every sender shares (premium-rate, blocked prefixes), else every sender's destinations leave it out. Asked for
+   * every SMS received: the senders' destinations are one list made once, not each sender's rules in turn.
    */
-  get principals(): readonly Principal[] {
-    this.#everyPrincipal ??= [
+  refusedToEverySender(e164: string, shown: (e164: string) => string): string | undefined {
+    const { premiumBlocklist, blockedPrefixes } = this.#settings;
+    const shared = destinationProblem(e164, { premiumBlocklist, blockedPrefixes, allowed: undefined }, shown);
+    if (shared !== undefined) return shared;
+    this.#everyDestination ??= this.#everyDestinationOf();
+    const { allowed } = this.#everyDestination;
+    if (allowed === undefined || allows(allowed, e164)) return undefined;
+    return `${shown(e164)} is outside the destinations allowed for every sender of this relay`;
+  }
+
+  /**
+   * The destinations any sender may text: the trusted networks (when there are any), each listed network, each account;
+   * `allowed` undefined when one of them may text any (or none sends at all: then nothing is said of a number).
+   */
+  #everyDestinationOf(): { readonly allowed: readonly string[] | undefined } {
+    const principals = [
       ...(this.#settings.trustedNetworks.length > 0 ? [this.#principal('trusted', 'trusted networks', {})] : []),
       ...this.#networks.map((network) => network.principal),
       ...[...this.#accounts.values()].map((account) => account.principal),
     ];
-    return this.#everyPrincipal;
+    const each = principals.map((principal) => principal.destinations.allowed);
+    const anywhere = each.length === 0 || each.some((allowed) => allowed === undefined);
+    return { allowed: anywhere ? undefined : [...new Set(each.flatMap((allowed) => allowed ?? []))] };
   }
 
   #principal(kind: Principal['kind'], name: string, limits: Partial<Limits>): Principal {

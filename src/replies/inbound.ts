@@ -253,9 +253,10 @@ export class InboundService {
     const id = newMessageId();
     const wasOptedOut = optOut?.action === 'start' ? optedOut : undefined;
     const stillOptedOut = optOut === undefined && optedOut ? await store.optOutKeyword(sms.number) : undefined;
-    // A sender name or short code is told as such, and a STOP or an opt-out says why replies are not sent already.
+    // A sender name or short code is told as such, and a STOP or an opt-out says why replies are not sent already;
+    // an SMS with no mailbox gets no mail to say it in.
     const saysWhy = !canTextBack(sms.number) || optOut?.action === 'stop' || stillOptedOut !== undefined;
-    const replyRefused = saysWhy ? undefined : this.#options.replyRefusal?.(sms.number);
+    const replyRefused = saysWhy || !route ? undefined : this.#options.replyRefusal?.(sms.number);
     const built =
       route &&
       (await buildReplyMail(

@@ -202,6 +202,39 @@ describe('a commit the store failed to confirm', () => {
  * STOP/START keywords through the inbound service on each real store: a keyword sent alone (any case,
  * punctuation or emoji around it) opts the phone out or in; a sentence that starts with one does not.
  */
+/** Whether a reply would be refused (replyRefusal) is asked only of an SMS whose reply mail is built. */
+describe('the reply refusal is asked only for a mail it goes into', () => {
+  test('not for an SMS with no mailbox, nor for a repeat: once for the one mail built', async () => {
+    const store = SqliteStore.open({ file: storeFile(), busyTimeoutMs: 100 });
+    try {
+      const asked: string[] = [];
+      const inboundTo = (defaultMailbox: string | undefined) =>
+        new InboundService({
+          store,
+          tracking: new ReplyTracking({ store, windowMs: 7 * DAY_MS, defaultMailbox }),
+          replyMail: replyMailOptions({ sms: { domains: ['sms.example.com'] }, smtp: { hostname: 'relay.example.com' }, mail: {} }, new Templates()),
+          keywords: { stop: ['STOP'], start: ['START'] },
+          replyRefusal: (number) => {
+            asked.push(number);
+            return undefined;
+          },
+          logger: createLogger('silent'),
+          onMailQueued: () => {},
+          onReportApplied: () => {},
+        }).sinkFor('vonage');
+      const [undeliverable] = await inboundTo(undefined).received([sms('nowhere-1')]);
+      assert.equal(undeliverable?.status, 'undeliverable');
+      assert.deepEqual(asked, [], 'no mail, nothing to say in it');
+      const sink = inboundTo('ops@example.com');
+      assert.equal((await sink.received([sms('mailed-1')]))[0]?.status, 'accepted');
+      assert.equal((await sink.received([sms('mailed-1')]))[0]?.status, 'duplicate');
+      assert.deepEqual(asked, ['+447700900123']);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
 describe('opt-out keywords', () =>
   forEachStore((kind) => {
     const PHONE = '+447700900123';

@@ -977,7 +977,7 @@ describe('replies and delivery reports', () => {
       /^inbound SMS undeliverable \(no mailbox, or their mail refused or bounced\): \d+ \(smsrelay undeliverable\)$/m,
     );
     assert.match(
-      await rerouteUndeliverable(store, relay.config, erased?.id ?? '', 'rerouted-erased@example.com'),
+      await rerouteUndeliverable(store, relay.config, () => undefined, erased?.id ?? '', 'rerouted-erased@example.com'),
       /^SMS \S+ queued for rerouted-erased@example\.com, without its text: store\.retention erased it/,
     );
     const rerouted = await simpleParser((await mailTo('rerouted-erased@example.com')).raw);

@@ -286,19 +286,19 @@ describe('sender policy', () => {
     const stranger = await sendMail(suite.port, { from: 'x@example.com', to: ['447700900184@sms.example.com'] }, { localAddress: '127.0.0.3' });
     assert.match(stranger.mail.text, /^5\.7\.1 Sender refused: x@example\.com may not send through printers/);
     const abroad = await sendMail(suite.port, { from: 'hp@printers.example.com', to: ['353861234567@sms.example.com'] }, { localAddress: '127.0.0.3' });
-    assert.match(abroad.rcpt[0]?.text ?? '', /^5\.7\.1 Recipient refused: \+3538\*{6}67 is outside the destinations allowed for this sender \(\+4477\)/);
+    assert.match(abroad.rcpt[0]?.text ?? '', /^5\.7\.1 Recipient refused: \+353861234567 is outside the destinations allowed for this sender \(\+4477\)/);
   });
 
   test('a premium-rate number, a blocked prefix and (for an account) a foreign country are refused at RCPT', async () => {
     const trusted = await sendMail(suite.port, { to: ['449012345678@sms.example.com', '447912345678@sms.example.com'] });
     assert.equal(trusted.rcpt[0]?.code, 550);
-    assert.match(trusted.rcpt[0]?.text ?? '', /^5\.7\.1 Recipient refused: \+4490\*{6}78 is a premium-rate number/, 'masked, as an opted-out number is');
+    assert.match(trusted.rcpt[0]?.text ?? '', /^5\.7\.1 Recipient refused: \+449012345678 is a premium-rate number/, 'whole: the client wrote it');
     assert.match(trusted.rcpt[1]?.text ?? '', /numbers starting \+4479 are blocked/);
     const client = erp();
     await assert.rejects(
       client.sendMail({ from: 'orders@erp.example.com', to: '33612345678@sms.example.com', text: 'x' }),
       (error: Error & { response?: string }) =>
-        /^550 5\.7\.1 Recipient refused: \+3361\*{5}78 is outside the destinations allowed for this sender \(GB\)/.test(error.response ?? ''),
+        /^550 5\.7\.1 Recipient refused: \+33612345678 is outside the destinations allowed for this sender \(GB\)/.test(error.response ?? ''),
     );
     client.close();
   });

@@ -48,11 +48,11 @@ describe('refusals in the log and in the reply', () => {
     removeDir(dir);
   });
 
-  test("a premium-rate number written nationally is masked in the reply and in the log's reason, without a stack", async () => {
+  test("a premium-rate number written nationally is named whole in the reply (the client wrote it), masked in the log's reason, without a stack", async () => {
     const sent = await sendMail(relay.smtpPort, { to: [`${PREMIUM_NATIONAL}@sms.localhost`, `${PREMIUM_INTERNATIONAL}@sms.localhost`] });
     for (const reply of sent.rcpt) {
       assert.equal(reply.code, 550);
-      assert.match(reply.text, /^5\.7\.1 Recipient refused: \+4490\*{6}67 is a premium-rate number; this relay does not text those$/);
+      assert.match(reply.text, /^5\.7\.1 Recipient refused: \+449001234567 is a premium-rate number; this relay does not text those$/);
     }
     const refused = lines().filter((line) => line.msg === 'smtp: recipient refused');
     assert.equal(refused.length, 2);
@@ -60,6 +60,7 @@ describe('refusals in the log and in the reply', () => {
       assert.equal(line.level, 'info');
       assert.equal(line.code, 'POLICY_DENIED');
       assert.equal(line.err, undefined, 'no stack for a refusal');
+      assert.match(String(line.reason), /^Recipient refused: \+4490\*{6}67 is a premium-rate number/);
     }
   });
 
@@ -98,7 +99,7 @@ describe('refusals in the log and in the reply', () => {
     assert.equal(personal.rcpt[0]?.code, 550);
     assert.match(
       personal.rcpt[0]?.text ?? '',
-      /^5\.7\.1 Recipient refused: \+4470\*{6}56 is a personal \(follow-me\) number, charged to the sender at up to premium rates; this relay does not text those$/,
+      /^5\.7\.1 Recipient refused: \+447000123456 is a personal \(follow-me\) number, charged to the sender at up to premium rates; this relay does not text those$/,
     );
     const short = await sendMail(relay.smtpPort, { to: ['81025@sms.localhost', '112@sms.localhost'] });
     assert.deepEqual(

@@ -84,6 +84,11 @@ describe('SMTP → SMS text', () => {
       [{ 'X-UserContext': 'café-42' }, 'Invalid UserContext "cafU+00E9-42" in the x-usercontext header: expected ASCII letters'],
       [{ 'X-UserContext': 'tïcket42' }, 'Invalid UserContext "tU+00EFcket42" in the x-usercontext header'],
       [{ 'X-SMS-From': 'Café' }, 'Invalid sender id "CafU+00E9" in the x-sms-from header: expected printable ASCII'],
+      // Fullwidth digits: Date.parse does not read them, and the reply must not show them folded into a date it would.
+      [
+        { 'X-SMS-Send-At': '\uff12\uff10\uff12\uff16-11-24T08:00:00+01:00' },
+        'Invalid X-SMS-Send-At "U+FF12U+FF10U+FF12U+FF16-11-24T08:00:00+01:00": expected a date',
+      ],
     ] as const;
     for (const [headers, words] of refusals) {
       const { data } = await sendMail(suite.port, { to: ['447700900119@sms.example.com'], headers, body: 'x' });

@@ -589,7 +589,7 @@ forEachStore((kind) =>
       await store.recordMailOutcome({ id: refused.id, kind: 'failed', error: '550 5.1.1 <gone@example.com>: no such user' });
 
       const settings = { sms: { domains: ['sms.example.com'] }, smtp: { hostname: 'relay.example.com' }, mail: {} };
-      await rerouteUndeliverable(store, settings, 'in-gone', 'carol@example.com');
+      await rerouteUndeliverable(store, settings, () => undefined, 'in-gone', 'carol@example.com');
       const [rerouted] = await store.claimDueMail({ owner: 't', now: Date.now() + 1_000, leaseUntil: Date.now() + 60_000, limit: 10 });
       const parsed = await simpleParser(rerouted?.raw ?? Buffer.alloc(0));
       assert.deepEqual(
