@@ -1001,7 +1001,7 @@ function checkConsoleUsers(
   settings: ParsedConfig['console'],
   accounts: ParsedConfig['accounts'],
   problems: string[],
-  describe: (path: readonly PropertyKey[]) => string,
+  describe: (path: readonly PropertyKey[], missing?: boolean) => string,
 ): void {
   const seen = new Set<string>();
   settings.users.forEach((user, index) => {
@@ -1013,7 +1013,7 @@ function checkConsoleUsers(
       problems.push(`${describe(['console', 'users', index, 'account'])}: no accounts entry has username "${user.account}"`);
       return;
     }
-    const where = `${describe(['console', 'users', index, 'sender'])}: test sends of console user ${user.name} go out as account ${account.username}`;
+    const where = `${describe(['console', 'users', index, 'sender'], user.sender === undefined)}: test sends of console user ${user.name} go out as account ${account.username}`;
     const sender = user.sender ?? testSender(account);
     if (sender === undefined) {
       const senders = account.senders ? `its senders (${account.senders.join(', ')}) name no single address` : 'it lists no senders';

@@ -94,9 +94,10 @@ describe('SMPP golden PDUs: a deliver_sm delivery receipt', () => {
     assert.equal(sm.source, '447700900123');
     const { text } = readText(sm, [0]);
     assert.equal(text, RECEIPT_TEXT);
-    assert.deepEqual(readReceipt(sm, text, 'as-submitted'), { messageId: '0123456789', state: 'delivered', code: 0 });
+    // The id's value (leading zeros and case aside) finds the SMS; as written, it is the former id an SMS recorded before that was kept under.
+    assert.deepEqual(readReceipt(sm, text, 'as-submitted'), { messageId: '123456789', written: '0123456789', state: 'delivered', code: 0 });
     const withoutTlvs = { ...sm, tlvs: new Map() };
-    assert.deepEqual(readReceipt(withoutTlvs, text, 'as-submitted'), { messageId: '0123456789', state: 'delivered', code: 0 }, 'the text alone');
+    assert.deepEqual(readReceipt(withoutTlvs, text, 'as-submitted'), { messageId: '123456789', written: '0123456789', state: 'delivered', code: 0 }, 'the text alone');
     assert.deepEqual(
       readReceipt(withoutTlvs, text, 'decimal'),
       { messageId: (123456789).toString(16), state: 'delivered', code: 0 },
