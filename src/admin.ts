@@ -425,7 +425,7 @@ export async function history(
  * `log` alike. The history has no line for it until the next start's "resumed".
  */
 export const ATTEMPT_CUT_OFF =
-  'answer unknown (the relay sending it stopped first; the gateway may have it, and it is sent again when that relay starts, or by another once the lease ends)';
+  'answer unknown (the relay sending it stopped, or was not heard from for 15 s, first; the gateway may have it, and it is sent again when that relay starts, or by another once the lease ends)';
 
 /** An SMS's attempts as `log` says them, the one under way or cut off (its answer unknown) counted. */
 function attemptsOf(sms: SmsState): string {

@@ -183,7 +183,7 @@ describe('a request in flight when the relay stops', () => {
       /** The SMS's line, its attempts counted: the one under way, or cut off, among them. */
       const smsLine = (attempts: number, last: string) => new RegExp(`^ {2}\\+447700900150: queued, ${attempts} attempts?, the last ${last}`);
       const cutOff =
-        "one's answer unknown \\(the relay sending it stopped first; the gateway may have it, and it is sent again when that relay starts, or by another once the lease ends\\)";
+        "one's answer unknown \\(the relay sending it stopped, or was not heard from for 15 s, first; the gateway may have it, and it is sent again when that relay starts, or by another once the lease ends\\)";
       try {
         // Stopped past shutdownTimeout: the stop records itself at once.
         const stopped = await spawnRelay(dir, env);

@@ -605,7 +605,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       // the log line says the same word as the metric, so one can be matched to the other.
       const outcome = failure?.category ?? refusedAs(result, [...classifiedOf.values()]) ?? 'answered';
       const unreadableAnswer = [...classifiedOf.values()].find(unreadable);
-      const protocol = this.#unreadableRun(lane, result, classifiedOf);
+      const protocol = message.gatewayAccount ? undefined : this.#unreadableRun(lane, result, classifiedOf);
       logResult(log, lane.provider, result, failure, { numbers: pending.length, endpoint, ms: Math.round(tookMs), outcome }, unreadableAnswer);
       this.#options.metrics?.gatewaySeconds.observe({ result: outcome }, tookMs / 1000);
       const remaining = hosts.slice(position + 1).filter((next) => !leftLanes.has(next.lane));
@@ -698,7 +698,9 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       return undefined;
     }
     lane.unreadableRequests++;
-    if (lane.unreadableRequests < UNREADABLE_PAUSE_REQUESTS) return undefined;
+    // Paused already (by this relay before a restart, or by another on the store): a probe's unreadable answer keeps
+    // the pause; this relay's count, kept in its memory only, would end it.
+    if (lane.unreadableRequests < UNREADABLE_PAUSE_REQUESTS && !lane.pause.paused) return undefined;
     return {
       action: 'pause',
       category: 'protocol',

@@ -19,6 +19,9 @@ export interface DataDirLock {
   readonly stale: StaleLock | undefined;
 }
 
+/** The directory of a linked store file this process locked (lockDataDir), to release it whatever the link says by then. */
+let lockedStoreDir: string | undefined;
+
 /**
  * One relay process per data directory: the embedded store has one writer, and start-up frees every
  * lease in the store, which is only right when the process that held them is dead. The lock file
@@ -40,6 +43,7 @@ export function lockDataDir(dataDir: string, { embeddedStore }: { readonly embed
   let store: DataDirLock;
   try {
     store = lockDir(storeDir);
+    lockedStoreDir = storeDir;
   } catch (error) {
     releaseLockFile(dataDir);
     if (error instanceof Error) error.message = `${join(dataDir, STORE_FILE)} is a link into ${storeDir}: ${error.message}`;
@@ -110,9 +114,9 @@ function lockDir(dataDir: string): DataDirLock {
  * returned, not thrown: the stop ends all the same, and the next start takes the file over as a dead relay's.
  */
 export function releaseDataDirLock(dataDir: string): DataDirError | undefined {
-  // The directory a linked store file is in was locked too (lockDataDir); its link is still there to find it.
-  const storeDir = linkedStoreDir(dataDir);
-  const storeFailed = storeDir === undefined ? undefined : releaseLockFile(storeDir);
+  // The directory a linked store file was in when lockDataDir locked it too (the link may have changed since).
+  const storeFailed = lockedStoreDir === undefined ? undefined : releaseLockFile(lockedStoreDir);
+  lockedStoreDir = undefined;
   return releaseLockFile(dataDir) ?? storeFailed;
 }
 
@@ -176,8 +180,13 @@ export function missingDataDirs(dataDir: string): string[] {
 
 /** The pid of the relay that holds the data directory now, or undefined when none does (for `smsrelay status`). */
 export function runningRelay(dataDir: string): number | undefined {
-  const owner = readOwner(join(dataDir, LOCK_FILE));
-  return owner !== undefined && staleness(owner) === undefined ? owner.pid : undefined;
+  // A relay on the directory a linked store file is in holds that directory's lock, not this one's.
+  const storeDir = linkedStoreDir(dataDir);
+  for (const dir of storeDir === undefined ? [dataDir] : [dataDir, storeDir]) {
+    const owner = readOwner(join(dir, LOCK_FILE));
+    if (owner !== undefined && staleness(owner) === undefined) return owner.pid;
+  }
+  return undefined;
 }
 
 /** Why a lock file's owner no longer holds it, or undefined when it is alive. */

@@ -188,7 +188,8 @@ function unusableFile(error: unknown, file: string): unknown {
   // A file this user may not write is found before the open (SqliteStore.open); one refused since, or a WAL or index
   // SQLite could not make, is the file's or the directory's.
   const code = String((error as { code?: unknown } | undefined)?.code ?? '');
-  if (OPEN_REFUSED.test(code)) return deniedPath(file, [...storeFiles(file), dirname(file)]) ?? error;
+  // The directory SQLite writes the WAL into: a link's target's, not the link's (storeFiles names them there too).
+  if (OPEN_REFUSED.test(code)) return deniedPath(file, [...storeFiles(file), dirname(realFile(file))]) ?? error;
   return UNUSABLE_PATH.test(code) ? unusablePath(file, error) : error;
 }
 

@@ -336,12 +336,16 @@ describe('a store file that is a symbolic link (moved to another disk and linked
         assert.equal(await relay.stop(), 0);
       }
       assert.equal(lstatSync(join(linked, 'data', 'smsrelay.db')).isSymbolicLink(), true, 'the link is left as it was');
+      assert.ok(!existsSync(join(elsewhere, 'data', 'smsrelay.pid')), "the store's directory's lock is released with the relay's own");
       const db = new BetterSqlite3(target, { readonly: true });
       assert.equal((db.prepare('SELECT COUNT(*) AS n FROM outbound').get() as { n: number }).n, 1);
       db.close();
       // And the other way round: a relay in the store's own directory refuses one on the link.
       const owner = await spawnRelay(elsewhere, targetEnv);
       try {
+        // Seen through the link: the commands that must not run beside a relay (store copy, backup) ask the same.
+        const seen = run(linked, env, 'status');
+        assert.match(seen.stdout, new RegExp(`^relay: running \\(pid ${owner.child.pid}\\)`), seen.stdout + seen.stderr);
         const second = run(linked, env, 'start');
         assert.equal(second.status, 78, second.stderr);
         assert.match(
