@@ -10,7 +10,7 @@ import type { ClaimedSms, NewOutgoingMail, SmsBatch, SmsOutcome, Store, StoredMe
 import { WorkLoop } from '../work-loop.ts';
 import { recordGatewayOptOut } from '../replies/opt-outs.ts';
 import { EndpointBreaker } from './endpoints.ts';
-import { type Classified, TLS_CERTIFICATE, unreadable } from './outcomes.ts';
+import { type Classified, pausedForUnreadable, TLS_CERTIFICATE, unreadable } from './outcomes.ts';
 import { ProviderPause } from './pause.ts';
 import type { DispatchProvider, DispatchRouting } from './routing.ts';
 import { deadline, nextStep, providerDelayMs, type RetryPolicy, retryAfterMs } from './schedule.ts';
@@ -698,9 +698,9 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       return undefined;
     }
     lane.unreadableRequests++;
-    // Paused already (by this relay before a restart, or by another on the store): a probe's unreadable answer keeps
+    // Paused for it already (by this relay before a restart, or by another on the store): a probe's unreadable answer keeps
     // the pause; this relay's count, kept in its memory only, would end it.
-    if (lane.unreadableRequests < UNREADABLE_PAUSE_REQUESTS && !lane.pause.paused) return undefined;
+    if (lane.unreadableRequests < UNREADABLE_PAUSE_REQUESTS && !pausedForUnreadable(lane.pause.reason)) return undefined;
     return {
       action: 'pause',
       category: 'protocol',

@@ -10,6 +10,11 @@ export const TLS_CERTIFICATE = 'tls-certificate';
 /** The code of a 2xx answer (or a number's part of one) no grammar of the provider fits (SubmissionResult's UNPARSEABLE). */
 const UNREADABLE_CODE = 'UNPARSEABLE';
 
+/** Whether a provider's pause (its reason, `<code>: <reason>`) is one for unreadable answers, whichever relay paused it. */
+export function pausedForUnreadable(pauseReason: string | undefined): boolean {
+  return pauseReason?.startsWith(`${UNREADABLE_CODE}:`) === true;
+}
+
 /** Whether the gateway took the request but its answer about this number could not be read: warned of, and a run of them pauses the provider. */
 export function unreadable(classified: Classified): boolean {
   return classified.code === UNREADABLE_CODE;
