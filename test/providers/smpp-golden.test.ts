@@ -97,7 +97,11 @@ describe('SMPP golden PDUs: a deliver_sm delivery receipt', () => {
     // The id's value (leading zeros and case aside) finds the SMS; as written, it is the former id an SMS recorded before that was kept under.
     assert.deepEqual(readReceipt(sm, text, 'as-submitted'), { messageId: '123456789', written: '0123456789', state: 'delivered', code: 0 });
     const withoutTlvs = { ...sm, tlvs: new Map() };
-    assert.deepEqual(readReceipt(withoutTlvs, text, 'as-submitted'), { messageId: '123456789', written: '0123456789', state: 'delivered', code: 0 }, 'the text alone');
+    assert.deepEqual(
+      readReceipt(withoutTlvs, text, 'as-submitted'),
+      { messageId: '123456789', written: '0123456789', state: 'delivered', code: 0 },
+      'the text alone',
+    );
     assert.deepEqual(
       readReceipt(withoutTlvs, text, 'decimal'),
       { messageId: (123456789).toString(16), state: 'delivered', code: 0 },
