@@ -38,6 +38,18 @@ const member = relayMember;
 /** The store's type parsers (int8 as a number), for a client of the test's own. */
 const types = { getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === 20 ? Number : pg.types.getTypeParser(oid, format)) };
 
+/** A store on a fresh database through a proxy counting round trips, PHONE opted out (its STOP and the notice after it passed). */
+async function optedOutThroughProxy() {
+  const url = (await freshDatabase()) ?? '';
+  const proxy = await postgresProxy(url);
+  const store = await PostgresStore.open({ url: proxy.url });
+  await store.acceptInbound(stop);
+  // Its commit is followed by the notice that opt-outs changed (for the other relays' memory of them).
+  const committed = proxy.roundTrips();
+  await waitFor("the STOP's notice", () => proxy.roundTrips() > committed, 2_000);
+  return { store, proxy };
+}
+
 describeOnPostgres('PostgreSQL: a commit group in one round trip', async () => {
   test('the hot writes of a group (mail accepted, SMS claimed, SMS sent with their orphan reports, mail claimed and sent, an SMS received) are one round trip per group: BEGIN, statements and COMMIT together; a relay alone notifies only the STOP', async () => {
     const url = (await freshDatabase()) ?? '';
@@ -81,14 +93,8 @@ describeOnPostgres('PostgreSQL: a commit group in one round trip', async () => {
   });
 
   test('the opt-out checks of one turn of the event loop are one round trip, each answered for its own number', async () => {
-    const url = (await freshDatabase()) ?? '';
-    const proxy = await postgresProxy(url);
-    const store = await PostgresStore.open({ url: proxy.url });
+    const { store, proxy } = await optedOutThroughProxy();
     try {
-      await store.acceptInbound(stop);
-      // Its commit is followed by the notice that opt-outs changed (for the other relays' memory of them).
-      const committed = proxy.roundTrips();
-      await waitFor("the STOP's notice", () => proxy.roundTrips() > committed, 2_000);
       const before = proxy.roundTrips();
       const numbers = [PHONE, '+447700900124', PHONE, '+447700900125'];
       assert.deepEqual(await Promise.all(numbers.map((number) => store.isOptedOut(number))), [true, false, true, false]);
@@ -100,13 +106,8 @@ describeOnPostgres('PostgreSQL: a commit group in one round trip', async () => {
   });
 
   test("a distribution list's members are checked for opt-outs together: one round trip for 40 members, not one each", async () => {
-    const url = (await freshDatabase()) ?? '';
-    const proxy = await postgresProxy(url);
-    const store = await PostgresStore.open({ url: proxy.url });
+    const { store, proxy } = await optedOutThroughProxy();
     try {
-      await store.acceptInbound(stop);
-      const committed = proxy.roundTrips();
-      await waitFor("the STOP's notice", () => proxy.roundTrips() > committed, 2_000);
       const senders = new SenderPolicy({
         trustedNetworks: ['127.0.0.1/32'],
         networks: [],

@@ -35,12 +35,7 @@ export function createIntelliSoftwareGateway(options: GatewayOptions): Gateway {
   return httpGateway(PROVIDER, options, endpoints, INTELLISOFTWARE_CAPABILITIES, async (submission, endpointIndex, log) => {
     const post = async (recipients: readonly string[]): Promise<SubmissionResult> => {
       const started = performance.now();
-      const outcome = await endpoints.request(endpointIndex, {
-        method: 'POST',
-        path: SEND_PATH,
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: buildSendForm({ ...submission, recipients }, options).toString(),
-      });
+      const outcome = await endpoints.postForm(endpointIndex, SEND_PATH, buildSendForm({ ...submission, recipients }, options));
       const result = toResult(outcome, recipients, log);
       logRequest(log, PROVIDER, { endpoint: endpoints.labels[endpointIndex], recipients: recipients.length, started }, outcome, result);
       return result;

@@ -262,12 +262,7 @@ export function createInteractSmsGateway(options: GatewayOptions): Gateway {
     }
     const post = async (recipients: readonly string[]): Promise<SubmissionResult> => {
       const started = performance.now();
-      const outcome = await endpoints.request(endpointIndex, {
-        method: 'POST',
-        path: SEND_PATH,
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: buildSendForm({ ...submission, recipients }, notifyId, options).toString(),
-      });
+      const outcome = await endpoints.postForm(endpointIndex, SEND_PATH, buildSendForm({ ...submission, recipients }, notifyId, options));
       const result = toResult(outcome, recipients, notifyId);
       log.debug(
         {

@@ -63,12 +63,7 @@ export function createTwilioGateway(options: GatewayOptions<TwilioSettings>): Ga
     const [number] = submission.recipients as [string];
     const started = performance.now();
     const form = buildMessageForm(submission, number, options.settings.messagingServiceSid, options.webhookUrls?.dr, Date.now());
-    const outcome = await endpoints.request(endpointIndex, {
-      method: 'POST',
-      path,
-      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', authorization },
-      body: form.toString(),
-    });
+    const outcome = await endpoints.postForm(endpointIndex, path, form, { accept: 'application/json', authorization });
     // The form decided what the mail's sender id is: its From, or else (it named one) its own service.
     const named = submission.senderId === undefined ? undefined : form.has('From') ? 'from' : 'service';
     const result = toResult(outcome, number, named);

@@ -64,12 +64,7 @@ export function createVonageGateway(options: GatewayOptions<VonageSettings>): Ga
     const clientRef = clientRefFor(submission.messageId, number, parts);
     const started = performance.now();
     const form = buildSendForm(submission, number, clientRef, options, Date.now());
-    const outcome = await endpoints.request(endpointIndex, {
-      method: 'POST',
-      path: SEND_PATH,
-      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-      body: form.toString(),
-    });
+    const outcome = await endpoints.postForm(endpointIndex, SEND_PATH, form, { accept: 'application/json' });
     const result = toResult(outcome, number, clientRef);
     if (outcome.kind === 'http' && result.kind === 'answered' && partsAnswered(outcome.text) !== parts) {
       log.warn(
