@@ -223,11 +223,11 @@ describe('SMPP when the bind comes back during a pause', () => {
   let relay: TestRelay;
 
   before(async () => {
-    // The pause's probe a minute away.
+    // The pause's probe five minutes away: well past the longest wait between binds (RECONNECT_MAX_MS, a minute).
     relay = await startTestRelay({
       gateway: { provider: 'smpp-simulator' },
       sms: SMS,
-      delivery: { retryMinDelay: '200ms', retryMaxDelay: '1s', pauseProbeInterval: '1m' },
+      delivery: { retryMinDelay: '200ms', retryMaxDelay: '1s', pauseProbeInterval: '5m' },
     });
   });
   after(async () => {
@@ -243,12 +243,14 @@ describe('SMPP when the bind comes back during a pause', () => {
     await waitFor('the submit_sm taken', () => simulator.records.some((record) => record.to === '447700900418'));
     simulator.setBehaviour({ mode: 'refuse-binds', status: 0x0e });
     const paused = async () => (await relay.relay.store.gatewayState(Date.now())).pauses[0]?.reason;
-    await waitFor('the pause naming the refusal (its probe a minute away)', async () => (await paused())?.startsWith('SMPP_BIND:'), 5_000);
+    await waitFor('the pause naming the refusal (its probe five minutes away)', async () => (await paused())?.startsWith('SMPP_BIND:'), 5_000);
     simulator.setBehaviour({ mode: 'ok' });
     const id = queuedId((await mailTo('447700900419', 'Back soon')).data);
-    // The refused bind is tried again after 5 s, doubling with each refusal (a loaded machine sees two or three before
-    // the refusals stop: up to 20 s and its jitter); the probe is a minute after the pause began, so a wait of 40 s still tells the bind's resumption from it.
-    await waitFor('sent once bound again', async () => (await relay.relay.store.smsOf(id))[0]?.status === 'sent', 40_000);
+    // The refused bind is tried again after 5 s, doubling with each refusal (under the whole suite on 2 cores the
+    // refusals went on long enough for a wait of 40 s to run out, twice on 2026-12-06): the next bind comes within a
+    // minute and its jitter whatever the refusals before, the probe five minutes after the pause began, so a wait of
+    // 100 s still tells the bind's resumption from it.
+    await waitFor('sent once bound again', async () => (await relay.relay.store.smsOf(id))[0]?.status === 'sent', 100_000);
     assert.equal(await paused(), undefined, 'the pause ended');
   });
 });
