@@ -424,8 +424,7 @@ export async function history(
  * What a relay that stopped (or was killed) with a request for an SMS in flight leaves known of it: the console and
  * `log` alike. The history has no line for it until the next start's "resumed".
  */
-export const ATTEMPT_CUT_OFF =
-  'answer unknown (the relay sending it stopped, or was not heard from for 15 s, first; the gateway may have it, and it is sent again when that relay starts, or by another once the lease ends)';
+export const ATTEMPT_CUT_OFF = `answer unknown (the relay sending it stopped, or was not heard from for ${RELAY_STALE_MS / 1000} s, first; the gateway may have it, and it is sent again when that relay starts, or by another once the lease ends)`;
 
 /** An SMS's attempts as `log` says them, the one under way or cut off (its answer unknown) counted. */
 function attemptsOf(sms: SmsState): string {

@@ -668,7 +668,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
 }
 
 /**
- * Removes the data directory's lock file: at the end of a stop, or at an exit that cuts one short. A directory made
+ * Removes the data directory's lock file at the end of a stop (a stop cut short leaves it: see cli.ts). A directory made
  * unwritable under the relay is the operator's to fix, not a failed stop.
  */
 function releaseLock(dataDir: string, logger: Logger): void {

@@ -137,6 +137,11 @@ export class HttpEndpoints {
     this.labels = opened.map((endpoint) => endpoint.label);
   }
 
+  /** A form POST (`application/x-www-form-urlencoded`), as the gateways' send APIs take it, with any headers of the provider's own. */
+  postForm(index: number, path: string, form: URLSearchParams, headers: Readonly<Record<string, string>> = {}): Promise<HttpOutcome> {
+    return this.request(index, { method: 'POST', path, headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: form.toString() });
+  }
+
   /**
    * Sends one request to endpoint `index`; never throws for network trouble, reports it. Dispatched
    * with a handler of its own rather than `pool.request`: that one wraps every answer in an async
@@ -144,11 +149,6 @@ export class HttpEndpoints {
    * paid per SMS request (#15: undici was 13% of the main thread's time under load). The bytes on
    * the wire are the same.
    */
-  /** A form POST (`application/x-www-form-urlencoded`), as the gateways' send APIs take it, with any headers of the provider's own. */
-  postForm(index: number, path: string, form: URLSearchParams, headers: Readonly<Record<string, string>> = {}): Promise<HttpOutcome> {
-    return this.request(index, { method: 'POST', path, headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: form.toString() });
-  }
-
   request(index: number, request: HttpRequest): Promise<HttpOutcome> {
     const endpoint = this.#endpoints[index];
     if (endpoint === undefined) return Promise.reject(new RangeError(`${this.#provider}: no endpoint #${index}`));

@@ -109,8 +109,7 @@ function lockDir(dataDir: string): DataDirLock {
 }
 
 /**
- * Removes the data directory's lock file if this process holds it: at the end of a stop, or at an exit that
- * cannot wait for one (a second SIGTERM). A failure (the directory made unwritable under the running relay) is
+ * Removes the data directory's lock file if this process holds it, at the end of a stop. A failure (the directory made unwritable under the running relay) is
  * returned, not thrown: the stop ends all the same, and the next start takes the file over as a dead relay's.
  */
 export function releaseDataDirLock(dataDir: string): DataDirError | undefined {
