@@ -789,6 +789,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         const dayOf = (at: number) => new Date(at).toISOString().slice(5, 10);
         return {
           stats,
+          smsDepth: smsQueueDepth(stats.sms),
           paused,
           providerPauses,
           nextProbes: Object.fromEntries(providerPauses.map((pause) => [pause.provider, pause.nextProbe])),

@@ -5,10 +5,8 @@
  * number does not bounce the others. The adapter decides when a refusal is such a one and what its gateway's
  * answer for one number is (its own parsing); this module only walks the numbers.
  */
+import { BODY_DETAIL_CHARS } from './http-endpoint.ts';
 import type { RecipientResult, SubmissionResult } from './contract.ts';
-
-/** Enough of a failure's text to recognise it, without filling logs or bounces. */
-const DETAIL_MAX_CHARS = 200;
 
 /**
  * Sends each number alone (`post` with that one number: the same form, the same references), so that an invalid
@@ -35,7 +33,7 @@ export async function sendEachAlone(
       continue;
     }
     if (!results.some(taken)) return alone;
-    const detail = alone.detail?.slice(0, DETAIL_MAX_CHARS);
+    const detail = alone.detail?.slice(0, BODY_DETAIL_CHARS);
     const failure = alone.kind === 'transport' ? alone.phase : 'request';
     results.push({ number, code: alone.code, failure, ...(detail ? { detail } : {}) });
     for (const rest of recipients.slice(index + 1)) results.push({ number: rest, code: alone.code, ...(detail ? { detail } : {}) });

@@ -10,8 +10,8 @@ import { maskNumbersIn } from '../sms/numbers.ts';
 import { relayVersion } from '../version.ts';
 import type { Gateway, GatewayCapabilities, GatewayOptions, SmsSubmission, SubmissionResult } from './contract.ts';
 
-/** Enough of an unexpected body (error page, unknown reply) to recognise it, without filling logs. */
-const BODY_DETAIL_CHARS = 200;
+/** Enough of a gateway's words (an error page, a refusal's text) to recognise them, without filling logs or bounces. */
+export const BODY_DETAIL_CHARS = 200;
 
 /**
  * Send answers are a few KB (IntelliSoftware: one ~40-byte line per recipient, 100 per request;

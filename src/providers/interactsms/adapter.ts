@@ -33,7 +33,7 @@ import { createHash } from 'node:crypto';
 import { toInternationalDigits } from '../../sms/numbers.ts';
 import type { Gateway, GatewayOptions, ProviderCapabilities, RecipientResult, SmsSubmission, SubmissionResult } from '../contract.ts';
 import { sendEachAlone } from '../each-alone.ts';
-import { HttpEndpoints, httpGateway, type HttpOutcome, httpRefusal, unparseable } from '../http-endpoint.ts';
+import { BODY_DETAIL_CHARS, HttpEndpoints, httpGateway, type HttpOutcome, httpRefusal, unparseable } from '../http-endpoint.ts';
 
 export const PROVIDER = 'interactsms';
 
@@ -77,9 +77,6 @@ const NOTIFY_ID_MAX_CHARS = 30;
 /** 128 bits in base 36 need at most 25 digits; padded so every notify id has the same length. */
 const NOTIFY_ID_DIGITS = 25;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** Enough of a refusal's text to recognise it, without filling logs or bounces. */
-const DETAIL_MAX_CHARS = 200;
 
 /**
  * The status reply: an integer on the first line, then the gateway's message (`0\nRequest
@@ -336,7 +333,7 @@ function toResult(outcome: HttpOutcome, recipients: readonly string[], notifyId:
       results: recipients.map((number) => ({ number, code, providerId: notifyId, trackingId: notifyId })),
     };
   }
-  const detail = (match[2] ?? '').replace(/\s+/g, ' ').trim().slice(0, DETAIL_MAX_CHARS);
+  const detail = (match[2] ?? '').replace(/\s+/g, ' ').trim().slice(0, BODY_DETAIL_CHARS);
   const code = refusalCode(status, detail);
   // One status line speaks for every number of the request: the legacy API has no per-number answer.
   // (A refusal of several numbers is then narrowed down by `sendEachAlone`.)

@@ -19,7 +19,7 @@
  */
 import { toInternationalDigits } from '../../sms/numbers.ts';
 import type { Gateway, GatewayOptions, ProviderCapabilities, SmsSubmission, SubmissionResult } from '../contract.ts';
-import { HttpEndpoints, httpGateway, type HttpOutcome, httpRefusal, logRequest, unparseable } from '../http-endpoint.ts';
+import { BODY_DETAIL_CHARS, HttpEndpoints, httpGateway, type HttpOutcome, httpRefusal, logRequest, unparseable } from '../http-endpoint.ts';
 import { MAIL_SENDER_SUFFIX, MAIL_SERVICE_SUFFIX, MESSAGING_SERVICE_CODES, SENDER_QUEUE_CODES } from './outcomes.ts';
 import { MESSAGE_SID, MESSAGING_SERVICE_SID } from './sids.ts';
 import { senderQueue } from './sender-id.ts';
@@ -45,8 +45,6 @@ export const TWILIO_CAPABILITIES: ProviderCapabilities = {
 export const CODE_PREFIX = 'TWILIO:';
 /** The code of a message Twilio created (queued, accepted or scheduled). */
 export const ACCEPTED_CODE = `${CODE_PREFIX}ACCEPTED`;
-/** Enough of an error's message to recognise it, without filling logs or bounces. */
-const DETAIL_MAX_CHARS = 200;
 
 interface TwilioSettings {
   readonly messagingServiceSid?: string | undefined;
@@ -115,7 +113,7 @@ function toResult(outcome: HttpOutcome, number: string, named: 'from' | 'service
   const code = body?.['code'];
   if (typeof code !== 'number' || !Number.isSafeInteger(code)) return httpRefusal(outcome);
   const message = body?.['message'];
-  const detail = typeof message === 'string' ? message.slice(0, DETAIL_MAX_CHARS) : undefined;
+  const detail = typeof message === 'string' ? message.slice(0, BODY_DETAIL_CHARS) : undefined;
   if (outcome.status === 400) {
     // The service or the From a mail named is that mail's sender, not the account's setting or queue (outcomes.ts).
     const suffix =

@@ -21,7 +21,7 @@ import { createHash } from 'node:crypto';
 import { splitIntoParts } from '../../sms/encoding.ts';
 import { toInternationalDigits } from '../../sms/numbers.ts';
 import type { Gateway, GatewayOptions, ProviderCapabilities, RecipientResult, SmsSubmission, SubmissionResult } from '../contract.ts';
-import { HttpEndpoints, httpGateway, type HttpOutcome, httpRefusal, logRequest, unparseable } from '../http-endpoint.ts';
+import { BODY_DETAIL_CHARS, HttpEndpoints, httpGateway, type HttpOutcome, httpRefusal, logRequest, unparseable } from '../http-endpoint.ts';
 
 export const PROVIDER = 'vonage';
 export const SEND_PATH = '/sms/json';
@@ -41,7 +41,6 @@ export const VONAGE_CAPABILITIES: ProviderCapabilities = {
 };
 
 export const CODE_PREFIX = 'VONAGE:';
-const DETAIL_MAX_CHARS = 200;
 /** 128 bits in base 36. */
 const KEY_DIGITS = 25;
 
@@ -126,7 +125,7 @@ function readParts(text: string): PartAnswer[] | undefined {
     const id = fields['message-id'];
     parts.push({
       status,
-      errorText: typeof errorText === 'string' ? errorText.slice(0, DETAIL_MAX_CHARS) : undefined,
+      errorText: typeof errorText === 'string' ? errorText.slice(0, BODY_DETAIL_CHARS) : undefined,
       id: typeof id === 'string' && id !== '' ? id : undefined,
     });
   }
