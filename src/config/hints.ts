@@ -5,6 +5,9 @@
  */
 import type { z } from 'zod';
 
+/** An empty value (often a `${VAR}` never defined) said as such, not as a malformed one. */
+export const EMPTY_VALUE = 'write a value: it must not be empty';
+
 /** zod's per-parse error map: a hint for each kind of issue the schema has no message of its own for. */
 export function plainHint(issue: z.core.$ZodRawIssue): string | undefined {
   switch (issue.code) {
@@ -19,7 +22,7 @@ export function plainHint(issue: z.core.$ZodRawIssue): string | undefined {
     case 'invalid_format':
       return issue.format === 'email' ? 'write a mail address such as ops@example.com' : undefined;
     case 'too_small':
-      return issue.origin === 'string' && issue.minimum === 1 ? 'write a value: it must not be empty' : undefined;
+      return issue.origin === 'string' && issue.minimum === 1 ? EMPTY_VALUE : undefined;
     default:
       return undefined;
   }

@@ -8,6 +8,7 @@ import { wholeNumber } from '../providers/settings-fields.ts';
 import { canonicalDomain } from '../mail/addresses.ts';
 import { isCountryCode } from '../sms/numbers.ts';
 import { MAX_PORT, outOfRangePort } from '../ports.ts';
+import { EMPTY_VALUE } from './hints.ts';
 import { maskedUrl } from './secrets.ts';
 
 /** RFC 5321 §4.5.3.1.7: at least 100 recipients must be accepted; more per mail is rarely legitimate. */
@@ -298,9 +299,19 @@ const cidr = z.string().superRefine((value, context) => {
  */
 function urlOf(protocols: readonly string[], expected: string) {
   const isOf = (value: string) => URL.canParse(value) && protocols.includes(new URL(value).protocol);
-  return z.string().superRefine((value, context) => {
+  return urlSetting((value) => {
     const port = outOfRangePort(value);
-    const problem = isOf(port?.mended ?? value) ? port?.problem : expected;
+    return isOf(port?.mended ?? value) ? port?.problem : expected;
+  });
+}
+
+/**
+ * A URL setting refused with `problemOf`'s words; an empty (or blank) one is said to be empty first, for every URL
+ * setting alike: the form a URL should take would send the operator looking for a wrong URL, not an undefined variable.
+ */
+function urlSetting(problemOf: (value: string) => string | undefined) {
+  return z.string().superRefine((value, context) => {
+    const problem = /\S/.test(value) ? problemOf(value) : EMPTY_VALUE;
     if (problem) context.addIssue({ code: 'custom', message: problem });
   });
 }
@@ -468,7 +479,7 @@ export const gatewaySchema = z.strictObject({
 });
 
 export const configSchema = z.strictObject({
-  dataDir: z.string().regex(/\S/, 'write a value: it must not be empty').default('./data'),
+  dataDir: z.string().regex(/\S/, EMPTY_VALUE).default('./data'),
   /** On SIGTERM: how long open SMTP sessions and gateway requests in flight may still take. */
   shutdownTimeout: duration.pipe(timeoutMinimum()).prefault(DEFAULT_SHUTDOWN_TIMEOUT),
   log: z.strictObject({ level: z.enum(LOG_LEVELS).default('info') }).prefault({}),
@@ -683,13 +694,7 @@ export const configSchema = z.strictObject({
         span.pipe(z.number().positive(RETENTION_ZERO)).optional(),
       ),
       /** PostgreSQL instead of the SQLite file (postgres://user:password@host:port/database?sslmode=…); unset = SQLite. */
-      url: z
-        .string()
-        .superRefine((value, context) => {
-          const problem = databaseUrlProblem(value);
-          if (problem) context.addIssue({ code: 'custom', message: problem });
-        })
-        .optional(),
+      url: urlSetting(databaseUrlProblem).optional(),
       /**
        * This relay's stable name, the owner of the leases it takes: at start it frees only its own and
        * expired ones (another relay's live lease on a shared database is its work in flight). The hostname when unset.

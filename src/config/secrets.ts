@@ -48,6 +48,8 @@ const URL_CREDENTIALS = /^([^:/?#]+:\/\/)([^/?#\\]*)@/;
  * end cannot be told (`user:password@host`): none of it is shown.
  */
 export function maskedUrl(url: string, showUser = false): string {
+  // A blank value hides nothing, and shown as it is it says what is wrong (an undefined `${VAR}`).
+  if (!/\S/.test(url)) return url;
   if (!HIERARCHICAL_URL.test(url.trim())) return REDACTED;
   return url
     .replace(URL_CREDENTIALS, (_credentials, scheme: string, userinfo: string) => {

@@ -652,6 +652,11 @@ describe('config', () => {
     assert.deepEqual(problems({ SMSRELAY_SHUTDOWN_TIMEOUT: ' ' }), ['SMSRELAY_SHUTDOWN_TIMEOUT=" ": write a duration such as 30s, 5m or 24h, not ""']);
     assert.deepEqual(problems({ SMSRELAY_SMS_DOMAINS: '' }), ['SMSRELAY_SMS_DOMAINS="": expected at least one SMS domain']);
     assert.deepEqual(problems({ SMSRELAY_LOG_LEVEL: '' }), ['SMSRELAY_LOG_LEVEL="": write one of: fatal, error, warn, info, debug, trace, silent']);
+    // Every URL setting alike: said to be empty, not masked as "***" and told the form a URL takes.
+    for (const name of ['SMSRELAY_DATABASE_URL', 'SMSRELAY_MAIL_URL', 'SMSRELAY_GATEWAY_URL', 'SMSRELAY_GATEWAY_BACKUP_URL', 'SMSRELAY_GATEWAY_PUBLIC_URL']) {
+      for (const value of ['', ' ']) assert.deepEqual(problems({ [name]: value }), [`${name}="${value}": write a value: it must not be empty`], name);
+    }
+    assert.match(problems({}, 'store:\n  url: ""\n').join('\n'), /^\S*smsrelay\.yaml: store\.url: write a value: it must not be empty$/);
     // A provider's own settings alike: a coerced number read an empty variable as 0.
     const smpp = {
       SMSRELAY_GATEWAY: 'smpp',
