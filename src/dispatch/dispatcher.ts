@@ -257,7 +257,9 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
         await this.#readShared();
         const now = clock();
         const allowed = await allowance(lanes, now, free);
-        const lease = { owner, now, leaseUntil: now + leaseMs, batchSize };
+        // Its own SMS in flight are never claimed again: after a store outage or a stall past the lease, theirs has ended
+        // with their request still open at the gateway, and a claim of them would send them twice, uncounted.
+        const lease = { owner, now, leaseUntil: now + leaseMs, batchSize, inFlight: this.held() };
         // Every provider paused and no probe to take: only SMS past their maximum age, bounced without a request at that age, not at
         // the probe; before the first reaches it (nextDueAt found when), no claim (a write transaction) at each wake of the pause.
         if (allowed === 0) {

@@ -331,16 +331,18 @@ export const claimAt = (row: Pick<ClaimedSmsRow, 'attempts' | 'last_error'> & { 
   row.next_attempt_at - (row.lease_owner === null && row.attempts === 0 && row.last_error === null ? NEVER_TRIED_HEAD_START_MS : 0);
 
 /**
- * Walks due jobs in due order and keeps those that fit in `maxBatches` gateway requests of at most
+ * Walks due jobs in due order, but those the relay has in flight (SmsClaimRequest.inFlight), and keeps those that fit in `maxBatches` gateway requests of at most
  * `batchSize` numbers each, numbers of one mail together. Stops at the first job that would need one
  * batch too many, so a claim never takes more than the dispatcher can send at once (a job leased but
  * left waiting could outlive its lease and be sent twice).
  */
-export function selectBatchRows<Row extends Pick<ClaimedSmsRow, 'message_id'>>(due: Iterable<Row>, request: SmsClaimRequest): Row[] {
+export function selectBatchRows<Row extends Pick<ClaimedSmsRow, 'id' | 'message_id'>>(due: Iterable<Row>, request: SmsClaimRequest): Row[] {
   const selected: Row[] = [];
   const openBatchSize = new Map<string, number>();
+  const inFlight = new Set(request.inFlight);
   let batches = 0;
   for (const row of due) {
+    if (inFlight.has(row.id)) continue;
     const size = openBatchSize.get(row.message_id);
     if (size === undefined || size === request.batchSize) {
       if (batches === request.maxBatches) break;

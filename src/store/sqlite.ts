@@ -479,7 +479,8 @@ export class SqliteStore implements Store {
           : (sql.dueExpiredSms.iterate({
               now: request.now,
               startedBy: request.startedBy,
-              limit: request.maxBatches * request.batchSize,
+              // The SMS in flight are read to be passed over (selectBatchRows): as many more.
+              limit: request.maxBatches * request.batchSize + (request.inFlight?.length ?? 0),
             }) as IterableIterator<DueSmsRow>);
       const rows = selectBatchRows(due, request);
       const claimed = rows.map((row) => {

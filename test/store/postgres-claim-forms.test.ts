@@ -21,7 +21,7 @@ const LEASE_MS = 60_000;
 async function claimOnce(client: pg.Client, text: string, candidates: number, maxBatches: number, batchSize: number): Promise<Claimed> {
   await client.query('BEGIN');
   try {
-    const { rows } = await client.query<{ decided: boolean; id: string | null }>(text, [NOW, candidates, maxBatches, batchSize, 'test', LEASE_MS]);
+    const { rows } = await client.query<{ decided: boolean; id: string | null }>(text, [NOW, candidates, maxBatches, batchSize, 'test', LEASE_MS, []]);
     const leased = rows
       .filter((row) => row.id !== null)
       .map(({ decided: _decided, ...row }) => row)
@@ -139,7 +139,7 @@ describeOnPostgres('PostgreSQL: the claim of SMS each a batch of its own (SMS_CL
       const [first] = (await client.query<{ id: string }>('SELECT id FROM outbound ORDER BY id')).rows;
       await client.query(`UPDATE outbound SET lease_owner = 'other', next_attempt_at = ${DB_NOW_MS} - 1 WHERE id = $1`, [first?.id]);
       await client.query('BEGIN');
-      const leased = await client.query<{ id: string }>(SMS_CLAIM_ONE_PER_BATCH, [NOW, 3, 2, 10, 'test', LEASE_MS]);
+      const leased = await client.query<{ id: string }>(SMS_CLAIM_ONE_PER_BATCH, [NOW, 3, 2, 10, 'test', LEASE_MS, []]);
       const rows = await client.query<{ id: string; possible_duplicates: string; lease_owner: string }>(
         'SELECT id, possible_duplicates, lease_owner FROM outbound ORDER BY id',
       );

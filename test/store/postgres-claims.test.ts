@@ -133,7 +133,7 @@ describeOnPostgres('PostgreSQL: what a claim reads', async () => {
     await store.close();
     const fields = await withClient(url, async (client) => {
       await client.query('BEGIN');
-      const leased = await client.query(SMS_CLAIM, [2_000, 2, 1, 10, 'test', 60_000]);
+      const leased = await client.query(SMS_CLAIM, [2_000, 2, 1, 10, 'test', 60_000, []]);
       await client.query('ROLLBACK');
       assert.equal(leased.rowCount, 1);
       return leased.fields.map((field) => field.name);

@@ -141,8 +141,8 @@ describeOnPostgres('PostgreSQL plans of the writes', async (url) => {
         const now = Date.now();
         await group(SMS_SENT, [now, [smsId], [`p-${smsId}`], [null], [`id p-${smsId}`], null]);
         await group(ADOPT_ORPHANS, [now, [smsId]]);
-        await group(SMS_CLAIM, [now, 5, 4, 1, 'plans', 60_000]);
-        await group(SMS_CLAIM_ONE_PER_BATCH, [now, 5, 4, 1, 'plans', 60_000]);
+        await group(SMS_CLAIM, [now, 5, 4, 1, 'plans', 60_000, []]);
+        await group(SMS_CLAIM_ONE_PER_BATCH, [now, 5, 4, 1, 'plans', 60_000, []]);
       }
       const plans = await client.query<{ statement: string; generic_plans: number; custom_plans: number }>(
         'SELECT statement, generic_plans::int, custom_plans::int FROM pg_prepared_statements WHERE statement = ANY($1)',

@@ -60,6 +60,36 @@ forEachStore((kind) =>
       );
     });
 
+    test('an SMS the relay still has in flight is never claimed by it again once its own lease ended (a store outage or a stall past leaseTtl); another relay takes it over, counted', async () => {
+      await store.acceptMail(mail([PHONE, '+447700900124']));
+      const now = Date.now();
+      // relay-b sent both; the store then went away past the lease, which ended with the requests still open.
+      const [sent] = await store.claimDueSms({ owner: 'relay-b', now, leaseUntil: now - 1_000, maxBatches: 1, batchSize: 2 });
+      const ids = sent?.sms.map((sms) => sms.id) ?? [];
+      assert.equal(ids.length, 2);
+      const [first] = ids;
+      for (const startedBy of [undefined, now]) {
+        const again = await store.claimDueSms({ owner: 'relay-b', now, leaseUntil: now - 1_000, maxBatches: 2, batchSize: 1, inFlight: ids, startedBy });
+        assert.deepEqual(again, [], `claimed again while in flight (${startedBy === undefined ? 'due' : 'past their age'})`);
+      }
+      // One of them answered and is no longer in flight: its own ended lease is claimed (nothing else was sent of it).
+      const [mine] = await store.claimDueSms({ owner: 'relay-b', now, leaseUntil: now - 1_000, maxBatches: 2, batchSize: 1, inFlight: ids.slice(1) });
+      assert.deepEqual(
+        mine?.sms.map((sms) => [sms.id, sms.attempts, sms.takenOverFrom]),
+        [[first, 0, undefined]],
+      );
+      // Another relay is not holding them: it takes both over, each an attempt and a possible duplicate.
+      const taken = await store.claimDueSms({ owner: 'relay-c', now, leaseUntil: now + 60_000, maxBatches: 2, batchSize: 1 });
+      assert.deepEqual(
+        taken.flatMap((batch) => batch.sms.map((sms) => sms.takenOverFrom)),
+        ['relay-b', 'relay-b'],
+      );
+      assert.deepEqual(await kind.rows('SELECT CAST(possible_duplicates AS INTEGER) AS possible_duplicates FROM outbound ORDER BY id'), [
+        { possible_duplicates: 1 },
+        { possible_duplicates: 1 },
+      ]);
+    });
+
     test('a reply mail taken over, refused and rerouted: the count is the taken-over mail’s, not the new mailbox’s mail that went once', async () => {
       await store.acceptInbound(replyAnswer('in-moved'));
       const now = Date.now();

@@ -331,6 +331,8 @@ const endedLeasesFirst = (
 const dueUnleased = (table: 'outbound' | 'mail_out', columns: string, where: string, limit: string, lock: string, unleased = 'lease_owner IS NULL') =>
   `SELECT ${columns} FROM ${table} WHERE status = 'queued' AND ${unleased} AND next_attempt_at <= $1${where} ORDER BY next_attempt_at, id LIMIT ${limit} ${lock}`;
 const SMS_COLUMNS = 'id, message_id, next_attempt_at, lease_owner';
+/** Not among the SMS the claiming relay has in flight (`$7`, SmsClaimRequest.inFlight): it never sends one twice at once. */
+const NOT_IN_FLIGHT = 'id <> ALL($7::bigint[])';
 /**
  * The SMS nobody leased that a claim chooses from, not held, locked by `lock`: the first `$2` by
  * CLAIM_AT, from the first `$2` never-tried (through their own index, outbound_never_tried) and the
@@ -340,9 +342,9 @@ const SMS_COLUMNS = 'id, message_id, next_attempt_at, lease_owner';
  */
 const smsWaiting = (lock: string) => `(SELECT ${SMS_COLUMNS}, claim_at FROM (
       SELECT ${SMS_COLUMNS}, next_attempt_at - ${NEVER_TRIED_HEAD_START_MS} AS claim_at
-      FROM (${dueUnleased('outbound', SMS_COLUMNS, ' AND held = 0', '$2', lock, NEVER_TRIED)}) never_tried
+      FROM (${dueUnleased('outbound', SMS_COLUMNS, ` AND held = 0 AND ${NOT_IN_FLIGHT}`, '$2', lock, NEVER_TRIED)}) never_tried
       UNION ALL
-      SELECT ${SMS_COLUMNS}, next_attempt_at FROM (${dueUnleased('outbound', `${SMS_COLUMNS}, attempts, last_error`, ' AND held = 0', '$2', lock)}) waiting
+      SELECT ${SMS_COLUMNS}, next_attempt_at FROM (${dueUnleased('outbound', `${SMS_COLUMNS}, attempts, last_error`, ` AND held = 0 AND ${NOT_IN_FLIGHT}`, '$2', lock)}) waiting
       WHERE NOT (${NEVER_TRIED})
     ) unleased ORDER BY claim_at, id LIMIT $2)`;
 /**
@@ -350,7 +352,7 @@ const smsWaiting = (lock: string) => `(SELECT ${SMS_COLUMNS}, claim_at FROM (
  * smsWaiting), with their `claim_at`, rows locked by `lock`. Not paused is checked once, before both branches.
  */
 const smsCandidates = (lock: string) =>
-  `${endedLeasesFirst('outbound', SMS_COLUMNS, ' AND held = 0', '$2', lock, { claimAt: 'next_attempt_at', waiting: smsWaiting(lock) })} WHERE ${NOT_PAUSED} LIMIT $2`;
+  `${endedLeasesFirst('outbound', SMS_COLUMNS, ` AND held = 0 AND ${NOT_IN_FLIGHT}`, '$2', lock, { claimAt: 'next_attempt_at', waiting: smsWaiting(lock) })} WHERE ${NOT_PAUSED} LIMIT $2`;
 /** The candidates of SMS_CLAIM, unlocked. Exported for tests of its plan. */
 export const SMS_CANDIDATES = smsCandidates('');
 
@@ -563,14 +565,14 @@ function batchedClaim(candidates: string, decided: string): string {
 const STARTED = 'GREATEST(m.received_at, COALESCE(m.send_at, 0))';
 
 /**
- * SMS_CLAIM of only the SMS whose mail started by `$7` (SmsClaimRequest.startedBy: past their maximum
+ * SMS_CLAIM of only the SMS whose mail started by `$8` (SmsClaimRequest.startedBy: past their maximum
  * age), with the same values: the first `$2` of them due, in due order (ended leases first), each
  * mail's SMS in batches of `$4`, the first `$3` batches leased. Every due SMS of an old mail, read
  * through the join: such a claim is made only while every provider is paused, when one is due.
  */
 const EXPIRED_SMS_CLAIM = batchedClaim(
   `SELECT o.id, o.message_id, o.next_attempt_at, o.lease_owner, o.next_attempt_at AS claim_at FROM outbound o JOIN messages m ON m.id = o.message_id
-    WHERE o.status = 'queued' AND o.held = 0 AND ${DUE} AND ${STARTED} <= $7 AND ${NOT_PAUSED}
+    WHERE o.status = 'queued' AND o.held = 0 AND ${DUE} AND ${STARTED} <= $8 AND o.${NOT_IN_FLIGHT} AND ${NOT_PAUSED}
     ORDER BY o.lease_owner IS NULL, o.next_attempt_at, o.id LIMIT $2`,
   // Always: the SMS chosen are those of the first `$3` batches, however many were due (an aggregate: one row).
   'count(*) >= 0',
@@ -999,7 +1001,16 @@ export class PostgresStore implements Store, ClusterStore {
           alone: true,
           statements: walkingDueIndex({
             text,
-            values: [request.now, candidates, request.maxBatches, request.batchSize, request.owner, request.leaseUntil - request.now, ...more],
+            values: [
+              request.now,
+              candidates,
+              request.maxBatches,
+              request.batchSize,
+              request.owner,
+              request.leaseUntil - request.now,
+              request.inFlight ?? [],
+              ...more,
+            ],
           }),
           result: ([, claimed]) =>
             (claimed?.rows ?? []) as Array<{ decided: boolean; due: number; was: string | null } & ClaimedSmsRow & Omit<MessageRow, 'id'>>,
