@@ -24,6 +24,15 @@ const JOIN_LOOK_MS = 1_000;
 /** A lease is renewed at least this many times before it would end. */
 const RENEWALS_PER_LEASE = 3;
 
+/**
+ * A relay whose clock is further than this from the database's is warned of: leases and heartbeats go by the
+ * database's clock, but its history lines and retry times by its own, so such an offset puts them out of order
+ * with the other relays' (seconds: NTP keeps clocks within milliseconds; a heartbeat's round trip is not counted).
+ */
+export const CLOCK_OFFSET_WARN_MS = 1_000;
+/** While the offset lasts, the warning again at most this often: a line an operator sees, not one a heartbeat. */
+export const CLOCK_OFFSET_REPEAT_MS = 10 * 60_000;
+
 /** How often a relay with leases of `leaseTtlMs` writes its heartbeat. */
 export function heartbeatInterval(leaseTtlMs: number): number {
   return Math.min(HEARTBEAT_INTERVAL_MS, Math.floor(leaseTtlMs / RENEWALS_PER_LEASE));
@@ -46,6 +55,8 @@ export class Membership {
   /** Since when heartbeats fail, while they do: one line per episode. */
   #failingSince: number | undefined;
   #store: ClusterStore | undefined;
+  /** When the clock offset was last warned of (performance.now()), while it lasts. */
+  #offsetWarnedAt: number | undefined;
 
   constructor(options: MembershipOptions) {
     this.#options = options;
@@ -100,7 +111,7 @@ export class Membership {
   async join(store: ClusterStore): Promise<void> {
     const { member, logger, leaseTtlMs } = this.#options;
     warnOfOtherSettings(member, await this.admit(store), logger);
-    await store.heartbeat(member, leaseTtlMs, this.#options.held());
+    this.#clockOffset(await store.heartbeat(member, leaseTtlMs, this.#options.held()));
     this.#store = store;
     this.#timer = setInterval(() => void this.#beat(), heartbeatInterval(leaseTtlMs));
     this.#timer.unref();
@@ -111,7 +122,8 @@ export class Membership {
     if (!store || this.#beating) return;
     const { member, leaseTtlMs, logger, held } = this.#options;
     this.#beating = store.heartbeat(member, leaseTtlMs, held()).then(
-      () => {
+      (offsetMs) => {
+        this.#clockOffset(offsetMs);
         if (this.#failingSince === undefined) return;
         // A recovery is news, not a problem: info, as the store's "commits succeed again".
         logger.info({ failedMs: Date.now() - this.#failingSince }, 'relay: heartbeats written again; leases renewed');
@@ -129,6 +141,28 @@ export class Membership {
     );
     await this.#beating;
     this.#beating = undefined;
+  }
+
+  /**
+   * The database's clock `offsetMs` ahead of this relay's (a heartbeat's measure): past CLOCK_OFFSET_WARN_MS a warning
+   * with the fix, at the first heartbeat that finds it (the start's) and every CLOCK_OFFSET_REPEAT_MS while it lasts; a line when it ends.
+   */
+  #clockOffset(offsetMs: number): void {
+    const { logger } = this.#options;
+    if (Math.abs(offsetMs) <= CLOCK_OFFSET_WARN_MS) {
+      if (this.#offsetWarnedAt !== undefined) logger.info({ clockOffsetMs: -offsetMs }, "relay: this relay's clock agrees with the database's again");
+      this.#offsetWarnedAt = undefined;
+      return;
+    }
+    // Real time: the wall clock is the one in question.
+    const at = performance.now();
+    if (this.#offsetWarnedAt !== undefined && at - this.#offsetWarnedAt < CLOCK_OFFSET_REPEAT_MS) return;
+    this.#offsetWarnedAt = at;
+    const seconds = (Math.abs(offsetMs) / 1000).toFixed(1);
+    logger.warn(
+      { clockOffsetMs: -offsetMs },
+      `relay: this relay's clock is ${seconds} s ${offsetMs < 0 ? 'ahead of' : 'behind'} the database's; leases go by the database's clock, but the history lines and retry times this relay writes go by its own: sync its clock (NTP: chrony or systemd-timesyncd) (docs/several-relays.md)`,
+    );
   }
 
   /** After the work loops stopped: no more heartbeats, and the row says the relay stopped (its leases, if any, run out). */

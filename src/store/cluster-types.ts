@@ -64,9 +64,10 @@ export interface HeldLeases {
 export interface ClusterStore {
   /**
    * Records `member`'s heartbeat now and renews the leases in `held` that it still holds to end
-   * `leaseTtlMs` from now, in one transaction.
+   * `leaseTtlMs` from now, in one transaction. Resolves with how far the store's clock was from this process's
+   * (ms, positive when the store's is ahead), at least: what its round trip leaves certain; 0 on SQLite, whose clock is the relay's.
    */
-  heartbeat(member: RelayMember, leaseTtlMs: number, held: HeldLeases): Promise<void>;
+  heartbeat(member: RelayMember, leaseTtlMs: number, held: HeldLeases): Promise<number>;
   /** The relays whose last heartbeat is at most `withinMs` old, by name. */
   relaysSeen(withinMs: number): Promise<RelaySeen[]>;
   /** `member` stopped cleanly: no longer live (its row stays, for `status`). */

@@ -619,8 +619,9 @@ export class SqliteStore implements Store {
     });
   }
 
-  heartbeat(member: RelayMember, leaseTtlMs: number, held: HeldLeases): Promise<void> {
-    return this.#write(() => heartbeat(this.#cluster, member, leaseTtlMs, held, Date.now()));
+  async heartbeat(member: RelayMember, leaseTtlMs: number, held: HeldLeases): Promise<number> {
+    await this.#write(() => heartbeat(this.#cluster, member, leaseTtlMs, held, Date.now()));
+    return 0;
   }
 
   async relaysSeen(withinMs: number): Promise<RelaySeen[]> {

@@ -181,7 +181,9 @@ describeOnPostgres('PostgreSQL: databases that are not ours, and the commands', 
     const store = await PostgresStore.open(
       {
         url,
-        onConnected: (opened) => opened.heartbeat(relayMember('alpha'), 30_000, { sms: [], mail: [] }),
+        onConnected: async (opened) => {
+          await opened.heartbeat(relayMember('alpha'), 30_000, { sms: [], mail: [] });
+        },
         onWaiting: (waitingFor) => waits.push(waitingFor),
       },
       (health) => {

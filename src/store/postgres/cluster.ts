@@ -24,18 +24,28 @@ async function run<R extends pg.QueryResultRow>(client: Queryable, sql: string, 
 
 /**
  * A heartbeat's statements (this relay's row, its leases renewed), and last how many other relays ran
- * within RELAY_STALE_MS (`others`): while none does, nobody listens to this relay's notifications.
+ * within RELAY_STALE_MS (`others`) with the database's clock (`now`, clockOffset): while none does, nobody listens to this relay's notifications.
  */
 export function heartbeatStatements(member: RelayMember, leaseTtlMs: number, held: HeldLeases): Statement[] {
   return [
     positional(CLUSTER_SQL.upsert, { ...member }),
     ...renewals('outbound', held.sms, member.name, leaseTtlMs),
     ...renewals('mail_out', held.mail, member.name, leaseTtlMs),
-    positional('SELECT COUNT(*)::int AS others FROM relays WHERE name <> @name AND stopped_at IS NULL AND heartbeat_at >= $now - @within', {
+    positional('SELECT COUNT(*)::int AS others, $now AS now FROM relays WHERE name <> @name AND stopped_at IS NULL AND heartbeat_at >= $now - @within', {
       name: member.name,
       within: RELAY_STALE_MS,
     }),
   ];
+}
+
+/**
+ * How far the database's clock (`now`, read between `sent` and `received` by this process's) is ahead of this process's,
+ * at least: the reading may have been taken anywhere in that round trip, so the offset is the part of it beyond.
+ */
+export function clockOffset(now: number | undefined, sent: number, received: number): number {
+  if (now === undefined) return 0;
+  if (now > received) return now - received;
+  return now < sent ? now - sent : 0;
 }
 
 /** The leases of `ids` this relay still holds, renewed (HeldLeases); none when it holds none. */

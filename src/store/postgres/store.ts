@@ -131,7 +131,7 @@ import { ClusterError, type ClusterStore, type HeldLeases, type RelayMember, typ
 import type { Logger } from '../../log.ts';
 import { acceptStatement, conversationUsedAt, refusedStatements, unlessResubmitted } from './accept.ts';
 import { DB_NOW_MS } from './clock.ts';
-import { heartbeatStatements, leaveCluster, relaysSeen, relaysSeenAsItIs } from './cluster.ts';
+import { clockOffset, heartbeatStatements, leaveCluster, relaysSeen, relaysSeenAsItIs } from './cluster.ts';
 import { migrate, NoStoreError, SchemaError, STATEMENT_TIMEOUT } from './migrate.ts';
 import { type Migrated, MigrationError, OlderSchemaError } from '../migrations.ts';
 import type { Statement } from './batch.ts';
@@ -1908,13 +1908,16 @@ export class PostgresStore implements Store, ClusterStore {
     );
   }
 
-  heartbeat(member: RelayMember, leaseTtlMs: number, held: HeldLeases): Promise<void> {
+  heartbeat(member: RelayMember, leaseTtlMs: number, held: HeldLeases): Promise<number> {
+    const sent = Date.now();
     return this.#write({
       statements: heartbeatStatements(member, leaseTtlMs, held),
       result: (results) => {
-        const others = (results.at(-1)?.rows[0] as { others: number } | undefined)?.others !== 0;
+        const row = results.at(-1)?.rows[0] as { others: number; now: number } | undefined;
+        const others = row?.others !== 0;
         if (others && this.#othersAlive !== true) this.#wakes.hello();
         this.#othersAlive = others;
+        return clockOffset(row?.now, sent, Date.now());
       },
     });
   }
