@@ -77,7 +77,8 @@ export class Mailer extends WorkLoop<ClaimedMail> {
         // Until the store took what it is owed, those mails may look due (their lease ran out): claim nothing.
         await this.#owed.write();
         const now = clock();
-        const claimed = await options.store.claimDueMail({ owner: options.owner, now, leaseUntil: now + options.leaseMs, limit: free });
+        // Its own mail in flight is never claimed again: its lease may have ended in a store outage with the delivery still open.
+        const claimed = await options.store.claimDueMail({ owner: options.owner, now, leaseUntil: now + options.leaseMs, limit: free, inFlight: this.held() });
         return this.#takeovers.claimed(claimed, (mail) => mail.takenOverFrom);
       },
       process: (mail, release) => this.#deliver(mail, clock, release),

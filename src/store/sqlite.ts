@@ -561,9 +561,12 @@ export class SqliteStore implements Store {
       const sql = this.#sql;
       // Another relay's lease that ended is taken over (takenOverFrom): the attempt it was for counts (ClaimedMail.attempts), as at
       // releaseStaleLeases, and is a possible duplicate. The relay's own ended lease is only leased again.
-      const ended = (sql.endedMailLeases.all({ now: request.now, owner: request.owner, limit: request.limit }) as MailRow[]).map((row) =>
-        row.was ? { ...row, attempts: row.attempts + 1 } : row,
-      );
+      // Those in flight are read to be passed over (ClaimRequest.inFlight): as many more.
+      const inFlight = new Set(request.inFlight);
+      const ended = (sql.endedMailLeases.all({ now: request.now, owner: request.owner, limit: request.limit + inFlight.size }) as MailRow[])
+        .filter((row) => !inFlight.has(row.id))
+        .slice(0, request.limit)
+        .map((row) => (row.was ? { ...row, attempts: row.attempts + 1 } : row));
       const due = sql.dueMail.all(request.now, request.limit - ended.length) as MailRow[];
       for (const row of ended) {
         if (!row.was) continue;

@@ -210,6 +210,13 @@ export interface ClaimRequest {
   /** The lease's end; a job whose holder dies becomes due again then (or at the next start-up). */
   readonly leaseUntil: number;
   readonly limit: number;
+  /**
+   * The jobs (SMS, or mails) the claiming relay still has in flight (a request open, or its outcome not yet written):
+   * never claimed by it again, whatever their lease says. After a store outage or a stall longer than
+   * `delivery.leaseTtl` their lease under its own name has ended with the request still open, and a claim would send
+   * them a second time.
+   */
+  readonly inFlight?: readonly number[] | undefined;
 }
 
 export interface SmsClaimRequest extends Omit<ClaimRequest, 'limit'> {
@@ -220,12 +227,6 @@ export interface SmsClaimRequest extends Omit<ClaimRequest, 'limit'> {
    * their maximum age, claimed to be given up while every provider is paused, in due order.
    */
   readonly startedBy?: number | undefined;
-  /**
-   * The SMS the claiming relay still has in flight (a gateway request open, or its outcome not yet written): never
-   * claimed by it again, whatever their lease says. After a store outage or a stall longer than `delivery.leaseTtl`
-   * their lease under its own name has ended with the request still open, and a claim would send them a second time.
-   */
-  readonly inFlight?: readonly number[] | undefined;
 }
 
 export interface StoredMessage extends OutboundSms {

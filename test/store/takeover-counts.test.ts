@@ -90,6 +90,16 @@ forEachStore((kind) =>
       ]);
     });
 
+    test('a mail the relay still has in flight is never claimed by it again once its own lease ended; another relay takes it over, counted', async () => {
+      await store.acceptInbound(replyAnswer('in-flight'));
+      const now = Date.now();
+      const [sent] = await store.claimDueMail({ owner: 'relay-b', now, leaseUntil: now - 1_000, limit: 1 });
+      assert.ok(sent);
+      assert.deepEqual(await store.claimDueMail({ owner: 'relay-b', now, leaseUntil: now - 1_000, limit: 1, inFlight: [sent.id] }), []);
+      const [taken] = await store.claimDueMail({ owner: 'relay-c', now, leaseUntil: now + 60_000, limit: 1 });
+      assert.deepEqual([taken?.id, taken?.takenOverFrom], [sent.id, 'relay-b']);
+    });
+
     test('a reply mail taken over, refused and rerouted: the count is the taken-over mail’s, not the new mailbox’s mail that went once', async () => {
       await store.acceptInbound(replyAnswer('in-moved'));
       const now = Date.now();

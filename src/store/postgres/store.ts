@@ -630,7 +630,7 @@ export const walkingDueIndex = (claim: Statement): Statement[] => [
 ];
 
 /**
- * The first `$4` mails of the relay's own due at `$1` (endedLeasesFirst), locked (`SKIP LOCKED`) and
+ * The first `$4` mails of the relay's own due at `$1` (endedLeasesFirst) but those it has in flight (`$5`, ClaimRequest.inFlight), locked (`SKIP LOCKED`) and
  * leased to `$2` for `$3` ms by the database's clock, returned with their due time and the other relay whose
  * lease ended (`was`, takenOverFrom); each such mail taken over counts an attempt and a possible duplicate, and gets
  * its history line (MAIL_TAKEN_OVER) in the same statement. Exported for a test of its plan.
@@ -638,7 +638,7 @@ export const walkingDueIndex = (claim: Statement): Statement[] => [
 export const MAIL_CLAIM = `WITH claimed AS (
     UPDATE mail_out o SET lease_owner = $2, next_attempt_at = ${DB_NOW_MS} + $3, attempts = o.attempts + (c.was IS NOT NULL)::int,
       possible_duplicates = o.possible_duplicates + (c.was IS NOT NULL)::int
-    FROM (SELECT id, next_attempt_at, ${takenOverFrom('lease_owner', '$2')} AS was FROM (${endedLeasesFirst('mail_out', 'id, next_attempt_at, lease_owner', '', '$4', 'FOR UPDATE SKIP LOCKED')} LIMIT $4) chosen) c
+    FROM (SELECT id, next_attempt_at, ${takenOverFrom('lease_owner', '$2')} AS was FROM (${endedLeasesFirst('mail_out', 'id, next_attempt_at, lease_owner', ' AND id <> ALL($5::bigint[])', '$4', 'FOR UPDATE SKIP LOCKED')} LIMIT $4) chosen) c
     WHERE o.id = c.id RETURNING o.id, o.created_at, o.kind, o.message_id, o.envelope_from, o.recipients, o.raw, o.attempts, c.next_attempt_at AS due, c.was
   ), taken_over AS (
     INSERT INTO events (at, message_id, sms_id, kind, detail)
@@ -1192,7 +1192,10 @@ export class PostgresStore implements Store, ClusterStore {
   claimDueMail(request: ClaimRequest): Promise<ClaimedMail[]> {
     return this.#write(
       {
-        statements: walkingDueIndex({ text: MAIL_CLAIM, values: [request.now, request.owner, request.leaseUntil - request.now, request.limit] }),
+        statements: walkingDueIndex({
+          text: MAIL_CLAIM,
+          values: [request.now, request.owner, request.leaseUntil - request.now, request.limit, request.inFlight ?? []],
+        }),
         result: ([, claimed]) =>
           ((claimed?.rows ?? []) as Array<MailRow & { due: number; was: string | null }>)
             .sort((a, b) => Number(a.was === null) - Number(b.was === null) || a.due - b.due || a.id - b.id)
