@@ -32,6 +32,24 @@ const RENEWALS_PER_LEASE = 3;
 export const CLOCK_OFFSET_WARN_MS = 1_000;
 /** While the offset lasts, the warning again at most this often: a line an operator sees, not one a heartbeat. */
 export const CLOCK_OFFSET_REPEAT_MS = 10 * 60_000;
+/**
+ * A warned offset counts as ended only below this: a heartbeat's reading is a lower bound (its round trip, longer under
+ * load, hides part of the offset), so an offset near CLOCK_OFFSET_WARN_MS would otherwise flip between a warning and
+ * an "agrees again" line at every heartbeat.
+ */
+export const CLOCK_OFFSET_AGREES_MS = CLOCK_OFFSET_WARN_MS / 2;
+
+/**
+ * What a heartbeat's clock offset (the database's clock `offsetMs` ahead of this relay's) calls for, given when the
+ * offset was last warned of (`warnedAt`, real ms; undefined when it was not, or has ended) and the time `at`: a warning
+ * past CLOCK_OFFSET_WARN_MS at the first heartbeat that finds it and every CLOCK_OFFSET_REPEAT_MS while it lasts, an
+ * "agrees again" line once a warned offset is below CLOCK_OFFSET_AGREES_MS, else nothing.
+ */
+export function clockOffsetLine(offsetMs: number, warnedAt: number | undefined, at: number): 'warn' | 'agrees' | undefined {
+  const offset = Math.abs(offsetMs);
+  if (offset > CLOCK_OFFSET_WARN_MS) return warnedAt === undefined || at - warnedAt >= CLOCK_OFFSET_REPEAT_MS ? 'warn' : undefined;
+  return warnedAt !== undefined && offset <= CLOCK_OFFSET_AGREES_MS ? 'agrees' : undefined;
+}
 
 /** How often a relay with leases of `leaseTtlMs` writes its heartbeat. */
 export function heartbeatInterval(leaseTtlMs: number): number {
@@ -143,26 +161,23 @@ export class Membership {
     this.#beating = undefined;
   }
 
-  /**
-   * The database's clock `offsetMs` ahead of this relay's (a heartbeat's measure): past CLOCK_OFFSET_WARN_MS a warning
-   * with the fix, at the first heartbeat that finds it (the start's) and every CLOCK_OFFSET_REPEAT_MS while it lasts; a line when it ends.
-   */
+  /** The database's clock `offsetMs` ahead of this relay's (a heartbeat's measure): its line, if any (clockOffsetLine). */
   #clockOffset(offsetMs: number): void {
     const { logger } = this.#options;
-    if (Math.abs(offsetMs) <= CLOCK_OFFSET_WARN_MS) {
-      if (this.#offsetWarnedAt !== undefined) logger.info({ clockOffsetMs: -offsetMs }, "relay: this relay's clock agrees with the database's again");
-      this.#offsetWarnedAt = undefined;
-      return;
-    }
     // Real time: the wall clock is the one in question.
     const at = performance.now();
-    if (this.#offsetWarnedAt !== undefined && at - this.#offsetWarnedAt < CLOCK_OFFSET_REPEAT_MS) return;
-    this.#offsetWarnedAt = at;
-    const seconds = (Math.abs(offsetMs) / 1000).toFixed(1);
-    logger.warn(
-      { clockOffsetMs: -offsetMs },
-      `relay: this relay's clock is ${seconds} s ${offsetMs < 0 ? 'ahead of' : 'behind'} the database's; leases go by the database's clock, but the history lines and retry times this relay writes go by its own: sync its clock (NTP: chrony or systemd-timesyncd) (docs/several-relays.md)`,
-    );
+    const line = clockOffsetLine(offsetMs, this.#offsetWarnedAt, at);
+    if (line === 'agrees') {
+      this.#offsetWarnedAt = undefined;
+      logger.info({ clockOffsetMs: -offsetMs }, "relay: this relay's clock agrees with the database's again");
+    } else if (line === 'warn') {
+      this.#offsetWarnedAt = at;
+      const seconds = (Math.abs(offsetMs) / 1000).toFixed(1);
+      logger.warn(
+        { clockOffsetMs: -offsetMs },
+        `relay: this relay's clock is ${seconds} s ${offsetMs < 0 ? 'ahead of' : 'behind'} the database's; leases go by the database's clock, but the history lines and retry times this relay writes go by its own: sync its clock (NTP: chrony or systemd-timesyncd) (docs/several-relays.md)`,
+      );
+    }
   }
 
   /** After the work loops stopped: no more heartbeats, and the row says the relay stopped (its leases, if any, run out). */

@@ -718,7 +718,8 @@ export const configSchema = z.strictObject({
        * the console under a path prefix of its own would break every one of them.
        */
       publicUrl: url
-        .refine((value) => /^[a-z]+:\/\/[^/?#]+\/?$/i.test(value), {
+        // A blank value is url's own problem ("must not be empty"), not a path.
+        .refine((value) => value.trim() === '' || /^[a-z]+:\/\/[^/?#]+\/?$/i.test(value), {
           error: (issue) =>
             `write only the scheme and host (${maskedUrl(String(issue.input).replace(/^([a-z]+:\/\/[^/?#]+).*$/is, '$1'))}), not a path: the console is served under /console on the relay, and a proxy must forward /console/ to it as it is (no path prefix of its own)`,
         })

@@ -657,6 +657,13 @@ describe('config', () => {
       for (const value of ['', ' ']) assert.deepEqual(problems({ [name]: value }), [`${name}="${value}": write a value: it must not be empty`], name);
     }
     assert.match(problems({}, 'store:\n  url: ""\n').join('\n'), /^\S*smsrelay\.yaml: store\.url: write a value: it must not be empty$/);
+    // The console's address too: one problem, not a second one about a path.
+    for (const value of ['""', '" "']) {
+      assert.match(
+        problems({}, `console:\n  publicUrl: ${value}\n`).join('\n'),
+        /^\S*smsrelay\.yaml: console\.publicUrl: write a value: it must not be empty$/,
+      );
+    }
     // A provider's own settings alike: a coerced number read an empty variable as 0.
     const smpp = {
       SMSRELAY_GATEWAY: 'smpp',
