@@ -130,7 +130,7 @@ export type Statements<T> = {
    * Its statements, or what makes them when its group opens: a write that gathers what comes meanwhile (the
    * sent outcomes waiting for a group, PostgresStore's SentGathering) is made of all of it at that moment.
    */
-  readonly statements: readonly Statement[] | (() => readonly Statement[]);
+  readonly statements: readonly Statement[] | (() => Gathered);
   /**
    * In a transaction of its own, not grouped with others, opened at once (out of its turn, up to
    * MAX_GROUPS_IN_FLIGHT) even while GROUPS_AT_ONCE young groups hold every place: a write whose caller
@@ -142,6 +142,16 @@ export type Statements<T> = {
   | { readonly result: (results: readonly pg.QueryResult[]) => T }
   | { readonly followUp: (results: readonly pg.QueryResult[], client: pg.PoolClient) => Promise<T> }
 );
+
+/**
+ * A gathering write as its group opens: its statements, and how many of the store's writes it carries (the
+ * calls it gathered), counted as each would be alone (onCommit), as SQLite counts each: writes per commit
+ * stays the group size a load gets.
+ */
+export interface Gathered {
+  readonly statements: readonly Statement[];
+  readonly writes: number;
+}
 
 /** A write as code on the group's connection inside the group's transaction (a round trip per statement), or as Statements. */
 export type Work<T> = ((client: pg.PoolClient) => Promise<T>) | Statements<T>;
@@ -158,8 +168,11 @@ interface PendingWrite<W extends Work<unknown> = Work<unknown>> {
 
 /** Statements made (a gathering write's once its group opened: `opened`). */
 type Made = Statements<unknown> & { readonly statements: readonly Statement[] };
-/** A write of a group that opened: code, or statements made. */
-type OpenWrite = PendingWrite<((client: pg.PoolClient) => Promise<unknown>) | Made>;
+/** A write of a group that opened: code, or statements made; `writes`: a gathering's (Gathered), else one. */
+type OpenWrite = PendingWrite<((client: pg.PoolClient) => Promise<unknown>) | Made> & { readonly writes?: number };
+
+/** The store's writes `group` carries (GroupWriterOptions.onCommit). */
+const carried = (group: readonly OpenWrite[]) => group.reduce((sum, write) => sum + (write.writes ?? 1), 0);
 
 export interface GroupWriterOptions {
   readonly pool: pg.Pool;
@@ -172,7 +185,7 @@ export interface GroupWriterOptions {
    * works: the connection stays, the group's writes run again alone, and the store is told (onServerFailure).
    */
   readonly isStoreFault: (error: unknown) => boolean;
-  /** A group committed: how many writes, in how long, and whether its COMMIT waited for the WAL flush. */
+  /** A group committed: how many writes (a gathering's each, Gathered), in how long, and whether its COMMIT waited for the WAL flush. */
   readonly onCommit: (writes: number, seconds: number, synced: boolean) => void;
   /** A group or a write failed because the server or the way to it did (isConnectionError, isStoreFault). */
   readonly onServerFailure: (error: unknown) => void;
@@ -218,7 +231,8 @@ function opened(write: PendingWrite): OpenWrite[] {
   const { work } = write;
   if (typeof work === 'function' || typeof work.statements !== 'function') return [write as OpenWrite];
   try {
-    return [{ ...write, work: { ...work, statements: onWire(work.statements()) } }];
+    const { statements, writes } = work.statements();
+    return [{ ...write, work: { ...work, statements: onWire(statements) }, writes }];
   } catch (error) {
     write.reject(error);
     return [];
@@ -363,7 +377,7 @@ export class GroupWriter {
       if (together.ok) {
         for (const [index, write] of group.entries()) settle(write, together.results[index]);
         // After the answers: a mail's (PostgresStore.acceptMail) tells the store mail is taken before its commit is counted.
-        this.#options.onCommit(group.length, (performance.now() - started) / 1000, synced);
+        this.#options.onCommit(carried(group), (performance.now() - started) / 1000, synced);
         woken.push(...group.flatMap((write) => write.wakes));
       } else if (group.length === 1) {
         this.#failed(group[0], together.error);
@@ -379,7 +393,7 @@ export class GroupWriter {
           }
           // Alone, it commits as its own durability says (#transaction), not its group's.
           settle(write, alone.results[0]);
-          this.#options.onCommit(1, (performance.now() - started) / 1000, write.synced);
+          this.#options.onCommit(carried([write]), (performance.now() - started) / 1000, write.synced);
           woken.push(...write.wakes);
         }
       }

@@ -138,7 +138,7 @@ import type { Statement } from './batch.ts';
 import { GroupWriter, type Work } from './group-writer.ts';
 import { keyLockStatement } from './key-lock.ts';
 import { type Notice, WakeSender, WorkListener, type WorkQueue } from './notify.ts';
-import { prepareStatements, toWire } from './prepared.ts';
+import { prepareStatements } from './prepared.ts';
 import { addPart, expirePartSets, overduePartSets } from './reassembly.ts';
 import { KEYS, TurnReads } from './turn-reads.ts';
 import type { PauseChange, ProbeClaim, RateLimitSettings, RateTaken, SharedGatewayState } from '../shared-state-types.ts';
@@ -451,14 +451,14 @@ const SENT_LATE = `INSERT INTO events (at, message_id, sms_id, kind, detail)
 type SentOutcome = Extract<SmsOutcome, { kind: 'sent' }>;
 
 /**
- * The statements of sent outcomes (at `now`, by `by`): SMS_SENT (ONE_SMS_SENT for one), whose answer is the
- * ids it recorded, then the adoption of the reports that came before them (ADOPT_ORPHANS). Each SMS's report
- * lock (REPORT_LOCK) is taken with its result, and the reports that arrived before it are adopted in the
- * next statement: after any report that could not see this result yet has committed.
+ * The statements of sent outcomes with their history details (`details`, sentDetail, in order; at `now`, by
+ * `by`): SMS_SENT (ONE_SMS_SENT for one), whose answer is the ids it recorded, then the adoption of the reports
+ * that came before them (ADOPT_ORPHANS). Each SMS's report lock (REPORT_LOCK) is taken with its result, and
+ * the reports that arrived before it are adopted in the next statement: after any report that could not see
+ * this result yet has committed.
  */
-function sentStatements(now: number, sent: readonly SentOutcome[], by: string | null): Statement[] {
+function sentStatements(now: number, sent: readonly SentOutcome[], details: readonly string[], by: string | null): Statement[] {
   const ids = sent.map((outcome) => outcome.smsId);
-  const details = sent.map(sentDetail);
   const [one] = sent;
   return [
     sent.length === 1 && one
@@ -482,7 +482,12 @@ const sentRecorded = (result: pg.QueryResult | undefined): Set<number> =>
  */
 interface SentGathering {
   readonly outcomes: SentOutcome[];
-  /** Their SMS: a second outcome for one of them gathers apart, each recorded (or late) as if it came alone. */
+  /** Their history details (sentDetail), made once as each came. */
+  readonly details: string[];
+  /**
+   * Their SMS, and those of the outcomes recorded since it was queued (#recordOutcomes): a later outcome for one
+   * of them gathers apart, after those, so each is recorded (or late) in the order the calls came, as if alone.
+   */
   readonly ids: Set<number>;
   /** The calls gathered. */
   calls: number;
@@ -1102,21 +1107,19 @@ export class PostgresStore implements Store, ClusterStore {
    * (SentGathering): one SMS_SENT and one adoption for all of them, where each batch's were two statements of
    * their own, each with its plan's start, its tables and indexes opened and its CHECK constraints read
    * again at every execution. A gathering that fails is written again call by call, so that one outcome's
-   * own fault (a value the server refuses) fails that outcome alone, as it did before it was gathered.
+   * own fault (a value that cannot be sent, or one the server refuses) fails that outcome alone, as it did
+   * before it was gathered.
    * Answers as #recordOutcomes: the SMS whose lease was another relay's, with their late history lines.
    */
   async #recordSent(sent: readonly SentOutcome[], owner: string | undefined): Promise<readonly number[]> {
-    // A value that cannot be sent fails its own call, before it joins the others.
-    try {
-      for (const outcome of sent) toWire([outcome.providerId, outcome.trackingId ?? null, sentDetail(outcome)]);
-    } catch (error) {
-      throw asStoreError(error);
-    }
     const key = owner ?? null;
     let gathering = this.#sentGatherings.get(key);
     if (!gathering || gathering.closed || sent.some((outcome) => gathering?.ids.has(outcome.smsId))) gathering = this.#gatherSent(key);
-    gathering.outcomes.push(...sent);
-    for (const outcome of sent) gathering.ids.add(outcome.smsId);
+    for (const outcome of sent) {
+      gathering.outcomes.push(outcome);
+      gathering.details.push(sentDetail(outcome));
+      gathering.ids.add(outcome.smsId);
+    }
     gathering.calls++;
     let recorded: ReadonlySet<number>;
     try {
@@ -1134,7 +1137,7 @@ export class PostgresStore implements Store, ClusterStore {
 
   /** A new gathering of `owner`'s sent outcomes (null: any relay's lease), its write queued for the next group. */
   #gatherSent(owner: string | null): SentGathering {
-    const gathering: SentGathering = { outcomes: [], ids: new Set(), calls: 0, closed: false, recorded: Promise.resolve(new Set()) };
+    const gathering: SentGathering = { outcomes: [], details: [], ids: new Set(), calls: 0, closed: false, recorded: Promise.resolve(new Set()) };
     const close = () => {
       gathering.closed = true;
       if (this.#sentGatherings.get(owner) === gathering) this.#sentGatherings.delete(owner);
@@ -1142,9 +1145,10 @@ export class PostgresStore implements Store, ClusterStore {
     this.#sentGatherings.set(owner, gathering);
     gathering.recorded = this.#write(
       {
+        // A value that cannot be sent fails the gathering here (the group writer's `opened`), and each call is written again alone.
         statements: () => {
           close();
-          return sentStatements(Date.now(), gathering.outcomes, owner);
+          return { statements: sentStatements(Date.now(), gathering.outcomes, gathering.details, owner), writes: gathering.calls };
         },
         result: ([sms]) => sentRecorded(sms),
       },
@@ -1156,6 +1160,8 @@ export class PostgresStore implements Store, ClusterStore {
 
   /** The outcomes of a batch, and mail to queue with them (recordSmsOutcomes). */
   async #recordOutcomes(outcomes: readonly SmsOutcome[], mail: readonly NewOutgoingMail[], owner: string | undefined): Promise<readonly number[]> {
+    // Queued after the open gatherings: a sent outcome for one of these SMS that comes later must not join them, ahead of this.
+    for (const gathering of this.#sentGatherings.values()) for (const outcome of outcomes) gathering.ids.add(outcome.smsId);
     const now = Date.now();
     const sent = outcomes.filter((outcome): outcome is SentOutcome => outcome.kind === 'sent');
     const retries = outcomes.filter((outcome): outcome is Extract<SmsOutcome, { kind: 'retry' }> => outcome.kind === 'retry');
@@ -1174,7 +1180,7 @@ export class PostgresStore implements Store, ClusterStore {
     if (resends.length > 0) statements.push({ text: RESENDS_RECOGNISED, values: [resends, by] });
     // Whose answer is the ids SMS_SENT recorded.
     const sentStatement = statements.length;
-    if (sent.length > 0) statements.push(...sentStatements(now, sent, by));
+    if (sent.length > 0) statements.push(...sentStatements(now, sent, sent.map(sentDetail), by));
     const retryStatement = retries.length > 0 ? statements.length : undefined;
     if (retries.length > 0) {
       statements.push({
