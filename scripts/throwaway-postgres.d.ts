@@ -10,4 +10,5 @@ export interface ThrowawayPostgres {
   /** Stops it and removes its data. */
   destroy(): Promise<void>;
 }
-export function startThrowawayPostgres(): Promise<ThrowawayPostgres>;
+/** `settings`: server settings by name on its command line (bench/server-cpu.ts loads pg_stat_statements). */
+export function startThrowawayPostgres(options?: { readonly settings?: Readonly<Record<string, string>> }): Promise<ThrowawayPostgres>;

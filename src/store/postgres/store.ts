@@ -450,6 +450,55 @@ const SENT_LATE = `INSERT INTO events (at, message_id, sms_id, kind, detail)
   SELECT $1, o.message_id, o.id, '${LATE_ANSWER}', ${lateAnswerDetail('$3::text', 't.detail')}
   FROM unnest($2::bigint[], $4::text[]) AS t(id, detail) JOIN outbound o ON o.id = t.id ORDER BY o.id`;
 
+type SentOutcome = Extract<SmsOutcome, { kind: 'sent' }>;
+
+/**
+ * The statements of sent outcomes with their history details (`details`, sentDetail, in order; at `now`, by
+ * `by`): SMS_SENT (ONE_SMS_SENT for one), whose answer is the ids it recorded, then the adoption of the reports
+ * that came before them (ADOPT_ORPHANS). Each SMS's report lock (REPORT_LOCK) is taken with its result, and
+ * the reports that arrived before it are adopted in the next statement: after any report that could not see
+ * this result yet has committed.
+ */
+function sentStatements(now: number, sent: readonly SentOutcome[], details: readonly string[], by: string | null): Statement[] {
+  const ids = sent.map((outcome) => outcome.smsId);
+  const [one] = sent;
+  return [
+    sent.length === 1 && one
+      ? { text: ONE_SMS_SENT, values: [now, one.smsId, one.providerId, one.trackingId ?? null, details[0], by] }
+      : { text: SMS_SENT, values: [now, ids, sent.map((outcome) => outcome.providerId), sent.map((outcome) => outcome.trackingId ?? null), details, by] },
+    { text: ADOPT_ORPHANS, values: [now, ids] },
+  ];
+}
+
+/** The history lines (SENT_LATE, at `now`) of sent outcomes that came late to `owner`'s lease; none without such outcomes. */
+const sentLateLines = (now: number, late: readonly SentOutcome[], owner: string | undefined): Statement | undefined =>
+  late.length === 0 ? undefined : { text: SENT_LATE, values: [now, late.map((outcome) => outcome.smsId), owner, late.map(sentDetail)] };
+
+/** The ids SMS_SENT (or ONE_SMS_SENT) recorded, from its result. */
+const sentRecorded = (result: pg.QueryResult | undefined): Set<number> =>
+  new Set((result?.rows ?? []).flatMap((row: { ids: unknown[] }) => row.ids.map(Number)));
+
+/**
+ * A relay's sent outcomes gathered while they wait for a group (PostgresStore's recordSmsOutcomes): written
+ * as one write, one SMS_SENT for all and one adoption, made when the group opens.
+ */
+interface SentGathering {
+  readonly outcomes: SentOutcome[];
+  /** Their history details (sentDetail), made once as each came. */
+  readonly details: string[];
+  /**
+   * Their SMS, and those of the outcomes recorded since it was queued (#recordOutcomes): a later outcome for one
+   * of them gathers apart, after those, so each is recorded (or late) in the order the calls came, as if alone.
+   */
+  readonly ids: Set<number>;
+  /** The calls gathered. */
+  calls: number;
+  /** Its statements are made (its group opened) or it settled: outcomes coming now gather anew. */
+  closed: boolean;
+  /** The ids SMS_SENT recorded, once committed. */
+  recorded: Promise<ReadonlySet<number>>;
+}
+
 /**
  * A delivery report kept (`$1`–`$7`: provider, provider id, number, code, state, received at, its SMS or
  * null; `$11`: the provider's words or null) and, unless it is a repeat, applied to its SMS
@@ -719,6 +768,8 @@ export class PostgresStore implements Store, ClusterStore {
    * at most in case a notice was lost with its sender between its commit and its notification.
    */
   readonly #notOptedOut = new NotOptedOut({ rememberMs: NOT_OPTED_OUT_TRUSTED_MS });
+  /** Sent outcomes waiting for their group, by the relay whose lease they name (recordSmsOutcomes). */
+  readonly #sentGatherings = new Map<string | null, SentGathering>();
   /** Whether the listener hears the other relays now (listenForWork): until then every check asks the database. */
   #hearsOthers = false;
 
@@ -1055,9 +1106,75 @@ export class PostgresStore implements Store, ClusterStore {
    * The sent outcomes (SMS_SENT) and the reports that arrived before them adopted (ADOPT_ORPHANS), the
    * retries, the final failures and the mail to queue, in that order, with the group's other statements.
    */
-  async recordSmsOutcomes(outcomes: readonly SmsOutcome[], mail: readonly NewOutgoingMail[] = [], owner?: string): Promise<readonly number[]> {
+  recordSmsOutcomes(outcomes: readonly SmsOutcome[], mail: readonly NewOutgoingMail[] = [], owner?: string): Promise<readonly number[]> {
+    const onlySent = outcomes.every((outcome) => outcome.kind === 'sent' && !outcome.recognisedResend && !outcome.failedOver?.length);
+    return mail.length === 0 && outcomes.length > 0 && onlySent
+      ? this.#recordSent(outcomes as readonly SentOutcome[], owner)
+      : this.#recordOutcomes(outcomes, mail, owner);
+  }
+
+  /**
+   * Sent outcomes alone (the usual batch's), gathered with the others that wait for the same group
+   * (SentGathering): one SMS_SENT and one adoption for all of them, where each batch's were two statements of
+   * their own, each with its plan's start, its tables and indexes opened and its CHECK constraints read
+   * again at every execution. A gathering that fails is written again call by call, so that one outcome's
+   * own fault (a value that cannot be sent, or one the server refuses) fails that outcome alone, as it did
+   * before it was gathered.
+   * Answers as #recordOutcomes: the SMS whose lease was another relay's, with their late history lines.
+   */
+  async #recordSent(sent: readonly SentOutcome[], owner: string | undefined): Promise<readonly number[]> {
+    const key = owner ?? null;
+    let gathering = this.#sentGatherings.get(key);
+    if (!gathering || gathering.closed || sent.some((outcome) => gathering?.ids.has(outcome.smsId))) gathering = this.#gatherSent(key);
+    for (const outcome of sent) {
+      gathering.outcomes.push(outcome);
+      gathering.details.push(sentDetail(outcome));
+      gathering.ids.add(outcome.smsId);
+    }
+    gathering.calls++;
+    let recorded: ReadonlySet<number>;
+    try {
+      recorded = await gathering.recorded;
+    } catch (error) {
+      if (gathering.calls === 1) throw error;
+      return this.#recordOutcomes(sent, [], owner);
+    }
+    if (owner === undefined) return [];
+    const late = sent.filter((outcome) => !recorded.has(outcome.smsId));
+    const lines = sentLateLines(Date.now(), late, owner);
+    if (lines) await this.#write({ statements: [lines], result: () => undefined }, [], UNPROMISED);
+    return late.map((outcome) => outcome.smsId);
+  }
+
+  /** A new gathering of `owner`'s sent outcomes (null: any relay's lease), its write queued for the next group. */
+  #gatherSent(owner: string | null): SentGathering {
+    const gathering: SentGathering = { outcomes: [], details: [], ids: new Set(), calls: 0, closed: false, recorded: Promise.resolve(new Set()) };
+    const close = () => {
+      gathering.closed = true;
+      if (this.#sentGatherings.get(owner) === gathering) this.#sentGatherings.delete(owner);
+    };
+    this.#sentGatherings.set(owner, gathering);
+    gathering.recorded = this.#write(
+      {
+        // A value that cannot be sent fails the gathering here (the group writer's `opened`), and each call is written again alone.
+        statements: () => {
+          close();
+          return { statements: sentStatements(Date.now(), gathering.outcomes, gathering.details, owner), writes: gathering.calls };
+        },
+        result: ([sms]) => sentRecorded(sms),
+      },
+      [],
+      UNPROMISED,
+    ).finally(close);
+    return gathering;
+  }
+
+  /** The outcomes of a batch, and mail to queue with them (recordSmsOutcomes). */
+  async #recordOutcomes(outcomes: readonly SmsOutcome[], mail: readonly NewOutgoingMail[], owner: string | undefined): Promise<readonly number[]> {
+    // Queued after the open gatherings: a sent outcome for one of these SMS that comes later must not join them, ahead of this.
+    for (const gathering of this.#sentGatherings.values()) for (const outcome of outcomes) gathering.ids.add(outcome.smsId);
     const now = Date.now();
-    const sent = outcomes.filter((outcome): outcome is Extract<SmsOutcome, { kind: 'sent' }> => outcome.kind === 'sent');
+    const sent = outcomes.filter((outcome): outcome is SentOutcome => outcome.kind === 'sent');
     const retries = outcomes.filter((outcome): outcome is Extract<SmsOutcome, { kind: 'retry' }> => outcome.kind === 'retry');
     const finals = outcomes.filter(
       (outcome): outcome is Extract<SmsOutcome, { kind: 'failed' | 'expired' }> => outcome.kind === 'failed' || outcome.kind === 'expired',
@@ -1074,22 +1191,7 @@ export class PostgresStore implements Store, ClusterStore {
     if (resends.length > 0) statements.push({ text: RESENDS_RECOGNISED, values: [resends, by] });
     // Whose answer is the ids SMS_SENT recorded.
     const sentStatement = statements.length;
-    if (sent.length > 0) {
-      const ids = sent.map((outcome) => outcome.smsId);
-      // Each SMS's report lock (REPORT_LOCK) is taken with its result, and the reports that arrived before it are
-      // adopted in the next statement: after any report that could not see this result yet has committed.
-      const details = sent.map(sentDetail);
-      const [one] = sent;
-      statements.push(
-        sent.length === 1 && one
-          ? { text: ONE_SMS_SENT, values: [now, one.smsId, one.providerId, one.trackingId ?? null, details[0], by] }
-          : {
-              text: SMS_SENT,
-              values: [now, ids, sent.map((outcome) => outcome.providerId), sent.map((outcome) => outcome.trackingId ?? null), details, by],
-            },
-        { text: ADOPT_ORPHANS, values: [now, ids] },
-      );
-    }
+    if (sent.length > 0) statements.push(...sentStatements(now, sent, sent.map(sentDetail), by));
     const retryStatement = retries.length > 0 ? statements.length : undefined;
     if (retries.length > 0) {
       statements.push({
@@ -1144,17 +1246,13 @@ export class PostgresStore implements Store, ClusterStore {
     /** The sent outcomes not recorded (`recorded` ids): another relay's lease. */
     const lateSent = (recorded: ReadonlySet<number>) => sent.filter((outcome) => !recorded.has(outcome.smsId));
     /** Their history lines. */
-    const lateSentLines = (late: readonly Extract<SmsOutcome, { kind: 'sent' }>[]): Statement | undefined =>
-      late.length === 0 ? undefined : { text: SENT_LATE, values: [now, late.map((outcome) => outcome.smsId), owner, late.map(sentDetail)] };
+    const lateSentLines = (late: readonly SentOutcome[]) => sentLateLines(now, late, owner);
     if (owner === undefined || mail.length === 0) {
       const { sentLate, others } = await this.#write(
         {
           statements: [...statements, ...mailStatements(mail, now)],
           result: (results) => ({
-            sentLate:
-              owner === undefined || sent.length === 0
-                ? []
-                : lateSent(new Set((results[sentStatement]?.rows ?? []).flatMap((row: { ids: unknown[] }) => row.ids.map(Number)))),
+            sentLate: owner === undefined || sent.length === 0 ? [] : lateSent(sentRecorded(results[sentStatement])),
             others: lateOfStatements(results),
           }),
         },
