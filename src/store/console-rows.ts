@@ -151,9 +151,10 @@ const LIKE_SPECIAL = /[\\%_]/g;
 
 /**
  * The search as one statement with only the conditions asked for (each can use its index), and its
- * values. A sender is compared without case, both sides folded by the store's lower() (ASCII letters on SQLite, every
- * letter on PostgreSQL), as the index messages_sender_lower holds it (schema 35): mail from `Alerts@Example.com` is found
- * however it is typed.
+ * values. A sender is compared without case, both sides folded by the same function, the store's lower() (ASCII letters on
+ * SQLite; on PostgreSQL by the database's LC_CTYPE: every letter under a UTF-8 locale, ASCII alone under C), as the index
+ * messages_sender_lower holds it (schema 35): mail from `Alerts@Example.com` is found however it is typed, and a sender is
+ * always found as listed, its letters that lower() does not fold (`Ö` on SQLite) as they were written.
  */
 export function searchStatement(search: MessageSearch, limit: number): { sql: string; values: Array<string | number> } {
   const conditions: string[] = [];
@@ -166,8 +167,9 @@ export function searchStatement(search: MessageSearch, limit: number): { sql: st
   add('m.id < ?', search.before);
   add('m.id = ?', search.messageId);
   add('m.message_id_header = ?', search.messageIdHeader);
-  // The typed value folded here too, every letter: SQLite's lower() folds only ASCII, so `MÜLLER@…` finds a stored `müller@…`.
-  const sender = search.sender?.toLowerCase();
+  // The typed value folded by the store's lower() alone, as the column and its index are: folded once more here (JavaScript's
+  // toLowerCase, every letter) it never met a sender whose non-ASCII capital that lower() keeps (`JÖRG@…`), typed as listed.
+  const sender = search.sender;
   if (sender?.startsWith('@')) add("lower(m.envelope_from) LIKE lower(?) ESCAPE '\\'", `%${sender.replace(LIKE_SPECIAL, '\\$&')}`);
   else add('lower(m.envelope_from) = lower(?)', sender);
   add('m.received_at >= ?', search.since);
