@@ -45,9 +45,83 @@ export class NoStoreError extends Error {}
 /** query_canceled: the server's statement_timeout ended a statement (or an operator cancelled it). */
 export const STATEMENT_TIMEOUT = '57014';
 
+/** lock_not_available: a lock waited for past lock_timeout. */
+const LOCK_NOT_AVAILABLE = '55P03';
+
+/**
+ * How long a step of the upgrade waits for a lock at most. A step that alters a table asks for a lock that lets
+ * nobody on, and every other relay's statement on that table queues behind the request while it waits: without a
+ * bound, one session that holds the table (an idle transaction, a pg_dump, a report) stalled every relay's mail for
+ * as long as it lasted (upgrade finding 1, 2026-12-06). The relays' own transactions hold a table for milliseconds,
+ * so only such a session outlasts it; the step is then rolled back and tried again (the start's retry).
+ */
+const STEP_LOCK_TIMEOUT_MS = 2_000;
+
+/**
+ * Sets the upgrade transaction's lock_timeout and reads when it began. The server's own lock_timeout is kept when it is
+ * shorter, and a statement_timeout caps it at half: a step that waits for a lock then always ends at the lock's
+ * timeout (55P03, tried again), and one the statement_timeout ends (57014) was slow by itself (tooSlowMigration).
+ * Parameter: STEP_LOCK_TIMEOUT_MS.
+ */
+const STEP_LOCK_WAIT = `
+  SELECT set_config('lock_timeout', greatest(1, least($1::bigint, coalesce(nullif(l.setting::bigint, 0), $1::bigint),
+           coalesce(nullif(s.setting::bigint, 0) / 2, $1::bigint))) || 'ms', true) AS lock_timeout,
+         now()::text AS began
+    FROM pg_settings l, pg_settings s WHERE l.name = 'lock_timeout' AND s.name = 'statement_timeout'`;
+
+/**
+ * The sessions holding a lock on a table of the store (its indexes' locks go with it) since before the upgrade's
+ * transaction began ($1): who its step waited for (read once the step is rolled back, when its wait is gone, so not by
+ * pg_blocking_pids). pg_stat_activity shows another role's session's state and times only to a superuser or
+ * pg_read_all_stats: then they are null.
+ */
+const LOCK_HOLDERS = `
+  SELECT l.pid, a.application_name, a.state, to_char(a.xact_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS since,
+         string_agg(DISTINCT l.mode || ' on ' || c.relname, ', ') AS locks
+    FROM pg_locks l
+    JOIN pg_class c ON c.oid = l.relation AND c.relkind IN ('r', 'p') AND c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())
+    LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+   WHERE l.locktype = 'relation' AND l.granted AND l.pid <> pg_backend_pid()
+     AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+     AND (a.xact_start IS NULL OR a.xact_start < $1::timestamptz)
+   GROUP BY l.pid, a.application_name, a.state, a.xact_start
+   ORDER BY a.xact_start NULLS LAST, l.pid
+   LIMIT 5`;
+
+/** A session LOCK_HOLDERS names. */
+interface LockHolder {
+  readonly pid: number;
+  readonly application_name: string | null;
+  readonly state: string | null;
+  readonly since: string | null;
+  readonly locks: string;
+}
+
+/** A step's lock wait past lock_timeout, naming who holds the lock: passes once they end (the start's retry), as its code says. */
+class LockWaitError extends Error {
+  readonly code = LOCK_NOT_AVAILABLE;
+}
+
+/** What a step that waited `lockTimeout` for a lock says: the sessions holding one (LOCK_HOLDERS) and how they end. */
+function lockWait(step: number, from: number, to: number, lockTimeout: string, holders: readonly LockHolder[]): string {
+  const held = holders.map(
+    (holder) =>
+      `pid ${holder.pid} (application_name ${JSON.stringify(holder.application_name ?? '')}, ${holder.state ?? 'its state shown to a superuser or pg_read_all_stats only'}${holder.since ? `, its transaction open since ${holder.since}` : ''}: ${holder.locks})`,
+  );
+  const pids = holders.map((holder) => holder.pid);
+  const terminate =
+    pids.length === 1 ? `SELECT pg_terminate_backend(${pids[0]})` : `SELECT pg_terminate_backend(pid) FROM unnest(ARRAY[${pids.join(', ')}]) AS pid`;
+  const who =
+    held.length > 0
+      ? `held by ${held.join('; ')}: end that transaction (COMMIT or ROLLBACK it in its session, or ${terminate}), or let it finish (a pg_dump holds every table it dumps until it ends)`
+      : 'the session holding it ended before it could be named';
+  return `migration ${step} of ${from + 1}–${to} waited ${lockTimeout} (lock_timeout) for a lock on the store's tables and was rolled back, the store still at schema ${from}; ${who}; a relay's start tries again by itself, and at each try the other relays' statements on that table wait for it up to ${lockTimeout}`;
+}
+
 /**
  * A step the server's statement_timeout cancelled: as slow at every try (a table's rows to rewrite, an index to
- * build), so the start is refused with the setting to raise, for the relay's role (`role`, quoted) alone.
+ * build), so the start is refused with the setting to raise, for the relay's role (`role`, quoted) alone. Not a
+ * lock wait: that ends first, at the upgrade's lock_timeout (STEP_LOCK_WAIT).
  */
 function tooSlowMigration(step: number, from: number, to: number, cause: unknown, role: string): string {
   const reason = cause instanceof Error ? cause.message : String(cause);
@@ -74,7 +148,9 @@ function upgradeOrder(from: number, to: number): string {
  * additive), else refused; so is one holding tables that are not ours (another application's database:
  * the relay must not write into it), and a breaking migration while relays that cannot read its result
  * still run. `create`: false for the operator's commands, which never create a store nor upgrade one
- * (the relays of the release that wrote it may still run on it; `smsrelay start` upgrades).
+ * (the relays of the release that wrote it may still run on it; `smsrelay start` upgrades). A step waits for a
+ * lock STEP_LOCK_TIMEOUT_MS at most (STEP_LOCK_WAIT): past it, the upgrade is rolled back with who holds the lock
+ * (a LockWaitError, which the start tries again).
  */
 export async function migrate(
   client: pg.ClientBase,
@@ -116,7 +192,9 @@ export async function migrate(
     await refuseBreakingUnderLiveRelays(client, tables, from, migrations.length);
     let step = from;
     await client.query('BEGIN');
+    let wait: { lock_timeout: string; began: string } | undefined;
     try {
+      wait = (await client.query<{ lock_timeout: string; began: string }>(STEP_LOCK_WAIT, [STEP_LOCK_TIMEOUT_MS])).rows[0];
       if (ours) await client.query(`ALTER TABLE ${VERSION_TABLE} ADD COLUMN IF NOT EXISTS min_reader BIGINT NOT NULL DEFAULT 0`);
       else
         await client.query(
@@ -132,6 +210,11 @@ export async function migrate(
       await client.query('COMMIT');
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
+      if ((error as { code?: string }).code === LOCK_NOT_AVAILABLE && wait) {
+        const holders = (await client.query<LockHolder>(LOCK_HOLDERS, [wait.began])).rows;
+        const waited = lockWait(step, from, migrations.length, wait.lock_timeout, holders);
+        throw new MigrationError(waited, { cause: new LockWaitError(waited, { cause: error }) });
+      }
       if ((error as { code?: string }).code === STATEMENT_TIMEOUT) {
         const role = await client.query<{ role: string }>('SELECT quote_ident(current_user) AS role').then(
           ({ rows }) => rows[0]?.role ?? "<the relay's role>",
