@@ -151,9 +151,12 @@ const LIKE_SPECIAL = /[\\%_]/g;
 
 /**
  * The search as one statement with only the conditions asked for (each can use its index), and its
- * values. A sender is compared without case, both sides folded by the store's lower() (ASCII letters on SQLite, every
- * letter on PostgreSQL), as the index messages_sender_lower holds it (schema 35): mail from `Alerts@Example.com` is found
- * however it is typed.
+ * values. A sender is compared without case, by the index messages_sender_lower (schema 35: the sender folded by the
+ * store's lower(), ASCII letters alone on SQLite, on PostgreSQL as the database's LC_CTYPE folds: every letter under a
+ * UTF-8 locale, ASCII alone under C). The typed text is folded two ways and either may match: by that lower() as it is
+ * typed (a sender is always found as listed, its capitals lower() keeps, `JÖRG@` on SQLite, as written), and by that
+ * lower() after JavaScript's toLowerCase, which folds every letter (a sender stored in lower case is found typed as a
+ * name is written, `MÜLLER@` finding `müller@`). Both are values of the index's expression, so it is still read.
  */
 export function searchStatement(search: MessageSearch, limit: number): { sql: string; values: Array<string | number> } {
   const conditions: string[] = [];
@@ -166,10 +169,16 @@ export function searchStatement(search: MessageSearch, limit: number): { sql: st
   add('m.id < ?', search.before);
   add('m.id = ?', search.messageId);
   add('m.message_id_header = ?', search.messageIdHeader);
-  // The typed value folded here too, every letter: SQLite's lower() folds only ASCII, so `MÜLLER@…` finds a stored `müller@…`.
-  const sender = search.sender?.toLowerCase();
-  if (sender?.startsWith('@')) add("lower(m.envelope_from) LIKE lower(?) ESCAPE '\\'", `%${sender.replace(LIKE_SPECIAL, '\\$&')}`);
-  else add('lower(m.envelope_from) = lower(?)', sender);
+  const sender = search.sender;
+  if (sender !== undefined) {
+    const domain = sender.startsWith('@');
+    conditions.push(
+      domain
+        ? "(lower(m.envelope_from) LIKE lower(?) ESCAPE '\\' OR lower(m.envelope_from) LIKE lower(?) ESCAPE '\\')"
+        : 'lower(m.envelope_from) IN (lower(?), lower(?))',
+    );
+    for (const typed of [sender, sender.toLowerCase()]) values.push(domain ? `%${typed.replace(LIKE_SPECIAL, '\\$&')}` : typed);
+  }
   add('m.received_at >= ?', search.since);
   add('m.received_at < ?', search.until);
   // A resubmission has no SMS of its own: it is to its original's numbers, and found by them.

@@ -545,10 +545,20 @@ export function refusedAfterUpgrade({ from, to }: Migrated): string {
   return `this start had already upgraded the store from schema ${from} to ${to}, for good: fix this and start this release again, or restore the backup taken before the upgrade to run the older release (docs/operations.md#upgrading)`;
 }
 
+/**
+ * The step of an upgrade from `from` to `to` that `step` names, as its messages say it: `step` is the last migration
+ * begun, `from` when none was (PostgreSQL's version table is altered first: a pg_dump holding it stops the upgrade there).
+ */
+export function migrationStep(step: number, from: number, to: number): string {
+  return step > from
+    ? `migration ${step} of ${from + 1}–${to}`
+    : `the upgrade's first statement, on its version table, before migration ${from + 1} of ${from + 1}–${to}`;
+}
+
 /** What a migration that failed (`step`, of those from `from` to `to`) and was rolled back leaves to the operator, on both stores. */
 export function failedMigration(step: number, from: number, to: number, cause: unknown): string {
   const reason = cause instanceof Error ? cause.message : String(cause);
-  return `migration ${step} of ${from + 1}–${to} failed (${reason}); nothing was changed, the store is still at schema ${from}: run the release that wrote it on it, or restore a backup taken before the upgrade, and report this line (docs/operations.md#upgrading)`;
+  return `${migrationStep(step, from, to)} failed (${reason}); nothing was changed, the store is still at schema ${from}: run the release that wrote it on it, or restore a backup taken before the upgrade, and report this line (docs/operations.md#upgrading)`;
 }
 
 /** How a SQLite store is backed up as it is, before its upgrade. */

@@ -15,7 +15,7 @@ import { PostgresStore } from '../../src/store/postgres/store.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
 import type { Store } from '../../src/store/types.ts';
 import { mail, storeFile } from '../helpers/store.ts';
-import { describeOnPostgres, freshDatabase, POSTGRES_SKIP, withClient } from '../helpers/postgres.ts';
+import { describeOnPostgres, freshDatabase, POSTGRES_SKIP, withClient, withDatabase } from '../helpers/postgres.ts';
 import { forEachStore } from '../helpers/stores.ts';
 
 const MINUTE_MS = 60_000;
@@ -68,6 +68,9 @@ describe('console store', () => {
       assert.deepEqual(await found('@%'), []);
       assert.deepEqual(await found('@example_com'), []);
     });
+
+    test(`${kind.name}: a sender holding non-ASCII letters (JÖRG@, müller@, ops@BÜCHER) is found as listed, and found when either folding of the typed text (the store's lower() of it, or of its toLowerCase()) matches`, () =>
+      findsSendersAsTheStoreFolds(store, consoleStore, kind.rows));
 
     test(`${kind.name}: sessions are created, read, touched, expired and deleted`, async () => {
       const session = { id: 'h1', username: 'olivia', csrf: 'c1', client: '127.0.0.1', createdAt: 1_000, lastSeenAt: 1_000 };
@@ -480,6 +483,69 @@ describe("a conversation's page reads by index", () => {
       ]);
     });
   });
+});
+
+/**
+ * Mail from senders holding non-ASCII letters, searched by several spellings: each is found exactly when the store's own
+ * lower() (asked through `rows`) of the sender stored equals that lower() of the text typed or of its toLowerCase(): so
+ * always as listed, in ASCII case alone, and a sender stored in lower case typed with capitals (`MÜLLER@`).
+ */
+async function findsSendersAsTheStoreFolds(store: Store, consoleStore: ConsoleStore, rows: (sql: string) => Promise<Record<string, unknown>[]>): Promise<void> {
+  const senders = ['JÖRG@example.com', 'Jörg@example.com', 'ops@BÜCHER.example', 'ops@bücher.example', 'müller@example.com', 'élodie@example.fr'];
+  for (const [index, envelopeFrom] of senders.entries()) await store.acceptMail(mail([A], { id: ID(index), receivedAt: 1_000 + index, envelopeFrom }));
+  const found = async (sender: string) => (await consoleStore.searchMessages({ sender }, 50)).map((row) => row.envelopeFrom).sort();
+  const folded = async (value: string) => String((await rows(`SELECT lower('${value.replace(/'/g, "''")}') AS folded`))[0]?.['folded']);
+  const typed = [
+    ...senders,
+    'jörg@EXAMPLE.COM',
+    'JöRG@Example.Com',
+    'OPS@BÜCHER.EXAMPLE',
+    'ops@bÜcher.example',
+    'ops@BüCHER.example',
+    'MÜLLER@example.com',
+    'Müller@Example.com',
+    'Élodie@example.fr',
+  ];
+  for (const sender of typed) {
+    const expected: string[] = [];
+    const ways = [await folded(sender), await folded(sender.toLowerCase())];
+    for (const stored of senders) if (ways.includes(await folded(stored))) expected.push(stored);
+    assert.deepEqual(await found(sender), expected.sort(), sender);
+  }
+  for (const sender of senders) assert.ok((await found(sender)).includes(sender), `${sender} typed as listed`);
+  assert.ok((await found('jÖrg@EXAMPLE.COM')).includes('JÖRG@example.com'), 'in ASCII case alone');
+  assert.ok((await found('OPS@BÜCHER.EXAMPLE')).includes('ops@BÜCHER.example'), 'in ASCII case alone');
+  for (const [sender, stored] of [
+    ['MÜLLER@example.com', 'müller@example.com'],
+    ['Élodie@example.fr', 'élodie@example.fr'],
+    ['OPS@BÜCHER.EXAMPLE', 'ops@bücher.example'],
+  ] as const)
+    assert.ok((await found(sender)).includes(stored), `${stored} typed as ${sender}`);
+  assert.ok((await found('@BÜCHER.EXAMPLE')).includes('ops@BÜCHER.example'), 'a domain holding a non-ASCII capital');
+  assert.ok((await found('@BÜCHER.EXAMPLE')).includes('ops@bücher.example'), 'a lower-case domain typed in capitals');
+  assert.ok((await found('@bÜcher.example')).includes('ops@BÜCHER.example'), 'a domain in ASCII case alone');
+}
+
+/** PostgreSQL's lower() folds by the database's character type: ASCII alone under C, every letter under a UTF-8 locale; the typed text's toLowerCase() fills the gap under C. */
+describeOnPostgres('a sender holding non-ASCII capitals on PostgreSQL, by the character type of the database', async (url) => {
+  for (const ctype of ['C', 'C.UTF-8']) {
+    test(`LC_CTYPE ${ctype}: found as listed, and when the database's lower() of the typed text or of its toLowerCase() matches`, async () => {
+      const database = new URL(url).pathname.slice(1);
+      // The test's own database made again with this character type (dropped after the file as before).
+      await withClient(withDatabase(url, 'postgres'), async (client) => {
+        await client.query(`DROP DATABASE "${database}" WITH (FORCE)`);
+        await client.query(`CREATE DATABASE "${database}" TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE '${ctype}'`);
+      });
+      const store = await PostgresStore.open({ url });
+      const consoleStore = PostgresConsoleStore.open(url);
+      try {
+        await findsSendersAsTheStoreFolds(store, consoleStore, (sql) => withClient(url, async (client) => (await client.query(sql)).rows));
+      } finally {
+        await consoleStore.close();
+        await store.close();
+      }
+    });
+  }
 });
 
 /** A search by sender reads that sender's mails alone, by the index of the sender folded as the search folds it (schema 35). */

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
-import { MIGRATIONS, untraceableSchema } from '../migrations.ts';
-import { migrate, TABLES, tablesOf } from './migrate.ts';
+import { MigrationError, MIGRATIONS, untraceableSchema } from '../migrations.ts';
+import { LockWaitError, migrate, TABLES, tablesOf } from './migrate.ts';
 import { configProblem, StoreConfigError } from './store.ts';
 import { databaseUrl } from './url.ts';
 
@@ -104,17 +104,26 @@ function openSource(from: string): BetterSqlite3.Database {
  */
 export async function copySqliteToPostgres(from: string, to: string, onProgress: (progress: CopyProgress) => void = () => undefined): Promise<TableCopy[]> {
   const source = openSource(from);
-  const client = new pg.Client({
+  const config = {
     ...databaseUrl(to).pool,
     types: { getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === 20 ? Number : pg.types.getTypeParser(oid, format)) },
-  } as pg.ClientConfig);
+  } as pg.ClientConfig;
+  const client = new pg.Client(config);
   // A connection lost between statements fails the next one (and so the copy), not the process.
   client.on('error', () => undefined);
   let connected = false;
   try {
     await client.connect();
     connected = true;
-    await migrate(client);
+    await migrate(client, {
+      create: true,
+      lookupSession: async () => {
+        const lookup = new pg.Client(config);
+        lookup.on('error', () => undefined);
+        await lookup.connect();
+        return { client: lookup, close: () => lookup.end() };
+      },
+    });
     for (const table of TABLES) {
       const { rows } = await client.query(`SELECT 1 FROM ${table} LIMIT 1`);
       if (rows.length > 0) throw new CopyError(`the target database is not empty (table ${table} holds rows): copy only into a new, empty database`);
@@ -139,6 +148,10 @@ export async function copySqliteToPostgres(from: string, to: string, onProgress:
   } catch (error) {
     // A statement on a client that never connected waits for a connection forever.
     if (connected) await client.query('ROLLBACK').catch(() => undefined);
+    // A lock another session holds on the target's tables passes with time, but the copy does not wait for it: it
+    // stops with nothing copied, naming that session (its code makes it exit 69, unavailable, as an unreachable target).
+    if (error instanceof MigrationError && error.cause instanceof LockWaitError)
+      throw new LockWaitError(`${error.message}; nothing was copied: run the copy again once that session has ended`, error.cause.holders, { cause: error });
     const problem = configProblem(error);
     throw problem === undefined ? error : new StoreConfigError(problem);
   } finally {

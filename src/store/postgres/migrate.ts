@@ -1,5 +1,6 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
-import { failedMigration, type Migrated, MigrationError, MIGRATIONS, OlderSchemaError, olderSchema, untraceableSchema } from '../migrations.ts';
+import { failedMigration, type Migrated, MigrationError, MIGRATIONS, migrationStep, OlderSchemaError, olderSchema, untraceableSchema } from '../migrations.ts';
 import { FIRST_CLASSIFIED, minimumReader, UPGRADE_ORDER } from '../schema-readers.ts';
 import { RELAY_STALE_MS } from '../cluster-types.ts';
 import { DB_NOW_MS } from './clock.ts';
@@ -45,13 +46,158 @@ export class NoStoreError extends Error {}
 /** query_canceled: the server's statement_timeout ended a statement (or an operator cancelled it). */
 export const STATEMENT_TIMEOUT = '57014';
 
+/** lock_not_available: a lock waited for past lock_timeout. */
+const LOCK_NOT_AVAILABLE = '55P03';
+
+/**
+ * How long a step of the upgrade waits for a lock at most. A step that alters a table asks for a lock that lets
+ * nobody on, and every other relay's statement on that table queues behind the request while it waits: without a
+ * bound, one session that holds the table (an idle transaction, a pg_dump, a report) stalled every relay's mail for
+ * as long as it lasted (upgrade finding 1, 2026-12-06). The relays' own transactions hold a table for milliseconds,
+ * so only such a session outlasts it; the step is then rolled back and tried again (the start's retry).
+ */
+const STEP_LOCK_TIMEOUT_MS = 2_000;
+
+/**
+ * Sets the upgrade transaction's lock_timeout and reads it back (as the server shows it, and in ms), with the upgrade's
+ * backend pid (whose waits BLOCKERS reads). The server's own lock_timeout is kept when it is shorter, and a
+ * statement_timeout caps it at half: a step that waits for a lock then always ends at the lock's timeout (55P03, tried
+ * again), and one the statement_timeout ends (57014) was slow by itself (tooSlowMigration). Parameter: STEP_LOCK_TIMEOUT_MS.
+ */
+const STEP_LOCK_WAIT = `
+  SELECT set_config('lock_timeout', t.ms || 'ms', true) AS lock_timeout, t.ms::int AS lock_timeout_ms, pg_backend_pid() AS pid
+    FROM (SELECT greatest(1, least($1::bigint, coalesce(nullif(l.setting::bigint, 0), $1::bigint),
+                 coalesce(nullif(s.setting::bigint, 0) / 2, $1::bigint))) AS ms
+            FROM pg_settings l, pg_settings s WHERE l.name = 'lock_timeout' AND s.name = 'statement_timeout') t`;
+
+/**
+ * The sessions the upgrade's backend ($1) waits for now (pg_blocking_pids: only while it waits, so read from a second
+ * session), with their locks on the relation it waits for. A prepared transaction (two-phase commit) holds its locks
+ * with no session, past its session's end and the server's restarts: pg_blocking_pids lists it as pid 0, its locks
+ * have no pid, and its gid is found by the transaction id it holds a lock on under the same virtual transaction.
+ * pg_stat_activity shows another role's session's state and times only to a superuser or pg_read_all_stats: then they
+ * are null. Five at most: a line stays readable.
+ */
+const BLOCKERS = `
+  SELECT nullif(b.pid, 0) AS pid, quote_literal(x.gid) AS gid, a.application_name, a.state,
+         to_char(coalesce(a.xact_start, x.prepared) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS since,
+         string_agg(DISTINCT l.mode || ' on ' || c.relname, ', ') AS locks
+    FROM (SELECT DISTINCT unnest(pg_blocking_pids($1)) AS pid) b
+    LEFT JOIN pg_locks l ON l.locktype = 'relation' AND l.granted AND (l.pid = b.pid OR (b.pid = 0 AND l.pid IS NULL))
+         AND l.relation IN (SELECT relation FROM pg_locks WHERE pid = $1 AND NOT granted AND locktype = 'relation')
+    LEFT JOIN pg_class c ON c.oid = l.relation
+    LEFT JOIN pg_locks t ON b.pid = 0 AND t.locktype = 'transactionid' AND t.pid IS NULL AND t.virtualtransaction = l.virtualtransaction
+    LEFT JOIN pg_prepared_xacts x ON x.transaction = t.transactionid
+    LEFT JOIN pg_stat_activity a ON a.pid = b.pid
+   GROUP BY b.pid, x.gid, x.prepared, a.application_name, a.state, a.xact_start
+   ORDER BY since NULLS LAST, b.pid
+   LIMIT 5`;
+
+/** A session (or prepared transaction) BLOCKERS names. */
+interface LockHolder {
+  readonly pid: number | null;
+  /** A prepared transaction's gid, quoted as an SQL literal. */
+  readonly gid: string | null;
+  readonly application_name: string | null;
+  readonly state: string | null;
+  readonly since: string | null;
+  readonly locks: string | null;
+}
+
+/**
+ * The shortest interval between two BLOCKERS lookups: a server lock_timeout under twice this ends some waits before a
+ * lookup sees them (their holders are then not named), and a shorter one would poll the server for nothing.
+ */
+const LOOKUP_MIN_INTERVAL_MS = 50;
+
+/** A second session to the database, for BLOCKERS while the upgrade waits, and how it is closed. */
+export interface LookupSession {
+  readonly client: pg.ClientBase;
+  readonly close: () => unknown;
+}
+
+/**
+ * Who the upgrade's backend waits for, read every half lock_timeout on a second session while the upgrade runs, so
+ * that a wait past lock_timeout was seen at least once. Each lookup replaces the last (a wait that passed names
+ * nobody), except one answered empty after `stop` (the wait ended as the step gave up). A lookup that fails names
+ * nobody: the wait is still retried as a wait (migration finding 2026-12-07).
+ */
+class BlockerWatch {
+  #holders: LockHolder[] = [];
+  readonly #stop = new AbortController();
+  readonly #watched: Promise<void>;
+
+  constructor(open: () => Promise<LookupSession>, pid: number, everyMs: number) {
+    this.#watched = this.#watch(open, pid, everyMs).catch(() => undefined);
+  }
+
+  async #watch(open: () => Promise<LookupSession>, pid: number, everyMs: number): Promise<void> {
+    const session = await open();
+    try {
+      while (!this.#stop.signal.aborted) {
+        const { rows } = await session.client.query<LockHolder>(BLOCKERS, [pid]);
+        if (rows.length > 0 || !this.#stop.signal.aborted) this.#holders = rows;
+        await sleep(everyMs, undefined, { signal: this.#stop.signal }).catch(() => undefined);
+      }
+    } finally {
+      await session.close();
+    }
+  }
+
+  /** Ends the lookups; the holders the last one named. */
+  async stop(): Promise<LockHolder[]> {
+    this.#stop.abort();
+    await this.#watched;
+    return this.#holders;
+  }
+}
+
+/** A step's lock wait past lock_timeout, naming who held the lock (`holders`, their identities): passes once they end, as its code says. */
+export class LockWaitError extends Error {
+  readonly code = LOCK_NOT_AVAILABLE;
+  constructor(
+    message: string,
+    readonly holders: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** A holder's identity: its session, or its prepared transaction (which has none). */
+function holderIdentity(holder: LockHolder): string {
+  return holder.pid === null ? `prepared transaction ${holder.gid ?? ''}` : `pid ${holder.pid}`;
+}
+
+/** One holder as a lock wait names it, with how to end it. */
+function describeHolder(holder: LockHolder): string {
+  const locks = holder.locks ? `: ${holder.locks}` : '';
+  if (holder.pid === null) {
+    const gid = holder.gid ?? "'<its gid in pg_prepared_xacts>'";
+    return `the prepared transaction ${gid} (${holder.since ? `prepared at ${holder.since}` : 'listed in pg_prepared_xacts'}${locks}; it holds its locks past its session's end and the server's restarts: end it with ROLLBACK PREPARED ${gid}, or COMMIT PREPARED ${gid} if its coordinator would)`;
+  }
+  const state = holder.state ?? 'its state shown to a superuser or pg_read_all_stats only';
+  const since = holder.since ? `, its transaction open since ${holder.since}` : '';
+  return `pid ${holder.pid} (application_name ${JSON.stringify(holder.application_name ?? '')}, ${state}${since}${locks}; end it: COMMIT or ROLLBACK it in its session, or SELECT pg_terminate_backend(${holder.pid}))`;
+}
+
+/** What a step that waited `lockTimeout` for a lock says: the sessions it waited for (BLOCKERS) and how each ends. */
+function lockWait(step: number, from: number, to: number, lockTimeout: string, holders: readonly LockHolder[]): string {
+  const who =
+    holders.length > 0
+      ? `held by ${holders.map(describeHolder).join('; ')}; or let it finish (a pg_dump holds every table it dumps until it ends)`
+      : 'the session holding it could not be named (it ended as the step gave up, or the lookup failed)';
+  return `${migrationStep(step, from, to)} waited ${lockTimeout} (lock_timeout) for a lock on the store's tables and was rolled back, the store still at schema ${from}, the other relays' statements on that table having waited with it; ${who}`;
+}
+
 /**
  * A step the server's statement_timeout cancelled: as slow at every try (a table's rows to rewrite, an index to
- * build), so the start is refused with the setting to raise, for the relay's role (`role`, quoted) alone.
+ * build), so the start is refused with the setting to raise, for the relay's role (`role`, quoted) alone. Not a
+ * lock wait: that ends first, at the upgrade's lock_timeout (STEP_LOCK_WAIT).
  */
 function tooSlowMigration(step: number, from: number, to: number, cause: unknown, role: string): string {
   const reason = cause instanceof Error ? cause.message : String(cause);
-  return `migration ${step} of ${from + 1}–${to} ran past the server's statement_timeout (${reason}); nothing was changed, the store is still at schema ${from}: a step that slow fails at every try, so raise the timeout for the relay's role (ALTER ROLE ${role} SET statement_timeout = '30min'; its new sessions take it, RESET it after the upgrade), then start the relay again (docs/several-relays.md#refused-at-start)`;
+  return `${migrationStep(step, from, to)} ran past the server's statement_timeout (${reason}); nothing was changed, the store is still at schema ${from}: a step that slow fails at every try, so raise the timeout for the relay's role (ALTER ROLE ${role} SET statement_timeout = '30min'; its new sessions take it, RESET it after the upgrade), then start the relay again (docs/several-relays.md#refused-at-start)`;
 }
 
 /** How a PostgreSQL store is backed up as it is, before its upgrade. */
@@ -74,11 +220,18 @@ function upgradeOrder(from: number, to: number): string {
  * additive), else refused; so is one holding tables that are not ours (another application's database:
  * the relay must not write into it), and a breaking migration while relays that cannot read its result
  * still run. `create`: false for the operator's commands, which never create a store nor upgrade one
- * (the relays of the release that wrote it may still run on it; `smsrelay start` upgrades).
+ * (the relays of the release that wrote it may still run on it; `smsrelay start` upgrades). A step waits for a
+ * lock STEP_LOCK_TIMEOUT_MS at most (STEP_LOCK_WAIT): past it, the upgrade is rolled back with who holds the lock
+ * (a LockWaitError, which the start tries again).
  */
 export async function migrate(
   client: pg.ClientBase,
-  options: { readonly create: boolean; readonly migrations?: readonly string[] } = { create: true },
+  options: {
+    readonly create: boolean;
+    readonly migrations?: readonly string[];
+    /** Opens a second session, on which who a step's lock wait waits for is read (BlockerWatch); without it nobody is named. */
+    readonly lookupSession?: () => Promise<LookupSession>;
+  } = { create: true },
 ): Promise<Migrated> {
   const migrations = options.migrations ?? MIGRATIONS;
   await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK.toString()]);
@@ -116,7 +269,11 @@ export async function migrate(
     await refuseBreakingUnderLiveRelays(client, tables, from, migrations.length);
     let step = from;
     await client.query('BEGIN');
+    let wait: { lock_timeout: string; lock_timeout_ms: number; pid: number } | undefined;
+    let watch: BlockerWatch | undefined;
     try {
+      wait = (await client.query<{ lock_timeout: string; lock_timeout_ms: number; pid: number }>(STEP_LOCK_WAIT, [STEP_LOCK_TIMEOUT_MS])).rows[0];
+      if (wait && options.lookupSession) watch = new BlockerWatch(options.lookupSession, wait.pid, Math.max(LOOKUP_MIN_INTERVAL_MS, wait.lock_timeout_ms / 2));
       if (ours) await client.query(`ALTER TABLE ${VERSION_TABLE} ADD COLUMN IF NOT EXISTS min_reader BIGINT NOT NULL DEFAULT 0`);
       else
         await client.query(
@@ -131,7 +288,13 @@ export async function migrate(
       await client.query(`UPDATE ${VERSION_TABLE} SET version = $1, min_reader = $2`, [migrations.length, minimumReader(migrations.length)]);
       await client.query('COMMIT');
     } catch (error) {
+      const holders = (await watch?.stop()) ?? [];
       await client.query('ROLLBACK').catch(() => undefined);
+      if ((error as { code?: string }).code === LOCK_NOT_AVAILABLE && wait) {
+        const waited = lockWait(step, from, migrations.length, wait.lock_timeout, holders);
+        const identities = holders.map(holderIdentity).sort().join(', ');
+        throw new MigrationError(waited, { cause: new LockWaitError(waited, identities, { cause: error }) });
+      }
       if ((error as { code?: string }).code === STATEMENT_TIMEOUT) {
         const role = await client.query<{ role: string }>('SELECT quote_ident(current_user) AS role').then(
           ({ rows }) => rows[0]?.role ?? "<the relay's role>",
@@ -140,6 +303,8 @@ export async function migrate(
         throw new MigrationError(tooSlowMigration(step, from, migrations.length, error, role), { cause: error });
       }
       throw new MigrationError(failedMigration(step, from, migrations.length, error), { cause: error });
+    } finally {
+      await watch?.stop();
     }
     return { from, to: migrations.length };
   } finally {

@@ -111,7 +111,8 @@ export const ADOPT_ORPHANS = 'SELECT smsrelay_adopt_orphans($1::bigint, $2::bigi
  * on and dropping the old index one that lets nobody on; taken in that order, an older relay's accept (it reads
  * messages, then writes it, in one statement) waiting between them deadlocked the upgrade, again at each retry
  * (a reviewer's run, 1M mails). Locked first, the other relays' mail waits for the build instead: about 2–3 s
- * per million mails stored (docs/several-relays.md).
+ * per million mails stored (docs/several-relays.md). The lock itself is waited for up to the upgrade's lock_timeout
+ * (migrate.ts STEP_LOCK_TIMEOUT_MS): another session holding the table makes the step a retry, not every relay's stall.
  */
 const SENDER_INDEX_STEP = `LOCK TABLE messages IN ACCESS EXCLUSIVE MODE; ${SENDER_INDEX_BY_CASE}`;
 

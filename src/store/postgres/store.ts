@@ -132,7 +132,7 @@ import type { Logger } from '../../log.ts';
 import { acceptStatement, conversationUsedAt, refusedStatements, unlessResubmitted } from './accept.ts';
 import { DB_NOW_MS } from './clock.ts';
 import { clockOffset, heartbeatStatements, leaveCluster, relaysSeen, relaysSeenAsItIs } from './cluster.ts';
-import { migrate, NoStoreError, SchemaError, STATEMENT_TIMEOUT } from './migrate.ts';
+import { LockWaitError, migrate, NoStoreError, SchemaError, STATEMENT_TIMEOUT } from './migrate.ts';
 import { type Migrated, MigrationError, OlderSchemaError } from '../migrations.ts';
 import type { Statement } from './batch.ts';
 import { GroupWriter, type Work } from './group-writer.ts';
@@ -773,8 +773,10 @@ export class PostgresStore implements Store, ClusterStore {
   /** Whether the listener hears the other relays now (listenForWork): until then every check asks the database. */
   #hearsOthers = false;
 
-  /** What the connects that failed waited for, each told once (onWaiting). */
+  /** What the connects that failed waited for, each told once (onWaiting): a lock wait once per set of its holders. */
   readonly #waitedFor = new Set<string>();
+  /** When a lock wait's holders were last told (HOLDERS_TOLD_EVERY_MS). */
+  #holdersToldAt = Number.NEGATIVE_INFINITY;
 
   private constructor(url: string, onHealth: (health: StoreHealth) => void) {
     const { pool, sslMode } = databaseUrl(url);
@@ -868,9 +870,16 @@ export class PostgresStore implements Store, ClusterStore {
     // The not-ready reason (health, /readyz) says what passes with time, beside what the server said; the
     // code stays the failure's (a full disk met by an upgrade step is DISK_FULL: mail gets 452).
     this.#failing(wait.failure, wait.waitingFor === REACHABLE ? undefined : `${describe(wait.failure)}: waiting for ${wait.waitingFor}`);
-    // An unreachable database is the outage's own lines (the health's); any other reason is told once, however often it comes back.
-    if (wait.waitingFor === REACHABLE || this.#waitedFor.has(wait.waitingFor)) return;
-    this.#waitedFor.add(wait.waitingFor);
+    // An unreachable database is the outage's own lines (the health's); any other reason is told once, however often it
+    // comes back; a lock wait once per set of sessions holding it, so a session that holds it next is named too.
+    const holders = wait.failure instanceof LockWaitError ? wait.failure.holders : undefined;
+    const told = holders === undefined ? wait.waitingFor : `${wait.waitingFor}\n${holders}`;
+    if (wait.waitingFor === REACHABLE || this.#waitedFor.has(told)) return;
+    if (holders !== undefined) {
+      if (Date.now() - this.#holdersToldAt < HOLDERS_TOLD_EVERY_MS) return;
+      this.#holdersToldAt = Date.now();
+    }
+    this.#waitedFor.add(told);
     options.onWaiting?.(wait.waitingFor, describe(wait.failure));
   }
 
@@ -885,7 +894,14 @@ export class PostgresStore implements Store, ClusterStore {
     const client = await this.#pool.connect();
     try {
       await options.admit?.({ relaysSeen: (withinMs) => relaysSeenAsItIs(client, withinMs) });
-      const migrated = await migrate(client, { create: options.create ?? true });
+      const migrated = await migrate(client, {
+        create: options.create ?? true,
+        lookupSession: async () => {
+          const lookup = await this.#pool.connect();
+          // Not kept: the pool's sessions are the relay's statements'.
+          return { client: lookup, close: () => lookup.release(true) };
+        },
+      });
       options.onMigrated?.(migrated);
       client.release();
     } catch (error) {
@@ -2271,7 +2287,8 @@ const CERTIFICATE_REFUSALS: ReadonlySet<string> = new Set([
  */
 const PASSING_FAILURES: ReadonlyMap<string, string> = new Map([
   ['57014', "a statement to finish within the server's statement_timeout (another session's work slowed it)"],
-  ['55P03', "a lock another session holds on the store's tables, held past the server's lock_timeout"],
+  // An upgrade step's lock_timeout is its own (migrate.ts), naming who holds the lock; a statement's outside the upgrade the server's.
+  ['55P03', "a lock another session holds on the store's tables, held past lock_timeout"],
   ['40P01', 'a deadlock with another session, which the server broke'],
   ['40001', "a serialization failure with another session's transaction"],
   ['25006', 'the server to take writes: it is read-only (a standby; in a failover, the name may still point at it)'],
@@ -2308,6 +2325,12 @@ function startWait(error: unknown): StartWait | undefined {
   if (!(error instanceof MigrationError)) return undefined;
   return isConnectionError(failure) ? { waitingFor: REACHABLE, failure } : undefined;
 }
+
+/**
+ * The shortest time between two warnings naming who holds a lock an upgrade step waits for: sessions that come and go
+ * (a report every few seconds) are named as they change, not at each of the first tries, which are 1 s, 2 s, 4 s … apart.
+ */
+const HOLDERS_TOLD_EVERY_MS = 10_000;
 
 /** What a store that cannot reach the database waits for. */
 const REACHABLE = 'the database to be reachable';
