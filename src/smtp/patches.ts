@@ -164,6 +164,8 @@ export interface ClientOptions {
   connectionRefused?: (refusal: RelayError, address: string) => Error & { responseCode: number };
   /** The answer to a refusal these patches (or smtp-server itself) make: counted there, as the intake's own are. */
   refused?: (refusal: RelayError) => Error & { responseCode: number };
+  /** The recipients a mail may have (smtp.maxRecipients): as many RCPTs refused for their number go uncounted between mails accepted. */
+  recipientsPerMail?: number;
 }
 
 const clientOptions = (connection: SMTPConnection) => connection._server.options as ClientOptions;
@@ -244,6 +246,21 @@ interface SessionCounts {
   command: string;
   refusals: number;
   withoutMail: number;
+  /** RCPTs refused for their number while the mail held an accepted recipient: not refusals, up to recipientsPerMail. */
+  numbersRefused: number;
+}
+
+/** Sessions whose RCPT being answered was refused for its number (numberRefused). */
+const refusedNumbers = new WeakSet<object>();
+
+/**
+ * The intake's word that the RCPT it is answering was refused for a reason of the number itself (opted out,
+ * premium, outside the destinations, no route, no valid number): the relay's own per-number policy. A roster
+ * mailed by a monitoring system or an ERP meets such refusals in ordinary use, and they must not cost its other
+ * recipients their mail (limitSessions).
+ */
+export function numberRefused(session: object): void {
+  refusedNumbers.add(session);
 }
 
 /** Each connection's counts; null for a client of the trusted networks (not limited), asked once per connection. */
@@ -255,12 +272,20 @@ const sessionCounts = new WeakMap<SMTPConnection, SessionCounts | null>();
  * start afresh at each mail accepted (a device sending a thousand mails in one session, with RSET before
  * each, goes on). Clients of trusted networks are the operator's own and are not limited (as for the
  * sending limits).
+ *
+ * A RCPT refused for its number (numberRefused) while the mail holds an accepted recipient is no refusal,
+ * for as many RCPTs as a mail may have recipients (smtp.maxRecipients) between mails accepted: a roster with numbers that texted STOP
+ * is sent to the others. Before an accepted recipient, such a refusal counts (a scanner probing numbers gets
+ * none accepted), and so do unknown names, foreign domains and routing tricks. A session that reaches the
+ * limit while its mail holds an accepted recipient is closed once that mail is answered (its DATA, or the
+ * transaction dropped), not before, so a client acting on each answer loses no mail; one refused
+ * MAX_SESSION_REFUSALS times more within that mail is closed at once, as it acts on nothing.
  */
 function limitSessions(): void {
   const countsOf = (connection: SMTPConnection) => {
     let counts = sessionCounts.get(connection);
     if (counts === undefined) {
-      counts = clientOptions(connection).isTrusted?.(connection.remoteAddress) ? null : { command: '', refusals: 0, withoutMail: 0 };
+      counts = clientOptions(connection).isTrusted?.(connection.remoteAddress) ? null : { command: '', refusals: 0, withoutMail: 0, numbersRefused: 0 };
       sessionCounts.set(connection, counts);
     }
     return counts;
@@ -286,10 +311,23 @@ function limitSessions(): void {
     send.call(this, code, data, context);
     const counts = sessionCounts.get(this);
     if (!counts || this._closing) return;
+    // DATA's 354 and AUTH's 334 answer nothing yet; after QUIT's 221 the session closes anyway.
+    if ((code >= 300 && code < 400) || counts.command === 'QUIT') return;
+    const ofTheNumber = counts.command === 'RCPT' && refusedNumbers.delete(this.session);
     if (code === 250 && counts.command === 'DATA') {
       counts.refusals = 0;
       counts.withoutMail = 0;
-    } else if (code >= 400 && code !== NOT_AN_ERROR && ++counts.refusals >= MAX_SESSION_REFUSALS) {
+      counts.numbersRefused = 0;
+      return;
+    }
+    // Answered within a mail that still holds an accepted recipient: the end of DATA's answer ends that mail.
+    const holdsRecipient = counts.command !== 'DATA' && this.session.envelope.rcptTo.length > 0;
+    if (code >= 400 && code !== NOT_AN_ERROR) {
+      if (ofTheNumber && holdsRecipient && counts.numbersRefused < (clientOptions(this).recipientsPerMail ?? 0)) counts.numbersRefused++;
+      else counts.refusals++;
+    }
+    const limit = holdsRecipient ? 2 * MAX_SESSION_REFUSALS : MAX_SESSION_REFUSALS;
+    if (counts.refusals >= limit) {
       sendClosing(this, new RelayError('TOO_MANY_COMMANDS', `Too many refused commands in this session (${MAX_SESSION_REFUSALS}); closing the connection`));
     }
   };

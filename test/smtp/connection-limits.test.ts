@@ -7,7 +7,7 @@ import { type Config, loadConfig } from '../../src/config/load.ts';
 import { type Relay, startRelay } from '../../src/relay.ts';
 import { MAX_COMMANDS_WITHOUT_MAIL, MAX_SESSION_REFUSALS } from '../../src/smtp/patches.ts';
 import { captureLog } from '../helpers/log-lines.ts';
-import { relayEnvironment, removeDir, tempDir } from '../helpers/relay.ts';
+import { relayEnvironment, removeDir, tempDir, waitFor } from '../helpers/relay.ts';
 import { type Reply, SmtpDialog } from '../helpers/smtp.ts';
 
 const OUTSIDER = '127.0.0.2';
@@ -117,6 +117,75 @@ describe('SMTP connection and session limits', () => {
     for (let index = 1; index < MAX_COMMANDS_WITHOUT_MAIL; index++) assert.equal((await dialog.command('NOOP')).code, 250);
     const over = await dialog.command('NOOP');
     assert.equal(`${over.code} ${over.text}`, `421 4.7.0 Too many commands without a mail (${MAX_COMMANDS_WITHOUT_MAIL}); closing the connection`);
+    await closed(dialog);
+  });
+
+  test(`a roster from a listed network with ${MAX_SESSION_REFUSALS} numbers that texted STOP is sent to the others: a number's refusal does not count once the mail holds an accepted recipient`, async () => {
+    const roster = Array.from({ length: 30 }, (_, index) => `+4477009008${String(index).padStart(2, '0')}`);
+    const optedOut = roster.slice(0, MAX_SESSION_REFUSALS);
+    for (const number of optedOut) relay.simulator?.reply(number.slice(1), 'STOP');
+    for (const number of optedOut) await waitFor(`${number}'s STOP`, () => relay.store.isOptedOut(number));
+    const dialog = await SmtpDialog.open(relay.smtpPort, { localAddress: LISTED });
+    try {
+      assert.equal((await dialog.command('EHLO lab.example.com')).code, 250);
+      assert.equal((await dialog.command('MAIL FROM:<monitoring@example.com>')).code, 250);
+      // The accepted ones first and last: the refusals fall between them, as a roster's order has them.
+      const answers: number[] = [];
+      for (const number of [...roster.slice(MAX_SESSION_REFUSALS, 25), ...optedOut, ...roster.slice(25)]) {
+        answers.push((await dialog.command(`RCPT TO:<${number}@sms.localhost>`)).code);
+      }
+      assert.deepEqual(answers.toSorted(), [...Array(10).fill(250), ...Array(MAX_SESSION_REFUSALS).fill(550)]);
+      const data = await dialog.data('Subject: roster\r\n\r\nDisk full on db6');
+      assert.equal(data.code, 250, data.text);
+      assert.equal((await dialog.command('QUIT')).code, 221);
+    } finally {
+      await dialog.close();
+    }
+    await waitFor('the 10 SMS', () => (relay.simulator?.records.filter((record) => record.text === 'Disk full on db6').length ?? 0) >= 10);
+    assert.deepEqual(
+      relay.simulator?.records
+        .filter((record) => record.text === 'Disk full on db6')
+        .map((record) => `+${record.to}`)
+        .toSorted(),
+      roster.slice(MAX_SESSION_REFUSALS),
+    );
+  });
+
+  test(`a scanner refused for numbers ${MAX_SESSION_REFUSALS} times without a recipient accepted is still closed`, async () => {
+    const dialog = await SmtpDialog.open(relay.smtpPort, { localAddress: LISTED });
+    assert.equal((await dialog.command('EHLO lab.example.com')).code, 250);
+    assert.equal((await dialog.command('MAIL FROM:<scan@example.com>')).code, 250);
+    for (let index = 0; index < MAX_SESSION_REFUSALS; index++) {
+      // Opted out (the roster's above) or no valid number: refusals of a number, but none accepted before them.
+      const address = index % 2 === 0 ? `+4477009008${String(index).padStart(2, '0')}` : `12${index}`;
+      assert.equal((await dialog.command(`RCPT TO:<${address}@sms.localhost>`)).code, 550);
+    }
+    const last = await dialog.reply();
+    assert.equal(`${last.code} ${last.text}`, `421 4.7.0 Too many refused commands in this session (${MAX_SESSION_REFUSALS}); closing the connection`);
+    await closed(dialog);
+  });
+
+  test(`a mail holding an accepted recipient is answered before a session refused ${MAX_SESSION_REFUSALS} times is closed`, async () => {
+    const dialog = await SmtpDialog.open(relay.smtpPort, { localAddress: LISTED });
+    assert.equal((await dialog.command('EHLO lab.example.com')).code, 250);
+    assert.equal((await dialog.command('MAIL FROM:<scan@example.com>')).code, 250);
+    assert.equal((await dialog.command('RCPT TO:<+447700900890@sms.localhost>')).code, 250);
+    // Relaying attempts count, whatever the mail holds.
+    for (let index = 0; index < MAX_SESSION_REFUSALS; index++) {
+      assert.equal((await dialog.command(`RCPT TO:<someone${index}@example.com>`)).code, 550);
+    }
+    const data = await dialog.data('Subject: held\r\n\r\nStill sent');
+    assert.equal(data.code, 250, data.text);
+    // A mail accepted starts the counts afresh; the next one's relaying attempts are cut off as before, without a recipient held.
+    assert.equal((await dialog.command('MAIL FROM:<scan@example.com>')).code, 250);
+    for (let index = 1; index < MAX_SESSION_REFUSALS; index++) {
+      assert.equal((await dialog.command(`RCPT TO:<someone${index}@example.com>`)).code, 550);
+    }
+    assert.equal((await dialog.command('RCPT TO:<+447700900891@sms.localhost>')).code, 250);
+    assert.equal((await dialog.command('RCPT TO:<someone@example.com>')).code, 550);
+    assert.equal((await dialog.command('RSET')).code, 250);
+    const last = await dialog.reply();
+    assert.equal(`${last.code} ${last.text}`, `421 4.7.0 Too many refused commands in this session (${MAX_SESSION_REFUSALS}); closing the connection`);
     await closed(dialog);
   });
 
