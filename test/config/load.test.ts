@@ -978,6 +978,21 @@ describe('config', () => {
       'networks.0.destinations.0: UK is not an ISO country code: use GB',
       'networks.0.destinations.1: expected a country code such as GB or a prefix such as +4477',
     ]);
+    // YAML reads an unquoted +353 as the number 353: every prefix or number list says to quote it, as gateway.routes does.
+    assert.deepEqual(
+      strip(
+        problems(
+          {},
+          'policy:\n  blockedPrefixes: [+44909]\nsms:\n  allowedSenderIds: [Acme, +447700900123]\nnetworks:\n  - {name: lab, cidr: [10.0.0.0/8], destinations: [GB, +353], senderIds: [+4477009001]}\n',
+        ),
+      ).toSorted(),
+      [
+        'networks.0.destinations.1: write the prefix in quotes: "+353" (YAML read it as the number 353)',
+        'networks.0.senderIds.0: write the number in quotes: "+4477009001" (YAML read it as the number 4477009001)',
+        'policy.blockedPrefixes.0: write the prefix in quotes: "+44909" (YAML read it as the number 44909)',
+        'sms.allowedSenderIds.1: write the number in quotes: "+447700900123" (YAML read it as the number 447700900123)',
+      ],
+    );
     assert.deepEqual(strip(problems({}, "gateway:\n  routes:\n    - {match: ['*'], providers: [simulator, simulator]}\n")), [
       'gateway.routes.0: route * names simulator twice',
     ]);
