@@ -74,6 +74,30 @@ const TELEPHONE_URI = /^(tel|sms):(?=[^%!@:"\\]*$)/i;
  */
 const ROUTING_CHARACTERS = /[%!@:"\\]/;
 
+/** One character of an RFC 5322 atom (RFC 6531's UTF-8 beyond ASCII, but no blank or control) other than `%` and `!`. */
+const UNQUOTED_CHARACTER = /[A-Za-z0-9#$&'*+\-/=?^_`{|}~]|[^\p{ASCII}\s\p{Cc}]/u;
+/**
+ * A local part RCPT reaches unquoted: an RFC 5321 Dot-string of those characters (atoms joined by single dots). Any
+ * other can be written only quoted (RFC 5321 §4.1.2), which RCPT refuses as it refuses `%` and `!` (ROUTING_CHARACTERS).
+ */
+const UNQUOTED_LOCAL_PART = new RegExp(`^(?:${UNQUOTED_CHARACTER.source})+(?:\\.(?:${UNQUOTED_CHARACTER.source})+)*$`, 'u');
+
+/**
+ * Whether RCPT can name a distribution list at `local` as a client writes it: a local part a strict client (Postfix)
+ * quotes (`on call`, `ops,db`, `ops..team`, `.ops`), or one with `%` or `!`, would be refused as relaying. With the
+ * name to give it instead, such characters as `-` and one dot between words (`on-call`).
+ */
+export function unreachableLocalPart(local: string): { readonly instead: string } | undefined {
+  if (UNQUOTED_LOCAL_PART.test(local)) return undefined;
+  const instead = [...local]
+    .map((character) => (character === '.' || UNQUOTED_CHARACTER.test(character) ? character : '-'))
+    .join('')
+    .replace(/-+/g, '-')
+    .replace(/\.{2,}/g, '.')
+    .replace(/^[.-]+|[.-]+$/g, '');
+  return { instead: instead === '' ? 'a name of letters' : instead };
+}
+
 /**
  * The E.164 numbers a RCPT address stands for: `<number>@<sms-domain>` (also `<number>-<serviceId>`),
  * a configured distribution list, or the subject address. Anything else is refused with the catalogue's reply: 550 5.7.1 for a foreign domain or a

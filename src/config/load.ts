@@ -8,7 +8,7 @@ import ms from 'ms';
 import type { CountryCode } from 'libphonenumber-js';
 import { LineCounter, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
-import { isPostmasterAddress, recipientNumber } from '../acceptance/recipient-addresses.ts';
+import { isPostmasterAddress, recipientNumber, unreachableLocalPart } from '../acceptance/recipient-addresses.ts';
 import { isAtSmsDomain, withCanonicalDomain } from '../mail/addresses.ts';
 import { type ProviderPlugin, receivesWebhooks } from '../providers/contract.ts';
 import { keywordGaps } from './keywords.ts';
@@ -1125,6 +1125,10 @@ function listConflict(address: string, local: string, sms: ParsedConfig['sms'], 
   if (local === sms.subjectAddress)
     return `the address of sms.subjectAddress (${sms.subjectAddress}), which reads the numbers from the subject: no mail would reach the list; name it otherwise`;
   if (numberOf(local, sms) !== undefined) return 'the address of a phone number: mail for that number would go to the list; name it with letters';
+  const unreachable = unreachableLocalPart(local);
+  if (unreachable) {
+    return `a client could name "${local}" only in quotes (RFC 5321: it is no dot-atom, or holds % or !), which RCPT refuses as relaying: no mail would reach the list; name it e.g. ${unreachable.instead}@${address.slice(address.lastIndexOf('@') + 1)}`;
+  }
   return undefined;
 }
 

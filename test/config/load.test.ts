@@ -517,6 +517,23 @@ describe('config', () => {
       "sms.lists.MAILER-DAEMON@sms.localhost: the relay's own address (mail.from, MAILER-DAEMON@sms.localhost), the sender of its bounces and reports, which takes no mail: no mail would reach the list; name it otherwise",
       'sms.lists.No-Reply@sms.localhost: the no-reply address (no-reply@), which refuses the replies to the SMS of short codes and sender names: the list would take them; name it otherwise',
     ]);
+    // A name RCPT reaches only quoted (no dot-atom), or with % or !, which RCPT refuses as relaying: no mail would reach it.
+    const unreachable = problems(
+      {},
+      'sms:\n  lists:\n    "on call@sms.localhost": ["+447700900531"]\n    "ops%night@sms.localhost": ["+447700900532"]\n    "ops!day@sms.localhost": ["+447700900533"]\n    "ops,db@sms.localhost": ["+447700900534"]\n    "ops..team@sms.localhost": ["+447700900535"]\n    ".ops@sms.localhost": ["+447700900536"]\n    "ops(eu)@sms.localhost": ["+447700900537"]\n    "a\\tb@sms.localhost": ["+447700900538"]\n    "ärzte.team+x@sms.localhost": ["+447700900539"]\n',
+    ).map((line) => line.replace(/^\S*smsrelay\.yaml: /, ''));
+    const quoted = (address: string, local: string, instead: string) =>
+      `sms.lists.${address}: a client could name "${local}" only in quotes (RFC 5321: it is no dot-atom, or holds % or !), which RCPT refuses as relaying: no mail would reach the list; name it e.g. ${instead}@sms.localhost`;
+    assert.deepEqual(unreachable, [
+      quoted('on call@sms.localhost', 'on call', 'on-call'),
+      quoted('ops%night@sms.localhost', 'ops%night', 'ops-night'),
+      quoted('ops!day@sms.localhost', 'ops!day', 'ops-day'),
+      quoted('ops,db@sms.localhost', 'ops,db', 'ops-db'),
+      quoted('ops..team@sms.localhost', 'ops..team', 'ops.team'),
+      quoted('.ops@sms.localhost', '.ops', 'ops'),
+      quoted('ops(eu)@sms.localhost', 'ops(eu)', 'ops-eu'),
+      quoted('a\tb@sms.localhost', 'a\tb', 'a-b'),
+    ]);
     const { warnings, config } = loadConfig({}, dirWith("sms:\n  lists:\n    oncall@sms.localhost: ['+447700900601', '+449098790000']\n"));
     assert.deepEqual(config.sms.lists['oncall@sms.localhost'], ['+447700900601', '+449098790000']);
     assert.deepEqual(
