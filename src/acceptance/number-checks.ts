@@ -156,6 +156,12 @@ function recipientKey({ rcpt, target }: AdmittedRecipient): string {
   return only !== undefined && more.length === 0 ? only : rcpt.address.toLowerCase();
 }
 
+/** Whether a mail's recipients already have `added`, however written: a RCPT that adds nothing to the mail. */
+export function hasRecipient(admitted: Iterable<AdmittedRecipient>, added: AdmittedRecipient): boolean {
+  const key = recipientKey(added);
+  return [...admitted].some((entry) => recipientKey(entry) === key);
+}
+
 /**
  * At most `maxRecipients` recipients per mail, counted by recipientKey. A repeat, however written,
  * passes and changes nothing; one more is deferred (TOO_MANY_NUMBERS, 452) for the client to send

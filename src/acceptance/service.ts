@@ -14,7 +14,7 @@ import type { ReportedRecipient } from '../mailer/dsn.ts';
 import { returnPathOf } from '../replies/return-path.ts';
 import { bounceOf, takeBounce } from './bounces.ts';
 import { buildNewMail } from './new-mail.ts';
-import { admitMembers, checkListSize, checkNumberCount, checkRecipientCount, routeOf, type ShownNumber } from './number-checks.ts';
+import { admitMembers, checkListSize, checkNumberCount, checkRecipientCount, hasRecipient, routeOf, type ShownNumber } from './number-checks.ts';
 import { postmasterMail, postmasterOf } from './postmaster.ts';
 import { isPostmasterAddress, knownSenderOf, type ResolvedRecipient, resolveRecipient, writtenBySender } from './recipient-addresses.ts';
 import type {
@@ -174,13 +174,17 @@ export class AcceptanceService {
   async recipient(
     transaction: Transaction,
     rcpt: RecipientRequest,
-  ): Promise<Outcome<{ readonly transaction: Transaction }> & { readonly transaction?: Transaction | undefined; readonly ofTheNumber?: true }> {
+  ): Promise<
+    Outcome<{ readonly transaction: Transaction; readonly repeated?: true }> & { readonly transaction?: Transaction | undefined; readonly ofTheNumber?: true }
+  > {
     let numbers: readonly string[] = [];
     try {
       const key = rcpt.address.toLowerCase();
+      // A recipient the mail already has, however written, is accepted again and adds nothing (the SMTP session counts it as such).
       const withRecipient = (target: ResolvedRecipient) => ({
         ok: true as const,
         transaction: { ...transaction, recipients: new Map(transaction.recipients).set(key, { rcpt, target }) },
+        ...(hasRecipient(transaction.recipients.values(), { rcpt, target }) ? { repeated: true as const } : {}),
       });
       const { domains } = this.#options.settings.recipients;
       // Before the null sender's refusal: a bounce of a reply mail comes from it (RFC 5321 §4.5.5), or from an address (Exchange).

@@ -165,28 +165,99 @@ describe('SMTP connection and session limits', () => {
     await closed(dialog);
   });
 
-  test(`a mail holding an accepted recipient is answered before a session refused ${MAX_SESSION_REFUSALS} times is closed`, async () => {
+  /** Opens a session from the listed network with a mail from `from` holding `number` (accepted). */
+  const mailHolding = async (number: string, from = 'scan@example.com') => {
     const dialog = await SmtpDialog.open(relay.smtpPort, { localAddress: LISTED });
     assert.equal((await dialog.command('EHLO lab.example.com')).code, 250);
-    assert.equal((await dialog.command('MAIL FROM:<scan@example.com>')).code, 250);
-    assert.equal((await dialog.command('RCPT TO:<+447700900890@sms.localhost>')).code, 250);
+    await nextMail(dialog, number, from);
+    return dialog;
+  };
+  const nextMail = async (dialog: SmtpDialog, number: string, from = 'scan@example.com') => {
+    assert.equal((await dialog.command(`MAIL FROM:<${from}>`)).code, 250);
+    assert.equal((await dialog.command(`RCPT TO:<${number}@sms.localhost>`)).code, 250);
+  };
+  /** A premium-rate number: refused for the number itself. */
+  const premium = (index: number) => `+44909879${String(index).padStart(4, '0')}`;
+  const refuse = async (dialog: SmtpDialog, addresses: readonly string[], code = 550) => {
+    for (const address of addresses) assert.equal((await dialog.command(`RCPT TO:<${address}>`)).code, code, address);
+  };
+  const premiums = (count: number) => Array.from({ length: count }, (_, index) => `${premium(index)}@sms.localhost`);
+  const relaying = (count: number) => Array.from({ length: count }, (_, index) => `someone${index}@example.com`);
+  const closedAfterAnswer = async (dialog: SmtpDialog, limit: string) => {
+    const last = await dialog.reply();
+    assert.equal(`${last.code} ${last.text}`, `421 4.7.0 ${limit}; closing the connection`);
+    await closed(dialog);
+  };
+  const REFUSED = `Too many refused commands in this session (${MAX_SESSION_REFUSALS})`;
+  const WITHOUT_MAIL = `Too many commands without a mail (${MAX_COMMANDS_WITHOUT_MAIL})`;
+
+  test(`a session refused ${MAX_SESSION_REFUSALS} times while its mail holds an accepted recipient is closed right after that mail's answer`, async () => {
+    const dialog = await mailHolding('+447700900900');
     // Relaying attempts count, whatever the mail holds.
-    for (let index = 0; index < MAX_SESSION_REFUSALS; index++) {
-      assert.equal((await dialog.command(`RCPT TO:<someone${index}@example.com>`)).code, 550);
-    }
+    await refuse(dialog, relaying(MAX_SESSION_REFUSALS));
     const data = await dialog.data('Subject: held\r\n\r\nStill sent');
     assert.equal(data.code, 250, data.text);
-    // A mail accepted starts the counts afresh; the next one's relaying attempts are cut off as before, without a recipient held.
-    assert.equal((await dialog.command('MAIL FROM:<scan@example.com>')).code, 250);
-    for (let index = 1; index < MAX_SESSION_REFUSALS; index++) {
-      assert.equal((await dialog.command(`RCPT TO:<someone${index}@example.com>`)).code, 550);
-    }
-    assert.equal((await dialog.command('RCPT TO:<+447700900891@sms.localhost>')).code, 250);
-    assert.equal((await dialog.command('RCPT TO:<someone@example.com>')).code, 550);
-    assert.equal((await dialog.command('RSET')).code, 250);
-    const last = await dialog.reply();
-    assert.equal(`${last.code} ${last.text}`, `421 4.7.0 Too many refused commands in this session (${MAX_SESSION_REFUSALS}); closing the connection`);
-    await closed(dialog);
+    await closedAfterAnswer(dialog, REFUSED);
+  });
+
+  test(`a session refused ${2 * MAX_SESSION_REFUSALS} times within one mail holding an accepted recipient is closed at once`, async () => {
+    const dialog = await mailHolding('+447700900901');
+    await refuse(dialog, relaying(2 * MAX_SESSION_REFUSALS));
+    await closedAfterAnswer(dialog, REFUSED);
+  });
+
+  test(`one accepted recipient, then smtp.maxRecipients + ${MAX_SESSION_REFUSALS} numbers refused: the first smtp.maxRecipients go uncounted, the mail is answered, then 421`, async () => {
+    const dialog = await mailHolding('+447700900902');
+    await refuse(dialog, premiums(config.smtp.maxRecipients + MAX_SESSION_REFUSALS));
+    const data = await dialog.data('Subject: roster\r\n\r\nSent to the one');
+    assert.equal(data.code, 250, data.text);
+    await closedAfterAnswer(dialog, REFUSED);
+  });
+
+  test('the numbers refused uncounted are smtp.maxRecipients for the whole session: a mail accepted does not give more', async () => {
+    const dialog = await mailHolding('+447700900903');
+    await refuse(dialog, [...premiums(config.smtp.maxRecipients), ...relaying(MAX_SESSION_REFUSALS - 1)]);
+    const first = await dialog.data('Subject: first\r\n\r\nFirst mail');
+    assert.equal(first.code, 250, first.text);
+    // The session goes on (the refusals start afresh), but the next numbers refused count.
+    await nextMail(dialog, '+447700900904');
+    await refuse(dialog, premiums(MAX_SESSION_REFUSALS));
+    const second = await dialog.data('Subject: second\r\n\r\nSecond mail');
+    assert.equal(second.code, 250, second.text);
+    await closedAfterAnswer(dialog, REFUSED);
+  });
+
+  test('the 250 of a mail held past the limit does not start the counts afresh (a resubmission, sent once, bought 139 more probes a mail): closed after it', async () => {
+    const dialog = await mailHolding('+447700900905');
+    await refuse(dialog, [
+      ...Array.from({ length: 2 * MAX_SESSION_REFUSALS - 1 }, (_, index) => `nolist${index}@sms.localhost`),
+      ...premiums(config.smtp.maxRecipients),
+    ]);
+    const data = await dialog.data('Message-ID: <same-probe@example.com>\r\nSubject: probe\r\n\r\nprobe text');
+    assert.equal(data.code, 250, data.text);
+    await closedAfterAnswer(dialog, REFUSED);
+  });
+
+  test(`a recipient accepted again (however written) is a command without a mail: past ${MAX_COMMANDS_WITHOUT_MAIL} the session is closed after the mail's answer, past twice that at once`, async () => {
+    const number = '447700900906';
+    const again = (count: number) => Array.from({ length: count }, (_, index) => (index % 2 === 0 ? `+${number}` : `00${number}`));
+    const dialog = await mailHolding(`+${number}`);
+    for (const address of again(MAX_COMMANDS_WITHOUT_MAIL + 1)) assert.equal((await dialog.command(`RCPT TO:<${address}@sms.localhost>`)).code, 250);
+    const data = await dialog.data('Subject: again\r\n\r\nSent once');
+    assert.equal(data.code, 250, data.text);
+    await closedAfterAnswer(dialog, WITHOUT_MAIL);
+    const scanner = await mailHolding(`+${number}`);
+    for (const address of again(2 * MAX_COMMANDS_WITHOUT_MAIL + 1)) assert.equal((await scanner.command(`RCPT TO:<${address}@sms.localhost>`)).code, 250);
+    await closedAfterAnswer(scanner, WITHOUT_MAIL);
+  });
+
+  test(`RCPTs answered 452 past smtp.maxRecipients are commands without a mail: a full mail cannot be used to scan numbers for ever`, async () => {
+    const fresh = (from: number, count: number) =>
+      Array.from({ length: count }, (_, index) => `+4477009${String(from + index).padStart(5, '0')}@sms.localhost`);
+    const dialog = await mailHolding('+447700900907');
+    for (const address of fresh(100, config.smtp.maxRecipients - 1)) assert.equal((await dialog.command(`RCPT TO:<${address}>`)).code, 250);
+    await refuse(dialog, fresh(200, 2 * MAX_COMMANDS_WITHOUT_MAIL + 1), 452);
+    await closedAfterAnswer(dialog, WITHOUT_MAIL);
   });
 
   test('a sender that sends mail is not limited: the counts start afresh at each mail accepted', async () => {
