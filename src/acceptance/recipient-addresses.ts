@@ -78,16 +78,23 @@ const ROUTING_CHARACTERS = /[%!@:"\\]/;
 const UNQUOTED_CHARACTER = /[A-Za-z0-9#$&'*+\-/=?^_`{|}~]|[^\p{ASCII}\s\p{Cc}]/u;
 /**
  * A local part RCPT reaches unquoted: an RFC 5321 Dot-string of those characters (atoms joined by single dots). Any
- * other can be written only quoted (RFC 5321 §4.1.2), which RCPT refuses as it refuses `%` and `!` (ROUTING_CHARACTERS).
+ * other is written quoted by a strict client (RFC 5321 §4.1.2), which RCPT refuses as it refuses `%` and `!` (ROUTING_CHARACTERS).
  */
 const UNQUOTED_LOCAL_PART = new RegExp(`^(?:${UNQUOTED_CHARACTER.source})+(?:\\.(?:${UNQUOTED_CHARACTER.source})+)*$`, 'u');
+/**
+ * What no RCPT reaches, quoted or not: a blank or control character or `<`, `>` (smtp-server's syntax error), routing
+ * characters and a quote or backslash (refused as relaying), a dot at either end or doubled (no Dot-string). RFC 5322's
+ * other specials, `(`, `)`, `[`, `]`, `;` and `,`, smtp-server takes unquoted from a lenient client.
+ */
+const NEVER_REACHED = /[\s\p{Cc}<>%!@:"\\]|^\.|\.$|\.\./u;
 
 /**
- * Whether RCPT can name a distribution list at `local` as a client writes it: a local part a strict client (Postfix)
- * quotes (`on call`, `ops,db`, `ops..team`, `.ops`), or one with `%` or `!`, would be refused as relaying. With the
- * name to give it instead, such characters as `-` and one dot between words (`on-call`).
+ * Whether RCPT can name a distribution list at `local` as a client writes it: `never` (no client reaches it: `on call`,
+ * `ops..team`, `.ops`, `ops%x`), or `quoted` (a strict client such as Postfix quotes it, and is refused as relaying;
+ * only a lenient one reaches it: `ops,db`, `ops(db)`). With the name to give it instead, such characters as `-` and
+ * one dot between words (`on-call`, `ops-db`).
  */
-export function unreachableLocalPart(local: string): { readonly instead: string } | undefined {
+export function unreachableLocalPart(local: string): { readonly reached: 'never' | 'quoted'; readonly instead: string } | undefined {
   if (UNQUOTED_LOCAL_PART.test(local)) return undefined;
   const instead = [...local]
     .map((character) => (character === '.' || UNQUOTED_CHARACTER.test(character) ? character : '-'))
@@ -95,7 +102,7 @@ export function unreachableLocalPart(local: string): { readonly instead: string 
     .replace(/-+/g, '-')
     .replace(/\.{2,}/g, '.')
     .replace(/^[.-]+|[.-]+$/g, '');
-  return { instead: instead === '' ? 'a name of letters' : instead };
+  return { reached: NEVER_REACHED.test(local) ? 'never' : 'quoted', instead };
 }
 
 /**
