@@ -57,8 +57,9 @@ function outsideDestinations(e164: string, allowed: readonly string[], defaultRe
   const region = countryOf(e164);
   if (region === undefined) return `${shown(e164)} is outside the destinations allowed for this sender (${allowed.join(', ')})`;
   const where = `${shown(e164)} is in ${regionDescribed(region)}`;
+  // Destinations of its own replace the default region: the advice keeps it, or the account's numbers there are refused next.
   if (defaultRegionOnly) {
-    return `${where}, outside the default region ${allowed.join(', ')} that an account without destinations may text: add ${region} to the account's destinations`;
+    return `${where}, outside the default region ${allowed.join(', ')} that an account without destinations may text: give the account destinations: [${[...allowed, region].join(', ')}]`;
   }
   return `${where}, outside the destinations allowed for this sender (${allowed.join(', ')}): add ${region} to its destinations`;
 }

@@ -300,7 +300,7 @@ describe('sender policy', () => {
     const client = erp();
     // A country is the number's own region: the Isle of Man, Jersey and Guernsey share GB's +44 but are not GB.
     const outside = (number: string, region: string) =>
-      `550 5.7.1 Recipient refused: ${number} is in ${region}, outside the default region GB that an account without destinations may text: add ${region.slice(0, 2)} to the account's destinations`;
+      `550 5.7.1 Recipient refused: ${number} is in ${region}, outside the default region GB that an account without destinations may text: give the account destinations: [GB, ${region.slice(0, 2)}]`;
     for (const [to, number, region] of [
       ['33612345678', '+33612345678', 'FR (France)'],
       ['07624123456', '+447624123456', 'IM (Isle of Man)'],
