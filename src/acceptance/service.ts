@@ -386,8 +386,12 @@ function deferOtherKinds(transaction: Transaction): void {
 
 /** The refusals of a RCPT that are for its number(s) themselves, once the address was read as a number or a list. */
 const NUMBER_REFUSALS: ReadonlySet<string> = new Set(['POLICY_DENIED', 'NO_ROUTE', 'LIST_TOO_LARGE'] satisfies RelayErrorCode[]);
-/** A digit of any script: a local part with one was written as a number (a mistyped one is a bad number, not a name guessed). */
-const A_DIGIT = /\p{Nd}/u;
+/**
+ * A local part written as a number: digits of any script and a phone number's punctuation (`+`, `(`, `)`, `.`, `-`,
+ * as in `<number>-<serviceId>`), after a `tel:` or `sms:` if any. A mistyped one is a bad number; a name with a digit
+ * among letters (`noc1`, `team2`) is a list name guessed, which counts.
+ */
+const WRITTEN_AS_A_NUMBER = /^(?:(?:tel|sms):)?\+?[\p{Nd}().-]*\p{Nd}[\p{Nd}().-]*$/iu;
 
 /**
  * Whether a RCPT was refused for a reason of its number itself (opted out, premium or blocked, outside the
@@ -398,7 +402,7 @@ const A_DIGIT = /\p{Nd}/u;
 function refusedForItsNumber(error: unknown, address: string, numbers: readonly string[]): boolean {
   const { code } = asRelayError(error);
   if (numbers.length > 0) return NUMBER_REFUSALS.has(code);
-  return code === 'BAD_NUMBER' && A_DIGIT.test(address.slice(0, Math.max(address.lastIndexOf('@'), 0)));
+  return code === 'BAD_NUMBER' && WRITTEN_AS_A_NUMBER.test(address.slice(0, Math.max(address.lastIndexOf('@'), 0)));
 }
 
 function refused(error: unknown): { readonly ok: false; readonly error: RelayError } {

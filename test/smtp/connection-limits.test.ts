@@ -214,6 +214,21 @@ describe('SMTP connection and session limits', () => {
     await closedAfterAnswer(dialog, REFUSED);
   });
 
+  test(`a name with a digit (noc1@, a list name guessed) counts, where a mistyped number does not: ${MAX_SESSION_REFUSALS} names close the session after the mail's answer`, async () => {
+    const guessed = (count: number) => Array.from({ length: count }, (_, index) => `${['noc', 'team', 'ops-', 'x.'][index % 4]}${index}@sms.localhost`);
+    const dialog = await mailHolding('+447700900908');
+    // Numbers that are no valid number, as a roster may hold them: not counted, so the session goes on.
+    await refuse(dialog, [...['+4477009', '0770-090', '(0)12', 'tel:+999'].map((local) => `${local}@sms.localhost`), ...guessed(MAX_SESSION_REFUSALS - 1)]);
+    const first = await dialog.data('Subject: mistyped\r\n\r\nSent to the one');
+    assert.equal(first.code, 250, first.text);
+    assert.equal((await dialog.command('NOOP')).code, 250);
+    await nextMail(dialog, '+447700900909');
+    await refuse(dialog, guessed(MAX_SESSION_REFUSALS));
+    const second = await dialog.data('Subject: guessed\r\n\r\nSent to the one');
+    assert.equal(second.code, 250, second.text);
+    await closedAfterAnswer(dialog, REFUSED);
+  });
+
   test('the numbers refused uncounted are smtp.maxRecipients for the whole session: a mail accepted does not give more', async () => {
     const dialog = await mailHolding('+447700900903');
     await refuse(dialog, [...premiums(config.smtp.maxRecipients), ...relaying(MAX_SESSION_REFUSALS - 1)]);
