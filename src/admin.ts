@@ -11,6 +11,7 @@ import { formatDuration } from './config/schema.ts';
 import { maskedSecrets } from './config/secrets.ts';
 import { isStoreFailure, storeFailureReason } from './errors.ts';
 import type { CountryCode } from 'libphonenumber-js';
+import { localPartNumber } from './acceptance/recipient-addresses.ts';
 import { isAtSmsDomain, isMailbox, numberWritten, smsDomainOf } from './mail/addresses.ts';
 import { normaliseNumber } from './sms/numbers.ts';
 import { canTextBack } from './sms/senders.ts';
@@ -362,7 +363,12 @@ export async function history(
 ): Promise<string> {
   if (subject === '') throw new UsageError('log needs a message id or a phone number');
   const written = numberWritten(subject, smsDomains);
-  const read = LOOKS_LIKE_A_NUMBER.test(written) ? normaliseNumber(written, defaultRegion) : undefined;
+  // An address is read as RCPT reads it (Puzzel's `<number>-<serviceId>@` too); a number typed alone as a sender writes one.
+  const read = !LOOKS_LIKE_A_NUMBER.test(written)
+    ? undefined
+    : written === subject
+      ? normaliseNumber(written, defaultRegion)
+      : localPartNumber(written, defaultRegion);
   const number = read?.ok ? read.e164 : undefined;
   // Digits that cannot be read as a number get why (a national one without sms.defaultRegion) before what --limit counts.
   if (limit !== undefined && read !== undefined && !read.ok) throw new UsageError(`log: ${read.reason}`);

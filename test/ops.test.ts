@@ -104,6 +104,8 @@ describe('operating the relay', () => {
     // The number's address, copied from a mail's To or a bounce's Final-Recipient, on any SMS domain, is that number.
     assert.match(cli('log', '447700900192@sms.localhost'), new RegExp(`message ${id}`));
     assert.match(cli('log', '+447700900192@SMS.localhost.'), new RegExp(`message ${id}`));
+    // As RCPT reads it: Puzzel's <number>-<serviceId>@ is the number, not +4477009001925.
+    assert.match(cli('log', '447700900192-5@sms.localhost'), new RegExp(`message ${id}`));
     // An address that is no number's is not said to be one: no "no SMS to or from that number".
     const list = run(['log', 'oncall@sms.localhost']);
     assert.equal(list.status, 1, list.stderr);

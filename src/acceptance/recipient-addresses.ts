@@ -155,13 +155,19 @@ export function writtenBySender(rcpt: string, number: string, rules: RecipientRu
   }
 }
 
+/** The number of a local part as RCPT reads it, also in the `<number>-<serviceId>` form (`smsrelay log` reads an address so); or why it is none. */
+export function localPartNumber(local: string, defaultRegion: CountryCode | undefined): ReturnType<typeof normaliseNumber> {
+  const number = normaliseNumber(local, defaultRegion);
+  if (number.ok) return number;
+  const withServiceId = NUMBER_WITH_SERVICE_ID.exec(local);
+  const withoutServiceId = withServiceId && normaliseNumber(withServiceId[1] ?? '', defaultRegion);
+  return withoutServiceId?.ok ? withoutServiceId : number;
+}
+
 /** The E.164 number of a local part, also in the `<number>-<serviceId>` form; 550 5.1.3 when none. */
 export function recipientNumber(local: string, rules: Pick<RecipientRules, 'defaultRegion'>): string {
-  const number = normaliseNumber(local, rules.defaultRegion);
+  const number = localPartNumber(local, rules.defaultRegion);
   if (number.ok) return number.e164;
-  const withServiceId = NUMBER_WITH_SERVICE_ID.exec(local);
-  const withoutServiceId = withServiceId && normaliseNumber(withServiceId[1] ?? '', rules.defaultRegion);
-  if (withoutServiceId?.ok) return withoutServiceId.e164;
   throw notANumber(local, number.reason);
 }
 
