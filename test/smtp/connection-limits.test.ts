@@ -189,6 +189,18 @@ describe('SMTP connection and session limits', () => {
     await closed(dialog);
   };
   const REFUSED = `Too many refused commands in this session (${MAX_SESSION_REFUSALS})`;
+  /** A mail holding `number` whose `refused` RCPTs leave the session open after its 250, then one whose refusals close it right after its 250. */
+  const goesOnThenClosed = async (...mails: readonly [readonly [string, readonly string[]], readonly [string, readonly string[]]]) => {
+    const dialog = await SmtpDialog.open(relay.smtpPort, { localAddress: LISTED });
+    assert.equal((await dialog.command('EHLO lab.example.com')).code, 250);
+    for (const [number, refused] of mails) {
+      await nextMail(dialog, number);
+      await refuse(dialog, refused);
+      const data = await dialog.data(`Subject: roster\r\n\r\nSent to ${number}`);
+      assert.equal(data.code, 250, data.text);
+    }
+    await closedAfterAnswer(dialog, REFUSED);
+  };
   const WITHOUT_MAIL = `Too many commands without a mail (${MAX_COMMANDS_WITHOUT_MAIL})`;
 
   test(`a session refused ${MAX_SESSION_REFUSALS} times while its mail holds an accepted recipient is closed right after that mail's answer`, async () => {
@@ -216,30 +228,19 @@ describe('SMTP connection and session limits', () => {
 
   test(`a name with a digit (noc1@, a list name guessed) counts, where a mistyped number does not: ${MAX_SESSION_REFUSALS} names close the session after the mail's answer`, async () => {
     const guessed = (count: number) => Array.from({ length: count }, (_, index) => `${['noc', 'team', 'ops-', 'x.'][index % 4]}${index}@sms.localhost`);
-    const dialog = await mailHolding('+447700900908');
     // Numbers that are no valid number, as a roster may hold them: not counted, so the session goes on.
-    await refuse(dialog, [...['+4477009', '0770-090', '(0)12', 'tel:+999'].map((local) => `${local}@sms.localhost`), ...guessed(MAX_SESSION_REFUSALS - 1)]);
-    const first = await dialog.data('Subject: mistyped\r\n\r\nSent to the one');
-    assert.equal(first.code, 250, first.text);
-    assert.equal((await dialog.command('NOOP')).code, 250);
-    await nextMail(dialog, '+447700900909');
-    await refuse(dialog, guessed(MAX_SESSION_REFUSALS));
-    const second = await dialog.data('Subject: guessed\r\n\r\nSent to the one');
-    assert.equal(second.code, 250, second.text);
-    await closedAfterAnswer(dialog, REFUSED);
+    await goesOnThenClosed(
+      ['+447700900908', [...['+4477009', '0770-090', '(0)12', 'tel:+999'].map((local) => `${local}@sms.localhost`), ...guessed(MAX_SESSION_REFUSALS - 1)]],
+      ['+447700900909', guessed(MAX_SESSION_REFUSALS)],
+    );
   });
 
   test('the numbers refused uncounted are smtp.maxRecipients for the whole session: a mail accepted does not give more', async () => {
-    const dialog = await mailHolding('+447700900903');
-    await refuse(dialog, [...premiums(config.smtp.maxRecipients), ...relaying(MAX_SESSION_REFUSALS - 1)]);
-    const first = await dialog.data('Subject: first\r\n\r\nFirst mail');
-    assert.equal(first.code, 250, first.text);
     // The session goes on (the refusals start afresh), but the next numbers refused count.
-    await nextMail(dialog, '+447700900904');
-    await refuse(dialog, premiums(MAX_SESSION_REFUSALS));
-    const second = await dialog.data('Subject: second\r\n\r\nSecond mail');
-    assert.equal(second.code, 250, second.text);
-    await closedAfterAnswer(dialog, REFUSED);
+    await goesOnThenClosed(
+      ['+447700900903', [...premiums(config.smtp.maxRecipients), ...relaying(MAX_SESSION_REFUSALS - 1)]],
+      ['+447700900904', premiums(MAX_SESSION_REFUSALS)],
+    );
   });
 
   test('the 250 of a mail held past the limit does not start the counts afresh (a resubmission, sent once, bought 139 more probes a mail): closed after it', async () => {
