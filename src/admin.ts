@@ -11,7 +11,8 @@ import { formatDuration } from './config/schema.ts';
 import { maskedSecrets } from './config/secrets.ts';
 import { isStoreFailure, storeFailureReason } from './errors.ts';
 import type { CountryCode } from 'libphonenumber-js';
-import { isAtSmsDomain, isMailbox, smsDomainOf } from './mail/addresses.ts';
+import { localPartNumber } from './acceptance/recipient-addresses.ts';
+import { isAtSmsDomain, isMailbox, numberWritten, smsDomainOf } from './mail/addresses.ts';
 import { normaliseNumber } from './sms/numbers.ts';
 import { canTextBack } from './sms/senders.ts';
 import { RELAY_STALE_MS, RELAYS_SEEN_MS, type RelaySeen } from './store/cluster-types.ts';
@@ -350,15 +351,24 @@ export async function history(
     limit,
     note = () => undefined,
     withMessageId,
+    smsDomains = [],
   }: {
     readonly limit?: string | undefined;
     readonly note?: (line: string) => void;
+    /** sms.domains: `<number>@<one of them>` (copied from a mail's To or a bounce) is that number. */
+    readonly smsDomains?: readonly string[];
     /** The relay's ids of the mails with this Message-ID header, newest first, at most `limit`: the console's Messages search. */
     readonly withMessageId?: (header: string, limit: number) => Promise<readonly string[]>;
   } = {},
 ): Promise<string> {
   if (subject === '') throw new UsageError('log needs a message id or a phone number');
-  const read = LOOKS_LIKE_A_NUMBER.test(subject) ? normaliseNumber(subject, defaultRegion) : undefined;
+  const written = numberWritten(subject, smsDomains);
+  // An address is read as RCPT reads it (Puzzel's `<number>-<serviceId>@` too); a number typed alone as a sender writes one.
+  const read = !LOOKS_LIKE_A_NUMBER.test(written)
+    ? undefined
+    : written === subject
+      ? normaliseNumber(written, defaultRegion)
+      : localPartNumber(written, defaultRegion);
   const number = read?.ok ? read.e164 : undefined;
   // Digits that cannot be read as a number get why (a national one without sms.defaultRegion) before what --limit counts.
   if (limit !== undefined && read !== undefined && !read.ok) throw new UsageError(`log: ${read.reason}`);
@@ -416,7 +426,9 @@ export async function history(
   // were written wrongly, not unknown: say why and how to write them, as RCPT's refusal does.
   if (lines.length === 0 && read !== undefined && !read.ok) throw new UsageError(`log: ${read.reason}`);
   if (lines.length === 0)
-    throw new Error(`nothing known about ${subject}${number ? ` (${number})` : ''}: no message with that id or Message-ID, no SMS to or from that number`);
+    throw new Error(
+      `nothing known about ${subject}${number ? ` (${number})` : ''}: no message with that id or Message-ID${number ? ', no SMS to or from that number' : ''}`,
+    );
   return lines.join('\n');
 }
 

@@ -158,7 +158,7 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   status: { usage: 'status', does: 'queue depths, dispatch state, last errors', words: 1, exits: { 0: '', ...STORE_EXITS } },
   log: {
     usage: 'log <id|Message-ID|number> [--limit <n>]',
-    does: "a message's history (mail, SMS, reports), by the relay's id or the mail's own Message-ID (<abc@example.com>), or the newest messages to a number (written as a sender would: +44 7700 900123), 20 unless --limit says up to 1000; a list cut short says so on stderr",
+    does: "a message's history (mail, SMS, reports), by the relay's id or the mail's own Message-ID (<abc@example.com>), or the newest messages to a number (written as a sender would: +44 7700 900123, or as its address, 447700900123@<an SMS domain>), 20 unless --limit says up to 1000; a list cut short says so on stderr",
     options: { limit: 'string' },
     needs: 'a message id or a phone number',
     words: 2,
@@ -415,6 +415,7 @@ async function main(argv: readonly string[]): Promise<void> {
           limit: option('limit'),
           note: (line) => console.error(`smsrelay: ${line}`),
           withMessageId: (header, limit) => messagesWithHeader(config, header, limit),
+          smsDomains: config.sms.domains,
         }),
       );
     case 'queue': {

@@ -101,6 +101,15 @@ describe('operating the relay', () => {
     assert.match(log, / accepted: 447700900192@sms\.localhost -> \+447700900192/);
     assert.match(log, / sent: id \d+/);
     assert.match(cli('log', '+447700900192'), new RegExp(`message ${id}`));
+    // The number's address, copied from a mail's To or a bounce's Final-Recipient, on any SMS domain, is that number.
+    assert.match(cli('log', '447700900192@sms.localhost'), new RegExp(`message ${id}`));
+    assert.match(cli('log', '+447700900192@SMS.localhost.'), new RegExp(`message ${id}`));
+    // As RCPT reads it: Puzzel's <number>-<serviceId>@ is the number, not +4477009001925.
+    assert.match(cli('log', '447700900192-5@sms.localhost'), new RegExp(`message ${id}`));
+    // An address that is no number's is not said to be one: no "no SMS to or from that number".
+    const list = run(['log', 'oncall@sms.localhost']);
+    assert.equal(list.status, 1, list.stderr);
+    assert.match(list.stderr, /\nsmsrelay: nothing known about oncall@sms\.localhost: no message with that id or Message-ID\n$/);
     // A national number without sms.defaultRegion is no number to look up: said so, with how to write it, not "nothing known".
     const national = run(['log', '07700 900192']);
     assert.equal(national.status, 64, national.stderr);

@@ -1,4 +1,5 @@
 import { RelayError } from '../errors.ts';
+import { countryOf, regionDescribed } from '../policy/destinations.ts';
 import type { Principal, SenderPolicy } from '../policy/senders.ts';
 import { maskNumber } from '../sms/numbers.ts';
 import type { ReplyStore } from '../store/types.ts';
@@ -20,8 +21,11 @@ export function routeOf(number: string, routes: Routes, shown: ShownNumber = mas
   return limits;
 }
 
+/** A route's country is the number's own region, as a sender's destinations read it (destinations.ts): the refusal names it. */
 function noRoute(number: string, routes: Routes, shown: ShownNumber): RelayError {
-  return new RelayError('NO_ROUTE', `No route: no SMS provider of this relay takes ${shown(number)} (routes: ${routes.described})`);
+  const region = countryOf(number);
+  const fix = region === undefined ? '' : `: it is in ${regionDescribed(region)}; add ${region} to a route's match`;
+  return new RelayError('NO_ROUTE', `No route: no SMS provider of this relay takes ${shown(number)} (routes: ${routes.described})${fix}`);
 }
 
 /** Why `principal` may not text `number` by the destination rules (premium, blocked, allowed): POLICY_DENIED, or undefined. */
@@ -150,6 +154,12 @@ export function checkNumberCount(
 function recipientKey({ rcpt, target }: AdmittedRecipient): string {
   const [only, ...more] = 'numbers' in target ? target.numbers : [];
   return only !== undefined && more.length === 0 ? only : rcpt.address.toLowerCase();
+}
+
+/** Whether a mail's recipients already have `added`, however written: a RCPT that adds nothing to the mail. */
+export function hasRecipient(admitted: Iterable<AdmittedRecipient>, added: AdmittedRecipient): boolean {
+  const key = recipientKey(added);
+  return [...admitted].some((entry) => recipientKey(entry) === key);
 }
 
 /**

@@ -74,6 +74,37 @@ const TELEPHONE_URI = /^(tel|sms):(?=[^%!@:"\\]*$)/i;
  */
 const ROUTING_CHARACTERS = /[%!@:"\\]/;
 
+/** One character of an RFC 5322 atom (RFC 6531's UTF-8 beyond ASCII, but no blank or control) other than `%` and `!`. */
+const UNQUOTED_CHARACTER = /[A-Za-z0-9#$&'*+\-/=?^_`{|}~]|[^\p{ASCII}\s\p{Cc}]/u;
+/**
+ * A local part RCPT reaches unquoted: an RFC 5321 Dot-string of those characters (atoms joined by single dots). Any
+ * other is written quoted by a strict client (RFC 5321 §4.1.2), which RCPT refuses as it refuses `%` and `!` (ROUTING_CHARACTERS).
+ */
+const UNQUOTED_LOCAL_PART = new RegExp(`^(?:${UNQUOTED_CHARACTER.source})+(?:\\.(?:${UNQUOTED_CHARACTER.source})+)*$`, 'u');
+/**
+ * What no RCPT reaches, quoted or not: a blank or control character or `<`, `>` (smtp-server's syntax error), routing
+ * characters and a quote or backslash (refused as relaying), a dot at either end or doubled (no Dot-string). RFC 5322's
+ * other specials, `(`, `)`, `[`, `]`, `;` and `,`, smtp-server takes unquoted from a lenient client.
+ */
+const NEVER_REACHED = /[\s\p{Cc}<>%!@:"\\]|^\.|\.$|\.\./u;
+
+/**
+ * Whether RCPT can name a distribution list at `local` as a client writes it: `never` (no client reaches it: `on call`,
+ * `ops..team`, `.ops`, `ops%x`), or `quoted` (a strict client such as Postfix quotes it, and is refused as relaying;
+ * only a lenient one reaches it: `ops,db`, `ops(db)`). With the name to give it instead, such characters as `-` and
+ * one dot between words (`on-call`, `ops-db`).
+ */
+export function unreachableLocalPart(local: string): { readonly reached: 'never' | 'quoted'; readonly instead: string } | undefined {
+  if (UNQUOTED_LOCAL_PART.test(local)) return undefined;
+  const instead = [...local]
+    .map((character) => (character === '.' || UNQUOTED_CHARACTER.test(character) ? character : '-'))
+    .join('')
+    .replace(/-+/g, '-')
+    .replace(/\.{2,}/g, '.')
+    .replace(/^[.-]+|[.-]+$/g, '');
+  return { reached: NEVER_REACHED.test(local) ? 'never' : 'quoted', instead };
+}
+
 /**
  * The E.164 numbers a RCPT address stands for: `<number>@<sms-domain>` (also `<number>-<serviceId>`),
  * a configured distribution list, or the subject address. Anything else is refused with the catalogue's reply: 550 5.7.1 for a foreign domain or a
@@ -124,13 +155,19 @@ export function writtenBySender(rcpt: string, number: string, rules: RecipientRu
   }
 }
 
+/** The number of a local part as RCPT reads it, also in the `<number>-<serviceId>` form (`smsrelay log` reads an address so); or why it is none. */
+export function localPartNumber(local: string, defaultRegion: CountryCode | undefined): ReturnType<typeof normaliseNumber> {
+  const number = normaliseNumber(local, defaultRegion);
+  if (number.ok) return number;
+  const withServiceId = NUMBER_WITH_SERVICE_ID.exec(local);
+  const withoutServiceId = withServiceId && normaliseNumber(withServiceId[1] ?? '', defaultRegion);
+  return withoutServiceId?.ok ? withoutServiceId : number;
+}
+
 /** The E.164 number of a local part, also in the `<number>-<serviceId>` form; 550 5.1.3 when none. */
 export function recipientNumber(local: string, rules: Pick<RecipientRules, 'defaultRegion'>): string {
-  const number = normaliseNumber(local, rules.defaultRegion);
+  const number = localPartNumber(local, rules.defaultRegion);
   if (number.ok) return number.e164;
-  const withServiceId = NUMBER_WITH_SERVICE_ID.exec(local);
-  const withoutServiceId = withServiceId && normaliseNumber(withServiceId[1] ?? '', rules.defaultRegion);
-  if (withoutServiceId?.ok) return withoutServiceId.e164;
   throw notANumber(local, number.reason);
 }
 

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { asRelayError, RELAY_ERRORS, RelayError } from '../errors.ts';
+import { asRelayError, RELAY_ERRORS, RelayError, type RelayErrorCode } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { LoginThrottle, sharedLoginFailures, signInName } from '../policy/logins.ts';
@@ -14,7 +14,7 @@ import type { ReportedRecipient } from '../mailer/dsn.ts';
 import { returnPathOf } from '../replies/return-path.ts';
 import { bounceOf, takeBounce } from './bounces.ts';
 import { buildNewMail } from './new-mail.ts';
-import { admitMembers, checkListSize, checkNumberCount, checkRecipientCount, routeOf, type ShownNumber } from './number-checks.ts';
+import { admitMembers, checkListSize, checkNumberCount, checkRecipientCount, hasRecipient, routeOf, type ShownNumber } from './number-checks.ts';
 import { postmasterMail, postmasterOf } from './postmaster.ts';
 import { isPostmasterAddress, knownSenderOf, type ResolvedRecipient, resolveRecipient, writtenBySender } from './recipient-addresses.ts';
 import type {
@@ -174,13 +174,17 @@ export class AcceptanceService {
   async recipient(
     transaction: Transaction,
     rcpt: RecipientRequest,
-  ): Promise<Outcome<{ readonly transaction: Transaction }> & { readonly transaction?: Transaction | undefined }> {
+  ): Promise<
+    Outcome<{ readonly transaction: Transaction; readonly repeated?: true }> & { readonly transaction?: Transaction | undefined; readonly ofTheNumber?: true }
+  > {
     let numbers: readonly string[] = [];
     try {
       const key = rcpt.address.toLowerCase();
+      // A recipient the mail already has, however written, is accepted again and adds nothing (the SMTP session counts it as such).
       const withRecipient = (target: ResolvedRecipient) => ({
         ok: true as const,
         transaction: { ...transaction, recipients: new Map(transaction.recipients).set(key, { rcpt, target }) },
+        ...(hasRecipient(transaction.recipients.values(), { rcpt, target }) ? { repeated: true as const } : {}),
       });
       const { domains } = this.#options.settings.recipients;
       // Before the null sender's refusal: a bounce of a reply mail comes from it (RFC 5321 §4.5.5), or from an address (Exchange).
@@ -220,7 +224,7 @@ export class AcceptanceService {
       checkNumberCount([...others, { target: admitted }], this.#options.settings.maxNumbersPerMail, principal, 'rcpt');
       return withRecipient(admitted);
     } catch (error) {
-      const refusal = refused(error);
+      const refusal = { ...refused(error), ...(refusedForItsNumber(error, rcpt.address, numbers) ? { ofTheNumber: true as const } : {}) };
       // Every number of it refused by policy (admitMembers refuses a list only when none is left): the transaction keeps them.
       if (refusal.error.code !== 'POLICY_DENIED' || numbers.length === 0) return refusal;
       return { ...refusal, transaction: { ...transaction, refusedAtRcpt: new Set([...(transaction.refusedAtRcpt ?? []), ...numbers]) } };
@@ -378,6 +382,27 @@ function deferOtherKinds(transaction: Transaction): void {
   if (bounceOf(transaction)) {
     throw new RelayError('TOO_MANY_NUMBERS', 'Too many recipients: this mail is the bounce of a reply mail; send anything else in a mail of its own');
   }
+}
+
+/** The refusals of a RCPT that are for its number(s) themselves, once the address was read as a number or a list. */
+const NUMBER_REFUSALS: ReadonlySet<string> = new Set(['POLICY_DENIED', 'NO_ROUTE', 'LIST_TOO_LARGE'] satisfies RelayErrorCode[]);
+/**
+ * A local part written as a number: digits of any script and a phone number's punctuation (`+`, `(`, `)`, `.`, `-`,
+ * as in `<number>-<serviceId>`), after a `tel:` or `sms:` if any. A mistyped one is a bad number; a name with a digit
+ * among letters (`noc1`, `team2`) is a list name guessed, which counts.
+ */
+const WRITTEN_AS_A_NUMBER = /^(?:(?:tel|sms):)?\+?[\p{Nd}().-]*\p{Nd}[\p{Nd}().-]*$/iu;
+
+/**
+ * Whether a RCPT was refused for a reason of its number itself (opted out, premium or blocked, outside the
+ * destinations, no route, a list too long, or a number that is no valid number), the relay's own per-number
+ * policy, which a sender mailing a roster cannot foresee; not an unknown name, a foreign domain or a routing trick,
+ * which is what scanners and dictionary attacks get. The SMTP session's limit on refusals tells them apart.
+ */
+function refusedForItsNumber(error: unknown, address: string, numbers: readonly string[]): boolean {
+  const { code } = asRelayError(error);
+  if (numbers.length > 0) return NUMBER_REFUSALS.has(code);
+  return code === 'BAD_NUMBER' && WRITTEN_AS_A_NUMBER.test(address.slice(0, Math.max(address.lastIndexOf('@'), 0)));
 }
 
 function refused(error: unknown): { readonly ok: false; readonly error: RelayError } {

@@ -8,7 +8,7 @@ import ms from 'ms';
 import type { CountryCode } from 'libphonenumber-js';
 import { LineCounter, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
-import { isPostmasterAddress, recipientNumber } from '../acceptance/recipient-addresses.ts';
+import { isPostmasterAddress, recipientNumber, unreachableLocalPart } from '../acceptance/recipient-addresses.ts';
 import { isAtSmsDomain, withCanonicalDomain } from '../mail/addresses.ts';
 import { type ProviderPlugin, receivesWebhooks } from '../providers/contract.ts';
 import { keywordGaps } from './keywords.ts';
@@ -1060,8 +1060,15 @@ function normaliseLists(
       problems.push(`${describe(['sms', 'lists', address])}: a list address must be <name>@<one of the SMS domains>`);
       continue;
     }
-    const conflict = listConflict(address, local, sms, mailFrom ?? `MAILER-DAEMON@${sms.domains[0] ?? ''}`);
+    const relaySender = mailFrom ?? `MAILER-DAEMON@${sms.domains[0] ?? ''}`;
+    const conflict = listConflict(address, local, sms, relaySender);
     if (conflict) problems.push(`${describe(['sms', 'lists', address])}: ${conflict}`);
+    const quoted = unreachableLocalPart(local);
+    if (!conflict && quoted?.reached === 'quoted') {
+      warnings.push(
+        `${describe(['sms', 'lists', address])}: a strict client (Postfix) writes "${local}" in quotes (RFC 5322 specials: ( ) [ ] ; ,), which RCPT refuses as relaying: only a lenient client reaches the list; name it ${suggestedName(quoted.instead, address, sms, relaySender)}`,
+      );
+    }
     const other = written.get(key);
     if (other !== undefined) {
       problems.push(
@@ -1125,7 +1132,24 @@ function listConflict(address: string, local: string, sms: ParsedConfig['sms'], 
   if (local === sms.subjectAddress)
     return `the address of sms.subjectAddress (${sms.subjectAddress}), which reads the numbers from the subject: no mail would reach the list; name it otherwise`;
   if (numberOf(local, sms) !== undefined) return 'the address of a phone number: mail for that number would go to the list; name it with letters';
+  const unreachable = unreachableLocalPart(local);
+  if (unreachable?.reached === 'never') {
+    return `no client can name "${local}" (RFC 5321: a blank, a control character, <, >, a quote, a backslash, %, !, : or a dot at either end or doubled), which RCPT refuses: no mail would reach the list; name it ${suggestedName(unreachable.instead, address, sms, relaySender)}`;
+  }
   return undefined;
+}
+
+/**
+ * The address to suggest for a list at `address` whose name cannot be written as it is: `instead@` its domain, or
+ * `instead-list@` where that is an address listConflict refuses (`postmaster.@` would become the postmaster's),
+ * else words to that effect.
+ */
+function suggestedName(instead: string, address: string, sms: ParsedConfig['sms'], relaySender: string): string {
+  const domain = address.slice(address.lastIndexOf('@') + 1);
+  for (const name of instead === '' ? ['list'] : [instead, `${instead}-list`]) {
+    if (!listConflict(`${name}@${domain}`, name.toLowerCase(), sms, relaySender)) return `e.g. ${name}@${domain}`;
+  }
+  return 'with letters, digits, - and single dots';
 }
 
 /** The E.164 number a local part stands for as a recipient (sms.defaultRegion applied), or undefined. */

@@ -327,6 +327,18 @@ const textPolicy = z.strictObject({
   overLength: z.enum(['refuse', 'truncate']),
 });
 
+/**
+ * A text setting that holds E.164 prefixes or numbers (routes' match, destinations, blockedPrefixes, senderIds):
+ * YAML reads an unquoted `+47` as the number 47, and the problem says to quote it; any other value that is no text
+ * gets `otherwise`, or the hints' "write a text value".
+ */
+function e164Text(what: 'prefix' | 'number', otherwise?: string) {
+  return z.string({
+    error: (issue) =>
+      typeof issue.input === 'number' ? `write the ${what} in quotes: "+${issue.input}" (YAML read it as the number ${issue.input})` : otherwise,
+  });
+}
+
 const senderPattern = z
   .string()
   .trim()
@@ -339,8 +351,7 @@ const senderPattern = z
  * number prefix ending in `*`, or `*` for any. A name (not starting with `+`) has at most 64 characters,
  * as X-SMS-From (a Twilio Messaging Service SID is 34).
  */
-const senderIdPattern = z
-  .string()
+const senderIdPattern = e164Text('number')
   .trim()
   .refine((value) => value === '*' || /^\+\d{1,15}\*?$/.test(value) || (/^[^\p{Cc}+*][^\p{Cc}*]{0,63}$/u.test(value) && /\D/.test(value)), {
     error: 'expected a sender name such as Acme, a number such as +447700900123, a prefix such as +4477009001*, or *',
@@ -356,7 +367,7 @@ const senderLimits = {
   /** Countries (`GB`) or E.164 prefixes (`+353`) that may be texted; accounts default to the default region. */
   destinations: list(
     // One check, so that a wrong value is one line: `uk` is no country code, said once.
-    z.string().refine((value) => /^\+\d{1,15}$/.test(value) || (/^[A-Z]{2}$/.test(value) && isCountryCode(value)), {
+    e164Text('prefix').refine((value) => /^\+\d{1,15}$/.test(value) || (/^[A-Z]{2}$/.test(value) && isCountryCode(value)), {
       error: (issue) =>
         /^[a-z]{2}$/i.test(String(issue.input)) ? countryCodeHint(issue.input) : 'expected a country code such as GB or a prefix such as +4477',
     }),
@@ -413,13 +424,7 @@ const gatewayRoute = z.strictObject({
   /** Names the route in config problems and logs; its matches when unset. */
   name: z.string().trim().min(1, 'expected a name such as norway').optional(),
   match: list(
-    z
-      .string({
-        error: (issue) =>
-          typeof issue.input === 'number'
-            ? `write the prefix in quotes: "+${issue.input}" (YAML read it as the number ${issue.input})`
-            : 'expected a prefix, country or *',
-      })
+    e164Text('prefix', 'expected a prefix, country or *')
       .trim()
       .toUpperCase()
       .refine((value) => ROUTE_MATCH.test(value), {
@@ -607,7 +612,7 @@ export const configSchema = z.strictObject({
       /** Refuse premium-rate and shared-cost numbers for everyone (SMS pumping). */
       premiumBlocklist: z.boolean().default(true),
       /** E.164 prefixes no one may text. */
-      blockedPrefixes: list(z.string().regex(/^\+\d{1,15}$/, 'expected a prefix such as +4490'), '["+4490", "+4487"]').default([]),
+      blockedPrefixes: list(e164Text('prefix').regex(/^\+\d{1,15}$/, 'expected a prefix such as +4490'), '["+4490", "+4487"]').default([]),
       /** The same text to the same number within this window is sent once (flapping monitors); unset or `off` = off. */
       alertStormWindow: z.preprocess((value) => (value === 'off' ? undefined : value), span.pipe(ageMinimum()).optional()),
       /** An inbound SMS that is one of these (alone, case and surrounding punctuation aside) puts the number on the opt-out list… */

@@ -29,7 +29,7 @@ import { allowedMethods, clientRefusal } from '../http/server.ts';
 import type { Logger } from '../log.ts';
 import type { GatewayHealth } from '../providers/contract.ts';
 import type { ProviderRegistry } from '../providers/registry.ts';
-import { isAtSmsDomain } from '../mail/addresses.ts';
+import { numberWritten } from '../mail/addresses.ts';
 import { isDiallable, normaliseNumber } from '../sms/numbers.ts';
 import { RECENT_TRAFFIC_ROWS } from '../store/console-rows.ts';
 import type { ConsoleStore, MessageSearch, ThreadCursor } from '../store/console-types.ts';
@@ -1055,11 +1055,6 @@ function parseSearch(query: Fields<'messages'>, config: Config): { search: Messa
 function utcField(at: number): string {
   const written = new Date(at).toISOString();
   return written.slice(0, at % 1000 !== 0 ? 23 : at % 60_000 !== 0 ? 19 : 16);
-}
-
-/** The number a Test send's recipient names: itself, or the local part of `<number>@<an SMS domain>` (copied from a mail's To). */
-function numberWritten(to: string, domains: readonly string[]): string {
-  return isAtSmsDomain(to, domains) ? to.slice(0, to.lastIndexOf('@')) : to;
 }
 
 /** A plain-text mail as a client would submit it, for the acceptance service to read like any other; `submission`, its form's id, is its Message-ID. */

@@ -74,6 +74,14 @@ export function smsDomainOf(address: string, smsDomains: readonly string[]): str
   return domain !== '' && smsDomains.includes(domain) ? domain : undefined;
 }
 
+/**
+ * The number an operator names by writing `to`: itself, or the local part of `<number>@<an SMS domain>` (copied from a
+ * mail's To or a bounce's Final-Recipient), as the console's Test send and `smsrelay log` take it.
+ */
+export function numberWritten(to: string, smsDomains: readonly string[]): string {
+  return isAtSmsDomain(to, smsDomains) ? to.slice(0, to.lastIndexOf('@')) : to;
+}
+
 /** Where the phone's replies to a mail go, by its headers, and what the 250 says of the choice. */
 export interface MailboxChoice {
   /** Where the phone's answers go (a conversation's mailbox); undefined: the mail starts no conversation. */

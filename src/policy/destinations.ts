@@ -1,6 +1,6 @@
 import { type CountryCode, parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { LRUCache } from 'lru-cache';
-import { maskNumber } from '../sms/numbers.ts';
+import { maskNumber, regionName } from '../sms/numbers.ts';
 
 /**
  * Number types an SMS relay has no business texting by default: they cost the sender (or earn a
@@ -29,6 +29,8 @@ export interface DestinationRules {
   readonly blockedPrefixes: readonly string[];
   /** When set, only these ISO countries (`GB`) or E.164 prefixes (`+4477`) are texted. */
   readonly allowed: readonly string[] | undefined;
+  /** `allowed` is the default region, which an account without destinations of its own may text: a refusal says so. */
+  readonly defaultRegionOnly?: boolean;
 }
 
 /**
@@ -41,10 +43,30 @@ export function destinationProblem(e164: string, rules: DestinationRules, shown:
   if (premium) return `${shown(e164)} is ${premium}; this relay does not text those`;
   const blocked = rules.blockedPrefixes.find((prefix) => e164.startsWith(prefix));
   if (blocked) return `numbers starting ${blocked} are blocked on this relay`;
-  if (rules.allowed && !allows(rules.allowed, e164)) {
-    return `${shown(e164)} is outside the destinations allowed for this sender (${rules.allowed.join(', ')})`;
-  }
+  if (rules.allowed && !allows(rules.allowed, e164)) return outsideDestinations(e164, rules.allowed, rules.defaultRegionOnly ?? false, shown);
   return undefined;
+}
+
+/**
+ * A number outside a sender's destinations, with the region it is in and what to add: a country entry is read
+ * literally, as libphonenumber places the number (IM, JE and GG apart from GB; PR, GU and VI apart from US), so
+ * that `GB` never takes the costlier ranges that share its numbering plan unasked (toll fraud), and the operator
+ * told `+447624…` is outside GB learns which region to add.
+ */
+function outsideDestinations(e164: string, allowed: readonly string[], defaultRegionOnly: boolean, shown: (e164: string) => string): string {
+  const region = countryOf(e164);
+  if (region === undefined) return `${shown(e164)} is outside the destinations allowed for this sender (${allowed.join(', ')})`;
+  const where = `${shown(e164)} is in ${regionDescribed(region)}`;
+  // Destinations of its own replace the default region: the advice keeps it, or the account's numbers there are refused next.
+  if (defaultRegionOnly) {
+    return `${where}, outside the default region ${allowed.join(', ')} that an account without destinations may text: give the account destinations: [${[...allowed, region].join(', ')}]`;
+  }
+  return `${where}, outside the destinations allowed for this sender (${allowed.join(', ')}): add ${region} to its destinations`;
+}
+
+/** "IM (Isle of Man)": a region as a refusal names it, the code to write and the place it stands for. */
+export function regionDescribed(region: string): string {
+  return `${region} (${regionName(region)})`;
 }
 
 /** Whether destinations `allowed` (ISO countries, E.164 prefixes) take `e164`: its country read only for a country entry. */

@@ -96,10 +96,12 @@ export class SenderPolicy {
         {
           passwordHash: account.passwordHash,
           // RFC-less but common sense: an account without its own destinations stays in the default region.
-          principal: this.#principal('account', account.username, {
-            ...account,
-            destinations: account.destinations ?? (settings.defaultRegion ? [settings.defaultRegion] : undefined),
-          }),
+          principal: this.#principal(
+            'account',
+            account.username,
+            { ...account, destinations: account.destinations ?? (settings.defaultRegion ? [settings.defaultRegion] : undefined) },
+            account.destinations === undefined && settings.defaultRegion !== undefined,
+          ),
         },
       ]),
     );
@@ -197,7 +199,7 @@ export class SenderPolicy {
     return { allowed: anywhere ? undefined : [...new Set(each.flatMap((allowed) => allowed ?? []))] };
   }
 
-  #principal(kind: Principal['kind'], name: string, limits: Partial<Limits>): Principal {
+  #principal(kind: Principal['kind'], name: string, limits: Partial<Limits>, defaultRegionOnly = false): Principal {
     return {
       kind,
       name,
@@ -208,6 +210,7 @@ export class SenderPolicy {
         premiumBlocklist: this.#settings.premiumBlocklist,
         blockedPrefixes: this.#settings.blockedPrefixes,
         allowed: limits.destinations,
+        defaultRegionOnly,
       },
       maxRecipients: limits.maxRecipients,
       maxParts: limits.maxParts,

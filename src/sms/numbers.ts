@@ -55,6 +55,11 @@ const NATIONAL_TRUNK_PREFIX = /^0(?!0)/;
 
 const regionNames = new Intl.DisplayNames(['en'], { type: 'region' });
 
+/** A region's name in English ("Isle of Man" for IM), or the code where the runtime has none. */
+export function regionName(region: string): string {
+  return regionNames.of(region) ?? region;
+}
+
 /** libphonenumber's length verdicts, or 'INVALID': the right length but no number in that country. */
 type Problem = ValidatePhoneNumberLengthResult | 'INVALID';
 
@@ -124,7 +129,7 @@ function readNumber(input: string, defaultRegion: CountryCode | undefined, readi
   // Read as a foreign number ("+112 in the United States") it would say nothing to whoever dialled it at home.
   return {
     ok: false,
-    reason: `${quote(input)} is a short code or emergency number in ${regionNames.of(defaultRegion) ?? defaultRegion}, not a phone number: it cannot be texted`,
+    reason: `${quote(input)} is a short code or emergency number in ${regionName(defaultRegion)}, not a phone number: it cannot be texted`,
   };
 }
 
@@ -193,7 +198,7 @@ function check({ text, region, guessed }: Reading): ReadingOutcome {
   const drama = UK_DRAMA_MOBILE_RANGE.test(parsed.number);
   if (!parsed.isValid() && !drama) return { ok: false, problem: 'INVALID', country, readAs };
   const place = parsed.country ?? region;
-  const shown = `${parsed.formatInternational()}${place === undefined ? '' : ` (${regionNames.of(place) ?? place})`}`;
+  const shown = `${parsed.formatInternational()}${place === undefined ? '' : ` (${regionName(place)})`}`;
   const type = parsed.getType();
   return { ok: true, e164: parsed.number, textable: drama || (type !== undefined && SMS_TYPES.has(type)), mobile: drama || type === 'MOBILE', shown };
 }
@@ -202,7 +207,7 @@ function check({ text, region, guessed }: Reading): ReadingOutcome {
 function describeCallingCode(callingCode: string, region: CountryCode | undefined): string | undefined {
   const country = region !== undefined && getCountryCallingCode(region) === callingCode ? region : metadata.country_calling_codes[callingCode]?.[0];
   if (country === undefined) return undefined;
-  return `${regionNames.of(country) ?? country} (+${callingCode})`;
+  return `${regionName(country)} (+${callingCode})`;
 }
 
 /** Characters the relay does not read as a number's, written as digits nonetheless (full-width `４`, Arabic-Indic `٤`). */

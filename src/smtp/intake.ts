@@ -11,7 +11,7 @@ import { type Logger, turnedAwayLog } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { hostBeforePort, peerAddress } from '../policy/networks.ts';
 import { maskNumber, maskNumbersIn } from '../sms/numbers.ts';
-import { ANSWERS_AFTER_CLIENTS_END, applySmtpServerPatches, DataTimedOut, messageTooBig, SAYS_WHAT_TO_WRITE } from './patches.ts';
+import { ANSWERS_AFTER_CLIENTS_END, applySmtpServerPatches, DataTimedOut, messageTooBig, recipientNoted, SAYS_WHAT_TO_WRITE } from './patches.ts';
 import { DataScanner, type SmugglingFinding } from './smuggling.ts';
 import { NOT_ASCII } from '../mail/ascii.ts';
 
@@ -185,6 +185,7 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
     },
     // The refusals patches.ts answers itself, smtp-server's own among them: counted as the handlers' are.
     refused: refuse,
+    recipientsPerMail: settings.maxRecipients,
     // smtp-server's default defers with setImmediate; answering at once lets the greeting of a
     // trusted client go out before its first bytes are read.
     onConnect(_session: SMTPServerSession, callback: (error?: Error) => void) {
@@ -346,7 +347,12 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
     const outcome = await acceptance.recipient(transactionOf(session), { address: address.address, dsn: address.dsn });
     // A refusal may still change the transaction: the numbers it refused, which the mail's own reports then leave out.
     if (outcome.transaction) transactions.set(session.id, outcome.transaction);
-    if (!outcome.ok) throw outcome.error;
+    if (outcome.ok) {
+      if (outcome.repeated) recipientNoted(session, 'repeated');
+      return;
+    }
+    if (outcome.ofTheNumber) recipientNoted(session, 'number refused');
+    throw outcome.error;
   }
 
   function transactionOf(session: SMTPServerSession): Transaction {

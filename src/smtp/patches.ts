@@ -164,6 +164,8 @@ export interface ClientOptions {
   connectionRefused?: (refusal: RelayError, address: string) => Error & { responseCode: number };
   /** The answer to a refusal these patches (or smtp-server itself) make: counted there, as the intake's own are. */
   refused?: (refusal: RelayError) => Error & { responseCode: number };
+  /** The recipients a mail may have (smtp.maxRecipients): as many RCPTs refused for their number go uncounted in a session. */
+  recipientsPerMail?: number;
 }
 
 const clientOptions = (connection: SMTPConnection) => connection._server.options as ClientOptions;
@@ -244,10 +246,46 @@ interface SessionCounts {
   command: string;
   refusals: number;
   withoutMail: number;
+  /** RCPTs refused for their number while the mail held an accepted recipient: not refusals, up to recipientsPerMail in the session. */
+  numbersRefused: number;
 }
+
+/**
+ * What the intake says of the RCPT it is answering (recipientNoted): refused for a reason of the number itself
+ * (opted out, premium, outside the destinations, no route, no valid number: the relay's own per-number policy),
+ * or accepted again, a recipient the mail already has (however written), which adds nothing to it.
+ */
+export type RecipientNote = 'number refused' | 'repeated';
+const recipientNotes = new WeakMap<object, RecipientNote>();
+
+/** The intake's word on the RCPT it is answering, for limitSessions. */
+export function recipientNoted(session: object, note: RecipientNote): void {
+  recipientNotes.set(session, note);
+}
+
+/**
+ * How far past its limit a session whose mail holds an accepted recipient may go before it is closed at once
+ * rather than after that mail's answer: a client pipelining a roster sends its RCPTs before it reads an
+ * answer, but one refused twice the limit within one mail is acting on nothing.
+ */
+const HARD_BOUND_WHILE_HOLDING = 2;
 
 /** Each connection's counts; null for a client of the trusted networks (not limited), asked once per connection. */
 const sessionCounts = new WeakMap<SMTPConnection, SessionCounts | null>();
+
+/** The 421 for a session past a limit (each multiplied by `factor`), if it is. */
+function pastLimit(counts: SessionCounts, factor: number): RelayError | undefined {
+  if (counts.refusals >= factor * MAX_SESSION_REFUSALS) {
+    return new RelayError('TOO_MANY_COMMANDS', `Too many refused commands in this session (${MAX_SESSION_REFUSALS}); closing the connection`);
+  }
+  if (counts.withoutMail > factor * MAX_COMMANDS_WITHOUT_MAIL) {
+    return new RelayError('TOO_MANY_COMMANDS', `Too many commands without a mail (${MAX_COMMANDS_WITHOUT_MAIL}); closing the connection`);
+  }
+  return undefined;
+}
+
+/** Whether the session's mail holds an accepted recipient, as the command being answered leaves it (DATA's answer ends the mail). */
+const holdsRecipient = (connection: SMTPConnection, counts: SessionCounts) => counts.command !== 'DATA' && connection.session.envelope.rcptTo.length > 0;
 
 /**
  * A session of a client outside the trusted networks is closed with 421 4.7.0 after
@@ -255,12 +293,23 @@ const sessionCounts = new WeakMap<SMTPConnection, SessionCounts | null>();
  * start afresh at each mail accepted (a device sending a thousand mails in one session, with RSET before
  * each, goes on). Clients of trusted networks are the operator's own and are not limited (as for the
  * sending limits).
+ *
+ * A RCPT that adds nothing to the mail (a 452, the mail being full, or a recipient it already has) is a command
+ * without mail: a client cannot scan numbers for ever past smtp.maxRecipients (a 452 tells a number that is
+ * not opted out from one that is). A RCPT refused for its number while the mail holds an accepted recipient is
+ * no refusal, for as many as a mail may have recipients (smtp.maxRecipients) in the whole session: a roster with
+ * numbers that texted STOP is sent to the others. Before an accepted recipient, such a refusal counts (a scanner
+ * probing numbers gets none accepted), and so do unknown names, foreign domains and routing tricks.
+ *
+ * A session that reaches a limit while its mail holds an accepted recipient is closed right after that mail
+ * is answered (its DATA, or the transaction dropped), not before, so a client that pipelined its roster loses
+ * no mail; past HARD_BOUND_WHILE_HOLDING times the limit it is closed at once.
  */
 function limitSessions(): void {
   const countsOf = (connection: SMTPConnection) => {
     let counts = sessionCounts.get(connection);
     if (counts === undefined) {
-      counts = clientOptions(connection).isTrusted?.(connection.remoteAddress) ? null : { command: '', refusals: 0, withoutMail: 0 };
+      counts = clientOptions(connection).isTrusted?.(connection.remoteAddress) ? null : { command: '', refusals: 0, withoutMail: 0, numbersRefused: 0 };
       sessionCounts.set(connection, counts);
     }
     return counts;
@@ -273,10 +322,14 @@ function limitSessions(): void {
       counts.command = (command || '').toString('latin1', 0, 5).split(' ')[0]?.toUpperCase() ?? '';
       // The greeting a session owes (its first, or the one after STARTTLS) is no junk; one again is.
       const owedGreeting = GREETINGS.has(counts.command) && !this.hostNameAppearsAs;
-      if (!MAIL_COMMANDS.has(counts.command) && !owedGreeting && ++counts.withoutMail > MAX_COMMANDS_WITHOUT_MAIL) {
-        sendClosing(this, new RelayError('TOO_MANY_COMMANDS', `Too many commands without a mail (${MAX_COMMANDS_WITHOUT_MAIL}); closing the connection`));
-        callback?.();
-        return;
+      if (!MAIL_COMMANDS.has(counts.command) && !owedGreeting) {
+        counts.withoutMail++;
+        const closing = pastLimit(counts, holdsRecipient(this, counts) ? HARD_BOUND_WHILE_HOLDING : 1);
+        if (closing) {
+          sendClosing(this, closing);
+          callback?.();
+          return;
+        }
       }
     }
     onCommand.call(this, command, callback);
@@ -286,12 +339,26 @@ function limitSessions(): void {
     send.call(this, code, data, context);
     const counts = sessionCounts.get(this);
     if (!counts || this._closing) return;
+    // DATA's 354 and AUTH's 334 answer nothing yet; after QUIT's 221 the session closes anyway.
+    if ((code >= 300 && code < 400) || counts.command === 'QUIT') return;
+    const note = counts.command === 'RCPT' ? recipientNotes.get(this.session) : undefined;
+    recipientNotes.delete(this.session);
+    const holding = holdsRecipient(this, counts);
     if (code === 250 && counts.command === 'DATA') {
-      counts.refusals = 0;
-      counts.withoutMail = 0;
-    } else if (code >= 400 && code !== NOT_AN_ERROR && ++counts.refusals >= MAX_SESSION_REFUSALS) {
-      sendClosing(this, new RelayError('TOO_MANY_COMMANDS', `Too many refused commands in this session (${MAX_SESSION_REFUSALS}); closing the connection`));
+      // A mail accepted starts the counts afresh, unless the session reached a limit while it held the mail.
+      if (!pastLimit(counts, 1)) {
+        counts.refusals = 0;
+        counts.withoutMail = 0;
+        return;
+      }
+    } else if (counts.command === 'RCPT' && (code === NOT_AN_ERROR || note === 'repeated')) {
+      counts.withoutMail++;
+    } else if (code >= 400 && code !== NOT_AN_ERROR) {
+      if (note === 'number refused' && holding && counts.numbersRefused < (clientOptions(this).recipientsPerMail ?? 0)) counts.numbersRefused++;
+      else counts.refusals++;
     }
+    const closing = pastLimit(counts, holding ? HARD_BOUND_WHILE_HOLDING : 1);
+    if (closing) sendClosing(this, closing);
   };
 }
 

@@ -517,6 +517,56 @@ describe('config', () => {
       "sms.lists.MAILER-DAEMON@sms.localhost: the relay's own address (mail.from, MAILER-DAEMON@sms.localhost), the sender of its bounces and reports, which takes no mail: no mail would reach the list; name it otherwise",
       'sms.lists.No-Reply@sms.localhost: the no-reply address (no-reply@), which refuses the replies to the SMS of short codes and sender names: the list would take them; name it otherwise',
     ]);
+    // A name no RCPT reaches, quoted or not (a blank, a control, <, >, a quote, a backslash, %, !, :, a dot at an end or doubled): no mail would reach it.
+    const yamlOf = (names: readonly string[]) =>
+      `sms:\n  lists:\n${names.map((name, index) => `    ${JSON.stringify(`${name}@sms.localhost`)}: ["+4477009005${String(index + 30).padStart(2, '0')}"]\n`).join('')}`;
+    const unreachable = problems(
+      {},
+      yamlOf([
+        'on call',
+        'ops%night',
+        'ops!day',
+        'ops..team',
+        '.ops',
+        'a\tb',
+        'ops:x',
+        'ops"x',
+        'ops\\x',
+        'ops<x',
+        'postmaster.',
+        'sendsms.',
+        'no-reply.',
+        '..',
+        'ärzte.team+x',
+      ]),
+    ).map((line) => line.replace(/^\S*smsrelay\.yaml: /, ''));
+    const never = (local: string, instead: string) =>
+      `sms.lists.${local}@sms.localhost: no client can name "${local}" (RFC 5321: a blank, a control character, <, >, a quote, a backslash, %, !, : or a dot at either end or doubled), which RCPT refuses: no mail would reach the list; name it ${instead}`;
+    assert.deepEqual(unreachable, [
+      never('on call', 'e.g. on-call@sms.localhost'),
+      never('ops%night', 'e.g. ops-night@sms.localhost'),
+      never('ops!day', 'e.g. ops-day@sms.localhost'),
+      never('ops..team', 'e.g. ops.team@sms.localhost'),
+      never('.ops', 'e.g. ops@sms.localhost'),
+      never('a\tb', 'e.g. a-b@sms.localhost'),
+      never('ops:x', 'e.g. ops-x@sms.localhost'),
+      never('ops"x', 'e.g. ops-x@sms.localhost'),
+      never('ops\\x', 'e.g. ops-x@sms.localhost'),
+      never('ops<x', 'e.g. ops-x@sms.localhost'),
+      // The name suggested is no address the relay keeps for itself.
+      never('postmaster.', 'e.g. postmaster-list@sms.localhost'),
+      never('sendsms.', 'e.g. sendsms-list@sms.localhost'),
+      never('no-reply.', 'e.g. no-reply-list@sms.localhost'),
+      never('..', 'e.g. list@sms.localhost'),
+    ]);
+    // RFC 5322's other specials: a lenient client reaches the list unquoted (smtp-server takes them), a strict one quotes them. A warning.
+    const lenient = loadConfig({}, dirWith(yamlOf(['ops(db)', 'ops[1]', 'ops;x', 'ops,db']))).warnings.filter((line) => line.includes('in quotes'));
+    const quoted = (local: string, instead: string) =>
+      `sms.lists.${local}@sms.localhost: a strict client (Postfix) writes "${local}" in quotes (RFC 5322 specials: ( ) [ ] ; ,), which RCPT refuses as relaying: only a lenient client reaches the list; name it e.g. ${instead}@sms.localhost`;
+    assert.deepEqual(
+      lenient.map((line) => line.replace(/^\S*smsrelay\.yaml: /, '')),
+      [quoted('ops(db)', 'ops-db'), quoted('ops[1]', 'ops-1'), quoted('ops;x', 'ops-x'), quoted('ops,db', 'ops-db')],
+    );
     const { warnings, config } = loadConfig({}, dirWith("sms:\n  lists:\n    oncall@sms.localhost: ['+447700900601', '+449098790000']\n"));
     assert.deepEqual(config.sms.lists['oncall@sms.localhost'], ['+447700900601', '+449098790000']);
     assert.deepEqual(
@@ -990,6 +1040,21 @@ describe('config', () => {
       'networks.0.destinations.0: UK is not an ISO country code: use GB',
       'networks.0.destinations.1: expected a country code such as GB or a prefix such as +4477',
     ]);
+    // YAML reads an unquoted +353 as the number 353: every prefix or number list says to quote it, as gateway.routes does.
+    assert.deepEqual(
+      strip(
+        problems(
+          {},
+          'policy:\n  blockedPrefixes: [+44909]\nsms:\n  allowedSenderIds: [Acme, +447700900123]\nnetworks:\n  - {name: lab, cidr: [10.0.0.0/8], destinations: [GB, +353], senderIds: [+4477009001]}\n',
+        ),
+      ).toSorted(),
+      [
+        'networks.0.destinations.1: write the prefix in quotes: "+353" (YAML read it as the number 353)',
+        'networks.0.senderIds.0: write the number in quotes: "+4477009001" (YAML read it as the number 4477009001)',
+        'policy.blockedPrefixes.0: write the prefix in quotes: "+44909" (YAML read it as the number 44909)',
+        'sms.allowedSenderIds.1: write the number in quotes: "+447700900123" (YAML read it as the number 447700900123)',
+      ],
+    );
     assert.deepEqual(strip(problems({}, "gateway:\n  routes:\n    - {match: ['*'], providers: [simulator, simulator]}\n")), [
       'gateway.routes.0: route * names simulator twice',
     ]);

@@ -319,7 +319,16 @@ describe('routes across providers', () => {
     const german = await sendMail(port, { to: ['4915123456789@sms.localhost'] });
     assert.equal(german.rcpt[0]?.code, 550);
     assert.equal(german.rcpt[0]?.enhanced, '5.1.1');
-    assert.match(german.rcpt[0]?.text ?? '', /No route: no SMS provider of this relay takes \+491\S+ \(routes: norway NO; britain GB\)/);
+    assert.match(
+      german.rcpt[0]?.text ?? '',
+      /No route: no SMS provider of this relay takes \+491\S+ \(routes: norway NO; britain GB\): it is in DE \(Germany\); add DE to a route's match$/,
+    );
+    // A route's country is the number's own region: GB does not take the Isle of Man's +44 7624, and the answer says so.
+    const manx = await sendMail(port, { to: ['447624123456@sms.localhost'] });
+    assert.equal(
+      manx.rcpt[0]?.text,
+      "5.1.1 No route: no SMS provider of this relay takes +447624123456 (routes: norway NO; britain GB): it is in IM (Isle of Man); add IM to a route's match",
+    );
 
     const long = await sendMail(port, { to: [`${BRITAIN}@sms.localhost`], body: TWO_PARTS });
     assert.equal(long.data?.code, 554);

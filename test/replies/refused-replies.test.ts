@@ -115,14 +115,14 @@ describe('a reply mail from a phone the relay will not text says so, and why', (
       const premium = await rcpt(sender, '449098790124');
       assert.match(premium.text, /^5\.7\.1 Recipient refused: \+449098790124 is a premium-rate number/);
       const outside = await rcpt(sender, '4915123456700');
-      assert.match(outside.text, /^5\.7\.1 Recipient refused: \+4915123456700 is outside the destinations allowed for this sender \(GB\)/);
+      assert.match(outside.text, /^5\.7\.1 Recipient refused: \+4915123456700 is in DE \(Germany\), outside the destinations allowed for this sender \(GB\)/);
       const optedOut = await rcpt(sender, '447700900555');
       assert.match(optedOut.text, /^5\.7\.1 Recipient refused: \+447700900555 has opted out of SMS from this relay/);
     }
     // A list's members are the relay's to know: its refusal masks them, to whoever writes.
     const list = await rcpt(MAILBOX, 'abroad');
     assert.equal(list.code, 550, list.text);
-    assert.match(list.text, /^5\.7\.1 Recipient refused: \+4915\*+00 is outside the destinations allowed for this sender/);
+    assert.match(list.text, /^5\.7\.1 Recipient refused: \+4915\*+00 is in DE \(Germany\), outside the destinations allowed for this sender/);
     const refusals = lines.filter((line) => line.includes('"code":"NO_ROUTE"') || line.includes('"code":"POLICY_DENIED"'));
     assert.equal(refusals.length, 9, lines.join(''));
     assert.doesNotMatch(refusals.join(''), /33612345679|449098790124|4915123456700|447700900555/, 'the log masks the number the reply writes whole');

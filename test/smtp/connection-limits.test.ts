@@ -7,7 +7,7 @@ import { type Config, loadConfig } from '../../src/config/load.ts';
 import { type Relay, startRelay } from '../../src/relay.ts';
 import { MAX_COMMANDS_WITHOUT_MAIL, MAX_SESSION_REFUSALS } from '../../src/smtp/patches.ts';
 import { captureLog } from '../helpers/log-lines.ts';
-import { relayEnvironment, removeDir, tempDir } from '../helpers/relay.ts';
+import { relayEnvironment, removeDir, tempDir, waitFor } from '../helpers/relay.ts';
 import { type Reply, SmtpDialog } from '../helpers/smtp.ts';
 
 const OUTSIDER = '127.0.0.2';
@@ -118,6 +118,162 @@ describe('SMTP connection and session limits', () => {
     const over = await dialog.command('NOOP');
     assert.equal(`${over.code} ${over.text}`, `421 4.7.0 Too many commands without a mail (${MAX_COMMANDS_WITHOUT_MAIL}); closing the connection`);
     await closed(dialog);
+  });
+
+  test(`a roster from a listed network with ${MAX_SESSION_REFUSALS} numbers that texted STOP is sent to the others: a number's refusal does not count once the mail holds an accepted recipient`, async () => {
+    const roster = Array.from({ length: 30 }, (_, index) => `+4477009008${String(index).padStart(2, '0')}`);
+    const optedOut = roster.slice(0, MAX_SESSION_REFUSALS);
+    for (const number of optedOut) relay.simulator?.reply(number.slice(1), 'STOP');
+    for (const number of optedOut) await waitFor(`${number}'s STOP`, () => relay.store.isOptedOut(number));
+    const dialog = await SmtpDialog.open(relay.smtpPort, { localAddress: LISTED });
+    try {
+      assert.equal((await dialog.command('EHLO lab.example.com')).code, 250);
+      assert.equal((await dialog.command('MAIL FROM:<monitoring@example.com>')).code, 250);
+      // The accepted ones first and last: the refusals fall between them, as a roster's order has them.
+      const answers: number[] = [];
+      for (const number of [...roster.slice(MAX_SESSION_REFUSALS, 25), ...optedOut, ...roster.slice(25)]) {
+        answers.push((await dialog.command(`RCPT TO:<${number}@sms.localhost>`)).code);
+      }
+      assert.deepEqual(answers.toSorted(), [...Array(10).fill(250), ...Array(MAX_SESSION_REFUSALS).fill(550)]);
+      const data = await dialog.data('Subject: roster\r\n\r\nDisk full on db6');
+      assert.equal(data.code, 250, data.text);
+      assert.equal((await dialog.command('QUIT')).code, 221);
+    } finally {
+      await dialog.close();
+    }
+    await waitFor('the 10 SMS', () => (relay.simulator?.records.filter((record) => record.text === 'Disk full on db6').length ?? 0) >= 10);
+    assert.deepEqual(
+      relay.simulator?.records
+        .filter((record) => record.text === 'Disk full on db6')
+        .map((record) => `+${record.to}`)
+        .toSorted(),
+      roster.slice(MAX_SESSION_REFUSALS),
+    );
+  });
+
+  test(`a scanner refused for numbers ${MAX_SESSION_REFUSALS} times without a recipient accepted is still closed`, async () => {
+    const dialog = await SmtpDialog.open(relay.smtpPort, { localAddress: LISTED });
+    assert.equal((await dialog.command('EHLO lab.example.com')).code, 250);
+    assert.equal((await dialog.command('MAIL FROM:<scan@example.com>')).code, 250);
+    for (let index = 0; index < MAX_SESSION_REFUSALS; index++) {
+      // Opted out (the roster's above) or no valid number: refusals of a number, but none accepted before them.
+      const address = index % 2 === 0 ? `+4477009008${String(index).padStart(2, '0')}` : `12${index}`;
+      assert.equal((await dialog.command(`RCPT TO:<${address}@sms.localhost>`)).code, 550);
+    }
+    const last = await dialog.reply();
+    assert.equal(`${last.code} ${last.text}`, `421 4.7.0 Too many refused commands in this session (${MAX_SESSION_REFUSALS}); closing the connection`);
+    await closed(dialog);
+  });
+
+  /** Opens a session from the listed network with a mail from `from` holding `number` (accepted). */
+  const mailHolding = async (number: string, from = 'scan@example.com') => {
+    const dialog = await SmtpDialog.open(relay.smtpPort, { localAddress: LISTED });
+    assert.equal((await dialog.command('EHLO lab.example.com')).code, 250);
+    await nextMail(dialog, number, from);
+    return dialog;
+  };
+  const nextMail = async (dialog: SmtpDialog, number: string, from = 'scan@example.com') => {
+    assert.equal((await dialog.command(`MAIL FROM:<${from}>`)).code, 250);
+    assert.equal((await dialog.command(`RCPT TO:<${number}@sms.localhost>`)).code, 250);
+  };
+  /** A premium-rate number: refused for the number itself. */
+  const premium = (index: number) => `+44909879${String(index).padStart(4, '0')}`;
+  const refuse = async (dialog: SmtpDialog, addresses: readonly string[], code = 550) => {
+    for (const address of addresses) assert.equal((await dialog.command(`RCPT TO:<${address}>`)).code, code, address);
+  };
+  const premiums = (count: number) => Array.from({ length: count }, (_, index) => `${premium(index)}@sms.localhost`);
+  const relaying = (count: number) => Array.from({ length: count }, (_, index) => `someone${index}@example.com`);
+  const closedAfterAnswer = async (dialog: SmtpDialog, limit: string) => {
+    const last = await dialog.reply();
+    assert.equal(`${last.code} ${last.text}`, `421 4.7.0 ${limit}; closing the connection`);
+    await closed(dialog);
+  };
+  const REFUSED = `Too many refused commands in this session (${MAX_SESSION_REFUSALS})`;
+  /** A mail holding `number` whose `refused` RCPTs leave the session open after its 250, then one whose refusals close it right after its 250. */
+  const goesOnThenClosed = async (...mails: readonly [readonly [string, readonly string[]], readonly [string, readonly string[]]]) => {
+    const dialog = await SmtpDialog.open(relay.smtpPort, { localAddress: LISTED });
+    assert.equal((await dialog.command('EHLO lab.example.com')).code, 250);
+    for (const [number, refused] of mails) {
+      await nextMail(dialog, number);
+      await refuse(dialog, refused);
+      const data = await dialog.data(`Subject: roster\r\n\r\nSent to ${number}`);
+      assert.equal(data.code, 250, data.text);
+    }
+    await closedAfterAnswer(dialog, REFUSED);
+  };
+  const WITHOUT_MAIL = `Too many commands without a mail (${MAX_COMMANDS_WITHOUT_MAIL})`;
+
+  test(`a session refused ${MAX_SESSION_REFUSALS} times while its mail holds an accepted recipient is closed right after that mail's answer`, async () => {
+    const dialog = await mailHolding('+447700900900');
+    // Relaying attempts count, whatever the mail holds.
+    await refuse(dialog, relaying(MAX_SESSION_REFUSALS));
+    const data = await dialog.data('Subject: held\r\n\r\nStill sent');
+    assert.equal(data.code, 250, data.text);
+    await closedAfterAnswer(dialog, REFUSED);
+  });
+
+  test(`a session refused ${2 * MAX_SESSION_REFUSALS} times within one mail holding an accepted recipient is closed at once`, async () => {
+    const dialog = await mailHolding('+447700900901');
+    await refuse(dialog, relaying(2 * MAX_SESSION_REFUSALS));
+    await closedAfterAnswer(dialog, REFUSED);
+  });
+
+  test(`one accepted recipient, then smtp.maxRecipients + ${MAX_SESSION_REFUSALS} numbers refused: the first smtp.maxRecipients go uncounted, the mail is answered, then 421`, async () => {
+    const dialog = await mailHolding('+447700900902');
+    await refuse(dialog, premiums(config.smtp.maxRecipients + MAX_SESSION_REFUSALS));
+    const data = await dialog.data('Subject: roster\r\n\r\nSent to the one');
+    assert.equal(data.code, 250, data.text);
+    await closedAfterAnswer(dialog, REFUSED);
+  });
+
+  test(`a name with a digit (noc1@, a list name guessed) counts, where a mistyped number does not: ${MAX_SESSION_REFUSALS} names close the session after the mail's answer`, async () => {
+    const guessed = (count: number) => Array.from({ length: count }, (_, index) => `${['noc', 'team', 'ops-', 'x.'][index % 4]}${index}@sms.localhost`);
+    // Numbers that are no valid number, as a roster may hold them: not counted, so the session goes on.
+    await goesOnThenClosed(
+      ['+447700900908', [...['+4477009', '0770-090', '(0)12', 'tel:+999'].map((local) => `${local}@sms.localhost`), ...guessed(MAX_SESSION_REFUSALS - 1)]],
+      ['+447700900909', guessed(MAX_SESSION_REFUSALS)],
+    );
+  });
+
+  test('the numbers refused uncounted are smtp.maxRecipients for the whole session: a mail accepted does not give more', async () => {
+    // The session goes on (the refusals start afresh), but the next numbers refused count.
+    await goesOnThenClosed(
+      ['+447700900903', [...premiums(config.smtp.maxRecipients), ...relaying(MAX_SESSION_REFUSALS - 1)]],
+      ['+447700900904', premiums(MAX_SESSION_REFUSALS)],
+    );
+  });
+
+  test('the 250 of a mail held past the limit does not start the counts afresh (a resubmission, sent once, bought 139 more probes a mail): closed after it', async () => {
+    const dialog = await mailHolding('+447700900905');
+    await refuse(dialog, [
+      ...Array.from({ length: 2 * MAX_SESSION_REFUSALS - 1 }, (_, index) => `nolist${index}@sms.localhost`),
+      ...premiums(config.smtp.maxRecipients),
+    ]);
+    const data = await dialog.data('Message-ID: <same-probe@example.com>\r\nSubject: probe\r\n\r\nprobe text');
+    assert.equal(data.code, 250, data.text);
+    await closedAfterAnswer(dialog, REFUSED);
+  });
+
+  test(`a recipient accepted again (however written) is a command without a mail: past ${MAX_COMMANDS_WITHOUT_MAIL} the session is closed after the mail's answer, past twice that at once`, async () => {
+    const number = '447700900906';
+    const again = (count: number) => Array.from({ length: count }, (_, index) => (index % 2 === 0 ? `+${number}` : `00${number}`));
+    const dialog = await mailHolding(`+${number}`);
+    for (const address of again(MAX_COMMANDS_WITHOUT_MAIL + 1)) assert.equal((await dialog.command(`RCPT TO:<${address}@sms.localhost>`)).code, 250);
+    const data = await dialog.data('Subject: again\r\n\r\nSent once');
+    assert.equal(data.code, 250, data.text);
+    await closedAfterAnswer(dialog, WITHOUT_MAIL);
+    const scanner = await mailHolding(`+${number}`);
+    for (const address of again(2 * MAX_COMMANDS_WITHOUT_MAIL + 1)) assert.equal((await scanner.command(`RCPT TO:<${address}@sms.localhost>`)).code, 250);
+    await closedAfterAnswer(scanner, WITHOUT_MAIL);
+  });
+
+  test(`RCPTs answered 452 past smtp.maxRecipients are commands without a mail: a full mail cannot be used to scan numbers for ever`, async () => {
+    const fresh = (from: number, count: number) =>
+      Array.from({ length: count }, (_, index) => `+4477009${String(from + index).padStart(5, '0')}@sms.localhost`);
+    const dialog = await mailHolding('+447700900907');
+    for (const address of fresh(100, config.smtp.maxRecipients - 1)) assert.equal((await dialog.command(`RCPT TO:<${address}>`)).code, 250);
+    await refuse(dialog, fresh(200, 2 * MAX_COMMANDS_WITHOUT_MAIL + 1), 452);
+    await closedAfterAnswer(dialog, WITHOUT_MAIL);
   });
 
   test('a sender that sends mail is not limited: the counts start afresh at each mail accepted', async () => {
