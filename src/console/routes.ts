@@ -292,7 +292,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         }
         const body = read.fields;
         const next = consolePage(app, body.next, '/console');
-        const result = await access.signIn(body.name ?? '', body.password ?? '', channel);
+        const result = await access.signIn(body.name, body.password, channel);
         if (!result.ok) {
           if (result.retryAfterSeconds !== undefined) reply.header('retry-after', String(result.retryAfterSeconds));
           return problem(request, reply, result.error.spec.http, result.error, undefined, () =>

@@ -347,6 +347,49 @@ describe('console access', () => {
     }
   });
 
+  test('a sign-in without its user name or password, or with one empty, is 400 naming the field, and no failed sign-in: never slowed nor blocking', async () => {
+    const slowed: number[] = [];
+    const own = await startTestRelay(
+      { console: { users: [{ name: 'olivia', passwordHash: await hashPassword(PASSWORD), role: 'operator' }] } },
+      {},
+      tempDir(),
+      {
+        loginPause: async (ms) => {
+          slowed.push(ms);
+        },
+      },
+    );
+    try {
+      const port = own.relay.httpPort;
+      const json = { accept: 'application/json' };
+      const forms: Array<[string, RegExp]> = [
+        [`username=olivia&password=${encodeURIComponent(PASSWORD)}`, /^User name: missing; write it \(the form's field "name"\)$/],
+        ['name=olivia', /^Password: missing; write it \(the form's field "password"\)$/],
+        ['password=x', /^User name: missing/],
+        ['name=&password=', /^User name: missing/],
+        ['name=olivia&password=', /^Password: missing/],
+      ];
+      // More of them than the failures that block an address: none is one.
+      for (let round = 0; round < 3; round++) {
+        for (const [form, said] of forms) {
+          const answer = await signIn(port, form, json);
+          assert.equal(answer.status, 400, `${form}: ${answer.body}`);
+          const refusal = JSON.parse(answer.body) as { error: string; message: string };
+          assert.equal(refusal.error, 'BAD_PARAMETER');
+          assert.match(refusal.message, said);
+        }
+      }
+      const page = await signIn(port, 'name=olivia');
+      assert.equal(page.status, 400);
+      assert.match(page.body, /Password: missing/);
+      assert.deepEqual(slowed, [], 'no failed sign-in was slowed');
+      assert.equal((await signIn(port, `name=olivia&password=${encodeURIComponent(PASSWORD)}`)).status, 303, 'the address is not blocked');
+    } finally {
+      await own.stop();
+      removeDir(own.dir);
+    }
+  });
+
   test('wrong passwords sent in parallel are stopped after as many as sent one by one; the right one among them is blocked too', async () => {
     const before = pauses.length;
     const proxied = { 'x-forwarded-proto': 'https', 'x-forwarded-for': '192.0.2.30' };
