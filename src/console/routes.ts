@@ -201,9 +201,11 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
       // The store failing (down, busy, its disk full) in a page, a form or the session check: a person gets the console's
       // page saying so, a script the relay's JSON (the app's handler, rethrown to), as any other error.
       scope.setErrorHandler(async (error: Error & { statusCode?: number }, request: ConsoleRequest, reply) => {
-        // When to come back, for a script as for a browser (a GET's page also asks again by itself).
-        if (isStoreFailure(error)) reply.header('retry-after', String(STORE_RETRY_SECONDS));
-        if (wantsJson(request)) throw error;
+        // The app's handler answers a script: told when to come back as problem() tells a browser.
+        if (wantsJson(request)) {
+          if (isStoreFailure(error)) retryLater(reply);
+          throw error;
+        }
         // A body the parser refused (too big, JSON that is not, a media type the console does not read): a person gets the
         // page with the status, code and words a script gets.
         if (!(error instanceof RelayError) && error.statusCode !== undefined && error.statusCode < 500) {
@@ -845,9 +847,16 @@ function problem(
   extra: { readonly retryEvery?: number | undefined } = {},
 ) {
   reply.status(status);
+  // Every 503 (the store failing, in a page or a form's outcome such as a test send's; the relay stopping) says when to come back.
+  if (status === 503) retryLater(reply);
   if (wantsJson(request)) return reply.send({ error: error.code, message: error.message });
   if (shown) return shown();
   return page(reply, 'problem', context, { title: `${status} ${STATUS_CODES[status] ?? ''}`.trim(), status, message: error.message, back, ...extra });
+}
+
+/** When to ask again after a 503, for a script as for a browser (a GET's page also asks again by itself, as often). */
+function retryLater(reply: FastifyReply): void {
+  reply.header('retry-after', String(STORE_RETRY_SECONDS));
 }
 
 function wantsJson(request: FastifyRequest): boolean {

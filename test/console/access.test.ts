@@ -491,7 +491,7 @@ describe('console access', () => {
 });
 
 describe('console requests while another process holds the store locked past store.busyTimeout', () => {
-  test('a sign-in, a page whose session is due a save and a form get the 503 STORE_BUSY with Retry-After: 15; no guess is checked uncounted', async () => {
+  test('a sign-in, a test send, a page whose session is due a save and a form get the 503 STORE_BUSY with Retry-After: 15; no guess is checked uncounted', async () => {
     const dir = tempDir();
     const logs: Array<Record<string, unknown>> = [];
     const sink = new Writable({
@@ -503,7 +503,12 @@ describe('console requests while another process holds the store locked past sto
     let now = Date.now();
     const yaml = {
       store: { busyTimeout: '200ms' },
-      console: { sessionIdleTimeout: '1m', users: [{ name: 'olivia', passwordHash: await hashPassword(PASSWORD), role: 'operator' }] },
+      sms: { domains: ['sms.localhost'] },
+      accounts: [{ username: 'erp', passwordHash: await hashPassword(PASSWORD), senders: ['alerts@erp.example.com'] }],
+      console: {
+        sessionIdleTimeout: '1m',
+        users: [{ name: 'olivia', passwordHash: await hashPassword(PASSWORD), role: 'operator', account: 'erp' }],
+      },
     };
     const { config } = loadConfig(relayEnvironment(dir, yaml), dir);
     const relay = await startRelay(config, createLogger('debug', sink), { loginPause: async () => undefined, consoleClock: () => now });
@@ -514,8 +519,6 @@ describe('console requests while another process holds the store locked past sto
       assert.equal(signedIn.status, 303);
       const cookie = String(signedIn.headers['set-cookie'] ?? '').split(';')[0] ?? '';
       const csrf = /name="_csrf" value="([^"]+)"/.exec((await send(port, 'GET', '/console/queue', '', { cookie }, '127.0.0.1')).body)?.[1] ?? '';
-      // Past the session's save interval (a tenth of the idle timeout): the next request writes its last use.
-      now += 10_000;
       lock.exec('BEGIN IMMEDIATE');
       const json = { accept: 'application/json' };
       for (const password of ['wrong password', PASSWORD]) {
@@ -524,6 +527,15 @@ describe('console requests while another process holds the store locked past sto
         assert.equal((JSON.parse(answer.body) as { error: string }).error, 'STORE_BUSY');
         assert.equal(answer.headers['retry-after'], '15');
       }
+      // The session not due a save: a test send's store failure comes back as its outcome, not thrown: told when to come back all the same.
+      for (const accept of ['application/json', 'text/html']) {
+        const send = await post(port, '/console/send', `_csrf=${csrf}&to=447700900123&text=hello`, { cookie, accept });
+        assert.equal(send.status, 503, send.body);
+        assert.match(send.body, /store is busy/);
+        assert.equal(send.headers['retry-after'], '15', `test send answering ${accept}`);
+      }
+      // Past the session's save interval (a tenth of the idle timeout): the next request writes its last use.
+      now += 10_000;
       const page = await send(port, 'GET', '/console/queue', '', { cookie, accept: 'text/html' }, '127.0.0.1');
       assert.equal(page.status, 503);
       assert.equal(page.headers['retry-after'], '15');
