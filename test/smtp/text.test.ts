@@ -169,6 +169,32 @@ describe('SMTP → SMS text', () => {
     }
   });
 
+  test('IntelliSoftware drop-in: From:, UserContext:, MaxConcat: with a blank after the colon take the next word, as To: does; one with no value is named', async () => {
+    await accepted({ to: ['sendsms@sms.example.com'], subject: 'To:447700900290 From: Acme UserContext: 42 MaxConcat: 2', body: 'Blank after the colons' });
+    const sms = await smsTo('447700900290');
+    assert.deepEqual([sms.text, sms.from, sms.userContext], ['Blank after the colons', 'Acme', '42']);
+    await accepted({ to: ['sendsms@sms.example.com'], subject: 'Username: acme Password: hunter2 To:447700900291', body: 'Ignored ones too' });
+    assert.equal((await smsTo('447700900291')).text, 'Ignored ones too');
+    for (const [subject, token] of [
+      ['To:447700900292 From:', 'From:'],
+      ['To:447700900292 UserContext: To:447700900293', 'UserContext:'],
+      ['From: To:447700900292', 'From:'],
+    ] as const) {
+      const refused = await sendMail(suite.port, { to: ['sendsms@sms.example.com'], subject, body: 'x' });
+      assert.equal(refused.data?.code, 554, subject);
+      assert.equal(refused.data?.text, `5.6.0 "${token}" in the subject has no value: write its value after the colon (${token}<value>)`);
+    }
+  });
+
+  test('IntelliSoftware drop-in: an empty body is refused as empty, not as a mail without a subject (its subject holds the parameters)', async () => {
+    for (const body of ['', '   \r\n']) {
+      const refused = await sendMail(suite.port, { to: ['sendsms@sms.example.com'], subject: 'To:447700900294 From:Acme', body });
+      assert.equal(refused.data?.code, 554);
+      assert.match(refused.data?.text ?? '', /^5\.6\.0 The mail has no text to send as SMS: the body is empty \(a mail to the subject address/);
+      assert.doesNotMatch(refused.data?.text ?? '', /no subject/);
+    }
+  });
+
   test('IntelliSoftware drop-in: more numbers in the subject than a mail may take are refused for good at end of DATA (the client cannot split them)', async () => {
     const { data } = await sendMail(suite.port, {
       to: ['sendsms@sms.example.com'],
