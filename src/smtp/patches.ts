@@ -1074,6 +1074,28 @@ function ignoreTrailingBlanks(): void {
   };
 }
 
+/** A command line's verb and the run of blanks after it (SP and TAB), read byte for byte (latin1: one character a byte). */
+const VERB_AND_BLANKS = /^([^ \t]+)([ \t]+)/;
+
+/**
+ * smtp-server names a command by what comes before its first SP, and reads `MAIL FROM`/`RCPT TO` with one SP between its
+ * words: `MAIL<TAB>FROM:<…>` and `EHLO<TAB>name` were "500 command not recognized" (counted towards closing the session),
+ * `MAIL  FROM:<…>` a bad *address*, though the address was right. Postfix splits a command into words at any run of
+ * blanks (smtpd_token()), and legacy devices write these: the run of SP and TAB after a command's verb is read as one SP,
+ * before any patch or handler reads the line. An AUTH exchange's continuation lines are left as sent.
+ */
+function oneBlankAfterVerb(): void {
+  const onCommand = SMTPConnection.prototype._onCommand;
+  SMTPConnection.prototype._onCommand = function commandWithOneBlank(command, callback) {
+    const written = this._nextHandler || !command ? undefined : VERB_AND_BLANKS.exec(command.toString('latin1'));
+    const read =
+      written?.[1] === undefined || written[2] === ' '
+        ? command
+        : Buffer.concat([Buffer.from(`${written[1]} `, 'latin1'), command.subarray(written[0].length)]);
+    onCommand.call(this, read, callback);
+  };
+}
+
 let applied = false;
 
 export function applySmtpServerPatches(): void {
@@ -1103,4 +1125,6 @@ export function applySmtpServerPatches(): void {
   limitSessions();
   // After it all the same: every patch, limitSessions included, reads a command without its trailing blanks.
   ignoreTrailingBlanks();
+  // So too with one SP after its verb.
+  oneBlankAfterVerb();
 }
