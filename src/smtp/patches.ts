@@ -3,7 +3,8 @@ import SASL from 'smtp-server/lib/sasl.js';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import type { SMTPStream } from 'smtp-server/lib/smtp-stream.js';
 import { QUOTED_CLIENT_TEXT_CHARS, RelayError, type RelayErrorCode, toSmtpError } from '../errors.ts';
-import { codePointName, NOT_ASCII, printableAscii } from '../mail/ascii.ts';
+import { byteName, firstNonUtf8Byte } from '../bytes-text.ts';
+import { asciiQuoted, codePointName, NOT_ASCII, printableAscii } from '../mail/ascii.ts';
 import { DataScanner, type SmugglingFinding } from './smuggling.ts';
 
 /**
@@ -374,6 +375,39 @@ function explainSpacedNumbers(): void {
     }
     handle.call(this, command, callback);
   };
+}
+
+/** How much of a command line before a byte that is not UTF-8 its refusal quotes, to say where the byte is. */
+const BEFORE_BAD_BYTE_CHARS = 24;
+
+/**
+ * smtp-server reads a command line as UTF-8, and a byte that is not (a Latin-1 `ü`, 0xFC, from an old device) becomes
+ * U+FFFD: an address so written was refused as "a UTF-8 address" without SMTPUTF8, and with it taken and kept mangled
+ * (`m�ller@example.de`), its bounces and replies going nowhere. RFC 6531 §3.3: an address beyond ASCII is UTF-8; one
+ * that is not cannot be read, so MAIL and RCPT holding such a byte are refused 553 5.6.7 (as a non-ASCII address not
+ * permitted), naming the byte and what comes before it, under SMTPUTF8 or not, before anything reads the line.
+ */
+function envelopeInUtf8(): void {
+  for (const verb of ['MAIL', 'RCPT'] as const) {
+    const handle = SMTPConnection.prototype[`handler_${verb}`];
+    SMTPConnection.prototype[`handler_${verb}`] = function envelopeLineInUtf8(command, callback) {
+      const at = firstNonUtf8Byte(command);
+      if (at < 0) {
+        handle.call(this, command, callback);
+        return;
+      }
+      const before = asciiQuoted(command.subarray(0, at).toString()).slice(-BEFORE_BAD_BYTE_CHARS);
+      const byte = byteName(command[at] ?? 0);
+      sendRefusal(
+        this,
+        new RelayError(
+          'SMTPUTF8_REQUIRED',
+          `Address not in UTF-8: byte ${byte} after "${before}" is not UTF-8 (Latin-1?); write the address in UTF-8, with SMTPUTF8 on MAIL FROM (RFC 6531)`,
+        ),
+      );
+      callback();
+    };
+  }
 }
 
 /** `MAIL FROM:` or `RCPT TO:` and the spaces around the colon, as smtp-server reads them. */
@@ -1110,6 +1144,8 @@ export function applySmtpServerPatches(): void {
   // Before explainSpacedNumbers, which then answers a spaced number before this reads the address.
   acceptEnvelopeAddressesAsWritten();
   explainSpacedNumbers();
+  // After the patches above: its refusal comes before any of them reads the line.
+  envelopeInUtf8();
   authOnlyWherePasswordsMayTravel();
   saslResponsesInBase64();
   requireTlsNotOffered();
