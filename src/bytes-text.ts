@@ -33,3 +33,24 @@ export function firstNonUtf8Byte(bytes: Buffer): number {
 export function byteName(byte: number): string {
   return `0x${byte.toString(16).toUpperCase().padStart(2, '0')}`;
 }
+
+/** Control characters but tab and the line ends (C0, DEL, C1): a terminal acts on them (ESC), a page shows none of them. */
+const SHOWN_ESCAPED = /(?![\t\n\r])\p{Cc}/u;
+
+/**
+ * Bytes kept as received (a quarantined webhook request's body) as text to read: UTF-8 as it is; a byte that is not
+ * UTF-8, and a control character's bytes (but tab and the line ends), as `\xHH`, and then a backslash as `\\`, so
+ * that the text is the bytes exactly (bash's `printf '%b'` gives them back), never re-encoded. `escaped` says
+ * whether any was.
+ */
+export function bytesAsText(bytes: Buffer): { readonly text: string; readonly escaped: boolean } {
+  const plain = bytes.toString('utf8');
+  if (isUtf8(bytes) && !SHOWN_ESCAPED.test(plain)) return { text: plain, escaped: false };
+  let text = '';
+  for (const piece of utf8Pieces(bytes)) {
+    if ('byte' in piece) text += `\\x${byteName(piece.byte).slice(2)}`;
+    else if (SHOWN_ESCAPED.test(piece.text)) for (const byte of Buffer.from(piece.text)) text += `\\x${byteName(byte).slice(2)}`;
+    else text += piece.text === '\\' ? '\\\\' : piece.text;
+  }
+  return { text, escaped: true };
+}

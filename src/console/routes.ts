@@ -21,6 +21,7 @@ import {
   UUID,
   type Wording,
 } from '../admin.ts';
+import { bytesAsText } from '../bytes-text.ts';
 import { keywordLines } from '../config/keywords.ts';
 import { type Config, configuredPlugins, testSender } from '../config/load.ts';
 import { failureLogFields, isStoreFailure, RelayError } from '../errors.ts';
@@ -559,7 +560,8 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         const id = Number((request.params as { id: string }).id);
         const entry = Number.isInteger(id) ? await store.quarantined(id) : undefined;
         if (!entry) return problem(request, reply, 404, new RelayError('NOT_FOUND', 'No such quarantined request'), request.console);
-        return page(reply, 'quarantine', request.console, { title: `Quarantined request ${id}`, entry });
+        // Its bytes as received, as text: escaped where they are not UTF-8 text (or are control characters), and the page says so.
+        return page(reply, 'quarantine', request.console, { title: `Quarantined request ${id}`, entry, body: bytesAsText(entry.body) });
       });
       // Deleting every kept request is asked first: the confirmation names how many there are now and carries the newest one's
       // id, so that the deletion takes only what it named and a request kept meanwhile stays to be read.

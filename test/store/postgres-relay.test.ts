@@ -118,7 +118,8 @@ describeOnPostgres('the relay on PostgreSQL', async (probe) => {
   test("store copy: PostgreSQL's quarantine ids continue after the highest SQLite gave, the deleted last request's included", async () => {
     const file = storeFile();
     const sqlite = await SqliteStore.open({ file, busyTimeoutMs: 100 });
-    const keep = (body: string) => sqlite.quarantine({ receivedAt: 1_000, provider: 'intellisoftware', kind: 'mo', reason: 'unreadable', body });
+    const keep = (body: string) =>
+      sqlite.quarantine({ receivedAt: 1_000, provider: 'intellisoftware', kind: 'mo', reason: 'unreadable', body: Buffer.from(body) });
     const first = await keep('first');
     const last = await keep('last');
     assert.equal(await sqlite.deleteQuarantined({ id: last }), 1);
@@ -127,7 +128,7 @@ describeOnPostgres('the relay on PostgreSQL', async (probe) => {
     await copySqliteToPostgres(file, url);
     const postgres = await PostgresStore.open({ url });
     try {
-      const next = await postgres.quarantine({ receivedAt: 2_000, provider: 'intellisoftware', kind: 'mo', reason: 'unreadable', body: 'next' });
+      const next = await postgres.quarantine({ receivedAt: 2_000, provider: 'intellisoftware', kind: 'mo', reason: 'unreadable', body: Buffer.from('next') });
       assert.ok(next > last, `the next id (${next}) is above the deleted request's (${last}), which old links and forms name`);
       assert.deepEqual(
         (await postgres.listQuarantine(10)).map((entry) => entry.id),
