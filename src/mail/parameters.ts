@@ -231,9 +231,14 @@ function noValue(token: string): RelayError {
   return new RelayError('BAD_PARAMETER', `"${name}" in the subject has no value: write its value after the colon (${name}<value>)`);
 }
 
-const SECRET_TOKEN = /\b(Password):\S+/gi;
+/**
+ * The password token as parseSubjectCommand reads it: its value right after the colon (`Password:x`, whatever x is), or, with
+ * blanks after the colon (a header's folding too), the next word unless that word starts a token of its own (`Password: To:…`
+ * names no password, and the To: stays readable). Blanks never cross a line end that starts another header.
+ */
+const SECRET_TOKEN = /\b(Password):(?:\S+|((?:[ \t]|\r?\n(?=[ \t]))+)(?![A-Za-z]+:)\S+)/gi;
 
 /** A subject or header block with the gateway password a legacy system put in its subject hidden. */
 export function redactSecrets(text: string): string {
-  return text.replace(SECRET_TOKEN, '$1:[redacted]');
+  return text.replace(SECRET_TOKEN, (_token, name: string, blanks: string | undefined) => `${name}:${blanks ?? ''}[redacted]`);
 }

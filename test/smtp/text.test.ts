@@ -6,20 +6,27 @@ import { fileURLToPath } from 'node:url';
 import BetterSqlite3 from 'better-sqlite3';
 import iconv from 'iconv-lite';
 import nodemailer from 'nodemailer';
+import { hashPassword } from '../../src/policy/passwords.ts';
 import { STORE_FILE } from '../../src/relay.ts';
 import { loadMailFixtures } from '../helpers/mail-fixtures.ts';
 import { waitFor, relayWithSimulator } from '../helpers/relay.ts';
 import { queuedId, SmtpDialog, sendMail } from '../helpers/smtp.ts';
+import { signInAt } from '../helpers/console.ts';
 
 /** Real-client mails the relay refuses (test/mail/refused), and the fixtures that are sent. */
 const REFUSED = fileURLToPath(new URL('../mail/refused/', import.meta.url));
 const FIXTURES = fileURLToPath(new URL('../mail/fixtures/', import.meta.url));
 
 /** What the phone receives from mails that carry relay parameters, drop-in formats and long texts. */
+const CONSOLE_PASSWORD = 'correct horse battery';
+const CONSOLE_PASSWORD_HASH = await hashPassword(CONSOLE_PASSWORD);
+
 describe('SMTP → SMS text', () => {
   const suite = relayWithSimulator({
     smtp: { maxNumbersPerMail: 3 },
     sms: { domains: ['sms.example.com'], defaultRegion: 'GB' },
+    // Where a stored subject is read back: the message's page.
+    console: { users: [{ name: 'olivia', passwordHash: CONSOLE_PASSWORD_HASH, role: 'operator' }] },
     text: {
       senders: [
         { match: ['@erp.example.com'], overLength: 'truncate' },
@@ -133,6 +140,29 @@ describe('SMTP → SMS text', () => {
     db.close();
     assert.doesNotMatch(`${row.subject}\n${row.headers}`, /hunter2/);
     assert.match(row.subject, /Password:\[redacted\]/);
+  });
+
+  test('IntelliSoftware drop-in: a password written with blanks after its colon is kept neither in the stored subject and headers nor on the console page', async () => {
+    for (const [subject, digits] of [
+      ['Username: acme Password: hunter2 To:447700900941', '447700900941'],
+      ['Username: acme Password:\t hunter2 To: 447700900942', '447700900942'],
+      ['Username: acme To:447700900943 Password: hunter2', '447700900943'],
+    ] as const) {
+      const data = await accepted({ to: ['sendsms@sms.example.com'], subject, body: 'Pump 4 stopped' });
+      assert.equal((await smsTo(digits)).text, 'Pump 4 stopped');
+      const db = new BetterSqlite3(join(suite.relay.config.dataDir, STORE_FILE), { readonly: true });
+      const row = db.prepare('SELECT subject, headers FROM messages WHERE id = ?').get(queuedId(data)) as { subject: string; headers: string };
+      db.close();
+      assert.doesNotMatch(`${row.subject}\n${row.headers}`, /hunter2/, subject);
+      assert.match(row.subject, /Password:\s+\[redacted\]/, subject);
+      assert.match(row.subject, new RegExp(`To: ?${digits}`), 'the token after the password is kept');
+      const base = `http://127.0.0.1:${suite.relay.relay.httpPort}`;
+      const page = await (
+        await fetch(`${base}/console/messages/${queuedId(data)}`, { headers: { cookie: await signInAt(base, 'olivia', CONSOLE_PASSWORD) } })
+      ).text();
+      assert.match(page, /Password:\s+\[redacted\]/, subject);
+      assert.doesNotMatch(page, /hunter2/, subject);
+    }
   });
 
   test('IntelliSoftware drop-in: an unknown token or a bad number gets a specific refusal', async () => {
