@@ -900,6 +900,28 @@ describe('console pages', () => {
     assert.match(await html(`/console/quarantine/${id}`, await signIn('victor')), /from=4477\*{6}23&amp;text=caf\\xE9/);
   });
 
+  test("a viewer reads a quarantined body's numbers masked where a byte shown as \\xHH stands beside or between their digits (Latin-1, ESC, UTF-16)", async () => {
+    const viewer = await signIn('victor');
+    for (const [text, encoding, number] of [
+      ['from=447700900123&text=Tel\u00b0447700900124', 'latin1', '447700900124'],
+      ['text=\u001b447700900125', 'latin1', '447700900125'],
+      ['{"from":"+447700900126"}', 'utf16le', '447700900126'],
+    ] as const) {
+      const id = await relay.relay.store.quarantine({
+        receivedAt: Date.now(),
+        provider: 'intellisoftware',
+        kind: 'mo',
+        reason: 'msgid is missing',
+        body: Buffer.from(text, encoding),
+      });
+      const raw = /<pre class="raw">([^<]*)<\/pre>/.exec(await html(`/console/quarantine/${id}`, viewer))?.[1] ?? assert.fail('no body');
+      const digits = raw.replace(/\\x[0-9A-F]{2}/g, '');
+      assert.doesNotMatch(digits, new RegExp(number.slice(4)), raw);
+      assert.match(digits, new RegExp(`${number.slice(0, 4)}\\*{6}${number.slice(-2)}`), raw);
+      assert.match(await html(`/console/quarantine/${id}`), new RegExp(number.split('').join('(?:\\\\x00)?')), 'an operator reads it whole');
+    }
+  });
+
   test('every time a page shows is marked UTC, counts are written as the CLI writes them, and erased text is worded alike everywhere', async () => {
     const store = relay.relay.store;
     // A message sent long ago, its text erased by retention: the lists, its conversation and its page say so alike.
