@@ -4,6 +4,7 @@ import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import BetterSqlite3 from 'better-sqlite3';
 import { webhookPaths } from '../../src/http/webhooks.ts';
 import { copySqliteToPostgres } from '../../src/store/postgres/copy.ts';
 import { PostgresStore } from '../../src/store/postgres/store.ts';
@@ -134,6 +135,30 @@ describeOnPostgres('the relay on PostgreSQL', async (probe) => {
         (await postgres.listQuarantine(10)).map((entry) => entry.id),
         [first, next],
       );
+    } finally {
+      await postgres.close();
+    }
+  });
+
+  test('store copy: a quarantined body an older relay kept on SQLite as text holding a NUL is copied as its bytes, not refused by PostgreSQL', async () => {
+    const file = storeFile();
+    const sqlite = await SqliteStore.open({ file, busyTimeoutMs: 100 });
+    await sqlite.quarantine({ receivedAt: 1_000, provider: 'intellisoftware', kind: 'mo', reason: 'unreadable', body: Buffer.from('new') });
+    await sqlite.close();
+    const old = Buffer.from('{"text":"a\u0000b caf\u00e9"}');
+    const db = new BetterSqlite3(file);
+    const id = Number(
+      db
+        .prepare("INSERT INTO quarantine (received_at, provider, kind, reason, body) VALUES (1000, 'intellisoftware', 'mo', 'older', ?)")
+        .run(old.toString('utf8')).lastInsertRowid,
+    );
+    db.close();
+    const url = (await freshDatabase()) ?? assert.fail('no database');
+    await copySqliteToPostgres(file, url);
+    const postgres = await PostgresStore.open({ url });
+    try {
+      assert.deepEqual((await postgres.quarantined(id))?.body, old);
+      assert.equal((await postgres.listQuarantine(10)).find((entry) => entry.id === id)?.bytes, old.length);
     } finally {
       await postgres.close();
     }
