@@ -392,18 +392,27 @@ function envelopeInUtf8(): void {
     const handle = SMTPConnection.prototype[`handler_${verb}`];
     SMTPConnection.prototype[`handler_${verb}`] = function envelopeLineInUtf8(command, callback) {
       const at = firstNonUtf8Byte(command);
-      if (at < 0) {
+      // A command out of sequence (a second MAIL, a RCPT before MAIL) is told so (503 5.5.1) whatever its bytes.
+      const outOfSequence = (verb === 'MAIL') === Boolean(this.session.envelope.mailFrom);
+      if (at < 0 || outOfSequence) {
         handle.call(this, command, callback);
         return;
       }
       const before = asciiQuoted(command.subarray(0, at).toString()).slice(-BEFORE_BAD_BYTE_CHARS);
       const byte = byteName(command[at] ?? 0);
+      // Past the `>` that ends the address the byte is in a parameter (ORCPT=, ENVID=), which is ASCII (RFC 3461 xtext).
+      const closing = command.indexOf('>');
       sendRefusal(
         this,
-        new RelayError(
-          'SMTPUTF8_REQUIRED',
-          `Address not in UTF-8: byte ${byte} after "${before}" is not UTF-8 (Latin-1?); write the address in UTF-8, with SMTPUTF8 on MAIL FROM (RFC 6531)`,
-        ),
+        closing >= 0 && closing < at
+          ? new RelayError(
+              'BAD_SMTP_PARAMETER',
+              `Parameter not in ASCII: byte ${byte} after "${before}" is not ASCII; write ${verb}'s parameters in ASCII (xtext, RFC 3461)`,
+            )
+          : new RelayError(
+              'SMTPUTF8_REQUIRED',
+              `Address not in UTF-8: byte ${byte} after "${before}" is not UTF-8 (Latin-1?); write the address in UTF-8, with SMTPUTF8 on MAIL FROM (RFC 6531)`,
+            ),
       );
       callback();
     };
