@@ -289,8 +289,10 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         }
         const read = readFields(FIELDS.signin, request.body);
         if (!read.ok) {
+          // The user name as typed, when it was one text field (the password left out): not to be typed again.
+          const typed = (request.body as { name?: unknown } | undefined)?.name;
           return problem(request, reply, 400, new RelayError('BAD_PARAMETER', read.problem), undefined, () =>
-            signinPage(request, reply, { next: '/console', notice: undefined, error: read.problem }),
+            signinPage(request, reply, { next: '/console', notice: undefined, error: read.problem, name: typeof typed === 'string' ? typed : undefined }),
           );
         }
         const body = read.fields;

@@ -382,6 +382,7 @@ describe('console access', () => {
       const page = await signIn(port, 'name=olivia');
       assert.equal(page.status, 400);
       assert.match(page.body, /Password: missing/);
+      assert.match(page.body, /<input[^>]*name="name"[^>]*value="olivia"/, 'the user name typed is kept');
       assert.deepEqual(slowed, [], 'no failed sign-in was slowed');
       assert.equal((await signIn(port, `name=olivia&password=${encodeURIComponent(PASSWORD)}`)).status, 303, 'the address is not blocked');
     } finally {
