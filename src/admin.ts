@@ -4,6 +4,7 @@
  * WAL mode takes readers and short writers alongside it); they print plain text, one line per item, or
  * JSON lines where a script will read them.
  */
+import { bytesAsText } from './bytes-text.ts';
 import { settingsDiffering } from './cluster/settings.ts';
 import { type Config, DURATION_SETTINGS } from './config/load.ts';
 import type { GatewayAccount } from './config/routes.ts';
@@ -802,7 +803,10 @@ export async function quarantine(store: Store, args: readonly string[], note: (l
   const entry = id === undefined ? undefined : await store.quarantined(id);
   if (!entry) throw new NotFound(`quarantined request with id ${target}`);
   const { body, ...fields } = entry;
-  return `${JSON.stringify({ ...fields, receivedAt: when(entry) })}\n${entry.bodyErased ? '(body erased by store.retention)' : body === '' ? '(empty body)' : body}`;
+  // The bytes as received, as text: escaped where they are not UTF-8 text (or are control characters), and then said so.
+  const shown = bytesAsText(body);
+  const line = JSON.stringify({ ...fields, receivedAt: when(entry), ...(shown.escaped ? { bodyEscaped: true } : {}) });
+  return `${line}\n${entry.bodyErased ? '(body erased by store.retention)' : body.length === 0 ? '(empty body)' : shown.text}`;
 }
 
 /**

@@ -195,8 +195,8 @@ export interface InboundSink {
   reported(items: readonly StatusReport[]): Promise<readonly ReportOutcome[]>;
   /** The numbers the relay sent an SMS (or a long SMS's part) to under this provider id: for receipts that name the id but not reliably the number. */
   numbersSentUnder(providerId: string): Promise<readonly string[]>;
-  /** Keeps what could not be understood, for the operator (`smsrelay status`), instead of dropping it. */
-  quarantine(kind: InboundKind, reason: string, body: string): Promise<void>;
+  /** Keeps what could not be understood, for the operator (`smsrelay status`), instead of dropping it: its body's bytes as received. */
+  quarantine(kind: InboundKind, reason: string, body: Buffer): Promise<void>;
 }
 
 /**

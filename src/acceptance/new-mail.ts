@@ -317,7 +317,9 @@ export function fitText(
     unendedHeader,
     removed = [],
     unread = false,
-  }: Pick<OutboundRequest, 'text' | 'noNewText' | 'attachments'> & Partial<Pick<OutboundRequest, 'unendedHeader' | 'removed' | 'emptyReply' | 'unread'>>,
+    subjectNumbers = [],
+  }: Pick<OutboundRequest, 'text' | 'noNewText' | 'attachments'> &
+    Partial<Pick<OutboundRequest, 'unendedHeader' | 'removed' | 'emptyReply' | 'unread' | 'subjectNumbers'>>,
   maxParts: number,
   policy: TextPolicy,
   segmentLimits: SegmentLimits = SEGMENT_LIMITS,
@@ -327,7 +329,13 @@ export function fitText(
     throw emptyReply === undefined || emptyReply === 'quote' ? new RelayError('NO_NEW_TEXT') : new RelayError('NO_NEW_TEXT', UNQUOTED_EMPTY_REPLY[emptyReply]);
   const sms = analyseText(text, segmentLimits);
   if (sms.parts === 0) {
-    const subject = policy.subject === 'never' ? '' : ' and the mail has no subject';
+    // Numbers in the subject: the mail went to the subject address, whose subject is never text (it has one, so "no subject" would mislead).
+    const subject =
+      subjectNumbers.length > 0
+        ? ' (a mail to the subject address, sms.subjectAddress, takes its text from the body: its subject holds only To:, From:, UserContext:, MaxConcat:)'
+        : policy.subject === 'never'
+          ? ''
+          : ' and the mail has no subject';
     const dropped = attachmentsNote(attachments);
     // Said as it happened: a device's or script's only line read as a header field (and how to send
     // it), a body of only what the relay removes (a quote, an encoded file…), or an empty mail.

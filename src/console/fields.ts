@@ -20,6 +20,17 @@ function text(label: string, maxLength?: number) {
 
 const term = (label: string) => text(label, MAX_TERM_LENGTH);
 
+/**
+ * A field the form cannot do without (sign-in's user name and password): missing or empty, it is refused naming it, as a
+ * form error, before anything is done with the others (a sign-in so refused is no password guess, and counts as none).
+ */
+function required(label: string, field: string, maxLength?: number) {
+  // Its name in the form too: a script that sent another (`username`) learns which the form reads.
+  const write = `${label}: missing; write it (the form's field "${field}")`;
+  const given = z.string({ error: (issue) => (issue.input === undefined ? write : `${label}: give one value, as text`) }).min(1, write);
+  return maxLength === undefined ? given : given.max(maxLength, `${label}: too long (at most ${maxLength} characters)`);
+}
+
 /** A query or form: an object of fields (a JSON body of another shape is no form). */
 function form<Shape extends z.ZodRawShape>(shape: Shape) {
   return z.object(shape, { error: 'Expected the fields of a form' });
@@ -30,7 +41,7 @@ const notice = { done: term('Notice (done)'), sig: term('Notice (sig)') };
 
 export const FIELDS = {
   signinPage: form({ next: term('Next page'), expired: term('Expired'), ended: term('Ended') }),
-  signin: form({ name: term('User name'), password: text('Password'), next: term('Next page') }),
+  signin: form({ name: required('User name', 'name', MAX_TERM_LENGTH), password: required('Password', 'password'), next: term('Next page') }),
   messages: form({
     number: term('Number'),
     sender: term('Sender'),

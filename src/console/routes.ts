@@ -21,6 +21,7 @@ import {
   UUID,
   type Wording,
 } from '../admin.ts';
+import { bytesAsText } from '../bytes-text.ts';
 import { keywordLines } from '../config/keywords.ts';
 import { type Config, configuredPlugins, testSender } from '../config/load.ts';
 import { failureLogFields, isStoreFailure, RelayError } from '../errors.ts';
@@ -201,9 +202,11 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
       // The store failing (down, busy, its disk full) in a page, a form or the session check: a person gets the console's
       // page saying so, a script the relay's JSON (the app's handler, rethrown to), as any other error.
       scope.setErrorHandler(async (error: Error & { statusCode?: number }, request: ConsoleRequest, reply) => {
-        // When to come back, for a script as for a browser (a GET's page also asks again by itself).
-        if (isStoreFailure(error)) reply.header('retry-after', String(STORE_RETRY_SECONDS));
-        if (wantsJson(request)) throw error;
+        // The app's handler answers a script: told when to come back as problem() tells a browser.
+        if (wantsJson(request)) {
+          if (isStoreFailure(error)) retryLater(reply);
+          throw error;
+        }
         // A body the parser refused (too big, JSON that is not, a media type the console does not read): a person gets the
         // page with the status, code and words a script gets.
         if (!(error instanceof RelayError) && error.statusCode !== undefined && error.statusCode < 500) {
@@ -286,13 +289,15 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         }
         const read = readFields(FIELDS.signin, request.body);
         if (!read.ok) {
+          // The user name as typed, when it was one text field (the password left out): not to be typed again.
+          const typed = (request.body as { name?: unknown } | undefined)?.name;
           return problem(request, reply, 400, new RelayError('BAD_PARAMETER', read.problem), undefined, () =>
-            signinPage(request, reply, { next: '/console', notice: undefined, error: read.problem }),
+            signinPage(request, reply, { next: '/console', notice: undefined, error: read.problem, name: typeof typed === 'string' ? typed : undefined }),
           );
         }
         const body = read.fields;
         const next = consolePage(app, body.next, '/console');
-        const result = await access.signIn(body.name ?? '', body.password ?? '', channel);
+        const result = await access.signIn(body.name, body.password, channel);
         if (!result.ok) {
           if (result.retryAfterSeconds !== undefined) reply.header('retry-after', String(result.retryAfterSeconds));
           return problem(request, reply, result.error.spec.http, result.error, undefined, () =>
@@ -557,7 +562,8 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         const id = Number((request.params as { id: string }).id);
         const entry = Number.isInteger(id) ? await store.quarantined(id) : undefined;
         if (!entry) return problem(request, reply, 404, new RelayError('NOT_FOUND', 'No such quarantined request'), request.console);
-        return page(reply, 'quarantine', request.console, { title: `Quarantined request ${id}`, entry });
+        // Its bytes as received, as text: escaped where they are not UTF-8 text (or are control characters), and the page says so.
+        return page(reply, 'quarantine', request.console, { title: `Quarantined request ${id}`, entry, body: bytesAsText(entry.body) });
       });
       // Deleting every kept request is asked first: the confirmation names how many there are now and carries the newest one's
       // id, so that the deletion takes only what it named and a request kept meanwhile stays to be read.
@@ -845,9 +851,16 @@ function problem(
   extra: { readonly retryEvery?: number | undefined } = {},
 ) {
   reply.status(status);
+  // Every 503 (the store failing, in a page or a form's outcome such as a test send's; the relay stopping) says when to come back.
+  if (status === 503) retryLater(reply);
   if (wantsJson(request)) return reply.send({ error: error.code, message: error.message });
   if (shown) return shown();
   return page(reply, 'problem', context, { title: `${status} ${STATUS_CODES[status] ?? ''}`.trim(), status, message: error.message, back, ...extra });
+}
+
+/** When to ask again after a 503, for a script as for a browser (a GET's page also asks again by itself, as often). */
+function retryLater(reply: FastifyReply): void {
+  reply.header('retry-after', String(STORE_RETRY_SECONDS));
 }
 
 function wantsJson(request: FastifyRequest): boolean {

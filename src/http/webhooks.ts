@@ -209,8 +209,9 @@ function mountReceiver(scope: FastifyInstance, { provider, sink, signature }: We
     return acknowledged(reply, kind, { status: 'quarantined', reason });
   }
 
+  /** Kept exactly as received, its bytes: the parsers' text of a form not in UTF-8 is rewritten (bodyText), no evidence of what came. */
   function keep(kind: InboundKind, reason: string, inbound: InboundRequest): Promise<void> {
-    return sink.quarantine(kind, reason, inbound.method === 'GET' ? fieldsOfGet(inbound.query) : inbound.body);
+    return sink.quarantine(kind, reason, inbound.method === 'GET' ? queryWithoutToken(inbound.url ?? '') : (inbound.rawBody ?? Buffer.from(inbound.body)));
   }
 }
 
@@ -322,11 +323,14 @@ function readable<T>(
   return parsed.ok ? { items: parsed.items, unreadable: parsed.unreadable ?? [] } : { reason: parsed.reason };
 }
 
-/** A GET carries its fields in the query: they are what is kept, less the relay's token. */
-function fieldsOfGet(query: URLSearchParams): string {
-  const fields = new URLSearchParams(query);
-  fields.delete('token');
-  return fields.toString();
+/**
+ * A GET carries its fields in the query: they are what is kept, as written (its %-escapes as sent, Latin-1 ones too), less
+ * the relay's token.
+ */
+function queryWithoutToken(url: string): Buffer {
+  const query = url.includes('?') ? url.slice(url.indexOf('?') + 1) : '';
+  const fields = query.split('&').filter((field) => !new URLSearchParams(field).has('token'));
+  return Buffer.from(fields.join('&'), 'latin1');
 }
 
 function refuse(reply: FastifyReply, error: RelayError) {

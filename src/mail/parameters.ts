@@ -191,16 +191,25 @@ export function parseSubjectCommand(subject: string): RelayParameters & { readon
   const found: Partial<Record<keyof RelayParameters, string>> = {};
   const lists: string[] = [];
   let afterTo = false;
+  /** A token written with a blank after its colon (`From: Acme`), as `To: 447700900123` is: the next word is its value. */
+  let awaiting: { readonly token: string; readonly kind: keyof RelayParameters | undefined } | undefined;
   for (const word of words) {
     const name = SUBJECT_COMMAND_TOKEN.exec(word)?.[1]?.toLowerCase();
     if (name === undefined && afterTo && TO_CONTINUATION.test(word)) {
       lists[lists.length - 1] += ` ${word}`;
       continue;
     }
+    if (awaiting) {
+      if (name !== undefined) throw noValue(awaiting.token);
+      if (awaiting.kind) found[awaiting.kind] ??= valid(awaiting.kind, word, 'the subject');
+      awaiting = undefined;
+      continue;
+    }
     afterTo = name === 'to';
     const value = word.slice((name?.length ?? -1) + 1);
     const kind = name === undefined ? undefined : SUBJECT_NAMES.get(name);
     if (afterTo) lists.push(value);
+    else if ((kind || name === 'username' || name === 'password') && value === '') awaiting = { token: word, kind };
     else if (name === 'username' || name === 'password') continue;
     else if (kind) found[kind] ??= valid(kind, value, 'the subject');
     else {
@@ -210,14 +219,26 @@ export function parseSubjectCommand(subject: string): RelayParameters & { readon
       );
     }
   }
+  if (awaiting) throw noValue(awaiting.token);
   const to = lists.flatMap((list) => list.split(/[,;]/).map((number) => number.trim())).filter(Boolean);
   if (to.length === 0) throw new RelayError('BAD_PARAMETER', 'No number in the subject: expected To:<number>[,<number>…]');
   return { ...build(found.userContext, found.senderId, found.maxParts), to };
 }
 
-const SECRET_TOKEN = /\b(Password):\S+/gi;
+/** A subject token with nothing after it but another token or the subject's end: named, with how to write it. */
+function noValue(token: string): RelayError {
+  const name = asciiQuoted(token.slice(0, 40));
+  return new RelayError('BAD_PARAMETER', `"${name}" in the subject has no value: write its value after the colon (${name}<value>)`);
+}
+
+/**
+ * The password token as parseSubjectCommand reads it: its value right after the colon (`Password:x`, whatever x is), or, with
+ * blanks after the colon (a header's folding too), the next word unless that word starts a token of its own (`Password: To:…`
+ * names no password, and the To: stays readable). Blanks never cross a line end that starts another header.
+ */
+const SECRET_TOKEN = /\b(Password):(?:\S+|((?:[ \t]|\r?\n(?=[ \t]))+)(?![A-Za-z]+:)\S+)/gi;
 
 /** A subject or header block with the gateway password a legacy system put in its subject hidden. */
 export function redactSecrets(text: string): string {
-  return text.replace(SECRET_TOKEN, '$1:[redacted]');
+  return text.replace(SECRET_TOKEN, (_token, name: string, blanks: string | undefined) => `${name}:${blanks ?? ''}[redacted]`);
 }

@@ -481,7 +481,7 @@ export class InboundService {
     return result;
   }
 
-  async #quarantine(provider: string, kind: InboundKind, reason: string, body: string): Promise<void> {
+  async #quarantine(provider: string, kind: InboundKind, reason: string, body: Buffer): Promise<void> {
     const quarantineId = await this.#options.store.quarantine({ receivedAt: this.#clock(), provider, kind, reason, body });
     this.#options.metrics?.inbound.inc({ kind, result: 'quarantined' });
     this.#options.logger.warn(

@@ -367,9 +367,12 @@ const MIN_DIGITS_IN_TEXT = 7;
  * as `maskNumber` does, digit for digit in the number's own layout: `+44 7700 900123` → `+44 77** ****23`.
  * A digit is any script's (`\p{Nd}`: full-width, Arabic-Indic), also where a reply quoted it by its code
  * point (`+44U+FF17U+FF17…`, asciiQuoted): what reads as a number is masked however it was written.
+ * `byteEscapes`: the text is bytesAsText's (bytes kept as received), whose `\xHH` escapes stand for bytes that are no
+ * character of the text (a Latin-1 `°` beside a number, an ESC, UTF-16's NULs between digits): read as the bytes they are
+ * (between digits as nothing, withDigitsUnescaped), not as the letters and digits they are written with, and kept as written.
  */
-export function maskNumbersIn(text: string): string {
-  const { plain, pieces } = withDigitsUnescaped(text);
+export function maskNumbersIn(text: string, options: { readonly byteEscapes?: boolean } = {}): string {
+  const { plain, pieces, leads } = withDigitsUnescaped(text, options.byteEscapes === true);
   // Most texts logged per mail (a sender's address, a reason) hold too few digits for any number: no regex run.
   if (!hasDigits(plain, MIN_DIGITS_IN_TEXT)) return text;
   const hidden = new Set<number>();
@@ -382,11 +385,15 @@ export function maskNumbersIn(text: string): string {
     });
   }
   if (hidden.size === 0) return text;
-  let out = '';
+  const out: string[] = [];
   // An astral digit's second unit is skipped where its first became the `*`.
   for (let index = 0; index < plain.length; index++)
-    out += hidden.has(index) ? '*' : hidden.has(index - 1) && isSecondUnit(plain, index) ? '' : (pieces?.[index] ?? plain.charAt(index));
-  return out;
+    out.push(
+      leads?.get(index) ?? '',
+      hidden.has(index) ? '*' : hidden.has(index - 1) && isSecondUnit(plain, index) ? '' : (pieces?.[index] ?? plain.charAt(index)),
+    );
+  out.push(leads?.get(plain.length) ?? '');
+  return out.join('');
 }
 
 function isSecondUnit(text: string, index: number): boolean {
@@ -399,33 +406,59 @@ function isSecondUnit(text: string, index: number): boolean {
  * (`U+FF10900123`): read as 4 hex digits, or 5 where those are an astral digit's code point.
  */
 const CODE_POINT_ESCAPE = /U\+([0-9A-F]{4})([0-9A-F])?/g;
+/** The same, and bytesAsText's escapes: bytes in a row (`\xB0`, `\x00\x1B`: group 3) and a backslash (`\\`). */
+const CODE_POINT_OR_BYTE_ESCAPE = /U\+([0-9A-F]{4})([0-9A-F])?|((?:\\x[0-9A-F]{2})+)|\\\\/g;
 /** A decimal digit of any script. */
 const ANY_DIGIT = /\p{Nd}/gu;
 const ONE_DIGIT = /^\p{Nd}$/u;
+/** What bytes that are no character read as beside a letter or a blank: U+FFFD, the decoder's own stand-in. */
+const NO_CHARACTER = '\uFFFD';
 
 /**
  * `text` with each character quoted by its code point written as the character (`plain`): a number's separators are
  * quoted too (`+44U+FF0D7700U+FF0D900123`); and where there was one, for each UTF-16 unit of `plain` the text it stands
  * for (`pieces`: the code point's quote, '' for an astral character's second unit), to write the masked text back as it was written.
+ * With `byteEscapes`, bytes between two digits (UTF-16's NULs, `4477\x00900123`) are no unit of `plain`, the digits are read
+ * together: `leads` keeps them before the digit they stand before; elsewhere they read as one character that is no letter
+ * nor digit (`Tel\xB0447700900124` is a word and a number, as `Tel°447700900124` is); `\\` is the one backslash it stands for.
  */
-function withDigitsUnescaped(text: string): { readonly plain: string; readonly pieces?: readonly string[] } {
+function withDigitsUnescaped(
+  text: string,
+  byteEscapes: boolean,
+): { readonly plain: string; readonly pieces?: readonly string[]; readonly leads?: ReadonlyMap<number, string> } {
   let plain = '';
   const pieces: string[] = [];
+  const leads = new Map<number, string>();
   let from = 0;
-  for (const quoted of text.includes('U+') ? text.matchAll(CODE_POINT_ESCAPE) : []) {
-    const [, four = '', fifth = ''] = quoted;
+  const escapes = byteEscapes ? text.matchAll(CODE_POINT_OR_BYTE_ESCAPE) : text.includes('U+') ? text.matchAll(CODE_POINT_ESCAPE) : [];
+  for (const quoted of escapes) {
+    const [whole, four = '', fifth = '', byte] = quoted;
+    const before = text.slice(from, quoted.index);
+    plain += before;
+    pieces.push(...before.split(''));
+    if (four === '') {
+      if (byte === undefined) {
+        plain += '\\';
+        pieces.push(whole);
+      } else if (ONE_DIGIT.test(plain.slice(-1)) && ONE_DIGIT.test(text.charAt(quoted.index + whole.length))) leads.set(plain.length, byte);
+      else {
+        plain += NO_CHARACTER;
+        pieces.push(byte);
+      }
+      from = quoted.index + whole.length;
+      continue;
+    }
     const bmp = String.fromCodePoint(Number.parseInt(four, 16));
     const astral = fifth === '' ? '' : String.fromCodePoint(Number.parseInt(four + fifth, 16));
     const character = !ONE_DIGIT.test(bmp) && ONE_DIGIT.test(astral) ? astral : bmp;
     const written = `U+${character === bmp ? four : four + fifth}`;
-    const before = text.slice(from, quoted.index);
-    plain += before + character;
-    pieces.push(...before.split(''), written, ...(character.length > 1 ? [''] : []));
+    plain += character;
+    pieces.push(written, ...(character.length > 1 ? [''] : []));
     from = quoted.index + written.length;
   }
   if (from === 0) return { plain: text };
   const rest = text.slice(from);
-  return { plain: plain + rest, pieces: [...pieces, ...rest.split('')] };
+  return { plain: plain + rest, pieces: [...pieces, ...rest.split('')], ...(leads.size > 0 ? { leads } : {}) };
 }
 
 /** Whether `text` holds at least `least` digits, anywhere: ASCII ones counted first, any script's where there are too few. */

@@ -3,7 +3,8 @@ import SASL from 'smtp-server/lib/sasl.js';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import type { SMTPStream } from 'smtp-server/lib/smtp-stream.js';
 import { QUOTED_CLIENT_TEXT_CHARS, RelayError, type RelayErrorCode, toSmtpError } from '../errors.ts';
-import { codePointName, NOT_ASCII, printableAscii } from '../mail/ascii.ts';
+import { byteName, firstNonUtf8Byte } from '../bytes-text.ts';
+import { asciiQuoted, codePointName, NOT_ASCII, printableAscii } from '../mail/ascii.ts';
 import { DataScanner, type SmugglingFinding } from './smuggling.ts';
 
 /**
@@ -441,6 +442,48 @@ function explainSpacedNumbers(): void {
     }
     handle.call(this, command, callback);
   };
+}
+
+/** How much of a command line before a byte that is not UTF-8 its refusal quotes, to say where the byte is. */
+const BEFORE_BAD_BYTE_CHARS = 24;
+
+/**
+ * smtp-server reads a command line as UTF-8, and a byte that is not (a Latin-1 `ü`, 0xFC, from an old device) becomes
+ * U+FFFD: an address so written was refused as "a UTF-8 address" without SMTPUTF8, and with it taken and kept mangled
+ * (`m�ller@example.de`), its bounces and replies going nowhere. RFC 6531 §3.3: an address beyond ASCII is UTF-8; one
+ * that is not cannot be read, so MAIL and RCPT holding such a byte are refused 553 5.6.7 (as a non-ASCII address not
+ * permitted), naming the byte and what comes before it, under SMTPUTF8 or not, before anything reads the line.
+ */
+function envelopeInUtf8(): void {
+  for (const verb of ['MAIL', 'RCPT'] as const) {
+    const handle = SMTPConnection.prototype[`handler_${verb}`];
+    SMTPConnection.prototype[`handler_${verb}`] = function envelopeLineInUtf8(command, callback) {
+      const at = firstNonUtf8Byte(command);
+      // A command out of sequence (a second MAIL, a RCPT before MAIL) is told so (503 5.5.1) whatever its bytes.
+      const outOfSequence = (verb === 'MAIL') === Boolean(this.session.envelope.mailFrom);
+      if (at < 0 || outOfSequence) {
+        handle.call(this, command, callback);
+        return;
+      }
+      const before = asciiQuoted(command.subarray(0, at).toString()).slice(-BEFORE_BAD_BYTE_CHARS);
+      const byte = byteName(command[at] ?? 0);
+      // Past the `>` that ends the address the byte is in a parameter (ORCPT=, ENVID=), which is ASCII (RFC 3461 xtext).
+      const closing = command.indexOf('>');
+      sendRefusal(
+        this,
+        closing >= 0 && closing < at
+          ? new RelayError(
+              'BAD_SMTP_PARAMETER',
+              `Parameter not in ASCII: byte ${byte} after "${before}" is not ASCII; write ${verb}'s parameters in ASCII (xtext, RFC 3461)`,
+            )
+          : new RelayError(
+              'SMTPUTF8_REQUIRED',
+              `Address not in UTF-8: byte ${byte} after "${before}" is not UTF-8 (Latin-1?); write the address in UTF-8, with SMTPUTF8 on MAIL FROM (RFC 6531)`,
+            ),
+      );
+      callback();
+    };
+  }
 }
 
 /** `MAIL FROM:` or `RCPT TO:` and the spaces around the colon, as smtp-server reads them. */
@@ -1141,6 +1184,28 @@ function ignoreTrailingBlanks(): void {
   };
 }
 
+/** A command line's verb and the run of blanks after it (SP and TAB), read byte for byte (latin1: one character a byte). */
+const VERB_AND_BLANKS = /^([^ \t]+)([ \t]+)/;
+
+/**
+ * smtp-server names a command by what comes before its first SP, and reads `MAIL FROM`/`RCPT TO` with one SP between its
+ * words: `MAIL<TAB>FROM:<…>` and `EHLO<TAB>name` were "500 command not recognized" (counted towards closing the session),
+ * `MAIL  FROM:<…>` a bad *address*, though the address was right. Postfix splits a command into words at any run of
+ * blanks (smtpd_token()), and legacy devices write these: the run of SP and TAB after a command's verb is read as one SP,
+ * before any patch or handler reads the line. An AUTH exchange's continuation lines are left as sent.
+ */
+function oneBlankAfterVerb(): void {
+  const onCommand = SMTPConnection.prototype._onCommand;
+  SMTPConnection.prototype._onCommand = function commandWithOneBlank(command, callback) {
+    const written = this._nextHandler || !command ? undefined : VERB_AND_BLANKS.exec(command.toString('latin1'));
+    const read =
+      written?.[1] === undefined || written[2] === ' '
+        ? command
+        : Buffer.concat([Buffer.from(`${written[1]} `, 'latin1'), command.subarray(written[0].length)]);
+    onCommand.call(this, read, callback);
+  };
+}
+
 let applied = false;
 
 export function applySmtpServerPatches(): void {
@@ -1155,6 +1220,8 @@ export function applySmtpServerPatches(): void {
   // Before explainSpacedNumbers, which then answers a spaced number before this reads the address.
   acceptEnvelopeAddressesAsWritten();
   explainSpacedNumbers();
+  // After the patches above: its refusal comes before any of them reads the line.
+  envelopeInUtf8();
   authOnlyWherePasswordsMayTravel();
   saslResponsesInBase64();
   requireTlsNotOffered();
@@ -1170,4 +1237,6 @@ export function applySmtpServerPatches(): void {
   limitSessions();
   // After it all the same: every patch, limitSessions included, reads a command without its trailing blanks.
   ignoreTrailingBlanks();
+  // So too with one SP after its verb.
+  oneBlankAfterVerb();
 }

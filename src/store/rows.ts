@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { RelayError, type StoreFailureCode } from '../errors.ts';
 import type { DeliveryState } from '../vocabulary.ts';
 import { RELAY_STALE_MS } from './cluster-types.ts';
@@ -501,7 +502,33 @@ export interface QuarantineBodyRow extends QuarantineRow {
 }
 
 export function quarantinedBody(row: QuarantineBodyRow): QuarantinedBody {
-  return { ...quarantineEntry(row), body: row.body };
+  return { ...quarantineEntry(row), body: quarantinedBytes(row.body) };
+}
+
+/**
+ * How `quarantine.body` (TEXT, on both stores) holds a body that is not text it can keep as it came: bytes that are not
+ * UTF-8 (a gateway's Latin-1 form), a NUL (which PostgreSQL's text refuses), or text that starts so itself. Those are
+ * kept as this prefix and their bytes in hex, every other body as its text: either way the bytes as received come back.
+ */
+const HEX_BODY_PREFIX = 'smsrelay-bytes-hex:';
+
+/** A body as `quarantine.body` keeps it (HEX_BODY_PREFIX). */
+export function quarantineColumn(bytes: Buffer): string {
+  const text = bytes.toString('utf8');
+  return isUtf8(bytes) && !bytes.includes(0) && !text.startsWith(HEX_BODY_PREFIX) ? text : `${HEX_BODY_PREFIX}${bytes.toString('hex')}`;
+}
+
+/** The bytes as received of a `quarantine.body` value (quarantineColumn's). */
+function quarantinedBytes(column: string): Buffer {
+  return column.startsWith(HEX_BODY_PREFIX) ? Buffer.from(column.slice(HEX_BODY_PREFIX.length), 'hex') : Buffer.from(column, 'utf8');
+}
+
+/**
+ * A kept body's size as received, in SQL (`quarantine list` reads no body): half its hex digits when kept in hex, else
+ * `octets`, the store's byte length of the text (`length(CAST(body AS BLOB))` on SQLite, `octet_length(body)` on PostgreSQL).
+ */
+export function quarantineBytesSql(octets: string): string {
+  return `CASE WHEN substr(body, 1, ${HEX_BODY_PREFIX.length}) = '${HEX_BODY_PREFIX}' THEN (length(body) - ${HEX_BODY_PREFIX.length}) / 2 ELSE ${octets} END`;
 }
 
 /** A queued SMS job with its mail's sender and time, as `listQueued` selects it. */

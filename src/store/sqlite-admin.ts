@@ -17,6 +17,7 @@ import {
   REPLIES_OF_NUMBER,
   toReceivedReply,
   waitsForSendAt,
+  quarantineBytesSql,
 } from './rows.ts';
 import type { Database } from 'better-sqlite3';
 import {
@@ -30,6 +31,9 @@ import {
   type QueueTarget,
   type ReceivedReply,
 } from './types.ts';
+
+/** A kept body's size as received (rows.ts quarantineBytesSql), in SQLite's bytes of its text. */
+const QUARANTINE_BYTES = quarantineBytesSql('length(CAST(body AS BLOB))');
 
 /** A queued SMS not held that waits for its send time, still ahead (`@now`): counted apart, its age from that time. */
 const SCHEDULED = `o.held = 0 AND m.send_at > @now AND ${waitsForSendAt('o', 'm')}`;
@@ -56,11 +60,9 @@ export function prepareAdminStatements(db: Database) {
     undeliverableCount: db.prepare('SELECT COUNT(*) AS n FROM inbound WHERE mailbox IS NULL'),
     quarantineCount: db.prepare('SELECT COUNT(*) AS n FROM quarantine'),
     quarantineList: db.prepare(
-      'SELECT id, received_at, provider, kind, reason, length(CAST(body AS BLOB)) AS bytes, body_erased FROM quarantine WHERE id > ? ORDER BY id LIMIT ?',
+      `SELECT id, received_at, provider, kind, reason, ${QUARANTINE_BYTES} AS bytes, body_erased FROM quarantine WHERE id > ? ORDER BY id LIMIT ?`,
     ),
-    quarantineOne: db.prepare(
-      'SELECT id, received_at, provider, kind, reason, length(CAST(body AS BLOB)) AS bytes, body, body_erased FROM quarantine WHERE id = ?',
-    ),
+    quarantineOne: db.prepare(`SELECT id, received_at, provider, kind, reason, ${QUARANTINE_BYTES} AS bytes, body, body_erased FROM quarantine WHERE id = ?`),
     quarantineSpan: db.prepare('SELECT COUNT(*) AS count, MAX(id) AS newest_id FROM quarantine'),
     quarantineDelete: db.prepare('DELETE FROM quarantine WHERE id = @id'),
     quarantineDeleteAll: db.prepare('DELETE FROM quarantine'),

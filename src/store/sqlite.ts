@@ -47,6 +47,7 @@ import {
   toSmsState,
   NEVER_SENT_EXCLUDED,
   countedByProvider,
+  quarantineColumn,
 } from './rows.ts';
 import {
   type AdminStatements,
@@ -856,7 +857,9 @@ export class SqliteStore implements Store {
 
   quarantine(request: QuarantinedRequest): Promise<number> {
     return this.#write(() =>
-      Number(this.#replies.insertQuarantine.run(request.receivedAt, request.provider, request.kind, request.reason, request.body).lastInsertRowid),
+      Number(
+        this.#replies.insertQuarantine.run(request.receivedAt, request.provider, request.kind, request.reason, quarantineColumn(request.body)).lastInsertRowid,
+      ),
     );
   }
 

@@ -436,7 +436,8 @@ export interface QuarantinedRequest {
   readonly provider: string;
   readonly kind: string;
   readonly reason: string;
-  readonly body: string;
+  /** The body exactly as received, its bytes (not text in any charset): what an operator reads and replays. */
+  readonly body: Buffer;
 }
 
 /** An SMS from a phone as `smsrelay log <number>` shows it: its mailbox (none = undeliverable) and its mail. */
@@ -488,9 +489,9 @@ export interface QuarantineSpan {
  */
 export type QuarantineDeletion = { readonly id: number } | { readonly through: undefined } | { readonly through: number; readonly count: number };
 
-/** One kept request with its body: '' when the request's body was empty, or when `store.retention` erased it (`bodyErased`). */
+/** One kept request with its body as received: empty when the request's body was, or when `store.retention` erased it (`bodyErased`). */
 export interface QuarantinedBody extends QuarantineEntry {
-  readonly body: string;
+  readonly body: Buffer;
 }
 
 export interface NewDeliveryReport {
@@ -594,7 +595,7 @@ export interface ReplyStore {
   bounceReplyMail(inboundId: string, returnPath: string, error: string): Promise<BouncedReply | undefined>;
   /** Commits an inbound SMS with its mail; `duplicate` when the gateway id was seen (nothing written). */
   acceptInbound(inbound: NewInbound): Promise<{ readonly duplicate: boolean }>;
-  /** Keeps a request no parser understood; its id is what `smsrelay quarantine show` takes. */
+  /** Keeps a request no parser understood, its body as received; its id is what `smsrelay quarantine show` takes. */
   quarantine(request: QuarantinedRequest): Promise<number>;
   /** Which of `numbers` got exactly `text` from a mail accepted since `since` (alert storms). */
   numbersSentText(numbers: readonly string[], text: string, since: number): Promise<ReadonlySet<string>>;

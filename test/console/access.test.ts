@@ -347,6 +347,50 @@ describe('console access', () => {
     }
   });
 
+  test('a sign-in without its user name or password, or with one empty, is 400 naming the field, and no failed sign-in: never slowed nor blocking', async () => {
+    const slowed: number[] = [];
+    const own = await startTestRelay(
+      { console: { users: [{ name: 'olivia', passwordHash: await hashPassword(PASSWORD), role: 'operator' }] } },
+      {},
+      tempDir(),
+      {
+        loginPause: async (ms) => {
+          slowed.push(ms);
+        },
+      },
+    );
+    try {
+      const port = own.relay.httpPort;
+      const json = { accept: 'application/json' };
+      const forms: Array<[string, RegExp]> = [
+        [`username=olivia&password=${encodeURIComponent(PASSWORD)}`, /^User name: missing; write it \(the form's field "name"\)$/],
+        ['name=olivia', /^Password: missing; write it \(the form's field "password"\)$/],
+        ['password=x', /^User name: missing/],
+        ['name=&password=', /^User name: missing/],
+        ['name=olivia&password=', /^Password: missing/],
+      ];
+      // More of them than the failures that block an address: none is one.
+      for (let round = 0; round < 3; round++) {
+        for (const [form, said] of forms) {
+          const answer = await signIn(port, form, json);
+          assert.equal(answer.status, 400, `${form}: ${answer.body}`);
+          const refusal = JSON.parse(answer.body) as { error: string; message: string };
+          assert.equal(refusal.error, 'BAD_PARAMETER');
+          assert.match(refusal.message, said);
+        }
+      }
+      const page = await signIn(port, 'name=olivia');
+      assert.equal(page.status, 400);
+      assert.match(page.body, /Password: missing/);
+      assert.match(page.body, /<input[^>]*name="name"[^>]*value="olivia"/, 'the user name typed is kept');
+      assert.deepEqual(slowed, [], 'no failed sign-in was slowed');
+      assert.equal((await signIn(port, `name=olivia&password=${encodeURIComponent(PASSWORD)}`)).status, 303, 'the address is not blocked');
+    } finally {
+      await own.stop();
+      removeDir(own.dir);
+    }
+  });
+
   test('wrong passwords sent in parallel are stopped after as many as sent one by one; the right one among them is blocked too', async () => {
     const before = pauses.length;
     const proxied = { 'x-forwarded-proto': 'https', 'x-forwarded-for': '192.0.2.30' };
@@ -448,7 +492,7 @@ describe('console access', () => {
 });
 
 describe('console requests while another process holds the store locked past store.busyTimeout', () => {
-  test('a sign-in, a page whose session is due a save and a form get the 503 STORE_BUSY with Retry-After: 15; no guess is checked uncounted', async () => {
+  test('a sign-in, a test send, a page whose session is due a save and a form get the 503 STORE_BUSY with Retry-After: 15; no guess is checked uncounted', async () => {
     const dir = tempDir();
     const logs: Array<Record<string, unknown>> = [];
     const sink = new Writable({
@@ -460,7 +504,12 @@ describe('console requests while another process holds the store locked past sto
     let now = Date.now();
     const yaml = {
       store: { busyTimeout: '200ms' },
-      console: { sessionIdleTimeout: '1m', users: [{ name: 'olivia', passwordHash: await hashPassword(PASSWORD), role: 'operator' }] },
+      sms: { domains: ['sms.localhost'] },
+      accounts: [{ username: 'erp', passwordHash: await hashPassword(PASSWORD), senders: ['alerts@erp.example.com'] }],
+      console: {
+        sessionIdleTimeout: '1m',
+        users: [{ name: 'olivia', passwordHash: await hashPassword(PASSWORD), role: 'operator', account: 'erp' }],
+      },
     };
     const { config } = loadConfig(relayEnvironment(dir, yaml), dir);
     const relay = await startRelay(config, createLogger('debug', sink), { loginPause: async () => undefined, consoleClock: () => now });
@@ -471,8 +520,6 @@ describe('console requests while another process holds the store locked past sto
       assert.equal(signedIn.status, 303);
       const cookie = String(signedIn.headers['set-cookie'] ?? '').split(';')[0] ?? '';
       const csrf = /name="_csrf" value="([^"]+)"/.exec((await send(port, 'GET', '/console/queue', '', { cookie }, '127.0.0.1')).body)?.[1] ?? '';
-      // Past the session's save interval (a tenth of the idle timeout): the next request writes its last use.
-      now += 10_000;
       lock.exec('BEGIN IMMEDIATE');
       const json = { accept: 'application/json' };
       for (const password of ['wrong password', PASSWORD]) {
@@ -481,6 +528,15 @@ describe('console requests while another process holds the store locked past sto
         assert.equal((JSON.parse(answer.body) as { error: string }).error, 'STORE_BUSY');
         assert.equal(answer.headers['retry-after'], '15');
       }
+      // The session not due a save: a test send's store failure comes back as its outcome, not thrown: told when to come back all the same.
+      for (const accept of ['application/json', 'text/html']) {
+        const send = await post(port, '/console/send', `_csrf=${csrf}&to=447700900123&text=hello`, { cookie, accept });
+        assert.equal(send.status, 503, send.body);
+        assert.match(send.body, /store is busy/);
+        assert.equal(send.headers['retry-after'], '15', `test send answering ${accept}`);
+      }
+      // Past the session's save interval (a tenth of the idle timeout): the next request writes its last use.
+      now += 10_000;
       const page = await send(port, 'GET', '/console/queue', '', { cookie, accept: 'text/html' }, '127.0.0.1');
       assert.equal(page.status, 503);
       assert.equal(page.headers['retry-after'], '15');

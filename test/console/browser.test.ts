@@ -868,7 +868,7 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
       receivedAt: Date.now(),
       route: undefined,
     });
-    await store.quarantine({ receivedAt: Date.now(), provider: 'intellisoftware', kind: 'mo', reason: word, body: '{' });
+    await store.quarantine({ receivedAt: Date.now(), provider: 'intellisoftware', kind: 'mo', reason: word, body: Buffer.from('{') });
     const { context, page } = await signedIn('olivia');
     try {
       for (const [size, viewport] of Object.entries(VIEWPORTS)) {

@@ -85,7 +85,13 @@ describe('console pages', () => {
       await relay.relay.store.acceptInbound({ ...sms, id: uuidv7(), receivedAt: Date.now() - 1_000_000 + Math.floor(index / 2), route: undefined });
     }
     for (let index = 0; index < QUARANTINED; index++) {
-      await relay.relay.store.quarantine({ receivedAt: Date.now(), provider: 'intellisoftware', kind: 'mo', reason: `unreadable ${index}`, body: '{' });
+      await relay.relay.store.quarantine({
+        receivedAt: Date.now(),
+        provider: 'intellisoftware',
+        kind: 'mo',
+        reason: `unreadable ${index}`,
+        body: Buffer.from('{'),
+      });
     }
     operator = await signIn('olivia');
   });
@@ -884,6 +890,38 @@ describe('console pages', () => {
     );
   });
 
+  test('a quarantined body that is not UTF-8 text is shown as its bytes: each one that is not, and each control character, as \\xHH; its size as received', async () => {
+    const body = Buffer.from('from=447700900123&text=caf\u00e9 <b>\u0000\u001b\\', 'latin1');
+    const id = await relay.relay.store.quarantine({ receivedAt: Date.now(), provider: 'intellisoftware', kind: 'mo', reason: 'msgid is missing', body });
+    const page = await html(`/console/quarantine/${id}`);
+    assert.match(page, new RegExp(`${body.length} bytes, not all UTF-8 text`));
+    assert.match(page, /<pre class="raw">from=447700900123&amp;text=caf\\xE9 &lt;b&gt;\\x00\\x1B\\\\<\/pre>/);
+    // A viewer's numbers masked as in any body.
+    assert.match(await html(`/console/quarantine/${id}`, await signIn('victor')), /from=4477\*{6}23&amp;text=caf\\xE9/);
+  });
+
+  test("a viewer reads a quarantined body's numbers masked where a byte shown as \\xHH stands beside or between their digits (Latin-1, ESC, UTF-16)", async () => {
+    const viewer = await signIn('victor');
+    for (const [text, encoding, number] of [
+      ['from=447700900123&text=Tel\u00b0447700900124', 'latin1', '447700900124'],
+      ['text=\u001b447700900125', 'latin1', '447700900125'],
+      ['{"from":"+447700900126"}', 'utf16le', '447700900126'],
+    ] as const) {
+      const id = await relay.relay.store.quarantine({
+        receivedAt: Date.now(),
+        provider: 'intellisoftware',
+        kind: 'mo',
+        reason: 'msgid is missing',
+        body: Buffer.from(text, encoding),
+      });
+      const raw = /<pre class="raw">([^<]*)<\/pre>/.exec(await html(`/console/quarantine/${id}`, viewer))?.[1] ?? assert.fail('no body');
+      const digits = raw.replace(/\\x[0-9A-F]{2}/g, '');
+      assert.doesNotMatch(digits, new RegExp(number.slice(4)), raw);
+      assert.match(digits, new RegExp(`${number.slice(0, 4)}\\*{6}${number.slice(-2)}`), raw);
+      assert.match(await html(`/console/quarantine/${id}`), new RegExp(number.split('').join('(?:\\\\x00)?')), 'an operator reads it whole');
+    }
+  });
+
   test('every time a page shows is marked UTC, counts are written as the CLI writes them, and erased text is worded alike everywhere', async () => {
     const store = relay.relay.store;
     // A message sent long ago, its text erased by retention: the lists, its conversation and its page say so alike.
@@ -892,7 +930,13 @@ describe('console pages', () => {
     const [sms] = await store.waitingSms(id);
     await store.recordSmsOutcomes([{ smsId: sms?.id ?? assert.fail('no SMS'), kind: 'sent', providerId: 'gw-erased' }]);
     // A quarantined request's body erased alike: its 0 bytes are not shown as a request that came empty.
-    const request = await store.quarantine({ receivedAt: Date.now() - 10_000, provider: 'puzzel', kind: 'mo', reason: 'unreadable', body: '{"mo":[]}' });
+    const request = await store.quarantine({
+      receivedAt: Date.now() - 10_000,
+      provider: 'puzzel',
+      kind: 'mo',
+      reason: 'unreadable',
+      body: Buffer.from('{"mo":[]}'),
+    });
     assert.ok((await store.purgeContent(Date.now(), Date.now())) > 0, 'its text erased');
     assert.match(
       await html(`/console/queue?quarantine=${request - 1}`),

@@ -263,7 +263,8 @@ describe('console store', () => {
     });
 
     test(`${kind.name}: quarantined requests page by page, oldest first, each page after the last request of the one before`, async () => {
-      for (const n of [1, 2, 3]) await store.quarantine({ receivedAt: n * 1_000, provider: 'intellisoftware', kind: 'mo', reason: `bad ${n}`, body: 'x' });
+      for (const n of [1, 2, 3])
+        await store.quarantine({ receivedAt: n * 1_000, provider: 'intellisoftware', kind: 'mo', reason: `bad ${n}`, body: Buffer.from('x') });
       const first = await store.listQuarantine(2);
       assert.deepEqual(
         first.map((entry) => entry.reason),

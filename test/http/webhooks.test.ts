@@ -3,6 +3,7 @@ import { createHmac } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { Agent, request } from 'undici';
 import { simpleParser } from 'mailparser';
+import { quarantine } from '../../src/admin.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { startRelay } from '../../src/relay.ts';
 import type { TwilioSimulator } from '../../src/simulators/twilio.ts';
@@ -356,6 +357,30 @@ describe('webhook text in the charset it names', () => {
     const kept = await relay.relay.store.listQuarantine(100);
     assert.equal(kept.length, 2);
     for (const raw of maildirMessages(relay.maildir)) assert.doesNotMatch((await simpleParser(raw)).text ?? '', /\uFFFD/);
+  });
+
+  test('a quarantined request is kept exactly as received, its bytes: a Latin-1 form, control bytes, a GET less its token; shown with the bytes escaped', async () => {
+    const before = (await relay.relay.store.listQuarantine(100)).length;
+    // No charset named: read as windows-1252 for the parsers, but kept as sent (a form is no Puzzel MO, so quarantined).
+    const form = Buffer.from('from=447700900123&text=caf\u00e9 latin\u0000\u0001\u001b\\&x=1', 'latin1');
+    const posted = await postForm(relay.relay.httpPort, `/webhooks/puzzel/mo?token=${TOKEN}`, { body: form });
+    assert.equal((posted.body as { status?: string }).status, 'quarantined', JSON.stringify(posted));
+    const query = `messageid=get-latin1-kept&originator=%2B4791234573&content=caf%E9+latin`;
+    const get = await request(`http://127.0.0.1:${relay.relay.httpPort}/webhooks/puzzel/mo?token=${TOKEN}&${query}`);
+    assert.equal(get.statusCode, 200);
+    await get.body.json();
+    const kept = (await relay.relay.store.listQuarantine(100)).slice(before);
+    assert.deepEqual(
+      kept.map((entry) => entry.bytes),
+      [form.length, query.length],
+      'the size as received',
+    );
+    const [post, got] = await Promise.all(kept.map((entry) => relay.relay.store.quarantined(entry.id)));
+    assert.deepEqual(post?.body, form, 'the bytes as received');
+    assert.equal(got?.body.toString('latin1'), query, 'the query as written, less the token');
+    const shown = (await quarantine(relay.relay.store, ['show', String(post?.id)], () => undefined)).split('\n');
+    assert.equal((JSON.parse(shown[0] ?? '') as { bodyEscaped?: boolean; bytes: number }).bodyEscaped, true);
+    assert.equal(shown.slice(1).join('\n'), 'from=447700900123&text=caf\\xE9 latin\\x00\\x01\\x1B\\\\&x=1');
   });
 });
 

@@ -107,4 +107,12 @@ describe('relay parameters', () => {
   it('hides a password token', () => {
     assert.equal(redactSecrets('Subject: Username:u Password:hunter2 To:1'), 'Subject: Username:u Password:[redacted] To:1');
   });
+
+  it('hides a password written with blanks after its colon, folded too, and leaves a token after an empty one alone', () => {
+    assert.equal(redactSecrets('Subject: Username: u Password: hunter2 To:1'), 'Subject: Username: u Password: [redacted] To:1');
+    assert.equal(redactSecrets('Subject: password:\thunter2:x'), 'Subject: password:\t[redacted]');
+    assert.equal(redactSecrets('Subject: Password:\r\n hunter2 To:1\r\nX: y'), 'Subject: Password:\r\n [redacted] To:1\r\nX: y');
+    assert.equal(redactSecrets('Subject: Password: To:1'), 'Subject: Password: To:1');
+    assert.equal(redactSecrets('Subject: Password:\r\nX-Other: y'), 'Subject: Password:\r\nX-Other: y');
+  });
 });

@@ -137,7 +137,7 @@ describe('the inbound service', () => {
 
   test('a report for an unknown SMS waits for it; what cannot be understood is quarantined', async () => {
     assert.deepEqual(await sink.reported([{ providerId: 'P9', number: '+447700900123', code: 1, state: 'delivered' }]), ['orphan']);
-    await sink.quarantine('mo', 'not a form', '{"json":true}');
+    await sink.quarantine('mo', 'not a form', Buffer.from('{"json":true}'));
     assert.equal((await store.queueStats(Date.now())).quarantined, 1);
     const [kept] = await store.listQuarantine(10);
     const logged = lines

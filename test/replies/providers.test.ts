@@ -273,7 +273,7 @@ describe('Puzzel specifics through the relay', () => {
     const kept = (await relay.relay.store.listQuarantine(100)).slice(before);
     assert.equal(kept.length, 1);
     assert.equal(kept[0]?.reason, `${unreadable} (the request's other items were taken)`);
-    assert.equal((await relay.relay.store.quarantined(kept[0]?.id ?? 0))?.body, body, 'the whole request, to read or replay');
+    assert.equal((await relay.relay.store.quarantined(kept[0]?.id ?? 0))?.body.toString(), body, 'the whole request, to read or replay');
 
     const replay = await post(paths.mo, 'application/json', body);
     const again = (await replay.json()) as { messages: Array<{ status: string }> };

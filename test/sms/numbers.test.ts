@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { bytesAsText } from '../../src/bytes-text.ts';
 import type { CountryCode } from 'libphonenumber-js';
 import {
   formatNumber,
@@ -252,6 +253,16 @@ describe('maskNumber', () => {
 });
 
 describe('maskNumbersIn', () => {
+  it("with byteEscapes, masks a number beside or across bytesAsText's escapes, keeping each escape and backslash as written", () => {
+    const shown = (text: string, encoding: BufferEncoding) => maskNumbersIn(bytesAsText(Buffer.from(text, encoding)).text, { byteEscapes: true });
+    assert.equal(shown('Tel\u00b0447700900124', 'latin1'), 'Tel\\xB04477******24');
+    assert.equal(shown('\u001b447700900125\u001b', 'latin1'), '\\x1B4477******25\\x1B');
+    assert.equal(shown('4477\u0000900126 \\x41', 'latin1'), '4477\\x00****26 \\\\x41');
+    assert.equal(shown('"+447700900127"', 'utf16le'), '"\\x00+\\x004\\x004\\x007\\x007\\x00*\\x00*\\x00*\\x00*\\x00*\\x00*\\x002\\x007\\x00"\\x00');
+    // Without the option the escapes are text, as in a log line.
+    assert.equal(maskNumbersIn('\\x1B447700900125'), '\\x1B447700900125');
+  });
+
   it('masks a number however it is written: spaces, dashes, dots, parentheses, national form, a form body', () => {
     const text =
       'spaced +44 7700 900123 | national 07700900123 | national spaced 07700 900123 | dashed 44-7700-900-123 | dotted 07700.900.123 | ' +

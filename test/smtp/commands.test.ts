@@ -70,6 +70,23 @@ describe('SMTP commands: arguments, sequence, what is not implemented, dot-unstu
     assert.equal(quit.code, 221, quit.text);
   });
 
+  test('blanks or a TAB after the verb are one blank, as Postfix splits words: MAIL  FROM, MAIL<TAB>FROM, RCPT  TO, RCPT<TAB>TO, EHLO<TAB>name', async () => {
+    for (const [digits, greeting, mail, rcpt] of [
+      ['447700900557', 'EHLO\tclient.example.com', 'MAIL  FROM:<alice@example.com>', 'RCPT  TO:<447700900557@sms.localhost>'],
+      ['447700900558', 'HELO \t client.example.com', 'MAIL\tFROM:<alice@example.com>', 'RCPT\tTO:<447700900558@sms.localhost>'],
+      ['447700900559', 'EHLO  client.example.com', 'MAIL \t FROM:<alice@example.com> SIZE=100', 'RCPT\t\tTO:<447700900559@sms.localhost>'],
+    ] as const) {
+      const dialog = await SmtpDialog.open(suite.port);
+      for (const command of [greeting, mail, rcpt]) {
+        const answer = await dialog.command(command);
+        assert.equal(answer.code, 250, `${JSON.stringify(command)}: ${answer.code} ${answer.text}`);
+      }
+      assert.equal((await dialog.data('Subject: blanks\r\n\r\nspaced verbs')).code, 250);
+      assert.equal(await textTo(digits), 'spaced verbs');
+      assert.equal((await dialog.command('QUIT')).code, 221);
+    }
+  });
+
   test('AUTH during a mail transaction is 503 5.5.1 (RFC 4954 §4), as is a second AUTH; before MAIL or after RSET it signs in', async () => {
     const dialog = await SmtpDialog.open(suite.port);
     await inTransaction(dialog, '447700900553');

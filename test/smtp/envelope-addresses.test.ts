@@ -157,6 +157,49 @@ describe('envelope addresses as old devices write them', () => {
     assert.equal((await transaction(suite.port, 'MAIL FROM:<ups@xn--mnchen-3ya.example>', rcpt)).mail.code, 250);
   });
 
+  test('a MAIL or RCPT holding a byte that is not UTF-8 (Latin-1) is refused 553 5.6.7 naming the byte, with SMTPUTF8 or not; never taken mangled', async () => {
+    const refusal = (before: string) =>
+      `553 5.6.7 Address not in UTF-8: byte 0xFC after "${before}" is not UTF-8 (Latin-1?); write the address in UTF-8, with SMTPUTF8 on MAIL FROM (RFC 6531)`;
+    // Latin-1: ü is the one byte 0xFC.
+    const line = (text: string) => Buffer.from(`${text}\r\n`, 'latin1');
+    for (const mail of ['MAIL FROM:<müller@example.de>', 'MAIL FROM:<müller@example.de> SMTPUTF8']) {
+      const dialog = await SmtpDialog.open(suite.port);
+      try {
+        await dialog.command('EHLO nas01');
+        dialog.write(line(mail));
+        assert.equal(said(await dialog.reply()), refusal('MAIL FROM:<m'), mail);
+        // The session goes on: the same sender in UTF-8 is taken; a recipient with such a byte is refused alike.
+        assert.equal((await dialog.command('MAIL FROM:<müller@example.de> SMTPUTF8')).code, 250);
+        dialog.write(line('RCPT TO:<44770090ü123@sms.localhost> NOTIFY=NEVER'));
+        assert.match(said(await dialog.reply()), /^553 5\.6\.7 Address not in UTF-8: byte 0xFC after "RCPT TO:<44770090"/);
+      } finally {
+        await dialog.close();
+      }
+    }
+  });
+
+  test('a byte that is not UTF-8 in a MAIL or RCPT parameter is refused as a parameter; a command out of sequence is told so first, whatever its bytes', async () => {
+    const line = (text: string) => Buffer.from(`${text}\r\n`, 'latin1');
+    const dialog = await SmtpDialog.open(suite.port);
+    try {
+      await dialog.command('EHLO nas01');
+      dialog.write(line('RCPT TO:<müller@sms.localhost>'));
+      assert.match(said(await dialog.reply()), /^503 5\.5\.1 /, 'a RCPT before MAIL');
+      dialog.write(line('MAIL FROM:<a@example.com> ENVID=ü1'));
+      assert.equal(
+        said(await dialog.reply()),
+        `501 5.5.4 Parameter not in ASCII: byte 0xFC after "M:<a@example.com> ENVID=" is not ASCII; write MAIL's parameters in ASCII (xtext, RFC 3461)`,
+      );
+      assert.equal((await dialog.command('MAIL FROM:<a@example.com>')).code, 250);
+      dialog.write(line('MAIL FROM:<müller@example.de>'));
+      assert.match(said(await dialog.reply()), /^503 5\.5\.1 /, 'a second MAIL');
+      dialog.write(line('RCPT TO:<447700900123@sms.localhost> NOTIFY=NEVER ORCPT=rfc822;ü@x'));
+      assert.match(said(await dialog.reply()), /^501 5\.5\.4 Parameter not in ASCII: byte 0xFC after "/);
+    } finally {
+      await dialog.close();
+    }
+  });
+
   test('every reply is US-ASCII (RFC 5321 section 4.2): a section sign as the word, a country without its accent', async () => {
     const guessed = await transaction(suite.port, 'MAIL FROM:<o@example.com>', 'RCPT TO:<9001234@sms.localhost>');
     assert.match(said(guessed.rcpt), /^550 5\.1\.3 .* in Turkiye \(\+90\)/);

@@ -6,20 +6,27 @@ import { fileURLToPath } from 'node:url';
 import BetterSqlite3 from 'better-sqlite3';
 import iconv from 'iconv-lite';
 import nodemailer from 'nodemailer';
+import { hashPassword } from '../../src/policy/passwords.ts';
 import { STORE_FILE } from '../../src/relay.ts';
 import { loadMailFixtures } from '../helpers/mail-fixtures.ts';
 import { waitFor, relayWithSimulator } from '../helpers/relay.ts';
 import { queuedId, SmtpDialog, sendMail } from '../helpers/smtp.ts';
+import { signInAt } from '../helpers/console.ts';
 
 /** Real-client mails the relay refuses (test/mail/refused), and the fixtures that are sent. */
 const REFUSED = fileURLToPath(new URL('../mail/refused/', import.meta.url));
 const FIXTURES = fileURLToPath(new URL('../mail/fixtures/', import.meta.url));
 
 /** What the phone receives from mails that carry relay parameters, drop-in formats and long texts. */
+const CONSOLE_PASSWORD = 'correct horse battery';
+const CONSOLE_PASSWORD_HASH = await hashPassword(CONSOLE_PASSWORD);
+
 describe('SMTP → SMS text', () => {
   const suite = relayWithSimulator({
     smtp: { maxNumbersPerMail: 3 },
     sms: { domains: ['sms.example.com'], defaultRegion: 'GB' },
+    // Where a stored subject is read back: the message's page.
+    console: { users: [{ name: 'olivia', passwordHash: CONSOLE_PASSWORD_HASH, role: 'operator' }] },
     text: {
       senders: [
         { match: ['@erp.example.com'], overLength: 'truncate' },
@@ -135,6 +142,29 @@ describe('SMTP → SMS text', () => {
     assert.match(row.subject, /Password:\[redacted\]/);
   });
 
+  test('IntelliSoftware drop-in: a password written with blanks after its colon is kept neither in the stored subject and headers nor on the console page', async () => {
+    for (const [subject, digits] of [
+      ['Username: acme Password: hunter2 To:447700900941', '447700900941'],
+      ['Username: acme Password:\t hunter2 To: 447700900942', '447700900942'],
+      ['Username: acme To:447700900943 Password: hunter2', '447700900943'],
+    ] as const) {
+      const data = await accepted({ to: ['sendsms@sms.example.com'], subject, body: 'Pump 4 stopped' });
+      assert.equal((await smsTo(digits)).text, 'Pump 4 stopped');
+      const db = new BetterSqlite3(join(suite.relay.config.dataDir, STORE_FILE), { readonly: true });
+      const row = db.prepare('SELECT subject, headers FROM messages WHERE id = ?').get(queuedId(data)) as { subject: string; headers: string };
+      db.close();
+      assert.doesNotMatch(`${row.subject}\n${row.headers}`, /hunter2/, subject);
+      assert.match(row.subject, /Password:\s+\[redacted\]/, subject);
+      assert.match(row.subject, new RegExp(`To: ?${digits}`), 'the token after the password is kept');
+      const base = `http://127.0.0.1:${suite.relay.relay.httpPort}`;
+      const page = await (
+        await fetch(`${base}/console/messages/${queuedId(data)}`, { headers: { cookie: await signInAt(base, 'olivia', CONSOLE_PASSWORD) } })
+      ).text();
+      assert.match(page, /Password:\s+\[redacted\]/, subject);
+      assert.doesNotMatch(page, /hunter2/, subject);
+    }
+  });
+
   test('IntelliSoftware drop-in: an unknown token or a bad number gets a specific refusal', async () => {
     const unknown = await sendMail(suite.port, { to: ['sendsms@sms.example.com'], subject: 'To:447700900123 Hello', body: 'x' });
     assert.equal(unknown.data?.code, 554);
@@ -166,6 +196,32 @@ describe('SMTP → SMS text', () => {
         refused.data?.text,
         `5.1.3 Bad recipient: "${written}" could be 2 numbers or one: write each number without blanks, and "," between numbers`,
       );
+    }
+  });
+
+  test('IntelliSoftware drop-in: From:, UserContext:, MaxConcat: with a blank after the colon take the next word, as To: does; one with no value is named', async () => {
+    await accepted({ to: ['sendsms@sms.example.com'], subject: 'To:447700900290 From: Acme UserContext: 42 MaxConcat: 2', body: 'Blank after the colons' });
+    const sms = await smsTo('447700900290');
+    assert.deepEqual([sms.text, sms.from, sms.userContext], ['Blank after the colons', 'Acme', '42']);
+    await accepted({ to: ['sendsms@sms.example.com'], subject: 'Username: acme Password: hunter2 To:447700900291', body: 'Ignored ones too' });
+    assert.equal((await smsTo('447700900291')).text, 'Ignored ones too');
+    for (const [subject, token] of [
+      ['To:447700900292 From:', 'From:'],
+      ['To:447700900292 UserContext: To:447700900293', 'UserContext:'],
+      ['From: To:447700900292', 'From:'],
+    ] as const) {
+      const refused = await sendMail(suite.port, { to: ['sendsms@sms.example.com'], subject, body: 'x' });
+      assert.equal(refused.data?.code, 554, subject);
+      assert.equal(refused.data?.text, `5.6.0 "${token}" in the subject has no value: write its value after the colon (${token}<value>)`);
+    }
+  });
+
+  test('IntelliSoftware drop-in: an empty body is refused as empty, not as a mail without a subject (its subject holds the parameters)', async () => {
+    for (const body of ['', '   \r\n']) {
+      const refused = await sendMail(suite.port, { to: ['sendsms@sms.example.com'], subject: 'To:447700900294 From:Acme', body });
+      assert.equal(refused.data?.code, 554);
+      assert.match(refused.data?.text ?? '', /^5\.6\.0 The mail has no text to send as SMS: the body is empty \(a mail to the subject address/);
+      assert.doesNotMatch(refused.data?.text ?? '', /no subject/);
     }
   });
 

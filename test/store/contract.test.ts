@@ -260,13 +260,31 @@ forEachStore((kind) =>
 
     test('smsrelay quarantine list: a list cut at LISTED says so on stderr, with the count and how to list the next', async () => {
       for (let kept = 0; kept <= LISTED; kept++)
-        await store.quarantine({ receivedAt: 1_000 + kept, provider: 'puzzel', kind: 'mo', reason: 'unreadable', body: `${kept}` });
+        await store.quarantine({ receivedAt: 1_000 + kept, provider: 'puzzel', kind: 'mo', reason: 'unreadable', body: Buffer.from(`${kept}`) });
       const notes: string[] = [];
       const lines = (await quarantine(store, ['list'], (line) => notes.push(line))).split('\n');
       assert.equal(lines.length, LISTED);
       assert.deepEqual(notes, [
         `quarantine list: the oldest 1,000 of 1,001 quarantined requests; delete those dealt with (smsrelay quarantine delete <id>) to list the next`,
       ]);
+      await store.close();
+    });
+
+    test('a quarantined body is kept as its bytes, whatever they are: Latin-1, a NUL, text that starts like the hex form; its size as received', async () => {
+      const bodies = [
+        Buffer.from('from=447700900123&text=caf\u00e9 latin&x=1', 'latin1'),
+        Buffer.from('{"text":"a\u0000b"}'),
+        Buffer.from('smsrelay-bytes-hex:6869'),
+        Buffer.from('{"text":"caf\u00e9 \u20ac"}'),
+        Buffer.alloc(0),
+      ];
+      const ids: number[] = [];
+      for (const body of bodies) ids.push(await store.quarantine({ receivedAt: 1_000, provider: 'puzzel', kind: 'mo', reason: 'unreadable', body }));
+      assert.deepEqual(
+        (await store.listQuarantine(10)).map((entry) => entry.bytes),
+        bodies.map((body) => body.length),
+      );
+      for (const [index, id] of ids.entries()) assert.deepEqual((await store.quarantined(id))?.body, bodies[index], `body ${index}`);
       await store.close();
     });
 

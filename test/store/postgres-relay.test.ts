@@ -4,6 +4,7 @@ import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import BetterSqlite3 from 'better-sqlite3';
 import { webhookPaths } from '../../src/http/webhooks.ts';
 import { copySqliteToPostgres } from '../../src/store/postgres/copy.ts';
 import { PostgresStore } from '../../src/store/postgres/store.ts';
@@ -118,7 +119,8 @@ describeOnPostgres('the relay on PostgreSQL', async (probe) => {
   test("store copy: PostgreSQL's quarantine ids continue after the highest SQLite gave, the deleted last request's included", async () => {
     const file = storeFile();
     const sqlite = await SqliteStore.open({ file, busyTimeoutMs: 100 });
-    const keep = (body: string) => sqlite.quarantine({ receivedAt: 1_000, provider: 'intellisoftware', kind: 'mo', reason: 'unreadable', body });
+    const keep = (body: string) =>
+      sqlite.quarantine({ receivedAt: 1_000, provider: 'intellisoftware', kind: 'mo', reason: 'unreadable', body: Buffer.from(body) });
     const first = await keep('first');
     const last = await keep('last');
     assert.equal(await sqlite.deleteQuarantined({ id: last }), 1);
@@ -127,12 +129,36 @@ describeOnPostgres('the relay on PostgreSQL', async (probe) => {
     await copySqliteToPostgres(file, url);
     const postgres = await PostgresStore.open({ url });
     try {
-      const next = await postgres.quarantine({ receivedAt: 2_000, provider: 'intellisoftware', kind: 'mo', reason: 'unreadable', body: 'next' });
+      const next = await postgres.quarantine({ receivedAt: 2_000, provider: 'intellisoftware', kind: 'mo', reason: 'unreadable', body: Buffer.from('next') });
       assert.ok(next > last, `the next id (${next}) is above the deleted request's (${last}), which old links and forms name`);
       assert.deepEqual(
         (await postgres.listQuarantine(10)).map((entry) => entry.id),
         [first, next],
       );
+    } finally {
+      await postgres.close();
+    }
+  });
+
+  test('store copy: a quarantined body an older relay kept on SQLite as text holding a NUL is copied as its bytes, not refused by PostgreSQL', async () => {
+    const file = storeFile();
+    const sqlite = await SqliteStore.open({ file, busyTimeoutMs: 100 });
+    await sqlite.quarantine({ receivedAt: 1_000, provider: 'intellisoftware', kind: 'mo', reason: 'unreadable', body: Buffer.from('new') });
+    await sqlite.close();
+    const old = Buffer.from('{"text":"a\u0000b caf\u00e9"}');
+    const db = new BetterSqlite3(file);
+    const id = Number(
+      db
+        .prepare("INSERT INTO quarantine (received_at, provider, kind, reason, body) VALUES (1000, 'intellisoftware', 'mo', 'older', ?)")
+        .run(old.toString('utf8')).lastInsertRowid,
+    );
+    db.close();
+    const url = (await freshDatabase()) ?? assert.fail('no database');
+    await copySqliteToPostgres(file, url);
+    const postgres = await PostgresStore.open({ url });
+    try {
+      assert.deepEqual((await postgres.quarantined(id))?.body, old);
+      assert.equal((await postgres.listQuarantine(10)).find((entry) => entry.id === id)?.bytes, old.length);
     } finally {
       await postgres.close();
     }

@@ -819,7 +819,7 @@ forEachStore((kind) =>
     });
 
     test('quarantine show and list tell an empty body from one store.retention erased', async () => {
-      const kept = (reason: string, body: string) => store.quarantine({ receivedAt: 1_000, provider: 'puzzel', kind: 'mo', reason, body });
+      const kept = (reason: string, body: string) => store.quarantine({ receivedAt: 1_000, provider: 'puzzel', kind: 'mo', reason, body: Buffer.from(body) });
       const keptIds = [await kept('empty', ''), await kept('full', '{"mo":[]}')];
       const [empty, full] = await store.listQuarantine(10);
       assert.deepEqual(keptIds, [empty?.id, full?.id], 'each request kept gives its id');
@@ -844,7 +844,8 @@ forEachStore((kind) =>
     });
 
     test("a quarantined request's id is never given again, and deleting all through the newest seen keeps the ones kept after it", async () => {
-      const kept = (body: string) => store.quarantine({ receivedAt: 1_000, provider: 'intellisoftware', kind: 'mo', reason: 'unreadable', body });
+      const kept = (body: string) =>
+        store.quarantine({ receivedAt: 1_000, provider: 'intellisoftware', kind: 'mo', reason: 'unreadable', body: Buffer.from(body) });
       const first = await kept('first');
       assert.equal(await store.deleteQuarantined({ id: first }), 1);
       const second = await kept('second');
@@ -864,7 +865,8 @@ forEachStore((kind) =>
     });
 
     test('deleting all through the newest seen deletes none when the requests up to it are not as many as were seen', async () => {
-      const kept = (body: string) => store.quarantine({ receivedAt: 1_000, provider: 'intellisoftware', kind: 'mo', reason: 'unreadable', body });
+      const kept = (body: string) =>
+        store.quarantine({ receivedAt: 1_000, provider: 'intellisoftware', kind: 'mo', reason: 'unreadable', body: Buffer.from(body) });
       const [first, second] = [await kept('first'), await kept('second')];
       const seen = await store.quarantineSpan();
       assert.deepEqual(seen, { count: 2, newestId: second });
@@ -884,7 +886,7 @@ describeOnPostgres('store on PostgreSQL: a quarantined request committed below t
       await withClient(url, async (slow) => {
         await slow.query('BEGIN');
         await slow.query("INSERT INTO quarantine (received_at, provider, kind, reason, body) VALUES (1000, 'intellisoftware', 'mo', 'slow', 'slow')");
-        const shown = await store.quarantine({ receivedAt: 1_000, provider: 'intellisoftware', kind: 'mo', reason: 'unreadable', body: 'shown' });
+        const shown = await store.quarantine({ receivedAt: 1_000, provider: 'intellisoftware', kind: 'mo', reason: 'unreadable', body: Buffer.from('shown') });
         const seen = await store.quarantineSpan();
         assert.deepEqual(seen, { count: 1, newestId: shown });
         await slow.query('COMMIT');

@@ -186,11 +186,11 @@ describe('SQLite store', () => {
       kind: 'mo',
       reason: 'unreadable',
       bytes: 4,
-      body: 'kept',
+      body: Buffer.from('kept'),
     });
     assert.equal((await store.quarantined(2))?.bodyErased, true);
     assert.equal(await store.deleteQuarantined({ id: 2 }), 1);
-    assert.equal(await store.quarantine({ receivedAt: 2000, provider: 'puzzel', kind: 'mo', reason: 'unreadable', body: 'new' }), 3);
+    assert.equal(await store.quarantine({ receivedAt: 2000, provider: 'puzzel', kind: 'mo', reason: 'unreadable', body: Buffer.from('new') }), 3);
   });
 
   test('an upgrade is one transaction: a step that fails rolls back the steps before it, and the store is refused with the step and the fix', async () => {

@@ -423,7 +423,8 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
   async function refuse(kind: 'mo' | 'dr', status: number, reason: string, pdu: Pdu): Promise<number> {
     logger.warn({ kind, status: statusName(status), reason }, 'smpp: deliver_sm not understood: quarantined');
     try {
-      await sink?.quarantine(kind, `smpp: ${reason}`, pdu.body.subarray(0, QUARANTINE_OCTETS).toString('hex'));
+      // In hex, to read: a PDU is binary.
+      await sink?.quarantine(kind, `smpp: ${reason}`, Buffer.from(pdu.body.subarray(0, QUARANTINE_OCTETS).toString('hex')));
     } catch {
       return STATUS.ESME_RX_T_APPN;
     }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
 import { MigrationError, MIGRATIONS, untraceableSchema } from '../migrations.ts';
+import { quarantineColumn } from '../rows.ts';
 import { LockWaitError, migrate, TABLES, tablesOf } from './migrate.ts';
 import { configProblem, StoreConfigError } from './store.ts';
 import { databaseUrl } from './url.ts';
@@ -190,8 +191,9 @@ async function copyTable(source: BetterSqlite3.Database, client: pg.Client, tabl
     .prepare(`SELECT ${names.join(', ')} FROM ${table}`)
     .raw()
     .iterate() as IterableIterator<unknown[]>) {
-    digest.add(row);
-    batch.push(row);
+    const kept = row.map((value, index) => asKeptNow(table, names[index], value));
+    digest.add(kept);
+    batch.push(kept);
     if (batch.length === ROWS_PER_INSERT) await flush();
   }
   await flush();
@@ -202,6 +204,17 @@ async function copyTable(source: BetterSqlite3.Database, client: pg.Client, tabl
     : undefined;
   if (sequence) await client.query(`SELECT setval($1, GREATEST((SELECT MAX(id) FROM ${table}), $2, 1))`, [sequence, highestGiven(source, table)]);
   return { table, rows: copied, checksum: digest.value };
+}
+
+/**
+ * A value as this release keeps it. An older release kept a quarantined body holding a NUL (a JSON body with `\u0000`
+ * sent raw) as its text on SQLite, which PostgreSQL's text refuses: it is taken into quarantineColumn's form, its bytes
+ * the same, as this release keeps such a body on either store. Every other value is copied as it is.
+ */
+function asKeptNow(table: string, column: string | undefined, value: unknown): unknown {
+  return table === 'quarantine' && column === 'body' && typeof value === 'string' && value.includes('\0')
+    ? quarantineColumn(Buffer.from(value, 'utf8'))
+    : value;
 }
 
 /** The highest id SQLite gave `table` when it is of AUTOINCREMENT (sqlite_sequence), deleted rows' included; else 0. */

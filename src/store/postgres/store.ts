@@ -65,6 +65,8 @@ import {
   sentByReportDetail,
   NEVER_SENT_EXCLUDED,
   countedByProvider,
+  quarantineBytesSql,
+  quarantineColumn,
 } from '../rows.ts';
 import {
   type ConversationRow,
@@ -146,6 +148,9 @@ import * as shared from './shared-state.ts';
 import { databaseUrl, POOL_MAX_CONNECTIONS, redactUrl } from './url.ts';
 import type { PartReceipt, PartReceiptResult, PartsOfSms, SentParts } from '../part-receipts-types.ts';
 import * as sentParts from './part-receipts.ts';
+
+/** A kept body's size as received (rows.ts quarantineBytesSql), in PostgreSQL's bytes of its text. */
+const QUARANTINE_BYTES = quarantineBytesSql('octet_length(body)');
 
 /** PostgreSQL's int8 (ids, counts, ms timestamps) as a JS number: every value we store is far below 2^53. */
 const INT8_OID = 20;
@@ -1537,7 +1542,7 @@ export class PostgresStore implements Store, ClusterStore {
 
   async listQuarantine(limit: number, afterId = 0): Promise<QuarantineEntry[]> {
     const rows = await this.#rows<QuarantineRow>(
-      'SELECT id, received_at, provider, kind, reason, octet_length(body) AS bytes, body_erased FROM quarantine WHERE id > $2 ORDER BY id LIMIT $1',
+      `SELECT id, received_at, provider, kind, reason, ${QUARANTINE_BYTES} AS bytes, body_erased FROM quarantine WHERE id > $2 ORDER BY id LIMIT $1`,
       [limit, afterId],
     );
     return rows.map(quarantineEntry);
@@ -1545,7 +1550,7 @@ export class PostgresStore implements Store, ClusterStore {
 
   async quarantined(id: number): Promise<QuarantinedBody | undefined> {
     const row = await this.#row<QuarantineBodyRow>(
-      'SELECT id, received_at, provider, kind, reason, octet_length(body) AS bytes, body, body_erased FROM quarantine WHERE id = $1',
+      `SELECT id, received_at, provider, kind, reason, ${QUARANTINE_BYTES} AS bytes, body, body_erased FROM quarantine WHERE id = $1`,
       [id],
     );
     return row && quarantinedBody(row);
@@ -1620,7 +1625,7 @@ export class PostgresStore implements Store, ClusterStore {
     return this.#write(async (client) => {
       const { rows } = await client.query<{ id: number }>(
         'INSERT INTO quarantine (received_at, provider, kind, reason, body) VALUES ($1, $2, $3, $4, $5) RETURNING id',
-        [request.receivedAt, request.provider, request.kind, request.reason, request.body],
+        [request.receivedAt, request.provider, request.kind, request.reason, quarantineColumn(request.body)],
       );
       return Number(rows[0]?.id);
     });
