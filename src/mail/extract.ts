@@ -7,6 +7,7 @@ import { asHtmlWrites, htmlToText, plainWithoutSignature, withoutRelayMarkers } 
 import {
   LabelledCharsetDecoder,
   MAILSPLIT_MAX_HEADER_BYTES,
+  MAX_READ_CHARS,
   MAILSPLIT_MAX_HEADER_LINES,
   type MailAttachment,
   type ParsedMail,
@@ -141,16 +142,6 @@ export const MAILPARSER_OPTIONS = {
 } as const;
 
 /**
- * The characters of a body the text rules read. An SMS carries at most a few thousand (sms.maxParts,
- * about 918 GSM-7 characters at its default 6), and a writer's text stands at the top (top-posted) or
- * below a quote within it: a long thread quoted whole in plain text is tens of kB. Every rule reads
- * the whole text (a signature or footer is found from its end), about half a microsecond a character,
- * so a 9 MB mail held the event loop for seconds; a quarter of that per mail at most. A body longer is
- * read up to its last line break within this, the rest is never sent (the sender is told).
- */
-export const MAX_READ_CHARS = 128 * 1024;
-
-/**
  * How far before MAX_READ_CHARS the last line break may stand for the body to be cut there rather than
  * within the line that crosses the bound: a line of text is shorter. Cut at a line break far before it,
  * an alert's first line above a long log or JSON line would be sent alone, as if it were the whole text.
@@ -166,6 +157,8 @@ export function readPart(text: string): { readonly text: string; readonly unread
     lineEnd >= MAX_READ_CHARS - READ_CUT_SLACK ? lineEnd : /[\uD800-\uDBFF]/.test(text[MAX_READ_CHARS - 1] ?? '') ? MAX_READ_CHARS - 1 : MAX_READ_CHARS;
   return { text: text.slice(0, end), unread: true };
 }
+
+export { MAX_READ_CHARS };
 
 /** Gmail's emoji reaction in its machine form: beside a text version it is a reader's version, alone the mail's only content. */
 const isReaction = ({ contentType }: MailAttachment) => contentType === 'text/vnd.google.email-reaction+json';

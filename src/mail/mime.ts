@@ -25,6 +25,7 @@ import { decode as decodeQuotedPrintable } from 'libqp';
 import addressparser from 'nodemailer/lib/addressparser';
 import { RelayError } from '../errors.ts';
 import { enrichedToPlain } from './enriched.ts';
+import { MAX_HTML_CHARS } from './html.ts';
 import { unshifted } from './shifted-charsets.ts';
 
 export interface MailAddress {
@@ -119,6 +120,47 @@ const MAX_PARTS = 100;
  * whatever reads the mail: no retry can pass, so such a mail is refused as unreadable, naming it.
  */
 export const MAX_MIME_PARTS = 1000;
+
+/**
+ * The characters of a body the text rules read. An SMS carries at most a few thousand (sms.maxParts,
+ * about 918 GSM-7 characters at its default 6), and a writer's text stands at the top (top-posted) or
+ * below a quote within it: a long thread quoted whole in plain text is tens of kB. Every rule reads
+ * the whole text (a signature or footer is found from its end), about half a microsecond a character,
+ * so a 9 MB mail held the event loop for seconds; a quarter of that per mail at most. A body longer is
+ * read up to its last line break within this, the rest is never sent (the sender is told).
+ */
+export const MAX_READ_CHARS = 128 * 1024;
+
+/**
+ * The most bytes a character of text takes in a charset the relay reads: a kanji alone between ASCII in
+ * ISO-2022-JP (`ESC $ B`, its two bytes, `ESC ( B`); UTF-7 takes five (`+AOk-`), HZ six, UTF-32 four.
+ */
+const MAX_BYTES_PER_CHARACTER = 8;
+
+/**
+ * How many of a part's bytes (transfer encoding undone) are decoded: enough for the characters read of
+ * it in any charset, MAX_READ_CHARS of a text, MAX_HTML_CHARS of an HTML part. The rest is never read,
+ * and decoding it whole cost the most where a charset costs most a byte: a 9 MB body held the event
+ * loop for 4–11 s in UTF-7 (iconv-lite's decoder, a run per character), 1–2 s in ISO-2022-KR or UTF-32.
+ */
+const decodedBytesOf = (node: Node) => (node.contentType === 'text/html' ? MAX_HTML_CHARS : MAX_READ_CHARS) * MAX_BYTES_PER_CHARACTER;
+
+/**
+ * How far before the bound a line break may stand for the bytes to be cut after it (every charset the
+ * relay reads but UTF-16 and UTF-32 ends its shifts and characters there); else they are cut before the
+ * UTF-8 character that crosses it, so that a text in UTF-8 is not taken for a legacy one by its cut.
+ */
+const DECODE_CUT_SLACK = 8 * 1024;
+
+/** The bytes of a part decoded: whole up to `bound`, else up to the last line break near it, else up to a character's start. */
+function decodedPrefix(bytes: Buffer, bound: number): Buffer {
+  if (bytes.length <= bound) return bytes;
+  const lineEnd = bytes.lastIndexOf(0x0a, bound - 1);
+  if (lineEnd >= bound - DECODE_CUT_SLACK) return bytes.subarray(0, lineEnd + 1);
+  let end = bound;
+  while (end > 0 && ((bytes[end] ?? 0) & 0xc0) === 0x80) end--;
+  return bytes.subarray(0, end);
+}
 
 type Node = InstanceType<typeof MimeNode>;
 
@@ -530,7 +572,8 @@ function headerOf(node: Node, key: string): string {
  */
 function decodedText(node: Node, body: Buffer): { text: string; stuffed: StuffedLines } {
   const carried: Carried = node.encoding === 'base64' ? 'written' : node.encoding === 'quoted-printable' ? 'quoted-printable' : 'lines';
-  let bytes = node.encoding === 'base64' ? checkedBase64(body) : node.encoding === 'quoted-printable' ? decodeQuotedPrintable(body) : body;
+  const transferred = node.encoding === 'base64' ? checkedBase64(body) : node.encoding === 'quoted-printable' ? decodeQuotedPrintable(body) : body;
+  let bytes = decodedPrefix(transferred, decodedBytesOf(node));
   if (node.flowed) bytes = Buffer.from(flowedBytes(bytes.toString('binary'), node.delSp), 'binary');
   const legacy = !node.charset && node.contentType === 'text/html' ? (html: Buffer) => declaredHtmlText(html, carried) : legacyText;
   const text = charsetText(bytes, node.charset || '', carried, legacy).replace(/\r?\n/g, '\n');
@@ -670,11 +713,58 @@ const LATIN_CODECS = new Set<unknown>(LATIN_CHARSETS.map((name) => iconv.getCode
  * text only, and sends it as text. GB2312 and GBK: read as GB18030, their superset, as browsers do
  * (the WHATWG Encoding standard), since Chinese mailers label GBK and GB18030 text `gb2312`.
  */
-const DECODED_AS = new Map<unknown, string>([
-  [iconv.getCodec('utf-7'), 'utf-7'],
-  [iconv.getCodec('gb2312'), 'gb18030'],
-  [iconv.getCodec('gbk'), 'gb18030'],
+const DECODED_AS = new Map<unknown, (bytes: Buffer) => string>([
+  [iconv.getCodec('utf-7'), utf7Text],
+  [iconv.getCodec('gb2312'), (bytes) => iconv.decode(bytes, 'gb18030')],
+  [iconv.getCodec('gbk'), (bytes) => iconv.decode(bytes, 'gb18030')],
 ]);
+
+const PLUS = 0x2b;
+const MINUS = 0x2d;
+/** U+FFFD, for a byte UTF-7 never writes. */
+const REPLACEMENT = 0xfffd;
+/** RFC 2152's base64 set: each byte's six bits, -1 for a byte outside it (which ends a shifted run). */
+const UTF7_BASE64 = Int8Array.from({ length: 0x100 }, (_, byte) =>
+  'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'.indexOf(String.fromCharCode(byte)),
+);
+
+/**
+ * UTF-7 (RFC 2152) as text, as iconv-lite's decoder reads it (`+-` is `+`, a `-` ending a shifted run
+ * goes, bits short of a character go, an 8-bit byte is U+FFFD), in one pass. iconv-lite's decoder
+ * allocates two buffers and a decoder for each shifted run, 1–2 µs a run: 1 MB of `+AGE-` (`a`, a run
+ * per character) took it half a second, this a fortieth of that.
+ */
+function utf7Text(bytes: Buffer): string {
+  const units = Buffer.allocUnsafe(bytes.length * 2);
+  let length = 0;
+  const unit = (code: number) => {
+    units[length++] = code & 0xff;
+    units[length++] = code >> 8;
+  };
+  for (let at = 0; at < bytes.length; ) {
+    const byte = bytes[at++] ?? 0;
+    if (byte !== PLUS) unit(byte < 0x80 ? byte : REPLACEMENT);
+    else if (bytes[at] === MINUS) {
+      unit(PLUS);
+      at++;
+    } else {
+      let bits = 0;
+      let count = 0;
+      for (let value = UTF7_BASE64[bytes[at] ?? 0] ?? -1; at < bytes.length && value >= 0; value = UTF7_BASE64[bytes[++at] ?? 0] ?? -1) {
+        bits = ((bits << 6) | value) & 0xffffff;
+        count += 6;
+        if (count >= 16) {
+          count -= 16;
+          unit((bits >> count) & 0xffff);
+        }
+      }
+      if (bytes[at] === MINUS) at++;
+    }
+  }
+  const text = units.toString('utf16le', 0, length);
+  // A byte order mark opening the text is none of it, as a decoder of any UTF reads it.
+  return text.startsWith('\uFEFF') ? text.slice(1) : text;
+}
 
 /**
  * IANA aliases libmime and shifted-charsets.ts do not know, as the name they decode: `csISO2022JP` (also
@@ -716,7 +806,7 @@ function charsetText(bytes: Buffer, written: string, carried: Carried, legacy: (
   const decoder = DECODED_AS.get(codec);
   const unsent = UTF16_CODECS.has(codec) ? utf16AsWritten(bytes, carried) : bytes;
   // mailparser's decode stream hands its strings on as UTF-8 buffers (lone surrogates become U+FFFD).
-  const text = Buffer.from(decoder ? iconv.decode(unsent, decoder) : decodeCharset(unsent, label)).toString();
+  const text = Buffer.from(decoder ? decoder(unsent) : decodeCharset(unsent, label)).toString();
   return text.includes('\uFFFD') && !isUtf8(bytes) && readsAsUtf8(label) ? legacy(bytes) : text;
 }
 
@@ -800,7 +890,9 @@ export class LabelledCharsetDecoder extends Transform {
 
   override _flush(done: TransformCallback): void {
     // mailparser names no transfer encoding: the bytes are taken as written.
-    done(null, Buffer.from(charsetText(Buffer.concat(this.#chunks), this.#label, 'written')));
+    // It names no type either: bounded as an HTML part, the larger bound.
+    const bytes = decodedPrefix(Buffer.concat(this.#chunks), MAX_HTML_CHARS * MAX_BYTES_PER_CHARACTER);
+    done(null, Buffer.from(charsetText(bytes, this.#label, 'written')));
   }
 }
 
