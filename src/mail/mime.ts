@@ -26,7 +26,7 @@ import addressparser from 'nodemailer/lib/addressparser';
 import { RelayError } from '../errors.ts';
 import { enrichedToPlain } from './enriched.ts';
 import { MAX_HTML_CHARS } from './html.ts';
-import { unshifted } from './shifted-charsets.ts';
+import { escapedCharset, unshifted } from './shifted-charsets.ts';
 
 export interface MailAddress {
   readonly address?: string | undefined;
@@ -786,7 +786,9 @@ const LABEL_ALIASES = new Map([
  * Bytes in a charset label (a MIME parameter or an encoded word's; empty for none) as text, as
  * libmime reads them except where mail mislabels its text (LATIN_CODECS, DECODED_AS), where libmime
  * does not know the label (LABEL_ALIASES) and for the shifting charsets it cannot read (ISO-2022-KR,
- * HZ: shifted-charsets.ts). Bytes with no label, or one read as UTF-8, that are not UTF-8 go to `legacy`.
+ * HZ: shifted-charsets.ts). Bytes with no label, or one read as UTF-8, are in the shifting charset their
+ * escapes name where they decode cleanly in it (escapedCharset: unlabelled JIS), else UTF-8; those that
+ * are not UTF-8 go to `legacy`.
  */
 function charsetText(bytes: Buffer, written: string, carried: Carried, legacy: (bytes: Buffer) => string = legacyText): string {
   const marked = byteOrderMarked(bytes, carried);
@@ -797,6 +799,9 @@ function charsetText(bytes: Buffer, written: string, carried: Carried, legacy: (
   const shifted = unshifted(bytes, alias ?? lowered);
   if (shifted) return iconv.decode(shifted.bytes, shifted.charset);
   if (!label || UTF8_LABELS.has(label.toLowerCase().replace(/[^a-z0-9]+/g, ''))) {
+    const escaped = escapedCharset(bytes);
+    const shiftedText = escaped === undefined ? undefined : charsetText(bytes, escaped, carried);
+    if (shiftedText !== undefined && readsCleanly(shiftedText, bytes)) return shiftedText;
     const text = bytes.toString();
     return text.includes('\uFFFD') && !isUtf8(bytes) ? legacy(bytes) : text;
   }
@@ -808,6 +813,19 @@ function charsetText(bytes: Buffer, written: string, carried: Carried, legacy: (
   // mailparser's decode stream hands its strings on as UTF-8 buffers (lone surrogates become U+FFFD).
   const text = Buffer.from(decoder ? decoder(unsent) : decodeCharset(unsent, label)).toString();
   return text.includes('\uFFFD') && !isUtf8(bytes) && readsAsUtf8(label) ? legacy(bytes) : text;
+}
+
+const QUESTION_MARK = 0x3f;
+
+/**
+ * Whether bytes read as text without a character that could not be read: a `�`, or a `?` the bytes do
+ * not hold (ISO-2022-JP's decoder, encoding-japanese under libmime, writes `?` for a pair it cannot read).
+ */
+function readsCleanly(text: string, bytes: Buffer): boolean {
+  if (text.includes('\uFFFD')) return false;
+  let written = 0;
+  for (const byte of bytes) if (byte === QUESTION_MARK) written++;
+  return text.split('?').length - 1 <= written;
 }
 
 /** UTF-16's codecs, by iconv-lite codec (`utf-16`, `utf-16le`, `utf-16be` and their aliases, `ucs-2`): their text carried as lines is read as written before its transport (utf16AsWritten). */
@@ -1162,22 +1180,19 @@ function textContent(
   };
 }
 
-/** ISO-2022-JP's escape sequences into JIS X 0208 (`ESC $ @`, `ESC $ B`): raw in a header, such a value is ISO-2022-JP. */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: ESC starts the sequence.
-const JIS_ESCAPE = /\x1b\$[@B]/;
-
 /**
  * A header's value decoded. Raw 8-bit in a header (RFC 5322 allows none; RFC 6532 allows UTF-8) that
- * is not UTF-8, or raw ISO-2022-JP (7-bit with its escapes), was written in the mail's charset by old
- * scripts, BSD `mail`, PHP's `mail()` and Japanese mailers: read in `charset` (the charset its text
- * declares) as MUAs read it, or ISO-2022-JP by its escapes, when its bytes are valid there; else
- * windows-1252 (legacyText).
+ * is not UTF-8, or raw ISO-2022-JP (7-bit with its escapes, or another shifting charset: escapedCharset),
+ * was written in the mail's charset by old scripts, BSD `mail`, PHP's `mail()` and Japanese mailers: read
+ * in `charset` (the charset its text declares) as MUAs read it, or in the charset its escapes name, when
+ * its bytes are valid there; else windows-1252 (legacyText).
  */
 function headerValue(line: string, charset = ''): string {
   const value = Buffer.from((libmime.decodeHeader(line).value || '').toString().trim(), 'binary');
   const utf8 = isUtf8(value);
-  if (utf8 && !value.includes(0x1b)) return value.toString();
-  const label = JIS_ESCAPE.test(value.toString('latin1')) && !/^iso-?2022-?jp/i.test(charset) ? 'iso-2022-jp' : charset;
+  const escaped = escapedCharset(value);
+  if (utf8 && escaped === undefined) return value.toString();
+  const label = escaped ?? charset;
   const declared = label ? charsetText(value, label, 'lines') : undefined;
   if (declared !== undefined && !declared.includes('\uFFFD') && !windows1252Meant(value, declared)) return declared;
   return utf8 ? value.toString() : legacyText(value);

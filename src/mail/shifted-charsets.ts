@@ -121,3 +121,27 @@ const SHIFTED = new Map<string, (bytes: Buffer) => { bytes: Buffer; charset: str
 export function unshifted(bytes: Buffer, label: string): { bytes: Buffer; charset: string } | undefined {
   return SHIFTED.get(label)?.(bytes);
 }
+
+/** ISO-2022-JP's designations of its double-byte sets (JIS X 0208: `ESC $ @`, `ESC $ B`; JIS X 0212: `ESC $ ( D`) and of half-width katakana (`ESC ( I`). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ESC starts the sequence.
+const JP_DESIGNATION = /\x1b\$(?:[@B]|\(D)|\x1b\(I/;
+/** ISO-2022-KR's designation (KR_DESIGNATION). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ESC starts the sequence.
+const KR_DESIGNATION_TEXT = /\x1b\$\)C/;
+/** HZ's shift into GB 2312 before a character (its first byte a row of GB 2312, 0x21–0x77), to be shifted back by `~}`. */
+const HZ_SHIFT = /~\{[\x21-\x77][\x21-\x7e]/;
+
+/**
+ * The shifting charset 7-bit text is written in, by its escapes, as mail clients recognise it where no
+ * label says so (or `us-ascii`, `utf-8`: unlabelled JIS is how Japanese mail was written before MIME, RFC
+ * 1468, and `nkf -j | mail` still sends it): ISO-2022-JP by a designation of a double-byte set or of
+ * katakana, ISO-2022-KR by its designation, HZ-GB-2312 by a shift into GB 2312 with a shift back. Its
+ * reader takes it only where it decodes cleanly (no `�`). Undefined for other text, 8-bit text among it.
+ */
+export function escapedCharset(bytes: Buffer): string | undefined {
+  if ((!bytes.includes(ESC) && !bytes.includes('~{')) || bytes.some((byte) => byte >= HIGH_BIT)) return undefined;
+  const text = bytes.toString('latin1');
+  if (JP_DESIGNATION.test(text)) return 'iso-2022-jp';
+  if (KR_DESIGNATION_TEXT.test(text)) return 'iso-2022-kr';
+  return HZ_SHIFT.test(text) && text.includes('~}') ? 'hz-gb-2312' : undefined;
+}

@@ -265,6 +265,26 @@ describe('legacy senders: the text of mail written slightly wrong', () => {
     }
   });
 
+  test('ISO-2022-JP, ISO-2022-KR and HZ text with no charset, or labelled us-ascii or utf-8, is read by its escapes, as its raw subject is', async () => {
+    // ポンプ３が停止しました。 as `nkf -j` writes it.
+    const jis = '\u001b$B%]%s%W#3$,Dd;_$7$^$7$?!#\u001b(B';
+    const texts: ReadonlyArray<readonly [string, string, string]> = [
+      [jis, 'ポンプ３が停止しました。', 'ISO-2022-JP'],
+      ['\u001b$)C\u000e<-9v\u000f \u000eA_Av\u000f', '서버 중지', 'ISO-2022-KR'],
+      ['~{7~NqFwM#V9~} ~~1', '服务器停止 ~1', 'HZ'],
+    ];
+    for (const [body, expected, charset] of texts) {
+      // No MIME headers at all (old Japanese mailers and devices), text/plain with no charset, and the labels read as UTF-8.
+      assert.equal((await send(`From: x@example.com\nSubject: alarm\n\n${body}\n`)).text, expected, `${charset}, no MIME headers`);
+      for (const contentType of ['text/plain', 'text/plain; charset=us-ascii', 'text/plain; charset=utf-8'])
+        assert.equal((await send(mail(contentType, body))).text, expected, `${charset} as ${contentType}`);
+    }
+    // An HTML part too, and the text still decodes only where it decodes cleanly: an escape alone, or a stray `~{`, is text as written.
+    assert.equal((await send(mail('text/html', `<p>${jis}</p>`))).text, 'ポンプ３が停止しました。');
+    assert.equal((await send(mail('text/plain', 'a \u001b$B b'))).text, 'a $B b');
+    assert.equal((await send(mail('text/plain', 'ls ~{a,b} done'))).text, 'ls ~{a,b} done');
+  });
+
   test('a multipart/digest part without a Content-Type is a mail (RFC 2046 §5.1.5), as one with message/rfc822 written', async () => {
     const digest = (type: string) =>
       `From: dev@example.com\nSubject: Alert digest\nMIME-Version: 1.0\nContent-Type: multipart/digest; boundary="D"\n\n--D\n${type}\nFrom: a@x\nSubject: one\n\nAlert one body\n--D\n${type}\nFrom: a@x\nSubject: two\n\nAlert two body\n--D--\n`;
