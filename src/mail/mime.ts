@@ -262,8 +262,9 @@ function walk(part: Part): Part[] {
  * mailsplit's splitting: header blocks end at the first empty line; a line `--boundary` (of the
  * current multipart or of an enclosing one) starts a part, `--boundary--` ends the multipart; the
  * line break before a delimiter line belongs to the delimiter. Undefined for what it would read
- * differently or refuse: a part without an empty line after its headers, a multipart without its
- * closing delimiter, oversized headers or lines, more than MAX_PARTS parts. UNREADABLE_MAIL for more
+ * differently or refuse: a part without an empty line after its headers, oversized headers or lines
+ * (but a base64 attachment's), more than MAX_PARTS parts; a multipart without its closing delimiter
+ * ends with the data, as in mailsplit. UNREADABLE_MAIL for more
  * than MAX_MIME_PARTS: counted here, since mailsplit's refusal would be a library error. A mail
  * whose multipart body never has a delimiter of its boundary (partsOfUndelimited) is read apart
  * from mailsplit, which would read no text at all. `boundary`: the one to split the mail's
@@ -280,8 +281,11 @@ function splitParts(raw: Buffer, boundary?: Buffer): Part | undefined {
     const lineEnd = newline < 0 ? raw.length : newline + 1;
     const line = raw.subarray(lineStart, lineEnd);
     const nested = insideMultipart(part);
-    // mailsplit also takes a delimiter after a bare CR, and cuts lines past 64 KiB: not followed here.
-    if (nested && (lineEnd - lineStart > MAX_LINE_BYTES || (line[0] === 0x0d && line[1] === 0x2d))) return undefined;
+    // mailsplit also takes a delimiter after a bare CR, and cuts lines past 64 KiB: not followed here, but
+    // in a base64 attachment (base64_encode() without chunk_split(): the whole file on one line), where a
+    // cut line can start no delimiter (base64 has no `-`) and no byte of it is read.
+    const longLine = lineEnd - lineStart > MAX_LINE_BYTES && (inHeader || !isEncodedAttachment(part));
+    if (nested && (longLine || (line[0] === 0x0d && line[1] === 0x2d))) return undefined;
     const delimiter = nested ? delimiterOf(line, part, inEpilogue) : undefined;
     if (delimiter) {
       if (inHeader) return undefined;
@@ -319,8 +323,9 @@ function splitParts(raw: Buffer, boundary?: Buffer): Part | undefined {
     }
     lineStart = lineEnd;
   }
-  // A part whose headers never ended, or a multipart without its closing delimiter, mailsplit reads by rules of its own.
-  if (part !== root || inHeader || parts > MAX_PARTS) return undefined;
+  // A part whose headers never ended mailsplit reads by rules of its own. A multipart without its closing
+  // delimiter (a script that never wrote `--boundary--`) ends with the data, as in mailsplit.
+  if (inHeader || parts > MAX_PARTS) return undefined;
   return root.node.multipart && root.children.length === 0 && !boundary ? partsOfUndelimited(raw, root) : root;
 }
 
@@ -531,6 +536,11 @@ const READER_VERSIONS = ['text/x-amp-html', 'text/watch-html', 'text/vnd.google.
 /** A part of a PROSE_TYPES type that is the mail's text: inline or without a disposition, and no file name. */
 function isProse(node: Node): boolean {
   return PROSE_TYPES.includes(node.contentType || '') && !node.filename && (!node.disposition || node.disposition === 'inline');
+}
+
+/** A leaf in base64 that is an attachment: the relay reads its name and type, never its bytes. */
+function isEncodedAttachment(part: Part): boolean {
+  return !part.node.multipart && part.node.encoding === 'base64' && isAttachment(part);
 }
 
 function isAttachment(part: Part): boolean {

@@ -82,6 +82,22 @@ describe('readMail reads what simpleParser reads', () => {
   });
 
   const made: Array<[string, Buffer]> = [
+    // PHP scripts' hand-built MIME: the closing delimiter forgotten, a base64 attachment on one line (base64_encode() without chunk_split()).
+    ['a multipart without its closing delimiter', mime('Content-Type: multipart/mixed; boundary=b', '--b\nContent-Type: text/plain\n\nno end\n')],
+    [
+      'a multipart whose last part ends the data without a closing delimiter or a line break',
+      mime(
+        'Content-Type: multipart/mixed; boundary=b',
+        '--b\nContent-Type: text/plain\n\ntext\n--b\nContent-Type: application/pdf; name=r.pdf\n\nJVBERi0xLjQK',
+      ),
+    ],
+    [
+      'a base64 attachment on one line over 64 KiB',
+      mime(
+        'Content-Type: multipart/mixed; boundary=b',
+        `--b\nContent-Type: text/plain\n\nsee the invoice\n--b\nContent-Type: application/pdf; name=r.pdf\nContent-Transfer-Encoding: base64\n\n${Buffer.alloc(70_000, 7).toString('base64')}\n--b--\n`,
+      ),
+    ],
     [
       'text and HTML side by side in multipart/mixed',
       mime('Content-Type: multipart/mixed; boundary=b', '--b\nContent-Type: text/plain\n\nHello\n--b\nContent-Type: text/html\n\n<p>Hi</p>\n--b--\n'),
@@ -291,7 +307,6 @@ describe('readMail reads what simpleParser reads', () => {
         '--b\nContent-Type: text/plain\n\nfailed\n--b\nContent-Type: message/delivery-status\n\nStatus: 5.0.0\n--b--\n',
       ),
     ],
-    ['a multipart without its closing delimiter', mime('Content-Type: multipart/mixed; boundary=b', '--b\nContent-Type: text/plain\n\nno end\n')],
     ['a part whose headers never end', mime('Content-Type: multipart/mixed; boundary=b', '--b\nContent-Type: text/plain\n--b--\n')],
     ['a delimiter after a bare CR', Buffer.from('Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\ntext\n\r--b--\r\n')],
   ];

@@ -285,6 +285,37 @@ describe('legacy senders: the text of mail written slightly wrong', () => {
     assert.equal((await send(mail('text/plain', 'ls ~{a,b} done'))).text, 'ls ~{a,b} done');
   });
 
+  test("PHP's hand-built MIME (a base64 attachment on one line, the closing delimiter forgotten) keeps the legacy charset rules: Latin-1 text, raw subject", async () => {
+    const pdf = Buffer.alloc(70_000, 0xa5).toString('base64');
+    const invoice = (subject: string, textHeader: string, text: string, attachment: string, closed: boolean) =>
+      Buffer.from(
+        `From: shop@example.com\r\nSubject: ${subject}\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="PHP-mixed-1"\r\n\r\n` +
+          `--PHP-mixed-1\r\n${textHeader}\r\n\r\n${text}\r\n--PHP-mixed-1\r\nContent-Type: application/pdf; name="rechnung.pdf"\r\n` +
+          `Content-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename="rechnung.pdf"\r\n\r\n${attachment}\r\n${closed ? '--PHP-mixed-1--\r\n' : ''}`,
+        'latin1',
+      );
+    const latin1 = 'Rechnung f\xfcr J\xfcrgen M\xfcller anbei';
+    const mixed = 'Rechnung f\xc3\xbcr J\xfcrgen M\xfcller anbei';
+    const expected = 'Rechnung für Jürgen Müller anbei';
+    for (const [attachment, closed, shape] of [
+      [pdf, true, 'one-line attachment'],
+      ['JVBERi0xLjQK', false, 'no closing delimiter'],
+      [pdf, false, 'both'],
+    ] as const) {
+      for (const [textHeader, text, label] of [
+        ['Content-Type: text/plain', latin1, 'unlabelled Latin-1'],
+        ['Content-Type: text/plain; charset=utf-8', latin1, 'Latin-1 labelled utf-8'],
+        ['Content-Type: text/plain; charset=utf-8', mixed, 'a UTF-8 template with Latin-1 data'],
+      ] as const) {
+        const { reply, text: sms } = await send(invoice('Rechnung', textHeader, text, attachment, closed));
+        assert.match(reply.text, /rechnung\.pdf/, `${shape}, ${label}`);
+        assert.equal(sms, expected, `${shape}, ${label}`);
+      }
+      const subjectOnly = await send(invoice('Rechnung f\xfcr M\xfcller', 'Content-Type: text/plain', '', attachment, closed));
+      assert.equal(subjectOnly.text, 'Rechnung für Müller', `${shape}, raw Latin-1 subject`);
+    }
+  });
+
   test('a multipart/digest part without a Content-Type is a mail (RFC 2046 §5.1.5), as one with message/rfc822 written', async () => {
     const digest = (type: string) =>
       `From: dev@example.com\nSubject: Alert digest\nMIME-Version: 1.0\nContent-Type: multipart/digest; boundary="D"\n\n--D\n${type}\nFrom: a@x\nSubject: one\n\nAlert one body\n--D\n${type}\nFrom: a@x\nSubject: two\n\nAlert two body\n--D--\n`;
