@@ -318,7 +318,13 @@ function splitParts(raw: Buffer, boundary?: Buffer): Part | undefined {
         // A single part's body is the rest of the mail: nothing more to split. A multipart whose
         // boundary is missing, empty or unreadable (`boundary:"B1"`) has no delimiter that can occur:
         // its body is read as that of a boundary that never occurs.
-        if (part === root && !root.node._boundary) return root.node.multipart && !boundary ? partsOfUndelimited(raw, root) : root;
+        if (part === root && !root.node._boundary) {
+          if (root.node.multipart && !boundary) return partsOfUndelimited(raw, root);
+          if (isUntypedHtml(root.node, raw.subarray(root.start, root.start + HTML_SNIFF_BYTES))) {
+            [root.written, root.node] = [root.node, withContentType(root.node, 'text/html')];
+          }
+          return root;
+        }
       }
     }
     lineStart = lineEnd;
@@ -332,6 +338,21 @@ function splitParts(raw: Buffer, boundary?: Buffer): Part | undefined {
 /** The refusal of a mail of more than MAX_MIME_PARTS parts, whether this reader or mailsplit counted them. */
 export function tooManyParts(): RelayError {
   return new RelayError('UNREADABLE_MAIL', `The mail cannot be read: it has more than ${MAX_MIME_PARTS} MIME parts; send the text with fewer attachments`);
+}
+
+/** How far into an untyped body its start is looked for: blank lines and a byte order mark before `<html>`. */
+const HTML_SNIFF_BYTES = 1024;
+/** An HTML document's start, as the HTML standard's sniffing reads it (after blanks): `<!DOCTYPE html` or `<html`. */
+const HTML_DOCUMENT_START = /^(?:\uFEFF|\xEF\xBB\xBF)?\s*<(?:!doctype\s+html|html)[\s>]/i;
+
+/**
+ * A mail without a Content-Type whose body is an HTML document: PHP's `mail($to, $subject, $html)` with
+ * its `Content-Type: text/html` header forgotten. Sent as text, the phone got its tags and entities;
+ * every mail client that sniffs (and the HTML standard's rules for a resource without a type) reads
+ * it as HTML. Only a body that starts as a document does: a text that mentions `<html>` is text.
+ */
+function isUntypedHtml(node: Node, start: Buffer): boolean {
+  return !(node.headers ? node.headers.getFirst('content-type') : '') && HTML_DOCUMENT_START.test(start.toString('latin1'));
 }
 
 /** Delimiter-like lines tried as an undelimited multipart's boundary, first ones first: each try reads the mail again. */

@@ -316,6 +316,20 @@ describe('legacy senders: the text of mail written slightly wrong', () => {
     }
   });
 
+  test("a mail without a Content-Type whose body is an HTML document (PHP's mail() with the header forgotten) is read as HTML; base64 and text mentioning <html> stay text", async () => {
+    const page =
+      '<html><head><title>Bestellung</title><style>td{padding:2px}</style></head><body><h2>Neue Bestellung #4711</h2><table><tr><td>Kunde:</td><td>J&uuml;rgen M&uuml;ller</td></tr></table></body></html>';
+    const expected = 'Neue Bestellung #4711\n\nKunde: Jürgen Müller';
+    assert.equal((await send(`From: x@example.com\nSubject: s\n\n${page}\n`)).text, expected);
+    assert.equal((await send(`From: x@example.com\nSubject: s\n\n\n  <!DOCTYPE html>\n${page}\n`)).text, expected);
+    // Text that only mentions a tag, and a body labelled text/plain, are read as written.
+    assert.equal((await send('From: x@example.com\nSubject: s\n\nThe <html> tag is missing in index.php\n')).text, 'The <html> tag is missing in index.php');
+    assert.equal((await send(mail('text/plain; charset=utf-8', '<html><body>Pump 3</body></html>'))).text, '<html><body>Pump 3</body></html>');
+    // A base64 body with no Content-Transfer-Encoding is sent as written: its letters may be the token or key meant.
+    const encoded = Buffer.from('Pumpe 3 ist ausgefallen.').toString('base64');
+    assert.equal((await send(`From: x@example.com\nSubject: s\n\n${encoded}\n`)).text, encoded);
+  });
+
   test('a multipart/digest part without a Content-Type is a mail (RFC 2046 §5.1.5), as one with message/rfc822 written', async () => {
     const digest = (type: string) =>
       `From: dev@example.com\nSubject: Alert digest\nMIME-Version: 1.0\nContent-Type: multipart/digest; boundary="D"\n\n--D\n${type}\nFrom: a@x\nSubject: one\n\nAlert one body\n--D\n${type}\nFrom: a@x\nSubject: two\n\nAlert two body\n--D--\n`;
