@@ -330,7 +330,14 @@ function splitParts(raw: Buffer, boundary?: Buffer): Part | undefined {
     lineStart = lineEnd;
   }
   // A part whose headers never ended mailsplit reads by rules of its own. A multipart without its closing
-  // delimiter (a script that never wrote `--boundary--`) ends with the data, as in mailsplit.
+  // delimiter (a script that never wrote `--boundary--`) ends with the data, as in mailsplit; so does one
+  // whose last line opens a part (`--boundary`, the `--` left out): mailsplit reads nothing after it as
+  // a part without headers or body, as a blank line after it is read.
+  if (inHeader && part !== root && part.node._headerlen === 0) {
+    part.node.parseHeaders();
+    part.start = raw.length;
+    inHeader = false;
+  }
   if (inHeader || parts > MAX_PARTS) return undefined;
   return root.node.multipart && root.children.length === 0 && !boundary ? partsOfUndelimited(raw, root) : root;
 }

@@ -92,6 +92,18 @@ describe('readMail reads what simpleParser reads', () => {
       ),
     ],
     [
+      'a multipart whose last line opens a part (the closing -- left out)',
+      mime('Content-Type: multipart/mixed; boundary=b', '--b\nContent-Type: text/plain\n\ninvoice\n--b\nContent-Type: application/pdf\n\nJVBERi0xLjQK\n--b\n'),
+    ],
+    [
+      'a multipart whose last line opens a part, no line break after it',
+      mime('Content-Type: multipart/mixed; boundary=b', '--b\nContent-Type: text/plain\n\ntext\n--b'),
+    ],
+    [
+      'a multipart whose last delimiter opens a part of blank lines',
+      mime('Content-Type: multipart/mixed; boundary=b', '--b\nContent-Type: text/plain\n\ntext\n--b\n\n\n'),
+    ],
+    [
       'a base64 attachment on one line over 64 KiB',
       mime(
         'Content-Type: multipart/mixed; boundary=b',

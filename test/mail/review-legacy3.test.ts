@@ -17,3 +17,8 @@ test('1: ANSI colour codes beside unlabelled JIS keep being removed whole', asyn
   assert.equal(await sms(`${hdr}\r\nERROR \x1b$B%]%s%W\x1b(J ok \x1b$@%]\x1b(B\r\n`), 'ERROR ポンプ ok ポ');
   assert.equal(await sms(`${hdr}\r\n\x1b$)C\x0e0!\x0f pump\r\n`), '가 pump');
 });
+
+test('2: PHP MIME whose last line is an opening delimiter (--b, no --) keeps Latin-1', async () => {
+  const raw = `${hdr}MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="P"\r\n\r\n--P\r\nContent-Type: text/plain\r\n\r\nRechnung f\xfcr M\xfcller\r\n--P\r\nContent-Type: application/pdf; name="r.pdf"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--P\r\n`;
+  assert.equal(await sms(raw), 'Rechnung für Müller'); // branch: "Rechnung f�r M�ller"
+});
