@@ -108,9 +108,15 @@ export async function parseMail(raw: Buffer): Promise<ParsedMail> {
   // skipHtmlToText: mailparser's own conversion would hide whether there was a text/plain part.
   const read = readMail(mail);
   if (read) return read;
-  const parsed: ParsedMail = await simpleParser(mail, MAILPARSER_OPTIONS).catch(mailsplitRefusal);
+  let cut = false;
+  const Iconv = class extends LabelledCharsetDecoder {
+    protected override cut(): void {
+      cut = true;
+    }
+  };
+  const parsed: ParsedMail = await simpleParser(mail, { ...MAILPARSER_OPTIONS, Iconv }).catch(mailsplitRefusal);
   const stuffed = await stuffedLinesOf(mail);
-  return stuffed.length > 0 ? { ...parsed, stuffed } : parsed;
+  return { ...parsed, ...(stuffed.length > 0 ? { stuffed } : {}), ...(cut ? { cut: true } : {}) };
 }
 
 /**
@@ -257,7 +263,7 @@ export function extractRequest(
   return {
     text: smsText,
     noNewText,
-    ...(read.unread ? { unread: true } : {}),
+    ...(read.unread || mail.cut ? { unread: true } : {}),
     emptyReply: noNewText ? (quoteRemoved ? 'quote' : mail.attachments.some(isReaction) ? 'reaction' : 'nothing') : undefined,
     subjectForBody: text === '' && smsText !== '' && (removed.length > 0 || quoteRemoved) ? (subjectUse === 'prepend' ? 'alone' : 'instead') : undefined,
     removed,

@@ -98,6 +98,8 @@ export interface ParsedMail {
    * field (docs/text.md): its last one, which a device or script may have meant as the text.
    */
   readonly unendedHeader?: string;
+  /** A text part's bytes were cut before they were decoded (decodedPrefix): the rest of its text is unread, and the sender is told. */
+  readonly cut?: true;
 }
 
 /**
@@ -139,7 +141,8 @@ const MAX_BYTES_PER_CHARACTER = 8;
 
 /**
  * How many of a part's bytes (transfer encoding undone) are decoded: enough for the characters read of
- * it in any charset, MAX_READ_CHARS of a text, MAX_HTML_CHARS of an HTML part. The rest is never read,
+ * it in any charset, MAX_READ_CHARS of a text, MAX_HTML_CHARS of an HTML part. The rest is never read
+ * (the sender is told, ParsedMail.cut: shift bytes with no text between them can fill the bytes before it),
  * and decoding it whole cost the most where a charset costs most a byte: a 9 MB body held the event
  * loop for 4–11 s in UTF-7 (iconv-lite's decoder, a run per character), 1–2 s in ISO-2022-KR or UTF-32.
  */
@@ -152,14 +155,14 @@ const decodedBytesOf = (node: Node) => (node.contentType === 'text/html' ? MAX_H
  */
 const DECODE_CUT_SLACK = 8 * 1024;
 
-/** The bytes of a part decoded: whole up to `bound`, else up to the last line break near it, else up to a character's start. */
-function decodedPrefix(bytes: Buffer, bound: number): Buffer {
-  if (bytes.length <= bound) return bytes;
+/** The bytes of a part decoded, and whether they were cut: whole up to `bound`, else up to the last line break near it, else up to a character's start. */
+export function decodedPrefix(bytes: Buffer, bound: number): { bytes: Buffer; cut: boolean } {
+  if (bytes.length <= bound) return { bytes, cut: false };
   const lineEnd = bytes.lastIndexOf(0x0a, bound - 1);
-  if (lineEnd >= bound - DECODE_CUT_SLACK) return bytes.subarray(0, lineEnd + 1);
+  if (lineEnd >= bound - DECODE_CUT_SLACK) return { bytes: bytes.subarray(0, lineEnd + 1), cut: true };
   let end = bound;
   while (end > 0 && ((bytes[end] ?? 0) & 0xc0) === 0x80) end--;
-  return bytes.subarray(0, end);
+  return { bytes: bytes.subarray(0, end), cut: true };
 }
 
 type Node = InstanceType<typeof MimeNode>;
@@ -608,16 +611,17 @@ function headerOf(node: Node, key: string): string {
  * A leaf's text as mailparser decodes it: transfer encoding, format=flowed, charset (see charsetText),
  * LF line ends; and the lines of a flowed text its client space-stuffed before a `>` (see StuffedLines).
  */
-function decodedText(node: Node, body: Buffer): { text: string; stuffed: StuffedLines } {
+function decodedText(node: Node, body: Buffer): { text: string; stuffed: StuffedLines; cut: boolean } {
   const carried: Carried = node.encoding === 'base64' ? 'written' : node.encoding === 'quoted-printable' ? 'quoted-printable' : 'lines';
   const transferred = node.encoding === 'base64' ? checkedBase64(body) : node.encoding === 'quoted-printable' ? decodeQuotedPrintable(body) : body;
-  let bytes = decodedPrefix(transferred, decodedBytesOf(node));
+  const prefix = decodedPrefix(transferred, decodedBytesOf(node));
+  let bytes = prefix.bytes;
   if (node.flowed) bytes = Buffer.from(flowedBytes(bytes.toString('binary'), node.delSp), 'binary');
   const legacy = !node.charset && node.contentType === 'text/html' ? (html: Buffer) => declaredHtmlText(html, carried) : legacyText;
   const text = charsetText(bytes, node.charset || '', carried, legacy).replace(/\r?\n/g, '\n');
-  if (!node.flowed || !text.includes(STUFFED_BYTE)) return { text, stuffed: [] };
+  if (!node.flowed || !text.includes(STUFFED_BYTE)) return { text, stuffed: [], cut: prefix.cut };
   const stuffed = text.match(STUFFED_LINE)?.map((line) => line.slice(STUFFED_BYTE.length)) ?? [];
-  return { text: text.replace(STUFFED_PLACE, ''), stuffed };
+  return { text: text.replace(STUFFED_PLACE, ''), stuffed, cut: prefix.cut };
 }
 
 /**
@@ -947,9 +951,13 @@ export class LabelledCharsetDecoder extends Transform {
   override _flush(done: TransformCallback): void {
     // mailparser names no transfer encoding: the bytes are taken as written.
     // It names no type either: bounded as an HTML part, the larger bound.
-    const bytes = decodedPrefix(Buffer.concat(this.#chunks), MAX_HTML_CHARS * MAX_BYTES_PER_CHARACTER);
+    const { bytes, cut } = decodedPrefix(Buffer.concat(this.#chunks), MAX_HTML_CHARS * MAX_BYTES_PER_CHARACTER);
+    if (cut) this.cut();
     done(null, Buffer.from(charsetText(bytes, this.#label, 'written')));
   }
+
+  /** Called when the bytes were cut before they were decoded: parseMail's decoder marks its mail (ParsedMail.cut). */
+  protected cut(): void {}
 }
 
 /**
@@ -1147,7 +1155,7 @@ function textContent(
   root: Part,
   raw: Buffer,
   attachments: ReadonlyMap<Part, MailAttachment>,
-): { text?: string; html: string | false; shown: ShownText[]; messages: EmbeddedMessage[]; stuffed?: StuffedLines } {
+): { text?: string; html: string | false; shown: ShownText[]; messages: EmbeddedMessage[]; stuffed?: StuffedLines; cut?: true } {
   const inline = walk(root).filter((part) => !part.node.multipart && !attachments.has(part));
   const hasText = inline.some(({ node }) => node.contentType === 'text/plain');
   const hasHtml = inline.some(({ node }) => node.contentType === 'text/html');
@@ -1156,6 +1164,7 @@ function textContent(
   const shown: ShownText[] = [];
   const messages: EmbeddedMessage[] = [];
   const stuffed: string[] = [];
+  let cut = false;
   let choice: { plain: string[]; html: string[] } | undefined;
   // The leaves since the last text: none, only images shown inline (the text continues), or others.
   let gap: 'none' | 'inline' | 'other' = 'other';
@@ -1176,6 +1185,7 @@ function textContent(
     const decoded = !part.node.multipart && !attachment ? decodedText(part.node, body) : undefined;
     const content = decoded?.text ?? '';
     if (decoded) stuffed.push(...decoded.stuffed);
+    cut ||= decoded?.cut === true;
     if (content) {
       if (part.node.contentType === 'text/plain') {
         texts.push(content);
@@ -1187,8 +1197,9 @@ function textContent(
         show({ html: content });
       }
     } else if (attachment && isProse(part.node)) {
-      const { text: prose, stuffed: proseStuffed } = decodedText(part.node, body);
+      const { text: prose, stuffed: proseStuffed, cut: proseCut } = decodedText(part.node, body);
       stuffed.push(...proseStuffed);
+      cut ||= proseCut;
       show({ plain: part.node.contentType === 'text/enriched' ? enrichedToPlain(prose) : prose, from: attachment });
     } else if (attachment && part.node.contentType === 'message/rfc822' && MESSAGE_ENCODINGS.includes(part.node.encoding || '7bit')) {
       messages.push({ raw: raw.subarray(part.start, Math.max(part.start, part.end)), attachment });
@@ -1215,6 +1226,7 @@ function textContent(
     shown,
     messages,
     ...(stuffed.length > 0 ? { stuffed } : {}),
+    ...(cut ? { cut: true } : {}),
   };
 }
 

@@ -22,3 +22,17 @@ test('2: PHP MIME whose last line is an opening delimiter (--b, no --) keeps Lat
   const raw = `${hdr}MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="P"\r\n\r\n--P\r\nContent-Type: text/plain\r\n\r\nRechnung f\xfcr M\xfcller\r\n--P\r\nContent-Type: application/pdf; name="r.pdf"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--P\r\n`;
   assert.equal(await sms(raw), 'Rechnung für Müller'); // branch: "Rechnung f�r M�ller"
 });
+
+test('3: text beyond the decoded byte bound is not dropped silently', async () => {
+  // Only the first 8 bytes a character read are decoded (1 MiB of a text part): shift bytes with no text
+  // between them fill them, so the text after is cut; the sender is told, as a text past MAX_READ_CHARS.
+  const raw = `${hdr}MIME-Version: 1.0\r\nContent-Type: text/plain; charset=iso-2022-kr\r\n\r\n\x1b$)C${'\x0e\x0f'.repeat(600_000)}\r\nIMPORTANT: pump 3 down\r\n`;
+  const request = extractRequest(await parseMail(Buffer.from(raw, 'latin1')), POLICY, false);
+  assert.equal(request.unread, true);
+  // Left to simpleParser (an attached message), a labelled part cut by its charset decoder is told too.
+  const left = `${hdr}MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain; charset=iso-2022-kr\r\n\r\n\x1b$)C${'\x0e\x0f'.repeat(1_100_000)}\r\nIMPORTANT\r\n--b\r\nContent-Type: message/rfc822\r\n\r\nSubject: x\r\n\r\ny\r\n--b--\r\n`;
+  assert.equal(extractRequest(await parseMail(Buffer.from(left, 'latin1')), POLICY, false).unread, true);
+  // A body within the bound is read whole: nothing is said.
+  const whole = `${hdr}MIME-Version: 1.0\r\nContent-Type: text/plain; charset=iso-2022-kr\r\n\r\n\x1b$)C${'\x0e\x0f'.repeat(1_000)}\r\nIMPORTANT\r\n`;
+  assert.equal(extractRequest(await parseMail(Buffer.from(whole, 'latin1')), POLICY, false).unread, undefined);
+});
