@@ -156,7 +156,7 @@ const decodedBytesOf = (node: Node) => (node.contentType === 'text/html' ? MAX_H
 const DECODE_CUT_SLACK = 8 * 1024;
 
 /** The bytes of a part decoded, and whether they were cut: whole up to `bound`, else up to the last line break near it, else up to a character's start. */
-export function decodedPrefix(bytes: Buffer, bound: number): { bytes: Buffer; cut: boolean } {
+function decodedPrefix(bytes: Buffer, bound: number): { bytes: Buffer; cut: boolean } {
   if (bytes.length <= bound) return { bytes, cut: false };
   const lineEnd = bytes.lastIndexOf(0x0a, bound - 1);
   if (lineEnd >= bound - DECODE_CUT_SLACK) return { bytes: bytes.subarray(0, lineEnd + 1), cut: true };

@@ -36,3 +36,13 @@ test('3: text beyond the decoded byte bound is not dropped silently', async () =
   const whole = `${hdr}MIME-Version: 1.0\r\nContent-Type: text/plain; charset=iso-2022-kr\r\n\r\n\x1b$)C${'\x0e\x0f'.repeat(1_000)}\r\nIMPORTANT\r\n`;
   assert.equal(extractRequest(await parseMail(Buffer.from(whole, 'latin1')), POLICY, false).unread, undefined);
 });
+
+test('4: the bytes are cut where no character or shift is split: a line break, else a UTF-8 character start', async () => {
+  const text = async (body: string, type = '') => (await sms(`${hdr}${type}\r\n${body}`)).slice(0, 6);
+  // 7-bit JIS, no label: cut within a kanji's pair, its decode is unclean and the whole text is read as ASCII.
+  const jisLine = `\x1b$B${'%]%s%W'.repeat(21)}\x1b(B\r\n`;
+  assert.equal(await text(jisLine.repeat(Math.ceil((1.1 * 1024 * 1024) / jisLine.length))), 'ポンプポンプ');
+  // UTF-8 labelled Latin-1 (read as UTF-8 where it is UTF-8), no line break: cut within a character, it is no UTF-8 and reads as Latin-1 (`Ã©`).
+  const utf8 = Buffer.from(`a${'é'.repeat(600_000)}`).toString('latin1');
+  assert.equal(await text(utf8, 'MIME-Version: 1.0\r\nContent-Type: text/plain; charset=iso-8859-1\r\n'), 'aééééé');
+});
