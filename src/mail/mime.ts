@@ -323,7 +323,7 @@ function splitParts(raw: Buffer, boundary?: Buffer): Part | undefined {
         // its body is read as that of a boundary that never occurs.
         if (part === root && !root.node._boundary) {
           if (root.node.multipart && !boundary) return partsOfUndelimited(raw, root);
-          if (isUntypedHtml(root.node, raw.subarray(root.start, root.start + HTML_SNIFF_BYTES))) {
+          if (isUntypedHtml(root.node, raw.subarray(root.start, root.start + MAX_HTML_CHARS * MAX_BYTES_PER_CHARACTER))) {
             [root.written, root.node] = [root.node, withContentType(root.node, 'text/html')];
           }
           return root;
@@ -354,15 +354,20 @@ export function tooManyParts(): RelayError {
 const HTML_SNIFF_BYTES = 1024;
 /** An HTML document's start, as the HTML standard's sniffing reads it (after blanks): `<!DOCTYPE html` or `<html`. */
 const HTML_DOCUMENT_START = /^(?:\uFEFF|\xEF\xBB\xBF)?\s*<(?:!doctype\s+html|html)[\s>]/i;
+/** What only a document holds after its start: its head or body, or its end (`<html> is not closed in index.php` has none). */
+const HTML_DOCUMENT_PART = /<(?:head|body)[\s>]|<\/html\s*>/i;
 
 /**
  * A mail without a Content-Type whose body is an HTML document: PHP's `mail($to, $subject, $html)` with
  * its `Content-Type: text/html` header forgotten. Sent as text, the phone got its tags and entities;
  * every mail client that sniffs (and the HTML standard's rules for a resource without a type) reads
- * it as HTML. Only a body that starts as a document does: a text that mentions `<html>` is text.
+ * it as HTML. Only a body that is a document does, by its start and a head, body or end after it (in
+ * the bytes of it an HTML part decodes): a text that mentions `<html>`, even first, is text.
  */
-function isUntypedHtml(node: Node, start: Buffer): boolean {
-  return !(node.headers ? node.headers.getFirst('content-type') : '') && HTML_DOCUMENT_START.test(start.toString('latin1'));
+function isUntypedHtml(node: Node, body: Buffer): boolean {
+  const start = HTML_DOCUMENT_START.exec(body.toString('latin1', 0, HTML_SNIFF_BYTES));
+  if ((node.headers ? node.headers.getFirst('content-type') : '') || !start) return false;
+  return HTML_DOCUMENT_PART.test(body.toString('latin1', start[0].length));
 }
 
 /** Delimiter-like lines tried as an undelimited multipart's boundary, first ones first: each try reads the mail again. */

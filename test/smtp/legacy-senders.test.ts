@@ -324,6 +324,13 @@ describe('legacy senders: the text of mail written slightly wrong', () => {
     assert.equal((await send(`From: x@example.com\nSubject: s\n\n\n  <!DOCTYPE html>\n${page}\n`)).text, expected);
     // Text that only mentions a tag, and a body labelled text/plain, are read as written.
     assert.equal((await send('From: x@example.com\nSubject: s\n\nThe <html> tag is missing in index.php\n')).text, 'The <html> tag is missing in index.php');
+    // First in the text too, and with an attribute, so long as no head, body or end of a document follows.
+    assert.equal((await send('From: x@example.com\nSubject: s\n\n<html> is not closed in index.php\n')).text, '<html> is not closed in index.php');
+    assert.equal(
+      (await send('From: x@example.com\nSubject: s\n\n<!DOCTYPE html> is missing, and <html lang=de> too\n')).text,
+      '<!DOCTYPE html> is missing, and <html lang=de> too',
+    );
+    assert.equal((await send(`From: x@example.com\nSubject: s\n\n<HTML lang="de">\n<BODY>Pumpe&nbsp;3</BODY>\n`)).text, 'Pumpe 3');
     assert.equal((await send(mail('text/plain; charset=utf-8', '<html><body>Pump 3</body></html>'))).text, '<html><body>Pump 3</body></html>');
     // A base64 body with no Content-Transfer-Encoding is sent as written: its letters may be the token or key meant.
     const encoded = Buffer.from('Pumpe 3 ist ausgefallen.').toString('base64');
