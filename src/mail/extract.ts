@@ -7,6 +7,7 @@ import { asHtmlWrites, htmlToText, plainWithoutSignature, withoutRelayMarkers } 
 import {
   LabelledCharsetDecoder,
   MAILSPLIT_MAX_HEADER_BYTES,
+  MAX_READ_CHARS,
   MAILSPLIT_MAX_HEADER_LINES,
   type MailAttachment,
   type ParsedMail,
@@ -107,9 +108,15 @@ export async function parseMail(raw: Buffer): Promise<ParsedMail> {
   // skipHtmlToText: mailparser's own conversion would hide whether there was a text/plain part.
   const read = readMail(mail);
   if (read) return read;
-  const parsed: ParsedMail = await simpleParser(mail, MAILPARSER_OPTIONS).catch(mailsplitRefusal);
+  let cut = false;
+  const Iconv = class extends LabelledCharsetDecoder {
+    protected override cut(): void {
+      cut = true;
+    }
+  };
+  const parsed: ParsedMail = await simpleParser(mail, { ...MAILPARSER_OPTIONS, Iconv }).catch(mailsplitRefusal);
   const stuffed = await stuffedLinesOf(mail);
-  return stuffed.length > 0 ? { ...parsed, stuffed } : parsed;
+  return { ...parsed, ...(stuffed.length > 0 ? { stuffed } : {}), ...(cut ? { cut: true } : {}) };
 }
 
 /**
@@ -141,16 +148,6 @@ export const MAILPARSER_OPTIONS = {
 } as const;
 
 /**
- * The characters of a body the text rules read. An SMS carries at most a few thousand (sms.maxParts,
- * about 918 GSM-7 characters at its default 6), and a writer's text stands at the top (top-posted) or
- * below a quote within it: a long thread quoted whole in plain text is tens of kB. Every rule reads
- * the whole text (a signature or footer is found from its end), about half a microsecond a character,
- * so a 9 MB mail held the event loop for seconds; a quarter of that per mail at most. A body longer is
- * read up to its last line break within this, the rest is never sent (the sender is told).
- */
-export const MAX_READ_CHARS = 128 * 1024;
-
-/**
  * How far before MAX_READ_CHARS the last line break may stand for the body to be cut there rather than
  * within the line that crosses the bound: a line of text is shorter. Cut at a line break far before it,
  * an alert's first line above a long log or JSON line would be sent alone, as if it were the whole text.
@@ -166,6 +163,8 @@ export function readPart(text: string): { readonly text: string; readonly unread
     lineEnd >= MAX_READ_CHARS - READ_CUT_SLACK ? lineEnd : /[\uD800-\uDBFF]/.test(text[MAX_READ_CHARS - 1] ?? '') ? MAX_READ_CHARS - 1 : MAX_READ_CHARS;
   return { text: text.slice(0, end), unread: true };
 }
+
+export { MAX_READ_CHARS };
 
 /** Gmail's emoji reaction in its machine form: beside a text version it is a reader's version, alone the mail's only content. */
 const isReaction = ({ contentType }: MailAttachment) => contentType === 'text/vnd.google.email-reaction+json';
@@ -264,7 +263,7 @@ export function extractRequest(
   return {
     text: smsText,
     noNewText,
-    ...(read.unread ? { unread: true } : {}),
+    ...(read.unread || mail.cut ? { unread: true } : {}),
     emptyReply: noNewText ? (quoteRemoved ? 'quote' : mail.attachments.some(isReaction) ? 'reaction' : 'nothing') : undefined,
     subjectForBody: text === '' && smsText !== '' && (removed.length > 0 || quoteRemoved) ? (subjectUse === 'prepend' ? 'alone' : 'instead') : undefined,
     removed,

@@ -398,7 +398,7 @@ export function htmlToText(written: string, forward = false, reply = true): Html
 }
 
 /**
- * The characters of an HTML body converted. The text rules read MAX_READ_CHARS (128 Ki, src/mail/extract.ts)
+ * The characters of an HTML body converted. The text rules read MAX_READ_CHARS (128 Ki, src/mail/mime.ts)
  * of a body's text, and markup is most of a mail's HTML (an Outlook or newsletter mail's text is a tenth
  * of it or less), so twice that holds more text than the rules need to find the writer's among quotes
  * and signatures, and hundreds of times what an SMS carries. Converting costs microseconds a character,

@@ -25,7 +25,8 @@ import { decode as decodeQuotedPrintable } from 'libqp';
 import addressparser from 'nodemailer/lib/addressparser';
 import { RelayError } from '../errors.ts';
 import { enrichedToPlain } from './enriched.ts';
-import { unshifted } from './shifted-charsets.ts';
+import { MAX_HTML_CHARS } from './html.ts';
+import { escapedCharset, unshifted } from './shifted-charsets.ts';
 
 export interface MailAddress {
   readonly address?: string | undefined;
@@ -97,6 +98,8 @@ export interface ParsedMail {
    * field (docs/text.md): its last one, which a device or script may have meant as the text.
    */
   readonly unendedHeader?: string;
+  /** A text part's bytes were cut before they were decoded (decodedPrefix): the rest of its text is unread, and the sender is told. */
+  readonly cut?: true;
 }
 
 /**
@@ -119,6 +122,48 @@ const MAX_PARTS = 100;
  * whatever reads the mail: no retry can pass, so such a mail is refused as unreadable, naming it.
  */
 export const MAX_MIME_PARTS = 1000;
+
+/**
+ * The characters of a body the text rules read. An SMS carries at most a few thousand (sms.maxParts,
+ * about 918 GSM-7 characters at its default 6), and a writer's text stands at the top (top-posted) or
+ * below a quote within it: a long thread quoted whole in plain text is tens of kB. Every rule reads
+ * the whole text (a signature or footer is found from its end), about half a microsecond a character,
+ * so a 9 MB mail held the event loop for seconds; a quarter of that per mail at most. A body longer is
+ * read up to its last line break within this, the rest is never sent (the sender is told).
+ */
+export const MAX_READ_CHARS = 128 * 1024;
+
+/**
+ * The most bytes a character of text takes in a charset the relay reads: a kanji alone between ASCII in
+ * ISO-2022-JP (`ESC $ B`, its two bytes, `ESC ( B`); UTF-7 takes five (`+AOk-`), HZ six, UTF-32 four.
+ */
+const MAX_BYTES_PER_CHARACTER = 8;
+
+/**
+ * How many of a part's bytes (transfer encoding undone) are decoded: enough for the characters read of
+ * it in any charset, MAX_READ_CHARS of a text, MAX_HTML_CHARS of an HTML part. The rest is never read
+ * (the sender is told, ParsedMail.cut: shift bytes with no text between them can fill the bytes before it),
+ * and decoding it whole cost the most where a charset costs most a byte: a 9 MB body held the event
+ * loop for 4–11 s in UTF-7 (iconv-lite's decoder, a run per character), 1–2 s in ISO-2022-KR or UTF-32.
+ */
+const decodedBytesOf = (node: Node) => (node.contentType === 'text/html' ? MAX_HTML_CHARS : MAX_READ_CHARS) * MAX_BYTES_PER_CHARACTER;
+
+/**
+ * How far before the bound a line break may stand for the bytes to be cut after it (every charset the
+ * relay reads but UTF-16 and UTF-32 ends its shifts and characters there); else they are cut before the
+ * UTF-8 character that crosses it, so that a text in UTF-8 is not taken for a legacy one by its cut.
+ */
+const DECODE_CUT_SLACK = 8 * 1024;
+
+/** The bytes of a part decoded, and whether they were cut: whole up to `bound`, else up to the last line break near it, else up to a character's start. */
+function decodedPrefix(bytes: Buffer, bound: number): { bytes: Buffer; cut: boolean } {
+  if (bytes.length <= bound) return { bytes, cut: false };
+  const lineEnd = bytes.lastIndexOf(0x0a, bound - 1);
+  if (lineEnd >= bound - DECODE_CUT_SLACK) return { bytes: bytes.subarray(0, lineEnd + 1), cut: true };
+  let end = bound;
+  while (end > 0 && ((bytes[end] ?? 0) & 0xc0) === 0x80) end--;
+  return { bytes: bytes.subarray(0, end), cut: true };
+}
 
 type Node = InstanceType<typeof MimeNode>;
 
@@ -220,8 +265,9 @@ function walk(part: Part): Part[] {
  * mailsplit's splitting: header blocks end at the first empty line; a line `--boundary` (of the
  * current multipart or of an enclosing one) starts a part, `--boundary--` ends the multipart; the
  * line break before a delimiter line belongs to the delimiter. Undefined for what it would read
- * differently or refuse: a part without an empty line after its headers, a multipart without its
- * closing delimiter, oversized headers or lines, more than MAX_PARTS parts. UNREADABLE_MAIL for more
+ * differently or refuse: a part without an empty line after its headers, oversized headers or lines
+ * (but a base64 attachment's), more than MAX_PARTS parts; a multipart without its closing delimiter
+ * ends with the data, as in mailsplit. UNREADABLE_MAIL for more
  * than MAX_MIME_PARTS: counted here, since mailsplit's refusal would be a library error. A mail
  * whose multipart body never has a delimiter of its boundary (partsOfUndelimited) is read apart
  * from mailsplit, which would read no text at all. `boundary`: the one to split the mail's
@@ -238,8 +284,11 @@ function splitParts(raw: Buffer, boundary?: Buffer): Part | undefined {
     const lineEnd = newline < 0 ? raw.length : newline + 1;
     const line = raw.subarray(lineStart, lineEnd);
     const nested = insideMultipart(part);
-    // mailsplit also takes a delimiter after a bare CR, and cuts lines past 64 KiB: not followed here.
-    if (nested && (lineEnd - lineStart > MAX_LINE_BYTES || (line[0] === 0x0d && line[1] === 0x2d))) return undefined;
+    // mailsplit also takes a delimiter after a bare CR, and cuts lines past 64 KiB: not followed here, but
+    // in a base64 attachment (base64_encode() without chunk_split(): the whole file on one line), where a
+    // cut line can start no delimiter (base64 has no `-`) and no byte of it is read.
+    const longLine = lineEnd - lineStart > MAX_LINE_BYTES && (inHeader || !isEncodedAttachment(part));
+    if (nested && (longLine || (line[0] === 0x0d && line[1] === 0x2d))) return undefined;
     const delimiter = nested ? delimiterOf(line, part, inEpilogue) : undefined;
     if (delimiter) {
       if (inHeader) return undefined;
@@ -272,19 +321,53 @@ function splitParts(raw: Buffer, boundary?: Buffer): Part | undefined {
         // A single part's body is the rest of the mail: nothing more to split. A multipart whose
         // boundary is missing, empty or unreadable (`boundary:"B1"`) has no delimiter that can occur:
         // its body is read as that of a boundary that never occurs.
-        if (part === root && !root.node._boundary) return root.node.multipart && !boundary ? partsOfUndelimited(raw, root) : root;
+        if (part === root && !root.node._boundary) {
+          if (root.node.multipart && !boundary) return partsOfUndelimited(raw, root);
+          if (isUntypedHtml(root.node, raw.subarray(root.start, root.start + MAX_HTML_CHARS * MAX_BYTES_PER_CHARACTER))) {
+            [root.written, root.node] = [root.node, withContentType(root.node, 'text/html')];
+          }
+          return root;
+        }
       }
     }
     lineStart = lineEnd;
   }
-  // A part whose headers never ended, or a multipart without its closing delimiter, mailsplit reads by rules of its own.
-  if (part !== root || inHeader || parts > MAX_PARTS) return undefined;
+  // A part whose headers never ended mailsplit reads by rules of its own. A multipart without its closing
+  // delimiter (a script that never wrote `--boundary--`) ends with the data, as in mailsplit; so does one
+  // whose last line opens a part (`--boundary`, the `--` left out): mailsplit reads nothing after it as
+  // a part without headers or body, as a blank line after it is read.
+  if (inHeader && part !== root && part.node._headerlen === 0) {
+    part.node.parseHeaders();
+    part.start = raw.length;
+    inHeader = false;
+  }
+  if (inHeader || parts > MAX_PARTS) return undefined;
   return root.node.multipart && root.children.length === 0 && !boundary ? partsOfUndelimited(raw, root) : root;
 }
 
 /** The refusal of a mail of more than MAX_MIME_PARTS parts, whether this reader or mailsplit counted them. */
 export function tooManyParts(): RelayError {
   return new RelayError('UNREADABLE_MAIL', `The mail cannot be read: it has more than ${MAX_MIME_PARTS} MIME parts; send the text with fewer attachments`);
+}
+
+/** How far into an untyped body its start is looked for: blank lines and a byte order mark before `<html>`. */
+const HTML_SNIFF_BYTES = 1024;
+/** An HTML document's start, as the HTML standard's sniffing reads it (after blanks): `<!DOCTYPE html` or `<html`. */
+const HTML_DOCUMENT_START = /^(?:\uFEFF|\xEF\xBB\xBF)?\s*<(?:!doctype\s+html|html)[\s>]/i;
+/** What only a document holds after its start: its head or body, or its end (`<html> is not closed in index.php` has none). */
+const HTML_DOCUMENT_PART = /<(?:head|body)[\s>]|<\/html\s*>/i;
+
+/**
+ * A mail without a Content-Type whose body is an HTML document: PHP's `mail($to, $subject, $html)` with
+ * its `Content-Type: text/html` header forgotten. Sent as text, the phone got its tags and entities;
+ * every mail client that sniffs (and the HTML standard's rules for a resource without a type) reads
+ * it as HTML. Only a body that is a document does, by its start and a head, body or end after it (in
+ * the bytes of it an HTML part decodes): a text that mentions `<html>`, even first, is text.
+ */
+function isUntypedHtml(node: Node, body: Buffer): boolean {
+  const start = HTML_DOCUMENT_START.exec(body.toString('latin1', 0, HTML_SNIFF_BYTES));
+  if ((node.headers ? node.headers.getFirst('content-type') : '') || !start) return false;
+  return HTML_DOCUMENT_PART.test(body.toString('latin1', start[0].length));
 }
 
 /** Delimiter-like lines tried as an undelimited multipart's boundary, first ones first: each try reads the mail again. */
@@ -491,6 +574,11 @@ function isProse(node: Node): boolean {
   return PROSE_TYPES.includes(node.contentType || '') && !node.filename && (!node.disposition || node.disposition === 'inline');
 }
 
+/** A leaf in base64 that is an attachment: the relay reads its name and type, never its bytes. */
+function isEncodedAttachment(part: Part): boolean {
+  return !part.node.multipart && part.node.encoding === 'base64' && isAttachment(part);
+}
+
 function isAttachment(part: Part): boolean {
   if (part.node.multipart) return false;
   return !TEXT_TYPES.includes(part.node.contentType || '') || dispositionOf(part.node) !== 'inline';
@@ -528,15 +616,17 @@ function headerOf(node: Node, key: string): string {
  * A leaf's text as mailparser decodes it: transfer encoding, format=flowed, charset (see charsetText),
  * LF line ends; and the lines of a flowed text its client space-stuffed before a `>` (see StuffedLines).
  */
-function decodedText(node: Node, body: Buffer): { text: string; stuffed: StuffedLines } {
+function decodedText(node: Node, body: Buffer): { text: string; stuffed: StuffedLines; cut: boolean } {
   const carried: Carried = node.encoding === 'base64' ? 'written' : node.encoding === 'quoted-printable' ? 'quoted-printable' : 'lines';
-  let bytes = node.encoding === 'base64' ? checkedBase64(body) : node.encoding === 'quoted-printable' ? decodeQuotedPrintable(body) : body;
+  const transferred = node.encoding === 'base64' ? checkedBase64(body) : node.encoding === 'quoted-printable' ? decodeQuotedPrintable(body) : body;
+  const prefix = decodedPrefix(transferred, decodedBytesOf(node));
+  let bytes = prefix.bytes;
   if (node.flowed) bytes = Buffer.from(flowedBytes(bytes.toString('binary'), node.delSp), 'binary');
   const legacy = !node.charset && node.contentType === 'text/html' ? (html: Buffer) => declaredHtmlText(html, carried) : legacyText;
   const text = charsetText(bytes, node.charset || '', carried, legacy).replace(/\r?\n/g, '\n');
-  if (!node.flowed || !text.includes(STUFFED_BYTE)) return { text, stuffed: [] };
+  if (!node.flowed || !text.includes(STUFFED_BYTE)) return { text, stuffed: [], cut: prefix.cut };
   const stuffed = text.match(STUFFED_LINE)?.map((line) => line.slice(STUFFED_BYTE.length)) ?? [];
-  return { text: text.replace(STUFFED_PLACE, ''), stuffed };
+  return { text: text.replace(STUFFED_PLACE, ''), stuffed, cut: prefix.cut };
 }
 
 /**
@@ -670,11 +760,58 @@ const LATIN_CODECS = new Set<unknown>(LATIN_CHARSETS.map((name) => iconv.getCode
  * text only, and sends it as text. GB2312 and GBK: read as GB18030, their superset, as browsers do
  * (the WHATWG Encoding standard), since Chinese mailers label GBK and GB18030 text `gb2312`.
  */
-const DECODED_AS = new Map<unknown, string>([
-  [iconv.getCodec('utf-7'), 'utf-7'],
-  [iconv.getCodec('gb2312'), 'gb18030'],
-  [iconv.getCodec('gbk'), 'gb18030'],
+const DECODED_AS = new Map<unknown, (bytes: Buffer) => string>([
+  [iconv.getCodec('utf-7'), utf7Text],
+  [iconv.getCodec('gb2312'), (bytes) => iconv.decode(bytes, 'gb18030')],
+  [iconv.getCodec('gbk'), (bytes) => iconv.decode(bytes, 'gb18030')],
 ]);
+
+const PLUS = 0x2b;
+const MINUS = 0x2d;
+/** U+FFFD, for a byte UTF-7 never writes. */
+const REPLACEMENT = 0xfffd;
+/** RFC 2152's base64 set: each byte's six bits, -1 for a byte outside it (which ends a shifted run). */
+const UTF7_BASE64 = Int8Array.from({ length: 0x100 }, (_, byte) =>
+  'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'.indexOf(String.fromCharCode(byte)),
+);
+
+/**
+ * UTF-7 (RFC 2152) as text, as iconv-lite's decoder reads it (`+-` is `+`, a `-` ending a shifted run
+ * goes, bits short of a character go, an 8-bit byte is U+FFFD), in one pass. iconv-lite's decoder
+ * allocates two buffers and a decoder for each shifted run, 1–2 µs a run: 1 MB of `+AGE-` (`a`, a run
+ * per character) took it half a second, this a fortieth of that.
+ */
+function utf7Text(bytes: Buffer): string {
+  const units = Buffer.allocUnsafe(bytes.length * 2);
+  let length = 0;
+  const unit = (code: number) => {
+    units[length++] = code & 0xff;
+    units[length++] = code >> 8;
+  };
+  for (let at = 0; at < bytes.length; ) {
+    const byte = bytes[at++] ?? 0;
+    if (byte !== PLUS) unit(byte < 0x80 ? byte : REPLACEMENT);
+    else if (bytes[at] === MINUS) {
+      unit(PLUS);
+      at++;
+    } else {
+      let bits = 0;
+      let count = 0;
+      for (let value = UTF7_BASE64[bytes[at] ?? 0] ?? -1; at < bytes.length && value >= 0; value = UTF7_BASE64[bytes[++at] ?? 0] ?? -1) {
+        bits = ((bits << 6) | value) & 0xffffff;
+        count += 6;
+        if (count >= 16) {
+          count -= 16;
+          unit((bits >> count) & 0xffff);
+        }
+      }
+      if (bytes[at] === MINUS) at++;
+    }
+  }
+  const text = units.toString('utf16le', 0, length);
+  // A byte order mark opening the text is none of it, as a decoder of any UTF reads it.
+  return text.startsWith('\uFEFF') ? text.slice(1) : text;
+}
 
 /**
  * IANA aliases libmime and shifted-charsets.ts do not know, as the name they decode: `csISO2022JP` (also
@@ -696,7 +833,9 @@ const LABEL_ALIASES = new Map([
  * Bytes in a charset label (a MIME parameter or an encoded word's; empty for none) as text, as
  * libmime reads them except where mail mislabels its text (LATIN_CODECS, DECODED_AS), where libmime
  * does not know the label (LABEL_ALIASES) and for the shifting charsets it cannot read (ISO-2022-KR,
- * HZ: shifted-charsets.ts). Bytes with no label, or one read as UTF-8, that are not UTF-8 go to `legacy`.
+ * HZ: shifted-charsets.ts). Bytes with no label, or one read as UTF-8, are in the shifting charset their
+ * escapes name where they decode cleanly in it (escapedCharset: unlabelled JIS), else UTF-8; those that
+ * are not UTF-8 go to `legacy`.
  */
 function charsetText(bytes: Buffer, written: string, carried: Carried, legacy: (bytes: Buffer) => string = legacyText): string {
   const marked = byteOrderMarked(bytes, carried);
@@ -707,6 +846,9 @@ function charsetText(bytes: Buffer, written: string, carried: Carried, legacy: (
   const shifted = unshifted(bytes, alias ?? lowered);
   if (shifted) return iconv.decode(shifted.bytes, shifted.charset);
   if (!label || UTF8_LABELS.has(label.toLowerCase().replace(/[^a-z0-9]+/g, ''))) {
+    const escaped = escapedCharset(bytes);
+    const shiftedText = escaped === undefined ? undefined : charsetText(bytes, escaped, carried);
+    if (shiftedText !== undefined && readsCleanly(shiftedText, bytes)) return shiftedText;
     const text = bytes.toString();
     return text.includes('\uFFFD') && !isUtf8(bytes) ? legacy(bytes) : text;
   }
@@ -716,8 +858,21 @@ function charsetText(bytes: Buffer, written: string, carried: Carried, legacy: (
   const decoder = DECODED_AS.get(codec);
   const unsent = UTF16_CODECS.has(codec) ? utf16AsWritten(bytes, carried) : bytes;
   // mailparser's decode stream hands its strings on as UTF-8 buffers (lone surrogates become U+FFFD).
-  const text = Buffer.from(decoder ? iconv.decode(unsent, decoder) : decodeCharset(unsent, label)).toString();
+  const text = Buffer.from(decoder ? decoder(unsent) : decodeCharset(unsent, label)).toString();
   return text.includes('\uFFFD') && !isUtf8(bytes) && readsAsUtf8(label) ? legacy(bytes) : text;
+}
+
+const QUESTION_MARK = 0x3f;
+
+/**
+ * Whether bytes read as text without a character that could not be read: a `�`, or a `?` the bytes do
+ * not hold (ISO-2022-JP's decoder, encoding-japanese under libmime, writes `?` for a pair it cannot read).
+ */
+function readsCleanly(text: string, bytes: Buffer): boolean {
+  if (text.includes('\uFFFD')) return false;
+  let written = 0;
+  for (const byte of bytes) if (byte === QUESTION_MARK) written++;
+  return text.split('?').length - 1 <= written;
 }
 
 /** UTF-16's codecs, by iconv-lite codec (`utf-16`, `utf-16le`, `utf-16be` and their aliases, `ucs-2`): their text carried as lines is read as written before its transport (utf16AsWritten). */
@@ -800,8 +955,14 @@ export class LabelledCharsetDecoder extends Transform {
 
   override _flush(done: TransformCallback): void {
     // mailparser names no transfer encoding: the bytes are taken as written.
-    done(null, Buffer.from(charsetText(Buffer.concat(this.#chunks), this.#label, 'written')));
+    // It names no type either: bounded as an HTML part, the larger bound.
+    const { bytes, cut } = decodedPrefix(Buffer.concat(this.#chunks), MAX_HTML_CHARS * MAX_BYTES_PER_CHARACTER);
+    if (cut) this.cut();
+    done(null, Buffer.from(charsetText(bytes, this.#label, 'written')));
   }
+
+  /** Called when the bytes were cut before they were decoded: parseMail's decoder marks its mail (ParsedMail.cut). */
+  protected cut(): void {}
 }
 
 /**
@@ -999,7 +1160,7 @@ function textContent(
   root: Part,
   raw: Buffer,
   attachments: ReadonlyMap<Part, MailAttachment>,
-): { text?: string; html: string | false; shown: ShownText[]; messages: EmbeddedMessage[]; stuffed?: StuffedLines } {
+): { text?: string; html: string | false; shown: ShownText[]; messages: EmbeddedMessage[]; stuffed?: StuffedLines; cut?: true } {
   const inline = walk(root).filter((part) => !part.node.multipart && !attachments.has(part));
   const hasText = inline.some(({ node }) => node.contentType === 'text/plain');
   const hasHtml = inline.some(({ node }) => node.contentType === 'text/html');
@@ -1008,6 +1169,7 @@ function textContent(
   const shown: ShownText[] = [];
   const messages: EmbeddedMessage[] = [];
   const stuffed: string[] = [];
+  let cut = false;
   let choice: { plain: string[]; html: string[] } | undefined;
   // The leaves since the last text: none, only images shown inline (the text continues), or others.
   let gap: 'none' | 'inline' | 'other' = 'other';
@@ -1028,6 +1190,7 @@ function textContent(
     const decoded = !part.node.multipart && !attachment ? decodedText(part.node, body) : undefined;
     const content = decoded?.text ?? '';
     if (decoded) stuffed.push(...decoded.stuffed);
+    cut ||= decoded?.cut === true;
     if (content) {
       if (part.node.contentType === 'text/plain') {
         texts.push(content);
@@ -1039,8 +1202,9 @@ function textContent(
         show({ html: content });
       }
     } else if (attachment && isProse(part.node)) {
-      const { text: prose, stuffed: proseStuffed } = decodedText(part.node, body);
+      const { text: prose, stuffed: proseStuffed, cut: proseCut } = decodedText(part.node, body);
       stuffed.push(...proseStuffed);
+      cut ||= proseCut;
       show({ plain: part.node.contentType === 'text/enriched' ? enrichedToPlain(prose) : prose, from: attachment });
     } else if (attachment && part.node.contentType === 'message/rfc822' && MESSAGE_ENCODINGS.includes(part.node.encoding || '7bit')) {
       messages.push({ raw: raw.subarray(part.start, Math.max(part.start, part.end)), attachment });
@@ -1067,25 +1231,23 @@ function textContent(
     shown,
     messages,
     ...(stuffed.length > 0 ? { stuffed } : {}),
+    ...(cut ? { cut: true } : {}),
   };
 }
 
-/** ISO-2022-JP's escape sequences into JIS X 0208 (`ESC $ @`, `ESC $ B`): raw in a header, such a value is ISO-2022-JP. */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: ESC starts the sequence.
-const JIS_ESCAPE = /\x1b\$[@B]/;
-
 /**
  * A header's value decoded. Raw 8-bit in a header (RFC 5322 allows none; RFC 6532 allows UTF-8) that
- * is not UTF-8, or raw ISO-2022-JP (7-bit with its escapes), was written in the mail's charset by old
- * scripts, BSD `mail`, PHP's `mail()` and Japanese mailers: read in `charset` (the charset its text
- * declares) as MUAs read it, or ISO-2022-JP by its escapes, when its bytes are valid there; else
- * windows-1252 (legacyText).
+ * is not UTF-8, or raw ISO-2022-JP (7-bit with its escapes, or another shifting charset: escapedCharset),
+ * was written in the mail's charset by old scripts, BSD `mail`, PHP's `mail()` and Japanese mailers: read
+ * in `charset` (the charset its text declares) as MUAs read it, or in the charset its escapes name, when
+ * its bytes are valid there; else windows-1252 (legacyText).
  */
 function headerValue(line: string, charset = ''): string {
   const value = Buffer.from((libmime.decodeHeader(line).value || '').toString().trim(), 'binary');
   const utf8 = isUtf8(value);
-  if (utf8 && !value.includes(0x1b)) return value.toString();
-  const label = JIS_ESCAPE.test(value.toString('latin1')) && !/^iso-?2022-?jp/i.test(charset) ? 'iso-2022-jp' : charset;
+  const escaped = escapedCharset(value);
+  if (utf8 && escaped === undefined) return value.toString();
+  const label = escaped ?? charset;
   const declared = label ? charsetText(value, label, 'lines') : undefined;
   if (declared !== undefined && !declared.includes('\uFFFD') && !windows1252Meant(value, declared)) return declared;
   return utf8 ? value.toString() : legacyText(value);

@@ -121,3 +121,49 @@ const SHIFTED = new Map<string, (bytes: Buffer) => { bytes: Buffer; charset: str
 export function unshifted(bytes: Buffer, label: string): { bytes: Buffer; charset: string } | undefined {
   return SHIFTED.get(label)?.(bytes);
 }
+
+/** ISO-2022-JP's designations of its double-byte sets (JIS X 0208: `ESC $ @`, `ESC $ B`; JIS X 0212: `ESC $ ( D`) and of half-width katakana (`ESC ( I`). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ESC starts the sequence.
+const JP_DESIGNATION = /\x1b\$(?:[@B]|\(D)|\x1b\(I/;
+/** ISO-2022-KR's designation (KR_DESIGNATION). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ESC starts the sequence.
+const KR_DESIGNATION_TEXT = /\x1b\$\)C/;
+/**
+ * Every escape sequence of ISO-2022-JP (RFC 1468, and JIS X 0212 and katakana as mailers write them: the
+ * designations above and back to ASCII or JIS-Roman, `ESC ( B`, `ESC ( J`) and of ISO-2022-KR (its
+ * designation alone: it shifts by SO and SI). Text with another ESC (a terminal's colour code `ESC [ 31m`,
+ * `ESC [ K`) is not in that charset alone: its decoder would eat the ESC and what follows it, so it is left
+ * to the rules for ASCII text, which remove such codes whole.
+ */
+const OWN_ESCAPES = new Map<string, RegExp>([
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: ESC starts the sequence.
+  ['iso-2022-jp', /\x1b(?:\([BJI]|\$(?:[@B]|\(D))/g],
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: ESC starts the sequence.
+  ['iso-2022-kr', /\x1b\$\)C/g],
+]);
+/** Whether every ESC in the text starts one of the charset's own escape sequences (HZ has none: no ESC at all). */
+const onlyOwnEscapes = (text: string, charset: string) => !text.replace(OWN_ESCAPES.get(charset) ?? /(?!)/, '').includes('\x1b');
+
+/** HZ's shift into GB 2312 before a character (its first byte a row of GB 2312, 0x21–0x77), to be shifted back by `~}`. */
+const HZ_SHIFT = /~\{[\x21-\x77][\x21-\x7e]/;
+
+/**
+ * The shifting charset 7-bit text is written in, by its escapes, as mail clients recognise it where no
+ * label says so (or `us-ascii`, `utf-8`: unlabelled JIS is how Japanese mail was written before MIME, RFC
+ * 1468, and `nkf -j | mail` still sends it): ISO-2022-JP by a designation of a double-byte set or of
+ * katakana, ISO-2022-KR by its designation, HZ-GB-2312 by a shift into GB 2312 with a shift back. Its
+ * reader takes it only where it decodes cleanly (no `�`). Undefined for other text, 8-bit text among it, or
+ * an ESC that starts none of the charset's own sequences (OWN_ESCAPES).
+ */
+export function escapedCharset(bytes: Buffer): string | undefined {
+  if ((!bytes.includes(ESC) && !bytes.includes('~{')) || bytes.some((byte) => byte >= HIGH_BIT)) return undefined;
+  const text = bytes.toString('latin1');
+  const charset = JP_DESIGNATION.test(text)
+    ? 'iso-2022-jp'
+    : KR_DESIGNATION_TEXT.test(text)
+      ? 'iso-2022-kr'
+      : HZ_SHIFT.test(text) && text.includes('~}')
+        ? 'hz-gb-2312'
+        : undefined;
+  return charset && onlyOwnEscapes(text, charset) ? charset : undefined;
+}

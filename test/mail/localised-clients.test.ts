@@ -229,10 +229,11 @@ describe("format=flowed: a space-stuffed line is the writer's, whatever it start
     assert.deepEqual(request.attachments, ['a.txt']);
   });
 
-  test('in a mail left to mailparser (no closing delimiter) the stuffed ">" line is the writer\'s too', async () => {
+  // A part whose headers never end (a delimiter comes first) is what readMail leaves to mailparser.
+  test('in a mail left to mailparser (a part whose headers never end) the stuffed ">" line is the writer\'s too', async () => {
     const headers = 'From: alice@example.com\nSubject: Re: load\nIn-Reply-To: <abc@example.com>\nContent-Type: multipart/alternative; boundary="BB"';
     const body =
-      '--BB\nContent-Type: text/plain; charset=utf-8; format=flowed\n\nLoad is still\n >90% on db1 since 10:00, \nplease restart it.\n\nOn 05.12.26 17:00, Bob wrote:\n> How is the load?\n\n--BB\nContent-Type: text/html; charset=utf-8\n\n<p>Load is still &gt;90% on db1 since 10:00, please restart it.</p>\n';
+      '--BB\nContent-Type: text/plain; charset=utf-8; format=flowed\n\nLoad is still\n >90% on db1 since 10:00, \nplease restart it.\n\nOn 05.12.26 17:00, Bob wrote:\n> How is the load?\n\n--BB\nContent-Type: text/html; charset=utf-8\n\n<p>Load is still &gt;90% on db1 since 10:00, please restart it.</p>\n--BB\nContent-Type: text/plain\n--BB--\n';
     assert.equal(readMail(raw(headers, body)), undefined, 'left to mailparser');
     assert.equal((await fromRaw(headers, body)).text, 'Load is still\n>90% on db1 since 10:00, please restart it.');
   });
@@ -258,8 +259,8 @@ describe("format=flowed: a space-stuffed line is the writer's, whatever it start
   ] as const) {
     test(`in a mail left to mailparser, a ${encoding} part's stuffed ">" line is found once decoded`, async () => {
       const headers = 'From: alice@example.com\nSubject: Re: load\nIn-Reply-To: <abc@example.com>\nContent-Type: multipart/mixed; boundary="BB"';
-      const mail = `--BB\nContent-Type: text/plain; charset=utf-8; format=flowed\nContent-Transfer-Encoding: ${encoding}\n\n${body}\n`;
-      assert.equal(readMail(raw(headers, mail)), undefined, 'left to mailparser (no closing delimiter)');
+      const mail = `--BB\nContent-Type: text/plain; charset=utf-8; format=flowed\nContent-Transfer-Encoding: ${encoding}\n\n${body}\n--BB\nContent-Type: text/plain\n--BB--\n`;
+      assert.equal(readMail(raw(headers, mail)), undefined, 'left to mailparser (a part whose headers never end)');
       assert.equal((await fromRaw(headers, mail)).text, 'Load is still\n>90% on db1 since 10:00\nplease restart it.');
     });
   }

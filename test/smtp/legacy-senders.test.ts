@@ -265,6 +265,78 @@ describe('legacy senders: the text of mail written slightly wrong', () => {
     }
   });
 
+  test('ISO-2022-JP, ISO-2022-KR and HZ text with no charset, or labelled us-ascii or utf-8, is read by its escapes, as its raw subject is', async () => {
+    // ポンプ３が停止しました。 as `nkf -j` writes it.
+    const jis = '\u001b$B%]%s%W#3$,Dd;_$7$^$7$?!#\u001b(B';
+    const texts: ReadonlyArray<readonly [string, string, string]> = [
+      [jis, 'ポンプ３が停止しました。', 'ISO-2022-JP'],
+      ['\u001b$)C\u000e<-9v\u000f \u000eA_Av\u000f', '서버 중지', 'ISO-2022-KR'],
+      ['~{7~NqFwM#V9~} ~~1', '服务器停止 ~1', 'HZ'],
+    ];
+    for (const [body, expected, charset] of texts) {
+      // No MIME headers at all (old Japanese mailers and devices), text/plain with no charset, and the labels read as UTF-8.
+      assert.equal((await send(`From: x@example.com\nSubject: alarm\n\n${body}\n`)).text, expected, `${charset}, no MIME headers`);
+      for (const contentType of ['text/plain', 'text/plain; charset=us-ascii', 'text/plain; charset=utf-8'])
+        assert.equal((await send(mail(contentType, body))).text, expected, `${charset} as ${contentType}`);
+    }
+    // An HTML part too, and the text still decodes only where it decodes cleanly: an escape alone, or a stray `~{`, is text as written.
+    assert.equal((await send(mail('text/html', `<p>${jis}</p>`))).text, 'ポンプ３が停止しました。');
+    assert.equal((await send(mail('text/plain', 'a \u001b$B b'))).text, 'a $B b');
+    assert.equal((await send(mail('text/plain', 'ls ~{a,b} done'))).text, 'ls ~{a,b} done');
+  });
+
+  test("PHP's hand-built MIME (a base64 attachment on one line, the closing delimiter forgotten) keeps the legacy charset rules: Latin-1 text, raw subject", async () => {
+    const pdf = Buffer.alloc(70_000, 0xa5).toString('base64');
+    const invoice = (subject: string, textHeader: string, text: string, attachment: string, closed: boolean) =>
+      Buffer.from(
+        `From: shop@example.com\r\nSubject: ${subject}\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="PHP-mixed-1"\r\n\r\n` +
+          `--PHP-mixed-1\r\n${textHeader}\r\n\r\n${text}\r\n--PHP-mixed-1\r\nContent-Type: application/pdf; name="rechnung.pdf"\r\n` +
+          `Content-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename="rechnung.pdf"\r\n\r\n${attachment}\r\n${closed ? '--PHP-mixed-1--\r\n' : ''}`,
+        'latin1',
+      );
+    const latin1 = 'Rechnung f\xfcr J\xfcrgen M\xfcller anbei';
+    const mixed = 'Rechnung f\xc3\xbcr J\xfcrgen M\xfcller anbei';
+    const expected = 'Rechnung für Jürgen Müller anbei';
+    for (const [attachment, closed, shape] of [
+      [pdf, true, 'one-line attachment'],
+      ['JVBERi0xLjQK', false, 'no closing delimiter'],
+      [pdf, false, 'both'],
+    ] as const) {
+      for (const [textHeader, text, label] of [
+        ['Content-Type: text/plain', latin1, 'unlabelled Latin-1'],
+        ['Content-Type: text/plain; charset=utf-8', latin1, 'Latin-1 labelled utf-8'],
+        ['Content-Type: text/plain; charset=utf-8', mixed, 'a UTF-8 template with Latin-1 data'],
+      ] as const) {
+        const { reply, text: sms } = await send(invoice('Rechnung', textHeader, text, attachment, closed));
+        assert.match(reply.text, /rechnung\.pdf/, `${shape}, ${label}`);
+        assert.equal(sms, expected, `${shape}, ${label}`);
+      }
+      const subjectOnly = await send(invoice('Rechnung f\xfcr M\xfcller', 'Content-Type: text/plain', '', attachment, closed));
+      assert.equal(subjectOnly.text, 'Rechnung für Müller', `${shape}, raw Latin-1 subject`);
+    }
+  });
+
+  test("a mail without a Content-Type whose body is an HTML document (PHP's mail() with the header forgotten) is read as HTML; base64 and text mentioning <html> stay text", async () => {
+    const page =
+      '<html><head><title>Bestellung</title><style>td{padding:2px}</style></head><body><h2>Neue Bestellung #4711</h2><table><tr><td>Kunde:</td><td>J&uuml;rgen M&uuml;ller</td></tr></table></body></html>';
+    const expected = 'Neue Bestellung #4711\n\nKunde: Jürgen Müller';
+    assert.equal((await send(`From: x@example.com\nSubject: s\n\n${page}\n`)).text, expected);
+    assert.equal((await send(`From: x@example.com\nSubject: s\n\n\n  <!DOCTYPE html>\n${page}\n`)).text, expected);
+    // Text that only mentions a tag, and a body labelled text/plain, are read as written.
+    assert.equal((await send('From: x@example.com\nSubject: s\n\nThe <html> tag is missing in index.php\n')).text, 'The <html> tag is missing in index.php');
+    // First in the text too, and with an attribute, so long as no head, body or end of a document follows.
+    assert.equal((await send('From: x@example.com\nSubject: s\n\n<html> is not closed in index.php\n')).text, '<html> is not closed in index.php');
+    assert.equal(
+      (await send('From: x@example.com\nSubject: s\n\n<!DOCTYPE html> is missing, and <html lang=de> too\n')).text,
+      '<!DOCTYPE html> is missing, and <html lang=de> too',
+    );
+    assert.equal((await send(`From: x@example.com\nSubject: s\n\n<HTML lang="de">\n<BODY>Pumpe&nbsp;3</BODY>\n`)).text, 'Pumpe 3');
+    assert.equal((await send(mail('text/plain; charset=utf-8', '<html><body>Pump 3</body></html>'))).text, '<html><body>Pump 3</body></html>');
+    // A base64 body with no Content-Transfer-Encoding is sent as written: its letters may be the token or key meant.
+    const encoded = Buffer.from('Pumpe 3 ist ausgefallen.').toString('base64');
+    assert.equal((await send(`From: x@example.com\nSubject: s\n\n${encoded}\n`)).text, encoded);
+  });
+
   test('a multipart/digest part without a Content-Type is a mail (RFC 2046 §5.1.5), as one with message/rfc822 written', async () => {
     const digest = (type: string) =>
       `From: dev@example.com\nSubject: Alert digest\nMIME-Version: 1.0\nContent-Type: multipart/digest; boundary="D"\n\n--D\n${type}\nFrom: a@x\nSubject: one\n\nAlert one body\n--D\n${type}\nFrom: a@x\nSubject: two\n\nAlert two body\n--D--\n`;
