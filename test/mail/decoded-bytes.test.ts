@@ -1,4 +1,7 @@
-// Run from a checkout of fix-legacy3: cp this to test/mail/ and `node --import tsx --test test/mail/review-legacy3.test.ts`
+/**
+ * Decoding a part's bytes, from a review of the decoding bounds: unlabelled ISO-2022 escapes beside terminal codes, a
+ * multipart whose last line opens a part, a cut of the bytes told to the sender, and where that cut falls.
+ */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { configSchema } from '../../src/config/schema.ts';
