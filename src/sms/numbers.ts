@@ -313,10 +313,11 @@ export function maskNumber(e164: string): string {
 const E164_MAX_DIGITS = 15;
 
 /**
- * Where a word of digits starts: after no letter, digit or `_` of any script. `\b` knows ASCII word characters only, even
- * with the `u` flag, so a date or address in another script's digits after a blank would find no boundary and be masked.
+ * Where a word of digits starts: after no letter or digit of any script (`_` parts words as a blank does: `backup_2026-12-05`).
+ * `\b` knows ASCII word characters only, even with the `u` flag, so a date or address in another script's digits after a
+ * blank would find no boundary and be masked.
  */
-const WORD_START = String.raw`(?<![\p{L}\p{Nd}_])`;
+const WORD_START = String.raw`(?<![\p{L}\p{Nd}])`;
 /** A plus as people write one in any script: ASCII, full-width `＋`, small `﹢`, superscript and subscript. */
 const PLUS = String.raw`[+\uFF0B\uFE62\u207A\u208A]`;
 /** A dash of any script (`-`, `‑`, full-width `－`…) and the minus sign. */
@@ -325,12 +326,21 @@ const DASH = String.raw`\p{Pd}\u2212`;
 const SEPARATOR = String.raw`[\p{Zs}${DASH}.\uFF0E+\uFF0B]`;
 
 /**
+ * The words that make a following `id` a message's id (`msgid=…`, `message id …`, `gateway id: …`), whose value is left
+ * as written; `id` also stands alone (`"id":…`, `sent: id …`). Any other word before it may name a phone (`caller id`,
+ * `sender-id`, `user id`): its value is masked where it reads as a number.
+ */
+const ID_LABELS = ['msg', 'message', 'sms', 'provider', 'gateway', 'batch', 'request', 'transaction', 'tracking'].join('|');
+
+/**
  * A number in free text, as people and gateways write it: `+447700900123`, `+44 7700 900123`,
  * `07700-900-123`, `+44 (0)7700 900123`, `%2B44+7700+900123` (a form body, `+` for a space): digit
- * groups joined by one space, `.`, `-`, `+` or a parenthesis each. Matched first and left alone, as
+ * groups joined by one space, `.`, `-`, `+` or a parenthesis each, whatever precedes the first (`tel-4477…`,
+ * `ops-07700-900123`: a dash joins digit groups, which the match takes from a number's first digit, and
+ * otherwise parts words as any separator does). Matched first and left alone, as
  * no number: a message id (UUID, whose groups can be all digits), a run of more digits than E.164
  * allows (a gateway's id; groups joined as a number's are still masked, as two numbers side by side
- * could be, dots too), a value labelled as an id (a gateway's `msgid=…`, `"id":…`, `gateway id …`), a Maildir
+ * could be, dots too), a value labelled as a message's id (ID_LABELS: a gateway's `msgid=…`, `"id":…`, `gateway id …`), a Maildir
  * file name (`<time>.P<pid>…`, `<time>.M…P…`, the relay's own `<time>.S<mail id>H<digest>…`), a word of letters and digits (a hex code
  * `0x00000401`, a gateway's id `SM0123…`: a number is written apart from letters, while `_` parts
  * words as a blank does, and the `%2B` of a form-encoded `+` is no word), an ISO 8601 or dotted date
@@ -340,17 +350,17 @@ const SEPARATOR = String.raw`[\p{Zs}${DASH}.\uFF0E+\uFF0B]`;
  */
 const NUMBER_IN_TEXT = new RegExp(
   [
-    String.raw`(?<skip>\(?\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b`,
-    String.raw`\b(?:msg|message|provider|gateway)?[_ -]?id["']?\s?[=:]?\s?["']?(?=[a-z\p{Nd}]*\p{Nd})[a-z\p{Nd}]+`,
+    String.raw`(?<skip>\(?${WORD_START}[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?![\p{L}\p{Nd}])`,
+    String.raw`(?:${WORD_START}(?:${ID_LABELS})[_ .-]?|(?<![\p{L}\p{Nd}][_ .-]?))id["']?\s?[=:]?\s?["']?(?=[a-z\p{Nd}-]*\p{Nd})[a-z\p{Nd}]+(?:-[a-z\p{Nd}]+)*`,
     String.raw`${WORD_START}\p{Nd}+\.(?:(?:M\p{Nd}+)?P\p{Nd}+|S\p{Nd}+H[0-9a-f]+)`,
-    String.raw`(?<!\p{Nd})\p{Nd}{${E164_MAX_DIGITS + 1},}`,
+    String.raw`\(?(?<!\p{Nd})\p{Nd}{${E164_MAX_DIGITS + 1},}`,
     String.raw`\(?(?<![a-z\p{Nd}%])(?=[a-z\p{Nd}]*[a-z])(?=[a-z\p{Nd}]*\p{Nd})[a-z\p{Nd}]+`,
     String.raw`\(?${WORD_START}(?:\p{Nd}{4}-\p{Nd}\p{Nd}-\p{Nd}\p{Nd}|\p{Nd}\p{Nd}?\.\p{Nd}\p{Nd}?\.\p{Nd}{4})(?:[T ]\p{Nd}\p{Nd}:\p{Nd}\p{Nd}(?::\p{Nd}\p{Nd}(?:\.\p{Nd}+)?)?)?`,
     String.raw`\(?${WORD_START}\p{Nd}{1,3}(?:\.\p{Nd}{1,3}){3}(?![.\p{Nd}])`,
     // The code's class is the reply's first digit; one that more digits follow (joined by a `-` or after a blank) may be a
     // number's start (`447 4.7.09 00123`), masked as before.
-    String.raw`\b(?<replyClass>[245])\p{Nd}\p{Nd}[ -]\k<replyClass>\.\p{Nd}{1,3}\.\p{Nd}{1,3}(?![.\p{Nd}-])(?!\s+\p{Nd}))`,
-    String.raw`(?<![\p{Nd}${DASH}])${PLUS}?\(?\p{Nd}+(?:(?:${SEPARATOR}|\) ?| ?\(${PLUS}?)\p{Nd}+)*`,
+    String.raw`\(?${WORD_START}(?<replyClass>[245])\p{Nd}\p{Nd}[ -]\k<replyClass>\.\p{Nd}{1,3}\.\p{Nd}{1,3}(?![.\p{Nd}-])(?!\s+\p{Nd}))`,
+    String.raw`(?<!\p{Nd})${PLUS}?\(?\p{Nd}+(?:(?:${SEPARATOR}|\) ?| ?\(${PLUS}?)\p{Nd}+)*`,
   ].join('|'),
   'giu',
 );

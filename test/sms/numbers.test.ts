@@ -314,6 +314,78 @@ describe('maskNumbersIn', () => {
   });
 });
 
+describe('maskNumbersIn, whatever precedes a number', () => {
+  /** Words a number follows in an address or a form (a label, a role, a word with a digit), and what joins them. */
+  const WORDS = ['tel', 'fax', 'mobile', 'ops', 'ref', 'caller id', 'sender id', 'callerid', 'senderid', 'user id', 'phone', 'CODE1', 'x', 'Ärzte'];
+  const JOINS = [
+    '-',
+    '_',
+    ':',
+    ': ',
+    ' ',
+    '=',
+    '.',
+    '+',
+    '/',
+    '#',
+    ',',
+    ';',
+    '(',
+    '[',
+    '<',
+    "'",
+    '"',
+    '|',
+    '&',
+    '~',
+    '!',
+    '\t',
+    '\u00a0',
+    '\u2010',
+    '\u2013',
+    '\uFF0D',
+    '\u2212',
+  ];
+  /** One number as people write it: international, national, in groups joined by blanks or dashes, in parentheses. */
+  const WRITTEN = ['447700900123', '+447700900123', '07700900123', '07700-900123', '07700 900123', '+44 7700 900123', '44-7700-900-123', '(07700) 900123'];
+  const AFTER = ['', '@example.com', ' ', ',', ')', '.', '-x', '&y=1', '"'];
+
+  it('masks a number after any word and any separator, the label `caller id`/`sender-id` too: no five of its digits left together, at least four hidden', () => {
+    for (const word of WORDS)
+      for (const join of JOINS)
+        for (const number of WRITTEN)
+          for (const after of AFTER) {
+            const text = `${word}${join}${number}${after}`;
+            const masked = maskNumbersIn(text);
+            // Masked digit for digit: the number's own place in the text is where its digits were.
+            const shown = masked.slice(word.length + join.length, masked.length - after.length);
+            assert.doesNotMatch(shown, /\d{5}/, text);
+            assert.ok((shown.match(/\*/g)?.length ?? 0) >= 4, `${text} → ${masked}`);
+          }
+  });
+
+  it('leaves alone what the docs say is no number, after the same words and separators: labelled message ids, long runs, hex words, UUIDs, dates', () => {
+    const ids = [
+      'msgid=910000000000000001',
+      'message id 9100000123',
+      'message-id: 0123-4567890123',
+      'gateway id 7012345678',
+      'provider_id=91000001234',
+      '{"id":"12345678"}',
+      'sent: id 91000001234',
+      '91000000000000000001',
+      '0x00000401',
+      'SM0123456789abcdef',
+      '01900000-0000-7000-8000-000000000000',
+      '2026-12-05T04:21:05.123Z',
+      '550 5.1.10',
+    ];
+    // A `+` before digits is a number's own start (`+` and more than 15 digits is a number with digits too many, masked).
+    for (const join of JOINS.filter((join) => join !== '+'))
+      for (const id of ids) assert.equal(maskNumbersIn(`ops${join}${id}`), `ops${join}${id}`, `ops${join}${id}`);
+  });
+});
+
 describe('maskNumbersIn, in any script', () => {
   it("masks a number whose separators are another script's (full-width, non-breaking, ideographic), also quoted by code point", () => {
     const cases: readonly (readonly [string, string])[] = [
