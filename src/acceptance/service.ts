@@ -313,13 +313,18 @@ export class AcceptanceService {
       if (contextNotTaken) {
         const { named, given, numbers } = contextNotTaken;
         this.#options.logger.info(
-          { msgId: id, named, given, numbers: numbers.map(maskNumber) },
+          { msgId: id, named: maskNumbersIn(named), given: maskNumbersIn(given), numbers: numbers.map(maskNumber) },
           "acceptance: the mail names the user context of another mailbox's conversation with its number; sent under a new one",
         );
       }
       if (posedAs !== undefined)
         this.#options.logger.warn(
-          { msgId: id, by: principal.name, posedAs, context: mail.sms.userContext },
+          {
+            msgId: id,
+            by: principal.name,
+            posedAs: maskNumbersIn(posedAs),
+            ...(mail.sms.userContext === undefined ? {} : { context: maskNumbersIn(mail.sms.userContext) }),
+          },
           "acceptance: the mail's From or Reply-To is a conversation's mailbox its sender may not write as (not among its senders); sent in a conversation of its own",
         );
       if (mailboxNote)

@@ -265,7 +265,8 @@ export class InboundService {
         this.#options.replyMail,
         id,
       ));
-    const fields = { inboundId: id, ...seen, context, optOut: optOut?.action };
+    // A context may be a number (a system keying its conversations by the customer's): masked as every number in the log.
+    const fields = { inboundId: id, ...seen, context: context === undefined ? undefined : maskNumbersIn(context), optOut: optOut?.action };
     if (built) logger.debug({ ...fields, mailbox: route.mailbox }, 'inbound: reply mail built');
     const accepted = () => {
       if (!route) {
@@ -276,8 +277,8 @@ export class InboundService {
       logger.info(
         {
           ...fields,
-          context: route.conversation?.context ?? context,
-          via: route.conversation ? `conversation ${route.conversation.context}` : 'default mailbox',
+          ...(route.conversation ? { context: maskNumbersIn(route.conversation.context) } : {}),
+          via: route.conversation ? `conversation ${maskNumbersIn(route.conversation.context)}` : 'default mailbox',
         },
         'inbound: SMS received and mailed',
       );

@@ -310,7 +310,8 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
                 numbers: outcome.numbers,
                 encoding: outcome.encoding,
                 parts: outcome.parts,
-                ...(outcome.context === undefined ? {} : { context: outcome.context }),
+                // A context may be a number (a system keying its conversations by the customer's), masked as the console's viewers see it.
+                ...(outcome.context === undefined ? {} : { context: maskNumbersIn(outcome.context) }),
                 ...(outcome.cutFrom ? { cutFromParts: outcome.cutFrom } : {}),
                 ...(outcome.repeated ? { alertStormRepeats: outcome.repeated } : {}),
                 bytes: raw.length,

@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import BetterSqlite3 from 'better-sqlite3';
 import { type Config, loadConfig } from '../../src/config/load.ts';
 import { type Relay, STORE_FILE, startRelay } from '../../src/relay.ts';
+import { maskNumber } from '../../src/sms/numbers.ts';
 import { assertNeverLogged, captureLog } from '../helpers/log-lines.ts';
 import { relayEnvironment, removeDir, tempDir, waitFor } from '../helpers/relay.ts';
 import { SmtpDialog, sendMail } from '../helpers/smtp.ts';
@@ -293,6 +294,24 @@ describe('refusals in the log and in the reply', () => {
     await dialog.close();
     const refused = lines().filter((line) => /refused/.test(String(line.msg)) && JSON.stringify(line).includes('FF0D'));
     assert.ok(refused.length >= 2, 'both refusals logged');
+  });
+
+  test('a user context that is a number is masked in the info lines of its mail and of the reply to it: context, via', async () => {
+    for (const [context, to] of [
+      ['447700900558', '447700900559'],
+      ['07700900556', '447700900557'],
+    ] as const) {
+      const sent = await sendMail(relay.smtpPort, { to: [`${to}@sms.localhost`], body: 'your ticket', headers: { 'X-UserContext': context } });
+      assert.equal(sent.data?.code, 250, sent.data?.text);
+      const accepted = lines().find((line) => line.msg === 'smtp: mail accepted' && sent.data?.text.includes(String(line.msgId)));
+      assert.equal(accepted?.context, maskNumber(context));
+      relay.simulator?.reply(to, 'yes please');
+      const received = await waitFor('the reply logged', () =>
+        lines().find((line) => line.msg === 'inbound: SMS received and mailed' && line.from === maskNumber(`+${to}`)),
+      );
+      assert.deepEqual([received.context, received.via], [maskNumber(context), `conversation ${maskNumber(context)}`]);
+      assertNeverLogged(log.lines, { 'the context': context.slice(-7) });
+    }
   });
 
   test('no whole number reached the log', () => {
