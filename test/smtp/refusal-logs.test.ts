@@ -314,6 +314,17 @@ describe('refusals in the log and in the reply', () => {
     }
   });
 
+  test("numbers run together in a subject's To: are masked in the log's reason whatever their length, as RCPT masks them; the reply quotes them as written", async () => {
+    for (const written of ['447700900557447700900558', '4477009005577777777']) {
+      const sent = await sendMail(relay.smtpPort, { to: ['sendsms@sms.localhost'], subject: `To:${written}`, body: 'x' });
+      assert.equal(sent.data?.code, 550, sent.data?.text);
+      assert.match(sent.data?.text ?? '', new RegExp(`^5\\.1\\.3 Bad recipient: "${written}" is too long`));
+      const refused = lines().findLast((line) => line.msg === 'smtp: mail refused' && line.code === 'BAD_NUMBER');
+      assert.match(String(refused?.reason), new RegExp(`^Bad recipient: "${maskNumber(written).replaceAll('*', '\\*')}" is too long`));
+    }
+    assertNeverLogged(log.lines, { 'the first number': '0900557', 'the second number': '0900558' });
+  });
+
   test('no whole number reached the log', () => {
     assertNeverLogged(log.lines, {
       'the national premium number': PREMIUM_NATIONAL.slice(1),
