@@ -14,7 +14,7 @@ import type { ReportedRecipient } from '../mailer/dsn.ts';
 import { returnPathOf } from '../replies/return-path.ts';
 import { bounceOf, takeBounce } from './bounces.ts';
 import { buildNewMail } from './new-mail.ts';
-import { admitMembers, checkListSize, checkNumberCount, checkRecipientCount, routeOf, type ShownNumber } from './number-checks.ts';
+import { admitMembers, checkListSize, checkNumberCount, checkRecipientCount, routeOf, type ShownNumber, shownToSender } from './number-checks.ts';
 import { postmasterMail, postmasterOf } from './postmaster.ts';
 import { isPostmasterAddress, knownSenderOf, type ResolvedRecipient, resolveRecipient, writtenBySender } from './recipient-addresses.ts';
 import type {
@@ -247,7 +247,7 @@ export class AcceptanceService {
   #shownIn(address: string, target: ResolvedRecipient): ShownNumber {
     const [number, ...others] = 'numbers' in target ? target.numbers : [];
     const written = number !== undefined && others.length === 0 && writtenBySender(address, number, this.#options.settings.recipients);
-    return written ? (whole) => whole : maskNumber;
+    return shownToSender(written);
   }
 
   /** The numbers of an address; for a local part that is no valid number, what its SMS said it is. */
