@@ -325,6 +325,15 @@ describe('refusals in the log and in the reply', () => {
     assertNeverLogged(log.lines, { 'the first number': '0900557', 'the second number': '0900558' });
   });
 
+  test('bidi and other unseen characters of a sender are named by code point in the log line, as the reply quotes them', async () => {
+    const from = 'ops\u202elanretxe@example.com';
+    const sent = await sendMail(relay.smtpPort, { from, mailParams: 'SMTPUTF8', to: ['447700900786@sms.localhost'], body: 'reversed' });
+    assert.equal(sent.data?.code, 250, sent.data?.text);
+    const line = log.lines.find((text) => text.includes('lanretxe'));
+    assert.ok(line?.includes('"from":"opsU+202Elanretxe@example.com"'), line);
+    assert.ok(!log.lines.some((text) => /[\u202a-\u202e\u2066-\u2069]/u.test(text)), 'no raw bidi control in the log');
+  });
+
   test('no whole number reached the log', () => {
     assertNeverLogged(log.lines, {
       'the national premium number': PREMIUM_NATIONAL.slice(1),
