@@ -320,6 +320,10 @@ describe('routes across providers', () => {
     assert.equal(german.rcpt[0]?.code, 550);
     assert.equal(german.rcpt[0]?.enhanced, '5.1.1');
     assert.match(german.rcpt[0]?.text ?? '', /No route: no SMS provider of this relay takes \+491\S+ \(routes: norway NO; britain GB\)/);
+    // The same number in a sendsms@ subject, refused at end of DATA: named whole too, as its sender wrote it.
+    const inSubject = await sendMail(port, { to: ['sendsms@sms.localhost'], subject: `To:${BRITAIN},4915123456789`, body: 'x' });
+    assert.equal(inSubject.data?.code, 550);
+    assert.equal(inSubject.data?.text, '5.1.1 No route: no SMS provider of this relay takes +4915123456789 (routes: norway NO; britain GB)');
 
     const long = await sendMail(port, { to: [`${BRITAIN}@sms.localhost`], body: TWO_PARTS });
     assert.equal(long.data?.code, 554);
