@@ -322,7 +322,18 @@ describe('refusals in the log and in the reply', () => {
       const refused = lines().findLast((line) => line.msg === 'smtp: mail refused' && line.code === 'BAD_NUMBER');
       assert.match(String(refused?.reason), new RegExp(`^Bad recipient: "${maskNumber(written).replaceAll('*', '\\*')}" is too long`));
     }
-    assertNeverLogged(log.lines, { 'the first number': '0900557', 'the second number': '0900558' });
+    // Written in full-width digits, the reason quotes them by code point: masked at RCPT and in the subject alike.
+    const fullWidth = '４４７７００９００５６７４４７７００９００５６８';
+    const dialog = await SmtpDialog.open(relay.smtpPort);
+    await dialog.command('EHLO client.example');
+    await dialog.command('MAIL FROM:<a@example.com> SMTPUTF8');
+    assert.equal((await dialog.command(`RCPT TO:<${fullWidth}@sms.localhost>`)).code, 550);
+    await dialog.command('RSET');
+    await dialog.command('MAIL FROM:<a@example.com> SMTPUTF8');
+    assert.equal((await dialog.command('RCPT TO:<sendsms@sms.localhost>')).code, 250);
+    assert.equal((await dialog.data(`Subject: To:${fullWidth}\n\nx`)).code, 550);
+    await dialog.close();
+    assertNeverLogged(log.lines, { 'the first number': '0900557', 'the second number': '0900558', 'the full-width numbers': 'U+FF10U+FF10U+FF15U+FF16' });
   });
 
   test('bidi and other unseen characters of a sender are named by code point in the log line, as the reply quotes them', async () => {
