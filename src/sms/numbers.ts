@@ -330,6 +330,14 @@ const SEPARATOR = String.raw`[\p{Zs}${DASH}.\uFF0E+\uFF0B]`;
  * as written; `id` also stands alone (`"id":…`, `sent: id …`). Any other word before it may name a phone (`caller id`,
  * `sender-id`, `user id`): its value is masked where it reads as a number.
  */
+/**
+ * How far an id's value is read (its first digit looked for, its dash-joined parts): bounded, so that each `id` in a
+ * run of them (`--id--id…`, `msgid-msgid-…`, a hostile 256 KB webhook body shown on the quarantine page) is read in
+ * constant time rather than to the run's end. A gateway's or message's id (a UUID: 36 characters, 5 parts) fits.
+ */
+const ID_MAX_CHARS = 64;
+const ID_PART_MAX_CHARS = 64;
+const ID_MAX_PARTS = 8;
 const ID_LABELS = ['msg', 'message', 'sms', 'provider', 'gateway', 'batch', 'request', 'transaction', 'tracking'].join('|');
 
 /**
@@ -351,7 +359,7 @@ const ID_LABELS = ['msg', 'message', 'sms', 'provider', 'gateway', 'batch', 'req
 const NUMBER_IN_TEXT = new RegExp(
   [
     String.raw`(?<skip>\(?${WORD_START}[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?![\p{L}\p{Nd}])`,
-    String.raw`(?:${WORD_START}(?:${ID_LABELS})[_ .-]?|(?<![\p{L}\p{Nd}][_ .-]?))id["']?\s?[=:]?\s?["']?(?=[a-z\p{Nd}-]*\p{Nd})[a-z\p{Nd}]+(?:-[a-z\p{Nd}]+)*`,
+    String.raw`(?:${WORD_START}(?:${ID_LABELS})[_ .-]?|(?<![\p{L}\p{Nd}][_ .-]?))id["']?\s?[=:]?\s?["']?(?=[a-z\p{Nd}-]{0,${ID_MAX_CHARS}}\p{Nd})[a-z\p{Nd}]{1,${ID_PART_MAX_CHARS}}(?:-[a-z\p{Nd}]{1,${ID_PART_MAX_CHARS}}){0,${ID_MAX_PARTS}}`,
     String.raw`${WORD_START}\p{Nd}+\.(?:(?:M\p{Nd}+)?P\p{Nd}+|S\p{Nd}+H[0-9a-f]+)`,
     String.raw`\(?(?<!\p{Nd})\p{Nd}{${E164_MAX_DIGITS + 1},}`,
     String.raw`\(?(?<![a-z\p{Nd}%])(?=[a-z\p{Nd}]*[a-z])(?=[a-z\p{Nd}]*\p{Nd})[a-z\p{Nd}]+`,

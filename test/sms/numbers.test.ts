@@ -386,6 +386,23 @@ describe('maskNumbersIn, whatever precedes a number', () => {
   });
 });
 
+describe('maskNumbersIn, on hostile text', () => {
+  // A webhook body up to MAX_BODY_BYTES is shown masked on the quarantine page: reading it must take time linear in its
+  // length. A quadratic read of these shapes took seconds of CPU (8 s for `--id`); linear takes tens of ms. The bound is
+  // generous for a loaded machine, and is process CPU time, which other processes' load does not add to.
+  const HOSTILE_BYTES = 256 * 1024;
+  const CPU_BOUND_MS = 1000;
+  const shapes = ['--id', 'msgid-', 'id-', 'id=', 'caller-id-', 'x-id ', '-1', '1-', 'a1-', 'id 1-', '1 ', '+1(', '550 5.1.1 '];
+  for (const shape of shapes)
+    it(`reads ${HOSTILE_BYTES} bytes of ${JSON.stringify(shape)} repeated in linear time`, () => {
+      const text = `${shape.repeat(Math.ceil(HOSTILE_BYTES / shape.length)).slice(0, HOSTILE_BYTES - 7)}1234567`;
+      const before = process.cpuUsage();
+      maskNumbersIn(text);
+      const { user, system } = process.cpuUsage(before);
+      assert.ok((user + system) / 1000 < CPU_BOUND_MS, `${(user + system) / 1000} ms of CPU`);
+    });
+});
+
 describe('maskNumbersIn, in any script', () => {
   it("masks a number whose separators are another script's (full-width, non-breaking, ideographic), also quoted by code point", () => {
     const cases: readonly (readonly [string, string])[] = [
