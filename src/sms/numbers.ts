@@ -326,10 +326,16 @@ const DASH = String.raw`\p{Pd}\u2212`;
 const SEPARATOR = String.raw`[\p{Zs}${DASH}.\uFF0E+\uFF0B]`;
 
 /**
- * The words that make a following `id` a message's id (`msgid=…`, `message id …`, `gateway id: …`), whose value is left
- * as written; `id` also stands alone (`"id":…`, `sent: id …`). Any other word before it may name a phone (`caller id`,
- * `sender-id`, `user id`): its value is masked where it reads as a number.
+ * The words that make a following `id` a message's id even written as one word with it (`msgid=…`, `smsid …`); written
+ * apart (`order-id …`, `correlation id …`, `a delivery receipt for id "…"`) any word does, but the words of PHONE_WORDS
+ * (`caller id`, `sender-id`, `user id`): their value is masked where it reads as a number. `id` also stands alone
+ * (`"id":…`, `sent: id …`).
  */
+const ID_LABELS = ['msg', 'message', 'sms', 'provider', 'gateway', 'batch', 'request', 'transaction', 'tracking'].join('|');
+/** Words that name a phone or its owner: an `id` after one is a number's. */
+const PHONE_WORDS = ['caller', 'sender', 'user', 'phone', 'mobile', 'msisdn', 'tel', 'fax', 'customer'].join('|');
+/** The longest word read as an id's label (`correlation`, `transaction`), bounded as an id's value is. */
+const ID_WORD_MAX_CHARS = 32;
 /**
  * How far an id's value is read (its first digit looked for, its dash-joined parts): bounded, so that each `id` in a
  * run of them (`--id--id…`, `msgid-msgid-…`, a hostile 256 KB webhook body shown on the quarantine page) is read in
@@ -338,7 +344,6 @@ const SEPARATOR = String.raw`[\p{Zs}${DASH}.\uFF0E+\uFF0B]`;
 const ID_MAX_CHARS = 64;
 const ID_PART_MAX_CHARS = 64;
 const ID_MAX_PARTS = 8;
-const ID_LABELS = ['msg', 'message', 'sms', 'provider', 'gateway', 'batch', 'request', 'transaction', 'tracking'].join('|');
 
 /**
  * A number in free text, as people and gateways write it: `+447700900123`, `+44 7700 900123`,
@@ -359,7 +364,7 @@ const ID_LABELS = ['msg', 'message', 'sms', 'provider', 'gateway', 'batch', 'req
 const NUMBER_IN_TEXT = new RegExp(
   [
     String.raw`(?<skip>\(?${WORD_START}[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?![\p{L}\p{Nd}])`,
-    String.raw`(?:${WORD_START}(?:${ID_LABELS})[_ .-]?|(?<![\p{L}\p{Nd}][_ .-]?))id["']?\s?[=:]?\s?["']?(?=[a-z\p{Nd}-]{0,${ID_MAX_CHARS}}\p{Nd})[a-z\p{Nd}]{1,${ID_PART_MAX_CHARS}}(?:-[a-z\p{Nd}]{1,${ID_PART_MAX_CHARS}}){0,${ID_MAX_PARTS}}`,
+    String.raw`(?:${WORD_START}(?:(?!(?:${PHONE_WORDS})[_ .-]id)\p{L}{1,${ID_WORD_MAX_CHARS}}[_ .-]|(?:${ID_LABELS})[_ .-]?)|(?<![\p{L}\p{Nd}][_ .-]?))id["']?\s?[=:]?\s?["']?(?=[a-z\p{Nd}-]{0,${ID_MAX_CHARS}}\p{Nd})[a-z\p{Nd}]{1,${ID_PART_MAX_CHARS}}(?:-[a-z\p{Nd}]{1,${ID_PART_MAX_CHARS}}){0,${ID_MAX_PARTS}}`,
     String.raw`${WORD_START}\p{Nd}+\.(?:(?:M\p{Nd}+)?P\p{Nd}+|S\p{Nd}+H[0-9a-f]+)`,
     String.raw`\(?(?<!\p{Nd})\p{Nd}{${E164_MAX_DIGITS + 1},}`,
     String.raw`\(?(?<![a-z\p{Nd}%])(?=[a-z\p{Nd}]*[a-z])(?=[a-z\p{Nd}]*\p{Nd})[a-z\p{Nd}]+`,
@@ -381,7 +386,7 @@ const MIN_DIGITS_IN_TEXT = 7;
  * A digit is any script's (`\p{Nd}`: full-width, Arabic-Indic), also where a reply quoted it by its code
  * point (`+44U+FF17U+FF17…`, asciiQuoted): what reads as a number is masked however it was written.
  */
-export function maskNumbersIn(text: string): string {
+export function maskNumbersIn(text: string, defaultRegion?: CountryCode): string {
   const { plain, pieces } = withDigitsUnescaped(text);
   // Most texts logged per mail (a sender's address, a reason) hold too few digits for any number: no regex run.
   if (!hasDigits(plain, MIN_DIGITS_IN_TEXT)) return text;
@@ -389,7 +394,9 @@ export function maskNumbersIn(text: string): string {
   for (const found of plain.matchAll(NUMBER_IN_TEXT)) {
     const digits = [...found[0].matchAll(ANY_DIGIT)];
     if (found.groups?.skip !== undefined || digits.length < MIN_DIGITS_IN_TEXT) continue;
-    const masked = [...maskNumber(digits.map(([digit]) => digit).join(''))];
+    const written = digits.map(([digit]) => digit).join('');
+    if (AFTER_WORD_AND_DASH.test(plain.slice(Math.max(0, found.index - 3), found.index)) && !readsAsNumber(written, defaultRegion)) continue;
+    const masked = [...maskNumber(written)];
     digits.forEach((digit, index) => {
       if (masked[index] === '*') hidden.add(found.index + digit.index);
     });
@@ -400,6 +407,36 @@ export function maskNumbersIn(text: string): string {
   for (let index = 0; index < plain.length; index++)
     out += hidden.has(index) ? '*' : hidden.has(index - 1) && isSecondUnit(plain, index) ? '' : (pieces?.[index] ?? plain.charAt(index));
   return out;
+}
+
+/** A text that is a number as a whole, as people write one: digits and a number's separators only, a `+` first. */
+const WHOLE_NUMBER = new RegExp(String.raw`^${PLUS}?[\p{Nd}\p{Zs}().${DASH}]{${MIN_DIGITS_IN_TEXT},}$`, 'u');
+
+/**
+ * A user context (X-UserContext, a conversation's) masked only where it is a number as a whole (`447700900558`,
+ * `+44 7700 900558`): a system keying its conversations by its customer's number writes it so. Any other context
+ * (`INC-0012345`, `ticket-2026120001`) is left as written, so that one grep for it follows the conversation.
+ */
+export function maskContext(context: string): string {
+  return WHOLE_NUMBER.test(context.trim()) ? maskNumbersIn(context) : context;
+}
+
+/**
+ * A word and a dash before a number's first digit (or its `+`, `(`): `tel-447700900123@`, but also an operator's id
+ * (`noreply-12345678@`, `INC-0012345`, `ticket-2026120001`, `ip-172-31-22-145`), which only a phone number's reading tells apart.
+ */
+const AFTER_WORD_AND_DASH = new RegExp(String.raw`\p{L}[${DASH}]$`, 'u');
+
+/**
+ * Whether digits after a word and a dash read as a phone number, as RCPT reads a local part: international as written
+ * with `+`, or national in the default region. Without a default region a national number's trunk `0` (not `00`) is
+ * read as a number's start: it cannot be checked, so it is masked. Digits of another script are masked unchecked.
+ */
+function readsAsNumber(digits: string, defaultRegion: CountryCode | undefined): boolean {
+  if (!/^[0-9]+$/.test(digits)) return true;
+  if (normaliseNumber(`+${digits}`).ok) return true;
+  if (defaultRegion !== undefined) return normaliseNumber(digits, defaultRegion).ok;
+  return NATIONAL_TRUNK_PREFIX.test(digits);
 }
 
 function isSecondUnit(text: string, index: number): boolean {

@@ -5,6 +5,7 @@ import {
   formatNumber,
   isCountryCode,
   maskNumber,
+  maskContext,
   maskNumbersIn,
   normaliseNumber,
   severalNumbers,
@@ -383,6 +384,62 @@ describe('maskNumbersIn, whatever precedes a number', () => {
     // A `+` before digits is a number's own start (`+` and more than 15 digits is a number with digits too many, masked).
     for (const join of JOINS.filter((join) => join !== '+'))
       for (const id of ids) assert.equal(maskNumbersIn(`ops${join}${id}`), `ops${join}${id}`, `ops${join}${id}`);
+  });
+});
+
+describe('maskNumbersIn, ids operators search for', () => {
+  it('leaves digits after a word and a dash whole unless they read as a phone number, as RCPT reads one', () => {
+    const ids = [
+      'noreply-12345678@erp.example.com',
+      'INC-0012345',
+      'ticket-2026120001@helpdesk.example.com',
+      'bounce-1234567-42@lists.example.com',
+      'ip-172-31-22-145.eu-west-1.compute.internal',
+      'session-12345678',
+      'req-1234567890',
+      'ref-1234567890',
+      'invoice-2026-001234',
+      'epoch-1765000000',
+      'uid-1234567',
+      'user+tag-1234567@example.com',
+      'job-20261206-011500@cron.example.com',
+      'msgid-1234567',
+    ];
+    for (const id of ids) assert.equal(maskNumbersIn(id), id, id);
+    const numbers: [string, string][] = [
+      ['tel-447700900123@example.com', 'tel-4477******23@example.com'],
+      ['ops-07700-900123@example.com', 'ops-0770*-****23@example.com'],
+      ['fax-+1 212 555 0123', 'fax-+1 212 *** **23'],
+      ['caller-id-4915123456789', 'caller-id-4915*******89'],
+    ];
+    for (const [text, masked] of numbers) assert.equal(maskNumbersIn(text), masked, text);
+    // In the default region, a national number without its trunk prefix reads as one.
+    assert.equal(maskNumbersIn('ref-1234567890', 'GB'), 'ref-1234****90');
+  });
+
+  it("leaves any word's id whole, but a phone word's", () => {
+    for (const text of [
+      'order-id 1234567890',
+      'correlation id 1234567890',
+      'trace-id 1234567890',
+      'queue id 1234567890',
+      'message with id 1234567890',
+      'a delivery receipt for id "1234567890", which no SMS was (yet) sent under',
+      'whose id "1234567890"',
+    ])
+      assert.equal(maskNumbersIn(text), text, text);
+    for (const word of ['caller', 'sender', 'user', 'phone', 'mobile', 'msisdn', 'tel', 'fax', 'customer'])
+      for (const join of [' ', '-', '_']) assert.equal(maskNumbersIn(`${word}${join}id 447700900123`), `${word}${join}id 4477******23`, `${word}${join}id`);
+  });
+});
+
+describe('maskContext', () => {
+  it('masks a context that is a number as a whole, and leaves any other whole', () => {
+    assert.equal(maskContext('447700900558'), '4477******58');
+    assert.equal(maskContext('+44 7700 900558'), '+44 77** ****58');
+    assert.equal(maskContext('(07700) 900-558'), '(0770*) ***-*58');
+    for (const context of ['INC-0012345', 'ticket-2026120001', 'order 20261206-0042', 'customer 447700900558'])
+      assert.equal(maskContext(context), context, context);
   });
 });
 

@@ -314,6 +314,27 @@ describe('refusals in the log and in the reply', () => {
     }
   });
 
+  test('ids operators grep for stay whole in the info lines of a mail and of the reply to it: sender, context, via; a number after a word and a dash is masked', async () => {
+    for (const [from, context, to] of [
+      ['noreply-12345678@erp.example.com', 'INC-0012345', '447700900561'],
+      ['bounce-1234567-42@lists.example.com', 'ticket-2026120601', '447700900562'],
+      ['ip-172-31-22-145@ec2.example.com', 'order_20261206-0042', '447700900563'],
+    ] as const) {
+      const sent = await sendMail(relay.smtpPort, { from, to: [`${to}@sms.localhost`], body: 'your ticket', headers: { 'X-UserContext': context } });
+      assert.equal(sent.data?.code, 250, sent.data?.text);
+      const accepted = lines().find((line) => line.msg === 'smtp: mail accepted' && sent.data?.text.includes(String(line.msgId)));
+      assert.deepEqual([accepted?.from, accepted?.context], [from, context]);
+      relay.simulator?.reply(to, 'yes please');
+      const received = await waitFor('the reply logged', () =>
+        lines().find((line) => line.msg === 'inbound: SMS received and mailed' && line.from === maskNumber(`+${to}`)),
+      );
+      assert.deepEqual([received.context, received.via], [context, `conversation ${context}`]);
+    }
+    const sent = await sendMail(relay.smtpPort, { from: 'tel-447700900564@example.com', to: ['447700900565@sms.localhost'], body: 'x' });
+    const accepted = lines().find((line) => line.msg === 'smtp: mail accepted' && sent.data?.text.includes(String(line.msgId)));
+    assert.equal(accepted?.from, 'tel-4477******64@example.com');
+  });
+
   test("numbers run together in a subject's To: are masked in the log's reason whatever their length, as RCPT masks them; the reply quotes them as written", async () => {
     for (const written of ['447700900557447700900558', '4477009005577777777']) {
       const sent = await sendMail(relay.smtpPort, { to: ['sendsms@sms.localhost'], subject: `To:${written}`, body: 'x' });
