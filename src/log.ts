@@ -31,12 +31,12 @@ export function createLogger(level: LogLevel, destination?: pino.DestinationStre
 }
 
 /**
- * Characters a terminal or log viewer acts on instead of showing, which JSON leaves raw (it escapes only C0 controls): DEL
- * and the C1 controls, Unicode's format characters (the bidi embeddings, overrides and isolates, marks, zero widths), the
- * line and paragraph separators. A sender's address or a gateway's words holding U+202E read reversed in a terminal
- * (Trojan Source), a spoofed line the operator trusts.
+ * Characters a terminal or log viewer acts on instead of showing, which JSON leaves raw (it escapes the C0 controls itself):
+ * DEL and the C1 controls, the bidi controls (marks, embeddings, overrides, isolates), the line and paragraph
+ * separators. A sender's address or a gateway's words holding U+202E read reversed in a terminal (Trojan Source), a spoofed
+ * line the operator trusts. Other format characters are text: the joiners U+200D/U+200C inside emoji and Persian or Indic words.
  */
-const UNSEEN = /[\u007f-\u009f\p{Cf}\u2028\u2029]/u;
+const UNSEEN = /[\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/u;
 const EVERY_UNSEEN = new RegExp(UNSEEN.source, 'gu');
 
 /**
