@@ -391,11 +391,13 @@ export function maskNumbersIn(text: string, defaultRegion?: CountryCode): string
   // Most texts logged per mail (a sender's address, a reason) hold too few digits for any number: no regex run.
   if (!hasDigits(plain, MIN_DIGITS_IN_TEXT)) return text;
   const hidden = new Set<number>();
+  let readings = 0;
   for (const found of plain.matchAll(NUMBER_IN_TEXT)) {
     const digits = [...found[0].matchAll(ANY_DIGIT)];
     if (found.groups?.skip !== undefined || digits.length < MIN_DIGITS_IN_TEXT) continue;
     const written = digits.map(([digit]) => digit).join('');
-    if (AFTER_WORD_AND_DASH.test(plain.slice(Math.max(0, found.index - 3), found.index)) && !readsAsNumber(written, defaultRegion)) continue;
+    const afterWord = AFTER_WORD_AND_DASH.test(plain.slice(Math.max(0, found.index - 3), found.index));
+    if (afterWord && readings++ < MAX_NUMBER_READINGS && !readsAsNumber(written, defaultRegion)) continue;
     const masked = [...maskNumber(written)];
     digits.forEach((digit, index) => {
       if (masked[index] === '*') hidden.add(found.index + digit.index);
@@ -420,6 +422,13 @@ const WHOLE_NUMBER = new RegExp(String.raw`^${PLUS}?[\p{Nd}\p{Zs}().${DASH}]{${M
 export function maskContext(context: string): string {
   return WHOLE_NUMBER.test(context.trim()) ? maskNumbersIn(context) : context;
 }
+
+/**
+ * How many digit runs after a word and a dash one text has read by libphonenumber (tens of µs each): beyond them, in a
+ * hostile text (a 256 KB webhook body of `a-1234567 a-1234568 …` on the quarantine page), they are masked unread, so
+ * masking it stays a matter of milliseconds. A log line or a page's text holds a few.
+ */
+const MAX_NUMBER_READINGS = 64;
 
 /**
  * A word and a dash before a number's first digit (or its `+`, `(`): `tel-447700900123@`, but also an operator's id
