@@ -1,4 +1,5 @@
 import { pino, type Logger } from 'pino';
+import { codePointName } from './mail/ascii.ts';
 
 export type { Logger };
 
@@ -23,9 +24,27 @@ export function createLogger(level: LogLevel, destination?: pino.DestinationStre
       // never reach this formatter (pino gives each child a pass-through one): they must be names (component, provider,
       // msgId); a top-level `password` among them is still censored by the paths below, one a level down would not be.
       redact: { paths: ['password', 'config.gateway.password'], censor: PASSWORD_CENSOR },
+      hooks: { streamWrite: withUnseenCharactersNamed },
     },
     destination ?? pino.destination({ fd: 1, sync: false }),
   );
+}
+
+/**
+ * Characters a terminal or log viewer acts on instead of showing, which JSON leaves raw (it escapes the C0 controls itself):
+ * DEL and the C1 controls, the bidi controls (marks, embeddings, overrides, isolates), the line and paragraph
+ * separators. A sender's address or a gateway's words holding U+202E read reversed in a terminal (Trojan Source), a spoofed
+ * line the operator trusts. Other format characters are text: the joiners U+200D/U+200C inside emoji and Persian or Indic words.
+ */
+const UNSEEN = /[\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/u;
+const EVERY_UNSEEN = new RegExp(UNSEEN.source, 'gu');
+
+/**
+ * A line with each such character named by its code point (`U+202E`), as SMTP replies quote it; the line stays JSON (each
+ * can stand only inside a string, and its name is ASCII). One test per line: only a line holding one is rewritten.
+ */
+function withUnseenCharactersNamed(line: string): string {
+  return UNSEEN.test(line) ? line.replace(EVERY_UNSEEN, codePointName) : line;
 }
 
 /** What stands in a line for a password, wherever the line has one. */

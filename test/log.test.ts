@@ -40,3 +40,21 @@ test("a password is censored in a line wherever a field holds one: the field, a 
   assert.equal(account.password, 'hunter2-account');
   assert.equal(failure.password, 'hunter2-error');
 });
+
+test('characters a terminal acts on instead of showing (bidi controls, C1 controls, line separators) are named by code point in a line, in any field and the message; other text is left, joiners in emoji and words too', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'smsrelay-log-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'relay.log');
+  const logger = createLogger('info', pino.destination({ dest: file, sync: true }));
+  const unseen = '\u202e\u2066\u200f\u061c\u0085\u007f\u2028\u2029';
+  logger.info({ from: `admin${unseen}moc.elpmaxe@evil.example`, nested: { gatewayText: 'a \u202e gnp.exe' } }, `dispatch: said \u202eit`);
+  const text = 'Résumé 日本 😀 👨\u200d👩\u200d👧 می\u200cخواهم क्\u200dष ops@example.com';
+  logger.info({ from: text }, 'plain');
+  const [named, plain] = readFileSync(file, 'utf8').trim().split('\n');
+  assert.doesNotMatch(named ?? '', /[\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/u);
+  const line = JSON.parse(named ?? '');
+  assert.equal(line.from, 'adminU+202EU+2066U+200FU+061CU+0085U+007FU+2028U+2029moc.elpmaxe@evil.example');
+  assert.equal(line.nested.gatewayText, 'a U+202E gnp.exe');
+  assert.equal(line.msg, 'dispatch: said U+202Eit');
+  assert.equal(JSON.parse(plain ?? '').from, text);
+});

@@ -11,7 +11,7 @@ import type { SenderPolicy } from '../policy/senders.ts';
 import type { ReplyTracking } from '../replies/tracking.ts';
 import { analyseText, charactersThatFit, SEGMENT_LIMITS, type SegmentLimits, type SmsText, truncateToParts } from '../sms/encoding.ts';
 import type { NewMail, NewRecipient, Store } from '../store/types.ts';
-import { admitMembers, checkNumberCount, limitsFor } from './number-checks.ts';
+import { admitMembers, checkNumberCount, limitsFor, routeOf, shownToSender } from './number-checks.ts';
 import { type RefusedMember, subjectNumber } from './recipient-addresses.ts';
 import { resubmissionFingerprint } from './resubmission-fingerprint.ts';
 import type { AcceptanceSettings, AcceptedMail, ContextNotTaken, ProviderLimits, Routes, Transaction } from './types.ts';
@@ -61,9 +61,11 @@ export async function buildNewMail(
   const request = await readText(parsed, textPolicy, subjectCommand, rcptNumbers, reads);
   const fromProblem = senders.fromHeaderProblem(principal, request.fromAddresses);
   if (fromProblem) throw new RelayError('POLICY_DENIED', `Sender refused: ${fromProblem}`);
-  // RCPT numbers were admitted at RCPT; the subject's are known only now.
+  // RCPT numbers were admitted at RCPT; the subject's are known only now. The sender wrote them: a refusal names them whole.
   const written = request.subjectNumbers.map((number) => subjectNumber(number, settings.recipients));
-  const subject = written.length === 0 ? { admitted: [], refused: [] } : await admitMembers(principal, written, store, senders);
+  const shown = shownToSender(true);
+  const subject = written.length === 0 ? { admitted: [], refused: [] } : await admitMembers(principal, written, store, senders, shown);
+  if (routes) for (const number of subject.admitted) routeOf(number, routes, shown);
   const recipients = toRecipients(transaction, subject.admitted, settings.maxNumbersPerMail);
   const refused = refusedMembers(transaction, subject.refused, recipients);
   const provider = limitsFor(

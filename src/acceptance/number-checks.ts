@@ -12,6 +12,15 @@ import type { AdmittedRecipient, ProviderLimits, RouteLimits, Routes } from './t
 export type ShownNumber = (e164: string) => string;
 
 /**
+ * How a refusal (the SMTP reply, a bounce's reason) writes a number to the mail's sender: whole where the sender wrote
+ * that number itself (at its own address, in a subject's `To:`), which tells it nothing it did not write; masked where it
+ * is the relay's to know (a distribution list's member). Info logs mask every number either way.
+ */
+export function shownToSender(writtenBySender: boolean): ShownNumber {
+  return writtenBySender ? (whole) => whole : maskNumber;
+}
+
+/**
  * The limits of the route that takes `number`; NO_ROUTE (550 5.1.1) when none does, the number written by `shown`
  * (masked by default: a list's member is the relay's to know).
  */

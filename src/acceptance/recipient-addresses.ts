@@ -186,7 +186,8 @@ function notANumber(local: string, reason: string): RelayError {
   if (local.toLowerCase() === NO_REPLY_LOCAL_PART) {
     return new RelayError('NOT_TEXTABLE', 'This address takes no mail: it sends the SMS of senders that cannot receive SMS (short codes and sender names)');
   }
-  return new RelayError('BAD_NUMBER', `Bad recipient: ${reason}`);
+  // The reason quotes what was written (`"447700900557447700900558" is too long`): the log masks it however many digits it has.
+  return new RelayError('BAD_NUMBER', `Bad recipient: ${reason}`, { quotes: [local] });
 }
 
 /**

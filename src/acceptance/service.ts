@@ -6,7 +6,7 @@ import { LoginThrottle, sharedLoginFailures, signInName } from '../policy/logins
 import { verifyPassword } from '../policy/passwords.ts';
 import { RateLimits } from '../policy/rates.ts';
 import { type Principal, SenderPolicy } from '../policy/senders.ts';
-import { maskNumber, maskNumbersIn } from '../sms/numbers.ts';
+import { maskContext, maskNumber, maskNumbersIn } from '../sms/numbers.ts';
 import { newMessageId } from '../random-ids.ts';
 import type { ReplyTracking } from '../replies/tracking.ts';
 import type { NewOutgoingMail, StoredMessage, Store } from '../store/types.ts';
@@ -14,7 +14,7 @@ import type { ReportedRecipient } from '../mailer/dsn.ts';
 import { returnPathOf } from '../replies/return-path.ts';
 import { bounceOf, takeBounce } from './bounces.ts';
 import { buildNewMail } from './new-mail.ts';
-import { admitMembers, checkListSize, checkNumberCount, checkRecipientCount, hasRecipient, routeOf, type ShownNumber } from './number-checks.ts';
+import { admitMembers, checkListSize, checkNumberCount, checkRecipientCount, hasRecipient, routeOf, type ShownNumber, shownToSender } from './number-checks.ts';
 import { postmasterMail, postmasterOf } from './postmaster.ts';
 import { isPostmasterAddress, knownSenderOf, type ResolvedRecipient, resolveRecipient, writtenBySender } from './recipient-addresses.ts';
 import type {
@@ -251,7 +251,7 @@ export class AcceptanceService {
   #shownIn(address: string, target: ResolvedRecipient): ShownNumber {
     const [number, ...others] = 'numbers' in target ? target.numbers : [];
     const written = number !== undefined && others.length === 0 && writtenBySender(address, number, this.#options.settings.recipients);
-    return written ? (whole) => whole : maskNumber;
+    return shownToSender(written);
   }
 
   /** The numbers of an address; for a local part that is no valid number, what its SMS said it is. */
@@ -317,13 +317,18 @@ export class AcceptanceService {
       if (contextNotTaken) {
         const { named, given, numbers } = contextNotTaken;
         this.#options.logger.info(
-          { msgId: id, named, given, numbers: numbers.map(maskNumber) },
+          { msgId: id, named: maskContext(named), given: maskContext(given), numbers: numbers.map(maskNumber) },
           "acceptance: the mail names the user context of another mailbox's conversation with its number; sent under a new one",
         );
       }
       if (posedAs !== undefined)
         this.#options.logger.warn(
-          { msgId: id, by: principal.name, posedAs, context: mail.sms.userContext },
+          {
+            msgId: id,
+            by: principal.name,
+            posedAs: maskNumbersIn(posedAs),
+            ...(mail.sms.userContext === undefined ? {} : { context: maskContext(mail.sms.userContext) }),
+          },
           "acceptance: the mail's From or Reply-To is a conversation's mailbox its sender may not write as (not among its senders); sent in a conversation of its own",
         );
       if (mailboxNote)

@@ -5,7 +5,7 @@ import type { Metrics } from '../metrics.ts';
 import { newMessageId } from '../random-ids.ts';
 import type { Gateway, RecipientResult } from '../providers/contract.ts';
 import { PartReassembly } from '../sms/concat.ts';
-import { maskNumber, maskNumbersIn } from '../sms/numbers.ts';
+import { maskContext, maskNumber, maskNumbersIn } from '../sms/numbers.ts';
 import { canTextBack } from '../sms/senders.ts';
 import type { PartReceiptStore, PartsOfSms } from '../store/part-receipts-types.ts';
 import type { ReassemblyStore } from '../store/reassembly.ts';
@@ -265,7 +265,8 @@ export class InboundService {
         this.#options.replyMail,
         id,
       ));
-    const fields = { inboundId: id, ...seen, context, optOut: optOut?.action };
+    // A context may be a number (a system keying its conversations by the customer's): masked as every number in the log.
+    const fields = { inboundId: id, ...seen, context: context === undefined ? undefined : maskContext(context), optOut: optOut?.action };
     if (built) logger.debug({ ...fields, mailbox: route.mailbox }, 'inbound: reply mail built');
     const accepted = () => {
       if (!route) {
@@ -276,8 +277,8 @@ export class InboundService {
       logger.info(
         {
           ...fields,
-          context: route.conversation?.context ?? context,
-          via: route.conversation ? `conversation ${route.conversation.context}` : 'default mailbox',
+          ...(route.conversation ? { context: maskContext(route.conversation.context) } : {}),
+          via: route.conversation ? `conversation ${maskContext(route.conversation.context)}` : 'default mailbox',
         },
         'inbound: SMS received and mailed',
       );

@@ -318,10 +318,11 @@ export function maskNumber(e164: string): string {
 const E164_MAX_DIGITS = 15;
 
 /**
- * Where a word of digits starts: after no letter, digit or `_` of any script. `\b` knows ASCII word characters only, even
- * with the `u` flag, so a date or address in another script's digits after a blank would find no boundary and be masked.
+ * Where a word of digits starts: after no letter or digit of any script (`_` parts words as a blank does: `backup_2026-12-05`).
+ * `\b` knows ASCII word characters only, even with the `u` flag, so a date or address in another script's digits after a
+ * blank would find no boundary and be masked.
  */
-const WORD_START = String.raw`(?<![\p{L}\p{Nd}_])`;
+const WORD_START = String.raw`(?<![\p{L}\p{Nd}])`;
 /** A plus as people write one in any script: ASCII, full-width `＋`, small `﹢`, superscript and subscript. */
 const PLUS = String.raw`[+\uFF0B\uFE62\u207A\u208A]`;
 /** A dash of any script (`-`, `‑`, full-width `－`…) and the minus sign. */
@@ -330,12 +331,34 @@ const DASH = String.raw`\p{Pd}\u2212`;
 const SEPARATOR = String.raw`[\p{Zs}${DASH}.\uFF0E+\uFF0B]`;
 
 /**
+ * The words that make a following `id` a message's id even written as one word with it (`msgid=…`, `smsid …`); written
+ * apart (`order-id …`, `correlation id …`, `a delivery receipt for id "…"`) any word does, but the words of PHONE_WORDS
+ * (`caller id`, `sender-id`, `user id`): their value is masked where it reads as a number. `id` also stands alone
+ * (`"id":…`, `sent: id …`).
+ */
+const ID_LABELS = ['msg', 'message', 'sms', 'provider', 'gateway', 'batch', 'request', 'transaction', 'tracking'].join('|');
+/** Words that name a phone or its owner: an `id` after one is a number's. */
+const PHONE_WORDS = ['caller', 'sender', 'user', 'phone', 'mobile', 'msisdn', 'tel', 'fax', 'customer'].join('|');
+/** The longest word read as an id's label (`correlation`, `transaction`), bounded as an id's value is. */
+const ID_WORD_MAX_CHARS = 32;
+/**
+ * How far an id's value is read (its first digit looked for, its dash-joined parts): bounded, so that each `id` in a
+ * run of them (`--id--id…`, `msgid-msgid-…`, a hostile 256 KB webhook body shown on the quarantine page) is read in
+ * constant time rather than to the run's end. A gateway's or message's id (a UUID: 36 characters, 5 parts) fits.
+ */
+const ID_MAX_CHARS = 64;
+const ID_PART_MAX_CHARS = 64;
+const ID_MAX_PARTS = 8;
+
+/**
  * A number in free text, as people and gateways write it: `+447700900123`, `+44 7700 900123`,
  * `07700-900-123`, `+44 (0)7700 900123`, `%2B44+7700+900123` (a form body, `+` for a space): digit
- * groups joined by one space, `.`, `-`, `+` or a parenthesis each. Matched first and left alone, as
+ * groups joined by one space, `.`, `-`, `+` or a parenthesis each, whatever precedes the first (`tel-4477…`,
+ * `ops-07700-900123`: a dash joins digit groups, which the match takes from a number's first digit, and
+ * otherwise parts words as any separator does). Matched first and left alone, as
  * no number: a message id (UUID, whose groups can be all digits), a run of more digits than E.164
  * allows (a gateway's id; groups joined as a number's are still masked, as two numbers side by side
- * could be, dots too), a value labelled as an id (a gateway's `msgid=…`, `"id":…`, `gateway id …`), a Maildir
+ * could be, dots too), a value labelled as a message's id (ID_LABELS: a gateway's `msgid=…`, `"id":…`, `gateway id …`), a Maildir
  * file name (`<time>.P<pid>…`, `<time>.M…P…`, the relay's own `<time>.S<mail id>H<digest>…`), a word of letters and digits (a hex code
  * `0x00000401`, a gateway's id `SM0123…`: a number is written apart from letters, while `_` parts
  * words as a blank does, and the `%2B` of a form-encoded `+` is no word), an ISO 8601 or dotted date
@@ -345,17 +368,17 @@ const SEPARATOR = String.raw`[\p{Zs}${DASH}.\uFF0E+\uFF0B]`;
  */
 const NUMBER_IN_TEXT = new RegExp(
   [
-    String.raw`(?<skip>\(?\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b`,
-    String.raw`\b(?:msg|message|provider|gateway)?[_ -]?id["']?\s?[=:]?\s?["']?(?=[a-z\p{Nd}]*\p{Nd})[a-z\p{Nd}]+`,
+    String.raw`(?<skip>\(?${WORD_START}[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?![\p{L}\p{Nd}])`,
+    String.raw`(?:${WORD_START}(?:(?!(?:${PHONE_WORDS})[_ .-]id)\p{L}{1,${ID_WORD_MAX_CHARS}}[_ .-]|(?:${ID_LABELS})[_ .-]?)|(?<![\p{L}\p{Nd}][_ .-]?))id["']?\s?[=:]?\s?["']?(?=[a-z\p{Nd}-]{0,${ID_MAX_CHARS}}\p{Nd})[a-z\p{Nd}]{1,${ID_PART_MAX_CHARS}}(?:-[a-z\p{Nd}]{1,${ID_PART_MAX_CHARS}}){0,${ID_MAX_PARTS}}`,
     String.raw`${WORD_START}\p{Nd}+\.(?:(?:M\p{Nd}+)?P\p{Nd}+|S\p{Nd}+H[0-9a-f]+)`,
-    String.raw`(?<!\p{Nd})\p{Nd}{${E164_MAX_DIGITS + 1},}`,
+    String.raw`\(?(?<!\p{Nd})\p{Nd}{${E164_MAX_DIGITS + 1},}`,
     String.raw`\(?(?<![a-z\p{Nd}%])(?=[a-z\p{Nd}]*[a-z])(?=[a-z\p{Nd}]*\p{Nd})[a-z\p{Nd}]+`,
     String.raw`\(?${WORD_START}(?:\p{Nd}{4}-\p{Nd}\p{Nd}-\p{Nd}\p{Nd}|\p{Nd}\p{Nd}?\.\p{Nd}\p{Nd}?\.\p{Nd}{4})(?:[T ]\p{Nd}\p{Nd}:\p{Nd}\p{Nd}(?::\p{Nd}\p{Nd}(?:\.\p{Nd}+)?)?)?`,
     String.raw`\(?${WORD_START}\p{Nd}{1,3}(?:\.\p{Nd}{1,3}){3}(?![.\p{Nd}])`,
     // The code's class is the reply's first digit; one that more digits follow (joined by a `-` or after a blank) may be a
     // number's start (`447 4.7.09 00123`), masked as before.
-    String.raw`\b(?<replyClass>[245])\p{Nd}\p{Nd}[ -]\k<replyClass>\.\p{Nd}{1,3}\.\p{Nd}{1,3}(?![.\p{Nd}-])(?!\s+\p{Nd}))`,
-    String.raw`(?<![\p{Nd}${DASH}])${PLUS}?\(?\p{Nd}+(?:(?:${SEPARATOR}|\) ?| ?\(${PLUS}?)\p{Nd}+)*`,
+    String.raw`\(?${WORD_START}(?<replyClass>[245])\p{Nd}\p{Nd}[ -]\k<replyClass>\.\p{Nd}{1,3}\.\p{Nd}{1,3}(?![.\p{Nd}-])(?!\s+\p{Nd}))`,
+    String.raw`(?<!\p{Nd})${PLUS}?\(?\p{Nd}+(?:(?:${SEPARATOR}|\) ?| ?\(${PLUS}?)\p{Nd}+)*`,
   ].join('|'),
   'giu',
 );
@@ -370,16 +393,22 @@ const MIN_DIGITS_IN_TEXT = 7;
  * `byteEscapes`: the text is bytesAsText's (bytes kept as received), whose `\xHH` escapes stand for bytes that are no
  * character of the text (a Latin-1 `°` beside a number, an ESC, UTF-16's NULs between digits): read as the bytes they are
  * (between digits as nothing, withDigitsUnescaped), not as the letters and digits they are written with, and kept as written.
+ * `defaultRegion`: digits after a word and a dash are read as a national number of it too (readsAsNumber).
  */
-export function maskNumbersIn(text: string, options: { readonly byteEscapes?: boolean } = {}): string {
+export function maskNumbersIn(text: string, options: { readonly byteEscapes?: boolean; readonly defaultRegion?: CountryCode } = {}): string {
   const { plain, pieces, leads } = withDigitsUnescaped(text, options.byteEscapes === true);
+  const { defaultRegion } = options;
   // Most texts logged per mail (a sender's address, a reason) hold too few digits for any number: no regex run.
   if (!hasDigits(plain, MIN_DIGITS_IN_TEXT)) return text;
   const hidden = new Set<number>();
+  let readings = 0;
   for (const found of plain.matchAll(NUMBER_IN_TEXT)) {
     const digits = [...found[0].matchAll(ANY_DIGIT)];
     if (found.groups?.skip !== undefined || digits.length < MIN_DIGITS_IN_TEXT) continue;
-    const masked = [...maskNumber(digits.map(([digit]) => digit).join(''))];
+    const written = digits.map(([digit]) => digit).join('');
+    const afterWord = AFTER_WORD_AND_DASH.test(plain.slice(Math.max(0, found.index - 3), found.index));
+    if (afterWord && readings++ < MAX_NUMBER_READINGS && !readsAsNumber(written, defaultRegion)) continue;
+    const masked = [...maskNumber(written)];
     digits.forEach((digit, index) => {
       if (masked[index] === '*') hidden.add(found.index + digit.index);
     });
@@ -394,6 +423,43 @@ export function maskNumbersIn(text: string, options: { readonly byteEscapes?: bo
     );
   out.push(leads?.get(plain.length) ?? '');
   return out.join('');
+}
+
+/** A text that is a number as a whole, as people write one: digits and a number's separators only, a `+` first. */
+const WHOLE_NUMBER = new RegExp(String.raw`^${PLUS}?[\p{Nd}\p{Zs}().${DASH}]{${MIN_DIGITS_IN_TEXT},}$`, 'u');
+
+/**
+ * A user context (X-UserContext, a conversation's) masked only where it is a number as a whole (`447700900558`,
+ * `+44 7700 900558`): a system keying its conversations by its customer's number writes it so. Any other context
+ * (`INC-0012345`, `ticket-2026120001`) is left as written, so that one grep for it follows the conversation.
+ */
+export function maskContext(context: string): string {
+  return WHOLE_NUMBER.test(context.trim()) ? maskNumbersIn(context) : context;
+}
+
+/**
+ * How many digit runs after a word and a dash one text has read by libphonenumber (tens of µs each): beyond them, in a
+ * hostile text (a 256 KB webhook body of `a-1234567 a-1234568 …` on the quarantine page), they are masked unread, so
+ * masking it stays a matter of milliseconds. A log line or a page's text holds a few.
+ */
+const MAX_NUMBER_READINGS = 64;
+
+/**
+ * A word and a dash before a number's first digit (or its `+`, `(`): `tel-447700900123@`, but also an operator's id
+ * (`noreply-12345678@`, `INC-0012345`, `ticket-2026120001`, `ip-172-31-22-145`), which only a phone number's reading tells apart.
+ */
+const AFTER_WORD_AND_DASH = new RegExp(String.raw`\p{L}[${DASH}]$`, 'u');
+
+/**
+ * Whether digits after a word and a dash read as a phone number, as RCPT reads a local part: international as written
+ * with `+`, or national in the default region. Without a default region a national number's trunk `0` (not `00`) is
+ * read as a number's start: it cannot be checked, so it is masked. Digits of another script are masked unchecked.
+ */
+function readsAsNumber(digits: string, defaultRegion: CountryCode | undefined): boolean {
+  if (!/^[0-9]+$/.test(digits)) return true;
+  if (normaliseNumber(`+${digits}`).ok) return true;
+  if (defaultRegion !== undefined) return normaliseNumber(digits, defaultRegion).ok;
+  return NATIONAL_TRUNK_PREFIX.test(digits);
 }
 
 function isSecondUnit(text: string, index: number): boolean {

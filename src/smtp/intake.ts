@@ -10,10 +10,10 @@ import { asRelayError, ListenError, QUOTED_CLIENT_TEXT_CHARS, RELAY_ERRORS, Rela
 import { type Logger, turnedAwayLog } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { hostBeforePort, peerAddress } from '../policy/networks.ts';
-import { maskNumber, maskNumbersIn } from '../sms/numbers.ts';
+import { maskContext, maskNumber, maskNumbersIn } from '../sms/numbers.ts';
 import { ANSWERS_AFTER_CLIENTS_END, applySmtpServerPatches, DataTimedOut, messageTooBig, recipientNoted, SAYS_WHAT_TO_WRITE } from './patches.ts';
 import { DataScanner, type SmugglingFinding } from './smuggling.ts';
-import { NOT_ASCII } from '../mail/ascii.ts';
+import { asciiQuoted, NOT_ASCII } from '../mail/ascii.ts';
 
 /** RFC 5321 §4.5.3.1.4 allows 512 octets per command line; some clients send long ESMTP parameters. */
 const MAX_COMMAND_LINE_BYTES = 4096;
@@ -311,7 +311,8 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
                 numbers: outcome.numbers,
                 encoding: outcome.encoding,
                 parts: outcome.parts,
-                ...(outcome.context === undefined ? {} : { context: outcome.context }),
+                // A context may be a number (a system keying its conversations by the customer's), masked as the console's viewers see it.
+                ...(outcome.context === undefined ? {} : { context: maskContext(outcome.context) }),
                 ...(outcome.cutFrom ? { cutFromParts: outcome.cutFrom } : {}),
                 ...(outcome.repeated ? { alertStormRepeats: outcome.repeated } : {}),
                 bytes: raw.length,
@@ -680,7 +681,7 @@ function logRefusal(logger: Logger, error: RelayError, fields: Readonly<Record<s
     logger.error({ ...fields, code: error.code, err: error }, message);
     return;
   }
-  const reason = quoted ? error.message.split(quoted.text).join(quoted.masked) : maskQuotedValues(error.message, error.quotes);
+  const reason = quoted ? maskedByCodePoint(error.message.split(quoted.text).join(quoted.masked), quoted.text) : maskQuotedValues(error.message, error.quotes);
   // An unread bounce may be a reply mail's failure in words the relay does not know: the operator sees it.
   const level = error.code === 'UNREAD_BOUNCE' ? 'warn' : 'info';
   logger[level]({ ...fields, code: error.code, reason: maskNumbersIn(reason) }, message);
@@ -718,9 +719,18 @@ function maskQuotedValues(reason: string, values: readonly string[]): string {
       const shown = inner.endsWith('…') ? inner.slice(0, -1) : inner;
       return A_DIGIT.test(shown) && value.startsWith(shown) ? `"${maskNumber(shown)}${inner.slice(shown.length)}"` : whole;
     });
-    masked = maskStandingAlone(masked, value);
+    masked = maskedByCodePoint(maskStandingAlone(masked, value), value);
   }
   return masked;
+}
+
+/**
+ * `text` with `value` masked where a reason quoted it by code point (asciiQuoted: a number in full-width digits,
+ * `U+FF14U+FF14…`), as written: the free-text masker reads those as digits, but leaves a run of more than 15 as an id.
+ */
+function maskedByCodePoint(text: string, value: string): string {
+  const quoted = asciiQuoted(value);
+  return quoted === value ? text : text.split(quoted).join(asciiQuoted(maskNumber(value)));
 }
 
 const LETTER_OR_DIGIT = /[\p{L}\p{N}]/u;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { webhookPaths } from '../../src/http/webhooks.ts';
 import { hashPassword } from '../../src/policy/passwords.ts';
-import { captureLog } from '../helpers/log-lines.ts';
+import { assertNeverLogged, captureLog } from '../helpers/log-lines.ts';
 import { maildirMessages, relayWithSimulator, waitFor } from '../helpers/relay.ts';
 import { type MailSpec, message, queuedId, SmtpDialog, sendMail } from '../helpers/smtp.ts';
 
@@ -89,6 +89,36 @@ describe("an account's mail and other mailboxes' conversations", () => {
       await waitFor(`the answer to Alice (${form})`, () => repliesTo('alice@example.com', `answer to Alice (${form})`).length === 1);
       assert.deepEqual(repliesTo('mallory@evil.example', `answer to Alice (${form})`), [], form);
     }
+  });
+
+  test("a conversation's context and mailbox that are numbers are masked in the lines that name them: named, given, posedAs", async () => {
+    const digits = '447700900895';
+    const mailbox = '447700900896@example.com';
+    const context = '447700900897';
+    const first = await sendMail(suite.port, { from: mailbox, to: [`${digits}@sms.example.com`], body: 'hi', headers: { 'X-UserContext': context } });
+    queuedId(first.data);
+    assert.equal((await smsTo(digits, 1)).userContext, context);
+    const lines = () => log.lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    // Another sender naming that context is given a new one; the note names both, the number masked.
+    const other = await sendMail(suite.port, {
+      from: 'bob@example.com',
+      to: [`${digits}@sms.example.com`],
+      body: 'me too',
+      headers: { 'X-UserContext': context },
+    });
+    const note = lines().find((line) => line.msgId === queuedId(other.data) && String(line.msg).includes('names the user context of another'));
+    assert.equal(note?.named, '4477******97');
+    assert.equal(note?.given, (await smsTo(digits, 2)).userContext);
+    // An account writing as that mailbox: the warning names the mailbox masked.
+    const posing = await asErp('mallory@erp.example.com', {
+      to: [`${digits}@sms.example.com`],
+      subject: 'hi',
+      body: 'x',
+      headers: { From: mailbox, 'X-UserContext': context },
+    });
+    const warned = lines().find((line) => line.msgId === queuedId(posing) && line.level === 'warn');
+    assert.equal(warned?.posedAs, '4477******96@example.com');
+    assertNeverLogged(log.lines, { 'the context': '900897', 'the mailbox': '900896' });
   });
 
   test("an account's own address continues and moves its own conversation as before", async () => {

@@ -6,6 +6,7 @@ import {
   formatNumber,
   isCountryCode,
   maskNumber,
+  maskContext,
   maskNumbersIn,
   normaliseNumber,
   severalNumbers,
@@ -323,6 +324,175 @@ describe('maskNumbersIn', () => {
       'code SMPP:0x00000401 (0X0000000B) sid SM0123456789abcdef0123456789abcdef id 0A00000012345678 on 05.12.2026 09:15 to +4477******23 CODE1_4477******23',
     );
   });
+});
+
+describe('maskNumbersIn, whatever precedes a number', () => {
+  /** Words a number follows in an address or a form (a label, a role, a word with a digit), and what joins them. */
+  const WORDS = ['tel', 'fax', 'mobile', 'ops', 'ref', 'caller id', 'sender id', 'callerid', 'senderid', 'user id', 'phone', 'CODE1', 'x', 'Ärzte'];
+  const JOINS = [
+    '-',
+    '_',
+    ':',
+    ': ',
+    ' ',
+    '=',
+    '.',
+    '+',
+    '/',
+    '#',
+    ',',
+    ';',
+    '(',
+    '[',
+    '<',
+    "'",
+    '"',
+    '|',
+    '&',
+    '~',
+    '!',
+    '\t',
+    '\u00a0',
+    '\u2010',
+    '\u2013',
+    '\uFF0D',
+    '\u2212',
+  ];
+  /** One number as people write it: international, national, in groups joined by blanks or dashes, in parentheses. */
+  const WRITTEN = ['447700900123', '+447700900123', '07700900123', '07700-900123', '07700 900123', '+44 7700 900123', '44-7700-900-123', '(07700) 900123'];
+  const AFTER = ['', '@example.com', ' ', ',', ')', '.', '-x', '&y=1', '"'];
+
+  it('masks a number after any word and any separator, the label `caller id`/`sender-id` too: no five of its digits left together, at least four hidden', () => {
+    for (const word of WORDS)
+      for (const join of JOINS)
+        for (const number of WRITTEN)
+          for (const after of AFTER) {
+            const text = `${word}${join}${number}${after}`;
+            const masked = maskNumbersIn(text);
+            // Masked digit for digit: the number's own place in the text is where its digits were.
+            const shown = masked.slice(word.length + join.length, masked.length - after.length);
+            assert.doesNotMatch(shown, /\d{5}/, text);
+            assert.ok((shown.match(/\*/g)?.length ?? 0) >= 4, `${text} → ${masked}`);
+          }
+  });
+
+  it('leaves alone what the docs say is no number, after the same words and separators: labelled message ids, long runs, hex words, UUIDs, dates', () => {
+    const ids = [
+      'msgid=910000000000000001',
+      'message id 9100000123',
+      'message-id: 0123-4567890123',
+      'gateway id 7012345678',
+      'provider_id=91000001234',
+      '{"id":"12345678"}',
+      'sent: id 91000001234',
+      '91000000000000000001',
+      '0x00000401',
+      'SM0123456789abcdef',
+      '01900000-0000-7000-8000-000000000000',
+      '2026-12-05T04:21:05.123Z',
+      '550 5.1.10',
+    ];
+    // A `+` before digits is a number's own start (`+` and more than 15 digits is a number with digits too many, masked).
+    for (const join of JOINS.filter((join) => join !== '+'))
+      for (const id of ids) assert.equal(maskNumbersIn(`ops${join}${id}`), `ops${join}${id}`, `ops${join}${id}`);
+  });
+});
+
+describe('maskNumbersIn, ids operators search for', () => {
+  it('leaves digits after a word and a dash whole unless they read as a phone number, as RCPT reads one', () => {
+    const ids = [
+      'noreply-12345678@erp.example.com',
+      'INC-0012345',
+      'ticket-2026120001@helpdesk.example.com',
+      'bounce-1234567-42@lists.example.com',
+      'ip-172-31-22-145.eu-west-1.compute.internal',
+      'session-12345678',
+      'req-1234567890',
+      'ref-1234567890',
+      'invoice-2026-001234',
+      'epoch-1765000000',
+      'uid-1234567',
+      'user+tag-1234567@example.com',
+      'job-20261206-011500@cron.example.com',
+      'msgid-1234567',
+    ];
+    for (const id of ids) assert.equal(maskNumbersIn(id), id, id);
+    const numbers: [string, string][] = [
+      ['tel-447700900123@example.com', 'tel-4477******23@example.com'],
+      ['ops-07700-900123@example.com', 'ops-0770*-****23@example.com'],
+      ['fax-+1 212 555 0123', 'fax-+1 212 *** **23'],
+      ['caller-id-4915123456789', 'caller-id-4915*******89'],
+    ];
+    for (const [text, masked] of numbers) assert.equal(maskNumbersIn(text), masked, text);
+    // In the default region, a national number without its trunk prefix reads as one.
+    assert.equal(maskNumbersIn('ref-1234567890', { defaultRegion: 'GB' }), 'ref-1234****90');
+  });
+
+  it("leaves any word's id whole, but a phone word's", () => {
+    for (const text of [
+      'order-id 1234567890',
+      'correlation id 1234567890',
+      'trace-id 1234567890',
+      'queue id 1234567890',
+      'message with id 1234567890',
+      'a delivery receipt for id "1234567890", which no SMS was (yet) sent under',
+      'whose id "1234567890"',
+    ])
+      assert.equal(maskNumbersIn(text), text, text);
+    for (const word of ['caller', 'sender', 'user', 'phone', 'mobile', 'msisdn', 'tel', 'fax', 'customer'])
+      for (const join of [' ', '-', '_']) assert.equal(maskNumbersIn(`${word}${join}id 447700900123`), `${word}${join}id 4477******23`, `${word}${join}id`);
+  });
+});
+
+describe('maskContext', () => {
+  it('masks a context that is a number as a whole, and leaves any other whole', () => {
+    assert.equal(maskContext('447700900558'), '4477******58');
+    assert.equal(maskContext('+44 7700 900558'), '+44 77** ****58');
+    assert.equal(maskContext('(07700) 900-558'), '(0770*) ***-*58');
+    for (const context of ['INC-0012345', 'ticket-2026120001', 'order 20261206-0042', 'customer 447700900558'])
+      assert.equal(maskContext(context), context, context);
+  });
+});
+
+describe('maskNumbersIn, on hostile text', () => {
+  // A webhook body up to MAX_BODY_BYTES is shown masked on the quarantine page: reading it must take time linear in its
+  // length. A quadratic read of these shapes took seconds of CPU (8 s for `--id`); linear takes tens of ms. The bound is
+  // generous for a loaded machine, and is process CPU time, which other processes' load does not add to.
+  const HOSTILE_BYTES = 256 * 1024;
+  const CPU_BOUND_MS = 1000;
+  const shapes = [
+    'a-1234567 ',
+    'a-447700900123 ',
+    '--id',
+    'msgid-',
+    'id-',
+    'id=',
+    'caller-id-',
+    'x-id ',
+    '-1',
+    '1-',
+    'a1-',
+    'id 1-',
+    '1 ',
+    '+1(',
+    '550 5.1.1 ',
+  ];
+  it(`reads ${HOSTILE_BYTES} bytes of distinct digit runs after a word and a dash (a-1000000 a-1000001 …) in bounded time`, () => {
+    let text = '';
+    for (let run = 1_000_000; text.length < HOSTILE_BYTES; run++) text += `a-${run} `;
+    const before = process.cpuUsage();
+    maskNumbersIn(text);
+    const { user, system } = process.cpuUsage(before);
+    assert.ok((user + system) / 1000 < CPU_BOUND_MS, `${(user + system) / 1000} ms of CPU`);
+  });
+  for (const shape of shapes)
+    it(`reads ${HOSTILE_BYTES} bytes of ${JSON.stringify(shape)} repeated in linear time`, () => {
+      const text = `${shape.repeat(Math.ceil(HOSTILE_BYTES / shape.length)).slice(0, HOSTILE_BYTES - 7)}1234567`;
+      const before = process.cpuUsage();
+      maskNumbersIn(text);
+      const { user, system } = process.cpuUsage(before);
+      assert.ok((user + system) / 1000 < CPU_BOUND_MS, `${(user + system) / 1000} ms of CPU`);
+    });
 });
 
 describe('maskNumbersIn, in any script', () => {

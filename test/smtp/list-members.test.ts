@@ -120,15 +120,19 @@ describe('a list with a member the relay may not text', () => {
     assert.match(sent.rcpt[0]?.text ?? '', /^5\.7\.1 Recipient refused: \+4477\*{6}03 has opted out/);
   });
 
-  test('a sendsms@ subject naming a premium-rate number among others: the others are sent, the premium one bounced', async () => {
+  test('a sendsms@ subject naming a premium-rate number among others: the others are sent, the premium one bounced, named whole as the sender wrote it', async () => {
     const sent = await sendMail(relay.relay.smtpPort, { to: ['sendsms@sms.localhost'], subject: `To:447700900604,+${PREMIUM}`, body: 'Pump 3 stopped' });
     assert.equal(sent.data?.code, 250, sent.data?.text);
     await waitFor('the SMS to 447700900604', () => sentTo('447700900604').length > 0);
     const bounce = (await bounceOf(queuedId(sent.data))).replace(/=\r?\n/g, '');
     assert.match(bounce, /Status: 5\.7\.1/);
-    assert.match(bounce, /POLICY_DENIED \(not sent: Recipient refused: \+4490\*{6}00 is a premium-rate number/);
+    // The sender wrote the number in its subject, as at RCPT: its reason names it whole, as its listing does.
+    assert.match(bounce, /POLICY_DENIED \(not sent: Recipient refused: \+449098790000 is a premium-rate number/);
     assert.match(bounce, /\+44 909 879 0000\b|\+44 90 9879 0000|Final-Recipient: rfc822; 449098790000@/, 'a number the sender wrote is shown whole');
     const alone = await sendMail(relay.relay.smtpPort, { to: ['sendsms@sms.localhost'], subject: `To:+${PREMIUM}`, body: 'x' });
     assert.equal(alone.data?.code, 550, 'a subject whose every number is refused is refused whole');
+    assert.equal(alone.data?.text, '5.7.1 Recipient refused: +449098790000 is a premium-rate number; this relay does not text those');
+    const optedOut = await sendMail(relay.relay.smtpPort, { to: ['sendsms@sms.localhost'], subject: `To:${OPTED_OUT}`, body: 'x' });
+    assert.match(optedOut.data?.text ?? '', /^5\.7\.1 Recipient refused: \+447700900603 has opted out of SMS from this relay/);
   });
 });

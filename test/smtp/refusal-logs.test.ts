@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import BetterSqlite3 from 'better-sqlite3';
 import { type Config, loadConfig } from '../../src/config/load.ts';
 import { type Relay, STORE_FILE, startRelay } from '../../src/relay.ts';
+import { maskNumber } from '../../src/sms/numbers.ts';
 import { assertNeverLogged, captureLog } from '../helpers/log-lines.ts';
 import { relayEnvironment, removeDir, tempDir, waitFor } from '../helpers/relay.ts';
 import { SmtpDialog, sendMail } from '../helpers/smtp.ts';
@@ -293,6 +294,76 @@ describe('refusals in the log and in the reply', () => {
     await dialog.close();
     const refused = lines().filter((line) => /refused/.test(String(line.msg)) && JSON.stringify(line).includes('FF0D'));
     assert.ok(refused.length >= 2, 'both refusals logged');
+  });
+
+  test('a user context that is a number is masked in the info lines of its mail and of the reply to it: context, via', async () => {
+    for (const [context, to] of [
+      ['447700900558', '447700900559'],
+      ['07700900556', '447700900557'],
+    ] as const) {
+      const sent = await sendMail(relay.smtpPort, { to: [`${to}@sms.localhost`], body: 'your ticket', headers: { 'X-UserContext': context } });
+      assert.equal(sent.data?.code, 250, sent.data?.text);
+      const accepted = lines().find((line) => line.msg === 'smtp: mail accepted' && sent.data?.text.includes(String(line.msgId)));
+      assert.equal(accepted?.context, maskNumber(context));
+      relay.simulator?.reply(to, 'yes please');
+      const received = await waitFor('the reply logged', () =>
+        lines().find((line) => line.msg === 'inbound: SMS received and mailed' && line.from === maskNumber(`+${to}`)),
+      );
+      assert.deepEqual([received.context, received.via], [maskNumber(context), `conversation ${maskNumber(context)}`]);
+      assertNeverLogged(log.lines, { 'the context': context.slice(-7) });
+    }
+  });
+
+  test('ids operators grep for stay whole in the info lines of a mail and of the reply to it: sender, context, via; a number after a word and a dash is masked', async () => {
+    for (const [from, context, to] of [
+      ['noreply-12345678@erp.example.com', 'INC-0012345', '447700900561'],
+      ['bounce-1234567-42@lists.example.com', 'ticket-2026120601', '447700900562'],
+      ['ip-172-31-22-145@ec2.example.com', 'order_20261206-0042', '447700900563'],
+    ] as const) {
+      const sent = await sendMail(relay.smtpPort, { from, to: [`${to}@sms.localhost`], body: 'your ticket', headers: { 'X-UserContext': context } });
+      assert.equal(sent.data?.code, 250, sent.data?.text);
+      const accepted = lines().find((line) => line.msg === 'smtp: mail accepted' && sent.data?.text.includes(String(line.msgId)));
+      assert.deepEqual([accepted?.from, accepted?.context], [from, context]);
+      relay.simulator?.reply(to, 'yes please');
+      const received = await waitFor('the reply logged', () =>
+        lines().find((line) => line.msg === 'inbound: SMS received and mailed' && line.from === maskNumber(`+${to}`)),
+      );
+      assert.deepEqual([received.context, received.via], [context, `conversation ${context}`]);
+    }
+    const sent = await sendMail(relay.smtpPort, { from: 'tel-447700900564@example.com', to: ['447700900565@sms.localhost'], body: 'x' });
+    const accepted = lines().find((line) => line.msg === 'smtp: mail accepted' && sent.data?.text.includes(String(line.msgId)));
+    assert.equal(accepted?.from, 'tel-4477******64@example.com');
+  });
+
+  test("numbers run together in a subject's To: are masked in the log's reason whatever their length, as RCPT masks them; the reply quotes them as written", async () => {
+    for (const written of ['447700900557447700900558', '4477009005577777777']) {
+      const sent = await sendMail(relay.smtpPort, { to: ['sendsms@sms.localhost'], subject: `To:${written}`, body: 'x' });
+      assert.equal(sent.data?.code, 550, sent.data?.text);
+      assert.match(sent.data?.text ?? '', new RegExp(`^5\\.1\\.3 Bad recipient: "${written}" is too long`));
+      const refused = lines().findLast((line) => line.msg === 'smtp: mail refused' && line.code === 'BAD_NUMBER');
+      assert.match(String(refused?.reason), new RegExp(`^Bad recipient: "${maskNumber(written).replaceAll('*', '\\*')}" is too long`));
+    }
+    // Written in full-width digits, the reason quotes them by code point: masked at RCPT and in the subject alike.
+    const fullWidth = '４４７７００９００５６７４４７７００９００５６８';
+    const dialog = await SmtpDialog.open(relay.smtpPort);
+    await dialog.command('EHLO client.example');
+    await dialog.command('MAIL FROM:<a@example.com> SMTPUTF8');
+    assert.equal((await dialog.command(`RCPT TO:<${fullWidth}@sms.localhost>`)).code, 550);
+    await dialog.command('RSET');
+    await dialog.command('MAIL FROM:<a@example.com> SMTPUTF8');
+    assert.equal((await dialog.command('RCPT TO:<sendsms@sms.localhost>')).code, 250);
+    assert.equal((await dialog.data(`Subject: To:${fullWidth}\n\nx`)).code, 550);
+    await dialog.close();
+    assertNeverLogged(log.lines, { 'the first number': '0900557', 'the second number': '0900558', 'the full-width numbers': 'U+FF10U+FF10U+FF15U+FF16' });
+  });
+
+  test('bidi and other unseen characters of a sender are named by code point in the log line, as the reply quotes them', async () => {
+    const from = 'ops\u202elanretxe@example.com';
+    const sent = await sendMail(relay.smtpPort, { from, mailParams: 'SMTPUTF8', to: ['447700900786@sms.localhost'], body: 'reversed' });
+    assert.equal(sent.data?.code, 250, sent.data?.text);
+    const line = log.lines.find((text) => text.includes('lanretxe'));
+    assert.ok(line?.includes('"from":"opsU+202Elanretxe@example.com"'), line);
+    assert.ok(!log.lines.some((text) => /[\u202a-\u202e\u2066-\u2069]/u.test(text)), 'no raw bidi control in the log');
   });
 
   test('no whole number reached the log', () => {
