@@ -332,7 +332,10 @@ describe('routes across providers', () => {
     // The same number in a sendsms@ subject, refused at end of DATA: named whole too, as its sender wrote it.
     const inSubject = await sendMail(port, { to: ['sendsms@sms.localhost'], subject: `To:${BRITAIN},4915123456789`, body: 'x' });
     assert.equal(inSubject.data?.code, 550);
-    assert.equal(inSubject.data?.text, '5.1.1 No route: no SMS provider of this relay takes +4915123456789 (routes: norway NO; britain GB): it is in DE (Germany); add DE to a route\'s match');
+    assert.equal(
+      inSubject.data?.text,
+      "5.1.1 No route: no SMS provider of this relay takes +4915123456789 (routes: norway NO; britain GB): it is in DE (Germany); add DE to a route's match",
+    );
 
     const long = await sendMail(port, { to: [`${BRITAIN}@sms.localhost`], body: TWO_PARTS });
     assert.equal(long.data?.code, 554);
