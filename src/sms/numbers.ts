@@ -393,11 +393,9 @@ const MIN_DIGITS_IN_TEXT = 7;
  * `byteEscapes`: the text is bytesAsText's (bytes kept as received), whose `\xHH` escapes stand for bytes that are no
  * character of the text (a Latin-1 `°` beside a number, an ESC, UTF-16's NULs between digits): read as the bytes they are
  * (between digits as nothing, withDigitsUnescaped), not as the letters and digits they are written with, and kept as written.
- * `defaultRegion`: digits after a word and a dash are read as a national number of it too (readsAsNumber).
  */
-export function maskNumbersIn(text: string, options: { readonly byteEscapes?: boolean; readonly defaultRegion?: CountryCode } = {}): string {
+export function maskNumbersIn(text: string, options: { readonly byteEscapes?: boolean } = {}): string {
   const { plain, pieces, leads } = withDigitsUnescaped(text, options.byteEscapes === true);
-  const { defaultRegion } = options;
   // Most texts logged per mail (a sender's address, a reason) hold too few digits for any number: no regex run.
   if (!hasDigits(plain, MIN_DIGITS_IN_TEXT)) return text;
   const hidden = new Set<number>();
@@ -407,7 +405,7 @@ export function maskNumbersIn(text: string, options: { readonly byteEscapes?: bo
     if (found.groups?.skip !== undefined || digits.length < MIN_DIGITS_IN_TEXT) continue;
     const written = digits.map(([digit]) => digit).join('');
     const afterWord = AFTER_WORD_AND_DASH.test(plain.slice(Math.max(0, found.index - 3), found.index));
-    if (afterWord && readings++ < MAX_NUMBER_READINGS && !readsAsNumber(written, defaultRegion)) continue;
+    if (afterWord && readings++ < MAX_NUMBER_READINGS && !readsAsNumber(written)) continue;
     const masked = [...maskNumber(written)];
     digits.forEach((digit, index) => {
       if (masked[index] === '*') hidden.add(found.index + digit.index);
@@ -451,14 +449,15 @@ const MAX_NUMBER_READINGS = 64;
 const AFTER_WORD_AND_DASH = new RegExp(String.raw`\p{L}[${DASH}]$`, 'u');
 
 /**
- * Whether digits after a word and a dash read as a phone number, as RCPT reads a local part: international as written
- * with `+`, or national in the default region. Without a default region a national number's trunk `0` (not `00`) is
- * read as a number's start: it cannot be checked, so it is masked. Digits of another script are masked unchecked.
+ * Whether digits after a word and a dash read as a phone number: international, as RCPT reads a local part written
+ * with or without its `+`; a national number's trunk `0` (not `00`) is read as a number's start, since no region is at
+ * hand to check it (the masker serves logs and pages of every relay alike), so it is masked. Digits of another script are
+ * masked unchecked. A national number written without its trunk `0` after a word and a dash (`alerts-4155552671@`)
+ * reads as no number and is left as written.
  */
-function readsAsNumber(digits: string, defaultRegion: CountryCode | undefined): boolean {
+function readsAsNumber(digits: string): boolean {
   if (!/^[0-9]+$/.test(digits)) return true;
   if (normaliseNumber(`+${digits}`).ok) return true;
-  if (defaultRegion !== undefined) return normaliseNumber(digits, defaultRegion).ok;
   return NATIONAL_TRUNK_PREFIX.test(digits);
 }
 
