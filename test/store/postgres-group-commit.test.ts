@@ -153,7 +153,14 @@ describeOnPostgres('PostgreSQL statements', async (url) => {
     const plan = await withClient(url, async (client) => {
       // On a table this small the planner may well read it whole; what is tested is that the index can stop at the bound.
       await client.query('SET enable_seqscan = off');
-      const explained = await client.query<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>(`EXPLAIN (ANALYZE, FORMAT JSON) ${SMS_CANDIDATES}`, [now, 3_000]);
+      const explained = await client.query<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>(
+        `EXPLAIN (ANALYZE, FORMAT JSON) ${SMS_CANDIDATES.replaceAll('$7', '$3')}`,
+        [
+          now,
+          3_000,
+          [], // the relay's SMS in flight, none
+        ],
+      );
       return explained.rows[0]?.['QUERY PLAN'][0]?.Plan;
     });
     const scans = nodes(plan).filter((node) => node['Relation Name'] === 'outbound');
