@@ -48,6 +48,15 @@ const TARGET = queueTargetSql('@message', '@sms');
  */
 export const SQLITE_NOW_MS = "CAST(unixepoch('subsec') * 1000 AS INTEGER)";
 
+/**
+ * A LIMIT of the bound parameter `param` (`?`, `@limit`), as the SQLite store's statements write it. Given the bare
+ * parameter, SQLite's planner reads its value and the statement is compiled again each time it is bound, which
+ * better-sqlite3 does at every run: ~15 µs of the store thread per run, for a plan the value does not change
+ * (#15, measured in one process: 20 µs per run of a claim's branch against 4 µs with this form). The unary plus
+ * is a value the planner does not read.
+ */
+export const sqliteLimit = (param: string): string => `LIMIT +${param}`;
+
 /** What operators ask of the store (`smsrelay status | log | queue`, `/metrics`). */
 export function prepareAdminStatements(db: Database) {
   return {
@@ -60,7 +69,7 @@ export function prepareAdminStatements(db: Database) {
     undeliverableCount: db.prepare('SELECT COUNT(*) AS n FROM inbound WHERE mailbox IS NULL'),
     quarantineCount: db.prepare('SELECT COUNT(*) AS n FROM quarantine'),
     quarantineList: db.prepare(
-      `SELECT id, received_at, provider, kind, reason, ${QUARANTINE_BYTES} AS bytes, body_erased FROM quarantine WHERE id > ? ORDER BY id LIMIT ?`,
+      `SELECT id, received_at, provider, kind, reason, ${QUARANTINE_BYTES} AS bytes, body_erased FROM quarantine WHERE id > ? ORDER BY id ${sqliteLimit('?')}`,
     ),
     quarantineOne: db.prepare(`SELECT id, received_at, provider, kind, reason, ${QUARANTINE_BYTES} AS bytes, body, body_erased FROM quarantine WHERE id = ?`),
     quarantineSpan: db.prepare('SELECT COUNT(*) AS count, MAX(id) AS newest_id FROM quarantine'),
@@ -70,7 +79,7 @@ export function prepareAdminStatements(db: Database) {
     quarantineDeleteThrough: db.prepare('DELETE FROM quarantine WHERE id <= @through AND (SELECT COUNT(*) FROM quarantine WHERE id <= @through) = @count'),
     queued: db.prepare(`
       SELECT ${queuedColumns(SQLITE_NOW_MS)}
-      FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.status = 'queued' AND o.id > ? ORDER BY o.id LIMIT ?`),
+      FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.status = 'queued' AND o.id > ? ORDER BY o.id ${sqliteLimit('?')}`),
     hold: db.prepare(`UPDATE outbound SET held = 1, updated_at = @now WHERE status = 'queued' AND held = 0 AND ${TARGET} RETURNING id, message_id`),
     release: db.prepare(`UPDATE outbound SET held = 0, updated_at = @now WHERE status = 'queued' AND held = 1 AND ${TARGET} RETURNING id, message_id`),
     // Only SMS whose next attempt is ahead: one due already is sent at the next claim as it is (QueueActionDone.due).
@@ -91,8 +100,8 @@ export function prepareAdminStatements(db: Database) {
     pause: db.prepare("INSERT INTO control (key, value) VALUES ('dispatch_paused', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
     resume: db.prepare("DELETE FROM control WHERE key = 'dispatch_paused'"),
     paused: db.prepare("SELECT value FROM control WHERE key = 'dispatch_paused'"),
-    messagesOfNumber: db.prepare('SELECT DISTINCT message_id FROM outbound WHERE number = ? ORDER BY id DESC LIMIT ?'),
-    repliesOfNumber: db.prepare(`${REPLIES_OF_NUMBER} WHERE i.number = ? ORDER BY i.received_at DESC LIMIT ?`),
+    messagesOfNumber: db.prepare(`SELECT DISTINCT message_id FROM outbound WHERE number = ? ORDER BY id DESC ${sqliteLimit('?')}`),
+    repliesOfNumber: db.prepare(`${REPLIES_OF_NUMBER} WHERE i.number = ? ORDER BY i.received_at DESC ${sqliteLimit('?')}`),
   };
 }
 

@@ -1,5 +1,6 @@
 /** ReassemblyStore on SQLite (src/store/reassembly.ts): the part_sets and sms_parts tables of migration 10 (#20). */
 import type { Database } from 'better-sqlite3';
+import { sqliteLimit } from './sqlite-admin.ts';
 import {
   type NewSmsPart,
   newSetRow,
@@ -43,7 +44,7 @@ export function prepareReassemblyStatements(db: Database) {
     ),
     partsOf: db.prepare(`SELECT ${STORED_PART_COLUMNS} FROM sms_parts WHERE set_id = ? ORDER BY part_index`),
     insertPart: db.prepare(`INSERT INTO sms_parts (${STORED_PART_VALUES}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-    overdue: db.prepare('SELECT * FROM part_sets WHERE closed_at IS NULL AND first_seen <= ? ORDER BY first_seen, id LIMIT ?'),
+    overdue: db.prepare(`SELECT * FROM part_sets WHERE closed_at IS NULL AND first_seen <= ? ORDER BY first_seen, id ${sqliteLimit('?')}`),
     close: db.prepare('UPDATE part_sets SET closed_at = ? WHERE id = ? AND closed_at IS NULL'),
     expireParts: db.prepare('DELETE FROM sms_parts WHERE set_id IN (SELECT id FROM part_sets WHERE closed_at IS NOT NULL AND closed_at < ?)'),
     expireSets: db.prepare('DELETE FROM part_sets WHERE closed_at IS NOT NULL AND closed_at < ?'),

@@ -1,4 +1,5 @@
 import type { Database } from 'better-sqlite3';
+import { sqliteLimit } from './sqlite-admin.ts';
 import type { DeliveryState } from '../vocabulary.ts';
 import { replyMailOfReturnPathSql, reportDetail, sentByReportDetail, TEXT_ERASED } from './rows.ts';
 import type {
@@ -162,10 +163,10 @@ export function prepareReplyStatements(db: Database) {
     knowsSender: db.prepare('SELECT 1 AS yes FROM inbound WHERE number = ? LIMIT 1'),
     sentReplies: db.prepare(`
       SELECT m.raw FROM inbound i JOIN mail_out m ON m.message_id = i.id AND m.kind = 'reply'
-      WHERE i.context = ? AND i.number = ? AND length(m.raw) > 0 ORDER BY i.received_at DESC LIMIT ?`),
+      WHERE i.context = ? AND i.number = ? AND length(m.raw) > 0 ORDER BY i.received_at DESC ${sqliteLimit('?')}`),
     undeliverable: db.prepare(`
       SELECT ${UNDELIVERABLE_COLUMNS} WHERE i.mailbox IS NULL AND (@at IS NULL OR (i.received_at, i.id) < (@at, @id))
-      ORDER BY i.received_at DESC, i.id DESC LIMIT @limit`),
+      ORDER BY i.received_at DESC, i.id DESC ${sqliteLimit('@limit')}`),
     undeliverableById: db.prepare(`SELECT ${UNDELIVERABLE_COLUMNS} WHERE i.id = ? AND i.mailbox IS NULL`),
     replyMailOfReturnPath: db.prepare(replyMailOfReturnPathSql('?', '?')),
     bounceReplyMail: db.prepare(
@@ -216,7 +217,7 @@ export function prepareReplyStatements(db: Database) {
     expireOrphans: db.prepare('DELETE FROM delivery_reports WHERE sms_id IS NULL AND received_at < ? RETURNING provider'),
     dueNotices: db.prepare(`
       SELECT id, message_id, number, rcpt, notify, orcpt, delivery, delivery_code FROM outbound
-      WHERE notice_due = 1 ORDER BY id LIMIT ?`),
+      WHERE notice_due = 1 ORDER BY id ${sqliteLimit('?')}`),
     noticeDue: db.prepare('SELECT 1 FROM outbound WHERE id = ? AND notice_due = 1'),
     clearNotice: db.prepare('UPDATE outbound SET notice_due = 0 WHERE id = ?'),
   };

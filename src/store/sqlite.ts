@@ -59,6 +59,7 @@ import {
   queueStats,
   repliesOfNumber,
   SQLITE_NOW_MS,
+  sqliteLimit,
 } from './sqlite-admin.ts';
 import type { NewSmsPart, PartAdded, PartSet } from './reassembly.ts';
 import { addPart, expirePartSets, overduePartSets, prepareReassemblyStatements, type ReassemblyStatements } from './sqlite-reassembly.ts';
@@ -486,8 +487,9 @@ export class SqliteStore implements Store {
       const rows = selectBatchRows(due, request);
       const claimed = rows.map((row) => {
         const lease = { now: request.now, owner: request.owner, until: request.leaseUntil, id: row.id };
-        // Written only for another relay's lease (takenOverFrom), which the lease then counts the same way.
-        const takenOver = sql.takenOver.run(lease).changes > 0;
+        // Written only for another relay's lease (takenOverFrom, the row's as read in this transaction), which the lease
+        // then counts the same way: not run for a row nobody else held, in which it would find nothing.
+        const takenOver = row.lease_owner !== null && row.lease_owner !== request.owner && sql.takenOver.run(lease).changes > 0;
         sql.leaseSms.run(lease);
         return takenOver ? { ...row, attempts: row.attempts + 1, was: row.lease_owner } : row;
       });
@@ -1228,7 +1230,7 @@ function prepareStatements(db: Database) {
       FROM outbound o JOIN messages m ON m.id = o.message_id
       WHERE o.status = 'queued' AND o.held = 0 AND o.next_attempt_at <= @now AND ${STARTED} <= @startedBy
         AND NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paused')
-      ORDER BY o.lease_owner IS NULL, o.next_attempt_at, o.id LIMIT @limit`),
+      ORDER BY o.lease_owner IS NULL, o.next_attempt_at, o.id ${sqliteLimit('@limit')}`),
     messageById: db.prepare('SELECT * FROM messages WHERE id = ?'),
     leaseOf: db.prepare('SELECT message_id, lease_owner FROM outbound WHERE id = ?'),
     lateAnswer: db.prepare(`
@@ -1264,10 +1266,10 @@ function prepareStatements(db: Database) {
     // A claim takes the mail whose lease ended before the others (postgres/store.ts, CLAIM_ORDER), found by their own index.
     endedMailLeases: db.prepare(`
       SELECT id, created_at, kind, message_id, envelope_from, recipients, raw, attempts, ${takenOverFrom('lease_owner', '@owner')} AS was FROM mail_out
-      WHERE status = 'queued' AND lease_owner IS NOT NULL AND next_attempt_at <= @now ORDER BY next_attempt_at, id LIMIT @limit`),
+      WHERE status = 'queued' AND lease_owner IS NOT NULL AND next_attempt_at <= @now ORDER BY next_attempt_at, id ${sqliteLimit('@limit')}`),
     dueMail: db.prepare(`
       SELECT id, created_at, kind, message_id, envelope_from, recipients, raw, attempts FROM mail_out
-      WHERE status = 'queued' AND lease_owner IS NULL AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`),
+      WHERE status = 'queued' AND lease_owner IS NULL AND next_attempt_at <= ? ORDER BY next_attempt_at, id ${sqliteLimit('?')}`),
     leaseMail: db.prepare('UPDATE mail_out SET lease_owner = ?, next_attempt_at = ? WHERE id = ?'),
     mailTakenOver: db.prepare(`
       INSERT INTO events (at, message_id, sms_id, kind, detail)
