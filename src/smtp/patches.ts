@@ -14,7 +14,8 @@ import { DataScanner, type SmugglingFinding } from './smuggling.ts';
  * tests run, never a side effect of `npm install`.
  */
 
-const ENHANCED_CODE = /^([245]\.\d{1,3}\.\d{1,3}) (.*)$/s;
+/** A reply text that starts with its own enhanced status code (RFC 3463) and a space. */
+const ENHANCED_CODE = /^[245]\.\d{1,3}\.\d{1,3} /;
 /** smtp-server's words when it refuses a command or hangs up because it is closing (421 4.4.2 from its table). */
 const SMTP_SERVER_SHUTDOWN = 'Server shutting down';
 
@@ -41,39 +42,32 @@ export function asciiReply(text: string): string {
 /**
  * RFC 5321 section 4.2: a reply's text is US-ASCII (textstring), and a client that did not ask for
  * SMTPUTF8 may not read more. The relay's reasons quote RFC sections (§), country names and dashes:
- * every reply is written in ASCII at the one place smtp-server writes it.
+ * every reply is written in ASCII at the one place smtp-server writes it (writeReplies).
  */
-function asciiReplies(): void {
-  const send = SMTPConnection.prototype.send;
-  SMTPConnection.prototype.send = function sendAscii(code, data, context) {
-    send.call(this, code, Array.isArray(data) ? data.map(asciiReply) : typeof data === 'string' ? asciiReply(data) : data, context);
-  };
+function inAscii(data: string | string[] | null | undefined): string | string[] | null | undefined {
+  return Array.isArray(data) ? data.map(asciiReply) : typeof data === 'string' ? asciiReply(data) : data;
 }
 
 /**
  * smtp-server derives the RFC 3463 enhanced status code from the basic code alone (550 → 5.1.1),
  * and a handler error cannot carry its own. Senders act on the difference between 5.1.3 (bad
  * number), 5.7.1 (relaying denied) and 5.3.4 (too long), so a reply text that starts with an
- * enhanced code keeps it and gets no second one.
+ * enhanced code keeps it and gets no second one (writeReplies). A reply with an enhanced code is the
+ * relay's own, counted where it was made (countedReply, the intake's handlers); smtp-server's own
+ * refusals (a text without one) are counted and worded here.
  */
-function keepHandlerEnhancedCodes(): void {
-  const send = SMTPConnection.prototype.send;
-  SMTPConnection.prototype.send = function sendWithOwnEnhancedCode(code, data, context) {
-    // A reply with an enhanced code is the relay's own, counted where it was made (countedReply, the intake's handlers).
-    if (code < 400 || typeof data !== 'string' || ENHANCED_CODE.test(data)) {
-      send.call(this, code, data, typeof data === 'string' && ENHANCED_CODE.test(data) ? false : context);
-      return;
-    }
-    const { refusal, inCatalogueWords } = smtpServersRefusal(this, code, data, context);
-    const answer = refusal && countedReply(this, refusal);
-    if (answer && inCatalogueWords) {
-      send.call(this, code, answer.message, false);
-      return;
-    }
-    const instead = typeof context === 'string' && Object.hasOwn(SAYS_WHAT_TO_WRITE, context) && SAYS_WHAT_TO_WRITE[context as keyof typeof SAYS_WHAT_TO_WRITE];
-    const text = instead ? (addressProblems.get(this) ?? instead) : data;
-    send.call(this, code, text, ENHANCED_CODE.test(text) ? false : context);
-  };
+function smtpServersReplyText(
+  connection: SMTPConnection,
+  code: number,
+  data: string,
+  context: string | false | undefined,
+): { text: string; context: string | false | undefined } {
+  const { refusal, inCatalogueWords } = smtpServersRefusal(connection, code, data, context);
+  const answer = refusal && countedReply(connection, refusal);
+  if (answer && inCatalogueWords) return { text: answer.message, context: false };
+  const instead = typeof context === 'string' && Object.hasOwn(SAYS_WHAT_TO_WRITE, context) && SAYS_WHAT_TO_WRITE[context as keyof typeof SAYS_WHAT_TO_WRITE];
+  const text = instead ? (addressProblems.get(connection) ?? instead) : data;
+  return { text, context: ENHANCED_CODE.test(text) ? false : context };
 }
 
 /** smtp-server's own refusals of a MAIL or RCPT address, by their reply context. */
@@ -259,7 +253,7 @@ interface SessionCounts {
 export type RecipientNote = 'number refused' | 'repeated';
 const recipientNotes = new WeakMap<object, RecipientNote>();
 
-/** The intake's word on the RCPT it is answering, for limitSessions. */
+/** The intake's word on the RCPT it is answering, for countReply. */
 export function recipientNoted(session: object, note: RecipientNote): void {
   recipientNotes.set(session, note);
 }
@@ -288,6 +282,16 @@ function pastLimit(counts: SessionCounts, factor: number): RelayError | undefine
 /** Whether the session's mail holds an accepted recipient, as the command being answered leaves it (DATA's answer ends the mail). */
 const holdsRecipient = (connection: SMTPConnection, counts: SessionCounts) => counts.command !== 'DATA' && connection.session.envelope.rcptTo.length > 0;
 
+/** The connection's counts, made at its first command; null for a client of the trusted networks. */
+function countsOf(connection: SMTPConnection): SessionCounts | null {
+  let counts = sessionCounts.get(connection);
+  if (counts === undefined) {
+    counts = clientOptions(connection).isTrusted?.(connection.remoteAddress) ? null : { command: '', refusals: 0, withoutMail: 0, numbersRefused: 0 };
+    sessionCounts.set(connection, counts);
+  }
+  return counts;
+}
+
 /**
  * A session of a client outside the trusted networks is closed with 421 4.7.0 after
  * MAX_SESSION_REFUSALS refusals or MAX_COMMANDS_WITHOUT_MAIL commands that carry no mail; both counts
@@ -305,62 +309,45 @@ const holdsRecipient = (connection: SMTPConnection, counts: SessionCounts) => co
  * A session that reaches a limit while its mail holds an accepted recipient is closed right after that mail
  * is answered (its DATA, or the transaction dropped), not before, so a client that pipelined its roster loses
  * no mail; past HARD_BOUND_WHILE_HOLDING times the limit it is closed at once.
+ *
+ * Here a command (`verb`, upper-cased) is counted, with the 421 for a session it takes past a limit;
+ * countReply counts the replies.
  */
-function limitSessions(): void {
-  const countsOf = (connection: SMTPConnection) => {
-    let counts = sessionCounts.get(connection);
-    if (counts === undefined) {
-      counts = clientOptions(connection).isTrusted?.(connection.remoteAddress) ? null : { command: '', refusals: 0, withoutMail: 0, numbersRefused: 0 };
-      sessionCounts.set(connection, counts);
+function commandPastLimit(connection: SMTPConnection, verb: string): RelayError | undefined {
+  const counts = countsOf(connection);
+  if (!counts) return undefined;
+  counts.command = verb;
+  // The greeting a session owes (its first, or the one after STARTTLS) is no junk; one again is.
+  const owedGreeting = GREETINGS.has(verb) && !connection.hostNameAppearsAs;
+  if (MAIL_COMMANDS.has(verb) || owedGreeting) return undefined;
+  counts.withoutMail++;
+  return pastLimit(counts, holdsRecipient(connection, counts) ? HARD_BOUND_WHILE_HOLDING : 1);
+}
+
+/** A reply just sent (commandPastLimit's limits): counted against the session's limits, and its 421 sent when it takes the session past one. */
+function countReply(connection: SMTPConnection, code: number): void {
+  const counts = sessionCounts.get(connection);
+  if (!counts || connection._closing) return;
+  // DATA's 354 and AUTH's 334 answer nothing yet; after QUIT's 221 the session closes anyway.
+  if ((code >= 300 && code < 400) || counts.command === 'QUIT') return;
+  const note = counts.command === 'RCPT' ? recipientNotes.get(connection.session) : undefined;
+  recipientNotes.delete(connection.session);
+  const holding = holdsRecipient(connection, counts);
+  if (code === 250 && counts.command === 'DATA') {
+    // A mail accepted starts the counts afresh, unless the session reached a limit while it held the mail.
+    if (!pastLimit(counts, 1)) {
+      counts.refusals = 0;
+      counts.withoutMail = 0;
+      return;
     }
-    return counts;
-  };
-  const onCommand = SMTPConnection.prototype._onCommand;
-  SMTPConnection.prototype._onCommand = function commandCounted(command, callback) {
-    // An AUTH exchange's continuation lines belong to its AUTH command.
-    const counts = !this._nextHandler && this._ready ? countsOf(this) : null;
-    if (counts) {
-      counts.command = (command || '').toString('latin1', 0, 5).split(' ')[0]?.toUpperCase() ?? '';
-      // The greeting a session owes (its first, or the one after STARTTLS) is no junk; one again is.
-      const owedGreeting = GREETINGS.has(counts.command) && !this.hostNameAppearsAs;
-      if (!MAIL_COMMANDS.has(counts.command) && !owedGreeting) {
-        counts.withoutMail++;
-        const closing = pastLimit(counts, holdsRecipient(this, counts) ? HARD_BOUND_WHILE_HOLDING : 1);
-        if (closing) {
-          sendClosing(this, closing);
-          callback?.();
-          return;
-        }
-      }
-    }
-    onCommand.call(this, command, callback);
-  };
-  const send = SMTPConnection.prototype.send;
-  SMTPConnection.prototype.send = function sendCounted(code, data, context) {
-    send.call(this, code, data, context);
-    const counts = sessionCounts.get(this);
-    if (!counts || this._closing) return;
-    // DATA's 354 and AUTH's 334 answer nothing yet; after QUIT's 221 the session closes anyway.
-    if ((code >= 300 && code < 400) || counts.command === 'QUIT') return;
-    const note = counts.command === 'RCPT' ? recipientNotes.get(this.session) : undefined;
-    recipientNotes.delete(this.session);
-    const holding = holdsRecipient(this, counts);
-    if (code === 250 && counts.command === 'DATA') {
-      // A mail accepted starts the counts afresh, unless the session reached a limit while it held the mail.
-      if (!pastLimit(counts, 1)) {
-        counts.refusals = 0;
-        counts.withoutMail = 0;
-        return;
-      }
-    } else if (counts.command === 'RCPT' && (code === NOT_AN_ERROR || note === 'repeated')) {
-      counts.withoutMail++;
-    } else if (code >= 400 && code !== NOT_AN_ERROR) {
-      if (note === 'number refused' && holding && counts.numbersRefused < (clientOptions(this).recipientsPerMail ?? 0)) counts.numbersRefused++;
-      else counts.refusals++;
-    }
-    const closing = pastLimit(counts, holding ? HARD_BOUND_WHILE_HOLDING : 1);
-    if (closing) sendClosing(this, closing);
-  };
+  } else if (counts.command === 'RCPT' && (code === NOT_AN_ERROR || note === 'repeated')) {
+    counts.withoutMail++;
+  } else if (code >= 400 && code !== NOT_AN_ERROR) {
+    if (note === 'number refused' && holding && counts.numbersRefused < (clientOptions(connection).recipientsPerMail ?? 0)) counts.numbersRefused++;
+    else counts.refusals++;
+  }
+  const closing = pastLimit(counts, holding ? HARD_BOUND_WHILE_HOLDING : 1);
+  if (closing) sendClosing(connection, closing);
 }
 
 /** A command line's words, its verb first, split at blanks as smtp-server splits them. */
@@ -381,7 +368,8 @@ function commandsWithoutArguments(): void {
   for (const verb of WITHOUT_ARGUMENT) {
     const handle = SMTPConnection.prototype[`handler_${verb}`];
     SMTPConnection.prototype[`handler_${verb}`] = function withoutArgument(command, callback) {
-      if (commandWords(command).length > 1) {
+      // The line as read has no trailing blanks (lineAsRead): the verb alone, as nearly every one is, has no argument.
+      if (command.length > verb.length && commandWords(command).length > 1) {
         sendRefusal(this, new RelayError('BAD_COMMAND_SYNTAX', `Syntax: ${verb} takes no argument`));
         callback();
         return;
@@ -402,20 +390,12 @@ const COMMAND_NAME_BYTES = 9;
 /**
  * smtp-server answers a command it has no handler for `500 5.5.2 command not recognized` and counts it
  * towards closing the session. RFC 5321 §4.2.4 has a command the server knows but does not implement
- * answered 502, so the client learns it is not offered rather than misspelt.
+ * answered 502, so the client learns it is not offered rather than misspelt: the refusal for such a
+ * command (`verb`, upper-cased), if it is one.
  */
-function answerUnimplementedCommands(): void {
-  const onCommand = SMTPConnection.prototype._onCommand;
-  SMTPConnection.prototype._onCommand = function commandNotImplemented(command, callback) {
-    const name = (command || '').toString('latin1', 0, COMMAND_NAME_BYTES).split(' ')[0]?.toUpperCase() ?? '';
-    const unimplemented = NOT_IMPLEMENTED_COMMANDS.has(name) || (name === 'STARTTLS' && !this._isSupported(name));
-    if (unimplemented && !this._nextHandler && this._ready && !this._upgrading) {
-      sendRefusal(this, new RelayError('NOT_IMPLEMENTED', `Command not implemented: ${name}`));
-      callback?.();
-      return;
-    }
-    onCommand.call(this, command, callback);
-  };
+function notImplemented(connection: SMTPConnection, verb: string): RelayError | undefined {
+  const unimplemented = NOT_IMPLEMENTED_COMMANDS.has(verb) || (verb === 'STARTTLS' && !connection._isSupported(verb));
+  return unimplemented ? new RelayError('NOT_IMPLEMENTED', `Command not implemented: ${verb}`) : undefined;
 }
 
 /** `RCPT TO:<447 700 900123@sms.example.com>`, the local part quoted or not: a number with spaces. */
@@ -792,20 +772,17 @@ const READY = 220;
  * turn: the socket is corked at the first of them and uncorked by setImmediate. Same bytes, same
  * order, no reply waits for anything but the current turn; smtp-server's close() ends the socket,
  * which writes what is corked first. A 220 is never held back, and a client that greeted with HELO
- * cannot pipeline (PIPELINING is an ESMTP extension): its replies are written as they come.
+ * cannot pipeline (PIPELINING is an ESMTP extension): its replies are written as they come
+ * (writeReplies calls this before each reply).
  */
-function coalesceReplies(): void {
-  const send = SMTPConnection.prototype.send;
-  SMTPConnection.prototype.send = function sendCoalesced(code, data, context) {
-    const socket = this._socket;
-    if (code === READY) {
-      while (socket.writableCorked > 0) socket.uncork();
-    } else if (this.openingCommand === 'EHLO' && socket.writableCorked === 0 && !socket.destroyed) {
-      socket.cork();
-      setImmediate(() => socket.uncork());
-    }
-    send.call(this, code, data, context);
-  };
+function coalesce(connection: SMTPConnection, code: number): void {
+  const socket = connection._socket;
+  if (code === READY) {
+    while (socket.writableCorked > 0) socket.uncork();
+  } else if (connection.openingCommand === 'EHLO' && socket.writableCorked === 0 && !socket.destroyed) {
+    socket.cork();
+    setImmediate(() => socket.uncork());
+  }
 }
 
 const CR = 0x0d;
@@ -1051,18 +1028,12 @@ function sayWhenDataTimedOut(): void {
  * smtp-server answers MAIL before HELO/EHLO `503 Error: send HELO/EHLO first`. Postfix accepts it,
  * and some embedded senders skip the greeting: their alert would be lost. Such a MAIL is taken as if
  * `HELO <client address>` had come first (what the relay records as the client's HELO name; no
- * ESMTP, so no pipelining). RCPT, DATA and AUTH before a greeting keep the 503.
+ * ESMTP, so no pipelining; readCommands). RCPT, DATA and AUTH before a greeting keep the 503.
  */
-function mailWithoutGreeting(): void {
-  const onCommand = SMTPConnection.prototype._onCommand;
-  SMTPConnection.prototype._onCommand = function commandAsIfGreeted(command, callback) {
-    if (!this.hostNameAppearsAs && !this._nextHandler && this._ready && !this._upgrading && /^MAIL /i.test(command.toString('latin1', 0, 5))) {
-      this.openingCommand = 'HELO';
-      this.hostNameAppearsAs = this.remoteAddress.toLowerCase();
-      this._resetSession();
-    }
-    onCommand.call(this, command, callback);
-  };
+function greetAsIfHelo(connection: SMTPConnection): void {
+  connection.openingCommand = 'HELO';
+  connection.hostNameAppearsAs = connection.remoteAddress.toLowerCase();
+  connection._resetSession();
 }
 
 /**
@@ -1111,6 +1082,16 @@ function refusedMailLeavesNothing(): void {
   };
 }
 
+/** smtp-server's send on a socket whose reading side the client ended, read as open for that one reply (answerAfterClientsEnd). */
+function sendOnHalfClosed(send: () => void, socket: Socket): void {
+  Object.defineProperty(socket, 'readyState', { value: 'open', configurable: true });
+  try {
+    send();
+  } finally {
+    Reflect.deleteProperty(socket, 'readyState');
+  }
+}
+
 /** The option of the relay's own SMTP servers (intake.ts) under which answerAfterClientsEnd holds a client's half-closed socket open. */
 export const ANSWERS_AFTER_CLIENTS_END = 'smsrelayAnswersAfterClientsEnd';
 
@@ -1126,19 +1107,9 @@ export const ANSWERS_AFTER_CLIENTS_END = 'smsrelayAnswersAfterClientsEnd';
  * socket whose reading side the client ended, the socket reads as open. Once the parser has handled every
  * command it received (a last line without its CRLF included, as smtp-server does), the session is
  * over: the relay closes its side as after QUIT, which in DATA ends the mail as one whose client left.
+ * (The reply written on a half-closed socket: sendOnHalfClosed.)
  */
 function answerAfterClientsEnd(): void {
-  const send = SMTPConnection.prototype.send;
-  SMTPConnection.prototype.send = function sendAfterClientsEnd(code, data, context) {
-    const socket = this._socket;
-    if (socket?.readyState !== 'writeOnly') return send.call(this, code, data, context);
-    Object.defineProperty(socket, 'readyState', { value: 'open', configurable: true });
-    try {
-      send.call(this, code, data, context);
-    } finally {
-      Reflect.deleteProperty(socket, 'readyState');
-    }
-  };
   const createParser = SMTPConnection.prototype._createParser;
   SMTPConnection.prototype._createParser = function parserEndingTheSession() {
     const parser = createParser.call(this);
@@ -1167,42 +1138,107 @@ function answerAfterClientsEnd(): void {
 
 const SP = 0x20;
 const HTAB = 0x09;
+const ONE_SP = Buffer.from(' ');
+
+const isBlank = (byte: number | undefined) => byte === SP || byte === HTAB;
 
 /**
- * smtp-server names a command by what comes before its first space, so `QUIT<TAB>` was "500 command not
- * recognized" (and counted towards closing the session) where `QUIT ` and `MAIL FROM:<…><TAB>` were
- * read. RFC 5321 wants SP, but blanks at the end of a line carry nothing: as for a trailing space (and as
- * Postfix does), any trailing SP and TAB of a command line is left out before any patch or handler reads
- * it. An AUTH exchange's continuation lines are left as sent (SASL's handlers read those themselves).
+ * A command line as every patch and handler reads it (AUTH's continuation lines are left as sent: SASL's
+ * handlers read those themselves):
+ *
+ * Without trailing blanks. smtp-server names a command by what comes before its first space, so `QUIT<TAB>`
+ * was "500 command not recognized" (and counted towards closing the session) where `QUIT ` and
+ * `MAIL FROM:<…><TAB>` were read. RFC 5321 wants SP, but blanks at the end of a line carry nothing: as for a
+ * trailing space (and as Postfix does), any trailing SP and TAB of a command line is left out.
+ *
+ * With one SP after its verb. smtp-server reads `MAIL FROM`/`RCPT TO` with one SP between its words:
+ * `MAIL<TAB>FROM:<…>` and `EHLO<TAB>name` were "500 command not recognized" (counted towards closing the
+ * session), `MAIL  FROM:<…>` a bad *address*, though the address was right. Postfix splits a command into
+ * words at any run of blanks (smtpd_token()), and legacy devices write these: the run of SP and TAB after a
+ * command's verb (what comes before its first blank) is read as one SP.
+ *
+ * Nearly every line has neither: it is returned as it came, looked at byte by byte up to its first blank.
  */
-function ignoreTrailingBlanks(): void {
+function lineAsRead(command: Buffer): Buffer {
+  let end = command.length;
+  while (end > 0 && isBlank(command[end - 1])) end -= 1;
+  let verbEnd = 0;
+  while (verbEnd < end && !isBlank(command[verbEnd])) verbEnd += 1;
+  let argumentStart = verbEnd;
+  while (argumentStart < end && isBlank(command[argumentStart])) argumentStart += 1;
+  const oneSpace = argumentStart === verbEnd + 1 && command[verbEnd] === SP;
+  if (verbEnd > 0 && argumentStart < end && !oneSpace) return Buffer.concat([command.subarray(0, verbEnd), ONE_SP, command.subarray(argumentStart, end)]);
+  return end === command.length ? command : command.subarray(0, end);
+}
+
+/**
+ * A command line's verb as the patches name it, upper-cased: what comes before its first SP, read byte for
+ * byte (latin1), at most COMMAND_NAME_BYTES of it (no verb they know is longer).
+ */
+function verbOf(line: Buffer): string {
+  let end = 0;
+  while (end < line.length && end < COMMAND_NAME_BYTES && line[end] !== SP) end += 1;
+  return line.toString('latin1', 0, end).toUpperCase();
+}
+
+/**
+ * Every command line passes here once, before smtp-server's _onCommand: it is read as lineAsRead says,
+ * counted against the session's limits (commandPastLimit: a session past one gets its 421 instead of an
+ * answer), an EXPN or another command the relay does not implement is answered 502 (notImplemented), and
+ * a MAIL before any greeting is taken as if HELO had come first (greetAsIfHelo). One step, with the verb
+ * read once, where each rule had its own wrapper reading the line again (#15).
+ */
+function readCommands(): void {
   const onCommand = SMTPConnection.prototype._onCommand;
-  SMTPConnection.prototype._onCommand = function commandWithoutTrailingBlanks(command, callback) {
-    let end = command?.length ?? 0;
-    while (end > 0 && (command[end - 1] === SP || command[end - 1] === HTAB)) end -= 1;
-    onCommand.call(this, this._nextHandler || end === command?.length ? command : command.subarray(0, end), callback);
+  SMTPConnection.prototype._onCommand = function commandRead(command, callback) {
+    // An AUTH exchange's continuation lines belong to its AUTH command.
+    if (this._nextHandler || !command) {
+      onCommand.call(this, command, callback);
+      return;
+    }
+    const line = lineAsRead(command);
+    const verb = verbOf(line);
+    if (this._ready) {
+      const closing = commandPastLimit(this, verb);
+      if (closing) {
+        sendClosing(this, closing);
+        callback?.();
+        return;
+      }
+    }
+    if (this._ready && !this._upgrading) {
+      const unimplemented = notImplemented(this, verb);
+      if (unimplemented) {
+        sendRefusal(this, unimplemented);
+        callback?.();
+        return;
+      }
+      if (verb === 'MAIL' && line.length > verb.length && !this.hostNameAppearsAs) greetAsIfHelo(this);
+    }
+    onCommand.call(this, line, callback);
   };
 }
 
-/** A command line's verb and the run of blanks after it (SP and TAB), read byte for byte (latin1: one character a byte). */
-const VERB_AND_BLANKS = /^([^ \t]+)([ \t]+)/;
-
 /**
- * smtp-server names a command by what comes before its first SP, and reads `MAIL FROM`/`RCPT TO` with one SP between its
- * words: `MAIL<TAB>FROM:<…>` and `EHLO<TAB>name` were "500 command not recognized" (counted towards closing the session),
- * `MAIL  FROM:<…>` a bad *address*, though the address was right. Postfix splits a command into words at any run of
- * blanks (smtpd_token()), and legacy devices write these: the run of SP and TAB after a command's verb is read as one SP,
- * before any patch or handler reads the line. An AUTH exchange's continuation lines are left as sent.
+ * Every reply passes here once, before smtp-server's send writes it: with its own enhanced code kept, or
+ * in the catalogue's words and counted where smtp-server made it (smtpServersReplyText), in ASCII
+ * (inAscii), coalesced with the other replies of a pipelining client's turn (coalesce), written on a
+ * socket the client half-closed (sendOnHalfClosed), then counted against the session's limits
+ * (countReply). One step where each rule had its own wrapper (#15).
  */
-function oneBlankAfterVerb(): void {
-  const onCommand = SMTPConnection.prototype._onCommand;
-  SMTPConnection.prototype._onCommand = function commandWithOneBlank(command, callback) {
-    const written = this._nextHandler || !command ? undefined : VERB_AND_BLANKS.exec(command.toString('latin1'));
-    const read =
-      written?.[1] === undefined || written[2] === ' '
-        ? command
-        : Buffer.concat([Buffer.from(`${written[1]} `, 'latin1'), command.subarray(written[0].length)]);
-    onCommand.call(this, read, callback);
+function writeReplies(): void {
+  const send = SMTPConnection.prototype.send;
+  SMTPConnection.prototype.send = function sendReply(code, data, context) {
+    let text = data;
+    let written = context;
+    if (typeof data === 'string' && ENHANCED_CODE.test(data)) written = false;
+    else if (code >= 400 && typeof data === 'string') ({ text, context: written } = smtpServersReplyText(this, code, data, context));
+    text = inAscii(text);
+    coalesce(this, code);
+    const socket = this._socket;
+    if (socket?.readyState === 'writeOnly') sendOnHalfClosed(() => send.call(this, code, text, written), socket);
+    else send.call(this, code, text, written);
+    countReply(this, code);
   };
 }
 
@@ -1211,9 +1247,8 @@ let applied = false;
 export function applySmtpServerPatches(): void {
   if (applied) return;
   applied = true;
-  // First: every other patch's reply goes through it.
-  asciiReplies();
-  keepHandlerEnhancedCodes();
+  // Every reply, every patch's too, goes through it.
+  writeReplies();
   // Before the patches that answer a MAIL themselves: only smtp-server's own handler applies its parameters.
   refusedMailLeavesNothing();
   admitConnections();
@@ -1225,18 +1260,11 @@ export function applySmtpServerPatches(): void {
   authOnlyWherePasswordsMayTravel();
   saslResponsesInBase64();
   requireTlsNotOffered();
-  coalesceReplies();
   answerAfterClientsEnd();
   readLfOnlyClients();
   sayWhenDataTimedOut();
-  mailWithoutGreeting();
   greetingAsWritten();
   commandsWithoutArguments();
-  answerUnimplementedCommands();
-  // Last: it sees every reply as sent, and every command before the other patches act on it.
-  limitSessions();
-  // After it all the same: every patch, limitSessions included, reads a command without its trailing blanks.
-  ignoreTrailingBlanks();
-  // So too with one SP after its verb.
-  oneBlankAfterVerb();
+  // Every command line, before any handler above reads it.
+  readCommands();
 }

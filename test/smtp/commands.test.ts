@@ -126,6 +126,20 @@ describe('SMTP commands: arguments, sequence, what is not implemented, dot-unstu
     await dialog.close();
   });
 
+  test('a command is named as its blanks are read: EXPN<TAB><TAB>team and TURN with trailing blanks are 502, MAIL<TAB>FROM before any greeting is taken as after HELO', async () => {
+    const dialog = await SmtpDialog.open(suite.port);
+    const mail = await dialog.command('MAIL\tFROM:<alice@example.com>');
+    assert.equal(mail.code, 250, mail.text);
+    assert.equal((await dialog.command('RCPT TO:<447700900554@sms.localhost>')).code, 250);
+    const expn = await dialog.command('expn\t\tteam');
+    assert.equal(`${expn.code} ${expn.text}`, '502 5.5.1 Command not implemented: EXPN');
+    const turn = await dialog.command('TURN \t');
+    assert.equal(`${turn.code} ${turn.text}`, '502 5.5.1 Command not implemented: TURN');
+    assert.equal((await dialog.data('Subject: tabs\r\n\r\nafter MAIL<TAB>FROM')).code, 250);
+    assert.equal(await textTo('447700900554'), 'after MAIL<TAB>FROM');
+    await dialog.close();
+  });
+
   test('a line starting with a single dot loses that dot (RFC 5321 §4.5.2); stuffed dots are unstuffed as before', async () => {
     const dialog = await SmtpDialog.open(suite.port);
     await inTransaction(dialog, '447700900590');
