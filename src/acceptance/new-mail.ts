@@ -54,10 +54,9 @@ export async function buildNewMail(
 }> {
   const { principal, envelopeFrom, dsn } = transaction;
   const textPolicy = textPolicyFor(settings.text, envelopeFrom);
-  const subjectCommand = [...transaction.recipients.values()].some(({ target }) => 'subject' in target);
-  const rcptNumbers = [...transaction.recipients.values()].flatMap(({ target }) => ('numbers' in target ? target.numbers : []));
+  const { subjectCommand, rcptNumbers } = rcptTargets(transaction);
   const parsed = await parseMail(raw);
-  const reads = conversationReadsOnce(store);
+  const reads = new ConversationReadsOnce(store);
   const request = await readText(parsed, textPolicy, subjectCommand, rcptNumbers, reads);
   const fromProblem = senders.fromHeaderProblem(principal, request.fromAddresses);
   if (fromProblem) throw new RelayError('POLICY_DENIED', `Sender refused: ${fromProblem}`);
@@ -90,7 +89,8 @@ export async function buildNewMail(
   const repeated = await stormRepeats(store, settings.alertStormWindowMs, numbers, sms.text, now);
   const choice = mailboxChoice(parsed, settings.recipients.domains);
   const { userContext, conversation, notTaken, mailboxTaken, posedAs } = await tracking.outgoing(
-    { ...request, ...choice, mayWriteAs: (address) => senders.mayWriteAs(principal, address) },
+    // Bound, not an arrow: tsx names every closure it makes, a property define per mail.
+    { ...request, ...choice, mayWriteAs: senders.mayWriteAs.bind(senders, principal) },
     numbers,
     reads,
   );
@@ -177,32 +177,60 @@ function refusedMembers(transaction: Transaction, subject: readonly RefusedMembe
   return [...byNumber.values()];
 }
 
+/** Whether a RCPT named the subject address, and the numbers the RCPTs named, in one pass over them. */
+function rcptTargets({ recipients }: Transaction): { subjectCommand: boolean; rcptNumbers: string[] } {
+  let subjectCommand = false;
+  const rcptNumbers: string[] = [];
+  for (const { target } of recipients.values()) {
+    if ('subject' in target) subjectCommand = true;
+    if ('numbers' in target) rcptNumbers.push(...target.numbers);
+  }
+  return { subjectCommand, rcptNumbers };
+}
+
 /**
  * The store's reads of the conversation a mail continues, each asked once per mail: the text stage (thread-first
  * cutting) and the tracking ask which conversation the thread continues with the same Message-IDs and, unless the
  * subject names numbers, the same numbers, then read the same conversation rows; each read is a round trip (the
  * store's thread, or PostgreSQL's server) on the mail's way to its 250. Asked with other arguments, it is read again.
+ * A class, not closures over the store: most mails continue no thread and ask nothing, and make only this object.
  */
-function conversationReadsOnce(store: Store): Pick<Store, 'contextOfMail' | 'conversation' | 'sentReplies' | 'answeredNumbers'> {
-  return {
-    contextOfMail: askedOnce(store.contextOfMail.bind(store)),
-    conversation: askedOnce(store.conversation.bind(store)),
-    sentReplies: store.sentReplies.bind(store),
-    answeredNumbers: store.answeredNumbers.bind(store),
-  };
+class ConversationReadsOnce implements Pick<Store, 'contextOfMail' | 'conversation' | 'sentReplies' | 'answeredNumbers'> {
+  readonly #store: Store;
+  /** Each answer by its arguments (JSON), the first answer's promise kept for the mail. */
+  #contexts: Map<string, ReturnType<Store['contextOfMail']>> | undefined;
+  #conversations: Map<string, ReturnType<Store['conversation']>> | undefined;
+
+  constructor(store: Store) {
+    this.#store = store;
+  }
+
+  contextOfMail(...args: Parameters<Store['contextOfMail']>): ReturnType<Store['contextOfMail']> {
+    this.#contexts ??= new Map();
+    return askedOnce(this.#contexts, JSON.stringify(args), () => this.#store.contextOfMail(...args));
+  }
+
+  conversation(...args: Parameters<Store['conversation']>): ReturnType<Store['conversation']> {
+    this.#conversations ??= new Map();
+    return askedOnce(this.#conversations, JSON.stringify(args), () => this.#store.conversation(...args));
+  }
+
+  sentReplies(...args: Parameters<Store['sentReplies']>): ReturnType<Store['sentReplies']> {
+    return this.#store.sentReplies(...args);
+  }
+
+  answeredNumbers(...args: Parameters<Store['answeredNumbers']>): ReturnType<Store['answeredNumbers']> {
+    return this.#store.answeredNumbers(...args);
+  }
 }
 
-/** `read` answering each distinct set of arguments once (the first answer's promise, kept for the mail). */
-function askedOnce<A extends unknown[], T>(read: (...args: A) => Promise<T>): (...args: A) => Promise<T> {
-  const answers = new Map<string, Promise<T>>();
-  return (...args) => {
-    const key = JSON.stringify(args);
-    const known = answers.get(key);
-    if (known) return known;
-    const answer = read(...args);
-    answers.set(key, answer);
-    return answer;
-  };
+/** The answer `answers` holds under `key`, else `read`'s, kept there. */
+function askedOnce<T>(answers: Map<string, T>, key: string, read: () => T): T {
+  const known = answers.get(key);
+  if (known !== undefined) return known;
+  const answer = read();
+  answers.set(key, answer);
+  return answer;
 }
 
 /**

@@ -147,8 +147,12 @@ export function checkNumberCount(
   principal: Principal,
   stage: 'rcpt' | 'subject',
 ): void {
-  const distinct = new Set(entries.flatMap(({ target }) => ('numbers' in target ? target.numbers : [])));
   const { limit } = numberLimit(maxNumbersPerMail, principal);
+  // No more numbers named than the limit, so no more distinct ones: each RCPT asks, and builds no Set for it.
+  let named = 0;
+  for (const { target } of entries) if ('numbers' in target) named += target.numbers.length;
+  if (named <= limit) return;
+  const distinct = new Set(entries.flatMap(({ target }) => ('numbers' in target ? target.numbers : [])));
   if (distinct.size <= limit) return;
   const tooMany = `Too many phone numbers: this mail would go to more than ${limit}`;
   if (stage === 'rcpt') throw new RelayError('TOO_MANY_NUMBERS', `${tooMany}; send the rest in another mail`);
@@ -161,14 +165,15 @@ export function checkNumberCount(
  * as the one RCPT it is (its numbers count against `maxNumbersPerMail`; a list of one is its number).
  */
 function recipientKey({ rcpt, target }: AdmittedRecipient): string {
-  const [only, ...more] = 'numbers' in target ? target.numbers : [];
-  return only !== undefined && more.length === 0 ? only : rcpt.address.toLowerCase();
+  const only = 'numbers' in target && target.numbers.length === 1 ? target.numbers[0] : undefined;
+  return only ?? rcpt.address.toLowerCase();
 }
 
 /** Whether a mail's recipients already have `added`, however written: a RCPT that adds nothing to the mail. */
 export function hasRecipient(admitted: Iterable<AdmittedRecipient>, added: AdmittedRecipient): boolean {
   const key = recipientKey(added);
-  return [...admitted].some((entry) => recipientKey(entry) === key);
+  for (const entry of admitted) if (recipientKey(entry) === key) return true;
+  return false;
 }
 
 /**

@@ -20,6 +20,7 @@ import { isPostmasterAddress, knownSenderOf, type ResolvedRecipient, resolveReci
 import type {
   AcceptanceSettings,
   AcceptedBounce,
+  AdmittedRecipient,
   AcceptedForPostmaster,
   AcceptedMail,
   Outcome,
@@ -180,12 +181,6 @@ export class AcceptanceService {
     let numbers: readonly string[] = [];
     try {
       const key = rcpt.address.toLowerCase();
-      // A recipient the mail already has, however written, is accepted again and adds nothing (the SMTP session counts it as such).
-      const withRecipient = (target: ResolvedRecipient) => ({
-        ok: true as const,
-        transaction: { ...transaction, recipients: new Map(transaction.recipients).set(key, { rcpt, target }) },
-        ...(hasRecipient(transaction.recipients.values(), { rcpt, target }) ? { repeated: true as const } : {}),
-      });
       const { domains } = this.#options.settings.recipients;
       // Before the null sender's refusal: a bounce of a reply mail comes from it (RFC 5321 §4.5.5), or from an address (Exchange).
       const returnPath = returnPathOf(rcpt.address, domains);
@@ -193,7 +188,7 @@ export class AcceptanceService {
         if (transaction.recipients.size > 0) throw new RelayError('TOO_MANY_NUMBERS', "Too many recipients: a reply mail's bounce goes in a mail of its own");
         const mailbox = await this.#options.store.returnPathMailbox(returnPath.inboundId, returnPath.returnPath);
         if (mailbox === undefined) throw new RelayError('UNKNOWN_RETURN_PATH');
-        return withRecipient({ bounce: { ...returnPath, mailbox } });
+        return withRecipient(transaction, key, { rcpt, target: { bounce: { ...returnPath, mailbox } } });
       }
       if (isPostmasterAddress(rcpt.address, domains)) {
         const mailbox = this.#options.settings.postmaster;
@@ -202,7 +197,7 @@ export class AcceptanceService {
         if (transaction.recipients.size > 0 && postmasterOf(transaction) === undefined) {
           throw new RelayError('TOO_MANY_NUMBERS', "Too many recipients: this mail goes to phone numbers; send the postmaster's copy in a mail of its own");
         }
-        return withRecipient({ postmaster: mailbox });
+        return withRecipient(transaction, key, { rcpt, target: { postmaster: mailbox } });
       }
       if (transaction.envelopeFrom === '') {
         throw new RelayError('AUTOMATED_MAIL', 'Mail from the null sender <> (a bounce or an auto-reply) is never sent as SMS');
@@ -222,7 +217,7 @@ export class AcceptanceService {
       checkRecipientCount(transaction.recipients.values(), { rcpt, target: admitted }, this.#options.settings.maxRecipients);
       const others = [...transaction.recipients].filter(([other]) => other !== key).map(([, entry]) => entry);
       checkNumberCount([...others, { target: admitted }], this.#options.settings.maxNumbersPerMail, principal, 'rcpt');
-      return withRecipient(admitted);
+      return withRecipient(transaction, key, { rcpt, target: admitted });
     } catch (error) {
       const refusal = { ...refused(error), ...(refusedForItsNumber(error, rcpt.address, numbers) ? { ofTheNumber: true as const } : {}) };
       // Every number of it refused by policy (admitMembers refuses a list only when none is left): the transaction keeps them.
@@ -380,6 +375,23 @@ export class AcceptanceService {
     this.#options.metrics?.accepted.inc();
     return { ok: true, id, by: transaction.principal.name, postmaster: mailbox };
   }
+}
+
+/**
+ * The transaction with a RCPT's recipient added under `key`. A recipient the mail already has, however written, is
+ * accepted again and adds nothing (the SMTP session counts it as such). A module function, not a closure per RCPT:
+ * tsx names each closure it makes.
+ */
+function withRecipient(
+  transaction: Transaction,
+  key: string,
+  added: AdmittedRecipient,
+): { readonly ok: true; readonly transaction: Transaction; readonly repeated?: true } {
+  return {
+    ok: true,
+    transaction: { ...transaction, recipients: new Map(transaction.recipients).set(key, added) },
+    ...(hasRecipient(transaction.recipients.values(), added) ? { repeated: true as const } : {}),
+  };
 }
 
 /** A transaction that is the bounce of a reply mail takes nothing else: 452, for the client to send it in a mail of its own. */

@@ -83,25 +83,30 @@ const HEADER_NAMES = {
  * headers (repeated, or both UserContext and X-UserContext) must be given the same in each: different
  * values are refused, naming the headers, not joined nor one picked (which the sender meant is unknown).
  */
-export function headerParameters(header: (name: string) => string | readonly string[] | undefined): RelayParameters {
-  const one = (kind: keyof typeof SYNTAX) => {
-    const given = HEADER_NAMES[kind].flatMap((name) =>
-      [header(name.toLowerCase()) ?? []].flat().map((value) => ({ name, value: valid(kind, decodeWords(value), `the ${name.toLowerCase()} header`) })),
+export function headerParameters(header: HeaderValues): RelayParameters {
+  return build(headerParameter('userContext', header), headerParameter('senderId', header), headerParameter('maxParts', header));
+}
+
+/** Each value of a header, by its lower-cased name (a repeated header a list), as mailparser keeps them. */
+type HeaderValues = (name: string) => string | readonly string[] | undefined;
+
+/** One parameter's value from its headers (headerParameters). A module function, not a closure per mail: tsx names each closure it makes. */
+function headerParameter(kind: keyof typeof SYNTAX, header: HeaderValues): string | undefined {
+  const given = HEADER_NAMES[kind].flatMap((name) =>
+    [header(name.toLowerCase()) ?? []].flat().map((value) => ({ name, value: valid(kind, decodeWords(value), `the ${name.toLowerCase()} header`) })),
+  );
+  if (given.length > 1 && new Set(given.map(({ value }) => value)).size > 1) {
+    const named = given.map(({ name, value }) => `${name}: ${value.slice(0, 80)}`).join(', ');
+    throw new RelayError(
+      'BAD_PARAMETER',
+      `The mail's headers give different ${SYNTAX[kind].name} values (${named}): give one`,
+      quotedSenderIds(
+        kind,
+        given.map(({ value }) => value),
+      ),
     );
-    if (new Set(given.map(({ value }) => value)).size > 1) {
-      const named = given.map(({ name, value }) => `${name}: ${value.slice(0, 80)}`).join(', ');
-      throw new RelayError(
-        'BAD_PARAMETER',
-        `The mail's headers give different ${SYNTAX[kind].name} values (${named}): give one`,
-        quotedSenderIds(
-          kind,
-          given.map(({ value }) => value),
-        ),
-      );
-    }
-    return given[0]?.value;
-  };
-  return build(one('userContext'), one('senderId'), one('maxParts'));
+  }
+  return given[0]?.value;
 }
 
 /** The reply tag `[UserContext: value]`, wherever it stands. */

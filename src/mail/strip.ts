@@ -279,6 +279,11 @@ const MIN_HEADER_LINES = 3;
 const BARE_TO_LABEL = new RegExp(`^(?:${anyOf(HEADER_LABELS.to)})$`, 'i');
 const BARE_SUBJECT_LABEL = new RegExp(`^(?:${anyOf(HEADER_LABELS.subject)})$`, 'i');
 /**
+ * A text longer than every bare label is none of them: the labels are literal and a case-insensitive match (without
+ * the u flag) keeps a text's length, so the alternations (over a hundred labels) are not tried on each line of a body.
+ */
+const LONGEST_BARE_LABEL = Math.max(...[...HEADER_LABELS.to, ...HEADER_LABELS.subject].map((label) => label.length));
+/**
  * Lotus Notes' colon-less header runs over this many lines at most: the sender (name and address may
  * take two), the date, To/cc/bcc each over a value that may wrap, blank lines between, Subject and its value.
  */
@@ -1401,6 +1406,7 @@ function notesColumns(raw: string): { left: string; label?: 'to' | 'subject' } {
   const columns = line.match(NOTES_RIGHT_LABEL);
   const left = columns ? (columns[1] ?? '') : line;
   const label = columns ? (columns[2] ?? '') : line;
+  if (label.length > LONGEST_BARE_LABEL) return { left: line };
   if (BARE_TO_LABEL.test(label)) return { left: columns ? left : '', label: 'to' };
   if (BARE_SUBJECT_LABEL.test(label)) return { left: columns ? left : '', label: 'subject' };
   return { left: line };

@@ -85,6 +85,8 @@ export class ReplyTracking {
    */
   async outgoing(clues: ConversationClues, numbers: readonly string[], reads: OutgoingReads = this.#options.store): Promise<OutgoingTracking> {
     const named = clues.userContext;
+    // Most mails name no context and answer no thread: a new conversation, with no read to await.
+    if (named === undefined && clues.threadIds.length === 0) return this.#result(clues, newUserContext(), false, []);
     const context = named ?? (await threadContext(clues.threadIds, numbers, reads));
     if (context === undefined) return this.#result(clues, newUserContext(), false, []);
     const conversations = await conversationsOf(context, numbers, reads);

@@ -491,11 +491,13 @@ function withDigitsUnescaped(
   text: string,
   byteEscapes: boolean,
 ): { readonly plain: string; readonly pieces?: readonly string[]; readonly leads?: ReadonlyMap<number, string> } {
+  // Most texts hold no escape (every address and reason logged per mail): nothing is built for them.
+  if (!byteEscapes && !text.includes('U+')) return { plain: text };
   let plain = '';
   const pieces: string[] = [];
   const leads = new Map<number, string>();
   let from = 0;
-  const escapes = byteEscapes ? text.matchAll(CODE_POINT_OR_BYTE_ESCAPE) : text.includes('U+') ? text.matchAll(CODE_POINT_ESCAPE) : [];
+  const escapes = text.matchAll(byteEscapes ? CODE_POINT_OR_BYTE_ESCAPE : CODE_POINT_ESCAPE);
   for (const quoted of escapes) {
     const [whole, four = '', fifth = '', byte] = quoted;
     const before = text.slice(from, quoted.index);

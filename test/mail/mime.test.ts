@@ -260,6 +260,33 @@ describe('readMail reads what simpleParser reads', () => {
   ];
   for (const [label, raw] of made) test(label, () => assertSameAsMailparser(raw, label));
 
+  test('an address header of one address alone (read without addressparser) and its near misses: the same From and Reply-To', async () => {
+    const local = "aZ09.!#$%&'*+/=?^_`{|}~-";
+    const domain = 'aZ09.-';
+    let seed = 29;
+    const random = (below: number) => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % below;
+    };
+    const written = (chars: string) => Array.from({ length: 1 + random(6) }, () => chars[random(chars.length)]).join('');
+    const forms = [
+      (address: string) => address,
+      (address: string) => `<${address}>`,
+      (address: string) => ` <${address}>\t`,
+      (address: string) => `<${address}`,
+      (address: string) => `${address}>`,
+      (address: string) => `Ops <${address}>`,
+      (address: string) => `${address} (ops)`,
+      (address: string) => `=?utf-8?q?x?=${address}`,
+    ];
+    for (let round = 0; round < 400; round++) {
+      const address = `${written(local)}@${written(domain)}`;
+      const form = forms[round % forms.length] ?? forms[0];
+      const header = form?.(address) ?? address;
+      await assertSameAsMailparser(mime(`From: ${header}\nReply-To: ${header}\nSubject: a`, 'text\n'), `From: ${header}`);
+    }
+  });
+
   test('mutants of the corpus (lines dropped, repeated, cut, blank lines added): readMail agrees or leaves them', async () => {
     let seed = 15;
     const random = (below: number) => {
