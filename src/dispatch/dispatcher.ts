@@ -988,7 +988,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
 
   /** A wait the provider (`DELAY:n`, an HTTP `Retry-After`) or the pause decides; undefined means the backoff schedule. */
   #waitFor(classified: Classified, now: number): number | undefined {
-    if (classified.action === 'delay' && classified.waitSeconds !== undefined) return providerDelayMs(classified.waitSeconds, this.#options.retry.maxDelayMs);
+    if (classified.action === 'delay' && classified.waitSeconds !== undefined) return providerDelayMs(classified.waitSeconds, this.#options.retry);
     if (classified.action === 'retry' && classified.retryAfter !== undefined) return retryAfterMs(classified.retryAfter, now, this.#options.retry);
     if (classified.action === 'pause') return this.#options.pauseProbeIntervalMs;
     return undefined;

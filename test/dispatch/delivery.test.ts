@@ -114,7 +114,8 @@ describe('delivery semantics', () => {
     const primary = await simulator();
     const backup = await simulator();
     primary.simulator.setBehaviour({ mode: 'delay', seconds: 2, times: 1 });
-    const relay = await relayWith({ ...gatewayYaml(primary.url, { backupUrl: backup.url }), delivery: { retryMinDelay: '60s' } });
+    // The first backoff step (0.5 to 1 s) is shorter than the wait asked for, which is not below retryMinDelay.
+    const relay = await relayWith({ ...gatewayYaml(primary.url, { backupUrl: backup.url }), delivery: { retryMinDelay: '500ms', retryMaxDelay: '60s' } });
     const started = Date.now();
     queuedId((await sendMail(relay.relay.smtpPort, { to: ['447700900221@sms.localhost'], body: 'busy' })).data);
     await primary.simulator.waitForMessages(1, 6_000);
@@ -122,6 +123,20 @@ describe('delivery semantics', () => {
     assert.ok(waited >= 1_900 && waited < 5_000, `waited ${waited} ms`);
     assert.equal(primary.simulator.requests, 2);
     assert.equal(backup.simulator.requests, 0);
+  });
+
+  test('a gateway answering DELAY:0 again and again is asked at most once per retryMinDelay, not once per round trip', async () => {
+    const gateway = await new ReplayServer({ contentType: 'text/plain', answer: { status: 200, body: 'DELAY:0' } }).start();
+    cleanups.push(() => gateway.close());
+    const relay = await relayWith({ ...gatewayYaml(gateway.url), delivery: { retryMinDelay: '500ms', retryMaxDelay: '2s' } });
+    queuedId((await sendMail(relay.relay.smtpPort, { to: ['447700900222@sms.localhost'], body: 'busy at once' })).data);
+    await waitFor('the first request', () => gateway.requests.length >= 1);
+    const first = gateway.requests.length;
+    await sleep(2_000);
+    // 2 s at one request per 500 ms at most: 4, and one more for a timer's edge; unclamped it was one per round trip, hundreds.
+    const asked = gateway.requests.length - first;
+    assert.ok(asked <= 5, `${asked} requests in 2 s`);
+    assert.ok(asked >= 2, `${asked} requests in 2 s: still asked again, at retryMinDelay`);
   });
 
   test('a response timeout is no reason to fail over: retried later on the same host, counted as a possible duplicate', async () => {
