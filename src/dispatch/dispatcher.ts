@@ -39,8 +39,10 @@ const SHARED_WRITE_WARN_INTERVAL_MS = 60_000;
  * How many requests in a row may get a 2xx answer the relay cannot read before the provider is paused with an alert
  * (gateway-protocol). One such answer may be a mangled one (a proxy's page served once); several, to different
  * requests with no answer read between them, say the gateway's answers are not what the provider's adapter reads (a
- * wrong URL or product, a changed format, a firewall's page): only the operator can fix that, and meanwhile each SMS
- * may be texted and sent again at every retry. Requests, not SMS: one answer to a request of several numbers is one.
+ * wrong URL or product, a changed format, a firewall's page, a proxy's cached answer): only the operator can fix that, and
+ * meanwhile each SMS may be texted and sent again at every retry. An answer read but with no result for any number of the
+ * request (an empty list, references not the relay's) is counted as one that cannot be read. Requests, not SMS: one
+ * answer to a request of several numbers is one.
  */
 const UNREADABLE_PAUSE_REQUESTS = 3;
 
@@ -130,7 +132,7 @@ interface Lane {
   readonly pause: ProviderPause;
   /** Why this relay last paused it: its end is said in the same terms (another relay's pause is taken for an account's). */
   heldFor: Hold['kind'] | undefined;
-  /** Requests in a row whose 2xx answer could not be read at all (UNREADABLE_PAUSE_REQUESTS); any answer read ends the run. */
+  /** Requests in a row whose 2xx answer gave no result the relay could read for any of their numbers (UNREADABLE_PAUSE_REQUESTS); any result read ends the run. */
   unreadableRequests: number;
 }
 
@@ -687,7 +689,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
 
   /**
    * The pause a run of unreadable answers calls for: once UNREADABLE_PAUSE_REQUESTS requests in a row got a 2xx answer
-   * none of which the relay could read, one like a refused account's (`protocol`), with the last answer's words and
+   * from which the relay read no result for any of their numbers (unreadable, or listing none for them), one like a refused account's (`protocol`), with the last answer's words and
    * what to check. Any answer read, a refusal included (an HTTP 4xx or 5xx, an `ERR:` line), or a part of one (a
    * number confirmed) ends the run; no answer at all (a timeout, a reset) is none of either.
    */
@@ -707,7 +709,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       action: 'pause',
       category: 'protocol',
       code: last.code,
-      reason: `the SMS gateway's answers to ${UNREADABLE_PAUSE_REQUESTS} requests in a row could not be read (it may have sent their SMS)`,
+      reason: `the SMS gateway's answers to ${UNREADABLE_PAUSE_REQUESTS} requests in a row could not be read or had no result for their numbers (it may have sent their SMS)`,
       ...(last.detail === undefined ? {} : { detail: last.detail }),
       fix: UNREADABLE_FIX,
     };
