@@ -10,7 +10,7 @@ import type { ClaimedSms, NewOutgoingMail, SmsBatch, SmsOutcome, Store, StoredMe
 import { WorkLoop } from '../work-loop.ts';
 import { recordGatewayOptOut } from '../replies/opt-outs.ts';
 import { EndpointBreaker } from './endpoints.ts';
-import { type Classified, pausedForUnreadable, TLS_CERTIFICATE, unreadable } from './outcomes.ts';
+import { type Classified, PROXY_NO_ANSWER, pausedForUnreadable, TLS_CERTIFICATE, unreadable } from './outcomes.ts';
 import { ProviderPause } from './pause.ts';
 import type { DispatchProvider, DispatchRouting } from './routing.ts';
 import { deadline, nextStep, providerDelayMs, type RetryPolicy, retryAfterMs } from './schedule.ts';
@@ -648,8 +648,8 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       }
       if (hostFailed) await lane.breaker.markFailed(endpoint, this.#clock());
       else if (result.kind === 'answered') await lane.breaker.markWorking(endpoint);
-      // No answer at all (a timeout, a reset) says the host is down as surely, though it is not failed over from.
-      const down = hostFailed ?? (result.kind === 'transport' ? failure : undefined);
+      // No answer at all (a timeout, a reset, a proxy's 504) says the host is down as surely, though it is not failed over from.
+      const down = hostFailed ?? (result.kind === 'transport' || failure?.category === PROXY_NO_ANSWER ? failure : undefined);
       // A sender's own queue full says nothing of the provider: its pause is neither started nor ended by it.
       if (this.#notedSender(message, lane, result, classifiedOf, endedAt)) attempt.asked.set(lane, this.#holdOf(host, refusal ?? protocol, down, busy));
       if (failOver.length > 0 && hasNext) {

@@ -7,6 +7,12 @@ import type { OutcomeAction } from '../vocabulary.ts';
 /** The category of a gateway certificate the relay does not trust: logged as an error, not as a passing failure. */
 export const TLS_CERTIFICATE = 'tls-certificate';
 
+/**
+ * The category of a proxy's answer that it forwarded the request and got no valid answer from the gateway behind it:
+ * as for no answer at all, the gateway may have the request, and the host counts as down while no other works.
+ */
+export const PROXY_NO_ANSWER = 'proxy-no-answer';
+
 /** The code of a 2xx answer (or a number's part of one) no grammar of the provider fits (SubmissionResult's UNPARSEABLE). */
 const UNREADABLE_CODE = 'UNPARSEABLE';
 /** The code of a number a 2xx answer listing its numbers' results has none for (SubmissionResult's MISSING_RESULT). */
@@ -93,6 +99,15 @@ export const GENERIC_OUTCOME_RULES: readonly OutcomeRule[] = [
     action: 'ambiguous',
     category: 'no-answer',
     reason: 'the SMS gateway did not answer in time; the message may have been sent',
+  },
+  // A proxy in front of the gateway that forwarded the request and got no valid answer, or none in time (RFC 9110 §15.6.3
+  // 502, §15.6.5 504; Cloudflare's 520 and 524, after its connection to the gateway was made): the gateway may have taken
+  // it, so it is no failover to another host at once (which may send it a second time) but a possible duplicate.
+  {
+    match: /^request\/HTTP_(502|504|520|524)$/,
+    action: 'ambiguous',
+    category: PROXY_NO_ANSWER,
+    reason: 'a proxy in front of the SMS gateway got no valid answer from it in time; the message may have been sent',
   },
   // A 408 says the server gave up waiting for the request and did not process it (RFC 9110 §15.5.9: the client may repeat
   // it), a 425 that it would not process it yet (§15.5.26): passing, and nothing was sent, as with a 5xx.

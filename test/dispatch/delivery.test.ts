@@ -160,6 +160,37 @@ describe('delivery semantics', () => {
     assert.match(await history(relay.relay.store, id, Date.now()), /: sent, 2 attempts \(1 possible duplicate\), gateway id /, 'smsrelay log shows the count');
   });
 
+  for (const status of [502, 504]) {
+    test(`a proxy's ${status} is no reason to fail over: the gateway behind it may have the SMS, retried later on the same host as a possible duplicate`, async () => {
+      const proxyPage = { status, contentType: 'text/html', body: `<html><head><title>${status}</title></head><body>nginx</body></html>` };
+      const primary = await new ReplayServer({ contentType: 'text/plain', answer: { status: 200, body: 'ID:P-1' } }).start();
+      const backup = await new ReplayServer({ contentType: 'text/plain', answer: { status: 200, body: 'ID:B-1' } }).start();
+      cleanups.push(
+        () => primary.close(),
+        () => backup.close(),
+      );
+      primary.next = [proxyPage];
+      const relay = await relayWith({
+        ...gatewayYaml(primary.url, { backupUrl: backup.url }),
+        delivery: { retryMinDelay: '200ms', retryMaxDelay: '200ms' },
+      });
+      const id = queuedId((await sendMail(relay.relay.smtpPort, { to: ['447700900234@sms.localhost'], body: `proxy ${status}` })).data);
+      const [state] = await waitFor('the SMS sent', async () => {
+        const sms = await relay.relay.store.smsOf(id);
+        return sms[0]?.status === 'sent' && sms;
+      });
+      assert.equal(backup.requests.length, 0, 'never failed over: the backup would send it a second time');
+      assert.equal(primary.requests.length, 2);
+      assert.deepEqual([state?.attempts, state?.possibleDuplicates, state?.providerId], [2, 1, 'P-1']);
+      const log = await history(relay.relay.store, id, Date.now());
+      assert.match(
+        log,
+        new RegExp(`deferred: HTTP_${status}: a proxy in front of the SMS gateway got no valid answer from it in time; the message may have been sent`),
+      );
+      assert.match(log, /: sent, 2 attempts \(1 possible duplicate\), gateway id P-1/);
+    });
+  }
+
   test('an HTTP 200 the adapter cannot read is no reason to fail over: retried later on the same host, counted as a possible duplicate', async () => {
     const primary = await simulator();
     const backup = await simulator();

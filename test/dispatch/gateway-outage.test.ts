@@ -24,7 +24,7 @@ after(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
 });
 
-type Mode = 'down503' | 'busy' | 'refused400' | 'account401' | 'ok';
+type Mode = 'down503' | 'proxy504' | 'busy' | 'refused400' | 'account401' | 'ok';
 
 /** The busy gateway's Retry-After. */
 const RETRY_AFTER_SECONDS = '30';
@@ -45,6 +45,10 @@ async function countingGateway(
       state.requests++;
       if (state.mode === 'down503') {
         response.writeHead(503).end('Service Unavailable');
+        return;
+      }
+      if (state.mode === 'proxy504') {
+        response.writeHead(504, { 'content-type': 'text/html' }).end('<html><head><title>504 Gateway Time-out</title></head><body>nginx</body></html>');
         return;
       }
       if (state.mode === 'account401') {
@@ -173,6 +177,25 @@ describe('a gateway that is down is held and probed, not hammered', () => {
     assert.equal(logged.filter((line) => line.msg.startsWith('dispatch: sending paused, every host of the gateway failed')).length, 1);
     assert.equal(logged.filter((line) => line.msg === 'dispatch: the gateway answers again; sending resumed').length, 1);
     assert.doesNotMatch(await metrics.registry.metrics(), /^smsrelay_gateway_paused_seconds\{/m, 'sending again');
+  });
+
+  test("a proxy's 504 from the only host: held and probed alike, each probe a possible duplicate; everything goes once after", async () => {
+    const gateway = await countingGateway('proxy504');
+    const relay = await relayOn(gateway.url);
+    await relay.pass(10 * 60_000);
+    assert.ok(gateway.state.requests <= SLOTS + 14, `${gateway.state.requests} requests in 10 minutes with ${QUEUED} SMS queued`);
+    const sms = (await Promise.all(relay.ids.map((id) => relay.store.smsOf(id)))).flat();
+    assert.equal(
+      sms.reduce((sum, entry) => sum + entry.possibleDuplicates, 0),
+      gateway.state.requests,
+      'the gateway behind the proxy may have taken each request',
+    );
+    assert.match(
+      await status(relay.store, relay.clock.now, { pid: undefined, name: 'here', database: false }),
+      /^dispatch: paused for intellisoftware since .+ \(HTTP_504: a proxy in front of the SMS gateway got no valid answer from it in time; the message may have been sent\); next probe /m,
+    );
+    gateway.state.mode = 'ok';
+    await allSentOnce(relay, () => gateway.state.taken);
   });
 
   test('a refused connection: held alike, logged as could not be reached; everything goes once when it listens again', async () => {
