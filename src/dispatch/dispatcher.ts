@@ -10,7 +10,7 @@ import type { ClaimedSms, NewOutgoingMail, SmsBatch, SmsOutcome, Store, StoredMe
 import { WorkLoop } from '../work-loop.ts';
 import { recordGatewayOptOut } from '../replies/opt-outs.ts';
 import { EndpointBreaker } from './endpoints.ts';
-import { type Classified, pausedForUnreadable, TLS_CERTIFICATE, unreadable } from './outcomes.ts';
+import { type Classified, PROXY_NO_ANSWER, pausedForUnreadable, TLS_CERTIFICATE, unreadable } from './outcomes.ts';
 import { ProviderPause } from './pause.ts';
 import type { DispatchProvider, DispatchRouting } from './routing.ts';
 import { deadline, nextStep, providerDelayMs, type RetryPolicy, retryAfterMs } from './schedule.ts';
@@ -39,8 +39,10 @@ const SHARED_WRITE_WARN_INTERVAL_MS = 60_000;
  * How many requests in a row may get a 2xx answer the relay cannot read before the provider is paused with an alert
  * (gateway-protocol). One such answer may be a mangled one (a proxy's page served once); several, to different
  * requests with no answer read between them, say the gateway's answers are not what the provider's adapter reads (a
- * wrong URL or product, a changed format, a firewall's page): only the operator can fix that, and meanwhile each SMS
- * may be texted and sent again at every retry. Requests, not SMS: one answer to a request of several numbers is one.
+ * wrong URL or product, a changed format, a firewall's page, a proxy's cached answer): only the operator can fix that, and
+ * meanwhile each SMS may be texted and sent again at every retry. An answer read but with no result for any number of the
+ * request (an empty list, references not the relay's) is counted as one that cannot be read. Requests, not SMS: one
+ * answer to a request of several numbers is one.
  */
 const UNREADABLE_PAUSE_REQUESTS = 3;
 
@@ -130,7 +132,7 @@ interface Lane {
   readonly pause: ProviderPause;
   /** Why this relay last paused it: its end is said in the same terms (another relay's pause is taken for an account's). */
   heldFor: Hold['kind'] | undefined;
-  /** Requests in a row whose 2xx answer could not be read at all (UNREADABLE_PAUSE_REQUESTS); any answer read ends the run. */
+  /** Requests in a row whose 2xx answer gave no result the relay could read for any of their numbers (UNREADABLE_PAUSE_REQUESTS); any result read ends the run. */
   unreadableRequests: number;
 }
 
@@ -646,8 +648,8 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       }
       if (hostFailed) await lane.breaker.markFailed(endpoint, this.#clock());
       else if (result.kind === 'answered') await lane.breaker.markWorking(endpoint);
-      // No answer at all (a timeout, a reset) says the host is down as surely, though it is not failed over from.
-      const down = hostFailed ?? (result.kind === 'transport' ? failure : undefined);
+      // No answer at all (a timeout, a reset, a proxy's 504) says the host is down as surely, though it is not failed over from.
+      const down = hostFailed ?? (result.kind === 'transport' || failure?.category === PROXY_NO_ANSWER ? failure : undefined);
       // A sender's own queue full says nothing of the provider: its pause is neither started nor ended by it.
       if (this.#notedSender(message, lane, result, classifiedOf, endedAt)) attempt.asked.set(lane, this.#holdOf(host, refusal ?? protocol, down, busy));
       if (failOver.length > 0 && hasNext) {
@@ -687,7 +689,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
 
   /**
    * The pause a run of unreadable answers calls for: once UNREADABLE_PAUSE_REQUESTS requests in a row got a 2xx answer
-   * none of which the relay could read, one like a refused account's (`protocol`), with the last answer's words and
+   * from which the relay read no result for any of their numbers (unreadable, or listing none for them), one like a refused account's (`protocol`), with the last answer's words and
    * what to check. Any answer read, a refusal included (an HTTP 4xx or 5xx, an `ERR:` line), or a part of one (a
    * number confirmed) ends the run; no answer at all (a timeout, a reset) is none of either.
    */
@@ -707,7 +709,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       action: 'pause',
       category: 'protocol',
       code: last.code,
-      reason: `the SMS gateway's answers to ${UNREADABLE_PAUSE_REQUESTS} requests in a row could not be read (it may have sent their SMS)`,
+      reason: `the SMS gateway's answers to ${UNREADABLE_PAUSE_REQUESTS} requests in a row could not be read or had no result for their numbers (it may have sent their SMS)`,
       ...(last.detail === undefined ? {} : { detail: last.detail }),
       fix: UNREADABLE_FIX,
     };
@@ -988,7 +990,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
 
   /** A wait the provider (`DELAY:n`, an HTTP `Retry-After`) or the pause decides; undefined means the backoff schedule. */
   #waitFor(classified: Classified, now: number): number | undefined {
-    if (classified.action === 'delay' && classified.waitSeconds !== undefined) return providerDelayMs(classified.waitSeconds, this.#options.retry.maxDelayMs);
+    if (classified.action === 'delay' && classified.waitSeconds !== undefined) return providerDelayMs(classified.waitSeconds, this.#options.retry);
     if (classified.action === 'retry' && classified.retryAfter !== undefined) return retryAfterMs(classified.retryAfter, now, this.#options.retry);
     if (classified.action === 'pause') return this.#options.pauseProbeIntervalMs;
     return undefined;

@@ -7,17 +7,35 @@ import type { OutcomeAction } from '../vocabulary.ts';
 /** The category of a gateway certificate the relay does not trust: logged as an error, not as a passing failure. */
 export const TLS_CERTIFICATE = 'tls-certificate';
 
+/**
+ * The category of a proxy's answer that it forwarded the request and got no valid answer from the gateway behind it:
+ * as for no answer at all, the gateway may have the request, and the host counts as down while no other works.
+ */
+export const PROXY_NO_ANSWER = 'proxy-no-answer';
+
 /** The code of a 2xx answer (or a number's part of one) no grammar of the provider fits (SubmissionResult's UNPARSEABLE). */
 const UNREADABLE_CODE = 'UNPARSEABLE';
+/** The code of a number a 2xx answer listing its numbers' results has none for (SubmissionResult's MISSING_RESULT). */
+const MISSING_RESULT_CODE = 'MISSING_RESULT';
+/**
+ * The codes by which the gateway took the request but the relay read no result for a number from its answer. A
+ * readable answer that, request after request, has no result for the SMS (an empty list, references not the relay's)
+ * is the same evidence as one that cannot be read (a changed format, a proxy's cached answer): both warn and count
+ * towards the pause (src/dispatch/dispatcher.ts, UNREADABLE_PAUSE_REQUESTS), as both may text the phone at each retry.
+ */
+const NO_RESULT_CODES: ReadonlySet<string> = new Set([UNREADABLE_CODE, MISSING_RESULT_CODE]);
 
 /** Whether a provider's pause (its reason, `<code>: <reason>`) is one for unreadable answers, whichever relay paused it. */
 export function pausedForUnreadable(pauseReason: string | undefined): boolean {
-  return pauseReason?.startsWith(`${UNREADABLE_CODE}:`) === true;
+  return [...NO_RESULT_CODES].some((code) => pauseReason?.startsWith(`${code}:`) === true);
 }
 
-/** Whether the gateway took the request but its answer about this number could not be read: warned of, and a run of them pauses the provider. */
+/**
+ * Whether the gateway took the request but the relay read no result for this number from its answer (unreadable, or
+ * none listed for it): warned of, and a run of them pauses the provider.
+ */
 export function unreadable(classified: Classified): boolean {
-  return classified.code === UNREADABLE_CODE;
+  return NO_RESULT_CODES.has(classified.code);
 }
 
 /** What the dispatcher does with one recipient's result, and why. */
@@ -82,6 +100,15 @@ export const GENERIC_OUTCOME_RULES: readonly OutcomeRule[] = [
     category: 'no-answer',
     reason: 'the SMS gateway did not answer in time; the message may have been sent',
   },
+  // A proxy in front of the gateway that forwarded the request and got no valid answer, or none in time (RFC 9110 §15.6.3
+  // 502, §15.6.5 504; Cloudflare's 520 and 524, after its connection to the gateway was made): the gateway may have taken
+  // it, so it is no failover to another host at once (which may send it a second time) but a possible duplicate.
+  {
+    match: /^request\/HTTP_(502|504|520|524)$/,
+    action: 'ambiguous',
+    category: PROXY_NO_ANSWER,
+    reason: 'a proxy in front of the SMS gateway got no valid answer from it in time; the message may have been sent',
+  },
   // A 408 says the server gave up waiting for the request and did not process it (RFC 9110 §15.5.9: the client may repeat
   // it), a 425 that it would not process it yet (§15.5.26): passing, and nothing was sent, as with a 5xx.
   {
@@ -121,11 +148,12 @@ export const GENERIC_OUTCOME_RULES: readonly OutcomeRule[] = [
     category: 'account',
     reason: "the SMS gateway refused the relay's requests (check the gateway URL and account)",
   },
+  // A 2xx that lists its numbers' results but none for this one (MISSING_RESULT_CODE): the gateway took the request, and may have sent it.
   {
-    match: /^recipient\/MISSING_RESULT$/,
+    match: new RegExp(`^recipient/${MISSING_RESULT_CODE}$`),
     action: 'ambiguous',
     category: 'no-answer',
-    reason: 'the SMS gateway did not say whether it took the message for this number',
+    reason: 'the SMS gateway took the request but its answer had no result for this number; the message may have been sent',
   },
   { match: /./, action: 'retry', category: 'unclassified', reason: 'the SMS gateway gave an unexpected answer' },
 ];
@@ -202,7 +230,7 @@ export function outcomeClassifier(providerRules: readonly OutcomeRule[], secrets
         }
         case 'answered': {
           const own = result.results.find((entry) => entry.number === number);
-          if (!own) return classify('recipient', 'MISSING_RESULT');
+          if (!own) return classify('recipient', MISSING_RESULT_CODE);
           return withIds(withDetail(partly(classify(own.failure ?? 'recipient', own.code), own), own.detail, text), own);
         }
       }

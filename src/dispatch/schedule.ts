@@ -42,9 +42,14 @@ export function retryAfterMs(value: string, now: number, policy: Pick<RetryPolic
   return Math.min(policy.maxDelayMs, Math.max(policy.minDelayMs, at - now));
 }
 
-/** A provider's `DELAY:n` as a wait, by the vendor rule above, and no longer than `maxDelayMs` as any wait between retries. */
-export function providerDelayMs(seconds: number, maxDelayMs: number): number {
-  return Math.min(maxDelayMs, (seconds > MAX_HONOURED_DELAY_SECONDS ? DELAY_FALLBACK_SECONDS : seconds) * 1000);
+/**
+ * A provider's `DELAY:n` as a wait, by the vendor rule above, kept between the policy's `minDelayMs` and
+ * `maxDelayMs` as a `Retry-After` is: a busy gateway slows the relay down, never speeds it up (a `DELAY:0`
+ * taken at its word is a request per round trip, a history line each, until the SMS's maximum age).
+ */
+export function providerDelayMs(seconds: number, policy: Pick<RetryPolicy, 'minDelayMs' | 'maxDelayMs'>): number {
+  const asked = (seconds > MAX_HONOURED_DELAY_SECONDS ? DELAY_FALLBACK_SECONDS : seconds) * 1000;
+  return Math.min(policy.maxDelayMs, Math.max(policy.minDelayMs, asked));
 }
 
 /** The moment an SMS received at `receivedAt` is given up. */

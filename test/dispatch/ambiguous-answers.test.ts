@@ -107,6 +107,76 @@ describe('a 2xx answer the relay cannot read', () => {
   });
 });
 
+describe("a 2xx answer that lists its numbers' results but has none for an SMS", () => {
+  const NO_RESULT_WARNING = 'dispatch: the SMS gateway took the request but its answer had no result for this number; the message may have been sent';
+  const noResultWarnings = (lines: readonly Record<string, unknown>[]) => lines.filter((line) => line.level === 'warn' && line.msg === NO_RESULT_WARNING);
+  const puzzel = (url: string, delivery: object) => ({ ...gatewayYaml(url, { provider: 'puzzel', serviceId: 1000 }), delivery });
+  /** Puzzel taking every message of a request, each under the reference the relay gave it. */
+  const takesAll = (request: { readonly body: string }) => {
+    const { message } = JSON.parse(request.body) as { message: Array<{ recipient: string; clientReference: string }> };
+    const messageStatus = message.map(({ recipient, clientReference }, index) => ({
+      statusCode: 1,
+      recipient,
+      clientReference,
+      messageId: `pz${index}`,
+      sequenceIndex: index + 1,
+    }));
+    return { status: 200, body: JSON.stringify({ messageStatus }) };
+  };
+
+  for (const [shape, body] of [
+    ['an empty messageStatus', { batchReference: 'b1', messageStatus: [] }],
+    [
+      "an entry for the number whose clientReference is not the relay's",
+      { messageStatus: [{ statusCode: 1, clientReference: 'rewritten:447700900192', recipient: '+447700900192', messageId: 'pz9', sequenceIndex: 1 }] },
+    ],
+  ] as const) {
+    test(`Puzzel, ${shape}: a warn line each, 3 requests in a row pause with a gateway-protocol error; each attempt a possible duplicate`, async () => {
+      const server = await gateway({ status: 200, body: JSON.stringify(body) }, 'application/json');
+      const relay = await relayWith(puzzel(server.url, { ...fast, pauseProbeInterval: '1s' }));
+      const id = await sendOne(relay, '447700900192', 'no result for me');
+      await waitFor('the alert', async () => alerted(relay), 10_000);
+      const before = untilAlert(relay.lines);
+      assert.equal(server.requests.length, 3, 'the third request without a result pauses, not a later one');
+      assert.equal(noResultWarnings(before).length, 3, 'a warn line for each answer');
+      assert.match(String(noResultWarnings(before)[0]?.gatewayText), /^\{"/, "the answer's start, what the gateway said instead");
+      const [alert] = logged(relay.lines).filter((line) => line.alert === 'gateway-protocol');
+      assert.match(String(alert?.msg), /answers to 3 requests in a row could not be read or had no result for their numbers/);
+      const [sms] = await relay.relay.store.smsOf(id);
+      assert.equal(sms?.possibleDuplicates, 3, 'the gateway may have taken each');
+      assert.match(String(sms?.lastError), /^MISSING_RESULT: .*its answer had no result for this number; the message may have been sent/);
+      server.respond = takesAll;
+      await waitFor('the SMS sent', async () => (await relay.relay.store.smsOf(id))[0]?.status === 'sent', 10_000);
+      await waitFor('the resume', async () =>
+        logged(relay.lines).some((line) => line.msg === "dispatch: the gateway's answers can be read again; sending resumed"),
+      );
+    });
+  }
+
+  test('a result for any number of the request ends the run; the number an IntelliSoftware answer leaves out is a warn line and a possible duplicate', async () => {
+    const numbers = ['447700900193', '447700900194', '447700900195'];
+    const server = await gateway({ status: 200, body: 'ID:8299' }, 'text/plain');
+    const partial = { status: 200, body: `${numbers[0]},ID:8201\r\n${numbers[1]},ID:8202\r\n` };
+    server.next = [partial];
+    const relay = await relayWith({ ...gatewayYaml(server.url), delivery: { ...fast, pauseProbeInterval: '60s' } });
+    const id = queuedId((await sendMail(relay.relay.smtpPort, { to: numbers.map((to) => `${to}@sms.localhost`), body: 'one line missing' })).data);
+    await waitFor('every SMS sent', async () => (await relay.relay.store.smsOf(id)).every((sms) => sms.status === 'sent'), 10_000);
+    const [warning, ...more] = noResultWarnings(logged(relay.lines));
+    assert.match(String(warning?.gatewayText), /^4477\*+93,ID:8201 4477\*+94,ID:8202$/, "the answer's start, numbers masked");
+    assert.deepEqual(more, [], 'the number was sent alone next, and answered');
+    assert.ok(!alerted(relay), 'two numbers confirmed: no run');
+    const sms = await relay.relay.store.smsOf(id);
+    assert.deepEqual(
+      sms.map((entry) => [entry.number, entry.attempts, entry.possibleDuplicates]),
+      [
+        [`+${numbers[0]}`, 1, 0],
+        [`+${numbers[1]}`, 1, 0],
+        [`+${numbers[2]}`, 2, 1],
+      ],
+    );
+  });
+});
+
 describe('a passing answer about the request', () => {
   test('a 408 is retried and pauses nothing for the account: no error, no credentials alert', async () => {
     const server = await gateway({ status: 200, body: 'ID:8008' }, 'text/plain');

@@ -114,7 +114,8 @@ describe('delivery semantics', () => {
     const primary = await simulator();
     const backup = await simulator();
     primary.simulator.setBehaviour({ mode: 'delay', seconds: 2, times: 1 });
-    const relay = await relayWith({ ...gatewayYaml(primary.url, { backupUrl: backup.url }), delivery: { retryMinDelay: '60s' } });
+    // The first backoff step (0.5 to 1 s) is shorter than the wait asked for, which is not below retryMinDelay.
+    const relay = await relayWith({ ...gatewayYaml(primary.url, { backupUrl: backup.url }), delivery: { retryMinDelay: '500ms', retryMaxDelay: '60s' } });
     const started = Date.now();
     queuedId((await sendMail(relay.relay.smtpPort, { to: ['447700900221@sms.localhost'], body: 'busy' })).data);
     await primary.simulator.waitForMessages(1, 6_000);
@@ -122,6 +123,20 @@ describe('delivery semantics', () => {
     assert.ok(waited >= 1_900 && waited < 5_000, `waited ${waited} ms`);
     assert.equal(primary.simulator.requests, 2);
     assert.equal(backup.simulator.requests, 0);
+  });
+
+  test('a gateway answering DELAY:0 again and again is asked at most once per retryMinDelay, not once per round trip', async () => {
+    const gateway = await new ReplayServer({ contentType: 'text/plain', answer: { status: 200, body: 'DELAY:0' } }).start();
+    cleanups.push(() => gateway.close());
+    const relay = await relayWith({ ...gatewayYaml(gateway.url), delivery: { retryMinDelay: '500ms', retryMaxDelay: '2s' } });
+    queuedId((await sendMail(relay.relay.smtpPort, { to: ['447700900222@sms.localhost'], body: 'busy at once' })).data);
+    await waitFor('the first request', () => gateway.requests.length >= 1);
+    const first = gateway.requests.length;
+    await sleep(2_000);
+    // 2 s at one request per 500 ms at most: 4, and one more for a timer's edge; unclamped it was one per round trip, hundreds.
+    const asked = gateway.requests.length - first;
+    assert.ok(asked <= 5, `${asked} requests in 2 s`);
+    assert.ok(asked >= 2, `${asked} requests in 2 s: still asked again, at retryMinDelay`);
   });
 
   test('a response timeout is no reason to fail over: retried later on the same host, counted as a possible duplicate', async () => {
@@ -144,6 +159,37 @@ describe('delivery semantics', () => {
     assert.equal(state?.attempts, 2);
     assert.match(await history(relay.relay.store, id, Date.now()), /: sent, 2 attempts \(1 possible duplicate\), gateway id /, 'smsrelay log shows the count');
   });
+
+  for (const status of [502, 504]) {
+    test(`a proxy's ${status} is no reason to fail over: the gateway behind it may have the SMS, retried later on the same host as a possible duplicate`, async () => {
+      const proxyPage = { status, contentType: 'text/html', body: `<html><head><title>${status}</title></head><body>nginx</body></html>` };
+      const primary = await new ReplayServer({ contentType: 'text/plain', answer: { status: 200, body: 'ID:P-1' } }).start();
+      const backup = await new ReplayServer({ contentType: 'text/plain', answer: { status: 200, body: 'ID:B-1' } }).start();
+      cleanups.push(
+        () => primary.close(),
+        () => backup.close(),
+      );
+      primary.next = [proxyPage];
+      const relay = await relayWith({
+        ...gatewayYaml(primary.url, { backupUrl: backup.url }),
+        delivery: { retryMinDelay: '200ms', retryMaxDelay: '200ms' },
+      });
+      const id = queuedId((await sendMail(relay.relay.smtpPort, { to: ['447700900234@sms.localhost'], body: `proxy ${status}` })).data);
+      const [state] = await waitFor('the SMS sent', async () => {
+        const sms = await relay.relay.store.smsOf(id);
+        return sms[0]?.status === 'sent' && sms;
+      });
+      assert.equal(backup.requests.length, 0, 'never failed over: the backup would send it a second time');
+      assert.equal(primary.requests.length, 2);
+      assert.deepEqual([state?.attempts, state?.possibleDuplicates, state?.providerId], [2, 1, 'P-1']);
+      const log = await history(relay.relay.store, id, Date.now());
+      assert.match(
+        log,
+        new RegExp(`deferred: HTTP_${status}: a proxy in front of the SMS gateway got no valid answer from it in time; the message may have been sent`),
+      );
+      assert.match(log, /: sent, 2 attempts \(1 possible duplicate\), gateway id P-1/);
+    });
+  }
 
   test('an HTTP 200 the adapter cannot read is no reason to fail over: retried later on the same host, counted as a possible duplicate', async () => {
     const primary = await simulator();

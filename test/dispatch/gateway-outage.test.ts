@@ -24,7 +24,7 @@ after(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
 });
 
-type Mode = 'down503' | 'busy' | 'refused400' | 'account401' | 'ok';
+type Mode = 'down503' | 'proxy504' | 'busy' | 'refused400' | 'account401' | 'ok';
 
 /** The busy gateway's Retry-After. */
 const RETRY_AFTER_SECONDS = '30';
@@ -45,6 +45,10 @@ async function countingGateway(
       state.requests++;
       if (state.mode === 'down503') {
         response.writeHead(503).end('Service Unavailable');
+        return;
+      }
+      if (state.mode === 'proxy504') {
+        response.writeHead(504, { 'content-type': 'text/html' }).end('<html><head><title>504 Gateway Time-out</title></head><body>nginx</body></html>');
         return;
       }
       if (state.mode === 'account401') {
@@ -145,23 +149,29 @@ function messages(lines: readonly string[]): Array<{ level: string; msg: string;
   return lines.map((line) => JSON.parse(line) as { level: string; msg: string; result?: string; alert?: string; code?: string });
 }
 
+/**
+ * A queue of QUEUED SMS for the only host, answering `mode` for 10 minutes of the dispatcher's clock: the first claim's
+ * slots, then one probe at 5 s, 5 s, 10 s, 20 s, 40 s, then every 60 s (retryMaxDelay), and the provider's status line.
+ */
+async function heldForTenMinutes(mode: Mode) {
+  const gateway = await countingGateway(mode);
+  const relay = await relayOn(gateway.url);
+  await relay.pass(10 * 60_000);
+  assert.ok(gateway.state.requests <= SLOTS + 14, `${gateway.state.requests} requests in 10 minutes with ${QUEUED} SMS queued`);
+  const sms = (await Promise.all(relay.ids.map((id) => relay.store.smsOf(id)))).flat();
+  const statusLine = await status(relay.store, relay.clock.now, { pid: undefined, name: 'here', database: false });
+  const total = (field: 'attempts' | 'possibleDuplicates') => sms.reduce((sum, entry) => sum + entry[field], 0);
+  return { gateway, relay, sms, statusLine, total };
+}
+
 describe('a gateway that is down is held and probed, not hammered', () => {
   test('503 from the only host: at most one probe at a time, at growing intervals; everything goes once after', async () => {
-    const gateway = await countingGateway('down503');
-    const relay = await relayOn(gateway.url);
-    await relay.pass(10 * 60_000);
-    // The first claim's slots, then one probe at 5 s, 5 s, 10 s, 20 s, 40 s, then every 60 s (retryMaxDelay).
-    assert.ok(gateway.state.requests <= SLOTS + 14, `${gateway.state.requests} requests in 10 minutes with ${QUEUED} SMS queued`);
-    const sms = (await Promise.all(relay.ids.map((id) => relay.store.smsOf(id)))).flat();
-    assert.equal(
-      sms.reduce((sum, entry) => sum + entry.attempts, 0),
-      gateway.state.requests,
-      'an SMS is charged the attempts that reached the gateway, not the time it was held',
-    );
+    const { gateway, relay, sms, statusLine, total } = await heldForTenMinutes('down503');
+    assert.equal(total('attempts'), gateway.state.requests, 'an SMS is charged the attempts that reached the gateway, not the time it was held');
     for (const entry of sms) if (entry.lastError !== undefined) assert.match(entry.lastError, /^HTTP_503: /, 'the last error is the last real one');
     // Status and metrics show the provider paused, and why.
     assert.match(
-      await status(relay.store, relay.clock.now, { pid: undefined, name: 'here', database: false }),
+      statusLine,
       /^dispatch: paused for intellisoftware since 2026-12-05T10:00:00\.\d{3}Z \(HTTP_503: the SMS gateway had a temporary problem\); next probe /m,
     );
     const metrics = new Metrics(relay.store);
@@ -173,6 +183,17 @@ describe('a gateway that is down is held and probed, not hammered', () => {
     assert.equal(logged.filter((line) => line.msg.startsWith('dispatch: sending paused, every host of the gateway failed')).length, 1);
     assert.equal(logged.filter((line) => line.msg === 'dispatch: the gateway answers again; sending resumed').length, 1);
     assert.doesNotMatch(await metrics.registry.metrics(), /^smsrelay_gateway_paused_seconds\{/m, 'sending again');
+  });
+
+  test("a proxy's 504 from the only host: held and probed alike, each probe a possible duplicate; everything goes once after", async () => {
+    const { gateway, relay, statusLine, total } = await heldForTenMinutes('proxy504');
+    assert.equal(total('possibleDuplicates'), gateway.state.requests, 'the gateway behind the proxy may have taken each request');
+    assert.match(
+      statusLine,
+      /^dispatch: paused for intellisoftware since .+ \(HTTP_504: a proxy in front of the SMS gateway got no valid answer from it in time; the message may have been sent\); next probe /m,
+    );
+    gateway.state.mode = 'ok';
+    await allSentOnce(relay, () => gateway.state.taken);
   });
 
   test('a refused connection: held alike, logged as could not be reached; everything goes once when it listens again', async () => {

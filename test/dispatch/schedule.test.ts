@@ -83,10 +83,12 @@ describe('retry schedule (fake clock)', () => {
     assert.deepEqual(nextStep({ attempts: 1, receivedAt: 0, now: late, waitMs: 60_000 }, DEFAULTS, top), { kind: 'retry', at: DEFAULTS.maxAgeMs });
   });
 
-  test('DELAY:n is honoured up to 120 s; longer asks are probed again after 15 s (vendor SDK rule); never beyond retryMaxDelay', () => {
-    assert.equal(providerDelayMs(2, DEFAULTS.maxDelayMs), 2_000);
-    assert.equal(providerDelayMs(120, DEFAULTS.maxDelayMs), 120_000);
-    assert.equal(providerDelayMs(121, DEFAULTS.maxDelayMs), 15_000);
-    assert.equal(providerDelayMs(120, 4 * SECOND), 4 * SECOND);
+  test('DELAY:n is honoured up to 120 s; longer asks are probed again after 15 s (vendor SDK rule); kept between retryMinDelay and retryMaxDelay', () => {
+    assert.equal(providerDelayMs(7, DEFAULTS), 7_000);
+    assert.equal(providerDelayMs(120, DEFAULTS), 120_000);
+    assert.equal(providerDelayMs(121, DEFAULTS), 15_000);
+    assert.equal(providerDelayMs(120, { ...DEFAULTS, maxDelayMs: 4 * SECOND }), 4 * SECOND);
+    assert.equal(providerDelayMs(0, DEFAULTS), 5 * SECOND, 'DELAY:0 is no licence to ask again at once');
+    assert.equal(providerDelayMs(2, DEFAULTS), 5 * SECOND, 'not below the minimum');
   });
 });

@@ -224,13 +224,12 @@ describe('Puzzel adapter: requests', () => {
   });
 
   it('correlates a status whose clientReference is not ours neither by reference nor by position', async () => {
-    server.respond = () => ({
-      status: 200,
-      body: JSON.stringify({ messageStatus: [{ statusCode: 1, clientReference: 'someone-else', messageId: 'x', sequenceIndex: 1 }] }),
-    });
+    const body = JSON.stringify({ messageStatus: [{ statusCode: 1, clientReference: 'someone-else', messageId: 'x', sequenceIndex: 1 }] });
+    server.respond = () => ({ status: 200, body });
     try {
       const result = await withGateway(gatewayOptions({ endpoints: [server.url] }), (gateway) => gateway.send(SUBMISSION, 0));
-      assert.deepEqual(result, { kind: 'answered', results: [{ number: '+447700900123', code: 'MISSING_RESULT' }] });
+      // The answer's start goes with it: what the gateway said instead is what the operator checks.
+      assert.deepEqual(result, { kind: 'answered', results: [{ number: '+447700900123', code: 'MISSING_RESULT', detail: body }] });
     } finally {
       server.respond = okAnswer;
     }
@@ -318,17 +317,19 @@ describe('Puzzel adapter: requests', () => {
     });
     try {
       // The first two entries swapped (each names the other message's number); the third names its own in a form of Puzzel's.
-      server.respond = answer([
+      const swappedAnswer = answer([
         ['07700900456', 'b'],
         ['+447700900123', 'a'],
         ['+44 (0)7700 900789', 'c'],
       ]);
+      server.respond = swappedAnswer;
       const swapped = await withGateway(gatewayOptions({ endpoints: [server.url] }), (gateway) => gateway.send({ ...SUBMISSION, recipients }, 0));
+      const said = swappedAnswer().body.slice(0, 200);
       assert.deepEqual(swapped, {
         kind: 'answered',
         results: [
-          { number: '+447700900123', code: 'MISSING_RESULT' },
-          { number: '+447700900456', code: 'MISSING_RESULT' },
+          { number: '+447700900123', code: 'MISSING_RESULT', detail: said },
+          { number: '+447700900456', code: 'MISSING_RESULT', detail: said },
           { number: '+447700900789', code: 'PUZZEL:1', providerId: 'c' },
         ],
       });

@@ -6,7 +6,7 @@
 import type { Logger } from '../../log.ts';
 import { maskNumber, toInternationalDigits } from '../../sms/numbers.ts';
 import { sendEachAlone } from '../each-alone.ts';
-import { HttpEndpoints, httpGateway, type HttpOutcome, httpRefusal, logRequest, unparseable } from '../http-endpoint.ts';
+import { BODY_DETAIL_CHARS, HttpEndpoints, httpGateway, type HttpOutcome, httpRefusal, logRequest, unparseable } from '../http-endpoint.ts';
 import type { Gateway, GatewayCapabilities, GatewayOptions, RecipientResult, SmsSubmission, SubmissionResult } from '../contract.ts';
 
 export const PROVIDER = 'intellisoftware';
@@ -129,7 +129,7 @@ type LineResult = { readonly id: string } | { readonly code: string; readonly de
  * Each line speaks for its own number only: one whose result cannot be read makes that number
  * `UNPARSEABLE` (the gateway may have sent it), while the numbers it confirmed are sent and those it
  * refused are refused. A line with no number cannot be placed: the numbers left without a line are
- * `MISSING_RESULT`. Only a body with no line for any submitted number is unparseable as a whole.
+ * `MISSING_RESULT`, with the answer's start as its detail. Only a body with no line for any submitted number is unparseable as a whole.
  */
 function parseSendReply(body: string, recipients: readonly string[], logger: Logger): SubmissionResult {
   const lines = body
@@ -158,7 +158,7 @@ function parseSendReply(body: string, recipients: readonly string[], logger: Log
   }
   return {
     kind: 'answered',
-    results: recipients.map((number) => recipientResult(number, byNumber.get(toInternationalDigits(number)))),
+    results: recipients.map((number) => recipientResult(number, byNumber.get(toInternationalDigits(number)), body)),
   };
 }
 
@@ -181,8 +181,9 @@ function parseLineResult(text: string): LineResult | undefined {
   return error[2] ? { code: error[1], detail: error[2] } : { code: error[1] };
 }
 
-function recipientResult(number: string, line: LineResult | undefined): RecipientResult {
-  if (line === undefined) return { number, code: 'MISSING_RESULT' };
+/** A number's result from its line; one with no line carries the answer's start, what the gateway said instead. */
+function recipientResult(number: string, line: LineResult | undefined, answer: string): RecipientResult {
+  if (line === undefined) return { number, code: 'MISSING_RESULT', detail: answer.slice(0, BODY_DETAIL_CHARS) };
   if ('id' in line) return { number, code: ACCEPTED, providerId: line.id };
   return { number, ...line };
 }

@@ -10,7 +10,7 @@ import type { Logger } from '../../log.ts';
 import { maskNumber } from '../../sms/numbers.ts';
 import { writtenNumber } from '../../sms/senders.ts';
 import type { Gateway, GatewayCapabilities, GatewayOptions, ProviderCapabilities, RecipientResult, SmsSubmission, SubmissionResult } from '../contract.ts';
-import { HttpEndpoints, httpGateway, type HttpOutcome, httpRefusal, logRequest, unparseable } from '../http-endpoint.ts';
+import { BODY_DETAIL_CHARS, HttpEndpoints, httpGateway, type HttpOutcome, httpRefusal, logRequest, unparseable } from '../http-endpoint.ts';
 import { isRecord, parseJson, readInteger, readText } from './values.ts';
 import { originatorFor, type OriginatorSettings } from './sender-id.ts';
 import { parseXml, xmlFields } from './xml.ts';
@@ -221,7 +221,7 @@ function toResult(outcome: HttpOutcome, messages: readonly OutgoingMessage[], lo
   if (outcome.truncated) return unparseable(outcome.text);
   const statuses = readSendResponse(outcome.text);
   if (statuses === undefined) return unparseable(outcome.text);
-  return correlate(statuses, messages, logger);
+  return correlate(statuses, messages, outcome.text, logger);
 }
 
 /** `detail` (else `title`) of a ProblemDetails body; undefined when the body is not one. */
@@ -294,8 +294,10 @@ function readMessageStatus(entry: unknown): MessageStatus | undefined {
  * Of several entries for one message, the first saying Puzzel took it wins (TAKEN_STATUSES, with or without an
  * id, as the outcome rules read them): the gateway has the SMS, so bouncing it on the other entry would report
  * a refusal of an SMS on its way. Between two taken entries, the first with a messageId (its reports' key).
+ * A message with no result carries the answer's start (`answer`): what the gateway said instead is what the
+ * operator checks (an empty list, references rewritten, a proxy's cached answer).
  */
-function correlate(statuses: readonly MessageStatus[], messages: readonly OutgoingMessage[], logger: Logger): SubmissionResult {
+function correlate(statuses: readonly MessageStatus[], messages: readonly OutgoingMessage[], answer: string, logger: Logger): SubmissionResult {
   const byReference = new Map<string, MessageStatus>();
   const bySequence = new Map<number, MessageStatus>();
   const keep = <K>(map: Map<K, MessageStatus>, key: K, status: MessageStatus) => {
@@ -310,7 +312,7 @@ function correlate(statuses: readonly MessageStatus[], messages: readonly Outgoi
   const results = messages.map((message, index): RecipientResult => {
     const byPosition = bySequence.get(index + 1);
     const status = byReference.get(message.clientReference) ?? (byPosition === undefined || anothers(byPosition, message, messages) ? undefined : byPosition);
-    if (status === undefined) return { number: message.number, code: 'MISSING_RESULT' };
+    if (status === undefined) return { number: message.number, code: 'MISSING_RESULT', detail: answer.slice(0, BODY_DETAIL_CHARS) };
     used.add(status);
     // A duplicate's id (statusCode 25) is not the id the gateway's delivery reports name: they are the first
     // attempt's, whose answer was lost. With no id kept, they find the SMS by its clientReference.
