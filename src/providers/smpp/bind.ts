@@ -215,12 +215,24 @@ export class SmppBind {
   #throttledAt = Number.NEGATIVE_INFINITY;
   /** Why the last bind attempt failed: the SMSC's refusal, or the connection's error. */
   #lastRefusal: number | undefined;
+  /**
+   * The SMSC's answer to the last bind attempt, while it is the account's trouble: a refusal's status, or the
+   * other kind of bind's response it answered with. Alerted as it starts or changes; the next attempt waits
+   * at least REFUSED_MIN_MS.
+   */
+  #refusedWith: string | undefined;
   #lastError: string | undefined;
   /** Node's code for the SMSC's TLS certificate the relay does not trust, while that is why it cannot bind. */
   #certificateError: string | undefined;
   /** When the bind was last made, and whether the binds lately were dropped right after (logged once while so). */
   #boundAt = 0;
   #dropping = false;
+  /**
+   * The relay dropped this connection itself, its enquire_link unanswered; and since when the SMSC has answered no
+   * enquire_link on the binds made since (an episode, warned once as it starts and once as it ends, `info` between).
+   */
+  #keepAliveDropped = false;
+  #keepAliveLostAt: number | undefined;
   /** When the bind was lost with a warning (`bind lost`), until it is made again: its end is a warning too, for a log kept at `warn`. */
   #lostWarnedAt: number | undefined;
   /** Settled at each bind attempt's end, for start(). */
@@ -402,10 +414,13 @@ export class SmppBind {
       this.#state = 'idle';
       const droppedAtOnce = wasBound && this.#timers.now() - this.#boundAt < STABLE_BIND_MS;
       if (wasBound && !droppedAtOnce) this.#reconnectMs = RECONNECT_MIN_MS;
-      const backoff = this.#lastRefusal === undefined ? this.#reconnectMs : Math.max(this.#reconnectMs, REFUSED_MIN_MS);
+      const backoff = this.#refusedWith === undefined ? this.#reconnectMs : Math.max(this.#reconnectMs, REFUSED_MIN_MS);
       const delay = Math.round(backoff * (1 + RECONNECT_JITTER * (this.#timers.random ?? Math.random)()));
       const fields = { reason: this.#lastError, retryInMs: delay };
+      const keepAlive = this.#keepAliveDropped;
+      this.#keepAliveDropped = false;
       if (this.#rebinding) this.#log.info(fields, 'smpp: unbound for the session the SMSC lost; binding again');
+      else if (keepAlive) this.#keepAliveLost(fields);
       else if (droppedAtOnce && !this.#dropping)
         this.#log.warn(fields, 'smpp: the SMSC dropped the bind right after accepting it; binding again, waiting longer each time');
       else if (wasBound && !droppedAtOnce) {
@@ -413,7 +428,8 @@ export class SmppBind {
         this.#log.warn(fields, 'smpp: bind lost; binding again');
       } else this.#log.info(fields, wasBound ? 'smpp: the bind was dropped again right after it was made; binding again' : 'smpp: no bind; trying again');
       this.#options.onDown?.({ wasBound, ...fields });
-      this.#dropping = droppedAtOnce;
+      // The relay's own drop says nothing of an SMSC dropping binds right after accepting them.
+      if (!keepAlive) this.#dropping = droppedAtOnce;
       this.#rebinding = false;
       this.#reconnectMs = Math.min(RECONNECT_MAX_MS, this.#reconnectMs * 2);
       this.#reconnectTimer = this.#timers.setTimeout(() => this.#connect(), delay);
@@ -428,6 +444,7 @@ export class SmppBind {
     if (answer === undefined) {
       // The SMSC refused nothing: it hangs, something on the way drops the PDUs, or the port speaks TLS (or not) unlike `tls`.
       this.#lastRefusal = undefined;
+      this.#refusedWith = undefined;
       this.#lastError = `no bind_resp within ${connectTimeoutMs} ms`;
       this.#log.error(
         { kind, waitedMs: connectTimeoutMs },
@@ -439,25 +456,34 @@ export class SmppBind {
     const asked = BIND_COMMANDS[kind];
     const otherKind = answer.commandId !== COMMAND.generic_nack && answer.commandId !== (asked | RESPONSE_BIT) >>> 0;
     if (otherKind && answer.status === STATUS.ESME_ROK) {
-      // The SMSC took the bind, in time and to this bind's sequence number, but as another kind of bind: the bind mode is at fault, not the link.
+      // The SMSC took the bind, in time and to this bind's sequence number, but as another kind of bind: the bind
+      // mode is at fault, not the link. The account's trouble as a refused bind is (an alert as it starts, the
+      // refusal's wait): binding again at once meets the same answer, a storm for the SMSC. It took the session,
+      // so the relay leaves it as it leaves any: unbind, then close.
+      const other = commandName(answer.commandId);
+      const alert = other !== this.#refusedWith ? { alert: 'gateway-account' } : {};
       this.#lastRefusal = undefined;
-      this.#lastError = `${commandName(asked)} answered with ${commandName(answer.commandId)}`;
+      this.#refusedWith = other;
+      this.#lastError = `${commandName(asked)} answered with ${other}`;
       this.#log.error(
-        { kind, command: commandName(answer.commandId), status: statusName(answer.status) },
-        `smpp: the SMSC answered ${commandName(asked)} with ${commandName(answer.commandId)}: ${
+        { ...alert, kind, command: other, status: statusName(answer.status) },
+        `smpp: the SMSC answered ${commandName(asked)} with ${other}: ${
           kind === 'transceiver'
             ? 'it may not take transceiver binds on this account: set gateway.bindMode: transmitter-receiver'
             : 'it may take only transceiver binds on this account: set gateway.bindMode: transceiver'
         }`,
       );
       this.#options.onAttempted?.();
-      this.#socket?.destroy();
+      const socket = this.#socket;
+      await this.#request(COMMAND.unbind, Buffer.alloc(0), UNBIND_WAIT_MS);
+      if (socket && this.#socket === socket) this.#end(socket);
       return;
     }
     if (answer.status !== STATUS.ESME_ROK) {
       // The account's trouble (docs/delivery.md): alerted once as it starts or changes, not at each retry.
-      const alert = answer.status !== this.#lastRefusal ? { alert: 'gateway-account' } : {};
+      const alert = statusName(answer.status) !== this.#refusedWith ? { alert: 'gateway-account' } : {};
       this.#lastRefusal = answer.status;
+      this.#refusedWith = statusName(answer.status);
       this.#lastError = `bind refused: ${statusName(answer.status)}`;
       // A refusal answered as another kind of bind is a refusal first (the account's trouble): the mismatch is said with it.
       const mismatch = otherKind ? ` (answered with ${commandName(answer.commandId)} to ${commandName(asked)}, another kind of bind)` : '';
@@ -469,6 +495,7 @@ export class SmppBind {
     this.#state = 'bound';
     this.#boundAt = this.#timers.now();
     this.#lastRefusal = undefined;
+    this.#refusedWith = undefined;
     this.#lastError = undefined;
     this.#certificateError = undefined;
     // An episode that was warned about ends at the same level, for a log kept at `warn`: the gateway's
@@ -551,12 +578,35 @@ export class SmppBind {
     const answer = await this.#request(COMMAND.enquire_link, Buffer.alloc(0), this.#options.submitTimeoutMs);
     if (!this.bound || this.#socket !== socket) return false;
     if (answer === undefined) {
-      this.#lastError = 'enquire_link not answered';
-      this.#log.warn('smpp: enquire_link not answered; dropping the bind and binding again');
+      // The connection's end logs it, once per episode (#keepAliveLost): a half-hung SMSC fails each new bind's so.
+      this.#lastError = `enquire_link not answered within ${this.#options.submitTimeoutMs} ms`;
+      this.#keepAliveDropped = true;
       socket?.destroy();
       return false;
     }
+    if (this.#keepAliveLostAt !== undefined) {
+      this.#log.warn({ kind: this.#options.kind, unansweredMs: this.#timers.now() - this.#keepAliveLostAt }, 'smpp: the SMSC answers enquire_link again');
+      this.#keepAliveLostAt = undefined;
+    }
     return true;
+  }
+
+  /**
+   * The relay dropped the bind, its enquire_link unanswered within submitTimeout: the SMSC (or the path to it)
+   * stopped answering, whoever closed the connection. A warning as that starts; each new bind it fails the same
+   * way while it lasts is an `info` line, until an enquire_link is answered again (#enquire, a warning too).
+   */
+  #keepAliveLost(fields: { readonly reason: string | undefined; readonly retryInMs: number }): void {
+    const line = { ...fields, unansweredMs: this.#options.submitTimeoutMs };
+    const seconds = this.#options.submitTimeoutMs / 1000;
+    if (this.#keepAliveLostAt === undefined) {
+      this.#keepAliveLostAt = this.#timers.now();
+      this.#log.warn(line, `smpp: the SMSC stopped answering enquire_link (keep-alive unanswered for ${seconds} s): the relay dropped the bind; binding again`);
+    } else
+      this.#log.info(
+        line,
+        `smpp: the SMSC still does not answer enquire_link (unanswered for ${seconds} s on the new bind): the relay dropped it again; binding again`,
+      );
   }
 
   /** An enquire_link right after the answers written in this turn (DeliveryAnswer.written): its answer tells the SMSC read them. */
