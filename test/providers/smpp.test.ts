@@ -2109,6 +2109,44 @@ describe('SMPP binds the SMSC loses, drops, leaves unanswered or cannot trust', 
     }
   });
 
+  test("a submit_sm_resp after the submit timeout is the SMSC's answer: the SMS's retry takes its id and writes nothing again; one after the retry was written is only logged", async () => {
+    const smsc = new HandSmsc();
+    const log = captureLog('info');
+    const gateway = gatewayTo(await smsc.listen(), { submitTimeout: '1s' }, log.logger);
+    const submits = () => smsc.pdus.filter((pdu) => pdu.commandId === COMMAND.submit_sm);
+    try {
+      await gateway.start({ inbound: collectingSink().sink });
+      await waitFor('bound', () => gateway.health().ok);
+      // Answered after the timeout, before the retry: the SMSC took it.
+      const slow = sms('+447700900521', 'slow answer');
+      const first = classifyRecipient(await gateway.send(slow, 0), '+447700900521');
+      assert.deepEqual([first.action, first.code], ['ambiguous', 'SMPP_SUBMIT_TIMEOUT']);
+      const [written] = submits();
+      smsc.socket?.write(encodePdu(COMMAND.submit_sm_resp, STATUS.ESME_ROK, written?.sequence ?? 0, encodeMessageId('1A2B3C00')));
+      await waitFor('the late answer taken', () => log.lines.some((line) => line.includes('took a submit_sm after its timeout')));
+      const retried = await gateway.send(slow, 1);
+      assert.equal(classifyRecipient(retried, '+447700900521').action, 'sent');
+      assert.equal(retried.kind === 'answered' ? retried.results[0]?.providerId : undefined, '1a2b3c00', "the late answer's id, which its receipt names");
+      assert.equal(submits().length, 1, 'not written again');
+      assert.equal(log.lines.filter((line) => line.includes('a response to no request')).length, 0);
+
+      // Answered after the retry was written: both went; the retry's answer is the SMS's.
+      const slower = sms('+447700900522', 'slower answer');
+      assert.equal(classifyRecipient(await gateway.send(slower, 0), '+447700900522').code, 'SMPP_SUBMIT_TIMEOUT');
+      const [old] = submits().slice(1);
+      const again = gateway.send(slower, 1);
+      const retry = await waitFor('the retry written', () => submits()[2]);
+      smsc.socket?.write(encodePdu(COMMAND.submit_sm_resp, STATUS.ESME_ROK, old?.sequence ?? 0, encodeMessageId('1A2B3C01')));
+      smsc.socket?.write(encodePdu(COMMAND.submit_sm_resp, STATUS.ESME_ROK, retry.sequence, encodeMessageId('1A2B3C02')));
+      const sent = await again;
+      assert.equal(sent.kind === 'answered' ? sent.results[0]?.providerId : undefined, '1a2b3c02');
+      await waitFor('the late answer logged', () => log.lines.some((line) => line.includes('once its SMS had been written again')));
+    } finally {
+      await gateway.close();
+      await smsc.close();
+    }
+  });
+
   test('an SMSC that stops answering enquire_link: the relay says it dropped the bind itself, one warning as that starts and one as it ends, info lines between', async () => {
     const smsc = new HandSmsc();
     const log = captureLog('info');

@@ -2,7 +2,7 @@
  * One SMPP bind: a TCP (or TLS) connection, bound as transceiver, transmitter or receiver, kept
  * alive with enquire_link and made again with backoff when it drops or the SMSC refuses it. It
  * holds at most `windowSize` submit_sm outstanding; a submit_sm not answered in `submitTimeoutMs`
- * is given up (the SMS may have gone). After ESME_RTHROTTLED or ESME_RMSGQFUL it waits before the
+ * is given up (the SMS may have gone), and its answer coming later still told to its sender (LATE_ANSWER_MS). After ESME_RTHROTTLED or ESME_RMSGQFUL it waits before the
  * next submit_sm, longer each time, until one is taken again (one submit_sm at a time tries the SMSC
  * after the pause), and writes the refused one again then (it was not taken, so it cannot go twice).
  */
@@ -161,6 +161,12 @@ const UNBIND_WAIT_MS = 1_000;
  * that never closes does not keep the bind down (it is made again once the connection is gone).
  */
 const HALF_CLOSE_WAIT_MS = 3_000;
+/**
+ * How long a submit_sm given up at submitTimeout is still remembered by its sequence number: its answer coming
+ * later is the SMSC's word on it (a slow SMSC, not a lost PDU), which the SMS's retry, due seconds to a minute
+ * later, uses rather than writing it again. Past this, a retry has long been written: an answer then is noise.
+ */
+const LATE_ANSWER_MS = 2 * 60_000;
 /** Sequence numbers run 1 … 0x7FFFFFFF (§5.1.4). */
 const MAX_SEQUENCE = 0x7fffffff;
 
@@ -175,6 +181,15 @@ function isBindCommand(command: number): boolean {
 }
 
 type Outstanding = { readonly command: number; readonly settle: (pdu: Pdu | undefined) => void; readonly timer: unknown };
+
+/** A submit_sm's answer that came after its timeout (LATE_ANSWER_MS): what the SMSC said, as an answer in time would. */
+export type LateAnswer = Extract<SubmitAnswer, { readonly kind: 'answered' | 'nacked' }>;
+
+/** A submit_sm given up at its timeout, still remembered by its sequence number until `until`. */
+interface GivenUp {
+  readonly until: number;
+  readonly late: (pdu: Pdu) => void;
+}
 
 /** One connection's PDUs written so far, and the place of the latest request among them the SMSC answered (DeliveryLink.readPast). */
 interface Wire {
@@ -195,6 +210,8 @@ export class SmppBind {
   #state: 'idle' | 'connecting' | 'bound' | 'unbinding' | 'closed' = 'idle';
   #sequence = 0;
   readonly #outstanding = new Map<number, Outstanding>();
+  /** submit_sm given up at their timeout on this connection, by sequence number (LATE_ANSWER_MS). */
+  readonly #givenUp = new Map<number, GivenUp>();
   /** deliver_sm and data_sm being committed, each settled once its answer is written (or cannot be). */
   readonly #delivering = new Set<Promise<void>>();
   /** submit_sm waiting for a window slot. */
@@ -287,8 +304,11 @@ export class SmppBind {
     return attempted;
   }
 
-  /** Sends a submit_sm body and resolves with its answer; never rejects. */
-  async submit(body: Buffer): Promise<SubmitAnswer> {
+  /**
+   * Sends a submit_sm body and resolves with its answer; never rejects. `late`: told the SMSC's answer if it comes
+   * after the timeout (within LATE_ANSWER_MS, on the same connection), once the submit resolved as `timeout`.
+   */
+  async submit(body: Buffer, late?: (answer: LateAnswer) => void): Promise<SubmitAnswer> {
     if (!this.bound) return { kind: 'unbound' };
     await this.#slot();
     try {
@@ -302,7 +322,7 @@ export class SmppBind {
           return { kind: 'unbound' };
         }
         const writtenAt = this.#timers.now();
-        const pdu = await this.#request(COMMAND.submit_sm, body, this.#options.submitTimeoutMs);
+        const pdu = await this.#request(COMMAND.submit_sm, body, this.#options.submitTimeoutMs, late && ((answer) => late(submitAnswer(answer))));
         // Some SMSCs say ESME_RTHROTTLED in a generic_nack: the bind slows down either way. Paced before the trial
         // ends, so that the submit_sm waiting for it see the pause its refusal made longer.
         const throttled = pdu !== undefined && this.#paceAfter(pdu.status, writtenAt);
@@ -326,7 +346,7 @@ export class SmppBind {
           const bindsLost = this.bindsLostForAccount;
           if (bindsLost !== undefined) return { kind: 'answered', status: pdu.status, messageId: '', bindsLost };
         } else this.#sessionKept();
-        return { kind: 'answered', status: pdu.status, ...(pdu.status === STATUS.ESME_ROK ? messageIdOf(pdu.body) : { messageId: '' }) };
+        return submitAnswer(pdu);
       }
     } finally {
       this.#release();
@@ -408,6 +428,8 @@ export class SmppBind {
       const wasBound = this.#state === 'bound' || this.#state === 'unbinding';
       this.#socket = undefined;
       this.#timers.clearTimeout(this.#enquireTimer);
+      // Sequence numbers are the connection's: no answer to those comes on the next.
+      this.#givenUp.clear();
       this.#dropOutstanding();
       this.#settleAttempt();
       if (this.#state === 'closed') return;
@@ -626,8 +648,11 @@ export class SmppBind {
     return this.#wire.written;
   }
 
-  /** Writes a request; resolves with its response, or undefined after `timeoutMs` or a dropped connection. */
-  #request(command: number, body: Buffer, timeoutMs: number): Promise<Pdu | undefined> {
+  /**
+   * Writes a request; resolves with its response, or undefined after `timeoutMs` or a dropped connection. `late`:
+   * told the response if it comes after `timeoutMs` (within LATE_ANSWER_MS, on this connection).
+   */
+  #request(command: number, body: Buffer, timeoutMs: number, late?: (pdu: Pdu) => void): Promise<Pdu | undefined> {
     const socket = this.#socket;
     // An ending connection ("write after end"): never written, so nothing to wait for.
     if (!socket?.writable) return Promise.resolve(undefined);
@@ -637,7 +662,9 @@ export class SmppBind {
     return new Promise((resolve) => {
       let place = 0;
       const timer = this.#timers.setTimeout(() => {
-        if (this.#outstanding.delete(sequence)) resolve(undefined);
+        if (!this.#outstanding.delete(sequence)) return;
+        if (late && this.#wire === wire) this.#giveUp(sequence, late);
+        resolve(undefined);
       }, timeoutMs);
       this.#outstanding.set(sequence, {
         command,
@@ -718,9 +745,25 @@ export class SmppBind {
     }
   }
 
+  /** Remembers a request given up at its timeout for its late answer (LATE_ANSWER_MS), forgetting those past it. */
+  #giveUp(sequence: number, late: (pdu: Pdu) => void): void {
+    const now = this.#timers.now();
+    for (const [given, { until }] of this.#givenUp) if (until <= now) this.#givenUp.delete(given);
+    this.#givenUp.set(sequence, { until: now + LATE_ANSWER_MS, late });
+  }
+
   #response(pdu: Pdu): void {
     const outstanding = this.#outstanding.get(pdu.sequence);
     const fields = { command: commandName(pdu.commandId), sequence: pdu.sequence, status: statusName(pdu.status) };
+    const givenUp = this.#givenUp.get(pdu.sequence);
+    const lateAnswer = pdu.commandId === COMMAND.submit_sm_resp || pdu.commandId === COMMAND.generic_nack;
+    if (!outstanding && givenUp && givenUp.until > this.#timers.now() && lateAnswer) {
+      // The SMSC was slow, not deaf: its answer is what became of the submit_sm, for the SMS's retry to use.
+      this.#givenUp.delete(pdu.sequence);
+      this.#log.info(fields, 'smpp: the SMSC answered a submit_sm after its timeout; the answer is kept for the SMS');
+      givenUp.late(pdu);
+      return;
+    }
     if (!outstanding) {
       this.#log.warn(fields, 'smpp: a response to no request the relay has outstanding (a late answer after its timeout, or a wrong sequence number); ignored');
       return;
@@ -861,6 +904,12 @@ export class SmppBind {
     this.#queue = [];
     for (const next of queued) next();
   }
+}
+
+/** A submit_sm_resp or generic_nack as the SMS's answer. */
+function submitAnswer(pdu: Pdu): LateAnswer {
+  if (pdu.commandId === COMMAND.generic_nack) return { kind: 'nacked', status: pdu.status };
+  return { kind: 'answered', status: pdu.status, ...(pdu.status === STATUS.ESME_ROK ? messageIdOf(pdu.body) : { messageId: '' }) };
 }
 
 /** SMPP 3.4 §4.4.2: message_id is a C-octet string of at most 65 octets, its NUL included. */
