@@ -2079,6 +2079,109 @@ describe('SMPP binds the SMSC loses, drops, leaves unanswered or cannot trust', 
     }
   });
 
+  test("a bind taken as another kind of bind is the account's trouble, as a refusal: alerted as it starts, unbound before it is closed, made again no sooner than a refused one", async () => {
+    const smsc = new HandSmsc({
+      onBind: (socket: Socket, pdu: Pdu) => socket.write(encodePdu(COMMAND.bind_transmitter_resp, STATUS.ESME_ROK, pdu.sequence, encodeMessageId('HAND'))),
+    });
+    const log = captureLog('info');
+    const gateway = gatewayTo(await smsc.listen(), {}, log.logger);
+    const lines = () => log.lines.map((entry) => JSON.parse(entry) as Record<string, unknown>);
+    try {
+      await gateway.start({ inbound: collectingSink().sink });
+      // The SMSC took the session (ESME_ROK): the relay leaves it by unbind, as any bind it leaves.
+      await waitFor('the unbind', () => smsc.pdus.find((pdu) => pdu.commandId === COMMAND.unbind));
+      const retry = await waitFor('the next try', () => lines().find((line) => line['retryInMs'] !== undefined));
+      assert.ok(Number(retry['retryInMs']) >= 5_000, `at least 5 s after the SMSC's answer: ${JSON.stringify(retry)}`);
+      const errors = await waitFor(
+        'the second try',
+        () => smsc.binds >= 2 && lines().filter((line) => line['level'] === 'error').length >= 2 && lines().filter((line) => line['level'] === 'error'),
+        10_000,
+      );
+      assert.deepEqual(
+        errors.map((line) => line['alert']),
+        ['gateway-account', undefined],
+        'alerted once, as a refusal is',
+      );
+      assert.match(String(errors[0]?.['msg']), /answered bind_transceiver with bind_transmitter_resp: .*set gateway.bindMode: transmitter-receiver/);
+    } finally {
+      await gateway.close();
+      await smsc.close();
+    }
+  });
+
+  test("a submit_sm_resp after the submit timeout is the SMSC's answer: the SMS's retry takes its id and writes nothing again; one after the retry was written is only logged", async () => {
+    const smsc = new HandSmsc();
+    const log = captureLog('info');
+    const gateway = gatewayTo(await smsc.listen(), { submitTimeout: '1s' }, log.logger);
+    const submits = () => smsc.pdus.filter((pdu) => pdu.commandId === COMMAND.submit_sm);
+    try {
+      await gateway.start({ inbound: collectingSink().sink });
+      await waitFor('bound', () => gateway.health().ok);
+      // Answered after the timeout, before the retry: the SMSC took it.
+      const slow = sms('+447700900521', 'slow answer');
+      const first = classifyRecipient(await gateway.send(slow, 0), '+447700900521');
+      assert.deepEqual([first.action, first.code], ['ambiguous', 'SMPP_SUBMIT_TIMEOUT']);
+      const [written] = submits();
+      smsc.socket?.write(encodePdu(COMMAND.submit_sm_resp, STATUS.ESME_ROK, written?.sequence ?? 0, encodeMessageId('1A2B3C00')));
+      await waitFor('the late answer taken', () => log.lines.some((line) => line.includes('took a submit_sm after its timeout')));
+      const retried = await gateway.send(slow, 1);
+      assert.equal(classifyRecipient(retried, '+447700900521').action, 'sent');
+      assert.equal(retried.kind === 'answered' ? retried.results[0]?.providerId : undefined, '1a2b3c00', "the late answer's id, which its receipt names");
+      assert.equal(submits().length, 1, 'not written again');
+      assert.equal(log.lines.filter((line) => line.includes('a response to no request')).length, 0);
+
+      // Answered after the retry was written: both went; the retry's answer is the SMS's.
+      const slower = sms('+447700900522', 'slower answer');
+      assert.equal(classifyRecipient(await gateway.send(slower, 0), '+447700900522').code, 'SMPP_SUBMIT_TIMEOUT');
+      const [old] = submits().slice(1);
+      const again = gateway.send(slower, 1);
+      const retry = await waitFor('the retry written', () => submits()[2]);
+      smsc.socket?.write(encodePdu(COMMAND.submit_sm_resp, STATUS.ESME_ROK, old?.sequence ?? 0, encodeMessageId('1A2B3C01')));
+      smsc.socket?.write(encodePdu(COMMAND.submit_sm_resp, STATUS.ESME_ROK, retry.sequence, encodeMessageId('1A2B3C02')));
+      const sent = await again;
+      assert.equal(sent.kind === 'answered' ? sent.results[0]?.providerId : undefined, '1a2b3c02');
+      await waitFor('the late answer logged', () => log.lines.some((line) => line.includes('once its SMS had been written again')));
+    } finally {
+      await gateway.close();
+      await smsc.close();
+    }
+  });
+
+  test('an SMSC that stops answering enquire_link: the relay says it dropped the bind itself, one warning as that starts and one as it ends, info lines between', async () => {
+    const smsc = new HandSmsc();
+    const log = captureLog('info');
+    const gateway = gatewayTo(await smsc.listen(), { enquireLinkInterval: '1s', submitTimeout: '1s' }, log.logger);
+    const lines = () => log.lines.map((entry) => JSON.parse(entry) as Record<string, unknown>);
+    try {
+      await gateway.start({ inbound: collectingSink().sink });
+      await waitFor('bound', () => gateway.health().ok);
+      smsc.deaf = true;
+      await waitFor('three binds dropped for their unanswered enquire_link', () => smsc.binds >= 4, 20_000);
+      smsc.deaf = false;
+      await waitFor('the end of the episode', () => lines().some((line) => line['msg'] === 'smpp: the SMSC answers enquire_link again'), 10_000);
+      const warnings = lines().filter((line) => line['level'] === 'warn');
+      assert.deepEqual(
+        warnings.map((line) => line['msg']),
+        [
+          'smpp: the SMSC stopped answering enquire_link (keep-alive unanswered for 1 s): the relay dropped the bind; binding again',
+          'smpp: the SMSC answers enquire_link again',
+        ],
+      );
+      assert.equal(warnings[0]?.['unansweredMs'], 1_000);
+      const again = lines().filter((line) => String(line['msg']).startsWith('smpp: the SMSC still does not answer enquire_link'));
+      assert.ok(again.length >= 2, 'each bind it fails again is an info line');
+      assert.ok(again.every((line) => line['level'] === 'info'));
+      assert.equal(
+        lines().filter((line) => /dropped the bind right after accepting it|dropped again right after/.test(String(line['msg']))).length,
+        0,
+        'the SMSC dropped nothing',
+      );
+    } finally {
+      await gateway.close();
+      await smsc.close();
+    }
+  });
+
   test('a deliver_sm on a transmitter bind is answered ESME_RINVBNDSTS and logged', async () => {
     const smsc = new HandSmsc();
     const log = captureLog('info');

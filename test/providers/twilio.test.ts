@@ -222,7 +222,7 @@ describe('Twilio payloads', () => {
     assert.equal(item({ MessageStatus: 'failed', ErrorCode: '21211' })?.accountWide, undefined);
     assert.match(twilioPlugin.describeStatus(21704), /sender pool holds no number/);
     assert.equal(twilioPlugin.statusCode?.(6), 'MessageStatus canceled');
-    assert.equal(twilioPlugin.statusCode?.(21610), undefined);
+    assert.equal(twilioPlugin.statusCode?.(21610), 'ErrorCode 21610', "a callback's ErrorCode, never a status (Twilio's API word for its own list)");
   });
 
   test('a status callback posted to the incoming-message URL is unreadable there, saying which URL it belongs to', () => {
@@ -603,8 +603,8 @@ describe('Twilio through the relay', () => {
     await undelivered(await send('447700900179'), '447700900179', '30001');
     const bounce = (phone: string) =>
       waitFor(`the bounce for ${phone}`, () => sink.received.find((mail) => mail.raw.includes('Action: failed') && mail.raw.includes(phone)));
-    assert.match((await bounce('447700900177')).raw.replace(/\r?\n\s+/g, ' '), /Diagnostic-Code: X-SMS; status 30002 \(the Twilio account is suspended\)/);
-    assert.match((await bounce('447700900179')).raw.replace(/\r?\n\s+/g, ' '), /status 30001 \(Twilio's queue for the account overflowed/);
+    assert.match((await bounce('447700900177')).raw.replace(/\r?\n\s+/g, ' '), /Diagnostic-Code: X-SMS; ErrorCode 30002 \(the Twilio account is suspended\)/);
+    assert.match((await bounce('447700900179')).raw.replace(/\r?\n\s+/g, ' '), /ErrorCode 30001 \(Twilio's queue for the account overflowed/);
     const accountLines = lines.filter((line) => String(line['msg']).startsWith("inbound: a delivery report says the gateway's account or sender cannot send"));
     assert.deepEqual(
       accountLines.map((line) => [line['alert'], line['code']]),
@@ -636,10 +636,10 @@ describe('Twilio through the relay', () => {
     assert.equal(refused.rcpt[0]?.code, 550);
     assert.match(refused.rcpt[0]?.text ?? '', /has opted out of SMS from this relay \(the gateway refused an SMS to it as opted out, TWILIO:21610\)/);
     assert.ok(lines.some((line) => line['msg'] === 'inbound: the gateway refused the number as opted out: recorded as a STOP, RCPT refuses it from now on'));
-    assert.match(await bounce('447700900181'), /status 21610 \(the recipient has opted out of messages from this sender/);
+    assert.match(await bounce('447700900181'), /ErrorCode 21610 \(the recipient has opted out of messages from this sender/);
 
     await sendAndFail('447700900182', { MessageStatus: 'failed', ErrorCode: '21704' });
-    assert.match(await bounce('447700900182'), /status 21704 \(the Messaging Service's sender pool holds no number\)/);
+    assert.match(await bounce('447700900182'), /ErrorCode 21704 \(the Messaging Service's sender pool holds no number\)/);
     assert.ok(lines.some((line) => line['alert'] === 'gateway-account' && line['code'] === 21704));
 
     // Cancelled at Twilio: its word, not the relay's own number for the status.
@@ -795,7 +795,7 @@ describe('Twilio through the relay', () => {
       const bounce = await waitFor(`the bounce for ${phone}`, async () =>
         sink.received.find((mail) => mail.raw.includes('Action: failed') && mail.raw.includes(phone))?.raw.replace(/\r?\n\s+/g, ' '),
       );
-      assert.match(bounce, new RegExp(`Diagnostic-Code: X-SMS; status ${code} \\([^)]*${words.source}`), code);
+      assert.match(bounce, new RegExp(`Diagnostic-Code: X-SMS; ErrorCode ${code} \\([^)]*${words.source}`), code);
       const alert = lines.find((line) => line['alert'] === 'gateway-account' && line['code'] === Number(code));
       assert.ok(alert, `the alert for ${code}`);
       assert.match(String(alert['msg']), fix, code);

@@ -222,6 +222,19 @@ describe('Vonage through the relay', () => {
     await waitFor('delivered', async () => (await relay.relay.store.smsOf(id))[0]?.delivery === 'delivered');
   });
 
+  test("a long SMS a part of which fails: its history and its bounce name the receipt's err-code in Vonage's words, never a status", async () => {
+    const phone = '447700900181';
+    simulator.setUndeliverableNumbers([phone]);
+    const { data } = await sendMail(relay.relay.smtpPort, { to: [`${phone}@sms.example.com`], body: 'y'.repeat(300) });
+    const id = queuedId(data);
+    await waitFor('failed', async () => (await relay.relay.store.smsOf(id))[0]?.delivery === 'failed');
+    const reports = (await relay.relay.store.events(id)).filter((event) => event.kind === 'delivery report').map((event) => event.detail);
+    // "status 2" is Vonage's send status Missing Parameters: the receipt's code is its err-code.
+    assert.deepEqual(reports, ['failed (err-code 2)']);
+    const bounce = await waitFor('the bounce', () => sink.received.find((mail) => mail.raw.includes('Action: failed') && mail.raw.includes(phone)));
+    assert.match(bounce.raw.replace(/\r?\n\s+/g, ' '), /Diagnostic-Code: X-SMS; err-code 2 \(the phone was out of reach/);
+  });
+
   test('a long reply arrives in parts, last first: every part is kept and acknowledged at once, and one mail carries the whole text', async () => {
     const text = `${'Restarting pump three now. '.repeat(8)}Done.`;
     simulator.reply('447700900181', text);
@@ -578,7 +591,7 @@ describe("Vonage: the gateway id is Vonage's message-id", () => {
     assert.equal(refused.rcpt[0]?.code, 550);
     assert.match(refused.rcpt[0]?.text ?? '', /has opted out of SMS from this relay \(the gateway refused an SMS to it as opted out, VONAGE:err-code 9\)/);
     const bounce = await waitFor('the bounce', () => sink?.received.find((mail) => mail.raw.includes('Action: failed') && mail.raw.includes(to)));
-    assert.match(bounce.raw.replace(/\r?\n\s+/g, ' '), /status 9 \(the recipient has asked not to receive messages from this service \(opted out\)\)/);
+    assert.match(bounce.raw.replace(/\r?\n\s+/g, ' '), /err-code 9 \(the recipient has asked not to receive messages from this service \(opted out\)\)/);
   });
 
   test("an SMS of one part kept under its client-ref (an earlier version's, or an answer without message-id) gets the receipt that names both", async () => {

@@ -38,7 +38,7 @@ import { readSender } from '../../sms/senders.ts';
 import { type InboundSink, LATE_PART_WINDOW_MS } from '../../vocabulary.ts';
 import type { Gateway, GatewayOptions, ProviderCapabilities, SmsSubmission, SubmissionResult } from '../contract.ts';
 import { REAL_TIMERS, type Timers } from '../../timers.ts';
-import { type BindKind, type DeliveryAnswer, type DeliveryLink, type SmscAddress, SmppBind, type SubmitAnswer } from './bind.ts';
+import { type BindKind, type DeliveryAnswer, type DeliveryLink, type LateAnswer, type SmscAddress, SmppBind, type SubmitAnswer } from './bind.ts';
 import {
   COMMAND,
   decodeDataSm,
@@ -102,9 +102,9 @@ const SMSC_RESEND_WINDOW_MS = 2 * 60_000;
  */
 const SMSC_RESPONSE_TIMER_MIN_MS = 5_000;
 /**
- * Long SMS partly taken remembered at most: each waits for its retry to send only the parts the SMSC
- * did not take, until the SMS expires (delivery.maxAge). Rare (the SMSC refused one part of a set and
- * took another), so few are ever kept.
+ * SMS partly taken remembered at most: each waits for its retry to send only the parts the SMSC did not
+ * take, until the SMS expires (delivery.maxAge). Rare (the SMSC refused one part of a long SMS and took
+ * another, or took a part only after its submit timeout), so few are ever kept.
  */
 const PARTLY_TAKEN_ENTRIES = 10_000;
 /**
@@ -114,6 +114,12 @@ const PARTLY_TAKEN_ENTRIES = 10_000;
 const UNKNOWN_STATS_WARNED = 100;
 /** How long one is kept when its SMS has no expiry: delivery.maxAge's default. */
 const PARTLY_TAKEN_TTL_MS = 24 * 60 * 60_000;
+/**
+ * SMS whose latest attempt is remembered, for a submit_sm answered after its timeout (bind.ts, LATE_ANSWER_MS,
+ * which bounds how long one is kept): its answer counts only while no later attempt of its SMS was made. Some
+ * minutes of sending at the highest rates an SMSC allows.
+ */
+const ATTEMPTS_REMEMBERED = 100_000;
 /**
  * No bind to send on for this long is no blip: an SMSC's restart or fail-over takes seconds, and the first
  * tries come 250 ms, 500 ms, 1 s… apart. The next try that fails after it is one `warn` line for the gateway,
@@ -220,6 +226,8 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
   /** The unknown stat: words warned about (later receipts with one are info lines), at most UNKNOWN_STATS_WARNED. */
   const unknownStatsWarned = new Set<string>();
   const partlyTaken = new LRUCache<string, PartlyTaken>({ max: PARTLY_TAKEN_ENTRIES, ttl: PARTLY_TAKEN_TTL_MS });
+  /** Each SMS's latest attempt (an object of its own per send), by `<message id>\n<number>`. */
+  const latestAttempt = new LRUCache<string, object>({ max: ATTEMPTS_REMEMBERED });
   let sink: InboundSink | undefined;
   let healthChanged: (() => void) | undefined;
   let next = 0;
@@ -480,14 +488,44 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
       const sent = `${submission.messageId}\n${number}`;
       const earlier = partlyTaken.get(sent);
       const { bodies, reference } = submitBodies(submission, number, earlier);
+      const attempt = {};
+      latestAttempt.set(sent, attempt);
+      const ttl = submission.expiresAt === undefined ? PARTLY_TAKEN_TTL_MS : Math.max(1, submission.expiresAt - clock.now());
+      // A part's answer after its timeout, while this is still its SMS's latest attempt, is the SMSC's word on it: a
+      // part it took then is taken, as one taken in time, and the retry does not write it again.
+      const late = (index: number) => (answer: LateAnswer) => {
+        const line = { msgId: submission.messageId, to: maskNumber(number), part: index + 1, status: statusName(answer.status) };
+        if (latestAttempt.get(sent) !== attempt) {
+          logger.info(
+            { ...line, ...(answer.kind === 'answered' ? { id: answer.messageId } : {}) },
+            'smpp: the SMSC answered a submit_sm after its timeout, once its SMS had been written again: both may reach the phone (the possible duplicate counted)',
+          );
+          return;
+        }
+        if (answer.kind !== 'answered' || answer.status !== STATUS.ESME_ROK || answer.messageId === '') return;
+        const taken = new Map(partlyTaken.get(sent)?.taken);
+        taken.set(index, answer.messageId);
+        partlyTaken.set(sent, { reference, taken }, { ttl });
+        logger.info(
+          { ...line, id: answer.messageId },
+          'smpp: the SMSC took a submit_sm after its timeout: its SMS is recorded as sent under that id at its retry, which does not write it again',
+        );
+      };
       // The parts the SMSC took before are not written again: the phone joins them with these by the reference.
       const answers = await Promise.all(
         bodies.map((body, index) => {
           const messageId = earlier?.taken.get(index);
-          return messageId === undefined ? bind.submit(body) : Promise.resolve<SubmitAnswer>({ kind: 'answered', status: STATUS.ESME_ROK, messageId });
+          return messageId === undefined
+            ? bind.submit(body, late(index))
+            : Promise.resolve<SubmitAnswer>({ kind: 'answered', status: STATUS.ESME_ROK, messageId });
         }),
       );
-      if (earlier)
+      if (earlier && earlier.taken.size >= bodies.length)
+        logger.info(
+          { msgId: submission.messageId, parts: bodies.length },
+          'smpp: the SMSC took every part of this SMS after their timeout: recorded as sent, nothing written again',
+        );
+      else if (earlier)
         logger.info(
           { msgId: submission.messageId, parts: bodies.length, taken: earlier.taken.size },
           'smpp: sending again only the parts of a long SMS the SMSC did not take, under the same reference',
@@ -495,10 +533,12 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
       const taken = new Map(
         answers.flatMap((answer, index) => (answer.kind === 'answered' && answer.status === STATUS.ESME_ROK ? [[index, answer.messageId] as const] : [])),
       );
-      if (taken.size > 0 && taken.size < bodies.length) {
-        const ttl = submission.expiresAt === undefined ? PARTLY_TAKEN_TTL_MS : Math.max(1, submission.expiresAt - clock.now());
-        partlyTaken.set(sent, { reference, taken }, { ttl });
-      } else partlyTaken.delete(sent);
+      // A late answer may have come meanwhile (for a part whose submit_sm timed out): it is kept with these.
+      const takenLate = partlyTaken.get(sent)?.taken;
+      const takenNow = new Map([...(takenLate ?? []), ...taken]);
+      // Kept while a retry is to come: not every part was taken in time by this attempt.
+      if (takenNow.size > 0 && taken.size < bodies.length) partlyTaken.set(sent, { reference, taken: takenNow }, { ttl });
+      else partlyTaken.delete(sent);
       const key = bodies.length > 1 ? partsKey(submission.messageId, number, bodies.length) : undefined;
       const result = toResult(answers, number, key);
       // message_id is mandatory in a submit_sm_resp that takes the SMS (§4.4.2): without it no receipt can name it.

@@ -2,7 +2,7 @@
  * One SMPP bind: a TCP (or TLS) connection, bound as transceiver, transmitter or receiver, kept
  * alive with enquire_link and made again with backoff when it drops or the SMSC refuses it. It
  * holds at most `windowSize` submit_sm outstanding; a submit_sm not answered in `submitTimeoutMs`
- * is given up (the SMS may have gone). After ESME_RTHROTTLED or ESME_RMSGQFUL it waits before the
+ * is given up (the SMS may have gone), and its answer coming later still told to its sender (LATE_ANSWER_MS). After ESME_RTHROTTLED or ESME_RMSGQFUL it waits before the
  * next submit_sm, longer each time, until one is taken again (one submit_sm at a time tries the SMSC
  * after the pause), and writes the refused one again then (it was not taken, so it cannot go twice).
  */
@@ -161,6 +161,12 @@ const UNBIND_WAIT_MS = 1_000;
  * that never closes does not keep the bind down (it is made again once the connection is gone).
  */
 const HALF_CLOSE_WAIT_MS = 3_000;
+/**
+ * How long a submit_sm given up at submitTimeout is still remembered by its sequence number: its answer coming
+ * later is the SMSC's word on it (a slow SMSC, not a lost PDU), which the SMS's retry, due seconds to a minute
+ * later, uses rather than writing it again. Past this, a retry has long been written: an answer then is noise.
+ */
+const LATE_ANSWER_MS = 2 * 60_000;
 /** Sequence numbers run 1 … 0x7FFFFFFF (§5.1.4). */
 const MAX_SEQUENCE = 0x7fffffff;
 
@@ -175,6 +181,15 @@ function isBindCommand(command: number): boolean {
 }
 
 type Outstanding = { readonly command: number; readonly settle: (pdu: Pdu | undefined) => void; readonly timer: unknown };
+
+/** A submit_sm's answer that came after its timeout (LATE_ANSWER_MS): what the SMSC said, as an answer in time would. */
+export type LateAnswer = Extract<SubmitAnswer, { readonly kind: 'answered' | 'nacked' }>;
+
+/** A submit_sm given up at its timeout, still remembered by its sequence number until `until`. */
+interface GivenUp {
+  readonly until: number;
+  readonly late: (pdu: Pdu) => void;
+}
 
 /** One connection's PDUs written so far, and the place of the latest request among them the SMSC answered (DeliveryLink.readPast). */
 interface Wire {
@@ -195,6 +210,8 @@ export class SmppBind {
   #state: 'idle' | 'connecting' | 'bound' | 'unbinding' | 'closed' = 'idle';
   #sequence = 0;
   readonly #outstanding = new Map<number, Outstanding>();
+  /** submit_sm given up at their timeout on this connection, by sequence number (LATE_ANSWER_MS). */
+  readonly #givenUp = new Map<number, GivenUp>();
   /** deliver_sm and data_sm being committed, each settled once its answer is written (or cannot be). */
   readonly #delivering = new Set<Promise<void>>();
   /** submit_sm waiting for a window slot. */
@@ -215,12 +232,24 @@ export class SmppBind {
   #throttledAt = Number.NEGATIVE_INFINITY;
   /** Why the last bind attempt failed: the SMSC's refusal, or the connection's error. */
   #lastRefusal: number | undefined;
+  /**
+   * The SMSC's answer to the last bind attempt, while it is the account's trouble: a refusal's status, or the
+   * other kind of bind's response it answered with. Alerted as it starts or changes; the next attempt waits
+   * at least REFUSED_MIN_MS.
+   */
+  #refusedWith: string | undefined;
   #lastError: string | undefined;
   /** Node's code for the SMSC's TLS certificate the relay does not trust, while that is why it cannot bind. */
   #certificateError: string | undefined;
   /** When the bind was last made, and whether the binds lately were dropped right after (logged once while so). */
   #boundAt = 0;
   #dropping = false;
+  /**
+   * The relay dropped this connection itself, its enquire_link unanswered; and since when the SMSC has answered no
+   * enquire_link on the binds made since (an episode, warned once as it starts and once as it ends, `info` between).
+   */
+  #keepAliveDropped = false;
+  #keepAliveLostAt: number | undefined;
   /** When the bind was lost with a warning (`bind lost`), until it is made again: its end is a warning too, for a log kept at `warn`. */
   #lostWarnedAt: number | undefined;
   /** Settled at each bind attempt's end, for start(). */
@@ -275,8 +304,11 @@ export class SmppBind {
     return attempted;
   }
 
-  /** Sends a submit_sm body and resolves with its answer; never rejects. */
-  async submit(body: Buffer): Promise<SubmitAnswer> {
+  /**
+   * Sends a submit_sm body and resolves with its answer; never rejects. `late`: told the SMSC's answer if it comes
+   * after the timeout (within LATE_ANSWER_MS, on the same connection), once the submit resolved as `timeout`.
+   */
+  async submit(body: Buffer, late?: (answer: LateAnswer) => void): Promise<SubmitAnswer> {
     if (!this.bound) return { kind: 'unbound' };
     await this.#slot();
     try {
@@ -290,7 +322,7 @@ export class SmppBind {
           return { kind: 'unbound' };
         }
         const writtenAt = this.#timers.now();
-        const pdu = await this.#request(COMMAND.submit_sm, body, this.#options.submitTimeoutMs);
+        const pdu = await this.#request(COMMAND.submit_sm, body, this.#options.submitTimeoutMs, late && ((answer) => late(submitAnswer(answer))));
         // Some SMSCs say ESME_RTHROTTLED in a generic_nack: the bind slows down either way. Paced before the trial
         // ends, so that the submit_sm waiting for it see the pause its refusal made longer.
         const throttled = pdu !== undefined && this.#paceAfter(pdu.status, writtenAt);
@@ -314,7 +346,7 @@ export class SmppBind {
           const bindsLost = this.bindsLostForAccount;
           if (bindsLost !== undefined) return { kind: 'answered', status: pdu.status, messageId: '', bindsLost };
         } else this.#sessionKept();
-        return { kind: 'answered', status: pdu.status, ...(pdu.status === STATUS.ESME_ROK ? messageIdOf(pdu.body) : { messageId: '' }) };
+        return submitAnswer(pdu);
       }
     } finally {
       this.#release();
@@ -396,16 +428,21 @@ export class SmppBind {
       const wasBound = this.#state === 'bound' || this.#state === 'unbinding';
       this.#socket = undefined;
       this.#timers.clearTimeout(this.#enquireTimer);
+      // Sequence numbers are the connection's: no answer to those comes on the next.
+      this.#givenUp.clear();
       this.#dropOutstanding();
       this.#settleAttempt();
       if (this.#state === 'closed') return;
       this.#state = 'idle';
       const droppedAtOnce = wasBound && this.#timers.now() - this.#boundAt < STABLE_BIND_MS;
       if (wasBound && !droppedAtOnce) this.#reconnectMs = RECONNECT_MIN_MS;
-      const backoff = this.#lastRefusal === undefined ? this.#reconnectMs : Math.max(this.#reconnectMs, REFUSED_MIN_MS);
+      const backoff = this.#refusedWith === undefined ? this.#reconnectMs : Math.max(this.#reconnectMs, REFUSED_MIN_MS);
       const delay = Math.round(backoff * (1 + RECONNECT_JITTER * (this.#timers.random ?? Math.random)()));
       const fields = { reason: this.#lastError, retryInMs: delay };
+      const keepAlive = this.#keepAliveDropped;
+      this.#keepAliveDropped = false;
       if (this.#rebinding) this.#log.info(fields, 'smpp: unbound for the session the SMSC lost; binding again');
+      else if (keepAlive) this.#keepAliveLost(fields);
       else if (droppedAtOnce && !this.#dropping)
         this.#log.warn(fields, 'smpp: the SMSC dropped the bind right after accepting it; binding again, waiting longer each time');
       else if (wasBound && !droppedAtOnce) {
@@ -413,7 +450,8 @@ export class SmppBind {
         this.#log.warn(fields, 'smpp: bind lost; binding again');
       } else this.#log.info(fields, wasBound ? 'smpp: the bind was dropped again right after it was made; binding again' : 'smpp: no bind; trying again');
       this.#options.onDown?.({ wasBound, ...fields });
-      this.#dropping = droppedAtOnce;
+      // The relay's own drop says nothing of an SMSC dropping binds right after accepting them.
+      if (!keepAlive) this.#dropping = droppedAtOnce;
       this.#rebinding = false;
       this.#reconnectMs = Math.min(RECONNECT_MAX_MS, this.#reconnectMs * 2);
       this.#reconnectTimer = this.#timers.setTimeout(() => this.#connect(), delay);
@@ -428,6 +466,7 @@ export class SmppBind {
     if (answer === undefined) {
       // The SMSC refused nothing: it hangs, something on the way drops the PDUs, or the port speaks TLS (or not) unlike `tls`.
       this.#lastRefusal = undefined;
+      this.#refusedWith = undefined;
       this.#lastError = `no bind_resp within ${connectTimeoutMs} ms`;
       this.#log.error(
         { kind, waitedMs: connectTimeoutMs },
@@ -439,25 +478,34 @@ export class SmppBind {
     const asked = BIND_COMMANDS[kind];
     const otherKind = answer.commandId !== COMMAND.generic_nack && answer.commandId !== (asked | RESPONSE_BIT) >>> 0;
     if (otherKind && answer.status === STATUS.ESME_ROK) {
-      // The SMSC took the bind, in time and to this bind's sequence number, but as another kind of bind: the bind mode is at fault, not the link.
+      // The SMSC took the bind, in time and to this bind's sequence number, but as another kind of bind: the bind
+      // mode is at fault, not the link. The account's trouble as a refused bind is (an alert as it starts, the
+      // refusal's wait): binding again at once meets the same answer, a storm for the SMSC. It took the session,
+      // so the relay leaves it as it leaves any: unbind, then close.
+      const other = commandName(answer.commandId);
+      const alert = other !== this.#refusedWith ? { alert: 'gateway-account' } : {};
       this.#lastRefusal = undefined;
-      this.#lastError = `${commandName(asked)} answered with ${commandName(answer.commandId)}`;
+      this.#refusedWith = other;
+      this.#lastError = `${commandName(asked)} answered with ${other}`;
       this.#log.error(
-        { kind, command: commandName(answer.commandId), status: statusName(answer.status) },
-        `smpp: the SMSC answered ${commandName(asked)} with ${commandName(answer.commandId)}: ${
+        { ...alert, kind, command: other, status: statusName(answer.status) },
+        `smpp: the SMSC answered ${commandName(asked)} with ${other}: ${
           kind === 'transceiver'
             ? 'it may not take transceiver binds on this account: set gateway.bindMode: transmitter-receiver'
             : 'it may take only transceiver binds on this account: set gateway.bindMode: transceiver'
         }`,
       );
       this.#options.onAttempted?.();
-      this.#socket?.destroy();
+      const socket = this.#socket;
+      await this.#request(COMMAND.unbind, Buffer.alloc(0), UNBIND_WAIT_MS);
+      if (socket && this.#socket === socket) this.#end(socket);
       return;
     }
     if (answer.status !== STATUS.ESME_ROK) {
       // The account's trouble (docs/delivery.md): alerted once as it starts or changes, not at each retry.
-      const alert = answer.status !== this.#lastRefusal ? { alert: 'gateway-account' } : {};
+      const alert = statusName(answer.status) !== this.#refusedWith ? { alert: 'gateway-account' } : {};
       this.#lastRefusal = answer.status;
+      this.#refusedWith = statusName(answer.status);
       this.#lastError = `bind refused: ${statusName(answer.status)}`;
       // A refusal answered as another kind of bind is a refusal first (the account's trouble): the mismatch is said with it.
       const mismatch = otherKind ? ` (answered with ${commandName(answer.commandId)} to ${commandName(asked)}, another kind of bind)` : '';
@@ -469,6 +517,7 @@ export class SmppBind {
     this.#state = 'bound';
     this.#boundAt = this.#timers.now();
     this.#lastRefusal = undefined;
+    this.#refusedWith = undefined;
     this.#lastError = undefined;
     this.#certificateError = undefined;
     // An episode that was warned about ends at the same level, for a log kept at `warn`: the gateway's
@@ -551,12 +600,35 @@ export class SmppBind {
     const answer = await this.#request(COMMAND.enquire_link, Buffer.alloc(0), this.#options.submitTimeoutMs);
     if (!this.bound || this.#socket !== socket) return false;
     if (answer === undefined) {
-      this.#lastError = 'enquire_link not answered';
-      this.#log.warn('smpp: enquire_link not answered; dropping the bind and binding again');
+      // The connection's end logs it, once per episode (#keepAliveLost): a half-hung SMSC fails each new bind's so.
+      this.#lastError = `enquire_link not answered within ${this.#options.submitTimeoutMs} ms`;
+      this.#keepAliveDropped = true;
       socket?.destroy();
       return false;
     }
+    if (this.#keepAliveLostAt !== undefined) {
+      this.#log.warn({ kind: this.#options.kind, unansweredMs: this.#timers.now() - this.#keepAliveLostAt }, 'smpp: the SMSC answers enquire_link again');
+      this.#keepAliveLostAt = undefined;
+    }
     return true;
+  }
+
+  /**
+   * The relay dropped the bind, its enquire_link unanswered within submitTimeout: the SMSC (or the path to it)
+   * stopped answering, whoever closed the connection. A warning as that starts; each new bind it fails the same
+   * way while it lasts is an `info` line, until an enquire_link is answered again (#enquire, a warning too).
+   */
+  #keepAliveLost(fields: { readonly reason: string | undefined; readonly retryInMs: number }): void {
+    const line = { ...fields, unansweredMs: this.#options.submitTimeoutMs };
+    const seconds = this.#options.submitTimeoutMs / 1000;
+    if (this.#keepAliveLostAt === undefined) {
+      this.#keepAliveLostAt = this.#timers.now();
+      this.#log.warn(line, `smpp: the SMSC stopped answering enquire_link (keep-alive unanswered for ${seconds} s): the relay dropped the bind; binding again`);
+    } else
+      this.#log.info(
+        line,
+        `smpp: the SMSC still does not answer enquire_link (unanswered for ${seconds} s on the new bind): the relay dropped it again; binding again`,
+      );
   }
 
   /** An enquire_link right after the answers written in this turn (DeliveryAnswer.written): its answer tells the SMSC read them. */
@@ -576,8 +648,11 @@ export class SmppBind {
     return this.#wire.written;
   }
 
-  /** Writes a request; resolves with its response, or undefined after `timeoutMs` or a dropped connection. */
-  #request(command: number, body: Buffer, timeoutMs: number): Promise<Pdu | undefined> {
+  /**
+   * Writes a request; resolves with its response, or undefined after `timeoutMs` or a dropped connection. `late`:
+   * told the response if it comes after `timeoutMs` (within LATE_ANSWER_MS, on this connection).
+   */
+  #request(command: number, body: Buffer, timeoutMs: number, late?: (pdu: Pdu) => void): Promise<Pdu | undefined> {
     const socket = this.#socket;
     // An ending connection ("write after end"): never written, so nothing to wait for.
     if (!socket?.writable) return Promise.resolve(undefined);
@@ -587,7 +662,9 @@ export class SmppBind {
     return new Promise((resolve) => {
       let place = 0;
       const timer = this.#timers.setTimeout(() => {
-        if (this.#outstanding.delete(sequence)) resolve(undefined);
+        if (!this.#outstanding.delete(sequence)) return;
+        if (late && this.#wire === wire) this.#giveUp(sequence, late);
+        resolve(undefined);
       }, timeoutMs);
       this.#outstanding.set(sequence, {
         command,
@@ -668,9 +745,25 @@ export class SmppBind {
     }
   }
 
+  /** Remembers a request given up at its timeout for its late answer (LATE_ANSWER_MS), forgetting those past it. */
+  #giveUp(sequence: number, late: (pdu: Pdu) => void): void {
+    const now = this.#timers.now();
+    for (const [given, { until }] of this.#givenUp) if (until <= now) this.#givenUp.delete(given);
+    this.#givenUp.set(sequence, { until: now + LATE_ANSWER_MS, late });
+  }
+
   #response(pdu: Pdu): void {
     const outstanding = this.#outstanding.get(pdu.sequence);
     const fields = { command: commandName(pdu.commandId), sequence: pdu.sequence, status: statusName(pdu.status) };
+    const givenUp = this.#givenUp.get(pdu.sequence);
+    const lateAnswer = pdu.commandId === COMMAND.submit_sm_resp || pdu.commandId === COMMAND.generic_nack;
+    if (!outstanding && givenUp && givenUp.until > this.#timers.now() && lateAnswer) {
+      // The SMSC was slow, not deaf: its answer is what became of the submit_sm, for the SMS's retry to use.
+      this.#givenUp.delete(pdu.sequence);
+      this.#log.info(fields, 'smpp: the SMSC answered a submit_sm after its timeout; the answer is kept for the SMS');
+      givenUp.late(pdu);
+      return;
+    }
     if (!outstanding) {
       this.#log.warn(fields, 'smpp: a response to no request the relay has outstanding (a late answer after its timeout, or a wrong sequence number); ignored');
       return;
@@ -811,6 +904,12 @@ export class SmppBind {
     this.#queue = [];
     for (const next of queued) next();
   }
+}
+
+/** A submit_sm_resp or generic_nack as the SMS's answer. */
+function submitAnswer(pdu: Pdu): LateAnswer {
+  if (pdu.commandId === COMMAND.generic_nack) return { kind: 'nacked', status: pdu.status };
+  return { kind: 'answered', status: pdu.status, ...(pdu.status === STATUS.ESME_ROK ? messageIdOf(pdu.body) : { messageId: '' }) };
 }
 
 /** SMPP 3.4 §4.4.2: message_id is a C-octet string of at most 65 octets, its NUL included. */

@@ -199,8 +199,12 @@ export function describeStatus(code: number): string {
   return OWN_CODES[code]?.words ?? twilioErrorWords(code);
 }
 
-/** A status code of the relay's own in Twilio's word for the report mail (`MessageStatus canceled`), not as a number that reads like Twilio's. */
-export function statusCode(code: number): string | undefined {
+/**
+ * A report's code as Twilio names it, for the report mail and a long SMS's history: a status code of the relay's
+ * own in Twilio's word (`MessageStatus canceled`), not as a number that reads like Twilio's; any other is the
+ * callback's `ErrorCode` (`ErrorCode 30003`), not a "status", which Twilio's API uses for its words.
+ */
+export function statusCode(code: number): string {
   const own = OWN_CODES[code];
-  return own && `MessageStatus ${own.statuses[0]}`;
+  return own ? `MessageStatus ${own.statuses[0]}` : `ErrorCode ${code}`;
 }

@@ -189,3 +189,11 @@ export function verify(request: InboundRequest, _kind: InboundKind, secret: stri
 export function describeStatus(code: number): string {
   return ERR_CODES[code] ?? `Vonage delivery error ${code}`;
 }
+
+/**
+ * A receipt's code as Vonage names it, for the report mail and a long SMS's history: it is the receipt's
+ * err-code, and "status 2" would read as Vonage's send status 2 (Missing Parameters), another list.
+ */
+export function statusCode(code: number): string {
+  return `err-code ${code}`;
+}
