@@ -183,7 +183,8 @@ function rcptTargets({ recipients }: Transaction): { subjectCommand: boolean; rc
   const rcptNumbers: string[] = [];
   for (const { target } of recipients.values()) {
     if ('subject' in target) subjectCommand = true;
-    if ('numbers' in target) rcptNumbers.push(...target.numbers);
+    // One at a time: a spread of a list's members is a call's arguments, which overflow the stack past ~125,000.
+    if ('numbers' in target) for (const number of target.numbers) rcptNumbers.push(number);
   }
   return { subjectCommand, rcptNumbers };
 }
