@@ -358,10 +358,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
 
   /** The SMS of a claim, with those taken over from a relay whose lease ended told in the log (Takeovers). */
   #tookOver(batches: readonly SmsBatch[]): readonly SmsBatch[] {
-    this.#takeovers.claimed(
-      batches.flatMap((batch) => batch.sms),
-      (sms) => sms.takenOverFrom,
-    );
+    for (const batch of batches) this.#takeovers.claimed(batch.sms, takenOverFrom);
     return batches;
   }
 
@@ -372,7 +369,10 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
 
   /** Besides the batches in flight, the SMS whose outcome is owed: their lease stays until it is written. */
   override held(): number[] {
-    return [...super.held(), ...this.#owed.held()];
+    const ids = super.held();
+    // A loop, not a spread into push: an outage can leave more owed than a call takes arguments.
+    for (const id of this.#owed.held()) ids.push(id);
+    return ids;
   }
 
   /**
@@ -452,7 +452,8 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       log.info({ numbers: batch.sms.length }, 'dispatch: request still in flight when the stop gave up waiting; the next start sends it again');
       return;
     }
-    const decisions = [...unsent, ...this.#ownAccountRefusals(batch.message, attempted.decisions, log)];
+    const tried = this.#ownAccountRefusals(batch.message, attempted.decisions, log);
+    const decisions = unsent.length === 0 ? tried : [...unsent, ...tried];
     // This relay's view of each provider changes now, before the commit (no further request to a gateway that
     // just refused); the shared state once the commit says the answer came on the batch's lease: one that came
     // after another relay took all its SMS over (this relay frozen or cut off past its lease) is that relay's to
@@ -605,19 +606,26 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       const tookMs = endedAt - started;
       const failure = requestFailure(lane.provider, result);
       const classifiedOf = new Map(pending.map((entry) => [entry, lane.provider.outcomes.classifyRecipient(result, entry.number, message.text)]));
+      const read = readAnswers(classifiedOf.values());
       // By category, never by code: a gateway's codes are its own words (`ERR:CODE4_447700900123`), one series each;
       // the log line says the same word as the metric, so one can be matched to the other.
-      const outcome = failure?.category ?? refusedAs(result, [...classifiedOf.values()]) ?? 'answered';
-      const unreadableAnswer = [...classifiedOf.values()].find(unreadable);
-      const protocol = message.gatewayAccount ? undefined : this.#unreadableRun(lane, result, classifiedOf);
-      logResult(log, lane.provider, result, failure, { numbers: pending.length, endpoint, ms: Math.round(tookMs), outcome }, unreadableAnswer);
+      const outcome = failure?.category ?? refusedAs(result, read) ?? 'answered';
+      const protocol = message.gatewayAccount ? undefined : this.#unreadableRun(lane, result, read);
+      logResult(
+        log,
+        lane.provider,
+        result,
+        failure,
+        { numbers: pending.length, endpoint, ms: Math.round(tookMs), outcome, accepted: read.sent },
+        read.unreadable,
+      );
       this.#options.metrics?.gatewaySeconds.observe({ result: outcome }, tookMs / 1000);
       const remaining = hosts.slice(position + 1).filter((next) => !leftLanes.has(next.lane));
       // Another provider of the route can take what this account, or this sender's queue, may not send: nothing was sent here.
       const nextProvider = !message.gatewayAccount && remaining.some((next) => next.lane !== lane);
       const earlier = attempt.asked.get(lane);
-      const refusal = earlier?.kind === 'account' ? earlier.classified : [...classifiedOf.values()].find((classified) => classified.action === 'pause');
-      const senderFull = [...classifiedOf.values()].some((classified) => classified.holdsSender);
+      const refusal = earlier?.kind === 'account' ? earlier.classified : read.pause;
+      const senderFull = read.senderFull !== undefined;
       // This provider's other hosts are left before any SMS is moved on: one failed over (a host down) in the same answer
       // goes to a host still asked, never to one this round skips (it was left without an outcome). A full queue leaves
       // them only for another provider: without one, the same provider's next host still takes what failed over.
@@ -651,7 +659,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       // No answer at all (a timeout, a reset, a proxy's 504) says the host is down as surely, though it is not failed over from.
       const down = hostFailed ?? (result.kind === 'transport' || failure?.category === PROXY_NO_ANSWER ? failure : undefined);
       // A sender's own queue full says nothing of the provider: its pause is neither started nor ended by it.
-      if (this.#notedSender(message, lane, result, classifiedOf, endedAt)) attempt.asked.set(lane, this.#holdOf(host, refusal ?? protocol, down, busy));
+      if (this.#notedSender(message, lane, result, read, endedAt)) attempt.asked.set(lane, this.#holdOf(host, refusal ?? protocol, down, busy));
       if (failOver.length > 0 && hasNext) {
         const next = later.find((candidate) => !leftLanes.has(candidate.lane));
         if (next && next.lane !== lane) {
@@ -671,7 +679,9 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
    * probe is due). Undefined when its sender is held at every reachable one: its SMS then wait without a
    * request until the first of those probes (an attempt's decisions say so).
    */
-  #notSenderHeld(message: StoredMessage, hosts: readonly Host[], sms: readonly ClaimedSms[], attempt: Attempt): Host[] | undefined {
+  #notSenderHeld(message: StoredMessage, hosts: readonly Host[], sms: readonly ClaimedSms[], attempt: Attempt): readonly Host[] | undefined {
+    // No sender held anywhere (nearly always): no key to make for each of the message's providers.
+    if (this.#senderHolds.empty) return hosts;
     const now = this.#monotonic();
     const holds = new Map<Lane, SenderHold | undefined>();
     for (const { lane } of hosts) {
@@ -693,11 +703,10 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
    * what to check. Any answer read, a refusal included (an HTTP 4xx or 5xx, an `ERR:` line), or a part of one (a
    * number confirmed) ends the run; no answer at all (a timeout, a reset) is none of either.
    */
-  #unreadableRun(lane: Lane, result: SubmissionResult, classifiedOf: ReadonlyMap<ClaimedSms, Classified>): Classified | undefined {
+  #unreadableRun(lane: Lane, result: SubmissionResult, read: AnswersRead): Classified | undefined {
     if (result.kind === 'transport') return undefined;
-    const answers = [...classifiedOf.values()];
-    const last = answers.at(-1);
-    if (last === undefined || !answers.every(unreadable)) {
+    const { last } = read;
+    if (last === undefined || !read.allUnreadable) {
       lane.unreadableRequests = 0;
       return undefined;
     }
@@ -724,18 +733,12 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
    * deleted while its queue was full) ends it too: its SMS all fail alike, at once rather than one at each probe.
    * `now`: the monotonic clock's, as the holds are kept.
    */
-  #notedSender(message: StoredMessage, lane: Lane, result: SubmissionResult, classifiedOf: ReadonlyMap<ClaimedSms, Classified>, now: number): boolean {
-    const key = this.#senderKeyOf(message, lane);
-    const answers = [...classifiedOf.values()];
-    const full = answers.find((classified) => classified.holdsSender);
-    if (full) this.#senderHolds.held(key, full, now, (since) => this.#grownFrom(since, now));
-    else if (
-      result.kind === 'answered' &&
-      answers.some((classified) => classified.action === 'sent' || classified.action === 'ambiguous' || failsTheSender(classified))
-    ) {
-      this.#senderHolds.answered(key);
-    }
-    return answers.some((classified) => !classified.holdsSender);
+  #notedSender(message: StoredMessage, lane: Lane, result: SubmissionResult, read: AnswersRead, now: number): boolean {
+    const full = read.senderFull;
+    if (full) this.#senderHolds.held(this.#senderKeyOf(message, lane), full, now, (since) => this.#grownFrom(since, now));
+    // No sender held anywhere (nearly always): no hold to end, no key to make.
+    else if (result.kind === 'answered' && read.sendersQueueTook && !this.#senderHolds.empty) this.#senderHolds.answered(this.#senderKeyOf(message, lane));
+    return read.aboutProvider;
   }
 
   /** Whose queue the message's SMS fill at the provider: its sender id as the provider names the queue (a Twilio Messaging Service SID in either case is one). */
@@ -801,8 +804,8 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
    * The gateway refusing an account's own credentials must not pause everyone else's SMS: that
    * account's SMS are retried on the backoff schedule instead (and bounce only at their maximum age).
    */
-  #ownAccountRefusals(message: StoredMessage, decisions: readonly Decision[], log: Logger): Decision[] {
-    if (!message.gatewayAccount) return [...decisions];
+  #ownAccountRefusals(message: StoredMessage, decisions: readonly Decision[], log: Logger): readonly Decision[] {
+    if (!message.gatewayAccount) return decisions;
     return decisions.map((decision) => {
       if (decision.classified.action !== 'pause') return decision;
       const code = maskNumbersIn(decision.classified.code);
@@ -873,7 +876,8 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     for (const { sms: claimed, classified, via, heldUntil, failedOver } of decisions) {
       // The requests that failed over count as its attempts: its backoff, its expiry's report.
       const sms = failedOver ? { ...claimed, attempts: claimed.attempts + failedOver.length } : claimed;
-      const outcome = { ...this.#decide(message, sms, classified, now, via, heldUntil), ...(failedOver ? { failedOver } : {}) };
+      const decided = this.#decide(message, sms, classified, now, via, heldUntil);
+      const outcome: SmsOutcome = failedOver ? { ...decided, failedOver } : decided;
       outcomes.push(outcome);
       const recipient: ReportedRecipient = {
         ...sms,
@@ -882,16 +886,13 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
         code: classified.code,
         ...(classified.detail === undefined ? {} : { detail: classified.detail }),
       };
-      const to = maskNumber(sms.number);
-      // The gateway's words may name the number: masked as the number is at info.
-      const said = classified.detail === undefined ? {} : { gatewayText: maskNumbersIn(classified.detail) };
       if (outcome.kind === 'sent') {
         reported.relayed.push(outcome.providerId ? { ...recipient, gatewayId: outcome.providerId } : recipient);
         const { heldAtGateway } = classified;
         if (heldAtGateway !== undefined) {
           lines.set(sms.id, (told) =>
             log.warn(
-              { to, code: maskNumbersIn(classified.code), ...said, ...toldFields(told) },
+              { ...smsLineFields(sms, classified), ...toldFields(told) },
               `dispatch: SMS taken but held by the gateway: ${classified.reason}; ${heldAtGateway}`,
             ),
           );
@@ -901,7 +902,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
         const { nextAttemptAt } = outcome;
         lines.set(sms.id, (told) =>
           log.info(
-            { to, code: maskNumbersIn(classified.code), ...said, action: classified.action, ...toldFields(told, { at: nextAttemptAt, now: this.#clock() }) },
+            { ...smsLineFields(sms, classified), action: classified.action, ...toldFields(told, { at: nextAttemptAt, now: this.#clock() }) },
             `dispatch: SMS deferred: ${classified.reason}`,
           ),
         );
@@ -909,7 +910,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
         reported.failed.push(outcome.kind === 'expired' ? { ...recipient, ...expiredReport(sms, classified, outcome.attempted !== false) } : recipient);
         const final = outcome.kind;
         lines.set(sms.id, (told) =>
-          log.warn({ to, code: maskNumbersIn(classified.code), ...said, final, ...toldFields(told) }, `dispatch: SMS ${final}: ${classified.reason}`),
+          log.warn({ ...smsLineFields(sms, classified), final, ...toldFields(told) }, `dispatch: SMS ${final}: ${classified.reason}`),
         );
       }
     }
@@ -938,7 +939,9 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     if (via === undefined && classified.category === EXPIRED.category) return { smsId: sms.id, kind: 'expired', error: classified.reason, attempted: false };
     if (classified.action === 'sent' && via) {
       // Held at the gateway: the history says so, in the code's words and the gateway's, before what took it.
-      const note = [classified.heldAtGateway === undefined ? undefined : recordedError(classified), this.#sentVia(via)].filter(Boolean).join('; ');
+      const held = classified.heldAtGateway === undefined ? undefined : recordedError(classified);
+      const took = this.#sentVia(via);
+      const note = held && took ? `${held}; ${took}` : (held ?? took);
       return {
         smsId: sms.id,
         kind: 'sent',
@@ -1010,6 +1013,15 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       };
     });
   }
+}
+
+/**
+ * What an SMS's line (deferred, failed, held at the gateway) names: its number and code masked, and the gateway's
+ * words, which may name the number, masked as the number is at info. Made when the line is told: a sent SMS has none.
+ */
+function smsLineFields(sms: ClaimedSms, classified: Classified): { to: string; code: string; gatewayText?: string } {
+  const fields = { to: maskNumber(sms.number), code: maskNumbersIn(classified.code) };
+  return classified.detail === undefined ? fields : { ...fields, gatewayText: maskNumbersIn(classified.detail) };
 }
 
 /**
@@ -1126,10 +1138,65 @@ const REFUSED_NUMBER_LABEL = 'refused-number:';
  * own failures, whose categories a number's refusal may share (`gateway-error` for ESME_RSUBMITFAIL and an
  * HTTP 503, `unreachable` for a number no SMS reaches and a host that cannot be connected to).
  */
-function refusedAs(result: SubmissionResult, classified: readonly Classified[]): string | undefined {
-  if (result.kind !== 'answered' || classified.length === 0) return undefined;
-  const [first] = classified;
-  return classified.every((entry) => entry.action !== 'sent' && entry.category === first?.category) ? `${REFUSED_NUMBER_LABEL}${first?.category}` : undefined;
+function refusedAs(result: SubmissionResult, read: AnswersRead): string | undefined {
+  if (result.kind !== 'answered' || read.refusedFor === undefined) return undefined;
+  return `${REFUSED_NUMBER_LABEL}${read.refusedFor}`;
+}
+
+/** What the outcomes of one request's numbers say together, read in one pass over them. */
+interface AnswersRead {
+  /** How many numbers the gateway took. */
+  readonly sent: number;
+  /** The last number's outcome (undefined for a request of none). */
+  readonly last: Classified | undefined;
+  /** The first outcome the relay could not read, the first that pauses the provider, the first that holds the sender's queue. */
+  readonly unreadable: Classified | undefined;
+  readonly pause: Classified | undefined;
+  readonly senderFull: Classified | undefined;
+  /** Whether every outcome is unreadable (a run of such requests pauses the provider). */
+  readonly allUnreadable: boolean;
+  /** The one category every number was refused for (none taken), if there is one (refusedAs). */
+  readonly refusedFor: string | undefined;
+  /** Whether the sender's queue took a message (sent or maybe sent), or one failed the sender outright (#notedSender). */
+  readonly sendersQueueTook: boolean;
+  /** Whether some outcome says something of the provider: one other than the sender's queue being full. */
+  readonly aboutProvider: boolean;
+}
+
+function readAnswers(outcomes: Iterable<Classified>): AnswersRead {
+  let sent = 0;
+  let first: Classified | undefined;
+  let last: Classified | undefined;
+  let unreadableAnswer: Classified | undefined;
+  let pause: Classified | undefined;
+  let senderFull: Classified | undefined;
+  let allUnreadable = true;
+  let oneRefusal = true;
+  let sendersQueueTook = false;
+  let aboutProvider = false;
+  for (const outcome of outcomes) {
+    first ??= outcome;
+    last = outcome;
+    if (outcome.action === 'sent') sent++;
+    if (outcome.action === 'sent' || outcome.category !== first.category) oneRefusal = false;
+    if (unreadable(outcome)) unreadableAnswer ??= outcome;
+    else allUnreadable = false;
+    if (outcome.action === 'pause') pause ??= outcome;
+    if (outcome.holdsSender) senderFull ??= outcome;
+    else aboutProvider = true;
+    if (outcome.action === 'sent' || outcome.action === 'ambiguous' || failsTheSender(outcome)) sendersQueueTook = true;
+  }
+  return {
+    sent,
+    last,
+    unreadable: unreadableAnswer,
+    pause,
+    senderFull,
+    allUnreadable,
+    refusedFor: oneRefusal ? first?.category : undefined,
+    sendersQueueTook,
+    aboutProvider,
+  };
 }
 
 function logResult(
@@ -1137,13 +1204,10 @@ function logResult(
   provider: DispatchProvider,
   result: SubmissionResult,
   failure: Classified | undefined,
-  request: { readonly numbers: number; readonly endpoint: number; readonly ms: number; readonly outcome: string },
+  request: { readonly numbers: number; readonly endpoint: number; readonly ms: number; readonly outcome: string; readonly accepted: number },
   unreadableAnswer: Classified | undefined,
 ): void {
-  const summary =
-    result.kind === 'answered'
-      ? `${result.results.filter((entry) => provider.outcomes.classify('recipient', entry.code).action === 'sent').length}/${request.numbers} accepted`
-      : maskNumbersIn(failure?.code ?? result.code);
+  const summary = result.kind === 'answered' ? `${request.accepted}/${request.numbers} accepted` : maskNumbersIn(failure?.code ?? result.code);
   const { numbers, endpoint, ms, outcome } = request;
   const fields = { provider: provider.name, endpoint, numbers, result: outcome, summary, ms };
   // The gateway may have sent the SMS, and its answer is not what the relay expects: the operator hears of each (its words masked as at info).
@@ -1174,6 +1238,11 @@ async function allowance(lanes: readonly Lane[], now: number, free: number): Pro
   for (const lane of lanes) if (await lane.pause.takeDueProbe(now)) probes++;
   if (lanes.some((lane) => !lane.pause.paused)) return free;
   return probes === 0 ? 0 : Math.min(free, 1);
+}
+
+/** The relay whose lease on an SMS ended before this one took it over, if another's did. */
+function takenOverFrom(sms: ClaimedSms): string | undefined {
+  return sms.takenOverFrom;
 }
 
 /** An answer that fails the sender the mail named outright (its Messaging Service deleted, a From Twilio refuses): no queue of it to wait for. */

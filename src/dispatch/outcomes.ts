@@ -295,10 +295,7 @@ function partly(classified: Classified, result: RecipientResult): Classified {
   };
 }
 
-function withIds(classified: Classified, result: RecipientResult): Classified {
-  return {
-    ...classified,
-    ...(result.providerId === undefined ? {} : { providerId: result.providerId }),
-    ...(result.trackingId === undefined ? {} : { trackingId: result.trackingId }),
-  };
+function withIds(classified: Classified, { providerId, trackingId }: RecipientResult): Classified {
+  if (trackingId === undefined) return providerId === undefined ? classified : { ...classified, providerId };
+  return { ...classified, ...(providerId === undefined ? {} : { providerId }), trackingId };
 }

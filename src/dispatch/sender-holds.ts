@@ -23,6 +23,11 @@ export interface SenderHold {
 export class SenderHolds {
   readonly #holds = new Map<string, SenderHold>();
 
+  /** No sender is held: nothing to take or end, so no key need be made. */
+  get empty(): boolean {
+    return this.#holds.size === 0;
+  }
+
   /**
    * Undefined when a request for the sender may go now (no hold, or its probe is due, which this call
    * takes: the next is one interval away, whatever became of this one); else the hold that defers it.

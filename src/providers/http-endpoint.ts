@@ -80,6 +80,14 @@ const UNDICI_RESPONSE_TIMEOUTS: ReadonlySet<string> = new Set(['UND_ERR_HEADERS_
  */
 const USER_AGENT = `smsrelay/${relayVersion()}`;
 
+const FORM_TYPE = 'application/x-www-form-urlencoded';
+
+/**
+ * A form POST's headers when the provider adds none of its own (IntelliSoftware, InteractSMS), made once: each
+ * request built them anew in two spread copies (#15). The same headers in the same order as with a provider's own.
+ */
+const FORM_HEADERS: Readonly<Record<string, string>> = Object.freeze({ 'content-type': FORM_TYPE, 'user-agent': USER_AGENT });
+
 /** The part of a provider's gateway options this layer needs. */
 export type HttpEndpointOptions = Pick<GatewayOptions, 'endpoints' | 'connectTimeoutMs' | 'responseTimeoutMs' | 'connectionsPerEndpoint'>;
 
@@ -138,8 +146,9 @@ export class HttpEndpoints {
   }
 
   /** A form POST (`application/x-www-form-urlencoded`), as the gateways' send APIs take it, with any headers of the provider's own. */
-  postForm(index: number, path: string, form: URLSearchParams, headers: Readonly<Record<string, string>> = {}): Promise<HttpOutcome> {
-    return this.request(index, { method: 'POST', path, headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: form.toString() });
+  postForm(index: number, path: string, form: URLSearchParams, headers?: Readonly<Record<string, string>>): Promise<HttpOutcome> {
+    const sent = headers === undefined ? FORM_HEADERS : { 'content-type': FORM_TYPE, ...headers, 'user-agent': USER_AGENT };
+    return this.#send(index, 'POST', path, sent, form.toString());
   }
 
   /**
@@ -150,20 +159,17 @@ export class HttpEndpoints {
    * the wire are the same.
    */
   request(index: number, request: HttpRequest): Promise<HttpOutcome> {
+    return this.#send(index, request.method, request.path, { ...request.headers, 'user-agent': USER_AGENT }, request.body);
+  }
+
+  /** `headers`: every header sent, the user agent's among them. */
+  #send(index: number, method: HttpRequest['method'], path: string, headers: Readonly<Record<string, string>>, body: string | undefined): Promise<HttpOutcome> {
     const endpoint = this.#endpoints[index];
     if (endpoint === undefined) return Promise.reject(new RangeError(`${this.#provider}: no endpoint #${index}`));
     return new Promise((resolve) => {
       const answer = new CappedAnswer(resolve, this.#responseTimeoutMs);
       try {
-        endpoint.pool.dispatch(
-          {
-            method: request.method,
-            path: `${endpoint.prefix}${request.path}`,
-            headers: { ...request.headers, 'user-agent': USER_AGENT },
-            ...(request.body === undefined ? {} : { body: request.body }),
-          },
-          answer,
-        );
+        endpoint.pool.dispatch({ method, path: `${endpoint.prefix}${path}`, headers, ...(body === undefined ? {} : { body }) }, answer);
       } catch (error) {
         answer.onError(error);
       }
@@ -238,6 +244,8 @@ export function logRequest(
   result: SubmissionResult,
   extra: Record<string, unknown> = {},
 ): void {
+  // Every request's, built for nothing at info (a dozen fields and a masking pass): only when debug is on.
+  if (!log.isLevelEnabled('debug')) return;
   log.debug(
     {
       endpoint: request.endpoint,

@@ -56,6 +56,28 @@ async function relayWith(yaml: object, options: Parameters<typeof startTestRelay
 
 const fast = { retryMinDelay: '100ms', retryMaxDelay: '400ms' };
 
+/** A relay (its log captured at `level`) on a replayed gateway answering its `count`th request as `respond` says. */
+async function relayOnReplay(level: 'debug' | 'info', respond: (count: number) => { status: number; body: string }) {
+  const gateway = await new ReplayServer({ contentType: 'text/plain' }).start();
+  cleanups.push(() => gateway.close());
+  gateway.respond = () => respond(gateway.requests.length);
+  const dir = tempDir();
+  dirs.push(dir);
+  const { config } = loadConfig(relayEnvironment(dir, { ...gatewayYaml(gateway.url), delivery: fast }), dir);
+  const { logger, lines } = captureLog(level);
+  const relay = await startRelay(config, logger);
+  cleanups.push(() => relay.stop());
+  return { gateway, relay, lines };
+}
+
+/** The dispatcher's line for each answered request, in the captured log. */
+function answeredLines(lines: readonly string[]) {
+  return lines
+    .flatMap((chunk) => chunk.split('\n').filter(Boolean))
+    .map((line) => JSON.parse(line) as { msg?: string; result?: string; summary?: string; numbers?: number })
+    .filter((line) => line.msg === 'dispatch: gateway answered');
+}
+
 function reportsFor(relay: TestRelay, id: string): string[] {
   return maildirMessages(relay.maildir).filter((mail) => mail.includes(`X-SMSRelay-Message-Id: ${id}`));
 }
@@ -723,15 +745,7 @@ describe("the gateway's own words", () => {
   });
 
   test("codes naming a number: one metric series for their category, the log line's result the same word, the number masked in every log line", async () => {
-    const gateway = await new ReplayServer({ contentType: 'text/plain' }).start();
-    cleanups.push(() => gateway.close());
-    gateway.respond = () => ({ status: 200, body: `ERR:CODE${gateway.requests.length}_447700900123` });
-    const dir = tempDir();
-    dirs.push(dir);
-    const { config } = loadConfig(relayEnvironment(dir, { ...gatewayYaml(gateway.url), delivery: fast }), dir);
-    const { logger, lines } = captureLog('debug');
-    const relay = await startRelay(config, logger);
-    cleanups.push(() => relay.stop());
+    const { gateway, relay, lines } = await relayOnReplay('debug', (count) => ({ status: 200, body: `ERR:CODE${count}_447700900123` }));
     queuedId((await sendMail(relay.smtpPort, { to: ['447700900241@sms.localhost'], body: 'unknown codes' })).data);
     await waitFor('three attempts', () => gateway.requests.length >= 3, 5_000);
     const metrics = await waitFor('the requests timed', async () => {
@@ -740,15 +754,31 @@ describe("the gateway's own words", () => {
     });
     assert.doesNotMatch(metrics, /ERR:CODE/, 'no series per code');
     // The log line's result is the metric's label: a request in the log is found in the metric by it.
-    const answered = lines
-      .flatMap((chunk) => chunk.split('\n').filter(Boolean))
-      .map((line) => JSON.parse(line) as { msg?: string; result?: string })
-      .filter((line) => line.msg === 'dispatch: gateway answered');
+    const answered = answeredLines(lines);
     assert.ok(answered.length >= 3, `${answered.length} answered lines`);
     assert.deepEqual([...new Set(answered.map((line) => line.result))], ['unclassified']);
     const logged = lines.join('');
     assert.match(logged, /"code":"ERR:CODE1_4477\*{6}23"/);
     assert.ok(!logged.includes('447700900123'), 'the number in the code is masked everywhere');
+  });
+
+  test('a request of several numbers: the answered line counts the numbers the gateway took, and names the one reason all were refused for', async () => {
+    // The first mail's numbers: one taken, one refused; the second's: both refused as invalid, one line each.
+    const { gateway, relay, lines } = await relayOnReplay('info', (count) =>
+      count === 1
+        ? { status: 200, body: '447700900251,ID:first\n447700900252,ERR:INVALID_NUMBER\n' }
+        : { status: 200, body: '447700900253,ERR:INVALID_NUMBER\n447700900254,ERR:INVALID_NUMBER\n' },
+    );
+    const answered = () => answeredLines(lines).map(({ result, summary, numbers }) => ({ result, summary, numbers }));
+    queuedId((await sendMail(relay.smtpPort, { to: ['447700900251@sms.localhost', '447700900252@sms.localhost'], body: 'one of two' })).data);
+    await waitFor('the first answer logged', () => answered().length === 1, 5_000);
+    queuedId((await sendMail(relay.smtpPort, { to: ['447700900253@sms.localhost', '447700900254@sms.localhost'], body: 'none of two' })).data);
+    await waitFor('the second answer logged', () => answered().length === 2, 5_000);
+    assert.deepEqual(answered(), [
+      { result: 'answered', summary: '1/2 accepted', numbers: 2 },
+      { result: 'refused-number:invalid-number', summary: '0/2 accepted', numbers: 2 },
+    ]);
+    assert.equal(gateway.requests.length, 2, 'each mail one request');
   });
 
   test('a refused connection is logged as could not be reached, not as no answer', async () => {

@@ -95,6 +95,19 @@ describe('outcome table', () => {
   });
 });
 
+describe("a number's answer", () => {
+  test('carries the ids of its own answer only; the code alone carries none', () => {
+    const taken = (providerId: string) =>
+      classifyRecipient({ kind: 'answered', results: [{ number: '+447700900123', code: 'ID', providerId }] }, '+447700900123');
+    assert.equal(taken('first').providerId, 'first');
+    assert.equal(taken('second').providerId, 'second');
+    const tracked = classifyRecipient({ kind: 'answered', results: [{ number: '+447700900123', code: 'ID', trackingId: 'T1' }] }, '+447700900123');
+    assert.deepEqual([tracked.providerId, tracked.trackingId], [undefined, 'T1']);
+    assert.equal(classifyRecipient({ kind: 'answered', results: [{ number: '+447700900123', code: 'ID' }] }, '+447700900123').providerId, undefined);
+    assert.equal(classify('recipient', 'ID').providerId, undefined);
+  });
+});
+
 describe('every provider: an answer nobody classified is retried, never bounced', () => {
   const unknown: Array<[ProviderPlugin, Where, string]> = [
     [interactsmsPlugin, 'recipient', 'INTERACT:-1'],
