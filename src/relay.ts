@@ -10,6 +10,8 @@ import { accountsOf, type Config } from './config/load.ts';
 import type { GatewayAccount } from './config/routes.ts';
 import { configuredSecrets } from './config/secrets.ts';
 import { Dispatcher } from './dispatch/dispatcher.ts';
+import { longestWaits, type RetryPolicy } from './dispatch/schedule.ts';
+import { ClockStepWatch } from './clock-step.ts';
 import { outcomeClassifier } from './dispatch/outcomes.ts';
 import { type DispatchProvider, routedProviders, routeTable, singleProvider } from './dispatch/routing.ts';
 import { refusedForEveryone } from './acceptance/number-checks.ts';
@@ -530,6 +532,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       });
     }
 
+    const retry: RetryPolicy = { minDelayMs: config.delivery.retryMinDelay, maxDelayMs: config.delivery.retryMaxDelay, maxAgeMs: config.delivery.maxAge };
     const dispatcher = new Dispatcher({
       ...(options.dispatchClock ? { clock: options.dispatchClock } : {}),
       store,
@@ -540,11 +543,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       maxConcurrentRequests: config.gateway.maxConcurrentRequests,
       leaseMs: config.delivery.leaseTtl,
       idleWaitMs: options.idleWaitMs,
-      retry: {
-        minDelayMs: config.delivery.retryMinDelay,
-        maxDelayMs: config.delivery.retryMaxDelay,
-        maxAgeMs: config.delivery.maxAge,
-      },
+      retry,
       delayNoticeMs: config.delivery.delayNotice,
       failoverRecoveryMs: config.gateway.failoverRecovery,
       pauseProbeIntervalMs: config.delivery.pauseProbeInterval,
@@ -568,6 +567,25 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       );
       stack.push(() => listener.stop());
     }
+
+    // A wall clock stepped back would hold every due time stored before the step for as long as the step.
+    const clockStep = new ClockStepWatch({
+      store,
+      longest: {
+        ...longestWaits(retry, config.delivery.pauseProbeInterval),
+        mailMs: config.mail.retryMaxDelay,
+        leaseMs: config.delivery.leaseTtl,
+      },
+      logger,
+      wall: options.dispatchClock ?? Date.now,
+      monotonic: () => performance.now(),
+      onRescheduled: () => {
+        dispatcher.notified();
+        mailer.kick();
+      },
+    });
+    await clockStep.start();
+    stack.push(() => clockStep.stop());
 
     const housekeeping = new Housekeeping({
       store,

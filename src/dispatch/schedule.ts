@@ -74,3 +74,14 @@ export function nextStep(
   const wait = input.waitMs ?? retryDelay(input.attempts, policy.minDelayMs, policy.maxDelayMs, random);
   return { kind: 'retry', at: Math.min(input.now + wait, giveUpAt) };
 }
+
+/**
+ * The longest waits the dispatcher ever schedules: between a pause's probes (an account's interval, or a down or
+ * busy gateway's, within `maxDelayMs`), and for an SMS (a retry, a provider's wait, its hold behind a pause, or
+ * behind its sender's full queue with that hold's jitter). A stored due time further ahead was set before the
+ * clock stepped back (src/clock-step.ts).
+ */
+export function longestWaits(policy: RetryPolicy, pauseProbeIntervalMs: number): { readonly smsMs: number; readonly probeMs: number } {
+  const probeMs = Math.max(pauseProbeIntervalMs, policy.maxDelayMs);
+  return { smsMs: Math.max(probeMs, policy.maxDelayMs + policy.minDelayMs), probeMs };
+}

@@ -65,6 +65,8 @@ import type { NewSmsPart, PartAdded, PartSet } from './reassembly.ts';
 import { addPart, expirePartSets, overduePartSets, prepareReassemblyStatements, type ReassemblyStatements } from './sqlite-reassembly.ts';
 import type { PauseChange, ProbeClaim, RateLimitSettings, RateTaken, SharedGatewayState } from './shared-state-types.ts';
 import * as shared from './sqlite-shared-state.ts';
+import * as clockStep from './sqlite-clock-step.ts';
+import type { LongestWaits, Rescheduled } from './clock-step-types.ts';
 import type { HeldLeases, RelayMember, RelaySeen } from './cluster-types.ts';
 import { type ClusterStatements, heartbeat, leaveCluster, prepareClusterStatements, relaysSeen } from './sqlite-cluster.ts';
 import {
@@ -300,6 +302,7 @@ export class SqliteStore implements Store {
   readonly #admin: AdminStatements;
   readonly #reassembly: ReassemblyStatements;
   readonly #shared: shared.SharedStateStatements;
+  readonly #clockStep: clockStep.ClockStepStatements;
   readonly #cluster: ClusterStatements;
   readonly #parts: sentParts.PartReceiptStatements;
   readonly #file: string;
@@ -342,6 +345,7 @@ export class SqliteStore implements Store {
     this.#admin = prepareAdminStatements(db);
     this.#reassembly = prepareReassemblyStatements(db);
     this.#shared = shared.prepareSharedStateStatements(db);
+    this.#clockStep = clockStep.prepareClockStepStatements(db);
     this.#cluster = prepareClusterStatements(db);
     this.#parts = sentParts.preparePartReceiptStatements(db);
   }
@@ -993,6 +997,10 @@ export class SqliteStore implements Store {
 
   pruneSharedState(now: number): Promise<number> {
     return this.#write(() => shared.pruneSharedState(this.#shared, now));
+  }
+
+  rescheduleBeyond(now: number, longest: LongestWaits): Promise<Rescheduled> {
+    return this.#write(() => clockStep.rescheduleBeyond(this.#clockStep, now, longest));
   }
 
   recordSentParts(sent: SentParts): Promise<PartsOfSms> {

@@ -4,13 +4,14 @@ import type { ReassemblyStore } from './reassembly.ts';
 import type { ClusterStore } from './cluster-types.ts';
 import type { SharedStateStore } from './shared-state-types.ts';
 import type { PartReceiptStore } from './part-receipts-types.ts';
+import type { ClockStepStore } from './clock-step-types.ts';
 
 /**
  * The store as the rest of the relay sees it. Every method is asynchronous and every write is one
  * transaction, so that a networked backend (PostgreSQL, for several relay instances) can implement
  * the same interface. Writes resolve only after their transaction is durable.
  */
-export interface Store extends ReplyStore, ReassemblyStore, SharedStateStore, ClusterStore, PartReceiptStore {
+export interface Store extends ReplyStore, ReassemblyStore, SharedStateStore, ClusterStore, PartReceiptStore, ClockStepStore {
   /**
    * Commits a mail and one SMS job per distinct number atomically; resolve = safe to answer 250.
    * A resubmission (same fingerprint since `mail.resubmission.since`) is recorded without SMS jobs,

@@ -18,6 +18,7 @@ import {
   type SharedHostFailure,
   type SharedPause,
 } from '../shared-state-types.ts';
+import { CLOCK_STEP_BACK_MS } from '../../clock-step.ts';
 
 /** Runs one statement: in a transaction's client, or on the pool for a single read. */
 export type Query = <R extends pg.QueryResultRow>(sql: string, values: readonly unknown[]) => Promise<R[]>;
@@ -31,10 +32,10 @@ export function queryOf(client: pg.ClientBase): Query {
  * The database's time in ms, moved by `$n` (how far the caller's clock is ahead of the real one:
  * 0 in production). Every relay on the database reads the same clock.
  */
-const clusterNow = (n: number) => `((extract(epoch from now()) * 1000)::bigint + $${n}::bigint)`;
+export const clusterNow = (n: number) => `((extract(epoch from now()) * 1000)::bigint + $${n}::bigint)`;
 
 /** How far the caller's clock is from the real one: what `clusterNow` is moved by. */
-const skewOf = (now: number) => now - Date.now();
+export const skewOf = (now: number) => now - Date.now();
 
 /**
  * The advisory-lock class of the rate counts (the text "smsr"): one principal's check and count is
@@ -97,10 +98,16 @@ const CLOCK_RECHECK_MS = 60_000;
  */
 export class DatabaseClock {
   #ahead: number | undefined;
-  #checkedAt = Number.NEGATIVE_INFINITY;
+  /** When it was last measured, on the monotonic clock, and this relay's wall clock less the monotonic one then. */
+  #checked = { at: Number.NEGATIVE_INFINITY, wallLessMonotonic: 0 };
 
   async ahead(query: Query): Promise<number> {
-    if (this.#ahead !== undefined && Date.now() - this.#checkedAt < CLOCK_RECHECK_MS) return this.#ahead;
+    // Measured again after CLOCK_RECHECK_MS of monotonic time, and at once when this relay's wall clock stepped since
+    // (src/clock-step.ts): judged on the wall clock alone, a step back an hour kept the old offset an hour, and every
+    // pause read back an hour late, holding every SMS (docs/delivery.md, "When the clock steps").
+    const at = performance.now();
+    const stepped = Math.abs(Date.now() - at - this.#checked.wallLessMonotonic) > CLOCK_STEP_BACK_MS;
+    if (this.#ahead !== undefined && at - this.#checked.at < CLOCK_RECHECK_MS && !stepped) return this.#ahead;
     const sent = Date.now();
     const [row] = await query<{ now: number }>(`SELECT ${clusterNow(1)} AS now`, [0]);
     const received = Date.now();
@@ -110,7 +117,8 @@ export class DatabaseClock {
     // command then shows the stored instant itself. A new look within it of the last keeps the last.
     const uncertainty = (received - sent) / 2 + 1;
     if (this.#ahead === undefined || Math.abs(measured - this.#ahead) > uncertainty) this.#ahead = Math.abs(measured) <= uncertainty ? 0 : Math.round(measured);
-    this.#checkedAt = received;
+    const checkedAt = performance.now();
+    this.#checked = { at: checkedAt, wallLessMonotonic: Date.now() - checkedAt };
     return this.#ahead;
   }
 }

@@ -133,6 +133,8 @@ import { ClusterError, type ClusterStore, type HeldLeases, type RelayMember, typ
 import type { Logger } from '../../log.ts';
 import { acceptStatement, conversationUsedAt, refusedStatements, unlessResubmitted } from './accept.ts';
 import { DB_NOW_MS } from './clock.ts';
+import { rescheduleBeyond } from './clock-step.ts';
+import type { LongestWaits, Rescheduled } from '../clock-step-types.ts';
 import { clockOffset, heartbeatStatements, leaveCluster, relaysSeen, relaysSeenAsItIs } from './cluster.ts';
 import { LockWaitError, migrate, NoStoreError, SchemaError, STATEMENT_TIMEOUT } from './migrate.ts';
 import { type Migrated, MigrationError, OlderSchemaError } from '../migrations.ts';
@@ -1952,6 +1954,11 @@ export class PostgresStore implements Store, ClusterStore {
 
   pruneSharedState(now: number): Promise<number> {
     return this.#write((client) => shared.pruneSharedState(shared.queryOf(client), now));
+  }
+
+  rescheduleBeyond(now: number, longest: LongestWaits): Promise<Rescheduled> {
+    // What became due is the other relays' work too: they hear of it at once.
+    return this.#queueing(['sms', 'mail'], (client) => rescheduleBeyond(shared.queryOf(client), now, longest));
   }
 
   /** A single statement on the pool (no transaction), as the shared-state reads run it. */

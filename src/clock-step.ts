@@ -1,0 +1,102 @@
+import { failureLogFields } from './errors.ts';
+import type { Logger } from './log.ts';
+import type { ClockStepStore, LongestWaits, Rescheduled } from './store/clock-step-types.ts';
+
+/**
+ * How far the wall clock must fall behind the monotonic clock between two looks to be taken for a step back.
+ * NTP slews a clock by at most 0.5 ms a second, and the two clocks are read one after the other, so between looks
+ * a second apart they part by well under a millisecond but for a step (an NTP or chrony step, a VM restored from a
+ * snapshot); a step below this holds a due time less than a second past its time, within the work loops' own
+ * polling, and needs no word.
+ */
+export const CLOCK_STEP_BACK_MS = 1_000;
+
+/** How often the two clocks are compared: a step back holds nothing longer than this before its due times are brought back. */
+const CLOCK_LOOK_INTERVAL_MS = 1_000;
+
+export interface ClockStepOptions {
+  readonly store: ClockStepStore;
+  readonly longest: LongestWaits;
+  readonly logger: Logger;
+  /** The relay's wall clock (epoch ms), the one its due times are stored in. */
+  readonly wall: () => number;
+  /** Monotonic ms (performance.now unless a test moves it): no step moves it. */
+  readonly monotonic: () => number;
+  /** Due times were brought back: the work loops look at once. */
+  readonly onRescheduled: () => void;
+}
+
+const total = (rescheduled: Rescheduled) => rescheduled.sms + rescheduled.mail + rescheduled.leases + rescheduled.probes + rescheduled.hosts;
+
+/**
+ * A wall clock stepped back leaves every due time the relay stored before (an SMS's retry, a reply mail's, a lease,
+ * a gateway pause's next probe) up to the step further ahead than the relay meant: without a word nothing was sent
+ * for as long as the step. This compares the wall clock with the monotonic one; on a step back it says so once and
+ * brings every due time further ahead than the longest wait of its kind back (ClockStepStore.rescheduleBeyond, which
+ * leaves a mail's own send time alone), and at the start it does the same for a step made while the relay was down.
+ * A store that fails meanwhile is asked again at the next look.
+ */
+export class ClockStepWatch {
+  readonly #options: ClockStepOptions;
+  /** The wall clock less the monotonic one at the last look. */
+  #offset: number;
+  /** Due times to bring back (the start, a step) that the store has not taken yet: the step's size, if a step. */
+  #owed: { readonly stepMs: number | undefined } | undefined = { stepMs: undefined };
+  #timer: NodeJS.Timeout | undefined;
+  #looking: Promise<void> | undefined;
+
+  constructor(options: ClockStepOptions) {
+    this.#options = options;
+    this.#offset = options.wall() - options.monotonic();
+  }
+
+  /** Brings back what a step before the start left ahead, then looks every CLOCK_LOOK_INTERVAL_MS. */
+  async start(): Promise<void> {
+    await this.look();
+    this.#timer = setInterval(() => void this.look(), CLOCK_LOOK_INTERVAL_MS);
+    this.#timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.#looking;
+  }
+
+  /** Compares the clocks now (the timer's look; tests call it after moving their clocks). */
+  look(): Promise<void> {
+    this.#looking ??= this.#look().finally(() => (this.#looking = undefined));
+    return this.#looking;
+  }
+
+  async #look(): Promise<void> {
+    const { wall, monotonic, logger, longest, store } = this.#options;
+    const offset = wall() - monotonic();
+    const stepMs = this.#offset - offset;
+    // Every look moves the mark, so a slow drift never adds up to a step, and one step is told once.
+    this.#offset = offset;
+    if (stepMs > CLOCK_STEP_BACK_MS) {
+      logger.warn(
+        { stepMs: Math.round(stepMs), ...longest },
+        `relay: the clock stepped back ${(stepMs / 1000).toFixed(1)} s; every due time further ahead than the longest wait of its kind becomes due now (a lease: a full lease from now), a mail's own send time excepted`,
+      );
+      this.#owed = { stepMs: Math.max(stepMs, this.#owed?.stepMs ?? 0) };
+    }
+    const owed = this.#owed;
+    if (!owed) return;
+    const rescheduled = await store.rescheduleBeyond(wall(), longest).catch((error: unknown) => {
+      logger.debug(failureLogFields(error), 'relay: due times left ahead by a clock step could not be brought back now; trying again at the next look');
+      return undefined;
+    });
+    if (!rescheduled) return;
+    if (this.#owed === owed) this.#owed = undefined;
+    if (total(rescheduled) === 0) return;
+    this.#options.onRescheduled();
+    // After a step the warning above said it; at the start the stored times alone show that a step came while the relay was down.
+    logger[owed.stepMs === undefined ? 'warn' : 'info'](
+      { ...rescheduled },
+      owed.stepMs === undefined
+        ? 'relay: due times further ahead than the relay schedules any (the clock stepped back while it was down, or a retry or probe setting was lowered) became due now'
+        : 'relay: due times left ahead by the clock step became due now',
+    );
+  }
+}

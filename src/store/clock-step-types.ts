@@ -1,0 +1,45 @@
+/**
+ * The store's part in a backward step of the wall clock (src/clock-step.ts): every due time the relay stored
+ * before the step lies up to the step further ahead than it meant. None the relay schedules is ever further
+ * ahead than the longest wait of its kind, so one that is was set before a step and is brought back; a mail's
+ * `sendAt` (the sender's time, however far ahead) is left alone.
+ */
+
+/**
+ * How far after now a host's failure may lie without a step: the relay's now and the database's, read a round trip
+ * apart on a loaded machine, part by milliseconds; a second is far above that and far below any step worth a word
+ * (CLOCK_STEP_BACK_MS).
+ */
+export const FAILED_AFTER_NOW_MS = 1_000;
+
+/** The longest wait the relay ever schedules, per kind of due time (ms). */
+export interface LongestWaits {
+  /** An SMS's retry, or its hold behind a paused provider: the retry schedule's maximum or a pause's probe interval. */
+  readonly smsMs: number;
+  /** A reply mail's retry (`mail.retryMaxDelay`). */
+  readonly mailMs: number;
+  /** A lease, an SMS's or a mail's (`delivery.leaseTtl`, renewed by the heartbeat). */
+  readonly leaseMs: number;
+  /** A gateway pause's next probe: the longest interval between probes. */
+  readonly probeMs: number;
+}
+
+/** How many due times were brought back, per kind. */
+export interface Rescheduled {
+  readonly sms: number;
+  readonly mail: number;
+  readonly leases: number;
+  readonly probes: number;
+  /** Gateway hosts marked failed after now: each is skipped a full `gateway.failoverRecovery` from now, no longer. */
+  readonly hosts: number;
+}
+
+export interface ClockStepStore {
+  /**
+   * Due times further ahead of `now` (the relay's clock) than `longest` allows, set before the clock stepped back:
+   * a retry or a hold becomes due now; a lease ends a full lease from now, never sooner (its relay may still be
+   * sending); a pause's probe is due now; a host failed after now failed now. SMS waiting for their mail's `sendAt`
+   * keep it. On PostgreSQL a lease, a pause and a failed host go by the database's clock, as they are set.
+   */
+  rescheduleBeyond(now: number, longest: LongestWaits): Promise<Rescheduled>;
+}

@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, test } from 'node:test';
+import { CLOCK_STEP_BACK_MS, ClockStepWatch } from '../src/clock-step.ts';
+import type { LongestWaits } from '../src/store/clock-step-types.ts';
+import { SqliteStore } from '../src/store/sqlite.ts';
+import type { Store } from '../src/store/types.ts';
+import { captureLog } from './helpers/log-lines.ts';
+import { mail, storeFile } from './helpers/store.ts';
+
+/**
+ * A wall clock stepped back (an NTP step, a VM restored from a snapshot) held every SMS retry stored before the
+ * step for as long as the step, without a word (docs/delivery.md, "When the clock steps"). The watch compares the
+ * injected wall clock with the injected monotonic one, over a real SQLite file: no waiting.
+ */
+
+const HOUR = 3_600_000;
+const LONGEST: LongestWaits = { smsMs: 600_000, mailMs: 600_000, leaseMs: 60_000, probeMs: 600_000 };
+const BASE = 1_800_000_000_000;
+
+describe('clock step: the relay notices a backward step of its wall clock', () => {
+  let store: Store;
+  let wallShift: number;
+  let monotonic: number;
+  const wall = () => BASE + monotonic + wallShift;
+  let log: ReturnType<typeof captureLog>;
+  let kicks: number;
+  let watch: ClockStepWatch | undefined;
+
+  beforeEach(async () => {
+    store = await SqliteStore.open({ file: storeFile(), busyTimeoutMs: 100 });
+    wallShift = 0;
+    monotonic = 0;
+    log = captureLog('info');
+    kicks = 0;
+  });
+  afterEach(async () => {
+    await watch?.stop();
+    await store.close();
+  });
+
+  const newWatch = () => new ClockStepWatch({ store, longest: LONGEST, logger: log.logger, wall, monotonic: () => monotonic, onRescheduled: () => kicks++ });
+  /** An SMS deferred at the wall clock's now for `inMs`, as the dispatcher records a retry. */
+  const retryIn = async (inMs: number) => {
+    const now = wall();
+    await store.acceptMail(mail(['+447700900001'], { receivedAt: now }));
+    const [batch] = await store.claimDueSms({ owner: 'relay', now, leaseUntil: now + 60_000, maxBatches: 1, batchSize: 1 });
+    const sms = batch?.sms[0];
+    assert.ok(sms);
+    await store.recordSmsOutcomes([{ smsId: sms.id, kind: 'retry', nextAttemptAt: now + inMs, error: 'ERR:GATEWAY_ERROR', attempted: true }], [], 'relay');
+  };
+  const claimable = async () => (await store.claimDueSms({ owner: 'relay', now: wall(), leaseUntil: wall() + 60_000, maxBatches: 5, batchSize: 5 })).length;
+  const warnings = () => log.lines.map((line) => JSON.parse(line) as { level: string; msg: string }).filter((line) => line.level === 'warn');
+
+  test('a step back says so once, with how far and what it does, and makes a retry it left an hour ahead due now', async () => {
+    watch = newWatch();
+    await watch.start();
+    await retryIn(30_000);
+    // A slew within the threshold is no step, and adds up to none over many looks.
+    for (let look = 0; look < 5; look++) {
+      monotonic += 1_000;
+      wallShift -= CLOCK_STEP_BACK_MS / 2;
+      await watch.look();
+    }
+    assert.deepEqual(warnings(), [], 'no step yet');
+
+    wallShift -= HOUR;
+    await watch.look();
+    const [line, ...more] = warnings();
+    assert.deepEqual(more, []);
+    assert.match(line?.msg ?? '', /^relay: the clock stepped back 3600\.0 s; every due time further ahead than the longest wait of its kind becomes due now/);
+    assert.equal(kicks, 1, 'the work loops look at once');
+    assert.equal(await claimable(), 1, 'the retry is due now, not in an hour');
+
+    monotonic += 1_000;
+    await watch.look();
+    assert.equal(warnings().length, 1, 'said once');
+  });
+
+  test('a relay started after a step makes the due times it left ahead due now, and says so', async () => {
+    await retryIn(30_000);
+    wallShift -= HOUR;
+    assert.equal(await claimable(), 0);
+    watch = newWatch();
+    await watch.start();
+    assert.equal(await claimable(), 1);
+    assert.match(warnings()[0]?.msg ?? '', /^relay: due times further ahead than the relay schedules any/);
+  });
+
+  test('a start with nothing ahead says nothing', async () => {
+    await retryIn(30_000);
+    watch = newWatch();
+    await watch.start();
+    assert.deepEqual(log.lines, []);
+    assert.equal(kicks, 0);
+  });
+});

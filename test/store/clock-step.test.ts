@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, test } from 'node:test';
+import type { LongestWaits } from '../../src/store/clock-step-types.ts';
+import type { Store } from '../../src/store/types.ts';
+import { mail } from '../helpers/store.ts';
+import { forEachStore } from '../helpers/stores.ts';
+
+/**
+ * A wall clock stepped back an hour leaves every due time stored before the step an hour further ahead than the
+ * relay meant (docs/delivery.md, "When the clock steps"): Store.rescheduleBeyond brings back each one further
+ * ahead than the longest wait of its kind, and no mail's own send time. Times are the real clock's: on PostgreSQL
+ * leases and pauses are set by the database's.
+ */
+
+const HOUR = 3_600_000;
+const LONGEST: LongestWaits = { smsMs: 600_000, mailMs: 600_000, leaseMs: 60_000, probeMs: 600_000 };
+/** How far the database's clock and the test's may part while one test runs (round trips, a loaded machine). */
+const SLACK_MS = 5_000;
+
+forEachStore((kind) =>
+  describe('store: due times a backward clock step left ahead', () => {
+    let store: Store;
+    beforeEach(async () => {
+      store = await kind.fresh();
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+
+    test('a retry, a reply mail, a lease, a probe and a failed host beyond the longest wait of their kind come back; a send time and a near retry stay', async () => {
+      const now = Date.now();
+      // Scheduled before the step: a retry and a reply mail's retry an hour ahead of the stepped clock.
+      const stepped = mail(['+447700900001'], { receivedAt: now - 60_000 });
+      await store.acceptMail(stepped);
+      const near = mail(['+447700900002'], { receivedAt: now - 60_000 });
+      await store.acceptMail(near);
+      const claimed = (await store.claimDueSms({ owner: 'relay-a', now, leaseUntil: now + 60_000, maxBatches: 5, batchSize: 5 })).flatMap((batch) => batch.sms);
+      const [first, second] = [stepped, near].map((sent) => claimed.find((sms) => sms.number === sent.recipients[0]?.number));
+      assert.ok(first && second);
+      await store.recordSmsOutcomes(
+        [
+          { smsId: first.id, kind: 'retry', nextAttemptAt: now + HOUR, error: 'ERR:GATEWAY_ERROR', attempted: true },
+          { smsId: second.id, kind: 'retry', nextAttemptAt: now + 60_000, error: 'ERR:GATEWAY_ERROR', attempted: true },
+        ],
+        [],
+        'relay-a',
+      );
+      // The sender's own time, two hours ahead: the relay holds the SMS until then, whatever the clock did.
+      const scheduled = mail(['+447700900003'], { receivedAt: now, sendAt: now + 2 * HOUR, holdUntilSendAt: true });
+      await store.acceptMail(scheduled);
+      // A lease taken before the step: an hour ahead.
+      const leased = mail(['+447700900004'], { receivedAt: now });
+      await store.acceptMail(leased);
+      assert.equal((await store.claimDueSms({ owner: 'relay-b', now, leaseUntil: now + HOUR, maxBatches: 5, batchSize: 5 })).length, 1);
+      await store.enqueueMail([{ kind: 'bounce', messageId: stepped.id, envelopeFrom: '', recipients: ['alice@example.com'], raw: Buffer.from('x') }]);
+      // Queued on the store's own clock, a moment after `now`.
+      const queuedAt = Date.now();
+      const [reply] = await store.claimDueMail({ owner: 'relay-a', now: queuedAt, leaseUntil: queuedAt + 60_000, limit: 5 });
+      assert.ok(reply);
+      await store.recordMailOutcome({ id: reply.id, kind: 'retry', nextAttemptAt: now + HOUR, error: '421 4.3.2 down' }, 'relay-a');
+      await store.pauseAccount('intellisoftware', 'ERR:GATEWAY_DOWN: every host down', HOUR, now);
+      // A host marked failed before the step: an hour after the stepped clock's now.
+      await store.markHostFailed('intellisoftware', 'https://primary.example', now + HOUR);
+      await store.markHostFailed('intellisoftware', 'https://backup.example', now - 1_000);
+
+      assert.deepEqual(await store.rescheduleBeyond(now, LONGEST), { sms: 1, mail: 1, leases: 1, probes: 1, hosts: 1 });
+
+      const sms = await kind.rows('SELECT number, next_attempt_at AS due FROM outbound ORDER BY number');
+      const due = new Map(sms.map((row) => [row.number, Number(row.due)]));
+      assert.equal(due.get('+447700900001'), now, 'the retry is due now');
+      assert.equal(due.get('+447700900002'), now + 60_000, 'a retry within the schedule keeps its time');
+      assert.equal(due.get('+447700900003'), now + 2 * HOUR, "the sender's time stays");
+      const leaseEnd = due.get('+447700900004') ?? 0;
+      assert.ok(leaseEnd > now && leaseEnd <= now + LONGEST.leaseMs + SLACK_MS, `the lease ends a lease from now, not sooner (${leaseEnd - now} ms)`);
+      const [mailRow] = await kind.rows(`SELECT next_attempt_at AS due FROM mail_out WHERE id = ${reply.id}`);
+      assert.equal(Number(mailRow?.due), now, "the reply mail's retry is due now");
+      const { pauses, failures } = await store.gatewayState(now);
+      const [pause] = pauses;
+      assert.ok(pause && pause.nextProbeAt <= now + SLACK_MS, `the probe is due now (${(pause?.nextProbeAt ?? 0) - now} ms ahead)`);
+      const failedAt = new Map(failures.map((failure) => [failure.endpoint, failure.failedAt]));
+      assert.ok((failedAt.get('https://primary.example') ?? Infinity) <= now + SLACK_MS, 'the host failed after now failed now: skipped one recovery time');
+      assert.ok(Math.abs((failedAt.get('https://backup.example') ?? 0) - (now - 1_000)) <= SLACK_MS, 'a host failed before keeps its time');
+
+      assert.deepEqual(await store.rescheduleBeyond(now, LONGEST), { sms: 0, mail: 0, leases: 0, probes: 0, hosts: 0 }, 'nothing further ahead now');
+      const [again] = await store.claimDueSms({ owner: 'relay-a', now, leaseUntil: now + 60_000, maxBatches: 5, batchSize: 5 });
+      assert.deepEqual(
+        again?.sms.map((entry) => entry.number),
+        ['+447700900001'],
+        'the claim takes the retry at once',
+      );
+    });
+
+    test("PostgreSQL: a relay whose clock stepped back reads a pause's probe in its new clock at once, not an hour late", {
+      skip: kind.name !== 'PostgreSQL',
+    }, async (t) => {
+      const now = Date.now();
+      await store.pauseAccount('intellisoftware', 'ERR:GATEWAY_DOWN: every host down', 30_000, now);
+      const [before] = (await store.gatewayState(now)).pauses;
+      assert.ok(before && Math.abs(before.nextProbeAt - (now + 30_000)) < SLACK_MS);
+      // The relay's wall clock steps back an hour (its monotonic clock does not): the database's stays.
+      const wall = Date.now;
+      t.mock.method(Date, 'now', () => wall() - HOUR);
+      const stepped = Date.now();
+      const [after] = (await store.gatewayState(stepped)).pauses;
+      assert.ok(after, 'still paused');
+      const ahead = after.nextProbeAt - stepped;
+      assert.ok(ahead <= 30_000 + SLACK_MS, `the probe is ${Math.round(ahead / 1000)} s ahead in the stepped clock, not 30 s`);
+    });
+  }),
+);
