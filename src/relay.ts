@@ -348,6 +348,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       onMailQueued: () => mailer.kick(),
       onReportApplied: () => notices.kick(),
       statusCode: (provider, code) => registry.get(provider).statusCode?.(code),
+      nationalRegion: (provider) => config.sms.defaultRegion ?? registry.get(provider).region,
       reassembly: { store, timeoutMs: config.inbound.reassemblyTimeout },
     });
     inbound.start();

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { CountryCode } from 'libphonenumber-js';
 import { isStoreFailure, QUOTED_CLIENT_TEXT_CHARS } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
@@ -6,6 +7,7 @@ import { newMessageId } from '../random-ids.ts';
 import type { Gateway, RecipientResult } from '../providers/contract.ts';
 import { PartReassembly } from '../sms/concat.ts';
 import { maskContext, maskNumber, maskNumbersIn } from '../sms/numbers.ts';
+import { nationalSender, senderKind } from '../sms/senders.ts';
 import type { PartReceiptStore, PartsOfSms } from '../store/part-receipts-types.ts';
 import type { ReassemblyStore } from '../store/reassembly.ts';
 import type { DeliveryReportResult, ReplyStore } from '../store/types.ts';
@@ -72,6 +74,11 @@ export interface InboundOptions extends ReplyNotesOptions {
    */
   readonly statusCode?: ((provider: string, code: number) => string | undefined) | undefined;
   readonly clock?: () => number;
+  /**
+   * The country a sender `provider`'s gateway writes nationally is read in (sms.defaultRegion, else the provider's own):
+   * undefined = kept as written.
+   */
+  readonly nationalRegion?: ((provider: string) => CountryCode | undefined) | undefined;
   /** Where the parts of long SMS are kept until whole (`inbound.reassemblyTimeout`); without it a part is mailed as it comes. */
   readonly reassembly?: { readonly store: ReassemblyStore; readonly timeoutMs: number } | undefined;
 }
@@ -127,7 +134,8 @@ export class InboundService {
   /** The sink a provider hands its SMS and reports to. */
   sinkFor(provider: string): InboundSink {
     return {
-      received: async (items) => {
+      received: async (given) => {
+        const items = this.#placed(provider, given);
         for (const sms of items) if (sms.unreadTime) this.#unreadTime(provider, sms, sms.unreadTime);
         const outcomes = await Promise.all(
           items.map(({ part, ...sms }) =>
@@ -146,6 +154,28 @@ export class InboundService {
       numbersSentUnder: (providerId) => this.#options.store.numbersSentUnder(provider, providerId),
       quarantine: (kind, reason, body) => this.#quarantine(provider, kind, reason, body),
     };
+  }
+
+  /**
+   * The SMS with their senders as the relay keeps numbers: one the gateway wrote nationally read in the provider's
+   * country (nationalSender), so that it finds the conversation a mail to that number opened and can be answered. One
+   * still national (no region, or no number there) is a warning: its mail cannot be answered, and only the default
+   * mailbox takes it.
+   */
+  #placed(provider: string, items: readonly ReceivedSms[]): ReceivedSms[] {
+    const region = this.#options.nationalRegion?.(provider);
+    return items.map((sms) => {
+      const number = nationalSender(sms.number, region);
+      if (senderKind(number) === 'national') {
+        this.#options.logger.warn(
+          { provider, providerId: sms.providerId, from: maskNumber(number), region },
+          region === undefined
+            ? 'inbound: the gateway wrote the sender as a national number and the relay has no region to read it in (set sms.defaultRegion): it finds no conversation and cannot be answered'
+            : `inbound: the gateway wrote the sender as a national number that is none in ${region}: it finds no conversation and cannot be answered`,
+        );
+      }
+      return number === sms.number ? sms : { ...sms, number };
+    });
   }
 
   /**

@@ -120,9 +120,22 @@ export function parseReceived(request: InboundRequest): InboundParse<ReceivedSms
   const media = Array.from({ length: Number(count) }, (_, index) => mediaLine(fields, index));
   const text = media.length === 0 ? body : [...(body === '' ? [] : [body, '']), mediaNote(media.length), ...media].join('\n');
   const optOut = OPT_OUT_TYPES[(fields.get('OptOutType') ?? '').toUpperCase()];
+  // The account's number the phone texted (a Messaging Service's pool has several): its mail names it.
+  const to = readSender(fields.get('To'));
   return {
     ok: true,
-    items: [{ providerId, number, text, sentAt: undefined, userContext: undefined, trackingId: undefined, ...(optOut === undefined ? {} : { optOut }) }],
+    items: [
+      {
+        providerId,
+        number,
+        text,
+        sentAt: undefined,
+        userContext: undefined,
+        trackingId: undefined,
+        ...(optOut === undefined ? {} : { optOut }),
+        ...(to === undefined ? {} : { to }),
+      },
+    ],
   };
 }
 
