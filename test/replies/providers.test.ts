@@ -32,6 +32,12 @@ const GATEWAY_SETTINGS: Partial<Record<ProviderName, object>> = {
 /** The providers whose forward of an SMS names the number the phone texted (Vonage's `to`, Twilio's `To`, InteractSMS's `SMS-To`, SMPP's `destination_addr`). */
 const NAMES_TEXTED: ReadonlySet<ProviderName> = new Set(['interactsms', 'twilio', 'vonage', 'smpp']);
 
+/**
+ * The providers whose simulator reports an undeliverable number with a code of a passing state (Vonage's err-code 2,
+ * absent subscriber; Twilio's 30003, unreachable handset); the others' codes are permanent failures.
+ */
+const TEMPORARY_FAILURE: ReadonlySet<ProviderName> = new Set(['twilio', 'vonage']);
+
 for (const provider of ['intellisoftware', 'puzzel', 'interactsms', 'twilio', 'vonage', 'smpp'] as const satisfies readonly ProviderName[]) {
   describe(`the full loop through ${provider}`, () => {
     let relay: TestRelay;
@@ -101,6 +107,32 @@ for (const provider of ['intellisoftware', 'puzzel', 'interactsms', 'twilio', 'v
         [context, context],
         'the answer continues the conversation',
       );
+    });
+
+    test('a failure report says 4.x.x and "could not take it for now" where the provider\'s code names a passing state of the phone, else 5.x.x', async () => {
+      const phone = '447700900141';
+      const control = await fetch(`http://127.0.0.1:${relay.relay.httpPort}/simulator/control`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ undeliverableNumbers: [phone] }),
+      });
+      assert.equal(control.status, 200, await control.text());
+      const sent = await sendMail(relay.relay.smtpPort, {
+        from: 'dora@example.com',
+        to: [`${phone}@sms.example.com`],
+        subject: 'Door open',
+        body: 'Door open',
+      });
+      assert.equal(sent.data?.code, 250, sent.data?.text);
+      const report = await waitFor('the failure report', () =>
+        sink.received.find((mail) => mail.to.includes('dora@example.com') && mail.raw.includes('Diagnostic-Code')),
+      );
+      if (TEMPORARY_FAILURE.has(provider)) {
+        assert.match(report.raw, /^Status: 4\.\d\.\d/m);
+        assert.match((await simpleParser(report.raw)).text?.replace(/\s+/g, ' ') ?? '', /could not take it for now/);
+      } else {
+        assert.match(report.raw, /^Status: 5\.\d\.\d/m);
+      }
     });
 
     test('POST /simulator/mo takes the documented {from, text, usercontext}; an unknown key gets 400 listing the accepted ones', async () => {

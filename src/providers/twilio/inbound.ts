@@ -212,6 +212,17 @@ export function describeStatus(code: number): string {
   return OWN_CODES[code]?.words ?? twilioErrorWords(code);
 }
 
+/** 30003 Unreachable destination handset: the phone switched off or out of reach, which it may not be later. */
+const PHONE_OUT_OF_REACH = 30003;
+
+/**
+ * A callback's error code of a passing state (a resend later may get through, so the report says so, 4.x.x): the phone
+ * out of reach (30003), or a `passing` code of the network's (30017 congestion, …). Every other failure is permanent.
+ */
+export function temporaryStatus(code: number): boolean {
+  return code === PHONE_OUT_OF_REACH || TWILIO_ERRORS[code]?.kind === 'passing';
+}
+
 /** A status code of the relay's own in Twilio's word for the report mail (`MessageStatus canceled`), not as a number that reads like Twilio's. */
 export function statusCode(code: number): string | undefined {
   const own = OWN_CODES[code];
