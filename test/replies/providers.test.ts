@@ -110,7 +110,7 @@ for (const provider of ['intellisoftware', 'puzzel', 'interactsms', 'twilio', 'v
     });
 
     test('a failure report says 4.x.x and "could not take it for now" where the provider\'s code names a passing state of the phone, else 5.x.x', async () => {
-      const phone = '447700900141';
+      const phone = '447700900149';
       const control = await fetch(`http://127.0.0.1:${relay.relay.httpPort}/simulator/control`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
