@@ -15,12 +15,12 @@ import type { CountryCode } from 'libphonenumber-js';
 import { localPartNumber } from './acceptance/recipient-addresses.ts';
 import { isAtSmsDomain, isMailbox, numberWritten, smsDomainOf } from './mail/addresses.ts';
 import { normaliseNumber } from './sms/numbers.ts';
-import { canTextBack } from './sms/senders.ts';
 import { RELAY_STALE_MS, RELAYS_SEEN_MS, type RelaySeen } from './store/cluster-types.ts';
 import { upgradeAhead } from './store/migrations.ts';
 import type { SharedPause } from './store/shared-state-types.ts';
 import { redactUrl } from './store/postgres/url.ts';
 import type { ReplyMailSettings } from './replies/reply-mail.ts';
+import type { ReplyNotes } from './replies/reply-notes.ts';
 import {
   DELETED_BY_OPERATOR,
   type LeasedSms,
@@ -857,13 +857,14 @@ const REROUTE = 'undeliverable reroute';
 
 /**
  * Mails an SMS that found no mailbox to the one the operator names (a running relay's mailer sends it). Its mail says
- * why a reply is not sent as the inbound side's does (`replyRefusal`: the relay's replyRefusalOf). A refusal of the
- * address begins with `asked`, what the operator wrote it in: the CLI's command, or the console's field.
+ * what the inbound side's would say now about replying (`notes`, the relay's: a STOP or START, the number's opt-out as
+ * it stands, a refusal of every reply). A refusal of the address begins with `asked`, what the operator wrote it in:
+ * the CLI's command, or the console's field.
  */
 export async function rerouteUndeliverable(
   store: Store,
   config: ReplyMailSettings,
-  replyRefusal: (number: string) => string | undefined,
+  notes: ReplyNotes,
   id: string,
   mailbox: string,
   asked = REROUTE,
@@ -882,9 +883,8 @@ export async function rerouteUndeliverable(
   if (!sms) throw gone;
   // An SMS that answered a conversation keeps it (subject, tag, thread): a reply from the new mailbox continues it.
   const conversation = sms.context === undefined ? undefined : await store.conversation(sms.context, sms.number);
-  // A STOP says why replies are not sent already, as a sender name or short code is told it cannot receive SMS.
-  const replyRefused = sms.optOut?.action === 'stop' || !canTextBack(sms.number) ? undefined : replyRefusal(sms.number);
-  const { mail, messageIdHeader } = await buildReplyMail({ ...sms, replyRefused }, { mailbox, conversation }, replyMailOptions(config, new Templates()), id);
+  const said = await notes.reread(sms.provider, sms, store);
+  const { mail, messageIdHeader } = await buildReplyMail({ ...sms, ...said }, { mailbox, conversation }, replyMailOptions(config, new Templates()), id);
   const answered = conversation && { context: conversation.context, number: sms.number, from: conversation.mailbox, messageIdHeader };
   // Rerouted meanwhile (by another operator or relay): that mail goes, this one would be a second.
   if (!(await store.rerouteInbound(id, mailbox, mail, answered))) throw gone;

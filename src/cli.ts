@@ -1019,8 +1019,8 @@ async function listUndeliverable(args: readonly string[]): Promise<void> {
     if (wrong) return usage(wrong);
     return withStore(async (store, config) => {
       // The relay's wiring and the providers' limits load only for this command.
-      const [{ replyRefusalOf }, { composeRegistry }] = await Promise.all([import('./relay.ts'), import('./providers/registry.ts')]);
-      return rerouteUndeliverable(store, config, replyRefusalOf(config, composeRegistry()), args[1] ?? '', args[2] ?? '');
+      const [{ replyNotesOf }, { composeRegistry }] = await Promise.all([import('./relay.ts'), import('./providers/registry.ts')]);
+      return rerouteUndeliverable(store, config, replyNotesOf(config, composeRegistry()), args[1] ?? '', args[2] ?? '');
     });
   }
   if (args.length > 0) return usage(`unknown undeliverable command "${args.join(' ')}": use "undeliverable" or "undeliverable reroute <id> <mailbox>"`);

@@ -43,6 +43,7 @@ import { maildirTransport } from './mailer/transports.ts';
 import { InboundService } from './replies/inbound.ts';
 import { DeliveryNotices } from './replies/notices.ts';
 import { replyMailOptions } from './replies/reply-mail.ts';
+import { ReplyNotes } from './replies/reply-notes.ts';
 import { ReplyTracking } from './replies/tracking.ts';
 import { type SmtpIntake, startSmtpIntake } from './smtp/intake.ts';
 import { lockDataDir, makeDataDir, releaseDataDirLock, STORE_FILE } from './store/lock.ts';
@@ -349,6 +350,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       onMailQueued: () => mailer.kick(),
       onReportApplied: () => notices.kick(),
       statusCode: (provider, code) => registry.get(provider).statusCode?.(code),
+      nationalRegion: (provider) => config.sms.defaultRegion ?? registry.get(provider).region,
       reassembly: { store, timeoutMs: config.inbound.reassemblyTimeout },
     });
     inbound.start();
@@ -456,7 +458,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
                   store,
                   consoleStore,
                   acceptance: () => acceptance,
-                  replyRefusal,
+                  replyNotes: replyNotesOf(config, registry, replyRefusal),
                   gateway: () => ({
                     hosts: (gateways[0]?.gateway.endpoints ?? []).map(hostOf),
                     health: gateways.map(({ gateway }) => gateway.health()),
@@ -854,6 +856,14 @@ export function acceptanceLimits(
     },
     routes: routes && routeLimits(routes, registry),
   };
+}
+
+/**
+ * What a reply mail says about replying, under this configuration: the keywords in effect, and replyRefusalOf. The
+ * notes of `undeliverable reroute`'s mail (the CLI's and the console's), as the inbound side's own.
+ */
+export function replyNotesOf(config: Config, registry: ProviderRegistry, replyRefusal = replyRefusalOf(config, registry)): ReplyNotes {
+  return new ReplyNotes({ ...keywordsInEffect(config.policy, registry.plugins), replyRefusal });
 }
 
 /**

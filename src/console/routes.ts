@@ -30,6 +30,7 @@ import { allowedMethods, clientRefusal } from '../http/server.ts';
 import type { Logger } from '../log.ts';
 import type { GatewayHealth } from '../providers/contract.ts';
 import type { ProviderRegistry } from '../providers/registry.ts';
+import type { ReplyNotes } from '../replies/reply-notes.ts';
 import { numberWritten } from '../mail/addresses.ts';
 import { isDiallable, normaliseNumber } from '../sms/numbers.ts';
 import { RECENT_TRAFFIC_ROWS } from '../store/console-rows.ts';
@@ -99,8 +100,8 @@ export interface ConsoleOptions {
   readonly registry: Pick<ProviderRegistry, 'get'>;
   readonly store: Store;
   readonly consoleStore: ConsoleStore;
-  /** Why a reply to a mail from a number is refused whoever writes it (the relay's replyRefusalOf): a reroute's mail says so. */
-  readonly replyRefusal: (number: string) => string | undefined;
+  /** What a reroute's mail says about replying (the relay's replyNotesOf), as the inbound side's mail would. */
+  readonly replyNotes: ReplyNotes;
   /** The relay's acceptance service (test sends), there once the relay has started. */
   readonly acceptance: () => AcceptanceService;
   /**
@@ -553,7 +554,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
           );
         }
         return act(request, reply, 'reroute', id, async () => {
-          const said = await rerouteUndeliverable(store, config, options.replyRefusal, id, mailbox, REROUTE_FIELD);
+          const said = await rerouteUndeliverable(store, config, options.replyNotes, id, mailbox, REROUTE_FIELD);
           options.onMailQueued();
           return { said, changed: 1 };
         });

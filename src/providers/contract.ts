@@ -421,6 +421,11 @@ export interface ProviderPlugin<Settings extends object = Readonly<Record<string
   /** Why this sender id cannot go to the provider (shown in the 554), or undefined when it can. */
   senderIdProblem(senderId: string): string | undefined;
   /**
+   * The country a sender its gateway writes nationally (`07700900706`) is read in when `sms.defaultRegion` names none
+   * (src/sms/senders.ts nationalSender): the one its platform is of (InteractSMS: the UK).
+   */
+  readonly region?: CountryCode;
+  /**
    * The keywords the provider's gateway itself acts on (Twilio's default opt-out handling blocks a number that
    * texts one of its opt-out words, and sends to it again after an opt-in word): the relay's for the SMS of this
    * provider where the settings give none, so that the relay and the gateway agree on who is opted out. Without

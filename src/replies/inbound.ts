@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { CountryCode } from 'libphonenumber-js';
 import { isStoreFailure, QUOTED_CLIENT_TEXT_CHARS } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
@@ -6,7 +7,7 @@ import { newMessageId } from '../random-ids.ts';
 import type { Gateway, RecipientResult } from '../providers/contract.ts';
 import { PartReassembly } from '../sms/concat.ts';
 import { maskContext, maskNumber, maskNumbersIn } from '../sms/numbers.ts';
-import { canTextBack } from '../sms/senders.ts';
+import { nationalSender, senderKind } from '../sms/senders.ts';
 import type { PartReceiptStore, PartsOfSms } from '../store/part-receipts-types.ts';
 import type { ReassemblyStore } from '../store/reassembly.ts';
 import type { DeliveryReportResult, ReplyStore } from '../store/types.ts';
@@ -14,8 +15,6 @@ import {
   type DeliveryState,
   type InboundKind,
   type InboundSink,
-  keywordForm,
-  type OptOutKeywords,
   type ReceivedOutcome,
   type ReceivedSms,
   REPORTED_ACCOUNT_FIX,
@@ -24,6 +23,7 @@ import {
 } from '../vocabulary.ts';
 import { recordGatewayOptOut } from './opt-outs.ts';
 import { buildReplyMail, type ReplyMailOptions } from './reply-mail.ts';
+import { ReplyNotes, type ReplyNotesOptions } from './reply-notes.ts';
 import type { ReplyTracking } from './tracking.ts';
 
 /** What applying a report did: the store's answer about its SMS, or a long SMS's part moved while its SMS waits for the others. */
@@ -53,7 +53,8 @@ const MAX_LATE_COMMITS_WATCHED = 1_000;
  */
 const ACCOUNT_ALERT_REPEAT_MS = 10 * 60_000;
 
-export interface InboundOptions {
+/** The keywords and the refusal its mails' notes are read by (ReplyNotesOptions), and what it works with. */
+export interface InboundOptions extends ReplyNotesOptions {
   readonly store: Pick<
     ReplyStore,
     'knowsInbound' | 'acceptInbound' | 'applyDeliveryReport' | 'numbersSentUnder' | 'quarantine' | 'recordOptOut' | 'isOptedOut' | 'optOutKeyword'
@@ -61,15 +62,6 @@ export interface InboundOptions {
     Pick<PartReceiptStore, 'recordSentParts' | 'applyPartReceipt'>;
   readonly tracking: ReplyTracking;
   readonly replyMail: ReplyMailOptions;
-  /** Keywords that, sent as the whole SMS, opt a number out of SMS (STOP) and back in (START). */
-  readonly keywords: OptOutKeywords;
-  /**
-   * Why the relay would refuse a reply to a mail from `number` whoever writes it (acceptance's own checks: a route, the
-   * destination rules), the number written as the mail writes it; undefined when a reply may go. Unset: not asked.
-   */
-  readonly replyRefusal?: ((number: string) => string | undefined) | undefined;
-  /** A provider's own, where its gateway acts on keywords itself (ProviderPlugin.keywords): its SMS are read by them instead. */
-  readonly providerKeywords?: ReadonlyMap<string, OptOutKeywords> | undefined;
   readonly logger: Logger;
   /** A reply mail was queued: the mailer can send it. */
   readonly onMailQueued: () => void;
@@ -82,6 +74,11 @@ export interface InboundOptions {
    */
   readonly statusCode?: ((provider: string, code: number) => string | undefined) | undefined;
   readonly clock?: () => number;
+  /**
+   * The country a sender `provider`'s gateway writes nationally is read in (sms.defaultRegion, else the provider's own):
+   * undefined = kept as written.
+   */
+  readonly nationalRegion?: ((provider: string) => CountryCode | undefined) | undefined;
   /** Where the parts of long SMS are kept until whole (`inbound.reassemblyTimeout`); without it a part is mailed as it comes. */
   readonly reassembly?: { readonly store: ReassemblyStore; readonly timeoutMs: number } | undefined;
 }
@@ -101,16 +98,14 @@ export class InboundService {
   readonly #reassembly: PartReassembly | undefined;
   /** The SMS (provider and id) whose commit is being looked for after the store failed to confirm it. */
   readonly #lateCommits = new Set<string>();
-  /** The opt-out and opt-in keywords as an SMS is compared with them (keywordForm), made once; then each provider's own. */
-  readonly #keywords: KeywordForms;
-  readonly #providerKeywords: ReadonlyMap<string, KeywordForms>;
+  /** What each SMS's mail says about replying to it (its STOP/START, an opt-out, a refusal). */
+  readonly #notes: ReplyNotes;
   /** When each provider's account-wide code (`provider code`) was last alerted (ACCOUNT_ALERT_REPEAT_MS). */
   readonly #accountAlerts = new Map<string, number>();
 
   constructor(options: InboundOptions) {
     this.#options = options;
-    this.#keywords = keywordForms(options.keywords);
-    this.#providerKeywords = new Map([...(options.providerKeywords ?? [])].map(([provider, keywords]) => [provider, keywordForms(keywords)]));
+    this.#notes = new ReplyNotes(options);
     this.#clock = options.clock ?? monotonicNow();
     this.#reassembly =
       options.reassembly &&
@@ -120,11 +115,6 @@ export class InboundService {
         logger: options.logger,
         deliver: (provider, sms, latestContext) => this.#receive(provider, sms, latestContext),
       });
-  }
-
-  /** The keywords an SMS of `provider` is read by. */
-  #keywordsOf(provider: string): KeywordForms {
-    return this.#providerKeywords.get(provider) ?? this.#keywords;
   }
 
   /** Starts mailing long SMS whose missing parts are overdue (`inbound.reassemblyTimeout`). */
@@ -144,7 +134,8 @@ export class InboundService {
   /** The sink a provider hands its SMS and reports to. */
   sinkFor(provider: string): InboundSink {
     return {
-      received: async (items) => {
+      received: async (given) => {
+        const items = this.#placed(provider, given);
         for (const sms of items) if (sms.unreadTime) this.#unreadTime(provider, sms, sms.unreadTime);
         const outcomes = await Promise.all(
           items.map(({ part, ...sms }) =>
@@ -163,6 +154,28 @@ export class InboundService {
       numbersSentUnder: (providerId) => this.#options.store.numbersSentUnder(provider, providerId),
       quarantine: (kind, reason, body) => this.#quarantine(provider, kind, reason, body),
     };
+  }
+
+  /**
+   * The SMS with their senders as the relay keeps numbers: one the gateway wrote nationally read in the provider's
+   * country (nationalSender), so that it finds the conversation a mail to that number opened and can be answered. One
+   * still national (no region, or no number there) is a warning: its mail cannot be answered, and only the default
+   * mailbox takes it.
+   */
+  #placed(provider: string, items: readonly ReceivedSms[]): ReceivedSms[] {
+    const region = this.#options.nationalRegion?.(provider);
+    return items.map((sms) => {
+      const number = nationalSender(sms.number, region);
+      if (senderKind(number) === 'national') {
+        this.#options.logger.warn(
+          { provider, providerId: sms.providerId, from: maskNumber(number), region },
+          region === undefined
+            ? 'inbound: the gateway wrote the sender as a national number and the relay has no region to read it in (set sms.defaultRegion): it finds no conversation and cannot be answered'
+            : `inbound: the gateway wrote the sender as a national number that is none in ${region}: it finds no conversation and cannot be answered`,
+        );
+      }
+      return number === sms.number ? sms : { ...sms, number };
+    });
   }
 
   /**
@@ -239,7 +252,7 @@ export class InboundService {
     const { store, tracking, logger } = this.#options;
     const seen = { providerId: sms.providerId, from: maskNumber(sms.number) };
     const now = this.#clock();
-    const optOut = sms.optOut === undefined ? optOutOf(sms.text, this.#keywordsOf(provider)) : { action: sms.optOut, keyword: keywordForm(sms.text) };
+    const optOut = this.#notes.optOutOf(provider, sms);
     // The repeat check, the route's reads and whether the number is opted out go to the store together: a webhook waits
     // for one answer, not several in turn (#15). A START's mail says what it changed; any other's whether Reply reaches
     // the phone (the store remembers the many numbers not opted out).
@@ -251,20 +264,9 @@ export class InboundService {
     ]);
     if (known) return this.#repeated(seen);
     const id = newMessageId();
-    const wasOptedOut = optOut?.action === 'start' ? optedOut : undefined;
-    const stillOptedOut = optOut === undefined && optedOut ? await store.optOutKeyword(sms.number) : undefined;
-    // A sender name or short code is told as such, and a STOP or an opt-out says why replies are not sent already;
-    // an SMS with no mailbox gets no mail to say it in.
-    const saysWhy = !canTextBack(sms.number) || optOut?.action === 'stop' || stillOptedOut !== undefined;
-    const replyRefused = saysWhy || !route ? undefined : this.#options.replyRefusal?.(sms.number);
-    const built =
-      route &&
-      (await buildReplyMail(
-        { ...sms, userContext: context, receivedAt: now, optOut, wasOptedOut, stillOptedOut, replyRefused },
-        route,
-        this.#options.replyMail,
-        id,
-      ));
+    // An SMS with no mailbox gets no mail to say a refusal in.
+    const notes = await this.#notes.notes(sms.number, optOut, optedOut, route !== undefined, store);
+    const built = route && (await buildReplyMail({ ...sms, userContext: context, receivedAt: now, ...notes }, route, this.#options.replyMail, id));
     // A context may be a number (a system keying its conversations by the customer's): masked as every number in the log.
     const fields = { inboundId: id, ...seen, context: context === undefined ? undefined : maskContext(context), optOut: optOut?.action };
     if (built) logger.debug({ ...fields, mailbox: route.mailbox }, 'inbound: reply mail built');
@@ -515,30 +517,6 @@ function stateOfParts(sms: PartsOfSms): { readonly state: DeliveryState; readonl
   const delivered = sms.reported.filter((part) => part.state === 'delivered');
   const last = delivered.at(-1);
   return last && delivered.length >= sms.receiptsAwaited ? { state: 'delivered', code: last.code } : undefined;
-}
-
-/**
- * STOP/START when the keyword is the whole SMS (case and what surrounds it aside), as Twilio and
- * CTIA-style platforms take it: a sentence that merely starts with one ("Cancel that, false alarm",
- * "End of shift") is an answer, and must not opt a phone out of its alerts. Compatibility forms
- * (full-width letters) read as the plain ones. The reply mail still tells the mailbox.
- */
-interface KeywordForms {
-  readonly stop: ReadonlySet<string>;
-  readonly start: ReadonlySet<string>;
-}
-
-function keywordForms(keywords: OptOutKeywords): KeywordForms {
-  return { stop: new Set(keywords.stop.map(keywordForm)), start: new Set(keywords.start.map(keywordForm)) };
-}
-
-function optOutOf(text: string, keywords: KeywordForms): { action: 'stop' | 'start'; keyword: string } | undefined {
-  const alone = keywordForm(text);
-  // Only punctuation or emoji ("👍", "?") is no keyword, whatever a keyword of only such characters would match.
-  if (alone === '') return undefined;
-  if (keywords.stop.has(alone)) return { action: 'stop', keyword: alone };
-  if (keywords.start.has(alone)) return { action: 'start', keyword: alone };
-  return undefined;
 }
 
 /**

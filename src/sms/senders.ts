@@ -5,6 +5,7 @@
  * taken: digits are normalised to E.164 where they can be (written with `+` or the `00` international
  * prefix alike), else kept; a name of up to 11 characters is kept as given. Only what cannot be a sender at all is refused (the request is then quarantined).
  */
+import type { CountryCode } from 'libphonenumber-js';
 import { normaliseNumber } from './numbers.ts';
 
 /**
@@ -14,8 +15,16 @@ import { normaliseNumber } from './numbers.ts';
  */
 export const NO_REPLY_LOCAL_PART = 'no-reply';
 
-/** How a phone can be answered: a number can be texted back; a short code or a name cannot. */
-export type SenderKind = 'number' | 'short-code' | 'alphanumeric';
+/**
+ * How a phone can be answered: a number can be texted back; a short code or a name cannot, nor a number the gateway
+ * wrote nationally whose country the relay cannot tell (`national`: no region to read it in, or no number there).
+ */
+export type SenderKind = 'number' | 'short-code' | 'national' | 'alphanumeric';
+
+/** The longest short code (8 digits, as SMSCs and carriers give them): a longer run of digits kept as given is a number written nationally. */
+const LONGEST_SHORT_CODE_DIGITS = 8;
+/** A number written nationally: its trunk 0, then a digit that is not one (`00` is the international prefix). */
+const NATIONAL_NUMBER = /^0[1-9]\d*$/;
 
 /**
  * Digits the relay treats as an international number even when libphonenumber's metadata does not
@@ -81,7 +90,19 @@ export function readReportNumber(value: unknown): string | undefined {
 
 export function senderKind(sender: string): SenderKind {
   if (sender.startsWith('+')) return 'number';
-  return /^\d+$/.test(sender) ? 'short-code' : 'alphanumeric';
+  if (!/^\d+$/.test(sender)) return 'alphanumeric';
+  return sender.length > LONGEST_SHORT_CODE_DIGITS ? 'national' : 'short-code';
+}
+
+/**
+ * A sender as readSender keeps it, a number the gateway wrote nationally (`07700900706`) read in `region`
+ * (sms.defaultRegion, else the provider's country) where it is a number there: E.164, as every number is compared and
+ * kept, so that it finds the conversation a mail to it opened. Anything else, or without a region, as it was.
+ */
+export function nationalSender(sender: string, region: CountryCode | undefined): string {
+  if (region === undefined || !NATIONAL_NUMBER.test(sender)) return sender;
+  const read = normaliseNumber(sender, region, 'national');
+  return read.ok ? read.e164 : sender;
 }
 
 /** True when an SMS can be sent back to this sender (it is a number). */

@@ -120,6 +120,7 @@ describe('Twilio payloads', () => {
           sentAt: undefined,
           userContext: undefined,
           trackingId: undefined,
+          to: '+14155552345',
         },
       ],
     });
@@ -521,7 +522,7 @@ describe('Twilio through the relay', () => {
     const stop = optOut('b1', 'Stopp', 'STOP');
     assert.equal((await post(paths.mo, stop, signedFor(paths.mo, stop))).status, 200);
     const mailed = await waitFor('the reply mail', () => sink.received.find((mail) => mail.raw.includes('Stopp')));
-    assert.match(mailed.raw.replace(/\r?\n\s+/g, ' '), /opted out of SMS from this relay \(it texted STOPP\)/);
+    assert.match(mailed.raw.replace(/=\r?\n/g, '').replace(/\r?\n\s+/g, ' '), /opted out of SMS from this relay \(it texted STOPP\)/);
     const refused = await sendMail(relay.smtpPort, { to: ['447700900172@sms.example.com'], body: 'after the opt-out' });
     assert.equal(refused.rcpt[0]?.code, 550);
     assert.match(refused.rcpt[0]?.text ?? '', /has opted out of SMS from this relay/);

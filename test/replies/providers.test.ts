@@ -29,6 +29,15 @@ const GATEWAY_SETTINGS: Partial<Record<ProviderName, object>> = {
   vonage: { from: '447700900000', signatureSecret: 'loop-signature-secret', signatureMethod: 'sha256' },
 };
 
+/** The providers whose forward of an SMS names the number the phone texted (Vonage's `to`, Twilio's `To`, InteractSMS's `SMS-To`, SMPP's `destination_addr`). */
+const NAMES_TEXTED: ReadonlySet<ProviderName> = new Set(['interactsms', 'twilio', 'vonage', 'smpp']);
+
+/**
+ * The providers whose simulator reports an undeliverable number with a code of a passing state (Vonage's err-code 2,
+ * absent subscriber; Twilio's 30003, unreachable handset); the others' codes are permanent failures.
+ */
+const TEMPORARY_FAILURE: ReadonlySet<ProviderName> = new Set(['twilio', 'vonage']);
+
 for (const provider of ['intellisoftware', 'puzzel', 'interactsms', 'twilio', 'vonage', 'smpp'] as const satisfies readonly ProviderName[]) {
   describe(`the full loop through ${provider}`, () => {
     let relay: TestRelay;
@@ -73,10 +82,11 @@ for (const provider of ['intellisoftware', 'puzzel', 'interactsms', 'twilio', 'v
       assert.match(reply.text ?? '', /^Restarting it/);
       assert.match(
         reply.text ?? '',
-        // Vonage names the number the phone texted too.
-        /^SMS from \+44[\d ]+(?: to \+44[\d ]+)?, \d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}$/m,
+        /^SMS from \+44[\d ]+(?: to \+?[\d ]+)?, \d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}$/m,
         'the time in one form (ISO 8601 with offset) whatever the provider wrote',
       );
+      // The account's number the phone texted, where the provider's forward names it (an account may have several).
+      assert.equal(/^SMS from \+44[\d ]+ to \+?\d/m.test(reply.text ?? ''), NAMES_TEXTED.has(provider), reply.text);
 
       const answer = await sendMail(relay.relay.smtpPort, {
         from: 'alice@example.com',
@@ -97,6 +107,32 @@ for (const provider of ['intellisoftware', 'puzzel', 'interactsms', 'twilio', 'v
         [context, context],
         'the answer continues the conversation',
       );
+    });
+
+    test('a failure report says 4.x.x and "could not take it for now" where the provider\'s code names a passing state of the phone, else 5.x.x', async () => {
+      const phone = '447700900149';
+      const control = await fetch(`http://127.0.0.1:${relay.relay.httpPort}/simulator/control`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ undeliverableNumbers: [phone] }),
+      });
+      assert.equal(control.status, 200, await control.text());
+      const sent = await sendMail(relay.relay.smtpPort, {
+        from: 'dora@example.com',
+        to: [`${phone}@sms.example.com`],
+        subject: 'Door open',
+        body: 'Door open',
+      });
+      assert.equal(sent.data?.code, 250, sent.data?.text);
+      const report = await waitFor('the failure report', () =>
+        sink.received.find((mail) => mail.to.includes('dora@example.com') && mail.raw.includes('Diagnostic-Code')),
+      );
+      if (TEMPORARY_FAILURE.has(provider)) {
+        assert.match(report.raw, /^Status: 4\.\d\.\d/m);
+        assert.match((await simpleParser(report.raw)).text?.replace(/\s+/g, ' ') ?? '', /could not take it for now/);
+      } else {
+        assert.match(report.raw, /^Status: 5\.\d\.\d/m);
+      }
     });
 
     test('POST /simulator/mo takes the documented {from, text, usercontext}; an unknown key gets 400 listing the accepted ones', async () => {
@@ -720,6 +756,75 @@ describe("delivery reports that name their SMS by the relay's own reference", ()
       await waitFor('the bounce', () => maildirMessages(relay.maildir).some((mail) => mail.includes(ids[0] ?? '') && mail.includes('Diagnostic-Code')));
     });
   }
+});
+
+describe('a sender the gateway writes nationally (a trunk 0) is read as a number of its country', () => {
+  const started: Array<{ relay: TestRelay; gateway?: ReplayServer }> = [];
+  after(async () => {
+    for (const { relay, gateway } of started) {
+      await relay.stop();
+      await gateway?.close();
+      removeDir(relay.dir);
+    }
+  });
+  const start = async (yaml: object, gateway?: ReplayServer) => {
+    const relay = await startTestRelay(yaml);
+    started.push({ relay, ...(gateway ? { gateway } : {}) });
+    return relay;
+  };
+  const post = (relay: TestRelay, provider: ProviderName, form: Record<string, string>) =>
+    fetch(`http://127.0.0.1:${relay.relay.httpPort}${webhookPaths(provider).mo}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(form).toString(),
+    });
+  const mailWith = (relay: TestRelay, text: string) =>
+    waitFor(`the mail of "${text}"`, () => maildirMessages(relay.maildir).find((mail) => mail.includes(text)));
+
+  test("InteractSMS (a UK gateway), no sms.defaultRegion: an answer from 07700900981 naming Alice's SMS to +44 7700 900981 reaches Alice, answerable", async () => {
+    const gateway = new ReplayServer({ contentType: 'text/plain', answer: { status: 200, body: '0\r\nRequest deferred successfully' } });
+    await gateway.start();
+    const relay = await start(
+      { gateway: { provider: 'interactsms', url: gateway.url, username: 'acme', password: 'secretpw', apiId: '1234' }, sms: { domains: ['sms.example.com'] } },
+      gateway,
+    );
+    const id = queuedId((await sendMail(relay.relay.smtpPort, { from: 'alice@example.com', to: ['447700900981@sms.example.com'], body: 'Fire door' })).data);
+    await waitFor('sent', async () => (await relay.relay.store.smsOf(id))[0]?.status === 'sent');
+    const notifyId = new URLSearchParams(gateway.requests[0]?.body).get('notify_id') ?? '';
+    const answer = { 'SMS-Type': 'Text', 'SMS-To': '447700900000', 'SMS-NotifyId': notifyId, 'SMS-TimeStamp': '2026-12-06 06:00:00' };
+    const taken = await post(relay, 'interactsms', { ...answer, 'SMS-From': '07700900981', 'SMS-Content': 'national form reply' });
+    assert.equal(((await taken.json()) as { status: string }).status, 'accepted');
+    const mail = await mailWith(relay, 'national form reply');
+    assert.match(mail, /^To: .*alice@example\.com/m);
+    assert.match(mail, /^From: "\+44 7700 900981" <447700900981@sms\.example\.com>/m);
+  });
+
+  test('IntelliSoftware with sms.defaultRegion GB: an answer from 07700900982 with its context reaches its conversation', async () => {
+    const relay = await start({ gateway: { provider: 'intellisoftware-simulator' }, sms: { domains: ['sms.example.com'], defaultRegion: 'GB' } });
+    const simulator = relay.relay.simulator;
+    assert.ok(simulator);
+    await sendMail(relay.relay.smtpPort, { from: 'bob@example.com', to: ['447700900982@sms.example.com'], body: 'Gate 7' });
+    const sms = await waitFor('the SMS', () => simulator.records.find((record) => record.to === '447700900982'));
+    const form = { from: '07700900982', text: 'answer in national form', msgid: '10000000000000000982', usercontext: sms.tracking ?? '' };
+    assert.equal(((await (await post(relay, 'intellisoftware', form)).json()) as { status: string }).status, 'accepted');
+    assert.match(await mailWith(relay, 'answer in national form'), /^To: .*bob@example\.com/m);
+  });
+
+  test('no region to read it in: mailed to the default mailbox as a national number, never called a short code', async () => {
+    const relay = await start({
+      gateway: { provider: 'intellisoftware-simulator' },
+      sms: { domains: ['sms.example.com'] },
+      inbound: { defaultMailbox: 'ops@example.com' },
+    });
+    const form = { from: '07700900983', text: 'who is this', msgid: '10000000000000000983' };
+    assert.equal(((await (await post(relay, 'intellisoftware', form)).json()) as { status: string }).status, 'accepted');
+    const mail = (await simpleParser(await mailWith(relay, 'who is this'))).text ?? '';
+    assert.match(
+      mail,
+      /07700900983 is a number written nationally, of a country the relay cannot tell, so the relay cannot text it: a reply to this mail is not delivered\./,
+    );
+    assert.doesNotMatch(mail, /short code/);
+  });
 });
 
 describe('every simulator sends with nothing configured but its name', () => {

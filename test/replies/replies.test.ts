@@ -9,7 +9,9 @@ import nodemailer from 'nodemailer';
 import { history, rerouteUndeliverable, status } from '../../src/admin.ts';
 import { webhookPaths } from '../../src/http/webhooks.ts';
 import { EMPTY_SMS_NOTE, ERASED_SMS_NOTE } from '../../src/replies/reply-mail.ts';
+import { ReplyNotes } from '../../src/replies/reply-notes.ts';
 import { REPLY_BOUNCE_WINDOW_MS } from '../../src/store/rows.ts';
+import { RELAY_KEYWORDS } from '../../src/vocabulary.ts';
 import { STORE_FILE } from '../../src/relay.ts';
 import { gatewayYaml, removeDir, type Simulator, startSimulator, startTestRelay, tempDir, type TestRelay, waitFor } from '../helpers/relay.ts';
 import { queuedId, sendMail } from '../helpers/smtp.ts';
@@ -977,7 +979,7 @@ describe('replies and delivery reports', () => {
       /^inbound SMS undeliverable \(no mailbox, or their mail refused or bounced\): \d+ \(smsrelay undeliverable\)$/m,
     );
     assert.match(
-      await rerouteUndeliverable(store, relay.config, () => undefined, erased?.id ?? '', 'rerouted-erased@example.com'),
+      await rerouteUndeliverable(store, relay.config, new ReplyNotes({ keywords: RELAY_KEYWORDS }), erased?.id ?? '', 'rerouted-erased@example.com'),
       /^SMS \S+ queued for rerouted-erased@example\.com, without its text: store\.retention erased it/,
     );
     const rerouted = await simpleParser((await mailTo('rerouted-erased@example.com')).raw);

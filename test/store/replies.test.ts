@@ -3,6 +3,8 @@ import { REPLY_BOUNCE_WINDOW_MS } from '../../src/store/rows.ts';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { simpleParser } from 'mailparser';
 import { quarantine, rerouteUndeliverable } from '../../src/admin.ts';
+import { ReplyNotes } from '../../src/replies/reply-notes.ts';
+import { RELAY_KEYWORDS } from '../../src/vocabulary.ts';
 import type { NewSmsPart, PartAdded } from '../../src/store/reassembly.ts';
 import { addPart } from '../../src/store/postgres/reassembly.ts';
 import type { NewInbound, Store } from '../../src/store/types.ts';
@@ -589,7 +591,7 @@ forEachStore((kind) =>
       await store.recordMailOutcome({ id: refused.id, kind: 'failed', error: '550 5.1.1 <gone@example.com>: no such user' });
 
       const settings = { sms: { domains: ['sms.example.com'] }, smtp: { hostname: 'relay.example.com' }, mail: {} };
-      await rerouteUndeliverable(store, settings, () => undefined, 'in-gone', 'carol@example.com');
+      await rerouteUndeliverable(store, settings, new ReplyNotes({ keywords: RELAY_KEYWORDS }), 'in-gone', 'carol@example.com');
       const [rerouted] = await store.claimDueMail({ owner: 't', now: Date.now() + 1_000, leaseUntil: Date.now() + 60_000, limit: 10 });
       const parsed = await simpleParser(rerouted?.raw ?? Buffer.alloc(0));
       assert.deepEqual(
@@ -598,6 +600,38 @@ forEachStore((kind) =>
       );
       assert.equal(await store.contextOfMail([parsed.messageId ?? ''], [PHONE]), 'c9', "Carol's reply to it continues the conversation");
       assert.equal((await store.conversation('c9', PHONE))?.mailbox, 'carol@example.com', "the phone's next answers go to Carol");
+    });
+
+    test('a rerouted STOP, START or SMS of an opted-out phone ends with the opt-out notes a mail sent straight to a mailbox has', async () => {
+      const settings = { sms: { domains: ['sms.example.com'] }, smtp: { hostname: 'relay.example.com' }, mail: {} };
+      const notes = new ReplyNotes({ keywords: RELAY_KEYWORDS });
+      const kept = (id: string, text: string, receivedAt: number, optOut?: NewInbound['optOut']): NewInbound => ({
+        id,
+        provider: 'intellisoftware',
+        providerId: `P-${id}`,
+        number: '+447700900777',
+        text,
+        sentAt: undefined,
+        userContext: undefined,
+        receivedAt,
+        optOut,
+        route: undefined,
+      });
+      const rerouted = async (inbound: NewInbound) => {
+        await store.acceptInbound(inbound);
+        await rerouteUndeliverable(store, settings, notes, inbound.id, 'ops@example.com');
+        const due = await store.claimDueMail({ owner: 't', now: Date.now() + 1_000, leaseUntil: Date.now() + 60_000, limit: 10 });
+        const mail = due.find((row) => row.messageId === inbound.id);
+        return (await simpleParser(mail?.raw ?? Buffer.alloc(0))).text ?? '';
+      };
+      const stop = await rerouted(kept('in-stop', 'STOP', 1_000, { action: 'stop', keyword: 'STOP' }));
+      assert.match(stop, /\+44 7700 900777 opted out of SMS from this relay \(it texted STOP\): replies to this mail are not sent\./);
+      assert.doesNotMatch(stop, /Reply to this mail/);
+      const later = await rerouted(kept('in-later', 'hello? who is this', 2_000));
+      assert.match(later, /has opted out of SMS from this relay \(they texted STOP\): replies to this mail are not sent until it opts in again\./);
+      assert.doesNotMatch(later, /Reply to this mail/);
+      const start = await rerouted(kept('in-start', 'Start', 3_000, { action: 'start', keyword: 'START' }));
+      assert.match(start, /texted START: SMS from this relay, and replies to this mail, reach it again\./);
     });
 
     test('a report that arrives before its send result is kept and applied when the result is recorded', async () => {

@@ -128,7 +128,16 @@ export function parseReceived(request: InboundRequest): InboundParse<ReceivedSms
   return {
     ok: true,
     items: [
-      { providerId, number, text, ...gatewayTime('SMS-TimeStamp', timestamp, TIMESTAMP_ZONE), userContext: undefined, trackingId: notifyId || undefined },
+      {
+        providerId,
+        number,
+        text,
+        ...gatewayTime('SMS-TimeStamp', timestamp, TIMESTAMP_ZONE),
+        userContext: undefined,
+        trackingId: notifyId || undefined,
+        // The account's number or short code the phone texted: its mail names it.
+        to: readSender(to),
+      },
     ],
   };
 }

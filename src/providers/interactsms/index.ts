@@ -19,4 +19,7 @@ export const interactsmsPlugin: ProviderPlugin = {
   describeStatus,
   statusCode,
   senderIdProblem,
+  // A UK platform (its times are UK time too): a sender it writes with a trunk 0 is read as a UK number unless
+  // sms.defaultRegion names another country (an Irish account's).
+  region: 'GB',
 };

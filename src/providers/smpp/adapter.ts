@@ -365,6 +365,8 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
     const arrived = clock.now();
     const number = smppNumber(sm.source, sm.sourceTon);
     if (number === undefined) return refuse('mo', STATUS.ESME_RINVSRCADR, `source_addr "${sm.source.slice(0, 21)}" is no sender`, pdu);
+    // The account's number or short code the phone texted, where the SMSC names it: its mail names it.
+    const to = smppNumber(sm.destination, sm.destinationTon);
     if (part && (part.total < 1 || part.index < 1 || part.index > part.total)) {
       const status = sm.tlvs.has(TAG.sar_segment_seqnum) ? STATUS.ESME_RINVOPTPARAMVAL : STATUS.ESME_RINVESMCLASS;
       return refuse('mo', status, `part ${part.index} of ${part.total} cannot be`, pdu);
@@ -392,6 +394,7 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
           sentAt: undefined,
           userContext: undefined,
           trackingId: undefined,
+          ...(to === undefined ? {} : { to }),
           ...(part && part.total > 1 ? { part: knownNew ? { ...part, repeatsById: true as const } : part } : {}),
         },
       ]);

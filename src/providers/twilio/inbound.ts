@@ -120,9 +120,22 @@ export function parseReceived(request: InboundRequest): InboundParse<ReceivedSms
   const media = Array.from({ length: Number(count) }, (_, index) => mediaLine(fields, index));
   const text = media.length === 0 ? body : [...(body === '' ? [] : [body, '']), mediaNote(media.length), ...media].join('\n');
   const optOut = OPT_OUT_TYPES[(fields.get('OptOutType') ?? '').toUpperCase()];
+  // The account's number the phone texted (a Messaging Service's pool has several): its mail names it.
+  const to = readSender(fields.get('To'));
   return {
     ok: true,
-    items: [{ providerId, number, text, sentAt: undefined, userContext: undefined, trackingId: undefined, ...(optOut === undefined ? {} : { optOut }) }],
+    items: [
+      {
+        providerId,
+        number,
+        text,
+        sentAt: undefined,
+        userContext: undefined,
+        trackingId: undefined,
+        ...(optOut === undefined ? {} : { optOut }),
+        ...(to === undefined ? {} : { to }),
+      },
+    ],
   };
 }
 
@@ -197,6 +210,17 @@ export function acknowledge(kind: InboundKind): { readonly contentType: string; 
 
 export function describeStatus(code: number): string {
   return OWN_CODES[code]?.words ?? twilioErrorWords(code);
+}
+
+/** 30003 Unreachable destination handset: the phone switched off or out of reach, which it may not be later. */
+const PHONE_OUT_OF_REACH = 30003;
+
+/**
+ * A callback's error code of a passing state (a resend later may get through, so the report says so, 4.x.x): the phone
+ * out of reach (30003), or a `passing` code of the network's (30017 congestion, …). Every other failure is permanent.
+ */
+export function temporaryStatus(code: number): boolean {
+  return code === PHONE_OUT_OF_REACH || TWILIO_ERRORS[code]?.kind === 'passing';
 }
 
 /**

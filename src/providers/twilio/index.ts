@@ -1,7 +1,7 @@
 /** The Twilio plug-in: see README.md in this folder for the provider's side. */
 import type { ProviderPlugin } from '../contract.ts';
 import { createTwilioGateway, PROVIDER, TWILIO_CAPABILITIES } from './adapter.ts';
-import { acknowledge, describeStatus, parseReceived, parseReport, statusCode, verify } from './inbound.ts';
+import { acknowledge, describeStatus, parseReceived, parseReport, statusCode, temporaryStatus, verify } from './inbound.ts';
 import { TWILIO_OUTCOME_RULES } from './outcomes.ts';
 import { senderIdProblem, senderQueue } from './sender-id.ts';
 import { TWILIO_SETTINGS } from './settings.ts';
@@ -17,6 +17,7 @@ export const twilioPlugin: ProviderPlugin = {
   verify,
   acknowledge,
   describeStatus,
+  temporaryStatus,
   statusCode,
   senderIdProblem,
   senderQueue,

@@ -197,3 +197,14 @@ export function describeStatus(code: number): string {
 export function statusCode(code: number): string {
   return `err-code ${code}`;
 }
+
+/**
+ * The `err-code`s of a passing state of the phone or its subscription (Vonage's "Absent Subscriber - Temporary",
+ * "Handset Busy", a prepaid recipient without credit): final for this SMS, yet a resend later may reach the phone,
+ * so the report says so (4.x.x). Every other failure is permanent (3, absent for good; 4, barred; 11, unroutable …).
+ */
+const TEMPORARY = new Set([2, 7, 15]);
+
+export function temporaryStatus(code: number): boolean {
+  return TEMPORARY.has(code);
+}

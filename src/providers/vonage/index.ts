@@ -1,7 +1,7 @@
 /** The Vonage SMS API plug-in: see README.md in this folder for the provider's side. */
 import type { ProviderPlugin } from '../contract.ts';
 import { createVonageGateway, PROVIDER, VONAGE_CAPABILITIES } from './adapter.ts';
-import { describeStatus, parseReceived, parseReport, statusCode, verify } from './inbound.ts';
+import { describeStatus, parseReceived, parseReport, statusCode, temporaryStatus, verify } from './inbound.ts';
 import { VONAGE_OUTCOME_RULES } from './outcomes.ts';
 import { senderIdProblem } from './sender-id.ts';
 import { VONAGE_SETTINGS } from './settings.ts';
@@ -19,5 +19,6 @@ export const vonagePlugin: ProviderPlugin = {
   webhookMethods: ['GET', 'POST'],
   describeStatus,
   statusCode,
+  temporaryStatus,
   senderIdProblem,
 };
