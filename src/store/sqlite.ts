@@ -7,6 +7,7 @@ import { type Migrated, MigrationError, migrate, NewerSchemaError, OlderSchemaEr
 import { BackupTargetError, type RelayError, StoreFileError, storeFileDenied } from '../errors.ts';
 import { DAMAGED_STORE_FIX } from './health.ts';
 import { DATA_DIR_MODE, realFile } from './lock.ts';
+import { RECOVERED_SUFFIX } from './recovered-copies.ts';
 import {
   asStoreError,
   type BouncedMailRow,
@@ -283,9 +284,6 @@ type SentSms = { readonly number: string; readonly message_id: string };
 
 /** A backup being written is its target's name + this + the writer's pid, until it is whole. */
 const PARTIAL_COPY_SUFFIX = '.partial-';
-
-/** A lost store's copy is `smsrelay.db` + this + the time it was saved: `smsrelay status` looks for it. */
-export const RECOVERED_SUFFIX = '.recovered-';
 
 /**
  * The embedded store: one SQLite file in WAL mode with `synchronous=FULL`, so a commit is on disk
