@@ -145,7 +145,12 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
       reroute: {
         usage: 'undeliverable reroute <id> <mailbox>',
         does: "mail a received SMS that found no mailbox to this one (a running relay's mailer sends it)",
-        exits: { 0: '', 1: 'no undeliverable SMS with that id', ...STORE_EXITS, 64: "called wrongly, or a mailbox at the relay's own SMS domain" },
+        exits: {
+          0: '',
+          1: 'no undeliverable SMS with that id, or it has its mailbox already (rerouted, or found when received: the line says where its mail went, when and how it stands)',
+          ...STORE_EXITS,
+          64: "called wrongly, or a mailbox at the relay's own SMS domain",
+        },
       },
     },
     exits: { 0: '', ...STORE_EXITS },

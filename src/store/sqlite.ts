@@ -58,6 +58,7 @@ import {
   prepareAdminStatements,
   quarantinedRequest,
   queueStats,
+  receivedReply,
   repliesOfNumber,
   SQLITE_NOW_MS,
   sqliteLimit,
@@ -833,6 +834,10 @@ export class SqliteStore implements Store {
 
   async repliesOfNumber(number: string, limit: number): Promise<ReceivedReply[]> {
     return this.#read(() => repliesOfNumber(this.#admin, number, limit));
+  }
+
+  async receivedReply(id: string): Promise<ReceivedReply | undefined> {
+    return this.#read(() => receivedReply(this.#admin, id));
   }
 
   async messagesOfNumber(number: string, limit: number): Promise<string[]> {
