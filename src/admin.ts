@@ -878,19 +878,33 @@ export async function rerouteUndeliverable(
   }
   // Mail building (nodemailer, the templates) loads only for this command.
   const [{ Templates }, { buildReplyMail, replyMailOptions }] = await Promise.all([import('./mailer/templates.ts'), import('./replies/reply-mail.ts')]);
-  const gone = new NotFound(`undeliverable SMS with id ${id}`, ' (see smsrelay undeliverable)');
+  const gone = async () => (await notUndeliverable(store, id)) ?? new NotFound(`undeliverable SMS with id ${id}`, ' (see smsrelay undeliverable)');
   const sms = await store.undeliverableInboundById(id);
-  if (!sms) throw gone;
+  if (!sms) throw await gone();
   // An SMS that answered a conversation keeps it (subject, tag, thread): a reply from the new mailbox continues it.
   const conversation = sms.context === undefined ? undefined : await store.conversation(sms.context, sms.number);
   const said = await notes.reread(sms.provider, sms, store);
   const { mail, messageIdHeader } = await buildReplyMail({ ...sms, ...said }, { mailbox, conversation }, replyMailOptions(config, new Templates()), id);
   const answered = conversation && { context: conversation.context, number: sms.number, from: conversation.mailbox, messageIdHeader };
   // Rerouted meanwhile (by another operator or relay): that mail goes, this one would be a second.
-  if (!(await store.rerouteInbound(id, mailbox, mail, answered))) throw gone;
+  if (!(await store.rerouteInbound(id, mailbox, mail, answered))) throw await gone();
   if (sms.textErased)
     return `SMS ${id} queued for ${mailbox}, without its text: store.retention erased it after its first reply mail was sent (that mail bounced later); the mail says so`;
   return `SMS ${id} queued for ${mailbox}`;
+}
+
+/**
+ * A received SMS that has its mailbox (rerouted already, by this operator, another or the console; or mailed to its
+ * conversation's): where its mail went, when and how that mail stands, as NothingChanged (the CLI exits 1, the console
+ * 409), so that it does not read as a mistyped id; undefined for an id no received SMS has.
+ */
+async function notUndeliverable(store: Store, id: string): Promise<NothingChanged | undefined> {
+  const sms = await store.receivedReply(id);
+  if (sms?.mailbox === undefined) return undefined;
+  const mail = sms.mail && ` (queued ${new Date(sms.mail.queuedAt).toISOString()}, ${sms.mail.status === 'queued' ? 'not sent yet' : sms.mail.status})`;
+  return new NothingChanged(
+    `SMS ${id} is not undeliverable: its mail goes to ${sms.mailbox}${mail ?? ''}, rerouted there already or the mailbox it found when received; no second mail is queued`,
+  );
 }
 
 /** `undeliverable reroute <id> <mailbox>`'s arguments, checked without a store (the CLI refuses a mistake before it opens one). */

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
@@ -46,7 +46,8 @@ import { DAMAGED_STORE_FIX } from './store/health.ts';
 import { OlderSchemaError } from './store/migrations.ts';
 import { storeFailureCode } from './store/rows.ts';
 import { SqliteConsoleStore } from './store/sqlite-console.ts';
-import { diskNearlyFull, isDamage, RECOVERED_SUFFIX, SqliteStore, storeFiles, tryWriting, unusableStorePath } from './store/sqlite.ts';
+import { recoveredCopies, recoveredCopyRefusal } from './store/recovered-copies.ts';
+import { diskNearlyFull, isDamage, SqliteStore, storeFiles, tryWriting, unusableStorePath } from './store/sqlite.ts';
 import type { Store } from './store/types.ts';
 import type { Logger } from './log.ts';
 import type { Relay } from './relay.ts';
@@ -144,7 +145,12 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
       reroute: {
         usage: 'undeliverable reroute <id> <mailbox>',
         does: "mail a received SMS that found no mailbox to this one (a running relay's mailer sends it)",
-        exits: { 0: '', 1: 'no undeliverable SMS with that id', ...STORE_EXITS, 64: "called wrongly, or a mailbox at the relay's own SMS domain" },
+        exits: {
+          0: '',
+          1: 'no undeliverable SMS with that id, or it has its mailbox already (rerouted, or found when received: the line says where its mail went, when and how it stands)',
+          ...STORE_EXITS,
+          64: "called wrongly, or a mailbox at the relay's own SMS domain",
+        },
       },
     },
     exits: { 0: '', ...STORE_EXITS },
@@ -553,7 +559,10 @@ async function withStore(command: StoreCommand, { older: onOlder, none }: { olde
   const { config, warnings } = configOrExit();
   if (config.store.url) return withPostgres(config, warnings, command, onOlder);
   const file = join(config.dataDir, STORE_FILE);
-  if (!storeExists(file, config)) {
+  const exists = storeExists(file, config);
+  // A relay still running on its lost store is told as that (stop it first); else a copy beside the store refuses as start does.
+  if (exists || runningRelay(config.dataDir) === undefined) refuseBesideRecoveredCopy(file);
+  if (!exists) {
     if (none) return printOutput(await none(config, warnings));
     console.error(noRelayData(config));
     process.exitCode = EXIT_NO_DATA;
@@ -693,7 +702,7 @@ function storeExists(file: string, config: Config): boolean {
 function noRelayData(config: Config): string {
   const { dataDir } = config;
   const pid = runningRelay(dataDir);
-  const copy = newestRecoveredCopy(dataDir);
+  const copy = recoveredCopies(join(dataDir, STORE_FILE), Date.now()).at(-1)?.file;
   const saved = copy
     ? `everything it had accepted is saved in ${copy}: stop the relay, put that file back as ${STORE_FILE}, start it`
     : 'see its "store: lost" log line';
@@ -704,19 +713,12 @@ function noRelayData(config: Config): string {
   return `smsrelay: no relay data in ${dataDir}; set SMSRELAY_DATA_DIR to the relay's data directory (or run smsrelay where its smsrelay.yaml is)`;
 }
 
-/** The latest copy a relay saved of a store deleted under it (the names sort by the time in them), if any. */
-function newestRecoveredCopy(dataDir: string): string | undefined {
-  let names: string[];
-  try {
-    names = readdirSync(dataDir);
-  } catch {
-    return undefined;
-  }
-  const newest = names
-    .filter((name) => name.startsWith(`${STORE_FILE}${RECOVERED_SUFFIX}`))
-    .sort()
-    .at(-1);
-  return newest === undefined ? undefined : join(dataDir, newest);
+/** A copy of a lost store beside `file`: the line `start` refuses with (recoveredCopyRefusal), exit 78, as it. */
+function refuseBesideRecoveredCopy(file: string): void {
+  const refusal = recoveredCopyRefusal(file, Date.now());
+  if (refusal === undefined) return;
+  console.error(`smsrelay: config: ${describeSetting(refusal.setting)}: ${refusal.message}`);
+  process.exit(EXIT_CONFIG);
 }
 
 /** A listing's words about itself (empty, cut short): on stderr, so that its stdout holds JSON lines only, for a pipe into jq. */
@@ -1191,6 +1193,11 @@ async function start(): Promise<void> {
       },
     );
   };
+  // A store made anew (or run on) beside a lost store's copy would leave what the copy holds unsent, unseen.
+  if (!config.store.url) {
+    const refusal = recoveredCopyRefusal(join(config.dataDir, STORE_FILE), Date.now());
+    if (refusal) refuse(refusal);
+  }
   const relay = await startRelay(config, logger, { stopAsked: stopAsked.signal, onRefused }).catch((error: unknown) => {
     if (stopAsked.signal.aborted && error === stopAsked.signal.reason && error !== refusedLate) return undefined;
     return refuse(error);

@@ -851,6 +851,23 @@ describe('smsrelay command', () => {
         text,
       );
       assert.ok(!text.includes('Reply to this mail to answer by SMS'), text);
+      // Again (a second operator, or one unsure it worked): where it went, when and how, not "no such SMS"; still exit 1.
+      const again = await waitFor('the mail marked sent', () => {
+        const run = cli('undeliverable', 'reroute', id, 'other@example.com');
+        return run.stderr.includes(', sent)') && run;
+      });
+      assert.equal(again.status, 1, again.stderr);
+      assert.match(
+        again.stderr,
+        new RegExp(
+          `^smsrelay: SMS ${id} is not undeliverable: its mail goes to ops@example\\.com \\(queued \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z, sent\\), rerouted there already or the mailbox it found when received; no second mail is queued`,
+          'm',
+        ),
+      );
+      assert.equal(maildirMessages(maildir).length, 1);
+      const unknown = cli('undeliverable', 'reroute', '01a24e78-0000-7000-8000-000000000000', 'ops@example.com');
+      assert.equal(unknown.status, 1, unknown.stderr);
+      assert.match(unknown.stderr, /^smsrelay: no undeliverable SMS with id 01a24e78-0000-7000-8000-000000000000 \(see smsrelay undeliverable\)$/m);
     } finally {
       assert.equal(await relay.stop(), 0);
     }

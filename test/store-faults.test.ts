@@ -34,6 +34,16 @@ after(() => {
   dirs.forEach(removeDir);
 });
 
+/** An `smsrelay` command run in `dir` with the relay's settings `env`; cut off after 20 s (a start that is not refused runs on: no exit code then). */
+function smsrelay(dir: string, env: Record<string, string>, ...args: string[]) {
+  return spawnSync(process.execPath, [fileURLToPath(new URL('../bin/smsrelay.js', import.meta.url)), ...args], {
+    cwd: dir,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
+}
+
 /** The sweep's interval with inbound.reassemblyTimeout 10s (a tenth of it), and how many more of them a test watches. */
 const SWEEP_EVERY_MS = 1_000;
 const SWEEPS_AFTER = 3;
@@ -154,18 +164,66 @@ describe('the store files deleted under the running relay, its pid file kept', (
       for (const name of readdirSync(dataDir).filter((file) => file.startsWith('smsrelay.db'))) rmSync(join(dataDir, name));
       await sendMail(relay.smtpPort, { to: ['447700900294@sms.localhost'], body: 'after' });
       const lost = await waitFor('the copy saved', () => relay.logs.find((line) => typeof line.recovery === 'string'));
-      const status = spawnSync(process.execPath, [fileURLToPath(new URL('../bin/smsrelay.js', import.meta.url)), 'status'], {
-        cwd: dir,
-        env: { PATH: process.env.PATH ?? '', ...env },
-        encoding: 'utf8',
-        timeout: 30_000,
-      });
+      const status = smsrelay(dir, env, 'status');
       assert.equal(status.status, 66, status.stderr);
       assert.match(status.stderr, new RegExp(`a relay runs on it \\(pid ${relay.child.pid}\\): its store was deleted under it`));
       assert.ok(status.stderr.includes(String(lost.recovery)), status.stderr);
     } finally {
       await relay.stop();
     }
+  });
+});
+
+describe('a start after the store was lost, its copy in the data directory', () => {
+  test('start, status and the commands refuse (exit 78) naming the copy, its queue and both ways on, before and after a new store exists beside it', async () => {
+    const dir = tempDir('smsrelay-restart-lost-');
+    dirs.push(dir);
+    const env = relayEnvironment(dir, {});
+    const dataDir = join(dir, 'data');
+    const cli = (...args: string[]) => smsrelay(dir, env, ...args);
+    const relay = await spawnRelay(dir, env);
+    let copy: string;
+    try {
+      assert.equal(cli('queue', 'pause').status, 0);
+      for (const number of ['447700900281', '447700900282'])
+        assert.equal((await sendMail(relay.smtpPort, { to: [`${number}@sms.localhost`], body: 'queued' })).data?.code, 250);
+      rmSync(join(dataDir, 'smsrelay.db'));
+      await sendMail(relay.smtpPort, { to: ['447700900283@sms.localhost'], body: 'after' });
+      copy = String((await waitFor('the copy saved', () => relay.logs.find((line) => typeof line.recovery === 'string'))).recovery);
+    } finally {
+      await relay.stop();
+    }
+    const refused = (run: ReturnType<typeof cli>, newStore: boolean) => {
+      assert.equal(run.status, 78, run.stderr);
+      const line = run.stderr.trim().split('\n').at(-1) ?? '';
+      assert.ok(line.startsWith('smsrelay: config: SMSRELAY_DATA_DIR='), line);
+      assert.ok(line.includes(`${copy} (2 SMS and 0 mail queued`), line);
+      assert.ok(
+        line.includes(`mv ${copy} ${join(dataDir, 'smsrelay.db')} && rm -f ${join(dataDir, 'smsrelay.db-wal')} ${join(dataDir, 'smsrelay.db-shm')}`),
+        line,
+      );
+      assert.ok(line.includes(`move the copy out of ${dataDir} (mv ${copy} <another directory>/)`), line);
+      assert.equal(line.includes('which replaces the smsrelay.db started since'), newStore, line);
+    };
+    // No store yet beside the copy: a start would make an empty one.
+    refused(cli('start'), false);
+    assert.ok(!existsSync(join(dataDir, 'smsrelay.db')));
+    refused(cli('status'), false);
+    // A store started beside it knowingly (the copy moved out meanwhile), the copy back: still refused, each time.
+    const aside = join(dir, basename(copy));
+    renameSync(copy, aside);
+    const fresh = await spawnRelay(dir, env);
+    await fresh.stop();
+    renameSync(aside, copy);
+    refused(cli('start'), true);
+    refused(cli('status'), true);
+    refused(cli('queue', 'list'), true);
+    // The restore the line names brings the queue back.
+    renameSync(copy, join(dataDir, 'smsrelay.db'));
+    for (const name of ['smsrelay.db-wal', 'smsrelay.db-shm']) rmSync(join(dataDir, name), { force: true });
+    const status = cli('status');
+    assert.equal(status.status, 0, status.stderr);
+    assert.match(status.stdout, /sms queued: 2 \(held: 0\)/);
   });
 });
 

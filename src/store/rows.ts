@@ -603,7 +603,7 @@ export function toSmsState(row: SmsStateRow): SmsState {
 
 /** An inbound SMS `i` of a number with its newest reply mail `m`, as repliesOfNumber selects them (both stores; the number and limit follow). */
 export const REPLIES_OF_NUMBER = `SELECT i.id, i.received_at, i.mailbox, i.context, m.status AS mail_status, m.last_error AS mail_error,
-    m.possible_duplicates AS mail_duplicates, m.recipients AS mail_to, ${TEXT_ERASED} AS text_erased
+    m.possible_duplicates AS mail_duplicates, m.recipients AS mail_to, m.created_at AS mail_at, ${TEXT_ERASED} AS text_erased
   FROM inbound i LEFT JOIN mail_out m ON m.id = (SELECT max(id) FROM mail_out WHERE message_id = i.id AND kind = 'reply')`;
 
 /** An inbound SMS of a number with its newest reply mail, as repliesOfNumber selects it. */
@@ -618,6 +618,8 @@ export interface ReplyOfNumberRow {
   mail_duplicates: number | string | null;
   /** The reply mail's recipients, as mail_out keeps them (JSON). */
   mail_to: string | null;
+  /** When the reply mail was queued (PostgreSQL's bigint may come as a string). */
+  mail_at: number | string | null;
   /** TEXT_ERASED (PostgreSQL's integer may come as a string). */
   text_erased: number | string;
 }
@@ -635,6 +637,7 @@ export function toReceivedReply(row: ReplyOfNumberRow): ReceivedReply {
         : {
             status: row.mail_status,
             to: (JSON.parse(row.mail_to ?? '[]') as string[]).join(', '),
+            queuedAt: Number(row.mail_at),
             error: row.mail_error ?? undefined,
             possibleDuplicates: Number(row.mail_duplicates ?? 0),
           },

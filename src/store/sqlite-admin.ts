@@ -102,6 +102,7 @@ export function prepareAdminStatements(db: Database) {
     paused: db.prepare("SELECT value FROM control WHERE key = 'dispatch_paused'"),
     messagesOfNumber: db.prepare(`SELECT DISTINCT message_id FROM outbound WHERE number = ? ORDER BY id DESC ${sqliteLimit('?')}`),
     repliesOfNumber: db.prepare(`${REPLIES_OF_NUMBER} WHERE i.number = ? ORDER BY i.received_at DESC ${sqliteLimit('?')}`),
+    receivedReply: db.prepare(`${REPLIES_OF_NUMBER} WHERE i.id = ?`),
   };
 }
 
@@ -146,4 +147,9 @@ export function quarantinedRequest(sql: AdminStatements, id: number): Quarantine
 
 export function repliesOfNumber(sql: AdminStatements, number: string, limit: number): ReceivedReply[] {
   return (sql.repliesOfNumber.all(number, limit) as ReplyOfNumberRow[]).map(toReceivedReply);
+}
+
+export function receivedReply(sql: AdminStatements, id: string): ReceivedReply | undefined {
+  const row = sql.receivedReply.get(id) as ReplyOfNumberRow | undefined;
+  return row && toReceivedReply(row);
 }

@@ -7,6 +7,7 @@ import { type Migrated, MigrationError, migrate, NewerSchemaError, OlderSchemaEr
 import { BackupTargetError, type RelayError, StoreFileError, storeFileDenied } from '../errors.ts';
 import { DAMAGED_STORE_FIX } from './health.ts';
 import { DATA_DIR_MODE, realFile } from './lock.ts';
+import { RECOVERED_SUFFIX } from './recovered-copies.ts';
 import {
   asStoreError,
   type BouncedMailRow,
@@ -57,6 +58,7 @@ import {
   prepareAdminStatements,
   quarantinedRequest,
   queueStats,
+  receivedReply,
   repliesOfNumber,
   SQLITE_NOW_MS,
   sqliteLimit,
@@ -285,9 +287,6 @@ type SentSms = { readonly number: string; readonly message_id: string };
 
 /** A backup being written is its target's name + this + the writer's pid, until it is whole. */
 const PARTIAL_COPY_SUFFIX = '.partial-';
-
-/** A lost store's copy is `smsrelay.db` + this + the time it was saved: `smsrelay status` looks for it. */
-export const RECOVERED_SUFFIX = '.recovered-';
 
 /**
  * The embedded store: one SQLite file in WAL mode with `synchronous=FULL`, so a commit is on disk
@@ -839,6 +838,10 @@ export class SqliteStore implements Store {
 
   async repliesOfNumber(number: string, limit: number): Promise<ReceivedReply[]> {
     return this.#read(() => repliesOfNumber(this.#admin, number, limit));
+  }
+
+  async receivedReply(id: string): Promise<ReceivedReply | undefined> {
+    return this.#read(() => receivedReply(this.#admin, id));
   }
 
   async messagesOfNumber(number: string, limit: number): Promise<string[]> {

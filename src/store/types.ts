@@ -121,6 +121,8 @@ export interface Store extends ReplyStore, ReassemblyStore, SharedStateStore, Cl
   messagesOfNumber(number: string, limit: number): Promise<string[]>;
   /** The SMS received from a number, newest first, with where each was mailed. */
   repliesOfNumber(number: string, limit: number): Promise<ReceivedReply[]>;
+  /** A received SMS by its relay id, with its newest reply mail (as repliesOfNumber gives them); undefined when none has that id. */
+  receivedReply(id: string): Promise<ReceivedReply | undefined>;
   /** Throws when the store cannot serve (for /healthz). */
   ping(): Promise<void>;
   /** Whether commits succeed, with a rate-limited write probe while they fail (for /readyz). */
@@ -454,6 +456,8 @@ export interface ReceivedReply {
         readonly status: 'queued' | 'sent' | 'failed';
         /** Its recipients (the mailbox it went to), joined with ", ". */
         readonly to: string;
+        /** When it was queued: for a rerouted SMS, when it was rerouted. */
+        readonly queuedAt: number;
         readonly error: string | undefined;
         /**
          * Deliveries of this mail that may have reached the smarthost twice (mail_out.possible_duplicates): sent again

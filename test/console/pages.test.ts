@@ -185,9 +185,12 @@ describe('console pages', () => {
       });
     assert.equal((await post(`/console/quarantine/${request}/delete`, {})).status, 303);
     assert.equal((await post(`/console/undeliverable/${reply}/reroute`, { mailbox: 'ops@example.com' })).status, 303);
+    // Rerouted already: where its mail went, not "no such SMS".
+    const again = await post(`/console/undeliverable/${reply}/reroute`, { mailbox: 'ops@example.com' });
+    assert.equal(again.status, 409);
+    assert.match(await again.text(), /is not undeliverable: its mail goes to ops@example\.com \(queued .*\), rerouted there already/);
     const gone: Array<[string, Record<string, string>, RegExp]> = [
       [`/console/quarantine/${request}/delete`, {}, new RegExp(`There is no quarantined request with id ${request} any more`)],
-      [`/console/undeliverable/${reply}/reroute`, { mailbox: 'ops@example.com' }, /There is no undeliverable SMS with id .* any more/],
       ['/console/queue', { action: 'retry', target: uuidv7() }, /There is no message with id .* any more/],
       ['/console/quarantine/nonsense/delete', {}, /There is no quarantined request with id nonsense any more/],
     ];

@@ -217,6 +217,11 @@ forEachStore((kind) =>
         [['ops@example.com', 'queued']],
         'one line per SMS: its latest mail',
       );
+      // By its id (a second reroute says where it went): the latest mail, with when it was queued.
+      const rerouted = await store.receivedReply('in-gone');
+      assert.deepEqual([rerouted?.mailbox, rerouted?.mail?.status, rerouted?.mail?.to], ['ops@example.com', 'queued', 'ops@example.com']);
+      assert.ok(typeof rerouted?.mail?.queuedAt === 'number' && Math.abs(rerouted.mail.queuedAt - Date.now()) < 60_000, String(rerouted?.mail?.queuedAt));
+      assert.equal(await store.receivedReply('in-none'), undefined);
       // The rerouted mail refused as well: listed again, with the latest refusal.
       await refuse('550 5.7.1 rejected');
       assert.deepEqual(

@@ -1597,6 +1597,11 @@ export class PostgresStore implements Store, ClusterStore {
     return rows.map(toReceivedReply);
   }
 
+  async receivedReply(id: string): Promise<ReceivedReply | undefined> {
+    const row = await this.#row<ReplyOfNumberRow>(`${REPLIES_OF_NUMBER} WHERE i.id = $1`, [id]);
+    return row && toReceivedReply(row);
+  }
+
   async messagesOfNumber(number: string, limit: number): Promise<string[]> {
     const rows = await this.#rows<{ message_id: string }>(
       'SELECT message_id FROM outbound WHERE number = $1 GROUP BY message_id ORDER BY MAX(id) DESC LIMIT $2',
