@@ -9,7 +9,8 @@ export const TLS_CERTIFICATE = 'tls-certificate';
 
 /**
  * The category of a proxy's answer that it forwarded the request and got no valid answer from the gateway behind it:
- * as for no answer at all, the gateway may have the request, and the host counts as down while no other works.
+ * as for no answer at all, the gateway may have the request (a possible duplicate), and its host is failed as after a
+ * 5xx: the backup at once, as the usual case is the gateway app down behind its load balancer.
  */
 export const PROXY_NO_ANSWER = 'proxy-no-answer';
 
@@ -102,7 +103,7 @@ export const GENERIC_OUTCOME_RULES: readonly OutcomeRule[] = [
   },
   // A proxy in front of the gateway that forwarded the request and got no valid answer, or none in time (RFC 9110 §15.6.3
   // 502, §15.6.5 504; Cloudflare's 520 and 524, after its connection to the gateway was made): the gateway may have taken
-  // it, so it is no failover to another host at once (which may send it a second time) but a possible duplicate.
+  // it: a possible duplicate, though its host is failed all the same (the dispatcher's failsTheHost).
   {
     match: /^request\/HTTP_(502|504|520|524)$/,
     action: 'ambiguous',
