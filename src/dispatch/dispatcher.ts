@@ -166,6 +166,8 @@ interface Decision {
   readonly heldUntil?: number | undefined;
   /** The requests of this round that failed over to the host that gave the answer (SmsOutcome's FailedOver). */
   readonly failedOver?: readonly string[] | undefined;
+  /** How many of those may have been processed (SmsOutcome's FailedOver). */
+  readonly failedOverDuplicates?: number | undefined;
 }
 
 /** The decisions of one batch, and what each provider asked said of itself (a reason to pause it, or undefined). */
@@ -581,6 +583,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     // The providers this round leaves for the route's next: their account refused, or the sender's own queue full there (whichever host).
     const leftLanes = new Set<Lane>();
     const failedOver = new Map<ClaimedSms, string[]>();
+    const failedOverDuplicates = new Map<ClaimedSms, number>();
     let pending = sms;
     for (const [position, host] of hosts.entries()) {
       // The stop gave up on this batch: no request to the next host.
@@ -602,9 +605,9 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
         break;
       }
       const endedAt = this.#monotonic();
-      ended(endingOf(result), endedAt);
-      const tookMs = endedAt - started;
       const failure = requestFailure(lane.provider, result);
+      ended(endingOf(result, failure), endedAt);
+      const tookMs = endedAt - started;
       const classifiedOf = new Map(pending.map((entry) => [entry, lane.provider.outcomes.classifyRecipient(result, entry.number, message.text)]));
       const read = readAnswers(classifiedOf.values());
       // By category, never by code: a gateway's codes are its own words (`ERR:CODE4_447700900123`), one series each;
@@ -637,17 +640,26 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       let busy: Hold | undefined;
       const answeredAt = this.#clock();
       for (const [entry, classified] of classifiedOf) {
-        if (classified.action === 'failover') hostFailed ??= classified;
-        if ((classified.action === 'failover' && hasNext) || ((classified.action === 'pause' || classified.holdsSender) && nextProvider)) {
+        const failsHost = failsTheHost(classified);
+        if (failsHost) hostFailed ??= classified;
+        if ((failsHost && hasNext) || ((classified.action === 'pause' || classified.holdsSender) && nextProvider)) {
           failOver.push(entry);
           // A request was made: an attempt, which the SMS's history shows with the answer that moved it on.
           const via = this.#sentVia(host);
           failedOver.set(entry, [...(failedOver.get(entry) ?? []), `${recordedError(classified)}${via ? `; ${via}` : ''}`]);
+          // A proxy's 502 or 504 left it unknown whether the gateway behind it took the SMS: the next host's copy may be a second.
+          if (classified.action === 'ambiguous') failedOverDuplicates.set(entry, (failedOverDuplicates.get(entry) ?? 0) + 1);
           continue;
         }
-        // Without a host left to fail over to, the SMS waits for its retry like any temporary failure.
+        // Without a host left to fail over to, the SMS waits for its retry like any temporary failure (a possible duplicate still one).
         const decided: Classified = classified.action === 'failover' ? { ...classified, action: 'retry' } : classified;
-        attempt.decisions.push({ sms: entry, classified: decided, via: host, failedOver: failedOver.get(entry) });
+        attempt.decisions.push({
+          sms: entry,
+          classified: decided,
+          via: host,
+          failedOver: failedOver.get(entry),
+          failedOverDuplicates: failedOverDuplicates.get(entry),
+        });
         // A busy answer that names no wait (a bare 429, a throttling code) holds the provider too, probed as a down one is.
         const wait = busy
           ? undefined
@@ -656,8 +668,8 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       }
       if (hostFailed) await lane.breaker.markFailed(endpoint, this.#clock());
       else if (result.kind === 'answered') await lane.breaker.markWorking(endpoint);
-      // No answer at all (a timeout, a reset, a proxy's 504) says the host is down as surely, though it is not failed over from.
-      const down = hostFailed ?? (result.kind === 'transport' || failure?.category === PROXY_NO_ANSWER ? failure : undefined);
+      // No answer at all (a timeout, a reset) says the host is down as surely, though it is not failed over from.
+      const down = hostFailed ?? (result.kind === 'transport' ? failure : undefined);
       // A sender's own queue full says nothing of the provider: its pause is neither started nor ended by it.
       if (this.#notedSender(message, lane, result, read, endedAt)) attempt.asked.set(lane, this.#holdOf(host, refusal ?? protocol, down, busy));
       if (failOver.length > 0 && hasNext) {
@@ -873,11 +885,11 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     const outcomes: SmsOutcome[] = [];
     const lines = new Map<number, (told: Told) => void>();
     const reported: Record<Exclude<ReportKind, 'delivered'>, ReportedRecipient[]> = { failed: [], delayed: [], relayed: [] };
-    for (const { sms: claimed, classified, via, heldUntil, failedOver } of decisions) {
+    for (const { sms: claimed, classified, via, heldUntil, failedOver, failedOverDuplicates } of decisions) {
       // The requests that failed over count as its attempts: its backoff, its expiry's report.
       const sms = failedOver ? { ...claimed, attempts: claimed.attempts + failedOver.length } : claimed;
       const decided = this.#decide(message, sms, classified, now, via, heldUntil);
-      const outcome: SmsOutcome = failedOver ? { ...decided, failedOver } : decided;
+      const outcome: SmsOutcome = failedOver ? { ...decided, failedOver, ...(failedOverDuplicates ? { failedOverDuplicates } : {}) } : decided;
       outcomes.push(outcome);
       const recipient: ReportedRecipient = {
         ...sms,
@@ -1117,9 +1129,19 @@ function toSubmission(message: StoredMessage, sms: readonly ClaimedSms[], expire
   };
 }
 
-function endingOf(result: SubmissionResult): RequestEnding {
+function endingOf(result: SubmissionResult, failure: Classified | undefined): RequestEnding {
+  // A proxy's 502 or 504 is its word that the gateway behind it did not answer: the gateway's silence, not an answer.
+  if (failure?.category === PROXY_NO_ANSWER) return 'unanswered';
   if (result.kind !== 'transport') return 'answered';
   return result.phase === 'connect' ? 'unreachable' : 'unanswered';
+}
+
+/**
+ * Whether an answer marks its host failed and moves the SMS to the next host: a failover's, and a proxy's 502 or 504, the
+ * usual "gateway down behind its load balancer" a backup is there for (a possible duplicate all the same: the gateway may have it).
+ */
+function failsTheHost(classified: Classified): boolean {
+  return classified.action === 'failover' || classified.category === PROXY_NO_ANSWER;
 }
 
 /** How a request that got no answer per number failed (classified as its numbers are); undefined for an answer per number. */

@@ -2,6 +2,7 @@ import { REDACTED } from '../config/secrets.ts';
 import type { Logger } from '../log.ts';
 import { cutEchoes, type EchoNeedle, echoNeedles } from './echoes.ts';
 import type { OutcomeRule, RecipientResult, SubmissionResult } from '../providers/contract.ts';
+import { maskNumbersIn } from '../sms/numbers.ts';
 import type { OutcomeAction } from '../vocabulary.ts';
 
 /** The category of a gateway certificate the relay does not trust: logged as an error, not as a passing failure. */
@@ -9,7 +10,8 @@ export const TLS_CERTIFICATE = 'tls-certificate';
 
 /**
  * The category of a proxy's answer that it forwarded the request and got no valid answer from the gateway behind it:
- * as for no answer at all, the gateway may have the request, and the host counts as down while no other works.
+ * as for no answer at all, the gateway may have the request (a possible duplicate), and its host is failed as after a
+ * 5xx: the backup at once, as the usual case is the gateway app down behind its load balancer.
  */
 export const PROXY_NO_ANSWER = 'proxy-no-answer';
 
@@ -102,7 +104,7 @@ export const GENERIC_OUTCOME_RULES: readonly OutcomeRule[] = [
   },
   // A proxy in front of the gateway that forwarded the request and got no valid answer, or none in time (RFC 9110 §15.6.3
   // 502, §15.6.5 504; Cloudflare's 520 and 524, after its connection to the gateway was made): the gateway may have taken
-  // it, so it is no failover to another host at once (which may send it a second time) but a possible duplicate.
+  // it: a possible duplicate, though its host is failed all the same (the dispatcher's failsTheHost).
   {
     match: /^request\/HTTP_(502|504|520|524)$/,
     action: 'ambiguous',
@@ -193,11 +195,11 @@ export function outcomeClassifier(providerRules: readonly OutcomeRule[], secrets
   };
   const cutOrAll = (said: string, needles: () => readonly EchoNeedle[], mark: string) => cutOrMark(said, needles, mark, failed);
   const redact = (said: string) => cutOrAll(said, () => secretNeedles, REDACTED);
-  const withDetail = (classified: Classified, detail: string | undefined, smsText: string | undefined): Classified => {
-    const said =
-      detail === undefined
-        ? undefined
-        : gatewayText(smsText === undefined ? redact(detail) : cutOrAll(redact(detail), () => echoNeedles([smsText]), TEXT_REDACTED));
+  const withDetail = (classified: Classified, detail: string | undefined, smsText: string | undefined, number: string): Classified => {
+    if (detail === undefined) return classified;
+    const cut = smsText === undefined ? redact(detail) : cutOrAll(redact(detail), () => echoNeedles([smsText]), TEXT_REDACTED);
+    // Masked before the cut to length, so that a number the cut would split is still read as one.
+    const said = gatewayText(unreadable(classified) ? othersMasked(cut, number) : cut);
     return said === undefined ? classified : { ...classified, detail: said };
   };
   const classify = (where: Where, code: string): Classified => {
@@ -225,17 +227,42 @@ export function outcomeClassifier(providerRules: readonly OutcomeRule[], secrets
         case 'transport':
           return classify(result.phase, result.code);
         case 'refused': {
-          const classified = withDetail(classify('request', result.code), result.detail, text);
+          const classified = withDetail(classify('request', result.code), result.detail, text, number);
           return result.retryAfter === undefined ? classified : { ...classified, retryAfter: result.retryAfter };
         }
         case 'answered': {
           const own = result.results.find((entry) => entry.number === number);
-          if (!own) return classify('recipient', MISSING_RESULT_CODE);
-          return withIds(withDetail(partly(classify(own.failure ?? 'recipient', own.code), own), own.detail, text), own);
+          if (!own) return withDetail(classify('recipient', MISSING_RESULT_CODE), listedInstead(result.results), text, number);
+          return withIds(withDetail(partly(classify(own.failure ?? 'recipient', own.code), own), own.detail, text, number), own);
         }
       }
     },
   };
+}
+
+/**
+ * What an answer with no entry for a number said instead, as the gateway's words (an adapter's answer carries its results,
+ * not its body): each entry's number and code, the others' numbers masked (othersMasked), cut to length as any words are.
+ */
+function listedInstead(results: readonly RecipientResult[]): string {
+  if (results.length === 0) return 'no result for any number';
+  return `results for ${results.map((entry) => `${entry.number} ${entry.code}`).join(', ')}`;
+}
+
+/**
+ * An answer the relay read no result for the SMS from (unreadable, or none listed for it) with every number in it masked but
+ * the SMS's own (`number`, E.164), written with or without its `+`: such an answer is not known to be about the SMS (a
+ * proxy's cached answer to another request, a list of other senders' recipients), and its words go into the SMS's history,
+ * its last error and its sender's delay notice and bounce, where another recipient's number must not.
+ */
+function othersMasked(said: string, number: string): string {
+  const own = number.replace(/^\+/, '');
+  // Its digits alone, not as the start or end of a longer run, which is another number.
+  if (!/^\d+$/.test(own)) return maskNumbersIn(said);
+  return said
+    .split(new RegExp(`(?<!\\p{Nd})${own}(?!\\p{Nd})`, 'u'))
+    .map((piece) => maskNumbersIn(piece))
+    .join(own);
 }
 
 /**

@@ -528,7 +528,7 @@ export class SqliteStore implements Store {
           continue;
         }
         for (const detail of outcome.failedOver ?? []) sql.insertEventForSms.run(now, FAILED_OVER, detail, outcome.smsId);
-        if (outcome.failedOver?.length) sql.addAttempts.run(outcome.failedOver.length, outcome.smsId);
+        if (outcome.failedOver?.length) sql.addAttempts.run(outcome.failedOver.length, outcome.failedOverDuplicates ?? 0, outcome.smsId);
         switch (outcome.kind) {
           case 'sent': {
             // The row's number and message come back with the update: no statement of their own.
@@ -1253,7 +1253,7 @@ function prepareStatements(db: Database) {
     smsRetry: db.prepare(`
       UPDATE outbound SET next_attempt_at = ?, last_error = ?, attempts = attempts + ?,
         possible_duplicates = possible_duplicates + ?, lease_owner = NULL, updated_at = ? WHERE id = ?`),
-    addAttempts: db.prepare('UPDATE outbound SET attempts = attempts + ? WHERE id = ?'),
+    addAttempts: db.prepare('UPDATE outbound SET attempts = attempts + ?, possible_duplicates = possible_duplicates + ? WHERE id = ?'),
     resendRecognised: db.prepare('UPDATE outbound SET possible_duplicates = max(possible_duplicates - 1, 0) WHERE id = ?'),
     smsFinal: db.prepare(`
       UPDATE outbound SET status = ?, last_error = ?, attempts = attempts + ?, lease_owner = NULL,

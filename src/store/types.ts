@@ -268,6 +268,8 @@ export interface SmsBatch {
  */
 export interface FailedOver {
   readonly failedOver?: readonly string[] | undefined;
+  /** How many of those may have been processed all the same (a proxy's 502 or 504): each a possible duplicate. */
+  readonly failedOverDuplicates?: number | undefined;
 }
 
 export type SmsOutcome = FailedOver &

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { status } from '../../src/admin.ts';
+import { history, status } from '../../src/admin.ts';
 import { captureLog } from '../helpers/log-lines.ts';
-import { GATEWAY_ACCOUNT, gatewayYaml, removeDir, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
+import { GATEWAY_ACCOUNT, gatewayYaml, maildirMessages, removeDir, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
 import { ReplayServer } from '../helpers/replay-server.ts';
 import { queuedId, sendMail } from '../helpers/smtp.ts';
 
@@ -174,6 +174,40 @@ describe("a 2xx answer that lists its numbers' results but has none for an SMS",
         [`+${numbers[2]}`, 2, 1],
       ],
     );
+  });
+  test("another recipient's number in such an answer (a proxy's cached answer to another request) reaches no history, last error, notice or bounce: masked, the SMS's own kept", async () => {
+    const foreign = '447700900999';
+    const own = '447700900196';
+    const cached = {
+      messageStatus: [
+        { statusCode: 1, recipient: `+${foreign}`, clientReference: 'other', messageId: 'pz9', sequenceIndex: 1 },
+        { statusCode: 1, recipient: own, clientReference: 'another', messageId: 'pz10', sequenceIndex: 2 },
+      ],
+    };
+    const server = await gateway({ status: 200, body: JSON.stringify(cached) }, 'application/json');
+    const relay = await relayWith(puzzel(server.url, { ...fast, pauseProbeInterval: '500ms', delayNotice: '1s', maxAge: '3s' }));
+    const id = queuedId((await sendMail(relay.relay.smtpPort, { to: [`${own}@sms.localhost`], rcptParams: 'NOTIFY=DELAY,FAILURE', body: 'leak' })).data);
+    const reports = await waitFor(
+      'the delay notice and the bounce',
+      () => {
+        const found = maildirMessages(relay.maildir).filter((mail) => mail.includes(`X-SMSRelay-Message-Id: ${id}`));
+        return found.length >= 2 && found;
+      },
+      15_000,
+    );
+    const [sms] = await relay.relay.store.smsOf(id);
+    const log = await history(relay.relay.store, id, Date.now());
+    assert.match(String(sms?.lastError), /MISSING_RESULT: /);
+    const said: ReadonlyArray<readonly [string, string]> = [
+      ['last error', String(sms?.lastError)],
+      ['history', log],
+      ...reports.map((report, n) => [`report ${n}`, report] as const),
+    ];
+    for (const [where, text] of said) {
+      assert.ok(!text.includes(foreign) && !text.includes(foreign.slice(-6)), `${where} names the other recipient: ${text}`);
+    }
+    assert.match(log, /4477\*+99/, 'masked, as in the log');
+    assert.ok(log.includes(`"recipient":"${own}"`), "the SMS's own number kept: it is no other sender's");
   });
 });
 

@@ -183,33 +183,40 @@ describe('delivery semantics', () => {
   });
 
   for (const status of [502, 504]) {
-    test(`a proxy's ${status} is no reason to fail over: the gateway behind it may have the SMS, retried later on the same host as a possible duplicate`, async () => {
-      const proxyPage = { status, contentType: 'text/html', body: `<html><head><title>${status}</title></head><body>nginx</body></html>` };
-      const primary = await new ReplayServer({ contentType: 'text/plain', answer: { status: 200, body: 'ID:P-1' } }).start();
+    test(`a proxy's ${status} (its gateway down behind it) fails over to the backup, counted as a possible duplicate, and says the host is not answering`, async () => {
+      // Every answer the proxy's: the gateway behind it is down, the case the backup host is there for.
+      const proxyPage = { status, body: `<html><head><title>${status}</title></head><body>nginx</body></html>` };
+      const primary = await new ReplayServer({ contentType: 'text/html', answer: proxyPage }).start();
       const backup = await new ReplayServer({ contentType: 'text/plain', answer: { status: 200, body: 'ID:B-1' } }).start();
       cleanups.push(
         () => primary.close(),
         () => backup.close(),
       );
-      primary.next = [proxyPage];
-      const relay = await relayWith({
-        ...gatewayYaml(primary.url, { backupUrl: backup.url }),
-        delivery: { retryMinDelay: '200ms', retryMaxDelay: '200ms' },
-      });
+      const { logger, lines } = captureLog('info');
+      const relay = await startTestRelay({ ...gatewayYaml(primary.url, { backupUrl: backup.url }), delivery: fast }, {}, undefined, {}, logger);
+      dirs.push(relay.dir);
+      cleanups.push(() => relay.stop());
       const id = queuedId((await sendMail(relay.relay.smtpPort, { to: ['447700900234@sms.localhost'], body: `proxy ${status}` })).data);
       const [state] = await waitFor('the SMS sent', async () => {
         const sms = await relay.relay.store.smsOf(id);
         return sms[0]?.status === 'sent' && sms;
       });
-      assert.equal(backup.requests.length, 0, 'never failed over: the backup would send it a second time');
-      assert.equal(primary.requests.length, 2);
-      assert.deepEqual([state?.attempts, state?.possibleDuplicates, state?.providerId], [2, 1, 'P-1']);
+      assert.deepEqual([primary.requests.length, backup.requests.length], [1, 1], 'the backup at once, in the same round');
+      assert.deepEqual([state?.attempts, state?.possibleDuplicates, state?.providerId], [2, 1, 'B-1']);
       const log = await history(relay.relay.store, id, Date.now());
       assert.match(
         log,
-        new RegExp(`deferred: HTTP_${status}: a proxy in front of the SMS gateway got no valid answer from it in time; the message may have been sent`),
+        new RegExp(`failed over: HTTP_${status}: a proxy in front of the SMS gateway got no valid answer from it in time; the message may have been sent`),
       );
-      assert.match(log, /: sent, 2 attempts \(1 possible duplicate\), gateway id P-1/);
+      assert.match(log, /: sent, 2 attempts \(1 possible duplicate\), gateway id B-1/);
+      assert.ok(
+        lines.some((line) => line.includes(`the SMS gateway at ${primary.url} is not answering`)),
+        'the operator is told the host behind the proxy does not answer',
+      );
+      // The primary is marked failed as after a 503: the next SMS goes to the backup without asking it.
+      const next = queuedId((await sendMail(relay.relay.smtpPort, { to: ['447700900235@sms.localhost'], body: 'next' })).data);
+      await waitFor('the next SMS sent', async () => (await relay.relay.store.smsOf(next))[0]?.status === 'sent');
+      assert.deepEqual([primary.requests.length, backup.requests.length], [1, 2]);
     });
   }
 

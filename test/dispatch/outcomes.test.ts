@@ -106,6 +106,12 @@ describe("a number's answer", () => {
     assert.equal(classifyRecipient({ kind: 'answered', results: [{ number: '+447700900123', code: 'ID' }] }, '+447700900123').providerId, undefined);
     assert.equal(classify('recipient', 'ID').providerId, undefined);
   });
+
+  test("none for the number (an adapter's answer without its entry): what the answer listed instead is its words, other numbers masked", () => {
+    const missing = classifyRecipient({ kind: 'answered', results: [{ number: '+447700900999', code: 'ID', providerId: 'x' }] }, '+447700900123');
+    assert.deepEqual([missing.code, missing.action, missing.detail], ['MISSING_RESULT', 'ambiguous', 'results for +4477******99 ID']);
+    assert.equal(classifyRecipient({ kind: 'answered', results: [] }, '+447700900123').detail, 'no result for any number');
+  });
 });
 
 describe('every provider: an answer nobody classified is retried, never bounced', () => {

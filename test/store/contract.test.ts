@@ -329,7 +329,7 @@ forEachStore((kind) =>
       await store.close();
     });
 
-    test("requests that failed over before an outcome: each an attempt and a history line before the outcome's", async () => {
+    test("requests that failed over before an outcome: each an attempt and a history line before the outcome's, those that may have been processed possible duplicates", async () => {
       await store.acceptMail(mail(numbers(2)));
       const [batch] = await claim(store, 1, 100);
       const [a, b] = batch?.sms ?? [];
@@ -344,6 +344,7 @@ forEachStore((kind) =>
             error: 'HTTP_503: busy',
             attempted: true,
             failedOver: ['HTTP_500: down; via one', 'HTTP_502: bad; via two'],
+            failedOverDuplicates: 1,
           },
         ],
         [],
@@ -362,8 +363,11 @@ forEachStore((kind) =>
       ]);
       const states = await store.smsOf(batch?.message.id ?? '');
       assert.deepEqual(
-        states.map((sms) => sms.attempts),
-        [2, 3],
+        states.map((sms) => [sms.attempts, sms.possibleDuplicates]),
+        [
+          [2, 0],
+          [3, 1],
+        ],
       );
       await store.close();
     });

@@ -427,14 +427,15 @@ export const ONE_SMS_SENT = `WITH done AS (
 const RESENDS_RECOGNISED = `UPDATE outbound o SET possible_duplicates = GREATEST(o.possible_duplicates - 1, 0) WHERE o.id = ANY($1::bigint[]) AND ${heldBy('$2')}`;
 
 /**
- * The requests that failed over before an outcome (`$2` SMS ids, `$3` details in order, at `$1`, by `$4`:
- * SmsOutcome's FailedOver): each an attempt of its SMS and a history line, for the SMS whose lease `$4`
+ * The requests that failed over before an outcome (`$2` SMS ids, `$3` details in order, at `$1`, by `$4`, `$5` 1 for a
+ * possible duplicate: SmsOutcome's FailedOver): each an attempt of its SMS and a history line, for the SMS whose lease `$4`
  * holds (another relay's lease: the outcome's late line says what this relay found). Rare: only a
  * round that failed over has it.
  */
-const FAILED_OVER_LINES = `WITH t AS (SELECT * FROM unnest($2::bigint[], $3::text[]) WITH ORDINALITY AS t(id, detail, n)
+const FAILED_OVER_LINES = `WITH t AS (SELECT * FROM unnest($2::bigint[], $3::text[], $5::int[]) WITH ORDINALITY AS t(id, detail, duplicate, n)
   ), counted AS (
-    UPDATE outbound o SET attempts = o.attempts + c.requests FROM (SELECT id, count(*)::int AS requests FROM t GROUP BY id) c
+    UPDATE outbound o SET attempts = o.attempts + c.requests, possible_duplicates = o.possible_duplicates + c.duplicates
+    FROM (SELECT id, count(*)::int AS requests, sum(duplicate)::int AS duplicates FROM t GROUP BY id) c
     WHERE o.id = c.id AND ${heldBy('$4')} RETURNING o.id, o.message_id
   )
   INSERT INTO events (at, message_id, sms_id, kind, detail)
@@ -1205,9 +1206,13 @@ export class PostgresStore implements Store, ClusterStore {
     const by = owner ?? null;
     const statements: Statement[] = [];
     // Before the outcomes' own statements: they end the lease that says whose the SMS is, and its line comes after these.
-    const failedOver = outcomes.flatMap((outcome) => (outcome.failedOver ?? []).map((detail) => [outcome.smsId, detail] as const));
+    // Each line with 1 for as many of the SMS's as may have been processed (FailedOver's failedOverDuplicates): their sum is its count.
+    const failedOver = outcomes.flatMap((outcome) =>
+      (outcome.failedOver ?? []).map((detail, n) => [outcome.smsId, detail, n < (outcome.failedOverDuplicates ?? 0) ? 1 : 0] as const),
+    );
     if (failedOver.length > 0) {
-      statements.push({ text: FAILED_OVER_LINES, values: [now, failedOver.map(([id]) => id), failedOver.map(([, detail]) => detail), by] });
+      const values = [now, failedOver.map(([id]) => id), failedOver.map(([, detail]) => detail), by, failedOver.map(([, , duplicate]) => duplicate)];
+      statements.push({ text: FAILED_OVER_LINES, values });
     }
     // Before SMS_SENT, which ends the lease that says whose the SMS is.
     const resends = sent.filter((outcome) => outcome.recognisedResend).map((outcome) => outcome.smsId);
