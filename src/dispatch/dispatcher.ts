@@ -954,10 +954,9 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     // An expired SMS is given up without a request; a failure without one (an opt-out) is failed below.
     if (via === undefined && classified.category === EXPIRED.category) return { smsId: sms.id, kind: 'expired', error: classified.reason, attempted: false };
     if (classified.action === 'sent' && via) {
-      // Held at the gateway: the history says so, in the code's words and the gateway's, before what took it.
+      // Held at the gateway: the history says so, in the code's words and the gateway's, before what the gateway adds and what took it.
       const held = classified.heldAtGateway === undefined ? undefined : recordedError(classified);
-      const took = this.#sentVia(via);
-      const note = held && took ? `${held}; ${took}` : (held ?? took);
+      const note = [held, classified.note, this.#sentVia(via)].filter((part) => part !== undefined).join('; ');
       return {
         smsId: sms.id,
         kind: 'sent',

@@ -69,6 +69,8 @@ export interface Classified {
   readonly heldAtGateway?: string;
   /** The provider's id for an accepted message. */
   readonly providerId?: string;
+  /** What the history says of a sent SMS besides its id (RecipientResult.note). */
+  readonly note?: string;
   /** What the provider's replies to it carry (session or notify id). */
   readonly trackingId?: string;
 }
@@ -322,7 +324,11 @@ function partly(classified: Classified, result: RecipientResult): Classified {
   };
 }
 
-function withIds(classified: Classified, { providerId, trackingId }: RecipientResult): Classified {
-  if (trackingId === undefined) return providerId === undefined ? classified : { ...classified, providerId };
-  return { ...classified, ...(providerId === undefined ? {} : { providerId }), trackingId };
+function withIds(classified: Classified, { providerId, trackingId, note }: RecipientResult): Classified {
+  return {
+    ...classified,
+    ...(providerId === undefined ? {} : { providerId }),
+    ...(trackingId === undefined ? {} : { trackingId }),
+    ...(note === undefined ? {} : { note }),
+  };
 }

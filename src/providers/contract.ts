@@ -78,6 +78,11 @@ export interface RecipientResult {
    * part's receipt finds its SMS and knows when every part is delivered.
    */
   readonly parts?: readonly string[];
+  /**
+   * What the SMS's history says of it besides its id once it is sent, when the provider knows more of how it went
+   * than its code says (SMPP: an earlier attempt's copy the SMSC took after its timeout, so nothing was written again).
+   */
+  readonly note?: string;
 }
 
 /**

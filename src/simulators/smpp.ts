@@ -26,6 +26,8 @@ const behaviourSchema = z.discriminatedUnion('mode', [
   z.strictObject({ mode: z.literal('refuse-binds'), status: z.number().int().min(1).max(0xffff).optional() }),
   /** The next `times` submit_sm taken but not answered, then every bind dropped (as a crashed SMSC). */
   z.strictObject({ mode: z.literal('drop'), times: z.number().int().positive().optional() }),
+  /** The next `times` submit_sm taken and answered ESME_ROK only `delayMs` later: an SMSC slower than the relay's submit timeout. */
+  z.strictObject({ mode: z.literal('slow'), delayMs: z.number().int().positive(), times: z.number().int().positive().optional() }),
 ]);
 type Behaviour = z.infer<typeof behaviourSchema>;
 
@@ -364,7 +366,9 @@ export class SmppSimulator implements ProviderSimulator {
       return;
     }
     const id = (++this.#nextId).toString(16).toUpperCase();
-    this.#write(bind, pdu.response({ message_id: id }));
+    const answer = () => this.#write(bind, pdu.response({ message_id: id }));
+    if (behaviour.mode === 'slow') this.#later(behaviour.delayMs, answer);
+    else answer();
     this.#record(id, to, pdu);
     const delay = this.#options.reportDelayMs ?? DEFAULT_REPORT_DELAY_MS;
     const from = String(pdu['source_addr'] ?? '');

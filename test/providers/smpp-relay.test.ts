@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { history } from '../../src/admin.ts';
 import type { SmppSimulator } from '../../src/simulators/smpp.ts';
 import { maildirMessages, removeDir, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
 import { queuedId, sendMail } from '../helpers/smtp.ts';
@@ -290,5 +291,37 @@ describe('SMPP when the SMSC takes no new bind as bound', () => {
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     assert.equal(simulator.requests, submits, 'no probe at a new bind');
     assert.ok((await paused())?.startsWith('SMPP_BIND:ESME_RINVBNDSTS'));
+  });
+});
+
+describe('SMPP with an SMSC slower than the submit timeout', () => {
+  let relay: TestRelay;
+
+  before(async () => {
+    // The retry comes after the SMSC's late answer (1.5 s after the submit_sm, 0.5 s after its timeout).
+    relay = await startTestRelay({
+      gateway: { provider: 'smpp-simulator', submitTimeout: '1s' },
+      sms: SMS,
+      delivery: { retryMinDelay: '2s', retryMaxDelay: '3s' },
+    });
+  });
+  after(async () => {
+    await relay.stop();
+    removeDir(relay.dir);
+  });
+
+  test("its ESME_ROK after the timeout, before the retry: the SMS is written once and sent under that answer's id, no possible duplicate left", async () => {
+    const simulator = relay.relay.simulator as SmppSimulator;
+    simulator.setBehaviour({ mode: 'slow', delayMs: 1_500, times: 1 });
+    const id = queuedId((await mailFromAlice(relay, '447700900441', 'A slow SMSC')).data);
+    await waitFor('sent', async () => (await relay.relay.store.smsOf(id))[0]?.status === 'sent', 15_000);
+    const [state] = await relay.relay.store.smsOf(id);
+    assert.equal(state?.attempts, 2);
+    assert.equal(state?.possibleDuplicates, 0, 'the retry wrote nothing: the timeout counted a duplicate that is none');
+    assert.equal(simulator.records.filter((record) => record.to === '447700900441').length, 1, 'written once');
+    const log = await history(relay.relay.store, id, Date.now());
+    assert.match(log, /: sent, .*2 attempts, gateway id /);
+    assert.doesNotMatch(log, /possible duplicate/);
+    assert.match(log, /sent: id [0-9a-f]+; the SMSC took the earlier attempt after its submit timeout: nothing was written again/);
   });
 });

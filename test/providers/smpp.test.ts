@@ -1848,6 +1848,17 @@ describe('SMPP when the SMSC unbinds', () => {
   });
 });
 
+/** A gateway with a 1 s submit timeout (and `settings`), bound to a hand-driven SMSC: its log and the submit_sm the SMSC got. */
+async function slowSmsc(settings: object = {}) {
+  const smsc = new HandSmsc();
+  const log = captureLog('info');
+  const gateway = gatewayTo(await smsc.listen(), { submitTimeout: '1s', ...settings }, log.logger);
+  const submits = () => smsc.pdus.filter((pdu) => pdu.commandId === COMMAND.submit_sm);
+  await gateway.start({ inbound: collectingSink().sink });
+  await waitFor('bound', () => gateway.health().ok);
+  return { smsc, log, gateway, submits };
+}
+
 describe('SMPP binds the SMSC loses, drops, leaves unanswered or cannot trust', () => {
   test('ESME_RINVBNDSTS on a submit_sm: the SMS is retried and the bind unbound and made again (the account is not in question)', async () => {
     const smsc = new HandSmsc();
@@ -2110,13 +2121,8 @@ describe('SMPP binds the SMSC loses, drops, leaves unanswered or cannot trust', 
   });
 
   test("a submit_sm_resp after the submit timeout is the SMSC's answer: the SMS's retry takes its id and writes nothing again; one after the retry was written is only logged", async () => {
-    const smsc = new HandSmsc();
-    const log = captureLog('info');
-    const gateway = gatewayTo(await smsc.listen(), { submitTimeout: '1s' }, log.logger);
-    const submits = () => smsc.pdus.filter((pdu) => pdu.commandId === COMMAND.submit_sm);
+    const { smsc, log, gateway, submits } = await slowSmsc();
     try {
-      await gateway.start({ inbound: collectingSink().sink });
-      await waitFor('bound', () => gateway.health().ok);
       // Answered after the timeout, before the retry: the SMSC took it.
       const slow = sms('+447700900521', 'slow answer');
       const first = classifyRecipient(await gateway.send(slow, 0), '+447700900521');
@@ -2125,7 +2131,11 @@ describe('SMPP binds the SMSC loses, drops, leaves unanswered or cannot trust', 
       smsc.socket?.write(encodePdu(COMMAND.submit_sm_resp, STATUS.ESME_ROK, written?.sequence ?? 0, encodeMessageId('1A2B3C00')));
       await waitFor('the late answer taken', () => log.lines.some((line) => line.includes('took a submit_sm after its timeout')));
       const retried = await gateway.send(slow, 1);
-      assert.equal(classifyRecipient(retried, '+447700900521').action, 'sent');
+      const taken = classifyRecipient(retried, '+447700900521');
+      assert.deepEqual(
+        [taken.action, taken.recognisedResend, taken.note],
+        ['sent', true, 'the SMSC took the earlier attempt after its submit timeout: nothing was written again'],
+      );
       assert.equal(retried.kind === 'answered' ? retried.results[0]?.providerId : undefined, '1a2b3c00', "the late answer's id, which its receipt names");
       assert.equal(submits().length, 1, 'not written again');
       assert.equal(log.lines.filter((line) => line.includes('a response to no request')).length, 0);
@@ -2140,7 +2150,87 @@ describe('SMPP binds the SMSC loses, drops, leaves unanswered or cannot trust', 
       smsc.socket?.write(encodePdu(COMMAND.submit_sm_resp, STATUS.ESME_ROK, retry.sequence, encodeMessageId('1A2B3C02')));
       const sent = await again;
       assert.equal(sent.kind === 'answered' ? sent.results[0]?.providerId : undefined, '1a2b3c02');
-      await waitFor('the late answer logged', () => log.lines.some((line) => line.includes('once its SMS had been written again')));
+      await waitFor('the late answer logged', () => log.lines.some((line) => line.includes('both may reach the phone')));
+      assert.equal(sent.kind === 'answered' ? sent.results[0]?.note : 'unanswered', undefined, 'written again: no note');
+
+      // Refused after the retry was written: that copy was not taken, so it cannot reach the phone.
+      const refused = sms('+447700900523', 'refused late');
+      assert.equal(classifyRecipient(await gateway.send(refused, 0), '+447700900523').code, 'SMPP_SUBMIT_TIMEOUT');
+      const [refusedFirst] = submits().slice(3);
+      const resent = gateway.send(refused, 1);
+      const refusedRetry = await waitFor('its retry written', () => submits()[4]);
+      smsc.socket?.write(encodePdu(COMMAND.generic_nack, STATUS.ESME_RSYSERR, refusedFirst?.sequence ?? 0));
+      smsc.socket?.write(encodePdu(COMMAND.submit_sm_resp, STATUS.ESME_ROK, refusedRetry.sequence, encodeMessageId('1A2B3C03')));
+      await resent;
+      const refusal = await waitFor('the late refusal logged', () => log.lines.find((line) => line.includes('refused a submit_sm after its timeout')));
+      assert.match(refusal, /that copy was not taken, only the one written again may reach the phone/);
+      assert.equal(log.lines.filter((line) => line.includes('both may reach the phone')).length, 1, 'said only of the ESME_ROK');
+    } finally {
+      await gateway.close();
+      await smsc.close();
+    }
+  });
+
+  test("a late ESME_ROK that comes while the retry waits for a window slot or the bind's pause is the retry's answer: nothing is written again", async () => {
+    const { smsc, log, gateway, submits } = await slowSmsc({ windowSize: 2 });
+    const written = (index: number) => waitFor(`submit_sm ${index} written`, () => submits()[index]);
+    const answer = (pdu: { readonly sequence: number } | undefined, status: number, id: string) =>
+      smsc.socket?.write(encodePdu(COMMAND.submit_sm_resp, status, pdu?.sequence ?? 0, encodeMessageId(id)));
+    try {
+      // The retry waits for a window slot: two other SMS hold both.
+      const x = sms('+447700900531', 'x answer');
+      assert.equal(classifyRecipient(await gateway.send(x, 0), '+447700900531').code, 'SMPP_SUBMIT_TIMEOUT');
+      const others = [gateway.send(sms('+447700900532', 'y answer'), 0), gateway.send(sms('+447700900533', 'y answer'), 0)];
+      const holding = [await written(1), await written(2)];
+      const xRetry = gateway.send(x, 1);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      answer(submits()[0], STATUS.ESME_ROK, 'AA00');
+      await waitFor('the late answer taken', () => log.lines.some((line) => line.includes('took a submit_sm after its timeout: its SMS is recorded')));
+      for (const pdu of holding) answer(pdu, STATUS.ESME_ROK, 'BB00');
+      await Promise.all(others);
+      const retried = await xRetry;
+      assert.equal(submits().length, 3, 'x not written again');
+      assert.equal(retried.kind === 'answered' ? retried.results[0]?.providerId : undefined, 'aa00');
+      assert.equal(classifyRecipient(retried, '+447700900531').recognisedResend, true);
+
+      // The retry waits out the bind's pause after another SMS's throttled answer.
+      const z = sms('+447700900534', 'z answer');
+      assert.equal(classifyRecipient(await gateway.send(z, 0), '+447700900534').code, 'SMPP_SUBMIT_TIMEOUT');
+      const throttled = gateway.send(sms('+447700900535', 'w answer'), 0);
+      answer(await written(4), STATUS.ESME_RTHROTTLED, '');
+      await waitFor('the pause', () => log.lines.some((line) => line.includes('asks the relay to slow down')));
+      const zRetry = gateway.send(z, 1);
+      answer(submits()[3], STATUS.ESME_ROK, 'CC00');
+      answer(await written(5), STATUS.ESME_ROK, 'DD00');
+      await throttled;
+      const zRetried = await zRetry;
+      assert.equal(submits().length, 6, 'z not written again');
+      assert.equal(zRetried.kind === 'answered' ? zRetried.results[0]?.providerId : undefined, 'cc00');
+    } finally {
+      await gateway.close();
+      await smsc.close();
+    }
+  });
+
+  test('a long SMS whose one part the SMSC took after its timeout: the retry writes only the other, and its history names the part taken late', async () => {
+    const { smsc, log, gateway, submits } = await slowSmsc();
+    try {
+      const long = sms('+447700900541', 'z'.repeat(300));
+      assert.equal(classifyRecipient(await gateway.send(long, 0), '+447700900541').code, 'SMPP_SUBMIT_TIMEOUT');
+      const [first] = submits();
+      smsc.socket?.write(encodePdu(COMMAND.submit_sm_resp, STATUS.ESME_ROK, first?.sequence ?? 0, encodeMessageId('EE01')));
+      await waitFor('the late answer taken', () => log.lines.some((line) => line.includes('took a submit_sm after its timeout: its SMS is recorded')));
+      const again = gateway.send(long, 1);
+      const second = await waitFor('part 2 written again', () => submits()[2]);
+      smsc.socket?.write(encodePdu(COMMAND.submit_sm_resp, STATUS.ESME_ROK, second.sequence, encodeMessageId('EE02')));
+      const retried = await again;
+      assert.equal(submits().length, 3, 'part 1 not written again');
+      const classified = classifyRecipient(retried, '+447700900541');
+      // Part 2's first copy had no answer: it may reach the phone twice, so the possible duplicate stands.
+      assert.deepEqual(
+        [classified.action, classified.recognisedResend, classified.note],
+        ['sent', undefined, 'the SMSC took part 1 of 2 after its submit timeout at an earlier attempt: not written again'],
+      );
     } finally {
       await gateway.close();
       await smsc.close();

@@ -76,6 +76,11 @@ export const CODE_PREFIX = 'SMPP:';
 export const BIND_CODE_PREFIX = 'SMPP_BIND:';
 /** A submit_sm the SMSC answered with generic_nack, and the nack's command_status. */
 export const NACK_CODE_PREFIX = 'SMPP_GENERIC_NACK:';
+/**
+ * Every part of the SMS an earlier attempt's, which the SMSC took after its submit timeout: this attempt wrote
+ * nothing, so the possible duplicate that timeout counted is none (outcomes.ts: recognisedResend).
+ */
+export const TAKEN_LATE_CODE = 'SMPP_TAKEN_LATE';
 /** registered_delivery: an SMSC delivery receipt on success and failure (§5.2.17). */
 const RECEIPT_REQUESTED = 0x01;
 /**
@@ -115,9 +120,9 @@ const UNKNOWN_STATS_WARNED = 100;
 /** How long one is kept when its SMS has no expiry: delivery.maxAge's default. */
 const PARTLY_TAKEN_TTL_MS = 24 * 60 * 60_000;
 /**
- * SMS whose latest attempt is remembered, for a submit_sm answered after its timeout (bind.ts, LATE_ANSWER_MS,
- * which bounds how long one is kept): its answer counts only while no later attempt of its SMS was made. Some
- * minutes of sending at the highest rates an SMSC allows.
+ * Parts of SMS whose latest written attempt is remembered, for a submit_sm answered after its timeout (bind.ts,
+ * LATE_ANSWER_MS, which bounds how long one is kept): its answer counts only while no later copy of its part was
+ * written. Some minutes of sending at the highest rates an SMSC allows.
  */
 const ATTEMPTS_REMEMBERED = 100_000;
 /**
@@ -136,10 +141,14 @@ const MEMORY_ENTRIES = 100_000;
 /** How much of an unreadable PDU is kept in quarantine (hex). */
 const QUARANTINE_OCTETS = 4_096;
 
-/** A long SMS the SMSC took some parts of and not all: its concatenation reference, and the ids of the parts taken by their place (0-based). */
+/**
+ * An SMS the SMSC took some parts of and not all: its concatenation reference, the ids of the parts taken by their
+ * place (0-based), and which of those it took only after their submit timeout (`late`).
+ */
 interface PartlyTaken {
   readonly reference: number;
   readonly taken: ReadonlyMap<number, string>;
+  readonly late: ReadonlySet<number>;
 }
 
 /**
@@ -226,7 +235,7 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
   /** The unknown stat: words warned about (later receipts with one are info lines), at most UNKNOWN_STATS_WARNED. */
   const unknownStatsWarned = new Set<string>();
   const partlyTaken = new LRUCache<string, PartlyTaken>({ max: PARTLY_TAKEN_ENTRIES, ttl: PARTLY_TAKEN_TTL_MS });
-  /** Each SMS's latest attempt (an object of its own per send), by `<message id>\n<number>`. */
+  /** Each part's latest attempt that wrote it (an object of its own per send), by `<message id>\n<number>\n<part>`. */
   const latestAttempt = new LRUCache<string, object>({ max: ATTEMPTS_REMEMBERED });
   let sink: InboundSink | undefined;
   let healthChanged: (() => void) | undefined;
@@ -492,58 +501,81 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
       const earlier = partlyTaken.get(sent);
       const { bodies, reference } = submitBodies(submission, number, earlier);
       const attempt = {};
-      latestAttempt.set(sent, attempt);
       const ttl = submission.expiresAt === undefined ? PARTLY_TAKEN_TTL_MS : Math.max(1, submission.expiresAt - clock.now());
-      // A part's answer after its timeout, while this is still its SMS's latest attempt, is the SMSC's word on it: a
+      const partKey = (index: number) => `${sent}\n${index}`;
+      /** Parts not written by this attempt, each taken before: `late`, those the SMSC took after an earlier copy's timeout. */
+      const kept = new Set<number>();
+      const keptLate = new Set<number>();
+      const keep = (index: number, messageId: string, late: boolean): SubmitAnswer => {
+        kept.add(index);
+        if (late) keptLate.add(index);
+        return { kind: 'answered', status: STATUS.ESME_ROK, messageId };
+      };
+      // A part's answer after its timeout, while no later copy of the part was written, is the SMSC's word on it: a
       // part it took then is taken, as one taken in time, and the retry does not write it again.
       const late = (index: number) => (answer: LateAnswer) => {
         const line = { msgId: submission.messageId, to: maskNumber(number), part: index + 1, status: statusName(answer.status) };
-        if (latestAttempt.get(sent) !== attempt) {
-          logger.info(
-            { ...line, ...(answer.kind === 'answered' ? { id: answer.messageId } : {}) },
-            'smpp: the SMSC answered a submit_sm after its timeout, once its SMS had been written again: both may reach the phone (the possible duplicate counted)',
-          );
+        if (latestAttempt.get(partKey(index)) !== attempt) {
+          if (answer.kind === 'answered' && answer.status === STATUS.ESME_ROK)
+            logger.info(
+              { ...line, id: answer.messageId },
+              'smpp: the SMSC took a submit_sm after its timeout, once its SMS had been written again: both may reach the phone (the possible duplicate counted)',
+            );
+          else
+            logger.info(
+              line,
+              'smpp: the SMSC refused a submit_sm after its timeout, once its SMS had been written again: that copy was not taken, only the one written again may reach the phone',
+            );
           return;
         }
         if (answer.kind !== 'answered' || answer.status !== STATUS.ESME_ROK || answer.messageId === '') return;
-        const taken = new Map(partlyTaken.get(sent)?.taken);
-        taken.set(index, answer.messageId);
-        partlyTaken.set(sent, { reference, taken }, { ttl });
+        const known = partlyTaken.get(sent);
+        const taken = new Map(known?.taken).set(index, answer.messageId);
+        partlyTaken.set(sent, { reference, taken, late: new Set(known?.late).add(index) }, { ttl });
         logger.info(
           { ...line, id: answer.messageId },
           'smpp: the SMSC took a submit_sm after its timeout: its SMS is recorded as sent under that id at its retry, which does not write it again',
         );
       };
+      // Right before a part is written (after any wait for a window slot or a pause): a late ESME_ROK for an earlier
+      // copy that came meanwhile is its answer, and nothing is written; else this attempt is the part's latest.
+      const writing = (index: number) => (): SubmitAnswer | undefined => {
+        const known = partlyTaken.get(sent);
+        const messageId = known?.late.has(index) ? known.taken.get(index) : undefined;
+        if (messageId !== undefined) return keep(index, messageId, true);
+        latestAttempt.set(partKey(index), attempt);
+        return undefined;
+      };
       // The parts the SMSC took before are not written again: the phone joins them with these by the reference.
       const answers = await Promise.all(
         bodies.map((body, index) => {
           const messageId = earlier?.taken.get(index);
-          return messageId === undefined
-            ? bind.submit(body, late(index))
-            : Promise.resolve<SubmitAnswer>({ kind: 'answered', status: STATUS.ESME_ROK, messageId });
+          if (messageId !== undefined) return Promise.resolve(keep(index, messageId, earlier?.late.has(index) === true));
+          return bind.submit(body, { late: late(index), writing: writing(index) });
         }),
       );
-      if (earlier && earlier.taken.size >= bodies.length)
+      const nothingWritten = kept.size === bodies.length;
+      if (nothingWritten)
         logger.info(
-          { msgId: submission.messageId, parts: bodies.length },
-          'smpp: the SMSC took every part of this SMS after their timeout: recorded as sent, nothing written again',
+          { msgId: submission.messageId, parts: bodies.length, takenLate: keptLate.size },
+          'smpp: the SMSC had taken every part of this SMS, some after their timeout: recorded as sent, nothing written again',
         );
-      else if (earlier)
+      else if (kept.size > 0)
         logger.info(
-          { msgId: submission.messageId, parts: bodies.length, taken: earlier.taken.size },
-          'smpp: sending again only the parts of a long SMS the SMSC did not take, under the same reference',
+          { msgId: submission.messageId, parts: bodies.length, taken: kept.size },
+          'smpp: sent again only the parts of the SMS the SMSC had not taken, under the same reference',
         );
       const taken = new Map(
         answers.flatMap((answer, index) => (answer.kind === 'answered' && answer.status === STATUS.ESME_ROK ? [[index, answer.messageId] as const] : [])),
       );
       // A late answer may have come meanwhile (for a part whose submit_sm timed out): it is kept with these.
-      const takenLate = partlyTaken.get(sent)?.taken;
-      const takenNow = new Map([...(takenLate ?? []), ...taken]);
+      const stored = partlyTaken.get(sent);
+      const takenNow = new Map([...(stored?.taken ?? []), ...taken]);
       // Kept while a retry is to come: not every part was taken in time by this attempt.
-      if (takenNow.size > 0 && taken.size < bodies.length) partlyTaken.set(sent, { reference, taken: takenNow }, { ttl });
+      if (takenNow.size > 0 && taken.size < bodies.length) partlyTaken.set(sent, { reference, taken: takenNow, late: new Set(stored?.late) }, { ttl });
       else partlyTaken.delete(sent);
       const key = bodies.length > 1 ? partsKey(submission.messageId, number, bodies.length) : undefined;
-      const result = toResult(answers, number, key);
+      const result = toResult(answers, number, key, keptLate.size > 0 ? { parts: [...keptLate], nothingWritten } : undefined);
       // message_id is mandatory in a submit_sm_resp that takes the SMS (§4.4.2): without it no receipt can name it.
       const idless = answers.filter((answer) => answer.kind === 'answered' && answer.status === STATUS.ESME_ROK && answer.messageId === '').length;
       const idProblem = answers.find((answer) => answer.kind === 'answered' && answer.idProblem !== undefined);
@@ -656,7 +688,13 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
   }
 
   /** Every part taken: sent; else the first part's trouble speaks for the SMS (with how many parts were taken). */
-  function toResult(answers: readonly SubmitAnswer[], number: string, partsKey: string | undefined): SubmissionResult {
+  /** `takenLate`: the parts of it an earlier attempt wrote and the SMSC took after their timeout, this attempt writing none of them. */
+  function toResult(
+    answers: readonly SubmitAnswer[],
+    number: string,
+    partsKey: string | undefined,
+    takenLate?: { readonly parts: readonly number[]; readonly nothingWritten: boolean },
+  ): SubmissionResult {
     const refused = answers.find((answer) => answer.kind === 'nacked' || (answer.kind === 'answered' && answer.status !== STATUS.ESME_ROK));
     if (refused?.kind === 'answered' || refused?.kind === 'nacked') {
       const taken = answers.filter((answer) => answer.kind === 'answered' && answer.status === STATUS.ESME_ROK).length;
@@ -685,11 +723,22 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
     // Each id as its receipts will name it.
     const ids = answers.map((answer) => (answer.kind === 'answered' ? messageIdKey(answer.messageId, 'submitted', settings.receiptIdFormat) : ''));
     const providerId = partsKey ?? ids[0];
+    const code = takenLate?.nothingWritten ? TAKEN_LATE_CODE : `${CODE_PREFIX}ESME_ROK`;
+    const note = takenLate && takenLateNote(takenLate.parts, answers.length, takenLate.nothingWritten);
     return {
       kind: 'answered',
-      results: [{ number, code: `${CODE_PREFIX}ESME_ROK`, ...(providerId ? { providerId } : {}), ...(partsKey ? { parts: ids } : {}) }],
+      results: [{ number, code, ...(providerId ? { providerId } : {}), ...(partsKey ? { parts: ids } : {}), ...(note ? { note } : {}) }],
     };
   }
+}
+
+/** The history's words for an SMS some parts of which (`parts`, 0-based, of `total`) the SMSC took after an earlier attempt's timeout. */
+function takenLateNote(parts: readonly number[], total: number, nothingWritten: boolean): string {
+  const again = nothingWritten ? 'nothing was written again' : 'not written again';
+  if (total === 1) return `the SMSC took the earlier attempt after its submit timeout: ${again}`;
+  const named = [...parts].sort((a, b) => a - b).map((index) => index + 1);
+  const [noun, their] = named.length === 1 ? ['part', 'its'] : ['parts', 'their'];
+  return `the SMSC took ${noun} ${named.join(', ')} of ${total} after ${their} submit timeout at an earlier attempt: ${again}`;
 }
 
 /** host/port/tls from the settings, or the simulator's `smpp://host:port` when it stands in. */

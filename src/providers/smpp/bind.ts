@@ -185,6 +185,17 @@ type Outstanding = { readonly command: number; readonly settle: (pdu: Pdu | unde
 /** A submit_sm's answer that came after its timeout (LATE_ANSWER_MS): what the SMSC said, as an answer in time would. */
 export type LateAnswer = Extract<SubmitAnswer, { readonly kind: 'answered' | 'nacked' }>;
 
+/** What a submit_sm's SMS knows of its earlier copies (bind.submit). */
+export interface SubmitAttempt {
+  /** Told the SMSC's answer if it comes after the timeout (within LATE_ANSWER_MS, on the same connection), once the submit resolved as `timeout`. */
+  readonly late: (answer: LateAnswer) => void;
+  /**
+   * Called right before each write of the submit_sm: an answer the SMS already has (an earlier copy the SMSC took
+   * after its timeout) is the submit's answer instead, and nothing is written; undefined, the submit_sm is written.
+   */
+  readonly writing: () => SubmitAnswer | undefined;
+}
+
 /** A submit_sm given up at its timeout, still remembered by its sequence number until `until`. */
 interface GivenUp {
   readonly until: number;
@@ -304,11 +315,9 @@ export class SmppBind {
     return attempted;
   }
 
-  /**
-   * Sends a submit_sm body and resolves with its answer; never rejects. `late`: told the SMSC's answer if it comes
-   * after the timeout (within LATE_ANSWER_MS, on the same connection), once the submit resolved as `timeout`.
-   */
-  async submit(body: Buffer, late?: (answer: LateAnswer) => void): Promise<SubmitAnswer> {
+  /** Sends a submit_sm body and resolves with its answer; never rejects. `attempt`: what its SMS knows of its earlier copies. */
+  async submit(body: Buffer, attempt?: SubmitAttempt): Promise<SubmitAnswer> {
+    const late = attempt?.late;
     if (!this.bound) return { kind: 'unbound' };
     await this.#slot();
     try {
@@ -320,6 +329,12 @@ export class SmppBind {
         if (!this.#writable()) {
           trial?.();
           return { kind: 'unbound' };
+        }
+        // As late as can be: a window slot or a pause may have held it while an earlier copy's answer came.
+        const known = attempt?.writing();
+        if (known) {
+          trial?.();
+          return known;
         }
         const writtenAt = this.#timers.now();
         const pdu = await this.#request(COMMAND.submit_sm, body, this.#options.submitTimeoutMs, late && ((answer) => late(submitAnswer(answer))));

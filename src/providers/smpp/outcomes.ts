@@ -11,6 +11,14 @@ import { REASONS } from '../outcome-reasons.ts';
 
 export const SMPP_OUTCOME_RULES: readonly OutcomeRule[] = [
   { match: /^recipient\/SMPP:ESME_ROK$/, action: 'sent', category: 'sent', reason: REASONS.accepted },
+  // An earlier attempt's copy the SMSC took after its timeout (adapter.ts): nothing written this time, so the possible duplicate that timeout counted is none.
+  {
+    match: /^recipient\/SMPP_TAKEN_LATE$/,
+    action: 'sent',
+    category: 'sent',
+    reason: 'the SMSC took an earlier attempt after its submit timeout; nothing was written again',
+    recognisedResend: true,
+  },
   // The bind already slows down by itself (adapter.ts); the SMS waits its turn in the queue.
   {
     match: /^recipient\/SMPP:(ESME_RTHROTTLED|ESME_RMSGQFUL)$/,
