@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { CLOCK_STEP_BACK_MS, ClockStepWatch } from '../src/clock-step.ts';
-import type { LongestWaits } from '../src/store/clock-step-types.ts';
+import type { ClockStepStore, LongestWaits } from '../src/store/clock-step-types.ts';
 import { SqliteStore } from '../src/store/sqlite.ts';
 import type { Store } from '../src/store/types.ts';
 import { captureLog } from './helpers/log-lines.ts';
@@ -106,6 +106,22 @@ describe('clock step: the relay notices a backward step of its wall clock', () =
       warnings()[0]?.msg ?? '',
       /^relay: due times further ahead than any wait this relay schedules became due now \(a clock step back while it was down, a lowered retry or probe setting, or another relay whose clock is ahead\)/,
     );
+  });
+
+  test('the start does not wait for its first look (on a big scheduled queue it reads for seconds): the listeners bind meanwhile', async () => {
+    await retryIn(30_000);
+    wallShift -= HOUR;
+    let answer: () => void = () => {};
+    const answered = new Promise<void>((resolve) => (answer = resolve));
+    // The store answers the first look only when the test says so.
+    const slow: ClockStepStore = { rescheduleBeyond: async (...args) => answered.then(() => store.rescheduleBeyond(...args)) };
+    watch = new ClockStepWatch({ store: slow, longest: LONGEST, logger: log.logger, wall, monotonic: () => monotonic, onRescheduled: () => kicks++ });
+    const started = await Promise.race([Promise.resolve(watch.start()).then(() => 'started'), new Promise((resolve) => setTimeout(resolve, 1_000, 'held'))]);
+    assert.equal(started, 'started');
+    assert.equal(await claimable(), 0, 'not yet looked');
+    answer();
+    await watch.look();
+    assert.equal(await claimable(), 1, 'the look, once the store answers, brings the retry back');
   });
 
   test('a start with nothing ahead says nothing', async () => {
