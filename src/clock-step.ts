@@ -45,6 +45,7 @@ export class ClockStepWatch {
   #owed: { readonly stepMs: number } | undefined = { stepMs: 0 };
   #timer: NodeJS.Timeout | undefined;
   #looking: Promise<void> | undefined;
+  #again: Promise<void> | undefined;
 
   constructor(options: ClockStepOptions) {
     this.#options = options;
@@ -63,13 +64,22 @@ export class ClockStepWatch {
 
   async stop(): Promise<void> {
     clearInterval(this.#timer);
-    await this.#looking;
+    await (this.#again ?? this.#looking);
   }
 
-  /** Compares the clocks now (the timer's look; tests call it after moving their clocks). */
+  /** Compares the clocks after this call (the timer's look; tests call it after moving their clocks). */
   look(): Promise<void> {
-    this.#looking ??= this.#look().finally(() => (this.#looking = undefined));
-    return this.#looking;
+    if (!this.#looking) {
+      this.#looking = this.#look().finally(() => (this.#looking = undefined));
+      return this.#looking;
+    }
+    // The look in flight (the start's takes seconds on a big scheduled queue) compared the clocks before this call:
+    // one more after it, shared by every call meanwhile, so a step made during it is not left to the next timer.
+    this.#again ??= this.#looking.then(() => {
+      this.#again = undefined;
+      return this.look();
+    });
+    return this.#again;
   }
 
   async #look(): Promise<void> {

@@ -80,8 +80,8 @@ describe('clock step: the relay notices a backward step of its wall clock', () =
 
   test("a step back shorter than the longest wait brings the pause's probe and a hold as much sooner, not ten minutes on", async () => {
     watch = newWatch();
+    // The start's look may still be in flight at the step: the look after it compares the clocks again.
     watch.start();
-    await watch.look();
     await store.pauseAccount('intellisoftware', 'ERR:GATEWAY_DOWN: every host down', 60_000, wall());
     await retryIn(60_000);
     monotonic += 1_000;
@@ -122,6 +122,24 @@ describe('clock step: the relay notices a backward step of its wall clock', () =
     answer();
     await watch.look();
     assert.equal(await claimable(), 1, 'the look, once the store answers, brings the retry back');
+  });
+
+  test('a step made while a look is in flight is seen by the next call, not left to the next timer', async () => {
+    await store.pauseAccount('intellisoftware', 'ERR:GATEWAY_DOWN: every host down', 60_000, wall());
+    let answer: () => void = () => {};
+    const answered = new Promise<void>((resolve) => (answer = resolve));
+    const slow: ClockStepStore = { rescheduleBeyond: async (...args) => answered.then(() => store.rescheduleBeyond(...args)) };
+    watch = new ClockStepWatch({ store: slow, longest: LONGEST, logger: log.logger, wall, monotonic: () => monotonic, onRescheduled: () => kicks++ });
+    watch.start();
+    monotonic += 1_000;
+    wallShift -= 9 * 60_000;
+    const looked = watch.look();
+    answer();
+    await looked;
+    const [pause] = (await store.gatewayState(wall())).pauses;
+    const probeIn = (pause?.nextProbeAt ?? Infinity) - wall();
+    assert.ok(probeIn <= 60_000, `the probe is ${probeIn / 1000} s away, not about 9 minutes more`);
+    assert.equal(warnings().length, 1, 'the step said');
   });
 
   test('a start with nothing ahead says nothing', async () => {
