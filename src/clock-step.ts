@@ -32,40 +32,54 @@ const total = (rescheduled: Rescheduled) => rescheduled.sms + rescheduled.mail +
  * A wall clock stepped back leaves every due time the relay stored before (an SMS's retry, a reply mail's, a lease,
  * a gateway pause's next probe) up to the step further ahead than the relay meant: without a word nothing was sent
  * for as long as the step. This compares the wall clock with the monotonic one; on a step back it says so once and
- * brings every due time further ahead than the longest wait of its kind back (ClockStepStore.rescheduleBeyond, which
- * leaves a mail's own send time alone), and at the start it does the same for a step made while the relay was down.
- * A store that fails meanwhile is asked again at the next look.
+ * brings every due time the step's size sooner, never before now (ClockStepStore.rescheduleBeyond, which leaves a
+ * mail's own send time alone). At the start a step made while the relay was down has no size: only due times
+ * further ahead than the longest wait of their kind come back. A store that fails meanwhile is asked again at the
+ * next look.
  */
 export class ClockStepWatch {
   readonly #options: ClockStepOptions;
   /** The wall clock less the monotonic one at the last look. */
   #offset: number;
-  /** Due times to bring back (the start, a step) that the store has not taken yet: the step's size, if a step. */
-  #owed: { readonly stepMs: number | undefined } | undefined = { stepMs: undefined };
+  /** Due times to bring back (the start, a step) that the store has not taken yet: the steps' size, 0 at the start. */
+  #owed: { readonly stepMs: number } | undefined = { stepMs: 0 };
   #timer: NodeJS.Timeout | undefined;
   #looking: Promise<void> | undefined;
+  #again: Promise<void> | undefined;
 
   constructor(options: ClockStepOptions) {
     this.#options = options;
     this.#offset = options.wall() - options.monotonic();
   }
 
-  /** Brings back what a step before the start left ahead, then looks every CLOCK_LOOK_INTERVAL_MS. */
-  async start(): Promise<void> {
-    await this.look();
+  /**
+   * Brings back what a step before the start left ahead, then looks every CLOCK_LOOK_INTERVAL_MS. Not awaited: on a
+   * big scheduled queue the first look reads for seconds, and the listeners need not wait for it.
+   */
+  start(): void {
+    void this.look();
     this.#timer = setInterval(() => void this.look(), CLOCK_LOOK_INTERVAL_MS);
     this.#timer.unref();
   }
 
   async stop(): Promise<void> {
     clearInterval(this.#timer);
-    await this.#looking;
+    await (this.#again ?? this.#looking);
   }
 
-  /** Compares the clocks now (the timer's look; tests call it after moving their clocks). */
+  /** Compares the clocks after this call (the timer's look; tests call it after moving their clocks). */
   look(): Promise<void> {
-    this.#looking ??= this.#look().finally(() => (this.#looking = undefined));
-    return this.#looking;
+    if (!this.#looking) {
+      this.#looking = this.#look().finally(() => (this.#looking = undefined));
+      return this.#looking;
+    }
+    // The look in flight (the start's takes seconds on a big scheduled queue) compared the clocks before this call:
+    // one more after it, shared by every call meanwhile, so a step made during it is not left to the next timer.
+    this.#again ??= this.#looking.then(() => {
+      this.#again = undefined;
+      return this.look();
+    });
+    return this.#again;
   }
 
   async #look(): Promise<void> {
@@ -77,13 +91,14 @@ export class ClockStepWatch {
     if (stepMs > CLOCK_STEP_BACK_MS) {
       logger.warn(
         { stepMs: Math.round(stepMs), ...longest },
-        `relay: the clock stepped back ${(stepMs / 1000).toFixed(1)} s; every due time further ahead than the longest wait of its kind becomes due now (a lease: a full lease from now), a mail's own send time excepted`,
+        `relay: the clock stepped back ${(stepMs / 1000).toFixed(1)} s; every retry and probe set before it comes as much sooner (never before now), a mail's own send time excepted`,
       );
-      this.#owed = { stepMs: Math.max(stepMs, this.#owed?.stepMs ?? 0) };
+      // Steps the store has not taken yet add up: a due time set before both lies ahead by both.
+      this.#owed = { stepMs: stepMs + (this.#owed?.stepMs ?? 0) };
     }
     const owed = this.#owed;
     if (!owed) return;
-    const rescheduled = await store.rescheduleBeyond(wall(), longest).catch((error: unknown) => {
+    const rescheduled = await store.rescheduleBeyond(wall(), longest, owed.stepMs).catch((error: unknown) => {
       logger.debug(failureLogFields(error), 'relay: due times left ahead by a clock step could not be brought back now; trying again at the next look');
       return undefined;
     });
@@ -91,12 +106,12 @@ export class ClockStepWatch {
     if (this.#owed === owed) this.#owed = undefined;
     if (total(rescheduled) === 0) return;
     this.#options.onRescheduled();
-    // After a step the warning above said it; at the start the stored times alone show that a step came while the relay was down.
-    logger[owed.stepMs === undefined ? 'warn' : 'info'](
+    // After a step the warning above said it. At the start nothing tells why the stored times lie so far ahead.
+    logger[owed.stepMs === 0 ? 'warn' : 'info'](
       { ...rescheduled },
-      owed.stepMs === undefined
-        ? 'relay: due times further ahead than the relay schedules any (the clock stepped back while it was down, or a retry or probe setting was lowered) became due now'
-        : 'relay: due times left ahead by the clock step became due now',
+      owed.stepMs === 0
+        ? 'relay: due times further ahead than any wait this relay schedules became due now (a clock step back while it was down, a lowered retry or probe setting, or another relay whose clock is ahead)'
+        : 'relay: due times left ahead by the clock step came as much sooner',
     );
   }
 }

@@ -575,7 +575,8 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       store,
       longest: {
         ...longestWaits(retry, config.delivery.pauseProbeInterval),
-        mailMs: config.mail.retryMaxDelay,
+        // The slack an SMS's bound has (its hold's jitter): a retry set by a relay whose clock is a little ahead stays.
+        mailMs: config.mail.retryMaxDelay + config.mail.retryMinDelay,
         leaseMs: config.delivery.leaseTtl,
       },
       logger,
@@ -586,7 +587,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
         mailer.kick();
       },
     });
-    await clockStep.start();
+    clockStep.start();
     stack.push(() => clockStep.stop());
 
     const housekeeping = new Housekeeping({

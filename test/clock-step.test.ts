@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { CLOCK_STEP_BACK_MS, ClockStepWatch } from '../src/clock-step.ts';
-import type { LongestWaits } from '../src/store/clock-step-types.ts';
+import type { ClockStepStore, LongestWaits } from '../src/store/clock-step-types.ts';
 import { SqliteStore } from '../src/store/sqlite.ts';
 import type { Store } from '../src/store/types.ts';
 import { captureLog } from './helpers/log-lines.ts';
@@ -51,9 +51,10 @@ describe('clock step: the relay notices a backward step of its wall clock', () =
   const claimable = async () => (await store.claimDueSms({ owner: 'relay', now: wall(), leaseUntil: wall() + 60_000, maxBatches: 5, batchSize: 5 })).length;
   const warnings = () => log.lines.map((line) => JSON.parse(line) as { level: string; msg: string }).filter((line) => line.level === 'warn');
 
-  test('a step back says so once, with how far and what it does, and makes a retry it left an hour ahead due now', async () => {
+  test('a step back says so once, with how far and what it does, and brings a retry it left an hour ahead an hour sooner', async () => {
     watch = newWatch();
-    await watch.start();
+    watch.start();
+    await watch.look();
     await retryIn(30_000);
     // A slew within the threshold is no step, and adds up to none over many looks.
     for (let look = 0; look < 5; look++) {
@@ -67,13 +68,30 @@ describe('clock step: the relay notices a backward step of its wall clock', () =
     await watch.look();
     const [line, ...more] = warnings();
     assert.deepEqual(more, []);
-    assert.match(line?.msg ?? '', /^relay: the clock stepped back 3600\.0 s; every due time further ahead than the longest wait of its kind becomes due now/);
+    assert.match(line?.msg ?? '', /^relay: the clock stepped back 3600\.0 s; every retry and probe set before it comes as much sooner \(never before now\)/);
     assert.equal(kicks, 1, 'the work loops look at once');
-    assert.equal(await claimable(), 1, 'the retry is due now, not in an hour');
-
-    monotonic += 1_000;
+    assert.equal(await claimable(), 0, 'the retry is not due before its time');
+    // 30 s after it was set (5 s of looks, 2.5 s of slew): due in 27.5 s, not in an hour.
+    monotonic += 27_500;
     await watch.look();
+    assert.equal(await claimable(), 1, 'the retry is due when it was meant, not an hour later');
     assert.equal(warnings().length, 1, 'said once');
+  });
+
+  test("a step back shorter than the longest wait brings the pause's probe and a hold as much sooner, not ten minutes on", async () => {
+    watch = newWatch();
+    // The start's look may still be in flight at the step: the look after it compares the clocks again.
+    watch.start();
+    await store.pauseAccount('intellisoftware', 'ERR:GATEWAY_DOWN: every host down', 60_000, wall());
+    await retryIn(60_000);
+    monotonic += 1_000;
+    wallShift -= 9 * 60_000;
+    await watch.look();
+    const [pause] = (await store.gatewayState(wall())).pauses;
+    const probeIn = (pause?.nextProbeAt ?? Infinity) - wall();
+    assert.ok(probeIn <= 60_000, `the probe is ${probeIn / 1000} s away, not about 9 minutes more`);
+    monotonic += 60_000;
+    assert.equal(await claimable(), 1, 'the retry a minute off comes a minute after the step');
   });
 
   test('a relay started after a step makes the due times it left ahead due now, and says so', async () => {
@@ -81,15 +99,54 @@ describe('clock step: the relay notices a backward step of its wall clock', () =
     wallShift -= HOUR;
     assert.equal(await claimable(), 0);
     watch = newWatch();
-    await watch.start();
+    watch.start();
+    await watch.look();
     assert.equal(await claimable(), 1);
-    assert.match(warnings()[0]?.msg ?? '', /^relay: due times further ahead than the relay schedules any/);
+    assert.match(
+      warnings()[0]?.msg ?? '',
+      /^relay: due times further ahead than any wait this relay schedules became due now \(a clock step back while it was down, a lowered retry or probe setting, or another relay whose clock is ahead\)/,
+    );
+  });
+
+  test('the start does not wait for its first look (on a big scheduled queue it reads for seconds): the listeners bind meanwhile', async () => {
+    await retryIn(30_000);
+    wallShift -= HOUR;
+    let answer: () => void = () => {};
+    const answered = new Promise<void>((resolve) => (answer = resolve));
+    // The store answers the first look only when the test says so.
+    const slow: ClockStepStore = { rescheduleBeyond: async (...args) => answered.then(() => store.rescheduleBeyond(...args)) };
+    watch = new ClockStepWatch({ store: slow, longest: LONGEST, logger: log.logger, wall, monotonic: () => monotonic, onRescheduled: () => kicks++ });
+    const started = await Promise.race([Promise.resolve(watch.start()).then(() => 'started'), new Promise((resolve) => setTimeout(resolve, 1_000, 'held'))]);
+    assert.equal(started, 'started');
+    assert.equal(await claimable(), 0, 'not yet looked');
+    answer();
+    await watch.look();
+    assert.equal(await claimable(), 1, 'the look, once the store answers, brings the retry back');
+  });
+
+  test('a step made while a look is in flight is seen by the next call, not left to the next timer', async () => {
+    await store.pauseAccount('intellisoftware', 'ERR:GATEWAY_DOWN: every host down', 60_000, wall());
+    let answer: () => void = () => {};
+    const answered = new Promise<void>((resolve) => (answer = resolve));
+    const slow: ClockStepStore = { rescheduleBeyond: async (...args) => answered.then(() => store.rescheduleBeyond(...args)) };
+    watch = new ClockStepWatch({ store: slow, longest: LONGEST, logger: log.logger, wall, monotonic: () => monotonic, onRescheduled: () => kicks++ });
+    watch.start();
+    monotonic += 1_000;
+    wallShift -= 9 * 60_000;
+    const looked = watch.look();
+    answer();
+    await looked;
+    const [pause] = (await store.gatewayState(wall())).pauses;
+    const probeIn = (pause?.nextProbeAt ?? Infinity) - wall();
+    assert.ok(probeIn <= 60_000, `the probe is ${probeIn / 1000} s away, not about 9 minutes more`);
+    assert.equal(warnings().length, 1, 'the step said');
   });
 
   test('a start with nothing ahead says nothing', async () => {
     await retryIn(30_000);
     watch = newWatch();
-    await watch.start();
+    watch.start();
+    await watch.look();
     assert.deepEqual(log.lines, []);
     assert.equal(kicks, 0);
   });

@@ -16,7 +16,7 @@ export const FAILED_AFTER_NOW_MS = 1_000;
 export interface LongestWaits {
   /** An SMS's retry, or its hold behind a paused provider: the retry schedule's maximum or a pause's probe interval. */
   readonly smsMs: number;
-  /** A reply mail's retry (`mail.retryMaxDelay`). */
+  /** A reply mail's retry (`mail.retryMaxDelay`, with `mail.retryMinDelay` of slack). */
   readonly mailMs: number;
   /** A lease, an SMS's or a mail's (`delivery.leaseTtl`, renewed by the heartbeat). */
   readonly leaseMs: number;
@@ -36,10 +36,19 @@ export interface Rescheduled {
 
 export interface ClockStepStore {
   /**
-   * Due times further ahead of `now` (the relay's clock) than `longest` allows, set before the clock stepped back:
-   * a retry or a hold becomes due now; a lease ends a full lease from now, never sooner (its relay may still be
-   * sending); a pause's probe is due now; a host failed after now failed now. SMS waiting for their mail's `sendAt`
-   * keep it. On PostgreSQL a lease, a pause and a failed host go by the database's clock, as they are set.
+   * Brings back the due times a backward step of the relay's clock left ahead of `now` (its clock). `stepMs`, when
+   * the step was seen (0 at the start, when it cannot be known): an SMS's retry or hold, a reply mail's retry, and on
+   * SQLite a pause's probe, all set on the clock that stepped, come `stepMs` sooner, never before now. Then, step
+   * known or not, one still further ahead than `longest` allows becomes due now; a lease ends a full lease from now,
+   * never sooner (its relay may still be sending); a host failed after now failed now. An SMS waiting for its mail's
+   * `sendAt` (the sender's time, no clock's) keeps it. On PostgreSQL a lease, a pause and a failed host go by the
+   * database's clock, as they are set: no step of a relay's clock moves them, and only the bounds apply.
    */
-  rescheduleBeyond(now: number, longest: LongestWaits): Promise<Rescheduled>;
+  rescheduleBeyond(now: number, longest: LongestWaits, stepMs: number): Promise<Rescheduled>;
 }
+
+/**
+ * How far ahead of now a due time of one kind must lie to be changed: with a step known every one ahead moves by
+ * it; without, only one beyond the longest wait of its kind.
+ */
+export const aheadBy = (longestMs: number, stepMs: number) => (stepMs > 0 ? 0 : longestMs);

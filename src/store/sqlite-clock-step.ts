@@ -3,24 +3,35 @@
  * a lease's and a pause's too, is on the relay's (injected) clock. Runs inside the store's write transaction.
  */
 import type { Database } from 'better-sqlite3';
-import { FAILED_AFTER_NOW_MS, type LongestWaits, type Rescheduled } from './clock-step-types.ts';
+import { aheadBy, FAILED_AFTER_NOW_MS, type LongestWaits, type Rescheduled } from './clock-step-types.ts';
 
-/** A never-tried SMS due at its mail's `sendAt`: the sender's time, which no clock step moves. */
-const AT_SENDERS_TIME = 'attempts = 0 AND next_attempt_at = (SELECT m.send_at FROM messages m WHERE m.id = outbound.message_id)';
+/**
+ * A never-tried SMS due at its mail's `sendAt`: the sender's time, which no clock step moves. `IS`, not `=`: most
+ * mail has no `sendAt`, and `NOT (… = NULL)` is NULL, which kept every never-tried SMS (held behind a pause, new)
+ * where the step left it. A tried SMS is past its send time, and its mail is not read.
+ */
+const AT_SENDERS_TIME = 'attempts = 0 AND next_attempt_at IS (SELECT m.send_at FROM messages m WHERE m.id = outbound.message_id)';
+
+/** `column` less the step, never before now; then, still beyond `longest`, now. */
+const brought = (column: string, longest: string) => `CASE WHEN ${column} - @stepMs > @now + ${longest} THEN @now ELSE max(@now, ${column} - @stepMs) END`;
 
 export function prepareClockStepStatements(db: Database) {
   return {
     sms: db.prepare(
-      `UPDATE outbound SET next_attempt_at = @now WHERE status = 'queued' AND lease_owner IS NULL AND next_attempt_at > @now + @smsMs AND NOT (${AT_SENDERS_TIME})`,
+      `UPDATE outbound SET next_attempt_at = ${brought('next_attempt_at', '@smsMs')}
+       WHERE status = 'queued' AND lease_owner IS NULL AND next_attempt_at > @now + @smsAhead AND NOT (${AT_SENDERS_TIME})`,
     ),
     smsLeases: db.prepare(
       "UPDATE outbound SET next_attempt_at = @now + @leaseMs WHERE status = 'queued' AND lease_owner IS NOT NULL AND next_attempt_at > @now + @leaseMs",
     ),
-    mail: db.prepare("UPDATE mail_out SET next_attempt_at = @now WHERE status = 'queued' AND lease_owner IS NULL AND next_attempt_at > @now + @mailMs"),
+    mail: db.prepare(
+      `UPDATE mail_out SET next_attempt_at = ${brought('next_attempt_at', '@mailMs')}
+       WHERE status = 'queued' AND lease_owner IS NULL AND next_attempt_at > @now + @mailAhead`,
+    ),
     mailLeases: db.prepare(
       "UPDATE mail_out SET next_attempt_at = @now + @leaseMs WHERE status = 'queued' AND lease_owner IS NOT NULL AND next_attempt_at > @now + @leaseMs",
     ),
-    probes: db.prepare('UPDATE gateway_pauses SET next_probe_at = @now WHERE next_probe_at > @now + @probeMs'),
+    probes: db.prepare(`UPDATE gateway_pauses SET next_probe_at = ${brought('next_probe_at', '@probeMs')} WHERE next_probe_at > @now + @probeAhead`),
     hosts: db.prepare(`UPDATE gateway_host_failures SET failed_at = @now WHERE failed_at > @now + ${FAILED_AFTER_NOW_MS}`),
   };
 }
@@ -28,8 +39,15 @@ export function prepareClockStepStatements(db: Database) {
 export type ClockStepStatements = ReturnType<typeof prepareClockStepStatements>;
 
 /** Runs inside a write transaction. */
-export function rescheduleBeyond(sql: ClockStepStatements, now: number, longest: LongestWaits): Rescheduled {
-  const values = { now, ...longest };
+export function rescheduleBeyond(sql: ClockStepStatements, now: number, longest: LongestWaits, stepMs: number): Rescheduled {
+  const values = {
+    now,
+    stepMs,
+    ...longest,
+    smsAhead: aheadBy(longest.smsMs, stepMs),
+    mailAhead: aheadBy(longest.mailMs, stepMs),
+    probeAhead: aheadBy(longest.probeMs, stepMs),
+  };
   return {
     sms: sql.sms.run(values).changes,
     mail: sql.mail.run(values).changes,

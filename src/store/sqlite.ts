@@ -1002,8 +1002,8 @@ export class SqliteStore implements Store {
     return this.#write(() => shared.pruneSharedState(this.#shared, now));
   }
 
-  rescheduleBeyond(now: number, longest: LongestWaits): Promise<Rescheduled> {
-    return this.#write(() => clockStep.rescheduleBeyond(this.#clockStep, now, longest));
+  rescheduleBeyond(now: number, longest: LongestWaits, stepMs: number): Promise<Rescheduled> {
+    return this.#write(() => clockStep.rescheduleBeyond(this.#clockStep, now, longest, stepMs));
   }
 
   recordSentParts(sent: SentParts): Promise<PartsOfSms> {

@@ -26,7 +26,7 @@ describe('dispatch: a backward step of the wall clock', () => {
     let shift = 0;
     const log = captureLog('info');
     const relay = await startTestRelay(
-      { ...gatewayYaml(`http://127.0.0.1:${port}`, { connectTimeout: '1s' }), delivery: { retryMinDelay: '20s', retryMaxDelay: '2m' } },
+      { ...gatewayYaml(`http://127.0.0.1:${port}`, { connectTimeout: '1s' }), delivery: { retryMinDelay: '5s', retryMaxDelay: '2m' } },
       {},
       tempDir(),
       // The whole relay's wall clock, as a step moves it: the intake's (a mail's received time) and the dispatcher's.
@@ -46,8 +46,9 @@ describe('dispatch: a backward step of the wall clock', () => {
     const gateway = await startSimulator({ port });
     cleanups.push(() => gateway.close());
     const second = queuedId((await sendMail(smtp, { to: ['447700900302@sms.localhost'], body: 'after the step' })).data);
-    // The probe was due 20 s from the pause: without the step's rescheduling nothing would go for an hour.
-    await gateway.simulator.waitForMessages(2, 10_000);
+    // The probe was due 5 s from the pause and the retry within 10 s of it: the step's size sooner, each is due
+    // when it was meant, not an hour later.
+    await gateway.simulator.waitForMessages(2, 30_000);
     assert.deepEqual(gateway.simulator.received.map((sms) => sms.text).sort(), ['after the step', 'before the step']);
     assert.equal((await relay.relay.store.smsOf(second))[0]?.status, 'sent');
     const steps = log.lines.filter((line) => line.includes('relay: the clock stepped back'));

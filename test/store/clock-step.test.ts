@@ -63,7 +63,7 @@ forEachStore((kind) =>
       await store.markHostFailed('intellisoftware', 'https://primary.example', now + HOUR);
       await store.markHostFailed('intellisoftware', 'https://backup.example', now - 1_000);
 
-      assert.deepEqual(await store.rescheduleBeyond(now, LONGEST), { sms: 1, mail: 1, leases: 1, probes: 1, hosts: 1 });
+      assert.deepEqual(await store.rescheduleBeyond(now, LONGEST, 0), { sms: 1, mail: 1, leases: 1, probes: 1, hosts: 1 });
 
       const sms = await kind.rows('SELECT number, next_attempt_at AS due FROM outbound ORDER BY number');
       const due = new Map(sms.map((row) => [row.number, Number(row.due)]));
@@ -81,13 +81,81 @@ forEachStore((kind) =>
       assert.ok((failedAt.get('https://primary.example') ?? Infinity) <= now + SLACK_MS, 'the host failed after now failed now: skipped one recovery time');
       assert.ok(Math.abs((failedAt.get('https://backup.example') ?? 0) - (now - 1_000)) <= SLACK_MS, 'a host failed before keeps its time');
 
-      assert.deepEqual(await store.rescheduleBeyond(now, LONGEST), { sms: 0, mail: 0, leases: 0, probes: 0, hosts: 0 }, 'nothing further ahead now');
+      assert.deepEqual(await store.rescheduleBeyond(now, LONGEST, 0), { sms: 0, mail: 0, leases: 0, probes: 0, hosts: 0 }, 'nothing further ahead now');
       const [again] = await store.claimDueSms({ owner: 'relay-a', now, leaseUntil: now + 60_000, maxBatches: 5, batchSize: 5 });
       assert.deepEqual(
         again?.sms.map((entry) => entry.number),
         ['+447700900001'],
         'the claim takes the retry at once',
       );
+    });
+
+    test('never-tried SMS left ahead come back: one held behind a pause (no attempt, no send time) and one accepted and not yet claimed', async () => {
+      const now = Date.now();
+      const held = mail(['+447700900001'], { receivedAt: now - 60_000 });
+      await store.acceptMail(held);
+      const [batch] = await store.claimDueSms({ owner: 'relay-a', now, leaseUntil: now + 60_000, maxBatches: 5, batchSize: 5 });
+      const sms = batch?.sms[0];
+      assert.ok(sms);
+      // Held behind a paused provider: no request, so no attempt; due at the probe, an hour ahead after the step.
+      await store.recordSmsOutcomes([{ smsId: sms.id, kind: 'retry', nextAttemptAt: now + HOUR, error: 'ERR:GATEWAY_DOWN', attempted: false }], [], 'relay-a');
+      // Accepted just before the step, on the clock an hour ahead: due at its arrival.
+      await store.acceptMail(mail(['+447700900002'], { receivedAt: now + HOUR }));
+      // A mail held for its own send time, an hour ahead, stays held.
+      await store.acceptMail(mail(['+447700900003'], { receivedAt: now, sendAt: now + HOUR, holdUntilSendAt: true }));
+
+      assert.equal((await store.rescheduleBeyond(now, LONGEST, 0)).sms, 2);
+      const rows = await kind.rows('SELECT number, attempts, next_attempt_at AS due FROM outbound ORDER BY number');
+      assert.deepEqual(
+        rows.map((row) => [row.number, Number(row.attempts), Number(row.due) - now]),
+        [
+          ['+447700900001', 0, 0],
+          ['+447700900002', 0, 0],
+          ['+447700900003', 0, HOUR],
+        ],
+      );
+    });
+
+    test('a step of known size brings every retry and hold set before it as much sooner, never before now, and no send time', async () => {
+      const now = Date.now();
+      const step = 9 * 60_000;
+      const numbers = ['+447700900001', '+447700900002', '+447700900003'];
+      const mails = numbers.map((number) => mail([number], { receivedAt: now - 60_000 }));
+      for (const accepted of mails) await store.acceptMail(accepted);
+      const claimed = (await store.claimDueSms({ owner: 'relay-a', now, leaseUntil: now + 60_000, maxBatches: 5, batchSize: 5 })).flatMap((batch) => batch.sms);
+      const id = (number: string) => claimed.find((sms) => sms.number === number)?.id ?? -1;
+      // Set on the clock 9 minutes ahead: a hold a minute off, a retry 5 minutes off, a retry 5 minutes off set earlier.
+      await store.recordSmsOutcomes(
+        [
+          { smsId: id('+447700900001'), kind: 'retry', nextAttemptAt: now + step + 60_000, error: 'ERR:GATEWAY_DOWN', attempted: false },
+          { smsId: id('+447700900002'), kind: 'retry', nextAttemptAt: now + step + 300_000, error: 'ERR:GATEWAY_ERROR', attempted: true },
+          { smsId: id('+447700900003'), kind: 'retry', nextAttemptAt: now + 300_000, error: 'ERR:GATEWAY_ERROR', attempted: true },
+        ],
+        [],
+        'relay-a',
+      );
+      await store.acceptMail(mail(['+447700900004'], { receivedAt: now, sendAt: now + step + 60_000, holdUntilSendAt: true }));
+      await store.enqueueMail([{ kind: 'bounce', messageId: mails[0]?.id ?? '', envelopeFrom: '', recipients: ['alice@example.com'], raw: Buffer.from('x') }]);
+      const queuedAt = Date.now();
+      const [reply] = await store.claimDueMail({ owner: 'relay-a', now: queuedAt, leaseUntil: queuedAt + 60_000, limit: 5 });
+      assert.ok(reply);
+      await store.recordMailOutcome({ id: reply.id, kind: 'retry', nextAttemptAt: now + step + 120_000, error: '421 4.3.2 down' }, 'relay-a');
+
+      const got = await store.rescheduleBeyond(now, LONGEST, step);
+      assert.deepEqual([got.sms, got.mail], [3, 1]);
+      const rows = await kind.rows('SELECT number, next_attempt_at AS due FROM outbound ORDER BY number');
+      assert.deepEqual(
+        rows.map((row) => [row.number, Number(row.due) - now]),
+        [
+          ['+447700900001', 60_000],
+          ['+447700900002', 300_000],
+          ['+447700900003', 0],
+          ['+447700900004', step + 60_000],
+        ],
+        'each as much sooner as the step, never before now; the send time stays',
+      );
+      const [mailRow] = await kind.rows(`SELECT next_attempt_at AS due FROM mail_out WHERE id = ${reply.id}`);
+      assert.equal(Number(mailRow?.due) - now, 120_000, "the reply mail's retry too");
     });
 
     test("PostgreSQL: a relay whose clock stepped back reads a pause's probe in its new clock at once, not an hour late", {
