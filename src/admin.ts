@@ -87,6 +87,8 @@ export interface OlderStore {
 /** No store yet in the data directory `dataDir` (a new installation, before its first start). */
 export interface NoStoreYet {
   readonly noStoreIn: string;
+  /** Start refuses to create it (a lost store's copy beside it): the check's next line says why. */
+  readonly startRefused?: boolean;
 }
 
 /**
@@ -99,7 +101,7 @@ export async function configCheck(config: Config, store: Store | OlderStore | No
   const shown = JSON.stringify(masked(asWritten(config)), null, 2);
   if ('olderSchema' in store) return `${shown}\n${upgradeAhead(store.olderSchema)}`;
   // A new installation's configuration is checked before its first start, which creates the store.
-  if ('noStoreIn' in store) return `${shown}\nstore: none yet in ${store.noStoreIn}; \`smsrelay start\` creates it`;
+  if ('noStoreIn' in store) return `${shown}\nstore: none yet in ${store.noStoreIn}${store.startRefused ? '' : '; `smsrelay start` creates it'}`;
   let durability: Awaited<ReturnType<Store['durability']>>;
   try {
     durability = await store.durability();

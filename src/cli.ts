@@ -46,7 +46,7 @@ import { DAMAGED_STORE_FIX } from './store/health.ts';
 import { OlderSchemaError } from './store/migrations.ts';
 import { storeFailureCode } from './store/rows.ts';
 import { SqliteConsoleStore } from './store/sqlite-console.ts';
-import { recoveredCopies, recoveredCopyRefusal } from './store/recovered-copies.ts';
+import { recoveredCopies, recoveredCopyCheck } from './store/recovered-copies.ts';
 import { diskNearlyFull, isDamage, SqliteStore, storeFiles, tryWriting, unusableStorePath } from './store/sqlite.ts';
 import type { Store } from './store/types.ts';
 import type { Logger } from './log.ts';
@@ -116,7 +116,7 @@ const STORE_EXITS: Exits = {
   69: 'the database cannot be reached now',
   74: "the store's disk refuses it (an I/O error, a read-only filesystem)",
   75: "the store's disk is full, or another process holds the store's lock past store.busyTimeout (a command that writes)",
-  78: 'a store it cannot use (damaged, newer, older: only start upgrades it; refusing)',
+  78: "a store it cannot use (damaged, newer, older: only start upgrades it; refusing), or a lost store's copy in the data directory (restore it or move it out)",
 };
 
 /** A queue command given one message's id: that id may be of no message, or of one whose SMS are all finished. */
@@ -134,7 +134,7 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
       0: 'stopped',
       74: "the store's disk refuses it at start (an I/O error, a read-only filesystem)",
       75: 'disk full at start',
-      78: 'configuration or store unusable',
+      78: "configuration or store unusable, or a lost store's copy in the data directory (restore it or move it out)",
       130: 'a second signal while stopping, half a second or more after the first',
     },
   },
@@ -440,7 +440,8 @@ async function main(argv: readonly string[]): Promise<void> {
     case 'config':
       return withStore(checkConfig, {
         older: (olderSchema, config, warnings) => checkConfig({ olderSchema }, config, warnings),
-        none: (config, warnings) => checkConfig({ noStoreIn: config.dataDir }, config, warnings),
+        none: (config, warnings, startRefused) => checkConfig({ noStoreIn: config.dataDir, startRefused }, config, warnings),
+        showsCopyRefusal: true,
       });
     case 'backup':
       return backup(words, options['force'] === true);
@@ -548,22 +549,30 @@ type OlderStoreCommand = (from: number, config: Config, warnings: readonly strin
  * What a command that reads none of the store's tables does where there is none yet (a new installation:
  * `config check` before the first start), which the others answer with "no relay data".
  */
-type NoStoreCommand = (config: Config, warnings: readonly string[]) => Promise<string>;
+type NoStoreCommand = (config: Config, warnings: readonly string[], startRefused: boolean) => Promise<string>;
 
 /**
  * Runs an operator command on the store of the configured data directory, which it names on stderr
  * (stdout stays the command's output, for scripts). It never creates a store: run in the wrong
  * place, it says where it looked and how to point it at the relay's data.
  */
-async function withStore(command: StoreCommand, { older: onOlder, none }: { older?: OlderStoreCommand; none?: NoStoreCommand } = {}): Promise<void> {
+async function withStore(
+  command: StoreCommand,
+  { older: onOlder, none, showsCopyRefusal }: { older?: OlderStoreCommand; none?: NoStoreCommand; showsCopyRefusal?: boolean } = {},
+): Promise<void> {
   const { config, warnings } = configOrExit();
   if (config.store.url) return withPostgres(config, warnings, command, onOlder);
   const file = join(config.dataDir, STORE_FILE);
   const exists = storeExists(file, config);
-  // A relay still running on its lost store is told as that (stop it first); else a copy beside the store refuses as start does.
-  if (exists || runningRelay(config.dataDir) === undefined) refuseBesideRecoveredCopy(file);
+  // A relay still running on its lost store is told as that (stop it first); else a copy beside the store refuses as start
+  // does; `config check` shows the configuration first, then that refusal as its store line.
+  const beside = exists || runningRelay(config.dataDir) === undefined ? recoveredCopyCheck(file, Date.now()) : undefined;
+  if (beside && 'warning' in beside) console.error(`smsrelay: ${beside.warning}`);
+  const refusal = beside && 'refusal' in beside ? beside.refusal : undefined;
+  if (refusal && !showsCopyRefusal) refuseBesideRecoveredCopy(refusal);
+  const print = (output: string) => printOutput(refusal ? `${output}\n${copyRefusalLine(refusal)}` : output);
   if (!exists) {
-    if (none) return printOutput(await none(config, warnings));
+    if (none) return print(await none(config, warnings, refusal !== undefined));
     console.error(noRelayData(config));
     process.exitCode = EXIT_NO_DATA;
     return;
@@ -576,11 +585,11 @@ async function withStore(command: StoreCommand, { older: onOlder, none }: { olde
     store = openOrExit(file, config, onOlder !== undefined);
   } catch (error) {
     if (!relayAlongside) removeEmptyWal(file, config.dataDir);
-    if (onOlder && error instanceof OlderSchemaError) return printOutput(await onOlder(error.from, config, warnings));
+    if (onOlder && error instanceof OlderSchemaError) return print(await onOlder(error.from, config, warnings));
     return diskFailureOrThrow(error, config);
   }
   try {
-    printOutput(await command(store, config, warnings));
+    print(await command(store, config, warnings));
   } catch (error) {
     if (error instanceof RelayError && isDamage(error.cause)) {
       console.error(`smsrelay: config: ${describeSetting('dataDir')}: the store ${file} is damaged (${(error.cause as Error).message}): ${DAMAGED_STORE_FIX}`);
@@ -713,12 +722,16 @@ function noRelayData(config: Config): string {
   return `smsrelay: no relay data in ${dataDir}; set SMSRELAY_DATA_DIR to the relay's data directory (or run smsrelay where its smsrelay.yaml is)`;
 }
 
-/** A copy of a lost store beside `file`: the line `start` refuses with (recoveredCopyRefusal), exit 78, as it. */
-function refuseBesideRecoveredCopy(file: string): void {
-  const refusal = recoveredCopyRefusal(file, Date.now());
-  if (refusal === undefined) return;
+/** A copy of a lost store beside the store: the line `start` refuses with (recoveredCopyCheck), exit 78, as it. */
+function refuseBesideRecoveredCopy(refusal: StoreFileError): never {
   console.error(`smsrelay: config: ${describeSetting(refusal.setting)}: ${refusal.message}`);
   process.exit(EXIT_CONFIG);
+}
+
+/** `config check`'s store line after the configuration it printed: what start refuses beside a lost store's copy, exit 78. */
+function copyRefusalLine(refusal: StoreFileError): string {
+  process.exitCode = EXIT_CONFIG;
+  return `store: start refuses: ${describeSetting(refusal.setting)}: ${refusal.message}`;
 }
 
 /** A listing's words about itself (empty, cut short): on stderr, so that its stdout holds JSON lines only, for a pipe into jq. */
@@ -1195,8 +1208,9 @@ async function start(): Promise<void> {
   };
   // A store made anew (or run on) beside a lost store's copy would leave what the copy holds unsent, unseen.
   if (!config.store.url) {
-    const refusal = recoveredCopyRefusal(join(config.dataDir, STORE_FILE), Date.now());
-    if (refusal) refuse(refusal);
+    const beside = recoveredCopyCheck(join(config.dataDir, STORE_FILE), Date.now());
+    if (beside && 'refusal' in beside) refuse(beside.refusal);
+    if (beside && 'warning' in beside) logger.warn(beside.warning);
   }
   const relay = await startRelay(config, logger, { stopAsked: stopAsked.signal, onRefused }).catch((error: unknown) => {
     if (stopAsked.signal.aborted && error === stopAsked.signal.reason && error !== refusedLate) return undefined;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
@@ -199,7 +199,7 @@ describe('a start after the store was lost, its copy in the data directory', () 
       assert.ok(line.startsWith('smsrelay: config: SMSRELAY_DATA_DIR='), line);
       assert.ok(line.includes(`${copy} (2 SMS and 0 mail queued`), line);
       assert.ok(
-        line.includes(`mv ${copy} ${join(dataDir, 'smsrelay.db')} && rm -f ${join(dataDir, 'smsrelay.db-wal')} ${join(dataDir, 'smsrelay.db-shm')}`),
+        line.includes(`rm -f ${join(dataDir, 'smsrelay.db-wal')} ${join(dataDir, 'smsrelay.db-shm')} && mv ${copy} ${join(dataDir, 'smsrelay.db')}`),
         line,
       );
       assert.ok(line.includes(`move the copy out of ${dataDir} (mv ${copy} <another directory>/)`), line);
@@ -224,6 +224,115 @@ describe('a start after the store was lost, its copy in the data directory', () 
     const status = cli('status');
     assert.equal(status.status, 0, status.stderr);
     assert.match(status.stdout, /sms queued: 2 \(held: 0\)/);
+  });
+});
+
+describe('what a lost store left in the data directory other than a copy to restore', () => {
+  /** A store holding two queued SMS, the relay stopped; and its data directory. */
+  async function queuedStore(prefix: string) {
+    const dir = tempDir(prefix);
+    dirs.push(dir);
+    const env = relayEnvironment(dir, {}, { TMPDIR: dir });
+    const relay = await spawnRelay(dir, env);
+    try {
+      assert.equal(smsrelay(dir, env, 'queue', 'pause').status, 0);
+      for (const number of ['447700900281', '447700900282'])
+        assert.equal((await sendMail(relay.smtpPort, { to: [`${number}@sms.localhost`], body: 'queued' })).data?.code, 250);
+    } finally {
+      await relay.stop();
+    }
+    return { dir, env, dataDir: join(dir, 'data'), cli: (...args: string[]) => smsrelay(dir, env, ...args) };
+  }
+
+  test("an empty file of a copy's name is never offered to restore, and a marker names the copy saved in a path the shell must have quoted", async () => {
+    const { dir, dataDir, cli } = await queuedStore('smsrelay-no-copy-');
+    const store = join(dataDir, 'smsrelay.db');
+    // What a data directory full at the loss leaves: an older release's empty attempt, this one's marker and the copy in the temp dir.
+    const empty = `${store}.recovered-2026-01-01T00-00-00-000Z`;
+    writeFileSync(empty, '');
+    const elsewhere = join(dir, "it's tmp");
+    mkdirSync(elsewhere);
+    const copy = join(elsewhere, 'smsrelay.db.recovered-2026-01-01T00-00-01-000Z');
+    renameSync(store, copy);
+    const marker = `${store}.recovered-2026-01-01T00-00-01-000Z.elsewhere`;
+    writeFileSync(marker, `${copy}\n`);
+    const quoted = `'${copy.replaceAll("'", "'\\''")}'`;
+    const line = (run: ReturnType<typeof cli>) => {
+      assert.equal(run.status, 78, run.stderr);
+      return run.stderr.trim().split('\n').at(-1) ?? '';
+    };
+    const started = line(cli('start'));
+    assert.ok(started.includes(`${empty} empty: no copy, never restore it`), started);
+    assert.ok(!started.includes(`mv ${empty} ${store} `), started);
+    assert.ok(started.includes(`${copy} (named by ${marker}) (2 SMS and 0 mail queued`), started);
+    assert.ok(started.includes(`rm -f ${store}-wal ${store}-shm && mv ${quoted} ${store} && rm ${marker}`), started);
+    assert.ok(started.includes(`(mv ${empty} ${marker} <another directory>/)`), started);
+    // config check: the configuration, then the refusal as its store line; never "start creates it".
+    const checked = cli('config', 'check');
+    assert.equal(checked.status, 78, checked.stderr);
+    assert.ok(checked.stdout.startsWith('{'), checked.stdout);
+    const storeLine = checked.stdout.trim().split('\n').at(-1) ?? '';
+    assert.ok(storeLine.startsWith('store: start refuses: SMSRELAY_DATA_DIR='), storeLine);
+    assert.ok(storeLine.includes(`mv ${quoted} ${store}`), storeLine);
+    assert.ok(!checked.stdout.includes('creates it'), checked.stdout);
+    // The empty file alone: no restore offered, the "store: lost" line named as where the copy went.
+    rmSync(marker);
+    const alone = line(cli('status'));
+    assert.ok(alone.includes(`${empty} empty: no copy`), alone);
+    assert.ok(alone.includes('"store: lost" line'), alone);
+    assert.ok(!/ mv (?!<that copy>)/.test(alone), alone);
+  });
+
+  test('a copy the store already holds (restored with cp) refuses nothing: one warning names it as restored already', async () => {
+    const { dataDir, cli } = await queuedStore('smsrelay-restored-copy-');
+    const store = join(dataDir, 'smsrelay.db');
+    const copy = `${store}.recovered-2026-01-01T00-00-00-000Z`;
+    copyFileSync(store, copy);
+    const status = cli('status');
+    assert.equal(status.status, 0, status.stderr);
+    assert.match(status.stdout, /sms queued: 2 \(held: 0\)/);
+    const warnings = status.stderr.split('\n').filter((line) => line.includes(copy));
+    assert.equal(warnings.length, 1, status.stderr);
+    assert.ok(warnings[0]?.includes(`restored already; remove it (rm ${copy})`), status.stderr);
+    assert.ok(!status.stderr.includes(' mv '), status.stderr);
+  });
+
+  test("a copy the full data directory cannot take leaves no file of a copy's name there, only a marker naming the copy in the temp directory", {
+    skip: process.getuid?.() !== 0 && 'mounts a 2 MB tmpfs: root only',
+  }, async () => {
+    const dir = tempDir('smsrelay-full-copy-');
+    dirs.push(dir);
+    const mount = join(dir, 'data');
+    mkdirSync(mount);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mount]);
+    try {
+      const env = relayEnvironment(dir, { store: { minFreeMegabytes: 0 } }, { TMPDIR: dir });
+      const relay = await spawnRelay(dir, env);
+      try {
+        assert.equal(smsrelay(dir, env, 'queue', 'pause').status, 0);
+        for (const number of ['447700900281', '447700900282'])
+          assert.equal((await sendMail(relay.smtpPort, { to: [`${number}@sms.localhost`], body: 'queued' })).data?.code, 250);
+        const free = statfsSync(mount);
+        writeFileSync(join(mount, 'filler'), Buffer.alloc(Math.max(0, free.bavail * free.bsize - 4096)));
+        rmSync(join(mount, 'smsrelay.db'));
+        await sendMail(relay.smtpPort, { to: ['447700900283@sms.localhost'], body: 'after' });
+        const lost = await waitFor('the copy saved', () => relay.logs.find((line) => typeof line.recovery === 'string'));
+        assert.ok(String(lost.recovery).startsWith(dir), String(lost.recovery));
+        // Each /readyz tries again only a copy that failed: none here, and none of a copy's name left in the data directory.
+        for (let i = 0; i < 3; i++) await httpStatus(relay.httpPort, '/readyz');
+      } finally {
+        await relay.stop();
+      }
+      const left = readdirSync(mount).filter((name) => name.includes('.recovered-'));
+      assert.equal(left.length, 1, left.join(', '));
+      assert.ok(left[0]?.endsWith('.elsewhere'), left.join(', '));
+      const run = smsrelay(dir, env, 'start');
+      assert.equal(run.status, 78, run.stderr);
+      assert.match(run.stderr, /\(2 SMS and 0 mail queued/);
+      assert.ok(!run.stderr.includes(`mv ${join(mount, left[0]?.replace('.elsewhere', '') ?? '')} `), run.stderr);
+    } finally {
+      execFileSync('umount', ['-l', mount]);
+    }
   });
 });
 

@@ -1,4 +1,18 @@
-import { chmodSync, closeSync, lstatSync, mkdirSync, mkdtempSync, openSync, readlinkSync, renameSync, rmdirSync, rmSync, statfsSync, statSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readlinkSync,
+  renameSync,
+  rmdirSync,
+  rmSync,
+  statfsSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import BetterSqlite3, { type Database } from 'better-sqlite3';
@@ -7,7 +21,7 @@ import { type Migrated, MigrationError, migrate, NewerSchemaError, OlderSchemaEr
 import { BackupTargetError, type RelayError, StoreFileError, storeFileDenied } from '../errors.ts';
 import { DAMAGED_STORE_FIX } from './health.ts';
 import { DATA_DIR_MODE, realFile } from './lock.ts';
-import { RECOVERED_SUFFIX } from './recovered-copies.ts';
+import { ELSEWHERE_SUFFIX, RECOVERED_SUFFIX } from './recovered-copies.ts';
 import {
   asStoreError,
   type BouncedMailRow,
@@ -1045,20 +1059,27 @@ export class SqliteStore implements Store {
     throw new Error(this.#lost.reason);
   }
 
-  /** Copies the open database (SQLite's backup API reads the open handle) next to the lost file, or to the temp dir. */
+  /**
+   * Copies the open database (SQLite's backup API reads the open handle) next to the lost file, or to the temp dir. A
+   * failed attempt's file is removed: an empty or partial file of a copy's name would be restored as the store. A copy in
+   * the temp dir is named by a small marker in the data directory, which start and the commands read.
+   */
   async #saveRecovery(lost: Extract<StoreHealth, { state: 'lost' }>): Promise<void> {
     const name = `${basename(this.#file)}${RECOVERED_SUFFIX}${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    const [beside, elsewhere] = [join(dirname(this.#file), name), join(tmpdir(), name)];
     let failure: unknown;
-    for (const file of [join(dirname(this.#file), name), join(tmpdir(), name)]) {
+    for (const file of [beside, elsewhere]) {
       try {
         mkdirSync(dirname(file), { recursive: true, mode: DATA_DIR_MODE });
         privateCopy(file);
         await this.#db.backup(file);
+        if (file === elsewhere) markElsewhere(`${beside}${ELSEWHERE_SUFFIX}`, file);
         this.#lost = { ...lost, recovery: { file } };
         this.#onHealth(this.#lost);
         return;
       } catch (error) {
         failure = error;
+        removeAttempt(file);
       }
     }
     this.#lost = { ...lost, recovery: { error: failure instanceof Error ? failure.message : String(failure) } };
@@ -1134,6 +1155,24 @@ export function diskNearlyFull(dir: string): boolean {
     return bavail * bsize < NEARLY_FULL_BYTES;
   } catch {
     return false;
+  }
+}
+
+/** The marker naming copy `file` saved outside the data directory; its line (`store: lost`) names the copy if none can be written. */
+function markElsewhere(marker: string, file: string): void {
+  try {
+    writeFileSync(marker, `${file}\n`, { mode: 0o600 });
+  } catch {
+    removeAttempt(marker);
+  }
+}
+
+/** A failed write's file, removed so that no empty or partial file is taken for a copy; one that cannot be (its directory gone read-only) keeps nothing else from trying. */
+function removeAttempt(file: string): void {
+  try {
+    rmSync(file, { force: true });
+  } catch {
+    // The temp dir's attempt, or the `store: lost` line naming the copy, follows all the same.
   }
 }
 
