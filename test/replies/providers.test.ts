@@ -824,6 +824,9 @@ describe('a sender the gateway writes nationally (a trunk 0) is read as a number
       /07700900983 is a number written nationally, of a country the relay cannot tell, so the relay cannot text it: a reply to this mail is not delivered\./,
     );
     assert.doesNotMatch(mail, /short code/);
+    // A mail to it is refused as what it is, not as a short code.
+    const answer = await sendMail(relay.relay.smtpPort, { from: 'ops@example.com', to: ['07700900983@sms.example.com'], body: 'who are you' });
+    assert.match(answer.rcpt[0]?.text ?? '', /"07700900983" is a number written nationally, of a country the relay cannot tell/);
   });
 });
 
