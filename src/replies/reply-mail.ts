@@ -44,6 +44,8 @@ export interface InboundSms {
   readonly optOut?: { readonly action: 'stop' | 'start'; readonly keyword: string } | undefined;
   /** A START's number was opted out when it came (undefined: not looked up): the mail says what the START changed. */
   readonly wasOptedOut?: boolean | undefined;
+  /** A STOP mailed later (a reroute) whose opt-out a START ended since: mailed as any SMS, saying so. */
+  readonly optedInSince?: boolean | undefined;
   /**
    * The kept keyword of a number still opted out, for an SMS that is neither STOP nor START: the mail says replies
    * are not sent rather than inviting one RCPT would refuse.
@@ -137,7 +139,7 @@ export async function buildReplyMail(
     /** Why Reply does not reach the sender, or undefined when it does. */
     noReply: !textable
       ? `${number} ${UNTEXTABLE_SENDER[senderKind(sms.number) as Exclude<SenderKind, 'number'>]}: a reply to this mail is not delivered.`
-      : sms.optOut?.action === 'stop'
+      : sms.optOut?.action === 'stop' && !sms.optedInSince
         ? `${number} opted out of SMS from this relay (it texted ${sms.optOut.keyword}): replies to this mail are not sent.`
         : sms.stillOptedOut !== undefined
           ? `${number} has opted out of SMS from this relay (${optOutCause(sms.stillOptedOut)}): replies to this mail are not sent until it opts in again.`
@@ -149,9 +151,11 @@ export async function buildReplyMail(
      * changed nothing, and is most often an answer ("Yes" to an on-call alert): mailed as any SMS, without a line.
      */
     optIn:
-      sms.optOut?.action !== 'start' || sms.wasOptedOut === false
-        ? undefined
-        : `${number} texted ${sms.optOut.keyword}: SMS from this relay, and replies to this mail, reach it again.`,
+      sms.optOut?.action === 'stop' && sms.optedInSince
+        ? `${number} texted ${sms.optOut.keyword} (opting out of SMS from this relay) and has opted in again since: SMS from this relay, and replies to this mail, reach it.`
+        : sms.optOut?.action !== 'start' || sms.wasOptedOut === false
+          ? undefined
+          : `${number} texted ${sms.optOut.keyword}: SMS from this relay, and replies to this mail, reach it again.`,
   };
 
   const root = textNode(options.smsDomain);
