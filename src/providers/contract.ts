@@ -427,7 +427,7 @@ export interface ProviderPlugin<Settings extends object = Readonly<Record<string
   senderIdProblem(senderId: string): string | undefined;
   /**
    * The country a sender its gateway writes nationally (`07700900706`) is read in when `sms.defaultRegion` names none
-   * (src/sms/senders.ts nationalSender): the one its platform is of (InteractSMS: the UK).
+   * and its SMS echoes no tracking that places it (src/sms/senders.ts nationalSender): its platform's (InteractSMS: Ireland).
    */
   readonly region?: CountryCode;
   /**

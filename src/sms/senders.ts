@@ -6,7 +6,7 @@
  * prefix alike), else kept; a name of up to 11 characters is kept as given. Only what cannot be a sender at all is refused (the request is then quarantined).
  */
 import type { CountryCode } from 'libphonenumber-js';
-import { normaliseNumber } from './numbers.ts';
+import { countriesOf, normaliseNumber } from './numbers.ts';
 
 /**
  * The local part reply mails from senders that cannot be texted back come from (`no-reply@<SMS
@@ -116,6 +116,21 @@ export function nationalSender(sender: string, region: CountryCode | undefined):
   if (region === undefined || !NATIONAL_NUMBER.test(sender)) return sender;
   const read = normaliseNumber(sender, region, 'national');
   return read.ok ? read.e164 : sender;
+}
+
+/**
+ * A sender the gateway wrote nationally (`0861234567`) as the one of `numbers` (E.164, those its answer's tracking id
+ * or conversation was sent to) it is in that number's own country: whichever country each is of, so that one account
+ * texting UK and Irish phones places both. Undefined when it is none of them (or not national).
+ */
+export function nationalSenderAmong(sender: string, numbers: readonly string[]): string | undefined {
+  if (!NATIONAL_NUMBER.test(sender)) return undefined;
+  return numbers.find((number) =>
+    countriesOf(number).some((country) => {
+      const read = normaliseNumber(sender, country, 'national');
+      return read.ok && read.e164 === number;
+    }),
+  );
 }
 
 /** True when an SMS can be sent back to this sender (it is a number). */
