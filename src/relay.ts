@@ -315,7 +315,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       onMailQueued: () => mailer.kick(),
       describeStatus: (code, number) => firstProviderOf(number).describeStatus(code),
       statusCode: (code, number) => firstProviderOf(number).statusCode?.(code),
-      temporaryStatus: (code, number) => firstProviderOf(number).temporaryStatus?.(code) ?? false,
+      temporaryStatus: (code, number) => firstProviderOf(number).temporaryStatus?.(code),
     });
     notices.start();
     stack.push(() => notices.stop());

@@ -3,7 +3,7 @@ import { RelayError } from '../errors.ts';
 import { normaliseNumber, severalNumbers } from '../sms/numbers.ts';
 import { isAtSmsDomain, smsDomainOf, withCanonicalDomain } from '../mail/addresses.ts';
 import { asciiQuoted } from '../mail/ascii.ts';
-import { canTextBack, NO_REPLY_LOCAL_PART, readSender, senderKind } from '../sms/senders.ts';
+import { canTextBack, NO_REPLY_LOCAL_PART, readSender, type SenderKind, senderKind, UNTEXTABLE_SENDER } from '../sms/senders.ts';
 
 export interface RecipientRules {
   readonly domains: readonly string[];
@@ -193,7 +193,7 @@ function notANumber(local: string, reason: string): RelayError {
 /**
  * A local part refused as a number may name a sender the relay has received SMS from (`knows`): a
  * number from a range libphonenumber does not list yet (the gateway vouched for it: it is taken), or a
- * short code or sender name (refused, saying why, for the writer answering its SMS). A sender never
+ * short code, sender name or number written nationally (refused, saying which, for the writer answering its SMS). A sender never
  * seen stays a bad number, so a typo is still refused as one.
  */
 export async function knownSenderOf(address: string, knows: (sender: string) => Promise<boolean>): Promise<ResolvedRecipient | undefined> {
@@ -201,6 +201,5 @@ export async function knownSenderOf(address: string, knows: (sender: string) => 
   const sender = readSender(local);
   if (sender === undefined || !(await knows(sender))) return undefined;
   if (canTextBack(sender)) return { numbers: [sender] };
-  const what = senderKind(sender) === 'alphanumeric' ? 'a sender name' : 'a short code';
-  throw new RelayError('NOT_TEXTABLE', `"${asciiQuoted(local)}" is ${what}, not a phone number: it can send SMS but cannot receive them`);
+  throw new RelayError('NOT_TEXTABLE', `"${asciiQuoted(local)}" ${UNTEXTABLE_SENDER[senderKind(sender) as Exclude<SenderKind, 'number'>]}`);
 }

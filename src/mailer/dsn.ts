@@ -44,6 +44,8 @@ const STATUS: Readonly<Record<ReportKind, Readonly<Record<string, string>> & { d
     'network-expired': '4.4.7',
     // Sent, and the phone or its subscription was in a passing state (temporarily unreachable or barred): the number may take a later SMS.
     'network-temporary': '4.2.0',
+    // Sent, and the provider or the network was too busy to take it (a queue full, congestion): RFC 3463's congestion, not the phone's state.
+    'network-busy': '4.4.5',
     'opted-out': RELAY_ERRORS.POLICY_DENIED.enhanced,
     // A list's member refused when the mail was accepted (opted out, premium-rate, outside the sender's destinations): RCPT's status.
     'policy-denied': RELAY_ERRORS.POLICY_DENIED.enhanced,
@@ -57,7 +59,7 @@ const STATUS: Readonly<Record<ReportKind, Readonly<Record<string, string>> & { d
 export interface ReportedRecipient extends NewRecipient {
   /**
    * Outcome category from the outcome table (`invalid-number`, `unreachable`…), `expired` (the relay gave up at
-   * the maximum age), or from a delivery report: `undeliverable`, `network-expired` (sent, and the network's validity ran out), `network-temporary` (sent, and the phone was in a passing state).
+   * the maximum age), or from a delivery report: `undeliverable`, `network-expired` (sent, and the network's validity ran out), `network-temporary` (sent, and the phone was in a passing state), `network-busy` (sent, and the provider or network was too busy).
    */
   readonly category: string;
   /** Plain words: what happened to this number. */

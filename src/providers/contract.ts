@@ -403,6 +403,9 @@ export interface ProviderSettings<Settings extends object = Readonly<Record<stri
 }
 
 /** A provider plug-in, registered by name (`src/providers/registry.ts`). */
+/** Whose passing state a temporary failure was (ProviderPlugin.temporaryStatus): the phone's, or the provider's or network's load. */
+export type PassingFailure = 'phone' | 'network';
+
 export interface ProviderPlugin<Settings extends object = Readonly<Record<string, unknown>>> extends Partial<WebhookParsing> {
   /** Names it in config (`gateway.provider`), in logs and in its webhook paths (`/webhooks/<name>/…`). */
   readonly name: string;
@@ -419,15 +422,17 @@ export interface ProviderPlugin<Settings extends object = Readonly<Record<string
    */
   statusCode?(code: number): string | undefined;
   /**
-   * The failure the code reports was a passing state of the phone or its subscription (Puzzel's 364
-   * temporarily unreachable): the report mail says so with a 4.x.x status; without it, every failure is permanent.
+   * The failure the code reports was passing, a resend later may get through: `phone` for a state of the phone or its
+   * subscription (Puzzel's 364 temporarily unreachable), `network` for the provider or the network too busy to take it
+   * (Twilio's 30017 congestion), which says nothing of the phone. The report mail says which with a 4.x.x status;
+   * undefined (or no method): a permanent failure.
    */
-  temporaryStatus?(code: number): boolean;
+  temporaryStatus?(code: number): PassingFailure | undefined;
   /** Why this sender id cannot go to the provider (shown in the 554), or undefined when it can. */
   senderIdProblem(senderId: string): string | undefined;
   /**
    * The country a sender its gateway writes nationally (`07700900706`) is read in when `sms.defaultRegion` names none
-   * (src/sms/senders.ts nationalSender): the one its platform is of (InteractSMS: the UK).
+   * and its SMS echoes no tracking that places it (src/sms/senders.ts nationalSender): its platform's (InteractSMS: Ireland).
    */
   readonly region?: CountryCode;
   /**

@@ -7,7 +7,7 @@ import { newMessageId } from '../random-ids.ts';
 import type { Gateway, RecipientResult } from '../providers/contract.ts';
 import { PartReassembly } from '../sms/concat.ts';
 import { maskContext, maskNumber, maskNumbersIn } from '../sms/numbers.ts';
-import { nationalSender, senderKind } from '../sms/senders.ts';
+import { nationalSender, nationalSenderAmong, senderKind } from '../sms/senders.ts';
 import type { PartReceiptStore, PartsOfSms } from '../store/part-receipts-types.ts';
 import type { ReassemblyStore } from '../store/reassembly.ts';
 import type { DeliveryReportResult, ReplyStore } from '../store/types.ts';
@@ -57,7 +57,15 @@ const ACCOUNT_ALERT_REPEAT_MS = 10 * 60_000;
 export interface InboundOptions extends ReplyNotesOptions {
   readonly store: Pick<
     ReplyStore,
-    'knowsInbound' | 'acceptInbound' | 'applyDeliveryReport' | 'numbersSentUnder' | 'quarantine' | 'recordOptOut' | 'isOptedOut' | 'optOutKeyword'
+    | 'knowsInbound'
+    | 'acceptInbound'
+    | 'applyDeliveryReport'
+    | 'numbersSentUnder'
+    | 'numbersOfTracking'
+    | 'quarantine'
+    | 'recordOptOut'
+    | 'isOptedOut'
+    | 'optOutKeyword'
   > &
     Pick<PartReceiptStore, 'recordSentParts' | 'applyPartReceipt'>;
   readonly tracking: ReplyTracking;
@@ -135,7 +143,7 @@ export class InboundService {
   sinkFor(provider: string): InboundSink {
     return {
       received: async (given) => {
-        const items = this.#placed(provider, given);
+        const items = await this.#placed(provider, given);
         for (const sms of items) if (sms.unreadTime) this.#unreadTime(provider, sms, sms.unreadTime);
         const outcomes = await Promise.all(
           items.map(({ part, ...sms }) =>
@@ -157,25 +165,35 @@ export class InboundService {
   }
 
   /**
-   * The SMS with their senders as the relay keeps numbers: one the gateway wrote nationally read in the provider's
-   * country (nationalSender), so that it finds the conversation a mail to that number opened and can be answered. One
-   * still national (no region, or no number there) is a warning: its mail cannot be answered, and only the default
-   * mailbox takes it.
+   * The SMS with their senders as the relay keeps numbers, so that it finds the conversation a mail to that number
+   * opened and can be answered: one the gateway wrote nationally is, for an answer echoing a tracking id or context,
+   * the number that tracking was sent to in that number's own country (an account texting UK and Irish phones places
+   * both: nationalSenderAmong, one store read); else read in sms.defaultRegion or the provider's country
+   * (nationalSender). One still national (no region, or no number there) is a warning: its mail cannot be answered,
+   * and only the default mailbox takes it.
    */
-  #placed(provider: string, items: readonly ReceivedSms[]): ReceivedSms[] {
+  #placed(provider: string, items: readonly ReceivedSms[]): Promise<ReceivedSms[]> {
     const region = this.#options.nationalRegion?.(provider);
-    return items.map((sms) => {
-      const number = nationalSender(sms.number, region);
-      if (senderKind(number) === 'national') {
-        this.#options.logger.warn(
-          { provider, providerId: sms.providerId, from: maskNumber(number), region },
-          region === undefined
-            ? 'inbound: the gateway wrote the sender as a national number and the relay has no region to read it in (set sms.defaultRegion): it finds no conversation and cannot be answered'
-            : `inbound: the gateway wrote the sender as a national number that is none in ${region}: it finds no conversation and cannot be answered`,
-        );
-      }
-      return number === sms.number ? sms : { ...sms, number };
-    });
+    const tracked = async ({ number, trackingId, userContext }: ReceivedSms) => {
+      const tracking = trackingId ?? userContext;
+      return senderKind(number) === 'national' && tracking !== undefined
+        ? nationalSenderAmong(number, await this.#options.store.numbersOfTracking(tracking))
+        : undefined;
+    };
+    return Promise.all(
+      items.map(async (sms) => {
+        const number = (await tracked(sms)) ?? nationalSender(sms.number, region);
+        if (senderKind(number) === 'national') {
+          this.#options.logger.warn(
+            { provider, providerId: sms.providerId, from: maskNumber(number), region },
+            region === undefined
+              ? 'inbound: the gateway wrote the sender as a national number and the relay has no region to read it in (set sms.defaultRegion): it finds no conversation and cannot be answered'
+              : `inbound: the gateway wrote the sender as a national number that is none in ${region}: it finds no conversation and cannot be answered`,
+          );
+        }
+        return number === sms.number ? sms : { ...sms, number };
+      }),
+    );
   }
 
   /**

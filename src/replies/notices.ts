@@ -1,6 +1,7 @@
 import { isStoreFailure } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { ReportedRecipient, ReportKind } from '../mailer/dsn.ts';
+import type { PassingFailure } from '../providers/contract.ts';
 import { maskNumber } from '../sms/numbers.ts';
 import type { DueNotice, NewOutgoingMail, StoredMessage, Store } from '../store/types.ts';
 
@@ -21,8 +22,8 @@ export interface DeliveryNoticeOptions {
   readonly describeStatus: (code: number, number: string) => string;
   /** That provider's own words for the code, where the code is the relay's (`ProviderPlugin.statusCode`). */
   readonly statusCode?: (code: number, number: string) => string | undefined;
-  /** Whether that provider's code is a failure of a passing state (`ProviderPlugin.temporaryStatus`). */
-  readonly temporaryStatus?: (code: number, number: string) => boolean;
+  /** Whose passing state that provider's code reports, if any (`ProviderPlugin.temporaryStatus`). */
+  readonly temporaryStatus?: (code: number, number: string) => PassingFailure | undefined;
 }
 
 /**
@@ -124,6 +125,13 @@ export class DeliveryNotices {
   }
 }
 
+/** The report's category of a failure by whose passing state it was (src/mailer/dsn.ts gives each its status). */
+const PASSING_CATEGORY: Readonly<Record<PassingFailure | 'permanent', string>> = {
+  phone: 'network-temporary',
+  network: 'network-busy',
+  permanent: 'undeliverable',
+};
+
 const kindOf = (notice: DueNotice): ReportKind => (notice.state === 'delivered' ? 'delivered' : 'failed');
 
 function reported(
@@ -136,7 +144,7 @@ function reported(
     ...recipient,
     ...asked,
     // Sent, then not delivered: not the relay's giving up at the maximum age (`expired`), which the bounce words apart.
-    category: state === 'expired' ? 'network-expired' : temporaryStatus?.(code, recipient.number) ? 'network-temporary' : 'undeliverable',
+    category: state === 'expired' ? 'network-expired' : PASSING_CATEGORY[temporaryStatus?.(code, recipient.number) ?? 'permanent'],
     reason: describeStatus(code, recipient.number),
     code: statusCode?.(code, recipient.number) ?? `status ${code}`,
   };

@@ -10,7 +10,7 @@ import { buildTextMail, textNode } from '../mailer/text-mail.ts';
 import { newMessageId } from '../random-ids.ts';
 import { hasVisibleText, withLineFeeds } from '../sms/encoding.ts';
 import { formatNumber, toInternationalDigits } from '../sms/numbers.ts';
-import { canTextBack, NO_REPLY_LOCAL_PART, type SenderKind, senderKind } from '../sms/senders.ts';
+import { canTextBack, NO_REPLY_LOCAL_PART, type SenderKind, senderKind, UNTEXTABLE_SENDER } from '../sms/senders.ts';
 import type { Conversation, NewOutgoingMail } from '../store/types.ts';
 import { isoInZone } from '../timestamps.ts';
 import { replyReturnPath } from './return-path.ts';
@@ -26,11 +26,6 @@ export const EMPTY_SMS_NOTE = '[the SMS has no text: the phone sent it empty]';
 export const ERASED_SMS_NOTE =
   '[the text of this SMS was erased by store.retention after its first reply mail was sent; that mail bounced later: ask the phone what it wrote]';
 /** Why a sender that is no number in E.164 cannot be texted back, as its mail says. */
-const UNTEXTABLE: Readonly<Record<Exclude<SenderKind, 'number'>, string>> = {
-  'short-code': 'is a short code and cannot receive SMS',
-  national: 'is a number written nationally, of a country the relay cannot tell, so the relay cannot text it',
-  alphanumeric: 'is a sender name and cannot receive SMS',
-};
 /** Subjects are one line; a longer one is cut here (RFC 5322 recommends 78-character lines). */
 const MAX_SUBJECT_CHARS = 200;
 /** The tag the subject template adds; an earlier one in the original subject is not repeated. */
@@ -49,6 +44,8 @@ export interface InboundSms {
   readonly optOut?: { readonly action: 'stop' | 'start'; readonly keyword: string } | undefined;
   /** A START's number was opted out when it came (undefined: not looked up): the mail says what the START changed. */
   readonly wasOptedOut?: boolean | undefined;
+  /** A STOP mailed later (a reroute) whose opt-out a START ended since: mailed as any SMS, saying so. */
+  readonly optedInSince?: boolean | undefined;
   /**
    * The kept keyword of a number still opted out, for an SMS that is neither STOP nor START: the mail says replies
    * are not sent rather than inviting one RCPT would refuse.
@@ -141,8 +138,8 @@ export async function buildReplyMail(
     context: conversation?.context ?? sms.userContext,
     /** Why Reply does not reach the sender, or undefined when it does. */
     noReply: !textable
-      ? `${number} ${UNTEXTABLE[senderKind(sms.number) as Exclude<SenderKind, 'number'>]}: a reply to this mail is not delivered.`
-      : sms.optOut?.action === 'stop'
+      ? `${number} ${UNTEXTABLE_SENDER[senderKind(sms.number) as Exclude<SenderKind, 'number'>]}: a reply to this mail is not delivered.`
+      : sms.optOut?.action === 'stop' && !sms.optedInSince
         ? `${number} opted out of SMS from this relay (it texted ${sms.optOut.keyword}): replies to this mail are not sent.`
         : sms.stillOptedOut !== undefined
           ? `${number} has opted out of SMS from this relay (${optOutCause(sms.stillOptedOut)}): replies to this mail are not sent until it opts in again.`
@@ -154,9 +151,11 @@ export async function buildReplyMail(
      * changed nothing, and is most often an answer ("Yes" to an on-call alert): mailed as any SMS, without a line.
      */
     optIn:
-      sms.optOut?.action !== 'start' || sms.wasOptedOut === false
-        ? undefined
-        : `${number} texted ${sms.optOut.keyword}: SMS from this relay, and replies to this mail, reach it again.`,
+      sms.optOut?.action === 'stop' && sms.optedInSince
+        ? `${number} texted ${sms.optOut.keyword} (opting out of SMS from this relay) and has opted in again since: SMS from this relay, and replies to this mail, reach it.`
+        : sms.optOut?.action !== 'start' || sms.wasOptedOut === false
+          ? undefined
+          : `${number} texted ${sms.optOut.keyword}: SMS from this relay, and replies to this mail, reach it again.`,
   };
 
   const root = textNode(options.smsDomain);

@@ -10,6 +10,7 @@ export type OptOutAction = NonNullable<InboundSms['optOut']>;
 export interface ReplyNoteFields {
   readonly optOut: OptOutAction | undefined;
   readonly wasOptedOut: boolean | undefined;
+  readonly optedInSince?: boolean | undefined;
   readonly stillOptedOut: string | undefined;
   readonly replyRefused: string | undefined;
 }
@@ -73,11 +74,14 @@ export class ReplyNotes {
   /**
    * The notes of a kept SMS mailed now (a reroute): its STOP/START read again, the number's opt-out as it stands. Whether
    * a START changed anything when it came is not known then (it ended the opt-out it found): one that still stands says
-   * the phone is reached again; one a STOP overrode since is mailed as any SMS of an opted-out number.
+   * the phone is reached again; one a STOP overrode since is mailed as any SMS of an opted-out number. A STOP whose
+   * opt-out a START ended since says so, and is mailed as any SMS (replies reach the phone again).
    */
   async reread(provider: string, sms: Pick<ReceivedSms, 'number' | 'text'>, store: Pick<ReplyStore, 'isOptedOut' | 'optOutKeyword'>): Promise<ReplyNoteFields> {
     const optOut = this.optOutOf(provider, sms);
-    const optedOut = optOut?.action === 'stop' ? undefined : await store.isOptedOut(sms.number);
+    const optedOut = await store.isOptedOut(sms.number);
+    if (optOut?.action === 'stop' && !optedOut) return { ...(await this.notes(sms.number, undefined, false, true, store)), optOut, optedInSince: true };
+    if (optOut?.action === 'stop') return this.notes(sms.number, optOut, undefined, true, store);
     if (optOut?.action === 'start')
       return optedOut ? this.notes(sms.number, undefined, true, true, store) : this.notes(sms.number, optOut, undefined, true, store);
     return this.notes(sms.number, optOut, optedOut, true, store);

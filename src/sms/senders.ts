@@ -6,7 +6,7 @@
  * prefix alike), else kept; a name of up to 11 characters is kept as given. Only what cannot be a sender at all is refused (the request is then quarantined).
  */
 import type { CountryCode } from 'libphonenumber-js';
-import { normaliseNumber } from './numbers.ts';
+import { countriesOf, normaliseNumber } from './numbers.ts';
 
 /**
  * The local part reply mails from senders that cannot be texted back come from (`no-reply@<SMS
@@ -17,11 +17,23 @@ export const NO_REPLY_LOCAL_PART = 'no-reply';
 
 /**
  * How a phone can be answered: a number can be texted back; a short code or a name cannot, nor a number the gateway
- * wrote nationally whose country the relay cannot tell (`national`: no region to read it in, or no number there).
+ * wrote nationally whose country the relay cannot tell (`national`: trunk 0, and no region to read it in, or no number
+ * there), nor a longer run of digits that is neither (`digits`: `000123456789`, no number the relay can read).
  */
-export type SenderKind = 'number' | 'short-code' | 'national' | 'alphanumeric';
+export type SenderKind = 'number' | 'short-code' | 'national' | 'digits' | 'alphanumeric';
 
-/** The longest short code (8 digits, as SMSCs and carriers give them): a longer run of digits kept as given is a number written nationally. */
+/**
+ * What a sender that cannot be texted back is, for the mail of its SMS and the refusal of a mail to it: one table, so
+ * that the two never call it differently.
+ */
+export const UNTEXTABLE_SENDER: Readonly<Record<Exclude<SenderKind, 'number'>, string>> = {
+  'short-code': 'is a short code and cannot receive SMS',
+  national: 'is a number written nationally, of a country the relay cannot tell, so the relay cannot text it',
+  digits: 'is digits the relay cannot read as a phone number, so the relay cannot text it',
+  alphanumeric: 'is a sender name and cannot receive SMS',
+};
+
+/** The longest short code (8 digits, as SMSCs and carriers give them): a longer run of digits is none. */
 const LONGEST_SHORT_CODE_DIGITS = 8;
 /** A number written nationally: its trunk 0, then a digit that is not one (`00` is the international prefix). */
 const NATIONAL_NUMBER = /^0[1-9]\d*$/;
@@ -91,7 +103,8 @@ export function readReportNumber(value: unknown): string | undefined {
 export function senderKind(sender: string): SenderKind {
   if (sender.startsWith('+')) return 'number';
   if (!/^\d+$/.test(sender)) return 'alphanumeric';
-  return sender.length > LONGEST_SHORT_CODE_DIGITS ? 'national' : 'short-code';
+  if (NATIONAL_NUMBER.test(sender)) return 'national';
+  return sender.length > LONGEST_SHORT_CODE_DIGITS ? 'digits' : 'short-code';
 }
 
 /**
@@ -103,6 +116,21 @@ export function nationalSender(sender: string, region: CountryCode | undefined):
   if (region === undefined || !NATIONAL_NUMBER.test(sender)) return sender;
   const read = normaliseNumber(sender, region, 'national');
   return read.ok ? read.e164 : sender;
+}
+
+/**
+ * A sender the gateway wrote nationally (`0861234567`) as the one of `numbers` (E.164, those its answer's tracking id
+ * or conversation was sent to) it is in that number's own country: whichever country each is of, so that one account
+ * texting UK and Irish phones places both. Undefined when it is none of them (or not national).
+ */
+export function nationalSenderAmong(sender: string, numbers: readonly string[]): string | undefined {
+  if (!NATIONAL_NUMBER.test(sender)) return undefined;
+  return numbers.find((number) =>
+    countriesOf(number).some((country) => {
+      const read = normaliseNumber(sender, country, 'national');
+      return read.ok && read.e164 === number;
+    }),
+  );
 }
 
 /** True when an SMS can be sent back to this sender (it is a number). */

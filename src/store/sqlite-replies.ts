@@ -150,6 +150,7 @@ export function prepareReplyStatements(db: Database) {
     contextOfTracking: db.prepare(`
       SELECT m.user_context AS context FROM outbound o JOIN messages m ON m.id = o.message_id
       WHERE o.tracking_id = ? AND o.number = ? ORDER BY o.id DESC LIMIT 1`),
+    numbersOfTracking: db.prepare('SELECT number FROM outbound WHERE tracking_id = ? UNION SELECT number FROM conversations WHERE context = ? ORDER BY number'),
     contextOfMail: db.prepare('SELECT context FROM conversation_mail WHERE message_id_header = ? AND number = ?'),
     answeredNumbers: db.prepare(`
       SELECT DISTINCT number FROM conversation_mail

@@ -707,6 +707,10 @@ export class SqliteStore implements Store {
     return this.#read(() => toConversation(this.#replies.latestConversation.get(number, now - windowMs) as ConversationRow | undefined));
   }
 
+  async numbersOfTracking(tracking: string): Promise<string[]> {
+    return this.#read(() => (this.#replies.numbersOfTracking.all(tracking, tracking) as Array<{ number: string }>).map((row) => row.number));
+  }
+
   async contextOfTracking(trackingId: string, number: string): Promise<string | undefined> {
     return this.#read(() => (this.#replies.contextOfTracking.get(trackingId, number) as { context: string | null } | undefined)?.context ?? undefined);
   }

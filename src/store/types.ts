@@ -572,6 +572,11 @@ export interface ReplyStore {
   latestConversation(number: string, windowMs: number, now: number): Promise<Conversation | undefined>;
   /** The context of the SMS to `number` the provider knows by this tracking id (session, notify id). */
   contextOfTracking(trackingId: string, number: string): Promise<string | undefined>;
+  /**
+   * The numbers an answer echoing `tracking` may come from: those of the SMS sent under that tracking id, or of that
+   * conversation's context. A sender the gateway wrote nationally is matched against them (whichever country each is of).
+   */
+  numbersOfTracking(tracking: string): Promise<string[]>;
   /** The context of the conversation with `number` that one of these Message-IDs belongs to. */
   contextOfMail(messageIdHeaders: readonly string[], numbers: readonly string[]): Promise<string | undefined>;
   /**

@@ -1,3 +1,4 @@
+import { simpleParser } from 'mailparser';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { join } from 'node:path';
@@ -614,6 +615,37 @@ describe('Twilio through the relay', () => {
         [undefined, 30002],
       ],
     );
+  });
+
+  test("a passing code of Twilio's or the network's load (21611, 30001, 30017) reports 4.4.5 and a busy provider or network; 30003 (the phone out of reach) 4.2.0 and the phone", async () => {
+    const cases = [
+      ['447700900191', '21611', /^Status: 4\.4\.5$/m, /provider or the mobile network was too busy to take it for now/],
+      ['447700900192', '30001', /^Status: 4\.4\.5$/m, /provider or the mobile network was too busy to take it for now/],
+      ['447700900193', '30017', /^Status: 4\.4\.5$/m, /provider or the mobile network was too busy to take it for now/],
+      ['447700900194', '30003', /^Status: 4\.2\.0$/m, /phone or its subscription could not take it for now/],
+    ] as const;
+    for (const [phone, errorCode, status, words] of cases) {
+      const id = queuedId((await sendMail(relay.smtpPort, { to: [`${phone}@sms.example.com`], body: `busy to ${phone}` })).data);
+      const [sent] = await waitFor('the SMS sent', async () => {
+        const sms = await relay.store.smsOf(id);
+        return sms[0]?.status === 'sent' && sms;
+      });
+      const form = new URLSearchParams({
+        MessageSid: sent?.providerId ?? '',
+        AccountSid: `AC${'0'.repeat(32)}`,
+        To: `+${phone}`,
+        MessageStatus: 'undelivered',
+        ErrorCode: errorCode,
+      });
+      assert.equal((await post(paths.dr, form, signedFor(paths.dr, form))).status, 200);
+      const bounce = await waitFor(`the bounce for ${phone}`, () =>
+        sink.received.find((mail) => mail.raw.includes('Action: failed') && mail.raw.includes(phone)),
+      );
+      assert.match(bounce.raw, status, errorCode);
+      const text = (await simpleParser(bounce.raw)).text?.replace(/\s+/g, ' ') ?? '';
+      assert.match(text, words, errorCode);
+      if (errorCode !== '30003') assert.doesNotMatch(text, /phone or its subscription/, errorCode);
+    }
   });
 
   test("a failed callback's ErrorCode acts as in a send's answer: 21610 records the opt-out, 21704 alerts the operator, each bounce in Twilio's words", async () => {

@@ -165,6 +165,7 @@ describe('a commit the store failed to confirm', () => {
         },
         applyDeliveryReport: (report) => store.applyDeliveryReport(report),
         numbersSentUnder: (provider, providerId) => store.numbersSentUnder(provider, providerId),
+        numbersOfTracking: (tracking) => store.numbersOfTracking(tracking),
         quarantine: (...args) => store.quarantine(...args),
         recordOptOut: (...args) => store.recordOptOut(...args),
         isOptedOut: (number) => store.isOptedOut(number),

@@ -799,6 +799,53 @@ describe('a sender the gateway writes nationally (a trunk 0) is read as a number
     assert.match(mail, /^From: "\+44 7700 900981" <447700900981@sms\.example\.com>/m);
   });
 
+  for (const [region, recipient, national] of [
+    [undefined, '353861234567', '0861234567'],
+    ['IE', '447700900984', '07700900984'],
+    ['GB', '353861234568', '0861234568'],
+  ] as const) {
+    test(`InteractSMS (Irish), sms.defaultRegion ${region ?? 'unset'}: an answer from ${national} naming the SMS to +${recipient} is placed by that SMS's number, whichever its country`, async () => {
+      const gateway = new ReplayServer({ contentType: 'text/plain', answer: { status: 200, body: '0\r\nRequest deferred successfully' } });
+      await gateway.start();
+      const relay = await start(
+        {
+          gateway: { provider: 'interactsms', url: gateway.url, username: 'acme', password: 'secretpw', apiId: '1234' },
+          sms: { domains: ['sms.example.com'], ...(region ? { defaultRegion: region } : {}) },
+        },
+        gateway,
+      );
+      const id = queuedId((await sendMail(relay.relay.smtpPort, { from: 'alice@example.com', to: [`+${recipient}@sms.example.com`], body: 'Fire door' })).data);
+      await waitFor('sent', async () => (await relay.relay.store.smsOf(id))[0]?.status === 'sent');
+      const notifyId = new URLSearchParams(gateway.requests[0]?.body).get('notify_id') ?? '';
+      const answer = { 'SMS-Type': 'Text', 'SMS-To': '353870000000', 'SMS-NotifyId': notifyId, 'SMS-TimeStamp': '2026-12-06 06:00:00' };
+      const taken = await post(relay, 'interactsms', { ...answer, 'SMS-From': national, 'SMS-Content': `answer from ${national}` });
+      assert.equal(((await taken.json()) as { status: string }).status, 'accepted');
+      const mail = await mailWith(relay, `answer from ${national}`);
+      assert.match(mail, /^To: .*alice@example\.com/m);
+      assert.match(mail, new RegExp(`^From: "[^"]*" <${recipient}@sms\\.example\\.com>`, 'm'));
+    });
+  }
+
+  test("InteractSMS without tracking and no sms.defaultRegion: a national sender is read as Irish (its platform's country)", async () => {
+    const gateway = new ReplayServer({ contentType: 'text/plain', answer: { status: 200, body: '0\r\nRequest deferred successfully' } });
+    await gateway.start();
+    const relay = await start(
+      {
+        gateway: { provider: 'interactsms', url: gateway.url, username: 'acme', password: 'secretpw', apiId: '1234' },
+        sms: { domains: ['sms.example.com'] },
+        inbound: { defaultMailbox: 'ops@example.com' },
+      },
+      gateway,
+    );
+    const answer = { 'SMS-Type': 'Text', 'SMS-To': '353870000000', 'SMS-TimeStamp': '2026-12-06 06:00:00' };
+    assert.equal(
+      ((await (await post(relay, 'interactsms', { ...answer, 'SMS-From': '0861234569', 'SMS-Content': 'untracked Irish' })).json()) as { status: string })
+        .status,
+      'accepted',
+    );
+    assert.match(await mailWith(relay, 'untracked Irish'), /^From: "\+353 86 123 4569" <353861234569@sms\.example\.com>/m);
+  });
+
   test('IntelliSoftware with sms.defaultRegion GB: an answer from 07700900982 with its context reaches its conversation', async () => {
     const relay = await start({ gateway: { provider: 'intellisoftware-simulator' }, sms: { domains: ['sms.example.com'], defaultRegion: 'GB' } });
     const simulator = relay.relay.simulator;
@@ -824,6 +871,9 @@ describe('a sender the gateway writes nationally (a trunk 0) is read as a number
       /07700900983 is a number written nationally, of a country the relay cannot tell, so the relay cannot text it: a reply to this mail is not delivered\./,
     );
     assert.doesNotMatch(mail, /short code/);
+    // A mail to it is refused as what it is, not as a short code.
+    const answer = await sendMail(relay.relay.smtpPort, { from: 'ops@example.com', to: ['07700900983@sms.example.com'], body: 'who are you' });
+    assert.match(answer.rcpt[0]?.text ?? '', /"07700900983" is a number written nationally, of a country the relay cannot tell/);
   });
 });
 

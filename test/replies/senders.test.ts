@@ -96,9 +96,9 @@ describe('senders that are not known phone numbers', () => {
     assert.match(noReply?.text ?? '', /^5\.1\.1 This address takes no mail: it sends the SMS of senders that cannot receive SMS/);
     const name = await rcpt('ACME');
     assert.equal(name?.code, 550);
-    assert.match(name?.text ?? '', /^5\.1\.1 "ACME" is a sender name, not a phone number: it can send SMS but cannot receive them/);
+    assert.match(name?.text ?? '', /^5\.1\.1 "ACME" is a sender name and cannot receive SMS/);
     const shortCode = await rcpt('12345');
-    assert.match(shortCode?.text ?? '', /^5\.1\.1 "12345" is a short code, not a phone number/);
+    assert.match(shortCode?.text ?? '', /^5\.1\.1 "12345" is a short code and cannot receive SMS/);
     const stranger = await rcpt('hello');
     assert.match(stranger?.text ?? '', /^5\.1\.3 Bad recipient: "hello" is not a phone number/, 'a name the relay never heard from is a bad number, as before');
   });
@@ -112,7 +112,7 @@ describe('senders that are not known phone numbers', () => {
     const name = await dialog.command('RCPT TO:<Café@sms.example.com>');
     await dialog.close();
     assert.equal(name.code, 550, name.text);
-    assert.match(name.text, /^5\.1\.1 "CafU\+00E9" is a sender name, not a phone number/);
+    assert.match(name.text, /^5\.1\.1 "CafU\+00E9" is a sender name and cannot receive SMS/);
   });
 
   test("a reply to the relay's own sender (mail.from, here MAILER-DAEMON@ by default), in any case, is refused at RCPT saying what the address is", async () => {

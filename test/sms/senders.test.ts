@@ -36,6 +36,10 @@ test('who can be texted back, and what a report may name', () => {
   assert.equal(senderKind('+447700900123'), 'number');
   assert.equal(senderKind('12345'), 'short-code');
   assert.equal(senderKind('ACME'), 'alphanumeric');
+  // National means a trunk 0 (NATIONAL_NUMBER), whatever its length; a longer run of digits without one is none.
+  assert.equal(senderKind('07700900706'), 'national');
+  assert.equal(senderKind('0861234'), 'national');
+  assert.equal(senderKind('000123456789'), 'digits');
   assert.equal(canTextBack('+447700955555'), true);
   assert.equal(canTextBack('12345'), false);
   assert.equal(canTextBack('ACME'), false);

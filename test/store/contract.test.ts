@@ -452,6 +452,8 @@ forEachStore((kind) =>
       assert.equal((await store.applyDeliveryReport({ ...report, providerId: 'G-1', number: waiting.number, messageId: undefined })).kind, 'orphan');
       assert.equal((await store.applyDeliveryReport({ ...report, providerId: 'NOTIFY-1', number: waiting.number, trackingId: 'NOTIFY-1' })).kind, 'advanced');
       assert.equal(await store.contextOfTracking('NOTIFY-1', waiting.number), 'ctx-waiting', 'replies naming it find its conversation');
+      assert.deepEqual(await store.numbersOfTracking('NOTIFY-1'), [waiting.number], 'a national sender answering it is matched against its number');
+      assert.deepEqual(await store.numbersOfTracking('NOTIFY-NEVER'), []);
       assert.equal((await store.applyDeliveryReport({ ...report, providerId: 'PZ-2', number: noId.number })).kind, 'advanced');
       const states = await store.smsOf(messageId);
       assert.deepEqual(

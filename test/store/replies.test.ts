@@ -639,6 +639,35 @@ forEachStore((kind) =>
       assert.match(start, /texted START: SMS from this relay, and replies to this mail, reach it again\./);
     });
 
+    test('a STOP rerouted after the phone opted in again says so, and is mailed as any SMS (the Reply line, no "not sent")', async () => {
+      const settings = { sms: { domains: ['sms.example.com'] }, smtp: { hostname: 'relay.example.com' }, mail: {} };
+      const notes = new ReplyNotes({ keywords: RELAY_KEYWORDS });
+      const kept = (id: string, text: string, receivedAt: number, optOut: NewInbound['optOut']): NewInbound => ({
+        id,
+        provider: 'intellisoftware',
+        providerId: `P-${id}`,
+        number: '+447700900778',
+        text,
+        sentAt: undefined,
+        userContext: undefined,
+        receivedAt,
+        optOut,
+        route: undefined,
+      });
+      await store.acceptInbound(kept('again-stop', 'STOP', 1_000, { action: 'stop', keyword: 'STOP' }));
+      await store.acceptInbound(kept('again-start', 'START', 2_000, { action: 'start', keyword: 'START' }));
+      assert.equal(await store.isOptedOut('+447700900778'), false);
+      await rerouteUndeliverable(store, settings, notes, 'again-stop', 'ops@example.com');
+      const due = await store.claimDueMail({ owner: 't', now: Date.now() + 1_000, leaseUntil: Date.now() + 60_000, limit: 10 });
+      const text = (await simpleParser(due.find((row) => row.messageId === 'again-stop')?.raw ?? Buffer.alloc(0))).text ?? '';
+      assert.match(
+        text,
+        /\+44 7700 900778 texted STOP \(opting out of SMS from this relay\) and has opted in again since: SMS from this relay, and replies to this mail, reach it\./,
+      );
+      assert.doesNotMatch(text, /not sent/);
+      assert.match(text, /Reply to this mail/);
+    });
+
     test('a report that arrives before its send result is kept and applied when the result is recorded', async () => {
       await store.acceptMail(withContext('c1', 'alice@example.com'));
       assert.deepEqual(await report(6, 'failed'), { kind: 'orphan' });

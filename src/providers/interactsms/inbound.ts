@@ -20,10 +20,10 @@ const MO_TEXT_MAX_CHARS = 10_000;
 /** Other systems (the vendor's web interface) may set notify ids; ours are 25 characters. */
 const NOTIFY_ID_MAX_ACCEPTED_CHARS = 100;
 /**
- * `SMS-TimeStamp` is `yyyy-MM-dd HH:mm:ss` and carries no zone. InteractSMS is a UK platform and its documentation gives times
- * without one: they are read as UK local time (GMT, or BST in summer).
+ * `SMS-TimeStamp` is `yyyy-MM-dd HH:mm:ss` and carries no zone. InteractSMS is Phonovation's gateway in Ireland and its
+ * documentation gives times without one: they are read as Irish local time (GMT, or IST in summer: the UK's offsets).
  */
-const TIMESTAMP_ZONE = 'Europe/London';
+const TIMESTAMP_ZONE = 'Europe/Dublin';
 /** The relay's own number or short code (`50123` for opt-outs). */
 const OUR_NUMBER = /^\+?\d{3,15}$/;
 const COUNT = /^\d{1,9}$/;

@@ -19,7 +19,7 @@ export const interactsmsPlugin: ProviderPlugin = {
   describeStatus,
   statusCode,
   senderIdProblem,
-  // A UK platform (its times are UK time too): a sender it writes with a trunk 0 is read as a UK number unless
-  // sms.defaultRegion names another country (an Irish account's).
-  region: 'GB',
+  // Phonovation's gateway in Ireland: a sender it writes with a trunk 0 that answers no tracked SMS is read as an Irish
+  // number unless sms.defaultRegion names another country (an answer with its tracking is placed by its SMS's number).
+  region: 'IE',
 };

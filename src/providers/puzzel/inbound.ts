@@ -4,7 +4,7 @@
  */
 import { readReportNumber, readSender } from '../../sms/senders.ts';
 import type { DeliveryState, ReceivedSms, StatusReport } from '../../vocabulary.ts';
-import { batchParse, gatewayTime, type InboundParse, type InboundRequest } from '../contract.ts';
+import { batchParse, gatewayTime, type InboundParse, type InboundRequest, type PassingFailure } from '../contract.ts';
 import { CLIENT_REFERENCE } from './adapter.ts';
 import { isRecord, parseJson, readInteger, readText } from './values.ts';
 import { parseXml, type XmlElement } from './xml.ts';
@@ -190,8 +190,8 @@ function deliveryState(code: number): DeliveryState | undefined {
  */
 const TEMPORARY = new Set([356, 364]);
 
-export function temporaryStatus(code: number): boolean {
-  return TEMPORARY.has(code);
+export function temporaryStatus(code: number): PassingFailure | undefined {
+  return TEMPORARY.has(code) ? 'phone' : undefined;
 }
 
 /** The documented DR status codes in plain words, for the sender's report mail. */

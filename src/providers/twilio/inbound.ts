@@ -5,7 +5,7 @@
  */
 import { readReportNumber, readSender } from '../../sms/senders.ts';
 import type { DeliveryState, InboundKind, ReceivedSms, StatusReport } from '../../vocabulary.ts';
-import { type InboundParse, type InboundRequest, webhookPaths } from '../contract.ts';
+import { type InboundParse, type InboundRequest, type PassingFailure, webhookPaths } from '../contract.ts';
 import { CODE_PREFIX, PROVIDER } from './adapter.ts';
 import { TWILIO_ERRORS, TWILIO_KINDS, twilioErrorWords } from './errors.ts';
 import { validTwilioSignature } from './signature.ts';
@@ -217,10 +217,12 @@ const PHONE_OUT_OF_REACH = 30003;
 
 /**
  * A callback's error code of a passing state (a resend later may get through, so the report says so, 4.x.x): the phone
- * out of reach (30003), or a `passing` code of the network's (30017 congestion, …). Every other failure is permanent.
+ * out of reach (30003), or a `passing` code, Twilio's or the network's load (21611 sender queue full, 30001 queue
+ * overflow, 30017 congestion), which says nothing of the phone. Every other failure is permanent.
  */
-export function temporaryStatus(code: number): boolean {
-  return code === PHONE_OUT_OF_REACH || TWILIO_ERRORS[code]?.kind === 'passing';
+export function temporaryStatus(code: number): PassingFailure | undefined {
+  if (code === PHONE_OUT_OF_REACH) return 'phone';
+  return TWILIO_ERRORS[code]?.kind === 'passing' ? 'network' : undefined;
 }
 
 /**

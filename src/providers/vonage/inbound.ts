@@ -7,7 +7,7 @@
 import { MAX_CONCAT_PARTS } from '../../sms/concat.ts';
 import { readReportNumber, readSender } from '../../sms/senders.ts';
 import type { DeliveryState, InboundKind, ReceivedSms, StatusReport } from '../../vocabulary.ts';
-import { gatewayTime, type InboundParse, type InboundRequest } from '../contract.ts';
+import { gatewayTime, type InboundParse, type InboundRequest, type PassingFailure } from '../contract.ts';
 import { isSignatureMethod, validVonageSignature } from './signature.ts';
 import { readGatewayTime } from '../../timestamps.ts';
 
@@ -205,6 +205,6 @@ export function statusCode(code: number): string {
  */
 const TEMPORARY = new Set([2, 7, 15]);
 
-export function temporaryStatus(code: number): boolean {
-  return TEMPORARY.has(code);
+export function temporaryStatus(code: number): PassingFailure | undefined {
+  return TEMPORARY.has(code) ? 'phone' : undefined;
 }

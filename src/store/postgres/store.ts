@@ -1849,6 +1849,14 @@ export class PostgresStore implements Store, ClusterStore {
     return toConversation(await this.#turnRow<ConversationRow>(LATEST_CONVERSATION, [number, windowMs]));
   }
 
+  async numbersOfTracking(tracking: string): Promise<string[]> {
+    const rows = await this.#rows<{ number: string }>(
+      'SELECT number FROM outbound WHERE tracking_id = $1 UNION SELECT number FROM conversations WHERE context = $1 ORDER BY number',
+      [tracking],
+    );
+    return rows.map((row) => row.number);
+  }
+
   async contextOfTracking(trackingId: string, number: string): Promise<string | undefined> {
     const row = await this.#turnRow<{ context: string | null }>(
       `SELECT m.user_context AS context FROM outbound o JOIN messages m ON m.id = o.message_id
