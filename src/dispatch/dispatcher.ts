@@ -568,7 +568,10 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     log: Logger,
     attempt: Attempt,
   ): Promise<void> {
-    const reachable = await this.#hostsOf(providers, this.#clock());
+    const now = this.#clock();
+    const reachable = await this.#hostsOf(providers, now);
+    // A provider whose every host failed before this round (its probe): its other hosts are as failed as the one asked.
+    const allFailed = new Set(reachable.filter(({ lane }) => !lane.breaker.healthy(now)).map(({ lane }) => lane));
     const hosts = this.#notSenderHeld(message, reachable, sms, attempt);
     if (hosts === undefined) return;
     if (hosts.length === 0) {
@@ -636,7 +639,11 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       // This provider's other hosts are left before any SMS is moved on: one failed over (a host down) in the same answer
       // goes to a host still asked, never to one this round skips (it was left without an outcome). A full queue leaves
       // them only for another provider: without one, the same provider's next host still takes what failed over.
-      if (refusal || (senderFull && nextProvider)) leftLanes.add(lane);
+      // A proxy's 502 or 504 from a provider whose every host had failed leaves it too: its next host, failed as well, would
+      // most likely be as silent, and each request the gateway may have taken is one more copy the phone may get; the round
+      // ends there (one possible duplicate per probe) but for another provider of the route.
+      const proxyOfFailed = failure?.category === PROXY_NO_ANSWER && allFailed.has(lane);
+      if (refusal || (senderFull && nextProvider) || proxyOfFailed) leftLanes.add(lane);
       const later = remaining.filter((next) => !leftLanes.has(next.lane));
       const hasNext = later.length > 0;
       const failOver: ClaimedSms[] = [];

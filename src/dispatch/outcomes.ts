@@ -53,7 +53,7 @@ export interface Classified {
   readonly waitSeconds?: number;
   /** The HTTP `Retry-After` of a refused request, as it came. */
   readonly retryAfter?: string;
-  /** The gateway's own words about it (its error text), on one line and bounded: see `gatewayText`. */
+  /** The gateway's own words about it (its error text), on one line and bounded: see `oneLine` and `cutToLength`. */
   readonly detail?: string;
   /** The provider refused the number as opted out (OutcomeRule.optsOut). */
   readonly optsOut?: true;
@@ -200,8 +200,10 @@ export function outcomeClassifier(providerRules: readonly OutcomeRule[], secrets
   const withDetail = (classified: Classified, detail: string | undefined, smsText: string | undefined, number: string): Classified => {
     if (detail === undefined) return classified;
     const cut = smsText === undefined ? redact(detail) : cutOrAll(redact(detail), () => echoNeedles([smsText]), TEXT_REDACTED);
-    // Masked before the cut to length, so that a number the cut would split is still read as one.
-    const said = gatewayText(unreadable(classified) ? othersMasked(cut, number) : cut);
+    // Masked after its blanks are one space (a number split by a line break or a tab reads as one) and before the cut to
+    // length (a number the cut would split is still read as one).
+    const line = oneLine(cut);
+    const said = cutToLength(unreadable(classified) ? othersMasked(line, number) : line);
     return said === undefined ? classified : { ...classified, detail: said };
   };
   const classify = (where: Where, code: string): Classified => {
@@ -289,12 +291,15 @@ export const GATEWAY_TEXT_MAX_CHARS = 200;
 const CUT_MARK = '...';
 
 /**
- * The gateway's error text as the relay passes it on to bounces, histories and logs: control
- * characters (CR and LF among them: it goes into header-like lines) and runs of blanks become one
- * space, and it is cut at GATEWAY_TEXT_MAX_CHARS; undefined when nothing is left.
+ * The gateway's error text as the relay passes it on to bounces, histories and logs is on one line: control characters
+ * (CR and LF among them: it goes into header-like lines) and runs of blanks become one space.
  */
-function gatewayText(text: string): string | undefined {
-  const line = text.replace(/[\p{Cc}\p{Zl}\p{Zp}\s]+/gu, ' ').trim();
+function oneLine(text: string): string {
+  return text.replace(/[\p{Cc}\p{Zl}\p{Zp}\s]+/gu, ' ').trim();
+}
+
+/** The line cut at GATEWAY_TEXT_MAX_CHARS; undefined when nothing is left. */
+function cutToLength(line: string): string | undefined {
   if (!line) return undefined;
   // An ASCII mark: the text also goes into a US-ASCII Diagnostic-Code.
   return line.length > GATEWAY_TEXT_MAX_CHARS ? `${line.slice(0, GATEWAY_TEXT_MAX_CHARS - CUT_MARK.length)}${CUT_MARK}` : line;

@@ -66,7 +66,7 @@ export interface ReportedRecipient extends NewRecipient {
   readonly reason: string;
   /** The provider's code, for Diagnostic-Code. */
   readonly code: string;
-  /** The gateway's own words about it, on one line and bounded (src/dispatch/outcomes.ts `gatewayText`). */
+  /** The gateway's own words about it, on one line and bounded (src/dispatch/outcomes.ts `oneLine`, `cutToLength`). */
   readonly detail?: string;
   /** The id the gateway gave the SMS it took (a relayed report), when it gave one. */
   readonly gatewayId?: string;

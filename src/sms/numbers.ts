@@ -336,8 +336,11 @@ const WORD_START = String.raw`(?<![\p{L}\p{Nd}])`;
 const PLUS = String.raw`[+\uFF0B\uFE62\u207A\u208A]`;
 /** A dash of any script (`-`, `‑`, full-width `－`…) and the minus sign. */
 const DASH = String.raw`\p{Pd}\u2212`;
-/** What joins a number's digit groups, in any script: a blank, a dash, a dot (also full-width) or a plus. */
-const SEPARATOR = String.raw`[\p{Zs}${DASH}.\uFF0E+\uFF0B]`;
+/**
+ * What joins a number's digit groups, in any script: a blank, a dash, a dot (also full-width) or a plus; and a form body's
+ * `%20`, a blank as its `+` is one (its digits are no number's: NUMBER_DIGIT).
+ */
+const SEPARATOR = String.raw`(?:[\p{Zs}${DASH}.\uFF0E+\uFF0B]|%20)`;
 
 /**
  * The words that make a following `id` a message's id even written as one word with it (`msgid=…`, `smsid …`); written
@@ -398,7 +401,8 @@ const MIN_DIGITS_IN_TEXT = 7;
  * Free text (a refusal's reason, an event's detail, a raw webhook body) with every number in it masked
  * as `maskNumber` does, digit for digit in the number's own layout: `+44 7700 900123` → `+44 77** ****23`.
  * A digit is any script's (`\p{Nd}`: full-width, Arabic-Indic), also where a reply quoted it by its code
- * point (`+44U+FF17U+FF17…`, asciiQuoted): what reads as a number is masked however it was written.
+ * point (`+44U+FF17U+FF17…`, asciiQuoted), or a JSON string by its escape (`\u002B44…`, `+44\u00a07700…`): what reads
+ * as a number is masked however it was written.
  * `byteEscapes`: the text is bytesAsText's (bytes kept as received), whose `\xHH` escapes stand for bytes that are no
  * character of the text (a Latin-1 `°` beside a number, an ESC, UTF-16's NULs between digits): read as the bytes they are
  * (between digits as nothing, withDigitsUnescaped), not as the letters and digits they are written with, and kept as written.
@@ -410,7 +414,7 @@ export function maskNumbersIn(text: string, options: { readonly byteEscapes?: bo
   const hidden = new Set<number>();
   let readings = 0;
   for (const found of plain.matchAll(NUMBER_IN_TEXT)) {
-    const digits = [...found[0].matchAll(ANY_DIGIT)];
+    const digits = [...found[0].matchAll(NUMBER_DIGIT)];
     if (found.groups?.skip !== undefined || digits.length < MIN_DIGITS_IN_TEXT) continue;
     const written = digits.map(([digit]) => digit).join('');
     const afterWord = AFTER_WORD_AND_DASH.test(plain.slice(Math.max(0, found.index - 3), found.index));
@@ -477,13 +481,21 @@ function isSecondUnit(text: string, index: number): boolean {
 
 /**
  * A character quoted by its code point (asciiQuoted: `U+FF14`, an astral one `U+1D7CE`), which digits may follow
- * (`U+FF10900123`): read as 4 hex digits, or 5 where those are an astral digit's code point.
+ * (`U+FF10900123`): read as 4 hex digits, or 5 where those are an astral digit's code point. Also a JSON string's
+ * `\uXXXX` escape (`json`; an astral character's two): a gateway's JSON may write any character so
+ * (.NET's System.Text.Json writes `+` as `\u002B` by default; `\u00a0` between groups; `\u0030` for a 0).
  */
-const CODE_POINT_ESCAPE = /U\+([0-9A-F]{4})([0-9A-F])?/g;
-/** The same, and bytesAsText's escapes: bytes in a row (`\xB0`, `\x00\x1B`: group 3) and a backslash (`\\`). */
-const CODE_POINT_OR_BYTE_ESCAPE = /U\+([0-9A-F]{4})([0-9A-F])?|((?:\\x[0-9A-F]{2})+)|\\\\/g;
+const CODE_POINT_ESCAPE = /U\+([0-9A-F]{4})([0-9A-F])?|\\u(?<json>[0-9A-Fa-f]{4}(?:\\u[dD][c-fC-F][0-9A-Fa-f]{2})?)/g;
+/**
+ * The same, and bytesAsText's escapes: bytes in a row (`\xB0`, `\x00\x1B`: group 3) and a backslash (`\\`), which
+ * writes a JSON escape's own backslash (`\\u002B`: `json`, read before the backslash alone; a text with no byte escaped
+ * keeps its one backslash, `\u002B`, as bytesAsText leaves it).
+ */
+const CODE_POINT_OR_BYTE_ESCAPE = /U\+([0-9A-F]{4})([0-9A-F])?|((?:\\x[0-9A-F]{2})+)|\\\\?u(?<json>[0-9A-Fa-f]{4}(?:\\\\?u[dD][c-fC-F][0-9A-Fa-f]{2})?)|\\\\/g;
 /** A decimal digit of any script. */
 const ANY_DIGIT = /\p{Nd}/gu;
+/** A digit of a number found in text: any but those of a `%20` between its groups (SEPARATOR). */
+const NUMBER_DIGIT = /(?<!%(?=20))(?<!%2(?=0))\p{Nd}/gu;
 const ONE_DIGIT = /^\p{Nd}$/u;
 /** What bytes that are no character read as beside a letter or a blank: U+FFFD, the decoder's own stand-in. */
 const NO_CHARACTER = '\uFFFD';
@@ -501,7 +513,7 @@ function withDigitsUnescaped(
   byteEscapes: boolean,
 ): { readonly plain: string; readonly pieces?: readonly string[]; readonly leads?: ReadonlyMap<number, string> } {
   // Most texts hold no escape (every address and reason logged per mail): nothing is built for them.
-  if (!byteEscapes && !text.includes('U+')) return { plain: text };
+  if (!byteEscapes && !text.includes('U+') && !text.includes('\\u')) return { plain: text };
   let plain = '';
   const pieces: string[] = [];
   const leads = new Map<number, string>();
@@ -512,6 +524,14 @@ function withDigitsUnescaped(
     const before = text.slice(from, quoted.index);
     plain += before;
     pieces.push(...before.split(''));
+    const json = quoted.groups?.json;
+    if (json !== undefined) {
+      const character = String.fromCharCode(...json.split(/\\+u/).map((unit) => Number.parseInt(unit, 16)));
+      plain += character;
+      pieces.push(whole, ...(character.length > 1 ? [''] : []));
+      from = quoted.index + whole.length;
+      continue;
+    }
     if (four === '') {
       if (byte === undefined) {
         plain += '\\';

@@ -175,40 +175,55 @@ describe("a 2xx answer that lists its numbers' results but has none for an SMS",
       ],
     );
   });
-  test("another recipient's number in such an answer (a proxy's cached answer to another request) reaches no history, last error, notice or bounce: masked, the SMS's own kept", async () => {
-    const foreign = '447700900999';
-    const own = '447700900196';
-    const cached = {
+  const foreign = '447700900999';
+  const own = '447700900196';
+  const cached = (recipient: string) =>
+    JSON.stringify({
       messageStatus: [
-        { statusCode: 1, recipient: `+${foreign}`, clientReference: 'other', messageId: 'pz9', sequenceIndex: 1 },
+        { statusCode: 1, recipient, clientReference: 'other', messageId: 'pz9', sequenceIndex: 1 },
         { statusCode: 1, recipient: own, clientReference: 'another', messageId: 'pz10', sequenceIndex: 2 },
       ],
-    };
-    const server = await gateway({ status: 200, body: JSON.stringify(cached) }, 'application/json');
-    const relay = await relayWith(puzzel(server.url, { ...fast, pauseProbeInterval: '500ms', delayNotice: '1s', maxAge: '3s' }));
-    const id = queuedId((await sendMail(relay.relay.smtpPort, { to: [`${own}@sms.localhost`], rcptParams: 'NOTIFY=DELAY,FAILURE', body: 'leak' })).data);
-    const reports = await waitFor(
-      'the delay notice and the bounce',
-      () => {
-        const found = maildirMessages(relay.maildir).filter((mail) => mail.includes(`X-SMSRelay-Message-Id: ${id}`));
-        return found.length >= 2 && found;
-      },
-      15_000,
-    );
-    const [sms] = await relay.relay.store.smsOf(id);
-    const log = await history(relay.relay.store, id, Date.now());
-    assert.match(String(sms?.lastError), /MISSING_RESULT: /);
-    const said: ReadonlyArray<readonly [string, string]> = [
-      ['last error', String(sms?.lastError)],
-      ['history', log],
-      ...reports.map((report, n) => [`report ${n}`, report] as const),
-    ];
-    for (const [where, text] of said) {
-      assert.ok(!text.includes(foreign) && !text.includes(foreign.slice(-6)), `${where} names the other recipient: ${text}`);
-    }
-    assert.match(log, /4477\*+99/, 'masked, as in the log');
-    assert.ok(log.includes(`"recipient":"${own}"`), "the SMS's own number kept: it is no other sender's");
-  });
+    });
+  for (const [written, answer, ownWritten] of [
+    ['as it is', { contentType: 'application/json', body: cached(`+${foreign}`) }, `"recipient":"${own}"`],
+    // .NET's System.Text.Json writes `+` as \u002B by default; a JSON answer may escape any character.
+    [
+      'with JSON escapes',
+      { contentType: 'application/json', body: cached(`+${foreign}`).replace('"+44', '"\\u002B44').replace('900999', '\\u0039\\u00a000999') },
+      `"recipient":"${own}"`,
+    ],
+    ['split by a line break and a tab', { contentType: 'text/html', body: `<p>Sent to +44 7700\n900999 and\r\n447700\t900999, and ${own}</p>` }, `and ${own}`],
+  ] as const) {
+    test(`another recipient's number in such an answer, written ${written} (a proxy's cached answer to another request), reaches no history, last error, notice or bounce: masked, the SMS's own kept`, async () => {
+      const server = await gateway({ status: 200, body: answer.body }, answer.contentType);
+      const relay = await relayWith(puzzel(server.url, { ...fast, pauseProbeInterval: '500ms', delayNotice: '1s', maxAge: '3s' }));
+      const id = queuedId((await sendMail(relay.relay.smtpPort, { to: [`${own}@sms.localhost`], rcptParams: 'NOTIFY=DELAY,FAILURE', body: 'leak' })).data);
+      const reports = await waitFor(
+        'the delay notice and the bounce',
+        () => {
+          const found = maildirMessages(relay.maildir).filter((mail) => mail.includes(`X-SMSRelay-Message-Id: ${id}`));
+          return found.length >= 2 && found;
+        },
+        15_000,
+      );
+      const [sms] = await relay.relay.store.smsOf(id);
+      const log = await history(relay.relay.store, id, Date.now());
+      assert.match(String(sms?.lastError), /(MISSING_RESULT|UNPARSEABLE): /);
+      const said: ReadonlyArray<readonly [string, string]> = [
+        ['last error', String(sms?.lastError)],
+        ['history', log],
+        ...reports.map((report, n) => [`report ${n}`, report] as const),
+      ];
+      // Its digits read as the number they are: JSON escapes decoded, blanks between digits dropped.
+      const digitsOf = (text: string) =>
+        text.replace(/\\u([0-9a-f]{4})/gi, (_, code: string) => String.fromCharCode(Number.parseInt(code, 16))).replace(/(?<=\d)\s+(?=\d)/g, '');
+      for (const [where, text] of said) {
+        assert.ok(!digitsOf(text).includes(foreign.slice(-6)), `${where} names the other recipient: ${text}`);
+      }
+      assert.match(log, /4477\*/, 'masked, as in the log');
+      assert.ok(log.includes(ownWritten), "the SMS's own number kept: it is no other sender's");
+    });
+  }
 });
 
 describe('a passing answer about the request', () => {

@@ -220,6 +220,30 @@ describe('delivery semantics', () => {
     });
   }
 
+  test("a proxy's 504 from every host: each probe of the paused provider asks one host, not the next failed one too (one possible duplicate per probe)", async () => {
+    const proxyPage = { status: 504, body: '<html><head><title>504</title></head><body>nginx</body></html>' };
+    const primary = await new ReplayServer({ contentType: 'text/html', answer: proxyPage }).start();
+    const backup = await new ReplayServer({ contentType: 'text/html', answer: proxyPage }).start();
+    cleanups.push(
+      () => primary.close(),
+      () => backup.close(),
+    );
+    const relay = await relayWith({
+      ...gatewayYaml(primary.url, { backupUrl: backup.url }),
+      delivery: { retryMinDelay: '100ms', retryMaxDelay: '300ms', pauseProbeInterval: '1s' },
+    });
+    const id = queuedId((await sendMail(relay.relay.smtpPort, { to: ['447700900236@sms.localhost'], body: 'both down' })).data);
+    await waitFor('4 probes after the first round', async () => primary.requests.length >= 5, 15_000);
+    // The first round asked both hosts (both were working); each probe since, the primary alone: the backup is failed too.
+    assert.equal(backup.requests.length, 1, 'no probe failed over to the failed backup');
+    const [state] = await waitFor('every request recorded', async () => {
+      const sms = await relay.relay.store.smsOf(id);
+      return (sms[0]?.attempts ?? 0) >= primary.requests.length + backup.requests.length && sms;
+    });
+    assert.equal(state?.possibleDuplicates, state?.attempts, 'each request one possible duplicate');
+    assert.equal(state?.status, 'queued');
+  });
+
   test('an HTTP 200 the adapter cannot read is no reason to fail over: retried later on the same host, counted as a possible duplicate', async () => {
     const primary = await simulator();
     const backup = await simulator();

@@ -264,6 +264,21 @@ describe('maskNumbersIn', () => {
     assert.equal(maskNumbersIn('\\x1B447700900125'), '\\x1B447700900125');
   });
 
+  it("masks a number written with a JSON string's \\u escapes or a form body's %20 between its groups, keeping each as written", () => {
+    // .NET's System.Text.Json writes `+` as \u002B by default; a no-break space between groups; a digit escaped; an astral digit's pair.
+    assert.equal(maskNumbersIn('{"recipient":"\\u002B447700900999"}'), '{"recipient":"\\u002B4477******99"}');
+    assert.equal(maskNumbersIn('{"to":"+44\\u00a07700\\u00A0900999"}'), '{"to":"+44\\u00a077**\\u00A0****99"}');
+    assert.equal(maskNumbersIn('{"to":"\\u0034\\u00347700900999"}'), '{"to":"\\u0034\\u003477******99"}');
+    assert.equal(maskNumbersIn('\\uD835\\uDFCE4477009009'), '\\uD835\\uDFCE447*****09');
+    assert.equal(maskNumbersIn('to=%2B44%207700%20900999&x=1'), 'to=%2B44%2077**%20****99&x=1');
+    assert.equal(maskNumbersIn('to=07700%20900999'), 'to=0770*%20****99');
+    assert.equal(maskNumbersIn('100%20 items \\u00e9'), '100%20 items \\u00e9', "a %20's digits are no number's");
+    // On the quarantine page: bytesAsText doubles a backslash only where it escaped a byte.
+    const shown = (text: string) => maskNumbersIn(bytesAsText(Buffer.from(text, 'latin1')).text, { byteEscapes: true });
+    assert.equal(shown('{"to":"\\u002B447700900128"}'), '{"to":"\\u002B4477******28"}');
+    assert.equal(shown('\u001b{"to":"\\u002B447700900128"}'), '\\x1B{"to":"\\\\u002B4477******28"}');
+  });
+
   it('masks a number however it is written: spaces, dashes, dots, parentheses, national form, a form body', () => {
     const text =
       'spaced +44 7700 900123 | national 07700900123 | national spaced 07700 900123 | dashed 44-7700-900-123 | dotted 07700.900.123 | ' +
