@@ -88,6 +88,11 @@ export interface RelayOptions {
   readonly smtpClock?: () => number;
   /** The dispatcher's clock (retries, the failover breaker, silences): tests move it instead of waiting. */
   readonly dispatchClock?: () => number;
+  /**
+   * The wall clock the clock-step watch compares with the monotonic clock (default Date.now): its own option, not
+   * dispatchClock, since a test's dispatch clock held still or moved by hand would read as the wall clock stepping back.
+   */
+  readonly wallClock?: () => number;
   /** How a failed sign-in's answer is delayed (tests record the delays instead of waiting them). */
   readonly loginPause?: (ms: number) => Promise<void>;
   /** The web console's clock (session expiry, the sign-in throttle): tests move it instead of waiting. */
@@ -580,7 +585,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
         leaseMs: config.delivery.leaseTtl,
       },
       logger,
-      wall: options.dispatchClock ?? Date.now,
+      wall: options.wallClock ?? Date.now,
       monotonic: () => performance.now(),
       onRescheduled: () => {
         dispatcher.notified();

@@ -30,7 +30,7 @@ describe('dispatch: a backward step of the wall clock', () => {
       {},
       tempDir(),
       // The whole relay's wall clock, as a step moves it: the intake's (a mail's received time) and the dispatcher's.
-      { dispatchClock: () => Date.now() + shift, smtpClock: () => Date.now() + shift },
+      { dispatchClock: () => Date.now() + shift, smtpClock: () => Date.now() + shift, wallClock: () => Date.now() + shift },
       log.logger,
     );
     dirs.push(relay.dir);
