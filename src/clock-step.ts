@@ -26,6 +26,25 @@ export interface ClockStepOptions {
   readonly onRescheduled: () => void;
 }
 
+/** Due times to bring back: ClockStepStore.rescheduleBeyond's `stepMs` and `setSince`; `start`, the start's bounds. */
+interface Owed {
+  readonly stepMs: number;
+  readonly setSince: number;
+  readonly start: boolean;
+}
+
+/**
+ * Adds a step (`stepMs`, positive back, negative forward; a retry set after it lies from `setSince` on) to what the
+ * store has not taken yet. Steps add up with their signs: one set before a step back and a step forward lies ahead
+ * by their difference, never behind. A retry set after an earlier step and before this one is taken for set after.
+ */
+function owe(owed: Owed | undefined, stepMs: number, setSince: number): Owed | undefined {
+  const net = Math.max(0, (owed?.stepMs ?? 0) + stepMs);
+  const start = owed?.start ?? false;
+  if (net === 0 && !start) return undefined;
+  return { stepMs: net, setSince: Math.min(owed && owed.stepMs > 0 ? owed.setSince : setSince, setSince), start };
+}
+
 const total = (rescheduled: Rescheduled) => rescheduled.sms + rescheduled.mail + rescheduled.leases + rescheduled.probes + rescheduled.hosts;
 
 /**
@@ -41,15 +60,18 @@ export class ClockStepWatch {
   readonly #options: ClockStepOptions;
   /** The wall clock less the monotonic one at the last look. */
   #offset: number;
-  /** Due times to bring back (the start, a step) that the store has not taken yet: the steps' size, 0 at the start. */
-  #owed: { readonly stepMs: number } | undefined = { stepMs: 0 };
+  /** The wall clock at the last look: a retry set after a step since lies from it less the step to now. */
+  #wall: number;
+  /** Due times to bring back that the store has not taken yet (ClockStepStore.rescheduleBeyond), the start's bounds too. */
+  #owed: Owed | undefined = { stepMs: 0, setSince: 0, start: true };
   #timer: NodeJS.Timeout | undefined;
   #looking: Promise<void> | undefined;
   #again: Promise<void> | undefined;
 
   constructor(options: ClockStepOptions) {
     this.#options = options;
-    this.#offset = options.wall() - options.monotonic();
+    this.#wall = options.wall();
+    this.#offset = this.#wall - options.monotonic();
   }
 
   /**
@@ -84,7 +106,10 @@ export class ClockStepWatch {
 
   async #look(): Promise<void> {
     const { wall, monotonic, logger, longest, store } = this.#options;
-    const offset = wall() - monotonic();
+    const lastWall = this.#wall;
+    this.#wall = wall();
+    const offset = this.#wall - monotonic();
+    // Positive back, negative forward.
     const stepMs = this.#offset - offset;
     // Every look moves the mark, so a slow drift never adds up to a step, and one step is told once.
     this.#offset = offset;
@@ -93,12 +118,12 @@ export class ClockStepWatch {
         { stepMs: Math.round(stepMs), ...longest },
         `relay: the clock stepped back ${(stepMs / 1000).toFixed(1)} s; every retry and probe set before it comes as much sooner (never before now), a mail's own send time excepted`,
       );
-      // Steps the store has not taken yet add up: a due time set before both lies ahead by both.
-      this.#owed = { stepMs: stepMs + (this.#owed?.stepMs ?? 0) };
     }
+    // A step forward as large counts too: it cancels a step back still owed.
+    if (Math.abs(stepMs) > CLOCK_STEP_BACK_MS) this.#owed = owe(this.#owed, stepMs, lastWall - stepMs);
     const owed = this.#owed;
     if (!owed) return;
-    const rescheduled = await store.rescheduleBeyond(wall(), longest, owed.stepMs).catch((error: unknown) => {
+    const rescheduled = await store.rescheduleBeyond(wall(), longest, owed.stepMs, owed.setSince).catch((error: unknown) => {
       logger.debug(failureLogFields(error), 'relay: due times left ahead by a clock step could not be brought back now; trying again at the next look');
       return undefined;
     });
@@ -106,10 +131,11 @@ export class ClockStepWatch {
     if (this.#owed === owed) this.#owed = undefined;
     if (total(rescheduled) === 0) return;
     this.#options.onRescheduled();
-    // After a step the warning above said it. At the start nothing tells why the stored times lie so far ahead.
-    logger[owed.stepMs === 0 ? 'warn' : 'info'](
+    // After a step the warning above said it. At the start (its look failed and taken with a step's, too) nothing
+    // tells why the stored times lie so far ahead.
+    logger[owed.start ? 'warn' : 'info'](
       { ...rescheduled },
-      owed.stepMs === 0
+      owed.start
         ? 'relay: due times further ahead than any wait this relay schedules became due now (a clock step back while it was down, a lowered retry or probe setting, or another relay whose clock is ahead)'
         : 'relay: due times left ahead by the clock step came as much sooner',
     );

@@ -39,6 +39,16 @@ describe('clock step: the relay notices a backward step of its wall clock', () =
   });
 
   const newWatch = () => new ClockStepWatch({ store, longest: LONGEST, logger: log.logger, wall, monotonic: () => monotonic, onRescheduled: () => kicks++ });
+  /** A watch over a store that refuses every look while `failing()` says so. */
+  const flakyWatch = (failing: () => boolean) => {
+    const flaky: ClockStepStore = {
+      rescheduleBeyond: async (...args) => {
+        if (failing()) throw new Error('busy');
+        return store.rescheduleBeyond(...args);
+      },
+    };
+    return new ClockStepWatch({ store: flaky, longest: LONGEST, logger: log.logger, wall, monotonic: () => monotonic, onRescheduled: () => kicks++ });
+  };
   /** An SMS deferred at the wall clock's now for `inMs`, as the dispatcher records a retry. */
   const retryIn = async (inMs: number) => {
     const now = wall();
@@ -140,6 +150,79 @@ describe('clock step: the relay notices a backward step of its wall clock', () =
     const probeIn = (pause?.nextProbeAt ?? Infinity) - wall();
     assert.ok(probeIn <= 60_000, `the probe is ${probeIn / 1000} s away, not about 9 minutes more`);
     assert.equal(warnings().length, 1, 'the step said');
+  });
+
+  test('a retry set after the step, before the next look, keeps its time', async (t) => {
+    // The store stamps a row's updated_at with Date.now, the relay's wall clock.
+    t.mock.method(Date, 'now', wall);
+    watch = newWatch();
+    watch.start();
+    await watch.look();
+    monotonic += 1_000;
+    wallShift -= HOUR;
+    monotonic += 10;
+    await retryIn(5 * 60_000);
+    await watch.look();
+    assert.equal(warnings().length, 1, 'the step said');
+    assert.equal(await claimable(), 0, 'the retry set on the new clock 5 minutes off is not due now');
+  });
+
+  test('a retry set while the store refused the look after a step keeps its time; one set before comes the step sooner', async (t) => {
+    // The store stamps a row's updated_at with Date.now, the relay's wall clock.
+    t.mock.method(Date, 'now', wall);
+    let failing = false;
+    watch = flakyWatch(() => failing);
+    watch.start();
+    await watch.look();
+    await retryIn(30_000);
+    failing = true;
+    monotonic += 1_000;
+    wallShift -= HOUR;
+    for (let look = 0; look < 60; look++) {
+      monotonic += 1_000;
+      await watch.look();
+    }
+    await retryIn(5 * 60_000);
+    failing = false;
+    monotonic += 1_000;
+    await watch.look();
+    assert.equal(await claimable(), 1, 'the retry set before the step is due, the one set after it is not');
+  });
+
+  test('a step forward cancels a step back the store has not taken yet', async () => {
+    let failing = false;
+    watch = flakyWatch(() => failing);
+    watch.start();
+    await watch.look();
+    await retryIn(5 * 60_000);
+    failing = true;
+    monotonic += 1_000;
+    wallShift -= HOUR;
+    await watch.look();
+    // Stepped back to where it was: the retry lies 5 minutes ahead again, as meant.
+    monotonic += 1_000;
+    wallShift += HOUR;
+    await watch.look();
+    failing = false;
+    monotonic += 1_000;
+    await watch.look();
+    assert.equal(await claimable(), 0, 'the retry is not due 5 minutes early');
+    assert.equal(kicks, 0);
+  });
+
+  test("a start whose look failed, taken with a step's: what lay beyond the bounds is told at warn", async () => {
+    await retryIn(30_000);
+    // Set on a clock two hours ahead, as a step back while the relay was down leaves it.
+    await store.acceptMail(mail(['+447700900002'], { receivedAt: wall() + 2 * HOUR }));
+    let failing = true;
+    watch = flakyWatch(() => failing);
+    watch.start();
+    await watch.look();
+    failing = false;
+    monotonic += 1_000;
+    wallShift -= 60_000;
+    await watch.look();
+    assert.match(warnings().at(-1)?.msg ?? '', /^relay: due times further ahead than any wait this relay schedules became due now/);
   });
 
   test('a start with nothing ahead says nothing', async () => {

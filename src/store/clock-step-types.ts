@@ -43,8 +43,10 @@ export interface ClockStepStore {
    * never sooner (its relay may still be sending); a host failed after now failed now. An SMS waiting for its mail's
    * `sendAt` (the sender's time, no clock's) keeps it. On PostgreSQL a lease, a pause and a failed host go by the
    * database's clock, as they are set: no step of a relay's clock moves them, and only the bounds apply.
+   * `setSince`, with a step: an SMS or reply mail whose `updated_at` (its writer's clock) lies from it to `now` was
+   * set after the step, on the new clock, and keeps its time; before it, or after `now`, it was set before the step.
    */
-  rescheduleBeyond(now: number, longest: LongestWaits, stepMs: number): Promise<Rescheduled>;
+  rescheduleBeyond(now: number, longest: LongestWaits, stepMs: number, setSince: number): Promise<Rescheduled>;
 }
 
 /**

@@ -12,6 +12,12 @@ import { aheadBy, FAILED_AFTER_NOW_MS, type LongestWaits, type Rescheduled } fro
  */
 const AT_SENDERS_TIME = 'attempts = 0 AND next_attempt_at IS (SELECT m.send_at FROM messages m WHERE m.id = outbound.message_id)';
 
+/**
+ * Not set after the step (ClockStepStore.rescheduleBeyond's `setSince`): a retry the relay stored since on the new
+ * clock lies no further ahead than it meant.
+ */
+const SET_BEFORE_STEP = 'NOT (@stepMs > 0 AND updated_at BETWEEN @setSince AND @now)';
+
 /** `column` less the step, never before now; then, still beyond `longest`, now. */
 const brought = (column: string, longest: string) => `CASE WHEN ${column} - @stepMs > @now + ${longest} THEN @now ELSE max(@now, ${column} - @stepMs) END`;
 
@@ -19,14 +25,14 @@ export function prepareClockStepStatements(db: Database) {
   return {
     sms: db.prepare(
       `UPDATE outbound SET next_attempt_at = ${brought('next_attempt_at', '@smsMs')}
-       WHERE status = 'queued' AND lease_owner IS NULL AND next_attempt_at > @now + @smsAhead AND NOT (${AT_SENDERS_TIME})`,
+       WHERE status = 'queued' AND lease_owner IS NULL AND next_attempt_at > @now + @smsAhead AND NOT (${AT_SENDERS_TIME}) AND ${SET_BEFORE_STEP}`,
     ),
     smsLeases: db.prepare(
       "UPDATE outbound SET next_attempt_at = @now + @leaseMs WHERE status = 'queued' AND lease_owner IS NOT NULL AND next_attempt_at > @now + @leaseMs",
     ),
     mail: db.prepare(
       `UPDATE mail_out SET next_attempt_at = ${brought('next_attempt_at', '@mailMs')}
-       WHERE status = 'queued' AND lease_owner IS NULL AND next_attempt_at > @now + @mailAhead`,
+       WHERE status = 'queued' AND lease_owner IS NULL AND next_attempt_at > @now + @mailAhead AND ${SET_BEFORE_STEP}`,
     ),
     mailLeases: db.prepare(
       "UPDATE mail_out SET next_attempt_at = @now + @leaseMs WHERE status = 'queued' AND lease_owner IS NOT NULL AND next_attempt_at > @now + @leaseMs",
@@ -39,10 +45,11 @@ export function prepareClockStepStatements(db: Database) {
 export type ClockStepStatements = ReturnType<typeof prepareClockStepStatements>;
 
 /** Runs inside a write transaction. */
-export function rescheduleBeyond(sql: ClockStepStatements, now: number, longest: LongestWaits, stepMs: number): Rescheduled {
+export function rescheduleBeyond(sql: ClockStepStatements, now: number, longest: LongestWaits, stepMs: number, setSince: number): Rescheduled {
   const values = {
     now,
     stepMs,
+    setSince,
     ...longest,
     smsAhead: aheadBy(longest.smsMs, stepMs),
     mailAhead: aheadBy(longest.mailMs, stepMs),

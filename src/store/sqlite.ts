@@ -1020,8 +1020,8 @@ export class SqliteStore implements Store {
     return this.#write(() => shared.pruneSharedState(this.#shared, now));
   }
 
-  rescheduleBeyond(now: number, longest: LongestWaits, stepMs: number): Promise<Rescheduled> {
-    return this.#write(() => clockStep.rescheduleBeyond(this.#clockStep, now, longest, stepMs));
+  rescheduleBeyond(now: number, longest: LongestWaits, stepMs: number, setSince: number): Promise<Rescheduled> {
+    return this.#write(() => clockStep.rescheduleBeyond(this.#clockStep, now, longest, stepMs, setSince));
   }
 
   recordSentParts(sent: SentParts): Promise<PartsOfSms> {

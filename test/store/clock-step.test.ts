@@ -63,7 +63,7 @@ forEachStore((kind) =>
       await store.markHostFailed('intellisoftware', 'https://primary.example', now + HOUR);
       await store.markHostFailed('intellisoftware', 'https://backup.example', now - 1_000);
 
-      assert.deepEqual(await store.rescheduleBeyond(now, LONGEST, 0), { sms: 1, mail: 1, leases: 1, probes: 1, hosts: 1 });
+      assert.deepEqual(await store.rescheduleBeyond(now, LONGEST, 0, 0), { sms: 1, mail: 1, leases: 1, probes: 1, hosts: 1 });
 
       const sms = await kind.rows('SELECT number, next_attempt_at AS due FROM outbound ORDER BY number');
       const due = new Map(sms.map((row) => [row.number, Number(row.due)]));
@@ -81,7 +81,7 @@ forEachStore((kind) =>
       assert.ok((failedAt.get('https://primary.example') ?? Infinity) <= now + SLACK_MS, 'the host failed after now failed now: skipped one recovery time');
       assert.ok(Math.abs((failedAt.get('https://backup.example') ?? 0) - (now - 1_000)) <= SLACK_MS, 'a host failed before keeps its time');
 
-      assert.deepEqual(await store.rescheduleBeyond(now, LONGEST, 0), { sms: 0, mail: 0, leases: 0, probes: 0, hosts: 0 }, 'nothing further ahead now');
+      assert.deepEqual(await store.rescheduleBeyond(now, LONGEST, 0, 0), { sms: 0, mail: 0, leases: 0, probes: 0, hosts: 0 }, 'nothing further ahead now');
       const [again] = await store.claimDueSms({ owner: 'relay-a', now, leaseUntil: now + 60_000, maxBatches: 5, batchSize: 5 });
       assert.deepEqual(
         again?.sms.map((entry) => entry.number),
@@ -104,7 +104,7 @@ forEachStore((kind) =>
       // A mail held for its own send time, an hour ahead, stays held.
       await store.acceptMail(mail(['+447700900003'], { receivedAt: now, sendAt: now + HOUR, holdUntilSendAt: true }));
 
-      assert.equal((await store.rescheduleBeyond(now, LONGEST, 0)).sms, 2);
+      assert.equal((await store.rescheduleBeyond(now, LONGEST, 0, 0)).sms, 2);
       const rows = await kind.rows('SELECT number, attempts, next_attempt_at AS due FROM outbound ORDER BY number');
       assert.deepEqual(
         rows.map((row) => [row.number, Number(row.attempts), Number(row.due) - now]),
@@ -141,7 +141,8 @@ forEachStore((kind) =>
       assert.ok(reply);
       await store.recordMailOutcome({ id: reply.id, kind: 'retry', nextAttemptAt: now + step + 120_000, error: '421 4.3.2 down' }, 'relay-a');
 
-      const got = await store.rescheduleBeyond(now, LONGEST, step);
+      // Every row was set before the step: none from `setSince` to now.
+      const got = await store.rescheduleBeyond(now, LONGEST, step, now + 1);
       assert.deepEqual([got.sms, got.mail], [3, 1]);
       const rows = await kind.rows('SELECT number, next_attempt_at AS due FROM outbound ORDER BY number');
       assert.deepEqual(
@@ -156,6 +157,30 @@ forEachStore((kind) =>
       );
       const [mailRow] = await kind.rows(`SELECT next_attempt_at AS due FROM mail_out WHERE id = ${reply.id}`);
       assert.equal(Number(mailRow?.due) - now, 120_000, "the reply mail's retry too");
+    });
+
+    test('a retry set after the step, on the new clock, keeps its time', async () => {
+      const setSince = Date.now() - 1;
+      const accepted = mail(['+447700900001'], { receivedAt: setSince });
+      await store.acceptMail(accepted);
+      const [batch] = await store.claimDueSms({ owner: 'relay-a', now: Date.now(), leaseUntil: Date.now() + 60_000, maxBatches: 1, batchSize: 1 });
+      const sms = batch?.sms[0];
+      assert.ok(sms);
+      await store.recordSmsOutcomes(
+        [{ smsId: sms.id, kind: 'retry', nextAttemptAt: setSince + 300_000, error: 'ERR:GATEWAY_ERROR', attempted: true }],
+        [],
+        'relay-a',
+      );
+      await store.enqueueMail([{ kind: 'bounce', messageId: accepted.id, envelopeFrom: '', recipients: ['alice@example.com'], raw: Buffer.from('x') }]);
+      const [reply] = await store.claimDueMail({ owner: 'relay-a', now: Date.now(), leaseUntil: Date.now() + 60_000, limit: 5 });
+      assert.ok(reply);
+      await store.recordMailOutcome({ id: reply.id, kind: 'retry', nextAttemptAt: setSince + 300_000, error: '421 4.3.2 down' }, 'relay-a');
+      // Both stored between `setSince` and now.
+      const now = Date.now() + 1;
+      const got = await store.rescheduleBeyond(now, LONGEST, HOUR, setSince);
+      assert.deepEqual([got.sms, got.mail], [0, 0]);
+      const [row] = await kind.rows('SELECT next_attempt_at AS due FROM outbound');
+      assert.equal(Number(row?.due), setSince + 300_000);
     });
 
     test("PostgreSQL: a relay whose clock stepped back reads a pause's probe in its new clock at once, not an hour late", {

@@ -15,19 +15,25 @@ import { clusterNow, type Query, skewOf } from './shared-state.ts';
  */
 const NOT_AT_SENDERS_TIME = `(o.attempts > 0 OR NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = o.message_id AND m.send_at = o.next_attempt_at))`;
 
+/**
+ * Not set after the step (ClockStepStore.rescheduleBeyond's `setSince`, `$10`): a retry a relay stored since on the
+ * new clock lies no further ahead than it meant.
+ */
+const setBeforeStep = (row: string) => `NOT ($7::bigint > 0 AND ${row}updated_at BETWEEN $10::bigint AND $1::bigint)`;
+
 /** `column` less the step (`$7`), never before now (`$1`); then, still beyond `longest`, now. */
 const brought = (column: string, longest: string) =>
   `CASE WHEN ${column} - $7::bigint > $1::bigint + ${longest} THEN $1::bigint ELSE GREATEST($1::bigint, ${column} - $7::bigint) END`;
 
 /** Runs inside a write transaction: one statement, its counts per kind. */
-export async function rescheduleBeyond(query: Query, now: number, longest: LongestWaits, stepMs: number): Promise<Rescheduled> {
+export async function rescheduleBeyond(query: Query, now: number, longest: LongestWaits, stepMs: number, setSince: number): Promise<Rescheduled> {
   const [row] = await query<Rescheduled & { [column: string]: number }>(
     `WITH sms AS (
        UPDATE outbound o SET next_attempt_at = ${brought('o.next_attempt_at', '$2::bigint')}
-       WHERE o.status = 'queued' AND o.lease_owner IS NULL AND o.next_attempt_at > $1::bigint + $8::bigint AND ${NOT_AT_SENDERS_TIME} RETURNING 1),
+       WHERE o.status = 'queued' AND o.lease_owner IS NULL AND o.next_attempt_at > $1::bigint + $8::bigint AND ${NOT_AT_SENDERS_TIME} AND ${setBeforeStep('o.')} RETURNING 1),
      mail AS (
        UPDATE mail_out SET next_attempt_at = ${brought('next_attempt_at', '$3::bigint')}
-       WHERE status = 'queued' AND lease_owner IS NULL AND next_attempt_at > $1::bigint + $9::bigint RETURNING 1),
+       WHERE status = 'queued' AND lease_owner IS NULL AND next_attempt_at > $1::bigint + $9::bigint AND ${setBeforeStep('')} RETURNING 1),
      sms_leases AS (
        UPDATE outbound SET next_attempt_at = ${DB_NOW_MS} + $4::bigint
        WHERE status = 'queued' AND lease_owner IS NOT NULL AND next_attempt_at > ${DB_NOW_MS} + $4::bigint RETURNING 1),
@@ -50,6 +56,7 @@ export async function rescheduleBeyond(query: Query, now: number, longest: Longe
       stepMs,
       aheadBy(longest.smsMs, stepMs),
       aheadBy(longest.mailMs, stepMs),
+      setSince,
     ],
   );
   return row ?? { sms: 0, mail: 0, leases: 0, probes: 0, hosts: 0 };

@@ -1974,9 +1974,9 @@ export class PostgresStore implements Store, ClusterStore {
     return this.#write((client) => shared.pruneSharedState(shared.queryOf(client), now));
   }
 
-  rescheduleBeyond(now: number, longest: LongestWaits, stepMs: number): Promise<Rescheduled> {
+  rescheduleBeyond(now: number, longest: LongestWaits, stepMs: number, setSince: number): Promise<Rescheduled> {
     // What became due is the other relays' work too: they hear of it at once.
-    return this.#queueing(['sms', 'mail'], (client) => rescheduleBeyond(shared.queryOf(client), now, longest, stepMs));
+    return this.#queueing(['sms', 'mail'], (client) => rescheduleBeyond(shared.queryOf(client), now, longest, stepMs, setSince));
   }
 
   /** A single statement on the pool (no transaction), as the shared-state reads run it. */
