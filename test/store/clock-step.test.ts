@@ -183,21 +183,21 @@ forEachStore((kind) =>
       assert.equal(Number(row?.due), setSince + 300_000);
     });
 
-    test("PostgreSQL: a relay whose clock stepped back reads a pause's probe in its new clock at once, not an hour late", {
-      skip: kind.name !== 'PostgreSQL',
-    }, async (t) => {
-      const now = Date.now();
-      await store.pauseAccount('intellisoftware', 'ERR:GATEWAY_DOWN: every host down', 30_000, now);
-      const [before] = (await store.gatewayState(now)).pauses;
-      assert.ok(before && Math.abs(before.nextProbeAt - (now + 30_000)) < SLACK_MS);
-      // The relay's wall clock steps back an hour (its monotonic clock does not): the database's stays.
-      const wall = Date.now;
-      t.mock.method(Date, 'now', () => wall() - HOUR);
-      const stepped = Date.now();
-      const [after] = (await store.gatewayState(stepped)).pauses;
-      assert.ok(after, 'still paused');
-      const ahead = after.nextProbeAt - stepped;
-      assert.ok(ahead <= 30_000 + SLACK_MS, `the probe is ${Math.round(ahead / 1000)} s ahead in the stepped clock, not 30 s`);
-    });
+    // PostgreSQL's own: its pauses follow the database's clock (SQLite's, the relay's, has no offset to measure), so only there.
+    if (kind.name === 'PostgreSQL')
+      test("PostgreSQL: a relay whose clock stepped back reads a pause's probe in its new clock at once, not an hour late", async (t) => {
+        const now = Date.now();
+        await store.pauseAccount('intellisoftware', 'ERR:GATEWAY_DOWN: every host down', 30_000, now);
+        const [before] = (await store.gatewayState(now)).pauses;
+        assert.ok(before && Math.abs(before.nextProbeAt - (now + 30_000)) < SLACK_MS);
+        // The relay's wall clock steps back an hour (its monotonic clock does not): the database's stays.
+        const wall = Date.now;
+        t.mock.method(Date, 'now', () => wall() - HOUR);
+        const stepped = Date.now();
+        const [after] = (await store.gatewayState(stepped)).pauses;
+        assert.ok(after, 'still paused');
+        const ahead = after.nextProbeAt - stepped;
+        assert.ok(ahead <= 30_000 + SLACK_MS, `the probe is ${Math.round(ahead / 1000)} s ahead in the stepped clock, not 30 s`);
+      });
   }),
 );
