@@ -17,7 +17,7 @@ import { createSmppGateway } from '../../src/providers/smpp/adapter.ts';
 import { REAL_TIMERS, type Timers } from '../../src/timers.ts';
 import { smppPlugin } from '../../src/providers/smpp/index.ts';
 import { sourceAddress } from '../../src/providers/smpp/sender-id.ts';
-import { COMMAND, commandName, encodeMessageId, encodePdu, type Pdu, PduReader, STATUS, TAG } from '../../src/providers/smpp/pdu.ts';
+import { COMMAND, commandName, decodeShortMessage, encodeMessageId, encodePdu, type Pdu, PduReader, STATUS, TAG } from '../../src/providers/smpp/pdu.ts';
 import { SmppSimulator } from '../../src/simulators/smpp.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { STORE_FILE } from '../../src/store/lock.ts';
@@ -2231,6 +2231,38 @@ describe('SMPP binds the SMSC loses, drops, leaves unanswered or cannot trust', 
         [classified.action, classified.recognisedResend, classified.note],
         ['sent', undefined, 'the SMSC took part 1 of 2 after its submit timeout at an earlier attempt: not written again'],
       );
+    } finally {
+      await gateway.close();
+      await smsc.close();
+    }
+  });
+
+  test('a long SMS none of whose parts was answered in time: a late ESME_ROK for a part once its retry started under a new reference is not kept as one of its parts', async () => {
+    const { smsc, log, gateway, submits } = await slowSmsc({ windowSize: 1 });
+    const written = (index: number) => waitFor(`submit_sm ${index} written`, () => submits()[index]);
+    const answer = (pdu: { readonly sequence: number } | undefined, id: string) =>
+      smsc.socket?.write(encodePdu(COMMAND.submit_sm_resp, STATUS.ESME_ROK, pdu?.sequence ?? 0, encodeMessageId(id)));
+    /** A part's concatenation reference as written: octet 3 of its UDH (udh8, the default). */
+    const reference = (pdu: Pdu | undefined) => (pdu ? decodeShortMessage(pdu.body).shortMessage.subarray(3, 4).toString('hex') : '');
+    try {
+      const long = sms('+447700900551', 'q'.repeat(300));
+      assert.equal(classifyRecipient(await gateway.send(long, 0), '+447700900551').code, 'SMPP_SUBMIT_TIMEOUT');
+      // Another SMS holds the only window slot as the retry starts: its parts wait, under the retry's own reference.
+      const other = gateway.send(sms('+447700900552', 'hold'), 0);
+      const holding = await written(2);
+      const retry = gateway.send(long, 1);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      answer(submits()[0], 'AA00');
+      const late = await waitFor('the late answer logged', () => log.lines.find((line) => line.includes('took a submit_sm after its timeout')));
+      answer(holding, 'BB00');
+      await other;
+      answer(await written(3), 'CC03');
+      answer(await written(4), 'CC04');
+      const retried = await retry;
+      assert.deepEqual(retried.kind === 'answered' ? retried.results[0]?.parts : undefined, ['cc03', 'cc04'], 'both parts written again and taken');
+      assert.equal(reference(submits()[3]), reference(submits()[4]), 'under one reference');
+      assert.notEqual(reference(submits()[3]), reference(submits()[0]), "not the first attempt's");
+      assert.match(late, /under another concatenation reference: the phone cannot join that part with the others/);
     } finally {
       await gateway.close();
       await smsc.close();

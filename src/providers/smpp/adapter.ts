@@ -237,6 +237,12 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
   const partlyTaken = new LRUCache<string, PartlyTaken>({ max: PARTLY_TAKEN_ENTRIES, ttl: PARTLY_TAKEN_TTL_MS });
   /** Each part's latest attempt that wrote it (an object of its own per send), by `<message id>\n<number>\n<part>`. */
   const latestAttempt = new LRUCache<string, object>({ max: ATTEMPTS_REMEMBERED });
+  /**
+   * The concatenation reference of each SMS's latest attempt once it started, by `<message id>\n<number>`: a retry
+   * that began under a new reference (no part taken yet) writes every part under it, so an earlier attempt's part
+   * taken late cannot be joined with them and is not kept as one of its parts.
+   */
+  const startedReference = new LRUCache<string, number>({ max: ATTEMPTS_REMEMBERED });
   let sink: InboundSink | undefined;
   let healthChanged: (() => void) | undefined;
   let next = 0;
@@ -500,6 +506,7 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
       const sent = `${submission.messageId}\n${number}`;
       const earlier = partlyTaken.get(sent);
       const { bodies, reference } = submitBodies(submission, number, earlier);
+      startedReference.set(sent, reference);
       const attempt = {};
       const ttl = submission.expiresAt === undefined ? PARTLY_TAKEN_TTL_MS : Math.max(1, submission.expiresAt - clock.now());
       const partKey = (index: number) => `${sent}\n${index}`;
@@ -515,7 +522,15 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
       // part it took then is taken, as one taken in time, and the retry does not write it again.
       const late = (index: number) => (answer: LateAnswer) => {
         const line = { msgId: submission.messageId, to: maskNumber(number), part: index + 1, status: statusName(answer.status) };
-        if (latestAttempt.get(partKey(index)) !== attempt) {
+        const superseded = startedReference.get(sent) !== reference;
+        if (superseded && answer.kind === 'answered' && answer.status === STATUS.ESME_ROK) {
+          logger.info(
+            { ...line, id: answer.messageId },
+            'smpp: the SMSC took a submit_sm after its timeout, once its SMS was being sent again under another concatenation reference: the phone cannot join that part with the others, which are all written again (the possible duplicate counted)',
+          );
+          return;
+        }
+        if (superseded || latestAttempt.get(partKey(index)) !== attempt) {
           if (answer.kind === 'answered' && answer.status === STATUS.ESME_ROK)
             logger.info(
               { ...line, id: answer.messageId },
