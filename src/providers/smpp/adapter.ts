@@ -554,19 +554,31 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
       };
       // Right before a part is written (after any wait for a window slot or a pause): a late ESME_ROK for an earlier
       // copy that came meanwhile is its answer, and nothing is written; else this attempt is the part's latest.
+      /** Each part's latest attempt before this one wrote it (undefined: none known), given back by notTaken. */
+      const before = new Map<number, object | undefined>();
       const writing = (index: number) => (): SubmitAnswer | undefined => {
         const known = partlyTaken.get(sent);
         const messageId = known?.late.has(index) ? known.taken.get(index) : undefined;
         if (messageId !== undefined) return keep(index, messageId, true);
+        const previous = latestAttempt.get(partKey(index));
+        if (previous !== attempt) before.set(index, previous);
         latestAttempt.set(partKey(index), attempt);
         return undefined;
+      };
+      // This attempt's copy was refused (throttled, a full queue, any error): it cannot reach the phone, so the part's
+      // earlier copy is its latest again, and that copy's late ESME_ROK, while this attempt waits or after it, is used.
+      const notTaken = (index: number) => () => {
+        if (latestAttempt.get(partKey(index)) !== attempt) return;
+        const previous = before.get(index);
+        if (previous === undefined) latestAttempt.delete(partKey(index));
+        else latestAttempt.set(partKey(index), previous);
       };
       // The parts the SMSC took before are not written again: the phone joins them with these by the reference.
       const answers = await Promise.all(
         bodies.map((body, index) => {
           const messageId = earlier?.taken.get(index);
           if (messageId !== undefined) return Promise.resolve(keep(index, messageId, earlier?.late.has(index) === true));
-          return bind.submit(body, { late: late(index), writing: writing(index) });
+          return bind.submit(body, { late: late(index), writing: writing(index), notTaken: notTaken(index) });
         }),
       );
       const nothingWritten = kept.size === bodies.length;
