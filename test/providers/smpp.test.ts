@@ -2273,6 +2273,21 @@ describe('SMPP binds the SMSC loses, drops, leaves unanswered or cannot trust', 
     }
   });
 
+  test('a long SMS one part of which timed out and another was refused for a retry: a possible duplicate, as the timed-out part may reach the phone', async () => {
+    const { smsc, gateway, written, answer } = await slowSmsc({ windowSize: 2 });
+    try {
+      const long = sms('+447700900571', 'r'.repeat(300));
+      const sending = gateway.send(long, 0);
+      await written(0);
+      answer(await written(1), STATUS.ESME_RSYSERR, '');
+      const classified = classifyRecipient(await sending, '+447700900571');
+      assert.deepEqual([classified.action, classified.code], ['ambiguous', 'SMPP_SUBMIT_TIMEOUT']);
+    } finally {
+      await gateway.close();
+      await smsc.close();
+    }
+  });
+
   test('a long SMS none of whose parts was answered in time: a late ESME_ROK for a part once its retry started under a new reference is not kept as one of its parts', async () => {
     const { smsc, log, gateway, submits, written, answer } = await slowSmsc({ windowSize: 1 });
     /** A part's concatenation reference as written: octet 3 of its UDH (udh8, the default). */

@@ -723,7 +723,10 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
     takenLate?: { readonly parts: readonly number[]; readonly nothingWritten: boolean },
   ): SubmissionResult {
     const refused = answers.find((answer) => answer.kind === 'nacked' || (answer.kind === 'answered' && answer.status !== STATUS.ESME_ROK));
-    if (refused?.kind === 'answered' || refused?.kind === 'nacked') {
+    // A part written and never answered (timed out, or its bind dropped) may reach the phone whatever another part's
+    // refusal says, and the retry writes it again: the SMS is possibly sent, as the timeout alone makes it.
+    const inFlight = answers.find((answer) => answer.kind === 'timeout' || answer.kind === 'dropped');
+    if ((refused?.kind === 'answered' || refused?.kind === 'nacked') && inFlight === undefined) {
       const taken = answers.filter((answer) => answer.kind === 'answered' && answer.status === STATUS.ESME_ROK).length;
       // New binds the SMSC never takes as bound: the account's trouble, as a refused bind is (nothing was taken).
       if (refused.kind === 'answered' && refused.bindsLost !== undefined && taken === 0)
@@ -737,14 +740,15 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
     }
     // Only when no part was written: one in flight, or taken, may reach the phone.
     if (answers.every((answer) => answer.kind === 'unbound')) return notBound();
-    const lost = answers.find((answer) => answer.kind !== 'answered');
+    const lost = inFlight ?? answers.find((answer) => answer.kind !== 'answered');
     if (lost) {
       const code = lost.kind === 'timeout' ? 'SMPP_SUBMIT_TIMEOUT' : 'SMPP_BIND_DROPPED';
+      const refusal = refused?.kind === 'answered' || refused?.kind === 'nacked' ? `, one refused with ${statusName(refused.status)}` : '';
       return {
         kind: 'transport',
         phase: 'response',
         code,
-        detail: `${answers.filter((answer) => answer.kind === 'answered').length} of ${answers.length} parts answered`,
+        detail: `${answers.filter((answer) => answer.kind === 'answered').length} of ${answers.length} parts answered${refusal}`,
       };
     }
     // Each id as its receipts will name it.
