@@ -17,7 +17,7 @@ import { createSmppGateway } from '../../src/providers/smpp/adapter.ts';
 import { REAL_TIMERS, type Timers } from '../../src/timers.ts';
 import { smppPlugin } from '../../src/providers/smpp/index.ts';
 import { sourceAddress } from '../../src/providers/smpp/sender-id.ts';
-import { COMMAND, commandName, encodeMessageId, encodePdu, type Pdu, PduReader, STATUS, TAG } from '../../src/providers/smpp/pdu.ts';
+import { COMMAND, commandName, decodeShortMessage, encodeMessageId, encodePdu, type Pdu, PduReader, STATUS, TAG } from '../../src/providers/smpp/pdu.ts';
 import { SmppSimulator } from '../../src/simulators/smpp.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { STORE_FILE } from '../../src/store/lock.ts';
@@ -1854,9 +1854,14 @@ async function slowSmsc(settings: object = {}) {
   const log = captureLog('info');
   const gateway = gatewayTo(await smsc.listen(), { submitTimeout: '1s', ...settings }, log.logger);
   const submits = () => smsc.pdus.filter((pdu) => pdu.commandId === COMMAND.submit_sm);
+  /** The `index`th submit_sm once the SMSC got it. */
+  const written = (index: number) => waitFor(`submit_sm ${index} written`, () => submits()[index]);
+  /** Answers a submit_sm with `status` and message_id `id`. */
+  const answer = (pdu: { readonly sequence: number } | undefined, status: number, id: string) =>
+    smsc.socket?.write(encodePdu(COMMAND.submit_sm_resp, status, pdu?.sequence ?? 0, encodeMessageId(id)));
   await gateway.start({ inbound: collectingSink().sink });
   await waitFor('bound', () => gateway.health().ok);
-  return { smsc, log, gateway, submits };
+  return { smsc, log, gateway, submits, written, answer };
 }
 
 describe('SMPP binds the SMSC loses, drops, leaves unanswered or cannot trust', () => {
@@ -2172,10 +2177,7 @@ describe('SMPP binds the SMSC loses, drops, leaves unanswered or cannot trust', 
   });
 
   test("a late ESME_ROK that comes while the retry waits for a window slot or the bind's pause is the retry's answer: nothing is written again", async () => {
-    const { smsc, log, gateway, submits } = await slowSmsc({ windowSize: 2 });
-    const written = (index: number) => waitFor(`submit_sm ${index} written`, () => submits()[index]);
-    const answer = (pdu: { readonly sequence: number } | undefined, status: number, id: string) =>
-      smsc.socket?.write(encodePdu(COMMAND.submit_sm_resp, status, pdu?.sequence ?? 0, encodeMessageId(id)));
+    const { smsc, log, gateway, submits, written, answer } = await slowSmsc({ windowSize: 2 });
     try {
       // The retry waits for a window slot: two other SMS hold both.
       const x = sms('+447700900531', 'x answer');
@@ -2231,6 +2233,84 @@ describe('SMPP binds the SMSC loses, drops, leaves unanswered or cannot trust', 
         [classified.action, classified.recognisedResend, classified.note],
         ['sent', undefined, 'the SMSC took part 1 of 2 after its submit timeout at an earlier attempt: not written again'],
       );
+    } finally {
+      await gateway.close();
+      await smsc.close();
+    }
+  });
+
+  test("a retry's copy the SMSC refuses does not count as written: the first copy's late ESME_ROK that comes meanwhile or before the next retry is the SMS's answer", async () => {
+    const { smsc, log, gateway, submits, written, answer } = await slowSmsc();
+    try {
+      // The retry's copy is throttled; the first copy is taken while the retry waits out its own backoff.
+      const x = sms('+447700900561', 'x throttled');
+      assert.equal(classifyRecipient(await gateway.send(x, 0), '+447700900561').code, 'SMPP_SUBMIT_TIMEOUT');
+      const retry = gateway.send(x, 1);
+      answer(await written(1), STATUS.ESME_RTHROTTLED, '');
+      answer(submits()[0], STATUS.ESME_ROK, 'AA00');
+      const retried = await retry;
+      assert.equal(submits().length, 2, 'not written a third time');
+      assert.equal(retried.kind === 'answered' ? retried.results[0]?.providerId : undefined, 'aa00');
+      assert.equal(classifyRecipient(retried, '+447700900561').recognisedResend, true, 'no copy but the first can reach the phone');
+
+      // The retry's copy is refused for good this time; the first copy is taken before the next retry.
+      const y = sms('+447700900562', 'y refused');
+      assert.equal(classifyRecipient(await gateway.send(y, 0), '+447700900562').code, 'SMPP_SUBMIT_TIMEOUT');
+      const firstY = submits()[2];
+      const refused = gateway.send(y, 1);
+      answer(await written(3), STATUS.ESME_RSYSERR, '');
+      assert.equal(classifyRecipient(await refused, '+447700900562').action, 'retry');
+      answer(firstY, STATUS.ESME_ROK, 'BB00');
+      await waitFor('the late answer taken', () =>
+        log.lines.some((line) => line.includes('its SMS is recorded as sent under that id') && line.includes('BB00')),
+      );
+      const third = await gateway.send(y, 2);
+      assert.equal(submits().length, 4, 'not written a third time');
+      assert.equal(third.kind === 'answered' ? third.results[0]?.providerId : undefined, 'bb00');
+    } finally {
+      await gateway.close();
+      await smsc.close();
+    }
+  });
+
+  test('a long SMS one part of which timed out and another was refused for a retry: a possible duplicate, as the timed-out part may reach the phone', async () => {
+    const { smsc, gateway, written, answer } = await slowSmsc({ windowSize: 2 });
+    try {
+      const long = sms('+447700900571', 'r'.repeat(300));
+      const sending = gateway.send(long, 0);
+      await written(0);
+      answer(await written(1), STATUS.ESME_RSYSERR, '');
+      const classified = classifyRecipient(await sending, '+447700900571');
+      assert.deepEqual([classified.action, classified.code], ['ambiguous', 'SMPP_SUBMIT_TIMEOUT']);
+    } finally {
+      await gateway.close();
+      await smsc.close();
+    }
+  });
+
+  test('a long SMS none of whose parts was answered in time: a late ESME_ROK for a part once its retry started under a new reference is not kept as one of its parts', async () => {
+    const { smsc, log, gateway, submits, written, answer } = await slowSmsc({ windowSize: 1 });
+    /** A part's concatenation reference as written: octet 3 of its UDH (udh8, the default). */
+    const reference = (pdu: Pdu | undefined) => (pdu ? decodeShortMessage(pdu.body).shortMessage.subarray(3, 4).toString('hex') : '');
+    try {
+      const long = sms('+447700900551', 'q'.repeat(300));
+      assert.equal(classifyRecipient(await gateway.send(long, 0), '+447700900551').code, 'SMPP_SUBMIT_TIMEOUT');
+      // Another SMS holds the only window slot as the retry starts: its parts wait, under the retry's own reference.
+      const other = gateway.send(sms('+447700900552', 'hold'), 0);
+      const holding = await written(2);
+      const retry = gateway.send(long, 1);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      answer(submits()[0], STATUS.ESME_ROK, 'AA00');
+      const late = await waitFor('the late answer logged', () => log.lines.find((line) => line.includes('took a submit_sm after its timeout')));
+      answer(holding, STATUS.ESME_ROK, 'BB00');
+      await other;
+      answer(await written(3), STATUS.ESME_ROK, 'CC03');
+      answer(await written(4), STATUS.ESME_ROK, 'CC04');
+      const retried = await retry;
+      assert.deepEqual(retried.kind === 'answered' ? retried.results[0]?.parts : undefined, ['cc03', 'cc04'], 'both parts written again and taken');
+      assert.equal(reference(submits()[3]), reference(submits()[4]), 'under one reference');
+      assert.notEqual(reference(submits()[3]), reference(submits()[0]), "not the first attempt's");
+      assert.match(late, /under another concatenation reference: the phone cannot join that part with the others/);
     } finally {
       await gateway.close();
       await smsc.close();

@@ -237,6 +237,12 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
   const partlyTaken = new LRUCache<string, PartlyTaken>({ max: PARTLY_TAKEN_ENTRIES, ttl: PARTLY_TAKEN_TTL_MS });
   /** Each part's latest attempt that wrote it (an object of its own per send), by `<message id>\n<number>\n<part>`. */
   const latestAttempt = new LRUCache<string, object>({ max: ATTEMPTS_REMEMBERED });
+  /**
+   * The concatenation reference of each SMS's latest attempt once it started, by `<message id>\n<number>`: a retry
+   * that began under a new reference (no part taken yet) writes every part under it, so an earlier attempt's part
+   * taken late cannot be joined with them and is not kept as one of its parts.
+   */
+  const startedReference = new LRUCache<string, number>({ max: ATTEMPTS_REMEMBERED });
   let sink: InboundSink | undefined;
   let healthChanged: (() => void) | undefined;
   let next = 0;
@@ -500,6 +506,7 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
       const sent = `${submission.messageId}\n${number}`;
       const earlier = partlyTaken.get(sent);
       const { bodies, reference } = submitBodies(submission, number, earlier);
+      startedReference.set(sent, reference);
       const attempt = {};
       const ttl = submission.expiresAt === undefined ? PARTLY_TAKEN_TTL_MS : Math.max(1, submission.expiresAt - clock.now());
       const partKey = (index: number) => `${sent}\n${index}`;
@@ -515,7 +522,15 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
       // part it took then is taken, as one taken in time, and the retry does not write it again.
       const late = (index: number) => (answer: LateAnswer) => {
         const line = { msgId: submission.messageId, to: maskNumber(number), part: index + 1, status: statusName(answer.status) };
-        if (latestAttempt.get(partKey(index)) !== attempt) {
+        const superseded = startedReference.get(sent) !== reference;
+        if (superseded && answer.kind === 'answered' && answer.status === STATUS.ESME_ROK) {
+          logger.info(
+            { ...line, id: answer.messageId },
+            'smpp: the SMSC took a submit_sm after its timeout, once its SMS was being sent again under another concatenation reference: the phone cannot join that part with the others, which are all written again (the possible duplicate counted)',
+          );
+          return;
+        }
+        if (superseded || latestAttempt.get(partKey(index)) !== attempt) {
           if (answer.kind === 'answered' && answer.status === STATUS.ESME_ROK)
             logger.info(
               { ...line, id: answer.messageId },
@@ -539,19 +554,31 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
       };
       // Right before a part is written (after any wait for a window slot or a pause): a late ESME_ROK for an earlier
       // copy that came meanwhile is its answer, and nothing is written; else this attempt is the part's latest.
+      /** Each part's latest attempt before this one wrote it (undefined: none known), given back by notTaken. */
+      const before = new Map<number, object | undefined>();
       const writing = (index: number) => (): SubmitAnswer | undefined => {
         const known = partlyTaken.get(sent);
         const messageId = known?.late.has(index) ? known.taken.get(index) : undefined;
         if (messageId !== undefined) return keep(index, messageId, true);
+        const previous = latestAttempt.get(partKey(index));
+        if (previous !== attempt) before.set(index, previous);
         latestAttempt.set(partKey(index), attempt);
         return undefined;
+      };
+      // This attempt's copy was refused (throttled, a full queue, any error): it cannot reach the phone, so the part's
+      // earlier copy is its latest again, and that copy's late ESME_ROK, while this attempt waits or after it, is used.
+      const notTaken = (index: number) => () => {
+        if (latestAttempt.get(partKey(index)) !== attempt) return;
+        const previous = before.get(index);
+        if (previous === undefined) latestAttempt.delete(partKey(index));
+        else latestAttempt.set(partKey(index), previous);
       };
       // The parts the SMSC took before are not written again: the phone joins them with these by the reference.
       const answers = await Promise.all(
         bodies.map((body, index) => {
           const messageId = earlier?.taken.get(index);
           if (messageId !== undefined) return Promise.resolve(keep(index, messageId, earlier?.late.has(index) === true));
-          return bind.submit(body, { late: late(index), writing: writing(index) });
+          return bind.submit(body, { late: late(index), writing: writing(index), notTaken: notTaken(index) });
         }),
       );
       const nothingWritten = kept.size === bodies.length;
@@ -696,7 +723,10 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
     takenLate?: { readonly parts: readonly number[]; readonly nothingWritten: boolean },
   ): SubmissionResult {
     const refused = answers.find((answer) => answer.kind === 'nacked' || (answer.kind === 'answered' && answer.status !== STATUS.ESME_ROK));
-    if (refused?.kind === 'answered' || refused?.kind === 'nacked') {
+    // A part written and never answered (timed out, or its bind dropped) may reach the phone whatever another part's
+    // refusal says, and the retry writes it again: the SMS is possibly sent, as the timeout alone makes it.
+    const inFlight = answers.find((answer) => answer.kind === 'timeout' || answer.kind === 'dropped');
+    if ((refused?.kind === 'answered' || refused?.kind === 'nacked') && inFlight === undefined) {
       const taken = answers.filter((answer) => answer.kind === 'answered' && answer.status === STATUS.ESME_ROK).length;
       // New binds the SMSC never takes as bound: the account's trouble, as a refused bind is (nothing was taken).
       if (refused.kind === 'answered' && refused.bindsLost !== undefined && taken === 0)
@@ -710,14 +740,15 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
     }
     // Only when no part was written: one in flight, or taken, may reach the phone.
     if (answers.every((answer) => answer.kind === 'unbound')) return notBound();
-    const lost = answers.find((answer) => answer.kind !== 'answered');
+    const lost = inFlight ?? answers.find((answer) => answer.kind !== 'answered');
     if (lost) {
       const code = lost.kind === 'timeout' ? 'SMPP_SUBMIT_TIMEOUT' : 'SMPP_BIND_DROPPED';
+      const refusal = refused?.kind === 'answered' || refused?.kind === 'nacked' ? `, one refused with ${statusName(refused.status)}` : '';
       return {
         kind: 'transport',
         phase: 'response',
         code,
-        detail: `${answers.filter((answer) => answer.kind === 'answered').length} of ${answers.length} parts answered`,
+        detail: `${answers.filter((answer) => answer.kind === 'answered').length} of ${answers.length} parts answered${refusal}`,
       };
     }
     // Each id as its receipts will name it.

@@ -194,6 +194,8 @@ export interface SubmitAttempt {
    * after its timeout) is the submit's answer instead, and nothing is written; undefined, the submit_sm is written.
    */
   readonly writing: () => SubmitAnswer | undefined;
+  /** Called when the copy just written was answered with anything but a take: it cannot reach the phone, so an earlier copy's late answer counts again. */
+  readonly notTaken: () => void;
 }
 
 /** A submit_sm given up at its timeout, still remembered by its sequence number until `until`. */
@@ -343,6 +345,7 @@ export class SmppBind {
         const throttled = pdu !== undefined && this.#paceAfter(pdu.status, writtenAt);
         trial?.();
         if (pdu === undefined) return { kind: this.bound ? 'timeout' : 'dropped' };
+        if (pdu.commandId !== COMMAND.submit_sm_resp || pdu.status !== STATUS.ESME_ROK) attempt?.notTaken();
         if (throttled && resubmits < THROTTLED_RESUBMITS) {
           // Each SMS's own resubmits space out, 200 ms doubling (about 6 s in all), whatever the bind's pause: a
           // success of another SMS resets that, and against an SMSC allowing n a second the later ones of a burst
