@@ -617,6 +617,24 @@ describe('Twilio through the relay', () => {
     );
   });
 
+  /** A mail to `phone`, its SMS sent, then Twilio's callback that it was undelivered with `errorCode`: the bounce the relay sends. */
+  const bounceOfUndelivered = async (phone: string, errorCode: string, body: string) => {
+    const id = queuedId((await sendMail(relay.smtpPort, { to: [`${phone}@sms.example.com`], body })).data);
+    const [sent] = await waitFor('the SMS sent', async () => {
+      const sms = await relay.store.smsOf(id);
+      return sms[0]?.status === 'sent' && sms;
+    });
+    const form = new URLSearchParams({
+      MessageSid: sent?.providerId ?? '',
+      AccountSid: `AC${'0'.repeat(32)}`,
+      To: `+${phone}`,
+      MessageStatus: 'undelivered',
+      ErrorCode: errorCode,
+    });
+    assert.equal((await post(paths.dr, form, signedFor(paths.dr, form))).status, 200);
+    return waitFor(`the bounce for ${phone}`, () => sink.received.find((mail) => mail.raw.includes('Action: failed') && mail.raw.includes(phone)));
+  };
+
   test("a passing code of Twilio's or the network's load (21611, 30001, 30017) reports 4.4.5 and a busy provider or network; 30003 (the phone out of reach) 4.2.0 and the phone", async () => {
     const cases = [
       ['447700900191', '21611', /^Status: 4\.4\.5$/m, /provider or the mobile network was too busy to take it for now/],
@@ -625,22 +643,7 @@ describe('Twilio through the relay', () => {
       ['447700900194', '30003', /^Status: 4\.2\.0$/m, /phone or its subscription could not take it for now/],
     ] as const;
     for (const [phone, errorCode, status, words] of cases) {
-      const id = queuedId((await sendMail(relay.smtpPort, { to: [`${phone}@sms.example.com`], body: `busy to ${phone}` })).data);
-      const [sent] = await waitFor('the SMS sent', async () => {
-        const sms = await relay.store.smsOf(id);
-        return sms[0]?.status === 'sent' && sms;
-      });
-      const form = new URLSearchParams({
-        MessageSid: sent?.providerId ?? '',
-        AccountSid: `AC${'0'.repeat(32)}`,
-        To: `+${phone}`,
-        MessageStatus: 'undelivered',
-        ErrorCode: errorCode,
-      });
-      assert.equal((await post(paths.dr, form, signedFor(paths.dr, form))).status, 200);
-      const bounce = await waitFor(`the bounce for ${phone}`, () =>
-        sink.received.find((mail) => mail.raw.includes('Action: failed') && mail.raw.includes(phone)),
-      );
+      const bounce = await bounceOfUndelivered(phone, errorCode, `busy to ${phone}`);
       assert.match(bounce.raw, status, errorCode);
       const text = (await simpleParser(bounce.raw)).text?.replace(/\s+/g, ' ') ?? '';
       assert.match(text, words, errorCode);
@@ -812,22 +815,7 @@ describe('Twilio through the relay', () => {
       ['447700900734', '30034', /not registered for A2P 10DLC/, /linked to an approved US A2P 10DLC campaign/],
     ];
     for (const [phone, code, words, fix] of cases) {
-      const id = queuedId((await sendMail(relay.smtpPort, { to: [`${phone}@sms.example.com`], body: `capped ${code}` })).data);
-      const [sent] = await waitFor('the SMS sent', async () => {
-        const sms = await relay.store.smsOf(id);
-        return sms[0]?.status === 'sent' && sms;
-      });
-      const form = new URLSearchParams({
-        MessageSid: sent?.providerId ?? '',
-        AccountSid: `AC${'0'.repeat(32)}`,
-        To: `+${phone}`,
-        MessageStatus: 'undelivered',
-        ErrorCode: code,
-      });
-      assert.equal((await post(paths.dr, form, signedFor(paths.dr, form))).status, 200);
-      const bounce = await waitFor(`the bounce for ${phone}`, async () =>
-        sink.received.find((mail) => mail.raw.includes('Action: failed') && mail.raw.includes(phone))?.raw.replace(/\r?\n\s+/g, ' '),
-      );
+      const bounce = (await bounceOfUndelivered(phone, code, `capped ${code}`)).raw.replace(/\r?\n\s+/g, ' ');
       assert.match(bounce, new RegExp(`Diagnostic-Code: X-SMS; ErrorCode ${code} \\([^)]*${words.source}`), code);
       const alert = lines.find((line) => line['alert'] === 'gateway-account' && line['code'] === Number(code));
       assert.ok(alert, `the alert for ${code}`);

@@ -63,6 +63,22 @@ const answerToGone = (context: string, receivedAt: number, messageIdHeader: stri
   },
 });
 
+/** A received SMS of `number` kept for a reroute, as the inbound service stores one (its opt-out action as taken then). */
+const inboundFrom =
+  (number: string) =>
+  (id: string, text: string, receivedAt: number, optOut?: NewInbound['optOut']): NewInbound => ({
+    id,
+    provider: 'intellisoftware',
+    providerId: `P-${id}`,
+    number,
+    text,
+    sentAt: undefined,
+    userContext: undefined,
+    receivedAt,
+    optOut,
+    route: undefined,
+  });
+
 forEachStore((kind) =>
   describe('store: conversations, inbound SMS, delivery reports', () => {
     let store: Store;
@@ -610,18 +626,7 @@ forEachStore((kind) =>
     test('a rerouted STOP, START or SMS of an opted-out phone ends with the opt-out notes a mail sent straight to a mailbox has', async () => {
       const settings = { sms: { domains: ['sms.example.com'] }, smtp: { hostname: 'relay.example.com' }, mail: {} };
       const notes = new ReplyNotes({ keywords: RELAY_KEYWORDS });
-      const kept = (id: string, text: string, receivedAt: number, optOut?: NewInbound['optOut']): NewInbound => ({
-        id,
-        provider: 'intellisoftware',
-        providerId: `P-${id}`,
-        number: '+447700900777',
-        text,
-        sentAt: undefined,
-        userContext: undefined,
-        receivedAt,
-        optOut,
-        route: undefined,
-      });
+      const kept = inboundFrom('+447700900777');
       const rerouted = async (inbound: NewInbound) => {
         await store.acceptInbound(inbound);
         await rerouteUndeliverable(store, settings, notes, inbound.id, 'ops@example.com');
@@ -642,18 +647,7 @@ forEachStore((kind) =>
     test('a STOP rerouted after the phone opted in again says so, and is mailed as any SMS (the Reply line, no "not sent")', async () => {
       const settings = { sms: { domains: ['sms.example.com'] }, smtp: { hostname: 'relay.example.com' }, mail: {} };
       const notes = new ReplyNotes({ keywords: RELAY_KEYWORDS });
-      const kept = (id: string, text: string, receivedAt: number, optOut: NewInbound['optOut']): NewInbound => ({
-        id,
-        provider: 'intellisoftware',
-        providerId: `P-${id}`,
-        number: '+447700900778',
-        text,
-        sentAt: undefined,
-        userContext: undefined,
-        receivedAt,
-        optOut,
-        route: undefined,
-      });
+      const kept = inboundFrom('+447700900778');
       await store.acceptInbound(kept('again-stop', 'STOP', 1_000, { action: 'stop', keyword: 'STOP' }));
       await store.acceptInbound(kept('again-start', 'START', 2_000, { action: 'start', keyword: 'START' }));
       assert.equal(await store.isOptedOut('+447700900778'), false);
