@@ -523,7 +523,8 @@ function withDigitsUnescaped(
     const [whole, four = '', fifth = '', byte] = quoted;
     const before = text.slice(from, quoted.index);
     plain += before;
-    pieces.push(...before.split(''));
+    // One at a time: a spread is a call's arguments, which overflow the stack past ~125,000 (a 256 KB quarantined body).
+    for (let unit = 0; unit < before.length; unit++) pieces.push(before.charAt(unit));
     const json = quoted.groups?.json;
     if (json !== undefined) {
       const character = String.fromCharCode(...json.split(/\\+u/).map((unit) => Number.parseInt(unit, 16)));

@@ -492,6 +492,12 @@ describe('maskNumbersIn, on hostile text', () => {
     '+1(',
     '550 5.1.1 ',
   ];
+  it(`reads ${HOSTILE_BYTES} bytes of a JSON body with one \\u escape near its end (a quarantined batch of reports) without overflowing the stack`, () => {
+    const text = `${'{"status":"delivered","to":"+447700900123"},'.repeat(HOSTILE_BYTES / 44)}{"text":"Caf\\u00e9"}`;
+    const masked = maskNumbersIn(text, { byteEscapes: true });
+    assert.match(masked, /Caf\\u00e9/);
+    assert.doesNotMatch(masked, /447700900123/);
+  });
   it(`reads ${HOSTILE_BYTES} bytes of distinct digit runs after a word and a dash (a-1000000 a-1000001 …) in bounded time`, () => {
     let text = '';
     for (let run = 1_000_000; text.length < HOSTILE_BYTES; run++) text += `a-${run} `;
