@@ -2273,15 +2273,21 @@ describe('SMPP binds the SMSC loses, drops, leaves unanswered or cannot trust', 
     }
   });
 
-  test('a long SMS one part of which timed out and another was refused for a retry: a possible duplicate, as the timed-out part may reach the phone', async () => {
+  test('a long SMS one part of which timed out and another was refused: the refusal decides, the timed-out part counted as one the phone may get (a retry is a possible duplicate, a refusal for good bounces naming it)', async () => {
     const { smsc, gateway, written, answer } = await slowSmsc({ windowSize: 2 });
     try {
-      const long = sms('+447700900571', 'r'.repeat(300));
-      const sending = gateway.send(long, 0);
+      const retried = gateway.send(sms('+447700900571', 'r'.repeat(300)), 0);
       await written(0);
       answer(await written(1), STATUS.ESME_RSYSERR, '');
-      const classified = classifyRecipient(await sending, '+447700900571');
-      assert.deepEqual([classified.action, classified.code], ['ambiguous', 'SMPP_SUBMIT_TIMEOUT']);
+      const again = classifyRecipient(await retried, '+447700900571');
+      assert.deepEqual([again.action, again.code], ['ambiguous', 'SMPP:ESME_RSYSERR']);
+      assert.match(again.reason, /had already taken 1 of 2 parts of it, which the phone may get twice/);
+      const bounced = gateway.send(sms('+447700900572', 'b'.repeat(300)), 0);
+      await written(2);
+      answer(await written(3), STATUS.ESME_RINVDSTADR, '');
+      const refused = classifyRecipient(await bounced, '+447700900572');
+      assert.deepEqual([refused.action, refused.code], ['fail', 'SMPP:ESME_RINVDSTADR']);
+      assert.match(refused.reason, /had already taken 1 of 2 parts of it, which the phone may show/);
     } finally {
       await gateway.close();
       await smsc.close();

@@ -723,32 +723,33 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
     takenLate?: { readonly parts: readonly number[]; readonly nothingWritten: boolean },
   ): SubmissionResult {
     const refused = answers.find((answer) => answer.kind === 'nacked' || (answer.kind === 'answered' && answer.status !== STATUS.ESME_ROK));
-    // A part written and never answered (timed out, or its bind dropped) may reach the phone whatever another part's
-    // refusal says, and the retry writes it again: the SMS is possibly sent, as the timeout alone makes it.
-    const inFlight = answers.find((answer) => answer.kind === 'timeout' || answer.kind === 'dropped');
-    if ((refused?.kind === 'answered' || refused?.kind === 'nacked') && inFlight === undefined) {
-      const taken = answers.filter((answer) => answer.kind === 'answered' && answer.status === STATUS.ESME_ROK).length;
+    // A part written and never answered (timed out, or its bind dropped) may reach the phone: beside a refusal it counts
+    // as a part the gateway may have taken, so the refusal decides (a bounce for good, naming the parts the phone may
+    // show; a retry otherwise) and a retry, which writes that part again, is a possible duplicate.
+    const inFlight = answers.filter((answer) => answer.kind === 'timeout' || answer.kind === 'dropped').length;
+    if (refused?.kind === 'answered' || refused?.kind === 'nacked') {
+      const taken = answers.filter((answer) => answer.kind === 'answered' && answer.status === STATUS.ESME_ROK).length + inFlight;
       // New binds the SMSC never takes as bound: the account's trouble, as a refused bind is (nothing was taken).
       if (refused.kind === 'answered' && refused.bindsLost !== undefined && taken === 0)
         return { kind: 'refused', code: LOST_BINDS_CODE, detail: lostBindsDetail(refused.bindsLost) };
       const prefix = refused.kind === 'nacked' ? NACK_CODE_PREFIX : CODE_PREFIX;
       // The parts taken are kept (partlyTaken) for a retry that sends only the others. Promised only where this
-      // relay makes the retry: another relay of a shared queue knows none of them and sends the whole text.
-      const kept = options.sharedQueue ? {} : { partsKept: true as const };
+      // relay makes the retry (another relay of a shared queue knows none of them and sends the whole text) and no part
+      // is in flight (the retry writes that one again).
+      const kept = options.sharedQueue || inFlight > 0 ? {} : { partsKept: true as const };
       const parts = taken > 0 ? { partsTaken: taken, partsTotal: answers.length, ...kept } : {};
       return { kind: 'answered', results: [{ number, code: `${prefix}${statusName(refused.status)}`, ...parts }] };
     }
     // Only when no part was written: one in flight, or taken, may reach the phone.
     if (answers.every((answer) => answer.kind === 'unbound')) return notBound();
-    const lost = inFlight ?? answers.find((answer) => answer.kind !== 'answered');
+    const lost = answers.find((answer) => answer.kind === 'timeout' || answer.kind === 'dropped') ?? answers.find((answer) => answer.kind !== 'answered');
     if (lost) {
       const code = lost.kind === 'timeout' ? 'SMPP_SUBMIT_TIMEOUT' : 'SMPP_BIND_DROPPED';
-      const refusal = refused?.kind === 'answered' || refused?.kind === 'nacked' ? `, one refused with ${statusName(refused.status)}` : '';
       return {
         kind: 'transport',
         phase: 'response',
         code,
-        detail: `${answers.filter((answer) => answer.kind === 'answered').length} of ${answers.length} parts answered${refusal}`,
+        detail: `${answers.filter((answer) => answer.kind === 'answered').length} of ${answers.length} parts answered`,
       };
     }
     // Each id as its receipts will name it.
