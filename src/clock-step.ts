@@ -1,15 +1,6 @@
 import { failureLogFields } from './errors.ts';
 import type { Logger } from './log.ts';
-import type { ClockStepStore, LongestWaits, Rescheduled } from './store/clock-step-types.ts';
-
-/**
- * How far the wall clock must fall behind the monotonic clock between two looks to be taken for a step back.
- * NTP slews a clock by at most 0.5 ms a second, and the two clocks are read one after the other, so between looks
- * a second apart they part by well under a millisecond but for a step (an NTP or chrony step, a VM restored from a
- * snapshot); a step below this holds a due time less than a second past its time, within the work loops' own
- * polling, and needs no word.
- */
-export const CLOCK_STEP_BACK_MS = 1_000;
+import { CLOCK_STEP_BACK_MS, type ClockStepStore, type LongestWaits, type Rescheduled } from './store/clock-step-types.ts';
 
 /** How often the two clocks are compared: a step back holds nothing longer than this before its due times are brought back. */
 const CLOCK_LOOK_INTERVAL_MS = 1_000;
@@ -128,7 +119,8 @@ export class ClockStepWatch {
       return undefined;
     });
     if (!rescheduled) return;
-    if (this.#owed === owed) this.#owed = undefined;
+    // Looks never overlap (look() chains them), so nothing was owed meanwhile.
+    this.#owed = undefined;
     if (total(rescheduled) === 0) return;
     this.#options.onRescheduled();
     // After a step the warning above said it. At the start (its look failed and taken with a step's, too) nothing

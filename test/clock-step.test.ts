@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
-import { CLOCK_STEP_BACK_MS, ClockStepWatch } from '../src/clock-step.ts';
+import { ClockStepWatch } from '../src/clock-step.ts';
+import { CLOCK_STEP_BACK_MS } from '../src/store/clock-step-types.ts';
 import type { ClockStepStore, LongestWaits } from '../src/store/clock-step-types.ts';
 import { SqliteStore } from '../src/store/sqlite.ts';
 import type { Store } from '../src/store/types.ts';

@@ -3,7 +3,7 @@ import { RelayError } from '../errors.ts';
 import { normaliseNumber, severalNumbers } from '../sms/numbers.ts';
 import { isAtSmsDomain, smsDomainOf, withCanonicalDomain } from '../mail/addresses.ts';
 import { asciiQuoted } from '../mail/ascii.ts';
-import { canTextBack, NO_REPLY_LOCAL_PART, readSender, type SenderKind, senderKind, UNTEXTABLE_SENDER } from '../sms/senders.ts';
+import { canTextBack, NO_REPLY_LOCAL_PART, readSender, untextableWords } from '../sms/senders.ts';
 
 export interface RecipientRules {
   readonly domains: readonly string[];
@@ -201,5 +201,5 @@ export async function knownSenderOf(address: string, knows: (sender: string) => 
   const sender = readSender(local);
   if (sender === undefined || !(await knows(sender))) return undefined;
   if (canTextBack(sender)) return { numbers: [sender] };
-  throw new RelayError('NOT_TEXTABLE', `"${asciiQuoted(local)}" ${UNTEXTABLE_SENDER[senderKind(sender) as Exclude<SenderKind, 'number'>]}`);
+  throw new RelayError('NOT_TEXTABLE', `"${asciiQuoted(local)}" ${untextableWords(sender)}`);
 }

@@ -402,10 +402,10 @@ export interface ProviderSettings<Settings extends object = Readonly<Record<stri
   readonly credentialLimits?: Readonly<Partial<Record<'username' | 'password', { readonly octets: number; readonly name: string }>>>;
 }
 
-/** A provider plug-in, registered by name (`src/providers/registry.ts`). */
 /** Whose passing state a temporary failure was (ProviderPlugin.temporaryStatus): the phone's, or the provider's or network's load. */
 export type PassingFailure = 'phone' | 'network';
 
+/** A provider plug-in, registered by name (`src/providers/registry.ts`). */
 export interface ProviderPlugin<Settings extends object = Readonly<Record<string, unknown>>> extends Partial<WebhookParsing> {
   /** Names it in config (`gateway.provider`), in logs and in its webhook paths (`/webhooks/<name>/…`). */
   readonly name: string;

@@ -10,7 +10,7 @@ import { buildTextMail, textNode } from '../mailer/text-mail.ts';
 import { newMessageId } from '../random-ids.ts';
 import { hasVisibleText, withLineFeeds } from '../sms/encoding.ts';
 import { formatNumber, toInternationalDigits } from '../sms/numbers.ts';
-import { canTextBack, NO_REPLY_LOCAL_PART, type SenderKind, senderKind, UNTEXTABLE_SENDER } from '../sms/senders.ts';
+import { canTextBack, NO_REPLY_LOCAL_PART, untextableWords } from '../sms/senders.ts';
 import type { Conversation, NewOutgoingMail } from '../store/types.ts';
 import { isoInZone } from '../timestamps.ts';
 import { replyReturnPath } from './return-path.ts';
@@ -25,7 +25,6 @@ export const EMPTY_SMS_NOTE = '[the SMS has no text: the phone sent it empty]';
  */
 export const ERASED_SMS_NOTE =
   '[the text of this SMS was erased by store.retention after its first reply mail was sent; that mail bounced later: ask the phone what it wrote]';
-/** Why a sender that is no number in E.164 cannot be texted back, as its mail says. */
 /** Subjects are one line; a longer one is cut here (RFC 5322 recommends 78-character lines). */
 const MAX_SUBJECT_CHARS = 200;
 /** The tag the subject template adds; an earlier one in the original subject is not repeated. */
@@ -138,7 +137,7 @@ export async function buildReplyMail(
     context: conversation?.context ?? sms.userContext,
     /** Why Reply does not reach the sender, or undefined when it does. */
     noReply: !textable
-      ? `${number} ${UNTEXTABLE_SENDER[senderKind(sms.number) as Exclude<SenderKind, 'number'>]}: a reply to this mail is not delivered.`
+      ? `${number} ${untextableWords(sms.number)}: a reply to this mail is not delivered.`
       : sms.optOut?.action === 'stop' && !sms.optedInSince
         ? `${number} opted out of SMS from this relay (it texted ${sms.optOut.keyword}): replies to this mail are not sent.`
         : sms.stillOptedOut !== undefined

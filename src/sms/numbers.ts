@@ -300,10 +300,6 @@ const MASK_KEEP_TAIL = 2;
 const MASK_MIN_HIDDEN = 4;
 
 /**
- * For info-level logs: `+447700900123` → `+4477******23`. By code point, so a number written in another
- * script's digits (full-width `+４４７７…`, Arabic-Indic) is masked alike: `+４４７７******２３`.
- */
-/**
  * The countries an E.164 number may be of: those of its country calling code (+44: GB, GG, IM, JE), by libphonenumber's
  * metadata, whether or not it lists the number (Ofcom's drama range, a range opened since).
  */
@@ -312,6 +308,10 @@ export function countriesOf(e164: string): readonly CountryCode[] {
   return code === undefined ? [] : ((metadata.country_calling_codes as Record<string, CountryCode[] | undefined>)[code] ?? []);
 }
 
+/**
+ * For info-level logs: `+447700900123` → `+4477******23`. By code point, so a number written in another
+ * script's digits (full-width `+４４７７…`, Arabic-Indic) is masked alike: `+４４７７******２３`.
+ */
 export function maskNumber(e164: string): string {
   const plus = e164.startsWith('+') ? '+' : '';
   const digits = [...e164.slice(plus.length)];

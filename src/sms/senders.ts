@@ -26,12 +26,17 @@ export type SenderKind = 'number' | 'short-code' | 'national' | 'digits' | 'alph
  * What a sender that cannot be texted back is, for the mail of its SMS and the refusal of a mail to it: one table, so
  * that the two never call it differently.
  */
-export const UNTEXTABLE_SENDER: Readonly<Record<Exclude<SenderKind, 'number'>, string>> = {
+const UNTEXTABLE_SENDER: Readonly<Record<Exclude<SenderKind, 'number'>, string>> = {
   'short-code': 'is a short code and cannot receive SMS',
   national: 'is a number written nationally, of a country the relay cannot tell, so the relay cannot text it',
   digits: 'is digits the relay cannot read as a phone number, so the relay cannot text it',
   alphanumeric: 'is a sender name and cannot receive SMS',
 };
+
+/** Why `sender`, which canTextBack refused, cannot be texted (UNTEXTABLE_SENDER's words for its kind). */
+export function untextableWords(sender: string): string {
+  return UNTEXTABLE_SENDER[senderKind(sender) as Exclude<SenderKind, 'number'>];
+}
 
 /** The longest short code (8 digits, as SMSCs and carriers give them): a longer run of digits is none. */
 const LONGEST_SHORT_CODE_DIGITS = 8;

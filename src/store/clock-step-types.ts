@@ -6,6 +6,15 @@
  */
 
 /**
+ * How far the wall clock must fall behind the monotonic clock between two looks to be taken for a step back.
+ * NTP slews a clock by at most 0.5 ms a second, and the two clocks are read one after the other, so between looks
+ * a second apart they part by well under a millisecond but for a step (an NTP or chrony step, a VM restored from a
+ * snapshot); a step below this holds a due time less than a second past its time, within the work loops' own
+ * polling, and needs no word.
+ */
+export const CLOCK_STEP_BACK_MS = 1_000;
+
+/**
  * How far after now a host's failure may lie without a step: the relay's now and the database's, read a round trip
  * apart on a loaded machine, part by milliseconds; a second is far above that and far below any step worth a word
  * (CLOCK_STEP_BACK_MS).

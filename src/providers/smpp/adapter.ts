@@ -714,8 +714,10 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
     return { bodies, reference };
   }
 
-  /** Every part taken: sent; else the first part's trouble speaks for the SMS (with how many parts were taken). */
-  /** `takenLate`: the parts of it an earlier attempt wrote and the SMSC took after their timeout, this attempt writing none of them. */
+  /**
+   * Every part taken: sent; else the first part's trouble speaks for the SMS (with how many parts were taken).
+   * `takenLate`: the parts of it an earlier attempt wrote and the SMSC took after their timeout, this attempt writing none of them.
+   */
   function toResult(
     answers: readonly SubmitAnswer[],
     number: string,

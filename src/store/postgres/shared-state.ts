@@ -18,7 +18,7 @@ import {
   type SharedHostFailure,
   type SharedPause,
 } from '../shared-state-types.ts';
-import { CLOCK_STEP_BACK_MS } from '../../clock-step.ts';
+import { CLOCK_STEP_BACK_MS } from '../clock-step-types.ts';
 
 /** Runs one statement: in a transaction's client, or on the pool for a single read. */
 export type Query = <R extends pg.QueryResultRow>(sql: string, values: readonly unknown[]) => Promise<R[]>;
