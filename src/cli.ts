@@ -46,7 +46,7 @@ import { DAMAGED_STORE_FIX } from './store/health.ts';
 import { OlderSchemaError } from './store/migrations.ts';
 import { storeFailureCode } from './store/rows.ts';
 import { SqliteConsoleStore } from './store/sqlite-console.ts';
-import { recoveredCopies, recoveredCopyCheck } from './store/recovered-copies.ts';
+import { recoveredCopyCheck, recoveredCopyFiles } from './store/recovered-copies.ts';
 import { diskNearlyFull, isDamage, SqliteStore, storeFiles, tryWriting, unusableStorePath } from './store/sqlite.ts';
 import type { Store } from './store/types.ts';
 import type { Logger } from './log.ts';
@@ -711,7 +711,7 @@ function storeExists(file: string, config: Config): boolean {
 function noRelayData(config: Config): string {
   const { dataDir } = config;
   const pid = runningRelay(dataDir);
-  const copy = recoveredCopies(join(dataDir, STORE_FILE), Date.now()).at(-1)?.file;
+  const copy = recoveredCopyFiles(join(dataDir, STORE_FILE)).at(-1)?.file;
   const saved = copy
     ? `everything it had accepted is saved in ${copy}: stop the relay, put that file back as ${STORE_FILE}, start it`
     : 'see its "store: lost" log line';

@@ -41,7 +41,19 @@ interface Newest {
 }
 
 /** The copies a relay saved of store `file` deleted or replaced under it, oldest first (the names sort by the time in them). */
-export function recoveredCopies(file: string, now: number): RecoveredCopy[] {
+function recoveredCopies(file: string, now: number): RecoveredCopy[] {
+  return recoveredCopyFiles(file).map((found) =>
+    'unread' in found ? { file: found.file, queue: { unread: found.unread, noCopy: true } } : { ...found, ...readCopy(found.file, now) },
+  );
+}
+
+/**
+ * Where those copies are, each named by its file (in the data directory, or where its marker says), nothing read from
+ * them: what a line naming the newest needs, where reading each (up to COUNTED_COPY_MAX_BYTES) would be wasted.
+ */
+export function recoveredCopyFiles(
+  file: string,
+): Array<{ readonly file: string; readonly marker?: string } | { readonly file: string; readonly unread: string }> {
   const prefix = `${basename(file)}${RECOVERED_SUFFIX}`;
   let names: string[];
   try {
@@ -54,14 +66,12 @@ export function recoveredCopies(file: string, now: number): RecoveredCopy[] {
     .sort()
     .map((name) => join(dirname(file), name))
     .map((found) => {
-      if (!found.endsWith(ELSEWHERE_SUFFIX)) return { file: found, ...readCopy(found, now) };
-      let copy: string;
+      if (!found.endsWith(ELSEWHERE_SUFFIX)) return { file: found };
       try {
-        copy = readFileSync(found, 'utf8').trim();
+        return { file: readFileSync(found, 'utf8').trim(), marker: found };
       } catch (error) {
-        return { file: found, queue: { unread: `unreadable: ${messageOf(error)}`, noCopy: true } };
+        return { file: found, unread: `unreadable: ${messageOf(error)}` };
       }
-      return { file: copy, marker: found, ...readCopy(copy, now) };
     });
 }
 
