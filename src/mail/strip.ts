@@ -34,6 +34,8 @@ import {
   DEVICE_LINE_STARTS,
   DISCLAIMER_HEADINGS,
   DISCLAIMER_OPENINGS,
+  REGISTER_NAMES,
+  REGISTER_STATEMENT_WORDS,
   DISCLAIMER_WORDS,
   DISCLAIMER_MAIL_WORDS,
   FOOTER_PHRASES,
@@ -144,14 +146,63 @@ const MAX_FOOTER_LINES = 8;
 const MAX_DIGEST_HEADER_LINES = 16;
 
 const QUOTED = /^\s*>/;
+/**
+ * A quote mark of the quoted writer's initials or nickname (The Bat!'s and Emacs Supercite's `AS> `,
+ * FidoNet's ` +4> `): up to four letters, digits or `+` right before the `>`.
+ */
+const INITIALS_QUOTE = /^\s*([\p{L}\p{N}+]{1,4})>/u;
+/** The full-width `＞` Japanese mobile mailers and writers quote with, in a line's leading marks. */
+const FULL_WIDTH_QUOTE = /^[\s>＞]*＞/;
+
+/**
+ * The lines with every quote mark read as `>`: the full-width `＞`, and an initials prefix (`AS> `)
+ * where it is one. A prefix is a quote mark when the first line it opens stands under a reply's
+ * attribution ("…, you wrote:", "Вы писали …:"), or when it opens two lines or more one of which is
+ * the prefix alone (The Bat!'s blank quoted line, `AS>`): a prompt a writer pastes ("SQL> select …",
+ * "R1> show ip route") has neither. Only for reading: a kept line is sent as written.
+ */
+export function quoteMarksRead(lines: readonly string[]): readonly string[] {
+  const prefixes = new Map<string, { first: number; count: number; bare: boolean }>();
+  lines.forEach((line, index) => {
+    const prefix = INITIALS_QUOTE.exec(line)?.[1];
+    if (prefix === undefined) return;
+    const seen = prefixes.get(prefix) ?? { first: index, count: 0, bare: false };
+    prefixes.set(prefix, { ...seen, count: seen.count + 1, bare: seen.bare || line.trim() === `${prefix}>` });
+  });
+  const marks = new Set(
+    [...prefixes].filter(([, { first, count, bare }]) => (count >= 2 && bare) || isAttributionAbove(lines, first)).map(([prefix]) => prefix),
+  );
+  if (marks.size === 0 && !lines.some((line) => FULL_WIDTH_QUOTE.test(line))) return lines;
+  return lines.map((line) => {
+    const prefix = INITIALS_QUOTE.exec(line)?.[1];
+    const read = prefix !== undefined && marks.has(prefix) ? line.replace(INITIALS_QUOTE, '>') : line;
+    return read.replace(FULL_WIDTH_QUOTE, (marks) => marks.replace(/＞/g, '>'));
+  });
+}
+
+/** A reply's attribution ends right above `index` (blank lines between): what a quote's first line stands under. */
+function isAttributionAbove(lines: readonly string[], index: number): boolean {
+  const end = previousNonBlank(lines, index - 1);
+  if (end < 0) return false;
+  const start = attributionStart(lines, end);
+  return start !== undefined && isStrongAttribution(joinLines(lines, start, end));
+}
 const WRAPPED_ADDRESS_END = /^>\s*[:：]$/;
 const RULE = /^\s*(?:[-_=*~]\s?){4,}\s*$/;
+/** A frame's rule: one character ten times or more, a typed rule's or a box-drawing one's (`━`, `─`, `═`, `＝`). */
+const FRAME_RULE = /^([-=_*~━─═＝])\1{9,}$/u;
 /** A rule line, typed or an HTML rule (`<hr>`). */
 const isRuleLine = (line: string) => RULE.test(line) || line === HTML_RULE;
 /** RFC 3676 §4.3's signature delimiter, "-- " (a client may add more blanks). */
 const SIGNATURE_SEPARATOR = /^\s*--[ \t]+$/;
 /** Two dashes alone: a signature delimiter that lost its space, or a separator inside the content. */
 const BARE_SEPARATOR = '--';
+/**
+ * A bare `--` that Smart Punctuation (iOS, macOS) turned into an em dash as it was typed, or an en
+ * dash: a signature delimiter only where a bare `--` is one, a line alone under a blank line with a
+ * signature block below (#signatureBelow). A dash in the writer's prose has words beside it.
+ */
+const TYPOGRAPHIC_SEPARATOR = /^[—–]$/;
 /** Outlook's rule above the reply header block. */
 const OUTLOOK_RULE = /^_{10,}$/;
 const DATE = /\d{1,4}[./-]\s?\d{1,2}[./-]\s?\d{1,4}|\b(?:19|20)\d{2}\b|\d{4}\s?[年년]|\b\d{1,2}[:.]\d{2}\b/;
@@ -251,12 +302,29 @@ const VERB = new RegExp(`(?:^|[\\s,(])(?:${anyOf(ATTRIBUTION_VERBS)})`, 'iu');
 const DASHED_ATTRIBUTION = /^-{2,}\s+(.+?)\s+-{2,}$/;
 /** The most lines a header block has (From, Sent, To, Cc, Bcc, Subject, Importance…): bounds each look. */
 const MAX_HEADER_LINES = 10;
+/** Scripts written without spaces between words: a device line's next word follows its start directly ("发自我的iPhone"). */
+const UNSPACED_SCRIPTS = '\\p{Script=Han}\\p{Script=Hiragana}\\p{Script=Katakana}\\p{Script=Thai}\\p{Script=Lao}\\p{Script=Khmer}\\p{Script=Myanmar}';
+/** A label of a script without word spaces ("主题", "件名"). */
+const UNSPACED_LABEL = new RegExp(`^[${UNSPACED_SCRIPTS}]+$`, 'u');
+/**
+ * `labels` as alternatives, a blank allowed between the characters of one of a script without word
+ * spaces: Alibaba Mail and DingTalk pad two-character labels to the width of three ("主　题", "抄　送").
+ */
+const labelAlternatives = (labels: readonly string[]) =>
+  labels.map((label) => (UNSPACED_LABEL.test(label) ? [...label].map((character) => anyOf([character])).join('\\s?') : anyOf([label]))).join('|');
+/** A label's characters of a script without word spaces closed up again ("主　题" is "主题"), to look it up. */
+const closedUp = (label: string) => label.replace(new RegExp(`(?<=[${UNSPACED_SCRIPTS}])\\s+(?=[${UNSPACED_SCRIPTS}])`, 'gu'), '');
+/**
+ * A header label's colon: an ASCII one with a blank or the line's end after it, or the full-width
+ * one, which the value follows directly ("发件人：Alice", "主题：Re: …").
+ */
+const HEADER_COLON = '\\s?\\*?\\s?(?::\\*?(?:\\s|$)|：\\*?)';
 const HEADER_LINE = new RegExp(
-  `^\\*?(${anyOf([...HEADER_LABELS.from, ...HEADER_LABELS.sent, ...HEADER_LABELS.to, ...HEADER_LABELS.subject])})\\s?\\*?\\s?[:：]\\*?(?:\\s|$)`,
+  `^\\*?(${labelAlternatives([...HEADER_LABELS.from, ...HEADER_LABELS.sent, ...HEADER_LABELS.to, ...HEADER_LABELS.subject])})${HEADER_COLON}`,
   'i',
 );
 /** A header line with one of `labels` (bold in Outlook's HTML: `*Sent:*`, or its colon spaced off: `Envoyé :`). */
-const labelledLine = (labels: readonly string[]) => new RegExp(`^\\*?(?:${anyOf(labels)})\\s?\\*?\\s?[:：]\\*?(?:\\s|$)`, 'i');
+const labelledLine = (labels: readonly string[]) => new RegExp(`^\\*?(?:${labelAlternatives(labels)})${HEADER_COLON}`, 'i');
 /** A header block's date line ("Sent:", "Gesendet:", "Date:" …). */
 const SENT_LINE = labelledLine(HEADER_LABELS.sent);
 /** Outlook's own date line ("Sent:", "Gesendet:", "Envoyé :" …), never a notice's or web form's "Date:". */
@@ -337,8 +405,6 @@ const MAX_FORWARD_MARKER_LINE = 80;
  */
 // ASCII has no diacritics to take off: most last lines need no decomposition.
 const withoutMarks = (text: string) => (NOT_ASCII.test(text) ? text.normalize('NFD').replace(/\p{Mn}/gu, '') : text);
-/** Scripts written without spaces between words: a device line's next word follows its start directly ("发自我的iPhone"). */
-const UNSPACED_SCRIPTS = '\\p{Script=Han}\\p{Script=Hiragana}\\p{Script=Katakana}\\p{Script=Thai}\\p{Script=Lao}\\p{Script=Khmer}\\p{Script=Myanmar}';
 /** Characters of those scripts: counted for the length of a legal paragraph (see UNSPACED_CHAR_WEIGHT). */
 const UNSPACED_CHARS = new RegExp(`[${UNSPACED_SCRIPTS}]`, 'gu');
 /**
@@ -588,8 +654,9 @@ class Scan {
     this.#stuffed = stuffedIndexes(lines, stuffed ?? []);
     this.#written = forward ? unquoteForwarded(lines, this.#stuffed) : lines;
     // Most mail has no format character nor entity: its lines are classified as written, with no copy to map back.
-    const marked = lines.some((line) => hasFormatCharacter(line) || LEAKED_ENTITY.test(line));
-    const bare = marked ? lines.map(lineAsRead) : lines;
+    const quotes = quoteMarksRead(lines);
+    const marked = quotes !== lines || lines.some((line) => hasFormatCharacter(line) || LEAKED_ENTITY.test(line));
+    const bare = marked ? quotes.map(lineAsRead) : lines;
     this.#lines = !marked ? this.#written : forward ? unquoteForwarded(bare, this.#stuffed) : bare;
     this.#disclaimer = disclaimerOpening(rules.disclaimers);
     this.#forward = forward;
@@ -608,6 +675,7 @@ class Scan {
     // with `Host:`/`State:` lines: in machine mail only that one goes (see isDeviceLine's `stock`).
     this.#dropDeviceLine(machine);
     if (!machine) {
+      this.#dropFramedSignature();
       this.#dropSignOff();
       this.#dropContactBlock();
     }
@@ -622,7 +690,10 @@ class Scan {
       if (line === '') return line;
       while (at < this.#lines.length && (this.#lines[at] ?? '').trim() !== line) at++;
       const written = this.#written[at++] ?? '';
-      return lineAsRead(written).trim() === line ? written.trim() : line;
+      const read = lineAsRead(written).trim();
+      // A quote line kept (a mail that answers none) is sent with its own marks: "AS> …", "＞…" (quoteMarksRead).
+      const sameText = read === line || (QUOTED.test(line) && read.endsWith(line.replace(/^[>\s]+/, '')));
+      return sameText ? written.trim() : line;
     });
   }
 
@@ -737,7 +808,8 @@ class Scan {
 
   #endsText(line: string, index: number): string | undefined {
     const delimiter = SIGNATURE_SEPARATOR.test(this.#lines[index] ?? '');
-    const signature = delimiter || (line === BARE_SEPARATOR && this.#signatureBelow(index));
+    const signature =
+      delimiter || (line === BARE_SEPARATOR && this.#signatureBelow(index)) || (TYPOGRAPHIC_SEPARATOR.test(line) && this.#typographicSignatureBelow(index));
     // Mailman's and Slack's footers stand below an Outlook-like rule, Google Groups' and GitLab's below "-- ".
     if ((signature || OUTLOOK_RULE.test(line)) && isFooter(this.#lines.slice(index + 1).map((below) => below.trim()))) return FOOTER_REASON;
     if (signature) return delimiter ? SIGNATURE_REASON : BARE_SIGNATURE_REASON;
@@ -754,7 +826,7 @@ class Scan {
     if (this.#invitation && CALENDAR_FOOTER.test(line)) return INVITATION_FOOTER_REASON;
     if (this.#disclaimer.test(disclaimerKey(line))) return DISCLAIMER_REASON;
     if (DISCLAIMER_HEADING.test(line) && isLegalText(this.#paragraphFrom(index).replace(DISCLAIMER_HEADING, ''))) return DISCLAIMER_REASON;
-    if (this.#opensDisclaimer(index)) return DISCLAIMER_REASON;
+    if (this.#opensDisclaimer(index) || this.#opensRegisterStatement(index)) return DISCLAIMER_REASON;
     return undefined;
   }
 
@@ -786,6 +858,24 @@ class Scan {
   }
 
   /**
+   * A company-register statement a server-side signature appends (isRegisterStatement), as a
+   * paragraph below the writer's text with nothing below it but more legal text: a disclaimer. Inside
+   * the text, with the writer's own lines below it, it is theirs.
+   */
+  #opensRegisterStatement(index: number): boolean {
+    const lines = this.#lines;
+    if (index === 0 || line0(lines, index - 1) !== '' || !this.#hasText()) return false;
+    let end = paragraphEnd(lines, index);
+    if (!isRegisterStatement(joinLines(lines, index, end))) return false;
+    for (let start = nextNonBlank(lines, end + 1); start < lines.length; start = nextNonBlank(lines, end + 1)) {
+      end = paragraphEnd(lines, start);
+      const below = joinLines(lines, start, end);
+      if (!isRegisterStatement(below) && !isLegalText(below) && !this.#disclaimer.test(disclaimerKey(below))) return false;
+    }
+    return true;
+  }
+
+  /**
    * Whether what follows a bare `--` looks like a signature: a short first block of name, title,
    * company and contact lines, not the mail's data (machine mail's `Label: value` lines, see
    * #isMachineMail) nor a script's output below an `echo --` ("md1: DEGRADED", "exit code 2").
@@ -799,6 +889,20 @@ class Scan {
     // A state word ("Disk FULL on backup volume") marks a script's line anywhere in a block without contacts; among contacts, only as its last word.
     const contacts = block.some(isAddressOrPhone);
     return block.length <= MAX_SIGNATURE_LINES && block.every((line) => isAddressOrPhone(line) || isSignatureLabel(line) || isNameLine(line, contacts));
+  }
+
+  /**
+   * An em or en dash alone is more often the writer's than `--` is (a break between parts of a text),
+   * so it delimits only the mail's last block, under a blank line, opening with a person's name, with
+   * nothing below it but a device line: "— " / "Alice Smith" / "Ops Lead" / "+44 …" / "Sent from my iPhone".
+   */
+  #typographicSignatureBelow(index: number): boolean {
+    const lines = this.#lines;
+    if (line0(lines, index - 1) !== '' || !this.#signatureBelow(index)) return false;
+    const first = nextNonBlank(lines, index + 1);
+    if (!PERSON_NAME.test(line0(lines, first))) return false;
+    const end = paragraphEnd(lines, first);
+    return lines.slice(end + 1).every((below) => below.trim() === '' || isDeviceLine(withoutLinks(below)));
   }
 
   /** Whether every line below `index` that is not blank is a `Label: value` line: machine data, no quoted mail. */
@@ -990,16 +1094,19 @@ class Scan {
 
   /** `stock`: only a phone client's own line goes (machine mail). */
   #dropDeviceLine(stock: boolean): void {
-    const last = this.#kept.at(-1) ?? '';
+    const kept = this.#kept;
+    const linkLine = LINK_ONLY.test(kept.at(-1) ?? '') && isAppLineWithLink(kept.at(-2) ?? '');
+    const last = kept.at(linkLine ? -2 : -1) ?? '';
     // Outlook for Android appends its link: "Get Outlook for Android<https://aka.ms/…>".
-    const bare = last.replace(/<[^<>]*>|https?:\/\/\S+/g, '').trim();
+    const bare = withoutLinks(last);
     if (bare.length > MAX_DEVICE_LINE || !isDeviceLine(bare, OUTLOOK_LINK.test(last), stock)) return;
-    this.#kept.pop();
+    if (linkLine) kept.pop();
+    kept.pop();
     this.#trimEnd();
     // K-9 Mail writes its line as a signature: a "--" right above it (its space lost) is that signature's delimiter.
     const delimited = this.#kept.at(-1) === BARE_SEPARATOR;
     if (delimited) this.#kept.pop();
-    this.removed.push({ reason: 'device or app line', first: last, lines: delimited ? 2 : 1 });
+    this.removed.push({ reason: 'device or app line', first: last, lines: (delimited ? 2 : 1) + (linkLine ? 1 : 0) });
     this.#trimEnd();
   }
 
@@ -1019,6 +1126,39 @@ class Scan {
     this.removed.push({ reason: 'sign-off and signature block', first: kept[at] ?? '', lines: kept.length - at - stays.length + afterthoughts.length });
     kept.splice(at, kept.length - at, ...stays);
     this.#trimEnd();
+  }
+
+  /**
+   * A signature framed by two identical rules at the mail's end (罫線署名, as Japanese business mail
+   * writes it, and Western clients' `====` or `----` frames): between them only name, title and contact
+   * lines, a contact line among them, however few. The frame marks a signature where two lines alone
+   * would be too close to the writer's text; a framed note of theirs has a sentence, a colon inside a
+   * line or no contact, or is announced by the line above it ("Call:"), and stays.
+   */
+  #dropFramedSignature(): void {
+    const kept = this.#kept;
+    // A typed rule closing the text went with the blank lines at its end (#trimEnd): it stands below the block's last line as written.
+    const closed = FRAME_RULE.test(kept.at(-1) ?? '');
+    const end = closed ? kept.length - 1 : kept.length;
+    let top = end - 1;
+    while (top >= 0 && kept[top] !== '' && !FRAME_RULE.test(kept[top] ?? '')) top--;
+    const rule = kept[top] ?? '';
+    const block = kept.slice(top + 1, end);
+    if (top < 0 || !FRAME_RULE.test(rule) || (closed ? kept.at(-1) !== rule : !this.#ruleBelow(block.at(-1) ?? '', rule))) return;
+    if (block.length === 0 || block.length > MAX_SIGNATURE_LINES || ANNOUNCING.test(kept[previousNonBlank(kept, top - 1)] ?? '')) return;
+    const contacts = block.some((line) => isAddressOrPhone(line) || isSignatureLabel(line));
+    if (!contacts || !block.every((line) => isAddressOrPhone(line) || isSignatureLabel(line) || isNameLine(line, true))) return;
+    this.removed.push({ reason: 'framed signature', first: rule, lines: block.length + 2 });
+    kept.length = top;
+    this.#trimEnd();
+  }
+
+  /** Whether the last written line that reads as `last` has `rule` right below it (blank lines between). */
+  #ruleBelow(last: string, rule: string): boolean {
+    const lines = this.#lines;
+    let at = lines.length - 1;
+    while (at >= 0 && line0(lines, at) !== last) at--;
+    return at >= 0 && line0(lines, nextNonBlank(lines, at + 1)) === rule;
   }
 
   /**
@@ -1340,7 +1480,7 @@ export function isStrongAttribution(text: string): boolean {
  */
 function isFromLine(line: string): boolean {
   const label = line.match(HEADER_LINE);
-  return FROM_LABELS.has((label?.[1] ?? '').toLowerCase()) && !DATE_TIME_ONLY.test(line.slice(label?.[0].length).trim());
+  return FROM_LABELS.has(closedUp(label?.[1] ?? '').toLowerCase()) && !DATE_TIME_ONLY.test(line.slice(label?.[0].length).trim());
 }
 
 /** The sender a From: line names: its value, or the address in its `<…>` ("John Smith <+442079460000>"). */
@@ -1491,7 +1631,8 @@ function isDeviceLine(bare: string, linked = false, stock = false): boolean {
   if (!stock && appositions.length === 1 && isAppNamed(withoutMarks(named)) && MAIL_APP_DESCRIPTION.test(appositions[0] ?? '')) return true;
   const owns = ownsDevice(compared);
   const names = namesDevice(compared);
-  if (stock ? !outlook && !(owns && names) && !STOCK_OBJECT.test(deviceObject(compared)) : !owns && !names) return false;
+  const stockObject = STOCK_OBJECT.test(deviceObject(compared));
+  if (stock ? !outlook && !(owns && names) && !stockObject : !owns && !names && !stockObject) return false;
   return appositions.every((apposition) => NAMING_PHRASE.test(apposition));
 }
 
@@ -1514,11 +1655,21 @@ const OUTLOOK_GET_VERB = new RegExp(
     .join('|'),
   'iu',
 );
-/** A phone client's stock line's whole object: a phone's name, or a mail app's with its platform or not. */
-const STOCK_OBJECT = new RegExp(
-  `^(?:${anyOf(STOCK_DEVICE_PHONES)}|(?:${anyOf(STOCK_MAIL_APPS)})(?:\\s+(?:(?:on|for)\\s+)?(?:${anyOf(STOCK_MAIL_APP_PLATFORMS)}))?)[.!]?$`,
-  'iu',
-);
+/** A mail app's name, its platform after it or not ("Yahoo Mail on Android", "AquaMail for Android"). */
+const STOCK_APP = `(?:${anyOf(STOCK_MAIL_APPS)})(?:\\s+(?:(?:on|for)\\s+)?(?:${anyOf(STOCK_MAIL_APP_PLATFORMS)}))?`;
+/** A phone client's stock line's whole object: a phone's name, or a mail app's. */
+const STOCK_OBJECT = new RegExp(`^(?:${anyOf(STOCK_DEVICE_PHONES)}|${STOCK_APP})[.!]?$`, 'iu');
+const STOCK_APP_OBJECT = new RegExp(`^${STOCK_APP}[.!]?$`, 'iu');
+
+/**
+ * A mail app's stock line whose app puts its link on the line below (AquaMail's "Sent with AquaMail
+ * for Android" / "https://www.mobisystems.com/aqua-mail"); a phone's line has none, so a link under
+ * "Sent from my iPhone" is the writer's.
+ */
+function isAppLineWithLink(line: string): boolean {
+  const compared = withoutMarks(withoutLinks(line));
+  return DEVICE_START.test(compared) && STOCK_APP_OBJECT.test(deviceObject(compared));
+}
 
 /** What a device line names, between its opening and its closing ("Sent from Yahoo Mail on Android", "iPhoneから送信"). */
 function deviceObject(compared: string): string {
@@ -1526,6 +1677,10 @@ function deviceObject(compared: string): string {
   return compared.slice(opening.length).replace(DEVICE_END, '').trim();
 }
 
+/** A line of only a link, in angle brackets or not. */
+const LINK_ONLY = /^<?https?:\/\/\S+?>?$/;
+/** A device line without the links an app puts in it. */
+const withoutLinks = (line: string) => line.replace(/<[^<>]*>|https?:\/\/\S+/g, '').trim();
 /** The link Outlook's mobile app puts after its line: "Get Outlook for Android<https://aka.ms/ghei36>". */
 const OUTLOOK_LINK = /https?:\/\/aka\.ms\//i;
 /** What a comma sets off in a device line: a name (a capital or a digit first), after an article ("an AT&T …") or not. */
@@ -1571,6 +1726,24 @@ function isLegalText(paragraph: string): boolean {
   const hangul = notAscii ? (paragraph.match(HANGUL_CHARS)?.length ?? 0) : 0;
   const weighed = paragraph.length + unspaced * (UNSPACED_CHAR_WEIGHT - 1) + hangul * (HANGUL_CHAR_WEIGHT - 1);
   return weighed >= MIN_DISCLAIMER_CHARS && hasDisclaimerWord(paragraph);
+}
+
+const registerWords = (words: readonly string[]) => new RegExp(`(?<![\\p{L}\\p{N}])(?:${anyOf(words)})(?![\\p{L}])`, 'giu');
+const REGISTER_NAME = registerWords(REGISTER_NAMES);
+const REGISTER_STATEMENT_WORD = registerWords([...REGISTER_NAMES, ...REGISTER_STATEMENT_WORDS]);
+/** A person's words: a writer's sentence about a company's register, never its statement ("We moved the registered office", "Bitte …"). */
+const PERSONAL_WORD = /(?<![\p{L}])(?:I|me|my|we|our|us|you|your|please|ich|wir|uns|bitte|je|nous|vous|ik|wij|jij)(?![\p{L}])/iu;
+/**
+ * A company-register statement: its register named (REGISTER_NAMES) and another of its words or more
+ * (different ones), a number (the register's), and no person's words. A sentence naming one ("Our
+ * supplier is registered in England and Wales, so invoice in GBP.", "The registered office moved; the
+ * company number 01234567 stays.") lacks one of them.
+ */
+function isRegisterStatement(paragraph: string): boolean {
+  REGISTER_NAME.lastIndex = 0;
+  if (!REGISTER_NAME.test(paragraph) || !/\d{3,}/.test(paragraph) || PERSONAL_WORD.test(paragraph)) return false;
+  const words = new Set([...paragraph.matchAll(REGISTER_STATEMENT_WORD)].map((match) => match[0].toLowerCase()));
+  return words.size >= 2;
 }
 
 /** A contact or company-register line of a signature: "Tel.: +49 …", "E-Mail: …", "Registergericht: …". */

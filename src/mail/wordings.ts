@@ -41,6 +41,8 @@ export const ATTRIBUTION_VERBS: readonly string[] = [
   'kirjoitti',
   'írta',
   'написал',
+  // The Bat!'s Russian attribution: "Вы писали 7 декабря 2026 г., 5:32:33:".
+  'писал',
   'написала',
   'написал(а)',
   'пишет',
@@ -871,6 +873,14 @@ export const STOCK_MAIL_APPS = [
   'Tuta',
   'Tutanota',
   'Samsung Email',
+  // Enterprise (MDM) and Android mail apps: "Sent from Workspace ONE Boxer", "Sent with AquaMail for
+  // Android", "Sent from IBM Verse". Nine's "Sent from Nine" is its whole line only: a common word.
+  'Workspace ONE Boxer',
+  'VMware Boxer',
+  'Boxer',
+  'Nine',
+  'AquaMail',
+  'IBM Verse',
 ];
 /** The platforms a mail app's stock line names after it, with "on" or "for" or not ("Yahoo Mail for iPhone"). */
 export const STOCK_MAIL_APP_PLATFORMS = ['iPhone', 'iPad', 'Android', 'iOS', 'Windows', 'Mac'];
@@ -1354,6 +1364,49 @@ export const SIGNATURE_LABELS = [
   'NIP',
   'KRS',
   'REGON',
+];
+
+/**
+ * What a company-register statement holds, the one company law requires on business mail (UK
+ * Companies Act 2006, German HGB §37a and GmbHG §35a, French Code de commerce, Dutch Handelsregisterwet)
+ * and server-side signatures append under the contact block: "ACME Water Ltd is registered in England
+ * and Wales, company number 01234567. Registered office: …", "Sitz: Berlin, Registergericht: Amtsgericht
+ * Charlottenburg, HRB 12345, Geschäftsführer: …". As whole words, case aside: the register it names.
+ */
+export const REGISTER_NAMES: readonly string[] = [
+  'registered in England',
+  'registered in Scotland',
+  'registered in Wales',
+  'registered in Northern Ireland',
+  'registered in Ireland',
+  'Registergericht',
+  'Handelsregister',
+  'HRB',
+  'HRA',
+  'RCS',
+  'SIREN',
+  'SIRET',
+  'KvK',
+  'Kamer van Koophandel',
+];
+/** What a company-register statement says besides naming its register (REGISTER_NAMES). */
+export const REGISTER_STATEMENT_WORDS: readonly string[] = [
+  'registered office',
+  'company number',
+  'company no',
+  'company registration',
+  'registered number',
+  'registered no',
+  'VAT reg',
+  'VAT no',
+  'Amtsgericht',
+  'Sitz der Gesellschaft',
+  'Geschäftsführer',
+  'Geschäftsführerin',
+  'USt-IdNr',
+  'capital social',
+  'siège social',
+  'statutair gevestigd',
 ];
 
 /** Line openings of the legal text companies append to every mail. */

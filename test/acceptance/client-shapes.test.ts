@@ -7,10 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { decode as decodeQuotedPrintable } from 'libqp';
-import { Templates } from '../../src/mailer/templates.ts';
-import { buildReplyMail, replyMailOptions } from '../../src/replies/reply-mail.ts';
 import { relayWithSimulator, waitFor } from '../helpers/relay.ts';
+import { storedReply } from '../helpers/reply-thread.ts';
 import { sendMail } from '../helpers/smtp.ts';
 
 const PHONE = '+447700900131';
@@ -27,23 +25,7 @@ describe('more clients: what they write around the text goes, what the person wr
   let replyId = '';
 
   before(async () => {
-    const options = replyMailOptions(suite.relay.config, new Templates());
-    const received = { number: PHONE, text: 'On it, rebooting now', sentAt: '2026-12-06T17:17:00Z', receivedAt: Date.now(), userContext: 'ctx-mua' };
-    const route = { mailbox: 'alice@example.com', conversation: undefined };
-    const built = await buildReplyMail(received, route, options, '01900000-0000-7000-8000-000000000131');
-    replyId = built.messageIdHeader;
-    copy = decodeQuotedPrintable(built.mail.raw.toString('utf8').split('\r\n\r\n').slice(1).join('\r\n\r\n')).toString('utf8').trim();
-    await suite.relay.relay.store.acceptInbound({
-      id: 'mo-mua',
-      provider: 'intellisoftware',
-      providerId: 'mo-mua',
-      number: PHONE,
-      text: received.text,
-      sentAt: received.sentAt,
-      userContext: received.userContext,
-      receivedAt: received.receivedAt,
-      route: { mailbox: route.mailbox, context: 'ctx-mua', mail: { ...built.mail, messageId: 'mo-mua' }, messageIdHeader: built.messageIdHeader },
-    });
+    ({ copy, replyId } = await storedReply(suite, PHONE, 'On it, rebooting now', 'ctx-mua', '2026-12-06T17:17:00Z', '01900000-0000-7000-8000-000000000131'));
   });
 
   /** The copy of the reply mail quoted with `>`, as Gmail's plain part writes it. */
