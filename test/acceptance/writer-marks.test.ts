@@ -7,9 +7,9 @@
  * (kept in the store, so the thread cut runs) or a colleague's mail (the general rules).
  */
 import assert from 'node:assert/strict';
-import { before, describe, test } from 'node:test';
-import { relayWithSimulator, waitFor } from '../helpers/relay.ts';
-import { storedReply } from '../helpers/reply-thread.ts';
+import { describe, test } from 'node:test';
+import { waitFor } from '../helpers/relay.ts';
+import { relayWithStoredReply } from '../helpers/reply-thread.ts';
 import { sendMail } from '../helpers/smtp.ts';
 
 const PHONE = '+447700900141';
@@ -19,27 +19,18 @@ const SUBJECT = `Re: SMS from ${SHOWN}`;
 const COLLEAGUE = { 'In-Reply-To': '<db1@example.com>', References: '<db1@example.com>' };
 
 describe("clients' own marks go, what the person wrote stays", () => {
-  const suite = relayWithSimulator({
-    smtp: { trustedNetworks: ['127.0.0.1/32'] },
-    sms: { domains: ['sms.example.com'], defaultRegion: 'GB' },
-  });
-  let copy = '';
-  let replyId = '';
-
-  before(async () => {
-    ({ copy, replyId } = await storedReply(suite, PHONE, 'On it, rebooting now', 'ctx-marks', '2026-12-07T05:32:33Z', '01900000-0000-7000-8000-000000000141'));
-  });
+  const { suite, reply } = relayWithStoredReply(PHONE, 'On it, rebooting now', 'ctx-marks', '2026-12-07T05:32:33Z', '01900000-0000-7000-8000-000000000141');
 
   /** The copy of the reply mail with each line after `mark` (blank lines as the mark alone, as The Bat! writes them). */
   const quoted = (mark: string) =>
-    copy
+    reply.copy
       .split(/\r?\n/)
       .map((line) => `${mark}${line}`.trimEnd())
       .join('\n');
 
   /** Sends `body` as an answer to the relay's reply mail, or, with `subject`, to a colleague's mail; the end-of-data reply. */
   async function send(body: string, subject = SUBJECT, headers: Record<string, string> = subject === SUBJECT ? {} : COLLEAGUE) {
-    const thread: Record<string, string> = subject === SUBJECT ? { 'In-Reply-To': replyId, References: replyId } : {};
+    const thread: Record<string, string> = subject === SUBJECT ? { 'In-Reply-To': reply.replyId, References: reply.replyId } : {};
     const smtp = await sendMail(suite.port, { to: [PHONE_ADDRESS], subject, body: body.replace(/\r?\n/g, '\r\n'), headers: { ...thread, ...headers } });
     return smtp.data;
   }
@@ -99,9 +90,9 @@ describe("clients' own marks go, what the person wrote stays", () => {
   const dashRule = '-'.repeat(66);
 
   test('Chinese header blocks with full-width colons and padded labels go, under a rule of dashes or none, in replies and forwards', async () => {
-    await accepted(`好的，恢复后告诉我。CN1\n\n${dashRule}\n${alibabaHeader(`${SHOWN} <${PHONE_ADDRESS}>`, SUBJECT)}\n\n${copy}`);
+    await accepted(`好的，恢复后告诉我。CN1\n\n${dashRule}\n${alibabaHeader(`${SHOWN} <${PHONE_ADDRESS}>`, SUBJECT)}\n\n${reply.copy}`);
     assert.equal(await sms('好的，恢复后告诉我。CN1'), '好的，恢复后告诉我。CN1');
-    await accepted(`CN2 tell me when it is back.\n\n${alibabaHeader(`${SHOWN} <${PHONE_ADDRESS}>`, SUBJECT)}\n\n${copy}`);
+    await accepted(`CN2 tell me when it is back.\n\n${alibabaHeader(`${SHOWN} <${PHONE_ADDRESS}>`, SUBJECT)}\n\n${reply.copy}`);
     assert.equal(await sms('CN2'), 'CN2 tell me when it is back.');
     for (const colon of ['：', ': ']) {
       await accepted(
