@@ -80,7 +80,20 @@ test("a line's time is the wall clock's as the line is written, in ISO 8601 UTC"
   const before = Date.now();
   logger.info('one');
   const after = Date.now();
-  const { time } = JSON.parse(readFileSync(file, 'utf8'));
+  // Date.now as it is when the line is written (a clock faked after the logger was made shows).
+  const real = Date.now;
+  t.after(() => {
+    Date.now = real;
+  });
+  Date.now = () => Date.parse('2030-01-01T00:00:00.000Z');
+  logger.info('two');
+  Date.now = real;
+  const [one, two] = readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as { time: string });
+  const time = one?.time ?? '';
   assert.match(time, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
   assert.ok(Date.parse(time) >= before && Date.parse(time) <= after, `${time} not within ${before}–${after}`);
+  assert.equal(two?.time, '2030-01-01T00:00:00.000Z');
 });
