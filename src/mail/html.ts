@@ -218,9 +218,26 @@ const wordListMarker: FormatCallback = (elem, _walk, builder) => {
   builder.addInline(WORD_NUMBER.test(marker) ? `${marker} ` : '- ');
 };
 
-/** An item's number in an `<ol>`'s `type`: letters (a, b … z, aa), Roman numerals (i, ii …), or digits, which also write what letters and numerals cannot (0 and below). */
+/**
+ * The numbers letters and Roman numerals write an item in: CSS's lower-roman/upper-roman range, which
+ * browsers fall back to digits outside of (a Roman numeral grows by one "m" per thousand, so a
+ * `start="10000000000"` would build megabytes). Letters are held to it too: past "eww" they mean nothing.
+ */
+const MAX_LETTERED_ITEM = 3999;
+/**
+ * The largest `start` or `value` an item's number is read as, either sign: a list numbered past a
+ * million is no list a writer sends, and a number held to it is a short prefix.
+ */
+const MAX_ITEM_NUMBER = 1_000_000;
+/** An `<ol>`'s `start` or `<li>`'s `value`, held to ±MAX_ITEM_NUMBER; undefined when absent or not a number. */
+function itemNumberAttribute(value: string | undefined): number | undefined {
+  const number = Number.parseInt(value ?? '', 10);
+  return Number.isFinite(number) ? Math.max(-MAX_ITEM_NUMBER, Math.min(MAX_ITEM_NUMBER, number)) : undefined;
+}
+
+/** An item's number in an `<ol>`'s `type`: letters (a, b … z, aa), Roman numerals (i, ii …), or digits, which also write what letters and numerals cannot (outside 1–MAX_LETTERED_ITEM). */
 function itemNumber(value: number, type: string | undefined): string {
-  if (value < 1 || (type !== 'a' && type !== 'A' && type !== 'i' && type !== 'I')) return String(value);
+  if (value < 1 || value > MAX_LETTERED_ITEM || (type !== 'a' && type !== 'A' && type !== 'i' && type !== 'I')) return String(value);
   const lower = type === 'a' || type === 'i';
   let number = '';
   if (type === 'a' || type === 'A') {
@@ -258,12 +275,10 @@ const numberedList: FormatCallback = (elem, walk, builder, options) => {
   const children = (elem.children ?? []).filter((child) => child.type !== 'text' || (child.data ?? '').trim() !== '');
   const attribs: Record<string, string | undefined> = elem.attribs ?? {};
   const reversed = attribs.reversed !== undefined;
-  const start = Number.parseInt(attribs.start ?? '', 10);
-  let next = Number.isFinite(start) ? start : reversed ? children.filter((child) => child.name === 'li').length : 1;
+  let next = itemNumberAttribute(attribs.start) ?? (reversed ? children.filter((child) => child.name === 'li').length : 1);
   const items = children.map((node) => {
     if (node.name !== 'li') return { node, prefix: '' };
-    const value = Number.parseInt(node.attribs?.value ?? '', 10);
-    if (Number.isFinite(value)) next = value;
+    next = itemNumberAttribute(node.attribs?.value) ?? next;
     const prefix = `${itemNumber(next, attribs.type)}. `;
     next += reversed ? -1 : 1;
     return { node, prefix };

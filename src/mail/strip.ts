@@ -20,6 +20,9 @@ import {
   STOCK_DEVICE_PHONES,
   STOCK_MAIL_APP_PLATFORMS,
   STOCK_MAIL_APPS,
+  STOCK_APP_LINES,
+  AQUAMAIL_LINE,
+  AQUAMAIL_LINK_HOSTS,
   CLOSING_LINE_WORDS,
   ATTACHED_ONE_LETTER_WORDS,
   ATTRIBUTION_VERBS,
@@ -34,8 +37,6 @@ import {
   DEVICE_LINE_STARTS,
   DISCLAIMER_HEADINGS,
   DISCLAIMER_OPENINGS,
-  REGISTER_NAMES,
-  REGISTER_STATEMENT_WORDS,
   DISCLAIMER_WORDS,
   DISCLAIMER_MAIL_WORDS,
   FOOTER_PHRASES,
@@ -156,28 +157,42 @@ const FULL_WIDTH_QUOTE = /^[\s>＞]*＞/;
 
 /**
  * The lines with every quote mark read as `>`: the full-width `＞`, and an initials prefix (`AS> `)
- * where it is one. A prefix is a quote mark when the first line it opens stands under a reply's
- * attribution ("…, you wrote:", "Вы писали …:"), or when it opens two lines or more one of which is
- * the prefix alone (The Bat!'s blank quoted line, `AS>`): a prompt a writer pastes ("SQL> select …",
- * "R1> show ip route") has neither. Only for reading: a kept line is sent as written.
+ * where it is one. A mark is a quote's only where the first line it opens stands under a reply's
+ * attribution ("…, you wrote:", "Вы писали …:", "…のメール:"), and no line it opens has a line of
+ * other text right below it: a prompt a writer pastes ("SQL> select …" / its output, a bare `SQL>`,
+ * "R1> show ip route", "ftp> bye"), a chat log and a note's "＞90%" are theirs. `searched`: every such
+ * mark is read so, for the thread cut to look for the relay's copy in (cutSentCopy): found there, its
+ * words are the proof, and only that block goes. Only for reading: a kept line is sent as written.
  */
-export function quoteMarksRead(lines: readonly string[]): readonly string[] {
-  const prefixes = new Map<string, { first: number; count: number; bare: boolean }>();
-  lines.forEach((line, index) => {
-    const prefix = INITIALS_QUOTE.exec(line)?.[1];
-    if (prefix === undefined) return;
-    const seen = prefixes.get(prefix) ?? { first: index, count: 0, bare: false };
-    prefixes.set(prefix, { ...seen, count: seen.count + 1, bare: seen.bare || line.trim() === `${prefix}>` });
-  });
-  const marks = new Set(
-    [...prefixes].filter(([, { first, count, bare }]) => (count >= 2 && bare) || isAttributionAbove(lines, first)).map(([prefix]) => prefix),
-  );
-  if (marks.size === 0 && !lines.some((line) => FULL_WIDTH_QUOTE.test(line))) return lines;
+export function quoteMarksRead(lines: readonly string[], searched = false): readonly string[] {
+  const prefixOf = (line: string) => INITIALS_QUOTE.exec(line)?.[1];
+  const marks = quoteMarks(lines, prefixOf, searched);
+  const fullWidth = quoteMarks(lines, (line) => (FULL_WIDTH_QUOTE.test(line) ? '＞' : undefined), searched).size > 0;
+  if (marks.size === 0 && !fullWidth) return lines;
   return lines.map((line) => {
-    const prefix = INITIALS_QUOTE.exec(line)?.[1];
+    const prefix = prefixOf(line);
     const read = prefix !== undefined && marks.has(prefix) ? line.replace(INITIALS_QUOTE, '>') : line;
-    return read.replace(FULL_WIDTH_QUOTE, (marks) => marks.replace(/＞/g, '>'));
+    return fullWidth ? read.replace(FULL_WIDTH_QUOTE, (marks) => marks.replace(/＞/g, '>')) : read;
   });
+}
+
+/**
+ * The marks (`markOf` a line) that quote: each one's first line under an attribution (blank lines
+ * between), and each line it opens followed by another it opens, a blank line or nothing, never by a
+ * line of other text (a command's output below its prompt); with `searched`, every mark. One pass.
+ */
+function quoteMarks(lines: readonly string[], markOf: (line: string) => string | undefined, searched: boolean): Set<string> {
+  const seen = new Map<string, { first: number; session: boolean }>();
+  lines.forEach((line, index) => {
+    const mark = markOf(line);
+    if (mark === undefined) return;
+    const next = lines[index + 1];
+    const session = next !== undefined && next.trim() !== '' && markOf(next) !== mark;
+    const known = seen.get(mark);
+    if (known) known.session ||= session;
+    else seen.set(mark, { first: index, session });
+  });
+  return new Set([...seen].filter(([, { first, session }]) => searched || (!session && isAttributionAbove(lines, first))).map(([mark]) => mark));
 }
 
 /** A reply's attribution ends right above `index` (blank lines between): what a quote's first line stands under. */
@@ -189,8 +204,6 @@ function isAttributionAbove(lines: readonly string[], index: number): boolean {
 }
 const WRAPPED_ADDRESS_END = /^>\s*[:：]$/;
 const RULE = /^\s*(?:[-_=*~]\s?){4,}\s*$/;
-/** A frame's rule: one character ten times or more, a typed rule's or a box-drawing one's (`━`, `─`, `═`, `＝`). */
-const FRAME_RULE = /^([-=_*~━─═＝])\1{9,}$/u;
 /** A rule line, typed or an HTML rule (`<hr>`). */
 const isRuleLine = (line: string) => RULE.test(line) || line === HTML_RULE;
 /** RFC 3676 §4.3's signature delimiter, "-- " (a client may add more blanks). */
@@ -675,7 +688,6 @@ class Scan {
     // with `Host:`/`State:` lines: in machine mail only that one goes (see isDeviceLine's `stock`).
     this.#dropDeviceLine(machine);
     if (!machine) {
-      this.#dropFramedSignature();
       this.#dropSignOff();
       this.#dropContactBlock();
     }
@@ -826,7 +838,7 @@ class Scan {
     if (this.#invitation && CALENDAR_FOOTER.test(line)) return INVITATION_FOOTER_REASON;
     if (this.#disclaimer.test(disclaimerKey(line))) return DISCLAIMER_REASON;
     if (DISCLAIMER_HEADING.test(line) && isLegalText(this.#paragraphFrom(index).replace(DISCLAIMER_HEADING, ''))) return DISCLAIMER_REASON;
-    if (this.#opensDisclaimer(index) || this.#opensRegisterStatement(index)) return DISCLAIMER_REASON;
+    if (this.#opensDisclaimer(index)) return DISCLAIMER_REASON;
     return undefined;
   }
 
@@ -858,24 +870,6 @@ class Scan {
   }
 
   /**
-   * A company-register statement a server-side signature appends (isRegisterStatement), as a
-   * paragraph below the writer's text with nothing below it but more legal text: a disclaimer. Inside
-   * the text, with the writer's own lines below it, it is theirs.
-   */
-  #opensRegisterStatement(index: number): boolean {
-    const lines = this.#lines;
-    if (index === 0 || line0(lines, index - 1) !== '' || !this.#hasText()) return false;
-    let end = paragraphEnd(lines, index);
-    if (!isRegisterStatement(joinLines(lines, index, end))) return false;
-    for (let start = nextNonBlank(lines, end + 1); start < lines.length; start = nextNonBlank(lines, end + 1)) {
-      end = paragraphEnd(lines, start);
-      const below = joinLines(lines, start, end);
-      if (!isRegisterStatement(below) && !isLegalText(below) && !this.#disclaimer.test(disclaimerKey(below))) return false;
-    }
-    return true;
-  }
-
-  /**
    * Whether what follows a bare `--` looks like a signature: a short first block of name, title,
    * company and contact lines, not the mail's data (machine mail's `Label: value` lines, see
    * #isMachineMail) nor a script's output below an `echo --` ("md1: DEGRADED", "exit code 2").
@@ -893,8 +887,8 @@ class Scan {
 
   /**
    * An em or en dash alone is more often the writer's than `--` is (a break between parts of a text),
-   * so it delimits only the mail's last block, under a blank line, opening with a person's name, with
-   * nothing below it but a device line: "— " / "Alice Smith" / "Ops Lead" / "+44 …" / "Sent from my iPhone".
+   * so it delimits only the mail's last block, under a blank line, opening with a person's name, with a
+   * contact line in it, with nothing below it but a device line: "— " / "Alice Smith" / "Ops Lead" / "+44 …" / "Sent from my iPhone".
    */
   #typographicSignatureBelow(index: number): boolean {
     const lines = this.#lines;
@@ -902,6 +896,8 @@ class Scan {
     const first = nextNonBlank(lines, index + 1);
     if (!PERSON_NAME.test(line0(lines, first))) return false;
     const end = paragraphEnd(lines, first);
+    // A name alone is a roster's as well ("Crew for tonight" / "—" / "Alice Smith" / "Bob Jones"): a signature has a contact.
+    if (!lines.slice(first, end + 1).some(isAddressOrPhone)) return false;
     return lines.slice(end + 1).every((below) => below.trim() === '' || isDeviceLine(withoutLinks(below)));
   }
 
@@ -957,7 +953,11 @@ class Scan {
     // A mail's header dates it with its year or names an address; a notice's own labels in a reply
     // ("Oddi wrth: synhwyrydd 4" / "Anfonwyd: 10:05" / "Pwnc: …") do neither, and are its text.
     const block = this.#lines.slice(index, end + 1);
-    return this.#hasText() && (quoted || block.some((line) => hasDateWithYear(line) || ADDRESS.test(line)));
+    // Written with the full-width colon, labels are also a Chinese or Japanese writer's everyday note
+    // ("发件人：李四" / "收件人：张三" / "日期：2026年12月8日" of a parcel): a mail's header names its sender's address.
+    const fullWidth = block.some((line) => HEADER_LINE.exec(line)?.[0].includes('：'));
+    const headed = fullWidth ? block.some((line) => isFromLine(line) && ADDRESS.test(line)) : block.some((line) => hasDateWithYear(line) || ADDRESS.test(line));
+    return this.#hasText() && (quoted || headed);
   }
 
   /** The line is a `>` line its client did not stuff (StripOptions.stuffed), and no banner framed by `>>>` (FRAMED_LINE). */
@@ -1095,7 +1095,7 @@ class Scan {
   /** `stock`: only a phone client's own line goes (machine mail). */
   #dropDeviceLine(stock: boolean): void {
     const kept = this.#kept;
-    const linkLine = LINK_ONLY.test(kept.at(-1) ?? '') && isAppLineWithLink(kept.at(-2) ?? '');
+    const linkLine = AQUAMAIL_LINK.test(kept.at(-1) ?? '') && AQUAMAIL_STOCK_LINE.test(kept.at(-2) ?? '');
     const last = kept.at(linkLine ? -2 : -1) ?? '';
     // Outlook for Android appends its link: "Get Outlook for Android<https://aka.ms/…>".
     const bare = withoutLinks(last);
@@ -1126,39 +1126,6 @@ class Scan {
     this.removed.push({ reason: 'sign-off and signature block', first: kept[at] ?? '', lines: kept.length - at - stays.length + afterthoughts.length });
     kept.splice(at, kept.length - at, ...stays);
     this.#trimEnd();
-  }
-
-  /**
-   * A signature framed by two identical rules at the mail's end (罫線署名, as Japanese business mail
-   * writes it, and Western clients' `====` or `----` frames): between them only name, title and contact
-   * lines, a contact line among them, however few. The frame marks a signature where two lines alone
-   * would be too close to the writer's text; a framed note of theirs has a sentence, a colon inside a
-   * line or no contact, or is announced by the line above it ("Call:"), and stays.
-   */
-  #dropFramedSignature(): void {
-    const kept = this.#kept;
-    // A typed rule closing the text went with the blank lines at its end (#trimEnd): it stands below the block's last line as written.
-    const closed = FRAME_RULE.test(kept.at(-1) ?? '');
-    const end = closed ? kept.length - 1 : kept.length;
-    let top = end - 1;
-    while (top >= 0 && kept[top] !== '' && !FRAME_RULE.test(kept[top] ?? '')) top--;
-    const rule = kept[top] ?? '';
-    const block = kept.slice(top + 1, end);
-    if (top < 0 || !FRAME_RULE.test(rule) || (closed ? kept.at(-1) !== rule : !this.#ruleBelow(block.at(-1) ?? '', rule))) return;
-    if (block.length === 0 || block.length > MAX_SIGNATURE_LINES || ANNOUNCING.test(kept[previousNonBlank(kept, top - 1)] ?? '')) return;
-    const contacts = block.some((line) => isAddressOrPhone(line) || isSignatureLabel(line));
-    if (!contacts || !block.every((line) => isAddressOrPhone(line) || isSignatureLabel(line) || isNameLine(line, true))) return;
-    this.removed.push({ reason: 'framed signature', first: rule, lines: block.length + 2 });
-    kept.length = top;
-    this.#trimEnd();
-  }
-
-  /** Whether the last written line that reads as `last` has `rule` right below it (blank lines between). */
-  #ruleBelow(last: string, rule: string): boolean {
-    const lines = this.#lines;
-    let at = lines.length - 1;
-    while (at >= 0 && line0(lines, at) !== last) at--;
-    return at >= 0 && line0(lines, nextNonBlank(lines, at + 1)) === rule;
   }
 
   /**
@@ -1625,14 +1592,14 @@ function isWritersParagraph(paragraph: readonly string[]): boolean {
 function isDeviceLine(bare: string, linked = false, stock = false): boolean {
   const compared = withoutMarks(bare);
   const outlook = OUTLOOK_APP_LINE.test(compared) || (OUTLOOK_PLATFORM_FIRST.test(compared) && (linked || OUTLOOK_GET_VERB.test(compared)));
+  if (STOCK_APP_LINE.test(compared)) return true;
   if (!(DEVICE_START.test(compared) || DEVICE_END.test(compared) || outlook) || /[;:]/.test(bare)) return false;
   const [named = '', ...appositions] = bare.split(',');
   // A mail app's line describes it after its name: "Sent with Tutanota, the secure & ad-free mailbox."
   if (!stock && appositions.length === 1 && isAppNamed(withoutMarks(named)) && MAIL_APP_DESCRIPTION.test(appositions[0] ?? '')) return true;
   const owns = ownsDevice(compared);
   const names = namesDevice(compared);
-  const stockObject = STOCK_OBJECT.test(deviceObject(compared));
-  if (stock ? !outlook && !(owns && names) && !stockObject : !owns && !names && !stockObject) return false;
+  if (stock ? !outlook && !(owns && names) && !STOCK_OBJECT.test(deviceObject(compared)) : !owns && !names) return false;
   return appositions.every((apposition) => NAMING_PHRASE.test(apposition));
 }
 
@@ -1655,21 +1622,19 @@ const OUTLOOK_GET_VERB = new RegExp(
     .join('|'),
   'iu',
 );
-/** A mail app's name, its platform after it or not ("Yahoo Mail on Android", "AquaMail for Android"). */
-const STOCK_APP = `(?:${anyOf(STOCK_MAIL_APPS)})(?:\\s+(?:(?:on|for)\\s+)?(?:${anyOf(STOCK_MAIL_APP_PLATFORMS)}))?`;
-/** A phone client's stock line's whole object: a phone's name, or a mail app's. */
-const STOCK_OBJECT = new RegExp(`^(?:${anyOf(STOCK_DEVICE_PHONES)}|${STOCK_APP})[.!]?$`, 'iu');
-const STOCK_APP_OBJECT = new RegExp(`^${STOCK_APP}[.!]?$`, 'iu');
-
+/** A phone client's stock line's whole object: a phone's name, or a mail app's with its platform or not. */
+const STOCK_OBJECT = new RegExp(
+  `^(?:${anyOf(STOCK_DEVICE_PHONES)}|(?:${anyOf(STOCK_MAIL_APPS)})(?:\\s+(?:(?:on|for)\\s+)?(?:${anyOf(STOCK_MAIL_APP_PLATFORMS)}))?)[.!]?$`,
+  'iu',
+);
+/** An enterprise or Android mail app's whole stock line (STOCK_APP_LINES). */
+const STOCK_APP_LINE = new RegExp(`^(?:${anyOf(STOCK_APP_LINES)})[.!]?$`, 'iu');
+const AQUAMAIL_STOCK_LINE = new RegExp(`^${anyOf([AQUAMAIL_LINE])}[.!]?$`, 'iu');
 /**
- * A mail app's stock line whose app puts its link on the line below (AquaMail's "Sent with AquaMail
- * for Android" / "https://www.mobisystems.com/aqua-mail"); a phone's line has none, so a link under
- * "Sent from my iPhone" is the writer's.
+ * The link AquaMail puts under its line, to its own site ("https://www.mobisystems.com/aqua-mail"):
+ * any other link there, or under another app's or a phone's line, is the writer's.
  */
-function isAppLineWithLink(line: string): boolean {
-  const compared = withoutMarks(withoutLinks(line));
-  return DEVICE_START.test(compared) && STOCK_APP_OBJECT.test(deviceObject(compared));
-}
+const AQUAMAIL_LINK = new RegExp(`^<?https?://(?:www\\.)?(?:${anyOf(AQUAMAIL_LINK_HOSTS)})(?:[/?#]\\S*)?>?$`, 'i');
 
 /** What a device line names, between its opening and its closing ("Sent from Yahoo Mail on Android", "iPhoneから送信"). */
 function deviceObject(compared: string): string {
@@ -1677,8 +1642,6 @@ function deviceObject(compared: string): string {
   return compared.slice(opening.length).replace(DEVICE_END, '').trim();
 }
 
-/** A line of only a link, in angle brackets or not. */
-const LINK_ONLY = /^<?https?:\/\/\S+?>?$/;
 /** A device line without the links an app puts in it. */
 const withoutLinks = (line: string) => line.replace(/<[^<>]*>|https?:\/\/\S+/g, '').trim();
 /** The link Outlook's mobile app puts after its line: "Get Outlook for Android<https://aka.ms/ghei36>". */
@@ -1726,24 +1689,6 @@ function isLegalText(paragraph: string): boolean {
   const hangul = notAscii ? (paragraph.match(HANGUL_CHARS)?.length ?? 0) : 0;
   const weighed = paragraph.length + unspaced * (UNSPACED_CHAR_WEIGHT - 1) + hangul * (HANGUL_CHAR_WEIGHT - 1);
   return weighed >= MIN_DISCLAIMER_CHARS && hasDisclaimerWord(paragraph);
-}
-
-const registerWords = (words: readonly string[]) => new RegExp(`(?<![\\p{L}\\p{N}])(?:${anyOf(words)})(?![\\p{L}])`, 'giu');
-const REGISTER_NAME = registerWords(REGISTER_NAMES);
-const REGISTER_STATEMENT_WORD = registerWords([...REGISTER_NAMES, ...REGISTER_STATEMENT_WORDS]);
-/** A person's words: a writer's sentence about a company's register, never its statement ("We moved the registered office", "Bitte …"). */
-const PERSONAL_WORD = /(?<![\p{L}])(?:I|me|my|we|our|us|you|your|please|ich|wir|uns|bitte|je|nous|vous|ik|wij|jij)(?![\p{L}])/iu;
-/**
- * A company-register statement: its register named (REGISTER_NAMES) and another of its words or more
- * (different ones), a number (the register's), and no person's words. A sentence naming one ("Our
- * supplier is registered in England and Wales, so invoice in GBP.", "The registered office moved; the
- * company number 01234567 stays.") lacks one of them.
- */
-function isRegisterStatement(paragraph: string): boolean {
-  REGISTER_NAME.lastIndex = 0;
-  if (!REGISTER_NAME.test(paragraph) || !/\d{3,}/.test(paragraph) || PERSONAL_WORD.test(paragraph)) return false;
-  const words = new Set([...paragraph.matchAll(REGISTER_STATEMENT_WORD)].map((match) => match[0].toLowerCase()));
-  return words.size >= 2;
 }
 
 /** A contact or company-register line of a signature: "Tel.: +49 …", "E-Mail: …", "Registergericht: …". */

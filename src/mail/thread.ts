@@ -27,8 +27,8 @@ interface Word {
  * address), which a header block above the copy names. Undefined when no copy is found: the general rules decide.
  */
 export function cutSentCopy(lines: readonly string[], sent: readonly string[], answered: readonly string[]): { lines: string[]; removal: Removal } | undefined {
-  // Read with their quote marks as `>` ("AS> ", "＞"): the copy quoted so is found, and is only that block.
-  const read = quoteMarksRead(lines);
+  // Read with every mark that may quote as `>` ("AS> ", "＞"): the copy quoted so is found, and is only that block.
+  const read = quoteMarksRead(lines, true);
   const words = lineWords(read);
   let best: { start: number; end: number } | undefined;
   for (const body of sent) {

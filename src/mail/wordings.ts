@@ -847,6 +847,10 @@ export const DEVICE_LINE_NAMES = [
  * "Envoyé depuis Windows"), and so is any of these with more words ("Sent from Android SMS Gateway").
  */
 export const STOCK_DEVICE_PHONES = ['iPhone', 'iPad', 'Android'];
+/** AquaMail's stock line, with a link to its own site below it (AQUAMAIL_LINK_HOSTS). */
+export const AQUAMAIL_LINE = 'Sent with AquaMail for Android';
+/** AquaMail's own sites, which the link under its line points to. */
+export const AQUAMAIL_LINK_HOSTS = ['mobisystems.com', 'aqua-mail.com'];
 /**
  * Mail apps whose stock line names them alone or with a phone's platform ("Sent from Yahoo Mail on
  * Android", "Sent from Proton Mail Android", "Sent from Outlook"). Apple's "Mail" alone is a word a
@@ -873,15 +877,15 @@ export const STOCK_MAIL_APPS = [
   'Tuta',
   'Tutanota',
   'Samsung Email',
-  // Enterprise (MDM) and Android mail apps: "Sent from Workspace ONE Boxer", "Sent with AquaMail for
-  // Android", "Sent from IBM Verse". Nine's "Sent from Nine" is its whole line only: a common word.
-  'Workspace ONE Boxer',
-  'VMware Boxer',
-  'Boxer',
-  'Nine',
-  'AquaMail',
-  'IBM Verse',
 ];
+/**
+ * Enterprise (MDM) and Android mail apps' stock lines, each a device line only as this whole
+ * sentence: their names are everyday words or a part of one ("Boxer", "Verse"). Nine's "Sent from
+ * Nine" and the first Boxer's "Sent from Boxer" are not here: as a whole line they answer a question
+ * as often ("Which van brought the parts?" / "Sent from Nine."), and a missed app line costs less than
+ * a writer's line lost.
+ */
+export const STOCK_APP_LINES = ['Sent from Workspace ONE Boxer', 'Sent from VMware Boxer', 'Sent from IBM Verse', AQUAMAIL_LINE];
 /** The platforms a mail app's stock line names after it, with "on" or "for" or not ("Yahoo Mail for iPhone"). */
 export const STOCK_MAIL_APP_PLATFORMS = ['iPhone', 'iPad', 'Android', 'iOS', 'Windows', 'Mac'];
 /**
@@ -1364,49 +1368,6 @@ export const SIGNATURE_LABELS = [
   'NIP',
   'KRS',
   'REGON',
-];
-
-/**
- * What a company-register statement holds, the one company law requires on business mail (UK
- * Companies Act 2006, German HGB §37a and GmbHG §35a, French Code de commerce, Dutch Handelsregisterwet)
- * and server-side signatures append under the contact block: "ACME Water Ltd is registered in England
- * and Wales, company number 01234567. Registered office: …", "Sitz: Berlin, Registergericht: Amtsgericht
- * Charlottenburg, HRB 12345, Geschäftsführer: …". As whole words, case aside: the register it names.
- */
-export const REGISTER_NAMES: readonly string[] = [
-  'registered in England',
-  'registered in Scotland',
-  'registered in Wales',
-  'registered in Northern Ireland',
-  'registered in Ireland',
-  'Registergericht',
-  'Handelsregister',
-  'HRB',
-  'HRA',
-  'RCS',
-  'SIREN',
-  'SIRET',
-  'KvK',
-  'Kamer van Koophandel',
-];
-/** What a company-register statement says besides naming its register (REGISTER_NAMES). */
-export const REGISTER_STATEMENT_WORDS: readonly string[] = [
-  'registered office',
-  'company number',
-  'company no',
-  'company registration',
-  'registered number',
-  'registered no',
-  'VAT reg',
-  'VAT no',
-  'Amtsgericht',
-  'Sitz der Gesellschaft',
-  'Geschäftsführer',
-  'Geschäftsführerin',
-  'USt-IdNr',
-  'capital social',
-  'siège social',
-  'statutair gevestigd',
 ];
 
 /** Line openings of the legal text companies append to every mail. */
