@@ -104,6 +104,17 @@ describe('SQLite store', () => {
     await store.close();
   });
 
+  test("the database file is written only by a checkpoint of 10,000 WAL pages, not by SQLite's default 1,000: a page many commits wrote is copied once", async () => {
+    await store.acceptMail(mail(['+447700900100']));
+    const before = readFileSync(file);
+    const frames = () => Math.floor((statSync(`${file}-wal`).size - 32) / (4096 + 24));
+    const unchanged = () => readFileSync(file).equals(before);
+    // A checkpoint at 1,000 pages would change the file and start the WAL again before it held 2,000.
+    for (let index = 1; frames() < 2_000 && unchanged(); index++) await store.acceptMail(mail([`+4477009${String(index).padStart(5, '0')}`]));
+    assert.ok(unchanged(), 'no checkpoint copied pages into the file at 1,000 pages');
+    await store.close();
+  });
+
   test('what retention erased is not left in the file, its WAL or a backup taken after, overflow pages included', async () => {
     const secret = 'the-launch-code-is-4711';
     // A long mail: its headers spill over onto overflow pages, which an erasure frees.
