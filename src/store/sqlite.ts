@@ -165,6 +165,13 @@ const UNPROMISED_UNAWAITED = { synced: false, waits: true } as const;
 /** A mail's write: once commits failed, its commit is what shows mail is taken again (group-commit.ts). */
 const A_MAIL = { proves: true } as const;
 
+/**
+ * The leases a start releases, of the relay's name (`?`, its own before it stopped or crashed) or ended by the time given
+ * (`?`): only a queued row holds one, and the status read first makes the statement walk the queue's lease_end index
+ * (migrations 18, 19), the one index of leases (36).
+ */
+const STALE_LEASES = "status = 'queued' AND lease_owner IS NOT NULL AND (lease_owner = ? OR next_attempt_at <= ?)";
+
 /** `PRAGMA synchronous` levels by number. */
 const SYNCHRONOUS_NAMES = ['OFF', 'NORMAL', 'FULL', 'EXTRA'];
 
@@ -1325,16 +1332,16 @@ function prepareStatements(db: Database) {
     smsFinal: db.prepare(`
       UPDATE outbound SET status = ?, last_error = ?, attempts = attempts + ?, lease_owner = NULL,
         updated_at = ? WHERE id = ?`),
-    leasedSmsIds: db.prepare('SELECT id FROM outbound WHERE lease_owner IS NOT NULL AND (lease_owner = ? OR next_attempt_at <= ?)'),
+    leasedSmsIds: db.prepare(`SELECT id FROM outbound WHERE ${STALE_LEASES}`),
     releaseSms: db.prepare(`
       UPDATE outbound SET lease_owner = NULL, next_attempt_at = MIN(next_attempt_at, ?),
         possible_duplicates = possible_duplicates + 1, attempts = attempts + 1
-      WHERE lease_owner IS NOT NULL AND (lease_owner = ? OR next_attempt_at <= ?)`),
-    leasedMailIds: db.prepare('SELECT id FROM mail_out WHERE lease_owner IS NOT NULL AND (lease_owner = ? OR next_attempt_at <= ?)'),
+      WHERE ${STALE_LEASES}`),
+    leasedMailIds: db.prepare(`SELECT id FROM mail_out WHERE ${STALE_LEASES}`),
     releaseMail: db.prepare(`
       UPDATE mail_out SET lease_owner = NULL, next_attempt_at = MIN(next_attempt_at, ?), attempts = attempts + 1,
         possible_duplicates = possible_duplicates + ?
-      WHERE lease_owner IS NOT NULL AND (lease_owner = ? OR next_attempt_at <= ?)`),
+      WHERE ${STALE_LEASES}`),
     insertMail: db.prepare(`
       INSERT INTO mail_out (created_at, kind, message_id, envelope_from, recipients, raw, status, next_attempt_at, updated_at,
         once_key)

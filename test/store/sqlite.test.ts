@@ -204,6 +204,49 @@ describe('SQLite store', () => {
     assert.equal(await store.quarantine({ receivedAt: 2000, provider: 'puzzel', kind: 'mo', reason: 'unreadable', body: Buffer.from('new') }), 3);
   });
 
+  test('a store of schema 35 is migrated at open: its leases are released at start as before, found without an index by owner, never by reading the queue whole', async () => {
+    const explained: string[] = [];
+    const prepare = BetterSqlite3.prototype.prepare;
+    BetterSqlite3.prototype.prepare = function (this: BetterSqlite3.Database, sql: string) {
+      explained.push(sql);
+      return prepare.call(this, sql);
+    } as typeof prepare;
+    try {
+      await openUpgraded(35, [
+        `INSERT INTO messages (id, received_at, envelope_from, client_address, client_helo, headers, text, encoding, parts, max_parts)
+          VALUES ('m1', 1000, 'a@example.com', '127.0.0.1', 'client', '', 'hello', 'gsm7', 1, 1)`,
+        `INSERT INTO outbound (message_id, number, rcpt, status, next_attempt_at, lease_owner, updated_at)
+          VALUES ('m1', '+447700900123', 'a@sms', 'queued', 90000, 'relay-a', 1000), ('m1', '+447700900124', 'b@sms', 'queued', 90000, 'relay-b', 1000)`,
+        `INSERT INTO mail_out (created_at, kind, envelope_from, recipients, raw, status, next_attempt_at, lease_owner, updated_at)
+          VALUES (1000, 'bounce', '', '[]', x'', 'queued', 90000, 'relay-a', 1000)`,
+      ]);
+    } finally {
+      BetterSqlite3.prototype.prepare = prepare;
+    }
+    assert.deepEqual(await store.releaseStaleLeases('relay-a', 5_000, { possiblyTwice: true }), { sms: 1, mail: 1 }, "relay-a's own, not relay-b's live one");
+    await store.close();
+    const db = new BetterSqlite3(file);
+    const indexes = db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE '%leased'").pluck().all();
+    assert.deepEqual(indexes, [], 'no index of leases by owner');
+    // Every statement of the store's that looks leases up by their owner or presence (its parameters all 1: the plan is the
+    // same), planned on a store of schema 35 and on this one: none reads the table whole where it did not before.
+    const older = new BetterSqlite3(':memory:');
+    for (const sql of MIGRATIONS.slice(0, 35)) older.exec(sql);
+    const planOn = (on: BetterSqlite3.Database, sql: string) => {
+      const named = [...new Set([...sql.matchAll(/[@$]([a-z]\w*)/gi)].map((match) => match[1] ?? ''))];
+      const positional = (sql.replace(/'[^']*'/g, '').match(/\?/g) ?? []).length;
+      const values = [...Array(positional).fill(1), ...(named.length > 0 ? [Object.fromEntries(named.map((name) => [name, 1]))] : [])];
+      return (on.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...values) as Array<{ detail: string }>).map((step) => step.detail).join(' | ');
+    };
+    const wholeTable = /SCAN (outbound|mail_out|o|m)( \||$)/;
+    const byLease = explained.filter((sql) => /lease_owner (=|IS NOT NULL)/.test(sql) && /(FROM|UPDATE) (outbound|mail_out)/.test(sql));
+    const indexedBefore = byLease.filter((sql) => !wholeTable.test(planOn(older, sql)));
+    assert.ok(indexedBefore.length >= 7, indexedBefore.join('\n'));
+    for (const sql of indexedBefore) assert.doesNotMatch(planOn(db, sql), wholeTable, sql);
+    older.close();
+    db.close();
+  });
+
   test('an upgrade is one transaction: a step that fails rolls back the steps before it, and the store is refused with the step and the fix', async () => {
     await store.close();
     file = storeFile();
