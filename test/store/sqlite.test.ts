@@ -7,6 +7,7 @@ import { failureLogFields, RelayError, StoreFileError } from '../../src/errors.t
 import { MIGRATIONS } from '../../src/store/migrations.ts';
 import { asStoreError } from '../../src/store/rows.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
+import { SqliteConsoleStore } from '../../src/store/sqlite-console.ts';
 import type { StoreHealth } from '../../src/store/types.ts';
 import { waitFor } from '../helpers/relay.ts';
 import {
@@ -112,6 +113,18 @@ describe('SQLite store', () => {
     // A checkpoint at 1,000 pages would change the file and start the WAL again before it held 2,000.
     for (let index = 1; frames() < 2_000 && unchanged(); index++) await store.acceptMail(mail([`+4477009${String(index).padStart(5, '0')}`]));
     assert.ok(unchanged(), 'no checkpoint copied pages into the file at 1,000 pages');
+    await store.close();
+  });
+
+  test("a console write never checkpoints (the store's thread does): past SQLite's default 1,000 pages it leaves the database file as it was", async () => {
+    await store.acceptMail(mail(['+447700900100']));
+    const frames = () => Math.floor((statSync(`${file}-wal`).size - 32) / (4096 + 24));
+    for (let index = 1; frames() < 1_100; index++) await store.acceptMail(mail([`+4477009${String(index).padStart(5, '0')}`]));
+    const consoleStore = SqliteConsoleStore.open(file, 100);
+    const before = readFileSync(file);
+    await consoleStore.createSession({ id: 's1', username: 'admin', csrf: 'c', client: '203.0.113.9', createdAt: 1, lastSeenAt: 1 });
+    assert.ok(readFileSync(file).equals(before), "the console's commit copied no page into the file on the main thread");
+    await consoleStore.close();
     await store.close();
   });
 
