@@ -441,6 +441,11 @@ export const MIGRATIONS: readonly string[] = [
   // never every mail; the index by the sender as written (step 11's) served that search alone. Each store its own step
   // (SENDER_INDEX_BY_CASE): PostgreSQL's locks the table first (postgres/migrations.ts).
   '-- each store its own step',
+  // 36: on SQLite, the leases by owner (steps 1's outbound_leased and mail_out_leased) are no longer indexed: every
+  // statement that looks a relay's leases up also says `status = 'queued'` and so reads steps 18's and 19's lease_end
+  // indexes, which hold the same rows (a lease is cleared whenever a row leaves the queue), and each mail's claim and
+  // send result no longer write an index page for them (SQLITE_STEPS). PostgreSQL keeps its own.
+  '-- SQLite only',
 ];
 
 /** Step 35's index change, run by each store's own step. */
@@ -454,6 +459,7 @@ export const SENDER_INDEX_BY_CASE = `
  * in the upgrade's transaction after its step's shared SQL. A step that has shipped is never edited.
  */
 const SQLITE_STEPS: ReadonlyMap<number, string> = new Map([
+  [36, 'DROP INDEX outbound_leased; DROP INDEX mail_out_leased;'],
   [35, SENDER_INDEX_BY_CASE],
   [
     26,

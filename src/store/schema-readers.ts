@@ -31,8 +31,9 @@ export const FIRST_CLASSIFIED = 12;
 // 33 adds a table an older relay never reads: its STARTs record no time and its gateway opt-outs count whenever dated, as before.
 // 34 adds a nullable column an older relay neither reads nor writes: it counts a newer relay's sign-ins in flight as failures, as before.
 // 35 replaces an index no relay writes by: an older relay's console search by sender reads without one (every mail, up to a page found), finding what it did.
+// 36 changes nothing on PostgreSQL; on SQLite, which one relay runs, it drops two indexes whose look-ups others serve.
 export const ADDITIVE_MIGRATIONS: ReadonlySet<number> = new Set([
-  12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35,
+  12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36,
 ]);
 export const BREAKING_MIGRATIONS: ReadonlySet<number> = new Set<number>();
 

@@ -81,6 +81,10 @@ export class SqliteConsoleStore implements ConsoleStore {
     const read = new BetterSqlite3(file, { readonly: true, fileMustExist: true, timeout: busyTimeoutMs });
     const write = new BetterSqlite3(file, { fileMustExist: true, timeout: busyTimeoutMs });
     write.pragma('synchronous = FULL');
+    // Never checkpoints: the relay's store thread does (sqlite.ts, WAL_AUTOCHECKPOINT_PAGES), and a console write that
+    // crossed the threshold would copy the whole WAL on the main thread that serves SMTP and HTTP. A command's own
+    // connection (cli.ts) leaves the WAL to the next SqliteStore that opens the file.
+    write.pragma('wal_autocheckpoint = 0');
     return new SqliteConsoleStore(read, write);
   }
 

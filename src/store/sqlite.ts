@@ -165,6 +165,13 @@ const UNPROMISED_UNAWAITED = { synced: false, waits: true } as const;
 /** A mail's write: once commits failed, its commit is what shows mail is taken again (group-commit.ts). */
 const A_MAIL = { proves: true } as const;
 
+/**
+ * The leases a start releases, of the relay's name (`?`, its own before it stopped or crashed) or ended by the time given
+ * (`?`): only a queued row holds one, and the status read first makes the statement walk the queue's lease_end index
+ * (migrations 18, 19), the one index of leases (36).
+ */
+const STALE_LEASES = "status = 'queued' AND lease_owner IS NOT NULL AND (lease_owner = ? OR next_attempt_at <= ?)";
+
 /** `PRAGMA synchronous` levels by number. */
 const SYNCHRONOUS_NAMES = ['OFF', 'NORMAL', 'FULL', 'EXTRA'];
 
@@ -188,6 +195,28 @@ export interface SqliteStoreOptions {
  * schema read), and damage elsewhere is found by the statement that meets it (the store is then damaged for good).
  */
 const QUICK_CHECK_MAX_BYTES = 2 * 1024 ** 3;
+
+/**
+ * WAL frames after which a commit copies the WAL's pages into the database file (SQLite's automatic, passive
+ * checkpoint, run by the commit that crosses it; SQLite's default is 1,000). A checkpoint copies each page the WAL holds
+ * once, however many commits wrote it, and the pages mails share (the queue's and the history's newest leaves, the
+ * time-ordered indexes' last leaves) are written by nearly every commit: the rarer the checkpoints, the fewer copies.
+ * Measured under smtp-source -d -s 10 -l 800 (strace -f -y over 6,000 mails): at 1,000, 4.3 pages per mail were copied
+ * (a pread from the WAL and a pwrite into the database each) in a checkpoint every ~70 mails; at 10,000, 1.2. The cost: a
+ * WAL of ~41 MB on disk (4 KiB pages and a 24-byte header each; within store.minFreeMegabytes' default room), a
+ * checkpoint's pause of the commit that runs it ten times rarer and ~4 times longer (~1,200 pages copied, not ~320), and a start after a crash (kill -9)
+ * that reads the WAL whole to recover it: 25–120 ms at 10,000 frames where 6–40 ms at 1,000 (docs/operations.md).
+ */
+const WAL_AUTOCHECKPOINT_PAGES = 10_000;
+
+/**
+ * The size a WAL larger than this is cut back to when a checkpoint has copied it whole and the next commit starts it
+ * again (`PRAGMA journal_size_limit`; SQLite's default keeps it at its largest for good): above the WAL of
+ * WAL_AUTOCHECKPOINT_PAGES with the commit that crossed it (~41 MB), so that under steady load it is written over in place,
+ * never cut and grown again; a WAL that grew past it while a reader held an older snapshot (a long `smsrelay backup`),
+ * which no checkpoint could empty meanwhile, gives its space back.
+ */
+const WAL_SIZE_LIMIT_BYTES = 64 * 1024 ** 2;
 
 /** SQLite's words for a file that is not a database, or one whose pages contradict each other. */
 const DAMAGE = /^SQLITE_(CORRUPT|NOTADB)/;
@@ -380,6 +409,8 @@ export class SqliteStore implements Store {
     try {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = FULL');
+      db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
+      db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
       db.pragma('foreign_keys = ON');
       // What retention erases (and any row updated or deleted) is zeroed, not left readable in free space or on
       // free pages of the file and its backups. FAST would leave freed overflow pages (long mails) as they were.
@@ -1301,16 +1332,16 @@ function prepareStatements(db: Database) {
     smsFinal: db.prepare(`
       UPDATE outbound SET status = ?, last_error = ?, attempts = attempts + ?, lease_owner = NULL,
         updated_at = ? WHERE id = ?`),
-    leasedSmsIds: db.prepare('SELECT id FROM outbound WHERE lease_owner IS NOT NULL AND (lease_owner = ? OR next_attempt_at <= ?)'),
+    leasedSmsIds: db.prepare(`SELECT id FROM outbound WHERE ${STALE_LEASES}`),
     releaseSms: db.prepare(`
       UPDATE outbound SET lease_owner = NULL, next_attempt_at = MIN(next_attempt_at, ?),
         possible_duplicates = possible_duplicates + 1, attempts = attempts + 1
-      WHERE lease_owner IS NOT NULL AND (lease_owner = ? OR next_attempt_at <= ?)`),
-    leasedMailIds: db.prepare('SELECT id FROM mail_out WHERE lease_owner IS NOT NULL AND (lease_owner = ? OR next_attempt_at <= ?)'),
+      WHERE ${STALE_LEASES}`),
+    leasedMailIds: db.prepare(`SELECT id FROM mail_out WHERE ${STALE_LEASES}`),
     releaseMail: db.prepare(`
       UPDATE mail_out SET lease_owner = NULL, next_attempt_at = MIN(next_attempt_at, ?), attempts = attempts + 1,
         possible_duplicates = possible_duplicates + ?
-      WHERE lease_owner IS NOT NULL AND (lease_owner = ? OR next_attempt_at <= ?)`),
+      WHERE ${STALE_LEASES}`),
     insertMail: db.prepare(`
       INSERT INTO mail_out (created_at, kind, message_id, envelope_from, recipients, raw, status, next_attempt_at, updated_at,
         once_key)

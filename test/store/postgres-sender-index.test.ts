@@ -128,7 +128,7 @@ describeOnPostgres('schema 35 on PostgreSQL behind a session that holds the mail
       assert.match(
         wait?.reason ?? '',
         new RegExp(
-          `^migration 35 of 35–35 waited ${lockTimeout >= 1_000 ? `${lockTimeout / 1_000}s` : `${lockTimeout}ms`} \\(lock_timeout\\) for a lock on the store's tables and was rolled back, the store still at schema 34, the other relays' statements on that table having waited with it; held by pid ${result.holderPid} \\(application_name "report", idle in transaction, its transaction open since \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ${endsSession(result.holderPid, 'AccessShareLock on messages')}`,
+          `^migration 35 of 35–${MIGRATIONS.length} waited ${lockTimeout >= 1_000 ? `${lockTimeout / 1_000}s` : `${lockTimeout}ms`} \\(lock_timeout\\) for a lock on the store's tables and was rolled back, the store still at schema 34, the other relays' statements on that table having waited with it; held by pid ${result.holderPid} \\(application_name "report", idle in transaction, its transaction open since \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ${endsSession(result.holderPid, 'AccessShareLock on messages')}`,
         ),
       );
       assert.equal(result.schema, 35);
@@ -189,7 +189,7 @@ describeOnPostgres('an upgrade step that waits for a lock names who it waits for
       assert.match(
         error.message,
         new RegExp(
-          `^migration 35 of 35–35 waited 2s \\(lock_timeout\\) for a lock on the store's tables and was rolled back, the store still at schema 34, the other relays' statements on that table having waited with it; held by pid ${late.pid} \\(application_name "report", idle in transaction, its transaction open since \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ${endsSession(late.pid, 'AccessShareLock on messages')}; or let it finish`,
+          `^migration 35 of 35–${MIGRATIONS.length} waited 2s \\(lock_timeout\\) for a lock on the store's tables and was rolled back, the store still at schema 34, the other relays' statements on that table having waited with it; held by pid ${late.pid} \\(application_name "report", idle in transaction, its transaction open since \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ${endsSession(late.pid, 'AccessShareLock on messages')}; or let it finish`,
         ),
       );
       assert.doesNotMatch(error.message, new RegExp(`pid ${bystander.pid}\\b`));
@@ -209,7 +209,7 @@ describeOnPostgres('an upgrade step that waits for a lock names who it waits for
       assert.match(
         error.message,
         new RegExp(
-          `^the upgrade's first statement, on its version table, before migration 35 of 35–35 waited 2s \\(lock_timeout\\) .*held by pid ${dump.pid} \\(application_name "pg_dump", idle in transaction, its transaction open since [^:]+:\\d\\d:\\d\\dZ${endsSession(dump.pid, 'AccessShareLock on smsrelay_schema')}`,
+          `^the upgrade's first statement, on its version table, before migration 35 of 35–${MIGRATIONS.length} waited 2s \\(lock_timeout\\) .*held by pid ${dump.pid} \\(application_name "pg_dump", idle in transaction, its transaction open since [^:]+:\\d\\d:\\d\\dZ${endsSession(dump.pid, 'AccessShareLock on smsrelay_schema')}`,
         ),
       );
     } finally {

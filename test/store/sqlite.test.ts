@@ -7,6 +7,7 @@ import { failureLogFields, RelayError, StoreFileError } from '../../src/errors.t
 import { MIGRATIONS } from '../../src/store/migrations.ts';
 import { asStoreError } from '../../src/store/rows.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
+import { SqliteConsoleStore } from '../../src/store/sqlite-console.ts';
 import type { StoreHealth } from '../../src/store/types.ts';
 import { waitFor } from '../helpers/relay.ts';
 import {
@@ -104,6 +105,29 @@ describe('SQLite store', () => {
     await store.close();
   });
 
+  test("the database file is written only by a checkpoint of 10,000 WAL pages, not by SQLite's default 1,000: a page many commits wrote is copied once", async () => {
+    await store.acceptMail(mail(['+447700900100']));
+    const before = readFileSync(file);
+    const frames = () => Math.floor((statSync(`${file}-wal`).size - 32) / (4096 + 24));
+    const unchanged = () => readFileSync(file).equals(before);
+    // A checkpoint at 1,000 pages would change the file and start the WAL again before it held 2,000.
+    for (let index = 1; frames() < 2_000 && unchanged(); index++) await store.acceptMail(mail([`+4477009${String(index).padStart(5, '0')}`]));
+    assert.ok(unchanged(), 'no checkpoint copied pages into the file at 1,000 pages');
+    await store.close();
+  });
+
+  test("a console write never checkpoints (the store's thread does): past SQLite's default 1,000 pages it leaves the database file as it was", async () => {
+    await store.acceptMail(mail(['+447700900100']));
+    const frames = () => Math.floor((statSync(`${file}-wal`).size - 32) / (4096 + 24));
+    for (let index = 1; frames() < 1_100; index++) await store.acceptMail(mail([`+4477009${String(index).padStart(5, '0')}`]));
+    const consoleStore = SqliteConsoleStore.open(file, 100);
+    const before = readFileSync(file);
+    await consoleStore.createSession({ id: 's1', username: 'admin', csrf: 'c', client: '203.0.113.9', createdAt: 1, lastSeenAt: 1 });
+    assert.ok(readFileSync(file).equals(before), "the console's commit copied no page into the file on the main thread");
+    await consoleStore.close();
+    await store.close();
+  });
+
   test('what retention erased is not left in the file, its WAL or a backup taken after, overflow pages included', async () => {
     const secret = 'the-launch-code-is-4711';
     // A long mail: its headers spill over onto overflow pages, which an erasure frees.
@@ -191,6 +215,49 @@ describe('SQLite store', () => {
     assert.equal((await store.quarantined(2))?.bodyErased, true);
     assert.equal(await store.deleteQuarantined({ id: 2 }), 1);
     assert.equal(await store.quarantine({ receivedAt: 2000, provider: 'puzzel', kind: 'mo', reason: 'unreadable', body: Buffer.from('new') }), 3);
+  });
+
+  test('a store of schema 35 is migrated at open: its leases are released at start as before, found without an index by owner, never by reading the queue whole', async () => {
+    const explained: string[] = [];
+    const prepare = BetterSqlite3.prototype.prepare;
+    BetterSqlite3.prototype.prepare = function (this: BetterSqlite3.Database, sql: string) {
+      explained.push(sql);
+      return prepare.call(this, sql);
+    } as typeof prepare;
+    try {
+      await openUpgraded(35, [
+        `INSERT INTO messages (id, received_at, envelope_from, client_address, client_helo, headers, text, encoding, parts, max_parts)
+          VALUES ('m1', 1000, 'a@example.com', '127.0.0.1', 'client', '', 'hello', 'gsm7', 1, 1)`,
+        `INSERT INTO outbound (message_id, number, rcpt, status, next_attempt_at, lease_owner, updated_at)
+          VALUES ('m1', '+447700900123', 'a@sms', 'queued', 90000, 'relay-a', 1000), ('m1', '+447700900124', 'b@sms', 'queued', 90000, 'relay-b', 1000)`,
+        `INSERT INTO mail_out (created_at, kind, envelope_from, recipients, raw, status, next_attempt_at, lease_owner, updated_at)
+          VALUES (1000, 'bounce', '', '[]', x'', 'queued', 90000, 'relay-a', 1000)`,
+      ]);
+    } finally {
+      BetterSqlite3.prototype.prepare = prepare;
+    }
+    assert.deepEqual(await store.releaseStaleLeases('relay-a', 5_000, { possiblyTwice: true }), { sms: 1, mail: 1 }, "relay-a's own, not relay-b's live one");
+    await store.close();
+    const db = new BetterSqlite3(file);
+    const indexes = db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE '%leased'").pluck().all();
+    assert.deepEqual(indexes, [], 'no index of leases by owner');
+    // Every statement of the store's that looks leases up by their owner or presence (its parameters all 1: the plan is the
+    // same), planned on a store of schema 35 and on this one: none reads the table whole where it did not before.
+    const older = new BetterSqlite3(':memory:');
+    for (const sql of MIGRATIONS.slice(0, 35)) older.exec(sql);
+    const planOn = (on: BetterSqlite3.Database, sql: string) => {
+      const named = [...new Set([...sql.matchAll(/[@$]([a-z]\w*)/gi)].map((match) => match[1] ?? ''))];
+      const positional = (sql.replace(/'[^']*'/g, '').match(/\?/g) ?? []).length;
+      const values = [...Array(positional).fill(1), ...(named.length > 0 ? [Object.fromEntries(named.map((name) => [name, 1]))] : [])];
+      return (on.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...values) as Array<{ detail: string }>).map((step) => step.detail).join(' | ');
+    };
+    const wholeTable = /SCAN (outbound|mail_out|o|m)( \||$)/;
+    const byLease = explained.filter((sql) => /lease_owner (=|IS NOT NULL)/.test(sql) && /(FROM|UPDATE) (outbound|mail_out)/.test(sql));
+    const indexedBefore = byLease.filter((sql) => !wholeTable.test(planOn(older, sql)));
+    assert.ok(indexedBefore.length >= 7, indexedBefore.join('\n'));
+    for (const sql of indexedBefore) assert.doesNotMatch(planOn(db, sql), wholeTable, sql);
+    older.close();
+    db.close();
   });
 
   test('an upgrade is one transaction: a step that fails rolls back the steps before it, and the store is refused with the step and the fix', async () => {
