@@ -12,7 +12,7 @@
  * that lies, UTF-7, GBK labelled gb2312, an HTML part's `<meta>`), never as U+FFFD, and a base64
  * text part with other characters in it is refused (checkedBase64).
  */
-import { isUtf8 } from 'node:buffer';
+import { isAscii, isUtf8 } from 'node:buffer';
 import { Transform, type TransformCallback } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { Splitter } from '@zone-eu/mailsplit';
@@ -622,7 +622,8 @@ function decodedText(node: Node, body: Buffer): { text: string; stuffed: Stuffed
   const prefix = decodedPrefix(transferred, decodedBytesOf(node));
   let bytes = prefix.bytes;
   if (node.flowed) bytes = Buffer.from(flowedBytes(bytes.toString('binary'), node.delSp), 'binary');
-  const legacy = !node.charset && node.contentType === 'text/html' ? (html: Buffer) => declaredHtmlText(html, carried) : legacyText;
+  // An HTML part's bytes that are not in the charset its label reads as UTF-8 are in its <meta> charset (declaredHtmlText).
+  const legacy = node.contentType === 'text/html' ? (html: Buffer) => declaredHtmlText(html, carried) : legacyText;
   const text = charsetText(bytes, node.charset || '', carried, legacy).replace(/\r?\n/g, '\n');
   if (!node.flowed || !text.includes(STUFFED_BYTE)) return { text, stuffed: [], cut: prefix.cut };
   const stuffed = text.match(STUFFED_LINE)?.map((line) => line.slice(STUFFED_BYTE.length)) ?? [];
@@ -743,7 +744,7 @@ const UTF8_LABELS = new Set(['ascii', 'usascii', 'utf8']);
 
 /**
  * Single-byte charsets of Latin script, by iconv-lite codec (so that every alias counts: `latin1`,
- * `cp1252`, `l9`). Bytes labelled with one that are valid UTF-8 are UTF-8: scripts and mailers that
+ * `cp1252`, `l9`). Bytes labelled with one that are valid UTF-8 are UTF-8 (utf8Mislabelled): scripts and mailers that
  * put a fixed `iso-8859-1` or `windows-1252` label on whatever text they get mislabel UTF-8 so, while
  * Latin text is valid UTF-8 only by accident (each of its 8-bit letters would have to pair with the
  * next as UTF-8's sequences do, an accented capital then a symbol: `Ã©`); ASCII reads the same either way.
@@ -854,7 +855,7 @@ function charsetText(bytes: Buffer, written: string, carried: Carried, legacy: (
   }
   const name = normalizeCharset(label);
   const codec = iconv.encodingExists(name) ? iconv.getCodec(name) : undefined;
-  if (LATIN_CODECS.has(codec) && isUtf8(bytes)) return bytes.toString();
+  if (codec !== undefined && !UNICODE_CODECS.has(codec) && utf8Mislabelled(bytes, codec, name)) return bytes.toString();
   const decoder = DECODED_AS.get(codec);
   const unsent = UTF16_CODECS.has(codec) ? utf16AsWritten(bytes, carried) : bytes;
   // mailparser's decode stream hands its strings on as UTF-8 buffers (lone surrogates become U+FFFD).
@@ -875,8 +876,45 @@ function readsCleanly(text: string, bytes: Buffer): boolean {
   return text.split('?').length - 1 <= written;
 }
 
+/**
+ * Whether 8-bit bytes under a fixed label of a legacy charset are UTF-8 (docs/text.md): a script's or
+ * device's template keeps its `charset=Shift_JIS` or `windows-1251` while its text has become UTF-8.
+ * Text in those charsets is valid UTF-8 only by accident, a character or two long: UTF-8 pairs a lead
+ * byte C2–F4 with one to three bytes 80–BF, while Cyrillic (C0–FF in windows-1251 and KOI8-R), Greek,
+ * Hebrew and Thai letters stand alone or side by side, and Shift_JIS, EUC-JP, EUC-KR, GB2312 and Big5
+ * pair lead and trail bytes in other ranges (a Shift_JIS kana's lead 82–83 is no UTF-8 lead at all).
+ * So a text that is valid UTF-8 is UTF-8 when its sequences are what UTF-8 text is (mixedUtf8:
+ * sequences back to back for four bytes or more, `Сервер`, `ポンプ`; under a single-byte label also
+ * each a character Latin text is written in, `Čerpadlo` under `macintosh`); a lone sequence that reads
+ * as a character of another script (`Пі` in windows-1251 is the bytes of U+03F3) keeps the label, and
+ * so does one under a multi-byte label, where two half-width katakana in Shift_JIS (`ﾃｲ`) are the
+ * bytes of `ò`. Under a Latin label (LATIN_CODECS) any valid UTF-8 is UTF-8, since Latin text forms a
+ * sequence only where an accented letter stands before a symbol. ASCII text (most labelled text, and
+ * all ISO-2022-JP) reads the same either way and is not looked at further.
+ */
+function utf8Mislabelled(bytes: Buffer, codec: unknown, name: string): boolean {
+  if (isAscii(bytes) || !isUtf8(bytes)) return false;
+  return LATIN_CODECS.has(codec) || mixedUtf8(bytes, isSingleByte(codec, name)) !== undefined;
+}
+
+/** The 128 bytes past ASCII, in order. */
+const HIGH_BYTES = Buffer.from(Array.from({ length: 0x80 }, (_, byte) => 0x80 + byte));
+const singleByteCodecs = new Map<unknown, boolean>();
+
+/** Whether a charset (by iconv-lite codec, and a name of it) reads each 8-bit byte as a character of its own, as single-byte charsets do and multi-byte ones (Shift_JIS, EUC-KR, Big5…) do not. */
+function isSingleByte(codec: unknown, name: string): boolean {
+  let single = singleByteCodecs.get(codec);
+  if (single === undefined) {
+    single = iconv.decode(HIGH_BYTES, name).length === HIGH_BYTES.length;
+    singleByteCodecs.set(codec, single);
+  }
+  return single;
+}
+
 /** UTF-16's codecs, by iconv-lite codec (`utf-16`, `utf-16le`, `utf-16be` and their aliases, `ucs-2`): their text carried as lines is read as written before its transport (utf16AsWritten). */
 const UTF16_CODECS = new Set<unknown>(['utf-16', 'utf-16le', 'utf-16be'].map((name) => iconv.getCodec(name)));
+/** The Unicode encodings other than UTF-8, by iconv-lite codec: their bytes are no legacy charset's, and UTF-16's are often valid UTF-8 (ASCII with NULs). */
+const UNICODE_CODECS = new Set<unknown>([...UTF16_CODECS, ...['utf-32', 'utf-32le', 'utf-32be'].map((name) => iconv.getCodec(name))]);
 
 /** Byte order marks and the encodings they mark. */
 const BYTE_ORDER_MARKS: ReadonlyArray<readonly [Buffer, string]> = [
@@ -993,9 +1031,9 @@ function legacyText(bytes: Buffer): string {
  * is written in (LATIN_REPERTOIRE: the mix's UTF-8 half is written by the same people as its Latin-1
  * half), or when sequences stand back to back for four bytes or more (a word of another script, an
  * emoji): Latin-1's 8-bit bytes stand alone or a few together (a letter, a symbol, a no-break space),
- * never forming two UTF-8 characters in a row.
+ * never forming two UTF-8 characters in a row. `latinCounts` false: only such a run counts (utf8Mislabelled).
  */
-function mixedUtf8(bytes: Buffer): number | undefined {
+function mixedUtf8(bytes: Buffer, latinCounts = true): number | undefined {
   let strays = 0;
   let sequences = 0;
   let latin = true;
@@ -1015,7 +1053,7 @@ function mixedUtf8(bytes: Buffer): number | undefined {
     }
     at += length || 1;
   }
-  return sequences > 0 && (latin || together) ? strays : undefined;
+  return sequences > 0 && ((latinCounts && latin) || together) ? strays : undefined;
 }
 
 /** Bytes of UTF-8 sequences back to back that are UTF-8 text's, not Latin-1's (mixedUtf8): two characters of two bytes, or one of four. */

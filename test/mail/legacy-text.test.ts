@@ -219,6 +219,62 @@ describe('text with a byte order mark', () => {
   });
 });
 
+describe('UTF-8 text under a fixed label of a legacy charset', () => {
+  const mail = (headers: string, body: Buffer) => Buffer.concat([Buffer.from(`From: erp@example.com\r\n${headers}\r\n\r\n`), body, Buffer.from('\r\n')]);
+  const labelled = (label: string, body: Buffer, type = 'text/plain') =>
+    mail(`Subject: x\r\nMIME-Version: 1.0\r\nContent-Type: ${type}; charset=${label}\r\nContent-Transfer-Encoding: 8bit`, body);
+  // Each text in its own charset, under labels of that charset and of others of its script.
+  const texts: ReadonlyArray<readonly [string, readonly string[]]> = [
+    ['ポンプ3が停止しました', ['Shift_JIS', 'EUC-JP', 'windows-31j']],
+    ['펌프 3 고장, 즉시 확인', ['EUC-KR', 'ks_c_5601-1987']],
+    ['泵3故障，请立即检查', ['GB2312', 'GBK', 'GB18030']],
+    ['幫浦3故障，請立即檢查', ['Big5']],
+    ['Сервер упал', ['windows-1251', 'KOI8-R', 'KOI8-U', 'iso-8859-5', 'cp866']],
+    ['Σφάλμα αντλίας 3', ['iso-8859-7', 'windows-1253']],
+    ['משאבה 3 נכשלה', ['windows-1255', 'iso-8859-8']],
+    ['فشل المضخة 3', ['windows-1256']],
+    ['ปั๊ม 3 ล้มเหลว', ['tis-620', 'windows-874']],
+  ];
+
+  test('is read as UTF-8 under CJK, Cyrillic, Greek, Hebrew, Arabic and Thai labels, in a body, an encoded-word subject and HTML', async () => {
+    for (const [text, labels] of texts) {
+      for (const label of labels) {
+        assert.equal(await textOf(labelled(label, Buffer.from(text))), text, `${label} body`);
+        const word = `=?${label}?B?${Buffer.from(text).toString('base64')}?=`;
+        assert.equal(await textOf(mail(`Subject: ${word}`, Buffer.alloc(0))), text, `${label} encoded word`);
+        const html = Buffer.from(`<html><head><meta charset="utf-8"></head><body><p>${text}</p></body></html>`);
+        assert.equal(await textOf(labelled(label, html, 'text/html')), text, `${label} HTML`);
+      }
+    }
+    // Latin text of old Macs and DOS code pages: a Czech or French UTF-8 text under their labels.
+    for (const label of ['macintosh', 'cp850', 'ibm437', 'windows-1251']) {
+      assert.equal(await textOf(labelled(label, Buffer.from('Čerpadlo 3: příliš horké'))), 'Čerpadlo 3: příliš horké', label);
+      assert.equal(await textOf(labelled(label, Buffer.from('Température élevée'))), 'Température élevée', label);
+    }
+  });
+
+  test('text written in the labelled charset keeps it: a legacy text is valid UTF-8 a character long at most', async () => {
+    for (const [text, labels] of texts) {
+      for (const label of labels) assert.equal(await textOf(labelled(label, iconv.encode(text, label))), text, label);
+    }
+    // Bytes that happen to form one UTF-8 character of another script, or one under a multi-byte label: the label's.
+    for (const [text, label] of [
+      ['Пі', 'windows-1251'],
+      ['ﾃｲ', 'Shift_JIS'],
+      ['ﾎﾟﾝﾌﾟ3 ﾃｲｼ', 'Shift_JIS'],
+    ] as const) {
+      assert.equal(await textOf(labelled(label, iconv.encode(text, label))), text, `${label} ${text}`);
+    }
+  });
+
+  test("an HTML part whose <meta> names the charset of its bytes is read in it when the MIME label's charset does not fit", async () => {
+    const html = (charset: string) =>
+      `<html><head><meta http-equiv="Content-Type" content="text/html; charset=${charset}"></head><body>ポンプ停止</body></html>`;
+    assert.equal(await textOf(labelled('utf-8', iconv.encode(html('shift_jis'), 'shift_jis'), 'text/html')), 'ポンプ停止');
+    assert.equal(await textOf(labelled('us-ascii', iconv.encode(html('euc-jp'), 'euc-jp'), 'text/html')), 'ポンプ停止');
+  });
+});
+
 describe('an HTML title left unclosed', () => {
   test('ends before the next tag: the body is sent without tags, and a title is never sent', async () => {
     const html = (body: string) => `From: x@example.com\nSubject: s\nContent-Type: text/html\n\n${body}\n`;

@@ -362,6 +362,19 @@ describe('legacy senders: the text of mail written slightly wrong', () => {
     assert.equal(suite.gateway.simulator.received.find((received) => received.text === text)?.type, 1);
   });
 
+  test('UTF-8 text under a fixed Shift_JIS, windows-1251 or KOI8-R label (body, encoded-word subject) reaches the phone as written', async () => {
+    for (const [text, label] of [
+      ['ポンプ3が停止しました', 'Shift_JIS'],
+      ['펌프 3 고장', 'EUC-KR'],
+      ['Сервер упал', 'windows-1251'],
+      ['Сервер упал', 'KOI8-R'],
+    ] as const) {
+      assert.equal((await send(mail(`text/plain; charset=${label}`, text))).text, text, `${label} body`);
+      const word = `=?${label}?B?${Buffer.from(text).toString('base64')}?=`;
+      assert.equal((await send(`From: x@example.com\nSubject: ${word}\n\n`)).text, text, `${label} subject`);
+    }
+  });
+
   test('the "no text" answers name what the body held: an encoded file, or nothing', async () => {
     const scan = ['begin 644 scan0001.pdf', 'M4F5P;W)T', '`', 'end'].join('\n');
     const { reply } = await send(`From: scanner@example.com\nSubject: Scanned document\n\n${scan}\n`);
