@@ -208,6 +208,8 @@ export function readMail(raw: Buffer): ParsedMail | undefined {
 }
 
 const CRLF = Buffer.from('\r\n');
+/** UTF-8's byte order mark. */
+const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 /** A header section's end: its last line, then an empty one. */
 const HEADER_SECTION_END = /\n\r?\n$/;
 
@@ -221,9 +223,13 @@ function lastHeaderLine(node: Node): string | undefined {
  * sendmail, devices) often omit that line; Postfix and sendmail then end the header section at the
  * first line that is neither a header field nor a continuation line, and everything from there is
  * body. mailsplit would read such lines as headers and the text would be lost. A first line
- * `From ` is an mbox separator, which mailsplit skips.
+ * `From ` is an mbox separator, which mailsplit skips. A UTF-8 byte order mark before the first
+ * header is a file's, as the mbox line is (a mail saved by Notepad, PowerShell 5's `-Encoding UTF8` or
+ * Python's `utf-8-sig`, then sent as it is: `sendmail -t < mail.txt`, blat): no field name starts with
+ * U+FEFF, so it goes, and the header section is read as written after it.
  */
-export function withHeaderEnd(raw: Buffer): Buffer {
+export function withHeaderEnd(written: Buffer): Buffer {
+  const raw = written.subarray(0, UTF8_BOM.length).equals(UTF8_BOM) ? written.subarray(UTF8_BOM.length) : written;
   for (let lineStart = 0; lineStart < raw.length; ) {
     const newline = raw.indexOf(0x0a, lineStart);
     const lineEnd = newline < 0 ? raw.length : newline + 1;
@@ -918,7 +924,7 @@ const UNICODE_CODECS = new Set<unknown>([...UTF16_CODECS, ...['utf-32', 'utf-32l
 
 /** Byte order marks and the encodings they mark. */
 const BYTE_ORDER_MARKS: ReadonlyArray<readonly [Buffer, string]> = [
-  [Buffer.from([0xef, 0xbb, 0xbf]), 'utf-8'],
+  [UTF8_BOM, 'utf-8'],
   [Buffer.from([0xff, 0xfe]), 'utf-16le'],
   [Buffer.from([0xfe, 0xff]), 'utf-16be'],
 ];

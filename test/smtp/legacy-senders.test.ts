@@ -375,6 +375,16 @@ describe('legacy senders: the text of mail written slightly wrong', () => {
     }
   });
 
+  test('a mail file with a UTF-8 byte order mark before its headers is read by its headers, as one without', async () => {
+    const file =
+      'From: erp@example.com\r\nSubject: Lieferung =?iso-8859-1?Q?f=FCr?= Kunde\r\nContent-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nDie Lieferung f=FCr M=FCller ist versandbereit.\r\n';
+    const marked = await send(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(file)]));
+    assert.equal(marked.text, 'Die Lieferung für Müller ist versandbereit.');
+    // With an empty body the subject is the text: the header fields are read as such.
+    const subjectOnly = await send(Buffer.from('\uFEFFFrom: erp@example.com\r\nSubject: Lieferung bereit\r\n\r\n'));
+    assert.equal(subjectOnly.text, 'Lieferung bereit');
+  });
+
   test('the "no text" answers name what the body held: an encoded file, or nothing', async () => {
     const scan = ['begin 644 scan0001.pdf', 'M4F5P;W)T', '`', 'end'].join('\n');
     const { reply } = await send(`From: scanner@example.com\nSubject: Scanned document\n\n${scan}\n`);
