@@ -360,6 +360,10 @@ describe('legacy senders: the text of mail written slightly wrong', () => {
     assert.equal(text, 'ΣΦAΛMA: O ΔIΣKOΣ EINAI ΠΛHPHΣ');
     // IntelliSoftware's type 1 is GSM-7 text, 2 would be UCS-2 (hex).
     assert.equal(suite.gateway.simulator.received.find((received) => received.text === text)?.type, 1);
+    // Uppercased by a program, which keeps the tonos (Python's upper(), JavaScript's toUpperCase()): GSM-7 too.
+    const uppercased = await send(mail('text/plain; charset=utf-8', 'ΣΦΆΛΜΑ ΑΝΤΛΊΑΣ 3: ΥΨΗΛΉ ΘΕΡΜΟΚΡΑΣΊΑ'));
+    assert.equal(uppercased.text, 'ΣΦAΛMA ANTΛIAΣ 3: YΨHΛH ΘEPMOKPAΣIA');
+    assert.equal(suite.gateway.simulator.received.find((received) => received.text === uppercased.text)?.type, 1);
   });
 
   test('UTF-8 text under a fixed Shift_JIS, windows-1251 or KOI8-R label (body, encoded-word subject) reaches the phone as written', async () => {
