@@ -857,11 +857,12 @@ function charsetText(bytes: Buffer, written: string, carried: Carried, legacy: (
     const shiftedText = escaped === undefined ? undefined : charsetText(bytes, escaped, carried);
     if (shiftedText !== undefined && readsCleanly(shiftedText, bytes)) return shiftedText;
     const text = bytes.toString();
-    return text.includes('\uFFFD') && !isUtf8(bytes) ? legacy(bytes) : text;
+    if (text.includes('\uFFFD') && !isUtf8(bytes)) return legacy(bytes);
+    return isAscii(bytes) ? text : undoubled(text);
   }
   const name = normalizeCharset(label);
   const codec = iconv.encodingExists(name) ? iconv.getCodec(name) : undefined;
-  if (codec !== undefined && !UNICODE_CODECS.has(codec) && utf8Mislabelled(bytes, codec, name)) return bytes.toString();
+  if (codec !== undefined && !UNICODE_CODECS.has(codec) && utf8Mislabelled(bytes, codec, name)) return undoubled(bytes.toString());
   const decoder = DECODED_AS.get(codec);
   const unsent = UTF16_CODECS.has(codec) ? utf16AsWritten(bytes, carried) : bytes;
   // mailparser's decode stream hands its strings on as UTF-8 buffers (lone surrogates become U+FFFD).
@@ -1098,6 +1099,39 @@ const LATIN_REPERTOIRE: ReadonlySet<number> = new Set(
 
 /** The 256 bytes' windows-1252 characters (windows1252), in byte order. */
 const WINDOWS_1252 = windows1252(Buffer.from(Array.from({ length: 0x100 }, (_, byte) => byte)));
+
+/** Each character's windows-1252 byte, and Latin-1's for the C1 controls (the five bytes windows-1252 leaves undefined, as windows1252 reads them, and what a latin1 reading makes of the others). */
+const WINDOWS_1252_BYTES = new Map<string, number>([
+  ...Array.from({ length: 0x100 }, (_, byte) => [String.fromCharCode(byte), byte] as const),
+  ...[...WINDOWS_1252].map((character, byte) => [character, byte] as const),
+]);
+/** UTF-8's lead bytes of two- to four-byte sequences (C2–F4) and its continuation bytes (80–BF), as characters of windows-1252 or Latin-1. */
+const LEADS = WINDOWS_1252.slice(0xc2, 0xf5);
+const CONTINUATIONS = [...new Set(WINDOWS_1252.slice(0x80, 0xc0) + String.fromCharCode(...Array.from({ length: 0x40 }, (_, at) => 0x80 + at)))].join('');
+/** A UTF-8 sequence's first two bytes read as windows-1252 or Latin-1: `Ã¼` (ü), `â€` (the start of `€`, `’`, `–`). */
+const DOUBLE_ENCODED = new RegExp(`[${LEADS}][${CONTINUATIONS.replace(/[\\\]^-]/g, '\\$&')}]`);
+
+/**
+ * UTF-8 text encoded as UTF-8 a second time, repaired: a script's UTF-8 written through a latin1
+ * database connection, or read as windows-1252 and written out again (PHP, ERP code: `fÃ¼r MÃ¼ller`,
+ * `â‚¬`, UCS-2 and unreadable on a phone). It is repaired only where that is certain, as ftfy decides:
+ * every character past ASCII is one windows-1252 (or Latin-1) has, their bytes are valid UTF-8, and the
+ * repaired text holds no such pair any more. Latin text written so does not fit by accident: each of its
+ * accented letters would have to be a lead byte with the right number of symbols after it, and a lone `é`
+ * before a blank or letter is no UTF-8. Text without such a pair (nearly all) is only looked at once.
+ */
+function undoubled(text: string): string {
+  if (!DOUBLE_ENCODED.test(text)) return text;
+  const bytes = Buffer.allocUnsafe(text.length);
+  for (let at = 0; at < text.length; at++) {
+    const byte = WINDOWS_1252_BYTES.get(text.charAt(at));
+    if (byte === undefined) return text;
+    bytes[at] = byte;
+  }
+  if (!isUtf8(bytes)) return text;
+  const repaired = bytes.toString();
+  return DOUBLE_ENCODED.test(repaired) ? text : repaired;
+}
 
 /** UTF-8 bytes with `strays` bytes among them that are not UTF-8, each read as windows-1252, as text. */
 function utf8WithStrays(bytes: Buffer, strays: number): string {
@@ -1428,7 +1462,7 @@ class WordReader extends libmime.Libmime {
     // Most words are valid UTF-8: libmime's own reading is charsetText's, and its fastest.
     if (UTF8_WORD.test(label)) {
       const decoded = super.decodeWord(label, encoding, text);
-      if (!decoded.includes('\uFFFD')) return decoded;
+      if (!decoded.includes('\uFFFD')) return undoubled(decoded);
     }
     // libmime undoes Q or B; `binary` hands the bytes back one character each.
     return charsetText(Buffer.from(super.decodeWord('binary', encoding, text), 'latin1'), label, 'written');

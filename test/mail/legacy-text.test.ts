@@ -275,6 +275,42 @@ describe('UTF-8 text under a fixed label of a legacy charset', () => {
   });
 });
 
+describe('UTF-8 encoded twice (a latin1 database connection)', () => {
+  /** UTF-8 bytes read as windows-1252 (Latin-1 for the bytes it leaves undefined, as MySQL's latin1 does): the text a script then writes out as UTF-8 again. */
+  const doubled = (text: string) =>
+    [...Buffer.from(text)]
+      .map((byte) =>
+        byte >= 0x80 && byte < 0xa0 && [0x81, 0x8d, 0x8f, 0x90, 0x9d].includes(byte)
+          ? String.fromCharCode(byte)
+          : iconv.decode(Buffer.from([byte]), 'windows-1252'),
+      )
+      .join('');
+  const labelled = (label: string, text: string) =>
+    Buffer.from(
+      `From: erp@example.com\r\nSubject: x\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=${label}\r\nContent-Transfer-Encoding: 8bit\r\n\r\n${text}\r\n`,
+    );
+
+  test('is repaired under a utf-8 or Latin label, and in an encoded word, when the whole text reads back to UTF-8', async () => {
+    for (const text of [
+      'Bestellung für Müller, Größe L, 12 € bezahlt',
+      'Température élevée – “ok”',
+      'Сервер упал — “ok”',
+      'ポンプ停止',
+      'Čerpadlo 3: příliš horké 😀',
+    ]) {
+      for (const label of ['utf-8', 'iso-8859-1', 'windows-1252']) assert.equal(await textOf(labelled(label, doubled(text))), text, `${label}: ${text}`);
+      const word = `=?utf-8?B?${Buffer.from(doubled(text)).toString('base64')}?=`;
+      assert.equal(await textOf(Buffer.from(`From: erp@example.com\r\nSubject: ${word}\r\n\r\n`)), text, `encoded word: ${text}`);
+    }
+  });
+
+  test('text that only looks so, or that a repair would leave with mojibake, is sent as written', async () => {
+    for (const text of ['Ã la carte: SÃO PAULO, 20°C', 'SÃO PAULO Â©', 'Preis: 12 €, Größe L', doubled(doubled('für'))]) {
+      assert.equal(await textOf(labelled('utf-8', text)), text, text);
+    }
+  });
+});
+
 describe('an HTML title left unclosed', () => {
   test('ends before the next tag: the body is sent without tags, and a title is never sent', async () => {
     const html = (body: string) => `From: x@example.com\nSubject: s\nContent-Type: text/html\n\n${body}\n`;

@@ -389,6 +389,20 @@ describe('legacy senders: the text of mail written slightly wrong', () => {
     assert.equal(subjectOnly.text, 'Lieferung bereit');
   });
 
+  test('UTF-8 encoded twice by a latin1 database connection (fÃ¼r MÃ¼ller) is sent as meant, in GSM-7', async () => {
+    const meant = 'Bestellung für Müller, Größe L, 12 € bezahlt';
+    // Its bytes read as Latin-1 (`â\u0082¬` for `€`), and as windows-1252 (`â‚¬`).
+    const latin1 = Buffer.from(meant).toString('latin1');
+    for (const [label, body] of [
+      ['utf-8', latin1],
+      ['iso-8859-1', latin1.replace('\u0082', '\u201a')],
+    ] as const) {
+      const { text } = await send(mail(`text/plain; charset=${label}`, body));
+      assert.equal(text, meant, label);
+      assert.equal(suite.gateway.simulator.received.findLast((received) => received.text === text)?.type, 1, label);
+    }
+  });
+
   test('the "no text" answers name what the body held: an encoded file, or nothing', async () => {
     const scan = ['begin 644 scan0001.pdf', 'M4F5P;W)T', '`', 'end'].join('\n');
     const { reply } = await send(`From: scanner@example.com\nSubject: Scanned document\n\n${scan}\n`);
