@@ -853,21 +853,34 @@ function charsetText(bytes: Buffer, written: string, carried: Carried, legacy: (
   const shifted = unshifted(bytes, alias ?? lowered);
   if (shifted) return iconv.decode(shifted.bytes, shifted.charset);
   if (!label || UTF8_LABELS.has(label.toLowerCase().replace(/[^a-z0-9]+/g, ''))) {
-    const escaped = escapedCharset(bytes);
-    const shiftedText = escaped === undefined ? undefined : charsetText(bytes, escaped, carried);
-    if (shiftedText !== undefined && readsCleanly(shiftedText, bytes)) return shiftedText;
+    const shiftedText = escapedText(bytes, carried);
+    if (shiftedText !== undefined) return shiftedText;
     const text = bytes.toString();
     if (text.includes('\uFFFD') && !isUtf8(bytes)) return legacy(bytes);
     return isAscii(bytes) ? text : undoubled(text);
   }
   const name = normalizeCharset(label);
   const codec = iconv.encodingExists(name) ? iconv.getCodec(name) : undefined;
-  if (codec !== undefined && !UNICODE_CODECS.has(codec) && utf8Mislabelled(bytes, codec, name)) return undoubled(bytes.toString());
+  if (codec !== undefined && !UNICODE_CODECS.has(codec)) {
+    if (utf8Mislabelled(bytes, codec, name)) return undoubled(bytes.toString());
+    // A shifting charset's escapes mean nothing in a legacy charset iconv-lite reads (none of them
+    // shifts): JIS text under the `Shift_JIS` or `EUC-JP` label of a script that converts with
+    // jcode.pl or nkf, ISO-2022-KR under `EUC-KR`, is in the charset they name.
+    const shiftedText = escapedText(bytes, carried);
+    if (shiftedText !== undefined) return shiftedText;
+  }
   const decoder = DECODED_AS.get(codec);
   const unsent = UTF16_CODECS.has(codec) ? utf16AsWritten(bytes, carried) : bytes;
   // mailparser's decode stream hands its strings on as UTF-8 buffers (lone surrogates become U+FFFD).
   const text = Buffer.from(decoder ? decoder(unsent) : decodeCharset(unsent, label)).toString();
   return text.includes('\uFFFD') && !isUtf8(bytes) && readsAsUtf8(label) ? legacy(bytes) : text;
+}
+
+/** 7-bit text with a shifting charset's escapes in that charset, where it decodes cleanly there (escapedCharset); else undefined. */
+function escapedText(bytes: Buffer, carried: Carried): string | undefined {
+  const escaped = escapedCharset(bytes);
+  const text = escaped === undefined ? undefined : charsetText(bytes, escaped, carried);
+  return text !== undefined && readsCleanly(text, bytes) ? text : undefined;
 }
 
 const QUESTION_MARK = 0x3f;

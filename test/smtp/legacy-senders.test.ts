@@ -403,6 +403,13 @@ describe('legacy senders: the text of mail written slightly wrong', () => {
     }
   });
 
+  test('ISO-2022-JP text under a Shift_JIS or EUC-JP label (jcode.pl, nkf), ISO-2022-KR under EUC-KR, is read by its escapes', async () => {
+    const jis = '\u001b$B%]%s%W\u001b(B3\u001b$B$,Dd;_$7$^$7$?\u001b(B';
+    for (const label of ['Shift_JIS', 'EUC-JP', 'windows-31j'])
+      assert.equal((await send(mail(`text/plain; charset=${label}`, jis))).text, 'ポンプ3が停止しました', label);
+    assert.equal((await send(mail('text/plain; charset=EUC-KR', '\u001b$)C\u000eF_GA\u000f \u000e0m@e\u000f'))).text, '펌프 고장');
+  });
+
   test('the "no text" answers name what the body held: an encoded file, or nothing', async () => {
     const scan = ['begin 644 scan0001.pdf', 'M4F5P;W)T', '`', 'end'].join('\n');
     const { reply } = await send(`From: scanner@example.com\nSubject: Scanned document\n\n${scan}\n`);
