@@ -864,7 +864,7 @@ function charsetText(bytes: Buffer, written: string, carried: Carried, legacy: (
   if (codec !== undefined && !UNICODE_CODECS.has(codec)) {
     if (utf8Mislabelled(bytes, codec, name)) return undoubled(bytes.toString());
     // A shifting charset's escapes mean nothing in a legacy charset iconv-lite reads (none of them
-    // shifts): JIS text under the `Shift_JIS` or `EUC-JP` label of a script that converts with
+    // shifts), so they are read under every legacy label, Latin ones too: JIS text under the `Shift_JIS` or `EUC-JP` label of a script that converts with
     // jcode.pl or nkf, ISO-2022-KR under `EUC-KR`, is in the charset they name.
     const shiftedText = escapedText(bytes, carried);
     if (shiftedText !== undefined) return shiftedText;
@@ -899,36 +899,68 @@ function readsCleanly(text: string, bytes: Buffer): boolean {
 /**
  * Whether 8-bit bytes under a fixed label of a legacy charset are UTF-8 (docs/text.md): a script's or
  * device's template keeps its `charset=Shift_JIS` or `windows-1251` while its text has become UTF-8.
- * Text in those charsets is valid UTF-8 only by accident, a character or two long: UTF-8 pairs a lead
- * byte C2–F4 with one to three bytes 80–BF, while Cyrillic (C0–FF in windows-1251 and KOI8-R), Greek,
- * Hebrew and Thai letters stand alone or side by side, and Shift_JIS, EUC-JP, EUC-KR, GB2312 and Big5
- * pair lead and trail bytes in other ranges (a Shift_JIS kana's lead 82–83 is no UTF-8 lead at all).
- * So a text that is valid UTF-8 is UTF-8 when its sequences are what UTF-8 text is (mixedUtf8:
- * sequences back to back for four bytes or more, `Сервер`, `ポンプ`; under a single-byte label also
- * each a character Latin text is written in, `Čerpadlo` under `macintosh`); a lone sequence that reads
- * as a character of another script (`Пі` in windows-1251 is the bytes of U+03F3) keeps the label, and
- * so does one under a multi-byte label, where two half-width katakana in Shift_JIS (`ﾃｲ`) are the
- * bytes of `ò`. Under a Latin label (LATIN_CODECS) any valid UTF-8 is UTF-8, since Latin text forms a
- * sequence only where an accented letter stands before a symbol. ASCII text (most labelled text, and
- * all ISO-2022-JP) reads the same either way and is not looked at further.
+ * Text written in those charsets is valid UTF-8 by accident far more often than it seems: every GB2312,
+ * Big5, EUC-KR or EUC-JP character with a lead byte C2–DF and a trail byte A1–BF is a two-byte UTF-8
+ * sequence (`系统停止` in GB2312), Thai consonants in TIS-620 and half-width katakana in Shift_JIS are
+ * UTF-8's continuation bytes. What such an accident cannot give is text of the label's own language:
+ * its sequences read as characters of other scripts (`ϵͳֹͣ`, `ö`) or unassigned ones. So valid UTF-8
+ * is UTF-8 when every letter and mark of it is of the scripts the label is written in (labelScripts),
+ * none of its code points is unassigned, private-use or a C1 control, and the label's own reading is
+ * not as good: it holds a character that could not be read or a C1 control, or the UTF-8 reading holds
+ * UTF8_EVIDENCE characters past ASCII or more (`Сервер`, `ポンプ`; `РІ` in windows-1251 is the bytes of
+ * `в`, and stays `РІ`). Under a Latin label (LATIN_CODECS) any valid UTF-8 is UTF-8, since Latin text
+ * forms a sequence only where an accented letter stands before a symbol. ASCII text (most labelled
+ * text, and all ISO-2022-JP) reads the same either way and is not looked at further.
  */
 function utf8Mislabelled(bytes: Buffer, codec: unknown, name: string): boolean {
   if (isAscii(bytes) || !isUtf8(bytes)) return false;
-  return LATIN_CODECS.has(codec) || mixedUtf8(bytes, isSingleByte(codec, name)) !== undefined;
+  if (LATIN_CODECS.has(codec)) return true;
+  const foreign = foreignCharacter(codec, name);
+  if (foreign === undefined) return false;
+  const text = bytes.toString();
+  if (foreign.test(text)) return false;
+  let past = 0;
+  for (const character of text) if (character.charCodeAt(0) >= 0x80 && ++past >= UTF8_EVIDENCE) return true;
+  return UNREADABLE.test(iconv.decode(bytes, name));
 }
 
+/** Characters past ASCII in a text's UTF-8 reading from which it is UTF-8 rather than its legacy label's reading, which gives as many characters or more from the same bytes: fewer is a word or two a legacy text can form by accident (`РІ`: `в`). */
+const UTF8_EVIDENCE = 3;
+/** A character a decoder could not read, or a C1 control: no text holds one. */
+const UNREADABLE = /[\uFFFD\u0080-\u009F]/u;
+
+/** The scripts of the multi-byte legacy charsets, by iconv-lite codec: Japanese writes Han and kana, Korean Hangul and Han, Chinese Han. */
+const MULTI_BYTE_SCRIPTS = new Map<unknown, readonly string[]>([
+  ...['shift_jis', 'windows-31j', 'euc-jp'].map((name) => [iconv.getCodec(name), ['Han', 'Hiragana', 'Katakana']] as const),
+  ...['euc-kr', 'cp949'].map((name) => [iconv.getCodec(name), ['Hangul', 'Han']] as const),
+  ...['gb2312', 'gbk', 'gb18030', 'big5', 'cp950'].map((name) => [iconv.getCodec(name), ['Han']] as const),
+]);
+/** The scripts a single-byte legacy charset is written in: the one most of its letters past ASCII are of (windows-1256's French letters beside its Arabic ones, cp437's Greek beside its Latin, do not count). */
+const SINGLE_BYTE_SCRIPTS = ['Latin', 'Cyrillic', 'Greek', 'Hebrew', 'Arabic', 'Thai'];
 /** The 128 bytes past ASCII, in order. */
 const HIGH_BYTES = Buffer.from(Array.from({ length: 0x80 }, (_, byte) => 0x80 + byte));
-const singleByteCodecs = new Map<unknown, boolean>();
+const foreignCharacters = new Map<unknown, RegExp | undefined>();
 
-/** Whether a charset (by iconv-lite codec, and a name of it) reads each 8-bit byte as a character of its own, as single-byte charsets do and multi-byte ones (Shift_JIS, EUC-KR, Big5…) do not. */
-function isSingleByte(codec: unknown, name: string): boolean {
-  let single = singleByteCodecs.get(codec);
-  if (single === undefined) {
-    single = iconv.decode(HIGH_BYTES, name).length === HIGH_BYTES.length;
-    singleByteCodecs.set(codec, single);
+/**
+ * A pattern that finds, in text under a legacy label (by iconv-lite codec, and a name of it), a character
+ * its writer would not have written: a letter or mark past ASCII of a script other than the label's (ASCII's
+ * are in every legacy charset: a Japanese alert names `DB1`, an HTML part has tags; marks of no
+ * script of their own aside), or a code point that is unassigned, private-use or a C1 control. Undefined
+ * for a multi-byte charset of no known script, whose label is kept.
+ */
+function foreignCharacter(codec: unknown, name: string): RegExp | undefined {
+  if (foreignCharacters.has(codec)) return foreignCharacters.get(codec);
+  let scripts = MULTI_BYTE_SCRIPTS.get(codec);
+  const high = iconv.decode(HIGH_BYTES, name);
+  if (scripts === undefined && high.length === HIGH_BYTES.length) {
+    const letters = (script: string) => high.match(new RegExp(`\\p{Script=${script}}`, 'gu'))?.length ?? 0;
+    const main = SINGLE_BYTE_SCRIPTS.reduce((best, script) => (letters(script) > letters(best) ? script : best));
+    scripts = [main];
   }
-  return single;
+  const own = scripts?.map((script) => `\\p{Script_Extensions=${script}}`).join('');
+  const foreign = own === undefined ? undefined : new RegExp(`(?![\\0-\\x7F${own}\\p{Script=Inherited}])[\\p{L}\\p{M}]|[\\p{Cn}\\p{Co}\\u0080-\\u009F]`, 'u');
+  foreignCharacters.set(codec, foreign);
+  return foreign;
 }
 
 /** UTF-16's codecs, by iconv-lite codec (`utf-16`, `utf-16le`, `utf-16be` and their aliases, `ucs-2`): their text carried as lines is read as written before its transport (utf16AsWritten). */
@@ -1051,9 +1083,9 @@ function legacyText(bytes: Buffer): string {
  * is written in (LATIN_REPERTOIRE: the mix's UTF-8 half is written by the same people as its Latin-1
  * half), or when sequences stand back to back for four bytes or more (a word of another script, an
  * emoji): Latin-1's 8-bit bytes stand alone or a few together (a letter, a symbol, a no-break space),
- * never forming two UTF-8 characters in a row. `latinCounts` false: only such a run counts (utf8Mislabelled).
+ * never forming two UTF-8 characters in a row.
  */
-function mixedUtf8(bytes: Buffer, latinCounts = true): number | undefined {
+function mixedUtf8(bytes: Buffer): number | undefined {
   let strays = 0;
   let sequences = 0;
   let latin = true;
@@ -1073,7 +1105,7 @@ function mixedUtf8(bytes: Buffer, latinCounts = true): number | undefined {
     }
     at += length || 1;
   }
-  return sequences > 0 && ((latinCounts && latin) || together) ? strays : undefined;
+  return sequences > 0 && (latin || together) ? strays : undefined;
 }
 
 /** Bytes of UTF-8 sequences back to back that are UTF-8 text's, not Latin-1's (mixedUtf8): two characters of two bytes, or one of four. */
