@@ -1173,7 +1173,10 @@ function undoubled(text: string): string {
     if (byte === undefined) return text;
     bytes[at] = byte;
   }
-  if (!isUtf8(bytes)) return text;
+  // The repair must give text, as mixedUtf8 tells UTF-8 from Latin-1: Latin text labelled rightly forms
+  // sequences where an accented capital or `ß` stands before a symbol or no-break space (`Ø½`, `Gruß…`),
+  // and those read as Arabic, Hebrew or NKo, never as the Latin or a run of another script that mojibake hides.
+  if (!isUtf8(bytes) || mixedUtf8(bytes) === undefined) return text;
   const repaired = bytes.toString();
   return DOUBLE_ENCODED.test(repaired) ? text : repaired;
 }

@@ -336,6 +336,26 @@ describe('UTF-8 encoded twice (a latin1 database connection)', () => {
     for (const text of ['Ã la carte: SÃO PAULO, 20°C', 'SÃO PAULO Â©', 'Preis: 12 €, Größe L', doubled(doubled('für'))]) {
       assert.equal(await textOf(labelled('utf-8', text)), text, text);
     }
+    // Latin text whose accented capital or ß stands before a symbol: its bytes read back as UTF-8 of Arabic,
+    // Hebrew or NKo (`Ø½` is `ؽ`), no text. A no-break space is sent as a space.
+    for (const text of [
+      'Rohr Ø½" verstopft',
+      'Toleranz Ø±0,1 mm',
+      'Bohrung Ø¾"',
+      'Ø° Winkel',
+      '3×½ Zoll',
+      'Gruß…',
+      'Maß²',
+      'Spaß“',
+      'Viele Grüße, Gruß\u00a0Peter',
+      'TRAITEMENT TERMINÉ\u00a0!',
+      'PRIX BAISSÉ\u00a0!',
+    ]) {
+      const sent = text.replaceAll('\u00a0', ' ');
+      assert.equal(await textOf(labelled('utf-8', text)), sent, text);
+      const word = `=?utf-8?B?${Buffer.from(text).toString('base64')}?=`;
+      assert.equal(await textOf(Buffer.from(`From: erp@example.com\r\nSubject: ${word}\r\n\r\n`)), sent, `encoded word: ${text}`);
+    }
   });
 });
 
