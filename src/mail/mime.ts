@@ -226,23 +226,41 @@ function lastHeaderLine(node: Node): string | undefined {
  * `From ` is an mbox separator, which mailsplit skips. A UTF-8 byte order mark before the first
  * header is a file's, as the mbox line is (a mail saved by Notepad, PowerShell 5's `-Encoding UTF8` or
  * Python's `utf-8-sig`, then sent as it is: `sendmail -t < mail.txt`, blat): no field name starts with
- * U+FEFF, so it goes, and the header section is read as written after it.
+ * U+FEFF, so they go (two, from a file saved so twice; one after the mbox line, from a file saved so and
+ * then appended to an mbox), and the header section is read as written after them.
  */
 export function withHeaderEnd(written: Buffer): Buffer {
-  const raw = written.subarray(0, UTF8_BOM.length).equals(UTF8_BOM) ? written.subarray(UTF8_BOM.length) : written;
+  let raw = unmarked(written);
+  const firstLineEnd = raw.indexOf(0x0a) + 1;
+  if (firstLineEnd > 0 && isMboxLine(raw)) {
+    const headers = unmarked(raw.subarray(firstLineEnd));
+    if (headers.length < raw.length - firstLineEnd) raw = Buffer.concat([raw.subarray(0, firstLineEnd), headers]);
+  }
   for (let lineStart = 0; lineStart < raw.length; ) {
     const newline = raw.indexOf(0x0a, lineStart);
     const lineEnd = newline < 0 ? raw.length : newline + 1;
     const first = raw[lineStart];
     if (first === 0x0a || (first === 0x0d && raw[lineStart + 1] === 0x0a)) return raw;
     const continuation = lineStart > 0 && (first === 0x20 || first === 0x09);
-    const mbox = lineStart === 0 && raw.subarray(0, 5).toString('latin1').toLowerCase() === 'from ';
+    const mbox = lineStart === 0 && isMboxLine(raw);
     if (!continuation && !mbox && !isHeaderField(raw, lineStart, lineEnd)) {
       return Buffer.concat([raw.subarray(0, lineStart), CRLF, raw.subarray(lineStart)]);
     }
     lineStart = lineEnd;
   }
   return raw;
+}
+
+/** Bytes with the UTF-8 byte order marks they start with skipped. */
+function unmarked(bytes: Buffer): Buffer {
+  let at = 0;
+  while (bytes.subarray(at, at + UTF8_BOM.length).equals(UTF8_BOM)) at += UTF8_BOM.length;
+  return bytes.subarray(at);
+}
+
+/** Whether a mail starts with an mbox separator line, `From ` (any case, as mailsplit skips it). */
+function isMboxLine(raw: Buffer): boolean {
+  return raw.subarray(0, 5).toString('latin1').toLowerCase() === 'from ';
 }
 
 /**

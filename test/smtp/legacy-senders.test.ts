@@ -387,6 +387,12 @@ describe('legacy senders: the text of mail written slightly wrong', () => {
     // With an empty body the subject is the text: the header fields are read as such.
     const subjectOnly = await send(Buffer.from('\uFEFFFrom: erp@example.com\r\nSubject: Lieferung bereit\r\n\r\n'));
     assert.equal(subjectOnly.text, 'Lieferung bereit');
+    // Saved so twice, or saved so and then appended to an mbox after its `From ` line.
+    const bom = Buffer.from([0xef, 0xbb, 0xbf]);
+    const mbox = Buffer.from('From root@db1 Mon Dec  7 06:00:00 2026\r\n');
+    for (const written of [Buffer.concat([bom, bom, Buffer.from(file)]), Buffer.concat([mbox, bom, Buffer.from(file)])]) {
+      assert.equal((await send(written)).text, 'Die Lieferung für Müller ist versandbereit.');
+    }
   });
 
   test('UTF-8 encoded twice by a latin1 database connection (fÃ¼r MÃ¼ller) is sent as meant, in GSM-7', async () => {
