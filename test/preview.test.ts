@@ -112,6 +112,14 @@ describe('smsrelay preview', () => {
     assert.match(result.stdout, /^text: {7}"Pump 3 failure\\nPressure: low"$/m);
   });
 
+  test('a mail file saved with a UTF-8 byte order mark before its headers (Notepad, PowerShell 5) is previewed by its headers', () => {
+    const mail =
+      'From: erp@example.com\r\nSubject: Lieferung\r\nContent-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nDie Lieferung f=FCr M=FCller ist versandbereit.\r\n';
+    const result = preview(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(mail)]));
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stdout, /^text: {7}"Die Lieferung für Müller ist versandbereit\."$/m);
+  });
+
   test("names a clear-signed text's PGP armor and signature block among the removed blocks", () => {
     const result = preview(readFileSync(fileURLToPath(new URL('./mail/fixtures/thunderbird-pgp-inline-signed.eml', import.meta.url))));
     assert.equal(result.status, 0, result.stderr);

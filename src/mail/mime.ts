@@ -12,7 +12,7 @@
  * that lies, UTF-7, GBK labelled gb2312, an HTML part's `<meta>`), never as U+FFFD, and a base64
  * text part with other characters in it is refused (checkedBase64).
  */
-import { isUtf8 } from 'node:buffer';
+import { isAscii, isUtf8 } from 'node:buffer';
 import { Transform, type TransformCallback } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { Splitter } from '@zone-eu/mailsplit';
@@ -208,6 +208,8 @@ export function readMail(raw: Buffer): ParsedMail | undefined {
 }
 
 const CRLF = Buffer.from('\r\n');
+/** UTF-8's byte order mark. */
+const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 /** A header section's end: its last line, then an empty one. */
 const HEADER_SECTION_END = /\n\r?\n$/;
 
@@ -221,22 +223,44 @@ function lastHeaderLine(node: Node): string | undefined {
  * sendmail, devices) often omit that line; Postfix and sendmail then end the header section at the
  * first line that is neither a header field nor a continuation line, and everything from there is
  * body. mailsplit would read such lines as headers and the text would be lost. A first line
- * `From ` is an mbox separator, which mailsplit skips.
+ * `From ` is an mbox separator, which mailsplit skips. A UTF-8 byte order mark before the first
+ * header is a file's, as the mbox line is (a mail saved by Notepad, PowerShell 5's `-Encoding UTF8` or
+ * Python's `utf-8-sig`, then sent as it is: `sendmail -t < mail.txt`, blat): no field name starts with
+ * U+FEFF, so they go (two, from a file saved so twice; one after the mbox line, from a file saved so and
+ * then appended to an mbox), and the header section is read as written after them.
  */
-export function withHeaderEnd(raw: Buffer): Buffer {
+export function withHeaderEnd(written: Buffer): Buffer {
+  let raw = unmarked(written);
+  const firstLineEnd = raw.indexOf(0x0a) + 1;
+  if (firstLineEnd > 0 && isMboxLine(raw)) {
+    const headers = unmarked(raw.subarray(firstLineEnd));
+    if (headers.length < raw.length - firstLineEnd) raw = Buffer.concat([raw.subarray(0, firstLineEnd), headers]);
+  }
   for (let lineStart = 0; lineStart < raw.length; ) {
     const newline = raw.indexOf(0x0a, lineStart);
     const lineEnd = newline < 0 ? raw.length : newline + 1;
     const first = raw[lineStart];
     if (first === 0x0a || (first === 0x0d && raw[lineStart + 1] === 0x0a)) return raw;
     const continuation = lineStart > 0 && (first === 0x20 || first === 0x09);
-    const mbox = lineStart === 0 && raw.subarray(0, 5).toString('latin1').toLowerCase() === 'from ';
+    const mbox = lineStart === 0 && isMboxLine(raw);
     if (!continuation && !mbox && !isHeaderField(raw, lineStart, lineEnd)) {
       return Buffer.concat([raw.subarray(0, lineStart), CRLF, raw.subarray(lineStart)]);
     }
     lineStart = lineEnd;
   }
   return raw;
+}
+
+/** Bytes with the UTF-8 byte order marks they start with skipped. */
+function unmarked(bytes: Buffer): Buffer {
+  let at = 0;
+  while (bytes.subarray(at, at + UTF8_BOM.length).equals(UTF8_BOM)) at += UTF8_BOM.length;
+  return bytes.subarray(at);
+}
+
+/** Whether a mail starts with an mbox separator line, `From ` (any case, as mailsplit skips it). */
+function isMboxLine(raw: Buffer): boolean {
+  return raw.subarray(0, 5).toString('latin1').toLowerCase() === 'from ';
 }
 
 /**
@@ -622,7 +646,8 @@ function decodedText(node: Node, body: Buffer): { text: string; stuffed: Stuffed
   const prefix = decodedPrefix(transferred, decodedBytesOf(node));
   let bytes = prefix.bytes;
   if (node.flowed) bytes = Buffer.from(flowedBytes(bytes.toString('binary'), node.delSp), 'binary');
-  const legacy = !node.charset && node.contentType === 'text/html' ? (html: Buffer) => declaredHtmlText(html, carried) : legacyText;
+  // An HTML part's bytes that are not in the charset its label reads as UTF-8 are in its <meta> charset (declaredHtmlText).
+  const legacy = node.contentType === 'text/html' ? (html: Buffer) => declaredHtmlText(html, carried) : legacyText;
   const text = charsetText(bytes, node.charset || '', carried, legacy).replace(/\r?\n/g, '\n');
   if (!node.flowed || !text.includes(STUFFED_BYTE)) return { text, stuffed: [], cut: prefix.cut };
   const stuffed = text.match(STUFFED_LINE)?.map((line) => line.slice(STUFFED_BYTE.length)) ?? [];
@@ -743,7 +768,7 @@ const UTF8_LABELS = new Set(['ascii', 'usascii', 'utf8']);
 
 /**
  * Single-byte charsets of Latin script, by iconv-lite codec (so that every alias counts: `latin1`,
- * `cp1252`, `l9`). Bytes labelled with one that are valid UTF-8 are UTF-8: scripts and mailers that
+ * `cp1252`, `l9`). Bytes labelled with one that are valid UTF-8 are UTF-8 (utf8Mislabelled): scripts and mailers that
  * put a fixed `iso-8859-1` or `windows-1252` label on whatever text they get mislabel UTF-8 so, while
  * Latin text is valid UTF-8 only by accident (each of its 8-bit letters would have to pair with the
  * next as UTF-8's sequences do, an accented capital then a symbol: `Ã©`); ASCII reads the same either way.
@@ -846,20 +871,34 @@ function charsetText(bytes: Buffer, written: string, carried: Carried, legacy: (
   const shifted = unshifted(bytes, alias ?? lowered);
   if (shifted) return iconv.decode(shifted.bytes, shifted.charset);
   if (!label || UTF8_LABELS.has(label.toLowerCase().replace(/[^a-z0-9]+/g, ''))) {
-    const escaped = escapedCharset(bytes);
-    const shiftedText = escaped === undefined ? undefined : charsetText(bytes, escaped, carried);
-    if (shiftedText !== undefined && readsCleanly(shiftedText, bytes)) return shiftedText;
+    const shiftedText = escapedText(bytes, carried);
+    if (shiftedText !== undefined) return shiftedText;
     const text = bytes.toString();
-    return text.includes('\uFFFD') && !isUtf8(bytes) ? legacy(bytes) : text;
+    if (text.includes('\uFFFD') && !isUtf8(bytes)) return legacy(bytes);
+    return isAscii(bytes) ? text : undoubled(text);
   }
   const name = normalizeCharset(label);
   const codec = iconv.encodingExists(name) ? iconv.getCodec(name) : undefined;
-  if (LATIN_CODECS.has(codec) && isUtf8(bytes)) return bytes.toString();
+  if (codec !== undefined && !UNICODE_CODECS.has(codec)) {
+    if (utf8Mislabelled(bytes, codec, name)) return undoubled(bytes.toString());
+    // A shifting charset's escapes mean nothing in a legacy charset iconv-lite reads (none of them
+    // shifts), so they are read under every legacy label, Latin ones too: JIS text under the `Shift_JIS` or `EUC-JP` label of a script that converts with
+    // jcode.pl or nkf, ISO-2022-KR under `EUC-KR`, is in the charset they name.
+    const shiftedText = escapedText(bytes, carried);
+    if (shiftedText !== undefined) return shiftedText;
+  }
   const decoder = DECODED_AS.get(codec);
   const unsent = UTF16_CODECS.has(codec) ? utf16AsWritten(bytes, carried) : bytes;
   // mailparser's decode stream hands its strings on as UTF-8 buffers (lone surrogates become U+FFFD).
   const text = Buffer.from(decoder ? decoder(unsent) : decodeCharset(unsent, label)).toString();
   return text.includes('\uFFFD') && !isUtf8(bytes) && readsAsUtf8(label) ? legacy(bytes) : text;
+}
+
+/** 7-bit text with a shifting charset's escapes in that charset, where it decodes cleanly there (escapedCharset); else undefined. */
+function escapedText(bytes: Buffer, carried: Carried): string | undefined {
+  const escaped = escapedCharset(bytes);
+  const text = escaped === undefined ? undefined : charsetText(bytes, escaped, carried);
+  return text !== undefined && readsCleanly(text, bytes) ? text : undefined;
 }
 
 const QUESTION_MARK = 0x3f;
@@ -875,12 +914,81 @@ function readsCleanly(text: string, bytes: Buffer): boolean {
   return text.split('?').length - 1 <= written;
 }
 
+/**
+ * Whether 8-bit bytes under a fixed label of a legacy charset are UTF-8 (docs/text.md): a script's or
+ * device's template keeps its `charset=Shift_JIS` or `windows-1251` while its text has become UTF-8.
+ * Text written in those charsets is valid UTF-8 by accident far more often than it seems: every GB2312,
+ * Big5, EUC-KR or EUC-JP character with a lead byte C2–DF and a trail byte A1–BF is a two-byte UTF-8
+ * sequence (`系统停止` in GB2312), Thai consonants in TIS-620 and half-width katakana in Shift_JIS are
+ * UTF-8's continuation bytes. What such an accident cannot give is text of the label's own language:
+ * its sequences read as characters of other scripts (`ϵͳֹͣ`, `ö`) or unassigned ones. So valid UTF-8
+ * is UTF-8 when every letter and mark of it is of the scripts the label is written in (labelScripts),
+ * none of its code points is unassigned, private-use or a C1 control, and the label's own reading is
+ * not as good: it holds a character that could not be read or a C1 control, or the UTF-8 reading holds
+ * UTF8_EVIDENCE characters past ASCII or more (`Сервер`, `ポンプ`; `РІ` in windows-1251 is the bytes of
+ * `в`, and stays `РІ`). Under a Latin label (LATIN_CODECS) any valid UTF-8 is UTF-8, since Latin text
+ * forms a sequence only where an accented letter stands before a symbol. ASCII text (most labelled
+ * text, and all ISO-2022-JP) reads the same either way and is not looked at further.
+ */
+function utf8Mislabelled(bytes: Buffer, codec: unknown, name: string): boolean {
+  if (isAscii(bytes) || !isUtf8(bytes)) return false;
+  if (LATIN_CODECS.has(codec)) return true;
+  const foreign = foreignCharacter(codec, name);
+  if (foreign === undefined) return false;
+  const text = bytes.toString();
+  if (foreign.test(text)) return false;
+  let past = 0;
+  for (const character of text) if (character.charCodeAt(0) >= 0x80 && ++past >= UTF8_EVIDENCE) return true;
+  return UNREADABLE.test(iconv.decode(bytes, name));
+}
+
+/** Characters past ASCII in a text's UTF-8 reading from which it is UTF-8 rather than its legacy label's reading, which gives as many characters or more from the same bytes: fewer is a word or two a legacy text can form by accident (`РІ`: `в`). */
+const UTF8_EVIDENCE = 3;
+/** A character a decoder could not read, or a C1 control: no text holds one. */
+const UNREADABLE = /[\uFFFD\u0080-\u009F]/u;
+
+/** The scripts of the multi-byte legacy charsets, by iconv-lite codec: Japanese writes Han and kana, Korean Hangul and Han, Chinese Han. */
+const MULTI_BYTE_SCRIPTS = new Map<unknown, readonly string[]>([
+  ...['shift_jis', 'windows-31j', 'euc-jp'].map((name) => [iconv.getCodec(name), ['Han', 'Hiragana', 'Katakana']] as const),
+  ...['euc-kr', 'cp949'].map((name) => [iconv.getCodec(name), ['Hangul', 'Han']] as const),
+  ...['gb2312', 'gbk', 'gb18030', 'big5', 'cp950'].map((name) => [iconv.getCodec(name), ['Han']] as const),
+]);
+/** The scripts a single-byte legacy charset is written in: the one most of its letters past ASCII are of (windows-1256's French letters beside its Arabic ones, cp437's Greek beside its Latin, do not count). */
+const SINGLE_BYTE_SCRIPTS = ['Latin', 'Cyrillic', 'Greek', 'Hebrew', 'Arabic', 'Thai'];
+/** The 128 bytes past ASCII, in order. */
+const HIGH_BYTES = Buffer.from(Array.from({ length: 0x80 }, (_, byte) => 0x80 + byte));
+const foreignCharacters = new Map<unknown, RegExp | undefined>();
+
+/**
+ * A pattern that finds, in text under a legacy label (by iconv-lite codec, and a name of it), a character
+ * its writer would not have written: a letter or mark past ASCII of a script other than the label's (ASCII's
+ * are in every legacy charset: a Japanese alert names `DB1`, an HTML part has tags; marks of no
+ * script of their own aside), or a code point that is unassigned, private-use or a C1 control. Undefined
+ * for a multi-byte charset of no known script, whose label is kept.
+ */
+function foreignCharacter(codec: unknown, name: string): RegExp | undefined {
+  if (foreignCharacters.has(codec)) return foreignCharacters.get(codec);
+  let scripts = MULTI_BYTE_SCRIPTS.get(codec);
+  const high = iconv.decode(HIGH_BYTES, name);
+  if (scripts === undefined && high.length === HIGH_BYTES.length) {
+    const letters = (script: string) => high.match(new RegExp(`\\p{Script=${script}}`, 'gu'))?.length ?? 0;
+    const main = SINGLE_BYTE_SCRIPTS.reduce((best, script) => (letters(script) > letters(best) ? script : best));
+    scripts = [main];
+  }
+  const own = scripts?.map((script) => `\\p{Script_Extensions=${script}}`).join('');
+  const foreign = own === undefined ? undefined : new RegExp(`(?![\\0-\\x7F${own}\\p{Script=Inherited}])[\\p{L}\\p{M}]|[\\p{Cn}\\p{Co}\\u0080-\\u009F]`, 'u');
+  foreignCharacters.set(codec, foreign);
+  return foreign;
+}
+
 /** UTF-16's codecs, by iconv-lite codec (`utf-16`, `utf-16le`, `utf-16be` and their aliases, `ucs-2`): their text carried as lines is read as written before its transport (utf16AsWritten). */
 const UTF16_CODECS = new Set<unknown>(['utf-16', 'utf-16le', 'utf-16be'].map((name) => iconv.getCodec(name)));
+/** The Unicode encodings other than UTF-8, by iconv-lite codec: their bytes are no legacy charset's, and UTF-16's are often valid UTF-8 (ASCII with NULs). */
+const UNICODE_CODECS = new Set<unknown>([...UTF16_CODECS, ...['utf-32', 'utf-32le', 'utf-32be'].map((name) => iconv.getCodec(name))]);
 
 /** Byte order marks and the encodings they mark. */
 const BYTE_ORDER_MARKS: ReadonlyArray<readonly [Buffer, string]> = [
-  [Buffer.from([0xef, 0xbb, 0xbf]), 'utf-8'],
+  [UTF8_BOM, 'utf-8'],
   [Buffer.from([0xff, 0xfe]), 'utf-16le'],
   [Buffer.from([0xfe, 0xff]), 'utf-16be'],
 ];
@@ -1054,6 +1162,42 @@ const LATIN_REPERTOIRE: ReadonlySet<number> = new Set(
 
 /** The 256 bytes' windows-1252 characters (windows1252), in byte order. */
 const WINDOWS_1252 = windows1252(Buffer.from(Array.from({ length: 0x100 }, (_, byte) => byte)));
+
+/** Each character's windows-1252 byte, and Latin-1's for the C1 controls (the five bytes windows-1252 leaves undefined, as windows1252 reads them, and what a latin1 reading makes of the others). */
+const WINDOWS_1252_BYTES = new Map<string, number>([
+  ...Array.from({ length: 0x100 }, (_, byte) => [String.fromCharCode(byte), byte] as const),
+  ...[...WINDOWS_1252].map((character, byte) => [character, byte] as const),
+]);
+/** UTF-8's lead bytes of two- to four-byte sequences (C2–F4) and its continuation bytes (80–BF), as characters of windows-1252 or Latin-1. */
+const LEADS = WINDOWS_1252.slice(0xc2, 0xf5);
+const CONTINUATIONS = [...new Set(WINDOWS_1252.slice(0x80, 0xc0) + String.fromCharCode(...Array.from({ length: 0x40 }, (_, at) => 0x80 + at)))].join('');
+/** A UTF-8 sequence's first two bytes read as windows-1252 or Latin-1: `Ã¼` (ü), `â€` (the start of `€`, `’`, `–`). */
+const DOUBLE_ENCODED = new RegExp(`[${LEADS}][${CONTINUATIONS.replace(/[\\\]^-]/g, '\\$&')}]`);
+
+/**
+ * UTF-8 text encoded as UTF-8 a second time, repaired: a script's UTF-8 written through a latin1
+ * database connection, or read as windows-1252 and written out again (PHP, ERP code: `fÃ¼r MÃ¼ller`,
+ * `â‚¬`, UCS-2 and unreadable on a phone). It is repaired only where that is certain, as ftfy decides:
+ * every character past ASCII is one windows-1252 (or Latin-1) has, their bytes are valid UTF-8, and the
+ * repaired text holds no such pair any more. Latin text written so does not fit by accident: each of its
+ * accented letters would have to be a lead byte with the right number of symbols after it, and a lone `é`
+ * before a blank or letter is no UTF-8. Text without such a pair (nearly all) is only looked at once.
+ */
+function undoubled(text: string): string {
+  if (!DOUBLE_ENCODED.test(text)) return text;
+  const bytes = Buffer.allocUnsafe(text.length);
+  for (let at = 0; at < text.length; at++) {
+    const byte = WINDOWS_1252_BYTES.get(text.charAt(at));
+    if (byte === undefined) return text;
+    bytes[at] = byte;
+  }
+  // The repair must give text, as mixedUtf8 tells UTF-8 from Latin-1: Latin text labelled rightly forms
+  // sequences where an accented capital or `ß` stands before a symbol or no-break space (`Ø½`, `Gruß…`),
+  // and those read as Arabic, Hebrew or NKo, never as the Latin or a run of another script that mojibake hides.
+  if (!isUtf8(bytes) || mixedUtf8(bytes) === undefined) return text;
+  const repaired = bytes.toString();
+  return DOUBLE_ENCODED.test(repaired) ? text : repaired;
+}
 
 /** UTF-8 bytes with `strays` bytes among them that are not UTF-8, each read as windows-1252, as text. */
 function utf8WithStrays(bytes: Buffer, strays: number): string {
@@ -1384,7 +1528,7 @@ class WordReader extends libmime.Libmime {
     // Most words are valid UTF-8: libmime's own reading is charsetText's, and its fastest.
     if (UTF8_WORD.test(label)) {
       const decoded = super.decodeWord(label, encoding, text);
-      if (!decoded.includes('\uFFFD')) return decoded;
+      if (!decoded.includes('\uFFFD')) return undoubled(decoded);
     }
     // libmime undoes Q or B; `binary` hands the bytes back one character each.
     return charsetText(Buffer.from(super.decodeWord('binary', encoding, text), 'latin1'), label, 'written');

@@ -63,6 +63,8 @@ export const SEGMENT_LIMITS_16BIT_REFERENCE = {
  * exception is GSM 03.38's own: its alphabet holds only the Greek capitals without a Latin twin
  * (Δ Φ Γ Λ Ω Π Ψ Σ Θ Ξ), and the others are written with the Latin capitals that are drawn the same,
  * as Greek handsets and SMSCs do; a Greek text in capitals is then GSM-7 (lower case stays UCS-2).
+ * Its capitals with an accent lose it there, as Greek writes capitals (and the mapping applies only to a
+ * text all of which it makes GSM-7, so a text with small letters keeps every accent).
  */
 const TYPOGRAPHIC_LOOKALIKES: readonly (readonly [replacement: string, chars: string])[] = [
   // ‘ ’ ‚ ‛ ′ ´ ` ‹ ›
@@ -81,21 +83,23 @@ const TYPOGRAPHIC_LOOKALIKES: readonly (readonly [replacement: string, chars: st
   ['1/4', '\u00bc'],
   ['1/2', '\u00bd'],
   ['3/4', '\u00be'],
-  // Α Β Ε Ζ Η Ι Κ Μ Ν Ο Ρ Τ Υ Χ
-  ['A', '\u0391'],
+  // Α Β Ε Ζ Η Ι Κ Μ Ν Ο Ρ Τ Υ Χ, and the capitals with tonos or dialytika Ά Έ Ή Ί Ϊ Ό Ύ Ϋ Ώ, which Greek
+  // spelling writes without them in all capitals (ΣΦΑΛΜΑ) while programs' case mapping keeps them (ΣΦΆΛΜΑ)
+  ['A', '\u0391\u0386'],
   ['B', '\u0392'],
-  ['E', '\u0395'],
+  ['E', '\u0395\u0388'],
   ['Z', '\u0396'],
-  ['H', '\u0397'],
-  ['I', '\u0399'],
+  ['H', '\u0397\u0389'],
+  ['I', '\u0399\u038a\u03aa'],
   ['K', '\u039a'],
   ['M', '\u039c'],
   ['N', '\u039d'],
-  ['O', '\u039f'],
+  ['O', '\u039f\u038c'],
   ['P', '\u03a1'],
   ['T', '\u03a4'],
-  ['Y', '\u03a5'],
+  ['Y', '\u03a5\u038e\u03ab'],
   ['X', '\u03a7'],
+  ['\u03a9', '\u038f'],
   // TAB, NBSP, en quad … hair space (U+2000–U+200A), narrow NBSP, medium math space, ideographic space
   [' ', '\t\u00a0\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000'],
 ];

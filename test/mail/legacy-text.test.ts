@@ -219,6 +219,146 @@ describe('text with a byte order mark', () => {
   });
 });
 
+describe('UTF-8 text under a fixed label of a legacy charset', () => {
+  const mail = (headers: string, body: Buffer) => Buffer.concat([Buffer.from(`From: erp@example.com\r\n${headers}\r\n\r\n`), body, Buffer.from('\r\n')]);
+  const labelled = (label: string, body: Buffer, type = 'text/plain') =>
+    mail(`Subject: x\r\nMIME-Version: 1.0\r\nContent-Type: ${type}; charset=${label}\r\nContent-Transfer-Encoding: 8bit`, body);
+  // Each text in its own charset, under labels of that charset and of others of its script.
+  const texts: ReadonlyArray<readonly [string, readonly string[]]> = [
+    ['ポンプ3が停止しました', ['Shift_JIS', 'EUC-JP', 'windows-31j']],
+    ['펌프 3 고장, 즉시 확인', ['EUC-KR', 'ks_c_5601-1987']],
+    ['泵3故障，请立即检查', ['GB2312', 'GBK', 'GB18030']],
+    ['幫浦3故障，請立即檢查', ['Big5']],
+    ['Сервер упал', ['windows-1251', 'KOI8-R', 'KOI8-U', 'iso-8859-5', 'cp866']],
+    ['Σφάλμα αντλίας 3', ['iso-8859-7', 'windows-1253']],
+    ['משאבה 3 נכשלה', ['windows-1255', 'iso-8859-8']],
+    ['فشل المضخة 3', ['windows-1256']],
+    ['ปั๊ม 3 ล้มเหลว', ['tis-620', 'windows-874']],
+  ];
+
+  test('is read as UTF-8 under CJK, Cyrillic, Greek, Hebrew, Arabic and Thai labels, in a body, an encoded-word subject and HTML', async () => {
+    for (const [text, labels] of texts) {
+      for (const label of labels) {
+        assert.equal(await textOf(labelled(label, Buffer.from(text))), text, `${label} body`);
+        const word = `=?${label}?B?${Buffer.from(text).toString('base64')}?=`;
+        assert.equal(await textOf(mail(`Subject: ${word}`, Buffer.alloc(0))), text, `${label} encoded word`);
+        const html = Buffer.from(`<html><head><meta charset="utf-8"></head><body><p>${text}</p></body></html>`);
+        assert.equal(await textOf(labelled(label, html, 'text/html')), text, `${label} HTML`);
+      }
+    }
+    // Latin text of old Macs and DOS code pages: a Czech or French UTF-8 text under their labels.
+    for (const label of ['macintosh', 'cp850', 'ibm437']) {
+      assert.equal(await textOf(labelled(label, Buffer.from('Čerpadlo 3: příliš horké'))), 'Čerpadlo 3: příliš horké', label);
+      assert.equal(await textOf(labelled(label, Buffer.from('Température élevée'))), 'Température élevée', label);
+    }
+  });
+
+  test('text written in the labelled charset keeps it, also where its bytes happen to be valid UTF-8, in a body and an encoded word', async () => {
+    for (const [text, labels] of texts) {
+      for (const label of labels) assert.equal(await textOf(labelled(label, iconv.encode(text, label))), text, label);
+    }
+    // Short alerts whose bytes are wholly valid UTF-8 (GB2312, Big5, EUC-KR and EUC-JP characters with a lead byte
+    // C2–DF and a trail A1–BF, Thai consonants, half-width katakana): read as UTF-8 they are characters of other
+    // scripts (`ϵͳֹͣ`, `½Ķ`, `üũ`, `ö`) or unassigned ones (`ﾗｼﾞｵ`), never the label's language.
+    for (const [text, label] of [
+      ['系统停止', 'GB2312'],
+      ['状态: 停止', 'GB2312'],
+      ['DB1 状态: 停止', 'GB2312'],
+      ['水位 95%', 'GB2312'],
+      ['水压 5 bar', 'GB2312'],
+      ['实时', 'GB2312'],
+      ['医院', 'GB2312'],
+      ['Pump 3 停止', 'GBK'],
+      ['实时', 'GB18030'],
+      ['翻譯', 'Big5'],
+      ['警覺', 'Big5'],
+      ['체크', 'EUC-KR'],
+      ['치킨', 'EUC-KR'],
+      ['物流', 'EUC-JP'],
+      ['ﾏｲﾅｽ', 'Shift_JIS'],
+      ['ﾗｼﾞｵ', 'Shift_JIS'],
+      ['ﾏｲﾅｽ', 'windows-31j'],
+      ['ﾊｲ ﾏｲﾅｽ 5', 'Shift_JIS'],
+      ['ไฟดับ', 'tis-620'],
+      ['รถ', 'tis-620'],
+      ['ลบ', 'tis-620'],
+      ['ЕЁ', 'windows-1251'],
+      ['ГІ', 'windows-1251'],
+      ['Пі', 'windows-1251'],
+      ['ﾃｲ', 'Shift_JIS'],
+      ['ﾎﾟﾝﾌﾟ3 ﾃｲｼ', 'Shift_JIS'],
+    ] as const) {
+      const bytes = iconv.encode(text, label);
+      assert.equal(await textOf(labelled(label, bytes)), text, `${label} ${text}`);
+      const word = `=?${label}?B?${bytes.toString('base64')}?=`;
+      assert.equal(await textOf(mail(`Subject: ${word}`, Buffer.alloc(0))), text, `${label} encoded word ${text}`);
+    }
+  });
+
+  test("an HTML part whose <meta> names the charset of its bytes is read in it when the MIME label's charset does not fit", async () => {
+    const html = (charset: string) =>
+      `<html><head><meta http-equiv="Content-Type" content="text/html; charset=${charset}"></head><body>ポンプ停止</body></html>`;
+    assert.equal(await textOf(labelled('utf-8', iconv.encode(html('shift_jis'), 'shift_jis'), 'text/html')), 'ポンプ停止');
+    assert.equal(await textOf(labelled('us-ascii', iconv.encode(html('euc-jp'), 'euc-jp'), 'text/html')), 'ポンプ停止');
+  });
+});
+
+describe('UTF-8 encoded twice (a latin1 database connection)', () => {
+  /** UTF-8 bytes read as windows-1252 (Latin-1 for the bytes it leaves undefined, as MySQL's latin1 does): the text a script then writes out as UTF-8 again. */
+  const doubled = (text: string) =>
+    [...Buffer.from(text)]
+      .map((byte) =>
+        byte >= 0x80 && byte < 0xa0 && [0x81, 0x8d, 0x8f, 0x90, 0x9d].includes(byte)
+          ? String.fromCharCode(byte)
+          : iconv.decode(Buffer.from([byte]), 'windows-1252'),
+      )
+      .join('');
+  const labelled = (label: string, text: string) =>
+    Buffer.from(
+      `From: erp@example.com\r\nSubject: x\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=${label}\r\nContent-Transfer-Encoding: 8bit\r\n\r\n${text}\r\n`,
+    );
+
+  test('is repaired under a utf-8 or Latin label, and in an encoded word, when the whole text reads back to UTF-8', async () => {
+    for (const text of [
+      'Bestellung für Müller, Größe L, 12 € bezahlt',
+      'Température élevée – “ok”',
+      'Сервер упал — “ok”',
+      'ポンプ停止',
+      'Čerpadlo 3: příliš horké 😀',
+    ]) {
+      for (const label of ['utf-8', 'iso-8859-1', 'windows-1252']) assert.equal(await textOf(labelled(label, doubled(text))), text, `${label}: ${text}`);
+      const word = `=?utf-8?B?${Buffer.from(doubled(text)).toString('base64')}?=`;
+      assert.equal(await textOf(Buffer.from(`From: erp@example.com\r\nSubject: ${word}\r\n\r\n`)), text, `encoded word: ${text}`);
+    }
+  });
+
+  test('text that only looks so, or that a repair would leave with mojibake, is sent as written', async () => {
+    for (const text of ['Ã la carte: SÃO PAULO, 20°C', 'SÃO PAULO Â©', 'Preis: 12 €, Größe L', doubled(doubled('für'))]) {
+      assert.equal(await textOf(labelled('utf-8', text)), text, text);
+    }
+    // Latin text whose accented capital or ß stands before a symbol: its bytes read back as UTF-8 of Arabic,
+    // Hebrew or NKo (`Ø½` is `ؽ`), no text. A no-break space is sent as a space.
+    for (const text of [
+      'Rohr Ø½" verstopft',
+      'Toleranz Ø±0,1 mm',
+      'Bohrung Ø¾"',
+      'Ø° Winkel',
+      '3×½ Zoll',
+      'Gruß…',
+      'Maß²',
+      'Spaß“',
+      'Viele Grüße, Gruß\u00a0Peter',
+      'TRAITEMENT TERMINÉ\u00a0!',
+      'PRIX BAISSÉ\u00a0!',
+    ]) {
+      const sent = text.replaceAll('\u00a0', ' ');
+      assert.equal(await textOf(labelled('utf-8', text)), sent, text);
+      const word = `=?utf-8?B?${Buffer.from(text).toString('base64')}?=`;
+      assert.equal(await textOf(Buffer.from(`From: erp@example.com\r\nSubject: ${word}\r\n\r\n`)), sent, `encoded word: ${text}`);
+    }
+  });
+});
+
 describe('an HTML title left unclosed', () => {
   test('ends before the next tag: the body is sent without tags, and a title is never sent', async () => {
     const html = (body: string) => `From: x@example.com\nSubject: s\nContent-Type: text/html\n\n${body}\n`;

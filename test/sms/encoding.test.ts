@@ -161,6 +161,16 @@ describe('analyseText: typographic mapping', () => {
     }
   });
 
+  it('writes Greek capitals with tonos or dialytika, as programs uppercase, without them in an all-capital text; with small letters all stay', () => {
+    const analysed = analyseText('ΣΦΆΛΜΑ ΑΝΤΛΊΑΣ: ΥΨΗΛΉ ΘΕΡΜΟΚΡΑΣΊΑ, ΕΛΈΓΞΤΕ ΤΟ ΨΥΚΤΙΚΌ ΚΎΚΛΩΜΑ, ΏΡΑ 3, ΠΡΩΪΝΌ ΑΫΠΝΟΣ');
+    assert.equal(analysed.text, 'ΣΦAΛMA ANTΛIAΣ: YΨHΛH ΘEPMOKPAΣIA, EΛEΓΞTE TO ΨYKTIKO KYKΛΩMA, ΩPA 3, ΠPΩINO AYΠNOΣ');
+    assert.equal(analysed.encoding, 'gsm7');
+    // Decomposed (NFD), as macOS writes it, the same.
+    assert.equal(analyseText('ΣΦΆΛΜΑ'.normalize('NFD')).text, 'ΣΦAΛMA');
+    const lower = 'Σφάλμα: Ώρα 3, Έλεγχος';
+    assert.deepEqual({ text: analyseText(lower).text, encoding: analyseText(lower).encoding }, { text: lower, encoding: 'ucs2' });
+  });
+
   it('keeps the original text when mapping is not enough', () => {
     const text = 'It’s ç';
     const analysed = analyseText(text);

@@ -360,6 +360,60 @@ describe('legacy senders: the text of mail written slightly wrong', () => {
     assert.equal(text, 'ΣΦAΛMA: O ΔIΣKOΣ EINAI ΠΛHPHΣ');
     // IntelliSoftware's type 1 is GSM-7 text, 2 would be UCS-2 (hex).
     assert.equal(suite.gateway.simulator.received.find((received) => received.text === text)?.type, 1);
+    // Uppercased by a program, which keeps the tonos (Python's upper(), JavaScript's toUpperCase()): GSM-7 too.
+    const uppercased = await send(mail('text/plain; charset=utf-8', 'ΣΦΆΛΜΑ ΑΝΤΛΊΑΣ 3: ΥΨΗΛΉ ΘΕΡΜΟΚΡΑΣΊΑ'));
+    assert.equal(uppercased.text, 'ΣΦAΛMA ANTΛIAΣ 3: YΨHΛH ΘEPMOKPAΣIA');
+    assert.equal(suite.gateway.simulator.received.find((received) => received.text === uppercased.text)?.type, 1);
+  });
+
+  test('UTF-8 text under a fixed Shift_JIS, windows-1251 or KOI8-R label (body, encoded-word subject) reaches the phone as written', async () => {
+    for (const [text, label] of [
+      ['ポンプ3が停止しました', 'Shift_JIS'],
+      ['펌프 3 고장', 'EUC-KR'],
+      ['Сервер упал', 'windows-1251'],
+      ['Сервер упал', 'KOI8-R'],
+    ] as const) {
+      assert.equal((await send(mail(`text/plain; charset=${label}`, text))).text, text, `${label} body`);
+      const word = `=?${label}?B?${Buffer.from(text).toString('base64')}?=`;
+      assert.equal((await send(`From: x@example.com\nSubject: ${word}\n\n`)).text, text, `${label} subject`);
+    }
+  });
+
+  test('a mail file with a UTF-8 byte order mark before its headers is read by its headers, as one without', async () => {
+    const file =
+      'From: erp@example.com\r\nSubject: Lieferung =?iso-8859-1?Q?f=FCr?= Kunde\r\nContent-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nDie Lieferung f=FCr M=FCller ist versandbereit.\r\n';
+    const marked = await send(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(file)]));
+    assert.equal(marked.text, 'Die Lieferung für Müller ist versandbereit.');
+    // With an empty body the subject is the text: the header fields are read as such.
+    const subjectOnly = await send(Buffer.from('\uFEFFFrom: erp@example.com\r\nSubject: Lieferung bereit\r\n\r\n'));
+    assert.equal(subjectOnly.text, 'Lieferung bereit');
+    // Saved so twice, or saved so and then appended to an mbox after its `From ` line.
+    const bom = Buffer.from([0xef, 0xbb, 0xbf]);
+    const mbox = Buffer.from('From root@db1 Mon Dec  7 06:00:00 2026\r\n');
+    for (const written of [Buffer.concat([bom, bom, Buffer.from(file)]), Buffer.concat([mbox, bom, Buffer.from(file)])]) {
+      assert.equal((await send(written)).text, 'Die Lieferung für Müller ist versandbereit.');
+    }
+  });
+
+  test('UTF-8 encoded twice by a latin1 database connection (fÃ¼r MÃ¼ller) is sent as meant, in GSM-7', async () => {
+    const meant = 'Bestellung für Müller, Größe L, 12 € bezahlt';
+    // Its bytes read as Latin-1 (`â\u0082¬` for `€`), and as windows-1252 (`â‚¬`).
+    const latin1 = Buffer.from(meant).toString('latin1');
+    for (const [label, body] of [
+      ['utf-8', latin1],
+      ['iso-8859-1', latin1.replace('\u0082', '\u201a')],
+    ] as const) {
+      const { text } = await send(mail(`text/plain; charset=${label}`, body));
+      assert.equal(text, meant, label);
+      assert.equal(suite.gateway.simulator.received.findLast((received) => received.text === text)?.type, 1, label);
+    }
+  });
+
+  test('ISO-2022-JP text under a Shift_JIS or EUC-JP label (jcode.pl, nkf), ISO-2022-KR under EUC-KR, is read by its escapes', async () => {
+    const jis = '\u001b$B%]%s%W\u001b(B3\u001b$B$,Dd;_$7$^$7$?\u001b(B';
+    for (const label of ['Shift_JIS', 'EUC-JP', 'windows-31j'])
+      assert.equal((await send(mail(`text/plain; charset=${label}`, jis))).text, 'ポンプ3が停止しました', label);
+    assert.equal((await send(mail('text/plain; charset=EUC-KR', '\u001b$)C\u000eF_GA\u000f \u000e0m@e\u000f'))).text, '펌프 고장');
   });
 
   test('the "no text" answers name what the body held: an encoded file, or nothing', async () => {
