@@ -89,8 +89,15 @@ export async function buildNewMail(
   const repeated = await stormRepeats(store, settings.alertStormWindowMs, numbers, sms.text, now);
   const choice = mailboxChoice(parsed, settings.recipients.domains);
   const { userContext, conversation, notTaken, mailboxTaken, posedAs } = await tracking.outgoing(
-    // Bound, not an arrow: tsx names every closure it makes, a property define per mail.
-    { ...request, ...choice, mayWriteAs: senders.mayWriteAs.bind(senders, principal) },
+    // The clues alone, not a spread of the request and the choice: a copy of some twenty properties added one by one
+    // grew its property store each time, ~2.8 kB per mail. Bound, not an arrow: tsx names every closure it makes.
+    {
+      userContext: request.userContext,
+      threadIds: request.threadIds,
+      mailbox: choice.mailbox,
+      author: choice.author,
+      mayWriteAs: senders.mayWriteAs.bind(senders, principal),
+    },
     numbers,
     reads,
   );
@@ -255,7 +262,8 @@ export function smsOnProvider(
   const maxParts = Math.min(request.maxParts ?? partLimit, partLimit);
   const standIns = withStandIns(request.text, provider.capabilities.standIns);
   return {
-    sms: fitText({ ...request, text: standIns.text }, maxParts, policy, provider.segmentLimits),
+    // The request itself when no stand-in changed its text (most mails): a spread copy of it cost ~2.8 kB per mail.
+    sms: fitText(standIns.text === request.text ? request : { ...request, text: standIns.text }, maxParts, policy, provider.segmentLimits),
     maxParts,
     partsCapped: request.maxParts !== undefined && request.maxParts > partLimit ? { asked: request.maxParts, limit: partLimit } : undefined,
     standIns: standIns.note,
