@@ -507,7 +507,7 @@ export function stripText(body: string, rules: StripRules, options: StripOptions
   const images = options.images ? withoutImagePlaceholders(text) : { text, removed: [] };
   const marked = withinMarkers(images.text, rules);
   const scan = new Scan(marked.text.split('\n'), rules, options);
-  return { text: tidy(scan.text()), removed: [...images.removed, ...marked.above, ...scan.removed, ...marked.below], quoteRemoved: scan.quoteRemoved };
+  return { text: tidyLines(scan.lines()), removed: [...images.removed, ...marked.above, ...scan.removed, ...marked.below], quoteRemoved: scan.quoteRemoved };
 }
 
 /** An image's file name or alt text in a placeholder is at most this long (a file name's longest on common file systems). */
@@ -598,7 +598,8 @@ class Scan {
     this.#quoting = reply;
   }
 
-  text(): string {
+  /** The kept lines, in order: tidied by the caller as they are, not joined into a text to be split again. */
+  lines(): readonly string[] {
     this.#scan();
     this.#trimEnd();
     this.#dropFooter();
@@ -611,7 +612,7 @@ class Scan {
       this.#dropSignOff();
       this.#dropContactBlock();
     }
-    return this.#asWritten().join('\n');
+    return this.#asWritten();
   }
 
   /** The kept lines with their format characters back: they are the written lines, in order, as classified. */
@@ -865,13 +866,14 @@ class Scan {
   /** The last line of a run of attribution lines starting at `index`, or undefined. */
   #attributionEnd(index: number): number | undefined {
     const lines = this.#lines;
-    // joinLines(lines, index, end), a line longer each turn: asked at every line of every mail.
-    let joined = '';
     for (let end = index; end < Math.min(lines.length, index + MAX_ATTRIBUTION_LINES); end++) {
       const line = (lines[end] ?? '').trim();
       // ">:" is the end of an address wrapped by the client ("Ana Silva <" / "ana@…" / ">:"), not a quote.
       if (line === '' || (this.#quoted(end) && !WRAPPED_ADDRESS_END.test(line)) || line.length > MAX_ATTRIBUTION_LINE) return undefined;
-      joined = end === index ? line : `${joined} ${line}`;
+      // Asked at every line of every mail: the lines are joined only below a last line that ends as an attribution
+      // must (they end as it does), for isAttribution's patterns flatten the joined lines, a copy each time.
+      if (!mayEndAttribution(line)) continue;
+      const joined = end === index ? line : joinLines(lines, index, end);
       if (!isAttribution(joined)) continue;
       if (end === index || opensWrappedAttribution(line0(lines, index))) return end;
       // The writer's own last line ("Hello", "See you at 10") is never the start of a wrapped
@@ -1316,6 +1318,11 @@ export function attributionStart(lines: readonly string[], end: number): number 
   return found;
 }
 
+/** Whether a text ends as an attribution must (isAttribution): in a colon, or in a dashed one's dash. */
+function mayEndAttribution(text: string): boolean {
+  return text.endsWith(':') || text.endsWith('：') || text.endsWith('-');
+}
+
 /** Ends in a colon and carries a date, an address or a "wrote" verb: "On … Ana <ana@…> wrote:". */
 function isAttribution(text: string): boolean {
   if (text.length > MAX_ATTRIBUTION_LINE || text.length < 8) return false;
@@ -1681,7 +1688,14 @@ export function withoutControls(text: string): string {
  * Blanks a run of which is one space on a phone: tabs, and the no-break and other Unicode spaces HTML
  * mail writes (`&nbsp;` beside a space), which GSM-7 has not and would keep a run of three.
  */
-const BLANKS = /[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+/g;
+const BLANK = '[ \\t\\u00a0\\u2000-\\u200a\\u202f\\u205f\\u3000]';
+const BLANKS = new RegExp(`${BLANK}+`, 'g');
+/**
+ * A blank that is no lone plain space (another blank, or a second in a run): BLANKS changes a line only where it has
+ * one, so a line without (most lines) is kept as it is, not copied by `replace` (a new string for any match, a space
+ * between two words too).
+ */
+const UNTIDY_BLANKS = new RegExp(`(?! )${BLANK}| ${BLANK}`);
 
 /**
  * Each line trimmed with its inner runs of spaces and tabs made one space, at most one blank line in
@@ -1689,11 +1703,25 @@ const BLANKS = /[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+/g;
  * shows nothing (a zero-width space, a bidi mark) is blank, so a text of such lines is empty.
  */
 export function tidy(text: string): string {
-  return text
-    .replace(/\r\n?/g, '\n')
-    .split('\n')
+  return tidiedLines(text.replace(/\r\n?/g, '\n').split('\n'));
+}
+
+/** A line break of either kind within a line: such lines are tidied as the text they make. */
+const LINE_BREAK = /[\r\n]/;
+
+/**
+ * tidy(lines.join('\n')), without the text made only to be split again: the kept lines of every mail's stripping.
+ * A line holding a line break (an entity read as one) is rare enough to take the text's way.
+ */
+function tidyLines(lines: readonly string[]): string {
+  return lines.some((line) => LINE_BREAK.test(line)) ? tidy(lines.join('\n')) : tidiedLines(lines);
+}
+
+/** tidy's work on a text's lines, none holding a line break. */
+function tidiedLines(lines: readonly string[]): string {
+  return lines
     .map((line) => {
-      const tidied = line.replace(BLANKS, ' ').trim();
+      const tidied = (UNTIDY_BLANKS.test(line) ? line.replace(BLANKS, ' ') : line).trim();
       return hasVisibleText(tidied) ? tidied : '';
     })
     .join('\n')
