@@ -105,9 +105,12 @@ export const LOOP_HEADER = 'X-SMSRelay-Loop';
  */
 export async function parseMail(raw: Buffer): Promise<ParsedMail> {
   const mail = withHeaderEnd(raw);
+  return readMail(mail) ?? parsedByMailparser(mail);
+}
+
+/** What readMail leaves, read by mailparser as parseMail does: `mail` is the mail with its header end (withHeaderEnd). */
+export async function parsedByMailparser(mail: Buffer): Promise<ParsedMail> {
   // skipHtmlToText: mailparser's own conversion would hide whether there was a text/plain part.
-  const read = readMail(mail);
-  if (read) return read;
   let cut = false;
   const Iconv = class extends LabelledCharsetDecoder {
     protected override cut(): void {
