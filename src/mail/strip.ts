@@ -569,7 +569,7 @@ class Scan {
   /** The lines as written, for the kept ones: an RLM may set a line's direction in right-to-left text. */
   readonly #written: readonly string[];
   /** Whether a line (as disclaimerKey makes it) opens a disclaimer: the built-in openings and the operator's. */
-  readonly #disclaimer: RegExp;
+  readonly #disclaimer: DisclaimerOpenings;
   readonly #forward: boolean;
   /** The mail answers another: see StripOptions.reply. */
   readonly #reply: boolean;
@@ -753,7 +753,7 @@ class Scan {
     if (OUTLOOK_RULE.test(line) && this.#invitation) return RULED_BLOCK_REASON;
     if (OUTLOOK_RULE.test(line) && this.#reply && !this.#onlyLabelsBelow(index)) return 'Outlook rule above the mail answered';
     if (this.#invitation && CALENDAR_FOOTER.test(line)) return INVITATION_FOOTER_REASON;
-    if (this.#disclaimer.test(disclaimerKey(line))) return DISCLAIMER_REASON;
+    if (this.#disclaimer.opens(line)) return DISCLAIMER_REASON;
     if (DISCLAIMER_HEADING.test(line) && isLegalText(this.#paragraphFrom(index).replace(DISCLAIMER_HEADING, ''))) return DISCLAIMER_REASON;
     if (this.#opensDisclaimer(index)) return DISCLAIMER_REASON;
     return undefined;
@@ -781,7 +781,7 @@ class Scan {
     for (let start = nextNonBlank(lines, end + 1); start < lines.length; start = nextNonBlank(lines, end + 1)) {
       end = paragraphEnd(lines, start);
       const below = joinLines(lines, start, end);
-      if (!isLegalText(below) && !this.#disclaimer.test(disclaimerKey(below))) return false;
+      if (!isLegalText(below) && !this.#disclaimer.opens(below)) return false;
     }
     return true;
   }
@@ -1556,14 +1556,37 @@ const MAIL_APP_DESCRIPTION = /^\s*(?:the|your)\s[^.!?]*\b(?:e-?)?mail(?:box)?[.!
  * against the hundred-odd openings one by one, each made anew per mail, doubled the stripping time of
  * an 800-byte mail (27 → 52 µs).
  */
-const disclaimerOpenings = new WeakMap<readonly string[], RegExp>();
-function disclaimerOpening(custom: readonly string[]): RegExp {
+const disclaimerOpenings = new WeakMap<readonly string[], DisclaimerOpenings>();
+function disclaimerOpening(custom: readonly string[]): DisclaimerOpenings {
   let opening = disclaimerOpenings.get(custom);
   if (opening === undefined) {
-    opening = new RegExp(`^(?:${WINGDINGS_LEAF.source})?(?:${anyOf([...BUILT_IN_DISCLAIMERS, ...custom].map(disclaimerKey))})`);
+    opening = new DisclaimerOpenings([...BUILT_IN_DISCLAIMERS, ...custom].map(disclaimerKey));
     disclaimerOpenings.set(custom, opening);
   }
   return opening;
+}
+
+/** The disclaimer openings (disclaimerKey's) a text may start with, after Outlook's Wingdings leaf or not. */
+class DisclaimerOpenings {
+  readonly #pattern: RegExp;
+  /** The first characters (UTF-16 codes) of the keys the pattern takes: the leaf's `p`, each opening's; undefined when an opening is empty. */
+  readonly #firsts: ReadonlySet<number> | undefined;
+
+  constructor(keys: readonly string[]) {
+    this.#pattern = new RegExp(`^(?:${WINGDINGS_LEAF.source})?(?:${anyOf(keys)})`);
+    this.#firsts = keys.includes('') ? undefined : new Set(['p', ...keys].map((key) => key.charCodeAt(0)));
+  }
+
+  /**
+   * Whether the text opens a disclaimer. A text whose first character is ASCII has its lower case first in its key:
+   * one that opens none there (most lines of every mail) is told so without its key, a lower-cased copy of it.
+   */
+  opens(text: string): boolean {
+    const first = text.charCodeAt(0);
+    const lower = first >= 0x41 && first <= 0x5a ? first + 0x20 : first;
+    if (this.#firsts !== undefined && first < 0x80 && !this.#firsts.has(lower)) return false;
+    return this.#pattern.test(disclaimerKey(text));
+  }
 }
 
 /** A disclaimer's opening as compared: without case, with a typewriter apostrophe for the typographic one. */
