@@ -181,8 +181,10 @@ export function hasRecipient(admitted: Iterable<AdmittedRecipient>, added: Admit
  * passes and changes nothing; one more is deferred (TOO_MANY_NUMBERS, 452) for the client to send
  * in another mail.
  */
-export function checkRecipientCount(admitted: Iterable<AdmittedRecipient>, added: AdmittedRecipient, maxRecipients: number): void {
-  const counted = new Set([...admitted].map(recipientKey));
+export function checkRecipientCount(admitted: ReadonlyMap<string, AdmittedRecipient>, added: AdmittedRecipient, maxRecipients: number): void {
+  // Fewer recipients than the limit count fewer keys: each RCPT asks, and builds no Set for it until the mail nears the limit.
+  if (admitted.size < maxRecipients) return;
+  const counted = new Set([...admitted.values()].map(recipientKey));
   if (counted.size < maxRecipients || counted.has(recipientKey(added))) return;
   throw new RelayError(
     'TOO_MANY_NUMBERS',

@@ -131,13 +131,25 @@ export function resolveRecipient(address: string, rules: RecipientRules): Resolv
     throw new RelayError('RELAY_DENIED', 'Relaying denied: routed or quoted addresses are not accepted, only <phone number>@domain');
   }
   // A reply to a bounce or report: told what the address is, as the writer answering it needs, not that it is no number.
-  if (withCanonicalDomain(address).toLowerCase() === withCanonicalDomain(rules.relaySender).toLowerCase()) {
+  // `${local}@${domain}` is withCanonicalDomain(address): `domain` is its domain's canonical form already.
+  if (`${local}@${domain}`.toLowerCase() === relaySenderKey(rules)) {
     throw new RelayError('NOT_TEXTABLE', "This address takes no mail: it is the relay's own, the sender of its bounces and delivery reports");
   }
   if (rules.subjectAddress !== '' && local.toLowerCase() === rules.subjectAddress) return { subject: true };
   const list = rules.lists[`${local.toLowerCase()}@${domain}`];
   if (list) return { numbers: list };
   return { numbers: [recipientNumber(local, rules)] };
+}
+
+/** The relay's own sender as resolveRecipient compares an address with it, made once per rules (every RCPT asks). */
+const relaySenderKeys = new WeakMap<RecipientRules, string>();
+function relaySenderKey(rules: RecipientRules): string {
+  let key = relaySenderKeys.get(rules);
+  if (key === undefined) {
+    key = withCanonicalDomain(rules.relaySender).toLowerCase();
+    relaySenderKeys.set(rules, key);
+  }
+  return key;
 }
 
 /**

@@ -163,7 +163,9 @@ export class AcceptanceService {
     if (!principal) return refused(new RelayError('AUTH_REQUIRED'));
     const problem = request.envelopeFrom === '' ? undefined : this.#senders.senderProblem(principal, request.envelopeFrom);
     if (problem) return refused(new RelayError('POLICY_DENIED', `Sender refused: ${problem}`));
-    return { ok: true, transaction: { ...request, principal, recipients: new Map() } };
+    // Written out, not a spread of the request: a copy grown by two properties regrew its property store (~0.6 kB a mail).
+    const { client, user, protocol, envelopeFrom, dsn } = request;
+    return { ok: true, transaction: { client, user, protocol, envelopeFrom, dsn, principal, recipients: new Map() } };
   }
 
   /**
@@ -214,9 +216,12 @@ export class AcceptanceService {
       if (postmasterOf(transaction) !== undefined) {
         throw new RelayError('TOO_MANY_NUMBERS', 'Too many recipients: this mail goes to the postmaster; send the SMS in a mail of its own');
       }
-      checkRecipientCount(transaction.recipients.values(), { rcpt, target: admitted }, this.#options.settings.maxRecipients);
-      const others = [...transaction.recipients].filter(([other]) => other !== key).map(([, entry]) => entry);
-      checkNumberCount([...others, { target: admitted }], this.#options.settings.maxNumbersPerMail, principal, 'rcpt');
+      checkRecipientCount(transaction.recipients, { rcpt, target: admitted }, this.#options.settings.maxRecipients);
+      // The mail's recipients with this one in place of any it repeats, in one list (not a copy filtered, mapped and spread).
+      const entries: { readonly target: ResolvedRecipient }[] = [];
+      for (const [other, entry] of transaction.recipients) if (other !== key) entries.push(entry);
+      entries.push({ target: admitted });
+      checkNumberCount(entries, this.#options.settings.maxNumbersPerMail, principal, 'rcpt');
       return withRecipient(transaction, key, { rcpt, target: admitted });
     } catch (error) {
       const refusal = { ...refused(error), ...(refusedForItsNumber(error, rcpt.address, numbers) ? { ofTheNumber: true as const } : {}) };
@@ -295,10 +300,15 @@ export class AcceptanceService {
       const bounce = refused.length === 0 ? undefined : await this.#options.report?.('failed', { ...mail.sms, ...mail }, refused);
       const parts = mail.sms.parts * mail.recipients.length;
       const ticket = await this.#rates.take(principal, parts, this.#clock());
-      const { duplicateOf } = await store.acceptMail(mail, bounce ? [bounce] : []).catch(async (error: unknown) => {
+      // A try, not a .catch handler: a closure and a promise more per mail, and a microtask on the 250's way.
+      let accepted: Awaited<ReturnType<Store['acceptMail']>>;
+      try {
+        accepted = await store.acceptMail(mail, bounce ? [bounce] : []);
+      } catch (error) {
         await this.#rates.release(ticket);
         throw error;
-      });
+      }
+      const { duplicateOf } = accepted;
       this.#options.onAccepted();
       this.#options.metrics?.accepted.inc();
       // A resubmission stored neither: its original did.

@@ -105,9 +105,12 @@ export const LOOP_HEADER = 'X-SMSRelay-Loop';
  */
 export async function parseMail(raw: Buffer): Promise<ParsedMail> {
   const mail = withHeaderEnd(raw);
+  return readMail(mail) ?? parsedByMailparser(mail);
+}
+
+/** What readMail leaves, read by mailparser as parseMail does: `mail` is the mail with its header end (withHeaderEnd). */
+export async function parsedByMailparser(mail: Buffer): Promise<ParsedMail> {
   // skipHtmlToText: mailparser's own conversion would hide whether there was a text/plain part.
-  const read = readMail(mail);
-  if (read) return read;
   let cut = false;
   const Iconv = class extends LabelledCharsetDecoder {
     protected override cut(): void {
@@ -213,15 +216,14 @@ export function extractRequest(
   const uuencoded = withoutUuencoded(unsealed.text);
   const written = uuencoded.text;
   const leading = takeLeadingContextLine(withoutControls(written));
-  let lines = leading.rest.split('\n');
-  const cut = sent && sent.length > 0 ? cutSentCopy(lines, sent, recipientsOf(mail)) : undefined;
-  if (cut) lines = cut.lines;
+  // Split into lines only to cut the sent copy: stripping takes the text, and most mails answer none of the relay's.
+  const cut = sent && sent.length > 0 ? cutSentCopy(leading.rest.split('\n'), sent, recipientsOf(mail)) : undefined;
   const invitation = mail.attachments.some(({ contentType }) => contentType === 'text/calendar');
   const images =
     (typeof mail.html === 'string' && mail.html !== '') || mail.attachments.some(({ related, contentType }) => related && contentType.startsWith('image/'));
   // The stuffed lines as the text rules see them: without the controls taken out above.
   const stuffed = chosen.stuffed.map((line) => withoutControls(withoutNoncharacters(line)).trim());
-  const stripped = stripText(lines.join('\n'), rules, { forward: chosen.forward, reply: chosen.reply, invitation, images, stuffed });
+  const stripped = stripText(cut ? cut.lines.join('\n') : leading.rest, rules, { forward: chosen.forward, reply: chosen.reply, invitation, images, stuffed });
   const body = takeContextTag(stripped.text, 'the body');
   const quoteRemoved = chosen.quoteRemoved || stripped.quoteRemoved || cut !== undefined;
 

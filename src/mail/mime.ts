@@ -191,7 +191,7 @@ export function readMail(raw: Buffer): ParsedMail | undefined {
   // The charset the mail's text declares: its first text part's, for raw 8-bit header values.
   const textCharset = parts.find((part) => !part.node.multipart && !attachments.has(part) && part.node.charset)?.node.charset;
   const headers = new HeaderView(root.written ?? root.node, textCharset || undefined);
-  const content = textContent(root, raw, attachments);
+  const content = textContent(root, parts, raw, attachments);
   const unendedHeader = root.start === raw.length && !HEADER_SECTION_END.test(raw.toString('latin1', raw.length - 4)) ? lastHeaderLine(root.node) : undefined;
   return {
     ...(unendedHeader ? { unendedHeader } : {}),
@@ -1298,14 +1298,15 @@ const kindOf = ({ plain, html }: ShownText) => (html === undefined ? 'plain' : p
  * HTML-only root, adds an empty text; a text part outside an alternative beside HTML adds an empty HTML.
  * Besides, in the same pass, what the relay reads (`shown`, `messages`): each text part, each
  * alternative (the outermost: its plain parts and HTML parts joined as above), each prose attachment
- * (isProse) and each attached message.
+ * (isProse) and each attached message. `parts`: walk(root), which readMail has made already.
  */
 function textContent(
   root: Part,
+  parts: readonly Part[],
   raw: Buffer,
   attachments: ReadonlyMap<Part, MailAttachment>,
 ): { text?: string; html: string | false; shown: ShownText[]; messages: EmbeddedMessage[]; stuffed?: StuffedLines; cut?: true } {
-  const inline = walk(root).filter((part) => !part.node.multipart && !attachments.has(part));
+  const inline = parts.filter((part) => !part.node.multipart && !attachments.has(part));
   const hasText = inline.some(({ node }) => node.contentType === 'text/plain');
   const hasHtml = inline.some(({ node }) => node.contentType === 'text/html');
   const texts: string[] = [];
@@ -1446,9 +1447,18 @@ class HeaderView {
     // A key asked again (readMail's has, then get) is answered from the map: only a first ask is checked and decoded.
     if (this.#values.has(key)) return this.#values.get(key);
     if (UNREAD_KEYS.test(key)) throw new Error(`readMail does not decode the ${key} header`);
+    // Most keys asked of a mail (the relay's parameters, the auto-reply marks) are absent: answered without a slot in
+    // the map, which grew (a new table each time it doubled) and got an empty list decoded for each.
+    if (!this.#written(key)) return undefined;
     const value = this.#decode(key);
     this.#values.set(key, value);
     return value;
+  }
+
+  /** Whether the mail writes a header `key`. */
+  #written(key: string): boolean {
+    for (const line of this.#lines) if (line.key === key) return true;
+    return false;
   }
 
   #decode(key: string): unknown {

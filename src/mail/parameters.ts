@@ -76,6 +76,11 @@ const HEADER_NAMES = {
   maxParts: ['X-SMS-Max-Parts'],
 } as const satisfies Record<keyof RelayParameters, readonly string[]>;
 
+/** Each header name of HEADER_NAMES in lower case, as HeaderValues is asked: lowered once, not for every mail. */
+const HEADER_KEYS: ReadonlyMap<string, string> = new Map(
+  Object.values(HEADER_NAMES).flatMap((names) => names.map((name) => [name, name.toLowerCase()] as const)),
+);
+
 /**
  * `UserContext`/`X-UserContext`, `X-SMS-From`, `X-SMS-Max-Parts`, their encoded words decoded as the
  * subject's are: a mailer may encode any unstructured header (RFC 2047). `header` gives each value of
@@ -92,9 +97,14 @@ type HeaderValues = (name: string) => string | readonly string[] | undefined;
 
 /** One parameter's value from its headers (headerParameters). A module function, not a closure per mail: tsx names each closure it makes. */
 function headerParameter(kind: keyof typeof SYNTAX, header: HeaderValues): string | undefined {
-  const given = HEADER_NAMES[kind].flatMap((name) =>
-    [header(name.toLowerCase()) ?? []].flat().map((value) => ({ name, value: valid(kind, decodeWords(value), `the ${name.toLowerCase()} header`) })),
-  );
+  // A loop over the names, not a flatMap of lists: asked for each parameter of every mail, whose headers mostly give none.
+  const given: { readonly name: string; readonly value: string }[] = [];
+  for (const name of HEADER_NAMES[kind]) {
+    const key = HEADER_KEYS.get(name) ?? name.toLowerCase();
+    const values = header(key);
+    if (values === undefined) continue;
+    for (const value of typeof values === 'string' ? [values] : values) given.push({ name, value: valid(kind, decodeWords(value), `the ${key} header`) });
+  }
   if (given.length > 1 && new Set(given.map(({ value }) => value)).size > 1) {
     const named = given.map(({ name, value }) => `${name}: ${value.slice(0, 80)}`).join(', ');
     throw new RelayError(

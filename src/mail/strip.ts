@@ -586,7 +586,7 @@ export function stripText(body: string, rules: StripRules, options: StripOptions
   const images = options.images ? withoutImagePlaceholders(text) : { text, removed: [] };
   const marked = withinMarkers(images.text, rules);
   const scan = new Scan(marked.text.split('\n'), rules, options);
-  return { text: tidy(scan.text()), removed: [...images.removed, ...marked.above, ...scan.removed, ...marked.below], quoteRemoved: scan.quoteRemoved };
+  return { text: tidyLines(scan.lines()), removed: [...images.removed, ...marked.above, ...scan.removed, ...marked.below], quoteRemoved: scan.quoteRemoved };
 }
 
 /** An image's file name or alt text in a placeholder is at most this long (a file name's longest on common file systems). */
@@ -648,7 +648,7 @@ class Scan {
   /** The lines as written, for the kept ones: an RLM may set a line's direction in right-to-left text. */
   readonly #written: readonly string[];
   /** Whether a line (as disclaimerKey makes it) opens a disclaimer: the built-in openings and the operator's. */
-  readonly #disclaimer: RegExp;
+  readonly #disclaimer: DisclaimerOpenings;
   readonly #forward: boolean;
   /** The mail answers another: see StripOptions.reply. */
   readonly #reply: boolean;
@@ -678,7 +678,8 @@ class Scan {
     this.#quoting = reply;
   }
 
-  text(): string {
+  /** The kept lines, in order: tidied by the caller as they are, not joined into a text to be split again. */
+  lines(): readonly string[] {
     this.#scan();
     this.#trimEnd();
     this.#dropFooter();
@@ -691,7 +692,7 @@ class Scan {
       this.#dropSignOff();
       this.#dropContactBlock();
     }
-    return this.#asWritten().join('\n');
+    return this.#asWritten();
   }
 
   /** The kept lines with their format characters back: they are the written lines, in order, as classified. */
@@ -836,7 +837,7 @@ class Scan {
     if (OUTLOOK_RULE.test(line) && this.#invitation) return RULED_BLOCK_REASON;
     if (OUTLOOK_RULE.test(line) && this.#reply && !this.#onlyLabelsBelow(index)) return 'Outlook rule above the mail answered';
     if (this.#invitation && CALENDAR_FOOTER.test(line)) return INVITATION_FOOTER_REASON;
-    if (this.#disclaimer.test(disclaimerKey(line))) return DISCLAIMER_REASON;
+    if (this.#disclaimer.opens(line)) return DISCLAIMER_REASON;
     if (DISCLAIMER_HEADING.test(line) && isLegalText(this.#paragraphFrom(index).replace(DISCLAIMER_HEADING, ''))) return DISCLAIMER_REASON;
     if (this.#opensDisclaimer(index)) return DISCLAIMER_REASON;
     return undefined;
@@ -864,7 +865,7 @@ class Scan {
     for (let start = nextNonBlank(lines, end + 1); start < lines.length; start = nextNonBlank(lines, end + 1)) {
       end = paragraphEnd(lines, start);
       const below = joinLines(lines, start, end);
-      if (!isLegalText(below) && !this.#disclaimer.test(disclaimerKey(below))) return false;
+      if (!isLegalText(below) && !this.#disclaimer.opens(below)) return false;
     }
     return true;
   }
@@ -969,13 +970,14 @@ class Scan {
   /** The last line of a run of attribution lines starting at `index`, or undefined. */
   #attributionEnd(index: number): number | undefined {
     const lines = this.#lines;
-    // joinLines(lines, index, end), a line longer each turn: asked at every line of every mail.
-    let joined = '';
     for (let end = index; end < Math.min(lines.length, index + MAX_ATTRIBUTION_LINES); end++) {
       const line = (lines[end] ?? '').trim();
       // ">:" is the end of an address wrapped by the client ("Ana Silva <" / "ana@…" / ">:"), not a quote.
       if (line === '' || (this.#quoted(end) && !WRAPPED_ADDRESS_END.test(line)) || line.length > MAX_ATTRIBUTION_LINE) return undefined;
-      joined = end === index ? line : `${joined} ${line}`;
+      // Asked at every line of every mail: the lines are joined only below a last line that ends as an attribution
+      // must (they end as it does), for isAttribution's patterns flatten the joined lines, a copy each time.
+      if (!mayEndAttribution(line)) continue;
+      const joined = end === index ? line : joinLines(lines, index, end);
       if (!isAttribution(joined)) continue;
       if (end === index || opensWrappedAttribution(line0(lines, index))) return end;
       // The writer's own last line ("Hello", "See you at 10") is never the start of a wrapped
@@ -1423,6 +1425,11 @@ export function attributionStart(lines: readonly string[], end: number): number 
   return found;
 }
 
+/** Whether a text ends as an attribution must (isAttribution): in a colon, or in a dashed one's dash. */
+function mayEndAttribution(text: string): boolean {
+  return text.endsWith(':') || text.endsWith('：') || text.endsWith('-');
+}
+
 /** Ends in a colon and carries a date, an address or a "wrote" verb: "On … Ana <ana@…> wrote:". */
 function isAttribution(text: string): boolean {
   if (text.length > MAX_ATTRIBUTION_LINE || text.length < 8) return false;
@@ -1667,14 +1674,37 @@ const MAIL_APP_DESCRIPTION = /^\s*(?:the|your)\s[^.!?]*\b(?:e-?)?mail(?:box)?[.!
  * against the hundred-odd openings one by one, each made anew per mail, doubled the stripping time of
  * an 800-byte mail (27 → 52 µs).
  */
-const disclaimerOpenings = new WeakMap<readonly string[], RegExp>();
-function disclaimerOpening(custom: readonly string[]): RegExp {
+const disclaimerOpenings = new WeakMap<readonly string[], DisclaimerOpenings>();
+function disclaimerOpening(custom: readonly string[]): DisclaimerOpenings {
   let opening = disclaimerOpenings.get(custom);
   if (opening === undefined) {
-    opening = new RegExp(`^(?:${WINGDINGS_LEAF.source})?(?:${anyOf([...BUILT_IN_DISCLAIMERS, ...custom].map(disclaimerKey))})`);
+    opening = new DisclaimerOpenings([...BUILT_IN_DISCLAIMERS, ...custom].map(disclaimerKey));
     disclaimerOpenings.set(custom, opening);
   }
   return opening;
+}
+
+/** The disclaimer openings (disclaimerKey's) a text may start with, after Outlook's Wingdings leaf or not. */
+class DisclaimerOpenings {
+  readonly #pattern: RegExp;
+  /** The first characters (UTF-16 codes) of the keys the pattern takes: the leaf's `p`, each opening's; undefined when an opening is empty. */
+  readonly #firsts: ReadonlySet<number> | undefined;
+
+  constructor(keys: readonly string[]) {
+    this.#pattern = new RegExp(`^(?:${WINGDINGS_LEAF.source})?(?:${anyOf(keys)})`);
+    this.#firsts = keys.includes('') ? undefined : new Set(['p', ...keys].map((key) => key.charCodeAt(0)));
+  }
+
+  /**
+   * Whether the text opens a disclaimer. A text whose first character is ASCII has its lower case first in its key:
+   * one that opens none there (most lines of every mail) is told so without its key, a lower-cased copy of it.
+   */
+  opens(text: string): boolean {
+    const first = text.charCodeAt(0);
+    const lower = first >= 0x41 && first <= 0x5a ? first + 0x20 : first;
+    if (this.#firsts !== undefined && first < 0x80 && !this.#firsts.has(lower)) return false;
+    return this.#pattern.test(disclaimerKey(text));
+  }
 }
 
 /** A disclaimer's opening as compared: without case, with a typewriter apostrophe for the typographic one. */
@@ -1799,7 +1829,14 @@ export function withoutControls(text: string): string {
  * Blanks a run of which is one space on a phone: tabs, and the no-break and other Unicode spaces HTML
  * mail writes (`&nbsp;` beside a space), which GSM-7 has not and would keep a run of three.
  */
-const BLANKS = /[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+/g;
+const BLANK = '[ \\t\\u00a0\\u2000-\\u200a\\u202f\\u205f\\u3000]';
+const BLANKS = new RegExp(`${BLANK}+`, 'g');
+/**
+ * A blank that is no lone plain space (another blank, or a second in a run): BLANKS changes a line only where it has
+ * one, so a line without (most lines) is kept as it is, not copied by `replace` (a new string for any match, a space
+ * between two words too).
+ */
+const UNTIDY_BLANKS = new RegExp(`(?! )${BLANK}| ${BLANK}`);
 
 /**
  * Each line trimmed with its inner runs of spaces and tabs made one space, at most one blank line in
@@ -1807,11 +1844,25 @@ const BLANKS = /[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+/g;
  * shows nothing (a zero-width space, a bidi mark) is blank, so a text of such lines is empty.
  */
 export function tidy(text: string): string {
-  return text
-    .replace(/\r\n?/g, '\n')
-    .split('\n')
+  return tidiedLines(text.replace(/\r\n?/g, '\n').split('\n'));
+}
+
+/** A line break of either kind within a line: such lines are tidied as the text they make. */
+const LINE_BREAK = /[\r\n]/;
+
+/**
+ * tidy(lines.join('\n')), without the text made only to be split again: the kept lines of every mail's stripping.
+ * A line holding a line break (an entity read as one) is rare enough to take the text's way.
+ */
+function tidyLines(lines: readonly string[]): string {
+  return lines.some((line) => LINE_BREAK.test(line)) ? tidy(lines.join('\n')) : tidiedLines(lines);
+}
+
+/** tidy's work on a text's lines, none holding a line break. */
+function tidiedLines(lines: readonly string[]): string {
+  return lines
     .map((line) => {
-      const tidied = line.replace(BLANKS, ' ').trim();
+      const tidied = (UNTIDY_BLANKS.test(line) ? line.replace(BLANKS, ' ') : line).trim();
       return hasVisibleText(tidied) ? tidied : '';
     })
     .join('\n')

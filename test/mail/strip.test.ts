@@ -252,6 +252,25 @@ describe('stripBody: disclaimers and markers', () => {
     assert.equal(strip('Pump 3 stopped\n\nACME GmbH, Registergericht Köln\n', { disclaimers: ['ACME GmbH, Registergericht'] }), 'Pump 3 stopped');
   });
 
+  // Lines are compared without case from their first character on (a line whose first character opens no disclaimer is
+  // not lower-cased whole): first characters that lower-case to two, that another character lower-cases to, astral ones,
+  // the typographic apostrophe and Outlook's Wingdings leaf are compared as the whole line's lower case compares them.
+  it('compares a line with the configured openings in lower case whatever its first character', () => {
+    const disclaimers = ['İşbu e-posta gizlidir', 'Kein Vertrag', '𐐀 Deseret notice', '’Twas confidential', 'Σημείωση'];
+    for (const line of [
+      'İŞBU E-POSTA GIZLIDIR ve',
+      '\u212Aein Vertrag kommt zustande',
+      '𐐨 deseret notice',
+      "'twas confidential",
+      'P  ΣΗΜΕΊΩΣΗ: εμπιστευτικό',
+    ]) {
+      assert.equal(strip(`Pump 3 stopped\n\n${line}\nMore legal text\n`, { disclaimers }), 'Pump 3 stopped', line);
+    }
+    // An empty opening opens every line, the first one too.
+    assert.equal(strip('Pump 3 stopped\n\nKein Vertrag\n', { disclaimers: ['', 'Kein Vertrag'] }), '');
+    assert.equal(strip('Pump 3 stopped\n\nEin Vertrag\n', { disclaimers: ['Kein Vertrag'] }), 'Pump 3 stopped\n\nEin Vertrag');
+  });
+
   for (const disclaimer of [
     'Diese E-Mail enthält vertrauliche und/oder rechtlich geschützte Informationen. Wenn Sie nicht der richtige Adressat sind, informieren Sie bitte sofort den Absender.',
     "Ce message et toutes les pièces jointes sont confidentiels et établis à l'intention exclusive de ses destinataires.",
