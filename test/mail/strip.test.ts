@@ -268,6 +268,8 @@ describe('stripBody: disclaimers and markers', () => {
     }
     // An empty opening opens every line, the first one too.
     assert.equal(strip('Pump 3 stopped\n\nKein Vertrag\n', { disclaimers: ['', 'Kein Vertrag'] }), '');
+    // … a line whose first character no other opening starts with too.
+    assert.equal(strip('Xylophone\n\nKein Vertrag\n', { disclaimers: ['', 'Kein Vertrag'] }), '');
     assert.equal(strip('Pump 3 stopped\n\nEin Vertrag\n', { disclaimers: ['Kein Vertrag'] }), 'Pump 3 stopped\n\nEin Vertrag');
   });
 
