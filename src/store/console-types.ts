@@ -152,4 +152,13 @@ export interface ThreadPage {
 
 export type ThreadItem =
   | { readonly kind: 'mail'; readonly at: number; readonly id: string; readonly from: string; readonly text: string; readonly status: string }
-  | { readonly kind: 'reply'; readonly at: number; readonly id: string; readonly text: string; readonly mailbox: string | undefined };
+  | {
+      readonly kind: 'reply';
+      readonly at: number;
+      readonly id: string;
+      readonly text: string;
+      /** Where it was mailed; undefined while it is undeliverable. */
+      readonly mailbox: string | undefined;
+      /** An undeliverable reply's last mail, refused for good (or bounced): whom it went to and the server's answer. */
+      readonly refused?: { readonly mailbox: string; readonly error: string };
+    };

@@ -7,6 +7,7 @@ import { signInAt, signinFormAt } from '../helpers/console.ts';
 import { describeOnPostgres } from '../helpers/postgres.ts';
 import { postgresProxy } from '../helpers/postgres-proxy.ts';
 import { removeDir, startTestRelay, type TestRelay } from '../helpers/relay.ts';
+import { SmtpSink } from '../helpers/smtp-sink.ts';
 import { mail } from '../helpers/store.ts';
 
 const PASSWORD = 'correct horse battery';
@@ -1048,5 +1049,81 @@ describe('console: a message that arrived while its provider is paused', () => {
     const notice = /<p class="notice" role="status">([^<]*)<\/p>/.exec(await get(response.headers.get('location') ?? ''))?.[1] ?? '';
     assert.match(notice, /^retry: 0 queued SMS changed; 1 due already, not retried: the next claim takes it\n.*intellisoftware.*probing it now/s);
     assert.equal([...(await get('/console/settings')).matchAll(new RegExp(`queue retry</td><td>${id}`, 'g'))].length, 1, 'the retry is audited');
+  });
+});
+
+describe('a reply whose mail was refused for good, on its conversation', () => {
+  let relay: TestRelay;
+  let sink: SmtpSink;
+  let base: string;
+
+  before(async () => {
+    sink = await new SmtpSink().start();
+    // Every reply mail refused for good, as by a mailbox that is gone.
+    sink.refuseWith = 550;
+    const hash = await hashPassword(PASSWORD);
+    relay = await startTestRelay({
+      sms: { defaultRegion: 'GB' },
+      mail: { url: sink.url },
+      console: {
+        users: [
+          { name: 'olivia', passwordHash: hash, role: 'operator' },
+          { name: 'victor', passwordHash: hash, role: 'viewer' },
+        ],
+      },
+    });
+    base = `http://127.0.0.1:${relay.relay.httpPort}`;
+  });
+  after(async () => {
+    await relay.stop();
+    await sink.stop();
+    removeDir(relay.dir);
+  });
+
+  test("names the mailbox its mail went to and the server's answer, as the queue page does; a reply that never had one says so", async () => {
+    const { store } = relay.relay;
+    const number = '+447700900903';
+    const sms = { provider: 'intellisoftware', number, sentAt: undefined, userContext: undefined };
+    const refusedId = uuidv7();
+    await store.acceptInbound({
+      ...sms,
+      id: refusedId,
+      providerId: 'mo-refused',
+      text: 'first answer',
+      receivedAt: Date.now() - 1_000,
+      route: {
+        mailbox: 'gone@example.com',
+        context: 'c1',
+        mail: {
+          kind: 'reply',
+          messageId: refusedId,
+          envelopeFrom: '',
+          recipients: ['gone@example.com'],
+          raw: Buffer.from('Subject: x\r\n\r\nfirst answer\r\n'),
+        },
+        messageIdHeader: '<c1@relay>',
+      },
+    });
+    await store.acceptInbound({ ...sms, id: uuidv7(), providerId: 'mo-none', text: 'second answer', receivedAt: Date.now(), route: undefined });
+    const deadline = Date.now() + 20_000;
+    let refused: string | undefined;
+    while (!refused && Date.now() < deadline) {
+      refused = (await store.undeliverableInboundById(refusedId))?.refused?.error;
+      if (!refused) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.ok(refused, 'the smarthost refused the reply mail for good');
+    // A viewer reads it too: the mailbox is no number, the answer's numbers would be masked.
+    for (const name of ['olivia', 'victor']) {
+      const cookie = await signInAt(base, name, PASSWORD);
+      const page = await (await fetch(`${base}/console/conversations?number=${encodeURIComponent(number)}`, { headers: { cookie } })).text();
+      const lines = [...page.matchAll(/<p class="meta">(.*?)<\/p><\/li>/gs)].map((found) => found[1] ?? '');
+      assert.equal(lines.length, 2, page);
+      assert.match(lines[0] ?? '', /reply with no mailbox \(undeliverable\): <a href="\/console\/queue#reply-[^"]+">reroute it on the queue page<\/a>/);
+      assert.match(lines[1] ?? '', /reply to gone@example\.com: its mail was refused for good \(550 [^)]*\), undeliverable/);
+      assert.doesNotMatch(lines[1] ?? '', /with no mailbox/);
+      assert.match(lines[1] ?? '', new RegExp(`href="/console/queue#reply-${refusedId}"`));
+      if (name === 'olivia')
+        assert.match(await (await fetch(`${base}/console/queue`, { headers: { cookie } })).text(), new RegExp(`<li id="reply-${refusedId}">`));
+    }
   });
 });
