@@ -15,6 +15,11 @@ export interface ClockStepOptions {
   readonly monotonic: () => number;
   /** Due times were brought back: the work loops look at once. */
   readonly onRescheduled: () => void;
+  /**
+   * The clock stepped back `stepMs` at `now` (its new reading): times stored beside the queue's (the console's sessions and
+   * sign-in throttle) come as much sooner too. Awaited, its failure its own to tell.
+   */
+  readonly onStepBack?: (stepMs: number, now: number) => Promise<void>;
 }
 
 /** Due times to bring back: ClockStepStore.rescheduleBeyond's `stepMs` and `setSince`; `start`, the start's bounds. */
@@ -109,6 +114,8 @@ export class ClockStepWatch {
         { stepMs: Math.round(stepMs), ...longest },
         `relay: the clock stepped back ${(stepMs / 1000).toFixed(1)} s; every retry and probe set before it comes as much sooner (never before now), a mail's own send time excepted`,
       );
+      // In whole ms, as every time is stored (the two clocks differ by fractions).
+      await this.#options.onStepBack?.(Math.round(stepMs), this.#wall);
     }
     // A step forward as large counts too: it cancels a step back still owed.
     if (Math.abs(stepMs) > CLOCK_STEP_BACK_MS) this.#owed = owe(this.#owed, stepMs, lastWall - stepMs);

@@ -34,7 +34,7 @@ import { Metrics } from './metrics.ts';
 import { DiskWatermark } from './store/disk.ts';
 import { StoreHealthMonitor } from './store/health.ts';
 import { Housekeeping } from './store/housekeeping.ts';
-import { ListenError, RelayError, toHttpError } from './errors.ts';
+import { failureLogFields, ListenError, RelayError, toHttpError } from './errors.ts';
 import { hostBeforePort, networkMatcher, peerAddress } from './policy/networks.ts';
 import { SenderPolicy } from './policy/senders.ts';
 import { Templates } from './mailer/templates.ts';
@@ -591,6 +591,18 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
         dispatcher.notified();
         mailer.kick();
       },
+      // The console's sign-ins and throttle: a limit counted from a time set before the step lasts its own length.
+      ...(consoleStore && {
+        onStepBack: (stepMs: number, now: number) =>
+          consoleStore.clockSteppedBack(stepMs, now).then(
+            () => undefined,
+            (error: unknown) =>
+              logger.warn(
+                failureLogFields(error),
+                'console: its sessions and sign-in failures set before the clock step could not be brought back; they last as much longer',
+              ),
+          ),
+      }),
     });
     clockStep.start();
     stack.push(() => clockStep.stop());

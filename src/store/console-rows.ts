@@ -17,6 +17,19 @@ import type {
 } from './console-types.ts';
 import { refusedMail, type UndeliverableRow } from './sqlite-replies.ts';
 
+/**
+ * A time stored on a clock that then stepped back, after now: as much sooner as the step, never after now (one stored
+ * by a relay whose clock is ahead still), so that a window counted from it lasts its length of real time.
+ */
+function stampBack(table: string, column: string): string {
+  return `UPDATE ${table} SET ${column} = CASE WHEN ${column} - ? > ? THEN ? ELSE ${column} - ? END WHERE ${column} > ?`;
+}
+
+/** The parameters of stampBack's statements. */
+export function stampBackValues(stepMs: number, now: number): number[] {
+  return [stepMs, now, now, stepMs, now];
+}
+
 /** A column of the last reply mail of the received SMS `i` that was refused for good (UNDELIVERABLE_COLUMNS' mail). */
 function lastRefusedReplyMail(column: 'recipients' | 'last_error'): string {
   // By max(id), not an ORDER BY: PostgreSQL would sort the SMS's mails for each row.
@@ -105,6 +118,10 @@ export const CONSOLE_SQL = {
   touchSession: 'UPDATE console_sessions SET last_seen_at = ? WHERE id = ?',
   deleteSession: 'DELETE FROM console_sessions WHERE id = ?',
   expireSessions: 'DELETE FROM console_sessions WHERE last_seen_at < ? OR created_at < ?',
+  // A backward clock step (clockSteppedBack): parameters step, now, now, step, now (stampBack's).
+  failuresBack: stampBack('console_login_failures', 'at'),
+  sessionsSeenBack: stampBack('console_sessions', 'last_seen_at'),
+  sessionsCreatedBack: stampBack('console_sessions', 'created_at'),
   insertAttempt: 'INSERT INTO console_login_failures (client, account, at, pending) VALUES (?, ?, ?, 1) RETURNING id',
   attemptFailed: 'UPDATE console_login_failures SET pending = NULL WHERE id = ?',
   forgetAttempt: 'DELETE FROM console_login_failures WHERE id = ?',
@@ -117,14 +134,15 @@ export const CONSOLE_SQL = {
     SELECT id, received_at, envelope_from, text, client_address, client_helo, subject, encoding, parts, sender_id, user_context,
       gateway_account, account, duplicate_of, message_id_header
     FROM messages WHERE id = ?`,
-  // Parameters: since, bucket, since, until (see activityValues). Grouped by the first column: the same slot expression.
+  // Parameters: since, bucket, since (see activityValues). Grouped by the first column: the same slot expression. No
+  // upper bound: what lies after the range (stamped before the clock stepped back) is toBuckets' to place.
   activity: `
     SELECT (at - ?) / ? AS slot,
       SUM(CASE WHEN kind = 'sent' THEN 1 ELSE 0 END) AS sent,
       SUM(CASE WHEN kind = 'delivery report' AND detail LIKE 'delivered%' THEN 1 ELSE 0 END) AS delivered,
       SUM(CASE WHEN kind IN ('failed', 'expired') OR (kind = 'delivery report' AND (detail LIKE 'failed%' OR detail LIKE 'expired%'))
         THEN 1 ELSE 0 END) AS failed
-    FROM events WHERE at >= ? AND at < ? AND kind IN ('sent', 'failed', 'expired', 'delivery report')
+    FROM events WHERE at >= ? AND kind IN ('sent', 'failed', 'expired', 'delivery report')
     GROUP BY 1`,
   lastSmsError: "SELECT at, detail, kind FROM events WHERE kind IN ('deferred', 'failed', 'expired') AND detail IS NOT NULL ORDER BY at DESC LIMIT 1",
   lastSmsSent: "SELECT at FROM events WHERE kind = 'sent' ORDER BY at DESC LIMIT 1",
@@ -150,9 +168,12 @@ export const CONSOLE_SQL = {
 
 export type ConsoleStatement = keyof typeof CONSOLE_SQL;
 
+/** What a clock step back brings back (ConsoleStore.clockSteppedBack), a statement each, with stampBackValues. */
+export const STEPPED_BACK = ['failuresBack', 'sessionsSeenBack', 'sessionsCreatedBack'] as const satisfies readonly ConsoleStatement[];
+
 /** The activity statement's parameters, in the order of its placeholders. */
-export function activityValues<T>(since: T, until: T, bucket: T): T[] {
-  return [since, bucket, since, until];
+export function activityValues<T>(since: T, bucket: T): T[] {
+  return [since, bucket, since];
 }
 
 /** LIKE's wildcards and its escape, each matched as itself once escaped (`ESCAPE '\\'`): a `%` or `_` typed is no wildcard. */
@@ -262,7 +283,9 @@ export function toBuckets(rows: readonly ActivityRow[], since: number, until: nu
     failed: 0,
   }));
   for (const row of rows) {
-    const bucket = buckets[Number(row.slot)];
+    // After the range (its end is now's bucket): stamped on a wall clock that has stepped back since, so it happened
+    // before now; counted in the latest bucket, not dropped until the clock catches up with its stamp.
+    const bucket = buckets[Math.min(Number(row.slot), buckets.length - 1)];
     if (!bucket) continue;
     bucket.sent += Number(row.sent);
     bucket.delivered += Number(row.delivered);

@@ -21,6 +21,12 @@ export interface ConsoleStore {
   forgetLoginAttempt(id: number): Promise<void>;
   /** The failed sign-ins from `client` since `since`, whatever user they named, oldest first (their times); none pending. */
   loginFailures(client: string, since: number): Promise<number[]>;
+  /**
+   * The relay's clock stepped back `stepMs` (src/clock-step.ts): every session's sign-in and last use and every failed
+   * sign-in stored after `now` (set on the clock before the step) comes as much sooner, never after now, so that the
+   * idle timeout, the maximum age and the sign-in throttle's window last their time across the step. How many changed.
+   */
+  clockSteppedBack(stepMs: number, now: number): Promise<number>;
   /** A successful sign-in as `account` forgets the client's failures naming it (only those: no attempt pending). */
   clearLoginFailures(client: string, account: string): Promise<void>;
 
@@ -31,7 +37,10 @@ export interface ConsoleStore {
   /** Mails matching `search`, newest first (ids are time-ordered), at most `limit`. */
   searchMessages(search: MessageSearch, limit: number): Promise<MessageSummary[]>;
   message(id: string): Promise<MessageDetail | undefined>;
-  /** SMS sent, delivered and failed per bucket of `bucketMs` from `since` to `until`. */
+  /**
+   * SMS sent, delivered and failed per bucket of `bucketMs` from `since` to `until` (now's bucket's end): what is
+   * stamped after `until` (on a wall clock that stepped back since) counts in the last bucket.
+   */
   activity(since: number, until: number, bucketMs: number): Promise<ActivityBucket[]>;
   /** The latest gateway problem (a deferred or failed SMS) and the latest send, for the overview. */
   gatewayActivity(): Promise<{ readonly lastError: TimedDetail | undefined; readonly lastSent: number | undefined }>;

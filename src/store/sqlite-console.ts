@@ -4,6 +4,8 @@ import {
   type ActivityRow,
   activityValues,
   CONSOLE_SQL,
+  STEPPED_BACK,
+  stampBackValues,
   type ConsoleStatement,
   type MailToRow,
   type MessageDetailRow,
@@ -51,6 +53,9 @@ const WRITES: ReadonlySet<ConsoleStatement> = new Set([
   'attemptFailed',
   'forgetAttempt',
   'clearFailures',
+  'failuresBack',
+  'sessionsSeenBack',
+  'sessionsCreatedBack',
   'insertAction',
   'insertEvent',
 ]);
@@ -133,6 +138,11 @@ export class SqliteConsoleStore implements ConsoleStore {
     return this.#answer(() => (this.#sql.failures.all(client, since) as Array<{ at: number }>).map((row) => row.at));
   }
 
+  async clockSteppedBack(stepMs: number, now: number): Promise<number> {
+    const values = stampBackValues(stepMs, now);
+    return this.#answer(() => this.#write.transaction(() => STEPPED_BACK.reduce((changed, name) => changed + this.#sql[name].run(...values).changes, 0))());
+  }
+
   async clearLoginFailures(client: string, account: string): Promise<void> {
     return this.#answer(() => {
       this.#sql.clearFailures.run(client, account);
@@ -178,7 +188,7 @@ export class SqliteConsoleStore implements ConsoleStore {
   async activity(since: number, until: number, bucketMs: number): Promise<ActivityBucket[]> {
     return this.#answer(() => {
       // Bound as integers (BigInt), so the division is whole and each bucket is one group.
-      const rows = this.#sql.activity.all(...activityValues(BigInt(since), BigInt(until), BigInt(bucketMs))) as ActivityRow[];
+      const rows = this.#sql.activity.all(...activityValues(BigInt(since), BigInt(bucketMs))) as ActivityRow[];
       return toBuckets(rows, since, until, bucketMs);
     });
   }

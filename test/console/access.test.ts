@@ -568,3 +568,52 @@ describe('console requests while another process holds the store locked past sto
     }
   });
 });
+
+describe("a backward step of the relay's wall clock", () => {
+  let relay: TestRelay;
+  /** What the relay's wall clock (the console's and the clock-step watch's alike) reads more than the real one. */
+  let shift = 0;
+  const wall = () => Date.now() + shift;
+
+  before(async () => {
+    relay = await startTestRelay({ console: { users: [{ name: 'olivia', passwordHash: await hashPassword(PASSWORD), role: 'operator' }] } }, {}, tempDir(), {
+      loginPause: async () => undefined,
+      consoleClock: wall,
+      wallClock: wall,
+    });
+  });
+  after(async () => {
+    await relay.stop();
+    removeDir(relay.dir);
+  });
+
+  test('stretches neither the sign-in block nor a session: each lasts its configured time of real time across the step', async () => {
+    const port = relay.relay.httpPort;
+    const right = `name=olivia&password=${encodeURIComponent(PASSWORD)}`;
+    const cookie = String((await signIn(port, right)).headers['set-cookie']).split(';')[0] ?? '';
+    const page = `http://127.0.0.1:${port}/console/queue`;
+    assert.equal((await fetch(page, { headers: { cookie } })).status, 200);
+    for (let attempt = 0; attempt < 10; attempt++) assert.equal((await signIn(port, 'name=olivia&password=wrong-password')).status, 401);
+    // An hour back (an NTP step, a VM's snapshot restored): once the relay noticed, nothing it stored lies after now.
+    shift -= 60 * 60_000;
+    const db = new BetterSqlite3(join(relay.config.dataDir, STORE_FILE), { readonly: true });
+    try {
+      await waitFor('the step noticed', () => {
+        const latest = db.prepare('SELECT max(at) AS at FROM console_login_failures').get() as { at: number };
+        return latest.at <= wall();
+      });
+    } finally {
+      db.close();
+    }
+    const blocked = await signIn(port, right);
+    assert.equal(blocked.status, 429);
+    assert.match(blocked.body, /wait 15 minutes/);
+    assert.ok(Number(blocked.headers['retry-after']) <= 15 * 60, String(blocked.headers['retry-after']));
+    // 32 minutes of real time later: past the block's 15 minutes and the session's idle 30 (and the minute its saved use may lag).
+    shift += 32 * 60_000;
+    const expired = await fetch(page, { headers: { cookie }, redirect: 'manual' });
+    assert.equal(expired.status, 303, 'the session unused for 32 minutes ended');
+    assert.match(expired.headers.get('location') ?? '', /expired=1/);
+    assert.equal((await signIn(port, right)).status, 303, 'the block lifted');
+  });
+});

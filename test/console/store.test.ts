@@ -86,6 +86,25 @@ describe('console store', () => {
       assert.equal(await consoleStore.session('never'), undefined);
     });
 
+    test(`${kind.name}: a clock step back brings every session time and failed sign-in stored after now as much sooner, never after now`, async () => {
+      const session = { id: 'h1', username: 'olivia', csrf: 'c1', client: '127.0.0.1', createdAt: 9_000, lastSeenAt: 12_000 };
+      await consoleStore.createSession(session);
+      // Signed in before now, last used after it; and one stored by a relay whose clock is further ahead than the step.
+      await consoleStore.createSession({ ...session, id: 'h2', createdAt: 1_000, lastSeenAt: 7_000 });
+      await consoleStore.createSession({ ...session, id: 'h3', createdAt: 50_000, lastSeenAt: 50_000 });
+      for (const at of [2_000, 11_000, 50_000]) await consoleStore.loginAttemptFailed(await consoleStore.recordLoginAttempt('192.0.2.1', 'olivia', at));
+      // Stepped back 10 000 at 5 000: 2 000 and 1 000 were before now, left alone.
+      assert.equal(await consoleStore.clockSteppedBack(10_000, 5_000), 7);
+      const times = async (id: string) => {
+        const found = await consoleStore.session(id);
+        return [found?.createdAt, found?.lastSeenAt];
+      };
+      assert.deepEqual(await times('h1'), [-1_000, 2_000]);
+      assert.deepEqual(await times('h2'), [1_000, -3_000]);
+      assert.deepEqual(await times('h3'), [5_000, 5_000]);
+      assert.deepEqual(await consoleStore.loginFailures('192.0.2.1', -10_000), [1_000, 2_000, 5_000]);
+    });
+
     test(`${kind.name}: failed sign-ins are kept per client, counted since a time and cleared per user; a pending attempt counts only once it failed`, async () => {
       const failed = async (client: string, account: string, at: number) =>
         consoleStore.loginAttemptFailed(await consoleStore.recordLoginAttempt(client, account, at));
@@ -211,11 +230,17 @@ describe('console store', () => {
       const now = buckets.filter((bucket) => bucket.sent > 0);
       assert.equal(now.length, 1, 'both sends in the minute they happened');
       assert.equal(typeof now[0]?.sent, 'number');
+      assert.deepEqual(
+        (await consoleStore.activity(start + 3_600_000, start + 3_600_000 * 10, 3_600_000)).map((bucket) => bucket.sent),
+        Array.from({ length: 9 }, () => 0),
+        'nothing before the range',
+      );
+      // The clock stepped back an hour after they were sent: still sent, in the latest bucket, not dropped for an hour.
       const hours = await consoleStore.activity(start - 3_600_000 * 10, start - 3_600_000, 3_600_000);
       assert.deepEqual(
-        hours.map((bucket) => bucket.sent + bucket.delivered + bucket.failed),
-        Array.from({ length: 9 }, () => 0),
-        'nothing outside the range',
+        hours.map((bucket) => [bucket.sent, bucket.delivered, bucket.failed]),
+        [...Array.from({ length: 8 }, () => [0, 0, 0]), [2, 1, 1]],
+        'what lies after the range counts in its latest bucket',
       );
       const gateway = await consoleStore.gatewayActivity();
       assert.equal(gateway.lastError?.detail, 'ERR:INVALID_NUMBER');

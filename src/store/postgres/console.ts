@@ -22,6 +22,8 @@ import {
   type SessionRow,
   type SmsRow,
   searchStatement,
+  STEPPED_BACK,
+  stampBackValues,
   smsHolders,
   smsOfStatement,
   type TrafficRow,
@@ -160,6 +162,13 @@ export class PostgresConsoleStore implements ConsoleStore {
     return (await this.#rows<{ at: number }>('failures', [client, since])).map((row) => row.at);
   }
 
+  async clockSteppedBack(stepMs: number, now: number): Promise<number> {
+    const values = stampBackValues(stepMs, now);
+    let changed = 0;
+    for (const name of STEPPED_BACK) changed += await this.#run(name, values);
+    return changed;
+  }
+
   async clearLoginFailures(client: string, account: string): Promise<void> {
     await this.#run('clearFailures', [client, account]);
   }
@@ -200,7 +209,7 @@ export class PostgresConsoleStore implements ConsoleStore {
   }
 
   async activity(since: number, until: number, bucketMs: number): Promise<ActivityBucket[]> {
-    return toBuckets(await this.#rows<ActivityRow>('activity', activityValues(since, until, bucketMs)), since, until, bucketMs);
+    return toBuckets(await this.#rows<ActivityRow>('activity', activityValues(since, bucketMs)), since, until, bucketMs);
   }
 
   async gatewayActivity(): Promise<{ readonly lastError: TimedDetail | undefined; readonly lastSent: number | undefined }> {
