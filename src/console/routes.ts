@@ -116,6 +116,8 @@ export interface ConsoleOptions {
   /** Where the relay's own mail goes (smarthost or Maildir), in words. */
   readonly mailTransport: string;
   readonly onMailQueued: () => void;
+  /** The store lost or damaged until a restart, in words (StoreHealthMonitor.lasting); undefined while it works. */
+  readonly storeLasting?: () => string | undefined;
   readonly logger: Logger;
   readonly clock?: (() => number) | undefined;
   readonly pause?: ((ms: number) => Promise<void>) | undefined;
@@ -129,7 +131,8 @@ export interface ProviderStatus {
   readonly pause: { readonly since: number; readonly reason: string } | undefined;
 }
 
-type Context = { readonly channel: Channel; readonly signedIn: SignedIn };
+/** `storeLost`: the store's lasting fault in words, which every page shows at its top. */
+type Context = { readonly channel: Channel; readonly signedIn: SignedIn; readonly storeLost?: string | undefined };
 type ConsoleRequest = FastifyRequest & { console?: Context };
 
 const VERSION = relayVersion();
@@ -173,7 +176,15 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
           );
         }
         const path = request.url.split('?')[0] ?? '';
-        if (path.startsWith('/console/assets/') || path === '/console/signin') return;
+        if (path.startsWith('/console/assets/')) return;
+        // A lost store is read and written through the console's own connections to the deleted file: a form done there
+        // (a sign-in, a queue action) would be gone after the restore, and "try again later" never comes. Refused up front,
+        // in the loss's words; signing out writes nothing that matters.
+        const lasting = options.storeLasting?.();
+        if (lasting !== undefined && request.method === 'POST' && path !== '/console/signout') {
+          return problem(request, reply, 503, new RelayError('STORE_UNAVAILABLE', `Not done: ${lasting}`));
+        }
+        if (path === '/console/signin') return;
         const signedIn = await access.session(request);
         if (signedIn === undefined || signedIn === 'expired' || signedIn === 'ended') {
           const why = signedIn === undefined ? 'Sign in first' : `${SESSION_OVER[signedIn]}: sign in again`;
@@ -186,7 +197,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         }
         // Its last use, saved just now, goes into the cookie too: once the store has no row for it, the cookie tells why.
         if (signedIn.renewed !== undefined) reply.header('set-cookie', signedIn.renewed);
-        request.console = { channel, signedIn };
+        request.console = { channel, signedIn, storeLost: lasting };
       });
       // State changes need the session's CSRF token (form field or header) and, but for signing out, an operator.
       scope.addHook('preHandler', async (request: ConsoleRequest, reply) => {
@@ -829,7 +840,9 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
 /** Renders a page, with the user's helpers (masking, times) and the layout. */
 function page(reply: FastifyReply, view: string, context: Context | undefined, data: Record<string, unknown>) {
   const signedIn = context?.signedIn;
-  return reply.type('text/html; charset=utf-8').send(render(view, { ...helpers(signedIn?.user, signedIn?.session.csrf), ...data }));
+  return reply
+    .type('text/html; charset=utf-8')
+    .send(render(view, { ...helpers(signedIn?.user, signedIn?.session.csrf), storeLost: context?.storeLost, ...data }));
 }
 
 /** An action a viewer asked for (a POST, or a page that only leads to one): refused, the same words everywhere. */

@@ -1,12 +1,14 @@
 /** The console's pages over real HTTP against a relay on loopback: what they list, page by page, and what they say. */
 import assert from 'node:assert/strict';
+import { readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { v7 as uuidv7 } from 'uuid';
 import { hashPassword } from '../../src/policy/passwords.ts';
 import { signInAt, signinFormAt } from '../helpers/console.ts';
 import { describeOnPostgres } from '../helpers/postgres.ts';
 import { postgresProxy } from '../helpers/postgres-proxy.ts';
-import { removeDir, startTestRelay, type TestRelay } from '../helpers/relay.ts';
+import { removeDir, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
 import { mail } from '../helpers/store.ts';
 
@@ -1125,5 +1127,61 @@ describe('a reply whose mail was refused for good, on its conversation', () => {
       if (name === 'olivia')
         assert.match(await (await fetch(`${base}/console/queue`, { headers: { cookie } })).text(), new RegExp(`<li id="reply-${refusedId}">`));
     }
+  });
+});
+
+describe('the store file deleted under the running relay', () => {
+  let relay: TestRelay;
+  let base: string;
+
+  before(async () => {
+    relay = await startTestRelay({ console: { users: [{ name: 'olivia', passwordHash: await hashPassword(PASSWORD), role: 'operator' }] } });
+    base = `http://127.0.0.1:${relay.relay.httpPort}`;
+  });
+  after(async () => {
+    await relay.stop();
+    removeDir(relay.dir);
+  });
+
+  test("every page says the store is lost, mail refused and how to restore; a form or sign-in is refused in those words, never 'try again later'", async () => {
+    const operator = await signInAt(base, 'olivia', PASSWORD);
+    const dataDir = relay.config.dataDir;
+    await relay.relay.store.setDispatchPaused(true, Date.now());
+    const id = uuidv7();
+    await relay.relay.store.acceptMail(mail(['+447700900604'], { id, receivedAt: Date.now() }));
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(await (await fetch(`${base}/console/queue`, { headers: { cookie: operator } })).text())?.[1] ?? '';
+    const signin = await signinFormAt(base);
+    for (const name of readdirSync(dataDir).filter((file) => file.startsWith('smsrelay.db'))) rmSync(join(dataDir, name));
+    // The next commit notices the loss.
+    await relay.relay.store.acceptMail(mail(['+447700900605'], { id: uuidv7(), receivedAt: Date.now() })).catch(() => undefined);
+    const copy = await waitFor('the copy saved', () => readdirSync(dataDir).find((file) => file.startsWith('smsrelay.db.recovered-')));
+    const said = new RegExp(
+      `The store is lost \\(.*\\): the relay refuses every mail \\(451\\) and webhook \\(503\\).*${copy.replaceAll('.', '\\.')}.*docs/operations\\.md#health`,
+    );
+    // The copy named once written (the page before says it is being written).
+    for (const path of ['/console', '/console/queue']) {
+      await waitFor(path, async () => said.test(await (await fetch(`${base}${path}`, { headers: { cookie: operator } })).text()));
+    }
+    const action = await fetch(`${base}/console/queue`, {
+      method: 'POST',
+      headers: { cookie: operator, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ _csrf: csrf, action: 'resume' }),
+      redirect: 'manual',
+    });
+    assert.equal(action.status, 503);
+    const refusal = await action.text();
+    assert.match(refusal, /Not done: The store is lost/);
+    assert.match(refusal, said);
+    assert.doesNotMatch(refusal, /try again later|keeps trying/);
+    // A sign-in would be written into the deleted file, gone after the restore: refused, saying why.
+    const signedIn = await fetch(`${base}/console/signin`, {
+      method: 'POST',
+      headers: { cookie: signin.cookie, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ _csrf: signin.token, name: 'olivia', password: PASSWORD, next: '/console' }),
+      redirect: 'manual',
+    });
+    assert.equal(signedIn.status, 503);
+    assert.match(await signedIn.text(), said);
+    assert.equal(signedIn.headers.get('set-cookie'), null, 'no session');
   });
 });
