@@ -592,15 +592,16 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
         dispatcher.notified();
         mailer.kick();
       },
-      // The console's sign-ins and throttle: a limit counted from a time set before the step lasts its own length.
-      ...(consoleStore && {
-        onStepBack: (stepMs: number, now: number) =>
-          consoleStore.clockSteppedBack(stepMs, now).then(
+      // The console's sign-ins and throttle: a limit counted from a time set before the step lasts its own length. On
+      // SQLite only (one relay per file): on PostgreSQL a time after this relay's now may be another relay's, just set.
+      ...(consoleStore instanceof SqliteConsoleStore && {
+        moveStamps: (byMs: number, now: number, after: number) =>
+          consoleStore.clockStepped(byMs, now, after).then(
             () => undefined,
             (error: unknown) =>
               logger.warn(
                 failureLogFields(error),
-                'console: its sessions and sign-in failures set before the clock step could not be brought back; they last as much longer',
+                'console: its sessions and sign-in failures set before the clock step could not be moved by it; they last as much longer or shorter',
               ),
           ),
       }),

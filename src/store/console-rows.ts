@@ -17,19 +17,6 @@ import type {
 } from './console-types.ts';
 import { refusedMail, type UndeliverableRow } from './sqlite-replies.ts';
 
-/**
- * A time stored on a clock that then stepped back, after now: as much sooner as the step, never after now (one stored
- * by a relay whose clock is ahead still), so that a window counted from it lasts its length of real time.
- */
-function stampBack(table: string, column: string): string {
-  return `UPDATE ${table} SET ${column} = CASE WHEN ${column} - ? > ? THEN ? ELSE ${column} - ? END WHERE ${column} > ?`;
-}
-
-/** The parameters of stampBack's statements. */
-export function stampBackValues(stepMs: number, now: number): number[] {
-  return [stepMs, now, now, stepMs, now];
-}
-
 /** A column of the last reply mail of the received SMS `i` that was refused for good (UNDELIVERABLE_COLUMNS' mail). */
 function lastRefusedReplyMail(column: 'recipients' | 'last_error'): string {
   // By max(id), not an ORDER BY: PostgreSQL would sort the SMS's mails for each row.
@@ -118,10 +105,6 @@ export const CONSOLE_SQL = {
   touchSession: 'UPDATE console_sessions SET last_seen_at = ? WHERE id = ?',
   deleteSession: 'DELETE FROM console_sessions WHERE id = ?',
   expireSessions: 'DELETE FROM console_sessions WHERE last_seen_at < ? OR created_at < ?',
-  // A backward clock step (clockSteppedBack): parameters step, now, now, step, now (stampBack's).
-  failuresBack: stampBack('console_login_failures', 'at'),
-  sessionsSeenBack: stampBack('console_sessions', 'last_seen_at'),
-  sessionsCreatedBack: stampBack('console_sessions', 'created_at'),
   insertAttempt: 'INSERT INTO console_login_failures (client, account, at, pending) VALUES (?, ?, ?, 1) RETURNING id',
   attemptFailed: 'UPDATE console_login_failures SET pending = NULL WHERE id = ?',
   forgetAttempt: 'DELETE FROM console_login_failures WHERE id = ?',
@@ -167,9 +150,6 @@ export const CONSOLE_SQL = {
 } as const;
 
 export type ConsoleStatement = keyof typeof CONSOLE_SQL;
-
-/** What a clock step back brings back (ConsoleStore.clockSteppedBack), a statement each, with stampBackValues. */
-export const STEPPED_BACK = ['failuresBack', 'sessionsSeenBack', 'sessionsCreatedBack'] as const satisfies readonly ConsoleStatement[];
 
 /** The activity statement's parameters, in the order of its placeholders. */
 export function activityValues<T>(since: T, bucket: T): T[] {

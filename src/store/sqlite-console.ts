@@ -4,8 +4,6 @@ import {
   type ActivityRow,
   activityValues,
   CONSOLE_SQL,
-  STEPPED_BACK,
-  stampBackValues,
   type ConsoleStatement,
   type MailToRow,
   type MessageDetailRow,
@@ -53,12 +51,19 @@ const WRITES: ReadonlySet<ConsoleStatement> = new Set([
   'attemptFailed',
   'forgetAttempt',
   'clearFailures',
-  'failuresBack',
-  'sessionsSeenBack',
-  'sessionsCreatedBack',
   'insertAction',
   'insertEvent',
 ]);
+
+/**
+ * The console's times a clock step moves (ConsoleStore.clockStepped), a statement each: parameters by, now, after. One
+ * relay writes a SQLite file, so every time in it was stamped on this relay's clock.
+ */
+const STEPPED = [
+  ['console_login_failures', 'at'],
+  ['console_sessions', 'last_seen_at'],
+  ['console_sessions', 'created_at'],
+].map(([table, column]) => `UPDATE ${table} SET ${column} = min(${column} + ?, ?) WHERE ${column} > ?`);
 
 /**
  * The console's store on SQLite: its own two connections to the relay's store file, apart from the
@@ -72,6 +77,7 @@ export class SqliteConsoleStore implements ConsoleStore {
   readonly #write: Database;
   readonly #searches = new Map<string, Statement>();
   readonly #sql: Readonly<Record<ConsoleStatement, Statement>>;
+  readonly #stepped: readonly Statement[];
 
   private constructor(read: Database, write: Database) {
     this.#read = read;
@@ -79,6 +85,7 @@ export class SqliteConsoleStore implements ConsoleStore {
     this.#sql = Object.fromEntries(
       Object.entries(CONSOLE_SQL).map(([name, sql]) => [name, (WRITES.has(name as ConsoleStatement) ? write : read).prepare(sql)]),
     ) as Record<ConsoleStatement, Statement>;
+    this.#stepped = STEPPED.map((sql) => write.prepare(sql));
   }
 
   /** Opens the store file the relay has already created and migrated. */
@@ -138,9 +145,10 @@ export class SqliteConsoleStore implements ConsoleStore {
     return this.#answer(() => (this.#sql.failures.all(client, since) as Array<{ at: number }>).map((row) => row.at));
   }
 
-  async clockSteppedBack(stepMs: number, now: number): Promise<number> {
-    const values = stampBackValues(stepMs, now);
-    return this.#answer(() => this.#write.transaction(() => STEPPED_BACK.reduce((changed, name) => changed + this.#sql[name].run(...values).changes, 0))());
+  async clockStepped(byMs: number, now: number, after: number): Promise<number> {
+    return this.#answer(() =>
+      this.#write.transaction(() => this.#stepped.reduce((changed, statement) => changed + statement.run(byMs, now, after).changes, 0))(),
+    );
   }
 
   async clearLoginFailures(client: string, account: string): Promise<void> {

@@ -569,34 +569,62 @@ describe('console requests while another process holds the store locked past sto
   });
 });
 
-describe("a backward step of the relay's wall clock", () => {
-  let relay: TestRelay;
-  /** What the relay's wall clock (the console's and the clock-step watch's alike) reads more than the real one. */
-  let shift = 0;
-  const wall = () => Date.now() + shift;
+/** Signed in, the queue page read, then 10 wrong passwords: the sign-in blocked. */
+async function signedInAndBlocked(relay: TestRelay) {
+  const port = relay.relay.httpPort;
+  const right = `name=olivia&password=${encodeURIComponent(PASSWORD)}`;
+  const cookie = String((await signIn(port, right)).headers['set-cookie']).split(';')[0] ?? '';
+  const page = `http://127.0.0.1:${port}/console/queue`;
+  assert.equal((await fetch(page, { headers: { cookie } })).status, 200);
+  for (let attempt = 0; attempt < 10; attempt++) assert.equal((await signIn(port, 'name=olivia&password=wrong-password')).status, 401);
+  return { port, right, cookie, page };
+}
 
-  before(async () => {
-    relay = await startTestRelay({ console: { users: [{ name: 'olivia', passwordHash: await hashPassword(PASSWORD), role: 'operator' }] } }, {}, tempDir(), {
-      loginPause: async () => undefined,
-      consoleClock: wall,
-      wallClock: wall,
+/** A moved clock's relay, as describeOnClock hands it to its tests. */
+interface OnClock {
+  relay(): TestRelay;
+  /** The relay's wall clock, the console's and the clock-step watch's alike. */
+  wall(): number;
+  /** Steps that clock `ms` (negative: back). */
+  step(ms: number): void;
+}
+
+/** A suite on a relay whose wall clock the tests step. */
+function describeOnClock(name: string, define: (clock: OnClock) => void): void {
+  describe(name, () => {
+    let relay: TestRelay | undefined;
+    let shift = 0;
+    const wall = () => Date.now() + shift;
+    before(async () => {
+      relay = await startTestRelay({ console: { users: [{ name: 'olivia', passwordHash: await hashPassword(PASSWORD), role: 'operator' }] } }, {}, tempDir(), {
+        loginPause: async () => undefined,
+        consoleClock: wall,
+        wallClock: wall,
+      });
+    });
+    after(async () => {
+      await relay?.stop();
+      if (relay) removeDir(relay.dir);
+    });
+    define({
+      relay: () => {
+        assert.ok(relay);
+        return relay;
+      },
+      wall,
+      step: (ms) => {
+        shift += ms;
+      },
     });
   });
-  after(async () => {
-    await relay.stop();
-    removeDir(relay.dir);
-  });
+}
 
+describeOnClock("a backward step of the relay's wall clock", ({ relay, wall, step }) => {
   test('stretches neither the sign-in block nor a session: each lasts its configured time of real time across the step', async () => {
-    const port = relay.relay.httpPort;
-    const right = `name=olivia&password=${encodeURIComponent(PASSWORD)}`;
-    const cookie = String((await signIn(port, right)).headers['set-cookie']).split(';')[0] ?? '';
-    const page = `http://127.0.0.1:${port}/console/queue`;
-    assert.equal((await fetch(page, { headers: { cookie } })).status, 200);
-    for (let attempt = 0; attempt < 10; attempt++) assert.equal((await signIn(port, 'name=olivia&password=wrong-password')).status, 401);
+    const { port, right, cookie, page } = await signedInAndBlocked(relay());
     // An hour back (an NTP step, a VM's snapshot restored): once the relay noticed, nothing it stored lies after now.
-    shift -= 60 * 60_000;
-    const db = new BetterSqlite3(join(relay.config.dataDir, STORE_FILE), { readonly: true });
+    step(-60 * 60_000);
+    const db = new BetterSqlite3(join(relay().config.dataDir, STORE_FILE), { readonly: true });
     try {
       await waitFor('the step noticed', () => {
         const latest = db.prepare('SELECT max(at) AS at FROM console_login_failures').get() as { at: number };
@@ -610,10 +638,29 @@ describe("a backward step of the relay's wall clock", () => {
     assert.match(blocked.body, /wait 15 minutes/);
     assert.ok(Number(blocked.headers['retry-after']) <= 15 * 60, String(blocked.headers['retry-after']));
     // 32 minutes of real time later: past the block's 15 minutes and the session's idle 30 (and the minute its saved use may lag).
-    shift += 32 * 60_000;
+    step(32 * 60_000);
     const expired = await fetch(page, { headers: { cookie }, redirect: 'manual' });
     assert.equal(expired.status, 303, 'the session unused for 32 minutes ended');
     assert.match(expired.headers.get('location') ?? '', /expired=1/);
     assert.equal((await signIn(port, right)).status, 303, 'the block lifted');
+  });
+});
+
+describeOnClock("a step back of the relay's wall clock and the step forward that puts it right", ({ relay, step }) => {
+  test('logs out no session used meanwhile and shortens no sign-in block', async () => {
+    const { port, right, cookie, page } = await signedInAndBlocked(relay());
+    // A wrong step back an hour (a snapshot restored) ...
+    step(-60 * 60_000);
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    // ... the operator goes on working for 2 minutes of it ...
+    step(2 * 60_000);
+    assert.equal((await fetch(page, { headers: { cookie } })).status, 200);
+    // ... then NTP puts the clock right again.
+    step(60 * 60_000);
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    const used = await fetch(page, { headers: { cookie }, redirect: 'manual' });
+    assert.equal(used.status, 200, `used 1 s ago, yet: ${used.status} ${used.headers.get('location')}`);
+    // The failures were 2 minutes and some seconds ago: the 15-minute block holds.
+    assert.equal((await signIn(port, right)).status, 429, 'the block still holds');
   });
 });

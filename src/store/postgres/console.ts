@@ -22,8 +22,6 @@ import {
   type SessionRow,
   type SmsRow,
   searchStatement,
-  STEPPED_BACK,
-  stampBackValues,
   smsHolders,
   smsOfStatement,
   type TrafficRow,
@@ -160,13 +158,6 @@ export class PostgresConsoleStore implements ConsoleStore {
 
   async loginFailures(client: string, since: number): Promise<number[]> {
     return (await this.#rows<{ at: number }>('failures', [client, since])).map((row) => row.at);
-  }
-
-  async clockSteppedBack(stepMs: number, now: number): Promise<number> {
-    const values = stampBackValues(stepMs, now);
-    let changed = 0;
-    for (const name of STEPPED_BACK) changed += await this.#run(name, values);
-    return changed;
   }
 
   async clearLoginFailures(client: string, account: string): Promise<void> {
