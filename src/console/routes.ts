@@ -179,12 +179,11 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         if (path.startsWith('/console/assets/')) return;
         // A lost store is read and written through the console's own connections to the deleted file: a form done there
         // (a sign-in, a queue action) would be gone after the restore, and "try again later" never comes. Refused up front,
-        // in the loss's words; signing out writes nothing that matters.
+        // in the loss's words to a signed-in user, the catalogue's short ones (no file) to anyone else, as /readyz;
+        // signing out writes nothing that matters.
         const lasting = options.storeLasting?.();
-        if (lasting !== undefined && request.method === 'POST' && path !== '/console/signout') {
-          return problem(request, reply, 503, new RelayError('STORE_UNAVAILABLE', `Not done: ${lasting}`));
-        }
-        if (path === '/console/signin') return;
+        const lostRefused = lasting !== undefined && request.method === 'POST' && path !== '/console/signout';
+        if (path === '/console/signin') return lostRefused ? problem(request, reply, 503, new RelayError('STORE_LOST')) : undefined;
         const signedIn = await access.session(request);
         if (signedIn === undefined || signedIn === 'expired' || signedIn === 'ended') {
           const why = signedIn === undefined ? 'Sign in first' : `${SESSION_OVER[signedIn]}: sign in again`;
@@ -198,6 +197,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         // Its last use, saved just now, goes into the cookie too: once the store has no row for it, the cookie tells why.
         if (signedIn.renewed !== undefined) reply.header('set-cookie', signedIn.renewed);
         request.console = { channel, signedIn, storeLost: lasting };
+        if (lostRefused) return problem(request, reply, 503, new RelayError('STORE_LOST', `Not done: ${lasting}`), request.console);
       });
       // State changes need the session's CSRF token (form field or header) and, but for signing out, an operator.
       scope.addHook('preHandler', async (request: ConsoleRequest, reply) => {
@@ -865,8 +865,9 @@ function problem(
   extra: { readonly retryEvery?: number | undefined } = {},
 ) {
   reply.status(status);
-  // Every 503 (the store failing, in a page or a form's outcome such as a test send's; the relay stopping) says when to come back.
-  if (status === 503) retryLater(reply);
+  // Every 503 (the store failing, in a page or a form's outcome such as a test send's; the relay stopping) says when to
+  // come back, but a lost store's: only a restart brings it back.
+  if (status === 503 && error.code !== 'STORE_LOST') retryLater(reply);
   if (wantsJson(request)) return reply.send({ error: error.code, message: error.message });
   if (shown) return shown();
   return page(reply, 'problem', context, { title: `${status} ${STATUS_CODES[status] ?? ''}`.trim(), status, message: error.message, back, ...extra });

@@ -1169,6 +1169,7 @@ describe('the store file deleted under the running relay', () => {
       redirect: 'manual',
     });
     assert.equal(action.status, 503);
+    assert.equal(action.headers.get('retry-after'), null, 'only a restart brings a lost store back');
     const refusal = await action.text();
     assert.match(refusal, /Not done: The store is lost/);
     assert.match(refusal, said);
@@ -1181,7 +1182,21 @@ describe('the store file deleted under the running relay', () => {
       redirect: 'manual',
     });
     assert.equal(signedIn.status, 503);
-    assert.match(await signedIn.text(), said);
+    assert.equal(signedIn.headers.get('retry-after'), null);
+    const shortRefusal = await signedIn.text();
+    assert.match(shortRefusal, /the message store is lost or damaged; nothing is taken until an operator restarts the relay/);
+    // Not signed in: no file of the relay's named (its data directory, the copy), as /readyz names none.
+    assert.doesNotMatch(shortRefusal, said);
+    assert.ok(!shortRefusal.includes(dataDir) && !shortRefusal.includes(copy), shortRefusal);
     assert.equal(signedIn.headers.get('set-cookie'), null, 'no session');
+    // A script signed in is told the lasting code, not a temporary one.
+    const json = await fetch(`${base}/console/queue`, {
+      method: 'POST',
+      headers: { cookie: operator, accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded', 'x-csrf-token': csrf },
+      body: new URLSearchParams({ _csrf: csrf, action: 'resume' }),
+    });
+    assert.equal(json.status, 503);
+    assert.equal(json.headers.get('retry-after'), null);
+    assert.equal(((await json.json()) as { error: string }).error, 'STORE_LOST');
   });
 });
