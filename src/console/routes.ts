@@ -459,6 +459,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
           peer,
           items: found.items,
           pageSize: PAGE_SIZE,
+          onQueue: undeliverableOnQueue,
           paged: at !== undefined,
           newest: `${path}${Object.keys(query).length > 0 ? `?${new URLSearchParams(query)}` : ''}`,
           older: found.next === undefined ? undefined : `${path}?${new URLSearchParams({ ...query, before: cursorValue(found.next) })}`,
@@ -1008,6 +1009,15 @@ function threadCursor(value: string): ThreadCursor | null {
 /** The position threadCursor reads. */
 function cursorValue(cursor: ThreadCursor): string {
   return `${cursor.mail === undefined ? '' : `m${cursor.mail}`}${cursor.reply ? `r${cursor.reply.at}_${cursor.reply.id}` : ''}`;
+}
+
+/**
+ * The queue page whose list of replies without a mailbox (newest first) starts at the one received at `receivedAt`, at
+ * its row: a position just after it, since the list reads before its position ('!', the least id timedPosition takes).
+ * Another reply received in the same millisecond may come first.
+ */
+function undeliverableOnQueue(receivedAt: number, id: string): string {
+  return `/console/queue?${new URLSearchParams({ replies: `${receivedAt + 1}_!` })}#reply-${encodeURIComponent(id)}`;
 }
 
 /** Where each of the queue page's lists starts: after an SMS id, before a reply, after a quarantined request's id; null when one is not a position. */
