@@ -1158,7 +1158,7 @@ describe('the store file deleted under the running relay', () => {
     removeDir(relay.dir);
   });
 
-  test("every page says the store is lost, mail refused and how to restore; a form or sign-in is refused in those words, never 'try again later'", async () => {
+  test("every page says the store is lost, mail refused and how to restore; a form is refused in those words, a sign-in in short ones naming no file, never 'try again later' nor a Retry-After", async () => {
     const operator = await signInAt(base, 'olivia', PASSWORD);
     const dataDir = relay.config.dataDir;
     await relay.relay.store.setDispatchPaused(true, Date.now());
