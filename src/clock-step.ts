@@ -15,12 +15,6 @@ export interface ClockStepOptions {
   readonly monotonic: () => number;
   /** Due times were brought back: the work loops look at once. */
   readonly onRescheduled: () => void;
-  /**
-   * Times stored beside the queue's (the console's sessions and sign-in throttle) stamped on the clock before a step:
-   * every one after `after` moves `byMs` (negative: sooner), never after `now` (ConsoleStore.clockStepped). Awaited,
-   * its failure its own to tell.
-   */
-  readonly moveStamps?: (byMs: number, now: number, after: number) => Promise<void>;
 }
 
 /** Due times to bring back: ClockStepStore.rescheduleBeyond's `stepMs` and `setSince`; `start`, the start's bounds. */
@@ -61,11 +55,6 @@ export class ClockStepWatch {
   #wall: number;
   /** Due times to bring back that the store has not taken yet (ClockStepStore.rescheduleBeyond), the start's bounds too. */
   #owed: Owed | undefined = { stepMs: 0, setSince: 0, start: true };
-  /**
-   * A step back moveStamps took and no step forward has put right yet: its size, and the time after which lie the stamps
-   * it moved and those set on the stepped clock since (the ones a step forward that puts the clock right leaves behind).
-   */
-  #stampsBack: { readonly stepMs: number; readonly after: number } | undefined;
   #timer: NodeJS.Timeout | undefined;
   #looking: Promise<void> | undefined;
   #again: Promise<void> | undefined;
@@ -122,11 +111,7 @@ export class ClockStepWatch {
       );
     }
     // A step forward as large counts too: it cancels a step back still owed.
-    if (Math.abs(stepMs) > CLOCK_STEP_BACK_MS) {
-      this.#owed = owe(this.#owed, stepMs, lastWall - stepMs);
-      // In whole ms, as every time is stored (the two clocks differ by fractions).
-      await this.#moveStamps(Math.round(stepMs));
-    }
+    if (Math.abs(stepMs) > CLOCK_STEP_BACK_MS) this.#owed = owe(this.#owed, stepMs, lastWall - stepMs);
     const owed = this.#owed;
     if (!owed) return;
     const rescheduled = await store.rescheduleBeyond(wall(), longest, owed.stepMs, owed.setSince).catch((error: unknown) => {
@@ -146,28 +131,5 @@ export class ClockStepWatch {
         ? 'relay: due times further ahead than any wait this relay schedules became due now (a clock step back while it was down, a lowered retry or probe setting, or another relay whose clock is ahead)'
         : 'relay: due times left ahead by the clock step came as much sooner',
     );
-  }
-
-  /**
-   * A step back (`stepMs` positive) brings every stamp after now as much sooner. A step forward nets against the steps
-   * back taken: the stamps they moved and those set on the stepped clock since come as much later as it puts right,
-   * never after now, so a session used meanwhile is not the step old, nor a sign-in block the step shorter. A step
-   * forward alone moves nothing: a time set before it only lies the step further behind, as an expiry should.
-   */
-  async #moveStamps(stepMs: number): Promise<void> {
-    const move = this.#options.moveStamps;
-    if (!move) return;
-    const now = this.#wall;
-    if (stepMs > 0) {
-      // What it moves lands after now less the step.
-      this.#stampsBack = { stepMs: (this.#stampsBack?.stepMs ?? 0) + stepMs, after: Math.min(this.#stampsBack?.after ?? now, now - stepMs) };
-      await move(-stepMs, now, now);
-      return;
-    }
-    const back = this.#stampsBack;
-    if (!back) return;
-    const forward = Math.min(-stepMs, back.stepMs);
-    this.#stampsBack = forward < back.stepMs ? { stepMs: back.stepMs - forward, after: back.after } : undefined;
-    await move(forward, now, back.after);
   }
 }

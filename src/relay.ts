@@ -34,7 +34,7 @@ import { Metrics } from './metrics.ts';
 import { DiskWatermark } from './store/disk.ts';
 import { StoreHealthMonitor } from './store/health.ts';
 import { Housekeeping } from './store/housekeeping.ts';
-import { failureLogFields, ListenError, RelayError, toHttpError } from './errors.ts';
+import { ListenError, RelayError, toHttpError } from './errors.ts';
 import { hostBeforePort, networkMatcher, peerAddress } from './policy/networks.ts';
 import { SenderPolicy } from './policy/senders.ts';
 import { Templates } from './mailer/templates.ts';
@@ -592,19 +592,6 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
         dispatcher.notified();
         mailer.kick();
       },
-      // The console's sign-ins and throttle: a limit counted from a time set before the step lasts its own length. On
-      // SQLite only (one relay per file): on PostgreSQL a time after this relay's now may be another relay's, just set.
-      ...(consoleStore instanceof SqliteConsoleStore && {
-        moveStamps: (byMs: number, now: number, after: number) =>
-          consoleStore.clockStepped(byMs, now, after).then(
-            () => undefined,
-            (error: unknown) =>
-              logger.warn(
-                failureLogFields(error),
-                'console: its sessions and sign-in failures set before the clock step could not be moved by it; they last as much longer or shorter',
-              ),
-          ),
-      }),
     });
     clockStep.start();
     stack.push(() => clockStep.stop());

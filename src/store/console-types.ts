@@ -21,13 +21,6 @@ export interface ConsoleStore {
   forgetLoginAttempt(id: number): Promise<void>;
   /** The failed sign-ins from `client` since `since`, whatever user they named, oldest first (their times); none pending. */
   loginFailures(client: string, since: number): Promise<number[]>;
-  /**
-   * The relay's clock stepped (src/clock-step.ts): every session's sign-in and last use and every failed sign-in stored
-   * after `after` moves `byMs` (negative: sooner), never after `now`, so that the idle timeout, the maximum age and the
-   * sign-in throttle's window last their time across the step. How many changed. Only on a store one relay writes
-   * (SQLite): on a shared one (PostgreSQL) a time after one relay's now may be another's, stamped a second ago.
-   */
-  clockStepped?(byMs: number, now: number, after: number): Promise<number>;
   /** A successful sign-in as `account` forgets the client's failures naming it (only those: no attempt pending). */
   clearLoginFailures(client: string, account: string): Promise<void>;
 

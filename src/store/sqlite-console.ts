@@ -56,16 +56,6 @@ const WRITES: ReadonlySet<ConsoleStatement> = new Set([
 ]);
 
 /**
- * The console's times a clock step moves (ConsoleStore.clockStepped), a statement each: parameters by, now, after. One
- * relay writes a SQLite file, so every time in it was stamped on this relay's clock.
- */
-const STEPPED = [
-  ['console_login_failures', 'at'],
-  ['console_sessions', 'last_seen_at'],
-  ['console_sessions', 'created_at'],
-].map(([table, column]) => `UPDATE ${table} SET ${column} = min(${column} + ?, ?) WHERE ${column} > ?`);
-
-/**
  * The console's store on SQLite: its own two connections to the relay's store file, apart from the
  * store thread's. Reads use a read-only one (WAL readers never wait for the writer); the console's
  * few writes (a sign-in, an audit line) use the other, each one short transaction. Queries are
@@ -77,7 +67,6 @@ export class SqliteConsoleStore implements ConsoleStore {
   readonly #write: Database;
   readonly #searches = new Map<string, Statement>();
   readonly #sql: Readonly<Record<ConsoleStatement, Statement>>;
-  readonly #stepped: readonly Statement[];
 
   private constructor(read: Database, write: Database) {
     this.#read = read;
@@ -85,7 +74,6 @@ export class SqliteConsoleStore implements ConsoleStore {
     this.#sql = Object.fromEntries(
       Object.entries(CONSOLE_SQL).map(([name, sql]) => [name, (WRITES.has(name as ConsoleStatement) ? write : read).prepare(sql)]),
     ) as Record<ConsoleStatement, Statement>;
-    this.#stepped = STEPPED.map((sql) => write.prepare(sql));
   }
 
   /** Opens the store file the relay has already created and migrated. */
@@ -143,12 +131,6 @@ export class SqliteConsoleStore implements ConsoleStore {
 
   async loginFailures(client: string, since: number): Promise<number[]> {
     return this.#answer(() => (this.#sql.failures.all(client, since) as Array<{ at: number }>).map((row) => row.at));
-  }
-
-  async clockStepped(byMs: number, now: number, after: number): Promise<number> {
-    return this.#answer(() =>
-      this.#write.transaction(() => this.#stepped.reduce((changed, statement) => changed + statement.run(byMs, now, after).changes, 0))(),
-    );
   }
 
   async clearLoginFailures(client: string, account: string): Promise<void> {
