@@ -238,6 +238,17 @@ export const RELAY_ERRORS = {
     text: 'Temporary local problem: the message store is busy, try again in a moment',
     internal: true,
   },
+  /**
+   * The store lost or damaged (StoreHealthMonitor.lasting): nothing is taken until an operator restarts the relay on a
+   * good store, so no "try again later" and no Retry-After. The console's refusal; mail and webhooks get
+   * STORE_UNAVAILABLE, since a sender's retries outlast the restart.
+   */
+  STORE_LOST: {
+    smtp: 451,
+    enhanced: '4.3.0',
+    http: 503,
+    text: 'Local problem: the message store is lost or damaged; nothing is taken until an operator restarts the relay on a good store',
+  },
   INTERNAL: { smtp: 451, enhanced: '4.3.0', http: 500, text: 'Temporary local problem, try again later', internal: true },
 } as const satisfies Record<string, ErrorSpec>;
 

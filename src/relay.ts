@@ -474,6 +474,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
                   }),
                   mailTransport: transport.description,
                   onMailQueued: () => mailer.kick(),
+                  storeLasting: () => storeHealth.lasting,
                   logger: logger.child({ component: 'console' }),
                   pause: options.loginPause,
                   clock: options.consoleClock,

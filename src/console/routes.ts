@@ -116,6 +116,8 @@ export interface ConsoleOptions {
   /** Where the relay's own mail goes (smarthost or Maildir), in words. */
   readonly mailTransport: string;
   readonly onMailQueued: () => void;
+  /** The store lost or damaged until a restart, in words (StoreHealthMonitor.lasting); undefined while it works. */
+  readonly storeLasting?: () => string | undefined;
   readonly logger: Logger;
   readonly clock?: (() => number) | undefined;
   readonly pause?: ((ms: number) => Promise<void>) | undefined;
@@ -129,7 +131,8 @@ export interface ProviderStatus {
   readonly pause: { readonly since: number; readonly reason: string } | undefined;
 }
 
-type Context = { readonly channel: Channel; readonly signedIn: SignedIn };
+/** `storeLost`: the store's lasting fault in words, which every page shows at its top. */
+type Context = { readonly channel: Channel; readonly signedIn: SignedIn; readonly storeLost?: string | undefined };
 type ConsoleRequest = FastifyRequest & { console?: Context };
 
 const VERSION = relayVersion();
@@ -173,7 +176,14 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
           );
         }
         const path = request.url.split('?')[0] ?? '';
-        if (path.startsWith('/console/assets/') || path === '/console/signin') return;
+        if (path.startsWith('/console/assets/')) return;
+        // A lost store is read and written through the console's own connections to the deleted file: a form done there
+        // (a sign-in, a queue action) would be gone after the restore, and "try again later" never comes. Refused up front,
+        // in the loss's words to a signed-in user, the catalogue's short ones (no file) to anyone else, as /readyz;
+        // signing out writes nothing that matters.
+        const lasting = options.storeLasting?.();
+        const lostRefused = lasting !== undefined && request.method === 'POST' && path !== '/console/signout';
+        if (path === '/console/signin') return lostRefused ? problem(request, reply, 503, new RelayError('STORE_LOST')) : undefined;
         const signedIn = await access.session(request);
         if (signedIn === undefined || signedIn === 'expired' || signedIn === 'ended') {
           const why = signedIn === undefined ? 'Sign in first' : `${SESSION_OVER[signedIn]}: sign in again`;
@@ -186,7 +196,8 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         }
         // Its last use, saved just now, goes into the cookie too: once the store has no row for it, the cookie tells why.
         if (signedIn.renewed !== undefined) reply.header('set-cookie', signedIn.renewed);
-        request.console = { channel, signedIn };
+        request.console = { channel, signedIn, storeLost: lasting };
+        if (lostRefused) return problem(request, reply, 503, new RelayError('STORE_LOST', `Not done: ${lasting}`), request.console);
       });
       // State changes need the session's CSRF token (form field or header) and, but for signing out, an operator.
       scope.addHook('preHandler', async (request: ConsoleRequest, reply) => {
@@ -448,6 +459,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
           peer,
           items: found.items,
           pageSize: PAGE_SIZE,
+          onQueue: undeliverableOnQueue,
           paged: at !== undefined,
           newest: `${path}${Object.keys(query).length > 0 ? `?${new URLSearchParams(query)}` : ''}`,
           older: found.next === undefined ? undefined : `${path}?${new URLSearchParams({ ...query, before: cursorValue(found.next) })}`,
@@ -829,7 +841,9 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
 /** Renders a page, with the user's helpers (masking, times) and the layout. */
 function page(reply: FastifyReply, view: string, context: Context | undefined, data: Record<string, unknown>) {
   const signedIn = context?.signedIn;
-  return reply.type('text/html; charset=utf-8').send(render(view, { ...helpers(signedIn?.user, signedIn?.session.csrf), ...data }));
+  return reply
+    .type('text/html; charset=utf-8')
+    .send(render(view, { ...helpers(signedIn?.user, signedIn?.session.csrf), storeLost: context?.storeLost, ...data }));
 }
 
 /** An action a viewer asked for (a POST, or a page that only leads to one): refused, the same words everywhere. */
@@ -852,8 +866,9 @@ function problem(
   extra: { readonly retryEvery?: number | undefined } = {},
 ) {
   reply.status(status);
-  // Every 503 (the store failing, in a page or a form's outcome such as a test send's; the relay stopping) says when to come back.
-  if (status === 503) retryLater(reply);
+  // Every 503 (the store failing, in a page or a form's outcome such as a test send's; the relay stopping) says when to
+  // come back, but a lost store's: only a restart brings it back.
+  if (status === 503 && error.code !== 'STORE_LOST') retryLater(reply);
   if (wantsJson(request)) return reply.send({ error: error.code, message: error.message });
   if (shown) return shown();
   return page(reply, 'problem', context, { title: `${status} ${STATUS_CODES[status] ?? ''}`.trim(), status, message: error.message, back, ...extra });
@@ -994,6 +1009,15 @@ function threadCursor(value: string): ThreadCursor | null {
 /** The position threadCursor reads. */
 function cursorValue(cursor: ThreadCursor): string {
   return `${cursor.mail === undefined ? '' : `m${cursor.mail}`}${cursor.reply ? `r${cursor.reply.at}_${cursor.reply.id}` : ''}`;
+}
+
+/**
+ * The queue page whose list of replies without a mailbox (newest first) starts at the one received at `receivedAt`, at
+ * its row: a position just after it, since the list reads before its position ('!', the least id timedPosition takes).
+ * Another reply received in the same millisecond may come first.
+ */
+function undeliverableOnQueue(receivedAt: number, id: string): string {
+  return `/console/queue?${new URLSearchParams({ replies: `${receivedAt + 1}_!` })}#reply-${encodeURIComponent(id)}`;
 }
 
 /** Where each of the queue page's lists starts: after an SMS id, before a reply, after a quarantined request's id; null when one is not a position. */

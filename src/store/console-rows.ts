@@ -15,6 +15,13 @@ import type {
   ThreadItem,
   ThreadPage,
 } from './console-types.ts';
+import { refusedMail, type UndeliverableRow } from './sqlite-replies.ts';
+
+/** A column of the last reply mail of the received SMS `i` that was refused for good (UNDELIVERABLE_COLUMNS' mail). */
+function lastRefusedReplyMail(column: 'recipients' | 'last_error'): string {
+  // By max(id), not an ORDER BY: PostgreSQL would sort the SMS's mails for each row.
+  return `(SELECT ${column} FROM mail_out WHERE id = (SELECT max(id) FROM mail_out WHERE message_id = i.id AND kind = 'reply' AND status = 'failed'))`;
+}
 
 /**
  * Rows looked at to list recent conversations: the newest traffic either way. Bounds the query (no
@@ -77,7 +84,7 @@ export interface ActivityRow {
 
 export type TrafficRow = { id: number | string; number: string; at: number };
 export type MailToRow = MessageRow & { sms_id: number; status: string; delivery: string | null };
-export type ReplyRow = { id: string; received_at: number; text: string; mailbox: string | null };
+export type ReplyRow = Pick<UndeliverableRow, 'id' | 'received_at' | 'text' | 'refused_to' | 'refused_error'> & { mailbox: string | null };
 
 /**
  * A mail's state as people ask for it: one of its SMS's (a final delivery report wins over "sent"), or, for a
@@ -110,14 +117,15 @@ export const CONSOLE_SQL = {
     SELECT id, received_at, envelope_from, text, client_address, client_helo, subject, encoding, parts, sender_id, user_context,
       gateway_account, account, duplicate_of, message_id_header
     FROM messages WHERE id = ?`,
-  // Parameters: since, bucket, since, until (see activityValues). Grouped by the first column: the same slot expression.
+  // Parameters: since, bucket, since (see activityValues). Grouped by the first column: the same slot expression. No
+  // upper bound: what lies after the range (stamped before the clock stepped back) is toBuckets' to place.
   activity: `
     SELECT (at - ?) / ? AS slot,
       SUM(CASE WHEN kind = 'sent' THEN 1 ELSE 0 END) AS sent,
       SUM(CASE WHEN kind = 'delivery report' AND detail LIKE 'delivered%' THEN 1 ELSE 0 END) AS delivered,
       SUM(CASE WHEN kind IN ('failed', 'expired') OR (kind = 'delivery report' AND (detail LIKE 'failed%' OR detail LIKE 'expired%'))
         THEN 1 ELSE 0 END) AS failed
-    FROM events WHERE at >= ? AND at < ? AND kind IN ('sent', 'failed', 'expired', 'delivery report')
+    FROM events WHERE at >= ? AND kind IN ('sent', 'failed', 'expired', 'delivery report')
     GROUP BY 1`,
   lastSmsError: "SELECT at, detail, kind FROM events WHERE kind IN ('deferred', 'failed', 'expired') AND detail IS NOT NULL ORDER BY at DESC LIMIT 1",
   lastSmsSent: "SELECT at FROM events WHERE kind = 'sent' ORDER BY at DESC LIMIT 1",
@@ -133,17 +141,19 @@ export const CONSOLE_SQL = {
   mailsTo: `
     SELECT m.id, o.id AS sms_id, m.received_at, m.envelope_from, m.text, o.status, o.delivery FROM outbound o JOIN messages m ON m.id = o.message_id
     WHERE o.number = ? AND o.id < ? ORDER BY o.id DESC LIMIT ?`,
-  // Parameters: number, the last reply's time and id, limit (inbound_number_received, schema 29).
+  // Parameters: number, the last reply's time and id, limit (inbound_number_received, schema 29). With its last refused
+  // reply mail (as the queue's list reads it): whom it was mailed to and what the server answered, each looked up for the
+  // page's rows alone by mail_out_message (a join would be planned as a scan of mail_out on PostgreSQL).
   repliesFrom: `
-    SELECT id, received_at, text, mailbox FROM inbound
-    WHERE number = ? AND (received_at, id) < (?, ?) ORDER BY received_at DESC, id DESC LIMIT ?`,
+    SELECT id, received_at, text, mailbox, ${lastRefusedReplyMail('recipients')} AS refused_to, ${lastRefusedReplyMail('last_error')} AS refused_error
+    FROM inbound i WHERE number = ? AND (received_at, id) < (?, ?) ORDER BY received_at DESC, id DESC LIMIT ?`,
 } as const;
 
 export type ConsoleStatement = keyof typeof CONSOLE_SQL;
 
 /** The activity statement's parameters, in the order of its placeholders. */
-export function activityValues<T>(since: T, until: T, bucket: T): T[] {
-  return [since, bucket, since, until];
+export function activityValues<T>(since: T, bucket: T): T[] {
+  return [since, bucket, since];
 }
 
 /** LIKE's wildcards and its escape, each matched as itself once escaped (`ESCAPE '\\'`): a `%` or `_` typed is no wildcard. */
@@ -253,7 +263,9 @@ export function toBuckets(rows: readonly ActivityRow[], since: number, until: nu
     failed: 0,
   }));
   for (const row of rows) {
-    const bucket = buckets[Number(row.slot)];
+    // After the range (its end is now's bucket): stamped on a wall clock that has stepped back since, so it happened
+    // before now; counted in the latest bucket, not dropped until the clock catches up with its stamp.
+    const bucket = buckets[Math.min(Number(row.slot), buckets.length - 1)];
     if (!bucket) continue;
     bucket.sent += Number(row.sent);
     bucket.delivered += Number(row.delivered);
@@ -281,6 +293,17 @@ export function parseRef(ref: string): { kind: 'outbound'; id: number } | { kind
   return undefined;
 }
 
+/**
+ * A reply as a thread shows it: the mailbox it was mailed to, or, with none (undeliverable), the one its last mail was
+ * refused by and the server's answer when it was mailed (a reply that never had a mailbox has neither).
+ */
+function replyItem(row: ReplyRow): ThreadItem {
+  const item = { kind: 'reply' as const, at: row.received_at, id: row.id, text: row.text };
+  if (row.mailbox !== null) return { ...item, mailbox: row.mailbox };
+  if (row.refused_to === null) return { ...item, mailbox: undefined };
+  return { ...item, mailbox: undefined, refused: refusedMail(row.refused_to, row.refused_error) };
+}
+
 /** The cursors of a thread's page after `after` (none: from the newest), as mailsTo's and repliesFrom's parameters. */
 export function threadValues(after: ThreadCursor | undefined): { mail: [number]; reply: [number, string] } {
   return {
@@ -304,7 +327,7 @@ export function threadPage(mails: readonly MailToRow[], replies: readonly ReplyR
     const nextMail = mails[mail];
     const nextReply = replies[reply];
     if (nextReply && (!nextMail || nextReply.received_at >= nextMail.received_at)) {
-      items.push({ kind: 'reply', at: nextReply.received_at, id: nextReply.id, text: nextReply.text, mailbox: nextReply.mailbox ?? undefined });
+      items.push(replyItem(nextReply));
       cursor = { ...cursor, reply: { at: nextReply.received_at, id: nextReply.id } };
       reply += 1;
     } else if (nextMail) {

@@ -31,7 +31,10 @@ export interface ConsoleStore {
   /** Mails matching `search`, newest first (ids are time-ordered), at most `limit`. */
   searchMessages(search: MessageSearch, limit: number): Promise<MessageSummary[]>;
   message(id: string): Promise<MessageDetail | undefined>;
-  /** SMS sent, delivered and failed per bucket of `bucketMs` from `since` to `until`. */
+  /**
+   * SMS sent, delivered and failed per bucket of `bucketMs` from `since` to `until` (now's bucket's end): what is
+   * stamped after `until` (on a wall clock that stepped back since) counts in the last bucket.
+   */
   activity(since: number, until: number, bucketMs: number): Promise<ActivityBucket[]>;
   /** The latest gateway problem (a deferred or failed SMS) and the latest send, for the overview. */
   gatewayActivity(): Promise<{ readonly lastError: TimedDetail | undefined; readonly lastSent: number | undefined }>;
@@ -152,4 +155,13 @@ export interface ThreadPage {
 
 export type ThreadItem =
   | { readonly kind: 'mail'; readonly at: number; readonly id: string; readonly from: string; readonly text: string; readonly status: string }
-  | { readonly kind: 'reply'; readonly at: number; readonly id: string; readonly text: string; readonly mailbox: string | undefined };
+  | {
+      readonly kind: 'reply';
+      readonly at: number;
+      readonly id: string;
+      readonly text: string;
+      /** Where it was mailed; undefined while it is undeliverable. */
+      readonly mailbox: string | undefined;
+      /** An undeliverable reply's last mail, refused for good (or bounced): whom it went to and the server's answer. */
+      readonly refused?: { readonly mailbox: string; readonly error: string };
+    };

@@ -82,6 +82,27 @@ export class StoreHealthMonitor {
     }
   }
 
+  /**
+   * A store unusable until the relay is restarted on another file (lost, damaged), in an operator's words: what is
+   * refused, that nothing done meanwhile is kept, and what to do, as the `store: lost` line and docs/operations.md
+   * ("Health") say it; undefined otherwise (failing commits pass by themselves).
+   */
+  get lasting(): string | undefined {
+    const health = this.#health;
+    const refused = 'the relay refuses every mail (451) and webhook (503) and keeps nothing written meanwhile until it is restarted';
+    if (health.state === 'damaged')
+      return `The store is damaged (${health.reason}): ${refused} on a good store: ${DAMAGED_STORE_FIX} (docs/operations.md#health).`;
+    if (health.state !== 'lost') return undefined;
+    const recovery = health.recovery;
+    const restore =
+      recovery === undefined
+        ? 'on the copy of everything accepted, being written now: the log line "store: lost" names it and how to restore it'
+        : 'file' in recovery
+          ? `on the copy of everything accepted, ${recovery.file}: stop the relay, delete smsrelay.db-wal and smsrelay.db-shm in the data directory, move that file there as smsrelay.db, start the relay`
+          : 'on a copy, which could not be written yet: what was accepted is only in this running process: keep the relay running and make room (the log line "store: lost" says more)';
+    return `The store is lost (${health.reason}): ${refused} ${restore} (docs/operations.md#health).`;
+  }
+
   /** Refuses traffic up front once the store is lost (every commit would be refused anyway). */
   get fault(): RelayError | undefined {
     return this.#health.state === 'lost' || this.#health.state === 'damaged'

@@ -182,7 +182,7 @@ export class SqliteConsoleStore implements ConsoleStore {
   async activity(since: number, until: number, bucketMs: number): Promise<ActivityBucket[]> {
     return this.#answer(() => {
       // Bound as integers (BigInt), so the division is whole and each bucket is one group.
-      const rows = this.#sql.activity.all(...activityValues(BigInt(since), BigInt(until), BigInt(bucketMs))) as ActivityRow[];
+      const rows = this.#sql.activity.all(...activityValues(BigInt(since), BigInt(bucketMs))) as ActivityRow[];
       return toBuckets(rows, since, until, bucketMs);
     });
   }

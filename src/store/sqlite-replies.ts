@@ -272,6 +272,11 @@ export interface UndeliverableRow extends InboundRow {
 export const UNDELIVERABLE_COLUMNS = `i.*, m.recipients AS refused_to, m.last_error AS refused_error, ${TEXT_ERASED} AS text_erased FROM inbound i
   LEFT JOIN mail_out m ON m.id = (SELECT max(id) FROM mail_out WHERE message_id = i.id AND kind = 'reply' AND status = 'failed')`;
 
+/** A refused reply mail's recipients (mail_out's JSON list) and the server's answer, as the console and the CLI name them. */
+export function refusedMail(recipients: string, error: string | null): { mailbox: string; error: string } {
+  return { mailbox: (JSON.parse(recipients) as string[]).join(', '), error: error ?? '' };
+}
+
 export function toUndeliverable(row: UndeliverableRow): UndeliverableInbound {
   const inbound = {
     id: row.id,
@@ -286,7 +291,7 @@ export function toUndeliverable(row: UndeliverableRow): UndeliverableInbound {
   const erased = Number(row.text_erased) === 1 ? { ...inbound, textErased: true as const } : inbound;
   const answered = row.context === null ? erased : { ...erased, context: row.context };
   if (row.refused_to === null) return answered;
-  return { ...answered, refused: { mailbox: (JSON.parse(row.refused_to) as string[]).join(', '), error: row.refused_error ?? '' } };
+  return { ...answered, refused: refusedMail(row.refused_to, row.refused_error) };
 }
 
 export function insertInbound(sql: ReplyStatements, inbound: NewInbound): boolean {

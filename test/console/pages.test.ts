@@ -1,12 +1,15 @@
 /** The console's pages over real HTTP against a relay on loopback: what they list, page by page, and what they say. */
 import assert from 'node:assert/strict';
+import { readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { v7 as uuidv7 } from 'uuid';
 import { hashPassword } from '../../src/policy/passwords.ts';
 import { signInAt, signinFormAt } from '../helpers/console.ts';
 import { describeOnPostgres } from '../helpers/postgres.ts';
 import { postgresProxy } from '../helpers/postgres-proxy.ts';
-import { removeDir, startTestRelay, type TestRelay } from '../helpers/relay.ts';
+import { removeDir, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
+import { SmtpSink } from '../helpers/smtp-sink.ts';
 import { mail } from '../helpers/store.ts';
 
 const PASSWORD = 'correct horse battery';
@@ -1048,5 +1051,167 @@ describe('console: a message that arrived while its provider is paused', () => {
     const notice = /<p class="notice" role="status">([^<]*)<\/p>/.exec(await get(response.headers.get('location') ?? ''))?.[1] ?? '';
     assert.match(notice, /^retry: 0 queued SMS changed; 1 due already, not retried: the next claim takes it\n.*intellisoftware.*probing it now/s);
     assert.equal([...(await get('/console/settings')).matchAll(new RegExp(`queue retry</td><td>${id}`, 'g'))].length, 1, 'the retry is audited');
+  });
+});
+
+describe('a reply whose mail was refused for good, on its conversation', () => {
+  let relay: TestRelay;
+  let sink: SmtpSink;
+  let base: string;
+
+  before(async () => {
+    sink = await new SmtpSink().start();
+    // Every reply mail refused for good, as by a mailbox that is gone.
+    sink.refuseWith = 550;
+    const hash = await hashPassword(PASSWORD);
+    relay = await startTestRelay({
+      sms: { defaultRegion: 'GB' },
+      mail: { url: sink.url },
+      console: {
+        users: [
+          { name: 'olivia', passwordHash: hash, role: 'operator' },
+          { name: 'victor', passwordHash: hash, role: 'viewer' },
+        ],
+      },
+    });
+    base = `http://127.0.0.1:${relay.relay.httpPort}`;
+  });
+  after(async () => {
+    await relay.stop();
+    await sink.stop();
+    removeDir(relay.dir);
+  });
+
+  test("names the mailbox its mail went to and the server's answer, as the queue page does; a reply that never had one says so", async () => {
+    const { store } = relay.relay;
+    const number = '+447700900903';
+    const sms = { provider: 'intellisoftware', number, sentAt: undefined, userContext: undefined };
+    const refusedId = uuidv7();
+    await store.acceptInbound({
+      ...sms,
+      id: refusedId,
+      providerId: 'mo-refused',
+      text: 'first answer',
+      receivedAt: Date.now() - 1_000,
+      route: {
+        mailbox: 'gone@example.com',
+        context: 'c1',
+        mail: {
+          kind: 'reply',
+          messageId: refusedId,
+          envelopeFrom: '',
+          recipients: ['gone@example.com'],
+          raw: Buffer.from('Subject: x\r\n\r\nfirst answer\r\n'),
+        },
+        messageIdHeader: '<c1@relay>',
+      },
+    });
+    await store.acceptInbound({ ...sms, id: uuidv7(), providerId: 'mo-none', text: 'second answer', receivedAt: Date.now(), route: undefined });
+    // More newer replies without a mailbox, from another number, than the queue page lists at once: the refused one is on a later page.
+    for (let i = 0; i < 60; i++) {
+      await store.acceptInbound({
+        ...sms,
+        number: '+447700900904',
+        id: uuidv7(),
+        providerId: `mo-more-${i}`,
+        text: 'more',
+        receivedAt: Date.now(),
+        route: undefined,
+      });
+    }
+    const deadline = Date.now() + 20_000;
+    let refused: string | undefined;
+    while (!refused && Date.now() < deadline) {
+      refused = (await store.undeliverableInboundById(refusedId))?.refused?.error;
+      if (!refused) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.ok(refused, 'the smarthost refused the reply mail for good');
+    // A viewer reads it too: the mailbox is no number, the answer's numbers would be masked.
+    for (const name of ['olivia', 'victor']) {
+      const cookie = await signInAt(base, name, PASSWORD);
+      const page = await (await fetch(`${base}/console/conversations?number=${encodeURIComponent(number)}`, { headers: { cookie } })).text();
+      const lines = [...page.matchAll(/<p class="meta">(.*?)<\/p><\/li>/gs)].map((found) => found[1] ?? '');
+      assert.equal(lines.length, 2, page);
+      // An operator is asked to reroute it, a viewer (who gets no form) to see it.
+      const asked = name === 'olivia' ? 'reroute it' : 'see it';
+      assert.match(lines[0] ?? '', new RegExp(`reply with no mailbox \\(undeliverable\\): <a href="[^"]+">${asked} on the queue page</a>`));
+      assert.match(lines[1] ?? '', /reply to gone@example\.com: its mail was refused for good \(550 [^)]*\), undeliverable/);
+      assert.doesNotMatch(lines[1] ?? '', /with no mailbox/);
+      // The link lands on the queue page that lists it, at its row.
+      const link = /href="([^"]+)"/.exec(lines[1] ?? '')?.[1]?.replaceAll('&amp;', '&') ?? '';
+      assert.ok(link.startsWith('/console/queue') && link.endsWith(`#reply-${refusedId}`), link);
+      assert.match(await (await fetch(`${base}${link}`, { headers: { cookie } })).text(), new RegExp(`<li id="reply-${refusedId}">`), link);
+    }
+  });
+});
+
+describe('the store file deleted under the running relay', () => {
+  let relay: TestRelay;
+  let base: string;
+
+  before(async () => {
+    relay = await startTestRelay({ console: { users: [{ name: 'olivia', passwordHash: await hashPassword(PASSWORD), role: 'operator' }] } });
+    base = `http://127.0.0.1:${relay.relay.httpPort}`;
+  });
+  after(async () => {
+    await relay.stop();
+    removeDir(relay.dir);
+  });
+
+  test("every page says the store is lost, mail refused and how to restore; a form is refused in those words, a sign-in in short ones naming no file, never 'try again later' nor a Retry-After", async () => {
+    const operator = await signInAt(base, 'olivia', PASSWORD);
+    const dataDir = relay.config.dataDir;
+    await relay.relay.store.setDispatchPaused(true, Date.now());
+    const id = uuidv7();
+    await relay.relay.store.acceptMail(mail(['+447700900604'], { id, receivedAt: Date.now() }));
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(await (await fetch(`${base}/console/queue`, { headers: { cookie: operator } })).text())?.[1] ?? '';
+    const signin = await signinFormAt(base);
+    for (const name of readdirSync(dataDir).filter((file) => file.startsWith('smsrelay.db'))) rmSync(join(dataDir, name));
+    // The next commit notices the loss.
+    await relay.relay.store.acceptMail(mail(['+447700900605'], { id: uuidv7(), receivedAt: Date.now() })).catch(() => undefined);
+    const copy = await waitFor('the copy saved', () => readdirSync(dataDir).find((file) => file.startsWith('smsrelay.db.recovered-')));
+    const said = new RegExp(
+      `The store is lost \\(.*\\): the relay refuses every mail \\(451\\) and webhook \\(503\\).*${copy.replaceAll('.', '\\.')}.*docs/operations\\.md#health`,
+    );
+    // The copy named once written (the page before says it is being written).
+    for (const path of ['/console', '/console/queue']) {
+      await waitFor(path, async () => said.test(await (await fetch(`${base}${path}`, { headers: { cookie: operator } })).text()));
+    }
+    const action = await fetch(`${base}/console/queue`, {
+      method: 'POST',
+      headers: { cookie: operator, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ _csrf: csrf, action: 'resume' }),
+      redirect: 'manual',
+    });
+    assert.equal(action.status, 503);
+    assert.equal(action.headers.get('retry-after'), null, 'only a restart brings a lost store back');
+    const refusal = await action.text();
+    assert.match(refusal, /Not done: The store is lost/);
+    assert.match(refusal, said);
+    assert.doesNotMatch(refusal, /try again later|keeps trying/);
+    // A sign-in would be written into the deleted file, gone after the restore: refused, saying why.
+    const signedIn = await fetch(`${base}/console/signin`, {
+      method: 'POST',
+      headers: { cookie: signin.cookie, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ _csrf: signin.token, name: 'olivia', password: PASSWORD, next: '/console' }),
+      redirect: 'manual',
+    });
+    assert.equal(signedIn.status, 503);
+    assert.equal(signedIn.headers.get('retry-after'), null);
+    const shortRefusal = await signedIn.text();
+    assert.match(shortRefusal, /the message store is lost or damaged; nothing is taken until an operator restarts the relay/);
+    // Not signed in: no file of the relay's named (its data directory, the copy), as /readyz names none.
+    assert.doesNotMatch(shortRefusal, said);
+    assert.ok(!shortRefusal.includes(dataDir) && !shortRefusal.includes(copy), shortRefusal);
+    assert.equal(signedIn.headers.get('set-cookie'), null, 'no session');
+    // A script signed in is told the lasting code, not a temporary one.
+    const json = await fetch(`${base}/console/queue`, {
+      method: 'POST',
+      headers: { cookie: operator, accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded', 'x-csrf-token': csrf },
+      body: new URLSearchParams({ _csrf: csrf, action: 'resume' }),
+    });
+    assert.equal(json.status, 503);
+    assert.equal(json.headers.get('retry-after'), null);
+    assert.equal(((await json.json()) as { error: string }).error, 'STORE_LOST');
   });
 });

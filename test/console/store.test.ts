@@ -211,11 +211,17 @@ describe('console store', () => {
       const now = buckets.filter((bucket) => bucket.sent > 0);
       assert.equal(now.length, 1, 'both sends in the minute they happened');
       assert.equal(typeof now[0]?.sent, 'number');
+      assert.deepEqual(
+        (await consoleStore.activity(start + 3_600_000, start + 3_600_000 * 10, 3_600_000)).map((bucket) => bucket.sent),
+        Array.from({ length: 9 }, () => 0),
+        'nothing before the range',
+      );
+      // The clock stepped back an hour after they were sent: still sent, in the latest bucket, not dropped for an hour.
       const hours = await consoleStore.activity(start - 3_600_000 * 10, start - 3_600_000, 3_600_000);
       assert.deepEqual(
-        hours.map((bucket) => bucket.sent + bucket.delivered + bucket.failed),
-        Array.from({ length: 9 }, () => 0),
-        'nothing outside the range',
+        hours.map((bucket) => [bucket.sent, bucket.delivered, bucket.failed]),
+        [...Array.from({ length: 8 }, () => [0, 0, 0]), [2, 1, 1]],
+        'what lies after the range counts in its latest bucket',
       );
       const gateway = await consoleStore.gatewayActivity();
       assert.equal(gateway.lastError?.detail, 'ERR:INVALID_NUMBER');
@@ -479,8 +485,17 @@ describe("a conversation's page reads by index", () => {
         'SEARCH o USING INDEX outbound_number (number=? AND id<?)',
         'SEARCH m USING INDEX sqlite_autoindex_messages_1 (id=?)',
       ]);
+      // Each reply's last refused mail by its message, never a scan.
       assert.deepEqual(plan(CONSOLE_SQL.repliesFrom, [A, 5_000, 'in-9', 51]), [
-        'SEARCH inbound USING INDEX inbound_number_received (number=? AND (received_at,id)<(?,?))',
+        'SEARCH i USING INDEX inbound_number_received (number=? AND (received_at,id)<(?,?))',
+        'CORRELATED SCALAR SUBQUERY 2',
+        'SEARCH mail_out USING INTEGER PRIMARY KEY (rowid=?)',
+        'CORRELATED SCALAR SUBQUERY 1',
+        'SEARCH mail_out USING INDEX mail_out_message (message_id=?)',
+        'CORRELATED SCALAR SUBQUERY 4',
+        'SEARCH mail_out USING INTEGER PRIMARY KEY (rowid=?)',
+        'CORRELATED SCALAR SUBQUERY 3',
+        'SEARCH mail_out USING INDEX mail_out_message (message_id=?)',
       ]);
     });
   });
@@ -605,11 +620,14 @@ describeOnPostgres("a conversation's page reads by index on PostgreSQL", async (
       ],
     );
     assert.match(String(scans(plans.mails)[0]?.[2]), /id < \$2/, 'from the last mail shown');
-    assert.deepEqual(
-      scans(plans.replies).map(([relation, index]) => [relation, index]),
-      [['inbound', 'inbound_number_received']],
+    const [replies, ...refusedMail] = scans(plans.replies);
+    assert.deepEqual(replies?.slice(0, 2), ['inbound', 'inbound_number_received']);
+    // Each reply's last refused mail: by its message, then by its id.
+    assert.ok(
+      refusedMail.every(([relation, index]) => relation === 'mail_out' && (index === 'mail_out_message' || index === 'mail_out_pkey')),
+      JSON.stringify(refusedMail),
     );
-    assert.match(String(scans(plans.replies)[0]?.[2]), /ROW\(received_at, id\) < ROW\(\$2, \$3\)/, 'from the last reply shown');
+    assert.match(String(replies?.[2]), /ROW\(received_at, id\) < ROW\(\$2, \$3\)/, 'from the last reply shown');
   });
 });
 

@@ -200,7 +200,7 @@ export class PostgresConsoleStore implements ConsoleStore {
   }
 
   async activity(since: number, until: number, bucketMs: number): Promise<ActivityBucket[]> {
-    return toBuckets(await this.#rows<ActivityRow>('activity', activityValues(since, until, bucketMs)), since, until, bucketMs);
+    return toBuckets(await this.#rows<ActivityRow>('activity', activityValues(since, bucketMs)), since, until, bucketMs);
   }
 
   async gatewayActivity(): Promise<{ readonly lastError: TimedDetail | undefined; readonly lastSent: number | undefined }> {
