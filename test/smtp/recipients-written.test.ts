@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { history } from '../../src/admin.ts';
+import { relayWithSimulator, waitFor } from '../helpers/relay.ts';
+import { queuedId, type Reply, SmtpDialog } from '../helpers/smtp.ts';
+
+const said = (reply: Reply | undefined) => `${reply?.code} ${reply?.text}`;
+
+/** One transaction from a trusted client: MAIL, then each RCPT as written (raw UTF-8); DATA with `subject` when given and a RCPT was taken. */
+async function transaction(port: number, rcpts: readonly string[], subject?: string): Promise<{ rcpt: Reply[]; data?: Reply }> {
+  const dialog = await SmtpDialog.open(port);
+  try {
+    await dialog.command('EHLO client.example.com');
+    assert.equal((await dialog.command('MAIL FROM:<tester@example.org> SMTPUTF8')).code, 250);
+    const rcpt: Reply[] = [];
+    for (const to of rcpts) rcpt.push(await dialog.command(`RCPT TO:<${to}>`));
+    if (subject === undefined || !rcpt.some((reply) => reply.code === 250)) return { rcpt };
+    return { rcpt, data: await dialog.data(`From: tester@example.org\r\nSubject: ${subject}\r\n\r\n${subject}\r\n`) };
+  } finally {
+    await dialog.close();
+  }
+}
+
+describe('a region whose international prefix is 00 and more digits reads numbers by that prefix (AU 0011, KR 002)', () => {
+  const australia = relayWithSimulator({
+    smtp: { trustedNetworks: ['127.0.0.1/32'] },
+    sms: { domains: ['sms.localhost'], defaultRegion: 'AU', lists: { 'oncall@sms.localhost': ['0412 345 678', '0011 44 7700 900141'] } },
+  });
+
+  test('RCPT, a sendsms@ subject and a list member written with 0011 reach the number after it, never +1 and the rest', async () => {
+    const sent = await transaction(australia.port, ['0011447700900142@sms.localhost', '0011-44-7700-900143@sms.localhost', 'oncall@sms.localhost'], 'idd au');
+    assert.deepEqual(sent.rcpt.map(said), ['250 2.1.5 Accepted', '250 2.1.5 Accepted', '250 2.1.5 Accepted']);
+    const subject = await transaction(australia.port, ['sendsms@sms.localhost'], 'To:0011 44 7700 900144');
+    assert.match(said(subject.data), /^250 /);
+    const expected = ['447700900141', '447700900142', '447700900143', '447700900144', '61412345678'];
+    await waitFor('the SMS', () => expected.every((to) => australia.gateway.simulator.received.some((sms) => sms.to === to)));
+    assert.ok(!australia.gateway.simulator.received.some((sms) => sms.to.startsWith('1')), 'nothing read as +1');
+    const log = await history(australia.relay.relay.store, queuedId(sent.data), Date.now());
+    assert.match(log, /accepted: 0011447700900142@sms\.localhost -> \+447700900142/);
+  });
+
+  test('AU 000 is a short code, not 00 and a country code', async () => {
+    const refused = await transaction(australia.port, ['000@sms.localhost']);
+    assert.deepEqual(refused.rcpt.map(said), [
+      '550 5.1.3 Bad recipient: "000" is a short code or emergency number in Australia, not a phone number: it cannot be texted',
+    ]);
+  });
+
+  const korea = relayWithSimulator({ smtp: { trustedNetworks: ['127.0.0.1/32'] }, sms: { domains: ['sms.localhost'], defaultRegion: 'KR' } });
+
+  test("KR: 00700 and 001 are Korea's prefixes; 002 51… (Peru by 002, Ethiopia by 00) is refused naming both, never sent", async () => {
+    const replies = await transaction(
+      korea.port,
+      ['00700447700900145@sms.localhost', '001447700900146@sms.localhost', '00251912345678@sms.localhost'],
+      'idd kr',
+    );
+    assert.deepEqual(replies.rcpt.map(said), [
+      '250 2.1.5 Accepted',
+      '250 2.1.5 Accepted',
+      '550 5.1.3 Bad recipient: "00251912345678" could be +251 91 234 5678 (Ethiopia) or +51 912 345 678 (Peru): write + and the country code',
+    ]);
+    await waitFor('the SMS', () => ['447700900145', '447700900146'].every((to) => korea.gateway.simulator.received.some((sms) => sms.to === to)));
+    assert.ok(!korea.gateway.simulator.received.some((sms) => sms.to === '251912345678' || sms.to === '51912345678'));
+  });
+});
