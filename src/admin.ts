@@ -355,11 +355,14 @@ export async function history(
     note = () => undefined,
     withMessageId,
     smsDomains = [],
+    accountIdAddresses = false,
   }: {
     readonly limit?: string | undefined;
     readonly note?: (line: string) => void;
     /** sms.domains: `<number>@<one of them>` (copied from a mail's To or a bounce) is that number. */
     readonly smsDomains?: readonly string[];
+    /** A provider that sends reads `<number>-<account id>@` (Puzzel's): so does this, as RCPT does. */
+    readonly accountIdAddresses?: boolean;
     /** The relay's ids of the mails with this Message-ID header, newest first, at most `limit`: the console's Messages search. */
     readonly withMessageId?: (header: string, limit: number) => Promise<readonly string[]>;
   } = {},
@@ -371,7 +374,7 @@ export async function history(
     ? undefined
     : written === subject
       ? normaliseNumber(written, defaultRegion)
-      : localPartNumber(written, defaultRegion);
+      : localPartNumber(written, defaultRegion, accountIdAddresses);
   const number = read?.ok ? read.e164 : undefined;
   // Digits that cannot be read as a number get why (a national one without sms.defaultRegion) before what --limit counts.
   if (limit !== undefined && read !== undefined && !read.ok) throw new UsageError(`log: ${read.reason}`);

@@ -13,6 +13,8 @@ export interface RecipientRules {
   readonly subjectAddress: string;
   /** The relay's own sender (`mail.from`): its bounces and reports come from it, and it takes no mail. */
   readonly relaySender: string;
+  /** A provider that sends reads `<number>-<account id>@` (Puzzel's `<number>-<serviceId>@`): so does RCPT. */
+  readonly accountIdAddresses?: boolean;
 }
 
 /**
@@ -59,7 +61,7 @@ export function refusesReportsTo(address: string, domains: readonly string[]): b
 }
 
 /** Puzzel's email interface addresses `<number>-<serviceId>@…` (src/providers/puzzel/README.md); the service id is its own. */
-const NUMBER_WITH_SERVICE_ID = /^(.+)-([0-9]{1,10})$/;
+const NUMBER_WITH_ACCOUNT_ID = /^(.+)-([0-9]{1,10})$/;
 
 /**
  * A phone number's URI (RFC 3966 `tel:`, RFC 5724 `sms:`) pasted as the local part, as a click on a
@@ -155,18 +157,26 @@ export function writtenBySender(rcpt: string, number: string, rules: RecipientRu
   }
 }
 
-/** The number of a local part as RCPT reads it, also in the `<number>-<serviceId>` form (`smsrelay log` reads an address so); or why it is none. */
-export function localPartNumber(local: string, defaultRegion: CountryCode | undefined): ReturnType<typeof normaliseNumber> {
+/**
+ * The number of a local part as RCPT reads it (`smsrelay log` reads an address so); or why it is none. A number and
+ * `-<digits>` is the number in the `<number>-<serviceId>` form only where a provider that sends reads that form
+ * (`accountIdAddresses`) and the digits are no number of their own: `2025550123-2025550124` is two numbers, and
+ * one address per number is asked for, never the first texted and the second dropped.
+ */
+export function localPartNumber(local: string, defaultRegion: CountryCode | undefined, accountIdAddresses = false): ReturnType<typeof normaliseNumber> {
   const number = normaliseNumber(local, defaultRegion);
   if (number.ok) return number;
-  const withServiceId = NUMBER_WITH_SERVICE_ID.exec(local);
-  const withoutServiceId = withServiceId && normaliseNumber(withServiceId[1] ?? '', defaultRegion);
-  return withoutServiceId?.ok ? withoutServiceId : number;
+  const [, written, suffix] = NUMBER_WITH_ACCOUNT_ID.exec(local) ?? [];
+  if (written === undefined || suffix === undefined || !normaliseNumber(written, defaultRegion).ok) return number;
+  const quoted = `"${asciiQuoted(local)}"`;
+  if (normaliseNumber(suffix, defaultRegion).ok) return { ok: false, reason: `${quoted} could be 2 numbers: write one number per address` };
+  if (!accountIdAddresses) return { ok: false, reason: `${quoted} is not a phone number: write the number alone, without "-${suffix}"` };
+  return normaliseNumber(written, defaultRegion);
 }
 
-/** The E.164 number of a local part, also in the `<number>-<serviceId>` form; 550 5.1.3 when none. */
-export function recipientNumber(local: string, rules: Pick<RecipientRules, 'defaultRegion'>): string {
-  const number = localPartNumber(local, rules.defaultRegion);
+/** The E.164 number of a local part, also in the `<number>-<serviceId>` form where it is read; 550 5.1.3 when none. */
+export function recipientNumber(local: string, rules: Pick<RecipientRules, 'defaultRegion' | 'accountIdAddresses'>): string {
+  const number = localPartNumber(local, rules.defaultRegion, rules.accountIdAddresses);
   if (number.ok) return number.e164;
   throw notANumber(local, number.reason);
 }
@@ -175,7 +185,7 @@ export function recipientNumber(local: string, rules: Pick<RecipientRules, 'defa
  * A number of a subject's `To:`, written with the blanks it was typed with (`To:+44 7700 900123`): read as RCPT reads
  * one, unless its words could each be a number of their own (severalNumbers): refused then, never joined into another's.
  */
-export function subjectNumber(written: string, rules: Pick<RecipientRules, 'defaultRegion'>): string {
+export function subjectNumber(written: string, rules: Pick<RecipientRules, 'defaultRegion' | 'accountIdAddresses'>): string {
   const several = severalNumbers(written, rules.defaultRegion);
   if (several !== undefined) throw new RelayError('BAD_NUMBER', `Bad recipient: ${several}`);
   return recipientNumber(written, rules);

@@ -335,6 +335,11 @@ export function configuredPlugins(config: Pick<Config, 'gateway'>, registry: Pic
   return [...new Set(accountsOf(config).map((account) => registry.get(account.provider)))];
 }
 
+/** Whether a provider that sends reads `<number>-<account id>@` (ProviderCapabilities.accountIdAddresses): RCPT reads it too. */
+export function readsAccountIdAddresses(config: Pick<Config, 'gateway'>, registry: Pick<ProviderRegistry, 'get'>): boolean {
+  return configuredPlugins(config, registry).some((plugin) => plugin.capabilities.accountIdAddresses === true);
+}
+
 /** The accounts that send: those the routes name, each provider once; without routes, the gateway's. */
 export function accountsOf(config: Pick<Config, 'gateway'>): GatewayAccount[] {
   const { routes } = config.gateway;

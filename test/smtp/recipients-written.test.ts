@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { history } from '../../src/admin.ts';
+import type { PuzzelSimulator } from '../../src/simulators/puzzel.ts';
 import { relayWithSimulator, waitFor } from '../helpers/relay.ts';
 import { queuedId, type Reply, SmtpDialog } from '../helpers/smtp.ts';
 
@@ -61,5 +62,47 @@ describe('a region whose international prefix is 00 and more digits reads number
     ]);
     await waitFor('the SMS', () => ['447700900145', '447700900146'].every((to) => korea.gateway.simulator.received.some((sms) => sms.to === to)));
     assert.ok(!korea.gateway.simulator.received.some((sms) => sms.to === '251912345678' || sms.to === '51912345678'));
+  });
+});
+
+describe('<number>-<digits>@ is Puzzel-only, and never two numbers', () => {
+  const intelli = relayWithSimulator({ smtp: { trustedNetworks: ['127.0.0.1/32'] }, sms: { domains: ['sms.localhost'], defaultRegion: 'US' } });
+
+  test('without a Puzzel account, two dash-joined numbers and a service id form are refused; nothing is texted to the first', async () => {
+    const replies = await transaction(
+      intelli.port,
+      ['2025550123-2025550124@sms.localhost', '2025550125-1000@sms.localhost', '2025550126@sms.localhost'],
+      'dash',
+    );
+    assert.deepEqual(replies.rcpt.map(said), [
+      '550 5.1.3 Bad recipient: "2025550123-2025550124" could be 2 numbers: write one number per address',
+      '550 5.1.3 Bad recipient: "2025550125-1000" is not a phone number: write the number alone, without "-1000"',
+      '250 2.1.5 Accepted',
+    ]);
+    await waitFor('the SMS', () => intelli.gateway.simulator.received.some((sms) => sms.to === '12025550126'));
+    assert.ok(!intelli.gateway.simulator.received.some((sms) => ['12025550123', '12025550125'].includes(sms.to)));
+  });
+
+  const puzzel = relayWithSimulator({
+    smtp: { trustedNetworks: ['127.0.0.1/32'] },
+    gateway: { provider: 'puzzel-simulator' },
+    sms: { domains: ['sms.localhost'], defaultRegion: 'FR' },
+  });
+
+  test("through Puzzel, <number>-<serviceId>@ is the number, a sendsms@ subject's too; a second number after the dash is refused", async () => {
+    const replies = await transaction(
+      puzzel.port,
+      ['0612345678-1000@sms.localhost', '0612345670-0612345679@sms.localhost', '+33612345671-0612345679@sms.localhost'],
+      'puzzel dash',
+    );
+    assert.deepEqual(replies.rcpt.map(said), [
+      '250 2.1.5 Accepted',
+      '550 5.1.3 Bad recipient: "0612345670-0612345679" could be 2 numbers: write one number per address',
+      '550 5.1.3 Bad recipient: "+33612345671-0612345679" could be 2 numbers: write one number per address',
+    ]);
+    const simulator = puzzel.relay.relay.simulator as PuzzelSimulator;
+    await waitFor('the SMS at Puzzel', () => simulator.records.some((record) => record.to === '33612345678'));
+    const subject = await transaction(puzzel.port, ['sendsms@sms.localhost'], 'To:0612345672-0612345673');
+    assert.match(said(subject.data), /^550 5\.1\.3 .*could be 2 numbers: write one number per address/);
   });
 });
