@@ -1,7 +1,7 @@
 import type { CountryCode } from 'libphonenumber-js';
 import { RelayError } from '../errors.ts';
 import { normaliseNumber, severalNumbers } from '../sms/numbers.ts';
-import { isAtSmsDomain, smsDomainOf, withCanonicalDomain } from '../mail/addresses.ts';
+import { isAtSmsDomain, listLocalPart, smsDomainOf, withCanonicalDomain } from '../mail/addresses.ts';
 import { asciiQuoted } from '../mail/ascii.ts';
 import { canTextBack, NO_REPLY_LOCAL_PART, readSender, untextableWords } from '../sms/senders.ts';
 
@@ -64,10 +64,15 @@ export function refusesReportsTo(address: string, domains: readonly string[]): b
 const NUMBER_WITH_ACCOUNT_ID = /^(.+)-([0-9]{1,10})$/;
 
 /**
- * A phone number's URI (RFC 3966 `tel:`, RFC 5724 `sms:`) pasted as the local part, as a click on a
- * link writes it: no route, so told to drop the scheme rather than refused as relaying for its `:`.
+ * A phone number's URI (RFC 3966 `tel:`, RFC 5724 `sms:`) pasted as the local part, as a click on a link or a
+ * contact's "copy link" writes it: no route, so told to write the number alone rather than refused as relaying for its
+ * `:`. Its numbers are what comes before its parameters (`;ext=`, `;phone-context=`, `?body=`), `sms:`'s parted by `,`.
  */
-const TELEPHONE_URI = /^(tel|sms):(?=[^%!@:"\\]*$)/i;
+const TELEPHONE_URI = /^(tel|sms):([^;?]*)/i;
+/** A `+` percent-encoded, as an href writes it (`sms:%2B44…`): the `+` the sender meant. */
+const ENCODED_PLUS = /%2B/gi;
+/** Digits after a percent-encoded `+` (`%2B447700900123@`): no route, a number copied from a URL. */
+const ENCODED_PLUS_NUMBER = /^%2B[^%!:"\\]*$/i;
 
 /**
  * Characters that turn a local part into a route to somewhere else: `%` and `!` hacks, an `@` or
@@ -122,11 +127,12 @@ export function resolveRecipient(address: string, rules: RecipientRules): Resolv
     throw new RelayError('RELAY_DENIED', `Relaying denied: ${asciiQuoted(written)} is not an SMS domain of this relay`);
   }
   const uri = TELEPHONE_URI.exec(local);
-  if (uri) {
-    const number = asciiQuoted(local.slice(uri[0].length));
+  const numbers = uri ? uri[2]?.replace(ENCODED_PLUS, '+') : ENCODED_PLUS_NUMBER.test(local) ? local.replace(ENCODED_PLUS, '+') : undefined;
+  if (numbers !== undefined && !ROUTING_CHARACTERS.test(numbers)) {
+    const what = uri ? `a ${uri[1]?.toLowerCase()}: link` : 'a percent-encoded +';
     throw new RelayError(
       'BAD_NUMBER',
-      `Bad recipient: "${asciiQuoted(local)}" is a ${uri[1]?.toLowerCase()}: link, not a phone number: write the number alone, <${number}@${domain}>`,
+      `Bad recipient: "${asciiQuoted(local)}" is ${what}, not a phone number: ${writtenInstead(numbers.split(','), domain, rules)}`,
     );
   }
   if (ROUTING_CHARACTERS.test(local)) {
@@ -137,9 +143,24 @@ export function resolveRecipient(address: string, rules: RecipientRules): Resolv
     throw new RelayError('NOT_TEXTABLE', "This address takes no mail: it is the relay's own, the sender of its bounces and delivery reports");
   }
   if (rules.subjectAddress !== '' && local.toLowerCase() === rules.subjectAddress) return { subject: true };
-  const list = rules.lists[`${local.toLowerCase()}@${domain}`];
+  const list = rules.lists[`${listLocalPart(local)}@${domain}`];
   if (list) return { numbers: list };
   return { numbers: [recipientNumber(local, rules)] };
+}
+
+/**
+ * What to write for the numbers of a link: each alone at its own address, as RCPT takes it; or, where one is no
+ * number, why (the hint followed would only be refused).
+ */
+function writtenInstead(numbers: readonly string[], domain: string, rules: RecipientRules): string {
+  const written = numbers.map((number) => number.trim()).filter((number) => number !== '');
+  for (const number of written) {
+    const read = localPartNumber(number, rules.defaultRegion, rules.accountIdAddresses);
+    if (!read.ok) return read.reason;
+  }
+  const addresses = written.map((number) => `<${asciiQuoted(number)}@${domain}>`);
+  if (addresses.length === 0) return 'it names no number';
+  return addresses.length === 1 ? `write the number alone, ${addresses[0]}` : `write one number per address, ${addresses.join(', ')}`;
 }
 
 /**

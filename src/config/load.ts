@@ -9,7 +9,7 @@ import type { CountryCode } from 'libphonenumber-js';
 import { LineCounter, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
 import { isPostmasterAddress, recipientNumber, unreachableLocalPart } from '../acceptance/recipient-addresses.ts';
-import { isAtSmsDomain, withCanonicalDomain } from '../mail/addresses.ts';
+import { isAtSmsDomain, listLocalPart, withCanonicalDomain } from '../mail/addresses.ts';
 import { type ProviderPlugin, receivesWebhooks } from '../providers/contract.ts';
 import { keywordGaps } from './keywords.ts';
 import { isLoopbackHost, networkMatcher } from '../policy/networks.ts';
@@ -1059,8 +1059,8 @@ function normaliseLists(
   const written = new Map<string, string>();
   for (const [address, members] of Object.entries(sms.lists)) {
     // Keyed and compared as RCPT finds it (sms.domains are canonical): `oncall@smsé.example.` is `oncall@xn--sms-dma.example`.
-    const key = withCanonicalDomain(address).toLowerCase();
-    const [local, listDomain, ...rest] = key.split('@');
+    const [local, listDomain, ...rest] = withCanonicalDomain(address).toLowerCase().split('@');
+    const key = `${listLocalPart(local ?? '')}@${listDomain}`;
     if (!local || !listDomain || rest.length > 0 || !sms.domains.includes(listDomain)) {
       problems.push(`${describe(['sms', 'lists', address])}: a list address must be <name>@<one of the SMS domains>`);
       continue;
@@ -1077,7 +1077,7 @@ function normaliseLists(
     const other = written.get(key);
     if (other !== undefined) {
       problems.push(
-        `${describe(['sms', 'lists', address])}: the same address as list ${other} (${describe(['sms', 'lists', other])}): addresses are compared without case, a domain in its A-labels without a final dot; merge the two`,
+        `${describe(['sms', 'lists', address])}: the same address as list ${other} (${describe(['sms', 'lists', other])}): addresses are compared without case and in Unicode NFC, a domain in its A-labels without a final dot; merge the two`,
       );
     }
     written.set(key, address);

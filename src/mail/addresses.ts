@@ -59,6 +59,14 @@ export function canonicalDomain(written: string): string {
 }
 
 /**
+ * A local part as a list's name is compared: without case, and in Unicode NFC (RFC 6532 §3.1), so that `équipe`
+ * pasted decomposed (`e` and U+0301, from a macOS file name) is the same name as every client writes it.
+ */
+export function listLocalPart(local: string): string {
+  return (NOT_ASCII.test(local) ? local.normalize('NFC') : local).toLowerCase();
+}
+
+/**
  * The address with its domain as canonicalDomain writes it and the local part as written: ASCII
  * where a header field must be (RFC 3464's rfc822 addresses), and one form to compare.
  */

@@ -106,3 +106,49 @@ describe('<number>-<digits>@ is Puzzel-only, and never two numbers', () => {
     assert.match(said(subject.data), /^550 5\.1\.3 .*could be 2 numbers: write one number per address/);
   });
 });
+
+describe('tel:/sms: links and a percent-encoded + are told the address to write, which is then taken', () => {
+  const suite = relayWithSimulator({ smtp: { trustedNetworks: ['127.0.0.1/32'] }, sms: { domains: ['sms.localhost'], defaultRegion: 'GB' } });
+
+  test("a link's parameters are cut, %2B is a +, two numbers get one address each; each hint followed is accepted", async () => {
+    const links = [
+      'tel:+447700900151;ext=12@sms.localhost',
+      'tel:07700900152;phone-context=+44@sms.localhost',
+      'sms:+447700900153?body=Server%20down@sms.localhost',
+      'sms:%2B447700900154@sms.localhost',
+      '%2B447700900155@sms.localhost',
+      'sms:+447700900156,+447700900157@sms.localhost',
+      'tel:+4477009;ext=1@sms.localhost',
+    ];
+    const replies = await transaction(suite.port, links);
+    assert.deepEqual(replies.rcpt.map(said), [
+      '550 5.1.3 Bad recipient: "tel:+447700900151;ext=12" is a tel: link, not a phone number: write the number alone, <+447700900151@sms.localhost>',
+      '550 5.1.3 Bad recipient: "tel:07700900152;phone-context=+44" is a tel: link, not a phone number: write the number alone, <07700900152@sms.localhost>',
+      '550 5.1.3 Bad recipient: "sms:+447700900153?body=Server%20down" is a sms: link, not a phone number: write the number alone, <+447700900153@sms.localhost>',
+      '550 5.1.3 Bad recipient: "sms:%2B447700900154" is a sms: link, not a phone number: write the number alone, <+447700900154@sms.localhost>',
+      '550 5.1.3 Bad recipient: "%2B447700900155" is a percent-encoded +, not a phone number: write the number alone, <+447700900155@sms.localhost>',
+      '550 5.1.3 Bad recipient: "sms:+447700900156,+447700900157" is a sms: link, not a phone number: write one number per address, <+447700900156@sms.localhost>, <+447700900157@sms.localhost>',
+      '550 5.1.3 Bad recipient: "tel:+4477009;ext=1" is a tel: link, not a phone number: "+4477009" is too short to be a phone number in United Kingdom (+44)',
+    ]);
+    const hinted = replies.rcpt.flatMap((reply) => [...reply.text.matchAll(/<([^<>]+)>/g)].map((found) => found[1] ?? ''));
+    assert.equal(hinted.length, 7);
+    const followed = await transaction(suite.port, hinted);
+    assert.deepEqual(
+      followed.rcpt.map(said),
+      hinted.map(() => '250 2.1.5 Accepted'),
+    );
+  });
+});
+
+describe('list names are compared in Unicode NFC', () => {
+  const suite = relayWithSimulator({
+    smtp: { trustedNetworks: ['127.0.0.1/32'] },
+    sms: { domains: ['sms.localhost'], lists: { 'ärzte@sms.localhost': ['+447700900161'], 'e\u0301quipe@sms.localhost': ['+447700900162'] } },
+  });
+
+  test('a list written decomposed in the config and one written composed are reached by either spelling', async () => {
+    const replies = await transaction(suite.port, ['a\u0308rzte@sms.localhost', '\u00e9quipe@sms.localhost', '\u00c9QUIPE@sms.localhost'], 'nfc lists');
+    assert.deepEqual(replies.rcpt.map(said), ['250 2.1.5 Accepted', '250 2.1.5 Accepted', '250 2.1.5 Accepted']);
+    await waitFor('both lists', () => ['447700900161', '447700900162'].every((to) => suite.gateway.simulator.received.some((sms) => sms.to === to)));
+  });
+});
