@@ -115,9 +115,11 @@ export function unreachableLocalPart(local: string): { readonly reached: 'never'
 /**
  * The E.164 numbers a RCPT address stands for: `<number>@<sms-domain>` (also `<number>-<serviceId>`),
  * a configured distribution list, or the subject address. Anything else is refused with the catalogue's reply: 550 5.7.1 for a foreign domain or a
- * routing trick (never an open relay), 550 5.1.3 for a local part that is no valid number.
+ * routing trick (never an open relay), 550 5.1.3 for a local part that is no valid number. `spaced`: the local part as
+ * written with blanks (`447 700 900123`, which no client means as an address): after the domain's check, refused with the
+ * number to write where its words are one valid number as a subject's `To:` reads them (subjectNumber), else with why not.
  */
-export function resolveRecipient(address: string, rules: RecipientRules): ResolvedRecipient {
+export function resolveRecipient(address: string, rules: RecipientRules, spaced?: string): ResolvedRecipient {
   const at = address.lastIndexOf('@');
   const local = at > 0 ? address.slice(0, at) : '';
   const domain = smsDomainOf(address, rules.domains);
@@ -125,6 +127,10 @@ export function resolveRecipient(address: string, rules: RecipientRules): Resolv
     // Quoted as written, beyond ASCII by code point: never folded into another, real-looking domain (`smselocal.example`).
     const written = at > 0 ? address.slice(at + 1).toLowerCase() : address;
     throw new RelayError('RELAY_DENIED', `Relaying denied: ${asciiQuoted(written)} is not an SMS domain of this relay`);
+  }
+  if (spaced !== undefined) {
+    subjectNumber(spaced, rules);
+    throw new RelayError('BAD_RECIPIENT_SYNTAX', `Write the number without spaces: <${asciiQuoted(spaced.replace(/\s+/gu, ''))}@${domain}>`);
   }
   const uri = TELEPHONE_URI.exec(local);
   const numbers = uri ? uri[2]?.replace(ENCODED_PLUS, '+') : ENCODED_PLUS_NUMBER.test(local) ? local.replace(ENCODED_PLUS, '+') : undefined;

@@ -152,3 +152,50 @@ describe('list names are compared in Unicode NFC', () => {
     await waitFor('both lists', () => ['447700900161', '447700900162'].every((to) => suite.gateway.simulator.received.some((sms) => sms.to === to)));
   });
 });
+
+describe('a number written with blanks in RCPT is answered after the checks that come first, and only as one number', () => {
+  const suite = relayWithSimulator({
+    smtp: { trustedNetworks: ['127.0.0.1/32'] },
+    sms: { domains: ['sms.localhost', 'xn--smslocal-d1a.example'], defaultRegion: 'US' },
+  });
+
+  test('503 before MAIL, 501 5.5.4 for a bad NOTIFY, relaying denied for a foreign domain (as written), then the hint', async () => {
+    const dialog = await SmtpDialog.open(suite.port);
+    try {
+      await dialog.command('EHLO client.example.com');
+      assert.equal((await dialog.command('RCPT TO:<202 555 0123@sms.localhost>')).code, 503);
+      assert.equal((await dialog.command('MAIL FROM:<tester@example.org> SMTPUTF8')).code, 250);
+      const replies = [
+        await dialog.command('RCPT TO:<202 555 0123@sms.localhost> NOTIFY=BOGUS'),
+        await dialog.command('RCPT TO:<202 555 0123@example.com>'),
+        await dialog.command('RCPT TO:<447 700 900123@smsé.example>'),
+        await dialog.command('RCPT TO:<202 555 0123@sms.localhost>'),
+        await dialog.command('RCPT TO:<447 700 900123@smsélocal.example>'),
+      ];
+      assert.match(said(replies[0]), /^501 5\.5\.4 /);
+      assert.deepEqual(replies.slice(1).map(said), [
+        '550 5.7.1 Relaying denied: example.com is not an SMS domain of this relay',
+        '550 5.7.1 Relaying denied: smsU+00E9.example is not an SMS domain of this relay',
+        '501 5.1.3 Write the number without spaces: <2025550123@sms.localhost>',
+        '501 5.1.3 Write the number without spaces: <447700900123@xn--smslocal-d1a.example>',
+      ]);
+    } finally {
+      await dialog.close();
+    }
+  });
+
+  test('words that could each be a number, or no number joined, get the reason a subject gets, never a join', async () => {
+    const replies = await transaction(suite.port, [
+      '81234 85678@sms.localhost',
+      '"81234 85678"@sms.localhost',
+      '202 555 0123 202 555 0124@sms.localhost',
+      '+44 7700 90012@sms.localhost',
+    ]);
+    assert.deepEqual(replies.rcpt.map(said), [
+      '550 5.1.3 Bad recipient: "81234 85678" could be 2 numbers or one: write each number without blanks, and "," between numbers',
+      '550 5.1.3 Bad recipient: "81234 85678" could be 2 numbers or one: write each number without blanks, and "," between numbers',
+      '550 5.1.3 Bad recipient: "202 555 0123 202 555 0124" is too long to be a phone number',
+      '550 5.1.3 Bad recipient: "+44 7700 90012" is not a valid number for United Kingdom (+44)',
+    ]);
+  });
+});
