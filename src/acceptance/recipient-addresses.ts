@@ -194,11 +194,12 @@ export function localPartNumber(local: string, defaultRegion: CountryCode | unde
   const number = normaliseNumber(local, defaultRegion);
   if (number.ok) return number;
   const [, written, suffix] = NUMBER_WITH_ACCOUNT_ID.exec(local) ?? [];
-  if (written === undefined || suffix === undefined || !normaliseNumber(written, defaultRegion).ok) return number;
+  const first = written === undefined ? undefined : normaliseNumber(written, defaultRegion);
+  if (suffix === undefined || !first?.ok) return number;
   const quoted = `"${asciiQuoted(local)}"`;
   if (normaliseNumber(suffix, defaultRegion).ok) return { ok: false, reason: `${quoted} could be 2 numbers: write one number per address` };
   if (!accountIdAddresses) return { ok: false, reason: `${quoted} is not a phone number: write the number alone, without "-${suffix}"` };
-  return normaliseNumber(written, defaultRegion);
+  return first;
 }
 
 /** The E.164 number of a local part, also in the `<number>-<serviceId>` form where it is read; 550 5.1.3 when none. */

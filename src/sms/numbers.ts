@@ -205,8 +205,11 @@ function readEither(input: string, international: Reading, national: Reading, na
   // Of two refusals the international one names the country it found, which tells a writer the most; an
   // unknown country code only says the digits were not meant internationally, and the national one is then the useful one.
   // After a region's own international prefix (rule 2'), its reading is the one the writer meant, and names why.
-  const [told, other] = namesWhy === 'abroad' ? [abroad, home] : [home, abroad];
-  if (!home.ok) return abroad.ok ? number(abroad) : refuse(input, !told.ok && told.problem !== 'INVALID_COUNTRY' ? told : (other as Refusal));
+  if (!home.ok) {
+    if (abroad.ok) return number(abroad);
+    const [told, other] = namesWhy === 'abroad' ? [abroad, home] : [home, abroad];
+    return refuse(input, told.problem === 'INVALID_COUNTRY' ? other : told);
+  }
   if (!abroad.ok || abroad.e164 === home.e164) return number(home);
   if (abroad.textable !== home.textable) return number(abroad.textable ? abroad : home);
   // The region's own mobile against a number only possibly one abroad (NANP's 1 and 10 digits: China's 11-digit
