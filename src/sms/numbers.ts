@@ -8,8 +8,13 @@
  * 2. A leading `+` or `00` means international: country code, then the number.
  * 2'. Where the default region's own international prefix is `00` and more digits (AU `0011`, KR `002`, TW `009`,
  *    BR `0021`: libphonenumber's metadata), digits after `00` have two readings, the region's prefix stripped and `00`
- *    alone stripped, chosen between as in rule 4 (the region's as the home one): `0011 44 7700 900123` in Australia is
- *    +44 7700 900123, `002 51 912 345 678` in Korea (Peru, or Ethiopia's +251 91 234 5678) is refused naming both.
+ *    alone stripped. A number's type says nothing of which prefix its writer used, so nothing of rule 4 chooses: two
+ *    valid different numbers are refused naming both (`002 51 912 345 678` in Korea: Peru, or Ethiopia's
+ *    +251 91 234 5678; `0011 64 9 309 1234` in Australia: an Auckland landline, or +1 649 309 1234); the region's
+ *    reading that finds a country but no number of it is refused with its reason (`0011 44 7700 9001`: too short for
+ *    the UK, not +1 447 700 9001); `00` alone is read only where the region's reading is no country's (`0044 7700
+ *    900123`, `0011 999…`) or the region's own (`008 62…` in Indonesia, which nobody there dials), and only such a
+ *    reading of the region's own is never taken (`00 86 …` in Indonesia, a Chinese number one digit off, is refused).
  * 3. A leading single `0` is a national trunk prefix (`07700900123`): the number is read in the
  *    default region (SMSRELAY_DEFAULT_REGION), and refused when none is set.
  * 4. Any other digits, with a default region set, have two readings: international (`+` and the
@@ -167,9 +172,8 @@ function doubleZeroPrefix(region: CountryCode): RegExp | undefined {
 /**
  * Digits written after `00` in a region whose international prefix is `00` and more (rule 2'): the region's own
  * reading strips its prefix (`0011 44 7700 900123` in Australia is +44), the rest of the world's strips `00` alone
- * (`00 1 354 611 1234`, a Canadian number as a European writes it). The one valid reading is taken; where both are
- * valid numbers and differ, the sender is asked for `+` (rule 4's choice, the region's reading as the home one).
- * Undefined where the region has no such prefix: `00` is international there.
+ * (`00 1 354 611 1234`, a Canadian number as a European writes it). Undefined where the region has no such prefix:
+ * `00` is international there.
  */
 function readByRegionPrefix(input: string, digits: string, region: CountryCode): NumberResult | undefined {
   const prefix = doubleZeroPrefix(region);
@@ -180,8 +184,44 @@ function readByRegionPrefix(input: string, digits: string, region: CountryCode):
   const plain: Reading = { text: `+${digits}` };
   // Nothing after 00 is the region's prefix (`0044…` in Australia): the only reading is `00`'s, or a number of the region's own (`000`).
   if (length === 0) return isShortNumber(written, region) ? shortNumber(input, region) : readAs(input, plain);
-  return readEither(input, plain, { text: `+${written.slice(length)}`, guessed: true }, 'home');
+  const afterPrefix = `+${written.slice(length)}`;
+  const byRegion = check({ text: afterPrefix, guessed: true });
+  const byPlain = check(plain);
+  // Through its own international prefix the region reaches no number of its own (`008 62…` in Indonesia): that reading
+  // was not meant, and taken it would text a stranger at home for a foreign number written a digit off.
+  const ownCountry = callingCodeOf(afterPrefix) === getCountryCallingCode(region);
+  if (byRegion.ok) {
+    if (!byPlain.ok) return ownCountry ? ownThroughPrefix(input, byRegion, region) : number(byRegion);
+    // Either is how someone dials (the region's prefix, or `00` as most of the world and, in HK and BO, the region too), and
+    // either number may be a landline: its type says nothing of the prefix used, two different numbers are the writer's to tell.
+    return byRegion.e164 === byPlain.e164 ? number(byRegion) : bothReadings(input, byRegion, byPlain);
+  }
+  // The region's prefix found a country but no number of it (a digit short, `0011 44 7700 9001`): its reason, since `00`
+  // alone would read the same digits as another country's number (`+1 447 700 9001`).
+  if (!ownCountry && byRegion.problem !== 'INVALID_COUNTRY') return refuse(input, byRegion);
+  return byPlain.ok ? number(byPlain) : refuse(input, ownCountry ? byPlain : byRegion);
 }
+
+/** A number of the region read only through its own international prefix: refused, saying how to write it. */
+function ownThroughPrefix(input: string, reading: { shown: string }, region: CountryCode): NumberResult {
+  return {
+    ok: false,
+    reason: `${quote(input)} reads as ${reading.shown} only through ${regionName(region)}'s international prefix, and as no number after 00 alone: write + and the country code`,
+  };
+}
+
+/** The country calling code an international number (`+…`) starts with, valid or not: calling codes are prefix-free. */
+function callingCodeOf(international: string): string | undefined {
+  const digits = international.slice(1);
+  for (let length = 1; length <= MAX_CALLING_CODE_DIGITS; length++) {
+    const code = digits.slice(0, length);
+    if (metadata.country_calling_codes[code] !== undefined) return code;
+  }
+  return undefined;
+}
+
+/** ITU-T E.164: a country calling code has 1 to 3 digits. */
+const MAX_CALLING_CODE_DIGITS = 3;
 
 /**
  * The types a number receives SMS as: a mobile, or a number the metadata cannot tell from one (NANP,
@@ -199,16 +239,14 @@ const NANP_WRITTEN = /^1?\d{10}$/;
  * Digits written without `+`, `00` or a trunk 0 in a region (rule 4 above): the one reading plainly
  * meant, or a refusal naming both when either could be.
  */
-function readEither(input: string, international: Reading, national: Reading, namesWhy: 'abroad' | 'home' = 'abroad'): NumberResult {
+function readEither(input: string, international: Reading, national: Reading): NumberResult {
   const abroad = check(international);
   const home = check(national);
   // Of two refusals the international one names the country it found, which tells a writer the most; an
   // unknown country code only says the digits were not meant internationally, and the national one is then the useful one.
-  // After a region's own international prefix (rule 2'), its reading is the one the writer meant, and names why.
   if (!home.ok) {
     if (abroad.ok) return number(abroad);
-    const [told, other] = namesWhy === 'abroad' ? [abroad, home] : [home, abroad];
-    return refuse(input, told.problem === 'INVALID_COUNTRY' ? other : told);
+    return refuse(input, abroad.problem === 'INVALID_COUNTRY' ? home : abroad);
   }
   if (!abroad.ok || abroad.e164 === home.e164) return number(home);
   if (abroad.textable !== home.textable) return number(abroad.textable ? abroad : home);
@@ -216,10 +254,12 @@ function readEither(input: string, international: Reading, national: Reading, na
   // mobiles, a German mobile without its 0): in the region the relay is set for, its own mobile is what was meant.
   if (home.mobile && !abroad.mobile) return number(home);
   if (national.region !== undefined && getCountryCallingCode(national.region) === NANP_CALLING_CODE && NANP_WRITTEN.test(national.text)) return number(home);
-  return {
-    ok: false,
-    reason: `${quote(input)} could be ${abroad.shown} or ${home.shown}: write + and the country code`,
-  };
+  return bothReadings(input, abroad, home);
+}
+
+/** Two valid different numbers the digits could be: refused naming both, for the writer to say which. */
+function bothReadings(input: string, one: { shown: string }, other: { shown: string }): NumberResult {
+  return { ok: false, reason: `${quote(input)} could be ${one.shown} or ${other.shown}: write + and the country code` };
 }
 
 /**

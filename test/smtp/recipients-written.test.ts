@@ -47,21 +47,31 @@ describe('a region whose international prefix is 00 and more digits reads number
     ]);
   });
 
+  test('AU: a landline after 0011 that 00 alone reads as +1 is refused naming both, a number a digit short with its own reason; neither is texted', async () => {
+    const refused = await transaction(australia.port, ['0011-64-9-309-1234@sms.localhost', '0011-44-7700-9001@sms.localhost']);
+    assert.deepEqual(refused.rcpt.map(said), [
+      '550 5.1.3 Bad recipient: "0011-64-9-309-1234" could be +64 9 309 1234 (New Zealand) or +1 649 309 1234 (Turks & Caicos Islands): write + and the country code',
+      '550 5.1.3 Bad recipient: "0011-44-7700-9001" has the wrong number of digits for a phone number when read as +4477009001 in United Kingdom (+44)',
+    ]);
+    assert.ok(!australia.gateway.simulator.received.some((sms) => ['16493091234', '14477009001', '6493091234'].includes(sms.to)));
+  });
+
   const korea = relayWithSimulator({ smtp: { trustedNetworks: ['127.0.0.1/32'] }, sms: { domains: ['sms.localhost'], defaultRegion: 'KR' } });
 
-  test("KR: 00700 and 001 are Korea's prefixes; 002 51… (Peru by 002, Ethiopia by 00) is refused naming both, never sent", async () => {
+  test("KR: 00700 and 001 are Korea's prefixes; 002 51… (Peru by 002, Ethiopia by 00) and 00 52… (Mauritania by 005, Mexico by 00) are refused naming both, never sent", async () => {
     const replies = await transaction(
       korea.port,
-      ['00700447700900145@sms.localhost', '001447700900146@sms.localhost', '00251912345678@sms.localhost'],
+      ['00700447700900145@sms.localhost', '001447700900146@sms.localhost', '00251912345678@sms.localhost', '0052-222-123-4567@sms.localhost'],
       'idd kr',
     );
     assert.deepEqual(replies.rcpt.map(said), [
       '250 2.1.5 Accepted',
       '250 2.1.5 Accepted',
-      '550 5.1.3 Bad recipient: "00251912345678" could be +251 91 234 5678 (Ethiopia) or +51 912 345 678 (Peru): write + and the country code',
+      '550 5.1.3 Bad recipient: "00251912345678" could be +51 912 345 678 (Peru) or +251 91 234 5678 (Ethiopia): write + and the country code',
+      '550 5.1.3 Bad recipient: "0052-222-123-4567" could be +222 21 23 45 67 (Mauritania) or +52 222 123 4567 (Mexico): write + and the country code',
     ]);
     await waitFor('the SMS', () => ['447700900145', '447700900146'].every((to) => korea.gateway.simulator.received.some((sms) => sms.to === to)));
-    assert.ok(!korea.gateway.simulator.received.some((sms) => sms.to === '251912345678' || sms.to === '51912345678'));
+    assert.ok(!korea.gateway.simulator.received.some((sms) => ['251912345678', '51912345678', '22221234567', '522221234567'].includes(sms.to)));
   });
 });
 
