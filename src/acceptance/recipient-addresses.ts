@@ -1,6 +1,6 @@
 import type { CountryCode } from 'libphonenumber-js';
 import { RelayError } from '../errors.ts';
-import { normaliseNumber, severalNumbers } from '../sms/numbers.ts';
+import { countriesOf, normaliseNumber, severalNumbers } from '../sms/numbers.ts';
 import { isAtSmsDomain, listLocalPart, smsDomainOf, withCanonicalDomain } from '../mail/addresses.ts';
 import { asciiQuoted } from '../mail/ascii.ts';
 import { canTextBack, NO_REPLY_LOCAL_PART, readSender, untextableWords } from '../sms/senders.ts';
@@ -14,7 +14,15 @@ export interface RecipientRules {
   /** The relay's own sender (`mail.from`): its bounces and reports come from it, and it takes no mail. */
   readonly relaySender: string;
   /** A provider that sends reads `<number>-<account id>@` (Puzzel's `<number>-<serviceId>@`): so does RCPT. */
-  readonly accountIdAddresses?: boolean;
+  readonly accountIdAddresses?: AccountIdAddresses | undefined;
+}
+
+/**
+ * The `<number>-<account id>@` form's account ids: those configured for the providers that read it (Puzzel's service ids),
+ * or none named (a simulator's account), where any digits that are no number of their own are taken as one.
+ */
+export interface AccountIdAddresses {
+  readonly ids: readonly string[];
 }
 
 /**
@@ -187,18 +195,29 @@ export function writtenBySender(rcpt: string, number: string, rules: RecipientRu
 /**
  * The number of a local part as RCPT reads it (`smsrelay log` reads an address so); or why it is none. A number and
  * `-<digits>` is the number in the `<number>-<serviceId>` form only where a provider that sends reads that form
- * (`accountIdAddresses`) and the digits are no number of their own: `2025550123-2025550124` is two numbers, and
- * one address per number is asked for, never the first texted and the second dropped.
+ * (`accountIdAddresses`) and the digits are what an account id there can be: a configured one, or where none is
+ * configured, digits that are no number of the default region nor of the first number's country (Puzzel is Norwegian,
+ * and `4741234567-41234568` two Norwegian numbers). Digits that read as a number are refused as two, one address per
+ * number asked for, never the first texted and the second dropped.
  */
-export function localPartNumber(local: string, defaultRegion: CountryCode | undefined, accountIdAddresses = false): ReturnType<typeof normaliseNumber> {
+export function localPartNumber(
+  local: string,
+  defaultRegion: CountryCode | undefined,
+  accountIdAddresses?: AccountIdAddresses,
+): ReturnType<typeof normaliseNumber> {
   const number = normaliseNumber(local, defaultRegion);
   if (number.ok) return number;
   const [, written, suffix] = NUMBER_WITH_ACCOUNT_ID.exec(local) ?? [];
   const first = written === undefined ? undefined : normaliseNumber(written, defaultRegion);
   if (suffix === undefined || !first?.ok) return number;
   const quoted = `"${asciiQuoted(local)}"`;
-  if (normaliseNumber(suffix, defaultRegion).ok) return { ok: false, reason: `${quoted} could be 2 numbers: write one number per address` };
-  if (!accountIdAddresses) return { ok: false, reason: `${quoted} is not a phone number: write the number alone, without "-${suffix}"` };
+  if (accountIdAddresses?.ids.includes(suffix)) return first;
+  if ([defaultRegion, ...countriesOf(first.e164)].some((region) => normaliseNumber(suffix, region).ok)) {
+    return { ok: false, reason: `${quoted} could be 2 numbers: write one number per address` };
+  }
+  if (accountIdAddresses === undefined || accountIdAddresses.ids.length > 0) {
+    return { ok: false, reason: `${quoted} is not a phone number: write the number alone, without "-${suffix}"` };
+  }
   return first;
 }
 

@@ -335,9 +335,20 @@ export function configuredPlugins(config: Pick<Config, 'gateway'>, registry: Pic
   return [...new Set(accountsOf(config).map((account) => registry.get(account.provider)))];
 }
 
-/** Whether a provider that sends reads `<number>-<account id>@` (ProviderCapabilities.accountIdAddresses): RCPT reads it too. */
-export function readsAccountIdAddresses(config: Pick<Config, 'gateway'>, registry: Pick<ProviderRegistry, 'get'>): boolean {
-  return configuredPlugins(config, registry).some((plugin) => plugin.capabilities.accountIdAddresses === true);
+/**
+ * Where a provider that sends reads `<number>-<account id>@` (ProviderCapabilities.accountIdAddresses), RCPT reads it
+ * too: the account ids configured for such providers (Puzzel's `serviceId`s, every route's), which alone the digits after
+ * the dash may be; none where a simulator's account names none. Undefined where no provider that sends reads the form.
+ */
+export function readsAccountIdAddresses(
+  config: Pick<Config, 'gateway'>,
+  registry: Pick<ProviderRegistry, 'get'>,
+): { readonly ids: readonly string[] } | undefined {
+  const reading = (account: GatewayAccount) => registry.get(account.provider).capabilities.accountIdAddresses === true;
+  const { routes } = config.gateway;
+  const accounts = (routes ? routes.flatMap((route) => route.providers) : [config.gateway]).filter(reading);
+  if (accounts.length === 0) return undefined;
+  return { ids: [...new Set(accounts.flatMap((account) => (account.accountId === undefined ? [] : [account.accountId])))] };
 }
 
 /** The accounts that send: those the routes name, each provider once; without routes, the gateway's. */

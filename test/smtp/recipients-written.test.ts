@@ -115,6 +115,30 @@ describe('<number>-<digits>@ is Puzzel-only, and never two numbers', () => {
     const subject = await transaction(puzzel.port, ['sendsms@sms.localhost'], 'To:0612345672-0612345673');
     assert.match(said(subject.data), /^550 5\.1\.3 .*could be 2 numbers: write one number per address/);
   });
+
+  test("through Puzzel, digits after the dash that are a number of the first number's country are a second number, not a service id", async () => {
+    const replies = await transaction(puzzel.port, ['+4741234567-41234568@sms.localhost', '+12025550123-5550124@sms.localhost']);
+    assert.deepEqual(replies.rcpt.map(said), [
+      '550 5.1.3 Bad recipient: "+4741234567-41234568" could be 2 numbers: write one number per address',
+      '550 5.1.3 Bad recipient: "+12025550123-5550124" could be 2 numbers: write one number per address',
+    ]);
+  });
+
+  const puzzelService = relayWithSimulator({
+    smtp: { trustedNetworks: ['127.0.0.1/32'] },
+    gateway: { provider: 'puzzel-simulator', serviceId: 4242 },
+    sms: { domains: ['sms.localhost'], defaultRegion: 'FR' },
+  });
+
+  test('through a Puzzel account whose service id is configured, only that id is read after the dash', async () => {
+    const replies = await transaction(puzzelService.port, ['0612345674-4242@sms.localhost', '0612345675-1000@sms.localhost'], 'service id');
+    assert.deepEqual(replies.rcpt.map(said), [
+      '250 2.1.5 Accepted',
+      '550 5.1.3 Bad recipient: "0612345675-1000" is not a phone number: write the number alone, without "-1000"',
+    ]);
+    const simulator = puzzelService.relay.relay.simulator as PuzzelSimulator;
+    await waitFor('the SMS at Puzzel', () => simulator.records.some((record) => record.to === '33612345674'));
+  });
 });
 
 describe('tel:/sms: links and a percent-encoded + are told the address to write, which is then taken', () => {
