@@ -1070,8 +1070,10 @@ function normaliseLists(
   const written = new Map<string, string>();
   for (const [address, members] of Object.entries(sms.lists)) {
     // Keyed and compared as RCPT finds it (sms.domains are canonical): `oncall@smsé.example.` is `oncall@xn--sms-dma.example`.
-    const [local, listDomain, ...rest] = withCanonicalDomain(address).toLowerCase().split('@');
-    const key = `${listLocalPart(local ?? '')}@${listDomain}`;
+    // The domain is canonical already; the name keyed as written, as RCPT keys it (lower-casing first could give another key).
+    const [name, listDomain, ...rest] = withCanonicalDomain(address).split('@');
+    const local = name?.toLowerCase();
+    const key = `${listLocalPart(name ?? '')}@${listDomain}`;
     if (!local || !listDomain || rest.length > 0 || !sms.domains.includes(listDomain)) {
       problems.push(`${describe(['sms', 'lists', address])}: a list address must be <name>@<one of the SMS domains>`);
       continue;

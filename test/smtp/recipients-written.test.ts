@@ -177,13 +177,27 @@ describe('tel:/sms: links and a percent-encoded + are told the address to write,
 describe('list names are compared in Unicode NFC', () => {
   const suite = relayWithSimulator({
     smtp: { trustedNetworks: ['127.0.0.1/32'] },
-    sms: { domains: ['sms.localhost'], lists: { 'ärzte@sms.localhost': ['+447700900161'], 'e\u0301quipe@sms.localhost': ['+447700900162'] } },
+    sms: {
+      domains: ['sms.localhost'],
+      lists: {
+        'ärzte@sms.localhost': ['+447700900161'],
+        'e\u0301quipe@sms.localhost': ['+447700900162'],
+        // T and U+0308: no composed capital, but lower-cased a pair NFC composes (U+1E97).
+        'T\u0308eam@sms.localhost': ['+447700900163'],
+      },
+    },
   });
 
   test('a list written decomposed in the config and one written composed are reached by either spelling', async () => {
     const replies = await transaction(suite.port, ['a\u0308rzte@sms.localhost', '\u00e9quipe@sms.localhost', '\u00c9QUIPE@sms.localhost'], 'nfc lists');
     assert.deepEqual(replies.rcpt.map(said), ['250 2.1.5 Accepted', '250 2.1.5 Accepted', '250 2.1.5 Accepted']);
     await waitFor('both lists', () => ['447700900161', '447700900162'].every((to) => suite.gateway.simulator.received.some((sms) => sms.to === to)));
+  });
+
+  test('a name whose lower case NFC composes further is reached as the config writes it, in either case', async () => {
+    const replies = await transaction(suite.port, ['T\u0308eam@sms.localhost', 't\u0308eam@sms.localhost', '\u1e97EAM@sms.localhost'], 'nfc after case');
+    assert.deepEqual(replies.rcpt.map(said), ['250 2.1.5 Accepted', '250 2.1.5 Accepted', '250 2.1.5 Accepted']);
+    await waitFor('the list', () => suite.gateway.simulator.received.some((sms) => sms.to === '447700900163'));
   });
 });
 
