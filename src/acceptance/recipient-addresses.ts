@@ -1,6 +1,6 @@
 import type { CountryCode } from 'libphonenumber-js';
 import { RelayError } from '../errors.ts';
-import { countriesOf, normaliseNumber, severalNumbers } from '../sms/numbers.ts';
+import { countriesOf, normaliseNumber, regionOfCallingCode, severalNumbers } from '../sms/numbers.ts';
 import { isAtSmsDomain, listLocalPart, smsDomainOf, withCanonicalDomain } from '../mail/addresses.ts';
 import { asciiQuoted } from '../mail/ascii.ts';
 import { canTextBack, NO_REPLY_LOCAL_PART, readSender, untextableWords } from '../sms/senders.ts';
@@ -77,6 +77,8 @@ const NUMBER_WITH_ACCOUNT_ID = /^(.+)-([0-9]{1,10})$/;
  * `:`. Its numbers are what comes before its parameters (`;ext=`, `;phone-context=`, `?body=`), `sms:`'s parted by `,`.
  */
 const TELEPHONE_URI = /^(tel|sms):([^;?]*)/i;
+/** RFC 3966 §5.1.5: a local number's context, where it is a global number's prefix (`;phone-context=+44`), its country code. */
+const PHONE_CONTEXT = /;phone-context=\+([0-9]{1,3})(?=[;?]|$)/i;
 /** A `+` percent-encoded, as an href writes it (`sms:%2B44…`): the `+` the sender meant. */
 const ENCODED_PLUS = /%2B/gi;
 /** Digits after a percent-encoded `+` (`%2B447700900123@`): no route, a number copied from a URL. */
@@ -146,7 +148,7 @@ export function resolveRecipient(address: string, rules: RecipientRules, spaced?
     const what = uri ? `a ${uri[1]?.toLowerCase()}: link` : 'a percent-encoded +';
     throw new RelayError(
       'BAD_NUMBER',
-      `Bad recipient: "${asciiQuoted(local)}" is ${what}, not a phone number: ${writtenInstead(numbers.split(','), domain, rules)}`,
+      `Bad recipient: "${asciiQuoted(local)}" is ${what}, not a phone number: ${writtenInstead(numbers.split(','), domain, rules, PHONE_CONTEXT.exec(local)?.[1])}`,
     );
   }
   if (ROUTING_CHARACTERS.test(local)) {
@@ -164,13 +166,18 @@ export function resolveRecipient(address: string, rules: RecipientRules, spaced?
 
 /**
  * What to write for the numbers of a link: each alone at its own address, as RCPT takes it; or, where one is no
- * number, why (the hint followed would only be refused).
+ * number, why (the hint followed would only be refused). A local number in a link's context (`callingCode`, from
+ * `;phone-context=+44`) is read in that country and written in international form, as the relay's own region would
+ * read it as another.
  */
-function writtenInstead(numbers: readonly string[], domain: string, rules: RecipientRules): string {
-  const written = numbers.map((number) => number.trim()).filter((number) => number !== '');
-  for (const number of written) {
-    const read = localPartNumber(number, rules.defaultRegion, rules.accountIdAddresses);
+function writtenInstead(numbers: readonly string[], domain: string, rules: RecipientRules, callingCode: string | undefined): string {
+  const context = callingCode === undefined ? undefined : regionOfCallingCode(callingCode);
+  const written: string[] = [];
+  for (const number of numbers.map((each) => each.trim()).filter((each) => each !== '')) {
+    const local = context !== undefined && !number.startsWith('+');
+    const read = localPartNumber(number, local ? context : rules.defaultRegion, rules.accountIdAddresses);
     if (!read.ok) return read.reason;
+    written.push(local ? read.e164 : number);
   }
   const addresses = written.map((number) => `<${asciiQuoted(number)}@${domain}>`);
   if (addresses.length === 0) return 'it names no number';

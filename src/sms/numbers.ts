@@ -300,7 +300,7 @@ function check({ text, region, guessed }: Reading): ReadingOutcome {
 
 /** "United Kingdom (+44)": the region read in, or the main country of the calling code. */
 function describeCallingCode(callingCode: string, region: CountryCode | undefined): string | undefined {
-  const country = region !== undefined && getCountryCallingCode(region) === callingCode ? region : metadata.country_calling_codes[callingCode]?.[0];
+  const country = region !== undefined && getCountryCallingCode(region) === callingCode ? region : regionOfCallingCode(callingCode);
   if (country === undefined) return undefined;
   return `${regionName(country)} (+${callingCode})`;
 }
@@ -393,6 +393,11 @@ const MASK_KEEP_HEAD = 4;
 const MASK_KEEP_TAIL = 2;
 /** Short numbers hide at least this many digits, so that no number is logged whole. */
 const MASK_MIN_HIDDEN = 4;
+
+/** The main country of a calling code (`44`: GB), by libphonenumber's metadata; undefined for a code no country has. */
+export function regionOfCallingCode(callingCode: string): CountryCode | undefined {
+  return (metadata.country_calling_codes as Record<string, CountryCode[] | undefined>)[callingCode]?.[0];
+}
 
 /**
  * The countries an E.164 number may be of: those of its country calling code (+44: GB, GG, IM, JE), by libphonenumber's

@@ -157,7 +157,7 @@ describe('tel:/sms: links and a percent-encoded + are told the address to write,
     const replies = await transaction(suite.port, links);
     assert.deepEqual(replies.rcpt.map(said), [
       '550 5.1.3 Bad recipient: "tel:+447700900151;ext=12" is a tel: link, not a phone number: write the number alone, <+447700900151@sms.localhost>',
-      '550 5.1.3 Bad recipient: "tel:07700900152;phone-context=+44" is a tel: link, not a phone number: write the number alone, <07700900152@sms.localhost>',
+      '550 5.1.3 Bad recipient: "tel:07700900152;phone-context=+44" is a tel: link, not a phone number: write the number alone, <+447700900152@sms.localhost>',
       '550 5.1.3 Bad recipient: "sms:+447700900153?body=Server%20down" is a sms: link, not a phone number: write the number alone, <+447700900153@sms.localhost>',
       '550 5.1.3 Bad recipient: "sms:%2B447700900154" is a sms: link, not a phone number: write the number alone, <+447700900154@sms.localhost>',
       '550 5.1.3 Bad recipient: "%2B447700900155" is a percent-encoded +, not a phone number: write the number alone, <+447700900155@sms.localhost>',
@@ -171,6 +171,21 @@ describe('tel:/sms: links and a percent-encoded + are told the address to write,
       followed.rcpt.map(said),
       hinted.map(() => '250 2.1.5 Accepted'),
     );
+  });
+});
+
+describe("a tel: link's local number is read in its phone-context's country, not the relay's", () => {
+  const suite = relayWithSimulator({ smtp: { trustedNetworks: ['127.0.0.1/32'] }, sms: { domains: ['sms.localhost'], defaultRegion: 'US' } });
+
+  test('on a US relay, tel:07700900158;phone-context=+44 is hinted as +44 7700 900158, which is then taken', async () => {
+    const replies = await transaction(suite.port, ['tel:07700900158;phone-context=+44@sms.localhost', 'tel:2025550123;phone-context=+1@sms.localhost']);
+    assert.deepEqual(replies.rcpt.map(said), [
+      '550 5.1.3 Bad recipient: "tel:07700900158;phone-context=+44" is a tel: link, not a phone number: write the number alone, <+447700900158@sms.localhost>',
+      '550 5.1.3 Bad recipient: "tel:2025550123;phone-context=+1" is a tel: link, not a phone number: write the number alone, <+12025550123@sms.localhost>',
+    ]);
+    const followed = await transaction(suite.port, ['+447700900158@sms.localhost'], 'context');
+    assert.deepEqual(followed.rcpt.map(said), ['250 2.1.5 Accepted']);
+    await waitFor('the SMS', () => suite.gateway.simulator.received.some((sms) => sms.to === '447700900158'));
   });
 });
 
