@@ -252,7 +252,11 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
       admitRecipient(address, session).then(
         () => callback(),
         (error: unknown) => {
-          const { rcpt, quoted } = maskedRecipient(address.address);
+          const { rcpt: asRead, quoted } = maskedRecipient(address.address);
+          // A number written with blanks is logged as written (`81234 85678@…`, its digits masked in its own layout), not as
+          // the joined number nobody wrote; the reason's hint quotes the joined one, masked by `quoted`.
+          const spaced = spacedLocalPart(session);
+          const rcpt = spaced === undefined ? asRead : `${maskNumbersIn(spaced)}${address.address.slice(address.address.lastIndexOf('@'))}`;
           logRefusal(logger, asRelayError(error), { session: session.id, client: session.remoteAddress, rcpt }, 'smtp: recipient refused', quoted);
           callback(refuse(error));
         },
