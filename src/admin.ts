@@ -12,7 +12,7 @@ import { formatDuration } from './config/schema.ts';
 import { maskedSecrets } from './config/secrets.ts';
 import { isStoreFailure, storeFailureReason } from './errors.ts';
 import type { CountryCode } from 'libphonenumber-js';
-import { localPartNumber } from './acceptance/recipient-addresses.ts';
+import { type AccountIdAddresses, localPartNumber } from './acceptance/recipient-addresses.ts';
 import { isAtSmsDomain, isMailbox, numberWritten, smsDomainOf } from './mail/addresses.ts';
 import { normaliseNumber } from './sms/numbers.ts';
 import { RELAY_STALE_MS, RELAYS_SEEN_MS, type RelaySeen } from './store/cluster-types.ts';
@@ -355,11 +355,14 @@ export async function history(
     note = () => undefined,
     withMessageId,
     smsDomains = [],
+    accountIdAddresses,
   }: {
     readonly limit?: string | undefined;
     readonly note?: (line: string) => void;
     /** sms.domains: `<number>@<one of them>` (copied from a mail's To or a bounce) is that number. */
     readonly smsDomains?: readonly string[];
+    /** A provider that sends reads `<number>-<account id>@` (Puzzel's), with these ids: so does this, as RCPT does. */
+    readonly accountIdAddresses?: AccountIdAddresses | undefined;
     /** The relay's ids of the mails with this Message-ID header, newest first, at most `limit`: the console's Messages search. */
     readonly withMessageId?: (header: string, limit: number) => Promise<readonly string[]>;
   } = {},
@@ -371,7 +374,7 @@ export async function history(
     ? undefined
     : written === subject
       ? normaliseNumber(written, defaultRegion)
-      : localPartNumber(written, defaultRegion);
+      : localPartNumber(written, defaultRegion, accountIdAddresses);
   const number = read?.ok ? read.e164 : undefined;
   // Digits that cannot be read as a number get why (a national one without sms.defaultRegion) before what --limit counts.
   if (limit !== undefined && read !== undefined && !read.ok) throw new UsageError(`log: ${read.reason}`);

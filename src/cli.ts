@@ -28,7 +28,16 @@ import {
   UsageError,
 } from './admin.ts';
 import { keywordLines } from './config/keywords.ts';
-import { changedSettings, type Config, ConfigError, configuredPlugins, describeSetting, type LoadedConfig, loadConfig } from './config/load.ts';
+import {
+  changedSettings,
+  type Config,
+  ConfigError,
+  configuredPlugins,
+  describeSetting,
+  type LoadedConfig,
+  loadConfig,
+  readsAccountIdAddresses,
+} from './config/load.ts';
 import { formatDuration } from './config/schema.ts';
 import {
   BackupTargetError,
@@ -416,14 +425,16 @@ async function main(argv: readonly string[]): Promise<void> {
         }),
       );
     case 'log':
-      return withStore((store, config) =>
-        history(store, words[0] ?? '', Date.now(), config.sms.defaultRegion, {
+      return withStore(async (store, config) => {
+        const { composeRegistry } = await import('./providers/registry.ts');
+        return history(store, words[0] ?? '', Date.now(), config.sms.defaultRegion, {
           limit: option('limit'),
           note: (line) => console.error(`smsrelay: ${line}`),
           withMessageId: (header, limit) => messagesWithHeader(config, header, limit),
           smsDomains: config.sms.domains,
-        }),
-      );
+          accountIdAddresses: readsAccountIdAddresses(config, composeRegistry()),
+        });
+      });
     case 'queue': {
       // `queue` alone, or with list's options only, is `queue list`.
       const args = asWritten({ ...parsed, words: words.length > 0 ? words : ['list'] });
@@ -977,13 +988,14 @@ async function preview(from: string | undefined, to: string | undefined): Promis
       import('./relay.ts'),
       import('./providers/registry.ts'),
     ]);
+    const registry = composeRegistry();
     const shown = await previewMail(raw, {
       text: config.text,
       maxParts: config.sms.maxParts,
-      ...acceptanceLimits(config, composeRegistry()),
+      ...acceptanceLimits(config, registry),
       envelopeFrom: from ?? '',
       to,
-      recipients: { ...config.sms, relaySender: config.mail.from },
+      recipients: { ...config.sms, relaySender: config.mail.from, accountIdAddresses: readsAccountIdAddresses(config, registry) },
       store,
     });
     console.log(formatPreview(shown, attachmentsNote));

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { AcceptanceService } from './acceptance/service.ts';
 import type { AcceptanceSettings, ProviderLimits, Routes } from './acceptance/types.ts';
-import { accountsOf, type Config } from './config/load.ts';
+import { accountsOf, type Config, readsAccountIdAddresses } from './config/load.ts';
 import type { GatewayAccount } from './config/routes.ts';
 import { configuredSecrets } from './config/secrets.ts';
 import { Dispatcher } from './dispatch/dispatcher.ts';
@@ -283,7 +283,8 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
 
     const templates = new Templates();
     const onTemplateError = (error: unknown) => logger.error({ err: error }, 'mailer: a template failed; sent the built-in text instead');
-    const recipientRules = acceptanceSettings(config).recipients;
+    const registry = composeRegistry(options.providers);
+    const recipientRules = acceptanceSettings(config, registry).recipients;
     const reportOptions: ReportOptions = {
       from: config.mail.from,
       reportingHost: config.smtp.hostname,
@@ -303,7 +304,6 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       );
       return undefined;
     };
-    const registry = composeRegistry(options.providers);
     const accounts = accountsOf(config);
     const routes = config.gateway.routes && routeTable(config.gateway.routes);
     /**
@@ -331,7 +331,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     });
     // Its callbacks reach the dispatcher and the mailer only once mail comes, after both are made.
     const acceptance = new AcceptanceService({
-      settings: acceptanceSettings(config),
+      settings: acceptanceSettings(config, registry),
       store,
       ...acceptanceLimits(config, registry, routes),
       tracking,
@@ -883,15 +883,15 @@ export function replyRefusalOf(
   registry: ProviderRegistry,
   routes = config.gateway.routes && routeTable(config.gateway.routes),
 ): (number: string) => string | undefined {
-  const senders = new SenderPolicy(acceptanceSettings(config).senders);
+  const senders = new SenderPolicy(acceptanceSettings(config, registry).senders);
   const limits = acceptanceLimits(config, registry, routes).routes;
   return (number) => refusedForEveryone(number, limits, senders, formatNumber)?.message;
 }
 
 /** The acceptance rules of a configuration. */
-function acceptanceSettings(config: Config): AcceptanceSettings {
+function acceptanceSettings(config: Config, registry: ProviderRegistry): AcceptanceSettings {
   return {
-    recipients: { ...config.sms, relaySender: config.mail.from },
+    recipients: { ...config.sms, relaySender: config.mail.from, accountIdAddresses: readsAccountIdAddresses(config, registry) },
     maxParts: config.sms.maxParts,
     maxRecipients: config.smtp.maxRecipients,
     maxNumbersPerMail: config.smtp.maxNumbersPerMail,

@@ -1,7 +1,7 @@
 import type { CountryCode } from 'libphonenumber-js';
 import { RelayError } from '../errors.ts';
-import { normaliseNumber, severalNumbers } from '../sms/numbers.ts';
-import { isAtSmsDomain, smsDomainOf, withCanonicalDomain } from '../mail/addresses.ts';
+import { countriesOf, normaliseNumber, regionOfCallingCode, severalNumbers } from '../sms/numbers.ts';
+import { isAtSmsDomain, listLocalPart, smsDomainOf, withCanonicalDomain } from '../mail/addresses.ts';
 import { asciiQuoted } from '../mail/ascii.ts';
 import { canTextBack, NO_REPLY_LOCAL_PART, readSender, untextableWords } from '../sms/senders.ts';
 
@@ -13,6 +13,16 @@ export interface RecipientRules {
   readonly subjectAddress: string;
   /** The relay's own sender (`mail.from`): its bounces and reports come from it, and it takes no mail. */
   readonly relaySender: string;
+  /** A provider that sends reads `<number>-<account id>@` (Puzzel's `<number>-<serviceId>@`): so does RCPT. */
+  readonly accountIdAddresses?: AccountIdAddresses | undefined;
+}
+
+/**
+ * The `<number>-<account id>@` form's account ids: those configured for the providers that read it (Puzzel's service ids),
+ * or none named (a simulator's account), where any digits that are no number of their own are taken as one.
+ */
+export interface AccountIdAddresses {
+  readonly ids: readonly string[];
 }
 
 /**
@@ -59,13 +69,20 @@ export function refusesReportsTo(address: string, domains: readonly string[]): b
 }
 
 /** Puzzel's email interface addresses `<number>-<serviceId>@…` (src/providers/puzzel/README.md); the service id is its own. */
-const NUMBER_WITH_SERVICE_ID = /^(.+)-([0-9]{1,10})$/;
+const NUMBER_WITH_ACCOUNT_ID = /^(.+)-([0-9]{1,10})$/;
 
 /**
- * A phone number's URI (RFC 3966 `tel:`, RFC 5724 `sms:`) pasted as the local part, as a click on a
- * link writes it: no route, so told to drop the scheme rather than refused as relaying for its `:`.
+ * A phone number's URI (RFC 3966 `tel:`, RFC 5724 `sms:`) pasted as the local part, as a click on a link or a
+ * contact's "copy link" writes it: no route, so told to write the number alone rather than refused as relaying for its
+ * `:`. Its numbers are what comes before its parameters (`;ext=`, `;phone-context=`, `?body=`), `sms:`'s parted by `,`.
  */
-const TELEPHONE_URI = /^(tel|sms):(?=[^%!@:"\\]*$)/i;
+const TELEPHONE_URI = /^(tel|sms):([^;?]*)/i;
+/** RFC 3966 §5.1.5: a local number's context, where it is a global number's prefix (`;phone-context=+44`), its country code. */
+const PHONE_CONTEXT = /;phone-context=\+([0-9]{1,3})(?=[;?]|$)/i;
+/** A `+` percent-encoded, as an href writes it (`sms:%2B44…`): the `+` the sender meant. */
+const ENCODED_PLUS = /%2B/gi;
+/** Digits after a percent-encoded `+` (`%2B447700900123@`): no route, a number copied from a URL. */
+const ENCODED_PLUS_NUMBER = /^%2B[^%!:"\\]*$/i;
 
 /**
  * Characters that turn a local part into a route to somewhere else: `%` and `!` hacks, an `@` or
@@ -108,9 +125,11 @@ export function unreachableLocalPart(local: string): { readonly reached: 'never'
 /**
  * The E.164 numbers a RCPT address stands for: `<number>@<sms-domain>` (also `<number>-<serviceId>`),
  * a configured distribution list, or the subject address. Anything else is refused with the catalogue's reply: 550 5.7.1 for a foreign domain or a
- * routing trick (never an open relay), 550 5.1.3 for a local part that is no valid number.
+ * routing trick (never an open relay), 550 5.1.3 for a local part that is no valid number. `spaced`: the local part as
+ * written with blanks (`447 700 900123`, which no client means as an address): after the domain's check, refused with the
+ * number to write where its words are one valid number as a subject's `To:` reads them (subjectNumber), else with why not.
  */
-export function resolveRecipient(address: string, rules: RecipientRules): ResolvedRecipient {
+export function resolveRecipient(address: string, rules: RecipientRules, spaced?: string): ResolvedRecipient {
   const at = address.lastIndexOf('@');
   const local = at > 0 ? address.slice(0, at) : '';
   const domain = smsDomainOf(address, rules.domains);
@@ -119,12 +138,17 @@ export function resolveRecipient(address: string, rules: RecipientRules): Resolv
     const written = at > 0 ? address.slice(at + 1).toLowerCase() : address;
     throw new RelayError('RELAY_DENIED', `Relaying denied: ${asciiQuoted(written)} is not an SMS domain of this relay`);
   }
+  if (spaced !== undefined) {
+    subjectNumber(spaced, rules);
+    throw new RelayError('BAD_RECIPIENT_SYNTAX', `Write the number without spaces: <${asciiQuoted(spaced.replace(/\s+/gu, ''))}@${domain}>`);
+  }
   const uri = TELEPHONE_URI.exec(local);
-  if (uri) {
-    const number = asciiQuoted(local.slice(uri[0].length));
+  const numbers = uri ? uri[2]?.replace(ENCODED_PLUS, '+') : ENCODED_PLUS_NUMBER.test(local) ? local.replace(ENCODED_PLUS, '+') : undefined;
+  if (numbers !== undefined && !ROUTING_CHARACTERS.test(numbers)) {
+    const what = uri ? `a ${uri[1]?.toLowerCase()}: link` : 'a percent-encoded +';
     throw new RelayError(
       'BAD_NUMBER',
-      `Bad recipient: "${asciiQuoted(local)}" is a ${uri[1]?.toLowerCase()}: link, not a phone number: write the number alone, <${number}@${domain}>`,
+      `Bad recipient: "${asciiQuoted(local)}" is ${what}, not a phone number: ${writtenInstead(numbers.split(','), domain, rules, PHONE_CONTEXT.exec(local)?.[1])}`,
     );
   }
   if (ROUTING_CHARACTERS.test(local)) {
@@ -136,7 +160,7 @@ export function resolveRecipient(address: string, rules: RecipientRules): Resolv
     throw new RelayError('NOT_TEXTABLE', "This address takes no mail: it is the relay's own, the sender of its bounces and delivery reports");
   }
   if (rules.subjectAddress !== '' && local.toLowerCase() === rules.subjectAddress) return { subject: true };
-  const list = rules.lists[`${local.toLowerCase()}@${domain}`];
+  const list = rules.lists[`${listLocalPart(local)}@${domain}`];
   if (list) return { numbers: list };
   return { numbers: [recipientNumber(local, rules)] };
 }
@@ -150,6 +174,26 @@ function relaySenderKey(rules: RecipientRules): string {
     relaySenderKeys.set(rules, key);
   }
   return key;
+}
+
+/**
+ * What to write for the numbers of a link: each alone at its own address, as RCPT takes it; or, where one is no
+ * number, why (the hint followed would only be refused). A local number in a link's context (`callingCode`, from
+ * `;phone-context=+44`) is read in that country and written in international form, as the relay's own region would
+ * read it as another.
+ */
+function writtenInstead(numbers: readonly string[], domain: string, rules: RecipientRules, callingCode: string | undefined): string {
+  const context = callingCode === undefined ? undefined : regionOfCallingCode(callingCode);
+  const written: string[] = [];
+  for (const number of numbers.map((each) => each.trim()).filter((each) => each !== '')) {
+    const local = context !== undefined && !number.startsWith('+');
+    const read = localPartNumber(number, local ? context : rules.defaultRegion, rules.accountIdAddresses);
+    if (!read.ok) return read.reason;
+    written.push(local ? read.e164 : number);
+  }
+  const addresses = written.map((number) => `<${asciiQuoted(number)}@${domain}>`);
+  if (addresses.length === 0) return 'it names no number';
+  return addresses.length === 1 ? `write the number alone, ${addresses[0]}` : `write one number per address, ${addresses.join(', ')}`;
 }
 
 /**
@@ -167,18 +211,38 @@ export function writtenBySender(rcpt: string, number: string, rules: RecipientRu
   }
 }
 
-/** The number of a local part as RCPT reads it, also in the `<number>-<serviceId>` form (`smsrelay log` reads an address so); or why it is none. */
-export function localPartNumber(local: string, defaultRegion: CountryCode | undefined): ReturnType<typeof normaliseNumber> {
+/**
+ * The number of a local part as RCPT reads it (`smsrelay log` reads an address so); or why it is none. A number and
+ * `-<digits>` is the number in the `<number>-<serviceId>` form only where a provider that sends reads that form
+ * (`accountIdAddresses`) and the digits are what an account id there can be: a configured one, or where none is
+ * configured, digits that are no number of the default region nor of the first number's country (Puzzel is Norwegian,
+ * and `4741234567-41234568` two Norwegian numbers). Digits that read as a number are refused as two, one address per
+ * number asked for, never the first texted and the second dropped.
+ */
+export function localPartNumber(
+  local: string,
+  defaultRegion: CountryCode | undefined,
+  accountIdAddresses?: AccountIdAddresses,
+): ReturnType<typeof normaliseNumber> {
   const number = normaliseNumber(local, defaultRegion);
   if (number.ok) return number;
-  const withServiceId = NUMBER_WITH_SERVICE_ID.exec(local);
-  const withoutServiceId = withServiceId && normaliseNumber(withServiceId[1] ?? '', defaultRegion);
-  return withoutServiceId?.ok ? withoutServiceId : number;
+  const [, written, suffix] = NUMBER_WITH_ACCOUNT_ID.exec(local) ?? [];
+  const first = written === undefined ? undefined : normaliseNumber(written, defaultRegion);
+  if (suffix === undefined || !first?.ok) return number;
+  const quoted = `"${asciiQuoted(local)}"`;
+  if (accountIdAddresses?.ids.includes(suffix)) return first;
+  if ([defaultRegion, ...countriesOf(first.e164)].some((region) => normaliseNumber(suffix, region).ok)) {
+    return { ok: false, reason: `${quoted} could be 2 numbers: write one number per address` };
+  }
+  if (accountIdAddresses === undefined || accountIdAddresses.ids.length > 0) {
+    return { ok: false, reason: `${quoted} is not a phone number: write the number alone, without "-${suffix}"` };
+  }
+  return first;
 }
 
-/** The E.164 number of a local part, also in the `<number>-<serviceId>` form; 550 5.1.3 when none. */
-export function recipientNumber(local: string, rules: Pick<RecipientRules, 'defaultRegion'>): string {
-  const number = localPartNumber(local, rules.defaultRegion);
+/** The E.164 number of a local part, also in the `<number>-<serviceId>` form where it is read; 550 5.1.3 when none. */
+export function recipientNumber(local: string, rules: Pick<RecipientRules, 'defaultRegion' | 'accountIdAddresses'>): string {
+  const number = localPartNumber(local, rules.defaultRegion, rules.accountIdAddresses);
   if (number.ok) return number.e164;
   throw notANumber(local, number.reason);
 }
@@ -187,7 +251,7 @@ export function recipientNumber(local: string, rules: Pick<RecipientRules, 'defa
  * A number of a subject's `To:`, written with the blanks it was typed with (`To:+44 7700 900123`): read as RCPT reads
  * one, unless its words could each be a number of their own (severalNumbers): refused then, never joined into another's.
  */
-export function subjectNumber(written: string, rules: Pick<RecipientRules, 'defaultRegion'>): string {
+export function subjectNumber(written: string, rules: Pick<RecipientRules, 'defaultRegion' | 'accountIdAddresses'>): string {
   const several = severalNumbers(written, rules.defaultRegion);
   if (several !== undefined) throw new RelayError('BAD_NUMBER', `Bad recipient: ${several}`);
   return recipientNumber(written, rules);

@@ -208,7 +208,7 @@ export class AcceptanceService {
       // recipients alone (RFC 5321 §4.5.3.1.10), and a recipient no mail could take must get its 550 at
       // once, not be queued and retried by the client's server only to bounce days later.
       const { principal } = transaction;
-      const target = await this.#resolve(rcpt.address);
+      const target = await this.#resolve(rcpt.address, rcpt.spaced);
       if ('numbers' in target) numbers = target.numbers;
       checkListSize(rcpt.address, target, this.#options.settings.maxNumbersPerMail, principal);
       const admitted = await this.#admitted(principal, target, this.#shownIn(rcpt.address, target));
@@ -255,9 +255,9 @@ export class AcceptanceService {
   }
 
   /** The numbers of an address; for a local part that is no valid number, what its SMS said it is. */
-  async #resolve(address: string): Promise<ResolvedRecipient> {
+  async #resolve(address: string, spaced: string | undefined): Promise<ResolvedRecipient> {
     try {
-      return resolveRecipient(address, this.#options.settings.recipients);
+      return resolveRecipient(address, this.#options.settings.recipients, spaced);
     } catch (error) {
       if (!(error instanceof RelayError && error.code === 'BAD_NUMBER')) throw error;
       const known = await knownSenderOf(address, (sender) => this.#options.store.knowsSender(sender));

@@ -73,6 +73,8 @@ export interface SenderRequest {
 /** One recipient address as submitted, with its RFC 3461 NOTIFY and ORCPT. */
 export interface RecipientRequest {
   readonly address: string;
+  /** The local part as written with blanks (`447 700 900123`), when the protocol layer joined them to read the address. */
+  readonly spaced?: string | undefined;
   readonly dsn?: { readonly notify?: readonly string[] | undefined; readonly orcpt?: string | undefined } | undefined;
 }
 

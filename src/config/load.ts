@@ -9,7 +9,7 @@ import type { CountryCode } from 'libphonenumber-js';
 import { LineCounter, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
 import { isPostmasterAddress, recipientNumber, unreachableLocalPart } from '../acceptance/recipient-addresses.ts';
-import { isAtSmsDomain, withCanonicalDomain } from '../mail/addresses.ts';
+import { isAtSmsDomain, listLocalPart, withCanonicalDomain } from '../mail/addresses.ts';
 import { type ProviderPlugin, receivesWebhooks } from '../providers/contract.ts';
 import { keywordGaps } from './keywords.ts';
 import { isLoopbackHost, networkMatcher } from '../policy/networks.ts';
@@ -333,6 +333,22 @@ function checkSimulatorNetworks(config: Config, registry: ProviderRegistry, prob
 /** The plug-ins of the providers the gateway settings name, each once. */
 export function configuredPlugins(config: Pick<Config, 'gateway'>, registry: Pick<ProviderRegistry, 'get'>): ProviderPlugin[] {
   return [...new Set(accountsOf(config).map((account) => registry.get(account.provider)))];
+}
+
+/**
+ * Where a provider that sends reads `<number>-<account id>@` (ProviderCapabilities.accountIdAddresses), RCPT reads it
+ * too: the account ids configured for such providers (Puzzel's `serviceId`s, every route's), which alone the digits after
+ * the dash may be; none where a simulator's account names none. Undefined where no provider that sends reads the form.
+ */
+export function readsAccountIdAddresses(
+  config: Pick<Config, 'gateway'>,
+  registry: Pick<ProviderRegistry, 'get'>,
+): { readonly ids: readonly string[] } | undefined {
+  const reading = (account: GatewayAccount) => registry.get(account.provider).capabilities.accountIdAddresses === true;
+  const { routes } = config.gateway;
+  const accounts = (routes ? routes.flatMap((route) => route.providers) : [config.gateway]).filter(reading);
+  if (accounts.length === 0) return undefined;
+  return { ids: [...new Set(accounts.flatMap((account) => (account.accountId === undefined ? [] : [account.accountId])))] };
 }
 
 /** The accounts that send: those the routes name, each provider once; without routes, the gateway's. */
@@ -1054,8 +1070,10 @@ function normaliseLists(
   const written = new Map<string, string>();
   for (const [address, members] of Object.entries(sms.lists)) {
     // Keyed and compared as RCPT finds it (sms.domains are canonical): `oncall@smsé.example.` is `oncall@xn--sms-dma.example`.
-    const key = withCanonicalDomain(address).toLowerCase();
-    const [local, listDomain, ...rest] = key.split('@');
+    // The domain is canonical already; the name keyed as written, as RCPT keys it (lower-casing first could give another key).
+    const [name, listDomain, ...rest] = withCanonicalDomain(address).split('@');
+    const local = name?.toLowerCase();
+    const key = `${listLocalPart(name ?? '')}@${listDomain}`;
     if (!local || !listDomain || rest.length > 0 || !sms.domains.includes(listDomain)) {
       problems.push(`${describe(['sms', 'lists', address])}: a list address must be <name>@<one of the SMS domains>`);
       continue;
@@ -1072,7 +1090,7 @@ function normaliseLists(
     const other = written.get(key);
     if (other !== undefined) {
       problems.push(
-        `${describe(['sms', 'lists', address])}: the same address as list ${other} (${describe(['sms', 'lists', other])}): addresses are compared without case, a domain in its A-labels without a final dot; merge the two`,
+        `${describe(['sms', 'lists', address])}: the same address as list ${other} (${describe(['sms', 'lists', other])}): addresses are compared without case and in Unicode NFC, a domain in its A-labels without a final dot; merge the two`,
       );
     }
     written.set(key, address);

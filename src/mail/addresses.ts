@@ -59,6 +59,16 @@ export function canonicalDomain(written: string): string {
 }
 
 /**
+ * A local part as a list's name is compared, at start-up and at RCPT alike: without case, and in Unicode NFC (RFC 6532
+ * §3.1), so that `équipe` pasted decomposed (`e` and U+0301, from a macOS file name) is the same name as every client
+ * writes it. NFC again after lower-casing, which can leave a composable pair (`T` and U+0308 lower-cases to `t` and
+ * U+0308, which NFC composes to U+1E97): the same text gives one key whatever its case or composition.
+ */
+export function listLocalPart(local: string): string {
+  return NOT_ASCII.test(local) ? local.normalize('NFC').toLowerCase().normalize('NFC') : local.toLowerCase();
+}
+
+/**
  * The address with its domain as canonicalDomain writes it and the local part as written: ASCII
  * where a header field must be (RFC 3464's rfc822 addresses), and one form to compare.
  */

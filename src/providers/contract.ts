@@ -160,6 +160,11 @@ export interface ProviderCapabilities extends GatewayCapabilities {
   /** The provider holds an SMS until a time we give (Puzzel's sendWindow); else the relay holds it. */
   readonly scheduling: boolean;
   /**
+   * Its own email interface addresses `<number>-<account id>@` (Puzzel's `<number>-<serviceId>@`): an address book
+   * made for it still reaches the number through the relay. Without it, a `-<digits>` after a number is refused.
+   */
+  readonly accountIdAddresses?: boolean;
+  /**
    * Characters its wire format cannot carry, each with what the relay sends in its place (InteractSMS
    * reads `¬` as a line break): replaced when a mail is accepted, and the 250 says so.
    */

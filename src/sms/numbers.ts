@@ -6,6 +6,15 @@
  * 1. Spaces, `.`, `-` and parentheses are ignored; anything else but digits and one leading `+`
  *    makes it "not a phone number".
  * 2. A leading `+` or `00` means international: country code, then the number.
+ * 2'. Where the default region's own international prefix is `00` and more digits (AU `0011`, KR `002`, TW `009`,
+ *    BR `0021`: libphonenumber's metadata), digits after `00` have two readings, the region's prefix stripped and `00`
+ *    alone stripped. A number's type says nothing of which prefix its writer used, so nothing of rule 4 chooses: two
+ *    valid different numbers are refused naming both (`002 51 912 345 678` in Korea: Peru, or Ethiopia's
+ *    +251 91 234 5678; `0011 64 9 309 1234` in Australia: an Auckland landline, or +1 649 309 1234); the region's
+ *    reading that finds a country but no number of it is refused with its reason (`0011 44 7700 9001`: too short for
+ *    the UK, not +1 447 700 9001); `00` alone is read only where the region's reading is no country's (`0044 7700
+ *    900123`, `0011 999…`) or the region's own (`008 62…` in Indonesia, which nobody there dials), and only such a
+ *    reading of the region's own is never taken (`00 86 …` in Indonesia, a Chinese number one digit off, is refused).
  * 3. A leading single `0` is a national trunk prefix (`07700900123`): the number is read in the
  *    default region (SMSRELAY_DEFAULT_REGION), and refused when none is set.
  * 4. Any other digits, with a default region set, have two readings: international (`+` and the
@@ -112,6 +121,10 @@ function readNumber(input: string, defaultRegion: CountryCode | undefined, readi
   if (match === null || digits === undefined) return refuse(input, { ok: false, problem: 'NOT_A_NUMBER' });
 
   const international: Reading = { text: `+${digits}` };
+  if (match[1] === '00' && defaultRegion !== undefined) {
+    const region = readByRegionPrefix(input, digits, defaultRegion);
+    if (region !== undefined) return region;
+  }
   if (match[1] !== undefined) return readAs(input, international);
   if (reading === 'national' || NATIONAL_TRUNK_PREFIX.test(digits)) {
     if (defaultRegion === undefined) {
@@ -125,13 +138,90 @@ function readNumber(input: string, defaultRegion: CountryCode | undefined, readi
   const guessed: Reading = { ...international, guessed: true };
   if (defaultRegion === undefined) return readAs(input, guessed);
   const read = readEither(input, guessed, { text: digits, region: defaultRegion });
-  if (read.ok || !isShortNumber(digits, defaultRegion)) return read;
-  // Read as a foreign number ("+112 in the United States") it would say nothing to whoever dialled it at home.
+  return read.ok || !isShortNumber(digits, defaultRegion) ? read : shortNumber(input, defaultRegion);
+}
+
+/** Read as a foreign number ("+112 in the United States") a short code would say nothing to whoever dialled it at home. */
+function shortNumber(input: string, region: CountryCode): NumberResult {
+  return { ok: false, reason: `${quote(input)} is a short code or emergency number in ${regionName(region)}, not a phone number: it cannot be texted` };
+}
+
+/** The longest international prefix tried: AU's 14-digit carrier forms (`1411…0011`) are no `00…` prefix, KR's `00700` is. */
+const LONGEST_DOUBLE_ZERO_PREFIX = 5;
+/** Per region, whether its international prefix is `00` followed by more digits (AU `0011`, KR `002`): none for GB's `00`, US's `011`. */
+const doubleZeroPrefixRegions = new Map<CountryCode, RegExp | undefined>();
+
+/**
+ * The region's international prefix (libphonenumber's metadata) where it is `00` and more digits (AU `0011`, KR
+ * `001`/`002`/`00700`, TW `002`/`009`, BR `0021`, SG `001`…), as a whole-string pattern; undefined where plain `00`
+ * is the only `00…` form (most of Europe) or its prefix does not start with `00` (US `011`, which libphonenumber
+ * reads in the national reading).
+ */
+function doubleZeroPrefix(region: CountryCode): RegExp | undefined {
+  if (doubleZeroPrefixRegions.has(region)) return doubleZeroPrefixRegions.get(region);
+  const source = metadata.countries[region]?.[1];
+  const pattern = source === undefined ? undefined : new RegExp(`^(?:${source})$`);
+  let longer = false;
+  for (let digits = 1; pattern !== undefined && !longer && digits <= LONGEST_DOUBLE_ZERO_PREFIX - 2; digits++)
+    for (let tail = 0; tail < 10 ** digits && !longer; tail++) longer = pattern.test(`00${String(tail).padStart(digits, '0')}`);
+  const found = longer ? pattern : undefined;
+  doubleZeroPrefixRegions.set(region, found);
+  return found;
+}
+
+/**
+ * Digits written after `00` in a region whose international prefix is `00` and more (rule 2'): the region's own
+ * reading strips its prefix (`0011 44 7700 900123` in Australia is +44), the rest of the world's strips `00` alone
+ * (`00 1 354 611 1234`, a Canadian number as a European writes it). Undefined where the region has no such prefix:
+ * `00` is international there.
+ */
+function readByRegionPrefix(input: string, digits: string, region: CountryCode): NumberResult | undefined {
+  const prefix = doubleZeroPrefix(region);
+  if (prefix === undefined) return undefined;
+  const written = `00${digits}`;
+  let length = 0;
+  for (let end = 3; end <= Math.min(LONGEST_DOUBLE_ZERO_PREFIX, written.length - 1); end++) if (prefix.test(written.slice(0, end))) length = end;
+  const plain: Reading = { text: `+${digits}` };
+  // Nothing after 00 is the region's prefix (`0044…` in Australia): the only reading is `00`'s, or a number of the region's own (`000`).
+  if (length === 0) return isShortNumber(written, region) ? shortNumber(input, region) : readAs(input, plain);
+  const afterPrefix = `+${written.slice(length)}`;
+  const byRegion = check({ text: afterPrefix, guessed: true });
+  const byPlain = check(plain);
+  // Through its own international prefix the region reaches no number of its own (`008 62…` in Indonesia): that reading
+  // was not meant, and taken it would text a stranger at home for a foreign number written a digit off.
+  const ownCountry = callingCodeOf(afterPrefix) === getCountryCallingCode(region);
+  if (byRegion.ok) {
+    if (!byPlain.ok) return ownCountry ? ownThroughPrefix(input, byRegion, region) : number(byRegion);
+    // Either is how someone dials (the region's prefix, or `00` as most of the world and, in HK and BO, the region too), and
+    // either number may be a landline: its type says nothing of the prefix used, two different numbers are the writer's to tell.
+    return byRegion.e164 === byPlain.e164 ? number(byRegion) : bothReadings(input, byRegion, byPlain);
+  }
+  // The region's prefix found a country but no number of it (a digit short, `0011 44 7700 9001`): its reason, since `00`
+  // alone would read the same digits as another country's number (`+1 447 700 9001`).
+  if (!ownCountry && byRegion.problem !== 'INVALID_COUNTRY') return refuse(input, byRegion);
+  return byPlain.ok ? number(byPlain) : refuse(input, ownCountry ? byPlain : byRegion);
+}
+
+/** A number of the region read only through its own international prefix: refused, saying how to write it. */
+function ownThroughPrefix(input: string, reading: { shown: string }, region: CountryCode): NumberResult {
   return {
     ok: false,
-    reason: `${quote(input)} is a short code or emergency number in ${regionName(defaultRegion)}, not a phone number: it cannot be texted`,
+    reason: `${quote(input)} reads as ${reading.shown} only through ${regionName(region)}'s international prefix, and as no number after 00 alone: write + and the country code`,
   };
 }
+
+/** The country calling code an international number (`+…`) starts with, valid or not: calling codes are prefix-free. */
+function callingCodeOf(international: string): string | undefined {
+  const digits = international.slice(1);
+  for (let length = 1; length <= MAX_CALLING_CODE_DIGITS; length++) {
+    const code = digits.slice(0, length);
+    if (metadata.country_calling_codes[code] !== undefined) return code;
+  }
+  return undefined;
+}
+
+/** ITU-T E.164: a country calling code has 1 to 3 digits. */
+const MAX_CALLING_CODE_DIGITS = 3;
 
 /**
  * The types a number receives SMS as: a mobile, or a number the metadata cannot tell from one (NANP,
@@ -149,22 +239,27 @@ const NANP_WRITTEN = /^1?\d{10}$/;
  * Digits written without `+`, `00` or a trunk 0 in a region (rule 4 above): the one reading plainly
  * meant, or a refusal naming both when either could be.
  */
-function readEither(input: string, international: Reading, national: Reading & { region: CountryCode }): NumberResult {
+function readEither(input: string, international: Reading, national: Reading): NumberResult {
   const abroad = check(international);
   const home = check(national);
   // Of two refusals the international one names the country it found, which tells a writer the most; an
   // unknown country code only says the digits were not meant internationally, and the national one is then the useful one.
-  if (!home.ok) return abroad.ok ? number(abroad) : refuse(input, abroad.problem === 'INVALID_COUNTRY' ? home : abroad);
+  if (!home.ok) {
+    if (abroad.ok) return number(abroad);
+    return refuse(input, abroad.problem === 'INVALID_COUNTRY' ? home : abroad);
+  }
   if (!abroad.ok || abroad.e164 === home.e164) return number(home);
   if (abroad.textable !== home.textable) return number(abroad.textable ? abroad : home);
   // The region's own mobile against a number only possibly one abroad (NANP's 1 and 10 digits: China's 11-digit
   // mobiles, a German mobile without its 0): in the region the relay is set for, its own mobile is what was meant.
   if (home.mobile && !abroad.mobile) return number(home);
-  if (getCountryCallingCode(national.region) === NANP_CALLING_CODE && NANP_WRITTEN.test(national.text)) return number(home);
-  return {
-    ok: false,
-    reason: `${quote(input)} could be ${abroad.shown} or ${home.shown}: write + and the country code`,
-  };
+  if (national.region !== undefined && getCountryCallingCode(national.region) === NANP_CALLING_CODE && NANP_WRITTEN.test(national.text)) return number(home);
+  return bothReadings(input, abroad, home);
+}
+
+/** Two valid different numbers the digits could be: refused naming both, for the writer to say which. */
+function bothReadings(input: string, one: { shown: string }, other: { shown: string }): NumberResult {
+  return { ok: false, reason: `${quote(input)} could be ${one.shown} or ${other.shown}: write + and the country code` };
 }
 
 /**
@@ -205,7 +300,7 @@ function check({ text, region, guessed }: Reading): ReadingOutcome {
 
 /** "United Kingdom (+44)": the region read in, or the main country of the calling code. */
 function describeCallingCode(callingCode: string, region: CountryCode | undefined): string | undefined {
-  const country = region !== undefined && getCountryCallingCode(region) === callingCode ? region : metadata.country_calling_codes[callingCode]?.[0];
+  const country = region !== undefined && getCountryCallingCode(region) === callingCode ? region : regionOfCallingCode(callingCode);
   if (country === undefined) return undefined;
   return `${regionName(country)} (+${callingCode})`;
 }
@@ -298,6 +393,11 @@ const MASK_KEEP_HEAD = 4;
 const MASK_KEEP_TAIL = 2;
 /** Short numbers hide at least this many digits, so that no number is logged whole. */
 const MASK_MIN_HIDDEN = 4;
+
+/** The main country of a calling code (`44`: GB), by libphonenumber's metadata; undefined for a code no country has. */
+export function regionOfCallingCode(callingCode: string): CountryCode | undefined {
+  return (metadata.country_calling_codes as Record<string, CountryCode[] | undefined>)[callingCode]?.[0];
+}
 
 /**
  * The countries an E.164 number may be of: those of its country calling code (+44: GB, GG, IM, JE), by libphonenumber's

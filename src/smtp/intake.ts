@@ -11,7 +11,15 @@ import { type Logger, turnedAwayLog } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { hostBeforePort, peerAddress } from '../policy/networks.ts';
 import { maskContext, maskNumber, maskNumbersIn } from '../sms/numbers.ts';
-import { ANSWERS_AFTER_CLIENTS_END, applySmtpServerPatches, DataTimedOut, messageTooBig, recipientNoted, SAYS_WHAT_TO_WRITE } from './patches.ts';
+import {
+  ANSWERS_AFTER_CLIENTS_END,
+  applySmtpServerPatches,
+  DataTimedOut,
+  messageTooBig,
+  recipientNoted,
+  SAYS_WHAT_TO_WRITE,
+  spacedLocalPart,
+} from './patches.ts';
 import { DataScanner, type SmugglingFinding } from './smuggling.ts';
 import { asciiQuoted, NOT_ASCII } from '../mail/ascii.ts';
 
@@ -244,7 +252,11 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
       admitRecipient(address, session).then(
         () => callback(),
         (error: unknown) => {
-          const { rcpt, quoted } = maskedRecipient(address.address);
+          const { rcpt: asRead, quoted } = maskedRecipient(address.address);
+          // A number written with blanks is logged as written (`81234 85678@…`, its digits masked in its own layout), not as
+          // the joined number nobody wrote; the reason's hint quotes the joined one, masked by `quoted`.
+          const spaced = spacedLocalPart(session);
+          const rcpt = spaced === undefined ? asRead : `${maskNumbersIn(spaced)}${address.address.slice(address.address.lastIndexOf('@'))}`;
           logRefusal(logger, asRelayError(error), { session: session.id, client: session.remoteAddress, rcpt }, 'smtp: recipient refused', quoted);
           callback(refuse(error));
         },
@@ -344,7 +356,7 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
   };
 
   async function admitRecipient(address: SMTPServerAddress, session: SMTPServerSession): Promise<void> {
-    const outcome = await acceptance.recipient(transactionOf(session), { address: address.address, dsn: address.dsn });
+    const outcome = await acceptance.recipient(transactionOf(session), { address: address.address, dsn: address.dsn, spaced: spacedLocalPart(session) });
     // A refusal may still change the transaction: the numbers it refused, which the mail's own reports then leave out.
     if (outcome.transaction) transactions.set(session.id, outcome.transaction);
     if (outcome.ok) {

@@ -403,24 +403,40 @@ const SPACED_RECIPIENT = /^RCPT\s+TO\s*:\s*<\s*("?)([^<>@"]*?\s[^<>@"]*?)\1\s*@(
 /** What is left of the local part once the spaces are out: a number as people write it. */
 const WRITTEN_NUMBER = /^\+?\(?\d[\d().-]*\d$/;
 
+/** The local part as written with blanks, per session, of the RCPT being handled: read by the intake (spacedLocalPart). */
+const spacedLocalParts = new WeakMap<object, string>();
+
+/** The local part of the RCPT being handled as its client wrote it with blanks (`447 700 900123`), if it was. */
+export function spacedLocalPart(session: object): string | undefined {
+  return spacedLocalParts.get(session);
+}
+
 /**
  * smtp-server splits a command at whitespace, so a number pasted as it is printed
  * (`RCPT TO:<447 700 900123@sms.example.com>`) gets its "501 Bad recipient address syntax" before
  * any handler sees the address. A recipient whose local part is a phone number written with spaces
- * gets the relay's answer instead: what to write (501 5.1.3, a bad destination mailbox address).
- * Anything else goes on to acceptEnvelopeAddressesAsWritten.
+ * is read with them out instead, the local part as written kept for the intake: every check before
+ * the number's comes first (503 before MAIL, a bad parameter, a foreign domain), then the relay's
+ * answer, what to write (501 5.1.3) or why the words are no one number (resolveRecipient).
+ * Anything else goes on to acceptEnvelopeAddressesAsWritten unchanged.
  */
 function explainSpacedNumbers(): void {
   const handle = SMTPConnection.prototype.handler_RCPT;
   SMTPConnection.prototype.handler_RCPT = function rcptWithSpacedNumber(command, callback) {
-    const spaced = SPACED_RECIPIENT.exec(command.toString());
-    const number = spaced?.[2]?.replace(/\s+/g, '');
-    if (spaced && number && WRITTEN_NUMBER.test(number)) {
-      sendRefusal(this, new RelayError('BAD_RECIPIENT_SYNTAX', `Write the number without spaces: <${number}@${spaced[3]}>`));
-      callback();
+    const line = command.toString();
+    const spaced = SPACED_RECIPIENT.exec(line);
+    const written = spaced?.[2];
+    const number = written?.replace(/\s+/g, '');
+    if (!spaced || written === undefined || !number || !WRITTEN_NUMBER.test(number)) {
+      handle.call(this, command, callback);
       return;
     }
-    handle.call(this, command, callback);
+    const session = this.session;
+    spacedLocalParts.set(session, written);
+    handle.call(this, Buffer.from(`RCPT TO:<${number}@${spaced[3]}>${line.slice(spaced[0].length)}`), (...args) => {
+      spacedLocalParts.delete(session);
+      callback(...args);
+    });
   };
 }
 

@@ -465,8 +465,14 @@ describe('config', () => {
     assert.equal(lines.length, 1, lines.join('\n'));
     assert.match(
       lines[0] ?? '',
-      /smsrelay\.yaml: sms\.lists\.OnCall@SMS\.localhost: the same address as list oncall@sms\.localhost \(.*smsrelay\.yaml: sms\.lists\.oncall@sms\.localhost\): addresses are compared without case, a domain in its A-labels without a final dot; merge the two$/,
+      /smsrelay\.yaml: sms\.lists\.OnCall@SMS\.localhost: the same address as list oncall@sms\.localhost \(.*smsrelay\.yaml: sms\.lists\.oncall@sms\.localhost\): addresses are compared without case and in Unicode NFC, a domain in its A-labels without a final dot; merge the two$/,
     );
+  });
+
+  test('two lists whose names differ only in Unicode normalisation (NFD and NFC) are refused naming both: RCPT finds one', () => {
+    const lines = problems({}, "sms:\n  lists:\n    \"e\u0301quipe@sms.localhost\": ['+447700900123']\n    \"\u00e9quipe@sms.localhost\": ['+447700900124']\n");
+    assert.equal(lines.length, 1, lines.join('\n'));
+    assert.match(lines[0] ?? '', /sms\.lists\.\u00e9quipe@sms\.localhost: the same address as list e\u0301quipe@sms\.localhost/);
   });
 
   test('a list at an SMS domain written in Unicode or with a final dot is taken, keyed as RCPT finds it; the same list in both forms is one address', () => {

@@ -128,7 +128,13 @@ describe('Puzzel adapter: requests', () => {
 
   it('describes itself as the contract asks', () => {
     assert.equal(puzzelModule.name, 'puzzel');
-    assert.deepEqual(puzzelModule.capabilities, { maxRecipientsPerRequest: 100, maxParts: 6, replyTracking: 'tracking-id', scheduling: true });
+    assert.deepEqual(puzzelModule.capabilities, {
+      maxRecipientsPerRequest: 100,
+      maxParts: 6,
+      replyTracking: 'tracking-id',
+      scheduling: true,
+      accountIdAddresses: true,
+    });
     assert.deepEqual(puzzelModule.settings.defaultUrls, { url: 'https://smsgw.puzzel.com' });
     assert.equal(puzzelModule.verify, undefined, 'Puzzel signs nothing');
     const gateway = puzzelModule.createGateway(gatewayOptions({ endpoints: ['https://a.example', 'https://b.example'] }));

@@ -200,6 +200,69 @@ describe('normaliseNumber', () => {
   });
 });
 
+/**
+ * A sample of /tmp/review-recipients5/enum2.ts's enumeration (every `00…` international prefix of the 19 regions that have
+ * one, over valid numbers of every type): `[region, as written, the number meant]`. Each was once texted to another number
+ * (+1 for a landline after `0011`, Mexico for Cameroon's toll-free after `005`), in both directions: the region's prefix,
+ * and `00` alone as most of the world (and, in HK and BO, the region too) writes it.
+ */
+const WRITTEN_AFTER_00: readonly (readonly [CountryCode, string, string])[] = [
+  ['AU', '0011 64 9 309 1234', '+6493091234'], // an Auckland landline, or +1 649 (Turks and Caicos)
+  ['AU', '0011 267 390 1234', '+2673901234'], // a Botswana landline, or Philadelphia
+  ['AU', '0011 32 19 21 24 43', '+3219212443'], // a Belgian landline
+  ['KR', '001 65 6738 1234', '+6567381234'], // a Singapore landline
+  ['AU', '0011 354 800 3018', '+3548003018'], // Iceland's toll-free
+  ['AU', '0011 32 78 14 46 48', '+3278144648'], // a Belgian UAN
+  ['GY', '001 354 900 7891', '+3549007891'], // Iceland's premium rate, which the blocklist must see as such
+  ['UG', '007 965 1830923', '+9651830923'], // Kuwait's toll-free, or a Russian mobile after 00
+  ['BR', '0022 376 166324', '+376166324'], // Andorra's premium rate, or a Mali mobile
+  ['KH', '005 264 88635541', '+26488635541'], // Namibia's VoIP, or Mexico
+  ['CO', '005 237 88658840', '+23788658840'], // Cameroon's toll-free, or Mexico
+  ['BR', '0055 389 84310812', '+38984310812'], // North Macedonia's shared cost, or a Brazilian mobile
+  ['KR', '00 52 222 123 4567', '+522221234567'], // Mexico written with 00 as most of the world does, or Mauritania by Korea's 005
+  ['CO', '00 52 781 786 1327', '+527817861327'], // Mexico, or a South African mobile
+  ['BO', '00 1 227 812 7532', '+12278127532'], // the US with 00, a prefix of Bolivia's too
+  ['HK', '00 256 32 886 7995', '+256328867995'], // a Uganda landline with 00, a prefix of Hong Kong's too
+  ['HK', '00 91 361 647 7295', '+913616477295'], // an Indian landline, or the US
+  ['CO', '00 596 899 288715', '+596899288715'], // Martinique's premium rate, or an Omani mobile
+  ['ID', '00 86 285 447 7391', '+862854477391'], // a Chinese landline, or Indonesia's own number after its 008
+  ['AU', '0011 32 450 00123', '+3245000123'], // a Belgian mobile a digit short: no +1 324 500 0123
+  ['AU', '0011 44 7700 9001', '+4477009001'], // a UK number a digit short: no +1 447 700 9001
+];
+
+describe("normaliseNumber after a region's own 00… international prefix (rule 2')", () => {
+  it('texts no number but the one meant, whatever its type, in either direction: the meant one or a refusal', () => {
+    for (const [region, written, meant] of WRITTEN_AFTER_00) {
+      const read = normaliseNumber(written, region);
+      assert.ok(!read.ok || read.e164 === meant, `${region} ${written} meant ${meant}, read ${JSON.stringify(read)}`);
+    }
+  });
+
+  it('refuses two valid different readings naming both, a landline as a mobile', () => {
+    assert.equal(
+      reasonFor(normaliseNumber('0011 64 9 309 1234', 'AU')),
+      '"0011 64 9 309 1234" could be +64 9 309 1234 (New Zealand) or +1 649 309 1234 (Turks & Caicos Islands): write + and the country code',
+    );
+    assert.match(reasonFor(normaliseNumber('00 52 222 123 4567', 'KR')), /could be \+222 .* \(Mauritania\) or \+52 222 123 4567 \(Mexico\)/);
+  });
+
+  it("refuses the region's reading of a known country that is no number, with its reason, rather than read 00 alone", () => {
+    assert.equal(
+      reasonFor(normaliseNumber('0011 44 7700 9001', 'AU')),
+      '"0011 44 7700 9001" has the wrong number of digits for a phone number when read as +4477009001 in United Kingdom (+44)',
+    );
+    assert.equal(reasonFor(normaliseNumber('0011 999 1234', 'AU')), '"0011 999 1234" has an unknown country code');
+  });
+
+  it("takes 00 alone where the region's prefix reads no country or the region itself, and the one reading after either prefix", () => {
+    assert.deepEqual(normaliseNumber('0011 44 20 7946 0000', 'AU'), accepted('+442079460000'));
+    assert.deepEqual(normaliseNumber('0011 1 416 555 0123', 'AU'), accepted('+14165550123'));
+    assert.deepEqual(normaliseNumber('0044 7700 900123', 'AU'), accepted('+447700900123'));
+    assert.deepEqual(normaliseNumber('001 852 2123 4567', 'KR'), accepted('+85221234567'));
+    assert.match(reasonFor(normaliseNumber('0011 61 2 9374 4000', 'AU')), /only through Australia's international prefix/);
+  });
+});
+
 describe('severalNumbers', () => {
   it('reads words grouped as one number of the region is written, nationally or internationally, as that number, though each group could be a short code', () => {
     for (const [written, region] of [

@@ -295,6 +295,17 @@ describe('refusals in the log and in the reply', () => {
     assert.match(String(refused[2]?.reason), /"\+44U\+FF17U\+FF17\*{6}23"/);
   });
 
+  test('a RCPT number written with blanks is logged as written, masked, not as the joined number nobody wrote', async () => {
+    const dialog = await SmtpDialog.open(relay.smtpPort);
+    await dialog.command('EHLO client.example');
+    await dialog.command('MAIL FROM:<a@example.com>');
+    assert.equal((await dialog.command('RCPT TO:<7700 900 123@sms.localhost>')).code, 501);
+    await dialog.close();
+    const refused = lines().findLast((line) => line.msg === 'smtp: recipient refused' && String(line.rcpt).endsWith('@sms.localhost'));
+    assert.match(String(refused?.rcpt), / /, 'the blanks as written');
+    assert.doesNotMatch(String(refused?.rcpt), /900 ?123/, 'masked');
+  });
+
   test('a number whose separators are full-width (or quoted by code point) is masked in the log, at RCPT and in a subject', async () => {
     const dialog = await SmtpDialog.open(relay.smtpPort);
     await dialog.command('EHLO client.example');

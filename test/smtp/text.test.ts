@@ -235,9 +235,12 @@ describe('SMTP → SMS text', () => {
     assert.match(data?.text ?? '', /^5\.6\.0 Too many phone numbers: this mail would go to more than 3: split the numbers over several mails$/);
   });
 
-  test('Puzzel drop-in: <number>-<serviceId>@domain goes to the number', async () => {
-    await accepted({ to: ['447700900131-1000@sms.example.com'], body: 'Via Puzzel address' });
-    assert.equal((await smsTo('447700900131')).text, 'Via Puzzel address');
+  test("Puzzel's <number>-<serviceId>@domain, with no Puzzel account to send through, is told to write the number alone (recipients-written: through Puzzel)", async () => {
+    const { rcpt } = await sendMail(suite.port, { to: ['447700900131-1000@sms.example.com'], body: 'Via Puzzel address' });
+    assert.equal(
+      `${rcpt[0]?.code} ${rcpt[0]?.text}`,
+      '550 5.1.3 Bad recipient: "447700900131-1000" is not a phone number: write the number alone, without "-1000"',
+    );
   });
 
   test('an over-long mail is refused at end of DATA with its length and the limit', async () => {

@@ -39,6 +39,8 @@ export const PUZZEL_CAPABILITIES: ProviderCapabilities = {
   replyTracking: 'tracking-id',
   // `sendWindow` holds an SMS at Puzzel until its start.
   scheduling: true,
+  // Puzzel's email-to-SMS interface takes `<number>-<serviceId>@`.
+  accountIdAddresses: true,
 };
 
 const GATEWAY_CAPABILITIES: GatewayCapabilities = {

@@ -1,0 +1,264 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { history } from '../../src/admin.ts';
+import type { PuzzelSimulator } from '../../src/simulators/puzzel.ts';
+import { relayWithSimulator, waitFor } from '../helpers/relay.ts';
+import { queuedId, type Reply, SmtpDialog } from '../helpers/smtp.ts';
+
+const said = (reply: Reply | undefined) => `${reply?.code} ${reply?.text}`;
+
+/** One transaction from a trusted client: MAIL, then each RCPT as written (raw UTF-8); DATA with `subject` when given and a RCPT was taken. */
+async function transaction(port: number, rcpts: readonly string[], subject?: string): Promise<{ rcpt: Reply[]; data?: Reply }> {
+  const dialog = await SmtpDialog.open(port);
+  try {
+    await dialog.command('EHLO client.example.com');
+    assert.equal((await dialog.command('MAIL FROM:<tester@example.org> SMTPUTF8')).code, 250);
+    const rcpt: Reply[] = [];
+    for (const to of rcpts) rcpt.push(await dialog.command(`RCPT TO:<${to}>`));
+    if (subject === undefined || !rcpt.some((reply) => reply.code === 250)) return { rcpt };
+    return { rcpt, data: await dialog.data(`From: tester@example.org\r\nSubject: ${subject}\r\n\r\n${subject}\r\n`) };
+  } finally {
+    await dialog.close();
+  }
+}
+
+describe('a region whose international prefix is 00 and more digits reads numbers by that prefix (AU 0011, KR 002)', () => {
+  const australia = relayWithSimulator({
+    smtp: { trustedNetworks: ['127.0.0.1/32'] },
+    sms: { domains: ['sms.localhost'], defaultRegion: 'AU', lists: { 'oncall@sms.localhost': ['0412 345 678', '0011 44 7700 900141'] } },
+  });
+
+  test('RCPT, a sendsms@ subject and a list member written with 0011 reach the number after it, never +1 and the rest', async () => {
+    const sent = await transaction(australia.port, ['0011447700900142@sms.localhost', '0011-44-7700-900143@sms.localhost', 'oncall@sms.localhost'], 'idd au');
+    assert.deepEqual(sent.rcpt.map(said), ['250 2.1.5 Accepted', '250 2.1.5 Accepted', '250 2.1.5 Accepted']);
+    const subject = await transaction(australia.port, ['sendsms@sms.localhost'], 'To:0011 44 7700 900144');
+    assert.match(said(subject.data), /^250 /);
+    const expected = ['447700900141', '447700900142', '447700900143', '447700900144', '61412345678'];
+    await waitFor('the SMS', () => expected.every((to) => australia.gateway.simulator.received.some((sms) => sms.to === to)));
+    assert.ok(!australia.gateway.simulator.received.some((sms) => sms.to.startsWith('1')), 'nothing read as +1');
+    const log = await history(australia.relay.relay.store, queuedId(sent.data), Date.now());
+    assert.match(log, /accepted: 0011447700900142@sms\.localhost -> \+447700900142/);
+  });
+
+  test('AU 000 is a short code, not 00 and a country code', async () => {
+    const refused = await transaction(australia.port, ['000@sms.localhost']);
+    assert.deepEqual(refused.rcpt.map(said), [
+      '550 5.1.3 Bad recipient: "000" is a short code or emergency number in Australia, not a phone number: it cannot be texted',
+    ]);
+  });
+
+  test('AU: a landline after 0011 that 00 alone reads as +1 is refused naming both, a number a digit short with its own reason; neither is texted', async () => {
+    const refused = await transaction(australia.port, ['0011-64-9-309-1234@sms.localhost', '0011-44-7700-9001@sms.localhost']);
+    assert.deepEqual(refused.rcpt.map(said), [
+      '550 5.1.3 Bad recipient: "0011-64-9-309-1234" could be +64 9 309 1234 (New Zealand) or +1 649 309 1234 (Turks & Caicos Islands): write + and the country code',
+      '550 5.1.3 Bad recipient: "0011-44-7700-9001" has the wrong number of digits for a phone number when read as +4477009001 in United Kingdom (+44)',
+    ]);
+    assert.ok(!australia.gateway.simulator.received.some((sms) => ['16493091234', '14477009001', '6493091234'].includes(sms.to)));
+  });
+
+  const korea = relayWithSimulator({ smtp: { trustedNetworks: ['127.0.0.1/32'] }, sms: { domains: ['sms.localhost'], defaultRegion: 'KR' } });
+
+  test("KR: 00700 and 001 are Korea's prefixes; 002 51… (Peru by 002, Ethiopia by 00) and 00 52… (Mauritania by 005, Mexico by 00) are refused naming both, never sent", async () => {
+    const replies = await transaction(
+      korea.port,
+      ['00700447700900145@sms.localhost', '001447700900146@sms.localhost', '00251912345678@sms.localhost', '0052-222-123-4567@sms.localhost'],
+      'idd kr',
+    );
+    assert.deepEqual(replies.rcpt.map(said), [
+      '250 2.1.5 Accepted',
+      '250 2.1.5 Accepted',
+      '550 5.1.3 Bad recipient: "00251912345678" could be +51 912 345 678 (Peru) or +251 91 234 5678 (Ethiopia): write + and the country code',
+      '550 5.1.3 Bad recipient: "0052-222-123-4567" could be +222 21 23 45 67 (Mauritania) or +52 222 123 4567 (Mexico): write + and the country code',
+    ]);
+    await waitFor('the SMS', () => ['447700900145', '447700900146'].every((to) => korea.gateway.simulator.received.some((sms) => sms.to === to)));
+    assert.ok(!korea.gateway.simulator.received.some((sms) => ['251912345678', '51912345678', '22221234567', '522221234567'].includes(sms.to)));
+  });
+});
+
+describe('<number>-<digits>@ is Puzzel-only, and never two numbers', () => {
+  const intelli = relayWithSimulator({ smtp: { trustedNetworks: ['127.0.0.1/32'] }, sms: { domains: ['sms.localhost'], defaultRegion: 'US' } });
+
+  test('without a Puzzel account, two dash-joined numbers and a service id form are refused; nothing is texted to the first', async () => {
+    const replies = await transaction(
+      intelli.port,
+      ['2025550123-2025550124@sms.localhost', '2025550125-1000@sms.localhost', '2025550126@sms.localhost'],
+      'dash',
+    );
+    assert.deepEqual(replies.rcpt.map(said), [
+      '550 5.1.3 Bad recipient: "2025550123-2025550124" could be 2 numbers: write one number per address',
+      '550 5.1.3 Bad recipient: "2025550125-1000" is not a phone number: write the number alone, without "-1000"',
+      '250 2.1.5 Accepted',
+    ]);
+    await waitFor('the SMS', () => intelli.gateway.simulator.received.some((sms) => sms.to === '12025550126'));
+    assert.ok(!intelli.gateway.simulator.received.some((sms) => ['12025550123', '12025550125'].includes(sms.to)));
+  });
+
+  const puzzel = relayWithSimulator({
+    smtp: { trustedNetworks: ['127.0.0.1/32'] },
+    gateway: { provider: 'puzzel-simulator' },
+    sms: { domains: ['sms.localhost'], defaultRegion: 'FR' },
+  });
+
+  test("through Puzzel, <number>-<serviceId>@ is the number, a sendsms@ subject's too; a second number after the dash is refused", async () => {
+    const replies = await transaction(
+      puzzel.port,
+      ['0612345678-1000@sms.localhost', '0612345670-0612345679@sms.localhost', '+33612345671-0612345679@sms.localhost'],
+      'puzzel dash',
+    );
+    assert.deepEqual(replies.rcpt.map(said), [
+      '250 2.1.5 Accepted',
+      '550 5.1.3 Bad recipient: "0612345670-0612345679" could be 2 numbers: write one number per address',
+      '550 5.1.3 Bad recipient: "+33612345671-0612345679" could be 2 numbers: write one number per address',
+    ]);
+    const simulator = puzzel.relay.relay.simulator as PuzzelSimulator;
+    await waitFor('the SMS at Puzzel', () => simulator.records.some((record) => record.to === '33612345678'));
+    const subject = await transaction(puzzel.port, ['sendsms@sms.localhost'], 'To:0612345672-0612345673');
+    assert.match(said(subject.data), /^550 5\.1\.3 .*could be 2 numbers: write one number per address/);
+  });
+
+  test("through Puzzel, digits after the dash that are a number of the first number's country are a second number, not a service id", async () => {
+    const replies = await transaction(puzzel.port, ['+4741234567-41234568@sms.localhost', '+12025550123-5550124@sms.localhost']);
+    assert.deepEqual(replies.rcpt.map(said), [
+      '550 5.1.3 Bad recipient: "+4741234567-41234568" could be 2 numbers: write one number per address',
+      '550 5.1.3 Bad recipient: "+12025550123-5550124" could be 2 numbers: write one number per address',
+    ]);
+  });
+
+  const puzzelService = relayWithSimulator({
+    smtp: { trustedNetworks: ['127.0.0.1/32'] },
+    gateway: { provider: 'puzzel-simulator', serviceId: 4242 },
+    sms: { domains: ['sms.localhost'], defaultRegion: 'FR' },
+  });
+
+  test('through a Puzzel account whose service id is configured, only that id is read after the dash', async () => {
+    const replies = await transaction(puzzelService.port, ['0612345674-4242@sms.localhost', '0612345675-1000@sms.localhost'], 'service id');
+    assert.deepEqual(replies.rcpt.map(said), [
+      '250 2.1.5 Accepted',
+      '550 5.1.3 Bad recipient: "0612345675-1000" is not a phone number: write the number alone, without "-1000"',
+    ]);
+    const simulator = puzzelService.relay.relay.simulator as PuzzelSimulator;
+    await waitFor('the SMS at Puzzel', () => simulator.records.some((record) => record.to === '33612345674'));
+  });
+});
+
+describe('tel:/sms: links and a percent-encoded + are told the address to write, which is then taken', () => {
+  const suite = relayWithSimulator({ smtp: { trustedNetworks: ['127.0.0.1/32'] }, sms: { domains: ['sms.localhost'], defaultRegion: 'GB' } });
+
+  test("a link's parameters are cut, %2B is a +, two numbers get one address each; each hint followed is accepted", async () => {
+    const links = [
+      'tel:+447700900151;ext=12@sms.localhost',
+      'tel:07700900152;phone-context=+44@sms.localhost',
+      'sms:+447700900153?body=Server%20down@sms.localhost',
+      'sms:%2B447700900154@sms.localhost',
+      '%2B447700900155@sms.localhost',
+      'sms:+447700900156,+447700900157@sms.localhost',
+      'tel:+4477009;ext=1@sms.localhost',
+    ];
+    const replies = await transaction(suite.port, links);
+    assert.deepEqual(replies.rcpt.map(said), [
+      '550 5.1.3 Bad recipient: "tel:+447700900151;ext=12" is a tel: link, not a phone number: write the number alone, <+447700900151@sms.localhost>',
+      '550 5.1.3 Bad recipient: "tel:07700900152;phone-context=+44" is a tel: link, not a phone number: write the number alone, <+447700900152@sms.localhost>',
+      '550 5.1.3 Bad recipient: "sms:+447700900153?body=Server%20down" is a sms: link, not a phone number: write the number alone, <+447700900153@sms.localhost>',
+      '550 5.1.3 Bad recipient: "sms:%2B447700900154" is a sms: link, not a phone number: write the number alone, <+447700900154@sms.localhost>',
+      '550 5.1.3 Bad recipient: "%2B447700900155" is a percent-encoded +, not a phone number: write the number alone, <+447700900155@sms.localhost>',
+      '550 5.1.3 Bad recipient: "sms:+447700900156,+447700900157" is a sms: link, not a phone number: write one number per address, <+447700900156@sms.localhost>, <+447700900157@sms.localhost>',
+      '550 5.1.3 Bad recipient: "tel:+4477009;ext=1" is a tel: link, not a phone number: "+4477009" is too short to be a phone number in United Kingdom (+44)',
+    ]);
+    const hinted = replies.rcpt.flatMap((reply) => [...reply.text.matchAll(/<([^<>]+)>/g)].map((found) => found[1] ?? ''));
+    assert.equal(hinted.length, 7);
+    const followed = await transaction(suite.port, hinted);
+    assert.deepEqual(
+      followed.rcpt.map(said),
+      hinted.map(() => '250 2.1.5 Accepted'),
+    );
+  });
+});
+
+describe("a tel: link's local number is read in its phone-context's country, not the relay's", () => {
+  const suite = relayWithSimulator({ smtp: { trustedNetworks: ['127.0.0.1/32'] }, sms: { domains: ['sms.localhost'], defaultRegion: 'US' } });
+
+  test('on a US relay, tel:07700900158;phone-context=+44 is hinted as +44 7700 900158, which is then taken', async () => {
+    const replies = await transaction(suite.port, ['tel:07700900158;phone-context=+44@sms.localhost', 'tel:2025550123;phone-context=+1@sms.localhost']);
+    assert.deepEqual(replies.rcpt.map(said), [
+      '550 5.1.3 Bad recipient: "tel:07700900158;phone-context=+44" is a tel: link, not a phone number: write the number alone, <+447700900158@sms.localhost>',
+      '550 5.1.3 Bad recipient: "tel:2025550123;phone-context=+1" is a tel: link, not a phone number: write the number alone, <+12025550123@sms.localhost>',
+    ]);
+    const followed = await transaction(suite.port, ['+447700900158@sms.localhost'], 'context');
+    assert.deepEqual(followed.rcpt.map(said), ['250 2.1.5 Accepted']);
+    await waitFor('the SMS', () => suite.gateway.simulator.received.some((sms) => sms.to === '447700900158'));
+  });
+});
+
+describe('list names are compared in Unicode NFC', () => {
+  const suite = relayWithSimulator({
+    smtp: { trustedNetworks: ['127.0.0.1/32'] },
+    sms: {
+      domains: ['sms.localhost'],
+      lists: {
+        'ärzte@sms.localhost': ['+447700900161'],
+        'e\u0301quipe@sms.localhost': ['+447700900162'],
+        // T and U+0308: no composed capital, but lower-cased a pair NFC composes (U+1E97).
+        'T\u0308eam@sms.localhost': ['+447700900163'],
+      },
+    },
+  });
+
+  test('a list written decomposed in the config and one written composed are reached by either spelling', async () => {
+    const replies = await transaction(suite.port, ['a\u0308rzte@sms.localhost', '\u00e9quipe@sms.localhost', '\u00c9QUIPE@sms.localhost'], 'nfc lists');
+    assert.deepEqual(replies.rcpt.map(said), ['250 2.1.5 Accepted', '250 2.1.5 Accepted', '250 2.1.5 Accepted']);
+    await waitFor('both lists', () => ['447700900161', '447700900162'].every((to) => suite.gateway.simulator.received.some((sms) => sms.to === to)));
+  });
+
+  test('a name whose lower case NFC composes further is reached as the config writes it, in either case', async () => {
+    const replies = await transaction(suite.port, ['T\u0308eam@sms.localhost', 't\u0308eam@sms.localhost', '\u1e97EAM@sms.localhost'], 'nfc after case');
+    assert.deepEqual(replies.rcpt.map(said), ['250 2.1.5 Accepted', '250 2.1.5 Accepted', '250 2.1.5 Accepted']);
+    await waitFor('the list', () => suite.gateway.simulator.received.some((sms) => sms.to === '447700900163'));
+  });
+});
+
+describe('a number written with blanks in RCPT is answered after the checks that come first, and only as one number', () => {
+  const suite = relayWithSimulator({
+    smtp: { trustedNetworks: ['127.0.0.1/32'] },
+    sms: { domains: ['sms.localhost', 'xn--smslocal-d1a.example'], defaultRegion: 'US' },
+  });
+
+  test('503 before MAIL, 501 5.5.4 for a bad NOTIFY, relaying denied for a foreign domain (as written), then the hint', async () => {
+    const dialog = await SmtpDialog.open(suite.port);
+    try {
+      await dialog.command('EHLO client.example.com');
+      assert.equal((await dialog.command('RCPT TO:<202 555 0123@sms.localhost>')).code, 503);
+      assert.equal((await dialog.command('MAIL FROM:<tester@example.org> SMTPUTF8')).code, 250);
+      const replies = [
+        await dialog.command('RCPT TO:<202 555 0123@sms.localhost> NOTIFY=BOGUS'),
+        await dialog.command('RCPT TO:<202 555 0123@example.com>'),
+        await dialog.command('RCPT TO:<447 700 900123@smsé.example>'),
+        await dialog.command('RCPT TO:<202 555 0123@sms.localhost>'),
+        await dialog.command('RCPT TO:<447 700 900123@smsélocal.example>'),
+      ];
+      assert.match(said(replies[0]), /^501 5\.5\.4 /);
+      assert.deepEqual(replies.slice(1).map(said), [
+        '550 5.7.1 Relaying denied: example.com is not an SMS domain of this relay',
+        '550 5.7.1 Relaying denied: smsU+00E9.example is not an SMS domain of this relay',
+        '501 5.1.3 Write the number without spaces: <2025550123@sms.localhost>',
+        '501 5.1.3 Write the number without spaces: <447700900123@xn--smslocal-d1a.example>',
+      ]);
+    } finally {
+      await dialog.close();
+    }
+  });
+
+  test('words that could each be a number, or no number joined, get the reason a subject gets, never a join', async () => {
+    const replies = await transaction(suite.port, [
+      '81234 85678@sms.localhost',
+      '"81234 85678"@sms.localhost',
+      '202 555 0123 202 555 0124@sms.localhost',
+      '+44 7700 90012@sms.localhost',
+    ]);
+    assert.deepEqual(replies.rcpt.map(said), [
+      '550 5.1.3 Bad recipient: "81234 85678" could be 2 numbers or one: write each number without blanks, and "," between numbers',
+      '550 5.1.3 Bad recipient: "81234 85678" could be 2 numbers or one: write each number without blanks, and "," between numbers',
+      '550 5.1.3 Bad recipient: "202 555 0123 202 555 0124" is too long to be a phone number',
+      '550 5.1.3 Bad recipient: "+44 7700 90012" is not a valid number for United Kingdom (+44)',
+    ]);
+  });
+});
