@@ -6,7 +6,7 @@ import { LoginThrottle, sharedLoginFailures, signInName } from '../policy/logins
 import { verifyPassword } from '../policy/passwords.ts';
 import { RateLimits } from '../policy/rates.ts';
 import { type Principal, SenderPolicy } from '../policy/senders.ts';
-import { maskContext, maskNumber, maskNumbersIn } from '../sms/numbers.ts';
+import { maskNumber, maskNumbersIn } from '../sms/numbers.ts';
 import { newMessageId } from '../random-ids.ts';
 import type { ReplyTracking } from '../replies/tracking.ts';
 import type { NewOutgoingMail, StoredMessage, Store } from '../store/types.ts';
@@ -312,7 +312,7 @@ export class AcceptanceService {
       if (contextNotTaken) {
         const { named, given, numbers } = contextNotTaken;
         this.#options.logger.info(
-          { msgId: id, named: maskContext(named), given: maskContext(given), numbers: numbers.map(maskNumber) },
+          { msgId: id, named: maskNumbersIn(named), given: maskNumbersIn(given), numbers: numbers.map(maskNumber) },
           "acceptance: the mail names the user context of another mailbox's conversation with its number; sent under a new one",
         );
       }
@@ -322,7 +322,7 @@ export class AcceptanceService {
             msgId: id,
             by: principal.name,
             posedAs: maskNumbersIn(posedAs),
-            ...(mail.sms.userContext === undefined ? {} : { context: maskContext(mail.sms.userContext) }),
+            ...(mail.sms.userContext === undefined ? {} : { context: maskNumbersIn(mail.sms.userContext) }),
           },
           "acceptance: the mail's From or Reply-To is a conversation's mailbox its sender may not write as (not among its senders); sent in a conversation of its own",
         );

@@ -436,18 +436,6 @@ export function maskNumbersIn(text: string, options: { readonly byteEscapes?: bo
   return out.join('');
 }
 
-/** A text that is a number as a whole, as people write one: digits and a number's separators only, a `+` first. */
-const WHOLE_NUMBER = new RegExp(String.raw`^${PLUS}?[\p{Nd}\p{Zs}().${DASH}]{${MIN_DIGITS_IN_TEXT},}$`, 'u');
-
-/**
- * A user context (X-UserContext, a conversation's) masked only where it is a number as a whole (`447700900558`,
- * `+44 7700 900558`): a system keying its conversations by its customer's number writes it so. Any other context
- * (`INC-0012345`, `ticket-2026120001`) is left as written, so that one grep for it follows the conversation.
- */
-export function maskContext(context: string): string {
-  return WHOLE_NUMBER.test(context.trim()) ? maskNumbersIn(context) : context;
-}
-
 /**
  * How many digit runs after a word and a dash one text has read by libphonenumber (tens of µs each): beyond them, in a
  * hostile text (a 256 KB webhook body of `a-1234567 a-1234568 …` on the quarantine page), they are masked unread, so

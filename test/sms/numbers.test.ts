@@ -6,7 +6,6 @@ import {
   formatNumber,
   isCountryCode,
   maskNumber,
-  maskContext,
   maskNumbersIn,
   normaliseNumber,
   severalNumbers,
@@ -459,13 +458,19 @@ describe('maskNumbersIn, ids operators search for', () => {
   });
 });
 
-describe('maskContext', () => {
-  it('masks a context that is a number as a whole, and leaves any other whole', () => {
-    assert.equal(maskContext('447700900558'), '4477******58');
-    assert.equal(maskContext('+44 7700 900558'), '+44 77** ****58');
-    assert.equal(maskContext('(07700) 900-558'), '(0770*) ***-*58');
-    for (const context of ['INC-0012345', 'ticket-2026120001', 'order 20261206-0042', 'customer 447700900558'])
-      assert.equal(maskContext(context), context, context);
+describe('maskNumbersIn, on a user context', () => {
+  it('masks a number in a context as the console does for a viewer, and leaves an id as written', () => {
+    for (const [context, masked] of [
+      ['447700900558', '4477******58'],
+      ['+44 7700 900558', '+44 77** ****58'],
+      ['(07700) 900-558', '(0770*) ***-*58'],
+      ['tel-447700900558', 'tel-4477******58'],
+      ['phone-447700900562', 'phone-4477******62'],
+      ['cust_447700900559', 'cust_4477******59'],
+      ['customer 447700900558', 'customer 4477******58'],
+    ] as const)
+      assert.equal(maskNumbersIn(context), masked, context);
+    for (const context of ['INC-0012345', 'ticket-2026120001', 'order-2026120600']) assert.equal(maskNumbersIn(context), context, context);
   });
 });
 
