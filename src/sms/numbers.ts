@@ -38,6 +38,7 @@ import {
   type ValidatePhoneNumberLengthResult,
 } from 'libphonenumber-js/max';
 import metadata from 'libphonenumber-js/metadata.max.json';
+import { decodeHTMLStrict } from 'entities';
 import { LRUCache } from 'lru-cache';
 import { asciiQuoted, NOT_ASCII } from '../mail/ascii.ts';
 
@@ -337,10 +338,10 @@ const PLUS = String.raw`[+\uFF0B\uFE62\u207A\u208A]`;
 /** A dash of any script (`-`, `‑`, full-width `－`…) and the minus sign. */
 const DASH = String.raw`\p{Pd}\u2212`;
 /**
- * What joins a number's digit groups, in any script: a blank, a dash, a dot (also full-width) or a plus; and a form body's
- * `%20`, a blank as its `+` is one (its digits are no number's: NUMBER_DIGIT).
+ * What joins a number's digit groups, in any script: blanks (also a line break or a tab between them, a run of them as one:
+ * a message of two lines, a list of one a line), a dash, a dot (also full-width) or a plus.
  */
-const SEPARATOR = String.raw`(?:[\p{Zs}${DASH}.\uFF0E+\uFF0B]|%20)`;
+const SEPARATOR = String.raw`(?:\s+|[${DASH}.\uFF0E+\uFF0B])`;
 
 /**
  * The words that make a following `id` a message's id even written as one word with it (`msgid=…`, `smsid …`); written
@@ -390,7 +391,7 @@ const NUMBER_IN_TEXT = new RegExp(
     // The code's class is the reply's first digit; one that more digits follow (joined by a `-` or after a blank) may be a
     // number's start (`447 4.7.09 00123`), masked as before.
     String.raw`\(?${WORD_START}(?<replyClass>[245])\p{Nd}\p{Nd}[ -]\k<replyClass>\.\p{Nd}{1,3}\.\p{Nd}{1,3}(?![.\p{Nd}-])(?!\s+\p{Nd}))`,
-    String.raw`(?<!\p{Nd})${PLUS}?\(?\p{Nd}+(?:(?:${SEPARATOR}|\) ?| ?\(${PLUS}?)\p{Nd}+)*`,
+    String.raw`(?<!\p{Nd})${PLUS}?\(?\p{Nd}+(?:(?:${SEPARATOR}|\)\s*|\s*\(${PLUS}?)\p{Nd}+)*`,
   ].join('|'),
   'giu',
 );
@@ -401,29 +402,20 @@ const MIN_DIGITS_IN_TEXT = 7;
  * Free text (a refusal's reason, an event's detail, a raw webhook body) with every number in it masked
  * as `maskNumber` does, digit for digit in the number's own layout: `+44 7700 900123` → `+44 77** ****23`.
  * A digit is any script's (`\p{Nd}`: full-width, Arabic-Indic), also where a reply quoted it by its code
- * point (`+44U+FF17U+FF17…`, asciiQuoted), or a JSON string by its escape (`\u002B44…`, `+44\u00a07700…`): what reads
- * as a number is masked however it was written.
+ * point (`+44U+FF17U+FF17…`, asciiQuoted), or a JSON string by its escape (`\u002B44…`, `+44\u00a07700…`); and what stands
+ * between a number's groups or before it is read as what it stands for (CHARACTER_ESCAPES: a JSON message's `\n`, an HTML
+ * page's `&nbsp;`, a form's `%20` are the blanks they write): what reads as a number is masked however it was written. One
+ * masker for every text the relay shows (log lines, the console, bounces), so that no surface reads a number another masks.
  * `byteEscapes`: the text is bytesAsText's (bytes kept as received), whose `\xHH` escapes stand for bytes that are no
  * character of the text (a Latin-1 `°` beside a number, an ESC, UTF-16's NULs between digits): read as the bytes they are
  * (between digits as nothing, withDigitsUnescaped), not as the letters and digits they are written with, and kept as written.
  */
 export function maskNumbersIn(text: string, options: { readonly byteEscapes?: boolean } = {}): string {
+  // Most texts logged per mail (a sender's address, a reason) hold too few digits for any number: nothing is read. An escape
+  // writes a digit with one digit at least (`\u0034`, `&#52;`, `&#x34;`, `U+FF14`): the text as written is counted first.
+  if (!hasDigits(text, MIN_DIGITS_IN_TEXT)) return text;
   const { plain, pieces, leads } = withDigitsUnescaped(text, options.byteEscapes === true);
-  // Most texts logged per mail (a sender's address, a reason) hold too few digits for any number: no regex run.
-  if (!hasDigits(plain, MIN_DIGITS_IN_TEXT)) return text;
-  const hidden = new Set<number>();
-  let readings = 0;
-  for (const found of plain.matchAll(NUMBER_IN_TEXT)) {
-    const digits = [...found[0].matchAll(NUMBER_DIGIT)];
-    if (found.groups?.skip !== undefined || digits.length < MIN_DIGITS_IN_TEXT) continue;
-    const written = digits.map(([digit]) => digit).join('');
-    const afterWord = AFTER_WORD_AND_DASH.test(plain.slice(Math.max(0, found.index - 3), found.index));
-    if (afterWord && readings++ < MAX_NUMBER_READINGS && !readsAsNumber(written)) continue;
-    const masked = [...maskNumber(written)];
-    digits.forEach((digit, index) => {
-      if (masked[index] === '*') hidden.add(found.index + digit.index);
-    });
-  }
+  const hidden = hiddenDigits(plain);
   if (hidden.size === 0) return text;
   const out: string[] = [];
   // An astral digit's second unit is skipped where its first became the `*`.
@@ -434,6 +426,48 @@ export function maskNumbersIn(text: string, options: { readonly byteEscapes?: bo
     );
   out.push(leads?.get(plain.length) ?? '');
   return out.join('');
+}
+
+/** Where in `plain` the digits are that masking its numbers hides (maskNumber's `*`), by UTF-16 unit. */
+function hiddenDigits(plain: string): ReadonlySet<number> {
+  const hidden = new Set<number>();
+  if (!hasDigits(plain, MIN_DIGITS_IN_TEXT)) return hidden;
+  let readings = 0;
+  for (const found of plain.matchAll(NUMBER_IN_TEXT)) {
+    const digits = [...found[0].matchAll(ANY_DIGIT)];
+    if (found.groups?.skip !== undefined || digits.length < MIN_DIGITS_IN_TEXT) continue;
+    const written = digits.map(([digit]) => digit).join('');
+    const afterWord = AFTER_WORD_AND_DASH.test(plain.slice(Math.max(0, found.index - 3), found.index));
+    if (afterWord && readings++ < MAX_NUMBER_READINGS && !readsAsNumber(written)) continue;
+    const masked = [...maskNumber(written)];
+    digits.forEach((digit, index) => {
+      if (masked[index] === '*') hidden.add(found.index + digit.index);
+    });
+  }
+  return hidden;
+}
+
+/** Text that is bytes written as hex, two digits each, as the SMPP adapter keeps a PDU it quarantines (a PDU is binary). */
+const HEX_BYTES = /^(?:[0-9a-fA-F]{2})+$/;
+/** What a hidden digit's byte becomes: `*`, in ASCII and as UCS-2's low byte alike. */
+const ASTERISK = 0x2a;
+
+/**
+ * Bytes written as hex with every number they hold masked, in the hex: each hidden digit's byte written as `2a` (`*`), so
+ * that whoever decodes the hex (or reads each `3x` as the digit x) reads the number as maskNumber shows it. The numbers are
+ * those of the bytes read one a character (an SMPP address field, a GSM or Latin-1 text: `447700900150` NUL-terminated)
+ * and two a character (UCS-2's `00 34 00 34 …`, from either byte). Any other text is returned as it is.
+ */
+export function maskNumbersInHex(text: string): string {
+  if (!HEX_BYTES.test(text)) return text;
+  const bytes = Buffer.from(text, 'hex');
+  const masked = Buffer.from(bytes);
+  for (const at of hiddenDigits(bytes.toString('latin1'))) masked[at] = ASTERISK;
+  for (const offset of [0, 1]) {
+    const pairs = Buffer.from(bytes.subarray(offset, offset + ((bytes.length - offset) & ~1))).swap16();
+    for (const unit of hiddenDigits(pairs.toString('utf16le'))) masked[offset + 2 * unit + 1] = ASTERISK;
+  }
+  return masked.equals(bytes) ? text : masked.toString('hex');
 }
 
 /**
@@ -467,31 +501,52 @@ function isSecondUnit(text: string, index: number): boolean {
   return code >= 0xdc00 && code <= 0xdfff;
 }
 
+/** One alternative each, in the order they are tried: a longer escape before the backslash alone. */
+const escapeOf = (parts: readonly string[]) => new RegExp(parts.join('|'), 'g');
 /**
- * A character quoted by its code point (asciiQuoted: `U+FF14`, an astral one `U+1D7CE`), which digits may follow
- * (`U+FF10900123`): read as 4 hex digits, or 5 where those are an astral digit's code point. Also a JSON string's
- * `\uXXXX` escape (`json`; an astral character's two): a gateway's JSON may write any character so
- * (.NET's System.Text.Json writes `+` as `\u002B` by default; `\u00a0` between groups; `\u0030` for a 0).
+ * What stands for a character in text the masker reads, read as that character, so that a number written with it reads as one
+ * and one such character beside a number reads as the boundary or separator it is:
+ * - a character quoted by its code point (asciiQuoted: `U+FF14`, an astral one `U+1D7CE`), which digits may follow
+ *   (`U+FF10900123`): read as 4 hex digits, or 5 where those are an astral digit's code point;
+ * - a JSON string's `\uXXXX` escape (`json`; an astral character's two): a gateway's JSON may write any character so
+ *   (.NET's System.Text.Json writes `+` as `\u002B` by default; `\u00a0` between groups; `\u0030` for a 0);
+ * - JSON's and C's one-letter escapes (`short`): JSON writes every line break and tab in a string as `\n`, `\r\n`, `\t`, so
+ *   a gateway's message of two lines is `…:\n447700900123`, whose `n` is no letter of a word of the number's;
+ * - an HTML character reference (`reference`: `&nbsp;`, `&#160;`, `&#xA0;`, `&#10;`, `&#52;`), as an error page writes a
+ *   number's groups apart (a named one only with its `;`: a query string's `&times7` is none);
+ * - a percent-encoded blank (`blank`: `%20`, `%0A`, `%09`, UTF-8's no-break space `%C2%A0`), as a form body writes one.
+ * Each escape of JSON may have its own backslash escaped once (`\\u002B`, `\\n`: JSON inside JSON, or bytesAsText's doubled
+ * backslash).
  */
-const CODE_POINT_ESCAPE = /U\+([0-9A-F]{4})([0-9A-F])?|\\u(?<json>[0-9A-Fa-f]{4}(?:\\u[dD][c-fC-F][0-9A-Fa-f]{2})?)/g;
+const CHARACTER_ESCAPES = [
+  String.raw`U\+([0-9A-F]{4})([0-9A-F])?`,
+  String.raw`\\\\?u(?<json>[0-9A-Fa-f]{4}(?:\\\\?u[dD][c-fC-F][0-9A-Fa-f]{2})?)`,
+  String.raw`\\\\?(?<short>[bfnrtv])`,
+  String.raw`&(?<reference>#[0-9]{1,7};?|#[xX][0-9A-Fa-f]{1,6};?|[A-Za-z][A-Za-z0-9]{1,31};)`,
+  String.raw`%(?<blank>20|09|0[aAdD]|[cC]2%[aA]0)`,
+];
+/** In text: also C's and Python's `\xHH`, a character by its code (`\x0a`, `\xa0`). */
+const TEXT_ESCAPE = escapeOf([...CHARACTER_ESCAPES, String.raw`\\x(?<hex>[0-9A-Fa-f]{2})`]);
 /**
- * The same, and bytesAsText's escapes: bytes in a row (`\xB0`, `\x00\x1B`: group 3) and a backslash (`\\`), which
- * writes a JSON escape's own backslash (`\\u002B`: `json`, read before the backslash alone; a text with no byte escaped
- * keeps its one backslash, `\u002B`, as bytesAsText leaves it).
+ * In bytesAsText's text: its escapes instead, bytes in a row (`\xB0`, `\x00\x1B`: `bytes`) and a backslash (`\\`), which
+ * writes a JSON escape's own backslash (`\\u002B`, read before the backslash alone; a text with no byte escaped keeps its
+ * one backslash, `\u002B`, as bytesAsText leaves it).
  */
-const CODE_POINT_OR_BYTE_ESCAPE = /U\+([0-9A-F]{4})([0-9A-F])?|((?:\\x[0-9A-F]{2})+)|\\\\?u(?<json>[0-9A-Fa-f]{4}(?:\\\\?u[dD][c-fC-F][0-9A-Fa-f]{2})?)|\\\\/g;
+const BYTES_ESCAPE = escapeOf([...CHARACTER_ESCAPES, String.raw`(?<bytes>(?:\\x[0-9A-F]{2})+)`, String.raw`\\\\`]);
+/** What JSON's and C's one-letter escapes stand for. */
+const SHORT_ESCAPES: Readonly<Record<string, string>> = { b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v' };
+/** Where an escape CHARACTER_ESCAPES reads may start: a text without any (most addresses and reasons) is read as it is. */
+const ESCAPE_START = /[\\&%]|U\+/;
 /** A decimal digit of any script. */
 const ANY_DIGIT = /\p{Nd}/gu;
-/** A digit of a number found in text: any but those of a `%20` between its groups (SEPARATOR). */
-const NUMBER_DIGIT = /(?<!%(?=20))(?<!%2(?=0))\p{Nd}/gu;
 const ONE_DIGIT = /^\p{Nd}$/u;
 /** What bytes that are no character read as beside a letter or a blank: U+FFFD, the decoder's own stand-in. */
 const NO_CHARACTER = '\uFFFD';
 
 /**
- * `text` with each character quoted by its code point written as the character (`plain`): a number's separators are
- * quoted too (`+44U+FF0D7700U+FF0D900123`); and where there was one, for each UTF-16 unit of `plain` the text it stands
- * for (`pieces`: the code point's quote, '' for an astral character's second unit), to write the masked text back as it was written.
+ * `text` with each character written by an escape (CHARACTER_ESCAPES) as the character (`plain`): a number's separators are
+ * escaped too (`+44U+FF0D7700U+FF0D900123`, `+44&nbsp;7700`); and where there was one, for each UTF-16 unit of `plain` the
+ * text it stands for (`pieces`: the escape, '' for an astral character's second unit), to write the masked text back as it was written.
  * With `byteEscapes`, bytes between two digits (UTF-16's NULs, `4477\x00900123`) are no unit of `plain`, the digits are read
  * together: `leads` keeps them before the digit they stand before; elsewhere they read as one character that is no letter
  * nor digit (`Tel\xB0447700900124` is a word and a number, as `Tel°447700900124` is); `\\` is the one backslash it stands for.
@@ -500,46 +555,46 @@ function withDigitsUnescaped(
   text: string,
   byteEscapes: boolean,
 ): { readonly plain: string; readonly pieces?: readonly string[]; readonly leads?: ReadonlyMap<number, string> } {
-  // Most texts hold no escape (every address and reason logged per mail): nothing is built for them.
-  if (!byteEscapes && !text.includes('U+') && !text.includes('\\u')) return { plain: text };
+  if (!ESCAPE_START.test(text)) return { plain: text };
   let plain = '';
   const pieces: string[] = [];
   const leads = new Map<number, string>();
   let from = 0;
-  const escapes = text.matchAll(byteEscapes ? CODE_POINT_OR_BYTE_ESCAPE : CODE_POINT_ESCAPE);
-  for (const quoted of escapes) {
-    const [whole, four = '', fifth = '', byte] = quoted;
-    const before = text.slice(from, quoted.index);
-    plain += before;
+  /** `character` (one or two units) for `written`, the text from `from` to the escape kept as it is. */
+  const read = (at: number, written: string, character: string) => {
+    const before = text.slice(from, at);
+    plain += before + character;
     // One at a time: a spread is a call's arguments, which overflow the stack past ~125,000 (a 256 KB quarantined body).
     for (let unit = 0; unit < before.length; unit++) pieces.push(before.charAt(unit));
-    const json = quoted.groups?.json;
-    if (json !== undefined) {
-      const character = String.fromCharCode(...json.split(/\\+u/).map((unit) => Number.parseInt(unit, 16)));
-      plain += character;
-      pieces.push(whole, ...(character.length > 1 ? [''] : []));
-      from = quoted.index + whole.length;
-      continue;
-    }
-    if (four === '') {
-      if (byte === undefined) {
-        plain += '\\';
-        pieces.push(whole);
-      } else if (ONE_DIGIT.test(plain.slice(-1)) && ONE_DIGIT.test(text.charAt(quoted.index + whole.length))) leads.set(plain.length, byte);
-      else {
-        plain += NO_CHARACTER;
-        pieces.push(byte);
-      }
-      from = quoted.index + whole.length;
-      continue;
-    }
-    const bmp = String.fromCodePoint(Number.parseInt(four, 16));
-    const astral = fifth === '' ? '' : String.fromCodePoint(Number.parseInt(four + fifth, 16));
-    const character = !ONE_DIGIT.test(bmp) && ONE_DIGIT.test(astral) ? astral : bmp;
-    const written = `U+${character === bmp ? four : four + fifth}`;
-    plain += character;
     pieces.push(written, ...(character.length > 1 ? [''] : []));
-    from = quoted.index + written.length;
+    from = at + written.length;
+  };
+  for (const found of text.matchAll(byteEscapes ? BYTES_ESCAPE : TEXT_ESCAPE)) {
+    const [whole, four, fifth = ''] = found;
+    const { json, short, reference, blank, hex, bytes } = found.groups ?? {};
+    if (four !== undefined) {
+      const bmp = String.fromCodePoint(Number.parseInt(four, 16));
+      const astral = fifth === '' ? '' : String.fromCodePoint(Number.parseInt(four + fifth, 16));
+      const character = !ONE_DIGIT.test(bmp) && ONE_DIGIT.test(astral) ? astral : bmp;
+      read(found.index, `U+${character === bmp ? four : four + fifth}`, character);
+    } else if (json !== undefined) read(found.index, whole, String.fromCharCode(...json.split(/\\+u/).map((unit) => Number.parseInt(unit, 16))));
+    else if (short !== undefined) read(found.index, whole, SHORT_ESCAPES[short] ?? short);
+    else if (reference !== undefined) {
+      const character = decodeHTMLStrict(whole);
+      // An unknown name (`&Secret;`) is text as written.
+      if (character !== whole) read(found.index, whole, character);
+    } else if (blank !== undefined) read(found.index, whole, decodeURIComponent(whole));
+    else if (hex !== undefined) read(found.index, whole, String.fromCharCode(Number.parseInt(hex, 16)));
+    else if (bytes === undefined) read(found.index, whole, '\\');
+    else {
+      const before = text.slice(from, found.index);
+      if (ONE_DIGIT.test(before === '' ? plain.slice(-1) : before.slice(-1)) && ONE_DIGIT.test(text.charAt(found.index + whole.length))) {
+        plain += before;
+        for (let unit = 0; unit < before.length; unit++) pieces.push(before.charAt(unit));
+        leads.set(plain.length, bytes);
+        from = found.index + whole.length;
+      } else read(found.index, bytes, NO_CHARACTER);
+    }
   }
   if (from === 0) return { plain: text };
   const rest = text.slice(from);

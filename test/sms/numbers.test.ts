@@ -7,6 +7,7 @@ import {
   isCountryCode,
   maskNumber,
   maskNumbersIn,
+  maskNumbersInHex,
   normaliseNumber,
   severalNumbers,
   toInternationalDigits,
@@ -259,8 +260,8 @@ describe('maskNumbersIn', () => {
     assert.equal(shown('\u001b447700900125\u001b', 'latin1'), '\\x1B4477******25\\x1B');
     assert.equal(shown('4477\u0000900126 \\x41', 'latin1'), '4477\\x00****26 \\\\x41');
     assert.equal(shown('"+447700900127"', 'utf16le'), '"\\x00+\\x004\\x004\\x007\\x007\\x00*\\x00*\\x00*\\x00*\\x00*\\x00*\\x002\\x007\\x00"\\x00');
-    // Without the option the escapes are text, as in a log line.
-    assert.equal(maskNumbersIn('\\x1B447700900125'), '\\x1B447700900125');
+    // Without the option an escape is the character it writes, as a gateway's C or Python text writes it: ESC is no letter.
+    assert.equal(maskNumbersIn('\\x1B447700900125'), '\\x1B4477******25');
   });
 
   it("masks a number written with a JSON string's \\u escapes or a form body's %20 between its groups, keeping each as written", () => {
@@ -276,6 +277,42 @@ describe('maskNumbersIn', () => {
     const shown = (text: string) => maskNumbersIn(bytesAsText(Buffer.from(text, 'latin1')).text, { byteEscapes: true });
     assert.equal(shown('{"to":"\\u002B447700900128"}'), '{"to":"\\u002B4477******28"}');
     assert.equal(shown('\u001b{"to":"\\u002B447700900128"}'), '\\x1B{"to":"\\\\u002B4477******28"}');
+  });
+
+  it('reads an escape or reference that stands for a blank as the separator or boundary it is: JSON, C and HTML, percent-encoded', () => {
+    for (const [text, masked] of [
+      ['{"m":"Invalid destination:\\n447700900591"}', '{"m":"Invalid destination:\\n4477******91"}'],
+      ['{"m":"+44\\r\\n7700\\t900579"}', '{"m":"+44\\r\\n77**\\t****79"}'],
+      ['{"m":"+44\\u000a7700\\u000A900580"}', '{"m":"+44\\u000a77**\\u000A****80"}'],
+      ['{"m":"x\\\\n447700900591"}', '{"m":"x\\\\n4477******91"}'],
+      ['Invalid:\\x0a447700900666', 'Invalid:\\x0a4477******66'],
+      ['+44&nbsp;7700&nbsp;900662', '+44&nbsp;77**&nbsp;****62'],
+      ['07700&#160;900675 +44&#xA0;7700&#xa0;900673', '0770*&#160;****75 +44&#xA0;77**&#xa0;****73'],
+      ['Tel:&nbsp;+44&nbsp;(0)&nbsp;7700&nbsp;900676', 'Tel:&nbsp;+44&nbsp;(0)&nbsp;7***&nbsp;****76'],
+      ['&#52;&#52;7700900561', '&#52;&#52;77******61'],
+      ['07700%C2%A0900123 | (07700)%20900124', '0770*%C2%A0****23 | (0770*)%20****24'],
+      ['raw +44\n7700\n900579', 'raw +44\n77**\n****79'],
+    ] as const)
+      assert.equal(maskNumbersIn(text), masked, text);
+    for (const text of ['AT&T 1234', '&times7 x', '&Secret;1234567x', 'a\\nb 12345']) assert.equal(maskNumbersIn(text), text, text);
+  });
+
+  it('masks the numbers bytes written as hex hold (an SMPP PDU), in the hex: one byte a character and UCS-2', () => {
+    const pdu = '00010034343737303039303031353000000034343737303039303030303000000000000000000400050102030405';
+    const masked = maskNumbersInHex(pdu);
+    assert.equal(
+      Buffer.from(masked, 'hex').toString('latin1').replace(/\0/g, ' '),
+      Buffer.from(pdu, 'hex').toString('latin1').replace(/\0/g, ' ').replace('447700900150', '4477******50').replace('447700900000', '4477******00'),
+    );
+    const ucs2 = Buffer.from('+447700900151', 'utf16le').swap16();
+    assert.equal(
+      Buffer.from(maskNumbersInHex(`01${ucs2.toString('hex')}`), 'hex')
+        .subarray(1)
+        .swap16()
+        .toString('utf16le'),
+      '+4477******51',
+    );
+    for (const text of ['not hex 447700900123', 'abc', '0a0b0c']) assert.equal(maskNumbersInHex(text), text, text);
   });
 
   it('masks a number however it is written: spaces, dashes, dots, parentheses, national form, a form body', () => {
