@@ -16,7 +16,8 @@ export function createLogger(level: LogLevel, destination?: pino.DestinationStre
     {
       level,
       base: { pid: process.pid },
-      timestamp: pino.stdTimeFunctions.isoTime,
+      // Read through a call, not the function: a test that fakes Date.now after the logger is made still sees its time.
+      timestamp: isoTimeOf(() => Date.now()),
       formatters: { level: (label) => ({ level: label }), log: withNestedPasswordsCensored },
       // A password one field down is censored by withNestedPasswordsCensored, not by a `*.password` path: pino runs a
       // wildcard path's redactor on every field of every line (it parses the path and clones at each call), 2–3 µs and
@@ -28,6 +29,26 @@ export function createLogger(level: LogLevel, destination?: pino.DestinationStre
     },
     destination ?? pino.destination({ fd: 1, sync: false }),
   );
+}
+
+/**
+ * pino's `stdTimeFunctions.isoTime` (`,"time":"2026-12-07T05:31:08.123Z"`, UTC), the same text, with all but the
+ * milliseconds made once a second: Date#toISOString was a third of a line's cost (~0.8 of ~2.6 µs, #15), two lines a mail.
+ * Any change of second, a step back of the clock too, makes the prefix again.
+ */
+export function isoTimeOf(clock: () => number): () => string {
+  let second = Number.NaN;
+  let prefix = '';
+  return () => {
+    const now = clock();
+    const start = Math.floor(now / 1000) * 1000;
+    if (start !== second) {
+      second = start;
+      // Everything before the milliseconds and the `Z` (`.mmmZ` ends every ISO string, a year past 9999's too).
+      prefix = `,"time":"${new Date(start).toISOString().slice(0, -4)}`;
+    }
+    return `${prefix}${String(now - start).padStart(3, '0')}Z"`;
+  };
 }
 
 /**

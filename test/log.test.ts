@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { pino } from 'pino';
-import { createLogger } from '../src/log.ts';
+import { createLogger, isoTimeOf } from '../src/log.ts';
 
 test("a password is censored in a line wherever a field holds one: the field, a field one level down (an Error too), the config (frozen, as loaded), a child logger's top-level binding", (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'smsrelay-log-'));
@@ -57,4 +57,43 @@ test('characters a terminal acts on instead of showing (bidi controls, C1 contro
   assert.equal(line.nested.gatewayText, 'a U+202E gnp.exe');
   assert.equal(line.msg, 'dispatch: said U+202Eit');
   assert.equal(JSON.parse(plain ?? '').from, text);
+});
+
+test('each line\'s time is pino\'s isoTime text (`,"time":"<ISO 8601 UTC>"`) whatever the clock does: within a second, across seconds, minutes and years, stepped back, before 1970, past 9999', () => {
+  let now = 0;
+  const time = isoTimeOf(() => now);
+  const instants = [Date.UTC(2026, 11, 31, 23, 59, 59, 998), 1_700_000_000_000, 0, -1, -1_001, Date.UTC(9999, 11, 31, 23, 59, 59, 999)];
+  for (const start of instants) {
+    // Each step from the one before: the same second, the next, a step back into the second before, back again.
+    for (const step of [0, 1, 8, 1, 90, 900, 1, -1, -999, 1_000, 60_000, -61_000, 12_345]) {
+      now = start + step;
+      assert.equal(time(), `,"time":"${new Date(now).toISOString()}"`, `at ${now}`);
+    }
+  }
+});
+
+test("a line's time is the wall clock's as the line is written, in ISO 8601 UTC", (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'smsrelay-log-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'relay.log');
+  const logger = createLogger('info', pino.destination({ dest: file, sync: true }));
+  const before = Date.now();
+  logger.info('one');
+  const after = Date.now();
+  // Date.now as it is when the line is written (a clock faked after the logger was made shows).
+  const real = Date.now;
+  t.after(() => {
+    Date.now = real;
+  });
+  Date.now = () => Date.parse('2030-01-01T00:00:00.000Z');
+  logger.info('two');
+  Date.now = real;
+  const [one, two] = readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as { time: string });
+  const time = one?.time ?? '';
+  assert.match(time, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+  assert.ok(Date.parse(time) >= before && Date.parse(time) <= after, `${time} not within ${before}–${after}`);
+  assert.equal(two?.time, '2030-01-01T00:00:00.000Z');
 });

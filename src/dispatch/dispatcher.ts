@@ -464,16 +464,21 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     // just refused); the shared state once the commit says the answer came on the batch's lease: one that came
     // after another relay took all its SMS over (this relay frozen or cut off past its lease) is that relay's to
     // act on (docs/several-relays.md). An outcome the store could not take counts as on the lease.
-    let answeredOnLease: (onLease: boolean) => void = () => undefined;
-    const onLease = new Promise<boolean>((resolve) => (answeredOnLease = resolve));
-    const noted = Promise.all(
-      [...this.#lanes.values()].map((lane) =>
-        // A batch on an account's own credentials says nothing about the relay's account.
-        !attempted.asked.has(lane) || batch.message.gatewayAccount
-          ? lane.pause.probeSkipped(this.#clock())
-          : this.#notePause(lane, attempted.asked.get(lane), log, onLease, now),
-      ),
+    // A batch on an account's own credentials says nothing about the relay's account.
+    const saysOf = (lane: Lane) => attempted.asked.has(lane) && !batch.message.gatewayAccount;
+    // Nearly always nothing changes (no pause known, no probe held, a plain answer, noted at once): no lease to wait for,
+    // no promise per provider.
+    const changing = [...this.#lanes.values()].filter((lane) =>
+      saysOf(lane) ? attempted.asked.get(lane) !== undefined || !lane.pause.answeredWhileClear(now) : lane.pause.probing,
     );
+    let answeredOnLease: (onLease: boolean) => void = () => undefined;
+    let noted: Promise<unknown> | undefined;
+    if (changing.length > 0) {
+      const onLease = new Promise<boolean>((resolve) => (answeredOnLease = resolve));
+      noted = Promise.all(
+        changing.map((lane) => (saysOf(lane) ? this.#notePause(lane, attempted.asked.get(lane), log, onLease, now) : lane.pause.probeSkipped(this.#clock()))),
+      );
+    }
     try {
       const outcomes = await this.#outcomes(batch.message, decisions, log);
       const late = await this.#record(outcomes, log);
@@ -482,7 +487,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       if (late !== undefined && !batch.message.gatewayAccount) await this.#recordOptOuts(decisions, log);
     } finally {
       answeredOnLease(true);
-      await noted;
+      if (noted) await noted;
     }
   }
 
@@ -548,7 +553,10 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     const byRoute = new Map<readonly DispatchProvider[], ClaimedSms[]>();
     for (const entry of sms) {
       const providers = this.#options.routing.providersOf(entry.number);
-      byRoute.set(providers, [...(byRoute.get(providers) ?? []), entry]);
+      // Pushed, not copied with each number: a copy per number was quadratic in a batch's numbers (100: 5,050 copies).
+      const numbers = byRoute.get(providers);
+      if (numbers) numbers.push(entry);
+      else byRoute.set(providers, [entry]);
     }
     for (const [providers, numbers] of byRoute) {
       if (this.abandoned) break;
@@ -571,7 +579,8 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     const now = this.#clock();
     const reachable = await this.#hostsOf(providers, now);
     // A provider whose every host failed before this round (its probe): its other hosts are as failed as the one asked.
-    const allFailed = new Set(reachable.filter(({ lane }) => !lane.breaker.healthy(now)).map(({ lane }) => lane));
+    // Its hosts, not a set of providers: nearly always none, and only a proxy's answer reads it.
+    const allFailed = reachable.filter(({ lane }) => !lane.breaker.healthy(now));
     const hosts = this.#notSenderHeld(message, reachable, sms, attempt);
     if (hosts === undefined) return;
     if (hosts.length === 0) {
@@ -601,11 +610,14 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       const started = this.#monotonic();
       const ended = this.#silence.requested(gateway.endpoints[endpoint] ?? `endpoint ${endpoint}`, started);
       const submission = toSubmission(message, pending, giveUpAt, lane.provider.sessions);
-      const result = await gateway.send(submission, endpoint).catch((error: unknown) => {
+      let result: SubmissionResult;
+      try {
+        result = await gateway.send(submission, endpoint);
+      } catch (error) {
         // A send must not throw (its contract); if one does, it is no silence of the host.
         ended('dropped', this.#monotonic());
         throw error;
-      });
+      }
       if (this.abandoned) {
         // The stop gave up on this request and closed the gateway under it: its end means nothing.
         ended('dropped', this.#monotonic());
@@ -642,7 +654,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       // A proxy's 502 or 504 from a provider whose every host had failed leaves it too: its next host, failed as well, would
       // most likely be as silent, and each request the gateway may have taken is one more copy the phone may get; the round
       // ends there (one possible duplicate per probe) but for another provider of the route.
-      const proxyOfFailed = failure?.category === PROXY_NO_ANSWER && allFailed.has(lane);
+      const proxyOfFailed = failure?.category === PROXY_NO_ANSWER && allFailed.some((failed) => failed.lane === lane);
       if (refusal || (senderFull && nextProvider) || proxyOfFailed) leftLanes.add(lane);
       const later = remaining.filter((next) => !leftLanes.has(next.lane));
       const hasNext = later.length > 0;
@@ -678,7 +690,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
         if (wait !== undefined) busy = { kind: 'busy', classified: decided, probeInMs: wait };
       }
       if (hostFailed) await lane.breaker.markFailed(endpoint, this.#clock());
-      else if (result.kind === 'answered') await lane.breaker.markWorking(endpoint);
+      else if (result.kind === 'answered' && lane.breaker.knowsFailed(endpoint)) await lane.breaker.markWorking(endpoint);
       // No answer at all (a timeout, a reset) says the host is down as surely, though it is not failed over from.
       const down = hostFailed ?? (result.kind === 'transport' ? failure : undefined);
       // A sender's own queue full says nothing of the provider: its pause is neither started nor ended by it.
@@ -807,7 +819,11 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
    */
   async #hostsOf(providers: readonly DispatchProvider[], now: number): Promise<Host[]> {
     const lanes: Lane[] = [];
-    for (const lane of providers.map((provider) => this.#laneOf(provider))) if (await lane.pause.mayTry(now)) lanes.push(lane);
+    for (const provider of providers) {
+      const lane = this.#laneOf(provider);
+      // A provider not paused may be tried: no promise to wait for (nearly every round).
+      if (!lane.pause.paused || (await lane.pause.mayTry(now))) lanes.push(lane);
+    }
     const first = (lane: Lane) => lane.pause.probing || lane.breaker.healthy(now);
     const ordered = [...lanes.filter(first), ...lanes.filter((lane) => !first(lane))];
     return ordered.flatMap((lane) => lane.breaker.order(now).map((endpoint) => ({ lane, endpoint })));

@@ -61,9 +61,14 @@ export class EndpointBreaker {
     await this.#store.markHostFailed(this.#provider, this.#endpoints[endpoint] ?? '', now).catch(this.#storeFailed);
   }
 
+  /** Whether this relay knows a failure of the host, however old: only then has an answer from it something to mark (`markWorking`). */
+  knowsFailed(endpoint: number): boolean {
+    return this.#failedAt[endpoint] !== undefined;
+  }
+
   /** No store call for a host this relay knows no failure of (every answered request says so). */
   async markWorking(endpoint: number): Promise<void> {
-    if (this.#failedAt[endpoint] === undefined) return;
+    if (!this.knowsFailed(endpoint)) return;
     this.#changes++;
     this.#failedAt[endpoint] = undefined;
     await this.#store.markHostWorking(this.#provider, this.#endpoints[endpoint] ?? '').catch(this.#storeFailed);

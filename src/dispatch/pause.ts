@@ -137,10 +137,7 @@ export class ProviderPause {
    */
   async answered(now: number, onLease = ON_LEASE, sentAt = now): Promise<{ reason: string; since: number } | undefined> {
     const known = this.#state;
-    if (!known && !this.#probing) {
-      this.#answeredAt = sentAt;
-      return undefined;
-    }
+    if (this.answeredWhileClear(sentAt)) return undefined;
     this.#changes++;
     this.#state = undefined;
     this.#probing = false;
@@ -149,6 +146,16 @@ export class ProviderPause {
       this.#storeFailed(error);
       return known && { reason: known.reason, since: known.since };
     });
+  }
+
+  /**
+   * `answered` at once, with no promise, when this relay knows of no pause and holds no probe (nearly every
+   * request): the answer is only noted for `outlived`. Whether it was; if not, `answered` has it to do.
+   */
+  answeredWhileClear(sentAt: number): boolean {
+    if (this.#state !== undefined || this.#probing) return false;
+    this.#answeredAt = sentAt;
+    return true;
   }
 
   /** A probe this relay took never reached the gateway (no SMS to send, or all past their age): the next may go. */

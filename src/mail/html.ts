@@ -149,11 +149,12 @@ const COMMON_SELECTORS: Selectors = [
   // Word writes a list item as a paragraph (MsoListParagraph, or …CxSpFirst/Middle/Last in a run), no
   // margin in its style sheet either, and its marker as text in a span Word itself ignores
   // (mso-list:Ignore): "·" in the Symbol font (the rendered "•"), "o", "§" or "1.". The item is a line
-  // and its marker the "- " of any other list (the Symbol "·" alone would make the SMS UCS-2).
+  // and its marker the "- " of any other list (the Symbol "·" alone would make the SMS UCS-2), unless
+  // it numbers the item ("1.", "a)", "iv."): then it is the item's number, kept as written.
   { selector: 'p[class^="MsoListParagraph" i]', format: 'block', options: { leadingLineBreaks: 1, trailingLineBreaks: 1 } },
   ...['mso-list:Ignore', 'mso-list: Ignore'].map((style) => ({ selector: `span[style*="${style}" i]`, format: 'wordListMarker' })),
   { selector: 'ul', options: { itemPrefix: '- ' } },
-  { selector: 'ol', format: 'unorderedList', options: { itemPrefix: '- ' } },
+  { selector: 'ol', format: 'numberedList' },
   // A form's fields each on their line: inline, a textarea's text and a list's choice ran together ("form textopt A").
   { selector: 'textarea', format: 'block', options: { leadingLineBreaks: 1, trailingLineBreaks: 1 } },
   { selector: 'select', format: 'chosenOption' },
@@ -206,12 +207,100 @@ const boundedTable: FormatCallback = (elem, walk, builder, options) => {
   builder.options.formatters.dataTable?.(elem, walk, builder, options);
 };
 
-/** A Word list item's marker: what other lists' items start with. */
-const wordListMarker: FormatCallback = (_elem, _walk, builder) => builder.addInline('- ');
+/** A Word list item's marker that numbers it: digits, a letter or a Roman numeral, then `.` or `)` ("1.", "a)", "iv."). */
+const WORD_NUMBER = /^(?:\d{1,3}|[a-z]|[ivxlcdm]{1,6})[.)]$/i;
+const textOf = (node: DomNode): string => (node.type === 'text' ? (node.data ?? '') : (node.children ?? []).map(textOf).join(''));
+/** A Word list item's marker: its number as written, or a symbol bullet (`·`, `o`, `§`) as what other lists' items start with. */
+const wordListMarker: FormatCallback = (elem, _walk, builder) => {
+  const marker = textOf(elem)
+    .replace(/&nbsp;/g, ' ')
+    .trim();
+  builder.addInline(WORD_NUMBER.test(marker) ? `${marker} ` : '- ');
+};
+
+/**
+ * The numbers letters and Roman numerals write an item in: CSS's lower-roman/upper-roman range, which
+ * browsers fall back to digits outside of (a Roman numeral grows by one "m" per thousand, so a
+ * `start="10000000000"` would build megabytes). Letters are held to it too: past "eww" they mean nothing.
+ */
+const MAX_LETTERED_ITEM = 3999;
+/**
+ * The largest `start` or `value` an item's number is read as, either sign: a list numbered past a
+ * million is no list a writer sends, and a number held to it is a short prefix.
+ */
+const MAX_ITEM_NUMBER = 1_000_000;
+/** An `<ol>`'s `start` or `<li>`'s `value`, held to ±MAX_ITEM_NUMBER; undefined when absent or not a number. */
+function itemNumberAttribute(value: string | undefined): number | undefined {
+  const number = Number.parseInt(value ?? '', 10);
+  return Number.isFinite(number) ? Math.max(-MAX_ITEM_NUMBER, Math.min(MAX_ITEM_NUMBER, number)) : undefined;
+}
+
+/** An item's number in an `<ol>`'s `type`: letters (a, b … z, aa), Roman numerals (i, ii …), or digits, which also write what letters and numerals cannot (outside 1–MAX_LETTERED_ITEM). */
+function itemNumber(value: number, type: string | undefined): string {
+  if (value < 1 || value > MAX_LETTERED_ITEM || (type !== 'a' && type !== 'A' && type !== 'i' && type !== 'I')) return String(value);
+  const lower = type === 'a' || type === 'i';
+  let number = '';
+  if (type === 'a' || type === 'A') {
+    for (let left = value; left > 0; left = Math.floor((left - 1) / 26)) number = String.fromCharCode(97 + ((left - 1) % 26)) + number;
+  } else {
+    let left = value;
+    for (const [numeral, worth] of ROMAN_NUMERALS) for (; left >= worth; left -= worth) number += numeral;
+  }
+  return lower ? number : number.toUpperCase();
+}
+const ROMAN_NUMERALS = [
+  ['m', 1000],
+  ['cm', 900],
+  ['d', 500],
+  ['cd', 400],
+  ['c', 100],
+  ['xc', 90],
+  ['l', 50],
+  ['xl', 40],
+  ['x', 10],
+  ['ix', 9],
+  ['v', 5],
+  ['iv', 4],
+  ['i', 1],
+] as const;
+
+/**
+ * An ordered list as mail clients and browsers show it: each item after its number ("1. ", from the
+ * list's `start`, in its `type`'s letters or Roman numerals, counting down when `reversed`, an item's
+ * `value` setting it): "Do not skip step 2" and "reply with its letter" need them. html-to-text's own
+ * writes a blank before each number.
+ */
+const numberedList: FormatCallback = (elem, walk, builder, options) => {
+  const nested = elem.parent?.name === 'li';
+  const children = (elem.children ?? []).filter((child) => child.type !== 'text' || (child.data ?? '').trim() !== '');
+  const attribs: Record<string, string | undefined> = elem.attribs ?? {};
+  const reversed = attribs.reversed !== undefined;
+  let next = itemNumberAttribute(attribs.start) ?? (reversed ? children.filter((child) => child.name === 'li').length : 1);
+  const items = children.map((node) => {
+    if (node.name !== 'li') return { node, prefix: '' };
+    next = itemNumberAttribute(node.attribs?.value) ?? next;
+    const prefix = `${itemNumber(next, attribs.type)}. `;
+    next += reversed ? -1 : 1;
+    return { node, prefix };
+  });
+  if (items.length === 0) return;
+  builder.openList({
+    interRowLineBreaks: 1,
+    leadingLineBreaks: nested ? 1 : (options.leadingLineBreaks ?? 2),
+    maxPrefixLength: Math.max(...items.map(({ prefix }) => prefix.length)),
+    prefixAlign: 'left',
+  });
+  for (const { node, prefix } of items) {
+    builder.openListItem({ prefix });
+    walk([node], builder);
+    builder.closeListItem();
+  }
+  builder.closeList({ trailingLineBreaks: nested ? 1 : (options.trailingLineBreaks ?? 2) });
+};
 
 const RELAY_MARKER = new RegExp(RELAY_MARKERS.join('|'), 'g');
-/** A list item's prefix and the indent of its further lines (the `- ` of COMMON_SELECTORS' lists), before a block on its own line. */
-const LIST_INDENT = /^\s*(?:- )?/;
+/** A list item's prefix and the indent of its further lines (the `- ` or number of COMMON_SELECTORS' lists), before a block on its own line. */
+const LIST_INDENT = /^\s*(?:- |[\da-z]+\.\s+)?/i;
 /** The relay's marker a line of the text is, its list item's indent aside, or undefined. */
 const markerOf = (line: string) => RELAY_MARKERS.find((marker) => line.replace(LIST_INDENT, '') === marker);
 
@@ -272,6 +361,7 @@ const converterOf = (selectors: Selectors, only?: string[]) =>
     formatters: {
       lineBreak,
       wordListMarker,
+      numberedList,
       htmlRule,
       chosenOption,
       boundedTable,

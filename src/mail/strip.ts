@@ -20,6 +20,9 @@ import {
   STOCK_DEVICE_PHONES,
   STOCK_MAIL_APP_PLATFORMS,
   STOCK_MAIL_APPS,
+  STOCK_APP_LINES,
+  AQUAMAIL_LINE,
+  AQUAMAIL_LINK_HOSTS,
   CLOSING_LINE_WORDS,
   ATTACHED_ONE_LETTER_WORDS,
   ATTRIBUTION_VERBS,
@@ -144,6 +147,61 @@ const MAX_FOOTER_LINES = 8;
 const MAX_DIGEST_HEADER_LINES = 16;
 
 const QUOTED = /^\s*>/;
+/**
+ * A quote mark of the quoted writer's initials or nickname (The Bat!'s and Emacs Supercite's `AS> `,
+ * FidoNet's ` +4> `): up to four letters, digits or `+` right before the `>`.
+ */
+const INITIALS_QUOTE = /^\s*([\p{L}\p{N}+]{1,4})>/u;
+/** The full-width `＞` Japanese mobile mailers and writers quote with, in a line's leading marks. */
+const FULL_WIDTH_QUOTE = /^[\s>＞]*＞/;
+
+/**
+ * The lines with every quote mark read as `>`: the full-width `＞`, and an initials prefix (`AS> `)
+ * where it is one. A mark is a quote's only where the first line it opens stands under a reply's
+ * attribution ("…, you wrote:", "Вы писали …:", "…のメール:"), and no line it opens has a line of
+ * other text right below it: a prompt a writer pastes ("SQL> select …" / its output, a bare `SQL>`,
+ * "R1> show ip route", "ftp> bye"), a chat log and a note's "＞90%" are theirs. `searched`: every such
+ * mark is read so, for the thread cut to look for the relay's copy in (cutSentCopy): found there, its
+ * words are the proof, and only that block goes. Only for reading: a kept line is sent as written.
+ */
+export function quoteMarksRead(lines: readonly string[], searched = false): readonly string[] {
+  const prefixOf = (line: string) => INITIALS_QUOTE.exec(line)?.[1];
+  const marks = quoteMarks(lines, prefixOf, searched);
+  const fullWidth = quoteMarks(lines, (line) => (FULL_WIDTH_QUOTE.test(line) ? '＞' : undefined), searched).size > 0;
+  if (marks.size === 0 && !fullWidth) return lines;
+  return lines.map((line) => {
+    const prefix = prefixOf(line);
+    const read = prefix !== undefined && marks.has(prefix) ? line.replace(INITIALS_QUOTE, '>') : line;
+    return fullWidth ? read.replace(FULL_WIDTH_QUOTE, (marks) => marks.replace(/＞/g, '>')) : read;
+  });
+}
+
+/**
+ * The marks (`markOf` a line) that quote: each one's first line under an attribution (blank lines
+ * between), and each line it opens followed by another it opens, a blank line or nothing, never by a
+ * line of other text (a command's output below its prompt); with `searched`, every mark. One pass.
+ */
+function quoteMarks(lines: readonly string[], markOf: (line: string) => string | undefined, searched: boolean): Set<string> {
+  const seen = new Map<string, { first: number; session: boolean }>();
+  lines.forEach((line, index) => {
+    const mark = markOf(line);
+    if (mark === undefined) return;
+    const next = lines[index + 1];
+    const session = next !== undefined && next.trim() !== '' && markOf(next) !== mark;
+    const known = seen.get(mark);
+    if (known) known.session ||= session;
+    else seen.set(mark, { first: index, session });
+  });
+  return new Set([...seen].filter(([, { first, session }]) => searched || (!session && isAttributionAbove(lines, first))).map(([mark]) => mark));
+}
+
+/** A reply's attribution ends right above `index` (blank lines between): what a quote's first line stands under. */
+function isAttributionAbove(lines: readonly string[], index: number): boolean {
+  const end = previousNonBlank(lines, index - 1);
+  if (end < 0) return false;
+  const start = attributionStart(lines, end);
+  return start !== undefined && isStrongAttribution(joinLines(lines, start, end));
+}
 const WRAPPED_ADDRESS_END = /^>\s*[:：]$/;
 const RULE = /^\s*(?:[-_=*~]\s?){4,}\s*$/;
 /** A rule line, typed or an HTML rule (`<hr>`). */
@@ -152,6 +210,12 @@ const isRuleLine = (line: string) => RULE.test(line) || line === HTML_RULE;
 const SIGNATURE_SEPARATOR = /^\s*--[ \t]+$/;
 /** Two dashes alone: a signature delimiter that lost its space, or a separator inside the content. */
 const BARE_SEPARATOR = '--';
+/**
+ * A bare `--` that Smart Punctuation (iOS, macOS) turned into an em dash as it was typed, or an en
+ * dash: a signature delimiter only where a bare `--` is one, a line alone under a blank line with a
+ * signature block below (#signatureBelow). A dash in the writer's prose has words beside it.
+ */
+const TYPOGRAPHIC_SEPARATOR = /^[—–]$/;
 /** Outlook's rule above the reply header block. */
 const OUTLOOK_RULE = /^_{10,}$/;
 const DATE = /\d{1,4}[./-]\s?\d{1,2}[./-]\s?\d{1,4}|\b(?:19|20)\d{2}\b|\d{4}\s?[年년]|\b\d{1,2}[:.]\d{2}\b/;
@@ -251,12 +315,29 @@ const VERB = new RegExp(`(?:^|[\\s,(])(?:${anyOf(ATTRIBUTION_VERBS)})`, 'iu');
 const DASHED_ATTRIBUTION = /^-{2,}\s+(.+?)\s+-{2,}$/;
 /** The most lines a header block has (From, Sent, To, Cc, Bcc, Subject, Importance…): bounds each look. */
 const MAX_HEADER_LINES = 10;
+/** Scripts written without spaces between words: a device line's next word follows its start directly ("发自我的iPhone"). */
+const UNSPACED_SCRIPTS = '\\p{Script=Han}\\p{Script=Hiragana}\\p{Script=Katakana}\\p{Script=Thai}\\p{Script=Lao}\\p{Script=Khmer}\\p{Script=Myanmar}';
+/** A label of a script without word spaces ("主题", "件名"). */
+const UNSPACED_LABEL = new RegExp(`^[${UNSPACED_SCRIPTS}]+$`, 'u');
+/**
+ * `labels` as alternatives, a blank allowed between the characters of one of a script without word
+ * spaces: Alibaba Mail and DingTalk pad two-character labels to the width of three ("主　题", "抄　送").
+ */
+const labelAlternatives = (labels: readonly string[]) =>
+  labels.map((label) => (UNSPACED_LABEL.test(label) ? [...label].map((character) => anyOf([character])).join('\\s?') : anyOf([label]))).join('|');
+/** A label's characters of a script without word spaces closed up again ("主　题" is "主题"), to look it up. */
+const closedUp = (label: string) => label.replace(new RegExp(`(?<=[${UNSPACED_SCRIPTS}])\\s+(?=[${UNSPACED_SCRIPTS}])`, 'gu'), '');
+/**
+ * A header label's colon: an ASCII one with a blank or the line's end after it, or the full-width
+ * one, which the value follows directly ("发件人：Alice", "主题：Re: …").
+ */
+const HEADER_COLON = '\\s?\\*?\\s?(?::\\*?(?:\\s|$)|：\\*?)';
 const HEADER_LINE = new RegExp(
-  `^\\*?(${anyOf([...HEADER_LABELS.from, ...HEADER_LABELS.sent, ...HEADER_LABELS.to, ...HEADER_LABELS.subject])})\\s?\\*?\\s?[:：]\\*?(?:\\s|$)`,
+  `^\\*?(${labelAlternatives([...HEADER_LABELS.from, ...HEADER_LABELS.sent, ...HEADER_LABELS.to, ...HEADER_LABELS.subject])})${HEADER_COLON}`,
   'i',
 );
 /** A header line with one of `labels` (bold in Outlook's HTML: `*Sent:*`, or its colon spaced off: `Envoyé :`). */
-const labelledLine = (labels: readonly string[]) => new RegExp(`^\\*?(?:${anyOf(labels)})\\s?\\*?\\s?[:：]\\*?(?:\\s|$)`, 'i');
+const labelledLine = (labels: readonly string[]) => new RegExp(`^\\*?(?:${labelAlternatives(labels)})${HEADER_COLON}`, 'i');
 /** A header block's date line ("Sent:", "Gesendet:", "Date:" …). */
 const SENT_LINE = labelledLine(HEADER_LABELS.sent);
 /** Outlook's own date line ("Sent:", "Gesendet:", "Envoyé :" …), never a notice's or web form's "Date:". */
@@ -337,8 +418,6 @@ const MAX_FORWARD_MARKER_LINE = 80;
  */
 // ASCII has no diacritics to take off: most last lines need no decomposition.
 const withoutMarks = (text: string) => (NOT_ASCII.test(text) ? text.normalize('NFD').replace(/\p{Mn}/gu, '') : text);
-/** Scripts written without spaces between words: a device line's next word follows its start directly ("发自我的iPhone"). */
-const UNSPACED_SCRIPTS = '\\p{Script=Han}\\p{Script=Hiragana}\\p{Script=Katakana}\\p{Script=Thai}\\p{Script=Lao}\\p{Script=Khmer}\\p{Script=Myanmar}';
 /** Characters of those scripts: counted for the length of a legal paragraph (see UNSPACED_CHAR_WEIGHT). */
 const UNSPACED_CHARS = new RegExp(`[${UNSPACED_SCRIPTS}]`, 'gu');
 /**
@@ -588,8 +667,9 @@ class Scan {
     this.#stuffed = stuffedIndexes(lines, stuffed ?? []);
     this.#written = forward ? unquoteForwarded(lines, this.#stuffed) : lines;
     // Most mail has no format character nor entity: its lines are classified as written, with no copy to map back.
-    const marked = lines.some((line) => hasFormatCharacter(line) || LEAKED_ENTITY.test(line));
-    const bare = marked ? lines.map(lineAsRead) : lines;
+    const quotes = quoteMarksRead(lines);
+    const marked = quotes !== lines || lines.some((line) => hasFormatCharacter(line) || LEAKED_ENTITY.test(line));
+    const bare = marked ? quotes.map(lineAsRead) : lines;
     this.#lines = !marked ? this.#written : forward ? unquoteForwarded(bare, this.#stuffed) : bare;
     this.#disclaimer = disclaimerOpening(rules.disclaimers);
     this.#forward = forward;
@@ -622,7 +702,10 @@ class Scan {
       if (line === '') return line;
       while (at < this.#lines.length && (this.#lines[at] ?? '').trim() !== line) at++;
       const written = this.#written[at++] ?? '';
-      return lineAsRead(written).trim() === line ? written.trim() : line;
+      const read = lineAsRead(written).trim();
+      // A quote line kept (a mail that answers none) is sent with its own marks: "AS> …", "＞…" (quoteMarksRead).
+      const sameText = read === line || (QUOTED.test(line) && read.endsWith(line.replace(/^[>\s]+/, '')));
+      return sameText ? written.trim() : line;
     });
   }
 
@@ -737,7 +820,8 @@ class Scan {
 
   #endsText(line: string, index: number): string | undefined {
     const delimiter = SIGNATURE_SEPARATOR.test(this.#lines[index] ?? '');
-    const signature = delimiter || (line === BARE_SEPARATOR && this.#signatureBelow(index));
+    const signature =
+      delimiter || (line === BARE_SEPARATOR && this.#signatureBelow(index)) || (TYPOGRAPHIC_SEPARATOR.test(line) && this.#typographicSignatureBelow(index));
     // Mailman's and Slack's footers stand below an Outlook-like rule, Google Groups' and GitLab's below "-- ".
     if ((signature || OUTLOOK_RULE.test(line)) && isFooter(this.#lines.slice(index + 1).map((below) => below.trim()))) return FOOTER_REASON;
     if (signature) return delimiter ? SIGNATURE_REASON : BARE_SIGNATURE_REASON;
@@ -801,6 +885,22 @@ class Scan {
     return block.length <= MAX_SIGNATURE_LINES && block.every((line) => isAddressOrPhone(line) || isSignatureLabel(line) || isNameLine(line, contacts));
   }
 
+  /**
+   * An em or en dash alone is more often the writer's than `--` is (a break between parts of a text),
+   * so it delimits only the mail's last block, under a blank line, opening with a person's name, with a
+   * contact line in it, with nothing below it but a device line: "— " / "Alice Smith" / "Ops Lead" / "+44 …" / "Sent from my iPhone".
+   */
+  #typographicSignatureBelow(index: number): boolean {
+    const lines = this.#lines;
+    if (line0(lines, index - 1) !== '' || !this.#signatureBelow(index)) return false;
+    const first = nextNonBlank(lines, index + 1);
+    if (!PERSON_NAME.test(line0(lines, first))) return false;
+    const end = paragraphEnd(lines, first);
+    // A name alone is a roster's as well ("Crew for tonight" / "—" / "Alice Smith" / "Bob Jones"): a signature has a contact.
+    if (!lines.slice(first, end + 1).some(isAddressOrPhone)) return false;
+    return lines.slice(end + 1).every((below) => below.trim() === '' || isDeviceLine(withoutLinks(below)));
+  }
+
   /** Whether every line below `index` that is not blank is a `Label: value` line: machine data, no quoted mail. */
   #onlyLabelsBelow(index: number): boolean {
     return this.#lines.slice(index + 1).every((below) => below.trim() === '' || LABEL_LINE.test(below.trim()));
@@ -853,7 +953,11 @@ class Scan {
     // A mail's header dates it with its year or names an address; a notice's own labels in a reply
     // ("Oddi wrth: synhwyrydd 4" / "Anfonwyd: 10:05" / "Pwnc: …") do neither, and are its text.
     const block = this.#lines.slice(index, end + 1);
-    return this.#hasText() && (quoted || block.some((line) => hasDateWithYear(line) || ADDRESS.test(line)));
+    // Written with the full-width colon, labels are also a Chinese or Japanese writer's everyday note
+    // ("发件人：李四" / "收件人：张三" / "日期：2026年12月8日" of a parcel): a mail's header names its sender's address.
+    const fullWidth = block.some((line) => HEADER_LINE.exec(line)?.[0].includes('：'));
+    const headed = fullWidth ? block.some((line) => isFromLine(line) && ADDRESS.test(line)) : block.some((line) => hasDateWithYear(line) || ADDRESS.test(line));
+    return this.#hasText() && (quoted || headed);
   }
 
   /** The line is a `>` line its client did not stuff (StripOptions.stuffed), and no banner framed by `>>>` (FRAMED_LINE). */
@@ -990,16 +1094,19 @@ class Scan {
 
   /** `stock`: only a phone client's own line goes (machine mail). */
   #dropDeviceLine(stock: boolean): void {
-    const last = this.#kept.at(-1) ?? '';
+    const kept = this.#kept;
+    const linkLine = AQUAMAIL_LINK.test(kept.at(-1) ?? '') && AQUAMAIL_STOCK_LINE.test(kept.at(-2) ?? '');
+    const last = kept.at(linkLine ? -2 : -1) ?? '';
     // Outlook for Android appends its link: "Get Outlook for Android<https://aka.ms/…>".
-    const bare = last.replace(/<[^<>]*>|https?:\/\/\S+/g, '').trim();
+    const bare = withoutLinks(last);
     if (bare.length > MAX_DEVICE_LINE || !isDeviceLine(bare, OUTLOOK_LINK.test(last), stock)) return;
-    this.#kept.pop();
+    if (linkLine) kept.pop();
+    kept.pop();
     this.#trimEnd();
     // K-9 Mail writes its line as a signature: a "--" right above it (its space lost) is that signature's delimiter.
     const delimited = this.#kept.at(-1) === BARE_SEPARATOR;
     if (delimited) this.#kept.pop();
-    this.removed.push({ reason: 'device or app line', first: last, lines: delimited ? 2 : 1 });
+    this.removed.push({ reason: 'device or app line', first: last, lines: (delimited ? 2 : 1) + (linkLine ? 1 : 0) });
     this.#trimEnd();
   }
 
@@ -1340,7 +1447,7 @@ export function isStrongAttribution(text: string): boolean {
  */
 function isFromLine(line: string): boolean {
   const label = line.match(HEADER_LINE);
-  return FROM_LABELS.has((label?.[1] ?? '').toLowerCase()) && !DATE_TIME_ONLY.test(line.slice(label?.[0].length).trim());
+  return FROM_LABELS.has(closedUp(label?.[1] ?? '').toLowerCase()) && !DATE_TIME_ONLY.test(line.slice(label?.[0].length).trim());
 }
 
 /** The sender a From: line names: its value, or the address in its `<…>` ("John Smith <+442079460000>"). */
@@ -1485,6 +1592,7 @@ function isWritersParagraph(paragraph: readonly string[]): boolean {
 function isDeviceLine(bare: string, linked = false, stock = false): boolean {
   const compared = withoutMarks(bare);
   const outlook = OUTLOOK_APP_LINE.test(compared) || (OUTLOOK_PLATFORM_FIRST.test(compared) && (linked || OUTLOOK_GET_VERB.test(compared)));
+  if (STOCK_APP_LINE.test(compared)) return true;
   if (!(DEVICE_START.test(compared) || DEVICE_END.test(compared) || outlook) || /[;:]/.test(bare)) return false;
   const [named = '', ...appositions] = bare.split(',');
   // A mail app's line describes it after its name: "Sent with Tutanota, the secure & ad-free mailbox."
@@ -1519,6 +1627,14 @@ const STOCK_OBJECT = new RegExp(
   `^(?:${anyOf(STOCK_DEVICE_PHONES)}|(?:${anyOf(STOCK_MAIL_APPS)})(?:\\s+(?:(?:on|for)\\s+)?(?:${anyOf(STOCK_MAIL_APP_PLATFORMS)}))?)[.!]?$`,
   'iu',
 );
+/** An enterprise or Android mail app's whole stock line (STOCK_APP_LINES). */
+const STOCK_APP_LINE = new RegExp(`^(?:${anyOf(STOCK_APP_LINES)})[.!]?$`, 'iu');
+const AQUAMAIL_STOCK_LINE = new RegExp(`^${anyOf([AQUAMAIL_LINE])}[.!]?$`, 'iu');
+/**
+ * The link AquaMail puts under its line, to its own site ("https://www.mobisystems.com/aqua-mail"):
+ * any other link there, or under another app's or a phone's line, is the writer's.
+ */
+const AQUAMAIL_LINK = new RegExp(`^<?https?://(?:www\\.)?(?:${anyOf(AQUAMAIL_LINK_HOSTS)})(?:[/?#]\\S*)?>?$`, 'i');
 
 /** What a device line names, between its opening and its closing ("Sent from Yahoo Mail on Android", "iPhoneから送信"). */
 function deviceObject(compared: string): string {
@@ -1526,6 +1642,8 @@ function deviceObject(compared: string): string {
   return compared.slice(opening.length).replace(DEVICE_END, '').trim();
 }
 
+/** A device line without the links an app puts in it. */
+const withoutLinks = (line: string) => line.replace(/<[^<>]*>|https?:\/\/\S+/g, '').trim();
 /** The link Outlook's mobile app puts after its line: "Get Outlook for Android<https://aka.ms/ghei36>". */
 const OUTLOOK_LINK = /https?:\/\/aka\.ms\//i;
 /** What a comma sets off in a device line: a name (a capital or a digit first), after an article ("an AT&T …") or not. */

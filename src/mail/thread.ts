@@ -4,7 +4,7 @@
  * without `>` prefixes, re-wrapped, with the template's lines) by comparing words from the start of
  * lines, never by searching for a substring: an SMS "OK" cannot erase an "OK" of the new text.
  */
-import { lineAsRead, quoteHeaderStart, type Removal } from './strip.ts';
+import { lineAsRead, quoteHeaderStart, quoteMarksRead, type Removal } from './strip.ts';
 
 /** Words of the sent mail compared at most: enough to be sure, bounded so the search stays linear. */
 const MAX_COMPARED_WORDS = 40;
@@ -27,17 +27,19 @@ interface Word {
  * address), which a header block above the copy names. Undefined when no copy is found: the general rules decide.
  */
 export function cutSentCopy(lines: readonly string[], sent: readonly string[], answered: readonly string[]): { lines: string[]; removal: Removal } | undefined {
-  const words = lineWords(lines);
+  // Read with every mark that may quote as `>` ("AS> ", "＞"): the copy quoted so is found, and is only that block.
+  const read = quoteMarksRead(lines, true);
+  const words = lineWords(read);
   let best: { start: number; end: number } | undefined;
   for (const body of sent) {
     const wanted = wordsOf(body).slice(0, MAX_COMPARED_WORDS);
     if (wanted.length === 0) continue;
-    const found = findBlock(words, wanted, lines);
+    const found = findBlock(words, wanted, read);
     if (found && (!best || found.start < best.start)) best = found;
   }
   if (!best) return undefined;
-  const quoted = isQuoted(lines[best.start] ?? '');
-  const from = quoteHeaderStart(lines, best.start, answered);
+  const quoted = isQuoted(read[best.start] ?? '');
+  const from = quoteHeaderStart(read, best.start, answered);
   const to = quoted ? best.end : lines.length - 1;
   return {
     lines: [...lines.slice(0, from), ...lines.slice(to + 1)],

@@ -41,6 +41,8 @@ export const ATTRIBUTION_VERBS: readonly string[] = [
   'kirjoitti',
   'írta',
   'написал',
+  // The Bat!'s Russian attribution: "Вы писали 7 декабря 2026 г., 5:32:33:".
+  'писал',
   'написала',
   'написал(а)',
   'пишет',
@@ -845,6 +847,10 @@ export const DEVICE_LINE_NAMES = [
  * "Envoyé depuis Windows"), and so is any of these with more words ("Sent from Android SMS Gateway").
  */
 export const STOCK_DEVICE_PHONES = ['iPhone', 'iPad', 'Android'];
+/** AquaMail's stock line, with a link to its own site below it (AQUAMAIL_LINK_HOSTS). */
+export const AQUAMAIL_LINE = 'Sent with AquaMail for Android';
+/** AquaMail's own sites, which the link under its line points to. */
+export const AQUAMAIL_LINK_HOSTS = ['mobisystems.com', 'aqua-mail.com'];
 /**
  * Mail apps whose stock line names them alone or with a phone's platform ("Sent from Yahoo Mail on
  * Android", "Sent from Proton Mail Android", "Sent from Outlook"). Apple's "Mail" alone is a word a
@@ -872,6 +878,14 @@ export const STOCK_MAIL_APPS = [
   'Tutanota',
   'Samsung Email',
 ];
+/**
+ * Enterprise (MDM) and Android mail apps' stock lines, each a device line only as this whole
+ * sentence: their names are everyday words or a part of one ("Boxer", "Verse"). Nine's "Sent from
+ * Nine" and the first Boxer's "Sent from Boxer" are not here: as a whole line they answer a question
+ * as often ("Which van brought the parts?" / "Sent from Nine."), and a missed app line costs less than
+ * a writer's line lost.
+ */
+export const STOCK_APP_LINES = ['Sent from Workspace ONE Boxer', 'Sent from VMware Boxer', 'Sent from IBM Verse', AQUAMAIL_LINE];
 /** The platforms a mail app's stock line names after it, with "on" or "for" or not ("Yahoo Mail for iPhone"). */
 export const STOCK_MAIL_APP_PLATFORMS = ['iPhone', 'iPad', 'Android', 'iOS', 'Windows', 'Mac'];
 /**

@@ -1242,6 +1242,26 @@ function writeReplies(): void {
   };
 }
 
+/**
+ * smtp-server finds a command's handler as `this['handler_' + command]`, twice a command (_isSupported, then the
+ * handler itself): a name made anew each time, which V8 hashes and looks up among the interned strings before the
+ * property lookup (~0.1 µs a call, eight a mail, #15). The name of each command that has a handler, made once (the
+ * handlers are a fixed set: a client's unknown verbs are looked up as before, never kept), gives the same lookup.
+ */
+function handlerNamesMadeOnce(): void {
+  const names = new Map<string, string>();
+  type Handler = ReturnType<SMTPConnection['_getHandler']>;
+  SMTPConnection.prototype._getHandler = function handlerOf(command) {
+    const handlers = this as unknown as Readonly<Record<string, Handler>>;
+    const known = names.get(command);
+    if (known !== undefined) return handlers[known];
+    const name = `handler_${command}`;
+    const handler = handlers[name];
+    if (typeof handler === 'function') names.set(command, name);
+    return handler;
+  };
+}
+
 let applied = false;
 
 export function applySmtpServerPatches(): void {
@@ -1267,4 +1287,5 @@ export function applySmtpServerPatches(): void {
   commandsWithoutArguments();
   // Every command line, before any handler above reads it.
   readCommands();
+  handlerNamesMadeOnce();
 }

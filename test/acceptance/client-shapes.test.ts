@@ -6,11 +6,9 @@
  * real reply mail (kept in the store, so the thread cut runs) or a colleague's mail (the general rules).
  */
 import assert from 'node:assert/strict';
-import { before, describe, test } from 'node:test';
-import { decode as decodeQuotedPrintable } from 'libqp';
-import { Templates } from '../../src/mailer/templates.ts';
-import { buildReplyMail, replyMailOptions } from '../../src/replies/reply-mail.ts';
-import { relayWithSimulator, waitFor } from '../helpers/relay.ts';
+import { describe, test } from 'node:test';
+import { waitFor } from '../helpers/relay.ts';
+import { relayWithStoredReply } from '../helpers/reply-thread.ts';
 import { sendMail } from '../helpers/smtp.ts';
 
 const PHONE = '+447700900131';
@@ -19,43 +17,18 @@ const SHOWN = '+44 7700 900131';
 const SUBJECT = `Re: SMS from ${SHOWN}`;
 
 describe('more clients: what they write around the text goes, what the person wrote stays', () => {
-  const suite = relayWithSimulator({
-    smtp: { trustedNetworks: ['127.0.0.1/32'] },
-    sms: { domains: ['sms.example.com'], defaultRegion: 'GB' },
-  });
-  let copy = '';
-  let replyId = '';
-
-  before(async () => {
-    const options = replyMailOptions(suite.relay.config, new Templates());
-    const received = { number: PHONE, text: 'On it, rebooting now', sentAt: '2026-12-06T17:17:00Z', receivedAt: Date.now(), userContext: 'ctx-mua' };
-    const route = { mailbox: 'alice@example.com', conversation: undefined };
-    const built = await buildReplyMail(received, route, options, '01900000-0000-7000-8000-000000000131');
-    replyId = built.messageIdHeader;
-    copy = decodeQuotedPrintable(built.mail.raw.toString('utf8').split('\r\n\r\n').slice(1).join('\r\n\r\n')).toString('utf8').trim();
-    await suite.relay.relay.store.acceptInbound({
-      id: 'mo-mua',
-      provider: 'intellisoftware',
-      providerId: 'mo-mua',
-      number: PHONE,
-      text: received.text,
-      sentAt: received.sentAt,
-      userContext: received.userContext,
-      receivedAt: received.receivedAt,
-      route: { mailbox: route.mailbox, context: 'ctx-mua', mail: { ...built.mail, messageId: 'mo-mua' }, messageIdHeader: built.messageIdHeader },
-    });
-  });
+  const { suite, reply } = relayWithStoredReply(PHONE, 'On it, rebooting now', 'ctx-mua', '2026-12-06T17:17:00Z', '01900000-0000-7000-8000-000000000131');
 
   /** The copy of the reply mail quoted with `>`, as Gmail's plain part writes it. */
   const quoted = () =>
-    copy
+    reply.copy
       .split(/\r?\n/)
       .map((line) => (line === '' ? '>' : `> ${line}`))
       .join('\n');
 
   /** Sends `body` (LF line ends) as an answer to the relay's reply mail, or, with `subject`, as a mail of its own to the phone. */
   async function send(body: string, subject = SUBJECT, headers: Record<string, string> = {}) {
-    const thread: Record<string, string> = subject === SUBJECT ? { 'In-Reply-To': replyId, References: replyId } : {};
+    const thread: Record<string, string> = subject === SUBJECT ? { 'In-Reply-To': reply.replyId, References: reply.replyId } : {};
     const smtp = await sendMail(suite.port, { to: [PHONE_ADDRESS], subject, body: body.replace(/\r?\n/g, '\r\n'), headers: { ...thread, ...headers } });
     assert.equal(smtp.data?.code, 250, smtp.data?.text);
   }
@@ -69,7 +42,7 @@ describe('more clients: what they write around the text goes, what the person wr
     `------------------&nbsp;原始邮件&nbsp;------------------\n发件人:&nbsp;${sender};\n发送时间:&nbsp;2026年12月6日(星期天) 下午5:17\n收件人:&nbsp;"Alice"<alice@example.com&gt;;\n主题:&nbsp;${subject}`;
 
   test("QQ Mail's plain reply (its header written with &nbsp; and &gt;) sends only the new text, to the relay's reply mail and to a colleague's", async () => {
-    await send(`好的\n\n\n\n${qqHeader(`"${SHOWN}"<${PHONE_ADDRESS}&gt;`, SUBJECT)}\n\n${copy}`);
+    await send(`好的\n\n\n\n${qqHeader(`"${SHOWN}"<${PHONE_ADDRESS}&gt;`, SUBJECT)}\n\n${reply.copy}`);
     assert.equal(await sms('好的'), '好的');
     await send(
       `好的，我马上处理\n\n\n\n${qqHeader('"王伟"<wang.wei@example.cn&gt;', '服务器宕机')}\n\n\n\ndb1 服务器宕机了，请尽快检查。\n王伟`,
@@ -79,7 +52,7 @@ describe('more clients: what they write around the text goes, what the person wr
   });
 
   test('entities a person typed are sent as written: only the rules read them (a literal &nbsp; or &lt;b&gt; stays)', async () => {
-    await send(`Write &lt;b&gt; for bold, 5&nbsp;kg with AT&T &amp; co.\n\n${qqHeader(`"${SHOWN}"<${PHONE_ADDRESS}&gt;`, SUBJECT)}\n\n${copy}`);
+    await send(`Write &lt;b&gt; for bold, 5&nbsp;kg with AT&T &amp; co.\n\n${qqHeader(`"${SHOWN}"<${PHONE_ADDRESS}&gt;`, SUBJECT)}\n\n${reply.copy}`);
     assert.equal(await sms('Write &lt;b&gt;'), 'Write &lt;b&gt; for bold, 5&nbsp;kg with AT&T &amp; co.');
     await send('In the template write 5&nbsp;kg, not 5 kg.\nFrom:&nbsp;the style guide', 'Template');
     assert.equal(await sms('In the template'), 'In the template write 5&nbsp;kg, not 5 kg.\nFrom:&nbsp;the style guide');
@@ -103,7 +76,7 @@ describe('more clients: what they write around the text goes, what the person wr
   test("Outlook's Original Message marker in any language goes with the header block below it", async () => {
     for (const [language, marker, from, sent, to, subject] of outlookLanguages) {
       const header = `${marker}\n${from} ${SHOWN} <${PHONE_ADDRESS}>\n${sent} 6.12.2026 17:17\n${to} Alice Smith <alice@example.com>\n${subject} ${SUBJECT}`;
-      await send(`OK ${language}\n\n${header}\n\n${copy}`);
+      await send(`OK ${language}\n\n${header}\n\n${reply.copy}`);
       assert.equal(await sms(`OK ${language}`), `OK ${language}`);
     }
     const colleague = `-----Neges Wreiddiol-----\nTừ: Nam <nam@example.vn>\nĐã gửi: 6.12.2026 17:17\nĐến: Alice Smith <alice@example.com>\nChủ đề: Máy chủ\n\nMáy chủ db1 không phản hồi.`;
@@ -210,7 +183,7 @@ describe('more clients: what they write around the text goes, what the person wr
         to: [PHONE_ADDRESS],
         subject: SUBJECT,
         body: body.replace(/\n/g, '\r\n'),
-        headers: { 'In-Reply-To': replyId },
+        headers: { 'In-Reply-To': reply.replyId },
       });
       assert.equal(smtp.data?.code, 554, `${signOff}: ${smtp.data?.text}`);
       assert.match(smtp.data?.text ?? '', /no new text/);

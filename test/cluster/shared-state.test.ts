@@ -142,18 +142,34 @@ forEachStore((kind) => {
   test(`${kind.name}: a relay that had an answer after another relay paused the provider ends that pause when it reads it (findings/cluster.md 2)`, async () => {
     const store = await fresh();
     const ignore = () => undefined;
-    const relays = [1, 2, 3, 4].map(() => new ProviderPause('vonage', 60_000, store, ignore));
-    const [pausing, answering, answeredBefore, sentBefore] = relays as [ProviderPause, ProviderPause, ProviderPause, ProviderPause];
+    const relays = [1, 2, 3, 4, 5, 6].map(() => new ProviderPause('vonage', 60_000, store, ignore));
+    const [pausing, answering, answeredBefore, sentBefore, notedAtOnce, notedSentBefore] = relays as [
+      ProviderPause,
+      ProviderPause,
+      ProviderPause,
+      ProviderPause,
+      ProviderPause,
+      ProviderPause,
+    ];
     // One relay had its answer before the pause began; one sent before it and had its answer after (a slow
     // gateway); one sent after it (it had not read the pause yet).
     await answeredBefore.answered(start - 5_000);
     await pausing.refused('RESPONSE_TIMEOUT: no answer', start);
     await sentBefore.answered(start + 5_000, undefined, start - 5_000);
     await answering.answered(start + 5_000);
-    for (const pause of [answering, answeredBefore, sentBefore]) pause.load((await store.gatewayState(start + 6_000)).pauses[0], pause.mark);
+    // The dispatcher's way for a relay that knows of no pause (no promise): the same as `answered`.
+    assert.equal(notedAtOnce.answeredWhileClear(start + 5_000), true);
+    assert.equal(notedSentBefore.answeredWhileClear(start - 5_000), true);
+    for (const pause of [answering, answeredBefore, sentBefore, notedAtOnce, notedSentBefore]) {
+      pause.load((await store.gatewayState(start + 6_000)).pauses[0], pause.mark);
+    }
     assert.equal(answeredBefore.outlived, false, 'an answer before the pause proves nothing');
     assert.equal(sentBefore.outlived, false, 'nor one to a request sent before it');
+    assert.equal(notedSentBefore.outlived, false);
     assert.equal(answering.outlived, true);
+    assert.equal(notedAtOnce.outlived, true);
+    // Once it knows of the pause, it is `answered`'s to end it.
+    assert.equal(notedAtOnce.answeredWhileClear(start + 6_000), false);
     assertTimes([(await answering.answered(start + 6_000)) ?? { reason: 'none', since: 0 }], [{ reason: 'RESPONSE_TIMEOUT: no answer', since: start }]);
     assert.deepEqual((await store.gatewayState(start + 6_000)).pauses, [], 'ended for every relay');
   });

@@ -200,7 +200,7 @@ describe('form fields and rules, as the phone gets them', () => {
       ['<ul><li>Valve 2 closed</li><li><blockquote type="cite">old</blockquote></li></ul><p>Below</p>', '- Valve 2 closed\n\nBelow'],
       [
         '<p>Answers below</p><ol><li>Valve 2?<blockquote type="cite">Is valve 2 closed?</blockquote>Yes, closed.</li></ol>',
-        'Answers below\n\n- Valve 2?\n\nYes, closed.',
+        'Answers below\n\n1. Valve 2?\n\nYes, closed.',
       ],
       ['<ul><li>see: <blockquote type="cite">old</blockquote> ok</li></ul>', '- see:\n\nok'],
     ];

@@ -115,9 +115,22 @@ describe('refusals in the log and in the reply', () => {
   test('a sendsms refusal is logged at info with its reason masked and no stack', async () => {
     const unknown = await sendMail(relay.smtpPort, { to: ['sendsms@sms.localhost'], subject: `To:447700900964 Ref:${NUMBER_AS_PARAMETER}`, body: 'x' });
     assert.match(unknown.data?.text ?? '', /^5\.6\.0 Unknown parameter/);
-    const premium = await sendMail(relay.smtpPort, { to: ['sendsms@sms.localhost'], subject: `To:${PREMIUM_NATIONAL}`, body: 'x' });
+    const premium = await sendMail(relay.smtpPort, {
+      from: 'ups-447700900777@example.com',
+      to: ['sendsms@sms.localhost'],
+      subject: `To:${PREMIUM_NATIONAL}`,
+      body: 'x',
+    });
     assert.equal(premium.data?.code, 550, premium.data?.text);
     const refused = lines().filter((line) => line.msg === 'smtp: mail refused');
+    // Who sent it, the sender's number masked as at info: made only for a refusal's line (intake's onData).
+    assert.deepEqual(
+      refused.map((line) => [typeof line.session, line.client, line.from]),
+      [
+        ['string', '127.0.0.1', 'alice@example.com'],
+        ['string', '127.0.0.1', 'ups-4477******77@example.com'],
+      ],
+    );
     assert.deepEqual(
       refused.map((line) => [line.level, line.code, line.err]),
       [
