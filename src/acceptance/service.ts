@@ -6,7 +6,7 @@ import { LoginThrottle, sharedLoginFailures, signInName } from '../policy/logins
 import { verifyPassword } from '../policy/passwords.ts';
 import { RateLimits } from '../policy/rates.ts';
 import { type Principal, SenderPolicy } from '../policy/senders.ts';
-import { maskNumber, maskNumbersIn } from '../sms/numbers.ts';
+import { maskContext, maskNumber, maskNumbersIn } from '../sms/numbers.ts';
 import { newMessageId } from '../random-ids.ts';
 import type { ReplyTracking } from '../replies/tracking.ts';
 import type { NewOutgoingMail, StoredMessage, Store } from '../store/types.ts';
@@ -322,7 +322,7 @@ export class AcceptanceService {
             msgId: id,
             by: principal.name,
             posedAs: maskNumbersIn(posedAs),
-            ...(mail.sms.userContext === undefined ? {} : { context: maskNumbersIn(mail.sms.userContext) }),
+            ...(mail.sms.userContext === undefined ? {} : { context: maskContext(mail.sms.userContext) }),
           },
           "acceptance: the mail's From or Reply-To is a conversation's mailbox its sender may not write as (not among its senders); sent in a conversation of its own",
         );

@@ -6,7 +6,7 @@ import type { Metrics } from '../metrics.ts';
 import { newMessageId } from '../random-ids.ts';
 import type { Gateway, RecipientResult } from '../providers/contract.ts';
 import { PartReassembly } from '../sms/concat.ts';
-import { maskNumber, maskNumbersIn } from '../sms/numbers.ts';
+import { maskContext, maskNumber, maskNumbersIn } from '../sms/numbers.ts';
 import { nationalSender, nationalSenderAmong, senderKind } from '../sms/senders.ts';
 import type { PartReceiptStore, PartsOfSms } from '../store/part-receipts-types.ts';
 import type { ReassemblyStore } from '../store/reassembly.ts';
@@ -286,7 +286,7 @@ export class InboundService {
     const notes = await this.#notes.notes(sms.number, optOut, optedOut, route !== undefined, store);
     const built = route && (await buildReplyMail({ ...sms, userContext: context, receivedAt: now, ...notes }, route, this.#options.replyMail, id));
     // A context may be a number (a system keying its conversations by the customer's): masked as every number in the log.
-    const fields = { inboundId: id, ...seen, context: context === undefined ? undefined : maskNumbersIn(context), optOut: optOut?.action };
+    const fields = { inboundId: id, ...seen, context: context === undefined ? undefined : maskContext(context), optOut: optOut?.action };
     if (built) logger.debug({ ...fields, mailbox: route.mailbox }, 'inbound: reply mail built');
     const accepted = () => {
       if (!route) {
@@ -297,8 +297,8 @@ export class InboundService {
       logger.info(
         {
           ...fields,
-          ...(route.conversation ? { context: maskNumbersIn(route.conversation.context) } : {}),
-          via: route.conversation ? `conversation ${maskNumbersIn(route.conversation.context)}` : 'default mailbox',
+          ...(route.conversation ? { context: maskContext(route.conversation.context) } : {}),
+          via: route.conversation ? `conversation ${maskContext(route.conversation.context)}` : 'default mailbox',
         },
         'inbound: SMS received and mailed',
       );

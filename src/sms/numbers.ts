@@ -38,7 +38,7 @@ import {
   type ValidatePhoneNumberLengthResult,
 } from 'libphonenumber-js/max';
 import metadata from 'libphonenumber-js/metadata.max.json';
-import { decodeHTMLStrict } from 'entities';
+import { decodeHTML, decodeHTMLStrict } from 'entities';
 import { LRUCache } from 'lru-cache';
 import { asciiQuoted, NOT_ASCII } from '../mail/ascii.ts';
 
@@ -337,11 +337,29 @@ const WORD_START = String.raw`(?<![\p{L}\p{Nd}])`;
 const PLUS = String.raw`[+\uFF0B\uFE62\u207A\u208A]`;
 /** A dash of any script (`-`, `‑`, full-width `－`…) and the minus sign. */
 const DASH = String.raw`\p{Pd}\u2212`;
+/** One blank between words, not a line break nor a tab: a space, a no-break or thin space. */
+const BLANK = String.raw`[^\S\t\n\v\f\r\u2028\u2029]`;
+/** An ISO 8601 or dotted date (`05.12.2026`) with its time, skipped as no number (NUMBER_IN_TEXT). */
+const DATE = String.raw`(?:\p{Nd}{4}-\p{Nd}\p{Nd}-\p{Nd}\p{Nd}|\p{Nd}\p{Nd}?\.\p{Nd}\p{Nd}?\.\p{Nd}{4})(?:[T ]\p{Nd}\p{Nd}:\p{Nd}\p{Nd}(?::\p{Nd}\p{Nd}(?:\.\p{Nd}+)?)?)?`;
+/** An IPv4 address, skipped as no number. */
+const IPV4 = String.raw`\p{Nd}{1,3}(?:\.\p{Nd}{1,3}){3}(?![.\p{Nd}])`;
 /**
- * What joins a number's digit groups, in any script: blanks (also a line break or a tab between them, a run of them as one:
- * a message of two lines, a list of one a line), a dash, a dot (also full-width) or a plus.
+ * What no blank before it joins to a number: a date, an address, a time (`06:50:41`). A gateway's answer and an error page
+ * put one after a status code, a port or a time, on the same line or the next (`Error 503\n2026-12-07 06:50:41`).
  */
-const SEPARATOR = String.raw`(?:\s+|[${DASH}.\uFF0E+\uFF0B])`;
+const NOT_A_GROUP = String.raw`(?!${DATE}|${IPV4}|\p{Nd}\p{Nd}?:\p{Nd}\p{Nd}(?!\p{Nd}))`;
+/**
+ * What joins a number's digit groups, in any script: one blank, a dash or a dot (also full-width, each with a blank on
+ * either side: `+44 - 7700 - 900123`), or a plus. Written as a phone number is (WRITTEN_AS_NUMBER), any run of blanks
+ * joins them too: a line break or a tab (a message of two lines: `+44\n7700\n900123`), several blanks.
+ */
+const separator = (blank: string) => String.raw`(?:[${DASH}.\uFF0E+\uFF0B]|(?:(?:${blank})?[${DASH}.\uFF0E](?:${blank})?|${blank})${NOT_A_GROUP})`;
+/**
+ * Where a number is written as one is (a `+`, international `00` or a trunk `0` first): its groups may stand on lines of
+ * their own. Other digits written one group a line, a tab or several blanks apart are a list (`ERR\n400\n1001`,
+ * `400\t1001\t17`, `counts: 12  345  67`): each group is read on its own.
+ */
+const WRITTEN_AS_NUMBER = String.raw`(?:${PLUS}\(?|\(?(?=0))`;
 
 /**
  * The words that make a following `id` a message's id even written as one word with it (`msgid=…`, `smsid …`); written
@@ -366,7 +384,7 @@ const ID_MAX_PARTS = 8;
 /**
  * A number in free text, as people and gateways write it: `+447700900123`, `+44 7700 900123`,
  * `07700-900-123`, `+44 (0)7700 900123`, `%2B44+7700+900123` (a form body, `+` for a space): digit
- * groups joined by one space, `.`, `-`, `+` or a parenthesis each, whatever precedes the first (`tel-4477…`,
+ * groups joined by one blank (more where written as a number: WRITTEN_AS_NUMBER), `.`, `-`, `+` or a parenthesis each, whatever precedes the first (`tel-4477…`,
  * `ops-07700-900123`: a dash joins digit groups, which the match takes from a number's first digit, and
  * otherwise parts words as any separator does). Matched first and left alone, as
  * no number: a message id (UUID, whose groups can be all digits), a run of more digits than E.164
@@ -386,12 +404,13 @@ const NUMBER_IN_TEXT = new RegExp(
     String.raw`${WORD_START}\p{Nd}+\.(?:(?:M\p{Nd}+)?P\p{Nd}+|S\p{Nd}+H[0-9a-f]+)`,
     String.raw`\(?(?<!\p{Nd})\p{Nd}{${E164_MAX_DIGITS + 1},}`,
     String.raw`\(?(?<![a-z\p{Nd}%])(?=[a-z\p{Nd}]*[a-z])(?=[a-z\p{Nd}]*\p{Nd})[a-z\p{Nd}]+`,
-    String.raw`\(?${WORD_START}(?:\p{Nd}{4}-\p{Nd}\p{Nd}-\p{Nd}\p{Nd}|\p{Nd}\p{Nd}?\.\p{Nd}\p{Nd}?\.\p{Nd}{4})(?:[T ]\p{Nd}\p{Nd}:\p{Nd}\p{Nd}(?::\p{Nd}\p{Nd}(?:\.\p{Nd}+)?)?)?`,
-    String.raw`\(?${WORD_START}\p{Nd}{1,3}(?:\.\p{Nd}{1,3}){3}(?![.\p{Nd}])`,
+    String.raw`\(?${WORD_START}${DATE}`,
+    String.raw`\(?${WORD_START}${IPV4}`,
     // The code's class is the reply's first digit; one that more digits follow (joined by a `-` or after a blank) may be a
     // number's start (`447 4.7.09 00123`), masked as before.
     String.raw`\(?${WORD_START}(?<replyClass>[245])\p{Nd}\p{Nd}[ -]\k<replyClass>\.\p{Nd}{1,3}\.\p{Nd}{1,3}(?![.\p{Nd}-])(?!\s+\p{Nd}))`,
-    String.raw`(?<!\p{Nd})${PLUS}?\(?\p{Nd}+(?:(?:${SEPARATOR}|\)\s*|\s*\(${PLUS}?)\p{Nd}+)*`,
+    String.raw`(?<!\p{Nd})${WRITTEN_AS_NUMBER}\p{Nd}+(?:(?:${separator(String.raw`\s+`)}|\)\s*|\s*\(${PLUS}?)\p{Nd}+)*`,
+    String.raw`(?<!\p{Nd})\(?\p{Nd}+(?:(?:${separator(BLANK)}|\)${BLANK}?|${BLANK}?\(${PLUS}?)\p{Nd}+)*`,
   ].join('|'),
   'giu',
 );
@@ -411,11 +430,26 @@ const MIN_DIGITS_IN_TEXT = 7;
  * (between digits as nothing, withDigitsUnescaped), not as the letters and digits they are written with, and kept as written.
  */
 export function maskNumbersIn(text: string, options: { readonly byteEscapes?: boolean } = {}): string {
+  return masked(text, options.byteEscapes === true, AFTER_WORD_AND_DASH);
+}
+
+/**
+ * A user context (a client's conversation key) with a number in it masked as maskNumbersIn does, the console for a viewer
+ * as the logs: a client writes its id after a word with any of `-_#:/` or a blank (`order_1234567`, `ticket#1234567`,
+ * `case/2026/1234567`, `order 20261206-0042`), which stays as written to be searched by, and digits there are masked only
+ * where they read as a phone number (`tel-447700900558`, `customer 07700900558`); a context of digits alone is masked.
+ */
+export function maskContext(context: string): string {
+  return masked(context, false, AFTER_WORD_IN_CONTEXT);
+}
+
+/** maskNumbersIn, with digits after what `afterWord` finds before them masked only where they read as a number. */
+function masked(text: string, byteEscapes: boolean, afterWord: RegExp): string {
   // Most texts logged per mail (a sender's address, a reason) hold too few digits for any number: nothing is read. An escape
   // writes a digit with one digit at least (`\u0034`, `&#52;`, `&#x34;`, `U+FF14`): the text as written is counted first.
   if (!hasDigits(text, MIN_DIGITS_IN_TEXT)) return text;
-  const { plain, pieces, leads } = withDigitsUnescaped(text, options.byteEscapes === true);
-  const hidden = hiddenDigits(plain);
+  const { plain, pieces, leads } = withDigitsUnescaped(text, byteEscapes);
+  const hidden = hiddenDigits(plain, afterWord);
   if (hidden.size === 0) return text;
   const out: string[] = [];
   // An astral digit's second unit is skipped where its first became the `*`.
@@ -429,7 +463,7 @@ export function maskNumbersIn(text: string, options: { readonly byteEscapes?: bo
 }
 
 /** Where in `plain` the digits are that masking its numbers hides (maskNumber's `*`), by UTF-16 unit. */
-function hiddenDigits(plain: string): ReadonlySet<number> {
+function hiddenDigits(plain: string, afterWord: RegExp = AFTER_WORD_AND_DASH): ReadonlySet<number> {
   const hidden = new Set<number>();
   if (!hasDigits(plain, MIN_DIGITS_IN_TEXT)) return hidden;
   let readings = 0;
@@ -437,8 +471,8 @@ function hiddenDigits(plain: string): ReadonlySet<number> {
     const digits = [...found[0].matchAll(ANY_DIGIT)];
     if (found.groups?.skip !== undefined || digits.length < MIN_DIGITS_IN_TEXT) continue;
     const written = digits.map(([digit]) => digit).join('');
-    const afterWord = AFTER_WORD_AND_DASH.test(plain.slice(Math.max(0, found.index - 3), found.index));
-    if (afterWord && readings++ < MAX_NUMBER_READINGS && !readsAsNumber(written)) continue;
+    const idAfterWord = afterWord.test(plain.slice(Math.max(0, found.index - AFTER_WORD_CHARS), found.index));
+    if (idAfterWord && readings++ < MAX_NUMBER_READINGS && !readsAsNumber(written)) continue;
     const masked = [...maskNumber(written)];
     digits.forEach((digit, index) => {
       if (masked[index] === '*') hidden.add(found.index + digit.index);
@@ -471,6 +505,15 @@ export function maskNumbersInHex(text: string): string {
 }
 
 /**
+ * Bytes kept as received (bytesAsText's text, or a PDU's hex) with every number in them masked: hex as maskNumbersInHex
+ * masks it and nothing more (its masked hex read again as text would lose a digit run after a hex letter to `*`, and with
+ * it the hex), any other text as maskNumbersIn reads bytesAsText's.
+ */
+export function maskKeptBytes(text: string): string {
+  return HEX_BYTES.test(text) ? maskNumbersInHex(text) : maskNumbersIn(text, { byteEscapes: true });
+}
+
+/**
  * How many digit runs after a word and a dash one text has read by libphonenumber (tens of µs each): beyond them, in a
  * hostile text (a 256 KB webhook body of `a-1234567 a-1234568 …` on the quarantine page), they are masked unread, so
  * masking it stays a matter of milliseconds. A log line or a page's text holds a few.
@@ -482,6 +525,12 @@ const MAX_NUMBER_READINGS = 64;
  * (`noreply-12345678@`, `INC-0012345`, `ticket-2026120001`, `ip-172-31-22-145`), which only a phone number's reading tells apart.
  */
 const AFTER_WORD_AND_DASH = new RegExp(String.raw`\p{L}[${DASH}]$`, 'u');
+/** What stands between a context's words: a dash, `_`, `#`, `:`, `/` or a blank. */
+const CONTEXT_JOIN = String.raw`[${DASH}_#:/\s]`;
+/** A word of a context, then any parts of it (`case/2026/`), then what joins its id: `order_`, `SO#`, `order `. */
+const AFTER_WORD_IN_CONTEXT = new RegExp(String.raw`\p{L}[\p{L}\p{Nd}]*(?:${CONTEXT_JOIN}[\p{L}\p{Nd}]+)*${CONTEXT_JOIN}$`, 'u');
+/** How far before a number its word is looked for: a context's (`case/2026/`), bounded as a hostile text's is. */
+const AFTER_WORD_CHARS = 32;
 
 /**
  * Whether digits after a word and a dash read as a phone number: international, as RCPT reads a local part written
@@ -509,21 +558,26 @@ const escapeOf = (parts: readonly string[]) => new RegExp(parts.join('|'), 'g');
  * - a character quoted by its code point (asciiQuoted: `U+FF14`, an astral one `U+1D7CE`), which digits may follow
  *   (`U+FF10900123`): read as 4 hex digits, or 5 where those are an astral digit's code point;
  * - a JSON string's `\uXXXX` escape (`json`; an astral character's two): a gateway's JSON may write any character so
- *   (.NET's System.Text.Json writes `+` as `\u002B` by default; `\u00a0` between groups; `\u0030` for a 0);
+ *   (.NET's System.Text.Json writes `+` as `\u002B` by default; `\u00a0` between groups; `\u0030` for a 0); ES2015's,
+ *   Rust's and Swift's `\u{a}` (`braced`);
  * - JSON's and C's one-letter escapes (`short`): JSON writes every line break and tab in a string as `\n`, `\r\n`, `\t`, so
  *   a gateway's message of two lines is `…:\n447700900123`, whose `n` is no letter of a word of the number's;
  * - an HTML character reference (`reference`: `&nbsp;`, `&#160;`, `&#xA0;`, `&#10;`, `&#52;`), as an error page writes a
- *   number's groups apart (a named one only with its `;`: a query string's `&times7` is none);
- * - a percent-encoded blank (`blank`: `%20`, `%0A`, `%09`, UTF-8's no-break space `%C2%A0`), as a form body writes one.
+ *   number's groups apart, also escaped once more (`&amp;nbsp;`); a named one only with its `;` but `&nbsp`, the one legacy
+ *   name of a blank a browser reads without it (a query string's `&times7` is none); a numeric one without its `;` as the
+ *   fewest digits that make a blank (`&#x0A447700900123` is a line break and a number: a reader cannot tell where it ends);
+ * - a percent-encoded character (`percent`: `%20`, `%0A`, UTF-8's no-break and narrow no-break spaces `%C2%A0`,
+ *   `%E2%80%AF`, a `+` as `%2B`), as a form body writes one: each UTF-8 sequence, one character.
  * Each escape of JSON may have its own backslash escaped once (`\\u002B`, `\\n`: JSON inside JSON, or bytesAsText's doubled
  * backslash).
  */
 const CHARACTER_ESCAPES = [
   String.raw`U\+([0-9A-F]{4})([0-9A-F])?`,
   String.raw`\\\\?u(?<json>[0-9A-Fa-f]{4}(?:\\\\?u[dD][c-fC-F][0-9A-Fa-f]{2})?)`,
+  String.raw`\\\\?u\{(?<braced>[0-9A-Fa-f]{1,6})\}`,
   String.raw`\\\\?(?<short>[bfnrtv])`,
-  String.raw`&(?<reference>#[0-9]{1,7};?|#[xX][0-9A-Fa-f]{1,6};?|[A-Za-z][A-Za-z0-9]{1,31};)`,
-  String.raw`%(?<blank>20|09|0[aAdD]|[cC]2%[aA]0)`,
+  String.raw`&(?:amp;)?(?:#(?<decimal>[0-9]{1,7})(?<decimalEnd>;?)|#[xX](?<hexadecimal>[0-9A-Fa-f]{1,6})(?<hexadecimalEnd>;?)|(?<named>[A-Za-z][A-Za-z0-9]{1,31};|nbsp))`,
+  String.raw`(?<percent>%[0-7][0-9A-Fa-f]|%[cdCD][0-9A-Fa-f]%[89abAB][0-9A-Fa-f]|%[eE][0-9A-Fa-f](?:%[89abAB][0-9A-Fa-f]){2}|%[fF][0-7](?:%[89abAB][0-9A-Fa-f]){3})`,
 ];
 /** In text: also C's and Python's `\xHH`, a character by its code (`\x0a`, `\xa0`). */
 const TEXT_ESCAPE = escapeOf([...CHARACTER_ESCAPES, String.raw`\\x(?<hex>[0-9A-Fa-f]{2})`]);
@@ -571,20 +625,32 @@ function withDigitsUnescaped(
   };
   for (const found of text.matchAll(byteEscapes ? BYTES_ESCAPE : TEXT_ESCAPE)) {
     const [whole, four, fifth = ''] = found;
-    const { json, short, reference, blank, hex, bytes } = found.groups ?? {};
+    const { json, braced, short, decimal, decimalEnd, hexadecimal, hexadecimalEnd, named, percent, hex, bytes } = found.groups ?? {};
     if (four !== undefined) {
       const bmp = String.fromCodePoint(Number.parseInt(four, 16));
       const astral = fifth === '' ? '' : String.fromCodePoint(Number.parseInt(four + fifth, 16));
       const character = !ONE_DIGIT.test(bmp) && ONE_DIGIT.test(astral) ? astral : bmp;
       read(found.index, `U+${character === bmp ? four : four + fifth}`, character);
     } else if (json !== undefined) read(found.index, whole, String.fromCharCode(...json.split(/\\+u/).map((unit) => Number.parseInt(unit, 16))));
-    else if (short !== undefined) read(found.index, whole, SHORT_ESCAPES[short] ?? short);
-    else if (reference !== undefined) {
-      const character = decodeHTMLStrict(whole);
+    else if (braced !== undefined) {
+      const code = Number.parseInt(braced, 16);
+      if (code <= MAX_CODE_POINT) read(found.index, whole, String.fromCodePoint(code));
+    } else if (short !== undefined) read(found.index, whole, SHORT_ESCAPES[short] ?? short);
+    else if (named !== undefined) {
       // An unknown name (`&Secret;`) is text as written.
-      if (character !== whole) read(found.index, whole, character);
-    } else if (blank !== undefined) read(found.index, whole, decodeURIComponent(whole));
-    else if (hex !== undefined) read(found.index, whole, String.fromCharCode(Number.parseInt(hex, 16)));
+      const character = decodeHTML(`&${named}`);
+      if (character !== `&${named}`) read(found.index, whole, character);
+    } else if (decimal !== undefined || hexadecimal !== undefined) {
+      const [digits, base, end] = decimal === undefined ? [hexadecimal ?? '', 16, hexadecimalEnd] : [decimal, 10, decimalEnd];
+      const length = end === ';' ? digits.length : blankDigits(digits, base);
+      const code = Number.parseInt(digits.slice(0, length), base);
+      // Without its `;` the reference ends with its digits: what follows the digits read is text.
+      const written = length === digits.length ? whole : whole.slice(0, whole.length - digits.length + length);
+      if (code <= MAX_CODE_POINT) read(found.index, written, decodeHTMLStrict(`&#${code};`));
+    } else if (percent !== undefined) {
+      const character = decodedPercent(percent);
+      if (character !== undefined) read(found.index, whole, character);
+    } else if (hex !== undefined) read(found.index, whole, String.fromCharCode(Number.parseInt(hex, 16)));
     else if (bytes === undefined) read(found.index, whole, '\\');
     else {
       const before = text.slice(from, found.index);
@@ -599,6 +665,29 @@ function withDigitsUnescaped(
   if (from === 0) return { plain: text };
   const rest = text.slice(from);
   return { plain: plain + rest, pieces: [...pieces, ...rest.split('')], ...(leads.size > 0 ? { leads } : {}) };
+}
+
+/** The highest code point there is (U+10FFFF): a `\u{…}` beyond it is none. */
+const MAX_CODE_POINT = 0x10ffff;
+
+/**
+ * How many digits of a numeric reference written without its `;` (`&#x0A447700900123`) it is read with: the fewest that make
+ * a blank, or where none does all of them (`&#52`), as an HTML parser reads it.
+ */
+const BLANK_CHARACTER = /^\s$/u;
+function blankDigits(digits: string, base: number): number {
+  for (let length = 1; length < digits.length; length++)
+    if (BLANK_CHARACTER.test(String.fromCodePoint(Math.min(Number.parseInt(digits.slice(0, length), base), MAX_CODE_POINT)))) return length;
+  return digits.length;
+}
+
+/** One character written as its UTF-8 bytes percent-encoded, or undefined where they are no UTF-8 (`%C0%80`). */
+function decodedPercent(written: string): string | undefined {
+  try {
+    return decodeURIComponent(written);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Whether `text` holds at least `least` digits, anywhere: ASCII ones counted first, any script's where there are too few. */

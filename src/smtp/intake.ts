@@ -10,7 +10,7 @@ import { asRelayError, ListenError, QUOTED_CLIENT_TEXT_CHARS, RELAY_ERRORS, Rela
 import { type Logger, turnedAwayLog } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { hostBeforePort, peerAddress } from '../policy/networks.ts';
-import { maskNumber, maskNumbersIn } from '../sms/numbers.ts';
+import { maskContext, maskNumber, maskNumbersIn } from '../sms/numbers.ts';
 import { ANSWERS_AFTER_CLIENTS_END, applySmtpServerPatches, DataTimedOut, messageTooBig, recipientNoted, SAYS_WHAT_TO_WRITE } from './patches.ts';
 import { DataScanner, type SmugglingFinding } from './smuggling.ts';
 import { asciiQuoted, NOT_ASCII } from '../mail/ascii.ts';
@@ -311,7 +311,7 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
                 encoding: outcome.encoding,
                 parts: outcome.parts,
                 // A context may be a number (a system keying its conversations by the customer's), masked as the console's viewers see it.
-                ...(outcome.context === undefined ? {} : { context: maskNumbersIn(outcome.context) }),
+                ...(outcome.context === undefined ? {} : { context: maskContext(outcome.context) }),
                 ...(outcome.cutFrom ? { cutFromParts: outcome.cutFrom } : {}),
                 ...(outcome.repeated ? { alertStormRepeats: outcome.repeated } : {}),
                 bytes: raw.length,

@@ -523,6 +523,18 @@ describe('console pages', () => {
     }
   });
 
+  test('a viewer reads a user context that is an id after a word (-, _, #, :, /, a blank) as written, as the log names it', async () => {
+    const viewer = await signIn('victor');
+    for (const userContext of ['order_1234567', 'ticket#1234567', 'SO#12345678', 'case/2026/1234567', 'order 20261206-0042']) {
+      const id = uuidv7();
+      const sent = mail(['+447700900313'], { id, receivedAt: Date.now() });
+      await relay.relay.store.acceptMail({ ...sent, sms: { ...sent.sms, userContext } });
+      const page = await html(`/console/messages/${id}`, viewer);
+      assert.equal(/<dt>Parts<\/dt><dd>([^<]*)<\/dd>/.exec(page)?.[1], `1 (gsm7), user context ${userContext}`);
+      await relay.relay.store.applyQueueAction('delete', id, Date.now(), 'by olivia from 127.0.0.1');
+    }
+  });
+
   test('a sender stored with capitals is found however it is typed, as written or in lower case', async () => {
     for (const envelopeFrom of ['Alerts@Example.com', '"John Doe"@Example.com']) {
       const id = uuidv7();

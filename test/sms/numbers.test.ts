@@ -5,6 +5,8 @@ import type { CountryCode } from 'libphonenumber-js';
 import {
   formatNumber,
   isCountryCode,
+  maskContext,
+  maskKeptBytes,
   maskNumber,
   maskNumbersIn,
   maskNumbersInHex,
@@ -297,6 +299,72 @@ describe('maskNumbersIn', () => {
     for (const text of ['AT&T 1234', '&times7 x', '&Secret;1234567x', 'a\\nb 12345']) assert.equal(maskNumbersIn(text), text, text);
   });
 
+  it('joins no date, date-time, time or IPv4 address after a blank to a number: a status, a port, a time before it stays whole', () => {
+    for (const text of [
+      'Error 503\n2026-12-07 06:50:41',
+      '{"m":"Error 503\\n2026-12-07 06:50:41"}',
+      'Error code 522\n\n      2026-12-07 06:50:41 UTC',
+      '502\n2026-12-07T06:50:41Z',
+      'status 400\n2026-12-07',
+      'at 06:50:41\n2026-12-07',
+      'at 06:50:41  2026-12-07',
+      'port 2525\n203.0.113.5',
+      '{"m":"code 4001\\n2026-12-07"}',
+      '12.50 2026-12-07',
+      '127.0.0.1:2525 192.168.1.20:8080',
+      '+44 7700 05.12.2026',
+    ])
+      assert.equal(maskNumbersIn(text), text, text);
+    // A dotted number's groups are no address: French `01.23.45.67.89`.
+    assert.equal(maskNumbersIn('Tel 01.23.45.67.89'), 'Tel 01.23.**.**.89');
+  });
+
+  it('reads groups on lines or tabs of their own as one number only where it is written as one (+, 00, trunk 0); a list of codes stays whole', () => {
+    for (const text of [
+      'ERR\n400\n1001',
+      '{"status":400,"codes":"1001\\n1002\\n1003"}',
+      '1001\n1002\n1003',
+      '400\t1001\t17',
+      '1001\\t2002',
+      'counts: 12  345  67',
+      'Apr 12 2026\n123',
+    ])
+      assert.equal(maskNumbersIn(text), text, text);
+    for (const [text, masked] of [
+      ['+44\n7700\n900123', '+44\n77**\n****23'],
+      ['0044\t7700\t900123', '0044\t****\t****23'],
+      ['07700\n\n900123', '0770*\n\n****23'],
+      ['{"m":"x:\\n+44\\r\\n7700\\t900123"}', '{"m":"x:\\n+44\\r\\n77**\\t****23"}'],
+      ['call 7700  900123', 'call 7700  900123'],
+      ['call 7700 900123', 'call 7700 ****23'],
+    ] as const)
+      assert.equal(maskNumbersIn(text), masked, text);
+  });
+
+  it('reads what a reader still reads as a blank: &nbsp and numeric references without ;, \\u{a}, any percent-encoded character, &amp;nbsp;, a dash between blanks', () => {
+    for (const [text, masked] of [
+      ['+44&nbsp7700&nbsp900123', '+44&nbsp77**&nbsp****23'],
+      ['x&#x0A447700900123', 'x&#x0A4477******23'],
+      ['x&#10447700900123', 'x&#104477******23'],
+      ['{"m":"x\\u{000a}+44\\u{a}7700\\u{a}900123"}', '{"m":"x\\u{000a}+44\\u{a}77**\\u{a}****23"}'],
+      ['+44%E2%80%AF7700%E2%80%AF900123', '+44%E2%80%AF77**%E2%80%AF****23'],
+      ['+44%E2%80%897700%E2%80%89900123', '+44%E2%80%8977**%E2%80%89****23'],
+      ['+44%E3%80%807700%E3%80%80900123', '+44%E3%80%8077**%E3%80%80****23'],
+      ['+44&amp;nbsp;7700&amp;nbsp;900123', '+44&amp;nbsp;77**&amp;nbsp;****23'],
+      ['+44 - 7700 - 900123', '+44 - 77** - ****23'],
+    ] as const)
+      assert.equal(maskNumbersIn(text), masked, text);
+    for (const text of ['&times7 x', 'to=1&times1234567', '50%C0%80 1234', '\\u{110000}1234']) assert.equal(maskNumbersIn(text), text, text);
+  });
+
+  it('shows a body kept as hex masked in the hex alone: what it masks is still hex', () => {
+    const hex = '3420'.repeat(20);
+    const masked = maskKeptBytes(hex);
+    assert.match(masked, /^(?:[0-9a-f]{2})+$/);
+    assert.equal(masked, maskNumbersInHex(hex));
+    assert.equal(maskKeptBytes('\\x1B+447700900123'), '\\x1B+4477******23');
+  });
+
   it('masks the numbers bytes written as hex hold (an SMPP PDU), in the hex: one byte a character and UCS-2', () => {
     const pdu = '00010034343737303039303031353000000034343737303039303030303000000000000000000400050102030405';
     const masked = maskNumbersInHex(pdu);
@@ -508,6 +576,15 @@ describe('maskNumbersIn, on a user context', () => {
     ] as const)
       assert.equal(maskNumbersIn(context), masked, context);
     for (const context of ['INC-0012345', 'ticket-2026120001', 'order-2026120600']) assert.equal(maskNumbersIn(context), context, context);
+    for (const [context, masked] of [
+      ['447700900558', '4477******58'],
+      ['tel-447700900558', 'tel-4477******58'],
+      ['customer 07700900558', 'customer 0770*****58'],
+      ['cust_447700900559', 'cust_4477******59'],
+    ] as const)
+      assert.equal(maskContext(context), masked, context);
+    for (const context of ['order_1234567', 'ticket#1234567', 'SO#12345678', 'case/2026/1234567', 'order 20261206-0042', 'order:20261207', 'INC-0012345'])
+      assert.equal(maskContext(context), context, context);
   });
 });
 

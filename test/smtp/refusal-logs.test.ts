@@ -327,11 +327,13 @@ describe('refusals in the log and in the reply', () => {
     }
   });
 
-  test('ids operators grep for stay whole in the info lines of a mail and of the reply to it: sender, context, via; a number after a word and a dash is masked', async () => {
+  test('ids operators grep for stay whole in the info lines of a mail and of the reply to it: sender, context (after a word and - or _), via; a number after a word and a dash is masked', async () => {
     for (const [from, context, to] of [
       ['noreply-12345678@erp.example.com', 'INC-0012345', '447700900561'],
       ['bounce-1234567-42@lists.example.com', 'ticket-2026120601', '447700900562'],
       ['ip-172-31-22-145@ec2.example.com', 'CRM-0042424242', '447700900563'],
+      ['crm@example.com', 'order_1234567', '447700900581'],
+      ['crm@example.com', 'po_4500012345', '447700900582'],
     ] as const) {
       const sent = await sendMail(relay.smtpPort, { from, to: [`${to}@sms.localhost`], body: 'your ticket', headers: { 'X-UserContext': context } });
       assert.equal(sent.data?.code, 250, sent.data?.text);
