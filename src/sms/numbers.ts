@@ -534,7 +534,7 @@ const AFTER_WORD_CHARS = 32;
 
 /**
  * Whether digits after a word and a dash read as a phone number: international, as RCPT reads a local part written
- * with or without its `+`; a national number's trunk `0` (not `00`) is read as a number's start, since no region is at
+ * with or without its `+` or `00`; a national number's trunk `0` (not `00`) is read as a number's start, since no region is at
  * hand to check it (the masker serves logs and pages of every relay alike), so it is masked. Digits of another script are
  * masked unchecked. A national number written without its trunk `0` after a word and a dash (`alerts-4155552671@`)
  * reads as no number and is left as written.
@@ -542,6 +542,8 @@ const AFTER_WORD_CHARS = 32;
 function readsAsNumber(digits: string): boolean {
   if (!/^[0-9]+$/.test(digits)) return true;
   if (normaliseNumber(`+${digits}`).ok) return true;
+  // The international prefix most of the world dials (`tel:00447700900558`): an id starting 00 is no valid number after it.
+  if (digits.startsWith('00') && normaliseNumber(`+${digits.slice(2)}`).ok) return true;
   return NATIONAL_TRUNK_PREFIX.test(digits);
 }
 

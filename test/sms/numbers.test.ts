@@ -581,6 +581,9 @@ describe('maskNumbersIn, on a user context', () => {
       ['tel-447700900558', 'tel-4477******58'],
       ['customer 07700900558', 'customer 0770*****58'],
       ['cust_447700900559', 'cust_4477******59'],
+      ['tel:00447700900558', 'tel:0044********58'],
+      ['cust_00447700900558', 'cust_0044********58'],
+      ['tel-00447700900558', 'tel-0044********58'],
     ] as const)
       assert.equal(maskContext(context), masked, context);
     for (const context of ['order_1234567', 'ticket#1234567', 'SO#12345678', 'case/2026/1234567', 'order 20261206-0042', 'order:20261207', 'INC-0012345'])
