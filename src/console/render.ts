@@ -1,7 +1,7 @@
 import { Eta } from 'eta';
 import { counted } from '../admin.ts';
 import { BIDI_CONTROLS } from '../mail/strip.ts';
-import { maskNumber, maskNumbersIn } from '../sms/numbers.ts';
+import { maskContext, maskKeptBytes, maskNumber, maskNumbersIn } from '../sms/numbers.ts';
 import type { ConsoleUser } from './access.ts';
 
 /**
@@ -35,8 +35,13 @@ export function helpers(user: ConsoleUser | undefined, csrf: string | undefined)
      * (a mail's Message-ID is shown as written).
      */
     masked: (text: string) => (operator ? text : maskNumbersIn(text)),
-    /** Bytes kept as received, as bytesAsText shows them, masked for viewers with its `\\xHH` escapes read as the bytes they stand for, not as their hex digits. */
-    maskedBytes: (text: string) => (operator ? text : maskNumbersIn(text, { byteEscapes: true })),
+    /** A user context for viewers as the logs show it: a number in it masked, a client's id as written. */
+    maskedContext: (context: string) => (operator ? context : maskContext(context)),
+    /**
+     * Bytes kept as received, as bytesAsText shows them, masked for viewers with its `\\xHH` escapes read as the bytes they
+     * stand for, not as their hex digits; a body kept as hex (an SMPP PDU) with the numbers its bytes hold masked in the hex.
+     */
+    maskedBytes: (text: string) => (operator ? text : maskKeptBytes(text)),
     /**
      * The configuration as `config check` prints it (JSON, then lines of its own): for viewers numbers masked in its
      * strings (a sender, a number prefix), never its numeric values (`"maxMessageBytes": 10485760`), which are limits.

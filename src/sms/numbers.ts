@@ -47,6 +47,7 @@ import {
   type ValidatePhoneNumberLengthResult,
 } from 'libphonenumber-js/max';
 import metadata from 'libphonenumber-js/metadata.max.json';
+import { decodeHTML, decodeHTMLStrict } from 'entities';
 import { LRUCache } from 'lru-cache';
 import { asciiQuoted, NOT_ASCII } from '../mail/ascii.ts';
 
@@ -436,11 +437,29 @@ const WORD_START = String.raw`(?<![\p{L}\p{Nd}])`;
 const PLUS = String.raw`[+\uFF0B\uFE62\u207A\u208A]`;
 /** A dash of any script (`-`, `‑`, full-width `－`…) and the minus sign. */
 const DASH = String.raw`\p{Pd}\u2212`;
+/** One blank between words, not a line break nor a tab: a space, a no-break or thin space. */
+const BLANK = String.raw`[^\S\t\n\v\f\r\u2028\u2029]`;
+/** An ISO 8601 or dotted date (`05.12.2026`) with its time, skipped as no number (NUMBER_IN_TEXT). */
+const DATE = String.raw`(?:\p{Nd}{4}-\p{Nd}\p{Nd}-\p{Nd}\p{Nd}|\p{Nd}\p{Nd}?\.\p{Nd}\p{Nd}?\.\p{Nd}{4})(?:[T ]\p{Nd}\p{Nd}:\p{Nd}\p{Nd}(?::\p{Nd}\p{Nd}(?:\.\p{Nd}+)?)?)?`;
+/** An IPv4 address, skipped as no number. */
+const IPV4 = String.raw`\p{Nd}{1,3}(?:\.\p{Nd}{1,3}){3}(?![.\p{Nd}])`;
 /**
- * What joins a number's digit groups, in any script: a blank, a dash, a dot (also full-width) or a plus; and a form body's
- * `%20`, a blank as its `+` is one (its digits are no number's: NUMBER_DIGIT).
+ * What no blank before it joins to a number: a date, an address, a time (`06:50:41`). A gateway's answer and an error page
+ * put one after a status code, a port or a time, on the same line or the next (`Error 503\n2026-12-07 06:50:41`).
  */
-const SEPARATOR = String.raw`(?:[\p{Zs}${DASH}.\uFF0E+\uFF0B]|%20)`;
+const NOT_A_GROUP = String.raw`(?!${DATE}|${IPV4}|\p{Nd}\p{Nd}?:\p{Nd}\p{Nd}(?!\p{Nd}))`;
+/**
+ * What joins a number's digit groups, in any script: one blank, a dash or a dot (also full-width, each with a blank on
+ * either side: `+44 - 7700 - 900123`), or a plus. Written as a phone number is (WRITTEN_AS_NUMBER), any run of blanks
+ * joins them too: a line break or a tab (a message of two lines: `+44\n7700\n900123`), several blanks.
+ */
+const separator = (blank: string) => String.raw`(?:[${DASH}.\uFF0E+\uFF0B]|(?:(?:${blank})?[${DASH}.\uFF0E](?:${blank})?|${blank})${NOT_A_GROUP})`;
+/**
+ * Where a number is written as one is (a `+`, international `00` or a trunk `0` first): its groups may stand on lines of
+ * their own. Other digits written one group a line, a tab or several blanks apart are a list (`ERR\n400\n1001`,
+ * `400\t1001\t17`, `counts: 12  345  67`): each group is read on its own.
+ */
+const WRITTEN_AS_NUMBER = String.raw`(?:${PLUS}\(?|\(?(?=0))`;
 
 /**
  * The words that make a following `id` a message's id even written as one word with it (`msgid=…`, `smsid …`); written
@@ -465,7 +484,7 @@ const ID_MAX_PARTS = 8;
 /**
  * A number in free text, as people and gateways write it: `+447700900123`, `+44 7700 900123`,
  * `07700-900-123`, `+44 (0)7700 900123`, `%2B44+7700+900123` (a form body, `+` for a space): digit
- * groups joined by one space, `.`, `-`, `+` or a parenthesis each, whatever precedes the first (`tel-4477…`,
+ * groups joined by one blank (more where written as a number: WRITTEN_AS_NUMBER), `.`, `-`, `+` or a parenthesis each, whatever precedes the first (`tel-4477…`,
  * `ops-07700-900123`: a dash joins digit groups, which the match takes from a number's first digit, and
  * otherwise parts words as any separator does). Matched first and left alone, as
  * no number: a message id (UUID, whose groups can be all digits), a run of more digits than E.164
@@ -485,12 +504,13 @@ const NUMBER_IN_TEXT = new RegExp(
     String.raw`${WORD_START}\p{Nd}+\.(?:(?:M\p{Nd}+)?P\p{Nd}+|S\p{Nd}+H[0-9a-f]+)`,
     String.raw`\(?(?<!\p{Nd})\p{Nd}{${E164_MAX_DIGITS + 1},}`,
     String.raw`\(?(?<![a-z\p{Nd}%])(?=[a-z\p{Nd}]*[a-z])(?=[a-z\p{Nd}]*\p{Nd})[a-z\p{Nd}]+`,
-    String.raw`\(?${WORD_START}(?:\p{Nd}{4}-\p{Nd}\p{Nd}-\p{Nd}\p{Nd}|\p{Nd}\p{Nd}?\.\p{Nd}\p{Nd}?\.\p{Nd}{4})(?:[T ]\p{Nd}\p{Nd}:\p{Nd}\p{Nd}(?::\p{Nd}\p{Nd}(?:\.\p{Nd}+)?)?)?`,
-    String.raw`\(?${WORD_START}\p{Nd}{1,3}(?:\.\p{Nd}{1,3}){3}(?![.\p{Nd}])`,
+    String.raw`\(?${WORD_START}${DATE}`,
+    String.raw`\(?${WORD_START}${IPV4}`,
     // The code's class is the reply's first digit; one that more digits follow (joined by a `-` or after a blank) may be a
     // number's start (`447 4.7.09 00123`), masked as before.
     String.raw`\(?${WORD_START}(?<replyClass>[245])\p{Nd}\p{Nd}[ -]\k<replyClass>\.\p{Nd}{1,3}\.\p{Nd}{1,3}(?![.\p{Nd}-])(?!\s+\p{Nd}))`,
-    String.raw`(?<!\p{Nd})${PLUS}?\(?\p{Nd}+(?:(?:${SEPARATOR}|\) ?| ?\(${PLUS}?)\p{Nd}+)*`,
+    String.raw`(?<!\p{Nd})${WRITTEN_AS_NUMBER}\p{Nd}+(?:(?:${separator(String.raw`\s+`)}|\)\s*|\s*\(${PLUS}?)\p{Nd}+)*`,
+    String.raw`(?<!\p{Nd})\(?\p{Nd}+(?:(?:${separator(BLANK)}|\)${BLANK}?|${BLANK}?\(${PLUS}?)\p{Nd}+)*`,
   ].join('|'),
   'giu',
 );
@@ -501,29 +521,35 @@ const MIN_DIGITS_IN_TEXT = 7;
  * Free text (a refusal's reason, an event's detail, a raw webhook body) with every number in it masked
  * as `maskNumber` does, digit for digit in the number's own layout: `+44 7700 900123` → `+44 77** ****23`.
  * A digit is any script's (`\p{Nd}`: full-width, Arabic-Indic), also where a reply quoted it by its code
- * point (`+44U+FF17U+FF17…`, asciiQuoted), or a JSON string by its escape (`\u002B44…`, `+44\u00a07700…`): what reads
- * as a number is masked however it was written.
+ * point (`+44U+FF17U+FF17…`, asciiQuoted), or a JSON string by its escape (`\u002B44…`, `+44\u00a07700…`); and what stands
+ * between a number's groups or before it is read as what it stands for (CHARACTER_ESCAPES: a JSON message's `\n`, an HTML
+ * page's `&nbsp;`, a form's `%20` are the blanks they write): what reads as a number is masked however it was written. One
+ * masker for every text the relay shows (log lines, the console, bounces), so that no surface reads a number another masks.
  * `byteEscapes`: the text is bytesAsText's (bytes kept as received), whose `\xHH` escapes stand for bytes that are no
  * character of the text (a Latin-1 `°` beside a number, an ESC, UTF-16's NULs between digits): read as the bytes they are
  * (between digits as nothing, withDigitsUnescaped), not as the letters and digits they are written with, and kept as written.
  */
 export function maskNumbersIn(text: string, options: { readonly byteEscapes?: boolean } = {}): string {
-  const { plain, pieces, leads } = withDigitsUnescaped(text, options.byteEscapes === true);
-  // Most texts logged per mail (a sender's address, a reason) hold too few digits for any number: no regex run.
-  if (!hasDigits(plain, MIN_DIGITS_IN_TEXT)) return text;
-  const hidden = new Set<number>();
-  let readings = 0;
-  for (const found of plain.matchAll(NUMBER_IN_TEXT)) {
-    const digits = [...found[0].matchAll(NUMBER_DIGIT)];
-    if (found.groups?.skip !== undefined || digits.length < MIN_DIGITS_IN_TEXT) continue;
-    const written = digits.map(([digit]) => digit).join('');
-    const afterWord = AFTER_WORD_AND_DASH.test(plain.slice(Math.max(0, found.index - 3), found.index));
-    if (afterWord && readings++ < MAX_NUMBER_READINGS && !readsAsNumber(written)) continue;
-    const masked = [...maskNumber(written)];
-    digits.forEach((digit, index) => {
-      if (masked[index] === '*') hidden.add(found.index + digit.index);
-    });
-  }
+  return masked(text, options.byteEscapes === true, AFTER_WORD_AND_DASH);
+}
+
+/**
+ * A user context (a client's conversation key) with a number in it masked as maskNumbersIn does, the console for a viewer
+ * as the logs: a client writes its id after a word with any of `-_#:/` or a blank (`order_1234567`, `ticket#1234567`,
+ * `case/2026/1234567`, `order 20261206-0042`), which stays as written to be searched by, and digits there are masked only
+ * where they read as a phone number (`tel-447700900558`, `customer 07700900558`); a context of digits alone is masked.
+ */
+export function maskContext(context: string): string {
+  return masked(context, false, AFTER_WORD_IN_CONTEXT);
+}
+
+/** maskNumbersIn, with digits after what `afterWord` finds before them masked only where they read as a number. */
+function masked(text: string, byteEscapes: boolean, afterWord: RegExp): string {
+  // Most texts logged per mail (a sender's address, a reason) hold too few digits for any number: nothing is read. An escape
+  // writes a digit with one digit at least (`\u0034`, `&#52;`, `&#x34;`, `U+FF14`): the text as written is counted first.
+  if (!hasDigits(text, MIN_DIGITS_IN_TEXT)) return text;
+  const { plain, pieces, leads } = withDigitsUnescaped(text, byteEscapes);
+  const hidden = hiddenDigits(plain, afterWord);
   if (hidden.size === 0) return text;
   const out: string[] = [];
   // An astral digit's second unit is skipped where its first became the `*`.
@@ -536,16 +562,55 @@ export function maskNumbersIn(text: string, options: { readonly byteEscapes?: bo
   return out.join('');
 }
 
-/** A text that is a number as a whole, as people write one: digits and a number's separators only, a `+` first. */
-const WHOLE_NUMBER = new RegExp(String.raw`^${PLUS}?[\p{Nd}\p{Zs}().${DASH}]{${MIN_DIGITS_IN_TEXT},}$`, 'u');
+/** Where in `plain` the digits are that masking its numbers hides (maskNumber's `*`), by UTF-16 unit. */
+function hiddenDigits(plain: string, afterWord: RegExp = AFTER_WORD_AND_DASH): ReadonlySet<number> {
+  const hidden = new Set<number>();
+  if (!hasDigits(plain, MIN_DIGITS_IN_TEXT)) return hidden;
+  let readings = 0;
+  for (const found of plain.matchAll(NUMBER_IN_TEXT)) {
+    const digits = [...found[0].matchAll(ANY_DIGIT)];
+    if (found.groups?.skip !== undefined || digits.length < MIN_DIGITS_IN_TEXT) continue;
+    const written = digits.map(([digit]) => digit).join('');
+    const idAfterWord = afterWord.test(plain.slice(Math.max(0, found.index - AFTER_WORD_CHARS), found.index));
+    if (idAfterWord && readings++ < MAX_NUMBER_READINGS && !readsAsNumber(written)) continue;
+    const masked = [...maskNumber(written)];
+    digits.forEach((digit, index) => {
+      if (masked[index] === '*') hidden.add(found.index + digit.index);
+    });
+  }
+  return hidden;
+}
+
+/** Text that is bytes written as hex, two digits each, as the SMPP adapter keeps a PDU it quarantines (a PDU is binary). */
+const HEX_BYTES = /^(?:[0-9a-fA-F]{2})+$/;
+/** What a hidden digit's byte becomes: `*`, in ASCII and as UCS-2's low byte alike. */
+const ASTERISK = 0x2a;
 
 /**
- * A user context (X-UserContext, a conversation's) masked only where it is a number as a whole (`447700900558`,
- * `+44 7700 900558`): a system keying its conversations by its customer's number writes it so. Any other context
- * (`INC-0012345`, `ticket-2026120001`) is left as written, so that one grep for it follows the conversation.
+ * Bytes written as hex with every number they hold masked, in the hex: each hidden digit's byte written as `2a` (`*`), so
+ * that whoever decodes the hex (or reads each `3x` as the digit x) reads the number as maskNumber shows it. The numbers are
+ * those of the bytes read one a character (an SMPP address field, a GSM or Latin-1 text: `447700900150` NUL-terminated)
+ * and two a character (UCS-2's `00 34 00 34 …`, from either byte). Any other text is returned as it is.
  */
-export function maskContext(context: string): string {
-  return WHOLE_NUMBER.test(context.trim()) ? maskNumbersIn(context) : context;
+export function maskNumbersInHex(text: string): string {
+  if (!HEX_BYTES.test(text)) return text;
+  const bytes = Buffer.from(text, 'hex');
+  const masked = Buffer.from(bytes);
+  for (const at of hiddenDigits(bytes.toString('latin1'))) masked[at] = ASTERISK;
+  for (const offset of [0, 1]) {
+    const pairs = Buffer.from(bytes.subarray(offset, offset + ((bytes.length - offset) & ~1))).swap16();
+    for (const unit of hiddenDigits(pairs.toString('utf16le'))) masked[offset + 2 * unit + 1] = ASTERISK;
+  }
+  return masked.equals(bytes) ? text : masked.toString('hex');
+}
+
+/**
+ * Bytes kept as received (bytesAsText's text, or a PDU's hex) with every number in them masked: hex as maskNumbersInHex
+ * masks it and nothing more (its masked hex read again as text would lose a digit run after a hex letter to `*`, and with
+ * it the hex), any other text as maskNumbersIn reads bytesAsText's.
+ */
+export function maskKeptBytes(text: string): string {
+  return HEX_BYTES.test(text) ? maskNumbersInHex(text) : maskNumbersIn(text, { byteEscapes: true });
 }
 
 /**
@@ -560,10 +625,16 @@ const MAX_NUMBER_READINGS = 64;
  * (`noreply-12345678@`, `INC-0012345`, `ticket-2026120001`, `ip-172-31-22-145`), which only a phone number's reading tells apart.
  */
 const AFTER_WORD_AND_DASH = new RegExp(String.raw`\p{L}[${DASH}]$`, 'u');
+/** What stands between a context's words: a dash, `_`, `#`, `:`, `/` or a blank. */
+const CONTEXT_JOIN = String.raw`[${DASH}_#:/\s]`;
+/** A word of a context, then any parts of it (`case/2026/`), then what joins its id: `order_`, `SO#`, `order `. */
+const AFTER_WORD_IN_CONTEXT = new RegExp(String.raw`\p{L}[\p{L}\p{Nd}]*(?:${CONTEXT_JOIN}[\p{L}\p{Nd}]+)*${CONTEXT_JOIN}$`, 'u');
+/** How far before a number its word is looked for: a context's (`case/2026/`), bounded as a hostile text's is. */
+const AFTER_WORD_CHARS = 32;
 
 /**
  * Whether digits after a word and a dash read as a phone number: international, as RCPT reads a local part written
- * with or without its `+`; a national number's trunk `0` (not `00`) is read as a number's start, since no region is at
+ * with or without its `+` or `00`; a national number's trunk `0` (not `00`) is read as a number's start, since no region is at
  * hand to check it (the masker serves logs and pages of every relay alike), so it is masked. Digits of another script are
  * masked unchecked. A national number written without its trunk `0` after a word and a dash (`alerts-4155552671@`)
  * reads as no number and is left as written.
@@ -571,6 +642,8 @@ const AFTER_WORD_AND_DASH = new RegExp(String.raw`\p{L}[${DASH}]$`, 'u');
 function readsAsNumber(digits: string): boolean {
   if (!/^[0-9]+$/.test(digits)) return true;
   if (normaliseNumber(`+${digits}`).ok) return true;
+  // The international prefix most of the world dials (`tel:00447700900558`): an id starting 00 is no valid number after it.
+  if (digits.startsWith('00') && normaliseNumber(`+${digits.slice(2)}`).ok) return true;
   return NATIONAL_TRUNK_PREFIX.test(digits);
 }
 
@@ -579,31 +652,57 @@ function isSecondUnit(text: string, index: number): boolean {
   return code >= 0xdc00 && code <= 0xdfff;
 }
 
+/** One alternative each, in the order they are tried: a longer escape before the backslash alone. */
+const escapeOf = (parts: readonly string[]) => new RegExp(parts.join('|'), 'g');
 /**
- * A character quoted by its code point (asciiQuoted: `U+FF14`, an astral one `U+1D7CE`), which digits may follow
- * (`U+FF10900123`): read as 4 hex digits, or 5 where those are an astral digit's code point. Also a JSON string's
- * `\uXXXX` escape (`json`; an astral character's two): a gateway's JSON may write any character so
- * (.NET's System.Text.Json writes `+` as `\u002B` by default; `\u00a0` between groups; `\u0030` for a 0).
+ * What stands for a character in text the masker reads, read as that character, so that a number written with it reads as one
+ * and one such character beside a number reads as the boundary or separator it is:
+ * - a character quoted by its code point (asciiQuoted: `U+FF14`, an astral one `U+1D7CE`), which digits may follow
+ *   (`U+FF10900123`): read as 4 hex digits, or 5 where those are an astral digit's code point;
+ * - a JSON string's `\uXXXX` escape (`json`; an astral character's two): a gateway's JSON may write any character so
+ *   (.NET's System.Text.Json writes `+` as `\u002B` by default; `\u00a0` between groups; `\u0030` for a 0); ES2015's,
+ *   Rust's and Swift's `\u{a}` (`braced`);
+ * - JSON's and C's one-letter escapes (`short`): JSON writes every line break and tab in a string as `\n`, `\r\n`, `\t`, so
+ *   a gateway's message of two lines is `…:\n447700900123`, whose `n` is no letter of a word of the number's;
+ * - an HTML character reference (`reference`: `&nbsp;`, `&#160;`, `&#xA0;`, `&#10;`, `&#52;`), as an error page writes a
+ *   number's groups apart, also escaped once more (`&amp;nbsp;`); a named one only with its `;` but `&nbsp`, the one legacy
+ *   name of a blank a browser reads without it (a query string's `&times7` is none); a numeric one without its `;` as the
+ *   fewest digits that make a blank (`&#x0A447700900123` is a line break and a number: a reader cannot tell where it ends);
+ * - a percent-encoded character (`percent`: `%20`, `%0A`, UTF-8's no-break and narrow no-break spaces `%C2%A0`,
+ *   `%E2%80%AF`, a `+` as `%2B`), as a form body writes one: each UTF-8 sequence, one character.
+ * Each escape of JSON may have its own backslash escaped once (`\\u002B`, `\\n`: JSON inside JSON, or bytesAsText's doubled
+ * backslash).
  */
-const CODE_POINT_ESCAPE = /U\+([0-9A-F]{4})([0-9A-F])?|\\u(?<json>[0-9A-Fa-f]{4}(?:\\u[dD][c-fC-F][0-9A-Fa-f]{2})?)/g;
+const CHARACTER_ESCAPES = [
+  String.raw`U\+([0-9A-F]{4})([0-9A-F])?`,
+  String.raw`\\\\?u(?<json>[0-9A-Fa-f]{4}(?:\\\\?u[dD][c-fC-F][0-9A-Fa-f]{2})?)`,
+  String.raw`\\\\?u\{(?<braced>[0-9A-Fa-f]{1,6})\}`,
+  String.raw`\\\\?(?<short>[bfnrtv])`,
+  String.raw`&(?:amp;)?(?:#(?<decimal>[0-9]{1,7})(?<decimalEnd>;?)|#[xX](?<hexadecimal>[0-9A-Fa-f]{1,6})(?<hexadecimalEnd>;?)|(?<named>[A-Za-z][A-Za-z0-9]{1,31};|nbsp))`,
+  String.raw`(?<percent>%[0-7][0-9A-Fa-f]|%[cdCD][0-9A-Fa-f]%[89abAB][0-9A-Fa-f]|%[eE][0-9A-Fa-f](?:%[89abAB][0-9A-Fa-f]){2}|%[fF][0-7](?:%[89abAB][0-9A-Fa-f]){3})`,
+];
+/** In text: also C's and Python's `\xHH`, a character by its code (`\x0a`, `\xa0`). */
+const TEXT_ESCAPE = escapeOf([...CHARACTER_ESCAPES, String.raw`\\x(?<hex>[0-9A-Fa-f]{2})`]);
 /**
- * The same, and bytesAsText's escapes: bytes in a row (`\xB0`, `\x00\x1B`: group 3) and a backslash (`\\`), which
- * writes a JSON escape's own backslash (`\\u002B`: `json`, read before the backslash alone; a text with no byte escaped
- * keeps its one backslash, `\u002B`, as bytesAsText leaves it).
+ * In bytesAsText's text: its escapes instead, bytes in a row (`\xB0`, `\x00\x1B`: `bytes`) and a backslash (`\\`), which
+ * writes a JSON escape's own backslash (`\\u002B`, read before the backslash alone; a text with no byte escaped keeps its
+ * one backslash, `\u002B`, as bytesAsText leaves it).
  */
-const CODE_POINT_OR_BYTE_ESCAPE = /U\+([0-9A-F]{4})([0-9A-F])?|((?:\\x[0-9A-F]{2})+)|\\\\?u(?<json>[0-9A-Fa-f]{4}(?:\\\\?u[dD][c-fC-F][0-9A-Fa-f]{2})?)|\\\\/g;
+const BYTES_ESCAPE = escapeOf([...CHARACTER_ESCAPES, String.raw`(?<bytes>(?:\\x[0-9A-F]{2})+)`, String.raw`\\\\`]);
+/** What JSON's and C's one-letter escapes stand for. */
+const SHORT_ESCAPES: Readonly<Record<string, string>> = { b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v' };
+/** Where an escape CHARACTER_ESCAPES reads may start: a text without any (most addresses and reasons) is read as it is. */
+const ESCAPE_START = /[\\&%]|U\+/;
 /** A decimal digit of any script. */
 const ANY_DIGIT = /\p{Nd}/gu;
-/** A digit of a number found in text: any but those of a `%20` between its groups (SEPARATOR). */
-const NUMBER_DIGIT = /(?<!%(?=20))(?<!%2(?=0))\p{Nd}/gu;
 const ONE_DIGIT = /^\p{Nd}$/u;
 /** What bytes that are no character read as beside a letter or a blank: U+FFFD, the decoder's own stand-in. */
 const NO_CHARACTER = '\uFFFD';
 
 /**
- * `text` with each character quoted by its code point written as the character (`plain`): a number's separators are
- * quoted too (`+44U+FF0D7700U+FF0D900123`); and where there was one, for each UTF-16 unit of `plain` the text it stands
- * for (`pieces`: the code point's quote, '' for an astral character's second unit), to write the masked text back as it was written.
+ * `text` with each character written by an escape (CHARACTER_ESCAPES) as the character (`plain`): a number's separators are
+ * escaped too (`+44U+FF0D7700U+FF0D900123`, `+44&nbsp;7700`); and where there was one, for each UTF-16 unit of `plain` the
+ * text it stands for (`pieces`: the escape, '' for an astral character's second unit), to write the masked text back as it was written.
  * With `byteEscapes`, bytes between two digits (UTF-16's NULs, `4477\x00900123`) are no unit of `plain`, the digits are read
  * together: `leads` keeps them before the digit they stand before; elsewhere they read as one character that is no letter
  * nor digit (`Tel\xB0447700900124` is a word and a number, as `Tel°447700900124` is); `\\` is the one backslash it stands for.
@@ -612,50 +711,85 @@ function withDigitsUnescaped(
   text: string,
   byteEscapes: boolean,
 ): { readonly plain: string; readonly pieces?: readonly string[]; readonly leads?: ReadonlyMap<number, string> } {
-  // Most texts hold no escape (every address and reason logged per mail): nothing is built for them.
-  if (!byteEscapes && !text.includes('U+') && !text.includes('\\u')) return { plain: text };
+  if (!ESCAPE_START.test(text)) return { plain: text };
   let plain = '';
   const pieces: string[] = [];
   const leads = new Map<number, string>();
   let from = 0;
-  const escapes = text.matchAll(byteEscapes ? CODE_POINT_OR_BYTE_ESCAPE : CODE_POINT_ESCAPE);
-  for (const quoted of escapes) {
-    const [whole, four = '', fifth = '', byte] = quoted;
-    const before = text.slice(from, quoted.index);
-    plain += before;
+  /** `character` (one or two units) for `written`, the text from `from` to the escape kept as it is. */
+  const read = (at: number, written: string, character: string) => {
+    const before = text.slice(from, at);
+    plain += before + character;
     // One at a time: a spread is a call's arguments, which overflow the stack past ~125,000 (a 256 KB quarantined body).
     for (let unit = 0; unit < before.length; unit++) pieces.push(before.charAt(unit));
-    const json = quoted.groups?.json;
-    if (json !== undefined) {
-      const character = String.fromCharCode(...json.split(/\\+u/).map((unit) => Number.parseInt(unit, 16)));
-      plain += character;
-      pieces.push(whole, ...(character.length > 1 ? [''] : []));
-      from = quoted.index + whole.length;
-      continue;
-    }
-    if (four === '') {
-      if (byte === undefined) {
-        plain += '\\';
-        pieces.push(whole);
-      } else if (ONE_DIGIT.test(plain.slice(-1)) && ONE_DIGIT.test(text.charAt(quoted.index + whole.length))) leads.set(plain.length, byte);
-      else {
-        plain += NO_CHARACTER;
-        pieces.push(byte);
-      }
-      from = quoted.index + whole.length;
-      continue;
-    }
-    const bmp = String.fromCodePoint(Number.parseInt(four, 16));
-    const astral = fifth === '' ? '' : String.fromCodePoint(Number.parseInt(four + fifth, 16));
-    const character = !ONE_DIGIT.test(bmp) && ONE_DIGIT.test(astral) ? astral : bmp;
-    const written = `U+${character === bmp ? four : four + fifth}`;
-    plain += character;
     pieces.push(written, ...(character.length > 1 ? [''] : []));
-    from = quoted.index + written.length;
+    from = at + written.length;
+  };
+  for (const found of text.matchAll(byteEscapes ? BYTES_ESCAPE : TEXT_ESCAPE)) {
+    const [whole, four, fifth = ''] = found;
+    const { json, braced, short, decimal, decimalEnd, hexadecimal, hexadecimalEnd, named, percent, hex, bytes } = found.groups ?? {};
+    if (four !== undefined) {
+      const bmp = String.fromCodePoint(Number.parseInt(four, 16));
+      const astral = fifth === '' ? '' : String.fromCodePoint(Number.parseInt(four + fifth, 16));
+      const character = !ONE_DIGIT.test(bmp) && ONE_DIGIT.test(astral) ? astral : bmp;
+      read(found.index, `U+${character === bmp ? four : four + fifth}`, character);
+    } else if (json !== undefined) read(found.index, whole, String.fromCharCode(...json.split(/\\+u/).map((unit) => Number.parseInt(unit, 16))));
+    else if (braced !== undefined) {
+      const code = Number.parseInt(braced, 16);
+      if (code <= MAX_CODE_POINT) read(found.index, whole, String.fromCodePoint(code));
+    } else if (short !== undefined) read(found.index, whole, SHORT_ESCAPES[short] ?? short);
+    else if (named !== undefined) {
+      // An unknown name (`&Secret;`) is text as written.
+      const character = decodeHTML(`&${named}`);
+      if (character !== `&${named}`) read(found.index, whole, character);
+    } else if (decimal !== undefined || hexadecimal !== undefined) {
+      const [digits, base, end] = decimal === undefined ? [hexadecimal ?? '', 16, hexadecimalEnd] : [decimal, 10, decimalEnd];
+      const length = end === ';' ? digits.length : blankDigits(digits, base);
+      const code = Number.parseInt(digits.slice(0, length), base);
+      // Without its `;` the reference ends with its digits: what follows the digits read is text.
+      const written = length === digits.length ? whole : whole.slice(0, whole.length - digits.length + length);
+      if (code <= MAX_CODE_POINT) read(found.index, written, decodeHTMLStrict(`&#${code};`));
+    } else if (percent !== undefined) {
+      const character = decodedPercent(percent);
+      if (character !== undefined) read(found.index, whole, character);
+    } else if (hex !== undefined) read(found.index, whole, String.fromCharCode(Number.parseInt(hex, 16)));
+    else if (bytes === undefined) read(found.index, whole, '\\');
+    else {
+      const before = text.slice(from, found.index);
+      if (ONE_DIGIT.test(before === '' ? plain.slice(-1) : before.slice(-1)) && ONE_DIGIT.test(text.charAt(found.index + whole.length))) {
+        plain += before;
+        for (let unit = 0; unit < before.length; unit++) pieces.push(before.charAt(unit));
+        leads.set(plain.length, bytes);
+        from = found.index + whole.length;
+      } else read(found.index, bytes, NO_CHARACTER);
+    }
   }
   if (from === 0) return { plain: text };
   const rest = text.slice(from);
   return { plain: plain + rest, pieces: [...pieces, ...rest.split('')], ...(leads.size > 0 ? { leads } : {}) };
+}
+
+/** The highest code point there is (U+10FFFF): a `\u{…}` beyond it is none. */
+const MAX_CODE_POINT = 0x10ffff;
+
+/**
+ * How many digits of a numeric reference written without its `;` (`&#x0A447700900123`) it is read with: the fewest that make
+ * a blank, or where none does all of them (`&#52`), as an HTML parser reads it.
+ */
+const BLANK_CHARACTER = /^\s$/u;
+function blankDigits(digits: string, base: number): number {
+  for (let length = 1; length < digits.length; length++)
+    if (BLANK_CHARACTER.test(String.fromCodePoint(Math.min(Number.parseInt(digits.slice(0, length), base), MAX_CODE_POINT)))) return length;
+  return digits.length;
+}
+
+/** One character written as its UTF-8 bytes percent-encoded, or undefined where they are no UTF-8 (`%C0%80`). */
+function decodedPercent(written: string): string | undefined {
+  try {
+    return decodeURIComponent(written);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Whether `text` holds at least `least` digits, anywhere: ASCII ones counted first, any script's where there are too few. */

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { decodeHTML } from 'entities';
 import { v7 as uuidv7 } from 'uuid';
 import { hashPassword } from '../../src/policy/passwords.ts';
 import { signInAt, signinFormAt } from '../helpers/console.ts';
@@ -525,6 +526,18 @@ describe('console pages', () => {
     }
   });
 
+  test('a viewer reads a user context that is an id after a word (-, _, #, :, /, a blank) as written, as the log names it', async () => {
+    const viewer = await signIn('victor');
+    for (const userContext of ['order_1234567', 'ticket#1234567', 'SO#12345678', 'case/2026/1234567', 'order 20261206-0042']) {
+      const id = uuidv7();
+      const sent = mail(['+447700900313'], { id, receivedAt: Date.now() });
+      await relay.relay.store.acceptMail({ ...sent, sms: { ...sent.sms, userContext } });
+      const page = await html(`/console/messages/${id}`, viewer);
+      assert.equal(/<dt>Parts<\/dt><dd>([^<]*)<\/dd>/.exec(page)?.[1], `1 (gsm7), user context ${userContext}`);
+      await relay.relay.store.applyQueueAction('delete', id, Date.now(), 'by olivia from 127.0.0.1');
+    }
+  });
+
   test('a sender stored with capitals is found however it is typed, as written or in lower case', async () => {
     for (const envelopeFrom of ['Alerts@Example.com', '"John Doe"@Example.com']) {
       const id = uuidv7();
@@ -926,6 +939,64 @@ describe('console pages', () => {
       assert.match(digits, new RegExp(`${number.slice(0, 4)}\\*{6}${number.slice(-2)}`), raw);
       assert.match(await html(`/console/quarantine/${id}`), new RegExp(number.split('').join('(?:\\\\x00)?')), 'an operator reads it whole');
     }
+  });
+
+  test("a viewer reads numbers masked in a quarantined body, its reason, an SMS's last error and timeline, whatever escape or reference stands between or before their groups, and in an SMPP PDU kept as hex", async () => {
+    const viewer = await signIn('victor');
+    const store = relay.relay.store;
+    // The page's text as a reader sees it, its digits as the numbers they are: references and escapes read, blanks between digits dropped.
+    const digitsOf = (page: string) =>
+      decodeHTML(decodeHTML(page).replace(/\\+u([0-9a-f]{4})/gi, (_, code: string) => String.fromCharCode(Number.parseInt(code, 16))))
+        .replace(/\\+[nrt]/g, ' ')
+        .replace(/(?<=\d)\s+(?=\d)/g, '');
+    const numbers = ['447700900181', '447700900182', '447700900183', '447700900662', '447700900591'];
+    const leaks = (page: string) => numbers.filter((number) => digitsOf(page).includes(number.slice(-6)));
+    const json = String.raw`{"text":"call me:\n447700900181 or +44\n7700\t900182","msisdn":"notanumber\r\n447700900183","page":"+44&nbsp;7700&#160;900662"}`;
+    const request = await store.quarantine({
+      receivedAt: Date.now(),
+      provider: 'vonage',
+      kind: 'mo',
+      reason: 'source_addr "44 7700 900591" is no sender',
+      body: Buffer.from(json),
+    });
+    assert.deepEqual(leaks(await html(`/console/quarantine/${request}`)), numbers, 'an operator reads them whole');
+    assert.deepEqual(leaks(await html(`/console/quarantine/${request}`, viewer)), []);
+    assert.deepEqual(leaks(await html(`/console/queue`, viewer)), []);
+    // A deliver_sm from 447700900150 to 447700900000 in 8-bit data, and a UCS-2 text naming +447700900151, as the SMPP adapter keeps them.
+    const ucs2 = Buffer.concat([
+      Buffer.from('000101', 'hex'),
+      Buffer.from('447700900150\u0000', 'latin1'),
+      Buffer.from('0101', 'hex'),
+      Buffer.from('+447700900151', 'utf16le').swap16(),
+    ]);
+    for (const pdu of ['00010034343737303039303031353000000034343737303039303030303000000000000000000400050102030405', ucs2.toString('hex')]) {
+      const id = await store.quarantine({
+        receivedAt: Date.now(),
+        provider: 'smpp',
+        kind: 'mo',
+        reason: 'smpp: data_coding 0x4 is not text the relay can mail',
+        body: Buffer.from(pdu),
+      });
+      const shown = (cookie?: string) => async () =>
+        Buffer.from(/<pre class="raw">([0-9a-f]*)<\/pre>/.exec(await html(`/console/quarantine/${id}`, cookie))?.[1] ?? assert.fail('no hex body'), 'hex')
+          .toString('latin1')
+          .replaceAll('\u0000', '');
+      assert.match(await shown()(), /447700900150.*447700900151|447700900150.*447700900000/s, 'an operator reads the PDU whole');
+      const masked = await shown(viewer)();
+      assert.doesNotMatch(masked, /0900150|0900000|0900151/, masked);
+      assert.match(masked, /4477\*{6}50/, masked);
+    }
+    // The gateway's words in an SMS's last error and timeline.
+    const id = uuidv7();
+    await store.acceptMail(mail(['+447700900401'], { id, receivedAt: Date.now() }));
+    const [sms] = await store.smsOf(id);
+    const said = String.raw`HTTP_400: the gateway refused the request (the gateway said: "<p>Invalid: +44&nbsp;7700&nbsp;900662 / {"m":"x\n447700900591"}</p>")`;
+    await store.recordSmsOutcomes([
+      { smsId: sms?.smsId ?? assert.fail('no SMS'), kind: 'retry', nextAttemptAt: Date.now() + 600_000, error: said, attempted: true },
+    ]);
+    assert.deepEqual(leaks(await html(`/console/messages/${id}`)), ['447700900662', '447700900591'], 'an operator reads them whole');
+    assert.deepEqual(leaks(await html(`/console/messages/${id}`, viewer)), []);
+    await store.applyQueueAction('delete', id, Date.now(), 'by olivia from 127.0.0.1');
   });
 
   test('every time a page shows is marked UTC, counts are written as the CLI writes them, and erased text is worded alike everywhere', async () => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
+import { decodeHTML } from 'entities';
 import { history, status } from '../../src/admin.ts';
 import { captureLog } from '../helpers/log-lines.ts';
 import { GATEWAY_ACCOUNT, gatewayYaml, maildirMessages, removeDir, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
@@ -193,6 +194,21 @@ describe("a 2xx answer that lists its numbers' results but has none for an SMS",
       `"recipient":"${own}"`,
     ],
     ['split by a line break and a tab', { contentType: 'text/html', body: `<p>Sent to +44 7700\n900999 and\r\n447700\t900999, and ${own}</p>` }, `and ${own}`],
+    // JSON writes a message's line breaks and tabs as `\n`, `\r\n`, `\t` (C and Python as `\x0a`; JSON inside JSON as `\\n`).
+    [
+      'after or between escaped line breaks and tabs',
+      {
+        contentType: 'application/json',
+        body: `{"message":"Invalid destination:\\n447700900999 / +44\\r\\n7700\\t900999 / 07700\\u000a900999 / \\x0a447700900999 / x\\\\n447700900999, and ${own}"}`,
+      },
+      `and ${own}`,
+    ],
+    // An error page writes a number's groups apart with no-break spaces, named or numbered.
+    [
+      'between HTML no-break spaces',
+      { contentType: 'text/html', body: `<p>Invalid: +44&nbsp;7700&nbsp;900999 / 07700&#160;900999 / +44&#xA0;7700&#xa0;900999, and ${own}</p>` },
+      `and ${own}`,
+    ],
   ] as const) {
     test(`another recipient's number in such an answer, written ${written} (a proxy's cached answer to another request), reaches no history, last error, notice or bounce: masked, the SMS's own kept`, async () => {
       const server = await gateway({ status: 200, body: answer.body }, answer.contentType);
@@ -213,14 +229,21 @@ describe("a 2xx answer that lists its numbers' results but has none for an SMS",
         ['last error', String(sms?.lastError)],
         ['history', log],
         ...reports.map((report, n) => [`report ${n}`, report] as const),
+        ...relay.lines.map((line, n) => [`log line ${n}`, line] as const),
       ];
-      // Its digits read as the number they are: JSON escapes decoded, blanks between digits dropped.
+      // Its digits read as the number they are: escapes and references decoded, blanks between digits dropped.
       const digitsOf = (text: string) =>
-        text.replace(/\\u([0-9a-f]{4})/gi, (_, code: string) => String.fromCharCode(Number.parseInt(code, 16))).replace(/(?<=\d)\s+(?=\d)/g, '');
+        decodeHTML(
+          text
+            .replace(/\\+u([0-9a-f]{4})|\\+x([0-9a-f]{2})/gi, (_, code: string | undefined, byte: string | undefined) =>
+              String.fromCharCode(Number.parseInt(code ?? byte ?? '', 16)),
+            )
+            .replace(/\\+[nrt]/g, ' '),
+        ).replace(/(?<=\d)\s+(?=\d)/g, '');
       for (const [where, text] of said) {
         assert.ok(!digitsOf(text).includes(foreign.slice(-6)), `${where} names the other recipient: ${text}`);
       }
-      assert.match(log, /4477\*/, 'masked, as in the log');
+      assert.match(log, /77\*\*/, 'masked, as in the log');
       assert.ok(log.includes(ownWritten), "the SMS's own number kept: it is no other sender's");
     });
   }

@@ -595,6 +595,21 @@ describe('SMPP bad input from the SMSC', () => {
     assert.equal(warnings(/deliver_sm not understood/), 1);
   });
 
+  test("a source_addr that is a number with a stray character or blanks is no sender: ESME_RINVSRCADR, quarantined, the reason's number masked in the log and the quarantine row", async () => {
+    const quarantined = inbound.quarantined.length;
+    const lines = log.lines.length;
+    const sources = ['447700900197#', '44 7700 900193', '44-7700-900199', '+44\t7700900198'];
+    for (const [n, source] of sources.entries()) {
+      const answer = await smsc.send(deliverSm(230 + n, { source, message: Buffer.from('hi') }), 230 + n);
+      assert.deepEqual([answer.commandId, answer.status], [COMMAND.deliver_sm_resp, STATUS.ESME_RINVSRCADR], source);
+    }
+    const said = [...inbound.quarantined.slice(quarantined), ...log.lines.slice(lines)];
+    assert.equal(said.filter((line) => /is no sender/.test(line)).length, 2 * sources.length, said.join('\n'));
+    for (const text of said) assert.doesNotMatch(text.replace(/[^0-9*]/g, ''), /0090019|90019\d/, text);
+    assert.match(inbound.quarantined.at(-4) ?? '', /source_addr "4477\*{6}97#" is no sender/);
+    assert.match(inbound.quarantined.at(-3) ?? '', /source_addr "44 77\*\* \*{4}93" is no sender/);
+  });
+
   test('an unknown command: generic_nack with ESME_RINVCMDID, logged once', async () => {
     const answer = await smsc.send(encodePdu(0x00001234, 0, 102), 102);
     assert.deepEqual([answer.commandId, answer.status], [COMMAND.generic_nack, STATUS.ESME_RINVCMDID]);

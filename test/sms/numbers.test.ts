@@ -5,9 +5,11 @@ import type { CountryCode } from 'libphonenumber-js';
 import {
   formatNumber,
   isCountryCode,
-  maskNumber,
   maskContext,
+  maskKeptBytes,
+  maskNumber,
   maskNumbersIn,
+  maskNumbersInHex,
   normaliseNumber,
   severalNumbers,
   toInternationalDigits,
@@ -323,8 +325,8 @@ describe('maskNumbersIn', () => {
     assert.equal(shown('\u001b447700900125\u001b', 'latin1'), '\\x1B4477******25\\x1B');
     assert.equal(shown('4477\u0000900126 \\x41', 'latin1'), '4477\\x00****26 \\\\x41');
     assert.equal(shown('"+447700900127"', 'utf16le'), '"\\x00+\\x004\\x004\\x007\\x007\\x00*\\x00*\\x00*\\x00*\\x00*\\x00*\\x002\\x007\\x00"\\x00');
-    // Without the option the escapes are text, as in a log line.
-    assert.equal(maskNumbersIn('\\x1B447700900125'), '\\x1B447700900125');
+    // Without the option an escape is the character it writes, as a gateway's C or Python text writes it: ESC is no letter.
+    assert.equal(maskNumbersIn('\\x1B447700900125'), '\\x1B4477******25');
   });
 
   it("masks a number written with a JSON string's \\u escapes or a form body's %20 between its groups, keeping each as written", () => {
@@ -340,6 +342,108 @@ describe('maskNumbersIn', () => {
     const shown = (text: string) => maskNumbersIn(bytesAsText(Buffer.from(text, 'latin1')).text, { byteEscapes: true });
     assert.equal(shown('{"to":"\\u002B447700900128"}'), '{"to":"\\u002B4477******28"}');
     assert.equal(shown('\u001b{"to":"\\u002B447700900128"}'), '\\x1B{"to":"\\\\u002B4477******28"}');
+  });
+
+  it('reads an escape or reference that stands for a blank as the separator or boundary it is: JSON, C and HTML, percent-encoded', () => {
+    for (const [text, masked] of [
+      ['{"m":"Invalid destination:\\n447700900591"}', '{"m":"Invalid destination:\\n4477******91"}'],
+      ['{"m":"+44\\r\\n7700\\t900579"}', '{"m":"+44\\r\\n77**\\t****79"}'],
+      ['{"m":"+44\\u000a7700\\u000A900580"}', '{"m":"+44\\u000a77**\\u000A****80"}'],
+      ['{"m":"x\\\\n447700900591"}', '{"m":"x\\\\n4477******91"}'],
+      ['Invalid:\\x0a447700900666', 'Invalid:\\x0a4477******66'],
+      ['+44&nbsp;7700&nbsp;900662', '+44&nbsp;77**&nbsp;****62'],
+      ['07700&#160;900675 +44&#xA0;7700&#xa0;900673', '0770*&#160;****75 +44&#xA0;77**&#xa0;****73'],
+      ['Tel:&nbsp;+44&nbsp;(0)&nbsp;7700&nbsp;900676', 'Tel:&nbsp;+44&nbsp;(0)&nbsp;7***&nbsp;****76'],
+      ['&#52;&#52;7700900561', '&#52;&#52;77******61'],
+      ['07700%C2%A0900123 | (07700)%20900124', '0770*%C2%A0****23 | (0770*)%20****24'],
+      ['raw +44\n7700\n900579', 'raw +44\n77**\n****79'],
+    ] as const)
+      assert.equal(maskNumbersIn(text), masked, text);
+    for (const text of ['AT&T 1234', '&times7 x', '&Secret;1234567x', 'a\\nb 12345']) assert.equal(maskNumbersIn(text), text, text);
+  });
+
+  it('joins no date, date-time, time or IPv4 address after a blank to a number: a status, a port, a time before it stays whole', () => {
+    for (const text of [
+      'Error 503\n2026-12-07 06:50:41',
+      '{"m":"Error 503\\n2026-12-07 06:50:41"}',
+      'Error code 522\n\n      2026-12-07 06:50:41 UTC',
+      '502\n2026-12-07T06:50:41Z',
+      'status 400\n2026-12-07',
+      'at 06:50:41\n2026-12-07',
+      'at 06:50:41  2026-12-07',
+      'port 2525\n203.0.113.5',
+      '{"m":"code 4001\\n2026-12-07"}',
+      '12.50 2026-12-07',
+      '127.0.0.1:2525 192.168.1.20:8080',
+      '+44 7700 05.12.2026',
+    ])
+      assert.equal(maskNumbersIn(text), text, text);
+    // A dotted number's groups are no address: French `01.23.45.67.89`.
+    assert.equal(maskNumbersIn('Tel 01.23.45.67.89'), 'Tel 01.23.**.**.89');
+  });
+
+  it('reads groups on lines or tabs of their own as one number only where it is written as one (+, 00, trunk 0); a list of codes stays whole', () => {
+    for (const text of [
+      'ERR\n400\n1001',
+      '{"status":400,"codes":"1001\\n1002\\n1003"}',
+      '1001\n1002\n1003',
+      '400\t1001\t17',
+      '1001\\t2002',
+      'counts: 12  345  67',
+      'Apr 12 2026\n123',
+    ])
+      assert.equal(maskNumbersIn(text), text, text);
+    for (const [text, masked] of [
+      ['+44\n7700\n900123', '+44\n77**\n****23'],
+      ['0044\t7700\t900123', '0044\t****\t****23'],
+      ['07700\n\n900123', '0770*\n\n****23'],
+      ['{"m":"x:\\n+44\\r\\n7700\\t900123"}', '{"m":"x:\\n+44\\r\\n77**\\t****23"}'],
+      ['call 7700  900123', 'call 7700  900123'],
+      ['call 7700 900123', 'call 7700 ****23'],
+    ] as const)
+      assert.equal(maskNumbersIn(text), masked, text);
+  });
+
+  it('reads what a reader still reads as a blank: &nbsp and numeric references without ;, \\u{a}, any percent-encoded character, &amp;nbsp;, a dash between blanks', () => {
+    for (const [text, masked] of [
+      ['+44&nbsp7700&nbsp900123', '+44&nbsp77**&nbsp****23'],
+      ['x&#x0A447700900123', 'x&#x0A4477******23'],
+      ['x&#10447700900123', 'x&#104477******23'],
+      ['{"m":"x\\u{000a}+44\\u{a}7700\\u{a}900123"}', '{"m":"x\\u{000a}+44\\u{a}77**\\u{a}****23"}'],
+      ['+44%E2%80%AF7700%E2%80%AF900123', '+44%E2%80%AF77**%E2%80%AF****23'],
+      ['+44%E2%80%897700%E2%80%89900123', '+44%E2%80%8977**%E2%80%89****23'],
+      ['+44%E3%80%807700%E3%80%80900123', '+44%E3%80%8077**%E3%80%80****23'],
+      ['+44&amp;nbsp;7700&amp;nbsp;900123', '+44&amp;nbsp;77**&amp;nbsp;****23'],
+      ['+44 - 7700 - 900123', '+44 - 77** - ****23'],
+    ] as const)
+      assert.equal(maskNumbersIn(text), masked, text);
+    for (const text of ['&times7 x', 'to=1&times1234567', '50%C0%80 1234', '\\u{110000}1234']) assert.equal(maskNumbersIn(text), text, text);
+  });
+
+  it('shows a body kept as hex masked in the hex alone: what it masks is still hex', () => {
+    const hex = '3420'.repeat(20);
+    const masked = maskKeptBytes(hex);
+    assert.match(masked, /^(?:[0-9a-f]{2})+$/);
+    assert.equal(masked, maskNumbersInHex(hex));
+    assert.equal(maskKeptBytes('\\x1B+447700900123'), '\\x1B+4477******23');
+  });
+
+  it('masks the numbers bytes written as hex hold (an SMPP PDU), in the hex: one byte a character and UCS-2', () => {
+    const pdu = '00010034343737303039303031353000000034343737303039303030303000000000000000000400050102030405';
+    const masked = maskNumbersInHex(pdu);
+    assert.equal(
+      Buffer.from(masked, 'hex').toString('latin1').replace(/\0/g, ' '),
+      Buffer.from(pdu, 'hex').toString('latin1').replace(/\0/g, ' ').replace('447700900150', '4477******50').replace('447700900000', '4477******00'),
+    );
+    const ucs2 = Buffer.from('+447700900151', 'utf16le').swap16();
+    assert.equal(
+      Buffer.from(maskNumbersInHex(`01${ucs2.toString('hex')}`), 'hex')
+        .subarray(1)
+        .swap16()
+        .toString('utf16le'),
+      '+4477******51',
+    );
+    for (const text of ['not hex 447700900123', 'abc', '0a0b0c']) assert.equal(maskNumbersInHex(text), text, text);
   });
 
   it('masks a number however it is written: spaces, dashes, dots, parentheses, national form, a form body', () => {
@@ -522,12 +626,30 @@ describe('maskNumbersIn, ids operators search for', () => {
   });
 });
 
-describe('maskContext', () => {
-  it('masks a context that is a number as a whole, and leaves any other whole', () => {
-    assert.equal(maskContext('447700900558'), '4477******58');
-    assert.equal(maskContext('+44 7700 900558'), '+44 77** ****58');
-    assert.equal(maskContext('(07700) 900-558'), '(0770*) ***-*58');
-    for (const context of ['INC-0012345', 'ticket-2026120001', 'order 20261206-0042', 'customer 447700900558'])
+describe('maskNumbersIn, on a user context', () => {
+  it('masks a number in a context as the console does for a viewer, and leaves an id as written', () => {
+    for (const [context, masked] of [
+      ['447700900558', '4477******58'],
+      ['+44 7700 900558', '+44 77** ****58'],
+      ['(07700) 900-558', '(0770*) ***-*58'],
+      ['tel-447700900558', 'tel-4477******58'],
+      ['phone-447700900562', 'phone-4477******62'],
+      ['cust_447700900559', 'cust_4477******59'],
+      ['customer 447700900558', 'customer 4477******58'],
+    ] as const)
+      assert.equal(maskNumbersIn(context), masked, context);
+    for (const context of ['INC-0012345', 'ticket-2026120001', 'order-2026120600']) assert.equal(maskNumbersIn(context), context, context);
+    for (const [context, masked] of [
+      ['447700900558', '4477******58'],
+      ['tel-447700900558', 'tel-4477******58'],
+      ['customer 07700900558', 'customer 0770*****58'],
+      ['cust_447700900559', 'cust_4477******59'],
+      ['tel:00447700900558', 'tel:0044********58'],
+      ['cust_00447700900558', 'cust_0044********58'],
+      ['tel-00447700900558', 'tel-0044********58'],
+    ] as const)
+      assert.equal(maskContext(context), masked, context);
+    for (const context of ['order_1234567', 'ticket#1234567', 'SO#12345678', 'case/2026/1234567', 'order 20261206-0042', 'order:20261207', 'INC-0012345'])
       assert.equal(maskContext(context), context, context);
   });
 });

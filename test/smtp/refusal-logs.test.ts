@@ -338,11 +338,13 @@ describe('refusals in the log and in the reply', () => {
     }
   });
 
-  test('ids operators grep for stay whole in the info lines of a mail and of the reply to it: sender, context, via; a number after a word and a dash is masked', async () => {
+  test('ids operators grep for stay whole in the info lines of a mail and of the reply to it: sender, context (after a word and - or _), via; a number after a word and a dash is masked', async () => {
     for (const [from, context, to] of [
       ['noreply-12345678@erp.example.com', 'INC-0012345', '447700900561'],
       ['bounce-1234567-42@lists.example.com', 'ticket-2026120601', '447700900562'],
-      ['ip-172-31-22-145@ec2.example.com', 'order_20261206-0042', '447700900563'],
+      ['ip-172-31-22-145@ec2.example.com', 'CRM-0042424242', '447700900563'],
+      ['crm@example.com', 'order_1234567', '447700900581'],
+      ['crm@example.com', 'po_4500012345', '447700900582'],
     ] as const) {
       const sent = await sendMail(relay.smtpPort, { from, to: [`${to}@sms.localhost`], body: 'your ticket', headers: { 'X-UserContext': context } });
       assert.equal(sent.data?.code, 250, sent.data?.text);
@@ -357,6 +359,25 @@ describe('refusals in the log and in the reply', () => {
     const sent = await sendMail(relay.smtpPort, { from: 'tel-447700900564@example.com', to: ['447700900565@sms.localhost'], body: 'x' });
     const accepted = lines().find((line) => line.msg === 'smtp: mail accepted' && sent.data?.text.includes(String(line.msgId)));
     assert.equal(accepted?.from, 'tel-4477******64@example.com');
+  });
+
+  test('a user context that holds a number behind a word (tel-, phone-, cust_) is masked in the info lines of a mail and of the reply to it, as the console shows it to a viewer', async () => {
+    for (const [context, masked, to] of [
+      ['tel-447700900558', 'tel-4477******58', '447700900566'],
+      ['phone-447700900562', 'phone-4477******62', '447700900567'],
+      ['cust_447700900559', 'cust_4477******59', '447700900568'],
+    ] as const) {
+      const sent = await sendMail(relay.smtpPort, { to: [`${to}@sms.localhost`], body: 'your order', headers: { 'X-UserContext': context } });
+      assert.equal(sent.data?.code, 250, sent.data?.text);
+      const accepted = lines().find((line) => line.msg === 'smtp: mail accepted' && sent.data?.text.includes(String(line.msgId)));
+      assert.equal(accepted?.context, masked);
+      relay.simulator?.reply(to, 'yes please');
+      const received = await waitFor('the reply logged', () =>
+        lines().find((line) => line.msg === 'inbound: SMS received and mailed' && line.from === maskNumber(`+${to}`)),
+      );
+      assert.deepEqual([received.context, received.via], [masked, `conversation ${masked}`]);
+    }
+    assert.ok(!lines().some((line) => /0900558|0900562|0900559/.test(JSON.stringify(line))), 'no line names them whole');
   });
 
   test("numbers run together in a subject's To: are masked in the log's reason whatever their length, as RCPT masks them; the reply quotes them as written", async () => {

@@ -33,7 +33,7 @@
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { SEGMENT_LIMITS, SEGMENT_LIMITS_16BIT_REFERENCE, splitIntoParts } from '../../sms/encoding.ts';
-import { maskNumber, normaliseNumber } from '../../sms/numbers.ts';
+import { maskNumber, maskNumbersIn, normaliseNumber } from '../../sms/numbers.ts';
 import { readSender } from '../../sms/senders.ts';
 import { type InboundSink, LATE_PART_WINDOW_MS } from '../../vocabulary.ts';
 import type { Gateway, GatewayOptions, ProviderCapabilities, SmsSubmission, SubmissionResult } from '../contract.ts';
@@ -446,7 +446,10 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
   }
 
   /** Kept for the operator and answered with the status naming the fault; one log line. */
-  async function refuse(kind: 'mo' | 'dr', status: number, reason: string, pdu: Pdu): Promise<number> {
+  async function refuse(kind: 'mo' | 'dr', status: number, written: string, pdu: Pdu): Promise<number> {
+    // A reason may quote what the SMSC sent (a source_addr that is no sender: `447700900197#`, `44 7700 900193`): masked as
+    // any logged number is, and as the console shows it to a viewer; the operator reads the PDU whole in its quarantined body.
+    const reason = maskNumbersIn(written);
     logger.warn({ kind, status: statusName(status), reason }, 'smpp: deliver_sm not understood: quarantined');
     try {
       // In hex, to read: a PDU is binary.
