@@ -470,7 +470,7 @@ describe('config', () => {
   });
 
   test('two lists whose names differ only in Unicode normalisation (NFD and NFC) are refused naming both: RCPT finds one', () => {
-    const lines = problems({}, "sms:\n  lists:\n    \"e\u0301quipe@sms.localhost\": ['+447700900123']\n    \"\u00e9quipe@sms.localhost\": ['+447700900124']\n");
+    const lines = problems({}, 'sms:\n  lists:\n    "e\u0301quipe@sms.localhost": [\'+447700900123\']\n    "\u00e9quipe@sms.localhost": [\'+447700900124\']\n');
     assert.equal(lines.length, 1, lines.join('\n'));
     assert.match(lines[0] ?? '', /sms\.lists\.\u00e9quipe@sms\.localhost: the same address as list e\u0301quipe@sms\.localhost/);
   });
