@@ -8,6 +8,8 @@ import { after, test } from 'node:test';
 import { Dispatcher } from '../../src/dispatch/dispatcher.ts';
 import type { DispatchRouting } from '../../src/dispatch/routing.ts';
 import { openThreadedStore } from '../../src/store/threaded.ts';
+import type { Store } from '../../src/store/types.ts';
+import type { Logger } from 'pino';
 import { simulatorRoute, TEST_DISPATCH_POLICY } from '../helpers/gateway.ts';
 import { captureLog } from '../helpers/log-lines.ts';
 import { startSimulator } from '../helpers/relay.ts';
@@ -19,15 +21,8 @@ after(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
 });
 
-test('a plain answer noted by #sendBatch (no pause known) ends a pause another relay began before the request', async () => {
-  const store = await openThreadedStore({ file: storeFile(), busyTimeoutMs: 100 });
-  cleanups.push(() => store.close());
-  const server = await startSimulator();
-  cleanups.push(() => server.close());
-  const { gateway, routing } = simulatorRoute(server.url, { connections: 4, responseTimeoutMs: 10_000 });
-  cleanups.push(() => gateway.close());
-  const { logger, lines } = captureLog('debug');
-  const clock = { now: Date.parse('2026-12-02T10:00:00Z') };
+/** A dispatcher on `store` and `routing` whose clocks read `clock.now`, started, stopped after the file. */
+function startDispatcher(store: Store, routing: DispatchRouting, logger: Logger, clock: { now: number }): Dispatcher {
   const dispatcher = new Dispatcher({
     store,
     routing,
@@ -41,6 +36,19 @@ test('a plain answer noted by #sendBatch (no pause known) ends a pause another r
   });
   cleanups.push(() => dispatcher.stop());
   dispatcher.start();
+  return dispatcher;
+}
+
+test('a plain answer noted by #sendBatch (no pause known) ends a pause another relay began before the request', async () => {
+  const store = await openThreadedStore({ file: storeFile(), busyTimeoutMs: 100 });
+  cleanups.push(() => store.close());
+  const server = await startSimulator();
+  cleanups.push(() => server.close());
+  const { gateway, routing } = simulatorRoute(server.url, { connections: 4, responseTimeoutMs: 10_000 });
+  cleanups.push(() => gateway.close());
+  const { logger, lines } = captureLog('debug');
+  const clock = { now: Date.parse('2026-12-02T10:00:00Z') };
+  const dispatcher = startDispatcher(store, routing, logger, clock);
   await sleep(1_200);
   const sentAt = clock.now;
   const queued = mail(['+447700900341'], { receivedAt: clock.now });
@@ -78,19 +86,7 @@ test("a due probe of the route's second provider, taken but not needed (the firs
   const clock = { now: Date.parse('2026-12-02T10:00:00Z') };
   // Paused by another relay 70 s ago, probe every 60 s: due.
   await store.pauseAccount('two', 'ERR:GATEWAY_DOWN: every host down', 60_000, clock.now - 70_000);
-  const dispatcher = new Dispatcher({
-    store,
-    routing,
-    logger,
-    owner: 'test-owner',
-    maxConcurrentRequests: 4,
-    leaseMs: 11_000,
-    ...TEST_DISPATCH_POLICY,
-    clock: () => clock.now,
-    monotonic: () => clock.now,
-  });
-  cleanups.push(() => dispatcher.stop());
-  dispatcher.start();
+  const dispatcher = startDispatcher(store, routing, logger, clock);
   await sleep(300);
   const queued = mail(['+447700900351'], { receivedAt: clock.now });
   await store.acceptMail(queued);
