@@ -322,7 +322,7 @@ export class AcceptanceService {
       if (contextNotTaken) {
         const { named, given, numbers } = contextNotTaken;
         this.#options.logger.info(
-          { msgId: id, named: maskNumbersIn(named), given: maskNumbersIn(given), numbers: numbers.map(maskNumber) },
+          { msgId: id, named: maskContext(named), given: maskContext(given), numbers: numbers.map(maskNumber) },
           "acceptance: the mail names the user context of another mailbox's conversation with its number; sent under a new one",
         );
       }

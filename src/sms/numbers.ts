@@ -772,11 +772,11 @@ function withDigitsUnescaped(
 /** The highest code point there is (U+10FFFF): a `\u{…}` beyond it is none. */
 const MAX_CODE_POINT = 0x10ffff;
 
+const BLANK_CHARACTER = /^\s$/u;
 /**
  * How many digits of a numeric reference written without its `;` (`&#x0A447700900123`) it is read with: the fewest that make
  * a blank, or where none does all of them (`&#52`), as an HTML parser reads it.
  */
-const BLANK_CHARACTER = /^\s$/u;
 function blankDigits(digits: string, base: number): number {
   for (let length = 1; length < digits.length; length++)
     if (BLANK_CHARACTER.test(String.fromCodePoint(Math.min(Number.parseInt(digits.slice(0, length), base), MAX_CODE_POINT)))) return length;
