@@ -222,10 +222,9 @@ describe("clients' own marks go, what the person wrote stays", () => {
     await accepted('<div>OL7 steps:<ol type="i" start="5000"><li>x</li><li>y</li></ol></div>', 'Pump 4', html);
     assert.equal(await sms('OL7'), 'OL7 steps:\n5000. x\n5001. y');
     const items = '<li value="10000000000">x</li>'.repeat(20);
-    const started = Date.now();
+    // Without the cap each item was an 'm' per thousand (20 MB an item): the text itself shows the cap held.
     await accepted(`<div>OL8 steps:<ol type="I">${items}</ol><ol type="a" start="-10000000000"><li>y</li></ol></div>`, 'Pump 4', html);
     assert.equal(await sms('OL8'), `OL8 steps:\n${'1000000. x\n'.repeat(20)}\n-1000000. y`);
-    assert.ok(Date.now() - started < 5000, 'the list is numbered in no time');
   });
 
   test("lines framed by rules are the writer's and stay, the name and number in them too: an on-call contact, a section of notes (the framed-signature rule is out)", async () => {
