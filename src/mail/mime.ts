@@ -1547,8 +1547,14 @@ class WordReader extends libmime.Libmime {
 
 const words = new WordReader();
 
-/** RFC 2047 encoded words decoded (`=?utf-8?q?Acme?=` → `Acme`); a malformed one is left as it is. */
+/**
+ * RFC 2047 encoded words decoded (`=?utf-8?q?Acme?=` → `Acme`); a malformed one is left as it is.
+ * A value with no `=?` (most subjects, ids, names and parameters) has no word to decode, and no NUL
+ * (libmime's own joining marker, which it would take out): it is the answer as it is, without
+ * libmime's five passes of patterns (~0.4 µs a value, some ten values a mail).
+ */
 export function decodeWords(value: string): string {
+  if (!value.includes('=?') && !value.includes('\u0000')) return value;
   try {
     return words.decodeWords(value);
   } catch {
