@@ -1388,7 +1388,11 @@ function textContent(
  * its bytes are valid there; else windows-1252 (legacyText).
  */
 function headerValue(line: string, charset = ''): string {
-  const value = Buffer.from((libmime.decodeHeader(line).value || '').toString().trim(), 'binary');
+  const written = (libmime.decodeHeader(line).value || '').toString().trim();
+  // ASCII without ESC or HZ's `~{` (most header values) is UTF-8 with no shifting escapes: read as written,
+  // without the bytes made and looked at below for the one answer they give (0.88 → 0.26 µs a value).
+  if (!BEYOND_ASCII.test(written) && !written.includes(ESCAPE) && !written.includes('~{')) return written;
+  const value = Buffer.from(written, 'binary');
   const utf8 = isUtf8(value);
   const escaped = escapedCharset(value);
   if (utf8 && escaped === undefined) return value.toString();
@@ -1397,6 +1401,11 @@ function headerValue(line: string, charset = ''): string {
   if (declared !== undefined && !declared.includes('\uFFFD') && !windows1252Meant(value, declared)) return declared;
   return utf8 ? value.toString() : legacyText(value);
 }
+
+/** A character beyond ASCII (a UTF-16 unit: a surrogate is one too). */
+const BEYOND_ASCII = /[\u0080-\uffff]/;
+/** ESC, which opens a shifting charset's escape (escapedCharset). */
+const ESCAPE = '\u001b';
 
 /** C1 controls: no text writes them, so a reading that gives them (0x93 in ISO-8859-15) is the wrong one. */
 const C1_CONTROL = /[\u0080-\u009f]/;

@@ -419,6 +419,13 @@ describe('where readMail reads better than simpleParser, on purpose', () => {
     }
   });
 
+  test("a raw header value in a shifting charset (ISO-2022-JP's escapes, HZ's ~{) is read in it; other 7-bit values as written", () => {
+    // headerValue reads 7-bit ASCII as written, without its bytes: only ESC and `~{` send it to escapedCharset.
+    assert.equal(readMail(latin1('Subject: \x1b$BF|K\\8l\x1b(B\n\n'))?.subject, '日本語');
+    assert.equal(readMail(latin1('Subject: ~{VPND~}\n\n'))?.subject, '中文');
+    assert.equal(readMail(latin1('Subject: a ~ {b} ~} \x7f\x01 c\n\n'))?.subject, 'a ~ {b} ~} \x7f\x01 c');
+  });
+
   test('valid UTF-8 and declared charsets are read as before', () => {
     assert.equal(readMail(Buffer.from('Subject: Störung\r\n\r\nCafé crème\r\n'))?.text, 'Café crème\n');
     assert.equal(readMail(Buffer.from('Subject: Störung\r\n\r\n'))?.subject, 'Störung');
