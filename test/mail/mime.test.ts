@@ -272,7 +272,7 @@ describe('readMail reads what simpleParser reads', () => {
     }
   });
 
-  test('an address header of one address alone (read without addressparser) and its near misses: the same From and Reply-To', async () => {
+  test('an address header of one address alone or with a plain name (read without addressparser) and their near misses: the same From and Reply-To', async () => {
     const local = "aZ09.!#$%&'*+/=?^_`{|}~-";
     const domain = 'aZ09.-';
     let seed = 29;
@@ -288,10 +288,17 @@ describe('readMail reads what simpleParser reads', () => {
       (address: string) => `<${address}`,
       (address: string) => `${address}>`,
       (address: string) => `Ops <${address}>`,
+      (address: string) => ` J. O'Neil-Smith 2nd\t<${address}> `,
+      (address: string) => `Ops  Team <${address}>`,
+      (address: string) => `Ops, Team <${address}>`,
+      (address: string) => `"Ops Team" <${address}>`,
+      (address: string) => `Ops Team <${address}> x`,
+      (address: string) => `Ops_Team <${address}>`,
+      (address: string) => `Ops.Team<${address}>`,
       (address: string) => `${address} (ops)`,
       (address: string) => `=?utf-8?q?x?=${address}`,
     ];
-    for (let round = 0; round < 400; round++) {
+    for (let round = 0; round < 60 * forms.length; round++) {
       const address = `${written(local)}@${written(domain)}`;
       const form = forms[round % forms.length] ?? forms[0];
       const header = form?.(address) ?? address;
