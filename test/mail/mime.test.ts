@@ -262,7 +262,18 @@ describe('readMail reads what simpleParser reads', () => {
 
   test('header values with no encoded word (read as written, without libmime) and near misses: the same subject, ids and names', async () => {
     // decodeWords hands back a value without `=?` or NUL as it is: these hold what libmime's patterns look at.
-    const values = ['Price = ? EUR', 'a ?= b', 'x= ?q?y?=', 'Re: 50% =? maybe', 'tail =?', 'a__JOIN__b', 'Caf=E9', '=?utf-8?q?caf=C3=A9?= ok', '?=?='];
+    const values = [
+      'Price = ? EUR',
+      'a ?= b',
+      'x= ?q?y?=',
+      'Re: 50% =? maybe',
+      'tail =?',
+      'a__JOIN__b',
+      'a__\u0000JOIN\u0000__b',
+      'Caf=E9',
+      '=?utf-8?q?caf=C3=A9?= ok',
+      '?=?=',
+    ];
     for (const value of values) {
       const raw = mime(
         `From: "${value.replaceAll('"', '')}" <a@example.com>\nSubject: ${value}\nMessage-ID: <${value.replace(/[\s<>@]/g, '')}@example.com>\nContent-Type: text/plain; name="${value}"`,
