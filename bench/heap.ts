@@ -97,7 +97,12 @@ export async function inspectRelay(pid: number, port: number): Promise<RelayInsp
   process.kill(pid, 'SIGUSR1');
   const until = performance.now() + INSPECTOR_OPEN_MS;
   while (!(await portOpen(port))) {
-    if (performance.now() > until) throw new Error(`the relay opened no inspector on port ${port}`);
+    if (performance.now() > until) {
+      // Node opens the inspector on SIGUSR1 only while no listener of the process's own handles that signal.
+      throw new Error(
+        `the relay opened no inspector on port ${port} within ${INSPECTOR_OPEN_MS} ms after SIGUSR1: has the relay a SIGUSR1 listener of its own (process.on('SIGUSR1')), which replaces Node's handler that opens it?`,
+      );
+    }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   const { WebSocket } = await import('undici');

@@ -4,6 +4,8 @@
  * them (~12 MB more of the main thread's heap).
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { test } from 'node:test';
 import { inspectableArgs, inspectRelay } from '../bench/heap.ts';
 import { freePort, ROOT, startRelay } from '../bench/processes.ts';
@@ -35,5 +37,19 @@ test("the heap pass's relay holds its modules' source maps without their TypeScr
     }
   } finally {
     await relay.stop();
+  }
+});
+
+test('a process whose SIGUSR1 listener keeps its inspector shut is told apart from a slow one', async () => {
+  const port = await freePort();
+  // The listener replaces Node's own handler, the one that opens the inspector (a log reopen is the usual one).
+  const child = spawn(process.execPath, [...inspectableArgs(port), '-e', "process.on('SIGUSR1', () => {}); setInterval(() => {}, 1000); console.log('up')"], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  try {
+    await once(child.stdout, 'data');
+    await assert.rejects(inspectRelay(child.pid ?? 0, port), /SIGUSR1 listener of its own/);
+  } finally {
+    child.kill();
   }
 });
