@@ -627,7 +627,9 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       const failure = requestFailure(lane.provider, result);
       ended(endingOf(result, failure), endedAt);
       const tookMs = endedAt - started;
-      const classifiedOf = new Map(pending.map((entry) => [entry, lane.provider.outcomes.classifyRecipient(result, entry.number, message.text)]));
+      const classifiedOf = new Map(
+        pending.map((entry) => [entry, namingTheSender(lane.provider.outcomes.classifyRecipient(result, entry.number, message.text), message, lane.provider)]),
+      );
       const read = readAnswers(classifiedOf.values());
       // By category, never by code: a gateway's codes are its own words (`ERR:CODE4_447700900123`), one series each;
       // the log line says the same word as the metric, so one can be matched to the other.
@@ -1291,6 +1293,22 @@ async function allowance(lanes: readonly Lane[], now: number, free: number): Pro
 /** The relay whose lease on an SMS ended before this one took it over, if another's did. */
 function takenOverFrom(sms: ClaimedSms): string | undefined {
   return sms.takenOverFrom;
+}
+
+/**
+ * A refusal of the sender (Vonage's 15, SMPP's ESME_RINVSRCADR, Twilio's 21212) names the sender sent, and where it
+ * came from: the gateway's words seldom do, and a user whose mail named none cannot otherwise tell that the relay's
+ * own `gateway.from` was refused. Without either, the account's own default at the provider was refused, unnamed.
+ */
+function namingTheSender(classified: Classified, message: StoredMessage, provider: DispatchProvider): Classified {
+  if (classified.category !== 'sender') return classified;
+  const sender =
+    message.senderId !== undefined
+      ? `"${message.senderId}", which the mail named`
+      : provider.defaultSenderId === undefined
+        ? undefined
+        : `"${provider.defaultSenderId}", the relay's gateway.from`;
+  return sender === undefined ? classified : { ...classified, reason: `${classified.reason} (the sender ${sender})` };
 }
 
 /** An answer that fails the sender the mail named outright (its Messaging Service deleted, a From Twilio refuses): no queue of it to wait for. */

@@ -56,6 +56,26 @@ describe('SMPP through the relay', () => {
     assert.equal(await count('gateway-error'), 0, "no request's own failure is counted");
   });
 
+  test("ESME_RINVSRCADR: the bounce names the sender the mail named, which the SMSC's answer does not", async () => {
+    // The test before's SMS refused for now is sent on its retry first, or it would take this refusal.
+    await waitFor('the earlier SMS sent', () => simulator.records.some((record) => record.to === '447700900297'), 10_000);
+    simulator.setBehaviour({ mode: 'error', status: 0x0a, times: 1 });
+    const phone = '447700900296';
+    await sendMail(relay.relay.smtpPort, {
+      from: 'alice@example.com',
+      to: [`${phone}@sms.example.com`],
+      subject: 'x',
+      body: 'Sender refused',
+      headers: { From: 'alice@example.com', 'X-SMS-From': 'ACME' },
+    });
+    const bounce = await waitFor('the bounce', () =>
+      maildirMessages(relay.maildir)
+        .map((raw) => raw.replace(/\r?\n\s+/g, ' '))
+        .find((raw) => raw.includes('Diagnostic-Code: X-SMS; SMPP:ESME_RINVSRCADR') && raw.includes('+44 7700 900296')),
+    );
+    assert.match(bounce, /SMPP:ESME_RINVSRCADR \(the SMSC refused the sender id \(the sender "ACME", which the mail named\)/);
+  });
+
   test('the SMSC drops the bind with submit_sm in flight: every SMS ends sent, only those in flight may go twice', async () => {
     simulator.setBehaviour({ mode: 'drop', times: 2 });
     const phones = ['447700900401', '447700900402', '447700900403', '447700900404', '447700900405'];
