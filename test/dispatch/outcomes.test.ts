@@ -143,6 +143,24 @@ test("Vonage: 23 (the relay's callback URL refused) pauses the account, as bad c
   const classified = vonage('recipient', 'VONAGE:23');
   assert.deepEqual([classified.action, classified.category], ['pause', 'account']);
   assert.match(classified.reason, /gateway\.publicUrl/);
+  assert.match(classified.fix ?? '', /gateway\.publicUrl/);
+});
+
+test("Vonage: each account status pauses with its own fix in Vonage's meaning; only 4 (Invalid Credentials) names the credentials", () => {
+  const { classify: vonage } = outcomeClassifier(vonagePlugin.outcomeRules);
+  for (const [code, fix] of [
+    ['4', /gateway\.username .*gateway\.password/],
+    ['8', /Vonage support/],
+    ['9', /top up/],
+    ['11', /enable the SMS API|SMPP/],
+    ['14', /signed requests/],
+    ['32', /signed requests/],
+  ] as const) {
+    const classified = vonage('recipient', `VONAGE:${code}`);
+    assert.deepEqual([classified.action, classified.category], ['pause', 'account'], code);
+    assert.match(classified.fix ?? '', fix, code);
+    if (code !== '4') assert.doesNotMatch(classified.fix ?? '', /credentials|gateway\.password/, code);
+  }
 });
 
 describe("a gateway's answer the echo reading cannot read", () => {
