@@ -10,7 +10,8 @@ import type { ClaimedSms, NewOutgoingMail, SmsBatch, SmsOutcome, Store, StoredMe
 import { WorkLoop } from '../work-loop.ts';
 import { recordGatewayOptOut } from '../replies/opt-outs.ts';
 import { EndpointBreaker } from './endpoints.ts';
-import { type Classified, PROXY_NO_ANSWER, pausedForUnreadable, TLS_CERTIFICATE, unreadable } from './outcomes.ts';
+import { TLS_CERTIFICATE } from '../providers/outcome-reasons.ts';
+import { type Classified, PROXY_NO_ANSWER, pausedForUnreadable, unreadable } from './outcomes.ts';
 import { ProviderPause } from './pause.ts';
 import type { DispatchProvider, DispatchRouting } from './routing.ts';
 import { deadline, nextStep, providerDelayMs, type RetryPolicy, retryAfterMs } from './schedule.ts';
@@ -134,6 +135,12 @@ interface Lane {
   heldFor: Hold['kind'] | undefined;
   /** Requests in a row whose 2xx answer gave no result the relay could read for any of their numbers (UNREADABLE_PAUSE_REQUESTS); any result read ends the run. */
   unreadableRequests: number;
+  /**
+   * The certificate code each host (endpoint) was last refused for (TLS_CERTIFICATE): the error line with its alert is
+   * said as that starts or changes, not at each retry or probe, which meets the same certificate until the operator acts.
+   * A request whose connection was made ends it; a host that could not be reached at all says nothing of its certificate.
+   */
+  readonly untrusted: Map<number, string>;
 }
 
 /**
@@ -245,6 +252,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       pause: new ProviderPause(provider.name, options.pauseProbeIntervalMs, store, storeFailed),
       heldFor: undefined as Hold['kind'] | undefined,
       unreadableRequests: 0,
+      untrusted: new Map<number, string>(),
     }));
     // Every provider can take a batch whole, whichever route its numbers take.
     const batchSize = Math.min(...routing.providers.map((provider) => provider.gateway.capabilities.maxRecipientsPerRequest));
@@ -642,6 +650,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
         failure,
         { numbers: pending.length, endpoint, ms: Math.round(tookMs), outcome, accepted: read.sent },
         read.unreadable,
+        certificateChanged(lane, endpoint, result, failure),
       );
       this.#options.metrics?.gatewaySeconds.observe({ result: outcome }, tookMs / 1000);
       const remaining = hosts.slice(position + 1).filter((next) => !leftLanes.has(next.lane));
@@ -1256,6 +1265,7 @@ function logResult(
   failure: Classified | undefined,
   request: { readonly numbers: number; readonly endpoint: number; readonly ms: number; readonly outcome: string; readonly accepted: number },
   unreadableAnswer: Classified | undefined,
+  certificateNews: boolean,
 ): void {
   const summary = result.kind === 'answered' ? `${request.accepted}/${request.numbers} accepted` : maskNumbersIn(failure?.code ?? result.code);
   const { numbers, endpoint, ms, outcome } = request;
@@ -1270,11 +1280,25 @@ function logResult(
     return;
   }
   const detail = maskNumbersIn(result.detail);
-  // Each retry meets the same certificate: nothing passes by itself, the operator must act.
-  if (failure?.category === TLS_CERTIFICATE) log.error({ ...fields, alert: 'gateway-tls', detail }, `dispatch: ${failure.reason} (${detail})`);
+  // Nothing passes by itself, the operator must act: an error as it starts or changes, then info at each retry and probe.
+  if (failure?.category === TLS_CERTIFICATE && certificateNews)
+    log.error({ ...fields, alert: 'gateway-tls', detail }, `dispatch: ${failure.reason} (${detail})`);
+  else if (failure?.category === TLS_CERTIFICATE) log.info({ ...fields, detail }, `dispatch: ${failure.reason} (${detail}), as before`);
   // A refused connection never reached the gateway; a timeout or a reset is the absence of its answer.
   else if (result.phase === 'connect') log.info({ ...fields, detail }, `dispatch: ${failure?.reason ?? 'the SMS gateway could not be reached'}`);
   else log.info({ ...fields, reason: failure?.reason, detail }, 'dispatch: no answer from the gateway');
+}
+
+/** Whether a request's untrusted certificate is news for its host (Lane.untrusted), which it records. */
+function certificateChanged(lane: Lane, endpoint: number, result: SubmissionResult, failure: Classified | undefined): boolean {
+  if (failure?.category === TLS_CERTIFICATE && result.kind === 'transport') {
+    const news = lane.untrusted.get(endpoint) !== result.code;
+    lane.untrusted.set(endpoint, result.code);
+    return news;
+  }
+  // The connection was made (an answer, or none after the request was written): its certificate was trusted.
+  if (result.kind !== 'transport' || result.phase !== 'connect') lane.untrusted.delete(endpoint);
+  return false;
 }
 
 /**

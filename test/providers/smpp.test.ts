@@ -2456,6 +2456,55 @@ describe('SMPP binds the SMSC loses, drops, leaves unanswered or cannot trust', 
   });
 });
 
+describe('SMPP over TLS to an SMSC whose certificate the relay does not trust, through a whole relay (SQLite)', () => {
+  test("the dispatch's alert: gateway-tls is one error line for the episode, info at each later probe; its advice names gateway.host, not a URL", async () => {
+    const tlsSmsc = createTlsServer({
+      key: readFileSync(new URL('../fixtures/tls/key.pem', import.meta.url)),
+      cert: readFileSync(new URL('../fixtures/tls/cert.pem', import.meta.url)),
+    });
+    tlsSmsc.on('tlsClientError', () => undefined);
+    await new Promise<void>((resolve) => tlsSmsc.listen(0, '127.0.0.1', resolve));
+    const port = (tlsSmsc.address() as AddressInfo).port;
+    const log = captureLog('info');
+    const relay = await startTestRelay(
+      {
+        gateway: { provider: 'smpp', host: '127.0.0.1', port, tls: true, ...ACCOUNT },
+        sms: { domains: ['sms.example.com'] },
+        delivery: { retryMinDelay: '200ms', retryMaxDelay: '400ms' },
+      },
+      {},
+      tempDir(),
+      {},
+      log.logger,
+    );
+    try {
+      const id = queuedId((await sendMail(relay.relay.smtpPort, { to: ['447700900221@sms.example.com'], body: 'untrusted' })).data);
+      const dispatchLines = () =>
+        log.lines
+          .map((line) => JSON.parse(line) as Record<string, unknown>)
+          .filter((line) => String(line.msg).startsWith("dispatch: the SMSC's TLS certificate"));
+      await waitFor('the first probes', () => dispatchLines().length >= 4, 20_000);
+      const lines = dispatchLines();
+      assert.deepEqual(
+        lines.map((line) => [line.level, line.alert]),
+        [['error', 'gateway-tls'], ...lines.slice(1).map(() => ['info', undefined])],
+        'an error with the alert as it starts, info lines at the probes after it',
+      );
+      for (const line of lines) assert.match(String(line.msg), /check gateway\.host and the CAs/);
+      const events = await relay.relay.store.events(id);
+      assert.ok(
+        events.some((event) => /check gateway\.host and the CAs/.test(event.detail ?? '')),
+        "the SMS's history names gateway.host",
+      );
+      assert.ok(!events.some((event) => /gateway URL/.test(event.detail ?? '')));
+    } finally {
+      await relay.stop();
+      await new Promise((resolve) => tlsSmsc.close(resolve));
+      removeDir(relay.dir);
+    }
+  });
+});
+
 /**
  * An SMSC that takes at most `rate` submit_sm in any second and answers the rest ESME_RTHROTTLED, as SMSCs
  * limit an account; it refuses the bind commands `refusedBinds` with ESME_RBINDFAIL and takes the others.
