@@ -504,10 +504,8 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
     },
     async send(submission) {
       const [number] = submission.recipients as [string];
-      // No bind: one is tried now (or the one under way waited for), so the SMSC answers this send, not the last refusal.
-      const tried = senders.some((sender) => sender.bound) ? [] : await Promise.all(senders.map((sender) => sender.bindNow()));
       const bind = pickBind();
-      if (!bind) return notBound(tried.some(Boolean));
+      if (!bind) return notBound();
       const sent = `${submission.messageId}\n${number}`;
       const earlier = partlyTaken.get(sent);
       const { bodies, reference } = submitBodies(submission, number, earlier);
@@ -651,13 +649,9 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
     return refused && statusName(refused.refusal ?? 0);
   }
 
-  /**
-   * The answer to a send with no bind; `tried`: a bind was tried for it (SmppBind.bindNow), whose refusal is the SMSC's
-   * word to this send. Without one, the refusal is the last bind's, no word of the SMSC's to it.
-   */
-  function notBound(tried: boolean): SubmissionResult {
+  function notBound(): SubmissionResult {
     const refusal = bindRefusal();
-    if (refusal) return { kind: 'refused', code: `${BIND_CODE_PREFIX}${refusal}`, ...(tried ? { detail: 'the SMSC refused the bind' } : {}) };
+    if (refusal) return { kind: 'refused', code: `${BIND_CODE_PREFIX}${refusal}`, detail: 'the SMSC refused the bind' };
     // Node's code for a certificate the relay does not trust: the generic rules make it an error for the operator, as for any gateway.
     const untrusted = senders.find((bind) => bind.certificateError !== undefined);
     return {
@@ -752,7 +746,7 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
       return { kind: 'answered', results: [{ number, code: `${prefix}${statusName(refused.status)}`, ...parts }] };
     }
     // Only when no part was written: one in flight, or taken, may reach the phone.
-    if (answers.every((answer) => answer.kind === 'unbound')) return notBound(false);
+    if (answers.every((answer) => answer.kind === 'unbound')) return notBound();
     const lost = answers.find((answer) => answer.kind === 'timeout' || answer.kind === 'dropped') ?? answers.find((answer) => answer.kind !== 'answered');
     if (lost) {
       const code = lost.kind === 'timeout' ? 'SMPP_SUBMIT_TIMEOUT' : 'SMPP_BIND_DROPPED';

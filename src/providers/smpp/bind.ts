@@ -265,10 +265,8 @@ export class SmppBind {
   #keepAliveLostAt: number | undefined;
   /** When the bind was lost with a warning (`bind lost`), until it is made again: its end is a warning too, for a log kept at `warn`. */
   #lostWarnedAt: number | undefined;
-  /** Settled at each bind attempt's end, for start() and bindNow(). */
+  /** Settled at each bind attempt's end, for start(). */
   #attempted: Array<() => void> = [];
-  /** When the last bind attempt began (#connect): bindNow() starts none sooner than the backoff's least wait after it. */
-  #attemptStartedAt = Number.NEGATIVE_INFINITY;
 
   constructor(options: BindOptions) {
     this.#options = options;
@@ -317,30 +315,6 @@ export class SmppBind {
     const attempted = new Promise<void>((resolve) => this.#attempted.push(resolve));
     this.#connect();
     return attempted;
-  }
-
-  /**
-   * A send found no bind: bind now, rather than at the end of a backoff grown over an outage (up to RECONNECT_MAX_MS),
-   * and wait for the attempt's end up to `connectTimeout`, so that the send is answered by the SMSC (bound, or the
-   * refusal it gives now) and not from the last refusal, which the operator may have mended since. At most one attempt
-   * is in flight (one already under way is waited for), and none begins sooner after the last than the backoff's least
-   * wait (REFUSED_MIN_MS after a refusal): a queue of sends during an outage does not hammer the SMSC. Whether an
-   * attempt ended meanwhile: its answer is the SMSC's to this send.
-   */
-  async bindNow(): Promise<boolean> {
-    if (this.#state === 'idle') {
-      const leastWait = this.#refusedWith === undefined ? RECONNECT_MIN_MS : REFUSED_MIN_MS;
-      if (this.#timers.now() - this.#attemptStartedAt < leastWait) return false;
-      this.#timers.clearTimeout(this.#reconnectTimer);
-      this.#connect();
-    }
-    if (this.#state !== 'connecting') return false;
-    let ended = false;
-    const attempted = new Promise<void>((resolve) => this.#attempted.push(resolve)).then(() => {
-      ended = true;
-    });
-    await this.#sleep(this.#options.connectTimeoutMs, attempted);
-    return ended;
   }
 
   /** Sends a submit_sm body and resolves with its answer; never rejects. `attempt`: what its SMS knows of its earlier copies. */
@@ -424,7 +398,6 @@ export class SmppBind {
   #connect(): void {
     if (this.#state === 'closed') return;
     this.#state = 'connecting';
-    this.#attemptStartedAt = this.#timers.now();
     const { address, connectTimeoutMs } = this.#options;
     const socket = address.tls
       ? connectTls({ host: address.host, port: address.port, ...(isIP(address.host) ? {} : { servername: address.host }) })
