@@ -943,7 +943,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
           lines.set(sms.id, (told) =>
             log.warn(
               { ...smsLineFields(sms, classified), ...toldFields(told) },
-              `dispatch: SMS taken but held by the gateway: ${classified.reason}; ${heldAtGateway}`,
+              `dispatch: SMS taken but held by the gateway: ${maskNumbersIn(classified.reason)}; ${heldAtGateway}`,
             ),
           );
         }
@@ -953,14 +953,14 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
         lines.set(sms.id, (told) =>
           log.info(
             { ...smsLineFields(sms, classified), action: classified.action, ...toldFields(told, { at: nextAttemptAt, now: this.#clock() }) },
-            `dispatch: SMS deferred: ${classified.reason}`,
+            `dispatch: SMS deferred: ${maskNumbersIn(classified.reason)}`,
           ),
         );
       } else {
         reported.failed.push(outcome.kind === 'expired' ? { ...recipient, ...expiredReport(sms, classified, outcome.attempted !== false) } : recipient);
         const final = outcome.kind;
         lines.set(sms.id, (told) =>
-          log.warn({ ...smsLineFields(sms, classified), final, ...toldFields(told) }, `dispatch: SMS ${final}: ${classified.reason}`),
+          log.warn({ ...smsLineFields(sms, classified), final, ...toldFields(told) }, `dispatch: SMS ${final}: ${maskNumbersIn(classified.reason)}`),
         );
       }
     }
@@ -1066,7 +1066,8 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
 
 /**
  * What an SMS's line (deferred, failed, held at the gateway) names: its number and code masked, and the gateway's
- * words, which may name the number, masked as the number is at info. Made when the line is told: a sent SMS has none.
+ * words, which may name the number, masked as the number is at info; the line's reason is masked too, as it may name a
+ * sender id that is a phone number (namingTheSender), which only the bounce to the mail's own sender shows in full. Made when the line is told: a sent SMS has none.
  */
 function smsLineFields(sms: ClaimedSms, classified: Classified): { to: string; code: string; gatewayText?: string } {
   const fields = { to: maskNumber(sms.number), code: maskNumbersIn(classified.code) };

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { history } from '../../src/admin.ts';
 import type { SmppSimulator } from '../../src/simulators/smpp.ts';
-import { maildirMessages, removeDir, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
+import { assertNeverLogged, captureLog } from '../helpers/log-lines.ts';
+import { maildirMessages, removeDir, startTestRelay, type TestRelay, tempDir, waitFor } from '../helpers/relay.ts';
 import { queuedId, sendMail } from '../helpers/smtp.ts';
 
 const SMS = { domains: ['sms.example.com'], defaultRegion: 'GB', maxParts: 2 };
@@ -343,5 +344,35 @@ describe('SMPP with an SMSC slower than the submit timeout', () => {
     assert.match(log, /: sent, .*2 attempts, gateway id /);
     assert.doesNotMatch(log, /possible duplicate/);
     assert.match(log, /sent: id [0-9a-f]+; the SMSC took the earlier attempt after its submit timeout: nothing was written again/);
+  });
+});
+
+describe('a refused sender id that is a phone number', () => {
+  test("the mail's X-SMS-From or the relay's gateway.from: the bounce to the mail's sender names it in full, the log's lines masked", async () => {
+    const log = captureLog('info');
+    const relay = await startTestRelay({ gateway: { provider: 'smpp-simulator', from: '+447700900998' }, sms: SMS }, {}, tempDir(), {}, log.logger);
+    try {
+      const simulator = relay.relay.simulator as SmppSimulator;
+      for (const [phone, headers, named] of [
+        ['447700900296', { From: 'alice@example.com', 'X-SMS-From': '+447700900999' }, '"+447700900999", which the mail named'],
+        ['447700900295', { From: 'alice@example.com' }, `"+447700900998", the relay's gateway.from`],
+      ] as const) {
+        simulator.setBehaviour({ mode: 'error', status: 0x0a, times: 1 });
+        await sendMail(relay.relay.smtpPort, { from: 'alice@example.com', to: [`${phone}@sms.example.com`], subject: 'x', body: 'Sender refused', headers });
+        const bounce = await waitFor('the bounce', () =>
+          maildirMessages(relay.maildir)
+            .map((raw) => raw.replace(/\r?\n\s+/g, ' '))
+            .find((raw) => raw.includes('Diagnostic-Code: X-SMS; SMPP:ESME_RINVSRCADR') && raw.includes(`+44 7700 ${phone.slice(-6)}`)),
+        );
+        assert.ok(bounce.includes(`the sender ${named}`), `the bounce names the sender in full: ${named}`);
+      }
+      const failed = log.lines.filter((line) => line.includes('dispatch: SMS failed'));
+      assert.equal(failed.length, 2, 'a failed line for each SMS');
+      for (const line of failed) assert.match(line, /the sender \\"\+4477\*+9[89]\\"/, 'the sender masked as a number is');
+      assertNeverLogged(log.lines, { "the mail's sender": '447700900999', "the relay's gateway.from": '447700900998' });
+    } finally {
+      await relay.stop();
+      removeDir(relay.dir);
+    }
   });
 });
