@@ -124,6 +124,16 @@ describe('SMPP through the relay', () => {
     }
   });
 
+  test("err:000's delivery report reads the same in the history of an SMS of one part as of several: no error code, never a status", async () => {
+    const one = queuedId((await mailTo('447700900409', 'One part, delivered')).data);
+    const two = queuedId((await mailTo('447700900410', `Two parts, delivered: ${'x'.repeat(170)}`)).data);
+    for (const id of [one, two]) await waitFor(`${id} delivered`, async () => (await relay.relay.store.smsOf(id))[0]?.delivery === 'delivered', 10_000);
+    const reported = async (id: string) =>
+      (await relay.relay.store.events(id)).filter((event) => event.kind === 'delivery report').map((event) => event.detail);
+    assert.deepEqual(await reported(one), ['delivered (no error code)']);
+    assert.deepEqual(await reported(two), ['delivered (no error code)']);
+  });
+
   test('an SMSC vendor-specific status (0x400) keeps the SMS queued with the code in its history, and it is sent on a retry', async () => {
     simulator.setBehaviour({ mode: 'error', status: 0x400, times: 1 });
     const id = queuedId((await mailTo('447700900406', 'Vendor code then taken')).data);

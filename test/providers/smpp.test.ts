@@ -213,7 +213,14 @@ describe('SMPP against the simulated SMSC', () => {
     });
     assert.deepEqual(reports.map((report) => report.part?.id).sort(), [...parts].sort());
     for (const { formerId, ...report } of reports) {
-      assert.deepEqual(report, { providerId: report.part?.id, number: '+447700900203', code: 0, state: 'delivered', part: { id: report.part?.id } });
+      assert.deepEqual(report, {
+        providerId: report.part?.id,
+        number: '+447700900203',
+        code: 0,
+        said: 'no error code',
+        state: 'delivered',
+        part: { id: report.part?.id },
+      });
       // The simulator's receipts write the id in upper case: as written too, for an SMS a relay before keys recorded so.
       assert.equal(formerId?.toLowerCase() ?? report.providerId, report.providerId);
     }
@@ -625,6 +632,7 @@ describe('SMPP bad input from the SMSC', () => {
       providerId: 'ffff0001',
       number: '+447700900302',
       code: 0,
+      said: 'no error code',
       state: 'delivered',
       part: { id: 'ffff0001' },
       formerId: 'FFFF0001',
@@ -727,7 +735,14 @@ describe('SMPP bad input from the SMSC', () => {
     const enroute = Buffer.from('id:IM0001 sub:001 dlvrd:000 submit date:2601011200 done date:2601011200 stat:DELIVRD err:000 text:', 'latin1');
     const intermediate = await smsc.send(deliverSm(120, { source: '447700900308', esmClass: 0x20, message: enroute }), 120);
     assert.deepEqual([intermediate.commandId, intermediate.status], [COMMAND.deliver_sm_resp, STATUS.ESME_ROK]);
-    assert.deepEqual(inbound.reports.at(-1), { providerId: 'IM0001', number: '+447700900308', code: 0, state: 'sent', part: { id: 'IM0001' } });
+    assert.deepEqual(inbound.reports.at(-1), {
+      providerId: 'IM0001',
+      number: '+447700900308',
+      code: 0,
+      said: 'no error code',
+      state: 'sent',
+      part: { id: 'IM0001' },
+    });
     // With the reply-path and messaging-mode bits set too: only bits 2–5 are the message type.
     for (const [sequence, esmClass] of [
       [121, 0x08],
@@ -992,6 +1007,36 @@ describe('SMPP bad input from the SMSC', () => {
     const expired = inbound.reports.at(-1);
     assert.equal(smppPlugin.describeStatus(expired?.code ?? -1), 'no error reported by the SMSC');
     assert.equal(smppPlugin.statusCode?.(expired?.code ?? -1), 'no error code');
+    assert.equal(expired?.said, 'no error code', "the history's words as the Diagnostic-Code's");
+  });
+
+  test('a network_error_code whose error is 0 reports no error: the receipt reads as it would without it', async () => {
+    for (const [sequence, words, octets, state, shown, described] of [
+      [7190, 'stat:DELIVRD err:000', '030000', 'delivered', 'no error code', 'no error reported by the SMSC'],
+      [7191, 'stat:DELIVRD err:000', '000000', 'delivered', 'no error code', 'no error reported by the SMSC'],
+      [7192, 'stat:EXPIRED err:000', '030000', 'expired', 'no error code', 'no error reported by the SMSC'],
+      [7193, 'stat:DELIVRD', '020000', 'delivered', 'no error code', 'no error reported by the SMSC'],
+      [7194, 'stat:UNDELIV err:017', '030000', 'failed', 'err:017', 'SMSC delivery error 017'],
+    ] as const) {
+      const text = `id:NZ${sequence} sub:001 dlvrd:000 submit date:2612060000 done date:2612060001 ${words} text:`;
+      const tlvs = tlv(TAG.network_error_code, Buffer.from(octets, 'hex'));
+      await smsc.send(deliverSm(sequence, { source: '447700900199', esmClass: 0x04, message: Buffer.from(text, 'latin1'), tlvs }), sequence);
+      const report = inbound.reports.at(-1);
+      assert.equal(report?.state, state, text);
+      assert.equal(report?.said, shown, `${text} ${octets}`);
+      assert.equal(smppPlugin.describeStatus(report?.code ?? -1), described, `${text} ${octets}`);
+    }
+    // Only TLVs, a delivered message_state and a network_error_code of error 0: the state in words, no network error.
+    const tlvs = Buffer.concat([
+      tlv(TAG.receipted_message_id, Buffer.from('NZ7195\0', 'latin1')),
+      tlv(TAG.message_state, Buffer.from([2])),
+      tlv(TAG.network_error_code, Buffer.from('030000', 'hex')),
+    ]);
+    await smsc.send(deliverSm(7195, { source: '447700900199', esmClass: 0x04, message: Buffer.alloc(0), tlvs }), 7195);
+    const report = inbound.reports.at(-1);
+    assert.equal(report?.state, 'delivered');
+    assert.equal(report?.said, 'message_state DELIVERED');
+    assert.equal(smppPlugin.describeStatus(report?.code ?? -1), 'the SMSC reported it delivered, with no error code');
   });
 
   test('an alert_notification gets no answer (SMPP 3.4 §4.12 has none) and is logged at info; the bind goes on', async () => {

@@ -168,23 +168,26 @@ export function readReceipt(sm: ShortMessage, text: string, format: ReceiptIdFor
 
 /**
  * The receipt's error code (`err:` as written, else network_error_code's), else its message_state standing for it;
- * `said`, its words for the SMS's history, as the Diagnostic-Code's. `err:000` is no error code (code 0, no words:
- * most receipts of a delivered SMS carry it), and beside a network_error_code it is not the cause: an SMSC that
- * writes `000` in the text and the network's cause in the TLV has reported that cause.
+ * `said`, its words for the SMS's history, as the Diagnostic-Code's (statusCode). `err:000` is no error code (code 0,
+ * `no error code`: most receipts of a delivered SMS carry it), and beside a network_error_code whose error is not 0 it
+ * is not the cause: an SMSC that writes `000` in the text and the network's cause in the TLV has reported that cause.
+ * A network_error_code whose error is 0 (`03 0000`, which some SMSCs put on every receipt) reports no error either, so
+ * it never stands for one: the receipt reads as it would without it.
  */
 function codeOf(sm: ShortMessage, err: string | undefined, tlvState: number | undefined): { readonly code: number; readonly said?: string } {
   const network = sm.tlvs.get(TAG.network_error_code);
+  const networkError = network?.length === NETWORK_ERROR_OCTETS ? network.readUInt16BE(1) : 0;
   const errValue = err === undefined ? 0 : Number.parseInt(err, 16);
   const code =
     err !== undefined && errValue !== 0
       ? ERR_TEXT_CODES + (ERR_DIGITS - err.length) * ERR_WIDTH_STEP + errValue
-      : network?.length === NETWORK_ERROR_OCTETS
-        ? NETWORK_ERROR_CODES + (network[0] ?? 0) * NETWORK_TYPE_STEP + network.readUInt16BE(1)
+      : networkError !== 0
+        ? NETWORK_ERROR_CODES + (network?.[0] ?? 0) * NETWORK_TYPE_STEP + networkError
         : err === undefined && tlvState !== undefined
           ? MESSAGE_STATE_CODES + tlvState
           : 0;
-  const said = code === 0 ? undefined : statusCode(code);
-  return said === undefined ? { code: 0 } : { code, said };
+  const said = statusCode(code);
+  return said === undefined ? { code } : { code, said };
 }
 
 /** The name of the message_state a receipt's code stands for (codes from MESSAGE_STATE_CODES on), or undefined for an error code. */
