@@ -23,21 +23,25 @@ const ACCOUNT_CODES: readonly { readonly code: number; readonly words: string; r
     words: 'the Vonage account is not enabled for the SMS API over HTTP (Account Not Enabled For HTTP)',
     fix: 'ask Vonage to enable the SMS API for the account, or send through its SMPP binds (gateway.provider: smpp)',
   },
-  // The relay sends its API secret and no signature: these two say the account takes only signed requests.
+  // Vonage's meaning (its "API Errors" page), then the relay's reading of it: the relay sends its API secret and signs no
+  // request, so either status says Vonage requires signed requests of the API key, which only Vonage support sets
+  // (its "Signing messages" guide: signing sent messages is optional unless support is asked to require it).
   {
     code: 14,
-    words: "the Vonage account takes only signed requests, and the relay's are not signed (Invalid Signature)",
-    fix: 'turn off "signed requests" for the API key in the Vonage dashboard: the relay sends the API secret, unsigned',
+    words:
+      "the SMS gateway could not verify the request's signature (Invalid Signature); the relay signs no request, so Vonage requires signed requests of the API key",
+    fix: 'ask Vonage support to stop requiring signed requests for the API key: the relay sends the API secret and signs no request',
   },
   {
     code: 32,
-    words: 'the Vonage account refuses a request that carries the API secret (Signature And API Secret Disallowed)',
-    fix: 'turn off "signed requests" for the API key in the Vonage dashboard: the relay sends the API secret, unsigned',
+    words:
+      'a signed request may not also present an api_secret (Signature And API Secret Disallowed); the relay signs no request and sends the API secret, so Vonage requires signed requests of the API key',
+    fix: 'ask Vonage support to stop requiring signed requests for the API key: the relay sends the API secret and signs no request',
   },
   // The delivery-report URL the relay sends with every SMS: every SMS would be refused.
   {
     code: 23,
-    words: "the SMS gateway refused the relay's callback URL (Invalid Callback Url)",
+    words: "the SMS gateway refused the relay's callback URL as too long or holding characters it does not take (Invalid Callback Url)",
     fix: 'set gateway.publicUrl to the https address at which Vonage reaches the relay',
   },
 ];
