@@ -7,7 +7,7 @@ import { newMessageId } from '../random-ids.ts';
 import type { Gateway, RecipientResult } from '../providers/contract.ts';
 import { PartReassembly } from '../sms/concat.ts';
 import { maskContext, maskNumber, maskNumbersIn } from '../sms/numbers.ts';
-import { nationalSender, nationalSenderAmong, senderKind } from '../sms/senders.ts';
+import { nationalSender, nationalSenderAmong, reportNumber, senderKind } from '../sms/senders.ts';
 import type { PartReceiptStore, PartsOfSms } from '../store/part-receipts-types.ts';
 import type { ReassemblyStore } from '../store/reassembly.ts';
 import type { DeliveryReportResult, ReplyStore } from '../store/types.ts';
@@ -15,11 +15,13 @@ import {
   type DeliveryState,
   type InboundKind,
   type InboundSink,
+  type PlacedReports,
   type ReceivedOutcome,
   type ReceivedSms,
   REPORTED_ACCOUNT_FIX,
   type ReportOutcome,
   type StatusReport,
+  type WrittenReport,
 } from '../vocabulary.ts';
 import { recordGatewayOptOut } from './opt-outs.ts';
 import { buildReplyMail, type ReplyMailOptions } from './reply-mail.ts';
@@ -159,6 +161,7 @@ export class InboundService {
         if (outcomes.includes('advanced')) this.#options.onReportApplied();
         return outcomes;
       },
+      placeReports: (items) => this.#placedReports(provider, items),
       numbersSentUnder: (providerId) => this.#options.store.numbersSentUnder(provider, providerId),
       quarantine: (kind, reason, body) => this.#quarantine(provider, kind, reason, body),
     };
@@ -194,6 +197,32 @@ export class InboundService {
         return number === sms.number ? sms : { ...sms, number };
       }),
     );
+  }
+
+  /**
+   * Reports with their numbers as the relay keeps them: one the gateway wrote nationally, or not at all, is found by its
+   * id among the numbers that id was sent under (reportNumber, one store read), as a reply's sender is placed (#placed).
+   * One it cannot place is named: its request is quarantined for it, as for an unreadable item.
+   */
+  async #placedReports(provider: string, items: readonly WrittenReport[]): Promise<PlacedReports> {
+    const region = this.#options.nationalRegion?.(provider);
+    const placed = await Promise.all(
+      items.map(async (report) => {
+        const { number: written, providerId } = report;
+        if (written !== undefined && senderKind(written) === 'number') return { ...report, number: written };
+        const number = reportNumber(written, await this.#options.store.numbersSentUnder(provider, providerId), region);
+        if (number !== undefined) return { ...report, number };
+        if (written === undefined)
+          return `the report for id "${providerId}" names no number, and that id names no one SMS the relay sent (yet) to take it from`;
+        return region === undefined
+          ? `the report for id "${providerId}" writes its number nationally, as none of the numbers that id was sent to, and the relay has no region to read it in (set sms.defaultRegion)`
+          : `the report for id "${providerId}" writes its number nationally, as none of the numbers that id was sent to nor a number in ${region}`;
+      }),
+    );
+    return {
+      reports: placed.filter((report): report is StatusReport => typeof report !== 'string'),
+      unplaced: placed.filter((reason): reason is string => typeof reason === 'string'),
+    };
   }
 
   /**

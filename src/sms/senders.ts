@@ -97,12 +97,28 @@ export function writtenNumber(given: string): { readonly international: boolean;
 }
 
 /**
- * The number a delivery report is about, as the relay stored it when it sent: international digits,
- * with or without `+`, in E.164. Reports only ever concern numbers the relay texted.
+ * The number a delivery report is about, as the gateway wrote it: international digits (with `+`, `00` or neither) in
+ * E.164, as the relay stored it when it sent; or a number written nationally (`07700900291`), kept as written for the
+ * inbound service to place (reportNumber), as a reply's sender is. Reports only ever concern numbers the relay texted:
+ * a short code or a name is none.
  */
 export function readReportNumber(value: unknown): string | undefined {
   const sender = readSender(value);
-  return sender !== undefined && senderKind(sender) === 'number' ? sender : undefined;
+  return sender !== undefined && (senderKind(sender) === 'number' || senderKind(sender) === 'national') ? sender : undefined;
+}
+
+/**
+ * A report's number in E.164 (WrittenReport.number), from the numbers its id was sent under (`sent`): the id names the
+ * SMS, so the number written there is a check, not the key. None written (a Puzzel report without the relay's
+ * reference): the id's one number. Written nationally: the one of `sent` it is in that number's own country, as a
+ * reply's sender is read (nationalSenderAmong), else read in `region` (sms.defaultRegion, else the provider's country)
+ * as any number the id was not sent under (an orphan, or no SMS of that id's). Undefined when neither places it.
+ */
+export function reportNumber(written: string | undefined, sent: readonly string[], region: CountryCode | undefined): string | undefined {
+  if (written === undefined) return sent.length === 1 ? sent[0] : undefined;
+  if (senderKind(written) !== 'national') return written;
+  const placed = nationalSenderAmong(written, sent) ?? nationalSender(written, region);
+  return senderKind(placed) === 'number' ? placed : undefined;
 }
 
 export function senderKind(sender: string): SenderKind {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { canTextBack, readReportNumber, readSender, senderKind } from '../../src/sms/senders.ts';
+import { canTextBack, readReportNumber, readSender, reportNumber, senderKind } from '../../src/sms/senders.ts';
 
 test('any sender a gateway gives is read: numbers to E.164 where they can be, else kept', () => {
   const cases: ReadonlyArray<readonly [unknown, string | undefined]> = [
@@ -46,4 +46,17 @@ test('who can be texted back, and what a report may name', () => {
   assert.equal(readReportNumber('447700900123'), '+447700900123');
   assert.equal(readReportNumber('ACME'), undefined, 'the relay never texts a name, so no report can be about one');
   assert.equal(readReportNumber('12345'), undefined);
+  assert.equal(readReportNumber('07700900123'), '07700900123', 'written nationally: kept for the inbound service to place');
+});
+
+test("a report's number: a national one is the one of its id's numbers it is in that number's own country, else read in the region", () => {
+  const sent = ['+353871234281', '+447700900281'];
+  assert.equal(reportNumber('07700900281', sent, 'IE'), '+447700900281', "the UK number of the id's, whatever the region");
+  assert.equal(reportNumber('0871234281', sent, undefined), '+353871234281');
+  assert.equal(reportNumber('07700900999', sent, 'GB'), '+447700900999', 'none of them: read in the region (a check that fails)');
+  assert.equal(reportNumber('07700900999', sent, undefined), undefined, 'none of them, and no region');
+  assert.equal(reportNumber('+447700900555', sent, undefined), '+447700900555', 'an international number is as written');
+  assert.equal(reportNumber(undefined, ['+4791234501'], undefined), '+4791234501', 'none written: the id names one number');
+  assert.equal(reportNumber(undefined, sent, undefined), undefined, 'none written, and the id was sent to two');
+  assert.equal(reportNumber(undefined, [], 'GB'), undefined);
 });
