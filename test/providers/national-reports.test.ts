@@ -110,3 +110,16 @@ describe('IntelliSoftware reports writing toaddr nationally, with sms.defaultReg
     assert.deepEqual(await it.report('intellisoftware', { msgid: 'T-later', status: '6', toaddr: '07700900294' }), { status: 'orphan' });
   });
 });
+
+describe('IntelliSoftware answering a request of several numbers with the numbers written nationally', () => {
+  const it = relayThrough({ provider: 'intellisoftware' }, '07700900281,ID:N1\r\n0871234282,ID:N2\r\n');
+
+  test("each line is the submitted number it is in that number's own country: each SMS sent once, under its own id", async () => {
+    const id = await it.sent('447700900281', '353871234282');
+    assert.deepEqual((await it.relay().store.smsOf(id)).map((sms) => [sms.number, sms.providerId, sms.attempts, sms.possibleDuplicates]).sort(), [
+      ['+353871234282', 'N2', 1, 0],
+      ['+447700900281', 'N1', 1, 0],
+    ]);
+    assert.equal(it.server.requests.length, 1, 'no number sent again');
+  });
+});
