@@ -90,10 +90,13 @@ export function collectingSink() {
       return items.map(() => 'advanced');
     },
     placeReports: async (items) => {
-      const placed = items.map((report) => ({ ...report, number: reportNumber(report.number, sentUnder.get(report.providerId) ?? [], undefined) }));
+      const placed = items.map((report) => {
+        const placing = reportNumber(report.number, sentUnder.get(report.providerId) ?? [], undefined);
+        return placing.kind === 'one' ? { ...report, number: placing.number } : `no number for id "${report.providerId}"`;
+      });
       return {
-        reports: placed.filter((report): report is StatusReport => report.number !== undefined),
-        unplaced: placed.flatMap((report) => (report.number === undefined ? [`no number for id "${report.providerId}"`] : [])),
+        reports: placed.filter((report): report is StatusReport => typeof report !== 'string'),
+        unplaced: placed.filter((reason): reason is string => typeof reason === 'string'),
       };
     },
     numbersSentUnder: async (providerId) => sentUnder.get(providerId) ?? [],

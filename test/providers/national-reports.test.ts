@@ -83,6 +83,21 @@ describe('InteractSMS receipts writing SMS-To nationally', () => {
     assert.deepEqual(await it.report('interactsms', failed(notifyId(), '0871234999')), { status: 'orphan' });
     assert.deepEqual(await it.deliveries(id), [['+353871234283', undefined]]);
   });
+
+  test('a national SMS-To that is two numbers of its notify id (a French and a Dutch mobile) decides neither: it is quarantined', async () => {
+    const both = await it.sent('33612345678', '31612345678');
+    assert.deepEqual(await it.report('interactsms', failed(notifyId(), '0612345678')), {
+      status: 'quarantined',
+      reason:
+        'the report for id "' +
+        notifyId() +
+        '" writes its number nationally, as more than one of the numbers that id was sent to (each in its own country): the relay cannot tell which one it is about',
+    });
+    assert.deepEqual((await it.deliveries(both)).sort(), [
+      ['+31612345678', undefined],
+      ['+33612345678', undefined],
+    ]);
+  });
 });
 
 describe('IntelliSoftware reports writing toaddr nationally, without sms.defaultRegion', () => {
@@ -111,6 +126,28 @@ describe('IntelliSoftware reports writing toaddr nationally, with sms.defaultReg
   });
 });
 
+describe('IntelliSoftware reports for a French and a Dutch number under one id, with sms.defaultRegion: FR', () => {
+  const it = relayThrough({ provider: 'intellisoftware' }, 'ID:B1', { sms: { defaultRegion: 'FR' } });
+
+  test('a national toaddr that is both numbers is quarantined, the region deciding nothing; the international one is applied', async () => {
+    const id = await it.sent('33612345678', '31612345678');
+    assert.deepEqual(await it.report('intellisoftware', { msgid: 'B1', status: '6', toaddr: '0612345678' }), {
+      status: 'quarantined',
+      reason:
+        'the report for id "B1" writes its number nationally, as more than one of the numbers that id was sent to (each in its own country): the relay cannot tell which one it is about',
+    });
+    assert.deepEqual((await it.deliveries(id)).sort(), [
+      ['+31612345678', undefined],
+      ['+33612345678', undefined],
+    ]);
+    assert.deepEqual(await it.report('intellisoftware', { msgid: 'B1', status: '6', toaddr: '33612345678' }), { status: 'advanced' });
+    assert.deepEqual((await it.deliveries(id)).sort(), [
+      ['+31612345678', undefined],
+      ['+33612345678', 'failed'],
+    ]);
+  });
+});
+
 describe('IntelliSoftware answering a request of several numbers with the numbers written nationally', () => {
   const it = relayThrough({ provider: 'intellisoftware' }, '07700900281,ID:N1\r\n0871234282,ID:N2\r\n');
 
@@ -121,5 +158,43 @@ describe('IntelliSoftware answering a request of several numbers with the number
       ['+447700900281', 'N1', 1, 0],
     ]);
     assert.equal(it.server.requests.length, 1, 'no number sent again');
+  });
+});
+
+describe('IntelliSoftware answering a French and a Dutch number with lines that write their number nationally', () => {
+  const it = relayThrough({ provider: 'intellisoftware' }, '31612345678,ID:R1\r\n33612345678,ID:R2\r\n', {
+    delivery: { retryMinDelay: '1s' },
+  });
+
+  test('a line that is both numbers places neither: neither is refused or sent on it, and both are sent again', async () => {
+    it.server.next = [{ status: 200, body: '0612345678,ERR:INVALID_NUMBER\r\n0612345678,ID:N9\r\n447700900296,ID:N10\r\n' }];
+    const id = queuedId(
+      (
+        await sendMail(it.relay().smtpPort, {
+          to: ['31612345678@sms.localhost', '33612345678@sms.localhost', '447700900296@sms.localhost'],
+          subject: 'Tank',
+          body: 'Tank 7 is full',
+        })
+      ).data,
+    );
+    await waitFor('the first answer taken', async () => ((await it.relay().store.smsOf(id)).some((sms) => sms.status === 'sent') ? true : undefined));
+    const rows = (await it.relay().store.smsOf(id)).map((sms) => [
+      sms.number,
+      sms.status,
+      sms.providerId,
+      sms.possibleDuplicates,
+      /^[A-Z_]+/.exec(sms.lastError ?? '')?.[0],
+    ]);
+    assert.deepEqual(rows.sort(), [
+      ['+31612345678', 'queued', undefined, 1, 'MISSING_RESULT'],
+      ['+33612345678', 'queued', undefined, 1, 'MISSING_RESULT'],
+      ['+447700900296', 'sent', 'N10', 0, undefined],
+    ]);
+    await waitFor('both sent again', async () => ((await it.relay().store.smsOf(id)).every((sms) => sms.status === 'sent') ? true : undefined));
+    assert.deepEqual((await it.relay().store.smsOf(id)).map((sms) => [sms.number, sms.providerId, sms.attempts]).sort(), [
+      ['+31612345678', 'R1', 2],
+      ['+33612345678', 'R2', 2],
+      ['+447700900296', 'N10', 1],
+    ]);
   });
 });

@@ -139,7 +139,7 @@ describe('a relay sending through Puzzel', () => {
     assert.equal(await deliveryOf(byPost.id), 'failed');
     assert.deepEqual(await report('GET', { messageid: 'm-unknown', statuscode: '0' }), {
       status: 'quarantined',
-      reason: 'the report for id "m-unknown" names no number, and that id names no one SMS the relay sent (yet) to take it from',
+      reason: 'the report for id "m-unknown" names no number, and that id names no SMS the relay sent (yet) to take it from',
     });
   });
 

@@ -130,7 +130,8 @@ type LineResult = { readonly id: string } | { readonly code: string; readonly de
  * renormalises and deduplicates them.
  * Each line speaks for its own number only: one whose result cannot be read makes that number
  * `UNPARSEABLE` (the gateway may have sent it), while the numbers it confirmed are sent and those it
- * refused are refused. A line with no number cannot be placed: the numbers left without a line are
+ * refused are refused. A line with no number, or with a national one that is more than one submitted number
+ * (replyDigits), cannot be placed: the numbers left without a line are
  * `MISSING_RESULT`, with the answer's start as its detail. Only a body with no line for any submitted number is unparseable as a whole.
  */
 function parseSendReply(body: string, recipients: readonly string[], logger: Logger): SubmissionResult {
@@ -149,6 +150,13 @@ function parseSendReply(body: string, recipients: readonly string[], logger: Log
     const match = RECIPIENT_LINE.exec(line);
     if (match?.[1] === undefined || match[2] === undefined) continue;
     const digits = replyDigits(match[1], recipients);
+    if (digits === undefined) {
+      logger.warn(
+        { number: maskNumber(match[1]) },
+        'intellisoftware: a reply line writes its number nationally as more than one submitted number (each in its own country); placed on neither',
+      );
+      continue;
+    }
     if (!byNumber.has(digits)) byNumber.set(digits, parseLineResult(match[2]) ?? { code: UNREADABLE_LINE, detail: match[2] });
   }
 
@@ -195,11 +203,15 @@ function recipientResult(number: string, line: LineResult | undefined, answer: s
  * write it nationally (`07700…`), as its reports and replies do. Its answer names only numbers the relay sent
  * (international digits), so a leading `00` is always their prefix: this wire format needs none of writtenNumber's
  * care for ids others write (a short code's own zeros); and a national number is the submitted one it is in that
- * number's own country, as a reply's sender is read (nationalSenderAmong).
+ * number's own country, as a reply's sender is read (nationalSenderAmong). Undefined when it is more than one of them
+ * (`0612345678` for a French and a Dutch number): the line cannot say which number it refused or took, so it places
+ * neither, and each is left without a line (MISSING_RESULT; the answer unparseable when no line places any number),
+ * never refused or sent on the other's word.
  */
-function replyDigits(number: string, recipients: readonly string[]): string {
+function replyDigits(number: string, recipients: readonly string[]): string | undefined {
   if (number.startsWith('+')) return number.slice(1);
   if (number.startsWith('00')) return number.slice(2);
   const national = nationalSenderAmong(number, recipients);
-  return national === undefined ? number : toInternationalDigits(national);
+  if (national.kind === 'ambiguous') return undefined;
+  return national.kind === 'one' ? toInternationalDigits(national.number) : number;
 }
