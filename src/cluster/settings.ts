@@ -1,16 +1,47 @@
 /**
- * The settings that decide what becomes of queued work whichever relay claims it (docs/several-relays.md):
- * an SMS is sent through the claiming relay's gateway accounts and routes, a reply is mailed from its SMS
- * domain. Relays sharing a database compare them by digest, in their rows of the relays table, so that
- * one started with other settings is told, naming the settings: never the values, nor any secret
- * (each is masked before it is digested).
+ * The settings every relay sharing a database must share (docs/several-relays.md, "What each relay needs"):
+ * queued work goes by the claiming relay's (an SMS is sent through its gateway accounts and routes, a reply
+ * is mailed from its SMS domain, signed with its DKIM key), and a request by the receiving relay's (a
+ * webhook checked against its tokens, a mail against its accounts and networks, a lease given its
+ * leaseTtl). Relays compare them by digest, in their rows of the relays table, so that one started with
+ * other settings is told, naming the settings: never the values, nor any secret (each is masked before it
+ * is digested, or, where the secret itself must agree, hashed by secretDigest first).
  */
-import { createHash } from 'node:crypto';
+import { createHash, scryptSync } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { accountsOf, type Config } from '../config/load.ts';
 import { maskedSecrets } from '../config/secrets.ts';
 
 /** Hex digits of a setting's digest kept: enough to tell two configurations apart, short in a row and a log line. */
 const DIGEST_CHARS = 16;
+
+/**
+ * The salt of secretDigest: the same on every relay, so that their digests compare, and this application's own, so
+ * that a table of hashes made for another use does not apply.
+ */
+const SECRET_SALT = 'smsrelay: a secret relays sharing a database must share';
+/** Bytes scrypt derives: its output is digested and cut to DIGEST_CHARS like every setting's. */
+const SECRET_BYTES = 32;
+
+/**
+ * Secrets that must agree between relays (the webhook tokens, the DKIM key), as a value a digest can be made of and
+ * the relays table keep: scrypt (Node's defaults, some 50 ms and 16 MB once per start or `status`), so that whoever
+ * reads that table cannot test guesses of a token at a hash's speed, of which DIGEST_CHARS keeps only 64 bits anyway.
+ */
+function secretDigest(secrets: readonly (string | Buffer)[]): string {
+  const hash = createHash('sha256');
+  for (const secret of secrets) hash.update(createHash('sha256').update(secret).digest());
+  return scryptSync(hash.digest(), SECRET_SALT, SECRET_BYTES).toString('hex');
+}
+
+/** The DKIM key as relays compare it: a secret, read as the signer reads it; none when unreadable (the signer says why). */
+function dkimKey(file: string): Buffer | undefined {
+  try {
+    return readFileSync(file);
+  } catch {
+    return undefined;
+  }
+}
 
 /** Each compared setting, by the name an operator looks it up by, and its digest: as a relay's row keeps it (JSON). */
 export function settingsDigest(config: Config): string {
@@ -26,6 +57,17 @@ export function settingsDigest(config: Config): string {
     })),
     'gateway.routes': config.gateway.routes?.map((route) => ({ ...route, providers: route.providers.map((account) => account.provider) })) ?? null,
     'accounts[].gateway': config.accounts.map((account) => ({ username: account.username, gateway: account.gateway?.username ?? null })),
+    // The accounts but their gateway (above), their password hashes masked: one password hashed twice differs (its salt).
+    accounts: config.accounts.map(({ gateway: _gateway, ...account }) => account),
+    networks: config.networks,
+    // The tokens a webhook is taken with, in either order (a rotation sets the new one first), and where it travels;
+    // under a key maskedSecrets leaves as it is (`tokens` it would mask).
+    'inbound.webhookToken': {
+      taken: secretDigest([config.inbound.webhookToken, config.inbound.previousWebhookToken].filter((token) => token !== undefined).sort()),
+      header: config.inbound.webhookTokenHeader ?? null,
+    },
+    'mail.dkim': config.mail.dkim ? { selector: config.mail.dkim.selector, key: secretDigest([dkimKey(config.mail.dkim.privateKeyFile) ?? '']) } : null,
+    'delivery.leaseTtl': config.delivery.leaseTtl,
   };
   return JSON.stringify(
     Object.fromEntries(
