@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { after, test } from 'node:test';
 import { request } from 'undici';
+import { PostgresStore } from '../../src/store/postgres/store.ts';
 import { describeOnPostgres, freshDatabase } from '../helpers/postgres.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
 import { queuedId, sendMail } from '../helpers/smtp.ts';
@@ -73,6 +74,32 @@ describeOnPostgres('the queue age on relays whose clocks differ', async () => {
       await gateway.close();
       await sink.stop();
       for (const dir of dirs) removeDir(dir);
+    }
+  });
+
+  test("of the relays' own mail is the database's measure too, for mail queued by a relay behind and one ahead", async (t) => {
+    const store = await PostgresStore.open({ url: (await freshDatabase()) ?? '' });
+    const realNow = Date.now;
+    /** A mail of the relay's own (a bounce) queued by a relay whose clock is `shiftMs` off. */
+    const queueAt = async (shiftMs: number) => {
+      const shifted = t.mock.method(Date, 'now', () => realNow() + shiftMs);
+      try {
+        await store.enqueueMail([{ kind: 'bounce', messageId: undefined, envelopeFrom: '', recipients: ['alice@example.com'], raw: Buffer.from('x') }]);
+      } finally {
+        shifted.mock.restore();
+      }
+    };
+    try {
+      await queueAt(SKEW_MS);
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      // Stamped 300 s ahead, it would read 0 s for 300 s.
+      assert.ok((await store.queueStats(Date.now())).mail.oldestAgeSeconds >= 1);
+      await queueAt(-SKEW_MS);
+      // Stamped 300 s behind, it would read 300 s old, and the queue's oldest.
+      const age = (await store.queueStats(Date.now())).mail.oldestAgeSeconds;
+      assert.ok(age >= 1 && age <= 10, `${age} s`);
+    } finally {
+      await store.close();
     }
   });
 });
