@@ -11,6 +11,7 @@ import { createHash, createPrivateKey, scryptSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { accountsOf, type Config } from '../config/load.ts';
 import { maskedSecrets, SECRET_KEYS } from '../config/secrets.ts';
+import { publicBase } from '../http/webhooks.ts';
 import { canonicalNetwork } from '../policy/networks.ts';
 
 /** Hex digits of a setting's digest kept: enough to tell two configurations apart, short in a row and a log line. */
@@ -87,7 +88,7 @@ export function settingsDigest(config: Config): string {
     // The secrets of the accounts above: a relay with another one is refused by the provider or refuses its signed webhooks.
     'gateway secrets': secretDigest(gatewaySecrets(config)),
     // Signatures over the URL (Twilio's) are checked against it, and providers are told webhook URLs under it.
-    'gateway.publicUrl': config.gateway.publicUrl ?? null,
+    'gateway.publicUrl': config.gateway.publicUrl === undefined ? null : publicBase(config.gateway.publicUrl),
     // Accounts in any order: a username names one.
     'accounts[].gateway': byUsername(config.accounts).map((account) => ({ username: account.username, gateway: account.gateway?.username ?? null })),
     // The accounts but their gateway (above), their password hashes masked: one password hashed twice differs (its salt).

@@ -52,9 +52,10 @@ function digest(settings: Settings = {}): string {
   return settingsDigest(loadConfig(relayEnvironment(dir, yaml), dir).config);
 }
 
-test('relays with equal settings written otherwise are told of no difference: a header in another case, the DKIM key in another form or line ends, accounts or networks in another order or form', () => {
+test('relays with equal settings written otherwise are told of no difference: a header in another case, the DKIM key in another form or line ends, accounts or networks in another order or form, a public URL with a trailing slash', () => {
   const networks = ['203.0.113.0/24', '2001:db8::/32'];
-  const base = digest({ allowedNetworks: networks });
+  const common: Settings = { allowedNetworks: networks, publicUrl: 'https://sms.example.com' };
+  const base = digest(common);
   const told = (
     [
       ['the header in lower case', { header: 'x-api-key' }],
@@ -62,8 +63,9 @@ test('relays with equal settings written otherwise are told of no difference: a 
       ['the key with CRLF line ends', { key: crlf }],
       ['the accounts in another order', { accounts: ['b', 'a'] }],
       ['the networks in another order and form', { allowedNetworks: ['2001:0DB8:0:0::/32', '203.0.113.0/24'] }],
+      ['the public URL with a trailing slash', { publicUrl: 'https://sms.example.com/' }],
     ] as ReadonlyArray<readonly [string, Settings]>
-  ).map(([what, settings]) => [what, settingsDiffering(digest({ allowedNetworks: networks, ...settings }), base)] as const);
+  ).map(([what, settings]) => [what, settingsDiffering(digest({ ...common, ...settings }), base)] as const);
   assert.deepEqual(
     told.filter(([, differing]) => differing.length > 0),
     [],
