@@ -263,7 +263,9 @@ function scheduledNote(sms: QueueStats['sms']): string {
 
 /** What a relay's line adds when its settings are not this configuration's (src/cluster/settings.ts). */
 function otherSettings(differing: readonly string[]): string {
-  return differing.length === 0 ? '' : `; other settings than this configuration's: ${differing.join(', ')} (queued work goes by the claiming relay's)`;
+  return differing.length === 0
+    ? ''
+    : `; other settings than this configuration's: ${differing.join(', ')} (queued work goes by the claiming relay's, a webhook or mail by the receiving relay's)`;
 }
 
 /**

@@ -216,7 +216,7 @@ function warnOfOtherSettings(member: RelayMember, others: readonly RelaySeen[], 
     if (differing.length === 0) continue;
     logger.warn(
       { relay: relay.name, settings: differing },
-      `relay: relay ${relay.name} on this database runs with other ${differing.join(', ')}: queued work is sent with the settings of the relay that claims it; give every relay the same configuration (docs/several-relays.md)`,
+      `relay: relay ${relay.name} on this database runs with other ${differing.join(', ')}: queued work is sent with the settings of the relay that claims it, a webhook or mail taken by those of the relay it reaches; give every relay the same configuration (docs/several-relays.md)`,
     );
   }
 }

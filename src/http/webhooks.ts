@@ -342,6 +342,11 @@ function refuse(reply: FastifyReply, error: RelayError) {
   return reply.status(status).send(body);
 }
 
+/** `gateway.publicUrl` as the base the webhooks' URLs are built on: its trailing slashes are none of their paths'. */
+export function publicBase(publicUrl: string): string {
+  return publicUrl.replace(/\/+$/, '');
+}
+
 /**
  * A webhook request as the provider plug-ins read it (needs a parser that keeps the body as text).
  * `publicUrl`: the base URL the provider calls (`gateway.publicUrl`), else what the relay saw.
@@ -356,7 +361,7 @@ export function inboundOf(request: FastifyRequest, publicUrl?: string): InboundR
     charset: rawBodies.get(request)?.charset,
     query: new URL(request.url, 'http://relay.invalid').searchParams,
     headers,
-    url: `${publicUrl === undefined ? `${request.protocol}://${request.host}` : publicUrl.replace(/\/+$/, '')}${request.url}`,
+    url: `${publicUrl === undefined ? `${request.protocol}://${request.host}` : publicBase(publicUrl)}${request.url}`,
     method: request.method === 'GET' ? 'GET' : 'POST',
   };
 }

@@ -1,4 +1,5 @@
 import { BlockList, isIPv6 } from 'node:net';
+import ipaddr from 'ipaddr.js';
 import { LRUCache } from 'lru-cache';
 
 /**
@@ -25,6 +26,16 @@ export function peerAddress(address: string | undefined): string {
 /** A host as it goes before `:port`: an IPv6 address in brackets, or its own colons would run into the port's (`:::25`). */
 export function hostBeforePort(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
+}
+
+/**
+ * A network as one form of it, for comparing two lists: the address as ipaddr.js prints it (IPv6 compressed, lower
+ * case) and its prefix, a bare address as the one-address network networkMatcher takes it for.
+ */
+export function canonicalNetwork(cidr: string): string {
+  const [network = '', bits] = cidr.split('/');
+  const address = ipaddr.parse(network);
+  return `${address.toString()}/${bits === undefined ? (address.kind() === 'ipv4' ? 32 : 128) : Number(bits)}`;
 }
 
 /** A predicate for "this client address is in one of these networks" (IPv4-mapped IPv6 included). */

@@ -446,6 +446,10 @@ export const MIGRATIONS: readonly string[] = [
   // indexes, which hold the same rows (a lease is cleared whenever a row leaves the queue), and each mail's claim and
   // send result no longer write an index page for them (SQLITE_STEPS). PostgreSQL keeps its own.
   '-- SQLite only',
+  // 37: on PostgreSQL, each mail and each mail of the relay's own stamped by the database's clock as it is inserted, so that
+  // the queues' oldest age is read on one clock whichever relays accepted and read them (POSTGRES_STEPS). SQLite, which
+  // one relay runs, reads the relay's own stamps on the relay's own clock, as before.
+  '-- PostgreSQL only',
 ];
 
 /** Step 35's index change, run by each store's own step. */

@@ -32,8 +32,9 @@ export const FIRST_CLASSIFIED = 12;
 // 34 adds a nullable column an older relay neither reads nor writes: it counts a newer relay's sign-ins in flight as failures, as before.
 // 35 replaces an index no relay writes by: an older relay's console search by sender reads without one (every mail, up to a page found), finding what it did.
 // 36 changes nothing on PostgreSQL; on SQLite, which one relay runs, it drops two indexes whose look-ups others serve.
+// 37 adds nullable columns with a default an older relay never reads: its inserts get the database's stamp by the default, its queue ages read its own stamps, as before.
 export const ADDITIVE_MIGRATIONS: ReadonlySet<number> = new Set([
-  12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36,
+  12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37,
 ]);
 export const BREAKING_MIGRATIONS: ReadonlySet<number> = new Set<number>();
 

@@ -487,7 +487,7 @@ describeOnPostgres('several relays on one PostgreSQL', async () => {
       const shown = await status(delta.store, Date.now(), { pid: process.pid, name: 'delta', settings: settingsDigest(config), database: true });
       assert.match(
         shown,
-        /^ {2}alpha: running, .*; other settings than this configuration's: sms\.domains, gateway accounts \(queued work goes by the claiming relay's\)$/m,
+        /^ {2}alpha: running, .*; other settings than this configuration's: sms\.domains, gateway accounts \(queued work goes by the claiming relay's, a webhook or mail by the receiving relay's\)$/m,
       );
       assert.doesNotMatch(shown, /^ {2}delta: .*other settings/m, 'its own row matches its configuration');
       assert.doesNotMatch(shown + JSON.stringify(warned), /delta-account|sms\.test/, 'digests, never the values');
@@ -497,6 +497,54 @@ describeOnPostgres('several relays on one PostgreSQL', async () => {
       await standalone.close();
       removeDir(alpha.dir);
       removeDir(dir);
+    }
+  });
+
+  test('a relay started with other webhook tokens than a live one is warned at start and in status, never a token; the same tokens in the other order are no difference', async () => {
+    const url = (await freshDatabase()) ?? '';
+    const standalone = await startSimulator();
+    const [current, previous, other] = ['current-token-0123456789', 'previous-token-0123456789', 'another-token-0123456789'];
+    const tokens = (webhookToken: string, previousWebhookToken?: string) => ({
+      SMSRELAY_WEBHOOK_TOKEN: webhookToken,
+      ...(previousWebhookToken ? { SMSRELAY_PREVIOUS_WEBHOOK_TOKEN: previousWebhookToken } : {}),
+    });
+    const alpha = await startTestRelay(gatewayYaml(standalone.url), clusterEnv(url, 'alpha', tokens(current, previous)));
+    const dirs = [tempDir(), tempDir()];
+    const started: Array<Awaited<ReturnType<typeof startRelay>>> = [];
+    /** A relay started beside alpha with these tokens: its log lines and its configuration's digests. */
+    const beside = async (dir: string, name: string, env: Record<string, string>) => {
+      const { config } = loadConfig(relayEnvironment(dir, gatewayYaml(standalone.url), clusterEnv(url, name, env)), dir);
+      const { logger, lines } = captureLog('info');
+      started.push(await startRelay(config, logger));
+      return {
+        config,
+        lines,
+        warned: lines.map((line) => JSON.parse(line) as { msg: string; relay?: string; settings?: string[] }).find((line) => line.relay === 'alpha'),
+      };
+    };
+    try {
+      const swapped = await beside(dirs[0] as string, 'beta', tokens(previous, current));
+      assert.equal(swapped.warned, undefined, `the tokens taken are the same: ${swapped.lines.join('')}`);
+
+      const odd = await beside(dirs[1] as string, 'delta', tokens(other));
+      assert.ok(odd.warned, odd.lines.join(''));
+      assert.deepEqual(odd.warned.settings, ['inbound.webhookToken']);
+      assert.match(odd.warned.msg, /^relay: relay alpha on this database runs with other inbound\.webhookToken: /);
+      const store = started[1]?.store;
+      assert.ok(store);
+      const shown = await status(store, Date.now(), { pid: process.pid, name: 'delta', settings: settingsDigest(odd.config), database: true });
+      assert.match(shown, /^ {2}alpha: running, .*; other settings than this configuration's: inbound\.webhookToken \(/m);
+      assert.match(shown, /^ {2}beta: running, .*; other settings than this configuration's: inbound\.webhookToken \(/m);
+      const rows = JSON.stringify(await store.relaysSeen(60_000));
+      for (const token of [current, previous, other]) {
+        assert.ok(!(shown + odd.lines.join('') + swapped.lines.join('') + rows).includes(token), 'digests, never a token');
+      }
+    } finally {
+      for (const relay of started) await relay.stop();
+      await alpha.stop();
+      await standalone.close();
+      removeDir(alpha.dir);
+      for (const dir of dirs) removeDir(dir);
     }
   });
 

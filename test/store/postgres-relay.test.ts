@@ -24,11 +24,12 @@ import {
   waitFor,
 } from '../helpers/relay.ts';
 import { queuedId, textTo } from '../helpers/smtp.ts';
-import { storeFile } from '../helpers/store.ts';
+import { mail, storeFile } from '../helpers/store.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/smsrelay.js', import.meta.url));
 const PHONE = '447700900123';
 const TOKEN = 'test-webhook-token-0123456789';
+const HOUR_MS = 3_600_000;
 
 after(killSpawnedRelays);
 
@@ -159,6 +160,33 @@ describeOnPostgres('the relay on PostgreSQL', async (probe) => {
     try {
       assert.deepEqual((await postgres.quarantined(id))?.body, old);
       assert.equal((await postgres.listQuarantine(10)).find((entry) => entry.id === id)?.bytes, old.length);
+    } finally {
+      await postgres.close();
+    }
+  });
+
+  test("store copy: a queued SMS and mail an hour old read an hour old on PostgreSQL, their accepting relay's stamps, not the copy's time", async () => {
+    const file = storeFile();
+    const sqlite = await SqliteStore.open({ file, busyTimeoutMs: 100 });
+    const hourAgo = Date.now() - HOUR_MS;
+    await sqlite.acceptMail(mail([`+${PHONE}`], { receivedAt: hourAgo }));
+    await sqlite.enqueueMail([{ kind: 'bounce', messageId: undefined, envelopeFrom: '', recipients: ['alice@example.com'], raw: Buffer.from('x') }]);
+    await sqlite.close();
+    // The mail queued an hour ago as well: enqueueMail stamps it with the clock's now.
+    const db = new BetterSqlite3(file);
+    db.prepare('UPDATE mail_out SET created_at = ?').run(hourAgo);
+    db.close();
+    const url = (await freshDatabase()) ?? assert.fail('no database');
+    await copySqliteToPostgres(file, url);
+    const postgres = await PostgresStore.open({ url });
+    try {
+      const { sms, mail: own } = await postgres.queueStats(Date.now());
+      for (const [queue, age] of [
+        ['sms', sms.oldestAgeSeconds],
+        ['mail', own.oldestAgeSeconds],
+      ] as const) {
+        assert.ok(Math.abs(age - HOUR_MS / 1000) < 60, `the ${queue} queue's oldest reads ${age} s, not about 3600 s`);
+      }
     } finally {
       await postgres.close();
     }

@@ -170,9 +170,23 @@ function columnsOf(source: BetterSqlite3.Database, table: string): Column[] {
   return (source.pragma(`table_info(${table})`) as Array<{ name: string; pk: number }>).map((column) => ({ name: column.name, primaryKey: column.pk }));
 }
 
+/**
+ * The target's columns of `table` the source lacks: PostgreSQL's own, the stamps its clock makes at each insert (step 37's
+ * `db_received_at`, `db_created_at`). A copied row was not inserted at the copy, so it gets none (NULL, read as its accepting
+ * relay's stamp, as a row stored before the step): their default would make a copied backlog's oldest age the copy's.
+ */
+async function targetOnly(client: pg.Client, table: string, names: readonly string[]): Promise<string[]> {
+  const { rows } = await client.query<{ name: string }>(
+    'SELECT column_name AS name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position',
+    [table],
+  );
+  return rows.map((row) => row.name).filter((name) => !names.includes(name));
+}
+
 async function copyTable(source: BetterSqlite3.Database, client: pg.Client, table: string, onProgress: (progress: CopyProgress) => void): Promise<TableCopy> {
   const columns = columnsOf(source, table);
   const names = columns.map((column) => column.name);
+  const unstamped = await targetOnly(client, table, names);
   const total = (source.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
   const digest = new Checksum();
   let batch: unknown[][] = [];
@@ -180,8 +194,10 @@ async function copyTable(source: BetterSqlite3.Database, client: pg.Client, tabl
   const flush = async () => {
     if (batch.length === 0) return;
     const values = batch.flat();
-    const tuples = batch.map((_, row) => `(${names.map((__, column) => `$${row * names.length + column + 1}`).join(', ')})`);
-    await client.query(`INSERT INTO ${table} (${names.join(', ')}) VALUES ${tuples.join(', ')}`, values);
+    const tuples = batch.map(
+      (_, row) => `(${[...names.map((__, column) => `$${row * names.length + column + 1}`), ...unstamped.map(() => 'NULL')].join(', ')})`,
+    );
+    await client.query(`INSERT INTO ${table} (${[...names, ...unstamped].join(', ')}) VALUES ${tuples.join(', ')}`, values);
     copied += batch.length;
     batch = [];
     onProgress({ table, copied, total });

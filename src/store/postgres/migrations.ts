@@ -5,6 +5,7 @@
  * change is a new step (CREATE OR REPLACE, or a new name).
  */
 import { SENDER_INDEX_BY_CASE } from '../migrations.ts';
+import { DB_NOW_MS } from './clock.ts';
 
 /** A delivery state's rank (sqlite-replies.ts, RANK): a report moves an SMS's state only forward. */
 const rankOf = (state: string) =>
@@ -116,9 +117,25 @@ export const ADOPT_ORPHANS = 'SELECT smsrelay_adopt_orphans($1::bigint, $2::bigi
  */
 const SENDER_INDEX_STEP = `LOCK TABLE messages IN ACCESS EXCLUSIVE MODE; ${SENDER_INDEX_BY_CASE}`;
 
+/**
+ * Step 37 on PostgreSQL: the database's clock (DB_NOW_MS) at each mail's and each own mail's insert, by a default, so that
+ * every relay's insert gets it, an older relay's in a rolling upgrade too; `queueStats` measures the queues' oldest age
+ * from it on the same clock, where `received_at` and `created_at` are the accepting relay's clock, off by its offset.
+ * Added without a default first: rows already stored keep none (NULL, read as their relay's stamp) rather than the
+ * upgrade's time, and the table is not rewritten. Both tables locked first, in one order, as step 35's.
+ */
+const DATABASE_STAMP_STEP = `
+  LOCK TABLE messages, mail_out IN ACCESS EXCLUSIVE MODE;
+  ALTER TABLE messages ADD COLUMN db_received_at BIGINT;
+  ALTER TABLE messages ALTER COLUMN db_received_at SET DEFAULT ${DB_NOW_MS};
+  ALTER TABLE mail_out ADD COLUMN db_created_at BIGINT;
+  ALTER TABLE mail_out ALTER COLUMN db_created_at SET DEFAULT ${DB_NOW_MS};
+`;
+
 /** By step number: what the step adds on PostgreSQL. */
 export const POSTGRES_STEPS: ReadonlyMap<number, string> = new Map([
   [15, ADOPTION_STEP],
   [27, ADOPTION_WORDS_STEP],
   [35, SENDER_INDEX_STEP],
+  [37, DATABASE_STAMP_STEP],
 ]);

@@ -1460,32 +1460,36 @@ export class PostgresStore implements Store, ClusterStore {
       held: number;
       scheduled: number;
       next_scheduled: number | null;
-      oldest: number | null;
+      oldest_age_ms: number | null;
       mail_queued: number;
-      mail_oldest: number | null;
+      mail_oldest_age_ms: number | null;
       undeliverable: number;
       quarantined: number;
     }>(
       `
-      SELECT s.queued, s.held, s.scheduled, s.next_scheduled, s.oldest, m.queued AS mail_queued, m.oldest AS mail_oldest,
+      SELECT s.queued, s.held, s.scheduled, s.next_scheduled, ${DB_NOW_MS} - s.oldest AS oldest_age_ms, m.queued AS mail_queued,
+        ${DB_NOW_MS} - m.oldest AS mail_oldest_age_ms,
         (SELECT COUNT(*) FROM inbound WHERE mailbox IS NULL) AS undeliverable, (SELECT COUNT(*) FROM quarantine) AS quarantined
       FROM (SELECT COUNT(*) FILTER (WHERE held = 0) AS queued, COUNT(*) FILTER (WHERE held = 1) AS held,
               COUNT(*) FILTER (WHERE ${scheduled}) AS scheduled, MIN(m.send_at) FILTER (WHERE ${scheduled}) AS next_scheduled,
-              MIN(GREATEST(m.received_at, m.send_at)) AS oldest
+              MIN(GREATEST(COALESCE(m.db_received_at, m.received_at), m.send_at)) AS oldest
             FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.status = 'queued') s,
-        (SELECT COUNT(*) AS queued, MIN(created_at) AS oldest FROM mail_out WHERE status = 'queued') m`,
+        (SELECT COUNT(*) AS queued, MIN(COALESCE(db_created_at, created_at)) AS oldest FROM mail_out WHERE status = 'queued') m`,
       [now],
     );
-    const age = (oldest: number | null | undefined) => (oldest === null || oldest === undefined ? 0 : Math.max(0, Math.round((now - oldest) / 1000)));
+    // Measured on the database's clock from the database's stamps (schema 37): the relays' clocks, the accepting one's and
+    // this one's, may differ from it and each other (docs/several-relays.md). A row stored before schema 37 has only its
+    // relay's stamp; an X-SMS-Send-At is a time of the world, whichever clock reads it.
+    const age = (ms: number | null | undefined) => (ms === null || ms === undefined ? 0 : Math.max(0, Math.round(ms / 1000)));
     return {
       sms: {
         queued: row?.queued ?? 0,
         held: row?.held ?? 0,
         scheduled: row?.scheduled ?? 0,
         nextScheduledAt: row?.next_scheduled ?? undefined,
-        oldestAgeSeconds: age(row?.oldest),
+        oldestAgeSeconds: age(row?.oldest_age_ms),
       },
-      mail: { queued: row?.mail_queued ?? 0, oldestAgeSeconds: age(row?.mail_oldest) },
+      mail: { queued: row?.mail_queued ?? 0, oldestAgeSeconds: age(row?.mail_oldest_age_ms) },
       undeliverableInbound: row?.undeliverable ?? 0,
       quarantined: row?.quarantined ?? 0,
     };
