@@ -15,7 +15,7 @@ export const SECRET_KEYS = /^(?!.*header$).*(?:password|secret|token)/i;
 export const REDACTED = '***';
 
 /** The gateway's URLs, the smarthost's, the public ones: each may carry a secret. */
-const URL_KEY = /url$/i;
+export const URL_KEY = /url$/i;
 
 /**
  * `value` (the configuration or a part of it) with every secret `***`, and each URL's credentials and
