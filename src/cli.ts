@@ -1270,20 +1270,24 @@ function reload({ relay, config, logger }: { readonly relay: Relay; readonly con
 /**
  * A SIGHUP applies only the TLS files, but an operator who edited the settings and ran `systemctl reload`
  * expects them read: they are, as at start (the file and this process's environment), and the log says
- * whether they are invalid or which changed, to take effect at the next start.
+ * whether they are invalid or which changed, to take effect at the next start, with what start warns of in them.
  */
 function reviewSettings(running: Config, logger: Pick<Logger, 'info' | 'warn' | 'error'>): void {
-  let edited: Config;
+  let edited: LoadedConfig;
   try {
-    edited = loadConfig().config;
+    edited = loadConfig();
   } catch (error) {
     const reason = error instanceof ConfigError ? error.problems.join('; ') : String(error);
     logger.error(`config: SIGHUP: the settings are invalid (${reason}); the relay keeps running on the settings it started with`);
     return;
   }
-  const changed = changedSettings(running, edited);
-  if (changed.length === 0) logger.info('config: SIGHUP: the settings are as the relay started with them');
-  else {
+  // What start would warn of (a wrong file value a variable overrides, another provider's key, an old name): the
+  // reload is the check the operator runs after an edit, and such a value runs the day the variable goes.
+  for (const warning of edited.warnings) logger.warn(`config: SIGHUP: ${warning}`);
+  const changed = changedSettings(running, edited.config);
+  if (changed.length === 0) {
+    logger.info(`config: SIGHUP: the settings are as the relay started with them${edited.warnings.length > 0 ? ', with the warnings above' : ''}`);
+  } else {
     logger.warn(
       { changed },
       `config: SIGHUP: ${changed.join(', ')} changed; only a restart applies them (the relay keeps running on the settings it started with)`,

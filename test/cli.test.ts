@@ -38,11 +38,11 @@ function inNamespace(context: TestContext, kind: 'uts' | 'mount', probe: string)
   return undefined;
 }
 
-/** `smsrelay config check` run in `cwd` with only PATH and the data directory set. */
-function configCheckIn(cwd: string, data: string) {
+/** `smsrelay config check` run in `cwd` with only PATH, the data directory and `env` set. */
+function configCheckIn(cwd: string, data: string, env: Record<string, string> = {}) {
   return spawnSync(process.execPath, [BIN, 'config', 'check'], {
     cwd,
-    env: { PATH: process.env.PATH ?? '', SMSRELAY_DATA_DIR: data },
+    env: { PATH: process.env.PATH ?? '', SMSRELAY_DATA_DIR: data, ...env },
     encoding: 'utf8',
     timeout: 60_000,
   });
@@ -738,6 +738,47 @@ describe('smsrelay command', () => {
       ]);
       const result = await sendMail(relay.smtpPort, { to: ['447700900123@sms.localhost'], body: 'still running' });
       assert.ok(queuedId(result.data));
+    } finally {
+      assert.equal(await relay.stop(), 0, 'SIGTERM stops the relay cleanly');
+    }
+  });
+
+  test("SIGHUP warns of what start and config check warn of: a wrong file value a variable overrides, another provider's key, an old setting name", async () => {
+    const cwd = dir();
+    // The log level is SMSRELAY_LOG_LEVEL=info (spawnRelay's): a wrong log.level in the file is overridden, and warned of.
+    const relay = await spawnRelay(cwd, relayEnvironment(cwd, {}));
+    const file = join(cwd, 'smsrelay.yaml');
+    const hangUp = async (yaml: string, lines: number) => {
+      writeFileSync(file, yaml);
+      const count = relay.logs.length;
+      relay.child.kill('SIGHUP');
+      const logged = () => relay.logs.slice(count).filter((line) => String(line.msg).startsWith('config: SIGHUP'));
+      return waitFor('the SIGHUP log lines', () => (logged().length === lines ? logged().map(({ level, msg }) => ({ level, msg })) : undefined));
+    };
+    /** The warnings `config check` gives on the same file and variables, as the SIGHUP logs them. */
+    const checked = () =>
+      configCheckIn(cwd, join(cwd, 'data'), { SMSRELAY_LOG_LEVEL: 'info' })
+        .stderr.split('\n')
+        .filter((line) => line.startsWith('smsrelay: config: '))
+        .map((line) => ({ level: 'warn', msg: `config: SIGHUP: ${line.slice('smsrelay: config: '.length)}` }));
+    try {
+      const unchanged = await hangUp('log:\n  level: verbose\ngateway:\n  serviceId: x\n', 3);
+      assert.deepEqual(unchanged, [
+        { level: 'warn', msg: `config: SIGHUP: ${file}: gateway.serviceId: a setting of the puzzel gateway, not used with simulator; ignored` },
+        {
+          level: 'warn',
+          msg: `config: SIGHUP: ${file}: log.level: write one of: fatal, error, warn, info, debug, trace, silent; overridden by SMSRELAY_LOG_LEVEL for now: correct it or remove it`,
+        },
+        { level: 'info', msg: 'config: SIGHUP: the settings are as the relay started with them, with the warnings above' },
+      ]);
+      assert.deepEqual(unchanged.slice(0, -1), checked());
+      const renamed = await hangUp('console:\n  trustedProxies: [127.0.0.1/32]\n', 2);
+      assert.deepEqual(renamed[0], {
+        level: 'warn',
+        msg: `config: SIGHUP: ${file}: console.trustedProxies: the old name of http.trustedProxies, read as it for now; rename it to http.trustedProxies`,
+      });
+      assert.deepEqual(renamed.slice(0, 1), checked());
+      assert.match(String(renamed[1]?.msg), /^config: SIGHUP: http\.trustedProxies, console\.trustedProxies changed; only a restart applies them/);
     } finally {
       assert.equal(await relay.stop(), 0, 'SIGTERM stops the relay cleanly');
     }
