@@ -1,4 +1,4 @@
-import { existsSync, rmSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, realpathSync, rmSync, type Stats, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
@@ -825,6 +825,12 @@ async function backup(words: readonly string[], force: boolean): Promise<void> {
   if (storeFiles(store).includes(copy) || (existsSync(copy) && existsSync(store) && sameFile(copy, store))) {
     return usage(`backup ${target}: that is the live store itself; name a file outside it, e.g. ${join(dirname(store), 'smsrelay-backup.db')}`);
   }
+  const notFile = notRegularFile(target);
+  if (notFile) {
+    console.error(`smsrelay: backup ${target}: ${notFile}, not a file a copy can replace; name a regular file, or a directory to write into`);
+    process.exitCode = EXIT_CANNOT_CREATE;
+    return;
+  }
   if (!force && existsSync(target)) {
     console.error(`smsrelay: backup ${target}: the file exists; name another file or a directory, or add --force to overwrite it`);
     process.exitCode = EXIT_CANNOT_CREATE;
@@ -863,6 +869,34 @@ function isDirectory(path: string): boolean {
     // Under a file (ENOTDIR) or where this user may not look: not a directory to write into, as the copy will say.
     return false;
   }
+}
+
+/**
+ * What a backup's target is when it exists but is no regular file, followed through symbolic links (a link
+ * to one says so): the copy is renamed onto the target, which would put a file in the place of a device
+ * (as root, /dev/full or /dev/null itself), a FIFO or a socket, and --force was never asked for that.
+ * Undefined for a regular file, or none there (a path that cannot be looked at is the copy's to say).
+ */
+function notRegularFile(path: string): string | undefined {
+  let stats: Stats | undefined;
+  try {
+    stats = statSync(path, { throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
+  if (!stats || stats.isFile()) return undefined;
+  const kind = stats.isCharacterDevice()
+    ? 'a character device'
+    : stats.isBlockDevice()
+      ? 'a block device'
+      : stats.isFIFO()
+        ? 'a FIFO (named pipe)'
+        : stats.isSocket()
+          ? 'a socket'
+          : stats.isDirectory()
+            ? 'a directory'
+            : 'no regular file';
+  return lstatSync(path).isSymbolicLink() ? `a symbolic link to ${realpathSync(path)}, ${kind}` : kind;
 }
 
 /** Two paths naming one file (a link, another spelling of the path). */

@@ -2,7 +2,19 @@ import assert from 'node:assert/strict';
 import { type SpawnSyncReturns, spawn, spawnSync } from 'node:child_process';
 import { simpleParser } from 'mailparser';
 import { once } from 'node:events';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import BetterSqlite3 from 'better-sqlite3';
 import { type AddressInfo, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -355,6 +367,42 @@ describe('smsrelay command', () => {
     assert.equal(missing.status, 73, missing.stderr);
     assert.match(missing.stderr, /smsrelay: backup .*\/nonexistent\/smsrelay-backup-[\dT-]+Z\.db: its directory does not exist \(ENOENT\)/);
     assert.deepEqual(readdirSync(cwd).sort(), ['a-file', 'made', 'target']);
+  });
+
+  test('backup onto a target that is no regular file (a FIFO, a symbolic link to /dev/null or to a FIFO), with --force or not, is refused naming it and what it is, exit 73, the target left as it was', async () => {
+    const cwd = dir();
+    const data = join(cwd, 'data');
+    await (await SqliteStore.open({ file: join(data, 'smsrelay.db'), busyTimeoutMs: 100 })).close();
+    // No device node is made or written: a link to /dev/null shows a device (the copy was renamed onto the link itself, never onto /dev/null).
+    const fifo = join(cwd, 'fifo');
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0, 'mkfifo');
+    symlinkSync('/dev/null', join(cwd, 'null-link'));
+    symlinkSync(fifo, join(cwd, 'fifo-link'));
+    const before = readdirSync(cwd).sort();
+    for (const [name, what] of [
+      ['fifo', 'a FIFO (named pipe)'],
+      ['null-link', `a symbolic link to ${realpathSync('/dev/null')}, a character device`],
+      ['fifo-link', `a symbolic link to ${fifo}, a FIFO (named pipe)`],
+    ] as const) {
+      for (const force of [['--force'], []]) {
+        const target = join(cwd, name);
+        const result = spawnSync(process.execPath, [BIN, 'backup', ...force, target], {
+          cwd,
+          env: { PATH: process.env.PATH ?? '', SMSRELAY_DATA_DIR: data },
+          encoding: 'utf8',
+          timeout: 60_000,
+        });
+        assert.equal(result.status, 73, `${name} ${force.join(' ')}: ${result.stderr}`);
+        assert.equal(
+          result.stderr.trim(),
+          `smsrelay: backup ${target}: ${what}, not a file a copy can replace; name a regular file, or a directory to write into`,
+        );
+      }
+    }
+    assert.deepEqual(readdirSync(cwd).sort(), before, 'no partial copy, nothing renamed');
+    assert.ok(lstatSync(fifo).isFIFO());
+    assert.equal(readlinkSync(join(cwd, 'null-link')), '/dev/null');
+    assert.equal(readlinkSync(join(cwd, 'fifo-link')), fifo);
   });
 
   test('the commands on a read-only data directory are one line naming dataDir and the fix, exit 74, not a bare EROFS and exit 1', (context) => {
