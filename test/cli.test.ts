@@ -4,9 +4,11 @@ import { simpleParser } from 'mailparser';
 import { once } from 'node:events';
 import {
   chmodSync,
+  closeSync,
   existsSync,
   lstatSync,
   mkdirSync,
+  openSync,
   readdirSync,
   readFileSync,
   readlinkSync,
@@ -403,6 +405,67 @@ describe('smsrelay command', () => {
     assert.ok(lstatSync(fifo).isFIFO());
     assert.equal(readlinkSync(join(cwd, 'null-link')), '/dev/null');
     assert.equal(readlinkSync(join(cwd, 'fifo-link')), fifo);
+  });
+
+  test('backup onto a symbolic link replaces the file it leads to, written beside that file, never the link; a link to nothing, in a loop or to a pipe (/dev/stdout piped) is refused, exit 73, the links kept', async () => {
+    const cwd = dir();
+    const data = join(cwd, 'data');
+    await (await SqliteStore.open({ file: join(data, 'smsrelay.db'), busyTimeoutMs: 100 })).close();
+    const run = (args: readonly string[], stdout: 'pipe' | number = 'pipe') =>
+      spawnSync(process.execPath, [BIN, 'backup', ...args], {
+        cwd,
+        env: { PATH: process.env.PATH ?? '', SMSRELAY_DATA_DIR: data },
+        encoding: 'utf8',
+        stdio: ['ignore', stdout, 'pipe'],
+        timeout: 60_000,
+      });
+    const backups = join(cwd, 'backups');
+    mkdirSync(backups);
+    const real = join(backups, 'real.db');
+    writeFileSync(real, 'the previous copy');
+    symlinkSync(real, join(cwd, 'real-link'));
+    symlinkSync('real-link', join(cwd, 'link-to-link'));
+    // What /dev/stdout is: a link the kernel follows to this process's standard output (Node's pipe is a socket pair, a shell's a FIFO).
+    symlinkSync('/proc/self/fd/1', join(cwd, 'stdout-link'));
+    symlinkSync('nowhere', join(cwd, 'dangling'));
+    symlinkSync('loop', join(cwd, 'loop'));
+
+    const kept = run(['real-link']);
+    assert.equal(kept.status, 73, kept.stderr);
+    assert.match(kept.stderr, new RegExp(`backup real-link \\(a symbolic link to ${real}\\): the file exists; .* add --force`));
+    for (const link of ['real-link', 'link-to-link']) {
+      const replaced = run(['--force', link]);
+      assert.equal(replaced.status, 0, replaced.stderr);
+      assert.equal(replaced.stdout.trim(), `store copied to ${real}`);
+      assert.ok(lstatSync(join(cwd, link)).isSymbolicLink(), `${link} is still a link`);
+      assert.equal(readFileSync(real).subarray(0, 15).toString(), 'SQLite format 3');
+      assert.deepEqual(readdirSync(backups), ['real.db'], 'the copy was written beside the file, and nothing is left of it');
+      writeFileSync(real, 'the previous copy');
+    }
+
+    // Standard output redirected to a file: the copy replaces that file.
+    const redirected = join(backups, 'redirected.db');
+    const out = openSync(redirected, 'w');
+    try {
+      assert.equal(run(['--force', 'stdout-link'], out).status, 0);
+    } finally {
+      closeSync(out);
+    }
+    assert.equal(readFileSync(redirected).subarray(0, 15).toString(), 'SQLite format 3');
+
+    for (const [name, what] of [
+      ['stdout-link', /a symbolic link to \/proc\/self\/fd\/1, (a FIFO \(named pipe\)|a socket)/],
+      ['dangling', /a symbolic link to nowhere, which does not exist/],
+      ['loop', /a symbolic link in a loop \(to loop\)/],
+    ] as const) {
+      for (const force of [['--force'], []]) {
+        const refused = run([...force, name]);
+        assert.equal(refused.status, 73, `${name} ${force.join(' ')}: ${refused.stderr}`);
+        assert.match(refused.stderr, new RegExp(`^smsrelay: backup ${name}: ${what.source}, not a file a copy can replace; name a regular file`));
+        assert.ok(lstatSync(join(cwd, name)).isSymbolicLink(), `${name} is still a link`);
+      }
+    }
+    assert.deepEqual(readdirSync(cwd).sort(), ['backups', 'dangling', 'data', 'link-to-link', 'loop', 'real-link', 'stdout-link']);
   });
 
   test('the commands on a read-only data directory are one line naming dataDir and the fix, exit 74, not a bare EROFS and exit 1', (context) => {
