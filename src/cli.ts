@@ -1345,11 +1345,14 @@ function reviewSettings(running: Config, logger: Pick<Logger, 'info' | 'warn' | 
     return;
   }
   // What start would warn of (a wrong file value a variable overrides, another provider's key, an old name): the
-  // reload is the check the operator runs after an edit, and such a value runs the day the variable goes.
-  for (const warning of edited.warnings) logger.warn(`config: SIGHUP: ${warning}`);
+  // reload is the check the operator runs after an edit, and such a value runs the day the variable goes. Less the
+  // certificate's expiry where the TLS reload just read that file and said it: one line for one fact.
+  const reloaded = edited.config.smtp.tls?.cert === running.smtp.tls?.cert;
+  const warnings = edited.warnings.filter((warning) => !(reloaded && warning === edited.certificateWarning));
+  for (const warning of warnings) logger.warn(`config: SIGHUP: ${warning}`);
   const changed = changedSettings(running, edited.config);
   if (changed.length === 0) {
-    logger.info(`config: SIGHUP: the settings are as the relay started with them${edited.warnings.length > 0 ? ', with the warnings above' : ''}`);
+    logger.info(`config: SIGHUP: the settings are as the relay started with them${warnings.length > 0 ? ', with the warnings above' : ''}`);
   } else {
     logger.warn(
       { changed },

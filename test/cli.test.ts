@@ -895,6 +895,33 @@ describe('smsrelay command', () => {
     }
   });
 
+  test("SIGHUP logs an expired or expiring certificate's warning once: the TLS reload's line, not again among the configuration's warnings", async () => {
+    const cwd = dir();
+    const tls = fileURLToPath(new URL('./fixtures/tls/', import.meta.url));
+    const cert = join(tls, 'expired-cert.pem');
+    const relay = await spawnRelay(cwd, relayEnvironment(cwd, { smtp: { tls: { key: join(tls, 'key.pem'), cert } } }));
+    try {
+      const count = relay.logs.length;
+      relay.child.kill('SIGHUP');
+      const lines = await waitFor('the SIGHUP log lines', () => {
+        const since = relay.logs.slice(count).map(({ level, msg }) => ({ level, msg: String(msg) }));
+        return since.some(({ msg }) => msg.startsWith('config: SIGHUP: the settings are')) ? since : undefined;
+      });
+      assert.deepEqual(
+        lines.filter(({ msg }) => msg.includes('the certificate expired on')),
+        [
+          {
+            level: 'warn',
+            msg: `smtp: smtp.tls.cert: ${cert}: the certificate expired on 2020-01-01: clients that check certificates refuse it; renew it, then send SIGHUP`,
+          },
+        ],
+      );
+      assert.deepEqual(lines.at(-1), { level: 'info', msg: 'config: SIGHUP: the settings are as the relay started with them' });
+    } finally {
+      assert.equal(await relay.stop(), 0, 'SIGTERM stops the relay cleanly');
+    }
+  });
+
   test('on the embedded default the built-in simulator takes the SMS and logs it; unknown variables are warned', async () => {
     const cwd = dir();
     const relay = await spawnRelay(cwd, { ...relayEnvironment(cwd, {}), SMSRELAY_BOGUS: '1' });

@@ -111,6 +111,8 @@ export class ConfigError extends Error {
 export interface LoadedConfig {
   readonly config: Config;
   readonly warnings: readonly string[];
+  /** The certificate's expiry warning, one of `warnings`: a SIGHUP's TLS reload says it itself, of the files it reads. */
+  readonly certificateWarning?: string | undefined;
 }
 
 /**
@@ -154,7 +156,8 @@ export function loadConfig(
       `${describe(['accounts'])}: no client on another host can use them: ${describe(['smtp', 'host'])} takes other hosts' connections, but AUTH is offered only over TLS or from loopback and smtp.tls is not set; set smtp.tls`,
     );
   }
-  if (parsed.smtp?.tls) checkTlsFiles(parsed.smtp.tls, cwd, problems, warnings, describe);
+  const certificateWarning = parsed.smtp?.tls ? checkTlsFiles(parsed.smtp.tls, cwd, problems, describe) : undefined;
+  if (certificateWarning) warnings.push(certificateWarning);
   warnOpenSenders(parsed, warnings, describe);
   const dkimKey = parsed.mail?.dkim && dkimKeyProblem(resolve(cwd, parsed.mail.dkim.privateKeyFile));
   if (dkimKey) problems.push(`${describe(['mail', 'dkim', 'privateKeyFile'])}: ${dkimKey}`);
@@ -268,7 +271,7 @@ export function loadConfig(
   warnings.push(...keywordGaps(config.policy, plugins, (setting) => describe(['policy', setting])));
   checkSimulatorNetworks(config, registry, problems, describe);
   if (problems.length > 0) throw new ConfigError(problems);
-  return { config: deepFreeze(config), warnings };
+  return { config: deepFreeze(config), warnings, certificateWarning };
 }
 
 /**
@@ -481,12 +484,13 @@ function valueAtPath(raw: Record<string, unknown>, path: readonly PropertyKey[])
 /**
  * The key and certificate as the listeners will use them: a file missing, unreadable, not PEM, the two
  * swapped or of different keys is a problem naming its setting (OpenSSL's own words name neither); a
- * certificate expired or about to is a warning (the relay still starts: its renewal is a SIGHUP away).
+ * certificate expired or about to is the warning returned (the relay still starts: its renewal is a SIGHUP away).
  */
-function checkTlsFiles(tls: TlsFiles, cwd: string, problems: string[], warnings: string[], describe: (path: readonly PropertyKey[]) => string): void {
+function checkTlsFiles(tls: TlsFiles, cwd: string, problems: string[], describe: (path: readonly PropertyKey[]) => string): string | undefined {
   const pair = readTlsPair({ key: resolve(cwd, tls.key), cert: resolve(cwd, tls.cert) });
   if (!pair.ok) problems.push(`${describe(['smtp', 'tls', pair.setting])}: ${pair.reason}`);
-  else if (pair.warning) warnings.push(`${describe(['smtp', 'tls', 'cert'])}: ${pair.warning}`);
+  else if (pair.warning) return `${describe(['smtp', 'tls', 'cert'])}: ${pair.warning}`;
+  return undefined;
 }
 
 /** The whole IPv6 space, in which an IPv4 network is its IPv4-mapped part (`::ffff:0:0/96`), as the network matcher takes it. */
