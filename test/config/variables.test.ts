@@ -16,7 +16,7 @@ function dir(): string {
 
 /**
  * `smsrelay <command>` in `cwd` with only these variables (and PATH, the data directory, free ports):
- * its exit code and the `smsrelay: config:` lines it wrote on stderr.
+ * its exit code, its output and the `smsrelay: config:` lines it wrote on stderr.
  */
 function run(command: readonly string[], cwd: string, env: Record<string, string>) {
   const result = spawnSync(process.execPath, [BIN, ...command], {
@@ -29,7 +29,7 @@ function run(command: readonly string[], cwd: string, env: Record<string, string
     .split('\n')
     .filter((line) => line.startsWith('smsrelay: config: '))
     .map((line) => line.slice('smsrelay: config: '.length));
-  return { status: result.status, lines, stderr: result.stderr };
+  return { status: result.status, lines, stdout: result.stdout, stderr: result.stderr };
 }
 
 const CHECK = [['config', 'check']] as const;
@@ -97,8 +97,23 @@ describe('variables set to nothing', () => {
         },
         ['SMSRELAY_GATEWAY_AUTH_TOKEN="": write a value: it must not be empty'],
       );
-      assertRefused(cwd, { SMSRELAY_WEBHOOK_TOKEN: '' }, ['SMSRELAY_WEBHOOK_TOKEN="": expected a token of at least 16 characters']);
+      for (const variable of ['SMSRELAY_WEBHOOK_TOKEN', 'SMSRELAY_PREVIOUS_WEBHOOK_TOKEN']) {
+        assertRefused(cwd, { [variable]: '' }, [`${variable}="": write a value: it must not be empty`], BOTH);
+      }
       assertRefused(cwd, { SMSRELAY_WEBHOOK_TOKEN: 'short-secret' }, ['SMSRELAY_WEBHOOK_TOKEN="***": expected a token of at least 16 characters']);
+    }
+  });
+
+  test('config check shows an empty secret it accepts as "" (it hides nothing), a set one as "***"', () => {
+    const cwd = dir();
+    for (const [password, shown] of [
+      ['', '""'],
+      ['pa55word-not-shown', '"***"'],
+    ] as const) {
+      const { status, stdout, stderr } = run(['config', 'check'], cwd, { SMSRELAY_GATEWAY_PASSWORD: password });
+      assert.equal(status, 0, stderr);
+      assert.ok(stdout.includes(`"password": ${shown}`), stdout);
+      assert.doesNotMatch(stdout, /pa55word/);
     }
   });
 
