@@ -1,4 +1,4 @@
-import { existsSync, rmSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readlinkSync, realpathSync, rmSync, type Stats, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
@@ -819,14 +819,22 @@ async function backup(words: readonly string[], force: boolean): Promise<void> {
     process.exitCode = EXIT_USAGE;
     return;
   }
+  const resolved = backupTarget(target);
+  if ('refused' in resolved) {
+    console.error(`smsrelay: backup ${target}: ${resolved.refused}, not a file a copy can replace; name a regular file, or a directory to write into`);
+    process.exitCode = EXIT_CANNOT_CREATE;
+    return;
+  }
+  const { file } = resolved;
+  const shown = file === target ? target : `${target} (a symbolic link to ${file})`;
   // The copy would overwrite the store (or its WAL) while the relay writes it: the backup API's destination is truncated first.
   const live = join(config.dataDir, STORE_FILE);
-  const [copy, store] = [resolve(target), resolve(live)];
+  const [copy, store] = [resolve(file), resolve(live)];
   if (storeFiles(store).includes(copy) || (existsSync(copy) && existsSync(store) && sameFile(copy, store))) {
-    return usage(`backup ${target}: that is the live store itself; name a file outside it, e.g. ${join(dirname(store), 'smsrelay-backup.db')}`);
+    return usage(`backup ${shown}: that is the live store itself; name a file outside it, e.g. ${join(dirname(store), 'smsrelay-backup.db')}`);
   }
-  if (!force && existsSync(target)) {
-    console.error(`smsrelay: backup ${target}: the file exists; name another file or a directory, or add --force to overwrite it`);
+  if (!force && existsSync(file)) {
+    console.error(`smsrelay: backup ${shown}: the file exists; name another file or a directory, or add --force to overwrite it`);
     process.exitCode = EXIT_CANNOT_CREATE;
     return;
   }
@@ -838,7 +846,7 @@ async function backup(words: readonly string[], force: boolean): Promise<void> {
   console.error(`smsrelay: data directory ${config.dataDir}`);
   try {
     // As it is, whatever its schema: the copy taken before an upgrade is what the older release restores.
-    await SqliteStore.backupAsItIs(live, config.store.busyTimeout, target);
+    await SqliteStore.backupAsItIs(live, config.store.busyTimeout, file);
   } catch (error) {
     if (error instanceof BackupTargetError) {
       console.error(`smsrelay: ${error.message}`);
@@ -850,7 +858,7 @@ async function backup(words: readonly string[], force: boolean): Promise<void> {
     process.exitCode = EXIT_CONFIG;
     return;
   }
-  console.log(`store copied to ${target}`);
+  console.log(`store copied to ${file}`);
 }
 
 /** A backup's target that cannot take the copy, by what helps: as the store's own disk (75, 74), or name another file (73). */
@@ -863,6 +871,61 @@ function isDirectory(path: string): boolean {
     // Under a file (ENOTDIR) or where this user may not look: not a directory to write into, as the copy will say.
     return false;
   }
+}
+
+/**
+ * The file a backup's copy replaces: `target`, or the file its symbolic links lead to. The copy is written beside
+ * the file it replaces and renamed onto it, and renamed onto a link it would replace the link, not its file (and
+ * written beside /dev/stdout, a link, it would be a file in /dev). Refused, as what it is: a target that is no
+ * regular file, there or where its links lead (the copy would take the place of a device, such as /dev/null or
+ * /dev/full as root, a FIFO, a socket; --force was never asked for that), and a link that leads to no file (to
+ * nothing, in a loop, or a pipe's /proc/self/fd entry), which would be replaced. A path that cannot be looked at is
+ * the copy's to say.
+ */
+function backupTarget(target: string): { readonly file: string } | { readonly refused: string } {
+  let stats: Stats | undefined;
+  try {
+    stats = lstatSync(target, { throwIfNoEntry: false });
+  } catch {
+    return { file: target };
+  }
+  if (!stats?.isSymbolicLink()) {
+    const kind = stats && fileKind(stats);
+    return kind ? { refused: kind } : { file: target };
+  }
+  const to = readlinkSync(target);
+  try {
+    stats = statSync(target);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return { refused: `a symbolic link to ${to}, which does not exist` };
+    return { refused: code === 'ELOOP' ? `a symbolic link in a loop (to ${to})` : `a symbolic link to ${to}, which cannot be followed (${code})` };
+  }
+  const kind = fileKind(stats);
+  let real: string;
+  try {
+    real = realpathSync.native(target);
+  } catch (error) {
+    // A link the kernel follows to what has no path (a pipe's, or a deleted file's, /proc/self/fd entry).
+    return { refused: `a symbolic link to ${to}, ${kind ?? `which has no path (${(error as NodeJS.ErrnoException).code})`}` };
+  }
+  return kind ? { refused: `a symbolic link to ${real}, ${kind}` } : { file: real };
+}
+
+/** What a file that is no regular one is, to say why a backup will not replace it; undefined for a regular file. */
+function fileKind(stats: Stats): string | undefined {
+  if (stats.isFile()) return undefined;
+  return stats.isCharacterDevice()
+    ? 'a character device'
+    : stats.isBlockDevice()
+      ? 'a block device'
+      : stats.isFIFO()
+        ? 'a FIFO (named pipe)'
+        : stats.isSocket()
+          ? 'a socket'
+          : stats.isDirectory()
+            ? 'a directory'
+            : 'no regular file';
 }
 
 /** Two paths naming one file (a link, another spelling of the path). */
@@ -1270,20 +1333,27 @@ function reload({ relay, config, logger }: { readonly relay: Relay; readonly con
 /**
  * A SIGHUP applies only the TLS files, but an operator who edited the settings and ran `systemctl reload`
  * expects them read: they are, as at start (the file and this process's environment), and the log says
- * whether they are invalid or which changed, to take effect at the next start.
+ * whether they are invalid or which changed, to take effect at the next start, with what start warns of in them.
  */
 function reviewSettings(running: Config, logger: Pick<Logger, 'info' | 'warn' | 'error'>): void {
-  let edited: Config;
+  let edited: LoadedConfig;
   try {
-    edited = loadConfig().config;
+    edited = loadConfig();
   } catch (error) {
     const reason = error instanceof ConfigError ? error.problems.join('; ') : String(error);
     logger.error(`config: SIGHUP: the settings are invalid (${reason}); the relay keeps running on the settings it started with`);
     return;
   }
-  const changed = changedSettings(running, edited);
-  if (changed.length === 0) logger.info('config: SIGHUP: the settings are as the relay started with them');
-  else {
+  // What start would warn of (a wrong file value a variable overrides, another provider's key, an old name): the
+  // reload is the check the operator runs after an edit, and such a value runs the day the variable goes. Less the
+  // certificate's expiry where the TLS reload just read that file and said it: one line for one fact.
+  const reloaded = edited.config.smtp.tls?.cert === running.smtp.tls?.cert;
+  const warnings = edited.warnings.filter((warning) => !(reloaded && warning === edited.certificateWarning));
+  for (const warning of warnings) logger.warn(`config: SIGHUP: ${warning}`);
+  const changed = changedSettings(running, edited.config);
+  if (changed.length === 0) {
+    logger.info(`config: SIGHUP: the settings are as the relay started with them${warnings.length > 0 ? ', with the warnings above' : ''}`);
+  } else {
     logger.warn(
       { changed },
       `config: SIGHUP: ${changed.join(', ')} changed; only a restart applies them (the relay keeps running on the settings it started with)`,

@@ -2,7 +2,21 @@ import assert from 'node:assert/strict';
 import { type SpawnSyncReturns, spawn, spawnSync } from 'node:child_process';
 import { simpleParser } from 'mailparser';
 import { once } from 'node:events';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import BetterSqlite3 from 'better-sqlite3';
 import { type AddressInfo, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -38,11 +52,11 @@ function inNamespace(context: TestContext, kind: 'uts' | 'mount', probe: string)
   return undefined;
 }
 
-/** `smsrelay config check` run in `cwd` with only PATH and the data directory set. */
-function configCheckIn(cwd: string, data: string) {
+/** `smsrelay config check` run in `cwd` with only PATH, the data directory and `env` set. */
+function configCheckIn(cwd: string, data: string, env: Record<string, string> = {}) {
   return spawnSync(process.execPath, [BIN, 'config', 'check'], {
     cwd,
-    env: { PATH: process.env.PATH ?? '', SMSRELAY_DATA_DIR: data },
+    env: { PATH: process.env.PATH ?? '', SMSRELAY_DATA_DIR: data, ...env },
     encoding: 'utf8',
     timeout: 60_000,
   });
@@ -355,6 +369,103 @@ describe('smsrelay command', () => {
     assert.equal(missing.status, 73, missing.stderr);
     assert.match(missing.stderr, /smsrelay: backup .*\/nonexistent\/smsrelay-backup-[\dT-]+Z\.db: its directory does not exist \(ENOENT\)/);
     assert.deepEqual(readdirSync(cwd).sort(), ['a-file', 'made', 'target']);
+  });
+
+  test('backup onto a target that is no regular file (a FIFO, a symbolic link to /dev/null or to a FIFO), with --force or not, is refused naming it and what it is, exit 73, the target left as it was', async () => {
+    const cwd = dir();
+    const data = join(cwd, 'data');
+    await (await SqliteStore.open({ file: join(data, 'smsrelay.db'), busyTimeoutMs: 100 })).close();
+    // No device node is made or written: a link to /dev/null shows a device (the copy was renamed onto the link itself, never onto /dev/null).
+    const fifo = join(cwd, 'fifo');
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0, 'mkfifo');
+    symlinkSync('/dev/null', join(cwd, 'null-link'));
+    symlinkSync(fifo, join(cwd, 'fifo-link'));
+    const before = readdirSync(cwd).sort();
+    for (const [name, what] of [
+      ['fifo', 'a FIFO (named pipe)'],
+      ['null-link', `a symbolic link to ${realpathSync('/dev/null')}, a character device`],
+      ['fifo-link', `a symbolic link to ${fifo}, a FIFO (named pipe)`],
+    ] as const) {
+      for (const force of [['--force'], []]) {
+        const target = join(cwd, name);
+        const result = spawnSync(process.execPath, [BIN, 'backup', ...force, target], {
+          cwd,
+          env: { PATH: process.env.PATH ?? '', SMSRELAY_DATA_DIR: data },
+          encoding: 'utf8',
+          timeout: 60_000,
+        });
+        assert.equal(result.status, 73, `${name} ${force.join(' ')}: ${result.stderr}`);
+        assert.equal(
+          result.stderr.trim(),
+          `smsrelay: backup ${target}: ${what}, not a file a copy can replace; name a regular file, or a directory to write into`,
+        );
+      }
+    }
+    assert.deepEqual(readdirSync(cwd).sort(), before, 'no partial copy, nothing renamed');
+    assert.ok(lstatSync(fifo).isFIFO());
+    assert.equal(readlinkSync(join(cwd, 'null-link')), '/dev/null');
+    assert.equal(readlinkSync(join(cwd, 'fifo-link')), fifo);
+  });
+
+  test('backup onto a symbolic link replaces the file it leads to, written beside that file, never the link; a link to nothing, in a loop or to a pipe (/dev/stdout piped) is refused, exit 73, the links kept', async () => {
+    const cwd = dir();
+    const data = join(cwd, 'data');
+    await (await SqliteStore.open({ file: join(data, 'smsrelay.db'), busyTimeoutMs: 100 })).close();
+    const run = (args: readonly string[], stdout: 'pipe' | number = 'pipe') =>
+      spawnSync(process.execPath, [BIN, 'backup', ...args], {
+        cwd,
+        env: { PATH: process.env.PATH ?? '', SMSRELAY_DATA_DIR: data },
+        encoding: 'utf8',
+        stdio: ['ignore', stdout, 'pipe'],
+        timeout: 60_000,
+      });
+    const backups = join(cwd, 'backups');
+    mkdirSync(backups);
+    const real = join(backups, 'real.db');
+    writeFileSync(real, 'the previous copy');
+    symlinkSync(real, join(cwd, 'real-link'));
+    symlinkSync('real-link', join(cwd, 'link-to-link'));
+    // What /dev/stdout is: a link the kernel follows to this process's standard output (Node's pipe is a socket pair, a shell's a FIFO).
+    symlinkSync('/proc/self/fd/1', join(cwd, 'stdout-link'));
+    symlinkSync('nowhere', join(cwd, 'dangling'));
+    symlinkSync('loop', join(cwd, 'loop'));
+
+    const kept = run(['real-link']);
+    assert.equal(kept.status, 73, kept.stderr);
+    assert.match(kept.stderr, new RegExp(`backup real-link \\(a symbolic link to ${real}\\): the file exists; .* add --force`));
+    for (const link of ['real-link', 'link-to-link']) {
+      const replaced = run(['--force', link]);
+      assert.equal(replaced.status, 0, replaced.stderr);
+      assert.equal(replaced.stdout.trim(), `store copied to ${real}`);
+      assert.ok(lstatSync(join(cwd, link)).isSymbolicLink(), `${link} is still a link`);
+      assert.equal(readFileSync(real).subarray(0, 15).toString(), 'SQLite format 3');
+      assert.deepEqual(readdirSync(backups), ['real.db'], 'the copy was written beside the file, and nothing is left of it');
+      writeFileSync(real, 'the previous copy');
+    }
+
+    // Standard output redirected to a file: the copy replaces that file.
+    const redirected = join(backups, 'redirected.db');
+    const out = openSync(redirected, 'w');
+    try {
+      assert.equal(run(['--force', 'stdout-link'], out).status, 0);
+    } finally {
+      closeSync(out);
+    }
+    assert.equal(readFileSync(redirected).subarray(0, 15).toString(), 'SQLite format 3');
+
+    for (const [name, what] of [
+      ['stdout-link', /a symbolic link to \/proc\/self\/fd\/1, (a FIFO \(named pipe\)|a socket)/],
+      ['dangling', /a symbolic link to nowhere, which does not exist/],
+      ['loop', /a symbolic link in a loop \(to loop\)/],
+    ] as const) {
+      for (const force of [['--force'], []]) {
+        const refused = run([...force, name]);
+        assert.equal(refused.status, 73, `${name} ${force.join(' ')}: ${refused.stderr}`);
+        assert.match(refused.stderr, new RegExp(`^smsrelay: backup ${name}: ${what.source}, not a file a copy can replace; name a regular file`));
+        assert.ok(lstatSync(join(cwd, name)).isSymbolicLink(), `${name} is still a link`);
+      }
+    }
+    assert.deepEqual(readdirSync(cwd).sort(), ['backups', 'dangling', 'data', 'link-to-link', 'loop', 'real-link', 'stdout-link']);
   });
 
   test('the commands on a read-only data directory are one line naming dataDir and the fix, exit 74, not a bare EROFS and exit 1', (context) => {
@@ -738,6 +849,74 @@ describe('smsrelay command', () => {
       ]);
       const result = await sendMail(relay.smtpPort, { to: ['447700900123@sms.localhost'], body: 'still running' });
       assert.ok(queuedId(result.data));
+    } finally {
+      assert.equal(await relay.stop(), 0, 'SIGTERM stops the relay cleanly');
+    }
+  });
+
+  test("SIGHUP warns of what start and config check warn of: a wrong file value a variable overrides, another provider's key, an old setting name", async () => {
+    const cwd = dir();
+    // The log level is SMSRELAY_LOG_LEVEL=info (spawnRelay's): a wrong log.level in the file is overridden, and warned of.
+    const relay = await spawnRelay(cwd, relayEnvironment(cwd, {}));
+    const file = join(cwd, 'smsrelay.yaml');
+    const hangUp = async (yaml: string, lines: number) => {
+      writeFileSync(file, yaml);
+      const count = relay.logs.length;
+      relay.child.kill('SIGHUP');
+      const logged = () => relay.logs.slice(count).filter((line) => String(line.msg).startsWith('config: SIGHUP'));
+      return waitFor('the SIGHUP log lines', () => (logged().length === lines ? logged().map(({ level, msg }) => ({ level, msg })) : undefined));
+    };
+    /** The warnings `config check` gives on the same file and variables, as the SIGHUP logs them. */
+    const checked = () =>
+      configCheckIn(cwd, join(cwd, 'data'), { SMSRELAY_LOG_LEVEL: 'info' })
+        .stderr.split('\n')
+        .filter((line) => line.startsWith('smsrelay: config: '))
+        .map((line) => ({ level: 'warn', msg: `config: SIGHUP: ${line.slice('smsrelay: config: '.length)}` }));
+    try {
+      const unchanged = await hangUp('log:\n  level: verbose\ngateway:\n  serviceId: x\n', 3);
+      assert.deepEqual(unchanged, [
+        { level: 'warn', msg: `config: SIGHUP: ${file}: gateway.serviceId: a setting of the puzzel gateway, not used with simulator; ignored` },
+        {
+          level: 'warn',
+          msg: `config: SIGHUP: ${file}: log.level: write one of: fatal, error, warn, info, debug, trace, silent; overridden by SMSRELAY_LOG_LEVEL for now: correct it or remove it`,
+        },
+        { level: 'info', msg: 'config: SIGHUP: the settings are as the relay started with them, with the warnings above' },
+      ]);
+      assert.deepEqual(unchanged.slice(0, -1), checked());
+      const renamed = await hangUp('console:\n  trustedProxies: [127.0.0.1/32]\n', 2);
+      assert.deepEqual(renamed[0], {
+        level: 'warn',
+        msg: `config: SIGHUP: ${file}: console.trustedProxies: the old name of http.trustedProxies, read as it for now; rename it to http.trustedProxies`,
+      });
+      assert.deepEqual(renamed.slice(0, 1), checked());
+      assert.match(String(renamed[1]?.msg), /^config: SIGHUP: http\.trustedProxies, console\.trustedProxies changed; only a restart applies them/);
+    } finally {
+      assert.equal(await relay.stop(), 0, 'SIGTERM stops the relay cleanly');
+    }
+  });
+
+  test("SIGHUP logs an expired or expiring certificate's warning once: the TLS reload's line, not again among the configuration's warnings", async () => {
+    const cwd = dir();
+    const tls = fileURLToPath(new URL('./fixtures/tls/', import.meta.url));
+    const cert = join(tls, 'expired-cert.pem');
+    const relay = await spawnRelay(cwd, relayEnvironment(cwd, { smtp: { tls: { key: join(tls, 'key.pem'), cert } } }));
+    try {
+      const count = relay.logs.length;
+      relay.child.kill('SIGHUP');
+      const lines = await waitFor('the SIGHUP log lines', () => {
+        const since = relay.logs.slice(count).map(({ level, msg }) => ({ level, msg: String(msg) }));
+        return since.some(({ msg }) => msg.startsWith('config: SIGHUP: the settings are')) ? since : undefined;
+      });
+      assert.deepEqual(
+        lines.filter(({ msg }) => msg.includes('the certificate expired on')),
+        [
+          {
+            level: 'warn',
+            msg: `smtp: smtp.tls.cert: ${cert}: the certificate expired on 2020-01-01: clients that check certificates refuse it; renew it, then send SIGHUP`,
+          },
+        ],
+      );
+      assert.deepEqual(lines.at(-1), { level: 'info', msg: 'config: SIGHUP: the settings are as the relay started with them' });
     } finally {
       assert.equal(await relay.stop(), 0, 'SIGTERM stops the relay cleanly');
     }

@@ -19,8 +19,8 @@ import { SIMULATED_PROVIDERS } from '../simulators/index.ts';
 import { normaliseNumber } from '../sms/numbers.ts';
 import { NO_REPLY_LOCAL_PART } from '../sms/senders.ts';
 import { destinationProblem } from '../policy/destinations.ts';
-import { didYouMean, keysAt, pathsOf, plainHint, schemaAt } from './hints.ts';
-import { maskedSecrets, maskedUrl, REDACTED, SECRET_KEYS } from './secrets.ts';
+import { didYouMean, EMPTY_VALUE, keysAt, pathsOf, plainHint, schemaAt } from './hints.ts';
+import { maskedSecrets, maskedUrl, REDACTED, SECRET_KEYS, URL_KEY } from './secrets.ts';
 import { configureRoutes, type GatewayAccount, type GatewayRoute, type SelectedProvider } from './routes.ts';
 import { dkimKeyProblem, readTlsPair, type TlsFiles } from './tls.ts';
 import { configSchema, DEFAULT_PROVIDER, duration, formatDuration, gatewaySchema, isGreetingName, type ParsedConfig, span, withoutRootDot } from './schema.ts';
@@ -111,6 +111,8 @@ export class ConfigError extends Error {
 export interface LoadedConfig {
   readonly config: Config;
   readonly warnings: readonly string[];
+  /** The certificate's expiry warning, one of `warnings`: a SIGHUP's TLS reload says it itself, of the files it reads. */
+  readonly certificateWarning?: string | undefined;
 }
 
 /**
@@ -133,11 +135,11 @@ export function loadConfig(
   const warnings: string[] = [];
   const { raw, file } = readConfigFile(env, cwd);
   const fileRaw = structuredClone(raw);
-  const notJson: NotJson[] = [];
-  const envSources = applyEnvironment(raw, env, environment, warnings, notJson);
+  const untaken: UntakenValue[] = [];
+  const envSources = applyEnvironment(raw, env, environment, warnings, untaken);
   const sources: SettingSources = { envSources, fileRaw, file, env, environment };
   const describe = (path: readonly PropertyKey[], missing?: boolean): string => describePath(path, sources, missing);
-  const problems = notJson.map(({ path, reason }) => `${describe(path)}: ${reason}`);
+  const problems = untaken.map(({ path, reason }) => `${describe(path)}: ${reason}`);
   const selected = selectProvider(raw, registry, problems, describe);
   const parsed = parseSections(raw, selected, registry, problems, warnings, describe);
   warnOverriddenFileValues(fileRaw, envSources, selected?.plugin, warnings, file);
@@ -154,7 +156,8 @@ export function loadConfig(
       `${describe(['accounts'])}: no client on another host can use them: ${describe(['smtp', 'host'])} takes other hosts' connections, but AUTH is offered only over TLS or from loopback and smtp.tls is not set; set smtp.tls`,
     );
   }
-  if (parsed.smtp?.tls) checkTlsFiles(parsed.smtp.tls, cwd, problems, warnings, describe);
+  const certificateWarning = parsed.smtp?.tls ? checkTlsFiles(parsed.smtp.tls, cwd, problems, describe) : undefined;
+  if (certificateWarning) warnings.push(certificateWarning);
   warnOpenSenders(parsed, warnings, describe);
   const dkimKey = parsed.mail?.dkim && dkimKeyProblem(resolve(cwd, parsed.mail.dkim.privateKeyFile));
   if (dkimKey) problems.push(`${describe(['mail', 'dkim', 'privateKeyFile'])}: ${dkimKey}`);
@@ -268,7 +271,7 @@ export function loadConfig(
   warnings.push(...keywordGaps(config.policy, plugins, (setting) => describe(['policy', setting])));
   checkSimulatorNetworks(config, registry, problems, describe);
   if (problems.length > 0) throw new ConfigError(problems);
-  return { config: deepFreeze(config), warnings };
+  return { config: deepFreeze(config), warnings, certificateWarning };
 }
 
 /**
@@ -481,12 +484,13 @@ function valueAtPath(raw: Record<string, unknown>, path: readonly PropertyKey[])
 /**
  * The key and certificate as the listeners will use them: a file missing, unreadable, not PEM, the two
  * swapped or of different keys is a problem naming its setting (OpenSSL's own words name neither); a
- * certificate expired or about to is a warning (the relay still starts: its renewal is a SIGHUP away).
+ * certificate expired or about to is the warning returned (the relay still starts: its renewal is a SIGHUP away).
  */
-function checkTlsFiles(tls: TlsFiles, cwd: string, problems: string[], warnings: string[], describe: (path: readonly PropertyKey[]) => string): void {
+function checkTlsFiles(tls: TlsFiles, cwd: string, problems: string[], describe: (path: readonly PropertyKey[]) => string): string | undefined {
   const pair = readTlsPair({ key: resolve(cwd, tls.key), cert: resolve(cwd, tls.cert) });
   if (!pair.ok) problems.push(`${describe(['smtp', 'tls', pair.setting])}: ${pair.reason}`);
-  else if (pair.warning) warnings.push(`${describe(['smtp', 'tls', 'cert'])}: ${pair.warning}`);
+  else if (pair.warning) return `${describe(['smtp', 'tls', 'cert'])}: ${pair.warning}`;
+  return undefined;
 }
 
 /** The whole IPv6 space, in which an IPv4 network is its IPv4-mapped part (`::ffff:0:0/96`), as the network matcher takes it. */
@@ -676,20 +680,22 @@ function readConfigFile(env: NodeJS.ProcessEnv, cwd: string): { raw: Record<stri
   return { raw: raw as Record<string, unknown>, file };
 }
 
-/** A `json` variable whose value is no JSON, or JSON of another shape than its setting's. */
-type NotJson = { readonly path: readonly string[]; readonly reason: string };
+/** A variable's value that cannot be taken: a `json` one that is no JSON of its setting's shape, a `list` one empty or with an empty item. */
+type UntakenValue = { readonly path: readonly string[]; readonly reason: string };
 
 /**
  * Overlays SMSRELAY_* variables on the file settings; returns which paths the environment set. A
- * `json` variable that is no JSON of its setting's shape is left out, in `notJson`: the schema's hint
- * would show the file's YAML, not the JSON the variable takes.
+ * `json` variable that is no JSON of its setting's shape is left out, in `untaken`: the schema's hint
+ * would show the file's YAML, not the JSON the variable takes. So is a `list` variable with nothing in
+ * it or in one of its items: an empty list is no value the file's `''` gives either (an empty allow-list
+ * would quietly allow nothing, the opposite of the default).
  */
 function applyEnvironment(
   raw: Record<string, unknown>,
   env: NodeJS.ProcessEnv,
   environment: Readonly<Record<string, EnvTarget>>,
   warnings: string[],
-  notJson: NotJson[] = [],
+  untaken: UntakenValue[] = [],
 ): Map<string, string> {
   const sources = new Map<string, string>();
   for (const [name, value] of Object.entries(env)) {
@@ -700,26 +706,35 @@ function applyEnvironment(
       warnings.push(`${name}: unknown variable, ignored${suggestion ? `; did you mean ${suggestion}?` : ''}`);
       continue;
     }
-    if (target.kind === 'json') {
-      const reason = jsonProblem(value, target.example ?? '');
-      if (reason !== undefined) {
-        sources.set(target.path.join('.'), name);
-        notJson.push({ path: target.path, reason });
-        continue;
-      }
+    const reason = target.kind === 'json' ? jsonProblem(value, target.example ?? '') : target.kind === 'list' ? listProblem(value) : undefined;
+    if (reason !== undefined) {
+      sources.set(target.path.join('.'), name);
+      untaken.push({ path: target.path, reason });
+      continue;
     }
-    const parsed =
-      target.kind === 'list'
-        ? value
-            .split(',')
-            .map((item) => item.trim())
-            .filter(Boolean)
-        : target.kind === 'json'
-          ? JSON.parse(value)
-          : value.trim();
+    const parsed = target.kind === 'list' ? listItems(value) : target.kind === 'json' ? JSON.parse(value) : value.trim();
     if (setPath(raw, target.path, parsed)) sources.set(target.path.join('.'), name);
   }
   return sources;
+}
+
+/** A comma list variable's items, each without the spaces around it. */
+function listItems(value: string): string[] {
+  return value.split(',').map((item) => item.trim());
+}
+
+/**
+ * Why a comma list variable cannot be taken: set to nothing (an undefined `${VAR}`), refused as the
+ * file's `''` is, or with an empty item (`a.example,,b.example`, a comma at an end: a name left out
+ * or a typo), named by its place rather than quietly dropped.
+ */
+function listProblem(value: string): string | undefined {
+  const items = listItems(value);
+  if (items.every((item) => item === '')) return `${EMPTY_VALUE}; unset it for the default`;
+  const empty = items.flatMap((item, index) => (item === '' ? [index + 1] : []));
+  if (empty.length === 0) return undefined;
+  const places = empty.length === 1 ? `item ${empty[0]} of ${items.length} is` : `items ${empty.join(', ')} of ${items.length} are`;
+  return `${places} empty; write the items separated by single commas, none at either end`;
 }
 
 /** Why a `json` variable's value cannot be taken (no JSON, or not a list / mapping as `example` is), in JSON's terms; undefined when it can. */
@@ -776,8 +791,7 @@ function describePath(path: readonly PropertyKey[], sources: SettingSources, mis
     // A structure in one variable: the place inside it, not the whole (secret-bearing) value.
     if (dotted !== envPath && ENVIRONMENT[name]?.kind === 'json') return `${name} at ${dotted.slice(envPath.length + 1)}`;
     const value = sources.env[name] ?? '';
-    const shown = /_(?:PASSWORD|TOKEN|PROVIDERS)$/.test(name) ? REDACTED : name.endsWith('_URL') ? maskedUrl(value, name === 'SMSRELAY_DATABASE_URL') : value;
-    return `${name}="${shown}"`;
+    return `${name}="${shownVariable(value, envPath, name === 'SMSRELAY_DATABASE_URL')}"`;
   }
   const file = sources.file ?? DEFAULT_CONFIG_FILE;
   if (missing) return `${file}: ${dotted}`;
@@ -786,6 +800,18 @@ function describePath(path: readonly PropertyKey[], sources: SettingSources, mis
   const value = shownDefault(dotted, absent.data);
   const settable = variableOf(sources.environment, dotted);
   return `${dotted} (the default${value === undefined ? '' : `, ${value}`}; set ${settable ? `${settable} or ` : ''}${dotted} in ${file})`;
+}
+
+/**
+ * A variable's value as a problem shows it: a secret's (by its setting's key, as `config check` masks it,
+ * a provider's own `webhookSecret` too; `gateway.providers`, the accounts with their passwords) masked, a
+ * URL's credentials masked. A blank value hides nothing and is shown as it is: it says what is wrong (an
+ * undefined `${VAR}`), where `***` would read as some wrong value.
+ */
+function shownVariable(value: string, envPath: string, showUrlUser: boolean): string {
+  if (value.trim() === '') return value;
+  if (SECRET_KEYS.test(envPath) || envPath === 'gateway.providers') return REDACTED;
+  return URL_KEY.test(envPath) ? maskedUrl(value, showUrlUser) : value;
 }
 
 /** A default as a file would write it (a duration with its unit, a list in brackets); undefined for none, or a structure. */
@@ -849,6 +875,11 @@ function checkAccount(
     if (values[key]) continue;
     const variable = variableOf(environment, `${at}.${key}`);
     const needed = `required for the ${plugin.name} gateway`;
+    // Written empty (an undefined `${VAR}`): said as empty where it was written, not as missing, nor "set" the variable that is set.
+    if (values[key] === '') {
+      problems.push(`${describe([key])}: ${EMPTY_VALUE} (${needed})`);
+      continue;
+    }
     // An empty value is named where it was written; a missing one where it belongs (not "the default"): in the
     // variable holding its structure (SMSRELAY_GATEWAY_PROVIDERS), else the file's key.
     const where = describe([key], values[key] === undefined);

@@ -419,6 +419,18 @@ const network = z.strictObject({
 
 const ROUTES_HINT = 'write a list of routes, each "- match: [\'+47\']" with "providers: [puzzel, twilio]"';
 
+/** A webhook token's least length: the webhooks face the internet, and a shorter token is guessed by trying. */
+const WEBHOOK_TOKEN_MIN_LENGTH = 16;
+
+/**
+ * A webhook token (inbound.webhookToken, previousWebhookToken): an empty one (a `${VAR}` never defined, a variable
+ * set to nothing) is said to be empty, as every setting's is, not too short.
+ */
+const webhookToken = z
+  .string()
+  .min(1, { error: EMPTY_VALUE, abort: true })
+  .min(WEBHOOK_TOKEN_MIN_LENGTH, `expected a token of at least ${WEBHOOK_TOKEN_MIN_LENGTH} characters`);
+
 /** One route of `gateway.routes`: what it matches and its providers, first preferred. */
 const gatewayRoute = z.strictObject({
   /** Names the route in config problems and logs; its matches when unset. */
@@ -634,12 +646,12 @@ export const configSchema = z.strictObject({
       /** Where an SMS goes that matches no conversation; unset = kept and listed as undeliverable. */
       defaultMailbox: z.email('expected a mail address').optional(),
       /** Webhook callers must present it (`?token=` or `Authorization: Bearer`); unset = no check. */
-      webhookToken: z.string().min(16, 'expected a token of at least 16 characters').optional(),
+      webhookToken: webhookToken.optional(),
       /**
        * While the token is changed: the one before, still taken beside webhookToken, so that the reports
        * providers send to the URLs they were given with it are not lost (docs/operations.md, "Changing the webhook token").
        */
-      previousWebhookToken: z.string().min(16, 'expected a token of at least 16 characters').optional(),
+      previousWebhookToken: webhookToken.optional(),
       /** Webhook requests per minute from one address (a provider batches; this only stops floods). */
       webhookRequestsPerMinute: positiveInt.default(DEFAULT_WEBHOOK_REQUESTS_PER_MINUTE),
       /** Only these source networks may call the webhooks; unset = any (with the token). */

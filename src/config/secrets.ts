@@ -15,14 +15,15 @@ export const SECRET_KEYS = /^(?!.*header$).*(?:password|secret|token)/i;
 export const REDACTED = '***';
 
 /** The gateway's URLs, the smarthost's, the public ones: each may carry a secret. */
-const URL_KEY = /url$/i;
+export const URL_KEY = /url$/i;
 
 /**
- * `value` (the configuration or a part of it) with every secret `***`, and each URL's credentials and
+ * `value` (the configuration or a part of it) with every secret that holds one `***`, and each URL's credentials and
  * query values too; `leaf` may show a value its own way first (a duration, the database's URL), by its path.
  */
 export function maskedSecrets(value: unknown, leaf: (value: unknown, path: string) => unknown = () => undefined, key = '', path = ''): unknown {
-  if (SECRET_KEYS.test(key) && value !== undefined) return REDACTED;
+  // A blank secret hides nothing, and shown as it is it says it is empty, as a refusal does (`SMSRELAY_GATEWAY_PASSWORD=""`).
+  if (SECRET_KEYS.test(key) && value !== undefined && !(typeof value === 'string' && !/\S/.test(value))) return REDACTED;
   if (Array.isArray(value)) return value.map((item) => maskedSecrets(item, leaf));
   if (typeof value === 'object' && value !== null) {
     return Object.fromEntries(Object.entries(value).map(([name, item]) => [name, maskedSecrets(item, leaf, name, path ? `${path}.${name}` : name)]));

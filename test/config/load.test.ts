@@ -706,7 +706,7 @@ describe('config', () => {
     assert.deepEqual(problems({ SMSRELAY_DATA_DIR: '' }), ['SMSRELAY_DATA_DIR="": write a value: it must not be empty']);
     assert.deepEqual(problems({ SMSRELAY_SMTP_PORT: '' }), ['SMSRELAY_SMTP_PORT="": expected a port number from 0 to 65535']);
     assert.deepEqual(problems({ SMSRELAY_SHUTDOWN_TIMEOUT: ' ' }), ['SMSRELAY_SHUTDOWN_TIMEOUT=" ": write a duration such as 30s, 5m or 24h, not ""']);
-    assert.deepEqual(problems({ SMSRELAY_SMS_DOMAINS: '' }), ['SMSRELAY_SMS_DOMAINS="": expected at least one SMS domain']);
+    assert.deepEqual(problems({ SMSRELAY_SMS_DOMAINS: '' }), ['SMSRELAY_SMS_DOMAINS="": write a value: it must not be empty; unset it for the default']);
     assert.deepEqual(problems({ SMSRELAY_LOG_LEVEL: '' }), ['SMSRELAY_LOG_LEVEL="": write one of: fatal, error, warn, info, debug, trace, silent']);
     // Every URL setting alike: said to be empty, not masked as "***" and told the form a URL takes.
     for (const name of ['SMSRELAY_DATABASE_URL', 'SMSRELAY_MAIL_URL', 'SMSRELAY_GATEWAY_URL', 'SMSRELAY_GATEWAY_BACKUP_URL', 'SMSRELAY_GATEWAY_PUBLIC_URL']) {
