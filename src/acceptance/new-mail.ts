@@ -297,7 +297,8 @@ function withStandIns(text: string, standIns: Readonly<Record<string, string>> =
 /**
  * The text stage: the request a parsed mail makes, its text cut thread-first when it answers one
  * of the relay's reply mails to `numbers` (`store` undefined: not looked up); automatic mail is
- * refused. `smsrelay preview` runs exactly this and smsOnProvider.
+ * refused, and so is a mail marked as no person's that answers one of the relay's reply mails
+ * (answersReplyMail). `smsrelay preview` runs exactly this and smsOnProvider.
  */
 export async function readText(
   mail: ParsedMail,
@@ -309,35 +310,79 @@ export async function readText(
   const answered = store ? await answeredConversation(mail, numbers, store) : undefined;
   const request = extractRequest(mail, policy, subjectCommand, answered?.bodies, answered?.subjects);
   if (request.automated) throw new RelayError('AUTOMATED_MAIL', `Not sent as SMS: ${request.automated}`);
+  if (request.automaticMark !== undefined && store && (await answersReplyMail(request, answered, numbers, store))) {
+    throw new RelayError('AUTOMATED_MAIL', `Not sent as SMS: it is an automatic answer to the relay's reply mail, not a person's (${request.automaticMark})`);
+  }
   return request;
 }
 
 /** The relay's reply mails looked at for thread-first cutting: the newest few of the conversation. */
 const SENT_REPLIES_LOOKED_AT = 5;
 
+/** The conversation a mail names, as answeredConversation found it. */
+interface AnsweredConversation {
+  readonly context: string;
+  readonly bodies: string[];
+  readonly subjects: string[];
+  /** The Message-IDs of the relay's reply mails in it (those retention kept, the newest SENT_REPLIES_LOOKED_AT). */
+  readonly replyIds: string[];
+}
+
 /**
  * The conversation a mail answers (its reply tag or In-Reply-To/References name it): the bodies of
  * the relay's reply mails in it, for thread-first cutting ([] when retention erased what was sent:
- * the general rules decide then), and its subjects (the first mail's, the reply mails'), which a
- * reply's subject repeats unless edited.
+ * the general rules decide then), its subjects (the first mail's, the reply mails'), which a
+ * reply's subject repeats unless edited, and the reply mails' Message-IDs.
  * Undefined when it answers none.
  */
 async function answeredConversation(
   mail: ParsedMail,
   numbers: readonly string[],
   store: Pick<Store, 'contextOfMail' | 'sentReplies' | 'conversation'>,
-): Promise<{ bodies: string[]; subjects: string[] } | undefined> {
+): Promise<AnsweredConversation | undefined> {
   const thread = answeredThread(mail);
   if (numbers.length === 0 || (thread.userContext === undefined && thread.messageIds.length === 0)) return undefined;
   const context = thread.userContext ?? (await store.contextOfMail(thread.messageIds, numbers));
   if (context === undefined) return undefined;
-  const raws = await store.sentReplies(context, numbers, SENT_REPLIES_LOOKED_AT);
-  const sent = await Promise.all(raws.map((raw) => parseMail(raw)));
+  const sent = await sentReplyMails(context, numbers, store);
   const conversations = await Promise.all(numbers.map((number) => store.conversation(context, number)));
   return {
+    context,
     bodies: sent.flatMap(({ text }) => (text?.trim() ? [text] : [])),
     subjects: [...conversations, ...sent].flatMap((mail) => (mail?.subject ? [mail.subject] : [])),
+    replyIds: replyIdsOf(sent),
   };
+}
+
+const sentReplyMails = async (context: string, numbers: readonly string[], store: Pick<Store, 'sentReplies'>) =>
+  Promise.all((await store.sentReplies(context, numbers, SENT_REPLIES_LOOKED_AT)).map((raw) => parseMail(raw)));
+const replyIdsOf = (sent: readonly ParsedMail[]) => sent.flatMap(({ messageId }) => (messageId ? [messageId] : []));
+
+/**
+ * Whether a mail answers one of the relay's reply mails to `numbers`, by what names that mail itself,
+ * never by the context alone: an alert naming its ticket's context (`[UserContext: T-88]`, `UserContext:`
+ * in the subject, `X-UserContext`) names a conversation, not a reply mail, and is sent whatever marks
+ * it carries. An answer: its In-Reply-To/References name a reply mail the relay sent; it quotes one
+ * (thread-first cutting found the copy); or its subject reads as an answer (`Re:`, `Automatic reply:`)
+ * and the context it names, in any form, is one the relay sent reply mails under to these numbers: an
+ * out-of-office that keeps the reply mail's subject but drops its ids. Read only for a mail with an
+ * automatic mark, so a person's mail costs no store read more.
+ */
+async function answersReplyMail(
+  request: OutboundRequest,
+  answered: AnsweredConversation | undefined,
+  numbers: readonly string[],
+  store: Pick<Store, 'contextOfMail' | 'sentReplies'>,
+): Promise<boolean> {
+  if (numbers.length === 0) return false;
+  if (request.thread === 'cut') return true;
+  const replyIds = async (context: string | undefined) =>
+    context === undefined ? [] : context === answered?.context ? answered.replyIds : replyIdsOf(await sentReplyMails(context, numbers, store));
+  if (request.threadIds.length > 0) {
+    const sent = await replyIds(await store.contextOfMail(request.threadIds, numbers));
+    if (request.threadIds.some((id) => sent.includes(id))) return true;
+  }
+  return request.answerSubject && (await replyIds(request.userContext)).length > 0;
 }
 
 /** The numbers that got a mail's text within the alert-storm window, when the window is off. */

@@ -1076,6 +1076,69 @@ describe('replies and delivery reports', () => {
     await waitFor('the alert', () => gateway.simulator.received.length === before + 1);
   });
 
+  test("an alert naming its context in any form is sent whatever automatic marks it carries; an automatic answer to the relay's reply mail is refused, so no auto-reply loop", async () => {
+    const phone = '447700900741';
+    const erp = 'plant-erp@example.com';
+    const alert = (subject: string, headers: Record<string, string>, body = 'Pump 4 tripped') =>
+      sendMail(smtpPort(), { from: erp, to: [`${phone}@sms.example.com`], subject, body, headers: { From: erp, ...headers } });
+    const auto = { 'Auto-Submitted': 'auto-generated' };
+    // A fresh store for this number: no conversation, no reply mail, no In-Reply-To/References.
+    const fresh: Array<[string, Record<string, string>]> = [
+      ['[UserContext: T-88] PROBLEM: pump 4', { ...auto, 'Message-ID': '<t88-1@erp.example.com>' }],
+      ['[UserContext: T-88] PROBLEM: pump 4', { Precedence: 'bulk' }],
+      ['PROBLEM: pump 4 [UserContext: T-88]', auto],
+      ['UserContext:T-88 PROBLEM: pump 4', auto],
+      ['PROBLEM: pump 4', { ...auto, 'X-UserContext': 'T-88' }],
+    ];
+    for (const [subject, headers] of fresh) {
+      const { data } = await alert(subject, headers);
+      assert.equal(data?.code, 250, `${subject} ${JSON.stringify(headers)}: ${data?.text}`);
+    }
+    const sent = await smsTo(phone, fresh.length);
+    assert.equal(sent.userContext, 'T-88');
+
+    // The phone answers under the ticket's context: the reply mail goes to the ERP.
+    gateway.simulator.sendMo({ from: phone, text: 'On my way to pump 4', usercontext: 'T-88' });
+    const reply = await simpleParser((await mailTo(erp)).raw);
+    assert.match(reply.subject ?? '', /\[UserContext: T-88\]$/);
+    const replyId = reply.messageId ?? '';
+
+    // The ERP's next alert on that ticket names the conversation, not the reply mail: sent, in every form.
+    const later: Array<[string, Record<string, string>]> = [
+      ['[UserContext: T-88] PROBLEM: pump 4 again', auto],
+      ['UserContext:T-88 PROBLEM: pump 4 again', { Precedence: 'bulk' }],
+      ['PROBLEM: pump 4 again', { ...auto, 'X-UserContext': 'T-88' }],
+      // An ERP threading its own alerts: its ids name its earlier alert, not the reply mail.
+      ['[UserContext: T-88] PROBLEM: pump 4 cleared', { ...auto, 'In-Reply-To': '<t88-1@erp.example.com>', References: '<t88-1@erp.example.com>' }],
+    ];
+    for (const [subject, headers] of later) {
+      const { data } = await alert(subject, headers);
+      assert.equal(data?.code, 250, `${subject} ${JSON.stringify(headers)}: ${data?.text}`);
+    }
+    await smsTo(phone, fresh.length + later.length);
+
+    // The ERP's mailbox answers the reply mail by itself: by its ids, by its subject with the context in any form, or by quoting it.
+    const answers: Array<[string, Record<string, string>, string]> = [
+      [`Automatic reply: ${reply.subject}`, { ...auto, 'In-Reply-To': replyId, References: replyId }, 'Auto-Submitted: auto-generated'],
+      ['Ticket received', { Precedence: 'bulk', 'In-Reply-To': replyId }, 'Precedence: bulk'],
+      ['Ticket received', { ...auto, References: `<unknown@example.com> ${replyId}` }, 'Auto-Submitted: auto-generated'],
+      [`Automatic reply: ${reply.subject}`, { 'X-Auto-Response-Suppress': 'All' }, 'X-Auto-Response-Suppress: all'],
+      [`${reply.subject}`, auto, 'Auto-Submitted: auto-generated'],
+      ['Automatic reply: Re: PROBLEM: pump 4', { ...auto, 'X-UserContext': 'T-88' }, 'Auto-Submitted: auto-generated'],
+      ['Re: PROBLEM: pump 4 UserContext:T-88', auto, 'Auto-Submitted: auto-generated'],
+      [`Automatische Antwort: ${reply.subject}`, {}, 'its subject says so'],
+    ];
+    for (const [subject, headers, reason] of answers) {
+      const { data } = await alert(subject, headers, 'I am out of the office until Monday.');
+      assert.equal(data?.code, 550, `${subject} ${JSON.stringify(headers)}: ${data?.text}`);
+      assert.equal(data?.text, `5.7.1 Not sent as SMS: it is an automatic answer to the relay's reply mail, not a person's (${reason})`);
+    }
+    // No SMS went back to the phone, so it has nothing to answer and no second reply mail is drawn: the loop ends here.
+    await sleep(300);
+    assert.equal(gateway.simulator.received.filter((sms) => sms.to === phone).length, fresh.length + later.length);
+    assert.equal(mailsTo(erp).length, 1);
+  });
+
   test('a bounce or read receipt sent from an address without Auto-Submitted (Exchange, forwarders), a plain-text read receipt and an Outlook recall are refused as automatic mail too', async () => {
     const reports: Array<[string, string]> = [
       ['postfix-bounce-from-address', 'it is a bounce or delivery report (multipart/report; report-type=delivery-status)'],
