@@ -14,7 +14,7 @@ import { REPLY_BOUNCE_WINDOW_MS } from '../../src/store/rows.ts';
 import { RELAY_KEYWORDS } from '../../src/vocabulary.ts';
 import { STORE_FILE } from '../../src/relay.ts';
 import { gatewayYaml, removeDir, type Simulator, startSimulator, startTestRelay, tempDir, type TestRelay, waitFor } from '../helpers/relay.ts';
-import { queuedId, sendMail } from '../helpers/smtp.ts';
+import { queuedId, SmtpDialog, sendMail } from '../helpers/smtp.ts';
 import { SmtpSink, type SunkMail } from '../helpers/smtp-sink.ts';
 import { sleep } from '../helpers/wait.ts';
 
@@ -117,6 +117,38 @@ describe('replies and delivery reports', () => {
         References: `${[reply.references].flat().join(' ')} ${reply.messageId}`,
       });
       assert.equal((await smsTo('447700900161', turn + 1)).text, `go on ${turn}`);
+    }
+  });
+
+  test("a conversation whose mail had no Message-ID chains the phone's turns under the relay's own first reply mail", async () => {
+    const phone = '447700900742';
+    // A UPS talking SMTP itself: no Message-ID (the helper's message() always writes one).
+    const dialog = await SmtpDialog.open(smtpPort());
+    try {
+      await dialog.command('EHLO ups.example.com');
+      await dialog.command('MAIL FROM:<ups@example.com>');
+      await dialog.command(`RCPT TO:<${phone}@sms.example.com>`);
+      const data = await dialog.data(
+        `From: ups@example.com\r\nTo: ${phone}@sms.example.com\r\nSubject: UPS on battery\r\n\r\nUPS 2 on battery, 40 min left\r\n`,
+      );
+      assert.equal(data.code, 250, data.text);
+    } finally {
+      await dialog.close();
+    }
+    const sms = await smsTo(phone);
+    const ids: string[] = [];
+    for (let turn = 1; turn <= 3; turn += 1) {
+      gateway.simulator.sendMo({ from: phone, text: `answer ${turn}`, usercontext: sms.userContext });
+      const reply = await simpleParser((await mailTo('ups@example.com', turn)).raw);
+      assert.match(reply.text ?? '', new RegExp(`^answer ${turn}\\n`));
+      // The first has nothing to answer; each later one answers the one before it, References rooted at the first.
+      assert.equal(reply.inReplyTo, ids.at(-1), `turn ${turn}`);
+      assert.deepEqual(
+        reply.references === undefined ? [] : [reply.references].flat(),
+        ids.length === 0 ? [] : [...new Set([ids[0], ids.at(-1)])],
+        `turn ${turn}`,
+      );
+      ids.push(reply.messageId ?? '');
     }
   });
 
