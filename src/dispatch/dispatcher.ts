@@ -469,7 +469,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     // Nearly always nothing changes (no pause known, no probe held, a plain answer, noted at once): no lease to wait for,
     // no promise per provider.
     const changing = [...this.#lanes.values()].filter((lane) =>
-      saysOf(lane) ? attempted.asked.get(lane) !== undefined || !lane.pause.answeredWhileClear(now) : lane.pause.probing,
+      saysOf(lane) ? attempted.asked.get(lane) !== undefined || !lane.pause.noteAnswerIfClear(now) : lane.pause.probing,
     );
     let answeredOnLease: (onLease: boolean) => void = () => undefined;
     let noted: Promise<unknown> | undefined;
