@@ -61,11 +61,9 @@ export interface OutboundRequest extends RelayParameters {
   readonly automated: string | undefined;
   /**
    * A mark of mail no person wrote that alerts carry too (AUTOMATIC_MARKS, an auto-reply's subject), as
-   * `Header: value`: the mail is refused only if it answers one of the relay's reply mails (acceptance decides).
+   * `Header: value`: the mail is refused only if it may answer one of the relay's reply mails (acceptance's answersReplyMail).
    */
   readonly automaticMark: string | undefined;
-  /** The subject opens with a reply or auto-reply prefix (`Re:`, `Automatic reply:`), past mail systems' tags: it reads as an answer. */
-  readonly answerSubject: boolean;
   /** `X-SMS-Delivery-Report: all`: tell the sender of every final delivery state. */
   readonly reportAll: boolean;
   /** `X-SMS-Send-At`: not to be delivered before (ms since the epoch). */
@@ -285,7 +283,6 @@ export function extractRequest(
     fromAddresses: (mail.from?.value ?? []).flatMap((entry) => (entry.address ? [entry.address] : [])),
     automated: automation(mail, written),
     automaticMark: markedBy(mail, AUTOMATIC_MARKS) ?? (AUTO_REPLY_SUBJECT.test(prefixed) ? 'its subject says so' : undefined),
-    answerSubject: REPLY_SUBJECT.test(prefixed) || AMBIGUOUS_SUBJECT.test(prefixed) || AUTO_REPLY_SUBJECT.test(prefixed),
     reportAll:
       String(mail.headers.get('x-sms-delivery-report') ?? '')
         .trim()

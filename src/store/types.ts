@@ -589,6 +589,12 @@ export interface ReplyStore {
    * `numbers`, newest first; those whose content retention erased are not among them.
    */
   sentReplies(context: string, numbers: readonly string[], limit: number): Promise<Buffer[]>;
+  /**
+   * Whether the relay ever queued a reply mail for an SMS from one of `numbers` in a conversation that one of
+   * `contexts` names or that one of these Message-IDs is a mail of (a writer's or a reply mail's). Rows, not
+   * content: retention erasing what was sent changes nothing, and every reply mail counts, however old.
+   */
+  repliedIn(contexts: readonly string[], messageIdHeaders: readonly string[], numbers: readonly string[]): Promise<boolean>;
   /** Whether an SMS with this provider id is stored: a repeat is the provider retrying (a cheap check before any work). */
   knowsInbound(provider: string, providerId: string): Promise<boolean>;
   /** Whether an SMS from this sender (exactly as stored) was ever received. */

@@ -175,6 +175,25 @@ forEachStore((kind) =>
       assert.equal((await store.latestConversation(PHONE, 60 * 60_000, skewed + 1))?.context, 'alice');
     });
 
+    test('whether the relay ever sent a reply mail in a conversation, named by its context or by a Message-ID of its mails, whatever retention erased', async () => {
+      const first = withContext('c1', 'alice@example.com');
+      await store.acceptMail(first);
+      await store.acceptMail(withContext('c2', 'bob@example.com'));
+      const writer = first.messageIdHeader ?? '';
+      // A conversation with no reply mail yet: its context or its writer's mail name none.
+      assert.equal(await store.repliedIn(['c1'], [writer], [PHONE]), false);
+      await store.acceptInbound(answerToGone('c1', 2_000, '<reply-1@sms.example.com>'));
+      assert.equal(await store.repliedIn(['c1'], [], [PHONE]), true, 'by its context');
+      assert.equal(await store.repliedIn([], ['<nope@example.com>', '<reply-1@sms.example.com>'], [PHONE]), true, 'by the reply mail');
+      assert.equal(await store.repliedIn(['c9'], [writer], [PHONE]), true, "by its writer's mail");
+      assert.equal(await store.repliedIn(['c2'], ['<nope@example.com>'], [PHONE]), false, 'another conversation');
+      assert.equal(await store.repliedIn(['c1'], ['<reply-1@sms.example.com>'], ['+447700900999']), false, 'another number');
+      assert.equal(await store.repliedIn([], [], [PHONE]), false);
+      // Retention erases what was sent, never that it was sent.
+      await store.purgeContent(Date.now() + 1_000, Date.now() + 10 * 24 * 3_600_000);
+      assert.equal(await store.repliedIn([], ['<reply-1@sms.example.com>'], [PHONE]), true, 'after retention');
+    });
+
     test('an inbound SMS is stored once per gateway id; one without a route is listed as undeliverable', async () => {
       const inbound: NewInbound = {
         id: 'in-1',
