@@ -24,6 +24,22 @@ export interface ReplyTrackingOptions {
   readonly defaultMailbox: string | undefined;
 }
 
+/**
+ * The relay's latest reply mail in a conversation whose writer's mails have no Message-ID (a device or
+ * script talking SMTP sends none): each reply mail answers the one before it, so a client that threads
+ * by In-Reply-To/References chains the phone's turns as under a writer's Message-ID. Read only for such
+ * a conversation; none once store.retention erased what was sent (the mail goes unthreaded, as before).
+ * A route's, and a reroute's (`smsrelay undeliverable reroute`), so every reply mail of it is chained.
+ */
+export async function earlierReply(conversation: Conversation, store: Pick<ReplyStore, 'sentReplies'>): Promise<Route['earlierReply']> {
+  if (conversation.messageIdHeader !== undefined || conversation.latestMessageIdHeader !== undefined) return undefined;
+  const [raw] = await store.sentReplies(conversation.context, [conversation.number], 1);
+  const earlier = raw && (await parseMail(raw));
+  if (!earlier?.messageId) return undefined;
+  const references = [earlier.references ?? []].flat();
+  return { messageIdHeader: earlier.messageId, root: references[0] ?? earlier.messageId };
+}
+
 /** What an outgoing mail says about the conversation it belongs to. */
 export interface ConversationClues {
   /** The context the mail names (parameter, subject, reply tag). */
@@ -144,23 +160,8 @@ export class ReplyTracking {
     // The phone had no conversation when it began the SMS: none written to it since takes the SMS.
     const latest = known || then || latestContext === NO_CONVERSATION_THEN ? undefined : await this.#latest(number, now);
     const conversation = known ?? then ?? latest;
-    if (conversation) return { mailbox: conversation.mailbox, conversation, earlierReply: await this.#earlierReply(conversation) };
+    if (conversation) return { mailbox: conversation.mailbox, conversation, earlierReply: await earlierReply(conversation, store) };
     return this.#options.defaultMailbox ? { mailbox: this.#options.defaultMailbox, conversation: undefined } : undefined;
-  }
-
-  /**
-   * The relay's latest reply mail in a conversation whose writer's mails have no Message-ID (a device or
-   * script talking SMTP sends none): each reply mail answers the one before it, so a client that threads
-   * by In-Reply-To/References chains the phone's turns as under a writer's Message-ID. Read only for such
-   * a conversation; none once store.retention erased what was sent (the mail goes unthreaded, as before).
-   */
-  async #earlierReply(conversation: Conversation): Promise<Route['earlierReply']> {
-    if (conversation.messageIdHeader !== undefined || conversation.latestMessageIdHeader !== undefined) return undefined;
-    const [raw] = await this.#options.store.sentReplies(conversation.context, [conversation.number], 1);
-    const earlier = raw && (await parseMail(raw));
-    if (!earlier?.messageId) return undefined;
-    const references = [earlier.references ?? []].flat();
-    return { messageIdHeader: earlier.messageId, root: references[0] ?? earlier.messageId };
   }
 
   /**

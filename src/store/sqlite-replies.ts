@@ -164,7 +164,7 @@ export function prepareReplyStatements(db: Database) {
     knowsSender: db.prepare('SELECT 1 AS yes FROM inbound WHERE number = ? LIMIT 1'),
     sentReplies: db.prepare(`
       SELECT m.raw FROM inbound i JOIN mail_out m ON m.message_id = i.id AND m.kind = 'reply'
-      WHERE i.context = ? AND i.number = ? AND length(m.raw) > 0 ORDER BY i.received_at DESC ${sqliteLimit('?')}`),
+      WHERE i.context = ? AND i.number = ? AND length(m.raw) > 0 AND m.status <> 'failed' ORDER BY i.received_at DESC ${sqliteLimit('?')}`),
     repliedIn: db.prepare(`
       SELECT 1 AS yes FROM inbound i JOIN mail_out m ON m.message_id = i.id AND m.kind = 'reply'
       WHERE i.number IN (SELECT value FROM json_each(@numbers)) AND i.context IN (

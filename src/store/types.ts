@@ -586,7 +586,8 @@ export interface ReplyStore {
   answeredNumbers(context: string, messageIdHeaders: readonly string[], numbers: readonly string[]): Promise<string[]>;
   /**
    * The reply mails (raw) the relay sent to the mailbox of conversation `context` for SMS from
-   * `numbers`, newest first; those whose content retention erased are not among them.
+   * `numbers`, newest first; those whose content retention erased, and those that failed (never in a
+   * mailbox: no one quotes or threads under them; a rerouted SMS's refused one), are not among them.
    */
   sentReplies(context: string, numbers: readonly string[], limit: number): Promise<Buffer[]>;
   /**

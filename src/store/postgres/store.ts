@@ -1902,7 +1902,7 @@ export class PostgresStore implements Store, ClusterStore {
   async sentReplies(context: string, numbers: readonly string[], limit: number): Promise<Buffer[]> {
     const rows = await this.#rows<{ raw: Buffer }>(
       `SELECT m.raw FROM inbound i JOIN mail_out m ON m.message_id = i.id AND m.kind = 'reply'
-      WHERE i.context = $1 AND i.number = ANY($2::text[]) AND length(m.raw) > 0
+      WHERE i.context = $1 AND i.number = ANY($2::text[]) AND length(m.raw) > 0 AND m.status <> 'failed'
       ORDER BY array_position($2::text[], i.number), i.received_at DESC LIMIT $3`,
       [context, numbers, limit],
     );
