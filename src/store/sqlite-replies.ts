@@ -166,7 +166,7 @@ export function prepareReplyStatements(db: Database) {
       SELECT m.raw FROM inbound i JOIN mail_out m ON m.message_id = i.id AND m.kind = 'reply'
       WHERE i.context = ? AND i.number = ? AND length(m.raw) > 0 AND m.status <> 'failed' ORDER BY i.received_at DESC ${sqliteLimit('?')}`),
     repliedIn: db.prepare(`
-      SELECT 1 AS yes FROM inbound i JOIN mail_out m ON m.message_id = i.id AND m.kind = 'reply'
+      SELECT 1 AS yes FROM inbound i JOIN mail_out m ON m.message_id = i.id AND m.kind = 'reply' AND m.status <> 'failed'
       WHERE i.number IN (SELECT value FROM json_each(@numbers)) AND i.context IN (
         SELECT value FROM json_each(@contexts)
         UNION SELECT context FROM conversation_mail

@@ -203,6 +203,11 @@ forEachStore((kind) =>
       // Retention erases what was sent, never that it was sent.
       await store.purgeContent(Date.now() + 1_000, Date.now() + 10 * 24 * 3_600_000);
       assert.equal(await store.repliedIn([], ['<reply-1@sms.example.com>'], [PHONE]), true, 'after retention');
+      // Refused for good, it reached no mailbox: nothing can answer it.
+      const [refused] = await store.claimDueMail({ owner: 't', now: Date.now() + 1_000, leaseUntil: Date.now() + 60_000, limit: 10 });
+      assert.ok(refused);
+      await store.recordMailOutcome({ id: refused.id, kind: 'failed', error: '550 5.1.1 <gone@example.com>: no such user' });
+      assert.equal(await store.repliedIn(['c1'], ['<reply-1@sms.example.com>'], [PHONE]), false, 'refused for good');
     });
 
     test('an inbound SMS is stored once per gateway id; one without a route is listed as undeliverable', async () => {

@@ -1889,7 +1889,7 @@ export class PostgresStore implements Store, ClusterStore {
   async repliedIn(contexts: readonly string[], messageIdHeaders: readonly string[], numbers: readonly string[]): Promise<boolean> {
     if (numbers.length === 0 || (contexts.length === 0 && messageIdHeaders.length === 0)) return false;
     const row = await this.#row<{ yes: number }>(
-      `SELECT 1 AS yes FROM inbound i JOIN mail_out m ON m.message_id = i.id AND m.kind = 'reply'
+      `SELECT 1 AS yes FROM inbound i JOIN mail_out m ON m.message_id = i.id AND m.kind = 'reply' AND m.status <> 'failed'
       WHERE i.number = ANY($3::text[]) AND i.context IN (
         SELECT unnest($1::text[])
         UNION SELECT context FROM conversation_mail WHERE message_id_header = ANY($2::text[]) AND number = ANY($3::text[]))
