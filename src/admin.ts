@@ -884,14 +884,25 @@ export async function rerouteUndeliverable(
     );
   }
   // Mail building (nodemailer, the templates) loads only for this command.
-  const [{ Templates }, { buildReplyMail, replyMailOptions }] = await Promise.all([import('./mailer/templates.ts'), import('./replies/reply-mail.ts')]);
+  const [{ Templates }, { buildReplyMail, replyMailOptions }, { earlierReply }] = await Promise.all([
+    import('./mailer/templates.ts'),
+    import('./replies/reply-mail.ts'),
+    import('./replies/tracking.ts'),
+  ]);
   const gone = async () => (await notUndeliverable(store, id)) ?? new NotFound(`undeliverable SMS with id ${id}`, ' (see smsrelay undeliverable)');
   const sms = await store.undeliverableInboundById(id);
   if (!sms) throw await gone();
   // An SMS that answered a conversation keeps it (subject, tag, thread): a reply from the new mailbox continues it.
   const conversation = sms.context === undefined ? undefined : await store.conversation(sms.context, sms.number);
   const said = await notes.reread(sms.provider, sms, store);
-  const { mail, messageIdHeader } = await buildReplyMail({ ...sms, ...said }, { mailbox, conversation }, replyMailOptions(config, new Templates()), id);
+  // Threaded as a route's reply mail is: under the relay's latest one where the writer gave no Message-ID.
+  const earlier = conversation && (await earlierReply(conversation, store));
+  const { mail, messageIdHeader } = await buildReplyMail(
+    { ...sms, ...said },
+    { mailbox, conversation, earlierReply: earlier },
+    replyMailOptions(config, new Templates()),
+    id,
+  );
   const answered = conversation && { context: conversation.context, number: sms.number, from: conversation.mailbox, messageIdHeader };
   // Rerouted meanwhile (by another operator or relay): that mail goes, this one would be a second.
   if (!(await store.rerouteInbound(id, mailbox, mail, answered))) throw await gone();

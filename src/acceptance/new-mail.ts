@@ -209,7 +209,7 @@ function rcptTargets({ recipients }: Transaction): { subjectCommand: boolean; rc
  * store's thread, or PostgreSQL's server) on the mail's way to its 250. Asked with other arguments, it is read again.
  * A class, not closures over the store: most mails continue no thread and ask nothing, and make only this object.
  */
-class ConversationReadsOnce implements Pick<Store, 'contextOfMail' | 'conversation' | 'sentReplies' | 'answeredNumbers'> {
+class ConversationReadsOnce implements Pick<Store, 'contextOfMail' | 'conversation' | 'sentReplies' | 'answeredNumbers' | 'repliedIn'> {
   readonly #store: Store;
   /** Each answer by its arguments (JSON), the first answer's promise kept for the mail. */
   #contexts: Map<string, ReturnType<Store['contextOfMail']>> | undefined;
@@ -235,6 +235,10 @@ class ConversationReadsOnce implements Pick<Store, 'contextOfMail' | 'conversati
 
   answeredNumbers(...args: Parameters<Store['answeredNumbers']>): ReturnType<Store['answeredNumbers']> {
     return this.#store.answeredNumbers(...args);
+  }
+
+  repliedIn(...args: Parameters<Store['repliedIn']>): ReturnType<Store['repliedIn']> {
+    return this.#store.repliedIn(...args);
   }
 }
 
@@ -297,18 +301,22 @@ function withStandIns(text: string, standIns: Readonly<Record<string, string>> =
 /**
  * The text stage: the request a parsed mail makes, its text cut thread-first when it answers one
  * of the relay's reply mails to `numbers` (`store` undefined: not looked up); automatic mail is
- * refused. `smsrelay preview` runs exactly this and smsOnProvider.
+ * refused, and so is a mail marked as no person's that may answer one of the relay's reply mails
+ * (answersReplyMail). `smsrelay preview` runs exactly this and smsOnProvider.
  */
 export async function readText(
   mail: ParsedMail,
   policy: TextPolicy,
   subjectCommand: boolean,
   numbers: readonly string[],
-  store: Pick<Store, 'contextOfMail' | 'sentReplies' | 'conversation'> | undefined,
+  store: Pick<Store, 'contextOfMail' | 'sentReplies' | 'conversation' | 'repliedIn'> | undefined,
 ): Promise<OutboundRequest> {
   const answered = store ? await answeredConversation(mail, numbers, store) : undefined;
   const request = extractRequest(mail, policy, subjectCommand, answered?.bodies, answered?.subjects);
   if (request.automated) throw new RelayError('AUTOMATED_MAIL', `Not sent as SMS: ${request.automated}`);
+  if (request.automaticMark !== undefined && store && (await answersReplyMail(request, answered?.context, numbers, store))) {
+    throw new RelayError('AUTOMATED_MAIL', `Not sent as SMS: it is an automatic answer to the relay's reply mail, not a person's (${request.automaticMark})`);
+  }
   return request;
 }
 
@@ -316,9 +324,9 @@ export async function readText(
 const SENT_REPLIES_LOOKED_AT = 5;
 
 /**
- * The conversation a mail answers (its reply tag or In-Reply-To/References name it): the bodies of
- * the relay's reply mails in it, for thread-first cutting ([] when retention erased what was sent:
- * the general rules decide then), and its subjects (the first mail's, the reply mails'), which a
+ * The conversation a mail answers (its reply tag or In-Reply-To/References name it): its context, the
+ * bodies of the relay's reply mails in it, for thread-first cutting ([] when retention erased what was
+ * sent: the general rules decide then), and its subjects (the first mail's, the reply mails'), which a
  * reply's subject repeats unless edited.
  * Undefined when it answers none.
  */
@@ -326,7 +334,7 @@ async function answeredConversation(
   mail: ParsedMail,
   numbers: readonly string[],
   store: Pick<Store, 'contextOfMail' | 'sentReplies' | 'conversation'>,
-): Promise<{ bodies: string[]; subjects: string[] } | undefined> {
+): Promise<{ context: string; bodies: string[]; subjects: string[] } | undefined> {
   const thread = answeredThread(mail);
   if (numbers.length === 0 || (thread.userContext === undefined && thread.messageIds.length === 0)) return undefined;
   const context = thread.userContext ?? (await store.contextOfMail(thread.messageIds, numbers));
@@ -335,9 +343,35 @@ async function answeredConversation(
   const sent = await Promise.all(raws.map((raw) => parseMail(raw)));
   const conversations = await Promise.all(numbers.map((number) => store.conversation(context, number)));
   return {
+    context,
     bodies: sent.flatMap(({ text }) => (text?.trim() ? [text] : [])),
     subjects: [...conversations, ...sent].flatMap((mail) => (mail?.subject ? [mail.subject] : [])),
   };
+}
+
+/**
+ * Whether a mail marked as no person's (an out-of-office, a ticket system's receipt, an ERP's alert) may
+ * answer one of the relay's reply mails to `numbers`, and is refused: it quotes one (thread-first cutting
+ * found the copy), or its In-Reply-To/References name a reply mail the relay sent, or a mail of a
+ * conversation the relay sent reply mails in, or the context it names in any form (`[UserContext: …]`,
+ * `UserContext:` in the subject, `X-UserContext`, its answered tag) is one the relay sent reply mails
+ * under. The store's rows decide, every reply mail however old and whatever retention erased.
+ * Conservative by design: a machine's answer to a reply mail can bear any subject (`[Acme Support] Re: …`,
+ * `Request received: …`, `… - Out of office`) and no ids, and texted it draws the phone's autoresponder
+ * again, a loop; under a context the phone has answered, it cannot be told from an alert, so a later
+ * automatic mail there is refused too. A context no reply mail was sent under (an ERP's first alerts of
+ * a new ticket) names no reply mail and is sent. Read only for a marked mail: a person's costs no read.
+ */
+async function answersReplyMail(
+  request: OutboundRequest,
+  answeredContext: string | undefined,
+  numbers: readonly string[],
+  store: Pick<Store, 'repliedIn'>,
+): Promise<boolean> {
+  if (numbers.length === 0) return false;
+  if (request.thread === 'cut') return true;
+  const contexts = [...new Set([request.userContext, answeredContext].filter((context) => context !== undefined))];
+  return store.repliedIn(contexts, request.threadIds, numbers);
 }
 
 /** The numbers that got a mail's text within the alert-storm window, when the window is off. */

@@ -34,7 +34,7 @@ export interface PreviewOptions {
   readonly to: string | undefined;
   /** How the relay reads a RCPT address (its SMS domains, lists): `to` is refused as RCPT would refuse it. */
   readonly recipients: RecipientRules;
-  readonly store: Pick<Store, 'contextOfMail' | 'sentReplies' | 'conversation'> | undefined;
+  readonly store: Pick<Store, 'contextOfMail' | 'sentReplies' | 'conversation' | 'repliedIn'> | undefined;
 }
 
 /** The text stage run on `raw` as a submission from `envelopeFrom` to `to` would run it. */

@@ -59,6 +59,11 @@ export interface OutboundRequest extends RelayParameters {
   readonly fromAddresses: readonly string[];
   /** Set when the mail is automatic and must never become an SMS: the reason. */
   readonly automated: string | undefined;
+  /**
+   * A mark of mail no person wrote that alerts carry too (AUTOMATIC_MARKS, an auto-reply's subject), as
+   * `Header: value`: the mail is refused only if it may answer one of the relay's reply mails (acceptance's answersReplyMail).
+   */
+  readonly automaticMark: string | undefined;
   /** `X-SMS-Delivery-Report: all`: tell the sender of every final delivery state. */
   readonly reportAll: boolean;
   /** `X-SMS-Send-At`: not to be delivered before (ms since the epoch). */
@@ -276,7 +281,8 @@ export function extractRequest(
     subjectNumbers: fromSubject.to ?? [],
     threadIds: thread,
     fromAddresses: (mail.from?.value ?? []).flatMap((entry) => (entry.address ? [entry.address] : [])),
-    automated: automation(mail, sent !== undefined, written),
+    automated: automation(mail, written),
+    automaticMark: markedBy(mail, AUTOMATIC_MARKS) ?? (AUTO_REPLY_SUBJECT.test(prefixed) ? 'its subject says so' : undefined),
     reportAll:
       String(mail.headers.get('x-sms-delivery-report') ?? '')
         .trim()
@@ -634,7 +640,7 @@ export function autoReplyMark(mail: ParsedMail): string | undefined {
 /**
  * Marks of mail no person wrote that alerts carry too (monitoring systems send `Auto-Submitted:
  * auto-generated` and `Precedence: bulk`), so they count only in a mail that answers one of the relay's
- * reply mails: there they make it an automatic answer to the phone's text, such as Exchange's
+ * reply mails (acceptance's answersReplyMail): there they make it an automatic answer to the phone's text, such as Exchange's
  * out-of-office (auto-generated, `X-Auto-Response-Suppress`, "Automatic reply:"), and texting it would
  * answer the phone with a machine's words, and the phone's next SMS would draw another.
  */
@@ -647,18 +653,15 @@ const AUTOMATIC_MARKS: ReadonlyArray<readonly [header: string, value: RegExp]> =
 export const AUTO_REPLY_SUBJECT = new RegExp(`^\\s*(?:${anyOf(AUTO_REPLY_SUBJECTS)})\\s*[:：]`, 'iu');
 
 /**
- * RFC 3834: auto-replies must not be answered, and the relay's own mail must not loop back. Alerts
- * (`Auto-Submitted: auto-generated`) are what the relay is for and pass, unless the mail answers one
- * of the relay's reply mails (`answersRelay`: found by the thread).
+ * RFC 3834: auto-replies must not be answered, and the relay's own mail must not loop back: mail that
+ * is automatic whatever it answers. Alerts (`Auto-Submitted: auto-generated`) are what the relay is
+ * for and pass here: their marks (OutboundRequest.automaticMark) count only in an answer to one of
+ * the relay's reply mails, which the store tells.
  */
-function automation(mail: ParsedMail, answersRelay: boolean, body: string): string | undefined {
+function automation(mail: ParsedMail, body: string): string | undefined {
   if (mail.headers.has(LOOP_HEADER.toLowerCase())) return `it carries ${LOOP_HEADER}: it is the relay's own mail`;
   const autoReply = markedBy(mail, AUTO_REPLY_MARKS);
   if (autoReply) return `it is an auto-reply (${autoReply})`;
-  if (answersRelay) {
-    const automatic = markedBy(mail, AUTOMATIC_MARKS) ?? (AUTO_REPLY_SUBJECT.test(mail.subject ?? '') ? 'its subject says so' : undefined);
-    if (automatic) return `it is an automatic answer to the relay's reply mail, not a person's (${automatic})`;
-  }
   return reportKind(mail) ?? clientNotice(mail.subject ?? '', body);
 }
 

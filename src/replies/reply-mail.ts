@@ -166,7 +166,7 @@ export async function buildReplyMail(
     'Message-ID': messageIdHeader,
     [LOOP_HEADER]: options.hostname,
   });
-  const thread = threadHeaders(conversation);
+  const thread = threadHeaders(conversation, route.earlierReply);
   if (thread) root.setHeader(thread);
   // Outlook groups a conversation by its topic and index, not by In-Reply-To: the topic without the
   // prefixes and tag the subject carries, and the index of the mail answered with one turn more.
@@ -226,11 +226,13 @@ function oneLine(text: string): string {
  * The reply mail answers the latest mail of its conversation (In-Reply-To), and References names the
  * conversation's first mail and that one: the two a mail client needs to chain the thread (RFC 5322
  * §3.6.4 wants the parent's References too, which the relay does not keep; news and mail software trim
- * long References to the first and the last ids in the same way, RFC 5537 §3.4.4).
+ * long References to the first and the last ids in the same way, RFC 5537 §3.4.4). A conversation whose
+ * writer gave no Message-ID is threaded under the relay's own latest reply mail in it (Route.earlierReply),
+ * its root that mail's first reference: the first reply mail of the conversation.
  */
-function threadHeaders(conversation: Conversation | undefined): { 'In-Reply-To': string; References: string } | undefined {
-  const first = conversation?.messageIdHeader;
-  const latest = conversation?.latestMessageIdHeader ?? first;
+function threadHeaders(conversation: Conversation | undefined, earlierReply: Route['earlierReply']): { 'In-Reply-To': string; References: string } | undefined {
+  const first = conversation?.messageIdHeader ?? earlierReply?.root;
+  const latest = conversation?.latestMessageIdHeader ?? conversation?.messageIdHeader ?? earlierReply?.messageIdHeader;
   if (latest === undefined) return undefined;
   return { 'In-Reply-To': latest, References: first === undefined || first === latest ? latest : `${first} ${latest}` };
 }

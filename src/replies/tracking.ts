@@ -1,3 +1,4 @@
+import { parseMail } from '../mail/extract.ts';
 import { randomUint64 } from '../random-ids.ts';
 import type { Conversation, NewConversation, ReplyStore } from '../store/types.ts';
 import type { ReceivedSms } from '../vocabulary.ts';
@@ -5,14 +6,38 @@ import type { ReceivedSms } from '../vocabulary.ts';
 /** `latestContext` of a phone with no conversation in the window: no user context is empty (a context is 1–64 characters). */
 export const NO_CONVERSATION_THEN = '';
 
-/** Where an inbound SMS goes: a conversation's mailbox, or the default mailbox without one. */
-export type Route = { readonly mailbox: string; readonly conversation: Conversation | undefined };
+/**
+ * Where an inbound SMS goes: a conversation's mailbox, or the default mailbox without one. `earlierReply`:
+ * the relay's latest reply mail in a conversation none of whose writer's mails has a Message-ID, which
+ * the reply mail is threaded under instead (its Message-ID, and the first of its References as the root).
+ */
+export type Route = {
+  readonly mailbox: string;
+  readonly conversation: Conversation | undefined;
+  readonly earlierReply?: { readonly messageIdHeader: string; readonly root: string } | undefined;
+};
 
 export interface ReplyTrackingOptions {
-  readonly store: Pick<ReplyStore, 'conversation' | 'latestConversation' | 'contextOfTracking' | 'contextOfMail' | 'answeredNumbers'>;
+  readonly store: Pick<ReplyStore, 'conversation' | 'latestConversation' | 'contextOfTracking' | 'contextOfMail' | 'answeredNumbers' | 'sentReplies'>;
   /** How recent the latest conversation with a number must be to take an SMS without a known context. */
   readonly windowMs: number;
   readonly defaultMailbox: string | undefined;
+}
+
+/**
+ * The relay's latest reply mail in a conversation whose writer's mails have no Message-ID (a device or
+ * script talking SMTP sends none): each reply mail answers the one before it, so a client that threads
+ * by In-Reply-To/References chains the phone's turns as under a writer's Message-ID. Read only for such
+ * a conversation; none once store.retention erased what was sent (the mail goes unthreaded, as before).
+ * A route's, and a reroute's (`smsrelay undeliverable reroute`), so every reply mail of it is chained.
+ */
+export async function earlierReply(conversation: Conversation, store: Pick<ReplyStore, 'sentReplies'>): Promise<Route['earlierReply']> {
+  if (conversation.messageIdHeader !== undefined || conversation.latestMessageIdHeader !== undefined) return undefined;
+  const [raw] = await store.sentReplies(conversation.context, [conversation.number], 1);
+  const earlier = raw && (await parseMail(raw));
+  if (!earlier?.messageId) return undefined;
+  const references = [earlier.references ?? []].flat();
+  return { messageIdHeader: earlier.messageId, root: references[0] ?? earlier.messageId };
 }
 
 /** What an outgoing mail says about the conversation it belongs to. */
@@ -135,7 +160,7 @@ export class ReplyTracking {
     // The phone had no conversation when it began the SMS: none written to it since takes the SMS.
     const latest = known || then || latestContext === NO_CONVERSATION_THEN ? undefined : await this.#latest(number, now);
     const conversation = known ?? then ?? latest;
-    if (conversation) return { mailbox: conversation.mailbox, conversation };
+    if (conversation) return { mailbox: conversation.mailbox, conversation, earlierReply: await earlierReply(conversation, store) };
     return this.#options.defaultMailbox ? { mailbox: this.#options.defaultMailbox, conversation: undefined } : undefined;
   }
 

@@ -164,7 +164,14 @@ export function prepareReplyStatements(db: Database) {
     knowsSender: db.prepare('SELECT 1 AS yes FROM inbound WHERE number = ? LIMIT 1'),
     sentReplies: db.prepare(`
       SELECT m.raw FROM inbound i JOIN mail_out m ON m.message_id = i.id AND m.kind = 'reply'
-      WHERE i.context = ? AND i.number = ? AND length(m.raw) > 0 ORDER BY i.received_at DESC ${sqliteLimit('?')}`),
+      WHERE i.context = ? AND i.number = ? AND length(m.raw) > 0 AND m.status <> 'failed' ORDER BY i.received_at DESC ${sqliteLimit('?')}`),
+    repliedIn: db.prepare(`
+      SELECT 1 AS yes FROM inbound i JOIN mail_out m ON m.message_id = i.id AND m.kind = 'reply' AND m.status <> 'failed'
+      WHERE i.number IN (SELECT value FROM json_each(@numbers)) AND i.context IN (
+        SELECT value FROM json_each(@contexts)
+        UNION SELECT context FROM conversation_mail
+        WHERE message_id_header IN (SELECT value FROM json_each(@ids)) AND number IN (SELECT value FROM json_each(@numbers)))
+      LIMIT 1`),
     undeliverable: db.prepare(`
       SELECT ${UNDELIVERABLE_COLUMNS} WHERE i.mailbox IS NULL AND (@at IS NULL OR (i.received_at, i.id) < (@at, @id))
       ORDER BY i.received_at DESC, i.id DESC ${sqliteLimit('@limit')}`),

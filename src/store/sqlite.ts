@@ -767,6 +767,15 @@ export class SqliteStore implements Store {
     );
   }
 
+  async repliedIn(contexts: readonly string[], messageIdHeaders: readonly string[], numbers: readonly string[]): Promise<boolean> {
+    if (numbers.length === 0 || (contexts.length === 0 && messageIdHeaders.length === 0)) return false;
+    return this.#read(
+      () =>
+        this.#replies.repliedIn.get({ contexts: JSON.stringify(contexts), ids: JSON.stringify(messageIdHeaders), numbers: JSON.stringify(numbers) }) !==
+        undefined,
+    );
+  }
+
   async sentReplies(context: string, numbers: readonly string[], limit: number): Promise<Buffer[]> {
     return this.#read(() =>
       numbers.flatMap((number) => (this.#replies.sentReplies.all(context, number, limit) as Array<{ raw: Buffer }>).map((row) => row.raw)).slice(0, limit),

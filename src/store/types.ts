@@ -586,9 +586,18 @@ export interface ReplyStore {
   answeredNumbers(context: string, messageIdHeaders: readonly string[], numbers: readonly string[]): Promise<string[]>;
   /**
    * The reply mails (raw) the relay sent to the mailbox of conversation `context` for SMS from
-   * `numbers`, newest first; those whose content retention erased are not among them.
+   * `numbers`, newest first; those whose content retention erased, and those that failed (never in a
+   * mailbox: no one quotes or threads under them; a rerouted SMS's refused one), are not among them.
    */
   sentReplies(context: string, numbers: readonly string[], limit: number): Promise<Buffer[]>;
+  /**
+   * Whether the relay ever queued a reply mail for an SMS from one of `numbers` in a conversation that one of
+   * `contexts` names or that one of these Message-IDs is a mail of (a writer's or a reply mail's). Rows, not
+   * content: retention erasing what was sent changes nothing, and every reply mail counts, however old, but one refused
+   * for good (it reached no mailbox, so nothing can answer it: an ERP writing from a `noreply@` address would otherwise lose
+   * every later alert of the ticket).
+   */
+  repliedIn(contexts: readonly string[], messageIdHeaders: readonly string[], numbers: readonly string[]): Promise<boolean>;
   /** Whether an SMS with this provider id is stored: a repeat is the provider retrying (a cheap check before any work). */
   knowsInbound(provider: string, providerId: string): Promise<boolean>;
   /** Whether an SMS from this sender (exactly as stored) was ever received. */

@@ -14,7 +14,7 @@ import { REPLY_BOUNCE_WINDOW_MS } from '../../src/store/rows.ts';
 import { RELAY_KEYWORDS } from '../../src/vocabulary.ts';
 import { STORE_FILE } from '../../src/relay.ts';
 import { gatewayYaml, removeDir, type Simulator, startSimulator, startTestRelay, tempDir, type TestRelay, waitFor } from '../helpers/relay.ts';
-import { queuedId, sendMail } from '../helpers/smtp.ts';
+import { queuedId, SmtpDialog, sendMail } from '../helpers/smtp.ts';
 import { SmtpSink, type SunkMail } from '../helpers/smtp-sink.ts';
 import { sleep } from '../helpers/wait.ts';
 
@@ -117,6 +117,38 @@ describe('replies and delivery reports', () => {
         References: `${[reply.references].flat().join(' ')} ${reply.messageId}`,
       });
       assert.equal((await smsTo('447700900161', turn + 1)).text, `go on ${turn}`);
+    }
+  });
+
+  test("a conversation whose mail had no Message-ID chains the phone's turns under the relay's own first reply mail", async () => {
+    const phone = '447700900742';
+    // A UPS talking SMTP itself: no Message-ID (the helper's message() always writes one).
+    const dialog = await SmtpDialog.open(smtpPort());
+    try {
+      await dialog.command('EHLO ups.example.com');
+      await dialog.command('MAIL FROM:<ups@example.com>');
+      await dialog.command(`RCPT TO:<${phone}@sms.example.com>`);
+      const data = await dialog.data(
+        `From: ups@example.com\r\nTo: ${phone}@sms.example.com\r\nSubject: UPS on battery\r\n\r\nUPS 2 on battery, 40 min left\r\n`,
+      );
+      assert.equal(data.code, 250, data.text);
+    } finally {
+      await dialog.close();
+    }
+    const sms = await smsTo(phone);
+    const ids: string[] = [];
+    for (let turn = 1; turn <= 3; turn += 1) {
+      gateway.simulator.sendMo({ from: phone, text: `answer ${turn}`, usercontext: sms.userContext });
+      const reply = await simpleParser((await mailTo('ups@example.com', turn)).raw);
+      assert.match(reply.text ?? '', new RegExp(`^answer ${turn}\\n`));
+      // The first has nothing to answer; each later one answers the one before it, References rooted at the first.
+      assert.equal(reply.inReplyTo, ids.at(-1), `turn ${turn}`);
+      assert.deepEqual(
+        reply.references === undefined ? [] : [reply.references].flat(),
+        ids.length === 0 ? [] : [...new Set([ids[0], ids.at(-1)])],
+        `turn ${turn}`,
+      );
+      ids.push(reply.messageId ?? '');
     }
   });
 
@@ -1074,6 +1106,128 @@ describe('replies and delivery reports', () => {
     });
     assert.equal(alert.data?.code, 250, 'alerts are what the relay is for');
     await waitFor('the alert', () => gateway.simulator.received.length === before + 1);
+  });
+
+  test('an alert naming a context no reply mail was sent under is sent in any form whatever automatic marks it carries; automatic mail that names a reply mail or an answered context is refused, so no auto-reply loop', async () => {
+    const phone = '447700900741';
+    const erp = 'plant-erp@example.com';
+    const alert = (subject: string, headers: Record<string, string>, body = 'Pump 4 tripped') =>
+      sendMail(smtpPort(), { from: erp, to: [`${phone}@sms.example.com`], subject, body, headers: { From: erp, ...headers } });
+    const auto = { 'Auto-Submitted': 'auto-generated' };
+    const forms = (context: string, topic: string): Array<[string, Record<string, string>]> => [
+      [`[UserContext: ${context}] ${topic}`, { ...auto, 'Message-ID': `<${context}-1@erp.example.com>` }],
+      [`[UserContext: ${context}] ${topic}`, { Precedence: 'bulk' }],
+      [`${topic} [UserContext: ${context}]`, auto],
+      [`UserContext:${context} ${topic}`, auto],
+      [topic, { ...auto, 'X-UserContext': context }],
+    ];
+    // A fresh store for this number: no conversation, no reply mail, no In-Reply-To/References.
+    const fresh = forms('T-88', 'PROBLEM: pump 4');
+    for (const [subject, headers] of fresh) {
+      const { data } = await alert(subject, headers);
+      assert.equal(data?.code, 250, `${subject} ${JSON.stringify(headers)}: ${data?.text}`);
+    }
+    const sent = await smsTo(phone, fresh.length);
+    assert.equal(sent.userContext, 'T-88');
+
+    // The phone answers under the ticket's context: the reply mail goes to the ERP.
+    gateway.simulator.sendMo({ from: phone, text: 'On my way to pump 4', usercontext: 'T-88' });
+    const reply = await simpleParser((await mailTo(erp)).raw);
+    assert.match(reply.subject ?? '', /\[UserContext: T-88\]$/);
+    const replyId = reply.messageId ?? '';
+
+    // A new ticket's first alerts name a context no reply mail was sent under: sent, in every form.
+    const next = forms('T-100', 'PROBLEM: pump 6');
+    for (const [subject, headers] of next) {
+      const { data } = await alert(subject, headers);
+      assert.equal(data?.code, 250, `${subject} ${JSON.stringify(headers)}: ${data?.text}`);
+    }
+    await smsTo(phone, fresh.length + next.length);
+
+    // Automatic mail that names the reply mail (ids, quote) or the answered context in any form: a machine's answer
+    // to the reply mail can bear any subject and no ids, and cannot be told from a later alert of T-88: refused.
+    const answers: Array<[string, Record<string, string>, string]> = [
+      [`Automatic reply: ${reply.subject}`, { ...auto, 'In-Reply-To': replyId, References: replyId }, 'Auto-Submitted: auto-generated'],
+      ['Ticket received', { Precedence: 'bulk', 'In-Reply-To': replyId }, 'Precedence: bulk'],
+      ['Ticket received', { ...auto, References: `<unknown@example.com> ${replyId}` }, 'Auto-Submitted: auto-generated'],
+      [`Automatic reply: ${reply.subject}`, { 'X-Auto-Response-Suppress': 'All' }, 'X-Auto-Response-Suppress: all'],
+      [`${reply.subject}`, auto, 'Auto-Submitted: auto-generated'],
+      ['Automatic reply: Re: PROBLEM: pump 4', { ...auto, 'X-UserContext': 'T-88' }, 'Auto-Submitted: auto-generated'],
+      ['Re: PROBLEM: pump 4 UserContext:T-88', auto, 'Auto-Submitted: auto-generated'],
+      [`Automatische Antwort: ${reply.subject}`, {}, 'its subject says so'],
+      // Ticket systems' and mailers' receipts, their own label before or after the reply's subject.
+      [`[Acme Support] ${reply.subject}`, auto, 'Auto-Submitted: auto-generated'],
+      [`[Ticket #123] ${reply.subject}`, auto, 'Auto-Submitted: auto-generated'],
+      [`Request received: ${reply.subject}`, auto, 'Auto-Submitted: auto-generated'],
+      [`${reply.subject} - Out of office`, { Precedence: 'bulk' }, 'Precedence: bulk'],
+      [`Odpověď: ${reply.subject}`, auto, 'Auto-Submitted: auto-generated'],
+      [`Fwd: ${reply.subject}`, { Precedence: 'list' }, 'Precedence: list'],
+      // Later alerts under the answered context, in every form, and one threaded by ids to the ERP's own first alert.
+      ...forms('T-88', 'PROBLEM: pump 4 again').map(([subject, headers]): [string, Record<string, string>, string] => [
+        subject,
+        { ...headers, 'Message-ID': `<${subject.length}-${Object.keys(headers).length}@later.example.com>` },
+        headers['Precedence'] ? 'Precedence: bulk' : 'Auto-Submitted: auto-generated',
+      ]),
+      [
+        'PROBLEM: pump 4 cleared',
+        { ...auto, 'In-Reply-To': '<T-88-1@erp.example.com>', References: '<T-88-1@erp.example.com>' },
+        'Auto-Submitted: auto-generated',
+      ],
+    ];
+    for (const [subject, headers, reason] of answers) {
+      const { data } = await alert(subject, headers, 'I am out of the office until Monday.');
+      assert.equal(data?.code, 550, `${subject} ${JSON.stringify(headers)}: ${data?.text}`);
+      assert.equal(data?.text, `5.7.1 Not sent as SMS: it is an automatic answer to the relay's reply mail, not a person's (${reason})`, subject);
+    }
+    // No SMS went back to the phone, so it has nothing to answer and no second reply mail is drawn: the loop ends here.
+    await sleep(300);
+    assert.equal(gateway.simulator.received.filter((sms) => sms.to === phone).length, fresh.length + next.length);
+    assert.equal(mailsTo(erp).length, 1);
+  });
+
+  test("a ticket system's receipt to a reply mail, under its own label or naming an old reply mail by id after retention erased it, never reaches the phone: no loop with its autoresponder", async () => {
+    const phone = '447700900793';
+    const desk = 'support@acme.example.com';
+    const receipt = (subject: string, headers: Record<string, string>) =>
+      sendMail(smtpPort(), {
+        from: desk,
+        to: [`${phone}@sms.example.com`],
+        subject,
+        body: 'Your request has been received and is being reviewed by our support staff.',
+        headers: { From: desk, ...headers },
+      });
+    await write(desk, phone, 'Your ticket 4711', 'Can you confirm the site visit?', { 'Message-ID': '<desk-1@acme.example.com>' });
+    const first = await smsTo(phone);
+    // The phone's autoresponder answers six times in a burst: six reply mails to the desk.
+    const ids: string[] = [];
+    let subject = '';
+    for (let turn = 1; turn <= 6; turn += 1) {
+      gateway.simulator.sendMo({ from: phone, text: `I am driving (auto-reply ${turn})`, usercontext: first.userContext });
+      const reply = await simpleParser((await mailTo(desk, turn)).raw);
+      ids.push(reply.messageId ?? '');
+      subject = reply.subject ?? '';
+    }
+    const auto = { 'Auto-Submitted': 'auto-generated' };
+    // Zendesk's "[account] Re: title", no ids.
+    assert.equal((await receipt(`[Acme Support] ${subject}`, { ...auto, 'Message-ID': '<receipt-1@acme.example.com>' })).data?.code, 550);
+    // Every reply mail named by id alone, the oldest far past the newest five; then again once retention erased their content.
+    const byId = async (round: string) => {
+      for (const [k, id] of ids.entries()) {
+        const { data } = await receipt('INC0010023 - comments added', {
+          ...auto,
+          Precedence: 'bulk',
+          'In-Reply-To': id,
+          References: `<desk-1@acme.example.com> ${id}`,
+        });
+        assert.equal(data?.code, 550, `${round}: receipt to reply mail ${k + 1}: ${data?.text}`);
+      }
+    };
+    await byId('kept');
+    await relay.relay.store.purgeContent(Date.now() + 1_000, Date.now() + REPLY_BOUNCE_WINDOW_MS + 60_000);
+    await byId('erased');
+    await sleep(300);
+    assert.equal(gateway.simulator.received.filter((sms) => sms.to === phone).length, 1, 'no receipt reached the phone');
+    assert.equal(mailsTo(desk).length, 6, 'no reply mail was drawn by a receipt');
   });
 
   test('a bounce or read receipt sent from an address without Auto-Submitted (Exchange, forwarders), a plain-text read receipt and an Outlook recall are refused as automatic mail too', async () => {

@@ -98,6 +98,17 @@ forEachStore((kind) =>
     const report = (code: number, state: 'queued' | 'sent' | 'delivered' | 'failed' | 'expired', providerId = 'P1') =>
       store.applyDeliveryReport({ provider: 'intellisoftware', providerId, number: PHONE, code, state, receivedAt: 9_000 });
 
+    /** The only queued mail, `in-gone`'s reply mail, refused for good, then its SMS rerouted to Carol: her mail as queued and parsed. */
+    const refuseAndReroute = async () => {
+      const [refused] = await store.claimDueMail({ owner: 't', now: Date.now() + 1_000, leaseUntil: Date.now() + 60_000, limit: 10 });
+      assert.ok(refused);
+      await store.recordMailOutcome({ id: refused.id, kind: 'failed', error: '550 5.1.1 <gone@example.com>: no such user' });
+      const settings = { sms: { domains: ['sms.example.com'] }, smtp: { hostname: 'relay.example.com' }, mail: {} };
+      await rerouteUndeliverable(store, settings, new ReplyNotes({ keywords: RELAY_KEYWORDS }), 'in-gone', 'carol@example.com');
+      const [rerouted] = await store.claimDueMail({ owner: 't', now: Date.now() + 1_000, leaseUntil: Date.now() + 60_000, limit: 10 });
+      return { rerouted, parsed: await simpleParser(rerouted?.raw ?? Buffer.alloc(0)) };
+    };
+
     test('a mail records its conversation; a continuing mail keeps mailbox and thread, a new one takes over', async () => {
       const first = withContext('c1', 'alice@example.com');
       await store.acceptMail(first);
@@ -173,6 +184,30 @@ forEachStore((kind) =>
         },
       });
       assert.equal((await store.latestConversation(PHONE, 60 * 60_000, skewed + 1))?.context, 'alice');
+    });
+
+    test('whether the relay ever sent a reply mail in a conversation, named by its context or by a Message-ID of its mails, whatever retention erased', async () => {
+      const first = withContext('c1', 'alice@example.com');
+      await store.acceptMail(first);
+      await store.acceptMail(withContext('c2', 'bob@example.com'));
+      const writer = first.messageIdHeader ?? '';
+      // A conversation with no reply mail yet: its context or its writer's mail name none.
+      assert.equal(await store.repliedIn(['c1'], [writer], [PHONE]), false);
+      await store.acceptInbound(answerToGone('c1', 2_000, '<reply-1@sms.example.com>'));
+      assert.equal(await store.repliedIn(['c1'], [], [PHONE]), true, 'by its context');
+      assert.equal(await store.repliedIn([], ['<nope@example.com>', '<reply-1@sms.example.com>'], [PHONE]), true, 'by the reply mail');
+      assert.equal(await store.repliedIn(['c9'], [writer], [PHONE]), true, "by its writer's mail");
+      assert.equal(await store.repliedIn(['c2'], ['<nope@example.com>'], [PHONE]), false, 'another conversation');
+      assert.equal(await store.repliedIn(['c1'], ['<reply-1@sms.example.com>'], ['+447700900999']), false, 'another number');
+      assert.equal(await store.repliedIn([], [], [PHONE]), false);
+      // Retention erases what was sent, never that it was sent.
+      await store.purgeContent(Date.now() + 1_000, Date.now() + 10 * 24 * 3_600_000);
+      assert.equal(await store.repliedIn([], ['<reply-1@sms.example.com>'], [PHONE]), true, 'after retention');
+      // Refused for good, it reached no mailbox: nothing can answer it.
+      const [refused] = await store.claimDueMail({ owner: 't', now: Date.now() + 1_000, leaseUntil: Date.now() + 60_000, limit: 10 });
+      assert.ok(refused);
+      await store.recordMailOutcome({ id: refused.id, kind: 'failed', error: '550 5.1.1 <gone@example.com>: no such user' });
+      assert.equal(await store.repliedIn(['c1'], ['<reply-1@sms.example.com>'], [PHONE]), false, 'refused for good');
     });
 
     test('an inbound SMS is stored once per gateway id; one without a route is listed as undeliverable', async () => {
@@ -607,20 +642,51 @@ forEachStore((kind) =>
       const first = { ...withContext('c9', 'gone@example.com'), messageIdHeader: '<gone-1@example.com>', subject: 'Gone conv' };
       await store.acceptMail(first);
       await store.acceptInbound(answerToGone('c9', 2_000, '<in-gone@sms.example.com>'));
-      const [refused] = await store.claimDueMail({ owner: 't', now: Date.now() + 1_000, leaseUntil: Date.now() + 60_000, limit: 10 });
-      assert.ok(refused);
-      await store.recordMailOutcome({ id: refused.id, kind: 'failed', error: '550 5.1.1 <gone@example.com>: no such user' });
-
-      const settings = { sms: { domains: ['sms.example.com'] }, smtp: { hostname: 'relay.example.com' }, mail: {} };
-      await rerouteUndeliverable(store, settings, new ReplyNotes({ keywords: RELAY_KEYWORDS }), 'in-gone', 'carol@example.com');
-      const [rerouted] = await store.claimDueMail({ owner: 't', now: Date.now() + 1_000, leaseUntil: Date.now() + 60_000, limit: 10 });
-      const parsed = await simpleParser(rerouted?.raw ?? Buffer.alloc(0));
+      const { rerouted, parsed } = await refuseAndReroute();
       assert.deepEqual(
         [rerouted?.recipients, parsed.subject, parsed.inReplyTo, parsed.references],
         [['carol@example.com'], 'Re: Gone conv [UserContext: c9]', '<gone-1@example.com>', '<gone-1@example.com>'],
       );
       assert.equal(await store.contextOfMail([parsed.messageId ?? ''], [PHONE]), 'c9', "Carol's reply to it continues the conversation");
       assert.equal((await store.conversation('c9', PHONE))?.mailbox, 'carol@example.com', "the phone's next answers go to Carol");
+    });
+
+    test("an SMS rerouted in a conversation whose writer gave no Message-ID is threaded under the relay's latest reply mail in it, as a routed one is", async () => {
+      await store.acceptMail({ ...withContext('c10', 'gone@example.com'), messageIdHeader: undefined, subject: 'UPS on battery' });
+      const earlier = '<reply-a@sms.example.com>';
+      const raw = Buffer.from(`Message-ID: ${earlier}\r\nReferences: <reply-0@sms.example.com>\r\nSubject: x\r\n\r\nok\r\n`);
+      await store.acceptInbound({
+        ...answerToGone('c10', 2_000, earlier),
+        id: 'in-a',
+        providerId: 'G-a',
+        route: {
+          mailbox: 'ups-desk@example.com',
+          context: 'c10',
+          mail: { kind: 'reply', messageId: 'in-a', envelopeFrom: '', recipients: ['ups-desk@example.com'], raw },
+          messageIdHeader: earlier,
+        },
+      });
+      const [sent] = await store.claimDueMail({ owner: 't', now: Date.now() + 1_000, leaseUntil: Date.now() + 60_000, limit: 10 });
+      assert.ok(sent);
+      await store.recordMailOutcome({ id: sent.id, kind: 'sent', response: '250 2.0.0 Ok' });
+      // The SMS rerouted came later; its own reply mail, refused, was never in a mailbox: nothing is threaded under it.
+      await store.acceptInbound({
+        ...answerToGone('c10', 3_000, '<in-gone@sms.example.com>'),
+        route: {
+          mailbox: 'gone@example.com',
+          context: 'c10',
+          mail: {
+            kind: 'reply',
+            messageId: 'in-gone',
+            envelopeFrom: '',
+            recipients: ['gone@example.com'],
+            raw: Buffer.from('Message-ID: <in-gone@sms.example.com>\r\n\r\nx\r\n'),
+          },
+          messageIdHeader: '<in-gone@sms.example.com>',
+        },
+      });
+      const { rerouted, parsed } = await refuseAndReroute();
+      assert.deepEqual([rerouted?.recipients, parsed.inReplyTo, parsed.references], [['carol@example.com'], earlier, ['<reply-0@sms.example.com>', earlier]]);
     });
 
     test('a rerouted STOP, START or SMS of an opted-out phone ends with the opt-out notes a mail sent straight to a mailbox has', async () => {

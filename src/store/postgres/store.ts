@@ -1890,10 +1890,23 @@ export class PostgresStore implements Store, ClusterStore {
     return rows.map((row) => row.number);
   }
 
+  async repliedIn(contexts: readonly string[], messageIdHeaders: readonly string[], numbers: readonly string[]): Promise<boolean> {
+    if (numbers.length === 0 || (contexts.length === 0 && messageIdHeaders.length === 0)) return false;
+    const row = await this.#row<{ yes: number }>(
+      `SELECT 1 AS yes FROM inbound i JOIN mail_out m ON m.message_id = i.id AND m.kind = 'reply' AND m.status <> 'failed'
+      WHERE i.number = ANY($3::text[]) AND i.context IN (
+        SELECT unnest($1::text[])
+        UNION SELECT context FROM conversation_mail WHERE message_id_header = ANY($2::text[]) AND number = ANY($3::text[]))
+      LIMIT 1`,
+      [contexts, messageIdHeaders, numbers],
+    );
+    return row !== undefined;
+  }
+
   async sentReplies(context: string, numbers: readonly string[], limit: number): Promise<Buffer[]> {
     const rows = await this.#rows<{ raw: Buffer }>(
       `SELECT m.raw FROM inbound i JOIN mail_out m ON m.message_id = i.id AND m.kind = 'reply'
-      WHERE i.context = $1 AND i.number = ANY($2::text[]) AND length(m.raw) > 0
+      WHERE i.context = $1 AND i.number = ANY($2::text[]) AND length(m.raw) > 0 AND m.status <> 'failed'
       ORDER BY array_position($2::text[], i.number), i.received_at DESC LIMIT $3`,
       [context, numbers, limit],
     );
