@@ -1,0 +1,118 @@
+import { closeSync, fsyncSync, openSync, readFileSync, readSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { randomInt } from 'node:crypto';
+import { basename, dirname } from 'node:path';
+import type { Database } from 'better-sqlite3';
+import { StoreFileError } from '../errors.ts';
+
+/**
+ * A WAL holds pages, not the identity of the file they belong to: SQLite applies a non-empty `-wal` to whatever
+ * `smsrelay.db` it finds beside it at the first open, so a file put in the store's place after a crash (a backup
+ * restored with `cp`, which writes in place: inode and device stay) is overwritten or mixed into a malformed store.
+ * Each start of the relay marks its store with a new random generation in the file's header (`PRAGMA application_id`,
+ * bytes 68–71 of page 1, which SQLite keeps for the application and smsrelay uses for nothing else) and records it in
+ * this file beside the store: the WAL left by a crash belongs to a file whose header holds one of the recorded values.
+ */
+export const GENERATION_SUFFIX = '.generation';
+
+/** Where page 1's header keeps `PRAGMA application_id` (SQLite's file format, "The Database Header"). */
+const APPLICATION_ID_OFFSET = 68;
+
+/** The application_id `smsrelay backup` gives its copies: no relay's generation, so a copy of this run is told apart. */
+export const BACKUP_GENERATION = 0;
+
+/** The generations recorded beside store `file`, or undefined where none is (a store of a release before this check). */
+function recordedGenerations(file: string): number[] | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`${file}${GENERATION_SUFFIX}`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const values = text.split(/\s+/).filter((word) => /^-?\d+$/.test(word));
+  return values.length > 0 ? values.map(Number) : undefined;
+}
+
+/** The generation in store `file`'s header as it is on disk (read without SQLite, which would apply the WAL first); undefined where the file has no header. */
+function generationOnDisk(file: string): number | undefined {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    const bytes = Buffer.alloc(4);
+    return readSync(fd, bytes, 0, 4, APPLICATION_ID_OFFSET) === 4 ? bytes.readInt32BE(0) : undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * The refusal to open store `file` (the relay's start and every command, before SQLite opens it; its files as
+ * storeFiles names them) where its non-empty WAL `wal` was written against another file: the header's generation is not one recorded beside it. SQLite would apply
+ * that WAL at the open, and the file put in place would be overwritten or damaged, the WAL then deleted. A store with no
+ * record beside it (an older release's, a copy elsewhere) is opened as before.
+ */
+export function foreignWal([file, wal, walIndex]: readonly [database: string, wal: string, walIndex: string]): StoreFileError | undefined {
+  if (!statSync(wal, { throwIfNoEntry: false })?.size) return undefined;
+  const recorded = recordedGenerations(file);
+  if (recorded === undefined) return undefined;
+  const header = generationOnDisk(file);
+  if (header !== undefined && recorded.includes(header)) return undefined;
+  const what =
+    header === undefined
+      ? 'the file is missing (deleted or moved)'
+      : header === BACKUP_GENERATION
+        ? 'the file is a backup (smsrelay backup) put in its place'
+        : "the file is another one (another store's, or a copy of an earlier run) put in its place";
+  return new StoreFileError(
+    `${wal} was not written against the store ${file}: ${what} after the relay that wrote that WAL stopped without a checkpoint; SQLite would apply the WAL's pages to it and overwrite or damage it; move ${basename(wal)} and ${basename(walIndex)} aside (mv ${wal} ${walIndex} <another directory>/) and run it again; what was committed only into that WAL (answered 250 since the old file's last checkpoint) is then not in the store (docs/operations.md#restoring-a-backup)`,
+  );
+}
+
+/**
+ * Writes the generations `values` beside store `file`, renamed into place whole. `durable`: fsynced (the file and its
+ * directory) before anything relies on them; a record that only drops a value may be lost to a power cut, which leaves
+ * the record before it (the old value accepted a while longer) or none (the store opened unchecked), never a refusal.
+ */
+function record(file: string, values: readonly number[], durable: boolean): void {
+  const sidecar = `${file}${GENERATION_SUFFIX}`;
+  const partial = `${sidecar}.partial-${process.pid}`;
+  writeFileSync(partial, `${[...new Set(values)].join(' ')}\n`, { mode: 0o600 });
+  if (durable) fsyncPath(partial);
+  renameSync(partial, sidecar);
+  if (durable) fsyncPath(dirname(sidecar));
+}
+
+function fsyncPath(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Gives store `file`, open on `db` (its WAL recovered), a new generation: by the relay at start, the one process that
+ * writes the store until it stops (the data directory's lock). Until the new value is in the file on disk, the record
+ * holds the old one too, so that a crash at any point of the switch leaves a WAL the next start accepts. The new value
+ * differs from the old, so that a file of an earlier run of this relay (a copy of it taken with `cp`) is told apart.
+ * Measured on a loaded 2-core machine: 20–60 ms after a clean stop (a commit, a checkpoint of one page, one fsynced
+ * record); after a crash the checkpoint also copies the recovered WAL, ~0.4–0.5 s for ~9,000 pages, which the next
+ * automatic checkpoint would have done in a commit instead.
+ */
+export function renewGeneration(db: Database, file: string): void {
+  const before = [generationOnDisk(file) ?? BACKUP_GENERATION, db.pragma('application_id', { simple: true }) as number];
+  let next: number;
+  do next = randomInt(-(2 ** 31), 2 ** 31);
+  while (next === BACKUP_GENERATION || before.includes(next));
+  const switching = [...before, next];
+  record(file, switching, true);
+  db.pragma(`application_id = ${next}`);
+  // Copies the WAL into the file whole (with the new header) and empties it; a reader of another process (a command
+  // run alongside) may hold it back, and the file on disk is then read to know which values it may still hold.
+  db.pragma('wal_checkpoint(TRUNCATE)');
+  record(file, generationOnDisk(file) === next ? [next] : switching, false);
+}

@@ -1,0 +1,198 @@
+/**
+ * A WAL left by a relay killed with -9 belongs to the store file it was written against: a file put in that file's
+ * place (a backup restored with `cp`, which writes in place; another store's file moved there under a running relay)
+ * is refused by the start and every command before SQLite opens it, and the WAL is never applied. A plain crash
+ * restart, at any moment of the start's switch to a new generation, is never refused.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { copyFileSync, existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { GENERATION_SUFFIX } from '../src/store/generation.ts';
+import { freePort, GATEWAY_ACCOUNT, killSpawnedRelays, relayEnvironment, removeDir, runCommand, spawnRelay, tempDir } from './helpers/relay.ts';
+import { sendMail } from './helpers/smtp.ts';
+
+const dirs: string[] = [];
+after(() => {
+  killSpawnedRelays();
+  dirs.forEach(removeDir);
+});
+
+/** A data directory whose gateway never answers: what is accepted stays queued, in the store and its WAL. */
+async function relayDir() {
+  const dir = tempDir('smsrelay-foreign-wal-');
+  dirs.push(dir);
+  const env = relayEnvironment(dir, {
+    gateway: { provider: 'intellisoftware', url: `http://127.0.0.1:${await freePort()}`, ...GATEWAY_ACCOUNT, connectTimeout: '1s' },
+  });
+  const store = join(dir, 'data', 'smsrelay.db');
+  return { dir, env, store, wal: `${store}-wal`, shm: `${store}-shm` };
+}
+
+async function send(port: number, count: number, tag: string): Promise<void> {
+  for (let index = 0; index < count; index++) {
+    const result = await sendMail(port, { to: [`447700900${String(100 + index).padStart(3, '0')}@sms.localhost`], body: `${tag} ${index}` });
+    assert.equal(result.data?.code, 250, result.data?.text);
+  }
+}
+
+/** The SMS `smsrelay status` counts queued. */
+function queued(dir: string, env: Record<string, string>): number {
+  const status = runCommand(dir, env, 'status');
+  assert.equal(status.status, 0, status.stderr);
+  return Number(/sms queued: (\d+)/.exec(status.stdout)?.[1]);
+}
+
+/** The line a start or command refuses a WAL of another file with, exit 78, the files left as they were. */
+function assertRefused(result: { status: number | null; stderr: string }, wal: string): void {
+  assert.equal(result.status, 78, result.stderr);
+  assert.match(result.stderr, /smsrelay\.db-wal was not written against the store .*smsrelay\.db/);
+  assert.match(result.stderr, /move smsrelay\.db-wal and smsrelay\.db-shm aside/);
+  assert.match(result.stderr, /what was committed only into that WAL .* is then not in the store/);
+  // `backup` names the data directory first, as it always does.
+  const lines = result.stderr
+    .trim()
+    .split('\n')
+    .filter((line) => !line.startsWith('smsrelay: data directory '));
+  assert.equal(lines.length, 1, `one line: ${result.stderr}`);
+  assert.ok(statSync(wal).size > 0, 'the WAL is never applied, nor removed');
+}
+
+describe('a WAL beside a file it was not written against', () => {
+  test('a backup restored with cp after kill -9: status, backup and start refuse, the backup stays as it was; with the WAL moved aside it is the backup', async () => {
+    const { dir, env, store, wal, shm } = await relayDir();
+    const relay = await spawnRelay(dir, env);
+    await send(relay.smtpPort, 3, 'before the backup');
+    const backup = join(dir, 'backup.db');
+    const taken = runCommand(dir, env, 'backup', backup);
+    assert.equal(taken.status, 0, taken.stderr);
+    await send(relay.smtpPort, 4, 'after the backup');
+    await relay.kill9();
+    assert.ok(statSync(wal).size > 0, 'the dead relay left its WAL');
+
+    const { ino } = statSync(store);
+    copyFileSync(backup, store);
+    assert.equal(statSync(store).ino, ino, 'cp writes in place: the inode cannot tell');
+    const walBefore = readFileSync(wal);
+    for (const command of [['status'], ['queue', 'list'], ['backup', join(dir, 'again.db')]]) assertRefused(runCommand(dir, env, ...command), wal);
+    assert.deepEqual(readFileSync(store), readFileSync(backup), 'the restored backup is not written');
+    assert.deepEqual(readFileSync(wal), walBefore, 'the WAL is not applied');
+    const start = spawn(process.execPath, [join(import.meta.dirname, '../bin/smsrelay.js'), 'start'], {
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? '', ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    start.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const status = await new Promise<number | null>((resolve) => start.once('exit', resolve));
+    assertRefused(
+      {
+        status,
+        stderr: stderr
+          .split('\n')
+          .filter((line) => line.includes('smsrelay.db-wal'))
+          .join('\n'),
+      },
+      wal,
+    );
+    assert.deepEqual(readFileSync(store), readFileSync(backup), 'start did not write it either');
+
+    // The fix the line gives: the WAL and its index moved aside; the store is the backup, whole.
+    renameSync(wal, join(dir, 'moved-wal'));
+    renameSync(shm, join(dir, 'moved-shm'));
+    assert.equal(queued(dir, env), 3, "the backup's queue, nothing of the dead relay's WAL");
+    const again = await spawnRelay(dir, env);
+    await again.stop();
+    assert.equal(queued(dir, env), 3);
+  });
+
+  test("another store's file moved in under a running relay: after it stops, start refuses before judging its lost store's copy", async () => {
+    const { dir, env, store, wal } = await relayDir();
+    const other = await relayDir();
+    const otherRelay = await spawnRelay(other.dir, other.env);
+    await send(otherRelay.smtpPort, 1, 'other');
+    await otherRelay.stop();
+
+    const relay = await spawnRelay(dir, env);
+    await send(relay.smtpPort, 5, 'queued');
+    copyFileSync(other.store, `${store}.new`);
+    renameSync(`${store}.new`, store);
+    // The relay notices at its next write, saves its copy and refuses mail.
+    const refused = await sendMail(relay.smtpPort, { to: ['447700900199@sms.localhost'], body: 'after the replace' });
+    assert.notEqual(refused.data?.code, 250);
+    await relay.stop();
+    if (!existsSync(wal) || statSync(wal).size === 0) return assert.fail('the replaced file left no WAL: nothing to check');
+    assertRefused(runCommand(dir, env, 'status'), wal);
+    assert.deepEqual(readFileSync(store), readFileSync(other.store), 'the file put in place is not written');
+  });
+});
+
+describe('a plain crash restart is never refused', () => {
+  test('kill -9 after mail, and at random moments of the start (its switch to a new generation): every restart opens, nothing lost', async () => {
+    const { dir, env, store, wal } = await relayDir();
+    const relay = await spawnRelay(dir, env);
+    await send(relay.smtpPort, 5, 'queued');
+    await relay.kill9();
+    assert.ok(statSync(wal).size > 0);
+    for (let round = 0; round < 8; round++) {
+      const child = spawn(process.execPath, [join(import.meta.dirname, '../bin/smsrelay.js'), 'start'], {
+        cwd: dir,
+        env: { PATH: process.env.PATH ?? '', ...env },
+        stdio: 'ignore',
+      });
+      // From before the store opens to after the relay is ready: the switch falls somewhere in between.
+      await sleep(300 + round * 150);
+      child.kill('SIGKILL');
+      await new Promise((resolve) => child.once('exit', resolve));
+    }
+    assert.equal(queued(dir, env), 5);
+    const again = await spawnRelay(dir, env);
+    await send(again.smtpPort, 1, 'more');
+    await again.kill9();
+    assert.equal(queued(dir, env), 6);
+    assert.ok(existsSync(`${store}${GENERATION_SUFFIX}`));
+  });
+
+  test('kill -9 in the middle of the switch: the new generation committed into the WAL, not yet in the file', async () => {
+    const { dir, env, store, wal } = await relayDir();
+    const relay = await spawnRelay(dir, env);
+    await send(relay.smtpPort, 2, 'queued');
+    await relay.kill9();
+    const sidecar = `${store}${GENERATION_SUFFIX}`;
+    const old = readFileSync(sidecar, 'utf8').trim();
+    // What the start does up to the new value's commit, then a kill -9 before any checkpoint copies it into the file.
+    const next = Number(old) === 12345 ? 54321 : 12345;
+    writeFileSync(sidecar, `${old} ${next}\n`);
+    const child = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const db = new (require('better-sqlite3'))(${JSON.stringify(store)}); db.pragma('wal_autocheckpoint = 0'); db.pragma('application_id = ${next}'); process.kill(process.pid, 'SIGKILL');`,
+      ],
+      { cwd: join(import.meta.dirname, '..'), stdio: 'inherit' },
+    );
+    await new Promise((resolve) => child.once('exit', resolve));
+    assert.ok(statSync(wal).size > 0);
+    assert.equal(queued(dir, env), 2);
+    const again = await spawnRelay(dir, env);
+    await again.stop();
+    assert.equal(queued(dir, env), 2);
+  });
+
+  test('a store of a release before the check (no record beside it) after kill -9: opened as before, and recorded from this start', async () => {
+    const { dir, env, store, wal } = await relayDir();
+    const relay = await spawnRelay(dir, env);
+    await send(relay.smtpPort, 2, 'queued');
+    await relay.kill9();
+    rmSync(`${store}${GENERATION_SUFFIX}`);
+    assert.ok(statSync(wal).size > 0);
+    const again = await spawnRelay(dir, env);
+    await again.stop();
+    assert.equal(queued(dir, env), 2);
+    assert.ok(existsSync(`${store}${GENERATION_SUFFIX}`));
+  });
+});
