@@ -56,7 +56,7 @@ import { OlderSchemaError } from './store/migrations.ts';
 import { storeFailureCode } from './store/rows.ts';
 import { SqliteConsoleStore } from './store/sqlite-console.ts';
 import { foreignWal } from './store/generation.ts';
-import { recoveredCopyCheck, recoveredCopyFiles } from './store/recovered-copies.ts';
+import { type CopyCheck, recoveredCopyCheck, recoveredCopyFiles } from './store/recovered-copies.ts';
 import { diskNearlyFull, isDamage, SqliteStore, storeFiles, tryWriting, unusableStorePath } from './store/sqlite.ts';
 import type { Store } from './store/types.ts';
 import type { Logger } from './log.ts';
@@ -576,10 +576,9 @@ async function withStore(
   if (config.store.url) return withPostgres(config, warnings, command, onOlder);
   const file = join(config.dataDir, STORE_FILE);
   const exists = storeExists(file, config);
-  refuseForeignWal(file);
   // A relay still running on its lost store is told as that (stop it first); else a copy beside the store refuses as start
   // does; `config check` shows the configuration first, then that refusal as its store line.
-  const beside = exists || runningRelay(config.dataDir) === undefined ? recoveredCopyCheck(file, Date.now()) : undefined;
+  const beside = exists || runningRelay(config.dataDir) === undefined ? storeFileCheck(file) : undefined;
   if (beside && 'warning' in beside) console.error(`smsrelay: ${beside.warning}`);
   const refusal = beside && 'refusal' in beside ? beside.refusal : undefined;
   if (refusal && !showsCopyRefusal) refuseStoreFile(refusal);
@@ -735,10 +734,17 @@ function noRelayData(config: Config): string {
   return `smsrelay: no relay data in ${dataDir}; set SMSRELAY_DATA_DIR to the relay's data directory (or run smsrelay where its smsrelay.yaml is)`;
 }
 
-/** A WAL beside store `file` written against another file (foreignWal): the line `start` refuses with, exit 78, before anything opens the store. */
-function refuseForeignWal(file: string): void {
+/**
+ * What start and the commands refuse or warn of on the SQLite store `file`, before anything opens it: a WAL beside it
+ * written against another file (foreignWal), which SQLite would apply at the first open, the copy check's among them;
+ * or a lost store's copy beside it (recoveredCopyCheck). Where the store file is gone, the copy's refusal speaks first:
+ * its restore removes that WAL.
+ */
+function storeFileCheck(file: string): CopyCheck | undefined {
   const foreign = foreignWal(storeFiles(file));
-  if (foreign) refuseStoreFile(foreign);
+  if (!foreign) return recoveredCopyCheck(file, Date.now());
+  if (existsSync(file)) return { refusal: foreign };
+  return recoveredCopyCheck(file, Date.now()) ?? { refusal: foreign };
 }
 
 /** A store file start refuses (a lost store's copy beside it, recoveredCopyCheck; a WAL of another file): its line, exit 78, as start. */
@@ -1233,11 +1239,9 @@ async function start(): Promise<void> {
       },
     );
   };
-  // A store made anew (or run on) beside a lost store's copy would leave what the copy holds unsent, unseen.
+  // A store made anew (or run on) beside a lost store's copy would leave what the copy holds unsent, unseen; one opened with another file's WAL, damaged.
   if (!config.store.url) {
-    const foreign = foreignWal(storeFiles(join(config.dataDir, STORE_FILE)));
-    if (foreign) refuse(foreign);
-    const beside = recoveredCopyCheck(join(config.dataDir, STORE_FILE), Date.now());
+    const beside = storeFileCheck(join(config.dataDir, STORE_FILE));
     if (beside && 'refusal' in beside) refuse(beside.refusal);
     if (beside && 'warning' in beside) logger.warn(beside.warning);
   }

@@ -3,6 +3,7 @@ import { randomInt } from 'node:crypto';
 import { basename, dirname } from 'node:path';
 import type { Database } from 'better-sqlite3';
 import { StoreFileError } from '../errors.ts';
+import { realFile } from './lock.ts';
 
 /**
  * A WAL holds pages, not the identity of the file they belong to: SQLite applies a non-empty `-wal` to whatever
@@ -20,11 +21,19 @@ const APPLICATION_ID_OFFSET = 68;
 /** The application_id `smsrelay backup` gives its copies: no relay's generation, so a copy of this run is told apart. */
 export const BACKUP_GENERATION = 0;
 
+/**
+ * The record of store `file`'s generations: beside the file itself, its links resolved, as SQLite puts its WAL there
+ * (storeFiles): a relay and a command that reach one file by different paths (a link into another data directory) share it.
+ */
+function recordOf(file: string): string {
+  return `${realFile(file)}${GENERATION_SUFFIX}`;
+}
+
 /** The generations recorded beside store `file`, or undefined where none is (a store of a release before this check). */
 function recordedGenerations(file: string): number[] | undefined {
   let text: string;
   try {
-    text = readFileSync(`${file}${GENERATION_SUFFIX}`, 'utf8');
+    text = readFileSync(recordOf(file), 'utf8');
   } catch {
     return undefined;
   }
@@ -77,7 +86,7 @@ export function foreignWal([file, wal, walIndex]: readonly [database: string, wa
  * the record before it (the old value accepted a while longer) or none (the store opened unchecked), never a refusal.
  */
 function record(file: string, values: readonly number[], durable: boolean): void {
-  const sidecar = `${file}${GENERATION_SUFFIX}`;
+  const sidecar = recordOf(file);
   const partial = `${sidecar}.partial-${process.pid}`;
   writeFileSync(partial, `${[...new Set(values)].join(' ')}\n`, { mode: 0o600 });
   if (durable) fsyncPath(partial);
