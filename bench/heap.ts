@@ -4,6 +4,7 @@
  * guessed at; and what the process's resident memory is made of (`residentParts`).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { portOpen } from './processes.ts';
 
 interface Snapshot {
   snapshot: { meta: { node_fields: string[]; node_types: [string[], ...unknown[]] } };
@@ -55,7 +56,7 @@ export function heapDiff(firstPath: string, lastPath: string): HeapDiff {
 type Thread = 'main' | { readonly session: string };
 
 /**
- * The relay's threads over the DevTools protocol (the relay started with `--inspect=127.0.0.1:<port>`):
+ * The relay's threads over the DevTools protocol (the relay started with `inspectableArgs(port)`):
  * the main thread directly, the store thread through `NodeWorker` — a worker takes no signal, and
  * `--heapsnapshot-signal` writes the main thread's heap only.
  */
@@ -66,6 +67,8 @@ export interface RelayInspector {
   snapshot(thread: Thread, path: string): Promise<string>;
   /** `process.memoryUsage()` as `thread` sees it (heapTotal, heapUsed are that thread's isolate). */
   memoryUsage(thread: Thread): Promise<NodeJS.MemoryUsage>;
+  /** The JSON text `expression` evaluates to in `thread`. */
+  evaluate(thread: Thread, expression: string): Promise<unknown>;
   close(): void;
 }
 
@@ -78,7 +81,30 @@ interface ProtocolMessage {
   readonly error?: { readonly message: string };
 }
 
-export async function inspectRelay(port: number): Promise<RelayInspector> {
+/**
+ * Node's flags for a relay whose heaps the bench reads: the inspector's port, not the inspector. Started with
+ * `--inspect`, the relay's tsx would put each module's TypeScript source into its source map for the debugger
+ * (`sourcesContent`; without it the map names the file only), which Node keeps: ~12 MB more of the main thread's heap
+ * than the relay holds as `npm start` runs it (53 against 65 MB live after 20,000 mails). `inspectRelay` opens it.
+ */
+export const inspectableArgs = (port: number): string[] => [`--inspect-port=127.0.0.1:${port}`];
+
+/** How long the relay has to open its inspector once told to (SIGUSR1). */
+const INSPECTOR_OPEN_MS = 10_000;
+
+/** The relay `pid`, started with `inspectableArgs(port)`, over its inspector, which SIGUSR1 opens (Node's own handler). */
+export async function inspectRelay(pid: number, port: number): Promise<RelayInspector> {
+  process.kill(pid, 'SIGUSR1');
+  const until = performance.now() + INSPECTOR_OPEN_MS;
+  while (!(await portOpen(port))) {
+    if (performance.now() > until) {
+      // Node opens the inspector on SIGUSR1 only while no listener of the process's own handles that signal.
+      throw new Error(
+        `the relay opened no inspector on port ${port} within ${INSPECTOR_OPEN_MS} ms after SIGUSR1: has the relay a SIGUSR1 listener of its own (process.on('SIGUSR1')), which replaces Node's handler that opens it?`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
   const { WebSocket } = await import('undici');
   const [target] = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as Array<{ webSocketDebuggerUrl: string }>;
   if (!target) throw new Error('the relay lists no inspector target');
@@ -120,6 +146,10 @@ export async function inspectRelay(port: number): Promise<RelayInspector> {
   const session = workers[0];
   if (!session) throw new Error('the inspector shows no store thread');
   const store: Thread = { session };
+  const evaluate = async (thread: Thread, expression: string): Promise<unknown> => {
+    const answer = (await send(thread, 'Runtime.evaluate', { expression, returnByValue: true })) as { result: { value: string } };
+    return JSON.parse(answer.result.value);
+  };
   return {
     store,
     async snapshot(thread, path) {
@@ -130,12 +160,8 @@ export async function inspectRelay(port: number): Promise<RelayInspector> {
       chunks.delete(key);
       return path;
     },
-    async memoryUsage(thread) {
-      const answer = (await send(thread, 'Runtime.evaluate', { expression: 'JSON.stringify(process.memoryUsage())', returnByValue: true })) as {
-        result: { value: string };
-      };
-      return JSON.parse(answer.result.value) as NodeJS.MemoryUsage;
-    },
+    memoryUsage: async (thread) => (await evaluate(thread, 'JSON.stringify(process.memoryUsage())')) as NodeJS.MemoryUsage,
+    evaluate,
     close: () => socket.close(),
   };
 }

@@ -36,7 +36,7 @@ import {
   SOURCE_TO,
   ARRIVAL_PATIENCE_MS,
 } from './harness.ts';
-import { heapDiff, inspectRelay, type RelayInspector, residentParts } from './heap.ts';
+import { heapDiff, inspectableArgs, inspectRelay, type RelayInspector, residentParts } from './heap.ts';
 import { ensurePostfixTools, startSmtpSink } from './postfix.ts';
 import { type BenchPostgres, startBenchPostgres } from './postgres.ts';
 import { type Child, cpuMs, freePort, memoryMb, type RelayChild, relayCounters, startRelay, startTs } from './processes.ts';
@@ -381,7 +381,7 @@ async function soakPass(snapshots: boolean, gatewayKind: GatewayKind) {
   const inspectorPort = await freePort();
   const relay = await startRelay(
     { SMSRELAY_GATEWAY: 'intellisoftware', SMSRELAY_GATEWAY_URL: url, ...GATEWAY_ACCOUNT },
-    snapshots ? { nodeArgs: [`--inspect=127.0.0.1:${inspectorPort}`] } : {},
+    snapshots ? { nodeArgs: inspectableArgs(inspectorPort) } : {},
   );
   const pid = relay.process.pid ?? 0;
   const messages = corpus.length ? corpus : corpusMessages();
@@ -399,7 +399,7 @@ async function soakPass(snapshots: boolean, gatewayKind: GatewayKind) {
   progress(`${pass}: warm-up ${warm} mails, ${await awaitArrivals(gateway, warm)} at the gateway`);
   gateway.process.stdin?.write('forget\n');
   const rssAfterWarmUpMb = memoryMb(pid).rss;
-  const inspector = snapshots ? await inspectRelay(inspectorPort) : undefined;
+  const inspector = snapshots ? await inspectRelay(pid, inspectorPort) : undefined;
   const first = inspector && (await threadSnapshots(inspector, relay.dir, 'first'));
   const samples: number[] = [];
   /** The main thread's JS heap in use (MB), beside the RSS: V8 lets it grow until a major collection. */

@@ -80,11 +80,15 @@ export async function stageMicros(messages: readonly string[]): Promise<StageMic
   const bodies = parsed.map((mail) => plainOf(mail) ?? (typeof mail.html === 'string' ? htmlToText(mail.html).text : ''));
   const texts = parsed.map((mail) => extractRequest(mail, policy, false).text);
 
+  const parse = await fastestMicrosPerItem(raws.length, (index) => parseMail(raws[index] as Buffer));
+  // A parsed mail keeps the header values it decoded: extraction timed over the same mails again would find them decoded
+  // (~30 µs a corpus mail not counted). Each pass parses afresh, as the relay does per mail, and the parse is taken off.
+  const parsedAndExtracted = await fastestMicrosPerItem(raws.length, async (index) => extractRequest(await parseMail(raws[index] as Buffer), policy, false));
   return {
-    parse: await fastestMicrosPerItem(raws.length, (index) => parseMail(raws[index] as Buffer)),
+    parse,
     htmlToText: await fastestMicrosPerItem(htmlOnly.length, (index) => htmlToText(htmlOnly[index] as string)),
     strip: await fastestMicrosPerItem(bodies.length, (index) => stripText(bodies[index] as string, policy)),
-    extract: await fastestMicrosPerItem(parsed.length, (index) => extractRequest(parsed[index] as (typeof parsed)[number], policy, false)),
+    extract: Math.max(0, parsedAndExtracted - parse),
     encoding: await fastestMicrosPerItem(texts.length, (index) => analyseText(texts[index] as string)),
     htmlMails: htmlOnly.length,
     mails: messages.length,

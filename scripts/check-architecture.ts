@@ -1,6 +1,7 @@
 /**
  * Architecture check: reads the import lines of every source file under `src/` and checks them
- * against `architecture.yaml` (forbidden imports between parts, no import cycles). TypeScript 7's
+ * against `architecture.yaml` (forbidden imports between parts, no import cycles), and that the store thread's modules
+ * use no import() and no top-level await (scripts/architecture/store-thread.ts). TypeScript 7's
  * `tsc` offers no compiler API to import-graph tools, so the imports are found by a small scanner.
  *
  *   node --import tsx scripts/check-architecture.ts [root]   (root defaults to this repository)
@@ -11,6 +12,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { findImportKnots } from './architecture/cycles.ts';
 import { findImports } from './architecture/imports.ts';
 import { breaks, loadRules, RULES_FILE } from './architecture/rules.ts';
+import { moduleOnlyForms, reachedFrom, STORE_THREAD_ENTRY, STORE_THREAD_RULE } from './architecture/store-thread.ts';
 
 const SOURCE_FOLDER = 'src';
 const SOURCE_FILE = /\.(ts|mts|mjs|js)$/;
@@ -56,7 +58,15 @@ export function checkArchitecture(root: string): ArchitectureReport {
     }
   }
 
-  return { files: files.length, imports, rules: rules.imports.length + (rules.forbidCycles ? 1 : 0), violations };
+  const storeThread = known.has(STORE_THREAD_ENTRY);
+  if (storeThread) {
+    for (const file of reachedFrom(STORE_THREAD_ENTRY, graph)) {
+      for (const { line, form } of moduleOnlyForms(readFileSync(join(root, file), 'utf8')))
+        violations.push(`${file}:${line} has ${form}: ${STORE_THREAD_RULE}`);
+    }
+  }
+
+  return { files: files.length, imports, rules: rules.imports.length + (rules.forbidCycles ? 1 : 0) + (storeThread ? 1 : 0), violations };
 }
 
 /** Repository paths (forward slashes) of the source files under `src/`, sorted. */

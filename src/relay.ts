@@ -538,6 +538,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
         gateway,
         outcomes: outcomeClassifier(plugin.outcomeRules, secrets, dispatchLogger),
         sessions: account.sessions,
+        defaultSenderId: account.defaultSenderId,
         // Called as the plug-in's method (a plug-in's senderQueue may use `this`), as senderIdProblem is below.
         senderQueue: plugin.senderQueue && ((senderId: string) => plugin.senderQueue?.(senderId) ?? senderId),
         gatewayFor: own && ((sender) => own.get(sender)),

@@ -173,6 +173,20 @@ export interface StatusReport {
 }
 
 /**
+ * A delivery report as a gateway's webhook writes it, before the inbound service places its number
+ * (InboundSink.placeReports, reportNumber): `number` may be written nationally (`07700900291`, as InteractSMS
+ * and IntelliSoftware write numbers) or be missing (a Puzzel report without the relay's reference), and is then
+ * found among the numbers its id was sent under.
+ */
+export type WrittenReport = Omit<StatusReport, 'number'> & { readonly number: string | undefined };
+
+/** What placing a webhook's reports gave: those with their E.164 number, and why each other one has none. */
+export interface PlacedReports {
+  readonly reports: readonly StatusReport[];
+  readonly unplaced: readonly string[];
+}
+
+/**
  * What became of one received SMS: stored and mailed, stored as undeliverable, or seen before; or,
  * for one part of a long SMS, kept until the others arrive (`have` of `total` here).
  */
@@ -193,6 +207,8 @@ export type ReportOutcome = 'advanced' | 'orphan' | 'duplicate' | 'stale';
 export interface InboundSink {
   received(items: readonly ReceivedSms[]): Promise<readonly ReceivedOutcome[]>;
   reported(items: readonly StatusReport[]): Promise<readonly ReportOutcome[]>;
+  /** Reports whose number is written nationally or missing given their E.164 number by their id (WrittenReport); the others as they are. */
+  placeReports(items: readonly WrittenReport[]): Promise<PlacedReports>;
   /** The numbers the relay sent an SMS (or a long SMS's part) to under this provider id: for receipts that name the id but not reliably the number. */
   numbersSentUnder(providerId: string): Promise<readonly string[]>;
   /** Keeps what could not be understood, for the operator (`smsrelay status`), instead of dropping it: its body's bytes as received. */

@@ -60,6 +60,23 @@ describe('architecture check', () => {
     assert.deepEqual(report, { files: 5, imports: 6, rules: 3, violations: [] });
   });
 
+  test('a module the store thread reaches names its import() and top-level await, with why; one it does not reach may use them', () => {
+    const report = checkArchitecture(
+      plantTree({
+        'src/store/thread-server.ts': `import { open } from './sqlite.ts';\nimport './clock.ts';\nexport const serve = () => open;\n`,
+        'src/store/sqlite.ts': `import type { Store } from './types.ts';\nexport async function open(): Promise<Store> {\n  return (await import('./backup.ts')) as never;\n}\n`,
+        'src/store/clock.ts': `export const now = await Promise.resolve(0);\n`,
+        'src/smtp/late.ts': `export const later = async () => (await import('../vocabulary.ts')).toString();\nawait later();\n`,
+      }),
+    );
+    assert.equal(report.rules, 4);
+    assert.deepEqual(
+      report.violations.map((violation) => violation.split(': ')[0]),
+      ['src/store/clock.ts:1 has top-level await', 'src/store/sqlite.ts:3 has import()'],
+    );
+    assert.match(report.violations[0] ?? '', /compiles them as CommonJS \(src\/store\/thread\.mjs\), where import\(\) of a \.ts file fails only when called/);
+  });
+
   test('a provider importing the store is named with the file, the import as written, where it leads and the rule', () => {
     const report = checkArchitecture(
       plantTree({

@@ -10,7 +10,8 @@ import type { ClaimedSms, NewOutgoingMail, SmsBatch, SmsOutcome, Store, StoredMe
 import { WorkLoop } from '../work-loop.ts';
 import { recordGatewayOptOut } from '../replies/opt-outs.ts';
 import { EndpointBreaker } from './endpoints.ts';
-import { type Classified, PROXY_NO_ANSWER, pausedForUnreadable, TLS_CERTIFICATE, unreadable } from './outcomes.ts';
+import { TLS_CERTIFICATE } from '../providers/outcome-reasons.ts';
+import { type Classified, PROXY_NO_ANSWER, pausedForUnreadable, unreadable } from './outcomes.ts';
 import { ProviderPause } from './pause.ts';
 import type { DispatchProvider, DispatchRouting } from './routing.ts';
 import { deadline, nextStep, providerDelayMs, type RetryPolicy, retryAfterMs } from './schedule.ts';
@@ -134,6 +135,12 @@ interface Lane {
   heldFor: Hold['kind'] | undefined;
   /** Requests in a row whose 2xx answer gave no result the relay could read for any of their numbers (UNREADABLE_PAUSE_REQUESTS); any result read ends the run. */
   unreadableRequests: number;
+  /**
+   * The certificate code each host (endpoint) was last refused for (TLS_CERTIFICATE): the error line with its alert is
+   * said as that starts or changes, not at each retry or probe, which meets the same certificate until the operator acts.
+   * A request whose connection was made ends it; a host that could not be reached at all says nothing of its certificate.
+   */
+  readonly untrusted: Map<number, string>;
 }
 
 /**
@@ -245,6 +252,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       pause: new ProviderPause(provider.name, options.pauseProbeIntervalMs, store, storeFailed),
       heldFor: undefined as Hold['kind'] | undefined,
       unreadableRequests: 0,
+      untrusted: new Map<number, string>(),
     }));
     // Every provider can take a batch whole, whichever route its numbers take.
     const batchSize = Math.min(...routing.providers.map((provider) => provider.gateway.capabilities.maxRecipientsPerRequest));
@@ -469,7 +477,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     // Nearly always nothing changes (no pause known, no probe held, a plain answer, noted at once): no lease to wait for,
     // no promise per provider.
     const changing = [...this.#lanes.values()].filter((lane) =>
-      saysOf(lane) ? attempted.asked.get(lane) !== undefined || !lane.pause.answeredWhileClear(now) : lane.pause.probing,
+      saysOf(lane) ? attempted.asked.get(lane) !== undefined || !lane.pause.noteAnswerIfClear(now) : lane.pause.probing,
     );
     let answeredOnLease: (onLease: boolean) => void = () => undefined;
     let noted: Promise<unknown> | undefined;
@@ -627,7 +635,9 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       const failure = requestFailure(lane.provider, result);
       ended(endingOf(result, failure), endedAt);
       const tookMs = endedAt - started;
-      const classifiedOf = new Map(pending.map((entry) => [entry, lane.provider.outcomes.classifyRecipient(result, entry.number, message.text)]));
+      const classifiedOf = new Map(
+        pending.map((entry) => [entry, namingTheSender(lane.provider.outcomes.classifyRecipient(result, entry.number, message.text), message, lane.provider)]),
+      );
       const read = readAnswers(classifiedOf.values());
       // By category, never by code: a gateway's codes are its own words (`ERR:CODE4_447700900123`), one series each;
       // the log line says the same word as the metric, so one can be matched to the other.
@@ -640,6 +650,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
         failure,
         { numbers: pending.length, endpoint, ms: Math.round(tookMs), outcome, accepted: read.sent },
         read.unreadable,
+        certificateChanged(lane, endpoint, result, failure),
       );
       this.#options.metrics?.gatewaySeconds.observe({ result: outcome }, tookMs / 1000);
       const remaining = hosts.slice(position + 1).filter((next) => !leftLanes.has(next.lane));
@@ -932,7 +943,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
           lines.set(sms.id, (told) =>
             log.warn(
               { ...smsLineFields(sms, classified), ...toldFields(told) },
-              `dispatch: SMS taken but held by the gateway: ${classified.reason}; ${heldAtGateway}`,
+              `dispatch: SMS taken but held by the gateway: ${maskNumbersIn(classified.reason)}; ${heldAtGateway}`,
             ),
           );
         }
@@ -942,14 +953,14 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
         lines.set(sms.id, (told) =>
           log.info(
             { ...smsLineFields(sms, classified), action: classified.action, ...toldFields(told, { at: nextAttemptAt, now: this.#clock() }) },
-            `dispatch: SMS deferred: ${classified.reason}`,
+            `dispatch: SMS deferred: ${maskNumbersIn(classified.reason)}`,
           ),
         );
       } else {
         reported.failed.push(outcome.kind === 'expired' ? { ...recipient, ...expiredReport(sms, classified, outcome.attempted !== false) } : recipient);
         const final = outcome.kind;
         lines.set(sms.id, (told) =>
-          log.warn({ ...smsLineFields(sms, classified), final, ...toldFields(told) }, `dispatch: SMS ${final}: ${classified.reason}`),
+          log.warn({ ...smsLineFields(sms, classified), final, ...toldFields(told) }, `dispatch: SMS ${final}: ${maskNumbersIn(classified.reason)}`),
         );
       }
     }
@@ -1055,7 +1066,8 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
 
 /**
  * What an SMS's line (deferred, failed, held at the gateway) names: its number and code masked, and the gateway's
- * words, which may name the number, masked as the number is at info. Made when the line is told: a sent SMS has none.
+ * words, which may name the number, masked as the number is at info; the line's reason is masked too, as it may name a
+ * sender id that is a phone number (namingTheSender), which only the bounce to the mail's own sender shows in full. Made when the line is told: a sent SMS has none.
  */
 function smsLineFields(sms: ClaimedSms, classified: Classified): { to: string; code: string; gatewayText?: string } {
   const fields = { to: maskNumber(sms.number), code: maskNumbersIn(classified.code) };
@@ -1254,6 +1266,7 @@ function logResult(
   failure: Classified | undefined,
   request: { readonly numbers: number; readonly endpoint: number; readonly ms: number; readonly outcome: string; readonly accepted: number },
   unreadableAnswer: Classified | undefined,
+  certificateNews: boolean,
 ): void {
   const summary = result.kind === 'answered' ? `${request.accepted}/${request.numbers} accepted` : maskNumbersIn(failure?.code ?? result.code);
   const { numbers, endpoint, ms, outcome } = request;
@@ -1268,11 +1281,25 @@ function logResult(
     return;
   }
   const detail = maskNumbersIn(result.detail);
-  // Each retry meets the same certificate: nothing passes by itself, the operator must act.
-  if (failure?.category === TLS_CERTIFICATE) log.error({ ...fields, alert: 'gateway-tls', detail }, `dispatch: ${failure.reason} (${detail})`);
+  // Nothing passes by itself, the operator must act: an error as it starts or changes, then info at each retry and probe.
+  if (failure?.category === TLS_CERTIFICATE && certificateNews)
+    log.error({ ...fields, alert: 'gateway-tls', detail }, `dispatch: ${failure.reason} (${detail})`);
+  else if (failure?.category === TLS_CERTIFICATE) log.info({ ...fields, detail }, `dispatch: ${failure.reason} (${detail}), as before`);
   // A refused connection never reached the gateway; a timeout or a reset is the absence of its answer.
   else if (result.phase === 'connect') log.info({ ...fields, detail }, `dispatch: ${failure?.reason ?? 'the SMS gateway could not be reached'}`);
   else log.info({ ...fields, reason: failure?.reason, detail }, 'dispatch: no answer from the gateway');
+}
+
+/** Whether a request's untrusted certificate is news for its host (Lane.untrusted), which it records. */
+function certificateChanged(lane: Lane, endpoint: number, result: SubmissionResult, failure: Classified | undefined): boolean {
+  if (failure?.category === TLS_CERTIFICATE && result.kind === 'transport') {
+    const news = lane.untrusted.get(endpoint) !== result.code;
+    lane.untrusted.set(endpoint, result.code);
+    return news;
+  }
+  // The connection was made (an answer, or none after the request was written): its certificate was trusted.
+  if (result.kind !== 'transport' || result.phase !== 'connect') lane.untrusted.delete(endpoint);
+  return false;
 }
 
 /**
@@ -1291,6 +1318,22 @@ async function allowance(lanes: readonly Lane[], now: number, free: number): Pro
 /** The relay whose lease on an SMS ended before this one took it over, if another's did. */
 function takenOverFrom(sms: ClaimedSms): string | undefined {
   return sms.takenOverFrom;
+}
+
+/**
+ * A refusal of the sender (Vonage's 15, SMPP's ESME_RINVSRCADR, Twilio's 21212) names the sender sent, and where it
+ * came from: the gateway's words seldom do, and a user whose mail named none cannot otherwise tell that the relay's
+ * own `gateway.from` was refused. Without either, the account's own default at the provider was refused, unnamed.
+ */
+function namingTheSender(classified: Classified, message: StoredMessage, provider: DispatchProvider): Classified {
+  if (classified.category !== 'sender') return classified;
+  const sender =
+    message.senderId !== undefined
+      ? `"${message.senderId}", which the mail named`
+      : provider.defaultSenderId === undefined
+        ? undefined
+        : `"${provider.defaultSenderId}", the relay's gateway.from`;
+  return sender === undefined ? classified : { ...classified, reason: `${classified.reason} (the sender ${sender})` };
 }
 
 /** An answer that fails the sender the mail named outright (its Messaging Service deleted, a From Twilio refuses): no queue of it to wait for. */

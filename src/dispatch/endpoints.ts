@@ -66,9 +66,8 @@ export class EndpointBreaker {
     return this.#failedAt[endpoint] !== undefined;
   }
 
-  /** No store call for a host this relay knows no failure of (every answered request says so). */
+  /** A host this relay knew failed (`knowsFailed`: the caller asks first, so that an answered request awaits nothing) answered. */
   async markWorking(endpoint: number): Promise<void> {
-    if (!this.knowsFailed(endpoint)) return;
     this.#changes++;
     this.#failedAt[endpoint] = undefined;
     await this.#store.markHostWorking(this.#provider, this.#endpoints[endpoint] ?? '').catch(this.#storeFailed);

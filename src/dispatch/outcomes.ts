@@ -2,11 +2,9 @@ import { REDACTED } from '../config/secrets.ts';
 import type { Logger } from '../log.ts';
 import { cutEchoes, type EchoNeedle, echoNeedles } from './echoes.ts';
 import type { OutcomeRule, RecipientResult, SubmissionResult } from '../providers/contract.ts';
+import { TLS_CERTIFICATE } from '../providers/outcome-reasons.ts';
 import { maskNumbersIn } from '../sms/numbers.ts';
 import type { OutcomeAction } from '../vocabulary.ts';
-
-/** The category of a gateway certificate the relay does not trust: logged as an error, not as a passing failure. */
-export const TLS_CERTIFICATE = 'tls-certificate';
 
 /**
  * The category of a proxy's answer that it forwarded the request and got no valid answer from the gateway behind it:

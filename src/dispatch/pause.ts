@@ -137,7 +137,7 @@ export class ProviderPause {
    */
   async answered(now: number, onLease = ON_LEASE, sentAt = now): Promise<{ reason: string; since: number } | undefined> {
     const known = this.#state;
-    if (this.answeredWhileClear(sentAt)) return undefined;
+    if (this.noteAnswerIfClear(sentAt)) return undefined;
     this.#changes++;
     this.#state = undefined;
     this.#probing = false;
@@ -152,7 +152,7 @@ export class ProviderPause {
    * `answered` at once, with no promise, when this relay knows of no pause and holds no probe (nearly every
    * request): the answer is only noted for `outlived`. Whether it was; if not, `answered` has it to do.
    */
-  answeredWhileClear(sentAt: number): boolean {
+  noteAnswerIfClear(sentAt: number): boolean {
     if (this.#state !== undefined || this.#probing) return false;
     this.#answeredAt = sentAt;
     return true;

@@ -17,6 +17,8 @@ export interface DispatchProvider {
   readonly sessions: boolean;
   /** The sender id as the provider names the sender's queue (ProviderPlugin.senderQueue); as written without it. */
   readonly senderQueue?: ((senderId: string) => string) | undefined;
+  /** The sender id the account sends as when a mail names none (`gateway.from`): a refused sender's bounce names it. */
+  readonly defaultSenderId?: string | undefined;
   /** The gateway with an account's own credentials (`accounts[].gateway`), when it has them for this provider. */
   readonly gatewayFor?: ((account: string) => Gateway | undefined) | undefined;
 }

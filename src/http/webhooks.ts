@@ -178,11 +178,15 @@ function mountReceiver(scope: FastifyInstance, { provider, sink, signature }: We
   route('dr', async (inbound) => {
     const parsed = readable(provider.parseReport(inbound), ignoring('dr'));
     if ('reason' in parsed) return parsed;
-    const outcomes = await sink.reported(parsed.items);
+    // A report whose number the sink cannot place is unreadable as one the parse could not read.
+    const { reports, unplaced } = await sink.placeReports(parsed.items);
+    const unreadable = [...parsed.unreadable, ...unplaced];
+    if (reports.length === 0 && unreadable.length > 0) return { reason: unreadable.join('; ') };
+    const outcomes = await sink.reported(reports);
     const [one] = outcomes;
     return {
-      outcome: one && outcomes.length === 1 && parsed.unreadable.length === 0 ? { status: one } : { status: 'accepted', reports: outcomes },
-      unreadable: parsed.unreadable,
+      outcome: one && outcomes.length === 1 && unreadable.length === 0 ? { status: one } : { status: 'accepted', reports: outcomes },
+      unreadable,
     };
   });
 

@@ -396,12 +396,29 @@ const LINK_OR_ADDRESS = /:\/\/|^<?(?:www\.|mailto:)|@/i;
  * HTML template of one alert format each their own way. Split at blanks first, so that no pattern
  * runs over a long unbroken string more than once.
  */
-const wordsOf = (text: string) =>
-  text
-    .toLowerCase()
-    .split(/\s+/)
-    .filter((token) => !LINK_OR_ADDRESS.test(token))
-    .flatMap((token) => token.match(/[\p{L}\p{M}]+/gu) ?? []);
+const wordsOf = (text: string): string[] => {
+  const words: string[] = [];
+  eachWord(text, (word) => {
+    words.push(word);
+    return false;
+  });
+  return words;
+};
+
+/** A run of letters and their marks: a word of wordsOf. */
+const LETTERS = /[\p{L}\p{M}]+/gu;
+
+/**
+ * Each word of a text in order (wordsOf), until `take` says it has seen enough (true). A loop, not
+ * split/filter/flatMap: the chain built an array per step and a closure per token, most of what
+ * isPlaceholder cost on a reply's HTML.
+ */
+function eachWord(text: string, take: (word: string) => boolean): void {
+  for (const token of text.toLowerCase().split(/\s+/)) {
+    if (LINK_OR_ADDRESS.test(token)) continue;
+    for (const word of token.match(LETTERS) ?? []) if (take(word)) return;
+  }
+}
 
 /** What of an HTML part is no text a reader sees: the head, style sheets and scripts, then every tag, comment and character reference. */
 const HTML_NOT_TEXT = [/<(head|style|script)\b[\s\S]*?<\/\1\s*>/gi, /<!--[\s\S]*?-->|<[^>]*>|&[#\w]+;/g];
@@ -419,13 +436,24 @@ function isPlaceholder(plain: string, html: string): boolean {
   const words = wordsOf(plain);
   // Without words, a plain part with a number, a link or an emoji ("42", "https://…/4711", Gmail's reaction "👍") says something; one of punctuation alone (".") does not.
   if ((words.length === 0 && /[\p{L}\p{N}\p{Extended_Pictographic}]/u.test(plain)) || words.length > PLACEHOLDER_MAX_WORDS) return false;
-  const shown = new Set(wordsOf(HTML_NOT_TEXT.reduce((text, markup) => text.replace(markup, ' '), html)));
-  if (shown.size === 0) return false;
-  // A template that fills only its HTML and leaves "." in the plain part: the HTML is the text.
-  if (words.length === 0) return true;
   const distinct = new Set(words);
-  const kept = [...distinct].filter((word) => shown.has(word)).length;
-  return kept * 2 < distinct.size;
+  // The HTML's words are read only until the answer is known: a rendering's words are most of the
+  // HTML's first ones (the corpus's alternatives: 21 → 12 µs each, read all against read so far).
+  const kept = new Set<string>();
+  let shown = false;
+  eachWord(
+    HTML_NOT_TEXT.reduce((text, markup) => text.replace(markup, ' '), html),
+    (word) => {
+      shown = true;
+      if (distinct.has(word)) kept.add(word);
+      // Without words of its own (a template that fills only its HTML and leaves "." in the plain part),
+      // the plain part is a placeholder once the HTML has one; with words, it is none once half are shown.
+      return words.length === 0 || kept.size * 2 >= distinct.size;
+    },
+  );
+  // An HTML part without words has no text to prefer to the plain one.
+  if (!shown) return false;
+  return words.length === 0 || kept.size * 2 < distinct.size;
 }
 
 /** A reply or forward prefix: its word, perhaps a period ("Réf. :", "Odp.:") and a count ("Re[2]:"), the colon. */

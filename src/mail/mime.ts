@@ -1388,7 +1388,11 @@ function textContent(
  * its bytes are valid there; else windows-1252 (legacyText).
  */
 function headerValue(line: string, charset = ''): string {
-  const value = Buffer.from((libmime.decodeHeader(line).value || '').toString().trim(), 'binary');
+  const written = (libmime.decodeHeader(line).value || '').toString().trim();
+  // ASCII without ESC or HZ's `~{` (most header values) is UTF-8 with no shifting escapes: read as written,
+  // without the bytes made and looked at below for the one answer they give (0.88 → 0.26 µs a value).
+  if (!BEYOND_ASCII.test(written) && !written.includes(ESCAPE) && !written.includes('~{')) return written;
+  const value = Buffer.from(written, 'binary');
   const utf8 = isUtf8(value);
   const escaped = escapedCharset(value);
   if (utf8 && escaped === undefined) return value.toString();
@@ -1397,6 +1401,11 @@ function headerValue(line: string, charset = ''): string {
   if (declared !== undefined && !declared.includes('\uFFFD') && !windows1252Meant(value, declared)) return declared;
   return utf8 ? value.toString() : legacyText(value);
 }
+
+/** A character beyond ASCII (a UTF-16 unit: a surrogate is one too). */
+const BEYOND_ASCII = /[\u0080-\uffff]/;
+/** ESC, which opens a shifting charset's escape (escapedCharset). */
+const ESCAPE = '\u001b';
 
 /** C1 controls: no text writes them, so a reading that gives them (0x93 in ISO-8859-15) is the wrong one. */
 const C1_CONTROL = /[\u0080-\u009f]/;
@@ -1509,14 +1518,24 @@ const PLAIN_ADDRESS = "[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+";
 const LONE_ADDRESS = new RegExp(`^[ \\t]*(?:<(${PLAIN_ADDRESS})>|(${PLAIN_ADDRESS}))[ \\t]*$`);
 
 /**
- * addressparser's reading of an address header. One lone plain address is read as addressparser reads it (the
- * address, an empty name) without its tokenizer, which costs tens of µs per header on every mail; anything else
- * (a display name, a group, a comment, a quote, a folded line) goes through addressparser.
+ * A display name of plain words (letters, digits, `.`, `'`, `-`) a space apart, then one such address in angle
+ * brackets: `Bob Jones <bob.jones@example.org>`, most people's From.
+ */
+const NAMED_ADDRESS = new RegExp(`^[ \\t]*([A-Za-z0-9.'-]+(?: [A-Za-z0-9.'-]+)*)[ \\t]*<(${PLAIN_ADDRESS})>[ \\t]*$`);
+
+/**
+ * addressparser's reading of an address header. One lone plain address, or one with a plain display name, is read
+ * as addressparser reads it (the address, the name or an empty one) without its tokenizer, which costs µs per
+ * header on every mail; anything else (a quoted or encoded name, a group, a comment, a folded line) goes through
+ * addressparser.
  */
 function addressesOf(value: string): MailAddress[] {
   const lone = LONE_ADDRESS.exec(value);
   const address = lone?.[1] ?? lone?.[2];
-  return address === undefined ? (addressparser(value) as MailAddress[]) : [{ address, name: '' }];
+  if (address !== undefined) return [{ address, name: '' }];
+  const named = NAMED_ADDRESS.exec(value);
+  if (named?.[1] !== undefined && named[2] !== undefined) return [{ address: named[2], name: named[1] }];
+  return addressparser(value) as MailAddress[];
 }
 
 /** mailparser's structured Content-Type: comments dropped, encoded words decoded except in RFC 2231 parameters (decoded already). */
@@ -1547,8 +1566,14 @@ class WordReader extends libmime.Libmime {
 
 const words = new WordReader();
 
-/** RFC 2047 encoded words decoded (`=?utf-8?q?Acme?=` → `Acme`); a malformed one is left as it is. */
+/**
+ * RFC 2047 encoded words decoded (`=?utf-8?q?Acme?=` → `Acme`); a malformed one is left as it is.
+ * A value with no `=?` (most subjects, ids, names and parameters) has no word to decode, and no NUL
+ * (libmime's own joining marker, which it would take out): it is the answer as it is, without
+ * libmime's five passes of patterns (~0.4 µs a value, some ten values a mail).
+ */
 export function decodeWords(value: string): string {
+  if (!value.includes('=?') && !value.includes('\u0000')) return value;
   try {
     return words.decodeWords(value);
   } catch {

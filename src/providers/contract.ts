@@ -10,7 +10,7 @@ import type { z } from 'zod';
 import type { Logger } from '../log.ts';
 import type { SegmentLimits } from '../sms/encoding.ts';
 import { readGatewayTime } from '../timestamps.ts';
-import type { InboundKind, InboundSink, OptOutKeywords, OutcomeAction, ReceivedSms, SmsEncoding, StatusReport } from '../vocabulary.ts';
+import type { InboundKind, InboundSink, OptOutKeywords, OutcomeAction, ReceivedSms, SmsEncoding, WrittenReport } from '../vocabulary.ts';
 
 export interface SmsSubmission {
   /** The relay's message id, for logs and for providers that take an idempotency key. */
@@ -279,7 +279,8 @@ export interface WebhookSignature {
 /** The optional part of an HTTP provider: it posts what it receives to `/webhooks/<name>/mo|dr`. */
 export interface WebhookParsing {
   parseReceived(request: InboundRequest): InboundParse<ReceivedSms>;
-  parseReport(request: InboundRequest): InboundParse<StatusReport>;
+  /** Reports as written: a number written nationally or missing is placed by the sink (InboundSink.placeReports). */
+  parseReport(request: InboundRequest): InboundParse<WrittenReport>;
   /**
    * The provider's own webhook signature, checked when the operator configured its secret;
    * false = forged (403). Absent for providers without one.

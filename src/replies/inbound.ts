@@ -7,7 +7,7 @@ import { newMessageId } from '../random-ids.ts';
 import type { Gateway, RecipientResult } from '../providers/contract.ts';
 import { PartReassembly } from '../sms/concat.ts';
 import { maskContext, maskNumber, maskNumbersIn } from '../sms/numbers.ts';
-import { nationalSender, nationalSenderAmong, senderKind } from '../sms/senders.ts';
+import { nationalSender, nationalSenderAmong, type Placing, reportNumber, senderKind } from '../sms/senders.ts';
 import type { PartReceiptStore, PartsOfSms } from '../store/part-receipts-types.ts';
 import type { ReassemblyStore } from '../store/reassembly.ts';
 import type { DeliveryReportResult, ReplyStore } from '../store/types.ts';
@@ -15,11 +15,13 @@ import {
   type DeliveryState,
   type InboundKind,
   type InboundSink,
+  type PlacedReports,
   type ReceivedOutcome,
   type ReceivedSms,
   REPORTED_ACCOUNT_FIX,
   type ReportOutcome,
   type StatusReport,
+  type WrittenReport,
 } from '../vocabulary.ts';
 import { recordGatewayOptOut } from './opt-outs.ts';
 import { buildReplyMail, type ReplyMailOptions } from './reply-mail.ts';
@@ -159,6 +161,7 @@ export class InboundService {
         if (outcomes.includes('advanced')) this.#options.onReportApplied();
         return outcomes;
       },
+      placeReports: (items) => this.#placedReports(provider, items),
       numbersSentUnder: (providerId) => this.#options.store.numbersSentUnder(provider, providerId),
       quarantine: (kind, reason, body) => this.#quarantine(provider, kind, reason, body),
     };
@@ -169,31 +172,58 @@ export class InboundService {
    * opened and can be answered: one the gateway wrote nationally is, for an answer echoing a tracking id or context,
    * the number that tracking was sent to in that number's own country (an account texting UK and Irish phones places
    * both: nationalSenderAmong, one store read); else read in sms.defaultRegion or the provider's country
-   * (nationalSender). One still national (no region, or no number there) is a warning: its mail cannot be answered,
-   * and only the default mailbox takes it.
+   * (nationalSender). One that is more than one of the tracking's numbers (FR's and NL's `0612345678`) is neither: it is
+   * not guessed, as a guess would answer one phone's reply from the other's number, and reading it in the region would
+   * guess the same. One still national is a warning: its mail cannot be answered, and only the default mailbox takes it.
    */
   #placed(provider: string, items: readonly ReceivedSms[]): Promise<ReceivedSms[]> {
     const region = this.#options.nationalRegion?.(provider);
-    const tracked = async ({ number, trackingId, userContext }: ReceivedSms) => {
+    const tracked = async ({ number, trackingId, userContext }: ReceivedSms): Promise<Placing> => {
       const tracking = trackingId ?? userContext;
       return senderKind(number) === 'national' && tracking !== undefined
         ? nationalSenderAmong(number, await this.#options.store.numbersOfTracking(tracking))
-        : undefined;
+        : { kind: 'none' };
     };
     return Promise.all(
       items.map(async (sms) => {
-        const number = (await tracked(sms)) ?? nationalSender(sms.number, region);
+        const among = await tracked(sms);
+        const number = among.kind === 'one' ? among.number : among.kind === 'ambiguous' ? sms.number : nationalSender(sms.number, region);
         if (senderKind(number) === 'national') {
           this.#options.logger.warn(
             { provider, providerId: sms.providerId, from: maskNumber(number), region },
-            region === undefined
-              ? 'inbound: the gateway wrote the sender as a national number and the relay has no region to read it in (set sms.defaultRegion): it finds no conversation and cannot be answered'
-              : `inbound: the gateway wrote the sender as a national number that is none in ${region}: it finds no conversation and cannot be answered`,
+            among.kind === 'ambiguous'
+              ? 'inbound: the gateway wrote the sender as a national number that is more than one of the numbers its tracking was sent to (each in its own country): it finds no conversation and cannot be answered'
+              : region === undefined
+                ? 'inbound: the gateway wrote the sender as a national number and the relay has no region to read it in (set sms.defaultRegion): it finds no conversation and cannot be answered'
+                : `inbound: the gateway wrote the sender as a national number that is none in ${region}: it finds no conversation and cannot be answered`,
           );
         }
         return number === sms.number ? sms : { ...sms, number };
       }),
     );
+  }
+
+  /**
+   * Reports with their numbers as the relay keeps them: one the gateway wrote nationally, or not at all, is found by its
+   * id among the numbers that id was sent under (reportNumber, one store read), as a reply's sender is placed (#placed).
+   * One it cannot place, or that fits more than one of them, is named: its request is quarantined for it, as for an
+   * unreadable item, rather than the report decide a phone it may not be about.
+   */
+  async #placedReports(provider: string, items: readonly WrittenReport[]): Promise<PlacedReports> {
+    const region = this.#options.nationalRegion?.(provider);
+    const placed = await Promise.all(
+      items.map(async (report) => {
+        const { number: written, providerId } = report;
+        if (written !== undefined && senderKind(written) === 'number') return { ...report, number: written };
+        const placing = reportNumber(written, await this.#options.store.numbersSentUnder(provider, providerId), region);
+        if (placing.kind === 'one') return { ...report, number: placing.number };
+        return unplacedReason(providerId, written, placing, region);
+      }),
+    );
+    return {
+      reports: placed.filter((report): report is StatusReport => typeof report !== 'string'),
+      unplaced: placed.filter((reason): reason is string => typeof reason === 'string'),
+    };
   }
 
   /**
@@ -514,6 +544,25 @@ export class InboundService {
 
 /** A report whose SMS the store does not know (yet): whose gateway account sent it is not known either. */
 const NOT_YET_KNOWN = 'not-yet-known';
+
+/**
+ * Why #placedReports quarantines a report reportNumber did not place: named by its id, never its number (the reason is
+ * shown and kept as the quarantine's).
+ */
+function unplacedReason(providerId: string, written: string | undefined, placing: Placing, region: CountryCode | undefined): string {
+  const report = `the report for id "${providerId}"`;
+  if (written === undefined) {
+    return placing.kind === 'ambiguous'
+      ? `${report} names no number, and that id was sent to more than one number: the relay cannot tell which one it is about`
+      : `${report} names no number, and that id names no SMS the relay sent (yet) to take it from`;
+  }
+  if (placing.kind === 'ambiguous') {
+    return `${report} writes its number nationally, as more than one of the numbers that id was sent to (each in its own country): the relay cannot tell which one it is about`;
+  }
+  return region === undefined
+    ? `${report} writes its number nationally, as none of the numbers that id was sent to, and the relay has no region to read it in (set sms.defaultRegion)`
+    : `${report} writes its number nationally, as none of the numbers that id was sent to nor a number in ${region}`;
+}
 
 /** Whose gateway account sent a report's SMS: a user's own (`account`), the relay's (`account` undefined), or not known yet. */
 type Sender = { readonly account: string | undefined } | typeof NOT_YET_KNOWN;

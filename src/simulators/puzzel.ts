@@ -9,7 +9,10 @@
  * validates like the gateway: credentials (statusCode 2, or HTTP 401 ProblemDetails), required
  * fields and GSM-7 content (5), duplicate clientReference (25). Like Puzzel it then calls the
  * service's callback URLs: a delivery report `{"dr":[…]}` per accepted SMS, and `{"mo":[…]}` for
- * each reply injected through `reply()` or `POST /simulator/mo`, each retried until answered 200.
+ * each reply injected through `reply()` or `POST /simulator/mo`, each retried until answered 200. A
+ * service set up for HTTP GET callbacks gets each as one GET in the parameters of Puzzel's GET templates
+ * (its HTTP GET interface documentation), which camel-case the DR's `customerMessageReference` and
+ * `customerBatchReference`.
  */
 import { randomBytes } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
@@ -25,6 +28,7 @@ import {
   undeliverableNumbersSchema,
   type GatewaySimulatorOptions,
   type HttpApp,
+  type PostShape,
   type Standalone,
   type StandaloneOptions,
 } from './kit.ts';
@@ -36,6 +40,8 @@ import {
 export interface PuzzelSimulatorOptions extends SimulatorOptions, GatewaySimulatorOptions {
   /** A fixed header sent with every callback (its "fixed header" option), e.g. `{ 'x-api-key': '…' }`. */
   readonly webhookHeaders?: Readonly<Record<string, string>> | undefined;
+  /** How the service's callbacks are made: POST JSON (default), or GET in the parameters of Puzzel's GET templates. */
+  readonly webhookMethod?: 'GET' | 'POST' | undefined;
 }
 
 /** One SMS the simulated gateway accepted: one per accepted `message`. */
@@ -188,6 +194,7 @@ export class PuzzelSimulator extends RecordingSimulator<PuzzelSimulatorBehaviour
   /** undefined: the simulator takes any numeric serviceId. */
   readonly #serviceId: number | undefined;
   readonly #logger: Logger;
+  readonly #webhookMethod: 'GET' | 'POST';
   /** clientReference → when it was accepted (identifier validation). */
   readonly #references = new Map<string, number>();
 
@@ -205,6 +212,7 @@ export class PuzzelSimulator extends RecordingSimulator<PuzzelSimulatorBehaviour
     if (account !== undefined && !/^\d{1,9}$/.test(account)) throw new RangeError(`puzzel simulator: accountId must be a numeric service id, got "${account}"`);
     this.#serviceId = account === undefined ? undefined : Number(account);
     this.#logger = options.logger;
+    this.#webhookMethod = options.webhookMethod ?? 'POST';
   }
 
   /** A standalone simulated gateway (default 127.0.0.1, ephemeral port) for tests and demos. */
@@ -373,21 +381,18 @@ export class PuzzelSimulator extends RecordingSimulator<PuzzelSimulatorBehaviour
   #sendMo(mo: z.infer<typeof moSchema>): string {
     const url = this.forwarder.moUrlOrThrow();
     const messageid = nextMessageId();
-    const body = JSON.stringify({
-      mo: [
-        {
-          messageid,
-          serviceid: this.#serviceId ?? 0,
-          sno: MO_SHORT_NUMBER,
-          originator: `+${mo.from}`,
-          content: mo.text,
-          timestamp: puzzelTimestamp(new Date()),
-          type: MO_TYPE,
-          sessionid: mo.sessionid ?? '',
-        },
-      ],
-    });
-    this.forwarder.postSoon('mo', url, body, { messageid, from: maskNumber(`+${mo.from}`) });
+    const fields = {
+      messageid,
+      serviceid: this.#serviceId ?? 0,
+      sno: MO_SHORT_NUMBER,
+      originator: `+${mo.from}`,
+      content: mo.text,
+      timestamp: puzzelTimestamp(new Date()),
+      type: MO_TYPE,
+      sessionid: mo.sessionid ?? '',
+    };
+    const { body, shape } = this.#callback('mo', fields);
+    this.forwarder.postSoon('mo', url, body, { messageid, from: maskNumber(`+${mo.from}`) }, shape);
     return messageid;
   }
 
@@ -395,27 +400,32 @@ export class PuzzelSimulator extends RecordingSimulator<PuzzelSimulatorBehaviour
   #reportDelivery(accepted: readonly PuzzelSimulatedSms[], drUrl: string): void {
     for (const sms of accepted) {
       const statuscode = this.isUndeliverable(sms.to) ? DR_UNKNOWN_RECIPIENT : DR_DELIVERED;
-      const body = JSON.stringify({
-        dr: [
-          {
-            messageid: sms.id,
-            customerbatchreference: sms.batchReference,
-            ...(sms.clientReference === undefined ? {} : { customermessagereference: sms.clientReference }),
-            serviceid: sms.serviceId,
-            type: DR_TYPE,
-            statuscode,
-            statusdescription: DR_DESCRIPTIONS[statuscode],
-          },
-        ],
+      // Puzzel's GET template camel-cases the two references its JSON and XML name in lower case.
+      const get = this.#webhookMethod === 'GET';
+      const { body, shape } = this.#callback('dr', {
+        messageid: sms.id,
+        [get ? 'customerBatchReference' : 'customerbatchreference']: sms.batchReference,
+        ...(sms.clientReference === undefined ? {} : { [get ? 'customerMessageReference' : 'customermessagereference']: sms.clientReference }),
+        serviceid: sms.serviceId,
+        type: DR_TYPE,
+        statuscode,
+        statusdescription: DR_DESCRIPTIONS[statuscode] ?? '',
       });
       this.forwarder.run(async () => {
         const due = Math.max(Date.now() + this.reportDelayMs, sms.sendAt ?? 0);
         for (let left = due - Date.now(); left > 0; left = due - Date.now()) {
           await this.forwarder.wait(Math.min(left, MAX_TIMER_MS));
         }
-        await this.forwarder.deliver('dr', drUrl, body, { messageid: sms.id, statuscode, to: maskNumber(`+${sms.to}`) });
+        await this.forwarder.deliver('dr', drUrl, body, { messageid: sms.id, statuscode, to: maskNumber(`+${sms.to}`) }, shape);
       });
     }
+  }
+
+  /** One message's callback in the service's method: a list of one in JSON, or the GET's query. */
+  #callback(kind: 'mo' | 'dr', fields: Readonly<Record<string, string | number>>): { readonly body: string; readonly shape: PostShape } {
+    if (this.#webhookMethod === 'POST') return { body: JSON.stringify({ [kind]: [fields] }), shape: {} };
+    const query = new URLSearchParams(Object.entries(fields).map(([name, value]): [string, string] => [name, String(value)]));
+    return { body: query.toString(), shape: { method: 'GET' } };
   }
 }
 

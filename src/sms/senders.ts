@@ -97,12 +97,48 @@ export function writtenNumber(given: string): { readonly international: boolean;
 }
 
 /**
- * The number a delivery report is about, as the relay stored it when it sent: international digits,
- * with or without `+`, in E.164. Reports only ever concern numbers the relay texted.
+ * The number a delivery report is about, as the gateway wrote it: international digits (with `+`, `00` or neither) in
+ * E.164, as the relay stored it when it sent; or a number written nationally (`07700900291`), kept as written for the
+ * inbound service to place (reportNumber), as a reply's sender is. Reports only ever concern numbers the relay texted:
+ * a short code or a name is none.
  */
 export function readReportNumber(value: unknown): string | undefined {
   const sender = readSender(value);
-  return sender !== undefined && senderKind(sender) === 'number' ? sender : undefined;
+  return sender !== undefined && (senderKind(sender) === 'number' || senderKind(sender) === 'national') ? sender : undefined;
+}
+
+/**
+ * Which number of some a number the gateway wrote is: `one` (E.164), `ambiguous` when it fits more than one of them
+ * (`0612345678` answering an SMS to both +33 612345678 and +31 612345678: the relay does not guess which, as guessing
+ * would decide one phone's SMS by the other's report, or answer one phone's reply from the other's number), or `none`.
+ */
+export type Placing = { readonly kind: 'one'; readonly number: string } | { readonly kind: 'ambiguous' } | { readonly kind: 'none' };
+
+const NONE: Placing = { kind: 'none' };
+const AMBIGUOUS: Placing = { kind: 'ambiguous' };
+
+/** The one of `numbers`, if it is one: none when there are none, ambiguous when there are several. */
+function theOne(numbers: readonly string[]): Placing {
+  const [first, ...others] = numbers;
+  if (first === undefined) return NONE;
+  return others.length === 0 ? { kind: 'one', number: first } : AMBIGUOUS;
+}
+
+/**
+ * A report's number in E.164 (WrittenReport.number), from the numbers its id was sent under (`sent`): the id names the
+ * SMS, so the number written there is a check, not the key. None written (a Puzzel report without the relay's
+ * reference): the id's one number (ambiguous when it was sent to several). Written nationally: the one of `sent` it is
+ * in that number's own country, as a reply's sender is read (nationalSenderAmong: ambiguous when it is more than one of
+ * them), else read in `region` (sms.defaultRegion, else the provider's country) as any number the id was not sent under
+ * (an orphan, or no SMS of that id's). None when neither places it.
+ */
+export function reportNumber(written: string | undefined, sent: readonly string[], region: CountryCode | undefined): Placing {
+  if (written === undefined) return theOne(sent);
+  if (senderKind(written) !== 'national') return { kind: 'one', number: written };
+  const among = nationalSenderAmong(written, sent);
+  if (among.kind !== 'none') return among;
+  const read = nationalSender(written, region);
+  return senderKind(read) === 'number' ? { kind: 'one', number: read } : NONE;
 }
 
 export function senderKind(sender: string): SenderKind {
@@ -126,15 +162,19 @@ export function nationalSender(sender: string, region: CountryCode | undefined):
 /**
  * A sender the gateway wrote nationally (`0861234567`) as the one of `numbers` (E.164, those its answer's tracking id
  * or conversation was sent to) it is in that number's own country: whichever country each is of, so that one account
- * texting UK and Irish phones places both. Undefined when it is none of them (or not national).
+ * texting UK and Irish phones places both. Ambiguous when it is more than one of them: a national number names no
+ * country, and countries' plans overlap (FR and NL mobiles, AU and NZ, GB and IE, BE and NL, DE and AT…), so which
+ * pairs collide is libphonenumber's reading, never a list. None when it is none of them (or not national).
  */
-export function nationalSenderAmong(sender: string, numbers: readonly string[]): string | undefined {
-  if (!NATIONAL_NUMBER.test(sender)) return undefined;
-  return numbers.find((number) =>
-    countriesOf(number).some((country) => {
-      const read = normaliseNumber(sender, country, 'national');
-      return read.ok && read.e164 === number;
-    }),
+export function nationalSenderAmong(sender: string, numbers: readonly string[]): Placing {
+  if (!NATIONAL_NUMBER.test(sender)) return NONE;
+  return theOne(
+    numbers.filter((number) =>
+      countriesOf(number).some((country) => {
+        const read = normaliseNumber(sender, country, 'national');
+        return read.ok && read.e164 === number;
+      }),
+    ),
   );
 }
 

@@ -15,12 +15,11 @@ import type {
   ThreadItem,
   ThreadPage,
 } from './console-types.ts';
-import { refusedMail, type UndeliverableRow } from './sqlite-replies.ts';
+import { LAST_REFUSED_REPLY_MAIL_ID, refusedMail, type UndeliverableRow } from './sqlite-replies.ts';
 
 /** A column of the last reply mail of the received SMS `i` that was refused for good (UNDELIVERABLE_COLUMNS' mail). */
 function lastRefusedReplyMail(column: 'recipients' | 'last_error'): string {
-  // By max(id), not an ORDER BY: PostgreSQL would sort the SMS's mails for each row.
-  return `(SELECT ${column} FROM mail_out WHERE id = (SELECT max(id) FROM mail_out WHERE message_id = i.id AND kind = 'reply' AND status = 'failed'))`;
+  return `(SELECT ${column} FROM mail_out WHERE id = ${LAST_REFUSED_REPLY_MAIL_ID})`;
 }
 
 /**

@@ -266,11 +266,17 @@ export interface UndeliverableRow extends InboundRow {
 }
 
 /**
+ * The id of the last reply mail of the received SMS `i` that was refused for good (`mail_out_message` finds it).
+ * By max(id), not an ORDER BY: PostgreSQL would sort the SMS's mails for each row.
+ */
+export const LAST_REFUSED_REPLY_MAIL_ID = `(SELECT max(id) FROM mail_out WHERE message_id = i.id AND kind = 'reply' AND status = 'failed')`;
+
+/**
  * The columns of an undeliverable SMS `i`, with the recipients and error of its last reply mail that
- * failed (`mail_out_message` finds it), one statement on both stores.
+ * failed, one statement on both stores.
  */
 export const UNDELIVERABLE_COLUMNS = `i.*, m.recipients AS refused_to, m.last_error AS refused_error, ${TEXT_ERASED} AS text_erased FROM inbound i
-  LEFT JOIN mail_out m ON m.id = (SELECT max(id) FROM mail_out WHERE message_id = i.id AND kind = 'reply' AND status = 'failed')`;
+  LEFT JOIN mail_out m ON m.id = ${LAST_REFUSED_REPLY_MAIL_ID}`;
 
 /** A refused reply mail's recipients (mail_out's JSON list) and the server's answer, as the console and the CLI name them. */
 export function refusedMail(recipients: string, error: string | null): { mailbox: string; error: string } {

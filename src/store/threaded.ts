@@ -33,7 +33,11 @@ export async function openThreadedStore(
   onHealth: (health: StoreHealth) => void = () => undefined,
   onMigrated: (migrated: Migrated) => void = () => undefined,
 ): Promise<Store> {
-  const worker = new Worker(new URL('./thread.mjs', import.meta.url), { workerData: options });
+  // ESBUILD_WORKER_THREADS=0: the thread compiles its modules with esbuild's transformSync (thread.mjs), which
+  // otherwise starts a worker thread of esbuild's own (an isolate, ~15-20 MB, #15) whenever a module is not in tsx's
+  // cache — at every start under systemd's PrivateTmp. Without it each uncached module costs one esbuild process run.
+  const env = { ...process.env, ESBUILD_WORKER_THREADS: '0' };
+  const worker = new Worker(new URL('./thread.mjs', import.meta.url), { workerData: options, env });
   const pending = new Map<number, Pending>();
   let next = 0;
   let failure: Error | undefined;

@@ -158,8 +158,8 @@ forEachStore((kind) => {
     await sentBefore.answered(start + 5_000, undefined, start - 5_000);
     await answering.answered(start + 5_000);
     // The dispatcher's way for a relay that knows of no pause (no promise): the same as `answered`.
-    assert.equal(notedAtOnce.answeredWhileClear(start + 5_000), true);
-    assert.equal(notedSentBefore.answeredWhileClear(start - 5_000), true);
+    assert.equal(notedAtOnce.noteAnswerIfClear(start + 5_000), true);
+    assert.equal(notedSentBefore.noteAnswerIfClear(start - 5_000), true);
     for (const pause of [answering, answeredBefore, sentBefore, notedAtOnce, notedSentBefore]) {
       pause.load((await store.gatewayState(start + 6_000)).pauses[0], pause.mark);
     }
@@ -169,7 +169,7 @@ forEachStore((kind) => {
     assert.equal(answering.outlived, true);
     assert.equal(notedAtOnce.outlived, true);
     // Once it knows of the pause, it is `answered`'s to end it.
-    assert.equal(notedAtOnce.answeredWhileClear(start + 6_000), false);
+    assert.equal(notedAtOnce.noteAnswerIfClear(start + 6_000), false);
     assertTimes([(await answering.answered(start + 6_000)) ?? { reason: 'none', since: 0 }], [{ reason: 'RESPONSE_TIMEOUT: no answer', since: start }]);
     assert.deepEqual((await store.gatewayState(start + 6_000)).pauses, [], 'ended for every relay');
   });

@@ -143,6 +143,34 @@ test("Vonage: 23 (the relay's callback URL refused) pauses the account, as bad c
   const classified = vonage('recipient', 'VONAGE:23');
   assert.deepEqual([classified.action, classified.category], ['pause', 'account']);
   assert.match(classified.reason, /gateway\.publicUrl/);
+  assert.match(classified.fix ?? '', /gateway\.publicUrl/);
+});
+
+test("Vonage: each account status pauses with its own fix in Vonage's meaning; only 4 (Invalid Credentials) names the credentials", () => {
+  const { classify: vonage } = outcomeClassifier(vonagePlugin.outcomeRules);
+  for (const [code, fix] of [
+    ['4', /gateway\.username .*gateway\.password/],
+    ['8', /Vonage support/],
+    ['9', /top up/],
+    ['11', /enable the SMS API|SMPP/],
+    ['14', /^ask Vonage support to stop requiring signed requests for the API key/],
+    ['32', /^ask Vonage support to stop requiring signed requests for the API key/],
+  ] as const) {
+    const classified = vonage('recipient', `VONAGE:${code}`);
+    assert.deepEqual([classified.action, classified.category], ['pause', 'account'], code);
+    assert.match(classified.fix ?? '', fix, code);
+    if (code !== '4') assert.doesNotMatch(classified.fix ?? '', /credentials|gateway\.password/, code);
+  }
+  // Vonage's documented meanings, then the relay's reading; and no dashboard switch, which Vonage documents none of:
+  // its support sets signed requests.
+  for (const [code, meaning] of [
+    ['14', /^the SMS gateway could not verify the request's signature \(Invalid Signature\); the relay signs no request/],
+    ['32', /^a signed request may not also present an api_secret \(Signature And API Secret Disallowed\); the relay signs no request/],
+  ] as const) {
+    const classified = vonage('recipient', `VONAGE:${code}`);
+    assert.match(classified.reason, meaning, code);
+    assert.doesNotMatch(classified.fix ?? '', /dashboard/, code);
+  }
 });
 
 describe("a gateway's answer the echo reading cannot read", () => {

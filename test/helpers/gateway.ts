@@ -3,6 +3,7 @@ import { singleProvider } from '../../src/dispatch/routing.ts';
 import { createLogger } from '../../src/log.ts';
 import type { Gateway } from '../../src/providers/contract.ts';
 import { intellisoftwarePlugin } from '../../src/providers/intellisoftware/index.ts';
+import { reportNumber } from '../../src/sms/senders.ts';
 import { GATEWAY_ACCOUNT } from './relay.ts';
 import type { InboundSink, ReceivedSms, StatusReport } from '../../src/vocabulary.ts';
 
@@ -87,6 +88,16 @@ export function collectingSink() {
     reported: async (items) => {
       reports.push(...items);
       return items.map(() => 'advanced');
+    },
+    placeReports: async (items) => {
+      const placed = items.map((report) => {
+        const placing = reportNumber(report.number, sentUnder.get(report.providerId) ?? [], undefined);
+        return placing.kind === 'one' ? { ...report, number: placing.number } : `no number for id "${report.providerId}"`;
+      });
+      return {
+        reports: placed.filter((report): report is StatusReport => typeof report !== 'string'),
+        unplaced: placed.filter((reason): reason is string => typeof reason === 'string'),
+      };
     },
     numbersSentUnder: async (providerId) => sentUnder.get(providerId) ?? [],
     quarantine: async (kind, reason) => {

@@ -260,7 +260,30 @@ describe('readMail reads what simpleParser reads', () => {
   ];
   for (const [label, raw] of made) test(label, () => assertSameAsMailparser(raw, label));
 
-  test('an address header of one address alone (read without addressparser) and its near misses: the same From and Reply-To', async () => {
+  test('header values with no encoded word (read as written, without libmime) and near misses: the same subject, ids and names', async () => {
+    // decodeWords hands back a value without `=?` or NUL as it is: these hold what libmime's patterns look at.
+    const values = [
+      'Price = ? EUR',
+      'a ?= b',
+      'x= ?q?y?=',
+      'Re: 50% =? maybe',
+      'tail =?',
+      'a__JOIN__b',
+      'a__\u0000JOIN\u0000__b',
+      'Caf=E9',
+      '=?utf-8?q?caf=C3=A9?= ok',
+      '?=?=',
+    ];
+    for (const value of values) {
+      const raw = mime(
+        `From: "${value.replaceAll('"', '')}" <a@example.com>\nSubject: ${value}\nMessage-ID: <${value.replace(/[\s<>@]/g, '')}@example.com>\nContent-Type: text/plain; name="${value}"`,
+        'text\n',
+      );
+      await assertSameAsMailparser(raw, value);
+    }
+  });
+
+  test('an address header of one address alone or with a plain name (read without addressparser) and their near misses: the same From and Reply-To', async () => {
     const local = "aZ09.!#$%&'*+/=?^_`{|}~-";
     const domain = 'aZ09.-';
     let seed = 29;
@@ -276,10 +299,17 @@ describe('readMail reads what simpleParser reads', () => {
       (address: string) => `<${address}`,
       (address: string) => `${address}>`,
       (address: string) => `Ops <${address}>`,
+      (address: string) => ` J. O'Neil-Smith 2nd\t<${address}> `,
+      (address: string) => `Ops  Team <${address}>`,
+      (address: string) => `Ops, Team <${address}>`,
+      (address: string) => `"Ops Team" <${address}>`,
+      (address: string) => `Ops Team <${address}> x`,
+      (address: string) => `Ops_Team <${address}>`,
+      (address: string) => `Ops.Team<${address}>`,
       (address: string) => `${address} (ops)`,
       (address: string) => `=?utf-8?q?x?=${address}`,
     ];
-    for (let round = 0; round < 400; round++) {
+    for (let round = 0; round < 60 * forms.length; round++) {
       const address = `${written(local)}@${written(domain)}`;
       const form = forms[round % forms.length] ?? forms[0];
       const header = form?.(address) ?? address;
@@ -405,6 +435,13 @@ describe('where readMail reads better than simpleParser, on purpose', () => {
       const signed = `-----BEGIN PGP SIGNED MESSAGE-----${blank}\nHash: SHA256\n\nThe cold room reads \n- -18 C now.\n-----BEGIN PGP SIGNATURE-----${blank}\nabc\n-----END PGP SIGNATURE-----\n`;
       assert.match(flowed(signed), /\nThe cold room reads -18 C now\.\n/, JSON.stringify(blank));
     }
+  });
+
+  test("a raw header value in a shifting charset (ISO-2022-JP's escapes, HZ's ~{) is read in it; other 7-bit values as written", () => {
+    // headerValue reads 7-bit ASCII as written, without its bytes: only ESC and `~{` send it to escapedCharset.
+    assert.equal(readMail(latin1('Subject: \x1b$BF|K\\8l\x1b(B\n\n'))?.subject, '日本語');
+    assert.equal(readMail(latin1('Subject: ~{VPND~}\n\n'))?.subject, '中文');
+    assert.equal(readMail(latin1('Subject: a ~ {b} ~} \x7f\x01 c\n\n'))?.subject, 'a ~ {b} ~} \x7f\x01 c');
   });
 
   test('valid UTF-8 and declared charsets are read as before', () => {

@@ -82,6 +82,39 @@ describe('text parts side by side in multipart/mixed are all the text, in order'
   });
 });
 
+describe('an alternative: its plain part is sent when the HTML shows half of its words or more', () => {
+  const alternative = (plain: string, html: string) =>
+    mail('Pump alarm', 'multipart/alternative; boundary="A"', [
+      '--A',
+      'Content-Type: text/plain; charset=utf-8',
+      '',
+      plain,
+      '--A',
+      'Content-Type: text/html; charset=utf-8',
+      '',
+      html,
+      '--A--',
+      '',
+    ]);
+
+  // isPlaceholder reads the HTML's words only until its answer is known: these fix where that is.
+  test('half of its distinct words shown, the second only near the end of the HTML: the plain part', async () => {
+    const filler = Array.from({ length: 300 }, (_, index) => `<td>cell${'x'.repeat(index % 7)}</td>`).join('');
+    const request = await extract(alternative('Pump pump stopped, check valve', `<p>Pump report</p><table><tr>${filler}</tr></table><p>valve 3</p>`));
+    assert.equal(request.text, 'Pump pump stopped, check valve');
+  });
+
+  test('one of its words repeated all over the HTML counts once: under half shown, the HTML is the text', async () => {
+    const request = await extract(alternative('Pump stopped, check valve', `<p>${'Pump '.repeat(50)}running</p>`));
+    assert.equal(request.text, `${'Pump '.repeat(50)}running`);
+  });
+
+  test('a plain part of punctuation alone: the HTML is the text once it has a word, even a word far down', async () => {
+    const request = await extract(alternative('.', `<p>${'<br>'.repeat(200)}</p><p>Pump stopped</p>`));
+    assert.equal(request.text, 'Pump stopped');
+  });
+});
+
 describe('a forward as attachment: the forwarded message is the text', () => {
   const generatorTest = [
     'From: Mark <mark@dc.example.com>',

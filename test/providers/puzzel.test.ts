@@ -581,6 +581,35 @@ describe('Puzzel webhooks: inbound fixtures', () => {
     assert.deepEqual(parseReceived(inbound('application/xml', '<mo>junk</mo>')), { ok: false, reason: '<mo> holds text, not <message> elements' });
     assert.deepEqual(parseReceived(inbound('application/xml', '<mo/>')), { ok: true, items: [] });
   });
+
+  it('quarantines a message naming one field twice, in two cases, with two values, by GET, JSON or XML; one value given twice is that value', () => {
+    const reference = 'm:447700900123';
+    const get = (query: string) => parseReport({ ...inbound('', ''), method: 'GET', query: new URLSearchParams(query) });
+    const taken = { providerId: 'c', code: 0, state: 'delivered', said: 'statuscode=0', number: '+447700900123', messageId: 'm' };
+    assert.deepEqual(get(`messageid=a&MessageId=b&customerMessageReference=${reference}&statusCode=0`), {
+      ok: false,
+      reason: 'dr[0]: MessageId is given twice with different values',
+    });
+    assert.deepEqual(get(`messageid=c&MessageId=c&customerMessageReference=${reference}&statusCode=0`), { ok: true, items: [taken] });
+
+    const json = parseReport(
+      inbound(
+        'application/json',
+        JSON.stringify({
+          dr: [
+            { messageid: 'a', MessageId: 'b', customermessagereference: reference, statuscode: 0 },
+            { messageid: 'c', messageId: 'c', customermessagereference: reference, statuscode: 0 },
+          ],
+        }),
+      ),
+    );
+    assert.deepEqual(json, { ok: true, items: [taken], unreadable: ['dr[0]: MessageId is given twice with different values'] });
+
+    const message = (first: string, second: string) =>
+      `<message><messageid>${first}</messageid><MessageId>${second}</MessageId><customermessagereference>${reference}</customermessagereference><statuscode>0</statuscode></message>`;
+    const xml = parseReport(inbound('application/xml', `<dr>${message('a', 'b')}${message('c', 'c')}</dr>`));
+    assert.deepEqual(xml, { ok: true, items: [taken], unreadable: ['dr[0]: <MessageId> appears twice'] });
+  });
 });
 
 describe('Puzzel adapter: XML reader', () => {

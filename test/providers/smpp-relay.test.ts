@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { history } from '../../src/admin.ts';
 import type { SmppSimulator } from '../../src/simulators/smpp.ts';
-import { maildirMessages, removeDir, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
+import { assertNeverLogged, captureLog } from '../helpers/log-lines.ts';
+import { maildirMessages, removeDir, startTestRelay, type TestRelay, tempDir, waitFor } from '../helpers/relay.ts';
 import { queuedId, sendMail } from '../helpers/smtp.ts';
 
 const SMS = { domains: ['sms.example.com'], defaultRegion: 'GB', maxParts: 2 };
@@ -56,6 +57,26 @@ describe('SMPP through the relay', () => {
     assert.equal(await count('gateway-error'), 0, "no request's own failure is counted");
   });
 
+  test("ESME_RINVSRCADR: the bounce names the sender the mail named, which the SMSC's answer does not", async () => {
+    // The test before's SMS refused for now is sent on its retry first, or it would take this refusal.
+    await waitFor('the earlier SMS sent', () => simulator.records.some((record) => record.to === '447700900297'), 10_000);
+    simulator.setBehaviour({ mode: 'error', status: 0x0a, times: 1 });
+    const phone = '447700900296';
+    await sendMail(relay.relay.smtpPort, {
+      from: 'alice@example.com',
+      to: [`${phone}@sms.example.com`],
+      subject: 'x',
+      body: 'Sender refused',
+      headers: { From: 'alice@example.com', 'X-SMS-From': 'ACME' },
+    });
+    const bounce = await waitFor('the bounce', () =>
+      maildirMessages(relay.maildir)
+        .map((raw) => raw.replace(/\r?\n\s+/g, ' '))
+        .find((raw) => raw.includes('Diagnostic-Code: X-SMS; SMPP:ESME_RINVSRCADR') && raw.includes('+44 7700 900296')),
+    );
+    assert.match(bounce, /SMPP:ESME_RINVSRCADR \(the SMSC refused the sender id \(the sender "ACME", which the mail named\)/);
+  });
+
   test('the SMSC drops the bind with submit_sm in flight: every SMS ends sent, only those in flight may go twice', async () => {
     simulator.setBehaviour({ mode: 'drop', times: 2 });
     const phones = ['447700900401', '447700900402', '447700900403', '447700900404', '447700900405'];
@@ -101,6 +122,16 @@ describe('SMPP through the relay', () => {
       simulator.control({ interimReceipts: false });
       simulator.control({ undeliverableNumbers: [] });
     }
+  });
+
+  test("err:000's delivery report reads the same in the history of an SMS of one part as of several: no error code, never a status", async () => {
+    const one = queuedId((await mailTo('447700900409', 'One part, delivered')).data);
+    const two = queuedId((await mailTo('447700900410', `Two parts, delivered: ${'x'.repeat(170)}`)).data);
+    for (const id of [one, two]) await waitFor(`${id} delivered`, async () => (await relay.relay.store.smsOf(id))[0]?.delivery === 'delivered', 10_000);
+    const reported = async (id: string) =>
+      (await relay.relay.store.events(id)).filter((event) => event.kind === 'delivery report').map((event) => event.detail);
+    assert.deepEqual(await reported(one), ['delivered (no error code)']);
+    assert.deepEqual(await reported(two), ['delivered (no error code)']);
   });
 
   test('an SMSC vendor-specific status (0x400) keeps the SMS queued with the code in its history, and it is sent on a retry', async () => {
@@ -323,5 +354,35 @@ describe('SMPP with an SMSC slower than the submit timeout', () => {
     assert.match(log, /: sent, .*2 attempts, gateway id /);
     assert.doesNotMatch(log, /possible duplicate/);
     assert.match(log, /sent: id [0-9a-f]+; the SMSC took the earlier attempt after its submit timeout: nothing was written again/);
+  });
+});
+
+describe('a refused sender id that is a phone number', () => {
+  test("the mail's X-SMS-From or the relay's gateway.from: the bounce to the mail's sender names it in full, the log's lines masked", async () => {
+    const log = captureLog('info');
+    const relay = await startTestRelay({ gateway: { provider: 'smpp-simulator', from: '+447700900998' }, sms: SMS }, {}, tempDir(), {}, log.logger);
+    try {
+      const simulator = relay.relay.simulator as SmppSimulator;
+      for (const [phone, headers, named] of [
+        ['447700900296', { From: 'alice@example.com', 'X-SMS-From': '+447700900999' }, '"+447700900999", which the mail named'],
+        ['447700900295', { From: 'alice@example.com' }, `"+447700900998", the relay's gateway.from`],
+      ] as const) {
+        simulator.setBehaviour({ mode: 'error', status: 0x0a, times: 1 });
+        await sendMail(relay.relay.smtpPort, { from: 'alice@example.com', to: [`${phone}@sms.example.com`], subject: 'x', body: 'Sender refused', headers });
+        const bounce = await waitFor('the bounce', () =>
+          maildirMessages(relay.maildir)
+            .map((raw) => raw.replace(/\r?\n\s+/g, ' '))
+            .find((raw) => raw.includes('Diagnostic-Code: X-SMS; SMPP:ESME_RINVSRCADR') && raw.includes(`+44 7700 ${phone.slice(-6)}`)),
+        );
+        assert.ok(bounce.includes(`the sender ${named}`), `the bounce names the sender in full: ${named}`);
+      }
+      const failed = log.lines.filter((line) => line.includes('dispatch: SMS failed'));
+      assert.equal(failed.length, 2, 'a failed line for each SMS');
+      for (const line of failed) assert.match(line, /the sender \\"\+4477\*+9[89]\\"/, 'the sender masked as a number is');
+      assertNeverLogged(log.lines, { "the mail's sender": '447700900999', "the relay's gateway.from": '447700900998' });
+    } finally {
+      await relay.stop();
+      removeDir(relay.dir);
+    }
   });
 });

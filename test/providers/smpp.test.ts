@@ -213,7 +213,14 @@ describe('SMPP against the simulated SMSC', () => {
     });
     assert.deepEqual(reports.map((report) => report.part?.id).sort(), [...parts].sort());
     for (const { formerId, ...report } of reports) {
-      assert.deepEqual(report, { providerId: report.part?.id, number: '+447700900203', code: 0, state: 'delivered', part: { id: report.part?.id } });
+      assert.deepEqual(report, {
+        providerId: report.part?.id,
+        number: '+447700900203',
+        code: 0,
+        said: 'no error code',
+        state: 'delivered',
+        part: { id: report.part?.id },
+      });
       // The simulator's receipts write the id in upper case: as written too, for an SMS a relay before keys recorded so.
       assert.equal(formerId?.toLowerCase() ?? report.providerId, report.providerId);
     }
@@ -625,6 +632,7 @@ describe('SMPP bad input from the SMSC', () => {
       providerId: 'ffff0001',
       number: '+447700900302',
       code: 0,
+      said: 'no error code',
       state: 'delivered',
       part: { id: 'ffff0001' },
       formerId: 'FFFF0001',
@@ -727,7 +735,14 @@ describe('SMPP bad input from the SMSC', () => {
     const enroute = Buffer.from('id:IM0001 sub:001 dlvrd:000 submit date:2601011200 done date:2601011200 stat:DELIVRD err:000 text:', 'latin1');
     const intermediate = await smsc.send(deliverSm(120, { source: '447700900308', esmClass: 0x20, message: enroute }), 120);
     assert.deepEqual([intermediate.commandId, intermediate.status], [COMMAND.deliver_sm_resp, STATUS.ESME_ROK]);
-    assert.deepEqual(inbound.reports.at(-1), { providerId: 'IM0001', number: '+447700900308', code: 0, state: 'sent', part: { id: 'IM0001' } });
+    assert.deepEqual(inbound.reports.at(-1), {
+      providerId: 'IM0001',
+      number: '+447700900308',
+      code: 0,
+      said: 'no error code',
+      state: 'sent',
+      part: { id: 'IM0001' },
+    });
     // With the reply-path and messaging-mode bits set too: only bits 2–5 are the message type.
     for (const [sequence, esmClass] of [
       [121, 0x08],
@@ -893,7 +908,6 @@ describe('SMPP bad input from the SMSC', () => {
       assert.equal(smppPlugin.describeStatus(report?.code ?? -1), `the SMSC reported it ${words}, with no error code`);
       assert.equal(smppPlugin.statusCode?.(report?.code ?? -1), `message_state ${words.toUpperCase()}`);
     }
-    assert.equal(smppPlugin.describeStatus(34), 'SMSC delivery error 34', 'an err: code is still one');
   });
 
   test('an unknown stat: word is a warning once per word, info lines after it', async () => {
@@ -933,7 +947,7 @@ describe('SMPP bad input from the SMSC', () => {
     }
   });
 
-  test("a receipt's err: written in hex (0C8, 1A3, 0FF) is shown as written, never as no error or as its digits up to the first letter; a decimal one as ever", async () => {
+  test("a receipt's err: written in hex (0C8, 1A3, 0FF) is shown as written, never as no error or as its digits up to the first letter; a decimal one as written too, never as a status", async () => {
     for (const [sequence, stat, err, shown] of [
       [7170, 'REJECTD', '0C8', '0C8'],
       [7171, 'UNDELIV', '1A3', '1A3'],
@@ -947,10 +961,82 @@ describe('SMPP bad input from the SMSC', () => {
       assert.equal(smppPlugin.describeStatus(report?.code ?? -1), `SMSC delivery error ${shown}`);
       assert.equal(smppPlugin.statusCode?.(report?.code ?? -1), `err:${shown}`);
     }
-    const decimal = 'id:HX7173 sub:001 dlvrd:000 submit date:2612060000 done date:2612060001 stat:UNDELIV err:034 text:';
-    await smsc.send(deliverSm(7173, { source: '447700900199', esmClass: 0x04, message: Buffer.from(decimal, 'latin1') }), 7173);
-    assert.equal(inbound.reports.at(-1)?.code, 34);
-    assert.equal(smppPlugin.statusCode?.(34), undefined, 'a decimal code is the Diagnostic-Code\'s "status 34"');
+    // A decimal err: is shown as written too, its zeros kept: `status 1` would read as command_status 1 (ESME_RINVMSGLEN).
+    for (const [sequence, err] of [
+      [7173, '034'],
+      [7174, '001'],
+      [7175, '069'],
+      [7176, '1'],
+    ] as const) {
+      const text = `id:HX${sequence} sub:001 dlvrd:000 submit date:2612060000 done date:2612060001 stat:UNDELIV err:${err} text:`;
+      await smsc.send(deliverSm(sequence, { source: '447700900199', esmClass: 0x04, message: Buffer.from(text, 'latin1') }), sequence);
+      const report = inbound.reports.at(-1);
+      assert.equal(report?.said, `err:${err}`, text);
+      assert.equal(smppPlugin.describeStatus(report?.code ?? -1), `SMSC delivery error ${err}`);
+      assert.equal(smppPlugin.statusCode?.(report?.code ?? -1), `err:${err}`);
+    }
+  });
+
+  test("a receipt's network_error_code is the network's code with its network type, and wins over an err:000 beside it", async () => {
+    for (const [sequence, words, octets, shown, described] of [
+      [7180, 'stat:UNDELIV err:000', '030022', 'network_error_code GSM 34', 'GSM network error 34'],
+      [7181, 'stat:UNDELIV', '020105', 'network_error_code IS-95 261', 'IS-95 network error 261'],
+      [7182, 'stat:UNDELIV err:017', '030022', 'err:017', 'SMSC delivery error 017'],
+      [7183, 'stat:UNDELIV', '630001', 'network_error_code type 99 1', 'type 99 network error 1'],
+    ] as const) {
+      const text = `id:NE${sequence} sub:001 dlvrd:000 submit date:2612060000 done date:2612060001 ${words} text:`;
+      const tlvs = tlv(TAG.network_error_code, Buffer.from(octets, 'hex'));
+      await smsc.send(deliverSm(sequence, { source: '447700900199', esmClass: 0x04, message: Buffer.from(text, 'latin1'), tlvs }), sequence);
+      const report = inbound.reports.at(-1);
+      assert.equal(report?.state, 'failed', text);
+      assert.equal(report?.said, shown, text);
+      assert.equal(smppPlugin.statusCode?.(report?.code ?? -1), shown);
+      assert.equal(smppPlugin.describeStatus(report?.code ?? -1), described);
+    }
+    // Only TLVs: the id and state in theirs, the cause in network_error_code.
+    const tlvs = Buffer.concat([
+      tlv(TAG.receipted_message_id, Buffer.from('NE7184\0', 'latin1')),
+      tlv(TAG.message_state, Buffer.from([5])),
+      tlv(TAG.network_error_code, Buffer.from('030022', 'hex')),
+    ]);
+    await smsc.send(deliverSm(7184, { source: '447700900199', esmClass: 0x04, message: Buffer.alloc(0), tlvs }), 7184);
+    assert.equal(inbound.reports.at(-1)?.said, 'network_error_code GSM 34');
+    // err:000 alone is no error code, never `status 0` (ESME_ROK in SMPP).
+    const text = 'id:NE7185 sub:001 dlvrd:000 submit date:2612060000 done date:2612060001 stat:EXPIRED err:000 text:';
+    await smsc.send(deliverSm(7185, { source: '447700900199', esmClass: 0x04, message: Buffer.from(text, 'latin1') }), 7185);
+    const expired = inbound.reports.at(-1);
+    assert.equal(smppPlugin.describeStatus(expired?.code ?? -1), 'no error reported by the SMSC');
+    assert.equal(smppPlugin.statusCode?.(expired?.code ?? -1), 'no error code');
+    assert.equal(expired?.said, 'no error code', "the history's words as the Diagnostic-Code's");
+  });
+
+  test('a network_error_code whose error is 0 reports no error: the receipt reads as it would without it', async () => {
+    for (const [sequence, words, octets, state, shown, described] of [
+      [7190, 'stat:DELIVRD err:000', '030000', 'delivered', 'no error code', 'no error reported by the SMSC'],
+      [7191, 'stat:DELIVRD err:000', '000000', 'delivered', 'no error code', 'no error reported by the SMSC'],
+      [7192, 'stat:EXPIRED err:000', '030000', 'expired', 'no error code', 'no error reported by the SMSC'],
+      [7193, 'stat:DELIVRD', '020000', 'delivered', 'no error code', 'no error reported by the SMSC'],
+      [7194, 'stat:UNDELIV err:017', '030000', 'failed', 'err:017', 'SMSC delivery error 017'],
+    ] as const) {
+      const text = `id:NZ${sequence} sub:001 dlvrd:000 submit date:2612060000 done date:2612060001 ${words} text:`;
+      const tlvs = tlv(TAG.network_error_code, Buffer.from(octets, 'hex'));
+      await smsc.send(deliverSm(sequence, { source: '447700900199', esmClass: 0x04, message: Buffer.from(text, 'latin1'), tlvs }), sequence);
+      const report = inbound.reports.at(-1);
+      assert.equal(report?.state, state, text);
+      assert.equal(report?.said, shown, `${text} ${octets}`);
+      assert.equal(smppPlugin.describeStatus(report?.code ?? -1), described, `${text} ${octets}`);
+    }
+    // Only TLVs, a delivered message_state and a network_error_code of error 0: the state in words, no network error.
+    const tlvs = Buffer.concat([
+      tlv(TAG.receipted_message_id, Buffer.from('NZ7195\0', 'latin1')),
+      tlv(TAG.message_state, Buffer.from([2])),
+      tlv(TAG.network_error_code, Buffer.from('030000', 'hex')),
+    ]);
+    await smsc.send(deliverSm(7195, { source: '447700900199', esmClass: 0x04, message: Buffer.alloc(0), tlvs }), 7195);
+    const report = inbound.reports.at(-1);
+    assert.equal(report?.state, 'delivered');
+    assert.equal(report?.said, 'message_state DELIVERED');
+    assert.equal(smppPlugin.describeStatus(report?.code ?? -1), 'the SMSC reported it delivered, with no error code');
   });
 
   test('an alert_notification gets no answer (SMPP 3.4 §4.12 has none) and is logged at info; the bind goes on', async () => {
@@ -1619,7 +1705,7 @@ describe('SMPP receipts through a whole relay (SQLite), from a hand-driven SMSC'
 });
 
 describe("SMPP: a long SMS's failed part in its history (SQLite), from a hand-driven SMSC", () => {
-  test("the SMSC's words, as an SMS of one part has them: the message_state's name, a hex err: as written; never the relay's own code", async () => {
+  test("the SMSC's words, as an SMS of one part has them: the message_state's name, an err: as written (hex or decimal); never the relay's own code", async () => {
     const smsc = new HandSmsc();
     const port = Number(new URL(await smsc.listen()).port);
     const relay = await startTestRelay({ gateway: { provider: 'smpp', host: '127.0.0.1', port, ...ACCOUNT }, sms: { domains: ['sms.example.com'] } });
@@ -1646,6 +1732,7 @@ describe("SMPP: a long SMS's failed part in its history (SQLite), from a hand-dr
       const cases = [
         { phone: '447700900611', words: 5, said: 'message_state UNDELIVERABLE' },
         { phone: '447700900612', words: 'stat:UNDELIV err:0C8', said: 'err:0C8' },
+        { phone: '447700900613', words: 'stat:UNDELIV err:001', said: 'err:001' },
       ];
       for (const [index, { phone, words, said }] of cases.entries()) {
         const single = await sent(phone, `One part ${index}`, 1, encodeMessageId(`5${index}0`));
@@ -2410,6 +2497,55 @@ describe('SMPP binds the SMSC loses, drops, leaves unanswered or cannot trust', 
     } finally {
       await gateway.close();
       await new Promise((resolve) => tlsSmsc.close(resolve));
+    }
+  });
+});
+
+describe('SMPP over TLS to an SMSC whose certificate the relay does not trust, through a whole relay (SQLite)', () => {
+  test("the dispatch's alert: gateway-tls is one error line for the episode, info at each later probe; its advice names gateway.host, not a URL", async () => {
+    const tlsSmsc = createTlsServer({
+      key: readFileSync(new URL('../fixtures/tls/key.pem', import.meta.url)),
+      cert: readFileSync(new URL('../fixtures/tls/cert.pem', import.meta.url)),
+    });
+    tlsSmsc.on('tlsClientError', () => undefined);
+    await new Promise<void>((resolve) => tlsSmsc.listen(0, '127.0.0.1', resolve));
+    const port = (tlsSmsc.address() as AddressInfo).port;
+    const log = captureLog('info');
+    const relay = await startTestRelay(
+      {
+        gateway: { provider: 'smpp', host: '127.0.0.1', port, tls: true, ...ACCOUNT },
+        sms: { domains: ['sms.example.com'] },
+        delivery: { retryMinDelay: '200ms', retryMaxDelay: '400ms' },
+      },
+      {},
+      tempDir(),
+      {},
+      log.logger,
+    );
+    try {
+      const id = queuedId((await sendMail(relay.relay.smtpPort, { to: ['447700900221@sms.example.com'], body: 'untrusted' })).data);
+      const dispatchLines = () =>
+        log.lines
+          .map((line) => JSON.parse(line) as Record<string, unknown>)
+          .filter((line) => String(line.msg).startsWith("dispatch: the SMSC's TLS certificate"));
+      await waitFor('the first probes', () => dispatchLines().length >= 4, 20_000);
+      const lines = dispatchLines();
+      assert.deepEqual(
+        lines.map((line) => [line.level, line.alert]),
+        [['error', 'gateway-tls'], ...lines.slice(1).map(() => ['info', undefined])],
+        'an error with the alert as it starts, info lines at the probes after it',
+      );
+      for (const line of lines) assert.match(String(line.msg), /check gateway\.host and the CAs/);
+      const events = await relay.relay.store.events(id);
+      assert.ok(
+        events.some((event) => /check gateway\.host and the CAs/.test(event.detail ?? '')),
+        "the SMS's history names gateway.host",
+      );
+      assert.ok(!events.some((event) => /gateway URL/.test(event.detail ?? '')));
+    } finally {
+      await relay.stop();
+      await new Promise((resolve) => tlsSmsc.close(resolve));
+      removeDir(relay.dir);
     }
   });
 });

@@ -17,6 +17,7 @@ import { TEST_GATEWAY_SETTINGS, withFreshGateway } from '../helpers/gateway.ts';
 import { describeOnPostgres, freshDatabase, withClient } from '../helpers/postgres.ts';
 import { removeDir, startTestRelay, tempDir, type TestRelay, waitFor } from '../helpers/relay.ts';
 import { queuedId, sendMail } from '../helpers/smtp.ts';
+import { captureLog } from '../helpers/log-lines.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
 import { ReplayServer, serveDuringSuite } from '../helpers/replay-server.ts';
 
@@ -623,5 +624,64 @@ describe("Vonage: the gateway id is Vonage's message-id", () => {
     assert.equal(answer.status, 200);
     assert.doesNotMatch(await answer.text(), /orphan/);
     await waitFor('delivered', async () => (await store.smsOf(id))[0]?.delivery === 'delivered');
+  });
+});
+
+describe("Vonage: a refused sender's bounce names it; an account status pauses with its own fix", () => {
+  let relay: TestRelay;
+  let sink: SmtpSink;
+  let simulator: VonageSimulator;
+  const log = captureLog('info');
+  const lines = () => log.lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+
+  before(async () => {
+    sink = await new SmtpSink().start();
+    relay = await startTestRelay(
+      {
+        gateway: { provider: 'vonage-simulator', from: 'MYBRAND', publicUrl: 'https://sms.example.com/relay' },
+        sms: { domains: ['sms.example.com'], defaultRegion: 'GB' },
+        mail: { url: sink.url },
+      },
+      {},
+      tempDir(),
+      {},
+      log.logger,
+    );
+    simulator = relay.relay.simulator as VonageSimulator;
+  });
+  after(async () => {
+    await relay.stop();
+    await sink.stop();
+    removeDir(relay.dir);
+  });
+
+  test("status 15: the bounce names the sender sent, the mail's own or the relay's gateway.from", async () => {
+    for (const [phone, headers, named] of [
+      ['447700900481', { 'X-SMS-From': 'ACME' }, '"ACME", which the mail named'],
+      ['447700900482', {}, `"MYBRAND", the relay's gateway.from`],
+    ] as const) {
+      simulator.setBehaviour({ mode: 'error', status: 15, times: 1 });
+      await sendMail(relay.relay.smtpPort, { to: [`${phone}@sms.example.com`], body: 'sender refused', headers });
+      const bounce = await waitFor('the bounce', () => sink.received.find((mail) => mail.raw.includes('Action: failed') && mail.raw.includes(phone)));
+      const unfolded = bounce.raw.replace(/\r?\n\s+/g, ' ');
+      assert.match(
+        unfolded,
+        new RegExp(`Diagnostic-Code: X-SMS; VONAGE:15 \\(the sender id is not one the Vonage account may send from \\(the sender ${named}\\)`),
+      );
+    }
+  });
+
+  // Last: it pauses sending for the suite's relay.
+  test('status 23 (the callback URL refused) pauses sending with an alert naming gateway.publicUrl as the fix, not the credentials', async () => {
+    simulator.setBehaviour({ mode: 'error', status: 23, times: 1 });
+    await sendMail(relay.relay.smtpPort, { to: ['447700900483@sms.example.com'], body: 'callback refused' });
+    const paused = await waitFor('the pause alert', () =>
+      lines().find((line) => line['alert'] === 'gateway-account' && String(line['msg']).startsWith('dispatch: sending paused')),
+    );
+    assert.match(
+      String(paused['msg']),
+      /probed; set gateway\.publicUrl to the https address at which Vonage reaches the relay, then `smsrelay queue retry all`/,
+    );
+    assert.doesNotMatch(String(paused['msg']), /credentials/);
   });
 });

@@ -185,7 +185,7 @@ describe("a report's opt-out and account alert, by whose gateway account sent th
           }),
         });
         assert.ok(receipt?.ok);
-        assert.deepEqual(await sink.reported(receipt.items), ['advanced']);
+        assert.deepEqual(await sink.reported((await sink.placeReports(receipt.items)).reports), ['advanced']);
         assert.equal(await store.optOutKeyword(number), 'gateway:VONAGE:err-code 9', 'refused after the START it was sent after');
 
         // Dated by the gateway before its SMS was sent (a clock behind): a refusal comes after its send, so it counts.

@@ -846,6 +846,38 @@ describe('a sender the gateway writes nationally (a trunk 0) is read as a number
     assert.match(await mailWith(relay, 'untracked Irish'), /^From: "\+353 86 123 4569" <353861234569@sms\.example\.com>/m);
   });
 
+  test('InteractSMS, sms.defaultRegion FR: an answer from 0612345678 naming an SMS to a French and a Dutch mobile is neither (nor what the region reads)', async () => {
+    const gateway = new ReplayServer({ contentType: 'text/plain', answer: { status: 200, body: '0\r\nRequest deferred successfully' } });
+    await gateway.start();
+    const relay = await start(
+      {
+        gateway: { provider: 'interactsms', url: gateway.url, username: 'acme', password: 'secretpw', apiId: '1234' },
+        sms: { domains: ['sms.example.com'], defaultRegion: 'FR' },
+        inbound: { defaultMailbox: 'ops@example.com' },
+      },
+      gateway,
+    );
+    const id = queuedId(
+      (
+        await sendMail(relay.relay.smtpPort, {
+          from: 'alice@example.com',
+          to: ['33612345678@sms.example.com', '31612345678@sms.example.com'],
+          body: 'Fire door',
+        })
+      ).data,
+    );
+    await waitFor('sent', async () => (await relay.relay.store.smsOf(id)).every((sms) => sms.status === 'sent'));
+    const notifyId = new URLSearchParams(gateway.requests[0]?.body).get('notify_id') ?? '';
+    const answer = { 'SMS-Type': 'Text', 'SMS-To': '353870000000', 'SMS-NotifyId': notifyId, 'SMS-TimeStamp': '2026-12-06 06:00:00' };
+    const taken = await post(relay, 'interactsms', { ...answer, 'SMS-From': '0612345678', 'SMS-Content': 'which phone am I' });
+    assert.equal(((await taken.json()) as { status: string }).status, 'accepted');
+    // Either number would answer one phone's reply from the other's: it reaches the default mailbox, unanswerable.
+    const mail = await mailWith(relay, 'which phone am I');
+    assert.match(mail, /^To: .*ops@example\.com/m);
+    assert.match(mail, /^From: .*<no-reply@sms\.example\.com>/m);
+    assert.match(mail, /^0612345678 is a number written nationally, of a =$/m);
+  });
+
   test('IntelliSoftware with sms.defaultRegion GB: an answer from 07700900982 with its context reaches its conversation', async () => {
     const relay = await start({ gateway: { provider: 'intellisoftware-simulator' }, sms: { domains: ['sms.example.com'], defaultRegion: 'GB' } });
     const simulator = relay.relay.simulator;

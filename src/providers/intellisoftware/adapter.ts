@@ -5,6 +5,7 @@
  */
 import type { Logger } from '../../log.ts';
 import { maskNumber, toInternationalDigits } from '../../sms/numbers.ts';
+import { nationalSenderAmong } from '../../sms/senders.ts';
 import { sendEachAlone } from '../each-alone.ts';
 import { BODY_DETAIL_CHARS, HttpEndpoints, httpGateway, type HttpOutcome, httpRefusal, logRequest, unparseable } from '../http-endpoint.ts';
 import type { Gateway, GatewayCapabilities, GatewayOptions, RecipientResult, SmsSubmission, SubmissionResult } from '../contract.ts';
@@ -125,10 +126,12 @@ type LineResult = { readonly id: string } | { readonly code: string; readonly de
  * whole-request failure, else one `<msisdn>,<result>` line per recipient. A bare `ID:` line
  * answering several numbers is read as the single-recipient form for all of them: the gateway took
  * the request, and sending it again would duplicate every SMS in it (README). Lines are matched to the
- * submitted numbers by digits, never by position: the gateway renormalises and deduplicates them.
+ * submitted numbers by digits (replyDigits: a number written nationally too), never by position: the gateway
+ * renormalises and deduplicates them.
  * Each line speaks for its own number only: one whose result cannot be read makes that number
  * `UNPARSEABLE` (the gateway may have sent it), while the numbers it confirmed are sent and those it
- * refused are refused. A line with no number cannot be placed: the numbers left without a line are
+ * refused are refused. A line with no number, or with a national one that is more than one submitted number
+ * (replyDigits), cannot be placed: the numbers left without a line are
  * `MISSING_RESULT`, with the answer's start as its detail. Only a body with no line for any submitted number is unparseable as a whole.
  */
 function parseSendReply(body: string, recipients: readonly string[], logger: Logger): SubmissionResult {
@@ -146,7 +149,14 @@ function parseSendReply(body: string, recipients: readonly string[], logger: Log
   for (const line of lines) {
     const match = RECIPIENT_LINE.exec(line);
     if (match?.[1] === undefined || match[2] === undefined) continue;
-    const digits = normaliseReplyNumber(match[1]);
+    const digits = replyDigits(match[1], recipients);
+    if (digits === undefined) {
+      logger.warn(
+        { number: maskNumber(match[1]) },
+        'intellisoftware: a reply line writes its number nationally as more than one submitted number (each in its own country); placed on neither',
+      );
+      continue;
+    }
     if (!byNumber.has(digits)) byNumber.set(digits, parseLineResult(match[2]) ?? { code: UNREADABLE_LINE, detail: match[2] });
   }
 
@@ -189,12 +199,19 @@ function recipientResult(number: string, line: LineResult | undefined, answer: s
 }
 
 /**
- * The gateway may answer `+44…` or `0044…` for a submitted `44…`. Its answer names only numbers the relay sent
- * (international digits), so a leading `00` is always their prefix: this wire format needs none of
- * writtenNumber's care for ids others write (a short code's own zeros).
+ * A line's number as the submitted number's digits. The gateway may answer `+44…` or `0044…` for a submitted `44…`, or
+ * write it nationally (`07700…`), as its reports and replies do. Its answer names only numbers the relay sent
+ * (international digits), so a leading `00` is always their prefix: this wire format needs none of writtenNumber's
+ * care for ids others write (a short code's own zeros); and a national number is the submitted one it is in that
+ * number's own country, as a reply's sender is read (nationalSenderAmong). Undefined when it is more than one of them
+ * (`0612345678` for a French and a Dutch number): the line cannot say which number it refused or took, so it places
+ * neither, and each is left without a line (MISSING_RESULT; the answer unparseable when no line places any number),
+ * never refused or sent on the other's word.
  */
-function normaliseReplyNumber(number: string): string {
+function replyDigits(number: string, recipients: readonly string[]): string | undefined {
   if (number.startsWith('+')) return number.slice(1);
   if (number.startsWith('00')) return number.slice(2);
-  return number;
+  const national = nationalSenderAmong(number, recipients);
+  if (national.kind === 'ambiguous') return undefined;
+  return national.kind === 'one' ? toInternationalDigits(national.number) : number;
 }

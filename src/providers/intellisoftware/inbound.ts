@@ -4,7 +4,7 @@
  * malformed makes the whole request a `malformed` value, which the webhook quarantines.
  */
 import { readReportNumber, readSender } from '../../sms/senders.ts';
-import type { DeliveryState, ReceivedSms, StatusReport } from '../../vocabulary.ts';
+import type { DeliveryState, ReceivedSms, WrittenReport } from '../../vocabulary.ts';
 import { gatewayTime, type InboundParse, type InboundRequest } from '../contract.ts';
 
 const FORM = 'application/x-www-form-urlencoded';
@@ -81,7 +81,7 @@ export function parseReceived(request: InboundRequest): InboundParse<ReceivedSms
   };
 }
 
-export function parseReport(request: InboundRequest): InboundParse<StatusReport> {
+export function parseReport(request: InboundRequest): InboundParse<WrittenReport> {
   const fields = formOf(request);
   if (!fields) return notAForm(request);
   const providerId = fields.get('msgid') ?? '';

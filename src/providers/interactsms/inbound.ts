@@ -5,7 +5,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import iconv from 'iconv-lite';
 import { readReportNumber, readSender } from '../../sms/senders.ts';
-import type { ReceivedSms, StatusReport } from '../../vocabulary.ts';
+import type { ReceivedSms, WrittenReport } from '../../vocabulary.ts';
 import { batchParse, gatewayTime, type InboundParse, type InboundRequest } from '../contract.ts';
 import { messageIdOfNotifyId } from './adapter.ts';
 
@@ -151,7 +151,7 @@ export function parseReceived(request: InboundRequest): InboundParse<ReceivedSms
  * with code 2 (DLR_SOME_SENT), whose words tell the sender this number may have got it, rather than a
  * bounce that says for certain it did not (or no word at all of those that did not).
  */
-export function parseReport(request: InboundRequest): InboundParse<StatusReport> {
+export function parseReport(request: InboundRequest): InboundParse<WrittenReport> {
   const read = readFields(request);
   if (!read.ok) return read;
   const { fields } = read;

@@ -1,9 +1,11 @@
 /**
  * What Puzzel sends the relay: received SMS (MO) and delivery reports (DR), posted in batches as JSON
  * or XML (the format its service configuration selects), or one per GET request as query parameters.
+ * Field names are read in any case: Puzzel's GET template writes `customerMessageReference` where its
+ * POST bodies write `customermessagereference`, and its pages mix `messageId` and `messageid`.
  */
 import { readReportNumber, readSender } from '../../sms/senders.ts';
-import type { DeliveryState, ReceivedSms, StatusReport } from '../../vocabulary.ts';
+import type { DeliveryState, ReceivedSms, WrittenReport } from '../../vocabulary.ts';
 import { batchParse, gatewayTime, type InboundParse, type InboundRequest, type PassingFailure } from '../contract.ts';
 import { CLIENT_REFERENCE } from './adapter.ts';
 import { isRecord, parseJson, readInteger, readText } from './values.ts';
@@ -38,12 +40,13 @@ export function parseReceived(request: InboundRequest): InboundParse<ReceivedSms
 }
 
 /**
- * `{"dr":[…]}` or `<dr><message>…</message>…</dr>`. A DR names no recipient, so the number comes
+ * `{"dr":[…]}` or `<dr><message>…</message>…</dr>`. A DR names no recipient: the number comes
  * from `customermessagereference`, the clientReference the adapter wrote (`<message id>:<digits>`),
  * and so does the relay's message id: the SMS is found by it when Puzzel's `messageid` finds none
- * (a send answer without one, statusCode 25 for a resend, or another id).
+ * (a send answer without one, statusCode 25 for a resend, or another id). Without that reference the
+ * number is left for the sink to take from the one SMS `messageid` names (WrittenReport).
  */
-export function parseReport(request: InboundRequest): InboundParse<StatusReport> {
+export function parseReport(request: InboundRequest): InboundParse<WrittenReport> {
   return parseCallback(request, 'dr', readReport);
 }
 
@@ -66,8 +69,8 @@ function parseCallback<T>(request: InboundRequest, kind: 'mo' | 'dr', read: (fie
  * Puzzel callback of `kind` at all.
  */
 function readCallbackRecords(request: InboundRequest, kind: 'mo' | 'dr'): (Fields | string)[] | string {
-  // Puzzel's GET callback: one message, its fields named as in the POST forms.
-  if (request.method === 'GET') return [Object.fromEntries(request.query)];
+  // Puzzel's GET callback: one message, its fields named as its GET template names them (the POST's, camel-cased or not).
+  if (request.method === 'GET') return [caseless(request.query.entries())];
   const format = callbackFormat(request);
   if (format === undefined) return `content type "${request.contentType}" is neither JSON nor XML`;
   if (format === 'json') {
@@ -75,7 +78,7 @@ function readCallbackRecords(request: InboundRequest, kind: 'mo' | 'dr'): (Field
     if (parsed === undefined) return 'the body is not JSON';
     const list = isRecord(parsed) ? parsed[kind] : undefined;
     if (!Array.isArray(list)) return `the body has no "${kind}" list`;
-    return list.map((entry: unknown) => (isRecord(entry) ? entry : 'not an object'));
+    return list.map((entry: unknown) => (isRecord(entry) ? caseless(Object.entries(entry)) : 'not an object'));
   }
   const root = parseXml(request.body);
   if (typeof root === 'string') return root;
@@ -91,11 +94,24 @@ function readCallbackRecords(request: InboundRequest, kind: 'mo' | 'dr'): (Field
 
 /** One `<message>`'s fields, or why they are not plain fields. */
 function messageFields(message: XmlElement): Fields | string {
-  const fields: Record<string, string> = {};
-  for (const field of message.children) {
-    if (field.children.length > 0) return `<${field.name}> has child elements`;
-    if (Object.hasOwn(fields, field.name)) return `<${field.name}> appears twice`;
-    fields[field.name] = field.text;
+  const nested = message.children.find((field) => field.children.length > 0);
+  if (nested) return `<${nested.name}> has child elements`;
+  return caseless(
+    message.children.map((field) => [field.name, field.text]),
+    (name) => `<${name}> appears twice`,
+  );
+}
+
+/**
+ * Fields by their names in lower case, as the readers look them up, or why a message names one twice (in any case)
+ * with two values: which is meant is not known. A name repeated with its one value is that value.
+ */
+function caseless(entries: Iterable<readonly [string, unknown]>, twice = (name: string) => `${name} is given twice with different values`): Fields | string {
+  const fields: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  for (const [name, value] of entries) {
+    const key = name.toLowerCase();
+    if (Object.hasOwn(fields, key) && fields[key] !== value) return twice(name);
+    fields[key] = value;
   }
   return fields;
 }
@@ -138,7 +154,7 @@ function readReceived(fields: Fields): Item<ReceivedSms> {
   };
 }
 
-function readReport(fields: Fields): Item<StatusReport> {
+function readReport(fields: Fields): Item<WrittenReport> {
   const providerId = fields['messageid'];
   if (typeof providerId !== 'string' || !PROVIDER_ID.test(providerId)) return malformed('messageid is missing or not an id');
   const code = readInteger(fields['statuscode']);
@@ -146,14 +162,16 @@ function readReport(fields: Fields): Item<StatusReport> {
   const state = deliveryState(code);
   // As IntelliSoftware's unknown status: kept for the operator rather than guessed a success or a failure.
   if (state === undefined) return malformed(`statuscode ${code} is not a status code Puzzel documents`);
+  const reported = { providerId, code, state, said: said(code, fields) };
   const reference = fields['customermessagereference'];
   const digits = typeof reference === 'string' ? CLIENT_REFERENCE.exec(reference)?.[1] : undefined;
-  if (digits === undefined) return malformed('customermessagereference is missing or not a reference the relay gave');
+  // None, or one the relay did not write: `messageid` alone names the SMS, and the sink takes its number from it.
+  if (digits === undefined) return { ok: true, value: { ...reported, number: undefined } };
   const number = readReportNumber(`+${digits}`);
   if (number === undefined) return malformed('customermessagereference does not name a phone number');
   // The reference's message part is the relay's message id (or a hash of one too long, which finds no message).
   const messageId = String(reference).slice(0, -digits.length - 1);
-  return { ok: true, value: { providerId, number, code, state, said: said(code, fields), messageId } };
+  return { ok: true, value: { ...reported, number, messageId } };
 }
 
 /**

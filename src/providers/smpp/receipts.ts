@@ -19,11 +19,11 @@ export interface Receipt {
    */
   readonly written?: string;
   readonly state: DeliveryState;
-  /** `err:` (or network_error_code's error), else message_state past MESSAGE_STATE_CODES (no error code was given). */
+  /** `err:` as written, else network_error_code with its type, else message_state (no error code was given): see codeOf. */
   readonly code: number;
   /**
-   * For the SMS's history: the message_state's name, when it stands for the missing error code, a hex `err:` as
-   * written, or a `stat:` word the relay does not know (`unknown receipt state stat:BLOCKED`, the state then `sent`).
+   * For the SMS's history: the code in the Diagnostic-Code's words (statusCode), or a `stat:` word the relay
+   * does not know (`unknown receipt state stat:BLOCKED`, the state then `sent`).
    */
   readonly said?: string;
   /** The `stat:` word, when the relay does not know it (said then tells it). */
@@ -37,14 +37,44 @@ export interface Receipt {
 const MESSAGE_STATE_CODES = 0x10000;
 
 /**
- * Codes from here are an `err:` written with hex letters (`0C8`, `1A3`): Appendix B leaves the code's form
- * to the SMSC, and several write it in hex. Its value is kept past this base, so the bounce and the history
- * show it as written (`SMSC delivery error 0C8`), never read as a decimal's digits up to the first letter.
- * Past MESSAGE_STATE_CODES and its 8 states, and 3 hex digits (0xFFF) stay below the next base.
+ * Codes from here are an `err:` as the SMSC wrote it: Appendix B leaves the code's form to the SMSC, and
+ * several write it in hex (`0C8`, `1A3`), so its digits are kept as hex digits past this base and shown
+ * as written (`err:001`, `err:069`, `err:0C8`), never read as a decimal and never labelled a "status",
+ * which in SMPP is a PDU's command_status. A code of Appendix B's 3 digits is the base plus its value; a
+ * shorter one (`err:1`) keeps its width, ERR_WIDTH_STEP per missing digit. Past MESSAGE_STATE_CODES and its
+ * 8 states, and 3 hex digits (0xFFF) at 2 missing digits stay below the next base.
  */
-const HEX_ERROR_CODES = 0x20000;
-/** `err:`'s width in Appendix B: a hex code is shown padded to it, as the SMSC writes it. */
+const ERR_TEXT_CODES = 0x20000;
+/** `err:`'s width in Appendix B: a code written with fewer digits is marked so by ERR_WIDTH_STEP. */
 const ERR_DIGITS = 3;
+/** Past 3 hex digits (0xFFF): the step that marks each digit an `err:` has fewer than ERR_DIGITS. */
+const ERR_WIDTH_STEP = 0x1000;
+
+/**
+ * Codes from here are a network_error_code (§5.3.2.31): the network's own code, its first octet the
+ * network type (GSM, IS-95 …), the next two the error, kept as `type × NETWORK_TYPE_STEP + error`. Past
+ * the `err:` codes; 255 types of 2 octets' errors stay within a 32-bit integer column.
+ */
+const NETWORK_ERROR_CODES = 0x1000000;
+/** 2 octets of error per network type. */
+const NETWORK_TYPE_STEP = 0x10000;
+/** network_error_code's 3 octets: the type, then the error. */
+const NETWORK_ERROR_OCTETS = 3;
+
+/**
+ * network_error_code's network types: SMPP 3.4 §5.3.2.31's three, and the ones SMPP 5.0 §4.8.4.42 added in
+ * 3.4's reserved range, which SMSCs send to 3.4 binds too. Another is shown by its number.
+ */
+const NETWORK_TYPES: Readonly<Record<number, string>> = {
+  1: 'ANSI-136',
+  2: 'IS-95',
+  3: 'GSM',
+  4: 'ANSI-136 cause',
+  5: 'IS-95 cause',
+  6: 'ANSI-41',
+  7: 'SMPP',
+  8: 'message centre',
+};
 
 /**
  * `stat:` read to a state: Appendix B's seven words, and the spellings SMSCs write in their place
@@ -136,15 +166,28 @@ export function readReceipt(sm: ShortMessage, text: string, format: ReceiptIdFor
   return { messageId, state, ...coded, ...written };
 }
 
-/** The receipt's error code (`err:`, else network_error_code's error), else its message_state standing for it; `said` as in Receipt. */
+/**
+ * The receipt's error code (`err:` as written, else network_error_code's), else its message_state standing for it;
+ * `said`, its words for the SMS's history, as the Diagnostic-Code's (statusCode). `err:000` is no error code (code 0,
+ * `no error code`: most receipts of a delivered SMS carry it), and beside a network_error_code whose error is not 0 it
+ * is not the cause: an SMSC that writes `000` in the text and the network's cause in the TLV has reported that cause.
+ * A network_error_code whose error is 0 (`03 0000`, which some SMSCs put on every receipt) reports no error either, so
+ * it never stands for one: the receipt reads as it would without it.
+ */
 function codeOf(sm: ShortMessage, err: string | undefined, tlvState: number | undefined): { readonly code: number; readonly said?: string } {
   const network = sm.tlvs.get(TAG.network_error_code);
-  if (err !== undefined && /^\d+$/.test(err)) return { code: Number(err) };
-  if (err !== undefined) return { code: HEX_ERROR_CODES + Number.parseInt(err, 16), said: `err:${err.toUpperCase()}` };
-  if (network?.length === 3) return { code: network.readUInt16BE(1) };
-  const said = tlvState === undefined ? undefined : statusCode(MESSAGE_STATE_CODES + tlvState);
-  if (tlvState === undefined || said === undefined) return { code: 0 };
-  return { code: MESSAGE_STATE_CODES + tlvState, said };
+  const networkError = network?.length === NETWORK_ERROR_OCTETS ? network.readUInt16BE(1) : 0;
+  const errValue = err === undefined ? 0 : Number.parseInt(err, 16);
+  const code =
+    err !== undefined && errValue !== 0
+      ? ERR_TEXT_CODES + (ERR_DIGITS - err.length) * ERR_WIDTH_STEP + errValue
+      : networkError !== 0
+        ? NETWORK_ERROR_CODES + (network?.[0] ?? 0) * NETWORK_TYPE_STEP + networkError
+        : err === undefined && tlvState !== undefined
+          ? MESSAGE_STATE_CODES + tlvState
+          : 0;
+  const said = statusCode(code);
+  return said === undefined ? { code } : { code, said };
 }
 
 /** The name of the message_state a receipt's code stands for (codes from MESSAGE_STATE_CODES on), or undefined for an error code. */
@@ -179,23 +222,50 @@ export function messageIdKey(id: string, side: 'submitted' | 'receipt', format: 
   return BigInt(written.base === 16 ? `0x${id}` : id).toString(CONVERTED[format].submitted.base);
 }
 
-/** A hex `err:` as the SMSC wrote it (`0C8`), for codes from HEX_ERROR_CODES on; undefined for any other code. */
-function hexErrorOf(code: number): string | undefined {
-  return code >= HEX_ERROR_CODES ? (code - HEX_ERROR_CODES).toString(16).toUpperCase().padStart(ERR_DIGITS, '0') : undefined;
+/** The Diagnostic-Code of a receipt with no error code: never `status 0`, which in SMPP is ESME_ROK. */
+const NO_ERROR_CODE = 'no error code';
+
+/** An `err:` as the SMSC wrote it (`0C8`, `001`, `1`), for codes from ERR_TEXT_CODES on; undefined for any other code. */
+function errTextOf(code: number): string | undefined {
+  if (code < ERR_TEXT_CODES || code >= NETWORK_ERROR_CODES) return undefined;
+  const missing = Math.floor((code - ERR_TEXT_CODES) / ERR_WIDTH_STEP);
+  const value = (code - ERR_TEXT_CODES) % ERR_WIDTH_STEP;
+  return value
+    .toString(16)
+    .toUpperCase()
+    .padStart(ERR_DIGITS - missing, '0');
+}
+
+/** A network_error_code's network type (by name where SMPP gives one) and error, for codes from NETWORK_ERROR_CODES on. */
+function networkErrorOf(code: number): { readonly type: string; readonly error: number } | undefined {
+  if (code < NETWORK_ERROR_CODES) return undefined;
+  const type = Math.floor((code - NETWORK_ERROR_CODES) / NETWORK_TYPE_STEP);
+  return { type: NETWORK_TYPES[type] ?? `type ${type}`, error: (code - NETWORK_ERROR_CODES) % NETWORK_TYPE_STEP };
 }
 
 /** Plain words for a receipt's code, for the sender's report mail. */
 export function describeStatus(code: number): string {
+  const network = networkErrorOf(code);
+  if (network !== undefined) return `${network.type} network error ${network.error}`;
   if (code === 0) return 'no error reported by the SMSC';
+  const err = errTextOf(code);
   const stateName = stateNameOf(code);
   if (stateName !== undefined) return `the SMSC reported it ${stateName.toLowerCase()}, with no error code`;
-  return `SMSC delivery error ${hexErrorOf(code) ?? code}`;
+  // A code below MESSAGE_STATE_CODES is a receipt's error kept before codes were kept as written: its digits' value.
+  return `SMSC delivery error ${err ?? code}`;
 }
 
-/** The Diagnostic-Code's words: a message_state by its name, a hex `err:` as written; a decimal error code as `status N` (undefined). */
+/**
+ * The Diagnostic-Code's words, as the SMSC wrote them: a message_state by its name, an `err:` as written
+ * (`err:001`), a network_error_code with its network type (`network_error_code GSM 34`), `no error code` for
+ * code 0 (`err:000`, or none given); none for a code kept before codes were kept as written.
+ */
 export function statusCode(code: number): string | undefined {
+  if (code === 0) return NO_ERROR_CODE;
+  const network = networkErrorOf(code);
+  if (network !== undefined) return `network_error_code ${network.type} ${network.error}`;
   const stateName = stateNameOf(code);
   if (stateName !== undefined) return `message_state ${stateName}`;
-  const hex = hexErrorOf(code);
-  return hex === undefined ? undefined : `err:${hex}`;
+  const err = errTextOf(code);
+  return err === undefined ? undefined : `err:${err}`;
 }

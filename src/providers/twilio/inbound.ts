@@ -4,7 +4,7 @@
  * and the TwiML an incoming-message webhook is answered with.
  */
 import { readReportNumber, readSender } from '../../sms/senders.ts';
-import type { DeliveryState, InboundKind, ReceivedSms, StatusReport } from '../../vocabulary.ts';
+import type { DeliveryState, InboundKind, ReceivedSms, WrittenReport } from '../../vocabulary.ts';
 import { type InboundParse, type InboundRequest, type PassingFailure, webhookPaths } from '../contract.ts';
 import { CODE_PREFIX, PROVIDER } from './adapter.ts';
 import { TWILIO_ERRORS, TWILIO_KINDS, twilioErrorWords } from './errors.ts';
@@ -161,7 +161,7 @@ function mediaLine(fields: Fields, index: number): string {
 }
 
 /** A status callback: one message's `MessageStatus`, with an `ErrorCode` when it failed. */
-export function parseReport(request: InboundRequest): InboundParse<StatusReport> {
+export function parseReport(request: InboundRequest): InboundParse<WrittenReport> {
   const read = readMessage(request);
   if (!read.ok) return read;
   const { fields, sid: providerId } = read;

@@ -6,7 +6,7 @@
  */
 import { MAX_CONCAT_PARTS } from '../../sms/concat.ts';
 import { readReportNumber, readSender } from '../../sms/senders.ts';
-import type { DeliveryState, InboundKind, ReceivedSms, StatusReport } from '../../vocabulary.ts';
+import type { DeliveryState, InboundKind, ReceivedSms, WrittenReport } from '../../vocabulary.ts';
 import { gatewayTime, type InboundParse, type InboundRequest, type PassingFailure } from '../contract.ts';
 import { isSignatureMethod, validVonageSignature } from './signature.ts';
 import { readGatewayTime } from '../../timestamps.ts';
@@ -137,7 +137,7 @@ export function parseReceived(request: InboundRequest): InboundParse<ReceivedSms
  * part: the relay combines them (src/replies/inbound.ts), whichever relay each reaches. An SMS of
  * one part is kept under Vonage's message-id (adapter.ts), which its receipt names.
  */
-export function parseReport(request: InboundRequest): InboundParse<StatusReport> {
+export function parseReport(request: InboundRequest): InboundParse<WrittenReport> {
   const read = readFields(request);
   if (!read.ok) return read;
   const { fields } = read;
