@@ -6,8 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
 import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GENERATION_SUFFIX } from '../src/store/generation.ts';
@@ -21,11 +22,12 @@ after(() => {
 });
 
 /** A data directory whose gateway never answers: what is accepted stays queued, in the store and its WAL. */
-async function relayDir() {
+async function relayDir(yaml: object = {}) {
   const dir = tempDir('smsrelay-foreign-wal-');
   dirs.push(dir);
   const env = relayEnvironment(dir, {
     gateway: { provider: 'intellisoftware', url: `http://127.0.0.1:${await freePort()}`, ...GATEWAY_ACCOUNT, connectTimeout: '1s' },
+    ...yaml,
   });
   const store = join(dir, 'data', 'smsrelay.db');
   return { dir, env, store, wal: `${store}-wal`, shm: `${store}-shm` };
@@ -51,6 +53,7 @@ function assertRefused(result: { status: number | null; stderr: string }, wal: s
   assert.match(result.stderr, /smsrelay\.db-wal was not written against the store .*smsrelay\.db/);
   assert.match(result.stderr, /move smsrelay\.db-wal and smsrelay\.db-shm aside/);
   assert.match(result.stderr, /what was committed only into that WAL .* is then not in the store/);
+  assert.match(result.stderr, /if an older smsrelay ran on this file since \(a rollback\).*remove smsrelay\.db\.generation/);
   // `backup` names the data directory first, as it always does.
   const lines = result.stderr
     .trim()
@@ -132,6 +135,52 @@ describe('a WAL beside a file it was not written against', () => {
 });
 
 describe('a plain crash restart is never refused', () => {
+  test('a rollback as documented, then a crash of the older release: its WAL (written against the backup, the record stale) is applied, not refused', async () => {
+    const { dir, env, store, wal, shm } = await relayDir();
+    const relay = await spawnRelay(dir, env);
+    await send(relay.smtpPort, 2, 'before the backup');
+    const backup = join(dir, 'step3.db');
+    const taken = runCommand(dir, env, 'backup', backup);
+    assert.equal(taken.status, 0, taken.stderr);
+    await send(relay.smtpPort, 3, 'after the backup');
+    await relay.stop();
+    // The rollback: the upgraded store moved aside, the backup (application_id 0) put in place; the record stays
+    // beside it, naming this release's last generation, for the older release knows nothing of it.
+    const aside = join(dir, 'aside');
+    mkdirSync(aside);
+    for (const file of [store, wal, shm]) if (existsSync(file)) renameSync(file, join(aside, basename(file)));
+    copyFileSync(backup, store);
+    const recorded = readFileSync(`${store}${GENERATION_SUFFIX}`, 'utf8').trim();
+    assert.notEqual(recorded, '0');
+    // The older release commits (growing the file, so page 1 is in its WAL) and is killed before any checkpoint.
+    const older = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const db = new (require('better-sqlite3'))(${JSON.stringify(store)}); db.pragma('wal_autocheckpoint = 0');
+         db.exec('CREATE TABLE older_release (body BLOB)');
+         for (let i = 0; i < 200; i++) db.prepare('INSERT INTO older_release VALUES (randomblob(2000))').run();
+         process.kill(process.pid, 'SIGKILL');`,
+      ],
+      { cwd: join(import.meta.dirname, '..'), stdio: 'inherit' },
+    );
+    await new Promise((resolve) => older.once('exit', resolve));
+    assert.ok(statSync(wal).size > 0, 'the older release left its WAL');
+    assert.equal(queued(dir, env), 2, "the backup's queue");
+    const again = await spawnRelay(dir, env);
+    await again.stop();
+    const db = new BetterSqlite3(store, { readonly: true });
+    try {
+      assert.equal(
+        (db.prepare('SELECT count(*) AS rows FROM older_release').get() as { rows: number }).rows,
+        200,
+        "the older release's commits are in the store",
+      );
+    } finally {
+      db.close();
+    }
+  });
+
   test('kill -9 after mail, and at random moments of the start (its switch to a new generation): every restart opens, nothing lost', async () => {
     const { dir, env, store, wal } = await relayDir();
     const relay = await spawnRelay(dir, env);

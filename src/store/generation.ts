@@ -57,6 +57,75 @@ function generationOnDisk(file: string): number | undefined {
   }
 }
 
+/** SQLite's WAL format ("Write-Ahead Log File Format"): a 32-byte header, then frames of a 24-byte header and a page. */
+const WAL_HEADER_BYTES = 32;
+const WAL_FRAME_HEADER_BYTES = 24;
+/** The WAL header's magic; its low bit set: the checksums read the words big-endian. */
+const WAL_MAGIC = 0x377f0682;
+/** The WAL read at a time: whole frames of the largest page SQLite allows (65536 bytes) a few at a time. */
+const WAL_READ_FRAMES = 64;
+
+/**
+ * The application_id in the last committed page 1 of WAL `wal` (frames whose salts and running checksum match its
+ * header, up to the last commit frame: what SQLite itself would apply), that is the header its writer saw; undefined
+ * where the WAL is unreadable or holds no such frame. The application_id changes only at a relay's renewal, which the
+ * record covers while it is in flight.
+ */
+function walApplicationId(wal: string): number | undefined {
+  let fd: number;
+  try {
+    fd = openSync(wal, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    const header = Buffer.alloc(WAL_HEADER_BYTES);
+    if (readSync(fd, header, 0, WAL_HEADER_BYTES, 0) !== WAL_HEADER_BYTES) return undefined;
+    const magic = header.readUInt32BE(0);
+    if ((magic & ~1) !== WAL_MAGIC) return undefined;
+    const bigEndian = (magic & 1) === 1;
+    const pageSize = header.readUInt32BE(8) === 1 ? 65536 : header.readUInt32BE(8);
+    if (pageSize < 512 || pageSize > 65536 || (pageSize & (pageSize - 1)) !== 0) return undefined;
+    let sum = walChecksum(header, 0, 24, [0, 0], bigEndian);
+    if (sum[0] !== header.readUInt32BE(24) || sum[1] !== header.readUInt32BE(28)) return undefined;
+    const frameBytes = WAL_FRAME_HEADER_BYTES + pageSize;
+    const chunk = Buffer.alloc(frameBytes * WAL_READ_FRAMES);
+    let position = WAL_HEADER_BYTES;
+    let pending: number | undefined; // page 1's application_id in a frame not yet committed
+    let committed: number | undefined;
+    for (;;) {
+      const read = readSync(fd, chunk, 0, chunk.length, position);
+      const frames = Math.floor(read / frameBytes);
+      for (let index = 0; index < frames; index++) {
+        const at = index * frameBytes;
+        if (!chunk.subarray(at + 8, at + 16).equals(header.subarray(16, 24))) return committed;
+        sum = walChecksum(chunk, at, 8, sum, bigEndian);
+        sum = walChecksum(chunk, at + WAL_FRAME_HEADER_BYTES, pageSize, sum, bigEndian);
+        if (sum[0] !== chunk.readUInt32BE(at + 16) || sum[1] !== chunk.readUInt32BE(at + 20)) return committed;
+        if (chunk.readUInt32BE(at) === 1) pending = chunk.readInt32BE(at + WAL_FRAME_HEADER_BYTES + APPLICATION_ID_OFFSET);
+        if (chunk.readUInt32BE(at + 4) !== 0) committed = pending ?? committed;
+      }
+      if (frames < WAL_READ_FRAMES) return committed;
+      position += read;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** SQLite's WAL checksum over `length` bytes of `bytes` from `at` (a multiple of 8), continuing from `[s0, s1]`. */
+function walChecksum(bytes: Buffer, at: number, length: number, [first, second]: readonly [number, number], bigEndian: boolean): [number, number] {
+  let s0 = first;
+  let s1 = second;
+  for (let offset = at; offset < at + length; offset += 8) {
+    const x0 = bigEndian ? bytes.readUInt32BE(offset) : bytes.readUInt32LE(offset);
+    const x1 = bigEndian ? bytes.readUInt32BE(offset + 4) : bytes.readUInt32LE(offset + 4);
+    s0 = (s0 + x0 + s1) >>> 0;
+    s1 = (s1 + x1 + s0) >>> 0;
+  }
+  return [s0, s1];
+}
+
 /**
  * The refusal to open store `file` (the relay's start and every command, before SQLite opens it; its files as
  * storeFiles names them) where its non-empty WAL `wal` was written against another file: the header's generation is not one recorded beside it. SQLite would apply
@@ -69,6 +138,14 @@ export function foreignWal([file, wal, walIndex]: readonly [database: string, wa
   if (recorded === undefined) return undefined;
   const header = generationOnDisk(file);
   if (header !== undefined && recorded.includes(header)) return undefined;
+  // The WAL's own word first: a writer that does not renew the record (an older release after a rollback) left one
+  // stale, and its WAL, written against this very file, holds the header it saw. The record speaks only where the WAL
+  // holds no page 1.
+  const seen = walApplicationId(wal);
+  if (seen !== undefined && seen === header) return undefined;
+  // Read again: a start renewing between the two reads above (the record, then the header) is not a foreign WAL.
+  const again = recordedGenerations(file);
+  if (again === undefined || (header !== undefined && again.includes(header))) return undefined;
   const what =
     header === undefined
       ? 'the file is missing (deleted or moved)'
@@ -76,7 +153,7 @@ export function foreignWal([file, wal, walIndex]: readonly [database: string, wa
         ? 'the file is a backup (smsrelay backup) put in its place'
         : "the file is another one (another store's, or a copy of an earlier run) put in its place";
   return new StoreFileError(
-    `${wal} was not written against the store ${file}: ${what} after the relay that wrote that WAL stopped without a checkpoint; SQLite would apply the WAL's pages to it and overwrite or damage it; move ${basename(wal)} and ${basename(walIndex)} aside (mv ${wal} ${walIndex} <another directory>/) and run it again; what was committed only into that WAL (answered 250 since the old file's last checkpoint) is then not in the store (docs/operations.md#restoring-a-backup)`,
+    `${wal} was not written against the store ${file}: ${what} after the relay that wrote that WAL stopped without a checkpoint; SQLite would apply the WAL's pages to it and overwrite or damage it; move ${basename(wal)} and ${basename(walIndex)} aside (mv ${wal} ${walIndex} <another directory>/) and run it again; what was committed only into that WAL (answered 250 since the old file's last checkpoint) is then not in the store; but if an older smsrelay ran on this file since (a rollback), the WAL is its own: start that release once and stop it with SIGTERM, or remove ${basename(recordOf(file))}, instead (docs/operations.md#restoring-a-backup)`,
   );
 }
 
