@@ -5,8 +5,8 @@
  * restart, at any moment of the start's switch to a new generation, is never refused.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statfsSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { after, describe, test } from 'node:test';
@@ -230,6 +230,48 @@ describe('a plain crash restart is never refused', () => {
     const again = await spawnRelay(dir, env);
     await again.stop();
     assert.equal(queued(dir, env), 2);
+  });
+
+  test('kill -9 on a nearly full disk: the start goes on without the checkpoint the file has no room to grow by, and sends its queue', {
+    skip: process.getuid?.() !== 0 && 'mounts an 8 MB tmpfs: root only',
+  }, async () => {
+    const { dir, env, store, wal } = await relayDir({ store: { minFreeMegabytes: 0 } });
+    const mount = join(dir, 'data');
+    mkdirSync(mount);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', mount]);
+    try {
+      const relay = await spawnRelay(dir, env);
+      // Mails of ~50 KB (an attachment the SMS leaves out, the stored mail keeps): a WAL of a few MB.
+      const attachment = Buffer.from(Array.from({ length: 37_000 }, (_, i) => String.fromCharCode(33 + ((i * 7919) % 90))).join(''))
+        .toString('base64')
+        .replace(/.{76}/g, '$&\r\n');
+      for (let index = 0; index < 40; index++) {
+        const result = await sendMail(relay.smtpPort, {
+          to: [`447700900${String(100 + index).padStart(3, '0')}@sms.localhost`],
+          headers: { 'MIME-Version': '1.0', 'Content-Type': 'multipart/mixed; boundary=BB' },
+          body: `--BB\r\nContent-Type: text/plain\r\n\r\nqueued ${index}\r\n--BB\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n${attachment}\r\n--BB--`,
+        });
+        assert.equal(result.data?.code, 250, result.data?.text);
+      }
+      await relay.kill9();
+      const walPages = statSync(wal).size;
+      assert.ok(walPages > 0);
+      // The disk filled, then a little freed: room for the start's small files, not for the file to take in the WAL.
+      const filler = join(dir, 'data', 'filler');
+      try {
+        writeFileSync(filler, Buffer.alloc(statfsSync(mount).bavail * statfsSync(mount).bsize));
+      } catch {}
+      truncateSync(filler, Math.max(0, statSync(filler).size - 16 * 1024));
+      const recorded = readFileSync(`${store}${GENERATION_SUFFIX}`, 'utf8').trim();
+      const again = await spawnRelay(dir, env);
+      const values = readFileSync(`${store}${GENERATION_SUFFIX}`, 'utf8').trim().split(' ');
+      assert.ok(values.includes(recorded), `the record keeps the value the file holds: ${values.join(' ')}`);
+      await again.stop();
+      rmSync(filler);
+      assert.equal(queued(dir, env), 40);
+    } finally {
+      execFileSync('umount', ['-l', mount]);
+    }
   });
 
   test('a store of a release before the check (no record beside it) after kill -9: opened as before, and recorded from this start', async () => {

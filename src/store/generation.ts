@@ -1,9 +1,10 @@
-import { closeSync, fsyncSync, openSync, readFileSync, readSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, readSync, renameSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import { randomInt } from 'node:crypto';
 import { basename, dirname } from 'node:path';
 import type { Database } from 'better-sqlite3';
 import { StoreFileError } from '../errors.ts';
 import { realFile } from './lock.ts';
+import { storeFailureCode } from './rows.ts';
 
 /**
  * A WAL holds pages, not the identity of the file they belong to: SQLite applies a non-empty `-wal` to whatever
@@ -196,9 +197,30 @@ export function renewGeneration(db: Database, file: string): void {
   while (next === BACKUP_GENERATION || before.includes(next));
   const switching = [...before, next];
   record(file, switching, true);
-  db.pragma(`application_id = ${next}`);
-  // Copies the WAL into the file whole (with the new header) and empties it; a reader of another process (a command
-  // run alongside) may hold it back, and the file on disk is then read to know which values it may still hold.
-  db.pragma('wal_checkpoint(TRUNCATE)');
+  try {
+    db.pragma(`application_id = ${next}`);
+    // A disk that may lack the room for the file to grow by what the WAL adds (a crash on a nearly full disk) keeps the
+    // WAL as it is, as the relay did before this renewal: it starts, sends its queue and answers 452 until space is
+    // freed, its own checkpoints taking the WAL in later; the record keeps every value the file may hold meanwhile.
+    if (!roomToCheckpoint(file)) return;
+    // Copies the WAL into the file whole (with the new header) and empties it; a reader of another process (a command
+    // run alongside) may hold it back, and the file on disk is then read to know which values it may still hold.
+    db.pragma('wal_checkpoint(TRUNCATE)');
+  } catch (error) {
+    // The same where the room was gone by then: a checkpoint cut short by a full disk is one a reader held back.
+    if (storeFailureCode(error) === 'DISK_FULL') return;
+    throw error;
+  }
   record(file, generationOnDisk(file) === next ? [next] : switching, false);
+}
+
+/** The disk holding store `file` has room for all its WAL, the most a checkpoint adds to the file (statfs; unknown: assumed). */
+function roomToCheckpoint(file: string): boolean {
+  const wal = `${realFile(file)}-wal`;
+  try {
+    const { bavail, bsize } = statfsSync(dirname(wal));
+    return bavail * bsize > (statSync(wal, { throwIfNoEntry: false })?.size ?? 0);
+  } catch {
+    return true;
+  }
 }
