@@ -40,6 +40,18 @@ async function send(port: number, count: number, tag: string): Promise<void> {
   }
 }
 
+/** A running relay that queued `before` SMS, took a backup (`smsrelay backup`, application_id 0), then queued `after` more. */
+async function relayWithBackup(before: number, after: number) {
+  const files = await relayDir();
+  const relay = await spawnRelay(files.dir, files.env);
+  await send(relay.smtpPort, before, 'before the backup');
+  const backup = join(files.dir, 'backup.db');
+  const taken = runCommand(files.dir, files.env, 'backup', backup);
+  assert.equal(taken.status, 0, taken.stderr);
+  await send(relay.smtpPort, after, 'after the backup');
+  return { ...files, relay, backup };
+}
+
 /** The SMS `smsrelay status` counts queued. */
 function queued(dir: string, env: Record<string, string>): number {
   const status = runCommand(dir, env, 'status');
@@ -65,13 +77,7 @@ function assertRefused(result: { status: number | null; stderr: string }, wal: s
 
 describe('a WAL beside a file it was not written against', () => {
   test('a backup restored with cp after kill -9: status, backup and start refuse, the backup stays as it was; with the WAL moved aside it is the backup', async () => {
-    const { dir, env, store, wal, shm } = await relayDir();
-    const relay = await spawnRelay(dir, env);
-    await send(relay.smtpPort, 3, 'before the backup');
-    const backup = join(dir, 'backup.db');
-    const taken = runCommand(dir, env, 'backup', backup);
-    assert.equal(taken.status, 0, taken.stderr);
-    await send(relay.smtpPort, 4, 'after the backup');
+    const { dir, env, store, wal, shm, relay, backup } = await relayWithBackup(3, 4);
     await relay.kill9();
     assert.ok(statSync(wal).size > 0, 'the dead relay left its WAL');
 
@@ -129,20 +135,16 @@ describe('a WAL beside a file it was not written against', () => {
     assert.notEqual(refused.data?.code, 250);
     await relay.stop();
     if (!existsSync(wal) || statSync(wal).size === 0) return assert.fail('the replaced file left no WAL: nothing to check');
-    assertRefused(runCommand(dir, env, 'status'), wal);
+    const line = runCommand(dir, env, 'status');
+    assertRefused(line, wal);
+    assert.match(line.stderr, /except in the lost store's copy .*smsrelay\.db\.recovered-\S+ that relay saved/, "names the copy that holds the WAL's commits");
     assert.deepEqual(readFileSync(store), readFileSync(other.store), 'the file put in place is not written');
   });
 });
 
 describe('a plain crash restart is never refused', () => {
   test('a rollback as documented, then a crash of the older release: its WAL (written against the backup, the record stale) is applied, not refused', async () => {
-    const { dir, env, store, wal, shm } = await relayDir();
-    const relay = await spawnRelay(dir, env);
-    await send(relay.smtpPort, 2, 'before the backup');
-    const backup = join(dir, 'step3.db');
-    const taken = runCommand(dir, env, 'backup', backup);
-    assert.equal(taken.status, 0, taken.stderr);
-    await send(relay.smtpPort, 3, 'after the backup');
+    const { dir, env, store, wal, shm, relay, backup } = await relayWithBackup(2, 3);
     await relay.stop();
     // The rollback: the upgraded store moved aside, the backup (application_id 0) put in place; the record stays
     // beside it, naming this release's last generation, for the older release knows nothing of it.

@@ -4,6 +4,7 @@ import { basename, dirname } from 'node:path';
 import type { Database } from 'better-sqlite3';
 import { StoreFileError } from '../errors.ts';
 import { realFile } from './lock.ts';
+import { recoveredCopyFiles } from './recovered-copies.ts';
 import { storeFailureCode } from './rows.ts';
 
 /**
@@ -154,8 +155,21 @@ export function foreignWal([file, wal, walIndex]: readonly [database: string, wa
         ? 'the file is a backup (smsrelay backup) put in its place'
         : "the file is another one (another store's, or a copy of an earlier run) put in its place";
   return new StoreFileError(
-    `${wal} was not written against the store ${file}: ${what} after the relay that wrote that WAL stopped without a checkpoint; SQLite would apply the WAL's pages to it and overwrite or damage it; move ${basename(wal)} and ${basename(walIndex)} aside (mv ${wal} ${walIndex} <another directory>/) and run it again; what was committed only into that WAL (answered 250 since the old file's last checkpoint) is then not in the store; but if an older smsrelay ran on this file since (a rollback), the WAL is its own: start that release once and stop it with SIGTERM, or remove ${basename(recordOf(file))}, instead (docs/operations.md#restoring-a-backup)`,
+    `${wal} was not written against the store ${file}: ${what} after the relay that wrote that WAL stopped without a checkpoint; SQLite would apply the WAL's pages to it and overwrite or damage it; move ${basename(wal)} and ${basename(walIndex)} aside (mv ${wal} ${walIndex} <another directory>/) and run it again; what was committed only into that WAL (answered 250 since the old file's last checkpoint) is then not in the store${lostCopy(file)}; but if an older smsrelay ran on this file since (a rollback), the WAL is its own: start that release once and stop it with SIGTERM, or remove ${basename(recordOf(file))}, instead (docs/operations.md#restoring-a-backup)`,
   );
+}
+
+/**
+ * Where a relay saved a copy of store `file` when it was replaced under it (recovered-copies.ts), that copy holds what the
+ * WAL's relay committed up to then: the refusal names the newest, so that moving the WAL aside is not read as a loss.
+ */
+function lostCopy(file: string): string {
+  const newest = recoveredCopyFiles(file)
+    .filter((copy) => !('unread' in copy))
+    .at(-1);
+  return newest
+    ? `, except in the lost store's copy ${newest.file} that relay saved when its file was replaced (restore that one: docs/operations.md#health)`
+    : '';
 }
 
 /**
