@@ -55,7 +55,8 @@ import { DAMAGED_STORE_FIX } from './store/health.ts';
 import { OlderSchemaError } from './store/migrations.ts';
 import { storeFailureCode } from './store/rows.ts';
 import { SqliteConsoleStore } from './store/sqlite-console.ts';
-import { recoveredCopyCheck, recoveredCopyFiles } from './store/recovered-copies.ts';
+import { foreignWal } from './store/generation.ts';
+import { type CopyCheck, recoveredCopyCheck, recoveredCopyFiles } from './store/recovered-copies.ts';
 import { diskNearlyFull, isDamage, SqliteStore, storeFiles, tryWriting, unusableStorePath } from './store/sqlite.ts';
 import type { Store } from './store/types.ts';
 import type { Logger } from './log.ts';
@@ -577,10 +578,10 @@ async function withStore(
   const exists = storeExists(file, config);
   // A relay still running on its lost store is told as that (stop it first); else a copy beside the store refuses as start
   // does; `config check` shows the configuration first, then that refusal as its store line.
-  const beside = exists || runningRelay(config.dataDir) === undefined ? recoveredCopyCheck(file, Date.now()) : undefined;
+  const beside = exists || runningRelay(config.dataDir) === undefined ? storeFileCheck(file) : undefined;
   if (beside && 'warning' in beside) console.error(`smsrelay: ${beside.warning}`);
   const refusal = beside && 'refusal' in beside ? beside.refusal : undefined;
-  if (refusal && !showsCopyRefusal) refuseBesideRecoveredCopy(refusal);
+  if (refusal && !showsCopyRefusal) refuseStoreFile(refusal);
   const print = (output: string) => printOutput(refusal ? `${output}\n${copyRefusalLine(refusal)}` : output);
   if (!exists) {
     if (none) return print(await none(config, warnings, refusal !== undefined));
@@ -733,8 +734,21 @@ function noRelayData(config: Config): string {
   return `smsrelay: no relay data in ${dataDir}; set SMSRELAY_DATA_DIR to the relay's data directory (or run smsrelay where its smsrelay.yaml is)`;
 }
 
-/** A copy of a lost store beside the store: the line `start` refuses with (recoveredCopyCheck), exit 78, as it. */
-function refuseBesideRecoveredCopy(refusal: StoreFileError): never {
+/**
+ * What start and the commands refuse or warn of on the SQLite store `file`, before anything opens it: a WAL beside it
+ * written against another file (foreignWal), which SQLite would apply at the first open, the copy check's among them;
+ * or a lost store's copy beside it (recoveredCopyCheck). Where the store file is gone, the copy's refusal speaks first:
+ * its restore removes that WAL.
+ */
+function storeFileCheck(file: string): CopyCheck | undefined {
+  const foreign = foreignWal(storeFiles(file));
+  if (!foreign) return recoveredCopyCheck(file, Date.now());
+  if (existsSync(file)) return { refusal: foreign };
+  return recoveredCopyCheck(file, Date.now()) ?? { refusal: foreign };
+}
+
+/** A store file start refuses (a lost store's copy beside it, recoveredCopyCheck; a WAL of another file): its line, exit 78, as start. */
+function refuseStoreFile(refusal: StoreFileError): never {
   console.error(`smsrelay: config: ${describeSetting(refusal.setting)}: ${refusal.message}`);
   process.exit(EXIT_CONFIG);
 }
@@ -959,6 +973,13 @@ async function storeCommand(from: string | undefined, to: string | undefined): P
   if (relay !== undefined) {
     console.error(`smsrelay: store copy: a relay (pid ${relay}) is running on ${from}: stop it first, then copy`);
     process.exitCode = EXIT_UNAVAILABLE;
+    return;
+  }
+  // Read with another file's WAL applied, the copy would be of neither.
+  const foreign = foreignWal(storeFiles(from));
+  if (foreign) {
+    console.error(`smsrelay: store copy: ${foreign.message}`);
+    process.exitCode = EXIT_CONFIG;
     return;
   }
   const started = Date.now();
@@ -1281,9 +1302,9 @@ async function start(): Promise<void> {
       },
     );
   };
-  // A store made anew (or run on) beside a lost store's copy would leave what the copy holds unsent, unseen.
+  // A store made anew (or run on) beside a lost store's copy would leave what the copy holds unsent, unseen; one opened with another file's WAL, damaged.
   if (!config.store.url) {
-    const beside = recoveredCopyCheck(join(config.dataDir, STORE_FILE), Date.now());
+    const beside = storeFileCheck(join(config.dataDir, STORE_FILE));
     if (beside && 'refusal' in beside) refuse(beside.refusal);
     if (beside && 'warning' in beside) logger.warn(beside.warning);
   }

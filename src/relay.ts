@@ -246,7 +246,11 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
           },
           onHealth,
         )
-      : await openThreadedStore({ file: join(config.dataDir, STORE_FILE), busyTimeoutMs: config.store.busyTimeout, check: true }, onHealth, onMigrated);
+      : await openThreadedStore(
+          { file: join(config.dataDir, STORE_FILE), busyTimeoutMs: config.store.busyTimeout, check: true, renewGeneration: true },
+          onHealth,
+          onMigrated,
+        );
     stack.push(() => store.close());
     // Last before the store closes: the heartbeat renews the leases of the work in flight until the loops stopped.
     stack.push(() => membership.stop());

@@ -212,6 +212,10 @@ describe('a start after the store was lost, its copy in the data directory', () 
     // A store started beside it knowingly (the copy moved out meanwhile), the copy back: still refused, each time.
     const aside = join(dir, basename(copy));
     renameSync(copy, aside);
+    // The lost file's WAL too: a new store is refused beside a WAL of another file (SQLite would apply it to the new one).
+    const walAside = join(dir, 'lost-wal');
+    mkdirSync(walAside);
+    for (const name of ['smsrelay.db-wal', 'smsrelay.db-shm']) if (existsSync(join(dataDir, name))) renameSync(join(dataDir, name), join(walAside, name));
     const fresh = await spawnRelay(dir, env);
     await fresh.stop();
     renameSync(aside, copy);

@@ -151,9 +151,12 @@ export class Membership {
         if (this.#failingSince !== undefined) return;
         this.#failingSince = Date.now();
         // A store failure is the outage the store's own line tells of: its words, not a stack.
+        // Only a shared store has other relays to take the work over; on SQLite the work waits for the store.
         logger.error(
           { ...failureLogFields(error), leaseTtlMs },
-          'relay: cannot write its heartbeat; if this lasts longer than delivery.leaseTtl, other relays take over the work in flight (an SMS may reach the gateway twice)',
+          this.#options.shared
+            ? 'relay: cannot write its heartbeat; if this lasts longer than delivery.leaseTtl, other relays take over the work in flight (an SMS may reach the gateway twice)'
+            : "relay: cannot write its heartbeat; it is written again once the store takes writes (the store's own line says why); no other relay runs on this data directory, so its work in flight waits for it",
         );
       },
     );

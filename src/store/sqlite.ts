@@ -19,6 +19,7 @@ import BetterSqlite3, { type Database } from 'better-sqlite3';
 import { GroupCommitter, WRITE_PROBE_BYTES, type WriteKind } from './group-commit.ts';
 import { type Migrated, MigrationError, migrate, NewerSchemaError, OlderSchemaError } from './migrations.ts';
 import { BackupTargetError, type RelayError, StoreFileError, storeFileDenied } from '../errors.ts';
+import { BACKUP_GENERATION, foreignWal, renewGeneration } from './generation.ts';
 import { DAMAGED_STORE_FIX } from './health.ts';
 import { DATA_DIR_MODE, realFile } from './lock.ts';
 import { ELSEWHERE_SUFFIX, RECOVERED_SUFFIX } from './recovered-copies.ts';
@@ -185,6 +186,8 @@ export interface SqliteStoreOptions {
    * refused (the operator's commands), for the relay of the release that wrote it may still run on it.
    */
   readonly upgrade?: boolean;
+  /** Mark the store with a new generation once open (generation.ts): the relay at start, the one writer of the data directory. */
+  readonly renewGeneration?: boolean;
 }
 
 /**
@@ -397,7 +400,8 @@ export class SqliteStore implements Store {
     mkdirSync(dirname(options.file), { recursive: true, mode: DATA_DIR_MODE });
     // Checked first: SQLite opens a WAL this user may only read as it is, and fails at the first write (SQLITE_READONLY,
     // which reads as a read-only disk), and a file restored as root would fail below on Node's bare words.
-    const denied = unusableStorePath(options.file) ?? deniedPath(options.file, storeFiles(options.file));
+    const files = storeFiles(options.file);
+    const denied = unusableStorePath(options.file) ?? deniedPath(options.file, files) ?? foreignWal(files);
     if (denied) throw denied;
     // SQLite gives the WAL and shared-memory files the mode of the database file: a new store is made its owner's alone.
     try {
@@ -423,6 +427,7 @@ export class SqliteStore implements Store {
           throw Object.assign(new Error(`quick_check: ${found[0]}${found.length > 1 ? ` and ${found.length - 1} more` : ''}`), { code: 'SQLITE_CORRUPT' });
       }
       const migrated = migrate(db, { upgrade: options.upgrade ?? true });
+      if (options.renewGeneration) renewGeneration(db, options.file);
       return new SqliteStore(db, options.file, onHealth, migrated);
     } catch (error) {
       db.close();
@@ -436,6 +441,8 @@ export class SqliteStore implements Store {
    * is of the schema that release reads; a newer store's backup is as good as any.
    */
   static async backupAsItIs(file: string, busyTimeoutMs: number, target: string): Promise<void> {
+    const foreign = foreignWal(storeFiles(file));
+    if (foreign) throw foreign;
     let db: Database;
     try {
       db = new BetterSqlite3(file, { readonly: true, fileMustExist: true, timeout: busyTimeoutMs });
@@ -450,10 +457,17 @@ export class SqliteStore implements Store {
       privateCopy(partial);
       made = true;
       await db.backup(partial);
+      // Not the store's generation: put back in its place, it is told from the file a crashed relay's WAL belongs to.
+      const copy = new BetterSqlite3(partial);
+      try {
+        copy.pragma(`application_id = ${BACKUP_GENERATION}`);
+      } finally {
+        copy.close();
+      }
       renameSync(partial, target);
     } catch (error) {
-      // The partial copy and the rollback journal SQLite writes beside it, both this copy's own.
-      if (made) for (const own of [partial, `${partial}-journal`]) rmSync(own, { force: true });
+      // The partial copy and the journal files SQLite writes beside it, all this copy's own.
+      if (made) for (const own of [partial, `${partial}-journal`, `${partial}-wal`, `${partial}-shm`]) rmSync(own, { force: true });
       if (isDamage(error)) throw unusableFile(error, file);
       throw new BackupTargetError(target, error, diskNearlyFull(dirname(resolve(partial))));
     } finally {

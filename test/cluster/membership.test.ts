@@ -48,7 +48,7 @@ after(killSpawnedRelays);
 const member = relayMember;
 
 describe('the heartbeat', () => {
-  test("heartbeats that fail: one error in the database's words, and one info line when they are written again", async () => {
+  test("heartbeats that fail on SQLite: one error in the database's words, no takeover by other relays, and one info line when they are written again", async () => {
     const file = storeFile();
     const store = SqliteStore.open({ file, busyTimeoutMs: 50 });
     const log = captureLog('info');
@@ -63,6 +63,9 @@ describe('the heartbeat', () => {
       assert.equal(failing.level, 'error');
       assert.match(String(failing.reason), /locked|busy/i);
       assert.equal(failing.err, undefined, 'no stack');
+      // One relay per SQLite data directory: no other relay to take its work over.
+      assert.doesNotMatch(String(failing.msg), /other relays take over/);
+      assert.match(String(failing.msg), /no other relay runs on this data directory/);
       other.exec('ROLLBACK');
       other.close();
       const again = await waitFor('written again', () => lines().find((line) => String(line.msg).startsWith('relay: heartbeats written again')));
