@@ -95,16 +95,22 @@ describe('SMPP golden PDUs: a deliver_sm delivery receipt', () => {
     const { text } = readText(sm, [0]);
     assert.equal(text, RECEIPT_TEXT);
     // The id's value (leading zeros and case aside) finds the SMS; as written, it is the former id an SMS recorded before that was kept under.
-    assert.deepEqual(readReceipt(sm, text, 'as-submitted'), { messageId: '123456789', written: '0123456789', state: 'delivered', code: 0 });
+    assert.deepEqual(readReceipt(sm, text, 'as-submitted'), {
+      messageId: '123456789',
+      written: '0123456789',
+      state: 'delivered',
+      code: 0,
+      said: 'no error code',
+    });
     const withoutTlvs = { ...sm, tlvs: new Map() };
     assert.deepEqual(
       readReceipt(withoutTlvs, text, 'as-submitted'),
-      { messageId: '123456789', written: '0123456789', state: 'delivered', code: 0 },
+      { messageId: '123456789', written: '0123456789', state: 'delivered', code: 0, said: 'no error code' },
       'the text alone',
     );
     assert.deepEqual(
       readReceipt(withoutTlvs, text, 'decimal'),
-      { messageId: (123456789).toString(16), state: 'delivered', code: 0 },
+      { messageId: (123456789).toString(16), state: 'delivered', code: 0, said: 'no error code' },
       'a decimal id read back as hex',
     );
   });
