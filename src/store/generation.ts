@@ -45,6 +45,14 @@ function recordedGenerations(file: string): number[] | undefined {
 
 /** The generation in store `file`'s header as it is on disk (read without SQLite, which would apply the WAL first); undefined where the file has no header. */
 function generationOnDisk(file: string): number | undefined {
+  return readingFile(file, (fd) => {
+    const bytes = Buffer.alloc(4);
+    return readSync(fd, bytes, 0, 4, APPLICATION_ID_OFFSET) === 4 ? bytes.readInt32BE(0) : undefined;
+  });
+}
+
+/** `read` of `file` opened for reading, closed after; undefined where it cannot be opened. */
+function readingFile<T>(file: string, read: (fd: number) => T | undefined): T | undefined {
   let fd: number;
   try {
     fd = openSync(file, 'r');
@@ -52,8 +60,7 @@ function generationOnDisk(file: string): number | undefined {
     return undefined;
   }
   try {
-    const bytes = Buffer.alloc(4);
-    return readSync(fd, bytes, 0, 4, APPLICATION_ID_OFFSET) === 4 ? bytes.readInt32BE(0) : undefined;
+    return read(fd);
   } finally {
     closeSync(fd);
   }
@@ -74,13 +81,7 @@ const WAL_READ_FRAMES = 64;
  * record covers while it is in flight.
  */
 function walApplicationId(wal: string): number | undefined {
-  let fd: number;
-  try {
-    fd = openSync(wal, 'r');
-  } catch {
-    return undefined;
-  }
-  try {
+  return readingFile(wal, (fd) => {
     const header = Buffer.alloc(WAL_HEADER_BYTES);
     if (readSync(fd, header, 0, WAL_HEADER_BYTES, 0) !== WAL_HEADER_BYTES) return undefined;
     const magic = header.readUInt32BE(0);
@@ -110,9 +111,7 @@ function walApplicationId(wal: string): number | undefined {
       if (frames < WAL_READ_FRAMES) return committed;
       position += read;
     }
-  } finally {
-    closeSync(fd);
-  }
+  });
 }
 
 /** SQLite's WAL checksum over `length` bytes of `bytes` from `at` (a multiple of 8), continuing from `[s0, s1]`. */
