@@ -27,7 +27,8 @@ const SECRET_BYTES = 32;
 
 /**
  * Secrets that must agree between relays (the webhook tokens, the DKIM key), as a value a digest can be made of and
- * the relays table keep: scrypt (Node's defaults, some 50 ms and 16 MB once per start or `status`), so that whoever
+ * the relays table keep: scrypt (Node's defaults, some 50 ms and 16 MB a digest, one for each kind of secret, at each
+start or `status`, never on a mail's or a webhook's path), so that whoever
  * reads that table cannot test guesses of a token at a hash's speed, of which DIGEST_CHARS keeps only 64 bits anyway.
  */
 function secretDigest(secrets: readonly (string | Buffer)[]): string {

@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, openSync, readFileSync, readSync, renameSync, statfsSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, readSync, renameSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import { randomInt } from 'node:crypto';
 import { basename, dirname } from 'node:path';
 import type { Database } from 'better-sqlite3';
@@ -176,14 +176,26 @@ function lostCopy(file: string): string {
  * directory) before anything relies on them; a record that only drops a value may be lost to a power cut, which leaves
  * the record before it (the old value accepted a while longer) or none (the store opened unchecked), never a refusal.
  */
-function record(file: string, values: readonly number[], durable: boolean): void {
+function record(file: string, values: readonly number[], durable: boolean): boolean {
   const sidecar = recordOf(file);
   const partial = `${sidecar}.partial-${process.pid}`;
-  writeFileSync(partial, `${[...new Set(values)].join(' ')}\n`, { mode: 0o600 });
-  if (durable) fsyncPath(partial);
-  renameSync(partial, sidecar);
+  try {
+    writeFileSync(partial, `${[...new Set(values)].join(' ')}\n`, { mode: 0o600 });
+    if (durable) fsyncPath(partial);
+    renameSync(partial, sidecar);
+  } catch (error) {
+    // A disk that takes no write (full, over quota, read-only): the relay starts as it did before the record (it sends its
+    // queue and answers 452 until space is freed), the record as it was on disk, no partial file left behind.
+    if (!NO_ROOM_CODES.has((error as NodeJS.ErrnoException).code ?? '')) throw error;
+    rmSync(partial, { force: true });
+    return false;
+  }
   if (durable) fsyncPath(dirname(sidecar));
+  return true;
 }
+
+/** The errors of a disk that takes no write now, which a start outlives (docs/operations.md, the health table). */
+const NO_ROOM_CODES: ReadonlySet<string> = new Set(['ENOSPC', 'EDQUOT', 'EROFS']);
 
 function fsyncPath(path: string): void {
   const fd = openSync(path, 'r');
@@ -209,7 +221,8 @@ export function renewGeneration(db: Database, file: string): void {
   do next = randomInt(-(2 ** 31), 2 ** 31);
   while (next === BACKUP_GENERATION || before.includes(next));
   const switching = [...before, next];
-  record(file, switching, true);
+  // Not recorded: no new value is set either; the header keeps one the record on disk (if any) already holds.
+  if (!record(file, switching, true)) return;
   try {
     db.pragma(`application_id = ${next}`);
     // A disk that may lack the room for the file to grow by what the WAL adds (a crash on a nearly full disk) keeps the

@@ -576,7 +576,7 @@ describe('Puzzel webhooks: inbound fixtures', () => {
         '<mo><message><messageid>a2</messageid><messageid>a3</messageid></message><message><messageid>a4</messageid><originator>+447700900123</originator><content>y</content></message></mo>',
       ),
     );
-    assert.deepEqual(xml.ok && [xml.items.map((item) => item.providerId), xml.unreadable], [['a4'], ['mo[0]: <messageid> appears twice']]);
+    assert.deepEqual(xml.ok && [xml.items.map((item) => item.providerId), xml.unreadable], [['a4'], ['mo[0]: <messageid> appears twice with two values']]);
     assert.deepEqual(parseReport(inbound('application/json', '{"dr":')), { ok: false, reason: 'the body is not JSON' });
     assert.deepEqual(parseReceived(inbound('application/xml', '<mo>junk</mo>')), { ok: false, reason: '<mo> holds text, not <message> elements' });
     assert.deepEqual(parseReceived(inbound('application/xml', '<mo/>')), { ok: true, items: [] });
@@ -608,7 +608,7 @@ describe('Puzzel webhooks: inbound fixtures', () => {
     const message = (first: string, second: string) =>
       `<message><messageid>${first}</messageid><MessageId>${second}</MessageId><customermessagereference>${reference}</customermessagereference><statuscode>0</statuscode></message>`;
     const xml = parseReport(inbound('application/xml', `<dr>${message('a', 'b')}${message('c', 'c')}</dr>`));
-    assert.deepEqual(xml, { ok: true, items: [taken], unreadable: ['dr[0]: <MessageId> appears twice'] });
+    assert.deepEqual(xml, { ok: true, items: [taken], unreadable: ['dr[0]: <MessageId> appears twice with two values'] });
   });
 });
 

@@ -98,7 +98,7 @@ function messageFields(message: XmlElement): Fields | string {
   if (nested) return `<${nested.name}> has child elements`;
   return caseless(
     message.children.map((field) => [field.name, field.text]),
-    (name) => `<${name}> appears twice`,
+    (name) => `<${name}> appears twice with two values`,
   );
 }
 
