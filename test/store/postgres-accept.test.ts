@@ -82,11 +82,16 @@ const ONE_TEXT_VALUES = (accepted: NewMail, due: number) => [
   accepted.conversation?.mailbox ?? null,
 ];
 
-/** The rows an accept writes, each table in a fixed order; a conversation's last use is the database's clock, so only its order is kept. */
+/**
+ * The rows an accept writes, each table in a fixed order; a conversation's last use is the database's clock, so only its
+ * order is kept, and a message's database stamp (schema 37) only that it was made.
+ */
 async function written(client: pg.ClientBase): Promise<Record<string, unknown[]>> {
   const rows = async (sql: string) => (await client.query<{ row: unknown }>(sql)).rows.map((row) => row.row);
   return {
-    messages: await rows('SELECT to_jsonb(t) AS row FROM messages t ORDER BY id'),
+    messages: await rows(
+      "SELECT to_jsonb(t) - 'db_received_at' || jsonb_build_object('stamped', db_received_at IS NOT NULL) AS row FROM messages t ORDER BY id",
+    ),
     outbound: await rows("SELECT to_jsonb(t) - 'updated_at' AS row FROM outbound t ORDER BY id"),
     events: await rows('SELECT to_jsonb(t) AS row FROM events t ORDER BY id'),
     conversations: await rows(

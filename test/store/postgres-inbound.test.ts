@@ -57,12 +57,15 @@ const ONE_TEXT_VALUES = (inbound: NewInbound) => {
   ];
 };
 
-/** The rows a received SMS writes, each table in a fixed order; a conversation's last use is the database's clock, so only its order is kept. */
+/**
+ * The rows a received SMS writes, each table in a fixed order; a conversation's last use is the database's clock, so only
+ * its order is kept, and a reply mail's database stamp (schema 37) only that it was made.
+ */
 async function written(client: pg.ClientBase): Promise<Record<string, unknown[]>> {
   const rows = async (sql: string) => (await client.query<{ row: unknown }>(sql)).rows.map((row) => row.row);
   return {
     inbound: await rows('SELECT to_jsonb(t) AS row FROM inbound t ORDER BY id'),
-    mail_out: await rows('SELECT to_jsonb(t) AS row FROM mail_out t ORDER BY id'),
+    mail_out: await rows("SELECT to_jsonb(t) - 'db_created_at' || jsonb_build_object('stamped', db_created_at IS NOT NULL) AS row FROM mail_out t ORDER BY id"),
     events: await rows('SELECT to_jsonb(t) AS row FROM events t ORDER BY id'),
     conversations: await rows(
       "SELECT to_jsonb(t) - 'last_used_at' || jsonb_build_object('use', rank() OVER (PARTITION BY number ORDER BY last_used_at)) AS row FROM conversations t ORDER BY context, number",
