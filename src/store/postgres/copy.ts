@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { basename } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
 import { MigrationError, MIGRATIONS, untraceableSchema } from '../migrations.ts';
@@ -89,7 +90,16 @@ function openSource(from: string): BetterSqlite3.Database {
     return source;
   } catch (error) {
     source.close();
-    if ((error as { code?: string }).code === 'SQLITE_NOTADB') throw notAStore(from, 'it is not a SQLite database');
+    const code = (error as { code?: string }).code ?? '';
+    if (code === 'SQLITE_NOTADB') throw notAStore(from, 'it is not a SQLite database');
+    // A stopped store is in WAL mode (a backup copy is not): even a read-only open must make its -shm file beside it, which
+    // a read-only filesystem or a directory this user may not write refuses. The file itself is readable: say where to copy it.
+    if (/^SQLITE_(CANTOPEN|READONLY)/.test(code)) {
+      throw new SourceError(
+        `${from} cannot be read here: SQLite opens a store in WAL mode only where it may create ${basename(from)}-shm beside it (${(error as Error).message}); copy the file to a directory this user may write (or take \`smsrelay backup\` there) and copy from that, or run as the directory's owner`,
+        true,
+      );
+    }
     throw error;
   }
 }
