@@ -11,7 +11,7 @@ import { connect as connectTls } from 'node:tls';
 import type { Logger } from '../../log.ts';
 import { randomUint64 } from '../../random-ids.ts';
 import { REAL_TIMERS, type Timers } from '../../timers.ts';
-import { TLS_CERTIFICATE_CODES } from '../http-endpoint.ts';
+import { TLS_CERTIFICATE_CODES } from '../outcome-reasons.ts';
 import {
   type BindFields,
   COMMAND,

@@ -7,13 +7,12 @@
  * and codes nobody classified) falls to the generic rules and is retried (docs/delivery.md).
  */
 import type { OutcomeRule } from '../contract.ts';
-import { TLS_CERTIFICATE_CODES } from '../http-endpoint.ts';
-import { REASONS, TLS_CERTIFICATE } from '../outcome-reasons.ts';
+import { REASONS, TLS_CERTIFICATE, TLS_CERTIFICATE_CONNECT } from '../outcome-reasons.ts';
 
 export const SMPP_OUTCOME_RULES: readonly OutcomeRule[] = [
   // The generic rule's, in SMPP's setting: an SMSC has gateway.host, no URL.
   {
-    match: new RegExp(`^connect/(${[...TLS_CERTIFICATE_CODES].join('|')})$`),
+    match: TLS_CERTIFICATE_CONNECT,
     action: 'failover',
     category: TLS_CERTIFICATE,
     reason:
