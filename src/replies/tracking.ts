@@ -33,11 +33,17 @@ export interface ReplyTrackingOptions {
  */
 export async function earlierReply(conversation: Conversation, store: Pick<ReplyStore, 'sentReplies'>): Promise<Route['earlierReply']> {
   if (conversation.messageIdHeader !== undefined || conversation.latestMessageIdHeader !== undefined) return undefined;
-  const [raw] = await store.sentReplies(conversation.context, [conversation.number], 1);
-  const earlier = raw && (await parseMail(raw));
-  if (!earlier?.messageId) return undefined;
-  const references = [earlier.references ?? []].flat();
-  return { messageIdHeader: earlier.messageId, root: references[0] ?? earlier.messageId };
+  try {
+    const [raw] = await store.sentReplies(conversation.context, [conversation.number], 1);
+    const earlier = raw && (await parseMail(raw));
+    if (!earlier?.messageId) return undefined;
+    const references = [earlier.references ?? []].flat();
+    return { messageIdHeader: earlier.messageId, root: references[0] ?? earlier.messageId };
+  } catch {
+    // Threading is cosmetic: a stored copy parseMail refuses (damaged) or a read that failed leaves this reply mail
+    // unthreaded, as retention's erasing does, and never fails the SMS's route (nor a reroute).
+    return undefined;
+  }
 }
 
 /** What an outgoing mail says about the conversation it belongs to. */

@@ -71,6 +71,21 @@ describe('replies and delivery reports', () => {
       headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
       body: new URLSearchParams(form).toString(),
     });
+  /** A UPS talking SMTP itself to `phone` as `ups`: no Message-ID (the helper's message() always writes one). */
+  const writeWithoutMessageId = async (phone: string, ups = 'ups@example.com') => {
+    const dialog = await SmtpDialog.open(smtpPort());
+    try {
+      await dialog.command('EHLO ups.example.com');
+      await dialog.command(`MAIL FROM:<${ups}>`);
+      await dialog.command(`RCPT TO:<${phone}@sms.example.com>`);
+      const data = await dialog.data(
+        `From: ${ups}\r\nTo: ${phone}@sms.example.com\r\nSubject: UPS on battery\r\n\r\nUPS 2 on battery, 40 min left\r\n`,
+      );
+      assert.equal(data.code, 250, data.text);
+    } finally {
+      await dialog.close();
+    }
+  };
   const write = async (from: string, to: string, subject: string, body: string, headers: Record<string, string> = {}) => {
     const { data } = await sendMail(smtpPort(), { from, to: [`${to}@sms.example.com`], subject, body, headers: { From: from, ...headers } });
     assert.equal(data?.code, 250, data?.text);
@@ -122,19 +137,7 @@ describe('replies and delivery reports', () => {
 
   test("a conversation whose mail had no Message-ID chains the phone's turns under the relay's own first reply mail", async () => {
     const phone = '447700900742';
-    // A UPS talking SMTP itself: no Message-ID (the helper's message() always writes one).
-    const dialog = await SmtpDialog.open(smtpPort());
-    try {
-      await dialog.command('EHLO ups.example.com');
-      await dialog.command('MAIL FROM:<ups@example.com>');
-      await dialog.command(`RCPT TO:<${phone}@sms.example.com>`);
-      const data = await dialog.data(
-        `From: ups@example.com\r\nTo: ${phone}@sms.example.com\r\nSubject: UPS on battery\r\n\r\nUPS 2 on battery, 40 min left\r\n`,
-      );
-      assert.equal(data.code, 250, data.text);
-    } finally {
-      await dialog.close();
-    }
+    await writeWithoutMessageId(phone);
     const sms = await smsTo(phone);
     const ids: string[] = [];
     for (let turn = 1; turn <= 3; turn += 1) {
@@ -150,6 +153,29 @@ describe('replies and delivery reports', () => {
       );
       ids.push(reply.messageId ?? '');
     }
+  });
+
+  test("a conversation without a writer's Message-ID whose earlier reply mail's stored raw is damaged: the phone's next turn is mailed unthreaded, its route never failing", async () => {
+    const phone = '447700900743';
+    await writeWithoutMessageId(phone, 'ups2@example.com');
+    const sms = await smsTo(phone);
+    gateway.simulator.sendMo({ from: phone, text: 'first turn', usercontext: sms.userContext });
+    await mailTo('ups2@example.com', 1);
+    // The stored copy of that reply mail damaged: a header section past what the relay reads (parseMail refuses it).
+    const db = new BetterSqlite3(join(relay.config.dataDir, STORE_FILE));
+    try {
+      db.pragma('busy_timeout = 5000');
+      const damaged = db
+        .prepare("UPDATE mail_out SET raw = ? WHERE kind = 'reply' AND message_id IN (SELECT id FROM inbound WHERE number IN (?, ?))")
+        .run(Buffer.from(`X-Damaged: ${'x'.repeat(2 * 1024 * 1024)}\r\n\r\nbody\r\n`), phone, `+${phone}`).changes;
+      assert.equal(damaged, 1, 'the first reply mail is stored');
+    } finally {
+      db.close();
+    }
+    gateway.simulator.sendMo({ from: phone, text: 'second turn', usercontext: sms.userContext });
+    const reply = await simpleParser((await mailTo('ups2@example.com', 2)).raw);
+    assert.match(reply.text ?? '', /^second turn\n/);
+    assert.equal(reply.inReplyTo, undefined, 'nothing to thread it under');
   });
 
   test('the context alone finds the conversation: a reply mail that only names the thread continues it', async () => {
