@@ -1368,8 +1368,8 @@ function reviewSettings(running: Config, logger: Pick<Logger, 'info' | 'warn' | 
   // What start would warn of (a wrong file value a variable overrides, another provider's key, an old name): the
   // reload is the check the operator runs after an edit, and such a value runs the day the variable goes. Less the
   // certificate's expiry where the TLS reload just read that file and said it: one line for one fact.
-  const reloaded = edited.config.smtp.tls?.cert === running.smtp.tls?.cert;
-  const warnings = edited.warnings.filter((warning) => !(reloaded && warning === edited.certificateWarning));
+  const sameCertificateFile = edited.config.smtp.tls?.cert === running.smtp.tls?.cert;
+  const warnings = edited.warnings.filter((warning) => !(sameCertificateFile && warning === edited.certificateWarning));
   for (const warning of warnings) logger.warn(`config: SIGHUP: ${warning}`);
   const changed = changedSettings(running, edited.config);
   if (changed.length === 0) {

@@ -142,6 +142,28 @@ describe('a WAL beside a file it was not written against', () => {
   });
 });
 
+describe('a WAL beside a file with no SQLite header (an empty file put in place, or one cut short)', () => {
+  /** A data directory whose relay queued one SMS and was killed with -9, its store then cut to `bytes`: its WAL is left. */
+  async function killedAndCut(bytes: number) {
+    const files = await relayDir();
+    const relay = await spawnRelay(files.dir, files.env);
+    await send(relay.smtpPort, 1, 'queued');
+    await relay.kill9();
+    truncateSync(files.store, bytes);
+    return files;
+  }
+
+  test('refused, the line saying the file is missing or has no SQLite header', async () => {
+    const { dir, env, store, wal } = await killedAndCut(0);
+    for (const bytes of [0, 40]) {
+      truncateSync(store, bytes);
+      const line = runCommand(dir, env, 'status');
+      assertRefused(line, wal);
+      assert.match(line.stderr, /: the file is missing \(deleted or moved\) or has no SQLite header after the relay/, `${bytes} bytes`);
+    }
+  });
+});
+
 describe('a plain crash restart is never refused', () => {
   test('a rollback as documented, then a crash of the older release: its WAL (written against the backup, the record stale) is applied, not refused', async () => {
     const { dir, env, store, wal, shm, relay, backup } = await relayWithBackup(2, 3);
