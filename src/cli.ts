@@ -975,10 +975,11 @@ async function storeCommand(from: string | undefined, to: string | undefined): P
     process.exitCode = EXIT_UNAVAILABLE;
     return;
   }
-  // Read with another file's WAL applied, the copy would be of neither.
+  // Read with another file's WAL applied, the copy would be of neither. Refused in the line every command refuses it with,
+  // the setting that named the file being --from here, not dataDir.
   const foreign = foreignWal(storeFiles(from));
   if (foreign) {
-    console.error(`smsrelay: store copy: ${foreign.message}`);
+    console.error(`smsrelay: config: --from ${from}: ${foreign.message}`);
     process.exitCode = EXIT_CONFIG;
     return;
   }

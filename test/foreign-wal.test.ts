@@ -162,6 +162,16 @@ describe('a WAL beside a file with no SQLite header (an empty file put in place,
       assert.match(line.stderr, /: the file is missing \(deleted or moved\) or has no SQLite header after the relay/, `${bytes} bytes`);
     }
   });
+
+  test('store copy refuses it in the line every command refuses it with (smsrelay: config: <setting>: <message>, exit 78), the setting being --from', async () => {
+    const { dir, env, store, wal } = await killedAndCut(0);
+    const copy = runCommand(dir, env, 'store', 'copy', '--from', store, '--to', 'postgres://smsrelay@127.0.0.1:9/never');
+    assertRefused(copy, wal);
+    const status = runCommand(dir, env, 'status');
+    const [, setting, message] = /^smsrelay: config: (.+?): (\S+ was not written against .*)$/m.exec(status.stderr) ?? assert.fail(status.stderr);
+    assert.match(setting ?? '', /SMSRELAY_DATA_DIR|dataDir/, 'status names the setting of its data directory');
+    assert.equal(copy.stderr.trim(), `smsrelay: config: --from ${store}: ${message}`);
+  });
 });
 
 describe('a plain crash restart is never refused', () => {

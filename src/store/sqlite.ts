@@ -399,7 +399,9 @@ export class SqliteStore implements Store {
   static open(options: SqliteStoreOptions, onHealth: (health: StoreHealth) => void = () => undefined): SqliteStore {
     mkdirSync(dirname(options.file), { recursive: true, mode: DATA_DIR_MODE });
     // Checked first: SQLite opens a WAL this user may only read as it is, and fails at the first write (SQLITE_READONLY,
-    // which reads as a read-only disk), and a file restored as root would fail below on Node's bare words.
+    // which reads as a read-only disk), and a file restored as root would fail below on Node's bare words. A foreign WAL
+    // again though the CLI checked it (storeFileCheck, to order it against a lost store's copy): every other opener is
+    // covered too, and the check costs a stat unless the headers differ.
     const files = storeFiles(options.file);
     const denied = unusableStorePath(options.file) ?? deniedPath(options.file, files) ?? foreignWal(files);
     if (denied) throw denied;
