@@ -2,6 +2,12 @@ import type { SharedHostFailure, SharedStateStore } from '../store/shared-state-
 
 export type BreakerStore = Pick<SharedStateStore, 'markHostFailed' | 'markHostWorking'>;
 
+/** A host the breaker skips now: when it failed, and until when it is skipped (tried again after). */
+export interface HostFailure {
+  readonly at: number;
+  readonly until: number;
+}
+
 /**
  * Which gateway host to try, and in what order: the vendor SDK's failover rule (docs/delivery.md).
  * A host that failed in a way that proves the request did not get through is skipped for
@@ -73,8 +79,13 @@ export class EndpointBreaker {
     await this.#store.markHostWorking(this.#provider, this.#endpoints[endpoint] ?? '').catch(this.#storeFailed);
   }
 
-  #isOpen(endpoint: number, now: number): boolean {
+  /** When host `endpoint` failed and until when it is skipped (its failure `recoveryMs` old then); undefined while it is not. */
+  failure(endpoint: number, now: number): HostFailure | undefined {
     const failedAt = this.#failedAt[endpoint];
-    return failedAt !== undefined && now - failedAt < this.#recoveryMs;
+    return failedAt !== undefined && now - failedAt < this.#recoveryMs ? { at: failedAt, until: failedAt + this.#recoveryMs } : undefined;
+  }
+
+  #isOpen(endpoint: number, now: number): boolean {
+    return this.failure(endpoint, now) !== undefined;
   }
 }

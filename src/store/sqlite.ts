@@ -45,6 +45,7 @@ import {
   mailHeldBy,
   mailOutcomeLine,
   sentDetail,
+  attemptDetail,
   withoutLateReports,
   queuedMailErrorsSql,
   toQueuedMailError,
@@ -585,7 +586,7 @@ export class SqliteStore implements Store {
         if (lease && lease.lease_owner !== owner) {
           lateMessages.add(lease.message_id);
           late.push(outcome.smsId);
-          sql.lateAnswer.run({ now, owner, said: outcome.kind === 'sent' ? sentDetail(outcome) : outcome.error, id: outcome.smsId });
+          sql.lateAnswer.run({ now, owner, said: outcome.kind === 'sent' ? sentDetail(outcome) : attemptDetail(outcome), id: outcome.smsId });
           continue;
         }
         for (const detail of outcome.failedOver ?? []) sql.insertEventForSms.run(now, FAILED_OVER, detail, outcome.smsId);
@@ -605,12 +606,12 @@ export class SqliteStore implements Store {
           }
           case 'retry':
             sql.smsRetry.run(outcome.nextAttemptAt, outcome.error, outcome.attempted ? 1 : 0, outcome.possibleDuplicate ? 1 : 0, now, outcome.smsId);
-            sql.insertEventForSms.run(now, 'deferred', outcome.error, outcome.smsId);
+            sql.insertEventForSms.run(now, 'deferred', attemptDetail(outcome), outcome.smsId);
             break;
           case 'failed':
           case 'expired':
             sql.smsFinal.run(outcome.kind, outcome.error, outcome.attempted === false ? 0 : 1, now, outcome.smsId);
-            sql.insertEventForSms.run(now, outcome.kind, outcome.error, outcome.smsId);
+            sql.insertEventForSms.run(now, outcome.kind, attemptDetail(outcome), outcome.smsId);
             break;
         }
       }

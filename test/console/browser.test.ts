@@ -347,7 +347,7 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
       // GATEWAY_ERROR proves the request did not get through: the breaker skips the host, and with no other the provider is paused (until a probe's answer).
       assert.match(
         await page.locator('main').innerText(),
-        /Provider intellisoftware\s+hosts: 127\.0\.0\.1:\d+ failed \(skipped by the breaker\); sending: paused since [^(]+\(ERR:GATEWAY_ERROR: [^)]+\); next probe/,
+        /Provider intellisoftware\s+hosts: 127\.0\.0\.1:\d+ failed at [^,]+ UTC, skipped by the breaker until [^;]+ UTC; sending: paused since [^(]+\(ERR:GATEWAY_ERROR: [^)]+\); next probe/,
       );
       // An HTTP gateway's own health knows nothing of its answers: the overview says what the relay saw.
       assert.match(
