@@ -77,13 +77,11 @@ const WAL_FRAME_HEADER_BYTES = 24;
 const WAL_MAGIC = 0x377f0682;
 /** The WAL read at a time: 64 whole frames of its own page size (at most ~4 MB, at MAX_PAGE_SIZE). */
 const WAL_READ_FRAMES = 64;
-/**
- * The page sizes SQLite allows: powers of two from 512 to 65536, the largest written as 1 in the 16-bit fields that
- * hold it (SQLite's file format, "Page Size"; the WAL header's page size likewise).
- */
+/** The page sizes SQLite allows: powers of two from 512 to 65536 (SQLite's file format, "The Database Header"). */
 const MIN_PAGE_SIZE = 512;
 const MAX_PAGE_SIZE = 65536;
-const MAX_PAGE_SIZE_WRITTEN = 1;
+/** 65536 as a 16-bit page-size field writes it (the database header's); read so in a WAL header's field too. */
+const MAX_PAGE_SIZE_CODE = 1;
 
 /**
  * The application_id in the last committed page 1 of WAL `wal` (frames whose salts and running checksum match its
@@ -98,7 +96,7 @@ function walApplicationId(wal: string): number | undefined {
     const magic = header.readUInt32BE(0);
     if ((magic & ~1) !== WAL_MAGIC) return undefined;
     const bigEndian = (magic & 1) === 1;
-    const pageSize = header.readUInt32BE(8) === MAX_PAGE_SIZE_WRITTEN ? MAX_PAGE_SIZE : header.readUInt32BE(8);
+    const pageSize = header.readUInt32BE(8) === MAX_PAGE_SIZE_CODE ? MAX_PAGE_SIZE : header.readUInt32BE(8);
     if (pageSize < MIN_PAGE_SIZE || pageSize > MAX_PAGE_SIZE || (pageSize & (pageSize - 1)) !== 0) return undefined;
     let sum = walChecksum(header, 0, 24, [0, 0], bigEndian);
     if (sum[0] !== header.readUInt32BE(24) || sum[1] !== header.readUInt32BE(28)) return undefined;
