@@ -191,6 +191,12 @@ function countryCodeHint(value: unknown): string {
   return String(value).toUpperCase() === 'UK' ? 'UK is not an ISO country code: use GB' : 'expected a two-letter country code such as GB or US';
 }
 
+/**
+ * A start or end marker: kept as written (a marker may hold spaces), but one of spaces alone would
+ * cut every text at its first run of them.
+ */
+const marker = z.string().regex(/\S/, 'write a marker with at least one visible character, such as [EndOfMessage]');
+
 const PORT_HINT = `expected a port number from 0 to ${MAX_PORT}`;
 /** Decimal digits only (an empty variable coerced to 0 took any free port); 0 written is any free port. */
 const port = wholeNumber(PORT_HINT).pipe(z.number().min(0, PORT_HINT).max(MAX_PORT, PORT_HINT));
@@ -587,9 +593,9 @@ export const configSchema = z.strictObject({
       /** Line beginnings (besides the built-in ones) that open a legal disclaimer: it and all below go. */
       disclaimers: list(z.string().trim().min(1), '["Confidentiality notice"]').default([]),
       /** Text from one of these on is not sent. */
-      endMarkers: list(z.string().min(1), '["[EndOfMessage]"]').default(['[EndOfMessage]']),
+      endMarkers: list(marker, '["[EndOfMessage]"]').default(['[EndOfMessage]']),
       /** Text up to and including one of these is not sent. */
-      startMarkers: list(z.string().min(1), '["[StartOfMessage]"]').default(['[StartOfMessage]']),
+      startMarkers: list(marker, '["[StartOfMessage]"]').default(['[StartOfMessage]']),
       /** Per envelope sender (`alerts@example.com` or `@example.com`), the first that matches wins. */
       senders: z
         .array(textPolicy.partial().extend({ match: list(senderPattern, '["@erp.example.com"]', 'expected at least one address or @domain') }), {

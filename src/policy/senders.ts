@@ -161,7 +161,9 @@ export class SenderPolicy {
     const own = ownSenderId(this.#settings.accountSenderIds ?? []);
     if (own !== undefined && sameSenderId(own, senderId)) return undefined;
     const whose = principal.kind === 'account' ? `account ${principal.name}` : principal.name;
-    return `"${senderId}" is not a sender id ${whose} may send as (${allowed.join(', ')}); leave ${givenIn} out to send as the relay's own`;
+    // An empty list written on purpose means "none": say so rather than list nothing in "()".
+    const which = allowed.length === 0 ? ': it may choose none' : ` (${allowed.join(', ')})`;
+    return `"${senderId}" is not a sender id ${whose} may send as${which}; leave ${givenIn} out to send as the relay's own`;
   }
 
   /** Why `principal` may not text `e164` (destinationProblem, the number written by `shown`), or undefined. */

@@ -212,6 +212,17 @@ describe('config', () => {
     assert.deepEqual(config.policy.blockedPrefixes, ['+4490']);
   });
 
+  test('a start or end marker of spaces alone (it would cut every text at its first run of spaces) is refused; one holding spaces is kept as written', () => {
+    const lines = problems({}, 'text:\n  endMarkers: ["  "]\n  startMarkers: ["", "\\t"]\n');
+    assert.deepEqual(lines.map((line) => line.replace(/^\S*smsrelay\.yaml/, 'smsrelay.yaml')).toSorted(), [
+      'smsrelay.yaml: text.endMarkers.0: write a marker with at least one visible character, such as [EndOfMessage]',
+      'smsrelay.yaml: text.startMarkers.0: write a marker with at least one visible character, such as [EndOfMessage]',
+      'smsrelay.yaml: text.startMarkers.1: write a marker with at least one visible character, such as [EndOfMessage]',
+    ]);
+    const { config } = loadConfig({}, dirWith('text:\n  endMarkers: ["-- end --"]\n'));
+    assert.deepEqual(config.text.endMarkers, ['-- end --']);
+  });
+
   test('the webhook token and default mailbox come from the environment; a short token is refused without being shown', () => {
     const { config } = loadConfig({ SMSRELAY_WEBHOOK_TOKEN: 'a-long-enough-secret', SMSRELAY_DEFAULT_MAILBOX: 'ops@example.com' }, dirWith(''));
     assert.equal(config.inbound.webhookToken, 'a-long-enough-secret');

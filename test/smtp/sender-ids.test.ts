@@ -21,6 +21,7 @@ describe('sender ids an account or network may choose', () => {
     accounts: [
       { username: 'erp', passwordHash: HASH, senders: ['@erp.example.com'], senderIds: ['Acme', '+4477009001*'] },
       { username: 'billing', passwordHash: HASH, senders: ['@erp.example.com'] },
+      { username: 'payroll', passwordHash: HASH, senders: ['@erp.example.com'], senderIds: [] },
     ],
   });
 
@@ -76,6 +77,14 @@ describe('sender ids an account or network may choose', () => {
       /^554 5\.7\.1 Sender id refused: "HSBC" is not a sender id trusted networks may send as \(Relay\)/,
     );
     assert.match(await send({ 'X-SMS-From': 'HSBC' }, { localAddress: '127.0.0.3' }), /^250 /);
+  });
+
+  test('an empty list written on purpose: the refusal says the account may choose none, not "()"', async () => {
+    assert.equal(
+      await send({ 'X-SMS-From': 'Acme' }, { user: 'payroll' }),
+      `554 5.7.1 Sender id refused: "Acme" is not a sender id account payroll may send as: it may choose none; leave X-SMS-From out to send as the relay's own`,
+    );
+    assert.match(await send({}, { user: 'payroll' }), /^250 /, 'no sender id: the relay sends as its own');
   });
 });
 
