@@ -1054,14 +1054,14 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
   }
 
   /**
-   * Each provider's hosts (a failed one skipped by the breaker now: when it failed, until when it is skipped) and its
-   * account pause: a plain snapshot (the console's overview).
+   * Each provider's hosts (a failed one: when it failed and, while the breaker skips it, until when) and its account
+   * pause: a plain snapshot (the console's overview).
    */
   health() {
     const now = this.#clock();
     return [...this.#lanes.values()].map(({ provider, breaker, pause }) => ({
       provider: provider.name,
-      // With every host failed the breaker tries them all anyway, but each is still failed until its time.
+      // With every host failed the breaker tries them all anyway (its pause says when), but each is still failed until its time.
       hosts: provider.gateway.endpoints.map((endpoint, index) => ({ endpoint, failed: breaker.failure(index, now) })),
       // Its next probe is read from the store (src/admin.ts nextProbe): this relay's view moves with each probe it takes.
       pause: pause.paused ? { since: pause.since ?? now, reason: pause.reason ?? '' } : undefined,

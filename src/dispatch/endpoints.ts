@@ -2,10 +2,14 @@ import type { SharedHostFailure, SharedStateStore } from '../store/shared-state-
 
 export type BreakerStore = Pick<SharedStateStore, 'markHostFailed' | 'markHostWorking'>;
 
-/** A host the breaker skips now: when it failed, and until when it is skipped (tried again after). */
+/**
+ * A host that failed within `recoveryMs`: when, and until when the breaker skips it (tried again after). No `until`
+ * while every host of the provider failed: the breaker then tries them all, and the provider's pause, not the breaker,
+ * says when (its next probe).
+ */
 export interface HostFailure {
   readonly at: number;
-  readonly until: number;
+  readonly until?: number;
 }
 
 /**
@@ -79,13 +83,15 @@ export class EndpointBreaker {
     await this.#store.markHostWorking(this.#provider, this.#endpoints[endpoint] ?? '').catch(this.#storeFailed);
   }
 
-  /** When host `endpoint` failed and until when it is skipped (its failure `recoveryMs` old then); undefined while it is not. */
+  /** When host `endpoint` failed and, while another is not failed, until when it is skipped; undefined while it is not failed. */
   failure(endpoint: number, now: number): HostFailure | undefined {
-    const failedAt = this.#failedAt[endpoint];
-    return failedAt !== undefined && now - failedAt < this.#recoveryMs ? { at: failedAt, until: failedAt + this.#recoveryMs } : undefined;
+    const at = this.#failedAt[endpoint];
+    if (at === undefined || !this.#isOpen(endpoint, now)) return undefined;
+    return this.healthy(now) ? { at, until: at + this.#recoveryMs } : { at };
   }
 
   #isOpen(endpoint: number, now: number): boolean {
-    return this.failure(endpoint, now) !== undefined;
+    const failedAt = this.#failedAt[endpoint];
+    return failedAt !== undefined && now - failedAt < this.#recoveryMs;
   }
 }
