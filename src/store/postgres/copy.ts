@@ -187,7 +187,7 @@ async function databaseStamps(client: pg.Client, table: string, names: readonly 
   const unknown = targetOnly.filter((name) => !stamps.includes(name));
   if (unknown.length > 0)
     throw new CopyError(
-      `the target database's table ${table} has ${unknown.length === 1 ? 'a column' : 'columns'} the source lacks and this smsrelay does not know (${unknown.join(', ')}), which the copy cannot fill: copy only into a new, empty database; nothing was committed`,
+      `the target database's table ${table} has ${unknown.length === 1 ? 'a column' : 'columns'} the source lacks and this smsrelay does not know (${unknown.join(', ')}), which the copy cannot fill: copy only into a database only this smsrelay's migrations made (a new, empty one, with no column added by hand or by another program); nothing was committed`,
     );
   return targetOnly;
 }
