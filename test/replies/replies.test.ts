@@ -13,6 +13,7 @@ import { ReplyNotes } from '../../src/replies/reply-notes.ts';
 import { REPLY_BOUNCE_WINDOW_MS } from '../../src/store/rows.ts';
 import { RELAY_KEYWORDS } from '../../src/vocabulary.ts';
 import { STORE_FILE } from '../../src/relay.ts';
+import { assertNeverLogged, captureLog } from '../helpers/log-lines.ts';
 import { gatewayYaml, removeDir, type Simulator, startSimulator, startTestRelay, tempDir, type TestRelay, waitFor } from '../helpers/relay.ts';
 import { queuedId, SmtpDialog, sendMail } from '../helpers/smtp.ts';
 import { SmtpSink, type SunkMail } from '../helpers/smtp-sink.ts';
@@ -38,8 +39,12 @@ describe('replies and delivery reports', () => {
     mail: { url: sink.url, retryMinDelay: '100ms', retryMaxDelay: '300ms' },
     inbound: { defaultMailbox: 'ops@example.com', webhookToken: TOKEN },
   });
+  /** The running relay's warnings and errors. */
+  let warned: string[] = [];
   const start = async () => {
-    relay = await startTestRelay(yaml(), {}, dir);
+    const { logger, lines } = captureLog('warn');
+    relay = await startTestRelay(yaml(), {}, dir, {}, logger);
+    warned = lines;
     const base = `http://127.0.0.1:${relay.relay.httpPort}`;
     gateway.simulator.setWebhooks({ moUrl: `${base}${WEBHOOK_PATHS.mo}?token=${TOKEN}`, drUrl: `${base}${WEBHOOK_PATHS.dr}?token=${TOKEN}` });
   };
@@ -78,9 +83,7 @@ describe('replies and delivery reports', () => {
       await dialog.command('EHLO ups.example.com');
       await dialog.command(`MAIL FROM:<${ups}>`);
       await dialog.command(`RCPT TO:<${phone}@sms.example.com>`);
-      const data = await dialog.data(
-        `From: ${ups}\r\nTo: ${phone}@sms.example.com\r\nSubject: UPS on battery\r\n\r\nUPS 2 on battery, 40 min left\r\n`,
-      );
+      const data = await dialog.data(`From: ${ups}\r\nTo: ${phone}@sms.example.com\r\nSubject: UPS on battery\r\n\r\nUPS 2 on battery, 40 min left\r\n`);
       assert.equal(data.code, 250, data.text);
     } finally {
       await dialog.close();
@@ -176,6 +179,12 @@ describe('replies and delivery reports', () => {
     const reply = await simpleParser((await mailTo('ups2@example.com', 2)).raw);
     assert.match(reply.text ?? '', /^second turn\n/);
     assert.equal(reply.inReplyTo, undefined, 'nothing to thread it under');
+    const said = warned.map((line) => JSON.parse(line) as { level: string; msg: string }).find((line) => /unthreaded/.test(line.msg));
+    assert.deepEqual(
+      [said?.level, said?.msg],
+      ['warn', "replies: a reply mail goes unthreaded: its earlier reply mail's stored copy is damaged (MESSAGE_TOO_BIG)"],
+    );
+    assertNeverLogged(warned, { 'the number': phone, 'the damaged copy': 'X-Damaged' });
   });
 
   test('the context alone finds the conversation: a reply mail that only names the thread continues it', async () => {
