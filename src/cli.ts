@@ -979,10 +979,11 @@ async function storeCommand(from: string | undefined, to: string | undefined): P
     process.exitCode = EXIT_UNAVAILABLE;
     return;
   }
-  // Read with another file's WAL applied, the copy would be of neither.
+  // Read with another file's WAL applied, the copy would be of neither. Refused in the line every command refuses it with,
+  // the setting that named the file being --from here, not dataDir.
   const foreign = foreignWal(storeFiles(from));
   if (foreign) {
-    console.error(`smsrelay: store copy: ${foreign.message}`);
+    console.error(`smsrelay: config: --from ${from}: ${foreign.message}`);
     process.exitCode = EXIT_CONFIG;
     return;
   }
@@ -1372,8 +1373,8 @@ function reviewSettings(running: Config, logger: Pick<Logger, 'info' | 'warn' | 
   // What start would warn of (a wrong file value a variable overrides, another provider's key, an old name): the
   // reload is the check the operator runs after an edit, and such a value runs the day the variable goes. Less the
   // certificate's expiry where the TLS reload just read that file and said it: one line for one fact.
-  const reloaded = edited.config.smtp.tls?.cert === running.smtp.tls?.cert;
-  const warnings = edited.warnings.filter((warning) => !(reloaded && warning === edited.certificateWarning));
+  const sameCertificateFile = edited.config.smtp.tls?.cert === running.smtp.tls?.cert;
+  const warnings = edited.warnings.filter((warning) => !(sameCertificateFile && warning === edited.certificateWarning));
   for (const warning of warnings) logger.warn(`config: SIGHUP: ${warning}`);
   const changed = changedSettings(running, edited.config);
   if (changed.length === 0) {

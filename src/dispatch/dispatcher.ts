@@ -1006,15 +1006,20 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     }
     // Held without a request: its last error stays the last one a gateway gave, which its bounce at the maximum age names.
     const error = heldUntil !== undefined && sms.lastError !== undefined ? sms.lastError : recordedError(classified);
-    if (classified.action === 'fail') return { smsId: sms.id, kind: 'failed', error, attempted: via !== undefined };
+    // Which host gave this answer, where there is a choice: the history line names it, as a sent or failed-over one's.
+    const took = via && this.#sentVia(via);
+    const named = took === undefined ? {} : { via: took };
+    if (classified.action === 'fail') return { smsId: sms.id, kind: 'failed', error, attempted: via !== undefined, ...named };
     const waitMs = heldUntil === undefined ? this.#waitFor(classified, now) : this.#heldFor(classified, heldUntil, now);
     const step = nextStep({ attempts: sms.attempts + 1, receivedAt: startOf(message), now, waitMs }, retry, random);
-    if (step.kind === 'expire') return { smsId: sms.id, kind: 'expired', error: `${error}; given up at the maximum age`, attempted: via !== undefined };
+    if (step.kind === 'expire')
+      return { smsId: sms.id, kind: 'expired', error: `${error}; given up at the maximum age`, attempted: via !== undefined, ...named };
     return {
       smsId: sms.id,
       kind: 'retry',
       nextAttemptAt: step.at,
       error,
+      ...named,
       // An SMS held back by a pause or its sender's hold (no request) has not failed: its backoff does not grow while
       // it is held. A probe that reached the gateway is an attempt, as its history line says, and its expiry bounce counts it.
       attempted: via !== undefined || heldUntil === undefined,
@@ -1051,19 +1056,19 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     return undefined;
   }
 
-  /** Each provider's hosts (a failed one is skipped by the breaker now) and its account pause: a plain snapshot (the console's overview). */
+  /**
+   * Each provider's hosts (a failed one: when it failed and, while the breaker skips it, until when) and its account
+   * pause: a plain snapshot (the console's overview).
+   */
   health() {
     const now = this.#clock();
-    return [...this.#lanes.values()].map(({ provider, breaker, pause }) => {
-      // With every host failed the breaker tries them all anyway, but each is still failed.
-      const working = new Set(breaker.healthy(now) ? breaker.order(now) : []);
-      return {
-        provider: provider.name,
-        hosts: provider.gateway.endpoints.map((endpoint, index) => ({ endpoint, failed: !working.has(index) })),
-        // Its next probe is read from the store (src/admin.ts nextProbe): this relay's view moves with each probe it takes.
-        pause: pause.paused ? { since: pause.since ?? now, reason: pause.reason ?? '' } : undefined,
-      };
-    });
+    return [...this.#lanes.values()].map(({ provider, breaker, pause }) => ({
+      provider: provider.name,
+      // With every host failed the breaker tries them all anyway (its pause says when), but each is still failed until its time.
+      hosts: provider.gateway.endpoints.map((endpoint, index) => ({ endpoint, failed: breaker.failure(index, now) })),
+      // Its next probe is read from the store (src/admin.ts nextProbe): this relay's view moves with each probe it takes.
+      pause: pause.paused ? { since: pause.since ?? now, reason: pause.reason ?? '' } : undefined,
+    }));
   }
 }
 
