@@ -441,6 +441,11 @@ const UNENDED_HEADER_CHARS = 80;
 /** Attachment names shown in a reply: this many, then "and N more"; each cut to this length. */
 const NAMED_ATTACHMENTS = 3;
 const ATTACHMENT_NAME_CHARS = 40;
+/** Where a name was cut: an ellipsis as a reply writes one, in ASCII (RFC 5321 §4.2). */
+const CUT_MARK = '...';
+/** A file name's extension, kept past a cut (`.pdf`, `.eml`, `.docx`): the file's kind, which the sender knows it by. */
+const EXTENSION = /\.[A-Za-z0-9]{1,8}$/;
+
 
 /** What the sender is told when the body ran past MAX_READ_CHARS: what was sent is the text of its first part alone. */
 export function unreadNote(request: Pick<OutboundRequest, 'unread'>): string | undefined {
@@ -466,10 +471,22 @@ export function subjectForBodyNote(request: Pick<OutboundRequest, 'subjectForBod
  */
 export function attachmentsNote(names: readonly string[]): string | undefined {
   if (names.length === 0) return undefined;
-  const shown = names.slice(0, NAMED_ATTACHMENTS).map((name) => `"${printableAscii(name).replaceAll('"', "'").slice(0, ATTACHMENT_NAME_CHARS)}"`);
+  const shown = names.slice(0, NAMED_ATTACHMENTS).map((name) => `"${shownName(name)}"`);
   const more = names.length - shown.length;
   const listed = ENGLISH_LIST.format(more > 0 ? [...shown, `${more} more`] : shown);
   return `${names.length === 1 ? 'the attachment' : `${names.length} attachments`} ${listed} ${names.length === 1 ? 'is' : 'are'} not sent: an SMS carries text only`;
+}
+
+/**
+ * An attachment's name as a reply line shows it: printable ASCII, at most ATTACHMENT_NAME_CHARS; a longer one cut
+ * before its extension, which is kept, and the cut marked, so that no name shows that no file has
+ * (`Pump station 4 - maintenance report....pdf`).
+ */
+function shownName(name: string): string {
+  const printable = printableAscii(name).replaceAll('"', "'");
+  if (printable.length <= ATTACHMENT_NAME_CHARS) return printable;
+  const extension = EXTENSION.exec(printable)?.[0] ?? '';
+  return `${printable.slice(0, ATTACHMENT_NAME_CHARS - CUT_MARK.length - extension.length).trimEnd()}${CUT_MARK}${extension}`;
 }
 
 function resubmissionOf(messageIdHeader: string | undefined, numbers: readonly string[], text: string, since: number) {
