@@ -3,8 +3,10 @@ import { type OutboundRequest, parseMail } from '../mail/extract.ts';
 import { type TextSettings, textPolicyFor } from '../mail/policy.ts';
 import { notGsm7, type SmsText } from '../sms/encoding.ts';
 import type { Store } from '../store/types.ts';
-import { partsCappedNote, readText, smsOnProvider, subjectForBodyNote, unreadNote } from './new-mail.ts';
+import { withHeaderEnd } from '../mail/mime.ts';
+import { headerBlock, partsCappedNote, readText, smsOnProvider, subjectForBodyNote, unreadNote } from './new-mail.ts';
 import { limitsFor } from './number-checks.ts';
+import { returnedOwnMail, traceOf } from './own-mail.ts';
 import { type RecipientRules, recipientNumber, resolveRecipient } from './recipient-addresses.ts';
 import type { ProviderLimits, Routes } from './types.ts';
 
@@ -44,7 +46,11 @@ export async function previewMail(raw: Buffer, options: PreviewOptions): Promise
   const store = numbers.length > 0 ? options.store : undefined;
   let request: OutboundRequest | undefined;
   try {
-    request = await readText(await parseMail(raw), policy, false, numbers, store);
+    const trace = traceOf(headerBlock(withHeaderEnd(raw)));
+    const returned = returnedOwnMail(trace, options.envelopeFrom, options.recipients.domains);
+    if (returned !== undefined)
+      return { request, sms: undefined, notes: [`not sent as SMS: ${returned}`], refused: undefined, notGsm7: [], store: store !== undefined };
+    request = await readText(await parseMail(raw), policy, false, numbers, store, trace.listCopy);
     const { sms, partsCapped, standIns } = smsOnProvider(
       request,
       options.maxParts,

@@ -64,6 +64,11 @@ export interface OutboundRequest extends RelayParameters {
    * `Header: value`: the mail is refused only if it may answer one of the relay's reply mails (acceptance's answersReplyMail).
    */
   readonly automaticMark: string | undefined;
+  /**
+   * `Precedence: bulk` or `junk`, as `Header: value`: a mark as automaticMark is, but one a mailing list writes on its
+   * copies too (Majordomo, ezmlm): it counts only in a mail that is no list's copy (acceptance's MailTrace).
+   */
+  readonly precedenceMark: string | undefined;
   /** `X-SMS-Delivery-Report: all`: tell the sender of every final delivery state. */
   readonly reportAll: boolean;
   /** `X-SMS-Send-At`: not to be delivered before (ms since the epoch). */
@@ -283,6 +288,7 @@ export function extractRequest(
     fromAddresses: (mail.from?.value ?? []).flatMap((entry) => (entry.address ? [entry.address] : [])),
     automated: automation(mail, written),
     automaticMark: markedBy(mail, AUTOMATIC_MARKS) ?? (AUTO_REPLY_SUBJECT.test(prefixed) ? 'its subject says so' : undefined),
+    precedenceMark: markedBy(mail, PRECEDENCE_MARKS),
     reportAll:
       String(mail.headers.get('x-sms-delivery-report') ?? '')
         .trim()
@@ -647,19 +653,23 @@ export function autoReplyMark(mail: ParsedMail): string | undefined {
 const AUTOMATIC_MARKS: ReadonlyArray<readonly [header: string, value: RegExp]> = [
   ['auto-submitted', /^(?!no\b)./],
   ['x-auto-response-suppress', /./],
-  ['precedence', /^(?:bulk|junk|list)\b/],
 ];
+/**
+ * `Precedence: bulk` and `junk` (vacation responders, ticket systems): marks as AUTOMATIC_MARKS are, but lists write
+ * `bulk` on every copy too (OutboundRequest.precedenceMark). `Precedence: list` is none: only a list writes it, on a
+ * person's post as on anything else, so it says who sent the copy, not who wrote it.
+ */
+const PRECEDENCE_MARKS: ReadonlyArray<readonly [header: string, value: RegExp]> = [['precedence', /^(?:bulk|junk)\b/]];
 /** A subject that opens with an auto-reply's word (`Automatic reply:`, `Abwesend:`): bounce.ts reads it too. */
 export const AUTO_REPLY_SUBJECT = new RegExp(`^\\s*(?:${anyOf(AUTO_REPLY_SUBJECTS)})\\s*[:：]`, 'iu');
 
 /**
- * RFC 3834: auto-replies must not be answered, and the relay's own mail must not loop back: mail that
- * is automatic whatever it answers. Alerts (`Auto-Submitted: auto-generated`) are what the relay is
- * for and pass here: their marks (OutboundRequest.automaticMark) count only in an answer to one of
- * the relay's reply mails, which the store tells.
+ * RFC 3834: auto-replies must not be answered: mail that is automatic whatever it answers (the relay's own
+ * mail come back, which carries LOOP_HEADER, acceptance's own-mail.ts judges before the text is read). Alerts
+ * (`Auto-Submitted: auto-generated`) are what the relay is for and pass here: their marks
+ * (OutboundRequest.automaticMark) count only in an answer to one of the relay's reply mails, which the store tells.
  */
 function automation(mail: ParsedMail, body: string): string | undefined {
-  if (mail.headers.has(LOOP_HEADER.toLowerCase())) return `it carries ${LOOP_HEADER}: it is the relay's own mail`;
   const autoReply = markedBy(mail, AUTO_REPLY_MARKS);
   if (autoReply) return `it is an auto-reply (${autoReply})`;
   return reportKind(mail) ?? clientNotice(mail.subject ?? '', body);

@@ -292,6 +292,20 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
               );
               return callback(null, queuedReply(outcome));
             }
+            if ('returned' in outcome) {
+              logger.info(
+                {
+                  msgId: outcome.id,
+                  session: session.id,
+                  from: loggedSender(transaction.envelopeFrom),
+                  by: outcome.by,
+                  bytes: raw.length,
+                  ms: clock() - started,
+                },
+                "smtp: the relay's own mail came back through a mailing list; taken, not sent as SMS",
+              );
+              return callback(null, `Ok: taken as ${outcome.id}, not sent as SMS (${outcome.returned})`);
+            }
             if ('bounce' in outcome) {
               const { id: msgId, by, bounce } = outcome;
               const fields = { msgId, session: session.id, from: loggedSender(transaction.envelopeFrom), by, reason: maskNumbersIn(bounce.reason) };

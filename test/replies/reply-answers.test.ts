@@ -1,0 +1,201 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { simpleParser } from 'mailparser';
+import { webhookPaths } from '../../src/http/webhooks.ts';
+import { gatewayYaml, removeDir, type Simulator, startSimulator, startTestRelay, tempDir, type TestRelay, waitFor } from '../helpers/relay.ts';
+import { type Reply, SmtpDialog, sendMail } from '../helpers/smtp.ts';
+import { SmtpSink, type SunkMail } from '../helpers/smtp-sink.ts';
+import { sleep } from '../helpers/wait.ts';
+
+const TOKEN = 'test-webhook-token-0123456789';
+const WEBHOOK_PATHS = webhookPaths('intellisoftware');
+const LIST = 'ops@lists.example';
+const LIST_BOUNCES = 'ops-bounces@lists.example';
+/** What a Mailman list adds to each copy it sends its members: its id, its post address, its precedence. */
+const LIST_FIELDS = `List-Id: Ops team <ops.lists.example>\r\nList-Post: <mailto:${LIST}>\r\nList-Unsubscribe: <mailto:ops-leave@lists.example>\r\nPrecedence: list\r\n`;
+/** The trace a list's copy gathers: the smarthost, the list server, its outgoing MTA. */
+const HOPS = ['smarthost.example', 'lists.example', 'out.lists.example']
+  .map((host) => `Received: from relay by ${host} with ESMTP; Mon, 7 Dec 2026 11:58:02 +0000\r\n`)
+  .join('');
+
+/**
+ * Answers to the relay's reply mail over real sockets: a mailing list that sets Reply-To to itself, to which the reply
+ * mail goes and which sends it to every member, the phone's address among them, as Mailman does, while a person
+ * answers through the list.
+ */
+describe("answers to the relay's reply mail", () => {
+  let gateway: Simulator;
+  let sink: SmtpSink;
+  let relay: TestRelay;
+  const dir = tempDir();
+
+  before(async () => {
+    gateway = await startSimulator({ webhookRetryMs: 100, reportDelayMs: 0 });
+    sink = await new SmtpSink().start();
+    relay = await startTestRelay(
+      {
+        ...gatewayYaml(gateway.url),
+        sms: { domains: ['sms.example.com'], defaultRegion: 'GB' },
+        mail: { url: sink.url, retryMinDelay: '100ms', retryMaxDelay: '300ms' },
+        inbound: { defaultMailbox: 'ops@example.com', webhookToken: TOKEN },
+      },
+      {},
+      dir,
+    );
+    const base = `http://127.0.0.1:${relay.relay.httpPort}`;
+    gateway.simulator.setWebhooks({ moUrl: `${base}${WEBHOOK_PATHS.mo}?token=${TOKEN}`, drUrl: `${base}${WEBHOOK_PATHS.dr}?token=${TOKEN}` });
+  });
+  after(async () => {
+    await relay.stop();
+    await gateway.close();
+    await sink.stop();
+    removeDir(dir);
+  });
+
+  const smsTo = (digits: string) => gateway.simulator.received.filter((sms) => sms.to === digits);
+  const nthSmsTo = (digits: string, count: number) => waitFor(`SMS ${count} to ${digits}`, () => smsTo(digits)[count - 1]);
+  const mailsTo = (address: string) => sink.received.filter((mail) => mail.to.includes(address));
+  const nthMailTo = (address: string, count: number): Promise<SunkMail> => waitFor(`mail ${count} to ${address}`, () => mailsTo(address)[count - 1]);
+
+  /** One mail as raw bytes from envelope sender `from` to the phone; the end of DATA's reply. */
+  const deliver = async (from: string, phone: string, raw: string): Promise<Reply | undefined> => {
+    const dialog = await SmtpDialog.open(relay.relay.smtpPort);
+    try {
+      await dialog.command('EHLO lists.example');
+      await dialog.command(`MAIL FROM:<${from}>`);
+      const rcpt = await dialog.command(`RCPT TO:<${phone}@sms.example.com>`);
+      return rcpt.code === 250 ? await dialog.data(raw) : rcpt;
+    } finally {
+      await dialog.close();
+    }
+  };
+
+  /** The list's copy of a mail it got: its own fields and trace above the mail's, the mail itself unchanged. */
+  const listCopy = (mail: SunkMail, extra = '') => `${HOPS}${extra}${LIST_FIELDS}${mail.raw.replace(/^Return-Path:.*\r?\n/im, '')}`;
+
+  /** A list post to the phone, Reply-To the list; the phone answers; the relay's reply mail to the list. */
+  const conversation = async (phone: string) => {
+    const post = await sendMail(relay.relay.smtpPort, {
+      from: LIST_BOUNCES,
+      to: [`${phone}@sms.example.com`],
+      subject: '[ops] Server down',
+      body: 'db1 is not answering, who can look?',
+      headers: {
+        From: 'Alice <alice@example.com>',
+        'Reply-To': LIST,
+        'List-Id': 'Ops team <ops.lists.example>',
+        'List-Post': `<mailto:${LIST}>`,
+        Precedence: 'list',
+      },
+    });
+    assert.equal(post.data?.code, 250, post.data?.text);
+    const sms = await nthSmsTo(phone, 1);
+    const mailsBefore = mailsTo(LIST).length;
+    gateway.simulator.sendMo({ from: phone, text: 'I can, 10 min', usercontext: sms.userContext });
+    const reply = await nthMailTo(LIST, mailsBefore + 1);
+    return { sms, reply, parsed: await simpleParser(reply.raw) };
+  };
+
+  test("the relay's own reply mail, come back as a list's copy, is taken with 250 and never texted: the list is never bounced, and no loop forms", async () => {
+    const phone = '447700900361';
+    const { reply } = await conversation(phone);
+    // The list sends its copy to every member, the phone among them, from its own bounce address; and again on each
+    // copy it gets (a list that also receives its own posts): each time it is taken, and nothing goes out.
+    for (let round = 1; round <= 3; round += 1) {
+      const back = await deliver(LIST_BOUNCES, phone, listCopy(reply));
+      assert.equal(back?.code, 250, back?.text);
+      assert.match(
+        back?.text ?? '',
+        /^2\.6\.0 Ok: taken as [0-9a-f-]{36}, not sent as SMS \(the relay's own mail \(X-SMSRelay-Loop\) come back through a mailing list: dropped, as a list's member drops its own post\)$/,
+      );
+    }
+    // A list that writes List-Post alone, or `Precedence: bulk`, is a list all the same.
+    const postOnly = `${HOPS}List-Post: <mailto:${LIST}>\r\nPrecedence: bulk\r\n${reply.raw}`;
+    assert.equal((await deliver(LIST_BOUNCES, phone, postOnly))?.code, 250);
+    await sleep(500);
+    assert.equal(smsTo(phone).length, 1, 'the phone got the list post only, never its own answer');
+    assert.equal(mailsTo(LIST).length, 1, 'one reply mail to the list, none drawn by its copies');
+    assert.equal(mailsTo(LIST_BOUNCES).length, 0, 'the list is sent no bounce');
+  });
+
+  test("the relay's own mail come back any other way cannot be told from a loop: refused, so its bounce reaches the reply mail's return path", async () => {
+    const phone = '447700900362';
+    const { reply } = await conversation(phone);
+    const loop = (reason: string) => `5.7.1 Not sent as SMS: it carries X-SMSRelay-Loop: it is the relay's own mail, and ${reason}`;
+    const cases: Array<[string, string, string, string]> = [
+      ['straight back, from its own return path', reply.from, reply.raw, loop("its envelope sender is the relay's own: it came straight back")],
+      ["through a list, but from the relay's return path", reply.from, listCopy(reply), loop("its envelope sender is the relay's own: it came straight back")],
+      [
+        'through a forwarder (its own envelope sender, no list field)',
+        'srs0=abcd=ef=sms.example.com=bounces@forward.example',
+        `${HOPS}${reply.raw}`,
+        loop('it came back through no mailing list (no List-Id or List-Post): a forward or alias sends it back'),
+      ],
+      [
+        'through a list, with the loop header twice',
+        LIST_BOUNCES,
+        listCopy(reply, 'X-SMSRelay-Loop: other.example\r\n'),
+        loop('it carries it 2 times, so it went round more than once'),
+      ],
+      ['through a list, over 30 hops', LIST_BOUNCES, listCopy(reply, HOPS.repeat(10)), loop('it has 33 Received: lines, more than 30: it is going round')],
+    ];
+    for (const [name, from, raw, refusal] of cases) {
+      const back = await deliver(from, phone, raw);
+      assert.equal(back?.code, 550, `${name}: ${back?.text}`);
+      assert.equal(back?.text, refusal, name);
+    }
+    await sleep(300);
+    assert.equal(smsTo(phone).length, 1, 'none of them texted');
+    assert.equal(mailsTo(LIST).length, 2, 'no reply mail drawn');
+  });
+
+  test("a person's post through the list answering the conversation is texted; an automatic one is not", async () => {
+    const phone = '447700900363';
+    const { sms, parsed } = await conversation(phone);
+    const messageId = parsed.messageId ?? '';
+    const answer = (subject: string, headers: Record<string, string>, body: string) =>
+      sendMail(relay.relay.smtpPort, {
+        from: LIST_BOUNCES,
+        to: [`${phone}@sms.example.com`],
+        subject,
+        body,
+        headers: { From: 'Bob Jones <bob@example.com>', 'In-Reply-To': messageId, References: messageId, 'Reply-To': LIST, ...headers },
+      });
+    const listed = { 'List-Id': 'Ops team <ops.lists.example>', 'List-Post': `<mailto:${LIST}>` };
+    const subject = `Re: [ops] Re: Server down [UserContext: ${sms.userContext}]`;
+    // A person wrote them: the Precedence is the list's (Mailman's `list`, ezmlm's `bulk`); `list` alone marks nothing.
+    const persons: Array<[Record<string, string>, string]> = [
+      [{ ...listed, Precedence: 'list' }, 'Thanks! Check the RAID too.'],
+      [{ ...listed, Precedence: 'bulk' }, 'The RAID is fine, it was the switch.'],
+      [{ Precedence: 'list' }, 'Switch replaced.'],
+    ];
+    for (const [index, [headers, text]] of persons.entries()) {
+      const { data } = await answer(subject, headers, `${text}\n\nOn Mon, 7 Dec 2026, +44 7700 900363 wrote:\n> I can, 10 min`);
+      assert.equal(data?.code, 250, `${JSON.stringify(headers)}: ${data?.text}`);
+      assert.match(data?.text ?? '', /^2\.6\.0 Ok: queued as /);
+      assert.equal((await nthSmsTo(phone, index + 2)).text, text);
+    }
+    // Automatic answers keep their own marks through the list, and are refused; so is `Precedence: bulk` on a mail no list sent.
+    const machines: Array<[string, Record<string, string>, string]> = [
+      [subject, { ...listed, Precedence: 'list', 'Auto-Submitted': 'auto-replied' }, 'it is an auto-reply (Auto-Submitted: auto-replied)'],
+      [
+        subject,
+        { ...listed, Precedence: 'list', 'Auto-Submitted': 'auto-generated' },
+        "it is an automatic answer to the relay's reply mail, not a person's (Auto-Submitted: auto-generated)",
+      ],
+      [
+        `Automatic reply: ${subject}`,
+        { ...listed, Precedence: 'list' },
+        "it is an automatic answer to the relay's reply mail, not a person's (its subject says so)",
+      ],
+      [subject, { Precedence: 'bulk' }, "it is an automatic answer to the relay's reply mail, not a person's (Precedence: bulk)"],
+    ];
+    for (const [title, headers, reason] of machines) {
+      const { data } = await answer(title, headers, 'I am out of the office until Monday.');
+      assert.equal(data?.code, 550, `${JSON.stringify(headers)}: ${data?.text}`);
+      assert.equal(data?.text, `5.7.1 Not sent as SMS: ${reason}`);
+    }
+    await sleep(300);
+    assert.equal(smsTo(phone).length, 1 + persons.length);
+  });
+});
