@@ -19,9 +19,9 @@ const HOPS = ['smarthost.example', 'lists.example', 'out.lists.example']
   .join('');
 
 /**
- * Answers to the relay's reply mail over real sockets: a mailing list that sets Reply-To to itself, to which the reply
- * mail goes and which sends it to every member, the phone's address among them, as Mailman does, while a person
- * answers through the list.
+ * Answers to the relay's reply mail over real sockets: what its footer promises is what is sent; and a mailing list
+ * that sets Reply-To to itself, to which the reply mail goes and which sends it to every member, the phone's address
+ * among them, as Mailman does, while a person answers through the list.
  */
 describe("answers to the relay's reply mail", () => {
   let gateway: Simulator;
@@ -95,6 +95,38 @@ describe("answers to the relay's reply mail", () => {
     const reply = await nthMailTo(LIST, mailsBefore + 1);
     return { sms, reply, parsed: await simpleParser(reply.raw) };
   };
+
+  test("the reply mail's footer says what is sent: the writer's text, below the quote too, without the quoted mail and the signature", async () => {
+    const phone = '447700900360';
+    const alice = 'alice@example.com';
+    const first = await sendMail(relay.relay.smtpPort, {
+      to: [`${phone}@sms.example.com`],
+      subject: 'Server down',
+      body: 'db1 is not answering',
+      headers: { From: alice },
+    });
+    assert.equal(first.data?.code, 250, first.data?.text);
+    const sms = await nthSmsTo(phone, 1);
+    gateway.simulator.sendMo({ from: phone, text: 'On it, rebooting now', usercontext: sms.userContext });
+    const reply = await simpleParser((await nthMailTo(alice, 1)).raw);
+    const body = reply.text ?? '';
+    assert.equal(body.trimEnd().split('\n').at(-1), 'Reply to this mail to answer by SMS: your text is sent, without the quoted mail and your signature.');
+    // Alice answers on top and, below the quote, adds a note for a colleague on cc: both are her text, and both are sent.
+    const quote = body
+      .trimEnd()
+      .split('\n')
+      .map((line) => `> ${line}`)
+      .join('\n');
+    const answer = `On my way, 20 min.\n\nOn Mon, 7 Dec 2026 at 11:22, +44 7700 900360 <${phone}@sms.example.com> wrote:\n${quote}\n\nBob (cc): bill this call-out to ACME, not to us.\n\n-- \nAlice Smith\nOps Lead`;
+    const { data } = await sendMail(relay.relay.smtpPort, {
+      to: [`${phone}@sms.example.com`],
+      subject: reply.subject ?? '',
+      body: answer,
+      headers: { From: alice, 'In-Reply-To': reply.messageId ?? '' },
+    });
+    assert.equal(data?.code, 250, data?.text);
+    assert.equal((await nthSmsTo(phone, 2)).text, 'On my way, 20 min.\n\nBob (cc): bill this call-out to ACME, not to us.');
+  });
 
   test("the relay's own reply mail, come back as a list's copy, is taken with 250 and never texted: the list is never bounced, and no loop forms", async () => {
     const phone = '447700900361';
