@@ -13,7 +13,7 @@ import { analyseText, charactersThatFit, SEGMENT_LIMITS, type SegmentLimits, typ
 import type { NewMail, NewRecipient, Store } from '../store/types.ts';
 import { admitMembers, checkNumberCount, limitsFor, routeOf, shownToSender } from './number-checks.ts';
 import { type RefusedMember, subjectNumber } from './recipient-addresses.ts';
-import { returnedOwnMail, traceOf } from './own-mail.ts';
+import { type MailTrace, returnedOwnMail, traceOf } from './own-mail.ts';
 import { resubmissionFingerprint } from './resubmission-fingerprint.ts';
 import type { AcceptanceSettings, AcceptedMail, ContextNotTaken, ProviderLimits, Routes, Transaction } from './types.ts';
 
@@ -39,7 +39,7 @@ export async function buildNewMail(
   { settings, store, provider: single, routes, senders, tracking }: NewMailContext,
   now: number,
 ): Promise<
-  | { returned: string }
+  | { returned: string; trace: MailTrace }
   | {
       mail: NewMail;
       cutFrom: number | undefined;
@@ -61,15 +61,15 @@ export async function buildNewMail(
   const ended = withHeaderEnd(raw);
   const header = headerBlock(ended);
   const trace = traceOf(header);
-  const returned = returnedOwnMail(trace, envelopeFrom, settings.recipients.domains);
-  if (returned !== undefined) return { returned };
+  const returned = await returnedOwnMail(trace, envelopeFrom, { hostname: settings.hostname, domains: settings.recipients.domains, store });
+  if (returned !== undefined) return { returned, trace };
   const textPolicy = textPolicyFor(settings.text, envelopeFrom);
   const { subjectCommand, rcptNumbers } = rcptTargets(transaction);
   // parseMail, awaited only where mailparser reads the mail: most mails readMail reads at once, and a promise awaited
   // costs a microtask on the 250's way.
   const parsed = readMail(ended) ?? (await parsedByMailparser(ended));
   const reads = new ConversationReadsOnce(store);
-  const request = await readText(parsed, textPolicy, subjectCommand, rcptNumbers, reads, trace.listCopy);
+  const request = await readText(parsed, textPolicy, subjectCommand, rcptNumbers, reads, trace);
   const fromProblem = senders.fromHeaderProblem(principal, request.fromAddresses);
   if (fromProblem) throw new RelayError('POLICY_DENIED', `Sender refused: ${fromProblem}`);
   // RCPT numbers were admitted at RCPT; the subject's are known only now. The sender wrote them: a refusal names them whole.
@@ -311,10 +311,11 @@ function withStandIns(text: string, standIns: Readonly<Record<string, string>> =
  * The text stage: the request a parsed mail makes, its text cut thread-first when it answers one
  * of the relay's reply mails to `numbers` (`store` undefined: not looked up); automatic mail is
  * refused, and so is a mail marked as no person's that may answer one of the relay's reply mails
- * (answersReplyMail). In a mailing list's copy (`listCopy`, MailTrace) `Precedence` is the list's, not its
- * writer's, and marks nothing: a person's post through a list that answers the conversation is texted, as
- * any person's answer; an auto-reply through it still carries its own marks. The relay's own mail come back
- * (returnedOwnMail) is judged before. `smsrelay preview` runs exactly this and smsOnProvider.
+ * (answersReplyMail). The marks a mailing list writes on every copy count only where the list did not
+ * (`trace`): `Precedence: bulk` in ezmlm's copies, `X-Loop` in any list's; so a person's post through a list that
+ * answers the conversation is texted, as any person's answer, and a machine's answer through it (an autoresponder's
+ * `Precedence: junk` or `bulk`, `Auto-Submitted`) is refused. The relay's own mail come back (returnedOwnMail) is
+ * judged before. `smsrelay preview` runs exactly this and smsOnProvider.
  */
 export async function readText(
   mail: ParsedMail,
@@ -322,12 +323,12 @@ export async function readText(
   subjectCommand: boolean,
   numbers: readonly string[],
   store: Pick<Store, 'contextOfMail' | 'sentReplies' | 'conversation' | 'repliedIn'> | undefined,
-  listCopy: boolean,
+  trace: Pick<MailTrace, 'listCopy' | 'listPrecedence'>,
 ): Promise<OutboundRequest> {
   const answered = store ? await answeredConversation(mail, numbers, store) : undefined;
   const request = extractRequest(mail, policy, subjectCommand, answered?.bodies, answered?.subjects);
   if (request.automated) throw new RelayError('AUTOMATED_MAIL', `Not sent as SMS: ${request.automated}`);
-  const mark = request.automaticMark ?? (listCopy ? undefined : request.precedenceMark);
+  const mark = request.automaticMark ?? (trace.listPrecedence ? undefined : request.precedenceMark) ?? (trace.listCopy ? undefined : request.loopMark);
   if (mark !== undefined && store && (await answersReplyMail(request, answered?.context, numbers, store))) {
     throw new RelayError('AUTOMATED_MAIL', `Not sent as SMS: it is an automatic answer to the relay's reply mail, not a person's (${mark})`);
   }

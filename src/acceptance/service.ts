@@ -286,7 +286,10 @@ export class AcceptanceService {
       const { principal } = transaction;
       const { store, provider, routes, tracking, settings } = this.#options;
       const built = await buildNewMail(id, raw, transaction, { settings, store, provider, routes, senders: this.#senders, tracking }, this.#clock());
-      if ('returned' in built) return { ok: true, id, by: principal.name, returned: built.returned };
+      if ('returned' in built) {
+        const { messageIdHeader, listId } = built.trace;
+        return { ok: true, id, by: principal.name, returned: built.returned, messageIdHeader, listId };
+      }
       const {
         mail,
         cutFrom,

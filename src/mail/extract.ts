@@ -65,10 +65,16 @@ export interface OutboundRequest extends RelayParameters {
    */
   readonly automaticMark: string | undefined;
   /**
-   * `Precedence: bulk` or `junk`, as `Header: value`: a mark as automaticMark is, but one a mailing list writes on its
-   * copies too (Majordomo, ezmlm): it counts only in a mail that is no list's copy (acceptance's MailTrace).
+   * `Precedence: bulk`, as `Header: value`: a mark as automaticMark is, but one that ezmlm writes on every copy in
+   * place of the writer's: it does not count in such a list's copy (acceptance's MailTrace.listPrecedence).
    */
   readonly precedenceMark: string | undefined;
+  /**
+   * `X-Loop` (procmail's autoresponders write it): a mark as automaticMark is, but one that SmartList writes on
+   * every copy too: it does not count in a list's copy (MailTrace.listCopy), where an autoresponder's answer carries
+   * `Precedence: junk` as well.
+   */
+  readonly loopMark: string | undefined;
   /** `X-SMS-Delivery-Report: all`: tell the sender of every final delivery state. */
   readonly reportAll: boolean;
   /** `X-SMS-Send-At`: not to be delivered before (ms since the epoch). */
@@ -289,6 +295,7 @@ export function extractRequest(
     automated: automation(mail, written),
     automaticMark: markedBy(mail, AUTOMATIC_MARKS) ?? (AUTO_REPLY_SUBJECT.test(prefixed) ? 'its subject says so' : undefined),
     precedenceMark: markedBy(mail, PRECEDENCE_MARKS),
+    loopMark: markedBy(mail, LOOP_MARKS),
     reportAll:
       String(mail.headers.get('x-sms-delivery-report') ?? '')
         .trim()
@@ -653,13 +660,18 @@ export function autoReplyMark(mail: ParsedMail): string | undefined {
 const AUTOMATIC_MARKS: ReadonlyArray<readonly [header: string, value: RegExp]> = [
   ['auto-submitted', /^(?!no\b)./],
   ['x-auto-response-suppress', /./],
+  // Vacation responders and procmail's (`junk (autoreply)`): no list writes it.
+  ['precedence', /^junk\b/],
 ];
 /**
- * `Precedence: bulk` and `junk` (vacation responders, ticket systems): marks as AUTOMATIC_MARKS are, but lists write
- * `bulk` on every copy too (OutboundRequest.precedenceMark). `Precedence: list` is none: only a list writes it, on a
- * person's post as on anything else, so it says who sent the copy, not who wrote it.
+ * `Precedence: bulk` (vacation responders, ticket systems' receipts): a mark as AUTOMATIC_MARKS are, but ezmlm writes
+ * it on every copy (OutboundRequest.precedenceMark). `Precedence: list` is none in an answer to a reply mail: lists
+ * write it (Mailman, Sympa, Google Groups where the writer wrote no Precedence), and so do some bulk mailers, but
+ * those never answer a reply mail; an autoresponder writes `bulk` or `junk`.
  */
-const PRECEDENCE_MARKS: ReadonlyArray<readonly [header: string, value: RegExp]> = [['precedence', /^(?:bulk|junk)\b/]];
+const PRECEDENCE_MARKS: ReadonlyArray<readonly [header: string, value: RegExp]> = [['precedence', /^bulk\b/]];
+/** procmail's loop guard, which its autoresponder recipes write (`formail -A "X-Loop: …"`): OutboundRequest.loopMark. */
+const LOOP_MARKS: ReadonlyArray<readonly [header: string, value: RegExp]> = [['x-loop', /./]];
 /** A subject that opens with an auto-reply's word (`Automatic reply:`, `Abwesend:`): bounce.ts reads it too. */
 export const AUTO_REPLY_SUBJECT = new RegExp(`^\\s*(?:${anyOf(AUTO_REPLY_SUBJECTS)})\\s*[:：]`, 'iu');
 

@@ -299,11 +299,15 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
                   session: session.id,
                   from: loggedSender(transaction.envelopeFrom),
                   by: outcome.by,
+                  to: [...transaction.recipients.keys()].map((address) => maskedRecipient(address).rcpt),
+                  messageId: outcome.messageIdHeader,
+                  list: outcome.listId,
                   bytes: raw.length,
                   ms: clock() - started,
                 },
-                "smtp: the relay's own mail came back through a mailing list; taken, not sent as SMS",
+                "smtp: the relay's own reply mail came back through a mailing list; taken, not sent as SMS",
               );
+              metrics?.ownMail.inc({ kind: 'reply', result: 'returned' });
               return callback(null, `Ok: taken as ${outcome.id}, not sent as SMS (${outcome.returned})`);
             }
             if ('bounce' in outcome) {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { simpleParser } from 'mailparser';
 import { webhookPaths } from '../../src/http/webhooks.ts';
+import { captureLog } from '../helpers/log-lines.ts';
 import { gatewayYaml, removeDir, type Simulator, startSimulator, startTestRelay, tempDir, type TestRelay, waitFor } from '../helpers/relay.ts';
 import { type Reply, SmtpDialog, sendMail } from '../helpers/smtp.ts';
 import { SmtpSink, type SunkMail } from '../helpers/smtp-sink.ts';
@@ -28,6 +29,7 @@ describe("answers to the relay's reply mail", () => {
   let sink: SmtpSink;
   let relay: TestRelay;
   const dir = tempDir();
+  const log = captureLog('info');
 
   before(async () => {
     gateway = await startSimulator({ webhookRetryMs: 100, reportDelayMs: 0 });
@@ -41,6 +43,8 @@ describe("answers to the relay's reply mail", () => {
       },
       {},
       dir,
+      {},
+      log.logger,
     );
     const base = `http://127.0.0.1:${relay.relay.httpPort}`;
     gateway.simulator.setWebhooks({ moUrl: `${base}${WEBHOOK_PATHS.mo}?token=${TOKEN}`, drUrl: `${base}${WEBHOOK_PATHS.dr}?token=${TOKEN}` });
@@ -128,9 +132,16 @@ describe("answers to the relay's reply mail", () => {
     assert.equal((await nthSmsTo(phone, 2)).text, 'On my way, 20 min.\n\nBob (cc): bill this call-out to ACME, not to us.');
   });
 
+  const returnedCount = async () => {
+    const metrics = await (await fetch(`http://127.0.0.1:${relay.relay.httpPort}/metrics`)).text();
+    return Number(/^smsrelay_mails_sent_total\{kind="reply",result="returned"\} (\d+)$/m.exec(metrics)?.[1] ?? 0);
+  };
+
   test("the relay's own reply mail, come back as a list's copy, is taken with 250 and never texted: the list is never bounced, and no loop forms", async () => {
     const phone = '447700900361';
-    const { reply } = await conversation(phone);
+    const other = '447700900364';
+    const counted = await returnedCount();
+    const { reply, parsed } = await conversation(phone);
     // The list sends its copy to every member, the phone among them, from its own bounce address; and again on each
     // copy it gets (a list that also receives its own posts): each time it is taken, and nothing goes out.
     for (let round = 1; round <= 3; round += 1) {
@@ -138,9 +149,21 @@ describe("answers to the relay's reply mail", () => {
       assert.equal(back?.code, 250, back?.text);
       assert.match(
         back?.text ?? '',
-        /^2\.6\.0 Ok: taken as [0-9a-f-]{36}, not sent as SMS \(the relay's own mail \(X-SMSRelay-Loop\) come back through a mailing list: dropped, as a list's member drops its own post\)$/,
+        /^2\.6\.0 Ok: taken as [0-9a-f-]{36}, not sent as SMS \(a phone's answer, the relay's own reply mail \(X-SMSRelay-Loop\), come back through a mailing list: dropped, as a list's member drops its own post\)$/,
       );
     }
+    // Another phone on this relay subscribed to the list gets the same copy: dropped too (texted, two phones' auto-replies
+    // would answer each other through the list), so phones on one relay never get each other's answers through it.
+    assert.equal((await deliver(LIST_BOUNCES, other, listCopy(reply)))?.code, 250);
+    // The drop's one trace: its log line names the mail, the list and the (masked) phone; the metric counts it.
+    const dropped = log.lines
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((line) => String(line.msg).startsWith("smtp: the relay's own reply mail came back"));
+    const last = dropped.at(-1);
+    assert.equal(last?.messageId, parsed.messageId);
+    assert.equal(last?.list, 'Ops team <ops.lists.example>');
+    assert.match(JSON.stringify(last?.to), /@sms\.example\.com/);
+    assert.ok(!JSON.stringify(last).includes(other), 'the number masked');
     // A list that writes List-Post alone, or `Precedence: bulk`, is a list all the same.
     const postOnly = `${HOPS}List-Post: <mailto:${LIST}>\r\nPrecedence: bulk\r\n${reply.raw}`;
     assert.equal((await deliver(LIST_BOUNCES, phone, postOnly))?.code, 250);
@@ -148,6 +171,8 @@ describe("answers to the relay's reply mail", () => {
     assert.equal(smsTo(phone).length, 1, 'the phone got the list post only, never its own answer');
     assert.equal(mailsTo(LIST).length, 1, 'one reply mail to the list, none drawn by its copies');
     assert.equal(mailsTo(LIST_BOUNCES).length, 0, 'the list is sent no bounce');
+    assert.equal(smsTo(other).length, 0, "the other phone never got phone 1's answer");
+    assert.equal((await returnedCount()) - counted, 5, 'each drop counted');
   });
 
   test("the relay's own mail come back any other way cannot be told from a loop: refused, so its bounce reaches the reply mail's return path", async () => {
@@ -170,6 +195,25 @@ describe("answers to the relay's reply mail", () => {
         loop('it carries it 2 times, so it went round more than once'),
       ],
       ['through a list, over 30 hops', LIST_BOUNCES, listCopy(reply, HOPS.repeat(10)), loop('it has 33 Received: lines, more than 30: it is going round')],
+      // A person redirecting (Thunderbird's Redirect, mutt's bounce) the list's copy to a phone: told why, not dropped.
+      [
+        'a list copy redirected by a person',
+        'alice@example.com',
+        `Resent-From: alice@example.com\r\nResent-To: 447700900365@sms.example.com\r\nResent-Date: Mon, 7 Dec 2026 12:00:00 +0000\r\n${listCopy(reply)}`,
+        loop('someone redirected it (Resent-* fields): a reply mail is answered, not redirected, to be texted'),
+      ],
+      [
+        "another relay's mail through a list",
+        LIST_BOUNCES,
+        listCopy(reply).replace(/^X-SMSRelay-Loop:.*$/im, 'X-SMSRelay-Loop: relay.other.example'),
+        loop('another relay wrote it (X-SMSRelay-Loop: relay.other.example)'),
+      ],
+      [
+        "a mail carrying the header and a list's, that is none of the relay's reply mails",
+        LIST_BOUNCES,
+        `${HOPS}${LIST_FIELDS}X-SMSRelay-Loop: ${relay.config.smtp.hostname}\r\nMessage-ID: <stored-elsewhere@app.example>\r\nFrom: app@example.com\r\nSubject: Pump 4\r\n\r\nPump 4 is down, call me.\r\n`,
+        loop("its Message-ID <stored-elsewhere@app.example> is none of the relay's reply mails"),
+      ],
     ];
     for (const [name, from, raw, refusal] of cases) {
       const back = await deliver(from, phone, raw);
@@ -195,11 +239,14 @@ describe("answers to the relay's reply mail", () => {
       });
     const listed = { 'List-Id': 'Ops team <ops.lists.example>', 'List-Post': `<mailto:${LIST}>` };
     const subject = `Re: [ops] Re: Server down [UserContext: ${sms.userContext}]`;
-    // A person wrote them: the Precedence is the list's (Mailman's `list`, ezmlm's `bulk`); `list` alone marks nothing.
+    // A person wrote them: the Precedence is the list's (Mailman's `list`; ezmlm's `bulk`, which replaces the writer's),
+    // and so is SmartList's X-Loop; `list` alone marks nothing.
+    const ezmlm = { 'Mailing-List': 'contact ops-help@lists.example; run by ezmlm', 'List-Post': `<mailto:${LIST}>` };
     const persons: Array<[Record<string, string>, string]> = [
       [{ ...listed, Precedence: 'list' }, 'Thanks! Check the RAID too.'],
-      [{ ...listed, Precedence: 'bulk' }, 'The RAID is fine, it was the switch.'],
+      [{ ...ezmlm, Precedence: 'bulk' }, 'The RAID is fine, it was the switch.'],
       [{ Precedence: 'list' }, 'Switch replaced.'],
+      [{ ...listed, Precedence: 'list', 'X-Loop': LIST }, 'Closing the ticket.'],
     ];
     for (const [index, [headers, text]] of persons.entries()) {
       const { data } = await answer(subject, headers, `${text}\n\nOn Mon, 7 Dec 2026, +44 7700 900363 wrote:\n> I can, 10 min`);
@@ -221,6 +268,21 @@ describe("answers to the relay's reply mail", () => {
         "it is an automatic answer to the relay's reply mail, not a person's (its subject says so)",
       ],
       [subject, { Precedence: 'bulk' }, "it is an automatic answer to the relay's reply mail, not a person's (Precedence: bulk)"],
+      // An autoresponder through a list (procmail's formail -rt answers the Reply-To, the list; vacation; a ticket
+      // system's receipt): Mailman keeps the Precedence its writer wrote, so in its copy `junk` and `bulk` are a machine's.
+      [
+        subject,
+        { ...listed, 'X-Loop': 'carol@example.com', Precedence: 'junk (autoreply)' },
+        "it is an automatic answer to the relay's reply mail, not a person's (Precedence: junk (autoreply))",
+      ],
+      [
+        `Request received: ${subject}`,
+        { ...listed, Precedence: 'bulk' },
+        "it is an automatic answer to the relay's reply mail, not a person's (Precedence: bulk)",
+      ],
+      [subject, { ...ezmlm, Precedence: 'junk' }, "it is an automatic answer to the relay's reply mail, not a person's (Precedence: junk)"],
+      // procmail's own loop mark, in a mail no list sent.
+      [subject, { 'X-Loop': 'carol@example.com' }, "it is an automatic answer to the relay's reply mail, not a person's (X-Loop: carol@example.com)"],
     ];
     for (const [title, headers, reason] of machines) {
       const { data } = await answer(title, headers, 'I am out of the office until Monday.');
