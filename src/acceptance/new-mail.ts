@@ -61,7 +61,11 @@ export async function buildNewMail(
   const ended = withHeaderEnd(raw);
   const header = headerBlock(ended);
   const trace = traceOf(header);
-  const returned = await returnedOwnMail(trace, envelopeFrom, { hostname: settings.hostname, domains: settings.recipients.domains, store });
+  // Awaited only for a mail that carries the relay's loop header: any other pays no microtask for it.
+  const returned =
+    trace.loopHeaders === 0
+      ? undefined
+      : await returnedOwnMail(trace, envelopeFrom, { hostname: settings.hostname, domains: settings.recipients.domains, store });
   if (returned !== undefined) return { returned, trace };
   const textPolicy = textPolicyFor(settings.text, envelopeFrom);
   const { subjectCommand, rcptNumbers } = rcptTargets(transaction);

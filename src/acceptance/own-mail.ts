@@ -26,7 +26,7 @@ export interface MailTrace {
   readonly listPrecedence: boolean;
   /** A `Resent-*` field (RFC 5322 §3.6.6): a person redirected ("bounced") the mail onwards as it was. */
   readonly resent: boolean;
-  /** The first Message-ID, as written on its field's first line (the relay writes its own on one). */
+  /** The first Message-ID, as written (unfolded). */
   readonly messageIdHeader: string | undefined;
   /** The Return-Path's address, which the delivering MTA wrote: a saved mail's envelope sender. */
   readonly returnPath: string | undefined;
@@ -54,6 +54,7 @@ const MAX_HOPS = 30;
  */
 const FIELD = /^([!-9;-~]+)[ \t]*:[ \t]*([^\r\n]*)/gm;
 const ANGLE_ADDRESS = /^<([^<>]*)>/;
+const FOLD = /\r?\n(?=[ \t])/g;
 
 /** The trace of a header block as received (`header`: up to the empty line that ends it). */
 export function traceOf(header: string): MailTrace {
@@ -67,7 +68,8 @@ export function traceOf(header: string): MailTrace {
   let messageIdHeader: string | undefined;
   let returnPath: string | undefined;
   const loop = LOOP_HEADER.toLowerCase();
-  for (const [, written = '', value = ''] of header.matchAll(FIELD)) {
+  // Unfolded first (RFC 5322 §2.2.3): a field's value may start on its next line (`Message-ID:` CRLF ` <…>`).
+  for (const [, written = '', value = ''] of header.replace(FOLD, ' ').matchAll(FIELD)) {
     const name = written.toLowerCase();
     if (name === loop) {
       loopHeaders++;
@@ -116,8 +118,15 @@ export async function returnedOwnMail(trace: MailTrace, envelopeFrom: string, ru
   if (isAtSmsDomain(envelopeFrom, rules.domains)) refuse("its envelope sender is the relay's own: it came straight back");
   if (!trace.listCopy) refuse('it came back through no mailing list (no List-Id or List-Post): a forward or alias sends it back');
   if (trace.resent) refuse('someone redirected it (Resent-* fields): a reply mail is answered, not redirected, to be texted');
-  if (trace.loopBy?.toLowerCase() !== rules.hostname.toLowerCase()) refuse(`another relay wrote it (${LOOP_HEADER}: ${trace.loopBy ?? ''})`);
+  // The store decides, not the name in the header: relays sharing one PostgreSQL database (or a renamed one) write
+  // their own names, and a list's copy reaches whichever relay the MX picks.
   const ours = trace.messageIdHeader !== undefined && (await rules.store?.isReplyMail(trace.messageIdHeader));
-  if (!ours) refuse(`its Message-ID ${trace.messageIdHeader ?? '(none)'} is none of the relay's reply mails`);
+  if (!ours) {
+    refuse(
+      trace.loopBy?.toLowerCase() !== rules.hostname.toLowerCase()
+        ? `another relay wrote it (${LOOP_HEADER}: ${trace.loopBy ?? ''}), and its Message-ID is none of this relay's reply mails`
+        : `its Message-ID ${trace.messageIdHeader ?? '(none)'} is none of the relay's reply mails`,
+    );
+  }
   return `a phone's answer, the relay's own reply mail (${LOOP_HEADER}), come back through a mailing list: dropped, as a list's member drops its own post`;
 }

@@ -167,12 +167,19 @@ describe("answers to the relay's reply mail", () => {
     // A list that writes List-Post alone, or `Precedence: bulk`, is a list all the same.
     const postOnly = `${HOPS}List-Post: <mailto:${LIST}>\r\nPrecedence: bulk\r\n${reply.raw}`;
     assert.equal((await deliver(LIST_BOUNCES, phone, postOnly))?.code, 250);
+    // Relays sharing one PostgreSQL database write their own names: the store, which knows the reply mail, decides.
+    const byAnotherRelay = listCopy(reply).replace(/^X-SMSRelay-Loop:.*$/im, 'X-SMSRelay-Loop: relay-b.example.com');
+    assert.equal((await deliver(LIST_BOUNCES, phone, byAnotherRelay))?.code, 250, 'a reply mail another relay of the store wrote');
+    // A folded Message-ID (its value on the next line) is the same Message-ID.
+    const folded = listCopy(reply).replace(/^Message-ID:[ \t]*/im, 'Message-ID:\r\n ');
+    assert.notEqual(folded, listCopy(reply));
+    assert.equal((await deliver(LIST_BOUNCES, phone, folded))?.code, 250, 'a folded Message-ID');
     await sleep(500);
     assert.equal(smsTo(phone).length, 1, 'the phone got the list post only, never its own answer');
     assert.equal(mailsTo(LIST).length, 1, 'one reply mail to the list, none drawn by its copies');
     assert.equal(mailsTo(LIST_BOUNCES).length, 0, 'the list is sent no bounce');
     assert.equal(smsTo(other).length, 0, "the other phone never got phone 1's answer");
-    assert.equal((await returnedCount()) - counted, 5, 'each drop counted');
+    assert.equal((await returnedCount()) - counted, 7, 'each drop counted');
   });
 
   test("the relay's own mail come back any other way cannot be told from a loop: refused, so its bounce reaches the reply mail's return path", async () => {
@@ -205,8 +212,10 @@ describe("answers to the relay's reply mail", () => {
       [
         "another relay's mail through a list",
         LIST_BOUNCES,
-        listCopy(reply).replace(/^X-SMSRelay-Loop:.*$/im, 'X-SMSRelay-Loop: relay.other.example'),
-        loop('another relay wrote it (X-SMSRelay-Loop: relay.other.example)'),
+        listCopy(reply)
+          .replace(/^X-SMSRelay-Loop:.*$/im, 'X-SMSRelay-Loop: relay.other.example')
+          .replace(/^Message-ID:.*$/im, 'Message-ID: <reply-1@relay.other.example>'),
+        loop("another relay wrote it (X-SMSRelay-Loop: relay.other.example), and its Message-ID is none of this relay's reply mails"),
       ],
       [
         "a mail carrying the header and a list's, that is none of the relay's reply mails",
