@@ -66,11 +66,12 @@ export class Metrics {
   });
   /**
    * The relay's own mail (bounces, notices, reply mails, the postmaster's) by kind and how each attempt ended, and reply
-   * mails a bounce failed after the smarthost took them (`bounced`, counted besides their `delivered`): fixed sets.
+   * mails a bounce failed after the smarthost took them (`bounced`, counted besides their `delivered`), and reply mails
+   * come back through a mailing list to a phone, taken and dropped (`returned`): fixed sets.
    */
   readonly ownMail = new Counter({
     name: 'smsrelay_mails_sent_total',
-    help: "Delivery attempts of the relay's own mail, by kind (bounce, notice, reply, postmaster) and result (delivered, deferred, refused), and reply mails failed by a bounce after the smarthost took them (bounced, besides their delivered)",
+    help: "Delivery attempts of the relay's own mail, by kind (bounce, notice, reply, postmaster) and result (delivered, deferred, refused), reply mails failed by a bounce after the smarthost took them (bounced, besides their delivered), and reply mails come back through a mailing list, dropped (returned)",
     labelNames: ['kind', 'result'] as const,
     registers: [this.registry],
   });

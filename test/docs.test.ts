@@ -178,6 +178,7 @@ const LABEL_VALUES = {
     'deferred',
     'refused',
     'bounced',
+    'returned',
   ],
   // A request's failure is classified by the provider's rules, then the generic ones; a rule only for a recipient's code never labels a request.
   smsrelay_gateway_request_seconds: [

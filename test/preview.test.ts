@@ -80,6 +80,19 @@ describe('smsrelay preview', () => {
     assert.match(result.stdout, /- reply attribution above the quote \(1 line\): "On Tue, 20 Mar 2026/);
   });
 
+  test("without --from, the envelope sender is the saved mail's Return-Path, as the relay would have had it", () => {
+    const yaml = { text: { subject: 'fallback' }, smtp: { hostname: 'relay.example.com' } };
+    // A list's copy of a reply mail, saved by the phone's mailbox: the list's bounce address delivered it.
+    const copy = (returnPath: string) =>
+      `Return-Path: <${returnPath}>\nList-Id: Ops <ops.lists.example>\nX-SMSRelay-Loop: relay.example.com\nMessage-ID: <r1@sms.localhost>\nSubject: Re: x\n\nI can, 10 min\n`;
+    const listed = preview(copy('ops-bounces@lists.example'), [], yaml);
+    assert.equal(listed.status, 65, listed.stderr);
+    // Judged as from the list: without relay data no Message-ID is known as a reply mail's, not "the null sender".
+    assert.match(listed.stdout, /^refused: {4}550 5\.7\.1 Not sent as SMS: .* its Message-ID <r1@sms\.localhost> is none of the relay's reply mails$/m);
+    assert.match(preview(copy(''), [], yaml).stdout, /it comes from the null sender <>, as no list sends$/m);
+    assert.match(preview(copy(''), ['--from', 'ops-bounces@lists.example'], yaml).stdout, /is none of the relay's reply mails$/m);
+  });
+
   test('says which attachments the SMS leaves out', () => {
     const mail = [
       'From: alice@example.com',

@@ -13,6 +13,7 @@ import { analyseText, charactersThatFit, SEGMENT_LIMITS, type SegmentLimits, typ
 import type { NewMail, NewRecipient, Store } from '../store/types.ts';
 import { admitMembers, checkNumberCount, limitsFor, routeOf, shownToSender } from './number-checks.ts';
 import { type RefusedMember, subjectNumber } from './recipient-addresses.ts';
+import { type MailTrace, returnedOwnMail, traceOf } from './own-mail.ts';
 import { resubmissionFingerprint } from './resubmission-fingerprint.ts';
 import type { AcceptanceSettings, AcceptedMail, ContextNotTaken, ProviderLimits, Routes, Transaction } from './types.ts';
 
@@ -37,30 +38,42 @@ export async function buildNewMail(
   transaction: Transaction,
   { settings, store, provider: single, routes, senders, tracking }: NewMailContext,
   now: number,
-): Promise<{
-  mail: NewMail;
-  cutFrom: number | undefined;
-  repeated: number;
-  attachments: string | undefined;
-  subjectForBody: AcceptedMail['subjectForBody'];
-  unread: AcceptedMail['unread'];
-  contextNotTaken: ContextNotTaken | undefined;
-  posedAs: string | undefined;
-  replyToAddresses: AcceptedMail['replyToAddresses'];
-  mailboxNote: AcceptedMail['mailboxNote'];
-  partsCapped: AcceptedMail['partsCapped'];
-  standIns: AcceptedMail['standIns'];
-  refused: readonly ReportedRecipient[];
-}> {
+): Promise<
+  | { returned: string; trace: MailTrace }
+  | {
+      mail: NewMail;
+      cutFrom: number | undefined;
+      repeated: number;
+      attachments: string | undefined;
+      subjectForBody: AcceptedMail['subjectForBody'];
+      unread: AcceptedMail['unread'];
+      contextNotTaken: ContextNotTaken | undefined;
+      posedAs: string | undefined;
+      replyToAddresses: AcceptedMail['replyToAddresses'];
+      mailboxNote: AcceptedMail['mailboxNote'];
+      partsCapped: AcceptedMail['partsCapped'];
+      standIns: AcceptedMail['standIns'];
+      refused: readonly ReportedRecipient[];
+    }
+> {
   const { principal, envelopeFrom, dsn } = transaction;
+  // The header end is found once, for the trace, the parse and the header block kept.
+  const ended = withHeaderEnd(raw);
+  const header = headerBlock(ended);
+  const trace = traceOf(header);
+  // Awaited only for a mail that carries the relay's loop header: any other pays no microtask for it.
+  const returned =
+    trace.loopHeaders === 0
+      ? undefined
+      : await returnedOwnMail(trace, envelopeFrom, { hostname: settings.hostname, domains: settings.recipients.domains, store });
+  if (returned !== undefined) return { returned, trace };
   const textPolicy = textPolicyFor(settings.text, envelopeFrom);
   const { subjectCommand, rcptNumbers } = rcptTargets(transaction);
   // parseMail, awaited only where mailparser reads the mail: most mails readMail reads at once, and a promise awaited
-  // costs a microtask on the 250's way. The header end is found once, for the header block too.
-  const ended = withHeaderEnd(raw);
+  // costs a microtask on the 250's way.
   const parsed = readMail(ended) ?? (await parsedByMailparser(ended));
   const reads = new ConversationReadsOnce(store);
-  const request = await readText(parsed, textPolicy, subjectCommand, rcptNumbers, reads);
+  const request = await readText(parsed, textPolicy, subjectCommand, rcptNumbers, reads, trace);
   const fromProblem = senders.fromHeaderProblem(principal, request.fromAddresses);
   if (fromProblem) throw new RelayError('POLICY_DENIED', `Sender refused: ${fromProblem}`);
   // RCPT numbers were admitted at RCPT; the subject's are known only now. The sender wrote them: a refusal names them whole.
@@ -120,7 +133,7 @@ export async function buildNewMail(
       client: transaction.client,
       messageIdHeader: request.messageIdHeader,
       subject: request.subject === undefined ? undefined : redactSecrets(request.subject),
-      headers: redactSecrets(headerBlock(ended)),
+      headers: redactSecrets(header),
       sms: {
         text: sms.text,
         encoding: sms.encoding,
@@ -302,7 +315,11 @@ function withStandIns(text: string, standIns: Readonly<Record<string, string>> =
  * The text stage: the request a parsed mail makes, its text cut thread-first when it answers one
  * of the relay's reply mails to `numbers` (`store` undefined: not looked up); automatic mail is
  * refused, and so is a mail marked as no person's that may answer one of the relay's reply mails
- * (answersReplyMail). `smsrelay preview` runs exactly this and smsOnProvider.
+ * (answersReplyMail). The marks a mailing list writes on every copy count only where the list did not
+ * (`trace`): `Precedence: bulk` in ezmlm's copies, `X-Loop` in any list's; so a person's post through a list that
+ * answers the conversation is texted, as any person's answer, and a machine's answer through it (an autoresponder's
+ * `Precedence: junk` or `bulk`, `Auto-Submitted`) is refused. The relay's own mail come back (returnedOwnMail) is
+ * judged before. `smsrelay preview` runs exactly this and smsOnProvider.
  */
 export async function readText(
   mail: ParsedMail,
@@ -310,12 +327,14 @@ export async function readText(
   subjectCommand: boolean,
   numbers: readonly string[],
   store: Pick<Store, 'contextOfMail' | 'sentReplies' | 'conversation' | 'repliedIn'> | undefined,
+  trace: Pick<MailTrace, 'listCopy' | 'listPrecedence'>,
 ): Promise<OutboundRequest> {
   const answered = store ? await answeredConversation(mail, numbers, store) : undefined;
   const request = extractRequest(mail, policy, subjectCommand, answered?.bodies, answered?.subjects);
   if (request.automated) throw new RelayError('AUTOMATED_MAIL', `Not sent as SMS: ${request.automated}`);
-  if (request.automaticMark !== undefined && store && (await answersReplyMail(request, answered?.context, numbers, store))) {
-    throw new RelayError('AUTOMATED_MAIL', `Not sent as SMS: it is an automatic answer to the relay's reply mail, not a person's (${request.automaticMark})`);
+  const mark = request.automaticMark ?? (trace.listPrecedence ? undefined : request.precedenceMark) ?? (trace.listCopy ? undefined : request.loopMark);
+  if (mark !== undefined && store && (await answersReplyMail(request, answered?.context, numbers, store))) {
+    throw new RelayError('AUTOMATED_MAIL', `Not sent as SMS: it is an automatic answer to the relay's reply mail, not a person's (${mark})`);
   }
   return request;
 }
@@ -441,6 +460,10 @@ const UNENDED_HEADER_CHARS = 80;
 /** Attachment names shown in a reply: this many, then "and N more"; each cut to this length. */
 const NAMED_ATTACHMENTS = 3;
 const ATTACHMENT_NAME_CHARS = 40;
+/** Where a name was cut: an ellipsis as a reply writes one, in ASCII (RFC 5321 §4.2). */
+const CUT_MARK = '...';
+/** A file name's extension, kept past a cut (`.pdf`, `.eml`, `.docx`): the file's kind, which the sender knows it by. */
+const EXTENSION = /\.[A-Za-z0-9]{1,8}$/;
 
 /** What the sender is told when the body ran past MAX_READ_CHARS: what was sent is the text of its first part alone. */
 export function unreadNote(request: Pick<OutboundRequest, 'unread'>): string | undefined {
@@ -466,10 +489,22 @@ export function subjectForBodyNote(request: Pick<OutboundRequest, 'subjectForBod
  */
 export function attachmentsNote(names: readonly string[]): string | undefined {
   if (names.length === 0) return undefined;
-  const shown = names.slice(0, NAMED_ATTACHMENTS).map((name) => `"${printableAscii(name).replaceAll('"', "'").slice(0, ATTACHMENT_NAME_CHARS)}"`);
+  const shown = names.slice(0, NAMED_ATTACHMENTS).map((name) => `"${shownName(name)}"`);
   const more = names.length - shown.length;
   const listed = ENGLISH_LIST.format(more > 0 ? [...shown, `${more} more`] : shown);
   return `${names.length === 1 ? 'the attachment' : `${names.length} attachments`} ${listed} ${names.length === 1 ? 'is' : 'are'} not sent: an SMS carries text only`;
+}
+
+/**
+ * An attachment's name as a reply line shows it: printable ASCII, at most ATTACHMENT_NAME_CHARS; a longer one cut
+ * before its extension, which is kept, and the cut marked, so that no name shows that no file has
+ * (`Pump station 4 - maintenance report....pdf`).
+ */
+function shownName(name: string): string {
+  const printable = printableAscii(name).replaceAll('"', "'");
+  if (printable.length <= ATTACHMENT_NAME_CHARS) return printable;
+  const extension = EXTENSION.exec(printable)?.[0] ?? '';
+  return `${printable.slice(0, ATTACHMENT_NAME_CHARS - CUT_MARK.length - extension.length).trimEnd()}${CUT_MARK}${extension}`;
 }
 
 function resubmissionOf(messageIdHeader: string | undefined, numbers: readonly string[], text: string, since: number) {
@@ -514,8 +549,8 @@ function notifyOfBoth(first: readonly string[] | undefined, second: readonly str
   return merged.length > 0 ? merged : ['NEVER'];
 }
 
-/** The header block as received, for bounces: `raw` is the mail as the MIME reader ends its header (withHeaderEnd). */
-function headerBlock(raw: Buffer): string {
+/** The header block as received, for bounces and the mail's trace: `raw` is the mail as the MIME reader ends its header (withHeaderEnd). */
+export function headerBlock(raw: Buffer): string {
   const crlf = raw.indexOf('\r\n\r\n');
   const lf = raw.indexOf('\n\n');
   const end = crlf >= 0 && (lf < 0 || crlf < lf) ? crlf + 2 : lf >= 0 ? lf + 1 : raw.length;

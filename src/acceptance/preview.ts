@@ -3,8 +3,10 @@ import { type OutboundRequest, parseMail } from '../mail/extract.ts';
 import { type TextSettings, textPolicyFor } from '../mail/policy.ts';
 import { notGsm7, type SmsText } from '../sms/encoding.ts';
 import type { Store } from '../store/types.ts';
-import { partsCappedNote, readText, smsOnProvider, subjectForBodyNote, unreadNote } from './new-mail.ts';
+import { withHeaderEnd } from '../mail/mime.ts';
+import { headerBlock, partsCappedNote, readText, smsOnProvider, subjectForBodyNote, unreadNote } from './new-mail.ts';
 import { limitsFor } from './number-checks.ts';
+import { returnedOwnMail, traceOf } from './own-mail.ts';
 import { type RecipientRules, recipientNumber, resolveRecipient } from './recipient-addresses.ts';
 import type { ProviderLimits, Routes } from './types.ts';
 
@@ -29,22 +31,31 @@ export interface PreviewOptions {
   readonly provider: ProviderLimits;
   /** With `gateway.routes`: the limits of the route the `to` number takes apply (without `to`, the provider's). */
   readonly routes?: Routes | undefined;
-  readonly envelopeFrom: string;
+  /** `--from`; undefined: the saved mail's Return-Path, which its delivering MTA wrote (else the null sender). */
+  readonly envelopeFrom: string | undefined;
+  /** smtp.hostname: the value of X-SMSRelay-Loop on the relay's own mail. */
+  readonly hostname: string;
   /** The RCPT address, `<number>@<sms-domain>` (or a number alone); its number is the thread's. */
   readonly to: string | undefined;
   /** How the relay reads a RCPT address (its SMS domains, lists): `to` is refused as RCPT would refuse it. */
   readonly recipients: RecipientRules;
-  readonly store: Pick<Store, 'contextOfMail' | 'sentReplies' | 'conversation' | 'repliedIn'> | undefined;
+  readonly store: Pick<Store, 'contextOfMail' | 'sentReplies' | 'conversation' | 'repliedIn' | 'isReplyMail'> | undefined;
 }
 
 /** The text stage run on `raw` as a submission from `envelopeFrom` to `to` would run it. */
 export async function previewMail(raw: Buffer, options: PreviewOptions): Promise<Preview> {
-  const policy = textPolicyFor(options.text, options.envelopeFrom);
+  const trace = traceOf(headerBlock(withHeaderEnd(raw)));
+  const envelopeFrom = options.envelopeFrom ?? trace.returnPath ?? '';
+  const policy = textPolicyFor(options.text, envelopeFrom);
   const numbers = options.to ? recipientNumbers(options.to, options.recipients) : [];
   const store = numbers.length > 0 ? options.store : undefined;
   let request: OutboundRequest | undefined;
   try {
-    request = await readText(await parseMail(raw), policy, false, numbers, store);
+    const rules = { hostname: options.hostname, domains: options.recipients.domains, store: options.store };
+    const returned = await returnedOwnMail(trace, envelopeFrom, rules);
+    if (returned !== undefined)
+      return { request, sms: undefined, notes: [`not sent as SMS: ${returned}`], refused: undefined, notGsm7: [], store: store !== undefined };
+    request = await readText(await parseMail(raw), policy, false, numbers, store, trace);
     const { sms, partsCapped, standIns } = smsOnProvider(
       request,
       options.maxParts,

@@ -23,6 +23,7 @@ import type {
   AdmittedRecipient,
   AcceptedForPostmaster,
   AcceptedMail,
+  AcceptedOwnMail,
   Outcome,
   ProviderLimits,
   RecipientRequest,
@@ -271,7 +272,10 @@ export class AcceptanceService {
    * told; a mail for the postmaster queued as it is for the mailer. A refusal names the id the mail
    * would have had, for the log.
    */
-  async message(transaction: Transaction, raw: Buffer): Promise<Outcome<AcceptedMail | AcceptedForPostmaster | AcceptedBounce> & { readonly id: string }> {
+  async message(
+    transaction: Transaction,
+    raw: Buffer,
+  ): Promise<Outcome<AcceptedMail | AcceptedForPostmaster | AcceptedBounce | AcceptedOwnMail> & { readonly id: string }> {
     const id = newMessageId();
     try {
       const returnPath = bounceOf(transaction);
@@ -281,6 +285,11 @@ export class AcceptanceService {
       if (postmaster !== undefined) return await this.#forPostmaster(id, transaction, raw, postmaster);
       const { principal } = transaction;
       const { store, provider, routes, tracking, settings } = this.#options;
+      const built = await buildNewMail(id, raw, transaction, { settings, store, provider, routes, senders: this.#senders, tracking }, this.#clock());
+      if ('returned' in built) {
+        const { messageIdHeader, listId } = built.trace;
+        return { ok: true, id, by: principal.name, returned: built.returned, messageIdHeader, listId };
+      }
       const {
         mail,
         cutFrom,
@@ -295,7 +304,7 @@ export class AcceptanceService {
         partsCapped,
         standIns,
         refused,
-      } = await buildNewMail(id, raw, transaction, { settings, store, provider, routes, senders: this.#senders, tracking }, this.#clock());
+      } = built;
       // Built before the commit and queued in it: a crash after the 250 cannot lose the refused members' bounce.
       const bounce = refused.length === 0 ? undefined : await this.#options.report?.('failed', { ...mail.sms, ...mail }, refused);
       const parts = mail.sms.parts * mail.recipients.length;

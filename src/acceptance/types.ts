@@ -150,6 +150,19 @@ export interface AcceptedBounce {
     | ({ readonly failed: true; readonly reason: string } & BouncedReply);
 }
 
+/**
+ * The relay's own reply mail come back through a mailing list (acceptance/own-mail.ts): taken, neither texted nor
+ * stored, as a list's member drops its own post; `returned` says so in words for the 250. Its Message-ID and the list
+ * are for the log, the one trace the drop leaves.
+ */
+export interface AcceptedOwnMail {
+  readonly id: string;
+  readonly by: string;
+  readonly returned: string;
+  readonly messageIdHeader: string | undefined;
+  readonly listId: string | undefined;
+}
+
 /** A committed mail for the postmaster: queued as the relay's own mail, to `postmaster`, not texted. */
 export interface AcceptedForPostmaster {
   readonly id: string;

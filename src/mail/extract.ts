@@ -64,6 +64,17 @@ export interface OutboundRequest extends RelayParameters {
    * `Header: value`: the mail is refused only if it may answer one of the relay's reply mails (acceptance's answersReplyMail).
    */
   readonly automaticMark: string | undefined;
+  /**
+   * `Precedence: bulk`, as `Header: value`: a mark as automaticMark is, but one that ezmlm writes on every copy in
+   * place of the writer's: it does not count in such a list's copy (acceptance's MailTrace.listPrecedence).
+   */
+  readonly precedenceMark: string | undefined;
+  /**
+   * `X-Loop` (procmail's autoresponders write it): a mark as automaticMark is, but one that SmartList writes on
+   * every copy too: it does not count in a list's copy (MailTrace.listCopy), where an autoresponder's answer carries
+   * `Precedence: junk` as well.
+   */
+  readonly loopMark: string | undefined;
   /** `X-SMS-Delivery-Report: all`: tell the sender of every final delivery state. */
   readonly reportAll: boolean;
   /** `X-SMS-Send-At`: not to be delivered before (ms since the epoch). */
@@ -283,6 +294,8 @@ export function extractRequest(
     fromAddresses: (mail.from?.value ?? []).flatMap((entry) => (entry.address ? [entry.address] : [])),
     automated: automation(mail, written),
     automaticMark: markedBy(mail, AUTOMATIC_MARKS) ?? (AUTO_REPLY_SUBJECT.test(prefixed) ? 'its subject says so' : undefined),
+    precedenceMark: markedBy(mail, PRECEDENCE_MARKS),
+    loopMark: markedBy(mail, LOOP_MARKS),
     reportAll:
       String(mail.headers.get('x-sms-delivery-report') ?? '')
         .trim()
@@ -647,19 +660,28 @@ export function autoReplyMark(mail: ParsedMail): string | undefined {
 const AUTOMATIC_MARKS: ReadonlyArray<readonly [header: string, value: RegExp]> = [
   ['auto-submitted', /^(?!no\b)./],
   ['x-auto-response-suppress', /./],
-  ['precedence', /^(?:bulk|junk|list)\b/],
+  // Vacation responders and procmail's (`junk (autoreply)`): no list writes it.
+  ['precedence', /^junk\b/],
 ];
+/**
+ * `Precedence: bulk` (vacation responders, ticket systems' receipts): a mark as AUTOMATIC_MARKS are, but ezmlm writes
+ * it on every copy (OutboundRequest.precedenceMark). `Precedence: list` is none in an answer to a reply mail: lists
+ * write it (Mailman, Sympa, Google Groups where the writer wrote no Precedence), and so do some bulk mailers, but
+ * those never answer a reply mail; an autoresponder writes `bulk` or `junk`.
+ */
+const PRECEDENCE_MARKS: ReadonlyArray<readonly [header: string, value: RegExp]> = [['precedence', /^bulk\b/]];
+/** procmail's loop guard, which its autoresponder recipes write (`formail -A "X-Loop: …"`): OutboundRequest.loopMark. */
+const LOOP_MARKS: ReadonlyArray<readonly [header: string, value: RegExp]> = [['x-loop', /./]];
 /** A subject that opens with an auto-reply's word (`Automatic reply:`, `Abwesend:`): bounce.ts reads it too. */
 export const AUTO_REPLY_SUBJECT = new RegExp(`^\\s*(?:${anyOf(AUTO_REPLY_SUBJECTS)})\\s*[:：]`, 'iu');
 
 /**
- * RFC 3834: auto-replies must not be answered, and the relay's own mail must not loop back: mail that
- * is automatic whatever it answers. Alerts (`Auto-Submitted: auto-generated`) are what the relay is
- * for and pass here: their marks (OutboundRequest.automaticMark) count only in an answer to one of
- * the relay's reply mails, which the store tells.
+ * RFC 3834: auto-replies must not be answered: mail that is automatic whatever it answers (the relay's own
+ * mail come back, which carries LOOP_HEADER, acceptance's own-mail.ts judges before the text is read). Alerts
+ * (`Auto-Submitted: auto-generated`) are what the relay is for and pass here: their marks
+ * (OutboundRequest.automaticMark) count only in an answer to one of the relay's reply mails, which the store tells.
  */
 function automation(mail: ParsedMail, body: string): string | undefined {
-  if (mail.headers.has(LOOP_HEADER.toLowerCase())) return `it carries ${LOOP_HEADER}: it is the relay's own mail`;
   const autoReply = markedBy(mail, AUTO_REPLY_MARKS);
   if (autoReply) return `it is an auto-reply (${autoReply})`;
   return reportKind(mail) ?? clientNotice(mail.subject ?? '', body);

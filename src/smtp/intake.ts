@@ -288,6 +288,24 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
               );
               return callback(null, queuedReply(outcome));
             }
+            if ('returned' in outcome) {
+              logger.info(
+                {
+                  msgId: outcome.id,
+                  session: session.id,
+                  from: loggedSender(transaction.envelopeFrom),
+                  by: outcome.by,
+                  to: [...transaction.recipients.keys()].map((address) => maskedRecipient(address).rcpt),
+                  messageId: outcome.messageIdHeader,
+                  list: outcome.listId,
+                  bytes: raw.length,
+                  ms: clock() - started,
+                },
+                "smtp: the relay's own reply mail came back through a mailing list; taken, not sent as SMS",
+              );
+              metrics?.ownMail.inc({ kind: 'reply', result: 'returned' });
+              return callback(null, `Ok: taken as ${outcome.id}, not sent as SMS (${outcome.returned})`);
+            }
             if ('bounce' in outcome) {
               const { id: msgId, by, bounce } = outcome;
               const fields = { msgId, session: session.id, from: loggedSender(transaction.envelopeFrom), by, reason: maskNumbersIn(bounce.reason) };

@@ -152,6 +152,9 @@ export function prepareReplyStatements(db: Database) {
       WHERE o.tracking_id = ? AND o.number = ? ORDER BY o.id DESC LIMIT 1`),
     numbersOfTracking: db.prepare('SELECT number FROM outbound WHERE tracking_id = ? UNION SELECT number FROM conversations WHERE context = ? ORDER BY number'),
     contextOfMail: db.prepare('SELECT context FROM conversation_mail WHERE message_id_header = ? AND number = ?'),
+    isReplyMail: db.prepare(`
+      SELECT 1 AS yes FROM conversation_mail WHERE message_id_header = @id
+      AND NOT EXISTS (SELECT 1 FROM messages WHERE message_id_header = @id) LIMIT 1`),
     answeredNumbers: db.prepare(`
       SELECT DISTINCT number FROM conversation_mail
       WHERE context = ? AND message_id_header IN (SELECT value FROM json_each(?)) AND number IN (SELECT value FROM json_each(?))`),

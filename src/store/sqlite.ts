@@ -778,6 +778,10 @@ export class SqliteStore implements Store {
     });
   }
 
+  async isReplyMail(messageIdHeader: string): Promise<boolean> {
+    return this.#read(() => this.#replies.isReplyMail.get({ id: messageIdHeader }) !== undefined);
+  }
+
   async answeredNumbers(context: string, messageIdHeaders: readonly string[], numbers: readonly string[]): Promise<string[]> {
     if (messageIdHeaders.length === 0 || numbers.length === 0) return [];
     return this.#read(() =>

@@ -581,6 +581,11 @@ export interface ReplyStore {
   /** The context of the conversation with `number` that one of these Message-IDs belongs to. */
   contextOfMail(messageIdHeaders: readonly string[], numbers: readonly string[]): Promise<string | undefined>;
   /**
+   * Whether this Message-ID is one of the relay's reply mails, to any number: a mail of a conversation that no writer
+   * sent (a writer's mail is a message's), for telling the relay's own reply mail come back through a mailing list.
+   */
+  isReplyMail(messageIdHeader: string): Promise<boolean>;
+  /**
    * Of `numbers`, those whose conversation `context` one of these Message-IDs is a mail of, sent to
    * that number: the conversations a mail answering them continues. One read for all the numbers.
    */

@@ -1196,7 +1196,7 @@ describe('replies and delivery reports', () => {
       [`Request received: ${reply.subject}`, auto, 'Auto-Submitted: auto-generated'],
       [`${reply.subject} - Out of office`, { Precedence: 'bulk' }, 'Precedence: bulk'],
       [`Odpověď: ${reply.subject}`, auto, 'Auto-Submitted: auto-generated'],
-      [`Fwd: ${reply.subject}`, { Precedence: 'list' }, 'Precedence: list'],
+      [`Fwd: ${reply.subject}`, { Precedence: 'junk' }, 'Precedence: junk'],
       // Later alerts under the answered context, in every form, and one threaded by ids to the ERP's own first alert.
       ...forms('T-88', 'PROBLEM: pump 4 again').map(([subject, headers]): [string, Record<string, string>, string] => [
         subject,

@@ -105,6 +105,35 @@ describe('SMTP intake → gateway', () => {
     }
   });
 
+  test('a long attachment name is shortened in the 250 with its extension kept and the cut marked, never shown as a name no file has', async () => {
+    const client = nodemailer.createTransport({ host: '127.0.0.1', port: suite.port, secure: false, ignoreTLS: true });
+    const names = [
+      // Outlook's "attach original message": the reply mail as an .eml named after its subject.
+      ['Re: Server down [UserContext: o7ykketl].eml', 'Re: Server down [UserContext: o7y....eml'],
+      ['Pump station 4 - maintenance report December 2026.pdf', 'Pump station 4 - maintenance repo....pdf'],
+      // No extension to keep: the cut is marked at the end; at 40 characters, whole.
+      ['A scan of the pump room log book pages 1 to 12', 'A scan of the pump room log book page...'],
+      ['Exactly forty characters in the name.pdf', 'Exactly forty characters in the name.pdf'],
+    ];
+    try {
+      for (const [filename, shown] of names) {
+        const info = await client.sendMail({
+          from: 'alice@example.com',
+          to: '447700900126@sms.localhost',
+          text: 'see attached',
+          // Each labelled a plain file: nodemailer would label the .eml message/rfc822, whose content here is no mail.
+          attachments: [{ filename, content: Buffer.from('%PDF-1.4 not really'), contentType: 'application/pdf' }],
+        });
+        assert.equal(shown?.length, 40);
+        assert.ok(info.response.endsWith(` (the attachment "${shown}" is not sent: an SMS carries text only)`), `${filename}: ${info.response}`);
+      }
+      // Each text sent before the next test counts the gateway's requests.
+      await waitFor('the SMS', () => received('447700900126').length === names.length);
+    } finally {
+      client.close();
+    }
+  });
+
   test('several recipients of one mail go in one gateway request', async () => {
     const before = suite.gateway.simulator.requests;
     const result = await sendMail(suite.port, {

@@ -200,6 +200,11 @@ forEachStore((kind) =>
       assert.equal(await store.repliedIn(['c2'], ['<nope@example.com>'], [PHONE]), false, 'another conversation');
       assert.equal(await store.repliedIn(['c1'], ['<reply-1@sms.example.com>'], ['+447700900999']), false, 'another number');
       assert.equal(await store.repliedIn([], [], [PHONE]), false);
+      // A reply mail's Message-ID is the relay's, to any number (a list's copy of it comes back to every phone on it);
+      // a writer's mail of the conversation is no reply mail.
+      assert.equal(await store.isReplyMail('<reply-1@sms.example.com>'), true, 'the reply mail');
+      assert.equal(await store.isReplyMail(writer), false, "the writer's mail");
+      assert.equal(await store.isReplyMail('<nope@example.com>'), false);
       // Retention erases what was sent, never that it was sent.
       await store.purgeContent(Date.now() + 1_000, Date.now() + 10 * 24 * 3_600_000);
       assert.equal(await store.repliedIn([], ['<reply-1@sms.example.com>'], [PHONE]), true, 'after retention');

@@ -1884,6 +1884,15 @@ export class PostgresStore implements Store, ClusterStore {
     return row?.context;
   }
 
+  async isReplyMail(messageIdHeader: string): Promise<boolean> {
+    const row = await this.#row<{ yes: number }>(
+      `SELECT 1 AS yes FROM conversation_mail WHERE message_id_header = $1
+      AND NOT EXISTS (SELECT 1 FROM messages WHERE message_id_header = $1) LIMIT 1`,
+      [messageIdHeader],
+    );
+    return row !== undefined;
+  }
+
   async answeredNumbers(context: string, messageIdHeaders: readonly string[], numbers: readonly string[]): Promise<string[]> {
     if (messageIdHeaders.length === 0 || numbers.length === 0) return [];
     const rows = await this.#rows<{ number: string }>(
