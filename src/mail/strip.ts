@@ -130,6 +130,11 @@ const HANGUL_CHAR_WEIGHT = 2;
 const HANGUL_CHARS = /\p{Script=Hangul}/gu;
 /** A disclaimer names the mail it is appended to in its first words: "This e-mail…", "The information contained in this communication…". */
 const MAIL_NAMED_CHARS = 60;
+/** A greeting line is short ("Hi Bob,", "Hallo zusammen,", "Dear Mr Smith,"): this many characters at most, its comma last. */
+const MAX_GREETING_CHARS = 40;
+const GREETING = new RegExp(`^[^,\\n]{1,${MAX_GREETING_CHARS - 1}}[,，]$`, 'u');
+/** A writer's first name alone in a line, as they sign ("Alice"): a company's name below a disclaimer is no such word. */
+const FIRST_NAME = /^\p{Lu}\p{Ll}+$/u;
 /** A quoted line this long was probably wrapped by the client: its unquoted continuation is quote too. */
 const MIN_WRAPPED_QUOTE = 50;
 /** Device lines are short: the longest known, GMX's and WEB.DE's "Diese Nachricht wurde von meinem Android-Mobiltelefon mit WEB.DE Mail gesendet.", has 79 characters. */
@@ -512,6 +517,8 @@ const CAPITALS = /^[\p{Lu}\p{N}]+[\s,.!]*$/u;
  * A short name-like line, as a list's item is, and not a sentence ("Thanks." ends one), a sign-off of
  * its own or the writer's closing ("Thanks Bob" / "Cheers" closes a mail).
  */
+/** A sign-off or the writer's closing ("Thanks,", "Cheers", "Kind regards"). */
+const isClosing = (line: string) => SIGN_OFF.test(line) || CLOSING_LINE.test(line);
 const isListItemName = (line: string) =>
   line.length <= MAX_LIST_ITEM_NAME && NAME_LIKE.test(line) && !SENTENCE_END.test(line) && !SIGN_OFF.test(line) && !CLOSING_LINE.test(line);
 /**
@@ -837,10 +844,66 @@ class Scan {
     if (OUTLOOK_RULE.test(line) && this.#invitation) return RULED_BLOCK_REASON;
     if (OUTLOOK_RULE.test(line) && this.#reply && !this.#onlyLabelsBelow(index)) return 'Outlook rule above the mail answered';
     if (this.#invitation && CALENDAR_FOOTER.test(line)) return INVITATION_FOOTER_REASON;
-    if (this.#disclaimer.opens(line)) return DISCLAIMER_REASON;
-    if (DISCLAIMER_HEADING.test(line) && isLegalText(this.#paragraphFrom(index).replace(DISCLAIMER_HEADING, ''))) return DISCLAIMER_REASON;
+    const opening = this.#disclaimer.opens(line) && this.#opensBlock(index);
+    const heading = opening || (DISCLAIMER_HEADING.test(line) && isLegalText(this.#paragraphFrom(index).replace(DISCLAIMER_HEADING, '')));
+    if (heading && this.#endsWithDisclaimer(index)) return DISCLAIMER_REASON;
     if (this.#opensDisclaimer(index)) return DISCLAIMER_REASON;
     return undefined;
+  }
+
+  /**
+   * Whether the line at `index` starts a block, as a disclaimer does: it is the text's first, stands
+   * under a blank line or a rule, or, written with its capital, under a signature's last line or a
+   * finished sentence (an Exchange rule appends its text right below the signature). Inside a
+   * hard-wrapped paragraph (Outlook's plain text, mutt, scripts wrap at 72–76) any line may start with
+   * "the information in this email" or "disclaimer": that is the writer's sentence going on.
+   */
+  #opensBlock(index: number): boolean {
+    const above = line0(this.#lines, index - 1);
+    if (index === 0 || !/[\p{L}\p{N}]/u.test(above)) return true;
+    if (!/^\P{L}*\p{Lu}/u.test(line0(this.#lines, index))) return false;
+    return SENTENCE_END.test(above) || isAddressOrPhone(above) || isSignatureLabel(above) || isNameLine(above);
+  }
+
+  /**
+   * Whether a disclaimer's block at `index` ends the writer's text: a disclaimer is appended below
+   * everything the writer wrote, so a paragraph of theirs below it (a sentence that is no legal text, a
+   * sign-off, their name) makes it their own ("This email is confidential: door code 4711." / "" /
+   * "Also pump 4 is down"); so does a greeting alone above it ("Hi Bob," / "The information in this
+   * email is what the vendor sent me: …"), for no mail is a greeting with a disclaimer. Below the
+   * blocks looked at comes what ends the text anyway: the quoted mail, its attribution or header.
+   */
+  #endsWithDisclaimer(index: number): boolean {
+    const lines = this.#lines;
+    if (this.#onlyGreeting()) return false;
+    for (let start = nextNonBlank(lines, paragraphEnd(lines, index) + 1); start < lines.length; start = nextNonBlank(lines, paragraphEnd(lines, start) + 1)) {
+      if (this.#opensMailAnswered(start)) return true;
+      const paragraph = lines.slice(start, paragraphEnd(lines, start) + 1).map((line) => line.trim());
+      const text = paragraph.join(' ');
+      if (isLegalText(text) || this.#disclaimer.opens(text)) continue;
+      if (isWritersParagraph(paragraph) || isClosing(paragraph[0] ?? '') || (paragraph.length === 1 && FIRST_NAME.test(text))) return false;
+    }
+    return true;
+  }
+
+  /** Whether the line at `index` opens what the scan ends the writer's text at: a quote, an attribution, a header block, a marker or rule. */
+  #opensMailAnswered(index: number): boolean {
+    const line = line0(this.#lines, index);
+    return (
+      this.#quoted(index) ||
+      isOriginalMarker(line) ||
+      isForwardMarker(line) ||
+      OUTLOOK_RULE.test(line) ||
+      SIGNATURE_SEPARATOR.test(this.#lines[index] ?? '') ||
+      headerBlockEnd(this.#lines, index) !== undefined ||
+      this.#attributionEnd(index) !== undefined
+    );
+  }
+
+  /** Whether the text kept so far is one greeting line ("Hi Bob,", "Hallo Bob,", "Dear all,"): a short line ending in a comma. */
+  #onlyGreeting(): boolean {
+    const text = this.#kept.filter((line) => line !== '');
+    return text.length === 1 && GREETING.test(text[0] ?? '');
   }
 
   /** The paragraph that starts at `index`, its lines joined. */
@@ -860,7 +923,7 @@ class Scan {
     if (index === 0 || line0(lines, index - 1) !== '') return false;
     let end = paragraphEnd(lines, index);
     // Asked of every paragraph of every mail: the cheap test of its first words first.
-    if (!MAIL_NAMED.test(paragraphHead(lines, index, end, MAIL_NAMED_CHARS)) || !this.#hasText()) return false;
+    if (!MAIL_NAMED.test(paragraphHead(lines, index, end, MAIL_NAMED_CHARS)) || !this.#hasText() || this.#onlyGreeting()) return false;
     if (!isLegalText(joinLines(lines, index, end))) return false;
     for (let start = nextNonBlank(lines, end + 1); start < lines.length; start = nextNonBlank(lines, end + 1)) {
       end = paragraphEnd(lines, start);
@@ -1678,7 +1741,12 @@ const disclaimerOpenings = new WeakMap<readonly string[], DisclaimerOpenings>();
 function disclaimerOpening(custom: readonly string[]): DisclaimerOpenings {
   let opening = disclaimerOpenings.get(custom);
   if (opening === undefined) {
-    opening = new DisclaimerOpenings([...BUILT_IN_DISCLAIMERS, ...custom].map(disclaimerKey));
+    // A built-in opening in capitals is a heading only so ("DISCLAIMER", "CONFIDENTIALITY NOTICE"): in
+    // lower case it is a word of the writer's sentence ("review the new legal disclaimer"); the
+    // operator's openings are compared without case, as configured.
+    const capitals = BUILT_IN_DISCLAIMERS.filter(isCapitals);
+    const others = [...BUILT_IN_DISCLAIMERS.filter((opening) => !isCapitals(opening)), ...custom];
+    opening = new DisclaimerOpenings(others.map(disclaimerKey), capitals);
     disclaimerOpenings.set(custom, opening);
   }
   return opening;
@@ -1690,9 +1758,13 @@ class DisclaimerOpenings {
   /** The first characters (UTF-16 codes) of the keys the pattern takes: the leaf's `p`, each opening's; undefined when an opening is empty. */
   readonly #firsts: ReadonlySet<number> | undefined;
 
-  constructor(keys: readonly string[]) {
+  /** The openings compared as written, in capitals. */
+  readonly #capitals: RegExp;
+
+  constructor(keys: readonly string[], capitals: readonly string[]) {
     this.#pattern = new RegExp(`^(?:${WINGDINGS_LEAF.source})?(?:${anyOf(keys)})`);
-    this.#firsts = keys.includes('') ? undefined : new Set(['p', ...keys].map((key) => key.charCodeAt(0)));
+    this.#capitals = new RegExp(`^(?:${WINGDINGS_LEAF.source.replace('p', 'P')})?(?:${anyOf(capitals)})`);
+    this.#firsts = keys.includes('') ? undefined : new Set(['p', ...keys, ...capitals.map(disclaimerKey)].map((key) => key.charCodeAt(0)));
   }
 
   /**
@@ -1703,8 +1775,13 @@ class DisclaimerOpenings {
     const first = text.charCodeAt(0);
     const lower = first >= 0x41 && first <= 0x5a ? first + 0x20 : first;
     if (this.#firsts !== undefined && first < 0x80 && !this.#firsts.has(lower)) return false;
-    return this.#pattern.test(disclaimerKey(text));
+    return this.#capitals.test(text) || this.#pattern.test(disclaimerKey(text));
   }
+}
+
+/** A text whose letters are all capitals. */
+function isCapitals(text: string): boolean {
+  return /\p{Lu}/u.test(text) && !/[\p{Ll}\p{Lt}]/u.test(text);
 }
 
 /** A disclaimer's opening as compared: without case, with a typewriter apostrophe for the typographic one. */

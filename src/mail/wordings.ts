@@ -1507,6 +1507,9 @@ export const DISCLAIMER_OPENINGS: readonly string[] = [
  * the gate is closed"): they open a disclaimer only when their paragraph is legal text.
  */
 export const DISCLAIMER_HEADINGS = [
+  // The openings of DISCLAIMER_OPENINGS in capitals, written otherwise ("Disclaimer: I have not checked the logs yet").
+  'DISCLAIMER',
+  'CONFIDENTIALITY NOTICE',
   'IMPORTANT NOTICE',
   'LEGAL NOTICE',
   'CONFIDENTIALITY',

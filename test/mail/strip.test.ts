@@ -309,6 +309,67 @@ describe('stripBody: disclaimers and markers', () => {
     }
   });
 
+  it("takes a disclaimer's opening only where a block starts, never on a hard-wrapped paragraph's next line", () => {
+    for (const text of [
+      'Bob, please compare the numbers in the attached log with\nthe information in this email and call me when you are done, the\nvendor is waiting for us.\n\nAlice',
+      'Bob, the website team asked us to review the new legal\ndisclaimer for the pump monitoring portal before Friday. Pump 4\nis fine again, no need to go in tonight.',
+      'Bob, I know\nthis email is confidential by default, but forward it to the\nvendor anyway, they need the pump 4 trip times for the warranty.',
+    ]) {
+      assert.equal(strip(text), text);
+    }
+    // Under a blank line, a rule, or a signature's last line (an Exchange rule appends it so), it goes.
+    const legal = 'This email and any attachments are confidential and intended solely for the addressee.';
+    assert.equal(strip(`Pump 4 is fine now.\n\nAlice Smith\nOps Lead\n${legal}`), 'Pump 4 is fine now.\n\nAlice Smith\nOps Lead');
+    assert.equal(
+      strip(`Pump 4 is fine now.\n\nAlice Smith\n+44 7700 900123\n\n${'_'.repeat(30)}\n${legal}`),
+      'Pump 4 is fine now.\n\nAlice Smith\n+44 7700 900123',
+    );
+  });
+
+  it("keeps a writer's paragraph opening as a disclaimer does when their text, sign-off or name is below it, or only a greeting above it", () => {
+    const door =
+      'This email is confidential, do not forward it to the contractor: the new door code for the pump room is 4711 and the alarm code is 0815, both valid until Friday.';
+    for (const text of [
+      'Hi Bob,\n\nThis email is confidential: door code 4711.\n\nAlso pump 4 is down, call me when you read this.',
+      'Pump 4 tripped at 02:00.\n\nDisclaimer: I have not checked the logs yet.\n\nCall me at 8.',
+      'Hi Bob,\n\nThe information in this email is what the vendor sent me: firmware 2.1 fixes the trip.\n\nAlice',
+      `Hi Bob,\n\n${door}\n\nThanks,\nAlice`,
+      'Hallo Bob,\n\nDiese E-Mail ist vertraulich: Türcode 4711.\n\nPumpe 4 steht, ruf mich an.',
+      'Bonjour Bob,\n\nCe message est confidentiel : code porte 4711.\n\nLa pompe 4 est arrêtée, appelle-moi.',
+      'Hi all,\n\nIMPORTANT NOTICE: the pump room is closed tonight for maintenance. The contractor needs access from 22:00 to 04:00 and all alarms from that room must be ignored during that time, confidential for now.',
+    ]) {
+      assert.equal(strip(text), text);
+    }
+    // The sign-off below goes as a sign-off does; the paragraph it kept stays.
+    assert.equal(strip(`Pump 4 is down.\n\n${door}\n\nCheers`), `Pump 4 is down.\n\n${door}`);
+    // In a reply, the writer's paragraph under it keeps it; the quote below goes as always.
+    assert.equal(
+      strip('Disclaimer: I have not checked the logs yet.\n\nRestart it anyway.\n\nOn Mon, 7 Dec 2026 at 11:22, Bob <bob@example.com> wrote:\n> Pump 4 down\n'),
+      'Disclaimer: I have not checked the logs yet.\n\nRestart it anyway.',
+    );
+  });
+
+  it('drops a disclaimer above the mail answered, its translation or a company line below it, and "Disclaimer:" over legal text in any case', () => {
+    const legal =
+      'This email and any attachments are confidential and intended solely for the addressee. If you have received it in error, please notify the sender.';
+    assert.equal(
+      strip(`Pump 4 is fine now.\n\nThis email is confidential.\n\nOn Mon, 7 Dec 2026 at 11:22, Bob <bob@example.com> wrote:\n> hi\n`),
+      'Pump 4 is fine now.',
+    );
+    assert.equal(
+      strip(
+        'Pump 4 is fine now.\n\nDISCLAIMER: Do not forward.\n\nFrom: Bob <bob@example.com>\nSent: Monday, 7 December 2026 11:22\nTo: Alice\nSubject: Pump\n\nhi\n',
+      ),
+      'Pump 4 is fine now.',
+    );
+    assert.equal(
+      strip(`Pump 4 is fine now.\n\n${legal}\n\nACME Water Ltd\n\nPlease consider the environment before printing this email.`),
+      'Pump 4 is fine now.',
+    );
+    assert.equal(strip(`Pump 4 is fine now.\n\nDisclaimer: ${legal}`), 'Pump 4 is fine now.');
+    assert.equal(strip(`Pump 4 is fine now.\n\nDISCLAIMER\n${legal}`), 'Pump 4 is fine now.');
+  });
+
   it('keeps only the text between start and end markers', () => {
     assert.equal(strip('Header junk\n[StartOfMessage]\nThe text\n[EndOfMessage]\nFooter junk'), 'The text');
     assert.equal(strip('Call me [EndOfMessage] footer'), 'Call me');
