@@ -572,6 +572,19 @@ const SIGNATURE_LABEL_KEYS = new Set(SIGNATURE_LABELS.map(labelKey));
 const FOOTER_LINE = new RegExp(anyOf([...FOOTER_PHRASES, ...FOOTER_WORDS]), 'i');
 const FOOTER_PHRASE = new RegExp(anyOf(FOOTER_PHRASES), 'i');
 const FOOTER_WORD = new RegExp(anyOf(FOOTER_WORDS), 'i');
+/**
+ * A footer word where a template writes it: after "To" opening the line ("To unsubscribe from this
+ * group, …"), before a colon or a link ("Unsubscribe: https://…", "or unsubscribe<https://…>",
+ * "[Unsubscribe](…)", "unsubscribe here: …"), or inside an address or a link ("ops+unsubscribe@…",
+ * "…/unsubscribe?t=…"). Around the writer's words it is their sentence ("add bob@… to the mailing
+ * list.", "Unsubscribe me from …").
+ */
+const TEMPLATE_FOOTER_WORD = new RegExp(
+  `^\\W*to\\s+(?:${anyOf(FOOTER_WORDS)})|(?:${anyOf(FOOTER_WORDS)})(?:\\s+here)?\\]?\\s*(?::|<|\\(|https?:)|[+/=_-](?:${anyOf(FOOTER_WORDS)})|(?:${anyOf(FOOTER_WORDS)})[@?&=/]`,
+  'i',
+);
+/** A link in a footer's line: its unsubscribe or settings page. */
+const FOOTER_LINK = /\bwww\.|https?:\/\//i;
 /** A line of rule characters alone above a footer: GitHub's "—", Google Groups' "---", Listserv's "####". */
 const FOOTER_SEPARATOR = /^(?:[-_=*~#—–]\s?)+$/;
 /** What sets off a footer: a typed separator or an HTML rule (`<hr>`), in any mail. */
@@ -1239,9 +1252,17 @@ function isFooterLine(line: string): boolean {
   return !SENTENCE_END.test(line) || !LOWER_CASE_WORD.test(line) || FOOTER_LINE.test(line) || CONTACT_LINE.test(line);
 }
 
-/** A footer's line without a rule above it: a footer phrase, or a footer word with a link or an address ("Unsubscribe: https://…"). */
-function footerOnItsOwn(line: string): boolean {
-  return FOOTER_PHRASE.test(line) || (FOOTER_WORD.test(line) && CONTACT_LINE.test(line));
+/**
+ * A footer's line without a rule above it: a footer word where a template writes it, with a link or
+ * an address ("Unsubscribe: https://…", "To unsubscribe …, send an email to ops+unsubscribe@…"), or a
+ * footer phrase that a link, an address or a footer word backs (`backed`: on its line or below it,
+ * as every template has its unsubscribe or settings link; Opsgenie's "…because you are on call.
+ * Unsubscribe"). The writer's own sentence with those words and no such backing is their text: "You
+ * are receiving this because you are on call this week.", "Reply to this email directly if it trips
+ * again.", "Please add bob@example.com to the on-call mailing list.", "Unsubscribe me from …: alice@…".
+ */
+function footerOnItsOwn(line: string, backed: boolean): boolean {
+  return (FOOTER_PHRASE.test(line) && (backed || CONTACT_LINE.test(line))) || (TEMPLATE_FOOTER_WORD.test(line) && CONTACT_LINE.test(line));
 }
 
 /** Trimmed lines that are a footer: a few footer lines, one of them with a footer phrase. */
@@ -1260,13 +1281,16 @@ function footerStart(lines: readonly string[]): number {
   // Without a rule above, the footer starts at a line that is one for sure (footerOnItsOwn).
   let sure = -1;
   let count = 0;
+  // A link or a footer word on a footer line at or below the one looked at.
+  let backed = false;
   for (let index = lines.length - 1; index >= 0 && count < MAX_FOOTER_LINES; index--) {
     const line = lines[index] ?? '';
     if (line === '') continue;
     if (!isFooterLine(line)) break;
     count++;
+    backed ||= FOOTER_LINK.test(line) || FOOTER_WORD.test(line);
     if (FOOTER_LINE.test(line)) start = index;
-    if (footerOnItsOwn(line)) sure = index;
+    if (footerOnItsOwn(line, backed)) sure = index;
   }
   if (start < 0) return -1;
   let top = start;

@@ -1702,7 +1702,9 @@ export const CALENDAR_FOOTER_OPENINGS = [
  * Phrases of the footers mailing lists and notification services append (Mailman, Listserv, Google
  * Groups, Discourse, GitHub, GitLab, Slack, PagerDuty, Opsgenie, Azure Monitor…), by family: the
  * unsubscribe link, why the mail came, where to change that, how to answer. A short last block that
- * has one and nothing the writer wrote is a footer. Compared without case, anywhere in a line.
+ * has one and nothing the writer wrote is a footer (without a rule above it, only with a link or a
+ * footer word beside: "Reply to this email directly if it trips again." is a writer's). Compared
+ * without case, anywhere in a line.
  */
 export const FOOTER_PHRASES = [
   // why it came
@@ -1724,8 +1726,8 @@ export const FOOTER_PHRASES = [
 
 /**
  * Words of footers that an alert's own last line may hold too ("Mailing list server down",
- * "Unsubscribe queue backlog"): a footer's line only with a link or an address beside them, or under
- * a rule.
+ * "Unsubscribe queue backlog"), and a writer's sentence ("add bob@… to the mailing list"): a footer's
+ * line only where a template writes them beside a link or an address, or under a rule.
  */
 export const FOOTER_WORDS = ['unsubscribe', 'abbestellen', 'abmelden', 'désabonner', 'désinscrire', 'darse de baja', 'mailing list'];
 

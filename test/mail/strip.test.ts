@@ -591,6 +591,29 @@ describe('stripText: list and notification footers', () => {
     assert.equal(removedBy(sentences).text, sentences.trim());
   });
 
+  it("keeps the writer's last sentence with a footer's word around their own words, or a footer's phrase with no link or footer word to back it", () => {
+    for (const last of [
+      'Please add bob@example.com to the on-call mailing list.',
+      'Please add bob@example.com to the on-call mailing list',
+      'Bob wants to join the mailing list, his address is bob@example.com',
+      'Unsubscribe me from the night alarms from Monday, I move to days: alice@example.com',
+      'Reply to this email directly if it trips again.',
+      'You are receiving this because you are on call this week.',
+    ]) {
+      for (const text of [`Pump 4 is fine now.\n\n${last}`, `Pump 4 is fine now.\n\n${last}\n\nAlice`]) {
+        assert.deepEqual(removedBy(text), { text, reasons: [], quoteRemoved: false });
+      }
+    }
+    // The templates' own lines, without a rule above them, still go.
+    for (const footer of [
+      'Reply to this email directly, view it on GitHub<https://github.com/acme/relay/issues/42>, or unsubscribe<https://github.com/notifications/unsubscribe-auth/AAAA>.\nYou are receiving this because you were mentioned.',
+      'You received this message because you are subscribed to the Google Groups "oncall" group.\nTo unsubscribe from this group and stop receiving emails from it, send an email to oncall+unsubscribe@googlegroups.com.',
+      'If you no longer want these mails, unsubscribe here: https://alerts.example.com/u?t=1',
+    ]) {
+      assert.deepEqual(removedBy(`Pump 4 is fine now.\n\n${footer}`), { text: 'Pump 4 is fine now.', reasons: [FOOTER], quoteRemoved: false });
+    }
+  });
+
   it("keeps an alert's last line that only holds a footer's word, without a link or a rule", () => {
     for (const alert of [
       'CRITICAL\nHost: lists01\nMailing list server down',
