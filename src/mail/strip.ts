@@ -841,8 +841,9 @@ class Scan {
 
   #endsText(line: string, index: number): string | undefined {
     const delimiter = SIGNATURE_SEPARATOR.test(this.#lines[index] ?? '');
+    const undelimited = line === BARE_SEPARATOR || TYPOGRAPHIC_SEPARATOR.test(line);
     const signature =
-      delimiter || (line === BARE_SEPARATOR && this.#signatureBelow(index)) || (TYPOGRAPHIC_SEPARATOR.test(line) && this.#typographicSignatureBelow(index));
+      delimiter || (undelimited && !this.#announces(index) && (line === BARE_SEPARATOR ? this.#signatureBelow(index) : this.#typographicSignatureBelow(index)));
     // Mailman's and Slack's footers stand below an Outlook-like rule, Google Groups' and GitLab's below "-- ".
     if ((signature || OUTLOOK_RULE.test(line)) && isFooter(this.#lines.slice(index + 1).map((below) => below.trim()))) return FOOTER_REASON;
     if (signature) return delimiter ? SIGNATURE_REASON : BARE_SIGNATURE_REASON;
@@ -976,6 +977,17 @@ class Scan {
     // A name alone is a roster's as well ("Crew for tonight" / "—" / "Alice Smith" / "Bob Jones"): a signature has a contact.
     if (!lines.slice(first, end + 1).some(isAddressOrPhone)) return false;
     return lines.slice(end + 1).every((below) => below.trim() === '' || isDeviceLine(withoutLinks(below)));
+  }
+
+  /**
+   * Whether the writer's last line above `index` ends in a colon, announcing what follows ("If it
+   * trips again, call:" / "—" / "Bob Smith" / "+44 …"): a dash line or a bare `--` between is then the
+   * writer's break, as a frame is (FRAMED_LINE), not a signature's delimiter. A sign-off written with
+   * its colon ("Üdvözlettel:") announces nothing.
+   */
+  #announces(index: number): boolean {
+    const above = line0(this.#lines, previousNonBlank(this.#lines, index - 1));
+    return ANNOUNCING.test(above) && !SIGN_OFF.test(above);
   }
 
   /** Whether every line below `index` that is not blank is a `Label: value` line: machine data, no quoted mail. */
