@@ -513,14 +513,15 @@ const ASKING = /[?？]$/;
  * only such a sign-off word can be the first answer; a closing typed as a word ("Best", "Cheers") closes it.
  */
 const CAPITALS = /^[\p{Lu}\p{N}]+[\s,.!]*$/u;
+/** A line said with an exclamation mark at its end ("Cheers!", "Best!", "Danke！"). */
+const EXCLAIMED = /[!！]\s*$/;
+/** A sign-off or the writer's closing ("Thanks,", "Cheers", "Kind regards"). */
+const isClosing = (line: string) => SIGN_OFF.test(line) || CLOSING_LINE.test(line);
 /**
  * A short name-like line, as a list's item is, and not a sentence ("Thanks." ends one), a sign-off of
  * its own or the writer's closing ("Thanks Bob" / "Cheers" closes a mail).
  */
-/** A sign-off or the writer's closing ("Thanks,", "Cheers", "Kind regards"). */
-const isClosing = (line: string) => SIGN_OFF.test(line) || CLOSING_LINE.test(line);
-const isListItemName = (line: string) =>
-  line.length <= MAX_LIST_ITEM_NAME && NAME_LIKE.test(line) && !SENTENCE_END.test(line) && !SIGN_OFF.test(line) && !CLOSING_LINE.test(line);
+const isListItemName = (line: string) => line.length <= MAX_LIST_ITEM_NAME && NAME_LIKE.test(line) && !SENTENCE_END.test(line) && !isClosing(line);
 /**
  * Whether the list item at `index` stands in a list: under another item or a question, or under a line
  * announcing it, blank lines between ("Ranking of the offers:" / "" / "Worst"). Under a sentence
@@ -1211,11 +1212,21 @@ class Scan {
       afterthoughts = writersTextBelowSignOff(kept, index);
       return afterthoughts !== undefined;
     });
-    if (at < 0 || afterthoughts === undefined) return;
+    if (at < 0 || afterthoughts === undefined || this.#signOffIsMessage(at)) return;
     const stays = afterthoughts.flatMap((paragraph) => ['', ...paragraph]);
-    this.removed.push({ reason: 'sign-off and signature block', first: kept[at] ?? '', lines: kept.length - at - stays.length + afterthoughts.length });
+    this.removed.push({ reason: SIGN_OFF_REASON, first: kept[at] ?? '', lines: kept.length - at - stays.length + afterthoughts.length });
     kept.splice(at, kept.length - at, ...stays);
     this.#trimEnd();
+  }
+
+  /**
+   * Whether the sign-off at `at`, the first text of the mail, is its message: a thank-you that is also
+   * a closing ("Cheers", "Cheers, Bob", as "Thanks, Bob" is one) or one said with an exclamation mark
+   * ("Best!"). A bare closing alone ("Kind regards", "Best") says nothing and goes.
+   */
+  #signOffIsMessage(at: number): boolean {
+    const line = this.#kept[at] ?? '';
+    return this.#kept.slice(0, at).every((above) => above === '') && (CLOSING_LINE.test(line) || EXCLAIMED.test(line));
   }
 
   /**
@@ -1239,6 +1250,8 @@ const COPY_ATTRIBUTION_REASON = 'attribution above a copy of the mail answered';
 const SIGNATURE_REASON = 'signature (below "-- ")';
 const BARE_SIGNATURE_REASON = 'signature (below "--", its space lost)';
 const DISCLAIMER_REASON = 'disclaimer';
+/** A sign-off's removal: a reply of only one is refused naming it (src/acceptance, removals.ts's signOffOf). */
+export const SIGN_OFF_REASON = 'sign-off and signature block';
 const FOOTER_REASON = 'mailing-list or notification footer';
 const HISTORY_REASON = "ticket's older comments";
 /** Below Outlook's rule in an invitation that answers none stands what Outlook or a service added: Teams' or Zoom's meeting block. */
