@@ -858,6 +858,8 @@ async function backup(words: readonly string[], force: boolean): Promise<void> {
     return;
   }
   console.error(`smsrelay: data directory ${config.dataDir}`);
+  // As the other commands (withStore): where no relay has the store open, the WAL and -shm its open makes are not left behind.
+  const relayAlongside = existsSync(storeFiles(live)[1]);
   try {
     // As it is, whatever its schema: the copy taken before an upgrade is what the older release restores.
     await SqliteStore.backupAsItIs(live, config.store.busyTimeout, file);
@@ -871,6 +873,8 @@ async function backup(words: readonly string[], force: boolean): Promise<void> {
     console.error(`smsrelay: config: ${describeSetting(error.setting)}: ${error.message}`);
     process.exitCode = EXIT_CONFIG;
     return;
+  } finally {
+    if (!relayAlongside) removeEmptyWal(live, config.dataDir);
   }
   console.log(`store copied to ${file}`);
 }

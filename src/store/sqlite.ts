@@ -461,6 +461,9 @@ export class SqliteStore implements Store {
       const copy = new BetterSqlite3(partial);
       try {
         copy.pragma(`application_id = ${BACKUP_GENERATION}`);
+        // In rollback-journal mode, unlike the store: any reader opens the copy where it lies (a backups directory it may
+        // not write, a read-only snapshot), where a WAL-mode file needs its -shm made beside it. The start puts it back in WAL.
+        copy.pragma('journal_mode = DELETE');
       } finally {
         copy.close();
       }

@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { statSync } from 'node:fs';
+import { basename } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
 import { MigrationError, MIGRATIONS, untraceableSchema } from '../migrations.ts';
@@ -89,7 +91,20 @@ function openSource(from: string): BetterSqlite3.Database {
     return source;
   } catch (error) {
     source.close();
-    if ((error as { code?: string }).code === 'SQLITE_NOTADB') throw notAStore(from, 'it is not a SQLite database');
+    const code = (error as { code?: string }).code ?? '';
+    if (code === 'SQLITE_NOTADB') throw notAStore(from, 'it is not a SQLite database');
+    // A stopped store is in WAL mode (a backup copy is not): even a read-only open must make its -shm file beside it, which
+    // a read-only filesystem or a directory this user may not write refuses. The file itself is readable: say where to copy it.
+    if (/^SQLITE_(CANTOPEN|READONLY)/.test(code)) {
+      // A crashed relay's store (a failed machine's disk, a snapshot) has commits in its WAL only: the file alone is not all.
+      const wal = `${basename(from)}-wal`;
+      const what =
+        (statSync(`${from}-wal`, { throwIfNoEntry: false })?.size ?? 0) > 0 ? `the file together with ${wal} (it holds commits the file lacks)` : 'the file';
+      throw new SourceError(
+        `${from} cannot be read here: SQLite opens a store in WAL mode only where it may create ${basename(from)}-shm beside it (${(error as Error).message}); copy ${what} to a directory this user may write (or take \`smsrelay backup\` there) and copy from that, or run as the directory's owner`,
+        true,
+      );
+    }
     throw error;
   }
 }
