@@ -135,6 +135,13 @@ const MAX_GREETING_CHARS = 40;
 const GREETING = new RegExp(`^[^,\\n]{1,${MAX_GREETING_CHARS - 1}}[,，]$`, 'u');
 /** A writer's first name alone in a line, as they sign ("Alice"): a company's name below a disclaimer is no such word. */
 const FIRST_NAME = /^\p{Lu}\p{Ll}+$/u;
+/**
+ * A line that an Exchange rule or a mail gateway appends below a disclaimer: a thanks, a print or
+ * environment line, a scan notice, an external-sender banner, a views/opinions or privacy line, or
+ * one that names the mail itself.
+ */
+const GATEWAY_LINE =
+  /^(?:thank you|thanks)\b.{0,40}$|\bprint|\bscanned\b|\bvirus|\bmalware|\boriginated (?:from )?outside|\bexternal (?:sender|email)|\b(?:views|opinions)\b|\bprivacy\b|\bthis (?:e-?mail|message|communication)\b/iu;
 /** A quoted line this long was probably wrapped by the client: its unquoted continuation is quote too. */
 const MIN_WRAPPED_QUOTE = 50;
 /** Device lines are short: the longest known, GMX's and WEB.DE's "Diese Nachricht wurde von meinem Android-Mobiltelefon mit WEB.DE Mail gesendet.", has 79 characters. */
@@ -894,13 +901,23 @@ class Scan {
    */
   #endsWithDisclaimer(index: number): boolean {
     const lines = this.#lines;
-    if (this.#onlyGreeting()) return false;
+    // A paragraph that is legal text in a disclaimer's own opening is a company's, whatever stands above
+    // it: a greeting, the attachment and nothing typed, then Exchange's disclaimer is a real shape. Under
+    // a mere heading ("IMPORTANT NOTICE: the pump room is closed…") it may be the writer's.
+    const body = this.#paragraphFrom(index).replace(DISCLAIMER_HEADING, '').trim();
+    const legal = isLegalText(body) && this.#disclaimer.opens(body);
+    if (!legal && this.#onlyGreeting()) return false;
     for (let start = nextNonBlank(lines, paragraphEnd(lines, index) + 1); start < lines.length; start = nextNonBlank(lines, paragraphEnd(lines, start) + 1)) {
       if (this.#opensMailAnswered(start)) return true;
       const paragraph = lines.slice(start, paragraphEnd(lines, start) + 1).map((line) => line.trim());
       const text = paragraph.join(' ');
       if (isLegalText(text) || this.#disclaimer.opens(text)) continue;
-      if (isWritersParagraph(paragraph) || isClosing(paragraph[0] ?? '') || (paragraph.length === 1 && FIRST_NAME.test(text))) return false;
+      if (
+        legal
+          ? writerBelowLegalText(paragraph)
+          : isWritersParagraph(paragraph) || isClosing(paragraph[0] ?? '') || (paragraph.length === 1 && FIRST_NAME.test(text))
+      )
+        return false;
     }
     return true;
   }
@@ -1694,6 +1711,21 @@ function paragraphsOf(lines: readonly string[]): string[][] {
 }
 
 /** Below a signature, a P.S. or a paragraph of sentences that is not legal text is the writer's afterthought. */
+/**
+ * Whether a paragraph below legal text is the writer's. Exchange rules and mail gateways append short
+ * lines of their own there ("Thank you.", "Think before you print.", "This email has been scanned by
+ * Mimecast", "This message originated from outside your organisation", a views/opinions or privacy
+ * line, the company's name), so only positive evidence counts: a sign-off with a name under it or
+ * alone ("Cheers", never "Thank you."), a full name alone, or a sentence that is none of that boilerplate.
+ */
+function writerBelowLegalText(paragraph: readonly string[]): boolean {
+  const [first = '', second] = paragraph;
+  if (isClosing(first)) return second === undefined ? !GATEWAY_LINE.test(first) : isNameLine(second);
+  // A person's full name, not a single word or a company ("Acme", "Acme Water Ltd"), which a rule appends.
+  if (paragraph.length === 1 && PERSON_NAME.test(first) && !COMPANY_FORM.test(first)) return true;
+  return isWritersParagraph(paragraph) && !paragraph.some((line) => GATEWAY_LINE.test(line));
+}
+
 function isWritersParagraph(paragraph: readonly string[]): boolean {
   if (POSTSCRIPT.test(paragraph[0] ?? '')) return true;
   return !hasDisclaimerWord(paragraph.join(' ')) && paragraph.some(isSentence);
@@ -1911,6 +1943,8 @@ function isSignersBlock(block: readonly string[]): boolean {
 
 /** A person's name as a signature opens with it: two or three capitalised words, a middle initial allowed ("Jane Doe", "John A. Smith"). */
 const PERSON_NAME = /^\p{Lu}[\p{Ll}'’-]+(?:\s+\p{Lu}\.)?(?:\s+\p{Lu}[\p{Ll}'’-]+){1,2}$/u;
+/** A company's legal form or kind, which no person's name holds. */
+const COMPANY_FORM = /\b(?:Ltd|Limited|Inc|Plc|Llc|Gmbh|Corp|Group|Company)\b/;
 /** A device's model or asset tag: a word joining capitals and digits ("LaserJet 4250", "PRN-04", "CAM3"), which no person's signature line holds. */
 const MODEL_OR_ASSET = /(?:^|[\s(])(?:\p{Lu}+-?\d+|\p{Lu}\p{L}+\s\d{3,})(?=[\s),]|$)/u;
 

@@ -326,6 +326,32 @@ describe('stripBody: disclaimers and markers', () => {
     );
   });
 
+  it("drops legal text with a gateway's or a rule's short line below it, or a greeting alone above it; only the writer's own paragraph, sign-off and name, or full name keeps it", () => {
+    const body = 'Hi Bob,\n\nPump 4 tripped again at 02:00. Please check the breaker when you are on site.\n\nAlice Smith\nOps Lead';
+    const legal =
+      'This email and any files transmitted with it are confidential and intended solely for the use of the individual or entity to whom they are addressed. If you have received this email in error please notify the sender immediately and delete it.';
+    for (const below of [
+      'Thank you.',
+      'Thank you for your cooperation.',
+      'Think before you print.',
+      "Save a tree. Don't print this email unless it's really necessary.",
+      'This email has been scanned for viruses and malware by Mimecast Ltd.',
+      'CAUTION: This email originated from outside of the organization. Do not click links or open attachments unless you recognise the sender.',
+      'This message originated from outside your organisation.',
+      'Any views or opinions presented are solely those of the author and do not necessarily represent those of the company.',
+      'We take your privacy seriously. Read our privacy notice at https://acme.example/privacy',
+      'Acme',
+    ]) {
+      assert.equal(strip(`${body}\n\n${legal}\n\n${below}`), body, below);
+      assert.equal(strip(`${body}\n\nDISCLAIMER: ${legal}\n\n${below}`), body, below);
+    }
+    for (const greeting of ['Dear Bob,', 'Hi Bob,']) assert.equal(strip(`${greeting}\n\n${legal}`), greeting);
+    // The writer's own below it keeps it: a sentence of theirs, a sign-off with a name, a full name.
+    for (const below of ['Also pump 4 is down, call me when you read this.', 'Thanks,\nAlice', 'Alice Smith']) {
+      assert.equal(strip(`Hi Bob,\n\n${legal}\n\n${below}`), `Hi Bob,\n\n${legal}\n\n${below}`, below);
+    }
+  });
+
   it("keeps a writer's paragraph opening as a disclaimer does when their text, sign-off or name is below it, or only a greeting above it", () => {
     const door =
       'This email is confidential, do not forward it to the contractor: the new door code for the pump room is 4711 and the alarm code is 0815, both valid until Friday.';
