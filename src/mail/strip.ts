@@ -40,6 +40,7 @@ import {
   DISCLAIMER_WORDS,
   DISCLAIMER_MAIL_WORDS,
   FOOTER_PHRASES,
+  WRITERS_FOOTER_PHRASES,
   FOOTER_WORDS,
   FORWARD_MARKERS,
   NOTES_FORWARD_MARKERS,
@@ -582,7 +583,8 @@ const LABEL = /^([\p{L}][\p{L}\p{N} /().-]{0,30}?)\s*:\s*\S/u;
 const labelKey = (label: string) => label.toLowerCase().replace(/[\s./-]/g, '');
 const SIGNATURE_LABEL_KEYS = new Set(SIGNATURE_LABELS.map(labelKey));
 const FOOTER_LINE = new RegExp(anyOf([...FOOTER_PHRASES, ...FOOTER_WORDS]), 'i');
-const FOOTER_PHRASE = new RegExp(anyOf(FOOTER_PHRASES), 'i');
+const FOOTER_PHRASES_ALL = new RegExp(anyOf(FOOTER_PHRASES), 'gi');
+const WRITERS_FOOTER_PHRASE_SET = new Set(WRITERS_FOOTER_PHRASES);
 const FOOTER_WORD = new RegExp(anyOf(FOOTER_WORDS), 'i');
 /**
  * A footer word where a template writes it: after "To" opening the line ("To unsubscribe from this
@@ -1299,16 +1301,22 @@ function isFooterLine(line: string): boolean {
 }
 
 /**
- * A footer's line without a rule above it: a footer word where a template writes it, with a link or
- * an address ("Unsubscribe: https://…", "To unsubscribe …, send an email to ops+unsubscribe@…"), or a
- * footer phrase that a link, an address or a footer word backs (`backed`: on its line or below it,
- * as every template has its unsubscribe or settings link; Opsgenie's "…because you are on call.
- * Unsubscribe"). The writer's own sentence with those words and no such backing is their text: "You
- * are receiving this because you are on call this week.", "Reply to this email directly if it trips
- * again.", "Please add bob@example.com to the on-call mailing list.", "Unsubscribe me from …: alice@…".
+ * A footer's line without a rule above it: a footer word beside a link ("you may unsubscribe at any
+ * time: https://…"), or where a template writes it beside an address ("To unsubscribe …, send an
+ * email to ops+unsubscribe@…"); a footer phrase no person writes ("Please do not reply to this
+ * email", "Manage notification settings"), or two footer phrases on the line; or a phrase a writer may
+ * use (WRITERS_FOOTER_PHRASES) that a link, an address or a footer word backs (`backed`: on its line or
+ * below it, as every template has its unsubscribe or settings link; Opsgenie's "…because you are on
+ * call. Unsubscribe"). The writer's own sentence with those words and no such backing is their text:
+ * "You are receiving this because you are on call this week.", "Reply to this email directly if it
+ * trips again.", "Please add bob@example.com to the on-call mailing list.", "Unsubscribe me from …: alice@…".
  */
 function footerOnItsOwn(line: string, backed: boolean): boolean {
-  return (FOOTER_PHRASE.test(line) && (backed || CONTACT_LINE.test(line))) || (TEMPLATE_FOOTER_WORD.test(line) && CONTACT_LINE.test(line));
+  // Found leftmost first, so "do not reply to this email" is that phrase, not "reply to this email".
+  const phrases = (line.match(FOOTER_PHRASES_ALL) ?? []).map((phrase) => phrase.toLowerCase());
+  const sure =
+    phrases.length > 1 || phrases.some((phrase) => !WRITERS_FOOTER_PHRASE_SET.has(phrase)) || (phrases.length === 1 && (backed || CONTACT_LINE.test(line)));
+  return sure || (FOOTER_WORD.test(line) && FOOTER_LINK.test(line)) || (TEMPLATE_FOOTER_WORD.test(line) && CONTACT_LINE.test(line));
 }
 
 /** Trimmed lines that are a footer: a few footer lines, one of them with a footer phrase. */

@@ -1699,19 +1699,30 @@ export const CALENDAR_FOOTER_OPENINGS = [
 ];
 
 /**
- * Phrases of the footers mailing lists and notification services append (Mailman, Listserv, Google
- * Groups, Discourse, GitHub, GitLab, Slack, PagerDuty, Opsgenie, Azure Monitor…), by family: the
- * unsubscribe link, why the mail came, where to change that, how to answer. A short last block that
- * has one and nothing the writer wrote is a footer (without a rule above it, only with a link or a
- * footer word beside: "Reply to this email directly if it trips again." is a writer's). Compared
- * without case, anywhere in a line.
+ * Phrases of footers that a writer's own last sentence may hold too ("You are receiving this because
+ * you are on call this week.", "Reply to this email directly if it trips again."): why the mail came,
+ * how to answer. Without a rule above them, a footer's only with a link or a footer word beside or
+ * below, or with another footer phrase on the line. Compared without case, anywhere in a line.
  */
-export const FOOTER_PHRASES = [
-  // why it came
+export const WRITERS_FOOTER_PHRASES = [
   'receiving this',
   'received this message because',
   'received this email because',
   'receiving notifications',
+  'reply to this email',
+];
+
+/**
+ * Phrases of the footers mailing lists and notification services append (Mailman, Listserv, Google
+ * Groups, Discourse, GitHub, GitLab, Slack, PagerDuty, Opsgenie, Azure Monitor, Teams, Confluence…),
+ * by family: the unsubscribe link, why the mail came, where to change that, how to answer. A short
+ * last block that has one and nothing the writer wrote is a footer. Those beyond
+ * WRITERS_FOOTER_PHRASES no person writes to a phone ("Please do not reply to this email", "Manage
+ * notification settings"), and HTML notifications lose their links in text, so they need no link.
+ * Compared without case, anywhere in a line.
+ */
+export const FOOTER_PHRASES = [
+  ...WRITERS_FOOTER_PHRASES,
   // where to change that
   'notification settings',
   'notification preferences',
@@ -1719,9 +1730,9 @@ export const FOOTER_PHRASES = [
   'manage all notifications',
   'notifications turned on',
   // how to answer
-  'reply to this email',
   'do not reply to this email',
   'do not reply directly',
+  'or view it on',
 ];
 
 /**

@@ -640,6 +640,24 @@ describe('stripText: list and notification footers', () => {
     }
   });
 
+  it("drops, without a rule or a link (HTML's text has none), the footer phrases no person writes, two phrases on a line, and a footer word beside a link", () => {
+    for (const footer of [
+      'This is an automated message. Please do not reply to this email.',
+      'Please do not reply to this email, this mailbox is not monitored.',
+      'Do not reply to this email. This message was sent from an unmonitored mailbox.',
+      'Do not reply directly to this message.',
+      'You are receiving this because you are a member of the ops action group. Manage notification preferences in the Azure portal.',
+      'Manage notification settings in Grafana.',
+      'You are receiving this email because you have notifications turned on. Manage notification settings',
+      'Stop watching space • Manage notifications\nThis message was sent by Atlassian Confluence 8.5.4',
+      'Reply to this email directly or view it on GitHub.',
+      'If you no longer wish to receive these emails, you may unsubscribe at any time: https://acme.example/u/abc',
+      'You can unsubscribe by clicking this link: https://acme.example/u/abc',
+    ]) {
+      assert.deepEqual(removedBy(`Pump 4 is fine now.\n\n${footer}`), { text: 'Pump 4 is fine now.', reasons: [FOOTER], quoteRemoved: false }, footer);
+    }
+  });
+
   it("keeps an alert's last line that only holds a footer's word, without a link or a rule", () => {
     for (const alert of [
       'CRITICAL\nHost: lists01\nMailing list server down',
