@@ -1,5 +1,5 @@
 import { mailboxChoice, mailboxesOf } from '../mail/addresses.ts';
-import { printableAscii } from '../mail/ascii.ts';
+import { latinSpelling, printableAscii } from '../mail/ascii.ts';
 import { type ParsedMail, readMail, withHeaderEnd } from '../mail/mime.ts';
 import { RelayError, type RelayErrorCode } from '../errors.ts';
 import { answeredThread, extractRequest, MAX_READ_CHARS, type OutboundRequest, parsedByMailparser, parseMail } from '../mail/extract.ts';
@@ -449,9 +449,9 @@ const UNQUOTED_EMPTY_REPLY = {
   nothing: 'Not sent as SMS: the reply has no new text; write the message in the mail',
 } as const;
 
-/** The writer's text as an SMTP reply quotes it: printable ASCII, its double quotes made single, cut to `chars`. */
+/** The writer's text as an SMTP reply quotes it: printable ASCII (ß as ss), its double quotes made single, cut to `chars`. */
 function quotable(text: string, chars: number): string {
-  return printableAscii(text).replaceAll('"', "'").slice(0, chars);
+  return printableAscii(text, latinSpelling).replaceAll('"', "'").slice(0, chars);
 }
 
 /** A sign-off named in a refusal is cut to this length: the longest are a bilingual pair ("Mit freundlichen Grüßen / Kind regards"). */

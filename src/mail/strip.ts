@@ -525,6 +525,8 @@ const ASKING = /[?？]$/;
  * only such a sign-off word can be the first answer; a closing typed as a word ("Best", "Cheers") closes it.
  */
 const CAPITALS = /^[\p{Lu}\p{N}]+[\s,.!]*$/u;
+/** A thank-you closing as a whole line, a first name after it allowed ("Cheers", "Cheers, Bob", "Thanks!"); not "Thanks & Regards". */
+const LONE_THANKS = new RegExp(`^(?:${anyOf(CLOSING_LINE_WORDS)})(?:[\\s,]+\\p{Lu}\\p{Ll}+)?[\\s.!,]*$`, 'iu');
 /** A line said with an exclamation mark at its end ("Cheers!", "Best!", "Danke！"). */
 const EXCLAIMED = /[!！]\s*$/;
 /** A sign-off or the writer's closing ("Thanks,", "Cheers", "Kind regards"). */
@@ -1243,13 +1245,18 @@ class Scan {
   }
 
   /**
-   * Whether the sign-off at `at`, the first text of the mail, is its message: a thank-you that is also
-   * a closing ("Cheers", "Cheers, Bob", as "Thanks, Bob" is one) or one said with an exclamation mark
-   * ("Best!"). A bare closing alone ("Kind regards", "Best") says nothing and goes.
+   * Whether the sign-off at `at`, the first text of the mail, is its message: a lone line that is a
+   * thank-you and a closing ("Cheers", "Cheers, Bob", as "Thanks, Bob" is one) or one said with an
+   * exclamation mark ("Best!"), with at most a first name under it. A bare closing ("Kind regards",
+   * "Best", "Thanks & Regards") says nothing and goes, and so does a whole signature block under any
+   * closing: the client's auto-signature alone is no message.
    */
   #signOffIsMessage(at: number): boolean {
-    const line = this.#kept[at] ?? '';
-    return this.#kept.slice(0, at).every((above) => above === '') && (CLOSING_LINE.test(line) || EXCLAIMED.test(line));
+    const kept = this.#kept;
+    if (!kept.slice(0, at).every((above) => above === '')) return false;
+    const [line = '', name, ...more] = kept.slice(at).filter((below) => below !== '');
+    if (more.length > 0 || (name !== undefined && !FIRST_NAME.test(name))) return false;
+    return LONE_THANKS.test(line) || EXCLAIMED.test(line);
   }
 
   /**

@@ -133,7 +133,7 @@ describe("thread-first text: the quoted copy of the relay's own reply mail is cu
     assert.match(empty.data?.text ?? '', /the reply has no new text above the quoted mail/);
   });
 
-  test('a reply of only a thank-you closing or an exclaimed sign-off is sent as "Thanks" is; one of only a bare sign-off is refused naming it', async () => {
+  test('a reply of only a thank-you closing or an exclaimed sign-off (a first name under it at most) is sent as "Thanks" is; one of only a bare sign-off or a signature block is refused naming it, ß as ss', async () => {
     for (const [typed, sent] of [
       ['Cheers', 'Cheers'],
       ['Cheers!', 'Cheers!'],
@@ -149,7 +149,13 @@ describe("thread-first text: the quoted copy of the relay's own reply mail is cu
     for (const [typed, named] of [
       ['Kind regards,\r\nBob', 'Kind regards'],
       ['Best', 'Best'],
-      ['Mit freundlichen Grüßen', 'Mit freundlichen Gru?en'],
+      ['Mit freundlichen Grüßen', 'Mit freundlichen Grussen'],
+      ['Gruß', 'Gruss'],
+      // A thank-you in a longer closing, or a whole signature under a thank-you, is the auto-signature alone.
+      ['Thanks & Regards,\r\nRavi Kumar\r\nSenior Engineer\r\nACME Water Ltd\r\nMob: +91 98765 43210', 'Thanks & Regards'],
+      ['Thanks and regards,\r\nRavi Kumar', 'Thanks and regards'],
+      ['Cheers,\r\nBob Smith\r\nOps Lead | ACME Water Ltd\r\nM: +44 7700 900123\r\nwww.acmewater.example', 'Cheers'],
+      ['Best!\r\nBob Smith\r\nOps Lead\r\nACME Water Ltd\r\n+44 7700 900123', 'Best!'],
     ] as const) {
       const smtp = await sendReply(gmailWrappedReply(typed), 'Re: SMS from +44 7700 900123');
       assert.equal(smtp.data?.code, 554, `${typed}: ${smtp.data?.text}`);
