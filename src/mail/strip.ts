@@ -884,7 +884,8 @@ class Scan {
   /**
    * Whether the line at `index` starts a block, as a disclaimer does: it is the text's first, stands
    * under a blank line or a rule, or, written with its capital, under a signature's last line or a
-   * finished sentence (an Exchange rule appends its text right below the signature). Inside a
+   * finished sentence, or any line when legal text follows (an Exchange rule appends its text right
+   * below the signature). Inside a
    * hard-wrapped paragraph (Outlook's plain text, mutt, scripts wrap at 72–76) any line may start with
    * "the information in this email" or "disclaimer": that is the writer's sentence going on.
    */
@@ -892,7 +893,9 @@ class Scan {
     const above = line0(this.#lines, index - 1);
     if (index === 0 || !/[\p{L}\p{N}]/u.test(above)) return true;
     if (!/^\P{L}*\p{Lu}/u.test(line0(this.#lines, index))) return false;
-    return SENTENCE_END.test(above) || isAddressOrPhone(above) || isSignatureLabel(above) || isNameLine(above);
+    // Legal text from here on is the rule's, whatever signature line it was appended under
+    // ("ACME Water Ltd | 1 Main Street, London EC1A 1AA").
+    return SENTENCE_END.test(above) || isAddressOrPhone(above) || isSignatureLabel(above) || isNameLine(above) || isLegalText(this.#paragraphFrom(index));
   }
 
   /**

@@ -320,6 +320,11 @@ describe('stripBody: disclaimers and markers', () => {
     // Under a blank line, a rule, or a signature's last line (an Exchange rule appends it so), it goes.
     const legal = 'This email and any attachments are confidential and intended solely for the addressee.';
     assert.equal(strip(`Pump 4 is fine now.\n\nAlice Smith\nOps Lead\n${legal}`), 'Pump 4 is fine now.\n\nAlice Smith\nOps Lead');
+    const long = `${legal} If you have received this email in error please notify the system manager.`;
+    assert.equal(
+      strip(`Pump 4 is fine now.\n\nAlice Smith\nACME Water Ltd | 1 Main Street, London EC1A 1AA\n${long}`),
+      'Pump 4 is fine now.\n\nAlice Smith\nACME Water Ltd | 1 Main Street, London EC1A 1AA',
+    );
     assert.equal(
       strip(`Pump 4 is fine now.\n\nAlice Smith\n+44 7700 900123\n\n${'_'.repeat(30)}\n${legal}`),
       'Pump 4 is fine now.\n\nAlice Smith\n+44 7700 900123',
