@@ -527,6 +527,8 @@ const ASKING = /[?？]$/;
 const CAPITALS = /^[\p{Lu}\p{N}]+[\s,.!]*$/u;
 /** A thank-you closing as a whole line, a first name after it allowed ("Cheers", "Cheers, Bob", "Thanks!"); not "Thanks & Regards". */
 const LONE_THANKS = new RegExp(`^(?:${anyOf(CLOSING_LINE_WORDS)})(?:[\\s,]+\\p{Lu}\\p{Ll}+)?[\\s.!,]*$`, 'iu');
+/** A company's statement that the mail's views are its author's alone, under a "Disclaimer:" heading: boilerplate without a legal word. */
+const AUTHORS_VIEWS = /\b(?:views|opinions)\b.{0,80}\b(?:this|the) (?:e-?mail|message)\b.{0,80}\b(?:author|sender)\b/isu;
 /** A line said with an exclamation mark at its end ("Cheers!", "Best!", "Danke！"). */
 const EXCLAIMED = /[!！]\s*$/;
 /** A sign-off or the writer's closing ("Thanks,", "Cheers", "Kind regards"). */
@@ -875,7 +877,8 @@ class Scan {
     if (OUTLOOK_RULE.test(line) && this.#reply && !this.#onlyLabelsBelow(index)) return 'Outlook rule above the mail answered';
     if (this.#invitation && CALENDAR_FOOTER.test(line)) return INVITATION_FOOTER_REASON;
     const opening = this.#disclaimer.opens(line) && this.#opensBlock(index);
-    const heading = opening || (DISCLAIMER_HEADING.test(line) && isLegalText(this.#paragraphFrom(index).replace(DISCLAIMER_HEADING, '')));
+    const headed = DISCLAIMER_HEADING.test(line) ? this.#paragraphFrom(index).replace(DISCLAIMER_HEADING, '') : undefined;
+    const heading = opening || (headed !== undefined && (isLegalText(headed) || AUTHORS_VIEWS.test(headed)));
     if (heading && this.#endsWithDisclaimer(index)) return DISCLAIMER_REASON;
     if (this.#opensDisclaimer(index)) return DISCLAIMER_REASON;
     return undefined;

@@ -351,6 +351,12 @@ describe('stripBody: disclaimers and markers', () => {
       assert.equal(strip(`${body}\n\nDISCLAIMER: ${legal}\n\n${below}`), body, below);
     }
     for (const greeting of ['Dear Bob,', 'Hi Bob,']) assert.equal(strip(`${greeting}\n\n${legal}`), greeting);
+    for (const views of [
+      'Disclaimer: The views and opinions expressed in this email are those of the author and do not necessarily reflect the official policy or position of ACME Water Ltd.',
+      'Disclaimer: Any views or opinions presented in this email are solely those of the author and do not necessarily represent those of the company.',
+    ]) {
+      assert.equal(strip(`${body}\n\n${views}`), body, views);
+    }
     // The writer's own below it keeps it: a sentence of theirs, a sign-off with a name, a full name.
     for (const below of ['Also pump 4 is down, call me when you read this.', 'Thanks,\nAlice', 'Alice Smith']) {
       assert.equal(strip(`Hi Bob,\n\n${legal}\n\n${below}`), `Hi Bob,\n\n${legal}\n\n${below}`, below);
