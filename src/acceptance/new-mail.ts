@@ -1,10 +1,10 @@
 import { mailboxChoice, mailboxesOf } from '../mail/addresses.ts';
-import { printableAscii } from '../mail/ascii.ts';
+import { latinSpelling, printableAscii } from '../mail/ascii.ts';
 import { type ParsedMail, readMail, withHeaderEnd } from '../mail/mime.ts';
 import { RelayError, type RelayErrorCode } from '../errors.ts';
 import { answeredThread, extractRequest, MAX_READ_CHARS, type OutboundRequest, parsedByMailparser, parseMail } from '../mail/extract.ts';
 import { redactSecrets } from '../mail/parameters.ts';
-import { ENGLISH_LIST, removedKinds } from '../mail/removals.ts';
+import { ENGLISH_LIST, removedKinds, signOffOf } from '../mail/removals.ts';
 import { NOTIFY_BY_DEFAULT, type ReportedRecipient } from '../mailer/dsn.ts';
 import { type TextPolicy, textPolicyFor } from '../mail/policy.ts';
 import type { SenderPolicy } from '../policy/senders.ts';
@@ -417,8 +417,21 @@ export function fitText(
   segmentLimits: SegmentLimits = SEGMENT_LIMITS,
 ): SmsText & { cutFrom?: number } {
   // Only a reply that quoted the mail answered is told to write above its quote.
-  if (noNewText)
-    throw emptyReply === undefined || emptyReply === 'quote' ? new RelayError('NO_NEW_TEXT') : new RelayError('NO_NEW_TEXT', UNQUOTED_EMPTY_REPLY[emptyReply]);
+  if (noNewText) {
+    const quoted = emptyReply === undefined || emptyReply === 'quote';
+    // A reply of only "Kind regards" was typed: told "no new text", its writer sees a fault, so it is named.
+    const signOff = emptyReply === 'reaction' ? undefined : signOffOf(removed);
+    if (signOff !== undefined) {
+      // One in a script ASCII cannot show ("祝好" is "??") is not named.
+      const shown = quotable(signOff, SIGN_OFF_CHARS);
+      const named = /[a-z]/i.test(shown) ? ` ("${shown}")` : '';
+      throw new RelayError(
+        'NO_NEW_TEXT',
+        `Not sent as SMS: the reply holds only a sign-off${named}; write the message ${quoted ? 'above the quote' : 'in the mail'}`,
+      );
+    }
+    throw quoted ? new RelayError('NO_NEW_TEXT') : new RelayError('NO_NEW_TEXT', UNQUOTED_EMPTY_REPLY[emptyReply]);
+  }
   const sms = analyseText(text, segmentLimits);
   if (sms.parts === 0) {
     // Numbers in the subject: the mail went to the subject address, whose subject is never text (it has one, so "no subject" would mislead).
@@ -432,7 +445,7 @@ export function fitText(
     // Said as it happened: a device's or script's only line read as a header field (and how to send
     // it), a body of only what the relay removes (a quote, an encoded file…), or an empty mail.
     const why = unendedHeader
-      ? `it has no body: with no empty line after the header, each line was read as a header field (the last "${printableAscii(unendedHeader).replaceAll('"', "'").slice(0, UNENDED_HEADER_CHARS)}"); start the text after an empty line, or put it in the subject`
+      ? `it has no body: with no empty line after the header, each line was read as a header field (the last "${quotable(unendedHeader, UNENDED_HEADER_CHARS)}"); start the text after an empty line, or put it in the subject`
       : removed.length > 0
         ? `the body held only ${removedKinds(removed)}${subject}`
         : `the body is empty${subject}`;
@@ -455,6 +468,13 @@ const UNQUOTED_EMPTY_REPLY = {
   nothing: 'Not sent as SMS: the reply has no new text; write the message in the mail',
 } as const;
 
+/** The writer's text as an SMTP reply quotes it: printable ASCII (ß as ss), its double quotes made single, cut to `chars`. */
+function quotable(text: string, chars: number): string {
+  return printableAscii(text, latinSpelling).replaceAll('"', "'").slice(0, chars);
+}
+
+/** A sign-off named in a refusal is cut to this length: the longest are a bilingual pair ("Mit freundlichen Grüßen / Kind regards"). */
+const SIGN_OFF_CHARS = 60;
 /** A header line quoted in a reply is cut to this length: an SMTP reply line must stay short (RFC 5321 §4.5.3.1.5: 512 octets). */
 const UNENDED_HEADER_CHARS = 80;
 /** Attachment names shown in a reply: this many, then "and N more"; each cut to this length. */

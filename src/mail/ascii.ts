@@ -15,6 +15,36 @@ export function printableAscii(text: string, unreadable: (character: string) => 
     .replace(/[^\x20-\x7e]/gu, unreadable);
 }
 
+/**
+ * Latin letters with no decomposition that NFKD cannot take to ASCII, spelt as their languages write
+ * them without the letter (German "Grüße" as "Gruesse" loses the umlaut in NFKD but keeps its ß as ss):
+ * for printableAscii's `unreadable` where the writer's words are quoted back to them.
+ */
+const LATIN_SPELLINGS: Readonly<Record<string, string>> = {
+  ß: 'ss',
+  ẞ: 'SS',
+  æ: 'ae',
+  Æ: 'AE',
+  œ: 'oe',
+  Œ: 'OE',
+  ø: 'o',
+  Ø: 'O',
+  ł: 'l',
+  Ł: 'L',
+  đ: 'd',
+  Đ: 'D',
+  ð: 'd',
+  Ð: 'D',
+  þ: 'th',
+  Þ: 'Th',
+  ı: 'i',
+};
+
+/** A Latin letter NFKD leaves as it is, in ASCII ("ß" is "ss"); any other character is "?". */
+export function latinSpelling(character: string): string {
+  return LATIN_SPELLINGS[character] ?? '?';
+}
+
 /** A character as Unicode names it (`U+00AC`): where it is the subject of the text, as a note about what was sent in its place. */
 export function codePointName(character: string): string {
   return `U+${(character.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;

@@ -3,7 +3,7 @@
  * whose only content was a uuencoded file, or "Sent from my iPhone", is told so, not that quotes,
  * signatures or disclaimers went (`smsrelay preview` names each block with its full reason).
  */
-import type { Removal } from './strip.ts';
+import { type Removal, SIGN_OFF_REASON } from './strip.ts';
 
 /** Each kind of block by the words of its reasons (strip.ts, uuencoded.ts, sealed.ts, thread.ts, extract.ts), tested in this order. */
 const KINDS: readonly (readonly [reason: RegExp, kind: string])[] = [
@@ -28,4 +28,9 @@ export const ENGLISH_LIST = new Intl.ListFormat('en');
 export function removedKinds(removed: readonly Removal[]): string {
   const kinds = new Set(removed.map(({ reason }) => KINDS.find(([pattern]) => pattern.test(reason))?.[1] ?? QUOTED));
   return ENGLISH_LIST.format(kinds.size > 0 ? [...kinds] : [QUOTED]);
+}
+
+/** The sign-off line a removed sign-off block opened with, without the comma or stop after it ("Kind regards"), if one was removed. */
+export function signOffOf(removed: readonly Removal[]): string | undefined {
+  return removed.find(({ reason }) => reason === SIGN_OFF_REASON)?.first.replace(/[\s,.:;،。，]+$/u, '');
 }

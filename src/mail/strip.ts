@@ -40,6 +40,7 @@ import {
   DISCLAIMER_WORDS,
   DISCLAIMER_MAIL_WORDS,
   FOOTER_PHRASES,
+  WRITERS_FOOTER_PHRASES,
   FOOTER_WORDS,
   FORWARD_MARKERS,
   NOTES_FORWARD_MARKERS,
@@ -130,6 +131,18 @@ const HANGUL_CHAR_WEIGHT = 2;
 const HANGUL_CHARS = /\p{Script=Hangul}/gu;
 /** A disclaimer names the mail it is appended to in its first words: "This e-mail…", "The information contained in this communication…". */
 const MAIL_NAMED_CHARS = 60;
+/** A greeting line is short ("Hi Bob,", "Hallo zusammen,", "Dear Mr Smith,"): this many characters at most, its comma last. */
+const MAX_GREETING_CHARS = 40;
+const GREETING = new RegExp(`^[^,\\n]{1,${MAX_GREETING_CHARS - 1}}[,，]$`, 'u');
+/** A writer's first name alone in a line, as they sign ("Alice"): a company's name below a disclaimer is no such word. */
+const FIRST_NAME = /^\p{Lu}\p{Ll}+$/u;
+/**
+ * A line that an Exchange rule or a mail gateway appends below a disclaimer: a thanks, a print or
+ * environment line, a scan notice, an external-sender banner, a views/opinions or privacy line, or
+ * one that names the mail itself.
+ */
+const GATEWAY_LINE =
+  /^(?:thank you|thanks)\b.{0,40}$|\bprint|\bscanned\b|\bvirus|\bmalware|\boriginated (?:from )?outside|\bexternal (?:sender|email)|\b(?:views|opinions)\b|\bprivacy\b|\bthis (?:e-?mail|message|communication)\b/iu;
 /** A quoted line this long was probably wrapped by the client: its unquoted continuation is quote too. */
 const MIN_WRAPPED_QUOTE = 50;
 /** Device lines are short: the longest known, GMX's and WEB.DE's "Diese Nachricht wurde von meinem Android-Mobiltelefon mit WEB.DE Mail gesendet.", has 79 characters. */
@@ -512,12 +525,19 @@ const ASKING = /[?？]$/;
  * only such a sign-off word can be the first answer; a closing typed as a word ("Best", "Cheers") closes it.
  */
 const CAPITALS = /^[\p{Lu}\p{N}]+[\s,.!]*$/u;
+/** A thank-you closing as a whole line, a first name after it allowed ("Cheers", "Cheers, Bob", "Thanks!"); not "Thanks & Regards". */
+const LONE_THANKS = new RegExp(`^(?:${anyOf(CLOSING_LINE_WORDS)})(?:[\\s,]+\\p{Lu}\\p{Ll}+)?[\\s.!,]*$`, 'iu');
+/** A company's statement that the mail's views are its author's alone, under a "Disclaimer:" heading: boilerplate without a legal word. */
+const AUTHORS_VIEWS = /\b(?:views|opinions)\b.{0,80}\b(?:this|the) (?:e-?mail|message)\b.{0,80}\b(?:author|sender)\b/isu;
+/** A line said with an exclamation mark at its end ("Cheers!", "Best!", "Danke！"). */
+const EXCLAIMED = /[!！]\s*$/;
+/** A sign-off or the writer's closing ("Thanks,", "Cheers", "Kind regards"). */
+const isClosing = (line: string) => SIGN_OFF.test(line) || CLOSING_LINE.test(line);
 /**
  * A short name-like line, as a list's item is, and not a sentence ("Thanks." ends one), a sign-off of
  * its own or the writer's closing ("Thanks Bob" / "Cheers" closes a mail).
  */
-const isListItemName = (line: string) =>
-  line.length <= MAX_LIST_ITEM_NAME && NAME_LIKE.test(line) && !SENTENCE_END.test(line) && !SIGN_OFF.test(line) && !CLOSING_LINE.test(line);
+const isListItemName = (line: string) => line.length <= MAX_LIST_ITEM_NAME && NAME_LIKE.test(line) && !SENTENCE_END.test(line) && !isClosing(line);
 /**
  * Whether the list item at `index` stands in a list: under another item or a question, or under a line
  * announcing it, blank lines between ("Ranking of the offers:" / "" / "Worst"). Under a sentence
@@ -567,8 +587,22 @@ const LABEL = /^([\p{L}][\p{L}\p{N} /().-]{0,30}?)\s*:\s*\S/u;
 const labelKey = (label: string) => label.toLowerCase().replace(/[\s./-]/g, '');
 const SIGNATURE_LABEL_KEYS = new Set(SIGNATURE_LABELS.map(labelKey));
 const FOOTER_LINE = new RegExp(anyOf([...FOOTER_PHRASES, ...FOOTER_WORDS]), 'i');
-const FOOTER_PHRASE = new RegExp(anyOf(FOOTER_PHRASES), 'i');
+const FOOTER_PHRASES_ALL = new RegExp(anyOf(FOOTER_PHRASES), 'gi');
+const WRITERS_FOOTER_PHRASE_SET = new Set(WRITERS_FOOTER_PHRASES);
 const FOOTER_WORD = new RegExp(anyOf(FOOTER_WORDS), 'i');
+/**
+ * A footer word where a template writes it: after "To" opening the line ("To unsubscribe from this
+ * group, …"), before a colon or a link ("Unsubscribe: https://…", "or unsubscribe<https://…>",
+ * "[Unsubscribe](…)", "unsubscribe here: …"), or inside an address or a link ("ops+unsubscribe@…",
+ * "…/unsubscribe?t=…"). Around the writer's words it is their sentence ("add bob@… to the mailing
+ * list.", "Unsubscribe me from …").
+ */
+const TEMPLATE_FOOTER_WORD = new RegExp(
+  `^\\W*to\\s+(?:${anyOf(FOOTER_WORDS)})|(?:${anyOf(FOOTER_WORDS)})(?:\\s+here)?\\]?\\s*(?::|<|\\(|https?:)|[+/=_-](?:${anyOf(FOOTER_WORDS)})|(?:${anyOf(FOOTER_WORDS)})[@?&=/]`,
+  'i',
+);
+/** A link in a footer's line: its unsubscribe or settings page. */
+const FOOTER_LINK = /\bwww\.|https?:\/\//i;
 /** A line of rule characters alone above a footer: GitHub's "—", Google Groups' "---", Listserv's "####". */
 const FOOTER_SEPARATOR = /^(?:[-_=*~#—–]\s?)+$/;
 /** What sets off a footer: a typed separator or an HTML rule (`<hr>`), in any mail. */
@@ -825,8 +859,9 @@ class Scan {
 
   #endsText(line: string, index: number): string | undefined {
     const delimiter = SIGNATURE_SEPARATOR.test(this.#lines[index] ?? '');
+    const undelimited = line === BARE_SEPARATOR || TYPOGRAPHIC_SEPARATOR.test(line);
     const signature =
-      delimiter || (line === BARE_SEPARATOR && this.#signatureBelow(index)) || (TYPOGRAPHIC_SEPARATOR.test(line) && this.#typographicSignatureBelow(index));
+      delimiter || (undelimited && !this.#announces(index) && (line === BARE_SEPARATOR ? this.#signatureBelow(index) : this.#typographicSignatureBelow(index)));
     // Mailman's and Slack's footers stand below an Outlook-like rule, Google Groups' and GitLab's below "-- ".
     if ((signature || OUTLOOK_RULE.test(line)) && isFooter(this.#lines.slice(index + 1).map((below) => below.trim()))) return FOOTER_REASON;
     if (signature) return delimiter ? SIGNATURE_REASON : BARE_SIGNATURE_REASON;
@@ -841,10 +876,80 @@ class Scan {
     if (OUTLOOK_RULE.test(line) && this.#invitation) return RULED_BLOCK_REASON;
     if (OUTLOOK_RULE.test(line) && this.#reply && !this.#onlyLabelsBelow(index)) return 'Outlook rule above the mail answered';
     if (this.#invitation && CALENDAR_FOOTER.test(line)) return INVITATION_FOOTER_REASON;
-    if (this.#disclaimer.opens(line)) return DISCLAIMER_REASON;
-    if (DISCLAIMER_HEADING.test(line) && isLegalText(this.#paragraphFrom(index).replace(DISCLAIMER_HEADING, ''))) return DISCLAIMER_REASON;
+    const opening = this.#disclaimer.opens(line) && this.#opensBlock(index);
+    const headed = DISCLAIMER_HEADING.test(line) ? this.#paragraphFrom(index).replace(DISCLAIMER_HEADING, '') : undefined;
+    const heading = opening || (headed !== undefined && (isLegalText(headed) || AUTHORS_VIEWS.test(headed)));
+    if (heading && this.#endsWithDisclaimer(index)) return DISCLAIMER_REASON;
     if (this.#opensDisclaimer(index)) return DISCLAIMER_REASON;
     return undefined;
+  }
+
+  /**
+   * Whether the line at `index` starts a block, as a disclaimer does: it is the text's first, stands
+   * under a blank line or a rule, or, written with its capital, under a signature's last line or a
+   * finished sentence, or any line when legal text follows (an Exchange rule appends its text right
+   * below the signature). Inside a
+   * hard-wrapped paragraph (Outlook's plain text, mutt, scripts wrap at 72–76) any line may start with
+   * "the information in this email" or "disclaimer": that is the writer's sentence going on.
+   */
+  #opensBlock(index: number): boolean {
+    const above = line0(this.#lines, index - 1);
+    if (index === 0 || !/[\p{L}\p{N}]/u.test(above)) return true;
+    if (!/^\P{L}*\p{Lu}/u.test(line0(this.#lines, index))) return false;
+    // Legal text from here on is the rule's, whatever signature line it was appended under
+    // ("ACME Water Ltd | 1 Main Street, London EC1A 1AA").
+    return SENTENCE_END.test(above) || isAddressOrPhone(above) || isSignatureLabel(above) || isNameLine(above) || isLegalText(this.#paragraphFrom(index));
+  }
+
+  /**
+   * Whether a disclaimer's block at `index` ends the writer's text: a disclaimer is appended below
+   * everything the writer wrote, so a paragraph of theirs below it (a sentence that is no legal text, a
+   * sign-off, their name) makes it their own ("This email is confidential: door code 4711." / "" /
+   * "Also pump 4 is down"); so does a greeting alone above it ("Hi Bob," / "The information in this
+   * email is what the vendor sent me: …"), for no mail is a greeting with a disclaimer. Below the
+   * blocks looked at comes what ends the text anyway: the quoted mail, its attribution or header.
+   */
+  #endsWithDisclaimer(index: number): boolean {
+    const lines = this.#lines;
+    // A paragraph that is legal text in a disclaimer's own opening is a company's, whatever stands above
+    // it: a greeting, the attachment and nothing typed, then Exchange's disclaimer is a real shape. Under
+    // a mere heading ("IMPORTANT NOTICE: the pump room is closed…") it may be the writer's.
+    const body = this.#paragraphFrom(index).replace(DISCLAIMER_HEADING, '').trim();
+    const legal = isLegalText(body) && this.#disclaimer.opens(body);
+    if (!legal && this.#onlyGreeting()) return false;
+    for (let start = nextNonBlank(lines, paragraphEnd(lines, index) + 1); start < lines.length; start = nextNonBlank(lines, paragraphEnd(lines, start) + 1)) {
+      if (this.#opensMailAnswered(start)) return true;
+      const paragraph = lines.slice(start, paragraphEnd(lines, start) + 1).map((line) => line.trim());
+      const text = paragraph.join(' ');
+      if (isLegalText(text) || this.#disclaimer.opens(text)) continue;
+      if (
+        legal
+          ? writerBelowLegalText(paragraph)
+          : isWritersParagraph(paragraph) || isClosing(paragraph[0] ?? '') || (paragraph.length === 1 && FIRST_NAME.test(text))
+      )
+        return false;
+    }
+    return true;
+  }
+
+  /** Whether the line at `index` opens what the scan ends the writer's text at: a quote, an attribution, a header block, a marker or rule. */
+  #opensMailAnswered(index: number): boolean {
+    const line = line0(this.#lines, index);
+    return (
+      this.#quoted(index) ||
+      isOriginalMarker(line) ||
+      isForwardMarker(line) ||
+      OUTLOOK_RULE.test(line) ||
+      SIGNATURE_SEPARATOR.test(this.#lines[index] ?? '') ||
+      headerBlockEnd(this.#lines, index) !== undefined ||
+      this.#attributionEnd(index) !== undefined
+    );
+  }
+
+  /** Whether the text kept so far is one greeting line ("Hi Bob,", "Hallo Bob,", "Dear all,"): a short line ending in a comma. */
+  #onlyGreeting(): boolean {
+    const text = this.#kept.filter((line) => line !== '');
+    return text.length === 1 && GREETING.test(text[0] ?? '');
   }
 
   /** The paragraph that starts at `index`, its lines joined. */
@@ -864,7 +969,7 @@ class Scan {
     if (index === 0 || line0(lines, index - 1) !== '') return false;
     let end = paragraphEnd(lines, index);
     // Asked of every paragraph of every mail: the cheap test of its first words first.
-    if (!MAIL_NAMED.test(paragraphHead(lines, index, end, MAIL_NAMED_CHARS)) || !this.#hasText()) return false;
+    if (!MAIL_NAMED.test(paragraphHead(lines, index, end, MAIL_NAMED_CHARS)) || !this.#hasText() || this.#onlyGreeting()) return false;
     if (!isLegalText(joinLines(lines, index, end))) return false;
     for (let start = nextNonBlank(lines, end + 1); start < lines.length; start = nextNonBlank(lines, end + 1)) {
       end = paragraphEnd(lines, start);
@@ -904,6 +1009,17 @@ class Scan {
     // A name alone is a roster's as well ("Crew for tonight" / "—" / "Alice Smith" / "Bob Jones"): a signature has a contact.
     if (!lines.slice(first, end + 1).some(isAddressOrPhone)) return false;
     return lines.slice(end + 1).every((below) => below.trim() === '' || isDeviceLine(withoutLinks(below)));
+  }
+
+  /**
+   * Whether the writer's last line above `index` ends in a colon, announcing what follows ("If it
+   * trips again, call:" / "—" / "Bob Smith" / "+44 …"): a dash line or a bare `--` between is then the
+   * writer's break, as a frame is (FRAMED_LINE), not a signature's delimiter. A sign-off written with
+   * its colon ("Üdvözlettel:") announces nothing.
+   */
+  #announces(index: number): boolean {
+    const above = line0(this.#lines, previousNonBlank(this.#lines, index - 1));
+    return ANNOUNCING.test(above) && !SIGN_OFF.test(above);
   }
 
   /** Whether every line below `index` that is not blank is a `Label: value` line: machine data, no quoted mail. */
@@ -1127,11 +1243,26 @@ class Scan {
       afterthoughts = writersTextBelowSignOff(kept, index);
       return afterthoughts !== undefined;
     });
-    if (at < 0 || afterthoughts === undefined) return;
+    if (at < 0 || afterthoughts === undefined || this.#signOffIsMessage(at)) return;
     const stays = afterthoughts.flatMap((paragraph) => ['', ...paragraph]);
-    this.removed.push({ reason: 'sign-off and signature block', first: kept[at] ?? '', lines: kept.length - at - stays.length + afterthoughts.length });
+    this.removed.push({ reason: SIGN_OFF_REASON, first: kept[at] ?? '', lines: kept.length - at - stays.length + afterthoughts.length });
     kept.splice(at, kept.length - at, ...stays);
     this.#trimEnd();
+  }
+
+  /**
+   * Whether the sign-off at `at`, the first text of the mail, is its message: a lone line that is a
+   * thank-you and a closing ("Cheers", "Cheers, Bob", as "Thanks, Bob" is one) or one said with an
+   * exclamation mark ("Best!"), with at most a first name under it. A bare closing ("Kind regards",
+   * "Best", "Thanks & Regards") says nothing and goes, and so does a whole signature block under any
+   * closing: the client's auto-signature alone is no message.
+   */
+  #signOffIsMessage(at: number): boolean {
+    const kept = this.#kept;
+    if (!kept.slice(0, at).every((above) => above === '')) return false;
+    const [line = '', name, ...more] = kept.slice(at).filter((below) => below !== '');
+    if (more.length > 0 || (name !== undefined && !FIRST_NAME.test(name))) return false;
+    return LONE_THANKS.test(line) || EXCLAIMED.test(line);
   }
 
   /**
@@ -1155,6 +1286,8 @@ const COPY_ATTRIBUTION_REASON = 'attribution above a copy of the mail answered';
 const SIGNATURE_REASON = 'signature (below "-- ")';
 const BARE_SIGNATURE_REASON = 'signature (below "--", its space lost)';
 const DISCLAIMER_REASON = 'disclaimer';
+/** A sign-off's removal: a reply of only one is refused naming it (src/acceptance, removals.ts's signOffOf). */
+export const SIGN_OFF_REASON = 'sign-off and signature block';
 const FOOTER_REASON = 'mailing-list or notification footer';
 const HISTORY_REASON = "ticket's older comments";
 /** Below Outlook's rule in an invitation that answers none stands what Outlook or a service added: Teams' or Zoom's meeting block. */
@@ -1180,9 +1313,23 @@ function isFooterLine(line: string): boolean {
   return !SENTENCE_END.test(line) || !LOWER_CASE_WORD.test(line) || FOOTER_LINE.test(line) || CONTACT_LINE.test(line);
 }
 
-/** A footer's line without a rule above it: a footer phrase, or a footer word with a link or an address ("Unsubscribe: https://…"). */
-function footerOnItsOwn(line: string): boolean {
-  return FOOTER_PHRASE.test(line) || (FOOTER_WORD.test(line) && CONTACT_LINE.test(line));
+/**
+ * A footer's line without a rule above it: a footer word beside a link ("you may unsubscribe at any
+ * time: https://…"), or where a template writes it beside an address ("To unsubscribe …, send an
+ * email to ops+unsubscribe@…"); a footer phrase no person writes ("Please do not reply to this
+ * email", "Manage notification settings"), or two footer phrases on the line; or a phrase a writer may
+ * use (WRITERS_FOOTER_PHRASES) that a link, an address or a footer word backs (`backed`: on its line or
+ * below it, as every template has its unsubscribe or settings link; Opsgenie's "…because you are on
+ * call. Unsubscribe"). The writer's own sentence with those words and no such backing is their text:
+ * "You are receiving this because you are on call this week.", "Reply to this email directly if it
+ * trips again.", "Please add bob@example.com to the on-call mailing list.", "Unsubscribe me from …: alice@…".
+ */
+function footerOnItsOwn(line: string, backed: boolean): boolean {
+  // Found leftmost first, so "do not reply to this email" is that phrase, not "reply to this email".
+  const phrases = (line.match(FOOTER_PHRASES_ALL) ?? []).map((phrase) => phrase.toLowerCase());
+  const sure =
+    phrases.length > 1 || phrases.some((phrase) => !WRITERS_FOOTER_PHRASE_SET.has(phrase)) || (phrases.length === 1 && (backed || CONTACT_LINE.test(line)));
+  return sure || (FOOTER_WORD.test(line) && FOOTER_LINK.test(line)) || (TEMPLATE_FOOTER_WORD.test(line) && CONTACT_LINE.test(line));
 }
 
 /** Trimmed lines that are a footer: a few footer lines, one of them with a footer phrase. */
@@ -1201,13 +1348,16 @@ function footerStart(lines: readonly string[]): number {
   // Without a rule above, the footer starts at a line that is one for sure (footerOnItsOwn).
   let sure = -1;
   let count = 0;
+  // A link or a footer word on a footer line at or below the one looked at.
+  let backed = false;
   for (let index = lines.length - 1; index >= 0 && count < MAX_FOOTER_LINES; index--) {
     const line = lines[index] ?? '';
     if (line === '') continue;
     if (!isFooterLine(line)) break;
     count++;
+    backed ||= FOOTER_LINK.test(line) || FOOTER_WORD.test(line);
     if (FOOTER_LINE.test(line)) start = index;
-    if (footerOnItsOwn(line)) sure = index;
+    if (footerOnItsOwn(line, backed)) sure = index;
   }
   if (start < 0) return -1;
   let top = start;
@@ -1582,6 +1732,21 @@ function paragraphsOf(lines: readonly string[]): string[][] {
 }
 
 /** Below a signature, a P.S. or a paragraph of sentences that is not legal text is the writer's afterthought. */
+/**
+ * Whether a paragraph below legal text is the writer's. Exchange rules and mail gateways append short
+ * lines of their own there ("Thank you.", "Think before you print.", "This email has been scanned by
+ * Mimecast", "This message originated from outside your organisation", a views/opinions or privacy
+ * line, the company's name), so only positive evidence counts: a sign-off with a name under it or
+ * alone ("Cheers", never "Thank you."), a full name alone, or a sentence that is none of that boilerplate.
+ */
+function writerBelowLegalText(paragraph: readonly string[]): boolean {
+  const [first = '', second] = paragraph;
+  if (isClosing(first)) return second === undefined ? !GATEWAY_LINE.test(first) : isNameLine(second);
+  // A person's full name, not a single word or a company ("Acme", "Acme Water Ltd"), which a rule appends.
+  if (paragraph.length === 1 && PERSON_NAME.test(first) && !COMPANY_FORM.test(first)) return true;
+  return isWritersParagraph(paragraph) && !paragraph.some((line) => GATEWAY_LINE.test(line));
+}
+
 function isWritersParagraph(paragraph: readonly string[]): boolean {
   if (POSTSCRIPT.test(paragraph[0] ?? '')) return true;
   return !hasDisclaimerWord(paragraph.join(' ')) && paragraph.some(isSentence);
@@ -1682,7 +1847,12 @@ const disclaimerOpenings = new WeakMap<readonly string[], DisclaimerOpenings>();
 function disclaimerOpening(custom: readonly string[]): DisclaimerOpenings {
   let opening = disclaimerOpenings.get(custom);
   if (opening === undefined) {
-    opening = new DisclaimerOpenings([...BUILT_IN_DISCLAIMERS, ...custom].map(disclaimerKey));
+    // A built-in opening in capitals is a heading only so ("DISCLAIMER", "CONFIDENTIALITY NOTICE"): in
+    // lower case it is a word of the writer's sentence ("review the new legal disclaimer"); the
+    // operator's openings are compared without case, as configured.
+    const capitals = BUILT_IN_DISCLAIMERS.filter(isCapitals);
+    const others = [...BUILT_IN_DISCLAIMERS.filter((opening) => !isCapitals(opening)), ...custom];
+    opening = new DisclaimerOpenings(others.map(disclaimerKey), capitals);
     disclaimerOpenings.set(custom, opening);
   }
   return opening;
@@ -1694,9 +1864,13 @@ class DisclaimerOpenings {
   /** The first characters (UTF-16 codes) of the keys the pattern takes: the leaf's `p`, each opening's; undefined when an opening is empty. */
   readonly #firsts: ReadonlySet<number> | undefined;
 
-  constructor(keys: readonly string[]) {
+  /** The openings compared as written, in capitals. */
+  readonly #capitals: RegExp;
+
+  constructor(keys: readonly string[], capitals: readonly string[]) {
     this.#pattern = new RegExp(`^(?:${WINGDINGS_LEAF.source})?(?:${anyOf(keys)})`);
-    this.#firsts = keys.includes('') ? undefined : new Set(['p', ...keys].map((key) => key.charCodeAt(0)));
+    this.#capitals = new RegExp(`^(?:${WINGDINGS_LEAF.source.replace('p', 'P')})?(?:${anyOf(capitals)})`);
+    this.#firsts = keys.includes('') ? undefined : new Set(['p', ...keys, ...capitals.map(disclaimerKey)].map((key) => key.charCodeAt(0)));
   }
 
   /**
@@ -1707,8 +1881,13 @@ class DisclaimerOpenings {
     const first = text.charCodeAt(0);
     const lower = first >= 0x41 && first <= 0x5a ? first + 0x20 : first;
     if (this.#firsts !== undefined && first < 0x80 && !this.#firsts.has(lower)) return false;
-    return this.#pattern.test(disclaimerKey(text));
+    return this.#capitals.test(text) || this.#pattern.test(disclaimerKey(text));
   }
+}
+
+/** A text whose letters are all capitals. */
+function isCapitals(text: string): boolean {
+  return /\p{Lu}/u.test(text) && !/[\p{Ll}\p{Lt}]/u.test(text);
 }
 
 /** A disclaimer's opening as compared: without case, with a typewriter apostrophe for the typographic one. */
@@ -1785,6 +1964,8 @@ function isSignersBlock(block: readonly string[]): boolean {
 
 /** A person's name as a signature opens with it: two or three capitalised words, a middle initial allowed ("Jane Doe", "John A. Smith"). */
 const PERSON_NAME = /^\p{Lu}[\p{Ll}'’-]+(?:\s+\p{Lu}\.)?(?:\s+\p{Lu}[\p{Ll}'’-]+){1,2}$/u;
+/** A company's legal form or kind, which no person's name holds. */
+const COMPANY_FORM = /\b(?:Ltd|Limited|Inc|Plc|Llc|Gmbh|Corp|Group|Company)\b/;
 /** A device's model or asset tag: a word joining capitals and digits ("LaserJet 4250", "PRN-04", "CAM3"), which no person's signature line holds. */
 const MODEL_OR_ASSET = /(?:^|[\s(])(?:\p{Lu}+-?\d+|\p{Lu}\p{L}+\s\d{3,})(?=[\s),]|$)/u;
 

@@ -1507,6 +1507,9 @@ export const DISCLAIMER_OPENINGS: readonly string[] = [
  * the gate is closed"): they open a disclaimer only when their paragraph is legal text.
  */
 export const DISCLAIMER_HEADINGS = [
+  // The openings of DISCLAIMER_OPENINGS in capitals, written otherwise ("Disclaimer: I have not checked the logs yet").
+  'DISCLAIMER',
+  'CONFIDENTIALITY NOTICE',
   'IMPORTANT NOTICE',
   'LEGAL NOTICE',
   'CONFIDENTIALITY',
@@ -1696,17 +1699,30 @@ export const CALENDAR_FOOTER_OPENINGS = [
 ];
 
 /**
- * Phrases of the footers mailing lists and notification services append (Mailman, Listserv, Google
- * Groups, Discourse, GitHub, GitLab, Slack, PagerDuty, Opsgenie, Azure Monitor…), by family: the
- * unsubscribe link, why the mail came, where to change that, how to answer. A short last block that
- * has one and nothing the writer wrote is a footer. Compared without case, anywhere in a line.
+ * Phrases of footers that a writer's own last sentence may hold too ("You are receiving this because
+ * you are on call this week.", "Reply to this email directly if it trips again."): why the mail came,
+ * how to answer. Without a rule above them, a footer's only with a link or a footer word beside or
+ * below, or with another footer phrase on the line. Compared without case, anywhere in a line.
  */
-export const FOOTER_PHRASES = [
-  // why it came
+export const WRITERS_FOOTER_PHRASES = [
   'receiving this',
   'received this message because',
   'received this email because',
   'receiving notifications',
+  'reply to this email',
+];
+
+/**
+ * Phrases of the footers mailing lists and notification services append (Mailman, Listserv, Google
+ * Groups, Discourse, GitHub, GitLab, Slack, PagerDuty, Opsgenie, Azure Monitor, Teams, Confluence…),
+ * by family: the unsubscribe link, why the mail came, where to change that, how to answer. A short
+ * last block that has one and nothing the writer wrote is a footer. Those beyond
+ * WRITERS_FOOTER_PHRASES no person writes to a phone ("Please do not reply to this email", "Manage
+ * notification settings"), and HTML notifications lose their links in text, so they need no link.
+ * Compared without case, anywhere in a line.
+ */
+export const FOOTER_PHRASES = [
+  ...WRITERS_FOOTER_PHRASES,
   // where to change that
   'notification settings',
   'notification preferences',
@@ -1714,15 +1730,15 @@ export const FOOTER_PHRASES = [
   'manage all notifications',
   'notifications turned on',
   // how to answer
-  'reply to this email',
   'do not reply to this email',
   'do not reply directly',
+  'or view it on',
 ];
 
 /**
  * Words of footers that an alert's own last line may hold too ("Mailing list server down",
- * "Unsubscribe queue backlog"): a footer's line only with a link or an address beside them, or under
- * a rule.
+ * "Unsubscribe queue backlog"), and a writer's sentence ("add bob@… to the mailing list"): a footer's
+ * line only where a template writes them beside a link or an address, or under a rule.
  */
 export const FOOTER_WORDS = ['unsubscribe', 'abbestellen', 'abmelden', 'désabonner', 'désinscrire', 'darse de baja', 'mailing list'];
 

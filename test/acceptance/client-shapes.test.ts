@@ -172,12 +172,17 @@ describe('more clients: what they write around the text goes, what the person wr
     assert.equal(await sms('Pump 20 fixed.'), 'Pump 20 fixed.');
   });
 
-  test('a reply of only thanks in Persian, Vietnamese or Japanese is sent as "Thanks" is; one of only a sign-off is refused as "Regards" is', async () => {
+  test('a reply of only thanks in Persian, Vietnamese or Japanese is sent as "Thanks" is; one of only a sign-off is refused naming it, as "Regards" is', async () => {
     for (const thanks of ['با تشکر', 'با سپاس', 'Trân trọng cảm ơn', 'よろしくお願いします。']) {
       await send(`${thanks}\n\nOn Sun, 6 Dec 2026 at 17:17, ${SHOWN} <${PHONE_ADDRESS}> wrote:\n${quoted()}`);
       assert.equal(await sms(thanks), thanks);
     }
-    for (const signOff of ['Regards', '祝好', 'Salam', 'Trân trọng']) {
+    for (const [signOff, named] of [
+      ['Regards', ' ("Regards")'],
+      ['祝好', ''],
+      ['Salam', ' ("Salam")'],
+      ['Trân trọng', ' ("Tran trong")'],
+    ] as const) {
       const body = `${signOff}\n\nOn Sun, 6 Dec 2026 at 17:17, ${SHOWN} <${PHONE_ADDRESS}> wrote:\n${quoted()}`;
       const smtp = await sendMail(suite.port, {
         to: [PHONE_ADDRESS],
@@ -186,7 +191,8 @@ describe('more clients: what they write around the text goes, what the person wr
         headers: { 'In-Reply-To': reply.replyId },
       });
       assert.equal(smtp.data?.code, 554, `${signOff}: ${smtp.data?.text}`);
-      assert.match(smtp.data?.text ?? '', /no new text/);
+      // Named as typed, in ASCII; one ASCII cannot show is not named.
+      assert.equal(smtp.data?.text, `5.6.0 Not sent as SMS: the reply holds only a sign-off${named}; write the message above the quote`);
     }
   });
 

@@ -133,6 +133,36 @@ describe("thread-first text: the quoted copy of the relay's own reply mail is cu
     assert.match(empty.data?.text ?? '', /the reply has no new text above the quoted mail/);
   });
 
+  test('a reply of only a thank-you closing or an exclaimed sign-off (a first name under it at most) is sent as "Thanks" is; one of only a bare sign-off or a signature block is refused naming it, ß as ss', async () => {
+    for (const [typed, sent] of [
+      ['Cheers', 'Cheers'],
+      ['Cheers!', 'Cheers!'],
+      ['Cheers,\r\nBob', 'Cheers,\nBob'],
+      ['Best!', 'Best!'],
+    ] as const) {
+      const before = suite.gateway.simulator.received.length;
+      const smtp = await sendReply(gmailWrappedReply(typed), 'Re: SMS from +44 7700 900123');
+      assert.equal(smtp.data?.code, 250, `${typed}: ${smtp.data?.text}`);
+      const sms = await waitFor(`the SMS "${typed}"`, () => suite.gateway.simulator.received.slice(before).find((entry) => entry.to === '447700900123'));
+      assert.equal(sms.text, sent);
+    }
+    for (const [typed, named] of [
+      ['Kind regards,\r\nBob', 'Kind regards'],
+      ['Best', 'Best'],
+      ['Mit freundlichen Grüßen', 'Mit freundlichen Grussen'],
+      ['Gruß', 'Gruss'],
+      // A thank-you in a longer closing, or a whole signature under a thank-you, is the auto-signature alone.
+      ['Thanks & Regards,\r\nRavi Kumar\r\nSenior Engineer\r\nACME Water Ltd\r\nMob: +91 98765 43210', 'Thanks & Regards'],
+      ['Thanks and regards,\r\nRavi Kumar', 'Thanks and regards'],
+      ['Cheers,\r\nBob Smith\r\nOps Lead | ACME Water Ltd\r\nM: +44 7700 900123\r\nwww.acmewater.example', 'Cheers'],
+      ['Best!\r\nBob Smith\r\nOps Lead\r\nACME Water Ltd\r\n+44 7700 900123', 'Best!'],
+    ] as const) {
+      const smtp = await sendReply(gmailWrappedReply(typed), 'Re: SMS from +44 7700 900123');
+      assert.equal(smtp.data?.code, 554, `${typed}: ${smtp.data?.text}`);
+      assert.equal(smtp.data?.text, `5.6.0 Not sent as SMS: the reply holds only a sign-off ("${named}"); write the message above the quote`);
+    }
+  });
+
   test('a reply through a gateway that tags outside mail (RE: [EXTERNAL] Re: …) with nothing typed is refused, not sent as its subject', async () => {
     for (const subject of ['RE: [EXTERNAL] Re: SMS from +44 7700 900123', 'RE: *** SPAM *** Re: SMS from +44 7700 900123', 'Réf. : SMS from +44 7700 900123']) {
       for (const body of ['\r\n\r\nSent from my iPhone\r\n', '']) {

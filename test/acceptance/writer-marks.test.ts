@@ -272,4 +272,18 @@ describe("clients' own marks go, what the person wrote stays", () => {
       assert.equal(await sms(text.slice(0, 3)), text.replace('—', '-'));
     }
   });
+
+  test('a contact the writer announces with a colon stays below an em or en dash or a bare "--"; under a sign-off with its colon the signature goes', async () => {
+    for (const text of [
+      'EDB pump 4 is back. If it trips again, call:\n\n—\nBob Smith\n+44 7700 900123',
+      'EDC pump 4 is back. If it trips again, call:\n\n–\nBob Smith\n+44 7700 900123',
+      'EDD new contractor for the pumps from Monday:\n\n—\nBob Smith\nbob@pumpfix.example\n+44 7700 900123',
+      'EDE pump 4 is back. If it trips again, call:\n\n--\nBob Smith\n+44 7700 900123',
+    ]) {
+      await accepted(text, 'Pump 4', {});
+      assert.equal(await sms(text.slice(0, 3)), text.replace(/[—–]/, '-'));
+    }
+    await accepted(`EDF rendben.\n\nÜdvözlettel:\n--\n${signature}`, 'Pump 4', {});
+    assert.equal(await sms('EDF'), 'EDF rendben.');
+  });
 });

@@ -309,6 +309,104 @@ describe('stripBody: disclaimers and markers', () => {
     }
   });
 
+  it("takes a disclaimer's opening only where a block starts, never on a hard-wrapped paragraph's next line", () => {
+    for (const text of [
+      'Bob, please compare the numbers in the attached log with\nthe information in this email and call me when you are done, the\nvendor is waiting for us.\n\nAlice',
+      'Bob, the website team asked us to review the new legal\ndisclaimer for the pump monitoring portal before Friday. Pump 4\nis fine again, no need to go in tonight.',
+      'Bob, I know\nthis email is confidential by default, but forward it to the\nvendor anyway, they need the pump 4 trip times for the warranty.',
+    ]) {
+      assert.equal(strip(text), text);
+    }
+    // Under a blank line, a rule, or a signature's last line (an Exchange rule appends it so), it goes.
+    const legal = 'This email and any attachments are confidential and intended solely for the addressee.';
+    assert.equal(strip(`Pump 4 is fine now.\n\nAlice Smith\nOps Lead\n${legal}`), 'Pump 4 is fine now.\n\nAlice Smith\nOps Lead');
+    const long = `${legal} If you have received this email in error please notify the system manager.`;
+    assert.equal(
+      strip(`Pump 4 is fine now.\n\nAlice Smith\nACME Water Ltd | 1 Main Street, London EC1A 1AA\n${long}`),
+      'Pump 4 is fine now.\n\nAlice Smith\nACME Water Ltd | 1 Main Street, London EC1A 1AA',
+    );
+    assert.equal(
+      strip(`Pump 4 is fine now.\n\nAlice Smith\n+44 7700 900123\n\n${'_'.repeat(30)}\n${legal}`),
+      'Pump 4 is fine now.\n\nAlice Smith\n+44 7700 900123',
+    );
+  });
+
+  it("drops legal text with a gateway's or a rule's short line below it, or a greeting alone above it; only the writer's own paragraph, sign-off and name, or full name keeps it", () => {
+    const body = 'Hi Bob,\n\nPump 4 tripped again at 02:00. Please check the breaker when you are on site.\n\nAlice Smith\nOps Lead';
+    const legal =
+      'This email and any files transmitted with it are confidential and intended solely for the use of the individual or entity to whom they are addressed. If you have received this email in error please notify the sender immediately and delete it.';
+    for (const below of [
+      'Thank you.',
+      'Thank you for your cooperation.',
+      'Think before you print.',
+      "Save a tree. Don't print this email unless it's really necessary.",
+      'This email has been scanned for viruses and malware by Mimecast Ltd.',
+      'CAUTION: This email originated from outside of the organization. Do not click links or open attachments unless you recognise the sender.',
+      'This message originated from outside your organisation.',
+      'Any views or opinions presented are solely those of the author and do not necessarily represent those of the company.',
+      'We take your privacy seriously. Read our privacy notice at https://acme.example/privacy',
+      'Acme',
+    ]) {
+      assert.equal(strip(`${body}\n\n${legal}\n\n${below}`), body, below);
+      assert.equal(strip(`${body}\n\nDISCLAIMER: ${legal}\n\n${below}`), body, below);
+    }
+    for (const greeting of ['Dear Bob,', 'Hi Bob,']) assert.equal(strip(`${greeting}\n\n${legal}`), greeting);
+    for (const views of [
+      'Disclaimer: The views and opinions expressed in this email are those of the author and do not necessarily reflect the official policy or position of ACME Water Ltd.',
+      'Disclaimer: Any views or opinions presented in this email are solely those of the author and do not necessarily represent those of the company.',
+    ]) {
+      assert.equal(strip(`${body}\n\n${views}`), body, views);
+    }
+    // The writer's own below it keeps it: a sentence of theirs, a sign-off with a name, a full name.
+    for (const below of ['Also pump 4 is down, call me when you read this.', 'Thanks,\nAlice', 'Alice Smith']) {
+      assert.equal(strip(`Hi Bob,\n\n${legal}\n\n${below}`), `Hi Bob,\n\n${legal}\n\n${below}`, below);
+    }
+  });
+
+  it("keeps a writer's paragraph opening as a disclaimer does when their text, sign-off or name is below it, or only a greeting above it", () => {
+    const door =
+      'This email is confidential, do not forward it to the contractor: the new door code for the pump room is 4711 and the alarm code is 0815, both valid until Friday.';
+    for (const text of [
+      'Hi Bob,\n\nThis email is confidential: door code 4711.\n\nAlso pump 4 is down, call me when you read this.',
+      'Pump 4 tripped at 02:00.\n\nDisclaimer: I have not checked the logs yet.\n\nCall me at 8.',
+      'Hi Bob,\n\nThe information in this email is what the vendor sent me: firmware 2.1 fixes the trip.\n\nAlice',
+      `Hi Bob,\n\n${door}\n\nThanks,\nAlice`,
+      'Hallo Bob,\n\nDiese E-Mail ist vertraulich: Türcode 4711.\n\nPumpe 4 steht, ruf mich an.',
+      'Bonjour Bob,\n\nCe message est confidentiel : code porte 4711.\n\nLa pompe 4 est arrêtée, appelle-moi.',
+      'Hi all,\n\nIMPORTANT NOTICE: the pump room is closed tonight for maintenance. The contractor needs access from 22:00 to 04:00 and all alarms from that room must be ignored during that time, confidential for now.',
+    ]) {
+      assert.equal(strip(text), text);
+    }
+    // The sign-off below goes as a sign-off does; the paragraph it kept stays.
+    assert.equal(strip(`Pump 4 is down.\n\n${door}\n\nCheers`), `Pump 4 is down.\n\n${door}`);
+    // In a reply, the writer's paragraph under it keeps it; the quote below goes as always.
+    assert.equal(
+      strip('Disclaimer: I have not checked the logs yet.\n\nRestart it anyway.\n\nOn Mon, 7 Dec 2026 at 11:22, Bob <bob@example.com> wrote:\n> Pump 4 down\n'),
+      'Disclaimer: I have not checked the logs yet.\n\nRestart it anyway.',
+    );
+  });
+
+  it('drops a disclaimer above the mail answered, its translation or a company line below it, and "Disclaimer:" over legal text in any case', () => {
+    const legal =
+      'This email and any attachments are confidential and intended solely for the addressee. If you have received it in error, please notify the sender.';
+    assert.equal(
+      strip(`Pump 4 is fine now.\n\nThis email is confidential.\n\nOn Mon, 7 Dec 2026 at 11:22, Bob <bob@example.com> wrote:\n> hi\n`),
+      'Pump 4 is fine now.',
+    );
+    assert.equal(
+      strip(
+        'Pump 4 is fine now.\n\nDISCLAIMER: Do not forward.\n\nFrom: Bob <bob@example.com>\nSent: Monday, 7 December 2026 11:22\nTo: Alice\nSubject: Pump\n\nhi\n',
+      ),
+      'Pump 4 is fine now.',
+    );
+    assert.equal(
+      strip(`Pump 4 is fine now.\n\n${legal}\n\nACME Water Ltd\n\nPlease consider the environment before printing this email.`),
+      'Pump 4 is fine now.',
+    );
+    assert.equal(strip(`Pump 4 is fine now.\n\nDisclaimer: ${legal}`), 'Pump 4 is fine now.');
+    assert.equal(strip(`Pump 4 is fine now.\n\nDISCLAIMER\n${legal}`), 'Pump 4 is fine now.');
+  });
+
   it('keeps only the text between start and end markers', () => {
     assert.equal(strip('Header junk\n[StartOfMessage]\nThe text\n[EndOfMessage]\nFooter junk'), 'The text');
     assert.equal(strip('Call me [EndOfMessage] footer'), 'Call me');
@@ -528,6 +626,47 @@ describe('stripText: list and notification footers', () => {
     assert.deepEqual(removedBy(links), { text: links.trim(), reasons: [], quoteRemoved: false });
     const sentences = 'Disk full on nas2.\n\n---\nPlease reply to this email when it is fixed.\nThe backup waits for it.\n';
     assert.equal(removedBy(sentences).text, sentences.trim());
+  });
+
+  it("keeps the writer's last sentence with a footer's word around their own words, or a footer's phrase with no link or footer word to back it", () => {
+    for (const last of [
+      'Please add bob@example.com to the on-call mailing list.',
+      'Please add bob@example.com to the on-call mailing list',
+      'Bob wants to join the mailing list, his address is bob@example.com',
+      'Unsubscribe me from the night alarms from Monday, I move to days: alice@example.com',
+      'Reply to this email directly if it trips again.',
+      'You are receiving this because you are on call this week.',
+    ]) {
+      for (const text of [`Pump 4 is fine now.\n\n${last}`, `Pump 4 is fine now.\n\n${last}\n\nAlice`]) {
+        assert.deepEqual(removedBy(text), { text, reasons: [], quoteRemoved: false });
+      }
+    }
+    // The templates' own lines, without a rule above them, still go.
+    for (const footer of [
+      'Reply to this email directly, view it on GitHub<https://github.com/acme/relay/issues/42>, or unsubscribe<https://github.com/notifications/unsubscribe-auth/AAAA>.\nYou are receiving this because you were mentioned.',
+      'You received this message because you are subscribed to the Google Groups "oncall" group.\nTo unsubscribe from this group and stop receiving emails from it, send an email to oncall+unsubscribe@googlegroups.com.',
+      'If you no longer want these mails, unsubscribe here: https://alerts.example.com/u?t=1',
+    ]) {
+      assert.deepEqual(removedBy(`Pump 4 is fine now.\n\n${footer}`), { text: 'Pump 4 is fine now.', reasons: [FOOTER], quoteRemoved: false });
+    }
+  });
+
+  it("drops, without a rule or a link (HTML's text has none), the footer phrases no person writes, two phrases on a line, and a footer word beside a link", () => {
+    for (const footer of [
+      'This is an automated message. Please do not reply to this email.',
+      'Please do not reply to this email, this mailbox is not monitored.',
+      'Do not reply to this email. This message was sent from an unmonitored mailbox.',
+      'Do not reply directly to this message.',
+      'You are receiving this because you are a member of the ops action group. Manage notification preferences in the Azure portal.',
+      'Manage notification settings in Grafana.',
+      'You are receiving this email because you have notifications turned on. Manage notification settings',
+      'Stop watching space • Manage notifications\nThis message was sent by Atlassian Confluence 8.5.4',
+      'Reply to this email directly or view it on GitHub.',
+      'If you no longer wish to receive these emails, you may unsubscribe at any time: https://acme.example/u/abc',
+      'You can unsubscribe by clicking this link: https://acme.example/u/abc',
+    ]) {
+      assert.deepEqual(removedBy(`Pump 4 is fine now.\n\n${footer}`), { text: 'Pump 4 is fine now.', reasons: [FOOTER], quoteRemoved: false }, footer);
+    }
   });
 
   it("keeps an alert's last line that only holds a footer's word, without a link or a rule", () => {
