@@ -16,7 +16,7 @@ import { isLoopbackHost, networkMatcher } from '../policy/networks.ts';
 import { matchesSender } from '../policy/senders.ts';
 import { composeRegistry, type ProviderRegistry, ProviderRegistryError } from '../providers/registry.ts';
 import { SIMULATED_PROVIDERS } from '../simulators/index.ts';
-import { normaliseNumber } from '../sms/numbers.ts';
+import { normaliseWrittenNumber } from '../sms/numbers.ts';
 import { NO_REPLY_LOCAL_PART } from '../sms/senders.ts';
 import { destinationProblem } from '../policy/destinations.ts';
 import { didYouMean, EMPTY_VALUE, keysAt, pathsOf, plainHint, schemaAt } from './hints.ts';
@@ -1128,7 +1128,8 @@ function normaliseLists(
     const numbers = new Set<string>();
     const refused: { readonly path: string; readonly why: string }[] = [];
     members.forEach((member, index) => {
-      const result = normaliseNumber(member, sms.defaultRegion as CountryCode | undefined);
+      // Written with blanks as a subject's `To:` is (`07700 900123`): words that could each be a number are never joined into another.
+      const result = normaliseWrittenNumber(member, sms.defaultRegion as CountryCode | undefined);
       if (!result.ok) {
         problems.push(`${describe(['sms', 'lists', address, index])}: ${result.reason}`);
         return;
