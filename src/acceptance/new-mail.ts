@@ -11,7 +11,7 @@ import type { SenderPolicy } from '../policy/senders.ts';
 import type { ReplyTracking } from '../replies/tracking.ts';
 import { analyseText, charactersThatFit, SEGMENT_LIMITS, type SegmentLimits, type SmsText, truncateToParts } from '../sms/encoding.ts';
 import type { NewMail, NewRecipient, Store } from '../store/types.ts';
-import { admitMembers, checkNumberCount, limitsFor, routeOf, shownToSender } from './number-checks.ts';
+import { admitMembers, checkNumberCount, limitsFor, routeOf, shownToSender, subjectWithinLimit } from './number-checks.ts';
 import { type RefusedMember, subjectNumber } from './recipient-addresses.ts';
 import { type MailTrace, returnedOwnMail, traceOf } from './own-mail.ts';
 import { resubmissionFingerprint } from './resubmission-fingerprint.ts';
@@ -79,10 +79,13 @@ export async function buildNewMail(
   // RCPT numbers were admitted at RCPT; the subject's are known only now. The sender wrote them: a refusal names them whole.
   const written = request.subjectNumbers.map((number) => subjectNumber(number, settings.recipients));
   const shown = shownToSender(true);
-  const subject = written.length === 0 ? { admitted: [], refused: [] } : await admitMembers(principal, written, store, senders, shown);
+  // Numbers accepted at RCPT keep their 250: the subject's refused by policy or beyond the mail's limit are bounced, not the mail.
+  const othersTaken = rcptNumbers.length > 0;
+  const subject = written.length === 0 ? { admitted: [], refused: [] } : await admitMembers(principal, written, store, senders, shown, othersTaken);
   if (routes) for (const number of subject.admitted) routeOf(number, routes, shown);
-  const recipients = toRecipients(transaction, subject.admitted, settings.maxNumbersPerMail);
-  const refused = refusedMembers(transaction, subject.refused, recipients);
+  const { admitted, overLimit } = subjectWithinLimit(rcptNumbers, subject.admitted, settings.maxNumbersPerMail, principal);
+  const recipients = toRecipients(transaction, admitted, settings.maxNumbersPerMail);
+  const refused = refusedMembers(transaction, [...subject.refused, ...overLimit], recipients);
   const provider = limitsFor(
     recipients.map((recipient) => recipient.number),
     single,
@@ -173,6 +176,8 @@ export async function buildNewMail(
 
 /** The outcome category of a member refused at acceptance: its bounce's status is RCPT's refusal's (src/mailer/dsn.ts). */
 const REFUSED_MEMBER_CATEGORY = 'policy-denied';
+/** A subject's number beyond the mail's number limit (subjectWithinLimit): RFC 3463's too many recipients. */
+const OVER_LIMIT_CATEGORY = 'too-many-numbers';
 
 /**
  * The members of lists (and numbers of the subject) refused while the others were taken, once each, as the bounce
@@ -186,16 +191,16 @@ function refusedMembers(transaction: Transaction, subject: readonly RefusedMembe
     const members = 'subject' in target ? subject : 'refused' in target ? (target.refused ?? []) : [];
     // A list's member is the relay's to know, not its sender's: its bounce masks it. The subject's numbers the sender wrote.
     const masked = !('subject' in target);
-    for (const { number, reason } of members) {
+    for (const { number, reason, overLimit } of members) {
       if (sent.has(number) || byNumber.has(number)) continue;
       byNumber.set(number, {
         number,
         rcpt: rcpt.address,
         notify: rcpt.dsn?.notify,
         orcpt: rcpt.dsn?.orcpt,
-        category: REFUSED_MEMBER_CATEGORY,
+        category: overLimit ? OVER_LIMIT_CATEGORY : REFUSED_MEMBER_CATEGORY,
         reason: `not sent: ${reason}`,
-        code: 'POLICY_DENIED' satisfies RelayErrorCode,
+        code: (overLimit ? 'TOO_MANY_NUMBERS' : 'POLICY_DENIED') satisfies RelayErrorCode,
         masked,
       });
     }

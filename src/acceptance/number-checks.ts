@@ -102,8 +102,9 @@ async function admitNumber(
 /**
  * The numbers of a list (or a subject) `principal` may text, and those it may not with why: one member opted out,
  * premium-rate or outside the sender's destinations must not keep the mail from the others (docs/configuration.md,
- * `sms.lists`). Refused whole, with the first member's refusal, only when no member is left; a refusal that is no
- * member's own (the store unavailable) refuses whole at once. `shown` writes the numbers in the refusals (masked by default).
+ * `sms.lists`). Refused whole, with the first member's refusal, only when no member is left and the mail has no other
+ * numbers (`othersTaken`: a subject's beside numbers accepted at RCPT, which its refusal must not take back); a refusal
+ * that is no member's own (the store unavailable) refuses whole at once. `shown` writes the numbers in the refusals (masked by default).
  */
 export async function admitMembers(
   principal: Principal,
@@ -111,6 +112,7 @@ export async function admitMembers(
   store: Pick<ReplyStore, 'isOptedOut' | 'optOutKeyword'>,
   senders: SenderPolicy,
   shown: ShownNumber = maskNumber,
+  othersTaken = false,
 ): Promise<{ readonly admitted: readonly string[]; readonly refused: readonly RefusedMember[] }> {
   // All at once, not one after another: a list's opt-out reads share the store's turn (PostgreSQL asks them in one
   // statement), where awaiting each would cost a round trip per member.
@@ -124,7 +126,7 @@ export async function admitMembers(
     else throw outcome.reason;
   }
   const [first] = refused;
-  if (admitted.length === 0 && first) throw first.error;
+  if (admitted.length === 0 && first && !othersTaken) throw first.error;
   return { admitted, refused: refused.map(({ number, error }) => ({ number, reason: error.message })) };
 }
 
@@ -157,6 +159,36 @@ export function checkNumberCount(
   const tooMany = `Too many phone numbers: this mail would go to more than ${limit}`;
   if (stage === 'rcpt') throw new RelayError('TOO_MANY_NUMBERS', `${tooMany}; send the rest in another mail`);
   throw new RelayError('BAD_PARAMETER', `${tooMany}: split the numbers over several mails`);
+}
+
+/**
+ * The subject's numbers a mail takes within its number limit, and those beyond it: numbers accepted at RCPT (`taken`)
+ * got their 250 and keep it, so a subject that adds more than the mail has room for is not refused whole at the end of
+ * DATA; its numbers fill the room left in the order written (one the mail has already takes none) and the rest are
+ * bounced, as a subject's number policy refuses is. A mail with no other numbers is refused whole by checkNumberCount
+ * (554) when its subject alone is over the limit: none of it was accepted yet.
+ */
+export function subjectWithinLimit(
+  taken: readonly string[],
+  subject: readonly string[],
+  maxNumbersPerMail: number,
+  principal: Principal,
+): { readonly admitted: readonly string[]; readonly overLimit: readonly RefusedMember[] } {
+  if (taken.length === 0) return { admitted: subject, overLimit: [] };
+  const { limit, setting } = numberLimit(maxNumbersPerMail, principal);
+  const numbers = new Set(taken);
+  const admitted: string[] = [];
+  const overLimit: RefusedMember[] = [];
+  for (const number of subject) {
+    if (numbers.has(number) || numbers.size < limit) {
+      numbers.add(number);
+      admitted.push(number);
+    } else {
+      const reason = `Too many phone numbers: this mail goes to ${limit}, the most one mail may (${setting}); send this number in another mail`;
+      overLimit.push({ number, reason, overLimit: true });
+    }
+  }
+  return { admitted, overLimit };
 }
 
 /**

@@ -35,10 +35,14 @@ export type ResolvedRecipient =
   | { readonly postmaster: string }
   | { readonly bounce: ReturnPath };
 
-/** A list's member (or a subject's number) refused when the others were taken: its bounce says why. */
+/**
+ * A list's member (or a subject's number) refused when the others were taken: its bounce says why. `overLimit`: a
+ * subject's number beyond the mail's number limit (subjectWithinLimit), not a policy's refusal.
+ */
 export interface RefusedMember {
   readonly number: string;
   readonly reason: string;
+  readonly overLimit?: true;
 }
 
 /** A reply mail's return path a bounce is addressed to (src/replies/return-path.ts), and the mailbox that mail went to. */

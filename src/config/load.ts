@@ -16,7 +16,7 @@ import { isLoopbackHost, networkMatcher } from '../policy/networks.ts';
 import { matchesSender } from '../policy/senders.ts';
 import { composeRegistry, type ProviderRegistry, ProviderRegistryError } from '../providers/registry.ts';
 import { SIMULATED_PROVIDERS } from '../simulators/index.ts';
-import { normaliseNumber } from '../sms/numbers.ts';
+import { normaliseNumber, normaliseWrittenNumber } from '../sms/numbers.ts';
 import { NO_REPLY_LOCAL_PART } from '../sms/senders.ts';
 import { destinationProblem } from '../policy/destinations.ts';
 import { didYouMean, EMPTY_VALUE, keysAt, pathsOf, plainHint, schemaAt } from './hints.ts';
@@ -1128,10 +1128,20 @@ function normaliseLists(
     const numbers = new Set<string>();
     const refused: { readonly path: string; readonly why: string }[] = [];
     members.forEach((member, index) => {
-      const result = normaliseNumber(member, sms.defaultRegion as CountryCode | undefined);
+      // Written with blanks as a subject's `To:` is (`07700 900123`): words that could each be a number are never joined into
+      // another. A member that reading refuses but the whole-string one takes (as releases before it did) keeps that number,
+      // warned of: a relay that started on its lists before an upgrade starts after it, and the operator is told to write it plainly.
+      const region = sms.defaultRegion as CountryCode | undefined;
+      const path = describe(['sms', 'lists', address, index]);
+      let result = normaliseWrittenNumber(member, region);
       if (!result.ok) {
-        problems.push(`${describe(['sms', 'lists', address, index])}: ${result.reason}`);
-        return;
+        const whole = normaliseNumber(member, region);
+        if (!whole.ok) {
+          problems.push(`${path}: ${result.reason}`);
+          return;
+        }
+        warnings.push(`${path}: ${result.reason}; taken as ${whole.e164}, as before: write it so (without blanks, or with its +) if that is the number meant`);
+        result = whole;
       }
       numbers.add(result.e164);
       const policed = policy && policyRefusal(result.e164, policy);

@@ -49,6 +49,8 @@ const STATUS: Readonly<Record<ReportKind, Readonly<Record<string, string>> & { d
     'opted-out': RELAY_ERRORS.POLICY_DENIED.enhanced,
     // A list's member refused when the mail was accepted (opted out, premium-rate, outside the sender's destinations): RCPT's status.
     'policy-denied': RELAY_ERRORS.POLICY_DENIED.enhanced,
+    // A subject's number beyond the mail's number limit, bounced where the mail was taken for the numbers of its RCPTs.
+    'too-many-numbers': '5.5.3',
     default: '5.0.0',
   },
   delayed: { unreachable: '4.4.1', 'no-answer': '4.4.2', busy: '4.4.5', account: '4.3.0', default: '4.4.0' },

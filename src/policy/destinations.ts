@@ -1,4 +1,5 @@
 import { type CountryCode, parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import metadata from 'libphonenumber-js/metadata.max.json';
 import { LRUCache } from 'lru-cache';
 import { maskNumber, regionName } from '../sms/numbers.ts';
 
@@ -15,12 +16,17 @@ const PREMIUM_TYPES: ReadonlyMap<string, string> = new Map([
   ['UAN', 'a non-geographic (universal access) number'],
 ]);
 /**
- * International ranges with no country (satellite, international networks, ITU premium) that
- * libphonenumber types loosely: +870 Inmarsat, +881 GMSS, +882/+883 international networks, +979
- * International Premium Rate Service.
+ * ITU-T's global services: calling codes of no country (libphonenumber's non-geographic set, kept in step with ITU's
+ * list: +800 freephone, +808 shared cost, +870 Inmarsat, +878 Universal Personal Telecommunications, +881 GMSS satellite,
+ * +882/+883 international networks, +888 OCHA, +979 international premium rate). Carriers price all but freephone as
+ * "international network" destinations, far above a mobile, and they fill the IRSF lists SMS pumping works from;
+ * libphonenumber types them loosely (+878 and +882 as VOIP, +870 and +881 as MOBILE), so the code decides, not the type,
+ * and a code ITU adds reaches this set with the metadata, not with an edit here.
  */
-const PREMIUM_PREFIXES: readonly string[] = ['+870', '+881', '+882', '+883', '+979'];
-const PREMIUM_PREFIX_KIND = 'an international premium-rate, satellite or network number';
+const GLOBAL_SERVICE_CODES: ReadonlySet<string> = new Set(Object.keys(metadata.nonGeographic));
+/** International Freephone (+800) costs the caller nothing: it is the one global service taken. */
+const FREE_TYPE = 'TOLL_FREE';
+const GLOBAL_SERVICE_KIND = 'an international satellite, network or global-service number (no country)';
 
 export interface DestinationRules {
   /** Refuse premium-rate and shared-cost numbers (on by default for everyone). */
@@ -86,8 +92,12 @@ const countries = new LRUCache<string, CountryCode | ''>({ max: 10_000 });
 function premiumKind(e164: string): string | undefined {
   let kind = premium.get(e164);
   if (kind === undefined) {
-    const type = parsePhoneNumberFromString(e164)?.getType();
-    kind = PREMIUM_PREFIXES.some((prefix) => e164.startsWith(prefix)) ? PREMIUM_PREFIX_KIND : ((type && PREMIUM_TYPES.get(type)) ?? '');
+    const parsed = parsePhoneNumberFromString(e164);
+    const type = parsed?.getType();
+    const globalService = parsed !== undefined && GLOBAL_SERVICE_CODES.has(parsed.countryCallingCode) && type !== FREE_TYPE;
+    // The type names the cost where libphonenumber knows it (+979 premium rate, +808 shared cost); a global service it
+    // types as a mobile or VoIP is still one.
+    kind = (type && PREMIUM_TYPES.get(type)) ?? (globalService ? GLOBAL_SERVICE_KIND : '');
     premium.set(e164, kind);
   }
   return kind || undefined;

@@ -34,8 +34,8 @@
  * 5. The number must be valid by libphonenumber's full metadata. Its type only chooses between two
  *    readings (4b, 4c): some providers deliver text-to-landline, so fixed-line numbers are accepted too (costly types are the
  *    destination policy's: src/policy/destinations.ts).
- * 6. Digits that are no number either way and fewer than a national number of the default region
- *    (3 to 6: `112`, `81025`) are refused as a short code or emergency number of that region.
+ * 6. 3 to 6 digits that are no number either way (`112`, `81025`, `116117`) are refused as a short code or
+ *    emergency number of the default region, also where libphonenumber allows a number that short (DE, AU, NZ…).
  */
 import {
   getCountryCallingCode,
@@ -265,13 +265,20 @@ function bothReadings(input: string, one: { shown: string }, other: { shown: str
 
 /**
  * Short codes (SMS and voice services) and emergency numbers have 3 to 6 digits in most countries
- * (112, 999, 81025, 116123); a national number has 7 and more, so fewer digits than the region's
- * shortest number, within this span, are read as one.
+ * (112, 999, 81025, 116123, Germany's 22222 and 116117).
  */
 const SHORT_NUMBER_DIGITS = /^\d{3,6}$/;
 
+/**
+ * Whether digits no valid number reads are a short code of the region: 3 to 6 of them, whatever libphonenumber says of
+ * that length. Where a few numbers are that short (DE, AT, AU, NZ, NO: 5 and 6 digits; IT, SE: 6), its length check
+ * calls any such digits a possible number, yet they are no number of the region, and a country guessed abroad
+ * ("+116117 in United States") would tell whoever dialled them at home nothing true. libphonenumber-js has no short-number
+ * metadata; google-libphonenumber's (ShortNumberInfo) would not do instead: New Zealand's there has no 5-digit code, so
+ * `22222 44844` would still be joined into a NZ mobile (severalNumbers).
+ */
 function isShortNumber(digits: string, region: CountryCode): boolean {
-  return SHORT_NUMBER_DIGITS.test(digits) && validatePhoneNumberLength(digits, region) === 'TOO_SHORT';
+  return SHORT_NUMBER_DIGITS.test(digits) && !parsePhoneNumberFromString(digits, region)?.isValid();
 }
 
 /** The one reading there is: the number, or why it is none. */
@@ -348,6 +355,15 @@ export function severalNumbers(input: string, defaultRegion?: CountryCode): stri
 }
 
 /**
+ * A number a person wrote with blanks where no address forbids them (a list's member in the config): read as
+ * normaliseNumber reads it, unless its words could each be a number of their own (severalNumbers), as a subject's are.
+ */
+export function normaliseWrittenNumber(input: string, defaultRegion?: CountryCode): NumberResult {
+  const several = severalNumbers(input, defaultRegion);
+  return several === undefined ? normaliseNumber(input, defaultRegion) : { ok: false, reason: several };
+}
+
+/**
  * Whether the words are the digit groups of one valid number as its country writes it, nationally or
  * internationally (`202 555 1234`: (202) 555-1234; `07700 900123`; `+1 202 555 1234`): groups that short in the
  * US are each a possible short code, yet nobody writing a number so means three. Two short codes joined
@@ -372,17 +388,15 @@ function groupedAsOneNumber(words: readonly string[], defaultRegion: CountryCode
  */
 const MIN_SHORT_CODE_DIGITS = 5;
 
-/** Whether `word` is a whole number alone: a valid one, or a short code of the region (readNumber's step 6) of MIN_SHORT_CODE_DIGITS. */
+/**
+ * Whether `word` is a whole number alone: a valid one, or a short code of the region (readNumber's step 6) of
+ * MIN_SHORT_CODE_DIGITS; so every word of 5 or 6 digits without a trunk or international prefix's `0`, valid or not, in
+ * every region: only the country's own grouping (groupedAsOneNumber) joins two of them.
+ */
 function standsAlone(word: string, defaultRegion: CountryCode | undefined): boolean {
   if (normaliseNumber(word, defaultRegion).ok) return true;
   const digits = word.replace(IGNORED_SEPARATORS, '');
-  return (
-    defaultRegion !== undefined &&
-    /^\d+$/.test(digits) &&
-    digits.length >= MIN_SHORT_CODE_DIGITS &&
-    !NATIONAL_TRUNK_PREFIX.test(digits) &&
-    isShortNumber(digits, defaultRegion)
-  );
+  return defaultRegion !== undefined && digits.length >= MIN_SHORT_CODE_DIGITS && !digits.startsWith('0') && isShortNumber(digits, defaultRegion);
 }
 
 /** For config validation of SMSRELAY_DEFAULT_REGION: an upper-case ISO 3166 code libphonenumber knows. */

@@ -594,6 +594,30 @@ describe('config', () => {
     );
   });
 
+  test("a list's member written as two short codes is refused as 2 numbers or one where no release took it; one an earlier release took as one number keeps it, warned of, so the relay starts after the upgrade", () => {
+    for (const region of ['GB', 'NZ', 'AT']) {
+      const yaml = `sms:\n  defaultRegion: ${region}\n  lists:\n    team@sms.localhost: ['81234 85678', '+447700900601']\n`;
+      assert.deepEqual(
+        problems({}, yaml).map((line) => line.replace(/^\S*smsrelay\.yaml: /, '')),
+        ['sms.lists.team@sms.localhost.0: "81234 85678" could be 2 numbers or one: write each number without blanks, and "," between numbers'],
+        region,
+      );
+    }
+    // A number in its country's groups is that number.
+    const { config } = loadConfig({}, dirWith("sms:\n  defaultRegion: DE\n  lists:\n    team@sms.localhost: ['01512 3456789', '+49 1512 3456788']\n"));
+    assert.deepEqual(config.sms.lists['team@sms.localhost'], ['+4915123456789', '+4915123456788']);
+    // Taken whole before (a German landline; a British mobile with its country code but no +): kept, each warned of by name.
+    const earlier = loadConfig({}, dirWith("sms:\n  defaultRegion: DE\n  lists:\n    team@sms.localhost: ['81234 85678', '447911 123456']\n"));
+    assert.deepEqual(earlier.config.sms.lists['team@sms.localhost'], ['+498123485678', '+447911123456']);
+    assert.deepEqual(
+      earlier.warnings.map((line) => line.replace(/^\S*smsrelay\.yaml: /, '')),
+      ['81234 85678', '447911 123456'].map(
+        (member, index) =>
+          `sms.lists.team@sms.localhost.${index}: "${member}" could be 2 numbers or one: write each number without blanks, and "," between numbers; taken as ${index === 0 ? '+498123485678' : '+447911123456'}, as before: write it so (without blanks, or with its +) if that is the number meant`,
+      ),
+    );
+  });
+
   test('settings that contradict each other are refused naming both: simulatorNetworks without the address the relay reaches its simulator from, a retry minimum above its maximum, a maxParts of an account or network above every provider, a default mailbox at an SMS domain', async () => {
     const lines = (env: Record<string, string>, yaml: string) => problems(env, yaml).map((line) => line.replace(/^\S*smsrelay\.yaml: /, ''));
     assert.deepEqual(lines({}, 'http:\n  simulatorNetworks: [10.0.0.0/8]\n'), [

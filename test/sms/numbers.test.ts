@@ -1,7 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { bytesAsText } from '../../src/bytes-text.ts';
-import type { CountryCode } from 'libphonenumber-js';
+import { type CountryCode, parsePhoneNumberFromString, validatePhoneNumberLength } from 'libphonenumber-js/max';
+import mobileExamples from 'libphonenumber-js/examples.mobile.json';
+import metadata from 'libphonenumber-js/metadata.max.json';
 import {
   formatNumber,
   isCountryCode,
@@ -12,9 +14,15 @@ import {
   maskNumbersInHex,
   normaliseNumber,
   severalNumbers,
+  regionName,
   toInternationalDigits,
   type NumberResult,
 } from '../../src/sms/numbers.ts';
+
+/** Every region libphonenumber's metadata knows. */
+const REGIONS = Object.keys(metadata.countries) as CountryCode[];
+/** The regions where libphonenumber takes 5 or 6 digits for a possible number (DE, AT, AU, NZ, NO, IT, SE…): some numbers there are that short. */
+const SHORT_LENGTH_REGIONS = REGIONS.filter((region) => ['23456', '234567'].some((digits) => validatePhoneNumberLength(digits, region) !== 'TOO_SHORT'));
 
 const accepted = (e164: string): NumberResult => ({ ok: true, e164 });
 
@@ -172,6 +180,18 @@ describe('normaliseNumber', () => {
     assert.match(reasonFor(normaliseNumber('81025')), /when read as \+81025 in Japan/, 'without a default region there is no home to read it in');
   });
 
+  it('refuses 3 to 6 digits that are no number in any region as its short code, also where libphonenumber allows numbers that short (DE 116117, AU 19222, NZ 22222)', () => {
+    assert.ok(SHORT_LENGTH_REGIONS.includes('DE') && SHORT_LENGTH_REGIONS.includes('NZ'), SHORT_LENGTH_REGIONS.join(' '));
+    for (const region of REGIONS) {
+      for (const digits of ['116117', '11833', '22222', '19222', '180000', '1234', '112']) {
+        const read = normaliseNumber(digits, region);
+        // A number of the region that short (Austria's 19222, Vienna's 01 9222) is one.
+        if (read.ok) continue;
+        assert.equal(read.reason, `"${digits}" is a short code or emergency number in ${regionName(region)}, not a phone number: it cannot be texted`, region);
+      }
+    }
+  });
+
   it('refuses anything that is not digits', () => {
     assert.equal(reasonFor(normaliseNumber('abc')), '"abc" is not a phone number');
     assert.equal(reasonFor(normaliseNumber('')), '"" is not a phone number');
@@ -291,6 +311,40 @@ describe('severalNumbers', () => {
       ['447700900187 447700900188', 'GB'],
     ] as const)
       assert.match(severalNumbers(written, region) ?? '', /could be 2 numbers or one/, written);
+  });
+
+  it('never joins two words of 5 or 6 digits into a number its country does not write so, in every region that has numbers that short', () => {
+    const groups = (formatted: string | undefined) =>
+      formatted
+        ?.match(/\d+/gu)
+        ?.map((group) => group.length)
+        .join(' ');
+    const words = ['22222', '44844', '81234', '85678', '33333', '116117', '80800', '98765'];
+    // Each region's own mobile cut into two words of 5 or 6 digits, and short codes side by side.
+    const pairs = (region: CountryCode) => {
+      const example = (mobileExamples as Readonly<Record<string, string>>)[region] ?? '';
+      const cut = [5, 6].map((at) => [example.slice(0, at), example.slice(at)]).filter((two) => two.every((word) => /^[1-9]\d{4,5}$/.test(word)));
+      return [...cut, ...words.flatMap((one) => words.map((other) => [one, other]))];
+    };
+    let refused = 0;
+    for (const region of SHORT_LENGTH_REGIONS) {
+      for (const [one = '', other = ''] of pairs(region)) {
+        const written = `${one} ${other}`;
+        if (severalNumbers(written, region) !== undefined) {
+          refused++;
+          continue;
+        }
+        // Taken only as one number written in its country's groups: nationally, internationally, or after the country code.
+        const parsed = parsePhoneNumberFromString(`${one}${other}`, region);
+        const asWritten = `${one.length} ${other.length}`;
+        const international = groups(parsed?.formatInternational());
+        assert.ok(
+          parsed?.isValid() && [groups(parsed.formatNational()), international, international?.replace(/^\d+ /u, '')].includes(asWritten),
+          `${region}: "${written}" joined into ${parsed?.number}`,
+        );
+      }
+    }
+    assert.ok(refused > SHORT_LENGTH_REGIONS.length * words.length, `${refused} refused`);
   });
 });
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { before, describe, test } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
+import metadata from 'libphonenumber-js/metadata.max.json';
 import nodemailer from 'nodemailer';
 import { webhookPaths } from '../../src/http/webhooks.ts';
 import { hashPassword } from '../../src/policy/passwords.ts';
@@ -316,6 +317,36 @@ describe('sender policy', () => {
       );
     }
     client.close();
+  });
+
+  test("every ITU global service (libphonenumber's non-geographic calling codes) is refused at RCPT but International Freephone, +878 UPT too", async () => {
+    // A valid number of each code, as libphonenumber types it: the code refuses it, whatever the type (+878 is VOIP).
+    const examples: Readonly<Record<string, string>> = {
+      '800': '+80012345678',
+      '808': '+80812345678',
+      '870': '+870773123456',
+      '878': '+878101234567890',
+      '881': '+8816123456789',
+      '882': '+88213700000',
+      '883': '+883510012345',
+      '888': '+88812345678901',
+      '979': '+979123456789',
+    };
+    assert.deepEqual(Object.keys(metadata.nonGeographic).sort(), Object.keys(examples).sort(), 'an example for each global service the metadata knows');
+    const to = Object.values(examples).map((e164) => `${e164}@sms.example.com`);
+    const sent = await sendMail(suite.port, { to });
+    const answers = Object.values(examples).map((e164, index) => [e164, `${sent.rcpt[index]?.code} ${sent.rcpt[index]?.text}`]);
+    for (const [e164, answer] of answers) {
+      if (e164 === examples['800']) assert.match(answer ?? '', /^250 /, `${e164}: freephone costs the caller nothing`);
+      else
+        assert.match(
+          answer ?? '',
+          new RegExp(
+            `^550 5\\.7\\.1 Recipient refused: \\${e164} is (a premium-rate|a shared-cost|a non-geographic \\(universal access\\)|an international satellite, network or global-service) number`,
+          ),
+          `${e164}: ${answer}`,
+        );
+    }
   });
 
   test('a rate limit answers 451 4.7.1, and the same mail is accepted once the minute has passed', async () => {

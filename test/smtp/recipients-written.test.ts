@@ -262,3 +262,44 @@ describe('a number written with blanks in RCPT is answered after the checks that
     ]);
   });
 });
+
+describe('where libphonenumber allows numbers of 5 or 6 digits (DE, NZ), short codes are short codes there, and two are never joined', () => {
+  const germany = relayWithSimulator({ smtp: { trustedNetworks: ['127.0.0.1/32'] }, sms: { domains: ['sms.localhost'], defaultRegion: 'DE' } });
+  const newZealand = relayWithSimulator({ smtp: { trustedNetworks: ['127.0.0.1/32'] }, sms: { domains: ['sms.localhost'], defaultRegion: 'NZ' } });
+  const twoOrOne = (written: string) =>
+    `550 5.1.3 Bad recipient: "${written}" could be 2 numbers or one: write each number without blanks, and "," between numbers`;
+  const shortCode = (digits: string, region: string) =>
+    `550 5.1.3 Bad recipient: "${digits}" is a short code or emergency number in ${region}, not a phone number: it cannot be texted`;
+
+  test('DE: two short codes in RCPT or a sendsms@ subject are refused as 2 numbers or one, never texted to the landline they join into', async () => {
+    for (const written of ['81234 85678', '22222 44844']) {
+      const rcpt = await transaction(germany.port, [`${written}@sms.localhost`]);
+      assert.deepEqual(rcpt.rcpt.map(said), [twoOrOne(written)]);
+      const subject = await transaction(germany.port, ['sendsms@sms.localhost'], `To:${written}`);
+      assert.equal(said(subject.data), twoOrOne(written));
+    }
+    // Germany's own grouping of one number, without its trunk 0, is that number.
+    const grouped = await transaction(germany.port, ['sendsms@sms.localhost'], 'To:1512 3456789');
+    assert.match(said(grouped.data), /^250 /);
+    await waitFor('the grouped number', () => germany.gateway.simulator.received.some((sms) => sms.to === '4915123456789'));
+    assert.ok(!germany.gateway.simulator.received.some((sms) => ['498123485678', '492222244844'].includes(sms.to)), 'no join texted');
+  });
+
+  test("DE: a 4 to 6 digit service number or short code is refused as Germany's, not read abroad", async () => {
+    const refused = await transaction(germany.port, ['116117@sms.localhost', '11833@sms.localhost', '22222@sms.localhost', '1234@sms.localhost']);
+    assert.deepEqual(
+      refused.rcpt.map(said),
+      ['116117', '11833', '22222', '1234'].map((digits) => shortCode(digits, 'Germany')),
+    );
+    const subject = await transaction(germany.port, ['sendsms@sms.localhost'], 'To:116117');
+    assert.equal(said(subject.data), shortCode('116117', 'Germany'));
+  });
+
+  test('NZ: two 5-digit words are not joined into a New Zealand mobile; each alone is a short code of New Zealand', async () => {
+    const subject = await transaction(newZealand.port, ['sendsms@sms.localhost'], 'To:22222 44844');
+    assert.equal(said(subject.data), twoOrOne('22222 44844'));
+    const rcpt = await transaction(newZealand.port, ['22222 44844@sms.localhost', '22222@sms.localhost']);
+    assert.deepEqual(rcpt.rcpt.map(said), [twoOrOne('22222 44844'), shortCode('22222', 'New Zealand')]);
+    assert.ok(!newZealand.gateway.simulator.received.some((sms) => sms.to === '642222244844'));
+  });
+});
