@@ -264,6 +264,9 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     let stopping = false;
     const unavailable = () => (stopping ? new RelayError('SHUTTING_DOWN') : (storeHealth.fault ?? (disk.full ? new RelayError('DISK_FULL') : undefined)));
 
+    // Every secret configured, whichever peer echoes it (a gateway, the smarthost): an account's own credentials go to its
+    // provider alone, mail.url's to the smarthost, but cutting more costs nothing.
+    const secrets = configuredSecrets(config);
     const transport = config.mail.url
       ? smarthostTransport(config.mail.url, { hostname: config.smtp.hostname, from: config.mail.from, logger })
       : maildirTransport(join(config.dataDir, MAILDIR));
@@ -280,6 +283,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       retryMinDelayMs: config.mail.retryMinDelay,
       retryMaxDelayMs: config.mail.retryMaxDelay,
       metrics,
+      secrets,
     });
     loops.mailer = mailer;
     mailer.start();
@@ -523,8 +527,6 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     metrics.watchGateways(() => gateways);
     const dispatchProviders = new Map<string, DispatchProvider>();
     const dispatchLogger = logger.child({ component: 'dispatch' });
-    // Every account's secrets, whichever gateway echoes them: an account's own credentials go to its provider alone, but cutting more costs nothing.
-    const secrets = configuredSecrets(config);
     for (const account of accounts) {
       const gateway = await startGateway(account);
       // `accounts[].gateway` are credentials of `gateway.provider`: its SMS use them wherever a route names that provider.

@@ -68,14 +68,16 @@ const HIERARCHICAL_URL = /^[a-z][a-z0-9+.-]*:\/\//i;
 
 /**
  * Every secret of `config` as written, and a `username` and `password` pair as HTTP Basic
- * authentication's base64 (no escaping of the value shows it). The escapings a gateway's echo may
- * write them in are undone where its words are read (src/dispatch/echoes.ts).
+ * authentication's base64 (no escaping of the value shows it); a URL's password too (`mail.url`'s, the
+ * smarthost login) with the forms the relay's own SMTP AUTH sends it in (`urlSecrets`). The escapings a
+ * peer's echo may write them in are undone where its words are read (src/dispatch/echoes.ts).
  */
 export function configuredSecrets(config: object): string[] {
   const secrets = new Set<string>();
   const walk = (value: unknown, key: string): void => {
     if (typeof value === 'string') {
       if (SECRET_KEYS.test(key)) secrets.add(value);
+      if (URL_KEY.test(key)) for (const secret of urlSecrets(value)) secrets.add(secret);
       return;
     }
     if (typeof value !== 'object' || value === null) return;
@@ -89,4 +91,31 @@ export function configuredSecrets(config: object): string[] {
   };
   walk(config, '');
   return [...secrets];
+}
+
+/**
+ * The password of a URL with credentials, as written and as read (percent-decoded), and the base64 the
+ * relay's SMTP client logs in with (src/mailer/smtp-client.ts): AUTH LOGIN's password line, AUTH PLAIN's
+ * `\0user\0password`, and HTTP Basic's `user:password`. A smarthost that quotes the login it refused in
+ * its 535 (some do, the client's AUTH line or the decoded credentials) must not carry it into the log,
+ * the mail's history or `smsrelay status`. None for a value that is no URL or has no password.
+ */
+function urlSecrets(value: string): string[] {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return [];
+  }
+  if (url.password === '') return [];
+  const read = (part: string): string => {
+    try {
+      return decodeURIComponent(part);
+    } catch {
+      return part;
+    }
+  };
+  const [user, password] = [read(url.username), read(url.password)];
+  const base64 = (text: string): string => Buffer.from(text, 'utf8').toString('base64');
+  return [url.password, password, base64(password), base64(`\u0000${user}\u0000${password}`), base64(`${user}:${password}`)];
 }
