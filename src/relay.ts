@@ -420,6 +420,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       maxConnections: config.http.maxConnections,
       maxConnectionsPerClient: config.http.maxConnectionsPerClient,
       trustedProxies: config.http.trustedProxies,
+      webhookNetworks: config.inbound.allowedNetworks,
       allowedHosts: servedHostNames(config),
       // The console refuses another name with its own page.
       hostCheckedBy: consoleStore ? [CONSOLE_PREFIX] : [],
