@@ -91,6 +91,10 @@ export const inspectableArgs = (port: number): string[] => [`--inspect-port=127.
 
 /** How long the relay has to open its inspector once told to (SIGUSR1). */
 const INSPECTOR_OPEN_MS = 10_000;
+/** How often the inspector's port, then its list of workers, is looked at meanwhile: well under a second, a few dozen times per wait. */
+const INSPECTOR_POLL_MS = 50;
+/** How long the inspector has to report the store thread once workers are enabled (tries of INSPECTOR_POLL_MS: 5 s). */
+const WORKER_REPORT_TRIES = 100;
 
 /** The relay `pid`, started with `inspectableArgs(port)`, over its inspector, which SIGUSR1 opens (Node's own handler). */
 export async function inspectRelay(pid: number, port: number): Promise<RelayInspector> {
@@ -103,7 +107,7 @@ export async function inspectRelay(pid: number, port: number): Promise<RelayInsp
         `the relay opened no inspector on port ${port} within ${INSPECTOR_OPEN_MS} ms after SIGUSR1: has the relay a SIGUSR1 listener of its own (process.on('SIGUSR1')), which replaces Node's handler that opens it?`,
       );
     }
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await new Promise((resolve) => setTimeout(resolve, INSPECTOR_POLL_MS));
   }
   const { WebSocket } = await import('undici');
   const [target] = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as Array<{ webSocketDebuggerUrl: string }>;
@@ -142,7 +146,7 @@ export async function inspectRelay(pid: number, port: number): Promise<RelayInsp
       else socket.send(JSON.stringify({ id: next++, method: 'NodeWorker.sendMessageToWorker', params: { sessionId: thread.session, message: text } }));
     });
   await send('main', 'NodeWorker.enable', { waitForDebuggerOnStart: false });
-  for (let tries = 0; workers.length === 0 && tries < 100; tries++) await new Promise((resolve) => setTimeout(resolve, 50));
+  for (let tries = 0; workers.length === 0 && tries < WORKER_REPORT_TRIES; tries++) await new Promise((resolve) => setTimeout(resolve, INSPECTOR_POLL_MS));
   const session = workers[0];
   if (!session) throw new Error('the inspector shows no store thread');
   const store: Thread = { session };

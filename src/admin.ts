@@ -896,7 +896,8 @@ export async function rerouteUndeliverable(
   const conversation = sms.context === undefined ? undefined : await store.conversation(sms.context, sms.number);
   const said = await notes.reread(sms.provider, sms, store);
   // Threaded as a route's reply mail is: under the relay's latest one where the writer gave no Message-ID.
-  const earlier = conversation && (await earlierReply(conversation, store));
+  let unthreaded: string | undefined;
+  const earlier = conversation && (await earlierReply(conversation, store, (why) => (unthreaded = why)));
   const { mail, messageIdHeader } = await buildReplyMail(
     { ...sms, ...said },
     { mailbox, conversation, earlierReply: earlier },
@@ -906,9 +907,11 @@ export async function rerouteUndeliverable(
   const answered = conversation && { context: conversation.context, number: sms.number, from: conversation.mailbox, messageIdHeader };
   // Rerouted meanwhile (by another operator or relay): that mail goes, this one would be a second.
   if (!(await store.rerouteInbound(id, mailbox, mail, answered))) throw await gone();
+  // The operator who asked is told why it goes unthreaded, as a route's is logged.
+  const unthreadedNote = unthreaded === undefined ? '' : `, unthreaded: ${unthreaded}`;
   if (sms.textErased)
-    return `SMS ${id} queued for ${mailbox}, without its text: store.retention erased it after its first reply mail was sent (that mail bounced later); the mail says so`;
-  return `SMS ${id} queued for ${mailbox}`;
+    return `SMS ${id} queued for ${mailbox}${unthreadedNote}, without its text: store.retention erased it after its first reply mail was sent (that mail bounced later); the mail says so`;
+  return `SMS ${id} queued for ${mailbox}${unthreadedNote}`;
 }
 
 /**

@@ -858,6 +858,8 @@ async function backup(words: readonly string[], force: boolean): Promise<void> {
     return;
   }
   console.error(`smsrelay: data directory ${config.dataDir}`);
+  // As the other commands (withStore): where no relay has the store open, the WAL and -shm its open makes are not left behind.
+  const relayAlongside = existsSync(storeFiles(live)[1]);
   try {
     // As it is, whatever its schema: the copy taken before an upgrade is what the older release restores.
     await SqliteStore.backupAsItIs(live, config.store.busyTimeout, file);
@@ -871,6 +873,8 @@ async function backup(words: readonly string[], force: boolean): Promise<void> {
     console.error(`smsrelay: config: ${describeSetting(error.setting)}: ${error.message}`);
     process.exitCode = EXIT_CONFIG;
     return;
+  } finally {
+    if (!relayAlongside) removeEmptyWal(live, config.dataDir);
   }
   console.log(`store copied to ${file}`);
 }
@@ -975,10 +979,11 @@ async function storeCommand(from: string | undefined, to: string | undefined): P
     process.exitCode = EXIT_UNAVAILABLE;
     return;
   }
-  // Read with another file's WAL applied, the copy would be of neither.
+  // Read with another file's WAL applied, the copy would be of neither. Refused in the line every command refuses it with,
+  // the setting that named the file being --from here, not dataDir.
   const foreign = foreignWal(storeFiles(from));
   if (foreign) {
-    console.error(`smsrelay: store copy: ${foreign.message}`);
+    console.error(`smsrelay: config: --from ${from}: ${foreign.message}`);
     process.exitCode = EXIT_CONFIG;
     return;
   }
@@ -1368,8 +1373,8 @@ function reviewSettings(running: Config, logger: Pick<Logger, 'info' | 'warn' | 
   // What start would warn of (a wrong file value a variable overrides, another provider's key, an old name): the
   // reload is the check the operator runs after an edit, and such a value runs the day the variable goes. Less the
   // certificate's expiry where the TLS reload just read that file and said it: one line for one fact.
-  const reloaded = edited.config.smtp.tls?.cert === running.smtp.tls?.cert;
-  const warnings = edited.warnings.filter((warning) => !(reloaded && warning === edited.certificateWarning));
+  const sameCertificateFile = edited.config.smtp.tls?.cert === running.smtp.tls?.cert;
+  const warnings = edited.warnings.filter((warning) => !(sameCertificateFile && warning === edited.certificateWarning));
   for (const warning of warnings) logger.warn(`config: SIGHUP: ${warning}`);
   const changed = changedSettings(running, edited.config);
   if (changed.length === 0) {

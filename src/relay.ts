@@ -336,6 +336,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       store,
       windowMs: config.inbound.conversationWindow,
       defaultMailbox: config.inbound.defaultMailbox,
+      logger: logger.child({ component: 'inbound' }),
     });
     // Its callbacks reach the dispatcher and the mailer only once mail comes, after both are made.
     const acceptance = new AcceptanceService({

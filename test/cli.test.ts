@@ -1282,6 +1282,30 @@ describe('smsrelay command', () => {
     chmodSync(data, 0o700);
   });
 
+  test('backup of a stopped store leaves its data directory as it found it (no -wal or -shm), and the copy is in rollback-journal mode: any reader opens it where it lies', async () => {
+    const cwd = dir();
+    const data = join(cwd, 'data');
+    const store = await SqliteStore.open({ file: join(data, 'smsrelay.db'), busyTimeoutMs: 100 });
+    await store.acceptMail(mail(['+447700900123']));
+    await store.close();
+    const before = readdirSync(data).toSorted();
+    const copy = join(cwd, 'copy.db');
+    const result = spawnSync(process.execPath, [BIN, 'backup', copy], {
+      cwd,
+      env: { PATH: process.env.PATH ?? '', SMSRELAY_DATA_DIR: data },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    assert.equal(result.status, 0, result.stderr);
+    assert.deepEqual(readdirSync(data).toSorted(), before, 'no -wal or -shm left beside the stopped store');
+    // Bytes 18 and 19 of a SQLite header: 1 for a rollback journal, 2 for WAL.
+    assert.deepEqual([...readFileSync(copy).subarray(18, 20)], [1, 1]);
+    const reader = new BetterSqlite3(copy, { readonly: true, fileMustExist: true });
+    assert.deepEqual(reader.prepare('SELECT count(*) AS n FROM messages').get(), { n: 1 });
+    reader.close();
+    assert.ok(!existsSync(`${copy}-shm`), 'a read-only open of the copy makes no -shm');
+  });
+
   test("the commands on a store another process holds locked: the reading ones read it; a writing one is one line naming dataDir, the lock and the fix, exit 75, not SQLite's bare words and exit 1", async () => {
     const cwd = dir();
     const file = join(cwd, 'data', 'smsrelay.db');

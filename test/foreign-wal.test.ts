@@ -142,6 +142,38 @@ describe('a WAL beside a file it was not written against', () => {
   });
 });
 
+describe('a WAL beside a file with no SQLite header (an empty file put in place, or one cut short)', () => {
+  /** A data directory whose relay queued one SMS and was killed with -9, its store then cut to `bytes`: its WAL is left. */
+  async function killedAndCut(bytes: number) {
+    const files = await relayDir();
+    const relay = await spawnRelay(files.dir, files.env);
+    await send(relay.smtpPort, 1, 'queued');
+    await relay.kill9();
+    truncateSync(files.store, bytes);
+    return files;
+  }
+
+  test('refused, the line saying the file is missing or has no SQLite header', async () => {
+    const { dir, env, store, wal } = await killedAndCut(0);
+    for (const bytes of [0, 40]) {
+      truncateSync(store, bytes);
+      const line = runCommand(dir, env, 'status');
+      assertRefused(line, wal);
+      assert.match(line.stderr, /: the file is missing \(deleted or moved\) or has no SQLite header after the relay/, `${bytes} bytes`);
+    }
+  });
+
+  test('store copy refuses it in the line every command refuses it with (smsrelay: config: <setting>: <message>, exit 78), the setting being --from', async () => {
+    const { dir, env, store, wal } = await killedAndCut(0);
+    const copy = runCommand(dir, env, 'store', 'copy', '--from', store, '--to', 'postgres://smsrelay@127.0.0.1:9/never');
+    assertRefused(copy, wal);
+    const status = runCommand(dir, env, 'status');
+    const [, setting, message] = /^smsrelay: config: (.+?): (\S+ was not written against .*)$/m.exec(status.stderr) ?? assert.fail(status.stderr);
+    assert.match(setting ?? '', /SMSRELAY_DATA_DIR|dataDir/, 'status names the setting of its data directory');
+    assert.equal(copy.stderr.trim(), `smsrelay: config: --from ${store}: ${message}`);
+  });
+});
+
 describe('a plain crash restart is never refused', () => {
   test('a rollback as documented, then a crash of the older release: its WAL (written against the backup, the record stale) is applied, not refused', async () => {
     const { dir, env, store, wal, shm, relay, backup } = await relayWithBackup(2, 3);
@@ -159,7 +191,8 @@ describe('a plain crash restart is never refused', () => {
       process.execPath,
       [
         '-e',
-        `const db = new (require('better-sqlite3'))(${JSON.stringify(store)}); db.pragma('wal_autocheckpoint = 0');
+        // Every release puts the store in WAL mode at its open (a backup copy is in rollback-journal mode).
+        `const db = new (require('better-sqlite3'))(${JSON.stringify(store)}); db.pragma('journal_mode = WAL'); db.pragma('wal_autocheckpoint = 0');
          db.exec('CREATE TABLE older_release (body BLOB)');
          for (let i = 0; i < 200; i++) db.prepare('INSERT INTO older_release VALUES (randomblob(2000))').run();
          process.kill(process.pid, 'SIGKILL');`,

@@ -10,8 +10,8 @@
 import { createHash, createPrivateKey, scryptSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { accountsOf, type Config } from '../config/load.ts';
+import { publicBase } from '../config/schema.ts';
 import { maskedSecrets, SECRET_KEYS } from '../config/secrets.ts';
-import { publicBase } from '../http/webhooks.ts';
 import { canonicalNetwork } from '../policy/networks.ts';
 
 /** Hex digits of a setting's digest kept: enough to tell two configurations apart, short in a row and a log line. */

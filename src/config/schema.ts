@@ -463,6 +463,11 @@ const gatewayRoute = z.strictObject({
  * The `gateway` keys every provider shares. A provider plug-in adds its own (its settings schema):
  * the config loader extends this section with the selected plug-in's keys.
  */
+/** `gateway.publicUrl` as the base the webhooks' URLs are built on: its trailing slashes are none of their paths'. */
+export function publicBase(publicUrl: string): string {
+  return publicUrl.replace(/\/+$/, '');
+}
+
 export const gatewaySchema = z.strictObject({
   /** A registered provider's name, `<name>-simulator` for its simulator, or `simulator` (IntelliSoftware's). */
   provider: z.string({ error: 'expected a provider name' }).min(1, 'expected a provider name').default(DEFAULT_PROVIDER),

@@ -123,10 +123,13 @@ export interface ConsoleOptions {
   readonly pause?: ((ms: number) => Promise<void>) | undefined;
 }
 
-/** A provider's hosts (failed: skipped by the failover breaker now) and its account pause, as the dispatcher reports them. */
+/**
+ * A provider's hosts (failed: when, and until when the failover breaker skips it, none while every host failed, the pause's
+ * next probe saying when it is tried) and its account pause, as the dispatcher reports them.
+ */
 export interface ProviderStatus {
   readonly provider: string;
-  readonly hosts: readonly { readonly host: string; readonly failed: boolean }[];
+  readonly hosts: readonly { readonly host: string; readonly failed: { readonly at: number; readonly until?: number } | undefined }[];
   /** Its next probe is the store's to say (nextProbe), as `smsrelay status` says it. */
   readonly pause: { readonly since: number; readonly reason: string } | undefined;
 }

@@ -3,6 +3,16 @@ import type { SharedHostFailure, SharedStateStore } from '../store/shared-state-
 export type BreakerStore = Pick<SharedStateStore, 'markHostFailed' | 'markHostWorking'>;
 
 /**
+ * A host that failed within `recoveryMs`: when, and until when the breaker skips it (tried again after). No `until`
+ * while every host of the provider failed: the breaker then tries them all, and the provider's pause, not the breaker,
+ * says when (its next probe).
+ */
+export interface HostFailure {
+  readonly at: number;
+  readonly until?: number;
+}
+
+/**
  * Which gateway host to try, and in what order: the vendor SDK's failover rule (docs/delivery.md).
  * A host that failed in a way that proves the request did not get through is skipped for
  * `recoveryMs` (300 s by default), then the primary is preferred again. When every host is marked
@@ -71,6 +81,13 @@ export class EndpointBreaker {
     this.#changes++;
     this.#failedAt[endpoint] = undefined;
     await this.#store.markHostWorking(this.#provider, this.#endpoints[endpoint] ?? '').catch(this.#storeFailed);
+  }
+
+  /** When host `endpoint` failed and, while another is not failed, until when it is skipped; undefined while it is not failed. */
+  failure(endpoint: number, now: number): HostFailure | undefined {
+    const at = this.#failedAt[endpoint];
+    if (at === undefined || !this.#isOpen(endpoint, now)) return undefined;
+    return this.healthy(now) ? { at, until: at + this.#recoveryMs } : { at };
   }
 
   #isOpen(endpoint: number, now: number): boolean {

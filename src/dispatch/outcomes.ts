@@ -1,7 +1,7 @@
 import type { Logger } from '../log.ts';
 import { cutOrMark, echoNeedles, secretCutter } from './echoes.ts';
 import type { OutcomeRule, RecipientResult, SubmissionResult } from '../providers/contract.ts';
-import { TLS_CERTIFICATE } from '../providers/outcome-reasons.ts';
+import { TLS_CERTIFICATE, TLS_CERTIFICATE_CONNECT, UNTRUSTED_CERTIFICATE_KINDS } from '../providers/outcome-reasons.ts';
 import { maskNumbersIn } from '../sms/numbers.ts';
 import type { OutcomeAction } from '../vocabulary.ts';
 
@@ -82,11 +82,10 @@ export const GENERIC_OUTCOME_RULES: readonly OutcomeRule[] = [
   // Node's codes for a certificate the relay does not trust: the host is not the gateway the URL names,
   // a CA is missing, or something on the way intercepts TLS. Not a gateway outage: the operator must act.
   {
-    match: /^connect\/(ERR_TLS_CERT_ALTNAME_INVALID|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_\w+|CERT_\w+)$/,
+    match: TLS_CERTIFICATE_CONNECT,
     action: 'failover',
     category: TLS_CERTIFICATE,
-    reason:
-      "the SMS gateway's TLS certificate is not trusted (self-signed, expired or for another name): check the gateway URL and the CAs, or what intercepts the connection",
+    reason: `the SMS gateway's TLS certificate is not trusted (${UNTRUSTED_CERTIFICATE_KINDS}): check the gateway URL and the CAs, or what intercepts the connection`,
   },
   { match: /^connect\//, action: 'failover', category: 'unreachable', reason: 'the SMS gateway could not be reached' },
   {

@@ -3,6 +3,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import iconv from 'iconv-lite';
+import { publicBase } from '../config/schema.ts';
 import { RelayError, toHttpError } from '../errors.ts';
 import { type InboundParse, type InboundRequest, type WebhookProvider, webhookPaths } from '../providers/contract.ts';
 import { type Logger, turnedAwayLog } from '../log.ts';
@@ -340,11 +341,6 @@ function queryWithoutToken(url: string): Buffer {
 function refuse(reply: FastifyReply, error: RelayError) {
   const { status, body } = toHttpError(error);
   return reply.status(status).send(body);
-}
-
-/** `gateway.publicUrl` as the base the webhooks' URLs are built on: its trailing slashes are none of their paths'. */
-export function publicBase(publicUrl: string): string {
-  return publicUrl.replace(/\/+$/, '');
 }
 
 /**

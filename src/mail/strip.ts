@@ -165,15 +165,19 @@ const FULL_WIDTH_QUOTE = /^[\s>＞]*＞/;
  * words are the proof, and only that block goes. Only for reading: a kept line is sent as written.
  */
 export function quoteMarksRead(lines: readonly string[], searched = false): readonly string[] {
-  const prefixOf = (line: string) => INITIALS_QUOTE.exec(line)?.[1];
-  const marks = quoteMarks(lines, prefixOf, searched);
+  const marks = quoteMarks(lines, initialsQuotePrefix, searched);
   const fullWidth = quoteMarks(lines, (line) => (FULL_WIDTH_QUOTE.test(line) ? '＞' : undefined), searched).size > 0;
   if (marks.size === 0 && !fullWidth) return lines;
   return lines.map((line) => {
-    const prefix = prefixOf(line);
+    const prefix = initialsQuotePrefix(line);
     const read = prefix !== undefined && marks.has(prefix) ? line.replace(INITIALS_QUOTE, '>') : line;
     return fullWidth ? read.replace(FULL_WIDTH_QUOTE, (marks) => marks.replace(/＞/g, '>')) : read;
   });
+}
+
+/** The initials or digits a line's quote mark carries (INITIALS_QUOTE), if it has one. A function of the module's, not a closure per call (tsx names each: ~1.5 µs, #15). */
+function initialsQuotePrefix(line: string): string | undefined {
+  return INITIALS_QUOTE.exec(line)?.[1];
 }
 
 /**

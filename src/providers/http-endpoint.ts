@@ -9,6 +9,7 @@ import type { Logger } from '../log.ts';
 import { maskNumbersIn } from '../sms/numbers.ts';
 import { relayVersion } from '../version.ts';
 import type { Gateway, GatewayCapabilities, GatewayOptions, SmsSubmission, SubmissionResult } from './contract.ts';
+import { TLS_CERTIFICATE_CODES } from './outcome-reasons.ts';
 
 /** Enough of a gateway's words (an error page, a refusal's text) to recognise them, without filling logs or bounces. */
 export const BODY_DETAIL_CHARS = 200;
@@ -18,20 +19,6 @@ export const BODY_DETAIL_CHARS = 200;
  * Puzzel: one small JSON object per message). Anything much longer is an error page.
  */
 const MAX_RESPONSE_BODY_BYTES = 64 * 1024;
-
-/** Node's codes for a gateway certificate it does not trust (the generic outcome rules' `tls-certificate`). */
-export const TLS_CERTIFICATE_CODES: ReadonlySet<string> = new Set([
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'CERT_REVOKED',
-  'CERT_UNTRUSTED',
-]);
 
 /**
  * Failures that prove the request never reached the gateway, so the SMS can go to the backup at

@@ -1,3 +1,4 @@
+import type { Logger } from '../log.ts';
 import { parseMail } from '../mail/extract.ts';
 import { randomUint64 } from '../random-ids.ts';
 import type { Conversation, NewConversation, ReplyStore } from '../store/types.ts';
@@ -22,6 +23,8 @@ export interface ReplyTrackingOptions {
   /** How recent the latest conversation with a number must be to take an SMS without a known context. */
   readonly windowMs: number;
   readonly defaultMailbox: string | undefined;
+  /** Where a reply mail that goes unthreaded for a failure (`earlierReply`) is said. */
+  readonly logger: Logger;
 }
 
 /**
@@ -31,13 +34,38 @@ export interface ReplyTrackingOptions {
  * a conversation; none once store.retention erased what was sent (the mail goes unthreaded, as before).
  * A route's, and a reroute's (`smsrelay undeliverable reroute`), so every reply mail of it is chained.
  */
-export async function earlierReply(conversation: Conversation, store: Pick<ReplyStore, 'sentReplies'>): Promise<Route['earlierReply']> {
+export async function earlierReply(
+  conversation: Conversation,
+  store: Pick<ReplyStore, 'sentReplies'>,
+  unthreaded: (why: string) => void,
+): Promise<Route['earlierReply']> {
   if (conversation.messageIdHeader !== undefined || conversation.latestMessageIdHeader !== undefined) return undefined;
-  const [raw] = await store.sentReplies(conversation.context, [conversation.number], 1);
-  const earlier = raw && (await parseMail(raw));
-  if (!earlier?.messageId) return undefined;
-  const references = [earlier.references ?? []].flat();
-  return { messageIdHeader: earlier.messageId, root: references[0] ?? earlier.messageId };
+  // Threading is cosmetic: a read that failed or a stored copy parseMail refuses (damaged) leaves this reply mail
+  // unthreaded, as retention's erasing does, and never fails the SMS's route (nor a reroute); but it is said, since a
+  // read failing each time (a permission, a statement) would end threading for good with nothing else to show it.
+  let raw: Buffer | undefined;
+  try {
+    [raw] = await store.sentReplies(conversation.context, [conversation.number], 1);
+  } catch (error) {
+    unthreaded(`its earlier reply mail could not be read (${kindOf(error)})`);
+    return undefined;
+  }
+  try {
+    const earlier = raw && (await parseMail(raw));
+    if (!earlier?.messageId) return undefined;
+    const references = [earlier.references ?? []].flat();
+    return { messageIdHeader: earlier.messageId, root: references[0] ?? earlier.messageId };
+  } catch (error) {
+    unthreaded(`its earlier reply mail's stored copy is damaged (${kindOf(error)})`);
+    return undefined;
+  }
+}
+
+/** A failure's kind, its code or else its name: never its words, which may quote the mail or a number. */
+function kindOf(error: unknown): string {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (typeof code === 'string' || typeof code === 'number') return String(code);
+  return error instanceof Error ? error.name : typeof error;
 }
 
 /** What an outgoing mail says about the conversation it belongs to. */
@@ -90,6 +118,8 @@ export interface OutgoingTracking {
  */
 export class ReplyTracking {
   readonly #options: ReplyTrackingOptions;
+  /** Why reply mails went unthreaded so far: a warning for each the first time, debug after (one per SMS would flood). */
+  readonly #unthreadedSeen = new Set<string>();
 
   constructor(options: ReplyTrackingOptions) {
     this.#options = options;
@@ -160,7 +190,7 @@ export class ReplyTracking {
     // The phone had no conversation when it began the SMS: none written to it since takes the SMS.
     const latest = known || then || latestContext === NO_CONVERSATION_THEN ? undefined : await this.#latest(number, now);
     const conversation = known ?? then ?? latest;
-    if (conversation) return { mailbox: conversation.mailbox, conversation, earlierReply: await earlierReply(conversation, store) };
+    if (conversation) return { mailbox: conversation.mailbox, conversation, earlierReply: await earlierReply(conversation, store, this.#unthreaded) };
     return this.#options.defaultMailbox ? { mailbox: this.#options.defaultMailbox, conversation: undefined } : undefined;
   }
 
@@ -172,6 +202,12 @@ export class ReplyTracking {
   async latestContext(number: string, now: number): Promise<string> {
     return (await this.#latest(number, now))?.context ?? NO_CONVERSATION_THEN;
   }
+
+  readonly #unthreaded = (why: string): void => {
+    const first = !this.#unthreadedSeen.has(why);
+    this.#unthreadedSeen.add(why);
+    this.#options.logger[first ? 'warn' : 'debug']({ why }, `replies: a reply mail goes unthreaded: ${why}`);
+  };
 
   #latest(number: string, now: number): Promise<Conversation | undefined> {
     return this.#options.store.latestConversation(number, this.#options.windowMs, now);

@@ -317,26 +317,22 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
     },
     onData(stream: SMTPServerDataStream, session: SMTPServerSession, callback: (error: Error | null, message?: string) => void) {
       const started = clock();
-      const sender = session.envelope.mailFrom ? session.envelope.mailFrom.address : undefined;
-      // For a refusal's line or a DATA left unanswered only, so masked only then: a sender holding a number costs
-      // maskNumbersIn ~10 µs, and an accepted mail's line masks it once already (#15).
-      const about = () => ({ session: session.id, client: session.remoteAddress, from: sender === undefined ? undefined : loggedSender(sender) });
-      const refuseMail = (error: RelayError, msgId?: string) => {
-        logRefusal(logger, error, { msgId, ...about() }, 'smtp: mail refused');
-        callback(refuse(error));
-      };
+      // Read now: smtp-server empties the envelope once the mail is answered, and a line logged after the answer (a bug's)
+      // still names the sender. refuseMail and dataLineFields are the intake's own functions, not closures made per mail:
+      // tsx names each closure it makes (esbuild's keepNames: an Object.defineProperty), ~1.5 µs each (#15).
+      const data: DataAnswer = { session, sender: session.envelope.mailFrom ? session.envelope.mailFrom.address : undefined, callback };
       const reading = readLimited(stream, settings.maxMessageBytes)
         .then(
           async ({ raw, smuggling }) => {
             // Before the size: a smuggled second mail is an attack, whatever its size.
-            if (smuggling) return refuseMail(new RelayError('SMUGGLING', `Refused: ${smuggling.reason}`));
+            if (smuggling) return refuseMail(data, new RelayError('SMUGGLING', `Refused: ${smuggling.reason}`));
             if (stream.sizeExceeded || raw === undefined) {
-              return refuseMail(new RelayError('MESSAGE_TOO_BIG', messageTooBig(settings.maxMessageBytes)));
+              return refuseMail(data, new RelayError('MESSAGE_TOO_BIG', messageTooBig(settings.maxMessageBytes)));
             }
             const transaction = transactions.get(session.id);
-            if (!transaction) return refuseMail(noTransaction());
+            if (!transaction) return refuseMail(data, noTransaction());
             const outcome = await acceptance.message(transaction, raw);
-            if (!outcome.ok) return refuseMail(outcome.error, outcome.id);
+            if (!outcome.ok) return refuseMail(data, outcome.error, outcome.id);
             if ('postmaster' in outcome) {
               const { id: msgId, by, postmaster } = outcome;
               logger.info(
@@ -389,7 +385,7 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
           },
           (error: unknown) => {
             // A stalled smuggled end of data, refused by the connection itself (patches.ts): its answer has gone out.
-            if (error instanceof RelayError) return refuseMail(error);
+            if (error instanceof RelayError) return refuseMail(data, error);
             // The client closed the connection, or went silent and the relay closed it, before the final dot: nothing to answer.
             const message =
               error instanceof DataTimedOut
@@ -397,16 +393,22 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
                 : hangingUp
                   ? 'smtp: stopping: shutdownTimeout reached during DATA, the relay closed the connection; nothing accepted'
                   : 'smtp: client left during DATA; nothing accepted';
-            logger.info({ ...about(), reason: error instanceof Error ? error.message : String(error) }, message);
+            logger.info({ ...dataLineFields(data), reason: error instanceof Error ? error.message : String(error) }, message);
             callback(toSmtpError(error));
           },
         )
         // A bug past this point must still be answered (451) and logged, not left an unhandled rejection.
-        .catch((error: unknown) => refuseMail(asRelayError(error)))
+        .catch((error: unknown) => refuseMail(data, asRelayError(error)))
         .finally(() => readingData.delete(reading));
       readingData.add(reading);
     },
   };
+
+  /** A DATA refused: its line, then its answer. */
+  function refuseMail(data: DataAnswer, error: RelayError, msgId?: string): void {
+    logRefusal(logger, error, { msgId, ...dataLineFields(data) }, 'smtp: mail refused');
+    data.callback(refuse(error));
+  }
 
   async function admitRecipient(address: SMTPServerAddress, session: SMTPServerSession): Promise<void> {
     const outcome = await acceptance.recipient(transactionOf(session), { address: address.address, dsn: address.dsn, spaced: spacedLocalPart(session) });
@@ -749,6 +751,21 @@ function logRefusal(logger: Logger, error: RelayError, fields: Readonly<Record<s
   // An unread bounce may be a reply mail's failure in words the relay does not know: the operator sees it.
   const level = error.code === 'UNREAD_BOUNCE' ? 'warn' : 'info';
   logger[level]({ ...fields, code: error.code, reason: maskNumbersIn(reason) }, message);
+}
+
+/**
+ * What a DATA's refusal or its end unanswered logs about the session. Made for those lines only, so the sender is masked
+ * only then: a sender holding a number costs maskNumbersIn ~10 µs, and an accepted mail's line masks it once already (#15).
+ */
+function dataLineFields({ session, sender }: DataAnswer): { session: string; client: string; from: string | undefined } {
+  return { session: session.id, client: session.remoteAddress, from: sender === undefined ? undefined : loggedSender(sender) };
+}
+
+/** A DATA being answered: its session, its sender as MAIL FROM gave it, and smtp-server's callback for the answer. */
+interface DataAnswer {
+  readonly session: SMTPServerSession;
+  readonly sender: string | undefined;
+  readonly callback: (error: Error | null, message?: string) => void;
 }
 
 /** A sender as the info log shows it: an SMS address (a phone's reply, `447700900777@<SMS domain>`) with its number masked. */

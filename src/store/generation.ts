@@ -20,6 +20,10 @@ export const GENERATION_SUFFIX = '.generation';
 /** Where page 1's header keeps `PRAGMA application_id` (SQLite's file format, "The Database Header"). */
 const APPLICATION_ID_OFFSET = 68;
 
+/** application_id is a signed 32-bit integer (SQLite's file format, "The Database Header"): a generation is any of them. */
+const INT32_MIN = -(2 ** 31);
+const INT32_MAX = 2 ** 31 - 1;
+
 /** The application_id `smsrelay backup` gives its copies: no relay's generation, so a copy of this run is told apart. */
 export const BACKUP_GENERATION = 0;
 
@@ -71,8 +75,13 @@ const WAL_HEADER_BYTES = 32;
 const WAL_FRAME_HEADER_BYTES = 24;
 /** The WAL header's magic; its low bit set: the checksums read the words big-endian. */
 const WAL_MAGIC = 0x377f0682;
-/** The WAL read at a time: whole frames of the largest page SQLite allows (65536 bytes) a few at a time. */
+/** The WAL read at a time: 64 whole frames of its own page size (at most ~4 MB, at MAX_PAGE_SIZE). */
 const WAL_READ_FRAMES = 64;
+/** The page sizes SQLite allows: powers of two from 512 to 65536 (SQLite's file format, "The Database Header"). */
+const MIN_PAGE_SIZE = 512;
+const MAX_PAGE_SIZE = 65536;
+/** 65536 as a 16-bit page-size field writes it (the database header's); read so in a WAL header's field too. */
+const MAX_PAGE_SIZE_CODE = 1;
 
 /**
  * The application_id in the last committed page 1 of WAL `wal` (frames whose salts and running checksum match its
@@ -87,8 +96,8 @@ function walApplicationId(wal: string): number | undefined {
     const magic = header.readUInt32BE(0);
     if ((magic & ~1) !== WAL_MAGIC) return undefined;
     const bigEndian = (magic & 1) === 1;
-    const pageSize = header.readUInt32BE(8) === 1 ? 65536 : header.readUInt32BE(8);
-    if (pageSize < 512 || pageSize > 65536 || (pageSize & (pageSize - 1)) !== 0) return undefined;
+    const pageSize = header.readUInt32BE(8) === MAX_PAGE_SIZE_CODE ? MAX_PAGE_SIZE : header.readUInt32BE(8);
+    if (pageSize < MIN_PAGE_SIZE || pageSize > MAX_PAGE_SIZE || (pageSize & (pageSize - 1)) !== 0) return undefined;
     let sum = walChecksum(header, 0, 24, [0, 0], bigEndian);
     if (sum[0] !== header.readUInt32BE(24) || sum[1] !== header.readUInt32BE(28)) return undefined;
     const frameBytes = WAL_FRAME_HEADER_BYTES + pageSize;
@@ -149,7 +158,7 @@ export function foreignWal([file, wal, walIndex]: readonly [database: string, wa
   if (again === undefined || (header !== undefined && again.includes(header))) return undefined;
   const what =
     header === undefined
-      ? 'the file is missing (deleted or moved)'
+      ? 'the file is missing (deleted or moved) or has no SQLite header'
       : header === BACKUP_GENERATION
         ? 'the file is a backup (smsrelay backup) put in its place'
         : "the file is another one (another store's, or a copy of an earlier run) put in its place";
@@ -218,7 +227,7 @@ function fsyncPath(path: string): void {
 export function renewGeneration(db: Database, file: string): void {
   const before = [generationOnDisk(file) ?? BACKUP_GENERATION, db.pragma('application_id', { simple: true }) as number];
   let next: number;
-  do next = randomInt(-(2 ** 31), 2 ** 31);
+  do next = randomInt(INT32_MIN, INT32_MAX + 1);
   while (next === BACKUP_GENERATION || before.includes(next));
   const switching = [...before, next];
   // Not recorded: no new value is set either; the header keeps one the record on disk (if any) already holds.

@@ -116,6 +116,14 @@ export const sentDetail = (outcome: { readonly providerId: string; readonly note
 };
 
 /**
+ * A deferred, failed or expired SMS's history detail: its error, then what gave the answer where there is a choice
+ * (`via`: `via <host>`, `via <provider> at <host>`), as a sent one's and a failed-over line name it. In the history line
+ * only: its last error, which bounces and notices to the mail's sender quote, names no host.
+ */
+export const attemptDetail = (outcome: { readonly error: string; readonly via?: string | undefined }) =>
+  outcome.via === undefined ? outcome.error : `${outcome.error}; ${outcome.via}`;
+
+/**
  * The history detail of an SMS recorded as sent by a delivery report that names it by the relay's own
  * reference while it waited to be sent again (both stores): the attempt with no answer reached the gateway.
  */

@@ -45,6 +45,7 @@ import {
   mailHeldBy,
   mailOutcomeLine,
   sentDetail,
+  attemptDetail,
   withoutLateReports,
   queuedMailErrorsSql,
   toQueuedMailError,
@@ -399,7 +400,9 @@ export class SqliteStore implements Store {
   static open(options: SqliteStoreOptions, onHealth: (health: StoreHealth) => void = () => undefined): SqliteStore {
     mkdirSync(dirname(options.file), { recursive: true, mode: DATA_DIR_MODE });
     // Checked first: SQLite opens a WAL this user may only read as it is, and fails at the first write (SQLITE_READONLY,
-    // which reads as a read-only disk), and a file restored as root would fail below on Node's bare words.
+    // which reads as a read-only disk), and a file restored as root would fail below on Node's bare words. A foreign WAL
+    // again though the CLI checked it (storeFileCheck, to order it against a lost store's copy): every other opener is
+    // covered too, and the check costs a stat unless the headers differ.
     const files = storeFiles(options.file);
     const denied = unusableStorePath(options.file) ?? deniedPath(options.file, files) ?? foreignWal(files);
     if (denied) throw denied;
@@ -461,6 +464,9 @@ export class SqliteStore implements Store {
       const copy = new BetterSqlite3(partial);
       try {
         copy.pragma(`application_id = ${BACKUP_GENERATION}`);
+        // In rollback-journal mode, unlike the store: any reader opens the copy where it lies (a backups directory it may
+        // not write, a read-only snapshot), where a WAL-mode file needs its -shm made beside it. The start puts it back in WAL.
+        copy.pragma('journal_mode = DELETE');
       } finally {
         copy.close();
       }
@@ -583,7 +589,7 @@ export class SqliteStore implements Store {
         if (lease && lease.lease_owner !== owner) {
           lateMessages.add(lease.message_id);
           late.push(outcome.smsId);
-          sql.lateAnswer.run({ now, owner, said: outcome.kind === 'sent' ? sentDetail(outcome) : outcome.error, id: outcome.smsId });
+          sql.lateAnswer.run({ now, owner, said: outcome.kind === 'sent' ? sentDetail(outcome) : attemptDetail(outcome), id: outcome.smsId });
           continue;
         }
         for (const detail of outcome.failedOver ?? []) sql.insertEventForSms.run(now, FAILED_OVER, detail, outcome.smsId);
@@ -603,12 +609,12 @@ export class SqliteStore implements Store {
           }
           case 'retry':
             sql.smsRetry.run(outcome.nextAttemptAt, outcome.error, outcome.attempted ? 1 : 0, outcome.possibleDuplicate ? 1 : 0, now, outcome.smsId);
-            sql.insertEventForSms.run(now, 'deferred', outcome.error, outcome.smsId);
+            sql.insertEventForSms.run(now, 'deferred', attemptDetail(outcome), outcome.smsId);
             break;
           case 'failed':
           case 'expired':
             sql.smsFinal.run(outcome.kind, outcome.error, outcome.attempted === false ? 0 : 1, now, outcome.smsId);
-            sql.insertEventForSms.run(now, outcome.kind, outcome.error, outcome.smsId);
+            sql.insertEventForSms.run(now, outcome.kind, attemptDetail(outcome), outcome.smsId);
             break;
         }
       }

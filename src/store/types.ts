@@ -290,7 +290,7 @@ export type SmsOutcome = FailedOver &
       }
     /**
      * Back to the queue. `attempted`: the gateway was really tried (counts towards backoff);
-     * `possibleDuplicate`: the request may have been processed although no answer came.
+     * `possibleDuplicate`: the request may have been processed although no answer came; `via`: attemptDetail's.
      */
     | {
         readonly smsId: number;
@@ -299,9 +299,10 @@ export type SmsOutcome = FailedOver &
         readonly error: string;
         readonly attempted: boolean;
         readonly possibleDuplicate?: boolean;
+        readonly via?: string;
       }
-    /** `attempted: false`: given up without a request (an expiry or an opt-out found before sending), so no attempt is counted. */
-    | { readonly smsId: number; readonly kind: 'failed' | 'expired'; readonly error: string; readonly attempted?: boolean }
+    /** `attempted: false`: given up without a request (an expiry or an opt-out found before sending), so no attempt is counted; `via`: attemptDetail's. */
+    | { readonly smsId: number; readonly kind: 'failed' | 'expired'; readonly error: string; readonly attempted?: boolean; readonly via?: string }
   );
 
 /** The history line of a request that failed over (FailedOver). */

@@ -344,10 +344,11 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
 
       await page.goto(`${base}/console`);
       assert.match(await page.locator('main').innerText(), /Last gateway error[\s\S]*GATEWAY_ERROR|Last gateway error[\s\S]*\d{4}-\d\d-\d\d/);
-      // GATEWAY_ERROR proves the request did not get through: the breaker skips the host, and with no other the provider is paused (until a probe's answer).
+      // GATEWAY_ERROR proves the request did not get through: the host failed, and with no other the provider is paused
+      // (until a probe's answer): its next probe, not the breaker, says when the host is tried.
       assert.match(
         await page.locator('main').innerText(),
-        /Provider intellisoftware\s+hosts: 127\.0\.0\.1:\d+ failed \(skipped by the breaker\); sending: paused since [^(]+\(ERR:GATEWAY_ERROR: [^)]+\); next probe/,
+        /Provider intellisoftware\s+hosts: 127\.0\.0\.1:\d+ failed at [^,;]+ UTC; sending: paused since [^(]+\(ERR:GATEWAY_ERROR: [^)]+\); next probe/,
       );
       // An HTTP gateway's own health knows nothing of its answers: the overview says what the relay saw.
       assert.match(

@@ -25,7 +25,9 @@ import { sleep } from '../helpers/wait.ts';
 import { ReplayServer } from '../helpers/replay-server.ts';
 import { startSilentTcpServer } from '../helpers/tcp.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
@@ -866,6 +868,47 @@ describe("the gateway's own words", () => {
     assert.equal(reset?.request?.msg, 'dispatch: no answer from the gateway');
     assert.match(String(reset?.deferral?.msg), /reset or dropped before its answer/);
     assert.doesNotMatch(String(reset?.deferral?.msg), /in time/);
+  });
+
+  test("a gateway certificate too weak for OpenSSL (Node's UNSPECIFIED: a 768-bit key) is an untrusted certificate: nothing sent, the backup at once, the certificate's advice", async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const keyFile = join(dir, 'weak-key.pem');
+    writeFileSync(keyFile, generateKeyPairSync('rsa', { modulusLength: 768 }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    const cert = execFileSync('openssl', ['req', '-x509', '-key', keyFile, '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1', '-days', '1']);
+    let reached = 0;
+    // The gateway's own side must lower its security level to serve such a key at all; the relay's stays at Node's default.
+    const weakGateway = createHttpsServer({ key: readFileSync(keyFile), cert, ciphers: 'DEFAULT:@SECLEVEL=0' }, (_request, response) => {
+      reached += 1;
+      response.end('ID:1');
+    });
+    await new Promise<void>((resolve) => weakGateway.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => weakGateway.close(() => resolve())));
+    const backup = await simulator();
+    const { logger, lines } = captureLog('info');
+    const relay = await startTestRelay(
+      { ...gatewayYaml(`https://127.0.0.1:${(weakGateway.address() as AddressInfo).port}`, { backupUrl: backup.url }), delivery: { retryMinDelay: '30s' } },
+      {},
+      undefined,
+      {},
+      logger,
+    );
+    dirs.push(relay.dir);
+    cleanups.push(() => relay.stop());
+    const id = queuedId((await sendMail(relay.relay.smtpPort, { to: ['447700900244@sms.localhost'], body: 'weak key' })).data);
+    const [state] = await waitFor('the SMS sent by the backup', async () => {
+      const sms = await relay.relay.store.smsOf(id);
+      return sms[0]?.status === 'sent' && sms;
+    });
+    assert.equal(reached, 0, 'the handshake failed before any request');
+    assert.deepEqual([state?.attempts, state?.possibleDuplicates], [2, 0], 'the backup in the same round, no possible duplicate');
+    const log = await history(relay.relay.store, id, Date.now());
+    assert.match(log, /failed over: UNSPECIFIED: the SMS gateway's TLS certificate is not trusted \(.*too weak\): check the gateway URL/);
+    assert.doesNotMatch(log, /may have been sent/);
+    const request = lines.map((text) => JSON.parse(text) as Record<string, unknown>).find((entry) => entry.msgId === id && entry.alert === 'gateway-tls');
+    assert.equal(request?.level, 'error');
+    assert.equal(request?.result, 'tls-certificate');
+    assert.match(String(request?.msg), /TLS certificate is not trusted .*too weak.*\(.*key too weak/);
   });
 
   test("the last attempt's error and words reach the bounce at the maximum age, as they reached the delay notice", async () => {

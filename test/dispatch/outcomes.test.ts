@@ -4,7 +4,9 @@ import { outcomeClassifier, type Where } from '../../src/dispatch/outcomes.ts';
 import type { ProviderPlugin } from '../../src/providers/contract.ts';
 import { intellisoftwarePlugin } from '../../src/providers/intellisoftware/index.ts';
 import { interactsmsPlugin } from '../../src/providers/interactsms/index.ts';
+import { TLS_CERTIFICATE_CODES } from '../../src/providers/outcome-reasons.ts';
 import { puzzelPlugin } from '../../src/providers/puzzel/index.ts';
+import { smppPlugin } from '../../src/providers/smpp/index.ts';
 import { twilioPlugin } from '../../src/providers/twilio/index.ts';
 import { vonagePlugin } from '../../src/providers/vonage/index.ts';
 import { assertNeverLogged, captureLog } from '../helpers/log-lines.ts';
@@ -69,6 +71,21 @@ describe('outcome table', () => {
       assert.doesNotMatch(classify('response', code).reason, /in time/, code);
     }
     assert.match(classify('response', 'RESPONSE_TIMEOUT').reason, /did not answer in time/);
+  });
+
+  test("every certificate code Node names gets the certificate advice: an HTTP gateway's naming its URL, an SMSC's naming gateway.host (SMPP's own rule, not the generic one)", () => {
+    const smpp = outcomeClassifier(smppPlugin.outcomeRules);
+    for (const code of ['CERT_SIGNATURE_FAILURE', 'INVALID_CA', 'CERT_CHAIN_TOO_LONG', ...TLS_CERTIFICATE_CODES]) {
+      const http = classify('connect', code);
+      assert.deepEqual([http.action, http.category], ['failover', 'tls-certificate'], code);
+      assert.match(http.reason, /check the gateway URL/, code);
+      const smsc = smpp.classify('connect', code);
+      assert.deepEqual([smsc.action, smsc.category], ['failover', 'tls-certificate'], code);
+      assert.match(smsc.reason, /the SMSC's TLS certificate is not trusted.*gateway\.host/, code);
+    }
+    // A code outside the list is an unreachable host to both, never certificate advice.
+    assert.equal(classify('connect', 'CERT_SOMETHING_NEW').category, 'unreachable');
+    assert.equal(smpp.classify('connect', 'CERT_SOMETHING_NEW').category, 'unreachable');
   });
 
   test('DELAY:n carries the wait', () => {

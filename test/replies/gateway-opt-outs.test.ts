@@ -32,7 +32,7 @@ describe("a report's opt-out and account alert, by whose gateway account sent th
     const sinkOn = (store: Store, logger: ReturnType<typeof captureLog>['logger'], provider = 'twilio') =>
       new InboundService({
         store,
-        tracking: new ReplyTracking({ store, windowMs: 7 * DAY_MS, defaultMailbox: 'ops@example.com' }),
+        tracking: new ReplyTracking({ store, windowMs: 7 * DAY_MS, defaultMailbox: 'ops@example.com', logger }),
         replyMail: replyMailOptions({ sms: { domains: ['sms.example.com'] }, smtp: { hostname: 'relay.example.com' }, mail: {} }, new Templates()),
         keywords: { stop: ['STOP'], start: ['START'] },
         logger,

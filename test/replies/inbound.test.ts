@@ -59,7 +59,7 @@ describe('the inbound service', () => {
     mailsQueued = 0;
     const inbound = new InboundService({
       store,
-      tracking: new ReplyTracking({ store, windowMs: 7 * DAY_MS, defaultMailbox: 'ops@example.com' }),
+      tracking: new ReplyTracking({ store, windowMs: 7 * DAY_MS, defaultMailbox: 'ops@example.com', logger: log.logger }),
       replyMail: replyMailOptions(
         { sms: { domains: ['sms.example.com'] }, smtp: { hostname: 'relay.example.com' }, mail: { dkim: { selector: 'sms2026', privateKeyFile } } },
         templates,
@@ -173,7 +173,7 @@ describe('a commit the store failed to confirm', () => {
         recordSentParts: (sent) => store.recordSentParts(sent),
         applyPartReceipt: (receipt) => store.applyPartReceipt(receipt),
       },
-      tracking: new ReplyTracking({ store, windowMs: 7 * DAY_MS, defaultMailbox: 'ops@example.com' }),
+      tracking: new ReplyTracking({ store, windowMs: 7 * DAY_MS, defaultMailbox: 'ops@example.com', logger }),
       replyMail: replyMailOptions(
         { sms: { domains: ['sms.example.com'] }, smtp: { hostname: 'relay.example.com' }, mail: { dkim: { selector: 'sms2026', privateKeyFile } } },
         new Templates(),
@@ -212,7 +212,7 @@ describe('the reply refusal is asked only for a mail it goes into', () => {
       const inboundTo = (defaultMailbox: string | undefined) =>
         new InboundService({
           store,
-          tracking: new ReplyTracking({ store, windowMs: 7 * DAY_MS, defaultMailbox }),
+          tracking: new ReplyTracking({ store, windowMs: 7 * DAY_MS, defaultMailbox, logger: createLogger('silent') }),
           replyMail: replyMailOptions({ sms: { domains: ['sms.example.com'] }, smtp: { hostname: 'relay.example.com' }, mail: {} }, new Templates()),
           keywords: { stop: ['STOP'], start: ['START'] },
           replyRefusal: (number) => {
@@ -245,7 +245,7 @@ describe('opt-out keywords', () =>
       try {
         const sink = new InboundService({
           store,
-          tracking: new ReplyTracking({ store, windowMs: 7 * DAY_MS, defaultMailbox: 'ops@example.com' }),
+          tracking: new ReplyTracking({ store, windowMs: 7 * DAY_MS, defaultMailbox: 'ops@example.com', logger: createLogger('silent') }),
           replyMail: replyMailOptions({ sms: { domains: ['sms.example.com'] }, smtp: { hostname: 'relay.example.com' }, mail: {} }, new Templates()),
           keywords: { stop: ['STOP', 'CANCEL', 'END', 'QUIT', '?'], start: ['START', 'UNSTOP'] },
           logger: createLogger('silent'),
@@ -295,7 +295,7 @@ describe('the conversation of a long SMS from parts', () =>
     const inboundOn = (store: Store, clock: { now: number }, windowMs = 7 * DAY_MS) =>
       new InboundService({
         store,
-        tracking: new ReplyTracking({ store, windowMs, defaultMailbox: 'ops@example.com' }),
+        tracking: new ReplyTracking({ store, windowMs, defaultMailbox: 'ops@example.com', logger: createLogger('silent') }),
         replyMail: replyMailOptions({ sms: { domains: ['sms.example.com'] }, smtp: { hostname: 'relay.example.com' }, mail: {} }, new Templates()),
         keywords: { stop: ['STOP'], start: ['START'] },
         logger: createLogger('silent'),

@@ -13,6 +13,7 @@ import { ReplyNotes } from '../../src/replies/reply-notes.ts';
 import { REPLY_BOUNCE_WINDOW_MS } from '../../src/store/rows.ts';
 import { RELAY_KEYWORDS } from '../../src/vocabulary.ts';
 import { STORE_FILE } from '../../src/relay.ts';
+import { assertNeverLogged, captureLog } from '../helpers/log-lines.ts';
 import { gatewayYaml, removeDir, type Simulator, startSimulator, startTestRelay, tempDir, type TestRelay, waitFor } from '../helpers/relay.ts';
 import { queuedId, SmtpDialog, sendMail } from '../helpers/smtp.ts';
 import { SmtpSink, type SunkMail } from '../helpers/smtp-sink.ts';
@@ -38,8 +39,12 @@ describe('replies and delivery reports', () => {
     mail: { url: sink.url, retryMinDelay: '100ms', retryMaxDelay: '300ms' },
     inbound: { defaultMailbox: 'ops@example.com', webhookToken: TOKEN },
   });
+  /** The running relay's warnings and errors. */
+  let warned: string[] = [];
   const start = async () => {
-    relay = await startTestRelay(yaml(), {}, dir);
+    const { logger, lines } = captureLog('warn');
+    relay = await startTestRelay(yaml(), {}, dir, {}, logger);
+    warned = lines;
     const base = `http://127.0.0.1:${relay.relay.httpPort}`;
     gateway.simulator.setWebhooks({ moUrl: `${base}${WEBHOOK_PATHS.mo}?token=${TOKEN}`, drUrl: `${base}${WEBHOOK_PATHS.dr}?token=${TOKEN}` });
   };
@@ -71,6 +76,19 @@ describe('replies and delivery reports', () => {
       headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
       body: new URLSearchParams(form).toString(),
     });
+  /** A UPS talking SMTP itself to `phone` as `ups`: no Message-ID (the helper's message() always writes one). */
+  const writeWithoutMessageId = async (phone: string, ups = 'ups@example.com') => {
+    const dialog = await SmtpDialog.open(smtpPort());
+    try {
+      await dialog.command('EHLO ups.example.com');
+      await dialog.command(`MAIL FROM:<${ups}>`);
+      await dialog.command(`RCPT TO:<${phone}@sms.example.com>`);
+      const data = await dialog.data(`From: ${ups}\r\nTo: ${phone}@sms.example.com\r\nSubject: UPS on battery\r\n\r\nUPS 2 on battery, 40 min left\r\n`);
+      assert.equal(data.code, 250, data.text);
+    } finally {
+      await dialog.close();
+    }
+  };
   const write = async (from: string, to: string, subject: string, body: string, headers: Record<string, string> = {}) => {
     const { data } = await sendMail(smtpPort(), { from, to: [`${to}@sms.example.com`], subject, body, headers: { From: from, ...headers } });
     assert.equal(data?.code, 250, data?.text);
@@ -122,19 +140,7 @@ describe('replies and delivery reports', () => {
 
   test("a conversation whose mail had no Message-ID chains the phone's turns under the relay's own first reply mail", async () => {
     const phone = '447700900742';
-    // A UPS talking SMTP itself: no Message-ID (the helper's message() always writes one).
-    const dialog = await SmtpDialog.open(smtpPort());
-    try {
-      await dialog.command('EHLO ups.example.com');
-      await dialog.command('MAIL FROM:<ups@example.com>');
-      await dialog.command(`RCPT TO:<${phone}@sms.example.com>`);
-      const data = await dialog.data(
-        `From: ups@example.com\r\nTo: ${phone}@sms.example.com\r\nSubject: UPS on battery\r\n\r\nUPS 2 on battery, 40 min left\r\n`,
-      );
-      assert.equal(data.code, 250, data.text);
-    } finally {
-      await dialog.close();
-    }
+    await writeWithoutMessageId(phone);
     const sms = await smsTo(phone);
     const ids: string[] = [];
     for (let turn = 1; turn <= 3; turn += 1) {
@@ -150,6 +156,35 @@ describe('replies and delivery reports', () => {
       );
       ids.push(reply.messageId ?? '');
     }
+  });
+
+  test("a conversation without a writer's Message-ID whose earlier reply mail's stored raw is damaged: the phone's next turn is mailed unthreaded, its route never failing", async () => {
+    const phone = '447700900743';
+    await writeWithoutMessageId(phone, 'ups2@example.com');
+    const sms = await smsTo(phone);
+    gateway.simulator.sendMo({ from: phone, text: 'first turn', usercontext: sms.userContext });
+    await mailTo('ups2@example.com', 1);
+    // The stored copy of that reply mail damaged: a header section past what the relay reads (parseMail refuses it).
+    const db = new BetterSqlite3(join(relay.config.dataDir, STORE_FILE));
+    try {
+      db.pragma('busy_timeout = 5000');
+      const damaged = db
+        .prepare("UPDATE mail_out SET raw = ? WHERE kind = 'reply' AND message_id IN (SELECT id FROM inbound WHERE number IN (?, ?))")
+        .run(Buffer.from(`X-Damaged: ${'x'.repeat(2 * 1024 * 1024)}\r\n\r\nbody\r\n`), phone, `+${phone}`).changes;
+      assert.equal(damaged, 1, 'the first reply mail is stored');
+    } finally {
+      db.close();
+    }
+    gateway.simulator.sendMo({ from: phone, text: 'second turn', usercontext: sms.userContext });
+    const reply = await simpleParser((await mailTo('ups2@example.com', 2)).raw);
+    assert.match(reply.text ?? '', /^second turn\n/);
+    assert.equal(reply.inReplyTo, undefined, 'nothing to thread it under');
+    const said = warned.map((line) => JSON.parse(line) as { level: string; msg: string }).find((line) => /unthreaded/.test(line.msg));
+    assert.deepEqual(
+      [said?.level, said?.msg],
+      ['warn', "replies: a reply mail goes unthreaded: its earlier reply mail's stored copy is damaged (MESSAGE_TOO_BIG)"],
+    );
+    assertNeverLogged(warned, { 'the number': phone, 'the damaged copy': 'X-Damaged' });
   });
 
   test('the context alone finds the conversation: a reply mail that only names the thread continues it', async () => {

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
+import { createLogger } from '../../src/log.ts';
 import { type ConversationClues, ReplyTracking } from '../../src/replies/tracking.ts';
 import type { Store } from '../../src/store/types.ts';
+import { assertNeverLogged, captureLog } from '../helpers/log-lines.ts';
 import { mail } from '../helpers/store.ts';
 import { forEachStore } from '../helpers/stores.ts';
 
@@ -16,12 +18,12 @@ forEachStore((kind) =>
     let tracking: ReplyTracking;
     beforeEach(async () => {
       store = await kind.fresh();
-      tracking = new ReplyTracking({ store, windowMs: WINDOW_MS, defaultMailbox: 'ops@example.com' });
+      tracking = new ReplyTracking({ store, windowMs: WINDOW_MS, defaultMailbox: 'ops@example.com', logger: createLogger('silent') });
     });
     afterEach(() => store.close());
 
     /** Commits a mail to PHONE with `clues` (From: its mailbox unless they say), as acceptance does; the context it got. */
-    const send = async (clues: Partial<ConversationClues>, messageIdHeader: string, receivedAt = 1_000) => {
+    const send = async (clues: Partial<ConversationClues>, messageIdHeader: string | undefined, receivedAt = 1_000) => {
       const { userContext, conversation } = await tracking.outgoing({ ...NO_CLUES, author: clues.mailbox, ...clues }, [PHONE]);
       await store.acceptMail(
         mail([PHONE], {
@@ -35,6 +37,42 @@ forEachStore((kind) =>
     };
     const commit = (context: string, mailbox: string, messageIdHeader: string, receivedAt = 1_000) =>
       send({ userContext: context, mailbox }, messageIdHeader, receivedAt);
+
+    test("a read of the earlier reply mail that fails leaves the phone's answer unthreaded, its route kept, and says why: a warning once per kind, never the number", async () => {
+      // A conversation whose writer gives no Message-ID (a device talking SMTP): its reply mails are threaded under each other.
+      await send({ userContext: 'c1', mailbox: 'alice@example.com' }, undefined);
+      const { logger, lines } = captureLog('debug');
+      const failing = new ReplyTracking({
+        store: {
+          conversation: (context, number) => store.conversation(context, number),
+          latestConversation: (number, windowMs, now) => store.latestConversation(number, windowMs, now),
+          contextOfTracking: (trackingId, number) => store.contextOfTracking(trackingId, number),
+          contextOfMail: (messageIds, numbers) => store.contextOfMail(messageIds, numbers),
+          answeredNumbers: (context, messageIds, numbers) => store.answeredNumbers(context, messageIds, numbers),
+          // A PostgreSQL role without the right to read the sent mails: it fails each time.
+          sentReplies: async () => {
+            throw Object.assign(new Error(`permission denied for table mail_out (${PHONE})`), { code: '42501' });
+          },
+        },
+        windowMs: WINDOW_MS,
+        defaultMailbox: 'ops@example.com',
+        logger,
+      });
+      for (let turn = 0; turn < 2; turn++) {
+        const route = await failing.route(PHONE, 'c1', 2_000);
+        assert.equal(route?.mailbox, 'alice@example.com');
+        assert.equal(route?.earlierReply, undefined);
+      }
+      const said = lines.map((line) => JSON.parse(line) as { level: string; msg: string }).filter((line) => /unthreaded/.test(line.msg));
+      assert.deepEqual(
+        said.map(({ level, msg }) => [level, msg]),
+        [
+          ['warn', 'replies: a reply mail goes unthreaded: its earlier reply mail could not be read (42501)'],
+          ['debug', 'replies: a reply mail goes unthreaded: its earlier reply mail could not be read (42501)'],
+        ],
+      );
+      assertNeverLogged(lines, { 'the number': PHONE.slice(1) });
+    });
 
     test('new contexts stay random across refills of the random pool: 2,000 mails, 2,000 contexts', async () => {
       const contexts = new Set<string>();

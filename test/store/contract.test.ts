@@ -372,6 +372,35 @@ forEachStore((kind) =>
       await store.close();
     });
 
+    test("an attempt's line names what answered it (via), deferred, failed and expired alike; its last error does not", async () => {
+      await store.acceptMail(mail(numbers(4)));
+      const [batch] = await claim(store, 1, 100);
+      const [a, b, c, d] = batch?.sms ?? [];
+      assert.ok(a && b && c && d);
+      await store.recordSmsOutcomes(
+        [
+          { smsId: a.id, kind: 'retry', nextAttemptAt: 9_000, error: 'HTTP_503: busy', attempted: true, via: 'via https://backup.example' },
+          { smsId: b.id, kind: 'failed', error: 'ERR:INVALID_NUMBER: refused', via: 'via two at https://two.example' },
+          { smsId: c.id, kind: 'expired', error: 'HTTP_503: busy; given up at the maximum age', via: 'via one' },
+          { smsId: d.id, kind: 'retry', nextAttemptAt: 9_000, error: 'HTTP_503: busy', attempted: true },
+        ],
+        [],
+        'test',
+      );
+      const events = await store.events(batch?.message.id ?? '');
+      const lineOf = (id: number) => events.filter((event) => event.smsId === id && event.kind !== 'accepted').map((event) => [event.kind, event.detail]);
+      assert.deepEqual(lineOf(a.id), [['deferred', 'HTTP_503: busy; via https://backup.example']]);
+      assert.deepEqual(lineOf(b.id), [['failed', 'ERR:INVALID_NUMBER: refused; via two at https://two.example']]);
+      assert.deepEqual(lineOf(c.id), [['expired', 'HTTP_503: busy; given up at the maximum age; via one']]);
+      assert.deepEqual(lineOf(d.id), [['deferred', 'HTTP_503: busy']], 'one host, one provider: nothing to name');
+      assert.deepEqual(
+        (await store.smsOf(batch?.message.id ?? '')).map((sms) => sms.lastError),
+        ['HTTP_503: busy', 'ERR:INVALID_NUMBER: refused', 'HTTP_503: busy; given up at the maximum age', 'HTTP_503: busy'],
+        'what notices and bounces quote',
+      );
+      await store.close();
+    });
+
     test('the numbers sent under an id: an SMS of one part by its id, a long SMS by any part of it; none for an id never sent', async () => {
       await store.acceptMail(mail(numbers(2)));
       const [batch] = await claim(store, 1, 100);

@@ -169,7 +169,7 @@ describeOnPostgres('PostgreSQL: round trips of the MO path', async (url) => {
     try {
       const sink = new InboundService({
         store,
-        tracking: new ReplyTracking({ store, windowMs: 86_400_000, defaultMailbox: 'ops@example.com' }),
+        tracking: new ReplyTracking({ store, windowMs: 86_400_000, defaultMailbox: 'ops@example.com', logger: captureLog('error').logger }),
         replyMail: replyMailOptions({ sms: { domains: ['sms.example.com'] }, smtp: { hostname: 'relay.example.com' }, mail: {} }, new Templates()),
         keywords: { stop: ['STOP'], start: ['START'] },
         logger: captureLog('error').logger,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
@@ -384,6 +384,64 @@ describeOnPostgres('PostgreSQL: databases that are not ours, and the commands', 
     }
     const tables = await withClient(url, (client) => client.query('SELECT tablename FROM pg_tables WHERE schemaname = current_schema()'));
     assert.equal(tables.rowCount, 0, 'nothing was created in the target');
+  });
+
+  test("store copy from a stopped store in a directory this user may not write: one line saying where to copy it (exit 66), not SQLite's words and exit 69; a backup copy there is copied", async () => {
+    const dir = tempDir();
+    after(() => removeDir(dir));
+    chmodSync(dir, 0o755);
+    const data = join(dir, 'data');
+    const store = SqliteStore.open({ file: join(data, 'smsrelay.db'), busyTimeoutMs: 100 });
+    await store.acceptMail(mail(['+447700900123']));
+    await store.close();
+    // A crashed relay's store, as a snapshot or a failed machine's disk holds it: commits only in its WAL.
+    const snapshot = join(dir, 'snapshot');
+    mkdirSync(snapshot);
+    const writer = new BetterSqlite3(join(data, 'smsrelay.db'));
+    writer.pragma('wal_autocheckpoint = 0');
+    writer.exec('CREATE TABLE only_in_the_wal (x); DROP TABLE only_in_the_wal');
+    for (const name of ['smsrelay.db', 'smsrelay.db-wal']) copyFileSync(join(data, name), join(snapshot, name));
+    writer.close();
+    const backups = join(dir, 'backups');
+    mkdirSync(backups);
+    const backup = spawnSync(process.execPath, [BIN, 'backup', backups], {
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? '', SMSRELAY_DATA_DIR: data },
+      encoding: 'utf8',
+    });
+    assert.equal(backup.status, 0, backup.stderr);
+    const [copyName] = readdirSync(backups);
+    // Neither directory is the user's to write: root writes anywhere, so the copy runs as nobody there.
+    const asRoot = process.getuid?.() === 0;
+    for (const place of [dir, data, backups, snapshot]) chmodSync(place, asRoot ? 0o755 : 0o555);
+    for (const file of [join(data, 'smsrelay.db'), join(backups, copyName ?? ''), join(snapshot, 'smsrelay.db'), join(snapshot, 'smsrelay.db-wal')]) {
+      chmodSync(file, 0o644);
+    }
+    const copyAsOther = async (from: string) =>
+      spawnSync(process.execPath, [BIN, 'store', 'copy', '--from', from, '--to', (await freshDatabase()) ?? ''], {
+        cwd: dir,
+        env: { PATH: process.env.PATH ?? '', SMSRELAY_DATA_DIR: join(dir, 'none') },
+        encoding: 'utf8',
+        ...(asRoot ? { uid: 65534, gid: 65534 } : {}),
+      });
+    try {
+      const stopped = await copyAsOther(join(data, 'smsrelay.db'));
+      assert.equal(stopped.status, 66, stopped.stderr);
+      assert.match(
+        stopped.stderr,
+        /^smsrelay: store copy: \S+smsrelay\.db cannot be read here: SQLite opens a store in WAL mode only where it may create smsrelay\.db-shm beside it \(.+\); copy the file to a directory this user may write \(or take `smsrelay backup` there\)/,
+      );
+      assert.equal(stopped.stderr.trim().split('\n').length, 1, stopped.stderr);
+      assert.doesNotMatch(stopped.stderr, /together with/, 'a stopped store is the file alone');
+      const crashed = await copyAsOther(join(snapshot, 'smsrelay.db'));
+      assert.equal(crashed.status, 66, crashed.stderr);
+      assert.match(crashed.stderr, /copy the file together with smsrelay\.db-wal \(it holds commits the file lacks\)/);
+      const copied = await copyAsOther(join(backups, copyName ?? ''));
+      assert.equal(copied.status, 0, copied.stderr);
+      assert.match(copied.stdout, /^messages +1 rows/m);
+    } finally {
+      for (const place of [dir, data, backups, snapshot]) chmodSync(place, 0o755);
+    }
   });
 
   test('store copy exit codes as the other commands: a target that refuses (password, database, foreign tables, TLS it lacks) 78, one not reachable 69', async () => {

@@ -11,7 +11,7 @@ import { connect as connectTls } from 'node:tls';
 import type { Logger } from '../../log.ts';
 import { randomUint64 } from '../../random-ids.ts';
 import { REAL_TIMERS, type Timers } from '../../timers.ts';
-import { TLS_CERTIFICATE_CODES } from '../http-endpoint.ts';
+import { TLS_CERTIFICATE_CODES, UNTRUSTED_CERTIFICATE_KINDS } from '../outcome-reasons.ts';
 import {
   type BindFields,
   COMMAND,
@@ -436,7 +436,7 @@ export class SmppBind {
       if (untrusted !== undefined && untrusted !== this.#certificateError)
         this.#log.error(
           { alert: 'gateway-tls', code: untrusted, reason: error.message },
-          "smpp: the SMSC's TLS certificate is not trusted (self-signed, expired or for another name): check the host and the CAs, or what intercepts the connection",
+          `smpp: the SMSC's TLS certificate is not trusted (${UNTRUSTED_CERTIFICATE_KINDS}): check the host and the CAs, or what intercepts the connection`,
         );
       this.#certificateError = untrusted;
     });

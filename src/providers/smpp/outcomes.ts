@@ -7,17 +7,15 @@
  * and codes nobody classified) falls to the generic rules and is retried (docs/delivery.md).
  */
 import type { OutcomeRule } from '../contract.ts';
-import { TLS_CERTIFICATE_CODES } from '../http-endpoint.ts';
-import { REASONS, TLS_CERTIFICATE } from '../outcome-reasons.ts';
+import { REASONS, TLS_CERTIFICATE, TLS_CERTIFICATE_CONNECT, UNTRUSTED_CERTIFICATE_KINDS } from '../outcome-reasons.ts';
 
 export const SMPP_OUTCOME_RULES: readonly OutcomeRule[] = [
   // The generic rule's, in SMPP's setting: an SMSC has gateway.host, no URL.
   {
-    match: new RegExp(`^connect/(${[...TLS_CERTIFICATE_CODES].join('|')})$`),
+    match: TLS_CERTIFICATE_CONNECT,
     action: 'failover',
     category: TLS_CERTIFICATE,
-    reason:
-      "the SMSC's TLS certificate is not trusted (self-signed, expired or for another name): check gateway.host and the CAs, or what intercepts the connection",
+    reason: `the SMSC's TLS certificate is not trusted (${UNTRUSTED_CERTIFICATE_KINDS}): check gateway.host and the CAs, or what intercepts the connection`,
   },
   { match: /^recipient\/SMPP:ESME_ROK$/, action: 'sent', category: 'sent', reason: REASONS.accepted },
   // An earlier attempt's copy the SMSC took after its timeout (adapter.ts): nothing written this time, so the possible duplicate that timeout counted is none.

@@ -5,6 +5,9 @@
 import type { OutcomeRule } from '../contract.ts';
 import { REASONS } from '../outcome-reasons.ts';
 
+/** The fix for statuses 14 and 32, one requirement of the account's behind both (ACCOUNT_CODES). */
+const SIGNED_REQUESTS_FIX = 'ask Vonage support to stop requiring signed requests for the API key: the relay sends the API secret and signs no request';
+
 /**
  * The statuses that refuse every SMS the account sends, a setting or the account to correct, not an SMS to
  * retry (sending pauses): each with Vonage's meaning (its "API Errors" page) and its own fix, which the pause's
@@ -30,13 +33,13 @@ const ACCOUNT_CODES: readonly { readonly code: number; readonly words: string; r
     code: 14,
     words:
       "the SMS gateway could not verify the request's signature (Invalid Signature); the relay signs no request, so Vonage requires signed requests of the API key",
-    fix: 'ask Vonage support to stop requiring signed requests for the API key: the relay sends the API secret and signs no request',
+    fix: SIGNED_REQUESTS_FIX,
   },
   {
     code: 32,
     words:
       'a signed request may not also present an api_secret (Signature And API Secret Disallowed); the relay signs no request and sends the API secret, so Vonage requires signed requests of the API key',
-    fix: 'ask Vonage support to stop requiring signed requests for the API key: the relay sends the API secret and signs no request',
+    fix: SIGNED_REQUESTS_FIX,
   },
   // The delivery-report URL the relay sends with every SMS: every SMS would be refused.
   {

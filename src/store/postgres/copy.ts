@@ -1,9 +1,12 @@
 import { createHash } from 'node:crypto';
+import { statSync } from 'node:fs';
+import { basename } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
 import { MigrationError, MIGRATIONS, untraceableSchema } from '../migrations.ts';
 import { quarantineColumn } from '../rows.ts';
 import { LockWaitError, migrate, TABLES, tablesOf } from './migrate.ts';
+import { DATABASE_STAMP_COLUMNS } from './migrations.ts';
 import { configProblem, StoreConfigError } from './store.ts';
 import { databaseUrl } from './url.ts';
 
@@ -89,7 +92,20 @@ function openSource(from: string): BetterSqlite3.Database {
     return source;
   } catch (error) {
     source.close();
-    if ((error as { code?: string }).code === 'SQLITE_NOTADB') throw notAStore(from, 'it is not a SQLite database');
+    const code = (error as { code?: string }).code ?? '';
+    if (code === 'SQLITE_NOTADB') throw notAStore(from, 'it is not a SQLite database');
+    // A stopped store is in WAL mode (a backup copy is not): even a read-only open must make its -shm file beside it, which
+    // a read-only filesystem or a directory this user may not write refuses. The file itself is readable: say where to copy it.
+    if (/^SQLITE_(CANTOPEN|READONLY)/.test(code)) {
+      // A crashed relay's store (a failed machine's disk, a snapshot) has commits in its WAL only: the file alone is not all.
+      const wal = `${basename(from)}-wal`;
+      const what =
+        (statSync(`${from}-wal`, { throwIfNoEntry: false })?.size ?? 0) > 0 ? `the file together with ${wal} (it holds commits the file lacks)` : 'the file';
+      throw new SourceError(
+        `${from} cannot be read here: SQLite opens a store in WAL mode only where it may create ${basename(from)}-shm beside it (${(error as Error).message}); copy ${what} to a directory this user may write (or take \`smsrelay backup\` there) and copy from that, or run as the directory's owner`,
+        true,
+      );
+    }
     throw error;
   }
 }
@@ -171,22 +187,30 @@ function columnsOf(source: BetterSqlite3.Database, table: string): Column[] {
 }
 
 /**
- * The target's columns of `table` the source lacks: PostgreSQL's own, the stamps its clock makes at each insert (step 37's
- * `db_received_at`, `db_created_at`). A copied row was not inserted at the copy, so it gets none (NULL, read as its accepting
- * relay's stamp, as a row stored before the step): their default would make a copied backlog's oldest age the copy's.
+ * The target's columns of `table` the source lacks, which must be PostgreSQL's own stamps its clock makes at each insert
+ * (DATABASE_STAMP_COLUMNS, step 37). A copied row was not inserted at the copy, so it gets none (NULL, read as its accepting
+ * relay's stamp, as a row stored before the step): their default would make a copied backlog's oldest age the copy's. Any
+ * other is refused: the copy does not know what it should hold.
  */
-async function targetOnly(client: pg.Client, table: string, names: readonly string[]): Promise<string[]> {
+async function databaseStamps(client: pg.Client, table: string, names: readonly string[]): Promise<string[]> {
   const { rows } = await client.query<{ name: string }>(
     'SELECT column_name AS name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position',
     [table],
   );
-  return rows.map((row) => row.name).filter((name) => !names.includes(name));
+  const targetOnly = rows.map((row) => row.name).filter((name) => !names.includes(name));
+  const stamps = DATABASE_STAMP_COLUMNS[table] ?? [];
+  const unknown = targetOnly.filter((name) => !stamps.includes(name));
+  if (unknown.length > 0)
+    throw new CopyError(
+      `the target database's table ${table} has ${unknown.length === 1 ? 'a column' : 'columns'} the source lacks and this smsrelay does not know (${unknown.join(', ')}), which the copy cannot fill: copy only into a database only this smsrelay's migrations made (a new, empty one, with no column added by hand or by another program); nothing was committed`,
+    );
+  return targetOnly;
 }
 
 async function copyTable(source: BetterSqlite3.Database, client: pg.Client, table: string, onProgress: (progress: CopyProgress) => void): Promise<TableCopy> {
   const columns = columnsOf(source, table);
   const names = columns.map((column) => column.name);
-  const unstamped = await targetOnly(client, table, names);
+  const unstamped = await databaseStamps(client, table, names);
   const total = (source.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
   const digest = new Checksum();
   let batch: unknown[][] = [];

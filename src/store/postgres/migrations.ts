@@ -132,6 +132,16 @@ const DATABASE_STAMP_STEP = `
   ALTER TABLE mail_out ALTER COLUMN db_created_at SET DEFAULT ${DB_NOW_MS};
 `;
 
+/**
+ * The columns step 37 adds on PostgreSQL alone, by table: stamps the database's clock makes at an insert, which a SQLite
+ * store has no counterpart of. `store copy` leaves them empty in a copied row (copy.ts) and refuses a target with any other
+ * column the source lacks: one it does not know it cannot fill right, and its default could be worse than NULL.
+ */
+export const DATABASE_STAMP_COLUMNS: Readonly<Record<string, readonly string[]>> = {
+  messages: ['db_received_at'],
+  mail_out: ['db_created_at'],
+};
+
 /** By step number: what the step adds on PostgreSQL. */
 export const POSTGRES_STEPS: ReadonlyMap<number, string> = new Map([
   [15, ADOPTION_STEP],

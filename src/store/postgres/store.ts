@@ -30,6 +30,7 @@ import {
   mailHeldBy,
   mailOutcomeLine,
   sentDetail,
+  attemptDetail,
   withoutLateReports,
   queuedMailErrorsSql,
   toQueuedMailError,
@@ -1226,11 +1227,11 @@ export class PostgresStore implements Store, ClusterStore {
         text: `WITH done AS (
           UPDATE outbound o SET next_attempt_at = t.next_attempt_at, last_error = t.error, attempts = o.attempts + t.attempted,
             possible_duplicates = o.possible_duplicates + t.duplicate, lease_owner = NULL, updated_at = $1
-          FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::int[], $6::int[]) AS t(id, next_attempt_at, error, attempted, duplicate)
-          WHERE o.id = t.id AND ${heldBy('$7')} RETURNING o.id, o.message_id, t.error
+          FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::int[], $6::int[], $8::text[]) AS t(id, next_attempt_at, error, attempted, duplicate, detail)
+          WHERE o.id = t.id AND ${heldBy('$7')} RETURNING o.id, o.message_id, t.detail
         )
-        INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, 'deferred', error FROM done
-        UNION ALL ${lateLines('unnest($2::bigint[], $4::text[]) AS t(id, detail)', 'cardinality($2::bigint[])', '$7::text')} ORDER BY id
+        INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, 'deferred', detail FROM done
+        UNION ALL ${lateLines('unnest($2::bigint[], $8::text[]) AS t(id, detail)', 'cardinality($2::bigint[])', '$7::text')} ORDER BY id
         ${LATE_IDS}`,
         values: [
           now,
@@ -1240,6 +1241,7 @@ export class PostgresStore implements Store, ClusterStore {
           retries.map((outcome) => (outcome.attempted ? 1 : 0)),
           retries.map((outcome) => (outcome.possibleDuplicate ? 1 : 0)),
           by,
+          retries.map(attemptDetail),
         ],
       });
     }
@@ -1248,11 +1250,11 @@ export class PostgresStore implements Store, ClusterStore {
       statements.push({
         text: `WITH done AS (
           UPDATE outbound o SET status = t.status, last_error = t.error, attempts = o.attempts + t.attempted, lease_owner = NULL, updated_at = $1
-          FROM unnest($2::bigint[], $3::text[], $4::text[], $6::int[]) AS t(id, status, error, attempted)
-          WHERE o.id = t.id AND ${heldBy('$5')} RETURNING o.id, o.message_id, t.status, t.error
+          FROM unnest($2::bigint[], $3::text[], $4::text[], $6::int[], $7::text[]) AS t(id, status, error, attempted, detail)
+          WHERE o.id = t.id AND ${heldBy('$5')} RETURNING o.id, o.message_id, t.status, t.detail
         )
-        INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, status, error FROM done
-        UNION ALL ${lateLines('unnest($2::bigint[], $4::text[]) AS t(id, detail)', 'cardinality($2::bigint[])', '$5::text')} ORDER BY id
+        INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, status, detail FROM done
+        UNION ALL ${lateLines('unnest($2::bigint[], $7::text[]) AS t(id, detail)', 'cardinality($2::bigint[])', '$5::text')} ORDER BY id
         ${LATE_IDS}`,
         values: [
           now,
@@ -1261,6 +1263,7 @@ export class PostgresStore implements Store, ClusterStore {
           finals.map((outcome) => outcome.error),
           by,
           finals.map((outcome) => (outcome.attempted === false ? 0 : 1)),
+          finals.map(attemptDetail),
         ],
       });
     }
