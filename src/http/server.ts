@@ -324,7 +324,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   app.server.on('connection', (socket: Socket) => {
     const address = peerAddress(socket.remoteAddress);
     waitingSince.set(socket, clock());
-    if (LOOPBACK_ADDRESSES.has(address) || proxy(address) || webhookSource(address)) return;
+    if (LOOPBACK_ADDRESSES.has(address) || proxy(address)) return;
     const open = (fromClient.get(address) ?? 0) + 1;
     if (open > options.maxConnectionsPerClient) {
       options.metrics?.httpTurnedAway.inc();
@@ -332,14 +332,17 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       socket.destroy();
       return;
     }
-    if (!madeRoom()) {
+    // A webhook source may use the reserve but is still held to its per-client share: a wide provider range
+    // (a provider with no fixed addresses) is anyone who rents an address there, and must not fill every slot.
+    const reserved = webhookSource(address);
+    if (!reserved && !madeRoom()) {
       options.metrics?.httpTurnedAway.inc();
       // The log names who holds the slots, not only the client turned away.
       turnedAway(busy, address, { holders: busiestHolders([...others].map((socket) => peerAddress(socket.remoteAddress))) });
       socket.destroy();
       return;
     }
-    others.add(socket);
+    if (!reserved) others.add(socket);
     fromClient.set(address, open);
     socket.once('close', () => {
       others.delete(socket);

@@ -101,4 +101,18 @@ describe('HTTP slots under clients trickling request heads', () => {
       for (const socket of held) socket.destroy();
     }
   });
+
+  test('an address in inbound.allowedNetworks is held to http.maxConnectionsPerClient: it cannot fill every slot and lock out loopback', async () => {
+    const held: Socket[] = [];
+    try {
+      for (let index = 0; index < MAX; index++) held.push(await open(server.port, WEBHOOK_SOURCE));
+      await sleep(100);
+      const alive = held.filter((socket) => !socket.destroyed).length;
+      assert.ok(alive <= PER_CLIENT, `${alive} idle connections held open from one allowedNetworks address (limit ${PER_CLIENT})`);
+      assert.equal(await ask(server.port, '127.0.0.1', healthz), '200', '/healthz from loopback is answered');
+    } finally {
+      for (const socket of held) socket.destroy();
+      await sleep(100);
+    }
+  });
 });
