@@ -246,6 +246,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const clock = options.clock ?? Date.now;
   // When each connection opened or its last response ended: how long it has waited on its client.
   const waitingSince = new WeakMap<Socket, number>();
+  // When its last request head was read: a body still coming long after is trickled like a head.
+  const headRead = new WeakMap<Socket, number>();
   app.server.on('request', (request: IncomingMessage, response: ServerResponse) => {
     const { socket } = request;
     const settled = () => {
@@ -253,6 +255,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       waitingSince.set(socket, clock());
     };
     answering.set(socket, (answering.get(socket) ?? 0) + 1);
+    headRead.set(socket, clock());
     inFlight.set(socket, { request, response });
     response.once('close', () => {
       answering.set(socket, (answering.get(socket) ?? 1) - 1);
@@ -312,8 +315,14 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     const needed = others.size + 1 - othersRoom;
     if (needed <= 0) return true;
     const now = clock();
-    const since = (socket: Socket) => waitingSince.get(socket) ?? now;
-    const waiting = [...others].filter((socket) => !answering.get(socket) && now - since(socket) >= HTTP_STRESSED_HEAD_MS);
+    // Waiting on the client: idle or mid-head since the last answer, or mid-body since the head (a provider's body
+    // arrives with its head). A request whose body is complete is being answered and is left alone.
+    const since = (socket: Socket) => {
+      if (!answering.get(socket)) return waitingSince.get(socket) ?? now;
+      const request = inFlight.get(socket)?.request;
+      return request && !request.complete ? (headRead.get(socket) ?? now) : now;
+    };
+    const waiting = [...others].filter((socket) => now - since(socket) >= HTTP_STRESSED_HEAD_MS);
     if (waiting.length < needed) return false;
     for (const socket of waiting.sort((a, b) => since(a) - since(b)).slice(0, needed)) {
       others.delete(socket);

@@ -115,4 +115,24 @@ describe('HTTP slots under clients trickling request heads', () => {
       await sleep(100);
     }
   });
+
+  test('when full, a request whose body is still coming 2 s after its head makes room like a trickled head', async () => {
+    const held: Socket[] = [];
+    try {
+      for (const address of HOLDERS) {
+        for (let index = 0; index < PER_CLIENT; index++) {
+          const socket = await open(server.port, address);
+          socket.write('POST /hook HTTP/1.1\r\nHost: relay.test\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{');
+          held.push(socket);
+        }
+      }
+      await sleep(100);
+      assert.equal(await ask(server.port, '127.0.0.5', healthz), 'closed', 'a body coming for less than 2 s is left alone');
+      now += HTTP_STRESSED_HEAD_MS;
+      assert.equal(await ask(server.port, '127.0.0.5', healthz), '200', 'a new outside client gets in');
+    } finally {
+      for (const socket of held) socket.destroy();
+      await sleep(100);
+    }
+  });
 });
