@@ -214,7 +214,7 @@ function admitConnections(): void {
   };
 }
 
-/** When each connection opened or last sent a command line (an AUTH exchange's lines too), by the intake's clock. */
+/** When each connection opened, last sent a command line (an AUTH exchange's lines too) or was last answered, by the intake's clock. */
 const lastHeard = new WeakMap<SMTPConnection, number>();
 /** Connections closed to make room (closeToMakeRoom): still open until their 421 is written, no longer counted. */
 const madeRoom = new WeakSet<SMTPConnection>();
@@ -224,13 +224,14 @@ function heard(connection: SMTPConnection): void {
 }
 
 /**
- * How long the connection has sent nothing, as a connection that may be closed to make room sees it: never
- * (0) while a DATA is being read (its bytes are no command lines) or once it signed in (AUTH: one of the
+ * How long the connection and the relay have said nothing, as a connection that may be closed to make room sees
+ * it: never (0) while a DATA is being read (its bytes are no command lines), while a command's handler has not
+ * answered yet (the relay owes the reply: a store waiting for a lock) or once it signed in (AUTH: one of the
  * operator's senders); undefined once it was closed to make room (no longer counted as open).
  */
 export function quietFor(connection: SMTPConnection, now: number): number | undefined {
   if (madeRoom.has(connection)) return undefined;
-  if (connection._dataStream || connection.session.user) return 0;
+  if (connection._dataStream || connection._handlerPending || connection.session.user) return 0;
   return now - (lastHeard.get(connection) ?? now);
 }
 
@@ -1285,6 +1286,8 @@ function writeReplies(): void {
     if (socket?.readyState === 'writeOnly') sendOnHalfClosed(() => send.call(this, code, text, written), socket);
     else send.call(this, code, text, written);
     countReply(this, code);
+    // Quiet counts from the relay's last reply too (Postfix's smtpd_timeout): a sender just answered 250 after a long DATA is not idle.
+    heard(this);
   };
 }
 

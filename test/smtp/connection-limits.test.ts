@@ -425,3 +425,56 @@ describe('SMTP slots under outsiders holding silent connections', () => {
     }
   });
 });
+
+/**
+ * Quiet is counted from the relay's last reply as well as the client's last command (Postfix's smtpd_timeout):
+ * a sender from a listed network whose DATA took longer than STRESSED_IDLE_MS is not closed right after its 250.
+ */
+describe('SMTP slots: a sender just answered is not quiet', () => {
+  const MAX = 10;
+  let relay: Relay;
+  let config: Config;
+  let dir: string;
+  let now = Date.now();
+  const log = captureLog('info');
+
+  before(async () => {
+    dir = tempDir();
+    ({ config } = loadConfig(
+      relayEnvironment(dir, {
+        smtp: { maxConnections: MAX, maxConnectionsPerClient: 9, trustedNetworks: ['127.0.0.1/32'] },
+        networks: [{ name: 'lab', cidr: ['127.0.0.2/32'] }],
+      }),
+      dir,
+    ));
+    relay = await startRelay(config, log.logger, { smtpClock: () => now });
+  });
+  after(async () => {
+    await relay.stop();
+    removeDir(dir);
+  });
+
+  test('a mail whose DATA took more than 10 s while the server is full: the sender sends its next MAIL after the 250', async () => {
+    const open: SmtpDialog[] = [];
+    try {
+      const sender = await SmtpDialog.open(relay.smtpPort, { localAddress: '127.0.0.2' });
+      open.push(sender);
+      assert.equal((await sender.command('EHLO mta.example.net')).code, 250);
+      assert.equal((await sender.command('MAIL FROM:<erp@lab.example>')).code, 250);
+      await sender.command('RCPT TO:<postmaster>');
+      assert.equal((await sender.command('DATA')).code, 354);
+      // Another outside MTA fills the outsiders' room, busy.
+      for (let index = 0; index < MAX - trustedReserve(MAX) - 1; index++) open.push(await SmtpDialog.open(relay.smtpPort, { localAddress: '127.0.0.3' }));
+      now += STRESSED_IDLE_MS + 5000;
+      for (const dialog of open.slice(1)) assert.equal((await dialog.command('NOOP')).code, 250);
+      sender.write('Subject: hi\r\nFrom: erp@lab.example\r\n\r\nbody\r\n.\r\n');
+      assert.equal((await sender.reply()).code, 250);
+      // Right after its 250, a new client arrives: none is quiet, so it is turned away, and the sender stays.
+      open.push(await SmtpDialog.open(relay.smtpPort, { localAddress: '127.0.0.4' }));
+      const next = await sender.command('MAIL FROM:<erp@lab.example>');
+      assert.equal(next.code, 250, `the sender's next MAIL got: ${next.code} ${next.text}`);
+    } finally {
+      await Promise.all(open.map((dialog) => dialog.close().catch(() => undefined)));
+    }
+  });
+});
