@@ -8,7 +8,7 @@ import { AcceptanceService } from './acceptance/service.ts';
 import type { AcceptanceSettings, ProviderLimits, Routes } from './acceptance/types.ts';
 import { accountsOf, type Config, readsAccountIdAddresses } from './config/load.ts';
 import type { GatewayAccount } from './config/routes.ts';
-import { configuredSecrets } from './config/secrets.ts';
+import { configuredSecrets, urlSecrets } from './config/secrets.ts';
 import { Dispatcher } from './dispatch/dispatcher.ts';
 import { longestWaits, type RetryPolicy } from './dispatch/schedule.ts';
 import { ClockStepWatch } from './clock-step.ts';
@@ -264,8 +264,9 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     let stopping = false;
     const unavailable = () => (stopping ? new RelayError('SHUTTING_DOWN') : (storeHealth.fault ?? (disk.full ? new RelayError('DISK_FULL') : undefined)));
 
-    // Every secret configured, whichever peer echoes it (a gateway, the smarthost): an account's own credentials go to its
-    // provider alone, mail.url's to the smarthost, but cutting more costs nothing.
+    // Each peer's answers are cut of the secrets it is sent: the gateways' of the accounts' credentials (an account's go to
+    // its provider alone, but cutting more costs nothing), the smarthost's of mail.url's login. A secret no peer is sent
+    // (store.url's password) is cut from none: a common one (`postgres`) would garble their words.
     const secrets = configuredSecrets(config);
     const transport = config.mail.url
       ? smarthostTransport(config.mail.url, { hostname: config.smtp.hostname, from: config.mail.from, logger })
@@ -283,7 +284,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       retryMinDelayMs: config.mail.retryMinDelay,
       retryMaxDelayMs: config.mail.retryMaxDelay,
       metrics,
-      secrets,
+      secrets: config.mail.url ? urlSecrets(config.mail.url) : [],
     });
     loops.mailer = mailer;
     mailer.start();

@@ -34,8 +34,8 @@ export interface MailerOptions {
   /** Counts each attempt's end (`smsrelay_mails_sent_total`). */
   readonly metrics?: Metrics | undefined;
   /**
-   * The configured secrets (`configuredSecrets`, `mail.url`'s password and the AUTH forms it is sent in among
-   * them): cut from the transport's words before they are logged or stored, as a gateway's are.
+   * The secrets the transport is sent (`urlSecrets` of `mail.url`: its password and the AUTH forms it is sent in):
+   * cut from the transport's words before they are logged or stored, as a gateway's are.
    */
   readonly secrets?: readonly string[] | undefined;
 }

@@ -105,3 +105,69 @@ describe("a smarthost that quotes the relay's login in its refusal", () => {
     });
   }
 });
+
+/** A smarthost that takes every mail, its 250 to DATA saying `accepted`. */
+async function acceptingSmarthost(accepted: string): Promise<{ readonly server: Server; readonly port: number }> {
+  const server = createServer((socket) => {
+    socket.on('error', () => undefined);
+    const say = (line: string) => socket.write(`${line}\r\n`);
+    say('220 smarthost.test ESMTP');
+    let inData = false;
+    let buffered = '';
+    socket.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString('latin1');
+      for (let end = buffered.indexOf('\n'); end >= 0; end = buffered.indexOf('\n')) {
+        const line = buffered.slice(0, end).replace(/\r$/, '');
+        buffered = buffered.slice(end + 1);
+        if (inData) {
+          if (line === '.') {
+            inData = false;
+            say(`250 2.0.0 ${accepted}`);
+          }
+          continue;
+        }
+        const verb = line.split(/[ :]/)[0]?.toUpperCase();
+        if (verb === 'EHLO') say('250 smarthost.test');
+        else if (verb === 'DATA') {
+          inData = true;
+          say('354 go on');
+        } else if (verb === 'QUIT') {
+          say('221 bye');
+          socket.end();
+        } else say('250 ok');
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, port: (server.address() as { port: number }).port };
+}
+
+describe('the smarthost is cut only of the secrets it is sent', () => {
+  test("a URL password sent to the gateways alone (gateway.publicUrl's) is a word the smarthost's answer keeps", async () => {
+    const gateway = await startSimulator();
+    const word = 'delivered';
+    const smarthost = await acceptingSmarthost(`${word} to the mailbox`);
+    const dir = tempDir();
+    const yaml = {
+      ...gatewayYaml(gateway.url, { publicUrl: `https://hook:${word}@relay.example.com` }),
+      smtp: { trustedNetworks: ['127.0.0.1/32'] },
+      sms: { domains: ['sms.example.com'], defaultRegion: 'GB' },
+      mail: { url: `smtp://127.0.0.1:${smarthost.port}`, postmaster: 'ops@example.com', retryMinDelay: '1s' },
+    };
+    const env = relayEnvironment(dir, yaml);
+    const { logger, lines } = captureLog('debug');
+    const relay = await startTestRelay(yaml, {}, dir, {}, logger);
+    try {
+      const sent = await sendMail(relay.relay.smtpPort, { from: 'alice@example.com', to: ['postmaster@sms.example.com'], body: 'to the postmaster' });
+      const id = queuedId(sent.data);
+      await waitFor('the smarthost took the mail', () => lines.find((line) => line.includes('to the mailbox')));
+      const history = runCommand(dir, env, 'log', id);
+      assert.match(history.stdout, new RegExp(`${word} to the mailbox`), `the history keeps the smarthost's words: ${history.stdout}${history.stderr}`);
+    } finally {
+      await relay.stop();
+      smarthost.server.close();
+      await gateway.close();
+      removeDir(dir);
+    }
+  });
+});
