@@ -324,7 +324,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     };
     const waiting = [...others].filter((socket) => now - since(socket) >= HTTP_STRESSED_HEAD_MS);
     if (waiting.length < needed) return false;
-    for (const socket of waiting.sort((a, b) => since(a) - since(b)).slice(0, needed)) {
+    // An idle keep-alive connection (answered, nothing since) goes last: its client may be sending a POST on it right
+    // now, which a reset loses, where a head or body trickled or a connection that never asked costs no one a request.
+    const idle = (socket: Socket) => (!answering.get(socket) && readWhenAnswered.get(socket) === socket.bytesRead ? 1 : 0);
+    for (const socket of waiting.sort((a, b) => idle(a) - idle(b) || since(a) - since(b)).slice(0, needed)) {
       others.delete(socket);
       socket.destroy();
     }

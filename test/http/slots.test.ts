@@ -135,4 +135,42 @@ describe('HTTP slots under clients trickling request heads', () => {
       await sleep(100);
     }
   });
+
+  test('when full, an idle keep-alive connection is closed last: a head trickled, younger, makes room first', async () => {
+    const held: Socket[] = [];
+    try {
+      // The oldest holder asked once and keeps its connection alive, idle.
+      const keptAlive = await open(server.port, HOLDERS[0] as string);
+      held.push(keptAlive);
+      let answered = '';
+      keptAlive.setEncoding('utf8');
+      keptAlive.on('data', (chunk: string) => {
+        answered += chunk;
+      });
+      keptAlive.write('GET /healthz HTTP/1.1\r\nHost: relay.test\r\n\r\n');
+      await waitUntil(() => answered.startsWith('HTTP/1.1 200'));
+      now += 1;
+      for (const address of HOLDERS) {
+        for (let index = address === HOLDERS[0] ? 1 : 0; index < PER_CLIENT; index++) {
+          const socket = await open(server.port, address);
+          socket.write('POST /hook HTTP/1.1\r\nHost: relay.test\r\n');
+          held.push(socket);
+        }
+      }
+      await sleep(100);
+      now += HTTP_STRESSED_HEAD_MS;
+      assert.equal(await ask(server.port, '127.0.0.5', healthz), '200', 'a new client gets in');
+      await sleep(100);
+      assert.equal(keptAlive.destroyed, false, 'the idle keep-alive connection, though the longest waiting, is kept');
+      assert.equal(held.filter((socket) => socket.destroyed).length, 1, 'one trickled head made room');
+    } finally {
+      for (const socket of held) socket.destroy();
+      await sleep(100);
+    }
+  });
 });
+
+async function waitUntil(done: () => boolean): Promise<void> {
+  for (let tries = 0; tries < 100 && !done(); tries++) await sleep(20);
+  assert.ok(done());
+}
