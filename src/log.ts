@@ -124,3 +124,20 @@ export function turnedAwayLog(
     logger[level]({ ...about, client, code: refusal.code, reason: refusal.message, ...(seen?.since ? { alsoTurnedAway: seen.since } : {}) }, message);
   };
 }
+
+/** How many holders of the slots a "turned away" line names: the busiest, enough to block them at a firewall. */
+const HOLDERS_LOGGED = 10;
+
+/**
+ * The addresses holding the most of a listener's connections (one address per connection), busiest first, as
+ * `address (count)`: what a "turned away" line of a full listener names besides the client it turned away.
+ */
+export function busiestHolders(addresses: Iterable<string>): string {
+  const counts = new Map<string, number>();
+  for (const address of addresses) counts.set(address, (counts.get(address) ?? 0) + 1);
+  return [...counts]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, HOLDERS_LOGGED)
+    .map(([address, count]) => `${address} (${count})`)
+    .join(', ');
+}

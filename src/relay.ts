@@ -8,7 +8,7 @@ import { AcceptanceService } from './acceptance/service.ts';
 import type { AcceptanceSettings, ProviderLimits, Routes } from './acceptance/types.ts';
 import { accountsOf, type Config, readsAccountIdAddresses } from './config/load.ts';
 import type { GatewayAccount } from './config/routes.ts';
-import { configuredSecrets } from './config/secrets.ts';
+import { configuredSecrets, urlSecrets } from './config/secrets.ts';
 import { Dispatcher } from './dispatch/dispatcher.ts';
 import { longestWaits, type RetryPolicy } from './dispatch/schedule.ts';
 import { ClockStepWatch } from './clock-step.ts';
@@ -264,6 +264,10 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     let stopping = false;
     const unavailable = () => (stopping ? new RelayError('SHUTTING_DOWN') : (storeHealth.fault ?? (disk.full ? new RelayError('DISK_FULL') : undefined)));
 
+    // Each peer's answers are cut of the secrets it is sent: the gateways' of the accounts' credentials (an account's go to
+    // its provider alone, but cutting more costs nothing), the smarthost's of mail.url's login. A secret no peer is sent
+    // (store.url's password) is cut from none: a common one (`postgres`) would garble their words.
+    const secrets = configuredSecrets(config);
     const transport = config.mail.url
       ? smarthostTransport(config.mail.url, { hostname: config.smtp.hostname, from: config.mail.from, logger })
       : maildirTransport(join(config.dataDir, MAILDIR));
@@ -280,6 +284,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       retryMinDelayMs: config.mail.retryMinDelay,
       retryMaxDelayMs: config.mail.retryMaxDelay,
       metrics,
+      secrets: config.mail.url ? urlSecrets(config.mail.url) : [],
     });
     loops.mailer = mailer;
     mailer.start();
@@ -417,6 +422,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       maxConnections: config.http.maxConnections,
       maxConnectionsPerClient: config.http.maxConnectionsPerClient,
       trustedProxies: config.http.trustedProxies,
+      webhookNetworks: config.inbound.allowedNetworks,
       allowedHosts: servedHostNames(config),
       // The console refuses another name with its own page.
       hostCheckedBy: consoleStore ? [CONSOLE_PREFIX] : [],
@@ -524,8 +530,6 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     metrics.watchGateways(() => gateways);
     const dispatchProviders = new Map<string, DispatchProvider>();
     const dispatchLogger = logger.child({ component: 'dispatch' });
-    // Every account's secrets, whichever gateway echoes them: an account's own credentials go to its provider alone, but cutting more costs nothing.
-    const secrets = configuredSecrets(config);
     for (const account of accounts) {
       const gateway = await startGateway(account);
       // `accounts[].gateway` are credentials of `gateway.provider`: its SMS use them wherever a route names that provider.

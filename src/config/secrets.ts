@@ -66,27 +66,63 @@ export function maskedUrl(url: string, showUser = false): string {
 /** A URL with an authority (`scheme://`), the only form any URL setting takes. */
 const HIERARCHICAL_URL = /^[a-z][a-z0-9+.-]*:\/\//i;
 
+/** The settings whose URLs the relay sends a gateway: its own address, and the webhook base it is told per message. */
+const GATEWAY_SECTIONS = new Set(['gateway', 'accounts']);
+
 /**
  * Every secret of `config` as written, and a `username` and `password` pair as HTTP Basic
- * authentication's base64 (no escaping of the value shows it). The escapings a gateway's echo may
- * write them in are undone where its words are read (src/dispatch/echoes.ts).
+ * authentication's base64 (no escaping of the value shows it), and the passwords of the URLs a gateway is
+ * sent (`urlSecrets` of gateway.url, its backup and publicUrl, an account's): what a gateway may echo. Other
+ * URLs' passwords are left out: no gateway is sent them, and a common one (`postgres`, `mail`) cut from every
+ * answer garbles words operators read (`Postgres error` as `*** error`); the smarthost's are cut from its
+ * answers alone. The escapings a peer's echo may write them in are undone where its words are read
+ * (src/dispatch/echoes.ts).
  */
 export function configuredSecrets(config: object): string[] {
   const secrets = new Set<string>();
-  const walk = (value: unknown, key: string): void => {
+  const walk = (value: unknown, key: string, sentToGateways: boolean): void => {
     if (typeof value === 'string') {
       if (SECRET_KEYS.test(key)) secrets.add(value);
+      if (sentToGateways && URL_KEY.test(key)) for (const secret of urlSecrets(value)) secrets.add(secret);
       return;
     }
     if (typeof value !== 'object' || value === null) return;
     if (Array.isArray(value)) {
-      for (const item of value) walk(item, key);
+      for (const item of value) walk(item, key, sentToGateways);
       return;
     }
     const { username, password } = value as Partial<Record<string, unknown>>;
     if (typeof username === 'string' && typeof password === 'string') secrets.add(Buffer.from(`${username}:${password}`, 'utf8').toString('base64'));
-    for (const [name, item] of Object.entries(value)) walk(item, name);
+    for (const [name, item] of Object.entries(value)) walk(item, name, sentToGateways || (value === config && GATEWAY_SECTIONS.has(name)));
   };
-  walk(config, '');
+  walk(config, '', false);
   return [...secrets];
+}
+
+/**
+ * The password of a URL with credentials, as written and as read (percent-decoded), and the base64 the
+ * relay's SMTP client logs in with (src/mailer/smtp-client.ts): AUTH LOGIN's password line, AUTH PLAIN's
+ * `\0user\0password`, and HTTP Basic's `user:password`. A smarthost that quotes the login it refused in
+ * its 535 (some do, the client's AUTH line or the decoded credentials) must not carry it into the log,
+ * the mail's history or `smsrelay status`. None for a value that is no URL or has no password. Only the
+ * smarthost's answers are cut of them (`mail.url`): no other peer is sent it.
+ */
+export function urlSecrets(value: string): string[] {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return [];
+  }
+  if (url.password === '') return [];
+  const read = (part: string): string => {
+    try {
+      return decodeURIComponent(part);
+    } catch {
+      return part;
+    }
+  };
+  const [user, password] = [read(url.username), read(url.password)];
+  const base64 = (text: string): string => Buffer.from(text, 'utf8').toString('base64');
+  return [url.password, password, base64(password), base64(`\u0000${user}\u0000${password}`), base64(`${user}:${password}`)];
 }

@@ -46,7 +46,10 @@ export function readTlsPair(files: TlsFiles, now: number = Date.now()): TlsPair 
   if (!privateKey && !certificate && parsed(() => new X509Certificate(key.pem)) && parsed(() => createPrivateKey(cert.pem))) {
     return { ok: false, setting: 'key', reason: `${files.key} holds a certificate and ${files.cert} a private key: the two are swapped; exchange them` };
   }
-  if (!privateKey) return { ok: false, setting: 'key', reason: `${files.key} holds no PEM private key (-----BEGIN PRIVATE KEY-----); name the key file` };
+  if (!privateKey) {
+    const reason = encryptedKeyProblem(files.key, key.pem) ?? `${files.key} holds no PEM private key (-----BEGIN PRIVATE KEY-----); name the key file`;
+    return { ok: false, setting: 'key', reason };
+  }
   if (!certificate)
     return { ok: false, setting: 'cert', reason: `${files.cert} holds no PEM certificate (-----BEGIN CERTIFICATE-----); name the certificate file` };
   if (!certificate.checkPrivateKey(privateKey)) {
@@ -102,13 +105,30 @@ export function dkimKeyProblem(path: string): string | undefined {
   const read = readPemFile(path);
   if (!read.ok) return read.reason;
   const key = parsed(() => createPrivateKey(read.pem));
-  if (!key) return `${path} holds no PEM private key (-----BEGIN PRIVATE KEY----- or -----BEGIN RSA PRIVATE KEY-----); name the DKIM key file`;
+  if (!key) {
+    return (
+      encryptedKeyProblem(path, read.pem) ??
+      `${path} holds no PEM private key (-----BEGIN PRIVATE KEY----- or -----BEGIN RSA PRIVATE KEY-----); name the DKIM key file`
+    );
+  }
   if (key.asymmetricKeyType !== 'rsa') {
     return `${path} holds an ${key.asymmetricKeyType ?? 'unknown'} key: DKIM signing here is rsa-sha256; make an RSA key (openssl genrsa -out dkim.pem 2048) and publish its public key`;
   }
   const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
   if (bits < MIN_DKIM_KEY_BITS) return `${path} holds a ${bits}-bit RSA key: receivers ignore DKIM keys under ${MIN_DKIM_KEY_BITS} bits; make one of 2048`;
   return undefined;
+}
+
+/**
+ * A passphrase-protected key (PKCS#8's ENCRYPTED PRIVATE KEY, or OpenSSL's traditional form with a
+ * `Proc-Type: 4,ENCRYPTED` header, as `openssl genrsa -aes128` writes) cannot be read without the
+ * passphrase, which the relay never asks for: said as such, with the command that writes it unencrypted,
+ * rather than as a file holding no key.
+ */
+function encryptedKeyProblem(path: string, pem: Buffer): string | undefined {
+  const text = pem.toString('latin1');
+  if (!/^-----BEGIN ENCRYPTED PRIVATE KEY-----\r?$/m.test(text) && !/^Proc-Type:[ \t]*4,[ \t]*ENCRYPTED\b/im.test(text)) return undefined;
+  return `${path} holds an encrypted (passphrase-protected) private key: the relay takes no passphrase; write it unencrypted (openssl pkey -in ${path} -out plain.pem), keep that file readable by the relay's user only (chmod 600) and name it`;
 }
 
 function parsed<T>(parse: () => T): T | undefined {

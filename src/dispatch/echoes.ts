@@ -12,6 +12,7 @@
  * search of each value in it.
  */
 import { DecodingMode, EntityDecoder, htmlDecodeTree } from 'entities/lib/decode.js';
+import { REDACTED } from '../config/secrets.ts';
 
 /** Shorter values are left in a gateway's words: cutting every "ab" out of them would garble the text and hide nothing a guess would not find. */
 export const MIN_REDACTED_CHARS = 4;
@@ -364,4 +365,28 @@ function findAll(layer: Layer, needle: EchoNeedle, spans: Array<[number, number]
   if (from !== -1) spans.push([layer.start[from] as number, layer.end[to] as number]);
   const [tail, end] = shownTail > wholeTail ? [shownTail, shown] : [wholeTail, whole];
   return tail >= MIN_REDACTED_CHARS ? (layer.start[end - tail] as number) : undefined;
+}
+
+/**
+ * `said` with the values cut out; all of it (`mark`) where reading the words fails (an answer no test
+ * foresaw), told to `failed`: a throw here lost what the caller was recording (a batch's outcomes, a
+ * mail's), while passing the words on uncut could show the secret.
+ */
+export function cutOrMark(said: string, needles: () => readonly EchoNeedle[], mark: string, failed: (error: unknown) => void): string {
+  try {
+    return cutEchoes(said, needles(), mark);
+  } catch (error) {
+    failed(error);
+    return mark;
+  }
+}
+
+/**
+ * What every peer's answer goes through as it enters the relay, a gateway's (src/dispatch/outcomes.ts) and
+ * the smarthost's (src/mailer/mailer.ts): `secrets` (`configuredSecrets`) cut out in any escaping, `***`
+ * in their place, before any log line, history, `smsrelay status` or bounce gets the words.
+ */
+export function secretCutter(secrets: readonly string[], failed: (error: unknown) => void): (said: string) => string {
+  const needles = echoNeedles(secrets);
+  return (said) => cutOrMark(said, () => needles, REDACTED, failed);
 }

@@ -1,6 +1,5 @@
-import { REDACTED } from '../config/secrets.ts';
 import type { Logger } from '../log.ts';
-import { cutEchoes, type EchoNeedle, echoNeedles } from './echoes.ts';
+import { cutOrMark, echoNeedles, secretCutter } from './echoes.ts';
 import type { OutcomeRule, RecipientResult, SubmissionResult } from '../providers/contract.ts';
 import { TLS_CERTIFICATE, TLS_CERTIFICATE_CONNECT, UNTRUSTED_CERTIFICATE_KINDS } from '../providers/outcome-reasons.ts';
 import { maskNumbersIn } from '../sms/numbers.ts';
@@ -180,7 +179,6 @@ export const TEXT_REDACTED = '[text]';
  */
 export function outcomeClassifier(providerRules: readonly OutcomeRule[], secrets: readonly string[] = [], logger?: Logger): OutcomeClassifier {
   const rules = [...providerRules, ...GENERIC_OUTCOME_RULES];
-  const secretNeedles = echoNeedles(secrets);
   // A reading that fails is a fault of the relay's, whatever the answer: said once (its kind, never its words, which
   // may hold what was to be cut), at debug, as the gateway's words are lost to the mark, not the SMS.
   let failureSaid = false;
@@ -192,11 +190,10 @@ export function outcomeClassifier(providerRules: readonly OutcomeRule[], secrets
       "dispatch: the gateway's words could not be searched for echoes of a secret or the SMS's text; a mark stands for them (said once)",
     );
   };
-  const cutOrAll = (said: string, needles: () => readonly EchoNeedle[], mark: string) => cutOrMark(said, needles, mark, failed);
-  const redact = (said: string) => cutOrAll(said, () => secretNeedles, REDACTED);
+  const redact = secretCutter(secrets, failed);
   const withDetail = (classified: Classified, detail: string | undefined, smsText: string | undefined, number: string): Classified => {
     if (detail === undefined) return classified;
-    const cut = smsText === undefined ? redact(detail) : cutOrAll(redact(detail), () => echoNeedles([smsText]), TEXT_REDACTED);
+    const cut = smsText === undefined ? redact(detail) : cutOrMark(redact(detail), () => echoNeedles([smsText]), TEXT_REDACTED, failed);
     // Masked after its blanks are one space (a number split by a line break or a tab reads as one) and before the cut to
     // length (a number the cut would split is still read as one).
     const line = oneLine(cut);
@@ -264,20 +261,6 @@ function othersMasked(said: string, number: string): string {
     .split(new RegExp(`(?<!\\p{Nd})${own}(?!\\p{Nd})`, 'u'))
     .map((piece) => maskNumbersIn(piece))
     .join(own);
-}
-
-/**
- * `said` with the values cut out; all of it where reading the words fails (an answer no test foresaw), told to
- * `failed`: the SMS were sent by then, and a throw here lost the batch's outcomes (sent again on the retry),
- * while passing the words on uncut could show the secret.
- */
-function cutOrMark(said: string, needles: () => readonly EchoNeedle[], mark: string, failed: (error: unknown) => void): string {
-  try {
-    return cutEchoes(said, needles(), mark);
-  } catch (error) {
-    failed(error);
-    return mark;
-  }
 }
 
 /**

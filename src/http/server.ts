@@ -13,7 +13,7 @@ import {
   type RelayErrorCode,
   toHttpError,
 } from '../errors.ts';
-import { type Logger, turnedAwayLog } from '../log.ts';
+import { busiestHolders, type Logger, turnedAwayLog } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { ANY_HOST_PATHS, foreignHost, hostMatcher, misdirected, repeatsHost, targetPath } from './hosts.ts';
 import { hostBeforePort, networkMatcher, peerAddress } from '../policy/networks.ts';
@@ -40,6 +40,25 @@ const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as 
 export const IDLE_TIMEOUT_MS = 10_000;
 
 /**
+ * The share of `http.maxConnections` kept for this host's loopback (`/healthz` from a load balancer's agent
+ * or systemd's watchdog), `http.trustedProxies` and `inbound.allowedNetworks` (the providers' webhooks):
+ * other clients fill the rest at most, so that clients trickling request heads cannot turn them away.
+ */
+export const HTTP_RESERVE_SHARE = 0.1;
+/**
+ * Once the other clients fill their room, a connection of theirs with no request being answered that has
+ * been open, or idle since its last answer, this long is closed to let a new client in, the longest first
+ * (nginx's client_header_timeout, shortened under pressure as Postfix shortens its timeouts): a provider's
+ * or a browser's request head arrives in one packet, so a head still coming after 2 s is a slow client's.
+ */
+export const HTTP_STRESSED_HEAD_MS = 2_000;
+
+/** The slots of `maxConnections` kept for loopback, proxies and webhook sources: at least one, at most all but one. */
+export function httpReserve(maxConnections: number): number {
+  return Math.max(0, Math.min(Math.ceil(maxConnections * HTTP_RESERVE_SHARE), maxConnections - 1));
+}
+
+/**
  * After answering a request the parser refused, what else the client sends is read and dropped this
  * long before the connection closes: closing with unread data resets it, and the client loses the answer.
  */
@@ -62,6 +81,10 @@ export interface HttpServerOptions {
    */
   readonly maxConnectionsPerClient: number;
   readonly trustedProxies: readonly string[];
+  /** `inbound.allowedNetworks`: the providers' webhook sources, which share the loopback's reserved room (HTTP_RESERVE_SHARE). */
+  readonly webhookNetworks?: readonly string[] | undefined;
+  /** When a connection opened or its last request was answered (HTTP_STRESSED_HEAD_MS); tests move it instead of waiting. */
+  readonly clock?: () => number;
   /**
    * The names requests may be sent to besides IP addresses and `localhost` (servedHostNames); a request
    * to another is 421, but on ANY_HOST_PATHS and under `hostCheckedBy`.
@@ -220,10 +243,19 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const answering = new WeakMap<Socket, number>();
   // The bytes a connection had sent when its last request was read and answered: more since, with no request begun, is a request head cut short.
   const readWhenAnswered = new WeakMap<Socket, number>();
+  const clock = options.clock ?? Date.now;
+  // When each connection opened or its last response ended: how long it has waited on its client.
+  const waitingSince = new WeakMap<Socket, number>();
+  // When its last request head was read: a body still coming long after is trickled like a head.
+  const headRead = new WeakMap<Socket, number>();
   app.server.on('request', (request: IncomingMessage, response: ServerResponse) => {
     const { socket } = request;
-    const settled = () => readWhenAnswered.set(socket, socket.bytesRead);
+    const settled = () => {
+      readWhenAnswered.set(socket, socket.bytesRead);
+      waitingSince.set(socket, clock());
+    };
     answering.set(socket, (answering.get(socket) ?? 0) + 1);
+    headRead.set(socket, clock());
     inFlight.set(socket, { request, response });
     response.once('close', () => {
       answering.set(socket, (answering.get(socket) ?? 1) - 1);
@@ -270,8 +302,40 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     message: `http.maxConnectionsPerClient (${options.maxConnectionsPerClient}) connections are open from this address`,
   };
   const fromClient = new Map<string, number>();
+  const webhookSource = networkMatcher(options.webhookNetworks ?? []);
+  /** What the clients outside the reserve (loopback, proxies, webhook sources) may fill of maxConnections. */
+  const othersRoom = options.maxConnections - httpReserve(options.maxConnections);
+  /** Their connections. */
+  const others = new Set<Socket>();
+  /**
+   * Room for one more of `others`: when they fill theirs, those waiting on their client for HTTP_STRESSED_HEAD_MS or
+   * more, the longest first, are closed at once (no answer lingering in a slot); false when too few are.
+   */
+  const madeRoom = (): boolean => {
+    const needed = others.size + 1 - othersRoom;
+    if (needed <= 0) return true;
+    const now = clock();
+    // Waiting on the client: idle or mid-head since the last answer, or mid-body since the head (a provider's body
+    // arrives with its head). A request whose body is complete is being answered and is left alone.
+    const since = (socket: Socket) => {
+      if (!answering.get(socket)) return waitingSince.get(socket) ?? now;
+      const request = inFlight.get(socket)?.request;
+      return request && !request.complete ? (headRead.get(socket) ?? now) : now;
+    };
+    const waiting = [...others].filter((socket) => now - since(socket) >= HTTP_STRESSED_HEAD_MS);
+    if (waiting.length < needed) return false;
+    // An idle keep-alive connection (answered, nothing since) goes last: its client may be sending a POST on it right
+    // now, which a reset loses, where a head or body trickled or a connection that never asked costs no one a request.
+    const idle = (socket: Socket) => (!answering.get(socket) && readWhenAnswered.get(socket) === socket.bytesRead ? 1 : 0);
+    for (const socket of waiting.sort((a, b) => idle(a) - idle(b) || since(a) - since(b)).slice(0, needed)) {
+      others.delete(socket);
+      socket.destroy();
+    }
+    return true;
+  };
   app.server.on('connection', (socket: Socket) => {
     const address = peerAddress(socket.remoteAddress);
+    waitingSince.set(socket, clock());
     if (LOOPBACK_ADDRESSES.has(address) || proxy(address)) return;
     const open = (fromClient.get(address) ?? 0) + 1;
     if (open > options.maxConnectionsPerClient) {
@@ -280,8 +344,20 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       socket.destroy();
       return;
     }
+    // A webhook source may use the reserve but is still held to its per-client share: a wide provider range
+    // (a provider with no fixed addresses) is anyone who rents an address there, and must not fill every slot.
+    const reserved = webhookSource(address);
+    if (!reserved && !madeRoom()) {
+      options.metrics?.httpTurnedAway.inc();
+      // The log names who holds the slots, not only the client turned away.
+      turnedAway(busy, address, { holders: busiestHolders([...others].map((socket) => peerAddress(socket.remoteAddress))) });
+      socket.destroy();
+      return;
+    }
+    if (!reserved) others.add(socket);
     fromClient.set(address, open);
     socket.once('close', () => {
+      others.delete(socket);
       const left = (fromClient.get(address) ?? 1) - 1;
       if (left > 0) fromClient.set(address, left);
       else fromClient.delete(address);

@@ -1,3 +1,4 @@
+import { secretCutter } from '../dispatch/echoes.ts';
 import { retryDelay } from '../dispatch/schedule.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
@@ -7,7 +8,7 @@ import { Takeovers } from '../takeovers.ts';
 import type { ClaimedMail, MailOutcome, Store } from '../store/types.ts';
 import { WorkLoop } from '../work-loop.ts';
 import { SMARTHOST_POOL_SIZE } from './smarthost.ts';
-import type { MailTransport } from './transports.ts';
+import type { DeliveryResult, MailTransport } from './transports.ts';
 
 /**
  * Mails in their slot at once: twice the smarthost pool, so each connection finds its next mail
@@ -32,6 +33,11 @@ export interface MailerOptions {
   readonly clock?: () => number;
   /** Counts each attempt's end (`smsrelay_mails_sent_total`). */
   readonly metrics?: Metrics | undefined;
+  /**
+   * The secrets the transport is sent (`urlSecrets` of `mail.url`: its password and the AUTH forms it is sent in):
+   * cut from the transport's words before they are logged or stored, as a gateway's are.
+   */
+  readonly secrets?: readonly string[] | undefined;
 }
 
 /** How the mailer's lines name what it owes the store, and a late answer. */
@@ -63,6 +69,8 @@ export class Mailer extends WorkLoop<ClaimedMail> {
   readonly #owed: OwedOutcomes<MailOutcome>;
   /** Mail claimed from a relay whose lease ended with no outcome: told in the log, once per takeover. */
   readonly #takeovers: Takeovers;
+  /** The transport's words with every secret cut out (a smarthost may quote the login it refused). */
+  readonly #cutSecrets: (said: string) => string;
 
   constructor(options: MailerOptions) {
     const clock = options.clock ?? Date.now;
@@ -102,6 +110,16 @@ export class Mailer extends WorkLoop<ClaimedMail> {
       write: (outcome) => this.#write(outcome),
       ids: (outcome) => [outcome.id],
       words: MAIL_WORDS,
+    });
+    let failureSaid = false;
+    this.#cutSecrets = secretCutter(options.secrets ?? [], (error) => {
+      if (failureSaid) return;
+      failureSaid = true;
+      // Its kind, never its words, which may hold what was to be cut.
+      options.logger.debug(
+        { errorType: error instanceof Error ? error.name : typeof error },
+        "mailer: the transport's words could not be searched for a secret; a mark stands for them (said once)",
+      );
     });
   }
 
@@ -153,7 +171,7 @@ export class Mailer extends WorkLoop<ClaimedMail> {
     const { transport, logger, retryMinDelayMs, retryMaxDelayMs, metrics } = this.#options;
     // One line per mail: the ids go in it, not in a child logger made for that one line (#15).
     const about = { msgId: mail.messageId, mailId: mail.id, kind: mail.kind, via: transport.description };
-    const result = await transport.deliver(mail);
+    const result = this.#withSecretsCut(await transport.deliver(mail));
     // The smarthost answered: the next mail starts while this outcome commits; its lease stays until then (#15).
     release();
     if (this.abandoned) {
@@ -193,6 +211,11 @@ export class Mailer extends WorkLoop<ClaimedMail> {
       }
       await this.#record({ id: mail.id, kind: 'retry', nextAttemptAt, error: result.error });
     }
+  }
+
+  /** The transport's answer as the relay keeps it: no log line, history or `smsrelay status` gets a secret it quoted. */
+  #withSecretsCut(result: DeliveryResult): DeliveryResult {
+    return result.ok ? { ...result, response: this.#cutSecrets(result.response) } : { ...result, error: this.#cutSecrets(result.error) };
   }
 
   /** A delivery succeeded: an outage of the transport is over, and the mail it deferred is due now rather than at its backoff. */

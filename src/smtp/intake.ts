@@ -1,13 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
+import type { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerAuthentication, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import type { AcceptanceService } from '../acceptance/service.ts';
 import { readTlsPair, type TlsFiles } from '../config/tls.ts';
 import { partsCappedNote } from '../acceptance/new-mail.ts';
 import type { AcceptedBounce, AcceptedForPostmaster, AcceptedMail, ContextNotTaken, Transaction } from '../acceptance/types.ts';
 import { asRelayError, ListenError, QUOTED_CLIENT_TEXT_CHARS, RELAY_ERRORS, RelayError, STORE_FAILURE_CODES, toSmtpError } from '../errors.ts';
-import { type Logger, turnedAwayLog } from '../log.ts';
+import { busiestHolders, type Logger, turnedAwayLog } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { hostBeforePort, peerAddress } from '../policy/networks.ts';
 import { maskContext, maskNumber, maskNumbersIn } from '../sms/numbers.ts';
@@ -15,13 +16,44 @@ import {
   ANSWERS_AFTER_CLIENTS_END,
   applySmtpServerPatches,
   DataTimedOut,
+  closeToMakeRoom,
   messageTooBig,
+  quietFor,
   recipientNoted,
   SAYS_WHAT_TO_WRITE,
   spacedLocalPart,
 } from './patches.ts';
 import { DataScanner, type SmugglingFinding } from './smuggling.ts';
 import { asciiQuoted, NOT_ASCII } from '../mail/ascii.ts';
+
+/**
+ * How long an outside client's connection may go without a command once the server is full, when a new
+ * client needs its slot: Postfix's stress-adaptive smtpd_timeout (`${stress?{10}:{300}}s`). Under
+ * `smtp.idleTimeout` alone (minutes) a few hosts holding silent connections kept every sender out, the
+ * trusted networks' too, and reconnected when they were closed; a real sender is never silent that long
+ * between its commands, only while it reads or writes a DATA (not counted as quiet).
+ */
+export const STRESSED_IDLE_MS = 10_000;
+/**
+ * The share of `smtp.maxConnections` kept for the trusted networks (the operator's ERP, monitoring, the
+ * relay's own host): outside clients fill the rest at most, so that they never turn the operator's own
+ * systems away, as Postfix's postscreen keeps mynetworks out of its limits. At least one slot, at most
+ * all but one.
+ */
+export const TRUSTED_RESERVE_SHARE = 0.1;
+
+/** The slots of `maxConnections` the trusted networks keep (TRUSTED_RESERVE_SHARE). */
+export function trustedReserve(maxConnections: number): number {
+  return Math.max(0, Math.min(Math.ceil(maxConnections * TRUSTED_RESERVE_SHARE), maxConnections - 1));
+}
+
+/** Who holds the listeners' connections, without the one of `turnedAway` being refused. */
+function holdersBesides(servers: readonly SMTPServer[], turnedAway: string): string {
+  const addresses = servers.flatMap((server) => [...server.connections].map((connection) => connection.remoteAddress));
+  const refused = addresses.lastIndexOf(turnedAway);
+  if (refused >= 0) addresses.splice(refused, 1);
+  return busiestHolders(addresses);
+}
 
 /** RFC 5321 §4.5.3.1.4 allows 512 octets per command line; some clients send long ESMTP parameters. */
 const MAX_COMMAND_LINE_BYTES = 4096;
@@ -167,28 +199,49 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
     minVersion: MIN_TLS_VERSION,
     logger: false,
     isTrusted: (address: string) => acceptance.isTrusted(address),
+    now: clock,
     connectionRefusal(address: string) {
       // Counted across the listeners: the limits are the relay's, and the TLS port must not double them.
-      let open = 0;
+      const trusted = acceptance.isTrusted(address);
+      const now = clock();
+      const open: SMTPConnection[] = [];
+      const quiet: Array<{ readonly connection: SMTPConnection; readonly for: number }> = [];
       let fromClient = 0;
       for (const server of servers) {
         for (const connection of server.connections) {
-          open++;
+          const quietMs = quietFor(connection, now);
+          if (quietMs === undefined) continue;
+          open.push(connection);
           if (connection.remoteAddress === address) fromClient++;
+          if (quietMs >= STRESSED_IDLE_MS && !acceptance.isTrusted(connection.remoteAddress)) quiet.push({ connection, for: quietMs });
         }
       }
-      if (open > settings.maxConnections) return new RelayError('SERVER_BUSY', `${settings.hostname} ${RELAY_ERRORS.SERVER_BUSY.text}`);
       // As Postfix exempts mynetworks from smtpd_client_connection_count_limit: the operator's own MTA may open many.
-      if (fromClient > settings.maxConnectionsPerClient && !acceptance.isTrusted(address)) {
+      if (fromClient > settings.maxConnectionsPerClient && !trusted) {
         return new RelayError(
           'TOO_MANY_CONNECTIONS',
           `${settings.hostname} Too many connections from ${address} (${settings.maxConnectionsPerClient}); try again later`,
         );
       }
+      // The trusted networks' room kept: outsiders fill the rest at most.
+      const room = trusted ? settings.maxConnections : settings.maxConnections - trustedReserve(settings.maxConnections);
+      const over = open.length - room;
+      if (over > 0) {
+        // Full: outsiders quiet for STRESSED_IDLE_MS make room, the longest quiet first, before anyone is turned away.
+        const made = quiet.sort((a, b) => b.for - a.for).slice(0, over);
+        if (made.length < over) return new RelayError('SERVER_BUSY', `${settings.hostname} ${RELAY_ERRORS.SERVER_BUSY.text}`);
+        for (const { connection, for: quietMs } of made) {
+          closeToMakeRoom(
+            connection,
+            new RelayError('IDLE_TIMEOUT', `No command for ${Math.floor(quietMs / 1000)} s while the server is full; closing the connection to make room`),
+          );
+        }
+      }
       return undefined;
     },
     connectionRefused(refusal: RelayError, address: string) {
-      turnedAway(refusal, address);
+      // Full: the log names who holds the slots, not only the client turned away.
+      turnedAway(refusal, address, refusal.code === 'SERVER_BUSY' ? { holders: holdersBesides(servers, address) } : {});
       return refuse(refusal);
     },
     // The refusals patches.ts answers itself, smtp-server's own among them: counted as the handlers' are.

@@ -161,6 +161,8 @@ export interface ClientOptions {
   refused?: (refusal: RelayError) => Error & { responseCode: number };
   /** The recipients a mail may have (smtp.maxRecipients): as many RCPTs refused for their number go uncounted in a session. */
   recipientsPerMail?: number;
+  /** The intake's clock: when each connection last sent a command (quietFor). */
+  now?: () => number;
 }
 
 const clientOptions = (connection: SMTPConnection) => connection._server.options as ClientOptions;
@@ -196,6 +198,7 @@ function sendClosing(connection: SMTPConnection, refusal: RelayError): void {
 function admitConnections(): void {
   SMTPConnection.prototype.init = function initAdmitted() {
     const options = clientOptions(this);
+    heard(this);
     this._setListeners(() => {
       const refusal = options.connectionRefusal?.(this.remoteAddress);
       if (refusal) {
@@ -209,6 +212,33 @@ function admitConnections(): void {
       setTimeout(() => this.connectionReady(), GREETING_DELAY_MS).unref();
     });
   };
+}
+
+/** When each connection opened, last sent a command line (an AUTH exchange's lines too) or was last answered, by the intake's clock. */
+const lastHeard = new WeakMap<SMTPConnection, number>();
+/** Connections closed to make room (closeToMakeRoom): still open until their 421 is written, no longer counted. */
+const madeRoom = new WeakSet<SMTPConnection>();
+
+function heard(connection: SMTPConnection): void {
+  lastHeard.set(connection, (clientOptions(connection).now ?? Date.now)());
+}
+
+/**
+ * How long the connection and the relay have said nothing, as a connection that may be closed to make room sees
+ * it: never (0) while a DATA is being read (its bytes are no command lines), while a command's handler has not
+ * answered yet (the relay owes the reply: a store waiting for a lock) or once it signed in (AUTH: one of the
+ * operator's senders); undefined once it was closed to make room (no longer counted as open).
+ */
+export function quietFor(connection: SMTPConnection, now: number): number | undefined {
+  if (madeRoom.has(connection)) return undefined;
+  if (connection._dataStream || connection._handlerPending || connection.session.user) return 0;
+  return now - (lastHeard.get(connection) ?? now);
+}
+
+/** Ends a connection with `refusal`'s 421 (counted and logged) to make room for a new one; from now on it is not counted as open. */
+export function closeToMakeRoom(connection: SMTPConnection, refusal: RelayError): void {
+  madeRoom.add(connection);
+  sendClosing(connection, refusal);
 }
 
 /**
@@ -1207,6 +1237,7 @@ function verbOf(line: Buffer): string {
 function readCommands(): void {
   const onCommand = SMTPConnection.prototype._onCommand;
   SMTPConnection.prototype._onCommand = function commandRead(command, callback) {
+    heard(this);
     // An AUTH exchange's continuation lines belong to its AUTH command.
     if (this._nextHandler || !command) {
       onCommand.call(this, command, callback);
@@ -1255,6 +1286,8 @@ function writeReplies(): void {
     if (socket?.readyState === 'writeOnly') sendOnHalfClosed(() => send.call(this, code, text, written), socket);
     else send.call(this, code, text, written);
     countReply(this, code);
+    // Quiet counts from the relay's last reply too (Postfix's smtpd_timeout): a sender just answered 250 after a long DATA is not idle.
+    heard(this);
   };
 }
 

@@ -985,6 +985,29 @@ describe('config', () => {
     assert.match(refusal(short), /^smsrelay\.yaml: mail\.dkim\.privateKeyFile: short\.pem holds a 512-bit RSA key: receivers ignore DKIM keys under 1024 bits/);
   });
 
+  test('a passphrase-protected key (PKCS#8 ENCRYPTED PRIVATE KEY or the traditional Proc-Type: 4,ENCRYPTED) is refused as encrypted with the command that writes it plain, for mail.dkim and smtp.tls', () => {
+    const dir = dirWith();
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const encrypted = {
+      'pkcs8-enc.pem': privateKey.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-128-cbc', passphrase: 'secret' }),
+      'trad-enc.pem': privateKey.export({ type: 'pkcs1', format: 'pem', cipher: 'aes-128-cbc', passphrase: 'secret' }),
+      'crlf-enc.pem': String(privateKey.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-128-cbc', passphrase: 'secret' })).replaceAll('\n', '\r\n'),
+    };
+    const cert = fileURLToPath(new URL('../fixtures/tls/cert.pem', import.meta.url));
+    for (const [name, pem] of Object.entries(encrypted)) {
+      writeFileSync(join(dir, name), pem);
+      const fix = `holds an encrypted (passphrase-protected) private key: the relay takes no passphrase; write it unencrypted (openssl pkey -in ${join(dir, name)} -out plain.pem)`;
+      for (const [yaml, setting] of [
+        [`mail:\n  dkim: {selector: sms2026, privateKeyFile: ${join(dir, name)}}\n`, 'mail.dkim.privateKeyFile'],
+        [`smtp:\n  tls: { key: ${join(dir, name)}, cert: ${cert} }\n`, 'smtp.tls.key'],
+      ] as const) {
+        const lines = problems({}, yaml);
+        assert.equal(lines.length, 1, `${name} ${setting}: ${lines.join('; ')}`);
+        assert.ok(lines[0]?.includes(`${setting}: `) && lines[0].includes(fix), `${name} ${setting}: ${lines[0]}`);
+      }
+    }
+  });
+
   test('smtp.hostname is a host name or an address literal: empty, blank, a line break or other text is refused, not put into the banner', () => {
     for (const written of ["''", "'   '", '"relay\\r\\n250 fake"', "'relay example'", 'relay..example.com', '"[300.1.2.3]"', '"[IPv6:192.0.2.1]"']) {
       assert.deepEqual(

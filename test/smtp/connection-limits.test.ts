@@ -5,6 +5,7 @@ import { connect as connectTls } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { type Config, loadConfig } from '../../src/config/load.ts';
 import { type Relay, startRelay } from '../../src/relay.ts';
+import { STRESSED_IDLE_MS, trustedReserve } from '../../src/smtp/intake.ts';
 import { MAX_COMMANDS_WITHOUT_MAIL, MAX_SESSION_REFUSALS } from '../../src/smtp/patches.ts';
 import { captureLog } from '../helpers/log-lines.ts';
 import { relayEnvironment, removeDir, tempDir, waitFor } from '../helpers/relay.ts';
@@ -343,6 +344,137 @@ describe('smtp.maxConnectionsPerClient across the SMTP listeners', () => {
       assert.match(await tlsGreeting(LISTED), /^220 /);
     } finally {
       await Promise.all(open.map((dialog) => dialog.close()));
+    }
+  });
+});
+
+/**
+ * Outsiders holding silent connections (each within smtp.maxConnectionsPerClient, never a command) cannot
+ * keep the trusted networks, or any sender, out: a share of the slots is the trusted networks' alone, and
+ * once the server is full an outsider quiet for STRESSED_IDLE_MS (by the SMTP clock, moved by the test) is
+ * closed to make room, the longest quiet first; the log names who holds the slots.
+ */
+describe('SMTP slots under outsiders holding silent connections', () => {
+  const MAX = 10;
+  const HOLDERS = ['127.0.0.2', '127.0.0.3', '127.0.0.4'];
+  let relay: Relay;
+  let config: Config;
+  let dir: string;
+  let now = Date.now();
+  const log = captureLog('info');
+  const closed = async (dialog: SmtpDialog) => assert.rejects(dialog.reply(2000), /connection closed/);
+
+  before(async () => {
+    dir = tempDir();
+    ({ config } = loadConfig(relayEnvironment(dir, { smtp: { maxConnections: MAX, maxConnectionsPerClient: 3, trustedNetworks: ['127.0.0.1/32'] } }), dir));
+    relay = await startRelay(config, log.logger, { smtpClock: () => now });
+  });
+  after(async () => {
+    await relay.stop();
+    removeDir(dir);
+  });
+
+  test('the trusted networks keep their share of smtp.maxConnections; when full, outsiders quiet for 10 s make room, longest quiet first; the log names the holders', async () => {
+    const open: SmtpDialog[] = [];
+    const busy = `421 4.3.2 ${config.smtp.hostname} Too many connected clients, try again in a moment`;
+    const answer = (reply: Reply) => `${reply.code} ${reply.text}`;
+    try {
+      const reserve = trustedReserve(MAX);
+      assert.equal(reserve, 1);
+      // The outsiders take every slot they may: all but the trusted networks' share.
+      for (const address of HOLDERS) {
+        for (let index = 0; index < 3; index++) {
+          const dialog = await SmtpDialog.open(relay.smtpPort, { localAddress: address });
+          assert.equal(dialog.greeting.code, 220);
+          open.push(dialog);
+          now += 1;
+        }
+      }
+      assert.equal(open.length, MAX - reserve);
+      const outsider = await SmtpDialog.open(relay.smtpPort, { localAddress: '127.0.0.5' });
+      assert.equal(answer(outsider.greeting), busy, 'an outsider finds no room left');
+      await closed(outsider);
+      const turnedAway = log.lines.map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => line.code === 'SERVER_BUSY');
+      assert.equal(turnedAway?.holders, '127.0.0.2 (3), 127.0.0.3 (3), 127.0.0.4 (3)', 'the log names who holds the slots');
+
+      const trusted = await SmtpDialog.open(relay.smtpPort);
+      assert.equal(trusted.greeting.code, 220, 'the trusted networks get their share');
+      open.push(trusted);
+      const second = await SmtpDialog.open(relay.smtpPort);
+      assert.equal(answer(second.greeting), busy, 'full, and no outsider has been quiet long enough to make room');
+      await closed(second);
+
+      // Past the stressed idle timeout; the oldest holder speaks, so it is no longer the longest quiet.
+      now += STRESSED_IDLE_MS;
+      const [oldest, nextOldest, third] = open as [SmtpDialog, SmtpDialog, SmtpDialog];
+      assert.equal((await oldest.command('NOOP')).code, 250);
+      const trustedAgain = await SmtpDialog.open(relay.smtpPort);
+      assert.equal(trustedAgain.greeting.code, 220, 'a trusted client gets in once an outsider quiet for 10 s made room');
+      open.push(trustedAgain);
+      const made = await nextOldest.reply(2000);
+      assert.match(answer(made), /^421 4\.4\.2 No command for 10 s while the server is full; closing the connection to make room$/);
+      await closed(nextOldest);
+      // An outsider too, once another quiet one makes room; the one that spoke stays.
+      const newcomer = await SmtpDialog.open(relay.smtpPort, { localAddress: '127.0.0.5' });
+      assert.equal(newcomer.greeting.code, 220);
+      open.push(newcomer);
+      assert.equal((await third.reply(2000)).code, 421);
+      assert.equal((await oldest.command('NOOP')).code, 250, 'a connection that sent a command within 10 s is kept');
+    } finally {
+      await Promise.all(open.map((dialog) => dialog.close().catch(() => undefined)));
+    }
+  });
+});
+
+/**
+ * Quiet is counted from the relay's last reply as well as the client's last command (Postfix's smtpd_timeout):
+ * a sender from a listed network whose DATA took longer than STRESSED_IDLE_MS is not closed right after its 250.
+ */
+describe('SMTP slots: a sender just answered is not quiet', () => {
+  const MAX = 10;
+  let relay: Relay;
+  let config: Config;
+  let dir: string;
+  let now = Date.now();
+  const log = captureLog('info');
+
+  before(async () => {
+    dir = tempDir();
+    ({ config } = loadConfig(
+      relayEnvironment(dir, {
+        smtp: { maxConnections: MAX, maxConnectionsPerClient: 9, trustedNetworks: ['127.0.0.1/32'] },
+        networks: [{ name: 'lab', cidr: ['127.0.0.2/32'] }],
+      }),
+      dir,
+    ));
+    relay = await startRelay(config, log.logger, { smtpClock: () => now });
+  });
+  after(async () => {
+    await relay.stop();
+    removeDir(dir);
+  });
+
+  test('a mail whose DATA took more than 10 s while the server is full: the sender sends its next MAIL after the 250', async () => {
+    const open: SmtpDialog[] = [];
+    try {
+      const sender = await SmtpDialog.open(relay.smtpPort, { localAddress: '127.0.0.2' });
+      open.push(sender);
+      assert.equal((await sender.command('EHLO mta.example.net')).code, 250);
+      assert.equal((await sender.command('MAIL FROM:<erp@lab.example>')).code, 250);
+      await sender.command('RCPT TO:<postmaster>');
+      assert.equal((await sender.command('DATA')).code, 354);
+      // Another outside MTA fills the outsiders' room, busy.
+      for (let index = 0; index < MAX - trustedReserve(MAX) - 1; index++) open.push(await SmtpDialog.open(relay.smtpPort, { localAddress: '127.0.0.3' }));
+      now += STRESSED_IDLE_MS + 5000;
+      for (const dialog of open.slice(1)) assert.equal((await dialog.command('NOOP')).code, 250);
+      sender.write('Subject: hi\r\nFrom: erp@lab.example\r\n\r\nbody\r\n.\r\n');
+      assert.equal((await sender.reply()).code, 250);
+      // Right after its 250, a new client arrives: none is quiet, so it is turned away, and the sender stays.
+      open.push(await SmtpDialog.open(relay.smtpPort, { localAddress: '127.0.0.4' }));
+      const next = await sender.command('MAIL FROM:<erp@lab.example>');
+      assert.equal(next.code, 250, `the sender's next MAIL got: ${next.code} ${next.text}`);
+    } finally {
+      await Promise.all(open.map((dialog) => dialog.close().catch(() => undefined)));
     }
   });
 });
