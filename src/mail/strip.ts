@@ -12,6 +12,7 @@
  * The words of each language are data (wordings.ts). Machine mail (runs of `Label: value` lines) keeps
  * its last lines. Every rule is one pass over the lines.
  */
+import ansiRegex from 'ansi-regex';
 import { decodeHTMLStrict } from 'entities';
 import { hasFormatCharacter, hasVisibleText, withoutEdgeFormat } from '../sms/encoding.ts';
 import { HTML_RULE } from './html-lines.ts';
@@ -1990,13 +1991,40 @@ function nextNonBlank(lines: readonly string[], from: number): number {
 
 /**
  * Control characters show nothing on a phone, and any of them makes the SMS UCS-2 (GSM 03.38 has
- * only LF and CR): terminal escape sequences (cron and script output in colour) and the C0 and C1
- * controls are removed, vertical tab and form feed become a space (tabs are spaces to tidy), line
- * breaks stay. Tested first: almost no mail has any.
+ * only LF and CR): terminal escape sequences and the C0 and C1 controls are removed, vertical tab and
+ * form feed become a space (tabs are spaces to tidy), line breaks stay. The sequences are every
+ * ECMA-48 form a terminal draws nothing for, as ansi-regex (chalk's, the one strip-ansi uses) reads
+ * them: CSI colours and cursor moves, a charset designation (`tput sgr0` on xterm writes `ESC ( B`),
+ * OSC window titles and hyperlinks up to BEL or ST, DCS/APC strings, `ESC 7`/`ESC 8`, `ESC =`/`ESC >`.
+ * Removing the ESC alone would leave its printable followers in the SMS (`ERROR(B`, `]0;root@db1: ~`).
+ * Tested first: almost no mail has any.
  */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds.
-const CONTROL = /\x1b\[[0-?]*[ -/]*[@-~]|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]/;
+const ESCAPE_SEQUENCE = ansiRegex().source;
+const CONTROL = new RegExp(String.raw`${ESCAPE_SEQUENCE}|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]`);
 const CONTROLS = new RegExp(CONTROL.source, 'g');
+/** `ESC E` (NEL): the cursor to the next line's start, a line break as the terminal shows it. */
+const NEXT_LINE = '\x1bE';
+
+/**
+ * A run of DEC line drawing (`ESC ( 0` … `ESC ( B`, as `dialog`, `whiptail` and `tput smacs`/`rmacs` write a box) within
+ * a line: between the two, a terminal draws `lqqqk` as `┌───┐`. The box's corners, lines and tees carry no words and
+ * would cost the SMS a character each (UCS-2 for a box character), so they are dropped; the few symbols of the set that
+ * do mean something (`°`, `±`, `≤`, `≥`, `π`, `≠`, `£`, `·`) are written as such. A run without its `ESC ( B` on the
+ * line is left as written (only the escapes go): such letters are far more likely text than a box.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ESC starts the sequence.
+const LINE_DRAWING = /\x1b\(0([^\x1b\n]*)\x1b\(B/g;
+/** DEC special graphics' symbols, by the letter that stands for each in line drawing mode; its other letters (0x5F–0x7E) draw box parts. */
+const DRAWN_SYMBOLS: Readonly<Record<string, string>> = { f: '°', g: '±', y: '≤', z: '≥', '{': 'π', '|': '≠', '}': '£', '~': '·' };
+/** The characters DEC special graphics draws in place of (the rest are drawn as themselves). */
+const DRAWN_IN_LINE_MODE = /[_-~]/g;
+
+export function withoutControls(text: string): string {
+  if (!CONTROL.test(text)) return text;
+  return text
+    .replace(LINE_DRAWING, (_run, drawn: string) => drawn.replace(DRAWN_IN_LINE_MODE, (letter) => DRAWN_SYMBOLS[letter] ?? ''))
+    .replace(CONTROLS, (control) => (control === NEXT_LINE ? '\n' : control === '\v' || control === '\f' ? ' ' : ''));
+}
 
 /**
  * Bidirectional embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069): they reorder what
@@ -2004,11 +2032,6 @@ const CONTROLS = new RegExp(CONTROL.source, 'g');
  * among them: right-to-left texts need those to show as written.
  */
 export const BIDI_CONTROLS = /[\u202a-\u202e\u2066-\u2069]/g;
-
-export function withoutControls(text: string): string {
-  if (!CONTROL.test(text)) return text;
-  return text.replace(CONTROLS, (control) => (control === '\v' || control === '\f' ? ' ' : ''));
-}
 
 /**
  * Blanks a run of which is one space on a phone: tabs, and the no-break and other Unicode spaces HTML

@@ -1,3 +1,5 @@
+import ansiRegex from 'ansi-regex';
+
 /**
  * Terminal output as the terminal showed it. cron mails a job's output as the job wrote it: a
  * progress meter (wget, curl -#, rsync --progress, pv) redraws its line after a bare CR, and `man`
@@ -9,15 +11,16 @@
 /** A CR that ends no line, a backspace: what only a terminal reads. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds.
 const REDRAWN = /\r(?!\n)|\x08/;
-/** What draws on a line: a terminal control sequence (`ESC[K` erases to the line's end, a colour takes no cell), or one character. */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it reads.
-const DRAWN = /\x1b\[([0-?]*)[ -/]*([@-~])|[\s\S]/gu;
+/**
+ * What draws on a line: a CSI sequence (`ESC[K` erases to the line's end, a colour takes no cell), any other terminal
+ * escape sequence (a charset designation, an OSC title: no cell either, as ansi-regex reads them), or one character.
+ */
+const DRAWN = new RegExp(String.raw`\x1b\[(?<parameter>[0-?]*)[ -/]*(?<command>[@-~])|(?<sequence>${ansiRegex().source})|[\s\S]`, 'gu');
 /** `ESC[K` (`ESC[0K`): erase to the line's end, what a redraw shorter than the one before writes. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: ESC starts the sequence.
 const ERASE_TO_END = /\x1b\[0?K/;
-/** A terminal control sequence, which takes no cell. */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: ESC starts the sequence.
-const CONTROL_SEQUENCE = /\x1b\[[0-?]*[ -/]*[@-~]/g;
+/** A terminal escape sequence, which takes no cell. */
+const ESCAPE_SEQUENCE = ansiRegex();
 
 /**
  * One text part (plain text, never HTML: a bare CR there is markup's white space) with each line as a
@@ -46,18 +49,19 @@ function showsRedraw(line: string): boolean {
 }
 
 function cellsOf(text: string): number {
-  return [...text.replace(CONTROL_SEQUENCE, '')].length;
+  return [...text.replace(ESCAPE_SEQUENCE, '')].length;
 }
 
 function shownLine(line: string): string {
   if (!REDRAWN.test(line)) return line;
   const cells: string[] = [];
   let cursor = 0;
-  for (const [drawn, parameter, command] of line.matchAll(DRAWN)) {
+  for (const { 0: drawn, groups } of line.matchAll(DRAWN)) {
+    const { parameter, command, sequence } = groups ?? {};
     if (drawn === '\r') cursor = 0;
     else if (drawn === '\b') cursor = Math.max(0, cursor - 1);
     else if (command === 'K' && (parameter === '' || parameter === '0')) cells.length = Math.min(cells.length, cursor);
-    else if (command === undefined) cells[cursor++] = drawn;
+    else if (command === undefined && sequence === undefined) cells[cursor++] = drawn;
   }
   return cells.join('');
 }

@@ -279,9 +279,10 @@ describe('legacy senders: the text of mail written slightly wrong', () => {
       for (const contentType of ['text/plain', 'text/plain; charset=us-ascii', 'text/plain; charset=utf-8'])
         assert.equal((await send(mail(contentType, body))).text, expected, `${charset} as ${contentType}`);
     }
-    // An HTML part too, and the text still decodes only where it decodes cleanly: an escape alone, or a stray `~{`, is text as written.
+    // An HTML part too, and the text still decodes only where it decodes cleanly: an escape alone is no JIS text (removed
+    // whole, as the terminal escape sequence it is), and a stray `~{` is text as written.
     assert.equal((await send(mail('text/html', `<p>${jis}</p>`))).text, 'ポンプ３が停止しました。');
-    assert.equal((await send(mail('text/plain', 'a \u001b$B b'))).text, 'a $B b');
+    assert.equal((await send(mail('text/plain', 'a \u001b$B b'))).text, 'a b');
     assert.equal((await send(mail('text/plain', 'ls ~{a,b} done'))).text, 'ls ~{a,b} done');
   });
 
@@ -481,5 +482,32 @@ describe('legacy senders: the text of mail written slightly wrong', () => {
   test("an HTML form's fields are each on their line, a list with its chosen option", async () => {
     const form = '<p>Fill in:</p><textarea>form text</textarea><select><option>opt A</option><option selected>opt B</option></select>';
     assert.equal((await send(mail('text/html; charset=utf-8', form))).text, 'Fill in:\n\nform text\nopt B');
+  });
+
+  test('terminal escape sequences of every ECMA-48 form (charset designations, OSC titles and links, ESC 7/8, DEC line drawing) leave nothing in the SMS', async () => {
+    const cron = (body: string) => `From: root@db1.example\nSubject: Cron <root@db1> check\n\n${body}\n`;
+    const cases: ReadonlyArray<readonly [string, string]> = [
+      // `tput setaf 1` … `tput sgr0` on TERM=xterm: sgr0 is ESC ( B ESC [ m.
+      ['\x1b[31mERROR\x1b(B\x1b[m backup failed', 'ERROR backup failed'],
+      // A prompt's window title in a captured session (BEL), another ended by ST.
+      ['\x1b]0;root@db1: ~\x07backup done', 'backup done'],
+      ['\x1b]2;title\x1b\\backup done', 'backup done'],
+      // OSC 8 hyperlinks (ls --hyperlink, systemd, gcc): the link's text stays.
+      ['see \x1b]8;;https://x.example/r\x1b\\report\x1b]8;;\x1b\\ now', 'see report now'],
+      // Cursor save and restore, keypad modes, a DCS string, a G1 designation.
+      ['\x1b=\x1b7backup done\x1b8\x1b>\x1bP1$r0m\x1b\\\x1b)0', 'backup done'],
+      // dialog/whiptail's box: its drawing dropped, its symbols (° ±) written; a run never reset is text as written.
+      ['\x1b(0lqqqk\x1b(B backup done \x1b(0f\x1b(B21', 'backup done °21'],
+      ['\x1b(0lqqqk x done', 'lqqqk x done'],
+      // A progress meter's redraw with a designation in it still draws the last state.
+      ['Copying\ncopy 50%\r\x1b(Bcopy 100%', 'Copying\ncopy 100%'],
+    ];
+    for (const [body, sent] of cases) assert.equal((await send(cron(body))).text, sent, JSON.stringify(body));
+    // A first-line UserContext a script wrapped in colours (`$(tput bold)UserContext:$(tput sgr0) T-4719`) is read.
+    const { reply, text } = await send(cron('\x1b[1mUserContext:\x1b(B\x1b[m T-4719\x1b(B\x1b[m\nPump 37 tripped in colour'));
+    assert.equal(reply.code, 250, reply.text);
+    assert.equal(text, 'Pump 37 tripped in colour');
+    const [sms] = suite.gateway.simulator.received.filter((received) => received.text === 'Pump 37 tripped in colour');
+    assert.equal(sms?.userContext, 'T-4719');
   });
 });
