@@ -873,9 +873,10 @@ function charsetText(bytes: Buffer, written: string, carried: Carried, legacy: (
   if (!label || UTF8_LABELS.has(label.toLowerCase().replace(/[^a-z0-9]+/g, ''))) {
     const shiftedText = escapedText(bytes, carried);
     if (shiftedText !== undefined) return shiftedText;
-    const text = bytes.toString();
-    if (text.includes('\uFFFD') && !isUtf8(bytes)) return legacy(bytes);
-    return isAscii(bytes) ? text : undoubled(text);
+    const utf8 = fromCesu8(bytes);
+    const text = utf8.toString();
+    if (text.includes('\uFFFD') && !isUtf8(utf8)) return legacy(utf8);
+    return isAscii(utf8) ? text : undoubled(text);
   }
   const name = normalizeCharset(label);
   const codec = iconv.encodingExists(name) ? iconv.getCodec(name) : undefined;
@@ -892,6 +893,28 @@ function charsetText(bytes: Buffer, written: string, carried: Carried, legacy: (
   // mailparser's decode stream hands its strings on as UTF-8 buffers (lone surrogates become U+FFFD).
   const text = Buffer.from(decoder ? decoder(unsent) : decodeCharset(unsent, label)).toString();
   return text.includes('\uFFFD') && !isUtf8(bytes) && readsAsUtf8(label) ? legacy(bytes) : text;
+}
+
+/**
+ * CESU-8's forms in text labelled UTF-8 (Oracle's `UTF8` character set, Java's modified UTF-8 from
+ * `DataOutput.writeUTF` or JNI): a supplementary character (an emoji) as its UTF-16 surrogate pair, each
+ * half a 3-byte sequence (`ED A0–AF xx` then `ED B0–BF xx`), and NUL as `C0 80`. UTF-8 forbids both, so a
+ * UTF-8 decoder gives U+FFFD and the bytes went to windows-1252 (`í ½í´¥` for 🔥); a pair can only mean
+ * the one character, as the JDK's, Oracle's and ICU's CESU-8 readers take it. A lone half means nothing
+ * and stays as it is, for the reading of bytes that are not UTF-8.
+ */
+const CESU8_FORMS = /\xed([\xa0-\xaf])([\x80-\xbf])\xed([\xb0-\xbf])([\x80-\xbf])|\xc0\x80/g;
+
+/** Bytes with CESU8_FORMS written as UTF-8: each pair the character it encodes, `C0 80` the NUL it is (removed as a control later). */
+function fromCesu8(bytes: Buffer): Buffer {
+  if (bytes.indexOf(0xed) < 0 && bytes.indexOf(0xc0) < 0) return bytes;
+  const binary = bytes.toString('latin1');
+  const utf8 = binary.replace(CESU8_FORMS, (_form, high1: string | undefined, high2: string, low1: string, low2: string) => {
+    if (high1 === undefined) return '\x00';
+    const bits = (first: string, second: string) => ((first.charCodeAt(0) & 0x0f) << 6) | (second.charCodeAt(0) & 0x3f);
+    return Buffer.from(String.fromCodePoint(0x10000 + (bits(high1, high2) << 10) + bits(low1, low2)), 'utf8').toString('latin1');
+  });
+  return utf8 === binary ? bytes : Buffer.from(utf8, 'latin1');
 }
 
 /** 7-bit text with a shifting charset's escapes in that charset, where it decodes cleanly there (escapedCharset); else undefined. */

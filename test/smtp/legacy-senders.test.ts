@@ -510,4 +510,14 @@ describe('legacy senders: the text of mail written slightly wrong', () => {
     const [sms] = suite.gateway.simulator.received.filter((received) => received.text === 'Pump 37 tripped in colour');
     assert.equal(sms?.userContext, 'T-4719');
   });
+
+  test("CESU-8 under a UTF-8 label (Oracle's UTF8, Java's modified UTF-8) is read as the characters meant: a surrogate pair's two sequences one character, C0 80 a NUL", async () => {
+    const oracle = (body: string) =>
+      Buffer.from(`From: erp@example.com\r\nSubject: Alarm\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n${body}\r\n`, 'latin1');
+    assert.equal((await send(oracle('St\xc3\xb6rung Pumpe 3 \xed\xa0\xbd\xed\xb4\xa5 bitte pr\xc3\xbcfen'))).text, 'Störung Pumpe 3 🔥 bitte prüfen');
+    assert.equal((await send(oracle('St\xc3\xb6rung\xc0\x80 Pumpe 4'))).text, 'Störung Pumpe 4');
+    // Beside Latin-1 bytes the pair is still the one character; a lone half means nothing and is read as before (windows-1252).
+    assert.equal((await send(oracle('Pumpe 5 \xed\xa0\xbd\xed\xb4\xa5 M\xfcller'))).text, 'Pumpe 5 🔥 Müller');
+    assert.equal((await send(oracle('Pumpe 6 \xed\xa0\xbd M\xfcller'))).text, 'Pumpe 6 í ½ Müller');
+  });
 });
