@@ -12,10 +12,10 @@
  * The words of each language are data (wordings.ts). Machine mail (runs of `Label: value` lines) keeps
  * its last lines. Every rule is one pass over the lines.
  */
-import ansiRegex from 'ansi-regex';
 import { decodeHTMLStrict } from 'entities';
 import { hasFormatCharacter, hasVisibleText, withoutEdgeFormat } from '../sms/encoding.ts';
 import { HTML_RULE } from './html-lines.ts';
+import { ESCAPE_SEQUENCE_SOURCE } from './escape-sequences.ts';
 import {
   anyOf,
   STOCK_DEVICE_PHONES,
@@ -1991,17 +1991,12 @@ function nextNonBlank(lines: readonly string[], from: number): number {
 
 /**
  * Control characters show nothing on a phone, and any of them makes the SMS UCS-2 (GSM 03.38 has
- * only LF and CR): terminal escape sequences and the C0 and C1 controls are removed, vertical tab and
- * form feed become a space (tabs are spaces to tidy), line breaks stay. The sequences are every
- * ECMA-48 form a terminal draws nothing for, as ansi-regex (chalk's, the one strip-ansi uses) reads
- * them: CSI colours and cursor moves, a charset designation (`tput sgr0` on xterm writes `ESC ( B`),
- * OSC window titles and hyperlinks up to BEL or ST, DCS/APC strings, `ESC 7`/`ESC 8`, `ESC =`/`ESC >`.
- * Removing the ESC alone would leave its printable followers in the SMS (`ERROR(B`, `]0;root@db1: ~`).
- * Tested first: almost no mail has any.
+ * only LF and CR): terminal escape sequences (ESCAPE_SEQUENCE_SOURCE) and the C0 and C1 controls are removed, vertical
+ * tab and form feed become a space (tabs are spaces to tidy), line breaks stay. Removing the ESC alone would leave its
+ * printable followers in the SMS (`ERROR(B`, `]0;root@db1: ~`). Tested first: almost no mail has any.
  */
-const ESCAPE_SEQUENCE = ansiRegex().source;
-const CONTROL = new RegExp(String.raw`${ESCAPE_SEQUENCE}|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]`);
-const CONTROLS = new RegExp(CONTROL.source, 'g');
+const CONTROL = new RegExp(String.raw`${ESCAPE_SEQUENCE_SOURCE}|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]`, 'u');
+const CONTROLS = new RegExp(CONTROL.source, 'gu');
 /** `ESC E` (NEL): the cursor to the next line's start, a line break as the terminal shows it. */
 const NEXT_LINE = '\x1bE';
 

@@ -1,4 +1,4 @@
-import ansiRegex from 'ansi-regex';
+import { ESCAPE_SEQUENCE_SOURCE } from './escape-sequences.ts';
 
 /**
  * Terminal output as the terminal showed it. cron mails a job's output as the job wrote it: a
@@ -13,14 +13,14 @@ import ansiRegex from 'ansi-regex';
 const REDRAWN = /\r(?!\n)|\x08/;
 /**
  * What draws on a line: a CSI sequence (`ESC[K` erases to the line's end, a colour takes no cell), any other terminal
- * escape sequence (a charset designation, an OSC title: no cell either, as ansi-regex reads them), or one character.
+ * escape sequence (a charset designation, an OSC title: no cell either), or one character.
  */
-const DRAWN = new RegExp(String.raw`\x1b\[(?<parameter>[0-?]*)[ -/]*(?<command>[@-~])|(?<sequence>${ansiRegex().source})|[\s\S]`, 'gu');
+const DRAWN = new RegExp(String.raw`\x1b\[(?<parameter>[0-?]*)[ -/]*(?<command>[@-~])|(?<sequence>${ESCAPE_SEQUENCE_SOURCE})|[\s\S]`, 'gu');
 /** `ESC[K` (`ESC[0K`): erase to the line's end, what a redraw shorter than the one before writes. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: ESC starts the sequence.
 const ERASE_TO_END = /\x1b\[0?K/;
 /** A terminal escape sequence, which takes no cell. */
-const ESCAPE_SEQUENCE = ansiRegex();
+const ESCAPE_SEQUENCE = new RegExp(ESCAPE_SEQUENCE_SOURCE, 'gu');
 
 /**
  * One text part (plain text, never HTML: a bare CR there is markup's white space) with each line as a

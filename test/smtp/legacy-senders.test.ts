@@ -503,6 +503,18 @@ describe('legacy senders: the text of mail written slightly wrong', () => {
       ['Copying\ncopy 50%\r\x1b(Bcopy 100%', 'Copying\ncopy 100%'],
     ];
     for (const [body, sent] of cases) assert.equal((await send(cron(body))).text, sent, JSON.stringify(body));
+    // A C1 code point is a mislabelled charset's letter, removed alone with no word after it: cp1250 under iso-8859-2
+    // (`ź` 0x9F an APC, `ś` 0x9C an ST), cp1252 read as Latin-1 under utf-8 (`›` U+009B a CSI, `ž` U+009E, `œ` U+009C).
+    const latin2 = Buffer.concat([
+      Buffer.from('From: ups@example.com\r\nSubject: A\r\nContent-Type: text/plain; charset=iso-8859-2\r\nContent-Transfer-Encoding: 8bit\r\n\r\n'),
+      Buffer.from('55776167613a209f72f364b36f207a6173696c616e6961206f64b3b9637a6f6e652c207779b3b9637a6f6e6f209c636965bf6bea20646f20736572776572610d0a', 'hex'),
+    ]);
+    assert.equal((await send(latin2)).text, 'Uwaga: ródło zasilania odłšczone, wyłšczono cieżkę do serwera');
+    const latin1AsUtf8 = (body: string) => `From: x@example.com\nSubject: A\nContent-Type: text/plain; charset=utf-8\n\n${body}\n`;
+    assert.equal((await send(latin1AsUtf8('Menu \u009b Settings; Caf\u00e9 \u009cuvre'))).text, 'Menu Settings; Café uvre');
+    assert.equal((await send(latin1AsUtf8('Preis 5 \u0080 f\u00fcr \u009eabc\u009c ok'))).text, 'Preis 5 für abc ok');
+    // A stray ESC before a word keeps the word's first letter; ESC 7 (save the cursor) before a count is what it is.
+    assert.equal((await send(latin1AsUtf8('stray \x1bHello and \x1bM status'))).text, 'stray Hello and status');
     // A first-line UserContext a script wrapped in colours (`$(tput bold)UserContext:$(tput sgr0) T-4719`) is read.
     const { reply, text } = await send(cron('\x1b[1mUserContext:\x1b(B\x1b[m T-4719\x1b(B\x1b[m\nPump 37 tripped in colour'));
     assert.equal(reply.code, 250, reply.text);
