@@ -13,7 +13,7 @@ import { analyseText, charactersThatFit, SEGMENT_LIMITS, type SegmentLimits, typ
 import type { NewMail, NewRecipient, Store } from '../store/types.ts';
 import { admitMembers, checkNumberCount, limitsFor, routeOf, shownToSender, subjectWithinLimit } from './number-checks.ts';
 import { type RefusedMember, subjectNumber } from './recipient-addresses.ts';
-import { type MailTrace, returnedOwnMail, traceOf } from './own-mail.ts';
+import { type MailTrace, NO_TRACE, returnedOwnMail, TRACED_FIELD, traceOf } from './own-mail.ts';
 import { resubmissionFingerprint } from './resubmission-fingerprint.ts';
 import type { AcceptanceSettings, AcceptedMail, ContextNotTaken, ProviderLimits, Routes, Transaction } from './types.ts';
 
@@ -60,7 +60,8 @@ export async function buildNewMail(
   // The header end is found once, for the trace, the parse and the header block kept.
   const ended = withHeaderEnd(raw);
   const header = headerBlock(ended);
-  const trace = traceOf(header);
+  // Most mails carry none of the fields whose reading needs the trace (a scan of the whole header): they go without it.
+  const trace = TRACED_FIELD.test(header) ? traceOf(header) : NO_TRACE;
   // Awaited only for a mail that carries the relay's loop header: any other pays no microtask for it.
   const returned =
     trace.loopHeaders === 0

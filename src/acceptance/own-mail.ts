@@ -1,4 +1,5 @@
-import { RelayError } from '../errors.ts';
+import { QUOTED_CLIENT_TEXT_CHARS, RelayError } from '../errors.ts';
+import { asciiQuoted } from '../mail/ascii.ts';
 import { isAtSmsDomain } from '../mail/addresses.ts';
 import { LOOP_HEADER } from '../mail/extract.ts';
 import type { Store } from '../store/types.ts';
@@ -56,6 +57,23 @@ const FIELD = /^([!-9;-~]+)[ \t]*:[ \t]*([^\r\n]*)/gm;
 const ANGLE_ADDRESS = /^<([^<>]*)>/;
 const FOLD = /\r?\n(?=[ \t])/g;
 
+/**
+ * The fields whose reading needs a mail's trace on the way in: the relay's loop header (its own mail come back), and
+ * the marks a list's copy may carry for the list (Precedence, X-Loop). A mail with none of them has NO_TRACE.
+ */
+export const TRACED_FIELD = new RegExp(`^(?:${LOOP_HEADER}|Precedence|X-Loop)[ \t]*:`, 'im');
+export const NO_TRACE: MailTrace = Object.freeze({
+  loopHeaders: 0,
+  loopBy: undefined,
+  hops: 0,
+  listCopy: false,
+  listId: undefined,
+  listPrecedence: false,
+  resent: false,
+  messageIdHeader: undefined,
+  returnPath: undefined,
+});
+
 /** The trace of a header block as received (`header`: up to the empty line that ends it). */
 export function traceOf(header: string): MailTrace {
   let loopHeaders = 0;
@@ -86,6 +104,11 @@ export function traceOf(header: string): MailTrace {
   return { loopHeaders, loopBy, hops, listCopy, listId, listPrecedence, resent, messageIdHeader, returnPath };
 }
 
+/** A field's value as a refusal quotes it: cut short and in ASCII, so the reply stays one short line (QUOTED_CLIENT_TEXT_CHARS). */
+function quotedField(value: string): string {
+  return asciiQuoted(value.slice(0, QUOTED_CLIENT_TEXT_CHARS));
+}
+
 /** Who the relay is, to tell its own mail come back: its name in LOOP_HEADER, its SMS domains, its reply mails. */
 export interface OwnMailRules {
   /** smtp.hostname: the value of LOOP_HEADER on the relay's mail. */
@@ -101,7 +124,7 @@ export interface OwnMailRules {
  * mail (a phone's answer) back to every member, the phones on this relay among them: that copy, and only it, is taken
  * (the note for the 250) and dropped; refused, it would be a bounce to the list, and a list's bounce processing
  * (Mailman's bounce score) disables the phone's subscription, whose alerts then stop. It is told by what only a list's
- * copy of this relay's reply mail is: the header once, naming this relay; a Message-ID that is one of its reply mails
+ * copy of this relay's reply mail is: the header once (whatever relay it names: relays sharing a store); a Message-ID that is one of its reply mails
  * (the store's); a list's own field (LIST_FIELDS); an envelope sender that is no address of the relay's (a list sends
  * from its own, `ops-bounces@…`); no Resent-* field; and a few hops. Anything else is refused, naming why: a loop (the
  * mail straight back, through an alias or a forwarder, or around more than once), a person's redirect (told by the
@@ -124,8 +147,8 @@ export async function returnedOwnMail(trace: MailTrace, envelopeFrom: string, ru
   if (!ours) {
     refuse(
       trace.loopBy?.toLowerCase() !== rules.hostname.toLowerCase()
-        ? `another relay wrote it (${LOOP_HEADER}: ${trace.loopBy ?? ''}), and its Message-ID is none of this relay's reply mails`
-        : `its Message-ID ${trace.messageIdHeader ?? '(none)'} is none of the relay's reply mails`,
+        ? `another relay wrote it (${LOOP_HEADER}: ${quotedField(trace.loopBy ?? '')}), and its Message-ID is none of this relay's reply mails`
+        : `its Message-ID ${trace.messageIdHeader === undefined ? '(none)' : quotedField(trace.messageIdHeader)} is none of the relay's reply mails`,
     );
   }
   return `a phone's answer, the relay's own reply mail (${LOOP_HEADER}), come back through a mailing list: dropped, as a list's member drops its own post`;

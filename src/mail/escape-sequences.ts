@@ -10,7 +10,8 @@
  *
  * A two-character escape whose second is a letter (`ESC M`, `ESC c`) is one only where no letter follows it, and one
  * whose second is a digit (`ESC 7`) only where no digit follows: a stray ESC before a word or a number (`ESC Hello`) keeps
- * the word's first letter. Written with the `u` flag (`\p{L}`).
+ * the word's first letter. `ESC E` (NEL) is one always: a terminal writes the next line's text right after it, and it
+ * is read as that line break. Written with the `u` flag (`\p{L}`).
  */
 const ST = String.raw`\x1b\\`;
 /** What ends a string's payload unterminated (CAN, SUB, ESC, any C1): an unterminated string takes nothing after it. */
@@ -20,7 +21,7 @@ const CONTROL_STRING = String.raw`\x1b[PX^_k][^${STRING_STOPS}]*${ST}`;
 /** Fixed length, no terminator: before OSC, so that a later BEL does not take visible text. */
 const LINUX_PALETTE = String.raw`\x1b\](?:P[0-9A-Fa-f]{7}|R)(?:\x07|${ST})?`;
 const CSI = String.raw`\x1b\[[0-?]*[ -/]*[@-~]`;
-const ESCAPE = String.raw`\x1b(?:[ -/]+[0-~]|[A-PR-TZcf-oq-uy](?!\p{L})|[0-9](?!\p{Nd})|[=><~|}])`;
+const ESCAPE = String.raw`\x1b(?:[ -/]+[0-~]|E|[A-DF-PR-TZcf-oq-uy](?!\p{L})|[0-9](?!\p{Nd})|[=><~|}])`;
 
 /** The source, for a pattern with the `u` flag. */
 export const ESCAPE_SEQUENCE_SOURCE = [LINUX_PALETTE, OSC, CONTROL_STRING, CSI, ESCAPE].join('|');

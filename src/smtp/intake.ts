@@ -350,7 +350,7 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
                   by: outcome.by,
                   to: [...transaction.recipients.keys()].map((address) => maskedRecipient(address).rcpt),
                   messageId: outcome.messageIdHeader,
-                  list: outcome.listId,
+                  list: outcome.listId === undefined ? undefined : maskNumbersIn(outcome.listId.slice(0, QUOTED_CLIENT_TEXT_CHARS)),
                   bytes: raw.length,
                   ms: clock() - started,
                 },

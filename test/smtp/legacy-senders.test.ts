@@ -489,6 +489,8 @@ describe('legacy senders: the text of mail written slightly wrong', () => {
     const cases: ReadonlyArray<readonly [string, string]> = [
       // `tput setaf 1` … `tput sgr0` on TERM=xterm: sgr0 is ESC ( B ESC [ m.
       ['\x1b[31mERROR\x1b(B\x1b[m backup failed', 'ERROR backup failed'],
+      // NEL (`ESC E`) is a line break as the terminal shows it, the next line's text right after it.
+      ['line one\x1bEline two', 'line one\nline two'],
       // A prompt's window title in a captured session (BEL), another ended by ST.
       ['\x1b]0;root@db1: ~\x07backup done', 'backup done'],
       ['\x1b]2;title\x1b\\backup done', 'backup done'],
