@@ -16,7 +16,7 @@ import {
 import { busiestHolders, type Logger, turnedAwayLog } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { ANY_HOST_PATHS, foreignHost, hostMatcher, misdirected, repeatsHost, targetPath } from './hosts.ts';
-import { hostBeforePort, networkMatcher, peerAddress } from '../policy/networks.ts';
+import { hostBeforePort, networkMatcher, peerAddress, reservedSlots } from '../policy/networks.ts';
 
 /** Webhook and control bodies are small forms or JSON; anything bigger is not from a gateway. */
 const MAX_BODY_BYTES = 256 * 1024;
@@ -53,9 +53,9 @@ export const HTTP_RESERVE_SHARE = 0.1;
  */
 export const HTTP_STRESSED_HEAD_MS = 2_000;
 
-/** The slots of `maxConnections` kept for loopback, proxies and webhook sources: at least one, at most all but one. */
+/** The slots of `maxConnections` kept for loopback, proxies and webhook sources (reservedSlots: none at 1). */
 export function httpReserve(maxConnections: number): number {
-  return Math.max(0, Math.min(Math.ceil(maxConnections * HTTP_RESERVE_SHARE), maxConnections - 1));
+  return reservedSlots(maxConnections, HTTP_RESERVE_SHARE);
 }
 
 /**

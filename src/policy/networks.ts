@@ -95,3 +95,11 @@ export function forwardedClient(isProxy: (address: string) => boolean, peer: str
   if (!isProxy(peer)) return peer;
   return [...hops].reverse().find((hop) => !isProxy(hop)) ?? peer;
 }
+
+/**
+ * The slots of a listener's `maxConnections` kept for its own clients (the trusted networks, loopback): `share` of
+ * them rounded up, so at least one from 2 connections up; none at 1 (that one slot is everyone's), all but one at most.
+ */
+export function reservedSlots(maxConnections: number, share: number): number {
+  return Math.max(0, Math.min(Math.ceil(maxConnections * share), maxConnections - 1));
+}

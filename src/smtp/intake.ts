@@ -10,7 +10,7 @@ import type { AcceptedBounce, AcceptedForPostmaster, AcceptedMail, ContextNotTak
 import { asRelayError, ListenError, QUOTED_CLIENT_TEXT_CHARS, RELAY_ERRORS, RelayError, STORE_FAILURE_CODES, toSmtpError } from '../errors.ts';
 import { busiestHolders, type Logger, turnedAwayLog } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import { hostBeforePort, peerAddress } from '../policy/networks.ts';
+import { hostBeforePort, peerAddress, reservedSlots } from '../policy/networks.ts';
 import { maskContext, maskNumber, maskNumbersIn } from '../sms/numbers.ts';
 import {
   ANSWERS_AFTER_CLIENTS_END,
@@ -37,14 +37,13 @@ export const STRESSED_IDLE_MS = 10_000;
 /**
  * The share of `smtp.maxConnections` kept for the trusted networks (the operator's ERP, monitoring, the
  * relay's own host): outside clients fill the rest at most, so that they never turn the operator's own
- * systems away, as Postfix's postscreen keeps mynetworks out of its limits. At least one slot, at most
- * all but one.
+ * systems away, as Postfix's postscreen keeps mynetworks out of its limits (reservedSlots: none at 1).
  */
 export const TRUSTED_RESERVE_SHARE = 0.1;
 
 /** The slots of `maxConnections` the trusted networks keep (TRUSTED_RESERVE_SHARE). */
 export function trustedReserve(maxConnections: number): number {
-  return Math.max(0, Math.min(Math.ceil(maxConnections * TRUSTED_RESERVE_SHARE), maxConnections - 1));
+  return reservedSlots(maxConnections, TRUSTED_RESERVE_SHARE);
 }
 
 /** Who holds the listeners' connections, without the one of `turnedAway` being refused. */
