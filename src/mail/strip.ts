@@ -1995,8 +1995,11 @@ function nextNonBlank(lines: readonly string[], from: number): number {
  * tab and form feed become a space (tabs are spaces to tidy), line breaks stay. Removing the ESC alone would leave its
  * printable followers in the SMS (`ERROR(B`, `]0;root@db1: ~`). Tested first: almost no mail has any.
  */
-const CONTROL = new RegExp(String.raw`${ESCAPE_SEQUENCE_SOURCE}|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]`, 'u');
+const CONTROL_CHARACTER = String.raw`[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]`;
+const CONTROL = new RegExp(`${ESCAPE_SEQUENCE_SOURCE}|${CONTROL_CHARACTER}`, 'u');
 const CONTROLS = new RegExp(CONTROL.source, 'gu');
+/** The control characters alone, for text no terminal wrote (an SMS). */
+const CONTROL_CHARACTERS = new RegExp(CONTROL_CHARACTER, 'g');
 /** `ESC E` (NEL): the cursor to the next line's start, a line break as the terminal shows it. */
 const NEXT_LINE = '\x1bE';
 
@@ -2013,6 +2016,15 @@ const LINE_DRAWING = /\x1b\(0([^\x1b\n]*)\x1b\(B/g;
 const DRAWN_SYMBOLS: Readonly<Record<string, string>> = { f: '°', g: '±', y: '≤', z: '≥', '{': 'π', '|': '≠', '}': '£', '~': '·' };
 /** The characters DEC special graphics draws in place of (the rest are drawn as themselves). */
 const DRAWN_IN_LINE_MODE = /[_-~]/g;
+
+/**
+ * An SMS's text without its control characters, each removed alone (vertical tab and form feed a space): a phone's text
+ * holds no terminal's escape sequences, and a stray ESC (GSM 03.38's escape to its extension table, left by a gateway)
+ * must not take the character after it, as reading it as a sequence would.
+ */
+export function withoutControlCharacters(text: string): string {
+  return text.replace(CONTROL_CHARACTERS, (control) => (control === '\v' || control === '\f' ? ' ' : ''));
+}
 
 export function withoutControls(text: string): string {
   if (!CONTROL.test(text)) return text;

@@ -4,7 +4,7 @@ import { buffer } from 'node:stream/consumers';
 import DKIM from 'nodemailer/lib/dkim';
 import { LOOP_HEADER, stripReplyPrefixes } from '../mail/extract.ts';
 import { takeSubjectTokens } from '../mail/parameters.ts';
-import { BIDI_CONTROLS, withoutControls } from '../mail/strip.ts';
+import { BIDI_CONTROLS, withoutControlCharacters } from '../mail/strip.ts';
 import type { Templates } from '../mailer/templates.ts';
 import { buildTextMail, textNode } from '../mailer/text-mail.ts';
 import { newMessageId } from '../random-ids.ts';
@@ -187,12 +187,12 @@ export async function buildReplyMail(
 /**
  * The SMS text as a mail body may carry it, the same through the Maildir and the smarthost: every line
  * break (CRLF, a lone CR, LF, the line and paragraph separators U+2028/U+2029) one break, as RFC 5322
- * §2.3 allows CR and LF only together; control characters dropped as from a mail's text (docs/text.md:
- * NUL, ESC and DEL show nothing, and NUL ends the text for many readers), tab kept; bidi embeddings,
+ * §2.3 allows CR and LF only together; control characters dropped, each alone (NUL, ESC and DEL show
+ * nothing, and NUL ends the text for many readers), tab kept; bidi embeddings,
  * overrides and isolates dropped, so a phone cannot make the mail show a name or file name reversed.
  */
 function bodyText(text: string): string {
-  return withLineFeeds(withoutControls(text).replace(BIDI_CONTROLS, ''));
+  return withLineFeeds(withoutControlCharacters(text).replace(BIDI_CONTROLS, ''));
 }
 
 function render(options: ReplyMailOptions, template: string, data: object, fallback: () => string): string {
