@@ -13,6 +13,7 @@
  */
 import { DecodingMode, EntityDecoder, htmlDecodeTree } from 'entities/lib/decode.js';
 import { REDACTED } from '../config/secrets.ts';
+import type { Logger } from '../log.ts';
 
 /** Shorter values are left in a gateway's words: cutting every "ab" out of them would garble the text and hide nothing a guess would not find. */
 export const MIN_REDACTED_CHARS = 4;
@@ -379,6 +380,21 @@ export function cutOrMark(said: string, needles: () => readonly EchoNeedle[], ma
     failed(error);
     return mark;
   }
+}
+
+/**
+ * A `failed` for `cutOrMark` and `secretCutter` that logs the first failure only, at debug: a reading that fails is a
+ * fault of the relay's, whatever the answer, and would fail again on every answer like it; the peer's words are lost to
+ * the mark, not the mail or SMS. Its kind is told, never its words, which may hold what was to be cut. `line` names
+ * the peer's words (` (said once)` is added).
+ */
+export function failureSaidOnce(logger: Logger | undefined, line: string): (error: unknown) => void {
+  let said = false;
+  return (error) => {
+    if (said) return;
+    said = true;
+    logger?.debug({ errorType: error instanceof Error ? error.name : typeof error }, `${line} (said once)`);
+  };
 }
 
 /**

@@ -1,4 +1,4 @@
-import { secretCutter } from '../dispatch/echoes.ts';
+import { failureSaidOnce, secretCutter } from '../dispatch/echoes.ts';
 import { retryDelay } from '../dispatch/schedule.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
@@ -111,16 +111,10 @@ export class Mailer extends WorkLoop<ClaimedMail> {
       ids: (outcome) => [outcome.id],
       words: MAIL_WORDS,
     });
-    let failureSaid = false;
-    this.#cutSecrets = secretCutter(options.secrets ?? [], (error) => {
-      if (failureSaid) return;
-      failureSaid = true;
-      // Its kind, never its words, which may hold what was to be cut.
-      options.logger.debug(
-        { errorType: error instanceof Error ? error.name : typeof error },
-        "mailer: the transport's words could not be searched for a secret; a mark stands for them (said once)",
-      );
-    });
+    this.#cutSecrets = secretCutter(
+      options.secrets ?? [],
+      failureSaidOnce(options.logger, "mailer: the transport's words could not be searched for a secret; a mark stands for them"),
+    );
   }
 
   /** Besides the mails in flight, those whose outcome is owed: their lease stays until it is written. */
