@@ -100,12 +100,12 @@ export function configuredSecrets(config: object): string[] {
 }
 
 /**
- * The password of a URL with credentials, as written and as read (percent-decoded), and the base64 the
- * relay's SMTP client logs in with (src/mailer/smtp-client.ts): AUTH LOGIN's password line, AUTH PLAIN's
- * `\0user\0password`, and HTTP Basic's `user:password`. A smarthost that quotes the login it refused in
- * its 535 (some do, the client's AUTH line or the decoded credentials) must not carry it into the log,
- * the mail's history or `smsrelay status`. None for a value that is no URL or has no password. Only the
- * smarthost's answers are cut of them (`mail.url`): no other peer is sent it.
+ * The password of a URL with credentials, as written and as read (percent-decoded), and the base64 forms a login sends
+ * it in: AUTH LOGIN's password line and AUTH PLAIN's `\0user\0password` (the relay's SMTP client,
+ * src/mailer/smtp-client.ts), HTTP Basic's `user:password` (a gateway's client). None for a value that is no URL or has
+ * no password. Each peer's answers are cut of those of the URLs it is sent: the smarthost's of `mail.url`'s (one that
+ * quotes the login it refused in its 535, the client's AUTH line or the decoded credentials, must not carry it into the
+ * log, the mail's history or `smsrelay status`), a gateway's of the gateway URLs' (configuredSecrets).
  */
 export function urlSecrets(value: string): string[] {
   let url: URL;
