@@ -538,7 +538,12 @@ const ASKING = /[?？]$/;
  * only such a sign-off word can be the first answer; a closing typed as a word ("Best", "Cheers") closes it.
  */
 const CAPITALS = /^[\p{Lu}\p{N}]+[\s,.!]*$/u;
-/** A thank-you closing as a whole line, a first name after it allowed ("Cheers", "Cheers, Bob", "Thanks!"); not "Thanks & Regards". */
+/**
+ * A closing word of the writer's as a whole line (CLOSING_LINE_WORDS: a thanks, "OK", "Done"), a first name after it
+ * allowed, ending in at most a stop, comma or exclamation mark ("Cheers", "Cheers!", "Cheers, Bob", "Thanks."): as a
+ * mail's only text it is its message, and is sent (signOffIsMessage). A bare sign-off is none ("Best", "Kind regards",
+ * "Thanks & Regards"): alone it says nothing, and the mail is refused, unless it is exclaimed ("Best!": EXCLAIMED).
+ */
 const LONE_THANKS = new RegExp(`^(?:${anyOf(CLOSING_LINE_WORDS)})(?:[\\s,]+\\p{Lu}\\p{Ll}+)?[\\s.!,]*$`, 'iu');
 /** A company's statement that the mail's views are its author's alone, under a "Disclaimer:" heading: boilerplate without a legal word. */
 const AUTHORS_VIEWS = /\b(?:views|opinions)\b.{0,80}\b(?:this|the) (?:e-?mail|message)\b.{0,80}\b(?:author|sender)\b/isu;
