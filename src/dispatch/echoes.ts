@@ -406,3 +406,30 @@ export function secretCutter(secrets: readonly string[], failed: (error: unknown
   const needles = echoNeedles(secrets);
   return (said) => cutOrMark(said, () => needles, REDACTED, failed);
 }
+
+/** What a word is made of: a value glued to one of these is part of a longer word, not the value standing alone. */
+const WORD_CHARACTER = /[\p{L}\p{N}\p{M}_]/u;
+/** The characters a pattern must escape (the `u` flag takes no other escape outside a class). */
+const PATTERN_SYNTAX = /[\\^$.*+?()[\]{}|/]/g;
+
+/**
+ * `said` with each of `values` (none shorter than MIN_REDACTED_CHARS) replaced by `mark` where it stands as itself:
+ * its exact characters, case and all, and not inside a longer word: an end of it that is a letter, digit or mark
+ * (WORD_CHARACTER) is not glued to another. A password `mail` is cut from `mail rejected` and `user mail,`, not from
+ * `mailbox`, `Gmail` or `Mail`; one whose end is punctuation is bounded by it (`p@ss!` in `p@ss!!`, `(p@ss!)`). For a
+ * peer that writes what it quotes as it was sent, the smarthost (SMTP replies have no escaping), where cutEchoes, which
+ * folds case and cuts inside words for the escapings a gateway writes, cut a short password out of the peer's own words.
+ */
+export function standingValueCutter(values: readonly string[], mark: string): (said: string) => string {
+  const standing = [...new Set(values.filter((value) => value.trim().length >= MIN_REDACTED_CHARS))]
+    // The longer first: a value that holds another is cut whole.
+    .sort((a, b) => b.length - a.length)
+    .map((value) => {
+      const glued = (character: string | undefined) => character !== undefined && WORD_CHARACTER.test(character);
+      const [first, last] = [String.fromCodePoint(value.codePointAt(0) as number), Array.from(value).at(-1)];
+      return `${glued(first) ? `(?<!${WORD_CHARACTER.source})` : ''}${value.replace(PATTERN_SYNTAX, '\\$&')}${glued(last) ? `(?!${WORD_CHARACTER.source})` : ''}`;
+    });
+  if (standing.length === 0) return (said) => said;
+  const pattern = new RegExp(standing.join('|'), 'gu');
+  return (said) => said.replace(pattern, mark);
+}

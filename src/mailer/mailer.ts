@@ -1,4 +1,5 @@
-import { failureSaidOnce, secretCutter } from '../dispatch/echoes.ts';
+import { REDACTED, type UrlSecrets } from '../config/secrets.ts';
+import { failureSaidOnce, secretCutter, standingValueCutter } from '../dispatch/echoes.ts';
 import { retryDelay } from '../dispatch/schedule.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
@@ -34,10 +35,12 @@ export interface MailerOptions {
   /** Counts each attempt's end (`smsrelay_mails_sent_total`). */
   readonly metrics?: Metrics | undefined;
   /**
-   * The secrets the transport is sent (`urlSecrets` of `mail.url`: its password and the AUTH forms it is sent in):
-   * cut from the transport's words before they are logged or stored, as a gateway's are.
+   * The secret the transport is sent (`urlSecrets` of `mail.url`: its password and the AUTH forms it is sent in): cut
+   * from the transport's words before they are logged or stored, the base64 forms as a gateway's secrets are, the
+   * password in clear only where it stands as itself (standingValueCutter): the smarthost quotes what it was sent as
+   * it was sent, and a short password (`mail`) cut in any case and inside words garbled its answers (`*** rejected`).
    */
-  readonly secrets?: readonly string[] | undefined;
+  readonly secrets?: UrlSecrets | undefined;
 }
 
 /** How the mailer's lines name what it owes the store, and a late answer. */
@@ -111,10 +114,12 @@ export class Mailer extends WorkLoop<ClaimedMail> {
       ids: (outcome) => [outcome.id],
       words: MAIL_WORDS,
     });
-    this.#cutSecrets = secretCutter(
-      options.secrets ?? [],
+    const encoded = secretCutter(
+      options.secrets?.encoded ?? [],
       failureSaidOnce(options.logger, "mailer: the transport's words could not be searched for a secret; a mark stands for them"),
     );
+    const clear = standingValueCutter(options.secrets?.clear ?? [], REDACTED);
+    this.#cutSecrets = (said) => clear(encoded(said));
   }
 
   /** Besides the mails in flight, those whose outcome is owed: their lease stays until it is written. */

@@ -27,6 +27,15 @@ const LOGIN_FORMS = {
  */
 type Echo = 'plain line' | 'decoded' | 'login line';
 
+/** The gateway every relay here sends to (none of these mails is an SMS): one for the file. */
+let gateway: Simulator;
+before(async () => {
+  gateway = await startSimulator();
+});
+after(async () => {
+  await gateway.close();
+});
+
 /** A relay with `gateway` and the smarthost at `mailUrl`, and the id of a mail to its postmaster, which goes there. */
 async function mailToPostmaster(gateway: object, mailUrl: string) {
   const dir = tempDir();
@@ -88,14 +97,6 @@ function echoingSmarthost(echo: Echo): Promise<{ readonly server: Server; readon
 }
 
 describe("a smarthost that quotes the relay's login in its refusal", () => {
-  let gateway: Simulator;
-  before(async () => {
-    gateway = await startSimulator();
-  });
-  after(async () => {
-    await gateway.close();
-  });
-
   for (const echo of ['plain line', 'decoded', 'login line'] as const) {
     test(`(${echo}): mail.url's password, in clear or as the AUTH base64, reaches no log line, store file, smsrelay status or smsrelay log`, async () => {
       const smarthost = await echoingSmarthost(echo);
@@ -165,5 +166,36 @@ describe('the smarthost is cut only of the secrets it is sent', () => {
       await gateway.close();
       removeDir(dir);
     }
+  });
+});
+
+describe("mail.url's password in clear is cut from the smarthost's answers where it stands as itself, not in other words", () => {
+  /** The history of a mail the smarthost took with `accepted`, the relay logging in with `password` (as written in mail.url). */
+  async function acceptedAs(password: string, accepted: string): Promise<{ readonly history: string; readonly logged: string }> {
+    const smarthost = await acceptingSmarthost(`taken: ${accepted}`);
+    const { dir, env, lines, relay, id } = await mailToPostmaster(gatewayYaml(gateway.url), `smtp://${USER}:${password}@127.0.0.1:${smarthost.port}`);
+    try {
+      const logged = await waitFor('the smarthost took the mail', () => lines.find((line) => line.includes('taken: ')));
+      const history = runCommand(dir, env, 'log', id);
+      return { history: `${history.stdout}${history.stderr}`, logged };
+    } finally {
+      await relay.stop();
+      smarthost.server.close();
+      removeDir(dir);
+    }
+  }
+
+  test('a short password (mail): its other case and the words holding it are kept, the word itself cut', async () => {
+    const { history, logged } = await acceptedAs('mail', 'Mail for the mailbox of a Gmail user queued as mail');
+    const kept = 'Mail for the mailbox of a Gmail user queued as \\*\\*\\*';
+    assert.match(history, new RegExp(kept), `the history: ${history}`);
+    assert.match(logged, new RegExp(kept), `the log line: ${logged}`);
+  });
+
+  test('a password holding punctuation (p@ss, written p%40ss) is cut beside punctuation, not glued to a letter nor in another case', async () => {
+    const { history, logged } = await acceptedAs('p%40ss', 'queued: p@ss, (p@ss) xp@ss p@ssy P@SS');
+    const kept = 'queued: \\*\\*\\*, \\(\\*\\*\\*\\) xp@ss p@ssy P@SS';
+    assert.match(history, new RegExp(kept), `the history: ${history}`);
+    assert.match(logged, new RegExp(kept), `the log line: ${logged}`);
   });
 });
