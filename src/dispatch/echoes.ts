@@ -464,8 +464,9 @@ export function failureSaidOnce(logger: Logger | undefined, line: string): (erro
 
 /**
  * What every peer's answer goes through as it enters the relay, a gateway's (src/dispatch/outcomes.ts) and
- * the smarthost's (src/mailer/mailer.ts): `secrets` (`configuredSecrets`) cut out in any escaping, `***`
- * in their place, before any log line, history, `smsrelay status` or bounce gets the words.
+ * the smarthost's (src/mailer/mailer.ts): `secrets` (`configuredSecrets`; the smarthost's login in base64) cut out in
+ * any escaping and case, and `standing` (the smarthost's password in clear) in any escaping where it stands as itself
+ * (`standingNeedles`), `***` in their place, before any log line, history, `smsrelay status` or bounce gets the words.
  */
 export function secretCutter(secrets: readonly string[], failed: (error: unknown) => void, standing: readonly string[] = []): (said: string) => string {
   const needles = [...echoNeedles(secrets), ...standingNeedles(standing)];
