@@ -67,6 +67,12 @@ const ASSETS: ReadonlyMap<string, string> = new Map([
 /** A page the store could not answer is asked again this often (the overview's own refresh is 15 s too). */
 const STORE_RETRY_SECONDS = 15;
 /**
+ * What a store failure means for what the relay holds and takes, said on the page it refused (and so by the overview's
+ * refresh): an operator learns nothing is lost, and what the relay does with mail meanwhile (SMTP 451, webhooks 503).
+ */
+const STORE_FAILURE_MEANWHILE =
+  'Nothing stored is lost; meanwhile mail and webhooks the relay cannot store are refused with a temporary error, which their senders retry.';
+/**
  * A path of this console, optionally with a query, in printable ASCII without a backslash: the only
  * redirect target taken from a request (no other site, no header-breaking CR or LF).
  */
@@ -239,7 +245,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         request.log.debug({ path: request.url.split('?')[0], ...failureLogFields(error) }, 'console: page answered 503: the store fails');
         const again =
           request.method === 'GET'
-            ? `The relay keeps trying the store; this page tries again every ${STORE_RETRY_SECONDS} s.`
+            ? `The relay keeps trying the store; this page tries again every ${STORE_RETRY_SECONDS} s. ${STORE_FAILURE_MEANWHILE}`
             : 'The relay keeps trying the store. Whether the form was done is not known: look at its page before sending it again.';
         // A GET is read again by the browser itself (no script needed); a form is never sent again unasked.
         return problem(request, reply, error.spec.http, new RelayError(error.code, `${error.publicReason}. ${again}`), request.console, undefined, undefined, {
@@ -874,7 +880,15 @@ function problem(
   if (status === 503 && error.code !== 'STORE_LOST') retryLater(reply);
   if (wantsJson(request)) return reply.send({ error: error.code, message: error.message });
   if (shown) return shown();
-  return page(reply, 'problem', context, { title: `${status} ${STATUS_CODES[status] ?? ''}`.trim(), status, message: error.message, back, ...extra });
+  return page(reply, 'problem', context, {
+    title: `${status} ${STATUS_CODES[status] ?? ''}`.trim(),
+    status,
+    // Its code beside the words: the overview's refresh tells the relay's own refusal (the store failing) from a proxy's page.
+    code: error.code,
+    message: error.message,
+    back,
+    ...extra,
+  });
 }
 
 /** When to ask again after a 503, for a script as for a browser (a GET's page also asks again by itself, as often). */

@@ -17,6 +17,7 @@ import { hashPassword } from '../../src/policy/passwords.ts';
 import type { IntelliSoftwareSimulator } from '../../src/simulators/intellisoftware.ts';
 import { maskNumber } from '../../src/sms/numbers.ts';
 import { freshDatabase, describeOnPostgres } from '../helpers/postgres.ts';
+import { postgresProxy } from '../helpers/postgres-proxy.ts';
 import { maildirMessages, removeDir, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
 import { message, queuedId, SmtpDialog, sendMail } from '../helpers/smtp.ts';
 import { mail } from '../helpers/store.ts';
@@ -167,6 +168,57 @@ describe('web console in a real browser', { skip: executable ? false : 'no Chrom
       async () => ({ SMSRELAY_DATABASE_URL: (await freshDatabase()) ?? '' }),
       false,
     );
+  });
+  describeOnPostgres('an overview left open while the database stops answering', async (url) => {
+    test('the refresh says what the relay answers (the store unavailable, nothing lost), marks the figures stale, and clears once the store is back', {
+      timeout: 120_000,
+    }, async () => {
+      const proxy = await postgresProxy(url);
+      const hash = await hashPassword(PASSWORD);
+      const relay = await startTestRelay(
+        { console: { users: [{ name: 'olivia', passwordHash: hash, role: 'operator' }] } },
+        { SMSRELAY_DATABASE_URL: proxy.url },
+      );
+      const base = `http://127.0.0.1:${relay.relay.httpPort}`;
+      const context = await browser.newContext({ viewport: VIEWPORTS.desktop });
+      try {
+        const page = await context.newPage();
+        // The page's 15 s timer, run by the test's clock; the relay's answers real.
+        await page.clock.install();
+        await page.goto(`${base}/console`);
+        await page.getByLabel('User name').fill('olivia');
+        await page.getByLabel('Password').fill(PASSWORD);
+        await page.getByRole('button', { name: 'Sign in' }).click();
+        await page.waitForURL(`${base}/console`);
+        const notice = page.locator('main [role=alert]');
+        proxy.silence();
+        await page.clock.runFor(15_000);
+        await notice.filter({ hasText: 'STORE_UNAVAILABLE' }).waitFor({ timeout: 60_000 });
+        const said = await notice.innerText();
+        assert.match(
+          said,
+          /^Since \d\d:\d\d:\d\d UTC the relay answers \(HTTP 503, STORE_UNAVAILABLE\): Temporary local problem: the message store is unavailable/,
+        );
+        assert.match(said, /Nothing stored is lost; meanwhile mail and webhooks the relay cannot store are refused with a temporary error/);
+        assert.doesNotMatch(said, /not reachable/, 'the relay answered');
+        // Dispatch "running", the gateway "up": what the page knew, each section said to be stale.
+        const headings = await page.locator('main section h2').allInnerTexts();
+        assert.ok(headings.length >= 3);
+        for (const heading of headings) assert.match(heading, /\(stale: as of the last refresh that worked\)$/);
+        assert.equal(await page.locator('main section:not(.stale)').count(), 0);
+        proxy.heal();
+        await page.clock.runFor(15_000);
+        await notice.waitFor({ state: 'detached', timeout: 60_000 });
+        assert.equal(await page.locator('main .stale, main .stale-mark').count(), 0);
+        assert.match(await page.locator('main').innerText(), /SMS queued/);
+      } finally {
+        await context.close();
+        proxy.heal();
+        await relay.stop();
+        await proxy.close();
+        removeDir(relay.dir);
+      }
+    });
   });
 });
 
@@ -680,7 +732,9 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
       await page.route(`${base}/console`, (route) => route.fulfill({ status: 502, body: 'Bad Gateway' }));
       await page.clock.runFor(15_000);
       await notice.filter({ hasText: 'HTTP 502' }).waitFor();
-      assert.ok((await notice.innerText()).startsWith(since), 'since the first failure');
+      // An answer, but not the relay's own page: said so, since the first failure.
+      assert.match(await notice.innerText(), /^No page from the relay since \d\d:\d\d:\d\d UTC: HTTP 502 came instead, not the relay's own answer/);
+      assert.equal((await notice.innerText()).slice(29, 41), since.slice(26, 38), 'since the first failure');
       assert.match(page.url(), /\/console$/, 'the page stays, showing what it knew');
       await page.unroute(`${base}/console`);
       await page.clock.runFor(15_000);
