@@ -92,11 +92,7 @@ describe('web console in a real browser', { skip: executable ? false : 'no Chrom
       const context = await browser.newContext({ viewport: VIEWPORTS.desktop });
       try {
         const page = await context.newPage();
-        await page.goto(`${base}/console`);
-        await page.getByLabel('User name').fill('olivia');
-        await page.getByLabel('Password').fill(PASSWORD);
-        await page.getByRole('button', { name: 'Sign in' }).click();
-        await page.waitForURL(`${base}/console`);
+        await signInAs(page, base, 'olivia');
         // The session cookie carries its last use as saved: it is renewed whenever the store saves a new one.
         const cookie = async () => (await context.cookies()).find((item) => item.name === 'smsrelay_console')?.value;
         const signedIn = await cookie();
@@ -117,11 +113,7 @@ describe('web console in a real browser', { skip: executable ? false : 'no Chrom
       const context = await browser.newContext({ viewport: VIEWPORTS.desktop });
       try {
         const page = await context.newPage();
-        await page.goto(`${base}/console`);
-        await page.getByLabel('User name').fill('olivia');
-        await page.getByLabel('Password').fill(PASSWORD);
-        await page.getByRole('button', { name: 'Sign in' }).click();
-        await page.waitForURL(`${base}/console`);
+        await signInAs(page, base, 'olivia');
         const cookie = async () => (await context.cookies()).find((item) => item.name === 'smsrelay_console')?.value;
         // Past the tenth of the idle timeout (6 s), a use is saved: a renewed cookie shows it.
         const used = async (what: string, request: { path: string; method: 'GET' | 'POST' }) => {
@@ -146,6 +138,91 @@ describe('web console in a real browser', { skip: executable ? false : 'no Chrom
         };
         await used('another page', { path: '/console/queue', method: 'GET' });
         await used('a form', { path: '/console/queue', method: 'POST' });
+      } finally {
+        await context.close();
+      }
+    });
+  });
+  describe("the overview's charts at a thousand SMS a minute", () => {
+    let relay: TestRelay;
+    /** More than a thousand in one minute: the axis, the bars' tooltips and the totals each write a count with a separator. */
+    const SENT = 1_500;
+    before(async () => {
+      const hash = await hashPassword(PASSWORD);
+      // Its dispatcher's clock stopped at 0: the test records the sends itself, at once.
+      relay = await startTestRelay({ console: { users: [{ name: 'olivia', passwordHash: hash, role: 'operator' }] } }, {}, undefined, {
+        dispatchClock: () => 0,
+        idleWaitMs: 10 * 60_000,
+      });
+      const { store } = relay.relay;
+      const numbers = Array.from({ length: SENT }, (_, index) => `+4477009${String(index).padStart(5, '0')}`);
+      await store.acceptMail(mail(numbers, { id: randomUUID(), receivedAt: Date.now() }));
+      for (;;) {
+        const now = Date.now();
+        const batches = await store.claimDueSms({ owner: 'test', now, leaseUntil: now + 60_000, maxBatches: 10, batchSize: 500 });
+        const sms = batches.flatMap((batch) => batch.sms);
+        if (sms.length === 0) break;
+        await store.recordSmsOutcomes(sms.map((item, index) => ({ smsId: item.id, kind: 'sent', providerId: `P${item.id}-${index}` })));
+      }
+    });
+    after(async () => {
+      await relay?.stop();
+      if (relay) removeDir(relay.dir);
+    });
+
+    test('counts are written as the rest of the page writes them (1,500), and at 390 px every label keeps its size and none touches another', async () => {
+      const base = `http://127.0.0.1:${relay.relay.httpPort}`;
+      const context = await browser.newContext({ viewport: VIEWPORTS.phone });
+      try {
+        const page = await context.newPage();
+        await signInAs(page, base, 'olivia');
+        assert.match(await page.locator('.legend').innerText(), /sent: 1,500 last hour, 1,500 in 7 days/);
+        assert.equal(await page.locator('#hour-desc').textContent(), 'In total: 1,500 sent, 0 delivered, 0 failed');
+        assert.equal(await page.locator('#week-desc').textContent(), 'In total: 1,500 sent, 0 delivered, 0 failed');
+        assert.match((await page.locator('svg.chart rect title').allTextContents()).join('|'), /: 1,500 sent/);
+        for (const viewport of [VIEWPORTS.phone, { width: 360, height: 800 }, VIEWPORTS.desktop]) {
+          await page.setViewportSize(viewport);
+          const charts = (await page.evaluate(() => {
+            const scope = globalThis as unknown as { document: { querySelectorAll(selector: string): Iterable<Element> } };
+            type Element = { querySelectorAll(selector: string): Iterable<Element>; textContent: string | null; getBoundingClientRect(): Box };
+            return [...scope.document.querySelectorAll('svg.chart')].map((chart) => ({
+              box: chart.getBoundingClientRect(),
+              labels: [...chart.querySelectorAll(':scope > text')]
+                .map((label) => ({ text: label.textContent ?? '', box: label.getBoundingClientRect() }))
+                .filter((label) => label.box.width > 0),
+            }));
+          })) as Array<{ box: Box; labels: Array<{ text: string; box: Box }> }>;
+          assert.equal(charts.length, 2);
+          for (const chart of charts) {
+            const texts = chart.labels.map((label) => label.text);
+            assert.ok(texts.includes('1,000') && texts.includes('2,000'), `${viewport.width} px: ${texts.join(' ')}`);
+            assert.ok(
+              texts.filter((text) => /^\d\d[:-]\d\d$/.test(text)).length >= 3,
+              `${viewport.width} px: a few times or days on the axis: ${texts.join(' ')}`,
+            );
+            for (const [index, label] of chart.labels.entries()) {
+              // 11 px type: a character at least 5 px wide and the line at least 10 px tall, as on a desktop (not squeezed to 3 px).
+              assert.ok(
+                label.box.width >= label.text.length * 5 && label.box.height >= 10,
+                `${viewport.width} px: "${label.text}" ${label.box.width}x${label.box.height}`,
+              );
+              assert.ok(
+                label.box.left >= chart.box.left - 0.5 && label.box.right <= chart.box.right + 0.5,
+                `${viewport.width} px: "${label.text}" inside its chart`,
+              );
+              for (const other of chart.labels.slice(index + 1)) {
+                const apart =
+                  label.box.right <= other.box.left ||
+                  other.box.right <= label.box.left ||
+                  label.box.bottom <= other.box.top ||
+                  other.box.bottom <= label.box.top;
+                assert.ok(apart, `${viewport.width} px: "${label.text}" and "${other.text}" overlap`);
+              }
+            }
+          }
+        }
+        await page.setViewportSize(VIEWPORTS.phone);
+        await page.screenshot({ path: `${OUTPUT}overview-charts-phone.png`, fullPage: true });
       } finally {
         await context.close();
       }
@@ -185,11 +262,7 @@ describe('web console in a real browser', { skip: executable ? false : 'no Chrom
         const page = await context.newPage();
         // The page's 15 s timer, run by the test's clock; the relay's answers real.
         await page.clock.install();
-        await page.goto(`${base}/console`);
-        await page.getByLabel('User name').fill('olivia');
-        await page.getByLabel('Password').fill(PASSWORD);
-        await page.getByRole('button', { name: 'Sign in' }).click();
-        await page.waitForURL(`${base}/console`);
+        await signInAs(page, base, 'olivia');
         const notice = page.locator('main [role=alert]');
         proxy.silence();
         await page.clock.runFor(15_000);
@@ -221,6 +294,18 @@ describe('web console in a real browser', { skip: executable ? false : 'no Chrom
     });
   });
 });
+
+/** Opens the overview at `base` and signs in on the sign-in page it leads to, as `name`, back on the overview. */
+async function signInAs(page: Page, base: string, name: string): Promise<void> {
+  await page.goto(`${base}/console`);
+  await page.getByLabel('User name').fill(name);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(`${base}/console`);
+}
+
+/** A label's or chart's box on the page, as getBoundingClientRect gives it (CSS pixels). */
+type Box = { left: number; right: number; top: number; bottom: number; width: number; height: number };
 
 /** How far the console's clock runs ahead in leasedScenario: past the lease of the SMS being sent. */
 const CONSOLE_AHEAD_MS = 10 * 60_000;
@@ -268,11 +353,7 @@ function leasedScenario(browserOf: () => Browser, environment: () => Promise<Rec
     const context = await browserOf().newContext({ viewport: VIEWPORTS.desktop });
     try {
       const page = await context.newPage();
-      await page.goto(`${base}/console`);
-      await page.getByLabel('User name').fill('olivia');
-      await page.getByLabel('Password').fill(PASSWORD);
-      await page.getByRole('button', { name: 'Sign in' }).click();
-      await page.waitForURL(`${base}/console`);
+      await signInAs(page, base, 'olivia');
       const row = (number: string) => page.locator('tbody tr', { hasText: `+${number}` });
       await page.goto(`${base}/console/queue`);
       assert.match(await row('447700900631').innerText(), /being sent \(attempt 1\), its answer due by \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/);
