@@ -31,7 +31,7 @@ import type { Logger } from '../log.ts';
 import type { GatewayHealth } from '../providers/contract.ts';
 import type { ProviderRegistry } from '../providers/registry.ts';
 import type { ReplyNotes } from '../replies/reply-notes.ts';
-import { numberWritten } from '../mail/addresses.ts';
+import { numberPasted } from '../mail/addresses.ts';
 import { isDiallable, normaliseNumber } from '../sms/numbers.ts';
 import { RECENT_TRAFFIC_ROWS } from '../store/console-rows.ts';
 import type { ConsoleStore, MessageSearch, ThreadCursor } from '../store/console-types.ts';
@@ -413,11 +413,10 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         if (!read.ok) return problem(request, reply, 400, new RelayError('BAD_PARAMETER', read.problem), request.console);
         const query = read.fields;
         if (query.number) {
-          const number = normaliseNumber(query.number, config.sms.defaultRegion);
+          const number = searchedNumber(query.number, config);
           if (!number.ok) {
-            const refusal = `Number: ${number.reason}`;
-            return problem(request, reply, 400, new RelayError('BAD_PARAMETER', refusal), request.console, () =>
-              page(reply, 'conversations', request.console, { title: 'Conversations', problem: refusal, list: [] }),
+            return problem(request, reply, 400, new RelayError('BAD_PARAMETER', number.problem), request.console, () =>
+              page(reply, 'conversations', request.console, { title: 'Conversations', problem: number.problem, list: [] }),
             );
           }
           return conversation(request, reply, number.e164, query.before, { number: query.number });
@@ -780,9 +779,13 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
           dsn: { ret: undefined, envid: undefined },
         });
         if (!sender.ok) return sender;
-        const number = numberWritten(to, config.sms.domains);
+        const pasted = numberPasted(to, config.sms.domains);
+        if (!pasted.ok) return { ok: false as const, error: new RelayError('BAD_NUMBER', `Bad recipient: ${pasted.reason}`) };
+        const { number } = pasted;
         // The form asks for a number: the postmaster, a list or the subject address are mail's, refused here in the form's words rather than SMTP's.
-        if (!isDiallable(number)) return { ok: false as const, error: new RelayError('BAD_NUMBER', `Bad recipient: "${to}" is not a phone number`) };
+        if (!isDiallable(number)) {
+          return { ok: false as const, error: new RelayError('BAD_NUMBER', `Bad recipient: "${number}"${pasted.readFrom} is not a phone number`) };
+        }
         const recipient = await acceptance.recipient(sender.transaction, { address: `${number.replace(/[\s()-]/g, '')}@${as.domain}` });
         // Its refusal names the number in full, as the console shows numbers: the operator wrote it (AcceptanceService#shownIn).
         if (!recipient.ok) return recipient;
@@ -1054,12 +1057,23 @@ function queuePositions(query: Fields<'queuePage'>): { after: number; replies: I
  */
 const SENDER_SEARCH = /^(?=.)(?:"(?:[^"\\]|\\.)*"|[^@\s"]+)?(?:@[^@\s"]+)?$/;
 
+/**
+ * A search's Number as written or pasted, read as Test send reads it (numberPasted: a mail's To, a `tel:` link), then as
+ * the store keeps numbers; a refusal names what was read and what it was read from.
+ */
+function searchedNumber(written: string, config: Config): { ok: true; e164: string } | { ok: false; problem: string } {
+  const pasted = numberPasted(written, config.sms.domains);
+  if (!pasted.ok) return { ok: false, problem: `Number: ${pasted.reason}` };
+  const number = normaliseNumber(pasted.number, config.sms.defaultRegion);
+  return number.ok ? { ok: true, e164: number.e164 } : { ok: false, problem: `Number: ${number.reason}${pasted.readFrom}` };
+}
+
 /** The search form's fields, checked: each bad one is named. */
 function parseSearch(query: Fields<'messages'>, config: Config): { search: MessageSearch } | { problem: string } {
   const search: { -readonly [Key in keyof MessageSearch]: MessageSearch[Key] } = {};
   if (query.number) {
-    const number = normaliseNumber(query.number, config.sms.defaultRegion);
-    if (!number.ok) return { problem: `Number: ${number.reason}` };
+    const number = searchedNumber(query.number, config);
+    if (!number.ok) return { problem: number.problem };
     search.number = number.e164;
   }
   if (query.sender) {

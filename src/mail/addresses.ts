@@ -1,6 +1,6 @@
 import { domainToASCII } from 'node:url';
 import { z } from 'zod';
-import { NOT_ASCII } from './ascii.ts';
+import { asciiQuoted, NOT_ASCII } from './ascii.ts';
 
 /**
  * A mailbox the relay mails to and writes into To: and Delivered-To: WHATWG's "valid e-mail address"
@@ -91,6 +91,36 @@ export function smsDomainOf(address: string, smsDomains: readonly string[]): str
  */
 export function numberWritten(to: string, smsDomains: readonly string[]): string {
   return isAtSmsDomain(to, smsDomains) ? to.slice(0, to.lastIndexOf('@')) : to;
+}
+
+/** `"Name" <address>`, `Name <address>` or `<address>`: a To or From as a mail program copies it; the address inside. */
+const NAMED_ADDRESS = /^(?:"(?:[^"\\]|\\.)*"\s*|[^"<>]*)<([^<>]*)>$/s;
+/** A link's address: a `mailto:` (RFC 6068) one's, or the number of a `tel:` (RFC 3966) or `sms:` (RFC 5724) one, before its `;parameters` or `?query`. */
+const LINK = /^(?:mailto:([^?]*)|(?:tel|sms):([^;?]*))(?:[;?].*)?$/is;
+
+/** A number as an operator pastes it: what numberPasted read, and what a refusal adds to name what it was read from. */
+export type NumberPasted = { readonly ok: true; readonly number: string; readonly readFrom: string } | { readonly ok: false; readonly reason: string };
+
+/**
+ * The number an operator names by pasting `pasted` (the console's Number fields: Test send and the searches): what
+ * numberWritten takes, also inside a mail's `"Name" <…>` or `<…>`, a `mailto:` link, or a `tel:`/`sms:` link's number;
+ * each is unwrapped at most once. An address at another domain is no number and is refused naming it; `readFrom` is
+ * empty when the number is what was pasted, else ` (read from "<pasted>")`, for a refusal of the number to name both.
+ */
+export function numberPasted(pasted: string, smsDomains: readonly string[]): NumberPasted {
+  const text = pasted.trim();
+  const named = (NAMED_ADDRESS.exec(text)?.[1] ?? text).trim();
+  const link = LINK.exec(named);
+  const inner = (link ? (link[1] ?? link[2] ?? '') : named).trim();
+  const number = numberWritten(inner, smsDomains);
+  if (number === inner && inner.includes('@') && !link?.[2]) {
+    const domains = smsDomains.join(', ');
+    return {
+      ok: false,
+      reason: `"${asciiQuoted(pasted)}" is an address at ${inner.slice(inner.lastIndexOf('@') + 1)}, not at the relay's SMS domain${smsDomains.length === 1 ? '' : 's'} (${domains}): write the number alone, or as <number>@${smsDomains[0] ?? 'an SMS domain'}`,
+    };
+  }
+  return { ok: true, number, readFrom: number === text ? '' : ` (read from "${asciiQuoted(pasted)}")` };
 }
 
 /** Where the phone's replies to a mail go, by its headers, and what the 250 says of the choice. */
