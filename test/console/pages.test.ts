@@ -1130,6 +1130,69 @@ describeOnPostgres('console pages while another session holds a lock on a consol
   });
 });
 
+describeOnPostgres('a console action while another session holds a lock on the audit table', async (url) => {
+  /** An operator signed in on a relay on `url`, with the queue form's CSRF token; a pause of all dispatch posted as a script. */
+  async function operatorOn(relay: TestRelay) {
+    const base = `http://127.0.0.1:${relay.relay.httpPort}`;
+    const cookie = await signInAt(base, 'olivia', PASSWORD);
+    const page = await (await fetch(`${base}/console/queue`, { headers: { cookie } })).text();
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(page)?.[1] ?? assert.fail('no CSRF token');
+    return () =>
+      fetch(`${base}/console/queue`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { cookie, accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ _csrf: csrf, action: 'pause', target: 'all' }),
+      });
+  }
+  const users = async () => ({ console: { users: [{ name: 'olivia', passwordHash: await hashPassword(PASSWORD), role: 'operator' as const }] } });
+
+  test("the action done waits for the lock and its audit line is kept: the short lock wait is the reads' only", { timeout: 90_000 }, async () => {
+    const relay = await startTestRelay(await users(), { SMSRELAY_DATABASE_URL: url });
+    const holder = new pg.Client({ connectionString: url });
+    await holder.connect();
+    try {
+      const pause = await operatorOn(relay);
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE console_actions IN ACCESS EXCLUSIVE MODE');
+      // Held past the reads' lock wait (3 s), as a VACUUM FULL or an administrator's transaction would.
+      const release = setTimeout(() => void holder.query('ROLLBACK'), 5_000);
+      const answer = await pause();
+      clearTimeout(release);
+      await holder.query('ROLLBACK').catch(() => undefined);
+      assert.equal(answer.status, 303, await answer.text());
+      assert.notEqual(await relay.relay.store.dispatchPausedSince(), undefined, 'the pause is done');
+      const audits = await holder.query("SELECT username FROM console_actions WHERE action = 'queue pause'");
+      assert.deepEqual(audits.rows, [{ username: 'olivia' }], 'the pause is in the audit');
+    } finally {
+      await holder.end();
+      await relay.stop();
+      removeDir(relay.dir);
+    }
+  });
+
+  test("the server's own lock_timeout ending the audit's wait is 503 STORE_BUSY, as a read's is", { timeout: 90_000 }, async () => {
+    const holder = new pg.Client({ connectionString: url });
+    await holder.connect();
+    await holder.query(`ALTER DATABASE "${new URL(url).pathname.slice(1)}" SET lock_timeout = '1s'`);
+    const relay = await startTestRelay(await users(), { SMSRELAY_DATABASE_URL: url });
+    try {
+      const pause = await operatorOn(relay);
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE console_actions IN ACCESS EXCLUSIVE MODE');
+      const answer = await pause();
+      await holder.query('ROLLBACK');
+      assert.equal(answer.status, 503);
+      assert.equal((JSON.parse(await answer.text()) as { error: string }).error, 'STORE_BUSY');
+    } finally {
+      await holder.query('ROLLBACK').catch(() => undefined);
+      await holder.end();
+      await relay.stop();
+      removeDir(relay.dir);
+    }
+  });
+});
+
 describe('console: a message that arrived while its provider is paused', () => {
   let relay: TestRelay;
   let base: string;
