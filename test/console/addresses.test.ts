@@ -11,6 +11,22 @@ const PASSWORD = 'console-pass-123';
 /** What a number field says of an address at a domain that is not the relay's SMS domain. */
 const ELSEWHERE = (domain: string) =>
   `is an address at ${domain}, not at the relay's SMS domain (sms.localhost): write the number alone, or as <number>@sms.localhost`;
+/**
+ * What names another recipient beside the number, or another phone than it: refused in Test send and in both searches,
+ * naming what was read, since sending (or searching) for the one number read would reach someone else.
+ */
+const ELSEWHERE_TOO: Record<string, string> = {
+  'ops@example.com, <447700900127@sms.localhost>':
+    'names more than one address (before the <…>, "ops@example.com," holds an @ or a comma outside quotes): paste one',
+  'Ops, on call <447700900127@sms.localhost>': 'names more than one address (before the <…>, "Ops, on call" holds an @ or a comma outside quotes): paste one',
+  'mailto:447700900128@sms.localhost?to=447700900129@sms.localhost': 'is a mailto: link that also sends to its to= recipients: write the number alone',
+  'mailto:447700900128@sms.localhost?subject=Re&Cc=ops@example.com': 'is a mailto: link that also sends to its cc= recipients: write the number alone',
+  'tel:+447700900127;ext=123': 'is a link whose ;ext= names an extension behind the number, another phone than the number alone: write the number alone',
+  'tel:7700900127;phone-context=+44':
+    'is a link whose ;phone-context= names the context its number is local to, another phone than the number alone: write the number alone',
+  'sms:+447700900127;isub=1?body=hi':
+    'is a link whose ;isub= names an ISDN subaddress behind the number, another phone than the number alone: write the number alone',
+};
 /** A number as an operator pastes it from a mail or a link: each is that number, in Test send and in both searches. */
 const PASTED = [
   '447700900123@sms.localhost',
@@ -20,7 +36,7 @@ const PASTED = [
   ' <447700900123@sms.localhost> ',
   'mailto:447700900123@sms.localhost?subject=Re',
   'tel:+44-7700-900123',
-  'tel:+447700900123;phone-context=example.com',
+  'tel:+447700900123;npdi',
   'sms:+447700900123?body=hi',
 ];
 
@@ -123,6 +139,7 @@ describe('mail addresses in the console', () => {
       '+447700900123,+447700900124': '"+447700900123,+447700900124" is not a phone number',
       '447700900123@other.example': `"447700900123@other.example" ${ELSEWHERE('other.example')}`,
       'ops@example.com': `"ops@example.com" ${ELSEWHERE('example.com')}`,
+      ...Object.fromEntries(Object.entries(ELSEWHERE_TOO).map(([to, why]) => [to, `"${to}" ${why}`])),
     };
     for (const [to, refusal] of Object.entries(refusals)) {
       const refused = await post('/console/send', { to, text: 'hello' });
@@ -150,6 +167,7 @@ describe('mail addresses in the console', () => {
       '<ops@example.com>': `Number: "<ops@example.com>" ${ELSEWHERE('example.com')}`,
       '"Ops" <447700900123@other.example>': `Number: ""Ops" <447700900123@other.example>" ${ELSEWHERE('other.example')}`,
       'mailto:ops@example.com': `Number: "mailto:ops@example.com" ${ELSEWHERE('example.com')}`,
+      ...Object.fromEntries(Object.entries(ELSEWHERE_TOO).map(([number, why]) => [number, `Number: "${number}" ${why}`])),
     };
     for (const path of ['messages', 'conversations']) {
       for (const [number, message] of Object.entries(refused)) {
