@@ -817,9 +817,28 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
       assert.match(await notice.innerText(), /^No page from the relay since \d\d:\d\d:\d\d UTC: HTTP 502 came instead, not the relay's own answer/);
       assert.equal((await notice.innerText()).slice(29, 41), since.slice(26, 38), 'since the first failure');
       assert.match(page.url(), /\/console$/, 'the page stays, showing what it knew');
+      // The relay's own 500, in JSON as the relay answers an error the console leaves to it: the relay's words, not a proxy's.
+      const internal = { error: 'INTERNAL', message: 'Internal error: the relay failed to answer this request; it is logged' };
+      await page.unroute(`${base}/console`);
+      await page.route(`${base}/console`, (route) =>
+        route.fulfill({ status: 500, contentType: 'application/json; charset=utf-8', body: JSON.stringify(internal) }),
+      );
+      await page.clock.runFor(15_000);
+      await notice.filter({ hasText: 'INTERNAL' }).waitFor();
+      assert.match(await notice.innerText(), new RegExp(`^Since \\d\\d:\\d\\d:\\d\\d UTC the relay answers \\(HTTP 500, INTERNAL\\): ${internal.message}`));
+      // A 200 that is not this page (a proxy's or a sign-on's, no refreshing <main>): still no page from the relay, still stale.
+      await page.unroute(`${base}/console`);
+      await page.route(`${base}/console`, (route) =>
+        route.fulfill({ status: 200, contentType: 'text/html', body: '<!doctype html><title>Sign on</title><p>Sign on to continue</p>' }),
+      );
+      await page.clock.runFor(15_000);
+      await notice.filter({ hasText: 'HTTP 200' }).waitFor();
+      assert.match(await notice.innerText(), /^No page from the relay since \d\d:\d\d:\d\d UTC: HTTP 200 came instead/);
+      for (const heading of await page.locator('main section h2').allInnerTexts()) assert.match(heading, /\(stale: as of the last refresh that worked\)$/);
       await page.unroute(`${base}/console`);
       await page.clock.runFor(15_000);
       await notice.waitFor({ state: 'detached' });
+      assert.equal(await page.locator('main .stale, main .stale-mark').count(), 0);
       assert.match(await page.locator('main').innerText(), /SMS queued/);
     } finally {
       await context.close();

@@ -12,7 +12,7 @@
 // A refresh that fails says so, and since when, until one succeeds: the page shows what it knew then, each section marked
 // stale. The relay's own refusal (its problem page, `.error[data-code]`: the store unavailable or busy, a full disk) is
 // said in its words and code, the relay having answered; "not reachable" only when no answer came, and an answer not the
-// relay's own (a proxy's 502) is said to be one.
+// relay's own (a proxy's 502, or a 200 that is not this page: a sign-on's) is said to be one.
 (() => {
   const main = document.querySelector('main[data-refresh]');
   if (!main) return;
@@ -42,6 +42,21 @@
     markStale(true);
   };
   const stale = 'what this page knew then, each section marked stale.';
+  // The relay's own refusal: its problem page (`.error[data-code]`), or the JSON the relay answers with when the console
+  // leaves an error to it (`{error, message}`, the code as its catalogue writes codes: an INTERNAL 500); undefined for any other.
+  const relayRefusal = (response, body, fresh) => {
+    const page = fresh?.querySelector('.error[data-code]');
+    if (page) return { code: page.dataset.code, words: page.textContent };
+    if (!/^application\/json\b/i.test(response.headers.get('content-type') ?? '')) return undefined;
+    let json;
+    try {
+      json = JSON.parse(body);
+    } catch {
+      return undefined;
+    }
+    const relays = typeof json?.error === 'string' && /^[A-Z][A-Z0-9_]*$/.test(json.error) && typeof json.message === 'string';
+    return relays ? { code: json.error, words: json.message } : undefined;
+  };
   const refresh = async () => {
     if (document.hidden) return;
     let response;
@@ -55,11 +70,10 @@
     if (response.redirected) return location.reload();
     const body = await response.text().catch(() => '');
     const fresh = new DOMParser().parseFromString(body, 'text/html').querySelector('main');
-    if (!response.ok) {
-      const refusal = fresh?.querySelector('.error[data-code]');
-      if (refusal) {
-        return failed((since) => `Since ${since} the relay answers (HTTP ${response.status}, ${refusal.dataset.code}): ${refusal.textContent} Below: ${stale}`);
-      }
+    // This page again (a <main> that refreshes), not a page that answered 200 in its place (a proxy's, a sign-on's).
+    if (!response.ok || !fresh?.matches('main[data-refresh]')) {
+      const refusal = relayRefusal(response, body, fresh);
+      if (refusal) return failed((since) => `Since ${since} the relay answers (HTTP ${response.status}, ${refusal.code}): ${refusal.words} Below: ${stale}`);
       return failed(
         (since) =>
           `No page from the relay since ${since}: HTTP ${response.status} came instead, not the relay's own answer (a proxy or server between?). Below: ${stale}`,
@@ -68,7 +82,7 @@
     failingSince = undefined;
     notice.remove();
     markStale(false);
-    if (fresh && !main.contains(document.activeElement)) main.innerHTML = fresh.innerHTML;
+    if (!main.contains(document.activeElement)) main.innerHTML = fresh.innerHTML;
   };
   setInterval(() => void refresh(), seconds * 1000);
 })();
