@@ -68,9 +68,9 @@ const CONSOLE_QUERY_TIMEOUT_MS = 10_000;
 const CONSOLE_LOCK_TIMEOUT_MS = 3_000;
 /**
  * The console's waits ended by the server: a lock held past CONSOLE_LOCK_TIMEOUT_MS or, for a write, the server's own
- * lock_timeout (lock_not_available), or a read
- * past CONSOLE_QUERY_TIMEOUT_MS (query_canceled). The database answered, another session's work held it up: the store
- * is busy, not unavailable (the relay's store, which sets neither, maps these as before).
+ * lock_timeout (lock_not_available), or a read past CONSOLE_QUERY_TIMEOUT_MS (query_canceled). The database answered,
+ * another session's work held it up: the store is busy, not unavailable (the relay's store, which sets neither, maps
+ * these as before).
  */
 const CONSOLE_WAIT_ENDED = new Set(['55P03', '57014']);
 /** A console statement's failure as the relay's error: STORE_BUSY when the server ended one of the console's waits, else as for the relay's store. */
