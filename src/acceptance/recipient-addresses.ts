@@ -2,7 +2,7 @@ import type { CountryCode } from 'libphonenumber-js';
 import { RelayError } from '../errors.ts';
 import { countriesOf, normaliseNumber, regionOfCallingCode, severalNumbers } from '../sms/numbers.ts';
 import { isAtSmsDomain, listLocalPart, smsDomainOf, withCanonicalDomain } from '../mail/addresses.ts';
-import { asciiQuoted } from '../mail/ascii.ts';
+import { asciiQuoted, codePointName } from '../mail/ascii.ts';
 import { canTextBack, NO_REPLY_LOCAL_PART, readSender, untextableWords } from '../sms/senders.ts';
 
 export interface RecipientRules {
@@ -127,11 +127,19 @@ export function unreachableLocalPart(local: string): { readonly reached: 'never'
 }
 
 /**
+ * Characters that show nothing (Unicode's format characters, Cf: a zero-width space, the bidi embeddings Windows and
+ * contact cards put around a number, a byte order mark) pasted into a number: the number looks right on every screen,
+ * so a refusal names each by its code point beside the number to write.
+ */
+const INVISIBLE = /\p{Cf}/gu;
+
+/**
  * The E.164 numbers a RCPT address stands for: `<number>@<sms-domain>` (also `<number>-<serviceId>`),
  * a configured distribution list, or the subject address. Anything else is refused with the catalogue's reply: 550 5.7.1 for a foreign domain or a
  * routing trick (never an open relay), 550 5.1.3 for a local part that is no valid number. `spaced`: the local part as
- * written with blanks (`447 700 900123`, which no client means as an address): after the domain's check, refused with the
- * number to write where its words are one valid number as a subject's `To:` reads them (subjectNumber), else with why not.
+ * written with blanks (`447 700 900123`, which no client means as an address) or invisible characters (INVISIBLE): after
+ * the domain's check, refused with the number to write where its words are one valid number as a subject's `To:` reads
+ * them (subjectNumber), else with why not.
  */
 export function resolveRecipient(address: string, rules: RecipientRules, spaced?: string): ResolvedRecipient {
   const at = address.lastIndexOf('@');
@@ -143,8 +151,17 @@ export function resolveRecipient(address: string, rules: RecipientRules, spaced?
     throw new RelayError('RELAY_DENIED', `Relaying denied: ${asciiQuoted(written)} is not an SMS domain of this relay`);
   }
   if (spaced !== undefined) {
-    subjectNumber(spaced, rules);
-    throw new RelayError('BAD_RECIPIENT_SYNTAX', `Write the number without spaces: <${asciiQuoted(spaced.replace(/\s+/gu, ''))}@${domain}>`);
+    subjectNumber(spaced.replace(INVISIBLE, ''), rules);
+    const number = asciiQuoted(spaced.replace(INVISIBLE, '').replace(/\s+/gu, ''));
+    const invisible = [...new Set(spaced.match(INVISIBLE))].map(codePointName);
+    if (invisible.length > 0) {
+      throw new RelayError(
+        'BAD_NUMBER',
+        `Bad recipient: "${asciiQuoted(spaced)}" holds the invisible character${invisible.length > 1 ? 's' : ''} ${invisible.join(', ')}: write <${number}@${domain}>`,
+        { quotes: [spaced] },
+      );
+    }
+    throw new RelayError('BAD_RECIPIENT_SYNTAX', `Write the number without spaces: <${number}@${domain}>`);
   }
   const uri = TELEPHONE_URI.exec(local);
   const numbers = uri ? uri[2]?.replace(ENCODED_PLUS, '+') : ENCODED_PLUS_NUMBER.test(local) ? local.replace(ENCODED_PLUS, '+') : undefined;

@@ -428,8 +428,14 @@ function notImplemented(connection: SMTPConnection, verb: string): RelayError | 
   return unimplemented ? new RelayError('NOT_IMPLEMENTED', `Command not implemented: ${verb}`) : undefined;
 }
 
-/** `RCPT TO:<447 700 900123@sms.example.com>`, the local part quoted or not: a number with spaces. */
-const SPACED_RECIPIENT = /^RCPT\s+TO\s*:\s*<\s*("?)([^<>@"]*?\s[^<>@"]*?)\1\s*@([^<>\s@]+)>/i;
+/**
+ * `RCPT TO:<447 700 900123@sms.example.com>`, the local part quoted or not: a number with spaces, or with a character
+ * that shows nothing (Unicode's format characters, Cf: a zero-width space, a bidi embedding, a byte order mark), which
+ * smtp-server refuses in any address or splits the command at (U+FEFF is white space to JavaScript).
+ */
+const SPACED_RECIPIENT = /^RCPT\s+TO\s*:\s*<\s*("?)([^<>@"]*?[\s\p{Cf}][^<>@"]*?)\1\s*@([^<>\s@]+)>/iu;
+/** Blanks and invisible characters, which a number pasted from a page, a PDF or a contact card may carry. */
+const UNSEEN_IN_NUMBER = /[\s\p{Cf}]+/gu;
 /** What is left of the local part once the spaces are out: a number as people write it. */
 const WRITTEN_NUMBER = /^\+?\(?\d[\d().-]*\d$/;
 
@@ -444,8 +450,9 @@ export function spacedLocalPart(session: object): string | undefined {
 /**
  * smtp-server splits a command at whitespace, so a number pasted as it is printed
  * (`RCPT TO:<447 700 900123@sms.example.com>`) gets its "501 Bad recipient address syntax" before
- * any handler sees the address. A recipient whose local part is a phone number written with spaces
- * is read with them out instead, the local part as written kept for the intake: every check before
+ * any handler sees the address; so does one holding a zero-width space or a byte order mark, which it
+ * refuses in any address. A recipient whose local part is a phone number written with spaces or
+ * invisible characters is read with them out instead, the local part as written kept for the intake: every check before
  * the number's comes first (503 before MAIL, a bad parameter, a foreign domain), then the relay's
  * answer, what to write (501 5.1.3) or why the words are no one number (resolveRecipient).
  * Anything else goes on to acceptEnvelopeAddressesAsWritten unchanged.
@@ -456,7 +463,7 @@ function explainSpacedNumbers(): void {
     const line = command.toString();
     const spaced = SPACED_RECIPIENT.exec(line);
     const written = spaced?.[2];
-    const number = written?.replace(/\s+/g, '');
+    const number = written?.replace(UNSEEN_IN_NUMBER, '');
     if (!spaced || written === undefined || !number || !WRITTEN_NUMBER.test(number)) {
       handle.call(this, command, callback);
       return;

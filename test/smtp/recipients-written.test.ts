@@ -261,6 +261,35 @@ describe('a number written with blanks in RCPT is answered after the checks that
       '550 5.1.3 Bad recipient: "+44 7700 90012" is not a valid number for United Kingdom (+44)',
     ]);
   });
+
+  test('a number holding an invisible character (a zero-width space, bidi embeddings, a byte order mark) is refused naming each by code point, with the number to write', async () => {
+    const replies = await transaction(suite.port, [
+      '20255501\u200b23@sms.localhost',
+      '\u202a+44 7700 900123\u202c@sms.localhost',
+      '\u202d+447700900123\u202c@sms.localhost',
+      '\ufeff2025550123@sms.localhost',
+      '\u200b202 555 0123\u200b@sms.localhost',
+      // No number once they are out: the reason it is none, as for blanks.
+      '\u200b12@sms.localhost',
+    ]);
+    assert.deepEqual(replies.rcpt.map(said), [
+      '550 5.1.3 Bad recipient: "20255501U+200B23" holds the invisible character U+200B: write <2025550123@sms.localhost>',
+      '550 5.1.3 Bad recipient: "U+202A+44 7700 900123U+202C" holds the invisible characters U+202A, U+202C: write <+447700900123@sms.localhost>',
+      '550 5.1.3 Bad recipient: "U+202D+447700900123U+202C" holds the invisible characters U+202D, U+202C: write <+447700900123@sms.localhost>',
+      '550 5.1.3 Bad recipient: "U+FEFF2025550123" holds the invisible character U+FEFF: write <2025550123@sms.localhost>',
+      '550 5.1.3 Bad recipient: "U+200B202 555 0123U+200B" holds the invisible character U+200B: write <2025550123@sms.localhost>',
+      '550 5.1.3 Bad recipient: "12" is too short to be a phone number',
+    ]);
+    // Without SMTPUTF8 the same answer: the number is what the client must be told about.
+    const dialog = await SmtpDialog.open(suite.port);
+    try {
+      await dialog.command('HELO client.example.com');
+      await dialog.command('MAIL FROM:<tester@example.org>');
+      assert.equal(said(await dialog.command('RCPT TO:<20255501\u200b23@sms.localhost>')), said(replies.rcpt[0]));
+    } finally {
+      await dialog.close();
+    }
+  });
 });
 
 describe('where libphonenumber allows numbers of 5 or 6 digits (DE, NZ), short codes are short codes there, and two are never joined', () => {
