@@ -562,7 +562,7 @@ function masked(text: string, byteEscapes: boolean, afterWord: RegExp): string {
   // Most texts logged per mail (a sender's address, a reason) hold too few digits for any number: nothing is read. An escape
   // writes a digit with one digit at least (`\u0034`, `&#52;`, `&#x34;`, `U+FF14`): the text as written is counted first.
   if (!hasDigits(text, MIN_DIGITS_IN_TEXT)) return text;
-  const { plain, pieces, leads } = withDigitsUnescaped(text, byteEscapes);
+  const { plain, pieces, leads } = withInvisiblesLifted(withDigitsUnescaped(text, byteEscapes));
   const hidden = hiddenDigits(plain, afterWord);
   if (hidden.size === 0) return text;
   const out: string[] = [];
@@ -781,6 +781,52 @@ function withDigitsUnescaped(
   if (from === 0) return { plain: text };
   const rest = text.slice(from);
   return { plain: plain + rest, pieces: [...pieces, ...rest.split('')], ...(leads.size > 0 ? { leads } : {}) };
+}
+
+type Unescaped = ReturnType<typeof withDigitsUnescaped>;
+
+/** What stands inside a written number beside its digits: a blank, a dash, a dot, a plus, a parenthesis. */
+const IN_NUMBER = String.raw`[\p{Nd}\s${DASH}.\uFF0E+\uFF0B()]`;
+/**
+ * Format characters (Unicode's Cf: a zero-width space, a soft hyphen, a word joiner, a ZWJ, bidi marks, a BOM, a tag) beside
+ * a digit and within a number, also where written by their code point (`07700U+200B900123`, asciiQuoted's).
+ */
+const INVISIBLE_IN_NUMBER = new RegExp(String.raw`(?<=\p{Nd})\p{Cf}+(?=${IN_NUMBER})|(?<=${IN_NUMBER})\p{Cf}+(?=\p{Nd})`, 'gu');
+
+/**
+ * `read` with every run of invisible characters within a number (INVISIBLE_IN_NUMBER) taken out of `plain` and kept in
+ * `leads` before the character after them, as bytes between digits are: no one sees them, so `07700\u200B900123` shows
+ * the number `07700900123` and is masked as one (`0770\u200B*****23`), not as two runs too short for a number, left in
+ * clear. Written back where they were.
+ */
+function withInvisiblesLifted(read: Unescaped): Unescaped {
+  const { plain } = read;
+  if (!/\p{Cf}/u.test(plain)) return read;
+  const written = (unit: number) => (read.leads?.get(unit) ?? '') + (read.pieces?.[unit] ?? plain.charAt(unit));
+  let kept = '';
+  const pieces: string[] = [];
+  const leads = new Map<number, string>();
+  let from = 0;
+  const keep = (to: number) => {
+    for (let unit = from; unit < to; unit++) {
+      const lead = read.leads?.get(unit);
+      if (lead !== undefined) leads.set(kept.length, (leads.get(kept.length) ?? '') + lead);
+      kept += plain.charAt(unit);
+      pieces.push(read.pieces?.[unit] ?? plain.charAt(unit));
+    }
+  };
+  for (const found of plain.matchAll(INVISIBLE_IN_NUMBER)) {
+    keep(found.index);
+    let lifted = '';
+    for (let unit = found.index; unit < found.index + found[0].length; unit++) lifted += written(unit);
+    leads.set(kept.length, (leads.get(kept.length) ?? '') + lifted);
+    from = found.index + found[0].length;
+  }
+  if (from === 0) return read;
+  keep(plain.length);
+  const end = read.leads?.get(plain.length);
+  if (end !== undefined) leads.set(kept.length, (leads.get(kept.length) ?? '') + end);
+  return { plain: kept, pieces, leads };
 }
 
 /** The highest code point there is (U+10FFFF): a `\u{…}` beyond it is none. */

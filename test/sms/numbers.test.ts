@@ -383,6 +383,18 @@ describe('maskNumbersIn', () => {
     assert.equal(maskNumbersIn('\\x1B447700900125'), '\\x1B4477******25');
   });
 
+  it('masks a number with invisible characters inside (Cf: a zero-width space, a soft hyphen, a word joiner, a ZWJ, bidi marks) as one number, keeping them where they were, also where named by code point', () => {
+    assert.equal(maskNumbersIn('07700\u200b900123@sms.localhost'), '0770*\u200b****23@sms.localhost');
+    assert.equal(maskNumbersIn('447700900\u00ad123'), '4477*****\u00ad*23');
+    assert.equal(maskNumbersIn('4477009001\u206023'), '4477******\u206023');
+    assert.equal(maskNumbersIn('4477\u200d0\u200d0900123'), '4477\u200d*\u200d*****23');
+    assert.equal(maskNumbersIn('\u2066+44 7700\u200e 900123\u2069'), '\u2066+44 77**\u200e ****23\u2069');
+    assert.equal(maskNumbersIn('"07700U+200B900123" holds U+200B'), '"0770*U+200B****23" holds U+200B');
+    assert.equal(maskNumbersIn('{"rcpt":"07700\\u200b900123"}'), '{"rcpt":"0770*\\u200b****23"}');
+    // Beside a letter it stays the boundary it is: the word and the number are read apart.
+    assert.equal(maskNumbersIn('abc\u200b07700900123'), 'abc\u200b0770*****23');
+  });
+
   it("masks a number written with a JSON string's \\u escapes or a form body's %20 between its groups, keeping each as written", () => {
     // .NET's System.Text.Json writes `+` as \u002B by default; a no-break space between groups; a digit escaped; an astral digit's pair.
     assert.equal(maskNumbersIn('{"recipient":"\\u002B447700900999"}'), '{"recipient":"\\u002B4477******99"}');

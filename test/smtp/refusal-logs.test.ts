@@ -174,6 +174,23 @@ describe('refusals in the log and in the reply', () => {
     assert.doesNotMatch(String(masked?.rcpt), /900125/, 'a local part with digits is masked still');
   });
 
+  test('a number refused for an invisible character in it (a zero-width space, a soft hyphen, a word joiner, a ZWJ) is masked in the log as one number, those characters and their code points counted as part of it', async () => {
+    const written = ['07700\u200b900123', '447700900\u00ad123', '4477009001\u206023', '4477\u200d00900123', '\u200e4477\u200b00\u200b900123'];
+    const dialog = await SmtpDialog.open(relay.smtpPort);
+    await dialog.command('EHLO client.example.com');
+    await dialog.command('MAIL FROM:<alerts@example.com> SMTPUTF8');
+    for (const number of written) assert.equal((await dialog.command(`RCPT TO:<${number}@sms.localhost>`)).code, 550);
+    await dialog.close();
+    const refused = lines().filter((line) => line.msg === 'smtp: recipient refused' && /\p{Cf}/u.test(String(line.rcpt)));
+    assert.equal(refused.length, written.length);
+    for (const line of refused) {
+      // What a reader sees: the line without the invisible characters and the code points the reason names them by.
+      const seen = JSON.stringify(line).replace(/\p{Cf}|\\u[0-9a-f]{4}|U\+[0-9A-F]{4}/gu, '');
+      assert.doesNotMatch(seen, /\d{5}/, seen);
+      assert.match(String(line.rcpt).replace(/\p{Cf}|U\+[0-9A-F]{4}/gu, ''), /^(?:0770\*{5}23|4477\*{6}23)@sms\.localhost$/);
+    }
+  });
+
   test('a client leaving in the middle of DATA is logged at info without a stack, not as an error of the relay', async () => {
     const dialog = await SmtpDialog.open(relay.smtpPort);
     await dialog.command('EHLO client.example.com');
