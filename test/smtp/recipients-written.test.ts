@@ -290,6 +290,31 @@ describe('a number written with blanks in RCPT is answered after the checks that
       await dialog.close();
     }
   });
+
+  test('a valid number wrapped only in bidi controls (embeddings, overrides, isolates, marks), opened or closed or not, is refused naming each by code point in a reply of printable ASCII, so no client shows it reordered', async () => {
+    const controls = ['\u202a', '\u202b', '\u202c', '\u202d', '\u202e', '\u2066', '\u2067', '\u2068', '\u2069', '\u200e', '\u200f', '\u061c'];
+    const written = [...controls.map((control) => `${control}2025550123\u202c`), '\u202e2025550123', '"\u2068+12025550123\u2069"'];
+    const dialog = await SmtpDialog.open(suite.port);
+    try {
+      await dialog.command('EHLO client.example.com');
+      await dialog.command('MAIL FROM:<tester@example.org>');
+      const replies: Reply[] = [];
+      for (const local of written) replies.push(await dialog.command(`RCPT TO:<${local}@sms.localhost> NOTIFY=FAILURE`));
+      for (const reply of replies)
+        assert.match(reply.lines.join('\r\n'), /^[\x20-\x7e]+$/, 'only printable ASCII: no control a terminal or a log viewer acts on');
+      assert.deepEqual(replies.map(said), [
+        ...controls.map((control) => {
+          const named = `U+${control.codePointAt(0)?.toString(16).toUpperCase().padStart(4, '0')}`;
+          const all = control === '\u202c' ? named : `${named}, U+202C`;
+          return `550 5.1.3 Bad recipient: "${named}2025550123U+202C" holds the invisible character${all === named ? '' : 's'} ${all}: write <2025550123@sms.localhost>`;
+        }),
+        '550 5.1.3 Bad recipient: "U+202E2025550123" holds the invisible character U+202E: write <2025550123@sms.localhost>',
+        '550 5.1.3 Bad recipient: "U+2068+12025550123U+2069" holds the invisible characters U+2068, U+2069: write <+12025550123@sms.localhost>',
+      ]);
+    } finally {
+      await dialog.close();
+    }
+  });
 });
 
 describe('where libphonenumber allows numbers of 5 or 6 digits (DE, NZ), short codes are short codes there, and two are never joined', () => {
