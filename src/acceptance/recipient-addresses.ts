@@ -132,6 +132,8 @@ export function unreachableLocalPart(local: string): { readonly reached: 'never'
  * so a refusal names each by its code point beside the number to write.
  */
 const INVISIBLE = /\p{Cf}/gu;
+/** How a refusal of a local part that is no valid number begins; its reason follows (subjectNumber, notANumber). */
+const BAD_RECIPIENT = 'Bad recipient: ';
 
 /**
  * The E.164 numbers a RCPT address stands for: `<number>@<sms-domain>` (also `<number>-<serviceId>`),
@@ -139,7 +141,7 @@ const INVISIBLE = /\p{Cf}/gu;
  * routing trick (never an open relay), 550 5.1.3 for a local part that is no valid number. `spaced`: the local part as
  * written with blanks (`447 700 900123`, which no client means as an address) or invisible characters (INVISIBLE): after
  * the domain's check, refused with the number to write where its words are one valid number as a subject's `To:` reads
- * them (subjectNumber), else with why not.
+ * them (subjectNumber), else with why not; invisible characters named by code point either way (what to remove).
  */
 export function resolveRecipient(address: string, rules: RecipientRules, spaced?: string): ResolvedRecipient {
   const at = address.lastIndexOf('@');
@@ -151,16 +153,17 @@ export function resolveRecipient(address: string, rules: RecipientRules, spaced?
     throw new RelayError('RELAY_DENIED', `Relaying denied: ${asciiQuoted(written)} is not an SMS domain of this relay`);
   }
   if (spaced !== undefined) {
-    subjectNumber(spaced.replace(INVISIBLE, ''), rules);
-    const number = asciiQuoted(spaced.replace(INVISIBLE, '').replace(/\s+/gu, ''));
     const invisible = [...new Set(spaced.match(INVISIBLE))].map(codePointName);
-    if (invisible.length > 0) {
-      throw new RelayError(
-        'BAD_NUMBER',
-        `Bad recipient: "${asciiQuoted(spaced)}" holds the invisible character${invisible.length > 1 ? 's' : ''} ${invisible.join(', ')}: write <${number}@${domain}>`,
-        { quotes: [spaced] },
-      );
+    const holds = `"${asciiQuoted(spaced)}" holds the invisible character${invisible.length > 1 ? 's' : ''} ${invisible.join(', ')}`;
+    try {
+      subjectNumber(spaced.replace(INVISIBLE, ''), rules);
+    } catch (error) {
+      // No number once they are out either: what to remove is said all the same, then why the rest is none.
+      if (invisible.length === 0 || !(error instanceof RelayError) || !error.message.startsWith(BAD_RECIPIENT)) throw error;
+      throw new RelayError('BAD_NUMBER', `${BAD_RECIPIENT}${holds}, and ${error.message.slice(BAD_RECIPIENT.length)}`, { quotes: [spaced, ...error.quotes] });
     }
+    const number = asciiQuoted(spaced.replace(INVISIBLE, '').replace(/\s+/gu, ''));
+    if (invisible.length > 0) throw new RelayError('BAD_NUMBER', `${BAD_RECIPIENT}${holds}: write <${number}@${domain}>`, { quotes: [spaced] });
     throw new RelayError('BAD_RECIPIENT_SYNTAX', `Write the number without spaces: <${number}@${domain}>`);
   }
   const uri = TELEPHONE_URI.exec(local);
@@ -169,7 +172,7 @@ export function resolveRecipient(address: string, rules: RecipientRules, spaced?
     const what = uri ? `a ${uri[1]?.toLowerCase()}: link` : 'a percent-encoded +';
     throw new RelayError(
       'BAD_NUMBER',
-      `Bad recipient: "${asciiQuoted(local)}" is ${what}, not a phone number: ${writtenInstead(numbers.split(','), domain, rules, PHONE_CONTEXT.exec(local)?.[1])}`,
+      `${BAD_RECIPIENT}"${asciiQuoted(local)}" is ${what}, not a phone number: ${writtenInstead(numbers.split(','), domain, rules, PHONE_CONTEXT.exec(local)?.[1])}`,
     );
   }
   if (ROUTING_CHARACTERS.test(local)) {
@@ -274,7 +277,7 @@ export function recipientNumber(local: string, rules: Pick<RecipientRules, 'defa
  */
 export function subjectNumber(written: string, rules: Pick<RecipientRules, 'defaultRegion' | 'accountIdAddresses'>): string {
   const several = severalNumbers(written, rules.defaultRegion);
-  if (several !== undefined) throw new RelayError('BAD_NUMBER', `Bad recipient: ${several}`);
+  if (several !== undefined) throw new RelayError('BAD_NUMBER', `${BAD_RECIPIENT}${several}`);
   return recipientNumber(written, rules);
 }
 
@@ -284,7 +287,7 @@ function notANumber(local: string, reason: string): RelayError {
     return new RelayError('NOT_TEXTABLE', 'This address takes no mail: it sends the SMS of senders that cannot receive SMS (short codes and sender names)');
   }
   // The reason quotes what was written (`"447700900557447700900558" is too long`): the log masks it however many digits it has.
-  return new RelayError('BAD_NUMBER', `Bad recipient: ${reason}`, { quotes: [local] });
+  return new RelayError('BAD_NUMBER', `${BAD_RECIPIENT}${reason}`, { quotes: [local] });
 }
 
 /**

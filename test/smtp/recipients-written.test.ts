@@ -269,8 +269,9 @@ describe('a number written with blanks in RCPT is answered after the checks that
       '\u202d+447700900123\u202c@sms.localhost',
       '\ufeff2025550123@sms.localhost',
       '\u200b202 555 0123\u200b@sms.localhost',
-      // No number once they are out: the reason it is none, as for blanks.
+      // No number once they are out: what they are all the same, then the reason it is none, as for blanks.
       '\u200b12@sms.localhost',
+      '\u200b81234 85678@sms.localhost',
     ]);
     assert.deepEqual(replies.rcpt.map(said), [
       '550 5.1.3 Bad recipient: "20255501U+200B23" holds the invisible character U+200B: write <2025550123@sms.localhost>',
@@ -278,7 +279,8 @@ describe('a number written with blanks in RCPT is answered after the checks that
       '550 5.1.3 Bad recipient: "U+202D+447700900123U+202C" holds the invisible characters U+202D, U+202C: write <+447700900123@sms.localhost>',
       '550 5.1.3 Bad recipient: "U+FEFF2025550123" holds the invisible character U+FEFF: write <2025550123@sms.localhost>',
       '550 5.1.3 Bad recipient: "U+200B202 555 0123U+200B" holds the invisible character U+200B: write <2025550123@sms.localhost>',
-      '550 5.1.3 Bad recipient: "12" is too short to be a phone number',
+      '550 5.1.3 Bad recipient: "U+200B12" holds the invisible character U+200B, and "12" is too short to be a phone number',
+      '550 5.1.3 Bad recipient: "U+200B81234 85678" holds the invisible character U+200B, and "81234 85678" could be 2 numbers or one: write each number without blanks, and "," between numbers',
     ]);
     // Without SMTPUTF8 the same answer: the number is what the client must be told about.
     const dialog = await SmtpDialog.open(suite.port);

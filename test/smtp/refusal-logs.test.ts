@@ -189,7 +189,10 @@ describe('refusals in the log and in the reply', () => {
     const two = refused.pop();
     assert.deepEqual(
       [two?.rcpt, two?.reason],
-      ['0770*****23\u200b0770*****24@sms.localhost', 'Bad recipient: "0770****************24" is too long to be a phone number'],
+      [
+        '0770*****23\u200b0770*****24@sms.localhost',
+        'Bad recipient: "0770*****23U+200B0770*****24" holds the invisible character U+200B, and "0770****************24" is too long to be a phone number',
+      ],
     );
     assert.equal(refused.length, written.length);
     for (const line of refused) {
