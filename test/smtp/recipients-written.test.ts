@@ -317,6 +317,32 @@ describe('a number written with blanks in RCPT is answered after the checks that
       await dialog.close();
     }
   });
+
+  test('a RCPT line of 4 KB of blanks or invisible characters (digits, quotes, an @ among them) is refused at once, its path read once, never backtracked over', async () => {
+    // A line as long as a command line may be: the old expression of lazy parts around a blank took minutes over it.
+    const shapes = [' ', '\t', '\u00a0', '\u200b', '\u200b ', '1 ', '1\u200b', '" ', ' "', ' @', '\ufeff'];
+    const dialog = await SmtpDialog.open(suite.port);
+    try {
+      await dialog.command('EHLO client.example.com');
+      await dialog.command('MAIL FROM:<tester@example.org> SMTPUTF8');
+      for (const shape of shapes) {
+        const run = shape.repeat(Math.floor(4000 / Buffer.byteLength(shape)));
+        const path = await dialog.command(`RCPT TO:<${run}x>`);
+        const domain = await dialog.command(`RCPT TO:<${run}@sms.localhost>`);
+        const open = await dialog.command(`RCPT TO:<${run}`);
+        assert.match(said(path), /^501 5\.1\.3 Recipient address too long: \d+ characters, at most 253 /, JSON.stringify(shape));
+        assert.match(said(domain), /^501 5\.1\.3 Recipient address too long: \d+ characters, at most 253 /, JSON.stringify(shape));
+        assert.match(said(open), /^501 5\.1\.3 Bad recipient address syntax: /, JSON.stringify(shape));
+      }
+      // A number written with them, within a mailbox's length, is still read as one.
+      assert.equal(
+        said(await dialog.command(`RCPT TO:< ${' '.repeat(200)}202 555 0123@sms.localhost>`)),
+        '501 5.1.3 Write the number without spaces: <2025550123@sms.localhost>',
+      );
+    } finally {
+      await dialog.close();
+    }
+  });
 });
 
 describe('where libphonenumber allows numbers of 5 or 6 digits (DE, NZ), short codes are short codes there, and two are never joined', () => {
