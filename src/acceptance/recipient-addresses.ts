@@ -127,11 +127,16 @@ export function unreachableLocalPart(local: string): { readonly reached: 'never'
 }
 
 /**
- * Characters that show nothing (Unicode's format characters, Cf: a zero-width space, the bidi embeddings Windows and
- * contact cards put around a number, a byte order mark) pasted into a number: the number looks right on every screen,
- * so a refusal names each by its code point beside the number to write.
+ * Unicode's format characters (Cf) pasted into a number: nearly all show nothing (a zero-width space, the bidi embeddings
+ * Windows and contact cards put around a number, a byte order mark), so the number looks right on every screen, and a
+ * refusal names each by its code point beside the number to write.
  */
-const INVISIBLE = /\p{Cf}/gu;
+const FORMAT_CHARACTER = /\p{Cf}/gu;
+/**
+ * A character a screen shows nothing for (Default_Ignorable_Code_Point): every format character but the few that show,
+ * the number signs of Arabic, Syriac and Kaithi (U+0600, U+070F, U+110BD): a refusal calls a character invisible only if it is.
+ */
+const SHOWS_NOTHING = /\p{Default_Ignorable_Code_Point}/u;
 /** How a refusal of a local part that is no valid number begins; its reason follows (subjectNumber, notANumber). */
 const BAD_RECIPIENT = 'Bad recipient: ';
 
@@ -139,9 +144,9 @@ const BAD_RECIPIENT = 'Bad recipient: ';
  * The E.164 numbers a RCPT address stands for: `<number>@<sms-domain>` (also `<number>-<serviceId>`),
  * a configured distribution list, or the subject address. Anything else is refused with the catalogue's reply: 550 5.7.1 for a foreign domain or a
  * routing trick (never an open relay), 550 5.1.3 for a local part that is no valid number. `spaced`: the local part as
- * written with blanks (`447 700 900123`, which no client means as an address) or invisible characters (INVISIBLE): after
+ * written with blanks (`447 700 900123`, which no client means as an address) or format characters (FORMAT_CHARACTER): after
  * the domain's check, refused with the number to write where its words are one valid number as a subject's `To:` reads
- * them (subjectNumber), else with why not; invisible characters named by code point either way (what to remove).
+ * them (subjectNumber), else with why not; format characters named by code point either way (what to remove).
  */
 export function resolveRecipient(address: string, rules: RecipientRules, spaced?: string): ResolvedRecipient {
   const at = address.lastIndexOf('@');
@@ -153,17 +158,19 @@ export function resolveRecipient(address: string, rules: RecipientRules, spaced?
     throw new RelayError('RELAY_DENIED', `Relaying denied: ${asciiQuoted(written)} is not an SMS domain of this relay`);
   }
   if (spaced !== undefined) {
-    const invisible = [...new Set(spaced.match(INVISIBLE))].map(codePointName);
-    const holds = `"${asciiQuoted(spaced)}" holds the invisible character${invisible.length > 1 ? 's' : ''} ${invisible.join(', ')}`;
+    const found = [...new Set(spaced.match(FORMAT_CHARACTER))];
+    const named = found.map(codePointName);
+    const what = `${found.every((character) => SHOWS_NOTHING.test(character)) ? 'the invisible' : 'the'} character${found.length > 1 ? 's' : ''}`;
+    const holds = `"${asciiQuoted(spaced)}" holds ${what} ${named.join(', ')}`;
     try {
-      subjectNumber(spaced.replace(INVISIBLE, ''), rules);
+      subjectNumber(spaced.replace(FORMAT_CHARACTER, ''), rules);
     } catch (error) {
       // No number once they are out either: what to remove is said all the same, then why the rest is none.
-      if (invisible.length === 0 || !(error instanceof RelayError) || !error.message.startsWith(BAD_RECIPIENT)) throw error;
+      if (named.length === 0 || !(error instanceof RelayError) || !error.message.startsWith(BAD_RECIPIENT)) throw error;
       throw new RelayError('BAD_NUMBER', `${BAD_RECIPIENT}${holds}, and ${error.message.slice(BAD_RECIPIENT.length)}`, { quotes: [spaced, ...error.quotes] });
     }
-    const number = asciiQuoted(spaced.replace(INVISIBLE, '').replace(/\s+/gu, ''));
-    if (invisible.length > 0) throw new RelayError('BAD_NUMBER', `${BAD_RECIPIENT}${holds}: write <${number}@${domain}>`, { quotes: [spaced] });
+    const number = asciiQuoted(spaced.replace(FORMAT_CHARACTER, '').replace(/\s+/gu, ''));
+    if (named.length > 0) throw new RelayError('BAD_NUMBER', `${BAD_RECIPIENT}${holds}: write <${number}@${domain}>`, { quotes: [spaced] });
     throw new RelayError('BAD_RECIPIENT_SYNTAX', `Write the number without spaces: <${number}@${domain}>`);
   }
   const uri = TELEPHONE_URI.exec(local);

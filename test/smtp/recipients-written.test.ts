@@ -272,6 +272,10 @@ describe('a number written with blanks in RCPT is answered after the checks that
       // No number once they are out: what they are all the same, then the reason it is none, as for blanks.
       '\u200b12@sms.localhost',
       '\u200b81234 85678@sms.localhost',
+      // Format characters that show (number signs: Arabic, Kaithi) are named as characters, not called invisible.
+      '\u06002025550123@sms.localhost',
+      '\u{110BD}2025550123@sms.localhost',
+      '\u0600\u200b2025550123@sms.localhost',
     ]);
     assert.deepEqual(replies.rcpt.map(said), [
       '550 5.1.3 Bad recipient: "20255501U+200B23" holds the invisible character U+200B: write <2025550123@sms.localhost>',
@@ -281,6 +285,9 @@ describe('a number written with blanks in RCPT is answered after the checks that
       '550 5.1.3 Bad recipient: "U+200B202 555 0123U+200B" holds the invisible character U+200B: write <2025550123@sms.localhost>',
       '550 5.1.3 Bad recipient: "U+200B12" holds the invisible character U+200B, and "12" is too short to be a phone number',
       '550 5.1.3 Bad recipient: "U+200B81234 85678" holds the invisible character U+200B, and "81234 85678" could be 2 numbers or one: write each number without blanks, and "," between numbers',
+      '550 5.1.3 Bad recipient: "U+06002025550123" holds the character U+0600: write <2025550123@sms.localhost>',
+      '550 5.1.3 Bad recipient: "U+110BD2025550123" holds the character U+110BD: write <2025550123@sms.localhost>',
+      '550 5.1.3 Bad recipient: "U+0600U+200B2025550123" holds the characters U+0600, U+200B: write <2025550123@sms.localhost>',
     ]);
     // Without SMTPUTF8 the same answer: the number is what the client must be told about.
     const dialog = await SmtpDialog.open(suite.port);
