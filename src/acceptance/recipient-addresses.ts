@@ -137,6 +137,8 @@ const FORMAT_CHARACTER = /\p{Cf}/gu;
  * the number signs of Arabic, Syriac and Kaithi (U+0600, U+070F, U+110BD): a refusal calls a character invisible only if it is.
  */
 const SHOWS_NOTHING = /\p{Default_Ignorable_Code_Point}/u;
+/** A blank: words, in a local part as written (spaced). */
+const BLANK = /\s/u;
 /** How a refusal of a local part that is no valid number begins; its reason follows (subjectNumber, notANumber). */
 const BAD_RECIPIENT = 'Bad recipient: ';
 
@@ -146,7 +148,9 @@ const BAD_RECIPIENT = 'Bad recipient: ';
  * routing trick (never an open relay), 550 5.1.3 for a local part that is no valid number. `spaced`: the local part as
  * written with blanks (`447 700 900123`, which no client means as an address) or format characters (FORMAT_CHARACTER): after
  * the domain's check, refused with the number to write where its words are one valid number as a subject's `To:` reads
- * them (subjectNumber), else with why not; format characters named by code point either way (what to remove).
+ * them (subjectNumber), or, with format characters and no blanks, where the local part without them is one a RCPT takes
+ * (a list's, the postmaster's, `<number>-<serviceId>`), else with why not; format characters named by code point either
+ * way (what to remove).
  */
 export function resolveRecipient(address: string, rules: RecipientRules, spaced?: string): ResolvedRecipient {
   const at = address.lastIndexOf('@');
@@ -162,14 +166,17 @@ export function resolveRecipient(address: string, rules: RecipientRules, spaced?
     const named = found.map(codePointName);
     const what = `${found.every((character) => SHOWS_NOTHING.test(character)) ? 'the invisible' : 'the'} character${found.length > 1 ? 's' : ''}`;
     const holds = `"${asciiQuoted(spaced)}" holds ${what} ${named.join(', ')}`;
+    const plain = spaced.replace(FORMAT_CHARACTER, '');
     try {
-      subjectNumber(spaced.replace(FORMAT_CHARACTER, ''), rules);
+      // Words with blanks, as a subject's `To:` reads them; without blanks, the local part as a RCPT of it reads it.
+      if (BLANK.test(plain)) subjectNumber(plain, rules);
+      else if (!isPostmasterAddress(`${plain}@${domain}`, rules.domains)) resolveRecipient(`${plain}@${domain}`, rules);
     } catch (error) {
       // No number once they are out either: what to remove is said all the same, then why the rest is none.
       if (named.length === 0 || !(error instanceof RelayError) || !error.message.startsWith(BAD_RECIPIENT)) throw error;
       throw new RelayError('BAD_NUMBER', `${BAD_RECIPIENT}${holds}, and ${error.message.slice(BAD_RECIPIENT.length)}`, { quotes: [spaced, ...error.quotes] });
     }
-    const number = asciiQuoted(spaced.replace(FORMAT_CHARACTER, '').replace(/\s+/gu, ''));
+    const number = asciiQuoted(plain.replace(/\s+/gu, ''));
     if (named.length > 0) throw new RelayError('BAD_NUMBER', `${BAD_RECIPIENT}${holds}: write <${number}@${domain}>`, { quotes: [spaced] });
     throw new RelayError('BAD_RECIPIENT_SYNTAX', `Write the number without spaces: <${number}@${domain}>`);
   }

@@ -441,7 +441,7 @@ const UNSEEN_IN_NUMBER = /[\s\p{Cf}]+/gu;
 /** A blank (which no domain holds). */
 const BLANK = /\s/u;
 /** A blank that is no format character: what the local part as written is kept without at its ends (U+FEFF is kept, to be named). */
-const EDGE_BLANK = /[^\S\p{Cf}]/u;
+const PLAIN_BLANK = /[^\S\p{Cf}]/u;
 /** What is left of the local part once the spaces are out: a number as people write it. */
 const WRITTEN_NUMBER = /^\+?\(?\d[\d().-]*\d$/;
 
@@ -462,8 +462,8 @@ function spacedRecipient(line: string): { readonly written: string; readonly dom
   if (at < 0 || path.includes('<') || domain === '' || domain.includes('@') || BLANK.test(domain)) return undefined;
   let from = 0;
   let to = at;
-  while (from < to && EDGE_BLANK.test(path.charAt(from))) from++;
-  while (to > from && EDGE_BLANK.test(path.charAt(to - 1))) to--;
+  while (from < to && PLAIN_BLANK.test(path.charAt(from))) from++;
+  while (to > from && PLAIN_BLANK.test(path.charAt(to - 1))) to--;
   // Quoted, the local part is what the quotes hold: blanks may stand about them, nothing else.
   const quoted = to - from >= 2 && path.charAt(from) === '"' && path.charAt(to - 1) === '"';
   const local = quoted ? path.slice(from + 1, to - 1) : path.slice(from, to);
@@ -495,7 +495,9 @@ function explainSpacedNumbers(): void {
     const line = command.toString();
     const spaced = spacedRecipient(line);
     const number = spaced?.written.replace(UNSEEN_IN_NUMBER, '');
-    if (!spaced || !number || !WRITTEN_NUMBER.test(number)) {
+    // With blanks, a number's words; with format characters alone, any local part (a list's, `<number>-<id>`): the
+    // intake reads it without them as a RCPT of it, and names them.
+    if (!spaced || !number || !(WRITTEN_NUMBER.test(number) || !PLAIN_BLANK.test(spaced.written))) {
       handle.call(this, command, callback);
       return;
     }

@@ -300,6 +300,21 @@ describe('a number written with blanks in RCPT is answered after the checks that
     }
   });
 
+  test("a service number or a list of numbers holding an invisible character, or a name holding one (the postmaster's too), is refused naming it, then as the address without it is", async () => {
+    const replies = await transaction(suite.port, [
+      '20255501\u200b23-1000@sms.localhost',
+      '20255501\u200b23,2025550124@sms.localhost',
+      'postmaster\u200b@sms.localhost',
+      'ops\u2060@sms.localhost',
+    ]);
+    assert.deepEqual(replies.rcpt.map(said), [
+      '550 5.1.3 Bad recipient: "20255501U+200B23-1000" holds the invisible character U+200B, and "2025550123-1000" is not a phone number: write the number alone, without "-1000"',
+      '550 5.1.3 Bad recipient: "20255501U+200B23,2025550124" holds the invisible character U+200B, and "2025550123,2025550124" is not a phone number',
+      '550 5.1.3 Bad recipient: "postmasterU+200B" holds the invisible character U+200B: write <postmaster@sms.localhost>',
+      '550 5.1.3 Bad recipient: "opsU+2060" holds the invisible character U+2060, and "ops" is not a phone number',
+    ]);
+  });
+
   test('a valid number wrapped only in bidi controls (embeddings, overrides, isolates, marks), opened or closed or not, is refused naming each by code point in a reply of printable ASCII, so no client shows it reordered', async () => {
     const controls = ['\u202a', '\u202b', '\u202c', '\u202d', '\u202e', '\u2066', '\u2067', '\u2068', '\u2069', '\u200e', '\u200f', '\u061c'];
     const written = [...controls.map((control) => `${control}2025550123\u202c`), '\u202e2025550123', '"\u2068+12025550123\u2069"'];
