@@ -654,11 +654,13 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
     if (refusal) return { kind: 'refused', code: `${BIND_CODE_PREFIX}${refusal}`, detail: 'the SMSC refused the bind' };
     // Node's code for a certificate the relay does not trust: the generic rules make it an error for the operator, as for any gateway.
     const untrusted = senders.find((bind) => bind.certificateError !== undefined);
+    // Else why a bind attempt ended (bind.ts, BIND_FAILURE): the outcome rules word each for the history and the pause.
+    const failed = untrusted ?? senders.find((bind) => bind.failureCode !== undefined);
     return {
       kind: 'transport',
       phase: 'connect',
-      code: untrusted?.certificateError ?? 'SMPP_NOT_BOUND',
-      detail: (untrusted ?? senders[0])?.lastError ?? 'no bind to the SMSC',
+      code: untrusted?.certificateError ?? failed?.failureCode ?? 'SMPP_NOT_BOUND',
+      detail: (failed ?? senders[0])?.lastError ?? 'no bind to the SMSC',
     };
   }
 
