@@ -41,6 +41,7 @@ import { REAL_TIMERS, type Timers } from '../../timers.ts';
 import { type BindKind, type DeliveryAnswer, type DeliveryLink, type LateAnswer, type SmscAddress, SmppBind, type SubmitAnswer } from './bind.ts';
 import {
   COMMAND,
+  commandName,
   decodeDataSm,
   decodeShortMessage,
   ESM_CLASS,
@@ -297,6 +298,15 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
    */
   async function deliver(pdu: Pdu, link: DeliveryLink): Promise<number | DeliveryAnswer> {
     if (!sink) return STATUS.ESME_RX_T_APPN;
+    // Looked at as it arrives (a commit begun before the stop goes on, and is answered): the stopping relay's mailer sends
+    // nothing more, so the SMSC delivers it again to a running relay's bind, as a webhook's 503 has the provider do.
+    if (sink.stopping()) {
+      logger.info(
+        { command: commandName(pdu.commandId), sequence: pdu.sequence },
+        'smpp: a deliver_sm while the relay is stopping: answered ESME_RX_T_APPN, not committed (the SMSC delivers it again)',
+      );
+      return STATUS.ESME_RX_T_APPN;
+    }
     let sm: ShortMessage;
     let text: ReturnType<typeof readText>;
     try {
