@@ -5,35 +5,18 @@
  * "could not be reached"; TLS on one side only is an `error` line saying so.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer } from 'node:tls';
+import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
 import { describe, test } from 'node:test';
-import { outcomeClassifier } from '../../src/dispatch/outcomes.ts';
-import type { SmsSubmission } from '../../src/providers/contract.ts';
-import { createSmppGateway } from '../../src/providers/smpp/adapter.ts';
-import { smppPlugin } from '../../src/providers/smpp/index.ts';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { COMMAND, encodePdu, STATUS } from '../../src/providers/smpp/pdu.ts';
-import { REAL_TIMERS, type Timers } from '../../src/timers.ts';
-import { collectingSink } from '../helpers/gateway.ts';
-import { captureLog } from '../helpers/log-lines.ts';
-import { waitFor } from '../helpers/wait.ts';
+import { CONNECT_TIMEOUT_MS, failedBinds, type Line } from '../helpers/smpp-bind-failure.ts';
 
-const { classifyRecipient } = outcomeClassifier(smppPlugin.outcomeRules);
-const CONNECT_TIMEOUT_MS = 1_000;
 /** A TLS alert record (fatal, protocol_version), as an OpenSSL server writes one to what is no TLS hello. */
 const TLS_ALERT = Buffer.from([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x46]);
-
-const sms: SmsSubmission = {
-  messageId: 'm-bind-failure',
-  recipients: ['+447700900230'],
-  text: 'hello',
-  encoding: 'gsm7',
-  maxParts: 10,
-  deliveryReport: true,
-};
-
-type Line = Record<string, unknown>;
 
 /** A loopback server doing `onSocket` with each connection; its URL for the relay (`smpp://` or `smpps://`). */
 async function rawServer(onSocket: (socket: Socket) => void, relayTls: boolean): Promise<{ readonly url: string; readonly close: () => Promise<void> }> {
@@ -60,45 +43,6 @@ async function listening(server: Server, relayTls: boolean): Promise<{ readonly 
   };
 }
 
-/**
- * Binds against `url` until two attempts failed, then sends an SMS (no bind: its outcome is why); `timers` moved 11 s
- * on after the first attempt, so the next failure is the gateway's `still no bind` warning.
- */
-async function failedBinds(url: string) {
-  const log = captureLog('info');
-  let skew = 0;
-  const timers: Timers = { ...REAL_TIMERS, now: () => REAL_TIMERS.now() + skew };
-  const gateway = createSmppGateway(
-    {
-      sharedQueue: false,
-      endpoints: [url],
-      username: 'smpp-test',
-      password: 'smpp-pw',
-      accountId: undefined,
-      sessions: false,
-      connectTimeoutMs: CONNECT_TIMEOUT_MS,
-      responseTimeoutMs: 2_000,
-      connectionsPerEndpoint: 1,
-      logger: log.logger,
-      settings: smppPlugin.settings.schema.parse({}),
-      defaultRegion: 'GB',
-    },
-    timers,
-  );
-  const lines = () => log.lines.map((line) => JSON.parse(line) as Line);
-  const tries = () => lines().filter((line) => line.msg === 'smpp: no bind; trying again');
-  try {
-    await gateway.start({ inbound: collectingSink().sink });
-    await waitFor('a first failed bind', () => tries().length >= 1, 10_000);
-    skew = 11_000;
-    await waitFor('the still-no-bind warning', () => lines().some((line) => line.msg === 'smpp: still no bind; trying again'), 10_000);
-    const outcome = classifyRecipient(await gateway.send(sms, 0), '+447700900230');
-    return { lines: lines(), tries: tries(), outcome, health: gateway.health() };
-  } finally {
-    await gateway.close();
-  }
-}
-
 /** The attempts' reason, the warning's, the SMS's code and reason are all this failure's. */
 function assertNamed(result: Awaited<ReturnType<typeof failedBinds>>, code: string, reason: RegExp, ruleReason: RegExp): void {
   for (const line of result.tries) assert.match(String(line.reason), reason, 'each attempt says why');
@@ -115,6 +59,46 @@ const CLOSED_RULE = /closed the connection before answering the bind: an address
 
 function tlsErrors(lines: readonly Line[]): Line[] {
   return lines.filter((line) => line.level === 'error' && /TLS/.test(String(line.msg)));
+}
+
+/** A TLS SMSC with `options` that refuse the relay's hello (or its missing certificate). */
+async function refusedHandshake(options: TlsOptions) {
+  const server = createTlsServer({
+    key: readFileSync(new URL('../fixtures/tls/key.pem', import.meta.url)),
+    cert: readFileSync(new URL('../fixtures/tls/cert.pem', import.meta.url)),
+    ...options,
+  });
+  server.on('tlsClientError', () => undefined);
+  const smsc = await listening(server, true);
+  try {
+    return await failedBinds(smsc.url);
+  } finally {
+    await smsc.close();
+  }
+}
+
+/** Its own code and words, never "could not be reached"; OpenSSL's reason in one line, without its source paths; one error line. */
+function assertRefusedHandshake(result: Awaited<ReturnType<typeof failedBinds>>, openSsl: RegExp): void {
+  assertNamed(
+    result,
+    'SMPP_TLS_HANDSHAKE_REFUSED',
+    /the SMSC refused the TLS handshake \(.+\): a TLS version, cipher or client certificate/,
+    /refused the TLS handshake/,
+  );
+  for (const line of result.tries) {
+    assert.match(String(line.reason), openSsl);
+    assert.doesNotMatch(String(line.reason), /\n|\.c:\d|deps\/openssl|error:[0-9A-F]{8}/, 'one line, no OpenSSL internals');
+  }
+  assert.deepEqual(
+    result.lines.filter((line) => line.level === 'error').map((line) => [line.code, line.msg]),
+    [
+      [
+        'SMPP_TLS_HANDSHAKE_REFUSED',
+        "smpp: the SMSC refused the TLS handshake (a TLS version, cipher or client certificate it requires that the relay's does not offer)",
+      ],
+    ],
+    'one error line for the episode',
+  );
 }
 
 describe('SMPP: why a bind ended without bind_resp', () => {
@@ -179,7 +163,8 @@ describe('SMPP: why a bind ended without bind_resp', () => {
     try {
       const result = await failedBinds(smsc.url);
       assertNamed(result, 'SMPP_TLS_HANDSHAKE_TIMEOUT', new RegExp(`no TLS handshake within ${CONNECT_TIMEOUT_MS} ms`), /TLS handshake in time.*plain SMPP/);
-      assert.ok(tlsErrors(result.lines).length >= 1, 'an error line');
+      assert.equal(tlsErrors(result.lines).length, 1, 'one error line for the episode, not one at each try');
+      assert.ok(result.tries.length >= 2);
       assert.match(String(tlsErrors(result.lines)[0]?.msg), /plain SMPP: TLS on the relay's side only/);
     } finally {
       await smsc.close();
@@ -195,6 +180,71 @@ describe('SMPP: why a bind ended without bind_resp', () => {
       await smsc.close();
     }
   });
+
+  test('tls: true to an SMSC that speaks only TLS 1.0/1.1: it refused the handshake, one error line, a one-line reason', async () => {
+    const result = await refusedHandshake({ minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' });
+    assertRefusedHandshake(result, /protocol version/);
+  });
+
+  test('tls: true to an SMSC that wants a client certificate (TLS 1.2): it refused the handshake, one error line, a one-line reason', async () => {
+    const result = await refusedHandshake({ maxVersion: 'TLSv1.2', requestCert: true, rejectUnauthorized: true });
+    assertRefusedHandshake(result, /handshake failure/);
+  });
+
+  test("tls: true to a trusted SMSC that wants a client certificate (TLS 1.3: its alert comes after the relay's handshake, on the bind): it refused the handshake", async () => {
+    const server = createTlsServer({
+      key: readFileSync(new URL('../fixtures/tls/smarthost-key.pem', import.meta.url)),
+      cert: readFileSync(new URL('../fixtures/tls/smarthost-ip.pem', import.meta.url)),
+      minVersion: 'TLSv1.3',
+      requestCert: true,
+      rejectUnauthorized: true,
+    });
+    server.on('tlsClientError', () => undefined);
+    const smsc = await listening(server, true);
+    // The relay trusts the SMSC's CA as an operator makes it (NODE_EXTRA_CA_CERTS, read at start): in a process of its own.
+    const script = `const { failedBinds } = await import(process.argv[1]);
+      process.stdout.write(JSON.stringify(await failedBinds(process.argv[2])));`;
+    const source = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+    try {
+      const { stdout } = await promisify(execFile)(
+        process.execPath,
+        ['--import', 'tsx', '--input-type=module', '-e', script, source('../helpers/smpp-bind-failure.ts'), smsc.url],
+        { env: { ...process.env, NODE_EXTRA_CA_CERTS: source('../fixtures/tls/ca.pem'), NODE_TLS_REJECT_UNAUTHORIZED: '1' } },
+      );
+      assertRefusedHandshake(JSON.parse(stdout) as Awaited<ReturnType<typeof failedBinds>>, /certificate required/);
+    } finally {
+      await smsc.close();
+    }
+  });
+
+  for (const then of ['waits', 'resets'] as const)
+    test(`a plain bind answered with what frames no PDU (an HTTP port that ${then}): no SMPP there, kept through the close, an error line once`, async () => {
+      const smsc = await rawServer(
+        (socket) =>
+          socket.once('data', () => {
+            socket.write('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n');
+            if (then === 'resets') setTimeout(() => socket.resetAndDestroy(), 5);
+          }),
+        false,
+      );
+      try {
+        const result = await failedBinds(smsc.url);
+        assertNamed(
+          result,
+          'SMPP_NOT_SMPP',
+          /answered the bind with what is no SMPP PDU \(wrong port or a proxy\?\)/,
+          /no SMPP PDU: the port of another service, or a proxy/,
+        );
+        const errors = result.lines.filter((line) => line.level === 'error');
+        assert.deepEqual(
+          errors.map((line) => line.code),
+          ['SMPP_NOT_SMPP'],
+          'one error line for the episode',
+        );
+      } finally {
+        await smsc.close();
+      }
+    });
 
   test('a connected SMSC that never answers the bind: the bind timed out, its error line and code', async () => {
     const smsc = await rawServer(() => undefined, false);

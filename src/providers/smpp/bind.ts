@@ -181,13 +181,22 @@ export const BIND_FAILURE = {
   portNotTls: 'SMPP_PORT_NOT_TLS',
   /** `tls: true`, connected, and no TLS handshake within connectTimeout. */
   handshakeTimeout: 'SMPP_TLS_HANDSHAKE_TIMEOUT',
+  /** `tls: true`, and the SMSC ended the handshake with an alert: no TLS version, cipher or client certificate it takes. */
+  handshakeRefused: 'SMPP_TLS_HANDSHAKE_REFUSED',
+  /** The bind answered with octets that frame no PDU: the port of another protocol, or a proxy. */
+  notSmpp: 'SMPP_NOT_SMPP',
   /** Connected, and the bind unanswered within connectTimeout. */
   bindTimeout: 'SMPP_BIND_TIMEOUT',
   /** No TCP connection within connectTimeout. */
   connectTimeout: 'SMPP_CONNECT_TIMEOUT',
 } as const;
-/** The codes of TLS on one side only: the configuration's fault, an `error` line as it starts or changes. */
-const TLS_MISMATCHES: ReadonlySet<string> = new Set([BIND_FAILURE.portSpeaksTls, BIND_FAILURE.portNotTls]);
+/** The words of the `error` line for the failures each try meets alike (the configuration's, or the SMSC's TLS): said as they start or change. */
+const TLS_ONE_SIDE_LINE = 'smpp: TLS on one side only: the SMSC and the relay (gateway.tls) disagree';
+const HANDSHAKE_TIMEOUT_LINE =
+  "smpp: the SMSC did not answer the TLS handshake (a hung SMSC, or a port that speaks plain SMPP: TLS on the relay's side only, check port and tls)";
+const HANDSHAKE_REFUSED_LINE =
+  "smpp: the SMSC refused the TLS handshake (a TLS version, cipher or client certificate it requires that the relay's does not offer)";
+const NOT_SMPP_LINE = 'smpp: the SMSC answered the bind with what is no SMPP PDU (answered generic_nack): check gateway.host and port';
 /**
  * OpenSSL's codes (as Node names them) for a TLS hello answered with bytes that are no TLS record: what a plain SMPP
  * port writes back (a generic_nack, an unbind) read as a record header.
@@ -198,6 +207,11 @@ const NOT_TLS_ANSWER_CODES: ReadonlySet<string> = new Set([
   'ERR_SSL_UNKNOWN_PROTOCOL',
   'ERR_SSL_RECORD_LAYER_FAILURE',
 ]);
+/** OpenSSL's reason for its error, in one line ('tlsv1 alert protocol version'), as Node gives it beside the message. */
+function openSslReason(error: NodeJS.ErrnoException | undefined): string | undefined {
+  const reason = (error as { reason?: unknown } | undefined)?.reason;
+  return typeof reason === 'string' && reason !== '' ? reason : undefined;
+}
 /** A TLS record's first octets: its content type (change_cipher_spec, alert, handshake, application data) and major version 3. */
 function looksLikeTls(octets: Buffer): boolean {
   const type = octets[0] ?? 0;
@@ -304,6 +318,8 @@ export class SmppBind {
   #lastError: string | undefined;
   /** The code of why the last bind attempt ended without bind_resp (BIND_FAILURE, or Node's), until a bind is made. */
   #failureCode: string | undefined;
+  /** The last attempt's failure, code and reason, until a bind is made: an `error` line is said as it starts or changes (#explain). */
+  #failure: string | undefined;
   /** The current connection's course until it is bound. */
   #attempt: Attempt = { connected: false, firstOctets: Buffer.alloc(0), error: undefined, explained: false };
   /** Node's code for the SMSC's TLS certificate the relay does not trust, while that is why it cannot bind. */
@@ -469,13 +485,9 @@ export class SmppBind {
       attempt.connected = true;
     });
     socket.setTimeout(connectTimeoutMs, () => {
-      if (address.tls && attempt.connected) {
-        this.#explain(BIND_FAILURE.handshakeTimeout, `no TLS handshake within ${connectTimeoutMs} ms`);
-        this.#log.error(
-          { kind: this.#options.kind, waitedMs: connectTimeoutMs },
-          "smpp: the SMSC did not answer the TLS handshake (a hung SMSC, or a port that speaks plain SMPP: TLS on the relay's side only, check port and tls)",
-        );
-      } else this.#explain(BIND_FAILURE.connectTimeout, `no connection within ${connectTimeoutMs} ms`);
+      if (address.tls && attempt.connected)
+        this.#explain(BIND_FAILURE.handshakeTimeout, `no TLS handshake within ${connectTimeoutMs} ms`, HANDSHAKE_TIMEOUT_LINE);
+      else this.#explain(BIND_FAILURE.connectTimeout, `no connection within ${connectTimeoutMs} ms`);
       socket.destroy();
     });
     const reader = new PduReader();
@@ -503,9 +515,14 @@ export class SmppBind {
       try {
         pdus = reader.push(chunk);
       } catch (error) {
-        // Where the next PDU starts is unknown: say so (§2.9) and make the bind again.
-        this.#log.warn({ err: error }, 'smpp: the SMSC sent a PDU that cannot be framed; answered generic_nack, reconnecting');
-        this.#lastError = 'the SMSC sent a PDU that cannot be framed';
+        // Where the next PDU starts is unknown: say so (§2.9) and make the bind again. Before bind_resp it is no SMSC
+        // that speaks: each try meets the same, and the close keeps this reason rather than guess one.
+        if (this.#state === 'connecting')
+          this.#explain(BIND_FAILURE.notSmpp, 'the SMSC answered the bind with what is no SMPP PDU (wrong port or a proxy?)', NOT_SMPP_LINE);
+        else {
+          this.#log.warn({ err: error }, 'smpp: the SMSC sent a PDU that cannot be framed; answered generic_nack, reconnecting');
+          this.#lastError = 'the SMSC sent a PDU that cannot be framed';
+        }
         this.#end(socket, encodePdu(COMMAND.generic_nack, error instanceof PduError ? error.status : STATUS.ESME_RINVCMDLEN, 0));
         return;
       }
@@ -624,6 +641,7 @@ export class SmppBind {
     this.#refusedWith = undefined;
     this.#lastError = undefined;
     this.#failureCode = undefined;
+    this.#failure = undefined;
     this.#certificateError = undefined;
     // An episode that was warned about ends at the same level, for a log kept at `warn`: the gateway's
     // outage (its line says it all), or this bind's loss.
@@ -638,39 +656,51 @@ export class SmppBind {
     this.#scheduleEnquireLink();
   }
 
-  /** Why the current bind attempt ends: `code` for the SMS's history (undefined: a refusal, which the bind's refusal names). */
-  #explain(code: string | undefined, reason: string): void {
+  /**
+   * Why the current bind attempt ends: `code` for the SMS's history (undefined: a refusal, which the bind's refusal names).
+   * `errorLine`: a failure each try meets alike, an `error` line as it starts or changes (its reason or another failure
+   * between), `info` (the try's line) after it.
+   */
+  #explain(code: string | undefined, reason: string, errorLine?: string): void {
+    const failure = `${code}: ${reason}`;
+    if (errorLine !== undefined && failure !== this.#failure) this.#log.error({ kind: this.#options.kind, code, reason }, errorLine);
     this.#attempt.explained = true;
     this.#failureCode = code;
+    this.#failure = failure;
     this.#lastError = reason;
   }
 
   /**
    * Why a connection ended before bind_resp, nothing else having said so: from how far it got and what the SMSC wrote.
-   * TLS on one side only is an `error` line as it starts or changes (each try meets the same port), `info` after it.
+   * TLS on one side only, or a handshake the SMSC refused, is an `error` line as it starts or changes (each try meets
+   * the same port), `info` after it.
    */
   #endedBeforeBind(attempt: Attempt): void {
     const { error } = attempt;
     const { tls } = this.#options.address;
     const code = error?.code;
-    let failure: readonly [string, string];
     if (!tls && looksLikeTls(attempt.firstOctets))
-      failure = [BIND_FAILURE.portSpeaksTls, 'the SMSC answered the plain bind in TLS: its port speaks TLS (set gateway.tls: true)'];
+      this.#explain(BIND_FAILURE.portSpeaksTls, 'the SMSC answered the plain bind in TLS: its port speaks TLS (set gateway.tls: true)', TLS_ONE_SIDE_LINE);
     else if (tls && code !== undefined && NOT_TLS_ANSWER_CODES.has(code))
-      failure = [
+      this.#explain(
         BIND_FAILURE.portNotTls,
         `the SMSC answered the TLS handshake with no TLS (${code}): its port speaks plain SMPP (set gateway.tls: false, or use its TLS port)`,
-      ];
+        TLS_ONE_SIDE_LINE,
+      );
+    // OpenSSL's other codes on a connection made: the SMSC's alert to the relay's hello or, TLS 1.3's certificate_required,
+    // to the bind after it. Its one-line reason (Node's `reason`), not the message's OpenSSL text with source paths.
+    else if (tls && attempt.connected && code?.startsWith('ERR_SSL_') && !TLS_CERTIFICATE_CODES.has(code))
+      this.#explain(
+        BIND_FAILURE.handshakeRefused,
+        `the SMSC refused the TLS handshake (${openSslReason(error) ?? code}): a TLS version, cipher or client certificate it requires`,
+        HANDSHAKE_REFUSED_LINE,
+      );
     else if (attempt.connected && (error === undefined || code === 'ECONNRESET' || code === 'EPIPE'))
-      failure = [
+      this.#explain(
         BIND_FAILURE.closed,
         `the SMSC ${error === undefined ? 'closed' : 'reset'} the connection before answering the bind${tls ? ' (during the TLS handshake)' : ''}: an address allow-list, or TLS on one side only (check gateway.tls)`,
-      ];
-    else failure = [code ?? BIND_FAILURE.closed, error?.message ?? 'the connection ended before the bind was answered'];
-    const [failureCode, reason] = failure;
-    if (TLS_MISMATCHES.has(failureCode) && failureCode !== this.#failureCode)
-      this.#log.error({ kind: this.#options.kind, code: failureCode, reason }, 'smpp: TLS on one side only: the SMSC and the relay (gateway.tls) disagree');
-    this.#explain(failureCode, reason);
+      );
+    else this.#explain(code ?? BIND_FAILURE.closed, error?.message ?? 'the connection ended before the bind was answered');
   }
 
   /**

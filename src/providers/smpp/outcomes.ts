@@ -15,6 +15,9 @@ const BIND_FAILURE_REASONS: Readonly<Record<string, string>> = {
   [BIND_FAILURE.closed]: 'the SMSC closed the connection before answering the bind: an address allow-list, or TLS on one side only (check gateway.tls)',
   [BIND_FAILURE.portSpeaksTls]: "the SMSC's port speaks TLS and the relay's bind was plain: set gateway.tls: true",
   [BIND_FAILURE.portNotTls]: "the SMSC's port speaks plain SMPP and the relay's gateway.tls is true: set it false, or use the SMSC's TLS port",
+  [BIND_FAILURE.handshakeRefused]:
+    "the SMSC refused the TLS handshake: it requires a TLS version, cipher or client certificate the relay's does not offer (the log line names which)",
+  [BIND_FAILURE.notSmpp]: 'the SMSC answered the bind with what is no SMPP PDU: the port of another service, or a proxy (check gateway.host and port)',
   [BIND_FAILURE.handshakeTimeout]: 'the SMSC did not answer the TLS handshake in time: a hung SMSC, or a port that speaks plain SMPP (check gateway.tls)',
   [BIND_FAILURE.bindTimeout]: 'the SMSC did not answer the bind in time: a hung SMSC, a firewall, or TLS on one side only (check gateway.tls)',
 };
