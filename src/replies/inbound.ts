@@ -327,14 +327,15 @@ export class InboundService {
         return;
       }
       // The conversation's context is on the line of the mail it answers (`smtp: mail accepted`): one grep finds both.
-      // Committed as the relay stops (it came before the stop began): its mail waits for the mailer of the next start.
+      // Committed as the relay stops (it came before the stop began): this relay's mailer sends nothing more, so its mail waits
+      // in the queue for another relay's on the same store, or this one's at the next start.
       logger.info(
         {
           ...fields,
           ...(route.conversation ? { context: maskContext(route.conversation.context) } : {}),
           via: route.conversation ? `conversation ${maskContext(route.conversation.context)}` : 'default mailbox',
         },
-        this.#options.stopping?.() ? 'inbound: SMS received; its mail is queued until the relay starts again' : 'inbound: SMS received and mailed',
+        this.#options.stopping?.() ? "inbound: SMS received; its mail is queued (this relay's mailer has stopped)" : 'inbound: SMS received and mailed',
       );
       this.#options.onMailQueued();
     };

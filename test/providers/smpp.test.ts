@@ -538,10 +538,10 @@ class HandSmsc {
  * A gateway bound to a hand-driven SMSC, with one deliver_sm (sequence 1, `text`) being committed: its commit waits
  * until `release`.
  */
-async function committingOne(text: string) {
+async function committingOne(text: string, logger = silent) {
   const smscOfOwn = new HandSmsc();
   const sink = collectingSink();
-  const receiving = gatewayTo(await smscOfOwn.listen());
+  const receiving = gatewayTo(await smscOfOwn.listen(), {}, logger);
   await receiving.start({ inbound: sink.sink });
   await waitFor('bound', () => receiving.health().ok);
   let released: () => void = () => undefined;
@@ -1527,12 +1527,29 @@ describe('SMPP bad input from the SMSC', () => {
   });
 
   test('a relay that has begun to stop answers a deliver_sm ESME_RX_T_APPN uncommitted as it arrives, and the one being committed as the stop began ESME_ROK after its commit', async () => {
-    const { smscOfOwn, sink, receiving, release } = await committingOne('Before');
+    const log = captureLog('debug');
+    const { smscOfOwn, sink, receiving, release } = await committingOne('Before', log.logger);
     try {
       // The stop begins (the relay's mailer stops), long before the binds close at its end.
       sink.state.stopping = true;
       const during = await smscOfOwn.send(deliverSm(2, { source: '447700900123', message: Buffer.from('During', 'latin1') }), 2);
       assert.deepEqual([during.commandId, during.status], [COMMAND.deliver_sm_resp, STATUS.ESME_RX_T_APPN]);
+      // The SMSC redelivers at once, and sends a data_sm: each refused, the line said once at info, named as what it is.
+      const again = await smscOfOwn.send(deliverSm(3, { source: '447700900123', message: Buffer.from('During', 'latin1') }), 3);
+      assert.deepEqual([again.commandId, again.status], [COMMAND.deliver_sm_resp, STATUS.ESME_RX_T_APPN]);
+      const data = await smscOfOwn.send(dataSm(4, { source: '447700900123', tlvs: tlv(TAG.message_payload, Buffer.from('During', 'latin1')) }), 4);
+      assert.deepEqual([data.commandId, data.status], [COMMAND.data_sm_resp, STATUS.ESME_RX_T_APPN]);
+      assert.deepEqual(
+        log.lines
+          .map((line) => JSON.parse(line) as { level: string; msg: string })
+          .filter((line) => line.msg.includes('while the relay is stopping'))
+          .map((line) => [line.level, line.msg.split(':')[1]]),
+        [
+          ['info', ' deliver_sm while the relay is stopping'],
+          ['debug', ' deliver_sm while the relay is stopping'],
+          ['debug', ' data_sm while the relay is stopping'],
+        ],
+      );
       assert.equal(receiving.health().ok, true, 'still bound: the binds close at the stop’s end');
       release();
       const before = await waitFor('the first answer', () => smscOfOwn.pdus.find((pdu) => pdu.sequence === 1));

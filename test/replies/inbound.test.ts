@@ -93,14 +93,14 @@ describe('the inbound service', () => {
     assert.match(mails[0]?.raw.toString() ?? '', /^DKIM-Signature: .*d=sms\.example\.com/m);
   });
 
-  test('an SMS committed once the relay began to stop is not logged as mailed: its mail waits for the next start', async () => {
+  test('an SMS committed once the relay began to stop is not logged as mailed: its mail is queued, the mailer of this relay having stopped', async () => {
     stopping = true;
     assert.equal(sink.stopping(), true, 'a connection-based provider asks, and refuses what arrives');
     assert.equal((await sink.received([sms('mo-stop')]))[0]?.status, 'accepted');
     const messages = lines.map((line) => String((JSON.parse(line) as Record<string, unknown>).msg));
     assert.deepEqual(
       messages.filter((msg) => msg.startsWith('inbound: SMS received')),
-      ['inbound: SMS received; its mail is queued until the relay starts again'],
+      ["inbound: SMS received; its mail is queued (this relay's mailer has stopped)"],
     );
     assert.equal((await queuedMail()).length, 1, 'queued all the same');
   });

@@ -250,6 +250,8 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
   /** Since when no sending bind is up (the start, or the last one lost), and whether that outage got its warning (UNBOUND_WARN_MS). */
   let unboundSince = 0;
   let unboundWarned = false;
+  /** Whether a PDU was refused as the relay stops: the first is an `info` line, the rest (an SMSC redelivering at once) `debug`. */
+  let refusedWhileStopping = false;
 
   const kinds: BindKind[] = settings.bindMode === 'transceiver' ? ['transceiver'] : ['transmitter', 'receiver'];
   const binds = kinds.flatMap((kind) =>
@@ -301,10 +303,12 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
     // Looked at as it arrives (a commit begun before the stop goes on, and is answered): the stopping relay's mailer sends
     // nothing more, so the SMSC delivers it again to a running relay's bind, as a webhook's 503 has the provider do.
     if (sink.stopping()) {
-      logger.info(
-        { command: commandName(pdu.commandId), sequence: pdu.sequence },
-        'smpp: a deliver_sm while the relay is stopping: answered ESME_RX_T_APPN, not committed (the SMSC delivers it again)',
+      const command = commandName(pdu.commandId);
+      logger[refusedWhileStopping ? 'debug' : 'info'](
+        { command, sequence: pdu.sequence },
+        `smpp: ${command} while the relay is stopping: answered ESME_RX_T_APPN, not committed (the SMSC delivers it again)`,
       );
+      refusedWhileStopping = true;
       return STATUS.ESME_RX_T_APPN;
     }
     let sm: ShortMessage;
