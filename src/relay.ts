@@ -367,6 +367,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       statusCode: (provider, code) => registry.get(provider).statusCode?.(code),
       nationalRegion: (provider) => config.sms.defaultRegion ?? registry.get(provider).region,
       reassembly: { store, timeoutMs: config.inbound.reassemblyTimeout },
+      stopping: () => stopping,
     });
     inbound.start();
     stack.push(() => inbound.stop());
