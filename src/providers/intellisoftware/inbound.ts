@@ -103,7 +103,8 @@ export function parseReport(request: InboundRequest): InboundParse<WrittenReport
   if (!number) return malformed('toaddr is missing or not a phone number');
   const status = fields.get('status') ?? '';
   const state = /^\d{1,3}$/.test(status) ? STATES[Number(status)] : undefined;
-  if (!state) return malformed(`status "${status.slice(0, 20)}" is not a known status code`);
+  // Without its value, as every reason (contract.ts: reasons are logged); the kept request shows it.
+  if (!state) return malformed('status is missing or not a known status code');
   return { ok: true, items: [{ providerId, number, code: Number(status), state }] };
 }
 
@@ -149,8 +150,7 @@ function readJsonReceived(message: JsonObject): Item<ReceivedSms> {
     return unread(content['ud'] === undefined ? 'content.text is missing' : 'a binary SMS (content.ud): no text to mail');
   }
   const type = content['msgtype'];
-  if (typeof type !== 'string' || !TEXT_MSGTYPES.has(type))
-    return unread(`content.msgtype ${JSON.stringify(type ?? null).slice(0, 30)} is neither text nor unicode`);
+  if (typeof type !== 'string' || !TEXT_MSGTYPES.has(type)) return unread('content.msgtype is neither text nor unicode');
   if (text.length > MAX_TEXT_CHARS) return unread(`content.text is longer than ${MAX_TEXT_CHARS} characters`);
   // W3CDTF as in the form; a JSON number (an epoch) is read as the form's digits would be.
   const sent = message['sent'];
@@ -162,7 +162,7 @@ function readJsonReceived(message: JsonObject): Item<ReceivedSms> {
 /** One of `notifications`: `messageid`, `to` and the numeric `status_code` (the legacy form's `msgid`, `toaddr`, `status`). */
 function readJsonReport(notification: JsonObject): Item<WrittenReport> {
   const type = notification['notificationtype'];
-  if (type !== STATUS_NOTIFICATION) return unread(`notificationtype ${JSON.stringify(type ?? null).slice(0, 30)} is not a status report`);
+  if (type !== STATUS_NOTIFICATION) return unread('notificationtype is not status: no status report');
   const providerId = notification['messageid'];
   if (typeof providerId !== 'string' || !PROVIDER_ID.test(providerId)) return unread('messageid is missing or not an id');
   const number = readReportNumber(notification['to']);
@@ -171,7 +171,7 @@ function readJsonReport(notification: JsonObject): Item<WrittenReport> {
   const written = notification['status_code'];
   const code = typeof written === 'number' ? written : typeof written === 'string' && /^\d{1,3}$/.test(written) ? Number(written) : Number.NaN;
   const state = Number.isInteger(code) ? STATES[code] : undefined;
-  if (state === undefined) return unread(`status_code ${JSON.stringify(written ?? null).slice(0, 20)} is not a known status code`);
+  if (state === undefined) return unread('status_code is missing or not a known status code');
   return { ok: true, value: { providerId, number, code, state } };
 }
 
