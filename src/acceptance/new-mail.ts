@@ -10,6 +10,7 @@ import { type TextPolicy, textPolicyFor } from '../mail/policy.ts';
 import type { SenderPolicy } from '../policy/senders.ts';
 import type { ReplyTracking } from '../replies/tracking.ts';
 import { analyseText, charactersThatFit, SEGMENT_LIMITS, type SegmentLimits, type SmsText, truncateToParts } from '../sms/encoding.ts';
+import { storable } from '../store/storable.ts';
 import type { NewMail, NewRecipient, Store } from '../store/types.ts';
 import { admitMembers, checkNumberCount, limitsFor, routeOf, shownToSender, subjectWithinLimit } from './number-checks.ts';
 import { type RefusedMember, subjectNumber } from './recipient-addresses.ts';
@@ -135,9 +136,11 @@ export async function buildNewMail(
       receivedAt: now,
       envelopeFrom,
       client: transaction.client,
-      messageIdHeader: request.messageIdHeader,
-      subject: request.subject === undefined ? undefined : redactSecrets(request.subject),
-      headers: redactSecrets(header),
+      // Headers as written (8BITMIME) may hold a NUL, which PostgreSQL's text cannot: kept without on either store. The SMS's
+      // text has no control character (its text policy), a sender id and a context are checked: only these are as written.
+      messageIdHeader: storable(request.messageIdHeader),
+      subject: request.subject === undefined ? undefined : storable(redactSecrets(request.subject)),
+      headers: storable(redactSecrets(header)),
       sms: {
         text: sms.text,
         encoding: sms.encoding,

@@ -10,6 +10,7 @@ import { maskContext, maskNumber, maskNumbersIn } from '../sms/numbers.ts';
 import { nationalSender, nationalSenderAmong, type Placing, reportNumber, senderKind } from '../sms/senders.ts';
 import type { PartReceiptStore, PartsOfSms } from '../store/part-receipts-types.ts';
 import type { ReassemblyStore } from '../store/reassembly.ts';
+import { storable } from '../store/storable.ts';
 import type { DeliveryReportResult, ReplyStore } from '../store/types.ts';
 import {
   type DeliveryState,
@@ -147,7 +148,7 @@ export class InboundService {
   sinkFor(provider: string): InboundSink {
     return {
       received: async (given) => {
-        const items = await this.#placed(provider, given);
+        const items = await this.#placed(provider, given.map(storable));
         for (const sms of items) if (sms.unreadTime) this.#unreadTime(provider, sms, sms.unreadTime);
         const outcomes = await Promise.all(
           items.map(({ part, ...sms }) =>
@@ -158,14 +159,15 @@ export class InboundService {
         return outcomes;
       },
       reported: async (items) => {
-        const outcomes = await Promise.all(items.map((report) => this.#report(provider, report)));
+        const outcomes = await Promise.all(items.map((report) => this.#report(provider, storable(report))));
         for (const outcome of outcomes) this.#options.metrics?.inbound.inc({ kind: 'dr', result: outcome });
         if (outcomes.includes('advanced')) this.#options.onReportApplied();
         return outcomes;
       },
-      placeReports: (items) => this.#placedReports(provider, items),
-      numbersSentUnder: (providerId) => this.#options.store.numbersSentUnder(provider, providerId),
-      quarantine: (kind, reason, body) => this.#quarantine(provider, kind, reason, body),
+      placeReports: (items) => this.#placedReports(provider, items.map(storable)),
+      numbersSentUnder: (providerId) => this.#options.store.numbersSentUnder(provider, storable(providerId)),
+      // The body is kept as bytes (rows.ts quarantineColumn); the reason is text, and may quote what the provider sent.
+      quarantine: (kind, reason, body) => this.#quarantine(provider, kind, storable(reason), body),
       stopping: () => this.#options.stopping?.() === true,
     };
   }
