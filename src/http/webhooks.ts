@@ -337,13 +337,19 @@ const LONE_SURROGATE = /\p{Cs}/u;
  * SMS cut mid-pair) carry past any charset check, whatever the provider. Such an SMS is an unreadable item, kept.
  */
 function wholeCharacters(parsed: ReturnType<typeof readable<ReceivedSms>>): ReturnType<typeof readable<ReceivedSms>> {
-  if ('reason' in parsed || !parsed.items.some((sms) => LONE_SURROGATE.test(sms.text))) return parsed;
-  const items = parsed.items.filter((sms) => !LONE_SURROGATE.test(sms.text));
-  const halves = parsed.items
-    .filter((sms) => LONE_SURROGATE.test(sms.text))
-    .map((sms) => `the SMS "${sms.providerId}": its text holds half a character (a lone UTF-16 surrogate)`);
+  if ('reason' in parsed || !parsed.items.some(halfCharacter)) return parsed;
+  const items = parsed.items.filter((sms) => !halfCharacter(sms));
+  const halves = parsed.items.filter(halfCharacter).map((sms) => `the SMS "${sms.providerId}": its text holds half a character (a lone UTF-16 surrogate)`);
   const unreadable = [...parsed.unreadable, ...halves];
   return items.length === 0 ? { reason: unreadable.join('; ') } : { items, unreadable };
+}
+
+/**
+ * Half a character in a single SMS. A part of a long SMS may end or begin mid-pair, as the phone cut it where the part
+ * was full: the store keeps that half and the reassembly joins it with its neighbour's (store/reassembly.ts).
+ */
+function halfCharacter(sms: ReceivedSms): boolean {
+  return (sms.part === undefined || sms.part.total <= 1) && LONE_SURROGATE.test(sms.text);
 }
 
 /**

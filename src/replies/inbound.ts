@@ -126,7 +126,8 @@ export class InboundService {
         ...options.reassembly,
         clock: this.#clock,
         logger: options.logger,
-        deliver: (provider, sms, latestContext) => this.#receive(provider, sms, latestContext),
+        // A long SMS's text is decoded again from its parts' octets (UCS-2 may hold a NUL): storable as a single SMS's is.
+        deliver: (provider, sms, latestContext) => this.#receive(provider, storable(sms), latestContext),
       });
   }
 

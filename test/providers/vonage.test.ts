@@ -295,6 +295,36 @@ describe('Vonage through the relay', () => {
     assert.match((await simpleParser(bravo.raw)).text ?? '', /^Bravo one, bravo two\n[\s\S]*^SMS from \+44 7700 900885 to \+44 7700 900888, /m);
   });
 
+  test('a long SMS whose emoji the phone split between two parts is one mail with the emoji whole, no part quarantined', async () => {
+    const post = async (index: number, text: string) => {
+      const fields = {
+        msisdn: '447700900886',
+        to: '447700900777',
+        messageId: `0F00C00${index}`,
+        text,
+        type: 'unicode',
+        timestamp: '1764700000',
+        nonce: `half-${index}`,
+        concat: 'true',
+        'concat-ref': '44',
+        'concat-total': '2',
+        'concat-part': String(index),
+      };
+      // JSON, as Vonage posts it when the account says so: a form's UTF-8 cannot carry half a pair, JSON's escapes can.
+      const answer = await fetch(`http://127.0.0.1:${relay.relay.httpPort}${paths.mo}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ ...fields, sig: vonageSignature('relay-signature', 'sha512', new Map(Object.entries(fields))) }),
+      });
+      assert.equal(answer.status, 200);
+      return (await answer.json()) as { status?: string };
+    };
+    assert.equal((await post(1, 'Fixed it \uD83D')).status, 'part', "half a pair at a part's end is the phone's cut, not unreadable");
+    await post(2, '\uDE00 thanks');
+    const mail = await waitFor('the joined mail', () => sink.received.find((entry) => entry.raw.includes('thanks')));
+    assert.match((await simpleParser(mail.raw)).text ?? '', /^Fixed it \u{1F600} thanks\n/mu);
+  });
+
   test('a forged or missing sig: 403, by GET and by POST', async () => {
     const fields = { msisdn: '447700900182', to: '447700900000', messageId: '0F000001', text: 'forged', type: 'text', timestamp: '1764700000', nonce: 'n' };
     const base = `http://127.0.0.1:${relay.relay.httpPort}${paths.mo}`;
