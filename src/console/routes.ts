@@ -73,6 +73,11 @@ const STORE_RETRY_SECONDS = 15;
 const STORE_FAILURE_MEANWHILE =
   'Nothing stored is lost; meanwhile mail and webhooks the relay cannot store are refused with a temporary error, which their senders retry.';
 /**
+ * A lock held elsewhere (STORE_BUSY) may hold only what this page reads (a console table another session locked) while
+ * mail is taken as usual: said without claiming mail is refused; /readyz says whether the relay takes it.
+ */
+const STORE_BUSY_MEANWHILE = 'Nothing stored is lost; whether the relay takes mail meanwhile, /readyz says.';
+/**
  * A path of this console, optionally with a query, in printable ASCII without a backslash: the only
  * redirect target taken from a request (no other site, no header-breaking CR or LF).
  */
@@ -245,7 +250,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         request.log.debug({ path: request.url.split('?')[0], ...failureLogFields(error) }, 'console: page answered 503: the store fails');
         const again =
           request.method === 'GET'
-            ? `The relay keeps trying the store; this page tries again every ${STORE_RETRY_SECONDS} s. ${STORE_FAILURE_MEANWHILE}`
+            ? `The relay keeps trying the store; this page tries again every ${STORE_RETRY_SECONDS} s. ${error.code === 'STORE_BUSY' ? STORE_BUSY_MEANWHILE : STORE_FAILURE_MEANWHILE}`
             : 'The relay keeps trying the store. Whether the form was done is not known: look at its page before sending it again.';
         // A GET is read again by the browser itself (no script needed); a form is never sent again unasked.
         return problem(request, reply, error.spec.http, new RelayError(error.code, `${error.publicReason}. ${again}`), request.console, undefined, undefined, {
