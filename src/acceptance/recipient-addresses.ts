@@ -137,6 +137,8 @@ const FORMAT_CHARACTER = /\p{Cf}/gu;
  * the number signs of Arabic, Syriac and Kaithi (U+0600, U+070F, U+110BD): a refusal calls a character invisible only if it is.
  */
 const SHOWS_NOTHING = /\p{Default_Ignorable_Code_Point}/u;
+/** Whether a local part as written holds a format character: refused naming it, whoever its number is. */
+export const holdsFormatCharacter = (spaced: string): boolean => spaced.search(FORMAT_CHARACTER) >= 0;
 /** A blank: words, in a local part as written (spaced). */
 const BLANK = /\s/u;
 /** How a refusal of a local part that is no valid number begins; its reason follows (subjectNumber, notANumber). */

@@ -16,7 +16,7 @@ import { bounceOf, takeBounce } from './bounces.ts';
 import { buildNewMail } from './new-mail.ts';
 import { admitMembers, checkListSize, checkNumberCount, checkRecipientCount, hasRecipient, routeOf, type ShownNumber, shownToSender } from './number-checks.ts';
 import { postmasterMail, postmasterOf } from './postmaster.ts';
-import { isPostmasterAddress, knownSenderOf, type ResolvedRecipient, resolveRecipient, writtenBySender } from './recipient-addresses.ts';
+import { holdsFormatCharacter, isPostmasterAddress, knownSenderOf, type ResolvedRecipient, resolveRecipient, writtenBySender } from './recipient-addresses.ts';
 import type {
   AcceptanceSettings,
   AcceptedBounce,
@@ -263,6 +263,9 @@ export class AcceptanceService {
       return resolveRecipient(address, this.#options.settings.recipients, spaced);
     } catch (error) {
       if (!(error instanceof RelayError && error.code === 'BAD_NUMBER')) throw error;
+      // A number with a format character in it (a bidi override shows its digits in another order) is refused as the
+      // docs say, even when the number without it once texted the relay: never read past what its writer saw.
+      if (spaced !== undefined && holdsFormatCharacter(spaced)) throw error;
       const known = await knownSenderOf(address, (sender) => this.#options.store.knowsSender(sender));
       if (known === undefined) throw error;
       return known;

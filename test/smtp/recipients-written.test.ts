@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { history } from '../../src/admin.ts';
 import type { PuzzelSimulator } from '../../src/simulators/puzzel.ts';
+import { webhookPaths } from '../../src/http/webhooks.ts';
 import { relayWithSimulator, waitFor } from '../helpers/relay.ts';
 import { queuedId, type Reply, SmtpDialog } from '../helpers/smtp.ts';
 
@@ -405,5 +406,39 @@ describe('where libphonenumber allows numbers of 5 or 6 digits (DE, NZ), short c
     const rcpt = await transaction(newZealand.port, ['22222 44844@sms.localhost', '22222@sms.localhost']);
     assert.deepEqual(rcpt.rcpt.map(said), [twoOrOne('22222 44844'), shortCode('22222', 'New Zealand')]);
     assert.ok(!newZealand.gateway.simulator.received.some((sms) => sms.to === '642222244844'));
+  });
+});
+
+describe('a number written with a format character is refused even once it texted the relay', () => {
+  const TOKEN = 'test-webhook-token-0123456789';
+  const suite = relayWithSimulator({
+    smtp: { trustedNetworks: ['127.0.0.1/32'] },
+    sms: { domains: ['sms.localhost'], defaultRegion: 'GB' },
+    inbound: { defaultMailbox: 'ops@example.com', webhookToken: TOKEN },
+  });
+
+  test('a bidi override or a zero-width space around a known sender is 550 naming it, never read past to the number (nothing texted)', async () => {
+    // A number libphonenumber lists and one it does not: the known-sender reading takes the second only once it texted.
+    for (const [msgid, from] of [
+      ['known-1', '447700900123'],
+      ['known-2', '447700955555'],
+    ]) {
+      const answer = await fetch(`http://127.0.0.1:${suite.relay.relay.httpPort}${webhookPaths('intellisoftware').mo}?token=${TOKEN}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ msgid: msgid ?? '', from: from ?? '', text: 'hello' }).toString(),
+      });
+      assert.equal(answer.status, 200);
+    }
+    const written = [
+      '\u202e447700900123@sms.localhost',
+      '4477\u200b00900123@sms.localhost',
+      '4477009\u200b55555@sms.localhost',
+      '\ufeff447700955555@sms.localhost',
+    ];
+    const sent = await transaction(suite.port, written, 'reversed');
+    for (const [index, reply] of sent.rcpt.entries()) assert.match(said(reply), /^550 5\.1\.3 .*U\+(202E|200B|FEFF)/, written[index]);
+    assert.equal(sent.data, undefined);
+    assert.ok(!suite.gateway.simulator.received.some((sms) => sms.text.includes('reversed')));
   });
 });
