@@ -110,6 +110,14 @@ export interface HttpServerOptions {
 
 export interface HttpServer {
   readonly port: number;
+  /**
+   * The stop's first steps (docs/operations.md, "Stopping"): idle connections close at once; a request begun
+   * later is answered 503 SHUTTING_DOWN (the probes their own 503) and its connection closed; one begun
+   * before (its head or body still arriving, or being handled) is answered as usual, its connection closed
+   * after the answer. Resolves once those are answered, or at `timeoutMs`, when the connections still
+   * holding one are closed and counted in a warning. The listener stays open until close().
+   */
+  drain(timeoutMs: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -248,6 +256,14 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const waitingSince = new WeakMap<Socket, number>();
   // When its last request head was read: a body still coming long after is trickled like a head.
   const headRead = new WeakMap<Socket, number>();
+  // Every open connection, for the stop.
+  const connections = new Set<Socket>();
+  // Once the stop began: the connections whose request began before it, each until its answer is done or it closes.
+  let heldOver: Set<Socket> | undefined;
+  let heldOverAnswered = () => {};
+  const release = (socket: Socket) => {
+    if (heldOver?.delete(socket) && heldOver.size === 0) heldOverAnswered();
+  };
   app.server.on('request', (request: IncomingMessage, response: ServerResponse) => {
     const { socket } = request;
     const settled = () => {
@@ -261,6 +277,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       answering.set(socket, (answering.get(socket) ?? 1) - 1);
       if (inFlight.get(socket)?.response === response) inFlight.delete(socket);
       settled();
+      release(socket);
     });
     // A body answered before it was read (a refusal) is read to its end after the answer.
     request.once('end', settled);
@@ -336,6 +353,11 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   app.server.on('connection', (socket: Socket) => {
     const address = peerAddress(socket.remoteAddress);
     waitingSince.set(socket, clock());
+    connections.add(socket);
+    socket.once('close', () => {
+      connections.delete(socket);
+      release(socket);
+    });
     if (LOOPBACK_ADDRESSES.has(address) || proxy(address)) return;
     const open = (fromClient.get(address) ?? 0) + 1;
     if (open > options.maxConnectionsPerClient) {
@@ -377,6 +399,17 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     const refused = clientRefusal(error, error.statusCode, request);
     if (refused === undefined) return notFound(request, reply);
     return reply.status(refused.status).send(toHttpError(refused.refusal).body);
+  });
+  // The stop: a request begun after it is not taken (the probes say why in their own words); the connections of those
+  // begun before close after their answers.
+  app.addHook('onRequest', async (request, reply) => {
+    if (heldOver === undefined || heldOver.has(request.raw.socket) || ANY_HOST_PATHS.has(targetPath(request.url))) return;
+    const { status, body } = toHttpError(new RelayError('SHUTTING_DOWN'));
+    return reply.status(status).send(body);
+  });
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (heldOver !== undefined) reply.header('connection', 'close');
+    return payload;
   });
   // RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request without Host, and to any with more than one.
   app.addHook('onRequest', async (request, reply) => {
@@ -455,8 +488,36 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     throw new ListenError('HTTP', { host: 'http.host', port: 'http.port' }, `${hostBeforePort(options.host)}:${options.port}`, error);
   });
   const address = app.server.address();
+  const drain = (timeoutMs: number) =>
+    new Promise<void>((resolve) => {
+      const held = new Set<Socket>();
+      heldOver = held;
+      for (const socket of connections) {
+        // A connection whose side is ended (a refusal lingering) has nothing more to answer.
+        if (socket.writableEnded) continue;
+        // Under way: a request being answered, or bytes of one since the last answer (a head still arriving).
+        if (answering.get(socket) || socket.bytesRead > (readWhenAnswered.get(socket) ?? 0)) held.add(socket);
+        else socket.destroy();
+      }
+      const timer = setTimeout(() => {
+        if (held.size > 0) {
+          app.log.warn(
+            { requests: held.size },
+            'http: stopping: shutdownTimeout reached with requests under way, the relay closed their connections unanswered',
+          );
+          for (const socket of [...held]) socket.destroy();
+        }
+        resolve();
+      }, timeoutMs);
+      heldOverAnswered = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      if (held.size === 0) heldOverAnswered();
+    });
   return {
     port: typeof address === 'object' && address ? address.port : options.port,
+    drain,
     close: () => app.close(),
   };
 }
