@@ -418,6 +418,18 @@ describe('the HTTP side of a stop', () => {
     }
   });
 
+  test('a keep-alive client that sends its next request as the stop comes gets the 503, not a reset', async () => {
+    const relay = await relayStoppingIn('2s');
+    const client = new RawHttp(relay.relay.httpPort);
+    client.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    assert.equal((await client.answer())?.status, 200);
+    client.received = '';
+    const stopped = relay.stop();
+    client.write('GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    assert.equal((await client.answer())?.status, 503, `answered, not reset (${client.received})`);
+    await stopped;
+  });
+
   test('a request still under way at shutdownTimeout is cut off then, and counted in a warning', async () => {
     const relay = await relayStoppingIn('500ms');
     const form = moForm('stop-http-4', 'never finished');

@@ -1,6 +1,7 @@
 import { type IncomingMessage, maxHeaderSize, STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Socket } from 'node:net';
+import { Server, type Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import { LOOPBACK_ADDRESSES } from '../acceptance/service.ts';
 import {
@@ -38,6 +39,18 @@ const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as 
  * default between requests is 72 s: both are set to this.
  */
 export const IDLE_TIMEOUT_MS = 10_000;
+
+/**
+ * At the stop, a connection with no request under way is closed this long after: a keep-alive client may have sent
+ * its next request as the stop came, not yet read, which closing resets (a lost answer); it gets its 503 instead.
+ */
+const IDLE_CLOSE_GRACE_MS = 100;
+
+/**
+ * At the end of a stop, how long a request on a connection accepted just before the listener closed has to get its
+ * 503 before the connection is closed: the answer is at once, the rest is the client's reading it.
+ */
+const CLOSE_GRACE_MS = 500;
 
 /**
  * The share of `http.maxConnections` kept for this host's loopback (`/healthz` from a load balancer's agent
@@ -488,17 +501,21 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     throw new ListenError('HTTP', { host: 'http.host', port: 'http.port' }, `${hostBeforePort(options.host)}:${options.port}`, error);
   });
   const address = app.server.address();
-  const drain = (timeoutMs: number) =>
-    new Promise<void>((resolve) => {
-      const held = new Set<Socket>();
-      heldOver = held;
-      for (const socket of connections) {
-        // A connection whose side is ended (a refusal lingering) has nothing more to answer.
-        if (socket.writableEnded) continue;
-        // Under way: a request being answered, or bytes of one since the last answer (a head still arriving).
-        if (answering.get(socket) || socket.bytesRead > (readWhenAnswered.get(socket) ?? 0)) held.add(socket);
-        else socket.destroy();
-      }
+  const drain = async (timeoutMs: number) => {
+    const held = new Set<Socket>();
+    heldOver = held;
+    const idle = new Map<Socket, number>();
+    for (const socket of connections) {
+      // A connection whose side is ended (a refusal lingering) has nothing more to answer.
+      if (socket.writableEnded) continue;
+      // Under way: a request being answered, or bytes of one since the last answer (a head still arriving).
+      if (answering.get(socket) || socket.bytesRead > (readWhenAnswered.get(socket) ?? 0)) held.add(socket);
+      else idle.set(socket, socket.bytesRead);
+    }
+    const idleClosed = sleep(IDLE_CLOSE_GRACE_MS).then(() => {
+      for (const [socket, bytesRead] of idle) if (socket.bytesRead === bytesRead) socket.destroy();
+    });
+    const heldAnswered = new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         if (held.size > 0) {
           app.log.warn(
@@ -515,9 +532,21 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       };
       if (held.size === 0) heldOverAnswered();
     });
+    // The listener closes (close()) only after the grace: Node's close would reset the idle connections at once.
+    await Promise.all([idleClosed, heldAnswered]);
+  };
   return {
     port: typeof address === 'object' && address ? address.port : options.port,
     drain,
-    close: () => app.close(),
+    async close() {
+      // A stop while starting has no drain: what comes now is refused all the same.
+      heldOver ??= new Set();
+      // No new connection; one accepted just before, whose request is arriving, gets its 503 (the stop began) within
+      // CLOSE_GRACE_MS, not a reset; fastify closes what is left. net's close: HTTP's would reset the silent ones at once.
+      Server.prototype.close.call(app.server);
+      const closed = [...connections].map((socket) => new Promise((resolve) => socket.once('close', resolve)));
+      await Promise.race([Promise.all(closed), sleep(CLOSE_GRACE_MS, undefined, { ref: false })]);
+      await app.close();
+    },
   };
 }
