@@ -285,7 +285,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       retryMinDelayMs: config.mail.retryMinDelay,
       retryMaxDelayMs: config.mail.retryMaxDelay,
       metrics,
-      secrets: config.mail.url ? urlSecrets(config.mail.url) : [],
+      ...(config.mail.url ? { secrets: urlSecrets(config.mail.url) } : {}),
     });
     loops.mailer = mailer;
     mailer.start();
@@ -368,6 +368,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       statusCode: (provider, code) => registry.get(provider).statusCode?.(code),
       nationalRegion: (provider) => config.sms.defaultRegion ?? registry.get(provider).region,
       reassembly: { store, timeoutMs: config.inbound.reassemblyTimeout },
+      stopping: () => stopping,
     });
     inbound.start();
     stack.push(() => inbound.stop());
@@ -621,9 +622,10 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     // them too (the look after it), and a relay that logs `relay: ready` was never asked to stop while starting.
     let smtp: SmtpIntake | undefined;
     stack.push(async () => {
-      // The stop's first step (docs/operations.md, "Stopping"): new transactions get 421 and new HTTP requests 503, and
-      // nothing more is claimed, at once; open sessions, HTTP requests under way and the work in flight then share
-      // `shutdownTimeout`. Whatever is still in flight after it keeps its lease for the next start.
+      // The stop's first step (docs/operations.md, "Stopping"): new transactions get 421, new HTTP requests 503 and an SMPP
+      // deliver_sm ESME_RX_T_APPN (inbound reads `stopping`), and nothing more is claimed, at once; open sessions, HTTP
+      // requests under way and the work in flight then share `shutdownTimeout`. Whatever is still in flight after it
+      // keeps its lease for the next start.
       stopping = true;
       // A store that connects or space freed during the stop makes the relay no readier.
       logReadyOnceReady = undefined;
