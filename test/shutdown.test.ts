@@ -4,6 +4,7 @@ import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { loadConfig } from '../src/config/load.ts';
+import { hashPassword } from '../src/policy/passwords.ts';
 import { startRelay } from '../src/relay.ts';
 import { webhookPaths } from '../src/http/webhooks.ts';
 import { SqliteStore } from '../src/store/sqlite.ts';
@@ -321,8 +322,11 @@ class RawHttp {
       const match = /^HTTP\/1\.1 (\d{3}) [^\r]*\r\n([\s\S]*?)\r\n\r\n/.exec(this.received);
       if (!match) return undefined;
       const length = Number(/^content-length: (\d+)$/im.exec(match[2] ?? '')?.[1] ?? 0);
-      const body = this.received.slice(match[0].length);
-      return body.length >= length ? { status: Number(match[1]), headers: (match[2] ?? '').toLowerCase(), body: body.slice(0, length) } : undefined;
+      // Content-Length counts bytes (a page's UTF-8), not characters.
+      const body = Buffer.from(this.received.slice(match[0].length));
+      return body.length >= length
+        ? { status: Number(match[1]), headers: (match[2] ?? '').toLowerCase(), body: body.subarray(0, length).toString() }
+        : undefined;
     };
     return waitFor('an answer or the close', () => whole() ?? (this.closed ? 'closed' : undefined), 5_000).then((got) => (got === 'closed' ? undefined : got));
   }
@@ -338,11 +342,11 @@ describe('the HTTP side of a stop', () => {
     `POST ${webhookPaths('intellisoftware').mo} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${Buffer.byteLength(form)}\r\n\r\n`;
 
   /** A relay in this process whose mail goes to its Maildir, with the given shutdownTimeout, and its log lines. Its stop() begins the stop at once. */
-  async function relayStoppingIn(shutdownTimeout: string) {
+  async function relayStoppingIn(shutdownTimeout: string, settings: Record<string, unknown> = {}) {
     const dir = tempDir('smsrelay-stop-http-');
     dirs.push(dir);
     const log = captureLog('info');
-    const started = await startTestRelay({ shutdownTimeout }, { SMSRELAY_DEFAULT_MAILBOX: 'ops@example.com' }, dir, {}, log.logger);
+    const started = await startTestRelay({ shutdownTimeout, ...settings }, { SMSRELAY_DEFAULT_MAILBOX: 'ops@example.com' }, dir, {}, log.logger);
     const messages = () => log.lines.map((line) => JSON.parse(line) as { msg: string; requests?: number });
     return { ...started, messages };
   }
@@ -446,5 +450,65 @@ describe('the HTTP side of a stop', () => {
       cut.map((line) => [line.msg, line.requests]),
       [['http: stopping: shutdownTimeout reached with requests under way, the relay closed their connections unanswered', 1]],
     );
+  });
+
+  test('a request answered before its body was read, its body still arriving at the stop, holds nothing: the stop goes on, no warning, its connection closes once the body is read', async () => {
+    const relay = await relayStoppingIn('3s');
+    const form = moForm('stop-http-5', 'x'.repeat(200));
+    const refused = new RawHttp(relay.relay.httpPort);
+    // A content coding is refused 415 before the body is read.
+    refused.write(moHead(form).replace('\r\n\r\n', '\r\nContent-Encoding: gzip\r\n\r\n') + form.slice(0, 10));
+    assert.equal((await refused.answer())?.status, 415);
+    refused.write(form.slice(10, 20));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const began = performance.now();
+    const stopped = relay.stop();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    refused.write(form.slice(20));
+    await stopped;
+    const tookMs = performance.now() - began;
+    assert.ok(tookMs < 1_500, `not held until shutdownTimeout (${Math.round(tookMs)} ms)`);
+    assert.deepEqual(
+      relay.messages().filter((line) => line.msg.startsWith('http: stopping:')),
+      [],
+    );
+    await waitFor('the connection closed', () => refused.closed, 2_000);
+  });
+
+  test('a request pipelined behind the one under way at the stop is answered 503 after it, and not taken', async () => {
+    const relay = await relayStoppingIn('3s');
+    const first = moForm('stop-http-6', 'under way at the stop');
+    const second = moForm('stop-http-7', 'pipelined after the stop');
+    const client = await webhookUnderWay(relay.relay.httpPort, first, 5);
+    const stopped = relay.stop();
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    client.write(first.slice(5) + moHead(second) + second);
+    await waitFor('the connection closed', () => client.closed, 4_000);
+    await stopped;
+    const statuses = [...client.received.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((match) => Number(match[1]));
+    assert.deepEqual(statuses, [200, 503], client.received);
+    const received = relay.messages().filter((line) => line.msg.startsWith('inbound: SMS received'));
+    assert.equal(received.length, 1, 'only the request under way was taken');
+  });
+
+  test("the console's page asked for during the stop is its own 503 page with Retry-After, as its other 503s", async () => {
+    const relay = await relayStoppingIn('2s', {
+      console: { users: [{ name: 'olivia', passwordHash: await hashPassword('a long enough password'), role: 'operator' }] },
+    });
+    const form = moForm('stop-http-8', 'holds the stop');
+    const held = await webhookUnderWay(relay.relay.httpPort, form, 0);
+    const stopped = relay.stop();
+    const page = new RawHttp(relay.relay.httpPort);
+    page.write('GET /console/ HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/html\r\n\r\n');
+    const answer = await page.answer();
+    assert.equal(answer?.status, 503, page.received);
+    assert.match(answer?.headers ?? '', /^content-type: text\/html/m);
+    assert.match(answer?.headers ?? '', /^retry-after: 15$/m);
+    assert.match(answer?.headers ?? '', /^connection: close$/m);
+    assert.match(answer?.body ?? '', /SHUTTING_DOWN/);
+    held.write(form);
+    assert.equal((await held.answer())?.status, 200);
+    await stopped;
+    assert.ok(!relay.messages().some((line) => line.msg === 'http: request failed'), 'the refusal is no failure');
   });
 });
