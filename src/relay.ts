@@ -262,7 +262,8 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     await disk.start();
     stack.push(() => disk.stop());
     let stopping = false;
-    const unavailable = () => (stopping ? new RelayError('SHUTTING_DOWN') : (storeHealth.fault ?? (disk.full ? new RelayError('DISK_FULL') : undefined)));
+    const cannotStore = () => storeHealth.fault ?? (disk.full ? new RelayError('DISK_FULL') : undefined);
+    const unavailable = () => (stopping ? new RelayError('SHUTTING_DOWN') : cannotStore());
 
     // Each peer's answers are cut of the secrets it is sent: the gateways' of the accounts' credentials (an account's go to
     // its provider alone, but cutting more costs nothing), the smarthost's of mail.url's login. A secret no peer is sent
@@ -449,7 +450,8 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       mounts: [
         (app: FastifyInstance) =>
           mountWebhooks(app, {
-            unavailable,
+            // The stop's 503 is the HTTP server's (http.drain): a webhook whose head was still arriving at the stop is taken.
+            unavailable: cannotStore,
             receivers: accounts.flatMap((account) => {
               const plugin = registry.get(account.provider);
               return receivesWebhooks(plugin) ? [{ provider: plugin, sink: inbound.sinkFor(plugin.name), signature: account.signature }] : [];
@@ -620,14 +622,15 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     // them too (the look after it), and a relay that logs `relay: ready` was never asked to stop while starting.
     let smtp: SmtpIntake | undefined;
     stack.push(async () => {
-      // The stop's first step (docs/operations.md, "Stopping"): new transactions get 421 and webhooks 503, and
-      // nothing more is claimed, at once; open sessions and the work in flight then share
-      // `shutdownTimeout`. Whatever is still in flight after it keeps its lease for the next start.
+      // The stop's first step (docs/operations.md, "Stopping"): new transactions get 421, new HTTP requests 503 and an SMPP
+      // deliver_sm ESME_RX_T_APPN (inbound reads `stopping`), and nothing more is claimed, at once; open sessions, HTTP
+      // requests under way and the work in flight then share `shutdownTimeout`. Whatever is still in flight after it
+      // keeps its lease for the next start.
       stopping = true;
       // A store that connects or space freed during the stop makes the relay no readier.
       logReadyOnceReady = undefined;
       smtpUp = false;
-      await Promise.all([smtp?.close(), dispatcher.stop(config.shutdownTimeout), mailer.stop(config.shutdownTimeout)]);
+      await Promise.all([http.drain(config.shutdownTimeout), smtp?.close(), dispatcher.stop(config.shutdownTimeout), mailer.stop(config.shutdownTimeout)]);
     });
     smtp = await startSmtpIntake({
       settings: config.smtp,

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { type AddressInfo, createServer } from 'node:net';
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { loadConfig } from '../src/config/load.ts';
+import { hashPassword } from '../src/policy/passwords.ts';
 import { startRelay } from '../src/relay.ts';
 import { webhookPaths } from '../src/http/webhooks.ts';
 import { SqliteStore } from '../src/store/sqlite.ts';
@@ -13,6 +14,7 @@ import {
   BIN,
   gatewayYaml,
   killSpawnedRelays,
+  maildirMessages,
   relayEnvironment,
   removeDir,
   spawnRelay,
@@ -289,5 +291,224 @@ describe('the SMTP replies of a stop', () => {
       await idle.close();
       await inData.close();
     }
+  });
+});
+
+/** A raw connection to the HTTP port: what the relay answered on it, and whether it closed it. */
+class RawHttp {
+  readonly #socket: Socket;
+  received = '';
+  closed = false;
+
+  constructor(port: number) {
+    this.#socket = connect({ host: '127.0.0.1', port });
+    this.#socket.setEncoding('utf8');
+    this.#socket.on('data', (chunk: string) => {
+      this.received += chunk;
+    });
+    this.#socket.on('close', () => {
+      this.closed = true;
+    });
+    this.#socket.on('error', () => undefined);
+  }
+
+  write(text: string): void {
+    this.#socket.write(text);
+  }
+
+  /** The first answer once it is whole (its Content-Length read), or undefined if the connection closed before. */
+  async answer(): Promise<{ status: number; headers: string; body: string } | undefined> {
+    const whole = () => {
+      const match = /^HTTP\/1\.1 (\d{3}) [^\r]*\r\n([\s\S]*?)\r\n\r\n/.exec(this.received);
+      if (!match) return undefined;
+      const length = Number(/^content-length: (\d+)$/im.exec(match[2] ?? '')?.[1] ?? 0);
+      // Content-Length counts bytes (a page's UTF-8), not characters.
+      const body = Buffer.from(this.received.slice(match[0].length));
+      return body.length >= length
+        ? { status: Number(match[1]), headers: (match[2] ?? '').toLowerCase(), body: body.subarray(0, length).toString() }
+        : undefined;
+    };
+    return waitFor('an answer or the close', () => whole() ?? (this.closed ? 'closed' : undefined), 5_000).then((got) => (got === 'closed' ? undefined : got));
+  }
+
+  close(): void {
+    this.#socket.destroy();
+  }
+}
+
+describe('the HTTP side of a stop', () => {
+  const moForm = (msgid: string, text: string) => new URLSearchParams({ msgid, from: '447700900601', text }).toString();
+  const moHead = (form: string) =>
+    `POST ${webhookPaths('intellisoftware').mo} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${Buffer.byteLength(form)}\r\n\r\n`;
+
+  /** A relay in this process whose mail goes to its Maildir, with the given shutdownTimeout, and its log lines. Its stop() begins the stop at once. */
+  async function relayStoppingIn(shutdownTimeout: string, settings: Record<string, unknown> = {}) {
+    const dir = tempDir('smsrelay-stop-http-');
+    dirs.push(dir);
+    const log = captureLog('info');
+    const started = await startTestRelay({ shutdownTimeout, ...settings }, { SMSRELAY_DEFAULT_MAILBOX: 'ops@example.com' }, dir, {}, log.logger);
+    const messages = () => log.lines.map((line) => JSON.parse(line) as { msg: string; requests?: number });
+    return { ...started, messages };
+  }
+
+  /** A webhook whose head and the first `sent` characters of its body have been read by the relay. */
+  async function webhookUnderWay(port: number, form: string, sent: number): Promise<RawHttp> {
+    const webhook = new RawHttp(port);
+    webhook.write(moHead(form) + form.slice(0, sent));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    return webhook;
+  }
+
+  test('a webhook whose body is still arriving when the stop comes is answered 200 once stored, its connection closed after, and its reply mail goes out', async () => {
+    const relay = await relayStoppingIn('3s');
+    const form = moForm('stop-http-1', 'body still arriving at the stop');
+    const webhook = await webhookUnderWay(relay.relay.httpPort, form, 10);
+    const stopped = relay.stop();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    webhook.write(form.slice(10));
+    const answer = await webhook.answer();
+    assert.equal(answer?.status, 200, `answered, not cut off (${webhook.received})`);
+    assert.match(answer?.headers ?? '', /^connection: close$/m);
+    await waitFor('the connection closed after the answer', () => webhook.closed, 2_000);
+    assert.notEqual(await within(stopped, STOP_BUDGET_MS), 'still running');
+    assert.ok(!relay.messages().some((line) => line.msg.startsWith('http: stopping:')), 'nothing was cut off');
+
+    // The reply mail is the next start's to send if the stop came first: it was stored before the 200.
+    const again = await startTestRelay({ shutdownTimeout: '3s' }, { SMSRELAY_DEFAULT_MAILBOX: 'ops@example.com' }, relay.dir);
+    cleanups.push(() => again.stop());
+    const mail = await waitFor('the reply mail', () => maildirMessages(again.maildir).find((raw) => raw.includes('body still arriving at the stop')), 5_000);
+    assert.match(mail, /^To: ops@example\.com/im);
+  });
+
+  test("a request begun after the stop began is answered 503 in the catalogue's JSON, Connection: close, whatever its path", async () => {
+    const relay = await relayStoppingIn('2s');
+    const form = moForm('stop-http-2', 'holds the stop');
+    // A webhook under way holds the stop open meanwhile.
+    const held = await webhookUnderWay(relay.relay.httpPort, form, 0);
+    const stopped = relay.stop();
+    for (const request of [
+      moHead(moForm('stop-http-3', 'after the stop')) + moForm('stop-http-3', 'after the stop'),
+      'GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n',
+    ]) {
+      const late = new RawHttp(relay.relay.httpPort);
+      late.write(request);
+      const answer = await late.answer();
+      assert.equal(answer?.status, 503, `${request.split('\r\n')[0]}: ${late.received}`);
+      assert.match(answer?.headers ?? '', /^connection: close$/m);
+      assert.deepEqual(JSON.parse(answer?.body ?? ''), { error: 'SHUTTING_DOWN', message: 'The relay is shutting down; try again in a moment' });
+      await waitFor('the late connection closed', () => late.closed, 2_000);
+    }
+    held.write(form);
+    assert.equal((await held.answer())?.status, 200);
+    await stopped;
+  });
+
+  test('an idle keep-alive connection is closed at once, while an SMTP transaction still holds the stop open', async () => {
+    const relay = await relayStoppingIn('2s');
+    const idle = new RawHttp(relay.relay.httpPort);
+    idle.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    assert.equal((await idle.answer())?.status, 200);
+    const session = await SmtpDialog.open(relay.relay.smtpPort);
+    try {
+      await session.command('EHLO client.example.com');
+      assert.equal((await session.command('MAIL FROM:<alice@example.com>')).code, 250);
+      const stopped = relay.stop();
+      await waitFor('the idle connection closed', () => idle.closed, 500);
+      assert.equal(await within(stopped, 0), 'still running', 'the SMTP transaction still holds the stop');
+      await session.close();
+      await stopped;
+    } finally {
+      await session.close().catch(() => undefined);
+    }
+  });
+
+  test('a keep-alive client that sends its next request as the stop comes gets the 503, not a reset', async () => {
+    const relay = await relayStoppingIn('2s');
+    const client = new RawHttp(relay.relay.httpPort);
+    client.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    assert.equal((await client.answer())?.status, 200);
+    client.received = '';
+    const stopped = relay.stop();
+    client.write('GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    assert.equal((await client.answer())?.status, 503, `answered, not reset (${client.received})`);
+    await stopped;
+  });
+
+  test('a request still under way at shutdownTimeout is cut off then, and counted in a warning', async () => {
+    const relay = await relayStoppingIn('500ms');
+    const form = moForm('stop-http-4', 'never finished');
+    const stalled = await webhookUnderWay(relay.relay.httpPort, form, 5);
+    const began = performance.now();
+    const stopped = relay.stop();
+    await waitFor('the stalled connection closed', () => stalled.closed, STOP_BUDGET_MS);
+    const tookMs = performance.now() - began;
+    assert.ok(tookMs >= 400, `held until shutdownTimeout (${Math.round(tookMs)} ms)`);
+    // Logged by the time the stop ends.
+    await stopped;
+    const cut = relay.messages().filter((line) => line.msg.startsWith('http: stopping:'));
+    assert.deepEqual(
+      cut.map((line) => [line.msg, line.requests]),
+      [['http: stopping: shutdownTimeout reached with requests under way, the relay closed their connections unanswered', 1]],
+    );
+  });
+
+  test('a request answered before its body was read, its body still arriving at the stop, holds nothing: the stop goes on, no warning, its connection closes once the body is read', async () => {
+    const relay = await relayStoppingIn('3s');
+    const form = moForm('stop-http-5', 'x'.repeat(200));
+    const refused = new RawHttp(relay.relay.httpPort);
+    // A content coding is refused 415 before the body is read.
+    refused.write(moHead(form).replace('\r\n\r\n', '\r\nContent-Encoding: gzip\r\n\r\n') + form.slice(0, 10));
+    assert.equal((await refused.answer())?.status, 415);
+    refused.write(form.slice(10, 20));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const began = performance.now();
+    const stopped = relay.stop();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    refused.write(form.slice(20));
+    await stopped;
+    const tookMs = performance.now() - began;
+    assert.ok(tookMs < 1_500, `not held until shutdownTimeout (${Math.round(tookMs)} ms)`);
+    assert.deepEqual(
+      relay.messages().filter((line) => line.msg.startsWith('http: stopping:')),
+      [],
+    );
+    await waitFor('the connection closed', () => refused.closed, 2_000);
+  });
+
+  test('a request pipelined behind the one under way at the stop is answered 503 after it, and not taken', async () => {
+    const relay = await relayStoppingIn('3s');
+    const first = moForm('stop-http-6', 'under way at the stop');
+    const second = moForm('stop-http-7', 'pipelined after the stop');
+    const client = await webhookUnderWay(relay.relay.httpPort, first, 5);
+    const stopped = relay.stop();
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    client.write(first.slice(5) + moHead(second) + second);
+    await waitFor('the connection closed', () => client.closed, 4_000);
+    await stopped;
+    const statuses = [...client.received.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((match) => Number(match[1]));
+    assert.deepEqual(statuses, [200, 503], client.received);
+    const received = relay.messages().filter((line) => line.msg.startsWith('inbound: SMS received'));
+    assert.equal(received.length, 1, 'only the request under way was taken');
+  });
+
+  test("the console's page asked for during the stop is its own 503 page with Retry-After, as its other 503s", async () => {
+    const relay = await relayStoppingIn('2s', {
+      console: { users: [{ name: 'olivia', passwordHash: await hashPassword('a long enough password'), role: 'operator' }] },
+    });
+    const form = moForm('stop-http-8', 'holds the stop');
+    const held = await webhookUnderWay(relay.relay.httpPort, form, 0);
+    const stopped = relay.stop();
+    const page = new RawHttp(relay.relay.httpPort);
+    page.write('GET /console/ HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/html\r\n\r\n');
+    const answer = await page.answer();
+    assert.equal(answer?.status, 503, page.received);
+    assert.match(answer?.headers ?? '', /^content-type: text\/html/m);
+    assert.match(answer?.headers ?? '', /^retry-after: 15$/m);
+    assert.match(answer?.headers ?? '', /^connection: close$/m);
+    assert.match(answer?.body ?? '', /SHUTTING_DOWN/);
+    held.write(form);
+    assert.equal((await held.answer())?.status, 200);
+    await stopped;
+    assert.ok(!relay.messages().some((line) => line.msg === 'http: request failed'), 'the refusal is no failure');
   });
 });

@@ -508,7 +508,7 @@ export const gatewaySchema = z.strictObject({
 
 export const configSchema = z.strictObject({
   dataDir: z.string().regex(/\S/, EMPTY_VALUE).default('./data'),
-  /** On SIGTERM: how long open SMTP sessions and gateway requests in flight may still take. */
+  /** On SIGTERM: how long open SMTP sessions, HTTP requests under way and gateway requests in flight may still take. */
   shutdownTimeout: duration.pipe(timeoutMinimum()).prefault(DEFAULT_SHUTDOWN_TIMEOUT),
   log: z.strictObject({ level: z.enum(LOG_LEVELS).default('info') }).prefault({}),
   smtp: z

@@ -228,6 +228,14 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
       // The store failing (down, busy, its disk full) in a page, a form or the session check: a person gets the console's
       // page saying so, a script the relay's JSON (the app's handler, rethrown to), as any other error.
       scope.setErrorHandler(async (error: Error & { statusCode?: number }, request: ConsoleRequest, reply) => {
+        // The relay stopping (refused before the access hooks ran): its 503 says when to come back, a GET's page asks again
+        // by itself, and finds the relay started again.
+        if (error instanceof RelayError && error.code === 'SHUTTING_DOWN') {
+          reply.headers(SECURITY_HEADERS);
+          return problem(request, reply, 503, error, undefined, undefined, undefined, {
+            retryEvery: request.method === 'GET' ? STORE_RETRY_SECONDS : undefined,
+          });
+        }
         // The app's handler answers a script: told when to come back as problem() tells a browser.
         if (wantsJson(request)) {
           if (isStoreFailure(error)) retryLater(reply);

@@ -1,6 +1,7 @@
 import { type IncomingMessage, maxHeaderSize, STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Socket } from 'node:net';
+import { Server, type Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import { LOOPBACK_ADDRESSES } from '../acceptance/service.ts';
 import {
@@ -38,6 +39,18 @@ const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as 
  * default between requests is 72 s: both are set to this.
  */
 export const IDLE_TIMEOUT_MS = 10_000;
+
+/**
+ * At the stop, a connection with no request under way is closed this long after: a keep-alive client may have sent
+ * its next request as the stop came, not yet read, which closing resets (a lost answer); it gets its 503 instead.
+ */
+const IDLE_CLOSE_GRACE_MS = 100;
+
+/**
+ * At the end of a stop, how long a request on a connection accepted just before the listener closed has to get its
+ * 503 before the connection is closed: the answer is at once, the rest is the client's reading it.
+ */
+const CLOSE_GRACE_MS = 500;
 
 /**
  * The share of `http.maxConnections` kept for this host's loopback (`/healthz` from a load balancer's agent
@@ -110,6 +123,15 @@ export interface HttpServerOptions {
 
 export interface HttpServer {
   readonly port: number;
+  /**
+   * The stop's first steps (docs/operations.md, "Stopping"): idle connections close at once; a request begun
+   * later, one pipelined behind a request under way too, is answered 503 SHUTTING_DOWN (the probes their own
+   * 503) and not taken, its connection closed; one begun before (its head or body still arriving, or being
+   * handled) is answered as usual, its connection closed after the answer; one already answered whose body
+   * still arrives (a refusal) holds nothing, its connection closed once the body is read. Resolves once those are answered, or at `timeoutMs`, when the connections still
+   * holding one are closed and counted in a warning. The listener stays open until close().
+   */
+  drain(timeoutMs: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -248,8 +270,34 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const waitingSince = new WeakMap<Socket, number>();
   // When its last request head was read: a body still coming long after is trickled like a head.
   const headRead = new WeakMap<Socket, number>();
-  app.server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+  // Every open connection, for the stop.
+  const connections = new Set<Socket>();
+  // The request each connection began last: during the stop, its answer is the connection's last.
+  const lastRequest = new WeakMap<Socket, IncomingMessage>();
+  // Once the stop began: the connections with a request under way at it, each until its answers are done or it closes.
+  let heldOver: Set<Socket> | undefined;
+  let heldOverAnswered = () => {};
+  const release = (socket: Socket) => {
+    if (heldOver?.delete(socket) && heldOver.size === 0) heldOverAnswered();
+  };
+  // Of those, the connections whose request head was arriving at the stop: that one request is still taken.
+  const headArriving = new WeakSet<Socket>();
+  // The requests begun after the stop, a pipelined one behind the request under way too: answered 503, nothing taken.
+  const late = new WeakSet<IncomingMessage>();
+  /**
+   * During the stop, closes those of `sockets` that read nothing more for IDLE_CLOSE_GRACE_MS and answer nothing: a
+   * request its client sent meanwhile gets its 503 rather than a reset.
+   */
+  const closeWhenQuiet = async (sockets: readonly Socket[]) => {
+    const read = sockets.map((socket) => [socket, socket.bytesRead] as const);
+    await sleep(IDLE_CLOSE_GRACE_MS);
+    for (const [socket, bytesRead] of read) if (socket.bytesRead === bytesRead && !answering.get(socket)) socket.destroy();
+  };
+  // Before fastify's own listener: a request is known late, and its connection's last, before any hook of its runs.
+  app.server.prependListener('request', (request: IncomingMessage, response: ServerResponse) => {
     const { socket } = request;
+    if (heldOver !== undefined && !headArriving.delete(socket)) late.add(request);
+    lastRequest.set(socket, request);
     const settled = () => {
       readWhenAnswered.set(socket, socket.bytesRead);
       waitingSince.set(socket, clock());
@@ -261,9 +309,15 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       answering.set(socket, (answering.get(socket) ?? 1) - 1);
       if (inFlight.get(socket)?.response === response) inFlight.delete(socket);
       settled();
+      // Released once its last answer is done: a request pipelined behind gets its 503 first.
+      if (!answering.get(socket)) release(socket);
     });
-    // A body answered before it was read (a refusal) is read to its end after the answer.
-    request.once('end', settled);
+    // A body answered before it was read (a refusal) is read to its end after the answer; during the stop its connection
+    // then has nothing under way.
+    request.once('end', () => {
+      settled();
+      if (heldOver !== undefined && !answering.get(socket)) void closeWhenQuiet([socket]);
+    });
   });
   app.server.on('timeout', (socket: Socket) => {
     if (answering.get(socket)) return;
@@ -345,6 +399,11 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   app.server.on('connection', (socket: Socket) => {
     const address = peerAddress(socket.remoteAddress);
     waitingSince.set(socket, clock());
+    connections.add(socket);
+    socket.once('close', () => {
+      connections.delete(socket);
+      release(socket);
+    });
     if (LOOPBACK_ADDRESSES.has(address) || proxy(address)) return;
     const open = (fromClient.get(address) ?? 0) + 1;
     if (open > options.maxConnectionsPerClient) {
@@ -380,12 +439,22 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       const path = request.url.split('?')[0];
       // A 503 while the store fails is the answer the provider retries: the store's health says the outage once each way (store/health.ts).
       if (isStoreFailure(error)) request.log.debug({ path, ...failureLogFields(error) }, 'http: request answered 503: the store fails');
-      else if (status >= 500) request.log.error({ err: error, path }, 'http: request failed');
+      // The stop's refusal is no failure: the stop has its own lines.
+      else if (status >= 500 && error.code !== 'SHUTTING_DOWN') request.log.error({ err: error, path }, 'http: request failed');
       return reply.status(status).send(body);
     }
     const refused = clientRefusal(error, error.statusCode, request);
     if (refused === undefined) return notFound(request, reply);
     return reply.status(refused.status).send(toHttpError(refused.refusal).body);
+  });
+  // The stop: a request begun after it is not taken (the probes say why in their own words), refused in the form of its
+  // scope's other errors (the console's page); a connection closes after its last answer.
+  app.addHook('onRequest', async (request) => {
+    if (late.has(request.raw) && !ANY_HOST_PATHS.has(targetPath(request.url))) throw new RelayError('SHUTTING_DOWN');
+  });
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (heldOver !== undefined && lastRequest.get(request.raw.socket) === request.raw) reply.header('connection', 'close');
+    return payload;
   });
   // RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request without Host, and to any with more than one.
   app.addHook('onRequest', async (request, reply) => {
@@ -464,8 +533,56 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     throw new ListenError('HTTP', { host: 'http.host', port: 'http.port' }, `${hostBeforePort(options.host)}:${options.port}`, error);
   });
   const address = app.server.address();
+  const drain = async (timeoutMs: number) => {
+    const held = new Set<Socket>();
+    heldOver = held;
+    const idle: Socket[] = [];
+    for (const socket of connections) {
+      // A connection whose side is ended (a refusal lingering) has nothing more to answer.
+      if (socket.writableEnded) continue;
+      // Under way: a request being answered, or bytes of one since the last answer (a head still arriving).
+      if (answering.get(socket)) held.add(socket);
+      else if (socket.bytesRead === (readWhenAnswered.get(socket) ?? 0)) idle.push(socket);
+      // Bytes since the last answer are a head arriving unless its request's body still is: that request was answered
+      // before its body was read (a refusal), and the connection closes once the body is read ('end' above).
+      else if (lastRequest.get(socket)?.readableEnded !== false) {
+        held.add(socket);
+        headArriving.add(socket);
+      }
+    }
+    const idleClosed = closeWhenQuiet(idle);
+    const heldAnswered = new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        if (held.size > 0) {
+          app.log.warn(
+            { requests: held.size },
+            'http: stopping: shutdownTimeout reached with requests under way, the relay closed their connections unanswered',
+          );
+          for (const socket of [...held]) socket.destroy();
+        }
+        resolve();
+      }, timeoutMs);
+      heldOverAnswered = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      if (held.size === 0) heldOverAnswered();
+    });
+    // The listener closes (close()) only after the grace: Node's close would reset the idle connections at once.
+    await Promise.all([idleClosed, heldAnswered]);
+  };
   return {
     port: typeof address === 'object' && address ? address.port : options.port,
-    close: () => app.close(),
+    drain,
+    async close() {
+      // A stop while starting has no drain: what comes now is refused all the same.
+      heldOver ??= new Set();
+      // No new connection; one accepted just before, whose request is arriving, gets its 503 (the stop began) within
+      // CLOSE_GRACE_MS, not a reset; fastify closes what is left. net's close: HTTP's would reset the silent ones at once.
+      Server.prototype.close.call(app.server);
+      const closed = [...connections].map((socket) => new Promise((resolve) => socket.once('close', resolve)));
+      await Promise.race([Promise.all(closed), sleep(CLOSE_GRACE_MS, undefined, { ref: false })]);
+      await app.close();
+    },
   };
 }
