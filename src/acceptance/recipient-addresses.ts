@@ -133,8 +133,9 @@ export function unreachableLocalPart(local: string): { readonly reached: 'never'
  */
 const FORMAT_CHARACTER = /\p{Cf}/gu;
 /**
- * A character a screen shows nothing for (Default_Ignorable_Code_Point): every format character but the few that show,
- * the number signs of Arabic, Syriac and Kaithi (U+0600, U+070F, U+110BD): a refusal calls a character invisible only if it is.
+ * A character a screen shows nothing for (Default_Ignorable_Code_Point): most format characters, not those that show
+ * (the number signs of Arabic, Syriac and Kaithi such as U+0600, U+070F, U+110BD; the interlinear annotation marks
+ * U+FFF9–FFFB; Egyptian hieroglyph format controls): a refusal calls a character invisible only if it is.
  */
 const SHOWS_NOTHING = /\p{Default_Ignorable_Code_Point}/u;
 /** Whether a local part as written holds a format character: refused naming it, whoever its number is. */
