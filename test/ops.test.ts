@@ -275,6 +275,25 @@ describe('operating the relay', () => {
     refused(['queue', 'retry', deleted], `retry: nothing to retry: its SMS is no longer queued: 1 deleted from the queue; ${resend}`);
   });
 
+  test('log calls an SMS the operator deleted from the queue "deleted", held first or not, never "failed" nor still "held"', async () => {
+    cli('queue', 'pause');
+    const held = queuedId((await sendMail(relay.smtpPort, { to: ['447700900668@sms.localhost'], body: 'held, then deleted' })).data);
+    const plain = queuedId((await sendMail(relay.smtpPort, { to: ['447700900669@sms.localhost'], body: 'deleted' })).data);
+    cli('queue', 'hold', held);
+    assert.match(cli('log', held), /^ {2}\+447700900668: queued \(held\), 0 attempts$/m);
+    cli('queue', 'delete', held);
+    cli('queue', 'delete', plain);
+    cli('queue', 'resume');
+    for (const [id, number] of [
+      [held, '+447700900668'],
+      [plain, '+447700900669'],
+    ] as const) {
+      const log = cli('log', id);
+      assert.match(log, new RegExp(`^ {2}\\${number}: deleted, 0 attempts$`, 'm'), log);
+      assert.match(log, / deleted from the queue by the operator$/m, 'its history says who');
+    }
+  });
+
   test('wrong or missing arguments print the reason and the usage, exit 64; empty lists say so', () => {
     for (const [args, reason] of [
       [['queue', 'hold'], 'queue hold needs a message id, or "all"'],
