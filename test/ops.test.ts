@@ -163,6 +163,35 @@ describe('operating the relay', () => {
     await waitFor('sent after resume', () => relay.logs.find((line) => line.msg === 'dispatch: gateway answered' && line.msgId === id), 40_000);
   });
 
+  test("the operator's pause is logged when it comes and goes, and at a start while paused; /metrics counts its seconds; /readyz stays green", async () => {
+    const pausedLines = () => relay.logs.filter((line) => String(line.msg).startsWith('dispatch: paused by the operator'));
+    const pausedSeconds = async () => /^smsrelay_dispatch_paused_seconds ([0-9.e+-]+)$/m.exec((await get('/metrics')).text)?.[1];
+    const before = pausedLines().length;
+    cli('queue', 'pause');
+    const warned = await waitFor('the pause logged', () => pausedLines()[before], 15_000);
+    assert.equal(warned.level, 'warn');
+    assert.match(String(warned.msg), /since \d{4}-\d\d-\d\dT[\d:.]+Z; no SMS is sent, the queue is kept until `smsrelay queue resume`$/);
+    assert.ok(Number(await pausedSeconds()) >= 0, 'a metric while paused');
+    assert.equal((await get('/readyz')).status, 200, 'mail is still taken');
+    // A start while paused says so right after its ready line.
+    await relay.stop();
+    relay = await spawnRelay(dir, env);
+    const ready = relay.logs.findIndex((line) => line.msg === 'relay: ready');
+    await waitFor(
+      'the pause logged at start',
+      () => relay.logs.slice(ready).find((line) => String(line.msg).startsWith('dispatch: paused by the operator')),
+      15_000,
+    );
+    cli('queue', 'resume');
+    const resumed = await waitFor(
+      'the resume logged',
+      () => relay.logs.find((line) => line.msg === 'dispatch: resumed by the operator; queued SMS are sent again'),
+      15_000,
+    );
+    assert.equal(resumed.level, 'info');
+    assert.equal(await pausedSeconds(), '0', 'while dispatch runs');
+  });
+
   test('a scheduled SMS (X-SMS-Send-At): retry all and retry by id leave it until its time and say so; status and log show its time; --now sends it', async () => {
     const sendAt = new Date(Date.now() + 86_400_000);
     const at = new Date(Math.floor(sendAt.getTime() / 1000) * 1000).toISOString();
