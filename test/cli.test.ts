@@ -1524,6 +1524,44 @@ describe('smsrelay command', () => {
     }
   });
 
+  test("a settings file's YAML faults are said in the relay's words, naming the key, its lines and the fix, by config check and start alike, exit 78", () => {
+    const cwd = dir();
+    const file = join(cwd, 'smsrelay.yaml');
+    const refused = (text: string, expected: readonly string[]) => {
+      writeFileSync(file, text);
+      for (const command of ['config check', 'start']) {
+        const result = spawnSync(process.execPath, [BIN, ...command.split(' ')], {
+          cwd,
+          env: { PATH: process.env.PATH ?? '', SMSRELAY_DATA_DIR: join(cwd, 'data'), SMSRELAY_SMTP_PORT: '0', SMSRELAY_HTTP_PORT: '0' },
+          encoding: 'utf8',
+          timeout: 30_000,
+        });
+        assert.equal(result.status, 78, `${command}: ${result.stderr}`);
+        const lines = result.stderr
+          .trim()
+          .split('\n')
+          .filter((line) => line.startsWith('smsrelay: config: '));
+        assert.deepEqual(
+          lines,
+          expected.map((line) => `smsrelay: config: ${file}:${line}`),
+          command,
+        );
+      }
+    };
+    // Fragments joined: a ConfigMap, a template, `cat base.yaml site.yaml`.
+    refused('smtp:\n  port: 2525\n---\nhttp:\n  port: 8080\n', [
+      '3: the file holds 2 YAML documents (a `---` at line 3 starts the second); the settings are one document: remove the `---` and merge their sections',
+    ]);
+    refused('smtp:\n  port: 2525\nhttp:\n  port: 8080\nsmtp:\n  host: 127.0.0.1\n  host: ::1\n', [
+      '5: smtp given twice, at lines 1 and 5: keep one, its settings merged',
+      '7: smtp.host given twice, at lines 6 and 7: keep one, its settings merged',
+    ]);
+    refused('smtp:\n\tport: 2525\n', ['2: a tab indents this line; YAML indents with spaces only: replace the tab with spaces']);
+    refused('smtp\n  port: 2525\n', [
+      '1: a line that is neither "key: value" nor "- item" (a key without its colon, or a key going on over two lines): end each key with a colon and a space',
+    ]);
+  });
+
   test('a settings file that is a directory, unreadable or missing, or SMSRELAY_CONFIG empty, is one config line naming it and the fix, exit 78; the name is trimmed', () => {
     const cwd = dir();
     chmodSync(cwd, 0o755);
