@@ -468,7 +468,7 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
       assert.doesNotMatch(await row('447700900601').innerText(), /\(held\)/);
       await row('447700900603').getByRole('button', { name: 'Delete' }).click();
       assert.equal(await page.getByRole('status').innerText(), 'delete: 1 queued SMS changed');
-      assert.deepEqual(await states(), { '+447700900601': 'queued', '+447700900602': 'queued held', '+447700900603': 'failed' });
+      assert.deepEqual(await states(), { '+447700900601': 'queued', '+447700900602': 'queued held', '+447700900603': 'deleted' });
       await row('447700900602').getByRole('button', { name: 'Release' }).click();
       assert.match(await page.getByRole('status').innerText(), /^release: 1 queued SMS changed\n/);
 
