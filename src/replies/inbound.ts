@@ -89,6 +89,8 @@ export interface InboundOptions extends ReplyNotesOptions {
    * undefined = kept as written.
    */
   readonly nationalRegion?: ((provider: string) => CountryCode | undefined) | undefined;
+  /** Whether the relay has begun to stop (InboundSink.stopping): its mailer then sends nothing more until the next start. */
+  readonly stopping?: (() => boolean) | undefined;
   /** Where the parts of long SMS are kept until whole (`inbound.reassemblyTimeout`); without it a part is mailed as it comes. */
   readonly reassembly?: { readonly store: ReassemblyStore; readonly timeoutMs: number } | undefined;
 }
@@ -164,6 +166,7 @@ export class InboundService {
       placeReports: (items) => this.#placedReports(provider, items),
       numbersSentUnder: (providerId) => this.#options.store.numbersSentUnder(provider, providerId),
       quarantine: (kind, reason, body) => this.#quarantine(provider, kind, reason, body),
+      stopping: () => this.#options.stopping?.() === true,
     };
   }
 
@@ -324,13 +327,15 @@ export class InboundService {
         return;
       }
       // The conversation's context is on the line of the mail it answers (`smtp: mail accepted`): one grep finds both.
+      // Committed as the relay stops (it came before the stop began): this relay's mailer sends nothing more, so its mail waits
+      // in the queue for another relay's on the same store, or this one's at the next start.
       logger.info(
         {
           ...fields,
           ...(route.conversation ? { context: maskContext(route.conversation.context) } : {}),
           via: route.conversation ? `conversation ${maskContext(route.conversation.context)}` : 'default mailbox',
         },
-        'inbound: SMS received and mailed',
+        this.#options.stopping?.() ? "inbound: SMS received; its mail is queued (this relay's mailer has stopped)" : 'inbound: SMS received and mailed',
       );
       this.#options.onMailQueued();
     };
