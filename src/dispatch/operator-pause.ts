@@ -28,6 +28,8 @@ export class OperatorPauseWatch {
   /** The pause's start as last seen, undefined while running; null before the first look. */
   #since: number | undefined | null = null;
   #warnedAt = 0;
+  /** The last unexpected read error's message: logged once at error, then at debug while it repeats every look. */
+  #fault: string | undefined;
 
   constructor(options: OperatorPauseWatchOptions) {
     this.#options = options;
@@ -58,10 +60,16 @@ export class OperatorPauseWatch {
     try {
       since = await store.dispatchPausedSince();
     } catch (error) {
-      // The store's outage is its health's to log; anything else is a bug, with its stack.
-      if (!isStoreFailure(error)) logger.error(failureLogFields(error), "dispatch: the operator's pause could not be read; tried again later");
+      // The store's outage is its health's to log. Anything else is a bug, with its stack: once, not every look
+      // (17,280 a day), again when it changes or after a look that worked.
+      if (isStoreFailure(error)) return;
+      const fault = error instanceof Error ? error.message : String(error);
+      const level = fault === this.#fault ? 'debug' : 'error';
+      this.#fault = fault;
+      logger[level](failureLogFields(error), "dispatch: the operator's pause could not be read; tried again later");
       return;
     }
+    this.#fault = undefined;
     const now = clock();
     const was = this.#since;
     this.#since = since;
