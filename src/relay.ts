@@ -418,6 +418,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
           ? PostgresConsoleStore.open(config.store.url)
           : SqliteConsoleStore.open(join(config.dataDir, STORE_FILE), config.store.busyTimeout);
     if (consoleStore) stack.push(() => consoleStore.close());
+    const operatorPause = new OperatorPauseWatch({ store, logger: logger.child({ component: 'dispatch' }), clock: options.dispatchClock ?? Date.now });
     const http = await startHttpServer({
       host: config.http.host,
       port: config.http.port,
@@ -446,6 +447,10 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
         const cannotSend = gatewaysNotSending('relay').map(({ provider }) => provider);
         if (cannotSend.length > 0) reasons.gateway = `cannot send: ${cannotSend.join(', ')}`;
         return reasons;
+      },
+      notes: (): Record<string, string> => {
+        const since = operatorPause.pausedSince;
+        return since === undefined ? {} : { dispatch: `paused by the operator since ${new Date(since).toISOString()}` };
       },
       mounts: [
         (app: FastifyInstance) =>
@@ -675,7 +680,6 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       notReady ?? 'relay: ready',
     );
     // After the start's lines: a relay started while paused says so at once, as it does when a pause comes or goes.
-    const operatorPause = new OperatorPauseWatch({ store, logger: logger.child({ component: 'dispatch' }), clock: options.dispatchClock ?? Date.now });
     operatorPause.start();
     stack.push(() => operatorPause.stop());
     // Anything waiting for `relay: ready` gets it, with the same fields, once the store commits, the disk has

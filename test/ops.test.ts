@@ -172,7 +172,13 @@ describe('operating the relay', () => {
     assert.equal(warned.level, 'warn');
     assert.match(String(warned.msg), /since \d{4}-\d\d-\d\dT[\d:.]+Z; no SMS is sent, the queue is kept until `smsrelay queue resume`$/);
     assert.ok(Number(await pausedSeconds()) >= 0, 'a metric while paused');
-    assert.equal((await get('/readyz')).status, 200, 'mail is still taken');
+    const readyz = await get('/readyz');
+    assert.equal(readyz.status, 200, 'mail is still taken');
+    assert.match(
+      readyz.text,
+      /^\{"status":"ready","notes":\{"dispatch":"paused by the operator since \d{4}-\d\d-\d\dT[\d:.]+Z"\}\}$/,
+      'and says dispatch is paused',
+    );
     // A start while paused says so right after its ready line.
     await relay.stop();
     relay = await spawnRelay(dir, env);
@@ -190,6 +196,7 @@ describe('operating the relay', () => {
     );
     assert.equal(resumed.level, 'info');
     assert.equal(await pausedSeconds(), '0', 'while dispatch runs');
+    assert.equal((await get('/readyz')).text, '{"status":"ready"}', 'no note once resumed');
   });
 
   test('a scheduled SMS (X-SMS-Send-At): retry all and retry by id leave it until its time and say so; status and log show its time; --now sends it', async () => {

@@ -42,6 +42,11 @@ export class OperatorPauseWatch {
     this.#timer.unref();
   }
 
+  /** The operator's pause as the last look saw it (at most OPERATOR_PAUSE_LOOK_MS old): its start, undefined while running. */
+  get pausedSince(): number | undefined {
+    return this.#since ?? undefined;
+  }
+
   async stop(): Promise<void> {
     clearInterval(this.#timer);
     await this.#looking;
