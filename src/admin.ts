@@ -22,7 +22,6 @@ import { redactUrl } from './store/postgres/url.ts';
 import type { ReplyMailSettings } from './replies/reply-mail.ts';
 import type { ReplyNotes } from './replies/reply-notes.ts';
 import {
-  DELETED_BY_OPERATOR,
   type LeasedSms,
   OPERATOR,
   type QuarantineDeletion,
@@ -422,7 +421,7 @@ export async function history(
       // A request that may have reached the gateway without an answer: the phone may have this SMS twice.
       const duplicates = sms.possibleDuplicates > 0 ? ` (${plural(sms.possibleDuplicates, 'possible duplicate')})` : '';
       lines.push(
-        `  ${sms.number}: ${sms.status}${sms.held ? ' (held)' : ''}${scheduleOf(sms.scheduledFor, now)}${delivery}, ${attemptsOf(sms)}${duplicates}${sms.providerId ? `, gateway id ${sms.providerId}` : ''}`,
+        `  ${sms.number}: ${sms.status}${sms.held && sms.status === 'queued' ? ' (held)' : ''}${scheduleOf(sms.scheduledFor, now)}${delivery}, ${attemptsOf(sms)}${duplicates}${sms.providerId ? `, gateway id ${sms.providerId}` : ''}`,
       );
     }
     for (const event of events) {
@@ -732,7 +731,8 @@ function nothingQueued(command: QueueAction, sms: readonly SmsState[]): string {
 /** How an SMS that left the queue ended, as its delivery report (if any) tells it. */
 function howFinished(sms: SmsState): string {
   if (sms.status === 'expired') return 'expired unsent (past its maximum age)';
-  if (sms.status === 'failed') return sms.lastError === DELETED_BY_OPERATOR ? 'deleted from the queue' : 'failed for good';
+  if (sms.status === 'deleted') return 'deleted from the queue';
+  if (sms.status === 'failed') return 'failed for good';
   if (sms.delivery === 'delivered') return 'delivered';
   if (sms.delivery === 'failed' || sms.delivery === 'expired') return `failed for good (delivery report: ${sms.delivery})`;
   return 'sent (no final delivery report yet)';

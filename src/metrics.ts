@@ -216,6 +216,16 @@ export class Metrics {
         for (const pause of pauses) paused.set({ provider: pause.provider }, Math.max(0, now - pause.since) / 1000);
       },
     });
+    // The operator's pause (`smsrelay queue pause`, the console's): every SMS held, whatever the gateways do.
+    const operatorPaused: Gauge = new Gauge({
+      name: 'smsrelay_dispatch_paused_seconds',
+      help: "How long an operator's pause (smsrelay queue pause, or the console's) has held every SMS queued; 0 while dispatch runs",
+      registers: [this.registry],
+      async collect() {
+        const since = await store.dispatchPausedSince();
+        operatorPaused.set(since === undefined ? 0 : Math.max(0, Date.now() - since) / 1000);
+      },
+    });
     relayGauge('smsrelay_relay_leases', 'Queued items each relay holds a lease on (is sending), by queue', ['relay', 'queue'], (gauge, relay) => {
       gauge.set({ relay: relay.name, queue: 'sms' }, relay.leases.sms);
       gauge.set({ relay: relay.name, queue: 'mail' }, relay.leases.mail);

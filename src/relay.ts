@@ -33,6 +33,7 @@ import { Mailer } from './mailer/mailer.ts';
 import { Metrics } from './metrics.ts';
 import { DiskWatermark } from './store/disk.ts';
 import { StoreHealthMonitor } from './store/health.ts';
+import { OperatorPauseWatch } from './dispatch/operator-pause.ts';
 import { Housekeeping } from './store/housekeeping.ts';
 import { ListenError, RelayError, toHttpError } from './errors.ts';
 import { hostBeforePort, networkMatcher, peerAddress } from './policy/networks.ts';
@@ -418,6 +419,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
           ? PostgresConsoleStore.open(config.store.url)
           : SqliteConsoleStore.open(join(config.dataDir, STORE_FILE), config.store.busyTimeout);
     if (consoleStore) stack.push(() => consoleStore.close());
+    const operatorPause = new OperatorPauseWatch({ store, logger: logger.child({ component: 'dispatch' }), clock: options.dispatchClock ?? Date.now });
     const http = await startHttpServer({
       host: config.http.host,
       port: config.http.port,
@@ -446,6 +448,10 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
         const cannotSend = gatewaysNotSending('relay').map(({ provider }) => provider);
         if (cannotSend.length > 0) reasons.gateway = `cannot send: ${cannotSend.join(', ')}`;
         return reasons;
+      },
+      notes: (): Record<string, string> => {
+        const since = operatorPause.pausedSince;
+        return since === undefined ? {} : { dispatch: `paused by the operator since ${new Date(since).toISOString()}` };
       },
       mounts: [
         (app: FastifyInstance) =>
@@ -676,6 +682,9 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       },
       notReady ?? 'relay: ready',
     );
+    // After the start's lines: a relay started while paused says so at once, as it does when a pause comes or goes.
+    operatorPause.start();
+    stack.push(() => operatorPause.stop());
     // Anything waiting for `relay: ready` gets it, with the same fields, once the store commits, the disk has
     // room and the gateway can send, whichever of them it waited for (a database that connects, space freed, a bind).
     if (notReady) {

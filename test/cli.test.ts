@@ -1524,6 +1524,89 @@ describe('smsrelay command', () => {
     }
   });
 
+  test("a settings file's YAML faults are said in the relay's words, naming the key, its lines and the fix, by config check and start alike, exit 78", () => {
+    const cwd = dir();
+    const file = join(cwd, 'smsrelay.yaml');
+    const refused = (text: string, expected: readonly string[]) => {
+      writeFileSync(file, text);
+      for (const command of ['config check', 'start']) {
+        const result = spawnSync(process.execPath, [BIN, ...command.split(' ')], {
+          cwd,
+          env: { PATH: process.env.PATH ?? '', SMSRELAY_DATA_DIR: join(cwd, 'data'), SMSRELAY_SMTP_PORT: '0', SMSRELAY_HTTP_PORT: '0' },
+          encoding: 'utf8',
+          timeout: 30_000,
+        });
+        assert.equal(result.status, 78, `${command}: ${result.stderr}`);
+        const lines = result.stderr
+          .trim()
+          .split('\n')
+          .filter((line) => line.startsWith('smsrelay: config: '));
+        assert.deepEqual(
+          lines,
+          expected.map((line) => `smsrelay: config: ${file}:${line}`),
+          command,
+        );
+      }
+    };
+    // Fragments joined: a ConfigMap, a template, `cat base.yaml site.yaml`.
+    refused('smtp:\n  port: 2525\n---\nhttp:\n  port: 8080\n', [
+      '3: the file holds 2 YAML documents (a `---` at line 3 starts the second); the settings are one document: remove the `---` and merge their sections',
+    ]);
+    refused('smtp:\n  port: 2525\nhttp:\n  port: 8080\nsmtp:\n  host: 127.0.0.1\n  host: ::1\n', [
+      '5: smtp given twice, at lines 1 and 5: merge them into one (their settings under it once each)',
+      '7: smtp.host given twice, at lines 6 and 7: keep one',
+    ]);
+    refused('console:\n  users:\n    - name: a\n      name: b\n', ['4: console.users.0.name given twice, at lines 3 and 4: keep one']);
+    refused('smtp:\n  port: 2525\n...\nhttp:\n  port: 8080\n', [
+      '4: the file holds 2 YAML documents (a `...` at line 3 ends the first); the settings are one document: remove the `...` and merge their sections',
+    ]);
+    // Said once, at the line indented too far (the package says it twice, at the line before).
+    refused('smtp:\n  port: 2525\n    host: 127.0.0.1\n', [
+      '3: indented further than the line before it, which has a value: indent it as far as that line, or, if it belongs under that key, leave its value out ("key:" alone)',
+    ]);
+    refused('smtp:\n  banner: Alert: disk\n', [
+      '2: a ": " inside a value, where YAML reads a key: put the value in quotes, or write each "key: value" on a line of its own',
+    ]);
+    refused('sms:\n  domains: [a.example, b.example\nhttp:\n  port: 8080\n', ['3: a list opened with [ above is not closed: end it with ] on its line']);
+    refused('smtp:\n\tport: 2525\n', ['2: a tab indents this line; YAML indents with spaces only: replace the tab with spaces']);
+    refused('smtp\n  port: 2525\n', [
+      '1: a line that is neither "key: value" nor "- item" (a key without its colon, or a key going on over two lines): end each key with a colon and a space',
+    ]);
+  });
+
+  test("a settings file's YAML fault never quotes a value of the file (a password) to stderr, whatever its shape", () => {
+    const cwd = dir();
+    const file = join(cwd, 'smsrelay.yaml');
+    const secret = 'Sup3rS3cret';
+    // Faults the package reports by quoting the token at fault, which may be the value.
+    const shapes = [
+      `  log:\n    level: info\ngateway:\n  password: ${secret}\n`,
+      `gateway:\n  password: |x ${secret}\n`,
+      `gateway: { password: ${secret}, , }\n`,
+      `gateway:\n  password: ${secret}\n  - x\n`,
+      `gateway:\n  password: "${secret}\n`,
+      `gateway:\n  password: '${secret}\n`,
+      `gateway:\n  password: ${secret}: x\n`,
+      `gateway:\n  password: "${secret}\\q"\n`,
+      `gateway:\n  password: ${secret}\n  password: ${secret}\n`,
+      `gateway:\n  password: %${secret}\n`,
+      `gateway: {password: [${secret}\nhttp: 1\n`,
+    ];
+    for (const shape of shapes) {
+      writeFileSync(file, shape);
+      const result = spawnSync(process.execPath, [BIN, 'config', 'check'], {
+        cwd,
+        env: { PATH: process.env.PATH ?? '', SMSRELAY_DATA_DIR: join(cwd, 'data') },
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      assert.equal(result.status, 78, `${JSON.stringify(shape)}: ${result.stderr}`);
+      assert.match(result.stderr, /smsrelay: config: .*smsrelay\.yaml:\d+: /, JSON.stringify(shape));
+      assert.ok(!result.stderr.includes(secret), `${JSON.stringify(shape)}: ${result.stderr}`);
+      assert.ok(!/token in YAML stream/.test(result.stderr), `${JSON.stringify(shape)}: said in the relay's words: ${result.stderr}`);
+    }
+  });
+
   test('a settings file that is a directory, unreadable or missing, or SMSRELAY_CONFIG empty, is one config line naming it and the fix, exit 78; the name is trimmed', () => {
     const cwd = dir();
     chmodSync(cwd, 0o755);

@@ -163,6 +163,42 @@ describe('operating the relay', () => {
     await waitFor('sent after resume', () => relay.logs.find((line) => line.msg === 'dispatch: gateway answered' && line.msgId === id), 40_000);
   });
 
+  test("the operator's pause is logged when it comes and goes, and at a start while paused; /metrics counts its seconds; /readyz stays green", async () => {
+    const pausedLines = () => relay.logs.filter((line) => String(line.msg).startsWith('dispatch: paused by the operator'));
+    const pausedSeconds = async () => /^smsrelay_dispatch_paused_seconds ([0-9.e+-]+)$/m.exec((await get('/metrics')).text)?.[1];
+    const before = pausedLines().length;
+    cli('queue', 'pause');
+    const warned = await waitFor('the pause logged', () => pausedLines()[before], 15_000);
+    assert.equal(warned.level, 'warn');
+    assert.match(String(warned.msg), /since \d{4}-\d\d-\d\dT[\d:.]+Z; no SMS is sent, the queue is kept until `smsrelay queue resume`$/);
+    assert.ok(Number(await pausedSeconds()) >= 0, 'a metric while paused');
+    const readyz = await get('/readyz');
+    assert.equal(readyz.status, 200, 'mail is still taken');
+    assert.match(
+      readyz.text,
+      /^\{"status":"ready","notes":\{"dispatch":"paused by the operator since \d{4}-\d\d-\d\dT[\d:.]+Z"\}\}$/,
+      'and says dispatch is paused',
+    );
+    // A start while paused says so right after its ready line.
+    await relay.stop();
+    relay = await spawnRelay(dir, env);
+    const ready = relay.logs.findIndex((line) => line.msg === 'relay: ready');
+    await waitFor(
+      'the pause logged at start',
+      () => relay.logs.slice(ready).find((line) => String(line.msg).startsWith('dispatch: paused by the operator')),
+      15_000,
+    );
+    cli('queue', 'resume');
+    const resumed = await waitFor(
+      'the resume logged',
+      () => relay.logs.find((line) => line.msg === 'dispatch: resumed by the operator; queued SMS are sent again'),
+      15_000,
+    );
+    assert.equal(resumed.level, 'info');
+    assert.equal(await pausedSeconds(), '0', 'while dispatch runs');
+    assert.equal((await get('/readyz')).text, '{"status":"ready"}', 'no note once resumed');
+  });
+
   test('a scheduled SMS (X-SMS-Send-At): retry all and retry by id leave it until its time and say so; status and log show its time; --now sends it', async () => {
     const sendAt = new Date(Date.now() + 86_400_000);
     const at = new Date(Math.floor(sendAt.getTime() / 1000) * 1000).toISOString();
@@ -273,6 +309,25 @@ describe('operating the relay', () => {
     assert.equal(cli('queue', 'delete', deleted).trim(), 'delete: 1 queued SMS changed');
     cli('queue', 'resume');
     refused(['queue', 'retry', deleted], `retry: nothing to retry: its SMS is no longer queued: 1 deleted from the queue; ${resend}`);
+  });
+
+  test('log calls an SMS the operator deleted from the queue "deleted", held first or not, never "failed" nor still "held"', async () => {
+    cli('queue', 'pause');
+    const held = queuedId((await sendMail(relay.smtpPort, { to: ['447700900668@sms.localhost'], body: 'held, then deleted' })).data);
+    const plain = queuedId((await sendMail(relay.smtpPort, { to: ['447700900669@sms.localhost'], body: 'deleted' })).data);
+    cli('queue', 'hold', held);
+    assert.match(cli('log', held), /^ {2}\+447700900668: queued \(held\), 0 attempts$/m);
+    cli('queue', 'delete', held);
+    cli('queue', 'delete', plain);
+    cli('queue', 'resume');
+    for (const [id, number] of [
+      [held, '+447700900668'],
+      [plain, '+447700900669'],
+    ] as const) {
+      const log = cli('log', id);
+      assert.match(log, new RegExp(`^ {2}\\${number}: deleted, 0 attempts$`, 'm'), log);
+      assert.match(log, / deleted from the queue by the operator$/m, 'its history says who');
+    }
   });
 
   test('wrong or missing arguments print the reason and the usage, exit 64; empty lists say so', () => {

@@ -7,6 +7,7 @@ import ipaddr from 'ipaddr.js';
 import ms from 'ms';
 import type { CountryCode } from 'libphonenumber-js';
 import { LineCounter, parseDocument, visit } from 'yaml';
+import { yamlErrorLines } from './yaml-errors.ts';
 import type { z } from 'zod';
 import { isPostmasterAddress, recipientNumber, unreachableLocalPart } from '../acceptance/recipient-addresses.ts';
 import { isAtSmsDomain, listLocalPart, withCanonicalDomain } from '../mail/addresses.ts';
@@ -664,7 +665,7 @@ function readConfigFile(env: NodeJS.ProcessEnv, cwd: string): { raw: Record<stri
   const lineCounter = new LineCounter();
   const document = parseDocument(text, { prettyErrors: false, lineCounter });
   if (document.errors.length > 0) {
-    throw new ConfigError(document.errors.map((error) => `${file}:${lineCounter.linePos(error.pos[0]).line}: ${error.message.split('\n')[0]}`));
+    throw new ConfigError(yamlErrorLines(file, text, document, lineCounter));
   }
   // YAML reads 0x7A31, 0o17 and 1e3 as numbers: kept as written, each setting judges the text as it
   // does a variable's (a port is decimal digits), rather than taking a value no one meant.

@@ -54,7 +54,7 @@ const PAGE_SIZE = 50;
 const MINUTE_MS = 60_000;
 const HOUR_MS = 3_600_000;
 /** What Messages searches by status: an SMS's state, or a resubmission (a mail sent again, sent once as its original). */
-const STATUSES = ['queued', 'sent', 'delivered', 'failed', 'resubmission'] as const;
+const STATUSES = ['queued', 'sent', 'delivered', 'failed', 'deleted', 'resubmission'] as const;
 /** The queue page's lists, each paged by its own query field: queued SMS, replies without a mailbox, quarantined requests. */
 const QUEUE_LISTS = ['after', 'replies', 'quarantine'] as const;
 /** A Map, not an object: an asset name such as `constructor` must find nothing. */

@@ -117,6 +117,8 @@ export interface HttpServerOptions {
    * gateway that cannot send), by part, in words without paths or addresses; empty when it does.
    */
   readonly notReady?: () => Promise<Readonly<Record<string, string>>>;
+  /** /readyz: what it says besides, that leaves the relay ready (the operator's pause: mail is still taken, and waits queued). */
+  readonly notes?: () => Readonly<Record<string, string>>;
   /** REQUEST_TIMEOUT_MS and IDLE_TIMEOUT_MS unless given (tests give shorter ones). */
   readonly timeouts?: { readonly requestMs: number; readonly idleMs: number };
 }
@@ -520,7 +522,11 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   });
   app.get('/readyz', async (_request, reply) => {
     const reasons = (await options.notReady?.()) ?? {};
-    return Object.keys(reasons).length === 0 ? reply.status(200).send({ status: 'ready' }) : reply.status(503).send({ status: 'not ready', reasons });
+    const notes = options.notes?.() ?? {};
+    const noted = Object.keys(notes).length === 0 ? {} : { notes };
+    return Object.keys(reasons).length === 0
+      ? reply.status(200).send({ status: 'ready', ...noted })
+      : reply.status(503).send({ status: 'not ready', reasons, ...noted });
   });
   const { metrics } = options;
   if (metrics) {

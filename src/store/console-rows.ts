@@ -15,6 +15,7 @@ import type {
   ThreadItem,
   ThreadPage,
 } from './console-types.ts';
+import { SMS_STATUS } from './rows.ts';
 import { LAST_REFUSED_REPLY_MAIL_ID, refusedMail, type UndeliverableRow } from './sqlite-replies.ts';
 
 /** A column of the last reply mail of the received SMS `i` that was refused for good (UNDELIVERABLE_COLUMNS' mail). */
@@ -93,7 +94,8 @@ const STATUS_CONDITIONS: Readonly<Record<NonNullable<MessageSearch['status']>, s
   queued: "EXISTS (SELECT 1 FROM outbound o WHERE o.message_id = m.id AND o.status = 'queued')",
   sent: "EXISTS (SELECT 1 FROM outbound o WHERE o.message_id = m.id AND o.status = 'sent' AND (o.delivery IS NULL OR o.delivery NOT IN ('delivered', 'failed', 'expired')))",
   delivered: "EXISTS (SELECT 1 FROM outbound o WHERE o.message_id = m.id AND o.delivery = 'delivered')",
-  failed: "EXISTS (SELECT 1 FROM outbound o WHERE o.message_id = m.id AND (o.status IN ('failed', 'expired') OR o.delivery IN ('failed', 'expired')))",
+  failed: `EXISTS (SELECT 1 FROM outbound o WHERE o.message_id = m.id AND (${SMS_STATUS} IN ('failed', 'expired') OR o.delivery IN ('failed', 'expired')))`,
+  deleted: `EXISTS (SELECT 1 FROM outbound o WHERE o.message_id = m.id AND ${SMS_STATUS} = 'deleted')`,
   resubmission: 'm.duplicate_of IS NOT NULL',
 };
 
@@ -138,7 +140,7 @@ export const CONSOLE_SQL = {
   // its message's, in another table, so an order by it would read every mail of the number (or every message) first.
   // Parameters: number, the last mail's SMS id, limit (outbound_number).
   mailsTo: `
-    SELECT m.id, o.id AS sms_id, m.received_at, m.envelope_from, m.text, o.status, o.delivery FROM outbound o JOIN messages m ON m.id = o.message_id
+    SELECT m.id, o.id AS sms_id, m.received_at, m.envelope_from, m.text, ${SMS_STATUS} AS status, o.delivery FROM outbound o JOIN messages m ON m.id = o.message_id
     WHERE o.number = ? AND o.id < ? ORDER BY o.id DESC LIMIT ?`,
   // Parameters: number, the last reply's time and id, limit (inbound_number_received, schema 29). With its last refused
   // reply mail (as the queue's list reads it): whom it was mailed to and what the server answered, each looked up for the
@@ -208,7 +210,7 @@ export function smsHolders(rows: readonly MessageRow[]): string[] {
 
 /** The SMS of a page of mails (one query for the page), of `count` messages (smsHolders). */
 export function smsOfStatement(count: number): string {
-  return `SELECT message_id, number, status, delivery FROM outbound WHERE message_id IN (${Array.from({ length: count }, () => '?').join(', ')}) ORDER BY id`;
+  return `SELECT o.message_id, o.number, ${SMS_STATUS} AS status, o.delivery FROM outbound o WHERE o.message_id IN (${Array.from({ length: count }, () => '?').join(', ')}) ORDER BY id`;
 }
 
 export function toSession(row: SessionRow): ConsoleSession {

@@ -82,7 +82,7 @@ export interface MessageSearch {
   /** The mail's own Message-ID header, as kept (`<abc@host>`). */
   readonly messageIdHeader?: string | undefined;
   /** An SMS state of the mail's, or `resubmission`: the mail is one (sent once, as its original). */
-  readonly status?: 'queued' | 'sent' | 'delivered' | 'failed' | 'resubmission' | undefined;
+  readonly status?: 'queued' | 'sent' | 'delivered' | 'failed' | 'deleted' | 'resubmission' | undefined;
   readonly since?: number | undefined;
   readonly until?: number | undefined;
   /** Only mails older than this message id (the next page). */

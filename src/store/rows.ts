@@ -21,6 +21,7 @@ import type {
   SmsState,
   StoredMessage,
 } from './types.ts';
+import { DELETED_BY_OPERATOR } from './types.ts';
 
 /** Row shapes and conversions shared by the SQLite and PostgreSQL stores (same tables, same columns). */
 
@@ -328,10 +329,16 @@ export function queueTarget(target: QueueTarget): { message: string | null; sms:
   return typeof target === 'object' ? { message: target.messageId, sms: target.smsId } : { message: target ?? null, sms: null };
 }
 
+/**
+ * An SMS's state as `log`, `status` and the console show and find it, of `outbound o`: the status stored, but `deleted` for one
+ * an operator deleted from the queue (stored as `failed`, DELETED_BY_OPERATOR its last error): no gateway failed it.
+ */
+export const SMS_STATUS = `CASE WHEN o.status = 'failed' AND o.last_error = '${DELETED_BY_OPERATOR}' THEN 'deleted' ELSE o.status END`;
+
 /** What smsOf selects of `outbound o` joined to `messages m`, in both stores, leases judged by `clock`. */
 export const smsStateColumns = (
   clock: string,
-) => `o.id, o.number, o.status, o.held, CASE WHEN o.status = 'queued' AND ${waitsForSendAt('o', 'm')} THEN m.send_at END AS scheduled_for,
+) => `o.id, o.number, ${SMS_STATUS} AS status, o.held, CASE WHEN o.status = 'queued' AND ${waitsForSendAt('o', 'm')} THEN m.send_at END AS scheduled_for,
   o.attempts, o.next_attempt_at, o.possible_duplicates, o.provider_id, o.last_error, o.delivery, ${LEASED_UNTIL}, ${beingSent(clock)},
   ${attemptCutOff(clock)}`;
 
@@ -602,7 +609,8 @@ export function toSmsState(row: SmsStateRow): SmsState {
     nextAttemptAt: row.next_attempt_at,
     possibleDuplicates: row.possible_duplicates,
     providerId: row.provider_id ?? undefined,
-    lastError: row.last_error ?? undefined,
+    // A deleted SMS's last error is the delete, which its status says already.
+    lastError: row.status === 'deleted' ? undefined : (row.last_error ?? undefined),
     delivery: row.delivery ?? undefined,
     leasedUntil: row.leased_until ?? undefined,
     beingSent: row.being_sent === 1,

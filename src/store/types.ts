@@ -357,7 +357,8 @@ export interface SmsState {
   /** The SMS's own id: its history lines (StoredEvent.smsId) name it. */
   readonly smsId: number;
   readonly number: string;
-  readonly status: 'queued' | 'sent' | 'failed' | 'expired';
+  /** `deleted`: an operator deleted it from the queue (stored as `failed` with DELETED_BY_OPERATOR; SMS_STATUS reads it so). */
+  readonly status: 'queued' | 'sent' | 'failed' | 'expired' | 'deleted';
   /** Queued but held by an operator: not sent until released. */
   readonly held: boolean;
   /** Queued, held by the relay until this time (X-SMS-Send-At, a provider that cannot schedule), not tried yet. */

@@ -583,6 +583,7 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
   test("a queue row's Retry, Hold and Delete act on that row's SMS only; the message page's buttons say how many SMS they take", async () => {
     await relay.relay.store.setDispatchPaused(true, Date.now());
     const { context, page } = await signedIn('olivia');
+    let made: string | undefined;
     try {
       const numbers = ['447700900601', '447700900602', '447700900603'];
       const sent = await sendMail(relay.relay.smtpPort, {
@@ -591,6 +592,7 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
         body: 'paused three',
       });
       const id = queuedId(sent.data);
+      made = id;
       const states = async () => Object.fromEntries((await relay.relay.store.smsOf(id)).map((sms) => [sms.number, `${sms.status}${sms.held ? ' held' : ''}`]));
       const row = (number: string) => page.locator('tbody tr', { hasText: `+${number}` });
       await page.goto(`${base}/console/queue`);
@@ -601,7 +603,7 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
       assert.doesNotMatch(await row('447700900601').innerText(), /\(held\)/);
       await row('447700900603').getByRole('button', { name: 'Delete' }).click();
       assert.equal(await page.getByRole('status').innerText(), 'delete: 1 queued SMS changed');
-      assert.deepEqual(await states(), { '+447700900601': 'queued', '+447700900602': 'queued held', '+447700900603': 'failed' });
+      assert.deepEqual(await states(), { '+447700900601': 'queued', '+447700900602': 'queued held', '+447700900603': 'deleted' });
       await row('447700900602').getByRole('button', { name: 'Release' }).click();
       assert.match(await page.getByRole('status').innerText(), /^release: 1 queued SMS changed\n/);
 
@@ -617,6 +619,8 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
       assert.equal(await page.getByRole('status').innerText(), 'delete: 2 queued SMS changed');
     } finally {
       await context.close();
+      // Failed halfway, its SMS would be sent once resumed and take the next test's one-time gateway fault: deleted first.
+      if (made !== undefined) await relay.relay.store.applyQueueAction('delete', made, Date.now());
       await relay.relay.store.setDispatchPaused(false, Date.now());
     }
   });

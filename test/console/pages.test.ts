@@ -367,13 +367,18 @@ describe('console pages', () => {
     assert.deepEqual(lines(await html(`/console/messages/${single}`)), [': by olivia from 127.0.0.1']);
   });
 
-  test('the message page: a held SMS deleted is "failed", not held; a scheduled SMS gets no "Retry now", nor one whose send time passed (due already); an SMS reported failed is "failed", as Messages lists it', async () => {
+  test('the message page: a held SMS deleted is "deleted", not held nor failed, and Messages lists and finds it so; a scheduled SMS gets no "Retry now", nor one whose send time passed (due already); an SMS reported failed is "failed", as Messages lists it', async () => {
     const status = (page: string) => /<tr><td class="whole">[^<]*<\/td><td class="whole">([^<]*)<\/td>/.exec(page)?.[1];
     const deleted = uuidv7();
     await relay.relay.store.acceptMail(mail(['+447700900421'], { id: deleted, receivedAt: Date.now() }));
     await relay.relay.store.applyQueueAction('hold', deleted, Date.now(), 'by olivia from 127.0.0.1');
     await relay.relay.store.applyQueueAction('delete', deleted, Date.now(), 'by olivia from 127.0.0.1');
-    assert.equal(status(await html(`/console/messages/${deleted}`)), 'failed');
+    const deletedPage = await html(`/console/messages/${deleted}`);
+    assert.equal(status(deletedPage), 'deleted');
+    assert.doesNotMatch(deletedPage, /<td>deleted from the queue by the operator<\/td>/, 'the state says it, not a last error');
+    const found = await html('/console/messages?number=07700900421&status=deleted');
+    assert.match(found, new RegExp(`${deleted}[^]*<td class="whole">deleted</td>`));
+    assert.doesNotMatch(await html('/console/messages?number=07700900421&status=failed'), new RegExp(deleted));
 
     const scheduled = uuidv7();
     const sendAt = Date.now() + 86_400_000;
@@ -579,7 +584,7 @@ describe('console pages', () => {
   });
 
   test('the overview says what its failed figure leaves out: SMS deleted from the queue', async () => {
-    assert.match(await html('/console'), /an SMS an operator deleted from the queue is not counted here \(Messages lists it as failed/);
+    assert.match(await html('/console'), /an SMS an operator deleted from the queue is not counted here \(Messages lists it as deleted/);
   });
 
   test('results that fill their last page exactly have no link to an empty page', async () => {

@@ -157,6 +157,15 @@ describe('console store', () => {
       assert.deepEqual(second?.numbers, [A, B]);
       assert.deepEqual(second?.statuses, ['sent', 'failed']);
       assert.equal(second?.envelopeFrom, 'Ops@Example.COM');
+      // An operator's delete is its own state: no gateway failed it.
+      await store.applyQueueAction('delete', ID(3), 4_000, 'by olivia');
+      assert.deepEqual(await ids({ status: 'deleted' }), [ID(3)]);
+      assert.deepEqual(await ids({ status: 'failed' }), [ID(2)], 'not found as failed');
+      assert.deepEqual((await consoleStore.searchMessages({ messageId: ID(3) }, 1))[0]?.statuses, ['deleted']);
+      assert.deepEqual(
+        (await store.smsOf(ID(3))).map((sms) => [sms.status, sms.lastError]),
+        [['deleted', undefined]],
+      );
     });
 
     test(`${kind.name}: a mail is found by its own Message-ID; a resubmission by its original's numbers and as a resubmission, listed with them`, async () => {
