@@ -15,7 +15,7 @@ import {
 } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
-import BetterSqlite3, { type Database } from 'better-sqlite3';
+import BetterSqlite3, { type Database, type Statement } from 'better-sqlite3';
 import { GroupCommitter, WRITE_PROBE_BYTES, type WriteKind } from './group-commit.ts';
 import { type Migrated, MigrationError, migrate, NewerSchemaError, OlderSchemaError } from './migrations.ts';
 import { BackupTargetError, type RelayError, StoreFileError, storeFileDenied } from '../errors.ts';
@@ -133,6 +133,7 @@ import type {
   StaleMail,
   NewMail,
   NewRecipient,
+  Resubmission,
   NewOutgoingMail,
   NoticeGroup,
   ReroutedConversation,
@@ -484,9 +485,7 @@ export class SqliteStore implements Store {
   acceptMail(mail: NewMail, reports: readonly NewOutgoingMail[] = []): Promise<{ duplicateOf: string | undefined }> {
     return this.#write(() => {
       const sql = this.#sql;
-      const original = mail.resubmission
-        ? (sql.findResubmitted.get(mail.resubmission.fingerprint, mail.resubmission.since) as { id: string } | undefined)
-        : undefined;
+      const original = mail.resubmission ? resubmitted(sql.findLatest, mail, mail.resubmission) : undefined;
       sql.insertMessage.run({
         id: mail.id,
         received_at: mail.receivedAt,
@@ -505,6 +504,7 @@ export class SqliteStore implements Store {
         dsn_ret: mail.dsn.ret ?? null,
         dsn_envid: mail.dsn.envid ?? null,
         fingerprint: mail.resubmission?.fingerprint ?? null,
+        numbers_key: mail.resubmission?.numbersKey ?? null,
         duplicate_of: original?.id ?? null,
         report_all: mail.reportAll ? 1 : 0,
         send_at: mail.sendAt ?? null,
@@ -1288,18 +1288,32 @@ function* dueInClaimOrder(sql: ReturnType<typeof prepareStatements>, now: number
   }
 }
 
+/**
+ * The original `mail` is a resubmission of (Store#acceptMail), looked up by `findLatest`: the latest mail under its
+ * Message-ID to its numbers within the window, if that one has its text and Subject (a resubmission's own original).
+ */
+function resubmitted(findLatest: Statement, mail: NewMail, { numbersKey, fingerprint, since }: Resubmission): { id: string } | undefined {
+  const latest = findLatest.get(mail.messageIdHeader ?? null, numbersKey, since) as
+    | { id: string; fingerprint: string | null; subject: string | null }
+    | undefined;
+  return latest && latest.fingerprint === fingerprint && latest.subject === (mail.subject ?? null) ? { id: latest.id } : undefined;
+}
+
 function prepareStatements(db: Database) {
   return {
     insertMessage: db.prepare(`
       INSERT INTO messages (id, received_at, envelope_from, client_address, client_helo, message_id_header, subject,
-        headers, text, encoding, parts, max_parts, sender_id, user_context, dsn_ret, dsn_envid, fingerprint, duplicate_of,
-        report_all, send_at, gateway_account, account)
+        headers, text, encoding, parts, max_parts, sender_id, user_context, dsn_ret, dsn_envid, fingerprint, numbers_key,
+        duplicate_of, report_all, send_at, gateway_account, account)
       VALUES (@id, @received_at, @envelope_from, @client_address, @client_helo, @message_id_header, @subject,
         @headers, @text, @encoding, @parts, @max_parts, @sender_id, @user_context, @dsn_ret, @dsn_envid, @fingerprint,
-        @duplicate_of, @report_all, @send_at, @gateway_account, @account)`),
-    findResubmitted: db.prepare(`
-      SELECT id FROM messages WHERE fingerprint = ? AND received_at >= ? AND duplicate_of IS NULL
-      ORDER BY received_at DESC LIMIT 1`),
+        @numbers_key, @duplicate_of, @report_all, @send_at, @gateway_account, @account)`),
+    // Store#acceptMail: the latest mail under a Message-ID to the same numbers since a time, in one entry of the index
+    // messages_message_id (schema 38); a later rowid is a later insert, which orders two mails stamped in the same ms.
+    findLatest: db.prepare(`
+      SELECT COALESCE(duplicate_of, id) AS id, fingerprint, subject FROM messages
+      WHERE message_id_header = ? AND numbers_key = ? AND received_at >= ?
+      ORDER BY received_at DESC, rowid DESC LIMIT 1`),
     insertSms: db.prepare(`
       INSERT INTO outbound (message_id, number, rcpt, notify, orcpt, status, next_attempt_at, updated_at)
       VALUES (@message_id, @number, @rcpt, @notify, @orcpt, 'queued', @due, @now)`),

@@ -14,8 +14,15 @@ import type { ClockStepStore } from './clock-step-types.ts';
 export interface Store extends ReplyStore, ReassemblyStore, SharedStateStore, ClusterStore, PartReceiptStore, ClockStepStore {
   /**
    * Commits a mail and one SMS job per distinct number atomically; resolve = safe to answer 250.
-   * A resubmission (same fingerprint since `mail.resubmission.since`) is recorded without SMS jobs,
-   * and the original's id is returned: the client gets its 250, the phone gets one SMS.
+   * A resubmission is recorded without SMS jobs, and the original's id is returned: the client gets its 250, the phone
+   * gets one SMS. A mail is one when the LATEST mail under its Message-ID to the same numbers since
+   * `mail.resubmission.since` has its fingerprint (text) and Subject; its Date is not compared, so a client rebuilding
+   * its resend after a lost 250 is texted once. A different mail under that Message-ID to those numbers since (a UPS
+   * reusing one: on battery, restored, on battery again) makes it a mail of its own, and each is texted; another
+   * transaction under it to other numbers (a list's per-member copies, a split at a recipient limit) does not, so each
+   * transaction's resend still folds. "Latest" is by received_at, then insertion order (SQLite's rowid; PostgreSQL's
+   * id, time-ordered per relay): relays on one PostgreSQL stamp by their own clocks, so of two mails under one
+   * Message-ID accepted by two relays within their clocks' offset either may be taken as the later.
    * `reports`: the bounce of `mail.refused`, queued in the same transaction (as recordSmsOutcomes queues its
    * mail), so that no crash between two writes loses it; neither is stored for a resubmission (it had them).
    */
@@ -149,6 +156,16 @@ export type StoreHealth =
   | { readonly state: 'lost'; readonly reason: string; readonly recovery: { readonly file: string } | { readonly error: string } | undefined }
   | { readonly state: 'damaged'; readonly reason: string };
 
+/**
+ * What recognises a mail sent again (Store#acceptMail): its numbers' key (numbers-key.ts), under which the latest mail with its
+ * Message-ID is looked up, the fingerprint of its text that one must have, and the start of the window it is looked for in.
+ */
+export interface Resubmission {
+  readonly numbersKey: number;
+  readonly fingerprint: string;
+  readonly since: number;
+}
+
 export interface NewMail {
   readonly id: string;
   readonly receivedAt: number;
@@ -163,7 +180,7 @@ export interface NewMail {
   readonly dsn: { readonly ret: 'FULL' | 'HDRS' | undefined; readonly envid: string | undefined };
   readonly recipients: readonly NewRecipient[];
   /** Set when the mail can be recognised if its client sends it again (it has a Message-ID). */
-  readonly resubmission: { readonly fingerprint: string; readonly since: number } | undefined;
+  readonly resubmission: Resubmission | undefined;
   /** Set when the mail has a mailbox for replies (From or Reply-To) and a user context. */
   readonly conversation: NewConversation | undefined;
   /** The sender asked to hear of every final delivery state (`X-SMS-Delivery-Report: all`). */

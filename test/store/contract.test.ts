@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { beforeEach, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { resubmissionOf } from '../../src/acceptance/resubmission-fingerprint.ts';
 import { BeingSent, history, LISTED, NotFound, quarantine, queue, queueAction, status } from '../../src/admin.ts';
 import { RelayError } from '../../src/errors.ts';
 import { NEVER_TRIED_HEAD_START_MS } from '../../src/store/rows.ts';
@@ -51,10 +52,10 @@ forEachStore((kind) =>
     test("a mail's numbers refused at acceptance are failed SMS with their reason, their bounce queued in its transaction; a resubmission stores neither", async () => {
       const refused = [{ number: '+447700900603', rcpt: 'oncall@sms.localhost', notify: ['FAILURE'], orcpt: undefined, reason: 'not sent: opted out' }];
       const bounce = { kind: 'bounce' as const, envelopeFrom: '', recipients: ['alice@example.com'], raw: Buffer.from('the bounce') };
-      const fingerprint = { fingerprint: 'same mail', since: 0 };
-      const first = mail(['+447700900601'], { refused, resubmission: fingerprint });
+      const fingerprint = { messageIdHeader: '<same@example.com>', resubmission: { numbersKey: 1, fingerprint: 'same mail', since: 0 } };
+      const first = mail(['+447700900601'], { refused, ...fingerprint });
       assert.equal((await store.acceptMail(first, [{ ...bounce, messageId: first.id }])).duplicateOf, undefined);
-      const again = mail(['+447700900601'], { refused, resubmission: fingerprint });
+      const again = mail(['+447700900601'], { refused, ...fingerprint });
       assert.equal((await store.acceptMail(again, [{ ...bounce, messageId: again.id }])).duplicateOf, first.id);
       assert.deepEqual(
         (await store.smsOf(first.id)).map((sms) => [sms.number, sms.status, sms.attempts]),
@@ -89,6 +90,41 @@ forEachStore((kind) =>
         ['+447700900601'],
         'a refused number never got the text: the alert-storm check sends it the next one',
       );
+      await store.close();
+    });
+
+    test('a mail is a resubmission only of the latest mail under its Message-ID to its numbers in the window, if that one has its text and Subject', async () => {
+      const messageIdHeader = '<42@ups1.local>';
+      let at = 10_000;
+      /** A mail under the one Message-ID (its key and fingerprint as acceptance makes them); its duplicateOf and id. */
+      const send = async (to: readonly string[], text: string, options: { subject?: string; since?: number; id?: string } = {}) => {
+        const base = mail(to, { messageIdHeader, subject: options.subject ?? 'UPS1', receivedAt: at++ });
+        const sent = { ...base, sms: { ...base.sms, text }, resubmission: resubmissionOf(messageIdHeader, to, text, options.since ?? 0) };
+        return { id: sent.id, duplicateOf: (await store.acceptMail(sent)).duplicateOf };
+      };
+      const [ups, a, b] = [['+447700900611'], ['+447700900612'], ['+447700900613', '+447700900614']];
+      // A UPS reusing its Message-ID: on battery, restored, on battery again: each a mail of its own.
+      assert.equal((await send(ups, 'On battery')).duplicateOf, undefined);
+      assert.equal((await send(ups, 'Power restored')).duplicateOf, undefined);
+      const again = await send(ups, 'On battery');
+      assert.equal(again.duplicateOf, undefined, 'on battery again, after restored: a mail of its own');
+      assert.equal((await send(ups, 'On battery')).duplicateOf, again.id, "the client's resend of the latest mail");
+      assert.equal((await send(ups, 'On battery')).duplicateOf, again.id, 'a second resend: of the original, not of the first resend');
+      assert.equal((await send(ups, 'On battery', { subject: 'Motion: server room' })).duplicateOf, undefined, 'another Subject');
+      assert.equal(
+        (await send(ups, 'On battery', { subject: 'Motion: server room', since: at })).duplicateOf,
+        undefined,
+        'the latest mail before the window is none',
+      );
+      // One Message-ID in a transaction per set of numbers (a list's per-member copies, a split at a recipient limit): each
+      // texted, and each one's resend folded into its own, whatever was sent to the others between.
+      const toA = await send(a, 'Backup failed');
+      const toB = await send(b, 'Backup failed');
+      assert.deepEqual([toA.duplicateOf, toB.duplicateOf], [undefined, undefined], 'the same Message-ID and text to other numbers is texted');
+      assert.equal((await send(a, 'Backup failed')).duplicateOf, toA.id, "A's resend after B's transaction");
+      assert.equal((await send([...b].reverse(), 'Backup failed')).duplicateOf, toB.id, "B's resend, its numbers in another order");
+      assert.equal((await send([...a, ...b], 'Backup failed')).duplicateOf, undefined, 'all the numbers at once: another set');
+      assert.equal((await claim(store, 10, 10, 1_000_000)).flatMap((batch) => batch.sms).length, 11, 'one SMS for each number of each mail of its own');
       await store.close();
     });
 
