@@ -58,9 +58,7 @@ const measure = async (name: string, statement: (index: number) => Statement) =>
 
 const number = (index: number) => `+4477009${String(index).padStart(5, '0')}`;
 await measure('accept, plain', (index) => acceptStatement(mail([number(index)]), 1_000));
-await measure('accept, fingerprint', (index) =>
-  acceptStatement(mail([number(index)], { resubmission: { numbersKey: 1, fingerprint: `f${index}`, since: 0 } }), 1_000),
-);
+await measure('accept, fingerprint', (index) => acceptStatement(mail([number(index)], { resubmission: { fingerprint: `f${index}`, since: 0 } }), 1_000));
 await measure('accept, conversation', (index) =>
   acceptStatement(
     mail([number(index)], { conversation: { mailbox: 'alice@example.com', continues: false }, sms: { ...mail([]).sms, userContext: `c${index}` } }),

@@ -1,5 +1,4 @@
 import type { Database } from 'better-sqlite3';
-import { keyOfJoined } from './numbers-key.ts';
 
 /**
  * The schema, one step per version, applied in order and recorded in `PRAGMA user_version`.
@@ -451,21 +450,13 @@ export const MIGRATIONS: readonly string[] = [
   // the queues' oldest age is read on one clock whichever relays accepted and read them (POSTGRES_STEPS). SQLite, which
   // one relay runs, reads the relay's own stamps on the relay's own clock, as before.
   '-- PostgreSQL only',
-  // 38: a mail is a resubmission only of the latest mail under its Message-ID to the same numbers (Store#acceptMail), so
-  // each mail with a Message-ID keeps its numbers' key (numbers-key.ts), and one index by Message-ID, key and time serves
-  // that look-up, stopping at one entry however many mails a device sent under one Message-ID, and every look-up by
-  // Message-ID (the console's search, the reply loop's check) by its first column. Each store its own step (the index
-  // orders ties by SQLite's rowid, by PostgreSQL's id), each giving the mails of the last day their key.
+  // 38: a mail is a resubmission only of the latest mail under its Message-ID with its fingerprint and Subject, and only
+  // if no mail of another text or Subject came under that Message-ID since (Store#acceptMail), so one index by
+  // Message-ID and time serves that look-up, which reads the Message-ID's mails since that one and no others, and every
+  // look-up by Message-ID (the console's search, the reply loop's check) by its first column. Each store its own step
+  // (the index orders ties by SQLite's rowid, by PostgreSQL's id): it rewrites no mail.
   '-- each store its own step',
 ];
-
-/**
- * How far back step 38 gives stored mails their numbers' key: a resend of a mail accepted before the upgrade is
- * recognised if that mail is this recent. A day covers any window a resend after a lost 250 needs (the default is
- * 10 minutes); a mail older than it resent across the upgrade is texted again, never lost. Each mail of the day is
- * rewritten once, so the step stays short on a store of years.
- */
-export const NUMBERS_KEY_BACKFILL_MS = 24 * 60 * 60 * 1000;
 
 /** Step 35's index change, run by each store's own step. */
 export const SENDER_INDEX_BY_CASE = `
@@ -480,13 +471,9 @@ export const SENDER_INDEX_BY_CASE = `
 const SQLITE_STEPS: ReadonlyMap<number, string> = new Map([
   [
     38,
-    // Its numbers are its SMS's (a resubmission's, its original's), joined as keyOfJoined takes them.
+    // Nothing reads the index by fingerprint any more: the look-up reads the Message-ID's mails and compares it.
     `
-  ALTER TABLE messages ADD COLUMN numbers_key INTEGER;
-  UPDATE messages SET numbers_key = smsrelay_numbers_key(
-      (SELECT group_concat(number, ',' ORDER BY number) FROM outbound WHERE message_id = COALESCE(messages.duplicate_of, messages.id)))
-    WHERE message_id_header IS NOT NULL AND received_at >= unixepoch('subsec') * 1000 - ${NUMBERS_KEY_BACKFILL_MS};
-  CREATE INDEX messages_message_id ON messages (message_id_header, numbers_key, received_at) WHERE message_id_header IS NOT NULL;
+  CREATE INDEX messages_message_id ON messages (message_id_header, received_at) WHERE message_id_header IS NOT NULL;
   DROP INDEX messages_message_id_header;
   DROP INDEX messages_fingerprint;
   `,
@@ -627,8 +614,6 @@ export function migrate(db: Database, options: { readonly upgrade: boolean } = {
   // beside a relay, or while another process holds its lock, and read it as any WAL reader does.
   if (from === MIGRATIONS.length) return { from, to: from };
   let step = from;
-  // Step 38's key of the numbers of the mails it gives one, as the relay makes it.
-  db.function('smsrelay_numbers_key', { deterministic: true }, (joined: unknown) => (typeof joined === 'string' ? keyOfJoined(joined) : null));
   const upgrade = db.transaction(() => {
     for (const sql of MIGRATIONS.slice(from)) {
       step++;

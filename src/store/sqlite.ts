@@ -485,7 +485,7 @@ export class SqliteStore implements Store {
   acceptMail(mail: NewMail, reports: readonly NewOutgoingMail[] = []): Promise<{ duplicateOf: string | undefined }> {
     return this.#write(() => {
       const sql = this.#sql;
-      const original = mail.resubmission ? resubmitted(sql.findLatest, mail, mail.resubmission) : undefined;
+      const original = mail.resubmission ? resubmitted(sql.findResubmitted, mail, mail.resubmission) : undefined;
       sql.insertMessage.run({
         id: mail.id,
         received_at: mail.receivedAt,
@@ -504,7 +504,6 @@ export class SqliteStore implements Store {
         dsn_ret: mail.dsn.ret ?? null,
         dsn_envid: mail.dsn.envid ?? null,
         fingerprint: mail.resubmission?.fingerprint ?? null,
-        numbers_key: mail.resubmission?.numbersKey ?? null,
         duplicate_of: original?.id ?? null,
         report_all: mail.reportAll ? 1 : 0,
         send_at: mail.sendAt ?? null,
@@ -1289,30 +1288,37 @@ function* dueInClaimOrder(sql: ReturnType<typeof prepareStatements>, now: number
 }
 
 /**
- * The original `mail` is a resubmission of (Store#acceptMail), looked up by `findLatest`: the latest mail under its
- * Message-ID to its numbers within the window, if that one has its text and Subject (a resubmission's own original).
+ * The original `mail` is a resubmission of (Store#acceptMail), looked up by `findResubmitted`: the latest mail under its
+ * Message-ID in the window that is either its match (its fingerprint and Subject) or a mail of another text or Subject
+ * (to any numbers); only a match folds it.
  */
-function resubmitted(findLatest: Statement, mail: NewMail, { numbersKey, fingerprint, since }: Resubmission): { id: string } | undefined {
-  const latest = findLatest.get(mail.messageIdHeader ?? null, numbersKey, since) as
-    | { id: string; fingerprint: string | null; subject: string | null }
-    | undefined;
-  return latest && latest.fingerprint === fingerprint && latest.subject === (mail.subject ?? null) ? { id: latest.id } : undefined;
+function resubmitted(findResubmitted: Statement, mail: NewMail, { fingerprint, since }: Resubmission): { id: string } | undefined {
+  const latest = findResubmitted.get({
+    message_id_header: mail.messageIdHeader ?? null,
+    since,
+    fingerprint,
+    text: mail.sms.text,
+    subject: mail.subject ?? null,
+  }) as { id: string; folds: number } | undefined;
+  return latest?.folds ? { id: latest.id } : undefined;
 }
 
 function prepareStatements(db: Database) {
   return {
     insertMessage: db.prepare(`
       INSERT INTO messages (id, received_at, envelope_from, client_address, client_helo, message_id_header, subject,
-        headers, text, encoding, parts, max_parts, sender_id, user_context, dsn_ret, dsn_envid, fingerprint, numbers_key,
+        headers, text, encoding, parts, max_parts, sender_id, user_context, dsn_ret, dsn_envid, fingerprint,
         duplicate_of, report_all, send_at, gateway_account, account)
       VALUES (@id, @received_at, @envelope_from, @client_address, @client_helo, @message_id_header, @subject,
         @headers, @text, @encoding, @parts, @max_parts, @sender_id, @user_context, @dsn_ret, @dsn_envid, @fingerprint,
-        @numbers_key, @duplicate_of, @report_all, @send_at, @gateway_account, @account)`),
-    // Store#acceptMail: the latest mail under a Message-ID to the same numbers since a time, in one entry of the index
-    // messages_message_id (schema 38); a later rowid is a later insert, which orders two mails stamped in the same ms.
-    findLatest: db.prepare(`
-      SELECT COALESCE(duplicate_of, id) AS id, fingerprint, subject FROM messages
-      WHERE message_id_header = ? AND numbers_key = ? AND received_at >= ?
+        @duplicate_of, @report_all, @send_at, @gateway_account, @account)`),
+    // Store#acceptMail: the mails under a Message-ID since a time, newest first, in the index messages_message_id (schema
+    // 38; a later rowid is a later insert, which orders two mails stamped in the same ms), up to the first that is the
+    // mail's match or of another text or Subject: the rows read are those since its match, each read for its text.
+    findResubmitted: db.prepare(`
+      SELECT COALESCE(duplicate_of, id) AS id, fingerprint = @fingerprint AND subject IS @subject AS folds FROM messages
+      WHERE message_id_header = @message_id_header AND received_at >= @since
+        AND (fingerprint = @fingerprint OR text IS NOT @text OR subject IS NOT @subject)
       ORDER BY received_at DESC, rowid DESC LIMIT 1`),
     insertSms: db.prepare(`
       INSERT INTO outbound (message_id, number, rcpt, notify, orcpt, status, next_attempt_at, updated_at)

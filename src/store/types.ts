@@ -15,14 +15,16 @@ export interface Store extends ReplyStore, ReassemblyStore, SharedStateStore, Cl
   /**
    * Commits a mail and one SMS job per distinct number atomically; resolve = safe to answer 250.
    * A resubmission is recorded without SMS jobs, and the original's id is returned: the client gets its 250, the phone
-   * gets one SMS. A mail is one when the LATEST mail under its Message-ID to the same numbers since
-   * `mail.resubmission.since` has its fingerprint (text) and Subject; its Date is not compared, so a client rebuilding
-   * its resend after a lost 250 is texted once. A different mail under that Message-ID to those numbers since (a UPS
-   * reusing one: on battery, restored, on battery again) makes it a mail of its own, and each is texted; another
-   * transaction under it to other numbers (a list's per-member copies, a split at a recipient limit) does not, so each
-   * transaction's resend still folds. "Latest" is by received_at, then insertion order (SQLite's rowid; PostgreSQL's
-   * id, time-ordered per relay): relays on one PostgreSQL stamp by their own clocks, so of two mails under one
-   * Message-ID accepted by two relays within their clocks' offset either may be taken as the later.
+   * gets one SMS. A mail is one of the latest mail under its Message-ID since `mail.resubmission.since` with its
+   * fingerprint (the same numbers and text) and its Subject, provided no mail under that Message-ID since then, to ANY
+   * numbers, has another text or Subject. Its Date is not compared, so a client rebuilding its resend after a lost 250
+   * is texted once. A UPS reusing one Message-ID (on battery, restored, on battery again) is texted each alert, whoever
+   * the restored went to (all, some, or each number in a transaction of its own); per-recipient transactions of one mail
+   * (a split at a recipient limit, a 452 on some RCPTs, the same text to each) still fold each one's resend. A list that
+   * personalises each member's copy (another text per member) is a mail of another text between: a resend after another
+   * member's copy is texted again, a duplicate, never a loss. "Since" is by received_at, then insertion order (SQLite's
+   * rowid; PostgreSQL's id, time-ordered per relay): relays on one PostgreSQL stamp by their own clocks, so of two mails
+   * under one Message-ID accepted by two relays within their clocks' offset either may be taken as the later.
    * `reports`: the bounce of `mail.refused`, queued in the same transaction (as recordSmsOutcomes queues its
    * mail), so that no crash between two writes loses it; neither is stored for a resubmission (it had them).
    */
@@ -157,11 +159,10 @@ export type StoreHealth =
   | { readonly state: 'damaged'; readonly reason: string };
 
 /**
- * What recognises a mail sent again (Store#acceptMail): its numbers' key (numbers-key.ts), under which the latest mail with its
- * Message-ID is looked up, the fingerprint of its text that one must have, and the start of the window it is looked for in.
+ * What recognises a mail sent again (Store#acceptMail): the fingerprint of its Message-ID, numbers and text
+ * (resubmission-fingerprint.ts) its original must have, and the start of the window it is looked for in.
  */
 export interface Resubmission {
-  readonly numbersKey: number;
   readonly fingerprint: string;
   readonly since: number;
 }

@@ -413,7 +413,7 @@ describe('console pages', () => {
   test("a resubmission is listed to its original's numbers as a resubmission, and found by them and by that status; a mail by its own Message-ID", async () => {
     const original = uuidv7();
     const resent = uuidv7();
-    const again = { numbersKey: 1, fingerprint: 'dup-431', since: 0 };
+    const again = { fingerprint: 'dup-431', since: 0 };
     for (const id of [original, resent]) {
       await relay.relay.store.acceptMail(
         mail(['+447700900431'], { id, receivedAt: Date.now(), messageIdHeader: '<dup-431@example.com>', resubmission: again }),

@@ -161,7 +161,7 @@ describe('console store', () => {
 
     test(`${kind.name}: a mail is found by its own Message-ID; a resubmission by its original's numbers and as a resubmission, listed with them`, async () => {
       await traffic();
-      const again = { numbersKey: 1, fingerprint: 'same-mail', since: 0 };
+      const again = { fingerprint: 'same-mail', since: 0 };
       await store.acceptMail(mail([A], { id: ID(4), receivedAt: 4_000, messageIdHeader: '<dup-1@example.com>', resubmission: again }));
       const resent = await store.acceptMail(mail([A], { id: ID(5), receivedAt: 5_000, messageIdHeader: '<dup-1@example.com>', resubmission: again }));
       assert.equal(resent.duplicateOf, ID(4), 'kept as a resubmission, without SMS');

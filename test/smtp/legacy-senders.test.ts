@@ -535,20 +535,23 @@ describe('legacy senders: the text of mail written slightly wrong', () => {
     assert.equal((await send(oracle('Pumpe 6 \xed\xa0\xbd M\xfcller'))).text, 'Pumpe 6 í ½ Müller');
   });
 
+  /** The texts the gateway got for `number`. */
+  const texts = (number: string) => suite.gateway.simulator.received.filter((sms) => sms.to === number).map((sms) => sms.text);
+  /** A UPS's mail under `messageId` to `numbers`, its Date `date`, over SMTP; its answer. */
+  const deliver = async (numbers: readonly string[], messageId: string, date: string, body: string): Promise<Reply> => {
+    const dialog = await SmtpDialog.open(suite.port);
+    try {
+      await dialog.command('EHLO ups1.example.com');
+      await dialog.command('MAIL FROM:<ups1@example.com>');
+      for (const number of numbers) await dialog.command(`RCPT TO:<${number}@sms.localhost>`);
+      const raw = `From: ups1@example.com\nTo: oncall@sms.localhost\nSubject: UPS1\nDate: Mon, 7 Dec 2026 ${date} +0000\nMessage-ID: ${messageId}\n\n${body}\n`;
+      return await dialog.data(raw);
+    } finally {
+      await dialog.close();
+    }
+  };
+
   test("a device reusing its Message-ID gets each alert texted; a client's resend of the latest, its Date rebuilt, is sent once; one Message-ID in a transaction per number folds each one's resend alone", async () => {
-    const texts = (number: string) => suite.gateway.simulator.received.filter((sms) => sms.to === number).map((sms) => sms.text);
-    const deliver = async (numbers: readonly string[], messageId: string, date: string, body: string): Promise<Reply> => {
-      const dialog = await SmtpDialog.open(suite.port);
-      try {
-        await dialog.command('EHLO ups1.example.com');
-        await dialog.command('MAIL FROM:<ups1@example.com>');
-        for (const number of numbers) await dialog.command(`RCPT TO:<${number}@sms.localhost>`);
-        const raw = `From: ups1@example.com\nTo: oncall@sms.localhost\nSubject: UPS1\nDate: Mon, 7 Dec 2026 ${date} +0000\nMessage-ID: ${messageId}\n\n${body}\n`;
-        return await dialog.data(raw);
-      } finally {
-        await dialog.close();
-      }
-    };
     const ups = `447700900${nextNumber++}`;
     // The UPS's power flaps: on battery, restored, on battery again, each mail under its one Message-ID.
     for (const [date, body] of [
@@ -574,6 +577,28 @@ describe('legacy senders: the text of mail written slightly wrong', () => {
     assert.deepEqual(
       [texts(ups), texts(a), texts(b)],
       [['On battery power', 'Power restored', 'On battery power'], ['Nightly backup failed'], ['Nightly backup failed']],
+    );
+  });
+
+  test('a flap whose middle mail went to other or overlapping numbers is texted each alert: another text under the Message-ID to any numbers breaks the chain', async () => {
+    const [a, b, c] = [`447700900${nextNumber++}`, `447700900${nextNumber++}`, `447700900${nextNumber++}`];
+    // On battery to both; restored reached the relay in two transactions (the smarthost deferred one RCPT, retried it alone).
+    assert.doesNotMatch((await deliver([a, b], '<2@ups2.local>', '11:00:01', 'On battery power')).text, /sent once/);
+    for (const number of [a, b]) assert.doesNotMatch((await deliver([number], '<2@ups2.local>', '11:03:40', 'Power restored')).text, /sent once/);
+    assert.doesNotMatch((await deliver([a, b], '<2@ups2.local>', '11:05:12', 'On battery power')).text, /sent once/, 'on battery again');
+    // Restored to a superset (the on-call list grew), then on battery again to the first.
+    assert.doesNotMatch((await deliver([c], '<3@ups2.local>', '11:06:00', 'On battery power')).text, /sent once/);
+    assert.doesNotMatch((await deliver([a, c], '<3@ups2.local>', '11:07:00', 'Power restored')).text, /sent once/);
+    assert.doesNotMatch((await deliver([c], '<3@ups2.local>', '11:08:00', 'On battery power')).text, /sent once/, 'on battery again');
+    await waitFor('each alert texted', () => texts(a).length === 4 && texts(b).length === 3 && texts(c).length === 3);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.deepEqual(
+      [texts(a), texts(b), texts(c)],
+      [
+        ['On battery power', 'Power restored', 'On battery power', 'Power restored'],
+        ['On battery power', 'Power restored', 'On battery power'],
+        ['On battery power', 'Power restored', 'On battery power'],
+      ],
     );
   });
 });

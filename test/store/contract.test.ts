@@ -52,7 +52,7 @@ forEachStore((kind) =>
     test("a mail's numbers refused at acceptance are failed SMS with their reason, their bounce queued in its transaction; a resubmission stores neither", async () => {
       const refused = [{ number: '+447700900603', rcpt: 'oncall@sms.localhost', notify: ['FAILURE'], orcpt: undefined, reason: 'not sent: opted out' }];
       const bounce = { kind: 'bounce' as const, envelopeFrom: '', recipients: ['alice@example.com'], raw: Buffer.from('the bounce') };
-      const fingerprint = { messageIdHeader: '<same@example.com>', resubmission: { numbersKey: 1, fingerprint: 'same mail', since: 0 } };
+      const fingerprint = { messageIdHeader: '<same@example.com>', resubmission: { fingerprint: 'same mail', since: 0 } };
       const first = mail(['+447700900601'], { refused, ...fingerprint });
       assert.equal((await store.acceptMail(first, [{ ...bounce, messageId: first.id }])).duplicateOf, undefined);
       const again = mail(['+447700900601'], { refused, ...fingerprint });
@@ -125,6 +125,40 @@ forEachStore((kind) =>
       assert.equal((await send([...b].reverse(), 'Backup failed')).duplicateOf, toB.id, "B's resend, its numbers in another order");
       assert.equal((await send([...a, ...b], 'Backup failed')).duplicateOf, undefined, 'all the numbers at once: another set');
       assert.equal((await claim(store, 10, 10, 1_000_000)).flatMap((batch) => batch.sms).length, 11, 'one SMS for each number of each mail of its own');
+      await store.close();
+    });
+
+    test('a mail of another text or Subject under the Message-ID to any numbers breaks the chain: a flap split over other or overlapping numbers is texted', async () => {
+      const messageIdHeader = '<43@ups2.local>';
+      let at = 10_000;
+      const send = async (to: readonly string[], text: string, subject = 'UPS2') => {
+        const base = mail(to, { messageIdHeader, subject, receivedAt: at++ });
+        const sent = { ...base, sms: { ...base.sms, text }, resubmission: resubmissionOf(messageIdHeader, to, text, 0) };
+        return { id: sent.id, duplicateOf: (await store.acceptMail(sent)).duplicateOf };
+      };
+      const [A, B, C] = ['+447700900621', '+447700900622', '+447700900623'];
+      // Restored reached the relay in two transactions (a 4xx on one RCPT, retried alone), then on battery again to both.
+      await send([A, B], 'On battery');
+      await send([A], 'Power restored');
+      await send([B], 'Power restored');
+      assert.equal((await send([A, B], 'On battery')).duplicateOf, undefined, 'on battery again after restored to each alone');
+      // Restored to a superset (the on-call list grew), then on battery again to the first set.
+      await send([A], 'On battery 2');
+      await send([A, C], 'Power restored 2');
+      assert.equal((await send([A], 'On battery 2')).duplicateOf, undefined, 'on battery again after restored to a superset');
+      // Another Subject to other numbers between breaks it too.
+      await send([A], 'Door open', 'Camera 1');
+      await send([B], 'Door open', 'Camera 2');
+      assert.equal((await send([A], 'Door open', 'Camera 1')).duplicateOf, undefined, 'after another Subject to other numbers');
+      // One mail's transactions split (the same text and Subject to each) still fold each one's resend.
+      const toA = await send([A], 'Backup failed');
+      await send([B, C], 'Backup failed');
+      assert.equal((await send([A], 'Backup failed')).duplicateOf, toA.id, "A's resend after B and C's transaction");
+      // The known cost: a list's copies personalised per member are mails of another text between: A's resend is texted again.
+      await send([A], 'Dear A: backup failed');
+      await send([B], 'Dear B: backup failed');
+      assert.equal((await send([A], 'Dear A: backup failed')).duplicateOf, undefined, 'a duplicate, never a loss');
+      assert.equal((await claim(store, 100, 100, 1_000_000)).flatMap((batch) => batch.sms).length, 19, 'one SMS for each number of each mail of its own');
       await store.close();
     });
 

@@ -108,7 +108,7 @@ forEachStore((kind) =>
     });
 
     test('a resubmission (accepted in one statement on PostgreSQL): linked to its original both ways, no SMS, its conversation left alone', async () => {
-      const resubmission = { numbersKey: 1, fingerprint: 'fp-1', since: 500 };
+      const resubmission = { fingerprint: 'fp-1', since: 500 };
       // A resubmission has its original's Message-ID (the store looks it up under it).
       const messageIdHeader = '<fp-1@example.com>';
       const conversation = { mailbox: 'alice@example.com', continues: false };
@@ -132,7 +132,7 @@ forEachStore((kind) =>
       );
       assert.equal((await store.conversation('ctx-1', '+447700900123'))?.mailbox, 'alice@example.com');
       // Outside the window it is a mail of its own.
-      const later = mail(['+447700900123'], { messageIdHeader, resubmission: { numbersKey: 1, fingerprint: 'fp-1', since: 1_500 } });
+      const later = mail(['+447700900123'], { messageIdHeader, resubmission: { fingerprint: 'fp-1', since: 1_500 } });
       assert.deepEqual(await store.acceptMail(later), { duplicateOf: undefined });
       assert.equal((await store.smsOf(later.id)).length, 1);
       await store.close();

@@ -36,21 +36,23 @@ const COMMON_VALUES = 25;
  * The statement of a mail of `shape`. The values (acceptValues): `$1` id, `$2` received at, `$3`–`$19`
  * the mail's columns, `$20` first due, `$21`–`$24` the recipients' numbers, RCPTs, NOTIFYs and ORCPTs, `$25` the
  * account it was accepted under (a column added after the recipients' values were numbered);
- * then for a resubmission its fingerprint, numbers' key and the earliest original, for a conversation whether it
+ * then for a resubmission its fingerprint and the earliest original, for a conversation whether it
  * continues one and its mailbox. Its one result row, for a resubmission, has the original's id (or null).
  */
 export function acceptText(shape: AcceptShape): string {
   let next = COMMON_VALUES + 1;
   const value = () => `$${next++}`;
-  const [fingerprint, numbersKey, since] = shape.resubmission ? [value(), value(), value()] : [];
+  const [fingerprint, since] = shape.resubmission ? [value(), value()] : [];
   const [continues, mailbox] = shape.conversation ? [value(), value()] : [];
   const parts: string[] = [];
   if (shape.resubmission)
-    // The latest mail under its Message-ID to its numbers, if it has its text and Subject (Store#acceptMail): one entry
-    // of messages_message_id (schema 38), whose id orders two stamped in the same ms (time-ordered within a relay).
+    // The latest mail under its Message-ID ($6) in the window that is its match (its fingerprint and Subject, $7) or of
+    // another text ($9) or Subject (Store#acceptMail), read backward in messages_message_id (schema 38), whose id orders
+    // two stamped in the same ms (time-ordered within a relay): the rows read are those since its match.
     parts.push(`original AS (
     SELECT COALESCE(duplicate_of, id) AS id FROM (
-      SELECT id, duplicate_of, fingerprint, subject FROM messages WHERE message_id_header = $6 AND numbers_key = ${numbersKey} AND received_at >= ${since}
+      SELECT id, duplicate_of, fingerprint, subject FROM messages WHERE message_id_header = $6 AND received_at >= ${since}
+        AND (fingerprint = ${fingerprint} OR text IS DISTINCT FROM $9 OR subject IS DISTINCT FROM $7)
       ORDER BY received_at DESC, id DESC LIMIT 1
     ) latest WHERE fingerprint = ${fingerprint} AND subject IS NOT DISTINCT FROM $7
   )`);
@@ -60,9 +62,9 @@ export function acceptText(shape: AcceptShape): string {
     `message AS (
     INSERT INTO messages (id, received_at, envelope_from, client_address, client_helo, message_id_header, subject,
       headers, text, encoding, parts, max_parts, sender_id, user_context, dsn_ret, dsn_envid, report_all, send_at, gateway_account, account
-      ${shape.resubmission ? ', fingerprint, numbers_key, duplicate_of' : ''})
+      ${shape.resubmission ? ', fingerprint, duplicate_of' : ''})
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $25
-      ${shape.resubmission ? `, ${fingerprint}, ${numbersKey}, (SELECT id FROM original)` : ''})
+      ${shape.resubmission ? `, ${fingerprint}, (SELECT id FROM original)` : ''})
   )`,
     `sms AS (
     INSERT INTO outbound (message_id, number, rcpt, notify, orcpt, status, next_attempt_at, updated_at)
@@ -149,7 +151,7 @@ export function acceptStatement(mail: NewMail, due: number): Statement {
     mail.recipients.map((recipient) => recipient.orcpt ?? null),
     mail.account ?? null,
   ];
-  if (mail.resubmission) values.push(mail.resubmission.fingerprint, mail.resubmission.numbersKey, mail.resubmission.since);
+  if (mail.resubmission) values.push(mail.resubmission.fingerprint, mail.resubmission.since);
   if (shape.conversation && mail.conversation) values.push(mail.conversation.continues, mail.conversation.mailbox);
   return { text: TEXTS[`${shape.resubmission}`][`${shape.conversation}`], values };
 }

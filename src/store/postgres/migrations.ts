@@ -4,7 +4,7 @@
  * after the step's shared SQL. As with the shared steps, a step that has shipped is never edited: a
  * change is a new step (CREATE OR REPLACE, or a new name).
  */
-import { NUMBERS_KEY_BACKFILL_MS, SENDER_INDEX_BY_CASE } from '../migrations.ts';
+import { SENDER_INDEX_BY_CASE } from '../migrations.ts';
 import { DB_NOW_MS } from './clock.ts';
 
 /** A delivery state's rank (sqlite-replies.ts, RANK): a report moves an SMS's state only forward. */
@@ -143,19 +143,15 @@ export const DATABASE_STAMP_COLUMNS: Readonly<Record<string, readonly string[]>>
 };
 
 /**
- * Step 38 on PostgreSQL: each mail's numbers' key (numbers-key.ts, computed here as keyOfJoined does) for the mails of
- * the last day, and the index by Message-ID, key, time and id in place of the one by Message-ID alone. The index by
- * fingerprint stays: an older relay of a rolling upgrade still looks a resubmission up by it (and its mails have no
- * key: a newer relay does not see them as the latest under their Message-ID). Locked first, as step 35's.
+ * Step 38 on PostgreSQL: the index by Message-ID, time and id in place of the one by Message-ID alone. The index by
+ * fingerprint (step 2's) stays, and every relay still writes the fingerprint: an older relay of a rolling upgrade looks
+ * a resubmission up by it, and without it would read every mail of the window. The first step that may drop it is
+ * the first breaking one after 38 (schema-readers.ts, BREAKING_MIGRATIONS), which no relay older than 38 runs beside.
+ * Locked first, as step 35's; no mail is rewritten, so the lock is held for the index's build alone.
  */
-const NUMBERS_KEY_STEP = `
+const MESSAGE_ID_STEP = `
   LOCK TABLE messages IN ACCESS EXCLUSIVE MODE;
-  ALTER TABLE messages ADD COLUMN numbers_key BIGINT;
-  UPDATE messages m SET numbers_key = (
-      SELECT ('x' || substr(encode(sha256(convert_to(string_agg(o.number, ',' ORDER BY o.number COLLATE "C"), 'UTF8')), 'hex'), 1, 12))::bit(48)::bigint
-      FROM outbound o WHERE o.message_id = COALESCE(m.duplicate_of, m.id))
-    WHERE m.message_id_header IS NOT NULL AND m.received_at >= ${DB_NOW_MS} - ${NUMBERS_KEY_BACKFILL_MS};
-  CREATE INDEX messages_message_id ON messages (message_id_header, numbers_key, received_at, id) WHERE message_id_header IS NOT NULL;
+  CREATE INDEX messages_message_id ON messages (message_id_header, received_at, id) WHERE message_id_header IS NOT NULL;
   DROP INDEX messages_message_id_header;
 `;
 
@@ -165,5 +161,5 @@ export const POSTGRES_STEPS: ReadonlyMap<number, string> = new Map([
   [27, ADOPTION_WORDS_STEP],
   [35, SENDER_INDEX_STEP],
   [37, DATABASE_STAMP_STEP],
-  [38, NUMBERS_KEY_STEP],
+  [38, MESSAGE_ID_STEP],
 ]);
