@@ -228,8 +228,9 @@ export const RELAY_ERRORS = {
     internal: true,
   },
   /**
-   * SQLite's lock was held by another process (an operator's command, a backup) past `store.busyTimeout`.
-   * Never PostgreSQL's: its server full of connections (53300) may not free itself (STORE_UNAVAILABLE, src/store/rows.ts).
+   * SQLite's lock was held by another process (an operator's command, a backup) past `store.busyTimeout`. On PostgreSQL
+   * only the console's own wait, for a lock another session holds or a read, ended (src/store/postgres/console.ts): the
+   * relay's store never, its server full of connections (53300) may not free itself (STORE_UNAVAILABLE, src/store/rows.ts).
    */
   STORE_BUSY: {
     smtp: 451,

@@ -213,6 +213,12 @@ export interface InboundSink {
   numbersSentUnder(providerId: string): Promise<readonly string[]>;
   /** Keeps what could not be understood, for the operator (`smsrelay status`), instead of dropping it: its body's bytes as received. */
   quarantine(kind: InboundKind, reason: string, body: Buffer): Promise<void>;
+  /**
+   * Whether the relay has begun to stop: from then a connection-based provider takes nothing new (SMPP answers a
+   * deliver_sm ESME_RX_T_APPN, and the SMSC delivers it again to a running bind), as webhooks get 503 at once; what
+   * arrived before is still committed and answered.
+   */
+  stopping(): boolean;
 }
 
 /**

@@ -5,11 +5,12 @@ import { RelayError, type RelayErrorCode } from '../errors.ts';
 import { answeredThread, extractRequest, MAX_READ_CHARS, type OutboundRequest, parsedByMailparser, parseMail } from '../mail/extract.ts';
 import { redactSecrets } from '../mail/parameters.ts';
 import { ENGLISH_LIST, removedKinds, signOffOf } from '../mail/removals.ts';
-import { NOTIFY_BY_DEFAULT, type ReportedRecipient } from '../mailer/dsn.ts';
+import { NOTIFY_BY_DEFAULT, OVER_LIMIT_CATEGORY, REFUSED_MEMBER_CATEGORY, type ReportedRecipient } from '../mailer/dsn.ts';
 import { type TextPolicy, textPolicyFor } from '../mail/policy.ts';
 import type { SenderPolicy } from '../policy/senders.ts';
 import type { ReplyTracking } from '../replies/tracking.ts';
 import { analyseText, charactersThatFit, SEGMENT_LIMITS, type SegmentLimits, type SmsText, truncateToParts } from '../sms/encoding.ts';
+import { storable } from '../store/storable.ts';
 import type { NewMail, NewRecipient, Store } from '../store/types.ts';
 import { admitMembers, checkNumberCount, limitsFor, routeOf, shownToSender, subjectWithinLimit } from './number-checks.ts';
 import { type RefusedMember, subjectNumber } from './recipient-addresses.ts';
@@ -135,9 +136,11 @@ export async function buildNewMail(
       receivedAt: now,
       envelopeFrom,
       client: transaction.client,
-      messageIdHeader: request.messageIdHeader,
-      subject: request.subject === undefined ? undefined : redactSecrets(request.subject),
-      headers: redactSecrets(header),
+      // Headers as written (8BITMIME) may hold a NUL, which PostgreSQL's text cannot: kept without on either store. The SMS's
+      // text has no control character (its text policy), a sender id and a context are checked: only these are as written.
+      messageIdHeader: storable(request.messageIdHeader),
+      subject: request.subject === undefined ? undefined : storable(redactSecrets(request.subject)),
+      headers: storable(redactSecrets(header)),
       sms: {
         text: sms.text,
         encoding: sms.encoding,
@@ -174,11 +177,6 @@ export async function buildNewMail(
     refused,
   };
 }
-
-/** The outcome category of a member refused at acceptance: its bounce's status is RCPT's refusal's (src/mailer/dsn.ts). */
-const REFUSED_MEMBER_CATEGORY = 'policy-denied';
-/** A subject's number beyond the mail's number limit (subjectWithinLimit): RFC 3463's too many recipients. */
-const OVER_LIMIT_CATEGORY = 'too-many-numbers';
 
 /**
  * The members of lists (and numbers of the subject) refused while the others were taken, once each, as the bounce

@@ -2,7 +2,7 @@ import type { CountryCode } from 'libphonenumber-js';
 import { RelayError } from '../errors.ts';
 import { countriesOf, normaliseNumber, regionOfCallingCode, severalNumbers } from '../sms/numbers.ts';
 import { isAtSmsDomain, listLocalPart, smsDomainOf, withCanonicalDomain } from '../mail/addresses.ts';
-import { asciiQuoted } from '../mail/ascii.ts';
+import { asciiQuoted, codePointName } from '../mail/ascii.ts';
 import { canTextBack, NO_REPLY_LOCAL_PART, readSender, untextableWords } from '../sms/senders.ts';
 
 export interface RecipientRules {
@@ -127,11 +127,30 @@ export function unreachableLocalPart(local: string): { readonly reached: 'never'
 }
 
 /**
+ * Unicode's format characters (Cf) pasted into a number: nearly all show nothing (a zero-width space, the bidi embeddings
+ * Windows and contact cards put around a number, a byte order mark), so the number looks right on every screen, and a
+ * refusal names each by its code point beside the number to write.
+ */
+const FORMAT_CHARACTER = /\p{Cf}/gu;
+/**
+ * A character a screen shows nothing for (Default_Ignorable_Code_Point): every format character but the few that show,
+ * the number signs of Arabic, Syriac and Kaithi (U+0600, U+070F, U+110BD): a refusal calls a character invisible only if it is.
+ */
+const SHOWS_NOTHING = /\p{Default_Ignorable_Code_Point}/u;
+/** A blank: words, in a local part as written (spaced). */
+const BLANK = /\s/u;
+/** How a refusal of a local part that is no valid number begins; its reason follows (subjectNumber, notANumber). */
+const BAD_RECIPIENT = 'Bad recipient: ';
+
+/**
  * The E.164 numbers a RCPT address stands for: `<number>@<sms-domain>` (also `<number>-<serviceId>`),
  * a configured distribution list, or the subject address. Anything else is refused with the catalogue's reply: 550 5.7.1 for a foreign domain or a
  * routing trick (never an open relay), 550 5.1.3 for a local part that is no valid number. `spaced`: the local part as
- * written with blanks (`447 700 900123`, which no client means as an address): after the domain's check, refused with the
- * number to write where its words are one valid number as a subject's `To:` reads them (subjectNumber), else with why not.
+ * written with blanks (`447 700 900123`, which no client means as an address) or format characters (FORMAT_CHARACTER): after
+ * the domain's check, refused with the number to write where its words are one valid number as a subject's `To:` reads
+ * them (subjectNumber), or, with format characters and no blanks, where the local part without them is one a RCPT takes
+ * (a list's, the postmaster's, `<number>-<serviceId>`), else with why not; format characters named by code point either
+ * way (what to remove).
  */
 export function resolveRecipient(address: string, rules: RecipientRules, spaced?: string): ResolvedRecipient {
   const at = address.lastIndexOf('@');
@@ -143,8 +162,23 @@ export function resolveRecipient(address: string, rules: RecipientRules, spaced?
     throw new RelayError('RELAY_DENIED', `Relaying denied: ${asciiQuoted(written)} is not an SMS domain of this relay`);
   }
   if (spaced !== undefined) {
-    subjectNumber(spaced, rules);
-    throw new RelayError('BAD_RECIPIENT_SYNTAX', `Write the number without spaces: <${asciiQuoted(spaced.replace(/\s+/gu, ''))}@${domain}>`);
+    const found = [...new Set(spaced.match(FORMAT_CHARACTER))];
+    const named = found.map(codePointName);
+    const what = `${found.every((character) => SHOWS_NOTHING.test(character)) ? 'the invisible' : 'the'} character${found.length > 1 ? 's' : ''}`;
+    const holds = `"${asciiQuoted(spaced)}" holds ${what} ${named.join(', ')}`;
+    const plain = spaced.replace(FORMAT_CHARACTER, '');
+    try {
+      // Words with blanks, as a subject's `To:` reads them; without blanks, the local part as a RCPT of it reads it.
+      if (BLANK.test(plain)) subjectNumber(plain, rules);
+      else if (!isPostmasterAddress(`${plain}@${domain}`, rules.domains)) resolveRecipient(`${plain}@${domain}`, rules);
+    } catch (error) {
+      // No number once they are out either: what to remove is said all the same, then why the rest is none.
+      if (named.length === 0 || !(error instanceof RelayError) || !error.message.startsWith(BAD_RECIPIENT)) throw error;
+      throw new RelayError('BAD_NUMBER', `${BAD_RECIPIENT}${holds}, and ${error.message.slice(BAD_RECIPIENT.length)}`, { quotes: [spaced, ...error.quotes] });
+    }
+    const number = asciiQuoted(plain.replace(/\s+/gu, ''));
+    if (named.length > 0) throw new RelayError('BAD_NUMBER', `${BAD_RECIPIENT}${holds}: write <${number}@${domain}>`, { quotes: [spaced] });
+    throw new RelayError('BAD_RECIPIENT_SYNTAX', `Write the number without spaces: <${number}@${domain}>`);
   }
   const uri = TELEPHONE_URI.exec(local);
   const numbers = uri ? uri[2]?.replace(ENCODED_PLUS, '+') : ENCODED_PLUS_NUMBER.test(local) ? local.replace(ENCODED_PLUS, '+') : undefined;
@@ -152,7 +186,7 @@ export function resolveRecipient(address: string, rules: RecipientRules, spaced?
     const what = uri ? `a ${uri[1]?.toLowerCase()}: link` : 'a percent-encoded +';
     throw new RelayError(
       'BAD_NUMBER',
-      `Bad recipient: "${asciiQuoted(local)}" is ${what}, not a phone number: ${writtenInstead(numbers.split(','), domain, rules, PHONE_CONTEXT.exec(local)?.[1])}`,
+      `${BAD_RECIPIENT}"${asciiQuoted(local)}" is ${what}, not a phone number: ${writtenInstead(numbers.split(','), domain, rules, PHONE_CONTEXT.exec(local)?.[1])}`,
     );
   }
   if (ROUTING_CHARACTERS.test(local)) {
@@ -257,7 +291,7 @@ export function recipientNumber(local: string, rules: Pick<RecipientRules, 'defa
  */
 export function subjectNumber(written: string, rules: Pick<RecipientRules, 'defaultRegion' | 'accountIdAddresses'>): string {
   const several = severalNumbers(written, rules.defaultRegion);
-  if (several !== undefined) throw new RelayError('BAD_NUMBER', `Bad recipient: ${several}`);
+  if (several !== undefined) throw new RelayError('BAD_NUMBER', `${BAD_RECIPIENT}${several}`);
   return recipientNumber(written, rules);
 }
 
@@ -267,7 +301,7 @@ function notANumber(local: string, reason: string): RelayError {
     return new RelayError('NOT_TEXTABLE', 'This address takes no mail: it sends the SMS of senders that cannot receive SMS (short codes and sender names)');
   }
   // The reason quotes what was written (`"447700900557447700900558" is too long`): the log masks it however many digits it has.
-  return new RelayError('BAD_NUMBER', `Bad recipient: ${reason}`, { quotes: [local] });
+  return new RelayError('BAD_NUMBER', `${BAD_RECIPIENT}${reason}`, { quotes: [local] });
 }
 
 /**

@@ -186,14 +186,16 @@ export class AcceptanceService {
       const key = rcpt.address.toLowerCase();
       const { domains } = this.#options.settings.recipients;
       // Before the null sender's refusal: a bounce of a reply mail comes from it (RFC 5321 §4.5.5), or from an address (Exchange).
-      const returnPath = returnPathOf(rcpt.address, domains);
+      // A local part written with blanks or format characters (spaced) is the postmaster's or a return path only as
+      // written without them: resolveRecipient says what to write.
+      const returnPath = rcpt.spaced === undefined ? returnPathOf(rcpt.address, domains) : undefined;
       if (returnPath) {
         if (transaction.recipients.size > 0) throw new RelayError('TOO_MANY_NUMBERS', "Too many recipients: a reply mail's bounce goes in a mail of its own");
         const mailbox = await this.#options.store.returnPathMailbox(returnPath.inboundId, returnPath.returnPath);
         if (mailbox === undefined) throw new RelayError('UNKNOWN_RETURN_PATH');
         return withRecipient(transaction, key, { rcpt, target: { bounce: { ...returnPath, mailbox } } });
       }
-      if (isPostmasterAddress(rcpt.address, domains)) {
+      if (rcpt.spaced === undefined && isPostmasterAddress(rcpt.address, domains)) {
         const mailbox = this.#options.settings.postmaster;
         if (mailbox === undefined) throw new RelayError('NO_POSTMASTER');
         deferOtherKinds(transaction);

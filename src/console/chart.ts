@@ -1,10 +1,17 @@
+import { counted } from '../admin.ts';
 import type { ActivityBucket } from '../store/console-types.ts';
 
+/**
+ * The plot's own units: its bars are drawn in a WIDTH × HEIGHT box stretched to the chart's width (any screen's), its
+ * labels apart from it in CSS pixels, so a phone's narrow chart keeps them at their size rather than squeezed with the bars.
+ */
 const WIDTH = 720;
 const HEIGHT = 200;
-const LEFT = 36;
 const BOTTOM = 24;
-const TOP = 8;
+/** Room above the top gridline for its label, which stands above its line. */
+const TOP = 18;
+/** Labels' size in CSS pixels: small print, read at a glance, at every width. */
+const LABEL_PX = 11;
 /** Sent, delivered, failed: colours that stay apart for the common colour blindnesses (Okabe–Ito). */
 const SERIES = [
   { key: 'sent', colour: '#0072B2' },
@@ -18,7 +25,9 @@ function escapeXml(text: string): string {
 
 /**
  * A grouped bar chart as SVG, made on the server: no script, no package, readable without colour
- * (a legend and a data table beside it). `label` names a bucket on the x axis every `labelEvery`.
+ * (a legend and a data table beside it). `label` names a bucket on the x axis every `labelEvery`; every other one of
+ * those is a `minor-tick`, which a narrow screen leaves out (console.css), so that labels never run into each other.
+ * Counts are written as everywhere in the console (`3,001`): axis, bars' tooltips and the totals a screen reader reads.
  */
 export function activityChart(
   buckets: readonly ActivityBucket[],
@@ -26,36 +35,44 @@ export function activityChart(
 ): string {
   const peak = Math.max(1, ...buckets.flatMap((bucket) => [bucket.sent, bucket.delivered, bucket.failed]));
   const top = niceCeiling(peak);
-  const plotWidth = WIDTH - LEFT;
   const plotHeight = HEIGHT - BOTTOM - TOP;
-  const slot = plotWidth / Math.max(1, buckets.length);
+  const slot = WIDTH / Math.max(1, buckets.length);
   const bar = Math.max(0.5, (slot * 0.8) / SERIES.length);
   const y = (value: number) => TOP + plotHeight - (value / top) * plotHeight;
-  const parts: string[] = [];
+  const plot: string[] = [];
+  const labels: string[] = [];
+  const text = (x: string, at: number, content: string, className?: string) =>
+    `<text${className ? ` class="${className}"` : ''} x="${x}" y="${at}" font-size="${LABEL_PX}" fill="#333" stroke="#fff" stroke-width="3" paint-order="stroke">${escapeXml(content)}</text>`;
   // Counts are whole: no 0.5 tick when the peak is 1.
   for (const tick of [0, top / 2, top].filter(Number.isInteger)) {
-    parts.push(`<line x1="${LEFT}" x2="${WIDTH}" y1="${y(tick)}" y2="${y(tick)}" stroke="#bbb" stroke-width="0.5"/>`);
-    parts.push(`<text x="${LEFT - 4}" y="${y(tick) + 4}" text-anchor="end" font-size="10" fill="#333">${tick}</text>`);
+    plot.push(`<line x1="0" x2="${WIDTH}" y1="${y(tick)}" y2="${y(tick)}" stroke="#bbb" stroke-width="0.5" vector-effect="non-scaling-stroke"/>`);
+    // Above its line at the left, on a white halo over any bar.
+    labels.push(text('4', y(tick) - 3, counted.format(tick)));
   }
   buckets.forEach((bucket, index) => {
-    const x = LEFT + index * slot + slot * 0.1;
+    const x = index * slot + slot * 0.1;
     SERIES.forEach((series, position) => {
       const value = bucket[series.key];
       if (value > 0) {
-        parts.push(
-          `<rect x="${(x + position * bar).toFixed(1)}" y="${y(value).toFixed(1)}" width="${bar.toFixed(1)}" height="${(TOP + plotHeight - y(value)).toFixed(1)}" fill="${series.colour}"><title>${escapeXml(`${options.label(bucket.at)}: ${value} ${series.key}`)}</title></rect>`,
+        plot.push(
+          `<rect x="${(x + position * bar).toFixed(1)}" y="${y(value).toFixed(1)}" width="${bar.toFixed(1)}" height="${(TOP + plotHeight - y(value)).toFixed(1)}" fill="${series.colour}"><title>${escapeXml(`${options.label(bucket.at)}: ${counted.format(value)} ${series.key}`)}</title></rect>`,
         );
       }
     });
     if (index % options.labelEvery === 0) {
-      parts.push(`<text x="${(LEFT + index * slot).toFixed(1)}" y="${HEIGHT - 6}" font-size="10" fill="#333">${escapeXml(options.label(bucket.at))}</text>`);
+      // Where its bucket starts, as a share of the chart's width: the plot's units stretch, the label's do not.
+      const minor = (index / options.labelEvery) % 2 === 1;
+      labels.push(text(`${((index * slot * 100) / WIDTH).toFixed(2)}%`, HEIGHT - 6, options.label(bucket.at), minor ? 'minor-tick' : undefined));
     }
   });
-  const totals = SERIES.map((series) => `${buckets.reduce((sum, bucket) => sum + bucket[series.key], 0)} ${series.key}`).join(', ');
+  const totals = SERIES.map((series) => `${counted.format(buckets.reduce((sum, bucket) => sum + bucket[series.key], 0))} ${series.key}`).join(', ');
   return [
-    `<svg class="chart" viewBox="0 0 ${WIDTH} ${HEIGHT}" role="img" aria-labelledby="${options.id}-title ${options.id}-desc" preserveAspectRatio="none">`,
+    `<svg class="chart" width="100%" height="${HEIGHT}" role="img" aria-labelledby="${options.id}-title ${options.id}-desc">`,
     `<title id="${options.id}-title">${escapeXml(options.title)}</title><desc id="${options.id}-desc">${escapeXml(`In total: ${totals}`)}</desc>`,
-    ...parts,
+    `<svg width="100%" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" preserveAspectRatio="none">`,
+    ...plot,
+    '</svg>',
+    ...labels,
     '</svg>',
   ].join('');
 }

@@ -31,7 +31,7 @@ import type { Logger } from '../log.ts';
 import type { GatewayHealth } from '../providers/contract.ts';
 import type { ProviderRegistry } from '../providers/registry.ts';
 import type { ReplyNotes } from '../replies/reply-notes.ts';
-import { numberWritten } from '../mail/addresses.ts';
+import { numberPasted } from '../mail/addresses.ts';
 import { isDiallable, normaliseNumber } from '../sms/numbers.ts';
 import { RECENT_TRAFFIC_ROWS } from '../store/console-rows.ts';
 import type { ConsoleStore, MessageSearch, ThreadCursor } from '../store/console-types.ts';
@@ -66,6 +66,12 @@ const ASSETS: ReadonlyMap<string, string> = new Map([
 ]);
 /** A page the store could not answer is asked again this often (the overview's own refresh is 15 s too). */
 const STORE_RETRY_SECONDS = 15;
+/**
+ * What a store failure means for what the relay holds and takes, said on the page it refused (and so by the overview's
+ * refresh): an operator learns nothing is lost, and what the relay does with mail meanwhile (SMTP 451, webhooks 503).
+ */
+const STORE_FAILURE_MEANWHILE =
+  'Nothing stored is lost; meanwhile mail and webhooks the relay cannot store are refused with a temporary error, which their senders retry.';
 /**
  * A path of this console, optionally with a query, in printable ASCII without a backslash: the only
  * redirect target taken from a request (no other site, no header-breaking CR or LF).
@@ -239,7 +245,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         request.log.debug({ path: request.url.split('?')[0], ...failureLogFields(error) }, 'console: page answered 503: the store fails');
         const again =
           request.method === 'GET'
-            ? `The relay keeps trying the store; this page tries again every ${STORE_RETRY_SECONDS} s.`
+            ? `The relay keeps trying the store; this page tries again every ${STORE_RETRY_SECONDS} s. ${STORE_FAILURE_MEANWHILE}`
             : 'The relay keeps trying the store. Whether the form was done is not known: look at its page before sending it again.';
         // A GET is read again by the browser itself (no script needed); a form is never sent again unasked.
         return problem(request, reply, error.spec.http, new RelayError(error.code, `${error.publicReason}. ${again}`), request.console, undefined, undefined, {
@@ -407,11 +413,10 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         if (!read.ok) return problem(request, reply, 400, new RelayError('BAD_PARAMETER', read.problem), request.console);
         const query = read.fields;
         if (query.number) {
-          const number = normaliseNumber(query.number, config.sms.defaultRegion);
+          const number = searchedNumber(query.number, config);
           if (!number.ok) {
-            const refusal = `Number: ${number.reason}`;
-            return problem(request, reply, 400, new RelayError('BAD_PARAMETER', refusal), request.console, () =>
-              page(reply, 'conversations', request.console, { title: 'Conversations', problem: refusal, list: [] }),
+            return problem(request, reply, 400, new RelayError('BAD_PARAMETER', number.problem), request.console, () =>
+              page(reply, 'conversations', request.console, { title: 'Conversations', problem: number.problem, list: [] }),
             );
           }
           return conversation(request, reply, number.e164, query.before, { number: query.number });
@@ -774,9 +779,13 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
           dsn: { ret: undefined, envid: undefined },
         });
         if (!sender.ok) return sender;
-        const number = numberWritten(to, config.sms.domains);
+        const pasted = numberPasted(to, config.sms.domains);
+        if (!pasted.ok) return { ok: false as const, error: new RelayError('BAD_NUMBER', `Bad recipient: ${pasted.reason}`) };
+        const { number } = pasted;
         // The form asks for a number: the postmaster, a list or the subject address are mail's, refused here in the form's words rather than SMTP's.
-        if (!isDiallable(number)) return { ok: false as const, error: new RelayError('BAD_NUMBER', `Bad recipient: "${to}" is not a phone number`) };
+        if (!isDiallable(number)) {
+          return { ok: false as const, error: new RelayError('BAD_NUMBER', `Bad recipient: "${number}"${pasted.readFrom} is not a phone number`) };
+        }
         const recipient = await acceptance.recipient(sender.transaction, { address: `${number.replace(/[\s()-]/g, '')}@${as.domain}` });
         // Its refusal names the number in full, as the console shows numbers: the operator wrote it (AcceptanceService#shownIn).
         if (!recipient.ok) return recipient;
@@ -874,7 +883,15 @@ function problem(
   if (status === 503 && error.code !== 'STORE_LOST') retryLater(reply);
   if (wantsJson(request)) return reply.send({ error: error.code, message: error.message });
   if (shown) return shown();
-  return page(reply, 'problem', context, { title: `${status} ${STATUS_CODES[status] ?? ''}`.trim(), status, message: error.message, back, ...extra });
+  return page(reply, 'problem', context, {
+    title: `${status} ${STATUS_CODES[status] ?? ''}`.trim(),
+    status,
+    // Its code beside the words: the overview's refresh tells the relay's own refusal (the store failing) from a proxy's page.
+    code: error.code,
+    message: error.message,
+    back,
+    ...extra,
+  });
 }
 
 /** When to ask again after a 503, for a script as for a browser (a GET's page also asks again by itself, as often). */
@@ -1040,12 +1057,23 @@ function queuePositions(query: Fields<'queuePage'>): { after: number; replies: I
  */
 const SENDER_SEARCH = /^(?=.)(?:"(?:[^"\\]|\\.)*"|[^@\s"]+)?(?:@[^@\s"]+)?$/;
 
+/**
+ * A search's Number as written or pasted, read as Test send reads it (numberPasted: a mail's To, a `tel:` link), then as
+ * the store keeps numbers; a refusal names what was read and what it was read from.
+ */
+function searchedNumber(written: string, config: Config): { ok: true; e164: string } | { ok: false; problem: string } {
+  const pasted = numberPasted(written, config.sms.domains);
+  if (!pasted.ok) return { ok: false, problem: `Number: ${pasted.reason}` };
+  const number = normaliseNumber(pasted.number, config.sms.defaultRegion);
+  return number.ok ? { ok: true, e164: number.e164 } : { ok: false, problem: `Number: ${number.reason}${pasted.readFrom}` };
+}
+
 /** The search form's fields, checked: each bad one is named. */
 function parseSearch(query: Fields<'messages'>, config: Config): { search: MessageSearch } | { problem: string } {
   const search: { -readonly [Key in keyof MessageSearch]: MessageSearch[Key] } = {};
   if (query.number) {
-    const number = normaliseNumber(query.number, config.sms.defaultRegion);
-    if (!number.ok) return { problem: `Number: ${number.reason}` };
+    const number = searchedNumber(query.number, config);
+    if (!number.ok) return { problem: number.problem };
     search.number = number.e164;
   }
   if (query.sender) {

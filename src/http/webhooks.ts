@@ -9,7 +9,7 @@ import { type InboundParse, type InboundRequest, type WebhookProvider, webhookPa
 import { type Logger, turnedAwayLog } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { forwardedClient, headerList, networkMatcher, peerAddress } from '../policy/networks.ts';
-import type { InboundKind, InboundSink } from '../vocabulary.ts';
+import type { InboundKind, InboundSink, ReceivedSms } from '../vocabulary.ts';
 
 export { webhookPaths };
 
@@ -167,7 +167,7 @@ function mountReceiver(scope: FastifyInstance, { provider, sink, signature }: We
   const ignoring = (kind: InboundKind) => (why: string) =>
     options.logger.debug({ provider: provider.name, kind, why }, 'webhook: the request carries nothing for the relay: acknowledged, ignored');
   route('mo', async (inbound) => {
-    const parsed = readable(provider.parseReceived(inbound), ignoring('mo'));
+    const parsed = wholeCharacters(readable(provider.parseReceived(inbound), ignoring('mo')));
     if ('reason' in parsed) return parsed;
     const outcomes = await sink.received(parsed.items);
     const [one] = outcomes;
@@ -326,6 +326,24 @@ function readable<T>(
 ): { readonly reason: string } | { readonly items: readonly T[]; readonly unreadable: readonly string[] } {
   if (parsed.ok && parsed.ignored !== undefined) ignoring(parsed.ignored);
   return parsed.ok ? { items: parsed.items, unreadable: parsed.unreadable ?? [] } : { reason: parsed.reason };
+}
+
+/** A UTF-16 surrogate that is no half of a pair (with `u`, a pair is one code point, never Cs). */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/**
+ * Text that is not in its charset would reach the mailbox as U+FFFD (the rule for a body's bytes, mountReceiver): so
+ * would an SMS's text holding half a character, a lone UTF-16 surrogate, which JSON's `\uD83D` escapes (and a UCS-2
+ * SMS cut mid-pair) carry past any charset check, whatever the provider. Such an SMS is an unreadable item, kept.
+ */
+function wholeCharacters(parsed: ReturnType<typeof readable<ReceivedSms>>): ReturnType<typeof readable<ReceivedSms>> {
+  if ('reason' in parsed || !parsed.items.some((sms) => LONE_SURROGATE.test(sms.text))) return parsed;
+  const items = parsed.items.filter((sms) => !LONE_SURROGATE.test(sms.text));
+  const halves = parsed.items
+    .filter((sms) => LONE_SURROGATE.test(sms.text))
+    .map((sms) => `the SMS "${sms.providerId}": its text holds half a character (a lone UTF-16 surrogate)`);
+  const unreadable = [...parsed.unreadable, ...halves];
+  return items.length === 0 ? { reason: unreadable.join('; ') } : { items, unreadable };
 }
 
 /**

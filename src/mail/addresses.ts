@@ -1,6 +1,6 @@
 import { domainToASCII } from 'node:url';
 import { z } from 'zod';
-import { NOT_ASCII } from './ascii.ts';
+import { asciiQuoted, NOT_ASCII } from './ascii.ts';
 
 /**
  * A mailbox the relay mails to and writes into To: and Delivered-To: WHATWG's "valid e-mail address"
@@ -91,6 +91,94 @@ export function smsDomainOf(address: string, smsDomains: readonly string[]): str
  */
 export function numberWritten(to: string, smsDomains: readonly string[]): string {
   return isAtSmsDomain(to, smsDomains) ? to.slice(0, to.lastIndexOf('@')) : to;
+}
+
+/** `"Name" <address>`, `Name <address>` or `<address>`: a To or From as a mail program copies it; the name as written, and the address inside. */
+const NAMED_ADDRESS = /^("(?:[^"\\]|\\.)*"\s*|[^"<>]*)<([^<>]*)>$/s;
+/**
+ * An unquoted name holding what ends or starts an address (`ops@example.com, <…>`, `a@b <…>`): a second address, or a
+ * name that poses as one; either way which address was meant is not the one inside <…> for sure.
+ */
+const NAME_AS_ADDRESS = /[@,]/;
+/**
+ * A link's address: a `mailto:` (RFC 6068) one's, or the number of a `tel:` (RFC 3966) or `sms:` (RFC 5724) one; then its
+ * `;parameters` and `?query`.
+ */
+const LINK = /^(?:mailto:([^?]*)|(?:tel|sms):([^;?]*))([;?].*)?$/is;
+/** A `mailto:` query's header fields that add recipients (RFC 6068 §2): the link then names more than its address. */
+const MAILTO_RECIPIENTS = new Set(['to', 'cc', 'bcc']);
+/**
+ * The `tel:` parameters (RFC 3966 §5.1) that make the link name another phone than its number alone: an extension behind
+ * it, an ISDN subaddress, or the context a local number is dialled in. Sending to the number without them reaches
+ * someone else, so a link with one is refused; any other parameter (`;npdi`, `;rn=`) leaves the number as it is.
+ */
+const TEL_ELSEWHERE: Readonly<Record<string, string>> = {
+  ext: 'an extension behind the number',
+  isub: 'an ISDN subaddress behind the number',
+  'phone-context': 'the context its number is local to',
+};
+
+/** A number as an operator pastes it: what numberPasted read, and what a refusal adds to name what it was read from. */
+export type NumberPasted = { readonly ok: true; readonly number: string; readonly readFrom: string } | { readonly ok: false; readonly reason: string };
+
+/** A `;name=value;…` or `?name=value&…` list's names, decoded (`%74o` is `to`) and lower-cased. */
+function fieldNames(list: string, separator: string): string[] {
+  return list
+    .split(separator)
+    .map((field) => (field.split('=')[0] ?? '').trim())
+    .filter((name) => name !== '')
+    .map((name) => {
+      try {
+        return decodeURIComponent(name).toLowerCase();
+      } catch {
+        return name.toLowerCase();
+      }
+    });
+}
+
+/** Why `link`'s rest (its `;parameters` and `?query`) names another recipient than its address or number; undefined when it does not. */
+function linkElsewhere(mailto: boolean, rest: string): string | undefined {
+  const query = rest.indexOf('?');
+  if (mailto) {
+    const named = fieldNames(rest.slice(query + 1), '&').find((name) => MAILTO_RECIPIENTS.has(name));
+    return named && `is a mailto: link that also sends to its ${named}= recipients`;
+  }
+  const parameter = fieldNames(query < 0 ? rest : rest.slice(0, query), ';').find((name) => Object.hasOwn(TEL_ELSEWHERE, name));
+  return parameter && `is a link whose ;${parameter}= names ${TEL_ELSEWHERE[parameter]}, another phone than the number alone`;
+}
+
+/**
+ * The number an operator names by pasting `pasted` (the console's Number fields: Test send and the searches): what
+ * numberWritten takes, also inside a mail's `"Name" <…>` or `<…>`, a `mailto:` link, or a `tel:`/`sms:` link's number;
+ * each is unwrapped at most once. What names another recipient too (a name holding `@` or `,` outside quotes, a
+ * `mailto:`'s `to=`, a `tel:`'s `;ext=`) and an address at another domain are refused naming what was read; `readFrom`
+ * is empty when the number is what was pasted, else ` (read from "<pasted>")`, for a refusal of the number to name both.
+ */
+export function numberPasted(pasted: string, smsDomains: readonly string[]): NumberPasted {
+  const text = pasted.trim();
+  const quoted = `"${asciiQuoted(pasted)}"`;
+  const address = NAMED_ADDRESS.exec(text);
+  const name = address?.[1]?.trim() ?? '';
+  if (!name.startsWith('"') && NAME_AS_ADDRESS.test(name)) {
+    return {
+      ok: false,
+      reason: `${quoted} names more than one address (before the <…>, "${asciiQuoted(name)}" holds an @ or a comma outside quotes): paste one`,
+    };
+  }
+  const named = (address?.[2] ?? text).trim();
+  const link = LINK.exec(named);
+  const elsewhere = link && linkElsewhere(link[1] !== undefined, link[3] ?? '');
+  if (elsewhere) return { ok: false, reason: `${quoted} ${elsewhere}: write the number alone` };
+  const inner = (link ? (link[1] ?? link[2] ?? '') : named).trim();
+  const number = numberWritten(inner, smsDomains);
+  if (number === inner && inner.includes('@') && !link?.[2]) {
+    const domains = smsDomains.join(', ');
+    return {
+      ok: false,
+      reason: `${quoted} is an address at ${inner.slice(inner.lastIndexOf('@') + 1)}, not at the relay's SMS domain${smsDomains.length === 1 ? '' : 's'} (${domains}): write the number alone, or as <number>@${smsDomains[0] ?? 'an SMS domain'}`,
+    };
+  }
+  return { ok: true, number, readFrom: number === text ? '' : ` (read from ${quoted})` };
 }
 
 /** Where the phone's replies to a mail go, by its headers, and what the 250 says of the choice. */

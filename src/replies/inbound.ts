@@ -10,6 +10,7 @@ import { maskContext, maskNumber, maskNumbersIn } from '../sms/numbers.ts';
 import { nationalSender, nationalSenderAmong, type Placing, reportNumber, senderKind } from '../sms/senders.ts';
 import type { PartReceiptStore, PartsOfSms } from '../store/part-receipts-types.ts';
 import type { ReassemblyStore } from '../store/reassembly.ts';
+import { storable } from '../store/storable.ts';
 import type { DeliveryReportResult, ReplyStore } from '../store/types.ts';
 import {
   type DeliveryState,
@@ -89,6 +90,8 @@ export interface InboundOptions extends ReplyNotesOptions {
    * undefined = kept as written.
    */
   readonly nationalRegion?: ((provider: string) => CountryCode | undefined) | undefined;
+  /** Whether the relay has begun to stop (InboundSink.stopping): its mailer then sends nothing more until the next start. */
+  readonly stopping?: (() => boolean) | undefined;
   /** Where the parts of long SMS are kept until whole (`inbound.reassemblyTimeout`); without it a part is mailed as it comes. */
   readonly reassembly?: { readonly store: ReassemblyStore; readonly timeoutMs: number } | undefined;
 }
@@ -145,7 +148,7 @@ export class InboundService {
   sinkFor(provider: string): InboundSink {
     return {
       received: async (given) => {
-        const items = await this.#placed(provider, given);
+        const items = await this.#placed(provider, given.map(storable));
         for (const sms of items) if (sms.unreadTime) this.#unreadTime(provider, sms, sms.unreadTime);
         const outcomes = await Promise.all(
           items.map(({ part, ...sms }) =>
@@ -156,14 +159,16 @@ export class InboundService {
         return outcomes;
       },
       reported: async (items) => {
-        const outcomes = await Promise.all(items.map((report) => this.#report(provider, report)));
+        const outcomes = await Promise.all(items.map((report) => this.#report(provider, storable(report))));
         for (const outcome of outcomes) this.#options.metrics?.inbound.inc({ kind: 'dr', result: outcome });
         if (outcomes.includes('advanced')) this.#options.onReportApplied();
         return outcomes;
       },
-      placeReports: (items) => this.#placedReports(provider, items),
-      numbersSentUnder: (providerId) => this.#options.store.numbersSentUnder(provider, providerId),
-      quarantine: (kind, reason, body) => this.#quarantine(provider, kind, reason, body),
+      placeReports: (items) => this.#placedReports(provider, items.map(storable)),
+      numbersSentUnder: (providerId) => this.#options.store.numbersSentUnder(provider, storable(providerId)),
+      // The body is kept as bytes (rows.ts quarantineColumn); the reason is text, and may quote what the provider sent.
+      quarantine: (kind, reason, body) => this.#quarantine(provider, kind, storable(reason), body),
+      stopping: () => this.#options.stopping?.() === true,
     };
   }
 
@@ -324,13 +329,15 @@ export class InboundService {
         return;
       }
       // The conversation's context is on the line of the mail it answers (`smtp: mail accepted`): one grep finds both.
+      // Committed as the relay stops (it came before the stop began): this relay's mailer sends nothing more, so its mail waits
+      // in the queue for another relay's on the same store, or this one's at the next start.
       logger.info(
         {
           ...fields,
           ...(route.conversation ? { context: maskContext(route.conversation.context) } : {}),
           via: route.conversation ? `conversation ${maskContext(route.conversation.context)}` : 'default mailbox',
         },
-        'inbound: SMS received and mailed',
+        this.#options.stopping?.() ? "inbound: SMS received; its mail is queued (this relay's mailer has stopped)" : 'inbound: SMS received and mailed',
       );
       this.#options.onMailQueued();
     };

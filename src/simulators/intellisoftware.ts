@@ -36,16 +36,24 @@ export interface IntelliSoftwareSimulatorOptions extends GatewaySimulatorOptions
   readonly password: string;
   /** The account's forwarding URLs; also settable later with `setWebhooks`. */
   readonly webhooks?: SimulatorWebhooks | undefined;
+  /**
+   * The forwarding "Message Type" of the account (Preferences → Forwarding): the legacy form fields (the default) or
+   * JSON, one `{"messages":[…]}` per MO and one `{"notifications":[…]}` per status report, as the receive-SMS and
+   * status-report pages show them (JSON carries no usercontext).
+   */
+  readonly forwarding?: ForwardingType | undefined;
 }
+
+export type ForwardingType = 'form' | 'json';
 
 /**
  * The account's forwarding URLs (the platform's Preferences → Forwarding tab). A secret can ride in
  * the query string; it is never logged.
  */
 export interface SimulatorWebhooks {
-  /** Receives each MO as the form `from, text, msgid, sent[, networkcode][, usercontext]`. */
+  /** Receives each MO as the form `from, text, msgid, sent[, networkcode][, usercontext]` (or its JSON, `forwarding`). */
   readonly moUrl?: string | undefined;
-  /** Receives the form `msgid, status, toaddr` for each status change of each accepted SMS. */
+  /** Receives the form `msgid, status, toaddr` for each status change of each accepted SMS (or its JSON, `forwarding`). */
   readonly drUrl?: string | undefined;
 }
 
@@ -114,7 +122,17 @@ const STARTING_BALANCE = 10_000;
 const DR_SENT = 3;
 const DR_DELIVERED = 4;
 const DR_UNABLE_TO_DELIVER = 6;
+type ReportedStatus = typeof DR_SENT | typeof DR_DELIVERED | typeof DR_UNABLE_TO_DELIVER;
 const FORM_MEDIA_TYPE = 'application/x-www-form-urlencoded';
+const JSON_MEDIA_TYPE = 'application/json';
+/** The JSON MO's `to`, the account's virtual number the phone texted: the simulated account has one, a UK long number. */
+const VIRTUAL_NUMBER = '447700900000';
+/** The status-report page's JSON names and categories of the codes the simulator reports. */
+const JSON_STATUSES: Readonly<Record<ReportedStatus, { readonly status: string; readonly category: string }>> = {
+  3: { status: 'sent', category: 'interim' },
+  4: { status: 'delivered', category: 'success' },
+  6: { status: 'unable_to_deliver', category: 'failure' },
+};
 /** Room for a long concatenated MO; the simulator refuses anything bigger as junk. */
 const MO_TEXT_MAX_CHARS = 10_000;
 const MO_FIELD_MAX_CHARS = 256;
@@ -171,9 +189,12 @@ export class IntelliSoftwareSimulator extends GatewaySimulator<SimulatorBehaviou
   readonly #username: string;
   readonly #password: string;
   readonly #logger: Logger;
+  readonly #forwarding: ForwardingType;
 
   constructor(options: IntelliSoftwareSimulatorOptions) {
-    super(options, { behaviourSchema, label: 'simulator', noun: 'webhook', contentType: FORM_MEDIA_TYPE });
+    const forwarding = options.forwarding ?? 'form';
+    super(options, { behaviourSchema, label: 'simulator', noun: 'webhook', contentType: forwarding === 'json' ? JSON_MEDIA_TYPE : FORM_MEDIA_TYPE });
+    this.#forwarding = forwarding;
     this.#username = options.username;
     this.#password = options.password;
     this.#logger = options.logger;
@@ -206,10 +227,11 @@ export class IntelliSoftwareSimulator extends GatewaySimulator<SimulatorBehaviou
     const input = moSchema.parse(mo);
     const url = this.forwarder.moUrlOrThrow();
     const msgid = input.msgid ?? nextMessageId();
-    const form = new URLSearchParams({ from: input.from, text: input.text, msgid, sent: w3cdtf(new Date()) });
-    if (input.networkcode !== undefined) form.set('networkcode', input.networkcode);
-    if (input.usercontext !== undefined) form.set('usercontext', input.usercontext);
-    this.forwarder.postSoon('mo', url, form.toString(), { msgid, from: maskNumber(`+${input.from}`) });
+    const sent = w3cdtf(new Date());
+    this.forwarder.postSoon('mo', url, this.#forwarding === 'json' ? jsonMo(input, msgid, sent) : formMo(input, msgid, sent), {
+      msgid,
+      from: maskNumber(`+${input.from}`),
+    });
     return msgid;
   }
 
@@ -376,14 +398,34 @@ export class IntelliSoftwareSimulator extends GatewaySimulator<SimulatorBehaviou
       const final = this.isUndeliverable(sms.to) ? DR_UNABLE_TO_DELIVER : DR_DELIVERED;
       this.forwarder.run(async () => {
         await this.forwarder.wait(this.reportDelayMs);
-        for (const status of [DR_SENT, final]) {
-          const body = new URLSearchParams({ msgid: sms.id, status: String(status), toaddr: sms.to }).toString();
+        for (const status of [DR_SENT, final] as const) {
+          const body =
+            this.#forwarding === 'json' ? jsonReport(sms, status) : new URLSearchParams({ msgid: sms.id, status: String(status), toaddr: sms.to }).toString();
           const context = { msgid: sms.id, drStatus: status, to: maskNumber(`+${sms.to}`) };
           if (!(await this.forwarder.deliver('dr', drUrl, body, context))) return;
         }
       });
     }
   }
+}
+
+function formMo(mo: SimulatedMo, msgid: string, sent: string): string {
+  const form = new URLSearchParams({ from: mo.from, text: mo.text, msgid, sent });
+  if (mo.networkcode !== undefined) form.set('networkcode', mo.networkcode);
+  if (mo.usercontext !== undefined) form.set('usercontext', mo.usercontext);
+  return form.toString();
+}
+
+/** The receive-SMS page's JSON: `unicode` for a text outside GSM's alphabet, as the platform's Message Type says. */
+function jsonMo(mo: SimulatedMo, msgid: string, sent: string): string {
+  const msgtype = [...mo.text].every((char) => GSM_BASIC_CHARS.has(char) || GSM_EXTENSION_CHARS.has(char)) ? 'text' : 'unicode';
+  const message = { from: mo.from, to: VIRTUAL_NUMBER, messageid: msgid, channel: 'sms', sent, content: { msgtype, text: mo.text } };
+  return JSON.stringify({ messages: [message] });
+}
+
+/** The status-report page's JSON of one status change. */
+function jsonReport(sms: SimulatedSms, code: ReportedStatus): string {
+  return JSON.stringify({ notifications: [{ notificationtype: 'status', messageid: sms.id, to: sms.to, ...JSON_STATUSES[code], status_code: code }] });
 }
 
 function endpointPath(request: FastifyRequest): string {

@@ -563,7 +563,7 @@ function masked(text: string, byteEscapes: boolean, afterWord: RegExp): string {
   // writes a digit with one digit at least (`\u0034`, `&#52;`, `&#x34;`, `U+FF14`): the text as written is counted first.
   if (!hasDigits(text, MIN_DIGITS_IN_TEXT)) return text;
   const { plain, pieces, leads } = withDigitsUnescaped(text, byteEscapes);
-  const hidden = hiddenDigits(plain, afterWord);
+  const hidden = hiddenDigitsSeen(plain, afterWord);
   if (hidden.size === 0) return text;
   const out: string[] = [];
   // An astral digit's second unit is skipped where its first became the `*`.
@@ -781,6 +781,95 @@ function withDigitsUnescaped(
   if (from === 0) return { plain: text };
   const rest = text.slice(from);
   return { plain: plain + rest, pieces: [...pieces, ...rest.split('')], ...(leads.size > 0 ? { leads } : {}) };
+}
+
+/**
+ * What stands between a written number's digits but the digits: a blank, a dash, a dot, a plus, a parenthesis. Not a BOM,
+ * a blank to JavaScript: invisible characters are runs of their own (INVISIBLE_RUN), each looked at once.
+ */
+const SEPARATOR_IN_NUMBER = new RegExp(String.raw`(?!\p{Cf})[\s${DASH}.\uFF0E+\uFF0B()]`, 'u');
+/** A run of invisible characters (Unicode's Cf: a zero-width space, a soft hyphen, a word joiner, a ZWJ, bidi marks, a BOM, a tag). */
+const INVISIBLE_RUN = /\p{Cf}+/gu;
+const DIGIT_AT_END = /\p{Nd}$/u;
+const DIGIT_AT_START = /^\p{Nd}/u;
+const DIGITS_AT_START = /^\p{Nd}+/u;
+/** How many UTF-16 units a run of one number's digits takes at most (E164_MAX_DIGITS, each an astral digit's two), and one more digit. */
+const NUMBER_DIGIT_UNITS = 2 * (E164_MAX_DIGITS + 1);
+
+/**
+ * The digits of `plain` that masking its numbers hides (hiddenDigits), where `plain` is read both as written and as a
+ * reader sees it, without the invisible characters within a number (withInvisiblesLifted): `07700\u200B900123` shows the
+ * number `07700900123`, and is masked as one (`0770*\u200B****23`), not as two runs too short for a number, left in clear.
+ * Each digit hidden in either reading is hidden: the reading without them never leaves in clear a digit the reading with
+ * them hides (it may read a labelled id's value, `id 0770\u200B0900123`, or a date where there were none).
+ */
+function hiddenDigitsSeen(plain: string, afterWord: RegExp): ReadonlySet<number> {
+  const hidden = hiddenDigits(plain, afterWord);
+  const seen = withInvisiblesLifted(plain);
+  if (seen === undefined) return hidden;
+  const both = new Set(hidden);
+  for (const unit of hiddenDigits(seen.plain, afterWord)) both.add(seen.origin[unit] ?? unit);
+  return both;
+}
+
+/**
+ * `plain` without each run of invisible characters that stands within a number: a digit before it and a digit after it,
+ * each beside it or past a number's separators only (`4477\u200B00900123`, `+44 7700\u200E 900123`); and not where the
+ * digits it joins would make a run longer than a number (E164_MAX_DIGITS: two numbers a ZWSP apart are two, not a run of
+ * 22 digits read as an id). One before a number's first digit or after its last (a bidi mark around it, `id \u200B0770…`)
+ * is no part of it and stays. `origin`: for each unit kept, its index in `plain`. Undefined where none is lifted.
+ */
+function withInvisiblesLifted(plain: string): { readonly plain: string; readonly origin: readonly number[] } | undefined {
+  if (!NOT_ASCII.test(plain)) return undefined;
+  let kept = '';
+  const origin: number[] = [];
+  let from = 0;
+  /** The digits that run up to `from`, the end of the last run lifted, through it and those lifted before it. */
+  let carried = 0;
+  for (const found of plain.matchAll(INVISIBLE_RUN)) {
+    const end = found.index + found[0].length;
+    const before = digitsBefore(plain, found.index);
+    const joined = before.units === found.index - from && from > 0 ? carried + before.count : before.count;
+    if (!withinNumber(plain, found.index, end, joined)) continue;
+    for (let unit = from; unit < found.index; unit++) origin.push(unit);
+    kept += plain.slice(from, found.index);
+    from = end;
+    carried = joined;
+  }
+  if (from === 0) return undefined;
+  for (let unit = from; unit < plain.length; unit++) origin.push(unit);
+  return { plain: kept + plain.slice(from), origin };
+}
+
+/**
+ * Whether the invisible run from `start` to `end` of `plain` stands within a number (withInvisiblesLifted), `before` the
+ * digits that run up to it (those of runs lifted before it counted).
+ */
+function withinNumber(plain: string, start: number, end: number, before: number): boolean {
+  let last = start;
+  while (last > 0 && SEPARATOR_IN_NUMBER.test(plain.charAt(last - 1))) last--;
+  let next = end;
+  while (next < plain.length && SEPARATOR_IN_NUMBER.test(plain.charAt(next))) next++;
+  if (!DIGIT_AT_END.test(plain.slice(Math.max(0, last - 2), last)) || !DIGIT_AT_START.test(plain.slice(next, next + 2))) return false;
+  // Past a separator it joins no digits into one run; beside digits on both sides, never into one longer than a number.
+  return last < start || next > end || before + digitsAfter(plain, end) <= E164_MAX_DIGITS;
+}
+
+/** The digits that run up to `at` in `plain` (how many, in how many UTF-16 units), counted to more than a number holds at most. */
+function digitsBefore(plain: string, at: number): { readonly count: number; readonly units: number } {
+  let count = 0;
+  let unit = at;
+  for (let digit = DIGIT_AT_END.exec(plain.slice(Math.max(0, unit - 2), unit)); digit !== null && count <= E164_MAX_DIGITS; ) {
+    count++;
+    unit -= digit[0].length;
+    digit = DIGIT_AT_END.exec(plain.slice(Math.max(0, unit - 2), unit));
+  }
+  return { count, units: at - unit };
+}
+
+/** How many digits run from `at` in `plain`, counted to more than a number holds at most. */
+function digitsAfter(plain: string, at: number): number {
+  return [...(DIGITS_AT_START.exec(plain.slice(at, at + NUMBER_DIGIT_UNITS))?.[0] ?? '')].length;
 }
 
 /** The highest code point there is (U+10FFFF): a `\u{…}` beyond it is none. */

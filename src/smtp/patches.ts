@@ -161,7 +161,7 @@ export interface ClientOptions {
   refused?: (refusal: RelayError) => Error & { responseCode: number };
   /** The recipients a mail may have (smtp.maxRecipients): as many RCPTs refused for their number go uncounted in a session. */
   recipientsPerMail?: number;
-  /** The intake's clock: when each connection last sent a command (quietFor). */
+  /** The intake's clock: when each connection was last answered (quietFor). */
   now?: () => number;
 }
 
@@ -214,7 +214,13 @@ function admitConnections(): void {
   };
 }
 
-/** When each connection opened, last sent a command line (an AUTH exchange's lines too) or was last answered, by the intake's clock. */
+/**
+ * When each connection opened or was last answered (its greeting too), by the intake's clock. Stamped at the replies
+ * alone (writeReplies), not at the commands as well: every command line smtp-server reads is answered, at once or when
+ * its handler calls back (not quiet meanwhile: quietFor), so a command's answer comes at or after it and its own stamp
+ * was always overwritten; the reply also counts where no command came (the 250 after a long DATA). The lines it reads
+ * and answers not, those sent during a TLS handshake, which it discards, are no sign of a sender at work.
+ */
 const lastHeard = new WeakMap<SMTPConnection, number>();
 /** Connections closed to make room (closeToMakeRoom): still open until their 421 is written, no longer counted. */
 const madeRoom = new WeakSet<SMTPConnection>();
@@ -428,10 +434,48 @@ function notImplemented(connection: SMTPConnection, verb: string): RelayError | 
   return unimplemented ? new RelayError('NOT_IMPLEMENTED', `Command not implemented: ${verb}`) : undefined;
 }
 
-/** `RCPT TO:<447 700 900123@sms.example.com>`, the local part quoted or not: a number with spaces. */
-const SPACED_RECIPIENT = /^RCPT\s+TO\s*:\s*<\s*("?)([^<>@"]*?\s[^<>@"]*?)\1\s*@([^<>\s@]+)>/i;
+/** `RCPT TO:<` as smtp-server reads it (any blanks around the colon): where the path of a RCPT line starts. */
+const RCPT_PATH = /^RCPT\s+TO\s*:\s*</iu;
+/**
+ * A blank (JavaScript's \s) or a character that shows nothing (Unicode's format characters, Cf: a zero-width space, a
+ * bidi embedding, a byte order mark), which smtp-server refuses in any address or splits the command at (U+FEFF is white
+ * space to JavaScript): what a number pasted from a page, a PDF or a contact card may carry.
+ */
+const UNSEEN = /[\s\p{Cf}]/u;
+/** Blanks and invisible characters, all of them: what is taken out of a number written with them. */
+const UNSEEN_IN_NUMBER = /[\s\p{Cf}]+/gu;
+/** A blank (which no domain holds). */
+const BLANK = /\s/u;
+/** A blank that is no format character: what the local part as written is kept without at its ends (U+FEFF is kept, to be named). */
+const PLAIN_BLANK = /[^\S\p{Cf}]/u;
 /** What is left of the local part once the spaces are out: a number as people write it. */
 const WRITTEN_NUMBER = /^\+?\(?\d[\d().-]*\d$/;
+
+/**
+ * `RCPT TO:<447 700 900123@sms.example.com>`, the local part quoted or not (blanks about the quotes): a local part
+ * holding a blank or an invisible character (UNSEEN), with its domain and what follows the path. Read by index, each
+ * character of the line once, never by one expression of lazy parts around a blank, which backtracks over a run of
+ * blanks in cubic time (a 4 KB RCPT of spaces held the event loop for minutes). A path longer than a mailbox may be
+ * (MAX_MAILBOX_OCTETS) is none: smtp-server's parse refuses it as too long.
+ */
+function spacedRecipient(line: string): { readonly written: string; readonly domain: string; readonly rest: string } | undefined {
+  const start = RCPT_PATH.exec(line)?.[0].length;
+  const end = start === undefined ? -1 : line.indexOf('>', start);
+  if (start === undefined || end < 0 || end - start > MAX_MAILBOX_OCTETS) return undefined;
+  const path = line.slice(start, end);
+  const at = path.indexOf('@');
+  const domain = path.slice(at + 1);
+  if (at < 0 || path.includes('<') || domain === '' || domain.includes('@') || BLANK.test(domain)) return undefined;
+  let from = 0;
+  let to = at;
+  while (from < to && PLAIN_BLANK.test(path.charAt(from))) from++;
+  while (to > from && PLAIN_BLANK.test(path.charAt(to - 1))) to--;
+  // Quoted, the local part is what the quotes hold: blanks may stand about them, nothing else.
+  const quoted = to - from >= 2 && path.charAt(from) === '"' && path.charAt(to - 1) === '"';
+  const local = quoted ? path.slice(from + 1, to - 1) : path.slice(from, to);
+  if (local.includes('"') || !UNSEEN.test(quoted ? local : path.slice(0, at))) return undefined;
+  return { written: local, domain, rest: line.slice(end + 1) };
+}
 
 /** The local part as written with blanks, per session, of the RCPT being handled: read by the intake (spacedLocalPart). */
 const spacedLocalParts = new WeakMap<object, string>();
@@ -444,8 +488,9 @@ export function spacedLocalPart(session: object): string | undefined {
 /**
  * smtp-server splits a command at whitespace, so a number pasted as it is printed
  * (`RCPT TO:<447 700 900123@sms.example.com>`) gets its "501 Bad recipient address syntax" before
- * any handler sees the address. A recipient whose local part is a phone number written with spaces
- * is read with them out instead, the local part as written kept for the intake: every check before
+ * any handler sees the address; so does one holding a zero-width space or a byte order mark, which it
+ * refuses in any address. A recipient whose local part is a phone number written with spaces or
+ * invisible characters is read with them out instead, the local part as written kept for the intake: every check before
  * the number's comes first (503 before MAIL, a bad parameter, a foreign domain), then the relay's
  * answer, what to write (501 5.1.3) or why the words are no one number (resolveRecipient).
  * Anything else goes on to acceptEnvelopeAddressesAsWritten unchanged.
@@ -454,16 +499,17 @@ function explainSpacedNumbers(): void {
   const handle = SMTPConnection.prototype.handler_RCPT;
   SMTPConnection.prototype.handler_RCPT = function rcptWithSpacedNumber(command, callback) {
     const line = command.toString();
-    const spaced = SPACED_RECIPIENT.exec(line);
-    const written = spaced?.[2];
-    const number = written?.replace(/\s+/g, '');
-    if (!spaced || written === undefined || !number || !WRITTEN_NUMBER.test(number)) {
+    const spaced = spacedRecipient(line);
+    const number = spaced?.written.replace(UNSEEN_IN_NUMBER, '');
+    // With blanks, a number's words; with format characters alone, any local part (a list's, `<number>-<id>`): the
+    // intake reads it without them as a RCPT of it, and names them.
+    if (!spaced || !number || !(WRITTEN_NUMBER.test(number) || !PLAIN_BLANK.test(spaced.written))) {
       handle.call(this, command, callback);
       return;
     }
     const session = this.session;
-    spacedLocalParts.set(session, written);
-    handle.call(this, Buffer.from(`RCPT TO:<${number}@${spaced[3]}>${line.slice(spaced[0].length)}`), (...args) => {
+    spacedLocalParts.set(session, spaced.written);
+    handle.call(this, Buffer.from(`RCPT TO:<${number}@${spaced.domain}>${spaced.rest}`), (...args) => {
       spacedLocalParts.delete(session);
       callback(...args);
     });
@@ -1237,7 +1283,6 @@ function verbOf(line: Buffer): string {
 function readCommands(): void {
   const onCommand = SMTPConnection.prototype._onCommand;
   SMTPConnection.prototype._onCommand = function commandRead(command, callback) {
-    heard(this);
     // An AUTH exchange's continuation lines belong to its AUTH command.
     if (this._nextHandler || !command) {
       onCommand.call(this, command, callback);
@@ -1286,7 +1331,7 @@ function writeReplies(): void {
     if (socket?.readyState === 'writeOnly') sendOnHalfClosed(() => send.call(this, code, text, written), socket);
     else send.call(this, code, text, written);
     countReply(this, code);
-    // Quiet counts from the relay's last reply too (Postfix's smtpd_timeout): a sender just answered 250 after a long DATA is not idle.
+    // Quiet counts from the relay's last reply (Postfix's smtpd_timeout): a command's and a DATA's alike (lastHeard).
     heard(this);
   };
 }

@@ -401,11 +401,12 @@ export function groupIntoBatches(rows: readonly ClaimedSmsRow[], batchSize: numb
 /**
  * Store failures are temporary to callers, with the reason a client can act on: a full disk (as the
  * free-space watermark answers it: the space ran out before the watermark's next look), a store busy
- * (storeFailureCode), else "the store is unavailable". The database's words stay in the detail, for the log.
+ * (storeFailureCode), else "the store is unavailable". The database's words stay in the detail, for the log. `as`: what a
+ * caller knows the failure to be better than its code says (the console's own lock wait ended: busy).
  */
-export function asStoreError(error: unknown): RelayError {
+export function asStoreError(error: unknown, as?: StoreFailureCode): RelayError {
   const reason = error instanceof Error ? error.message : String(error);
-  switch (storeFailureCode(error)) {
+  switch (as ?? storeFailureCode(error)) {
     case 'DISK_FULL':
       return new RelayError('DISK_FULL', undefined, { cause: error });
     case 'STORE_BUSY':

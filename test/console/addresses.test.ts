@@ -8,6 +8,37 @@ import { removeDir, startTestRelay, type TestRelay } from '../helpers/relay.ts';
 import { mail } from '../helpers/store.ts';
 
 const PASSWORD = 'console-pass-123';
+/** What a number field says of an address at a domain that is not the relay's SMS domain. */
+const ELSEWHERE = (domain: string) =>
+  `is an address at ${domain}, not at the relay's SMS domain (sms.localhost): write the number alone, or as <number>@sms.localhost`;
+/**
+ * What names another recipient beside the number, or another phone than it: refused in Test send and in both searches,
+ * naming what was read, since sending (or searching) for the one number read would reach someone else.
+ */
+const ELSEWHERE_TOO: Record<string, string> = {
+  'ops@example.com, <447700900127@sms.localhost>':
+    'names more than one address (before the <…>, "ops@example.com," holds an @ or a comma outside quotes): paste one',
+  'Ops, on call <447700900127@sms.localhost>': 'names more than one address (before the <…>, "Ops, on call" holds an @ or a comma outside quotes): paste one',
+  'mailto:447700900128@sms.localhost?to=447700900129@sms.localhost': 'is a mailto: link that also sends to its to= recipients: write the number alone',
+  'mailto:447700900128@sms.localhost?subject=Re&Cc=ops@example.com': 'is a mailto: link that also sends to its cc= recipients: write the number alone',
+  'tel:+447700900127;ext=123': 'is a link whose ;ext= names an extension behind the number, another phone than the number alone: write the number alone',
+  'tel:7700900127;phone-context=+44':
+    'is a link whose ;phone-context= names the context its number is local to, another phone than the number alone: write the number alone',
+  'sms:+447700900127;isub=1?body=hi':
+    'is a link whose ;isub= names an ISDN subaddress behind the number, another phone than the number alone: write the number alone',
+};
+/** A number as an operator pastes it from a mail or a link: each is that number, in Test send and in both searches. */
+const PASTED = [
+  '447700900123@sms.localhost',
+  '<447700900123@sms.localhost>',
+  '"Ops, on call" <447700900123@SMS.localhost>',
+  'Phone <447700900123@sms.localhost>',
+  ' <447700900123@sms.localhost> ',
+  'mailto:447700900123@sms.localhost?subject=Re',
+  'tel:+44-7700-900123',
+  'tel:+447700900123;npdi',
+  'sms:+447700900123?body=hi',
+];
 
 describe('mail addresses in the console', () => {
   let relay: TestRelay;
@@ -100,11 +131,20 @@ describe('mail addresses in the console', () => {
     assert.equal(taken.status, 303);
   });
 
-  test('Test send takes a number, or <number>@<SMS domain> as that number; anything else, the postmaster included, is 422 "not a phone number"', async () => {
-    for (const to of ['postmaster', 'POSTMASTER', 'postmaster@sms.localhost', '+447700900123,+447700900124', '447700900123@other.example', 'ops@example.com']) {
+  test('Test send takes a number, or <number>@<SMS domain> as that number; anything else, the postmaster included, is 422 naming what was read', async () => {
+    const refusals: Record<string, string> = {
+      postmaster: '"postmaster" is not a phone number',
+      POSTMASTER: '"POSTMASTER" is not a phone number',
+      'postmaster@sms.localhost': '"postmaster" (read from "postmaster@sms.localhost") is not a phone number',
+      '+447700900123,+447700900124': '"+447700900123,+447700900124" is not a phone number',
+      '447700900123@other.example': `"447700900123@other.example" ${ELSEWHERE('other.example')}`,
+      'ops@example.com': `"ops@example.com" ${ELSEWHERE('example.com')}`,
+      ...Object.fromEntries(Object.entries(ELSEWHERE_TOO).map(([to, why]) => [to, `"${to}" ${why}`])),
+    };
+    for (const [to, refusal] of Object.entries(refusals)) {
       const refused = await post('/console/send', { to, text: 'hello' });
       assert.equal(refused.status, 422, to);
-      assert.deepEqual(JSON.parse(refused.body), { error: 'BAD_NUMBER', message: `Bad recipient: "${to}" is not a phone number` }, to);
+      assert.deepEqual(JSON.parse(refused.body), { error: 'BAD_NUMBER', message: `Bad recipient: ${refusal}` }, to);
     }
     const taken = await post('/console/send', { to: '447700900124@sms.localhost', text: 'hello' });
     assert.equal(taken.status, 303);
@@ -114,5 +154,36 @@ describe('mail addresses in the console', () => {
       (await relay.relay.store.smsOf(id)).map((sms) => sms.number),
       ['+447700900124'],
     );
+  });
+
+  test('Messages and Conversations take a number pasted as Test send takes it (a mail\'s To, <…>, "Name" <…>, a tel:, sms: or mailto: link); others are refused naming what was read', async () => {
+    const json = (path: string) => fetch(`${base}${path}`, { headers: { cookie: operator, accept: 'application/json' } });
+    for (const number of PASTED) {
+      const query = new URLSearchParams({ number }).toString();
+      assert.match(await html(`/console/messages?${query}`, operator), new RegExp(`/console/messages/${messageId}`), `Messages: ${number}`);
+      assert.match(await html(`/console/conversations?${query}`, operator), /With <strong>\+447700900123<\/strong>/, `Conversations: ${number}`);
+    }
+    const refused: Record<string, string> = {
+      '<ops@example.com>': `Number: "<ops@example.com>" ${ELSEWHERE('example.com')}`,
+      '"Ops" <447700900123@other.example>': `Number: ""Ops" <447700900123@other.example>" ${ELSEWHERE('other.example')}`,
+      'mailto:ops@example.com': `Number: "mailto:ops@example.com" ${ELSEWHERE('example.com')}`,
+      ...Object.fromEntries(Object.entries(ELSEWHERE_TOO).map(([number, why]) => [number, `Number: "${number}" ${why}`])),
+    };
+    for (const path of ['messages', 'conversations']) {
+      for (const [number, message] of Object.entries(refused)) {
+        const answer = await json(`/console/${path}?${new URLSearchParams({ number })}`);
+        assert.equal(answer.status, 400, `${path}: ${number}`);
+        assert.deepEqual(await answer.json(), { error: 'BAD_PARAMETER', message }, `${path}: ${number}`);
+      }
+      const postmaster = await json(`/console/${path}?${new URLSearchParams({ number: '"Ops" <postmaster@sms.localhost>' })}`);
+      assert.equal(postmaster.status, 400);
+      assert.match(((await postmaster.json()) as { message: string }).message, /^Number: "postmaster" .*\(read from ""Ops" <postmaster@sms\.localhost>"\)$/);
+    }
+    for (const to of ['"Ops" <447700900125@sms.localhost>', 'tel:+447700900126']) {
+      const taken = await post('/console/send', { to, text: 'hello' });
+      assert.equal(taken.status, 303, to);
+      const id = /messages\/([0-9a-f-]{36})/.exec(taken.location)?.[1] ?? assert.fail('no message id');
+      assert.equal((await relay.relay.store.smsOf(id))[0]?.number, `+${/\d{12}/.exec(to)?.[0]}`, to);
+    }
   });
 });

@@ -17,6 +17,7 @@ import { hashPassword } from '../../src/policy/passwords.ts';
 import type { IntelliSoftwareSimulator } from '../../src/simulators/intellisoftware.ts';
 import { maskNumber } from '../../src/sms/numbers.ts';
 import { freshDatabase, describeOnPostgres } from '../helpers/postgres.ts';
+import { postgresProxy } from '../helpers/postgres-proxy.ts';
 import { maildirMessages, removeDir, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
 import { message, queuedId, SmtpDialog, sendMail } from '../helpers/smtp.ts';
 import { mail } from '../helpers/store.ts';
@@ -91,11 +92,7 @@ describe('web console in a real browser', { skip: executable ? false : 'no Chrom
       const context = await browser.newContext({ viewport: VIEWPORTS.desktop });
       try {
         const page = await context.newPage();
-        await page.goto(`${base}/console`);
-        await page.getByLabel('User name').fill('olivia');
-        await page.getByLabel('Password').fill(PASSWORD);
-        await page.getByRole('button', { name: 'Sign in' }).click();
-        await page.waitForURL(`${base}/console`);
+        await signInAs(page, base, 'olivia');
         // The session cookie carries its last use as saved: it is renewed whenever the store saves a new one.
         const cookie = async () => (await context.cookies()).find((item) => item.name === 'smsrelay_console')?.value;
         const signedIn = await cookie();
@@ -116,11 +113,7 @@ describe('web console in a real browser', { skip: executable ? false : 'no Chrom
       const context = await browser.newContext({ viewport: VIEWPORTS.desktop });
       try {
         const page = await context.newPage();
-        await page.goto(`${base}/console`);
-        await page.getByLabel('User name').fill('olivia');
-        await page.getByLabel('Password').fill(PASSWORD);
-        await page.getByRole('button', { name: 'Sign in' }).click();
-        await page.waitForURL(`${base}/console`);
+        await signInAs(page, base, 'olivia');
         const cookie = async () => (await context.cookies()).find((item) => item.name === 'smsrelay_console')?.value;
         // Past the tenth of the idle timeout (6 s), a use is saved: a renewed cookie shows it.
         const used = async (what: string, request: { path: string; method: 'GET' | 'POST' }) => {
@@ -150,6 +143,91 @@ describe('web console in a real browser', { skip: executable ? false : 'no Chrom
       }
     });
   });
+  describe("the overview's charts at a thousand SMS a minute", () => {
+    let relay: TestRelay;
+    /** More than a thousand in one minute: the axis, the bars' tooltips and the totals each write a count with a separator. */
+    const SENT = 1_500;
+    before(async () => {
+      const hash = await hashPassword(PASSWORD);
+      // Its dispatcher's clock stopped at 0: the test records the sends itself, at once.
+      relay = await startTestRelay({ console: { users: [{ name: 'olivia', passwordHash: hash, role: 'operator' }] } }, {}, undefined, {
+        dispatchClock: () => 0,
+        idleWaitMs: 10 * 60_000,
+      });
+      const { store } = relay.relay;
+      const numbers = Array.from({ length: SENT }, (_, index) => `+4477009${String(index).padStart(5, '0')}`);
+      await store.acceptMail(mail(numbers, { id: randomUUID(), receivedAt: Date.now() }));
+      for (;;) {
+        const now = Date.now();
+        const batches = await store.claimDueSms({ owner: 'test', now, leaseUntil: now + 60_000, maxBatches: 10, batchSize: 500 });
+        const sms = batches.flatMap((batch) => batch.sms);
+        if (sms.length === 0) break;
+        await store.recordSmsOutcomes(sms.map((item, index) => ({ smsId: item.id, kind: 'sent', providerId: `P${item.id}-${index}` })));
+      }
+    });
+    after(async () => {
+      await relay?.stop();
+      if (relay) removeDir(relay.dir);
+    });
+
+    test('counts are written as the rest of the page writes them (1,500), and at 390 px every label keeps its size and none touches another', async () => {
+      const base = `http://127.0.0.1:${relay.relay.httpPort}`;
+      const context = await browser.newContext({ viewport: VIEWPORTS.phone });
+      try {
+        const page = await context.newPage();
+        await signInAs(page, base, 'olivia');
+        assert.match(await page.locator('.legend').innerText(), /sent: 1,500 last hour, 1,500 in 7 days/);
+        assert.equal(await page.locator('#hour-desc').textContent(), 'In total: 1,500 sent, 0 delivered, 0 failed');
+        assert.equal(await page.locator('#week-desc').textContent(), 'In total: 1,500 sent, 0 delivered, 0 failed');
+        assert.match((await page.locator('svg.chart rect title').allTextContents()).join('|'), /: 1,500 sent/);
+        for (const viewport of [VIEWPORTS.phone, { width: 360, height: 800 }, VIEWPORTS.desktop]) {
+          await page.setViewportSize(viewport);
+          const charts = (await page.evaluate(() => {
+            const scope = globalThis as unknown as { document: { querySelectorAll(selector: string): Iterable<Element> } };
+            type Element = { querySelectorAll(selector: string): Iterable<Element>; textContent: string | null; getBoundingClientRect(): Box };
+            return [...scope.document.querySelectorAll('svg.chart')].map((chart) => ({
+              box: chart.getBoundingClientRect(),
+              labels: [...chart.querySelectorAll(':scope > text')]
+                .map((label) => ({ text: label.textContent ?? '', box: label.getBoundingClientRect() }))
+                .filter((label) => label.box.width > 0),
+            }));
+          })) as Array<{ box: Box; labels: Array<{ text: string; box: Box }> }>;
+          assert.equal(charts.length, 2);
+          for (const chart of charts) {
+            const texts = chart.labels.map((label) => label.text);
+            assert.ok(texts.includes('1,000') && texts.includes('2,000'), `${viewport.width} px: ${texts.join(' ')}`);
+            assert.ok(
+              texts.filter((text) => /^\d\d[:-]\d\d$/.test(text)).length >= 3,
+              `${viewport.width} px: a few times or days on the axis: ${texts.join(' ')}`,
+            );
+            for (const [index, label] of chart.labels.entries()) {
+              // 11 px type: a character at least 5 px wide and the line at least 10 px tall, as on a desktop (not squeezed to 3 px).
+              assert.ok(
+                label.box.width >= label.text.length * 5 && label.box.height >= 10,
+                `${viewport.width} px: "${label.text}" ${label.box.width}x${label.box.height}`,
+              );
+              assert.ok(
+                label.box.left >= chart.box.left - 0.5 && label.box.right <= chart.box.right + 0.5,
+                `${viewport.width} px: "${label.text}" inside its chart`,
+              );
+              for (const other of chart.labels.slice(index + 1)) {
+                const apart =
+                  label.box.right <= other.box.left ||
+                  other.box.right <= label.box.left ||
+                  label.box.bottom <= other.box.top ||
+                  other.box.bottom <= label.box.top;
+                assert.ok(apart, `${viewport.width} px: "${label.text}" and "${other.text}" overlap`);
+              }
+            }
+          }
+        }
+        await page.setViewportSize(VIEWPORTS.phone);
+        await page.screenshot({ path: `${OUTPUT}overview-charts-phone.png`, fullPage: true });
+      } finally {
+        await context.close();
+      }
+    });
+  });
   describe('SMS another relay leases, seen with a clock ahead, on SQLite', () =>
     leasedScenario(
       () => browser,
@@ -168,7 +246,66 @@ describe('web console in a real browser', { skip: executable ? false : 'no Chrom
       false,
     );
   });
+  describeOnPostgres('an overview left open while the database stops answering', async (url) => {
+    test('the refresh says what the relay answers (the store unavailable, nothing lost), marks the figures stale, and clears once the store is back', {
+      timeout: 120_000,
+    }, async () => {
+      const proxy = await postgresProxy(url);
+      const hash = await hashPassword(PASSWORD);
+      const relay = await startTestRelay(
+        { console: { users: [{ name: 'olivia', passwordHash: hash, role: 'operator' }] } },
+        { SMSRELAY_DATABASE_URL: proxy.url },
+      );
+      const base = `http://127.0.0.1:${relay.relay.httpPort}`;
+      const context = await browser.newContext({ viewport: VIEWPORTS.desktop });
+      try {
+        const page = await context.newPage();
+        // The page's 15 s timer, run by the test's clock; the relay's answers real.
+        await page.clock.install();
+        await signInAs(page, base, 'olivia');
+        const notice = page.locator('main [role=alert]');
+        proxy.silence();
+        await page.clock.runFor(15_000);
+        await notice.filter({ hasText: 'STORE_UNAVAILABLE' }).waitFor({ timeout: 60_000 });
+        const said = await notice.innerText();
+        assert.match(
+          said,
+          /^Since \d\d:\d\d:\d\d UTC the relay answers \(HTTP 503, STORE_UNAVAILABLE\): Temporary local problem: the message store is unavailable/,
+        );
+        assert.match(said, /Nothing stored is lost; meanwhile mail and webhooks the relay cannot store are refused with a temporary error/);
+        assert.doesNotMatch(said, /not reachable/, 'the relay answered');
+        // Dispatch "running", the gateway "up": what the page knew, each section said to be stale.
+        const headings = await page.locator('main section h2').allInnerTexts();
+        assert.ok(headings.length >= 3);
+        for (const heading of headings) assert.match(heading, /\(stale: as of the last refresh that worked\)$/);
+        assert.equal(await page.locator('main section:not(.stale)').count(), 0);
+        proxy.heal();
+        await page.clock.runFor(15_000);
+        await notice.waitFor({ state: 'detached', timeout: 60_000 });
+        assert.equal(await page.locator('main .stale, main .stale-mark').count(), 0);
+        assert.match(await page.locator('main').innerText(), /SMS queued/);
+      } finally {
+        await context.close();
+        proxy.heal();
+        await relay.stop();
+        await proxy.close();
+        removeDir(relay.dir);
+      }
+    });
+  });
 });
+
+/** Opens the overview at `base` and signs in on the sign-in page it leads to, as `name`, back on the overview. */
+async function signInAs(page: Page, base: string, name: string): Promise<void> {
+  await page.goto(`${base}/console`);
+  await page.getByLabel('User name').fill(name);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(`${base}/console`);
+}
+
+/** A label's or chart's box on the page, as getBoundingClientRect gives it (CSS pixels). */
+type Box = { left: number; right: number; top: number; bottom: number; width: number; height: number };
 
 /** How far the console's clock runs ahead in leasedScenario: past the lease of the SMS being sent. */
 const CONSOLE_AHEAD_MS = 10 * 60_000;
@@ -216,11 +353,7 @@ function leasedScenario(browserOf: () => Browser, environment: () => Promise<Rec
     const context = await browserOf().newContext({ viewport: VIEWPORTS.desktop });
     try {
       const page = await context.newPage();
-      await page.goto(`${base}/console`);
-      await page.getByLabel('User name').fill('olivia');
-      await page.getByLabel('Password').fill(PASSWORD);
-      await page.getByRole('button', { name: 'Sign in' }).click();
-      await page.waitForURL(`${base}/console`);
+      await signInAs(page, base, 'olivia');
       const row = (number: string) => page.locator('tbody tr', { hasText: `+${number}` });
       await page.goto(`${base}/console/queue`);
       assert.match(await row('447700900631').innerText(), /being sent \(attempt 1\), its answer due by \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/);
@@ -680,11 +813,32 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
       await page.route(`${base}/console`, (route) => route.fulfill({ status: 502, body: 'Bad Gateway' }));
       await page.clock.runFor(15_000);
       await notice.filter({ hasText: 'HTTP 502' }).waitFor();
-      assert.ok((await notice.innerText()).startsWith(since), 'since the first failure');
+      // An answer, but not the relay's own page: said so, since the first failure.
+      assert.match(await notice.innerText(), /^No page from the relay since \d\d:\d\d:\d\d UTC: HTTP 502 came instead, not the relay's own answer/);
+      assert.equal((await notice.innerText()).slice(29, 41), since.slice(26, 38), 'since the first failure');
       assert.match(page.url(), /\/console$/, 'the page stays, showing what it knew');
+      // The relay's own 500, in JSON as the relay answers an error the console leaves to it: the relay's words, not a proxy's.
+      const internal = { error: 'INTERNAL', message: 'Internal error: the relay failed to answer this request; it is logged' };
+      await page.unroute(`${base}/console`);
+      await page.route(`${base}/console`, (route) =>
+        route.fulfill({ status: 500, contentType: 'application/json; charset=utf-8', body: JSON.stringify(internal) }),
+      );
+      await page.clock.runFor(15_000);
+      await notice.filter({ hasText: 'INTERNAL' }).waitFor();
+      assert.match(await notice.innerText(), new RegExp(`^Since \\d\\d:\\d\\d:\\d\\d UTC the relay answers \\(HTTP 500, INTERNAL\\): ${internal.message}`));
+      // A 200 that is not this page (a proxy's or a sign-on's, no refreshing <main>): still no page from the relay, still stale.
+      await page.unroute(`${base}/console`);
+      await page.route(`${base}/console`, (route) =>
+        route.fulfill({ status: 200, contentType: 'text/html', body: '<!doctype html><title>Sign on</title><p>Sign on to continue</p>' }),
+      );
+      await page.clock.runFor(15_000);
+      await notice.filter({ hasText: 'HTTP 200' }).waitFor();
+      assert.match(await notice.innerText(), /^No page from the relay since \d\d:\d\d:\d\d UTC: HTTP 200 came instead/);
+      for (const heading of await page.locator('main section h2').allInnerTexts()) assert.match(heading, /\(stale: as of the last refresh that worked\)$/);
       await page.unroute(`${base}/console`);
       await page.clock.runFor(15_000);
       await notice.waitFor({ state: 'detached' });
+      assert.equal(await page.locator('main .stale, main .stale-mark').count(), 0);
       assert.match(await page.locator('main').innerText(), /SMS queued/);
     } finally {
       await context.close();

@@ -4,6 +4,7 @@ import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { decodeHTML } from 'entities';
+import pg from 'pg';
 import { v7 as uuidv7 } from 'uuid';
 import { hashPassword } from '../../src/policy/passwords.ts';
 import { signInAt, signinFormAt } from '../helpers/console.ts';
@@ -1085,6 +1086,108 @@ describeOnPostgres('console pages while the database does not answer', async (ur
       proxy.heal();
       await relay.stop();
       await proxy.close();
+      removeDir(relay.dir);
+    }
+  });
+});
+
+describeOnPostgres('console pages while another session holds a lock on a console table', async (url) => {
+  test('a page waits a few seconds, not the read timeout, and is answered 503 STORE_BUSY ("busy … try again in a moment"), as a script and as a browser', {
+    timeout: 90_000,
+  }, async () => {
+    const relay = await startTestRelay(
+      { console: { users: [{ name: 'olivia', passwordHash: await hashPassword(PASSWORD), role: 'operator' }] } },
+      { SMSRELAY_DATABASE_URL: url },
+    );
+    const base = `http://127.0.0.1:${relay.relay.httpPort}`;
+    const holder = new pg.Client({ connectionString: url });
+    await holder.connect();
+    try {
+      const cookie = await signInAt(base, 'olivia', PASSWORD);
+      assert.equal((await fetch(`${base}/console/queue`, { headers: { cookie } })).status, 200);
+      // As a VACUUM FULL, a migration or an administrator's LOCK would: every console request reads its session first.
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE console_sessions IN ACCESS EXCLUSIVE MODE');
+      for (const accept of ['application/json', 'text/html']) {
+        const started = performance.now();
+        const answer = await fetch(`${base}/console/queue`, { headers: { cookie, accept }, redirect: 'manual' });
+        const waited = performance.now() - started;
+        assert.equal(answer.status, 503, accept);
+        assert.equal(answer.headers.get('retry-after'), '15');
+        assert.ok(waited < 8_000, `${accept}: answered after ${Math.round(waited)} ms, well before the 10-s read timeout`);
+        const body = await answer.text();
+        if (accept === 'application/json') assert.equal((JSON.parse(body) as { error: string }).error, 'STORE_BUSY');
+        else assert.match(body, /data-code="STORE_BUSY">Temporary local problem: the message store is busy, try again in a moment\./);
+      }
+      assert.equal((await fetch(`${base}/readyz`)).status, 200, 'the database answers: the relay is ready');
+      await holder.query('ROLLBACK');
+      assert.equal((await fetch(`${base}/console/queue`, { headers: { cookie } })).status, 200, 'once the lock is gone');
+    } finally {
+      await holder.end();
+      await relay.stop();
+      removeDir(relay.dir);
+    }
+  });
+});
+
+describeOnPostgres('a console action while another session holds a lock on the audit table', async (url) => {
+  /** An operator signed in on a relay on `url`, with the queue form's CSRF token; a pause of all dispatch posted as a script. */
+  async function operatorOn(relay: TestRelay) {
+    const base = `http://127.0.0.1:${relay.relay.httpPort}`;
+    const cookie = await signInAt(base, 'olivia', PASSWORD);
+    const page = await (await fetch(`${base}/console/queue`, { headers: { cookie } })).text();
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(page)?.[1] ?? assert.fail('no CSRF token');
+    return () =>
+      fetch(`${base}/console/queue`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { cookie, accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ _csrf: csrf, action: 'pause', target: 'all' }),
+      });
+  }
+  const users = async () => ({ console: { users: [{ name: 'olivia', passwordHash: await hashPassword(PASSWORD), role: 'operator' as const }] } });
+
+  test("the action done waits for the lock and its audit line is kept: the short lock wait is the reads' only", { timeout: 90_000 }, async () => {
+    const relay = await startTestRelay(await users(), { SMSRELAY_DATABASE_URL: url });
+    const holder = new pg.Client({ connectionString: url });
+    await holder.connect();
+    try {
+      const pause = await operatorOn(relay);
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE console_actions IN ACCESS EXCLUSIVE MODE');
+      // Held past the reads' lock wait (3 s), as a VACUUM FULL or an administrator's transaction would.
+      const release = setTimeout(() => void holder.query('ROLLBACK'), 5_000);
+      const answer = await pause();
+      clearTimeout(release);
+      await holder.query('ROLLBACK').catch(() => undefined);
+      assert.equal(answer.status, 303, await answer.text());
+      assert.notEqual(await relay.relay.store.dispatchPausedSince(), undefined, 'the pause is done');
+      const audits = await holder.query("SELECT username FROM console_actions WHERE action = 'queue pause'");
+      assert.deepEqual(audits.rows, [{ username: 'olivia' }], 'the pause is in the audit');
+    } finally {
+      await holder.end();
+      await relay.stop();
+      removeDir(relay.dir);
+    }
+  });
+
+  test("the server's own lock_timeout ending the audit's wait is 503 STORE_BUSY, as a read's is", { timeout: 90_000 }, async () => {
+    const holder = new pg.Client({ connectionString: url });
+    await holder.connect();
+    await holder.query(`ALTER DATABASE "${new URL(url).pathname.slice(1)}" SET lock_timeout = '1s'`);
+    const relay = await startTestRelay(await users(), { SMSRELAY_DATABASE_URL: url });
+    try {
+      const pause = await operatorOn(relay);
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE console_actions IN ACCESS EXCLUSIVE MODE');
+      const answer = await pause();
+      await holder.query('ROLLBACK');
+      assert.equal(answer.status, 503);
+      assert.equal((JSON.parse(await answer.text()) as { error: string }).error, 'STORE_BUSY');
+    } finally {
+      await holder.query('ROLLBACK').catch(() => undefined);
+      await holder.end();
+      await relay.stop();
       removeDir(relay.dir);
     }
   });

@@ -66,14 +66,20 @@ export async function withFreshGateway<Options, Result>(
 /**
  * The sink a provider that pushes what it receives (SMPP) is started with, collecting what it hands
  * over (`offered`: every SMS handed over, `received`: those committed); `state.failing` makes it a store
- * that cannot commit (each call then rejects), `state.hold` one whose commits wait for that promise.
+ * that cannot commit (each call then rejects), `state.hold` one whose commits wait for that promise, `state.stopping`
+ * a relay that has begun to stop.
  */
 export function collectingSink() {
   const received: ReceivedSms[] = [];
   const offered: ReceivedSms[] = [];
   const reports: StatusReport[] = [];
   const quarantined: string[] = [];
-  const state: { failing: boolean; calls: number; hold: Promise<void> | undefined } = { failing: false, calls: 0, hold: undefined };
+  const state: { failing: boolean; calls: number; hold: Promise<void> | undefined; stopping: boolean } = {
+    failing: false,
+    calls: 0,
+    hold: undefined,
+    stopping: false,
+  };
   /** What the store would say was sent under an id (InboundSink.numbersSentUnder), by id. */
   const sentUnder = new Map<string, string[]>();
   const sink: InboundSink = {
@@ -89,6 +95,7 @@ export function collectingSink() {
       reports.push(...items);
       return items.map(() => 'advanced');
     },
+    stopping: () => state.stopping,
     placeReports: async (items) => {
       const placed = items.map((report) => {
         const placing = reportNumber(report.number, sentUnder.get(report.providerId) ?? [], undefined);

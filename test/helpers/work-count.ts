@@ -3,9 +3,17 @@
  * machine (the suite's files run side by side on few cores), a count is the same on any machine under any load.
  * What is counted is what the string, regular-expression and array built-ins it calls go over, each patched while
  * it runs: a character read (`charCodeAt`, `codePointAt`), the characters a `slice`, `toLowerCase` or `join` makes,
- * those a search passes (`indexOf`, `lastIndexOf`, and RegExp.prototype.exec, which `test`, `replace` and `match`
- * call once it is patched), an item pushed. Reading an input again from each of its positions shows as the square of
- * its length, so a count that grows as the input does (`linearly`) says the reading is linear.
+ * those a search passes (`indexOf`, `lastIndexOf`, `includes`, `startsWith`, `endsWith`, and RegExp.prototype.exec,
+ * which `test`, `replace` and `match` call once it is patched), the characters `substring` and `split` make or go over,
+ * a character `at` reads, an item pushed. Reading an input again from each of its positions shows as the square of its
+ * length, so a count that grows as the input does (`linearly`) says the reading is linear.
+ *
+ * What it cannot see, for no built-in is called: a character read by indexing (`text[i]`), a spread or `for…of` over
+ * a string, and the work of a loop that calls nothing counted (an automaton stepping over `text[i]`). A quadratic
+ * reading written so counts as linear: the text code under test reads its input through `charCodeAt`/`codePointAt` in
+ * its hot loops (echoes.ts' findAll), and a test of a search's worst case also runs it on a long input under a
+ * generous time limit (finishes.ts), which such a reading runs past. A step hook in the code itself would see every
+ * step, but is a parameter production code carries for tests alone.
  */
 import assert from 'node:assert/strict';
 
@@ -27,6 +35,13 @@ const COUNTED: ReadonlyArray<readonly [object, string, Cost]> = [
   [Array.prototype, 'push', (_self, args) => args.length],
   [String.prototype, 'indexOf', (self: string, [needle, from = 0], found: number) => searched(self, Number(from), found, String(needle).length)],
   [String.prototype, 'lastIndexOf', (self: string, _args, found: number) => (found === -1 ? self.length : self.length - found)],
+  // Where `includes` found its needle is not returned: it is counted as searching to the end, as when it finds none.
+  [String.prototype, 'includes', (self: string, [, from = 0]) => self.length - Number(from)],
+  [String.prototype, 'startsWith', (self: string, [needle, from = 0]) => Math.min(String(needle).length, self.length - Number(from))],
+  [String.prototype, 'endsWith', (self: string, [needle, to = self.length]) => Math.min(String(needle).length, Number(to))],
+  [String.prototype, 'substring', (_self, _args, made: string) => made.length],
+  [String.prototype, 'at', () => 0],
+  [String.prototype, 'split', (self: string) => self.length],
   [
     RegExp.prototype,
     'exec',

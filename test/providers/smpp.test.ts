@@ -534,6 +534,29 @@ class HandSmsc {
   }
 }
 
+/**
+ * A gateway bound to a hand-driven SMSC, with one deliver_sm (sequence 1, `text`) being committed: its commit waits
+ * until `release`.
+ */
+async function committingOne(text: string, logger = silent) {
+  const smscOfOwn = new HandSmsc();
+  const sink = collectingSink();
+  const receiving = gatewayTo(await smscOfOwn.listen(), {}, logger);
+  await receiving.start({ inbound: sink.sink });
+  await waitFor('bound', () => receiving.health().ok);
+  let released: () => void = () => undefined;
+  sink.state.hold = new Promise<void>((resolve) => {
+    released = resolve;
+  });
+  smscOfOwn.socket?.write(deliverSm(1, { source: '447700900123', message: Buffer.from(text, 'latin1') }));
+  await waitFor('handed over', () => sink.offered.length === 1);
+  const release = () => {
+    sink.state.hold = undefined;
+    released();
+  };
+  return { smscOfOwn, sink, receiving, release };
+}
+
 /** A deliver_sm body from its parts (hex of the mandatory fields, then short_message and TLVs). */
 function deliverSm(
   sequence: number,
@@ -1475,26 +1498,13 @@ describe('SMPP bad input from the SMSC', () => {
   });
 
   test('a gateway closed while a deliver_sm is being committed answers it before it unbinds, and one arriving meanwhile ESME_RX_T_APPN uncommitted: the SMSC delivers neither again to the next relay as a second SMS', async () => {
-    const smscOfOwn = new HandSmsc();
-    const sink = collectingSink();
-    const receiving = gatewayTo(await smscOfOwn.listen());
-    await receiving.start({ inbound: sink.sink });
+    const { smscOfOwn, sink, receiving, release } = await committingOne('Stop');
     try {
-      await waitFor('bound', () => receiving.health().ok);
-      let release: () => void = () => undefined;
-      sink.state.hold = new Promise<void>((resolve) => {
-        release = resolve;
-      });
-      smscOfOwn.socket?.write(deliverSm(1, { source: '447700900123', message: Buffer.from('Stop', 'latin1') }));
-      await waitFor('handed over', () => sink.offered.length === 1);
       const closing = receiving.close();
       // Another one while the stop waits: committed, its answer might never be written (the wait ends, the socket goes).
       const meanwhile = await smscOfOwn.send(deliverSm(2, { source: '447700900123', message: Buffer.from('Start', 'latin1') }), 2);
       // The commit ends a moment after the stop began, well within the unbind's wait.
-      setTimeout(() => {
-        sink.state.hold = undefined;
-        release();
-      }, 200);
+      setTimeout(release, 200);
       await closing;
       assert.equal(meanwhile.status, STATUS.ESME_RX_T_APPN);
       assert.deepEqual(
@@ -1509,6 +1519,45 @@ describe('SMPP bad input from the SMSC', () => {
           ['deliver_sm_resp', STATUS.ESME_ROK],
           ['unbind', 0],
         ],
+      );
+    } finally {
+      await receiving.close();
+      await smscOfOwn.close();
+    }
+  });
+
+  test('a relay that has begun to stop answers a deliver_sm ESME_RX_T_APPN uncommitted as it arrives, and the one being committed as the stop began ESME_ROK after its commit', async () => {
+    const log = captureLog('debug');
+    const { smscOfOwn, sink, receiving, release } = await committingOne('Before', log.logger);
+    try {
+      // The stop begins (the relay's mailer stops), long before the binds close at its end.
+      sink.state.stopping = true;
+      const during = await smscOfOwn.send(deliverSm(2, { source: '447700900123', message: Buffer.from('During', 'latin1') }), 2);
+      assert.deepEqual([during.commandId, during.status], [COMMAND.deliver_sm_resp, STATUS.ESME_RX_T_APPN]);
+      // The SMSC redelivers at once, and sends a data_sm: each refused, the line said once at info, named as what it is.
+      const again = await smscOfOwn.send(deliverSm(3, { source: '447700900123', message: Buffer.from('During', 'latin1') }), 3);
+      assert.deepEqual([again.commandId, again.status], [COMMAND.deliver_sm_resp, STATUS.ESME_RX_T_APPN]);
+      const data = await smscOfOwn.send(dataSm(4, { source: '447700900123', tlvs: tlv(TAG.message_payload, Buffer.from('During', 'latin1')) }), 4);
+      assert.deepEqual([data.commandId, data.status], [COMMAND.data_sm_resp, STATUS.ESME_RX_T_APPN]);
+      assert.deepEqual(
+        log.lines
+          .map((line) => JSON.parse(line) as { level: string; msg: string })
+          .filter((line) => line.msg.includes('while the relay is stopping'))
+          .map((line) => [line.level, line.msg.split(':')[1]]),
+        [
+          ['info', ' deliver_sm while the relay is stopping'],
+          ['debug', ' deliver_sm while the relay is stopping'],
+          ['debug', ' data_sm while the relay is stopping'],
+        ],
+      );
+      assert.equal(receiving.health().ok, true, 'still bound: the binds close at the stop’s end');
+      release();
+      const before = await waitFor('the first answer', () => smscOfOwn.pdus.find((pdu) => pdu.sequence === 1));
+      assert.deepEqual([before.commandId, before.status], [COMMAND.deliver_sm_resp, STATUS.ESME_ROK]);
+      assert.deepEqual(
+        sink.offered.map((entry) => entry.text),
+        ['Before'],
+        'the one arriving during the stop is not committed',
       );
     } finally {
       await receiving.close();
@@ -1589,6 +1638,46 @@ describe('SMPP SMS from phones through a whole relay (SQLite), from a hand-drive
       assert.equal(bodies.length, 9, bodies.join(' | '));
     } finally {
       await relay.stop();
+      removeDir(relay.dir);
+      await smsc.close();
+    }
+  });
+});
+
+describe("SMPP during a relay's graceful stop (SQLite), from a hand-driven SMSC", () => {
+  test('a deliver_sm arriving once the stop began, while it waits for a submit_sm_resp, is answered ESME_RX_T_APPN and neither committed nor mailed', async () => {
+    const smsc = new HandSmsc();
+    const port = Number(new URL(await smsc.listen()).port);
+    const log = captureLog('info');
+    const relay = await startTestRelay(
+      {
+        gateway: { provider: 'smpp', host: '127.0.0.1', port, ...ACCOUNT },
+        sms: { domains: ['sms.example.com'], defaultRegion: 'GB' },
+        inbound: { defaultMailbox: 'ops@example.com' },
+        shutdownTimeout: '10s',
+      },
+      {},
+      tempDir(),
+      {},
+      log.logger,
+    );
+    let stopping: Promise<void> | undefined;
+    try {
+      await waitFor('bound', () => smsc.binds === 1 && smsc.socket !== undefined);
+      await sendMail(relay.relay.smtpPort, { to: ['447700900451@sms.example.com'], body: 'held' });
+      // The SMSC holds its answer: the stop waits for it.
+      const submit = await waitFor('the submit_sm', () => smsc.pdus.find((pdu) => pdu.commandId === COMMAND.submit_sm), 10_000);
+      stopping = relay.stop();
+      const during = await smsc.send(deliverSm(7, { source: '447700900452', message: Buffer.from('During the stop', 'latin1') }), 7);
+      assert.deepEqual([during.commandId, during.status], [COMMAND.deliver_sm_resp, STATUS.ESME_RX_T_APPN]);
+      smsc.socket?.write(encodePdu(COMMAND.submit_sm_resp, 0, submit.sequence, encodeMessageId('HELD1')));
+      await stopping;
+      const messages = log.lines.map((line) => String((JSON.parse(line) as Record<string, unknown>).msg));
+      assert.equal(messages.filter((msg) => msg.startsWith('inbound: SMS received')).length, 0, 'not committed');
+      assert.equal(messages.filter((msg) => msg.includes('while the relay is stopping: answered ESME_RX_T_APPN')).length, 1);
+      assert.equal(maildirMessages(relay.maildir).length, 0);
+    } finally {
+      await (stopping ?? relay.stop());
       removeDir(relay.dir);
       await smsc.close();
     }

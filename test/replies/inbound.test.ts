@@ -51,7 +51,10 @@ describe('the inbound service', () => {
   let sink: InboundSink;
   let mailsQueued: number;
   let lines: string[];
+  /** The relay has begun to stop (InboundSink.stopping). */
+  let stopping: boolean;
   beforeEach(() => {
+    stopping = false;
     store = SqliteStore.open({ file: storeFile(), busyTimeoutMs: 100 });
     const log = captureLog('info');
     lines = log.lines;
@@ -70,6 +73,7 @@ describe('the inbound service', () => {
         mailsQueued += 1;
       },
       onReportApplied: () => {},
+      stopping: () => stopping,
     });
     sink = inbound.sinkFor('puzzel');
   });
@@ -87,6 +91,18 @@ describe('the inbound service', () => {
     const mails = await queuedMail();
     assert.equal(mails.length, 1);
     assert.match(mails[0]?.raw.toString() ?? '', /^DKIM-Signature: .*d=sms\.example\.com/m);
+  });
+
+  test('an SMS committed once the relay began to stop is not logged as mailed: its mail is queued, the mailer of this relay having stopped', async () => {
+    stopping = true;
+    assert.equal(sink.stopping(), true, 'a connection-based provider asks, and refuses what arrives');
+    assert.equal((await sink.received([sms('mo-stop')]))[0]?.status, 'accepted');
+    const messages = lines.map((line) => String((JSON.parse(line) as Record<string, unknown>).msg));
+    assert.deepEqual(
+      messages.filter((msg) => msg.startsWith('inbound: SMS received')),
+      ["inbound: SMS received; its mail is queued (this relay's mailer has stopped)"],
+    );
+    assert.equal((await queuedMail()).length, 1, 'queued all the same');
   });
 
   test('the same SMS twice in one delivery: the store keeps one, the other is answered as a repeat', async () => {

@@ -779,7 +779,7 @@ describe('replies and delivery reports', () => {
       ['mo', 'dr'],
     );
     assert.match(rows[0]?.body ?? '', /from=not-a-number/);
-    assert.match(rows[1]?.reason ?? '', /application\/json, not a form/);
+    assert.match(rows[1]?.reason ?? '', /the "notifications" list is empty/);
   });
 
   test('a store that cannot commit answers 503, so the gateway retries; then the SMS is taken', async () => {

@@ -261,6 +261,110 @@ describe('a number written with blanks in RCPT is answered after the checks that
       '550 5.1.3 Bad recipient: "+44 7700 90012" is not a valid number for United Kingdom (+44)',
     ]);
   });
+
+  test('a number holding an invisible character (a zero-width space, bidi embeddings, a byte order mark) is refused naming each by code point, with the number to write', async () => {
+    const replies = await transaction(suite.port, [
+      '20255501\u200b23@sms.localhost',
+      '\u202a+44 7700 900123\u202c@sms.localhost',
+      '\u202d+447700900123\u202c@sms.localhost',
+      '\ufeff2025550123@sms.localhost',
+      '\u200b202 555 0123\u200b@sms.localhost',
+      // No number once they are out: what they are all the same, then the reason it is none, as for blanks.
+      '\u200b12@sms.localhost',
+      '\u200b81234 85678@sms.localhost',
+      // Format characters that show (number signs: Arabic, Kaithi) are named as characters, not called invisible.
+      '\u06002025550123@sms.localhost',
+      '\u{110BD}2025550123@sms.localhost',
+      '\u0600\u200b2025550123@sms.localhost',
+    ]);
+    assert.deepEqual(replies.rcpt.map(said), [
+      '550 5.1.3 Bad recipient: "20255501U+200B23" holds the invisible character U+200B: write <2025550123@sms.localhost>',
+      '550 5.1.3 Bad recipient: "U+202A+44 7700 900123U+202C" holds the invisible characters U+202A, U+202C: write <+447700900123@sms.localhost>',
+      '550 5.1.3 Bad recipient: "U+202D+447700900123U+202C" holds the invisible characters U+202D, U+202C: write <+447700900123@sms.localhost>',
+      '550 5.1.3 Bad recipient: "U+FEFF2025550123" holds the invisible character U+FEFF: write <2025550123@sms.localhost>',
+      '550 5.1.3 Bad recipient: "U+200B202 555 0123U+200B" holds the invisible character U+200B: write <2025550123@sms.localhost>',
+      '550 5.1.3 Bad recipient: "U+200B12" holds the invisible character U+200B, and "12" is too short to be a phone number',
+      '550 5.1.3 Bad recipient: "U+200B81234 85678" holds the invisible character U+200B, and "81234 85678" could be 2 numbers or one: write each number without blanks, and "," between numbers',
+      '550 5.1.3 Bad recipient: "U+06002025550123" holds the character U+0600: write <2025550123@sms.localhost>',
+      '550 5.1.3 Bad recipient: "U+110BD2025550123" holds the character U+110BD: write <2025550123@sms.localhost>',
+      '550 5.1.3 Bad recipient: "U+0600U+200B2025550123" holds the characters U+0600, U+200B: write <2025550123@sms.localhost>',
+    ]);
+    // Without SMTPUTF8 the same answer: the number is what the client must be told about.
+    const dialog = await SmtpDialog.open(suite.port);
+    try {
+      await dialog.command('HELO client.example.com');
+      await dialog.command('MAIL FROM:<tester@example.org>');
+      assert.equal(said(await dialog.command('RCPT TO:<20255501\u200b23@sms.localhost>')), said(replies.rcpt[0]));
+    } finally {
+      await dialog.close();
+    }
+  });
+
+  test("a service number or a list of numbers holding an invisible character, or a name holding one (the postmaster's too), is refused naming it, then as the address without it is", async () => {
+    const replies = await transaction(suite.port, [
+      '20255501\u200b23-1000@sms.localhost',
+      '20255501\u200b23,2025550124@sms.localhost',
+      'postmaster\u200b@sms.localhost',
+      'ops\u2060@sms.localhost',
+    ]);
+    assert.deepEqual(replies.rcpt.map(said), [
+      '550 5.1.3 Bad recipient: "20255501U+200B23-1000" holds the invisible character U+200B, and "2025550123-1000" is not a phone number: write the number alone, without "-1000"',
+      '550 5.1.3 Bad recipient: "20255501U+200B23,2025550124" holds the invisible character U+200B, and "2025550123,2025550124" is not a phone number',
+      '550 5.1.3 Bad recipient: "postmasterU+200B" holds the invisible character U+200B: write <postmaster@sms.localhost>',
+      '550 5.1.3 Bad recipient: "opsU+2060" holds the invisible character U+2060, and "ops" is not a phone number',
+    ]);
+  });
+
+  test('a valid number wrapped only in bidi controls (embeddings, overrides, isolates, marks), opened or closed or not, is refused naming each by code point in a reply of printable ASCII, so no client shows it reordered', async () => {
+    const controls = ['\u202a', '\u202b', '\u202c', '\u202d', '\u202e', '\u2066', '\u2067', '\u2068', '\u2069', '\u200e', '\u200f', '\u061c'];
+    const written = [...controls.map((control) => `${control}2025550123\u202c`), '\u202e2025550123', '"\u2068+12025550123\u2069"'];
+    const dialog = await SmtpDialog.open(suite.port);
+    try {
+      await dialog.command('EHLO client.example.com');
+      await dialog.command('MAIL FROM:<tester@example.org>');
+      const replies: Reply[] = [];
+      for (const local of written) replies.push(await dialog.command(`RCPT TO:<${local}@sms.localhost> NOTIFY=FAILURE`));
+      for (const reply of replies)
+        assert.match(reply.lines.join('\r\n'), /^[\x20-\x7e]+$/, 'only printable ASCII: no control a terminal or a log viewer acts on');
+      assert.deepEqual(replies.map(said), [
+        ...controls.map((control) => {
+          const named = `U+${control.codePointAt(0)?.toString(16).toUpperCase().padStart(4, '0')}`;
+          const all = control === '\u202c' ? named : `${named}, U+202C`;
+          return `550 5.1.3 Bad recipient: "${named}2025550123U+202C" holds the invisible character${all === named ? '' : 's'} ${all}: write <2025550123@sms.localhost>`;
+        }),
+        '550 5.1.3 Bad recipient: "U+202E2025550123" holds the invisible character U+202E: write <2025550123@sms.localhost>',
+        '550 5.1.3 Bad recipient: "U+2068+12025550123U+2069" holds the invisible characters U+2068, U+2069: write <+12025550123@sms.localhost>',
+      ]);
+    } finally {
+      await dialog.close();
+    }
+  });
+
+  test('a RCPT line of 4 KB of blanks or invisible characters (digits, quotes, an @ among them) is refused at once, its path read once, never backtracked over', async () => {
+    // A line as long as a command line may be: the old expression of lazy parts around a blank took minutes over it.
+    const shapes = [' ', '\t', '\u00a0', '\u200b', '\u200b ', '1 ', '1\u200b', '" ', ' "', ' @', '\ufeff'];
+    const dialog = await SmtpDialog.open(suite.port);
+    try {
+      await dialog.command('EHLO client.example.com');
+      await dialog.command('MAIL FROM:<tester@example.org> SMTPUTF8');
+      for (const shape of shapes) {
+        const run = shape.repeat(Math.floor(4000 / Buffer.byteLength(shape)));
+        const path = await dialog.command(`RCPT TO:<${run}x>`);
+        const domain = await dialog.command(`RCPT TO:<${run}@sms.localhost>`);
+        const open = await dialog.command(`RCPT TO:<${run}`);
+        assert.match(said(path), /^501 5\.1\.3 Recipient address too long: \d+ characters, at most 253 /, JSON.stringify(shape));
+        assert.match(said(domain), /^501 5\.1\.3 Recipient address too long: \d+ characters, at most 253 /, JSON.stringify(shape));
+        assert.match(said(open), /^501 5\.1\.3 Bad recipient address syntax: /, JSON.stringify(shape));
+      }
+      // A number written with them, within a mailbox's length, is still read as one.
+      assert.equal(
+        said(await dialog.command(`RCPT TO:< ${' '.repeat(200)}202 555 0123@sms.localhost>`)),
+        '501 5.1.3 Write the number without spaces: <2025550123@sms.localhost>',
+      );
+    } finally {
+      await dialog.close();
+    }
+  });
 });
 
 describe('where libphonenumber allows numbers of 5 or 6 digits (DE, NZ), short codes are short codes there, and two are never joined', () => {

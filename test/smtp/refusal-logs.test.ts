@@ -174,6 +174,35 @@ describe('refusals in the log and in the reply', () => {
     assert.doesNotMatch(String(masked?.rcpt), /900125/, 'a local part with digits is masked still');
   });
 
+  test('a number refused for an invisible character in it (a zero-width space, a soft hyphen, a word joiner, a ZWJ) is masked in the log as one number, those characters and their code points counted as part of it', async () => {
+    const written = ['07700\u200b900123', '447700900\u00ad123', '4477009001\u206023', '4477\u200d00900123', '\u200e4477\u200b00\u200b900123'];
+    // Before the number, around it, between two: no part of a number, and every number masked as without them.
+    written.push('\u200b07700900123', '\u{E0031}07700900123', '\u202a+447700900123\u202c');
+    const dialog = await SmtpDialog.open(relay.smtpPort);
+    await dialog.command('EHLO client.example.com');
+    await dialog.command('MAIL FROM:<alerts@example.com> SMTPUTF8');
+    for (const number of written) assert.equal((await dialog.command(`RCPT TO:<${number}@sms.localhost>`)).code, 550);
+    // Two numbers a ZWSP apart: each masked, not one run of 22 digits left whole as an id.
+    assert.equal((await dialog.command('RCPT TO:<07700900123\u200b07700900124@sms.localhost>')).code, 550);
+    await dialog.close();
+    const refused = lines().filter((line) => line.msg === 'smtp: recipient refused' && /\p{Cf}|U\+/u.test(String(line.rcpt)));
+    const two = refused.pop();
+    assert.deepEqual(
+      [two?.rcpt, two?.reason],
+      [
+        '0770*****23\u200b0770*****24@sms.localhost',
+        'Bad recipient: "0770*****23U+200B0770*****24" holds the invisible character U+200B, and "0770****************24" is too long to be a phone number',
+      ],
+    );
+    assert.equal(refused.length, written.length);
+    for (const line of refused) {
+      // What a reader sees of the recipient and the reason: without the invisible characters and the code points naming them.
+      const seen = JSON.stringify([line.rcpt, line.reason]).replace(/\p{Cf}|\\u[0-9a-f]{4}|U\+[0-9A-F]{4,5}/gu, '');
+      assert.doesNotMatch(seen, /\d{5}/, seen);
+      assert.match(String(line.rcpt).replace(/\p{Cf}|U\+[0-9A-F]{4}/gu, ''), /^(?:\+?[0-9]{3,4}\*{5,7}[0-9]{1,2})+@sms\.localhost$/);
+    }
+  });
+
   test('a client leaving in the middle of DATA is logged at info without a stack, not as an error of the relay', async () => {
     const dialog = await SmtpDialog.open(relay.smtpPort);
     await dialog.command('EHLO client.example.com');

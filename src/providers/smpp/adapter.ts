@@ -41,6 +41,7 @@ import { REAL_TIMERS, type Timers } from '../../timers.ts';
 import { type BindKind, type DeliveryAnswer, type DeliveryLink, type LateAnswer, type SmscAddress, SmppBind, type SubmitAnswer } from './bind.ts';
 import {
   COMMAND,
+  commandName,
   decodeDataSm,
   decodeShortMessage,
   ESM_CLASS,
@@ -249,6 +250,8 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
   /** Since when no sending bind is up (the start, or the last one lost), and whether that outage got its warning (UNBOUND_WARN_MS). */
   let unboundSince = 0;
   let unboundWarned = false;
+  /** Whether a PDU was refused as the relay stops: the first is an `info` line, the rest (an SMSC redelivering at once) `debug`. */
+  let refusedWhileStopping = false;
 
   const kinds: BindKind[] = settings.bindMode === 'transceiver' ? ['transceiver'] : ['transmitter', 'receiver'];
   const binds = kinds.flatMap((kind) =>
@@ -297,6 +300,17 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
    */
   async function deliver(pdu: Pdu, link: DeliveryLink): Promise<number | DeliveryAnswer> {
     if (!sink) return STATUS.ESME_RX_T_APPN;
+    // Looked at as it arrives (a commit begun before the stop goes on, and is answered): the stopping relay's mailer sends
+    // nothing more, so the SMSC delivers it again to a running relay's bind, as a webhook's 503 has the provider do.
+    if (sink.stopping()) {
+      const command = commandName(pdu.commandId);
+      logger[refusedWhileStopping ? 'debug' : 'info'](
+        { command, sequence: pdu.sequence },
+        `smpp: ${command} while the relay is stopping: answered ESME_RX_T_APPN, not committed (the SMSC delivers it again)`,
+      );
+      refusedWhileStopping = true;
+      return STATUS.ESME_RX_T_APPN;
+    }
     let sm: ShortMessage;
     let text: ReturnType<typeof readText>;
     try {
@@ -654,11 +668,13 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
     if (refusal) return { kind: 'refused', code: `${BIND_CODE_PREFIX}${refusal}`, detail: 'the SMSC refused the bind' };
     // Node's code for a certificate the relay does not trust: the generic rules make it an error for the operator, as for any gateway.
     const untrusted = senders.find((bind) => bind.certificateError !== undefined);
+    // Else why a bind attempt ended (bind.ts, BIND_FAILURE): the outcome rules word each for the history and the pause.
+    const failed = untrusted ?? senders.find((bind) => bind.failureCode !== undefined);
     return {
       kind: 'transport',
       phase: 'connect',
-      code: untrusted?.certificateError ?? 'SMPP_NOT_BOUND',
-      detail: (untrusted ?? senders[0])?.lastError ?? 'no bind to the SMSC',
+      code: untrusted?.certificateError ?? failed?.failureCode ?? 'SMPP_NOT_BOUND',
+      detail: (failed ?? senders[0])?.lastError ?? 'no bind to the SMSC',
     };
   }
 

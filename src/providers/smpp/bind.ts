@@ -167,6 +167,70 @@ const HALF_CLOSE_WAIT_MS = 3_000;
  * later, uses rather than writing it again. Past this, a retry has long been written: an answer then is noise.
  */
 const LATE_ANSWER_MS = 2 * 60_000;
+/**
+ * Why a bind attempt ended with no bind_resp, by what the operator checks: the code the SMS's history, `smsrelay status`
+ * and the pause name (the outcome rules' words for it: outcomes.ts), the log lines giving the attempt's own reason. A
+ * connection refused or not made at all keeps Node's code (ECONNREFUSED…): the SMSC could not be reached.
+ */
+export const BIND_FAILURE = {
+  /** Connected, then closed or reset by the SMSC before bind_resp (or during the TLS handshake): an allow-list, or TLS on one side. */
+  closed: 'SMPP_CLOSED_BEFORE_BIND',
+  /** A plain bind answered with TLS records: the port speaks TLS. */
+  portSpeaksTls: 'SMPP_PORT_SPEAKS_TLS',
+  /** `tls: true`, and the TLS hello answered with what is no TLS record: the port speaks plain SMPP. */
+  portNotTls: 'SMPP_PORT_NOT_TLS',
+  /** `tls: true`, connected, and no TLS handshake within connectTimeout. */
+  handshakeTimeout: 'SMPP_TLS_HANDSHAKE_TIMEOUT',
+  /** `tls: true`, and the SMSC ended the handshake with an alert: no TLS version, cipher or client certificate it takes. */
+  handshakeRefused: 'SMPP_TLS_HANDSHAKE_REFUSED',
+  /** The bind answered with octets that frame no PDU: the port of another protocol, or a proxy. */
+  notSmpp: 'SMPP_NOT_SMPP',
+  /** Connected, and the bind unanswered within connectTimeout. */
+  bindTimeout: 'SMPP_BIND_TIMEOUT',
+  /** No TCP connection within connectTimeout. */
+  connectTimeout: 'SMPP_CONNECT_TIMEOUT',
+} as const;
+/** The words of the `error` line for the failures each try meets alike (the configuration's, or the SMSC's TLS): said as they start or change. */
+const TLS_ONE_SIDE_LINE = 'smpp: TLS on one side only: the SMSC and the relay (gateway.tls) disagree';
+const HANDSHAKE_TIMEOUT_LINE =
+  "smpp: the SMSC did not answer the TLS handshake (a hung SMSC, or a port that speaks plain SMPP: TLS on the relay's side only, check port and tls)";
+const HANDSHAKE_REFUSED_LINE =
+  "smpp: the SMSC refused the TLS handshake (a TLS version, cipher or client certificate it requires that the relay's does not offer)";
+const NOT_SMPP_LINE = 'smpp: the SMSC answered the bind with what is no SMPP PDU (answered generic_nack): check gateway.host and port';
+/**
+ * OpenSSL's codes (as Node names them) for a TLS hello answered with bytes that are no TLS record: what a plain SMPP
+ * port writes back (a generic_nack, an unbind) read as a record header.
+ */
+const NOT_TLS_ANSWER_CODES: ReadonlySet<string> = new Set([
+  'ERR_SSL_WRONG_VERSION_NUMBER',
+  'ERR_SSL_PACKET_LENGTH_TOO_LONG',
+  'ERR_SSL_UNKNOWN_PROTOCOL',
+  'ERR_SSL_RECORD_LAYER_FAILURE',
+]);
+/** OpenSSL's reason for its error, in one line ('tlsv1 alert protocol version'), as Node gives it beside the message. */
+function openSslReason(error: NodeJS.ErrnoException | undefined): string | undefined {
+  const reason = (error as { reason?: unknown } | undefined)?.reason;
+  return typeof reason === 'string' && reason !== '' ? reason : undefined;
+}
+/** A TLS record's first octets: its content type (change_cipher_spec, alert, handshake, application data) and major version 3. */
+function looksLikeTls(octets: Buffer): boolean {
+  const type = octets[0] ?? 0;
+  return type >= 0x14 && type <= 0x17 && octets[1] === 0x03;
+}
+
+/** One connection's course before its bind is made, for why it ended (BIND_FAILURE). */
+interface Attempt {
+  /** The TCP connection was made. */
+  connected: boolean;
+  /** The first octets the SMSC wrote (up to a TLS record header's). */
+  firstOctets: Buffer;
+  error: NodeJS.ErrnoException | undefined;
+  /** Why it ended, once known for certain (a timeout, a refusal): the close does not guess it then. */
+  explained: boolean;
+}
+/** How many of the SMSC's first octets tell a TLS record (looksLikeTls). */
+const TLS_HEADER_OCTETS = 3;
+
 /** Sequence numbers run 1 … 0x7FFFFFFF (§5.1.4). */
 const MAX_SEQUENCE = 0x7fffffff;
 
@@ -252,6 +316,12 @@ export class SmppBind {
    */
   #refusedWith: string | undefined;
   #lastError: string | undefined;
+  /** The code of why the last bind attempt ended without bind_resp (BIND_FAILURE, or Node's), until a bind is made. */
+  #failureCode: string | undefined;
+  /** The last attempt's failure, code and reason, until a bind is made: an `error` line is said as it starts or changes (#explain). */
+  #failure: string | undefined;
+  /** The current connection's course until it is bound. */
+  #attempt: Attempt = { connected: false, firstOctets: Buffer.alloc(0), error: undefined, explained: false };
   /** Node's code for the SMSC's TLS certificate the relay does not trust, while that is why it cannot bind. */
   #certificateError: string | undefined;
   /** When the bind was last made, and whether the binds lately were dropped right after (logged once while so). */
@@ -294,6 +364,11 @@ export class SmppBind {
 
   get lastError(): string | undefined {
     return this.#lastError;
+  }
+
+  /** Why the last bind attempt ended without bind_resp, as a code (BIND_FAILURE, or Node's for a connection not made); undefined once bound. */
+  get failureCode(): string | undefined {
+    return this.#failureCode;
   }
 
   /**
@@ -403,8 +478,18 @@ export class SmppBind {
       ? connectTls({ host: address.host, port: address.port, ...(isIP(address.host) ? {} : { servername: address.host }) })
       : connectTcp({ host: address.host, port: address.port });
     this.#socket = socket;
+    const attempt: Attempt = { connected: false, firstOctets: Buffer.alloc(0), error: undefined, explained: false };
+    this.#attempt = attempt;
     socket.setNoDelay(true);
-    socket.setTimeout(connectTimeoutMs, () => socket.destroy(new Error(`no connection within ${connectTimeoutMs} ms`)));
+    socket.once('connect', () => {
+      attempt.connected = true;
+    });
+    socket.setTimeout(connectTimeoutMs, () => {
+      if (address.tls && attempt.connected)
+        this.#explain(BIND_FAILURE.handshakeTimeout, `no TLS handshake within ${connectTimeoutMs} ms`, HANDSHAKE_TIMEOUT_LINE);
+      else this.#explain(BIND_FAILURE.connectTimeout, `no connection within ${connectTimeoutMs} ms`);
+      socket.destroy();
+    });
     const reader = new PduReader();
     const wire: Wire = { written: 0, answeredThrough: 0 };
     this.#wire = wire;
@@ -418,18 +503,33 @@ export class SmppBind {
       void this.#bind();
     });
     socket.on('data', (chunk: Buffer) => {
+      if (this.#state === 'connecting' && attempt.firstOctets.length < TLS_HEADER_OCTETS) {
+        attempt.firstOctets = Buffer.concat([attempt.firstOctets, chunk]).subarray(0, TLS_HEADER_OCTETS);
+        // A TLS server's alert to a plain bind (some close without one: that is SMPP_CLOSED_BEFORE_BIND), no PDU to frame.
+        if (!address.tls && attempt.firstOctets.length === TLS_HEADER_OCTETS && looksLikeTls(attempt.firstOctets)) {
+          socket.destroy();
+          return;
+        }
+      }
       let pdus: Pdu[];
       try {
         pdus = reader.push(chunk);
       } catch (error) {
-        // Where the next PDU starts is unknown: say so (§2.9) and make the bind again.
-        this.#log.warn({ err: error }, 'smpp: the SMSC sent a PDU that cannot be framed; answered generic_nack, reconnecting');
+        // Where the next PDU starts is unknown: say so (§2.9) and make the bind again. Before bind_resp it is no SMSC
+        // that speaks: each try meets the same, and the close keeps this reason rather than guess one.
+        if (this.#state === 'connecting')
+          this.#explain(BIND_FAILURE.notSmpp, 'the SMSC answered the bind with what is no SMPP PDU (wrong port or a proxy?)', NOT_SMPP_LINE);
+        else {
+          this.#log.warn({ err: error }, 'smpp: the SMSC sent a PDU that cannot be framed; answered generic_nack, reconnecting');
+          this.#lastError = 'the SMSC sent a PDU that cannot be framed';
+        }
         this.#end(socket, encodePdu(COMMAND.generic_nack, error instanceof PduError ? error.status : STATUS.ESME_RINVCMDLEN, 0));
         return;
       }
       for (const pdu of pdus) this.#receive(pdu, link);
     });
     socket.on('error', (error: NodeJS.ErrnoException) => {
+      attempt.error = error;
       this.#lastError = error.message;
       const untrusted = error.code !== undefined && TLS_CERTIFICATE_CODES.has(error.code) ? error.code : undefined;
       // Each retry meets the same certificate: an error for the operator as it starts or changes, as an HTTP gateway's is (docs/delivery.md).
@@ -451,6 +551,9 @@ export class SmppBind {
       this.#dropOutstanding();
       this.#settleAttempt();
       if (this.#state === 'closed') return;
+      if (this.#state === 'connecting' && !attempt.explained) this.#endedBeforeBind(attempt);
+      // Bound, and no error said why: the SMSC closed it (an unbind, a keep-alive lost, a frame error each say theirs).
+      if (wasBound && this.#lastError === undefined) this.#lastError = 'the SMSC closed the connection without unbinding';
       this.#state = 'idle';
       const droppedAtOnce = wasBound && this.#timers.now() - this.#boundAt < STABLE_BIND_MS;
       if (wasBound && !droppedAtOnce) this.#reconnectMs = RECONNECT_MIN_MS;
@@ -485,7 +588,7 @@ export class SmppBind {
       // The SMSC refused nothing: it hangs, something on the way drops the PDUs, or the port speaks TLS (or not) unlike `tls`.
       this.#lastRefusal = undefined;
       this.#refusedWith = undefined;
-      this.#lastError = `no bind_resp within ${connectTimeoutMs} ms`;
+      this.#explain(BIND_FAILURE.bindTimeout, `no bind_resp within ${connectTimeoutMs} ms`);
       this.#log.error(
         { kind, waitedMs: connectTimeoutMs },
         `smpp: the SMSC did not answer the ${kind} bind (a hung SMSC, a firewall, or TLS on one side only: check host, port and tls)`,
@@ -504,7 +607,7 @@ export class SmppBind {
       const alert = other !== this.#refusedWith ? { alert: 'gateway-account' } : {};
       this.#lastRefusal = undefined;
       this.#refusedWith = other;
-      this.#lastError = `${commandName(asked)} answered with ${other}`;
+      this.#explain(undefined, `${commandName(asked)} answered with ${other}`);
       this.#log.error(
         { ...alert, kind, command: other, status: statusName(answer.status) },
         `smpp: the SMSC answered ${commandName(asked)} with ${other}: ${
@@ -524,7 +627,7 @@ export class SmppBind {
       const alert = statusName(answer.status) !== this.#refusedWith ? { alert: 'gateway-account' } : {};
       this.#lastRefusal = answer.status;
       this.#refusedWith = statusName(answer.status);
-      this.#lastError = `bind refused: ${statusName(answer.status)}`;
+      this.#explain(undefined, `bind refused: ${statusName(answer.status)}`);
       // A refusal answered as another kind of bind is a refusal first (the account's trouble): the mismatch is said with it.
       const mismatch = otherKind ? ` (answered with ${commandName(answer.commandId)} to ${commandName(asked)}, another kind of bind)` : '';
       this.#log.error({ ...alert, kind, status: statusName(answer.status) }, `${bindRefusal(kind, answer)}${mismatch}`);
@@ -537,6 +640,8 @@ export class SmppBind {
     this.#lastRefusal = undefined;
     this.#refusedWith = undefined;
     this.#lastError = undefined;
+    this.#failureCode = undefined;
+    this.#failure = undefined;
     this.#certificateError = undefined;
     // An episode that was warned about ends at the same level, for a log kept at `warn`: the gateway's
     // outage (its line says it all), or this bind's loss.
@@ -549,6 +654,53 @@ export class SmppBind {
     this.#settleAttempt();
     this.#options.onAttempted?.();
     this.#scheduleEnquireLink();
+  }
+
+  /**
+   * Why the current bind attempt ends: `code` for the SMS's history (undefined: a refusal, which the bind's refusal names).
+   * `errorLine`: a failure each try meets alike, an `error` line as it starts or changes (its reason or another failure
+   * between), `info` (the try's line) after it.
+   */
+  #explain(code: string | undefined, reason: string, errorLine?: string): void {
+    const failure = `${code}: ${reason}`;
+    if (errorLine !== undefined && failure !== this.#failure) this.#log.error({ kind: this.#options.kind, code, reason }, errorLine);
+    this.#attempt.explained = true;
+    this.#failureCode = code;
+    this.#failure = failure;
+    this.#lastError = reason;
+  }
+
+  /**
+   * Why a connection ended before bind_resp, nothing else having said so: from how far it got and what the SMSC wrote.
+   * TLS on one side only, or a handshake the SMSC refused, is an `error` line as it starts or changes (each try meets
+   * the same port), `info` after it.
+   */
+  #endedBeforeBind(attempt: Attempt): void {
+    const { error } = attempt;
+    const { tls } = this.#options.address;
+    const code = error?.code;
+    if (!tls && looksLikeTls(attempt.firstOctets))
+      this.#explain(BIND_FAILURE.portSpeaksTls, 'the SMSC answered the plain bind in TLS: its port speaks TLS (set gateway.tls: true)', TLS_ONE_SIDE_LINE);
+    else if (tls && code !== undefined && NOT_TLS_ANSWER_CODES.has(code))
+      this.#explain(
+        BIND_FAILURE.portNotTls,
+        `the SMSC answered the TLS handshake with no TLS (${code}): its port speaks plain SMPP (set gateway.tls: false, or use its TLS port)`,
+        TLS_ONE_SIDE_LINE,
+      );
+    // OpenSSL's other codes on a connection made: the SMSC's alert to the relay's hello or, TLS 1.3's certificate_required,
+    // to the bind after it. Its one-line reason (Node's `reason`), not the message's OpenSSL text with source paths.
+    else if (tls && attempt.connected && code?.startsWith('ERR_SSL_') && !TLS_CERTIFICATE_CODES.has(code))
+      this.#explain(
+        BIND_FAILURE.handshakeRefused,
+        `the SMSC refused the TLS handshake (${openSslReason(error) ?? code}): a TLS version, cipher or client certificate it requires`,
+        HANDSHAKE_REFUSED_LINE,
+      );
+    else if (attempt.connected && (error === undefined || code === 'ECONNRESET' || code === 'EPIPE'))
+      this.#explain(
+        BIND_FAILURE.closed,
+        `the SMSC ${error === undefined ? 'closed' : 'reset'} the connection before answering the bind${tls ? ' (during the TLS handshake)' : ''}: an address allow-list, or TLS on one side only (check gateway.tls)`,
+      );
+    else this.#explain(code ?? BIND_FAILURE.closed, error?.message ?? 'the connection ended before the bind was answered');
   }
 
   /**

@@ -7,7 +7,20 @@
  * and codes nobody classified) falls to the generic rules and is retried (docs/delivery.md).
  */
 import type { OutcomeRule } from '../contract.ts';
+import { BIND_FAILURE } from './bind.ts';
 import { REASONS, TLS_CERTIFICATE, TLS_CERTIFICATE_CONNECT, UNTRUSTED_CERTIFICATE_KINDS } from '../outcome-reasons.ts';
+
+/** The words for each bind that ended without bind_resp though the SMSC was reached, by its code. */
+const BIND_FAILURE_REASONS: Readonly<Record<string, string>> = {
+  [BIND_FAILURE.closed]: 'the SMSC closed the connection before answering the bind: an address allow-list, or TLS on one side only (check gateway.tls)',
+  [BIND_FAILURE.portSpeaksTls]: "the SMSC's port speaks TLS and the relay's bind was plain: set gateway.tls: true",
+  [BIND_FAILURE.portNotTls]: "the SMSC's port speaks plain SMPP and the relay's gateway.tls is true: set it false, or use the SMSC's TLS port",
+  [BIND_FAILURE.handshakeRefused]:
+    "the SMSC refused the TLS handshake: it requires a TLS version, cipher or client certificate the relay's does not offer (the log line names which)",
+  [BIND_FAILURE.notSmpp]: 'the SMSC answered the bind with what is no SMPP PDU: the port of another service, or a proxy (check gateway.host and port)',
+  [BIND_FAILURE.handshakeTimeout]: 'the SMSC did not answer the TLS handshake in time: a hung SMSC, or a port that speaks plain SMPP (check gateway.tls)',
+  [BIND_FAILURE.bindTimeout]: 'the SMSC did not answer the bind in time: a hung SMSC, a firewall, or TLS on one side only (check gateway.tls)',
+};
 
 export const SMPP_OUTCOME_RULES: readonly OutcomeRule[] = [
   // The generic rule's, in SMPP's setting: an SMSC has gateway.host, no URL.
@@ -17,6 +30,10 @@ export const SMPP_OUTCOME_RULES: readonly OutcomeRule[] = [
     category: TLS_CERTIFICATE,
     reason: `the SMSC's TLS certificate is not trusted (${UNTRUSTED_CERTIFICATE_KINDS}): check gateway.host and the CAs, or what intercepts the connection`,
   },
+  // Why no bind was made (bind.ts, BIND_FAILURE): the connection was made, so "could not be reached" would send the operator to the network.
+  ...Object.entries(BIND_FAILURE_REASONS).map(
+    ([code, reason]): OutcomeRule => ({ match: new RegExp(`^connect/${code}$`), action: 'failover', category: 'unreachable', reason }),
+  ),
   { match: /^recipient\/SMPP:ESME_ROK$/, action: 'sent', category: 'sent', reason: REASONS.accepted },
   // An earlier attempt's copy the SMSC took after its timeout (adapter.ts): nothing written this time, so the possible duplicate that timeout counted is none.
   {

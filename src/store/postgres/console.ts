@@ -47,6 +47,7 @@ import type {
   ThreadPage,
   TimedDetail,
 } from '../console-types.ts';
+import type { RelayError } from '../../errors.ts';
 import { asStoreError } from '../rows.ts';
 import { databaseUrl } from './url.ts';
 
@@ -57,6 +58,25 @@ export const CONSOLE_READ_CONNECTIONS = 2;
  * and indexed and takes milliseconds, so one this slow is a fault, and it must not hold a connection.
  */
 const CONSOLE_QUERY_TIMEOUT_MS = 10_000;
+/**
+ * The longest a console read waits for a lock another session holds (a VACUUM FULL, a migration, an admin's open
+ * transaction): the relay's own locks last milliseconds, so a wait this long is such a holder, and the page is answered
+ * STORE_BUSY ("try again in a moment") at once rather than after the read's whole timeout as "unavailable"; well under
+ * CONSOLE_QUERY_TIMEOUT_MS, so a lock wait ends as one (55P03), never as a slow read. Reads only: a write may be the
+ * audit of an action already done on the relay's store, which must be kept, so it waits for the lock as long as it is held.
+ */
+const CONSOLE_LOCK_TIMEOUT_MS = 3_000;
+/**
+ * The console's waits ended by the server: a lock held past CONSOLE_LOCK_TIMEOUT_MS or, for a write, the server's own
+ * lock_timeout (lock_not_available), or a read past CONSOLE_QUERY_TIMEOUT_MS (query_canceled). The database answered,
+ * another session's work held it up: the store is busy, not unavailable (the relay's store, which sets neither, maps
+ * these as before).
+ */
+const CONSOLE_WAIT_ENDED = new Set(['55P03', '57014']);
+/** A console statement's failure as the relay's error: STORE_BUSY when the server ended one of the console's waits, else as for the relay's store. */
+function consoleStoreError(error: unknown): RelayError {
+  return asStoreError(error, CONSOLE_WAIT_ENDED.has(String((error as { code?: unknown }).code)) ? 'STORE_BUSY' : undefined);
+}
 /** One connection for the console's writes: each is a single short statement or transaction. */
 const CONSOLE_WRITE_CONNECTIONS = 1;
 /** PostgreSQL's int8 (ids, counts, ms timestamps) as a JS number: every value stored is far below 2^53. */
@@ -99,7 +119,10 @@ export class PostgresConsoleStore implements ConsoleStore {
       return created;
     };
     return new PostgresConsoleStore(
-      make(CONSOLE_READ_CONNECTIONS, `-c default_transaction_read_only=on -c statement_timeout=${CONSOLE_QUERY_TIMEOUT_MS}`),
+      make(
+        CONSOLE_READ_CONNECTIONS,
+        `-c default_transaction_read_only=on -c statement_timeout=${CONSOLE_QUERY_TIMEOUT_MS} -c lock_timeout=${CONSOLE_LOCK_TIMEOUT_MS}`,
+      ),
       make(CONSOLE_WRITE_CONNECTIONS, undefined),
       silence,
     );
@@ -110,7 +133,7 @@ export class PostgresConsoleStore implements ConsoleStore {
     try {
       return await pool.query<R>(sql, values as unknown[]);
     } catch (error) {
-      throw asStoreError(error);
+      throw consoleStoreError(error);
     }
   }
 
@@ -166,7 +189,7 @@ export class PostgresConsoleStore implements ConsoleStore {
 
   async recordAction(action: ConsoleAction): Promise<void> {
     const client = await this.#write.connect().catch((error: unknown) => {
-      throw asStoreError(error);
+      throw consoleStoreError(error);
     });
     try {
       await client.query('BEGIN');
@@ -180,7 +203,7 @@ export class PostgresConsoleStore implements ConsoleStore {
       await client.query('ROLLBACK').catch(() => undefined);
       // A connection that failed mid-transaction is not given back to the pool.
       client.release(true);
-      throw asStoreError(error);
+      throw consoleStoreError(error);
     }
   }
 
