@@ -454,8 +454,10 @@ export const MIGRATIONS: readonly string[] = [
   // if no mail of another text or Subject came under that Message-ID since (Store#acceptMail), so one index by
   // Message-ID and time serves that look-up, which reads the Message-ID's mails since that one and no others, and every
   // look-up by Message-ID (the console's search, the reply loop's check) by its first column. Each store its own step
-  // (the index orders ties by SQLite's rowid, by PostgreSQL's id): it rewrites no mail.
-  '-- each store its own step',
+  // (the index orders ties by SQLite's rowid, by PostgreSQL's id): it rewrites no mail. Each mail's Date as written
+  // (NULL without one): an earlier mail with its fingerprint, Subject and Date is it queued again by a server, folded
+  // whatever came between.
+  'ALTER TABLE messages ADD COLUMN date_header TEXT;',
 ];
 
 /** Step 35's index change, run by each store's own step. */

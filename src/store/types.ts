@@ -16,9 +16,12 @@ export interface Store extends ReplyStore, ReassemblyStore, SharedStateStore, Cl
    * Commits a mail and one SMS job per distinct number atomically; resolve = safe to answer 250.
    * A resubmission is recorded without SMS jobs, and the original's id is returned: the client gets its 250, the phone
    * gets one SMS. A mail is one of the latest mail under its Message-ID since `mail.resubmission.since` with its
-   * fingerprint (the same numbers and text) and its Subject, provided no mail under that Message-ID since then, to ANY
-   * numbers, has another text or Subject. Its Date is not compared, so a client rebuilding its resend after a lost 250
-   * is texted once. A UPS reusing one Message-ID (on battery, restored, on battery again) is texted each alert, whoever
+   * fingerprint (the same numbers and text) and its Subject, and either its Date as written (a server's queued retry of
+   * it, whatever came between) or no mail under that Message-ID since then, to ANY numbers, with another text or Subject
+   * (a stored resubmission, its original again, breaks no chain); at most `rows` mails are read, newest first, past
+   * them none folds (a possible duplicate, never a loss). So a client rebuilding its resend with a new Date after a lost
+   * 250 is texted once unless another alert came between. A UPS reusing one Message-ID (on battery, restored, on
+   * battery again, each with its Date) is texted each alert, whoever
    * the restored went to (all, some, or each number in a transaction of its own); per-recipient transactions of one mail
    * (a split at a recipient limit, a 452 on some RCPTs, the same text to each) still fold each one's resend. A list that
    * personalises each member's copy (another text per member) is a mail of another text between: a resend after another
@@ -165,7 +168,20 @@ export type StoreHealth =
 export interface Resubmission {
   readonly fingerprint: string;
   readonly since: number;
+  /** Its Date as written (stored as `date_header`): an earlier mail with its fingerprint, Subject and Date is it queued again. */
+  readonly date?: string | undefined;
+  /** The most mails under its Message-ID the look-up reads, newest first; RESUBMISSION_WALK_ROWS unless a test says fewer. */
+  readonly rows?: number | undefined;
 }
+
+/**
+ * The most mails under one Message-ID in the window the look-up reads, newest first (Store#acceptMail). Each is read
+ * for its text, so without a bound a list sent as one transaction per member under one Message-ID (or a sender reusing
+ * one Message-ID and text to new numbers) makes every accept read every earlier copy inside the single writer: 10,000
+ * copies cost ≈ 16 ms an accept on SQLite. 500 reads ≈ 0.3 ms and covers any device's flaps within a window; past it
+ * the mail is not folded: at worst a duplicate SMS, never a lost one.
+ */
+export const RESUBMISSION_WALK_ROWS = 500;
 
 export interface NewMail {
   readonly id: string;

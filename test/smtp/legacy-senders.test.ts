@@ -601,4 +601,18 @@ describe('legacy senders: the text of mail written slightly wrong', () => {
       ],
     );
   });
+
+  test("a server's queued retry of a mail whose 250 was lost, arriving after the device's next alert, is sent once; the flap's alerts, each with its Date, are texted", async () => {
+    const ups = `447700900${nextNumber++}`;
+    // On battery (committed, its 250 lost: the UPS's smarthost queues it), restored, then the smarthost's retry, its Date kept.
+    const battery = await deliver([ups], '<4@ups4.local>', '12:00:00', 'On battery power');
+    assert.doesNotMatch((await deliver([ups], '<4@ups4.local>', '12:03:00', 'Power restored')).text, /sent once/);
+    assert.match((await deliver([ups], '<4@ups4.local>', '12:00:00', 'On battery power')).text, new RegExp(`the same mail as ${queuedId(battery)}: sent once`));
+    // The power flaps on: each alert with its own Date is texted, the late retry between them breaking nothing.
+    assert.doesNotMatch((await deliver([ups], '<4@ups4.local>', '12:06:00', 'On battery power')).text, /sent once/, 'on battery again');
+    assert.doesNotMatch((await deliver([ups], '<4@ups4.local>', '12:08:00', 'Power restored')).text, /sent once/, 'restored again');
+    await waitFor('four SMS', () => texts(ups).length === 4);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.deepEqual(texts(ups), ['On battery power', 'Power restored', 'On battery power', 'Power restored']);
+  });
 });

@@ -5,7 +5,7 @@ import { resubmissionOf } from '../../src/acceptance/resubmission-fingerprint.ts
 import { BeingSent, history, LISTED, NotFound, quarantine, queue, queueAction, status } from '../../src/admin.ts';
 import { RelayError } from '../../src/errors.ts';
 import { NEVER_TRIED_HEAD_START_MS } from '../../src/store/rows.ts';
-import type { Store } from '../../src/store/types.ts';
+import type { Resubmission, Store } from '../../src/store/types.ts';
 import { mail } from '../helpers/store.ts';
 import { forEachStore } from '../helpers/stores.ts';
 
@@ -159,6 +159,49 @@ forEachStore((kind) =>
       await send([B], 'Dear B: backup failed');
       assert.equal((await send([A], 'Dear A: backup failed')).duplicateOf, undefined, 'a duplicate, never a loss');
       assert.equal((await claim(store, 100, 100, 1_000_000)).flatMap((batch) => batch.sms).length, 19, 'one SMS for each number of each mail of its own');
+      await store.close();
+    });
+
+    test("a server's queued retry (its Date unchanged) folds whatever came between; a device's new alert (a new Date) is texted; the walk reads at most its rows", async () => {
+      const messageIdHeader = '<44@ups3.local>';
+      let at = 20_000;
+      const send = async (to: readonly string[], text: string, date: string | undefined, rows?: number) => {
+        const base = mail(to, { messageIdHeader, subject: 'UPS3', receivedAt: at++ });
+        const resubmission = { ...resubmissionOf(messageIdHeader, to, text, 0, date), ...(rows === undefined ? {} : { rows }) } as Resubmission;
+        const sent = { ...base, sms: { ...base.sms, text }, resubmission };
+        return { id: sent.id, duplicateOf: (await store.acceptMail(sent)).duplicateOf };
+      };
+      const [A, B] = ['+447700900631', '+447700900632'];
+      // On battery (its 250 lost, queued by the server), restored, then the server's retry of the first: folded into it.
+      const battery = await send([A], 'On battery', 'Mon, 7 Dec 2026 11:00:00 +0000');
+      await send([A], 'Power restored', 'Mon, 7 Dec 2026 11:03:00 +0000');
+      assert.equal((await send([A], 'On battery', 'Mon, 7 Dec 2026 11:00:00 +0000')).duplicateOf, battery.id, 'the late queued retry');
+      // The flap with a new Date each time: each alert texted, and its own retry folds.
+      const second = await send([A], 'On battery', 'Mon, 7 Dec 2026 11:10:00 +0000');
+      assert.equal(second.duplicateOf, undefined, 'on battery again, a new Date');
+      await send([A], 'Power restored', 'Mon, 7 Dec 2026 11:12:00 +0000');
+      const third = await send([A], 'On battery', 'Mon, 7 Dec 2026 11:14:00 +0000');
+      assert.equal(third.duplicateOf, undefined, 'and again');
+      // A retry of the second after the third (its latest match, nothing between) is sent once, as the third.
+      assert.equal((await send([A], 'On battery', 'Mon, 7 Dec 2026 11:10:00 +0000')).duplicateOf, third.id, "the second's retry after the third");
+      await send([A], 'Power restored', 'Mon, 7 Dec 2026 11:16:00 +0000');
+      // Queued once more, restored between: folded by its Date (as its earlier retry, into the third).
+      assert.equal((await send([A], 'On battery', 'Mon, 7 Dec 2026 11:10:00 +0000')).duplicateOf, third.id, "the second's retry, restored between");
+      // Without a Date, the chain alone: restored between means a new alert.
+      await send([B], 'Door open', undefined);
+      await send([B], 'Door closed', undefined);
+      assert.equal((await send([B], 'Door open', undefined)).duplicateOf, undefined, 'no Date: texted');
+      // The walk's bound (4 rows here): a retry whose match is the 4th mail back folds; once 4 others came since, it is
+      // not folded (a duplicate, never a loss).
+      const far = await send([B], 'Backup failed', 'Mon, 7 Dec 2026 12:00:00 +0000');
+      const steps = async (from: number) => {
+        for (const n of [from, from + 1, from + 2]) await send([B], `Backup step ${n}`, `Mon, 7 Dec 2026 12:0${n}:00 +0000`);
+      };
+      await steps(1);
+      assert.equal((await send([B], 'Backup failed', 'Mon, 7 Dec 2026 12:00:00 +0000', 4)).duplicateOf, far.id, 'within the bound');
+      await steps(4);
+      await send([B], 'Backup step 7', 'Mon, 7 Dec 2026 12:07:00 +0000');
+      assert.equal((await send([B], 'Backup failed', 'Mon, 7 Dec 2026 12:00:00 +0000', 4)).duplicateOf, undefined, 'past the bound');
       await store.close();
     });
 

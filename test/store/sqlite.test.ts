@@ -9,7 +9,7 @@ import { MIGRATIONS } from '../../src/store/migrations.ts';
 import { asStoreError } from '../../src/store/rows.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
 import { SqliteConsoleStore } from '../../src/store/sqlite-console.ts';
-import type { StoreHealth } from '../../src/store/types.ts';
+import { RESUBMISSION_WALK_ROWS, type StoreHealth } from '../../src/store/types.ts';
 import { waitFor } from '../helpers/relay.ts';
 import {
   assertPartsKeepContextAfterSchema17,
@@ -284,7 +284,9 @@ describe('SQLite store', () => {
     await store.close();
     const db = new BetterSqlite3(file);
     const plan = (
-      db.prepare(`EXPLAIN QUERY PLAN ${lookup[0]}`).all({ message_id_header: messageIdHeader, since: 0, fingerprint: 'f', text: 't', subject: null }) as Array<{
+      db
+        .prepare(`EXPLAIN QUERY PLAN ${lookup[0]}`)
+        .all({ message_id_header: messageIdHeader, since: 0, fingerprint: 'f', date: null, text: 't', subject: null, rows: RESUBMISSION_WALK_ROWS }) as Array<{
         detail: string;
       }>
     ).map((step) => step.detail);
