@@ -15,7 +15,7 @@ import type { NewMail, NewRecipient, Store } from '../store/types.ts';
 import { admitMembers, checkNumberCount, limitsFor, routeOf, shownToSender, subjectWithinLimit } from './number-checks.ts';
 import { type RefusedMember, subjectNumber } from './recipient-addresses.ts';
 import { type MailTrace, NO_TRACE, returnedOwnMail, TRACED_FIELD, traceOf } from './own-mail.ts';
-import { resubmissionFingerprint } from './resubmission-fingerprint.ts';
+import { resubmissionOf, writtenDate } from './resubmission-fingerprint.ts';
 import type { AcceptanceSettings, AcceptedMail, ContextNotTaken, ProviderLimits, Routes, Transaction } from './types.ts';
 
 export interface NewMailContext {
@@ -151,7 +151,7 @@ export async function buildNewMail(
       },
       dsn,
       recipients: recipients.filter((recipient) => !repeated.has(recipient.number)),
-      resubmission: resubmissionOf(request.messageIdHeader, numbers, sms.text, now - settings.resubmissionWindowMs),
+      resubmission: resubmissionOf(request.messageIdHeader, numbers, sms.text, now - settings.resubmissionWindowMs, storable(writtenDate(header))),
       conversation,
       reportAll: request.reportAll,
       sendAt: request.sendAt,
@@ -529,11 +529,6 @@ function shownName(name: string): string {
   if (printable.length <= ATTACHMENT_NAME_CHARS) return printable;
   const extension = EXTENSION.exec(printable)?.[0] ?? '';
   return `${printable.slice(0, ATTACHMENT_NAME_CHARS - CUT_MARK.length - extension.length).trimEnd()}${CUT_MARK}${extension}`;
-}
-
-function resubmissionOf(messageIdHeader: string | undefined, numbers: readonly string[], text: string, since: number) {
-  const fingerprint = resubmissionFingerprint(messageIdHeader, numbers, text);
-  return fingerprint ? { fingerprint, since } : undefined;
 }
 
 /**

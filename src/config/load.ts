@@ -160,6 +160,13 @@ export function loadConfig(
   const certificateWarning = parsed.smtp?.tls ? checkTlsFiles(parsed.smtp.tls, cwd, problems, describe) : undefined;
   if (certificateWarning) warnings.push(certificateWarning);
   warnOpenSenders(parsed, warnings, describe);
+  // The sweep erases what a resend is compared by (its text and Subject): folds within the window become duplicates.
+  const retention = parsed.store?.retention;
+  const window = parsed.delivery?.resubmissionWindow;
+  if (retention !== undefined && window !== undefined && retention < window)
+    warnings.push(
+      `${describe(['store', 'retention'])}: shorter than ${describe(['delivery', 'resubmissionWindow'])}: a mail's text is erased before its resend is compared with it, so a resend within the window may be texted again (a duplicate, never a lost SMS); set it to at least the window`,
+    );
   const dkimKey = parsed.mail?.dkim && dkimKeyProblem(resolve(cwd, parsed.mail.dkim.privateKeyFile));
   if (dkimKey) problems.push(`${describe(['mail', 'dkim', 'privateKeyFile'])}: ${dkimKey}`);
   const lists =

@@ -450,6 +450,14 @@ export const MIGRATIONS: readonly string[] = [
   // the queues' oldest age is read on one clock whichever relays accepted and read them (POSTGRES_STEPS). SQLite, which
   // one relay runs, reads the relay's own stamps on the relay's own clock, as before.
   '-- PostgreSQL only',
+  // 38: a mail is a resubmission only of the latest mail under its Message-ID with its fingerprint and Subject, and only
+  // if no mail of another text or Subject came under that Message-ID since (Store#acceptMail), so one index by
+  // Message-ID and time serves that look-up, which reads the Message-ID's mails since that one and no others, and every
+  // look-up by Message-ID (the console's search, the reply loop's check) by its first column. Each store its own step
+  // (the index orders ties by SQLite's rowid, by PostgreSQL's id): it rewrites no mail. Each mail's Date as written
+  // (NULL without one): an earlier mail with its fingerprint, Subject and Date is it queued again by a server, folded
+  // whatever came between.
+  'ALTER TABLE messages ADD COLUMN date_header TEXT;',
 ];
 
 /** Step 35's index change, run by each store's own step. */
@@ -463,6 +471,15 @@ export const SENDER_INDEX_BY_CASE = `
  * in the upgrade's transaction after its step's shared SQL. A step that has shipped is never edited.
  */
 const SQLITE_STEPS: ReadonlyMap<number, string> = new Map([
+  [
+    38,
+    // Nothing reads the index by fingerprint any more: the look-up reads the Message-ID's mails and compares it.
+    `
+  CREATE INDEX messages_message_id ON messages (message_id_header, received_at) WHERE message_id_header IS NOT NULL;
+  DROP INDEX messages_message_id_header;
+  DROP INDEX messages_fingerprint;
+  `,
+  ],
   [36, 'DROP INDEX outbound_leased; DROP INDEX mail_out_leased;'],
   [35, SENDER_INDEX_BY_CASE],
   [

@@ -33,8 +33,9 @@ export const FIRST_CLASSIFIED = 12;
 // 35 replaces an index no relay writes by: an older relay's console search by sender reads without one (every mail, up to a page found), finding what it did.
 // 36 changes nothing on PostgreSQL; on SQLite, which one relay runs, it drops two indexes whose look-ups others serve.
 // 37 adds nullable columns with a default an older relay never reads: its inserts get the database's stamp by the default, its queue ages read its own stamps, as before.
+// 38 adds each mail's Date as written (an older relay's mails leave it NULL: they fold by the chain alone) and replaces the index by Message-ID with one by Message-ID and time (an older relay's look-ups by Message-ID use its first column, as before) and keeps PostgreSQL's index by fingerprint, which an older relay looks resubmissions up by, every relay still writing the fingerprint: the first breaking step after 38 may drop it (docs/several-relays.md).
 export const ADDITIVE_MIGRATIONS: ReadonlySet<number> = new Set([
-  12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37,
+  12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38,
 ]);
 export const BREAKING_MIGRATIONS: ReadonlySet<number> = new Set<number>();
 

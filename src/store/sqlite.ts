@@ -15,7 +15,7 @@ import {
 } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
-import BetterSqlite3, { type Database } from 'better-sqlite3';
+import BetterSqlite3, { type Database, type Statement } from 'better-sqlite3';
 import { GroupCommitter, WRITE_PROBE_BYTES, type WriteKind } from './group-commit.ts';
 import { type Migrated, MigrationError, migrate, NewerSchemaError, OlderSchemaError } from './migrations.ts';
 import { BackupTargetError, type RelayError, StoreFileError, storeFileDenied } from '../errors.ts';
@@ -133,6 +133,7 @@ import type {
   StaleMail,
   NewMail,
   NewRecipient,
+  Resubmission,
   NewOutgoingMail,
   NoticeGroup,
   ReroutedConversation,
@@ -144,7 +145,7 @@ import type {
   StoreHealth,
   UndeliverableInbound,
 } from './types.ts';
-import { FAILED_OVER, OPERATOR } from './types.ts';
+import { FAILED_OVER, OPERATOR, RESUBMISSION_WALK_ROWS } from './types.ts';
 
 /**
  * When a mail's SMS starts counting towards its maximum age, in a query joining `outbound o` to
@@ -484,9 +485,7 @@ export class SqliteStore implements Store {
   acceptMail(mail: NewMail, reports: readonly NewOutgoingMail[] = []): Promise<{ duplicateOf: string | undefined }> {
     return this.#write(() => {
       const sql = this.#sql;
-      const original = mail.resubmission
-        ? (sql.findResubmitted.get(mail.resubmission.fingerprint, mail.resubmission.since) as { id: string } | undefined)
-        : undefined;
+      const original = mail.resubmission ? resubmitted(sql.findResubmitted, mail, mail.resubmission) : undefined;
       sql.insertMessage.run({
         id: mail.id,
         received_at: mail.receivedAt,
@@ -505,6 +504,7 @@ export class SqliteStore implements Store {
         dsn_ret: mail.dsn.ret ?? null,
         dsn_envid: mail.dsn.envid ?? null,
         fingerprint: mail.resubmission?.fingerprint ?? null,
+        date_header: mail.resubmission?.date ?? null,
         duplicate_of: original?.id ?? null,
         report_all: mail.reportAll ? 1 : 0,
         send_at: mail.sendAt ?? null,
@@ -1288,18 +1288,57 @@ function* dueInClaimOrder(sql: ReturnType<typeof prepareStatements>, now: number
   }
 }
 
+/**
+ * The original `mail` is a resubmission of (Store#acceptMail), read by `findResubmitted` newest first: the latest of its
+ * matches (its fingerprint and Subject) with its Date (the same mail queued again, whatever came between) or with no
+ * mail of another text or Subject (to any numbers) since. A stored resubmission is its original sent again, no alert
+ * of its own: it folds by its Date alone and neither continues nor breaks the chain (else a device's next alert after a
+ * late retry of its earlier one would fold into that retry). Without a Date the first mail of another text ends the
+ * walk; one that reaches `rows` without either folds nothing (a possible duplicate, never a loss).
+ */
+function resubmitted(
+  findResubmitted: Statement,
+  mail: NewMail,
+  { fingerprint, since, date, rows = RESUBMISSION_WALK_ROWS }: Resubmission,
+): { id: string } | undefined {
+  const walked = findResubmitted.iterate({
+    message_id_header: mail.messageIdHeader ?? null,
+    since,
+    fingerprint,
+    date: date ?? null,
+    text: mail.sms.text,
+    subject: mail.subject ?? null,
+    rows,
+  }) as IterableIterator<{ id: string; match: number; requeued: number | null; repeat: number; other: number }>;
+  let otherSince = false;
+  for (const row of walked) {
+    if (row.match && (row.requeued || (!row.repeat && !otherSince))) return { id: row.id };
+    if (row.other && !row.repeat) {
+      if (date === undefined) return undefined;
+      otherSince = true;
+    }
+  }
+  return undefined;
+}
+
 function prepareStatements(db: Database) {
   return {
     insertMessage: db.prepare(`
       INSERT INTO messages (id, received_at, envelope_from, client_address, client_helo, message_id_header, subject,
-        headers, text, encoding, parts, max_parts, sender_id, user_context, dsn_ret, dsn_envid, fingerprint, duplicate_of,
-        report_all, send_at, gateway_account, account)
+        headers, text, encoding, parts, max_parts, sender_id, user_context, dsn_ret, dsn_envid, fingerprint,
+        date_header, duplicate_of, report_all, send_at, gateway_account, account)
       VALUES (@id, @received_at, @envelope_from, @client_address, @client_helo, @message_id_header, @subject,
         @headers, @text, @encoding, @parts, @max_parts, @sender_id, @user_context, @dsn_ret, @dsn_envid, @fingerprint,
-        @duplicate_of, @report_all, @send_at, @gateway_account, @account)`),
+        @date_header, @duplicate_of, @report_all, @send_at, @gateway_account, @account)`),
+    // Store#acceptMail: the mails under a Message-ID since a time, newest first, in the index messages_message_id (schema
+    // 38; a later rowid is a later insert, which orders two mails stamped in the same ms), at most @rows of them, each
+    // read for its text: whether it is the mail's match (fingerprint and Subject), with its Date too, or of another text
+    // or Subject (resubmitted walks them).
     findResubmitted: db.prepare(`
-      SELECT id FROM messages WHERE fingerprint = ? AND received_at >= ? AND duplicate_of IS NULL
-      ORDER BY received_at DESC LIMIT 1`),
+      SELECT COALESCE(duplicate_of, id) AS id, fingerprint = @fingerprint AND subject IS @subject AS match,
+        date_header = @date AS requeued, duplicate_of IS NOT NULL AS repeat, text IS NOT @text OR subject IS NOT @subject AS other
+      FROM messages WHERE message_id_header = @message_id_header AND received_at >= @since
+      ORDER BY received_at DESC, rowid DESC LIMIT @rows`),
     insertSms: db.prepare(`
       INSERT INTO outbound (message_id, number, rcpt, notify, orcpt, status, next_attempt_at, updated_at)
       VALUES (@message_id, @number, @rcpt, @notify, @orcpt, 'queued', @due, @now)`),

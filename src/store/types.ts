@@ -14,8 +14,20 @@ import type { ClockStepStore } from './clock-step-types.ts';
 export interface Store extends ReplyStore, ReassemblyStore, SharedStateStore, ClusterStore, PartReceiptStore, ClockStepStore {
   /**
    * Commits a mail and one SMS job per distinct number atomically; resolve = safe to answer 250.
-   * A resubmission (same fingerprint since `mail.resubmission.since`) is recorded without SMS jobs,
-   * and the original's id is returned: the client gets its 250, the phone gets one SMS.
+   * A resubmission is recorded without SMS jobs, and the original's id is returned: the client gets its 250, the phone
+   * gets one SMS. A mail is one of the latest mail under its Message-ID since `mail.resubmission.since` with its
+   * fingerprint (the same numbers and text) and its Subject, and either its Date as written (a server's queued retry of
+   * it, whatever came between) or no mail under that Message-ID since then, to ANY numbers, with another text or Subject
+   * (a stored resubmission, its original again, breaks no chain); at most `rows` mails are read, newest first, past
+   * them none folds (a possible duplicate, never a loss). So a client rebuilding its resend with a new Date after a lost
+   * 250 is texted once unless another alert came between. A UPS reusing one Message-ID (on battery, restored, on
+   * battery again, each with its Date) is texted each alert, whoever
+   * the restored went to (all, some, or each number in a transaction of its own); per-recipient transactions of one mail
+   * (a split at a recipient limit, a 452 on some RCPTs, the same text to each) still fold each one's resend. A list that
+   * personalises each member's copy (another text per member) is a mail of another text between: a resend after another
+   * member's copy is texted again, a duplicate, never a loss. "Since" is by received_at, then insertion order (SQLite's
+   * rowid; PostgreSQL's id, time-ordered per relay): relays on one PostgreSQL stamp by their own clocks, so of two mails
+   * under one Message-ID accepted by two relays within their clocks' offset either may be taken as the later.
    * `reports`: the bounce of `mail.refused`, queued in the same transaction (as recordSmsOutcomes queues its
    * mail), so that no crash between two writes loses it; neither is stored for a resubmission (it had them).
    */
@@ -149,6 +161,28 @@ export type StoreHealth =
   | { readonly state: 'lost'; readonly reason: string; readonly recovery: { readonly file: string } | { readonly error: string } | undefined }
   | { readonly state: 'damaged'; readonly reason: string };
 
+/**
+ * What recognises a mail sent again (Store#acceptMail): the fingerprint of its Message-ID, numbers and text
+ * (resubmission-fingerprint.ts) its original must have, and the start of the window it is looked for in.
+ */
+export interface Resubmission {
+  readonly fingerprint: string;
+  readonly since: number;
+  /** Its Date as written (stored as `date_header`): an earlier mail with its fingerprint, Subject and Date is it queued again. */
+  readonly date?: string | undefined;
+  /** The most mails under its Message-ID the look-up reads, newest first; RESUBMISSION_WALK_ROWS unless a test says fewer. */
+  readonly rows?: number | undefined;
+}
+
+/**
+ * The most mails under one Message-ID in the window the look-up reads, newest first (Store#acceptMail). Each is read
+ * for its text, so without a bound a list sent as one transaction per member under one Message-ID (or a sender reusing
+ * one Message-ID and text to new numbers) makes every accept read every earlier copy inside the single writer: 10,000
+ * copies cost ≈ 16 ms an accept on SQLite. 500 reads ≈ 0.3 ms and covers any device's flaps within a window; past it
+ * the mail is not folded: at worst a duplicate SMS, never a lost one.
+ */
+export const RESUBMISSION_WALK_ROWS = 500;
+
 export interface NewMail {
   readonly id: string;
   readonly receivedAt: number;
@@ -163,7 +197,7 @@ export interface NewMail {
   readonly dsn: { readonly ret: 'FULL' | 'HDRS' | undefined; readonly envid: string | undefined };
   readonly recipients: readonly NewRecipient[];
   /** Set when the mail can be recognised if its client sends it again (it has a Message-ID). */
-  readonly resubmission: { readonly fingerprint: string; readonly since: number } | undefined;
+  readonly resubmission: Resubmission | undefined;
   /** Set when the mail has a mailbox for replies (From or Reply-To) and a user context. */
   readonly conversation: NewConversation | undefined;
   /** The sender asked to hear of every final delivery state (`X-SMS-Delivery-Report: all`). */

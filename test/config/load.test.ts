@@ -63,6 +63,14 @@ describe('config', () => {
     ]);
   });
 
+  test('store.retention shorter than delivery.resubmissionWindow is a warning: folds within the window become duplicates', () => {
+    const warned = (retention: string) =>
+      loadConfig({}, dirWith(`store:\n  retention: ${retention}\n`)).warnings.filter((warning) => warning.includes('resubmissionWindow'));
+    assert.equal(warned('5m').length, 1);
+    assert.match(warned('5m')[0] ?? '', /a resend within the window may be texted again \(a duplicate, never a lost SMS\)/);
+    assert.deepEqual(warned('10m'), []);
+  });
+
   test('embedded defaults need no file and no environment', () => {
     const dir = dirWith();
     const { config, warnings } = loadConfig({}, dir);

@@ -95,19 +95,37 @@ export function describeOnPostgres(title: string, ...args: [PostgresSuite] | [{ 
   });
 }
 
-interface PlanNode {
+/** A node of a plan in EXPLAIN's JSON, with the fields the tests read. */
+export interface PlanNode {
+  readonly 'Node Type': string;
   readonly 'Relation Name'?: string;
+  readonly 'Index Name'?: string;
+  readonly 'Subplan Name'?: string;
   readonly Plans?: readonly PlanNode[];
 }
 
 const planNodes = (plan: PlanNode | undefined): PlanNode[] => (plan ? [plan, ...(plan.Plans ?? []).flatMap(planNodes)] : []);
 
-/** The tables the generic plan of `text` (a store's statement, its parameters unbound) touches, sorted, planned as a commit group plans it (BEGIN's settings). */
+/**
+ * The generic plan of `text` (a store's statement, its parameters unbound: the plan a statement prepared by name runs after
+ * its fifth execution), planned on `client` as a commit group plans it (BEGIN's settings).
+ */
+export async function genericPlan(client: pg.ClientBase, text: string): Promise<PlanNode> {
+  await client.query(BEGIN);
+  try {
+    const explained = await client.query<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>(`EXPLAIN (GENERIC_PLAN, FORMAT JSON) ${text}`);
+    const plan = explained.rows[0]?.['QUERY PLAN'][0]?.Plan;
+    if (!plan) throw new Error(`no plan for ${text}`);
+    return plan;
+  } finally {
+    await client.query('ROLLBACK');
+  }
+}
+
+/** The tables the generic plan of `text` touches, sorted (genericPlan). */
 export async function planTables(url: string, text: string): Promise<string[]> {
   return withClient(url, async (client) => {
-    await client.query(BEGIN);
-    const explained = await client.query<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>(`EXPLAIN (GENERIC_PLAN, FORMAT JSON) ${text}`);
-    await client.query('ROLLBACK');
-    return [...new Set(planNodes(explained.rows[0]?.['QUERY PLAN'][0]?.Plan).flatMap((node) => node['Relation Name'] ?? []))].sort();
+    const plan = await genericPlan(client, text);
+    return [...new Set(planNodes(plan).flatMap((node) => node['Relation Name'] ?? []))].sort();
   });
 }

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { relayWithSimulator, waitFor } from '../helpers/relay.ts';
-import { type Reply, SmtpDialog } from '../helpers/smtp.ts';
+import { queuedId, type Reply, SmtpDialog } from '../helpers/smtp.ts';
 
 describe('legacy senders: the text of mail written slightly wrong', () => {
   const suite = relayWithSimulator({ sms: { domains: ['sms.localhost'], defaultRegion: 'GB' } });
@@ -533,5 +533,86 @@ describe('legacy senders: the text of mail written slightly wrong', () => {
     // Beside Latin-1 bytes the pair is still the one character; a lone half means nothing and is read as before (windows-1252).
     assert.equal((await send(oracle('Pumpe 5 \xed\xa0\xbd\xed\xb4\xa5 M\xfcller'))).text, 'Pumpe 5 🔥 Müller');
     assert.equal((await send(oracle('Pumpe 6 \xed\xa0\xbd M\xfcller'))).text, 'Pumpe 6 í ½ Müller');
+  });
+
+  /** The texts the gateway got for `number`. */
+  const texts = (number: string) => suite.gateway.simulator.received.filter((sms) => sms.to === number).map((sms) => sms.text);
+  /** A UPS's mail under `messageId` to `numbers`, its Date `date`, over SMTP; its answer. */
+  const deliver = async (numbers: readonly string[], messageId: string, date: string, body: string): Promise<Reply> => {
+    const dialog = await SmtpDialog.open(suite.port);
+    try {
+      await dialog.command('EHLO ups1.example.com');
+      await dialog.command('MAIL FROM:<ups1@example.com>');
+      for (const number of numbers) await dialog.command(`RCPT TO:<${number}@sms.localhost>`);
+      const raw = `From: ups1@example.com\nTo: oncall@sms.localhost\nSubject: UPS1\nDate: Mon, 7 Dec 2026 ${date} +0000\nMessage-ID: ${messageId}\n\n${body}\n`;
+      return await dialog.data(raw);
+    } finally {
+      await dialog.close();
+    }
+  };
+
+  test("a device reusing its Message-ID gets each alert texted; a client's resend of the latest, its Date rebuilt, is sent once; one Message-ID in a transaction per number folds each one's resend alone", async () => {
+    const ups = `447700900${nextNumber++}`;
+    // The UPS's power flaps: on battery, restored, on battery again, each mail under its one Message-ID.
+    for (const [date, body] of [
+      ['10:00:01', 'On battery power'],
+      ['10:03:40', 'Power restored'],
+    ] as const)
+      assert.doesNotMatch((await deliver([ups], '<1@ups1.local>', date, body)).text, /sent once/);
+    const again = await deliver([ups], '<1@ups1.local>', '10:05:12', 'On battery power');
+    assert.doesNotMatch(again.text, /sent once/);
+    await waitFor('three SMS', () => texts(ups).length === 3);
+    // A client (Django, nodemailer, a job queue) that lost the 250 rebuilds the mail with a new Date, its Message-ID kept.
+    assert.match((await deliver([ups], '<1@ups1.local>', '10:06:13', 'On battery power')).text, new RegExp(`the same mail as ${queuedId(again)}: sent once`));
+    // A list's per-member copies (or a split at a recipient limit) under one Message-ID: A, B, then A's resend after a lost 250.
+    const [a, b] = [`447700900${nextNumber++}`, `447700900${nextNumber++}`];
+    const toA = await deliver([a], '<digest-7@lists.example.com>', '10:07:00', 'Nightly backup failed');
+    assert.doesNotMatch((await deliver([b], '<digest-7@lists.example.com>', '10:07:00', 'Nightly backup failed')).text, /sent once/);
+    assert.match(
+      (await deliver([a], '<digest-7@lists.example.com>', '10:07:00', 'Nightly backup failed')).text,
+      new RegExp(`the same mail as ${queuedId(toA)}: sent once`),
+    );
+    await waitFor('one SMS each', () => texts(a).length === 1 && texts(b).length === 1);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.deepEqual(
+      [texts(ups), texts(a), texts(b)],
+      [['On battery power', 'Power restored', 'On battery power'], ['Nightly backup failed'], ['Nightly backup failed']],
+    );
+  });
+
+  test('a flap whose middle mail went to other or overlapping numbers is texted each alert: another text under the Message-ID to any numbers breaks the chain', async () => {
+    const [a, b, c] = [`447700900${nextNumber++}`, `447700900${nextNumber++}`, `447700900${nextNumber++}`];
+    // On battery to both; restored reached the relay in two transactions (the smarthost deferred one RCPT, retried it alone).
+    assert.doesNotMatch((await deliver([a, b], '<2@ups2.local>', '11:00:01', 'On battery power')).text, /sent once/);
+    for (const number of [a, b]) assert.doesNotMatch((await deliver([number], '<2@ups2.local>', '11:03:40', 'Power restored')).text, /sent once/);
+    assert.doesNotMatch((await deliver([a, b], '<2@ups2.local>', '11:05:12', 'On battery power')).text, /sent once/, 'on battery again');
+    // Restored to a superset (the on-call list grew), then on battery again to the first.
+    assert.doesNotMatch((await deliver([c], '<3@ups2.local>', '11:06:00', 'On battery power')).text, /sent once/);
+    assert.doesNotMatch((await deliver([a, c], '<3@ups2.local>', '11:07:00', 'Power restored')).text, /sent once/);
+    assert.doesNotMatch((await deliver([c], '<3@ups2.local>', '11:08:00', 'On battery power')).text, /sent once/, 'on battery again');
+    await waitFor('each alert texted', () => texts(a).length === 4 && texts(b).length === 3 && texts(c).length === 3);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.deepEqual(
+      [texts(a), texts(b), texts(c)],
+      [
+        ['On battery power', 'Power restored', 'On battery power', 'Power restored'],
+        ['On battery power', 'Power restored', 'On battery power'],
+        ['On battery power', 'Power restored', 'On battery power'],
+      ],
+    );
+  });
+
+  test("a server's queued retry of a mail whose 250 was lost, arriving after the device's next alert, is sent once; the flap's alerts, each with its Date, are texted", async () => {
+    const ups = `447700900${nextNumber++}`;
+    // On battery (committed, its 250 lost: the UPS's smarthost queues it), restored, then the smarthost's retry, its Date kept.
+    const battery = await deliver([ups], '<4@ups4.local>', '12:00:00', 'On battery power');
+    assert.doesNotMatch((await deliver([ups], '<4@ups4.local>', '12:03:00', 'Power restored')).text, /sent once/);
+    assert.match((await deliver([ups], '<4@ups4.local>', '12:00:00', 'On battery power')).text, new RegExp(`the same mail as ${queuedId(battery)}: sent once`));
+    // The power flaps on: each alert with its own Date is texted, the late retry between them breaking nothing.
+    assert.doesNotMatch((await deliver([ups], '<4@ups4.local>', '12:06:00', 'On battery power')).text, /sent once/, 'on battery again');
+    assert.doesNotMatch((await deliver([ups], '<4@ups4.local>', '12:08:00', 'Power restored')).text, /sent once/, 'restored again');
+    await waitFor('four SMS', () => texts(ups).length === 4);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.deepEqual(texts(ups), ['On battery power', 'Power restored', 'On battery power', 'Power restored']);
   });
 });

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { beforeEach, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { resubmissionOf } from '../../src/acceptance/resubmission-fingerprint.ts';
 import { BeingSent, history, LISTED, NotFound, quarantine, queue, queueAction, status } from '../../src/admin.ts';
 import { RelayError } from '../../src/errors.ts';
 import { NEVER_TRIED_HEAD_START_MS } from '../../src/store/rows.ts';
-import type { Store } from '../../src/store/types.ts';
+import type { Resubmission, Store } from '../../src/store/types.ts';
 import { mail } from '../helpers/store.ts';
 import { forEachStore } from '../helpers/stores.ts';
 
@@ -51,10 +52,10 @@ forEachStore((kind) =>
     test("a mail's numbers refused at acceptance are failed SMS with their reason, their bounce queued in its transaction; a resubmission stores neither", async () => {
       const refused = [{ number: '+447700900603', rcpt: 'oncall@sms.localhost', notify: ['FAILURE'], orcpt: undefined, reason: 'not sent: opted out' }];
       const bounce = { kind: 'bounce' as const, envelopeFrom: '', recipients: ['alice@example.com'], raw: Buffer.from('the bounce') };
-      const fingerprint = { fingerprint: 'same mail', since: 0 };
-      const first = mail(['+447700900601'], { refused, resubmission: fingerprint });
+      const fingerprint = { messageIdHeader: '<same@example.com>', resubmission: { fingerprint: 'same mail', since: 0 } };
+      const first = mail(['+447700900601'], { refused, ...fingerprint });
       assert.equal((await store.acceptMail(first, [{ ...bounce, messageId: first.id }])).duplicateOf, undefined);
-      const again = mail(['+447700900601'], { refused, resubmission: fingerprint });
+      const again = mail(['+447700900601'], { refused, ...fingerprint });
       assert.equal((await store.acceptMail(again, [{ ...bounce, messageId: again.id }])).duplicateOf, first.id);
       assert.deepEqual(
         (await store.smsOf(first.id)).map((sms) => [sms.number, sms.status, sms.attempts]),
@@ -89,6 +90,118 @@ forEachStore((kind) =>
         ['+447700900601'],
         'a refused number never got the text: the alert-storm check sends it the next one',
       );
+      await store.close();
+    });
+
+    test('a mail is a resubmission only of the latest mail under its Message-ID to its numbers in the window, if that one has its text and Subject', async () => {
+      const messageIdHeader = '<42@ups1.local>';
+      let at = 10_000;
+      /** A mail under the one Message-ID (its key and fingerprint as acceptance makes them); its duplicateOf and id. */
+      const send = async (to: readonly string[], text: string, options: { subject?: string; since?: number; id?: string } = {}) => {
+        const base = mail(to, { messageIdHeader, subject: options.subject ?? 'UPS1', receivedAt: at++ });
+        const sent = { ...base, sms: { ...base.sms, text }, resubmission: resubmissionOf(messageIdHeader, to, text, options.since ?? 0) };
+        return { id: sent.id, duplicateOf: (await store.acceptMail(sent)).duplicateOf };
+      };
+      const [ups, a, b] = [['+447700900611'], ['+447700900612'], ['+447700900613', '+447700900614']];
+      // A UPS reusing its Message-ID: on battery, restored, on battery again: each a mail of its own.
+      assert.equal((await send(ups, 'On battery')).duplicateOf, undefined);
+      assert.equal((await send(ups, 'Power restored')).duplicateOf, undefined);
+      const again = await send(ups, 'On battery');
+      assert.equal(again.duplicateOf, undefined, 'on battery again, after restored: a mail of its own');
+      assert.equal((await send(ups, 'On battery')).duplicateOf, again.id, "the client's resend of the latest mail");
+      assert.equal((await send(ups, 'On battery')).duplicateOf, again.id, 'a second resend: of the original, not of the first resend');
+      assert.equal((await send(ups, 'On battery', { subject: 'Motion: server room' })).duplicateOf, undefined, 'another Subject');
+      assert.equal(
+        (await send(ups, 'On battery', { subject: 'Motion: server room', since: at })).duplicateOf,
+        undefined,
+        'the latest mail before the window is none',
+      );
+      // One Message-ID in a transaction per set of numbers (a list's per-member copies, a split at a recipient limit): each
+      // texted, and each one's resend folded into its own, whatever was sent to the others between.
+      const toA = await send(a, 'Backup failed');
+      const toB = await send(b, 'Backup failed');
+      assert.deepEqual([toA.duplicateOf, toB.duplicateOf], [undefined, undefined], 'the same Message-ID and text to other numbers is texted');
+      assert.equal((await send(a, 'Backup failed')).duplicateOf, toA.id, "A's resend after B's transaction");
+      assert.equal((await send([...b].reverse(), 'Backup failed')).duplicateOf, toB.id, "B's resend, its numbers in another order");
+      assert.equal((await send([...a, ...b], 'Backup failed')).duplicateOf, undefined, 'all the numbers at once: another set');
+      assert.equal((await claim(store, 10, 10, 1_000_000)).flatMap((batch) => batch.sms).length, 11, 'one SMS for each number of each mail of its own');
+      await store.close();
+    });
+
+    test('a mail of another text or Subject under the Message-ID to any numbers breaks the chain: a flap split over other or overlapping numbers is texted', async () => {
+      const messageIdHeader = '<43@ups2.local>';
+      let at = 10_000;
+      const send = async (to: readonly string[], text: string, subject = 'UPS2') => {
+        const base = mail(to, { messageIdHeader, subject, receivedAt: at++ });
+        const sent = { ...base, sms: { ...base.sms, text }, resubmission: resubmissionOf(messageIdHeader, to, text, 0) };
+        return { id: sent.id, duplicateOf: (await store.acceptMail(sent)).duplicateOf };
+      };
+      const [A, B, C] = ['+447700900621', '+447700900622', '+447700900623'];
+      // Restored reached the relay in two transactions (a 4xx on one RCPT, retried alone), then on battery again to both.
+      await send([A, B], 'On battery');
+      await send([A], 'Power restored');
+      await send([B], 'Power restored');
+      assert.equal((await send([A, B], 'On battery')).duplicateOf, undefined, 'on battery again after restored to each alone');
+      // Restored to a superset (the on-call list grew), then on battery again to the first set.
+      await send([A], 'On battery 2');
+      await send([A, C], 'Power restored 2');
+      assert.equal((await send([A], 'On battery 2')).duplicateOf, undefined, 'on battery again after restored to a superset');
+      // Another Subject to other numbers between breaks it too.
+      await send([A], 'Door open', 'Camera 1');
+      await send([B], 'Door open', 'Camera 2');
+      assert.equal((await send([A], 'Door open', 'Camera 1')).duplicateOf, undefined, 'after another Subject to other numbers');
+      // One mail's transactions split (the same text and Subject to each) still fold each one's resend.
+      const toA = await send([A], 'Backup failed');
+      await send([B, C], 'Backup failed');
+      assert.equal((await send([A], 'Backup failed')).duplicateOf, toA.id, "A's resend after B and C's transaction");
+      // The known cost: a list's copies personalised per member are mails of another text between: A's resend is texted again.
+      await send([A], 'Dear A: backup failed');
+      await send([B], 'Dear B: backup failed');
+      assert.equal((await send([A], 'Dear A: backup failed')).duplicateOf, undefined, 'a duplicate, never a loss');
+      assert.equal((await claim(store, 100, 100, 1_000_000)).flatMap((batch) => batch.sms).length, 19, 'one SMS for each number of each mail of its own');
+      await store.close();
+    });
+
+    test("a server's queued retry (its Date unchanged) folds whatever came between; a device's new alert (a new Date) is texted; the walk reads at most its rows", async () => {
+      const messageIdHeader = '<44@ups3.local>';
+      let at = 20_000;
+      const send = async (to: readonly string[], text: string, date: string | undefined, rows?: number) => {
+        const base = mail(to, { messageIdHeader, subject: 'UPS3', receivedAt: at++ });
+        const resubmission = { ...resubmissionOf(messageIdHeader, to, text, 0, date), ...(rows === undefined ? {} : { rows }) } as Resubmission;
+        const sent = { ...base, sms: { ...base.sms, text }, resubmission };
+        return { id: sent.id, duplicateOf: (await store.acceptMail(sent)).duplicateOf };
+      };
+      const [A, B] = ['+447700900631', '+447700900632'];
+      // On battery (its 250 lost, queued by the server), restored, then the server's retry of the first: folded into it.
+      const battery = await send([A], 'On battery', 'Mon, 7 Dec 2026 11:00:00 +0000');
+      await send([A], 'Power restored', 'Mon, 7 Dec 2026 11:03:00 +0000');
+      assert.equal((await send([A], 'On battery', 'Mon, 7 Dec 2026 11:00:00 +0000')).duplicateOf, battery.id, 'the late queued retry');
+      // The flap with a new Date each time: each alert texted, and its own retry folds.
+      const second = await send([A], 'On battery', 'Mon, 7 Dec 2026 11:10:00 +0000');
+      assert.equal(second.duplicateOf, undefined, 'on battery again, a new Date');
+      await send([A], 'Power restored', 'Mon, 7 Dec 2026 11:12:00 +0000');
+      const third = await send([A], 'On battery', 'Mon, 7 Dec 2026 11:14:00 +0000');
+      assert.equal(third.duplicateOf, undefined, 'and again');
+      // A retry of the second after the third (its latest match, nothing between) is sent once, as the third.
+      assert.equal((await send([A], 'On battery', 'Mon, 7 Dec 2026 11:10:00 +0000')).duplicateOf, third.id, "the second's retry after the third");
+      await send([A], 'Power restored', 'Mon, 7 Dec 2026 11:16:00 +0000');
+      // Queued once more, restored between: folded by its Date (as its earlier retry, into the third).
+      assert.equal((await send([A], 'On battery', 'Mon, 7 Dec 2026 11:10:00 +0000')).duplicateOf, third.id, "the second's retry, restored between");
+      // Without a Date, the chain alone: restored between means a new alert.
+      await send([B], 'Door open', undefined);
+      await send([B], 'Door closed', undefined);
+      assert.equal((await send([B], 'Door open', undefined)).duplicateOf, undefined, 'no Date: texted');
+      // The walk's bound (4 rows here): a retry whose match is the 4th mail back folds; once 4 others came since, it is
+      // not folded (a duplicate, never a loss).
+      const far = await send([B], 'Backup failed', 'Mon, 7 Dec 2026 12:00:00 +0000');
+      const steps = async (from: number) => {
+        for (const n of [from, from + 1, from + 2]) await send([B], `Backup step ${n}`, `Mon, 7 Dec 2026 12:0${n}:00 +0000`);
+      };
+      await steps(1);
+      assert.equal((await send([B], 'Backup failed', 'Mon, 7 Dec 2026 12:00:00 +0000', 4)).duplicateOf, far.id, 'within the bound');
+      await steps(4);
+      await send([B], 'Backup step 7', 'Mon, 7 Dec 2026 12:07:00 +0000');
+      assert.equal((await send([B], 'Backup failed', 'Mon, 7 Dec 2026 12:00:00 +0000', 4)).duplicateOf, undefined, 'past the bound');
       await store.close();
     });
 

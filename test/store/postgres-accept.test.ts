@@ -1,19 +1,26 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type pg from 'pg';
+import { resubmissionOf } from '../../src/acceptance/resubmission-fingerprint.ts';
+import { MIGRATIONS } from '../../src/store/migrations.ts';
 import { acceptText, conversationUsedAt } from '../../src/store/postgres/accept.ts';
+import { migrate } from '../../src/store/postgres/migrate.ts';
 import { PostgresStore } from '../../src/store/postgres/store.ts';
 import type { NewMail } from '../../src/store/types.ts';
-import { describeOnPostgres, freshDatabase, planTables, withClient } from '../helpers/postgres.ts';
+import { describeOnPostgres, freshDatabase, genericPlan, type PlanNode, planTables, withClient } from '../helpers/postgres.ts';
 import { mail } from '../helpers/store.ts';
 
 /**
  * The accept as one text for every mail, before it was chosen by the mail's shape (src/store/postgres/accept.ts;
- * the text of commit 33ddac6, values `$1`–`$28` as ONE_TEXT_VALUES lists them): the reference each shape's
- * text must write exactly as.
+ * the text of commit 33ddac6, values `$1`–`$28` as ONE_TEXT_VALUES lists them, its resubmission schema 38's: the
+ * latest mail under the Message-ID that is the match or of another text or Subject): the reference each shape's text must write exactly as.
  */
 const ONE_TEXT_ACCEPT = `WITH original AS (
-          SELECT id FROM messages WHERE fingerprint = $17 AND received_at >= $27 AND duplicate_of IS NULL ORDER BY received_at DESC LIMIT 1
+          SELECT COALESCE(duplicate_of, id) AS id FROM (
+            SELECT id, duplicate_of, fingerprint, subject FROM messages WHERE message_id_header = $6 AND received_at >= $27
+              AND (fingerprint = $17 OR text IS DISTINCT FROM $9 OR subject IS DISTINCT FROM $7)
+            ORDER BY received_at DESC, id DESC LIMIT 1
+          ) latest WHERE fingerprint = $17 AND subject IS NOT DISTINCT FROM $7
         ), message AS (
           INSERT INTO messages (id, received_at, envelope_from, client_address, client_helo, message_id_header, subject,
             headers, text, encoding, parts, max_parts, sender_id, user_context, dsn_ret, dsn_envid, fingerprint, duplicate_of,
@@ -127,11 +134,29 @@ const scenario = (): Array<{ shape: string; mail: NewMail }> => [
   },
   { shape: 'held until its send time', mail: mail(['+447700900005'], { receivedAt: FIRST + 2, sendAt: FIRST + 60_000, holdUntilSendAt: true }) },
   { shape: 'scheduled by the provider', mail: mail(['+447700900006'], { receivedAt: FIRST + 3, sendAt: FIRST + 60_000 }) },
-  { shape: 'with a fingerprint, first seen', mail: mail(['+447700900007'], { receivedAt: FIRST + 4, resubmission: { fingerprint: 'f-1', since: 0 } }) },
-  { shape: 'a resubmission', mail: mail(['+447700900007'], { receivedAt: FIRST + 5, resubmission: { fingerprint: 'f-1', since: 0 } }) },
+  {
+    shape: 'with a fingerprint, first seen',
+    mail: mail(['+447700900007'], {
+      receivedAt: FIRST + 4,
+      messageIdHeader: '<f-1@example.com>',
+      resubmission: { fingerprint: 'f-1', since: 0 },
+    }),
+  },
+  {
+    shape: 'a resubmission',
+    mail: mail(['+447700900007'], {
+      receivedAt: FIRST + 5,
+      messageIdHeader: '<f-1@example.com>',
+      resubmission: { fingerprint: 'f-1', since: 0 },
+    }),
+  },
   {
     shape: 'the same fingerprint after its window',
-    mail: mail(['+447700900007'], { receivedAt: FIRST + 6, resubmission: { fingerprint: 'f-1', since: FIRST + 6 } }),
+    mail: mail(['+447700900007'], {
+      receivedAt: FIRST + 6,
+      messageIdHeader: '<f-1@example.com>',
+      resubmission: { fingerprint: 'f-1', since: FIRST + 6 },
+    }),
   },
   { shape: 'a conversation started', mail: reply('c-1', 'alice@example.com', false, ['+447700900008', '+447700900009'], { receivedAt: FIRST + 7 }) },
   {
@@ -145,11 +170,19 @@ const scenario = (): Array<{ shape: string; mail: NewMail }> => [
   },
   {
     shape: 'a conversation with a fingerprint, first seen',
-    mail: reply('c-3', 'alice@example.com', false, ['+447700900011'], { receivedAt: FIRST + 11, resubmission: { fingerprint: 'f-2', since: 0 } }),
+    mail: reply('c-3', 'alice@example.com', false, ['+447700900011'], {
+      receivedAt: FIRST + 11,
+      messageIdHeader: '<f-2@example.com>',
+      resubmission: { fingerprint: 'f-2', since: 0 },
+    }),
   },
   {
     shape: 'a conversation resubmitted',
-    mail: reply('c-3', 'dave@example.com', false, ['+447700900011'], { receivedAt: FIRST + 12, resubmission: { fingerprint: 'f-2', since: 0 } }),
+    mail: reply('c-3', 'dave@example.com', false, ['+447700900011'], {
+      receivedAt: FIRST + 12,
+      messageIdHeader: '<f-2@example.com>',
+      resubmission: { fingerprint: 'f-2', since: 0 },
+    }),
   },
   {
     shape: 'a user context without a mailbox',
@@ -192,6 +225,91 @@ describeOnPostgres('The accept chosen by the mail on PostgreSQL', async (url) =>
     const actual = await withClient(url, written);
     for (const table of Object.keys(expected)) assert.deepEqual(actual[table], expected[table], table);
     assert.equal(actual['conversations']?.length, 4, 'the scenario upserts conversations');
+  });
+
+  test("a resubmission's look-up reads the index by Message-ID, time and id backward from its end in the generic plan: no sort, whatever number of mails share a Message-ID", async () => {
+    const reference = await freshDatabase();
+    assert.ok(reference);
+    await (await PostgresStore.open({ url: reference })).close();
+    /** The plan nodes under the accept's `original` CTE, in its generic plan (as a statement prepared by name runs after 5 executions). */
+    const originalPlan = async (client: pg.ClientBase) => {
+      const nodes: PlanNode[] = [];
+      const walk = (node: PlanNode, inOriginal: boolean) => {
+        const within = inOriginal || node['Subplan Name'] === 'CTE original';
+        if (within) nodes.push(node);
+        for (const child of node.Plans ?? []) walk(child, within);
+      };
+      walk(await genericPlan(client, acceptText({ resubmission: true, conversation: false })), false);
+      return nodes.map((node) => [node['Node Type'], node['Index Name'] ?? node['Relation Name'] ?? ''].join(' ').trim());
+    };
+    await withClient(reference, async (client) => {
+      // A device's 20,000 mails under one Message-ID (a year of a UPS's every-half-hour alerts), and as many others.
+      await client.query(`INSERT INTO messages (id, received_at, envelope_from, client_address, client_helo, message_id_header, subject, headers, text,
+          encoding, parts, max_parts, fingerprint)
+        SELECT 'm' || n, n, 'ups@example.com', '127.0.0.1', 'ups', CASE WHEN n % 2 = 0 THEN '<constant@ups>' ELSE '<' || n || '@example.com>' END,
+          'UPS1', '', 'On battery', 'gsm7', 1, 1, 'f' || n
+        FROM generate_series(1, 40000) AS n`);
+      for (const analyzed of [false, true]) {
+        if (analyzed) await client.query('ANALYZE messages');
+        // The Message-ID's entries newest first, at most the walk's rows, each with whether one of another text came
+        // before it (a running window in the index's order), until a match passes its filter: no Sort, no other scan.
+        assert.deepEqual(
+          await originalPlan(client),
+          ['Limit', 'Subquery Scan', 'WindowAgg', 'Subquery Scan', 'Limit', 'Index Scan messages_message_id'],
+          analyzed ? 'analyzed' : 'never analyzed',
+        );
+      }
+    });
+  });
+
+  test('a database of schema 37 is migrated by a relay: a mail stored before is resent after it as one; one index by Message-ID, the one by fingerprint kept for older relays', async () => {
+    const older = await freshDatabase();
+    assert.ok(older);
+    const [ups, two] = [['+447700900123'], ['+447700900125', '+447700900124']];
+    const now = Date.now();
+    await withClient(older, async (client) => {
+      await migrate(client, { create: true, migrations: MIGRATIONS.slice(0, 37) });
+      const stored = async (id: string, at: number, messageId: string, numbers: readonly string[], text: string) => {
+        await client.query(
+          `INSERT INTO messages (id, received_at, envelope_from, client_address, client_helo, message_id_header, subject, headers, text, encoding,
+            parts, max_parts, fingerprint) VALUES ($1, $2, 'a@example.com', '127.0.0.1', 'client', $3, 'UPS1', '', $4, 'gsm7', 1, 1, $5)`,
+          [id, at, messageId, text, resubmissionOf(messageId, numbers, text, 0)?.fingerprint],
+        );
+        for (const number of numbers)
+          await client.query(`INSERT INTO outbound (message_id, number, rcpt, status, next_attempt_at, updated_at) VALUES ($1, $2, 'a@sms', 'sent', $3, $3)`, [
+            id,
+            number,
+            at,
+          ]);
+      };
+      await stored('m-old', now - 60_000, '<old@ups>', ups, 'On battery');
+      await stored('m-two', now - 60_000, '<two@example.com>', two, 'Backup failed');
+    });
+    const store = await PostgresStore.open({ url: older });
+    const resend = (messageId: string, numbers: readonly string[], text: string) =>
+      mail(numbers, { messageIdHeader: messageId, subject: 'UPS1', receivedAt: now, resubmission: resubmissionOf(messageId, numbers, text, now - 600_000) });
+    try {
+      assert.equal((await store.acceptMail(resend('<old@ups>', ups, 'On battery'))).duplicateOf, 'm-old', 'a resend of a mail stored before the upgrade');
+      assert.equal((await store.acceptMail(resend('<two@example.com>', two, 'Backup failed'))).duplicateOf, 'm-two', 'its numbers in any order');
+    } finally {
+      await store.close();
+    }
+    await withClient(older, async (client) => {
+      assert.deepEqual(
+        (await client.query("SELECT indexname FROM pg_indexes WHERE tablename = 'messages' AND indexdef LIKE '%message_id_header%' ORDER BY 1")).rows,
+        [{ indexname: 'messages_message_id' }],
+      );
+      assert.deepEqual(
+        (await client.query("SELECT indexname FROM pg_indexes WHERE tablename = 'messages' AND indexdef LIKE '%(fingerprint%'")).rows,
+        [{ indexname: 'messages_fingerprint' }],
+        'an older relay of a rolling upgrade looks resubmissions up by it',
+      );
+      assert.equal(
+        (await client.query("SELECT fingerprint FROM messages WHERE message_id_header = '<old@ups>' ORDER BY received_at DESC LIMIT 1")).rows[0]?.fingerprint,
+        resubmissionOf('<old@ups>', ups, 'On battery', 0)?.fingerprint,
+        'a newer relay still writes the fingerprint an older one looks up',
+      );
+    });
   });
 
   test('a mail with no fingerprint and no conversation runs a statement that touches only its mail, its SMS and their history', async () => {

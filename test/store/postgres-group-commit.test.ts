@@ -109,11 +109,14 @@ forEachStore((kind) =>
 
     test('a resubmission (accepted in one statement on PostgreSQL): linked to its original both ways, no SMS, its conversation left alone', async () => {
       const resubmission = { fingerprint: 'fp-1', since: 500 };
+      // A resubmission has its original's Message-ID (the store looks it up under it).
+      const messageIdHeader = '<fp-1@example.com>';
       const conversation = { mailbox: 'alice@example.com', continues: false };
-      const original = mail(['+447700900123'], { resubmission, conversation, sms: { ...mail([]).sms, userContext: 'ctx-1' } });
+      const original = mail(['+447700900123'], { resubmission, messageIdHeader, conversation, sms: { ...mail([]).sms, userContext: 'ctx-1' } });
       assert.deepEqual(await store.acceptMail(original), { duplicateOf: undefined });
       const again = mail(['+447700900123'], {
         resubmission,
+        messageIdHeader,
         conversation: { mailbox: 'bob@example.com', continues: false },
         sms: { ...mail([]).sms, userContext: 'ctx-1' },
       });
@@ -129,7 +132,7 @@ forEachStore((kind) =>
       );
       assert.equal((await store.conversation('ctx-1', '+447700900123'))?.mailbox, 'alice@example.com');
       // Outside the window it is a mail of its own.
-      const later = mail(['+447700900123'], { resubmission: { fingerprint: 'fp-1', since: 1_500 } });
+      const later = mail(['+447700900123'], { messageIdHeader, resubmission: { fingerprint: 'fp-1', since: 1_500 } });
       assert.deepEqual(await store.acceptMail(later), { duplicateOf: undefined });
       assert.equal((await store.smsOf(later.id)).length, 1);
       await store.close();

@@ -41,6 +41,7 @@ test("PostgreSQL's own steps are the SQL they shipped as: a shipped step is neve
     [27, '8d06f520f7c44c796c3f84c3c4d740d6770251558299ae9e16b3b5f60ae72870'],
     [35, '969288cebd7565e003f147b4a878b22a46ab0f6434d75ea8a3d5dfc591e27f59'],
     [37, '057ee3c81bba8cc65bb5cce47ac1ceaa8a084709d3650d2b5555ec9b649298df'],
+    [38, '9476a9a7bb10f79f70ae055085ddae35b58bee42fc58f956ede2a28b523ec908'],
   ]);
   assert.deepEqual(new Map([...POSTGRES_STEPS].map(([step, sql]) => [step, createHash('sha256').update(sql).digest('hex')])), shipped);
 });

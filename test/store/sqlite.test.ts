@@ -3,12 +3,13 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, write
 import { dirname, join } from 'node:path';
 import { beforeEach, describe, test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
+import { resubmissionOf } from '../../src/acceptance/resubmission-fingerprint.ts';
 import { failureLogFields, RelayError, StoreFileError } from '../../src/errors.ts';
 import { MIGRATIONS } from '../../src/store/migrations.ts';
 import { asStoreError } from '../../src/store/rows.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
 import { SqliteConsoleStore } from '../../src/store/sqlite-console.ts';
-import type { StoreHealth } from '../../src/store/types.ts';
+import { RESUBMISSION_WALK_ROWS, type StoreHealth } from '../../src/store/types.ts';
 import { waitFor } from '../helpers/relay.ts';
 import {
   assertPartsKeepContextAfterSchema17,
@@ -165,6 +166,22 @@ describe('SQLite store', () => {
     await reopened.close();
   });
 
+  /** The SQL of every statement prepared while `work` runs (a store's statements are prepared as it opens). */
+  async function preparedWhile(work: () => Promise<void>): Promise<string[]> {
+    const prepared: string[] = [];
+    const prepare = BetterSqlite3.prototype.prepare;
+    BetterSqlite3.prototype.prepare = function (this: BetterSqlite3.Database, sql: string) {
+      prepared.push(sql);
+      return prepare.call(this, sql);
+    } as typeof prepare;
+    try {
+      await work();
+    } finally {
+      BetterSqlite3.prototype.prepare = prepare;
+    }
+    return prepared;
+  }
+
   /** `store` opened (and so migrated) on a new file made at schema `version` holding `rows` (SQL inserts). */
   async function openUpgraded(version: number, rows: readonly string[]): Promise<void> {
     await store.close();
@@ -217,25 +234,77 @@ describe('SQLite store', () => {
     assert.equal(await store.quarantine({ receivedAt: 2000, provider: 'puzzel', kind: 'mo', reason: 'unreadable', body: Buffer.from('new') }), 3);
   });
 
+  test('a store of schema 37 is migrated at open: a mail stored before is resent after it as one; one index by Message-ID', async () => {
+    const [ups, two] = [['+447700900123'], ['+447700900125', '+447700900124']];
+    const now = Date.now();
+    const old = (id: string, at: number, messageId: string, numbers: readonly string[], text: string) => [
+      `INSERT INTO messages (id, received_at, envelope_from, client_address, client_helo, message_id_header, subject, headers, text, encoding, parts, max_parts, fingerprint)
+        VALUES ('${id}', ${at}, 'a@example.com', '127.0.0.1', 'client', '${messageId}', 'UPS1', '', '${text}', 'gsm7', 1, 1, '${resubmissionOf(messageId, numbers, text, 0)?.fingerprint}')`,
+      ...numbers.map(
+        (number) =>
+          `INSERT INTO outbound (message_id, number, rcpt, status, next_attempt_at, updated_at) VALUES ('${id}', '${number}', 'a@sms', 'sent', ${at}, ${at})`,
+      ),
+    ];
+    await openUpgraded(37, [
+      ...old('m-old', now - 60_000, '<old@ups>', ups, 'On battery'),
+      ...old('m-two', now - 60_000, '<two@example.com>', two, 'Backup failed'),
+    ]);
+    const resend = (messageId: string, numbers: readonly string[], text: string) => ({
+      ...mail(numbers, { messageIdHeader: messageId, subject: 'UPS1', receivedAt: now, resubmission: resubmissionOf(messageId, numbers, text, now - 600_000) }),
+    });
+    assert.equal((await store.acceptMail(resend('<old@ups>', ups, 'On battery'))).duplicateOf, 'm-old', 'a resend of a mail stored before the upgrade');
+    assert.equal((await store.acceptMail(resend('<two@example.com>', two, 'Backup failed'))).duplicateOf, 'm-two', 'its numbers in any order');
+    await store.close();
+    const db = new BetterSqlite3(file);
+    assert.deepEqual(
+      db
+        .prepare(
+          "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'messages' AND (sql LIKE '%message_id_header%' OR sql LIKE '%fingerprint%')",
+        )
+        .pluck()
+        .all(),
+      ['messages_message_id'],
+      'one index for the Message-ID and the resubmission look-ups',
+    );
+    db.close();
+  });
+
+  test("a resubmission's look-up reads the index by Message-ID and time backward from its end: no sort, whatever number of mails share a Message-ID", async () => {
+    await store.close();
+    const looked = await preparedWhile(async () => {
+      store = SqliteStore.open({ file, busyTimeoutMs: 100 });
+    });
+    const lookup = looked.filter((sql) => /FROM messages\s+WHERE message_id_header = @message_id_header AND received_at >= @since/.test(sql));
+    assert.equal(lookup.length, 1, looked.filter((sql) => /message_id_header/.test(sql)).join('\n'));
+    const messageIdHeader = '<constant@ups>';
+    for (let index = 0; index < 2_000; index++)
+      await store.acceptMail(
+        mail(['+447700900123'], { messageIdHeader, receivedAt: index, resubmission: resubmissionOf(messageIdHeader, ['+447700900123'], `alert ${index}`, 0) }),
+      );
+    await store.close();
+    const db = new BetterSqlite3(file);
+    const plan = (
+      db
+        .prepare(`EXPLAIN QUERY PLAN ${lookup[0]}`)
+        .all({ message_id_header: messageIdHeader, since: 0, fingerprint: 'f', date: null, text: 't', subject: null, rows: RESUBMISSION_WALK_ROWS }) as Array<{
+        detail: string;
+      }>
+    ).map((step) => step.detail);
+    assert.deepEqual(plan, ['SEARCH messages USING INDEX messages_message_id (message_id_header=? AND received_at>?)']);
+    db.close();
+  });
+
   test('a store of schema 35 is migrated at open: its leases are released at start as before, found without an index by owner, never by reading the queue whole', async () => {
-    const explained: string[] = [];
-    const prepare = BetterSqlite3.prototype.prepare;
-    BetterSqlite3.prototype.prepare = function (this: BetterSqlite3.Database, sql: string) {
-      explained.push(sql);
-      return prepare.call(this, sql);
-    } as typeof prepare;
-    try {
-      await openUpgraded(35, [
+    const explained = await preparedWhile(() =>
+      openUpgraded(35, [
         `INSERT INTO messages (id, received_at, envelope_from, client_address, client_helo, headers, text, encoding, parts, max_parts)
           VALUES ('m1', 1000, 'a@example.com', '127.0.0.1', 'client', '', 'hello', 'gsm7', 1, 1)`,
         `INSERT INTO outbound (message_id, number, rcpt, status, next_attempt_at, lease_owner, updated_at)
           VALUES ('m1', '+447700900123', 'a@sms', 'queued', 90000, 'relay-a', 1000), ('m1', '+447700900124', 'b@sms', 'queued', 90000, 'relay-b', 1000)`,
         `INSERT INTO mail_out (created_at, kind, envelope_from, recipients, raw, status, next_attempt_at, lease_owner, updated_at)
           VALUES (1000, 'bounce', '', '[]', x'', 'queued', 90000, 'relay-a', 1000)`,
-      ]);
-    } finally {
-      BetterSqlite3.prototype.prepare = prepare;
-    }
+      ]),
+    );
     assert.deepEqual(await store.releaseStaleLeases('relay-a', 5_000, { possiblyTwice: true }), { sms: 1, mail: 1 }, "relay-a's own, not relay-b's live one");
     await store.close();
     const db = new BetterSqlite3(file);

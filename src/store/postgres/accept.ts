@@ -9,7 +9,7 @@
  * where the one text cost 153–159; with neither, 109–114 where it cost 150–157.
  */
 import { REFUSED_EVENT, refusedDetail } from '../rows.ts';
-import type { NewMail } from '../types.ts';
+import { type NewMail, RESUBMISSION_WALK_ROWS } from '../types.ts';
 import type { Statement } from './batch.ts';
 import { DB_NOW_MS } from './clock.ts';
 
@@ -36,18 +36,34 @@ const COMMON_VALUES = 25;
  * The statement of a mail of `shape`. The values (acceptValues): `$1` id, `$2` received at, `$3`–`$19`
  * the mail's columns, `$20` first due, `$21`–`$24` the recipients' numbers, RCPTs, NOTIFYs and ORCPTs, `$25` the
  * account it was accepted under (a column added after the recipients' values were numbered);
- * then for a resubmission its fingerprint and the earliest original, for a conversation whether it
+ * then for a resubmission its fingerprint, the window's start, its Date and the most mails its look-up reads, for a conversation whether it
  * continues one and its mailbox. Its one result row, for a resubmission, has the original's id (or null).
  */
 export function acceptText(shape: AcceptShape): string {
   let next = COMMON_VALUES + 1;
   const value = () => `$${next++}`;
-  const [fingerprint, since] = shape.resubmission ? [value(), value()] : [];
+  const [fingerprint, since, date, rows] = shape.resubmission ? [value(), value(), value(), value()] : [];
   const [continues, mailbox] = shape.conversation ? [value(), value()] : [];
   const parts: string[] = [];
   if (shape.resubmission)
+    // The latest of its matches (its fingerprint and Subject, $7) under its Message-ID ($6) in the window with its Date
+    // (queued again, whatever came between) or with no mail of another text ($9) or Subject since (Store#acceptMail):
+    // at most `rows` mails read backward in messages_message_id (schema 38), whose id orders two stamped in the same ms
+    // (time-ordered within a relay), each with whether one of another text came before it in that walk. A stored
+    // resubmission (its original sent again, no alert of its own) folds by its Date alone and breaks no chain.
     parts.push(`original AS (
-    SELECT id FROM messages WHERE fingerprint = ${fingerprint} AND received_at >= ${since} AND duplicate_of IS NULL ORDER BY received_at DESC LIMIT 1
+    SELECT COALESCE(duplicate_of, id) AS id FROM (
+      SELECT id, duplicate_of, received_at, fingerprint, subject, date_header,
+        bool_or(duplicate_of IS NULL AND (text IS DISTINCT FROM $9 OR subject IS DISTINCT FROM $7))
+          OVER (ORDER BY received_at DESC, id DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS other_since
+      FROM (
+        SELECT id, duplicate_of, received_at, fingerprint, subject, date_header, text FROM messages
+        WHERE message_id_header = $6 AND received_at >= ${since}
+        ORDER BY received_at DESC, id DESC LIMIT ${rows}
+      ) walked
+    ) latest WHERE fingerprint = ${fingerprint} AND subject IS NOT DISTINCT FROM $7
+      AND (date_header = ${date} OR (duplicate_of IS NULL AND other_since IS NOT TRUE))
+    ORDER BY latest.received_at DESC, latest.id DESC LIMIT 1
   )`);
   const notResubmission = shape.resubmission ? 'WHERE NOT EXISTS (SELECT 1 FROM original)' : '';
   const andNotResubmission = shape.resubmission ? 'AND NOT EXISTS (SELECT 1 FROM original)' : '';
@@ -55,9 +71,9 @@ export function acceptText(shape: AcceptShape): string {
     `message AS (
     INSERT INTO messages (id, received_at, envelope_from, client_address, client_helo, message_id_header, subject,
       headers, text, encoding, parts, max_parts, sender_id, user_context, dsn_ret, dsn_envid, report_all, send_at, gateway_account, account
-      ${shape.resubmission ? ', fingerprint, duplicate_of' : ''})
+      ${shape.resubmission ? ', fingerprint, date_header, duplicate_of' : ''})
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $25
-      ${shape.resubmission ? `, ${fingerprint}, (SELECT id FROM original)` : ''})
+      ${shape.resubmission ? `, ${fingerprint}, ${date}, (SELECT id FROM original)` : ''})
   )`,
     `sms AS (
     INSERT INTO outbound (message_id, number, rcpt, notify, orcpt, status, next_attempt_at, updated_at)
@@ -144,7 +160,8 @@ export function acceptStatement(mail: NewMail, due: number): Statement {
     mail.recipients.map((recipient) => recipient.orcpt ?? null),
     mail.account ?? null,
   ];
-  if (mail.resubmission) values.push(mail.resubmission.fingerprint, mail.resubmission.since);
+  if (mail.resubmission)
+    values.push(mail.resubmission.fingerprint, mail.resubmission.since, mail.resubmission.date ?? null, mail.resubmission.rows ?? RESUBMISSION_WALK_ROWS);
   if (shape.conversation && mail.conversation) values.push(mail.conversation.continues, mail.conversation.mailbox);
   return { text: TEXTS[`${shape.resubmission}`][`${shape.conversation}`], values };
 }

@@ -142,10 +142,24 @@ export const DATABASE_STAMP_COLUMNS: Readonly<Record<string, readonly string[]>>
   mail_out: ['db_created_at'],
 };
 
+/**
+ * Step 38 on PostgreSQL: the index by Message-ID, time and id in place of the one by Message-ID alone. The index by
+ * fingerprint (step 2's) stays, and every relay still writes the fingerprint: an older relay of a rolling upgrade looks
+ * a resubmission up by it, and without it would read every mail of the window. The first step that may drop it is
+ * the first breaking one after 38 (schema-readers.ts, BREAKING_MIGRATIONS), which no relay older than 38 runs beside.
+ * Locked first, as step 35's; no mail is rewritten, so the lock is held for the index's build alone.
+ */
+const MESSAGE_ID_STEP = `
+  LOCK TABLE messages IN ACCESS EXCLUSIVE MODE;
+  CREATE INDEX messages_message_id ON messages (message_id_header, received_at, id) WHERE message_id_header IS NOT NULL;
+  DROP INDEX messages_message_id_header;
+`;
+
 /** By step number: what the step adds on PostgreSQL. */
 export const POSTGRES_STEPS: ReadonlyMap<number, string> = new Map([
   [15, ADOPTION_STEP],
   [27, ADOPTION_WORDS_STEP],
   [35, SENDER_INDEX_STEP],
   [37, DATABASE_STAMP_STEP],
+  [38, MESSAGE_ID_STEP],
 ]);
