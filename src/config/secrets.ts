@@ -3,6 +3,7 @@
  * carries them in: a gateway that echoes its request in an error text must not carry them on into
  * logs, SMS histories or the bounce mailed to the sender.
  */
+import { maskedUrl, REDACTED } from '../masked-url.ts';
 
 /**
  * Keys whose values are secrets wherever they are in the configuration (a provider's own keys
@@ -10,9 +11,6 @@
  * (`inbound.webhookTokenHeader: X-Api-Key`), which an operator checking a refusal needs to see.
  */
 export const SECRET_KEYS = /^(?!.*header$).*(?:password|secret|token)/i;
-
-/** What a secret is replaced with, as the logger censors a password. */
-export const REDACTED = '***';
 
 /** The gateway's URLs, the smarthost's, the public ones: each may carry a secret. */
 export const URL_KEY = /url$/i;
@@ -33,38 +31,6 @@ export function maskedSecrets(value: unknown, leaf: (value: unknown, path: strin
   if (URL_KEY.test(key) && typeof value === 'string') return maskedUrl(value);
   return value;
 }
-
-/**
- * The credentials of a URL as written: the URL standard (WHATWG, as `new URL` and every client here
- * read it) ends them at the authority's last `@`, so a raw `@` or `:` in a password is part of it.
- */
-const URL_CREDENTIALS = /^([^:/?#]+:\/\/)([^/?#\\]*)@/;
-
-/**
- * A URL's credentials and query (and fragment) values hidden (a gateway's `?apikey=…`), as its log
- * lines leave the query out; for every URL setting, in `config check` and in a problem naming its
- * variable. `showUser` keeps the user name before the password (the database's: no secret, and what
- * its server's refusals name). The rest is shown as written, not as `URL` serialises it (a slash
- * added). A value without `scheme://` is no URL a setting takes, and where credentials in it would
- * end cannot be told (`user:password@host`): none of it is shown.
- */
-export function maskedUrl(url: string, showUser = false): string {
-  // A blank value hides nothing, and shown as it is it says what is wrong (an undefined `${VAR}`).
-  if (!/\S/.test(url)) return url;
-  if (!HIERARCHICAL_URL.test(url.trim())) return REDACTED;
-  return url
-    .replace(URL_CREDENTIALS, (_credentials, scheme: string, userinfo: string) => {
-      // The user name ends at the first `:`; the password runs on to the last `@`.
-      const colon = userinfo.indexOf(':');
-      return showUser && colon >= 0 ? `${scheme}${userinfo.slice(0, colon)}:${REDACTED}@` : `${scheme}${REDACTED}@`;
-    })
-    .replace(/([?&#])([^=&#]*)(=?)[^&#]*/g, (_match, separator: string, name: string, equals: string) =>
-      equals ? `${separator}${name}=${REDACTED}` : `${separator}${name && REDACTED}`,
-    );
-}
-
-/** A URL with an authority (`scheme://`), the only form any URL setting takes. */
-const HIERARCHICAL_URL = /^[a-z][a-z0-9+.-]*:\/\//i;
 
 /** The settings whose URLs the relay sends a gateway: its own address, and the webhook base it is told per message. */
 const GATEWAY_SECTIONS = new Set(['gateway', 'accounts']);

@@ -6,6 +6,7 @@
  */
 import { Pool } from 'undici';
 import type { Logger } from '../log.ts';
+import { maskedUrl } from '../masked-url.ts';
 import { maskNumbersIn } from '../sms/numbers.ts';
 import { relayVersion } from '../version.ts';
 import type { Gateway, GatewayCapabilities, GatewayOptions, SmsSubmission, SubmissionResult } from './contract.ts';
@@ -101,9 +102,9 @@ export type HttpOutcome =
 
 /** The base URLs of one provider account, primary first, each with its own connection pool. */
 export class HttpEndpoints {
-  /** Base URLs as configured, for logs. */
+  /** Base URLs as shown to people (logs, SMS histories, status): as configured, their query values masked (maskedUrl). */
   readonly labels: readonly string[];
-  readonly #endpoints: ReadonlyArray<{ readonly pool: Pool; readonly prefix: string }>;
+  readonly #endpoints: ReadonlyArray<{ readonly pool: Pool; readonly prefix: string; readonly query: string }>;
   readonly #provider: string;
   readonly #responseTimeoutMs: number;
   #closing: Promise<void> | undefined;
@@ -117,6 +118,9 @@ export class HttpEndpoints {
       const url = new URL(base);
       if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new RangeError(`${provider}: endpoint must be http(s): ${url.protocol}`);
       const prefix = url.pathname.replace(/\/+$/, '');
+      // Sent as written with every request (a proxy's or API gateway's token in front of the provider, `?apikey=`):
+      // no provider's send path carries a query of its own. Credentials (`user:pass@`) the configuration refuses.
+      const query = url.search;
       const pool = new Pool(url.origin, {
         connections: options.connectionsPerEndpoint,
         // One request per connection at a time: a send is not idempotent, and a connection lost with
@@ -126,7 +130,7 @@ export class HttpEndpoints {
         headersTimeout: options.responseTimeoutMs,
         bodyTimeout: options.responseTimeoutMs,
       });
-      return { pool, prefix, label: `${url.origin}${prefix}` };
+      return { pool, prefix, query, label: maskedUrl(base) };
     });
     this.#endpoints = opened;
     this.labels = opened.map((endpoint) => endpoint.label);
@@ -156,7 +160,7 @@ export class HttpEndpoints {
     return new Promise((resolve) => {
       const answer = new CappedAnswer(resolve, this.#responseTimeoutMs);
       try {
-        endpoint.pool.dispatch({ method, path: `${endpoint.prefix}${path}`, headers, ...(body === undefined ? {} : { body }) }, answer);
+        endpoint.pool.dispatch({ method, path: `${endpoint.prefix}${path}${endpoint.query}`, headers, ...(body === undefined ? {} : { body }) }, answer);
       } catch (error) {
         answer.onError(error);
       }
@@ -193,7 +197,7 @@ type HttpSend = (submission: SmsSubmission, endpointIndex: number, log: Logger) 
  */
 export function httpGateway(
   provider: string,
-  options: Pick<GatewayOptions, 'endpoints' | 'logger'>,
+  options: Pick<GatewayOptions, 'logger'>,
   endpoints: HttpEndpoints,
   capabilities: GatewayCapabilities,
   send: HttpSend,
@@ -202,7 +206,7 @@ export function httpGateway(
   return {
     provider,
     capabilities,
-    endpoints: [...options.endpoints],
+    endpoints: endpoints.labels,
     ...HTTP_LIFECYCLE,
     async send(submission, endpointIndex) {
       assertRecipients(provider, submission.recipients, capabilities.maxRecipientsPerRequest);

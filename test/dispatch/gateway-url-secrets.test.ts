@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { captureLog } from '../helpers/log-lines.ts';
+import { GATEWAY_ACCOUNT, relayEnvironment, removeDir, runCommand, startTestRelay, tempDir, waitFor } from '../helpers/relay.ts';
+import { ReplayServer } from '../helpers/replay-server.ts';
+import { queuedId, sendMail } from '../helpers/smtp.ts';
+
+/**
+ * A gateway URL's query (a proxy's or API gateway's token in front of the provider) is sent with every
+ * request, and shown nowhere: not in an SMS's history (the store, `smsrelay log`, `smsrelay status`), not
+ * in a log line. Its credentials (`user:pass@`) are refused at start, naming the setting.
+ */
+
+const KEY = 'QueryS3cretXYZ';
+const dirs: string[] = [];
+const servers: ReplayServer[] = [];
+after(async () => {
+  await Promise.all(servers.map((server) => server.close()));
+  dirs.forEach(removeDir);
+});
+
+async function gateway(answer: ReplayServer['answer']): Promise<ReplayServer> {
+  const server = await new ReplayServer({ contentType: 'text/plain', answer }).start();
+  servers.push(server);
+  return server;
+}
+
+/** Every file under `dir`, as bytes read as Latin-1: a value stored anywhere in it, in the database or its WAL. */
+function filesHolding(dir: string, value: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => join(entry.parentPath, entry.name))
+    .filter((path) => readFileSync(path).toString('latin1').includes(value));
+}
+
+describe("a gateway URL's query", () => {
+  test('is sent to the primary and the backup as written, and every history line, log line and command shows it masked', async () => {
+    const primary = await gateway({ status: 503, body: 'down' });
+    const backup = await gateway({ status: 200, body: 'ID:B-1' });
+    // The backup's first answer comes after responseTimeout: the SMS waits, and the host is "not answering".
+    let held = false;
+    backup.respond = async () => {
+      if (held) return backup.answer;
+      held = true;
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
+      return backup.answer;
+    };
+    const query = `?apikey=${KEY}&v=2`;
+    const dir = tempDir('smsrelay-url-secrets-');
+    dirs.push(dir);
+    const yaml = {
+      gateway: {
+        provider: 'intellisoftware',
+        url: `${primary.url}/gw${query}`,
+        backupUrl: `${backup.url}/gw${query}`,
+        ...GATEWAY_ACCOUNT,
+        responseTimeout: '1s',
+      },
+      delivery: { retryMinDelay: '200ms', retryMaxDelay: '400ms' },
+    };
+    const { logger, lines } = captureLog('info');
+    const relay = await startTestRelay(yaml, {}, dir, {}, logger);
+    try {
+      const sent = await sendMail(relay.relay.smtpPort, { to: ['447700900911@sms.localhost'], body: 'a query secret' });
+      const id = queuedId(sent.data);
+      await waitFor('the SMS sent by the backup', async () => (await relay.relay.store.smsOf(id))[0]?.status === 'sent', 30_000);
+      for (const server of [primary, backup]) assert.equal(server.requests[0]?.path, `/gw/smsgateway/sendmsg.aspx${query}`, 'the query as written');
+      const env = relayEnvironment(dir, yaml);
+      const log = runCommand(dir, env, 'log', id);
+      assert.equal(log.status, 0, log.stderr);
+      const history = log.stdout;
+      const shown = (server: ReplayServer) => `via ${server.url}/gw?apikey=***&v=***`;
+      assert.ok(history.includes(`failed over: HTTP_503: `) && history.includes(`"down"); ${shown(primary)}\n`), history);
+      assert.ok(history.includes(`deferred: RESPONSE_TIMEOUT: `) && history.includes(`may have been sent; ${shown(backup)}\n`), history);
+      const status = runCommand(dir, env, 'status');
+      assert.equal(status.status, 0, status.stderr);
+      assert.ok(
+        lines.some((line) => line.includes(`the SMS gateway at ${backup.url}/gw?apikey=***&v=*** is not answering`)),
+        'the warn line names the host, masked',
+      );
+      for (const [what, text] of [
+        ['smsrelay log', history],
+        ['smsrelay status', status.stdout + status.stderr],
+        ['the log', lines.join('\n')],
+      ] as const) {
+        assert.ok(!text.includes(KEY), `${what} holds the query's secret`);
+      }
+      await relay.stop();
+      assert.deepEqual(filesHolding(join(dir, 'data'), KEY), [], 'the store holds it nowhere');
+    } finally {
+      await relay.stop();
+    }
+  });
+});
+
+describe("a gateway URL's credentials", () => {
+  for (const [variable, key] of [
+    ['SMSRELAY_GATEWAY_URL', 'url'],
+    ['SMSRELAY_GATEWAY_BACKUP_URL', 'backupUrl'],
+  ] as const) {
+    test(`in gateway.${key}, from the file or ${variable}, are refused at start naming the setting and the account's settings, the password masked`, async () => {
+      const dir = tempDir('smsrelay-url-credentials-');
+      dirs.push(dir);
+      const written = 'https://proxyuser:Pr0xyS3cret@gw.example.com/gw';
+      const account = { provider: 'intellisoftware', url: 'https://gw.example.com', ...GATEWAY_ACCOUNT };
+      const fromFile = runCommand(dir, relayEnvironment(dir, { gateway: { ...account, [key]: written } }), 'start');
+      const fromVariable = runCommand(dir, relayEnvironment(dir, { gateway: account }, { [variable]: written }), 'start');
+      for (const [source, result] of [
+        [`smsrelay.yaml: gateway.${key}`, fromFile],
+        [`${variable}="https://***@gw.example.com/gw"`, fromVariable],
+      ] as const) {
+        assert.equal(result.status, 78, result.stderr);
+        const refusal = `${source}: carries a user name or password before the host, which the relay does not send; put the account's in gateway.username and gateway.password`;
+        assert.ok(result.stderr.includes(refusal), result.stderr);
+        assert.ok(!result.stderr.includes('Pr0xyS3cret'), result.stderr);
+      }
+    });
+  }
+});
