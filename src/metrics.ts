@@ -34,6 +34,11 @@ export class Metrics {
     help: 'HTTP connections closed at once because http.maxConnections, or http.maxConnectionsPerClient from their address, were open',
     registers: [this.registry],
   });
+  readonly httpMadeRoom = new Counter({
+    name: 'smsrelay_http_connections_closed_for_room_total',
+    help: 'HTTP connections closed to let a new client in: waiting on their client (a head or body trickled, or idle) for 2 s while the clients outside loopback, proxies and webhook sources filled their share of http.maxConnections',
+    registers: [this.registry],
+  });
   /** Reasons are the webhooks' four guards; providers the configured ones: both fixed sets. */
   readonly webhookRefused = new Counter({
     name: 'smsrelay_webhook_refused_total',

@@ -284,7 +284,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       retryMinDelayMs: config.mail.retryMinDelay,
       retryMaxDelayMs: config.mail.retryMaxDelay,
       metrics,
-      secrets: config.mail.url ? urlSecrets(config.mail.url) : [],
+      ...(config.mail.url ? { secrets: urlSecrets(config.mail.url) } : {}),
     });
     loops.mailer = mailer;
     mailer.start();

@@ -225,18 +225,12 @@ export class WorkLoop<T> {
   #start(item: T): void {
     const { process, logger, name } = this.#options;
     this.#busy++;
-    let released = false;
-    const freeSlot = () => {
-      if (released) return false;
-      released = true;
-      this.#busy--;
-      return true;
-    };
+    // Inline arrows and a state object, no named closures: tsx's keepNames wraps each named one per item (~1.5 µs).
+    const slot = { released: false };
     // The slot frees before the outcome commits: it can take only what the last claim left due.
-    const release = () => {
-      if (freeSlot() && !this.#drained()) this.#wake();
-    };
-    const work = process(item, release)
+    const work = process(item, () => {
+      if (this.#freeSlot(slot) && !this.#drained()) this.#wake();
+    })
       .catch((error: unknown) => {
         // A store that fails says so once each way (store/health.ts): every item it fails meanwhile is no news.
         const fields = failureLogFields(error);
@@ -245,11 +239,19 @@ export class WorkLoop<T> {
       })
       .finally(() => {
         this.#inFlight.delete(work);
-        freeSlot();
+        this.#freeSlot(slot);
         // A committed outcome may lift the bound on those pending, and may move when the next item is due (a retry): the idle wait looks again.
         this.#wake();
       });
     this.#inFlight.set(work, item);
+  }
+
+  /** Frees an item's slot once, whether it released it or ended without: true the first time. */
+  #freeSlot(slot: { released: boolean }): boolean {
+    if (slot.released) return false;
+    slot.released = true;
+    this.#busy--;
+    return true;
   }
 
   /** The ids of the leases this loop holds: its items in flight, until their outcome is committed. */

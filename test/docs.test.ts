@@ -15,8 +15,9 @@ import { RELAY_ERRORS } from '../src/errors.ts';
 import { failedMigration, MIGRATIONS, migratedLine, untraceableSchema, upgradeAhead } from '../src/store/migrations.ts';
 import { ADDITIVE_MIGRATIONS } from '../src/store/schema-readers.ts';
 import { GENERIC_OUTCOME_RULES } from '../src/dispatch/outcomes.ts';
+import { Metrics } from '../src/metrics.ts';
 import { composeRegistry } from '../src/providers/registry.ts';
-import type { NewOutgoingMail, SmsOutcome } from '../src/store/types.ts';
+import type { NewOutgoingMail, SmsOutcome, Store } from '../src/store/types.ts';
 import type { DeliveryState } from '../src/vocabulary.ts';
 
 const docs = (name: string) => readFileSync(new URL(`../docs/${name}`, import.meta.url), 'utf8');
@@ -166,6 +167,16 @@ test('docs/several-relays.md#rolling-upgrade says of every schema since 14 wheth
     if (!paragraphs.some((paragraph) => paragraph.startsWith(`Schema ${schema} is ${kind}`))) missing.push(`a paragraph "Schema ${schema} is ${kind}…"`);
   }
   assert.deepEqual(missing, []);
+});
+
+test('docs/operations.md names every metric the relay serves, but the process metrics it names as a family', () => {
+  const page = docs('operations.md');
+  // Its metrics' names only: no store is read unless they are collected.
+  const served = new Metrics({} as Store).registry.getMetricsAsArray().map((metric) => metric.name);
+  assert.deepEqual(
+    served.filter((name) => !/^smsrelay_(?:process|nodejs)_/.test(name) && !page.includes(`\`${name}`)),
+    [],
+  );
 });
 
 /** Every value a label of a fixed set can take: a type that gains one fails to compile here until it is added (and documented). */

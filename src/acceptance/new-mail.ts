@@ -5,7 +5,7 @@ import { RelayError, type RelayErrorCode } from '../errors.ts';
 import { answeredThread, extractRequest, MAX_READ_CHARS, type OutboundRequest, parsedByMailparser, parseMail } from '../mail/extract.ts';
 import { redactSecrets } from '../mail/parameters.ts';
 import { ENGLISH_LIST, removedKinds, signOffOf } from '../mail/removals.ts';
-import { NOTIFY_BY_DEFAULT, type ReportedRecipient } from '../mailer/dsn.ts';
+import { NOTIFY_BY_DEFAULT, OVER_LIMIT_CATEGORY, REFUSED_MEMBER_CATEGORY, type ReportedRecipient } from '../mailer/dsn.ts';
 import { type TextPolicy, textPolicyFor } from '../mail/policy.ts';
 import type { SenderPolicy } from '../policy/senders.ts';
 import type { ReplyTracking } from '../replies/tracking.ts';
@@ -174,11 +174,6 @@ export async function buildNewMail(
     refused,
   };
 }
-
-/** The outcome category of a member refused at acceptance: its bounce's status is RCPT's refusal's (src/mailer/dsn.ts). */
-const REFUSED_MEMBER_CATEGORY = 'policy-denied';
-/** A subject's number beyond the mail's number limit (subjectWithinLimit): RFC 3463's too many recipients. */
-const OVER_LIMIT_CATEGORY = 'too-many-numbers';
 
 /**
  * The members of lists (and numbers of the subject) refused while the others were taken, once each, as the bounce

@@ -459,15 +459,15 @@ const gatewayRoute = z.strictObject({
   providers: list(z.string().trim().min(1, 'expected a provider name'), '[puzzel, twilio]'),
 });
 
-/**
- * The `gateway` keys every provider shares. A provider plug-in adds its own (its settings schema):
- * the config loader extends this section with the selected plug-in's keys.
- */
 /** `gateway.publicUrl` as the base the webhooks' URLs are built on: its trailing slashes are none of their paths'. */
 export function publicBase(publicUrl: string): string {
   return publicUrl.replace(/\/+$/, '');
 }
 
+/**
+ * The `gateway` keys every provider shares. A provider plug-in adds its own (its settings schema):
+ * the config loader extends this section with the selected plug-in's keys.
+ */
 export const gatewaySchema = z.strictObject({
   /** A registered provider's name, `<name>-simulator` for its simulator, or `simulator` (IntelliSoftware's). */
   provider: z.string({ error: 'expected a provider name' }).min(1, 'expected a provider name').default(DEFAULT_PROVIDER),

@@ -49,7 +49,10 @@ export function configuredSecrets(config: object): string[] {
   const walk = (value: unknown, key: string, sentToGateways: boolean): void => {
     if (typeof value === 'string') {
       if (SECRET_KEYS.test(key)) secrets.add(value);
-      if (sentToGateways && URL_KEY.test(key)) for (const secret of urlSecrets(value)) secrets.add(secret);
+      if (sentToGateways && URL_KEY.test(key)) {
+        const { clear, encoded } = urlSecrets(value);
+        for (const secret of [...clear, ...encoded]) secrets.add(secret);
+      }
       return;
     }
     if (typeof value !== 'object' || value === null) return;
@@ -65,22 +68,29 @@ export function configuredSecrets(config: object): string[] {
   return [...secrets];
 }
 
+/** A URL's password in the forms a login sends it: `clear`, as written and as read; `encoded`, in base64. */
+export interface UrlSecrets {
+  readonly clear: readonly string[];
+  readonly encoded: readonly string[];
+}
+
 /**
- * The password of a URL with credentials, as written and as read (percent-decoded), and the base64 the
- * relay's SMTP client logs in with (src/mailer/smtp-client.ts): AUTH LOGIN's password line, AUTH PLAIN's
- * `\0user\0password`, and HTTP Basic's `user:password`. A smarthost that quotes the login it refused in
- * its 535 (some do, the client's AUTH line or the decoded credentials) must not carry it into the log,
- * the mail's history or `smsrelay status`. None for a value that is no URL or has no password. Only the
- * smarthost's answers are cut of them (`mail.url`): no other peer is sent it.
+ * The password of a URL with credentials, as written and as read (percent-decoded), and the base64 forms a login sends
+ * it in: AUTH LOGIN's password line and AUTH PLAIN's `\0user\0password` (the relay's SMTP client,
+ * src/mailer/smtp-client.ts), HTTP Basic's `user:password` (a gateway's client). None for a value that is no URL or has
+ * no password. Each peer's answers are cut of those of the URLs it is sent: the smarthost's of `mail.url`'s (one that
+ * quotes the login it refused in its 535, the client's AUTH line or the decoded credentials, must not carry it into the
+ * log, the mail's history or `smsrelay status`), a gateway's of the gateway URLs' (configuredSecrets).
  */
-export function urlSecrets(value: string): string[] {
+export function urlSecrets(value: string): UrlSecrets {
+  const none = { clear: [], encoded: [] };
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    return [];
+    return none;
   }
-  if (url.password === '') return [];
+  if (url.password === '') return none;
   const read = (part: string): string => {
     try {
       return decodeURIComponent(part);
@@ -90,5 +100,8 @@ export function urlSecrets(value: string): string[] {
   };
   const [user, password] = [read(url.username), read(url.password)];
   const base64 = (text: string): string => Buffer.from(text, 'utf8').toString('base64');
-  return [url.password, password, base64(password), base64(`\u0000${user}\u0000${password}`), base64(`${user}:${password}`)];
+  return {
+    clear: [...new Set([url.password, password])],
+    encoded: [base64(password), base64(`\u0000${user}\u0000${password}`), base64(`${user}:${password}`)],
+  };
 }

@@ -9,9 +9,11 @@
  * is decoded, layer by layer, into one canonical text that remembers where each character came from,
  * and the value is looked for in each layer (as written too: a secret may itself hold `%41`); what
  * matches is cut where it stands in the gateway's words. Each layer is one linear pass, and so is the
- * search of each value in it.
+ * search of each value in it. A value a peer quotes as it was sent (the smarthost's login) is looked for the same way,
+ * in its own case and only where it stands as itself in the layer (`standingNeedles`).
  */
 import { DecodingMode, EntityDecoder, htmlDecodeTree } from 'entities/lib/decode.js';
+import type { Logger } from '../log.ts';
 import { REDACTED } from '../masked-url.ts';
 
 /** Shorter values are left in a gateway's words: cutting every "ab" out of them would garble the text and hide nothing a guess would not find. */
@@ -203,10 +205,10 @@ function unendedFrom(bytes: readonly number[]): number | undefined {
 }
 
 /**
- * The layer as compared: case folded (an echo may be uppercased), `+` read as the space form encoding
+ * The layer as compared: case folded where `fold` (an echo may be uppercased), `+` read as the space form encoding
  * writes it, and a run of blanks or line ends as one space (an echo may turn a line end into a space).
  */
-function canonical(layer: Layer): Layer {
+function canonical(layer: Layer, fold: boolean): Layer {
   const out: string[] = [];
   const start: number[] = [];
   const end: number[] = [];
@@ -219,7 +221,7 @@ function canonical(layer: Layer): Layer {
       }
       out.push(' ');
     } else {
-      const lower = unit.toLowerCase();
+      const lower = fold ? unit.toLowerCase() : unit;
       out.push(lower.length === 1 ? lower : unit);
     }
     start.push(layer.start[i] as number);
@@ -239,7 +241,7 @@ function written(text: string): Layer {
  */
 const ESCAPE_START = /[%\\&]/;
 
-/** The gateway's words as written and each layer of escaping undone, compared canonically. */
+/** The gateway's words as written and each layer of escaping undone (`canonical` makes them compared). */
 function layersOf(said: string): Layer[] {
   const layers = [written(said)];
   for (let depth = 0; depth < MAX_ESCAPE_LAYERS && ESCAPE_START.test((layers.at(-1) as Layer).text); depth++) {
@@ -247,7 +249,7 @@ function layersOf(said: string): Layer[] {
     if (next.text === (layers.at(-1) as Layer).text) break;
     layers.push(next);
   }
-  return layers.map(canonical);
+  return layers;
 }
 
 /** A value looked for, compared canonically, with what makes its search linear. */
@@ -255,6 +257,11 @@ export interface EchoNeedle {
   readonly text: string;
   /** KMP's table: for each start of the needle, the length of its longest proper end that also starts the needle. */
   readonly border: Int32Array;
+  /**
+   * Looked for as itself (`standingNeedles`): in its own case, and only where it stands (`glued` at neither end, in the
+   * layer where it is found); else in any case and inside words (`echoNeedles`).
+   */
+  readonly standing: boolean;
 }
 
 /**
@@ -263,7 +270,22 @@ export interface EchoNeedle {
  * and the value's own in one pass (`p&ss%41` echoed as `p&amp;ss%41` is `p&ssA` there, never `p&ss%41`).
  */
 export function echoNeedles(values: readonly string[]): EchoNeedle[] {
-  const forms = values.flatMap((value) => layersOf(value).map((layer) => layer.text));
+  return needles(values, false);
+}
+
+/**
+ * `values` as `echoNeedles` has them, but looked for as themselves: their exact characters, case and all, where they
+ * stand in a layer of the words (a peer's words quoting a value as it was sent, escaped or not: a smarthost's reply
+ * holding the credentials as `b'\x00user\x00pass'`, the relay's own JSON of a line that was no reply), not where they
+ * are part of a longer word in every layer (`mail` in `mailbox` or `Gmail`) or in another case (`Mail`). The boundary is
+ * read in the layer, so an escape that ends in a letter or digit (`\x00`, `\n`, `%00`) is the character it stands for.
+ */
+export function standingNeedles(values: readonly string[]): EchoNeedle[] {
+  return needles(values, true);
+}
+
+function needles(values: readonly string[], standing: boolean): EchoNeedle[] {
+  const forms = values.flatMap((value) => layersOf(value).map((layer) => canonical(layer, !standing).text));
   const texts = new Set(forms.filter((needle) => needle.trim().length >= MIN_REDACTED_CHARS));
   return [...texts].map((text) => {
     const border = new Int32Array(text.length);
@@ -272,7 +294,7 @@ export function echoNeedles(values: readonly string[]): EchoNeedle[] {
       if (text[i] === text[matched]) matched++;
       border[i] = matched;
     }
-    return { text, border };
+    return { text, border, standing };
   });
 }
 
@@ -311,8 +333,13 @@ export function cutEchoes(said: string, needles: readonly EchoNeedle[], mark: st
   // kept start is MIN_REDACTED_CHARS units at least: words shorter hold none, such as a gateway's code (`ID`, `OK`).
   if (needles.length === 0 || said.length < MIN_REDACTED_CHARS) return said;
   const spans: Array<[number, number]> = [];
-  for (const layer of layersOf(said)) {
-    for (const needle of needles) {
+  const layers = layersOf(said);
+  // Each reading made once, and only if a needle compares in it.
+  const readings = [false, true].map((standing) =>
+    needles.some((needle) => needle.standing === standing) ? layers.map((layer) => canonical(layer, !standing)) : [],
+  );
+  for (const needle of needles) {
+    for (const layer of readings[Number(needle.standing)] as Layer[]) {
       const tail = findAll(layer, needle, spans);
       if (tail !== undefined) spans.push([tail, said.length]);
     }
@@ -339,6 +366,12 @@ export function cutEchoes(said: string, needles: readonly EchoNeedle[], mark: st
  */
 function findAll(layer: Layer, needle: EchoNeedle, spans: Array<[number, number]>): number | undefined {
   const { text, border } = needle;
+  // Where the needle must stand: a match glued to the layer's character before or after it is part of a longer word; a
+  // kept start is bounded after by the cut (`to` the layer's end).
+  const stands = (from: number, to: number) =>
+    !needle.standing ||
+    ((!glued(characterAt(text, 0), characterBefore(layer.text, from)) || afterEscape(layer.text, from)) &&
+      !glued(characterBefore(text, text.length), characterAt(layer.text, to)));
   const whole = wholeUnits(layer, layer.cut);
   const shown = wholeUnits(layer, layer.shown);
   let wholeTail = 0;
@@ -353,7 +386,7 @@ function findAll(layer: Layer, needle: EchoNeedle, spans: Array<[number, number]
     const unit = layer.text.charCodeAt(i);
     while (matched > 0 && (matched === text.length || text.charCodeAt(matched) !== unit)) matched = border[matched - 1] as number;
     if (text.charCodeAt(matched) === unit) matched++;
-    if (matched < text.length) continue;
+    if (matched < text.length || !stands(i - text.length + 1, i + 1)) continue;
     if (from !== -1 && i - text.length < to) {
       to = i;
       continue;
@@ -364,7 +397,40 @@ function findAll(layer: Layer, needle: EchoNeedle, spans: Array<[number, number]
   }
   if (from !== -1) spans.push([layer.start[from] as number, layer.end[to] as number]);
   const [tail, end] = shownTail > wholeTail ? [shownTail, shown] : [wholeTail, whole];
-  return tail >= MIN_REDACTED_CHARS ? (layer.start[end - tail] as number) : undefined;
+  return tail >= MIN_REDACTED_CHARS && stands(end - tail, layer.text.length) ? (layer.start[end - tail] as number) : undefined;
+}
+
+/** The most letters and digits an escape has after its `\` or `%` (`\U0001F600`). */
+const ESCAPE_WORD_UNITS = 9;
+
+/**
+ * Whether the letters and digits right before `at` are an escape's (`\x00`, `\u0000`, `\0`, `\012`, `\n`, `%00`,
+ * `%u0000`): what stands after one is not glued to it, whether or not a layer reads that escape (C's octal `\0`, which
+ * none does, ends in a digit as the password `1234` after it begins with one). A word after a backslash (`\nGmail`) is
+ * read so too: cutting `mail` there hides no word of the peer's that matters.
+ */
+function afterEscape(text: string, at: number): boolean {
+  const alphanumeric = (unit: number) => (unit >= 0x30 && unit <= 0x39) || (unit >= 0x41 && unit <= 0x5a) || (unit >= 0x61 && unit <= 0x7a);
+  for (let back = at - 1; back >= Math.max(0, at - 1 - ESCAPE_WORD_UNITS); back--) {
+    const unit = text.charCodeAt(back);
+    if (unit === 0x5c || unit === 0x25) return back < at - 1;
+    if (!alphanumeric(unit)) return false;
+  }
+  return false;
+}
+
+/** The character (one or two units) at `at` in `text`; none past its ends. */
+function characterAt(text: string, at: number): string | undefined {
+  const codePoint = at < 0 || at >= text.length ? undefined : text.codePointAt(at);
+  return codePoint === undefined ? undefined : String.fromCodePoint(codePoint);
+}
+
+/** The character (one or two units) that ends before `at` in `text`; none at its start. */
+function characterBefore(text: string, at: number): string | undefined {
+  if (at <= 0) return undefined;
+  const low = text.charCodeAt(at - 1);
+  const pair = at >= 2 && low >= 0xdc00 && low <= 0xdfff && text.charCodeAt(at - 2) >= 0xd800 && text.charCodeAt(at - 2) <= 0xdbff;
+  return characterAt(text, pair ? at - 2 : at - 1);
 }
 
 /**
@@ -382,11 +448,44 @@ export function cutOrMark(said: string, needles: () => readonly EchoNeedle[], ma
 }
 
 /**
- * What every peer's answer goes through as it enters the relay, a gateway's (src/dispatch/outcomes.ts) and
- * the smarthost's (src/mailer/mailer.ts): `secrets` (`configuredSecrets`) cut out in any escaping, `***`
- * in their place, before any log line, history, `smsrelay status` or bounce gets the words.
+ * A `failed` for `cutOrMark` and `secretCutter` that logs the first failure only, at debug: a reading that fails is a
+ * fault of the relay's, whatever the answer, and would fail again on every answer like it; the peer's words are lost to
+ * the mark, not the mail or SMS. Its kind is told, never its words, which may hold what was to be cut. `line` names
+ * the peer's words (` (said once)` is added).
  */
-export function secretCutter(secrets: readonly string[], failed: (error: unknown) => void): (said: string) => string {
-  const needles = echoNeedles(secrets);
+export function failureSaidOnce(logger: Logger | undefined, line: string): (error: unknown) => void {
+  let said = false;
+  return (error) => {
+    if (said) return;
+    said = true;
+    logger?.debug({ errorType: error instanceof Error ? error.name : typeof error }, `${line} (said once)`);
+  };
+}
+
+/**
+ * What every peer's answer goes through as it enters the relay, a gateway's (src/dispatch/outcomes.ts) and
+ * the smarthost's (src/mailer/mailer.ts): `secrets` (`configuredSecrets`; the smarthost's login in base64) cut out in
+ * any escaping and case, and `standing` (the smarthost's password in clear) in any escaping where it stands as itself
+ * (`standingNeedles`), `***` in their place, before any log line, history, `smsrelay status` or bounce gets the words.
+ */
+export function secretCutter(secrets: readonly string[], failed: (error: unknown) => void, standing: readonly string[] = []): (said: string) => string {
+  const needles = [...echoNeedles(secrets), ...standingNeedles(standing)];
   return (said) => cutOrMark(said, () => needles, REDACTED, failed);
+}
+
+/** What a word is made of: a value glued to one of these is part of a longer word, not the value standing alone. */
+const WORD_CHARACTER = /[\p{L}\p{N}\p{M}_]/u;
+/**
+ * The letters of the scripts written without spaces between words (Chinese, Japanese, Thai, Lao, Khmer, Burmese and the
+ * other Tai scripts, Yi): one stands beside another without being part of the same word (`密码你好世界错误` holds the
+ * password `你好世界` standing), as Unicode's default word boundaries (UAX #29) break between them, and between them
+ * and a letter of another script (`密码Secret1234错误`).
+ */
+const SPACELESS_LETTER =
+  /[\p{Ideographic}\p{Script_Extensions=Han}\p{Script_Extensions=Hiragana}\p{Script_Extensions=Katakana}\p{Script_Extensions=Bopomofo}\p{Script_Extensions=Yi}\p{Script_Extensions=Thai}\p{Script_Extensions=Lao}\p{Script_Extensions=Khmer}\p{Script_Extensions=Myanmar}\p{Script_Extensions=Tai_Le}\p{Script_Extensions=New_Tai_Lue}\p{Script_Extensions=Tai_Tham}\p{Script_Extensions=Tai_Viet}]/u;
+
+/** Whether a value ending in `end` (its first or last character) is glued to `beside`: both are of one word (a letter, digit or mark of a script written with spaces). */
+function glued(end: string | undefined, beside: string | undefined): boolean {
+  const joins = (character: string | undefined) => character !== undefined && WORD_CHARACTER.test(character) && !SPACELESS_LETTER.test(character);
+  return joins(end) && joins(beside);
 }

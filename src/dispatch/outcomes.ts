@@ -1,5 +1,5 @@
 import type { Logger } from '../log.ts';
-import { cutOrMark, echoNeedles, secretCutter } from './echoes.ts';
+import { cutOrMark, echoNeedles, failureSaidOnce, secretCutter } from './echoes.ts';
 import type { OutcomeRule, RecipientResult, SubmissionResult } from '../providers/contract.ts';
 import { TLS_CERTIFICATE, TLS_CERTIFICATE_CONNECT, UNTRUSTED_CERTIFICATE_KINDS } from '../providers/outcome-reasons.ts';
 import { maskNumbersIn } from '../sms/numbers.ts';
@@ -179,17 +179,10 @@ export const TEXT_REDACTED = '[text]';
  */
 export function outcomeClassifier(providerRules: readonly OutcomeRule[], secrets: readonly string[] = [], logger?: Logger): OutcomeClassifier {
   const rules = [...providerRules, ...GENERIC_OUTCOME_RULES];
-  // A reading that fails is a fault of the relay's, whatever the answer: said once (its kind, never its words, which
-  // may hold what was to be cut), at debug, as the gateway's words are lost to the mark, not the SMS.
-  let failureSaid = false;
-  const failed = (error: unknown) => {
-    if (failureSaid) return;
-    failureSaid = true;
-    logger?.debug(
-      { errorType: error instanceof Error ? error.name : typeof error },
-      "dispatch: the gateway's words could not be searched for echoes of a secret or the SMS's text; a mark stands for them (said once)",
-    );
-  };
+  const failed = failureSaidOnce(
+    logger,
+    "dispatch: the gateway's words could not be searched for echoes of a secret or the SMS's text; a mark stands for them",
+  );
   const redact = secretCutter(secrets, failed);
   const withDetail = (classified: Classified, detail: string | undefined, smsText: string | undefined, number: string): Classified => {
     if (detail === undefined) return classified;

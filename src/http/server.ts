@@ -328,8 +328,17 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     // now, which a reset loses, where a head or body trickled or a connection that never asked costs no one a request.
     const idle = (socket: Socket) => (!answering.get(socket) && readWhenAnswered.get(socket) === socket.bytesRead ? 1 : 0);
     for (const socket of waiting.sort((a, b) => idle(a) - idle(b) || since(a) - since(b)).slice(0, needed)) {
+      // Read before the socket is destroyed, which may leave it no address.
+      const client = peerAddress(socket.remoteAddress);
       others.delete(socket);
       socket.destroy();
+      options.metrics?.httpMadeRoom.inc();
+      // At debug, one line a connection: a client that keeps the room full closes one with each connection it opens
+      // (the line it gets when none is left is the rate-limited "turned away"); the counter says how often.
+      app.log.debug(
+        { client },
+        'http: connection closed to make room: it waited on its client while the other clients filled their share of http.maxConnections',
+      );
     }
     return true;
   };

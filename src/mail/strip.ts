@@ -71,7 +71,7 @@ export interface StripRules {
 /** A block of the body that is not the writer's text, and why. */
 export interface Removal {
   readonly reason: string;
-  /** Its first line, for the operator to recognise it. */
+  /** Its first line, for the operator to recognise it, at most REMOVAL_FIRST_LINE_CHARS of it. */
   readonly first: string;
   readonly lines: number;
 }
@@ -112,8 +112,20 @@ export interface StripOptions {
 
 export const BUILT_IN_DISCLAIMERS = DISCLAIMER_OPENINGS;
 
+/**
+ * A removed block's first line is kept to this many characters: enough to recognise it (an attribution, a disclaimer's
+ * opening, a sign-off) in `smsrelay preview` and the mail's log line, a terminal's line, where a disclaimer's one
+ * unwrapped paragraph ran on for thousands.
+ */
+const REMOVAL_FIRST_LINE_CHARS = 80;
 /** Lines longer than this are never attributions or device lines (and never run through their patterns). */
 const MAX_ATTRIBUTION_LINE = 400;
+/**
+ * Shorter text is never read as an attribution: a short line of the writer's that ends in a colon may carry a time or a
+ * date (`12:30:`, `1/2/26:`), and the shortest attribution of a script with word spaces, a one-letter name and its verb
+ * (`A wrote:`), has this many. A Chinese one without its date (`张三 写道：`) has fewer, and is kept as the writer's.
+ */
+const MIN_ATTRIBUTION_CHARS = 8;
 /** An attribution wrapped by the client spans at most this many lines. */
 const MAX_ATTRIBUTION_LINES = 3;
 /** A sign-off's block (name, title, company, phone) has at most this many lines. */
@@ -526,7 +538,12 @@ const ASKING = /[?？]$/;
  * only such a sign-off word can be the first answer; a closing typed as a word ("Best", "Cheers") closes it.
  */
 const CAPITALS = /^[\p{Lu}\p{N}]+[\s,.!]*$/u;
-/** A thank-you closing as a whole line, a first name after it allowed ("Cheers", "Cheers, Bob", "Thanks!"); not "Thanks & Regards". */
+/**
+ * A closing word of the writer's as a whole line (CLOSING_LINE_WORDS: a thanks, "OK", "Done"), a first name after it
+ * allowed, ending in at most a stop, comma or exclamation mark ("Cheers", "Cheers!", "Cheers, Bob", "Thanks."): as a
+ * mail's only text it is its message, and is sent (signOffIsMessage). A bare sign-off is none ("Best", "Kind regards",
+ * "Thanks & Regards"): alone it says nothing, and the mail is refused, unless it is exclaimed ("Best!": EXCLAIMED).
+ */
 const LONE_THANKS = new RegExp(`^(?:${anyOf(CLOSING_LINE_WORDS)})(?:[\\s,]+\\p{Lu}\\p{Ll}+)?[\\s.!,]*$`, 'iu');
 /** A company's statement that the mail's views are its author's alone, under a "Disclaimer:" heading: boilerplate without a legal word. */
 const AUTHORS_VIEWS = /\b(?:views|opinions)\b.{0,80}\b(?:this|the) (?:e-?mail|message)\b.{0,80}\b(?:author|sender)\b/isu;
@@ -675,7 +692,7 @@ function withinMarkers(text: string, rules: StripRules): { readonly text: string
 /** Text a marker cut, as a removed block (none when it held only blank lines). */
 function cutByMarker(cut: string, reason: string): Removal[] {
   const lines = cut.split('\n').filter((line) => line.trim() !== '');
-  return lines.length === 0 ? [] : [{ reason, first: (lines[0] ?? '').trim().slice(0, 80), lines: lines.length }];
+  return lines.length === 0 ? [] : [{ reason, first: (lines[0] ?? '').trim().slice(0, REMOVAL_FIRST_LINE_CHARS), lines: lines.length }];
 }
 
 /** One pass over a body's lines: what is kept, what is removed and why. */
@@ -759,7 +776,7 @@ class Scan {
     if (last && last.reason === reason && reason === QUOTE_REASON && this.#lastRemovedEnd === from - 1) {
       this.removed[this.removed.length - 1] = { ...last, lines: last.lines + end - from + 1 };
     } else {
-      this.removed.push({ reason, first: first.slice(0, 80), lines: end - from + 1 });
+      this.removed.push({ reason, first: first.slice(0, REMOVAL_FIRST_LINE_CHARS), lines: end - from + 1 });
     }
     this.#lastRemovedEnd = to;
   }
@@ -1587,7 +1604,7 @@ function mayEndAttribution(text: string): boolean {
 
 /** Ends in a colon and carries a date, an address or a "wrote" verb: "On … Ana <ana@…> wrote:". */
 function isAttribution(text: string): boolean {
-  if (text.length > MAX_ATTRIBUTION_LINE || text.length < 8) return false;
+  if (text.length > MAX_ATTRIBUTION_LINE || text.length < MIN_ATTRIBUTION_CHARS) return false;
   const dashed = text.match(DASHED_ATTRIBUTION);
   if (dashed) return VERB.test(dashed[1] ?? '') || ADDRESS.test(dashed[1] ?? '');
   if (!/[:：]$/.test(text)) return false;

@@ -34,9 +34,13 @@ const STYLES: Readonly<Record<ReportKind, ReportStyle>> = {
 /** The NOTIFY values a RCPT without NOTIFY stands for (FAILURE and DELAY). */
 export const NOTIFY_BY_DEFAULT: readonly string[] = [...new Set(Object.values(STYLES).flatMap((style) => (style.byDefault ? [style.notify] : [])))];
 
+/** The outcome category of a list's member refused at acceptance (opted out, premium-rate, outside the sender's destinations): its bounce's status is RCPT's refusal's. */
+export const REFUSED_MEMBER_CATEGORY = 'policy-denied';
+/** The outcome category of a subject's number beyond the mail's number limit: RFC 3463's too many recipients. */
+export const OVER_LIMIT_CATEGORY = 'too-many-numbers';
+
 /** RFC 3463 status per kind and outcome category. */
 const STATUS: Readonly<Record<ReportKind, Readonly<Record<string, string>> & { default: string }>> = {
-  // A phone that opted out after its mail was accepted: the status RCPT refuses it with from then on.
   failed: {
     'invalid-number': '5.1.1',
     refused: '5.6.0',
@@ -46,11 +50,11 @@ const STATUS: Readonly<Record<ReportKind, Readonly<Record<string, string>> & { d
     'network-temporary': '4.2.0',
     // Sent, and the provider or the network was too busy to take it (a queue full, congestion): RFC 3463's congestion, not the phone's state.
     'network-busy': '4.4.5',
+    // A phone that opted out after its mail was accepted: the status RCPT refuses it with from then on.
     'opted-out': RELAY_ERRORS.POLICY_DENIED.enhanced,
-    // A list's member refused when the mail was accepted (opted out, premium-rate, outside the sender's destinations): RCPT's status.
-    'policy-denied': RELAY_ERRORS.POLICY_DENIED.enhanced,
-    // A subject's number beyond the mail's number limit, bounced where the mail was taken for the numbers of its RCPTs.
-    'too-many-numbers': '5.5.3',
+    [REFUSED_MEMBER_CATEGORY]: RELAY_ERRORS.POLICY_DENIED.enhanced,
+    // Bounced where the mail was taken for the numbers of its RCPTs.
+    [OVER_LIMIT_CATEGORY]: '5.5.3',
     default: '5.0.0',
   },
   delayed: { unreachable: '4.4.1', 'no-answer': '4.4.2', busy: '4.4.5', account: '4.3.0', default: '4.4.0' },

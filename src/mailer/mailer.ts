@@ -1,4 +1,5 @@
-import { secretCutter } from '../dispatch/echoes.ts';
+import type { UrlSecrets } from '../config/secrets.ts';
+import { failureSaidOnce, secretCutter } from '../dispatch/echoes.ts';
 import { retryDelay } from '../dispatch/schedule.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
@@ -34,10 +35,25 @@ export interface MailerOptions {
   /** Counts each attempt's end (`smsrelay_mails_sent_total`). */
   readonly metrics?: Metrics | undefined;
   /**
-   * The secrets the transport is sent (`urlSecrets` of `mail.url`: its password and the AUTH forms it is sent in):
-   * cut from the transport's words before they are logged or stored, as a gateway's are.
+   * The secret the transport is sent (`urlSecrets` of `mail.url`: its password and the AUTH forms it is sent in): cut
+   * from the transport's words before they are logged or stored, the base64 forms as a gateway's secrets are, the
+   * password in clear only where it stands as itself in any escaping (standingNeedles): the smarthost quotes what it was
+   * sent as it was sent, and a short password (`mail`) cut in any case and inside words garbled its answers
+   * (`*** rejected`).
    */
-  readonly secrets?: readonly string[] | undefined;
+  readonly secrets?: UrlSecrets | undefined;
+}
+
+/**
+ * What the transport's words go through before any log line or history has them: `secrets`' base64 forms cut in any
+ * escaping and case, as a gateway's secrets are, the password in clear where it stands as itself (standingNeedles).
+ */
+export function smarthostCutter(secrets: UrlSecrets | undefined, logger: Logger | undefined): (said: string) => string {
+  return secretCutter(
+    secrets?.encoded ?? [],
+    failureSaidOnce(logger, "mailer: the transport's words could not be searched for a secret; a mark stands for them"),
+    secrets?.clear ?? [],
+  );
 }
 
 /** How the mailer's lines name what it owes the store, and a late answer. */
@@ -111,16 +127,7 @@ export class Mailer extends WorkLoop<ClaimedMail> {
       ids: (outcome) => [outcome.id],
       words: MAIL_WORDS,
     });
-    let failureSaid = false;
-    this.#cutSecrets = secretCutter(options.secrets ?? [], (error) => {
-      if (failureSaid) return;
-      failureSaid = true;
-      // Its kind, never its words, which may hold what was to be cut.
-      options.logger.debug(
-        { errorType: error instanceof Error ? error.name : typeof error },
-        "mailer: the transport's words could not be searched for a secret; a mark stands for them (said once)",
-      );
-    });
+    this.#cutSecrets = smarthostCutter(options.secrets, options.logger);
   }
 
   /** Besides the mails in flight, those whose outcome is owed: their lease stays until it is written. */

@@ -161,7 +161,7 @@ export interface ClientOptions {
   refused?: (refusal: RelayError) => Error & { responseCode: number };
   /** The recipients a mail may have (smtp.maxRecipients): as many RCPTs refused for their number go uncounted in a session. */
   recipientsPerMail?: number;
-  /** The intake's clock: when each connection last sent a command (quietFor). */
+  /** The intake's clock: when each connection was last answered (quietFor). */
   now?: () => number;
 }
 
@@ -214,7 +214,13 @@ function admitConnections(): void {
   };
 }
 
-/** When each connection opened, last sent a command line (an AUTH exchange's lines too) or was last answered, by the intake's clock. */
+/**
+ * When each connection opened or was last answered (its greeting too), by the intake's clock. Stamped at the replies
+ * alone (writeReplies), not at the commands as well: every command line smtp-server reads is answered, at once or when
+ * its handler calls back (not quiet meanwhile: quietFor), so a command's answer comes at or after it and its own stamp
+ * was always overwritten; the reply also counts where no command came (the 250 after a long DATA). The lines it reads
+ * and answers not, those sent during a TLS handshake, which it discards, are no sign of a sender at work.
+ */
 const lastHeard = new WeakMap<SMTPConnection, number>();
 /** Connections closed to make room (closeToMakeRoom): still open until their 421 is written, no longer counted. */
 const madeRoom = new WeakSet<SMTPConnection>();
@@ -1237,7 +1243,6 @@ function verbOf(line: Buffer): string {
 function readCommands(): void {
   const onCommand = SMTPConnection.prototype._onCommand;
   SMTPConnection.prototype._onCommand = function commandRead(command, callback) {
-    heard(this);
     // An AUTH exchange's continuation lines belong to its AUTH command.
     if (this._nextHandler || !command) {
       onCommand.call(this, command, callback);
@@ -1286,7 +1291,7 @@ function writeReplies(): void {
     if (socket?.readyState === 'writeOnly') sendOnHalfClosed(() => send.call(this, code, text, written), socket);
     else send.call(this, code, text, written);
     countReply(this, code);
-    // Quiet counts from the relay's last reply too (Postfix's smtpd_timeout): a sender just answered 250 after a long DATA is not idle.
+    // Quiet counts from the relay's last reply (Postfix's smtpd_timeout): a command's and a DATA's alike (lastHeard).
     heard(this);
   };
 }

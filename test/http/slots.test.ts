@@ -4,6 +4,8 @@ import { connect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HTTP_STRESSED_HEAD_MS, type HttpServer, httpReserve, startHttpServer } from '../../src/http/server.ts';
+import { Metrics } from '../../src/metrics.ts';
+import type { Store } from '../../src/store/types.ts';
 import { captureLog } from '../helpers/log-lines.ts';
 
 const MAX = 10;
@@ -44,10 +46,14 @@ const webhook = 'POST /hook HTTP/1.1\r\nHost: relay.test\r\nContent-Type: applic
 describe('HTTP slots under clients trickling request heads', () => {
   let server: HttpServer;
   let now = Date.now();
-  const log = captureLog('info');
+  const log = captureLog('debug');
+  // Its counters only: no store is read unless /metrics is scraped.
+  const metrics = new Metrics({} as Store);
+  const closedForRoom = async () => (await metrics.httpMadeRoom.get()).values[0]?.value ?? 0;
 
   before(async () => {
     server = await startHttpServer({
+      metrics,
       host: '127.0.0.1',
       port: 0,
       maxConnections: MAX,
@@ -96,6 +102,13 @@ describe('HTTP slots under clients trickling request heads', () => {
       assert.ok(
         younger.every((socket) => !socket.destroyed),
         'one made room, for one client',
+      );
+      assert.equal(await closedForRoom(), 1, 'smsrelay_http_connections_closed_for_room_total counts it');
+      const closed = log.lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => String(line.msg).includes('closed to make room'));
+      assert.deepEqual(
+        closed.map((line) => [line.level, line.client]),
+        [['debug', HOLDERS[0]]],
+        'one line names the client whose connection made room',
       );
     } finally {
       for (const socket of held) socket.destroy();

@@ -27,6 +27,15 @@ const LOGIN_FORMS = {
  */
 type Echo = 'plain line' | 'decoded' | 'login line';
 
+/** The gateway every relay here sends to (none of these mails is an SMS): one for the file. */
+let gateway: Simulator;
+before(async () => {
+  gateway = await startSimulator();
+});
+after(async () => {
+  await gateway.close();
+});
+
 /** A relay with `gateway` and the smarthost at `mailUrl`, and the id of a mail to its postmaster, which goes there. */
 async function mailToPostmaster(gateway: object, mailUrl: string) {
   const dir = tempDir();
@@ -88,14 +97,6 @@ function echoingSmarthost(echo: Echo): Promise<{ readonly server: Server; readon
 }
 
 describe("a smarthost that quotes the relay's login in its refusal", () => {
-  let gateway: Simulator;
-  before(async () => {
-    gateway = await startSimulator();
-  });
-  after(async () => {
-    await gateway.close();
-  });
-
   for (const echo of ['plain line', 'decoded', 'login line'] as const) {
     test(`(${echo}): mail.url's password, in clear or as the AUTH base64, reaches no log line, store file, smsrelay status or smsrelay log`, async () => {
       const smarthost = await echoingSmarthost(echo);
@@ -164,6 +165,112 @@ describe('the smarthost is cut only of the secrets it is sent', () => {
       smarthost.server.close();
       await gateway.close();
       removeDir(dir);
+    }
+  });
+});
+
+describe("mail.url's password in clear is cut from the smarthost's answers where it stands as itself, not in other words", () => {
+  /** The history of a mail the smarthost took with `accepted`, the relay logging in with `password` (as written in mail.url). */
+  async function acceptedAs(password: string, accepted: string): Promise<{ readonly history: string; readonly logged: string }> {
+    const smarthost = await acceptingSmarthost(`taken: ${accepted}`);
+    const { dir, env, lines, relay, id } = await mailToPostmaster(gatewayYaml(gateway.url), `smtp://${USER}:${password}@127.0.0.1:${smarthost.port}`);
+    try {
+      const logged = await waitFor('the smarthost took the mail', () => lines.find((line) => line.includes('taken: ')));
+      const history = runCommand(dir, env, 'log', id);
+      return { history: `${history.stdout}${history.stderr}`, logged };
+    } finally {
+      await relay.stop();
+      smarthost.server.close();
+      removeDir(dir);
+    }
+  }
+
+  test('a short password (mail): its other case and the words holding it are kept, the word itself cut', async () => {
+    const { history, logged } = await acceptedAs('mail', 'Mail for the mailbox of a Gmail user queued as mail');
+    const kept = 'Mail for the mailbox of a Gmail user queued as \\*\\*\\*';
+    assert.match(history, new RegExp(kept), `the history: ${history}`);
+    assert.match(logged, new RegExp(kept), `the log line: ${logged}`);
+  });
+
+  test('a password holding punctuation (p@ss, written p%40ss) is cut beside punctuation, not glued to a letter nor in another case', async () => {
+    const { history, logged } = await acceptedAs('p%40ss', 'queued: p@ss, (p@ss) xp@ss p@ssy P@SS');
+    const kept = 'queued: \\*\\*\\*, \\(\\*\\*\\*\\) xp@ss p@ssy P@SS';
+    assert.match(history, new RegExp(kept), `the history: ${history}`);
+    assert.match(logged, new RegExp(kept), `the log line: ${logged}`);
+  });
+});
+
+describe('the credentials a smarthost decoded, quoted with their NULs escaped, are cut where the password stands after an escape', () => {
+  /** The log line and history of a mail whose login the smarthost answers with `answer` of the credentials it decoded. */
+  async function refusedWith(password: string, answer: (credentials: string) => string, logged: string) {
+    const smarthost = await fakeSmarthost(() => (line, say, end) => {
+      const verb = line.split(' ')[0]?.toUpperCase();
+      if (verb === 'EHLO') say('250-smarthost.test\r\n250 AUTH PLAIN');
+      else if (verb === 'AUTH') say(answer(Buffer.from(line.split(' ')[2] ?? '', 'base64').toString('utf8')));
+      else if (verb === 'QUIT') {
+        say('221 bye');
+        end();
+      } else say('250 ok');
+    });
+    const { dir, env, lines, relay, id } = await mailToPostmaster(gatewayYaml(gateway.url), `smtp://${USER}:${password}@127.0.0.1:${smarthost.port}`);
+    try {
+      const line = await waitFor('the refusal', () => lines.find((said) => said.includes(logged)));
+      const history = runCommand(dir, env, 'log', id);
+      return { line, history: `${history.stdout}${history.stderr}` };
+    } finally {
+      await relay.stop();
+      smarthost.server.close();
+      removeDir(dir);
+    }
+  }
+
+  test("a 535 quoting them as Python's bytes (b'\\x00mailuser\\x00Secret1234'): the password after \\x00 is cut", async () => {
+    const { line, history } = await refusedWith(
+      'Secret1234',
+      (credentials) => `535 5.7.8 Authentication failed for b'${credentials.replaceAll('\u0000', '\\x00')}'`,
+      '535 5.7.8',
+    );
+    assert.match(line, /b'\\\\x00mailuser\\\\x00\*\*\*'/, `the log line: ${line}`);
+    assert.match(history, /b'\\x00mailuser\\x00\*\*\*'/, `the history: ${history}`);
+  });
+
+  for (const password of ['Secret1234', 'pa%22ss%5Cword']) {
+    test(`a line that is no SMTP reply, raw NULs the relay writes as JSON (\\u0000), password ${password}: cut`, async () => {
+      const { line, history } = await refusedWith(password, (credentials) => `auth failed: ${credentials}`, 'no SMTP reply');
+      for (const [where, text] of [
+        ['log line', line],
+        ['history', history],
+      ] as const) {
+        assert.ok(text.includes('mailuser') && text.includes('***'), `the ${where}: ${text}`);
+        for (const clear of [decodeURIComponent(password), JSON.stringify(decodeURIComponent(password)).slice(1, -1)]) {
+          assert.ok(!text.includes(clear), `the ${where} shows ${clear}: ${text}`);
+        }
+      }
+    });
+  }
+});
+
+describe('a password in a script written without spaces between words is cut beside letters of that script', () => {
+  test('你好世界 in 密码你好世界错误, and Thai รหัสผ่าน in ผิดรหัสผ่านครับ', async () => {
+    for (const [password, accepted, kept] of [
+      ['你好世界', '密码你好世界错误', '密码\\*\\*\\*错误'],
+      ['รหัสผ่าน', 'ผิดรหัสผ่านครับ', 'ผิด\\*\\*\\*ครับ'],
+    ] as const) {
+      const smarthost = await acceptingSmarthost(`taken: ${accepted}`);
+      const { dir, env, lines, relay, id } = await mailToPostmaster(
+        gatewayYaml(gateway.url),
+        `smtp://${USER}:${encodeURIComponent(password)}@127.0.0.1:${smarthost.port}`,
+      );
+      try {
+        const logged = await waitFor('the smarthost took the mail', () => lines.find((line) => line.includes('taken: ')));
+        const history = runCommand(dir, env, 'log', id);
+        assert.match(logged, new RegExp(kept), `the log line: ${logged}`);
+        assert.match(`${history.stdout}${history.stderr}`, new RegExp(kept), `the history: ${history.stdout}`);
+      } finally {
+        await relay.stop();
+        smarthost.server.close();
+        removeDir(dir);
+      }
     }
   });
 });

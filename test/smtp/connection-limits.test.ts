@@ -427,7 +427,7 @@ describe('SMTP slots under outsiders holding silent connections', () => {
 });
 
 /**
- * Quiet is counted from the relay's last reply as well as the client's last command (Postfix's smtpd_timeout):
+ * Quiet is counted from the relay's last reply, which answers every command and a DATA too (Postfix's smtpd_timeout):
  * a sender from a listed network whose DATA took longer than STRESSED_IDLE_MS is not closed right after its 250.
  */
 describe('SMTP slots: a sender just answered is not quiet', () => {
