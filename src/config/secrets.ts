@@ -37,8 +37,9 @@ const GATEWAY_SECTIONS = new Set(['gateway', 'accounts']);
 
 /**
  * Every secret of `config` as written, and a `username` and `password` pair as HTTP Basic
- * authentication's base64 (no escaping of the value shows it), and the passwords of the URLs a gateway is
- * sent (`urlSecrets` of gateway.url, its backup and publicUrl, an account's): what a gateway may echo. Other
+ * authentication's base64 (no escaping of the value shows it), and the passwords and query values of the URLs a
+ * gateway is sent (`urlSecrets` and `querySecrets` of gateway.url, its backup and publicUrl, an account's): what a
+ * gateway may echo (a proxy's redirect or error page quotes the URL it was asked for, `?apikey=` and all). Other
  * URLs' passwords are left out: no gateway is sent them, and a common one (`postgres`, `mail`) cut from every
  * answer garbles words operators read (`Postgres error` as `*** error`); the smarthost's are cut from its
  * answers alone. The escapings a peer's echo may write them in are undone where its words are read
@@ -51,7 +52,7 @@ export function configuredSecrets(config: object): string[] {
       if (SECRET_KEYS.test(key)) secrets.add(value);
       if (sentToGateways && URL_KEY.test(key)) {
         const { clear, encoded } = urlSecrets(value);
-        for (const secret of [...clear, ...encoded]) secrets.add(secret);
+        for (const secret of [...clear, ...encoded, ...querySecrets(value)]) secrets.add(secret);
       }
       return;
     }
@@ -66,6 +67,44 @@ export function configuredSecrets(config: object): string[] {
   };
   walk(config, '', false);
   return [...secrets];
+}
+
+/**
+ * A query value at least this long is taken for a secret whatever its parameter's name: a key or a signature is longer,
+ * and the common values shorter (`json`, `eu`, `2`) would garble a gateway's words wherever it writes them.
+ */
+const QUERY_SECRET_CHARS = 8;
+
+/** A query parameter named like one that carries a secret (`apikey`, `access_token`, `sig`, Azure's `code`): its value is one at any length. */
+const SECRET_QUERY_NAME = /key|token|secret|pass|pwd|sig|auth|code|credential/i;
+
+/**
+ * The values of a URL's query a gateway is sent with every request (src/providers/http-endpoint.ts) and may echo: as
+ * written and as a form reads them (`%2B`, `+` for a space), those QUERY_SECRET_CHARS long or more and those of a
+ * parameter SECRET_QUERY_NAME names (a bare `?T0KEN` is all value). None for a value that is no URL.
+ */
+export function querySecrets(value: string): string[] {
+  let search: string;
+  try {
+    search = new URL(value).search.slice(1);
+  } catch {
+    return [];
+  }
+  const read = (part: string): string => {
+    try {
+      return decodeURIComponent(part.replaceAll('+', ' '));
+    } catch {
+      return part;
+    }
+  };
+  const values = new Set<string>();
+  for (const parameter of search.split('&')) {
+    const equals = parameter.indexOf('=');
+    const [name, written] = equals < 0 ? ['', parameter] : [read(parameter.slice(0, equals)), parameter.slice(equals + 1)];
+    const text = read(written);
+    if (text.length >= QUERY_SECRET_CHARS || SECRET_QUERY_NAME.test(name)) for (const form of [written, text]) values.add(form);
+  }
+  return [...values].filter((form) => form !== '');
 }
 
 /** A URL's password in the forms a login sends it: `clear`, as written and as read; `encoded`, in base64. */

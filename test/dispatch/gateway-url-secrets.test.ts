@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { captureLog } from '../helpers/log-lines.ts';
 import { GATEWAY_ACCOUNT, relayEnvironment, removeDir, runCommand, startTestRelay, tempDir, waitFor } from '../helpers/relay.ts';
-import { ReplayServer } from '../helpers/replay-server.ts';
+import { type RecordedRequest, type ReplayAnswer, ReplayServer } from '../helpers/replay-server.ts';
 import { queuedId, sendMail } from '../helpers/smtp.ts';
 
 /**
@@ -93,6 +93,62 @@ describe("a gateway URL's query", () => {
       await relay.stop();
     }
   });
+});
+
+describe("a gateway URL's query echoed by the gateway or a proxy in front of it", () => {
+  // Three values: one long (a key), one short under a secret's name (a signature), one common (`json`), which stays.
+  const query = `?apikey=${KEY}&format=json&sig=Zq9w`;
+  const cases: ReadonlyArray<readonly [string, (request: RecordedRequest) => ReplayAnswer, string]> = [
+    [
+      'a redirect keeping the query (nginx `return 301 https://$host$request_uri`)',
+      (request) => ({ status: 301, body: '', headers: { location: `https://gw.example.net${request.path}` } }),
+      'redirected to https://gw.example.net/gw/smsgateway/sendmsg.aspx?apikey=***&format=***&sig=***',
+    ],
+    [
+      'a relative redirect',
+      (request) => ({ status: 302, body: '', headers: { location: `/moved${request.path}` } }),
+      'redirected to http://127.0.0.1:PORT/moved/gw/smsgateway/sendmsg.aspx?apikey=***&format=***&sig=***',
+    ],
+    [
+      'an error page quoting the URL asked for (IIS\'s "Requested URL")',
+      (request) => ({ status: 404, body: `<html><body>Not Found. Requested URL: http://127.0.0.1${request.path} (format json)</body></html>` }),
+      '/gw/smsgateway/sendmsg.aspx?apikey=***&format=json&sig=*** (format json)',
+    ],
+  ];
+  for (const [name, answer, said] of cases) {
+    test(`${name}: the history, smsrelay log and status, and the log lines carry no query secret, a common value left in its words`, async () => {
+      const server = await gateway({ status: 200, body: 'ID:1' });
+      server.respond = answer;
+      const dir = tempDir('smsrelay-url-echo-');
+      dirs.push(dir);
+      const yaml = { gateway: { provider: 'intellisoftware', url: `${server.url}/gw${query}`, ...GATEWAY_ACCOUNT, responseTimeout: '1s' } };
+      const { logger, lines } = captureLog('info');
+      const relay = await startTestRelay(yaml, {}, dir, {}, logger);
+      try {
+        const id = queuedId((await sendMail(relay.relay.smtpPort, { to: ['447700900911@sms.localhost'], body: 'an echo' })).data);
+        await waitFor(
+          'the refusal in the history',
+          async () => (await relay.relay.store.events(id)).some((event) => event.detail?.includes('the gateway said')),
+          20_000,
+        );
+        assert.equal(server.requests[0]?.path, `/gw/smsgateway/sendmsg.aspx${query}`, 'the query sent as written');
+        const env = relayEnvironment(dir, yaml);
+        const log = runCommand(dir, env, 'log', id);
+        assert.equal(log.status, 0, log.stderr);
+        assert.ok(log.stdout.includes(said.replace('PORT', new URL(server.url).port)), log.stdout);
+        const status = runCommand(dir, env, 'status');
+        for (const [what, text] of [
+          ['smsrelay log', log.stdout],
+          ['smsrelay status', status.stdout + status.stderr],
+          ['the log', lines.join('\n')],
+        ] as const) {
+          assert.ok(!text.includes(KEY) && !text.includes('Zq9w'), `${what} holds a query secret:\n${text}`);
+        }
+      } finally {
+        await relay.stop();
+      }
+    });
+  }
 });
 
 describe("a gateway URL's credentials", () => {
