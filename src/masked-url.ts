@@ -39,3 +39,15 @@ export function maskedUrl(url: string, showUser = false): string {
 
 /** A URL with an authority (`scheme://`), the only form any URL setting takes. */
 const HIERARCHICAL_URL = /^[a-z][a-z0-9+.-]*:\/\//i;
+
+/** A URL in free text: `scheme://` to the next blank, quote, angle bracket or parenthesis (a history's `(the gateway said: "…")`). */
+const URL_IN_TEXT = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>()[\]]+/gi;
+
+/**
+ * Free text with every URL in it shown as maskedUrl shows it: where a stored text is shown (`smsrelay log` and
+ * `status`, the console), as an SMS's history or last error written by an older relay names a gateway's URL as
+ * written (`via https://gw.example.com/send?apikey=KEY`). What a relay writes now is masked already, and stays so.
+ */
+export function maskedUrlsIn(text: string): string {
+  return text.replace(URL_IN_TEXT, (url) => maskedUrl(url));
+}

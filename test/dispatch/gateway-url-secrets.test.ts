@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import BetterSqlite3 from 'better-sqlite3';
 import { captureLog } from '../helpers/log-lines.ts';
 import { GATEWAY_ACCOUNT, relayEnvironment, removeDir, runCommand, startTestRelay, tempDir, waitFor } from '../helpers/relay.ts';
 import { type RecordedRequest, type ReplayAnswer, ReplayServer } from '../helpers/replay-server.ts';
@@ -112,7 +113,7 @@ describe("a gateway URL's query echoed by the gateway or a proxy in front of it"
     [
       'an error page quoting the URL asked for (IIS\'s "Requested URL")',
       (request) => ({ status: 404, body: `<html><body>Not Found. Requested URL: http://127.0.0.1${request.path} (format json)</body></html>` }),
-      '/gw/smsgateway/sendmsg.aspx?apikey=***&format=json&sig=*** (format json)',
+      '/gw/smsgateway/sendmsg.aspx?apikey=***&format=***&sig=*** (format json)',
     ],
   ];
   for (const [name, answer, said] of cases) {
@@ -149,6 +150,33 @@ describe("a gateway URL's query echoed by the gateway or a proxy in front of it"
       }
     });
   }
+});
+
+test('a history an older relay wrote with a gateway URL as written (its query or credentials) is shown masked by smsrelay log', async () => {
+  const primary = await gateway({ status: 503, body: 'down' });
+  const backup = await gateway({ status: 200, body: 'ID:B-1' });
+  const dir = tempDir('smsrelay-url-old-history-');
+  dirs.push(dir);
+  const yaml = {
+    gateway: { provider: 'intellisoftware', url: `${primary.url}/gw?apikey=${KEY}`, backupUrl: `${backup.url}/gw?apikey=${KEY}`, ...GATEWAY_ACCOUNT },
+  };
+  const relay = await startTestRelay(yaml, {}, dir, {}, undefined);
+  let id: string;
+  try {
+    id = queuedId((await sendMail(relay.relay.smtpPort, { to: ['447700900911@sms.localhost'], body: 'old history' })).data);
+    await waitFor('the SMS sent by the backup', async () => (await relay.relay.store.smsOf(id))[0]?.status === 'sent', 30_000);
+  } finally {
+    await relay.stop();
+  }
+  // What a relay before masking wrote: the URL as configured, and one with credentials as such a relay took them.
+  const db = new BetterSqlite3(join(dir, 'data', 'smsrelay.db'));
+  db.prepare("UPDATE events SET detail = replace(detail, 'apikey=***', ?) WHERE detail LIKE '%via%'").run(`apikey=${KEY}`);
+  db.prepare("UPDATE events SET detail = detail || ? WHERE kind = 'sent'").run(` (was http://u:${KEY}@127.0.0.1/gw)`);
+  db.close();
+  const log = runCommand(dir, relayEnvironment(dir, yaml), 'log', id);
+  assert.equal(log.status, 0, log.stderr);
+  assert.ok(log.stdout.includes(`via ${primary.url}/gw?apikey=***`) && log.stdout.includes('http://***@127.0.0.1/gw'), log.stdout);
+  assert.ok(!log.stdout.includes(KEY), log.stdout);
 });
 
 describe("a gateway URL's credentials", () => {
