@@ -10,6 +10,7 @@ import { type Config, DURATION_SETTINGS } from './config/load.ts';
 import type { GatewayAccount } from './config/routes.ts';
 import { formatDuration } from './config/schema.ts';
 import { maskedSecrets } from './config/secrets.ts';
+import { maskedUrlsIn } from './masked-url.ts';
 import { isStoreFailure, storeFailureReason } from './errors.ts';
 import type { CountryCode } from 'libphonenumber-js';
 import { type AccountIdAddresses, localPartNumber } from './acceptance/recipient-addresses.ts';
@@ -208,9 +209,11 @@ export async function status(
     // Both kinds are listed and rerouted alike: no mailbox found, or their reply mail refused or bounced.
     `inbound SMS undeliverable (no mailbox, or their mail refused or bounced): ${stats.undeliverableInbound} (smsrelay undeliverable)`,
     `quarantined webhook requests: ${stats.quarantined}`,
-    ...(await store.listQueued(5)).filter((sms) => sms.lastError).map((sms) => `last error ${sms.messageId} ${sms.number}: ${sms.lastError}`),
+    ...(await store.listQueued(5))
+      .filter((sms) => sms.lastError)
+      .map((sms) => `last error ${sms.messageId} ${sms.number}: ${maskedUrlsIn(sms.lastError ?? '')}`),
     ...(await store.queuedMailErrors(5)).map(
-      (mail) => `last error mail ${mail.mailId} (${mail.kind}${mail.messageId ? ` about ${mail.messageId}` : ''}): ${mail.lastError}`,
+      (mail) => `last error mail ${mail.mailId} (${mail.kind}${mail.messageId ? ` about ${mail.messageId}` : ''}): ${maskedUrlsIn(mail.lastError)}`,
     ),
     ...relayLines(relays, here),
   ].join('\n');
@@ -488,7 +491,7 @@ function describeEvent(kind: string, detail: string | undefined): string {
   const operator = /^operator (hold|release|retry|send now|delete)$/.exec(kind)?.[1];
   if (operator)
     return `${{ hold: 'held', release: 'released', retry: 'retried now', 'send now': 'sent now, before its scheduled time,', delete: 'deleted from the queue' }[operator]} ${detail ?? OPERATOR}`;
-  return `${kind}${detail ? `: ${detail}` : ''}`;
+  return `${kind}${detail ? `: ${maskedUrlsIn(detail)}` : ''}`;
 }
 
 /**

@@ -1397,20 +1397,24 @@ describe('smsrelay command', () => {
       const shown = run({ SMSRELAY_MAIL_URL: mailUrl });
       assert.equal(shown.status, 0, shown.stderr);
       assert.match(shown.stdout, /"url": "smtps:\/\/\*\*\*@127\.0\.0\.1:465"/, password);
-      const gatewayUrl = `https://u:${password}@gw.example.com/x?apikey=K3Y`;
+      // A URL setting the relay takes with credentials and a query, shown with both masked.
+      const publicUrl = run({ SMSRELAY_GATEWAY_PUBLIC_URL: `https://u:${password}@sms.example.com/x?apikey=K3Y` });
+      assert.equal(publicUrl.status, 0, publicUrl.stderr);
+      assert.match(publicUrl.stdout, /"publicUrl": "https:\/\/\*\*\*@sms\.example\.com\/x\?apikey=\*\*\*"/, password);
+      // A gateway's URL with credentials is refused (src/config/load.ts), named by its variable with them masked.
       const gateway = run({
         SMSRELAY_GATEWAY: 'intellisoftware',
         SMSRELAY_GATEWAY_USERNAME: 'u',
         SMSRELAY_GATEWAY_PASSWORD: 'x',
-        SMSRELAY_GATEWAY_URL: gatewayUrl,
+        SMSRELAY_GATEWAY_URL: `https://u:${password}@gw.example.com/x?apikey=K3Y`,
       });
-      assert.equal(gateway.status, 0, gateway.stderr);
-      assert.match(gateway.stdout, /"url": "https:\/\/\*\*\*@gw\.example\.com\/x\?apikey=\*\*\*"/, password);
+      assert.equal(gateway.status, 78, gateway.stderr);
+      assert.match(gateway.stderr, /SMSRELAY_GATEWAY_URL="https:\/\/\*\*\*@gw\.example\.com\/x\?apikey=\*\*\*": carries a user name or password/, password);
       // A wrong URL is named by its variable, the password hidden there too.
       const refused = run({ SMSRELAY_MAIL_URL: `ftp://user:${password}@127.0.0.1:465` });
       assert.equal(refused.status, 78);
       assert.match(refused.stderr, /^smsrelay: config: SMSRELAY_MAIL_URL="ftp:\/\/\*\*\*@127\.0\.0\.1:465": /m);
-      for (const output of [shown, gateway, refused]) assert.doesNotMatch(output.stdout + output.stderr, /w0rd|ss@|K3Y/, password);
+      for (const output of [shown, publicUrl, gateway, refused]) assert.doesNotMatch(output.stdout + output.stderr, /w0rd|ss@|K3Y/, password);
     }
   });
 

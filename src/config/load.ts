@@ -21,7 +21,8 @@ import { normaliseNumber, normaliseWrittenNumber } from '../sms/numbers.ts';
 import { NO_REPLY_LOCAL_PART } from '../sms/senders.ts';
 import { destinationProblem } from '../policy/destinations.ts';
 import { didYouMean, EMPTY_VALUE, keysAt, pathsOf, plainHint, schemaAt } from './hints.ts';
-import { maskedSecrets, maskedUrl, REDACTED, SECRET_KEYS, URL_KEY } from './secrets.ts';
+import { maskedUrl, REDACTED } from '../masked-url.ts';
+import { maskedSecrets, SECRET_KEYS, URL_KEY } from './secrets.ts';
 import { configureRoutes, type GatewayAccount, type GatewayRoute, type SelectedProvider } from './routes.ts';
 import { dkimKeyProblem, readTlsPair, type TlsFiles } from './tls.ts';
 import { configSchema, DEFAULT_PROVIDER, duration, formatDuration, gatewaySchema, isGreetingName, type ParsedConfig, span, withoutRootDot } from './schema.ts';
@@ -900,9 +901,17 @@ function checkAccount(
       problems.push(`${describe([key])}: ${limit.name} is at most ${limit.octets} characters (octets); write the one the provider gave the account`);
     }
   }
-  // Credentials travel in clear only to this machine (an SSH tunnel, a local simulator).
   for (const key of ['url', 'backupUrl'] as const) {
     const value = values[key];
+    // Refused, not sent as Basic authentication: where it would go is not one answer (the gateway's own account, as
+    // Twilio's Authorization already is, or a proxy in front of it), the Fetch standard refuses such a URL too, and a
+    // password in a URL ends up in shell histories and pasted configurations. A proxy's token may ride in the query.
+    if (typeof value === 'string' && /^[^:/?#]+:\/\/[^/?#\\]*@/.test(value)) {
+      problems.push(
+        `${describe([key])}: carries a user name or password before the host, which the relay does not send; put the account's in ${at}.username and ${at}.password, and a proxy's token in the URL's query (?apikey=…), which is sent as written`,
+      );
+    }
+    // Credentials travel in clear only to this machine (an SSH tunnel, a local simulator).
     if (typeof value === 'string' && new URL(value).protocol === 'http:' && !isLoopbackHost(new URL(value).hostname)) {
       problems.push(`${describe([key])}: plain http would send the gateway password in clear; use https://`);
     }

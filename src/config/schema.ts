@@ -9,7 +9,7 @@ import { canonicalDomain } from '../mail/addresses.ts';
 import { isCountryCode } from '../sms/numbers.ts';
 import { MAX_PORT, outOfRangePort } from '../ports.ts';
 import { EMPTY_VALUE } from './hints.ts';
-import { maskedUrl } from './secrets.ts';
+import { maskedUrl } from '../masked-url.ts';
 
 /** RFC 5321 §4.5.3.1.7: at least 100 recipients must be accepted; more per mail is rarely legitimate. */
 const DEFAULT_MAX_RECIPIENTS = 100;

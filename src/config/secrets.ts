@@ -3,6 +3,7 @@
  * carries them in: a gateway that echoes its request in an error text must not carry them on into
  * logs, SMS histories or the bounce mailed to the sender.
  */
+import { maskedUrl, REDACTED } from '../masked-url.ts';
 
 /**
  * Keys whose values are secrets wherever they are in the configuration (a provider's own keys
@@ -10,9 +11,6 @@
  * (`inbound.webhookTokenHeader: X-Api-Key`), which an operator checking a refusal needs to see.
  */
 export const SECRET_KEYS = /^(?!.*header$).*(?:password|secret|token)/i;
-
-/** What a secret is replaced with, as the logger censors a password. */
-export const REDACTED = '***';
 
 /** The gateway's URLs, the smarthost's, the public ones: each may carry a secret. */
 export const URL_KEY = /url$/i;
@@ -34,45 +32,14 @@ export function maskedSecrets(value: unknown, leaf: (value: unknown, path: strin
   return value;
 }
 
-/**
- * The credentials of a URL as written: the URL standard (WHATWG, as `new URL` and every client here
- * read it) ends them at the authority's last `@`, so a raw `@` or `:` in a password is part of it.
- */
-const URL_CREDENTIALS = /^([^:/?#]+:\/\/)([^/?#\\]*)@/;
-
-/**
- * A URL's credentials and query (and fragment) values hidden (a gateway's `?apikey=…`), as its log
- * lines leave the query out; for every URL setting, in `config check` and in a problem naming its
- * variable. `showUser` keeps the user name before the password (the database's: no secret, and what
- * its server's refusals name). The rest is shown as written, not as `URL` serialises it (a slash
- * added). A value without `scheme://` is no URL a setting takes, and where credentials in it would
- * end cannot be told (`user:password@host`): none of it is shown.
- */
-export function maskedUrl(url: string, showUser = false): string {
-  // A blank value hides nothing, and shown as it is it says what is wrong (an undefined `${VAR}`).
-  if (!/\S/.test(url)) return url;
-  if (!HIERARCHICAL_URL.test(url.trim())) return REDACTED;
-  return url
-    .replace(URL_CREDENTIALS, (_credentials, scheme: string, userinfo: string) => {
-      // The user name ends at the first `:`; the password runs on to the last `@`.
-      const colon = userinfo.indexOf(':');
-      return showUser && colon >= 0 ? `${scheme}${userinfo.slice(0, colon)}:${REDACTED}@` : `${scheme}${REDACTED}@`;
-    })
-    .replace(/([?&#])([^=&#]*)(=?)[^&#]*/g, (_match, separator: string, name: string, equals: string) =>
-      equals ? `${separator}${name}=${REDACTED}` : `${separator}${name && REDACTED}`,
-    );
-}
-
-/** A URL with an authority (`scheme://`), the only form any URL setting takes. */
-const HIERARCHICAL_URL = /^[a-z][a-z0-9+.-]*:\/\//i;
-
 /** The settings whose URLs the relay sends a gateway: its own address, and the webhook base it is told per message. */
 const GATEWAY_SECTIONS = new Set(['gateway', 'accounts']);
 
 /**
  * Every secret of `config` as written, and a `username` and `password` pair as HTTP Basic
- * authentication's base64 (no escaping of the value shows it), and the passwords of the URLs a gateway is
- * sent (`urlSecrets` of gateway.url, its backup and publicUrl, an account's): what a gateway may echo. Other
+ * authentication's base64 (no escaping of the value shows it), and the passwords and query values of the URLs a
+ * gateway is sent (`urlSecrets` and `querySecrets` of gateway.url, its backup and publicUrl, an account's): what a
+ * gateway may echo (a proxy's redirect or error page quotes the URL it was asked for, `?apikey=` and all). Other
  * URLs' passwords are left out: no gateway is sent them, and a common one (`postgres`, `mail`) cut from every
  * answer garbles words operators read (`Postgres error` as `*** error`); the smarthost's are cut from its
  * answers alone. The escapings a peer's echo may write them in are undone where its words are read
@@ -85,7 +52,7 @@ export function configuredSecrets(config: object): string[] {
       if (SECRET_KEYS.test(key)) secrets.add(value);
       if (sentToGateways && URL_KEY.test(key)) {
         const { clear, encoded } = urlSecrets(value);
-        for (const secret of [...clear, ...encoded]) secrets.add(secret);
+        for (const secret of [...clear, ...encoded, ...querySecrets(value)]) secrets.add(secret);
       }
       return;
     }
@@ -100,6 +67,44 @@ export function configuredSecrets(config: object): string[] {
   };
   walk(config, '', false);
   return [...secrets];
+}
+
+/**
+ * A query value at least this long is taken for a secret whatever its parameter's name: a key or a signature is longer,
+ * and the common values shorter (`json`, `eu`, `2`) would garble a gateway's words wherever it writes them.
+ */
+const QUERY_SECRET_CHARS = 8;
+
+/** A query parameter named like one that carries a secret (`apikey`, `access_token`, `sig`, Azure's `code`): its value is one at any length. */
+const SECRET_QUERY_NAME = /key|token|secret|pass|pwd|sig|auth|code|credential/i;
+
+/**
+ * The values of a URL's query a gateway is sent with every request (src/providers/http-endpoint.ts) and may echo: as
+ * written and as a form reads them (`%2B`, `+` for a space), those QUERY_SECRET_CHARS long or more and those of a
+ * parameter SECRET_QUERY_NAME names (a bare `?T0KEN` is all value). None for a value that is no URL.
+ */
+export function querySecrets(value: string): string[] {
+  let search: string;
+  try {
+    search = new URL(value).search.slice(1);
+  } catch {
+    return [];
+  }
+  const read = (part: string): string => {
+    try {
+      return decodeURIComponent(part.replaceAll('+', ' '));
+    } catch {
+      return part;
+    }
+  };
+  const values = new Set<string>();
+  for (const parameter of search.split('&')) {
+    const equals = parameter.indexOf('=');
+    const [name, written] = equals < 0 ? ['', parameter] : [read(parameter.slice(0, equals)), parameter.slice(equals + 1)];
+    const text = read(written);
+    if (text.length >= QUERY_SECRET_CHARS || SECRET_QUERY_NAME.test(name)) for (const form of [written, text]) values.add(form);
+  }
+  return [...values].filter((form) => form !== '');
 }
 
 /** A URL's password in the forms a login sends it: `clear`, as written and as read; `encoded`, in base64. */

@@ -1,6 +1,7 @@
 import { Eta } from 'eta';
 import { counted } from '../admin.ts';
 import { BIDI_CONTROLS } from '../mail/strip.ts';
+import { maskedUrlsIn } from '../masked-url.ts';
 import { maskContext, maskKeptBytes, maskNumber, maskNumbersIn } from '../sms/numbers.ts';
 import type { ConsoleUser } from './access.ts';
 
@@ -32,9 +33,10 @@ export function helpers(user: ConsoleUser | undefined, csrf: string | undefined)
     number: (e164: string) => (operator ? e164 : maskNumber(e164)),
     /**
      * Free text with every number in it masked for viewers. Not for an id, which the viewer reads and searches by as it is
-     * (a mail's Message-ID is shown as written).
+     * (a mail's Message-ID is shown as written). A URL in it (a gateway's, in a history an older relay wrote) is masked for
+     * everyone (maskedUrlsIn).
      */
-    masked: (text: string) => (operator ? text : maskNumbersIn(text)),
+    masked: (text: string) => (operator ? maskedUrlsIn(text) : maskNumbersIn(maskedUrlsIn(text))),
     /** A user context for viewers as the logs show it: a number in it masked, a client's id as written. */
     maskedContext: (context: string) => (operator ? context : maskContext(context)),
     /**

@@ -13,8 +13,8 @@
  * in its own case and only where it stands as itself in the layer (`standingNeedles`).
  */
 import { DecodingMode, EntityDecoder, htmlDecodeTree } from 'entities/lib/decode.js';
-import { REDACTED } from '../config/secrets.ts';
 import type { Logger } from '../log.ts';
+import { REDACTED } from '../masked-url.ts';
 
 /** Shorter values are left in a gateway's words: cutting every "ab" out of them would garble the text and hide nothing a guess would not find. */
 export const MIN_REDACTED_CHARS = 4;

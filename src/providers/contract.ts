@@ -141,7 +141,10 @@ export interface Gateway {
   /** Provider name as used in config (`intellisoftware`, …). */
   readonly provider: string;
   readonly capabilities: GatewayCapabilities;
-  /** Base URLs (or hosts) in order of preference: the primary first, then any backup. */
+  /**
+   * Base URLs (or hosts) in order of preference, the primary first, then any backup: as shown to people (an SMS's
+   * history, log lines, status, the console), so with any secret a URL carries masked (src/masked-url.ts).
+   */
   readonly endpoints: readonly string[];
   start(context: GatewayContext): Promise<void>;
   health(): GatewayHealth;

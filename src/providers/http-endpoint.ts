@@ -6,6 +6,7 @@
  */
 import { Pool } from 'undici';
 import type { Logger } from '../log.ts';
+import { maskedUrl, REDACTED } from '../masked-url.ts';
 import { maskNumbersIn } from '../sms/numbers.ts';
 import { relayVersion } from '../version.ts';
 import type { Gateway, GatewayCapabilities, GatewayOptions, SmsSubmission, SubmissionResult } from './contract.ts';
@@ -94,16 +95,19 @@ export type HttpOutcome =
       readonly text: string;
       readonly truncated: boolean;
       readonly retryAfter?: string;
-      /** A redirect's `Location`: where the gateway sends the relay instead (gateway.url is not its address). */
+      /**
+       * A redirect's `Location`: where the gateway sends the relay instead (gateway.url is not its address), as shown to
+       * people (`shownLocation`).
+       */
       readonly location?: string;
     }
   | Extract<SubmissionResult, { kind: 'transport' }>;
 
 /** The base URLs of one provider account, primary first, each with its own connection pool. */
 export class HttpEndpoints {
-  /** Base URLs as configured, for logs. */
+  /** Base URLs as shown to people (logs, SMS histories, status): as configured, their query values masked (maskedUrl). */
   readonly labels: readonly string[];
-  readonly #endpoints: ReadonlyArray<{ readonly pool: Pool; readonly prefix: string }>;
+  readonly #endpoints: ReadonlyArray<{ readonly pool: Pool; readonly origin: string; readonly prefix: string; readonly query: string }>;
   readonly #provider: string;
   readonly #responseTimeoutMs: number;
   #closing: Promise<void> | undefined;
@@ -117,6 +121,9 @@ export class HttpEndpoints {
       const url = new URL(base);
       if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new RangeError(`${provider}: endpoint must be http(s): ${url.protocol}`);
       const prefix = url.pathname.replace(/\/+$/, '');
+      // Sent as written with every request (a proxy's or API gateway's token in front of the provider, `?apikey=`):
+      // no provider's send path carries a query of its own. Credentials (`user:pass@`) the configuration refuses.
+      const query = url.search;
       const pool = new Pool(url.origin, {
         connections: options.connectionsPerEndpoint,
         // One request per connection at a time: a send is not idempotent, and a connection lost with
@@ -126,7 +133,7 @@ export class HttpEndpoints {
         headersTimeout: options.responseTimeoutMs,
         bodyTimeout: options.responseTimeoutMs,
       });
-      return { pool, prefix, label: `${url.origin}${prefix}` };
+      return { pool, origin: url.origin, prefix, query, label: maskedUrl(base) };
     });
     this.#endpoints = opened;
     this.labels = opened.map((endpoint) => endpoint.label);
@@ -154,9 +161,10 @@ export class HttpEndpoints {
     const endpoint = this.#endpoints[index];
     if (endpoint === undefined) return Promise.reject(new RangeError(`${this.#provider}: no endpoint #${index}`));
     return new Promise((resolve) => {
-      const answer = new CappedAnswer(resolve, this.#responseTimeoutMs);
+      const target = `${endpoint.prefix}${path}${endpoint.query}`;
+      const answer = new CappedAnswer(resolve, this.#responseTimeoutMs, `${endpoint.origin}${target}`);
       try {
-        endpoint.pool.dispatch({ method, path: `${endpoint.prefix}${path}`, headers, ...(body === undefined ? {} : { body }) }, answer);
+        endpoint.pool.dispatch({ method, path: target, headers, ...(body === undefined ? {} : { body }) }, answer);
       } catch (error) {
         answer.onError(error);
       }
@@ -193,7 +201,7 @@ type HttpSend = (submission: SmsSubmission, endpointIndex: number, log: Logger) 
  */
 export function httpGateway(
   provider: string,
-  options: Pick<GatewayOptions, 'endpoints' | 'logger'>,
+  options: Pick<GatewayOptions, 'logger'>,
   endpoints: HttpEndpoints,
   capabilities: GatewayCapabilities,
   send: HttpSend,
@@ -202,7 +210,7 @@ export function httpGateway(
   return {
     provider,
     capabilities,
-    endpoints: [...options.endpoints],
+    endpoints: endpoints.labels,
     ...HTTP_LIFECYCLE,
     async send(submission, endpointIndex) {
       assertRecipients(provider, submission.recipients, capabilities.maxRecipientsPerRequest);
@@ -275,6 +283,19 @@ function refusalDetail(outcome: Extract<HttpOutcome, { kind: 'http' }>): string 
 }
 
 /**
+ * A redirect's `Location` as shown to people, read against the URL asked for (`url`): with its query values and any
+ * credentials masked (maskedUrl), as a redirect that keeps the path keeps the query the relay was sent with, a proxy's
+ * token among them (`return 301 https://$host$request_uri`). `***` for one that is no URL.
+ */
+function shownLocation(location: string, url: string): string {
+  try {
+    return maskedUrl(new URL(location, url).href);
+  } catch {
+    return REDACTED;
+  }
+}
+
+/**
  * undici's handler for one request: the status and the body up to MAX_RESPONSE_BODY_BYTES (a longer
  * body ends the request, as an error page would be read no further), then one outcome. A transport
  * error reported after the outcome (the abort of a body too long) changes nothing.
@@ -286,6 +307,8 @@ function refusalDetail(outcome: Extract<HttpOutcome, { kind: 'http' }>): string 
 class CappedAnswer {
   readonly #resolve: (outcome: HttpOutcome) => void;
   readonly #responseTimeoutMs: number;
+  /** The URL asked for, which a relative `Location` is read against. */
+  readonly #url: string;
   readonly #chunks: Buffer[] = [];
   #size = 0;
   #status = 0;
@@ -295,9 +318,10 @@ class CappedAnswer {
   #deadline: NodeJS.Timeout | undefined;
   #settled = false;
 
-  constructor(resolve: (outcome: HttpOutcome) => void, responseTimeoutMs: number) {
+  constructor(resolve: (outcome: HttpOutcome) => void, responseTimeoutMs: number, url: string) {
     this.#resolve = resolve;
     this.#responseTimeoutMs = responseTimeoutMs;
+    this.#url = url;
   }
 
   onConnect(abort: (reason?: Error) => void): void {
@@ -326,7 +350,7 @@ class CappedAnswer {
       const name = headers[index]?.toString('latin1').toLowerCase();
       const value = headers[index + 1]?.toString('latin1').trim();
       if (name === 'retry-after') this.#retryAfter = value;
-      if (name === 'location' && statusCode < 400) this.#location = value;
+      if (name === 'location' && statusCode < 400 && value !== undefined) this.#location = shownLocation(value, this.#url);
     }
     return true;
   }

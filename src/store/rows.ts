@@ -125,8 +125,17 @@ export const attemptDetail = (outcome: { readonly error: string; readonly via?: 
   outcome.via === undefined ? outcome.error : `${outcome.error}; ${outcome.via}`;
 
 /**
+ * An SMS's possible duplicates, one taken back (never below none): the relay learnt that one of its attempts with no
+ * answer sent it and nothing was sent twice for it, whether the gateway recognised a resend of it
+ * (OutcomeRule.recognisedResend) or a report proved that attempt reached the gateway while the SMS waited to be sent
+ * again (sentByReportDetail). Only one: its other attempts may have been another provider's or a taken-over lease's.
+ */
+export const ONE_DUPLICATE_TAKEN_BACK = 'possible_duplicates = CASE WHEN possible_duplicates > 0 THEN possible_duplicates - 1 ELSE 0 END';
+
+/**
  * The history detail of an SMS recorded as sent by a delivery report that names it by the relay's own
- * reference while it waited to be sent again (both stores): the attempt with no answer reached the gateway.
+ * reference while it waited to be sent again (both stores): the attempt with no answer reached the gateway, and it is
+ * not sent again, so the possible duplicate that attempt counted is taken back (ONE_DUPLICATE_TAKEN_BACK).
  */
 export const sentByReportDetail = (providerId: string) =>
   `id ${providerId}; the gateway's delivery report for it came while it waited to be sent again after an attempt with no answer: that attempt reached the gateway, so it is not sent again`;

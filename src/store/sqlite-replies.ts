@@ -1,7 +1,7 @@
 import type { Database } from 'better-sqlite3';
 import { sqliteLimit } from './sqlite-admin.ts';
 import type { DeliveryState } from '../vocabulary.ts';
-import { replyMailOfReturnPathSql, reportDetail, sentByReportDetail, TEXT_ERASED } from './rows.ts';
+import { ONE_DUPLICATE_TAKEN_BACK, replyMailOfReturnPathSql, reportDetail, sentByReportDetail, TEXT_ERASED } from './rows.ts';
 import type {
   Conversation,
   DeliveryReportResult,
@@ -216,7 +216,7 @@ export function prepareReplyStatements(db: Database) {
       WHERE o.message_id = ? AND o.number = ? AND COALESCE(o.provider_id, '') = ''
         AND (o.status = 'sent' OR (o.status = 'queued' AND o.lease_owner IS NULL AND o.held = 0))`),
     sentByReport: db.prepare(
-      "UPDATE outbound SET status = 'sent', provider_id = ?, tracking_id = COALESCE(tracking_id, ?), last_error = NULL, updated_at = ? WHERE id = ?",
+      `UPDATE outbound SET status = 'sent', provider_id = ?, tracking_id = COALESCE(tracking_id, ?), last_error = NULL, updated_at = ?, ${ONE_DUPLICATE_TAKEN_BACK} WHERE id = ?`,
     ),
     outboundById: db.prepare(`
       SELECT o.id, o.message_id, o.delivery, o.notify, m.report_all, m.gateway_account, ${SENT_AT} FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.id = ?`),

@@ -65,6 +65,7 @@ import {
   NEVER_SENT_EXCLUDED,
   countedByProvider,
   quarantineColumn,
+  ONE_DUPLICATE_TAKEN_BACK,
 } from './rows.ts';
 import {
   type AdminStatements,
@@ -1400,7 +1401,7 @@ function prepareStatements(db: Database) {
       UPDATE outbound SET next_attempt_at = ?, last_error = ?, attempts = attempts + ?,
         possible_duplicates = possible_duplicates + ?, lease_owner = NULL, updated_at = ? WHERE id = ?`),
     addAttempts: db.prepare('UPDATE outbound SET attempts = attempts + ?, possible_duplicates = possible_duplicates + ? WHERE id = ?'),
-    resendRecognised: db.prepare('UPDATE outbound SET possible_duplicates = max(possible_duplicates - 1, 0) WHERE id = ?'),
+    resendRecognised: db.prepare(`UPDATE outbound SET ${ONE_DUPLICATE_TAKEN_BACK} WHERE id = ?`),
     smsFinal: db.prepare(`
       UPDATE outbound SET status = ?, last_error = ?, attempts = attempts + ?, lease_owner = NULL,
         updated_at = ? WHERE id = ?`),

@@ -656,7 +656,28 @@ describe("delivery reports that name their SMS by the relay's own reference", ()
     assert.deepEqual([sms?.status, sms?.delivery], ['sent', 'delivered']);
     await sleep(3_500);
     assert.equal(gateway.requests.length, 1, 'the SMS is not sent again');
-    assert.match(await history(relay.relay.store, id, Date.now()), /sent: id \w+; the gateway's delivery report for it came while it waited to be sent again/);
+    const log = await history(relay.relay.store, id, Date.now());
+    assert.match(log, /sent: id \w+; the gateway's delivery report for it came while it waited to be sent again/);
+    // Its one request reached the gateway and none other was made: the possible duplicate its lost answer counted is taken back.
+    assert.equal((await relay.relay.store.smsOf(id))[0]?.possibleDuplicates, 0);
+    assert.match(log, /: sent, delivery report: delivered, 1 attempt, gateway id /, 'smsrelay log counts no possible duplicate');
+  });
+
+  test('Puzzel: a DR by customermessagereference for an SMS waiting to be sent again after no answer records it sent, its possible duplicate taken back', async () => {
+    const gateway = new ReplayServer({ contentType: 'application/json', answer: { status: 200, body: '{}' } });
+    // The one request is held past responseTimeout (1 s): no answer, the SMS waits 3 s to be sent again.
+    gateway.respond = () => new Promise((resolve) => setTimeout(() => resolve(gateway.answer), 2_000));
+    const relay = await relayOn(gateway, { provider: 'puzzel', serviceId: 4242 });
+    const id = queuedId((await sendMail(relay.relay.smtpPort, { to: ['+4791234561@sms.example.com'], body: 'held' })).data);
+    await waitFor('deferred after no answer', async () => (await relay.relay.store.smsOf(id))[0]?.possibleDuplicates === 1);
+    const sent = JSON.parse(gateway.requests[0]?.body ?? '{}') as { message: Array<{ clientReference: string }> };
+    const dr = { messageid: 'pzw1', customermessagereference: sent.message[0]?.clientReference, serviceid: 4242, type: 6, statuscode: 0 };
+    const answer = await postReport(relay, 'puzzel', 'application/json', JSON.stringify({ dr: [dr] }));
+    assert.deepEqual(await answer.json(), { status: 'advanced' });
+    const [sms] = await relay.relay.store.smsOf(id);
+    assert.deepEqual([sms?.status, sms?.delivery, sms?.attempts, sms?.possibleDuplicates], ['sent', 'delivered', 1, 0]);
+    assert.equal(gateway.requests.length, 1, 'the SMS is not sent again');
+    assert.match(await history(relay.relay.store, id, Date.now()), /: sent, delivery report: delivered, 1 attempt, gateway id pzw1/);
   });
 
   test("InteractSMS: an SMS recorded sent by its receipt keeps its notify id for replies: the phone's answer naming it goes to its sender", async () => {

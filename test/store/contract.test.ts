@@ -606,6 +606,7 @@ forEachStore((kind) =>
           ['queued', undefined],
         ],
       );
+      assert.equal(states[0]?.possibleDuplicates, 0, 'the report proved its attempt with no answer reached the gateway, and it is not sent again');
       const lines = (await store.events(messageId))
         .filter((event) => event.smsId === waiting.id && event.kind !== 'accepted')
         .map((event) => [event.kind, event.detail]);

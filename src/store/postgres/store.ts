@@ -68,6 +68,7 @@ import {
   countedByProvider,
   quarantineBytesSql,
   quarantineColumn,
+  ONE_DUPLICATE_TAKEN_BACK,
 } from '../rows.ts';
 import {
   type ConversationRow,
@@ -425,7 +426,7 @@ export const ONE_SMS_SENT = `WITH done AS (
  * duplicate fewer (only one: the others may be another provider's attempts or a taken-over lease's).
  * Rare: only a resend after a lost answer, to a provider that recognises it, has it.
  */
-const RESENDS_RECOGNISED = `UPDATE outbound o SET possible_duplicates = GREATEST(o.possible_duplicates - 1, 0) WHERE o.id = ANY($1::bigint[]) AND ${heldBy('$2')}`;
+const RESENDS_RECOGNISED = `UPDATE outbound o SET ${ONE_DUPLICATE_TAKEN_BACK} WHERE o.id = ANY($1::bigint[]) AND ${heldBy('$2')}`;
 
 /**
  * The requests that failed over before an outcome (`$2` SMS ids, `$3` details in order, at `$1`, by `$4`, `$5` 1 for a
@@ -522,7 +523,8 @@ interface SentGathering {
  * id, at `$3`, history `$4`, `$5` the report's tracking id unless it has one).
  */
 const SENT_BY_REPORT = `WITH sent AS (
-    UPDATE outbound SET status = 'sent', provider_id = $2, tracking_id = COALESCE(tracking_id, $5), last_error = NULL, updated_at = $3
+    UPDATE outbound SET status = 'sent', provider_id = $2, tracking_id = COALESCE(tracking_id, $5), last_error = NULL, updated_at = $3,
+      ${ONE_DUPLICATE_TAKEN_BACK}
     WHERE id = $1 RETURNING id, message_id
   )
   INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $3, message_id, id, 'sent', $4 FROM sent`;
