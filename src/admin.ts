@@ -716,8 +716,9 @@ function deleted(changed: number, sending: readonly LeasedSms[], wording: Wordin
 
 /** What each action by id says instead when none of its SMS is queued any more, after how each ended. */
 const FINISHED_ADVICE: Readonly<Record<QueueAction, string>> = {
-  retry: 'a finished SMS is not sent again: to send it again, send the mail again',
-  'send now': 'a finished SMS is not sent again: to send it again, send the mail again',
+  // The mail sent again under its Message-ID within delivery.resubmissionWindow is the same mail, folded (sent once).
+  retry: 'a finished SMS is not sent again: to send it again, send the mail again with a new Message-ID (or after delivery.resubmissionWindow)',
+  'send now': 'a finished SMS is not sent again: to send it again, send the mail again with a new Message-ID (or after delivery.resubmissionWindow)',
   hold: 'only a queued SMS can be held',
   release: 'only a held SMS can be released',
   delete: 'a finished SMS has left the queue already (its history stays)',

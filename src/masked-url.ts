@@ -12,7 +12,7 @@ export const REDACTED = '***';
  * The credentials of a URL as written: the URL standard (WHATWG, as `new URL` and every client here
  * read it) ends them at the authority's last `@`, so a raw `@` or `:` in a password is part of it.
  */
-const URL_CREDENTIALS = /^([^:/?#]+:\/\/)([^/?#\\]*)@/;
+export const URL_CREDENTIALS = /^([^:/?#]+:\/\/)([^/?#\\]*)@/;
 
 /**
  * A URL's credentials and query (and fragment) values hidden (a gateway's `?apikey=…`): for every URL

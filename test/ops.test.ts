@@ -291,7 +291,7 @@ describe('operating the relay', () => {
       assert.equal(result.stdout, '', args.join(' '));
       assert.equal(result.stderr, `smsrelay: data directory ${env.SMSRELAY_DATA_DIR}\nsmsrelay: ${said}\n`, args.join(' '));
     };
-    const resend = 'a finished SMS is not sent again: to send it again, send the mail again';
+    const resend = 'a finished SMS is not sent again: to send it again, send the mail again with a new Message-ID (or after delivery.resubmissionWindow)';
     for (const [command, advice] of [
       ['retry', resend],
       ['hold', 'only a queued SMS can be held'],

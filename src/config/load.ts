@@ -21,7 +21,7 @@ import { normaliseNumber, normaliseWrittenNumber } from '../sms/numbers.ts';
 import { NO_REPLY_LOCAL_PART } from '../sms/senders.ts';
 import { destinationProblem } from '../policy/destinations.ts';
 import { didYouMean, EMPTY_VALUE, keysAt, pathsOf, plainHint, schemaAt } from './hints.ts';
-import { maskedUrl, REDACTED } from '../masked-url.ts';
+import { maskedUrl, REDACTED, URL_CREDENTIALS } from '../masked-url.ts';
 import { maskedSecrets, SECRET_KEYS, URL_KEY } from './secrets.ts';
 import { configureRoutes, type GatewayAccount, type GatewayRoute, type SelectedProvider } from './routes.ts';
 import { dkimKeyProblem, readTlsPair, type TlsFiles } from './tls.ts';
@@ -906,7 +906,7 @@ function checkAccount(
     // Refused, not sent as Basic authentication: where it would go is not one answer (the gateway's own account, as
     // Twilio's Authorization already is, or a proxy in front of it), the Fetch standard refuses such a URL too, and a
     // password in a URL ends up in shell histories and pasted configurations. A proxy's token may ride in the query.
-    if (typeof value === 'string' && /^[^:/?#]+:\/\/[^/?#\\]*@/.test(value)) {
+    if (typeof value === 'string' && URL_CREDENTIALS.test(value)) {
       problems.push(
         `${describe([key])}: carries a user name or password before the host, which the relay does not send; put the account's in ${at}.username and ${at}.password, and a proxy's token in the URL's query (?apikey=…), which is sent as written`,
       );

@@ -75,13 +75,26 @@ export function configuredSecrets(config: object): string[] {
  */
 const QUERY_SECRET_CHARS = 8;
 
-/** A query parameter named like one that carries a secret (`apikey`, `access_token`, `sig`, Azure's `code`): its value is one at any length. */
-const SECRET_QUERY_NAME = /key|token|secret|pass|pwd|sig|auth|code|credential/i;
+/**
+ * A word of a query parameter's name that says it carries a secret (`key`, `access_token`, `sig`, Azure's `code`), or
+ * one word written as two (`apikey`): its value is one from MIN_REDACTED_CHARS on, as every secret cut. Whole words
+ * (split at non-letters and camelCase), so `countrycode` and `keyword` carry none.
+ */
+const SECRET_QUERY_WORD =
+  /^(?:(?:api|access|client|app|auth|session|private|secret)?(?:key|token|secret)|pass|password|passwd|pwd|sig|signature|auth|code|credentials?)$/;
+
+function secretQueryName(name: string): boolean {
+  const words = name
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .toLowerCase()
+    .split(/[^a-z0-9]+/);
+  return words.some((word) => SECRET_QUERY_WORD.test(word));
+}
 
 /**
  * The values of a URL's query a gateway is sent with every request (src/providers/http-endpoint.ts) and may echo: as
  * written and as a form reads them (`%2B`, `+` for a space), those QUERY_SECRET_CHARS long or more and those of a
- * parameter SECRET_QUERY_NAME names (a bare `?T0KEN` is all value). None for a value that is no URL.
+ * parameter secretQueryName names (a bare `?T0KEN` is all value). None for a value that is no URL.
  */
 export function querySecrets(value: string): string[] {
   let search: string;
@@ -90,21 +103,25 @@ export function querySecrets(value: string): string[] {
   } catch {
     return [];
   }
-  const read = (part: string): string => {
-    try {
-      return decodeURIComponent(part.replaceAll('+', ' '));
-    } catch {
-      return part;
-    }
-  };
+  // As a form reads a query: `+` a space, then percent-decoded.
+  const read = (part: string): string => percentDecoded(part.replaceAll('+', ' '));
   const values = new Set<string>();
   for (const parameter of search.split('&')) {
     const equals = parameter.indexOf('=');
     const [name, written] = equals < 0 ? ['', parameter] : [read(parameter.slice(0, equals)), parameter.slice(equals + 1)];
     const text = read(written);
-    if (text.length >= QUERY_SECRET_CHARS || SECRET_QUERY_NAME.test(name)) for (const form of [written, text]) values.add(form);
+    if (text.length >= QUERY_SECRET_CHARS || secretQueryName(name)) for (const form of [written, text]) values.add(form);
   }
   return [...values].filter((form) => form !== '');
+}
+
+/** A URL's part as read, its %-escapes decoded; as written when they are no UTF-8 (`%E9`), as a peer may read it too. */
+function percentDecoded(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part;
+  }
 }
 
 /** A URL's password in the forms a login sends it: `clear`, as written and as read; `encoded`, in base64. */
@@ -130,14 +147,7 @@ export function urlSecrets(value: string): UrlSecrets {
     return none;
   }
   if (url.password === '') return none;
-  const read = (part: string): string => {
-    try {
-      return decodeURIComponent(part);
-    } catch {
-      return part;
-    }
-  };
-  const [user, password] = [read(url.username), read(url.password)];
+  const [user, password] = [percentDecoded(url.username), percentDecoded(url.password)];
   const base64 = (text: string): string => Buffer.from(text, 'utf8').toString('base64');
   return {
     clear: [...new Set([url.password, password])],

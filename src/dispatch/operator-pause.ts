@@ -24,6 +24,7 @@ export interface OperatorPauseWatchOptions {
 export class OperatorPauseWatch {
   readonly #options: OperatorPauseWatchOptions;
   #timer: NodeJS.Timeout | undefined;
+  #stopped = false;
   #looking: Promise<void> | undefined;
   /** The pause's start as last seen, undefined while running; null before the first look. */
   #since: number | undefined | null = null;
@@ -47,9 +48,14 @@ export class OperatorPauseWatch {
     return this.#since ?? undefined;
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stops looking without waiting for a look in flight: a read held by a PostgreSQL outage (seconds) must not delay the
+   * stop's first step (421, 503, ESME_RX_T_APPN at once); what that look finds, or how it fails as the store closes, is
+   * not said.
+   */
+  stop(): void {
     clearInterval(this.#timer);
-    await this.#looking;
+    this.#stopped = true;
   }
 
   #lookInBackground(): void {
@@ -65,6 +71,7 @@ export class OperatorPauseWatch {
     try {
       since = await store.dispatchPausedSince();
     } catch (error) {
+      if (this.#stopped) return;
       // The store's outage is its health's to log. Anything else is a bug, with its stack: once, not every look
       // (17,280 a day), again when it changes or after a look that worked.
       if (isStoreFailure(error)) return;
@@ -74,6 +81,7 @@ export class OperatorPauseWatch {
       logger[level](failureLogFields(error), "dispatch: the operator's pause could not be read; tried again later");
       return;
     }
+    if (this.#stopped) return;
     this.#fault = undefined;
     const now = clock();
     const was = this.#since;

@@ -5,7 +5,7 @@
  * request (a 451 or a 503 for good) and kept by the other. Removed, not replaced: what the relay writes from it drops
  * control characters anyway (an SMS's text, its reply mail's body), so it reads the same, and nothing is made up in
  * their place. Every other character PostgreSQL's UTF-8 text takes; a lone UTF-16 surrogate, the one other it cannot
- * encode, is written as U+FFFD by its client (the webhooks quarantine an SMS holding one: webhooks.ts wholeCharacters).
+ * encode, is written as U+FFFD by its client (the webhooks quarantine a single SMS holding one, webhooks.ts wholeCharacters; a long SMS's part keeps its half for the join).
  * Bytes (a raw mail, a quarantined body) are kept as bytes and left as they are.
  */
 export function storable<T>(value: T): T {

@@ -6,6 +6,7 @@ import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, DURATION_SETTINGS, loadConfig } from '../../src/config/load.ts';
 import { configSchema, MAX_SPAN_MS, MAX_WAIT_MS } from '../../src/config/schema.ts';
+import { querySecrets } from '../../src/config/secrets.ts';
 import { hashPassword } from '../../src/policy/passwords.ts';
 import { twilioPlugin } from '../../src/providers/twilio/index.ts';
 import { removeDir, tempDir } from '../helpers/relay.ts';
@@ -1303,5 +1304,15 @@ describe('webhook authentication and the HTTP settings', () => {
     assert.deepEqual(renamed.warnings, []);
     const [line] = problems({}, 'http:\n  trustedProxies: [10.0.0.1/32]\nconsole:\n  trustedProxies: [127.0.0.1/32]\n');
     assert.match(line ?? '', /console\.trustedProxies: the old name of http\.trustedProxies/);
+  });
+});
+
+describe("a gateway URL's query values cut from a gateway's words (querySecrets)", () => {
+  test('a parameter is secret by a whole word of its name, not by letters inside another word; a long value whatever its name', () => {
+    const url =
+      'https://gw.example.com/send?apikey=k1x&access_token=t2y&X-Api-Key=h3z&authToken=a4w&countrycode=GB44&keyword=STOP&format=json&region=eu&ref=abcdefgh12';
+    const secrets = querySecrets(url);
+    for (const value of ['k1x', 't2y', 'h3z', 'a4w', 'abcdefgh12']) assert.ok(secrets.includes(value), value);
+    for (const value of ['GB44', 'STOP', 'json', 'eu']) assert.ok(!secrets.includes(value), value);
   });
 });
