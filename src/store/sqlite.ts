@@ -1339,7 +1339,7 @@ function prepareStatements(db: Database) {
       SELECT COALESCE(duplicate_of, id) AS id, fingerprint = @fingerprint AND subject IS @subject AS match,
         date_header = @date AS requeued, duplicate_of IS NOT NULL AS repeat, text IS NOT @text OR subject IS NOT @subject AS other
       FROM messages WHERE message_id_header = @message_id_header AND received_at >= @since
-      ORDER BY received_at DESC, rowid DESC LIMIT @rows`),
+      ORDER BY received_at DESC, rowid DESC ${sqliteLimit('@rows')}`),
     insertSms: db.prepare(`
       INSERT INTO outbound (message_id, number, rcpt, notify, orcpt, status, next_attempt_at, updated_at)
       VALUES (@message_id, @number, @rcpt, @notify, @orcpt, 'queued', @due, @now)`),
