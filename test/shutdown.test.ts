@@ -7,6 +7,7 @@ import { after, describe, test } from 'node:test';
 import { loadConfig } from '../src/config/load.ts';
 import { hashPassword } from '../src/policy/passwords.ts';
 import { startRelay } from '../src/relay.ts';
+import { IDLE_CLOSE_GRACE_MS } from '../src/http/server.ts';
 import { webhookPaths } from '../src/http/webhooks.ts';
 import { SqliteStore } from '../src/store/sqlite.ts';
 import { captureLog } from './helpers/log-lines.ts';
@@ -457,6 +458,23 @@ describe('the HTTP side of a stop', () => {
     client.received = '';
     const stopped = relay.stop();
     client.write('GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    assert.equal((await client.answer())?.status, 503, `answered, not reset (${client.received})`);
+    await stopped;
+  });
+
+  test("a keep-alive client whose next request arrives while the relay's event loop stalls through the stop's grace (a loaded machine, a long GC) gets the 503, not a reset", async () => {
+    const relay = await relayStoppingIn('2s');
+    const client = new RawHttp(relay.relay.httpPort);
+    client.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    assert.equal((await client.answer())?.status, 200);
+    client.received = '';
+    const stopped = relay.stop();
+    client.write('GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    // The stop's first steps run in this turn's microtasks, the HTTP drain starting its grace; then the loop stalls past
+    // the grace before it reads a socket again, so its timer is due before the request is read.
+    for (let turn = 0; turn < 500; turn++) await Promise.resolve();
+    const stalledUntil = performance.now() + 3 * IDLE_CLOSE_GRACE_MS;
+    while (performance.now() < stalledUntil);
     assert.equal((await client.answer())?.status, 503, `answered, not reset (${client.received})`);
     await stopped;
   });
