@@ -3,7 +3,7 @@
  * carries them in: a gateway that echoes its request in an error text must not carry them on into
  * logs, SMS histories or the bounce mailed to the sender.
  */
-import { maskedUrl, percentDecoded, readQueryPart, REDACTED, secretQueryParameter } from '../masked-url.ts';
+import { maskedUrl, REDACTED } from '../masked-url.ts';
 
 /**
  * Keys whose values are secrets wherever they are in the configuration (a provider's own keys
@@ -70,9 +70,31 @@ export function configuredSecrets(config: object): string[] {
 }
 
 /**
+ * A query value at least this long is taken for a secret whatever its parameter's name: a key or a signature is longer,
+ * and the common values shorter (`json`, `eu`, `2`) would garble a gateway's words wherever it writes them.
+ */
+const QUERY_SECRET_CHARS = 8;
+
+/**
+ * A word of a query parameter's name that says it carries a secret (`key`, `access_token`, `sig`, Azure's `code`), or
+ * one word written as two (`apikey`): its value is one from MIN_REDACTED_CHARS on, as every secret cut. Whole words
+ * (split at non-letters and camelCase), so `countrycode` and `keyword` carry none.
+ */
+const SECRET_QUERY_WORD =
+  /^(?:(?:api|access|client|app|auth|session|private|secret)?(?:key|token|secret)|pass|password|passwd|pwd|sig|signature|auth|code|credentials?)$/;
+
+function secretQueryName(name: string): boolean {
+  const words = name
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .toLowerCase()
+    .split(/[^a-z0-9]+/);
+  return words.some((word) => SECRET_QUERY_WORD.test(word));
+}
+
+/**
  * The values of a URL's query a gateway is sent with every request (src/providers/http-endpoint.ts) and may echo: as
- * written and as a form reads them (`%2B`, `+` for a space), those secretQueryParameter takes for secrets (a bare
- * `?T0KEN` is all value). None for a value that is no URL.
+ * written and as a form reads them (`%2B`, `+` for a space), those QUERY_SECRET_CHARS long or more and those of a
+ * parameter secretQueryName names (a bare `?T0KEN` is all value). None for a value that is no URL.
  */
 export function querySecrets(value: string): string[] {
   let search: string;
@@ -81,14 +103,25 @@ export function querySecrets(value: string): string[] {
   } catch {
     return [];
   }
+  // As a form reads a query: `+` a space, then percent-decoded.
+  const read = (part: string): string => percentDecoded(part.replaceAll('+', ' '));
   const values = new Set<string>();
   for (const parameter of search.split('&')) {
     const equals = parameter.indexOf('=');
-    const [name, written] = equals < 0 ? ['', parameter] : [readQueryPart(parameter.slice(0, equals)), parameter.slice(equals + 1)];
-    const text = readQueryPart(written);
-    if (secretQueryParameter(name, text)) for (const form of [written, text]) values.add(form);
+    const [name, written] = equals < 0 ? ['', parameter] : [read(parameter.slice(0, equals)), parameter.slice(equals + 1)];
+    const text = read(written);
+    if (text.length >= QUERY_SECRET_CHARS || secretQueryName(name)) for (const form of [written, text]) values.add(form);
   }
   return [...values].filter((form) => form !== '');
+}
+
+/** A URL's part as read, its %-escapes decoded; as written when they are no UTF-8 (`%E9`), as a peer may read it too. */
+function percentDecoded(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part;
+  }
 }
 
 /** A URL's password in the forms a login sends it: `clear`, as written and as read; `encoded`, in base64. */

@@ -113,7 +113,7 @@ describe("a gateway URL's query echoed by the gateway or a proxy in front of it"
     [
       'an error page quoting the URL asked for (IIS\'s "Requested URL")',
       (request) => ({ status: 404, body: `<html><body>Not Found. Requested URL: http://127.0.0.1${request.path} (format json)</body></html>` }),
-      '/gw/smsgateway/sendmsg.aspx?apikey=***&format=json&sig=*** (format json)',
+      '/gw/smsgateway/sendmsg.aspx?apikey=***&format=***&sig=*** (format json)',
     ],
   ];
   for (const [name, answer, said] of cases) {
@@ -150,29 +150,6 @@ describe("a gateway URL's query echoed by the gateway or a proxy in front of it"
       }
     });
   }
-});
-
-test("a gateway's words with ordinary links are shown as written, a secret-named value masked, the punctuation after a URL kept out of it", async () => {
-  const body = 'Paused: see https://status.example.com/incident?p=1; sign in at https://portal.example.com/login?token=Tk42.';
-  const server = await gateway({ status: 404, body });
-  const dir = tempDir('smsrelay-url-links-');
-  dirs.push(dir);
-  const yaml = { gateway: { provider: 'intellisoftware', url: `${server.url}/gw`, ...GATEWAY_ACCOUNT } };
-  const relay = await startTestRelay(yaml, {}, dir, {}, undefined);
-  let id: string;
-  try {
-    id = queuedId((await sendMail(relay.relay.smtpPort, { to: ['447700900911@sms.localhost'], body: 'links' })).data);
-    await waitFor(
-      'the refusal in the history',
-      async () => (await relay.relay.store.events(id)).some((event) => event.detail?.includes('the gateway said')),
-      20_000,
-    );
-  } finally {
-    await relay.stop();
-  }
-  const log = runCommand(dir, relayEnvironment(dir, yaml), 'log', id);
-  assert.equal(log.status, 0, log.stderr);
-  assert.ok(log.stdout.includes('see https://status.example.com/incident?p=1; sign in at https://portal.example.com/login?token=***.'), log.stdout);
 });
 
 test('a history an older relay wrote with a gateway URL as written (its query or credentials) is shown masked by smsrelay log', async () => {
