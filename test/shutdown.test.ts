@@ -520,6 +520,33 @@ describe('the HTTP side of a stop', () => {
     await waitFor('the connection closed', () => refused.closed, 2_000);
   });
 
+  test('a stray CRLF after a finished body (old PHP curl) holds nothing: the stop closes the connection once its answer is written, no warning', async () => {
+    const relay = await relayStoppingIn('10s');
+    // Answered before the stop, its CRLF after the answer.
+    const answered = new RawHttp(relay.relay.httpPort);
+    const before = moForm('stop-http-9', 'answered before the stop');
+    answered.write(moHead(before) + before);
+    assert.equal((await answered.answer())?.status, 200);
+    answered.write('\r\n');
+    // Under way at the stop, its body's end and the CRLF in one write.
+    const form = moForm('stop-http-10', 'finished with a CRLF');
+    const underWay = await webhookUnderWay(relay.relay.httpPort, form, 5);
+    const stopped = relay.stop();
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    underWay.write(`${form.slice(5)}\r\n`);
+    const answer = await underWay.answer();
+    assert.equal(answer?.status, 200, underWay.received);
+    assert.match(answer?.headers ?? '', /^connection: close$/m);
+    await waitFor('the answered connection closed', () => answered.closed, STOP_BUDGET_MS);
+    await waitFor('the connection closed after its answer', () => underWay.closed, STOP_BUDGET_MS);
+    // Well before shutdownTimeout (10 s), which held it before.
+    assert.notEqual(await within(stopped, STOP_BUDGET_MS), 'still running');
+    assert.deepEqual(
+      relay.messages().filter((line) => line.msg.startsWith('http: stopping:')),
+      [],
+    );
+  });
+
   test('a request pipelined behind the one under way at the stop is answered 503 after it, and not taken', async () => {
     const relay = await relayStoppingIn(HELD_OPEN);
     const first = moForm('stop-http-6', 'under way at the stop');

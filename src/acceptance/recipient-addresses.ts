@@ -165,22 +165,15 @@ export function resolveRecipient(address: string, rules: RecipientRules, spaced?
     throw new RelayError('RELAY_DENIED', `Relaying denied: ${asciiQuoted(written)} is not an SMS domain of this relay`);
   }
   if (spaced !== undefined) {
-    const found = [...new Set(spaced.match(FORMAT_CHARACTER))];
-    const named = found.map(codePointName);
-    const what = `${found.every((character) => SHOWS_NOTHING.test(character)) ? 'the invisible' : 'the'} character${found.length > 1 ? 's' : ''}`;
-    const holds = `"${asciiQuoted(spaced)}" holds ${what} ${named.join(', ')}`;
     const plain = spaced.replace(FORMAT_CHARACTER, '');
-    try {
-      // Words with blanks, as a subject's `To:` reads them; without blanks, the local part as a RCPT of it reads it.
+    // Words with blanks, as a subject's `To:` reads them; without blanks, the local part as a RCPT of it reads it.
+    const read = () => {
       if (BLANK.test(plain)) subjectNumber(plain, rules);
       else if (!isPostmasterAddress(`${plain}@${domain}`, rules.domains)) resolveRecipient(`${plain}@${domain}`, rules);
-    } catch (error) {
-      // No number once they are out either: what to remove is said all the same, then why the rest is none.
-      if (named.length === 0 || !(error instanceof RelayError) || !error.message.startsWith(BAD_RECIPIENT)) throw error;
-      throw new RelayError('BAD_NUMBER', `${BAD_RECIPIENT}${holds}, and ${error.message.slice(BAD_RECIPIENT.length)}`, { quotes: [spaced, ...error.quotes] });
-    }
+    };
     const number = asciiQuoted(plain.replace(/\s+/gu, ''));
-    if (named.length > 0) throw new RelayError('BAD_NUMBER', `${BAD_RECIPIENT}${holds}: write <${number}@${domain}>`, { quotes: [spaced] });
+    if (holdsFormatCharacter(spaced)) throw formatCharactersRefused(spaced, read, `write <${number}@${domain}>`);
+    read();
     throw new RelayError('BAD_RECIPIENT_SYNTAX', `Write the number without spaces: <${number}@${domain}>`);
   }
   const uri = TELEPHONE_URI.exec(local);
@@ -293,9 +286,32 @@ export function recipientNumber(local: string, rules: Pick<RecipientRules, 'defa
  * one, unless its words could each be a number of their own (severalNumbers): refused then, never joined into another's.
  */
 export function subjectNumber(written: string, rules: Pick<RecipientRules, 'defaultRegion' | 'accountIdAddresses'>): string {
+  if (holdsFormatCharacter(written)) {
+    const plain = written.replace(FORMAT_CHARACTER, '');
+    throw formatCharactersRefused(written, () => subjectNumber(plain, rules), `write To:${asciiQuoted(plain.replace(/\s+/gu, ''))}`);
+  }
   const several = severalNumbers(written, rules.defaultRegion);
   if (several !== undefined) throw new RelayError('BAD_NUMBER', `${BAD_RECIPIENT}${several}`);
   return recipientNumber(written, rules);
+}
+
+/**
+ * The refusal of a number written with format characters (FORMAT_CHARACTER), in RCPT's and a subject's `To:` alike: each
+ * named by code point (what to remove), then `fix` (what to write), or, where `read` finds no number once they are out,
+ * why not.
+ */
+function formatCharactersRefused(written: string, read: () => unknown, fix: string): RelayError {
+  const found = [...new Set(written.match(FORMAT_CHARACTER))];
+  const what = `${found.every((character) => SHOWS_NOTHING.test(character)) ? 'the invisible' : 'the'} character${found.length > 1 ? 's' : ''}`;
+  const holds = `"${asciiQuoted(written)}" holds ${what} ${found.map(codePointName).join(', ')}`;
+  try {
+    read();
+  } catch (error) {
+    if (!(error instanceof RelayError) || !error.message.startsWith(BAD_RECIPIENT)) throw error;
+    // No number once they are out either: what to remove is said all the same, then why the rest is none.
+    return new RelayError('BAD_NUMBER', `${BAD_RECIPIENT}${holds}, and ${error.message.slice(BAD_RECIPIENT.length)}`, { quotes: [written, ...error.quotes] });
+  }
+  return new RelayError('BAD_NUMBER', `${BAD_RECIPIENT}${holds}: ${fix}`, { quotes: [written] });
 }
 
 /** Why a local part that is no valid number gets no SMS; the no-reply address says what it is for. */

@@ -137,6 +137,16 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
+/**
+ * Whether Node's parser has begun a request on the connection since its last one: the empty lines it skips before a
+ * request line (RFC 9112 section 2.2), as a client's stray CRLF after its body (old PHP curl), begin none. It is what
+ * server.closeIdleConnections() reads; a Node without the parser's duration() says begun, as bytes alone did.
+ */
+function messageBegun(socket: Socket): boolean {
+  const parser = (socket as Socket & { parser?: { duration?: () => number } | null }).parser;
+  return parser?.duration?.() !== 0;
+}
+
 /** A request Node's parser refused or cut, answered in the catalogue's JSON form (fastify's own has another shape). */
 function answerClientError(error: Error & { code?: string; rawPacket?: unknown }, socket: Duplex, requestMs: number): void {
   if (error.code === 'ECONNRESET') return;
@@ -552,7 +562,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       if (socket.writableEnded) continue;
       // Under way: a request being answered, or bytes of one since the last answer (a head still arriving).
       if (answering.get(socket)) held.add(socket);
-      else if (socket.bytesRead === (readWhenAnswered.get(socket) ?? 0)) idle.push(socket);
+      else if (socket.bytesRead === (readWhenAnswered.get(socket) ?? 0) || !messageBegun(socket)) idle.push(socket);
       // Bytes since the last answer are a head arriving unless its request's body still is: that request was answered
       // before its body was read (a refusal), and the connection closes once the body is read ('end' above).
       else if (lastRequest.get(socket)?.readableEnded !== false) {

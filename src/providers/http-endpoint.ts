@@ -11,6 +11,7 @@ import { maskNumbersIn } from '../sms/numbers.ts';
 import { relayVersion } from '../version.ts';
 import type { Gateway, GatewayCapabilities, GatewayOptions, SmsSubmission, SubmissionResult } from './contract.ts';
 import { TLS_CERTIFICATE_CODES } from './outcome-reasons.ts';
+import { problemDetail } from './problem-details.ts';
 
 /** Enough of a gateway's words (an error page, a refusal's text) to recognise them, without filling logs or bounces. */
 export const BODY_DETAIL_CHARS = 200;
@@ -276,10 +277,13 @@ export function httpRefusal(outcome: Extract<HttpOutcome, { kind: 'http' }>, det
   };
 }
 
-/** A redirect names where it leads (the body of one is a server's boilerplate); any other refusal, the start of its body. */
+/**
+ * A redirect names where it leads (the body of one is a server's boilerplate); a refusal in RFC 7807's JSON, its
+ * words (problemDetail); any other, the start of its body.
+ */
 function refusalDetail(outcome: Extract<HttpOutcome, { kind: 'http' }>): string {
   if (outcome.location !== undefined) return `redirected to ${outcome.location}`.slice(0, BODY_DETAIL_CHARS);
-  return outcome.text.trim().slice(0, BODY_DETAIL_CHARS);
+  return (outcome.truncated ? undefined : problemDetail(outcome.text))?.slice(0, BODY_DETAIL_CHARS) ?? outcome.text.trim().slice(0, BODY_DETAIL_CHARS);
 }
 
 /**

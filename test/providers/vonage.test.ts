@@ -488,6 +488,42 @@ describe('Vonage adapter: an answer whose message-count disagrees with its messa
   });
 });
 
+describe('Vonage adapter: a 429 in RFC 7807 problem details', () => {
+  const server = new ReplayServer({ contentType: 'application/problem+json' });
+  serveDuringSuite(server);
+  const number = '+447700900218';
+
+  test("is retried with the problem's words as its reason, not the JSON quoted whole, and its Retry-After", async () => {
+    const { classifyRecipient } = outcomeClassifier(vonagePlugin.outcomeRules);
+    const problem = {
+      type: 'https://developer.nexmo.com/api-errors#throttled',
+      title: 'Throttled',
+      detail: 'Please wait, then retry your request',
+      instance: 'bf0ca0bf927b3b52e3cb03217e1a1ddf',
+    };
+    server.next = [{ status: 429, body: JSON.stringify(problem), headers: { 'retry-after': '2' } }];
+    const result = await withFreshGateway(
+      createVonageGateway,
+      {
+        ...TEST_GATEWAY_SETTINGS,
+        endpoints: [server.url],
+        username: 'key',
+        password: 'secret',
+        accountId: undefined,
+        sessions: false,
+        settings: { from: 'ACME' },
+      },
+      (gateway) => gateway.send({ messageId: 'm429', recipients: [number], text: 'hi', encoding: 'gsm7', maxParts: 1 }, 0),
+    );
+    assert.deepEqual(result.kind === 'refused' ? [result.code, result.detail, result.retryAfter] : result, [
+      'HTTP_429',
+      'Please wait, then retry your request',
+      '2',
+    ]);
+    assert.equal(classifyRecipient(result, number).action, 'retry');
+  });
+});
+
 describe("Vonage: the gateway id is Vonage's message-id", () => {
   const gateway = new ReplayServer({ contentType: 'application/json' });
   serveDuringSuite(gateway);

@@ -301,6 +301,19 @@ describe('a number written with blanks in RCPT is answered after the checks that
     }
   });
 
+  test("a sendsms@ subject's To: holding an invisible character is refused in RCPT's words, with the To: to write", async () => {
+    const replies: string[] = [];
+    for (const written of ['20255501\u200b23', '\u202d+447700900123\u202c', '+44\u20607700900123', '\u200b12']) {
+      replies.push(said((await transaction(suite.port, ['sendsms@sms.localhost'], `To:${written}`)).data));
+    }
+    assert.deepEqual(replies, [
+      '550 5.1.3 Bad recipient: "20255501U+200B23" holds the invisible character U+200B: write To:2025550123',
+      '550 5.1.3 Bad recipient: "U+202D+447700900123U+202C" holds the invisible characters U+202D, U+202C: write To:+447700900123',
+      '550 5.1.3 Bad recipient: "+44U+20607700900123" holds the invisible character U+2060: write To:+447700900123',
+      '550 5.1.3 Bad recipient: "U+200B12" holds the invisible character U+200B, and "12" is too short to be a phone number',
+    ]);
+  });
+
   test("a service number or a list of numbers holding an invisible character, or a name holding one (the postmaster's too), is refused naming it, then as the address without it is", async () => {
     const replies = await transaction(suite.port, [
       '20255501\u200b23-1000@sms.localhost',
