@@ -140,6 +140,16 @@ export const ONE_DUPLICATE_TAKEN_BACK = 'possible_duplicates = CASE WHEN possibl
 export const sentByReportDetail = (providerId: string) =>
   `id ${providerId}; the gateway's delivery report for it came while it waited to be sent again after an attempt with no answer: that attempt reached the gateway, so it is not sent again`;
 
+/**
+ * The history detail, an SQL expression of the SMS's gateway id (`id`) and the attempt's error (`error`), of an SMS
+ * recorded as sent at its attempt's outcome (both stores): a delivery report that names it came while that attempt was
+ * in flight (sqlite-replies.ts, applyReport), and the attempt then ended with no answer or another retry. The report
+ * proves the gateway took the SMS, so it is not sent again, and the possible duplicate the attempt counted is taken back
+ * (ONE_DUPLICATE_TAKEN_BACK), as for a report that came while it waited (sentByReportDetail).
+ */
+export const sentByReportInFlightDetail = (id: string, error: string) =>
+  `'id ' || ${id} || '; the gateway''s delivery report for it came while an attempt had no answer yet, which then ended with none (' || ${error} || '): the gateway took it, so it is not sent again'`;
+
 /** A delivery report's history detail: its state, and the provider's words for it or else its code (both stores; ADOPT_ORPHANS too). */
 export const reportDetail = (report: { readonly state: string; readonly code: number; readonly said?: string | undefined }) =>
   `${report.state} (${report.said ?? `provider status ${report.code}`})`;

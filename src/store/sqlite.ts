@@ -66,6 +66,7 @@ import {
   countedByProvider,
   quarantineColumn,
   ONE_DUPLICATE_TAKEN_BACK,
+  sentByReportInFlightDetail,
 } from './rows.ts';
 import {
   type AdminStatements,
@@ -608,10 +609,20 @@ export class SqliteStore implements Store {
             adoptOrphans(this.#replies, outcome.smsId, sms.number, outcome.providerId, now);
             break;
           }
-          case 'retry':
-            sql.smsRetry.run(outcome.nextAttemptAt, outcome.error, outcome.attempted ? 1 : 0, outcome.possibleDuplicate ? 1 : 0, now, outcome.smsId);
-            sql.insertEventForSms.run(now, 'deferred', attemptDetail(outcome), outcome.smsId);
+          case 'retry': {
+            const counts = [outcome.attempted ? 1 : 0, outcome.possibleDuplicate ? 1 : 0] as const;
+            if (sql.smsRetry.run(outcome.nextAttemptAt, outcome.error, ...counts, now, outcome.smsId).changes > 0) {
+              sql.insertEventForSms.run(now, 'deferred', attemptDetail(outcome), outcome.smsId);
+              break;
+            }
+            // Not queued again: a report that names it came while this attempt was in flight (sqlite-replies.ts, applyReport),
+            // which proves the gateway took it. Sent under the report's id, with the reports that came before this outcome.
+            const sms = sql.smsSentByReport.get(...counts, now, outcome.smsId) as (SentSms & { provider_id: string }) | undefined;
+            if (!sms) break; // an SMS no longer in the store
+            sql.insertSentByReportEvent.run(now, attemptDetail(outcome), outcome.smsId);
+            adoptOrphans(this.#replies, outcome.smsId, sms.number, sms.provider_id, now);
             break;
+          }
           case 'failed':
           case 'expired':
             sql.smsFinal.run(outcome.kind, outcome.error, outcome.attempted === false ? 0 : 1, now, outcome.smsId);
@@ -1397,13 +1408,22 @@ function prepareStatements(db: Database) {
     smsSent: db.prepare(`
       UPDATE outbound SET status = 'sent', provider_id = ?, tracking_id = ?, attempts = attempts + 1, lease_owner = NULL,
         last_error = NULL, updated_at = ? WHERE id = ? RETURNING number, message_id`),
+    // A queued SMS has no gateway id unless a report named it in flight (smsSentByReport).
     smsRetry: db.prepare(`
       UPDATE outbound SET next_attempt_at = ?, last_error = ?, attempts = attempts + ?,
-        possible_duplicates = possible_duplicates + ?, lease_owner = NULL, updated_at = ? WHERE id = ?`),
+        possible_duplicates = possible_duplicates + ?, lease_owner = NULL, updated_at = ? WHERE id = ? AND NOT (status = 'queued' AND COALESCE(provider_id, '') <> '')`),
+    /** A retry's SMS that a report named while its attempt was in flight: sent (ONE_DUPLICATE_TAKEN_BACK after the attempt's count). */
+    smsSentByReport: db.prepare(`
+      UPDATE outbound SET status = 'sent', attempts = attempts + ?, possible_duplicates = MAX(possible_duplicates + ? - 1, 0), lease_owner = NULL,
+        last_error = NULL, updated_at = ? WHERE id = ? AND status = 'queued' AND provider_id <> '' RETURNING number, message_id, provider_id`),
+    insertSentByReportEvent: db.prepare(`
+      INSERT INTO events (at, message_id, sms_id, kind, detail)
+      SELECT ?, message_id, id, 'sent', ${sentByReportInFlightDetail('provider_id', '?')} FROM outbound WHERE id = ?`),
     addAttempts: db.prepare('UPDATE outbound SET attempts = attempts + ?, possible_duplicates = possible_duplicates + ? WHERE id = ?'),
     resendRecognised: db.prepare(`UPDATE outbound SET ${ONE_DUPLICATE_TAKEN_BACK} WHERE id = ?`),
+    // A report that named it in flight stays an orphan: the gateway's answer or the SMS's age decided (provider_id: smsSentByReport).
     smsFinal: db.prepare(`
-      UPDATE outbound SET status = ?, last_error = ?, attempts = attempts + ?, lease_owner = NULL,
+      UPDATE outbound SET status = ?, last_error = ?, attempts = attempts + ?, lease_owner = NULL, provider_id = NULL,
         updated_at = ? WHERE id = ?`),
     leasedSmsIds: db.prepare(`SELECT id FROM outbound WHERE ${STALE_LEASES}`),
     releaseSms: db.prepare(`

@@ -53,6 +53,8 @@ export interface Store extends ReplyStore, ReassemblyStore, SharedStateStore, Cl
    * line (`late answer: from <owner>, after its lease was taken over: …`), and the reports queued with it about its message are dropped.
    * Without `owner`, every outcome is the SMS's. Resolves with the ids of the outcomes kept as late answers
    * (none without `owner`): the dispatcher lets such an answer change nothing of the provider's shared state either.
+   * A retry of an SMS a delivery report named while its attempt was in flight (NewDeliveryReport.messageId) records it
+   * sent with that report instead, which proves the gateway took it: it is not queued again.
    */
   recordSmsOutcomes(outcomes: readonly SmsOutcome[], mail?: readonly NewOutgoingMail[], owner?: string): Promise<readonly number[]>;
 
@@ -552,8 +554,10 @@ export interface NewDeliveryReport {
   readonly formerId?: string | undefined;
   /**
    * The relay message the report names by the relay's own reference (StatusReport.messageId): its SMS to
-   * `number` is matched when the ids find none and no id names it, if sent, or if waiting to be sent again (not leased): then
-   * recorded as sent with this report, as the gateway took an earlier attempt.
+   * `number` is matched when the ids find none and no id names it, if sent, or if queued: waiting to be sent again (not
+   * leased), then recorded as sent with this report, as the gateway took an earlier attempt; or in flight (leased),
+   * then the report is kept as an orphan and the attempt's outcome decides (recordSmsOutcomes: an outcome other than
+   * sent or a final failure records the SMS sent with it).
    */
   readonly messageId?: string | undefined;
   /** The tracking id an SMS recorded sent by this report gets unless it has one (StatusReport.trackingId). */

@@ -7,7 +7,7 @@ import { simpleParser } from 'mailparser';
 import { webhookPaths } from '../../src/http/webhooks.ts';
 import type { InboundRequest } from '../../src/providers/contract.ts';
 import { outcomeClassifier } from '../../src/dispatch/outcomes.ts';
-import { createVonageGateway } from '../../src/providers/vonage/adapter.ts';
+import { clientRefFor, createVonageGateway } from '../../src/providers/vonage/adapter.ts';
 import { vonagePlugin } from '../../src/providers/vonage/index.ts';
 import { vonageSignature } from '../../src/providers/vonage/signature.ts';
 import type { VonageSimulator } from '../../src/simulators/vonage.ts';
@@ -137,11 +137,21 @@ describe('Vonage payloads', () => {
       ok: true,
       items: [{ providerId: ref, number: '+447700900000', code: 3, state: 'failed', part: { id: '0A02', of: 2 } }],
     });
-    const single = vonagePlugin.parseReport!(get({ ...receipt, messageId: '0B01', 'client-ref': `${'b'.repeat(25)}.1` }));
+    // The client-ref names the relay's message: the SMS is found by it while no message-id names it (an answer lost in flight).
+    const message = '0194f3b2-7c1e-7a3d-8f21-3c4b5d6e7f81';
+    const single = vonagePlugin.parseReport!(get({ ...receipt, messageId: '0B01', 'client-ref': clientRefFor(message, 1) }));
     assert.deepEqual(single, {
       ok: true,
       items: [
-        { providerId: '0B01', number: '+447700900000', code: 0, state: 'delivered', said: 'status delivered, err-code 0', formerId: `${'b'.repeat(25)}.1` },
+        {
+          providerId: '0B01',
+          number: '+447700900000',
+          code: 0,
+          state: 'delivered',
+          said: 'status delivered, err-code 0',
+          formerId: '03ddaaswvcywy77nbawyv3tkx.1',
+          messageId: message,
+        },
       ],
     });
     assert.match(vonagePlugin.describeStatus(3), /no longer in service/);
