@@ -31,7 +31,7 @@ export interface NewMailContext {
 /**
  * The mail to commit for a submission's raw message: parsed once, its text under the sender's text
  * rules, its parameters and From: checked, its subject's numbers admitted, its length fitted to the
- * parts limit, numbers that just got the same text left out (alert storms), its conversation tracked.
+ * parts limit, its alert-storm window given (the store folds true repeats), its conversation tracked.
  */
 export async function buildNewMail(
   id: string,
@@ -44,7 +44,6 @@ export async function buildNewMail(
   | {
       mail: NewMail;
       cutFrom: number | undefined;
-      repeated: number;
       attachments: string | undefined;
       subjectForBody: AcceptedMail['subjectForBody'];
       unread: AcceptedMail['unread'];
@@ -107,10 +106,9 @@ export async function buildNewMail(
     provider,
   );
   const numbers = recipients.map((recipient) => recipient.number);
-  // Alert-storm control (`policy.alertStormWindow`, off by default): a flapping monitor sends the same alert again and
-  // again; each number gets a text it already got within the window only once. Off, none repeats, with no promise to await.
+  // Alert-storm control (`policy.alertStormWindow`, off by default): a monitor repeating one alert texts each number
+  // once, decided by the store in the transaction that commits the mail (Store#acceptMail). Off, nothing is looked up.
   const window = settings.alertStormWindowMs;
-  const repeated = window === undefined ? NO_REPEATS : await store.numbersSentText(numbers, sms.text, now - window);
   const choice = mailboxChoice(parsed, settings.recipients.domains);
   const { userContext, conversation, notTaken, mailboxTaken, posedAs } = await tracking.outgoing(
     // The clues alone, not a spread of the request and the choice: a copy of some twenty properties added one by one
@@ -150,7 +148,8 @@ export async function buildNewMail(
         userContext,
       },
       dsn,
-      recipients: recipients.filter((recipient) => !repeated.has(recipient.number)),
+      recipients,
+      alertStorm: window === undefined ? undefined : { since: now - window },
       resubmission: resubmissionOf(request.messageIdHeader, numbers, sms.text, now - settings.resubmissionWindowMs, storable(writtenDate(header))),
       conversation,
       reportAll: request.reportAll,
@@ -161,7 +160,6 @@ export async function buildNewMail(
       refused,
     },
     cutFrom: sms.cutFrom,
-    repeated: repeated.size,
     attachments: attachmentsNote(request.attachments),
     subjectForBody: subjectForBodyNote(request),
     unread: unreadNote(request),
@@ -396,9 +394,6 @@ async function answersReplyMail(
   const contexts = [...new Set([request.userContext, answeredContext].filter((context) => context !== undefined))];
   return store.repliedIn(contexts, request.threadIds, numbers);
 }
-
-/** The numbers that got a mail's text within the alert-storm window, when the window is off. */
-const NO_REPEATS: ReadonlySet<string> = new Set();
 
 /**
  * The SMS for a request's text under the sender's length policy: refused when a reply adds nothing

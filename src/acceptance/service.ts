@@ -9,10 +9,10 @@ import { type Principal, SenderPolicy } from '../policy/senders.ts';
 import { maskContext, maskNumber, maskNumbersIn } from '../sms/numbers.ts';
 import { newMessageId } from '../random-ids.ts';
 import type { ReplyTracking } from '../replies/tracking.ts';
-import type { NewOutgoingMail, StoredMessage, Store } from '../store/types.ts';
-import type { ReportedRecipient } from '../mailer/dsn.ts';
+import type { Store } from '../store/types.ts';
 import { returnPathOf } from '../replies/return-path.ts';
 import { bounceOf, takeBounce } from './bounces.ts';
+import { type BuildReport, withFoldReports } from './alert-storm.ts';
 import { buildNewMail } from './new-mail.ts';
 import { admitMembers, checkListSize, checkNumberCount, checkRecipientCount, hasRecipient, routeOf, type ShownNumber, shownToSender } from './number-checks.ts';
 import { postmasterMail, postmasterOf } from './postmaster.ts';
@@ -57,7 +57,7 @@ export interface AcceptanceOptions {
   /** Called after a mail for the postmaster (or a bounce) is queued, so the mailer can deliver it at once. */
   readonly onMailQueued: () => void;
   /** Builds the bounce of a list's members refused while the others were taken (the dispatcher's reports), queued with the mail; unset = none. */
-  readonly report?: ((kind: 'failed', message: StoredMessage, recipients: readonly ReportedRecipient[]) => Promise<NewOutgoingMail | undefined>) | undefined;
+  readonly report?: BuildReport | undefined;
   readonly metrics?: Metrics | undefined;
   /** Why the relay cannot take mail now (the disk is nearly full, shutting down), or undefined. */
   readonly unavailable?: () => RelayError | undefined;
@@ -295,21 +295,8 @@ export class AcceptanceService {
         const { messageIdHeader, listId } = built.trace;
         return { ok: true, id, by: principal.name, returned: built.returned, messageIdHeader, listId };
       }
-      const {
-        mail,
-        cutFrom,
-        repeated,
-        attachments,
-        subjectForBody,
-        unread,
-        contextNotTaken,
-        posedAs,
-        replyToAddresses,
-        mailboxNote,
-        partsCapped,
-        standIns,
-        refused,
-      } = built;
+      const { cutFrom, attachments, subjectForBody, unread, contextNotTaken, posedAs, replyToAddresses, mailboxNote, partsCapped, standIns, refused } = built;
+      const mail = await withFoldReports(built.mail, this.#options.report);
       // Built before the commit and queued in it: a crash after the 250 cannot lose the refused members' bounce.
       const bounce = refused.length === 0 ? undefined : await this.#options.report?.('failed', { ...mail.sms, ...mail }, refused);
       const parts = mail.sms.parts * mail.recipients.length;
@@ -322,7 +309,7 @@ export class AcceptanceService {
         await this.#rates.release(ticket);
         throw error;
       }
-      const { duplicateOf } = accepted;
+      const { duplicateOf, folded } = accepted;
       this.#options.onAccepted();
       this.#options.metrics?.accepted.inc();
       // A resubmission stored neither: its original did.
@@ -369,7 +356,7 @@ export class AcceptanceService {
         encoding: mail.sms.encoding,
         parts: mail.sms.parts,
         cutFrom,
-        repeated,
+        repeated: folded,
         duplicateOf,
         attachments,
         subjectForBody,

@@ -27,13 +27,6 @@ import { DELETED_BY_OPERATOR } from './types.ts';
 
 /** The history line's kind of a number of a mail refused at acceptance while its others were taken (NewMail.refused). */
 export const REFUSED_EVENT = 'refused';
-/**
- * An SMS row that counts as its number having got its text (the alert-storm check): not one failed before
- * any attempt (a list member refused at acceptance, an SMS expired or dropped unsent), so a member who texts
- * START again gets the next alert of the same text.
- */
-export const NEVER_SENT_EXCLUDED = "NOT (o.status = 'failed' AND o.attempts = 0)";
-
 /** Its detail: the address that named it, the number, and why (`oncall@sms.example.com -> +447700900603: not sent: …`). */
 export const refusedDetail = (recipient: RefusedRecipient): string => `${recipient.rcpt} -> ${recipient.number}: ${recipient.reason}`;
 

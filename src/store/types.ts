@@ -30,8 +30,11 @@ export interface Store extends ReplyStore, ReassemblyStore, SharedStateStore, Cl
    * under one Message-ID accepted by two relays within their clocks' offset either may be taken as the later.
    * `reports`: the bounce of `mail.refused`, queued in the same transaction (as recordSmsOutcomes queues its
    * mail), so that no crash between two writes loses it; neither is stored for a resubmission (it had them).
+   * `mail.alertStorm`: a number whose latest SMS within its window is of this same text and live (alert-storm.ts,
+   * foldedInto) gets no SMS of this mail, a `folded` line naming that earlier mail (and the earlier SMS a `repeated`
+   * line), and its report if it asked for one, decided in this transaction so that concurrent repeats fold too.
    */
-  acceptMail(mail: NewMail, reports?: readonly NewOutgoingMail[]): Promise<{ readonly duplicateOf: string | undefined }>;
+  acceptMail(mail: NewMail, reports?: readonly NewOutgoingMail[]): Promise<AcceptedMailRows>;
 
   /**
    * Leases due SMS jobs to `owner` until `leaseUntil`: at most `maxBatches` batches, each the numbers
@@ -183,6 +186,31 @@ export interface Resubmission {
  */
 export const RESUBMISSION_WALK_ROWS = 500;
 
+/**
+ * What a mail needs to fold its numbers' repeats: the window's start, and the report (RFC 3461 NOTIFY=SUCCESS) each number
+ * that asked for one gets if it folds, built before the commit (a report is built from templates, outside the store) and
+ * queued in it, so that no crash after the 250 loses it.
+ */
+export interface AlertStorm {
+  readonly since: number;
+  readonly reports?: readonly { readonly number: string; readonly report: NewOutgoingMail }[] | undefined;
+}
+
+/** A number of a mail not sent again: the earlier mail whose SMS, to it, stands for this one's. */
+export interface Folded {
+  readonly number: string;
+  readonly earlier: string;
+}
+
+/**
+ * What Store#acceptMail stored: `duplicateOf`, the mail it is a resubmission of (nothing else stored); `folded`, its
+ * numbers not sent again by `mail.alertStorm` (none for a resubmission, nor with the window off).
+ */
+export interface AcceptedMailRows {
+  readonly duplicateOf: string | undefined;
+  readonly folded: readonly Folded[];
+}
+
 export interface NewMail {
   readonly id: string;
   readonly receivedAt: number;
@@ -198,6 +226,8 @@ export interface NewMail {
   readonly recipients: readonly NewRecipient[];
   /** Set when the mail can be recognised if its client sends it again (it has a Message-ID). */
   readonly resubmission: Resubmission | undefined;
+  /** Set when `policy.alertStormWindow` is on: its numbers' true repeats within it are not sent again (src/store/alert-storm.ts). */
+  readonly alertStorm?: AlertStorm | undefined;
   /** Set when the mail has a mailbox for replies (From or Reply-To) and a user context. */
   readonly conversation: NewConversation | undefined;
   /** The sender asked to hear of every final delivery state (`X-SMS-Delivery-Report: all`). */
@@ -659,8 +689,6 @@ export interface ReplyStore {
   acceptInbound(inbound: NewInbound): Promise<{ readonly duplicate: boolean }>;
   /** Keeps a request no parser understood, its body as received; its id is what `smsrelay quarantine show` takes. */
   quarantine(request: QuarantinedRequest): Promise<number>;
-  /** Which of `numbers` got exactly `text` from a mail accepted since `since` (alert storms). */
-  numbersSentText(numbers: readonly string[], text: string, since: number): Promise<ReadonlySet<string>>;
   /** The number texted STOP (and not START since). */
   isOptedOut(number: string): Promise<boolean>;
   /** The keyword the number texted to opt out, as kept (`UNSUBSCRIBE`, `STOP`); undefined when it is not opted out. */
