@@ -1,5 +1,5 @@
 import { FOLDED_CATEGORY, type ReportedRecipient } from '../mailer/dsn.ts';
-import type { NewMail, NewOutgoingMail, StoredMessage } from '../store/types.ts';
+import type { NewMail, NewOutgoingMail, NewRecipient, StoredMessage } from '../store/types.ts';
 
 /** Builds a report of a kind (the acceptance service's `report`); undefined when none goes out. */
 export type BuildReport = (
@@ -16,15 +16,18 @@ export type BuildReport = (
  * sent: it asked to hear of failures, and this mail fails nothing. With the window off, or no number asking, nothing runs.
  */
 export async function withFoldReports(mail: NewMail, report: BuildReport | undefined): Promise<NewMail> {
-  if (mail.alertStorm === undefined || report === undefined) return mail;
+  if (mail.alertStorm === undefined || report === undefined || !mail.recipients.some(asksSuccess)) return mail;
   const reports: { number: string; report: NewOutgoingMail }[] = [];
   for (const recipient of mail.recipients) {
-    if (!recipient.notify?.includes('SUCCESS')) continue;
+    if (!asksSuccess(recipient)) continue;
     const built = await report('relayed', { ...mail.sms, ...mail }, [{ ...recipient, category: FOLDED_CATEGORY, reason: foldedReason(mail.id), code: '' }]);
     if (built) reports.push({ number: recipient.number, report: built });
   }
   return reports.length === 0 ? mail : { ...mail, alertStorm: { ...mail.alertStorm, reports } };
 }
+
+/** It asked for success reports (RFC 3461 NOTIFY=SUCCESS). */
+const asksSuccess = (recipient: NewRecipient) => recipient.notify?.includes('SUCCESS') === true;
 
 /** The words of a folded number's report: what was done instead, and where the earlier mail is named. */
 const foldedReason = (id: string) =>

@@ -296,7 +296,8 @@ export class AcceptanceService {
         return { ok: true, id, by: principal.name, returned: built.returned, messageIdHeader, listId };
       }
       const { cutFrom, attachments, subjectForBody, unread, contextNotTaken, posedAs, replyToAddresses, mailboxNote, partsCapped, standIns, refused } = built;
-      const mail = await withFoldReports(built.mail, this.#options.report);
+      // Awaited only with the alert-storm window on: a mail without pays no microtask for it on the 250's way.
+      const mail = built.mail.alertStorm === undefined ? built.mail : await withFoldReports(built.mail, this.#options.report);
       // Built before the commit and queued in it: a crash after the 250 cannot lose the refused members' bounce.
       const bounce = refused.length === 0 ? undefined : await this.#options.report?.('failed', { ...mail.sms, ...mail }, refused);
       const parts = mail.sms.parts * mail.recipients.length;
