@@ -9,10 +9,10 @@ import { type Principal, SenderPolicy } from '../policy/senders.ts';
 import { maskContext, maskNumber, maskNumbersIn } from '../sms/numbers.ts';
 import { newMessageId } from '../random-ids.ts';
 import type { ReplyTracking } from '../replies/tracking.ts';
-import type { Store } from '../store/types.ts';
+import type { FoldedRecipient, Store } from '../store/types.ts';
 import { returnPathOf } from '../replies/return-path.ts';
 import { bounceOf, takeBounce } from './bounces.ts';
-import { type BuildReport, withFoldReports } from './alert-storm.ts';
+import { type BuildReport, foldReport } from './alert-storm.ts';
 import { buildNewMail } from './new-mail.ts';
 import { admitMembers, checkListSize, checkNumberCount, checkRecipientCount, hasRecipient, routeOf, type ShownNumber, shownToSender } from './number-checks.ts';
 import { postmasterMail, postmasterOf } from './postmaster.ts';
@@ -295,22 +295,25 @@ export class AcceptanceService {
         const { messageIdHeader, listId } = built.trace;
         return { ok: true, id, by: principal.name, returned: built.returned, messageIdHeader, listId };
       }
-      const { cutFrom, attachments, subjectForBody, unread, contextNotTaken, posedAs, replyToAddresses, mailboxNote, partsCapped, standIns, refused } = built;
-      // Awaited only with the alert-storm window on: a mail without pays no microtask for it on the 250's way.
-      const mail = built.mail.alertStorm === undefined ? built.mail : await withFoldReports(built.mail, this.#options.report);
-      // Built before the commit and queued in it: a crash after the 250 cannot lose the refused members' bounce.
+      const { mail, cutFrom, attachments, subjectForBody, unread, contextNotTaken, posedAs, replyToAddresses, mailboxNote, partsCapped, standIns, refused } =
+        built;
+      // Built before the commit and queued in it: a crash after the 250 cannot lose the refused members' bounce, nor the
+      // folded numbers' report (awaited only for a mail with a folded number: any other pays no microtask for it).
       const bounce = refused.length === 0 ? undefined : await this.#options.report?.('failed', { ...mail.sms, ...mail }, refused);
+      const folded = mail.folded ?? NOTHING_FOLDED;
+      const relayed = folded.length === 0 ? undefined : await foldReport(mail, this.#options.report);
+      // Folded numbers are not in `recipients`: they send nothing, so they take nothing of the sender's budgets.
       const parts = mail.sms.parts * mail.recipients.length;
       const ticket = await this.#rates.take(principal, parts, this.#clock());
       // A try, not a .catch handler: a closure and a promise more per mail, and a microtask on the 250's way.
       let accepted: Awaited<ReturnType<Store['acceptMail']>>;
       try {
-        accepted = await store.acceptMail(mail, bounce ? [bounce] : []);
+        accepted = await store.acceptMail(mail, relayed ? [...(bounce ? [bounce] : []), relayed] : bounce ? [bounce] : []);
       } catch (error) {
         await this.#rates.release(ticket);
         throw error;
       }
-      const { duplicateOf, folded } = accepted;
+      const { duplicateOf } = accepted;
       this.#options.onAccepted();
       this.#options.metrics?.accepted.inc();
       // A resubmission stored neither: its original did.
@@ -321,6 +324,7 @@ export class AcceptanceService {
         );
         if (bounce) this.#options.onMailQueued();
       }
+      if (relayed && duplicateOf === undefined) this.#options.onMailQueued();
       if (contextNotTaken) {
         const { named, given, numbers } = contextNotTaken;
         this.#options.logger.info(
@@ -357,7 +361,8 @@ export class AcceptanceService {
         encoding: mail.sms.encoding,
         parts: mail.sms.parts,
         cutFrom,
-        repeated: folded,
+        // A resubmission stored nothing of a fold: its original's numbers were sent or folded.
+        repeated: duplicateOf === undefined ? folded : NOTHING_FOLDED,
         duplicateOf,
         attachments,
         subjectForBody,
@@ -405,6 +410,9 @@ function withRecipient(
     ...(hasRecipient(transaction.recipients.values(), added) ? { repeated: true as const } : {}),
   };
 }
+
+/** A mail none of whose numbers was folded (the alert-storm window off, or no repeat). */
+const NOTHING_FOLDED: readonly FoldedRecipient[] = [];
 
 /** A transaction that is the bounce of a reply mail takes nothing else: 452, for the client to send it in a mail of its own. */
 function deferOtherKinds(transaction: Transaction): void {

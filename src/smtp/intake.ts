@@ -615,7 +615,7 @@ const earlierMails = (folded: AcceptedMail['repeated']): string[] => [...new Set
 function repeatsNote(folded: AcceptedMail['repeated']): string {
   const [first, ...others] = earlierMails(folded);
   const more = others.length === 0 ? '' : ` and ${others.length} other ${others.length === 1 ? 'mail' : 'mails'}`;
-  return `${folded.length} of its numbers got this same text last, within the alert-storm window, as ${first}${more}: not sent again`;
+  return `${folded.length} of its numbers got this same alert from you as ${first}${more}, taken by the SMS network within the alert-storm window: not sent again`;
 }
 
 /** The 250 text: the message id, and what the relay did differently from what was asked (nothing, for the postmaster's mail). */

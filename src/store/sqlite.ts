@@ -23,7 +23,6 @@ import { BACKUP_GENERATION, foreignWal, renewGeneration } from './generation.ts'
 import { DAMAGED_STORE_FIX } from './health.ts';
 import { DATA_DIR_MODE, realFile } from './lock.ts';
 import { ELSEWHERE_SUFFIX, RECOVERED_SUFFIX } from './recovered-copies.ts';
-import { FOLDED_EVENT, foldedDetail, foldedInto, foldReportOf, type LatestSms, latestSmsTo, REPEATED_EVENT, repeatedDetail } from './alert-storm.ts';
 import {
   asStoreError,
   type BouncedMailRow,
@@ -63,6 +62,12 @@ import {
   smsStateColumns,
   toClaimedSms,
   toSmsState,
+  FOLDED_EVENT,
+  foldedDetail,
+  latestSmsTo,
+  REPEATED_EVENT,
+  repeatedDetail,
+  toLatestSms,
   countedByProvider,
   quarantineColumn,
   ONE_DUPLICATE_TAKEN_BACK,
@@ -105,12 +110,11 @@ import type { DeliveryState } from '../vocabulary.ts';
 import type { PartReceipt, PartReceiptResult, PartsOfSms, SentParts } from './part-receipts-types.ts';
 import * as sentParts from './sqlite-part-receipts.ts';
 import type {
-  AcceptedMailRows,
-  Folded,
   ClaimedSms,
   Conversation,
   DeliveryReportResult,
   DueNotice,
+  LatestSms,
   NewDeliveryReport,
   InboundPosition,
   NewInbound,
@@ -170,8 +174,6 @@ const UNPROMISED = { synced: false } as const;
 const UNPROMISED_UNAWAITED = { synced: false, waits: true } as const;
 /** A mail's write: once commits failed, its commit is what shows mail is taken again (group-commit.ts). */
 const A_MAIL = { proves: true } as const;
-/** A mail none of whose numbers was folded (the alert-storm window off, or a resubmission). */
-const NOTHING_FOLDED: readonly Folded[] = [];
 
 /**
  * The leases a start releases, of the relay's name (`?`, its own before it stopped or crashed) or ended by the time given
@@ -487,7 +489,7 @@ export class SqliteStore implements Store {
     }
   }
 
-  acceptMail(mail: NewMail, reports: readonly NewOutgoingMail[] = []): Promise<AcceptedMailRows> {
+  acceptMail(mail: NewMail, reports: readonly NewOutgoingMail[] = []): Promise<{ duplicateOf: string | undefined }> {
     return this.#write(() => {
       const sql = this.#sql;
       const original = mail.resubmission ? resubmitted(sql.findResubmitted, mail, mail.resubmission) : undefined;
@@ -519,9 +521,8 @@ export class SqliteStore implements Store {
       if (original) {
         sql.insertEvent.run(mail.receivedAt, mail.id, null, 'resubmission', `same mail as ${original.id}, sent once`);
         sql.insertEvent.run(mail.receivedAt, original.id, null, 'resubmitted', `the client sent it again as ${mail.id}`);
-        return { duplicateOf: original.id, folded: NOTHING_FOLDED };
+        return { duplicateOf: original.id };
       }
-      const { recipients, folded } = mail.alertStorm ? this.#foldRepeats(mail, mail.alertStorm.since) : { recipients: mail.recipients, folded: NOTHING_FOLDED };
       // An SMS row's columns from its mail and number, for a queued SMS and a refused one alike.
       const row = (recipient: NewRecipient) => ({
         message_id: mail.id,
@@ -532,7 +533,7 @@ export class SqliteStore implements Store {
         now: mail.receivedAt,
       });
       const due = mail.holdUntilSendAt && mail.sendAt !== undefined ? Math.max(mail.sendAt, mail.receivedAt) : mail.receivedAt;
-      for (const recipient of recipients) {
+      for (const recipient of mail.recipients) {
         const { lastInsertRowid } = sql.insertSms.run({ ...row(recipient), due });
         sql.insertEvent.run(mail.receivedAt, mail.id, lastInsertRowid, 'accepted', `${recipient.rcpt} -> ${recipient.number}`);
       }
@@ -540,33 +541,14 @@ export class SqliteStore implements Store {
         const { lastInsertRowid } = sql.insertRefusedSms.run({ ...row(recipient), reason: recipient.reason });
         sql.insertEvent.run(mail.receivedAt, mail.id, lastInsertRowid, REFUSED_EVENT, refusedDetail(recipient));
       }
+      for (const folded of mail.folded ?? []) {
+        sql.insertEvent.run(mail.receivedAt, mail.id, null, FOLDED_EVENT, foldedDetail(folded));
+        sql.insertRepeated.run({ at: mail.receivedAt, earlier: folded.earlier, sms: folded.earlierSms, detail: repeatedDetail(mail.id) });
+      }
       this.#insertMail(reports, Date.now());
       if (mail.conversation && mail.sms.userContext) recordConversation(this.#replies, mail, mail.conversation, mail.sms.userContext);
-      return { duplicateOf: undefined, folded };
+      return { duplicateOf: undefined };
     }, A_MAIL);
-  }
-
-  /**
-   * Inside acceptMail's transaction (the single writer: a mail committed just before is seen): the numbers of `mail` whose
-   * latest SMS since `since` is a true repeat (foldedInto), each with its two history lines and its report, and the others.
-   */
-  #foldRepeats(mail: NewMail, since: number): { recipients: NewRecipient[]; folded: Folded[] } {
-    const sql = this.#sql;
-    const recipients: NewRecipient[] = [];
-    const folded: Folded[] = [];
-    for (const recipient of mail.recipients) {
-      const fold = foldedInto(sql.latestSmsTo.get({ number: recipient.number, text: mail.sms.text }) as LatestSms | undefined, since);
-      if (fold === undefined) {
-        recipients.push(recipient);
-        continue;
-      }
-      folded.push({ number: recipient.number, earlier: fold.earlier });
-      sql.insertEvent.run(mail.receivedAt, mail.id, null, FOLDED_EVENT, foldedDetail(recipient, fold.earlier));
-      sql.insertEvent.run(mail.receivedAt, fold.earlier, fold.smsId, REPEATED_EVENT, repeatedDetail(mail));
-      const report = foldReportOf(mail, recipient.number);
-      if (report) this.#insertMail([report], Date.now());
-    }
-    return { recipients, folded };
   }
 
   claimDueSms(request: SmsClaimRequest): Promise<SmsBatch[]> {
@@ -886,6 +868,15 @@ export class SqliteStore implements Store {
     // still on an older snapshot defers that to a later checkpoint).
     if (erased > 0) this.#read(() => this.#db.pragma('wal_checkpoint(TRUNCATE)'));
     return erased;
+  }
+
+  async latestSmsTo(numbers: readonly string[], since: number): Promise<readonly LatestSms[]> {
+    return this.#read(() =>
+      numbers.flatMap((number) => {
+        const row = this.#sql.latestSmsTo.get({ number, since }) as Record<string, unknown> | undefined;
+        return row ? [toLatestSms(row)] : [];
+      }),
+    );
   }
 
   async queueStats(now: number): Promise<QueueStats> {
@@ -1474,7 +1465,10 @@ function prepareStatements(db: Database) {
     ping: db.prepare('SELECT 1'),
     probe: db.prepare("INSERT INTO control (key, value) VALUES ('write_probe', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
     unprobe: db.prepare("DELETE FROM control WHERE key = 'write_probe'"),
-    latestSmsTo: db.prepare(latestSmsTo('@number', '@text')),
+    latestSmsTo: db.prepare(latestSmsTo('@number', '@since')),
+    insertRepeated: db.prepare(`
+      INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT @at, @earlier, @sms, '${REPEATED_EVENT}', @detail
+      WHERE NOT EXISTS (SELECT 1 FROM events WHERE message_id = @earlier AND sms_id = @sms AND kind = '${REPEATED_EVENT}')`),
     purgeMessages: db.prepare(`
       UPDATE messages SET text = '', headers = '', subject = NULL
       WHERE received_at < ? AND (text != '' OR headers != '')

@@ -30,11 +30,8 @@ export interface Store extends ReplyStore, ReassemblyStore, SharedStateStore, Cl
    * under one Message-ID accepted by two relays within their clocks' offset either may be taken as the later.
    * `reports`: the bounce of `mail.refused`, queued in the same transaction (as recordSmsOutcomes queues its
    * mail), so that no crash between two writes loses it; neither is stored for a resubmission (it had them).
-   * `mail.alertStorm`: a number whose latest SMS within its window is of this same text and live (alert-storm.ts,
-   * foldedInto) gets no SMS of this mail, a `folded` line naming that earlier mail (and the earlier SMS a `repeated`
-   * line), and its report if it asked for one, decided in this transaction so that concurrent repeats fold too.
    */
-  acceptMail(mail: NewMail, reports?: readonly NewOutgoingMail[]): Promise<AcceptedMailRows>;
+  acceptMail(mail: NewMail, reports?: readonly NewOutgoingMail[]): Promise<{ readonly duplicateOf: string | undefined }>;
 
   /**
    * Leases due SMS jobs to `owner` until `leaseUntil`: at most `maxBatches` batches, each the numbers
@@ -186,31 +183,6 @@ export interface Resubmission {
  */
 export const RESUBMISSION_WALK_ROWS = 500;
 
-/**
- * What a mail needs to fold its numbers' repeats: the window's start, and the report (RFC 3461 NOTIFY=SUCCESS) each number
- * that asked for one gets if it folds, built before the commit (a report is built from templates, outside the store) and
- * queued in it, so that no crash after the 250 loses it.
- */
-export interface AlertStorm {
-  readonly since: number;
-  readonly reports?: readonly { readonly number: string; readonly report: NewOutgoingMail }[] | undefined;
-}
-
-/** A number of a mail not sent again: the earlier mail whose SMS, to it, stands for this one's. */
-export interface Folded {
-  readonly number: string;
-  readonly earlier: string;
-}
-
-/**
- * What Store#acceptMail stored: `duplicateOf`, the mail it is a resubmission of (nothing else stored); `folded`, its
- * numbers not sent again by `mail.alertStorm` (none for a resubmission, nor with the window off).
- */
-export interface AcceptedMailRows {
-  readonly duplicateOf: string | undefined;
-  readonly folded: readonly Folded[];
-}
-
 export interface NewMail {
   readonly id: string;
   readonly receivedAt: number;
@@ -226,8 +198,6 @@ export interface NewMail {
   readonly recipients: readonly NewRecipient[];
   /** Set when the mail can be recognised if its client sends it again (it has a Message-ID). */
   readonly resubmission: Resubmission | undefined;
-  /** Set when `policy.alertStormWindow` is on: its numbers' true repeats within it are not sent again (src/store/alert-storm.ts). */
-  readonly alertStorm?: AlertStorm | undefined;
   /** Set when the mail has a mailbox for replies (From or Reply-To) and a user context. */
   readonly conversation: NewConversation | undefined;
   /** The sender asked to hear of every final delivery state (`X-SMS-Delivery-Report: all`). */
@@ -245,6 +215,38 @@ export interface NewMail {
    * stored as failed SMS with their reason, never sent, so its history and the console name them; none = [].
    */
   readonly refused?: readonly RefusedRecipient[] | undefined;
+  /**
+   * Its numbers left out of `recipients` by `policy.alertStormWindow` (src/acceptance/alert-storm.ts), each with the
+   * earlier SMS that stands for it: stored as history lines only (a `folded` line on this mail, a `repeated` line on
+   * that SMS unless it has one), in the mail's transaction and not for a resubmission; none = [].
+   */
+  readonly folded?: readonly FoldedRecipient[] | undefined;
+}
+
+/** A number of a mail not sent again (NewMail.folded): the earlier mail and its SMS to that number, which stand for it. */
+export interface FoldedRecipient extends NewRecipient {
+  readonly earlier: string;
+  readonly earlierSms: number;
+}
+
+/**
+ * A number's latest SMS (ReplyStore#latestSmsTo) and what decides whether a mail repeats it (src/acceptance/alert-storm.ts):
+ * its mail's text and sender, where the phone's replies to it go (`mailbox`, its conversation's; undefined: none), and
+ * whether the gateway took it with no failure reported since (`accepted`).
+ */
+export interface LatestSms {
+  readonly number: string;
+  readonly smsId: number;
+  readonly messageId: string;
+  readonly receivedAt: number;
+  readonly text: string;
+  readonly envelopeFrom: string;
+  readonly senderId: string | undefined;
+  readonly account: string | undefined;
+  readonly gatewayAccount: string | undefined;
+  readonly userContext: string | undefined;
+  readonly mailbox: string | undefined;
+  readonly accepted: boolean;
 }
 
 /** A number of a mail refused at acceptance (NewMail.refused): why, in words, as its bounce says. */
@@ -689,6 +691,8 @@ export interface ReplyStore {
   acceptInbound(inbound: NewInbound): Promise<{ readonly duplicate: boolean }>;
   /** Keeps a request no parser understood, its body as received; its id is what `smsrelay quarantine show` takes. */
   quarantine(request: QuarantinedRequest): Promise<number>;
+  /** The latest SMS (the highest id) to each of `numbers` that has one, if its mail was accepted since `since` (alert storms). */
+  latestSmsTo(numbers: readonly string[], since: number): Promise<readonly LatestSms[]>;
   /** The number texted STOP (and not START since). */
   isOptedOut(number: string): Promise<boolean>;
   /** The keyword the number texted to opt out, as kept (`UNSUBSCRIBE`, `STOP`); undefined when it is not opted out. */

@@ -4,7 +4,6 @@ import { before, describe, test } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
 import metadata from 'libphonenumber-js/metadata.max.json';
 import nodemailer from 'nodemailer';
-import { history } from '../../src/admin.ts';
 import { webhookPaths } from '../../src/http/webhooks.ts';
 import { hashPassword } from '../../src/policy/passwords.ts';
 import { maildirMessages, relayWithSimulator, waitFor } from '../helpers/relay.ts';
@@ -32,10 +31,10 @@ describe('sender policy', () => {
         { username: 'billing', passwordHash: PASSWORD_HASH, gateway: { username: 'billing-at-gateway', password: 'expired' } },
       ],
       networks: [{ name: 'printers', cidr: ['127.0.0.3/32'], senders: ['@printers.example.com'], destinations: ['+4477'] }],
-      policy: { blockedPrefixes: ['+4479'], alertStormWindow: '10m' },
+      policy: { blockedPrefixes: ['+4479'] },
     },
     {
-      simulator: { webhookRetryMs: 100, reportDelayMs: 0, undeliverableNumbers: ['447700900666'] },
+      simulator: { webhookRetryMs: 100, reportDelayMs: 0 },
       start: { smtpClock: () => Date.now() + offset, loginPause: async (ms) => void loginDelays.push(ms) },
     },
   );
@@ -363,83 +362,6 @@ describe('sender policy', () => {
     assert.match(later.response, /^250 /);
     offset = 0;
     client.close();
-  });
-
-  test('alert-storm control: a true repeat within the window is sent once, the 250 and the history name the mail that was', async () => {
-    const first = await sendMail(suite.port, { to: ['447700900187@sms.example.com', '447700900188@sms.example.com'], body: 'CPU high on web1' });
-    const earlier = queuedId(first.data);
-    const again = await sendMail(suite.port, { to: ['447700900187@sms.example.com'], body: 'CPU high on web1' });
-    assert.match(
-      again.data?.text ?? '',
-      new RegExp(`\\(1 of its numbers got this same text last, within the alert-storm window, as ${earlier}: not sent again\\)$`),
-    );
-    const store = suite.relay.relay.store;
-    assert.match(
-      await history(store, queuedId(again.data), Date.now()),
-      new RegExp(
-        `folded: 447700900187@sms\\.example\\.com -> \\+447700900187: the same text as ${earlier}, the latest to it, within policy\\.alertStormWindow: not sent again`,
-      ),
-      'smsrelay log <the folded id> says what became of it',
-    );
-    assert.match(await history(store, earlier, Date.now()), new RegExp(`repeated: the same text again in ${queuedId(again.data)}`));
-    const other = await sendMail(suite.port, { to: ['447700900187@sms.example.com'], body: 'CPU normal on web1' });
-    assert.equal(other.data?.code, 250);
-    await waitFor('two different texts', () => suite.gateway.simulator.received.filter((sms) => sms.to === '447700900187').length === 2);
-    assert.deepEqual(
-      suite.gateway.simulator.received.filter((sms) => sms.to === '447700900187').map((sms) => sms.text),
-      ['CPU high on web1', 'CPU normal on web1'],
-    );
-  });
-
-  test('alert-storm control: a flapping service is texted each change (PROBLEM, RECOVERY, PROBLEM), never left on its last OK', async () => {
-    const problem = { subject: '** PROBLEM Service Alert: web1/HTTP is CRITICAL **', body: '' };
-    const recovery = { subject: '** RECOVERY Service Alert: web1/HTTP is OK **', body: '' };
-    for (const alert of [problem, recovery, problem, recovery, problem]) {
-      const sent = await sendMail(suite.port, { to: ['447700900150@sms.example.com'], ...alert });
-      assert.match(sent.data?.text ?? '', /queued as \S+$/, 'no note: another text came between');
-    }
-    const texts = await waitFor('five SMS', () => {
-      const received = suite.gateway.simulator.received.filter((sms) => sms.to === '447700900150').map((sms) => sms.text);
-      return received.length === 5 ? received : undefined;
-    });
-    assert.match(texts.at(-1) ?? '', /PROBLEM/, "the phone's last SMS is the service's state");
-  });
-
-  test('alert-storm control: a resend of an alert whose SMS failed is sent again', async () => {
-    const first = await sendMail(suite.port, { to: ['447700900666@sms.example.com'], subject: 'Fire alarm zone 3', body: '' });
-    const id = queuedId(first.data);
-    await waitFor('the failed delivery report', async () => (await suite.relay.relay.store.smsOf(id))[0]?.delivery === 'failed');
-    const resend = await sendMail(suite.port, { to: ['447700900666@sms.example.com'], subject: 'Fire alarm zone 3', body: '' });
-    assert.match(resend.data?.text ?? '', /queued as \S+$/);
-    await waitFor('the resend at the gateway', () => suite.gateway.simulator.received.filter((sms) => sms.to === '447700900666').length === 2);
-  });
-
-  test('alert-storm control: identical alerts on parallel connections are sent once, the others folded into it', async () => {
-    const storm = await Promise.all(
-      Array.from({ length: 4 }, () => sendMail(suite.port, { to: ['447700900220@sms.example.com'], subject: 'race storm 7', body: 'same text race 7' })),
-    );
-    const ids = storm.map((sent) => queuedId(sent.data));
-    const sms = (await Promise.all(ids.map((id) => suite.relay.relay.store.smsOf(id)))).map((rows) => rows.length);
-    assert.deepEqual(
-      sms.toSorted((a, b) => a - b),
-      [0, 0, 0, 1],
-      'one SMS for four identical alerts',
-    );
-    const sent = ids[sms.indexOf(1)] ?? '';
-    for (const [index, reply] of storm.entries()) if (sms[index] === 0) assert.match(reply.data?.text ?? '', new RegExp(`as ${sent}: not sent again\\)$`));
-  });
-
-  test('alert-storm control: a folded number that asked NOTIFY=SUCCESS gets its report: relayed, not sent again, naming where to look', async () => {
-    const to = ['447700900189@sms.example.com'];
-    const first = await sendMail(suite.port, { to, subject: 'Disk full on db1', body: '', rcptParams: 'NOTIFY=SUCCESS,FAILURE' });
-    const again = await sendMail(suite.port, { to, subject: 'Disk full on db1', body: '', rcptParams: 'NOTIFY=SUCCESS,FAILURE' });
-    const id = queuedId(again.data);
-    assert.match(again.data?.text ?? '', new RegExp(`as ${queuedId(first.data)}: not sent again`));
-    const report = await waitFor('the report of the folded mail', () =>
-      maildirMessages(suite.relay.maildir).find((mail) => mail.includes(`X-SMSRelay-Message-Id: ${id}`)),
-    );
-    assert.match(report, /Action: relayed\r?\nStatus: 2\.0\.0\r?\nDiagnostic-Code: X-SMS; not sent again: the latest SMS to this number/);
-    assert.match(report.replace(/=\r?\n/g, ''), /was not sent again as SMS to/);
   });
 
   test('an account with its own gateway credentials sends with them; their refusal holds only its SMS', async () => {

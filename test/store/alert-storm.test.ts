@@ -1,134 +1,129 @@
 import assert from 'node:assert/strict';
 import { beforeEach, describe, test } from 'node:test';
-import type { NewMail, Store } from '../../src/store/types.ts';
+import type { FoldedRecipient, NewMail, Store } from '../../src/store/types.ts';
 import { claim, mail } from '../helpers/store.ts';
 import { forEachStore } from '../helpers/stores.ts';
 
 const PHONE = '+447700900150';
-const WINDOW_START = 500;
 
 /**
- * Alert-storm control in Store#acceptMail (src/store/alert-storm.ts), on both stores: a number is folded only when its
- * latest SMS within the window is of the same text and has not failed, decided in the commit's transaction.
+ * The store's part of alert-storm control (src/acceptance/alert-storm.ts decides): Store#latestSmsTo, each number's latest
+ * SMS with what a fold compares, and Store#acceptMail's history lines of a folded number, on both stores.
  */
 forEachStore((kind) =>
-  describe('alert-storm fold', () => {
+  describe('alert-storm store', () => {
     let store: Store;
     let at = 1_000;
     beforeEach(async () => {
       store = await kind.fresh();
     });
-    /** An alert of `text` to `numbers`, the window on from WINDOW_START unless `since` says. */
     const alert = (text: string, numbers: readonly string[] = [PHONE], overrides: Partial<NewMail> = {}): NewMail => {
       const base = mail(numbers, { receivedAt: at++, ...overrides });
-      return { ...base, sms: { ...base.sms, text }, alertStorm: { since: WINDOW_START }, ...overrides };
+      return { ...base, sms: { ...base.sms, text, ...overrides.sms } };
     };
-    const smsTo = async (id: string) => (await store.smsOf(id)).map((sms) => sms.number);
+    const accepted = async (latest: Promise<readonly { number: string; accepted: boolean }[]>) =>
+      Object.fromEntries((await latest).map((sms) => [sms.number, sms.accepted]));
 
-    test('PROBLEM, RECOVERY, PROBLEM: each sent, as another text came between; a true repeat is folded, both mails say against which', async () => {
-      const problem = alert('PROBLEM web1/HTTP is CRITICAL');
-      assert.deepEqual((await store.acceptMail(problem)).folded, []);
-      const recovery = alert('RECOVERY web1/HTTP is OK');
-      assert.deepEqual((await store.acceptMail(recovery)).folded, []);
-      const again = alert('PROBLEM web1/HTTP is CRITICAL');
-      assert.deepEqual((await store.acceptMail(again)).folded, [], 'the state came back after a recovery: texted');
-      assert.deepEqual(await smsTo(again.id), [PHONE]);
-      const repeat = alert('PROBLEM web1/HTTP is CRITICAL');
-      assert.deepEqual((await store.acceptMail(repeat)).folded, [{ number: PHONE, earlier: again.id }], 'the same alert again: folded');
-      assert.deepEqual(await smsTo(repeat.id), []);
-      assert.deepEqual(
-        (await store.events(repeat.id)).map((event) => [event.kind, event.smsId, event.detail]),
-        [
-          [
-            'folded',
-            undefined,
-            `${PHONE.slice(1)}@sms.localhost -> ${PHONE}: the same text as ${again.id}, the latest to it, within policy.alertStormWindow: not sent again`,
-          ],
-        ],
-      );
-      const [sms] = await store.smsOf(again.id);
-      assert.deepEqual(
-        (await store.events(again.id)).filter((event) => event.kind === 'repeated').map((event) => [event.smsId, event.detail]),
-        [[sms?.smsId, `the same text again in ${repeat.id}, within policy.alertStormWindow: not sent again`]],
-      );
-      await store.close();
-    });
-
-    test('a resend of an SMS that failed, was reported failed, or was deleted is sent; one queued or sent is folded', async () => {
-      const [failed, reported, deleted, sent] = ['+447700900661', '+447700900662', '+447700900663', '+447700900664'];
-      const first = alert('Fire alarm zone 3', [failed, reported, deleted, sent]);
+    test('latestSmsTo: the latest SMS to each number within the window, its sender, and whether the gateway took it with no failure since', async () => {
+      const [queued, sent, reported, refused, deleted, held] = [
+        '+447700900661',
+        '+447700900662',
+        '+447700900663',
+        '+447700900664',
+        '+447700900665',
+        '+447700900666',
+      ];
+      const first = alert('Fire alarm zone 3', [sent, reported, refused, deleted, held], {
+        envelopeFrom: 'nagios@example.com',
+        account: 'ops',
+        gatewayAccount: 'ops',
+        sms: { text: 'Fire alarm zone 3', encoding: 'gsm7', parts: 1, maxParts: 6, senderId: 'Acme', userContext: 'ctx1' },
+        conversation: { mailbox: 'oncall@example.com', continues: false },
+      });
       await store.acceptMail(first);
       const [batch] = await claim(store, 1, 10);
       const id = (number: string) => batch?.sms.find((sms) => sms.number === number)?.id ?? 0;
       await store.recordSmsOutcomes([
-        { smsId: id(failed), kind: 'failed', error: 'ERR:INVALID_NUMBER' },
-        { smsId: id(reported), kind: 'sent', providerId: 'R1' },
         { smsId: id(sent), kind: 'sent', providerId: 'S1' },
-        // Waiting for its retry, no longer leased: the operator may delete it.
+        { smsId: id(reported), kind: 'sent', providerId: 'R1' },
+        { smsId: id(refused), kind: 'failed', error: 'ERR:INVALID_NUMBER' },
         { smsId: id(deleted), kind: 'retry', nextAttemptAt: at + 60_000, error: 'HTTP_503: busy', attempted: true },
+        { smsId: id(held), kind: 'retry', nextAttemptAt: at + 60_000, error: 'HTTP_503: busy', attempted: true },
       ]);
       await store.applyDeliveryReport({ provider: 'intellisoftware', providerId: 'R1', number: reported, code: 6, state: 'failed', receivedAt: at++ });
-      assert.equal((await store.applyQueueAction('delete', first.id, at++)).changed, 1);
-      const resend = alert('Fire alarm zone 3', [failed, reported, deleted, sent]);
-      assert.deepEqual((await store.acceptMail(resend)).folded, [{ number: sent, earlier: first.id }]);
-      assert.deepEqual((await smsTo(resend.id)).sort(), [failed, reported, deleted].sort());
-      const queuedRepeat = alert('Fire alarm zone 3', [failed]);
-      assert.deepEqual((await store.acceptMail(queuedRepeat)).folded, [{ number: failed, earlier: resend.id }], 'queued: the phone will get it');
+      assert.equal((await store.applyQueueAction('delete', { messageId: first.id, smsId: id(deleted) }, at++)).changed, 1);
+      assert.equal((await store.applyQueueAction('hold', { messageId: first.id, smsId: id(held) }, at++)).changed, 1);
+      await store.acceptMail(alert('Fire alarm zone 3', [queued]));
+      assert.deepEqual(await accepted(store.latestSmsTo([queued, sent, reported, refused, deleted, held, '+447700900669'], 0)), {
+        [queued]: false,
+        [sent]: true,
+        [reported]: false,
+        [refused]: false,
+        [deleted]: false,
+        [held]: false,
+      });
+      const [latest] = await store.latestSmsTo([sent], 0);
+      assert.deepEqual(latest, {
+        number: sent,
+        smsId: id(sent),
+        messageId: first.id,
+        receivedAt: first.receivedAt,
+        text: 'Fire alarm zone 3',
+        envelopeFrom: 'nagios@example.com',
+        senderId: 'Acme',
+        account: 'ops',
+        gatewayAccount: 'ops',
+        userContext: 'ctx1',
+        mailbox: 'oncall@example.com',
+        accepted: true,
+      });
+      assert.deepEqual(await store.latestSmsTo([sent], first.receivedAt + 1), [], 'outside the window: none');
+      await store.acceptMail(alert('RECOVERY', [sent]));
+      assert.equal((await store.latestSmsTo([sent], 0))[0]?.text, 'RECOVERY', 'the latest only');
       await store.close();
     });
 
-    test('outside the window, or with the window off, the same text is sent', async () => {
-      const first = alert('Disk full on db1');
+    test("a folded number's lines: its own on the mail, and one repeated line on the earlier SMS however many repeats; none for a resubmission", async () => {
+      const first = alert('UPS on battery');
       await store.acceptMail(first);
-      assert.deepEqual((await store.acceptMail(alert('Disk full on db1', [PHONE], { alertStorm: { since: at } }))).folded, [], 'before the window');
-      const off = alert('Disk full on db1', [PHONE], { alertStorm: undefined });
-      assert.deepEqual((await store.acceptMail(off)).folded, []);
-      assert.deepEqual(await smsTo(off.id), [PHONE]);
-      await store.close();
-    });
-
-    test('identical alerts committed at once: one is sent, the others folded into it', async () => {
-      const storm = Array.from({ length: 4 }, () => alert('race storm 7'));
-      const accepted = await Promise.all(storm.map((each) => store.acceptMail(each)));
-      const sent = storm.filter((_, index) => accepted[index]?.folded.length === 0);
-      assert.equal(sent.length, 1, 'one SMS for four identical alerts');
+      const [sms] = await store.smsOf(first.id);
+      const fold = (base: NewMail): NewMail => {
+        const folded: FoldedRecipient[] = base.recipients.map((recipient) => ({ ...recipient, earlier: first.id, earlierSms: sms?.smsId ?? 0 }));
+        return { ...base, recipients: [], folded };
+      };
+      const repeats = [fold(alert('UPS on battery')), fold(alert('UPS on battery'))];
+      for (const repeat of repeats) assert.deepEqual(await store.acceptMail(repeat), { duplicateOf: undefined });
+      for (const repeat of repeats) {
+        assert.deepEqual(await store.smsOf(repeat.id), []);
+        assert.deepEqual(
+          (await store.events(repeat.id)).map((event) => [event.kind, event.smsId, event.detail]),
+          [
+            [
+              'folded',
+              undefined,
+              `${PHONE.slice(1)}@sms.localhost -> ${PHONE}: the same alert as ${first.id}, whose SMS the gateway took, within policy.alertStormWindow: not sent again`,
+            ],
+          ],
+        );
+      }
       assert.deepEqual(
-        accepted.flatMap((result) => result.folded.map((fold) => fold.earlier)),
-        [sent[0]?.id, sent[0]?.id, sent[0]?.id],
+        (await store.events(first.id)).filter((event) => event.kind === 'repeated').map((event) => [event.smsId, event.detail]),
+        [
+          [
+            sms?.smsId,
+            `the same alert again in ${repeats[0]?.id}, within policy.alertStormWindow: not sent again (later repeats say so in their own history only)`,
+          ],
+        ],
       );
-      await store.close();
-    });
-
-    test("a folded number's report is queued in the mail's transaction; an unfolded number's, and a resubmission's, never", async () => {
-      const report = (id: string) => ({
-        kind: 'notice' as const,
-        messageId: id,
-        envelopeFrom: '',
-        recipients: ['alice@example.com'],
-        raw: Buffer.from(`folded ${id}`),
-      });
-      const first = alert('UPS on battery', [PHONE], { messageIdHeader: '<ups@example.com>' });
-      await store.acceptMail(first);
-      const withReports = (base: NewMail, numbers: readonly string[]): NewMail => ({
-        ...base,
-        alertStorm: { since: WINDOW_START, reports: numbers.map((number) => ({ number, report: report(base.id) })) },
-      });
-      const other = '+447700900151';
-      const repeat = withReports(alert('UPS on battery', [PHONE, other]), [PHONE, other]);
-      assert.deepEqual((await store.acceptMail(repeat)).folded, [{ number: PHONE, earlier: first.id }]);
-      const resubmission = { fingerprint: 'ups', since: WINDOW_START };
-      const original = withReports(alert('UPS restored', [other], { messageIdHeader: '<ups2@example.com>', resubmission }), []);
+      const resubmission = { fingerprint: 'ups', since: 0 };
+      const original = alert('UPS restored', [PHONE], { messageIdHeader: '<ups2@example.com>', resubmission });
       await store.acceptMail(original);
-      const resent = withReports(alert('UPS restored', [other], { messageIdHeader: '<ups2@example.com>', resubmission }), [other]);
-      assert.deepEqual(await store.acceptMail(resent), { duplicateOf: original.id, folded: [] }, 'a resubmission folds nothing: it stores nothing');
-      assert.deepEqual(
-        (await kind.rows('SELECT message_id, kind FROM mail_out ORDER BY id')).map((row) => [row.message_id, row.kind]),
-        [[repeat.id, 'notice']],
-      );
+      const resent = fold(alert('UPS restored', [PHONE], { messageIdHeader: '<ups2@example.com>', resubmission }));
+      assert.deepEqual(await store.acceptMail({ ...resent, recipients: original.recipients }), { duplicateOf: original.id });
       assert.deepEqual(
         (await store.events(resent.id)).map((event) => event.kind),
         ['resubmission'],
-        'nor any line of a fold',
+        'a resubmission stores no line of a fold',
       );
       await store.close();
     });

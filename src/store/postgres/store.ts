@@ -64,6 +64,8 @@ import {
   waitsForSendAt,
   reportDetail,
   sentByReportDetail,
+  latestSmsTo,
+  toLatestSms,
   countedByProvider,
   quarantineBytesSql,
   quarantineColumn,
@@ -87,8 +89,6 @@ import {
   wantsNotice,
 } from '../sqlite-replies.ts';
 import type {
-  AcceptedMailRows,
-  AlertStorm,
   BouncedReply,
   ClaimedSms,
   ClaimedMail,
@@ -97,7 +97,7 @@ import type {
   Conversation,
   DeliveryReportResult,
   DueNotice,
-  Folded,
+  LatestSms,
   MailOutcome,
   MailOutcomeRecorded,
   NewDeliveryReport,
@@ -105,7 +105,6 @@ import type {
   NewInbound,
   NewMail,
   NewOutgoingMail,
-  NewRecipient,
   NoticeGroup,
   ReroutedConversation,
   QuarantinedRequest,
@@ -136,8 +135,7 @@ import type { DeliveryState } from '../../vocabulary.ts';
 import type { NewSmsPart, PartAdded, PartSet } from '../reassembly.ts';
 import { ClusterError, type ClusterStore, type HeldLeases, type RelayMember, type RelaySeen } from '../cluster-types.ts';
 import type { Logger } from '../../log.ts';
-import { acceptStatement, conversationUsedAt, refusedStatements, unlessResubmitted } from './accept.ts';
-import { FOLDED_EVENT, foldedDetail, foldedInto, foldReportOf, type LatestSms, latestSmsTo, REPEATED_EVENT, repeatedDetail } from '../alert-storm.ts';
+import { acceptStatement, conversationUsedAt, foldedStatements, refusedStatements, unlessResubmitted } from './accept.ts';
 import { DB_NOW_MS } from './clock.ts';
 import { rescheduleBeyond } from './clock-step.ts';
 import type { LongestWaits, Rescheduled } from '../clock-step-types.ts';
@@ -1049,64 +1047,17 @@ export class PostgresStore implements Store, ClusterStore {
    * for a mail that needs them the resubmission check (or the two lines that link a resubmission to its
    * original) and its conversations.
    */
-  acceptMail(mail: NewMail, reports: readonly NewOutgoingMail[] = []): Promise<AcceptedMailRows> {
+  acceptMail(mail: NewMail, reports: readonly NewOutgoingMail[] = []): Promise<{ duplicateOf: string | undefined }> {
     const due = mail.holdUntilSendAt && mail.sendAt !== undefined ? Math.max(mail.sendAt, mail.receivedAt) : mail.receivedAt;
     const now = Date.now();
     // The refused numbers and their bounce in the mail's transaction (Store.acceptMail), not for a resubmission.
-    const queued = reports.map((report) => queuedUnlessResubmitted(now, mail, report));
-    if (mail.alertStorm) return this.#acceptFolding(mail, mail.alertStorm, due, queued);
+    const queued = reports.map((report) => ({ text: QUEUE_MAIL_UNLESS_RESUBMITTED, values: [now, mail.id, ...queuedMailValues(report)] }));
     return this.#queueing(queued.length > 0 ? ['sms', 'mail'] : ['sms'], {
-      statements: [acceptStatement(mail, due), ...refusedStatements(mail), ...queued],
+      statements: [acceptStatement(mail, due), ...refusedStatements(mail), ...foldedStatements(mail), ...queued],
       result: ([accepted]) => {
         // Its commit shows mail is taken again after commits failed (see onCommit).
         this.#mailTaken();
-        return { duplicateOf: duplicateOf(accepted), folded: NOTHING_FOLDED };
-      },
-    });
-  }
-
-  /**
-   * acceptMail with `policy.alertStormWindow` on: each number's lock (ALERT_STORM_LOCK) and its latest SMS read first, in
-   * the mail's transaction, so that a mail of its text committing meanwhile is seen (READ COMMITTED: each statement's
-   * snapshot is taken after the lock); its true repeats (foldedInto) are left out of the mail's statement, with their
-   * history lines and reports. A round trip more than a mail without the window, and one indexed read per number.
-   */
-  #acceptFolding(mail: NewMail, { since, reports = [] }: AlertStorm, due: number, queued: readonly Statement[]): Promise<AcceptedMailRows> {
-    const numbers = mail.recipients.map((recipient) => recipient.number);
-    return this.#queueing(queued.length > 0 || reports.length > 0 ? ['sms', 'mail'] : ['sms'], {
-      statements: [
-        { text: ALERT_STORM_LOCK, values: [numbers] },
-        { text: LATEST_SMS_TO_EACH, values: [numbers, mail.sms.text] },
-      ],
-      followUp: async ([, found], client) => {
-        const latest = new Map((found?.rows as (LatestSms & { number: string })[] | undefined)?.map((row) => [row.number, row]));
-        const kept: NewRecipient[] = [];
-        const folds: { recipient: NewRecipient; earlier: string; smsId: number }[] = [];
-        for (const recipient of mail.recipients) {
-          const fold = foldedInto(latest.get(recipient.number), since);
-          if (fold) folds.push({ recipient, ...fold });
-          else kept.push(recipient);
-        }
-        const sent = { ...mail, recipients: kept };
-        const now = Date.now();
-        const statements = [
-          acceptStatement(sent, due),
-          ...refusedStatements(sent),
-          ...queued,
-          ...(folds.length === 0 ? [] : [foldedEvents(mail, folds)]),
-          ...folds.flatMap(({ recipient }) => {
-            const report = foldReportOf(mail, recipient.number);
-            return report ? [queuedUnlessResubmitted(now, mail, report)] : [];
-          }),
-        ];
-        const results: pg.QueryResult[] = [];
-        for (const { text, values } of statements) results.push(await client.query(text, values as unknown[]));
-        this.#mailTaken();
-        const original = duplicateOf(results[0]);
-        return {
-          duplicateOf: original,
-          folded: original === undefined ? folds.map(({ recipient, earlier }) => ({ number: recipient.number, earlier })) : NOTHING_FOLDED,
-        };
+        return { duplicateOf: (accepted?.rows[0] as { duplicate_of: string | null } | undefined)?.duplicate_of ?? undefined };
       },
     });
   }
@@ -1498,6 +1449,11 @@ export class PostgresStore implements Store, ClusterStore {
       for (const [sql, params] of statements) changed += (await client.query(sql, [...params])).rowCount ?? 0;
       return changed;
     });
+  }
+
+  async latestSmsTo(numbers: readonly string[], since: number): Promise<readonly LatestSms[]> {
+    const rows = await this.#rows<Record<string, unknown>>(LATEST_SMS_TO_EACH, [numbers, since]);
+    return rows.map(toLatestSms);
   }
 
   async queueStats(now: number): Promise<QueueStats> {
@@ -2240,42 +2196,8 @@ function queuedMail(at: string, first: number, when = 'TRUE'): string {
 const QUEUE_MAIL = `WITH ${queuedMail('$1', 2)} SELECT count(*) FROM queued`;
 /** The same, with the mail the report is of (`$2`) after it in the transaction: queued unless that was a resubmission. */
 const QUEUE_MAIL_UNLESS_RESUBMITTED = `WITH ${queuedMail('$1', 3, unlessResubmitted('$2'))} SELECT count(*) FROM queued`;
-/** `report` queued at `now` in `mail`'s transaction, unless it stored `mail` as a resubmission (QUEUE_MAIL_UNLESS_RESUBMITTED). */
-const queuedUnlessResubmitted = (now: number, mail: NewMail, report: NewOutgoingMail): Statement => ({
-  text: QUEUE_MAIL_UNLESS_RESUBMITTED,
-  values: [now, mail.id, ...queuedMailValues(report)],
-});
-
-/** The resubmission's original an accept statement's result names (acceptText), or undefined. */
-const duplicateOf = (accepted: pg.QueryResult | undefined): string | undefined =>
-  (accepted?.rows[0] as { duplicate_of: string | null } | undefined)?.duplicate_of ?? undefined;
-
-/** A mail none of whose numbers was folded (the alert-storm window off, or a resubmission). */
-const NOTHING_FOLDED: readonly Folded[] = [];
-
-/**
- * The advisory-lock class (the text "smas") of one number's alert-storm check (#acceptFolding): two mails to a number
- * check and commit one after the other, the second seeing the first. Taken in the numbers' order, one statement.
- */
-const ALERT_STORM_LOCK_CLASS = 0x736d6173;
-const ALERT_STORM_LOCK = `SELECT pg_advisory_xact_lock(${ALERT_STORM_LOCK_CLASS}, key) FROM (SELECT DISTINCT hashtext(number) AS key FROM unnest($1::text[]) AS number ORDER BY key) keys`;
-/** Each number's latest SMS (alert-storm.ts, latestSmsTo): `$1` the numbers, `$2` the mail's text. */
-const LATEST_SMS_TO_EACH = `SELECT t.number, latest.* FROM unnest($1::text[]) AS t(number) CROSS JOIN LATERAL (${latestSmsTo('t.number', '$2')}) latest`;
-
-/** The two history lines of each folded number (alert-storm.ts), unless the mail was stored as a resubmission. */
-function foldedEvents(mail: NewMail, folds: readonly { recipient: NewRecipient; earlier: string; smsId: number }[]): Statement {
-  const lines = folds.flatMap(({ recipient, earlier, smsId }) => [
-    [mail.id, null, FOLDED_EVENT, foldedDetail(recipient, earlier)],
-    [earlier, smsId, REPEATED_EVENT, repeatedDetail(mail)],
-  ]);
-  return {
-    text: `INSERT INTO events (at, message_id, sms_id, kind, detail)
-      SELECT $1, t.message_id, t.sms_id, t.kind, t.detail
-      FROM unnest($3::text[], $4::bigint[], $5::text[], $6::text[]) WITH ORDINALITY AS t(message_id, sms_id, kind, detail, position)
-      WHERE ${unlessResubmitted('$2')} ORDER BY t.position`,
-    values: [mail.receivedAt, mail.id, ...[0, 1, 2, 3].map((column) => lines.map((line) => line[column]))],
-  };
-}
+/** Each number's latest SMS (latestSmsTo), `$1` the numbers, `$2` the window's start: one indexed read per number. */
+const LATEST_SMS_TO_EACH = `SELECT latest.* FROM unnest($1::text[]) AS t(number) CROSS JOIN LATERAL (${latestSmsTo('t.number', '$2')}) latest`;
 
 /** A mail's parameters for queuedMail, in its order. */
 const queuedMailValues = (mail: NewOutgoingMail): unknown[] => [
