@@ -1,7 +1,7 @@
 import { type IncomingMessage, maxHeaderSize, STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Server, type Socket } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import { LOOPBACK_ADDRESSES } from '../acceptance/service.ts';
 import {
@@ -44,7 +44,7 @@ export const IDLE_TIMEOUT_MS = 10_000;
  * At the stop, a connection with no request under way is closed this long after: a keep-alive client may have sent
  * its next request as the stop came, not yet read, which closing resets (a lost answer); it gets its 503 instead.
  */
-const IDLE_CLOSE_GRACE_MS = 100;
+export const IDLE_CLOSE_GRACE_MS = 100;
 
 /**
  * At the end of a stop, how long a request on a connection accepted just before the listener closed has to get its
@@ -293,6 +293,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const closeWhenQuiet = async (sockets: readonly Socket[]) => {
     const read = sockets.map((socket) => [socket, socket.bytesRead] as const);
     await sleep(IDLE_CLOSE_GRACE_MS);
+    // The grace is read in the relay's own turns: an event loop that stalled through it (a loaded machine, a long GC)
+    // runs its timer before reading the sockets, and a request that arrived meanwhile would be reset unread. The
+    // immediate runs after the next poll of the sockets, which reads it first.
+    await nextTurn();
     for (const [socket, bytesRead] of read) if (socket.bytesRead === bytesRead && !answering.get(socket)) socket.destroy();
   };
   // Before fastify's own listener: a request is known late, and its connection's last, before any hook of its runs.
