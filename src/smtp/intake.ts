@@ -391,7 +391,7 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
                 // A context may be a number (a system keying its conversations by the customer's), masked as the console's viewers see it.
                 ...(outcome.context === undefined ? {} : { context: maskContext(outcome.context) }),
                 ...(outcome.cutFrom ? { cutFromParts: outcome.cutFrom } : {}),
-                ...(outcome.repeated ? { alertStormRepeats: outcome.repeated } : {}),
+                ...(outcome.repeated.length > 0 ? { alertStormRepeats: outcome.repeated.length, foldedInto: earlierMails(outcome.repeated) } : {}),
                 bytes: raw.length,
                 ms: clock() - started,
                 ...(outcome.duplicateOf ? { resubmissionOf: outcome.duplicateOf } : {}),
@@ -608,6 +608,16 @@ function logConnectionError(
   logger.warn({ err: error }, 'smtp: connection error');
 }
 
+/** The distinct earlier mails a mail's numbers were folded into (the alert-storm window), in the numbers' order. */
+const earlierMails = (folded: AcceptedMail['repeated']): string[] => [...new Set(folded.map((fold) => fold.earlier))];
+
+/** The 250's note of numbers the alert-storm window folded: how many, and the earlier mail (the first, and how many others) whose SMS stands for this one's. */
+function repeatsNote(folded: AcceptedMail['repeated']): string {
+  const [first, ...others] = earlierMails(folded);
+  const more = others.length === 0 ? '' : ` and ${others.length} other ${others.length === 1 ? 'mail' : 'mails'}`;
+  return `${folded.length} of its numbers got this same alert from you as ${first}${more}, taken by the SMS network within the alert-storm window: not sent again`;
+}
+
 /** The 250 text: the message id, and what the relay did differently from what was asked (nothing, for the postmaster's mail). */
 function queuedReply(accepted: AcceptedMail | AcceptedForPostmaster): string {
   const note =
@@ -618,7 +628,7 @@ function queuedReply(accepted: AcceptedMail | AcceptedForPostmaster): string {
           accepted.standIns ?? '',
           accepted.partsCapped ? partsCappedNote(accepted.partsCapped) : '',
           accepted.duplicateOf ? `the same mail as ${accepted.duplicateOf}: sent once` : '',
-          accepted.repeated > 0 ? `${accepted.repeated} of its numbers got this text within the alert-storm window: not sent again` : '',
+          accepted.repeated.length > 0 ? repeatsNote(accepted.repeated) : '',
           accepted.subjectForBody ?? '',
           accepted.unread ?? '',
           accepted.attachments ?? '',

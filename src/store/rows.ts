@@ -6,6 +6,8 @@ import type {
   BouncedReply,
   ClaimedMail,
   ClaimedSms,
+  FoldedRecipient,
+  LatestSms,
   MailOutcome,
   NewOutgoingMail,
   QuarantinedBody,
@@ -27,15 +29,54 @@ import { DELETED_BY_OPERATOR } from './types.ts';
 
 /** The history line's kind of a number of a mail refused at acceptance while its others were taken (NewMail.refused). */
 export const REFUSED_EVENT = 'refused';
-/**
- * An SMS row that counts as its number having got its text (the alert-storm check): not one failed before
- * any attempt (a list member refused at acceptance, an SMS expired or dropped unsent), so a member who texts
- * START again gets the next alert of the same text.
- */
-export const NEVER_SENT_EXCLUDED = "NOT (o.status = 'failed' AND o.attempts = 0)";
-
 /** Its detail: the address that named it, the number, and why (`oncall@sms.example.com -> +447700900603: not sent: …`). */
 export const refusedDetail = (recipient: RefusedRecipient): string => `${recipient.rcpt} -> ${recipient.number}: ${recipient.reason}`;
+
+/**
+ * The history lines of a number folded by `policy.alertStormWindow` (NewMail.folded): on the folded mail, naming the
+ * earlier one; on the earlier SMS, once (a storm of repeats would bury its history), naming the first repeat.
+ */
+export const FOLDED_EVENT = 'folded';
+export const REPEATED_EVENT = 'repeated';
+export const foldedDetail = (recipient: FoldedRecipient): string =>
+  `${recipient.rcpt} -> ${recipient.number}: the same alert as ${recipient.earlier}, whose SMS the gateway took, within policy.alertStormWindow: not sent again`;
+/** The earlier mail a `folded` line names (foldedDetail), for a link to it; undefined for any other line. */
+export const foldedOnto = (kind: string, detail: string | undefined): string | undefined =>
+  kind === FOLDED_EVENT ? / the same alert as (\S+), whose SMS the gateway took,/.exec(detail ?? '')?.[1] : undefined;
+export const repeatedDetail = (id: string): string =>
+  `the same alert again in ${id}, within policy.alertStormWindow: not sent again (later repeats say so in their own history only)`;
+
+/**
+ * A number's latest SMS with its mail's sender and its conversation's mailbox (Store#latestSmsTo): `number`, the SQL of
+ * the number; `since`, of the window's start. The index outbound_number (number, id) finds it without a sort.
+ */
+export const latestSmsTo = (number: string, since: string): string => `
+  SELECT * FROM (
+    SELECT o.number, o.id AS sms_id, o.message_id, o.status, o.delivery, m.received_at, m.text, m.envelope_from, m.sender_id,
+      m.account, m.gateway_account, m.user_context, c.mailbox
+    FROM outbound o JOIN messages m ON m.id = o.message_id
+    LEFT JOIN conversations c ON c.context = m.user_context AND c.number = o.number
+    WHERE o.number = ${number} ORDER BY o.id DESC LIMIT 1
+  ) latest WHERE received_at >= ${since}`;
+
+/** A row of latestSmsTo as LatestSms: taken by the gateway (sent) with no failure reported since. */
+export function toLatestSms(row: Record<string, unknown>): LatestSms {
+  const optional = (value: unknown) => (value === null || value === undefined ? undefined : String(value));
+  return {
+    number: String(row.number),
+    smsId: Number(row.sms_id),
+    messageId: String(row.message_id),
+    receivedAt: Number(row.received_at),
+    text: String(row.text),
+    envelopeFrom: String(row.envelope_from),
+    senderId: optional(row.sender_id),
+    account: optional(row.account),
+    gatewayAccount: optional(row.gateway_account),
+    userContext: optional(row.user_context),
+    mailbox: optional(row.mailbox),
+    accepted: row.status === 'sent' && row.delivery !== 'failed' && row.delivery !== 'expired',
+  };
+}
 
 /** The history line of a job whose lease was released at start. */
 export const RESUMED_DETAIL = 'was in flight when the relay stopped; may reach the gateway twice';

@@ -62,7 +62,12 @@ import {
   smsStateColumns,
   toClaimedSms,
   toSmsState,
-  NEVER_SENT_EXCLUDED,
+  FOLDED_EVENT,
+  foldedDetail,
+  latestSmsTo,
+  REPEATED_EVENT,
+  repeatedDetail,
+  toLatestSms,
   countedByProvider,
   quarantineColumn,
   ONE_DUPLICATE_TAKEN_BACK,
@@ -110,6 +115,7 @@ import type {
   Conversation,
   DeliveryReportResult,
   DueNotice,
+  LatestSms,
   NewDeliveryReport,
   InboundPosition,
   NewInbound,
@@ -536,6 +542,10 @@ export class SqliteStore implements Store {
         const { lastInsertRowid } = sql.insertRefusedSms.run({ ...row(recipient), reason: recipient.reason });
         sql.insertEvent.run(mail.receivedAt, mail.id, lastInsertRowid, REFUSED_EVENT, refusedDetail(recipient));
       }
+      for (const folded of mail.folded ?? []) {
+        sql.insertEvent.run(mail.receivedAt, mail.id, null, FOLDED_EVENT, foldedDetail(folded));
+        sql.insertRepeated.run({ at: mail.receivedAt, earlier: folded.earlier, sms: folded.earlierSms, detail: repeatedDetail(mail.id) });
+      }
       this.#insertMail(reports, Date.now());
       if (mail.conversation && mail.sms.userContext) recordConversation(this.#replies, mail, mail.conversation, mail.sms.userContext);
       return { duplicateOf: undefined };
@@ -871,8 +881,13 @@ export class SqliteStore implements Store {
     return erased;
   }
 
-  async numbersSentText(numbers: readonly string[], text: string, since: number): Promise<ReadonlySet<string>> {
-    return this.#read(() => new Set(numbers.filter((number) => this.#sql.sentText.get(number, text, since) !== undefined)));
+  async latestSmsTo(numbers: readonly string[], since: number): Promise<readonly LatestSms[]> {
+    return this.#read(() =>
+      numbers.flatMap((number) => {
+        const row = this.#sql.latestSmsTo.get({ number, since }) as Record<string, unknown> | undefined;
+        return row ? [toLatestSms(row)] : [];
+      }),
+    );
   }
 
   async queueStats(now: number): Promise<QueueStats> {
@@ -1470,9 +1485,10 @@ function prepareStatements(db: Database) {
     ping: db.prepare('SELECT 1'),
     probe: db.prepare("INSERT INTO control (key, value) VALUES ('write_probe', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
     unprobe: db.prepare("DELETE FROM control WHERE key = 'write_probe'"),
-    sentText: db.prepare(`
-      SELECT 1 FROM outbound o JOIN messages m ON m.id = o.message_id
-      WHERE o.number = ? AND m.text = ? AND m.received_at >= ? AND ${NEVER_SENT_EXCLUDED} LIMIT 1`),
+    latestSmsTo: db.prepare(latestSmsTo('@number', '@since')),
+    insertRepeated: db.prepare(`
+      INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT @at, @earlier, @sms, '${REPEATED_EVENT}', @detail
+      WHERE NOT EXISTS (SELECT 1 FROM events WHERE message_id = @earlier AND sms_id = @sms AND kind = '${REPEATED_EVENT}')`),
     purgeMessages: db.prepare(`
       UPDATE messages SET text = '', headers = '', subject = NULL
       WHERE received_at < ? AND (text != '' OR headers != '')

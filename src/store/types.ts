@@ -217,6 +217,38 @@ export interface NewMail {
    * stored as failed SMS with their reason, never sent, so its history and the console name them; none = [].
    */
   readonly refused?: readonly RefusedRecipient[] | undefined;
+  /**
+   * Its numbers left out of `recipients` by `policy.alertStormWindow` (src/acceptance/alert-storm.ts), each with the
+   * earlier SMS that stands for it: stored as history lines only (a `folded` line on this mail, a `repeated` line on
+   * that SMS unless it has one), in the mail's transaction and not for a resubmission; none = [].
+   */
+  readonly folded?: readonly FoldedRecipient[] | undefined;
+}
+
+/** A number of a mail not sent again (NewMail.folded): the earlier mail and its SMS to that number, which stand for it. */
+export interface FoldedRecipient extends NewRecipient {
+  readonly earlier: string;
+  readonly earlierSms: number;
+}
+
+/**
+ * A number's latest SMS (ReplyStore#latestSmsTo) and what decides whether a mail repeats it (src/acceptance/alert-storm.ts):
+ * its mail's text and sender, where the phone's replies to it go (`mailbox`, its conversation's; undefined: none), and
+ * whether the gateway took it with no failure reported since (`accepted`).
+ */
+export interface LatestSms {
+  readonly number: string;
+  readonly smsId: number;
+  readonly messageId: string;
+  readonly receivedAt: number;
+  readonly text: string;
+  readonly envelopeFrom: string;
+  readonly senderId: string | undefined;
+  readonly account: string | undefined;
+  readonly gatewayAccount: string | undefined;
+  readonly userContext: string | undefined;
+  readonly mailbox: string | undefined;
+  readonly accepted: boolean;
 }
 
 /** A number of a mail refused at acceptance (NewMail.refused): why, in words, as its bounce says. */
@@ -663,8 +695,8 @@ export interface ReplyStore {
   acceptInbound(inbound: NewInbound): Promise<{ readonly duplicate: boolean }>;
   /** Keeps a request no parser understood, its body as received; its id is what `smsrelay quarantine show` takes. */
   quarantine(request: QuarantinedRequest): Promise<number>;
-  /** Which of `numbers` got exactly `text` from a mail accepted since `since` (alert storms). */
-  numbersSentText(numbers: readonly string[], text: string, since: number): Promise<ReadonlySet<string>>;
+  /** The latest SMS (the highest id) to each of `numbers` that has one, if its mail was accepted since `since` (alert storms). */
+  latestSmsTo(numbers: readonly string[], since: number): Promise<readonly LatestSms[]>;
   /** The number texted STOP (and not START since). */
   isOptedOut(number: string): Promise<boolean>;
   /** The keyword the number texted to opt out, as kept (`UNSUBSCRIBE`, `STOP`); undefined when it is not opted out. */

@@ -65,7 +65,8 @@ import {
   reportDetail,
   sentByReportDetail,
   sentByReportInFlightDetail,
-  NEVER_SENT_EXCLUDED,
+  latestSmsTo,
+  toLatestSms,
   countedByProvider,
   quarantineBytesSql,
   quarantineColumn,
@@ -97,6 +98,7 @@ import type {
   Conversation,
   DeliveryReportResult,
   DueNotice,
+  LatestSms,
   MailOutcome,
   MailOutcomeRecorded,
   NewDeliveryReport,
@@ -134,7 +136,7 @@ import type { DeliveryState } from '../../vocabulary.ts';
 import type { NewSmsPart, PartAdded, PartSet } from '../reassembly.ts';
 import { ClusterError, type ClusterStore, type HeldLeases, type RelayMember, type RelaySeen } from '../cluster-types.ts';
 import type { Logger } from '../../log.ts';
-import { acceptStatement, conversationUsedAt, refusedStatements, unlessResubmitted } from './accept.ts';
+import { acceptStatement, conversationUsedAt, foldedStatements, refusedStatements, unlessResubmitted } from './accept.ts';
 import { DB_NOW_MS } from './clock.ts';
 import { rescheduleBeyond } from './clock-step.ts';
 import type { LongestWaits, Rescheduled } from '../clock-step-types.ts';
@@ -1091,7 +1093,7 @@ export class PostgresStore implements Store, ClusterStore {
     // The refused numbers and their bounce in the mail's transaction (Store.acceptMail), not for a resubmission.
     const queued = reports.map((report) => ({ text: QUEUE_MAIL_UNLESS_RESUBMITTED, values: [now, mail.id, ...queuedMailValues(report)] }));
     return this.#queueing(queued.length > 0 ? ['sms', 'mail'] : ['sms'], {
-      statements: [acceptStatement(mail, due), ...refusedStatements(mail), ...queued],
+      statements: [acceptStatement(mail, due), ...refusedStatements(mail), ...foldedStatements(mail), ...queued],
       result: ([accepted]) => {
         // Its commit shows mail is taken again after commits failed (see onCommit).
         this.#mailTaken();
@@ -1483,13 +1485,9 @@ export class PostgresStore implements Store, ClusterStore {
     });
   }
 
-  async numbersSentText(numbers: readonly string[], text: string, since: number): Promise<ReadonlySet<string>> {
-    const rows = await this.#rows<{ number: string }>(
-      `SELECT DISTINCT o.number FROM outbound o JOIN messages m ON m.id = o.message_id
-      WHERE o.number = ANY($1::text[]) AND m.text = $2 AND m.received_at >= $3 AND ${NEVER_SENT_EXCLUDED}`,
-      [numbers, text, since],
-    );
-    return new Set(rows.map((row) => row.number));
+  async latestSmsTo(numbers: readonly string[], since: number): Promise<readonly LatestSms[]> {
+    const rows = await this.#rows<Record<string, unknown>>(LATEST_SMS_TO_EACH, [numbers, since]);
+    return rows.map(toLatestSms);
   }
 
   async queueStats(now: number): Promise<QueueStats> {
@@ -2238,6 +2236,8 @@ function queuedMail(at: string, first: number, when = 'TRUE'): string {
 const QUEUE_MAIL = `WITH ${queuedMail('$1', 2)} SELECT count(*) FROM queued`;
 /** The same, with the mail the report is of (`$2`) after it in the transaction: queued unless that was a resubmission. */
 const QUEUE_MAIL_UNLESS_RESUBMITTED = `WITH ${queuedMail('$1', 3, unlessResubmitted('$2'))} SELECT count(*) FROM queued`;
+/** Each number's latest SMS (latestSmsTo), `$1` the numbers, `$2` the window's start: one indexed read per number. */
+const LATEST_SMS_TO_EACH = `SELECT latest.* FROM unnest($1::text[]) AS t(number) CROSS JOIN LATERAL (${latestSmsTo('t.number', '$2')}) latest`;
 
 /** A mail's parameters for queuedMail, in its order. */
 const queuedMailValues = (mail: NewOutgoingMail): unknown[] => [
