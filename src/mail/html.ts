@@ -4,7 +4,7 @@ import { RelayError } from '../errors.ts';
 import { withBoundedDepth } from './html-depth.ts';
 import { hiddenSelectors } from './style-sheets.ts';
 import { HTML_RULE, lineBreak, RELAY_MARKERS, REMOVED_CITE, REMOVED_ELEMENT } from './html-lines.ts';
-import { attributionStart, isStrongAttribution, joinLines } from './strip.ts';
+import { attributionStart, endsInQuoteAttribution, isStrongAttribution, joinLines } from './strip.ts';
 
 /**
  * Where Outlook (desktop and web) starts the copy of the mail replied to. Outlook always writes
@@ -34,6 +34,90 @@ function* nodesAfter(node: DomNode): Generator<DomNode> {
     yield* siblings.slice(siblings.indexOf(at) + 1);
   }
 }
+/** The characters a line linesAbove reads may average: an attribution is one line of at most a few hundred (strip.ts's MAX_ATTRIBUTION_LINE). */
+const MAX_LINE_ABOVE = 400;
+/** Elements that continue a line of text; any other (a block, a `<br>`) ends one. */
+const INLINE_ELEMENTS = new Set([
+  'a',
+  'abbr',
+  'b',
+  'bdi',
+  'bdo',
+  'cite',
+  'code',
+  'em',
+  'font',
+  'i',
+  'kbd',
+  'mark',
+  'q',
+  's',
+  'small',
+  'span',
+  'strong',
+  'sub',
+  'sup',
+  'time',
+  'u',
+]);
+/** Elements whose content is no text the mail shows. */
+const TEXTLESS_ELEMENTS = new Set(['head', 'script', 'style', 'template', 'title']);
+/**
+ * The lines of text right above `elem` (at most `count`, blank ones left out, the nearest last), read
+ * backwards from it and only so far: a long text above costs no more than those lines.
+ */
+function linesAbove(elem: DomNode, count: number): string[] {
+  const lines = [''];
+  const full = () => lines.length > count || lines.join('').length > count * MAX_LINE_ABOVE;
+  const endLine = () => {
+    if ((lines[0] ?? '').trim() !== '') lines.unshift('');
+  };
+  const read = (node: DomNode): void => {
+    if (node.type === 'text') lines[0] = `${(node.data ?? '').replace(/\s+/g, ' ')}${lines[0]}`;
+    if (node.type !== 'tag' || TEXTLESS_ELEMENTS.has(node.name ?? '')) return;
+    const inline = INLINE_ELEMENTS.has(node.name ?? '');
+    if (!inline) endLine();
+    for (const child of [...(node.children ?? [])].reverse()) {
+      if (full()) return;
+      read(child);
+    }
+    if (!inline) endLine();
+  };
+  // Its earlier siblings, nearest first, then its ancestors' (the start of a block ancestor ends a line too).
+  for (let at = elem; at.parent && !full(); at = at.parent) {
+    const siblings = at.parent.children;
+    for (const node of siblings.slice(0, siblings.indexOf(at)).reverse()) {
+      if (full()) break;
+      read(node);
+    }
+    if (!INLINE_ELEMENTS.has(at.parent.name ?? '')) endLine();
+  }
+  return lines
+    .map((line) => line.trim())
+    .filter((line) => line !== '')
+    .slice(-count);
+}
+/** A style that draws a bar at an element's left, as clients draw a quote (Gmail, K-9, Zimbra, Horde: `border-left:1px solid #ccc`). */
+const QUOTE_BAR = /border-left(?:-style)?\s*:\s*(?!none|0(?:px)?\s*(?:;|$))[^;]*\S/i;
+/** The lines of an attribution wrapped by its client (strip.ts's MAX_ATTRIBUTION_LINES). */
+const MAX_ATTRIBUTION_LINES_ABOVE = 3;
+/**
+ * Whether a blockquote that no client's quote selector took is quoted history in a reply: something
+ * must mark it so, a `cite` (Thunderbird's `cite="mid:…"`), a quote class, a quote's left bar, or an
+ * attribution right above it ("On … Bob wrote:"). A bare one is an indent (Thunderbird's Indent
+ * button writes `<blockquote>`, as Gmail's and Apple's write one with `border:none`): the writer's text.
+ */
+function isMarkedQuote(elem: DomNode): boolean {
+  const attributes = elem.attribs ?? {};
+  if (attributes.cite !== undefined || /quot|cite/i.test(attributes.class ?? '') || QUOTE_BAR.test(attributes.style ?? '')) return true;
+  const above = linesAbove(elem, MAX_ATTRIBUTION_LINES_ABOVE);
+  return above.length > 0 && endsInQuoteAttribution(above);
+}
+/** A reply's blockquote: quoted with `>` for the text rules when it is marked as a quote (isMarkedQuote), else a block of the writer's text. */
+const replyBlockquote: FormatCallback = (elem, walk, builder, options) => {
+  const format = isMarkedQuote(elem) ? builder.options.formatters.blockquote : builder.options.formatters.block;
+  format?.(elem, walk, builder, options);
+};
 const isBlank = (node: DomNode) => node.type === 'comment' || (node.type === 'text' && (node.data ?? '').trim() === '');
 const isCiteQuote = (node: DomNode) => isBlockquote(node) && node.attribs?.type === 'cite';
 /** Whether a node holds text before any cite quote in it: `true`, `false`, or `'quote'` when a quote comes first. */
@@ -164,7 +248,12 @@ const COMMON_SELECTORS: Selectors = [
 ];
 /** Gmail's quote container is read by gmailQuote: the writer answers inside it. */
 const GMAIL_QUOTE_CONTAINER = { selector: 'div.gmail_quote', format: 'gmailQuote' };
-const REPLY_SELECTORS: Selectors = [...COMMON_SELECTORS, GMAIL_QUOTE_CONTAINER, ...QUOTE_AND_SIGNATURE_SELECTORS];
+const REPLY_SELECTORS: Selectors = [
+  ...COMMON_SELECTORS,
+  { selector: 'blockquote', format: 'replyBlockquote' },
+  GMAIL_QUOTE_CONTAINER,
+  ...QUOTE_AND_SIGNATURE_SELECTORS,
+];
 /** A forward's quote elements hold what was forwarded: they are kept, without `>` prefixes. */
 const FORWARD_SELECTORS: Selectors = [...COMMON_SELECTORS, { selector: 'blockquote', format: 'block' }];
 const NEW_SELECTORS: Selectors = [...COMMON_SELECTORS, { selector: 'blockquote', format: 'block' }, GMAIL_QUOTE_CONTAINER, ...QUOTE_AND_SIGNATURE_SELECTORS];
@@ -368,6 +457,7 @@ const converterOf = (selectors: Selectors, only?: string[]) =>
       gmailQuote,
       removedCite,
       removedElement,
+      replyBlockquote,
       appleSignature: appleSignatureWhen(true),
       unlessAppleSignature: appleSignatureWhen(false),
     },

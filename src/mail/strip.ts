@@ -1597,6 +1597,20 @@ export function attributionStart(lines: readonly string[], end: number): number 
   return found;
 }
 
+/**
+ * Whether the last of `lines` ends an attribution that marks what stands below it as quoted where
+ * nothing else marks it (a blockquote with no client's mark is an indent as often): one with a "wrote"
+ * verb, or a date beside an address. A date alone is as often the writer's heading ("Meeting moved to
+ * Monday 7 Dec 2026 at 10:00:").
+ */
+export function endsInQuoteAttribution(lines: readonly string[]): boolean {
+  const end = lines.length - 1;
+  const start = attributionStart(lines, end);
+  if (start === undefined) return false;
+  const text = joinLines(lines, start, end);
+  return VERB.test(text) || isStrongAttribution(text);
+}
+
 /** Whether a text ends as an attribution must (isAttribution): in a colon, or in a dashed one's dash. */
 function mayEndAttribution(text: string): boolean {
   return text.endsWith(':') || text.endsWith('：') || text.endsWith('-');
