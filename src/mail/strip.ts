@@ -980,11 +980,13 @@ class Scan {
    * mail in its first words ("Der Inhalt dieser E-Mail…", "Dit bericht kan…", "The information
    * contained in this communication…") and is legal text, with nothing below it but more of it (its
    * translation, an environment line). The openings of DISCLAIMER_OPENINGS need neither; a person's own
-   * paragraph about a confidential matter is the mail's first or has their text below it.
+   * paragraph about a confidential matter is the mail's first or has their text below it. Like those
+   * openings it stands under a blank line or a rule (a gateway draws `-----` right above its footer).
    */
   #opensDisclaimer(index: number): boolean {
     const lines = this.#lines;
-    if (index === 0 || line0(lines, index - 1) !== '') return false;
+    const above = line0(lines, index - 1);
+    if (index === 0 || (above !== '' && !isRuleLine(above))) return false;
     let end = paragraphEnd(lines, index);
     // Asked of every paragraph of every mail: the cheap test of its first words first.
     if (!MAIL_NAMED.test(paragraphHead(lines, index, end, MAIL_NAMED_CHARS)) || !this.#hasText() || this.#onlyGreeting()) return false;
