@@ -62,13 +62,22 @@ const INLINE_ELEMENTS = new Set([
 ]);
 /** Elements whose content is no text the mail shows. */
 const TEXTLESS_ELEMENTS = new Set(['head', 'script', 'style', 'template', 'title']);
+/** A node as htmlparser2 links it to its previous sibling (html-to-text's type leaves the link out). */
+type LinkedNode = DomNode & { readonly prev?: LinkedNode | null };
+/**
+ * The nodes linesAbove visits at most: what stands right above a blockquote is a few elements away,
+ * and a mail of thousands of empty elements before each of thousands of blockquotes costs no more
+ * than this per blockquote.
+ */
+const MAX_NODES_ABOVE = 64;
 /**
  * The lines of text right above `elem` (at most `count`, blank ones left out, the nearest last), read
- * backwards from it and only so far: a long text above costs no more than those lines.
+ * backwards from it and only so far (MAX_NODES_ABOVE, MAX_LINE_ABOVE): a long text above costs no more than those lines.
  */
 function linesAbove(elem: DomNode, count: number): string[] {
   const lines = [''];
-  const full = () => lines.length > count || lines.join('').length > count * MAX_LINE_ABOVE;
+  let visits = 0;
+  const full = () => ++visits > MAX_NODES_ABOVE || lines.length > count || lines.join('').length > count * MAX_LINE_ABOVE;
   const endLine = () => {
     if ((lines[0] ?? '').trim() !== '') lines.unshift('');
   };
@@ -77,19 +86,12 @@ function linesAbove(elem: DomNode, count: number): string[] {
     if (node.type !== 'tag' || TEXTLESS_ELEMENTS.has(node.name ?? '')) return;
     const inline = INLINE_ELEMENTS.has(node.name ?? '');
     if (!inline) endLine();
-    for (const child of [...(node.children ?? [])].reverse()) {
-      if (full()) return;
-      read(child);
-    }
+    for (let child = (node.children ?? []).at(-1) as LinkedNode | undefined; child && !full(); child = child.prev ?? undefined) read(child);
     if (!inline) endLine();
   };
   // Its earlier siblings, nearest first, then its ancestors' (the start of a block ancestor ends a line too).
-  for (let at = elem; at.parent && !full(); at = at.parent) {
-    const siblings = at.parent.children;
-    for (const node of siblings.slice(0, siblings.indexOf(at)).reverse()) {
-      if (full()) break;
-      read(node);
-    }
+  for (let at = elem as LinkedNode; at.parent && !full(); at = at.parent) {
+    for (let node = at.prev ?? undefined; node && !full(); node = node.prev ?? undefined) read(node);
     if (!INLINE_ELEMENTS.has(at.parent.name ?? '')) endLine();
   }
   return lines
