@@ -119,7 +119,7 @@ export const BUILT_IN_DISCLAIMERS = DISCLAIMER_OPENINGS;
  */
 const REMOVAL_FIRST_LINE_CHARS = 80;
 /** Lines longer than this are never attributions or device lines (and never run through their patterns). */
-const MAX_ATTRIBUTION_LINE = 400;
+export const MAX_ATTRIBUTION_LINE = 400;
 /**
  * Shorter text is never read as an attribution: a short line of the writer's that ends in a colon may carry a time or a
  * date (`12:30:`, `1/2/26:`), and the shortest attribution of a script with word spaces, a one-letter name and its verb
@@ -127,7 +127,7 @@ const MAX_ATTRIBUTION_LINE = 400;
  */
 const MIN_ATTRIBUTION_CHARS = 8;
 /** An attribution wrapped by the client spans at most this many lines. */
-const MAX_ATTRIBUTION_LINES = 3;
+export const MAX_ATTRIBUTION_LINES = 3;
 /** A sign-off's block (name, title, company, phone) has at most this many lines. */
 const MAX_SIGNATURE_LINES = 6;
 /** A sign-off is looked for among this many last lines, and what follows a bare `--` within as many (a signature and a disclaimer fit). */

@@ -116,6 +116,16 @@ describe('htmlToText', () => {
     assert.equal(htmlToText('<div>Ok</div><blockquote type="cite">old</blockquote>', false, false).text, 'Ok');
   });
 
+  it('reads the line above a bare blockquote as the mail shows it: what inline styles, attributes or its style sheet hide is no attribution', () => {
+    const attribution = 'On 6 Dec 2026, Bob &lt;bob@example.com&gt; wrote:';
+    for (const hidden of [
+      `<span style="display:none">${attribution}</span>`,
+      `<div hidden>${attribution}</div>`,
+      `<style>.preheader { display: none }</style><div class="preheader">${attribution}</div>`,
+    ])
+      assert.equal(toText(`<p>Steps:</p>${hidden}<blockquote><p>1. Code 4711</p></blockquote>`), 'Steps:\n\n1. Code 4711', hidden);
+  });
+
   it('drops Gmail and Apple quotes but keeps a bottom-posted reply', () => {
     assert.equal(toText('<div>Ok</div><div class="gmail_quote">On Mon wrote:<blockquote>old</blockquote></div>'), 'Ok');
     assert.equal(toText('<blockquote type="cite">old</blockquote><div>New text</div>'), 'New text');
