@@ -55,6 +55,7 @@ import {
   COLON_SIGN_OFFS,
   SIGNATURE_LABELS,
   STATUS_WORDS,
+  SYSTEM_NAME_WORDS,
   withTurkishI,
 } from './wordings.ts';
 import { NOT_ASCII } from './ascii.ts';
@@ -108,6 +109,11 @@ export interface StripOptions {
    * none: it says nothing, and would take the quote's empty `>` lines for the writer's.
    */
   readonly stuffed?: readonly string[];
+  /**
+   * The name the mail's From: gives its writer (its display name), if any: a sign-off in machine mail
+   * is a person's only over the writer's own name (isWritersName).
+   */
+  readonly writer?: string;
 }
 
 export const BUILT_IN_DISCLAIMERS = DISCLAIMER_OPENINGS;
@@ -119,7 +125,7 @@ export const BUILT_IN_DISCLAIMERS = DISCLAIMER_OPENINGS;
  */
 const REMOVAL_FIRST_LINE_CHARS = 80;
 /** Lines longer than this are never attributions or device lines (and never run through their patterns). */
-const MAX_ATTRIBUTION_LINE = 400;
+export const MAX_ATTRIBUTION_LINE = 400;
 /**
  * Shorter text is never read as an attribution: a short line of the writer's that ends in a colon may carry a time or a
  * date (`12:30:`, `1/2/26:`), and the shortest attribution of a script with word spaces, a one-letter name and its verb
@@ -127,7 +133,7 @@ const MAX_ATTRIBUTION_LINE = 400;
  */
 const MIN_ATTRIBUTION_CHARS = 8;
 /** An attribution wrapped by the client spans at most this many lines. */
-const MAX_ATTRIBUTION_LINES = 3;
+export const MAX_ATTRIBUTION_LINES = 3;
 /** A sign-off's block (name, title, company, phone) has at most this many lines. */
 const MAX_SIGNATURE_LINES = 6;
 /** A sign-off is looked for among this many last lines, and what follows a bare `--` within as many (a signature and a disclaimer fit). */
@@ -718,8 +724,11 @@ class Scan {
   /** A ticket system's reply-above marker opened the mail: below the newest comment comes the ticket's history. */
   #ticket = false;
   #comments = 0;
+  /** The words of StripOptions.writer, in lower case. */
+  readonly #writer: ReadonlySet<string>;
 
-  constructor(lines: readonly string[], rules: StripRules, { forward = false, reply = true, invitation = false, stuffed }: StripOptions) {
+  constructor(lines: readonly string[], rules: StripRules, { forward = false, reply = true, invitation = false, stuffed, writer = '' }: StripOptions) {
+    this.#writer = new Set(writer.toLowerCase().match(PERSON_NAME_WORD));
     this.#stuffed = stuffedIndexes(lines, stuffed ?? []);
     this.#written = forward ? unquoteForwarded(lines, this.#stuffed) : lines;
     // Most mail has no format character nor entity: its lines are classified as written, with no copy to map back.
@@ -747,7 +756,7 @@ class Scan {
     if (!machine) {
       this.#dropSignOff();
       this.#dropContactBlock();
-    }
+    } else if (this.#signedBelowLabels()) this.#dropSignOff();
     return this.#asWritten();
   }
 
@@ -980,11 +989,13 @@ class Scan {
    * mail in its first words ("Der Inhalt dieser E-Mail…", "Dit bericht kan…", "The information
    * contained in this communication…") and is legal text, with nothing below it but more of it (its
    * translation, an environment line). The openings of DISCLAIMER_OPENINGS need neither; a person's own
-   * paragraph about a confidential matter is the mail's first or has their text below it.
+   * paragraph about a confidential matter is the mail's first or has their text below it. Like those
+   * openings it stands under a blank line or a rule (a gateway draws `-----` right above its footer).
    */
   #opensDisclaimer(index: number): boolean {
     const lines = this.#lines;
-    if (index === 0 || line0(lines, index - 1) !== '') return false;
+    const above = line0(lines, index - 1);
+    if (index === 0 || (above !== '' && !isRuleLine(above))) return false;
     let end = paragraphEnd(lines, index);
     // Asked of every paragraph of every mail: the cheap test of its first words first.
     if (!MAIL_NAMED.test(paragraphHead(lines, index, end, MAIL_NAMED_CHARS)) || !this.#hasText() || this.#onlyGreeting()) return false;
@@ -1216,10 +1227,22 @@ class Scan {
       const name = kept[nextNonBlank(kept, index + 1)];
       return name !== undefined && !LABEL_LINE.test(name);
     });
-    const labels = kept.filter(
-      (line, index) => LABEL_LINE.test(line) && !POSTSCRIPT.test(line) && !(signOff >= 0 && index > signOff && isSignatureLabel(line)),
-    );
+    const labels = kept.filter((line, index) => isLabelLine(line) && !(signOff >= 0 && index > signOff && isSignatureLabel(line)));
     return labels.length >= MACHINE_LABEL_LINES;
+  }
+
+  /**
+   * Whether machine mail is signed by its writer below all its `Label: value` lines: a sign-off with
+   * the writer's name under it, as From: names them ("Kind regards" / "Alice Example" below a
+   * handover's `Site:`/`Shift:`/`Gate code:` lines, from Alice Example), and no label below it but a
+   * signature's (`Tel:`, `Mobile:`) or a P.S. Its sign-off and signature then go as in any mail. An
+   * alert's From is a system, and the team or system under its sign-off is no person ("Regards," /
+   * "Network Operations" above a 24/7 hotline, from Zabbix): its last lines stay, they are its content.
+   */
+  #signedBelowLabels(): boolean {
+    const kept = this.#kept;
+    const signOff = this.#signOffAt((index) => isWritersName(kept[nextNonBlank(kept, index + 1)] ?? '', this.#writer));
+    return signOff >= 0 && kept.slice(signOff + 1).every((line) => !isLabelLine(line) || isSignatureLabel(line));
   }
 
   /**
@@ -1597,6 +1620,20 @@ export function attributionStart(lines: readonly string[], end: number): number 
   return found;
 }
 
+/**
+ * Whether the last of `lines` ends an attribution that marks what stands below it as quoted where
+ * nothing else marks it (a blockquote with no client's mark is an indent as often): one with a "wrote"
+ * verb, or a date beside an address. A date alone is as often the writer's heading ("Meeting moved to
+ * Monday 7 Dec 2026 at 10:00:").
+ */
+export function endsInQuoteAttribution(lines: readonly string[]): boolean {
+  const end = lines.length - 1;
+  const start = attributionStart(lines, end);
+  if (start === undefined) return false;
+  const text = joinLines(lines, start, end);
+  return VERB.test(text) || isStrongAttribution(text);
+}
+
 /** Whether a text ends as an attribution must (isAttribution): in a colon, or in a dashed one's dash. */
 function mayEndAttribution(text: string): boolean {
   return text.endsWith(':') || text.endsWith('：') || text.endsWith('-');
@@ -1920,6 +1957,27 @@ function isLegalText(paragraph: string): boolean {
   const hangul = notAscii ? (paragraph.match(HANGUL_CHARS)?.length ?? 0) : 0;
   const weighed = paragraph.length + unspaced * (UNSPACED_CHAR_WEIGHT - 1) + hangul * (HANGUL_CHAR_WEIGHT - 1);
   return weighed >= MIN_DISCLAIMER_CHARS && hasDisclaimerWord(paragraph);
+}
+
+/** A `Label: value` line, as machine mail writes its fields: a P.S. ("PS: the key is in the office") is none. */
+const isLabelLine = (line: string) => LABEL_LINE.test(line) && !POSTSCRIPT.test(line);
+
+/** A word of a person's name, as From: writes it ("Alice Example", "Example, Alice", "O'Brien-Smith"). */
+const PERSON_NAME_WORD = /[\p{L}\p{M}'’-]+/gu;
+/** Characters a line with a name alone holds: its words, spaces, and a comma or period after them. */
+const NAME_LINE = /^[\p{L}\p{M}'’\s.,-]+$/u;
+const SYSTEM_NAME_WORD = new Set(SYSTEM_NAME_WORDS);
+/**
+ * Whether a line is the writer's name, as From: gives it (`writer`: its words in lower case), in any
+ * case and order: every word of it is one of the writer's (the full name, the first or the last name
+ * alone), or it holds every one of theirs (From: gives a first name alone, "Alice", the signature
+ * "Alice Example") and no word of a team's or system's (SYSTEM_NAME_WORDS: "Zabbix Server" from Zabbix).
+ */
+function isWritersName(line: string, writer: ReadonlySet<string>): boolean {
+  const words = line.toLowerCase().match(PERSON_NAME_WORD);
+  if (words === null || writer.size === 0 || !NAME_LINE.test(line)) return false;
+  const named = new Set(words);
+  return words.every((word) => writer.has(word)) || ([...writer].every((word) => named.has(word)) && !words.some((word) => SYSTEM_NAME_WORD.has(word)));
 }
 
 /** A contact or company-register line of a signature: "Tel.: +49 …", "E-Mail: …", "Registergericht: …". */
