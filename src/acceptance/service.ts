@@ -99,6 +99,11 @@ export class AcceptanceService {
     return this.#senders.isTrusted(address);
   }
 
+  /** Clients sending without AUTH by their address: the trusted networks and the devices listed under `networks`. */
+  knownByAddress(address: string): boolean {
+    return this.#senders.knownByAddress(address);
+  }
+
   /** Why `client` may not send a password on this connection (no TLS, and not this host itself), or undefined. */
   insecureAuth(client: string, secure: boolean): RelayError | undefined {
     return secure || LOOPBACK_ADDRESSES.has(client) ? undefined : new RelayError('ENCRYPTION_REQUIRED');
