@@ -19,6 +19,7 @@ import {
   closeToMakeRoom,
   messageTooBig,
   quietFor,
+  recipientAcceptedAs,
   recipientNoted,
   SAYS_WHAT_TO_WRITE,
   spacedLocalPart,
@@ -437,6 +438,7 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
     if (outcome.transaction) transactions.set(session.id, outcome.transaction);
     if (outcome.ok) {
       if (outcome.repeated) recipientNoted(session, 'repeated');
+      if (outcome.tagged) recipientAcceptedAs(session, `Accepted as ${outcome.tagged.number}: "+${outcome.tagged.tag}" is a tag, not part of the number`);
       return;
     }
     if (outcome.ofTheNumber) recipientNoted(session, 'number refused');

@@ -319,6 +319,14 @@ export function recipientNoted(session: object, note: RecipientNote): void {
   recipientNotes.set(session, note);
 }
 
+/** The words of a RCPT's 250 where the relay took the address otherwise than as written (a `+tag` left out), for writeReplies. */
+const acceptedAs = new WeakMap<object, string>();
+
+/** What the 250 to the RCPT being accepted says in place of smtp-server's bare "Accepted". */
+export function recipientAcceptedAs(session: object, text: string): void {
+  acceptedAs.set(session, text);
+}
+
 /**
  * How far past its limit a session whose mail holds an accepted recipient may go before it is closed at once
  * rather than after that mail's answer: a client pipelining a roster sends its RCPTs before it reads an
@@ -1337,7 +1345,8 @@ function readCommands(): void {
 }
 
 /**
- * Every reply passes here once, before smtp-server's send writes it: with its own enhanced code kept, or
+ * Every reply passes here once, before smtp-server's send writes it: a RCPT's 250 in the intake's words (recipientAcceptedAs),
+ * with its own enhanced code kept, or
  * in the catalogue's words and counted where smtp-server made it (smtpServersReplyText), in ASCII
  * (inAscii), coalesced with the other replies of a pipelining client's turn (coalesce), written on a
  * socket the client half-closed (sendOnHalfClosed), then counted against the session's limits
@@ -1348,6 +1357,11 @@ function writeReplies(): void {
   SMTPConnection.prototype.send = function sendReply(code, data, context) {
     let text = data;
     let written = context;
+    const said = code === 250 && context === 'RCPT_TO_OK' ? acceptedAs.get(this.session) : undefined;
+    if (said !== undefined) {
+      acceptedAs.delete(this.session);
+      text = said;
+    }
     if (typeof data === 'string' && ENHANCED_CODE.test(data)) written = false;
     else if (code >= 400 && typeof data === 'string') ({ text, context: written } = smtpServersReplyText(this, code, data, context));
     text = inAscii(text);
