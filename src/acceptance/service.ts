@@ -29,6 +29,7 @@ import type {
   RecipientRequest,
   Routes,
   SenderRequest,
+  TaggedNumber,
   Transaction,
 } from './types.ts';
 
@@ -97,6 +98,11 @@ export class AcceptanceService {
   /** Clients in the trusted networks: no AUTH, no limits but the destination blocklists. */
   isTrusted(address: string): boolean {
     return this.#senders.isTrusted(address);
+  }
+
+  /** Clients sending without AUTH by their address: the trusted networks and the devices listed under `networks`. */
+  knownByAddress(address: string): boolean {
+    return this.#senders.knownByAddress(address);
   }
 
   /** Why `client` may not send a password on this connection (no TLS, and not this host itself), or undefined. */
@@ -179,7 +185,10 @@ export class AcceptanceService {
     transaction: Transaction,
     rcpt: RecipientRequest,
   ): Promise<
-    Outcome<{ readonly transaction: Transaction; readonly repeated?: true }> & { readonly transaction?: Transaction | undefined; readonly ofTheNumber?: true }
+    Outcome<{ readonly transaction: Transaction; readonly repeated?: true; readonly tagged?: TaggedNumber }> & {
+      readonly transaction?: Transaction | undefined;
+      readonly ofTheNumber?: true;
+    }
   > {
     let numbers: readonly string[] = [];
     try {
@@ -225,7 +234,10 @@ export class AcceptanceService {
       for (const [other, entry] of transaction.recipients) if (other !== key) entries.push(entry);
       entries.push({ target: admitted });
       checkNumberCount(entries, this.#options.settings.maxNumbersPerMail, principal, 'rcpt');
-      return withRecipient(transaction, key, { rcpt, target: admitted });
+      const added = withRecipient(transaction, key, { rcpt, target: admitted });
+      // A `+tag` left out of the number: the reply says so, and which number is texted.
+      const [number] = numbers;
+      return 'tag' in target && target.tag !== undefined && number !== undefined ? { ...added, tagged: { number, tag: target.tag } } : added;
     } catch (error) {
       const refusal = { ...refused(error), ...(refusedForItsNumber(error, rcpt.address, numbers) ? { ofTheNumber: true as const } : {}) };
       // Every number of it refused by policy (admitMembers refuses a list only when none is left): the transaction keeps them.

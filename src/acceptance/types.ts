@@ -78,6 +78,12 @@ export interface RecipientRequest {
   readonly dsn?: { readonly notify?: readonly string[] | undefined; readonly orcpt?: string | undefined } | undefined;
 }
 
+/** A number RCPT read with a `+tag` after it (`447700900123+nagios@`), the tag left out: what the reply says. */
+export interface TaggedNumber {
+  readonly number: string;
+  readonly tag: string;
+}
+
 /** A recipient address and what it stands for. */
 export interface AdmittedRecipient {
   readonly rcpt: RecipientRequest;
