@@ -248,7 +248,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     };
     const lanes = routing.providers.map((provider) => ({
       provider,
-      breaker: new EndpointBreaker(provider.name, provider.gateway.endpoints, options.failoverRecoveryMs, store, storeFailed),
+      breaker: new EndpointBreaker(provider.name, provider.gateway, options.failoverRecoveryMs, store, storeFailed),
       pause: new ProviderPause(provider.name, options.pauseProbeIntervalMs, store, storeFailed),
       heldFor: undefined as Hold['kind'] | undefined,
       unreadableRequests: 0,

@@ -1081,8 +1081,8 @@ export class SqliteStore implements Store {
     return this.#write(() => void this.#shared.hostWorking.run(provider, endpoint));
   }
 
-  pruneSharedState(now: number): Promise<number> {
-    return this.#write(() => shared.pruneSharedState(this.#shared, now));
+  pruneSharedState(now: number, failoverRecoveryMs: number): Promise<number> {
+    return this.#write(() => shared.pruneSharedState(this.#shared, now, failoverRecoveryMs));
   }
 
   rescheduleBeyond(now: number, longest: LongestWaits, stepMs: number, setSince: number): Promise<Rescheduled> {

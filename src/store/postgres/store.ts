@@ -2001,8 +2001,8 @@ export class PostgresStore implements Store, ClusterStore {
     return this.#write((client) => shared.markHostWorking(shared.queryOf(client), provider, endpoint));
   }
 
-  pruneSharedState(now: number): Promise<number> {
-    return this.#write((client) => shared.pruneSharedState(shared.queryOf(client), now));
+  pruneSharedState(now: number, failoverRecoveryMs: number): Promise<number> {
+    return this.#write((client) => shared.pruneSharedState(shared.queryOf(client), now, failoverRecoveryMs));
   }
 
   rescheduleBeyond(now: number, longest: LongestWaits, stepMs: number, setSince: number): Promise<Rescheduled> {
