@@ -344,6 +344,19 @@ export function queueTarget(target: QueueTarget): { message: string | null; sms:
  */
 export const SMS_STATUS = `CASE WHEN o.status = 'failed' AND o.last_error = '${DELETED_BY_OPERATOR}' THEN 'deleted' ELSE o.status END`;
 
+/**
+ * Whether an SMS (a row of `outbound`, as `alias`) was sent and not reported failed, or is still to be sent: a mail
+ * with one such SMS is what its resend within `delivery.resubmissionWindow` folds into (Store#acceptMail, both stores);
+ * one whose every SMS failed, expired or was deleted is not, and its resend is texted. sentOrToBeSent says it of an SmsState.
+ */
+export const SENT_OR_TO_BE_SENT = (alias: string) =>
+  `(${alias}.status = 'queued' OR (${alias}.status = 'sent' AND (${alias}.delivery IS NULL OR ${alias}.delivery NOT IN ('failed', 'expired'))))`;
+
+/** SENT_OR_TO_BE_SENT of an SMS as smsOf gives it. */
+export function sentOrToBeSent(sms: Pick<SmsState, 'status' | 'delivery'>): boolean {
+  return sms.status === 'queued' || (sms.status === 'sent' && sms.delivery !== 'failed' && sms.delivery !== 'expired');
+}
+
 /** What smsOf selects of `outbound o` joined to `messages m`, in both stores, leases judged by `clock`. */
 export const smsStateColumns = (
   clock: string,

@@ -66,6 +66,7 @@ import {
   countedByProvider,
   quarantineColumn,
   ONE_DUPLICATE_TAKEN_BACK,
+  SENT_OR_TO_BE_SENT,
 } from './rows.ts';
 import {
   type AdminStatements,
@@ -486,7 +487,10 @@ export class SqliteStore implements Store {
   acceptMail(mail: NewMail, reports: readonly NewOutgoingMail[] = []): Promise<{ duplicateOf: string | undefined }> {
     return this.#write(() => {
       const sql = this.#sql;
-      const original = mail.resubmission ? resubmitted(sql.findResubmitted, mail, mail.resubmission) : undefined;
+      const found = mail.resubmission ? resubmitted(sql.findResubmitted, mail, mail.resubmission) : undefined;
+      // A mail none of whose SMS was sent or is still to be sent (every one failed, expired or deleted) is not what a
+      // resend repeats: folded, it would never be texted.
+      const original = found && sql.sentOrToBeSent.get(found.id) !== undefined ? found : undefined;
       sql.insertMessage.run({
         id: mail.id,
         received_at: mail.receivedAt,
@@ -1340,6 +1344,7 @@ function prepareStatements(db: Database) {
         date_header = @date AS requeued, duplicate_of IS NOT NULL AS repeat, text IS NOT @text OR subject IS NOT @subject AS other
       FROM messages WHERE message_id_header = @message_id_header AND received_at >= @since
       ORDER BY received_at DESC, rowid DESC ${sqliteLimit('@rows')}`),
+    sentOrToBeSent: db.prepare(`SELECT 1 FROM outbound o WHERE o.message_id = ? AND ${SENT_OR_TO_BE_SENT('o')}`),
     insertSms: db.prepare(`
       INSERT INTO outbound (message_id, number, rcpt, notify, orcpt, status, next_attempt_at, updated_at)
       VALUES (@message_id, @number, @rcpt, @notify, @orcpt, 'queued', @due, @now)`),
