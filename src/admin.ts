@@ -718,8 +718,9 @@ function deleted(changed: number, sending: readonly LeasedSms[], wording: Wordin
 
 /**
  * How to send a finished SMS again (retry, send now). The mail sent again under its Message-ID within
- * delivery.resubmissionWindow is the same mail, folded (sent once), while one of its SMS was sent or is queued
- * (Store#acceptMail); once none is (each failed, expired or deleted), it is texted.
+ * delivery.resubmissionWindow is the same mail, folded (sent once), while one of its SMS was sent, may have been (an
+ * attempt whose answer was lost) or is queued (Store#acceptMail, sentOrToBeSent); once none is (each failed, expired
+ * or deleted unsent), it is texted.
  */
 const RESEND_ADVICE = {
   folded: 'a finished SMS is not sent again: to send it again, send the mail again with a new Message-ID (or after delivery.resubmissionWindow)',
@@ -744,11 +745,15 @@ function nothingQueued(command: QueueAction, sms: readonly SmsState[], ofMail: r
   return `${command}: nothing to ${command}: ${sms.length === 1 ? 'its SMS is no longer queued' : 'none of its SMS is queued any more'}: ${counts}; ${advice}`;
 }
 
-/** How an SMS that left the queue ended, as its delivery report (if any) tells it. */
+/**
+ * How an SMS that left the queue ended, as its delivery report (if any) tells it. One given up after attempts whose
+ * answer was lost is not called unsent: the gateway may have taken it (possibleDuplicates).
+ */
 function howFinished(sms: SmsState): string {
-  if (sms.status === 'expired') return 'expired unsent (past its maximum age)';
-  if (sms.status === 'deleted') return 'deleted from the queue';
-  if (sms.status === 'failed') return 'failed for good';
+  const maybeSent = sms.possibleDuplicates > 0 ? ` but may have been sent (${plural(sms.possibleDuplicates, 'attempt')} whose answer was lost)` : '';
+  if (sms.status === 'expired') return maybeSent ? `expired (past its maximum age)${maybeSent}` : 'expired unsent (past its maximum age)';
+  if (sms.status === 'deleted') return `deleted from the queue${maybeSent}`;
+  if (sms.status === 'failed') return `failed for good${maybeSent}`;
   if (sms.delivery === 'delivered') return 'delivered';
   if (sms.delivery === 'failed' || sms.delivery === 'expired') return `failed for good (delivery report: ${sms.delivery})`;
   return 'sent (no final delivery report yet)';

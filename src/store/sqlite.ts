@@ -488,8 +488,8 @@ export class SqliteStore implements Store {
     return this.#write(() => {
       const sql = this.#sql;
       const found = mail.resubmission ? resubmitted(sql.findResubmitted, mail, mail.resubmission) : undefined;
-      // A mail none of whose SMS was sent or is still to be sent (every one failed, expired or deleted) is not what a
-      // resend repeats: folded, it would never be texted.
+      // A mail none of whose SMS was sent, may have been or is still to be sent (every one failed, expired or deleted
+      // unsent) is not what a resend repeats: folded, it would never be texted.
       const original = found && sql.sentOrToBeSent.get(found.id) !== undefined ? found : undefined;
       sql.insertMessage.run({
         id: mail.id,
@@ -618,7 +618,7 @@ export class SqliteStore implements Store {
             break;
           case 'failed':
           case 'expired':
-            sql.smsFinal.run(outcome.kind, outcome.error, outcome.attempted === false ? 0 : 1, now, outcome.smsId);
+            sql.smsFinal.run(outcome.kind, outcome.error, outcome.attempted === false ? 0 : 1, outcome.possibleDuplicate ? 1 : 0, now, outcome.smsId);
             sql.insertEventForSms.run(now, outcome.kind, attemptDetail(outcome), outcome.smsId);
             break;
         }
@@ -1408,8 +1408,8 @@ function prepareStatements(db: Database) {
     addAttempts: db.prepare('UPDATE outbound SET attempts = attempts + ?, possible_duplicates = possible_duplicates + ? WHERE id = ?'),
     resendRecognised: db.prepare(`UPDATE outbound SET ${ONE_DUPLICATE_TAKEN_BACK} WHERE id = ?`),
     smsFinal: db.prepare(`
-      UPDATE outbound SET status = ?, last_error = ?, attempts = attempts + ?, lease_owner = NULL,
-        updated_at = ? WHERE id = ?`),
+      UPDATE outbound SET status = ?, last_error = ?, attempts = attempts + ?, possible_duplicates = possible_duplicates + ?,
+        lease_owner = NULL, updated_at = ? WHERE id = ?`),
     leasedSmsIds: db.prepare(`SELECT id FROM outbound WHERE ${STALE_LEASES}`),
     releaseSms: db.prepare(`
       UPDATE outbound SET lease_owner = NULL, next_attempt_at = MIN(next_attempt_at, ?),

@@ -336,8 +336,19 @@ export type SmsOutcome = FailedOver &
         readonly possibleDuplicate?: boolean;
         readonly via?: string;
       }
-    /** `attempted: false`: given up without a request (an expiry or an opt-out found before sending), so no attempt is counted; `via`: attemptDetail's. */
-    | { readonly smsId: number; readonly kind: 'failed' | 'expired'; readonly error: string; readonly attempted?: boolean; readonly via?: string }
+    /**
+     * `attempted: false`: given up without a request (an expiry or an opt-out found before sending), so no attempt is counted;
+     * `possibleDuplicate`: given up at the maximum age after a request whose answer was lost (it may have been sent, as a
+     * retry's); `via`: attemptDetail's.
+     */
+    | {
+        readonly smsId: number;
+        readonly kind: 'failed' | 'expired';
+        readonly error: string;
+        readonly attempted?: boolean;
+        readonly possibleDuplicate?: boolean;
+        readonly via?: string;
+      }
   );
 
 /** The history line of a request that failed over (FailedOver). */

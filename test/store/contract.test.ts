@@ -173,6 +173,51 @@ forEachStore((kind) =>
       await store.close();
     });
 
+    test('a resend folds into a mail whose SMS may have been sent (an attempt whose answer was lost), expired, failed or deleted after it; queue retry says so, never "none of its SMS was sent"', async () => {
+      const A = '+447700900653';
+      let at = 10_000;
+      const send = async (messageIdHeader: string) => {
+        const base = mail([A], { messageIdHeader, receivedAt: at++ });
+        const sent = { ...base, sms: { ...base.sms, text: 'the same alert' }, resubmission: resubmissionOf(messageIdHeader, [A], 'the same alert', 0) };
+        return { id: sent.id, duplicateOf: (await store.acceptMail(sent)).duplicateOf };
+      };
+      const smsIdOf = async (id: string) => (await claim(store, 100, 100, 1_000_000)).find((batch) => batch.message.id === id)?.sms[0]?.id ?? 0;
+      const error = 'RESPONSE_TIMEOUT: the SMS gateway did not answer in time; the message may have been sent';
+      const advice = async (id: string) => {
+        const refused = await queueAction(store, 'retry', id, 2_000_000).then(
+          () => assert.fail('nothing to retry'),
+          (thrown: unknown) => (thrown as Error).message,
+        );
+        assert.doesNotMatch(refused, /unsent|none of its SMS was sent/, refused);
+        assert.match(refused, /may have been sent \(1 attempt whose answer was lost\); .* with a new Message-ID/, refused);
+      };
+      // An attempt in doubt, then a retry that failed for good at the maximum age (its own answer known).
+      const expired = await send('<expired@example.com>');
+      const first = await smsIdOf(expired.id);
+      await store.recordSmsOutcomes([{ smsId: first, kind: 'retry', nextAttemptAt: 0, error, attempted: true, possibleDuplicate: true }]);
+      await store.recordSmsOutcomes([{ smsId: await smsIdOf(expired.id), kind: 'expired', error: 'ERR:UNAVAILABLE; given up at the maximum age' }]);
+      assert.equal((await send('<expired@example.com>')).duplicateOf, expired.id, 'expired after an attempt in doubt');
+      await advice(expired.id);
+      // Given up at the maximum age on the attempt in doubt itself.
+      const lastInDoubt = await send('<last@example.com>');
+      const lastId = await smsIdOf(lastInDoubt.id);
+      await store.recordSmsOutcomes([{ smsId: lastId, kind: 'expired', error: `${error}; given up at the maximum age`, possibleDuplicate: true }]);
+      assert.equal((await send('<last@example.com>')).duplicateOf, lastInDoubt.id, 'expired on an attempt in doubt');
+      await advice(lastInDoubt.id);
+      // Deleted by the operator once its relay's lease ended with the attempt in flight: that attempt counts, in doubt.
+      const cut = await send('<cut@example.com>');
+      await store.claimDueSms({ owner: 'gone', now: Date.now(), leaseUntil: Date.now() + 1, maxBatches: 100, batchSize: 100 });
+      await sleep(20);
+      assert.equal((await store.applyQueueAction('delete', cut.id, Date.now())).changed, 1);
+      assert.deepEqual(
+        (await store.smsOf(cut.id)).map(({ status, attempts, possibleDuplicates }) => ({ status, attempts, possibleDuplicates })),
+        [{ status: 'deleted', attempts: 1, possibleDuplicates: 1 }],
+      );
+      assert.equal((await send('<cut@example.com>')).duplicateOf, cut.id, 'deleted after an attempt in doubt');
+      await advice(cut.id);
+      await store.close();
+    });
+
     test('a mail of another text or Subject under the Message-ID to any numbers breaks the chain: a flap split over other or overlapping numbers is texted', async () => {
       const messageIdHeader = '<43@ups2.local>';
       let at = 10_000;
