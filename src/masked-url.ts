@@ -57,7 +57,9 @@ export function maskedUrlsIn(text: string): string {
 /**
  * What tells a gateway host apart exactly without saying its URL's secrets, where relays sharing a database key its
  * failure (src/dispatch/endpoints.ts): the SHA-256 of the provider and the URL as configured. The URL shown (maskedUrl)
- * is one for two URLs that differ only in a secret (two accounts' `?key=`), whose failures are not each other's.
+ * is one for two URLs that differ only in a secret (two accounts' `?key=`), whose failures are not each other's. An
+ * unsalted fast hash: it hides a long random token (an API key), not a short guessable value, which guesses hashed into
+ * the masked URL's shape could find from a copy of the database (docs/delivery.md).
  */
 export function hostKey(provider: string, url: string): string {
   return `sha256:${createHash('sha256').update(`${provider}\n${url}`, 'utf8').digest('hex')}`;

@@ -42,9 +42,10 @@ export function exceededLimit(limits: RateLimitSettings, counts: RateCounts, par
 }
 
 /**
- * How long a failed host's row is kept: past `gateway.failoverRecovery` it skips the host for no relay, of whatever
- * version, but a day at least, so that a relay whose setting differs for a while (changed on one relay first) is not
- * cut short. Rows of hosts no longer configured, or keyed as an older relay keyed them (docs/several-relays.md), go then.
+ * How long a failed host's row is kept: past this relay's `gateway.failoverRecovery` it skips the host for no relay of
+ * that setting or a shorter one, of whatever version, but a day at least, so that a relay whose setting differs for a
+ * while (changed on one relay first) is not cut short. One whose setting is longer than both (relays do not compare it)
+ * may see its row go early and try the host once again before its time: one failed request, failed over at once. Rows of hosts no longer configured, or keyed as an older relay keyed them (docs/several-relays.md), go then.
  */
 export function hostFailureKeptMs(failoverRecoveryMs: number): number {
   return Math.max(RATE_DAY_MS, failoverRecoveryMs);
