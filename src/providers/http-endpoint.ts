@@ -6,7 +6,7 @@
  */
 import { Pool } from 'undici';
 import type { Logger } from '../log.ts';
-import { maskedUrl, REDACTED } from '../masked-url.ts';
+import { hostKey, maskedUrl, REDACTED } from '../masked-url.ts';
 import { maskNumbersIn } from '../sms/numbers.ts';
 import { relayVersion } from '../version.ts';
 import type { Gateway, GatewayCapabilities, GatewayOptions, SmsSubmission, SubmissionResult } from './contract.ts';
@@ -108,6 +108,8 @@ export type HttpOutcome =
 export class HttpEndpoints {
   /** Base URLs as shown to people (logs, SMS histories, status): as configured, their query values masked (maskedUrl). */
   readonly labels: readonly string[];
+  /** Each base URL told apart exactly, with no secret in it (Gateway.hostKeys): two labels may be one. */
+  readonly keys: readonly string[];
   readonly #endpoints: ReadonlyArray<{ readonly pool: Pool; readonly origin: string; readonly prefix: string; readonly query: string }>;
   readonly #provider: string;
   readonly #responseTimeoutMs: number;
@@ -134,10 +136,11 @@ export class HttpEndpoints {
         headersTimeout: options.responseTimeoutMs,
         bodyTimeout: options.responseTimeoutMs,
       });
-      return { pool, origin: url.origin, prefix, query, label: maskedUrl(base) };
+      return { pool, origin: url.origin, prefix, query, label: maskedUrl(base), key: hostKey(provider, base) };
     });
     this.#endpoints = opened;
     this.labels = opened.map((endpoint) => endpoint.label);
+    this.keys = opened.map((endpoint) => endpoint.key);
   }
 
   /** A form POST (`application/x-www-form-urlencoded`), as the gateways' send APIs take it, with any headers of the provider's own. */
@@ -212,6 +215,7 @@ export function httpGateway(
     provider,
     capabilities,
     endpoints: endpoints.labels,
+    hostKeys: endpoints.keys,
     ...HTTP_LIFECYCLE,
     async send(submission, endpointIndex) {
       assertRecipients(provider, submission.recipients, capabilities.maxRecipientsPerRequest);

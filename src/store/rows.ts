@@ -344,6 +344,14 @@ const attemptCutOff = (clock: string) => `CASE WHEN o.status = 'queued' AND o.le
     SELECT 1 FROM relays r WHERE r.name = o.lease_owner AND (r.stopped_at IS NOT NULL OR r.heartbeat_at < ${clock} - ${RELAY_STALE_MS})
   ) THEN 1 ELSE 0 END AS attempt_cut_off`;
 
+/**
+ * What a delete (by an operator) writes of an SMS whose lease ended still held (its relay stopped with the request in
+ * flight: attemptCutOff): that attempt counts, and as a possible duplicate, as a takeover counts it, for the gateway may
+ * have sent it (SENT_OR_TO_BE_SENT). `cast`: how the store makes the boolean a number (PostgreSQL's `::int`).
+ */
+export const CUT_OFF_ATTEMPT_COUNTED = (cast: string) =>
+  `attempts = attempts + (lease_owner IS NOT NULL)${cast}, possible_duplicates = possible_duplicates + (lease_owner IS NOT NULL)${cast}`;
+
 /** A queued SMS a delete may take: none a relay is attempting now, for the gateway may have it and its answer decides it. */
 export const notBeingSent = (clock: string) => `NOT (${leaseLive(clock)})`;
 
@@ -394,6 +402,21 @@ export function queueTarget(target: QueueTarget): { message: string | null; sms:
  * an operator deleted from the queue (stored as `failed`, DELETED_BY_OPERATOR its last error): no gateway failed it.
  */
 export const SMS_STATUS = `CASE WHEN o.status = 'failed' AND o.last_error = '${DELETED_BY_OPERATOR}' THEN 'deleted' ELSE o.status END`;
+
+/**
+ * Whether an SMS (a row of `outbound`, as `alias`) was sent and not reported failed, may have been sent (an attempt
+ * whose answer was lost, counted in `possible_duplicates`: the gateway may have taken it, whatever came after), or is
+ * still to be sent: a mail with one such SMS is what its resend within `delivery.resubmissionWindow` folds into
+ * (Store#acceptMail, both stores); one whose every SMS failed, expired or was deleted unsent is not, and its resend is
+ * texted. sentOrToBeSent says it of an SmsState.
+ */
+export const SENT_OR_TO_BE_SENT = (alias: string) =>
+  `(${alias}.status = 'queued' OR ${alias}.possible_duplicates > 0 OR (${alias}.status = 'sent' AND (${alias}.delivery IS NULL OR ${alias}.delivery NOT IN ('failed', 'expired'))))`;
+
+/** SENT_OR_TO_BE_SENT of an SMS as smsOf gives it. */
+export function sentOrToBeSent(sms: Pick<SmsState, 'status' | 'delivery' | 'possibleDuplicates'>): boolean {
+  return sms.status === 'queued' || sms.possibleDuplicates > 0 || (sms.status === 'sent' && sms.delivery !== 'failed' && sms.delivery !== 'expired');
+}
 
 /** What smsOf selects of `outbound o` joined to `messages m`, in both stores, leases judged by `clock`. */
 export const smsStateColumns = (

@@ -72,6 +72,7 @@ import {
   quarantineColumn,
   ONE_DUPLICATE_TAKEN_BACK,
   sentByReportInFlightDetail,
+  SENT_OR_TO_BE_SENT,
 } from './rows.ts';
 import {
   type AdminStatements,
@@ -493,7 +494,10 @@ export class SqliteStore implements Store {
   acceptMail(mail: NewMail, reports: readonly NewOutgoingMail[] = []): Promise<{ duplicateOf: string | undefined }> {
     return this.#write(() => {
       const sql = this.#sql;
-      const original = mail.resubmission ? resubmitted(sql.findResubmitted, mail, mail.resubmission) : undefined;
+      const found = mail.resubmission ? resubmitted(sql.findResubmitted, mail, mail.resubmission) : undefined;
+      // A mail none of whose SMS was sent, may have been or is still to be sent (every one failed, expired or deleted
+      // unsent) is not what a resend repeats: folded, it would never be texted.
+      const original = found && sql.sentOrToBeSent.get(found.id) !== undefined ? found : undefined;
       sql.insertMessage.run({
         id: mail.id,
         received_at: mail.receivedAt,
@@ -635,7 +639,7 @@ export class SqliteStore implements Store {
           }
           case 'failed':
           case 'expired':
-            sql.smsFinal.run(outcome.kind, outcome.error, outcome.attempted === false ? 0 : 1, now, outcome.smsId);
+            sql.smsFinal.run(outcome.kind, outcome.error, outcome.attempted === false ? 0 : 1, outcome.possibleDuplicate ? 1 : 0, now, outcome.smsId);
             sql.insertEventForSms.run(now, outcome.kind, attemptDetail(outcome), outcome.smsId);
             break;
         }
@@ -1107,8 +1111,8 @@ export class SqliteStore implements Store {
     return this.#write(() => void this.#shared.hostWorking.run(provider, endpoint));
   }
 
-  pruneSharedState(now: number): Promise<number> {
-    return this.#write(() => shared.pruneSharedState(this.#shared, now));
+  pruneSharedState(now: number, failoverRecoveryMs: number): Promise<number> {
+    return this.#write(() => shared.pruneSharedState(this.#shared, now, failoverRecoveryMs));
   }
 
   rescheduleBeyond(now: number, longest: LongestWaits, stepMs: number, setSince: number): Promise<Rescheduled> {
@@ -1366,6 +1370,7 @@ function prepareStatements(db: Database) {
         date_header = @date AS requeued, duplicate_of IS NOT NULL AS repeat, text IS NOT @text OR subject IS NOT @subject AS other
       FROM messages WHERE message_id_header = @message_id_header AND received_at >= @since
       ORDER BY received_at DESC, rowid DESC ${sqliteLimit('@rows')}`),
+    sentOrToBeSent: db.prepare(`SELECT 1 FROM outbound o WHERE o.message_id = ? AND ${SENT_OR_TO_BE_SENT('o')}`),
     insertSms: db.prepare(`
       INSERT INTO outbound (message_id, number, rcpt, notify, orcpt, status, next_attempt_at, updated_at)
       VALUES (@message_id, @number, @rcpt, @notify, @orcpt, 'queued', @due, @now)`),
@@ -1438,8 +1443,8 @@ function prepareStatements(db: Database) {
     resendRecognised: db.prepare(`UPDATE outbound SET ${ONE_DUPLICATE_TAKEN_BACK} WHERE id = ?`),
     // A report that named it in flight stays an orphan: the gateway's answer or the SMS's age decided (provider_id: smsSentByReport).
     smsFinal: db.prepare(`
-      UPDATE outbound SET status = ?, last_error = ?, attempts = attempts + ?, lease_owner = NULL, provider_id = NULL,
-        updated_at = ? WHERE id = ?`),
+      UPDATE outbound SET status = ?, last_error = ?, attempts = attempts + ?, possible_duplicates = possible_duplicates + ?,
+        lease_owner = NULL, provider_id = NULL, updated_at = ? WHERE id = ?`),
     leasedSmsIds: db.prepare(`SELECT id FROM outbound WHERE ${STALE_LEASES}`),
     releaseSms: db.prepare(`
       UPDATE outbound SET lease_owner = NULL, next_attempt_at = MIN(next_attempt_at, ?),

@@ -19,7 +19,8 @@ export interface Store extends ReplyStore, ReassemblyStore, SharedStateStore, Cl
    * fingerprint (the same numbers and text) and its Subject, and either its Date as written (a server's queued retry of
    * it, whatever came between) or no mail under that Message-ID since then, to ANY numbers, with another text or Subject
    * (a stored resubmission, its original again, breaks no chain); at most `rows` mails are read, newest first, past
-   * them none folds (a possible duplicate, never a loss). So a client rebuilding its resend with a new Date after a lost
+   * them none folds (a possible duplicate, never a loss). Not one none of whose SMS was sent or is still to be sent
+   * (rows.ts, SENT_OR_TO_BE_SENT: every one failed, expired or deleted): its resend is texted, as nothing else would be. So a client rebuilding its resend with a new Date after a lost
    * 250 is texted once unless another alert came between. A UPS reusing one Message-ID (on battery, restored, on
    * battery again, each with its Date) is texted each alert, whoever
    * the restored went to (all, some, or each number in a transaction of its own); per-recipient transactions of one mail
@@ -369,8 +370,19 @@ export type SmsOutcome = FailedOver &
         readonly possibleDuplicate?: boolean;
         readonly via?: string;
       }
-    /** `attempted: false`: given up without a request (an expiry or an opt-out found before sending), so no attempt is counted; `via`: attemptDetail's. */
-    | { readonly smsId: number; readonly kind: 'failed' | 'expired'; readonly error: string; readonly attempted?: boolean; readonly via?: string }
+    /**
+     * `attempted: false`: given up without a request (an expiry or an opt-out found before sending), so no attempt is counted;
+     * `possibleDuplicate`: given up at the maximum age after a request whose answer was lost (it may have been sent, as a
+     * retry's); `via`: attemptDetail's.
+     */
+    | {
+        readonly smsId: number;
+        readonly kind: 'failed' | 'expired';
+        readonly error: string;
+        readonly attempted?: boolean;
+        readonly possibleDuplicate?: boolean;
+        readonly via?: string;
+      }
   );
 
 /** The history line of a request that failed over (FailedOver). */

@@ -184,6 +184,21 @@ describe('delivery semantics', () => {
     assert.match(await history(relay.relay.store, id, Date.now()), /: sent, 2 attempts \(1 possible duplicate\), gateway id /, 'smsrelay log shows the count');
   });
 
+  test('an SMS given up at the maximum age on a request with no answer counts it a possible duplicate: the same mail sent again is folded, not texted twice', async () => {
+    const gateway = await simulator();
+    gateway.simulator.setBehaviour({ mode: 'hang', times: 10 });
+    // The first request's answer is due after the SMS's maximum age: it is given up on that request, which may have sent it.
+    const relay = await relayWith({ ...gatewayYaml(gateway.url, { responseTimeout: '1s' }), delivery: { ...fast, maxAge: '1s' } });
+    const spec = { to: ['447700900237@sms.localhost'], body: 'in doubt', headers: { 'Message-ID': '<doubt@ups.example>', Date: new Date().toUTCString() } };
+    const id = queuedId((await sendMail(relay.relay.smtpPort, spec)).data);
+    const [state] = await waitFor('the SMS expired', async () => {
+      const sms = await relay.relay.store.smsOf(id);
+      return sms[0]?.status === 'expired' && sms;
+    });
+    assert.deepEqual([state?.attempts, state?.possibleDuplicates, gateway.simulator.received.length], [1, 1, 1], 'the gateway took it');
+    assert.match((await sendMail(relay.relay.smtpPort, spec)).data?.text ?? '', new RegExp(`the same mail as ${id}: sent once`));
+  });
+
   for (const status of [502, 504]) {
     test(`a proxy's ${status} (its gateway down behind it) fails over to the backup, counted as a possible duplicate, and says the host is not answering`, async () => {
       // Every answer the proxy's: the gateway behind it is down, the case the backup host is there for.

@@ -54,6 +54,7 @@ import {
   dueLeftSql,
   leasedLeftSql,
   notBeingSent,
+  CUT_OFF_ATTEMPT_COUNTED,
   queueTargetSql,
   toLeasedSms,
   toReceivedReply,
@@ -1287,8 +1288,9 @@ export class PostgresStore implements Store, ClusterStore {
     if (finals.length > 0) {
       statements.push({
         text: `WITH done AS (
-          UPDATE outbound o SET status = t.status, last_error = t.error, attempts = o.attempts + t.attempted, lease_owner = NULL, provider_id = NULL, updated_at = $1
-          FROM unnest($2::bigint[], $3::text[], $4::text[], $6::int[], $7::text[]) AS t(id, status, error, attempted, detail)
+          UPDATE outbound o SET status = t.status, last_error = t.error, attempts = o.attempts + t.attempted,
+            possible_duplicates = o.possible_duplicates + t.duplicate, lease_owner = NULL, provider_id = NULL, updated_at = $1
+          FROM unnest($2::bigint[], $3::text[], $4::text[], $6::int[], $7::text[], $8::int[]) AS t(id, status, error, attempted, detail, duplicate)
           WHERE o.id = t.id AND ${heldBy('$5')} RETURNING o.id, o.message_id, t.status, t.detail
         )
         INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, status, detail FROM done
@@ -1302,6 +1304,7 @@ export class PostgresStore implements Store, ClusterStore {
           by,
           finals.map((outcome) => (outcome.attempted === false ? 0 : 1)),
           finals.map(attemptDetail),
+          finals.map((outcome) => (outcome.possibleDuplicate ? 1 : 0)),
         ],
       });
     }
@@ -1556,7 +1559,7 @@ export class PostgresStore implements Store, ClusterStore {
         AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = outbound.message_id AND m.send_at > $1 AND ${waitsForSendAt('outbound', 'm')})`,
       'send now':
         "next_attempt_at = $1, updated_at = $1 WHERE status = 'queued' AND held = 0 AND lease_owner IS NULL AND next_attempt_at > $1 AND $2::text IS NOT NULL",
-      delete: `status = 'failed', last_error = '${DELETED_BY_OPERATOR}', lease_owner = NULL, updated_at = $1
+      delete: `status = 'failed', last_error = '${DELETED_BY_OPERATOR}', ${CUT_OFF_ATTEMPT_COUNTED('::int')}, lease_owner = NULL, updated_at = $1
         WHERE status = 'queued' AND ${notBeingSent(DB_NOW_MS)}`,
     }[action];
     const { message, sms } = queueTarget(target);
@@ -2039,8 +2042,8 @@ export class PostgresStore implements Store, ClusterStore {
     return this.#write((client) => shared.markHostWorking(shared.queryOf(client), provider, endpoint));
   }
 
-  pruneSharedState(now: number): Promise<number> {
-    return this.#write((client) => shared.pruneSharedState(shared.queryOf(client), now));
+  pruneSharedState(now: number, failoverRecoveryMs: number): Promise<number> {
+    return this.#write((client) => shared.pruneSharedState(shared.queryOf(client), now, failoverRecoveryMs));
   }
 
   rescheduleBeyond(now: number, longest: LongestWaits, stepMs: number, setSince: number): Promise<Rescheduled> {
