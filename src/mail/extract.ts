@@ -239,14 +239,7 @@ export function extractRequest(
     (typeof mail.html === 'string' && mail.html !== '') || mail.attachments.some(({ related, contentType }) => related && contentType.startsWith('image/'));
   // The stuffed lines as the text rules see them: without the controls taken out above.
   const stuffed = chosen.stuffed.map((line) => withoutControls(withoutNoncharacters(line)).trim());
-  const stripped = stripText(cut ? cut.lines.join('\n') : leading.rest, rules, {
-    forward: chosen.forward,
-    reply: chosen.reply,
-    invitation,
-    images,
-    stuffed,
-    writer: mail.from?.value[0]?.name ?? '',
-  });
+  const stripped = stripText(cut ? cut.lines.join('\n') : leading.rest, rules, { forward: chosen.forward, reply: chosen.reply, invitation, images, stuffed });
   const body = takeContextTag(stripped.text, 'the body');
   const quoteRemoved = chosen.quoteRemoved || stripped.quoteRemoved || cut !== undefined;
 

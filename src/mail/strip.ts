@@ -55,7 +55,6 @@ import {
   COLON_SIGN_OFFS,
   SIGNATURE_LABELS,
   STATUS_WORDS,
-  SYSTEM_NAME_WORDS,
   withTurkishI,
 } from './wordings.ts';
 import { NOT_ASCII } from './ascii.ts';
@@ -109,11 +108,6 @@ export interface StripOptions {
    * none: it says nothing, and would take the quote's empty `>` lines for the writer's.
    */
   readonly stuffed?: readonly string[];
-  /**
-   * The name the mail's From: gives its writer (its display name), if any: a sign-off in machine mail
-   * is a person's only over the writer's own name (isWritersName).
-   */
-  readonly writer?: string;
 }
 
 export const BUILT_IN_DISCLAIMERS = DISCLAIMER_OPENINGS;
@@ -724,11 +718,8 @@ class Scan {
   /** A ticket system's reply-above marker opened the mail: below the newest comment comes the ticket's history. */
   #ticket = false;
   #comments = 0;
-  /** The words of StripOptions.writer, in lower case. */
-  readonly #writer: ReadonlySet<string>;
 
-  constructor(lines: readonly string[], rules: StripRules, { forward = false, reply = true, invitation = false, stuffed, writer = '' }: StripOptions) {
-    this.#writer = new Set(writer.toLowerCase().match(PERSON_NAME_WORD));
+  constructor(lines: readonly string[], rules: StripRules, { forward = false, reply = true, invitation = false, stuffed }: StripOptions) {
     this.#stuffed = stuffedIndexes(lines, stuffed ?? []);
     this.#written = forward ? unquoteForwarded(lines, this.#stuffed) : lines;
     // Most mail has no format character nor entity: its lines are classified as written, with no copy to map back.
@@ -1227,22 +1218,23 @@ class Scan {
       const name = kept[nextNonBlank(kept, index + 1)];
       return name !== undefined && !LABEL_LINE.test(name);
     });
-    const labels = kept.filter((line, index) => isLabelLine(line) && !(signOff >= 0 && index > signOff && isSignatureLabel(line)));
+    const labels = kept.filter(
+      (line, index) => LABEL_LINE.test(line) && !POSTSCRIPT.test(line) && !(signOff >= 0 && index > signOff && isSignatureLabel(line)),
+    );
     return labels.length >= MACHINE_LABEL_LINES;
   }
 
   /**
-   * Whether machine mail is signed by its writer below all its `Label: value` lines: a sign-off with
-   * the writer's name under it, as From: names them ("Kind regards" / "Alice Example" below a
-   * handover's `Site:`/`Shift:`/`Gate code:` lines, from Alice Example), and no label below it but a
-   * signature's (`Tel:`, `Mobile:`) or a P.S. Its sign-off and signature then go as in any mail. An
-   * alert's From is a system, and the team or system under its sign-off is no person ("Regards," /
-   * "Network Operations" above a 24/7 hotline, from Zabbix): its last lines stay, they are its content.
+   * Whether machine mail is signed by a person below all its `Label: value` lines: a sign-off with a
+   * person's name under it ("Kind regards" / "Alice Example" below a handover's `Site:`/`Shift:`/`Gate
+   * code:` lines), and no label below it but a signature's (`Tel:`, `Mobile:`). No alert signs off with
+   * a name, so its sign-off and signature go as in any mail; an alert's last lines that no such sign-off
+   * opens (contacts, links, "Regards," / "Monitoring" above its `Host:` lines) stay.
    */
   #signedBelowLabels(): boolean {
     const kept = this.#kept;
-    const signOff = this.#signOffAt((index) => isWritersName(kept[nextNonBlank(kept, index + 1)] ?? '', this.#writer));
-    return signOff >= 0 && kept.slice(signOff + 1).every((line) => !isLabelLine(line) || isSignatureLabel(line));
+    const signOff = this.#signOffAt((index) => PERSON_NAME.test(kept[nextNonBlank(kept, index + 1)] ?? ''));
+    return signOff >= 0 && kept.slice(signOff + 1).every((line) => !LABEL_LINE.test(line) || isSignatureLabel(line));
   }
 
   /**
@@ -1957,27 +1949,6 @@ function isLegalText(paragraph: string): boolean {
   const hangul = notAscii ? (paragraph.match(HANGUL_CHARS)?.length ?? 0) : 0;
   const weighed = paragraph.length + unspaced * (UNSPACED_CHAR_WEIGHT - 1) + hangul * (HANGUL_CHAR_WEIGHT - 1);
   return weighed >= MIN_DISCLAIMER_CHARS && hasDisclaimerWord(paragraph);
-}
-
-/** A `Label: value` line, as machine mail writes its fields: a P.S. ("PS: the key is in the office") is none. */
-const isLabelLine = (line: string) => LABEL_LINE.test(line) && !POSTSCRIPT.test(line);
-
-/** A word of a person's name, as From: writes it ("Alice Example", "Example, Alice", "O'Brien-Smith"). */
-const PERSON_NAME_WORD = /[\p{L}\p{M}'’-]+/gu;
-/** Characters a line with a name alone holds: its words, spaces, and a comma or period after them. */
-const NAME_LINE = /^[\p{L}\p{M}'’\s.,-]+$/u;
-const SYSTEM_NAME_WORD = new Set(SYSTEM_NAME_WORDS);
-/**
- * Whether a line is the writer's name, as From: gives it (`writer`: its words in lower case), in any
- * case and order: every word of it is one of the writer's (the full name, the first or the last name
- * alone), or it holds every one of theirs (From: gives a first name alone, "Alice", the signature
- * "Alice Example") and no word of a team's or system's (SYSTEM_NAME_WORDS: "Zabbix Server" from Zabbix).
- */
-function isWritersName(line: string, writer: ReadonlySet<string>): boolean {
-  const words = line.toLowerCase().match(PERSON_NAME_WORD);
-  if (words === null || writer.size === 0 || !NAME_LINE.test(line)) return false;
-  const named = new Set(words);
-  return words.every((word) => writer.has(word)) || ([...writer].every((word) => named.has(word)) && !words.some((word) => SYSTEM_NAME_WORD.has(word)));
 }
 
 /** A contact or company-register line of a signature: "Tel.: +49 …", "E-Mail: …", "Registergericht: …". */

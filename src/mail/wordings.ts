@@ -58,8 +58,6 @@ export const ATTRIBUTION_VERBS: readonly string[] = [
   '写道',
   '寫道',
   'のメール',
-  // Thunderbird's Japanese attribution: "Bob Jones さんは書きました:".
-  'さんは書きました',
   '작성',
   '쓴 글',
   'đã viết',
@@ -1241,37 +1239,6 @@ export const SIGN_OFFS = [
  * name): only these, since after any other closing a colon announces what follows ("Best:" above a list).
  */
 export const COLON_SIGN_OFFS = ['üdvözlettel', 'tisztelettel', 'baráti üdvözlettel', 'szívélyes üdvözlettel'];
-
-/**
- * Words that make a name under a sign-off a team's or a system's, not a person's ("Monitoring Team",
- * "Network Operations", "Zabbix Server"): an alert from Zabbix signed "Zabbix Server" is not signed by
- * a person whose first name From: gives. Compared in lower case.
- */
-export const SYSTEM_NAME_WORDS = [
-  'admin',
-  'administrator',
-  'alerts',
-  'alerting',
-  'bot',
-  'center',
-  'centre',
-  'daemon',
-  'desk',
-  'helpdesk',
-  'monitor',
-  'monitoring',
-  'noc',
-  'notifications',
-  'operations',
-  'ops',
-  'server',
-  'service',
-  'services',
-  'support',
-  'system',
-  'systems',
-  'team',
-];
 
 /** Openings of a postscript: a paragraph under the signature that starts with one is the writer's. */
 export const POSTSCRIPTS = ['P.P.S.', 'P.S.', 'P.S', 'PPS', 'PS', 'P.-S.', 'P.D.', 'N.B.', 'NB'];

@@ -840,34 +840,6 @@ describe('stripText: list and notification footers', () => {
   });
 });
 
-describe("stripText: a sign-off in machine mail is a person's under the writer's own name", () => {
-  const labels = 'Hi Bob,\n\nSite: Leeds depot\nShift: 22:00-06:00\nGate code: 4711';
-  const signed = (name: string) => `${labels}\n\nKind regards\n\n${name}\nFacilities Manager | ACME Ltd\nTel: +44 20 7946 0000`;
-
-  it('drops the sign-off and signature under the name From: gives, whole, by first or last name, in any case or order', () => {
-    for (const [writer, name] of [
-      ['Alice Example', 'Alice Example'],
-      ['Alice Example', 'Alice'],
-      ['Alice Example', 'EXAMPLE'],
-      ['Example, Alice', 'Alice Example'],
-      ['Alice', 'Alice Example'],
-    ] as const)
-      assert.equal(strip(signed(name), {}, { writer }), labels, `${writer}: ${name}`);
-  });
-
-  it("keeps an alert's last lines under a team's or system's name, or any name not the writer's", () => {
-    const alert = 'Host: db1\nTrigger: Disk space low on /var\nSeverity: High\nValue: 97 %\n\n';
-    for (const [writer, end] of [
-      ['Zabbix', 'Regards,\nZabbix Server\nhttps://zabbix.example.com/tr_events.php?triggerid=13&eventid=991'],
-      ['Zabbix', 'Kind regards,\nMonitoring Team\n+44 20 7946 0000\nnoc@example.org'],
-      ['Nagios', 'Regards,\nNetwork Operations\n24/7 hotline +44 20 7946 0000'],
-      ['', 'Regards,\nAlice Example\n24/7 hotline +44 20 7946 0000'],
-    ] as const)
-      assert.equal(strip(alert + end, {}, { writer }), alert + end, `${writer}: ${end}`);
-    assert.equal(strip(signed('Alice Example'), {}, { writer: 'Bob Jones' }), signed('Alice Example'));
-  });
-});
-
 describe("stripText: machine mail's last line", () => {
   const alert = 'PROBLEM: backup failed\n\nHost: srv-backup01\nState: CRITICAL\nSince: 10:05\nJob: nightly-full\n\n';
 
