@@ -747,7 +747,7 @@ class Scan {
     if (!machine) {
       this.#dropSignOff();
       this.#dropContactBlock();
-    } else if (this.#signedBelowLabels()) this.#dropSignOff();
+    }
     return this.#asWritten();
   }
 
@@ -1222,19 +1222,6 @@ class Scan {
       (line, index) => LABEL_LINE.test(line) && !POSTSCRIPT.test(line) && !(signOff >= 0 && index > signOff && isSignatureLabel(line)),
     );
     return labels.length >= MACHINE_LABEL_LINES;
-  }
-
-  /**
-   * Whether machine mail is signed by a person below all its `Label: value` lines: a sign-off with a
-   * person's name under it ("Kind regards" / "Alice Example" below a handover's `Site:`/`Shift:`/`Gate
-   * code:` lines), and no label below it but a signature's (`Tel:`, `Mobile:`). No alert signs off with
-   * a name, so its sign-off and signature go as in any mail; an alert's last lines that no such sign-off
-   * opens (contacts, links, "Regards," / "Monitoring" above its `Host:` lines) stay.
-   */
-  #signedBelowLabels(): boolean {
-    const kept = this.#kept;
-    const signOff = this.#signOffAt((index) => PERSON_NAME.test(kept[nextNonBlank(kept, index + 1)] ?? ''));
-    return signOff >= 0 && kept.slice(signOff + 1).every((line) => !LABEL_LINE.test(line) || isSignatureLabel(line));
   }
 
   /**
