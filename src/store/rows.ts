@@ -413,6 +413,16 @@ export const SMS_STATUS = `CASE WHEN o.status = 'failed' AND o.last_error = '${D
 export const SENT_OR_TO_BE_SENT = (alias: string) =>
   `(${alias}.status = 'queued' OR ${alias}.possible_duplicates > 0 OR (${alias}.status = 'sent' AND (${alias}.delivery IS NULL OR ${alias}.delivery NOT IN ('failed', 'expired'))))`;
 
+/**
+ * Whether the mail `id` is what a resend folds into: one of its SMS is SENT_OR_TO_BE_SENT, or it has no SMS at all (every
+ * number folded by the alert-storm rule into an SMS sent before it: texting its resend would repeat that alert, perhaps
+ * after the recovery that came since).
+ */
+export const MAIL_SENT_OR_TO_BE_SENT = (id: string) =>
+  // One read of the mail's SMS by the index on outbound (message_id, …), no SMS counting as sent: PostgreSQL plans two
+  // EXISTS joined by OR as a subplan with a sequential scan of outbound as its alternative.
+  `(COALESCE((SELECT MAX(CASE WHEN ${SENT_OR_TO_BE_SENT('o')} THEN 1 ELSE 0 END) FROM outbound o WHERE o.message_id = ${id}), 1) = 1)`;
+
 /** SENT_OR_TO_BE_SENT of an SMS as smsOf gives it. */
 export function sentOrToBeSent(sms: Pick<SmsState, 'status' | 'delivery' | 'possibleDuplicates'>): boolean {
   return sms.status === 'queued' || sms.possibleDuplicates > 0 || (sms.status === 'sent' && sms.delivery !== 'failed' && sms.delivery !== 'expired');

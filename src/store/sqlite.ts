@@ -72,7 +72,7 @@ import {
   quarantineColumn,
   ONE_DUPLICATE_TAKEN_BACK,
   sentByReportInFlightDetail,
-  SENT_OR_TO_BE_SENT,
+  MAIL_SENT_OR_TO_BE_SENT,
 } from './rows.ts';
 import {
   type AdminStatements,
@@ -496,8 +496,8 @@ export class SqliteStore implements Store {
       const sql = this.#sql;
       const found = mail.resubmission ? resubmitted(sql.findResubmitted, mail, mail.resubmission) : undefined;
       // A mail none of whose SMS was sent, may have been or is still to be sent (every one failed, expired or deleted
-      // unsent) is not what a resend repeats: folded, it would never be texted.
-      const original = found && sql.sentOrToBeSent.get(found.id) !== undefined ? found : undefined;
+      // unsent) is not what a resend repeats: folded, it would never be texted (rows.ts, MAIL_SENT_OR_TO_BE_SENT).
+      const original = found && (sql.sentOrToBeSent.get({ id: found.id }) as { sent: number }).sent === 1 ? found : undefined;
       sql.insertMessage.run({
         id: mail.id,
         received_at: mail.receivedAt,
@@ -1370,7 +1370,7 @@ function prepareStatements(db: Database) {
         date_header = @date AS requeued, duplicate_of IS NOT NULL AS repeat, text IS NOT @text OR subject IS NOT @subject AS other
       FROM messages WHERE message_id_header = @message_id_header AND received_at >= @since
       ORDER BY received_at DESC, rowid DESC ${sqliteLimit('@rows')}`),
-    sentOrToBeSent: db.prepare(`SELECT 1 FROM outbound o WHERE o.message_id = ? AND ${SENT_OR_TO_BE_SENT('o')}`),
+    sentOrToBeSent: db.prepare(`SELECT ${MAIL_SENT_OR_TO_BE_SENT('@id')} AS sent`),
     insertSms: db.prepare(`
       INSERT INTO outbound (message_id, number, rcpt, notify, orcpt, status, next_attempt_at, updated_at)
       VALUES (@message_id, @number, @rcpt, @notify, @orcpt, 'queued', @due, @now)`),

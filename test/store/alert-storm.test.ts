@@ -127,5 +127,20 @@ forEachStore((kind) =>
       );
       await store.close();
     });
+
+    test('a mail every number of which was folded is what its resend folds into: the resend (its 250 lost) is not texted once the fold no longer holds', async () => {
+      const first = alert('PROBLEM web1');
+      await store.acceptMail(first);
+      const [sms] = await store.smsOf(first.id);
+      const resubmission = { fingerprint: 'web1', since: 0, date: 'Mon, 7 Dec 2026 10:00:00 +0000' };
+      const repeat = alert('PROBLEM web1', [PHONE], { messageIdHeader: '<web1@example.com>', resubmission });
+      const folded: FoldedRecipient[] = repeat.recipients.map((recipient) => ({ ...recipient, earlier: first.id, earlierSms: sms?.smsId ?? 0 }));
+      assert.deepEqual(await store.acceptMail({ ...repeat, recipients: [], folded }), { duplicateOf: undefined });
+      // The server sends it again (its 250 lost) after a RECOVERY went to the number: the alert-storm rule folds it no more.
+      const again = alert('PROBLEM web1', [PHONE], { messageIdHeader: '<web1@example.com>', resubmission });
+      assert.deepEqual(await store.acceptMail(again), { duplicateOf: repeat.id });
+      assert.deepEqual(await store.smsOf(again.id), []);
+      await store.close();
+    });
   }),
 );

@@ -8,7 +8,7 @@
  * 2026-12-04, 4 to a transaction): with a fingerprint and no conversation, the usual mail, 135–146 µs
  * where the one text cost 153–159; with neither, 109–114 where it cost 150–157.
  */
-import { FOLDED_EVENT, foldedDetail, REFUSED_EVENT, REPEATED_EVENT, refusedDetail, repeatedDetail, SENT_OR_TO_BE_SENT } from '../rows.ts';
+import { FOLDED_EVENT, foldedDetail, REFUSED_EVENT, REPEATED_EVENT, refusedDetail, repeatedDetail, MAIL_SENT_OR_TO_BE_SENT } from '../rows.ts';
 import { type NewMail, RESUBMISSION_WALK_ROWS } from '../types.ts';
 import type { Statement } from './batch.ts';
 import { DB_NOW_MS } from './clock.ts';
@@ -66,7 +66,7 @@ export function acceptText(shape: AcceptShape): string {
     ) latest WHERE fingerprint = ${fingerprint} AND subject IS NOT DISTINCT FROM $7
       AND (date_header = ${date} OR (duplicate_of IS NULL AND other_since IS NOT TRUE))
     ORDER BY latest.received_at DESC, latest.id DESC LIMIT 1) found
-    WHERE EXISTS (SELECT 1 FROM outbound o WHERE o.message_id = found.id AND ${SENT_OR_TO_BE_SENT('o')})
+    WHERE ${MAIL_SENT_OR_TO_BE_SENT('found.id')}
   )`);
   const notResubmission = shape.resubmission ? 'WHERE NOT EXISTS (SELECT 1 FROM original)' : '';
   const andNotResubmission = shape.resubmission ? 'AND NOT EXISTS (SELECT 1 FROM original)' : '';
