@@ -7,7 +7,7 @@ import ipaddr from 'ipaddr.js';
 import ms from 'ms';
 import type { CountryCode } from 'libphonenumber-js';
 import { LineCounter, parseDocument, visit } from 'yaml';
-import { yamlErrorLines } from './yaml-errors.ts';
+import { ALIASES_REPEAT_TOO_MUCH, yamlErrorLines } from './yaml-errors.ts';
 import type { z } from 'zod';
 import { isPostmasterAddress, recipientNumber, unreachableLocalPart } from '../acceptance/recipient-addresses.ts';
 import { isAtSmsDomain, listLocalPart, withCanonicalDomain } from '../mail/addresses.ts';
@@ -672,9 +672,8 @@ function readConfigFile(env: NodeJS.ProcessEnv, cwd: string): { raw: Record<stri
   }
   const lineCounter = new LineCounter();
   const document = parseDocument(text, { prettyErrors: false, lineCounter });
-  if (document.errors.length > 0) {
-    throw new ConfigError(yamlErrorLines(file, text, document, lineCounter));
-  }
+  const faults = yamlErrorLines(file, text, document, lineCounter);
+  if (faults.length > 0) throw new ConfigError(faults);
   // YAML reads 0x7A31, 0o17 and 1e3 as numbers: kept as written, each setting judges the text as it
   // does a variable's (a port is decimal digits), rather than taking a value no one meant.
   visit(document, {
@@ -682,7 +681,12 @@ function readConfigFile(env: NodeJS.ProcessEnv, cwd: string): { raw: Record<stri
       if (typeof node.value === 'number' && NOT_DECIMAL_FORMATS.has(node.format ?? '') && node.source !== undefined) node.value = node.source;
     },
   });
-  const raw: unknown = document.toJS() ?? {};
+  let raw: unknown;
+  try {
+    raw = document.toJS() ?? {};
+  } catch {
+    throw new ConfigError([`${file}: ${ALIASES_REPEAT_TOO_MUCH}`]);
+  }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new ConfigError([`${file}: expected a mapping of settings at the top level`]);
   }
