@@ -5,6 +5,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { hashPassword } from '../../src/policy/passwords.ts';
 import { signInAt } from '../helpers/console.ts';
 import { removeDir, startTestRelay, type TestRelay } from '../helpers/relay.ts';
+import { queuedId, sendMail } from '../helpers/smtp.ts';
 import { mail } from '../helpers/store.ts';
 
 const PASSWORD = 'console-pass-123';
@@ -115,6 +116,19 @@ describe('mail addresses in the console', () => {
     assert.match(await html(`/console/messages/${messageId}`, viewer), /Accepted from<\/dt><dd>4477\*{6}56@erp\.example\.com at/);
     assert.match(await html('/console/conversations?number=%2B447700900123', viewer), /reply mailed to 4477\*{6}56@erp\.example\.com/);
     assert.match(await html(`/console/messages/${messageId}`, operator), /Accepted from<\/dt><dd>447700900556@erp\.example\.com at/);
+  });
+
+  test("a viewer sees a number in the client's HELO/EHLO name masked (a modem or printer named by its number), as the sender beside it; an operator in full", async () => {
+    for (const [helo, shown] of [
+      ['phone-447700900777.example', 'phone-4477******77.example'],
+      ['+447700900781', '+4477******81'],
+    ] as const) {
+      const id = queuedId((await sendMail(relay.relay.smtpPort, { to: ['447700900209@sms.localhost'], body: 'from a modem' }, { helo })).data);
+      const page = await html(`/console/messages/${id}`, viewer);
+      assert.ok(!page.includes(helo.replace(/^\D+/, '').slice(0, 12)), `${helo}: the number in full`);
+      assert.match(page, new RegExp(`at 127\\.0\\.0\\.1 \\(${shown.replace(/[+.*]/g, '\\$&')}\\)`), helo);
+      assert.ok((await html(`/console/messages/${id}`, operator)).includes(`(${helo})`), `${helo}: the operator's page`);
+    }
   });
 
   test("a reroute to an address at the relay's own SMS domain is refused 400, saying why; a person's address is taken", async () => {
