@@ -1716,6 +1716,34 @@ describe('smsrelay command', () => {
     );
   });
 
+  test('quarantine list and show name the characters a terminal acts on (bidi, line separators, C1) as the log does, never print them raw', async () => {
+    const cwd = dir();
+    const store = await SqliteStore.open({ file: join(cwd, 'data', 'smsrelay.db'), busyTimeoutMs: 100 });
+    const status = '\u202edelivered\u2028\x1b[31mX\x85';
+    await store.quarantine({
+      receivedAt: Date.now(),
+      provider: 'twilio',
+      kind: 'dr',
+      reason: `unknown MessageStatus ${status}`,
+      body: Buffer.from(`MessageStatus=${status}`),
+    });
+    await store.close();
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, [BIN, 'quarantine', ...args], {
+        cwd,
+        env: { PATH: process.env.PATH ?? '', SMSRELAY_DATA_DIR: join(cwd, 'data') },
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+    for (const args of [['list'], ['show', '1']]) {
+      const result = run(...args);
+      assert.equal(result.status, 0, result.stderr);
+      assert.doesNotMatch(result.stdout, /[\u0085\u202e\u2028]/, `${args.join(' ')}: ${JSON.stringify(result.stdout)}`);
+      assert.match(result.stdout, /U\+202EdeliveredU\+2028/, args.join(' '));
+      assert.match(result.stdout, /U\+0085/, args.join(' '));
+    }
+  });
+
   test('queue list says on stderr when it cuts the list at 1,000, and pages on with --after and --limit; past the last page or on an empty queue, stdout stays empty', async () => {
     const cwd = dir();
     const queued = 1002;
