@@ -108,7 +108,7 @@ const RESERVED_STARTS = {
 } as const;
 
 /** `key: value` on a line, the value starting with a character of RESERVED_STARTS (a list item's key too). */
-const RESERVED_START = /^\s*(?:-\s+)?([^\s#'"-][^:]*?):[ \t]+([*&!%@`|>[{'"])/;
+const RESERVED_START = /^\s*(?:-\s+)?([A-Za-z0-9][\w.@+-]*):[ \t]+([*&!%@`|>[{'"])/;
 
 /** Where the value starts on line `line` (1-based) if it starts with a character YAML reserves, its key as written, and the character. */
 function reservedStart(
@@ -239,18 +239,19 @@ export const ALIASES_REPEAT_TOO_MUCH =
 
 /**
  * The dotted path of the setting a node is in (`gateway.password`, `console.users.0.name`), from the chain of nodes above
- * it, up to the first `{…}` or `[…]` written on one line: its keys are not named, as a value YAML reads as one (a
- * password starting with `{`) makes keys of its text.
+ * it, up to the first `{…}` or `[…]` written on one line or key that is not plain text (an alias, a quoted key): those
+ * are not named, as a value YAML reads otherwise (a password starting with `{` or `*`) makes keys of its text.
  */
 function settingPath(chain: readonly unknown[]): string {
-  const name = (key: unknown) => (isScalar(key) ? String(key.value) : String(key));
-  const flow = chain.findIndex((node) => isCollection(node) && node.flow === true);
-  const named = flow === -1 ? chain : chain.slice(0, flow + 1);
-  return named
-    .flatMap((node, index) =>
-      isPair(node) ? [name(node.key)] : isSeq(node) && !node.flow && index < named.length - 1 ? [String(node.items.indexOf(named[index + 1] as never))] : [],
-    )
-    .join('.');
+  const names: string[] = [];
+  for (const [index, node] of chain.entries()) {
+    if (isPair(node)) {
+      if (!isScalar(node.key) || node.key.type !== 'PLAIN') break;
+      names.push(String(node.key.value));
+    } else if (isCollection(node) && node.flow === true) break;
+    else if (isSeq(node) && index < chain.length - 1) names.push(String(node.items.indexOf(chain[index + 1] as never)));
+  }
+  return names.join('.');
 }
 
 /** The path of the innermost setting whose key and value hold `offset` (where the package puts a tag's warning), if any. */
