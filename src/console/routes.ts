@@ -34,6 +34,7 @@ import type { ReplyNotes } from '../replies/reply-notes.ts';
 import { numberPasted } from '../mail/addresses.ts';
 import { isDiallable, maskNumbersIn, normaliseNumber } from '../sms/numbers.ts';
 import { RECENT_TRAFFIC_ROWS } from '../store/console-rows.ts';
+import { foldedOnto } from '../store/rows.ts';
 import type { ConsoleStore, MessageSearch, ThreadCursor } from '../store/console-types.ts';
 import type { SharedPause } from '../store/shared-state-types.ts';
 import { type InboundPosition, type QueuedSms, type Store, smsQueueDepth } from '../store/types.ts';
@@ -410,6 +411,8 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
           // Each SMS's state as Messages lists it (console-rows.ts, toSummaries): its delivery report's once there is one.
           sms: sms.map((item) => ({ ...item, state: item.delivery ?? item.status, sending: item.status === 'queued' ? beingSent(item) : undefined })),
           events: events.map((event) => ({ ...event, number: numberOf(event) })),
+          // The earlier mails whose SMS stand for this one's numbers the alert-storm window folded (their `folded` lines).
+          foldedOnto: [...new Set(events.flatMap((event) => foldedOnto(event.kind, event.detail) ?? []))],
           done: access.noticeOf((request.console as Context).signedIn.session, notice.fields),
           // How many SMS each action would change, 0 for none (no button): retry what waits for a retry, its next attempt ahead (not
           // what is held, nor what waits for its X-SMS-Send-At, nor what a relay leases, its attempt going on or cut off, nor what is

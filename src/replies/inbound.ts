@@ -253,6 +253,7 @@ export class InboundService {
       provider: gateway.provider,
       capabilities: gateway.capabilities,
       endpoints: gateway.endpoints,
+      ...(gateway.hostKeys === undefined ? {} : { hostKeys: gateway.hostKeys }),
       start: (context) => gateway.start(context),
       health: () => gateway.health(),
       close: () => gateway.close(),

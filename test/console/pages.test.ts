@@ -340,6 +340,21 @@ describe('console pages', () => {
     assert.deepEqual(buttons(page), ['release', 'delete'], 'no Hold (it is held) and no Retry (held SMS are not sent)');
   });
 
+  test('the message page of a mail the alert-storm window folded links the earlier mail whose SMS stands for it', async () => {
+    const earlier = uuidv7();
+    await relay.relay.store.acceptMail(mail(['+447700900304'], { id: earlier, receivedAt: Date.now() }));
+    const [sms] = await relay.relay.store.smsOf(earlier);
+    const repeat = uuidv7();
+    const [recipient] = mail(['+447700900304']).recipients;
+    await relay.relay.store.acceptMail(
+      mail([], { id: repeat, receivedAt: Date.now(), folded: recipient ? [{ ...recipient, earlier, earlierSms: sms?.smsId ?? 0 }] : [] }),
+    );
+    const page = await html(`/console/messages/${repeat}`);
+    assert.equal(link(page, earlier), `/console/messages/${earlier}`);
+    assert.match(decodeHTML(page), /<strong>folded<\/strong>: 447700900304@sms\.localhost -> \+447700900304: the same alert as /);
+    assert.equal(link(await html(`/console/messages/${earlier}`), repeat), undefined, 'the earlier page names the repeat in its timeline, as text');
+  });
+
   test("a message to several numbers: each line of an SMS's history names its number, masked for a viewer", async () => {
     const id = uuidv7();
     await relay.relay.store.acceptMail(mail(['+447700900301', '+447700900302'], { id, receivedAt: Date.now() }));
