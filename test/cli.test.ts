@@ -1583,7 +1583,7 @@ describe('smsrelay command', () => {
     refused(`${gateway}  password: *Xk9$2pQ-r7\n`, [
       `4: gateway.password: a value starting with * is read by YAML as an alias (a repeat of an earlier value marked &name), and no such &name comes before it: ${quoteIt}`,
     ]);
-    refused(`${gateway}  password: &Xk9 2pQ-r7\n`, [
+    refused(`${gateway}  password: &Xk9$2pQ-r7\n`, [
       `4: gateway.password: a value starting with & is read by YAML as an anchor (a name for the value after it, for an alias *name to repeat), and no alias repeats it: ${quoteIt}`,
     ]);
     refused(`${gateway}  password: !Xk9pQr7 tagged\n`, [

@@ -135,7 +135,7 @@ export function loadConfig(
   const registry = registryOrConfigError(options.providers);
   const environment = environmentOf(registry);
   const warnings: string[] = [];
-  const { raw, file } = readConfigFile(env, cwd);
+  const { raw, file } = readConfigFile(env, cwd, warnings);
   const fileRaw = structuredClone(raw);
   const untaken: UntakenValue[] = [];
   const envSources = applyEnvironment(raw, env, environment, warnings, untaken);
@@ -637,7 +637,8 @@ function isComplete(parsed: Sections): parsed is ParsedConfig {
   return SECTIONS.every((section) => parsed[section] !== undefined);
 }
 
-function readConfigFile(env: NodeJS.ProcessEnv, cwd: string): { raw: Record<string, unknown>; file: string | undefined } {
+/** The file's settings; what it may hold but likely did not mean (an anchor no alias repeats) goes to `warnings`. */
+function readConfigFile(env: NodeJS.ProcessEnv, cwd: string, warnings: string[]): { raw: Record<string, unknown>; file: string | undefined } {
   // Taken without the spaces around it, as every variable; set to nothing it is refused as they are, not read as unset.
   const named = env[CONFIG_FILE_VARIABLE]?.trim();
   if (named === '') {
@@ -672,8 +673,9 @@ function readConfigFile(env: NodeJS.ProcessEnv, cwd: string): { raw: Record<stri
   }
   const lineCounter = new LineCounter();
   const document = parseDocument(text, { prettyErrors: false, lineCounter });
-  const faults = yamlErrorLines(file, text, document, lineCounter);
+  const { faults, warnings: unmeant } = yamlErrorLines(file, text, document, lineCounter);
   if (faults.length > 0) throw new ConfigError(faults);
+  warnings.push(...unmeant);
   // YAML reads 0x7A31, 0o17 and 1e3 as numbers: kept as written, each setting judges the text as it
   // does a variable's (a port is decimal digits), rather than taking a value no one meant.
   visit(document, {
@@ -843,7 +845,7 @@ export const DURATION_SETTINGS: ReadonlySet<string> = new Set([...pathsOf(config
  * the default and where to set it. For problems found after loading (a port in use).
  */
 export function describeSetting(path: string, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): string {
-  const { raw, file } = readConfigFile(env, cwd);
+  const { raw, file } = readConfigFile(env, cwd, []);
   const fileRaw = structuredClone(raw);
   const envSources = applyEnvironment(raw, env, ENVIRONMENT, []);
   return describePath(path.split('.'), { envSources, fileRaw, file, env, environment: ENVIRONMENT });

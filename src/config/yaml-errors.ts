@@ -22,7 +22,12 @@ import {
  * as `secret`), and so are the anchors and aliases it reads without a word (`referenceFaults`): a generated password
  * starting with `*`, `&` or `!` is the usual cause, never meant as YAML.
  */
-export function yamlErrorLines(file: string, text: string, document: Document, lineCounter: LineCounter): string[] {
+export function yamlErrorLines(
+  file: string,
+  text: string,
+  document: Document,
+  lineCounter: LineCounter,
+): { readonly faults: string[]; readonly warnings: string[] } {
   const lineOf = (offset: number) => lineCounter.linePos(offset).line;
   const duplicates = duplicateKeys(document, lineOf);
   const said: string[] = [];
@@ -56,14 +61,16 @@ export function yamlErrorLines(file: string, text: string, document: Document, l
   }
   // Said once a line too: an alias ending in a colon is a warning and unresolved, a list of aliases one fault.
   const lines = new Set(said.map((each) => each.slice(file.length + 1, each.indexOf(':', file.length + 1))));
-  for (const [offset, words] of referenceFaults(document)) {
+  const references = referenceFaults(document);
+  for (const [offset, words] of references.faults) {
     const line = String(lineOf(offset));
     if (lines.has(line)) continue;
     lines.add(line);
     said.push(`${file}:${line}: ${words}`);
   }
+  const warnings = references.unusedAnchors.map(([offset, words]) => `${file}:${lineOf(offset)}: ${words}`);
   // A key written three times on one line: its two repetitions read alike.
-  return [...new Set(said)];
+  return { faults: [...new Set(said)], warnings };
 }
 
 /** The fix for a value YAML reads as other than text: single quotes take any character but their own, written twice. */
@@ -196,15 +203,22 @@ const REFERENCE_WORDS = {
   unresolved: `a value starting with * is read by YAML as an alias (a repeat of an earlier value marked &name), and no such &name comes before it: ${QUOTE_IT}`,
   circular: 'an alias (*name) inside the very value it repeats, which would never end: write the value out',
   unused: `a value starting with & is read by YAML as an anchor (a name for the value after it, for an alias *name to repeat), and no alias repeats it: ${QUOTE_IT}`,
+  // Not said as the value: the setting takes the value after the anchor, as a file read before these faults did.
+  unusedBeforeValue:
+    'an anchor (&name) that no alias (*name) repeats stands before the value, which is read without it: remove the anchor, or quote the value if & is part of it',
 } as const;
 
 /**
  * The offset and words of each alias naming no anchor before it (the package throws when the value is read, its
  * message quoting the name, which is the rest of a password written `*…`), each alias inside the value it repeats, and
- * each anchor no alias repeats (a password written `&…` read as an anchor and an empty value, or as what follows a space).
+ * each anchor no alias repeats on an empty value (a password written `&…` read as an anchor and nothing). An anchor no
+ * alias repeats before a value is a warning (`unusedAnchors`), not a fault: files left with one (`perDay: &limit 2000`,
+ * its alias since deleted) were read, and the setting takes its value; a password written `&… …` read as what follows
+ * the space is said there too.
  */
-function referenceFaults(document: Document): [number, string][] {
+function referenceFaults(document: Document): { faults: [number, string][]; unusedAnchors: [number, string][] } {
   const faults: [number, string][] = [];
+  const unusedAnchors: [number, string][] = [];
   const anchors = new Map<string, Node>();
   const repeated = new Set<Node>();
   const anchored: [Node, number, string][] = [];
@@ -226,8 +240,13 @@ function referenceFaults(document: Document): [number, string][] {
       }
     },
   });
-  for (const [node, at, setting] of anchored) if (!repeated.has(node)) faults.push([at, setting + REFERENCE_WORDS.unused]);
-  return faults.sort(([a], [b]) => a - b);
+  for (const [node, at, setting] of anchored) {
+    if (repeated.has(node)) continue;
+    if (isScalar(node) && (node.value === null || node.value === '')) faults.push([at, setting + REFERENCE_WORDS.unused]);
+    else unusedAnchors.push([at, setting + REFERENCE_WORDS.unusedBeforeValue]);
+  }
+  const byOffset = ([a]: [number, string], [b]: [number, string]) => a - b;
+  return { faults: faults.sort(byOffset), unusedAnchors: unusedAnchors.sort(byOffset) };
 }
 
 /**

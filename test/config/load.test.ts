@@ -725,9 +725,8 @@ describe('config', () => {
     // A key of a {…} on one line may be the value's text: its setting is named up to it.
     assert.deepEqual(said('  password: [a, {b: *Xk9pQ}]\n'), [`:4: gateway.password: ${alias}`]);
     assert.deepEqual(said('  password: {Xk9pQr7, Xk9pQr7}\n'), [':4: gateway.password: a key in its {…} given twice, at lines 4 and 4: keep one']);
-    // Read without a word: as an empty value, or as what follows the space.
+    // Read without a word as an empty value (before a value it is a warning: the next test).
     assert.deepEqual(said('  password: &Xk9$2pQ-r7\n'), [`:4: gateway.password: ${anchor}`]);
-    assert.deepEqual(said('  password: &Xk9 pQ-r7\n'), [`:4: gateway.password: ${anchor}`]);
     // A warning only in the package: the value read without the tag, or empty.
     assert.deepEqual(said('  password: !Xk9pQr7 tagged\n'), [`:4: gateway.password: ${tag}`]);
     assert.deepEqual(said('  password: !Xk9pQr7\n'), [`:4: gateway.password: ${tag}`]);
@@ -773,7 +772,28 @@ describe('config', () => {
     assert.equal(loadConfig({}, dirWith('sms:\n  defaultRegion: !!str GB\n')).config.sms.defaultRegion, 'GB', 'a tag YAML knows, fitting its value');
   });
 
-  test('a password whose first character YAML reserves is never said by a config problem or warning, and never loads as another value (300 generated)', () => {
+  test("an anchor no alias repeats before a value loads as before (the docs' example with anchors left in it), with a warning naming its setting and line, never the anchor nor the value", () => {
+    const example = readFileSync(join(dirname(fileURLToPath(import.meta.url)), '../../docs/configuration.md'), 'utf8');
+    const yaml = /## Example\n\n```yaml\n([\s\S]*?)```/.exec(example)?.[1] ?? assert.fail('the docs example');
+    const anchored = `${yaml.replace('defaultRegion: GB', 'defaultRegion: &region GB')}smtp:\n  port: &chosen 2526\n`;
+    assert.notEqual(anchored, yaml, 'the example still sets defaultRegion: GB');
+    const { config, warnings } = loadConfig({}, dirWith(anchored));
+    assert.equal(config.sms.defaultRegion, 'GB');
+    assert.equal(config.smtp.port, 2526);
+    const unused =
+      'an anchor (&name) that no alias (*name) repeats stands before the value, which is read without it: remove the anchor, or quote the value if & is part of it';
+    const said = warnings.filter((line) => line.includes('anchor')).map((line) => line.replace(/^\S*smsrelay\.yaml/, ''));
+    assert.deepEqual(said, [`:3: sms.defaultRegion: ${unused}`, `:13: smtp.port: ${unused}`]);
+    for (const secret of ['region', 'GB', 'chosen', '2526']) assert.ok(!said.join('\n').includes(secret), said.join('\n'));
+    // A password written `&… …` loads as what follows the space (as it did), said so, without its text.
+    const split = loadConfig({}, dirWith('gateway:\n  provider: intellisoftware\n  username: acme\n  password: &Xk9 pQ-r7\n'));
+    assert.deepEqual(
+      split.warnings.map((line) => line.replace(/^\S*smsrelay\.yaml/, '')),
+      [`:4: gateway.password: ${unused}`],
+    );
+  });
+
+  test('a password whose first character YAML reserves is never said by a config problem or warning, and never loads as another value unwarned (300 generated)', () => {
     const dir = dirWith();
     const shapes = [
       (secret: string) => `gateway:\n  provider: intellisoftware\n  username: acme\n  password: ${secret}\n`,
@@ -795,8 +815,12 @@ describe('config', () => {
       }
       const text = said.join('\n');
       for (const part of secretParts(secret)) assert.ok(!text.includes(part), `${JSON.stringify(secret)} said: ${text}`);
-      // Only a value YAML reads as quoted text loads as other than written: its quotes are YAML's.
-      if (loaded !== undefined) assert.ok(loaded === secret || `'"`.includes(secret.charAt(0)), `${JSON.stringify(secret)} loaded as another value`);
+      // Only a value YAML reads as quoted text loads as other than written (its quotes are YAML's), or one after an
+      // anchor no alias repeats, with a warning saying so.
+      const anchorSaid = secret.startsWith('&') && said.some((line) => line.includes('an anchor (&name) that no alias'));
+      if (loaded !== undefined) {
+        assert.ok(loaded === secret || `'"`.includes(secret.charAt(0)) || anchorSaid, `${JSON.stringify(secret)} loaded as another value`);
+      }
     }
   });
 
