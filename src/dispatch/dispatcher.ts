@@ -668,11 +668,13 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       // them only for another provider: without one, the same provider's next host still takes what failed over.
       // A proxy's 502 or 504 from a provider whose every host had failed leaves it too: its next host, failed as well, would
       // most likely be as silent, and each request the gateway may have taken is one more copy the phone may get; the round
-      // ends there (one possible duplicate per probe) but for another provider of the route.
+      // ends there (one possible duplicate per probe).
       const proxyOfFailed = failure?.category === PROXY_NO_ANSWER && allFailed.some((failed) => failed.lane === lane);
       if (refusal || (senderFull && nextProvider) || proxyOfFailed) leftLanes.add(lane);
       const later = remaining.filter((next) => !leftLanes.has(next.lane));
       const hasNext = later.length > 0;
+      // A provider's hosts come together (#hostsOf): the next one asked is this provider's backup, or another provider.
+      const backupNext = later[0]?.lane === lane;
       const failOver: ClaimedSms[] = [];
       let hostFailed: Classified | undefined;
       let busy: Hold | undefined;
@@ -680,7 +682,12 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       for (const [entry, classified] of classifiedOf) {
         const failsHost = failsTheHost(classified);
         if (failsHost) hostFailed ??= classified;
-        if ((failsHost && hasNext) || ((classified.action === 'pause' || classified.holdsSender) && nextProvider)) {
+        const movesOn = failsHost ? hasNext : (classified.action === 'pause' || classified.holdsSender === true) && nextProvider;
+        // An SMS the gateway may have (a proxy's 502 or 504, here or at a host before in this round) goes on only to this
+        // provider's backup: another provider's copy would reach the phone from another sender, in another thread, so it
+        // is for the SMS's retry (docs/delivery.md, "Failover across providers").
+        const mayHaveIt = classified.action === 'ambiguous' || failedOverDuplicates.has(entry);
+        if (movesOn && (!mayHaveIt || backupNext)) {
           failOver.push(entry);
           // A request was made: an attempt, which the SMS's history shows with the answer that moved it on.
           const via = this.#sentVia(host);

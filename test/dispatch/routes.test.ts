@@ -20,6 +20,7 @@ import {
   tempDir,
   waitFor,
 } from '../helpers/relay.ts';
+import { ReplayServer } from '../helpers/replay-server.ts';
 import { queuedId, sendMail } from '../helpers/smtp.ts';
 
 /**
@@ -286,6 +287,47 @@ describe('routes across providers', () => {
     );
     const after = queuedId((await sendMail(smtpPort, { to: [`${BRITAIN}@sms.localhost`], body: 'after' })).data);
     await sentVia(relay, after, 'intellisoftware');
+  });
+
+  test("a proxy's 502 or 504 (the gateway behind it may have the SMS) goes to the provider's backup at once, never to the route's next provider: the SMS waits for its retry", async () => {
+    const proxyPage = (status: number) => ({ status, body: `<html><head><title>${status}</title></head><body>nginx</body></html>` });
+    const primary = await new ReplayServer({ contentType: 'text/html', answer: proxyPage(502) }).start();
+    const backup = await new ReplayServer({ contentType: 'text/plain', answer: { status: 200, body: 'ID:B-1' } }).start();
+    cleanups.push(
+      () => primary.close(),
+      () => backup.close(),
+    );
+    const relay = await relayWith({
+      gateway: {
+        routes: [{ name: 'everything', match: '*', providers: ['intellisoftware', 'twilio-simulator'] }],
+        providers: { intellisoftware: { url: primary.url, backupUrl: backup.url, ...GATEWAY_ACCOUNT } },
+      },
+      delivery: { retryMinDelay: '5m' },
+    });
+    const twilio = simulatorOf(relay, 'twilio');
+    const smtpPort = relay.relay.smtpPort;
+    const first = queuedId((await sendMail(smtpPort, { to: [`${BRITAIN}@sms.localhost`], body: 'behind the proxy' })).data);
+    const [sent] = await waitFor('the SMS sent', async () => {
+      const sms = await relay.relay.store.smsOf(first);
+      return sms[0]?.status === 'sent' && sms;
+    });
+    assert.deepEqual([primary.requests.length, backup.requests.length, twilio.records.length], [1, 1, 0], "the provider's backup at once");
+    assert.deepEqual([sent?.providerId, sent?.attempts, sent?.possibleDuplicates], ['B-1', 2, 1]);
+
+    // The primary is skipped now (failed); the backup's proxy answers 504 too: the provider's last host, and the route has another.
+    backup.answer = proxyPage(504);
+    const second = queuedId((await sendMail(smtpPort, { to: [`${BRITAIN}@sms.localhost`], body: 'twice behind the proxy' })).data);
+    const [waiting] = await waitFor('the SMS deferred for its retry', async () => {
+      const sms = await relay.relay.store.smsOf(second);
+      return sms[0]?.status === 'queued' && sms[0].attempts === 1 && !sms[0].beingSent && sms;
+    });
+    assert.deepEqual([primary.requests.length, backup.requests.length], [1, 2]);
+    assert.equal(twilio.records.length, 0, "not to the route's next provider at once: two copies from two senders");
+    assert.equal(waiting?.possibleDuplicates, 1);
+    assert.match(
+      waiting?.lastError ?? '',
+      /^HTTP_504: a proxy in front of the SMS gateway got no valid answer from it in time; the message may have been sent/,
+    );
   });
 
   test("failing over to the route's next provider: the first provider's failed request is in the SMS's history and counts as an attempt", async () => {
