@@ -1001,15 +1001,27 @@ describe('SMPP bad input from the SMSC', () => {
     }
   });
 
-  test('an unknown stat: word is a warning once per word, info lines after it', async () => {
+  test('an unknown stat: word is a warning once per word, info lines after it; with the TLVs too (message_state UNKNOWN, or a final one)', async () => {
     const mark = log.lines.length;
-    for (const [sequence, stat] of [
-      [7150, 'BLOCKED'],
-      [7151, 'BLOCKED'],
-      [7152, 'HELD'],
+    // message_state 7 (UNKNOWN): how an SMSC sends a word of its own with both TLVs; 3 (EXPIRED) decides the state.
+    for (const [sequence, stat, messageState] of [
+      [7150, 'BLOCKED', undefined],
+      [7151, 'BLOCKED', undefined],
+      [7152, 'HELD', undefined],
+      [7153, 'SUSPENDED', 7],
+      [7154, 'SUSPENDED', 7],
+      [7155, 'PARKED', 3],
     ] as const) {
-      const text = `id:UW${sequence} sub:001 dlvrd:000 submit date:2612060000 done date:2612060001 stat:${stat} err:000 text:`;
-      await smsc.send(deliverSm(sequence, { source: '447700900199', esmClass: 0x04, message: Buffer.from(text, 'latin1') }), sequence);
+      const text = `id:UW${sequence} sub:001 dlvrd:000 submit date:2612060000 done date:2612060001 stat:${stat} err:017 text:`;
+      const tlvs =
+        messageState === undefined
+          ? undefined
+          : Buffer.concat([tlv(TAG.receipted_message_id, Buffer.from(`UW${sequence}\0`, 'latin1')), tlv(TAG.message_state, Buffer.from([messageState]))]);
+      const receipt = deliverSm(sequence, { source: '447700900199', esmClass: 0x04, message: Buffer.from(text, 'latin1'), ...(tlvs ? { tlvs } : {}) });
+      await smsc.send(receipt, sequence);
+      const report = inbound.reports.at(-1);
+      if (messageState === 3) assert.deepEqual([report?.state, report?.said], ['expired', 'err:017'], 'a final message_state decides');
+      else assert.deepEqual([report?.state, report?.said], ['sent', `unknown receipt state stat:${stat} err:017`], `stat:${stat} in the history`);
     }
     const said = log.lines
       .slice(mark)
@@ -1020,7 +1032,11 @@ describe('SMPP bad input from the SMSC', () => {
       ['warn', 'BLOCKED'],
       ['info', 'BLOCKED'],
       ['warn', 'HELD'],
+      ['warn', 'SUSPENDED'],
+      ['info', 'SUSPENDED'],
+      ['warn', 'PARKED'],
     ]);
+    assert.match(log.lines.at(-1) ?? '', /stat:PARKED is no state the relay knows: its final message_state made the SMS expired/);
   });
 
   test('a final message_state wins over a stat: word that is not final or not known; a final stat: word stays', async () => {

@@ -359,7 +359,8 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
     if (unknownStat !== undefined) {
       // An SMSC writes its few words at every receipt: a warning once per word, for the operator to learn what it means.
       const line = { stat: unknownStat, id: messageId, to: maskNumber(number) };
-      const words = `smpp: a delivery receipt's stat:${unknownStat} is no state the relay knows: kept in the SMS's history, the SMS awaits a final receipt (ask the SMSC what it means)`;
+      const kept = state === 'sent' ? "kept in the SMS's history, the SMS awaits a final receipt" : `its final message_state made the SMS ${state}`;
+      const words = `smpp: a delivery receipt's stat:${unknownStat} is no state the relay knows: ${kept} (ask the SMSC what it means)`;
       if (unknownStatsWarned.has(unknownStat) || unknownStatsWarned.size >= UNKNOWN_STATS_WARNED) logger.info(line, words);
       else {
         unknownStatsWarned.add(unknownStat);

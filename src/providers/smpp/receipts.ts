@@ -26,7 +26,7 @@ export interface Receipt {
    * does not know (`unknown receipt state stat:BLOCKED`, the state then `sent`).
    */
   readonly said?: string;
-  /** The `stat:` word, when the relay does not know it (said then tells it). */
+  /** The `stat:` word, when the relay does not know it: said then tells it, unless a final message_state decided the state. */
   readonly unknownStat?: string;
 }
 
@@ -153,17 +153,20 @@ export function readReceipt(sm: ShortMessage, text: string, format: ReceiptIdFor
   const written = format === 'as-submitted' && spelled !== undefined && spelled !== messageId ? { written: spelled } : {};
   const err = TEXT_ERR.exec(text)?.[1];
   const coded = codeOf(sm, err, tlvState);
-  // A state word the relay does not know says nothing final: the SMS awaits a final receipt, and its history keeps the words.
-  if (state === undefined)
+  // A state word the relay does not know says nothing final: the SMS awaits a final receipt, and its history keeps the
+  // words, also beside a message_state that is not final (UNKNOWN, how SMSCs send a word of their own with the TLVs).
+  // A final message_state decides the state; the word is still told (unknownStat), for the operator to learn it.
+  const unknownStat = stat !== undefined && fromStat === undefined ? stat : undefined;
+  if (state === undefined || (unknownStat !== undefined && state === 'sent'))
     return {
       messageId,
       state: 'sent',
       code: coded.code,
       said: `unknown receipt state stat:${stat}${err === undefined ? '' : ` err:${err}`}`,
-      unknownStat: stat,
+      ...(unknownStat === undefined ? {} : { unknownStat }),
       ...written,
     };
-  return { messageId, state, ...coded, ...written };
+  return { messageId, state, ...coded, ...(unknownStat === undefined ? {} : { unknownStat }), ...written };
 }
 
 /**
