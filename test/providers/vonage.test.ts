@@ -469,6 +469,45 @@ describe('Vonage: a long SMS some of whose parts were taken and another refused'
     assert.match(deferred?.detail ?? '', /VONAGE:1: .*already taken 1 part of it, which the phone may get twice/);
   });
 });
+describe('Vonage: a sender id that is a number goes as international digits; one written nationally is refused', () => {
+  const gateway = new ReplayServer({ contentType: 'application/json' });
+  serveDuringSuite(gateway);
+  let relay: TestRelay | undefined;
+  after(async () => {
+    await relay?.stop();
+    if (relay) removeDir(relay.dir);
+  });
+
+  test('"+", "00" or neither: `from` is the digits alone; a trunk 0 is refused at DATA naming the rule, as Twilio refuses it', async () => {
+    gateway.answer = { status: 200, body: JSON.stringify({ 'message-count': '1', messages: [{ to: '447700900190', 'message-id': 'S1', status: '0' }] }) };
+    relay = await startTestRelay({
+      gateway: { provider: 'vonage', url: gateway.url, username: 'key', password: 'secret', from: 'Acme' },
+      sms: { domains: ['sms.example.com'], defaultRegion: 'GB' },
+    });
+    const port = relay.relay.smtpPort;
+    for (const [sender, from] of [
+      ['+447700900999', '447700900999'],
+      ['00447700900998', '447700900998'],
+      ['447700900997', '447700900997'],
+      ['ACME Ops', 'ACME Ops'],
+    ] as const) {
+      const seen = gateway.requests.length;
+      queuedId((await sendMail(port, { to: ['447700900190@sms.example.com'], body: 'from a number', headers: { 'X-SMS-From': sender } })).data);
+      const request = await waitFor(`the request from ${sender}`, () => gateway.requests[seen]);
+      assert.equal(new URLSearchParams(request.body).get('from'), from, sender);
+    }
+    // So is gateway.from: read nationally by none, it would bounce every mail (status 15).
+    assert.equal(vonagePlugin.settings.schema.safeParse({ from: '07700900999' }).success, false);
+    assert.equal(vonagePlugin.settings.schema.safeParse({ from: '00447700900999' }).success, true);
+    const national = await sendMail(port, { to: ['447700900190@sms.example.com'], body: 'national', headers: { 'X-SMS-From': '07700900999' } });
+    assert.equal(national.data?.code, 554);
+    assert.match(
+      national.data?.text ?? '',
+      /^5\.6\.0 Invalid sender id: The sender id "07700900999" is a number written nationally \(with its leading 0\): Vonage takes a number in international digits/,
+    );
+  });
+});
+
 describe('Vonage adapter: an answer whose message-count disagrees with its messages', () => {
   const server = new ReplayServer({ contentType: 'application/json' });
   serveDuringSuite(server);

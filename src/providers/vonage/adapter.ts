@@ -22,6 +22,7 @@ import { splitIntoParts } from '../../sms/encoding.ts';
 import { toInternationalDigits } from '../../sms/numbers.ts';
 import type { Gateway, GatewayOptions, ProviderCapabilities, RecipientResult, SmsSubmission, SubmissionResult } from '../contract.ts';
 import { BODY_DETAIL_CHARS, HttpEndpoints, httpGateway, type HttpOutcome, httpRefusal, logRequest, unparseable } from '../http-endpoint.ts';
+import { vonageFrom } from './sender-id.ts';
 
 export const PROVIDER = 'vonage';
 export const SEND_PATH = '/sms/json';
@@ -87,7 +88,7 @@ export function buildSendForm(
   form.set('api_key', account.username);
   form.set('api_secret', account.password);
   const from = submission.senderId ?? account.settings.from;
-  if (from !== undefined) form.set('from', from.replace(/^\+/, ''));
+  if (from !== undefined) form.set('from', vonageFrom(from));
   form.set('to', toInternationalDigits(number));
   form.set('text', submission.text);
   form.set('type', submission.encoding === 'ucs2' ? 'unicode' : 'text');

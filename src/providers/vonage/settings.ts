@@ -1,6 +1,7 @@
 /** Vonage's own keys under `gateway:` (the API key and secret are `username` and `password`). */
 import { z } from 'zod';
 import type { ProviderSettings } from '../contract.ts';
+import { NATIONAL_NUMBER } from './sender-id.ts';
 import { SIGNATURE_METHODS } from './signature.ts';
 
 const schema = z.object({
@@ -8,6 +9,7 @@ const schema = z.object({
   from: z
     .string()
     .regex(/^(?:\d{3,15}|[A-Za-z0-9 ]{1,11})$/, 'expected a number in international digits or up to 11 letters and digits')
+    .refine((value) => !NATIONAL_NUMBER.test(value), 'a number written nationally (with its trunk 0): expected international digits')
     .optional(),
   /** The account's signature secret; set = every webhook must be signed with it. */
   signatureSecret: z.string().min(1).optional(),
