@@ -639,7 +639,7 @@ export class SqliteStore implements Store {
           }
           case 'failed':
           case 'expired':
-            sql.smsFinal.run(outcome.kind, outcome.error, outcome.attempted === false ? 0 : 1, outcome.possibleDuplicate ? 1 : 0, now, outcome.smsId);
+            sql.smsFinal.run(outcome.kind, outcome.error, outcome.attempted === false ? 0 : 1, now, outcome.smsId);
             sql.insertEventForSms.run(now, outcome.kind, attemptDetail(outcome), outcome.smsId);
             break;
         }
@@ -1443,8 +1443,8 @@ function prepareStatements(db: Database) {
     resendRecognised: db.prepare(`UPDATE outbound SET ${ONE_DUPLICATE_TAKEN_BACK} WHERE id = ?`),
     // A report that named it in flight stays an orphan: the gateway's answer or the SMS's age decided (provider_id: smsSentByReport).
     smsFinal: db.prepare(`
-      UPDATE outbound SET status = ?, last_error = ?, attempts = attempts + ?, possible_duplicates = possible_duplicates + ?,
-        lease_owner = NULL, provider_id = NULL, updated_at = ? WHERE id = ?`),
+      UPDATE outbound SET status = ?, last_error = ?, attempts = attempts + ?, lease_owner = NULL, provider_id = NULL, updated_at = ?
+      WHERE id = ?`),
     leasedSmsIds: db.prepare(`SELECT id FROM outbound WHERE ${STALE_LEASES}`),
     releaseSms: db.prepare(`
       UPDATE outbound SET lease_owner = NULL, next_attempt_at = MIN(next_attempt_at, ?),
