@@ -1288,9 +1288,9 @@ export class PostgresStore implements Store, ClusterStore {
     if (finals.length > 0) {
       statements.push({
         text: `WITH done AS (
-          UPDATE outbound o SET status = t.status, last_error = t.error, attempts = o.attempts + t.attempted,
-            possible_duplicates = o.possible_duplicates + t.duplicate, lease_owner = NULL, provider_id = NULL, updated_at = $1
-          FROM unnest($2::bigint[], $3::text[], $4::text[], $6::int[], $7::text[], $8::int[]) AS t(id, status, error, attempted, detail, duplicate)
+          UPDATE outbound o SET status = t.status, last_error = t.error, attempts = o.attempts + t.attempted, lease_owner = NULL,
+            provider_id = NULL, updated_at = $1
+          FROM unnest($2::bigint[], $3::text[], $4::text[], $6::int[], $7::text[]) AS t(id, status, error, attempted, detail)
           WHERE o.id = t.id AND ${heldBy('$5')} RETURNING o.id, o.message_id, t.status, t.detail
         )
         INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, status, detail FROM done
@@ -1304,7 +1304,6 @@ export class PostgresStore implements Store, ClusterStore {
           by,
           finals.map((outcome) => (outcome.attempted === false ? 0 : 1)),
           finals.map(attemptDetail),
-          finals.map((outcome) => (outcome.possibleDuplicate ? 1 : 0)),
         ],
       });
     }
