@@ -13,6 +13,7 @@ import { isPostmasterAddress, recipientNumber, unreachableLocalPart } from '../a
 import { isAtSmsDomain, listLocalPart, withCanonicalDomain } from '../mail/addresses.ts';
 import { type ProviderPlugin, receivesWebhooks } from '../providers/contract.ts';
 import { keywordGaps } from './keywords.ts';
+import { readNationalNumbers } from './national-numbers.ts';
 import { isLoopbackHost, networkMatcher } from '../policy/networks.ts';
 import { matchesSender } from '../policy/senders.ts';
 import { composeRegistry, type ProviderRegistry, ProviderRegistryError } from '../providers/registry.ts';
@@ -147,6 +148,10 @@ export function loadConfig(
   warnOverriddenFileValues(fileRaw, envSources, selected?.plugin, warnings, file);
   checkPortClashes(parsed, problems, describe, (path) => isWritten(path, sources));
   if (selected) checkGateway(parsed.gateway, selected, environment, problems, describe, file);
+  if (selected && parsed.gateway && parsed.sms) {
+    const region = parsed.sms.defaultRegion as CountryCode | undefined;
+    parsed.gateway = readNationalNumbers(parsed.gateway, selected.plugin, region, problems, (key) => describe(['gateway', key])) as ParsedConfig['gateway'];
+  }
   if (selected && parsed.gateway) warnRewrittenSettings(raw, parsed.gateway, selected.plugin, ['gateway'], warnings, describe);
   if (parsed.smtp && parsed.smtp.tlsPort !== undefined && !parsed.smtp.tls) {
     problems.push(`${describe(['smtp', 'tlsPort'])}: needs smtp.tls (a key and a certificate)`);
@@ -188,8 +193,10 @@ export function loadConfig(
           lists,
           choices: providerChoices(registry),
           select: (name) => providerNamed(name, registry),
-          account: (values, entry, path) => {
-            checkAccount(values, entry, environment, problems, (key, missing) => describe([...path, ...key], missing), file, path.join('.'));
+          account: (written, entry, path) => {
+            checkAccount(written, entry, environment, problems, (key, missing) => describe([...path, ...key], missing), file, path.join('.'));
+            const region = parsed.sms?.defaultRegion as CountryCode | undefined;
+            const values = readNationalNumbers(written, entry.plugin, region, problems, (key) => describe([...path, key]));
             warnRewrittenSettings(raw, values, entry.plugin, path, warnings, describe);
             return accountOf(values, entry);
           },

@@ -414,6 +414,12 @@ export interface ProviderSettings<Settings extends object = Readonly<Record<stri
    * it calls them: a longer one is a config problem at start, not a failure of the first request.
    */
   readonly credentialLimits?: Readonly<Partial<Record<'username' | 'password', { readonly octets: number; readonly name: string }>>>;
+  /**
+   * Its keys holding a number the provider takes only in international digits, and what one written nationally (a trunk
+   * 0) looks like there: the configuration reads such a number in sms.defaultRegion, and refuses it without one
+   * (src/config/national-numbers.ts).
+   */
+  readonly internationalNumbers?: { readonly keys: readonly Extract<keyof Settings, string>[]; readonly national: RegExp };
 }
 
 /** Whose passing state a temporary failure was (ProviderPlugin.temporaryStatus): the phone's, or the provider's or network's load. */

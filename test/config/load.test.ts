@@ -1179,6 +1179,50 @@ describe('config', () => {
     );
   });
 
+  test("Vonage's gateway.from written nationally (trunk 0) is read in sms.defaultRegion, with a warning giving the digits to write; without a region it is refused saying what to write", () => {
+    const vonage = { SMSRELAY_GATEWAY: 'vonage', SMSRELAY_GATEWAY_USERNAME: 'u', SMSRELAY_GATEWAY_PASSWORD: 'p' };
+    const fromFile = loadConfig({ ...vonage, SMSRELAY_DEFAULT_REGION: 'GB' }, dirWith('gateway:\n  from: "07700900999"\n'));
+    assert.equal(fromFile.config.gateway.settings['from'], '447700900999');
+    assert.equal(fromFile.config.gateway.defaultSenderId, '447700900999');
+    assert.deepEqual(
+      fromFile.warnings.map((line) => line.replace(/^\S*smsrelay\.yaml: /, '')),
+      ['gateway.from: taken as "447700900999", the form the vonage gateway uses; write that'],
+    );
+    const fromVariable = loadConfig({ ...vonage, SMSRELAY_DEFAULT_REGION: 'GB', SMSRELAY_GATEWAY_FROM: '07700900999' }, dirWith());
+    assert.deepEqual(fromVariable.warnings, ['SMSRELAY_GATEWAY_FROM="07700900999": taken as "447700900999", the form the vonage gateway uses; write that']);
+    // As the schema always took them: international digits, with `+` or `00`, and names; none is rewritten.
+    for (const from of ['447700900999', '+447700900999', '00447700900999', 'Acme']) {
+      const loaded = loadConfig({ ...vonage, SMSRELAY_GATEWAY_FROM: from }, dirWith());
+      assert.deepEqual([loaded.config.gateway.settings['from'], loaded.warnings], [from, []], from);
+    }
+    // A route's Vonage account too.
+    const routed = loadConfig(
+      { SMSRELAY_DEFAULT_REGION: 'GB' },
+      dirWith(
+        [
+          'gateway:',
+          '  routes:',
+          '    - {name: all, match: "*", providers: [vonage]}',
+          '  providers:',
+          '    vonage: {username: u, password: p, from: "07700900999"}',
+          '',
+        ].join('\n'),
+      ),
+    );
+    const account = routed.config.gateway.routes?.flatMap((route) => route.providers).find((provider) => provider.provider === 'vonage');
+    assert.equal(account?.settings['from'], '447700900999');
+    assert.deepEqual(
+      routed.warnings.map((line) => line.replace(/^\S*smsrelay\.yaml: /, '')),
+      ['gateway.providers.vonage.from: taken as "447700900999", the form the vonage gateway uses; write that'],
+    );
+    assert.deepEqual(problems({ ...vonage, SMSRELAY_GATEWAY_FROM: '07700900999' }), [
+      'SMSRELAY_GATEWAY_FROM="07700900999": a number written nationally (with its trunk 0), with no sms.defaultRegion set to read it in: the vonage gateway takes it in international digits: write its country code, then 7700900999 (the number without its 0), or set sms.defaultRegion',
+    ]);
+    assert.deepEqual(problems({ ...vonage, SMSRELAY_DEFAULT_REGION: 'US', SMSRELAY_GATEWAY_FROM: '07700900999' }), [
+      'SMSRELAY_GATEWAY_FROM="07700900999": a number written nationally (with its trunk 0) that is no number of sms.defaultRegion US: the vonage gateway takes it in international digits: write its country code, then 7700900999 (the number without its 0)',
+    ]);
+  });
+
   test('one line per problem, each saying what to write: a flag, an overflowing port, a lower-case country, a provider named twice in a route', () => {
     const strip = (lines: readonly string[]): string[] => lines.map((line) => line.replace(/^.*smsrelay\.yaml: /, ''));
     const smpp = { SMSRELAY_GATEWAY: 'smpp', SMSRELAY_SMPP_HOST: '127.0.0.1', SMSRELAY_GATEWAY_USERNAME: 'u', SMSRELAY_GATEWAY_PASSWORD: 'p' };

@@ -469,7 +469,7 @@ describe('Vonage: a long SMS some of whose parts were taken and another refused'
     assert.match(deferred?.detail ?? '', /VONAGE:1: .*already taken 1 part of it, which the phone may get twice/);
   });
 });
-describe('Vonage: a sender id that is a number goes as international digits; one written nationally is refused', () => {
+describe('Vonage: a sender id that is a number goes as international digits; one written nationally is refused in a mail, read in sms.defaultRegion in gateway.from', () => {
   const gateway = new ReplayServer({ contentType: 'application/json' });
   serveDuringSuite(gateway);
   let relay: TestRelay | undefined;
@@ -478,27 +478,29 @@ describe('Vonage: a sender id that is a number goes as international digits; one
     if (relay) removeDir(relay.dir);
   });
 
-  test('"+", "00" or neither: `from` is the digits alone; a trunk 0 is refused at DATA naming the rule, as Twilio refuses it', async () => {
+  test('"+", "00" or neither: `from` is the digits alone; a trunk 0 is refused at DATA naming the rule, as Twilio refuses it; gateway.from with one goes in international digits', async () => {
     gateway.answer = { status: 200, body: JSON.stringify({ 'message-count': '1', messages: [{ to: '447700900190', 'message-id': 'S1', status: '0' }] }) };
     relay = await startTestRelay({
-      gateway: { provider: 'vonage', url: gateway.url, username: 'key', password: 'secret', from: 'Acme' },
+      // As a configuration older releases ran with writes it: read in sms.defaultRegion.
+      gateway: { provider: 'vonage', url: gateway.url, username: 'key', password: 'secret', from: '07700900996' },
       sms: { domains: ['sms.example.com'], defaultRegion: 'GB' },
     });
     const port = relay.relay.smtpPort;
     for (const [sender, from] of [
+      [undefined, '447700900996'],
       ['+447700900999', '447700900999'],
       ['00447700900998', '447700900998'],
       ['447700900997', '447700900997'],
       ['ACME Ops', 'ACME Ops'],
     ] as const) {
       const seen = gateway.requests.length;
-      queuedId((await sendMail(port, { to: ['447700900190@sms.example.com'], body: 'from a number', headers: { 'X-SMS-From': sender } })).data);
+      const headers: Record<string, string> = sender === undefined ? {} : { 'X-SMS-From': sender };
+      queuedId((await sendMail(port, { to: ['447700900190@sms.example.com'], body: 'from a number', headers })).data);
       const request = await waitFor(`the request from ${sender}`, () => gateway.requests[seen]);
       assert.equal(new URLSearchParams(request.body).get('from'), from, sender);
     }
-    // So is gateway.from: read nationally by none, it would bounce every mail (status 15).
-    assert.equal(vonagePlugin.settings.schema.safeParse({ from: '07700900999' }).success, false);
-    assert.equal(vonagePlugin.settings.schema.safeParse({ from: '00447700900999' }).success, true);
+    // gateway.from takes the forms X-SMS-From does (test/config/load.test.ts: a national one is read in sms.defaultRegion).
+    for (const from of ['+447700900999', '00447700900999']) assert.equal(vonagePlugin.settings.schema.safeParse({ from }).success, true, from);
     const national = await sendMail(port, { to: ['447700900190@sms.example.com'], body: 'national', headers: { 'X-SMS-From': '07700900999' } });
     assert.equal(national.data?.code, 554);
     assert.match(

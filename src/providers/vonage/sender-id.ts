@@ -2,7 +2,8 @@
  * The senders the SMS API takes in `from`: a number in international digits (a leading "+", or the `00`
  * international prefix, is dropped: writtenNumber, the relay's one reading of `00`), or an alphanumeric sender
  * id of at most 11 letters, digits and spaces. A number written nationally (its trunk 0) says nothing of its
- * country, which Vonage would not guess: refused, as Twilio's rule refuses it, not bounced at every mail (status 15).
+ * country, which Vonage would not guess: refused in a mail, as Twilio's rule refuses it, not bounced at every mail
+ * (status 15); gateway.from's is read in sms.defaultRegion at start (settings.ts, internationalNumbers).
  */
 import { writtenNumber } from '../../sms/senders.ts';
 import { plusNumberProblem } from '../sender-id-numbers.ts';

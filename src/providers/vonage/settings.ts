@@ -5,11 +5,13 @@ import { NATIONAL_NUMBER } from './sender-id.ts';
 import { SIGNATURE_METHODS } from './signature.ts';
 
 const schema = z.object({
-  /** The sender when a mail names none: the account's virtual number (international digits) or an alphanumeric id. */
+  /**
+   * The sender when a mail names none: the account's virtual number (international digits, `+` or `00` dropped when
+   * sent; one written nationally is read in sms.defaultRegion: internationalNumbers) or an alphanumeric id.
+   */
   from: z
     .string()
-    .regex(/^(?:\d{3,15}|[A-Za-z0-9 ]{1,11})$/, 'expected a number in international digits or up to 11 letters and digits')
-    .refine((value) => !NATIONAL_NUMBER.test(value), 'a number written nationally (with its trunk 0): expected international digits')
+    .regex(/^(?:\+?\d{3,15}|[A-Za-z0-9 ]{1,11})$/, 'expected a number in international digits or up to 11 letters and digits')
     .optional(),
   /** The account's signature secret; set = every webhook must be signed with it. */
   signatureSecret: z.string().min(1).optional(),
@@ -25,6 +27,8 @@ export const VONAGE_SETTINGS: ProviderSettings<z.output<typeof schema>> = {
     SMSRELAY_GATEWAY_SIGNATURE_METHOD: 'signatureMethod',
   },
   required: ['from'],
+  // A virtual number written nationally is sent as Vonage takes it: no refusal for a value older releases ran with.
+  internationalNumbers: { keys: ['from'], national: NATIONAL_NUMBER },
   defaultUrls: { url: 'https://rest.nexmo.com' },
   account: (settings) => ({
     accountId: undefined,
