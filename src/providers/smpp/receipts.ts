@@ -148,7 +148,6 @@ export function readReceipt(sm: ShortMessage, text: string, format: ReceiptIdFor
       ? 'a delivery receipt without a message id'
       : `a delivery receipt whose id "${textId}" is not ${format}, as gateway.receiptIdFormat says the SMSC writes it`;
   }
-  if (state === undefined && stat === undefined) return 'a delivery receipt without a state';
   const spelled = tlvId || textId;
   const written = format === 'as-submitted' && spelled !== undefined && spelled !== messageId ? { written: spelled } : {};
   const err = TEXT_ERR.exec(text)?.[1];
@@ -157,15 +156,17 @@ export function readReceipt(sm: ShortMessage, text: string, format: ReceiptIdFor
   // words, also beside a message_state that is not final (UNKNOWN, how SMSCs send a word of their own with the TLVs).
   // A final message_state decides the state; the word is still told (unknownStat), for the operator to learn it.
   const unknownStat = stat !== undefined && fromStat === undefined ? stat : undefined;
-  if (state === undefined || (unknownStat !== undefined && state === 'sent'))
+  if (unknownStat !== undefined && (state === undefined || state === 'sent'))
     return {
       messageId,
       state: 'sent',
       code: coded.code,
-      said: `unknown receipt state stat:${stat}${err === undefined ? '' : ` err:${err}`}`,
-      ...(unknownStat === undefined ? {} : { unknownStat }),
+      said: `unknown receipt state stat:${unknownStat}${err === undefined ? '' : ` err:${err}`}`,
+      unknownStat,
       ...written,
     };
+  // Neither a word (known or not) nor a message_state the relay knows.
+  if (state === undefined) return 'a delivery receipt without a state';
   return { messageId, state, ...coded, ...(unknownStat === undefined ? {} : { unknownStat }), ...written };
 }
 
