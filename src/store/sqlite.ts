@@ -40,6 +40,8 @@ import {
   TAKEN_OVER,
   takenOverDetail,
   takenOverFrom,
+  leaseExpired,
+  STOPPED_IN_FLIGHT,
   LATE_ANSWER,
   lateAnswerDetail,
   mailHeldBy,
@@ -569,16 +571,34 @@ export class SqliteStore implements Store {
               limit: request.maxBatches * request.batchSize + (request.inFlight?.length ?? 0),
             }) as IterableIterator<DueSmsRow>);
       const rows = selectBatchRows(due, request);
-      const claimed = rows.map((row) => {
+      const claimed = rows.flatMap((row) => {
         const lease = { now: request.now, owner: request.owner, until: request.leaseUntil, id: row.id };
+        const was = row.lease_owner !== null && row.lease_owner !== request.owner ? row.lease_owner : undefined;
+        // Another relay's attempt that a report named in flight reached the gateway: sent by the report, not sent again.
+        if (was !== undefined && this.#sentByReport(row.id, request.now, (id) => sql.sentByReportAtTakeover.run(request.now, was, id))) return [];
         // Written only for another relay's lease (takenOverFrom, the row's as read in this transaction), which the lease
         // then counts the same way: not run for a row nobody else held, in which it would find nothing.
-        const takenOver = row.lease_owner !== null && row.lease_owner !== request.owner && sql.takenOver.run(lease).changes > 0;
+        const takenOver = was !== undefined && sql.takenOver.run(lease).changes > 0;
         sql.leaseSms.run(lease);
-        return takenOver ? { ...row, attempts: row.attempts + 1, was: row.lease_owner } : row;
+        return [takenOver ? { ...row, attempts: row.attempts + 1, was } : row];
       });
       return this.#groupIntoBatches(claimed, request.batchSize);
     }, UNPROMISED);
+  }
+
+  /**
+   * Records as sent, in the write under way, SMS `id` if a delivery report named it while an attempt of it was in flight
+   * (sqlite-replies.ts, applyReport: the report's id on the queued row) and that attempt ended with no answer: at its
+   * outcome, or never (its relay stopped or gone: released at a start, taken over). The attempt counts (`counts`: an
+   * attempt and a possible duplicate, as a lease's end counts them), one possible duplicate is taken back, `line` writes
+   * its history line, and the reports that came before are adopted. Whether it was such an SMS.
+   */
+  #sentByReport(id: number, now: number, line: (id: number) => void, counts: readonly [number, number] = [1, 1]): boolean {
+    const sms = this.#sql.smsSentByReport.get(...counts, now, id) as (SentSms & { provider_id: string }) | undefined;
+    if (!sms) return false;
+    line(id);
+    adoptOrphans(this.#replies, id, sms.number, sms.provider_id, now);
+    return true;
   }
 
   async commitStats(): Promise<CommitStats> {
@@ -630,11 +650,8 @@ export class SqliteStore implements Store {
               break;
             }
             // Not queued again: a report that names it came while this attempt was in flight (sqlite-replies.ts, applyReport),
-            // which proves the gateway took it. Sent under the report's id, with the reports that came before this outcome.
-            const sms = sql.smsSentByReport.get(...counts, now, outcome.smsId) as (SentSms & { provider_id: string }) | undefined;
-            if (!sms) break; // an SMS no longer in the store
-            sql.insertSentByReportEvent.run(now, attemptDetail(outcome), outcome.smsId);
-            adoptOrphans(this.#replies, outcome.smsId, sms.number, sms.provider_id, now);
+            // which proves the gateway took it (or it is no longer in the store).
+            this.#sentByReport(outcome.smsId, now, (id) => sql.insertSentByReportEvent.run(now, attemptDetail(outcome), id), counts);
             break;
           }
           case 'failed':
@@ -709,6 +726,8 @@ export class SqliteStore implements Store {
       const sql = this.#sql;
       const leased = sql.leasedSmsIds.all(owner, now) as Array<{ id: number }>;
       for (const { id } of leased) {
+        // One a report named in flight reached the gateway: sent by the report, neither resumed nor counted as such.
+        if (this.#sentByReport(id, now, () => sql.insertSentByReportEvent.run(now, STOPPED_IN_FLIGHT, id))) continue;
         sql.insertEventForSms.run(now, 'resumed', RESUMED_DETAIL, id);
       }
       if (outgoing.possiblyTwice)
@@ -1439,6 +1458,10 @@ function prepareStatements(db: Database) {
     insertSentByReportEvent: db.prepare(`
       INSERT INTO events (at, message_id, sms_id, kind, detail)
       SELECT ?, message_id, id, 'sent', ${sentByReportInFlightDetail('provider_id', '?')} FROM outbound WHERE id = ?`),
+    // The same at a claim that finds another relay's lease (`?`) ended.
+    sentByReportAtTakeover: db.prepare(`
+      INSERT INTO events (at, message_id, sms_id, kind, detail)
+      SELECT ?, message_id, id, 'sent', ${sentByReportInFlightDetail('provider_id', leaseExpired('?'))} FROM outbound WHERE id = ?`),
     addAttempts: db.prepare('UPDATE outbound SET attempts = attempts + ?, possible_duplicates = possible_duplicates + ? WHERE id = ?'),
     resendRecognised: db.prepare(`UPDATE outbound SET ${ONE_DUPLICATE_TAKEN_BACK} WHERE id = ?`),
     // A report that named it in flight stays an orphan: the gateway refused it, or it was given up without a request (an attempt

@@ -36,6 +36,8 @@ import {
   toQueuedMailError,
   takenOverDetail,
   takenOverFrom,
+  leaseExpired,
+  STOPPED_IN_FLIGHT,
   toStoredMessage,
   toClaimedMail,
   CLAIM_AT,
@@ -608,25 +610,50 @@ const LEASED_MESSAGE_COLUMNS = [
 ] as const satisfies ReadonlyArray<keyof MessageRow>;
 
 /**
+ * Of a claim's chosen row `c` of `o`, another relay's lease that ended (`was`) on an SMS a report named while that relay's
+ * attempt was in flight (REPORTED_IN_FLIGHT: a queued SMS has no gateway id otherwise): the attempt reached the gateway.
+ */
+const TAKEN_OVER_REPORTED = `(c.was IS NOT NULL AND COALESCE(o.provider_id, '') <> '')`;
+
+/**
  * The lease of the SMS a claim chose (`c`: their ids, due times and the other relay whose lease ended, `was`,
  * takenOverFrom; `decided` says whether it chose): leased to `$5` for `$6` ms by the database's clock, and returned
  * with their mails' columns. One another relay still leased had its lease end with no outcome: that relay's attempt
  * may have reached the gateway, so it counts as an attempt and a possible duplicate, with a history
- * line (takenOverDetail). One row with `decided` and no SMS when none is leased. The end of SMS_CLAIM
- * and SMS_CLAIM_ONE_PER_BATCH.
+ * line (takenOverDetail). But one a report named while that attempt was in flight (TAKEN_OVER_REPORTED) is recorded
+ * sent by the report instead, as that attempt's outcome would have (RETRIED): its attempt counted, its possible
+ * duplicate taken back, not leased nor returned; its ids are noted for SENT_BY_REPORT_ORPHANS (`smsrelay.sent_by_report`).
+ * One row with `decided` and no SMS when none is leased. The end of SMS_CLAIM and SMS_CLAIM_ONE_PER_BATCH.
  */
 const leaseChosen = (chosen: string) => `claimed AS (
-    UPDATE outbound o SET possible_duplicates = o.possible_duplicates + CASE WHEN c.was IS NULL THEN 0 ELSE 1 END,
-      attempts = o.attempts + CASE WHEN c.was IS NULL THEN 0 ELSE 1 END, lease_owner = $5, next_attempt_at = ${DB_NOW_MS} + $6
+    UPDATE outbound o SET status = CASE WHEN ${TAKEN_OVER_REPORTED} THEN 'sent' ELSE o.status END,
+      possible_duplicates = o.possible_duplicates + CASE WHEN c.was IS NULL OR ${TAKEN_OVER_REPORTED} THEN 0 ELSE 1 END,
+      attempts = o.attempts + CASE WHEN c.was IS NULL THEN 0 ELSE 1 END,
+      lease_owner = CASE WHEN ${TAKEN_OVER_REPORTED} THEN NULL ELSE $5 END,
+      next_attempt_at = CASE WHEN ${TAKEN_OVER_REPORTED} THEN o.next_attempt_at ELSE ${DB_NOW_MS} + $6 END,
+      last_error = CASE WHEN ${TAKEN_OVER_REPORTED} THEN NULL ELSE o.last_error END,
+      updated_at = CASE WHEN ${TAKEN_OVER_REPORTED} THEN $1 ELSE o.updated_at END
     FROM (${chosen}) c
-    WHERE o.id = c.id RETURNING o.id, o.message_id, o.number, o.rcpt, o.notify, o.orcpt, o.attempts, o.last_error, c.due, c.was
+    WHERE o.id = c.id RETURNING o.id, o.message_id, o.number, o.rcpt, o.notify, o.orcpt, o.attempts, o.last_error, c.due, c.was,
+      o.status = 'sent' AS reported, o.provider_id
   ), taken_over AS (
     INSERT INTO events (at, message_id, sms_id, kind, detail)
-    SELECT $1, message_id, id, '${TAKEN_OVER}', ${takenOverDetail('was', '$5')} FROM claimed WHERE was IS NOT NULL ORDER BY id
+    SELECT $1, message_id, id, CASE WHEN reported THEN 'sent' ELSE '${TAKEN_OVER}' END,
+      CASE WHEN reported THEN ${sentByReportInFlightDetail('provider_id', leaseExpired('was'))} ELSE ${takenOverDetail('was', '$5')} END
+    FROM claimed WHERE was IS NOT NULL ORDER BY id
   )
   SELECT decided.decided, claimed.due, claimed.was, claimed.id, claimed.message_id, claimed.number, claimed.rcpt, claimed.notify, claimed.orcpt, claimed.attempts, claimed.last_error,
-    ${LEASED_MESSAGE_COLUMNS.map((column) => `m.${column}`).join(', ')}
-  FROM decided LEFT JOIN (claimed JOIN messages m ON m.id = claimed.message_id) ON TRUE`;
+    ${LEASED_MESSAGE_COLUMNS.map((column) => `m.${column}`).join(', ')},
+    set_config('smsrelay.sent_by_report', (SELECT COALESCE(array_agg(id), '{}') FROM claimed WHERE reported)::text, true) AS sent_by_report
+  FROM decided LEFT JOIN (claimed JOIN messages m ON m.id = claimed.message_id) ON NOT claimed.reported`;
+
+/**
+ * The reports adopted by the SMS a claim recorded sent by them (leaseChosen, at `$1`): a statement of its own after the
+ * claim in its transaction, whose snapshot sees the claim's update and the reports a relay committed while the claim
+ * waited for their SMS's row. Nearly always none: the function's look finds nothing (migrations.ts, step 15).
+ */
+const SENT_BY_REPORT_ORPHANS = `SELECT smsrelay_adopt_orphans($1::bigint,
+  COALESCE(NULLIF(current_setting('smsrelay.sent_by_report', true), ''), '{}')::bigint[]) AS adopted`;
 
 /**
  * A claim in one statement, so that its transaction is one round trip (group-writer.ts): of the
@@ -1120,19 +1147,22 @@ export class PostgresStore implements Store, ClusterStore {
         {
           // Its own transaction: a claim in a group whose other write waits (a lock, a slow disk) would hold the dispatcher's free slots with it.
           alone: true,
-          statements: walkingDueIndex({
-            text,
-            values: [
-              request.now,
-              candidates,
-              request.maxBatches,
-              request.batchSize,
-              request.owner,
-              request.leaseUntil - request.now,
-              request.inFlight ?? [],
-              ...more,
-            ],
-          }),
+          statements: [
+            ...walkingDueIndex({
+              text,
+              values: [
+                request.now,
+                candidates,
+                request.maxBatches,
+                request.batchSize,
+                request.owner,
+                request.leaseUntil - request.now,
+                request.inFlight ?? [],
+                ...more,
+              ],
+            }),
+            { text: SENT_BY_REPORT_ORPHANS, values: [request.now] },
+          ],
           result: ([, claimed]) =>
             (claimed?.rows ?? []) as Array<{ decided: boolean; due: number; was: string | null } & ClaimedSmsRow & Omit<MessageRow, 'id'>>,
         },
@@ -1427,15 +1457,25 @@ export class PostgresStore implements Store, ClusterStore {
   releaseStaleLeases(owner: string, now: number, outgoing: StaleMail): Promise<{ sms: number; mail: number }> {
     return this.#queueing(['sms', 'mail'], async (client) => {
       const stale = `lease_owner IS NOT NULL AND (lease_owner = $2 OR next_attempt_at <= ${DB_NOW_MS})`;
-      const sms = await client.query(
+      // One a report named while its attempt was in flight (REPORTED) reached the gateway: sent by the report, as that
+      // attempt's outcome would have recorded it (RETRIED), not resumed nor counted as such; its reports adopted after.
+      const sms = await client.query<{ kind: string; sms_id: string }>(
         `WITH released AS (
-          UPDATE outbound SET lease_owner = NULL, next_attempt_at = LEAST(next_attempt_at, $1), possible_duplicates = possible_duplicates + 1,
-            attempts = attempts + 1
-          WHERE ${stale} RETURNING id, message_id
+          UPDATE outbound o SET status = CASE WHEN ${REPORTED} THEN 'sent' ELSE o.status END, lease_owner = NULL,
+            next_attempt_at = CASE WHEN ${REPORTED} THEN o.next_attempt_at ELSE LEAST(o.next_attempt_at, $1) END,
+            possible_duplicates = o.possible_duplicates + CASE WHEN ${REPORTED} THEN 0 ELSE 1 END, attempts = o.attempts + 1,
+            last_error = CASE WHEN ${REPORTED} THEN NULL ELSE o.last_error END, updated_at = CASE WHEN ${REPORTED} THEN $1 ELSE o.updated_at END
+          WHERE ${stale} RETURNING o.id, o.message_id, o.status = 'sent' AS reported, o.provider_id
         )
-        INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, 'resumed', $3 FROM released ORDER BY id`,
-        [now, owner, RESUMED_DETAIL],
+        INSERT INTO events (at, message_id, sms_id, kind, detail)
+        SELECT $1, message_id, id, CASE WHEN reported THEN 'sent' ELSE 'resumed' END,
+          CASE WHEN reported THEN ${sentByReportInFlightDetail('provider_id', '$4')} ELSE $3 END FROM released ORDER BY id
+        RETURNING kind, sms_id`,
+        [now, owner, RESUMED_DETAIL, STOPPED_IN_FLIGHT],
       );
+      const sent = sms.rows.filter((row) => row.kind === 'sent').map((row) => Number(row.sms_id));
+      // Its own statement, whose snapshot sees the reports a relay committed while the release waited for their SMS's row.
+      if (sent.length > 0) await client.query(RETRIED_ORPHANS, [now, sent]);
       // The attempt its lease was for counts (ClaimedMail.attempts): it may have delivered the mail; to a smarthost
       // (`$3`), twice, with a history line.
       const mail = await client.query<{ released: string }>(
@@ -1449,7 +1489,7 @@ export class PostgresStore implements Store, ClusterStore {
         SELECT count(*) AS released FROM released`,
         [now, owner, outgoing.possiblyTwice ? 1 : 0, MAIL_RESUMED_DETAIL],
       );
-      return { sms: sms.rowCount ?? 0, mail: Number(mail.rows[0]?.released ?? 0) };
+      return { sms: sms.rows.length - sent.length, mail: Number(mail.rows[0]?.released ?? 0) };
     });
   }
 
