@@ -36,7 +36,9 @@ export interface Store extends ReplyStore, ReassemblyStore, SharedStateStore, Cl
 
   /**
    * Leases due SMS jobs to `owner` until `leaseUntil`: at most `maxBatches` batches, each the numbers
-   * of one mail, at most `batchSize` of them (one gateway request each).
+   * of one mail, at most `batchSize` of them (one gateway request each). One another relay's ended lease held
+   * (ClaimedSms.takenOverFrom) that a delivery report named while that relay's attempt was in flight is recorded
+   * sent by the report instead (as at releaseStaleLeases), and not returned.
    */
   claimDueSms(request: SmsClaimRequest): Promise<SmsBatch[]>;
   /** The earliest `next_attempt_at` of a queued SMS job, or undefined when none is queued. */
@@ -85,7 +87,9 @@ export interface Store extends ReplyStore, ReassemblyStore, SharedStateStore, Cl
    * expires at its `next_attempt_at` (the lease's end while `lease_owner` is set), compared with the
    * database's own clock on PostgreSQL. Returns how many jobs were in flight: an SMS among them may
    * reach the gateway twice, and gets a `resumed` history line and a possible duplicate; a mail may reach
-   * its smarthost twice, and gets the same (`mail resumed`) when `outgoing.possiblyTwice` says so.
+   * its smarthost twice, and gets the same (`mail resumed`) when `outgoing.possiblyTwice` says so. An SMS that a
+   * delivery report named while its attempt was in flight (applyDeliveryReport) is no such job: the gateway took it,
+   * and it is recorded sent by the report, as that attempt's outcome would have (recordSmsOutcomes), and not counted.
    */
   releaseStaleLeases(owner: string, now: number, outgoing: StaleMail): Promise<{ sms: number; mail: number }>;
 
