@@ -648,12 +648,14 @@ const leaseChosen = (chosen: string) => `claimed AS (
   FROM decided LEFT JOIN (claimed JOIN messages m ON m.id = claimed.message_id) ON NOT claimed.reported`;
 
 /**
- * The reports adopted by the SMS a claim recorded sent by them (leaseChosen, at `$1`): a statement of its own after the
- * claim in its transaction, whose snapshot sees the claim's update and the reports a relay committed while the claim
- * waited for their SMS's row. Nearly always none: the function's look finds nothing (migrations.ts, step 15).
+ * The reports adopted by the SMS a claim recorded sent by them (leaseChosen, at `$1`), as columns of walkingDueIndex's
+ * statement after the claim in its transaction, whose snapshot sees the claim's update and the reports a relay committed
+ * while the claim waited for their SMS's row. Nearly always none, and then not even looked for: a statement of its own, or
+ * the function called with no ids, cost the server 59–115 µs per claim, 8–15% of it (the review of fix-inflightstop,
+ * bench/claim-cpu.ts, 2026-12-07). A custom setting reads '' after a transaction that set it, '{}' when the claim noted none.
  */
-const SENT_BY_REPORT_ORPHANS = `SELECT smsrelay_adopt_orphans($1::bigint,
-  COALESCE(NULLIF(current_setting('smsrelay.sent_by_report', true), ''), '{}')::bigint[]) AS adopted`;
+const SENT_BY_REPORT_ORPHANS = `CASE WHEN COALESCE(current_setting('smsrelay.sent_by_report', true), '') NOT IN ('', '{}')
+    THEN smsrelay_adopt_orphans($1::bigint, current_setting('smsrelay.sent_by_report')::bigint[]) END AS adopted`;
 
 /**
  * A claim in one statement, so that its transaction is one round trip (group-writer.ts): of the
@@ -746,9 +748,13 @@ export const REPORTED_SMS = `SELECT o.id, o.message_id, o.delivery, o.notify, m.
  * through a relay on a fresh database (the bench's MO, 2026-12-06: 1.25 ms of the server per claim, 0.29 claims per
  * received SMS, a third of the server's time per SMS), 66 without. Only around the claim: a delivery report's look-up
  * (an OR of two indexes) needs its BitmapOr, and a statement's generic plan is made once per connection, under the
- * settings of its first run, so the setting is as before again for the group's next statement.
+ * settings of its first run, so the setting is as before again for the group's next statement. `after`: columns (and
+ * their values) of that statement, which the claim's own transaction reads after it at no round trip nor statement more.
+ * The SMS claims hand it what they noted through a transaction-local setting: the ids of the SMS they recorded sent by
+ * a report (`smsrelay.sent_by_report`, leaseChosen), whose reports it adopts (SENT_BY_REPORT_ORPHANS), as the value
+ * before the claim reaches it in `smsrelay.bitmapscan`: a statement's result is not another's parameter in one batch.
  */
-export const walkingDueIndex = (claim: Statement): Statement[] => [
+export const walkingDueIndex = (claim: Statement, after?: Statement): Statement[] => [
   // set_config, not SET LOCAL: a group of statements alone is its round trip's implicit transaction (group-writer.ts),
   // where SET LOCAL does nothing. The value before is kept in a setting of the relay's own, to be put back.
   {
@@ -756,8 +762,19 @@ export const walkingDueIndex = (claim: Statement): Statement[] => [
     values: [],
   },
   claim,
-  { text: "SELECT set_config('enable_bitmapscan', current_setting('smsrelay.bitmapscan'), true)", values: [] },
+  {
+    text: `SELECT set_config('enable_bitmapscan', current_setting('smsrelay.bitmapscan'), true)${after === undefined ? '' : `, ${after.text}`}`,
+    values: after?.values ?? [],
+  },
 ];
+
+/**
+ * An SMS claim's statements as claimDueSms sends them, `values` those of the claim (SMS_CLAIM_ONE_PER_BATCH, `$1` its
+ * time): walking the due index, and adopting after it the reports of the SMS it recorded sent by them. Exported for
+ * bench/claim-cpu.ts.
+ */
+export const smsClaimStatements = (text: string, values: readonly unknown[]): Statement[] =>
+  walkingDueIndex({ text, values }, { text: SENT_BY_REPORT_ORPHANS, values: [values[0]] });
 
 /**
  * The first `$4` mails of the relay's own due at `$1` (endedLeasesFirst) but those it has in flight (`$5`, ClaimRequest.inFlight), locked (`SKIP LOCKED`) and
@@ -1148,20 +1165,16 @@ export class PostgresStore implements Store, ClusterStore {
           // Its own transaction: a claim in a group whose other write waits (a lock, a slow disk) would hold the dispatcher's free slots with it.
           alone: true,
           statements: [
-            ...walkingDueIndex({
-              text,
-              values: [
-                request.now,
-                candidates,
-                request.maxBatches,
-                request.batchSize,
-                request.owner,
-                request.leaseUntil - request.now,
-                request.inFlight ?? [],
-                ...more,
-              ],
-            }),
-            { text: SENT_BY_REPORT_ORPHANS, values: [request.now] },
+            ...smsClaimStatements(text, [
+              request.now,
+              candidates,
+              request.maxBatches,
+              request.batchSize,
+              request.owner,
+              request.leaseUntil - request.now,
+              request.inFlight ?? [],
+              ...more,
+            ]),
           ],
           result: ([, claimed]) =>
             (claimed?.rows ?? []) as Array<{ decided: boolean; due: number; was: string | null } & ClaimedSmsRow & Omit<MessageRow, 'id'>>,
