@@ -574,8 +574,11 @@ export class SqliteStore implements Store {
       const claimed = rows.flatMap((row) => {
         const lease = { now: request.now, owner: request.owner, until: request.leaseUntil, id: row.id };
         const was = row.lease_owner !== null && row.lease_owner !== request.owner ? row.lease_owner : undefined;
-        // Another relay's attempt that a report named in flight reached the gateway: sent by the report, not sent again.
-        if (was !== undefined && this.#sentByReport(row.id, request.now, (id) => sql.sentByReportAtTakeover.run(request.now, was, id))) return [];
+        // An attempt that a report named in flight reached the gateway: sent by the report, not sent again, whoever held the
+        // lease (the claimant's own: a claim whose answer was lost, which sent nothing and counts no attempt, postgres/store.ts's leaseChosen).
+        const counts = was === undefined ? ([0, 0] as const) : ([1, 1] as const);
+        const ended = (id: number) => sql.sentByReportAtTakeover.run(request.now, was ?? request.owner, id);
+        if (row.lease_owner !== null && this.#sentByReport(row.id, request.now, ended, counts)) return [];
         // Written only for another relay's lease (takenOverFrom, the row's as read in this transaction), which the lease
         // then counts the same way: not run for a row nobody else held, in which it would find nothing.
         const takenOver = was !== undefined && sql.takenOver.run(lease).changes > 0;
@@ -1458,7 +1461,7 @@ function prepareStatements(db: Database) {
     insertSentByReportEvent: db.prepare(`
       INSERT INTO events (at, message_id, sms_id, kind, detail)
       SELECT ?, message_id, id, 'sent', ${sentByReportInFlightDetail('provider_id', '?')} FROM outbound WHERE id = ?`),
-    // The same at a claim that finds another relay's lease (`?`) ended.
+    // The same at a claim that finds a lease (`?` its relay's) ended.
     sentByReportAtTakeover: db.prepare(`
       INSERT INTO events (at, message_id, sms_id, kind, detail)
       SELECT ?, message_id, id, 'sent', ${sentByReportInFlightDetail('provider_id', leaseExpired('?'))} FROM outbound WHERE id = ?`),

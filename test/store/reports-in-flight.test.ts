@@ -171,6 +171,23 @@ forEachStore((kind) =>
       await store.close();
     });
 
+    test('its relay claims its own ended leases again (a claim whose answer was lost): the SMS is sent by the report, as at a takeover', async () => {
+      const claimed = await store.claimDueSms({ owner: 'relay-a', now, leaseUntil: now + 60_000, maxBatches: 1, batchSize: 10 });
+      assert.deepEqual(
+        claimed.flatMap((batch) => batch.sms.map((one) => [one.id, one.takenOverFrom, one.attempts])),
+        sms.slice(1).map((one) => [one.id, undefined, 0]),
+        'the SMS sent by its report is not sent again',
+      );
+      // The lost claim sent nothing: no attempt counted, none resent.
+      assert.deepEqual(await states(), [['sent', 'delivered', 0, 0, 'N-1'], ...NUMBERS.slice(1).map(() => ['queued', undefined, 0, 0, undefined])]);
+      assert.deepEqual(await lines(sms[0]?.id), [
+        ['sent', sentByTheReport('N-1', 'lease of relay relay-a expired')],
+        ['delivery report', 'delivered (provider status 0)'],
+      ]);
+      assert.deepEqual(await lines(sms[1]?.id), []);
+      await store.close();
+    });
+
     test('another relay takes its leases over: the SMS is sent by the report, neither claimed nor taken over; the others are', async () => {
       const other = kind.name === 'PostgreSQL' ? await kind.reopen() : store;
       const claimed = await other.claimDueSms({ owner: 'relay-b', now, leaseUntil: now + 60_000, maxBatches: 1, batchSize: 10 });

@@ -610,37 +610,41 @@ const LEASED_MESSAGE_COLUMNS = [
 ] as const satisfies ReadonlyArray<keyof MessageRow>;
 
 /**
- * Of a claim's chosen row `c` of `o`, another relay's lease that ended (`was`) on an SMS a report named while that relay's
- * attempt was in flight (REPORTED_IN_FLIGHT: a queued SMS has no gateway id otherwise): the attempt reached the gateway.
+ * Of a claim's chosen row `c` of `o`, a lease that ended (another relay's, `was`, or the claimant's own) on an SMS a
+ * report named while that lease's attempt was in flight (REPORTED_IN_FLIGHT: a queued SMS has no gateway id otherwise):
+ * an attempt reached the gateway.
  */
-const TAKEN_OVER_REPORTED = `(c.was IS NOT NULL AND COALESCE(o.provider_id, '') <> '')`;
+const CLAIMED_REPORTED = `(COALESCE(o.provider_id, '') <> '')`;
 
 /**
  * The lease of the SMS a claim chose (`c`: their ids, due times and the other relay whose lease ended, `was`,
  * takenOverFrom; `decided` says whether it chose): leased to `$5` for `$6` ms by the database's clock, and returned
  * with their mails' columns. One another relay still leased had its lease end with no outcome: that relay's attempt
  * may have reached the gateway, so it counts as an attempt and a possible duplicate, with a history
- * line (takenOverDetail). But one a report named while that attempt was in flight (TAKEN_OVER_REPORTED) is recorded
- * sent by the report instead, as that attempt's outcome would have (RETRIED): its attempt counted, its possible
- * duplicate taken back, not leased nor returned; its ids are noted for SENT_BY_REPORT_ORPHANS (`smsrelay.sent_by_report`).
+ * line (takenOverDetail). But one a report named while a lease's attempt was in flight (CLAIMED_REPORTED) is recorded
+ * sent by the report instead, as that attempt's outcome would have (RETRIED), whoever held the lease: another relay's
+ * attempt counted, one possible duplicate taken back (the claimant's own lease was a claim whose answer was lost, which
+ * sent nothing: the report names an attempt before it, counted then), not leased nor returned; its ids are noted for
+ * SENT_BY_REPORT_ORPHANS (`smsrelay.sent_by_report`, walkingDueIndex).
  * One row with `decided` and no SMS when none is leased. The end of SMS_CLAIM and SMS_CLAIM_ONE_PER_BATCH.
  */
 const leaseChosen = (chosen: string) => `claimed AS (
-    UPDATE outbound o SET status = CASE WHEN ${TAKEN_OVER_REPORTED} THEN 'sent' ELSE o.status END,
-      possible_duplicates = o.possible_duplicates + CASE WHEN c.was IS NULL OR ${TAKEN_OVER_REPORTED} THEN 0 ELSE 1 END,
+    UPDATE outbound o SET status = CASE WHEN ${CLAIMED_REPORTED} THEN 'sent' ELSE o.status END,
+      possible_duplicates = CASE WHEN ${CLAIMED_REPORTED} THEN GREATEST(o.possible_duplicates - (c.was IS NULL)::int, 0)
+        ELSE o.possible_duplicates + (c.was IS NOT NULL)::int END,
       attempts = o.attempts + CASE WHEN c.was IS NULL THEN 0 ELSE 1 END,
-      lease_owner = CASE WHEN ${TAKEN_OVER_REPORTED} THEN NULL ELSE $5 END,
-      next_attempt_at = CASE WHEN ${TAKEN_OVER_REPORTED} THEN o.next_attempt_at ELSE ${DB_NOW_MS} + $6 END,
-      last_error = CASE WHEN ${TAKEN_OVER_REPORTED} THEN NULL ELSE o.last_error END,
-      updated_at = CASE WHEN ${TAKEN_OVER_REPORTED} THEN $1 ELSE o.updated_at END
+      lease_owner = CASE WHEN ${CLAIMED_REPORTED} THEN NULL ELSE $5 END,
+      next_attempt_at = CASE WHEN ${CLAIMED_REPORTED} THEN o.next_attempt_at ELSE ${DB_NOW_MS} + $6 END,
+      last_error = CASE WHEN ${CLAIMED_REPORTED} THEN NULL ELSE o.last_error END,
+      updated_at = CASE WHEN ${CLAIMED_REPORTED} THEN $1 ELSE o.updated_at END
     FROM (${chosen}) c
     WHERE o.id = c.id RETURNING o.id, o.message_id, o.number, o.rcpt, o.notify, o.orcpt, o.attempts, o.last_error, c.due, c.was,
       o.status = 'sent' AS reported, o.provider_id
   ), taken_over AS (
     INSERT INTO events (at, message_id, sms_id, kind, detail)
     SELECT $1, message_id, id, CASE WHEN reported THEN 'sent' ELSE '${TAKEN_OVER}' END,
-      CASE WHEN reported THEN ${sentByReportInFlightDetail('provider_id', leaseExpired('was'))} ELSE ${takenOverDetail('was', '$5')} END
-    FROM claimed WHERE was IS NOT NULL ORDER BY id
+      CASE WHEN reported THEN ${sentByReportInFlightDetail('provider_id', leaseExpired('COALESCE(was, $5)'))} ELSE ${takenOverDetail('was', '$5')} END
+    FROM claimed WHERE was IS NOT NULL OR reported ORDER BY id
   )
   SELECT decided.decided, claimed.due, claimed.was, claimed.id, claimed.message_id, claimed.number, claimed.rcpt, claimed.notify, claimed.orcpt, claimed.attempts, claimed.last_error,
     ${LEASED_MESSAGE_COLUMNS.map((column) => `m.${column}`).join(', ')},
