@@ -36,9 +36,9 @@ export interface Store extends ReplyStore, ReassemblyStore, SharedStateStore, Cl
 
   /**
    * Leases due SMS jobs to `owner` until `leaseUntil`: at most `maxBatches` batches, each the numbers
-   * of one mail, at most `batchSize` of them (one gateway request each). One another relay's ended lease held
-   * (ClaimedSms.takenOverFrom) that a delivery report named while that relay's attempt was in flight is recorded
-   * sent by the report instead (as at releaseStaleLeases), and not returned.
+   * of one mail, at most `batchSize` of them (one gateway request each). One whose ended lease (another relay's,
+   * ClaimedSms.takenOverFrom, or `owner`'s own after a claim whose answer was lost) a delivery report named while that
+   * lease's attempt was in flight is recorded sent by the report instead (as at releaseStaleLeases), and not returned.
    */
   claimDueSms(request: SmsClaimRequest): Promise<SmsBatch[]>;
   /** The earliest `next_attempt_at` of a queued SMS job, or undefined when none is queued. */
