@@ -719,7 +719,9 @@ const EXPIRED_SMS_CLAIM = batchedClaim(
  * + 1, chooses just those. Otherwise (`decided` false) nothing is leased and SMS_CLAIM claims. Without
  * SMS_CLAIM's batch numbering (two window functions over a materialised set) and second look-up of
  * the rows to lock, it costs the server 44–72 µs (15%) less per claim: 259/297/393 µs at 1/3/10 due SMS
- * against 303/349/465 (bench/claim-cpu.ts, 2026-12-04). The lease's new entries in every index of
+ * against 303/349/465 (bench/claim-cpu.ts, 2026-12-04; sent as the relay sends it, smsClaimStatements, with the
+ * adoption of reports after it, on 2026-12-07 on a machine other work kept loaded: 780/930/1086 against 857/1043/1210,
+ * 749/934/1078 without the adoption, within the runs' noise of it). The lease's new entries in every index of
  * `outbound` (it changes two keys) are not what costs most: leasing without changing a key column took
  * 25–57 µs less per claim in the same runs, too little for a schema change. Exported for tests of its
  * plan and its result.
