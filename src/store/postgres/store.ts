@@ -614,7 +614,7 @@ const LEASED_MESSAGE_COLUMNS = [
  * report named while that lease's attempt was in flight (REPORTED_IN_FLIGHT: a queued SMS has no gateway id otherwise):
  * an attempt reached the gateway.
  */
-const CLAIMED_REPORTED = `(COALESCE(o.provider_id, '') <> '')`;
+const CLAIMED_REPORTED = `(o.lease_owner IS NOT NULL AND COALESCE(o.provider_id, '') <> '')`;
 
 /**
  * The lease of the SMS a claim chose (`c`: their ids, due times and the other relay whose lease ended, `was`,
