@@ -21,6 +21,7 @@
  */
 import type pg from 'pg';
 import { runBatch, type Statement, type TypeParsers } from './batch.ts';
+import { keysLocked } from './key-lock.ts';
 import type { Notice } from './notify.ts';
 import { toWire } from './prepared.ts';
 
@@ -107,6 +108,18 @@ const UNSYNCED_SETTINGS: readonly Statement[] = SETTINGS.map(({ text, values }) 
   values,
 }));
 const settingsOf = (synced: boolean) => (synced ? SETTINGS : UNSYNCED_SETTINGS);
+
+/**
+ * The statements that open a transaction of `writes` (after BEGIN, or first in its round trip): its settings, with the
+ * locks of its writes' keys (Statements.locks) taken in the same statement, before any of theirs runs.
+ */
+function opening(writes: readonly OpenWrite[]): readonly Statement[] {
+  const settings = settingsOf(isSynced(writes));
+  const keys = writes.flatMap(({ work }) => (typeof work === 'function' ? [] : (work.locks ?? [])));
+  if (keys.length === 0) return settings;
+  const [first, ...rest] = settings as [Statement, ...Statement[]];
+  return [{ text: `${first.text}, ${keysLocked(`$${first.values.length + 1}`)}`, values: toWire([...first.values, keys]) }, ...rest];
+}
 const COMMIT: Statement = { text: 'COMMIT', values: [] };
 
 /**
@@ -138,6 +151,13 @@ export type Statements<T> = {
    * dispatcher's slots wait for).
    */
   readonly alone?: boolean;
+  /**
+   * Keys (key-lock.ts, lockedKey) whose locks its statements must hold from the transaction's start, so that each reads
+   * what the transaction that held one last committed (a mail's resubmission check: accept.ts, resubmissionLocks). Its
+   * group takes every write's at once, in one order, in the statement that opens it (opening): no round trip or
+   * statement more, and two groups sharing keys never wait on each other in a cycle.
+   */
+  readonly locks?: readonly string[];
 } & (
   | { readonly result: (results: readonly pg.QueryResult[]) => T }
   | { readonly followUp: (results: readonly pg.QueryResult[], client: pg.PoolClient) => Promise<T> }
@@ -440,7 +460,7 @@ export class GroupWriter {
 
   /** `writes` (oneRoundTrip) as the implicit transaction of one round trip: answered without an error, it committed at the Sync. */
   async #inOneRoundTrip(client: pg.PoolClient, writes: readonly OpenWrite[]): Promise<Answer[]> {
-    const settings = settingsOf(isSynced(writes));
+    const settings = opening(writes);
     const batch: Statement[] = [...settings];
     for (const write of writes) batch.push(...(write.work as Made).statements);
     const answers = await runBatch(client, batch, this.#options.types);
@@ -456,7 +476,7 @@ export class GroupWriter {
   /** `writes` between BEGIN and COMMIT, in as few round trips as their code and follow-ups allow. */
   async #inRoundTrips(client: pg.PoolClient, writes: readonly OpenWrite[]): Promise<Answer[]> {
     const { types } = this.#options;
-    let batch: Statement[] = [BEGIN_STATEMENT, ...settingsOf(isSynced(writes))];
+    let batch: Statement[] = [BEGIN_STATEMENT, ...opening(writes)];
     /** The writes whose statements are in `batch`, with where they start in it. */
     let mapped: Array<{ readonly index: number; readonly from: number }> = [];
     const results: Answer[] = [];

@@ -133,7 +133,7 @@ import type { DeliveryState } from '../../vocabulary.ts';
 import type { NewSmsPart, PartAdded, PartSet } from '../reassembly.ts';
 import { ClusterError, type ClusterStore, type HeldLeases, type RelayMember, type RelaySeen } from '../cluster-types.ts';
 import type { Logger } from '../../log.ts';
-import { acceptStatement, conversationUsedAt, refusedStatements, unlessResubmitted } from './accept.ts';
+import { acceptStatement, conversationUsedAt, refusedStatements, resubmissionLocks, unlessResubmitted } from './accept.ts';
 import { DB_NOW_MS } from './clock.ts';
 import { rescheduleBeyond } from './clock-step.ts';
 import type { LongestWaits, Rescheduled } from '../clock-step-types.ts';
@@ -1051,6 +1051,7 @@ export class PostgresStore implements Store, ClusterStore {
     // The refused numbers and their bounce in the mail's transaction (Store.acceptMail), not for a resubmission.
     const queued = reports.map((report) => ({ text: QUEUE_MAIL_UNLESS_RESUBMITTED, values: [now, mail.id, ...queuedMailValues(report)] }));
     return this.#queueing(queued.length > 0 ? ['sms', 'mail'] : ['sms'], {
+      locks: resubmissionLocks(mail),
       statements: [acceptStatement(mail, due), ...refusedStatements(mail), ...queued],
       result: ([accepted]) => {
         // Its commit shows mail is taken again after commits failed (see onCommit).
