@@ -18,6 +18,7 @@ import { isAtSmsDomain, isMailbox, numberWritten, smsDomainOf } from './mail/add
 import { normaliseNumber } from './sms/numbers.ts';
 import { RELAY_STALE_MS, RELAYS_SEEN_MS, type RelaySeen } from './store/cluster-types.ts';
 import { upgradeAhead } from './store/migrations.ts';
+import { sentOrToBeSent } from './store/rows.ts';
 import type { SharedPause } from './store/shared-state-types.ts';
 import { redactUrl } from './store/postgres/url.ts';
 import type { ReplyMailSettings } from './replies/reply-mail.ts';
@@ -639,13 +640,14 @@ export async function queueAction(
   const messageId = typeof target === 'object' ? target.messageId : target;
   checkQueueAction(sendNow ? 'retry' : command, messageId);
   const { changed, due, leased } = await store.applyQueueAction(command as QueueAction, messageId === 'all' ? undefined : (one ?? messageId), now, by);
-  const sms = messageId === 'all' ? undefined : (await store.smsOf(messageId)).filter((item) => !one || item.smsId === one.smsId);
+  const ofMail = messageId === 'all' ? undefined : await store.smsOf(messageId);
+  const sms = ofMail?.filter((item) => !one || item.smsId === one.smsId);
   // A mistyped id changes nothing, as a message whose SMS are all sent does: only the first is a mistake.
   if (changed === 0 && sms?.length === 0) {
     throw new NotFound(one ? `SMS ${one.smsId} of message ${one.messageId}` : `message with id ${messageId}`, ' (see smsrelay queue list)');
   }
   // Every SMS of it finished (sent, failed, expired, deleted): no action changes one; each is said how it ended.
-  if (changed === 0 && sms?.every((item) => item.status !== 'queued')) throw new NothingChanged(nothingQueued(command as QueueAction, sms));
+  if (changed === 0 && sms?.every((item) => item.status !== 'queued')) throw new NothingChanged(nothingQueued(command as QueueAction, sms, ofMail ?? sms));
   if (command === 'delete')
     return deleted(
       changed,
@@ -714,29 +716,44 @@ function deleted(changed: number, sending: readonly LeasedSms[], wording: Wordin
   return { said: `${said}; ${line}`, changed };
 }
 
+/**
+ * How to send a finished SMS again (retry, send now). The mail sent again under its Message-ID within
+ * delivery.resubmissionWindow is the same mail, folded (sent once), while one of its SMS was sent, may have been (an
+ * attempt whose answer was lost) or is queued (Store#acceptMail, sentOrToBeSent); once none is (each failed, expired
+ * or deleted unsent), it is texted.
+ */
+const RESEND_ADVICE = {
+  folded: 'a finished SMS is not sent again: to send it again, send the mail again with a new Message-ID (or after delivery.resubmissionWindow)',
+  texted:
+    'a finished SMS is not sent again: to send it again, send the mail again (none of its SMS was sent, so a resend under its Message-ID is texted, not folded into it)',
+} as const;
+
 /** What each action by id says instead when none of its SMS is queued any more, after how each ended. */
-const FINISHED_ADVICE: Readonly<Record<QueueAction, string>> = {
-  // The mail sent again under its Message-ID within delivery.resubmissionWindow is the same mail, folded (sent once).
-  retry: 'a finished SMS is not sent again: to send it again, send the mail again with a new Message-ID (or after delivery.resubmissionWindow)',
-  'send now': 'a finished SMS is not sent again: to send it again, send the mail again with a new Message-ID (or after delivery.resubmissionWindow)',
+const FINISHED_ADVICE: Readonly<Record<Exclude<QueueAction, 'retry' | 'send now'>, string>> = {
   hold: 'only a queued SMS can be held',
   release: 'only a held SMS can be released',
   delete: 'a finished SMS has left the queue already (its history stays)',
 };
 
-/** The answer to an action by id on SMS that are all finished (NothingChanged). */
-function nothingQueued(command: QueueAction, sms: readonly SmsState[]): string {
+/** The answer to an action by id on SMS that are all finished (NothingChanged); `ofMail`: every SMS of their mail. */
+function nothingQueued(command: QueueAction, sms: readonly SmsState[], ofMail: readonly SmsState[]): string {
   const ended = new Map<string, number>();
   for (const how of sms.map(howFinished)) ended.set(how, (ended.get(how) ?? 0) + 1);
   const counts = [...ended].map(([how, count]) => `${counted.format(count)} ${how}`).join(', ');
-  return `${command}: nothing to ${command}: ${sms.length === 1 ? 'its SMS is no longer queued' : 'none of its SMS is queued any more'}: ${counts}; ${FINISHED_ADVICE[command]}`;
+  const resend = ofMail.some(sentOrToBeSent) ? RESEND_ADVICE.folded : RESEND_ADVICE.texted;
+  const advice = command === 'retry' || command === 'send now' ? resend : FINISHED_ADVICE[command];
+  return `${command}: nothing to ${command}: ${sms.length === 1 ? 'its SMS is no longer queued' : 'none of its SMS is queued any more'}: ${counts}; ${advice}`;
 }
 
-/** How an SMS that left the queue ended, as its delivery report (if any) tells it. */
+/**
+ * How an SMS that left the queue ended, as its delivery report (if any) tells it. One given up after attempts whose
+ * answer was lost is not called unsent: the gateway may have taken it (possibleDuplicates).
+ */
 function howFinished(sms: SmsState): string {
-  if (sms.status === 'expired') return 'expired unsent (past its maximum age)';
-  if (sms.status === 'deleted') return 'deleted from the queue';
-  if (sms.status === 'failed') return 'failed for good';
+  const maybeSent = sms.possibleDuplicates > 0 ? ` but may have been sent (${plural(sms.possibleDuplicates, 'attempt')} whose answer was lost)` : '';
+  if (sms.status === 'expired') return maybeSent ? `expired (past its maximum age)${maybeSent}` : 'expired unsent (past its maximum age)';
+  if (sms.status === 'deleted') return `deleted from the queue${maybeSent}`;
+  if (sms.status === 'failed') return `failed for good${maybeSent}`;
   if (sms.delivery === 'delivered') return 'delivered';
   if (sms.delivery === 'failed' || sms.delivery === 'expired') return `failed for good (delivery report: ${sms.delivery})`;
   return 'sent (no final delivery report yet)';

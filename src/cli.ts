@@ -59,7 +59,7 @@ import { foreignWal } from './store/generation.ts';
 import { type CopyCheck, recoveredCopyCheck, recoveredCopyFiles } from './store/recovered-copies.ts';
 import { diskNearlyFull, isDamage, SqliteStore, storeFiles, tryWriting, unusableStorePath } from './store/sqlite.ts';
 import type { Store } from './store/types.ts';
-import type { Logger } from './log.ts';
+import { type Logger, withUnseenCharactersNamed } from './log.ts';
 import type { Relay } from './relay.ts';
 import { releaseSignals, type StartSignal, takeOverSignals } from './start-signals.ts';
 
@@ -764,9 +764,9 @@ function noteOnStderr(line: string): void {
   console.error(`smsrelay: ${line}`);
 }
 
-/** A command's output on stdout, when it has any. */
+/** A command's output on stdout, when it has any, the characters a terminal acts on named as the log names them (`U+202E`). */
 function printOutput(output: string): void {
-  if (output) console.log(output);
+  if (output) console.log(withUnseenCharactersNamed(output));
 }
 
 /**

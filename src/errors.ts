@@ -264,12 +264,18 @@ export class RelayError extends Error {
    * gateway's ids).
    */
   readonly quotes: readonly string[];
+  /**
+   * Values of the relay's own configuration that the detail names (`smtp.maxMessageBytes`): no one's phone number, so
+   * logs show them whole where the masking of free text would take a long one for a number (`10****60 bytes`).
+   */
+  readonly configured: readonly string[];
 
-  constructor(code: RelayErrorCode, detail?: string, options?: { cause?: unknown; quotes?: readonly string[] }) {
+  constructor(code: RelayErrorCode, detail?: string, options?: { cause?: unknown; quotes?: readonly string[]; configured?: readonly string[] }) {
     super(detail ?? RELAY_ERRORS[code].text, options);
     this.name = 'RelayError';
     this.code = code;
     this.quotes = options?.quotes ?? [];
+    this.configured = options?.configured ?? [];
   }
 
   get spec(): ErrorSpec {

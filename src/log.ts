@@ -62,9 +62,11 @@ const EVERY_UNSEEN = new RegExp(UNSEEN.source, 'gu');
 
 /**
  * A line with each such character named by its code point (`U+202E`), as SMTP replies quote it; the line stays JSON (each
- * can stand only inside a string, and its name is ASCII). One test per line: only a line holding one is rewritten.
+ * can stand only inside a string, and its name is ASCII). One test per line: only a line holding one is rewritten. The
+ * commands' output to the terminal goes through it too (cli.ts printOutput): a quarantined request's reason and body are
+ * a stranger's bytes.
  */
-function withUnseenCharactersNamed(line: string): string {
+export function withUnseenCharactersNamed(line: string): string {
   return UNSEEN.test(line) ? line.replace(EVERY_UNSEEN, codePointName) : line;
 }
 

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /**
  * The one way a URL that may carry a secret is shown to people: `config check` and a configuration
  * problem, and a gateway's address wherever the relay names it (an SMS's history, a log line,
@@ -50,4 +52,15 @@ const URL_IN_TEXT = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>()[\]]+/gi;
  */
 export function maskedUrlsIn(text: string): string {
   return text.replace(URL_IN_TEXT, (url) => maskedUrl(url));
+}
+
+/**
+ * What tells a gateway host apart exactly without saying its URL's secrets, where relays sharing a database key its
+ * failure (src/dispatch/endpoints.ts): the SHA-256 of the provider and the URL as configured. The URL shown (maskedUrl)
+ * is one for two URLs that differ only in a secret (two accounts' `?key=`), whose failures are not each other's. An
+ * unsalted fast hash: it hides a long random token (an API key), not a short guessable value, which guesses hashed into
+ * the masked URL's shape could find from a copy of the database (docs/delivery.md).
+ */
+export function hostKey(provider: string, url: string): string {
+  return `sha256:${createHash('sha256').update(`${provider}\n${url}`, 'utf8').digest('hex')}`;
 }

@@ -620,6 +620,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       logger,
       retentionMs: config.store.retention,
       orphanReportTtlMs: config.inbound.orphanReportTtl,
+      failoverRecoveryMs: config.gateway.failoverRecovery,
     });
     housekeeping.start();
     stack.push(() => housekeeping.stop());

@@ -141,10 +141,11 @@ export interface StatusReport {
   readonly formerId?: string | undefined;
   /**
    * The relay's own message id, where the report names its SMS by a reference the relay wrote into the
-   * send (InteractSMS's notify_id, Puzzel's clientReference), not only by an id the gateway made up: the
-   * SMS is found by it (with `number`) when the ids find none and no id names the SMS (a send answer that
-   * gave no id; one sent again under another id is that id's), and a report for an SMS waiting to be sent
-   * again after an attempt with no answer proves that attempt reached the gateway: it is not sent again.
+   * send (InteractSMS's notify_id, Puzzel's clientReference, Vonage's client-ref), not only by an id the gateway
+   * made up: the SMS is found by it (with `number`) when the ids find none and no id names the SMS (a send answer
+   * that gave no id; one sent again under another id is that id's), and a report for an SMS not yet recorded sent
+   * (waiting to be sent again after an attempt with no answer, or in flight) proves an attempt reached the gateway:
+   * it is not sent again.
    */
   readonly messageId?: string | undefined;
   /**

@@ -33,6 +33,7 @@ import { createLogger } from '../src/log.ts';
 import { startRelay } from '../src/relay.ts';
 import { queuedId, sendMail } from './helpers/smtp.ts';
 import { mail } from './helpers/store.ts';
+import { PLAIN, secretParts, YAML_SPECIAL_FIRST, yamlSpecialSecrets } from './helpers/yaml-secrets.ts';
 
 const BIN = fileURLToPath(new URL('../bin/smsrelay.js', import.meta.url));
 const dirs: string[] = [];
@@ -1576,6 +1577,66 @@ describe('smsrelay command', () => {
     refused('smtp\n  port: 2525\n', [
       '1: a line that is neither "key: value" nor "- item" (a key without its colon, or a key going on over two lines): end each key with a colon and a space',
     ]);
+    // A generated password read as an alias (the package throws, quoting its rest), an anchor or a tag (read without a word).
+    const quoteIt = "write it in single quotes ('…', a ' inside written twice)";
+    const gateway = 'gateway:\n  provider: intellisoftware\n  username: acme\n';
+    refused(`${gateway}  password: *Xk9$2pQ-r7\n`, [
+      `4: gateway.password: a value starting with * is read by YAML as an alias (a repeat of an earlier value marked &name), and no such &name comes before it: ${quoteIt}`,
+    ]);
+    refused(`${gateway}  password: &Xk9$2pQ-r7\n`, [
+      `4: gateway.password: a value starting with & is read by YAML as an anchor (a name for the value after it, for an alias *name to repeat), and no alias repeats it: ${quoteIt}`,
+    ]);
+    refused(`${gateway}  password: !Xk9pQr7 tagged\n`, [
+      `4: gateway.password: a value starting with ! is read by YAML as a tag (a type for the value after it), one the settings cannot take: ${quoteIt}`,
+    ]);
+  });
+
+  test('a password whose first character YAML reserves is never said by config check (exit 78 unless it loads as written) nor by a SIGHUP, one of each character', async () => {
+    const cwd = dir();
+    // As generators make them: the package reads `*` and the rest as an alias's name, and throws quoting it (its other faults are load.test.ts's).
+    const secrets = yamlSpecialSecrets(YAML_SPECIAL_FIRST.length, 0xc1, PLAIN);
+    const shown = (secret: string, output: string) => secretParts(secret).filter((part) => output.includes(part));
+    const check = (file: string) =>
+      new Promise<{ status: number | null; output: string }>((resolve) => {
+        const child = spawn(process.execPath, [BIN, 'config', 'check'], {
+          cwd,
+          env: { PATH: process.env.PATH ?? '', SMSRELAY_DATA_DIR: join(cwd, 'data'), SMSRELAY_CONFIG: file },
+        });
+        let output = '';
+        child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+        child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+        child.once('close', (status) => resolve({ status, output }));
+      });
+    // Three at a time: each check starts Node and tsx.
+    for (let at = 0; at < secrets.length; at += 3) {
+      await Promise.all(
+        secrets.slice(at, at + 3).map(async (secret, index) => {
+          const file = join(cwd, `check-${at + index}.yaml`);
+          writeFileSync(file, `gateway:\n  provider: intellisoftware\n  username: acme\n  password: ${secret}\n`);
+          const { status, output } = await check(file);
+          assert.deepEqual(shown(secret, output), [], `${JSON.stringify(secret)}: ${output}`);
+          if (!`'"`.includes(secret.charAt(0))) assert.equal(status, 78, `${JSON.stringify(secret)}: ${output}`);
+          if (status === 78) assert.match(output, /^smsrelay: config: /m, JSON.stringify(secret));
+        }),
+      );
+    }
+    // The reload reads the same file: its error line at error level, in the log and the journal.
+    const relay = await spawnRelay(cwd, relayEnvironment(cwd, {}));
+    try {
+      for (const secret of secrets) {
+        writeFileSync(join(cwd, 'smsrelay.yaml'), `inbound:\n  webhookToken: ${secret}\n`);
+        const count = relay.logs.length;
+        relay.child.kill('SIGHUP');
+        // Its last line: invalid, unchanged, or which settings changed.
+        const said = await waitFor('the SIGHUP config line', () =>
+          relay.logs.slice(count).find((line) => /^config: SIGHUP: (the settings are|.* changed; only a restart)/.test(String(line.msg))),
+        );
+        if (!`'"`.includes(secret.charAt(0))) assert.match(String(said.msg), /^config: SIGHUP: the settings are invalid \(/, JSON.stringify(secret));
+        assert.deepEqual(shown(secret, JSON.stringify(relay.logs.slice(count)) + relay.stderr()), [], JSON.stringify(secret));
+      }
+    } finally {
+      assert.equal(await relay.stop(), 0);
+    }
   });
 
   test("a settings file's YAML fault never quotes a value of the file (a password) to stderr, whatever its shape", () => {
@@ -1653,6 +1714,34 @@ describe('smsrelay command', () => {
       `SMSRELAY_CONFIG="other.yaml": cannot be read by this user (EACCES); let the relay's user read ${join(cwd, 'other.yaml')} (chmod, chown)`,
       true,
     );
+  });
+
+  test('quarantine list and show name the characters a terminal acts on (bidi, line separators, C1) as the log does, never print them raw', async () => {
+    const cwd = dir();
+    const store = await SqliteStore.open({ file: join(cwd, 'data', 'smsrelay.db'), busyTimeoutMs: 100 });
+    const status = '\u202edelivered\u2028\x1b[31mX\x85';
+    await store.quarantine({
+      receivedAt: Date.now(),
+      provider: 'twilio',
+      kind: 'dr',
+      reason: `unknown MessageStatus ${status}`,
+      body: Buffer.from(`MessageStatus=${status}`),
+    });
+    await store.close();
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, [BIN, 'quarantine', ...args], {
+        cwd,
+        env: { PATH: process.env.PATH ?? '', SMSRELAY_DATA_DIR: join(cwd, 'data') },
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+    for (const args of [['list'], ['show', '1']]) {
+      const result = run(...args);
+      assert.equal(result.status, 0, result.stderr);
+      assert.doesNotMatch(result.stdout, /[\u0085\u202e\u2028]/, `${args.join(' ')}: ${JSON.stringify(result.stdout)}`);
+      assert.match(result.stdout, /U\+202EdeliveredU\+2028/, args.join(' '));
+      assert.match(result.stdout, /U\+0085/, args.join(' '));
+    }
   });
 
   test('queue list says on stderr when it cuts the list at 1,000, and pages on with --after and --limit; past the last page or on an empty queue, stdout stays empty', async () => {

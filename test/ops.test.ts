@@ -291,7 +291,9 @@ describe('operating the relay', () => {
       assert.equal(result.stdout, '', args.join(' '));
       assert.equal(result.stderr, `smsrelay: data directory ${env.SMSRELAY_DATA_DIR}\nsmsrelay: ${said}\n`, args.join(' '));
     };
-    const resend = 'a finished SMS is not sent again: to send it again, send the mail again with a new Message-ID (or after delivery.resubmissionWindow)';
+    // None of its SMS sent: the same mail sent again is texted, not folded into it (docs/delivery.md).
+    const resend =
+      'a finished SMS is not sent again: to send it again, send the mail again (none of its SMS was sent, so a resend under its Message-ID is texted, not folded into it)';
     for (const [command, advice] of [
       ['retry', resend],
       ['hold', 'only a queued SMS can be held'],
@@ -309,6 +311,17 @@ describe('operating the relay', () => {
     assert.equal(cli('queue', 'delete', deleted).trim(), 'delete: 1 queued SMS changed');
     cli('queue', 'resume');
     refused(['queue', 'retry', deleted], `retry: nothing to retry: its SMS is no longer queued: 1 deleted from the queue; ${resend}`);
+    // Delivered: the same mail sent again within the window is folded into it, so the advice is a new Message-ID.
+    const delivered = queuedId((await sendMail(relay.smtpPort, { to: ['447700900670@sms.localhost'], body: 'delivered' })).data);
+    await waitFor(
+      'its delivery report applied',
+      () => relay.logs.find((line) => line.msg === 'inbound: delivery report applied' && line.msgId === delivered),
+      40_000,
+    );
+    refused(
+      ['queue', 'retry', delivered, '--now'],
+      'send now: nothing to send now: its SMS is no longer queued: 1 delivered; a finished SMS is not sent again: to send it again, send the mail again with a new Message-ID (or after delivery.resubmissionWindow)',
+    );
   });
 
   test('log calls an SMS the operator deleted from the queue "deleted", held first or not, never "failed" nor still "held"', async () => {

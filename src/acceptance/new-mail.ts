@@ -1,3 +1,4 @@
+import { foldRepeats } from './alert-storm.ts';
 import { mailboxChoice, mailboxesOf } from '../mail/addresses.ts';
 import { latinSpelling, printableAscii } from '../mail/ascii.ts';
 import { type ParsedMail, readMail, withHeaderEnd } from '../mail/mime.ts';
@@ -31,7 +32,7 @@ export interface NewMailContext {
 /**
  * The mail to commit for a submission's raw message: parsed once, its text under the sender's text
  * rules, its parameters and From: checked, its subject's numbers admitted, its length fitted to the
- * parts limit, numbers that just got the same text left out (alert storms), its conversation tracked.
+ * parts limit, its conversation tracked, numbers whose latest SMS it repeats left out (alert storms).
  */
 export async function buildNewMail(
   id: string,
@@ -44,7 +45,6 @@ export async function buildNewMail(
   | {
       mail: NewMail;
       cutFrom: number | undefined;
-      repeated: number;
       attachments: string | undefined;
       subjectForBody: AcceptedMail['subjectForBody'];
       unread: AcceptedMail['unread'];
@@ -107,10 +107,6 @@ export async function buildNewMail(
     provider,
   );
   const numbers = recipients.map((recipient) => recipient.number);
-  // Alert-storm control (`policy.alertStormWindow`, off by default): a flapping monitor sends the same alert again and
-  // again; each number gets a text it already got within the window only once. Off, none repeats, with no promise to await.
-  const window = settings.alertStormWindowMs;
-  const repeated = window === undefined ? NO_REPEATS : await store.numbersSentText(numbers, sms.text, now - window);
   const choice = mailboxChoice(parsed, settings.recipients.domains);
   const { userContext, conversation, notTaken, mailboxTaken, posedAs } = await tracking.outgoing(
     // The clues alone, not a spread of the request and the choice: a copy of some twenty properties added one by one
@@ -130,38 +126,41 @@ export async function buildNewMail(
   // through its thread leaves the phone's replies there: its headers chose nothing, so neither note says where they go.
   const replyTo = mailboxesOf(parsed.replyTo);
   const chose = conversation !== undefined && mailboxTaken;
-  return {
-    mail: {
-      id,
-      receivedAt: now,
-      envelopeFrom,
-      client: transaction.client,
-      // Headers as written (8BITMIME) may hold a NUL, which PostgreSQL's text cannot: kept without on either store. The SMS's
-      // text has no control character (its text policy), a sender id and a context are checked: only these are as written.
-      messageIdHeader: storable(request.messageIdHeader),
-      subject: request.subject === undefined ? undefined : storable(redactSecrets(request.subject)),
-      headers: storable(redactSecrets(header)),
-      sms: {
-        text: sms.text,
-        encoding: sms.encoding,
-        parts: sms.parts,
-        maxParts,
-        senderId: request.senderId,
-        userContext,
-      },
-      dsn,
-      recipients: recipients.filter((recipient) => !repeated.has(recipient.number)),
-      resubmission: resubmissionOf(request.messageIdHeader, numbers, sms.text, now - settings.resubmissionWindowMs, storable(writtenDate(header))),
-      conversation,
-      reportAll: request.reportAll,
-      sendAt: request.sendAt,
-      holdUntilSendAt: !provider.capabilities.scheduling,
-      gatewayAccount: principal.gatewayAccount,
-      account: principal.kind === 'account' ? principal.name : undefined,
-      refused,
+  const built: NewMail = {
+    id,
+    receivedAt: now,
+    envelopeFrom,
+    client: transaction.client,
+    // Headers as written (8BITMIME) may hold a NUL, which PostgreSQL's text cannot: kept without on either store. The SMS's
+    // text has no control character (its text policy), a sender id and a context are checked: only these are as written.
+    messageIdHeader: storable(request.messageIdHeader),
+    subject: request.subject === undefined ? undefined : storable(redactSecrets(request.subject)),
+    headers: storable(redactSecrets(header)),
+    sms: {
+      text: sms.text,
+      encoding: sms.encoding,
+      parts: sms.parts,
+      maxParts,
+      senderId: request.senderId,
+      userContext,
     },
+    dsn,
+    recipients,
+    resubmission: resubmissionOf(request.messageIdHeader, numbers, sms.text, now - settings.resubmissionWindowMs, storable(writtenDate(header))),
+    conversation,
+    reportAll: request.reportAll,
+    sendAt: request.sendAt,
+    holdUntilSendAt: !provider.capabilities.scheduling,
+    gatewayAccount: principal.gatewayAccount,
+    account: principal.kind === 'account' ? principal.name : undefined,
+    refused,
+  };
+  // Alert-storm control (`policy.alertStormWindow`, off by default): a monitor repeating one alert texts each number once
+  // (alert-storm.ts). Off, nothing is looked up and no promise awaited.
+  const window = settings.alertStormWindowMs;
+  return {
+    mail: window === undefined ? built : await foldRepeats(built, store, now - window),
     cutFrom: sms.cutFrom,
-    repeated: repeated.size,
     attachments: attachmentsNote(request.attachments),
     subjectForBody: subjectForBodyNote(request),
     unread: unreadNote(request),
@@ -396,9 +395,6 @@ async function answersReplyMail(
   const contexts = [...new Set([request.userContext, answeredContext].filter((context) => context !== undefined))];
   return store.repliedIn(contexts, request.threadIds, numbers);
 }
-
-/** The numbers that got a mail's text within the alert-storm window, when the window is off. */
-const NO_REPEATS: ReadonlySet<string> = new Set();
 
 /**
  * The SMS for a request's text under the sender's length policy: refused when a reply adds nothing

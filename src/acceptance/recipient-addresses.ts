@@ -30,7 +30,7 @@ export interface AccountIdAddresses {
  * `postmaster`, the mailbox where mail to the relay's postmaster is delivered as it came, never texted.
  */
 export type ResolvedRecipient =
-  | { readonly numbers: readonly string[]; readonly refused?: readonly RefusedMember[] }
+  | { readonly numbers: readonly string[]; readonly refused?: readonly RefusedMember[]; readonly tag?: string }
   | { readonly subject: true }
   | { readonly postmaster: string }
   | { readonly bounce: ReturnPath };
@@ -165,22 +165,15 @@ export function resolveRecipient(address: string, rules: RecipientRules, spaced?
     throw new RelayError('RELAY_DENIED', `Relaying denied: ${asciiQuoted(written)} is not an SMS domain of this relay`);
   }
   if (spaced !== undefined) {
-    const found = [...new Set(spaced.match(FORMAT_CHARACTER))];
-    const named = found.map(codePointName);
-    const what = `${found.every((character) => SHOWS_NOTHING.test(character)) ? 'the invisible' : 'the'} character${found.length > 1 ? 's' : ''}`;
-    const holds = `"${asciiQuoted(spaced)}" holds ${what} ${named.join(', ')}`;
     const plain = spaced.replace(FORMAT_CHARACTER, '');
-    try {
-      // Words with blanks, as a subject's `To:` reads them; without blanks, the local part as a RCPT of it reads it.
+    // Words with blanks, as a subject's `To:` reads them; without blanks, the local part as a RCPT of it reads it.
+    const read = () => {
       if (BLANK.test(plain)) subjectNumber(plain, rules);
       else if (!isPostmasterAddress(`${plain}@${domain}`, rules.domains)) resolveRecipient(`${plain}@${domain}`, rules);
-    } catch (error) {
-      // No number once they are out either: what to remove is said all the same, then why the rest is none.
-      if (named.length === 0 || !(error instanceof RelayError) || !error.message.startsWith(BAD_RECIPIENT)) throw error;
-      throw new RelayError('BAD_NUMBER', `${BAD_RECIPIENT}${holds}, and ${error.message.slice(BAD_RECIPIENT.length)}`, { quotes: [spaced, ...error.quotes] });
-    }
+    };
     const number = asciiQuoted(plain.replace(/\s+/gu, ''));
-    if (named.length > 0) throw new RelayError('BAD_NUMBER', `${BAD_RECIPIENT}${holds}: write <${number}@${domain}>`, { quotes: [spaced] });
+    if (holdsFormatCharacter(spaced)) throw formatCharactersRefused(spaced, read, `write <${number}@${domain}>`);
+    read();
     throw new RelayError('BAD_RECIPIENT_SYNTAX', `Write the number without spaces: <${number}@${domain}>`);
   }
   const uri = TELEPHONE_URI.exec(local);
@@ -203,7 +196,8 @@ export function resolveRecipient(address: string, rules: RecipientRules, spaced?
   if (rules.subjectAddress !== '' && local.toLowerCase() === rules.subjectAddress) return { subject: true };
   const list = rules.lists[`${listLocalPart(local)}@${domain}`];
   if (list) return { numbers: list };
-  return { numbers: [recipientNumber(local, rules)] };
+  const { e164, tag } = readRecipient(local, rules);
+  return tag === undefined ? { numbers: [e164] } : { numbers: [e164], tag };
 }
 
 /** The relay's own sender as resolveRecipient compares an address with it, made once per rules (every RCPT asks). */
@@ -253,17 +247,63 @@ export function writtenBySender(rcpt: string, number: string, rules: RecipientRu
 }
 
 /**
- * The number of a local part as RCPT reads it (`smsrelay log` reads an address so); or why it is none. A number and
+ * RFC 3191 §3's qualifier of a number on a mobile network, the SMS address old Exchange and Notes connectors write
+ * (`+447700900123/TYPE=PLMN@`): it names that number, texted as written without it.
+ */
+const PLMN_QUALIFIER = /\/TYPE=PLMN$/i;
+/** Postfix's recipient_delimiter `+` after a number: a tag (`447700900123+nagios`, `+447700900123+ups`), never part of it. */
+const SUB_ADDRESS = /^(\+?[^+]+)\+([^+]*)$/;
+/**
+ * A tag taken and left out: letters, digits, `.`, `_`, `-`, a letter among them. Digits alone are refused: they could be the
+ * rest of the number, or another one (`447700900123+447700900124`), and the tag must never change which number is texted.
+ */
+const TAG = /^[A-Za-z0-9._-]*[A-Za-z][A-Za-z0-9._-]*$/;
+/** What follows a number that no SMS reaches: another RFC 3191 qualifier (`/TYPE=PSTN`, `/T=…`), an RFC 3966 parameter (`;ext=1`). */
+const NOT_FOR_SMS = /^([^/;]+)([/;].*)$/;
+/** RFC 3966's extension: a line behind a switchboard, which takes no SMS. */
+const EXTENSION = /^;ext=/i;
+
+/** A local part's number as RCPT reads it; `tag`, a `+tag` written after it (SUB_ADDRESS) and left out. */
+export type LocalPartNumber = { ok: true; e164: string; tag?: string } | { ok: false; reason: string };
+
+/**
+ * The number of a local part as RCPT reads it (`smsrelay log` reads an address so); or why it is none: the number alone
+ * (numberWithAccountId), or with RFC 3191's `/TYPE=PLMN` after it, or a Postfix-style `+tag` (taken, the tag left out and
+ * returned, for the reply to say so). A number with anything else after it that no SMS reaches (another RFC 3191 type,
+ * `;ext=`) is refused saying what to leave out.
+ */
+export function localPartNumber(local: string, defaultRegion: CountryCode | undefined, accountIdAddresses?: AccountIdAddresses): LocalPartNumber {
+  const written = local.replace(PLMN_QUALIFIER, '');
+  const number = numberWithAccountId(written, defaultRegion, accountIdAddresses);
+  if (number.ok) return number;
+  const quoted = `"${asciiQuoted(local)}"`;
+  const [, tagged, tag] = SUB_ADDRESS.exec(written) ?? [];
+  const untagged = tagged === undefined || tag === undefined ? undefined : numberWithAccountId(tagged, defaultRegion, accountIdAddresses);
+  if (untagged?.ok && tag !== undefined) {
+    return TAG.test(tag) ? { ...untagged, tag } : { ok: false, reason: `${quoted} is not a phone number: write the number alone, without "+${tag}"` };
+  }
+  const [, before, after] = NOT_FOR_SMS.exec(written) ?? [];
+  if (before === undefined || after === undefined || !numberWithAccountId(before, defaultRegion, accountIdAddresses).ok) return number;
+  const what = after.startsWith('/')
+    ? 'names a service other than SMS (RFC 3191 writes an SMS number with /TYPE=PLMN)'
+    : EXTENSION.test(after)
+      ? 'names an extension, which no SMS reaches'
+      : 'is not a phone number';
+  return { ok: false, reason: `${quoted} ${what}: write the number alone, without "${after}"` };
+}
+
+/**
+ * A local part's number, also in the `<number>-<account id>` form where it is read; or why it is none. A number and
  * `-<digits>` is the number in the `<number>-<serviceId>` form only where a provider that sends reads that form
  * (`accountIdAddresses`) and the digits are what an account id there can be: a configured one, or where none is
  * configured, digits that are no number of the default region nor of the first number's country (Puzzel is Norwegian,
  * and `4741234567-41234568` two Norwegian numbers). Digits that read as a number are refused as two, one address per
  * number asked for, never the first texted and the second dropped.
  */
-export function localPartNumber(
+function numberWithAccountId(
   local: string,
   defaultRegion: CountryCode | undefined,
-  accountIdAddresses?: AccountIdAddresses,
+  accountIdAddresses: AccountIdAddresses | undefined,
 ): ReturnType<typeof normaliseNumber> {
   const number = normaliseNumber(local, defaultRegion);
   if (number.ok) return number;
@@ -281,10 +321,15 @@ export function localPartNumber(
   return first;
 }
 
-/** The E.164 number of a local part, also in the `<number>-<serviceId>` form where it is read; 550 5.1.3 when none. */
+/** The E.164 number of a local part, in any form RCPT reads (localPartNumber); 550 5.1.3 when none. */
 export function recipientNumber(local: string, rules: Pick<RecipientRules, 'defaultRegion' | 'accountIdAddresses'>): string {
+  return readRecipient(local, rules).e164;
+}
+
+/** A local part's number and the `+tag` left out of it, if any; 550 5.1.3 when it is none. */
+function readRecipient(local: string, rules: Pick<RecipientRules, 'defaultRegion' | 'accountIdAddresses'>): { e164: string; tag?: string } {
   const number = localPartNumber(local, rules.defaultRegion, rules.accountIdAddresses);
-  if (number.ok) return number.e164;
+  if (number.ok) return number;
   throw notANumber(local, number.reason);
 }
 
@@ -293,9 +338,32 @@ export function recipientNumber(local: string, rules: Pick<RecipientRules, 'defa
  * one, unless its words could each be a number of their own (severalNumbers): refused then, never joined into another's.
  */
 export function subjectNumber(written: string, rules: Pick<RecipientRules, 'defaultRegion' | 'accountIdAddresses'>): string {
+  if (holdsFormatCharacter(written)) {
+    const plain = written.replace(FORMAT_CHARACTER, '');
+    throw formatCharactersRefused(written, () => subjectNumber(plain, rules), `write To:${asciiQuoted(plain.replace(/\s+/gu, ''))}`);
+  }
   const several = severalNumbers(written, rules.defaultRegion);
   if (several !== undefined) throw new RelayError('BAD_NUMBER', `${BAD_RECIPIENT}${several}`);
   return recipientNumber(written, rules);
+}
+
+/**
+ * The refusal of a number written with format characters (FORMAT_CHARACTER), in RCPT's and a subject's `To:` alike: each
+ * named by code point (what to remove), then `fix` (what to write), or, where `read` finds no number once they are out,
+ * why not.
+ */
+function formatCharactersRefused(written: string, read: () => unknown, fix: string): RelayError {
+  const found = [...new Set(written.match(FORMAT_CHARACTER))];
+  const what = `${found.every((character) => SHOWS_NOTHING.test(character)) ? 'the invisible' : 'the'} character${found.length > 1 ? 's' : ''}`;
+  const holds = `"${asciiQuoted(written)}" holds ${what} ${found.map(codePointName).join(', ')}`;
+  try {
+    read();
+  } catch (error) {
+    if (!(error instanceof RelayError) || !error.message.startsWith(BAD_RECIPIENT)) throw error;
+    // No number once they are out either: what to remove is said all the same, then why the rest is none.
+    return new RelayError('BAD_NUMBER', `${BAD_RECIPIENT}${holds}, and ${error.message.slice(BAD_RECIPIENT.length)}`, { quotes: [written, ...error.quotes] });
+  }
+  return new RelayError('BAD_NUMBER', `${BAD_RECIPIENT}${holds}: ${fix}`, { quotes: [written] });
 }
 
 /** Why a local part that is no valid number gets no SMS; the no-reply address says what it is for. */

@@ -9,10 +9,10 @@ import { type Principal, SenderPolicy } from '../policy/senders.ts';
 import { maskContext, maskNumber, maskNumbersIn } from '../sms/numbers.ts';
 import { newMessageId } from '../random-ids.ts';
 import type { ReplyTracking } from '../replies/tracking.ts';
-import type { NewOutgoingMail, StoredMessage, Store } from '../store/types.ts';
-import type { ReportedRecipient } from '../mailer/dsn.ts';
+import type { FoldedRecipient, Store } from '../store/types.ts';
 import { returnPathOf } from '../replies/return-path.ts';
 import { bounceOf, takeBounce } from './bounces.ts';
+import { type BuildReport, foldReport } from './alert-storm.ts';
 import { buildNewMail } from './new-mail.ts';
 import { admitMembers, checkListSize, checkNumberCount, checkRecipientCount, hasRecipient, routeOf, type ShownNumber, shownToSender } from './number-checks.ts';
 import { postmasterMail, postmasterOf } from './postmaster.ts';
@@ -29,6 +29,7 @@ import type {
   RecipientRequest,
   Routes,
   SenderRequest,
+  TaggedNumber,
   Transaction,
 } from './types.ts';
 
@@ -57,7 +58,7 @@ export interface AcceptanceOptions {
   /** Called after a mail for the postmaster (or a bounce) is queued, so the mailer can deliver it at once. */
   readonly onMailQueued: () => void;
   /** Builds the bounce of a list's members refused while the others were taken (the dispatcher's reports), queued with the mail; unset = none. */
-  readonly report?: ((kind: 'failed', message: StoredMessage, recipients: readonly ReportedRecipient[]) => Promise<NewOutgoingMail | undefined>) | undefined;
+  readonly report?: BuildReport | undefined;
   readonly metrics?: Metrics | undefined;
   /** Why the relay cannot take mail now (the disk is nearly full, shutting down), or undefined. */
   readonly unavailable?: () => RelayError | undefined;
@@ -97,6 +98,11 @@ export class AcceptanceService {
   /** Clients in the trusted networks: no AUTH, no limits but the destination blocklists. */
   isTrusted(address: string): boolean {
     return this.#senders.isTrusted(address);
+  }
+
+  /** Clients sending without AUTH by their address: the trusted networks and the devices listed under `networks`. */
+  knownByAddress(address: string): boolean {
+    return this.#senders.knownByAddress(address);
   }
 
   /** Why `client` may not send a password on this connection (no TLS, and not this host itself), or undefined. */
@@ -179,7 +185,10 @@ export class AcceptanceService {
     transaction: Transaction,
     rcpt: RecipientRequest,
   ): Promise<
-    Outcome<{ readonly transaction: Transaction; readonly repeated?: true }> & { readonly transaction?: Transaction | undefined; readonly ofTheNumber?: true }
+    Outcome<{ readonly transaction: Transaction; readonly repeated?: true; readonly tagged?: TaggedNumber }> & {
+      readonly transaction?: Transaction | undefined;
+      readonly ofTheNumber?: true;
+    }
   > {
     let numbers: readonly string[] = [];
     try {
@@ -225,7 +234,10 @@ export class AcceptanceService {
       for (const [other, entry] of transaction.recipients) if (other !== key) entries.push(entry);
       entries.push({ target: admitted });
       checkNumberCount(entries, this.#options.settings.maxNumbersPerMail, principal, 'rcpt');
-      return withRecipient(transaction, key, { rcpt, target: admitted });
+      const added = withRecipient(transaction, key, { rcpt, target: admitted });
+      // A `+tag` left out of the number: the reply says so, and which number is texted.
+      const [number] = numbers;
+      return 'tag' in target && target.tag !== undefined && number !== undefined ? { ...added, tagged: { number, tag: target.tag } } : added;
     } catch (error) {
       const refusal = { ...refused(error), ...(refusedForItsNumber(error, rcpt.address, numbers) ? { ofTheNumber: true as const } : {}) };
       // Every number of it refused by policy (admitMembers refuses a list only when none is left): the transaction keeps them.
@@ -295,29 +307,20 @@ export class AcceptanceService {
         const { messageIdHeader, listId } = built.trace;
         return { ok: true, id, by: principal.name, returned: built.returned, messageIdHeader, listId };
       }
-      const {
-        mail,
-        cutFrom,
-        repeated,
-        attachments,
-        subjectForBody,
-        unread,
-        contextNotTaken,
-        posedAs,
-        replyToAddresses,
-        mailboxNote,
-        partsCapped,
-        standIns,
-        refused,
-      } = built;
-      // Built before the commit and queued in it: a crash after the 250 cannot lose the refused members' bounce.
+      const { mail, cutFrom, attachments, subjectForBody, unread, contextNotTaken, posedAs, replyToAddresses, mailboxNote, partsCapped, standIns, refused } =
+        built;
+      // Built before the commit and queued in it: a crash after the 250 cannot lose the refused members' bounce, nor the
+      // folded numbers' report (awaited only for a mail with a folded number: any other pays no microtask for it).
       const bounce = refused.length === 0 ? undefined : await this.#options.report?.('failed', { ...mail.sms, ...mail }, refused);
+      const folded = mail.folded ?? NOTHING_FOLDED;
+      const relayed = folded.length === 0 ? undefined : await foldReport(mail, this.#options.report);
+      // Folded numbers are not in `recipients`: they send nothing, so they take nothing of the sender's budgets.
       const parts = mail.sms.parts * mail.recipients.length;
       const ticket = await this.#rates.take(principal, parts, this.#clock());
       // A try, not a .catch handler: a closure and a promise more per mail, and a microtask on the 250's way.
       let accepted: Awaited<ReturnType<Store['acceptMail']>>;
       try {
-        accepted = await store.acceptMail(mail, bounce ? [bounce] : []);
+        accepted = await store.acceptMail(mail, relayed ? [...(bounce ? [bounce] : []), relayed] : bounce ? [bounce] : []);
       } catch (error) {
         await this.#rates.release(ticket);
         throw error;
@@ -333,6 +336,7 @@ export class AcceptanceService {
         );
         if (bounce) this.#options.onMailQueued();
       }
+      if (relayed && duplicateOf === undefined) this.#options.onMailQueued();
       if (contextNotTaken) {
         const { named, given, numbers } = contextNotTaken;
         this.#options.logger.info(
@@ -369,7 +373,8 @@ export class AcceptanceService {
         encoding: mail.sms.encoding,
         parts: mail.sms.parts,
         cutFrom,
-        repeated,
+        // A resubmission stored nothing of a fold: its original's numbers were sent or folded.
+        repeated: duplicateOf === undefined ? folded : NOTHING_FOLDED,
         duplicateOf,
         attachments,
         subjectForBody,
@@ -417,6 +422,9 @@ function withRecipient(
     ...(hasRecipient(transaction.recipients.values(), added) ? { repeated: true as const } : {}),
   };
 }
+
+/** A mail none of whose numbers was folded (the alert-storm window off, or no repeat). */
+const NOTHING_FOLDED: readonly FoldedRecipient[] = [];
 
 /** A transaction that is the bounce of a reply mail takes nothing else: 452, for the client to send it in a mail of its own. */
 function deferOtherKinds(transaction: Transaction): void {

@@ -1,7 +1,7 @@
 import type { RelayError } from '../errors.ts';
 import type { TextSettings } from '../mail/policy.ts';
 import type { Principal, SenderSettings } from '../policy/senders.ts';
-import type { BouncedReply, NewMail } from '../store/types.ts';
+import type { BouncedReply, FoldedRecipient, NewMail } from '../store/types.ts';
 import type { SegmentLimits } from '../sms/encoding.ts';
 import type { SmsEncoding } from '../vocabulary.ts';
 import type { RecipientRules, ResolvedRecipient } from './recipient-addresses.ts';
@@ -78,6 +78,12 @@ export interface RecipientRequest {
   readonly dsn?: { readonly notify?: readonly string[] | undefined; readonly orcpt?: string | undefined } | undefined;
 }
 
+/** A number RCPT read with a `+tag` after it (`447700900123+nagios@`), the tag left out: what the reply says. */
+export interface TaggedNumber {
+  readonly number: string;
+  readonly tag: string;
+}
+
 /** A recipient address and what it stands for. */
 export interface AdmittedRecipient {
   readonly rcpt: RecipientRequest;
@@ -105,8 +111,8 @@ export interface AcceptedMail {
   readonly parts: number;
   /** The text was cut from this many parts by the sender's policy. */
   readonly cutFrom: number | undefined;
-  /** Numbers that got this text within the alert-storm window: not sent again. */
-  readonly repeated: number;
+  /** Numbers whose latest SMS, taken by the gateway within the alert-storm window, this mail repeats: not sent again, each with that mail. */
+  readonly repeated: readonly FoldedRecipient[];
   /** The mail is a resubmission of this one: accepted, sent once. */
   readonly duplicateOf: string | undefined;
   /** What became of its attachments (not sent), in words for the reply; undefined when it had none. */

@@ -7,7 +7,7 @@ import ipaddr from 'ipaddr.js';
 import ms from 'ms';
 import type { CountryCode } from 'libphonenumber-js';
 import { LineCounter, parseDocument, visit } from 'yaml';
-import { yamlErrorLines } from './yaml-errors.ts';
+import { ALIASES_REPEAT_TOO_MUCH, yamlErrorLines } from './yaml-errors.ts';
 import type { z } from 'zod';
 import { isPostmasterAddress, recipientNumber, unreachableLocalPart } from '../acceptance/recipient-addresses.ts';
 import { isAtSmsDomain, listLocalPart, withCanonicalDomain } from '../mail/addresses.ts';
@@ -135,7 +135,7 @@ export function loadConfig(
   const registry = registryOrConfigError(options.providers);
   const environment = environmentOf(registry);
   const warnings: string[] = [];
-  const { raw, file } = readConfigFile(env, cwd);
+  const { raw, file } = readConfigFile(env, cwd, warnings);
   const fileRaw = structuredClone(raw);
   const untaken: UntakenValue[] = [];
   const envSources = applyEnvironment(raw, env, environment, warnings, untaken);
@@ -637,7 +637,8 @@ function isComplete(parsed: Sections): parsed is ParsedConfig {
   return SECTIONS.every((section) => parsed[section] !== undefined);
 }
 
-function readConfigFile(env: NodeJS.ProcessEnv, cwd: string): { raw: Record<string, unknown>; file: string | undefined } {
+/** The file's settings; what it may hold but likely did not mean (an anchor no alias repeats) goes to `warnings`. */
+function readConfigFile(env: NodeJS.ProcessEnv, cwd: string, warnings: string[]): { raw: Record<string, unknown>; file: string | undefined } {
   // Taken without the spaces around it, as every variable; set to nothing it is refused as they are, not read as unset.
   const named = env[CONFIG_FILE_VARIABLE]?.trim();
   if (named === '') {
@@ -672,9 +673,9 @@ function readConfigFile(env: NodeJS.ProcessEnv, cwd: string): { raw: Record<stri
   }
   const lineCounter = new LineCounter();
   const document = parseDocument(text, { prettyErrors: false, lineCounter });
-  if (document.errors.length > 0) {
-    throw new ConfigError(yamlErrorLines(file, text, document, lineCounter));
-  }
+  const { faults, warnings: unmeant } = yamlErrorLines(file, text, document, lineCounter);
+  if (faults.length > 0) throw new ConfigError(faults);
+  warnings.push(...unmeant);
   // YAML reads 0x7A31, 0o17 and 1e3 as numbers: kept as written, each setting judges the text as it
   // does a variable's (a port is decimal digits), rather than taking a value no one meant.
   visit(document, {
@@ -682,7 +683,12 @@ function readConfigFile(env: NodeJS.ProcessEnv, cwd: string): { raw: Record<stri
       if (typeof node.value === 'number' && NOT_DECIMAL_FORMATS.has(node.format ?? '') && node.source !== undefined) node.value = node.source;
     },
   });
-  const raw: unknown = document.toJS() ?? {};
+  let raw: unknown;
+  try {
+    raw = document.toJS() ?? {};
+  } catch {
+    throw new ConfigError([`${file}: ${ALIASES_REPEAT_TOO_MUCH}`]);
+  }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new ConfigError([`${file}: expected a mapping of settings at the top level`]);
   }
@@ -839,7 +845,7 @@ export const DURATION_SETTINGS: ReadonlySet<string> = new Set([...pathsOf(config
  * the default and where to set it. For problems found after loading (a port in use).
  */
 export function describeSetting(path: string, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): string {
-  const { raw, file } = readConfigFile(env, cwd);
+  const { raw, file } = readConfigFile(env, cwd, []);
   const fileRaw = structuredClone(raw);
   const envSources = applyEnvironment(raw, env, ENVIRONMENT, []);
   return describePath(path.split('.'), { envSources, fileRaw, file, env, environment: ENVIRONMENT });

@@ -32,8 +32,9 @@ import type { GatewayHealth } from '../providers/contract.ts';
 import type { ProviderRegistry } from '../providers/registry.ts';
 import type { ReplyNotes } from '../replies/reply-notes.ts';
 import { numberPasted } from '../mail/addresses.ts';
-import { isDiallable, normaliseNumber } from '../sms/numbers.ts';
+import { isDiallable, maskNumbersIn, normaliseNumber } from '../sms/numbers.ts';
 import { RECENT_TRAFFIC_ROWS } from '../store/console-rows.ts';
+import { foldedOnto } from '../store/rows.ts';
 import type { ConsoleStore, MessageSearch, ThreadCursor } from '../store/console-types.ts';
 import type { SharedPause } from '../store/shared-state-types.ts';
 import { type InboundPosition, type QueuedSms, type Store, smsQueueDepth } from '../store/types.ts';
@@ -360,6 +361,12 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
       scope.get('/messages', async (request: ConsoleRequest, reply) => {
         const read = readFields(FIELDS.messages, request.query);
         const query = read.ok ? read.fields : {};
+        const refused = numberSearchRefused(query, request.console as Context);
+        if (refused !== undefined) {
+          return problem(request, reply, 403, new RelayError('FORBIDDEN', refused), request.console, () =>
+            page(reply, 'messages', request.console, { title: 'Messages', statuses: STATUSES, query: {}, problem: refused, results: [], older: undefined }),
+          );
+        }
         const parsed = read.ok ? parseSearch(query, config) : { problem: read.problem };
         if ('problem' in parsed) {
           return problem(request, reply, 400, new RelayError('BAD_PARAMETER', parsed.problem), request.console, () =>
@@ -404,6 +411,8 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
           // Each SMS's state as Messages lists it (console-rows.ts, toSummaries): its delivery report's once there is one.
           sms: sms.map((item) => ({ ...item, state: item.delivery ?? item.status, sending: item.status === 'queued' ? beingSent(item) : undefined })),
           events: events.map((event) => ({ ...event, number: numberOf(event) })),
+          // The earlier mails whose SMS stand for this one's numbers the alert-storm window folded (their `folded` lines).
+          foldedOnto: [...new Set(events.flatMap((event) => foldedOnto(event.kind, event.detail) ?? []))],
           done: access.noticeOf((request.console as Context).signedIn.session, notice.fields),
           // How many SMS each action would change, 0 for none (no button): retry what waits for a retry, its next attempt ahead (not
           // what is held, nor what waits for its X-SMS-Send-At, nor what a relay leases, its attempt going on or cut off, nor what is
@@ -425,6 +434,12 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         const read = readFields(FIELDS.conversations, request.query);
         if (!read.ok) return problem(request, reply, 400, new RelayError('BAD_PARAMETER', read.problem), request.console);
         const query = read.fields;
+        const refused = numberSearchRefused(query, request.console as Context);
+        if (refused !== undefined) {
+          return problem(request, reply, 403, new RelayError('FORBIDDEN', refused), request.console, () =>
+            page(reply, 'conversations', request.console, { title: 'Conversations', problem: refused, list: [] }),
+          );
+        }
         if (query.number) {
           const number = searchedNumber(query.number, config);
           if (!number.ok) {
@@ -1079,6 +1094,22 @@ function searchedNumber(written: string, config: Config): { ok: true; e164: stri
   if (!pasted.ok) return { ok: false, problem: `Number: ${pasted.reason}` };
   const number = normaliseNumber(pasted.number, config.sms.defaultRegion);
   return number.ok ? { ok: true, e164: number.e164 } : { ok: false, problem: `Number: ${number.reason}${pasted.readFrom}` };
+}
+
+/** Why a viewer may not search by a number, the rest of its refusal. */
+const VIEWER_NUMBER_SEARCH =
+  'viewers see numbers masked and cannot search by one (each answer would tell whether a guess is the masked number): ask an operator';
+
+/**
+ * A search a viewer may not make: by a number, or by a sender holding one (`447700900556@erp.example.com`). Viewers see
+ * numbers masked (`+4477******23`): a search answering whether a number has mail tells whether a guess is the masked one,
+ * and a million guesses recover it. Operators, who see numbers whole, search by them.
+ */
+function numberSearchRefused(query: { readonly number?: string | undefined; readonly sender?: string | undefined }, context: Context): string | undefined {
+  if (context.signedIn.user.role === 'operator') return undefined;
+  if (query.number) return `Number: ${VIEWER_NUMBER_SEARCH}`;
+  if (query.sender && maskNumbersIn(query.sender) !== query.sender) return `Sender: it holds a number; ${VIEWER_NUMBER_SEARCH}`;
+  return undefined;
 }
 
 /** The search form's fields, checked: each bad one is named. */

@@ -248,7 +248,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     };
     const lanes = routing.providers.map((provider) => ({
       provider,
-      breaker: new EndpointBreaker(provider.name, provider.gateway.endpoints, options.failoverRecoveryMs, store, storeFailed),
+      breaker: new EndpointBreaker(provider.name, provider.gateway, options.failoverRecoveryMs, store, storeFailed),
       pause: new ProviderPause(provider.name, options.pauseProbeIntervalMs, store, storeFailed),
       heldFor: undefined as Hold['kind'] | undefined,
       unreadableRequests: 0,
@@ -1013,7 +1013,14 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     const waitMs = heldUntil === undefined ? this.#waitFor(classified, now) : this.#heldFor(classified, heldUntil, now);
     const step = nextStep({ attempts: sms.attempts + 1, receivedAt: startOf(message), now, waitMs }, retry, random);
     if (step.kind === 'expire')
-      return { smsId: sms.id, kind: 'expired', error: `${error}; given up at the maximum age`, attempted: via !== undefined, ...named };
+      return {
+        smsId: sms.id,
+        kind: 'expired',
+        error: `${error}; given up at the maximum age`,
+        attempted: via !== undefined,
+        possibleDuplicate: classified.action === 'ambiguous',
+        ...named,
+      };
     return {
       smsId: sms.id,
       kind: 'retry',

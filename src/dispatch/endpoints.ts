@@ -1,3 +1,5 @@
+import { hostKey } from '../masked-url.ts';
+import type { Gateway } from '../providers/contract.ts';
 import type { SharedHostFailure, SharedStateStore } from '../store/shared-state-types.ts';
 
 export type BreakerStore = Pick<SharedStateStore, 'markHostFailed' | 'markHostWorking'>;
@@ -17,13 +19,15 @@ export interface HostFailure {
  * A host that failed in a way that proves the request did not get through is skipped for
  * `recoveryMs` (300 s by default), then the primary is preferred again. When every host is marked
  * failed, all are tried in preference order anyway: one of them may be back, and an SMS waiting for
- * a breaker to close helps nobody. The failures are kept in the store by provider and host URL, so
+ * a breaker to close helps nobody. The failures are kept in the store by provider and host key (Gateway.hostKeys:
+ * the URL as configured, hashed; the URL shown masks its secrets, and two accounts' `?key=` would be one host), so
  * that every relay on the database skips a host one of them found failed; this object is the
  * dispatcher's snapshot (`load`), written through when a host fails or works again.
  */
 export class EndpointBreaker {
   readonly #provider: string;
-  readonly #endpoints: readonly string[];
+  /** The store's key of each endpoint. */
+  readonly #keys: readonly string[];
   readonly #failedAt: Array<number | undefined>;
   readonly #recoveryMs: number;
   readonly #store: BreakerStore;
@@ -31,10 +35,16 @@ export class EndpointBreaker {
   /** Counts local changes, so that a snapshot read before one does not undo it. */
   #changes = 0;
 
-  constructor(provider: string, endpoints: readonly string[], recoveryMs: number, store: BreakerStore, storeFailed: (error: unknown) => void) {
+  constructor(
+    provider: string,
+    gateway: Pick<Gateway, 'endpoints' | 'hostKeys'>,
+    recoveryMs: number,
+    store: BreakerStore,
+    storeFailed: (error: unknown) => void,
+  ) {
     this.#provider = provider;
-    this.#endpoints = endpoints;
-    this.#failedAt = endpoints.map(() => undefined);
+    this.#keys = gateway.hostKeys ?? gateway.endpoints.map((endpoint) => hostKey(provider, endpoint));
+    this.#failedAt = this.#keys.map(() => undefined);
     this.#recoveryMs = recoveryMs;
     this.#store = store;
     this.#storeFailed = storeFailed;
@@ -60,15 +70,15 @@ export class EndpointBreaker {
   /** The store's failures (of every provider: this one's are picked), unless this relay changed one since `mark`. */
   load(failures: readonly SharedHostFailure[], mark: number): void {
     if (mark !== this.#changes) return;
-    for (const [index, endpoint] of this.#endpoints.entries()) {
-      this.#failedAt[index] = failures.find((failure) => failure.provider === this.#provider && failure.endpoint === endpoint)?.failedAt;
+    for (const [index, key] of this.#keys.entries()) {
+      this.#failedAt[index] = failures.find((failure) => failure.provider === this.#provider && failure.endpoint === key)?.failedAt;
     }
   }
 
   async markFailed(endpoint: number, now: number): Promise<void> {
     this.#changes++;
     this.#failedAt[endpoint] = now;
-    await this.#store.markHostFailed(this.#provider, this.#endpoints[endpoint] ?? '', now).catch(this.#storeFailed);
+    await this.#store.markHostFailed(this.#provider, this.#keys[endpoint] ?? '', now).catch(this.#storeFailed);
   }
 
   /** Whether this relay knows a failure of the host, however old: only then has an answer from it something to mark (`markWorking`). */
@@ -80,7 +90,7 @@ export class EndpointBreaker {
   async markWorking(endpoint: number): Promise<void> {
     this.#changes++;
     this.#failedAt[endpoint] = undefined;
-    await this.#store.markHostWorking(this.#provider, this.#endpoints[endpoint] ?? '').catch(this.#storeFailed);
+    await this.#store.markHostWorking(this.#provider, this.#keys[endpoint] ?? '').catch(this.#storeFailed);
   }
 
   /** When host `endpoint` failed and, while another is not failed, until when it is skipped; undefined while it is not failed. */

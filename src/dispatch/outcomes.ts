@@ -2,7 +2,7 @@ import type { Logger } from '../log.ts';
 import { cutOrMark, echoNeedles, failureSaidOnce, secretCutter } from './echoes.ts';
 import type { OutcomeRule, RecipientResult, SubmissionResult } from '../providers/contract.ts';
 import { TLS_CERTIFICATE, TLS_CERTIFICATE_CONNECT, UNTRUSTED_CERTIFICATE_KINDS } from '../providers/outcome-reasons.ts';
-import { maskNumbersIn } from '../sms/numbers.ts';
+import { maskNumbersInBut } from '../sms/numbers.ts';
 import type { OutcomeAction } from '../vocabulary.ts';
 
 /**
@@ -247,13 +247,7 @@ function listedInstead(results: readonly RecipientResult[]): string {
  * its last error and its sender's delay notice and bounce, where another recipient's number must not.
  */
 function othersMasked(said: string, number: string): string {
-  const own = number.replace(/^\+/, '');
-  // Its digits alone, not as the start or end of a longer run, which is another number.
-  if (!/^\d+$/.test(own)) return maskNumbersIn(said);
-  return said
-    .split(new RegExp(`(?<!\\p{Nd})${own}(?!\\p{Nd})`, 'u'))
-    .map((piece) => maskNumbersIn(piece))
-    .join(own);
+  return maskNumbersInBut(said, [number.replace(/^\+/, '')]);
 }
 
 /**

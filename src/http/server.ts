@@ -1,7 +1,7 @@
 import { type IncomingMessage, maxHeaderSize, STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Server, type Socket } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import { LOOPBACK_ADDRESSES } from '../acceptance/service.ts';
 import {
@@ -44,7 +44,7 @@ export const IDLE_TIMEOUT_MS = 10_000;
  * At the stop, a connection with no request under way is closed this long after: a keep-alive client may have sent
  * its next request as the stop came, not yet read, which closing resets (a lost answer); it gets its 503 instead.
  */
-const IDLE_CLOSE_GRACE_MS = 100;
+export const IDLE_CLOSE_GRACE_MS = 100;
 
 /**
  * At the end of a stop, how long a request on a connection accepted just before the listener closed has to get its
@@ -135,6 +135,16 @@ export interface HttpServer {
    */
   drain(timeoutMs: number): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * Whether Node's parser has begun a request on the connection since its last one: the empty lines it skips before a
+ * request line (RFC 9112 section 2.2), as a client's stray CRLF after its body (old PHP curl), begin none. It is what
+ * server.closeIdleConnections() reads; a Node without the parser's duration() says begun, as bytes alone did.
+ */
+function messageBegun(socket: Socket): boolean {
+  const parser = (socket as Socket & { parser?: { duration?: () => number } | null }).parser;
+  return parser?.duration?.() !== 0;
 }
 
 /** A request Node's parser refused or cut, answered in the catalogue's JSON form (fastify's own has another shape). */
@@ -293,6 +303,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const closeWhenQuiet = async (sockets: readonly Socket[]) => {
     const read = sockets.map((socket) => [socket, socket.bytesRead] as const);
     await sleep(IDLE_CLOSE_GRACE_MS);
+    // The grace is read in the relay's own turns: an event loop that stalled through it (a loaded machine, a long GC)
+    // runs its timer before reading the sockets, and a request that arrived meanwhile would be reset unread. The
+    // immediate runs after the next poll of the sockets, which reads it first.
+    await nextTurn();
     for (const [socket, bytesRead] of read) if (socket.bytesRead === bytesRead && !answering.get(socket)) socket.destroy();
   };
   // Before fastify's own listener: a request is known late, and its connection's last, before any hook of its runs.
@@ -548,7 +562,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       if (socket.writableEnded) continue;
       // Under way: a request being answered, or bytes of one since the last answer (a head still arriving).
       if (answering.get(socket)) held.add(socket);
-      else if (socket.bytesRead === (readWhenAnswered.get(socket) ?? 0)) idle.push(socket);
+      else if (socket.bytesRead === (readWhenAnswered.get(socket) ?? 0) || !messageBegun(socket)) idle.push(socket);
       // Bytes since the last answer are a head arriving unless its request's body still is: that request was answered
       // before its body was read (a refusal), and the connection closes once the body is read ('end' above).
       else if (lastRequest.get(socket)?.readableEnded !== false) {

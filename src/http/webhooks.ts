@@ -8,6 +8,7 @@ import { RelayError, toHttpError } from '../errors.ts';
 import { type InboundParse, type InboundRequest, type WebhookProvider, webhookPaths } from '../providers/contract.ts';
 import { type Logger, turnedAwayLog } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
+import { halfCharacter } from '../sms/half-characters.ts';
 import { forwardedClient, headerList, networkMatcher, peerAddress } from '../policy/networks.ts';
 import type { InboundKind, InboundSink, ReceivedSms } from '../vocabulary.ts';
 
@@ -328,28 +329,21 @@ function readable<T>(
   return parsed.ok ? { items: parsed.items, unreadable: parsed.unreadable ?? [] } : { reason: parsed.reason };
 }
 
-/** A UTF-16 surrogate that is no half of a pair (with `u`, a pair is one code point, never Cs). */
-const LONE_SURROGATE = /\p{Cs}/u;
-
 /**
  * Text that is not in its charset would reach the mailbox as U+FFFD (the rule for a body's bytes, mountReceiver): so
- * would an SMS's text holding half a character, a lone UTF-16 surrogate, which JSON's `\uD83D` escapes (and a UCS-2
- * SMS cut mid-pair) carry past any charset check, whatever the provider. Such an SMS is an unreadable item, kept.
+ * would an SMS's text holding half a character, which JSON's `\uD83D` escapes carry past any charset check, whatever
+ * the provider (sms/half-characters.ts). Such an SMS is an unreadable item, kept.
  */
 function wholeCharacters(parsed: ReturnType<typeof readable<ReceivedSms>>): ReturnType<typeof readable<ReceivedSms>> {
-  if ('reason' in parsed || !parsed.items.some(halfCharacter)) return parsed;
-  const items = parsed.items.filter((sms) => !halfCharacter(sms));
-  const halves = parsed.items.filter(halfCharacter).map((sms) => `the SMS "${sms.providerId}": its text holds half a character (a lone UTF-16 surrogate)`);
+  if ('reason' in parsed) return parsed;
+  const halves = parsed.items.flatMap((sms) => {
+    const half = halfCharacter(sms);
+    return half === undefined ? [] : [`the SMS "${sms.providerId}": ${half}`];
+  });
+  if (halves.length === 0) return parsed;
+  const items = parsed.items.filter((sms) => halfCharacter(sms) === undefined);
   const unreadable = [...parsed.unreadable, ...halves];
   return items.length === 0 ? { reason: unreadable.join('; ') } : { items, unreadable };
-}
-
-/**
- * Half a character in a single SMS. A part of a long SMS may end or begin mid-pair, as the phone cut it where the part
- * was full: the store keeps that half and the reassembly joins it with its neighbour's (store/reassembly.ts).
- */
-function halfCharacter(sms: ReceivedSms): boolean {
-  return (sms.part === undefined || sms.part.total <= 1) && LONE_SURROGATE.test(sms.text);
 }
 
 /**

@@ -6,7 +6,7 @@
 import type { DomNode, FormatCallback } from 'html-to-text';
 
 /** html-to-text's nodes are htmlparser2's (domhandler), which link their siblings; its types leave that out. */
-type Linked = DomNode & { readonly prev?: Linked | null; readonly next?: Linked | null; readonly parent?: Linked | undefined };
+export type Linked = DomNode & { readonly prev?: Linked | null; readonly next?: Linked | null; readonly parent?: Linked | undefined };
 
 /** An HTML rule (`<hr>`): a line the text rules take for a rule, so a list's footer below it and a quoted header under it are found as under a typed rule. */
 export const HTML_RULE = '\uFDD0';
@@ -58,19 +58,27 @@ export const htmlWithoutNoncharacters = (html: string) => {
   return written.includes('&#') ? written.replace(NONCHARACTER_REFERENCE, '') : written;
 };
 
-/** Elements that sit inside a line: a `<br>` at the end of one still ends its block's last line. */
-const INLINE_ELEMENTS = new Set([
+/**
+ * Elements that sit inside a line: a `<br>` at the end of one still ends its block's last line, and
+ * text on either side of one is one line (html.ts reads the line above a blockquote by them). Any other
+ * element (a block, a `<br>`) ends a line; Word's `<o:p>`, its paragraph mark, stands inside its paragraph's line.
+ */
+export const INLINE_ELEMENTS: ReadonlySet<string> = new Set([
   'a',
   'abbr',
   'b',
+  'bdi',
+  'bdo',
   'big',
   'cite',
   'code',
   'em',
   'font',
   'i',
+  'kbd',
   'mark',
   'o:p',
+  'q',
   's',
   'small',
   'span',
@@ -78,6 +86,7 @@ const INLINE_ELEMENTS = new Set([
   'strong',
   'sub',
   'sup',
+  'time',
   'u',
 ]);
 

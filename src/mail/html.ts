@@ -3,8 +3,8 @@ import { LRUCache } from 'lru-cache';
 import { RelayError } from '../errors.ts';
 import { withBoundedDepth } from './html-depth.ts';
 import { hiddenSelectors } from './style-sheets.ts';
-import { HTML_RULE, lineBreak, RELAY_MARKERS, REMOVED_CITE, REMOVED_ELEMENT } from './html-lines.ts';
-import { attributionStart, isStrongAttribution, joinLines } from './strip.ts';
+import { HTML_RULE, INLINE_ELEMENTS, type Linked, lineBreak, RELAY_MARKERS, REMOVED_CITE, REMOVED_ELEMENT } from './html-lines.ts';
+import { attributionStart, endsInQuoteAttribution, isStrongAttribution, joinLines, MAX_ATTRIBUTION_LINE, MAX_ATTRIBUTION_LINES } from './strip.ts';
 
 /**
  * Where Outlook (desktop and web) starts the copy of the mail replied to. Outlook always writes
@@ -34,6 +34,88 @@ function* nodesAfter(node: DomNode): Generator<DomNode> {
     yield* siblings.slice(siblings.indexOf(at) + 1);
   }
 }
+/** Elements whose content is no text the mail shows. */
+const TEXTLESS_ELEMENTS = new Set(['head', 'script', 'style', 'template', 'title']);
+/**
+ * The nodes linesAbove visits at most: what stands right above a blockquote is a few elements away,
+ * and a mail of thousands of empty elements before each of thousands of blockquotes costs no more
+ * than this per blockquote.
+ */
+const MAX_NODES_ABOVE = 64;
+/** html-to-text's builder holds the conversion's selectors (its types leave them out): what it skips (a hidden preheader) shows no line. */
+type Picking = { readonly picker: { pick1(node: DomNode): { readonly format?: string } } };
+/**
+ * The lines of text right above `elem` (at most `count`, blank ones left out, the nearest last), as
+ * the conversion shows them (what it skips, hidden or not shown, is none), read backwards from it and
+ * only so far (MAX_NODES_ABOVE, and MAX_ATTRIBUTION_LINE characters a line on average): a long text
+ * above costs no more than those lines. A line whose start that bound kept it from reading is left
+ * out: its tail alone could read as an attribution its whole is not.
+ */
+function linesAbove(elem: DomNode, count: number, builder: Picking): string[] {
+  const lines = [''];
+  let visits = 0;
+  let cut = false;
+  const full = () => {
+    if (lines.length > count) return true;
+    cut = ++visits > MAX_NODES_ABOVE || lines.join('').length > count * MAX_ATTRIBUTION_LINE;
+    return cut;
+  };
+  // Once cut, the line being read has no start: nothing ends it.
+  const endLine = () => {
+    if (!cut && (lines[0] ?? '').trim() !== '') lines.unshift('');
+  };
+  const read = (node: DomNode): void => {
+    if (node.type === 'text') lines[0] = `${(node.data ?? '').replace(/\s+/g, ' ')}${lines[0]}`;
+    if (node.type !== 'tag' || TEXTLESS_ELEMENTS.has(node.name ?? '') || builder.picker.pick1(node).format === 'skip') return;
+    const inline = INLINE_ELEMENTS.has(node.name ?? '');
+    if (!inline) endLine();
+    for (let child = (node.children ?? []).at(-1) as Linked | undefined; child && !full(); child = child.prev ?? undefined) read(child);
+    if (!inline) endLine();
+  };
+  // Its earlier siblings, nearest first, then its ancestors' (the start of a block ancestor ends a line too).
+  for (let at = elem as Linked; at.parent && !full(); at = at.parent) {
+    for (let node = at.prev ?? undefined; node && !full(); node = node.prev ?? undefined) read(node);
+    if (!INLINE_ELEMENTS.has(at.parent.name ?? '')) endLine();
+  }
+  if (cut) lines[0] = '';
+  return lines
+    .map((line) => line.trim())
+    .filter((line) => line !== '')
+    .slice(-count);
+}
+/** A style that draws a bar at an element's left, as clients draw a quote (Gmail, K-9, Zimbra, Horde: `border-left:1px solid #ccc`). */
+const QUOTE_BAR = /border-left(?:-style)?\s*:\s*(?!none|0(?:px)?\s*(?:;|$))[^;]*\S/i;
+/** Whether a blockquote carries a quote's mark of its own: a `cite` (Thunderbird's `cite="mid:…"`), a quote class, a quote's left bar. */
+function isMarked(elem: DomNode): boolean {
+  const attributes = elem.attribs ?? {};
+  return attributes.cite !== undefined || /quot|cite/i.test(attributes.class ?? '') || QUOTE_BAR.test(attributes.style ?? '');
+}
+/**
+ * The conversions (by their builder) in which an unmarked blockquote was quoted history by the
+ * attribution above it: the mail's quotes are unmarked blockquotes, as Yandex writes them.
+ */
+const quotingBare = new WeakSet<object>();
+/**
+ * Whether a blockquote that no client's quote selector took is quoted history in a reply: something
+ * must mark it so (isMarked), or an attribution right above it ("On … Bob wrote:"), or an earlier
+ * unmarked blockquote of the mail that one stood above: inline answers under Yandex's attribution
+ * leave the later quoted parts, unmarked blockquotes too, under the writer's answers. Else a bare one
+ * is an indent (Thunderbird's Indent button writes `<blockquote>`, as Gmail's and Apple's write one
+ * with `border:none`; Thunderbird marks its quotes `type=cite`): the writer's text.
+ */
+function isMarkedQuote(elem: DomNode, builder: Picking): boolean {
+  if (isMarked(elem)) return true;
+  if (quotingBare.has(builder)) return true;
+  const above = linesAbove(elem, MAX_ATTRIBUTION_LINES, builder);
+  const quoted = above.length > 0 && endsInQuoteAttribution(above);
+  if (quoted) quotingBare.add(builder);
+  return quoted;
+}
+/** A reply's blockquote: quoted with `>` for the text rules when it is marked as a quote (isMarkedQuote), else a block of the writer's text. */
+const replyBlockquote: FormatCallback = (elem, walk, builder, options) => {
+  const format = isMarkedQuote(elem, builder as unknown as Picking) ? builder.options.formatters.blockquote : builder.options.formatters.block;
+  format?.(elem, walk, builder, options);
+};
 const isBlank = (node: DomNode) => node.type === 'comment' || (node.type === 'text' && (node.data ?? '').trim() === '');
 const isCiteQuote = (node: DomNode) => isBlockquote(node) && node.attribs?.type === 'cite';
 /** Whether a node holds text before any cite quote in it: `true`, `false`, or `'quote'` when a quote comes first. */
@@ -164,7 +246,12 @@ const COMMON_SELECTORS: Selectors = [
 ];
 /** Gmail's quote container is read by gmailQuote: the writer answers inside it. */
 const GMAIL_QUOTE_CONTAINER = { selector: 'div.gmail_quote', format: 'gmailQuote' };
-const REPLY_SELECTORS: Selectors = [...COMMON_SELECTORS, GMAIL_QUOTE_CONTAINER, ...QUOTE_AND_SIGNATURE_SELECTORS];
+const REPLY_SELECTORS: Selectors = [
+  ...COMMON_SELECTORS,
+  { selector: 'blockquote', format: 'replyBlockquote' },
+  GMAIL_QUOTE_CONTAINER,
+  ...QUOTE_AND_SIGNATURE_SELECTORS,
+];
 /** A forward's quote elements hold what was forwarded: they are kept, without `>` prefixes. */
 const FORWARD_SELECTORS: Selectors = [...COMMON_SELECTORS, { selector: 'blockquote', format: 'block' }];
 const NEW_SELECTORS: Selectors = [...COMMON_SELECTORS, { selector: 'blockquote', format: 'block' }, GMAIL_QUOTE_CONTAINER, ...QUOTE_AND_SIGNATURE_SELECTORS];
@@ -368,6 +455,7 @@ const converterOf = (selectors: Selectors, only?: string[]) =>
       gmailQuote,
       removedCite,
       removedElement,
+      replyBlockquote,
       appleSignature: appleSignatureWhen(true),
       unlessAppleSignature: appleSignatureWhen(false),
     },

@@ -842,7 +842,9 @@ function utf7Text(bytes: Buffer): string {
  * IANA aliases libmime and shifted-charsets.ts do not know, as the name they decode: `csISO2022JP` (also
  * a WHATWG label) is ISO-2022-JP, `csISO2022KR` ISO-2022-KR, `HZ` HZ-GB-2312; Windows' and .NET's names
  * of ISO-2022-JP (`CP50220`, `CP50221`, `CP50222`, `x-windows-iso2022jp`: they differ only in how they
- * write half-width katakana, which ISO-2022-JP's decoder reads in each form) are ISO-2022-JP.
+ * write half-width katakana, which ISO-2022-JP's decoder reads in each form) are ISO-2022-JP, and so are
+ * MLang's names of the last two (`_iso-2022-jp$ESC`, `_iso-2022-jp$SIO`), which Outlook and Outlook
+ * Express on Japanese Windows write.
  */
 const LABEL_ALIASES = new Map([
   ['csiso2022jp', 'iso-2022-jp'],
@@ -850,6 +852,8 @@ const LABEL_ALIASES = new Map([
   ['cp50221', 'iso-2022-jp'],
   ['cp50222', 'iso-2022-jp'],
   ['x-windows-iso2022jp', 'iso-2022-jp'],
+  ['_iso-2022-jp$esc', 'iso-2022-jp'],
+  ['_iso-2022-jp$sio', 'iso-2022-jp'],
   ['csiso2022kr', 'iso-2022-kr'],
   ['hz', 'hz-gb-2312'],
 ]);
@@ -858,9 +862,10 @@ const LABEL_ALIASES = new Map([
  * Bytes in a charset label (a MIME parameter or an encoded word's; empty for none) as text, as
  * libmime reads them except where mail mislabels its text (LATIN_CODECS, DECODED_AS), where libmime
  * does not know the label (LABEL_ALIASES) and for the shifting charsets it cannot read (ISO-2022-KR,
- * HZ: shifted-charsets.ts). Bytes with no label, or one read as UTF-8, are in the shifting charset their
- * escapes name where they decode cleanly in it (escapedCharset: unlabelled JIS), else UTF-8; those that
- * are not UTF-8 go to `legacy`.
+ * HZ: shifted-charsets.ts). Bytes with no label, one read as UTF-8, or one the relay reads no charset
+ * by (knowsCharset: `x-unknown`, a mailer's private name) are in the shifting charset their escapes name
+ * where they decode cleanly in it (escapedCharset: unlabelled JIS), else UTF-8; those that are not UTF-8
+ * go to `legacy`.
  */
 function charsetText(bytes: Buffer, written: string, carried: Carried, legacy: (bytes: Buffer) => string = legacyText): string {
   const marked = byteOrderMarked(bytes, carried);
@@ -870,7 +875,7 @@ function charsetText(bytes: Buffer, written: string, carried: Carried, legacy: (
   const label = alias ?? written;
   const shifted = unshifted(bytes, alias ?? lowered);
   if (shifted) return iconv.decode(shifted.bytes, shifted.charset);
-  if (!label || UTF8_LABELS.has(label.toLowerCase().replace(/[^a-z0-9]+/g, ''))) {
+  if (!label || UTF8_LABELS.has(label.toLowerCase().replace(/[^a-z0-9]+/g, '')) || !knowsCharset(label)) {
     const shiftedText = escapedText(bytes, carried);
     if (shiftedText !== undefined) return shiftedText;
     const utf8 = fromCesu8(bytes);
@@ -893,6 +898,18 @@ function charsetText(bytes: Buffer, written: string, carried: Carried, legacy: (
   // mailparser's decode stream hands its strings on as UTF-8 buffers (lone surrogates become U+FFFD).
   const text = Buffer.from(decoder ? decoder(unsent) : decodeCharset(unsent, label)).toString();
   return text.includes('\uFFFD') && !isUtf8(bytes) && readsAsUtf8(label) ? legacy(bytes) : text;
+}
+
+/** The ISO-2022-JP and EUC-JP labels libmime reads with encoding-japanese, which iconv-lite lacks (its JAPANESE_CHARSET). */
+const JAPANESE_LABEL = /^jis|^iso-?2022-?jp|^eucjp/i;
+/**
+ * Whether a label names a charset the relay reads: iconv-lite's or libmime's Japanese ones (the shifting
+ * ones shifted-charsets.ts reads are read before this is asked). Under any other label libmime reads the
+ * bytes as UTF-8, escapes and all, so they are read as bytes with no label are.
+ */
+function knowsCharset(label: string): boolean {
+  const name = normalizeCharset(label);
+  return iconv.encodingExists(name) || JAPANESE_LABEL.test(name);
 }
 
 /**

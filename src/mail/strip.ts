@@ -119,7 +119,7 @@ export const BUILT_IN_DISCLAIMERS = DISCLAIMER_OPENINGS;
  */
 const REMOVAL_FIRST_LINE_CHARS = 80;
 /** Lines longer than this are never attributions or device lines (and never run through their patterns). */
-const MAX_ATTRIBUTION_LINE = 400;
+export const MAX_ATTRIBUTION_LINE = 400;
 /**
  * Shorter text is never read as an attribution: a short line of the writer's that ends in a colon may carry a time or a
  * date (`12:30:`, `1/2/26:`), and the shortest attribution of a script with word spaces, a one-letter name and its verb
@@ -127,7 +127,7 @@ const MAX_ATTRIBUTION_LINE = 400;
  */
 const MIN_ATTRIBUTION_CHARS = 8;
 /** An attribution wrapped by the client spans at most this many lines. */
-const MAX_ATTRIBUTION_LINES = 3;
+export const MAX_ATTRIBUTION_LINES = 3;
 /** A sign-off's block (name, title, company, phone) has at most this many lines. */
 const MAX_SIGNATURE_LINES = 6;
 /** A sign-off is looked for among this many last lines, and what follows a bare `--` within as many (a signature and a disclaimer fit). */
@@ -980,11 +980,13 @@ class Scan {
    * mail in its first words ("Der Inhalt dieser E-Mail…", "Dit bericht kan…", "The information
    * contained in this communication…") and is legal text, with nothing below it but more of it (its
    * translation, an environment line). The openings of DISCLAIMER_OPENINGS need neither; a person's own
-   * paragraph about a confidential matter is the mail's first or has their text below it.
+   * paragraph about a confidential matter is the mail's first or has their text below it. Like those
+   * openings it stands under a blank line or a rule (a gateway draws `-----` right above its footer).
    */
   #opensDisclaimer(index: number): boolean {
     const lines = this.#lines;
-    if (index === 0 || line0(lines, index - 1) !== '') return false;
+    const above = line0(lines, index - 1);
+    if (index === 0 || (above !== '' && !isRuleLine(above))) return false;
     let end = paragraphEnd(lines, index);
     // Asked of every paragraph of every mail: the cheap test of its first words first.
     if (!MAIL_NAMED.test(paragraphHead(lines, index, end, MAIL_NAMED_CHARS)) || !this.#hasText() || this.#onlyGreeting()) return false;
@@ -1595,6 +1597,20 @@ export function attributionStart(lines: readonly string[], end: number): number 
     if (isAttribution(joinLines(lines, start, end)) && (start === end || opensWrappedAttribution(line))) found = start;
   }
   return found;
+}
+
+/**
+ * Whether the last of `lines` ends an attribution that marks what stands below it as quoted where
+ * nothing else marks it (a blockquote with no client's mark is an indent as often): one with a "wrote"
+ * verb, or a date beside an address. A date alone is as often the writer's heading ("Meeting moved to
+ * Monday 7 Dec 2026 at 10:00:").
+ */
+export function endsInQuoteAttribution(lines: readonly string[]): boolean {
+  const end = lines.length - 1;
+  const start = attributionStart(lines, end);
+  if (start === undefined) return false;
+  const text = joinLines(lines, start, end);
+  return VERB.test(text) || isStrongAttribution(text);
 }
 
 /** Whether a text ends as an attribution must (isAttribution): in a colon, or in a dashed one's dash. */

@@ -36,6 +36,8 @@ export const NOTIFY_BY_DEFAULT: readonly string[] = [...new Set(Object.values(ST
 
 /** The outcome category of a list's member refused at acceptance (opted out, premium-rate, outside the sender's destinations): its bounce's status is RCPT's refusal's. */
 export const REFUSED_MEMBER_CATEGORY = 'policy-denied';
+/** The category of a number the alert-storm window folded (a true repeat of an earlier mail's SMS): its relayed report says so. */
+export const FOLDED_CATEGORY = 'alert-storm-repeat';
 /** The outcome category of a subject's number beyond the mail's number limit: RFC 3463's too many recipients. */
 export const OVER_LIMIT_CATEGORY = 'too-many-numbers';
 

@@ -115,6 +115,11 @@ export class SenderPolicy {
     return this.#trusted(address);
   }
 
+  /** Whether a client sends without AUTH (byAddress), without making its principal. */
+  knownByAddress(address: string): boolean {
+    return this.#trusted(address) || this.#networks.some((network) => network.matches(address));
+  }
+
   /** The principal a client is without AUTH, or undefined when it must authenticate. */
   byAddress(address: string): Principal | undefined {
     if (this.#trusted(address)) return this.#principal('trusted', 'trusted networks', {});

@@ -146,6 +146,11 @@ export interface Gateway {
    * history, log lines, status, the console), so with any secret a URL carries masked (src/masked-url.ts).
    */
   readonly endpoints: readonly string[];
+  /**
+   * Each of `endpoints` told apart exactly, in the same order, with no secret in it (hostKey of the URL as configured):
+   * what relays sharing a database key a failed host by. Unset for a gateway whose `endpoints` mask nothing: their own keys.
+   */
+  readonly hostKeys?: readonly string[];
   start(context: GatewayContext): Promise<void>;
   health(): GatewayHealth;
   /** Submits to `endpoints[endpoint]`. Never throws for provider or network trouble: reports it. */

@@ -6,11 +6,12 @@
  */
 import { Pool } from 'undici';
 import type { Logger } from '../log.ts';
-import { maskedUrl, REDACTED } from '../masked-url.ts';
+import { hostKey, maskedUrl, REDACTED } from '../masked-url.ts';
 import { maskNumbersIn } from '../sms/numbers.ts';
 import { relayVersion } from '../version.ts';
 import type { Gateway, GatewayCapabilities, GatewayOptions, SmsSubmission, SubmissionResult } from './contract.ts';
 import { TLS_CERTIFICATE_CODES } from './outcome-reasons.ts';
+import { problemDetail } from './problem-details.ts';
 
 /** Enough of a gateway's words (an error page, a refusal's text) to recognise them, without filling logs or bounces. */
 export const BODY_DETAIL_CHARS = 200;
@@ -120,6 +121,8 @@ export function sentTo(base: string): { readonly origin: string; readonly prefix
 export class HttpEndpoints {
   /** Base URLs as shown to people (logs, SMS histories, status): as configured, their query values masked (maskedUrl). */
   readonly labels: readonly string[];
+  /** Each base URL told apart exactly, with no secret in it (Gateway.hostKeys): two labels may be one. */
+  readonly keys: readonly string[];
   readonly #endpoints: ReadonlyArray<{ readonly pool: Pool; readonly origin: string; readonly prefix: string; readonly query: string }>;
   readonly #provider: string;
   readonly #responseTimeoutMs: number;
@@ -143,10 +146,11 @@ export class HttpEndpoints {
         headersTimeout: options.responseTimeoutMs,
         bodyTimeout: options.responseTimeoutMs,
       });
-      return { pool, origin, prefix, query, label: maskedUrl(base) };
+      return { pool, origin, prefix, query, label: maskedUrl(base), key: hostKey(provider, base) };
     });
     this.#endpoints = opened;
     this.labels = opened.map((endpoint) => endpoint.label);
+    this.keys = opened.map((endpoint) => endpoint.key);
   }
 
   /** A form POST (`application/x-www-form-urlencoded`), as the gateways' send APIs take it, with any headers of the provider's own. */
@@ -221,6 +225,7 @@ export function httpGateway(
     provider,
     capabilities,
     endpoints: endpoints.labels,
+    hostKeys: endpoints.keys,
     ...HTTP_LIFECYCLE,
     async send(submission, endpointIndex) {
       assertRecipients(provider, submission.recipients, capabilities.maxRecipientsPerRequest);
@@ -286,10 +291,13 @@ export function httpRefusal(outcome: Extract<HttpOutcome, { kind: 'http' }>, det
   };
 }
 
-/** A redirect names where it leads (the body of one is a server's boilerplate); any other refusal, the start of its body. */
+/**
+ * A redirect names where it leads (the body of one is a server's boilerplate); a refusal in RFC 7807's JSON, its
+ * words (problemDetail); any other, the start of its body.
+ */
 function refusalDetail(outcome: Extract<HttpOutcome, { kind: 'http' }>): string {
   if (outcome.location !== undefined) return `redirected to ${outcome.location}`.slice(0, BODY_DETAIL_CHARS);
-  return outcome.text.trim().slice(0, BODY_DETAIL_CHARS);
+  return (outcome.truncated ? undefined : problemDetail(outcome.text))?.slice(0, BODY_DETAIL_CHARS) ?? outcome.text.trim().slice(0, BODY_DETAIL_CHARS);
 }
 
 /**

@@ -253,6 +253,7 @@ export class InboundService {
       provider: gateway.provider,
       capabilities: gateway.capabilities,
       endpoints: gateway.endpoints,
+      ...(gateway.hostKeys === undefined ? {} : { hostKeys: gateway.hostKeys }),
       start: (context) => gateway.start(context),
       health: () => gateway.health(),
       close: () => gateway.close(),
@@ -544,7 +545,8 @@ export class InboundService {
     const quarantineId = await this.#options.store.quarantine({ receivedAt: this.#clock(), provider, kind, reason, body });
     this.#options.metrics?.inbound.inc({ kind, result: 'quarantined' });
     this.#options.logger.warn(
-      { provider, kind, reason, quarantineId },
+      // The reason may quote the request (a status, a field): its numbers masked as every info line's; the store keeps it whole.
+      { provider, kind, reason: maskNumbersIn(reason), quarantineId },
       'inbound: request not understood: quarantined (smsrelay quarantine show <quarantineId>)',
     );
   }

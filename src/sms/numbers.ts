@@ -548,6 +548,24 @@ export function maskNumbersIn(text: string, options: { readonly byteEscapes?: bo
 }
 
 /**
+ * maskNumbersIn, with each of `kept` (digits alone: not the start or end of a longer run, which is another number) left
+ * whole: values the text's writer knows to be no stranger's number, the relay's own configured limit in its own words
+ * (`the limit is 10485760 bytes`), or an SMS's own number in a history written for its sender.
+ */
+export function maskNumbersInBut(text: string, kept: readonly string[]): string {
+  const digits = kept.filter((value) => /^\d+$/.test(value));
+  if (digits.length === 0) return maskNumbersIn(text);
+  const standingAlone = new RegExp(`(?<!\\p{Nd})(?:${digits.join('|')})(?!\\p{Nd})`, 'gu');
+  let out = '';
+  let from = 0;
+  for (const found of text.matchAll(standingAlone)) {
+    out += maskNumbersIn(text.slice(from, found.index)) + found[0];
+    from = found.index + found[0].length;
+  }
+  return out + maskNumbersIn(text.slice(from));
+}
+
+/**
  * A user context (a client's conversation key) with a number in it masked as maskNumbersIn does, the console for a viewer
  * as the logs: a client writes its id after a word with any of `-_#:/` or a blank (`order_1234567`, `ticket#1234567`,
  * `case/2026/1234567`, `order 20261206-0042`), which stays as written to be searched by, and digits there are masked only

@@ -11,7 +11,7 @@ import { asRelayError, ListenError, QUOTED_CLIENT_TEXT_CHARS, RELAY_ERRORS, Rela
 import { busiestHolders, type Logger, turnedAwayLog } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { hostBeforePort, peerAddress, reservedSlots } from '../policy/networks.ts';
-import { maskContext, maskNumber, maskNumbersIn } from '../sms/numbers.ts';
+import { maskContext, maskNumber, maskNumbersIn, maskNumbersInBut } from '../sms/numbers.ts';
 import {
   ANSWERS_AFTER_CLIENTS_END,
   applySmtpServerPatches,
@@ -19,6 +19,7 @@ import {
   closeToMakeRoom,
   messageTooBig,
   quietFor,
+  recipientAcceptedAs,
   recipientNoted,
   SAYS_WHAT_TO_WRITE,
   spacedLocalPart,
@@ -149,6 +150,8 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
   };
   const clock = options.clock ?? Date.now;
   const turnedAway = turnedAwayLog(logger, clock, 'smtp: connection turned away');
+  // A client that is no SMTP client (it wrote before the greeting, or sent HTTP) is its own doing, not the relay's limits: info.
+  const notSmtpClients = turnedAwayLog(logger, clock, 'smtp: connection turned away', 'info');
   const clientsGone = turnedAwayLog(logger, clock, 'smtp: connection ended by the client', 'info');
   const handshakesFailed = turnedAwayLog(logger, clock, 'smtp: TLS handshake failed', 'info');
   /** Each connection's transaction in progress, by session id: set at MAIL, dropped when the connection closes. */
@@ -198,6 +201,7 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
     minVersion: MIN_TLS_VERSION,
     logger: false,
     isTrusted: (address: string) => acceptance.isTrusted(address),
+    knownByAddress: (address: string) => acceptance.knownByAddress(address),
     now: clock,
     connectionRefusal(address: string) {
       // Counted across the listeners: the limits are the relay's, and the TLS port must not double them.
@@ -240,7 +244,8 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
     },
     connectionRefused(refusal: RelayError, address: string) {
       // Full: the log names who holds the slots, not only the client turned away.
-      turnedAway(refusal, address, refusal.code === 'SERVER_BUSY' ? { holders: holdersBesides(servers, address) } : {});
+      if (refusal.code === 'NOT_AN_SMTP_CLIENT') notSmtpClients(refusal, address);
+      else turnedAway(refusal, address, refusal.code === 'SERVER_BUSY' ? { holders: holdersBesides(servers, address) } : {});
       return refuse(refusal);
     },
     // The refusals patches.ts answers itself, smtp-server's own among them: counted as the handlers' are.
@@ -326,7 +331,7 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
             // Before the size: a smuggled second mail is an attack, whatever its size.
             if (smuggling) return refuseMail(data, new RelayError('SMUGGLING', `Refused: ${smuggling.reason}`));
             if (stream.sizeExceeded || raw === undefined) {
-              return refuseMail(data, new RelayError('MESSAGE_TOO_BIG', messageTooBig(settings.maxMessageBytes)));
+              return refuseMail(data, messageTooBig(settings.maxMessageBytes));
             }
             const transaction = transactions.get(session.id);
             if (!transaction) return refuseMail(data, noTransaction());
@@ -391,7 +396,7 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
                 // A context may be a number (a system keying its conversations by the customer's), masked as the console's viewers see it.
                 ...(outcome.context === undefined ? {} : { context: maskContext(outcome.context) }),
                 ...(outcome.cutFrom ? { cutFromParts: outcome.cutFrom } : {}),
-                ...(outcome.repeated ? { alertStormRepeats: outcome.repeated } : {}),
+                ...(outcome.repeated.length > 0 ? { alertStormRepeats: outcome.repeated.length, foldedInto: earlierMails(outcome.repeated) } : {}),
                 bytes: raw.length,
                 ms: clock() - started,
                 ...(outcome.duplicateOf ? { resubmissionOf: outcome.duplicateOf } : {}),
@@ -433,6 +438,7 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
     if (outcome.transaction) transactions.set(session.id, outcome.transaction);
     if (outcome.ok) {
       if (outcome.repeated) recipientNoted(session, 'repeated');
+      if (outcome.tagged) recipientAcceptedAs(session, `Accepted as ${outcome.tagged.number}: "+${outcome.tagged.tag}" is a tag, not part of the number`);
       return;
     }
     if (outcome.ofTheNumber) recipientNoted(session, 'number refused');
@@ -608,6 +614,16 @@ function logConnectionError(
   logger.warn({ err: error }, 'smtp: connection error');
 }
 
+/** The distinct earlier mails a mail's numbers were folded into (the alert-storm window), in the numbers' order. */
+const earlierMails = (folded: AcceptedMail['repeated']): string[] => [...new Set(folded.map((fold) => fold.earlier))];
+
+/** The 250's note of numbers the alert-storm window folded: how many, and the earlier mail (the first, and how many others) whose SMS stands for this one's. */
+function repeatsNote(folded: AcceptedMail['repeated']): string {
+  const [first, ...others] = earlierMails(folded);
+  const more = others.length === 0 ? '' : ` and ${others.length} other ${others.length === 1 ? 'mail' : 'mails'}`;
+  return `${folded.length} of its numbers got this same alert from you as ${first}${more}, taken by the SMS network within the alert-storm window: not sent again`;
+}
+
 /** The 250 text: the message id, and what the relay did differently from what was asked (nothing, for the postmaster's mail). */
 function queuedReply(accepted: AcceptedMail | AcceptedForPostmaster): string {
   const note =
@@ -618,7 +634,7 @@ function queuedReply(accepted: AcceptedMail | AcceptedForPostmaster): string {
           accepted.standIns ?? '',
           accepted.partsCapped ? partsCappedNote(accepted.partsCapped) : '',
           accepted.duplicateOf ? `the same mail as ${accepted.duplicateOf}: sent once` : '',
-          accepted.repeated > 0 ? `${accepted.repeated} of its numbers got this text within the alert-storm window: not sent again` : '',
+          accepted.repeated.length > 0 ? repeatsNote(accepted.repeated) : '',
           accepted.subjectForBody ?? '',
           accepted.unread ?? '',
           accepted.attachments ?? '',
@@ -767,7 +783,7 @@ function logRefusal(logger: Logger, error: RelayError, fields: Readonly<Record<s
   const reason = quoted ? maskedByCodePoint(error.message.split(quoted.text).join(quoted.masked), quoted.text) : maskQuotedValues(error.message, error.quotes);
   // An unread bounce may be a reply mail's failure in words the relay does not know: the operator sees it.
   const level = error.code === 'UNREAD_BOUNCE' ? 'warn' : 'info';
-  logger[level]({ ...fields, code: error.code, reason: maskNumbersIn(reason) }, message);
+  logger[level]({ ...fields, code: error.code, reason: maskNumbersInBut(reason, error.configured) }, message);
 }
 
 /**

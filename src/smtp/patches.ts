@@ -62,8 +62,8 @@ function smtpServersReplyText(
   data: string,
   context: string | false | undefined,
 ): { text: string; context: string | false | undefined } {
-  const { refusal, inCatalogueWords } = smtpServersRefusal(connection, code, data, context);
-  const answer = refusal && countedReply(connection, refusal);
+  const { refusal, inCatalogueWords, turnsAway } = smtpServersRefusal(connection, code, data, context);
+  const answer = refusal && (turnsAway ? closingReply(connection, refusal) : countedReply(connection, refusal));
   if (answer && inCatalogueWords) return { text: answer.message, context: false };
   const instead = typeof context === 'string' && Object.hasOwn(SAYS_WHAT_TO_WRITE, context) && SAYS_WHAT_TO_WRITE[context as keyof typeof SAYS_WHAT_TO_WRITE];
   const text = instead ? (addressProblems.get(connection) ?? instead) : data;
@@ -95,6 +95,10 @@ const SMTP_SERVER_REFUSALS: Readonly<Record<number, RelayErrorCode>> = {
 };
 /** smtp-server's refusal of a MAIL whose SIZE is over the limit, and its 552 after DATA, which name the limit. */
 const SMTP_SERVER_TOO_BIG = /^Error: message exceeds fixed maximum message size (\d+)$/;
+/** The end of smtp-server's 421 to a client that wrote before the greeting (`<host> You talk too soon`). */
+const SMTP_SERVER_TOO_SOON = ' You talk too soon';
+/** smtp-server's 421 to a client that sent an HTTP request line. */
+const SMTP_SERVER_HTTP = 'HTTP requests not allowed';
 /** smtp-server's 421 after its tenth unrecognized command (its own limit, not configurable). */
 const SMTP_SERVER_TOO_MANY_UNRECOGNIZED = 'Error: too many unrecognized commands';
 /** smtp-server's refusals of a MAIL or RCPT parameter (duplicate, without its value, SIZE, BODY, NOTIFY, ORCPT, RET): 501 too. */
@@ -105,18 +109,27 @@ const SMTP_SERVER_PARAMETER = /parameter|message size syntax/i;
  * counted as (smsrelay_smtp_refused_total counts every refusal, RFC 5321 §4.1.1.11's and the idle
  * timeout's alike), and whether the reply is written in the catalogue's words: the shutdown (as the
  * relay's own refusal of a MAIL while stopping), a bad greeting, a message over the limit (as at the end
- * of DATA), too many unrecognized commands (as the relay's other session limits). The rest keep
- * smtp-server's words, which say what they are.
+ * of DATA), too many unrecognized commands (as the relay's other session limits), a client that wrote before the
+ * greeting (its "<host> You talk too soon" had no enhanced code after a HELO). The rest keep smtp-server's words, which
+ * say what they are. `turnsAway`: a client that is no SMTP client, turned away as the connection limits turn one away
+ * (counted and logged: an operator whose device's mail never came finds its address in the log).
  */
-function smtpServersRefusal(connection: SMTPConnection, code: number, text: string, context: unknown): { refusal?: RelayError; inCatalogueWords?: boolean } {
+function smtpServersRefusal(
+  connection: SMTPConnection,
+  code: number,
+  text: string,
+  context: unknown,
+): { refusal?: RelayError; inCatalogueWords?: boolean; turnsAway?: boolean } {
   if (code === 421 && text === SMTP_SERVER_SHUTDOWN) return { refusal: new RelayError('SHUTTING_DOWN'), inCatalogueWords: true };
   if (code === 421 && text === SMTP_SERVER_TOO_MANY_UNRECOGNIZED) {
     return { refusal: new RelayError('TOO_MANY_COMMANDS', 'Too many unrecognized commands in this session; closing the connection'), inCatalogueWords: true };
   }
+  if (code === 421 && text.endsWith(SMTP_SERVER_TOO_SOON)) return { refusal: new RelayError('NOT_AN_SMTP_CLIENT'), inCatalogueWords: true, turnsAway: true };
+  if (code === 421 && text === SMTP_SERVER_HTTP) return { refusal: new RelayError('NOT_AN_SMTP_CLIENT'), turnsAway: true };
   const greeting = code === 501 ? GREETING_REFUSALS[text] : undefined;
   if (greeting) return { refusal: new RelayError('BAD_GREETING', greeting), inCatalogueWords: true };
   const limit = SMTP_SERVER_TOO_BIG.exec(text)?.[1];
-  if (limit !== undefined) return { refusal: new RelayError('MESSAGE_TOO_BIG', messageTooBig(Number(limit))), inCatalogueWords: true };
+  if (limit !== undefined) return { refusal: messageTooBig(Number(limit)), inCatalogueWords: true };
   const address = typeof context === 'string' && Object.hasOwn(ADDRESS_REFUSALS, context) ? ADDRESS_REFUSALS[context] : undefined;
   if (address) return { refusal: new RelayError(addressProblems.get(connection)?.startsWith('5.5.4 ') ? 'BAD_SMTP_PARAMETER' : address) };
   const byCode = code === 421 ? (SMTP_SERVER_CLOSINGS[text] ?? SMTP_SERVER_REFUSALS[code]) : SMTP_SERVER_REFUSALS[code];
@@ -124,9 +137,9 @@ function smtpServersRefusal(connection: SMTPConnection, code: number, text: stri
   return byCode === undefined ? {} : { refusal: new RelayError(byCode) };
 }
 
-/** The refusal of a message over `smtp.maxMessageBytes`, at MAIL (its SIZE) or at the end of DATA: one wording. */
-export function messageTooBig(limit: number): string {
-  return `Message too big: the limit is ${limit} bytes`;
+/** The refusal of a message over `smtp.maxMessageBytes`, at MAIL (its SIZE) or at the end of DATA: one wording, its limit the relay's own. */
+export function messageTooBig(limit: number): RelayError {
+  return new RelayError('MESSAGE_TOO_BIG', `Message too big: the limit is ${limit} bytes`, { configured: [String(limit)] });
 }
 
 /**
@@ -151,8 +164,10 @@ const GREETING_REFUSALS: Readonly<Record<string, string>> = {
 
 /** What the server tells these patches about its clients (intake.ts). */
 export interface ClientOptions {
-  /** Clients of the operator's own networks: no greeting pause, no per-session limits. */
+  /** Clients of the operator's own networks: no per-session limits. */
   isTrusted?: (address: string) => boolean;
+  /** Clients the relay knows by their address (its trusted networks, and the devices listed under `networks`): no greeting pause. */
+  knownByAddress?: (address: string) => boolean;
   /** Why a connection just opened (and already counted among the open ones) is turned away. */
   connectionRefusal?: (address: string) => RelayError | undefined;
   /** The 421 that turns a connection away or ends a session: counted and logged there. */
@@ -178,12 +193,20 @@ function sendRefusal(connection: SMTPConnection, refusal: RelayError): void {
   connection.send(answer.responseCode, answer.message);
 }
 
-/** smtp-server's pause before the greeting, to catch clients that talk too soon (a spam-bot tell). */
+/**
+ * smtp-server's pause before the greeting, to catch clients that talk too soon: a spam bot writes its session without
+ * waiting for the server (Postfix's postscreen pregreet test), an SMTP client never does.
+ */
 const GREETING_DELAY_MS = 100;
+
+/** The 421 that turns the client away: counted and logged with its address (the server's `connectionRefused`). */
+function closingReply(connection: SMTPConnection, refusal: RelayError): Error & { responseCode: number } {
+  return (clientOptions(connection).connectionRefused ?? toSmtpError)(refusal, connection.remoteAddress);
+}
 
 /** A 421 for the client (smtp-server closes the connection after sending it). */
 function sendClosing(connection: SMTPConnection, refusal: RelayError): void {
-  const answer = (clientOptions(connection).connectionRefused ?? toSmtpError)(refusal, connection.remoteAddress);
+  const answer = closingReply(connection, refusal);
   connection.send(answer.responseCode, answer.message);
 }
 
@@ -192,8 +215,10 @@ function sendClosing(connection: SMTPConnection, refusal: RelayError): void {
  * smtp.maxConnectionsPerClient, so that one address cannot take every slot), whose 421 carries an
  * enhanced code and is counted and logged, where smtp-server's own check answered a bare "421 Too
  * many connected clients" no one saw. smtp-server's pause before the greeting is kept for everyone
- * but clients in trusted networks — the monitoring system or ERP next door, sending one mail per
- * connection — where it caps a session near 10 mails/s and buys nothing.
+ * but the clients the relay knows by their address: its trusted networks (the monitoring system or ERP next
+ * door, sending one mail per connection, where it caps a session near 10 mails/s) and the devices listed under
+ * `networks` (a UPS's script that pipes its whole session, `printf … | nc -N`, without waiting for the 220).
+ * Neither is a spam bot, the tell the pause looks for; a client it catches is turned away with the catalogue's 421.
  */
 function admitConnections(): void {
   SMTPConnection.prototype.init = function initAdmitted() {
@@ -205,7 +230,7 @@ function admitConnections(): void {
         sendClosing(this, refusal);
         return;
       }
-      if (options.isTrusted?.(this.remoteAddress)) {
+      if (options.knownByAddress?.(this.remoteAddress)) {
         this.connectionReady();
         return;
       }
@@ -292,6 +317,14 @@ const recipientNotes = new WeakMap<object, RecipientNote>();
 /** The intake's word on the RCPT it is answering, for countReply. */
 export function recipientNoted(session: object, note: RecipientNote): void {
   recipientNotes.set(session, note);
+}
+
+/** The words of a RCPT's 250 where the relay took the address otherwise than as written (a `+tag` left out), for writeReplies. */
+const acceptedAs = new WeakMap<object, string>();
+
+/** What the 250 to the RCPT being accepted says in place of smtp-server's bare "Accepted". */
+export function recipientAcceptedAs(session: object, text: string): void {
+  acceptedAs.set(session, text);
 }
 
 /**
@@ -1312,7 +1345,8 @@ function readCommands(): void {
 }
 
 /**
- * Every reply passes here once, before smtp-server's send writes it: with its own enhanced code kept, or
+ * Every reply passes here once, before smtp-server's send writes it: a RCPT's 250 in the intake's words (recipientAcceptedAs),
+ * with its own enhanced code kept, or
  * in the catalogue's words and counted where smtp-server made it (smtpServersReplyText), in ASCII
  * (inAscii), coalesced with the other replies of a pipelining client's turn (coalesce), written on a
  * socket the client half-closed (sendOnHalfClosed), then counted against the session's limits
@@ -1323,6 +1357,11 @@ function writeReplies(): void {
   SMTPConnection.prototype.send = function sendReply(code, data, context) {
     let text = data;
     let written = context;
+    const said = code === 250 && context === 'RCPT_TO_OK' ? acceptedAs.get(this.session) : undefined;
+    if (said !== undefined) {
+      acceptedAs.delete(this.session);
+      text = said;
+    }
     if (typeof data === 'string' && ENHANCED_CODE.test(data)) written = false;
     else if (code >= 400 && typeof data === 'string') ({ text, context: written } = smtpServersReplyText(this, code, data, context));
     text = inAscii(text);

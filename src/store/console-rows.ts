@@ -161,15 +161,23 @@ export function activityValues<T>(since: T, bucket: T): T[] {
 const LIKE_SPECIAL = /[\\%_]/g;
 
 /**
+ * What orders two mails stamped in the same ms in the index by Message-ID and time (messages_message_id, schema 38),
+ * which each store built its own way: SQLite's rowid (its index holds it after the time), PostgreSQL's id (its third column).
+ */
+export type MessageIdTie = 'rowid' | 'id';
+
+/**
  * The search as one statement with only the conditions asked for (each can use its index), and its
- * values. A sender is compared without case, by the index messages_sender_lower (schema 35: the sender folded by the
+ * values. Newest first: by id (a UUIDv7, time-ordered), but a search by Message-ID by time then `tie`, the order of its
+ * index, so that a Message-ID under which a device sent 100,000 mails is read a page at a time, never sorted whole;
+ * its next page goes on from the time and `tie` of the page before's last mail (`before`). A sender is compared without case, by the index messages_sender_lower (schema 35: the sender folded by the
  * store's lower(), ASCII letters alone on SQLite, on PostgreSQL as the database's LC_CTYPE folds: every letter under a
  * UTF-8 locale, ASCII alone under C). The typed text is folded two ways and either may match: by that lower() as it is
  * typed (a sender is always found as listed, its capitals lower() keeps, `JÖRG@` on SQLite, as written), and by that
  * lower() after JavaScript's toLowerCase, which folds every letter (a sender stored in lower case is found typed as a
  * name is written, `MÜLLER@` finding `müller@`). Both are values of the index's expression, so it is still read.
  */
-export function searchStatement(search: MessageSearch, limit: number): { sql: string; values: Array<string | number> } {
+export function searchStatement(search: MessageSearch, limit: number, tie: MessageIdTie): { sql: string; values: Array<string | number> } {
   const conditions: string[] = [];
   const values: Array<string | number> = [];
   const add = (condition: string, value: string | number | undefined) => {
@@ -177,7 +185,14 @@ export function searchStatement(search: MessageSearch, limit: number): { sql: st
     conditions.push(condition);
     values.push(value);
   };
-  add('m.id < ?', search.before);
+  const byMessageId = search.messageIdHeader !== undefined;
+  if (byMessageId && search.before !== undefined) {
+    // The time bound alone is the index's range; the pair orders the mails of the page before's last mail's ms.
+    conditions.push(
+      `m.received_at <= (SELECT received_at FROM messages WHERE id = ?) AND (m.received_at, m.${tie}) < (SELECT received_at, ${tie} FROM messages WHERE id = ?)`,
+    );
+    values.push(search.before, search.before);
+  } else add('m.id < ?', search.before);
   add('m.id = ?', search.messageId);
   add('m.message_id_header = ?', search.messageIdHeader);
   const sender = search.sender;
@@ -200,7 +215,8 @@ export function searchStatement(search: MessageSearch, limit: number): { sql: st
   if (search.status) conditions.push(STATUS_CONDITIONS[search.status]);
   values.push(limit);
   const where = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';
-  return { sql: `SELECT m.id, m.received_at, m.envelope_from, m.text, m.duplicate_of FROM messages m ${where} ORDER BY m.id DESC LIMIT ?`, values };
+  const order = byMessageId ? `m.received_at DESC, m.${tie} DESC` : 'm.id DESC';
+  return { sql: `SELECT m.id, m.received_at, m.envelope_from, m.text, m.duplicate_of FROM messages m ${where} ORDER BY ${order} LIMIT ?`, values };
 }
 
 /** The messages whose SMS a page of mails shows: each mail's own, a resubmission's original's. */

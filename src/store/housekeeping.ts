@@ -15,6 +15,8 @@ export interface HousekeepingOptions {
   readonly retentionMs: number | undefined;
   /** `inbound.orphanReportTtl`: delivery reports that matched no SMS for this long are dropped, and the part ids of long SMS sent that long ago. */
   readonly orphanReportTtlMs: number;
+  /** `gateway.failoverRecovery`: a failed gateway host's row outlives it (hostFailureKeptMs). */
+  readonly failoverRecoveryMs: number;
   readonly clock?: () => number;
 }
 
@@ -81,12 +83,13 @@ export class Housekeeping {
         (parts) => parts > 0 && logger.debug({ parts, ttl }, 'inbound: the part ids of long SMS sent more than inbound.orphanReportTtl ago forgotten'),
         failed('inbound: forgetting old part ids of long SMS'),
       );
-    // Mails counted against sending limits and failed logins, past every window (the store's own clock on PostgreSQL).
+    // Mails counted against sending limits and failed logins, past every window, and failed gateway hosts no relay skips
+    // any more (the store's own clock on PostgreSQL).
     await store
-      .pruneSharedState(now)
+      .pruneSharedState(now, this.#options.failoverRecoveryMs)
       .then(
-        (rows) => rows > 0 && logger.debug({ rows }, 'relay: sending-limit counts and failed logins older than a day pruned'),
-        failed('relay: pruning old sending-limit counts and failed logins'),
+        (rows) => rows > 0 && logger.debug({ rows }, 'relay: sending-limit counts, failed logins and failed gateway hosts older than a day pruned'),
+        failed('relay: pruning old sending-limit counts, failed logins and failed gateway hosts'),
       );
   }
 }

@@ -6,6 +6,8 @@ import type {
   BouncedReply,
   ClaimedMail,
   ClaimedSms,
+  FoldedRecipient,
+  LatestSms,
   MailOutcome,
   NewOutgoingMail,
   QuarantinedBody,
@@ -27,15 +29,54 @@ import { DELETED_BY_OPERATOR } from './types.ts';
 
 /** The history line's kind of a number of a mail refused at acceptance while its others were taken (NewMail.refused). */
 export const REFUSED_EVENT = 'refused';
-/**
- * An SMS row that counts as its number having got its text (the alert-storm check): not one failed before
- * any attempt (a list member refused at acceptance, an SMS expired or dropped unsent), so a member who texts
- * START again gets the next alert of the same text.
- */
-export const NEVER_SENT_EXCLUDED = "NOT (o.status = 'failed' AND o.attempts = 0)";
-
 /** Its detail: the address that named it, the number, and why (`oncall@sms.example.com -> +447700900603: not sent: …`). */
 export const refusedDetail = (recipient: RefusedRecipient): string => `${recipient.rcpt} -> ${recipient.number}: ${recipient.reason}`;
+
+/**
+ * The history lines of a number folded by `policy.alertStormWindow` (NewMail.folded): on the folded mail, naming the
+ * earlier one; on the earlier SMS, once (a storm of repeats would bury its history), naming the first repeat.
+ */
+export const FOLDED_EVENT = 'folded';
+export const REPEATED_EVENT = 'repeated';
+export const foldedDetail = (recipient: FoldedRecipient): string =>
+  `${recipient.rcpt} -> ${recipient.number}: the same alert as ${recipient.earlier}, whose SMS the gateway took, within policy.alertStormWindow: not sent again`;
+/** The earlier mail a `folded` line names (foldedDetail), for a link to it; undefined for any other line. */
+export const foldedOnto = (kind: string, detail: string | undefined): string | undefined =>
+  kind === FOLDED_EVENT ? / the same alert as (\S+), whose SMS the gateway took,/.exec(detail ?? '')?.[1] : undefined;
+export const repeatedDetail = (id: string): string =>
+  `the same alert again in ${id}, within policy.alertStormWindow: not sent again (later repeats say so in their own history only)`;
+
+/**
+ * A number's latest SMS with its mail's sender and its conversation's mailbox (Store#latestSmsTo): `number`, the SQL of
+ * the number; `since`, of the window's start. The index outbound_number (number, id) finds it without a sort.
+ */
+export const latestSmsTo = (number: string, since: string): string => `
+  SELECT * FROM (
+    SELECT o.number, o.id AS sms_id, o.message_id, o.status, o.delivery, m.received_at, m.text, m.envelope_from, m.sender_id,
+      m.account, m.gateway_account, m.user_context, c.mailbox
+    FROM outbound o JOIN messages m ON m.id = o.message_id
+    LEFT JOIN conversations c ON c.context = m.user_context AND c.number = o.number
+    WHERE o.number = ${number} ORDER BY o.id DESC LIMIT 1
+  ) latest WHERE received_at >= ${since}`;
+
+/** A row of latestSmsTo as LatestSms: taken by the gateway (sent) with no failure reported since. */
+export function toLatestSms(row: Record<string, unknown>): LatestSms {
+  const optional = (value: unknown) => (value === null || value === undefined ? undefined : String(value));
+  return {
+    number: String(row.number),
+    smsId: Number(row.sms_id),
+    messageId: String(row.message_id),
+    receivedAt: Number(row.received_at),
+    text: String(row.text),
+    envelopeFrom: String(row.envelope_from),
+    senderId: optional(row.sender_id),
+    account: optional(row.account),
+    gatewayAccount: optional(row.gateway_account),
+    userContext: optional(row.user_context),
+    mailbox: optional(row.mailbox),
+    accepted: row.status === 'sent' && row.delivery !== 'failed' && row.delivery !== 'expired',
+  };
+}
 
 /** The history line of a job whose lease was released at start. */
 export const RESUMED_DETAIL = 'was in flight when the relay stopped; may reach the gateway twice';
@@ -139,6 +180,16 @@ export const ONE_DUPLICATE_TAKEN_BACK = 'possible_duplicates = CASE WHEN possibl
  */
 export const sentByReportDetail = (providerId: string) =>
   `id ${providerId}; the gateway's delivery report for it came while it waited to be sent again after an attempt with no answer: that attempt reached the gateway, so it is not sent again`;
+
+/**
+ * The history detail, an SQL expression of the SMS's gateway id (`id`) and the attempt's error (`error`), of an SMS
+ * recorded as sent at its attempt's outcome (both stores): a delivery report that names it came while that attempt was
+ * in flight (sqlite-replies.ts, applyReport), and the attempt then ended with no answer or another retry. The report
+ * proves the gateway took the SMS, so it is not sent again, and the possible duplicate the attempt counted is taken back
+ * (ONE_DUPLICATE_TAKEN_BACK), as for a report that came while it waited (sentByReportDetail).
+ */
+export const sentByReportInFlightDetail = (id: string, error: string) =>
+  `'id ' || ${id} || '; the gateway''s delivery report for it came while an attempt had no answer yet, which then ended with none (' || ${error} || '): the gateway took it, so it is not sent again'`;
 
 /** A delivery report's history detail: its state, and the provider's words for it or else its code (both stores; ADOPT_ORPHANS too). */
 export const reportDetail = (report: { readonly state: string; readonly code: number; readonly said?: string | undefined }) =>
@@ -293,6 +344,14 @@ const attemptCutOff = (clock: string) => `CASE WHEN o.status = 'queued' AND o.le
     SELECT 1 FROM relays r WHERE r.name = o.lease_owner AND (r.stopped_at IS NOT NULL OR r.heartbeat_at < ${clock} - ${RELAY_STALE_MS})
   ) THEN 1 ELSE 0 END AS attempt_cut_off`;
 
+/**
+ * What a delete (by an operator) writes of an SMS whose lease ended still held (its relay stopped with the request in
+ * flight: attemptCutOff): that attempt counts, and as a possible duplicate, as a takeover counts it, for the gateway may
+ * have sent it (SENT_OR_TO_BE_SENT). `cast`: how the store makes the boolean a number (PostgreSQL's `::int`).
+ */
+export const CUT_OFF_ATTEMPT_COUNTED = (cast: string) =>
+  `attempts = attempts + (lease_owner IS NOT NULL)${cast}, possible_duplicates = possible_duplicates + (lease_owner IS NOT NULL)${cast}`;
+
 /** A queued SMS a delete may take: none a relay is attempting now, for the gateway may have it and its answer decides it. */
 export const notBeingSent = (clock: string) => `NOT (${leaseLive(clock)})`;
 
@@ -343,6 +402,31 @@ export function queueTarget(target: QueueTarget): { message: string | null; sms:
  * an operator deleted from the queue (stored as `failed`, DELETED_BY_OPERATOR its last error): no gateway failed it.
  */
 export const SMS_STATUS = `CASE WHEN o.status = 'failed' AND o.last_error = '${DELETED_BY_OPERATOR}' THEN 'deleted' ELSE o.status END`;
+
+/**
+ * Whether an SMS (a row of `outbound`, as `alias`) was sent and not reported failed, may have been sent (an attempt
+ * whose answer was lost, counted in `possible_duplicates`: the gateway may have taken it, whatever came after), or is
+ * still to be sent: a mail with one such SMS is what its resend within `delivery.resubmissionWindow` folds into
+ * (Store#acceptMail, both stores); one whose every SMS failed, expired or was deleted unsent is not, and its resend is
+ * texted. sentOrToBeSent says it of an SmsState.
+ */
+export const SENT_OR_TO_BE_SENT = (alias: string) =>
+  `(${alias}.status = 'queued' OR ${alias}.possible_duplicates > 0 OR (${alias}.status = 'sent' AND (${alias}.delivery IS NULL OR ${alias}.delivery NOT IN ('failed', 'expired'))))`;
+
+/**
+ * Whether the mail `id` is what a resend folds into: one of its SMS is SENT_OR_TO_BE_SENT, or it has no SMS at all (every
+ * number folded by the alert-storm rule into an SMS sent before it: texting its resend would repeat that alert, perhaps
+ * after the recovery that came since).
+ */
+export const MAIL_SENT_OR_TO_BE_SENT = (id: string) =>
+  // One read of the mail's SMS by the index on outbound (message_id, …), no SMS counting as sent: PostgreSQL plans two
+  // EXISTS joined by OR as a subplan with a sequential scan of outbound as its alternative.
+  `(COALESCE((SELECT MAX(CASE WHEN ${SENT_OR_TO_BE_SENT('o')} THEN 1 ELSE 0 END) FROM outbound o WHERE o.message_id = ${id}), 1) = 1)`;
+
+/** SENT_OR_TO_BE_SENT of an SMS as smsOf gives it. */
+export function sentOrToBeSent(sms: Pick<SmsState, 'status' | 'delivery' | 'possibleDuplicates'>): boolean {
+  return sms.status === 'queued' || sms.possibleDuplicates > 0 || (sms.status === 'sent' && sms.delivery !== 'failed' && sms.delivery !== 'expired');
+}
 
 /** What smsOf selects of `outbound o` joined to `messages m`, in both stores, leases judged by `clock`. */
 export const smsStateColumns = (

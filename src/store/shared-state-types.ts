@@ -41,6 +41,16 @@ export function exceededLimit(limits: RateLimitSettings, counts: RateCounts, par
   return undefined;
 }
 
+/**
+ * How long a failed host's row is kept: past this relay's `gateway.failoverRecovery` it skips the host for no relay of
+ * that setting or a shorter one, of whatever version, but a day at least, so that a relay whose setting differs for a
+ * while (changed on one relay first) is not cut short. One whose setting is longer than both (relays do not compare it)
+ * may see its row go early and try the host once again before its time: one failed request, failed over at once. Rows of hosts no longer configured, or keyed as an older relay keyed them (docs/several-relays.md), go then.
+ */
+export function hostFailureKeptMs(failoverRecoveryMs: number): number {
+  return Math.max(RATE_DAY_MS, failoverRecoveryMs);
+}
+
 /** A provider's account refused by its gateway: sending paused, one probe due at `nextProbeAt`. */
 export interface SharedPause {
   readonly provider: string;
@@ -52,6 +62,7 @@ export interface SharedPause {
 /** A gateway host that failed in a way that proves the request did not get through. */
 export interface SharedHostFailure {
   readonly provider: string;
+  /** The host's key (Gateway.hostKeys); in a row an older relay wrote, its URL as that relay showed or configured it. */
   readonly endpoint: string;
   readonly failedAt: number;
 }
@@ -100,6 +111,10 @@ export interface SharedStateStore {
   resumeAccount(provider: string, now: number): Promise<{ readonly reason: string; readonly since: number } | undefined>;
   markHostFailed(provider: string, endpoint: string, now: number): Promise<void>;
   markHostWorking(provider: string, endpoint: string): Promise<void>;
-  /** Forgets counted mails and failed logins older than a day (every window is shorter); returns how many. */
-  pruneSharedState(now: number): Promise<number>;
+  /**
+   * Forgets counted mails and failed logins older than a day (every window is shorter), and failed hosts older than a
+   * day and than `failoverRecoveryMs` (a host no relay skips any more: one no longer configured, or keyed as an older
+   * relay keyed it, is never marked working again); returns how many.
+   */
+  pruneSharedState(now: number, failoverRecoveryMs: number): Promise<number>;
 }

@@ -7,6 +7,7 @@ import {
   dueLeftSql,
   leasedLeftSql,
   notBeingSent,
+  CUT_OFF_ATTEMPT_COUNTED,
   type QueuedRow,
   queuedColumns,
   queueTarget,
@@ -92,8 +93,9 @@ export function prepareAdminStatements(db: Database) {
       UPDATE outbound SET next_attempt_at = @now, updated_at = @now
       WHERE status = 'queued' AND held = 0 AND lease_owner IS NULL AND next_attempt_at > @now AND @message IS NOT NULL AND ${TARGET} RETURNING id, message_id`),
     dueLeft: db.prepare(dueLeftSql('@now', TARGET)),
+    // An ended lease still held is an attempt whose answer was lost (CUT_OFF_ATTEMPT_COUNTED).
     remove: db.prepare(`
-      UPDATE outbound SET status = 'failed', last_error = '${DELETED_BY_OPERATOR}', lease_owner = NULL, updated_at = @now
+      UPDATE outbound SET status = 'failed', last_error = '${DELETED_BY_OPERATOR}', ${CUT_OFF_ATTEMPT_COUNTED('')}, lease_owner = NULL, updated_at = @now
       WHERE status = 'queued' AND ${notBeingSent(SQLITE_NOW_MS)} AND ${TARGET} RETURNING id, message_id`),
     leasedLeft: db.prepare(leasedLeftSql(SQLITE_NOW_MS, "@action = 'delete'", TARGET)),
     actionEvent: db.prepare('INSERT INTO events (at, message_id, sms_id, kind, detail) VALUES (?, ?, ?, ?, ?)'),

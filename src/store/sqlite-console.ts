@@ -160,7 +160,7 @@ export class SqliteConsoleStore implements ConsoleStore {
 
   async searchMessages(search: MessageSearch, limit: number): Promise<MessageSummary[]> {
     return this.#answer(() => {
-      const { sql, values } = searchStatement(search, limit);
+      const { sql, values } = searchStatement(search, limit, 'rowid');
       // One prepared statement per shape of search.
       let statement = this.#searches.get(sql);
       if (!statement) {

@@ -89,9 +89,13 @@ export interface OutboundForReport {
   sent_at: number | null;
 }
 
-/** An SMS found by its message (outboundOfMessage): `queued` is waiting to be sent again. */
-interface OutboundOfMessage extends OutboundForReport {
-  status: 'sent' | 'queued';
+/**
+ * The SMS a report is about (outboundForReport, outboundOfMessage): `queued` is waiting to be sent again, or in
+ * flight (leased: `lease_owner`), where a report that names it is the proof its attempt's outcome decides by.
+ */
+interface ReportedSms extends OutboundForReport {
+  status: 'sent' | 'queued' | 'failed' | 'expired';
+  lease_owner: string | null;
 }
 
 export function toConversation(row: ConversationRow | undefined): Conversation | undefined {
@@ -200,21 +204,31 @@ export function prepareReplyStatements(db: Database) {
       VALUES (@provider, @provider_id, @number, @code, @state, @said, @received_at, @sms_id)
       ${REPORT_CONFLICT}`),
     outboundForReport: db.prepare(`
-      SELECT o.id, o.message_id, o.delivery, o.notify, m.report_all, m.gateway_account, ${SENT_AT} FROM outbound o JOIN messages m ON m.id = o.message_id
+      SELECT o.id, o.message_id, o.delivery, o.notify, m.report_all, m.gateway_account, ${SENT_AT}, o.status, o.lease_owner
+      FROM outbound o JOIN messages m ON m.id = o.message_id
       WHERE o.provider_id = ? AND o.number = ? ORDER BY ${REPORT_TARGET_ORDER} LIMIT 1`),
     numbersSentUnder: db.prepare(
       'SELECT number FROM outbound WHERE provider_id = ? UNION SELECT number FROM sent_parts WHERE provider = ? AND part_id = ? ORDER BY number',
     ),
     /**
      * The SMS of a message to a number, by the relay's own reference (NewDeliveryReport.messageId), while
-     * no gateway's id names it: sent without one, or waiting to be sent again. One sent under another id
-     * (a retry's, another provider's after a failover) is that id's: a report of an earlier attempt must
-     * not decide it.
+     * no gateway's id names it: sent without one, or queued (waiting to be sent again, or in flight). One sent
+     * under another id (a retry's, another provider's after a failover) is that id's: a report of an earlier
+     * attempt must not decide it.
      */
     outboundOfMessage: db.prepare(`
-      SELECT o.id, o.message_id, o.delivery, o.notify, m.report_all, m.gateway_account, ${SENT_AT}, o.status FROM outbound o JOIN messages m ON m.id = o.message_id
+      SELECT o.id, o.message_id, o.delivery, o.notify, m.report_all, m.gateway_account, ${SENT_AT}, o.status, o.lease_owner
+      FROM outbound o JOIN messages m ON m.id = o.message_id
       WHERE o.message_id = ? AND o.number = ? AND COALESCE(o.provider_id, '') = ''
-        AND (o.status = 'sent' OR (o.status = 'queued' AND o.lease_owner IS NULL AND o.held = 0))`),
+        AND (o.status = 'sent' OR (o.status = 'queued' AND o.held = 0))`),
+    /**
+     * An SMS in flight named by a report (applyReport): it takes the report's id, which its attempt's outcome reads as the
+     * proof that the gateway took it (sqlite.ts, recordSmsOutcomes), and the report's tracking id unless it has one. A
+     * queued SMS has no gateway id otherwise. The first report's id stays.
+     */
+    reportedInFlight: db.prepare(
+      "UPDATE outbound SET provider_id = ?, tracking_id = COALESCE(tracking_id, ?) WHERE id = ? AND status = 'queued' AND COALESCE(provider_id, '') = ''",
+    ),
     sentByReport: db.prepare(
       `UPDATE outbound SET status = 'sent', provider_id = ?, tracking_id = COALESCE(tracking_id, ?), last_error = NULL, updated_at = ?, ${ONE_DUPLICATE_TAKEN_BACK} WHERE id = ?`,
     ),
@@ -345,26 +359,35 @@ export const advancedOf = (target: OutboundForReport) => ({
   sentAt: target.sent_at ?? undefined,
 });
 
-/** Records a report and moves its SMS forward when it can; an early report waits for its SMS. */
+/**
+ * Records a report and moves its SMS forward when it can; an early report waits for its SMS. A report of an SMS
+ * still queued proves an attempt reached the gateway: one waiting to be sent again is recorded as sent now; one in
+ * flight keeps the report as an orphan, and its attempt's outcome decides (sqlite.ts, recordSmsOutcomes): a send
+ * answer adopts it as any early report, an attempt that ends without one records the SMS as sent and adopts it.
+ */
 export function applyReport(sql: ReplyStatements, report: NewDeliveryReport): DeliveryReportResult {
-  const byId = (id: string) => sql.outboundForReport.get(id, report.number) as OutboundForReport | undefined;
+  const byId = (id: string) => sql.outboundForReport.get(id, report.number) as ReportedSms | undefined;
   const current = byId(report.providerId);
   const former = current === undefined && report.formerId !== undefined ? byId(report.formerId) : undefined;
   const byReference =
     current !== undefined || former !== undefined || report.messageId === undefined
       ? undefined
-      : (sql.outboundOfMessage.get(report.messageId, report.number) as OutboundOfMessage | undefined);
-  const target = current ?? former ?? byReference;
-  if (byReference?.status === 'queued') {
+      : (sql.outboundOfMessage.get(report.messageId, report.number) as ReportedSms | undefined);
+  const found = current ?? former ?? byReference;
+  // Kept under the id that found its SMS, so that a repeat is one and no orphan is left under the other.
+  const keptUnder = former ? (report.formerId ?? report.providerId) : report.providerId;
+  const inFlight = found?.status === 'queued' && found.lease_owner !== null;
+  if (inFlight) sql.reportedInFlight.run(keptUnder, report.trackingId ?? null, found.id);
+  else if (found?.status === 'queued') {
     // Its report proves the attempt with no answer reached the gateway: sent, with the reports that came before this one.
-    sql.sentByReport.run(report.providerId, report.trackingId ?? null, report.receivedAt, byReference.id);
-    sql.smsEvent.run(report.receivedAt, 'sent', sentByReportDetail(report.providerId), byReference.id);
-    adoptOrphans(sql, byReference.id, report.number, report.providerId, report.receivedAt);
+    sql.sentByReport.run(keptUnder, report.trackingId ?? null, report.receivedAt, found.id);
+    sql.smsEvent.run(report.receivedAt, 'sent', sentByReportDetail(keptUnder), found.id);
+    adoptOrphans(sql, found.id, report.number, keptUnder, report.receivedAt);
   }
+  const target = inFlight ? undefined : found;
   const { changes } = sql.insertReport.run({
     provider: report.provider,
-    // Kept under the id that found its SMS, so that a repeat is one and no orphan is left under the other.
-    provider_id: former ? report.formerId : report.providerId,
+    provider_id: keptUnder,
     number: report.number,
     code: report.code,
     state: report.state,

@@ -14,6 +14,7 @@ import {
   type RateLimitSettings,
   type RateTaken,
   type SharedGatewayState,
+  hostFailureKeptMs,
 } from './shared-state-types.ts';
 
 export function prepareSharedStateStatements(db: Database) {
@@ -41,6 +42,7 @@ export function prepareSharedStateStatements(db: Database) {
     hostWorking: db.prepare('DELETE FROM gateway_host_failures WHERE provider = ? AND endpoint = ?'),
     pruneRates: db.prepare('DELETE FROM rate_events WHERE at <= ?'),
     pruneLogins: db.prepare('DELETE FROM login_failures WHERE at <= ?'),
+    pruneHostFailures: db.prepare('DELETE FROM gateway_host_failures WHERE failed_at <= ?'),
   };
 }
 
@@ -79,6 +81,7 @@ export function claimProbe(sql: SharedStateStatements, provider: string, probeIn
 }
 
 /** Runs inside a write transaction. */
-export function pruneSharedState(sql: SharedStateStatements, now: number): number {
-  return sql.pruneRates.run(now - RATE_DAY_MS).changes + sql.pruneLogins.run(now - RATE_DAY_MS).changes;
+export function pruneSharedState(sql: SharedStateStatements, now: number, failoverRecoveryMs: number): number {
+  const hostsBefore = now - hostFailureKeptMs(failoverRecoveryMs);
+  return sql.pruneRates.run(now - RATE_DAY_MS).changes + sql.pruneLogins.run(now - RATE_DAY_MS).changes + sql.pruneHostFailures.run(hostsBefore).changes;
 }

@@ -62,10 +62,17 @@ import {
   smsStateColumns,
   toClaimedSms,
   toSmsState,
-  NEVER_SENT_EXCLUDED,
+  FOLDED_EVENT,
+  foldedDetail,
+  latestSmsTo,
+  REPEATED_EVENT,
+  repeatedDetail,
+  toLatestSms,
   countedByProvider,
   quarantineColumn,
   ONE_DUPLICATE_TAKEN_BACK,
+  sentByReportInFlightDetail,
+  MAIL_SENT_OR_TO_BE_SENT,
 } from './rows.ts';
 import {
   type AdminStatements,
@@ -109,6 +116,7 @@ import type {
   Conversation,
   DeliveryReportResult,
   DueNotice,
+  LatestSms,
   NewDeliveryReport,
   InboundPosition,
   NewInbound,
@@ -486,7 +494,10 @@ export class SqliteStore implements Store {
   acceptMail(mail: NewMail, reports: readonly NewOutgoingMail[] = []): Promise<{ duplicateOf: string | undefined }> {
     return this.#write(() => {
       const sql = this.#sql;
-      const original = mail.resubmission ? resubmitted(sql.findResubmitted, mail, mail.resubmission) : undefined;
+      const found = mail.resubmission ? resubmitted(sql.findResubmitted, mail, mail.resubmission) : undefined;
+      // A mail none of whose SMS was sent, may have been or is still to be sent (every one failed, expired or deleted
+      // unsent) is not what a resend repeats: folded, it would never be texted (rows.ts, MAIL_SENT_OR_TO_BE_SENT).
+      const original = found && (sql.sentOrToBeSent.get({ id: found.id }) as { sent: number }).sent === 1 ? found : undefined;
       sql.insertMessage.run({
         id: mail.id,
         received_at: mail.receivedAt,
@@ -534,6 +545,10 @@ export class SqliteStore implements Store {
       for (const recipient of mail.refused ?? []) {
         const { lastInsertRowid } = sql.insertRefusedSms.run({ ...row(recipient), reason: recipient.reason });
         sql.insertEvent.run(mail.receivedAt, mail.id, lastInsertRowid, REFUSED_EVENT, refusedDetail(recipient));
+      }
+      for (const folded of mail.folded ?? []) {
+        sql.insertEvent.run(mail.receivedAt, mail.id, null, FOLDED_EVENT, foldedDetail(folded));
+        sql.insertRepeated.run({ at: mail.receivedAt, earlier: folded.earlier, sms: folded.earlierSms, detail: repeatedDetail(mail.id) });
       }
       this.#insertMail(reports, Date.now());
       if (mail.conversation && mail.sms.userContext) recordConversation(this.#replies, mail, mail.conversation, mail.sms.userContext);
@@ -608,13 +623,23 @@ export class SqliteStore implements Store {
             adoptOrphans(this.#replies, outcome.smsId, sms.number, outcome.providerId, now);
             break;
           }
-          case 'retry':
-            sql.smsRetry.run(outcome.nextAttemptAt, outcome.error, outcome.attempted ? 1 : 0, outcome.possibleDuplicate ? 1 : 0, now, outcome.smsId);
-            sql.insertEventForSms.run(now, 'deferred', attemptDetail(outcome), outcome.smsId);
+          case 'retry': {
+            const counts = [outcome.attempted ? 1 : 0, outcome.possibleDuplicate ? 1 : 0] as const;
+            if (sql.smsRetry.run(outcome.nextAttemptAt, outcome.error, ...counts, now, outcome.smsId).changes > 0) {
+              sql.insertEventForSms.run(now, 'deferred', attemptDetail(outcome), outcome.smsId);
+              break;
+            }
+            // Not queued again: a report that names it came while this attempt was in flight (sqlite-replies.ts, applyReport),
+            // which proves the gateway took it. Sent under the report's id, with the reports that came before this outcome.
+            const sms = sql.smsSentByReport.get(...counts, now, outcome.smsId) as (SentSms & { provider_id: string }) | undefined;
+            if (!sms) break; // an SMS no longer in the store
+            sql.insertSentByReportEvent.run(now, attemptDetail(outcome), outcome.smsId);
+            adoptOrphans(this.#replies, outcome.smsId, sms.number, sms.provider_id, now);
             break;
+          }
           case 'failed':
           case 'expired':
-            sql.smsFinal.run(outcome.kind, outcome.error, outcome.attempted === false ? 0 : 1, now, outcome.smsId);
+            sql.smsFinal.run(outcome.kind, outcome.error, outcome.attempted === false ? 0 : 1, outcome.possibleDuplicate ? 1 : 0, now, outcome.smsId);
             sql.insertEventForSms.run(now, outcome.kind, attemptDetail(outcome), outcome.smsId);
             break;
         }
@@ -860,8 +885,13 @@ export class SqliteStore implements Store {
     return erased;
   }
 
-  async numbersSentText(numbers: readonly string[], text: string, since: number): Promise<ReadonlySet<string>> {
-    return this.#read(() => new Set(numbers.filter((number) => this.#sql.sentText.get(number, text, since) !== undefined)));
+  async latestSmsTo(numbers: readonly string[], since: number): Promise<readonly LatestSms[]> {
+    return this.#read(() =>
+      numbers.flatMap((number) => {
+        const row = this.#sql.latestSmsTo.get({ number, since }) as Record<string, unknown> | undefined;
+        return row ? [toLatestSms(row)] : [];
+      }),
+    );
   }
 
   async queueStats(now: number): Promise<QueueStats> {
@@ -1081,8 +1111,8 @@ export class SqliteStore implements Store {
     return this.#write(() => void this.#shared.hostWorking.run(provider, endpoint));
   }
 
-  pruneSharedState(now: number): Promise<number> {
-    return this.#write(() => shared.pruneSharedState(this.#shared, now));
+  pruneSharedState(now: number, failoverRecoveryMs: number): Promise<number> {
+    return this.#write(() => shared.pruneSharedState(this.#shared, now, failoverRecoveryMs));
   }
 
   rescheduleBeyond(now: number, longest: LongestWaits, stepMs: number, setSince: number): Promise<Rescheduled> {
@@ -1340,6 +1370,7 @@ function prepareStatements(db: Database) {
         date_header = @date AS requeued, duplicate_of IS NOT NULL AS repeat, text IS NOT @text OR subject IS NOT @subject AS other
       FROM messages WHERE message_id_header = @message_id_header AND received_at >= @since
       ORDER BY received_at DESC, rowid DESC ${sqliteLimit('@rows')}`),
+    sentOrToBeSent: db.prepare(`SELECT ${MAIL_SENT_OR_TO_BE_SENT('@id')} AS sent`),
     insertSms: db.prepare(`
       INSERT INTO outbound (message_id, number, rcpt, notify, orcpt, status, next_attempt_at, updated_at)
       VALUES (@message_id, @number, @rcpt, @notify, @orcpt, 'queued', @due, @now)`),
@@ -1397,14 +1428,23 @@ function prepareStatements(db: Database) {
     smsSent: db.prepare(`
       UPDATE outbound SET status = 'sent', provider_id = ?, tracking_id = ?, attempts = attempts + 1, lease_owner = NULL,
         last_error = NULL, updated_at = ? WHERE id = ? RETURNING number, message_id`),
+    // A queued SMS has no gateway id unless a report named it in flight (smsSentByReport).
     smsRetry: db.prepare(`
       UPDATE outbound SET next_attempt_at = ?, last_error = ?, attempts = attempts + ?,
-        possible_duplicates = possible_duplicates + ?, lease_owner = NULL, updated_at = ? WHERE id = ?`),
+        possible_duplicates = possible_duplicates + ?, lease_owner = NULL, updated_at = ? WHERE id = ? AND NOT (status = 'queued' AND COALESCE(provider_id, '') <> '')`),
+    /** A retry's SMS that a report named while its attempt was in flight: sent (ONE_DUPLICATE_TAKEN_BACK after the attempt's count). */
+    smsSentByReport: db.prepare(`
+      UPDATE outbound SET status = 'sent', attempts = attempts + ?, possible_duplicates = MAX(possible_duplicates + ? - 1, 0), lease_owner = NULL,
+        last_error = NULL, updated_at = ? WHERE id = ? AND status = 'queued' AND provider_id <> '' RETURNING number, message_id, provider_id`),
+    insertSentByReportEvent: db.prepare(`
+      INSERT INTO events (at, message_id, sms_id, kind, detail)
+      SELECT ?, message_id, id, 'sent', ${sentByReportInFlightDetail('provider_id', '?')} FROM outbound WHERE id = ?`),
     addAttempts: db.prepare('UPDATE outbound SET attempts = attempts + ?, possible_duplicates = possible_duplicates + ? WHERE id = ?'),
     resendRecognised: db.prepare(`UPDATE outbound SET ${ONE_DUPLICATE_TAKEN_BACK} WHERE id = ?`),
+    // A report that named it in flight stays an orphan: the gateway's answer or the SMS's age decided (provider_id: smsSentByReport).
     smsFinal: db.prepare(`
-      UPDATE outbound SET status = ?, last_error = ?, attempts = attempts + ?, lease_owner = NULL,
-        updated_at = ? WHERE id = ?`),
+      UPDATE outbound SET status = ?, last_error = ?, attempts = attempts + ?, possible_duplicates = possible_duplicates + ?,
+        lease_owner = NULL, provider_id = NULL, updated_at = ? WHERE id = ?`),
     leasedSmsIds: db.prepare(`SELECT id FROM outbound WHERE ${STALE_LEASES}`),
     releaseSms: db.prepare(`
       UPDATE outbound SET lease_owner = NULL, next_attempt_at = MIN(next_attempt_at, ?),
@@ -1450,9 +1490,10 @@ function prepareStatements(db: Database) {
     ping: db.prepare('SELECT 1'),
     probe: db.prepare("INSERT INTO control (key, value) VALUES ('write_probe', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
     unprobe: db.prepare("DELETE FROM control WHERE key = 'write_probe'"),
-    sentText: db.prepare(`
-      SELECT 1 FROM outbound o JOIN messages m ON m.id = o.message_id
-      WHERE o.number = ? AND m.text = ? AND m.received_at >= ? AND ${NEVER_SENT_EXCLUDED} LIMIT 1`),
+    latestSmsTo: db.prepare(latestSmsTo('@number', '@since')),
+    insertRepeated: db.prepare(`
+      INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT @at, @earlier, @sms, '${REPEATED_EVENT}', @detail
+      WHERE NOT EXISTS (SELECT 1 FROM events WHERE message_id = @earlier AND sms_id = @sms AND kind = '${REPEATED_EVENT}')`),
     purgeMessages: db.prepare(`
       UPDATE messages SET text = '', headers = '', subject = NULL
       WHERE received_at < ? AND (text != '' OR headers != '')

@@ -19,7 +19,8 @@ export interface Store extends ReplyStore, ReassemblyStore, SharedStateStore, Cl
    * fingerprint (the same numbers and text) and its Subject, and either its Date as written (a server's queued retry of
    * it, whatever came between) or no mail under that Message-ID since then, to ANY numbers, with another text or Subject
    * (a stored resubmission, its original again, breaks no chain); at most `rows` mails are read, newest first, past
-   * them none folds (a possible duplicate, never a loss). So a client rebuilding its resend with a new Date after a lost
+   * them none folds (a possible duplicate, never a loss). Not one none of whose SMS was sent or is still to be sent
+   * (rows.ts, SENT_OR_TO_BE_SENT: every one failed, expired or deleted): its resend is texted, as nothing else would be. So a client rebuilding its resend with a new Date after a lost
    * 250 is texted once unless another alert came between. A UPS reusing one Message-ID (on battery, restored, on
    * battery again, each with its Date) is texted each alert, whoever
    * the restored went to (all, some, or each number in a transaction of its own); per-recipient transactions of one mail
@@ -53,6 +54,8 @@ export interface Store extends ReplyStore, ReassemblyStore, SharedStateStore, Cl
    * line (`late answer: from <owner>, after its lease was taken over: …`), and the reports queued with it about its message are dropped.
    * Without `owner`, every outcome is the SMS's. Resolves with the ids of the outcomes kept as late answers
    * (none without `owner`): the dispatcher lets such an answer change nothing of the provider's shared state either.
+   * A retry of an SMS a delivery report named while its attempt was in flight (NewDeliveryReport.messageId) records it
+   * sent with that report instead, which proves the gateway took it: it is not queued again.
    */
   recordSmsOutcomes(outcomes: readonly SmsOutcome[], mail?: readonly NewOutgoingMail[], owner?: string): Promise<readonly number[]>;
 
@@ -215,6 +218,38 @@ export interface NewMail {
    * stored as failed SMS with their reason, never sent, so its history and the console name them; none = [].
    */
   readonly refused?: readonly RefusedRecipient[] | undefined;
+  /**
+   * Its numbers left out of `recipients` by `policy.alertStormWindow` (src/acceptance/alert-storm.ts), each with the
+   * earlier SMS that stands for it: stored as history lines only (a `folded` line on this mail, a `repeated` line on
+   * that SMS unless it has one), in the mail's transaction and not for a resubmission; none = [].
+   */
+  readonly folded?: readonly FoldedRecipient[] | undefined;
+}
+
+/** A number of a mail not sent again (NewMail.folded): the earlier mail and its SMS to that number, which stand for it. */
+export interface FoldedRecipient extends NewRecipient {
+  readonly earlier: string;
+  readonly earlierSms: number;
+}
+
+/**
+ * A number's latest SMS (ReplyStore#latestSmsTo) and what decides whether a mail repeats it (src/acceptance/alert-storm.ts):
+ * its mail's text and sender, where the phone's replies to it go (`mailbox`, its conversation's; undefined: none), and
+ * whether the gateway took it with no failure reported since (`accepted`).
+ */
+export interface LatestSms {
+  readonly number: string;
+  readonly smsId: number;
+  readonly messageId: string;
+  readonly receivedAt: number;
+  readonly text: string;
+  readonly envelopeFrom: string;
+  readonly senderId: string | undefined;
+  readonly account: string | undefined;
+  readonly gatewayAccount: string | undefined;
+  readonly userContext: string | undefined;
+  readonly mailbox: string | undefined;
+  readonly accepted: boolean;
 }
 
 /** A number of a mail refused at acceptance (NewMail.refused): why, in words, as its bounce says. */
@@ -335,8 +370,19 @@ export type SmsOutcome = FailedOver &
         readonly possibleDuplicate?: boolean;
         readonly via?: string;
       }
-    /** `attempted: false`: given up without a request (an expiry or an opt-out found before sending), so no attempt is counted; `via`: attemptDetail's. */
-    | { readonly smsId: number; readonly kind: 'failed' | 'expired'; readonly error: string; readonly attempted?: boolean; readonly via?: string }
+    /**
+     * `attempted: false`: given up without a request (an expiry or an opt-out found before sending), so no attempt is counted;
+     * `possibleDuplicate`: given up at the maximum age after a request whose answer was lost (it may have been sent, as a
+     * retry's); `via`: attemptDetail's.
+     */
+    | {
+        readonly smsId: number;
+        readonly kind: 'failed' | 'expired';
+        readonly error: string;
+        readonly attempted?: boolean;
+        readonly possibleDuplicate?: boolean;
+        readonly via?: string;
+      }
   );
 
 /** The history line of a request that failed over (FailedOver). */
@@ -552,8 +598,10 @@ export interface NewDeliveryReport {
   readonly formerId?: string | undefined;
   /**
    * The relay message the report names by the relay's own reference (StatusReport.messageId): its SMS to
-   * `number` is matched when the ids find none and no id names it, if sent, or if waiting to be sent again (not leased): then
-   * recorded as sent with this report, as the gateway took an earlier attempt.
+   * `number` is matched when the ids find none and no id names it, if sent, or if queued: waiting to be sent again (not
+   * leased), then recorded as sent with this report, as the gateway took an earlier attempt; or in flight (leased),
+   * then the report is kept as an orphan and the attempt's outcome decides (recordSmsOutcomes: an outcome other than
+   * sent or a final failure records the SMS sent with it).
    */
   readonly messageId?: string | undefined;
   /** The tracking id an SMS recorded sent by this report gets unless it has one (StatusReport.trackingId). */
@@ -659,8 +707,8 @@ export interface ReplyStore {
   acceptInbound(inbound: NewInbound): Promise<{ readonly duplicate: boolean }>;
   /** Keeps a request no parser understood, its body as received; its id is what `smsrelay quarantine show` takes. */
   quarantine(request: QuarantinedRequest): Promise<number>;
-  /** Which of `numbers` got exactly `text` from a mail accepted since `since` (alert storms). */
-  numbersSentText(numbers: readonly string[], text: string, since: number): Promise<ReadonlySet<string>>;
+  /** The latest SMS (the highest id) to each of `numbers` that has one, if its mail was accepted since `since` (alert storms). */
+  latestSmsTo(numbers: readonly string[], since: number): Promise<readonly LatestSms[]>;
   /** The number texted STOP (and not START since). */
   isOptedOut(number: string): Promise<boolean>;
   /** The keyword the number texted to opt out, as kept (`UNSUBSCRIBE`, `STOP`); undefined when it is not opted out. */

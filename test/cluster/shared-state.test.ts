@@ -13,6 +13,8 @@ const HOUR_MS = 60 * RATE_MINUTE_MS;
 const SLACK_MS = 1_500;
 /** Reads of one pause: enough that reads converted each with its own round trip differ at least once. */
 const READS = 50;
+/** `gateway.failoverRecovery`'s default. */
+const RECOVERY_MS = 300_000;
 
 /** Each time field within SLACK_MS of the expected one, every other field equal. */
 function assertTimes<T extends object>(actual: readonly T[], expected: readonly T[]): void {
@@ -100,8 +102,8 @@ forEachStore((kind) => {
     await store.takeRate('account:ops', { perDay: 100 }, 1, start);
     await store.addAuthFailure('192.0.2.7', 'erp', HOUR_MS, start);
     await store.takeRate('account:ops', { perDay: 100 }, 1, start + HOUR_MS);
-    assert.equal(await store.pruneSharedState(start + RATE_DAY_MS + SLACK_MS), 2);
-    assert.equal(await store.pruneSharedState(start + RATE_DAY_MS + SLACK_MS), 0);
+    assert.equal(await store.pruneSharedState(start + RATE_DAY_MS + SLACK_MS, RECOVERY_MS), 2);
+    assert.equal(await store.pruneSharedState(start + RATE_DAY_MS + SLACK_MS, RECOVERY_MS), 0);
     const counts = await store.takeRate('account:ops', { perDay: 1 }, 1, start + RATE_DAY_MS + SLACK_MS);
     assert.equal(counts.taken || counts.counts.today, 1, 'the newer mail is kept');
   });
@@ -189,6 +191,16 @@ forEachStore((kind) => {
     );
     await store.markHostWorking('intellisms', 'https://primary.example');
     assertTimes((await store.gatewayState(start + 3_000)).failures, [{ provider: 'vonage', endpoint: 'https://rest.example', failedAt: start + 2_000 }]);
+  });
+
+  test(`${kind.name}: a failed host is forgotten past a day and gateway.failoverRecovery, whatever its key: one no longer configured, or an older relay's`, async () => {
+    const store = await fresh();
+    await store.markHostFailed('intellisms', 'https://gone.example/?key=***', start);
+    await store.markHostFailed('intellisms', 'sha256:aa', start + HOUR_MS);
+    const later = start + RATE_DAY_MS + SLACK_MS;
+    assert.equal(await store.pruneSharedState(later, 2 * RATE_DAY_MS), 0, 'kept while failoverRecovery is longer than a day');
+    assert.equal(await store.pruneSharedState(later, RECOVERY_MS), 1);
+    assertTimes((await store.gatewayState(later)).failures, [{ provider: 'intellisms', endpoint: 'sha256:aa', failedAt: start + HOUR_MS }]);
   });
 
   test(`${kind.name}: the shared state survives a restart`, async () => {

@@ -10,6 +10,7 @@ import { querySecrets } from '../../src/config/secrets.ts';
 import { hashPassword } from '../../src/policy/passwords.ts';
 import { twilioPlugin } from '../../src/providers/twilio/index.ts';
 import { removeDir, tempDir } from '../helpers/relay.ts';
+import { secretParts, yamlSpecialSecrets } from '../helpers/yaml-secrets.ts';
 
 const dirs: string[] = [];
 after(() => dirs.forEach(removeDir));
@@ -709,6 +710,105 @@ describe('config', () => {
     const lines = problems({}, 'smtp:\n  port: [1,\n');
     assert.equal(lines.length, 1);
     assert.match(lines[0] ?? '', /smsrelay\.yaml:\d+: /);
+  });
+
+  test("anchors, aliases and tags are faults in the relay's words, naming the setting, its line and the fix, never the name they carry (a password's rest)", () => {
+    const said = (yaml: string) =>
+      problems({}, `gateway:\n  provider: intellisoftware\n  username: acme\n${yaml}`).map((line) => line.replace(/^\S*smsrelay\.yaml/, ''));
+    const quoteIt = "write it in single quotes ('…', a ' inside written twice)";
+    const alias = `a value starting with * is read by YAML as an alias (a repeat of an earlier value marked &name), and no such &name comes before it: ${quoteIt}`;
+    const anchor = `a value starting with & is read by YAML as an anchor (a name for the value after it, for an alias *name to repeat), and no alias repeats it: ${quoteIt}`;
+    const tag = `a value starting with ! is read by YAML as a tag (a type for the value after it), one the settings cannot take: ${quoteIt}`;
+    // The package throws reading it, its message quoting the name.
+    assert.deepEqual(said('  password: *Xk9$2pQ-r7\n'), [`:4: gateway.password: ${alias}`]);
+    assert.deepEqual(said('  password:\n    - a\n    - *Xk9pQ\n'), [`:6: gateway.password.1: ${alias}`]);
+    // A key of a {…} on one line may be the value's text: its setting is named up to it.
+    assert.deepEqual(said('  password: [a, {b: *Xk9pQ}]\n'), [`:4: gateway.password: ${alias}`]);
+    assert.deepEqual(said('  password: {Xk9pQr7, Xk9pQr7}\n'), [':4: gateway.password: a key in its {…} given twice, at lines 4 and 4: keep one']);
+    // Read without a word as an empty value (before a value it is a warning: the next test).
+    assert.deepEqual(said('  password: &Xk9$2pQ-r7\n'), [`:4: gateway.password: ${anchor}`]);
+    // A warning only in the package: the value read without the tag, or empty.
+    assert.deepEqual(said('  password: !Xk9pQr7 tagged\n'), [`:4: gateway.password: ${tag}`]);
+    assert.deepEqual(said('  password: !Xk9pQr7\n'), [`:4: gateway.password: ${tag}`]);
+    assert.deepEqual(said('  password: !!int Xk9pQr7\n'), [`:4: gateway.password: ${tag}`]);
+    // Whatever the package makes of the rest of the line, the value's first character is said, not a token of it.
+    assert.deepEqual(said('  password: *Xk9 pQ r7\n'), [
+      `:4: gateway.password: a value starting with * is read by YAML as an alias (a repeat of an earlier value marked &name), not as text: ${quoteIt}`,
+    ]);
+    assert.deepEqual(said('  password: |Xk9 pQ r7\n'), [
+      `:4: gateway.password: a value starting with | is read by YAML as a block of text on the lines below it, not as text: ${quoteIt}`,
+    ]);
+    assert.deepEqual(said("  password: 'Xk9pQr7\nhttp:\n  port: 8080\n"), [
+      ":4: gateway.password: a value starting with ' is not closed by a ' on its line (it runs on to the end of the file): a ' inside single quotes is written twice ('it''s')",
+    ]);
+    assert.deepEqual(said("  password: 'Xk9'pQ'r7\n"), [
+      ":4: gateway.password: a value starting with ' is read by YAML as quoted text, which ends at the next ': a ' inside single quotes is written twice ('it''s')",
+    ]);
+    assert.deepEqual(said('  password: &a [*a]\n'), [
+      ':4: gateway.password: an alias (*name) inside the very value it repeats, which would never end: write the value out',
+    ]);
+    // A few lines that repeat to millions of values: the package's limit, said without its words.
+    const laughs = 'a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n';
+    assert.deepEqual(
+      problems({}, laughs).map((line) => line.replace(/^\S*smsrelay\.yaml/, '')),
+      [': its aliases (*name) repeat more than the YAML library reads (its limit against a file that would fill the memory): write the values out'],
+    );
+    // An anchor an alias repeats is YAML the settings may use.
+    const shared = loadConfig({}, dirWith('sms:\n  domains: &domains [sms.example.com]\nhttp:\n  allowedHosts: *domains\n')).config;
+    assert.deepEqual([shared.sms.domains, shared.http.allowedHosts], [['sms.example.com'], ['sms.example.com']]);
+    assert.equal(loadConfig({}, dirWith('sms:\n  defaultRegion: !!str GB\n')).config.sms.defaultRegion, 'GB', 'a tag YAML knows, fitting its value');
+  });
+
+  test("an anchor no alias repeats before a value loads as before (the docs' example with anchors left in it), with a warning naming its setting and line, never the anchor nor the value", () => {
+    const example = readFileSync(join(dirname(fileURLToPath(import.meta.url)), '../../docs/configuration.md'), 'utf8');
+    const yaml = /## Example\n\n```yaml\n([\s\S]*?)```/.exec(example)?.[1] ?? assert.fail('the docs example');
+    const anchored = `${yaml.replace('defaultRegion: GB', 'defaultRegion: &region GB')}smtp:\n  port: &chosen 2526\n`;
+    assert.notEqual(anchored, yaml, 'the example still sets defaultRegion: GB');
+    const { config, warnings } = loadConfig({}, dirWith(anchored));
+    assert.equal(config.sms.defaultRegion, 'GB');
+    assert.equal(config.smtp.port, 2526);
+    const unused =
+      'an anchor (&name) that no alias (*name) repeats stands before the value, which is read without it: remove the anchor, or quote the value if & is part of it';
+    const said = warnings.filter((line) => line.includes('anchor')).map((line) => line.replace(/^\S*smsrelay\.yaml/, ''));
+    assert.deepEqual(said, [`:3: sms.defaultRegion: ${unused}`, `:13: smtp.port: ${unused}`]);
+    for (const secret of ['region', 'GB', 'chosen', '2526']) assert.ok(!said.join('\n').includes(secret), said.join('\n'));
+    // A password written `&… …` loads as what follows the space (as it did), said so, without its text.
+    const split = loadConfig({}, dirWith('gateway:\n  provider: intellisoftware\n  username: acme\n  password: &Xk9 pQ-r7\n'));
+    assert.deepEqual(
+      split.warnings.map((line) => line.replace(/^\S*smsrelay\.yaml/, '')),
+      [`:4: gateway.password: ${unused}`],
+    );
+  });
+
+  test('a password whose first character YAML reserves is never said by a config problem or warning, and never loads as another value unwarned (300 generated)', () => {
+    const dir = dirWith();
+    const shapes = [
+      (secret: string) => `gateway:\n  provider: intellisoftware\n  username: acme\n  password: ${secret}\n`,
+      (secret: string) => `gateway:\n  provider: intellisoftware\n  password: ${secret}\n  username: acme\nhttp:\n  port: 8080\n`,
+      (secret: string) => `gateway: { provider: intellisoftware, username: acme, password: ${secret} }\n`,
+    ];
+    for (const [index, secret] of yamlSpecialSecrets(300).entries()) {
+      const shape = shapes[index % shapes.length] ?? assert.fail();
+      writeFileSync(join(dir, 'smsrelay.yaml'), shape(secret));
+      let said: readonly string[];
+      let loaded: unknown;
+      try {
+        const { config, warnings } = loadConfig({}, dir);
+        said = warnings;
+        loaded = config.gateway.settings.password;
+      } catch (error) {
+        assert.ok(error instanceof ConfigError, `${JSON.stringify(secret)}: a ${(error as Error).name}, not a ConfigError`);
+        said = error.problems;
+      }
+      const text = said.join('\n');
+      for (const part of secretParts(secret)) assert.ok(!text.includes(part), `${JSON.stringify(secret)} said: ${text}`);
+      // Only a value YAML reads as quoted text loads as other than written (its quotes are YAML's), or one after an
+      // anchor no alias repeats, with a warning saying so.
+      const anchorSaid = secret.startsWith('&') && said.some((line) => line.includes('an anchor (&name) that no alias'));
+      if (loaded !== undefined) {
+        assert.ok(loaded === secret || `'"`.includes(secret.charAt(0)) || anchorSaid, `${JSON.stringify(secret)} loaded as another value`);
+      }
+    }
   });
 
   test('the result is frozen all the way down', () => {

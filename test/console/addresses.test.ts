@@ -5,6 +5,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { hashPassword } from '../../src/policy/passwords.ts';
 import { signInAt } from '../helpers/console.ts';
 import { removeDir, startTestRelay, type TestRelay } from '../helpers/relay.ts';
+import { queuedId, sendMail } from '../helpers/smtp.ts';
 import { mail } from '../helpers/store.ts';
 
 const PASSWORD = 'console-pass-123';
@@ -106,15 +107,57 @@ describe('mail addresses in the console', () => {
   });
 
   test('a viewer sees the number in a sender or mailbox address masked, as the info log masks it; an operator in full', async () => {
-    const pages = ['/console/messages', `/console/messages/${messageId}`, '/console/conversations?number=%2B447700900123', '/console/queue'];
+    // The viewer opens the conversation from the list: a search by number is an operator's (next test).
+    const ref = /href="(\/console\/conversations\/[^"]+)"/.exec(await html('/console/conversations', viewer))?.[1] ?? assert.fail('no conversation listed');
+    const pages = ['/console/messages', `/console/messages/${messageId}`, ref, '/console/queue'];
     for (const path of pages) {
       const page = await html(path, viewer);
       assert.ok(!page.includes('447700900556'), `${path}: the sender's number in full`);
       assert.ok(!page.includes('447700900123'), `${path}: the phone's number in full`);
     }
     assert.match(await html(`/console/messages/${messageId}`, viewer), /Accepted from<\/dt><dd>4477\*{6}56@erp\.example\.com at/);
-    assert.match(await html('/console/conversations?number=%2B447700900123', viewer), /reply mailed to 4477\*{6}56@erp\.example\.com/);
+    assert.match(await html(ref, viewer), /reply mailed to 4477\*{6}56@erp\.example\.com/);
     assert.match(await html(`/console/messages/${messageId}`, operator), /Accepted from<\/dt><dd>447700900556@erp\.example\.com at/);
+  });
+
+  test('a viewer may not search by a number, nor by a sender holding one (each answer would tell whether a guess is a masked number): 403 saying so, no Number field; an operator may', async () => {
+    const refusal = 'viewers see numbers masked and cannot search by one (each answer would tell whether a guess is the masked number): ask an operator';
+    for (const [path, field] of [
+      ['/console/messages?number=%2B447700900123', 'Number'],
+      ['/console/messages?number=%2B447700900199', 'Number'],
+      ['/console/conversations?number=%2B447700900123', 'Number'],
+      ['/console/messages?sender=447700900556%40erp.example.com', 'Sender: it holds a number;'],
+    ] as const) {
+      // Found or not, the same answer: nothing to tell the one guess from the other.
+      const page = await fetch(`${base}${path}`, { headers: { cookie: viewer } });
+      assert.equal(page.status, 403, path);
+      const body = await page.text();
+      assert.ok(body.includes(`${field} ${refusal}`) || body.includes(`${field}: ${refusal}`), `${path}: ${body}`);
+      assert.doesNotMatch(body, /<tr>\s*<td>|\/console\/messages\/[0-9a-f-]{36}/, `${path}: no result listed`);
+      const script = await fetch(`${base}${path}`, { headers: { cookie: viewer, accept: 'application/json' } });
+      assert.equal(script.status, 403);
+      assert.equal(((await script.json()) as { error: string }).error, 'FORBIDDEN');
+    }
+    for (const path of ['/console/messages', '/console/conversations']) {
+      assert.doesNotMatch(await html(path, viewer), /name="number"/, `${path}: no Number field for a viewer`);
+      assert.match(await html(path, operator), /name="number"/, `${path}: the operator's Number field`);
+    }
+    // A sender without a number, and every other field, stay the viewer's.
+    assert.match(await html('/console/messages?sender=%40erp.example.com', viewer), new RegExp(`/console/messages/${messageId}`));
+    assert.match(await html('/console/messages?number=%2B447700900123', operator), new RegExp(`/console/messages/${messageId}`));
+  });
+
+  test("a viewer sees a number in the client's HELO/EHLO name masked (a modem or printer named by its number), as the sender beside it; an operator in full", async () => {
+    for (const [helo, shown] of [
+      ['phone-447700900777.example', 'phone-4477******77.example'],
+      ['+447700900781', '+4477******81'],
+    ] as const) {
+      const id = queuedId((await sendMail(relay.relay.smtpPort, { to: ['447700900209@sms.localhost'], body: 'from a modem' }, { helo })).data);
+      const page = await html(`/console/messages/${id}`, viewer);
+      assert.ok(!page.includes(helo.replace(/^\D+/, '').slice(0, 12)), `${helo}: the number in full`);
+      assert.match(page, new RegExp(`at 127\\.0\\.0\\.1 \\(${shown.replace(/[+.*]/g, '\\$&')}\\)`), helo);
+      assert.ok((await html(`/console/messages/${id}`, operator)).includes(`(${helo})`), `${helo}: the operator's page`);
+    }
   });
 
   test("a reroute to an address at the relay's own SMS domain is refused 400, saying why; a person's address is taken", async () => {

@@ -340,6 +340,21 @@ describe('console pages', () => {
     assert.deepEqual(buttons(page), ['release', 'delete'], 'no Hold (it is held) and no Retry (held SMS are not sent)');
   });
 
+  test('the message page of a mail the alert-storm window folded links the earlier mail whose SMS stands for it', async () => {
+    const earlier = uuidv7();
+    await relay.relay.store.acceptMail(mail(['+447700900304'], { id: earlier, receivedAt: Date.now() }));
+    const [sms] = await relay.relay.store.smsOf(earlier);
+    const repeat = uuidv7();
+    const [recipient] = mail(['+447700900304']).recipients;
+    await relay.relay.store.acceptMail(
+      mail([], { id: repeat, receivedAt: Date.now(), folded: recipient ? [{ ...recipient, earlier, earlierSms: sms?.smsId ?? 0 }] : [] }),
+    );
+    const page = await html(`/console/messages/${repeat}`);
+    assert.equal(link(page, earlier), `/console/messages/${earlier}`);
+    assert.match(decodeHTML(page), /<strong>folded<\/strong>: 447700900304@sms\.localhost -> \+447700900304: the same alert as /);
+    assert.equal(link(await html(`/console/messages/${earlier}`), repeat), undefined, 'the earlier page names the repeat in its timeline, as text');
+  });
+
   test("a message to several numbers: each line of an SMS's history names its number, masked for a viewer", async () => {
     const id = uuidv7();
     await relay.relay.store.acceptMail(mail(['+447700900301', '+447700900302'], { id, receivedAt: Date.now() }));
@@ -1310,10 +1325,13 @@ describe('a reply whose mail was refused for good, on its conversation', () => {
       if (!refused) await new Promise((resolve) => setTimeout(resolve, 100));
     }
     assert.ok(refused, 'the smarthost refused the reply mail for good');
-    // A viewer reads it too: the mailbox is no number, the answer's numbers would be masked.
+    // A viewer reads it too: the mailbox is no number, the answer's numbers would be masked. The viewer opens it from the
+    // list (a search by number is an operator's), at the address the operator's list links.
+    const listed = await (await fetch(`${base}/console/conversations`, { headers: { cookie: await signInAt(base, 'olivia', PASSWORD) } })).text();
+    const thread = new RegExp(`href="(/console/conversations/[^"]+)">\\${number}<`).exec(listed)?.[1] ?? assert.fail(listed);
     for (const name of ['olivia', 'victor']) {
       const cookie = await signInAt(base, name, PASSWORD);
-      const page = await (await fetch(`${base}/console/conversations?number=${encodeURIComponent(number)}`, { headers: { cookie } })).text();
+      const page = await (await fetch(`${base}${thread}`, { headers: { cookie } })).text();
       const lines = [...page.matchAll(/<p class="meta">(.*?)<\/p><\/li>/gs)].map((found) => found[1] ?? '');
       assert.equal(lines.length, 2, page);
       // An operator is asked to reroute it, a viewer (who gets no form) to see it.

@@ -57,6 +57,42 @@ describe('console store', () => {
       await store.applyDeliveryReport({ provider: 'intellisoftware', providerId: 'P1', number: A, code: 0, state: 'delivered', receivedAt: Date.now() });
     }
 
+    test(`${kind.name}: a search by Message-ID lists its mails newest first by time, page after page, each once, mails of one ms too`, async () => {
+      const messageIdHeader = '<constant@ups>';
+      // Stored out of id order (relays whose clocks differ), three of them in one ms.
+      const stored = [
+        { id: ID(5), receivedAt: 1_000 },
+        { id: ID(1), receivedAt: 2_000 },
+        { id: ID(7), receivedAt: 3_000 },
+        { id: ID(3), receivedAt: 3_000 },
+        { id: ID(6), receivedAt: 3_000 },
+        { id: ID(2), receivedAt: 4_000 },
+      ];
+      for (const { id, receivedAt } of stored) await store.acceptMail(mail([A], { id, receivedAt, messageIdHeader }));
+      await store.acceptMail(mail([A], { id: ID(9), receivedAt: 3_500, messageIdHeader: '<other@ups>' }));
+      const pages: string[][] = [];
+      let before: string | undefined;
+      do {
+        const page = (await consoleStore.searchMessages({ messageIdHeader, ...(before === undefined ? {} : { before }) }, 2)).map((row) => row.id);
+        pages.push(page);
+        before = page.length === 2 ? page[1] : undefined;
+      } while (before !== undefined);
+      const times = new Map(stored.map(({ id, receivedAt }) => [id, receivedAt]));
+      const listed = pages.flat();
+      assert.deepEqual([...listed].sort(), stored.map(({ id }) => id).sort(), 'each mail once, on some page');
+      const listedTimes = listed.map((id) => times.get(id) ?? 0);
+      assert.deepEqual(
+        listedTimes,
+        [...listedTimes].sort((a, b) => b - a),
+        'newest first',
+      );
+      // The mails of one ms in the index's order, the latest first: SQLite's by when each was stored, PostgreSQL's by id.
+      assert.deepEqual(
+        listed.filter((id) => times.get(id) === 3_000),
+        kind.name === 'SQLite' ? [ID(6), ID(3), ID(7)] : [ID(7), ID(6), ID(3)],
+      );
+    });
+
     test(`${kind.name}: a domain searched is matched as typed: a backslash, % or _ in it is itself, no wildcard nor escape`, async () => {
       const senders = ['a@ex_mple.com', 'b@exampl%.com', 'c@example\\', 'd@example.com', 'e@exampleXcom'];
       for (const [index, envelopeFrom] of senders.entries()) await store.acceptMail(mail([A], { id: ID(index), receivedAt: 1_000 + index, envelopeFrom }));
@@ -573,10 +609,59 @@ describeOnPostgres('a sender holding non-ASCII capitals on PostgreSQL, by the ch
   }
 });
 
+/** A search by Message-ID reads its index by Message-ID and time backward, a page at a time: never every mail under it, sorted. */
+describe('a search by Message-ID reads by index, no sort', () => {
+  test('SQLite: by messages_message_id backward, from the page before on too, no temporary B-tree', async () => {
+    await withSqlitePlans((plan) => {
+      for (const search of [{ messageIdHeader: '<constant@ups>' }, { messageIdHeader: '<constant@ups>', before: ID(1) }]) {
+        const { sql, values } = searchStatement(search, 51, 'rowid');
+        const steps = plan(sql, values);
+        assert.match(steps[0] ?? '', /^SEARCH m USING INDEX messages_message_id \(message_id_header=\?/, JSON.stringify(steps));
+        assert.ok(!steps.some((step) => /TEMP B-TREE/.test(step)), JSON.stringify(steps));
+      }
+    });
+  });
+});
+
+describeOnPostgres('a search by Message-ID reads by index on PostgreSQL, no sort', async (url) => {
+  test('by messages_message_id backward, from the page before on too, among 1,000 mails under one Message-ID (1 % of 100,000), as the planner chooses', async () => {
+    await (await PostgresStore.open({ url })).close();
+    const list = await withClient(url, async (client) => {
+      await client.query(`INSERT INTO messages (id, received_at, envelope_from, client_address, client_helo, message_id_header, subject, headers, text,
+          encoding, parts, max_parts)
+        SELECT 'm' || n, n, 'ups@example.com', '127.0.0.1', 'ups', CASE WHEN n % 100 = 0 THEN '<constant@ups>' ELSE '<' || n || '@example.com>' END,
+          'UPS1', '', 'On battery', 'gsm7', 1, 1
+        FROM generate_series(1, 100000) AS n`);
+      // A device's Message-ID on 1 % of the mails, spread over time, the planner's statistics up to date: the plan it
+      // really chooses, no setting steering it.
+      await client.query('ANALYZE messages');
+      const plans: PlanNode[][] = [];
+      for (const search of [{ messageIdHeader: '<constant@ups>' }, { messageIdHeader: '<constant@ups>', before: 'm50000' }]) {
+        const { sql, values } = searchStatement(search, 51, 'id');
+        let index = 0;
+        const explained = await client.query<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>(
+          `EXPLAIN (FORMAT JSON) ${sql.replace(/\?/g, () => `$${++index}`)}`,
+          values,
+        );
+        plans.push(nodes(explained.rows[0]?.['QUERY PLAN'][0]?.Plan));
+      }
+      return plans;
+    });
+    for (const plan of list) {
+      const shown = JSON.stringify(plan.map((node) => [node['Node Type'], node['Index Name']]));
+      assert.ok(!plan.some((node) => node['Node Type'] === 'Sort' || node['Node Type'] === 'Incremental Sort'), shown);
+      assert.ok(
+        plan.some((node) => node['Node Type'] === 'Index Scan' && node['Index Name'] === 'messages_message_id'),
+        shown,
+      );
+    }
+  });
+});
+
 /** A search by sender reads that sender's mails alone, by the index of the sender folded as the search folds it (schema 35). */
 describe('a search by sender reads by index', () => {
   test('SQLite: by messages_sender_lower', async () => {
-    const { sql, values } = searchStatement({ sender: 'Alerts@Example.com' }, 51);
+    const { sql, values } = searchStatement({ sender: 'Alerts@Example.com' }, 51, 'rowid');
     await withSqlitePlans((plan) => {
       const steps = plan(sql, values);
       assert.match(steps[0] ?? '', /^SEARCH m USING INDEX messages_sender_lower \(<expr>=\?\)/, JSON.stringify(steps));
@@ -587,7 +672,7 @@ describe('a search by sender reads by index', () => {
 describeOnPostgres('a search by sender reads by index on PostgreSQL', async (url) => {
   test('by messages_sender_lower, no sequential scan', async () => {
     await (await PostgresStore.open({ url })).close();
-    const { sql, values } = searchStatement({ sender: 'Alerts@Example.com' }, 51);
+    const { sql, values } = searchStatement({ sender: 'Alerts@Example.com' }, 51, 'id');
     let index = 0;
     const list = await withClient(url, async (client) => {
       await client.query('SET enable_seqscan = off');

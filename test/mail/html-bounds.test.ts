@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { htmlToText, MAX_HTML_CHARS } from '../../src/mail/html.ts';
+import { linearly, workOf } from '../helpers/work-count.ts';
 
 const text = (html: string) => htmlToText(html, false, false).text;
 
@@ -33,5 +34,12 @@ describe('the HTML converted is bounded', () => {
         text(`<table><tr>${cells(3, ` ${span}="100000"`)}</tr><tr>${cells(3)}</tr></table>`),
         text(`<table><tr>${cells(3, ` ${span}="8"`)}</tr><tr>${cells(3)}</tr></table>`),
       );
+  });
+
+  it("reads what stands above a reply's blockquote only so far: blockquotes among empty elements cost linear work", () => {
+    // Whether a bare blockquote is quoted is read from the lines right above it; read back to the top, every empty
+    // element before it was read again for each blockquote.
+    const reply = (count: number) => `<p>Steps:</p>${'<div></div><blockquote></blockquote>'.repeat(count)}<p>End</p>`;
+    linearly((count) => workOf(() => htmlToText(reply(count))).work, 500);
   });
 });

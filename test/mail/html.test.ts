@@ -94,15 +94,36 @@ describe('htmlToText', () => {
     assert.equal(toText('<p>Done.</p><p>Ana</p>'), 'Done.\n\nAna');
   });
 
-  it("keeps a blockquote that is no client's quote: an indent always, any other in a mail that answers nothing", () => {
+  it("keeps a blockquote that is no client's quote: an indent always, one nothing marks as a quote in a reply too, any other in a mail that answers nothing", () => {
     const indent = '<div>Tonight:<blockquote style="margin:0 0 0 40px;border:none;padding:0px"><div>Stop pump 3</div></blockquote></div>';
     assert.equal(toText(indent), 'Tonight:\nStop pump 3');
     assert.equal(
       htmlToText('<p>As the manual says:</p><blockquote>Close V12 first.</blockquote>', false, false).text,
       'As the manual says:\n\nClose V12 first.',
     );
-    assert.equal(toText('<p>Yes</p><blockquote>Close V12 first?</blockquote>'), 'Yes\n\n> Close V12 first?');
+    // Thunderbird's Indent button writes a bare blockquote: in a reply it is the writer's text unless something marks it a quote.
+    assert.equal(toText('<p>Steps:</p><blockquote><p>1. Code 4711<br>2. Push</p></blockquote><p>Thanks!</p>'), 'Steps:\n\n1. Code 4711\n2. Push\n\nThanks!');
+    for (const quote of [
+      '<p>On 6 Dec 2026, Bob wrote:</p><blockquote>Close V12 first?</blockquote>',
+      '<div>Bob &lt;bob@example.com&gt; 6 Dec 2026 15:01:<br><blockquote>Close V12 first?</blockquote></div>',
+      '<blockquote cite="mid:x@example.com">Close V12 first?</blockquote>',
+      '<blockquote class="gmail_quote">Close V12 first?</blockquote>',
+      '<blockquote style="margin:0 0 0 .8ex;border-left:1px #ccc solid;padding-left:1ex">Close V12 first?</blockquote>',
+    ])
+      assert.match(toText(`<p>Yes</p>${quote}`), /^> Close V12 first\?$/m, quote);
+    // A date alone above it is as often the writer's heading.
+    assert.equal(toText('<p>Moved to 7 Dec 2026 at 10:00:</p><blockquote>Room B12</blockquote>'), 'Moved to 7 Dec 2026 at 10:00:\n\nRoom B12');
     assert.equal(htmlToText('<div>Ok</div><blockquote type="cite">old</blockquote>', false, false).text, 'Ok');
+  });
+
+  it('reads the line above a bare blockquote as the mail shows it: what inline styles, attributes or its style sheet hide is no attribution', () => {
+    const attribution = 'On 6 Dec 2026, Bob &lt;bob@example.com&gt; wrote:';
+    for (const hidden of [
+      `<span style="display:none">${attribution}</span>`,
+      `<div hidden>${attribution}</div>`,
+      `<style>.preheader { display: none }</style><div class="preheader">${attribution}</div>`,
+    ])
+      assert.equal(toText(`<p>Steps:</p>${hidden}<blockquote><p>1. Code 4711</p></blockquote>`), 'Steps:\n\n1. Code 4711', hidden);
   });
 
   it('drops Gmail and Apple quotes but keeps a bottom-posted reply', () => {

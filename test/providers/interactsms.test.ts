@@ -9,7 +9,8 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { outcomeClassifier } from '../../src/dispatch/outcomes.ts';
 import type { Gateway, GatewayOptions, InboundRequest, SmsSubmission, SubmissionResult } from '../../src/providers/contract.ts';
-import { createInteractSmsGateway, messageIdOfNotifyId, notifyIdFor } from '../../src/providers/interactsms/adapter.ts';
+import { createInteractSmsGateway, notifyIdFor } from '../../src/providers/interactsms/adapter.ts';
+import { messageIdOfKey } from '../../src/random-ids.ts';
 import { describeStatus, parseReceived, parseReport, verify } from '../../src/providers/interactsms/inbound.ts';
 import { interactsmsPlugin as interactsmsModule } from '../../src/providers/interactsms/index.ts';
 import { senderIdProblem } from '../../src/providers/interactsms/sender-id.ts';
@@ -160,11 +161,11 @@ describe('InteractSMS adapter: request shape', () => {
 
   it("reads a notify id back as the relay's message id it was made from; one no UUID could give, as none", () => {
     for (const id of ['0194f3b2-7c1e-7a3d-8f21-3c4b5d6e7f81', '00000000-0000-7000-8000-000000000001', 'ffffffff-ffff-ffff-ffff-ffffffffffff']) {
-      assert.equal(messageIdOfNotifyId(notifyIdFor(id)), id);
+      assert.equal(messageIdOfKey(notifyIdFor(id)), id);
     }
-    assert.equal(messageIdOfNotifyId('zzzzzzzzzzzzzzzzzzzzzzzzz'), undefined, 'above 128 bits');
-    assert.equal(messageIdOfNotifyId('abc'), undefined, 'not 25 digits');
-    assert.equal(messageIdOfNotifyId('03DDAASWVCYWY77NBAWYV3TKX'), undefined, 'not as the relay writes it');
+    assert.equal(messageIdOfKey('zzzzzzzzzzzzzzzzzzzzzzzzz'), undefined, 'above 128 bits');
+    assert.equal(messageIdOfKey('abc'), undefined, 'not 25 digits');
+    assert.equal(messageIdOfKey('03DDAASWVCYWY77NBAWYV3TKX'), undefined, 'not as the relay writes it');
   });
 
   it('sends the same notify_id when a message is retried, and another for another message', async () => {

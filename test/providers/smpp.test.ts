@@ -830,6 +830,47 @@ describe('SMPP bad input from the SMSC', () => {
     );
   });
 
+  test('a deliver_sm with both short_message and message_payload (SMPP 3.4 §5.3.2.32 allows one): ESME_RINVMSGLEN, quarantined, neither text taken', async () => {
+    const received = inbound.received.length;
+    const quarantined = inbound.quarantined.length;
+    const both = deliverSm(260, {
+      source: '447700900260',
+      message: Buffer.from('short text'),
+      tlvs: tlv(TAG.message_payload, Buffer.from('the payload text')),
+    });
+    const answer = await smsc.send(both, 260);
+    assert.deepEqual([answer.commandId, answer.status], [COMMAND.deliver_sm_resp, STATUS.ESME_RINVMSGLEN]);
+    assert.equal(inbound.received.length, received);
+    assert.equal(inbound.quarantined.length, quarantined + 1);
+    assert.match(inbound.quarantined.at(-1) ?? '', /^mo: smpp: short_message and message_payload both carry the text/);
+    // sm_length 0 with a payload is the specification's way: taken.
+    const payload = deliverSm(261, { source: '447700900260', message: Buffer.alloc(0), tlvs: tlv(TAG.message_payload, Buffer.from('the payload text')) });
+    assert.equal((await smsc.send(payload, 261)).status, STATUS.ESME_ROK);
+    assert.equal(inbound.received.at(-1)?.text, 'the payload text');
+  });
+
+  test("a single UCS-2 SMS holding half a character (odd octets, a lone surrogate at its end) is refused for good and quarantined, as a webhook's item; a part keeps its half for the join", async () => {
+    const received = inbound.received.length;
+    const quarantined = inbound.quarantined.length;
+    for (const [sequence, hex, why] of [
+      [262, '0048006900', /UCS-2 in an odd number of octets/],
+      [263, '00480069d83d', /a lone UTF-16 surrogate/],
+      [264, 'de000048', /a lone UTF-16 surrogate/],
+    ] as const) {
+      const answer = await smsc.send(deliverSm(sequence, { source: '447700900262', dataCoding: 8, message: Buffer.from(hex, 'hex') }), sequence);
+      assert.deepEqual([answer.commandId, answer.status], [COMMAND.deliver_sm_resp, STATUS.ESME_RX_P_APPN], hex);
+      assert.match(inbound.quarantined.at(-1) ?? '', why, hex);
+      assert.match(inbound.quarantined.at(-1) ?? '', /^mo: smpp: its text holds half a character/, hex);
+    }
+    assert.equal(inbound.received.length, received, 'none mailed with a U+FFFD');
+    assert.equal(inbound.quarantined.length, quarantined + 3);
+    // Part 1 of 2 ending in the emoji's high surrogate: taken, its octets carried for the join.
+    const part = Buffer.from('050003a7020100480069d83d', 'hex');
+    const answer = await smsc.send(deliverSm(265, { source: '447700900262', esmClass: 0x40, dataCoding: 8, message: part }), 265);
+    assert.equal(answer.status, STATUS.ESME_ROK);
+    assert.deepEqual(inbound.received.at(-1)?.part?.carried?.octets, part.subarray(6));
+  });
+
   test('binary (8-bit data) SMS are refused for good with ESME_RX_P_APPN, not as a temporary error the SMSC would redeliver', async () => {
     const quarantined = inbound.quarantined.length;
     for (const [sequence, dataCoding] of [

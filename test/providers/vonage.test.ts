@@ -7,7 +7,7 @@ import { simpleParser } from 'mailparser';
 import { webhookPaths } from '../../src/http/webhooks.ts';
 import type { InboundRequest } from '../../src/providers/contract.ts';
 import { outcomeClassifier } from '../../src/dispatch/outcomes.ts';
-import { createVonageGateway } from '../../src/providers/vonage/adapter.ts';
+import { clientRefFor, createVonageGateway } from '../../src/providers/vonage/adapter.ts';
 import { vonagePlugin } from '../../src/providers/vonage/index.ts';
 import { vonageSignature } from '../../src/providers/vonage/signature.ts';
 import type { VonageSimulator } from '../../src/simulators/vonage.ts';
@@ -137,11 +137,21 @@ describe('Vonage payloads', () => {
       ok: true,
       items: [{ providerId: ref, number: '+447700900000', code: 3, state: 'failed', part: { id: '0A02', of: 2 } }],
     });
-    const single = vonagePlugin.parseReport!(get({ ...receipt, messageId: '0B01', 'client-ref': `${'b'.repeat(25)}.1` }));
+    // The client-ref names the relay's message: the SMS is found by it while no message-id names it (an answer lost in flight).
+    const message = '0194f3b2-7c1e-7a3d-8f21-3c4b5d6e7f81';
+    const single = vonagePlugin.parseReport!(get({ ...receipt, messageId: '0B01', 'client-ref': clientRefFor(message, 1) }));
     assert.deepEqual(single, {
       ok: true,
       items: [
-        { providerId: '0B01', number: '+447700900000', code: 0, state: 'delivered', said: 'status delivered, err-code 0', formerId: `${'b'.repeat(25)}.1` },
+        {
+          providerId: '0B01',
+          number: '+447700900000',
+          code: 0,
+          state: 'delivered',
+          said: 'status delivered, err-code 0',
+          formerId: '03ddaaswvcywy77nbawyv3tkx.1',
+          messageId: message,
+        },
       ],
     });
     assert.match(vonagePlugin.describeStatus(3), /no longer in service/);
@@ -485,6 +495,42 @@ describe('Vonage adapter: an answer whose message-count disagrees with its messa
     server.next = [{ status: 200, body: JSON.stringify({ 'message-count': '1', messages: [{ to: '447700900217', 'message-id': '0C02', status: '0' }] }) }];
     const agreeing = classifyRecipient(await send(), number);
     assert.deepEqual([agreeing.action, agreeing.providerId], ['sent', '0C02']);
+  });
+});
+
+describe('Vonage adapter: a 429 in RFC 7807 problem details', () => {
+  const server = new ReplayServer({ contentType: 'application/problem+json' });
+  serveDuringSuite(server);
+  const number = '+447700900218';
+
+  test("is retried with the problem's words as its reason, not the JSON quoted whole, and its Retry-After", async () => {
+    const { classifyRecipient } = outcomeClassifier(vonagePlugin.outcomeRules);
+    const problem = {
+      type: 'https://developer.nexmo.com/api-errors#throttled',
+      title: 'Throttled',
+      detail: 'Please wait, then retry your request',
+      instance: 'bf0ca0bf927b3b52e3cb03217e1a1ddf',
+    };
+    server.next = [{ status: 429, body: JSON.stringify(problem), headers: { 'retry-after': '2' } }];
+    const result = await withFreshGateway(
+      createVonageGateway,
+      {
+        ...TEST_GATEWAY_SETTINGS,
+        endpoints: [server.url],
+        username: 'key',
+        password: 'secret',
+        accountId: undefined,
+        sessions: false,
+        settings: { from: 'ACME' },
+      },
+      (gateway) => gateway.send({ messageId: 'm429', recipients: [number], text: 'hi', encoding: 'gsm7', maxParts: 1 }, 0),
+    );
+    assert.deepEqual(result.kind === 'refused' ? [result.code, result.detail, result.retryAfter] : result, [
+      'HTTP_429',
+      'Please wait, then retry your request',
+      '2',
+    ]);
+    assert.equal(classifyRecipient(result, number).action, 'retry');
   });
 });
 

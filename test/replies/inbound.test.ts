@@ -160,6 +160,13 @@ describe('the inbound service', () => {
       .map((line) => JSON.parse(line) as Record<string, unknown>)
       .find((line) => String(line.msg).startsWith('inbound: request not understood'));
     assert.equal(logged?.quarantineId, kept?.id, 'the line gives the id smsrelay quarantine show takes');
+    // A reason quoting what the request held: its numbers masked in the log, kept whole for quarantine show.
+    await sink.quarantine('dr', 'unknown MessageStatus +447700900444', Buffer.from('MessageStatus=%2B447700900444'));
+    const masked = lines
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((line) => String(line.msg).startsWith('inbound: request not understood'));
+    assert.equal(masked.at(-1)?.reason, 'unknown MessageStatus +4477******44');
+    assert.equal((await store.listQuarantine(10)).at(-1)?.reason, 'unknown MessageStatus +447700900444');
   });
 });
 

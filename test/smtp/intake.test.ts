@@ -11,11 +11,14 @@ import { queuedId, sendMail, SmtpDialog } from '../helpers/smtp.ts';
 
 const LIST_OF_250 = Array.from({ length: 250 }, (_, index) => `+447700900${500 + index}`);
 const INVALID = '447700900999';
+/** A device listed under `networks`: known by its address, as the trusted networks are. */
+const LISTED_DEVICE = '127.0.0.3';
 
 describe('SMTP intake → gateway', () => {
   const suite = relayWithSimulator(
     {
       smtp: { maxRecipients: 5, maxMessageBytes: 20_000, trustedNetworks: ['127.0.0.1/32'] },
+      networks: [{ name: 'ups', cidr: [LISTED_DEVICE], senders: ['@example.com'] }],
       sms: {
         domains: ['sms.localhost', 'sms.example.com'],
         defaultRegion: 'GB',
@@ -370,11 +373,29 @@ describe('SMTP intake → gateway', () => {
     assert.equal((await trusted.reply()).code, 220);
     assert.equal((await trusted.reply()).code, 250);
     await trusted.close();
-    const untrusted = await SmtpDialog.open(suite.port, { localAddress: '127.0.0.2', waitForGreeting: false });
-    untrusted.write('EHLO eager.example.com\r\n');
-    const first = await untrusted.reply();
-    assert.equal(first.code, 421, first.text);
-    await untrusted.close().catch(() => {});
+    // A HELO first too: smtp-server's own 421 after a HELO had no enhanced code, and its words were not the catalogue's.
+    for (const greeting of ['EHLO', 'HELO']) {
+      const untrusted = await SmtpDialog.open(suite.port, { localAddress: '127.0.0.2', waitForGreeting: false });
+      untrusted.write(`${greeting} eager.example.com\r\n`);
+      const first = await untrusted.reply();
+      assert.equal(`${first.code} ${first.text}`, '421 4.4.2 The client does not speak SMTP: it wrote before the greeting, or sent HTTP');
+      await untrusted.close().catch(() => {});
+    }
+  });
+
+  test('a device listed under networks may write its whole session before the greeting (printf … | nc -N): every command answered, the SMS sent', async () => {
+    const device = await SmtpDialog.open(suite.port, { localAddress: LISTED_DEVICE, waitForGreeting: false });
+    device.endSending(
+      'HELO ups\r\nMAIL FROM:<ups@example.com>\r\nRCPT TO:<447700900128@sms.localhost>\r\nDATA\r\nSubject: UPS on battery\r\n\r\nUPS on battery\r\n.\r\nQUIT\r\n',
+    );
+    const codes: number[] = [];
+    for (let reply = await device.reply(); ; reply = await device.reply()) {
+      codes.push(reply.code);
+      if (reply.code === 221 || reply.code >= 400) break;
+    }
+    await device.close().catch(() => {});
+    assert.deepEqual(codes, [220, 250, 250, 250, 354, 250, 221]);
+    await waitFor('the SMS', () => received('447700900128').length === 1);
   });
 
   test('a mail with no text at all is refused at end of DATA (554 5.6.0)', async () => {

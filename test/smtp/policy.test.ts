@@ -31,7 +31,7 @@ describe('sender policy', () => {
         { username: 'billing', passwordHash: PASSWORD_HASH, gateway: { username: 'billing-at-gateway', password: 'expired' } },
       ],
       networks: [{ name: 'printers', cidr: ['127.0.0.3/32'], senders: ['@printers.example.com'], destinations: ['+4477'] }],
-      policy: { blockedPrefixes: ['+4479'], alertStormWindow: '10m' },
+      policy: { blockedPrefixes: ['+4479'] },
     },
     {
       simulator: { webhookRetryMs: 100, reportDelayMs: 0 },
@@ -362,23 +362,6 @@ describe('sender policy', () => {
     assert.match(later.response, /^250 /);
     offset = 0;
     client.close();
-  });
-
-  test('alert-storm control: the same text to the same number within the window is sent once, and the 250 says so', async () => {
-    const first = await sendMail(suite.port, { to: ['447700900187@sms.example.com', '447700900188@sms.example.com'], body: 'CPU high on web1' });
-    assert.equal(first.data?.code, 250);
-    const again = await sendMail(suite.port, { to: ['447700900187@sms.example.com'], body: 'CPU high on web1' });
-    assert.match(again.data?.text ?? '', /\(1 of its numbers got this text within the alert-storm window: not sent again\)$/);
-    const other = await sendMail(suite.port, { to: ['447700900187@sms.example.com'], body: 'CPU normal on web1' });
-    assert.equal(other.data?.code, 250);
-    await waitFor('two different texts', () => suite.gateway.simulator.received.filter((sms) => sms.to === '447700900187').length === 2);
-    assert.deepEqual(
-      suite.gateway.simulator.received
-        .filter((sms) => sms.to === '447700900187')
-        .map((sms) => sms.text)
-        .sort(),
-      ['CPU high on web1', 'CPU normal on web1'],
-    );
   });
 
   test('an account with its own gateway credentials sends with them; their refusal holds only its SMS', async () => {

@@ -175,6 +175,62 @@ describe('tel:/sms: links and a percent-encoded + are told the address to write,
   });
 });
 
+describe('RFC 3191 SMS addresses and +tag sub-addresses are the number; an extension or another service is refused saying what to leave out', () => {
+  const suite = relayWithSimulator({ smtp: { trustedNetworks: ['127.0.0.1/32'] }, sms: { domains: ['sms.localhost'], defaultRegion: 'GB' } });
+  const sentTo = (number: string) => suite.gateway.simulator.received.filter((sms) => sms.to === number);
+
+  test('/TYPE=PLMN (old Exchange and Notes connectors) is taken as the number, as is; a +tag is left out, and the 250 says which number is texted', async () => {
+    const sent = await transaction(
+      suite.port,
+      [
+        '+447700900171/TYPE=PLMN@sms.localhost',
+        '447700900172/type=plmn@sms.localhost',
+        '447700900173+nagios@sms.localhost',
+        '+447700900174+ups@sms.localhost',
+        '07700900175+db1.web@sms.localhost',
+      ],
+      'rfc 3191 and tags',
+    );
+    assert.deepEqual(sent.rcpt.map(said), [
+      '250 2.1.5 Accepted',
+      '250 2.1.5 Accepted',
+      '250 2.1.5 Accepted as +447700900173: "+nagios" is a tag, not part of the number',
+      '250 2.1.5 Accepted as +447700900174: "+ups" is a tag, not part of the number',
+      '250 2.1.5 Accepted as +447700900175: "+db1.web" is a tag, not part of the number',
+    ]);
+    assert.match(said(sent.data), /^250 /);
+    const numbers = ['447700900171', '447700900172', '447700900173', '447700900174', '447700900175'];
+    await waitFor('the SMS', () => numbers.every((to) => sentTo(to).length === 1));
+    const log = await history(suite.relay.relay.store, queuedId(sent.data), Date.now());
+    assert.match(log, /accepted: 447700900173\+nagios@sms\.localhost -> \+447700900173/);
+    // The same number under two tags in one mail is one recipient: texted once.
+    const twice = await transaction(suite.port, ['447700900176+nagios@sms.localhost', '447700900176+ups@sms.localhost'], 'two tags');
+    assert.match(said(twice.data), /^250 /);
+    await waitFor('the SMS', () => sentTo('447700900176').length === 1);
+  });
+
+  test('a tag of digits alone (the rest of a number, or another), an extension and another RFC 3191 type are refused with what to leave out; nothing is texted', async () => {
+    const refused = await transaction(suite.port, [
+      '447700900177+447700900178@sms.localhost',
+      '447700900177+12@sms.localhost',
+      '447700900177;ext=1@sms.localhost',
+      '+447700900177/TYPE=PSTN@sms.localhost',
+    ]);
+    assert.deepEqual(refused.rcpt.map(said), [
+      '550 5.1.3 Bad recipient: "447700900177+447700900178" is not a phone number: write the number alone, without "+447700900178"',
+      '550 5.1.3 Bad recipient: "447700900177+12" is not a phone number: write the number alone, without "+12"',
+      '550 5.1.3 Bad recipient: "447700900177;ext=1" names an extension, which no SMS reaches: write the number alone, without ";ext=1"',
+      '550 5.1.3 Bad recipient: "+447700900177/TYPE=PSTN" names a service other than SMS (RFC 3191 writes an SMS number with /TYPE=PLMN): write the number alone, without "/TYPE=PSTN"',
+    ]);
+  });
+
+  test("a sendsms@ subject's To: reads a number as RCPT does: its +tag is left out", async () => {
+    const sent = await transaction(suite.port, ['sendsms@sms.localhost'], 'To:447700900179+nagios');
+    assert.match(said(sent.data), /^250 /);
+    await waitFor('the SMS', () => sentTo('447700900179').length === 1);
+  });
+});
+
 describe("a tel: link's local number is read in its phone-context's country, not the relay's", () => {
   const suite = relayWithSimulator({ smtp: { trustedNetworks: ['127.0.0.1/32'] }, sms: { domains: ['sms.localhost'], defaultRegion: 'US' } });
 
@@ -299,6 +355,19 @@ describe('a number written with blanks in RCPT is answered after the checks that
     } finally {
       await dialog.close();
     }
+  });
+
+  test("a sendsms@ subject's To: holding an invisible character is refused in RCPT's words, with the To: to write", async () => {
+    const replies: string[] = [];
+    for (const written of ['20255501\u200b23', '\u202d+447700900123\u202c', '+44\u20607700900123', '\u200b12']) {
+      replies.push(said((await transaction(suite.port, ['sendsms@sms.localhost'], `To:${written}`)).data));
+    }
+    assert.deepEqual(replies, [
+      '550 5.1.3 Bad recipient: "20255501U+200B23" holds the invisible character U+200B: write To:2025550123',
+      '550 5.1.3 Bad recipient: "U+202D+447700900123U+202C" holds the invisible characters U+202D, U+202C: write To:+447700900123',
+      '550 5.1.3 Bad recipient: "+44U+20607700900123" holds the invisible character U+2060: write To:+447700900123',
+      '550 5.1.3 Bad recipient: "U+200B12" holds the invisible character U+200B, and "12" is too short to be a phone number',
+    ]);
   });
 
   test("a service number or a list of numbers holding an invisible character, or a name holding one (the postmaster's too), is refused naming it, then as the address without it is", async () => {

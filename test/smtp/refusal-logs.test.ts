@@ -24,6 +24,11 @@ const ARABIC_INDIC = '٤٤٧٧٠٠٩٠٠١٢٣';
 /** A number too long to be one, its groups joined by full-width hyphens: refused, and its reason quotes them by code point. */
 const FULL_WIDTH_SEPARATED = '+44－7700－9001239';
 
+/** smtp.maxMessageBytes: as many digits as a national number has, which the log's masker would take for one. */
+const MAX_MESSAGE_BYTES = 4_194_304;
+/** A client outside the trusted networks. */
+const OUTSIDER = '127.0.0.2';
+
 /**
  * What the relay's info log and its replies say about refusals (over real SMTP, the log captured):
  * no whole number and no stack for a client's refusal, the relay's own failures at error with their
@@ -39,7 +44,11 @@ describe('refusals in the log and in the reply', () => {
   before(async () => {
     dir = tempDir();
     ({ config } = loadConfig(
-      relayEnvironment(dir, { sms: { defaultRegion: 'GB', allowedSenderIds: [ALLOWED_SENDER_IDS] }, store: { busyTimeout: '100ms' } }),
+      relayEnvironment(dir, {
+        smtp: { trustedNetworks: ['127.0.0.1/32'], maxMessageBytes: MAX_MESSAGE_BYTES },
+        sms: { defaultRegion: 'GB', allowedSenderIds: [ALLOWED_SENDER_IDS] },
+        store: { busyTimeout: '100ms' },
+      }),
       dir,
     ));
     relay = await startRelay(config, log.logger);
@@ -438,6 +447,23 @@ describe('refusals in the log and in the reply', () => {
     const line = log.lines.find((text) => text.includes('lanretxe'));
     assert.ok(line?.includes('"from":"opsU+202Elanretxe@example.com"'), line);
     assert.ok(!log.lines.some((text) => /[\u202a-\u202e\u2066-\u2069]/u.test(text)), 'no raw bidi control in the log');
+  });
+
+  test("a mail over smtp.maxMessageBytes: the log names the limit whole, as the reply does (the relay's own value is no phone number)", async () => {
+    const sent = await sendMail(relay.smtpPort, { to: ['447700900787@sms.localhost'], body: `${'x'.repeat(76)}\n`.repeat(MAX_MESSAGE_BYTES / 70) });
+    assert.equal(`${sent.data?.code} ${sent.data?.text}`, `552 5.3.4 Message too big: the limit is ${MAX_MESSAGE_BYTES} bytes`);
+    const refused = lines().findLast((line) => line.msg === 'smtp: mail refused' && line.code === 'MESSAGE_TOO_BIG');
+    assert.equal(refused?.reason, `Message too big: the limit is ${MAX_MESSAGE_BYTES} bytes`);
+  });
+
+  test("a client that writes before the greeting is turned away with the catalogue's 421, logged at info with its address", async () => {
+    const eager = await SmtpDialog.open(relay.smtpPort, { localAddress: OUTSIDER, waitForGreeting: false });
+    eager.write('HELO bot\r\nMAIL FROM:<a@example.com>\r\n');
+    const reply = await eager.reply();
+    await eager.close().catch(() => {});
+    assert.equal(`${reply.code} ${reply.text}`, '421 4.4.2 The client does not speak SMTP: it wrote before the greeting, or sent HTTP');
+    const line = await waitFor('the log line', () => lines().find((each) => each.code === 'NOT_AN_SMTP_CLIENT'));
+    assert.deepEqual([line.level, line.msg, line.client], ['info', 'smtp: connection turned away', OUTSIDER]);
   });
 
   test('no whole number reached the log', () => {

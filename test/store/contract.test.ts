@@ -86,9 +86,12 @@ forEachStore((kind) =>
         'a refused number is never claimed',
       );
       assert.deepEqual(
-        [...(await store.numbersSentText(['+447700900601', '+447700900603'], first.sms.text, 0))],
-        ['+447700900601'],
-        'a refused number never got the text: the alert-storm check sends it the next one',
+        (await store.latestSmsTo(['+447700900601', '+447700900603'], 0)).map((sms) => [sms.number, sms.accepted]),
+        [
+          ['+447700900601', false],
+          ['+447700900603', false],
+        ],
+        'neither was taken by the gateway (queued, refused): the alert-storm check folds nothing onto them',
       );
       await store.close();
     });
@@ -125,6 +128,96 @@ forEachStore((kind) =>
       assert.equal((await send([...b].reverse(), 'Backup failed')).duplicateOf, toB.id, "B's resend, its numbers in another order");
       assert.equal((await send([...a, ...b], 'Backup failed')).duplicateOf, undefined, 'all the numbers at once: another set');
       assert.equal((await claim(store, 10, 10, 1_000_000)).flatMap((batch) => batch.sms).length, 11, 'one SMS for each number of each mail of its own');
+      await store.close();
+    });
+
+    test('a resend is texted when none of the mail it repeats was sent or is to be sent (each SMS failed, expired, deleted or reported failed); folded while one was or is', async () => {
+      let at = 10_000;
+      const send = async (messageIdHeader: string, to: readonly string[]) => {
+        const base = mail(to, { messageIdHeader, receivedAt: at++ });
+        const sent = { ...base, sms: { ...base.sms, text: 'the same alert' }, resubmission: resubmissionOf(messageIdHeader, to, 'the same alert', 0) };
+        return { id: sent.id, duplicateOf: (await store.acceptMail(sent)).duplicateOf };
+      };
+      /** Claims `id`'s SMS and records `kinds[i]` for its i-th (sent with an id; failed; expired). */
+      const finish = async (id: string, kinds: ReadonlyArray<'sent' | 'failed' | 'expired'>) => {
+        const sms = (await claim(store, 100, 100, 1_000_000)).find((batch) => batch.message.id === id)?.sms ?? [];
+        await store.recordSmsOutcomes(
+          kinds.map((kind, index) => {
+            const smsId = sms[index]?.id ?? 0;
+            return kind === 'sent' ? { smsId, kind, providerId: `P-${smsId}` } : { smsId, kind, error: 'ERR:INVALID_NUMBER' };
+          }),
+        );
+        return sms;
+      };
+      const [A, B] = ['+447700900651', '+447700900652'];
+      // Deleted from the queue by the operator, both numbers: the resend is a mail of its own, and is texted.
+      const deleted = await send('<deleted@example.com>', [A, B]);
+      await store.applyQueueAction('delete', deleted.id, 20_000);
+      const afterDelete = await send('<deleted@example.com>', [A, B]);
+      assert.equal(afterDelete.duplicateOf, undefined, 'after every SMS was deleted');
+      assert.deepEqual(
+        (await store.smsOf(afterDelete.id)).map((sms) => sms.status),
+        ['queued', 'queued'],
+      );
+      assert.equal((await send('<deleted@example.com>', [A, B])).duplicateOf, afterDelete.id, 'its own resend folds into it, queued');
+      // Failed and expired: texted again.
+      const failed = await send('<failed@example.com>', [A, B]);
+      await finish(failed.id, ['failed', 'expired']);
+      assert.equal((await send('<failed@example.com>', [A, B])).duplicateOf, undefined, 'after every SMS failed or expired');
+      // Sent, then reported failed by the phone's network: texted again.
+      const reported = await send('<reported@example.com>', [A]);
+      const [sms] = await finish(reported.id, ['sent']);
+      await store.applyDeliveryReport({ provider: 'twilio', providerId: `P-${sms?.id}`, number: A, state: 'failed', code: 30007, receivedAt: 30_000 });
+      assert.equal((await send('<reported@example.com>', [A])).duplicateOf, undefined, 'after its SMS was reported failed');
+      // One of its SMS sent (the other failed): folded, as before.
+      const half = await send('<half@example.com>', [A, B]);
+      await finish(half.id, ['sent', 'failed']);
+      assert.equal((await send('<half@example.com>', [A, B])).duplicateOf, half.id, 'one SMS of it was sent');
+      await store.close();
+    });
+
+    test('a resend folds into a mail whose SMS may have been sent (an attempt whose answer was lost), expired, failed or deleted after it; queue retry says so, never "none of its SMS was sent"', async () => {
+      const A = '+447700900653';
+      let at = 10_000;
+      const send = async (messageIdHeader: string) => {
+        const base = mail([A], { messageIdHeader, receivedAt: at++ });
+        const sent = { ...base, sms: { ...base.sms, text: 'the same alert' }, resubmission: resubmissionOf(messageIdHeader, [A], 'the same alert', 0) };
+        return { id: sent.id, duplicateOf: (await store.acceptMail(sent)).duplicateOf };
+      };
+      const smsIdOf = async (id: string) => (await claim(store, 100, 100, 1_000_000)).find((batch) => batch.message.id === id)?.sms[0]?.id ?? 0;
+      const error = 'RESPONSE_TIMEOUT: the SMS gateway did not answer in time; the message may have been sent';
+      const advice = async (id: string) => {
+        const refused = await queueAction(store, 'retry', id, 2_000_000).then(
+          () => assert.fail('nothing to retry'),
+          (thrown: unknown) => (thrown as Error).message,
+        );
+        assert.doesNotMatch(refused, /unsent|none of its SMS was sent/, refused);
+        assert.match(refused, /may have been sent \(1 attempt whose answer was lost\); .* with a new Message-ID/, refused);
+      };
+      // An attempt in doubt, then a retry that failed for good at the maximum age (its own answer known).
+      const expired = await send('<expired@example.com>');
+      const first = await smsIdOf(expired.id);
+      await store.recordSmsOutcomes([{ smsId: first, kind: 'retry', nextAttemptAt: 0, error, attempted: true, possibleDuplicate: true }]);
+      await store.recordSmsOutcomes([{ smsId: await smsIdOf(expired.id), kind: 'expired', error: 'ERR:UNAVAILABLE; given up at the maximum age' }]);
+      assert.equal((await send('<expired@example.com>')).duplicateOf, expired.id, 'expired after an attempt in doubt');
+      await advice(expired.id);
+      // Given up at the maximum age on the attempt in doubt itself.
+      const lastInDoubt = await send('<last@example.com>');
+      const lastId = await smsIdOf(lastInDoubt.id);
+      await store.recordSmsOutcomes([{ smsId: lastId, kind: 'expired', error: `${error}; given up at the maximum age`, possibleDuplicate: true }]);
+      assert.equal((await send('<last@example.com>')).duplicateOf, lastInDoubt.id, 'expired on an attempt in doubt');
+      await advice(lastInDoubt.id);
+      // Deleted by the operator once its relay's lease ended with the attempt in flight: that attempt counts, in doubt.
+      const cut = await send('<cut@example.com>');
+      await store.claimDueSms({ owner: 'gone', now: Date.now(), leaseUntil: Date.now() + 1, maxBatches: 100, batchSize: 100 });
+      await sleep(20);
+      assert.equal((await store.applyQueueAction('delete', cut.id, Date.now())).changed, 1);
+      assert.deepEqual(
+        (await store.smsOf(cut.id)).map(({ status, attempts, possibleDuplicates }) => ({ status, attempts, possibleDuplicates })),
+        [{ status: 'deleted', attempts: 1, possibleDuplicates: 1 }],
+      );
+      assert.equal((await send('<cut@example.com>')).duplicateOf, cut.id, 'deleted after an attempt in doubt');
+      await advice(cut.id);
       await store.close();
     });
 

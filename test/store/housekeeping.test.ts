@@ -55,7 +55,14 @@ describe('orphan delivery reports', () => {
 
       let now = T0 + 7 * DAY;
       const { logger, lines } = captureLog('info');
-      const housekeeping = new Housekeeping({ store, logger, retentionMs: undefined, orphanReportTtlMs: 7 * DAY, clock: () => now });
+      const housekeeping = new Housekeeping({
+        store,
+        logger,
+        retentionMs: undefined,
+        orphanReportTtlMs: 7 * DAY,
+        failoverRecoveryMs: 300_000,
+        clock: () => now,
+      });
       await housekeeping.sweep();
       assert.deepEqual(lines, [], 'exactly 7 days old: kept');
       now += 1;

@@ -400,7 +400,7 @@ describeOnPostgres('the relay on PostgreSQL', async (probe) => {
         'relay: retention purge failed; tried again later',
         'inbound: dropping expired orphan delivery reports failed; tried again later',
         'inbound: forgetting old part ids of long SMS failed; tried again later',
-        'relay: pruning old sending-limit counts and failed logins failed; tried again later',
+        'relay: pruning old sending-limit counts, failed logins and failed gateway hosts failed; tried again later',
       ];
       const lines = await waitFor('every step of the sweep failed', () => {
         const found = sweep.map((msg) => relay.logs.find((line) => line.msg === msg));

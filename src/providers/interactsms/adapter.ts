@@ -29,7 +29,7 @@
  * - The MO carries no id: the relay's id for it is derived from fields a retry repeats (see
  *   `parseReceived` in inbound.ts); the simulator computes the same on its own.
  */
-import { createHash } from 'node:crypto';
+import { messageKey } from '../../random-ids.ts';
 import { toInternationalDigits } from '../../sms/numbers.ts';
 import type { Gateway, GatewayOptions, ProviderCapabilities, RecipientResult, SmsSubmission, SubmissionResult } from '../contract.ts';
 import { sendEachAlone } from '../each-alone.ts';
@@ -74,9 +74,6 @@ const REFUSED_PREFIX = `${CODE_PREFIX}REFUSED:`;
 
 /** The vendor's `notify_id` limit. */
 const NOTIFY_ID_MAX_CHARS = 30;
-/** 128 bits in base 36 need at most 25 digits; padded so every notify id has the same length. */
-const NOTIFY_ID_DIGITS = 25;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * The status reply: an integer on the first line, then the gateway's message (`0\nRequest
@@ -223,30 +220,13 @@ function wordsApart(text: string): string {
 /**
  * The `notify_id` of the SMS of one relay message: the DLR key and the reply-tracking key, so it
  * must be unique per message and the same on every attempt (a retry must not change it). The relay's
- * message ids are UUIDs (v7): their 128 bits in base 36 are 25 characters, within the vendor's 30.
- * Any other id is hashed (SHA-256, first 128 bits, the same base 36 form).
+ * message ids are UUIDs (v7): their 128 bits in base 36 are 25 characters (messageKey), within the vendor's 30,
+ * which a report's notify id gives back (messageIdOfKey).
  */
 export function notifyIdFor(messageId: string): string {
-  const hex = UUID.test(messageId) ? messageId.replaceAll('-', '') : createHash('sha256').update(messageId, 'utf8').digest('hex').slice(0, 32);
-  const notifyId = BigInt(`0x${hex}`).toString(36).padStart(NOTIFY_ID_DIGITS, '0');
+  const notifyId = messageKey(messageId);
   if (notifyId.length > NOTIFY_ID_MAX_CHARS) throw new RangeError(`interactsms: notify id too long: ${notifyId}`);
   return notifyId;
-}
-
-/** A notify id notifyIdFor wrote: 25 base-36 digits (a UUID's 128 bits, or a hash's). */
-const OUR_NOTIFY_ID = new RegExp(`^[0-9a-z]{${NOTIFY_ID_DIGITS}}$`);
-
-/**
- * The message id a notify id stands for, when notifyIdFor made it from a UUID (the relay's message
- * ids): its digits read back as 128 bits. A hashed id gives a UUID no message has, as does a notify id
- * another system set: looked up, it finds nothing.
- */
-export function messageIdOfNotifyId(notifyId: string): string | undefined {
-  if (!OUR_NOTIFY_ID.test(notifyId)) return undefined;
-  const value = [...notifyId].reduce((sum, digit) => sum * 36n + BigInt(Number.parseInt(digit, 36)), 0n);
-  if (value >= 1n << 128n) return undefined;
-  const hex = value.toString(16).padStart(32, '0');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 export function createInteractSmsGateway(options: GatewayOptions): Gateway {

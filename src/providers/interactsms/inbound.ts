@@ -7,7 +7,7 @@ import iconv from 'iconv-lite';
 import { readReportNumber, readSender } from '../../sms/senders.ts';
 import type { ReceivedSms, WrittenReport } from '../../vocabulary.ts';
 import { batchParse, gatewayTime, type InboundParse, type InboundRequest } from '../contract.ts';
-import { messageIdOfNotifyId } from './adapter.ts';
+import { messageIdOfKey } from '../../random-ids.ts';
 
 type Fields = ReadonlyMap<string, string>;
 type FieldsOrReason =
@@ -184,7 +184,7 @@ export function parseReport(request: InboundRequest): InboundParse<WrittenReport
   });
   const said = [statusCode(code), ...counts].join(', ');
   return batchParse(
-    [...new Set(numbers)].map((number) => ({ providerId, number, code, state, said, messageId: messageIdOfNotifyId(providerId), trackingId: providerId })),
+    [...new Set(numbers)].map((number) => ({ providerId, number, code, state, said, messageId: messageIdOfKey(providerId), trackingId: providerId })),
     unreadable,
   );
 }

@@ -215,26 +215,11 @@ export function sendWindowFor(sendAt: number): SendWindow {
 
 function toResult(outcome: HttpOutcome, messages: readonly OutgoingMessage[], logger: Logger): SubmissionResult {
   if (outcome.kind === 'transport') return outcome;
-  if (outcome.status === 401) {
-    // The OpenAPI-era gateway answers a refused login with RFC 7807 ProblemDetails.
-    return httpRefusal(outcome, problemDetail(outcome.text));
-  }
   if (outcome.status < 200 || outcome.status > 299) return httpRefusal(outcome);
   if (outcome.truncated) return unparseable(outcome.text);
   const statuses = readSendResponse(outcome.text);
   if (statuses === undefined) return unparseable(outcome.text);
   return correlate(statuses, messages, outcome.text, logger);
-}
-
-/** `detail` (else `title`) of a ProblemDetails body; undefined when the body is not one. */
-function problemDetail(body: string): string | undefined {
-  const problem = parseJson(body);
-  if (!isRecord(problem)) return undefined;
-  for (const field of ['detail', 'title'] as const) {
-    const value = problem[field];
-    if (typeof value === 'string' && value.trim() !== '') return value.trim().slice(0, 200);
-  }
-  return undefined;
 }
 
 /** One `messageStatus`, whichever format it came in. */

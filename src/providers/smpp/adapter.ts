@@ -33,6 +33,7 @@
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { SEGMENT_LIMITS, SEGMENT_LIMITS_16BIT_REFERENCE, splitIntoParts } from '../../sms/encoding.ts';
+import { halfCharacter } from '../../sms/half-characters.ts';
 import { maskNumber, maskNumbersIn, normaliseNumber } from '../../sms/numbers.ts';
 import { readSender } from '../../sms/senders.ts';
 import { type InboundSink, LATE_PART_WINDOW_MS } from '../../vocabulary.ts';
@@ -390,10 +391,18 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
       : { problem: `a delivery receipt for id "${messageId}", which no SMS was (yet) sent under, without a number in source_addr` };
   }
 
-  async function deliverSms(sm: ShortMessage, { text, part }: ReturnType<typeof readText>, pdu: Pdu, link: DeliveryLink): Promise<number | DeliveryAnswer> {
+  async function deliverSms(
+    sm: ShortMessage,
+    { text, part, ucs2 }: ReturnType<typeof readText>,
+    pdu: Pdu,
+    link: DeliveryLink,
+  ): Promise<number | DeliveryAnswer> {
     const arrived = clock.now();
     const number = smppNumber(sm.source, sm.sourceTon);
     if (number === undefined) return refuse('mo', STATUS.ESME_RINVSRCADR, `source_addr "${sm.source.slice(0, 21)}" is no sender`, pdu);
+    // A single SMS cut mid-character (an SMSC cutting a long one without a UDH): permanent, as a coding the relay cannot read.
+    const half = halfCharacter({ text, part, ucs2 });
+    if (half !== undefined) return refuse('mo', STATUS.ESME_RX_P_APPN, half, pdu);
     // The account's number or short code the phone texted, where the SMSC names it: its mail names it.
     const to = smppNumber(sm.destination, sm.destinationTon);
     if (part && (part.total < 1 || part.index < 1 || part.index > part.total)) {

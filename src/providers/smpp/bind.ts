@@ -530,7 +530,8 @@ export class SmppBind {
     });
     socket.on('error', (error: NodeJS.ErrnoException) => {
       attempt.error = error;
-      this.#lastError = error.message;
+      // An attempt already explained keeps its reason: a port that resets after its non-SMPP answer is still no SMSC.
+      if (!attempt.explained) this.#lastError = error.message;
       const untrusted = error.code !== undefined && TLS_CERTIFICATE_CODES.has(error.code) ? error.code : undefined;
       // Each retry meets the same certificate: an error for the operator as it starts or changes, as an HTTP gateway's is (docs/delivery.md).
       if (untrusted !== undefined && untrusted !== this.#certificateError)

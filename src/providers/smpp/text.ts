@@ -59,6 +59,8 @@ export interface ReadText {
   readonly part: SmsPart | undefined;
   /** A GSM-7 coding whose octets go above 0x7F, which no septet does: read as Latin-1 instead (the caller says so). */
   readonly notSeptets: boolean;
+  /** The text's octets when it came in UCS-2: half a character among them is the caller's to judge (sms/half-characters.ts). */
+  readonly ucs2?: Buffer | undefined;
 }
 
 /**
@@ -77,13 +79,20 @@ const CHARSETS: ReadonlyMap<number, string> = new Map([
 const decoders = new Map<string, TextDecoder>();
 
 /**
- * The text of a deliver_sm (message_payload when present, else short_message), with a concatenation
- * UDH or SAR parameters read, and the national language tables its UDH names. `gsm7Codes`: the
+ * The text of a deliver_sm (message_payload or short_message: SMPP 3.4 §5.3.2.32 allows one, and both is
+ * a PduError), with a concatenation UDH or SAR parameters read, and the national language tables its UDH
+ * names. `gsm7Codes`: the
  * data_coding values that mean GSM 03.38 on this bind (0 unless the SMSC's default alphabet is
  * Latin-1, and whatever the account sends GSM-7 as). A coding the relay cannot show is a PduError.
  */
 export function readText(sm: ShortMessage, gsm7Codes: readonly number[]): ReadText {
   const payload = sm.tlvs.get(TAG.message_payload);
+  // Which one the SMSC meant is unknown (Kannel takes short_message, others the payload): taking either may lose the other's text.
+  if (payload !== undefined && sm.shortMessage.length > 0)
+    throw new PduError(
+      STATUS.ESME_RINVMSGLEN,
+      'short_message and message_payload both carry the text; SMPP 3.4 §5.3.2.32 allows one (sm_length 0 with a payload)',
+    );
   let octets = payload ?? sm.shortMessage;
   let udh: Udh = { part: undefined, shift: {} };
   if (sm.esmClass & ESM_CLASS.UDHI) {
@@ -98,7 +107,7 @@ export function readText(sm: ShortMessage, gsm7Codes: readonly number[]): ReadTe
   // An unpacked septet is 0x00–0x7F: an octet above proves the SMSC wrote this GSM-7 coding in another alphabet, Latin-1 the usual one.
   const notSeptets = named === 'gsm7' && octets.some((octet) => octet > 0x7f);
   const coding = notSeptets ? 'latin1' : named;
-  if (coding === 'ucs2') return { text: decodeUcs2(octets), part: part && { ...part, carried: { coding, octets } }, notSeptets };
+  if (coding === 'ucs2') return { text: decodeUcs2(octets), part: part && { ...part, carried: { coding, octets } }, notSeptets, ucs2: octets };
   if (coding !== 'gsm7') return { text: decodeCharset(coding, octets), part, notSeptets };
   const national = udh.shift.locking !== undefined || udh.shift.single !== undefined;
   const tables = nationalTables(udh.shift);

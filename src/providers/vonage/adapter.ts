@@ -9,15 +9,15 @@
  * - An SMS of one part is kept under Vonage's own `message-id`, the id its dashboard, its Reports API
  *   and its support know, which its receipt names with or without our `client-ref`.
  * - Each part of a long SMS has its own message id and its own delivery receipt, so the id the relay
- *   keeps for the whole is ours: `client-ref`, which every part's receipt echoes, made of a key unique
- *   to the message and number and the number of parts (`<key>.<parts>`). The answer's part ids go with
+ *   keeps for the whole is ours: `client-ref`, which every part's receipt echoes, made of the message's
+ *   key and the number of parts (`<key>.<parts>`): with the receipt's number, it names the SMS. The answer's part ids go with
  *   the result and each receipt names its part (inbound.ts); the relay combines them in the store
  *   (src/replies/inbound.ts): delivered once every part is, failed at the first part that fails.
  * - `callback` names the relay's DR URL per message when `gateway.publicUrl` is set; otherwise the
  *   account's default delivery receipt URL is used.
  * - `ttl` carries the SMS's remaining lifetime, clamped to Vonage's 20 s – 7 days.
  */
-import { createHash } from 'node:crypto';
+import { messageKey } from '../../random-ids.ts';
 import { splitIntoParts } from '../../sms/encoding.ts';
 import { toInternationalDigits } from '../../sms/numbers.ts';
 import type { Gateway, GatewayOptions, ProviderCapabilities, RecipientResult, SmsSubmission, SubmissionResult } from '../contract.ts';
@@ -41,17 +41,17 @@ export const VONAGE_CAPABILITIES: ProviderCapabilities = {
 };
 
 export const CODE_PREFIX = 'VONAGE:';
-/** 128 bits in base 36. */
-const KEY_DIGITS = 25;
 
 interface VonageSettings {
   readonly from?: string | undefined;
 }
 
-/** Our id of the SMS to one number, which every part's receipt echoes: a key and the number of parts. */
-export function clientRefFor(messageId: string, number: string, parts: number): string {
-  const hex = createHash('sha256').update(`${messageId}\n${number}`, 'utf8').digest('hex').slice(0, 32);
-  return `${BigInt(`0x${hex}`).toString(36).padStart(KEY_DIGITS, '0')}.${parts}`;
+/**
+ * Our id of the SMS to one number, which every part's receipt echoes with the number: the message's key (messageKey),
+ * which a receipt gives back as the relay's reference (inbound.ts), and the number of parts.
+ */
+export function clientRefFor(messageId: string, parts: number): string {
+  return `${messageKey(messageId)}.${parts}`;
 }
 
 export function createVonageGateway(options: GatewayOptions<VonageSettings>): Gateway {
@@ -60,7 +60,7 @@ export function createVonageGateway(options: GatewayOptions<VonageSettings>): Ga
   return httpGateway(PROVIDER, options, endpoints, capabilities, async (submission, endpointIndex, log) => {
     const [number] = submission.recipients as [string];
     const parts = splitIntoParts(submission).length;
-    const clientRef = clientRefFor(submission.messageId, number, parts);
+    const clientRef = clientRefFor(submission.messageId, parts);
     const started = performance.now();
     const form = buildSendForm(submission, number, clientRef, options, Date.now());
     const outcome = await endpoints.postForm(endpointIndex, SEND_PATH, form, { accept: 'application/json' });

@@ -10,6 +10,7 @@ import type { DeliveryState, InboundKind, ReceivedSms, WrittenReport } from '../
 import { gatewayTime, type InboundParse, type InboundRequest, type PassingFailure } from '../contract.ts';
 import { isSignatureMethod, validVonageSignature } from './signature.ts';
 import { readGatewayTime } from '../../timestamps.ts';
+import { messageIdOfKey } from '../../random-ids.ts';
 
 /**
  * `message-timestamp`: `yyyy-MM-dd HH:mm:ss` in UTC (Vonage's inbound SMS webhook reference); read as every gateway's
@@ -159,8 +160,11 @@ export function parseReport(request: InboundRequest): InboundParse<WrittenReport
   // The history shows the receipt as Vonage's dashboard does, not the relay's state for it.
   const said = `status ${status}, err-code ${errCode}`;
   // Without our client-ref the id may as well be a part's of a long SMS: the store knows which.
-  // With our client-ref, the SMS of one part a relay before Vonage's message-id was kept kept under it.
-  return { ok: true, items: [{ providerId: partId, number, code, state, said, ...optedOut, ...(ref ? { formerId: ref[0] } : { part: { id: partId } }) }] };
+  // With our client-ref, the SMS of one part a relay before Vonage's message-id was kept kept under it; and its key is
+  // the relay's reference to its message (adapter.ts, clientRefFor), which finds the SMS while no id names it (an
+  // attempt in flight, or one whose answer was lost). A key an older relay hashed names no message.
+  const named = ref ? { formerId: ref[0], messageId: messageIdOfKey(ref[1] ?? '') } : { part: { id: partId } };
+  return { ok: true, items: [{ providerId: partId, number, code, state, said, ...optedOut, ...named }] };
 }
 
 /**

@@ -8,7 +8,7 @@
  * 2026-12-04, 4 to a transaction): with a fingerprint and no conversation, the usual mail, 135–146 µs
  * where the one text cost 153–159; with neither, 109–114 where it cost 150–157.
  */
-import { REFUSED_EVENT, refusedDetail } from '../rows.ts';
+import { FOLDED_EVENT, foldedDetail, REFUSED_EVENT, REPEATED_EVENT, refusedDetail, repeatedDetail, MAIL_SENT_OR_TO_BE_SENT } from '../rows.ts';
 import { type NewMail, RESUBMISSION_WALK_ROWS } from '../types.ts';
 import type { Statement } from './batch.ts';
 import { DB_NOW_MS } from './clock.ts';
@@ -51,9 +51,11 @@ export function acceptText(shape: AcceptShape): string {
     // (queued again, whatever came between) or with no mail of another text ($9) or Subject since (Store#acceptMail):
     // at most `rows` mails read backward in messages_message_id (schema 38), whose id orders two stamped in the same ms
     // (time-ordered within a relay), each with whether one of another text came before it in that walk. A stored
-    // resubmission (its original sent again, no alert of its own) folds by its Date alone and breaks no chain.
+    // resubmission (its original sent again, no alert of its own) folds by its Date alone and breaks no chain. Not
+    // into a mail none of whose SMS was sent or is still to be sent (every one failed, expired or deleted): folded, the
+    // resend would never be texted.
     parts.push(`original AS (
-    SELECT COALESCE(duplicate_of, id) AS id FROM (
+    SELECT id FROM (SELECT COALESCE(duplicate_of, id) AS id FROM (
       SELECT id, duplicate_of, received_at, fingerprint, subject, date_header,
         bool_or(duplicate_of IS NULL AND (text IS DISTINCT FROM $9 OR subject IS DISTINCT FROM $7))
           OVER (ORDER BY received_at DESC, id DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS other_since
@@ -64,7 +66,8 @@ export function acceptText(shape: AcceptShape): string {
       ) walked
     ) latest WHERE fingerprint = ${fingerprint} AND subject IS NOT DISTINCT FROM $7
       AND (date_header = ${date} OR (duplicate_of IS NULL AND other_since IS NOT TRUE))
-    ORDER BY latest.received_at DESC, latest.id DESC LIMIT 1
+    ORDER BY latest.received_at DESC, latest.id DESC LIMIT 1) found
+    WHERE ${MAIL_SENT_OR_TO_BE_SENT('found.id')}
   )`);
   const notResubmission = shape.resubmission ? 'WHERE NOT EXISTS (SELECT 1 FROM original)' : '';
   const andNotResubmission = shape.resubmission ? 'AND NOT EXISTS (SELECT 1 FROM original)' : '';
@@ -214,6 +217,43 @@ export function refusedStatements(mail: NewMail): Statement[] {
         refused.map((recipient) => recipient.reason),
         refused.map(refusedDetail),
         REFUSED_EVENT,
+      ],
+    },
+  ];
+}
+
+/**
+ * The history lines of a mail's numbers folded by `policy.alertStormWindow` (NewMail.folded), in the mail's transaction,
+ * after its statement and only if it stored no resubmission: its `folded` lines, and a `repeated` line on each earlier SMS
+ * that has none yet. A statement of its own, for a mail that has them: the usual mail's statement pays nothing for it.
+ */
+const FOLDED_TEXT = `WITH folded AS (
+    SELECT * FROM unnest($3::text[], $4::text[], $5::bigint[]) WITH ORDINALITY AS t(detail, earlier, earlier_sms, position)
+    WHERE ${unlessResubmitted('$1')}
+  ), lines AS (
+    INSERT INTO events (at, message_id, sms_id, kind, detail)
+    SELECT $2, $1, NULL, $6, detail FROM folded ORDER BY position
+  )
+  INSERT INTO events (at, message_id, sms_id, kind, detail)
+  SELECT DISTINCT $2::bigint, earlier, earlier_sms, $7, $8 FROM folded
+  WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.message_id = folded.earlier AND e.sms_id = folded.earlier_sms AND e.kind = $7)`;
+
+/** The statements that store `mail`'s folded numbers' lines (FOLDED_TEXT): none for a mail without. */
+export function foldedStatements(mail: NewMail): Statement[] {
+  const folded = mail.folded ?? [];
+  if (folded.length === 0) return [];
+  return [
+    {
+      text: FOLDED_TEXT,
+      values: [
+        mail.id,
+        mail.receivedAt,
+        folded.map(foldedDetail),
+        folded.map((recipient) => recipient.earlier),
+        folded.map((recipient) => recipient.earlierSms),
+        FOLDED_EVENT,
+        REPEATED_EVENT,
+        repeatedDetail(mail.id),
       ],
     },
   ];

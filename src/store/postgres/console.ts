@@ -212,7 +212,7 @@ export class PostgresConsoleStore implements ConsoleStore {
   }
 
   async searchMessages(search: MessageSearch, limit: number): Promise<MessageSummary[]> {
-    const { sql, values } = searchStatement(search, limit);
+    const { sql, values } = searchStatement(search, limit, 'id');
     return this.#withSms((await this.#query<MessageRow>(this.#read, numbered(sql), values)).rows);
   }
 

@@ -17,6 +17,7 @@ import {
   type SharedGatewayState,
   type SharedHostFailure,
   type SharedPause,
+  hostFailureKeptMs,
 } from '../shared-state-types.ts';
 import { CLOCK_STEP_BACK_MS } from '../clock-step-types.ts';
 
@@ -190,12 +191,13 @@ export async function markHostWorking(query: Query, provider: string, endpoint: 
 }
 
 /** Runs inside a write transaction. */
-export async function pruneSharedState(query: Query, now: number): Promise<number> {
+export async function pruneSharedState(query: Query, now: number, failoverRecoveryMs: number): Promise<number> {
   const [row] = await query<{ pruned: number }>(
     `WITH rates AS (DELETE FROM rate_events WHERE at <= ${clusterNow(1)} - $2::bigint RETURNING 1),
-     logins AS (DELETE FROM login_failures WHERE at <= ${clusterNow(1)} - $2::bigint RETURNING 1)
-     SELECT (SELECT count(*) FROM rates) + (SELECT count(*) FROM logins) AS pruned`,
-    [skewOf(now), RATE_DAY_MS],
+     logins AS (DELETE FROM login_failures WHERE at <= ${clusterNow(1)} - $2::bigint RETURNING 1),
+     hosts AS (DELETE FROM gateway_host_failures WHERE failed_at <= ${clusterNow(1)} - $3::bigint RETURNING 1)
+     SELECT (SELECT count(*) FROM rates) + (SELECT count(*) FROM logins) + (SELECT count(*) FROM hosts) AS pruned`,
+    [skewOf(now), RATE_DAY_MS, hostFailureKeptMs(failoverRecoveryMs)],
   );
   return row?.pruned ?? 0;
 }

@@ -54,6 +54,7 @@ import {
   dueLeftSql,
   leasedLeftSql,
   notBeingSent,
+  CUT_OFF_ATTEMPT_COUNTED,
   queueTargetSql,
   toLeasedSms,
   toReceivedReply,
@@ -64,7 +65,9 @@ import {
   waitsForSendAt,
   reportDetail,
   sentByReportDetail,
-  NEVER_SENT_EXCLUDED,
+  sentByReportInFlightDetail,
+  latestSmsTo,
+  toLatestSms,
   countedByProvider,
   quarantineBytesSql,
   quarantineColumn,
@@ -96,6 +99,7 @@ import type {
   Conversation,
   DeliveryReportResult,
   DueNotice,
+  LatestSms,
   MailOutcome,
   MailOutcomeRecorded,
   NewDeliveryReport,
@@ -133,7 +137,7 @@ import type { DeliveryState } from '../../vocabulary.ts';
 import type { NewSmsPart, PartAdded, PartSet } from '../reassembly.ts';
 import { ClusterError, type ClusterStore, type HeldLeases, type RelayMember, type RelaySeen } from '../cluster-types.ts';
 import type { Logger } from '../../log.ts';
-import { acceptStatement, conversationUsedAt, refusedStatements, resubmissionLocks, unlessResubmitted } from './accept.ts';
+import { acceptStatement, conversationUsedAt, foldedStatements, refusedStatements, resubmissionLocks, unlessResubmitted } from './accept.ts';
 import { DB_NOW_MS } from './clock.ts';
 import { rescheduleBeyond } from './clock-step.ts';
 import type { LongestWaits, Rescheduled } from '../clock-step-types.ts';
@@ -450,6 +454,35 @@ const FAILED_OVER_LINES = `WITH t AS (SELECT * FROM unnest($2::bigint[], $3::tex
 const LATE_IDS = `RETURNING CASE WHEN kind = '${LATE_ANSWER}' THEN sms_id END AS late`;
 
 /**
+ * Retries (`$2` ids, `$3` next attempts, `$4` errors, `$5` 1 for an attempt, `$6` 1 for a possible duplicate, `$8` history
+ * details, at `$1`, by `$7`), each queued again with its `deferred` line, but one a report named while its attempt was in
+ * flight (REPORTED_IN_FLIGHT: a queued SMS has no gateway id otherwise), which is sent with the report's proof, its
+ * possible duplicate taken back (sqlite.ts's smsSentByReport): RETRIED_ORPHANS adopts its reports. Decided on the row as
+ * the update finds it, after a report committed meanwhile by another relay (its lock, REPORTED_SMS). `reported`: only
+ * such a row's error is cleared (a retry's error is never null), as RETURNING reads the row after the update.
+ */
+const REPORTED = `(o.status = 'queued' AND COALESCE(o.provider_id, '') <> '')`;
+const RETRIED = `WITH done AS (
+    UPDATE outbound o SET status = CASE WHEN ${REPORTED} THEN 'sent' ELSE o.status END, next_attempt_at = t.next_attempt_at,
+      last_error = CASE WHEN ${REPORTED} THEN NULL ELSE t.error END, attempts = o.attempts + t.attempted,
+      possible_duplicates = CASE WHEN ${REPORTED} THEN GREATEST(o.possible_duplicates + t.duplicate - 1, 0) ELSE o.possible_duplicates + t.duplicate END,
+      lease_owner = NULL, updated_at = $1
+    FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::int[], $6::int[], $8::text[]) AS t(id, next_attempt_at, error, attempted, duplicate, detail)
+    WHERE o.id = t.id AND ${heldBy('$7')} RETURNING o.id, o.message_id, o.last_error IS NULL AS reported, o.provider_id, t.error, t.detail
+  )
+  INSERT INTO events (at, message_id, sms_id, kind, detail)
+  SELECT $1, message_id, id, CASE WHEN reported THEN 'sent' ELSE 'deferred' END,
+    CASE WHEN reported THEN ${sentByReportInFlightDetail('provider_id', 'error')} ELSE detail END FROM done
+  UNION ALL ${lateLines('unnest($2::bigint[], $8::text[]) AS t(id, detail)', 'cardinality($2::bigint[])', '$7::text')} ORDER BY id
+  ${LATE_IDS}`;
+
+/**
+ * The reports adopted by the retries' SMS (`$2` ids, at `$1`) that RETRIED recorded as sent. Sent by another relay
+ * (a late answer's SMS) each adopted its own at its send result: nothing is left to adopt.
+ */
+const RETRIED_ORPHANS = `SELECT smsrelay_adopt_orphans($1::bigint, ARRAY(SELECT id FROM outbound WHERE id = ANY($2::bigint[]) AND status = 'sent')) AS adopted`;
+
+/**
  * The history lines of sent outcomes that came late (`$2` ids, `$4` what each would have recorded, by
  * relay `$3`, at `$1`): their SMS's lease is another relay's. Not in SMS_SENT itself, where PostgreSQL
  * would open the join's relations at every execution for a case that almost never comes (12–15 µs of
@@ -528,6 +561,13 @@ const SENT_BY_REPORT = `WITH sent AS (
     WHERE id = $1 RETURNING id, message_id
   )
   INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $3, message_id, id, 'sent', $4 FROM sent`;
+
+/**
+ * An SMS in flight named by a report (`$1` its id, `$2` the report's id, `$3` its tracking id unless it has one): as
+ * sqlite-replies.ts's reportedInFlight, its attempt's outcome reads the id as the proof the gateway took it (RETRIED).
+ */
+const REPORTED_IN_FLIGHT = `UPDATE outbound SET provider_id = $2, tracking_id = COALESCE(tracking_id, $3)
+  WHERE id = $1 AND status = 'queued' AND COALESCE(provider_id, '') = ''`;
 
 const REPORT_KEPT = `WITH kept AS (
     INSERT INTO delivery_reports (provider, provider_id, number, code, state, said, received_at, sms_id)
@@ -658,14 +698,17 @@ export const SMS_CLAIM_ONE_PER_BATCH = `WITH due AS (${smsCandidates('FOR UPDATE
 
 /**
  * The SMS of a delivery report (`$1` its ids, `$2` the number, `$3` the relay's reference): under the report's own id,
- * else under its former one, else by the relay's own reference while no id names it, sent or waiting to be sent again
- * (sqlite-replies.ts, outboundOfMessage). Exported for a test of its plan.
+ * else under its former one, else by the relay's own reference while no id names it, sent or queued (waiting to be sent
+ * again, or in flight: `lease_owner`) (sqlite-replies.ts, outboundOfMessage). Locked: an attempt's outcome recorded at
+ * once by another relay waits for the report's commit, and reads what it did (REPORTED_IN_FLIGHT), or the report
+ * reads the outcome. Exported for a test of its plan.
  */
-export const REPORTED_SMS = `SELECT o.id, o.message_id, o.delivery, o.notify, m.report_all, m.gateway_account, ${SENT_AT}, o.provider_id, o.status, COALESCE(o.provider_id = ANY($1::text[]), FALSE) AS by_id
+export const REPORTED_SMS = `SELECT o.id, o.message_id, o.delivery, o.notify, m.report_all, m.gateway_account, ${SENT_AT}, o.provider_id, o.status, o.lease_owner,
+    COALESCE(o.provider_id = ANY($1::text[]), FALSE) AS by_id
   FROM outbound o JOIN messages m ON m.id = o.message_id
   WHERE o.number = $2 AND (o.provider_id = ANY($1::text[])
     OR (o.message_id = $3 AND COALESCE(o.provider_id, '') = ''
-      AND (o.status = 'sent' OR (o.status = 'queued' AND o.lease_owner IS NULL AND o.held = 0))))
+      AND (o.status = 'sent' OR (o.status = 'queued' AND o.held = 0))))
   ORDER BY by_id DESC, COALESCE(o.provider_id = $1[1], FALSE) DESC, ${REPORT_TARGET_ORDER} LIMIT 1 FOR UPDATE OF o`;
 
 /**
@@ -1052,7 +1095,7 @@ export class PostgresStore implements Store, ClusterStore {
     const queued = reports.map((report) => ({ text: QUEUE_MAIL_UNLESS_RESUBMITTED, values: [now, mail.id, ...queuedMailValues(report)] }));
     return this.#queueing(queued.length > 0 ? ['sms', 'mail'] : ['sms'], {
       locks: resubmissionLocks(mail),
-      statements: [acceptStatement(mail, due), ...refusedStatements(mail), ...queued],
+      statements: [acceptStatement(mail, due), ...refusedStatements(mail), ...foldedStatements(mail), ...queued],
       result: ([accepted]) => {
         // Its commit shows mail is taken again after commits failed (see onCommit).
         this.#mailTaken();
@@ -1227,15 +1270,7 @@ export class PostgresStore implements Store, ClusterStore {
     const retryStatement = retries.length > 0 ? statements.length : undefined;
     if (retries.length > 0) {
       statements.push({
-        text: `WITH done AS (
-          UPDATE outbound o SET next_attempt_at = t.next_attempt_at, last_error = t.error, attempts = o.attempts + t.attempted,
-            possible_duplicates = o.possible_duplicates + t.duplicate, lease_owner = NULL, updated_at = $1
-          FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::int[], $6::int[], $8::text[]) AS t(id, next_attempt_at, error, attempted, duplicate, detail)
-          WHERE o.id = t.id AND ${heldBy('$7')} RETURNING o.id, o.message_id, t.detail
-        )
-        INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, 'deferred', detail FROM done
-        UNION ALL ${lateLines('unnest($2::bigint[], $8::text[]) AS t(id, detail)', 'cardinality($2::bigint[])', '$7::text')} ORDER BY id
-        ${LATE_IDS}`,
+        text: RETRIED,
         values: [
           now,
           retries.map((outcome) => outcome.smsId),
@@ -1247,13 +1282,16 @@ export class PostgresStore implements Store, ClusterStore {
           retries.map(attemptDetail),
         ],
       });
+      // Its own statement, whose snapshot sees the reports a relay committed while RETRIED waited for their SMS's row.
+      statements.push({ text: RETRIED_ORPHANS, values: [now, retries.map((outcome) => outcome.smsId)] });
     }
     const finalStatement = finals.length > 0 ? statements.length : undefined;
     if (finals.length > 0) {
       statements.push({
         text: `WITH done AS (
-          UPDATE outbound o SET status = t.status, last_error = t.error, attempts = o.attempts + t.attempted, lease_owner = NULL, updated_at = $1
-          FROM unnest($2::bigint[], $3::text[], $4::text[], $6::int[], $7::text[]) AS t(id, status, error, attempted, detail)
+          UPDATE outbound o SET status = t.status, last_error = t.error, attempts = o.attempts + t.attempted,
+            possible_duplicates = o.possible_duplicates + t.duplicate, lease_owner = NULL, provider_id = NULL, updated_at = $1
+          FROM unnest($2::bigint[], $3::text[], $4::text[], $6::int[], $7::text[], $8::int[]) AS t(id, status, error, attempted, detail, duplicate)
           WHERE o.id = t.id AND ${heldBy('$5')} RETURNING o.id, o.message_id, t.status, t.detail
         )
         INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, status, detail FROM done
@@ -1267,6 +1305,7 @@ export class PostgresStore implements Store, ClusterStore {
           by,
           finals.map((outcome) => (outcome.attempted === false ? 0 : 1)),
           finals.map(attemptDetail),
+          finals.map((outcome) => (outcome.possibleDuplicate ? 1 : 0)),
         ],
       });
     }
@@ -1450,13 +1489,9 @@ export class PostgresStore implements Store, ClusterStore {
     });
   }
 
-  async numbersSentText(numbers: readonly string[], text: string, since: number): Promise<ReadonlySet<string>> {
-    const rows = await this.#rows<{ number: string }>(
-      `SELECT DISTINCT o.number FROM outbound o JOIN messages m ON m.id = o.message_id
-      WHERE o.number = ANY($1::text[]) AND m.text = $2 AND m.received_at >= $3 AND ${NEVER_SENT_EXCLUDED}`,
-      [numbers, text, since],
-    );
-    return new Set(rows.map((row) => row.number));
+  async latestSmsTo(numbers: readonly string[], since: number): Promise<readonly LatestSms[]> {
+    const rows = await this.#rows<Record<string, unknown>>(LATEST_SMS_TO_EACH, [numbers, since]);
+    return rows.map(toLatestSms);
   }
 
   async queueStats(now: number): Promise<QueueStats> {
@@ -1525,7 +1560,7 @@ export class PostgresStore implements Store, ClusterStore {
         AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = outbound.message_id AND m.send_at > $1 AND ${waitsForSendAt('outbound', 'm')})`,
       'send now':
         "next_attempt_at = $1, updated_at = $1 WHERE status = 'queued' AND held = 0 AND lease_owner IS NULL AND next_attempt_at > $1 AND $2::text IS NOT NULL",
-      delete: `status = 'failed', last_error = '${DELETED_BY_OPERATOR}', lease_owner = NULL, updated_at = $1
+      delete: `status = 'failed', last_error = '${DELETED_BY_OPERATOR}', ${CUT_OFF_ATTEMPT_COUNTED('::int')}, lease_owner = NULL, updated_at = $1
         WHERE status = 'queued' AND ${notBeingSent(DB_NOW_MS)}`,
     }[action];
     const { message, sms } = queueTarget(target);
@@ -1698,21 +1733,27 @@ export class PostgresStore implements Store, ClusterStore {
         { text: REPORTED_SMS, values: [ids, report.number, report.messageId ?? null] },
       ],
       followUp: async ([, found], client) => {
-        const row = found?.rows[0] as (OutboundForReport & { provider_id: string | null; status: string; by_id: boolean }) | undefined;
-        const byReference = row !== undefined && !row.by_id;
-        if (byReference && row.status === 'queued') {
+        const row = found?.rows[0] as
+          | (OutboundForReport & { provider_id: string | null; status: string; lease_owner: string | null; by_id: boolean })
+          | undefined;
+        // Kept under the id that found its SMS, so that a repeat is one and no orphan is left under the other.
+        const keptUnder = row === undefined || !row.by_id ? report.providerId : (row.provider_id ?? report.providerId);
+        // Queued, it is in flight or waits to be sent again (sqlite-replies.ts, applyReport): the report proves an attempt reached the gateway.
+        const inFlight = row?.status === 'queued' && row.lease_owner !== null;
+        if (inFlight) await client.query(REPORTED_IN_FLIGHT, [row.id, keptUnder, report.trackingId ?? null]);
+        else if (row?.status === 'queued') {
           // Its report proves the attempt with no answer reached the gateway: sent, with the reports that came before this one.
-          await client.query(SENT_BY_REPORT, [row.id, report.providerId, report.receivedAt, sentByReportDetail(report.providerId), report.trackingId ?? null]);
+          await client.query(SENT_BY_REPORT, [row.id, keptUnder, report.receivedAt, sentByReportDetail(keptUnder), report.trackingId ?? null]);
           await client.query(ADOPT_ORPHANS, [report.receivedAt, [row.id]]);
         }
-        const target = row && { ...row, provider_id: byReference ? report.providerId : (row.provider_id ?? report.providerId) };
+        // In flight, the report is kept as an orphan: the attempt's outcome adopts it.
+        const target = row && !inFlight ? { ...row, provider_id: keptUnder } : undefined;
         const forward = target !== undefined && isForward(target.delivery, report.state);
         const due = forward && wantsNotice(report.state, target.notify === null ? undefined : target.notify.split(','), target.report_all === 1);
         const [kept] = (
           await client.query<{ kept: number; advanced: number }>(REPORT_KEPT, [
             report.provider,
-            // Kept under the id that found its SMS, so that a repeat is one and no orphan is left under the other.
-            target?.provider_id ?? report.providerId,
+            keptUnder,
             report.number,
             report.code,
             report.state,
@@ -2002,8 +2043,8 @@ export class PostgresStore implements Store, ClusterStore {
     return this.#write((client) => shared.markHostWorking(shared.queryOf(client), provider, endpoint));
   }
 
-  pruneSharedState(now: number): Promise<number> {
-    return this.#write((client) => shared.pruneSharedState(shared.queryOf(client), now));
+  pruneSharedState(now: number, failoverRecoveryMs: number): Promise<number> {
+    return this.#write((client) => shared.pruneSharedState(shared.queryOf(client), now, failoverRecoveryMs));
   }
 
   rescheduleBeyond(now: number, longest: LongestWaits, stepMs: number, setSince: number): Promise<Rescheduled> {
@@ -2199,6 +2240,8 @@ function queuedMail(at: string, first: number, when = 'TRUE'): string {
 const QUEUE_MAIL = `WITH ${queuedMail('$1', 2)} SELECT count(*) FROM queued`;
 /** The same, with the mail the report is of (`$2`) after it in the transaction: queued unless that was a resubmission. */
 const QUEUE_MAIL_UNLESS_RESUBMITTED = `WITH ${queuedMail('$1', 3, unlessResubmitted('$2'))} SELECT count(*) FROM queued`;
+/** Each number's latest SMS (latestSmsTo), `$1` the numbers, `$2` the window's start: one indexed read per number. */
+const LATEST_SMS_TO_EACH = `SELECT latest.* FROM unnest($1::text[]) AS t(number) CROSS JOIN LATERAL (${latestSmsTo('t.number', '$2')}) latest`;
 
 /** A mail's parameters for queuedMail, in its order. */
 const queuedMailValues = (mail: NewOutgoingMail): unknown[] => [
