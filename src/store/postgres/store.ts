@@ -145,7 +145,7 @@ import { clockOffset, heartbeatStatements, leaveCluster, relaysSeen, relaysSeenA
 import { LockWaitError, migrate, NoStoreError, SchemaError, STATEMENT_TIMEOUT } from './migrate.ts';
 import { type Migrated, MigrationError, OlderSchemaError } from '../migrations.ts';
 import type { Statement } from './batch.ts';
-import { GroupWriter, type Work } from './group-writer.ts';
+import { GroupWriter, KeysBusy, type Work } from './group-writer.ts';
 import { keyLockStatement } from './key-lock.ts';
 import { type Notice, WakeSender, WorkListener, type WorkQueue } from './notify.ts';
 import { prepareStatements } from './prepared.ts';
@@ -1041,7 +1041,7 @@ export class PostgresStore implements Store, ClusterStore {
 
   /**
    * A write in the next commit group (group-writer.ts): resolves after the COMMIT that holds it
-   * returned. A failure is STORE_UNAVAILABLE to the caller. `wakes`: the queues it adds due work to,
+   * returned. A failure is STORE_UNAVAILABLE to the caller (a mail whose Message-ID stayed busy: MESSAGE_ID_BUSY). `wakes`: the queues it adds due work to,
    * notified to the other relays after the COMMIT.
    */
   async #write<T>(work: Work<T>, wakes: readonly Notice[] = [], durability: Durability = PROMISED): Promise<T> {
@@ -1049,6 +1049,8 @@ export class PostgresStore implements Store, ClusterStore {
     try {
       return await this.#writer.run(work, wakes, durability);
     } catch (error) {
+      // The only keys a write holds are its mail's Message-ID (accept.ts, resubmissionLocks).
+      if (error instanceof KeysBusy) throw new RelayError('MESSAGE_ID_BUSY', undefined, { cause: error });
       throw asStoreError(error);
     }
   }
