@@ -159,7 +159,7 @@ describeOnPostgres('PostgreSQL: a mail and its resend committed at once', async 
     }
   });
 
-  test('a group whose keys are free sends as many statements as a group without keys', async () => {
+  test("a group whose keys are free sends as many statements as a group without keys, and its writes run without the keys' bound", async () => {
     const proxy = await postgresProxy(url);
     const pool = new pg.Pool({ connectionString: proxy.url, max: 1 });
     const writer = writerOn(pool, {});
@@ -175,6 +175,16 @@ describeOnPostgres('PostgreSQL: a mail and its resend committed at once', async 
       const keyless = await statements(() => []);
       assert.equal(keyless, 4, 'the settings, then the three writes');
       assert.equal(await statements((index) => [lockedKey('messages', `<free-${index}@example.com>`)]), keyless);
+      // The bound is the keys' alone: the writes after the opening wait for their locks as the server says (no lock_timeout).
+      const bound = await writer.run(
+        {
+          locks: [lockedKey('messages', '<free@example.com>')],
+          statements: [{ text: "SELECT current_setting('lock_timeout') AS t", values: [] }],
+          result: ([row]) => row?.rows[0]?.t,
+        },
+        [],
+      );
+      assert.equal(bound, '0');
     } finally {
       await pool.end();
       await proxy.close();
