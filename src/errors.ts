@@ -241,7 +241,7 @@ export const RELAY_ERRORS = {
   },
   /**
    * PostgreSQL: the lock of the mail's Message-ID, which its resubmission check is ordered by, held by another
-   * transaction committing a mail under it past the wait (src/store/postgres/group-writer.ts, KEY_WAIT_MS) twice: a
+   * transaction committing a mail under it past both waits (src/store/postgres/group-writer.ts, KEY_WAIT_MS, KEY_WAIT_ALONE_MS): a
    * commit that waits itself, or a relay stopped in the middle of one. The client's retry then folds into that mail (or
    * is texted if it never commits), where a 250 now could text it twice. The relay and its store work: not internal.
    */

@@ -83,6 +83,13 @@ export const GROUP_WAITING_MS = 20;
  * without the writes whose keys are held, and each of those alone, waiting as long once more, else fails (KeysBusy).
  */
 export const KEY_WAIT_MS = 100;
+/**
+ * How long a write whose key was busy waits for it alone (#aroundBusyKeys), holding up only itself: a copy committed on a
+ * remote server, behind a synchronous standby or a slow disk may hold the key longer than KEY_WAIT_MS, and a copy that is
+ * no resend (one mail split over parallel transactions by its sending server) would be deferred for the client's retry,
+ * minutes later; a relay stopped mid-commit costs the mail under its key this second, then MESSAGE_ID_BUSY.
+ */
+export const KEY_WAIT_ALONE_MS = 1_000;
 /** lock_not_available: a lock waited for past lock_timeout (KEY_WAIT_MS, keysLocked). */
 const LOCK_NOT_AVAILABLE = '55P03';
 const isLockNotAvailable = (error: unknown) => (error as { code?: unknown } | undefined)?.code === LOCK_NOT_AVAILABLE;
@@ -315,11 +322,14 @@ export class GroupWriter {
   readonly #waitingMs: number;
   /** GroupWriterOptions.keyWaitMs. */
   readonly #keyWaitMs: number;
+  /** KEY_WAIT_ALONE_MS, or GroupWriterOptions.keyWaitMs. */
+  readonly #keyWaitAloneMs: number;
 
   constructor(options: GroupWriterOptions) {
     this.#options = options;
     this.#waitingMs = options.waitingMs ?? GROUP_WAITING_MS;
     this.#keyWaitMs = options.keyWaitMs ?? KEY_WAIT_MS;
+    this.#keyWaitAloneMs = options.keyWaitMs ?? KEY_WAIT_ALONE_MS;
   }
 
   /**
@@ -460,7 +470,7 @@ export class GroupWriter {
     if (this.#options.isStoreFault(error)) this.#options.onServerFailure(error);
     for (const write of writes) {
       const started = performance.now();
-      const alone = await this.#transaction(client, [write]);
+      const alone = await this.#transaction(client, [write], this.#keyWaitAloneMs);
       if (alone.ok) this.#committed([write], alone.results, started, woken);
       else this.#failed(write, alone.error);
     }
@@ -504,9 +514,11 @@ export class GroupWriter {
    * every write's statements in one, as the implicit transaction of that round trip (oneRoundTrip),
    * unless a write is code or has a follow-up: then BEGIN opens it and COMMIT ends it.
    */
-  #transaction(client: pg.PoolClient, writes: readonly OpenWrite[]): Promise<Outcome> {
+  #transaction(client: pg.PoolClient, writes: readonly OpenWrite[], keyWaitMs = this.#keyWaitMs): Promise<Outcome> {
     const implicit = oneRoundTrip(writes);
-    return this.#guarded(client, implicit, () => (implicit ? this.#inOneRoundTrip(client, writes) : this.#inRoundTrips(client, writes)));
+    return this.#guarded(client, implicit, () =>
+      implicit ? this.#inOneRoundTrip(client, writes, keyWaitMs) : this.#inRoundTrips(client, writes, [BEGIN_STATEMENT, ...opening(writes, keyWaitMs)]),
+    );
   }
 
   /**
@@ -534,8 +546,8 @@ export class GroupWriter {
   }
 
   /** `writes` (oneRoundTrip) as the implicit transaction of one round trip: answered without an error, it committed at the Sync. */
-  async #inOneRoundTrip(client: pg.PoolClient, writes: readonly OpenWrite[]): Promise<Answer[]> {
-    const settings = opening(writes, this.#keyWaitMs);
+  async #inOneRoundTrip(client: pg.PoolClient, writes: readonly OpenWrite[], keyWaitMs: number): Promise<Answer[]> {
+    const settings = opening(writes, keyWaitMs);
     const batch: Statement[] = [...settings];
     for (const write of writes) batch.push(...(write.work as Made).statements);
     const answers = await runBatch(client, batch, this.#options.types);
@@ -550,13 +562,9 @@ export class GroupWriter {
 
   /**
    * `writes` between BEGIN and COMMIT, in as few round trips as their code and follow-ups allow; `first`: what opens the
-   * transaction (a transaction begun already, its keys taken: #aroundBusyKeys, its settings only).
+   * transaction (BEGIN and the opening; a transaction begun already, its keys taken: #aroundBusyKeys, its settings only).
    */
-  async #inRoundTrips(
-    client: pg.PoolClient,
-    writes: readonly OpenWrite[],
-    first: readonly Statement[] = [BEGIN_STATEMENT, ...opening(writes, this.#keyWaitMs)],
-  ): Promise<Answer[]> {
+  async #inRoundTrips(client: pg.PoolClient, writes: readonly OpenWrite[], first: readonly Statement[]): Promise<Answer[]> {
     const { types } = this.#options;
     let batch: Statement[] = [...first];
     /** The writes whose statements are in `batch`, with where they start in it. */
