@@ -119,6 +119,15 @@ export class ClockStepWatch {
         `relay: the clock stepped back ${(stepMs / 1000).toFixed(1)} s; every retry and probe set before it comes as much sooner (never before now), a mail's own send time excepted`,
       );
     }
+    // Ages are measured on the wall clock from a mail's arrival (or send time): a step forward ages the whole queue
+    // at once, which no stored time can undo without rewriting when each mail arrived; said so that a burst of
+    // bounces or delay notices after it has its cause in the log.
+    if (stepMs < -CLOCK_STEP_BACK_MS) {
+      logger.warn(
+        { stepMs },
+        `relay: the clock stepped forward ${(-stepMs / 1000).toFixed(1)} s; every queued mail is as much older: one accepted before it is bounced at delivery.maxAge, and sent its delay notice at delivery.delayNotice, that much sooner`,
+      );
+    }
     // A step forward as large counts too: it cancels a step back still owed.
     if (Math.abs(stepMs) > CLOCK_STEP_BACK_MS) this.#owed = owe(this.#owed, stepMs, lastWall - stepMs);
     const owed = this.#owed;

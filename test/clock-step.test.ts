@@ -211,6 +211,25 @@ describe('clock step: the relay notices a backward step of its wall clock', () =
     assert.equal(refused().length, 1);
   });
 
+  test('a step forward says so once, at warn, with how far and what it does to the queue', async () => {
+    watch = newWatch();
+    watch.start();
+    await watch.look();
+    await retryIn(30_000);
+    monotonic += 1_000;
+    wallShift += 2 * 24 * HOUR;
+    await watch.look();
+    monotonic += 1_000;
+    await watch.look();
+    const [line, ...more] = warnings();
+    assert.deepEqual(more, [], 'said once');
+    assert.match(
+      line?.msg ?? '',
+      /^relay: the clock stepped forward 172800\.0 s; every queued mail is as much older: one accepted before it is bounced at delivery\.maxAge, and sent its delay notice at delivery\.delayNotice, that much sooner$/,
+    );
+    assert.equal(await claimable(), 1, 'the retry is due, as it was due sooner');
+  });
+
   test('a step forward cancels a step back the store has not taken yet', async () => {
     let failing = false;
     watch = flakyWatch(() => failing);
