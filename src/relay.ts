@@ -560,24 +560,6 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     }
 
     const retry: RetryPolicy = { minDelayMs: config.delivery.retryMinDelay, maxDelayMs: config.delivery.retryMaxDelay, maxAgeMs: config.delivery.maxAge };
-    // A wall clock stepped back would hold every due time stored before the step for as long as the step; one stepped
-    // forward would age the queue. Started after the dispatcher (which it wakes), and looked at by it before each claim.
-    const clockStep = new ClockStepWatch({
-      store,
-      longest: {
-        ...longestWaits(retry, config.delivery.pauseProbeInterval),
-        // The slack an SMS's bound has (its hold's jitter): a retry set by a relay whose clock is a little ahead stays.
-        mailMs: config.mail.retryMaxDelay + config.mail.retryMinDelay,
-        leaseMs: config.delivery.leaseTtl,
-      },
-      logger,
-      wall: options.wallClock ?? Date.now,
-      monotonic: () => performance.now(),
-      onRescheduled: () => {
-        dispatcher.notified();
-        mailer.kick();
-      },
-    });
     const dispatcher = new Dispatcher({
       ...(options.dispatchClock ? { clock: options.dispatchClock } : {}),
       store,
@@ -590,7 +572,6 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       idleWaitMs: options.idleWaitMs,
       retry,
       delayNoticeMs: config.delivery.delayNotice,
-      clockLooked: () => clockStep.look(),
       failoverRecoveryMs: config.gateway.failoverRecovery,
       pauseProbeIntervalMs: config.delivery.pauseProbeInterval,
       metrics,
@@ -614,6 +595,23 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       stack.push(() => listener.stop());
     }
 
+    // A wall clock stepped back would hold every due time stored before the step for as long as the step.
+    const clockStep = new ClockStepWatch({
+      store,
+      longest: {
+        ...longestWaits(retry, config.delivery.pauseProbeInterval),
+        // The slack an SMS's bound has (its hold's jitter): a retry set by a relay whose clock is a little ahead stays.
+        mailMs: config.mail.retryMaxDelay + config.mail.retryMinDelay,
+        leaseMs: config.delivery.leaseTtl,
+      },
+      logger,
+      wall: options.wallClock ?? Date.now,
+      monotonic: () => performance.now(),
+      onRescheduled: () => {
+        dispatcher.notified();
+        mailer.kick();
+      },
+    });
     clockStep.start();
     stack.push(() => clockStep.stop());
 

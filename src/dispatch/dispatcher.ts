@@ -71,12 +71,6 @@ export interface DispatcherOptions {
   readonly retry: RetryPolicy;
   /** A sender whose SMS still waits after this long gets one delay notice. */
   readonly delayNoticeMs: number;
-  /**
-   * Compares the wall clock with the monotonic one now (ClockStepWatch.look), before each claim: a forward step's
-   * arrivals are moved (the step does not age the queue) before any SMS claimed is judged by its age, not up to a
-   * look's interval after.
-   */
-  readonly clockLooked?: (() => Promise<void>) | undefined;
   /** How long a failed gateway host is skipped. */
   readonly failoverRecoveryMs: number;
   /** While the account is refused, one probe request this often. */
@@ -272,7 +266,6 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       claim: async (free) => {
         // Until the store took what it is owed, those SMS may look due (their lease ran out): claim nothing.
         await this.#owed.write();
-        await options.clockLooked?.();
         await this.#readShared();
         const now = clock();
         const allowed = await allowance(lanes, now, free);
