@@ -31,20 +31,18 @@ interface Owed {
 }
 
 /**
- * Adds a step (`stepMs`, positive back, negative forward; a retry set or a mail received after it lies from `setSince`
- * on) to what the store has not taken yet. Steps add up with their signs: a step back and a step forward of the same
- * size owe nothing; what remains is owed either way (back: due times sooner; forward: arrivals later). A retry set
- * after an earlier step and before this one is taken for set after.
+ * Adds a step (`stepMs`, positive back, negative forward; a retry set after it lies from `setSince` on) to what the
+ * store has not taken yet. Steps add up with their signs: one set before a step back and a step forward lies ahead
+ * by their difference, never behind. A retry set after an earlier step and before this one is taken for set after.
  */
 function owe(owed: Owed | undefined, stepMs: number, setSince: number): Owed | undefined {
-  const net = (owed?.stepMs ?? 0) + stepMs;
+  const net = Math.max(0, (owed?.stepMs ?? 0) + stepMs);
   const start = owed?.start ?? false;
   if (net === 0 && !start) return undefined;
-  return { stepMs: net, setSince: Math.min(owed && owed.stepMs !== 0 ? owed.setSince : setSince, setSince), start };
+  return { stepMs: net, setSince: Math.min(owed && owed.stepMs > 0 ? owed.setSince : setSince, setSince), start };
 }
 
-const total = (rescheduled: Rescheduled) =>
-  rescheduled.sms + rescheduled.mail + rescheduled.leases + rescheduled.probes + rescheduled.hosts + rescheduled.arrivals;
+const total = (rescheduled: Rescheduled) => rescheduled.sms + rescheduled.mail + rescheduled.leases + rescheduled.probes + rescheduled.hosts;
 
 /**
  * A wall clock stepped back leaves every due time the relay stored before (an SMS's retry, a reply mail's, a lease,
@@ -52,9 +50,8 @@ const total = (rescheduled: Rescheduled) =>
  * for as long as the step. This compares the wall clock with the monotonic one; on a step back it says so once and
  * brings every due time the step's size sooner, never before now (ClockStepStore.rescheduleBeyond, which leaves a
  * mail's own send time alone). At the start a step made while the relay was down has no size: only due times
- * further ahead than the longest wait of their kind come back. A step forward, which would age the whole queue at
- * once (ages are measured on the wall clock), moves the arrival of each mail queued before it as much later. A store
- * that fails meanwhile is asked again at the next look.
+ * further ahead than the longest wait of their kind come back. A store that fails meanwhile is asked again at the
+ * next look.
  */
 export class ClockStepWatch {
   readonly #options: ClockStepOptions;
@@ -122,12 +119,13 @@ export class ClockStepWatch {
         `relay: the clock stepped back ${(stepMs / 1000).toFixed(1)} s; every retry and probe set before it comes as much sooner (never before now), a mail's own send time excepted`,
       );
     }
-    // Ages are measured on the wall clock from a mail's arrival (or send time): unanswered, a step forward would age
-    // the whole queue at once (every SMS bounced past delivery.maxAge, a delay notice to every sender past delayNotice).
+    // Ages are measured on the wall clock from a mail's arrival (or send time): a step forward ages the whole queue
+    // at once, which no stored time can undo without rewriting when each mail arrived; said so that a burst of
+    // bounces or delay notices after it has its cause in the log.
     if (stepMs < -CLOCK_STEP_BACK_MS) {
       logger.warn(
         { stepMs },
-        `relay: the clock stepped forward ${(-stepMs / 1000).toFixed(1)} s; mail queued before it keeps its age: its arrival moves as much later (never after now), for delivery.maxAge and delivery.delayNotice`,
+        `relay: the clock stepped forward ${(-stepMs / 1000).toFixed(1)} s; every queued mail is as much older: one accepted before it is bounced at delivery.maxAge, and sent its delay notice at delivery.delayNotice, that much sooner`,
       );
     }
     // A step forward as large counts too: it cancels a step back still owed.
@@ -154,9 +152,7 @@ export class ClockStepWatch {
       { ...rescheduled },
       owed.start
         ? 'relay: due times further ahead than any wait this relay schedules became due now (a clock step back while it was down, a lowered retry or probe setting, or another relay whose clock is ahead)'
-        : owed.stepMs < 0
-          ? 'relay: mail queued before the clock stepped forward keeps its age: its arrival moved as much later'
-          : 'relay: due times left ahead by the clock step came as much sooner',
+        : 'relay: due times left ahead by the clock step came as much sooner',
     );
   }
 }

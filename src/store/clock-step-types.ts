@@ -2,8 +2,7 @@
  * The store's part in a backward step of the wall clock (src/clock-step.ts): every due time the relay stored
  * before the step lies up to the step further ahead than it meant. None the relay schedules is ever further
  * ahead than the longest wait of its kind, so one that is was set before a step and is brought back; a mail's
- * `sendAt` (the sender's time, however far ahead) is left alone. In a forward step, the arrival of each mail still
- * queued, which its age (maximum age, delay notice) counts from.
+ * `sendAt` (the sender's time, however far ahead) is left alone.
  */
 
 /**
@@ -42,8 +41,6 @@ export interface Rescheduled {
   readonly probes: number;
   /** Gateway hosts marked failed after now: each is skipped a full `gateway.failoverRecovery` from now, no longer. */
   readonly hosts: number;
-  /** Mails with an SMS queued whose arrival a forward step moved as much later: the step does not age them. */
-  readonly arrivals: number;
 }
 
 export interface ClockStepStore {
@@ -57,9 +54,6 @@ export interface ClockStepStore {
    * database's clock, as they are set: no step of a relay's clock moves them, and only the bounds apply.
    * `setSince`, with a step: an SMS or reply mail whose `updated_at` (its writer's clock) lies from it to `now` was
    * set after the step, on the new clock, and keeps its time; before it, or after `now`, it was set before the step.
-   * `stepMs` below 0, a forward step: due times are left (they come due sooner, never lost), the bounds apply, and
-   * each mail with an SMS still queued that arrived before `setSince` has its arrival (`received_at`, the start of its
-   * age: delivery.maxAge, delivery.delayNotice) moved the step later, never after `now`: the step does not age the queue.
    */
   rescheduleBeyond(now: number, longest: LongestWaits, stepMs: number, setSince: number): Promise<Rescheduled>;
 }
@@ -69,6 +63,3 @@ export interface ClockStepStore {
  * it; without, only one beyond the longest wait of its kind.
  */
 export const aheadBy = (longestMs: number, stepMs: number) => (stepMs > 0 ? 0 : longestMs);
-
-/** A step's two parts as rescheduleBeyond takes them: back (due times come sooner), forward (arrivals move later). */
-export const stepParts = (stepMs: number) => ({ backMs: Math.max(0, stepMs), forwardMs: Math.max(0, -stepMs) });

@@ -3,7 +3,7 @@
  * a lease's and a pause's too, is on the relay's (injected) clock. Runs inside the store's write transaction.
  */
 import type { Database } from 'better-sqlite3';
-import { aheadBy, FAILED_AFTER_NOW_MS, type LongestWaits, type Rescheduled, stepParts } from './clock-step-types.ts';
+import { aheadBy, FAILED_AFTER_NOW_MS, type LongestWaits, type Rescheduled } from './clock-step-types.ts';
 
 /**
  * A never-tried SMS due at its mail's `sendAt`: the sender's time, which no clock step moves. `IS`, not `=`: most
@@ -39,21 +39,16 @@ export function prepareClockStepStatements(db: Database) {
     ),
     probes: db.prepare(`UPDATE gateway_pauses SET next_probe_at = ${brought('next_probe_at', '@probeMs')} WHERE next_probe_at > @now + @probeAhead`),
     hosts: db.prepare(`UPDATE gateway_host_failures SET failed_at = @now WHERE failed_at > @now + ${FAILED_AFTER_NOW_MS}`),
-    // After a forward step: only mails still queued (the queue, by its index), arrived before the step.
-    arrivals: db.prepare(`UPDATE messages SET received_at = min(received_at + @forwardMs, @now)
-       WHERE id IN (SELECT message_id FROM outbound WHERE status = 'queued') AND received_at < min(@setSince, @now)`),
   };
 }
 
 export type ClockStepStatements = ReturnType<typeof prepareClockStepStatements>;
 
 /** Runs inside a write transaction. */
-export function rescheduleBeyond(sql: ClockStepStatements, now: number, longest: LongestWaits, step: number, setSince: number): Rescheduled {
-  const { backMs: stepMs, forwardMs } = stepParts(step);
+export function rescheduleBeyond(sql: ClockStepStatements, now: number, longest: LongestWaits, stepMs: number, setSince: number): Rescheduled {
   const values = {
     now,
     stepMs,
-    forwardMs,
     setSince,
     ...longest,
     smsAhead: aheadBy(longest.smsMs, stepMs),
@@ -66,6 +61,5 @@ export function rescheduleBeyond(sql: ClockStepStatements, now: number, longest:
     leases: sql.smsLeases.run(values).changes + sql.mailLeases.run(values).changes,
     probes: sql.probes.run(values).changes,
     hosts: sql.hosts.run(values).changes,
-    arrivals: forwardMs > 0 ? sql.arrivals.run(values).changes : 0,
   };
 }

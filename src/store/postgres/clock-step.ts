@@ -4,7 +4,7 @@
  * they are set (DB_NOW_MS, clusterNow): a relay whose clock stepped back moves none of them, but a database whose
  * clock stepped back would, and the same bounds bring those back.
  */
-import { aheadBy, FAILED_AFTER_NOW_MS, type LongestWaits, type Rescheduled, stepParts } from '../clock-step-types.ts';
+import { aheadBy, FAILED_AFTER_NOW_MS, type LongestWaits, type Rescheduled } from '../clock-step-types.ts';
 import { DB_NOW_MS } from './clock.ts';
 import { clusterNow, type Query, skewOf } from './shared-state.ts';
 
@@ -26,8 +26,7 @@ const brought = (column: string, longest: string) =>
   `CASE WHEN ${column} - $7::bigint > $1::bigint + ${longest} THEN $1::bigint ELSE GREATEST($1::bigint, ${column} - $7::bigint) END`;
 
 /** Runs inside a write transaction: one statement, its counts per kind. */
-export async function rescheduleBeyond(query: Query, now: number, longest: LongestWaits, step: number, setSince: number): Promise<Rescheduled> {
-  const { backMs: stepMs, forwardMs } = stepParts(step);
+export async function rescheduleBeyond(query: Query, now: number, longest: LongestWaits, stepMs: number, setSince: number): Promise<Rescheduled> {
   const [row] = await query<Rescheduled & { [column: string]: number }>(
     `WITH sms AS (
        UPDATE outbound o SET next_attempt_at = ${brought('o.next_attempt_at', '$2::bigint')}
@@ -43,13 +42,10 @@ export async function rescheduleBeyond(query: Query, now: number, longest: Longe
        WHERE status = 'queued' AND lease_owner IS NOT NULL AND next_attempt_at > ${DB_NOW_MS} + $4::bigint RETURNING 1),
      probes AS (
        UPDATE gateway_pauses SET next_probe_at = ${clusterNow(6)} WHERE next_probe_at > ${clusterNow(6)} + $5::bigint RETURNING 1),
-     hosts AS (UPDATE gateway_host_failures SET failed_at = ${clusterNow(6)} WHERE failed_at > ${clusterNow(6)} + ${FAILED_AFTER_NOW_MS} RETURNING 1),
-     arrivals AS (
-       UPDATE messages SET received_at = LEAST(received_at + $11::bigint, $1::bigint)
-       WHERE $11::bigint > 0 AND id IN (SELECT message_id FROM outbound WHERE status = 'queued') AND received_at < LEAST($10::bigint, $1::bigint) RETURNING 1)
+     hosts AS (UPDATE gateway_host_failures SET failed_at = ${clusterNow(6)} WHERE failed_at > ${clusterNow(6)} + ${FAILED_AFTER_NOW_MS} RETURNING 1)
      SELECT (SELECT count(*) FROM sms)::int AS sms, (SELECT count(*) FROM mail)::int AS mail,
        ((SELECT count(*) FROM sms_leases) + (SELECT count(*) FROM mail_leases))::int AS leases, (SELECT count(*) FROM probes)::int AS probes,
-       (SELECT count(*) FROM hosts)::int AS hosts, (SELECT count(*) FROM arrivals)::int AS arrivals`,
+       (SELECT count(*) FROM hosts)::int AS hosts`,
     [
       now,
       longest.smsMs,
@@ -61,8 +57,7 @@ export async function rescheduleBeyond(query: Query, now: number, longest: Longe
       aheadBy(longest.smsMs, stepMs),
       aheadBy(longest.mailMs, stepMs),
       setSince,
-      forwardMs,
     ],
   );
-  return row ?? { sms: 0, mail: 0, leases: 0, probes: 0, hosts: 0, arrivals: 0 };
+  return row ?? { sms: 0, mail: 0, leases: 0, probes: 0, hosts: 0 };
 }
