@@ -125,7 +125,7 @@ export class ClockStepWatch {
     if (stepMs < -CLOCK_STEP_BACK_MS) {
       logger.warn(
         { stepMs },
-        `relay: the clock stepped forward ${(-stepMs / 1000).toFixed(1)} s; every queued mail is as much older: one accepted before it is bounced at delivery.maxAge, and sent its delay notice at delivery.delayNotice, that much sooner`,
+        `relay: the clock stepped forward ${(-stepMs / 1000).toFixed(1)} s (or the machine was suspended: the monotonic clock does not count a suspend); every queued mail is as much older: one accepted before it is bounced at delivery.maxAge, and sent its delay notice at delivery.delayNotice, that much sooner`,
       );
     }
     // A step forward as large counts too: it cancels a step back still owed.
