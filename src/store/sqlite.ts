@@ -19,7 +19,7 @@ import BetterSqlite3, { type Database, type Statement } from 'better-sqlite3';
 import { GroupCommitter, WRITE_PROBE_BYTES, type WriteKind } from './group-commit.ts';
 import { type Migrated, MigrationError, migrate, NewerSchemaError, OlderSchemaError } from './migrations.ts';
 import { BackupTargetError, type RelayError, StoreFileError, storeFileDenied } from '../errors.ts';
-import { BACKUP_GENERATION, foreignWal, renewGeneration } from './generation.ts';
+import { BACKUP_GENERATION, foreignWal, generationOnDisk, renewGeneration } from './generation.ts';
 import { DAMAGED_STORE_FIX } from './health.ts';
 import { DATA_DIR_MODE, realFile } from './lock.ts';
 import { ELSEWHERE_SUFFIX, RECOVERED_SUFFIX } from './recovered-copies.ts';
@@ -424,6 +424,8 @@ export class SqliteStore implements Store {
     } catch (error) {
       throw unusableFile(error, options.file);
     }
+    // Read before the open: once a connection is open in this process, no descriptor of the file may be (generationOnDisk).
+    const onDisk = options.renewGeneration ? generationOnDisk(options.file) : undefined;
     const db = new BetterSqlite3(options.file, { timeout: options.busyTimeoutMs });
     try {
       db.pragma('journal_mode = WAL');
@@ -442,7 +444,7 @@ export class SqliteStore implements Store {
           throw Object.assign(new Error(`quick_check: ${found[0]}${found.length > 1 ? ` and ${found.length - 1} more` : ''}`), { code: 'SQLITE_CORRUPT' });
       }
       const migrated = migrate(db, { upgrade: options.upgrade ?? true });
-      if (options.renewGeneration) renewGeneration(db, options.file);
+      if (options.renewGeneration) renewGeneration(db, options.file, onDisk);
       return new SqliteStore(db, options.file, onHealth, migrated);
     } catch (error) {
       db.close();

@@ -139,7 +139,7 @@ import type { DeliveryState } from '../../vocabulary.ts';
 import type { NewSmsPart, PartAdded, PartSet } from '../reassembly.ts';
 import { ClusterError, type ClusterStore, type HeldLeases, type RelayMember, type RelaySeen } from '../cluster-types.ts';
 import type { Logger } from '../../log.ts';
-import { acceptStatement, conversationUsedAt, foldedStatements, refusedStatements, unlessResubmitted } from './accept.ts';
+import { acceptStatement, conversationUsedAt, foldedStatements, refusedStatements, resubmissionLocks, unlessResubmitted } from './accept.ts';
 import { DB_NOW_MS } from './clock.ts';
 import { rescheduleBeyond } from './clock-step.ts';
 import type { LongestWaits, Rescheduled } from '../clock-step-types.ts';
@@ -147,7 +147,7 @@ import { clockOffset, heartbeatStatements, leaveCluster, relaysSeen, relaysSeenA
 import { LockWaitError, migrate, NoStoreError, SchemaError, STATEMENT_TIMEOUT } from './migrate.ts';
 import { type Migrated, MigrationError, OlderSchemaError } from '../migrations.ts';
 import type { Statement } from './batch.ts';
-import { GroupWriter, type Work } from './group-writer.ts';
+import { GroupWriter, KeysBusy, type Work } from './group-writer.ts';
 import { keyLockStatement } from './key-lock.ts';
 import { type Notice, WakeSender, WorkListener, type WorkQueue } from './notify.ts';
 import { prepareStatements } from './prepared.ts';
@@ -1091,7 +1091,7 @@ export class PostgresStore implements Store, ClusterStore {
 
   /**
    * A write in the next commit group (group-writer.ts): resolves after the COMMIT that holds it
-   * returned. A failure is STORE_UNAVAILABLE to the caller. `wakes`: the queues it adds due work to,
+   * returned. A failure is STORE_UNAVAILABLE to the caller (a mail whose Message-ID stayed busy: MESSAGE_ID_BUSY). `wakes`: the queues it adds due work to,
    * notified to the other relays after the COMMIT.
    */
   async #write<T>(work: Work<T>, wakes: readonly Notice[] = [], durability: Durability = PROMISED): Promise<T> {
@@ -1099,6 +1099,8 @@ export class PostgresStore implements Store, ClusterStore {
     try {
       return await this.#writer.run(work, wakes, durability);
     } catch (error) {
+      // The only keys a write holds are its mail's Message-ID (accept.ts, resubmissionLocks).
+      if (error instanceof KeysBusy) throw new RelayError('MESSAGE_ID_BUSY', undefined, { cause: error });
       throw asStoreError(error);
     }
   }
@@ -1144,6 +1146,7 @@ export class PostgresStore implements Store, ClusterStore {
     // The refused numbers and their bounce in the mail's transaction (Store.acceptMail), not for a resubmission.
     const queued = reports.map((report) => ({ text: QUEUE_MAIL_UNLESS_RESUBMITTED, values: [now, mail.id, ...queuedMailValues(report)] }));
     return this.#queueing(queued.length > 0 ? ['sms', 'mail'] : ['sms'], {
+      locks: resubmissionLocks(mail),
       statements: [acceptStatement(mail, due), ...refusedStatements(mail), ...foldedStatements(mail), ...queued],
       result: ([accepted]) => {
         // Its commit shows mail is taken again after commits failed (see onCommit).
