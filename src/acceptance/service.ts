@@ -4,7 +4,7 @@ import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { LoginThrottle, sharedLoginFailures, signInName } from '../policy/logins.ts';
 import { verifyPassword } from '../policy/passwords.ts';
-import { RateLimits } from '../policy/rates.ts';
+import { RateLimits, type RateTicket } from '../policy/rates.ts';
 import { type Principal, SenderPolicy } from '../policy/senders.ts';
 import { maskContext, maskNumber, maskNumbersIn } from '../sms/numbers.ts';
 import { newMessageId } from '../random-ids.ts';
@@ -316,16 +316,29 @@ export class AcceptanceService {
       const relayed = folded.length === 0 ? undefined : await foldReport(mail, this.#options.report);
       // Folded numbers are not in `recipients`: they send nothing, so they take nothing of the sender's budgets.
       const parts = mail.sms.parts * mail.recipients.length;
-      const ticket = await this.#rates.take(principal, parts, this.#clock());
       // A try, not a .catch handler: a closure and a promise more per mail, and a microtask on the 250's way.
+      let ticket: RateTicket;
       let accepted: Awaited<ReturnType<Store['acceptMail']>>;
       try {
-        accepted = await store.acceptMail(mail, relayed ? [...(bounce ? [bounce] : []), relayed] : bounce ? [bounce] : []);
+        ticket = await this.#rates.take(principal, parts, this.#clock());
+      } catch (error) {
+        // A resend sends nothing either: refused by a limit (the one its first copy filled), it is still taken as the
+        // resubmission it is, and only as one, lest the client's retry come after delivery.resubmissionWindow and text
+        // the phone again. A new mail is never stored without its count.
+        if (mail.resubmission === undefined || !isRateRefusal(error)) throw error;
+        accepted = await store.acceptMail(mail, [], { onlyAsResubmission: true });
+        if (accepted.duplicateOf === undefined) throw error;
+        ticket = undefined;
+      }
+      try {
+        accepted ??= await store.acceptMail(mail, relayed ? [...(bounce ? [bounce] : []), relayed] : bounce ? [bounce] : []);
       } catch (error) {
         await this.#rates.release(ticket);
         throw error;
       }
       const { duplicateOf } = accepted;
+      // A resubmission the store folded sends nothing: its count is given back.
+      if (duplicateOf !== undefined) await this.#rates.release(ticket);
       this.#options.onAccepted();
       this.#options.metrics?.accepted.inc();
       // A resubmission stored neither: its original did.
@@ -453,6 +466,9 @@ function refusedForItsNumber(error: unknown, address: string, numbers: readonly 
   if (numbers.length > 0) return NUMBER_REFUSALS.has(code);
   return code === 'BAD_NUMBER' && WRITTEN_AS_A_NUMBER.test(address.slice(0, Math.max(address.lastIndexOf('@'), 0)));
 }
+
+/** The refusals of a sender's limits (RateLimits#take): a resend, which sends nothing, is not held to them. */
+const isRateRefusal = (error: unknown): boolean => error instanceof RelayError && (error.code === 'RATE_LIMITED' || error.code === 'OVER_DAILY_BUDGET');
 
 function refused(error: unknown): { readonly ok: false; readonly error: RelayError } {
   return { ok: false, error: asRelayError(error) };

@@ -491,13 +491,18 @@ export class SqliteStore implements Store {
     }
   }
 
-  acceptMail(mail: NewMail, reports: readonly NewOutgoingMail[] = []): Promise<{ duplicateOf: string | undefined }> {
+  acceptMail(
+    mail: NewMail,
+    reports: readonly NewOutgoingMail[] = [],
+    options: { readonly onlyAsResubmission?: boolean } = {},
+  ): Promise<{ duplicateOf: string | undefined }> {
     return this.#write(() => {
       const sql = this.#sql;
       const found = mail.resubmission ? resubmitted(sql.findResubmitted, mail, mail.resubmission) : undefined;
       // A mail none of whose SMS was sent, may have been or is still to be sent (every one failed, expired or deleted
       // unsent) is not what a resend repeats: folded, it would never be texted (rows.ts, MAIL_SENT_OR_TO_BE_SENT).
       const original = found && (sql.sentOrToBeSent.get({ id: found.id }) as { sent: number }).sent === 1 ? found : undefined;
+      if (options.onlyAsResubmission && !original) return { duplicateOf: undefined };
       sql.insertMessage.run({
         id: mail.id,
         received_at: mail.receivedAt,

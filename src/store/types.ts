@@ -31,8 +31,14 @@ export interface Store extends ReplyStore, ReassemblyStore, SharedStateStore, Cl
    * under one Message-ID accepted by two relays within their clocks' offset either may be taken as the later.
    * `reports`: the bounce of `mail.refused`, queued in the same transaction (as recordSmsOutcomes queues its
    * mail), so that no crash between two writes loses it; neither is stored for a resubmission (it had them).
+   * `onlyAsResubmission`: store `mail` only if it is a resubmission (then as above); any other mail is not stored at all
+   * and `duplicateOf` is undefined. For a resend its sender's limits refused: it sends nothing, so no limit holds it back.
    */
-  acceptMail(mail: NewMail, reports?: readonly NewOutgoingMail[]): Promise<{ readonly duplicateOf: string | undefined }>;
+  acceptMail(
+    mail: NewMail,
+    reports?: readonly NewOutgoingMail[],
+    options?: { readonly onlyAsResubmission?: boolean },
+  ): Promise<{ readonly duplicateOf: string | undefined }>;
 
   /**
    * Leases due SMS jobs to `owner` until `leaseUntil`: at most `maxBatches` batches, each the numbers

@@ -1088,13 +1088,24 @@ export class PostgresStore implements Store, ClusterStore {
    * for a mail that needs them the resubmission check (or the two lines that link a resubmission to its
    * original) and its conversations.
    */
-  acceptMail(mail: NewMail, reports: readonly NewOutgoingMail[] = []): Promise<{ duplicateOf: string | undefined }> {
+  acceptMail(
+    mail: NewMail,
+    reports: readonly NewOutgoingMail[] = [],
+    options: { readonly onlyAsResubmission?: boolean } = {},
+  ): Promise<{ duplicateOf: string | undefined }> {
     const due = mail.holdUntilSendAt && mail.sendAt !== undefined ? Math.max(mail.sendAt, mail.receivedAt) : mail.receivedAt;
     const now = Date.now();
-    // The refused numbers and their bounce in the mail's transaction (Store.acceptMail), not for a resubmission.
-    const queued = reports.map((report) => ({ text: QUEUE_MAIL_UNLESS_RESUBMITTED, values: [now, mail.id, ...queuedMailValues(report)] }));
+    const { onlyAsResubmission = false } = options;
+    // Without a fingerprint no mail is a resubmission: nothing to store.
+    if (onlyAsResubmission && !mail.resubmission) return Promise.resolve({ duplicateOf: undefined });
+    // The refused numbers and their bounce in the mail's transaction (Store.acceptMail), not for a resubmission (nor
+    // for a mail stored only as one).
+    const queued = onlyAsResubmission
+      ? []
+      : reports.map((report) => ({ text: QUEUE_MAIL_UNLESS_RESUBMITTED, values: [now, mail.id, ...queuedMailValues(report)] }));
+    const others = onlyAsResubmission ? [] : [...refusedStatements(mail), ...foldedStatements(mail), ...queued];
     return this.#queueing(queued.length > 0 ? ['sms', 'mail'] : ['sms'], {
-      statements: [acceptStatement(mail, due), ...refusedStatements(mail), ...foldedStatements(mail), ...queued],
+      statements: [acceptStatement(mail, due, onlyAsResubmission), ...others],
       result: ([accepted]) => {
         // Its commit shows mail is taken again after commits failed (see onCommit).
         this.#mailTaken();
