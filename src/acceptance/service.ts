@@ -13,7 +13,7 @@ import type { FoldedRecipient, Store } from '../store/types.ts';
 import { returnPathOf } from '../replies/return-path.ts';
 import { bounceOf, takeBounce } from './bounces.ts';
 import { type BuildReport, foldReport } from './alert-storm.ts';
-import { buildNewMail } from './new-mail.ts';
+import { buildNewMail, notifyOfBoth } from './new-mail.ts';
 import { admitMembers, checkListSize, checkNumberCount, checkRecipientCount, hasRecipient, routeOf, type ShownNumber, shownToSender } from './number-checks.ts';
 import { postmasterMail, postmasterOf } from './postmaster.ts';
 import { holdsFormatCharacter, isPostmasterAddress, knownSenderOf, type ResolvedRecipient, resolveRecipient, writtenBySender } from './recipient-addresses.ts';
@@ -421,17 +421,24 @@ export class AcceptanceService {
 
 /**
  * The transaction with a RCPT's recipient added under `key`. A recipient the mail already has, however written, is
- * accepted again and adds nothing (the SMTP session counts it as such). A module function, not a closure per RCPT:
- * tsx names each closure it makes.
+ * accepted again and adds nothing (the SMTP session counts it as such). The same address again (in any case) keeps its
+ * first RCPT, with the reports either asked for and the first ORCPT given, as toRecipients merges two writings of one
+ * number: replaced, a later NOTIFY=NEVER lost the failure report the first asked for. A module function, not a closure
+ * per RCPT: tsx names each closure it makes.
  */
 function withRecipient(
   transaction: Transaction,
   key: string,
   added: AdmittedRecipient,
 ): { readonly ok: true; readonly transaction: Transaction; readonly repeated?: true } {
+  const first = transaction.recipients.get(key)?.rcpt;
+  const rcpt =
+    first === undefined
+      ? added.rcpt
+      : { ...first, dsn: { notify: notifyOfBoth(first.dsn?.notify, added.rcpt.dsn?.notify), orcpt: first.dsn?.orcpt ?? added.rcpt.dsn?.orcpt } };
   return {
     ok: true,
-    transaction: { ...transaction, recipients: new Map(transaction.recipients).set(key, added) },
+    transaction: { ...transaction, recipients: new Map(transaction.recipients).set(key, { rcpt, target: added.target }) },
     ...(hasRecipient(transaction.recipients.values(), added) ? { repeated: true as const } : {}),
   };
 }
