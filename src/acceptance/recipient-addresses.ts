@@ -248,9 +248,10 @@ export function writtenBySender(rcpt: string, number: string, rules: RecipientRu
 
 /**
  * RFC 3191 §3's qualifier of a number on a mobile network, the SMS address old Exchange and Notes connectors write
- * (`+447700900123/TYPE=PLMN@`): it names that number, texted as written without it.
+ * (`+447700900123/TYPE=PLMN@`): it names that number, texted as written without it; before a `+tag` too
+ * (`+447700900123/TYPE=PLMN+ups@`, a connector's address tagged by the monitoring system).
  */
-const PLMN_QUALIFIER = /\/TYPE=PLMN$/i;
+const PLMN_QUALIFIER = /\/TYPE=PLMN(?=(?:\+[^+]*)?$)/i;
 /** Postfix's recipient_delimiter `+` after a number: a tag (`447700900123+nagios`, `+447700900123+ups`), never part of it. */
 const SUB_ADDRESS = /^(\+?[^+]+)\+([^+]*)$/;
 /**
@@ -258,6 +259,19 @@ const SUB_ADDRESS = /^(\+?[^+]+)\+([^+]*)$/;
  * rest of the number, or another one (`447700900123+447700900124`), and the tag must never change which number is texted.
  */
 const TAG = /^[A-Za-z0-9._-]*[A-Za-z][A-Za-z0-9._-]*$/;
+/**
+ * A tag holding 7 digits in a row holds what may be another number (`07700900123+447700900124x`, a comma lost between
+ * two): 7 is as short as a mobile number runs in many plans (Iceland's, the Maldives'), and longer than the digits a tag
+ * is usually given (`+db1`, `+rack42`, `+2026`). Refused as 2 numbers, never the second silently not texted.
+ */
+const NUMBER_IN_TAG = /[0-9]{7}/;
+/**
+ * A word after a number (`447700900123-nagios`, `+447700900123_ups`, `447700900123.web`) starts at one of these: qmail's
+ * and Exim's recipient delimiter `-` (Postfix's may be one too), `_` or `.`; the word is of TAG's characters, a letter among them.
+ */
+const WORD_DELIMITER = /[-_.]/;
+const WORD_CHARACTER = /[A-Za-z0-9._-]/;
+const LETTER = /[A-Za-z]/;
 /** What follows a number that no SMS reaches: another RFC 3191 qualifier (`/TYPE=PSTN`, `/T=…`), an RFC 3966 parameter (`;ext=1`). */
 const NOT_FOR_SMS = /^([^/;]+)([/;].*)$/;
 /** RFC 3966's extension: a line behind a switchboard, which takes no SMS. */
@@ -280,16 +294,36 @@ export function localPartNumber(local: string, defaultRegion: CountryCode | unde
   const [, tagged, tag] = SUB_ADDRESS.exec(written) ?? [];
   const untagged = tagged === undefined || tag === undefined ? undefined : numberWithAccountId(tagged, defaultRegion, accountIdAddresses);
   if (untagged?.ok && tag !== undefined) {
-    return TAG.test(tag) ? { ...untagged, tag } : { ok: false, reason: `${quoted} is not a phone number: write the number alone, without "+${tag}"` };
+    if (!TAG.test(tag)) return { ok: false, reason: `${quoted} is not a phone number: write the number alone, without "+${tag}"` };
+    return NUMBER_IN_TAG.test(tag) ? { ok: false, reason: `${quoted} could be 2 numbers: write one number per address` } : { ...untagged, tag };
   }
   const [, before, after] = NOT_FOR_SMS.exec(written) ?? [];
-  if (before === undefined || after === undefined || !numberWithAccountId(before, defaultRegion, accountIdAddresses).ok) return number;
-  const what = after.startsWith('/')
-    ? 'names a service other than SMS (RFC 3191 writes an SMS number with /TYPE=PLMN)'
-    : EXTENSION.test(after)
-      ? 'names an extension, which no SMS reaches'
-      : 'is not a phone number';
-  return { ok: false, reason: `${quoted} ${what}: write the number alone, without "${after}"` };
+  if (before !== undefined && after !== undefined && numberWithAccountId(before, defaultRegion, accountIdAddresses).ok) {
+    const what = after.startsWith('/')
+      ? 'names a service other than SMS (RFC 3191 writes an SMS number with /TYPE=PLMN)'
+      : EXTENSION.test(after)
+        ? 'names an extension, which no SMS reaches'
+        : 'is not a phone number';
+    return { ok: false, reason: `${quoted} ${what}: write the number alone, without "${after}"` };
+  }
+  // A word after a valid number: what to leave out, as for `-<digits>` (numberWithAccountId).
+  const word = wordAfterNumber(written, (before) => numberWithAccountId(before, defaultRegion, accountIdAddresses).ok);
+  return word === undefined ? number : { ok: false, reason: `${quoted} is not a phone number: write the number alone, without "${word}"` };
+}
+
+/**
+ * The longest word (WORD_DELIMITER, WORD_CHARACTER) that ends `written` after what `isNumber` takes, or undefined. One
+ * pass back over the word's characters, not a pattern tried at each delimiter: a refused RCPT costs linear time.
+ */
+function wordAfterNumber(written: string, isNumber: (before: string) => boolean): string | undefined {
+  let start = written.length;
+  while (start > 0 && WORD_CHARACTER.test(written[start - 1] as string)) start--;
+  let lastLetter = -1;
+  for (let index = written.length - 1; index >= start && lastLetter < 0; index--) if (LETTER.test(written[index] as string)) lastLetter = index;
+  for (let index = Math.max(start, 1); index < lastLetter; index++) {
+    if (WORD_DELIMITER.test(written[index] as string) && isNumber(written.slice(0, index))) return written.slice(index);
+  }
+  return undefined;
 }
 
 /**
