@@ -259,12 +259,9 @@ const SUB_ADDRESS = /^(\+?[^+]+)\+([^+]*)$/;
  * rest of the number, or another one (`447700900123+447700900124`), and the tag must never change which number is texted.
  */
 const TAG = /^[A-Za-z0-9._-]*[A-Za-z][A-Za-z0-9._-]*$/;
-/**
- * A tag holding 7 digits in a row holds what may be another number (`07700900123+447700900124x`, a comma lost between
- * two): 7 is as short as a mobile number runs in many plans (Iceland's, the Maldives'), and longer than the digits a tag
- * is usually given (`+db1`, `+rack42`, `+2026`). Refused as 2 numbers, never the second silently not texted.
- */
-const NUMBER_IN_TAG = /[0-9]{7}/;
+/** What a number is written with inside a tag or word (`+44-7700-900124x`, `7700.900124x`): left out to read its digits. */
+const NUMBER_SEPARATORS = /[-._]/g;
+const DIGIT_RUN = /[0-9]+/g;
 /**
  * A word after a number (`447700900123-nagios`, `+447700900123_ups`, `447700900123.web`) starts at one of these: qmail's
  * and Exim's recipient delimiter `-` (Postfix's may be one too), `_` or `.`; the word is of TAG's characters, a letter among them.
@@ -295,7 +292,8 @@ export function localPartNumber(local: string, defaultRegion: CountryCode | unde
   const untagged = tagged === undefined || tag === undefined ? undefined : numberWithAccountId(tagged, defaultRegion, accountIdAddresses);
   if (untagged?.ok && tag !== undefined) {
     if (!TAG.test(tag)) return { ok: false, reason: `${quoted} is not a phone number: write the number alone, without "+${tag}"` };
-    return NUMBER_IN_TAG.test(tag) ? { ok: false, reason: `${quoted} could be 2 numbers: write one number per address` } : { ...untagged, tag };
+    // A tag may hold a second number (`07700900123+447700900124x`, a comma lost between two): refused, never not texted.
+    return holdsNumber(tag, untagged.e164, defaultRegion, true) ? twoNumbers(quoted) : { ...untagged, tag };
   }
   const [, before, after] = NOT_FOR_SMS.exec(written) ?? [];
   if (before !== undefined && after !== undefined && numberWithAccountId(before, defaultRegion, accountIdAddresses).ok) {
@@ -306,22 +304,27 @@ export function localPartNumber(local: string, defaultRegion: CountryCode | unde
         : 'is not a phone number';
     return { ok: false, reason: `${quoted} ${what}: write the number alone, without "${after}"` };
   }
-  // A word after a valid number: what to leave out, as for `-<digits>` (numberWithAccountId).
-  const word = wordAfterNumber(written, (before) => numberWithAccountId(before, defaultRegion, accountIdAddresses).ok);
-  return word === undefined ? number : { ok: false, reason: `${quoted} is not a phone number: write the number alone, without "${word}"` };
+  // A word after a valid number: what to leave out, as for `-<digits>` (numberWithAccountId); unless it holds a second
+  // number (`+12025550123-2025550124-x`), which the hint would have the writer drop.
+  const word = wordAfterNumber(written, (before) => numberWithAccountId(before, defaultRegion, accountIdAddresses));
+  if (word === undefined) return number;
+  if (holdsNumber(word.word, word.e164, defaultRegion, false)) return twoNumbers(quoted);
+  return { ok: false, reason: `${quoted} is not a phone number: write the number alone, without "${word.word}"` };
 }
 
 /**
- * The longest word (WORD_DELIMITER, WORD_CHARACTER) that ends `written` after what `isNumber` takes, or undefined. One
- * pass back over the word's characters, not a pattern tried at each delimiter: a refused RCPT costs linear time.
+ * The longest word (WORD_DELIMITER, WORD_CHARACTER) that ends `written` after a number `read` takes, with that number, or
+ * undefined. One pass back over the word's characters, not a pattern tried at each delimiter: a refused RCPT costs linear time.
  */
-function wordAfterNumber(written: string, isNumber: (before: string) => boolean): string | undefined {
+function wordAfterNumber(written: string, read: (before: string) => ReturnType<typeof normaliseNumber>): { word: string; e164: string } | undefined {
   let start = written.length;
   while (start > 0 && WORD_CHARACTER.test(written[start - 1] as string)) start--;
   let lastLetter = -1;
   for (let index = written.length - 1; index >= start && lastLetter < 0; index--) if (LETTER.test(written[index] as string)) lastLetter = index;
   for (let index = Math.max(start, 1); index < lastLetter; index++) {
-    if (WORD_DELIMITER.test(written[index] as string) && isNumber(written.slice(0, index))) return written.slice(index);
+    if (!WORD_DELIMITER.test(written[index] as string)) continue;
+    const before = read(written.slice(0, index));
+    if (before.ok) return { word: written.slice(index), e164: before.e164 };
   }
   return undefined;
 }
@@ -346,14 +349,30 @@ function numberWithAccountId(
   if (suffix === undefined || !first?.ok) return number;
   const quoted = `"${asciiQuoted(local)}"`;
   if (accountIdAddresses?.ids.includes(suffix)) return first;
-  if ([defaultRegion, ...countriesOf(first.e164)].some((region) => normaliseNumber(suffix, region).ok)) {
-    return { ok: false, reason: `${quoted} could be 2 numbers: write one number per address` };
-  }
+  if (readsAsNumber(suffix, first.e164, defaultRegion)) return twoNumbers(quoted);
   if (accountIdAddresses === undefined || accountIdAddresses.ids.length > 0) {
     return { ok: false, reason: `${quoted} is not a phone number: write the number alone, without "-${suffix}"` };
   }
   return first;
 }
+
+/** Whether `digits` after the number `first` are a number of their own: of the default region or of `first`'s country. */
+const readsAsNumber = (digits: string, first: string, defaultRegion: CountryCode | undefined): boolean =>
+  [defaultRegion, ...countriesOf(first)].some((region) => normaliseNumber(digits, region).ok);
+
+/**
+ * Whether a tag or word written after the number `first` holds another number (readsAsNumber): a run of its digits once
+ * its separators are left out, not a count of digits, so `INC0012345`, `nagios-20261207` and `build1234567` stay tags.
+ * A tag's leading digits follow its `+` (`+12025550123+447700900124x`): read in international form too.
+ */
+function holdsNumber(written: string, first: string, defaultRegion: CountryCode | undefined, afterPlus: boolean): boolean {
+  const plain = written.replace(NUMBER_SEPARATORS, '');
+  const leading = /^[0-9]+/.exec(plain)?.[0];
+  if (afterPlus && leading !== undefined && normaliseNumber(`+${leading}`).ok) return true;
+  return (plain.match(DIGIT_RUN) ?? []).some((digits) => readsAsNumber(digits, first, defaultRegion));
+}
+
+const twoNumbers = (quoted: string): LocalPartNumber => ({ ok: false, reason: `${quoted} could be 2 numbers: write one number per address` });
 
 /** The E.164 number of a local part, in any form RCPT reads (localPartNumber); 550 5.1.3 when none. */
 export function recipientNumber(local: string, rules: Pick<RecipientRules, 'defaultRegion' | 'accountIdAddresses'>): string {
