@@ -331,14 +331,13 @@ export class AcceptanceService {
         ticket = undefined;
       }
       try {
-        accepted ??= await store.acceptMail(mail, relayed ? [...(bounce ? [bounce] : []), relayed] : bounce ? [bounce] : []);
+        // A resubmission the store folds sends nothing: its count is given back in that commit (rateTicket).
+        accepted ??= await store.acceptMail(mail, relayed ? [...(bounce ? [bounce] : []), relayed] : bounce ? [bounce] : [], { rateTicket: ticket?.id });
       } catch (error) {
         await this.#rates.release(ticket);
         throw error;
       }
       const { duplicateOf } = accepted;
-      // A resubmission the store folded sends nothing: its count is given back.
-      if (duplicateOf !== undefined) await this.#rates.release(ticket);
       this.#options.onAccepted();
       this.#options.metrics?.accepted.inc();
       // A resubmission stored neither: its original did.
