@@ -156,7 +156,7 @@ import type {
   StoreHealth,
   UndeliverableInbound,
 } from './types.ts';
-import { FAILED_OVER, OPERATOR, RESUBMISSION_WALK_ROWS } from './types.ts';
+import { type AcceptOptions, FAILED_OVER, OPERATOR, RESUBMISSION_WALK_ROWS } from './types.ts';
 
 /**
  * When a mail's SMS starts counting towards its maximum age, in a query joining `outbound o` to
@@ -495,13 +495,14 @@ export class SqliteStore implements Store {
     }
   }
 
-  acceptMail(mail: NewMail, reports: readonly NewOutgoingMail[] = []): Promise<{ duplicateOf: string | undefined }> {
+  acceptMail(mail: NewMail, reports: readonly NewOutgoingMail[] = [], options: AcceptOptions = {}): Promise<{ duplicateOf: string | undefined }> {
     return this.#write(() => {
       const sql = this.#sql;
       const found = mail.resubmission ? resubmitted(sql.findResubmitted, mail, mail.resubmission) : undefined;
       // A mail none of whose SMS was sent, may have been or is still to be sent (every one failed, expired or deleted
       // unsent) is not what a resend repeats: folded, it would never be texted (rows.ts, MAIL_SENT_OR_TO_BE_SENT).
       const original = found && (sql.sentOrToBeSent.get({ id: found.id }) as { sent: number }).sent === 1 ? found : undefined;
+      if (options.onlyAsResubmission && !original) return { duplicateOf: undefined };
       sql.insertMessage.run({
         id: mail.id,
         received_at: mail.receivedAt,
@@ -530,6 +531,7 @@ export class SqliteStore implements Store {
       if (original) {
         sql.insertEvent.run(mail.receivedAt, mail.id, null, 'resubmission', `same mail as ${original.id}, sent once`);
         sql.insertEvent.run(mail.receivedAt, original.id, null, 'resubmitted', `the client sent it again as ${mail.id}`);
+        if (options.rateTicket !== undefined) this.#shared.deleteRate.run(options.rateTicket);
         return { duplicateOf: original.id };
       }
       // An SMS row's columns from its mail and number, for a queued SMS and a refused one alike.

@@ -6,6 +6,12 @@ import type { SharedStateStore } from './shared-state-types.ts';
 import type { PartReceiptStore } from './part-receipts-types.ts';
 import type { ClockStepStore } from './clock-step-types.ts';
 
+/** How Store#acceptMail stores a mail beyond its rows (see there). */
+export interface AcceptOptions {
+  readonly onlyAsResubmission?: boolean;
+  readonly rateTicket?: number;
+}
+
 /**
  * The store as the rest of the relay sees it. Every method is asynchronous and every write is one
  * transaction, so that a networked backend (PostgreSQL, for several relay instances) can implement
@@ -31,8 +37,12 @@ export interface Store extends ReplyStore, ReassemblyStore, SharedStateStore, Cl
    * under one Message-ID accepted by two relays within their clocks' offset either may be taken as the later.
    * `reports`: the bounce of `mail.refused`, queued in the same transaction (as recordSmsOutcomes queues its
    * mail), so that no crash between two writes loses it; neither is stored for a resubmission (it had them).
+   * `onlyAsResubmission`: store `mail` only if it is a resubmission (then as above); any other mail is not stored at all
+   * and `duplicateOf` is undefined. For a resend its sender's limits refused: it sends nothing, so no limit holds it back.
+   * `rateTicket`: the count `takeRate` took for `mail`, given back (as releaseRate) in the same transaction when `mail` is
+   * stored as a resubmission, which sends nothing: no crash between two writes keeps it in the sender's budget.
    */
-  acceptMail(mail: NewMail, reports?: readonly NewOutgoingMail[]): Promise<{ readonly duplicateOf: string | undefined }>;
+  acceptMail(mail: NewMail, reports?: readonly NewOutgoingMail[], options?: AcceptOptions): Promise<{ readonly duplicateOf: string | undefined }>;
 
   /**
    * Leases due SMS jobs to `owner` until `leaseUntil`: at most `maxBatches` batches, each the numbers

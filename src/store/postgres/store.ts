@@ -134,7 +134,7 @@ import type {
   StoredMessage,
   UndeliverableInbound,
 } from '../types.ts';
-import { DELETED_BY_OPERATOR, FAILED_OVER, OPERATOR } from '../types.ts';
+import { type AcceptOptions, DELETED_BY_OPERATOR, FAILED_OVER, OPERATOR } from '../types.ts';
 import type { DeliveryState } from '../../vocabulary.ts';
 import type { NewSmsPart, PartAdded, PartSet } from '../reassembly.ts';
 import { ClusterError, type ClusterStore, type HeldLeases, type RelayMember, type RelaySeen } from '../cluster-types.ts';
@@ -1140,14 +1140,23 @@ export class PostgresStore implements Store, ClusterStore {
    * for a mail that needs them the resubmission check (or the two lines that link a resubmission to its
    * original) and its conversations.
    */
-  acceptMail(mail: NewMail, reports: readonly NewOutgoingMail[] = []): Promise<{ duplicateOf: string | undefined }> {
+  acceptMail(mail: NewMail, reports: readonly NewOutgoingMail[] = [], options: AcceptOptions = {}): Promise<{ duplicateOf: string | undefined }> {
     const due = mail.holdUntilSendAt && mail.sendAt !== undefined ? Math.max(mail.sendAt, mail.receivedAt) : mail.receivedAt;
     const now = Date.now();
-    // The refused numbers and their bounce in the mail's transaction (Store.acceptMail), not for a resubmission.
-    const queued = reports.map((report) => ({ text: QUEUE_MAIL_UNLESS_RESUBMITTED, values: [now, mail.id, ...queuedMailValues(report)] }));
+    const { onlyAsResubmission = false } = options;
+    // Without a fingerprint no mail is a resubmission: nothing to store.
+    if (onlyAsResubmission && !mail.resubmission) return Promise.resolve({ duplicateOf: undefined });
+    // The refused numbers and their bounce in the mail's transaction (Store.acceptMail), not for a resubmission (nor
+    // for a mail stored only as one).
+    const queued = onlyAsResubmission
+      ? []
+      : reports.map((report) => ({ text: QUEUE_MAIL_UNLESS_RESUBMITTED, values: [now, mail.id, ...queuedMailValues(report)] }));
+    const others = onlyAsResubmission ? [] : [...refusedStatements(mail), ...foldedStatements(mail), ...queued];
+    // Its count given back in its own transaction if it was stored as a resubmission (Store#acceptMail's rateTicket).
+    const released = options.rateTicket === undefined ? [] : [{ text: RELEASE_RATE_IF_RESUBMITTED, values: [options.rateTicket, mail.id] }];
     return this.#queueing(queued.length > 0 ? ['sms', 'mail'] : ['sms'], {
       locks: resubmissionLocks(mail),
-      statements: [acceptStatement(mail, due), ...refusedStatements(mail), ...foldedStatements(mail), ...queued],
+      statements: [acceptStatement(mail, due, onlyAsResubmission), ...others, ...released],
       result: ([accepted]) => {
         // Its commit shows mail is taken again after commits failed (see onCommit).
         this.#mailTaken();
@@ -2300,6 +2309,8 @@ function queuedMail(at: string, first: number, when = 'TRUE'): string {
 const QUEUE_MAIL = `WITH ${queuedMail('$1', 2)} SELECT count(*) FROM queued`;
 /** The same, with the mail the report is of (`$2`) after it in the transaction: queued unless that was a resubmission. */
 const QUEUE_MAIL_UNLESS_RESUBMITTED = `WITH ${queuedMail('$1', 3, unlessResubmitted('$2'))} SELECT count(*) FROM queued`;
+/** The count `$1` (rate_events) given back if the mail `$2` before it in the transaction was stored as a resubmission. */
+const RELEASE_RATE_IF_RESUBMITTED = `DELETE FROM rate_events WHERE id = $1 AND NOT ${unlessResubmitted('$2')}`;
 /** Each number's latest SMS (latestSmsTo), `$1` the numbers, `$2` the window's start: one indexed read per number. */
 const LATEST_SMS_TO_EACH = `SELECT latest.* FROM unnest($1::text[]) AS t(number) CROSS JOIN LATERAL (${latestSmsTo('t.number', '$2')}) latest`;
 
