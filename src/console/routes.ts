@@ -35,7 +35,7 @@ import { numberPasted } from '../mail/addresses.ts';
 import { isDiallable, maskNumbersIn, normaliseNumber } from '../sms/numbers.ts';
 import { RECENT_TRAFFIC_ROWS } from '../store/console-rows.ts';
 import { foldedOnto } from '../store/rows.ts';
-import type { ConsoleStore, MessageSearch, ThreadCursor } from '../store/console-types.ts';
+import type { ConsoleStore, MessageSearch, RelayReads, ThreadCursor } from '../store/console-types.ts';
 import type { SharedPause } from '../store/shared-state-types.ts';
 import { type InboundPosition, type QueuedSms, type Store, smsQueueDepth } from '../store/types.ts';
 import { type Channel, ConsoleAccess, type SignedIn } from './access.ts';
@@ -165,6 +165,9 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
     pause: options.pause,
   });
   const { store, consoleStore, config } = options;
+  // Every page's read of the relay's own tables (queue, pauses, history, quarantine): on the console's connections, bounded
+  // as its other reads, never on the relay's pool (docs/console.md, The store). Actions write through `store`.
+  const reads = consoleStore.relayReads(store);
 
   app.register(
     async (scope) => {
@@ -396,7 +399,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         if (!message) return problem(request, reply, 404, new RelayError('NOT_FOUND', `No message with id ${id}`), request.console);
         const now = clock();
         const providers = options.gateway().providers.map((status) => status.provider);
-        const [kept, events, paused, { pauses }] = await Promise.all([store.smsOf(id), store.events(id), store.dispatchPausedSince(), store.gatewayState(now)]);
+        const [kept, events, paused, { pauses }] = await Promise.all([reads.smsOf(id), reads.events(id), reads.dispatchPausedSince(), reads.gatewayState(now)]);
         // An SMS due already waits for a probe while every provider is paused: a retry probes them now (admin.ts, accountPauseLines).
         const probes = paused === undefined && everyProviderPaused(providers, pauses);
         // Scheduled while its X-SMS-Send-At is ahead: once that time has passed, the SMS is due like any other, and a retry sends it now.
@@ -511,12 +514,12 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         const now = clock();
         const providers = options.gateway().providers.map((status) => status.provider);
         const [queued, stats, paused, providerPauses, undeliverable, quarantined] = await Promise.all([
-          store.listQueued(PAGE_SIZE + 1, at.after).then((listed) => pageOf(listed, (last) => String(last.smsId))),
-          store.queueStats(now),
-          store.dispatchPausedSince(),
-          providerPausesOf(store, now),
-          store.undeliverableInbound(PAGE_SIZE + 1, at.replies).then((listed) => pageOf(listed, (last) => `${last.receivedAt}_${last.id}`)),
-          store.listQuarantine(PAGE_SIZE + 1, at.quarantine).then((listed) => pageOf(listed, (last) => String(last.id))),
+          reads.listQueued(PAGE_SIZE + 1, at.after).then((listed) => pageOf(listed, (last) => String(last.smsId))),
+          reads.queueStats(now),
+          reads.dispatchPausedSince(),
+          providerPausesOf(reads, now),
+          reads.undeliverableInbound(PAGE_SIZE + 1, at.replies).then((listed) => pageOf(listed, (last) => `${last.receivedAt}_${last.id}`)),
+          reads.listQuarantine(PAGE_SIZE + 1, at.quarantine).then((listed) => pageOf(listed, (last) => String(last.id))),
         ]);
         // Each list pages on its own: its links move it and keep the other lists where they are.
         const kept = Object.fromEntries(QUEUE_LISTS.flatMap((name) => (query[name] === undefined ? [] : [[name, query[name]]])));
@@ -609,7 +612,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
       });
       scope.get('/quarantine/:id', async (request: ConsoleRequest, reply) => {
         const id = Number((request.params as { id: string }).id);
-        const entry = Number.isInteger(id) ? await store.quarantined(id) : undefined;
+        const entry = Number.isInteger(id) ? await reads.quarantined(id) : undefined;
         if (!entry) return problem(request, reply, 404, new RelayError('NOT_FOUND', 'No such quarantined request'), request.console);
         // Its bytes as received, as text: escaped where they are not UTF-8 text (or are control characters), and the page says so.
         return page(reply, 'quarantine', request.console, { title: `Quarantined request ${id}`, entry, body: bytesAsText(entry.body) });
@@ -621,7 +624,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         if (context.signedIn.user.role !== 'operator') return viewerRefused(request, reply, context);
         return page(reply, 'quarantine-delete', request.console, {
           title: 'Delete all quarantined requests',
-          span: await store.quarantineSpan(),
+          span: await reads.quarantineSpan(),
           problem: undefined,
         });
       });
@@ -829,14 +832,27 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         return { ok: true as const, id: accepted.id, duplicateOf, said };
       }
 
-      async function overview() {
+      /**
+       * The overview being read now: every overview asked meanwhile (its refresh every 15 s, in each tab that has it open)
+       * shares that answer rather than reading the store again. At most one set of its reads is in flight, however many
+       * pages wait behind a table another session holds locked.
+       */
+      let overviewRead: ReturnType<typeof readOverview> | undefined;
+      function overview() {
+        overviewRead ??= readOverview().finally(() => {
+          overviewRead = undefined;
+        });
+        return overviewRead;
+      }
+
+      async function readOverview() {
         const now = clock();
         const hourStart = Math.floor(now / MINUTE_MS) * MINUTE_MS - 59 * MINUTE_MS;
         const weekStart = Math.floor(now / HOUR_MS) * HOUR_MS - 167 * HOUR_MS;
         const [stats, paused, providerPauses, minutes, hours, gatewayActivity, mailActivity, disk] = await Promise.all([
-          store.queueStats(now),
-          store.dispatchPausedSince(),
-          providerPausesOf(store, now),
+          reads.queueStats(now),
+          reads.dispatchPausedSince(),
+          providerPausesOf(reads, now),
           consoleStore.activity(hourStart, hourStart + 60 * MINUTE_MS, MINUTE_MS),
           consoleStore.activity(weekStart, weekStart + 168 * HOUR_MS, HOUR_MS),
           consoleStore.gatewayActivity(),
@@ -980,7 +996,7 @@ function gatewayState(
  * `smsrelay status` reads them, each with its next probe (admin.ts nextProbe): the overview's Dispatch
  * tile and the queue page say them beside the operator's own pause.
  */
-async function providerPausesOf(store: Store, now: number): Promise<Array<SharedPause & { readonly nextProbe: string }>> {
+async function providerPausesOf(store: RelayReads, now: number): Promise<Array<SharedPause & { readonly nextProbe: string }>> {
   const [{ pauses }, nextDue] = await Promise.all([store.gatewayState(now), store.nextSmsDueAt()]);
   return pauses.map((pause) => ({ ...pause, nextProbe: nextProbe(pause, nextDue, now, CONSOLE_WORDING.time) }));
 }

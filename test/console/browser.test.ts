@@ -850,6 +850,35 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
     }
   });
 
+  test('the overview sends no refresh while the last one has not come back, and refreshes again once it has', async () => {
+    const { context, page } = await signedIn('olivia');
+    try {
+      await page.clock.install();
+      await page.goto(`${base}/console`);
+      // The relay's answer held back, as behind a table another session has locked: each refresh asked is counted.
+      const held: Array<() => Promise<void>> = [];
+      await page.route(`${base}/console`, (route) => {
+        held.push(() => route.continue());
+      });
+      await page.clock.runFor(15_000);
+      await waitFor('the first refresh', () => held.length === 1);
+      // Three more periods with that refresh in flight: none sent beside it (each would hold one of the browser's six
+      // connections, and on the relay a read of its store).
+      for (let period = 0; period < 3; period++) await page.clock.runFor(15_000);
+      await setTimeout(300);
+      assert.equal(held.length, 1, 'one refresh in flight at a time');
+      await held[0]?.();
+      // Once it has come back, the next period refreshes again.
+      await waitFor('a refresh after the first came back', async () => {
+        await page.clock.runFor(15_000);
+        return held.length === 2;
+      });
+      await held[1]?.();
+    } finally {
+      await context.close();
+    }
+  });
+
   test('a webhook request the relay cannot read is in the quarantine, with its raw body', async () => {
     const received = await fetch(`${base}/webhooks/intellisoftware/mo`, {
       method: 'POST',

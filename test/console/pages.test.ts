@@ -13,6 +13,7 @@ import { postgresProxy } from '../helpers/postgres-proxy.ts';
 import { removeDir, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
 import { mail } from '../helpers/store.ts';
+import { textTo } from '../helpers/smtp.ts';
 
 const PASSWORD = 'correct horse battery';
 /** Rows a page of the console shows. */
@@ -1149,6 +1150,67 @@ describeOnPostgres('console pages while another session holds a lock on a consol
       assert.equal((await fetch(`${base}/console/queue`, { headers: { cookie } })).status, 200, 'once the lock is gone');
     } finally {
       await holder.end();
+      await relay.stop();
+      removeDir(relay.dir);
+    }
+  });
+});
+
+describeOnPostgres("console pages while another session holds a lock on one of the relay's tables (as a VACUUM FULL mail_out)", async (url) => {
+  test("overviews left open read on the console's own connections, one read at a time, and are answered 503 STORE_BUSY; mail is taken meanwhile", {
+    timeout: 120_000,
+  }, async () => {
+    const relay = await startTestRelay(
+      { console: { users: [{ name: 'olivia', passwordHash: await hashPassword(PASSWORD), role: 'operator' }] } },
+      { SMSRELAY_DATABASE_URL: url },
+    );
+    const base = `http://127.0.0.1:${relay.relay.httpPort}`;
+    const holder = new pg.Client({ connectionString: url });
+    await holder.connect();
+    // Apart from the holder: a transaction sees pg_stat_activity as it was at its first look.
+    const watcher = new pg.Client({ connectionString: url });
+    await watcher.connect();
+    /** The sessions waiting for the lock in the overview's queue figures (queueStats), by application name. */
+    const waiting = async () =>
+      (
+        await watcher.query<{ application_name: string }>(
+          "SELECT application_name FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%s.queued, s.held%'",
+        )
+      ).rows.map((row) => row.application_name);
+    // Held past every answer below, as a VACUUM FULL would be; let go in the end whatever happens.
+    const release = setTimeout(() => void holder.query('ROLLBACK').catch(() => undefined), 90_000);
+    try {
+      const cookie = await signInAt(base, 'olivia', PASSWORD);
+      const overview = (accept = 'application/json') => fetch(`${base}/console`, { headers: { cookie, accept, 'x-console-refresh': '1' }, redirect: 'manual' });
+      assert.equal((await overview('text/html')).status, 200);
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE mail_out IN ACCESS EXCLUSIVE MODE');
+      // Two operators' overviews, each refreshed every 15 s by a browser that sends up to six at once.
+      const answers = Array.from({ length: 12 }, () => overview());
+      await waitFor('the overview reading behind the lock', async () => (await waiting()).length > 0);
+      for (let look = 0; look < 5; look++) {
+        assert.deepEqual(await waiting(), ['smsrelay console'], 'one read of the figures, on the console’s connections');
+      }
+      const sent = await textTo(relay.relay.smtpPort, '+447700900123', 'taken while the overviews wait');
+      assert.equal(sent?.code, 250, `mail is taken: ${sent?.code} ${sent?.text}`);
+      assert.equal((await fetch(`${base}/readyz`)).status, 200, 'the relay is ready');
+      for (const answer of await Promise.all(answers)) {
+        assert.equal(answer.status, 503);
+        assert.equal(answer.headers.get('retry-after'), '15');
+        assert.equal(((await answer.json()) as { error: string }).error, 'STORE_BUSY');
+      }
+      // The queue page reads the same figures: bounded alike, as a person sees it.
+      const queue = await fetch(`${base}/console/queue`, { headers: { cookie, accept: 'text/html' } });
+      assert.equal(queue.status, 503);
+      assert.match(await queue.text(), /data-code="STORE_BUSY">Temporary local problem: the message store is busy, try again in a moment\./);
+      await waitFor('nothing left waiting on the lock', async () => (await waiting()).length === 0);
+      await holder.query('ROLLBACK');
+      assert.equal((await overview('text/html')).status, 200, 'once the lock is gone');
+    } finally {
+      clearTimeout(release);
+      await holder.query('ROLLBACK').catch(() => undefined);
+      await holder.end();
+      await watcher.end();
       await relay.stop();
       removeDir(relay.dir);
     }

@@ -41,6 +41,7 @@ import type {
   ConsoleStore,
   ConversationSummary,
   MessageDetail,
+  RelayReads,
   MessageSearch,
   MessageSummary,
   ThreadCursor,
@@ -50,6 +51,8 @@ import type {
 import type { RelayError } from '../../errors.ts';
 import { asStoreError } from '../rows.ts';
 import { databaseUrl } from './url.ts';
+import { PostgresReads } from './reads.ts';
+import { DatabaseClock, type Query } from './shared-state.ts';
 
 /** Read connections: two people's pages at once; a third waits its turn rather than take from the relay. */
 export const CONSOLE_READ_CONNECTIONS = 2;
@@ -94,11 +97,15 @@ export class PostgresConsoleStore implements ConsoleStore {
   readonly #read: pg.Pool;
   readonly #write: pg.Pool;
   readonly #silence: SilenceWatch;
+  /** The relay's tables read on the console's read pool, with its lock and statement bounds (STORE_BUSY past them). */
+  readonly #relayReads: PostgresReads;
 
   private constructor(read: pg.Pool, write: pg.Pool, silence: SilenceWatch) {
     this.#read = read;
     this.#write = write;
     this.#silence = silence;
+    const query: Query = async <R extends pg.QueryResultRow>(sql: string, values: readonly unknown[]) => (await this.#query<R>(read, sql, values)).rows;
+    this.#relayReads = new PostgresReads(query, new DatabaseClock());
   }
 
   /** Pools on the relay's database (`store.url`), which the relay's store has already migrated. Connects lazily. */
@@ -259,6 +266,10 @@ export class PostgresConsoleStore implements ConsoleStore {
       this.#rows<ReplyRow>('repliesFrom', [number, ...reply, limit + 1]),
     ]);
     return threadPage(mails, replies, limit, after);
+  }
+
+  relayReads(): RelayReads {
+    return this.#relayReads;
   }
 
   async close(): Promise<void> {
