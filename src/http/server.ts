@@ -21,6 +21,13 @@ import { hostBeforePort, networkMatcher, peerAddress, reservedSlots } from '../p
 
 /** Webhook and control bodies are small forms or JSON; anything bigger is not from a gateway. */
 const MAX_BODY_BYTES = 256 * 1024;
+/**
+ * The longest path parameter the router passes to a route (fastify's default, 100, answered longer ones itself: a bare 414
+ * JSON of its own code that echoed the URL, numbers in it unmasked, before the console's access checks and the webhooks'
+ * own refusals). Every parameter is checked by its route (an id looked up, a provider named), which answers an unknown one
+ * 404 in the relay's form; Node's limit on a request's head (maxHeaderSize, 16 KB) bounds the whole request line already.
+ */
+const MAX_PARAM_CHARS = maxHeaderSize;
 /** A request (head and body) that has not arrived completely this long after its first byte is cut off (slow clients hold sockets). */
 const REQUEST_TIMEOUT_MS = 30_000;
 /**
@@ -254,6 +261,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     loggerInstance: options.logger.child({ component: 'http' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: MAX_BODY_BYTES,
+    routerOptions: { maxParamLength: MAX_PARAM_CHARS },
     requestTimeout: requestMs,
     connectionTimeout: idleMs,
     // Node sets a socket's timeout to this after each response, replacing connectionTimeout's until the next request.

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { hashPassword } from '../../src/policy/passwords.ts';
+import { signInAt } from '../helpers/console.ts';
 import { removeDir, startTestRelay, type TestRelay } from '../helpers/relay.ts';
 
 describe('a malformed body', () => {
@@ -33,6 +34,31 @@ describe('a malformed body', () => {
       assert.equal(response.status, status, path);
       assert.equal(body.error, error, path);
       if (status === 400) assert.match(body.message, /Body is not valid JSON/, path);
+    }
+  });
+
+  test('a path parameter of any length gets the path’s own answer after the access checks, never the router’s 414 echoing it', async () => {
+    // A number, then more: what the router's own 414 showed unmasked.
+    for (const long of [`4477009001010000${'a'.repeat(85)}`, `4477009001010000${'a'.repeat(5_000)}`]) {
+      const webhook = await fetch(`${base}/webhooks/${long}/mo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      assert.equal(webhook.status, 404);
+      assert.equal(((await webhook.json()) as { error: string }).error, 'NOT_FOUND');
+      // No session: the console's checks come first, a browser sent to sign in, a script refused 401.
+      const browser = await fetch(`${base}/console/messages/${long}`, { headers: { accept: 'text/html' }, redirect: 'manual' });
+      assert.equal(browser.status, 303);
+      assert.match(browser.headers.get('location') ?? '', /^\/console\/signin\?next=/);
+      const script = await fetch(`${base}/console/undeliverable/${long}/reroute`, { method: 'POST', headers: { accept: 'application/json' } });
+      assert.equal(script.status, 401);
+      assert.equal(((await script.json()) as { error: string }).error, 'UNAUTHORIZED');
+      const cookie = await signInAt(base, 'olivia', 'console-pass-123');
+      for (const path of [`/console/messages/${long}`, `/console/conversations/${long}`, `/console/quarantine/${long}`]) {
+        const page = await fetch(`${base}${path}`, { headers: { cookie, accept: 'text/html' } });
+        assert.equal(page.status, 404, path);
+        assert.match(await page.text(), /<h1>404 Not Found<\/h1>[\s\S]*data-code="NOT_FOUND"/, path);
+        const json = await fetch(`${base}${path}`, { headers: { cookie, accept: 'application/json' } });
+        assert.equal(json.status, 404, path);
+        assert.equal(((await json.json()) as { error: string }).error, 'NOT_FOUND', path);
+      }
     }
   });
 
