@@ -97,6 +97,8 @@ const CONSOLE_WORDING: Wording = {
 };
 /** Why a cookie opens no page: its session timed out just now, or the store has none (signed out, or timed out before). */
 const SESSION_OVER = { expired: 'Your session has expired', ended: 'Your session has ended' } as const;
+/** A form sent with no session cookie at all: a sign-out (here or in another tab) cleared it. */
+const SIGNED_OUT = 'You are signed out';
 /** Every page: nothing from elsewhere, no framing, nothing cached (pages show people's messages). */
 const SECURITY_HEADERS = {
   'content-security-policy':
@@ -208,7 +210,9 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
           // A browser's form (it takes HTML) is not done either: its person signs in again and is back on the page it was on.
           if (request.method === 'GET' ? !wantsJson(request) : (request.headers.accept ?? '').includes('text/html')) {
             const next = encodeURIComponent(request.method === 'GET' ? request.url : formPage(request));
-            return reply.redirect(`/console/signin?next=${next}${signedIn === undefined ? '' : `&${signedIn}=1`}`, 303);
+            // A form's sign-in says it was not done (`form`): the person, who clicked Send or Delete, would take it as done.
+            const form = request.method === 'GET' ? '' : '&form=1';
+            return reply.redirect(`/console/signin?next=${next}${signedIn === undefined ? '' : `&${signedIn}=1`}${form}`, 303);
           }
           return problem(request, reply, 401, new RelayError('UNAUTHORIZED', why));
         }
@@ -307,7 +311,9 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         }
         const query = read.fields;
         const over = query.expired ? 'expired' : query.ended ? 'ended' : undefined;
-        const notice = over && `${SESSION_OVER[over]}: sign in again.`;
+        // A form sent without a session at all (its cookie cleared by a sign-out in another tab): signed out.
+        const why = over ? SESSION_OVER[over] : query.form ? SIGNED_OUT : undefined;
+        const notice = why && (query.form ? `${why}: what you sent was not done. Sign in, then send it again.` : `${why}: sign in again.`);
         return signinPage(request, reply, { next: consolePage(app, query.next, '/console'), notice, error: undefined });
       });
       scope.post('/signin', async (request, reply) => {
