@@ -56,6 +56,8 @@ const MINUTE_MS = 60_000;
 const HOUR_MS = 3_600_000;
 /** What Messages searches by status: an SMS's state, or a resubmission (a mail sent again, sent once as its original). */
 const STATUSES = ['queued', 'sent', 'delivered', 'failed', 'deleted', 'resubmission'] as const;
+/** What the queue page's buttons send as `action` (the message page's too): dispatch's pause and resume, and the CLI's queue commands. */
+const QUEUE_FORM_ACTIONS = ['pause', 'resume', 'retry', 'hold', 'release', 'delete'] as const;
 /** The queue page's lists, each paged by its own query field: queued SMS, replies without a mailbox, quarantined requests. */
 const QUEUE_LISTS = ['after', 'replies', 'quarantine'] as const;
 /** A Map, not an object: an asset name such as `constructor` must find nothing. */
@@ -334,9 +336,9 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         const read = readFields(FIELDS.signin, request.body);
         if (!read.ok) {
           // The user name as typed, when it was one text field (the password left out): not to be typed again.
-          const typed = (request.body as { name?: unknown } | undefined)?.name;
+          const typed = typedIn(request.body, ['name']).name;
           return problem(request, reply, 400, new RelayError('BAD_PARAMETER', read.problem), undefined, () =>
-            signinPage(request, reply, { next: '/console', notice: undefined, error: read.problem, name: typeof typed === 'string' ? typed : undefined }),
+            signinPage(request, reply, { next: '/console', notice: undefined, error: read.problem, name: typed }),
           );
         }
         const body = read.fields;
@@ -566,6 +568,10 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         const body = read.fields;
         const action = body.action ?? '';
         const target = body.target?.trim() || undefined;
+        // Named as the form's field, not in the CLI's words (`unknown queue command`): only a crafted form sends another.
+        if (!(QUEUE_FORM_ACTIONS as readonly string[]).includes(action)) {
+          return problem(request, reply, 400, new RelayError('BAD_PARAMETER', `Action: expected one of ${QUEUE_FORM_ACTIONS.join(', ')}`), request.console);
+        }
         // The page offers no "delete all": one click must not drop every sender's queued SMS without a bounce (the CLI's `queue delete all` can).
         if (action === 'delete' && target === 'all') {
           return problem(
@@ -664,7 +670,8 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
       // the form's own id makes a form sent twice (a double click, a replayed POST) a resubmission, sent once.
       scope.post('/send', async (request: ConsoleRequest, reply) => {
         const read = readFields(FIELDS.send, request.body);
-        const form = read.ok ? read.fields : {};
+        // A refused field still shows the number and text as typed (when each was one text), as every other refusal does.
+        const form = read.ok ? read.fields : typedIn(request.body, ['to', 'text']);
         const as = sendAs(request);
         const outcome = read.ok ? await testSend(request, as, form) : { ok: false as const, error: new RelayError('BAD_PARAMETER', read.problem) };
         if (!outcome.ok) {
@@ -735,34 +742,60 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         back = '/console/queue',
       ) {
         const { channel, signedIn } = request.console as Context;
+        const path = consolePage(app, back, '/console/queue').split('?')[0] ?? '/console/queue';
+        // A refusal leads back to the page the form was on: a message's page when sent from it.
+        const backTo = { href: path, label: path.startsWith('/console/messages/') ? 'Back to the message' : 'Back to the queue' };
         let done: Outcome;
         try {
           done = await run(`by ${signedIn.user.name} from ${channel.address}`);
         } catch (error) {
           if (error instanceof RelayError) throw error;
-          if (error instanceof NotFound) return gone(request, reply, error);
-          if (error instanceof NothingChanged) return problem(request, reply, 409, new RelayError('BAD_PARAMETER', error.message), request.console);
+          // Messages and their SMS are never deleted: a queue action's id found nowhere never was one.
+          if (error instanceof NotFound) return gone(request, reply, error, action.startsWith('queue') ? backTo : undefined);
+          if (error instanceof NothingChanged)
+            return problem(request, reply, 409, new RelayError('BAD_PARAMETER', error.message), request.console, undefined, backTo);
           if (error instanceof QuarantineChanged)
             return problem(request, reply, 409, new RelayError('BAD_PARAMETER', error.message), request.console, () =>
               page(reply, 'quarantine-delete', request.console, { title: 'Delete all quarantined requests', span: error.now, problem: error.message }),
             );
-          return problem(request, reply, 400, new RelayError('BAD_PARAMETER', error instanceof Error ? error.message : String(error)), request.console);
+          return problem(
+            request,
+            reply,
+            400,
+            new RelayError('BAD_PARAMETER', error instanceof Error ? error.message : String(error)),
+            request.console,
+            undefined,
+            backTo,
+          );
         }
         // A queue action's target begins with its message's id (then the SMS's, for a row of the queue).
         const messageId = action.startsWith('queue') ? /^[0-9a-f-]{36}(?= |$)/.exec(target ?? '')?.[0] : undefined;
         // The queue action wrote the message's history itself: the audit adds no second line to it.
         if (done.changed > 0 || done.probed) await audit(request, action, target, done.said, messageId, false);
-        const path = consolePage(app, back, '/console/queue').split('?')[0];
         return reply.redirect(`${path}?${new URLSearchParams(access.notice((request.console as Context).signedIn.session, done.said))}`, 303);
       }
 
-      /** An action on something no longer there: most likely another operator (or relay) handled it first. Every such thing is listed on the queue page. */
-      function gone(request: ConsoleRequest, reply: FastifyReply, error: NotFound) {
-        const message = `There is no ${error.what} any more: it was probably handled by someone else.`;
-        return problem(request, reply, 404, new RelayError('NOT_FOUND', message), request.console, undefined, {
-          href: '/console/queue',
-          label: 'Back to the queue',
-        });
+      /**
+       * An action on something no longer there: most likely another operator (or relay) handled it first. Every such thing is
+       * listed on the queue page. `never`: the page to go back to when it is a thing never deleted (a message, its SMS), so
+       * an id found nowhere never named one.
+       */
+      function gone(request: ConsoleRequest, reply: FastifyReply, error: NotFound, never?: { href: string; label: string }) {
+        const message = never
+          ? `There is no ${error.what}: no such id was ever kept.`
+          : `There is no ${error.what} any more: it was probably handled by someone else.`;
+        return problem(
+          request,
+          reply,
+          404,
+          new RelayError('NOT_FOUND', message),
+          request.console,
+          undefined,
+          never ?? {
+            href: '/console/queue',
+            label: 'Back to the queue',
+          },
+        );
       }
 
       /** Keeps an action with who did it; `timeline`: also a line in the history of the message it names. */
@@ -906,6 +939,12 @@ function page(reply: FastifyReply, view: string, context: Context | undefined, d
   return reply
     .type('text/html; charset=utf-8')
     .send(render(view, { ...helpers(signedIn?.user, signedIn?.session.csrf), storeLost: context?.storeLost, ...data }));
+}
+
+/** The fields of a body each given as one text, as typed: what a refused form shows again. */
+function typedIn(body: unknown, names: readonly string[]): Record<string, string> {
+  const fields = (body ?? {}) as Record<string, unknown>;
+  return Object.fromEntries(names.flatMap((name) => (typeof fields[name] === 'string' ? [[name, fields[name]]] : [])));
 }
 
 /** An action a viewer asked for (a POST, or a page that only leads to one): refused, the same words everywhere. */

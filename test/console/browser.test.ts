@@ -752,6 +752,13 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
       const premium = await page.request.post(`${base}/console/send`, { form: { ...form, to: '+19005550100', text: 'premium' }, maxRedirects: 0 });
       assert.ok(premium.status() >= 400 && premium.status() < 500, `refused: ${premium.status()}`);
       assert.match(await premium.text(), /\+19005550100 is a premium-rate number/);
+      // A field refused as too long (a crafted form id) shows the form again with the number and text as written, as every refusal.
+      const long = await page.request.post(`${base}/console/send`, { form: { ...form, submission: 'x'.repeat(5_000) }, maxRedirects: 0 });
+      assert.equal(long.status(), 400);
+      const refusedPage = await long.text();
+      assert.match(refusedPage, /Form id \(submission\)/);
+      assert.match(refusedPage, /name="to"[^>]*value="\+447700900778"/);
+      assert.match(refusedPage, />sent twice<\/textarea>/);
       // A send is committed before its answer: every SMS a second post made would be listed by now. The form sent again is
       // listed to its number as a resubmission, sent once as the original.
       for (const [number, resubmissions, what] of [

@@ -197,15 +197,15 @@ describe('console pages', () => {
     assert.match(await again.text(), /is not undeliverable: its mail goes to ops@example\.com \(queued .*\), rerouted there already/);
     const gone: Array<[string, Record<string, string>, RegExp]> = [
       [`/console/quarantine/${request}/delete`, {}, new RegExp(`There is no quarantined request with id ${request} any more`)],
-      ['/console/queue', { action: 'retry', target: uuidv7() }, /There is no message with id .* any more/],
-      ['/console/quarantine/nonsense/delete', {}, /There is no quarantined request with id nonsense any more/],
+      // Messages are never deleted: an id found nowhere never named one, and the words say so.
+      ['/console/queue', { action: 'retry', target: uuidv7() }, /There is no message with id [0-9a-f-]{36}: no such id was ever kept\./],
+      ['/console/quarantine/nonsense/delete', {}, /There is no quarantined request with id nonsense any more: it was probably handled by someone else/],
     ];
     for (const [path, form, said] of gone) {
       const response = await post(path, form);
       assert.equal(response.status, 404, path);
       const page = await response.text();
       assert.match(page, said, path);
-      assert.match(page, /probably handled by someone else/, path);
       assert.match(page, /<a href="\/console\/queue">Back to the queue<\/a>/, path);
       assert.doesNotMatch(page, /smsrelay (queue|quarantine|undeliverable)/, `${path}: no CLI command`);
       const json = await post(path, form, 'application/json');
@@ -235,8 +235,16 @@ describe('console pages', () => {
     for (const action of ['retry', 'delete']) {
       const response = await send(action);
       assert.equal(response.status, 409, action);
-      assert.match(await response.text(), new RegExp(`${action}: nothing to ${action}: its SMS is no longer queued: 1 deleted from the queue`), action);
+      const page = await response.text();
+      assert.match(page, new RegExp(`${action}: nothing to ${action}: its SMS is no longer queued: 1 deleted from the queue`), action);
+      assert.match(page, new RegExp(`<a href="/console/messages/${id}">Back to the message</a>`), `${action}: back to the page it was sent from`);
     }
+    // A crafted action is named as the form's field, not in the CLI's words.
+    const crafted = await send('explode');
+    assert.equal(crafted.status, 400);
+    const refusal = await crafted.text();
+    assert.match(refusal, /Action: expected one of pause, resume, retry, hold, release, delete/);
+    assert.doesNotMatch(refusal, /queue command/);
     const timeline = await html(`/console/messages/${id}`);
     assert.equal([...timeline.matchAll(/<strong>operator delete<\/strong>: by olivia from 127\.0\.0\.1/g)].length, 1, 'the delete that deleted, once, by whom');
     assert.doesNotMatch(timeline, /console queue|operator retry/);
