@@ -262,6 +262,12 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: MAX_BODY_BYTES,
     routerOptions: { maxParamLength: MAX_PARAM_CHARS },
+    // The router's own refusal, before any hook: a path parameter whose percent-encoding does not decode (`%zz`). Its default
+    // answer was fastify's JSON with its own code, echoing the path (any number in it unmasked): the catalogue's, naming none.
+    frameworkErrors: (_error, _request, reply) => {
+      const { status, body } = toHttpError(new RelayError('BAD_REQUEST', 'Malformed request: its path holds a percent-encoding that does not decode'));
+      void (reply as FastifyReply).status(status).send(body);
+    },
     requestTimeout: requestMs,
     connectionTimeout: idleMs,
     // Node sets a socket's timeout to this after each response, replacing connectionTimeout's until the next request.

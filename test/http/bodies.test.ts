@@ -62,6 +62,17 @@ describe('a malformed body', () => {
     }
   });
 
+  test('a path parameter whose percent-encoding does not decode gets the catalogue’s 400, the path not echoed', async () => {
+    for (const path of ['/console/messages/%zz4477009001', '/console/undeliverable/4477009001%zz/reroute']) {
+      const response = await fetch(`${base}${path}`, { method: path.endsWith('reroute') ? 'POST' : 'GET', headers: { accept: 'application/json' } });
+      assert.equal(response.status, 400, path);
+      assert.deepEqual(await response.json(), {
+        error: 'BAD_REQUEST',
+        message: 'Malformed request: its path holds a percent-encoding that does not decode',
+      });
+    }
+  });
+
   test("the console's sign-in answers its page to a browser, saying why the body was not read", async () => {
     const response = await bad('/console/signin', 'text/html');
     assert.equal(response.status, 400);
