@@ -926,6 +926,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     const outcomes: SmsOutcome[] = [];
     const lines = new Map<number, (told: Told) => void>();
     const reported: Record<Exclude<ReportKind, 'delivered'>, ReportedRecipient[]> = { failed: [], delayed: [], relayed: [] };
+    const giveUpAt = deadline(startOf(message), retry);
     for (const { sms: claimed, classified, via, heldUntil, failedOver, failedOverDuplicates } of decisions) {
       // The requests that failed over count as its attempts: its backoff, its expiry's report.
       const sms = failedOver ? { ...claimed, attempts: claimed.attempts + failedOver.length } : claimed;
@@ -950,6 +951,14 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
             ),
           );
         }
+      } else if (outcome.kind === 'retry' && now >= giveUpAt) {
+        // An answer lost at the maximum age (#decide): no delay notice, which the bounce or the report would follow at once.
+        lines.set(sms.id, (told) =>
+          log.warn(
+            { ...smsLineFields(sms, classified), action: classified.action, ...toldFields(told) },
+            `dispatch: SMS's answer lost at its maximum age: ${maskNumbersIn(classified.reason)}; given up unless a delivery report shows the gateway took it`,
+          ),
+        );
       } else if (outcome.kind === 'retry') {
         if (now - startOf(message) >= delayNoticeMs) reported.delayed.push(recipient);
         const { nextAttemptAt } = outcome;
@@ -973,7 +982,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     const mail: NewOutgoingMail[] = [];
     for (const kind of ['failed', 'delayed', 'relayed'] as const) {
       if (reported[kind].length === 0) continue;
-      const built = await report(kind, message, reported[kind], kind === 'delayed' ? deadline(startOf(message), retry) : undefined);
+      const built = await report(kind, message, reported[kind], kind === 'delayed' ? giveUpAt : undefined);
       if (built) mail.push(built);
     }
     return { outcomes, mail, lines, log };
@@ -1012,15 +1021,13 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     if (classified.action === 'fail') return { smsId: sms.id, kind: 'failed', error, attempted: via !== undefined, ...named };
     const waitMs = heldUntil === undefined ? this.#waitFor(classified, now) : this.#heldFor(classified, heldUntil, now);
     const step = nextStep({ attempts: sms.attempts + 1, receivedAt: startOf(message), now, waitMs }, retry, random);
+    // An attempt at the maximum age whose answer was lost may have sent it, and a delivery report that came while it was
+    // in flight proves it did: queued again, due at once, the store records it sent with that report as any retry's
+    // (Store.recordSmsOutcomes); with none the next claim gives it up without a request, its bounce naming this attempt.
+    if (step.kind === 'expire' && classified.action === 'ambiguous')
+      return { smsId: sms.id, kind: 'retry', nextAttemptAt: now, error, attempted: true, possibleDuplicate: true, ...named };
     if (step.kind === 'expire')
-      return {
-        smsId: sms.id,
-        kind: 'expired',
-        error: `${error}; given up at the maximum age`,
-        attempted: via !== undefined,
-        possibleDuplicate: classified.action === 'ambiguous',
-        ...named,
-      };
+      return { smsId: sms.id, kind: 'expired', error: `${error}; given up at the maximum age`, attempted: via !== undefined, ...named };
     return {
       smsId: sms.id,
       kind: 'retry',

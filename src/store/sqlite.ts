@@ -19,7 +19,7 @@ import BetterSqlite3, { type Database, type Statement } from 'better-sqlite3';
 import { GroupCommitter, WRITE_PROBE_BYTES, type WriteKind } from './group-commit.ts';
 import { type Migrated, MigrationError, migrate, NewerSchemaError, OlderSchemaError } from './migrations.ts';
 import { BackupTargetError, type RelayError, StoreFileError, storeFileDenied } from '../errors.ts';
-import { BACKUP_GENERATION, foreignWal, renewGeneration } from './generation.ts';
+import { BACKUP_GENERATION, foreignWal, generationOnDisk, renewGeneration } from './generation.ts';
 import { DAMAGED_STORE_FIX } from './health.ts';
 import { DATA_DIR_MODE, realFile } from './lock.ts';
 import { ELSEWHERE_SUFFIX, RECOVERED_SUFFIX } from './recovered-copies.ts';
@@ -422,6 +422,8 @@ export class SqliteStore implements Store {
     } catch (error) {
       throw unusableFile(error, options.file);
     }
+    // Read before the open: once a connection is open in this process, no descriptor of the file may be (generationOnDisk).
+    const onDisk = options.renewGeneration ? generationOnDisk(options.file) : undefined;
     const db = new BetterSqlite3(options.file, { timeout: options.busyTimeoutMs });
     try {
       db.pragma('journal_mode = WAL');
@@ -440,7 +442,7 @@ export class SqliteStore implements Store {
           throw Object.assign(new Error(`quick_check: ${found[0]}${found.length > 1 ? ` and ${found.length - 1} more` : ''}`), { code: 'SQLITE_CORRUPT' });
       }
       const migrated = migrate(db, { upgrade: options.upgrade ?? true });
-      if (options.renewGeneration) renewGeneration(db, options.file);
+      if (options.renewGeneration) renewGeneration(db, options.file, onDisk);
       return new SqliteStore(db, options.file, onHealth, migrated);
     } catch (error) {
       db.close();
@@ -639,7 +641,7 @@ export class SqliteStore implements Store {
           }
           case 'failed':
           case 'expired':
-            sql.smsFinal.run(outcome.kind, outcome.error, outcome.attempted === false ? 0 : 1, outcome.possibleDuplicate ? 1 : 0, now, outcome.smsId);
+            sql.smsFinal.run(outcome.kind, outcome.error, outcome.attempted === false ? 0 : 1, now, outcome.smsId);
             sql.insertEventForSms.run(now, outcome.kind, attemptDetail(outcome), outcome.smsId);
             break;
         }
@@ -1441,10 +1443,11 @@ function prepareStatements(db: Database) {
       SELECT ?, message_id, id, 'sent', ${sentByReportInFlightDetail('provider_id', '?')} FROM outbound WHERE id = ?`),
     addAttempts: db.prepare('UPDATE outbound SET attempts = attempts + ?, possible_duplicates = possible_duplicates + ? WHERE id = ?'),
     resendRecognised: db.prepare(`UPDATE outbound SET ${ONE_DUPLICATE_TAKEN_BACK} WHERE id = ?`),
-    // A report that named it in flight stays an orphan: the gateway's answer or the SMS's age decided (provider_id: smsSentByReport).
+    // A report that named it in flight stays an orphan: the gateway refused it, or it was given up without a request (an attempt
+    // whose answer was lost is a retry, which smsSentByReport turns into sent).
     smsFinal: db.prepare(`
-      UPDATE outbound SET status = ?, last_error = ?, attempts = attempts + ?, possible_duplicates = possible_duplicates + ?,
-        lease_owner = NULL, provider_id = NULL, updated_at = ? WHERE id = ?`),
+      UPDATE outbound SET status = ?, last_error = ?, attempts = attempts + ?, lease_owner = NULL, provider_id = NULL, updated_at = ?
+      WHERE id = ?`),
     leasedSmsIds: db.prepare(`SELECT id FROM outbound WHERE ${STALE_LEASES}`),
     releaseSms: db.prepare(`
       UPDATE outbound SET lease_owner = NULL, next_attempt_at = MIN(next_attempt_at, ?),

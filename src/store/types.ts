@@ -372,15 +372,14 @@ export type SmsOutcome = FailedOver &
       }
     /**
      * `attempted: false`: given up without a request (an expiry or an opt-out found before sending), so no attempt is counted;
-     * `possibleDuplicate`: given up at the maximum age after a request whose answer was lost (it may have been sent, as a
-     * retry's); `via`: attemptDetail's.
+     * `via`: attemptDetail's. An attempt whose answer was lost is never final: at the maximum age it is a retry due at once,
+     * which a report that came while it was in flight turns into sent.
      */
     | {
         readonly smsId: number;
         readonly kind: 'failed' | 'expired';
         readonly error: string;
         readonly attempted?: boolean;
-        readonly possibleDuplicate?: boolean;
         readonly via?: string;
       }
   );

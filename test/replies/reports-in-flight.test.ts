@@ -9,7 +9,7 @@ import { history } from '../../src/admin.ts';
 import { webhookPaths } from '../../src/http/webhooks.ts';
 import type { InteractSmsSimulator } from '../../src/simulators/interactsms.ts';
 import type { VonageSimulator } from '../../src/simulators/vonage.ts';
-import { removeDir, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
+import { maildirMessages, removeDir, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
 import { queuedId, sendMail } from '../helpers/smtp.ts';
 import { sleep } from '../helpers/wait.ts';
 
@@ -29,11 +29,11 @@ after(async () => {
   }
 });
 
-async function relayOn(provider: 'interactsms-simulator' | 'vonage-simulator'): Promise<TestRelay> {
+async function relayOn(provider: 'interactsms-simulator' | 'vonage-simulator', delivery: object = {}): Promise<TestRelay> {
   const relay = await startTestRelay({
     gateway: { provider, responseTimeout: RESPONSE_TIMEOUT },
     sms: { domains: ['sms.example.com'], defaultRegion: 'GB' },
-    delivery: { retryMinDelay: RETRY_DELAY, retryMaxDelay: RETRY_DELAY },
+    delivery: { retryMinDelay: RETRY_DELAY, retryMaxDelay: RETRY_DELAY, ...delivery },
   });
   started.push(relay);
   return relay;
@@ -57,33 +57,66 @@ async function assertSentOnceByTheReport(relay: TestRelay, id: string, gatewayId
   assert.match(log, /: sent, delivery report: delivered, 1 attempt, gateway id /, 'smsrelay log counts no possible duplicate');
 }
 
+/** InteractSMS's receipt that the SMS to `number` under `notifyId` was sent, as its gateway posts it: the relay's answer. */
+async function postReceipt(relay: TestRelay, number: string, notifyId: string): Promise<unknown> {
+  const receipt = new URLSearchParams({
+    'SMS-Type': 'Notification',
+    'SMS-NotifyId': notifyId,
+    'SMS-Success': 'True',
+    'SMS-To': number,
+    'SMS-TotalToSend': '1',
+    'SMS-TotalSent': '1',
+    'SMS-TotalFailed': '0',
+  });
+  const answer = await fetch(`http://127.0.0.1:${relay.relay.httpPort}${webhookPaths('interactsms').dr}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: receipt.toString(),
+  });
+  return answer.json();
+}
+
+/** An InteractSMS relay whose send waits for an answer that never comes, a mail to `number`, and the gateway's record of it. */
+async function hangingInteractSms(number: string, delivery: object = {}) {
+  const relay = await relayOn('interactsms-simulator', delivery);
+  const simulator = relay.relay.simulator as InteractSmsSimulator;
+  // The receipt is posted by the test, while the send waits for its answer: none of the simulator's own.
+  simulator.setWebhooks({ moUrl: simulator.webhooks.moUrl });
+  simulator.setBehaviour({ mode: 'hang', times: 1 });
+  const id = queuedId((await sendMail(relay.relay.smtpPort, { to: [`${number}@sms.example.com`], body: 'hello ia' })).data);
+  const record = await waitFor('the gateway took it', () => simulator.records.find((sms) => sms.to === number));
+  return { relay, simulator, id, record };
+}
+
 describe('a delivery report that comes while its SMS has no answer yet', () => {
   test('InteractSMS: its receipt by notify_id is kept, and the attempt that ends with no answer records the SMS sent: one SMS', async () => {
-    const relay = await relayOn('interactsms-simulator');
-    const simulator = relay.relay.simulator as InteractSmsSimulator;
-    // The receipt is posted by the test, while the send waits for its answer: none of the simulator's own.
-    simulator.setWebhooks({ moUrl: simulator.webhooks.moUrl });
-    simulator.setBehaviour({ mode: 'hang', times: 1 });
     const number = '447700900501';
-    const id = queuedId((await sendMail(relay.relay.smtpPort, { to: [`${number}@sms.example.com`], body: 'hello ia' })).data);
-    const record = await waitFor('the gateway took it', () => simulator.records.find((sms) => sms.to === number));
-    const receipt = new URLSearchParams({
-      'SMS-Type': 'Notification',
-      'SMS-NotifyId': record.tracking ?? '',
-      'SMS-Success': 'True',
-      'SMS-To': number,
-      'SMS-TotalToSend': '1',
-      'SMS-TotalSent': '1',
-      'SMS-TotalFailed': '0',
-    });
-    const answer = await fetch(`http://127.0.0.1:${relay.relay.httpPort}${webhookPaths('interactsms').dr}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: receipt.toString(),
-    });
-    assert.deepEqual(await answer.json(), { status: 'orphan' }, 'kept for the attempt in flight');
+    const { relay, simulator, id, record } = await hangingInteractSms(number);
+    assert.deepEqual(await postReceipt(relay, number, record.tracking ?? ''), { status: 'orphan' }, 'kept for the attempt in flight');
     assert.equal((await relay.relay.store.smsOf(id))[0]?.status, 'queued', 'its attempt decides');
     await assertSentOnceByTheReport(relay, id, record.tracking ?? '', () => simulator.records.filter((sms) => sms.to === number).length);
+  });
+
+  test('InteractSMS: the attempt with no answer that ends past the maximum age is not given up but recorded sent with the receipt: no bounce', async () => {
+    // The answer is given up on a response timeout after the mail's maximum age (both 1 s, the request made after the 250).
+    const number = '447700900503';
+    const { relay, simulator, id, record } = await hangingInteractSms(number, { maxAge: '1s' });
+    assert.deepEqual(await postReceipt(relay, number, record.tracking ?? ''), { status: 'orphan' }, 'kept for the attempt in flight');
+    await assertSentOnceByTheReport(relay, id, record.tracking ?? '', () => simulator.records.filter((sms) => sms.to === number).length);
+    assert.deepEqual(maildirMessages(relay.maildir), [], 'no failure report for an SMS the phone got');
+  });
+
+  test('InteractSMS: with no receipt, the attempt with no answer past the maximum age is given up, its bounce naming that attempt', async () => {
+    const number = '447700900504';
+    const { relay, id } = await hangingInteractSms(number, { maxAge: '1s' });
+    const [sms] = await waitFor('given up', async () => {
+      const found = await relay.relay.store.smsOf(id);
+      return found[0]?.status === 'expired' && found;
+    });
+    assert.deepEqual([sms?.attempts, sms?.possibleDuplicates], [1, 1], 'the attempt counted, in doubt');
+    const [bounce = ''] = await waitFor('the bounce', () => maildirMessages(relay.maildir).length > 0 && maildirMessages(relay.maildir));
+    assert.match(bounce, /too old to be useful \(1 attempt, the last: RESPONSE_TIMEOUT/);
+    assert.doesNotMatch(bounce, /delayed|Action: delayed/i, 'no delay notice before it');
   });
 
   test("Vonage: its receipt by the relay's client-ref is kept, and the attempt that ends with no answer records the SMS sent: one SMS", async () => {

@@ -201,10 +201,11 @@ forEachStore((kind) =>
       await store.recordSmsOutcomes([{ smsId: await smsIdOf(expired.id), kind: 'expired', error: 'ERR:UNAVAILABLE; given up at the maximum age' }]);
       assert.equal((await send('<expired@example.com>')).duplicateOf, expired.id, 'expired after an attempt in doubt');
       await advice(expired.id);
-      // Given up at the maximum age on the attempt in doubt itself.
+      // Given up at the maximum age on the attempt in doubt itself: queued again due at once, then given up without a request.
       const lastInDoubt = await send('<last@example.com>');
       const lastId = await smsIdOf(lastInDoubt.id);
-      await store.recordSmsOutcomes([{ smsId: lastId, kind: 'expired', error: `${error}; given up at the maximum age`, possibleDuplicate: true }]);
+      await store.recordSmsOutcomes([{ smsId: lastId, kind: 'retry', nextAttemptAt: 0, error, attempted: true, possibleDuplicate: true }]);
+      await store.recordSmsOutcomes([{ smsId: await smsIdOf(lastInDoubt.id), kind: 'expired', error: 'EXPIRED: too old', attempted: false }]);
       assert.equal((await send('<last@example.com>')).duplicateOf, lastInDoubt.id, 'expired on an attempt in doubt');
       await advice(lastInDoubt.id);
       // Deleted by the operator once its relay's lease ended with the attempt in flight: that attempt counts, in doubt.

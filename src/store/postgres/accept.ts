@@ -12,6 +12,7 @@ import { FOLDED_EVENT, foldedDetail, REFUSED_EVENT, REPEATED_EVENT, refusedDetai
 import { type NewMail, RESUBMISSION_WALK_ROWS } from '../types.ts';
 import type { Statement } from './batch.ts';
 import { DB_NOW_MS } from './clock.ts';
+import { lockedKey } from './key-lock.ts';
 
 /**
  * When a conversation with the number `numberSql` (SQL) is used: the database's clock, and later than any use of
@@ -168,6 +169,17 @@ export function acceptStatement(mail: NewMail, due: number): Statement {
   if (shape.conversation && mail.conversation) values.push(mail.conversation.continues, mail.conversation.mailbox);
   return { text: TEXTS[`${shape.resubmission}`][`${shape.conversation}`], values };
 }
+
+/**
+ * The lock (group-writer.ts, Statements.locks) `mail`'s statement takes before its resubmission check: on its
+ * Message-ID, which the check looks mails up by. Without it two copies committed at once (a client that gave up
+ * waiting on one relay and sent the mail again to another, both commits waiting on a lock or a slow disk) each checked
+ * in a snapshot without the other and both were texted; with it the second checks once the first committed (READ
+ * COMMITTED: a statement's snapshot is taken when it starts) and is folded. Two copies in one group need none: the
+ * second's statement sees the first's rows. A mail without a Message-ID has no check and takes no lock.
+ */
+export const resubmissionLocks = (mail: NewMail): readonly string[] =>
+  mail.resubmission && mail.messageIdHeader !== undefined ? [lockedKey('messages', mail.messageIdHeader)] : [];
 
 /** A condition that holds unless the mail `idSql` (SQL) was stored as a resubmission by its statement before (acceptText). */
 export const unlessResubmitted = (idSql: string) => `(SELECT duplicate_of FROM messages WHERE id = ${idSql}) IS NULL`;

@@ -127,7 +127,7 @@ import type { DeliveryState } from '../../vocabulary.ts';
 import type { NewSmsPart, PartAdded, PartSet } from '../reassembly.ts';
 import { ClusterError, type ClusterStore, type HeldLeases, type RelayMember, type RelaySeen } from '../cluster-types.ts';
 import type { Logger } from '../../log.ts';
-import { acceptStatement, conversationUsedAt, foldedStatements, refusedStatements, unlessResubmitted } from './accept.ts';
+import { acceptStatement, conversationUsedAt, foldedStatements, refusedStatements, resubmissionLocks, unlessResubmitted } from './accept.ts';
 import { DB_NOW_MS } from './clock.ts';
 import { rescheduleBeyond } from './clock-step.ts';
 import type { LongestWaits, Rescheduled } from '../clock-step-types.ts';
@@ -135,7 +135,7 @@ import { clockOffset, heartbeatStatements, leaveCluster, relaysSeen, relaysSeenA
 import { LockWaitError, migrate, NoStoreError, SchemaError, STATEMENT_TIMEOUT } from './migrate.ts';
 import { type Migrated, MigrationError, OlderSchemaError } from '../migrations.ts';
 import type { Statement } from './batch.ts';
-import { GroupWriter, type Work } from './group-writer.ts';
+import { GroupWriter, KeysBusy, type Work } from './group-writer.ts';
 import { keyLockStatement } from './key-lock.ts';
 import { type Notice, WakeSender, WorkListener, type WorkQueue } from './notify.ts';
 import { prepareStatements } from './prepared.ts';
@@ -1026,7 +1026,7 @@ export class PostgresStore implements Store, ClusterStore {
 
   /**
    * A write in the next commit group (group-writer.ts): resolves after the COMMIT that holds it
-   * returned. A failure is STORE_UNAVAILABLE to the caller. `wakes`: the queues it adds due work to,
+   * returned. A failure is STORE_UNAVAILABLE to the caller (a mail whose Message-ID stayed busy: MESSAGE_ID_BUSY). `wakes`: the queues it adds due work to,
    * notified to the other relays after the COMMIT.
    */
   async #write<T>(work: Work<T>, wakes: readonly Notice[] = [], durability: Durability = PROMISED): Promise<T> {
@@ -1034,6 +1034,8 @@ export class PostgresStore implements Store, ClusterStore {
     try {
       return await this.#writer.run(work, wakes, durability);
     } catch (error) {
+      // The only keys a write holds are its mail's Message-ID (accept.ts, resubmissionLocks).
+      if (error instanceof KeysBusy) throw new RelayError('MESSAGE_ID_BUSY', undefined, { cause: error });
       throw asStoreError(error);
     }
   }
@@ -1079,6 +1081,7 @@ export class PostgresStore implements Store, ClusterStore {
     // The refused numbers and their bounce in the mail's transaction (Store.acceptMail), not for a resubmission.
     const queued = reports.map((report) => ({ text: QUEUE_MAIL_UNLESS_RESUBMITTED, values: [now, mail.id, ...queuedMailValues(report)] }));
     return this.#queueing(queued.length > 0 ? ['sms', 'mail'] : ['sms'], {
+      locks: resubmissionLocks(mail),
       statements: [acceptStatement(mail, due), ...refusedStatements(mail), ...foldedStatements(mail), ...queued],
       result: ([accepted]) => {
         // Its commit shows mail is taken again after commits failed (see onCommit).
@@ -1267,9 +1270,9 @@ export class PostgresStore implements Store, ClusterStore {
     if (finals.length > 0) {
       statements.push({
         text: `WITH done AS (
-          UPDATE outbound o SET status = t.status, last_error = t.error, attempts = o.attempts + t.attempted,
-            possible_duplicates = o.possible_duplicates + t.duplicate, lease_owner = NULL, provider_id = NULL, updated_at = $1
-          FROM unnest($2::bigint[], $3::text[], $4::text[], $6::int[], $7::text[], $8::int[]) AS t(id, status, error, attempted, detail, duplicate)
+          UPDATE outbound o SET status = t.status, last_error = t.error, attempts = o.attempts + t.attempted, lease_owner = NULL,
+            provider_id = NULL, updated_at = $1
+          FROM unnest($2::bigint[], $3::text[], $4::text[], $6::int[], $7::text[]) AS t(id, status, error, attempted, detail)
           WHERE o.id = t.id AND ${heldBy('$5')} RETURNING o.id, o.message_id, t.status, t.detail
         )
         INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, status, detail FROM done
@@ -1283,7 +1286,6 @@ export class PostgresStore implements Store, ClusterStore {
           by,
           finals.map((outcome) => (outcome.attempted === false ? 0 : 1)),
           finals.map(attemptDetail),
-          finals.map((outcome) => (outcome.possibleDuplicate ? 1 : 0)),
         ],
       });
     }
