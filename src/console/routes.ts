@@ -519,16 +519,8 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         const query = read.fields;
         const at = queuePositions(query);
         if (!at) return problem(request, reply, 400, new RelayError('BAD_PARAMETER', 'Page: not a position in the queue; start again'), request.console);
-        const now = clock();
         const providers = options.gateway().providers.map((status) => status.provider);
-        const [queued, stats, paused, providerPauses, undeliverable, quarantined] = await Promise.all([
-          reads.listQueued(PAGE_SIZE + 1, at.after).then((listed) => pageOf(listed, (last) => String(last.smsId))),
-          reads.queueStats(now),
-          reads.dispatchPausedSince(),
-          providerPausesOf(reads, now),
-          reads.undeliverableInbound(PAGE_SIZE + 1, at.replies).then((listed) => pageOf(listed, (last) => `${last.receivedAt}_${last.id}`)),
-          reads.listQuarantine(PAGE_SIZE + 1, at.quarantine).then((listed) => pageOf(listed, (last) => String(last.id))),
-        ]);
+        const [queued, { now, stats, paused, providerPauses }, undeliverable, quarantined] = await queueLists(at);
         // Each list pages on its own: its links move it and keep the other lists where they are.
         const kept = Object.fromEntries(QUEUE_LISTS.flatMap((name) => (query[name] === undefined ? [] : [[name, query[name]]])));
         const link = (name: (typeof QUEUE_LISTS)[number], position: string | undefined) => {
@@ -872,26 +864,34 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
       }
 
       /**
-       * The overview being read now: every overview asked meanwhile (its refresh every 15 s, in each tab that has it open)
-       * shares that answer rather than reading the store again. At most one set of its reads is in flight, however many
-       * pages wait behind a table another session holds locked.
+       * The overview, and the queue figures the overview and the queue page both show, being read now: every page asking
+       * meanwhile (the overview's refresh every 15 s in each tab that has it open, queue pages) shares that answer rather
+       * than reading the store again. At most one set of each is in flight, however many pages wait behind a table
+       * another session holds locked, so the others' reads still find a console connection free.
        */
-      let overviewRead: ReturnType<typeof readOverview> | undefined;
-      function overview() {
-        overviewRead ??= readOverview().finally(() => {
-          overviewRead = undefined;
-        });
-        return overviewRead;
-      }
+      const overview = singleFlight(readOverview);
+      const figures = singleFlight(async () => {
+        const now = clock();
+        const [stats, paused, providerPauses] = await Promise.all([reads.queueStats(now), reads.dispatchPausedSince(), providerPausesOf(reads, now)]);
+        return { now, stats, paused, providerPauses };
+      });
+      /** The queue page's reads at its positions, shared alike by the pages asking for the same positions meanwhile. */
+      const queueLists = singleFlight((at: QueuePositions) =>
+        Promise.all([
+          reads.listQueued(PAGE_SIZE + 1, at.after).then((listed) => pageOf(listed, (last) => String(last.smsId))),
+          figures(),
+          // Reads mail_out (whether the reply's mail was refused), as the figures do: one wait behind its lock, not one a page.
+          reads.undeliverableInbound(PAGE_SIZE + 1, at.replies).then((listed) => pageOf(listed, (last) => `${last.receivedAt}_${last.id}`)),
+          reads.listQuarantine(PAGE_SIZE + 1, at.quarantine).then((listed) => pageOf(listed, (last) => String(last.id))),
+        ]),
+      );
 
       async function readOverview() {
         const now = clock();
         const hourStart = Math.floor(now / MINUTE_MS) * MINUTE_MS - 59 * MINUTE_MS;
         const weekStart = Math.floor(now / HOUR_MS) * HOUR_MS - 167 * HOUR_MS;
-        const [stats, paused, providerPauses, minutes, hours, gatewayActivity, mailActivity, disk] = await Promise.all([
-          reads.queueStats(now),
-          reads.dispatchPausedSince(),
-          providerPausesOf(reads, now),
+        const [{ stats, paused, providerPauses }, minutes, hours, gatewayActivity, mailActivity, disk] = await Promise.all([
+          figures(),
           consoleStore.activity(hourStart, hourStart + 60 * MINUTE_MS, MINUTE_MS),
           consoleStore.activity(weekStart, weekStart + 168 * HOUR_MS, HOUR_MS),
           consoleStore.gatewayActivity(),
@@ -1037,6 +1037,24 @@ function gatewayState(
 }
 
 /**
+ * `read` run once for every caller asking with the same argument (compared as JSON) while one run is in flight: each
+ * asking meanwhile gets that run's answer, or its failure; the next asks anew.
+ */
+function singleFlight<T, A = void>(read: (argument: A) => Promise<T>): (argument: A) => Promise<T> {
+  const inFlight = new Map<string, Promise<T>>();
+  return (argument) => {
+    const key = JSON.stringify(argument) ?? '';
+    const running =
+      inFlight.get(key) ??
+      read(argument).finally(() => {
+        inFlight.delete(key);
+      });
+    inFlight.set(key, running);
+    return running;
+  };
+}
+
+/**
  * The providers whose sending is paused (account refused, gateway down or busy), from the store as
  * `smsrelay status` reads them, each with its next probe (admin.ts nextProbe): the overview's Dispatch
  * tile and the queue page say them beside the operator's own pause.
@@ -1130,7 +1148,9 @@ function undeliverableOnQueue(receivedAt: number, id: string): string {
 }
 
 /** Where each of the queue page's lists starts: after an SMS id, before a reply, after a quarantined request's id; null when one is not a position. */
-function queuePositions(query: Fields<'queuePage'>): { after: number; replies: InboundPosition | undefined; quarantine: number } | null {
+type QueuePositions = { readonly after: number; readonly replies: InboundPosition | undefined; readonly quarantine: number };
+
+function queuePositions(query: Fields<'queuePage'>): QueuePositions | null {
   const id = (value: string | undefined) => (value === undefined ? 0 : /^\d{1,15}$/.test(value) ? Number(value) : null);
   const after = id(query.after);
   const quarantine = id(query.quarantine);

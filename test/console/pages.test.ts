@@ -1225,6 +1225,77 @@ describeOnPostgres("console pages while another session holds a lock on one of t
   });
 });
 
+describeOnPostgres("console pages while the console's own read connections are all taken by reads behind a lock", async (url) => {
+  /** A relay on `url` with olivia signed in, a message kept, and a session apart to hold a lock. */
+  async function signedIn() {
+    const relay = await startTestRelay(
+      { console: { users: [{ name: 'olivia', passwordHash: await hashPassword(PASSWORD), role: 'operator' }] } },
+      { SMSRELAY_DATABASE_URL: url },
+    );
+    const base = `http://127.0.0.1:${relay.relay.httpPort}`;
+    assert.equal((await textTo(relay.relay.smtpPort, '+447700900123', 'a message to look at'))?.code, 250);
+    const holder = new pg.Client({ connectionString: url });
+    await holder.connect();
+    const [kept] = (await holder.query<{ id: string }>('SELECT id FROM messages LIMIT 1')).rows;
+    const cookie = await signInAt(base, 'olivia', PASSWORD);
+    const get = (path: string) => fetch(`${base}${path}`, { headers: { cookie, accept: 'application/json' }, redirect: 'manual' });
+    const codeOf = async (answer: Response) => (answer.status === 200 ? 200 : ((await answer.json()) as { error: string }).error);
+    return { relay, holder, id: kept?.id ?? assert.fail('no message kept'), get, codeOf };
+  }
+
+  test('queue pages waiting behind a mail_out lock share one read of the figures: a message page meanwhile is answered', { timeout: 90_000 }, async () => {
+    const { relay, holder, id, get, codeOf } = await signedIn();
+    const release = setTimeout(() => void holder.query('ROLLBACK').catch(() => undefined), 60_000);
+    try {
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE mail_out IN ACCESS EXCLUSIVE MODE');
+      const queues = Array.from({ length: 3 }, () => get('/console/queue'));
+      const watcher = new pg.Client({ connectionString: url });
+      await watcher.connect();
+      try {
+        // The queue figures' read (queueStats), the one that waits for mail_out, by the sessions waiting in it.
+        const waiting = async () =>
+          (await watcher.query("SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%s.queued, s.held%'")).rowCount;
+        await waitFor('the queue figures reading behind the lock', async () => (await waiting()) !== 0);
+        for (let look = 0; look < 5; look++) assert.equal(await waiting(), 1, 'one read of the figures for the three pages');
+      } finally {
+        await watcher.end();
+      }
+      const message = await get(`/console/messages/${id}`);
+      assert.equal(message.status, 200, await message.text());
+      for (const queue of await Promise.all(queues)) assert.equal(await codeOf(queue), 'STORE_BUSY');
+    } finally {
+      clearTimeout(release);
+      await holder.query('ROLLBACK').catch(() => undefined);
+      await holder.end();
+      await relay.stop();
+      removeDir(relay.dir);
+    }
+  });
+
+  test('a page that waits past the connect timeout for a console connection is STORE_BUSY, not STORE_UNAVAILABLE', { timeout: 90_000 }, async () => {
+    const { relay, holder, id, get, codeOf } = await signedIn();
+    const release = setTimeout(() => void holder.query('ROLLBACK').catch(() => undefined), 60_000);
+    try {
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE messages IN ACCESS EXCLUSIVE MODE');
+      // Two at a time wait out the 3-s lock wait on the two read connections: the later ones wait past 5 s for one.
+      const codes = await Promise.all(Array.from({ length: 10 }, async () => codeOf(await get(`/console/messages/${id}`))));
+      assert.deepEqual(
+        codes,
+        Array.from({ length: 10 }, () => 'STORE_BUSY'),
+      );
+      assert.equal((await fetch(`http://127.0.0.1:${relay.relay.httpPort}/readyz`)).status, 200, 'the relay is ready');
+    } finally {
+      clearTimeout(release);
+      await holder.query('ROLLBACK').catch(() => undefined);
+      await holder.end();
+      await relay.stop();
+      removeDir(relay.dir);
+    }
+  });
+});
+
 describeOnPostgres('a console action while another session holds a lock on the audit table', async (url) => {
   /** An operator signed in on a relay on `url`, with the queue form's CSRF token; a pause of all dispatch posted as a script. */
   async function operatorOn(relay: TestRelay) {

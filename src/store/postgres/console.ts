@@ -76,9 +76,20 @@ const CONSOLE_LOCK_TIMEOUT_MS = 3_000;
  * these as before).
  */
 const CONSOLE_WAIT_ENDED = new Set(['55P03', '57014']);
-/** A console statement's failure as the relay's error: STORE_BUSY when the server ended one of the console's waits, else as for the relay's store. */
+/**
+ * pg-pool's words, and its only use of them, for a statement that waited CONNECT_TIMEOUT_MS for one of the pool's
+ * connections while every one was busy (a connection that itself fails to connect in time is "Connection terminated
+ * due to connection timeout"): the console's own connections are taken, by reads waiting behind another session's
+ * lock, while the database answers and the relay may well take mail.
+ */
+const POOL_WAIT_ENDED = 'timeout exceeded when trying to connect';
+/**
+ * A console statement's failure as the relay's error: STORE_BUSY when the server ended one of the console's waits or
+ * no console connection came free in time, else as for the relay's store.
+ */
 function consoleStoreError(error: unknown): RelayError {
-  return asStoreError(error, CONSOLE_WAIT_ENDED.has(String((error as { code?: unknown }).code)) ? 'STORE_BUSY' : undefined);
+  const waitEnded = CONSOLE_WAIT_ENDED.has(String((error as { code?: unknown }).code)) || (error instanceof Error && error.message === POOL_WAIT_ENDED);
+  return asStoreError(error, waitEnded ? 'STORE_BUSY' : undefined);
 }
 /** One connection for the console's writes: each is a single short statement or transaction. */
 const CONSOLE_WRITE_CONNECTIONS = 1;
