@@ -213,7 +213,8 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
           if (request.method === 'GET' ? !wantsJson(request) : (request.headers.accept ?? '').includes('text/html')) {
             const next = encodeURIComponent(request.method === 'GET' ? request.url : formPage(request));
             // A form's sign-in says it was not done (`form`): the person, who clicked Send or Delete, would take it as done.
-            const form = request.method === 'GET' ? '' : '&form=1';
+            // Not a sign-out's: signed out already (in another tab, or the session over), there is nothing to send again.
+            const form = request.method === 'GET' || path === '/console/signout' ? '' : '&form=1';
             return reply.redirect(`/console/signin?next=${next}${signedIn === undefined ? '' : `&${signedIn}=1`}${form}`, 303);
           }
           return problem(request, reply, 401, new RelayError('UNAUTHORIZED', why));

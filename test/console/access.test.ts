@@ -280,6 +280,15 @@ describe('console access', () => {
     assert.doesNotMatch((await send(port, 'GET', page.headers.location ?? '', '', {}, '127.0.0.1')).body, /not done/);
   });
 
+  test('Sign out in a stale tab (signed out in another, no cookie left) leads to the bare sign-in: nothing to send again', async () => {
+    const port = relay.relay.httpPort;
+    const headers = { accept: 'text/html,application/xhtml+xml', referer: `http://127.0.0.1:${port}/console/queue` };
+    const sent = await post(port, '/console/signout', '_csrf=stale', headers);
+    assert.equal(sent.status, 303);
+    assert.equal(sent.headers.location, '/console/signin?next=%2Fconsole%2Fqueue');
+    assert.doesNotMatch((await send(port, 'GET', sent.headers.location ?? '', '', {}, '127.0.0.1')).body, /not done/);
+  });
+
   test('a session in use never ends at the idle timeout, though its last use is saved at most once a minute', async () => {
     const signedIn = await signIn(relay.relay.httpPort, `name=olivia&password=${encodeURIComponent(PASSWORD)}`);
     const cookie = String(signedIn.headers['set-cookie']).split(';')[0] ?? '';
