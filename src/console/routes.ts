@@ -26,7 +26,7 @@ import { keywordLines } from '../config/keywords.ts';
 import { type Config, configuredPlugins, testSender } from '../config/load.ts';
 import { failureLogFields, isStoreFailure, RelayError } from '../errors.ts';
 import { misdirected, servedHostNames } from '../http/hosts.ts';
-import { allowedMethods, clientRefusal } from '../http/server.ts';
+import { allowedMethods, answerBadPathsUnder, clientRefusal } from '../http/server.ts';
 import type { Logger } from '../log.ts';
 import type { GatewayHealth } from '../providers/contract.ts';
 import type { ProviderRegistry } from '../providers/registry.ts';
@@ -158,6 +158,8 @@ const VERSION = relayVersion();
 
 /** The web console under /console (docs/console.md): server-rendered pages, forms that work without script. */
 export function mountConsole(app: FastifyInstance, options: ConsoleOptions): void {
+  // A path the router cannot read (`%zz`) is refused before any of the console's hooks: its page all the same, with its headers.
+  answerBadPathsUnder(app, CONSOLE_PREFIX, (request, reply, error) => problem(request, reply.headers(SECURITY_HEADERS), 400, error));
   const clock = options.clock ?? Date.now;
   const startedAt = clock();
   const access = new ConsoleAccess({

@@ -73,6 +73,34 @@ describe('a malformed body', () => {
     }
   });
 
+  test('the same to a browser on a console path: the console’s own page, with its security headers; JSON on a webhook’s', async () => {
+    const page = await fetch(`${base}/console/messages/%zz4477009001`, { headers: { accept: 'text/html' } });
+    assert.equal(page.status, 400);
+    assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
+    assert.match(page.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/);
+    assert.equal(page.headers.get('cache-control'), 'no-store');
+    const html = await page.text();
+    assert.match(html, /<h1>400 Bad Request<\/h1>[\s\S]*data-code="BAD_REQUEST">Malformed request: its path holds a percent-encoding that does not decode/);
+    assert.doesNotMatch(html, /4477009001/);
+    const webhook = await fetch(`${base}/webhooks/%zz4477009001/mo`, { method: 'POST', headers: { accept: 'text/html' } });
+    assert.equal(webhook.status, 400);
+    assert.equal(((await webhook.json()) as { error: string }).error, 'BAD_REQUEST');
+  });
+
+  test('a 404 for a path with no route names at most its start, its numbers masked, never the whole path', async () => {
+    for (const [method, path] of [
+      ['POST', `/webhooks/+${'4477009001'.repeat(20)}/mo`],
+      ['GET', `/nope/4477009001010/${'a'.repeat(10_000)}`],
+    ] as const) {
+      const response = await fetch(`${base}${path}`, { method, headers: { accept: 'application/json' } });
+      assert.equal(response.status, 404, path);
+      const { error, message } = (await response.json()) as { error: string; message: string };
+      assert.equal(error, 'NOT_FOUND');
+      assert.doesNotMatch(message, /4477009001/, 'no number unmasked');
+      assert.ok(message.length < 100, `${message.length} characters`);
+    }
+  });
+
   test("the console's sign-in answers its page to a browser, saying why the body was not read", async () => {
     const response = await bad('/console/signin', 'text/html');
     assert.equal(response.status, 400);
