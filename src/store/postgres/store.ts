@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { RelayError } from '../../errors.ts';
 import { PROBE_INTERVAL_MS, WRITE_PROBE_BYTES } from '../group-commit.ts';
+import { NOT_PAUSED, PostgresReads } from './reads.ts';
 import { addsOptOut, NotOptedOut } from '../not-opted-out.ts';
 import { SilenceWatch } from './silence-watch.ts';
 import { ADOPT_ORPHANS } from './migrations.ts';
@@ -43,15 +44,8 @@ import {
   CLAIM_AT,
   NEVER_TRIED,
   NEVER_TRIED_HEAD_START_MS,
-  type QuarantineBodyRow,
-  type QuarantineRow,
-  quarantinedBody,
-  quarantineEntry,
-  type QueuedRow,
   type ReplyOfNumberRow,
-  toQueuedSms,
   queueTarget,
-  queuedColumns,
   type LeasedRow,
   dueLeftSql,
   leasedLeftSql,
@@ -60,10 +54,7 @@ import {
   queueTargetSql,
   toLeasedSms,
   toReceivedReply,
-  type SmsStateRow,
   toClaimedSms,
-  toSmsState,
-  smsStateColumns,
   waitsForSendAt,
   reportDetail,
   sentByReportDetail,
@@ -71,7 +62,6 @@ import {
   latestSmsTo,
   toLatestSms,
   countedByProvider,
-  quarantineBytesSql,
   quarantineColumn,
   ONE_DUPLICATE_TAKEN_BACK,
 } from '../rows.ts';
@@ -158,9 +148,6 @@ import * as shared from './shared-state.ts';
 import { databaseUrl, POOL_MAX_CONNECTIONS, redactUrl } from './url.ts';
 import type { PartReceipt, PartReceiptResult, PartsOfSms, SentParts } from '../part-receipts-types.ts';
 import * as sentParts from './part-receipts.ts';
-
-/** A kept body's size as received (rows.ts quarantineBytesSql), in PostgreSQL's bytes of its text. */
-const QUARANTINE_BYTES = quarantineBytesSql('octet_length(body)');
 
 /** PostgreSQL's int8 (ids, counts, ms timestamps) as a JS number: every value we store is far below 2^53. */
 const INT8_OID = 20;
@@ -308,8 +295,6 @@ const reportLockKey = (providerId: string, number: string) => `hashtext(${provid
  * snapshot is taken after the other's commit. A STOP needs none: two opt-outs keep the first either way.
  */
 export const optOutLock = (number: string): Statement => keyLockStatement('opt_outs', number);
-/** The operator has not paused dispatching (`smsrelay queue pause`). */
-const NOT_PAUSED = "NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paused')";
 /**
  * The order a claim takes due SMS in: those whose lease ended first (their relay died, or lost the store,
  * with them in flight), then the others by CLAIM_AT (rows.ts: a never-tried SMS ahead of the retries due
@@ -1217,12 +1202,6 @@ export class PostgresStore implements Store, ClusterStore {
     return this.#stats;
   }
 
-  async nextSmsDueAt(): Promise<number | undefined> {
-    const row = await this.#row<{ at: number | null }>(`
-      SELECT MIN(next_attempt_at) AS at FROM outbound WHERE status = 'queued' AND held = 0 AND ${NOT_PAUSED}`);
-    return row?.at ?? undefined;
-  }
-
   async nextSmsExpiryAt(maxAgeMs: number): Promise<number | undefined> {
     // A queued SMS's next attempt is never after its age; a leased one is claimable at its lease's end.
     const row = await this.#row<{ at: number | null }>(
@@ -1563,59 +1542,8 @@ export class PostgresStore implements Store, ClusterStore {
     return rows.map(toLatestSms);
   }
 
-  async queueStats(now: number): Promise<QueueStats> {
-    const scheduled = `o.held = 0 AND m.send_at > $1 AND ${waitsForSendAt('o', 'm')}`;
-    const row = await this.#row<{
-      queued: number;
-      held: number;
-      scheduled: number;
-      next_scheduled: number | null;
-      oldest_age_ms: number | null;
-      mail_queued: number;
-      mail_oldest_age_ms: number | null;
-      undeliverable: number;
-      quarantined: number;
-    }>(
-      `
-      SELECT s.queued, s.held, s.scheduled, s.next_scheduled, ${DB_NOW_MS} - s.oldest AS oldest_age_ms, m.queued AS mail_queued,
-        ${DB_NOW_MS} - m.oldest AS mail_oldest_age_ms,
-        (SELECT COUNT(*) FROM inbound WHERE mailbox IS NULL) AS undeliverable, (SELECT COUNT(*) FROM quarantine) AS quarantined
-      FROM (SELECT COUNT(*) FILTER (WHERE held = 0) AS queued, COUNT(*) FILTER (WHERE held = 1) AS held,
-              COUNT(*) FILTER (WHERE ${scheduled}) AS scheduled, MIN(m.send_at) FILTER (WHERE ${scheduled}) AS next_scheduled,
-              MIN(GREATEST(COALESCE(m.db_received_at, m.received_at), m.send_at)) AS oldest
-            FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.status = 'queued') s,
-        (SELECT COUNT(*) AS queued, MIN(COALESCE(db_created_at, created_at)) AS oldest FROM mail_out WHERE status = 'queued') m`,
-      [now],
-    );
-    // Measured on the database's clock from the database's stamps (schema 37): the relays' clocks, the accepting one's and
-    // this one's, may differ from it and each other (docs/several-relays.md). A row stored before schema 37 has only its
-    // relay's stamp; an X-SMS-Send-At is a time of the world, whichever clock reads it.
-    const age = (ms: number | null | undefined) => (ms === null || ms === undefined ? 0 : Math.max(0, Math.round(ms / 1000)));
-    return {
-      sms: {
-        queued: row?.queued ?? 0,
-        held: row?.held ?? 0,
-        scheduled: row?.scheduled ?? 0,
-        nextScheduledAt: row?.next_scheduled ?? undefined,
-        oldestAgeSeconds: age(row?.oldest_age_ms),
-      },
-      mail: { queued: row?.mail_queued ?? 0, oldestAgeSeconds: age(row?.mail_oldest_age_ms) },
-      undeliverableInbound: row?.undeliverable ?? 0,
-      quarantined: row?.quarantined ?? 0,
-    };
-  }
-
   async queuedMailErrors(limit: number): Promise<QueuedMailError[]> {
     return (await this.#rows<Parameters<typeof toQueuedMailError>[0]>(queuedMailErrorsSql('$1'), [limit])).map(toQueuedMailError);
-  }
-
-  async listQueued(limit: number, afterSmsId = 0): Promise<QueuedSms[]> {
-    const rows = await this.#rows<QueuedRow>(
-      `SELECT ${queuedColumns(DB_NOW_MS)}
-      FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.status = 'queued' AND o.id > $2 ORDER BY o.id LIMIT $1`,
-      [limit, afterSmsId],
-    );
-    return rows.map(toQueuedSms);
   }
 
   applyQueueAction(action: QueueAction, target: QueueTarget, now: number, by = OPERATOR): Promise<QueueActionDone> {
@@ -1661,27 +1589,6 @@ export class PostgresStore implements Store, ClusterStore {
     });
   }
 
-  async listQuarantine(limit: number, afterId = 0): Promise<QuarantineEntry[]> {
-    const rows = await this.#rows<QuarantineRow>(
-      `SELECT id, received_at, provider, kind, reason, ${QUARANTINE_BYTES} AS bytes, body_erased FROM quarantine WHERE id > $2 ORDER BY id LIMIT $1`,
-      [limit, afterId],
-    );
-    return rows.map(quarantineEntry);
-  }
-
-  async quarantined(id: number): Promise<QuarantinedBody | undefined> {
-    const row = await this.#row<QuarantineBodyRow>(
-      `SELECT id, received_at, provider, kind, reason, ${QUARANTINE_BYTES} AS bytes, body, body_erased FROM quarantine WHERE id = $1`,
-      [id],
-    );
-    return row && quarantinedBody(row);
-  }
-
-  async quarantineSpan(): Promise<QuarantineSpan> {
-    const row = await this.#row<{ count: number; newest_id: string | null }>('SELECT COUNT(*)::int AS count, MAX(id) AS newest_id FROM quarantine', []);
-    return { count: row?.count ?? 0, newestId: row?.newest_id == null ? undefined : Number(row.newest_id) };
-  }
-
   deleteQuarantined(which: QuarantineDeletion): Promise<number> {
     // With a count, the count and the deletion in one statement: one snapshot, so a request committed meanwhile is in
     // neither (below `through` or not) and the deletion takes exactly the requests counted, or none.
@@ -1704,11 +1611,6 @@ export class PostgresStore implements Store, ClusterStore {
         await client.query("DELETE FROM control WHERE key = 'dispatch_paused'");
       }
     });
-  }
-
-  async dispatchPausedSince(): Promise<number | undefined> {
-    const row = await this.#row<{ value: string }>("SELECT value FROM control WHERE key = 'dispatch_paused'");
-    return row ? Number(row.value) : undefined;
   }
 
   async repliesOfNumber(number: string, limit: number): Promise<ReceivedReply[]> {
@@ -1755,15 +1657,6 @@ export class PostgresStore implements Store, ClusterStore {
       );
       return Number(rows[0]?.id);
     });
-  }
-
-  async undeliverableInbound(limit: number, before?: InboundPosition): Promise<UndeliverableInbound[]> {
-    const rows = await this.#rows<UndeliverableRow>(
-      `SELECT ${UNDELIVERABLE_COLUMNS} WHERE i.mailbox IS NULL AND ($2::bigint IS NULL OR (i.received_at, i.id) < ($2::bigint, $3::text))
-      ORDER BY i.received_at DESC, i.id DESC LIMIT $1`,
-      [limit, before?.receivedAt ?? null, before?.id ?? null],
-    );
-    return rows.map(toUndeliverable);
   }
 
   async undeliverableInboundById(id: string): Promise<UndeliverableInbound | undefined> {
@@ -1936,22 +1829,6 @@ export class PostgresStore implements Store, ClusterStore {
       });
   }
 
-  async events(messageId: string): Promise<StoredEvent[]> {
-    const rows = await this.#rows<{ at: number; kind: string; sms_id: number | null; detail: string | null }>(
-      'SELECT at, kind, sms_id, detail FROM events WHERE message_id = $1 ORDER BY id',
-      [messageId],
-    );
-    return rows.map((row) => ({ at: row.at, kind: row.kind, smsId: row.sms_id ?? undefined, detail: row.detail ?? undefined }));
-  }
-
-  async smsOf(messageId: string): Promise<SmsState[]> {
-    const rows = await this.#rows<SmsStateRow>(
-      `SELECT ${smsStateColumns(DB_NOW_MS)} FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.message_id = $1 ORDER BY o.id`,
-      [messageId],
-    );
-    return rows.map(toSmsState);
-  }
-
   async waitingSms(messageId: string): Promise<ClaimedSms[]> {
     const rows = await this.#rows<ClaimedSmsRow>(
       "SELECT id, number, rcpt, notify, orcpt, attempts, last_error FROM outbound WHERE message_id = $1 AND status = 'queued' ORDER BY id",
@@ -2082,10 +1959,6 @@ export class PostgresStore implements Store, ClusterStore {
   }
 
   // The caller's clock needs no word: a stored instant in it is the stored value less the database clock's offset.
-  gatewayState(): Promise<SharedGatewayState> {
-    return shared.gatewayState(this.#query, this.#databaseClock);
-  }
-
   pauseAccount(provider: string, reason: string, probeInMs: number, now: number): Promise<PauseChange> {
     return this.#write((client) => shared.pauseAccount(shared.queryOf(client), provider, reason, probeInMs, now));
   }
@@ -2126,6 +1999,53 @@ export class PostgresStore implements Store, ClusterStore {
 
   /** The database's clock against this relay's, one offset for every read of the shared state's times. */
   readonly #databaseClock = new shared.DatabaseClock();
+
+  /** The reads operators make of the queue and its history (reads.ts), on the relay's pool: the CLI's; the console has its own. */
+  readonly #reads = new PostgresReads(this.#query, this.#databaseClock);
+
+  nextSmsDueAt(): Promise<number | undefined> {
+    return this.#reads.nextSmsDueAt();
+  }
+
+  queueStats(now: number): Promise<QueueStats> {
+    return this.#reads.queueStats(now);
+  }
+
+  listQueued(limit: number, afterSmsId?: number): Promise<QueuedSms[]> {
+    return this.#reads.listQueued(limit, afterSmsId);
+  }
+
+  listQuarantine(limit: number, afterId?: number): Promise<QuarantineEntry[]> {
+    return this.#reads.listQuarantine(limit, afterId);
+  }
+
+  quarantined(id: number): Promise<QuarantinedBody | undefined> {
+    return this.#reads.quarantined(id);
+  }
+
+  quarantineSpan(): Promise<QuarantineSpan> {
+    return this.#reads.quarantineSpan();
+  }
+
+  dispatchPausedSince(): Promise<number | undefined> {
+    return this.#reads.dispatchPausedSince();
+  }
+
+  undeliverableInbound(limit: number, before?: InboundPosition): Promise<UndeliverableInbound[]> {
+    return this.#reads.undeliverableInbound(limit, before);
+  }
+
+  events(messageId: string): Promise<StoredEvent[]> {
+    return this.#reads.events(messageId);
+  }
+
+  smsOf(messageId: string): Promise<SmsState[]> {
+    return this.#reads.smsOf(messageId);
+  }
+
+  gatewayState(): Promise<SharedGatewayState> {
+    return this.#reads.gatewayState();
+  }
 
   async knowsSender(sender: string): Promise<boolean> {
     return (await this.#row('SELECT 1 AS yes FROM inbound WHERE number = $1 LIMIT 1', [sender])) !== undefined;
