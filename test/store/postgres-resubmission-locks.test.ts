@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import pg from 'pg';
 import { resubmissionOf } from '../../src/acceptance/resubmission-fingerprint.ts';
 import { RelayError } from '../../src/errors.ts';
-import { GroupWriter } from '../../src/store/postgres/group-writer.ts';
+import { GroupWriter, KEY_WAIT_MS } from '../../src/store/postgres/group-writer.ts';
 import { lockedKey } from '../../src/store/postgres/key-lock.ts';
 import { PostgresStore } from '../../src/store/postgres/store.ts';
 import type { NewMail } from '../../src/store/types.ts';
@@ -19,6 +19,7 @@ import { query, waitEvery } from '../helpers/cluster.ts';
 import { describeOnPostgres } from '../helpers/postgres.ts';
 import { postgresProxy } from '../helpers/postgres-proxy.ts';
 import { mail } from '../helpers/store.ts';
+import { sleep } from '../helpers/wait.ts';
 
 const PHONE = '+447700900480';
 /** CommandComplete: one per statement the server ran. */
@@ -143,6 +144,35 @@ describeOnPostgres('PostgreSQL: a mail and its resend committed at once', async 
     } finally {
       await holder.end();
       await Promise.all(writers.map(({ pool }) => pool.end()));
+    }
+  });
+
+  test("a busy Message-ID's mail tried alone waits longer than its group did (KEY_WAIT_ALONE_MS): a key freed during that wait commits it", async () => {
+    const store = await PostgresStore.open({ url, wakeTag: 'alone-wait' });
+    const holder = await holding(url, '<slow@example.com>');
+    try {
+      /** The start of each wait on a key: the group's try, then the mail's own. */
+      const waitsBegun = new Set<string>();
+      const waiting = async () => {
+        const rows = await query<{ started: string }>(
+          url,
+          `SELECT query_start::text AS started FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = 'advisory'`,
+        );
+        for (const row of rows) waitsBegun.add(row.started);
+        return waitsBegun.size >= 2;
+      };
+      const accepted = watched(store.acceptMail(copy('alone-1', '<slow@example.com>')));
+      // Freed well past the group's bound into the mail's own wait: with the group's bound alone it was refused
+      // MESSAGE_ID_BUSY by then (KEY_WAIT_ALONE_MS leaves it a margin of more than twice that).
+      await waitEvery('the mail waiting for its key alone', async () => accepted.settled() || (await waiting()), 30_000, 10);
+      await sleep(3 * KEY_WAIT_MS);
+      await holder.query('COMMIT');
+      const { value, error } = await accepted.outcome;
+      assert.equal((error as RelayError | undefined)?.code, undefined, 'committed once the key was free, not refused');
+      assert.deepEqual(value, { duplicateOf: undefined });
+    } finally {
+      await holder.end();
+      await store.close();
     }
   });
 

@@ -470,7 +470,7 @@ export class GroupWriter {
     if (this.#options.isStoreFault(error)) this.#options.onServerFailure(error);
     for (const write of writes) {
       const started = performance.now();
-      const alone = await this.#transaction(client, [write], this.#keyWaitAloneMs);
+      const alone = await this.#transaction(client, [write]);
       if (alone.ok) this.#committed([write], alone.results, started, woken);
       else this.#failed(write, alone.error);
     }
@@ -501,7 +501,7 @@ export class GroupWriter {
     else if (free.length > 0) this.#committed(free, again.results, started, woken);
     for (const write of held) {
       const started = performance.now();
-      const alone = await this.#transaction(client, [write]);
+      const alone = await this.#transaction(client, [write], this.#keyWaitAloneMs);
       if (alone.ok) this.#committed([write], alone.results, started, woken);
       else this.#failed(write, isLockNotAvailable(alone.error) ? new KeysBusy(alone.error) : alone.error);
     }
