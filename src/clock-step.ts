@@ -5,13 +5,19 @@ import { CLOCK_STEP_BACK_MS, type ClockStepStore, type LongestWaits, type Resche
 /** How often the two clocks are compared: a step back holds nothing longer than this before its due times are brought back. */
 const CLOCK_LOOK_INTERVAL_MS = 1_000;
 
+/**
+ * Looks in a row whose store refused to bring due times back before that is said at warn (once, until one succeeds):
+ * a store busy past its busyTimeout for a look or two is no news, one that keeps refusing leaves retries late.
+ */
+const FAILED_LOOKS_BEFORE_WARN = 10;
+
 export interface ClockStepOptions {
   readonly store: ClockStepStore;
   readonly longest: LongestWaits;
   readonly logger: Logger;
-  /** The relay's wall clock (epoch ms), the one its due times are stored in. */
+  /** The relay's wall clock (whole epoch ms, as Date.now), the one its due times are stored in. */
   readonly wall: () => number;
-  /** Monotonic ms (performance.now unless a test moves it): no step moves it. */
+  /** Monotonic ms (performance.now unless a test moves it; fractional): no step moves it. */
   readonly monotonic: () => number;
   /** Due times were brought back: the work loops look at once. */
   readonly onRescheduled: () => void;
@@ -55,6 +61,8 @@ export class ClockStepWatch {
   #wall: number;
   /** Due times to bring back that the store has not taken yet (ClockStepStore.rescheduleBeyond), the start's bounds too. */
   #owed: Owed | undefined = { stepMs: 0, setSince: 0, start: true };
+  /** Looks in a row whose store refused the due times owed (FAILED_LOOKS_BEFORE_WARN). */
+  #failedLooks = 0;
   #timer: NodeJS.Timeout | undefined;
   #looking: Promise<void> | undefined;
   #again: Promise<void> | undefined;
@@ -100,8 +108,9 @@ export class ClockStepWatch {
     const lastWall = this.#wall;
     this.#wall = wall();
     const offset = this.#wall - monotonic();
-    // Positive back, negative forward.
-    const stepMs = this.#offset - offset;
+    // Positive back, negative forward. Whole ms, as every time the store keeps: the monotonic clock has fractions,
+    // which an INTEGER column (SQLite's STRICT tables) or a bigint parameter (PostgreSQL) refuses.
+    const stepMs = Math.round(this.#offset - offset);
     // Every look moves the mark, so a slow drift never adds up to a step, and one step is told once.
     this.#offset = offset;
     if (stepMs > CLOCK_STEP_BACK_MS) {
@@ -110,15 +119,29 @@ export class ClockStepWatch {
         `relay: the clock stepped back ${(stepMs / 1000).toFixed(1)} s; every retry and probe set before it comes as much sooner (never before now), a mail's own send time excepted`,
       );
     }
+    // Ages are measured on the wall clock from a mail's arrival (or send time): a step forward ages the whole queue
+    // at once, which no stored time can undo without rewriting when each mail arrived; said so that a burst of
+    // bounces or delay notices after it has its cause in the log.
+    if (stepMs < -CLOCK_STEP_BACK_MS) {
+      logger.warn(
+        { stepMs },
+        `relay: the clock stepped forward ${(-stepMs / 1000).toFixed(1)} s (or the machine was suspended: the monotonic clock does not count a suspend); every queued mail is as much older: one accepted before it is bounced at delivery.maxAge, and sent its delay notice at delivery.delayNotice, that much sooner`,
+      );
+    }
     // A step forward as large counts too: it cancels a step back still owed.
     if (Math.abs(stepMs) > CLOCK_STEP_BACK_MS) this.#owed = owe(this.#owed, stepMs, lastWall - stepMs);
     const owed = this.#owed;
     if (!owed) return;
     const rescheduled = await store.rescheduleBeyond(wall(), longest, owed.stepMs, owed.setSince).catch((error: unknown) => {
-      logger.debug(failureLogFields(error), 'relay: due times left ahead by a clock step could not be brought back now; trying again at the next look');
+      this.#failedLooks++;
+      logger[this.#failedLooks === FAILED_LOOKS_BEFORE_WARN ? 'warn' : 'debug'](
+        { ...failureLogFields(error), failedLooks: this.#failedLooks },
+        'relay: due times left ahead by a clock step could not be brought back now; trying again at the next look',
+      );
       return undefined;
     });
     if (!rescheduled) return;
+    this.#failedLooks = 0;
     // Looks never overlap (look() chains them), so nothing was owed meanwhile.
     this.#owed = undefined;
     if (total(rescheduled) === 0) return;

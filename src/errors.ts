@@ -240,6 +240,18 @@ export const RELAY_ERRORS = {
     internal: true,
   },
   /**
+   * PostgreSQL: the lock of the mail's Message-ID, which its resubmission check is ordered by, held by another
+   * transaction committing a mail under it past both waits (src/store/postgres/group-writer.ts, KEY_WAIT_MS, KEY_WAIT_ALONE_MS): a
+   * commit that waits itself, or a relay stopped in the middle of one. The client's retry then folds into that mail (or
+   * is texted if it never commits), where a 250 now could text it twice. The relay and its store work: not internal.
+   */
+  MESSAGE_ID_BUSY: {
+    smtp: 451,
+    enhanced: '4.3.0',
+    http: 503,
+    text: 'A mail under this Message-ID is still being stored (by another relay or session); try again in a moment',
+  },
+  /**
    * The store lost or damaged (StoreHealthMonitor.lasting): nothing is taken until an operator restarts the relay on a
    * good store, so no "try again later" and no Retry-After. The console's refusal; mail and webhooks get
    * STORE_UNAVAILABLE, since a sender's retries outlast the restart.

@@ -190,6 +190,46 @@ describe('clock step: the relay notices a backward step of its wall clock', () =
     assert.equal(await claimable(), 1, 'the retry set before the step is due, the one set after it is not');
   });
 
+  test('a store that keeps refusing to bring the due times back is said at warn once, not only at debug', async (t) => {
+    // The store stamps a row's updated_at with Date.now, the relay's wall clock.
+    t.mock.method(Date, 'now', wall);
+    let failing = true;
+    watch = flakyWatch(() => failing);
+    await retryIn(30_000);
+    monotonic += 1_000;
+    wallShift -= HOUR;
+    for (let look = 0; look < 30; look++) {
+      monotonic += 1_000;
+      await watch.look();
+    }
+    const refused = () => warnings().filter((line) => line.msg.startsWith('relay: due times left ahead by a clock step could not be brought back now'));
+    assert.equal(refused().length, 1, 'said once, however long it lasts');
+    failing = false;
+    monotonic += 1_000;
+    await watch.look();
+    assert.equal(await claimable(), 1, 'the retry, 30 s off before the step, is due once the store takes it');
+    assert.equal(refused().length, 1);
+  });
+
+  test('a step forward says so once, at warn, with how far and what it does to the queue', async () => {
+    watch = newWatch();
+    watch.start();
+    await watch.look();
+    await retryIn(30_000);
+    monotonic += 1_000;
+    wallShift += 2 * 24 * HOUR;
+    await watch.look();
+    monotonic += 1_000;
+    await watch.look();
+    const [line, ...more] = warnings();
+    assert.deepEqual(more, [], 'said once');
+    assert.match(
+      line?.msg ?? '',
+      /^relay: the clock stepped forward 172800\.0 s \(or the machine was suspended: the monotonic clock does not count a suspend\); every queued mail is as much older: one accepted before it is bounced at delivery\.maxAge, and sent its delay notice at delivery\.delayNotice, that much sooner$/,
+    );
+    assert.equal(await claimable(), 1, 'the retry is due, as it was due sooner');
+  });
+
   test('a step forward cancels a step back the store has not taken yet', async () => {
     let failing = false;
     watch = flakyWatch(() => failing);

@@ -557,7 +557,7 @@ function toRecipients({ recipients, principal }: Transaction, subjectNumbers: re
 const NOTIFY_ORDER: readonly string[] = ['SUCCESS', 'FAILURE', 'DELAY'];
 
 /** The reports either RCPT of one number asked for: NEVER only when both said NEVER; none given by either stays none. */
-function notifyOfBoth(first: readonly string[] | undefined, second: readonly string[] | undefined): readonly string[] | undefined {
+export function notifyOfBoth(first: readonly string[] | undefined, second: readonly string[] | undefined): readonly string[] | undefined {
   if (first === undefined && second === undefined) return undefined;
   const asked = new Set([...(first ?? NOTIFY_BY_DEFAULT), ...(second ?? NOTIFY_BY_DEFAULT)]);
   const merged = NOTIFY_ORDER.filter((value) => asked.has(value));

@@ -149,14 +149,15 @@ export function checkNumberCount(
   principal: Principal,
   stage: 'rcpt' | 'subject',
 ): void {
-  const { limit } = numberLimit(maxNumbersPerMail, principal);
+  const { limit, setting } = numberLimit(maxNumbersPerMail, principal);
   // No more numbers named than the limit, so no more distinct ones: each RCPT asks, and builds no Set for it.
   let named = 0;
   for (const { target } of entries) if ('numbers' in target) named += target.numbers.length;
   if (named <= limit) return;
   const distinct = new Set(entries.flatMap(({ target }) => ('numbers' in target ? target.numbers : [])));
   if (distinct.size <= limit) return;
-  const tooMany = `Too many phone numbers: this mail would go to more than ${limit}`;
+  // Which limit, as the list's and the subject's refusals say: the operator sees whether the sender's or the relay's.
+  const tooMany = `Too many phone numbers: this mail would go to more than ${limit} (${setting})`;
   if (stage === 'rcpt') throw new RelayError('TOO_MANY_NUMBERS', `${tooMany}; send the rest in another mail`);
   throw new RelayError('BAD_PARAMETER', `${tooMany}: split the numbers over several mails`);
 }

@@ -248,9 +248,10 @@ export function writtenBySender(rcpt: string, number: string, rules: RecipientRu
 
 /**
  * RFC 3191 §3's qualifier of a number on a mobile network, the SMS address old Exchange and Notes connectors write
- * (`+447700900123/TYPE=PLMN@`): it names that number, texted as written without it.
+ * (`+447700900123/TYPE=PLMN@`): it names that number, texted as written without it; before a `+tag` too
+ * (`+447700900123/TYPE=PLMN+ups@`, a connector's address tagged by the monitoring system).
  */
-const PLMN_QUALIFIER = /\/TYPE=PLMN$/i;
+const PLMN_QUALIFIER = /\/TYPE=PLMN(?=(?:\+[^+]*)?$)/i;
 /** Postfix's recipient_delimiter `+` after a number: a tag (`447700900123+nagios`, `+447700900123+ups`), never part of it. */
 const SUB_ADDRESS = /^(\+?[^+]+)\+([^+]*)$/;
 /**
@@ -258,6 +259,16 @@ const SUB_ADDRESS = /^(\+?[^+]+)\+([^+]*)$/;
  * rest of the number, or another one (`447700900123+447700900124`), and the tag must never change which number is texted.
  */
 const TAG = /^[A-Za-z0-9._-]*[A-Za-z][A-Za-z0-9._-]*$/;
+/** What a number is written with inside a tag or word (`+44-7700-900124x`, `7700.900124x`): left out to read its digits. */
+const NUMBER_SEPARATORS = /[-._]/g;
+const DIGIT_RUN = /[0-9]+/g;
+/**
+ * A word after a number (`447700900123-nagios`, `+447700900123_ups`, `447700900123.web`) starts at one of these: qmail's
+ * and Exim's recipient delimiter `-` (Postfix's may be one too), `_` or `.`; the word is of TAG's characters, a letter among them.
+ */
+const WORD_DELIMITER = /[-_.]/;
+const WORD_CHARACTER = /[A-Za-z0-9._-]/;
+const LETTER = /[A-Za-z]/;
 /** What follows a number that no SMS reaches: another RFC 3191 qualifier (`/TYPE=PSTN`, `/T=…`), an RFC 3966 parameter (`;ext=1`). */
 const NOT_FOR_SMS = /^([^/;]+)([/;].*)$/;
 /** RFC 3966's extension: a line behind a switchboard, which takes no SMS. */
@@ -280,16 +291,42 @@ export function localPartNumber(local: string, defaultRegion: CountryCode | unde
   const [, tagged, tag] = SUB_ADDRESS.exec(written) ?? [];
   const untagged = tagged === undefined || tag === undefined ? undefined : numberWithAccountId(tagged, defaultRegion, accountIdAddresses);
   if (untagged?.ok && tag !== undefined) {
-    return TAG.test(tag) ? { ...untagged, tag } : { ok: false, reason: `${quoted} is not a phone number: write the number alone, without "+${tag}"` };
+    if (!TAG.test(tag)) return { ok: false, reason: `${quoted} is not a phone number: write the number alone, without "+${tag}"` };
+    // A tag may hold a second number (`07700900123+447700900124x`, a comma lost between two): refused, never not texted.
+    return holdsNumber(tag, untagged.e164, defaultRegion, true) ? twoNumbers(quoted) : { ...untagged, tag };
   }
   const [, before, after] = NOT_FOR_SMS.exec(written) ?? [];
-  if (before === undefined || after === undefined || !numberWithAccountId(before, defaultRegion, accountIdAddresses).ok) return number;
-  const what = after.startsWith('/')
-    ? 'names a service other than SMS (RFC 3191 writes an SMS number with /TYPE=PLMN)'
-    : EXTENSION.test(after)
-      ? 'names an extension, which no SMS reaches'
-      : 'is not a phone number';
-  return { ok: false, reason: `${quoted} ${what}: write the number alone, without "${after}"` };
+  if (before !== undefined && after !== undefined && numberWithAccountId(before, defaultRegion, accountIdAddresses).ok) {
+    const what = after.startsWith('/')
+      ? 'names a service other than SMS (RFC 3191 writes an SMS number with /TYPE=PLMN)'
+      : EXTENSION.test(after)
+        ? 'names an extension, which no SMS reaches'
+        : 'is not a phone number';
+    return { ok: false, reason: `${quoted} ${what}: write the number alone, without "${after}"` };
+  }
+  // A word after a valid number: what to leave out, as for `-<digits>` (numberWithAccountId); unless it holds a second
+  // number (`+12025550123-2025550124-x`), which the hint would have the writer drop.
+  const word = wordAfterNumber(written, (before) => numberWithAccountId(before, defaultRegion, accountIdAddresses));
+  if (word === undefined) return number;
+  if (holdsNumber(word.word, word.e164, defaultRegion, false)) return twoNumbers(quoted);
+  return { ok: false, reason: `${quoted} is not a phone number: write the number alone, without "${word.word}"` };
+}
+
+/**
+ * The longest word (WORD_DELIMITER, WORD_CHARACTER) that ends `written` after a number `read` takes, with that number, or
+ * undefined. One pass back over the word's characters, not a pattern tried at each delimiter: a refused RCPT costs linear time.
+ */
+function wordAfterNumber(written: string, read: (before: string) => ReturnType<typeof normaliseNumber>): { word: string; e164: string } | undefined {
+  let start = written.length;
+  while (start > 0 && WORD_CHARACTER.test(written[start - 1] as string)) start--;
+  let lastLetter = -1;
+  for (let index = written.length - 1; index >= start && lastLetter < 0; index--) if (LETTER.test(written[index] as string)) lastLetter = index;
+  for (let index = Math.max(start, 1); index < lastLetter; index++) {
+    if (!WORD_DELIMITER.test(written[index] as string)) continue;
+    const before = read(written.slice(0, index));
+    if (before.ok) return { word: written.slice(index), e164: before.e164 };
+  }
+  return undefined;
 }
 
 /**
@@ -312,14 +349,30 @@ function numberWithAccountId(
   if (suffix === undefined || !first?.ok) return number;
   const quoted = `"${asciiQuoted(local)}"`;
   if (accountIdAddresses?.ids.includes(suffix)) return first;
-  if ([defaultRegion, ...countriesOf(first.e164)].some((region) => normaliseNumber(suffix, region).ok)) {
-    return { ok: false, reason: `${quoted} could be 2 numbers: write one number per address` };
-  }
+  if (readsAsNumber(suffix, first.e164, defaultRegion)) return twoNumbers(quoted);
   if (accountIdAddresses === undefined || accountIdAddresses.ids.length > 0) {
     return { ok: false, reason: `${quoted} is not a phone number: write the number alone, without "-${suffix}"` };
   }
   return first;
 }
+
+/** Whether `digits` after the number `first` are a number of their own: of the default region or of `first`'s country. */
+const readsAsNumber = (digits: string, first: string, defaultRegion: CountryCode | undefined): boolean =>
+  [defaultRegion, ...countriesOf(first)].some((region) => normaliseNumber(digits, region).ok);
+
+/**
+ * Whether a tag or word written after the number `first` holds another number (readsAsNumber): a run of its digits once
+ * its separators are left out, not a count of digits, so `INC0012345`, `nagios-20261207` and `build1234567` stay tags.
+ * A tag's leading digits follow its `+` (`+12025550123+447700900124x`): read in international form too.
+ */
+function holdsNumber(written: string, first: string, defaultRegion: CountryCode | undefined, afterPlus: boolean): boolean {
+  const plain = written.replace(NUMBER_SEPARATORS, '');
+  const leading = /^[0-9]+/.exec(plain)?.[0];
+  if (afterPlus && leading !== undefined && normaliseNumber(`+${leading}`).ok) return true;
+  return (plain.match(DIGIT_RUN) ?? []).some((digits) => readsAsNumber(digits, first, defaultRegion));
+}
+
+const twoNumbers = (quoted: string): LocalPartNumber => ({ ok: false, reason: `${quoted} could be 2 numbers: write one number per address` });
 
 /** The E.164 number of a local part, in any form RCPT reads (localPartNumber); 550 5.1.3 when none. */
 export function recipientNumber(local: string, rules: Pick<RecipientRules, 'defaultRegion' | 'accountIdAddresses'>): string {

@@ -4,7 +4,7 @@ import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { LoginThrottle, sharedLoginFailures, signInName } from '../policy/logins.ts';
 import { verifyPassword } from '../policy/passwords.ts';
-import { RateLimits } from '../policy/rates.ts';
+import { RateLimits, type RateTicket } from '../policy/rates.ts';
 import { type Principal, SenderPolicy } from '../policy/senders.ts';
 import { maskContext, maskNumber, maskNumbersIn } from '../sms/numbers.ts';
 import { newMessageId } from '../random-ids.ts';
@@ -13,7 +13,7 @@ import type { FoldedRecipient, Store } from '../store/types.ts';
 import { returnPathOf } from '../replies/return-path.ts';
 import { bounceOf, takeBounce } from './bounces.ts';
 import { type BuildReport, foldReport } from './alert-storm.ts';
-import { buildNewMail } from './new-mail.ts';
+import { buildNewMail, notifyOfBoth } from './new-mail.ts';
 import { admitMembers, checkListSize, checkNumberCount, checkRecipientCount, hasRecipient, routeOf, type ShownNumber, shownToSender } from './number-checks.ts';
 import { postmasterMail, postmasterOf } from './postmaster.ts';
 import { holdsFormatCharacter, isPostmasterAddress, knownSenderOf, type ResolvedRecipient, resolveRecipient, writtenBySender } from './recipient-addresses.ts';
@@ -316,11 +316,23 @@ export class AcceptanceService {
       const relayed = folded.length === 0 ? undefined : await foldReport(mail, this.#options.report);
       // Folded numbers are not in `recipients`: they send nothing, so they take nothing of the sender's budgets.
       const parts = mail.sms.parts * mail.recipients.length;
-      const ticket = await this.#rates.take(principal, parts, this.#clock());
       // A try, not a .catch handler: a closure and a promise more per mail, and a microtask on the 250's way.
+      let ticket: RateTicket;
       let accepted: Awaited<ReturnType<Store['acceptMail']>>;
       try {
-        accepted = await store.acceptMail(mail, relayed ? [...(bounce ? [bounce] : []), relayed] : bounce ? [bounce] : []);
+        ticket = await this.#rates.take(principal, parts, this.#clock());
+      } catch (error) {
+        // A resend sends nothing either: refused by a limit (the one its first copy filled), it is still taken as the
+        // resubmission it is, and only as one, lest the client's retry come after delivery.resubmissionWindow and text
+        // the phone again. A new mail is never stored without its count.
+        if (mail.resubmission === undefined || !isRateRefusal(error)) throw error;
+        accepted = await store.acceptMail(mail, [], { onlyAsResubmission: true });
+        if (accepted.duplicateOf === undefined) throw error;
+        ticket = undefined;
+      }
+      try {
+        // A resubmission the store folds sends nothing: its count is given back in that commit (rateTicket).
+        accepted ??= await store.acceptMail(mail, relayed ? [...(bounce ? [bounce] : []), relayed] : bounce ? [bounce] : [], { rateTicket: ticket?.id });
       } catch (error) {
         await this.#rates.release(ticket);
         throw error;
@@ -408,17 +420,24 @@ export class AcceptanceService {
 
 /**
  * The transaction with a RCPT's recipient added under `key`. A recipient the mail already has, however written, is
- * accepted again and adds nothing (the SMTP session counts it as such). A module function, not a closure per RCPT:
- * tsx names each closure it makes.
+ * accepted again and adds nothing (the SMTP session counts it as such). The same address again (in any case) keeps its
+ * first RCPT, with the reports either asked for and the first ORCPT given, as toRecipients merges two writings of one
+ * number: replaced, a later NOTIFY=NEVER lost the failure report the first asked for. A module function, not a closure
+ * per RCPT: tsx names each closure it makes.
  */
 function withRecipient(
   transaction: Transaction,
   key: string,
   added: AdmittedRecipient,
 ): { readonly ok: true; readonly transaction: Transaction; readonly repeated?: true } {
+  const first = transaction.recipients.get(key)?.rcpt;
+  const rcpt =
+    first === undefined
+      ? added.rcpt
+      : { ...first, dsn: { notify: notifyOfBoth(first.dsn?.notify, added.rcpt.dsn?.notify), orcpt: first.dsn?.orcpt ?? added.rcpt.dsn?.orcpt } };
   return {
     ok: true,
-    transaction: { ...transaction, recipients: new Map(transaction.recipients).set(key, added) },
+    transaction: { ...transaction, recipients: new Map(transaction.recipients).set(key, { rcpt, target: added.target }) },
     ...(hasRecipient(transaction.recipients.values(), added) ? { repeated: true as const } : {}),
   };
 }
@@ -453,6 +472,9 @@ function refusedForItsNumber(error: unknown, address: string, numbers: readonly 
   if (numbers.length > 0) return NUMBER_REFUSALS.has(code);
   return code === 'BAD_NUMBER' && WRITTEN_AS_A_NUMBER.test(address.slice(0, Math.max(address.lastIndexOf('@'), 0)));
 }
+
+/** The refusals of a sender's limits (RateLimits#take): a resend, which sends nothing, is not held to them. */
+const isRateRefusal = (error: unknown): boolean => error instanceof RelayError && (error.code === 'RATE_LIMITED' || error.code === 'OVER_DAILY_BUDGET');
 
 function refused(error: unknown): { readonly ok: false; readonly error: RelayError } {
   return { ok: false, error: asRelayError(error) };

@@ -92,7 +92,7 @@ export interface AdmittedRecipient {
 
 /**
  * One submission in progress: who sends and what its recipients stand for, keyed by lower-cased
- * address (a repeated address replaces). A value: each stage answers with the next one.
+ * address (a repeated address keeps its first RCPT, its DSN parameters merged). A value: each stage answers with the next one.
  */
 export interface Transaction extends SenderRequest {
   readonly principal: Principal;

@@ -13,6 +13,7 @@ import { accountsOf, type Config } from '../config/load.ts';
 import { publicBase } from '../config/schema.ts';
 import { maskedSecrets, SECRET_KEYS } from '../config/secrets.ts';
 import { canonicalNetwork } from '../policy/networks.ts';
+import { sentTo } from '../providers/http-endpoint.ts';
 
 /** Hex digits of a setting's digest kept: enough to tell two configurations apart, short in a row and a log line. */
 const DIGEST_CHARS = 16;
@@ -70,6 +71,16 @@ function gatewaySecrets(config: Config): string[] {
     .sort();
 }
 
+/**
+ * A gateway URL as its requests go out (http-endpoint.ts, sentTo), so that `http://GW:80/api/` and `http://gw/api`, the
+ * same requests, are no difference; another scheme's (an SMPP host's) as written.
+ */
+function asSent(url: string | undefined): string | null {
+  if (url === undefined) return null;
+  const sent = sentTo(url);
+  return sent === undefined ? url : `${sent.origin}${sent.prefix}${sent.query}`;
+}
+
 const byUsername = <T extends { readonly username: string }>(accounts: readonly T[]): T[] =>
   [...accounts].sort((a, b) => (a.username < b.username ? -1 : a.username > b.username ? 1 : 0));
 
@@ -80,8 +91,8 @@ export function settingsDigest(config: Config): string {
     'gateway accounts': accountsOf(config).map(({ provider, simulated, url, backupUrl, username, accountId }) => ({
       provider,
       simulated,
-      url: url ?? null,
-      backupUrl: backupUrl ?? null,
+      url: asSent(url),
+      backupUrl: asSent(backupUrl),
       username: username ?? null,
       accountId: accountId ?? null,
     })),

@@ -40,7 +40,7 @@ function form<Shape extends z.ZodRawShape>(shape: Shape) {
 const notice = { done: term('Notice (done)'), sig: term('Notice (sig)') };
 
 export const FIELDS = {
-  signinPage: form({ next: term('Next page'), expired: term('Expired'), ended: term('Ended') }),
+  signinPage: form({ next: term('Next page'), expired: term('Expired'), ended: term('Ended'), form: term('Form') }),
   signin: form({ name: required('User name', 'name', MAX_TERM_LENGTH), password: required('Password', 'password'), next: term('Next page') }),
   messages: form({
     number: term('Number'),

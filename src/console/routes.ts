@@ -26,7 +26,7 @@ import { keywordLines } from '../config/keywords.ts';
 import { type Config, configuredPlugins, testSender } from '../config/load.ts';
 import { failureLogFields, isStoreFailure, RelayError } from '../errors.ts';
 import { misdirected, servedHostNames } from '../http/hosts.ts';
-import { allowedMethods, clientRefusal } from '../http/server.ts';
+import { allowedMethods, answerBadPathsUnder, clientRefusal } from '../http/server.ts';
 import type { Logger } from '../log.ts';
 import type { GatewayHealth } from '../providers/contract.ts';
 import type { ProviderRegistry } from '../providers/registry.ts';
@@ -35,7 +35,7 @@ import { numberPasted } from '../mail/addresses.ts';
 import { isDiallable, maskNumbersIn, normaliseNumber } from '../sms/numbers.ts';
 import { RECENT_TRAFFIC_ROWS } from '../store/console-rows.ts';
 import { foldedOnto } from '../store/rows.ts';
-import type { ConsoleStore, MessageSearch, ThreadCursor } from '../store/console-types.ts';
+import type { ConsoleStore, MessageSearch, RelayReads, ThreadCursor } from '../store/console-types.ts';
 import type { SharedPause } from '../store/shared-state-types.ts';
 import { type InboundPosition, type QueuedSms, type Store, smsQueueDepth } from '../store/types.ts';
 import { type Channel, ConsoleAccess, type SignedIn } from './access.ts';
@@ -56,6 +56,8 @@ const MINUTE_MS = 60_000;
 const HOUR_MS = 3_600_000;
 /** What Messages searches by status: an SMS's state, or a resubmission (a mail sent again, sent once as its original). */
 const STATUSES = ['queued', 'sent', 'delivered', 'failed', 'deleted', 'resubmission'] as const;
+/** What the queue page's buttons send as `action` (the message page's too): dispatch's pause and resume, and the CLI's queue commands. */
+const QUEUE_FORM_ACTIONS = ['pause', 'resume', 'retry', 'hold', 'release', 'delete'] as const;
 /** The queue page's lists, each paged by its own query field: queued SMS, replies without a mailbox, quarantined requests. */
 const QUEUE_LISTS = ['after', 'replies', 'quarantine'] as const;
 /** A Map, not an object: an asset name such as `constructor` must find nothing. */
@@ -97,6 +99,8 @@ const CONSOLE_WORDING: Wording = {
 };
 /** Why a cookie opens no page: its session timed out just now, or the store has none (signed out, or timed out before). */
 const SESSION_OVER = { expired: 'Your session has expired', ended: 'Your session has ended' } as const;
+/** A form sent with no session cookie at all: a sign-out (here or in another tab) cleared it. */
+const SIGNED_OUT = 'You are signed out';
 /** Every page: nothing from elsewhere, no framing, nothing cached (pages show people's messages). */
 const SECURITY_HEADERS = {
   'content-security-policy':
@@ -154,6 +158,8 @@ const VERSION = relayVersion();
 
 /** The web console under /console (docs/console.md): server-rendered pages, forms that work without script. */
 export function mountConsole(app: FastifyInstance, options: ConsoleOptions): void {
+  // A path the router cannot read (`%zz`) is refused before any of the console's hooks: its page all the same, with its headers.
+  answerBadPathsUnder(app, CONSOLE_PREFIX, (request, reply, error) => problem(request, reply.headers(SECURITY_HEADERS), 400, error));
   const clock = options.clock ?? Date.now;
   const startedAt = clock();
   const access = new ConsoleAccess({
@@ -165,6 +171,9 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
     pause: options.pause,
   });
   const { store, consoleStore, config } = options;
+  // Every page's read of the relay's own tables (queue, pauses, history, quarantine): on the console's connections, bounded
+  // as its other reads, never on the relay's pool (docs/console.md, The store). Actions write through `store`.
+  const reads = consoleStore.relayReads(store);
 
   app.register(
     async (scope) => {
@@ -205,7 +214,10 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
           // A browser's form (it takes HTML) is not done either: its person signs in again and is back on the page it was on.
           if (request.method === 'GET' ? !wantsJson(request) : (request.headers.accept ?? '').includes('text/html')) {
             const next = encodeURIComponent(request.method === 'GET' ? request.url : formPage(request));
-            return reply.redirect(`/console/signin?next=${next}${signedIn === undefined ? '' : `&${signedIn}=1`}`, 303);
+            // A form's sign-in says it was not done (`form`): the person, who clicked Send or Delete, would take it as done.
+            // Not a sign-out's: signed out already (in another tab, or the session over), there is nothing to send again.
+            const form = request.method === 'GET' || path === '/console/signout' ? '' : '&form=1';
+            return reply.redirect(`/console/signin?next=${next}${signedIn === undefined ? '' : `&${signedIn}=1`}${form}`, 303);
           }
           return problem(request, reply, 401, new RelayError('UNAUTHORIZED', why));
         }
@@ -304,7 +316,9 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         }
         const query = read.fields;
         const over = query.expired ? 'expired' : query.ended ? 'ended' : undefined;
-        const notice = over && `${SESSION_OVER[over]}: sign in again.`;
+        // A form sent without a session at all (its cookie cleared by a sign-out in another tab): signed out.
+        const why = over ? SESSION_OVER[over] : query.form ? SIGNED_OUT : undefined;
+        const notice = why && (query.form ? `${why}: what you sent was not done. Sign in, then send it again.` : `${why}: sign in again.`);
         return signinPage(request, reply, { next: consolePage(app, query.next, '/console'), notice, error: undefined });
       });
       scope.post('/signin', async (request, reply) => {
@@ -325,9 +339,9 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         const read = readFields(FIELDS.signin, request.body);
         if (!read.ok) {
           // The user name as typed, when it was one text field (the password left out): not to be typed again.
-          const typed = (request.body as { name?: unknown } | undefined)?.name;
+          const typed = typedIn(request.body, ['name']).name;
           return problem(request, reply, 400, new RelayError('BAD_PARAMETER', read.problem), undefined, () =>
-            signinPage(request, reply, { next: '/console', notice: undefined, error: read.problem, name: typeof typed === 'string' ? typed : undefined }),
+            signinPage(request, reply, { next: '/console', notice: undefined, error: read.problem, name: typed }),
           );
         }
         const body = read.fields;
@@ -396,7 +410,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         if (!message) return problem(request, reply, 404, new RelayError('NOT_FOUND', `No message with id ${id}`), request.console);
         const now = clock();
         const providers = options.gateway().providers.map((status) => status.provider);
-        const [kept, events, paused, { pauses }] = await Promise.all([store.smsOf(id), store.events(id), store.dispatchPausedSince(), store.gatewayState(now)]);
+        const [kept, events, paused, { pauses }] = await Promise.all([reads.smsOf(id), reads.events(id), reads.dispatchPausedSince(), reads.gatewayState(now)]);
         // An SMS due already waits for a probe while every provider is paused: a retry probes them now (admin.ts, accountPauseLines).
         const probes = paused === undefined && everyProviderPaused(providers, pauses);
         // Scheduled while its X-SMS-Send-At is ahead: once that time has passed, the SMS is due like any other, and a retry sends it now.
@@ -508,16 +522,8 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         const query = read.fields;
         const at = queuePositions(query);
         if (!at) return problem(request, reply, 400, new RelayError('BAD_PARAMETER', 'Page: not a position in the queue; start again'), request.console);
-        const now = clock();
         const providers = options.gateway().providers.map((status) => status.provider);
-        const [queued, stats, paused, providerPauses, undeliverable, quarantined] = await Promise.all([
-          store.listQueued(PAGE_SIZE + 1, at.after).then((listed) => pageOf(listed, (last) => String(last.smsId))),
-          store.queueStats(now),
-          store.dispatchPausedSince(),
-          providerPausesOf(store, now),
-          store.undeliverableInbound(PAGE_SIZE + 1, at.replies).then((listed) => pageOf(listed, (last) => `${last.receivedAt}_${last.id}`)),
-          store.listQuarantine(PAGE_SIZE + 1, at.quarantine).then((listed) => pageOf(listed, (last) => String(last.id))),
-        ]);
+        const [queued, { now, stats, paused, providerPauses }, undeliverable, quarantined] = await queueLists(at);
         // Each list pages on its own: its links move it and keep the other lists where they are.
         const kept = Object.fromEntries(QUEUE_LISTS.flatMap((name) => (query[name] === undefined ? [] : [[name, query[name]]])));
         const link = (name: (typeof QUEUE_LISTS)[number], position: string | undefined) => {
@@ -557,6 +563,10 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         const body = read.fields;
         const action = body.action ?? '';
         const target = body.target?.trim() || undefined;
+        // Named as the form's field, not in the CLI's words (`unknown queue command`): only a crafted form sends another.
+        if (!(QUEUE_FORM_ACTIONS as readonly string[]).includes(action)) {
+          return problem(request, reply, 400, new RelayError('BAD_PARAMETER', `Action: expected one of ${QUEUE_FORM_ACTIONS.join(', ')}`), request.console);
+        }
         // The page offers no "delete all": one click must not drop every sender's queued SMS without a bounce (the CLI's `queue delete all` can).
         if (action === 'delete' && target === 'all') {
           return problem(
@@ -609,7 +619,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
       });
       scope.get('/quarantine/:id', async (request: ConsoleRequest, reply) => {
         const id = Number((request.params as { id: string }).id);
-        const entry = Number.isInteger(id) ? await store.quarantined(id) : undefined;
+        const entry = Number.isInteger(id) ? await reads.quarantined(id) : undefined;
         if (!entry) return problem(request, reply, 404, new RelayError('NOT_FOUND', 'No such quarantined request'), request.console);
         // Its bytes as received, as text: escaped where they are not UTF-8 text (or are control characters), and the page says so.
         return page(reply, 'quarantine', request.console, { title: `Quarantined request ${id}`, entry, body: bytesAsText(entry.body) });
@@ -621,7 +631,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         if (context.signedIn.user.role !== 'operator') return viewerRefused(request, reply, context);
         return page(reply, 'quarantine-delete', request.console, {
           title: 'Delete all quarantined requests',
-          span: await store.quarantineSpan(),
+          span: await reads.quarantineSpan(),
           problem: undefined,
         });
       });
@@ -655,7 +665,8 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
       // the form's own id makes a form sent twice (a double click, a replayed POST) a resubmission, sent once.
       scope.post('/send', async (request: ConsoleRequest, reply) => {
         const read = readFields(FIELDS.send, request.body);
-        const form = read.ok ? read.fields : {};
+        // A refused field still shows the number and text as typed (when each was one text), as every other refusal does.
+        const form = read.ok ? read.fields : typedIn(request.body, ['to', 'text']);
         const as = sendAs(request);
         const outcome = read.ok ? await testSend(request, as, form) : { ok: false as const, error: new RelayError('BAD_PARAMETER', read.problem) };
         if (!outcome.ok) {
@@ -726,34 +737,60 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         back = '/console/queue',
       ) {
         const { channel, signedIn } = request.console as Context;
+        const path = consolePage(app, back, '/console/queue').split('?')[0] ?? '/console/queue';
+        // A refusal leads back to the page the form was on: a message's page when sent from it.
+        const backTo = { href: path, label: path.startsWith('/console/messages/') ? 'Back to the message' : 'Back to the queue' };
         let done: Outcome;
         try {
           done = await run(`by ${signedIn.user.name} from ${channel.address}`);
         } catch (error) {
           if (error instanceof RelayError) throw error;
-          if (error instanceof NotFound) return gone(request, reply, error);
-          if (error instanceof NothingChanged) return problem(request, reply, 409, new RelayError('BAD_PARAMETER', error.message), request.console);
+          // Messages and their SMS are never deleted: a queue action's id found nowhere never was one.
+          if (error instanceof NotFound) return gone(request, reply, error, action.startsWith('queue') ? backTo : undefined);
+          if (error instanceof NothingChanged)
+            return problem(request, reply, 409, new RelayError('BAD_PARAMETER', error.message), request.console, undefined, backTo);
           if (error instanceof QuarantineChanged)
             return problem(request, reply, 409, new RelayError('BAD_PARAMETER', error.message), request.console, () =>
               page(reply, 'quarantine-delete', request.console, { title: 'Delete all quarantined requests', span: error.now, problem: error.message }),
             );
-          return problem(request, reply, 400, new RelayError('BAD_PARAMETER', error instanceof Error ? error.message : String(error)), request.console);
+          return problem(
+            request,
+            reply,
+            400,
+            new RelayError('BAD_PARAMETER', error instanceof Error ? error.message : String(error)),
+            request.console,
+            undefined,
+            backTo,
+          );
         }
         // A queue action's target begins with its message's id (then the SMS's, for a row of the queue).
         const messageId = action.startsWith('queue') ? /^[0-9a-f-]{36}(?= |$)/.exec(target ?? '')?.[0] : undefined;
         // The queue action wrote the message's history itself: the audit adds no second line to it.
         if (done.changed > 0 || done.probed) await audit(request, action, target, done.said, messageId, false);
-        const path = consolePage(app, back, '/console/queue').split('?')[0];
         return reply.redirect(`${path}?${new URLSearchParams(access.notice((request.console as Context).signedIn.session, done.said))}`, 303);
       }
 
-      /** An action on something no longer there: most likely another operator (or relay) handled it first. Every such thing is listed on the queue page. */
-      function gone(request: ConsoleRequest, reply: FastifyReply, error: NotFound) {
-        const message = `There is no ${error.what} any more: it was probably handled by someone else.`;
-        return problem(request, reply, 404, new RelayError('NOT_FOUND', message), request.console, undefined, {
-          href: '/console/queue',
-          label: 'Back to the queue',
-        });
+      /**
+       * An action on something no longer there: most likely another operator (or relay) handled it first. Every such thing is
+       * listed on the queue page. `never`: the page to go back to when it is a thing never deleted (a message, its SMS), so
+       * an id found nowhere never named one.
+       */
+      function gone(request: ConsoleRequest, reply: FastifyReply, error: NotFound, never?: { href: string; label: string }) {
+        const message = never
+          ? `There is no ${error.what}: no such id was ever kept.`
+          : `There is no ${error.what} any more: it was probably handled by someone else.`;
+        return problem(
+          request,
+          reply,
+          404,
+          new RelayError('NOT_FOUND', message),
+          request.console,
+          undefined,
+          never ?? {
+            href: '/console/queue',
+            label: 'Back to the queue',
+          },
+        );
       }
 
       /** Keeps an action with who did it; `timeline`: also a line in the history of the message it names. */
@@ -829,14 +866,35 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         return { ok: true as const, id: accepted.id, duplicateOf, said };
       }
 
-      async function overview() {
+      /**
+       * The overview, and the queue figures the overview and the queue page both show, being read now: every page asking
+       * meanwhile (the overview's refresh every 15 s in each tab that has it open, queue pages) shares that answer rather
+       * than reading the store again. At most one set of each is in flight, however many pages wait behind a table
+       * another session holds locked, so the others' reads still find a console connection free.
+       */
+      const overview = singleFlight(readOverview);
+      const figures = singleFlight(async () => {
+        const now = clock();
+        const [stats, paused, providerPauses] = await Promise.all([reads.queueStats(now), reads.dispatchPausedSince(), providerPausesOf(reads, now)]);
+        return { now, stats, paused, providerPauses };
+      });
+      /** The queue page's reads at its positions, shared alike by the pages asking for the same positions meanwhile. */
+      const queueLists = singleFlight((at: QueuePositions) =>
+        Promise.all([
+          reads.listQueued(PAGE_SIZE + 1, at.after).then((listed) => pageOf(listed, (last) => String(last.smsId))),
+          figures(),
+          // Reads mail_out (whether the reply's mail was refused), as the figures do: one wait behind its lock, not one a page.
+          reads.undeliverableInbound(PAGE_SIZE + 1, at.replies).then((listed) => pageOf(listed, (last) => `${last.receivedAt}_${last.id}`)),
+          reads.listQuarantine(PAGE_SIZE + 1, at.quarantine).then((listed) => pageOf(listed, (last) => String(last.id))),
+        ]),
+      );
+
+      async function readOverview() {
         const now = clock();
         const hourStart = Math.floor(now / MINUTE_MS) * MINUTE_MS - 59 * MINUTE_MS;
         const weekStart = Math.floor(now / HOUR_MS) * HOUR_MS - 167 * HOUR_MS;
-        const [stats, paused, providerPauses, minutes, hours, gatewayActivity, mailActivity, disk] = await Promise.all([
-          store.queueStats(now),
-          store.dispatchPausedSince(),
-          providerPausesOf(store, now),
+        const [{ stats, paused, providerPauses }, minutes, hours, gatewayActivity, mailActivity, disk] = await Promise.all([
+          figures(),
           consoleStore.activity(hourStart, hourStart + 60 * MINUTE_MS, MINUTE_MS),
           consoleStore.activity(weekStart, weekStart + 168 * HOUR_MS, HOUR_MS),
           consoleStore.gatewayActivity(),
@@ -884,6 +942,12 @@ function page(reply: FastifyReply, view: string, context: Context | undefined, d
   return reply
     .type('text/html; charset=utf-8')
     .send(render(view, { ...helpers(signedIn?.user, signedIn?.session.csrf), storeLost: context?.storeLost, ...data }));
+}
+
+/** The fields of a body each given as one text, as typed: what a refused form shows again. */
+function typedIn(body: unknown, names: readonly string[]): Record<string, string> {
+  const fields = (body ?? {}) as Record<string, unknown>;
+  return Object.fromEntries(names.flatMap((name) => (typeof fields[name] === 'string' ? [[name, fields[name]]] : [])));
 }
 
 /** An action a viewer asked for (a POST, or a page that only leads to one): refused, the same words everywhere. */
@@ -976,11 +1040,29 @@ function gatewayState(
 }
 
 /**
+ * `read` run once for every caller asking with the same argument (compared as JSON) while one run is in flight: each
+ * asking meanwhile gets that run's answer, or its failure; the next asks anew.
+ */
+function singleFlight<T, A = void>(read: (argument: A) => Promise<T>): (argument: A) => Promise<T> {
+  const inFlight = new Map<string, Promise<T>>();
+  return (argument) => {
+    const key = JSON.stringify(argument) ?? '';
+    const running =
+      inFlight.get(key) ??
+      read(argument).finally(() => {
+        inFlight.delete(key);
+      });
+    inFlight.set(key, running);
+    return running;
+  };
+}
+
+/**
  * The providers whose sending is paused (account refused, gateway down or busy), from the store as
  * `smsrelay status` reads them, each with its next probe (admin.ts nextProbe): the overview's Dispatch
  * tile and the queue page say them beside the operator's own pause.
  */
-async function providerPausesOf(store: Store, now: number): Promise<Array<SharedPause & { readonly nextProbe: string }>> {
+async function providerPausesOf(store: RelayReads, now: number): Promise<Array<SharedPause & { readonly nextProbe: string }>> {
   const [{ pauses }, nextDue] = await Promise.all([store.gatewayState(now), store.nextSmsDueAt()]);
   return pauses.map((pause) => ({ ...pause, nextProbe: nextProbe(pause, nextDue, now, CONSOLE_WORDING.time) }));
 }
@@ -1069,7 +1151,9 @@ function undeliverableOnQueue(receivedAt: number, id: string): string {
 }
 
 /** Where each of the queue page's lists starts: after an SMS id, before a reply, after a quarantined request's id; null when one is not a position. */
-function queuePositions(query: Fields<'queuePage'>): { after: number; replies: InboundPosition | undefined; quarantine: number } | null {
+type QueuePositions = { readonly after: number; readonly replies: InboundPosition | undefined; readonly quarantine: number };
+
+function queuePositions(query: Fields<'queuePage'>): QueuePositions | null {
   const id = (value: string | undefined) => (value === undefined ? 0 : /^\d{1,15}$/.test(value) ? Number(value) : null);
   const after = id(query.after);
   const quarantine = id(query.quarantine);

@@ -18,9 +18,17 @@ import { busiestHolders, type Logger, turnedAwayLog } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { ANY_HOST_PATHS, foreignHost, hostMatcher, misdirected, repeatsHost, targetPath } from './hosts.ts';
 import { hostBeforePort, networkMatcher, peerAddress, reservedSlots } from '../policy/networks.ts';
+import { maskNumbersIn } from '../sms/numbers.ts';
 
 /** Webhook and control bodies are small forms or JSON; anything bigger is not from a gateway. */
 const MAX_BODY_BYTES = 256 * 1024;
+/**
+ * The longest path parameter the router passes to a route (fastify's default, 100, answered longer ones itself: a bare 414
+ * JSON of its own code that echoed the URL, numbers in it unmasked, before the console's access checks and the webhooks'
+ * own refusals). Every parameter is checked by its route (an id looked up, a provider named), which answers an unknown one
+ * 404 in the relay's form; Node's limit on a request's head (maxHeaderSize, 16 KB) bounds the whole request line already.
+ */
+const MAX_PARAM_CHARS = maxHeaderSize;
 /** A request (head and body) that has not arrived completely this long after its first byte is cut off (slow clients hold sockets). */
 const REQUEST_TIMEOUT_MS = 30_000;
 /**
@@ -231,6 +239,29 @@ function isRelayErrorCode(code: string | undefined): code is RelayErrorCode {
   return code !== undefined && Object.hasOwn(RELAY_ERRORS, code);
 }
 
+/** How a part answers the router's refusal of a path under its prefix (a `%zz`): `error` is the catalogue's 400. */
+export type BadPathAnswer = (request: FastifyRequest, reply: FastifyReply, error: RelayError) => unknown;
+/** Each server's parts that answer a path the router cannot read in their own form, by path prefix. */
+const badPathAnswers = new WeakMap<object, Map<string, BadPathAnswer>>();
+
+/** Paths under `prefix` that the router cannot read are answered by `answer` (the console: its page, with its headers). */
+export function answerBadPathsUnder(app: FastifyInstance, prefix: string, answer: BadPathAnswer): void {
+  const answers = badPathAnswers.get(app.server) ?? new Map<string, BadPathAnswer>();
+  answers.set(prefix, answer);
+  badPathAnswers.set(app.server, answers);
+}
+
+/**
+ * The most of a path a 404 names: enough to tell a mistyped one; a path may be up to Node's head limit (MAX_PARAM_CHARS),
+ * and its sender has it whole.
+ */
+const SHOWN_PATH_CHARS = 64;
+/** A path as a refusal names it: numbers masked as info logs write them (a webhook path may carry one), cut at SHOWN_PATH_CHARS. */
+function shownPath(path: string): string {
+  const masked = maskNumbersIn(path);
+  return masked.length > SHOWN_PATH_CHARS ? `${masked.slice(0, SHOWN_PATH_CHARS)}…` : masked;
+}
+
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
   const { requestMs, idleMs } = options.timeouts ?? { requestMs: REQUEST_TIMEOUT_MS, idleMs: IDLE_TIMEOUT_MS };
   // A connection's latest request and its response until the response is done, and the connections whose refusal waits for it.
@@ -254,6 +285,24 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     loggerInstance: options.logger.child({ component: 'http' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: MAX_BODY_BYTES,
+    routerOptions: { maxParamLength: MAX_PARAM_CHARS },
+    // The router's own refusal, before any hook: a path parameter whose percent-encoding does not decode (`%zz`). Its default
+    // answer was fastify's JSON with its own code, echoing the path (any number in it unmasked): the catalogue's, naming none.
+    // A part that answers people with pages (the console) answers it under its paths in its own form (answerBadPathsUnder).
+    frameworkErrors: (error, request, reply) => {
+      const refusal = new RelayError(
+        'BAD_REQUEST',
+        error.code === 'FST_ERR_BAD_URL'
+          ? 'Malformed request: its path holds a percent-encoding that does not decode'
+          : 'Malformed request: its path cannot be read',
+      );
+      const path = targetPath(request.url);
+      const answers = badPathAnswers.get(request.server.server) ?? new Map<string, BadPathAnswer>();
+      const own = [...answers].find(([prefix]) => path === prefix || path.startsWith(`${prefix}/`))?.[1];
+      if (own) return void own(request as FastifyRequest, reply as FastifyReply, refusal);
+      const { status, body } = toHttpError(refusal);
+      void (reply as FastifyReply).status(status).send(body);
+    },
     requestTimeout: requestMs,
     connectionTimeout: idleMs,
     // Node sets a socket's timeout to this after each response, replacing connectionTimeout's until the next request.
@@ -525,7 +574,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       const { status, body } = toHttpError(new RelayError('METHOD_NOT_ALLOWED', `${request.method} is not allowed on ${path}: use ${allowed.join(', ')}`));
       return reply.status(status).header('allow', allowed.join(', ')).send(body);
     }
-    return reply.status(404).send({ error: 'NOT_FOUND', message: `no route for ${request.method} ${path}` });
+    return reply.status(404).send({ error: 'NOT_FOUND', message: `no route for ${request.method} ${shownPath(path)}` });
   };
   app.setNotFoundHandler(notFound);
 

@@ -104,6 +104,19 @@ export type HttpOutcome =
     }
   | Extract<SubmissionResult, { kind: 'transport' }>;
 
+/**
+ * Where the requests to the base URL `base` go: to `origin` (its scheme and host lower-cased, a default port left out),
+ * each at its path after `prefix` (the base's path, trailing slashes cut), with `query`; undefined for a URL that is not
+ * http(s). Two bases with the same are the same gateway (src/cluster/settings.ts compares them so).
+ */
+export function sentTo(base: string): { readonly origin: string; readonly prefix: string; readonly query: string } | undefined {
+  const url = new URL(base);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
+  // The query is sent as written with every request (a proxy's or API gateway's token in front of the provider,
+  // `?apikey=`): no provider's send path carries a query of its own. Credentials (`user:pass@`) the configuration refuses.
+  return { origin: url.origin, prefix: url.pathname.replace(/\/+$/, ''), query: url.search };
+}
+
 /** The base URLs of one provider account, primary first, each with its own connection pool. */
 export class HttpEndpoints {
   /** Base URLs as shown to people (logs, SMS histories, status): as configured, their query values masked (maskedUrl). */
@@ -121,13 +134,10 @@ export class HttpEndpoints {
     this.#provider = provider;
     this.#responseTimeoutMs = options.responseTimeoutMs;
     const opened = options.endpoints.map((base) => {
-      const url = new URL(base);
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new RangeError(`${provider}: endpoint must be http(s): ${url.protocol}`);
-      const prefix = url.pathname.replace(/\/+$/, '');
-      // Sent as written with every request (a proxy's or API gateway's token in front of the provider, `?apikey=`):
-      // no provider's send path carries a query of its own. Credentials (`user:pass@`) the configuration refuses.
-      const query = url.search;
-      const pool = new Pool(url.origin, {
+      const sent = sentTo(base);
+      if (sent === undefined) throw new RangeError(`${provider}: endpoint must be http(s): ${new URL(base).protocol}`);
+      const { origin, prefix, query } = sent;
+      const pool = new Pool(origin, {
         connections: options.connectionsPerEndpoint,
         // One request per connection at a time: a send is not idempotent, and a connection lost with
         // several pipelined sends on it would leave every one of them in doubt.
@@ -136,7 +146,7 @@ export class HttpEndpoints {
         headersTimeout: options.responseTimeoutMs,
         bodyTimeout: options.responseTimeoutMs,
       });
-      return { pool, origin: url.origin, prefix, query, label: maskedUrl(base), key: hostKey(provider, base) };
+      return { pool, origin, prefix, query, label: maskedUrl(base), key: hostKey(provider, base) };
     });
     this.#endpoints = opened;
     this.labels = opened.map((endpoint) => endpoint.label);

@@ -49,7 +49,7 @@ import {
 import metadata from 'libphonenumber-js/metadata.max.json';
 import { decodeHTML, decodeHTMLStrict } from 'entities';
 import { LRUCache } from 'lru-cache';
-import { asciiQuoted, NOT_ASCII } from '../mail/ascii.ts';
+import { asciiQuoted, codePointName, NOT_ASCII } from '../mail/ascii.ts';
 
 export type NumberResult = { ok: true; e164: string } | { ok: false; reason: string };
 
@@ -119,7 +119,7 @@ export function normaliseNumber(input: string, defaultRegion?: CountryCode, read
 function readNumber(input: string, defaultRegion: CountryCode | undefined, reading: NumberReading): NumberResult {
   const match = DIALLABLE.exec(input.replace(IGNORED_SEPARATORS, ''));
   const digits = match?.[2];
-  if (match === null || digits === undefined) return refuse(input, { ok: false, problem: 'NOT_A_NUMBER' });
+  if (match === null || digits === undefined) return withOtherSigns(input, defaultRegion, reading) ?? refuse(input, { ok: false, problem: 'NOT_A_NUMBER' });
 
   const international: Reading = { text: `+${digits}` };
   if (match[1] === '00' && defaultRegion !== undefined) {
@@ -311,6 +311,23 @@ function describeCallingCode(callingCode: string, region: CountryCode | undefine
   const country = region !== undefined && getCountryCallingCode(region) === callingCode ? region : regionOfCallingCode(callingCode);
   if (country === undefined) return undefined;
   return `${regionName(country)} (+${callingCode})`;
+}
+
+/**
+ * A dash or plus other than ASCII's, as Word, PDFs and web pages write a number (`+1–202–555–0162`, an en dash; `＋`
+ * full-width), which a number written in an address never has: not read as a number's, but named, with the number to write.
+ */
+const OTHER_DASH = /(?!-)[\p{Pd}\u2212]/gu;
+const OTHER_PLUS = /[\uFF0B\uFE62\u207A\u208A]/gu;
+
+/** The refusal of `input` that is a number once its dashes and plus are ASCII's (OTHER_DASH, OTHER_PLUS), or undefined. */
+function withOtherSigns(input: string, defaultRegion: CountryCode | undefined, reading: NumberReading): NumberResult | undefined {
+  const ascii = input.replace(OTHER_DASH, '-').replace(OTHER_PLUS, '+');
+  if (ascii === input) return undefined;
+  const read = readNumber(ascii, defaultRegion, reading);
+  if (!read.ok) return undefined;
+  const signs = [...new Set(input.match(OTHER_DASH) ?? []), ...new Set(input.match(OTHER_PLUS) ?? [])].map(codePointName).join(', ');
+  return { ok: false, reason: `${quote(input)} holds ${signs} where ASCII's - or + goes: write ${read.e164}` };
 }
 
 /** Characters the relay does not read as a number's, written as digits nonetheless (full-width `４`, Arabic-Indic `٤`). */

@@ -1,3 +1,24 @@
+import type { Store } from './types.ts';
+
+/**
+ * The relay's own tables as the console's pages read them (the queue, its figures, pauses, a message's SMS and history,
+ * the quarantine): the same reads as the relay's store makes for the CLI, run where the console reads (ConsoleStore.relayReads).
+ */
+export type RelayReads = Pick<
+  Store,
+  | 'queueStats'
+  | 'listQueued'
+  | 'listQuarantine'
+  | 'quarantined'
+  | 'quarantineSpan'
+  | 'dispatchPausedSince'
+  | 'undeliverableInbound'
+  | 'events'
+  | 'smsOf'
+  | 'gatewayState'
+  | 'nextSmsDueAt'
+>;
+
 /**
  * What the web console (issue #19) keeps and reads beside the relay's own store: its sessions, its
  * sign-in throttle and its audit of actions (all shared by every relay on the store), and the bounded,
@@ -52,6 +73,12 @@ export interface ConsoleStore {
    * each read on its own index whatever the thread's length (console-rows.ts, threadPage), and where the next starts.
    */
   thread(number: string, limit: number, after?: ThreadCursor): Promise<ThreadPage>;
+  /**
+   * Where the console reads the relay's own tables (`store`'s): on PostgreSQL on its own read pool, bounded as its other reads
+   * (a lock waited for 3 s at most: STORE_BUSY), never on a connection the relay commits mail on; on SQLite `store` itself,
+   * whose reads are WAL reads that wait for no lock.
+   */
+  relayReads(store: RelayReads): RelayReads;
   close(): Promise<void>;
 }
 

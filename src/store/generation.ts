@@ -47,8 +47,13 @@ function recordedGenerations(file: string): number[] | undefined {
   return values.length > 0 ? values.map(Number) : undefined;
 }
 
-/** The generation in store `file`'s header as it is on disk (read without SQLite, which would apply the WAL first); undefined where the file has no header. */
-function generationOnDisk(file: string): number | undefined {
+/**
+ * The generation in store `file`'s header as it is on disk (read without SQLite, which would apply the WAL first); undefined
+ * where the file has no header. Never in a process that has the store open: closing any descriptor of a file drops all
+ * of the process's POSIX locks on it, SQLite's shared lock among them, and the next other process whose connection
+ * closes (an operator's `sqlite3` read) then takes it for the last one, checkpoints and deletes the WAL under the relay.
+ */
+export function generationOnDisk(file: string): number | undefined {
   return readingFile(file, (fd) => {
     const bytes = Buffer.alloc(4);
     return readSync(fd, bytes, 0, 4, APPLICATION_ID_OFFSET) === 4 ? bytes.readInt32BE(0) : undefined;
@@ -217,21 +222,23 @@ function fsyncPath(path: string): void {
 
 /**
  * Gives store `file`, open on `db` (its WAL recovered), a new generation: by the relay at start, the one process that
- * writes the store until it stops (the data directory's lock). Until the new value is in the file on disk, the record
+ * writes the store until it stops (the data directory's lock). `onDisk`: the header's generation as generationOnDisk
+ * read it before `db` opened the file (never after: see there). Until the new value is in the file on disk, the record
  * holds the old one too, so that a crash at any point of the switch leaves a WAL the next start accepts. The new value
  * differs from the old, so that a file of an earlier run of this relay (a copy of it taken with `cp`) is told apart.
  * Measured on a loaded 2-core machine: 20–60 ms after a clean stop (a commit, a checkpoint of one page, one fsynced
  * record); after a crash the checkpoint also copies the recovered WAL, ~0.4–0.5 s for ~9,000 pages, which the next
  * automatic checkpoint would have done in a commit instead.
  */
-export function renewGeneration(db: Database, file: string): void {
-  const before = [generationOnDisk(file) ?? BACKUP_GENERATION, db.pragma('application_id', { simple: true }) as number];
+export function renewGeneration(db: Database, file: string, onDisk: number | undefined): void {
+  const before = [onDisk ?? BACKUP_GENERATION, db.pragma('application_id', { simple: true }) as number];
   let next: number;
   do next = randomInt(INT32_MIN, INT32_MAX + 1);
   while (next === BACKUP_GENERATION || before.includes(next));
   const switching = [...before, next];
   // Not recorded: no new value is set either; the header keeps one the record on disk (if any) already holds.
   if (!record(file, switching, true)) return;
+  let copied: boolean;
   try {
     db.pragma(`application_id = ${next}`);
     // A disk that may lack the room for the file to grow by what the WAL adds (a crash on a nearly full disk) keeps the
@@ -239,15 +246,25 @@ export function renewGeneration(db: Database, file: string): void {
     // freed, its own checkpoints taking the WAL in later; the record keeps every value the file may hold meanwhile.
     if (!roomToCheckpoint(file)) return;
     // Copies the WAL into the file whole (with the new header) and empties it; a reader of another process (a command
-    // run alongside) may hold it back, and the file on disk is then read to know which values it may still hold.
-    db.pragma('wal_checkpoint(TRUNCATE)');
+    // run alongside) may hold it back, and the file on disk may then still hold any of the values.
+    copied = checkpointedWhole(db.pragma('wal_checkpoint(TRUNCATE)') as CheckpointResult[]);
   } catch (error) {
     // The same where the room was gone by then: a checkpoint cut short by a full disk is one a reader held back.
     if (storeFailureCode(error) === 'DISK_FULL') return;
     throw error;
   }
-  record(file, generationOnDisk(file) === next ? [next] : switching, false);
+  record(file, copied ? [next] : switching, false);
 }
+
+/** A row of `PRAGMA wal_checkpoint` (SQLite's sqlite3_wal_checkpoint_v2): held back, frames in the WAL, frames copied. */
+interface CheckpointResult {
+  readonly busy: number;
+  readonly log: number;
+  readonly checkpointed: number;
+}
+
+/** Every frame of the WAL, the new header's among them, is in the file: SQLite's own word, not a read of the file beside its connection. */
+const checkpointedWhole = (rows: readonly CheckpointResult[]) => rows.length > 0 && rows.every((row) => row.busy === 0 && row.log === row.checkpointed);
 
 /** The disk holding store `file` has room for all its WAL, the most a checkpoint adds to the file (statfs; unknown: assumed). */
 function roomToCheckpoint(file: string): boolean {

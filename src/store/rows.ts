@@ -90,6 +90,12 @@ export const MAIL_RESUMED = 'mail resumed';
 export const MAIL_RESUMED_DETAIL = 'was in flight when the relay stopped; may reach the smarthost twice';
 
 /**
+ * How an attempt in flight ended when its relay stopped or died, its lease released at a start (Store.releaseStaleLeases):
+ * with no answer, in the sent line of an SMS that a report had named in flight (sentByReportInFlightDetail), not resumed.
+ */
+export const STOPPED_IN_FLIGHT = 'the relay sending it stopped';
+
+/**
  * The relay whose lease a claim takes over, in SQL, of a row's `lease_owner` and the claiming relay: another relay's
  * lease that ended with no outcome (that relay may have sent the SMS or mail). NULL for a row nobody leased, and for
  * the claimant's own lease, which no other relay ever held: a claim of its that committed but whose answer was lost
@@ -98,13 +104,19 @@ export const MAIL_RESUMED_DETAIL = 'was in flight when the relay stopped; may re
  */
 export const takenOverFrom = (leaseOwner: string, claimant: string) => `NULLIF(${leaseOwner}, ${claimant})`;
 
+/**
+ * How an attempt of a relay whose lease ended (`was`, SQL) ended, in SQL: with no answer. A taken-over SMS's line says it
+ * (takenOverDetail), and so does one that a report had named in flight, sent by that report instead (sentByReportInFlightDetail).
+ */
+export const leaseExpired = (was: string) => `'lease of relay ' || ${was} || ' expired'`;
+
 /** The history line's kind of an SMS claimed when another relay's lease on it had ended (takenOverFrom). */
 export const TAKEN_OVER = 'taken over';
 /**
  * Its detail, an SQL expression of the relay whose lease ended (`was`) and the one claiming (`by`), both
  * SQL: both stores write it in the statement that finds who held the lease.
  */
-export const takenOverDetail = (was: string, by: string) => `'lease of relay ' || ${was} || ' expired: sent again by ' || ${by} || ', possibly a duplicate'`;
+export const takenOverDetail = (was: string, by: string) => `${leaseExpired(was)} || ': sent again by ' || ${by} || ', possibly a duplicate'`;
 
 /**
  * The same of a mail of the relay's own (a bounce, notice or reply) claimed when another relay's lease on it had
@@ -184,7 +196,8 @@ export const sentByReportDetail = (providerId: string) =>
 /**
  * The history detail, an SQL expression of the SMS's gateway id (`id`) and the attempt's error (`error`), of an SMS
  * recorded as sent at its attempt's outcome (both stores): a delivery report that names it came while that attempt was
- * in flight (sqlite-replies.ts, applyReport), and the attempt then ended with no answer or another retry. The report
+ * in flight (sqlite-replies.ts, applyReport), and the attempt then ended with no answer or another retry, or never
+ * ended, its relay stopped or gone (STOPPED_IN_FLIGHT at a start, leaseExpired at a takeover). The report
  * proves the gateway took the SMS, so it is not sent again, and the possible duplicate the attempt counted is taken back
  * (ONE_DUPLICATE_TAKEN_BACK), as for a report that came while it waited (sentByReportDetail).
  */

@@ -35,6 +35,7 @@ import type {
   MessageDetail,
   MessageSearch,
   MessageSummary,
+  RelayReads,
   ThreadCursor,
   ThreadPage,
   TimedDetail,
@@ -227,6 +228,11 @@ export class SqliteConsoleStore implements ConsoleStore {
         after,
       );
     });
+  }
+
+  /** The store's own: its reads are WAL reads on its thread, which wait for no writer and no lock. */
+  relayReads(store: RelayReads): RelayReads {
+    return store;
   }
 
   async close(): Promise<void> {

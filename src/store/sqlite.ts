@@ -19,7 +19,7 @@ import BetterSqlite3, { type Database, type Statement } from 'better-sqlite3';
 import { GroupCommitter, WRITE_PROBE_BYTES, type WriteKind } from './group-commit.ts';
 import { type Migrated, MigrationError, migrate, NewerSchemaError, OlderSchemaError } from './migrations.ts';
 import { BackupTargetError, type RelayError, StoreFileError, storeFileDenied } from '../errors.ts';
-import { BACKUP_GENERATION, foreignWal, renewGeneration } from './generation.ts';
+import { BACKUP_GENERATION, foreignWal, generationOnDisk, renewGeneration } from './generation.ts';
 import { DAMAGED_STORE_FIX } from './health.ts';
 import { DATA_DIR_MODE, realFile } from './lock.ts';
 import { ELSEWHERE_SUFFIX, RECOVERED_SUFFIX } from './recovered-copies.ts';
@@ -40,6 +40,8 @@ import {
   TAKEN_OVER,
   takenOverDetail,
   takenOverFrom,
+  leaseExpired,
+  STOPPED_IN_FLIGHT,
   LATE_ANSWER,
   lateAnswerDetail,
   mailHeldBy,
@@ -154,7 +156,7 @@ import type {
   StoreHealth,
   UndeliverableInbound,
 } from './types.ts';
-import { FAILED_OVER, OPERATOR, RESUBMISSION_WALK_ROWS } from './types.ts';
+import { type AcceptOptions, FAILED_OVER, OPERATOR, RESUBMISSION_WALK_ROWS } from './types.ts';
 
 /**
  * When a mail's SMS starts counting towards its maximum age, in a query joining `outbound o` to
@@ -422,6 +424,8 @@ export class SqliteStore implements Store {
     } catch (error) {
       throw unusableFile(error, options.file);
     }
+    // Read before the open: once a connection is open in this process, no descriptor of the file may be (generationOnDisk).
+    const onDisk = options.renewGeneration ? generationOnDisk(options.file) : undefined;
     const db = new BetterSqlite3(options.file, { timeout: options.busyTimeoutMs });
     try {
       db.pragma('journal_mode = WAL');
@@ -440,7 +444,7 @@ export class SqliteStore implements Store {
           throw Object.assign(new Error(`quick_check: ${found[0]}${found.length > 1 ? ` and ${found.length - 1} more` : ''}`), { code: 'SQLITE_CORRUPT' });
       }
       const migrated = migrate(db, { upgrade: options.upgrade ?? true });
-      if (options.renewGeneration) renewGeneration(db, options.file);
+      if (options.renewGeneration) renewGeneration(db, options.file, onDisk);
       return new SqliteStore(db, options.file, onHealth, migrated);
     } catch (error) {
       db.close();
@@ -491,13 +495,14 @@ export class SqliteStore implements Store {
     }
   }
 
-  acceptMail(mail: NewMail, reports: readonly NewOutgoingMail[] = []): Promise<{ duplicateOf: string | undefined }> {
+  acceptMail(mail: NewMail, reports: readonly NewOutgoingMail[] = [], options: AcceptOptions = {}): Promise<{ duplicateOf: string | undefined }> {
     return this.#write(() => {
       const sql = this.#sql;
       const found = mail.resubmission ? resubmitted(sql.findResubmitted, mail, mail.resubmission) : undefined;
       // A mail none of whose SMS was sent, may have been or is still to be sent (every one failed, expired or deleted
       // unsent) is not what a resend repeats: folded, it would never be texted (rows.ts, MAIL_SENT_OR_TO_BE_SENT).
       const original = found && (sql.sentOrToBeSent.get({ id: found.id }) as { sent: number }).sent === 1 ? found : undefined;
+      if (options.onlyAsResubmission && !original) return { duplicateOf: undefined };
       sql.insertMessage.run({
         id: mail.id,
         received_at: mail.receivedAt,
@@ -526,6 +531,7 @@ export class SqliteStore implements Store {
       if (original) {
         sql.insertEvent.run(mail.receivedAt, mail.id, null, 'resubmission', `same mail as ${original.id}, sent once`);
         sql.insertEvent.run(mail.receivedAt, original.id, null, 'resubmitted', `the client sent it again as ${mail.id}`);
+        if (options.rateTicket !== undefined) this.#shared.deleteRate.run(options.rateTicket);
         return { duplicateOf: original.id };
       }
       // An SMS row's columns from its mail and number, for a queued SMS and a refused one alike.
@@ -569,16 +575,37 @@ export class SqliteStore implements Store {
               limit: request.maxBatches * request.batchSize + (request.inFlight?.length ?? 0),
             }) as IterableIterator<DueSmsRow>);
       const rows = selectBatchRows(due, request);
-      const claimed = rows.map((row) => {
+      const claimed = rows.flatMap((row) => {
         const lease = { now: request.now, owner: request.owner, until: request.leaseUntil, id: row.id };
+        const was = row.lease_owner !== null && row.lease_owner !== request.owner ? row.lease_owner : undefined;
+        // An attempt that a report named in flight reached the gateway: sent by the report, not sent again, whoever held the
+        // lease (the claimant's own: a claim whose answer was lost, which sent nothing and counts no attempt, postgres/store.ts's leaseChosen).
+        const counts = was === undefined ? ([0, 0] as const) : ([1, 1] as const);
+        const ended = (id: number) => sql.sentByReportAtTakeover.run(request.now, was ?? request.owner, id);
+        if (row.lease_owner !== null && this.#sentByReport(row.id, request.now, ended, counts)) return [];
         // Written only for another relay's lease (takenOverFrom, the row's as read in this transaction), which the lease
         // then counts the same way: not run for a row nobody else held, in which it would find nothing.
-        const takenOver = row.lease_owner !== null && row.lease_owner !== request.owner && sql.takenOver.run(lease).changes > 0;
+        const takenOver = was !== undefined && sql.takenOver.run(lease).changes > 0;
         sql.leaseSms.run(lease);
-        return takenOver ? { ...row, attempts: row.attempts + 1, was: row.lease_owner } : row;
+        return [takenOver ? { ...row, attempts: row.attempts + 1, was } : row];
       });
       return this.#groupIntoBatches(claimed, request.batchSize);
     }, UNPROMISED);
+  }
+
+  /**
+   * Records as sent, in the write under way, SMS `id` if a delivery report named it while an attempt of it was in flight
+   * (sqlite-replies.ts, applyReport: the report's id on the queued row) and that attempt ended with no answer: at its
+   * outcome, or never (its relay stopped or gone: released at a start, taken over). The attempt counts (`counts`: an
+   * attempt and a possible duplicate, as a lease's end counts them), one possible duplicate is taken back, `line` writes
+   * its history line, and the reports that came before are adopted. Whether it was such an SMS.
+   */
+  #sentByReport(id: number, now: number, line: (id: number) => void, counts: readonly [number, number] = [1, 1]): boolean {
+    const sms = this.#sql.smsSentByReport.get(...counts, now, id) as (SentSms & { provider_id: string }) | undefined;
+    if (!sms) return false;
+    line(id);
+    adoptOrphans(this.#replies, id, sms.number, sms.provider_id, now);
+    return true;
   }
 
   async commitStats(): Promise<CommitStats> {
@@ -630,11 +657,8 @@ export class SqliteStore implements Store {
               break;
             }
             // Not queued again: a report that names it came while this attempt was in flight (sqlite-replies.ts, applyReport),
-            // which proves the gateway took it. Sent under the report's id, with the reports that came before this outcome.
-            const sms = sql.smsSentByReport.get(...counts, now, outcome.smsId) as (SentSms & { provider_id: string }) | undefined;
-            if (!sms) break; // an SMS no longer in the store
-            sql.insertSentByReportEvent.run(now, attemptDetail(outcome), outcome.smsId);
-            adoptOrphans(this.#replies, outcome.smsId, sms.number, sms.provider_id, now);
+            // which proves the gateway took it (or it is no longer in the store).
+            this.#sentByReport(outcome.smsId, now, (id) => sql.insertSentByReportEvent.run(now, attemptDetail(outcome), id), counts);
             break;
           }
           case 'failed':
@@ -709,6 +733,8 @@ export class SqliteStore implements Store {
       const sql = this.#sql;
       const leased = sql.leasedSmsIds.all(owner, now) as Array<{ id: number }>;
       for (const { id } of leased) {
+        // One a report named in flight reached the gateway: sent by the report, neither resumed nor counted as such.
+        if (this.#sentByReport(id, now, () => sql.insertSentByReportEvent.run(now, STOPPED_IN_FLIGHT, id))) continue;
         sql.insertEventForSms.run(now, 'resumed', RESUMED_DETAIL, id);
       }
       if (outgoing.possiblyTwice)
@@ -1439,6 +1465,10 @@ function prepareStatements(db: Database) {
     insertSentByReportEvent: db.prepare(`
       INSERT INTO events (at, message_id, sms_id, kind, detail)
       SELECT ?, message_id, id, 'sent', ${sentByReportInFlightDetail('provider_id', '?')} FROM outbound WHERE id = ?`),
+    // The same at a claim that finds a lease (`?` its relay's) ended.
+    sentByReportAtTakeover: db.prepare(`
+      INSERT INTO events (at, message_id, sms_id, kind, detail)
+      SELECT ?, message_id, id, 'sent', ${sentByReportInFlightDetail('provider_id', leaseExpired('?'))} FROM outbound WHERE id = ?`),
     addAttempts: db.prepare('UPDATE outbound SET attempts = attempts + ?, possible_duplicates = possible_duplicates + ? WHERE id = ?'),
     resendRecognised: db.prepare(`UPDATE outbound SET ${ONE_DUPLICATE_TAKEN_BACK} WHERE id = ?`),
     // A report that named it in flight stays an orphan: the gateway refused it, or it was given up without a request (an attempt

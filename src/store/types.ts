@@ -6,6 +6,12 @@ import type { SharedStateStore } from './shared-state-types.ts';
 import type { PartReceiptStore } from './part-receipts-types.ts';
 import type { ClockStepStore } from './clock-step-types.ts';
 
+/** How Store#acceptMail stores a mail beyond its rows (see there). */
+export interface AcceptOptions {
+  readonly onlyAsResubmission?: boolean;
+  readonly rateTicket?: number;
+}
+
 /**
  * The store as the rest of the relay sees it. Every method is asynchronous and every write is one
  * transaction, so that a networked backend (PostgreSQL, for several relay instances) can implement
@@ -31,12 +37,18 @@ export interface Store extends ReplyStore, ReassemblyStore, SharedStateStore, Cl
    * under one Message-ID accepted by two relays within their clocks' offset either may be taken as the later.
    * `reports`: the bounce of `mail.refused`, queued in the same transaction (as recordSmsOutcomes queues its
    * mail), so that no crash between two writes loses it; neither is stored for a resubmission (it had them).
+   * `onlyAsResubmission`: store `mail` only if it is a resubmission (then as above); any other mail is not stored at all
+   * and `duplicateOf` is undefined. For a resend its sender's limits refused: it sends nothing, so no limit holds it back.
+   * `rateTicket`: the count `takeRate` took for `mail`, given back (as releaseRate) in the same transaction when `mail` is
+   * stored as a resubmission, which sends nothing: no crash between two writes keeps it in the sender's budget.
    */
-  acceptMail(mail: NewMail, reports?: readonly NewOutgoingMail[]): Promise<{ readonly duplicateOf: string | undefined }>;
+  acceptMail(mail: NewMail, reports?: readonly NewOutgoingMail[], options?: AcceptOptions): Promise<{ readonly duplicateOf: string | undefined }>;
 
   /**
    * Leases due SMS jobs to `owner` until `leaseUntil`: at most `maxBatches` batches, each the numbers
-   * of one mail, at most `batchSize` of them (one gateway request each).
+   * of one mail, at most `batchSize` of them (one gateway request each). One whose ended lease (another relay's,
+   * ClaimedSms.takenOverFrom, or `owner`'s own after a claim whose answer was lost) a delivery report named while that
+   * lease's attempt was in flight is recorded sent by the report instead (as at releaseStaleLeases), and not returned.
    */
   claimDueSms(request: SmsClaimRequest): Promise<SmsBatch[]>;
   /** The earliest `next_attempt_at` of a queued SMS job, or undefined when none is queued. */
@@ -85,7 +97,9 @@ export interface Store extends ReplyStore, ReassemblyStore, SharedStateStore, Cl
    * expires at its `next_attempt_at` (the lease's end while `lease_owner` is set), compared with the
    * database's own clock on PostgreSQL. Returns how many jobs were in flight: an SMS among them may
    * reach the gateway twice, and gets a `resumed` history line and a possible duplicate; a mail may reach
-   * its smarthost twice, and gets the same (`mail resumed`) when `outgoing.possiblyTwice` says so.
+   * its smarthost twice, and gets the same (`mail resumed`) when `outgoing.possiblyTwice` says so. An SMS that a
+   * delivery report named while its attempt was in flight (applyDeliveryReport) is no such job: the gateway took it,
+   * and it is recorded sent by the report, as that attempt's outcome would have (recordSmsOutcomes), and not counted.
    */
   releaseStaleLeases(owner: string, now: number, outgoing: StaleMail): Promise<{ sms: number; mail: number }>;
 

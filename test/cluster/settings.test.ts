@@ -31,12 +31,13 @@ interface Settings {
   readonly allowedNetworks?: readonly string[];
   readonly publicUrl?: string;
   readonly password?: string;
+  readonly gatewayUrl?: string;
 }
 
 /** The digests of a relay's configuration written with these settings, the rest the same. */
 function digest(settings: Settings = {}): string {
   const yaml = {
-    ...gatewayYaml('http://127.0.0.1:39500', {
+    ...gatewayYaml(settings.gatewayUrl ?? 'http://127.0.0.1:39500/api', {
       ...(settings.publicUrl ? { publicUrl: settings.publicUrl } : {}),
       ...(settings.password ? { password: settings.password } : {}),
     }),
@@ -52,7 +53,7 @@ function digest(settings: Settings = {}): string {
   return settingsDigest(loadConfig(relayEnvironment(dir, yaml), dir).config);
 }
 
-test('relays with equal settings written otherwise are told of no difference: a header in another case, the DKIM key in another form or line ends, accounts or networks in another order or form, a public URL with a trailing slash', () => {
+test('relays with equal settings written otherwise are told of no difference: a header in another case, the DKIM key in another form or line ends, accounts or networks in another order or form, a public URL with a trailing slash, a gateway URL its requests go to alike', () => {
   const networks = ['203.0.113.0/24', '2001:db8::/32'];
   const common: Settings = { allowedNetworks: networks, publicUrl: 'https://sms.example.com' };
   const base = digest(common);
@@ -64,6 +65,9 @@ test('relays with equal settings written otherwise are told of no difference: a 
       ['the accounts in another order', { accounts: ['b', 'a'] }],
       ['the networks in another order and form', { allowedNetworks: ['2001:0DB8:0:0::/32', '203.0.113.0/24'] }],
       ['the public URL with a trailing slash', { publicUrl: 'https://sms.example.com/' }],
+      // The requests go to http://127.0.0.1:39500/api/… from each (http-endpoint.ts, sentTo).
+      ['the gateway URL with a trailing slash', { gatewayUrl: 'http://127.0.0.1:39500/api/' }],
+      ['the gateway URL with its scheme in capitals', { gatewayUrl: 'HTTP://127.0.0.1:39500/api' }],
     ] as ReadonlyArray<readonly [string, Settings]>
   ).map(([what, settings]) => [what, settingsDiffering(digest({ ...common, ...settings }), base)] as const);
   assert.deepEqual(
@@ -80,6 +84,7 @@ test('relays are told of another DKIM key, other allowed networks, another publi
     ['inbound.allowedNetworks', { allowedNetworks: ['198.51.100.0/24'] }],
     ['gateway.publicUrl', { publicUrl: 'https://sms.example.com', allowedNetworks: ['203.0.113.0/24'] }],
     ['gateway secrets', { password: 'another-secret', allowedNetworks: ['203.0.113.0/24'] }],
+    ['gateway accounts', { gatewayUrl: 'http://127.0.0.1:39500/api/v2', allowedNetworks: ['203.0.113.0/24'] }],
   ] as const) {
     assert.deepEqual(settingsDiffering(digest(settings), base), [setting]);
   }

@@ -259,9 +259,34 @@ describe('console access', () => {
       const headers = { cookie, accept: 'text/html,application/xhtml+xml', ...(referer ? { referer } : {}) };
       const sent = await post(port, path, `${form}&_csrf=${encodeURIComponent(csrf)}`, headers);
       assert.equal(sent.status, 303, path);
-      assert.equal(sent.headers.location, `/console/signin?next=${encodeURIComponent(next)}&expired=1`, path);
+      assert.equal(sent.headers.location, `/console/signin?next=${encodeURIComponent(next)}&expired=1&form=1`, path);
+      const signin = await send(port, 'GET', sent.headers.location ?? '', '', {}, '127.0.0.1');
+      assert.match(signin.body, /Your session has expired: what you sent was not done\. Sign in, then send it again\./, path);
     }
     assert.equal(await relay.relay.store.dispatchPausedSince(), undefined, 'the expired form paused nothing');
+  });
+
+  test('a form sent after a sign-out in another tab (no cookie left at all) is not done: sign-in says signed out and that it was not done', async () => {
+    const port = relay.relay.httpPort;
+    const headers = { accept: 'text/html,application/xhtml+xml', referer: `http://127.0.0.1:${port}/console/send` };
+    const sent = await post(port, '/console/send', 'to=07700900001&text=hello&_csrf=stale', headers);
+    assert.equal(sent.status, 303);
+    assert.equal(sent.headers.location, '/console/signin?next=%2Fconsole%2Fsend&form=1');
+    const signin = await send(port, 'GET', sent.headers.location ?? '', '', {}, '127.0.0.1');
+    assert.match(signin.body, /You are signed out: what you sent was not done\. Sign in, then send it again\./);
+    // A page asked for without a session is no form: the sign-in says nothing was lost.
+    const page = await send(port, 'GET', '/console/queue', '', { accept: 'text/html' }, '127.0.0.1');
+    assert.equal(page.headers.location, '/console/signin?next=%2Fconsole%2Fqueue');
+    assert.doesNotMatch((await send(port, 'GET', page.headers.location ?? '', '', {}, '127.0.0.1')).body, /not done/);
+  });
+
+  test('Sign out in a stale tab (signed out in another, no cookie left) leads to the bare sign-in: nothing to send again', async () => {
+    const port = relay.relay.httpPort;
+    const headers = { accept: 'text/html,application/xhtml+xml', referer: `http://127.0.0.1:${port}/console/queue` };
+    const sent = await post(port, '/console/signout', '_csrf=stale', headers);
+    assert.equal(sent.status, 303);
+    assert.equal(sent.headers.location, '/console/signin?next=%2Fconsole%2Fqueue');
+    assert.doesNotMatch((await send(port, 'GET', sent.headers.location ?? '', '', {}, '127.0.0.1')).body, /not done/);
   });
 
   test('a session in use never ends at the idle timeout, though its last use is saved at most once a minute', async () => {

@@ -752,6 +752,13 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
       const premium = await page.request.post(`${base}/console/send`, { form: { ...form, to: '+19005550100', text: 'premium' }, maxRedirects: 0 });
       assert.ok(premium.status() >= 400 && premium.status() < 500, `refused: ${premium.status()}`);
       assert.match(await premium.text(), /\+19005550100 is a premium-rate number/);
+      // A field refused as too long (a crafted form id) shows the form again with the number and text as written, as every refusal.
+      const long = await page.request.post(`${base}/console/send`, { form: { ...form, submission: 'x'.repeat(5_000) }, maxRedirects: 0 });
+      assert.equal(long.status(), 400);
+      const refusedPage = await long.text();
+      assert.match(refusedPage, /Form id \(submission\)/);
+      assert.match(refusedPage, /name="to"[^>]*value="\+447700900778"/);
+      assert.match(refusedPage, />sent twice<\/textarea>/);
       // A send is committed before its answer: every SMS a second post made would be listed by now. The form sent again is
       // listed to its number as a resubmission, sent once as the original.
       for (const [number, resubmissions, what] of [
@@ -845,6 +852,35 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
       await notice.waitFor({ state: 'detached' });
       assert.equal(await page.locator('main .stale, main .stale-mark').count(), 0);
       assert.match(await page.locator('main').innerText(), /SMS queued/);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('the overview sends no refresh while the last one has not come back, and refreshes again once it has', async () => {
+    const { context, page } = await signedIn('olivia');
+    try {
+      await page.clock.install();
+      await page.goto(`${base}/console`);
+      // The relay's answer held back, as behind a table another session has locked: each refresh asked is counted.
+      const held: Array<() => Promise<void>> = [];
+      await page.route(`${base}/console`, (route) => {
+        held.push(() => route.continue());
+      });
+      await page.clock.runFor(15_000);
+      await waitFor('the first refresh', () => held.length === 1);
+      // Three more periods with that refresh in flight: none sent beside it (each would hold one of the browser's six
+      // connections, and on the relay a read of its store).
+      for (let period = 0; period < 3; period++) await page.clock.runFor(15_000);
+      await setTimeout(300);
+      assert.equal(held.length, 1, 'one refresh in flight at a time');
+      await held[0]?.();
+      // Once it has come back, the next period refreshes again.
+      await waitFor('a refresh after the first came back', async () => {
+        await page.clock.runFor(15_000);
+        return held.length === 2;
+      });
+      await held[1]?.();
     } finally {
       await context.close();
     }

@@ -13,6 +13,7 @@ import { postgresProxy } from '../helpers/postgres-proxy.ts';
 import { removeDir, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
 import { mail } from '../helpers/store.ts';
+import { textTo } from '../helpers/smtp.ts';
 
 const PASSWORD = 'correct horse battery';
 /** Rows a page of the console shows. */
@@ -196,15 +197,15 @@ describe('console pages', () => {
     assert.match(await again.text(), /is not undeliverable: its mail goes to ops@example\.com \(queued .*\), rerouted there already/);
     const gone: Array<[string, Record<string, string>, RegExp]> = [
       [`/console/quarantine/${request}/delete`, {}, new RegExp(`There is no quarantined request with id ${request} any more`)],
-      ['/console/queue', { action: 'retry', target: uuidv7() }, /There is no message with id .* any more/],
-      ['/console/quarantine/nonsense/delete', {}, /There is no quarantined request with id nonsense any more/],
+      // Messages are never deleted: an id found nowhere never named one, and the words say so.
+      ['/console/queue', { action: 'retry', target: uuidv7() }, /There is no message with id [0-9a-f-]{36}: no such id was ever kept\./],
+      ['/console/quarantine/nonsense/delete', {}, /There is no quarantined request with id nonsense any more: it was probably handled by someone else/],
     ];
     for (const [path, form, said] of gone) {
       const response = await post(path, form);
       assert.equal(response.status, 404, path);
       const page = await response.text();
       assert.match(page, said, path);
-      assert.match(page, /probably handled by someone else/, path);
       assert.match(page, /<a href="\/console\/queue">Back to the queue<\/a>/, path);
       assert.doesNotMatch(page, /smsrelay (queue|quarantine|undeliverable)/, `${path}: no CLI command`);
       const json = await post(path, form, 'application/json');
@@ -234,8 +235,16 @@ describe('console pages', () => {
     for (const action of ['retry', 'delete']) {
       const response = await send(action);
       assert.equal(response.status, 409, action);
-      assert.match(await response.text(), new RegExp(`${action}: nothing to ${action}: its SMS is no longer queued: 1 deleted from the queue`), action);
+      const page = await response.text();
+      assert.match(page, new RegExp(`${action}: nothing to ${action}: its SMS is no longer queued: 1 deleted from the queue`), action);
+      assert.match(page, new RegExp(`<a href="/console/messages/${id}">Back to the message</a>`), `${action}: back to the page it was sent from`);
     }
+    // A crafted action is named as the form's field, not in the CLI's words.
+    const crafted = await send('explode');
+    assert.equal(crafted.status, 400);
+    const refusal = await crafted.text();
+    assert.match(refusal, /Action: expected one of pause, resume, retry, hold, release, delete/);
+    assert.doesNotMatch(refusal, /queue command/);
     const timeline = await html(`/console/messages/${id}`);
     assert.equal([...timeline.matchAll(/<strong>operator delete<\/strong>: by olivia from 127\.0\.0\.1/g)].length, 1, 'the delete that deleted, once, by whom');
     assert.doesNotMatch(timeline, /console queue|operator retry/);
@@ -1148,6 +1157,138 @@ describeOnPostgres('console pages while another session holds a lock on a consol
       await holder.query('ROLLBACK');
       assert.equal((await fetch(`${base}/console/queue`, { headers: { cookie } })).status, 200, 'once the lock is gone');
     } finally {
+      await holder.end();
+      await relay.stop();
+      removeDir(relay.dir);
+    }
+  });
+});
+
+describeOnPostgres("console pages while another session holds a lock on one of the relay's tables (as a VACUUM FULL mail_out)", async (url) => {
+  test("overviews left open read on the console's own connections, one read at a time, and are answered 503 STORE_BUSY; mail is taken meanwhile", {
+    timeout: 120_000,
+  }, async () => {
+    const relay = await startTestRelay(
+      { console: { users: [{ name: 'olivia', passwordHash: await hashPassword(PASSWORD), role: 'operator' }] } },
+      { SMSRELAY_DATABASE_URL: url },
+    );
+    const base = `http://127.0.0.1:${relay.relay.httpPort}`;
+    const holder = new pg.Client({ connectionString: url });
+    await holder.connect();
+    // Apart from the holder: a transaction sees pg_stat_activity as it was at its first look.
+    const watcher = new pg.Client({ connectionString: url });
+    await watcher.connect();
+    /** The sessions waiting for the lock in the overview's queue figures (queueStats), by application name. */
+    const waiting = async () =>
+      (
+        await watcher.query<{ application_name: string }>(
+          "SELECT application_name FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%s.queued, s.held%'",
+        )
+      ).rows.map((row) => row.application_name);
+    // Held past every answer below, as a VACUUM FULL would be; let go in the end whatever happens.
+    const release = setTimeout(() => void holder.query('ROLLBACK').catch(() => undefined), 90_000);
+    try {
+      const cookie = await signInAt(base, 'olivia', PASSWORD);
+      const overview = (accept = 'application/json') => fetch(`${base}/console`, { headers: { cookie, accept, 'x-console-refresh': '1' }, redirect: 'manual' });
+      assert.equal((await overview('text/html')).status, 200);
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE mail_out IN ACCESS EXCLUSIVE MODE');
+      // Two operators' overviews, each refreshed every 15 s by a browser that sends up to six at once.
+      const answers = Array.from({ length: 12 }, () => overview());
+      await waitFor('the overview reading behind the lock', async () => (await waiting()).length > 0);
+      for (let look = 0; look < 5; look++) {
+        assert.deepEqual(await waiting(), ['smsrelay console'], 'one read of the figures, on the console’s connections');
+      }
+      const sent = await textTo(relay.relay.smtpPort, '+447700900123', 'taken while the overviews wait');
+      assert.equal(sent?.code, 250, `mail is taken: ${sent?.code} ${sent?.text}`);
+      assert.equal((await fetch(`${base}/readyz`)).status, 200, 'the relay is ready');
+      for (const answer of await Promise.all(answers)) {
+        assert.equal(answer.status, 503);
+        assert.equal(answer.headers.get('retry-after'), '15');
+        assert.equal(((await answer.json()) as { error: string }).error, 'STORE_BUSY');
+      }
+      // The queue page reads the same figures: bounded alike, as a person sees it.
+      const queue = await fetch(`${base}/console/queue`, { headers: { cookie, accept: 'text/html' } });
+      assert.equal(queue.status, 503);
+      assert.match(await queue.text(), /data-code="STORE_BUSY">Temporary local problem: the message store is busy, try again in a moment\./);
+      await waitFor('nothing left waiting on the lock', async () => (await waiting()).length === 0);
+      await holder.query('ROLLBACK');
+      assert.equal((await overview('text/html')).status, 200, 'once the lock is gone');
+    } finally {
+      clearTimeout(release);
+      await holder.query('ROLLBACK').catch(() => undefined);
+      await holder.end();
+      await watcher.end();
+      await relay.stop();
+      removeDir(relay.dir);
+    }
+  });
+});
+
+describeOnPostgres("console pages while the console's own read connections are all taken by reads behind a lock", async (url) => {
+  /** A relay on `url` with olivia signed in, a message kept, and a session apart to hold a lock. */
+  async function signedIn() {
+    const relay = await startTestRelay(
+      { console: { users: [{ name: 'olivia', passwordHash: await hashPassword(PASSWORD), role: 'operator' }] } },
+      { SMSRELAY_DATABASE_URL: url },
+    );
+    const base = `http://127.0.0.1:${relay.relay.httpPort}`;
+    assert.equal((await textTo(relay.relay.smtpPort, '+447700900123', 'a message to look at'))?.code, 250);
+    const holder = new pg.Client({ connectionString: url });
+    await holder.connect();
+    const [kept] = (await holder.query<{ id: string }>('SELECT id FROM messages LIMIT 1')).rows;
+    const cookie = await signInAt(base, 'olivia', PASSWORD);
+    const get = (path: string) => fetch(`${base}${path}`, { headers: { cookie, accept: 'application/json' }, redirect: 'manual' });
+    const codeOf = async (answer: Response) => (answer.status === 200 ? 200 : ((await answer.json()) as { error: string }).error);
+    return { relay, holder, id: kept?.id ?? assert.fail('no message kept'), get, codeOf };
+  }
+
+  test('queue pages waiting behind a mail_out lock share one read of the figures: a message page meanwhile is answered', { timeout: 90_000 }, async () => {
+    const { relay, holder, id, get, codeOf } = await signedIn();
+    const release = setTimeout(() => void holder.query('ROLLBACK').catch(() => undefined), 60_000);
+    try {
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE mail_out IN ACCESS EXCLUSIVE MODE');
+      const queues = Array.from({ length: 3 }, () => get('/console/queue'));
+      const watcher = new pg.Client({ connectionString: url });
+      await watcher.connect();
+      try {
+        // The queue figures' read (queueStats), the one that waits for mail_out, by the sessions waiting in it.
+        const waiting = async () =>
+          (await watcher.query("SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%s.queued, s.held%'")).rowCount;
+        await waitFor('the queue figures reading behind the lock', async () => (await waiting()) !== 0);
+        for (let look = 0; look < 5; look++) assert.equal(await waiting(), 1, 'one read of the figures for the three pages');
+      } finally {
+        await watcher.end();
+      }
+      const message = await get(`/console/messages/${id}`);
+      assert.equal(message.status, 200, await message.text());
+      for (const queue of await Promise.all(queues)) assert.equal(await codeOf(queue), 'STORE_BUSY');
+    } finally {
+      clearTimeout(release);
+      await holder.query('ROLLBACK').catch(() => undefined);
+      await holder.end();
+      await relay.stop();
+      removeDir(relay.dir);
+    }
+  });
+
+  test('a page that waits past the connect timeout for a console connection is STORE_BUSY, not STORE_UNAVAILABLE', { timeout: 90_000 }, async () => {
+    const { relay, holder, id, get, codeOf } = await signedIn();
+    const release = setTimeout(() => void holder.query('ROLLBACK').catch(() => undefined), 60_000);
+    try {
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE messages IN ACCESS EXCLUSIVE MODE');
+      // Two at a time wait out the 3-s lock wait on the two read connections: the later ones wait past 5 s for one.
+      const codes = await Promise.all(Array.from({ length: 10 }, async () => codeOf(await get(`/console/messages/${id}`))));
+      assert.deepEqual(
+        codes,
+        Array.from({ length: 10 }, () => 'STORE_BUSY'),
+      );
+      assert.equal((await fetch(`http://127.0.0.1:${relay.relay.httpPort}/readyz`)).status, 200, 'the relay is ready');
+    } finally {
+      clearTimeout(release);
+      await holder.query('ROLLBACK').catch(() => undefined);
       await holder.end();
       await relay.stop();
       removeDir(relay.dir);

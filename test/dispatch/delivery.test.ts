@@ -490,6 +490,37 @@ describe('delivery semantics', () => {
     assert.equal(gateway.simulator.requests, 3, 'one SMS per mail');
   });
 
+  test('the same address named twice (as written, or in another case) merges alike: the reports either asked for, the first ORCPT', async () => {
+    const gateway = await simulator({ invalidNumbers: ['447700900995', '447700900996'] });
+    const relay = await relayWith(gatewayYaml(gateway.url));
+    const send = async (first: string, second: string) => {
+      const dialog = await SmtpDialog.open(relay.relay.smtpPort);
+      try {
+        await dialog.command('EHLO client.example.com');
+        await dialog.command('MAIL FROM:<alice@example.com>');
+        assert.equal((await dialog.command(`RCPT TO:${first}`)).code, 250);
+        assert.equal((await dialog.command(`RCPT TO:${second}`)).code, 250);
+        return queuedId(await dialog.data(`Subject: twice\r\n\r\n${first} then ${second}\r\n`));
+      } finally {
+        await dialog.close();
+      }
+    };
+    // No NOTIFY asks for failures: a later NOTIFY=NEVER to the very same address does not take it back.
+    const exact = await send('<447700900995@sms.localhost>', '<447700900995@sms.localhost> NOTIFY=NEVER');
+    const cased = await send(
+      '<447700900996@sms.localhost> NOTIFY=FAILURE ORCPT=rfc822;first@example.com',
+      '<447700900996@SMS.LOCALHOST> NOTIFY=NEVER ORCPT=rfc822;second@example.com',
+    );
+    const [exactBounce = '', casedBounce = ''] = await waitFor('both bounces', () => {
+      const bounces = [reportsFor(relay, exact), reportsFor(relay, cased)];
+      return bounces.every((reports) => reports.length === 1) && bounces.map(([report]) => report);
+    });
+    assert.match(exactBounce, /Action: failed/);
+    assert.match(casedBounce, /Action: failed/);
+    assert.match(casedBounce, /^Original-Recipient: rfc822; ?first@example\.com\r?$/m, 'the first ORCPT given');
+    assert.equal(gateway.simulator.requests, 2, 'one SMS per mail');
+  });
+
   test("mail from one of the relay's own addresses (an SMS address, its MAILER-DAEMON) gets no bounce, which it would refuse; the log says why", async () => {
     const gateway = await simulator({ invalidNumbers: ['447700900997'] });
     const dir = tempDir();

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { hashPassword } from '../../src/policy/passwords.ts';
+import { signInAt } from '../helpers/console.ts';
 import { removeDir, startTestRelay, type TestRelay } from '../helpers/relay.ts';
 
 describe('a malformed body', () => {
@@ -33,6 +34,70 @@ describe('a malformed body', () => {
       assert.equal(response.status, status, path);
       assert.equal(body.error, error, path);
       if (status === 400) assert.match(body.message, /Body is not valid JSON/, path);
+    }
+  });
+
+  test('a path parameter of any length gets the path’s own answer after the access checks, never the router’s 414 echoing it', async () => {
+    // A number, then more: what the router's own 414 showed unmasked.
+    for (const long of [`4477009001010000${'a'.repeat(85)}`, `4477009001010000${'a'.repeat(5_000)}`]) {
+      const webhook = await fetch(`${base}/webhooks/${long}/mo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      assert.equal(webhook.status, 404);
+      assert.equal(((await webhook.json()) as { error: string }).error, 'NOT_FOUND');
+      // No session: the console's checks come first, a browser sent to sign in, a script refused 401.
+      const browser = await fetch(`${base}/console/messages/${long}`, { headers: { accept: 'text/html' }, redirect: 'manual' });
+      assert.equal(browser.status, 303);
+      assert.match(browser.headers.get('location') ?? '', /^\/console\/signin\?next=/);
+      const script = await fetch(`${base}/console/undeliverable/${long}/reroute`, { method: 'POST', headers: { accept: 'application/json' } });
+      assert.equal(script.status, 401);
+      assert.equal(((await script.json()) as { error: string }).error, 'UNAUTHORIZED');
+      const cookie = await signInAt(base, 'olivia', 'console-pass-123');
+      for (const path of [`/console/messages/${long}`, `/console/conversations/${long}`, `/console/quarantine/${long}`]) {
+        const page = await fetch(`${base}${path}`, { headers: { cookie, accept: 'text/html' } });
+        assert.equal(page.status, 404, path);
+        assert.match(await page.text(), /<h1>404 Not Found<\/h1>[\s\S]*data-code="NOT_FOUND"/, path);
+        const json = await fetch(`${base}${path}`, { headers: { cookie, accept: 'application/json' } });
+        assert.equal(json.status, 404, path);
+        assert.equal(((await json.json()) as { error: string }).error, 'NOT_FOUND', path);
+      }
+    }
+  });
+
+  test('a path parameter whose percent-encoding does not decode gets the catalogue’s 400, the path not echoed', async () => {
+    for (const path of ['/console/messages/%zz4477009001', '/console/undeliverable/4477009001%zz/reroute']) {
+      const response = await fetch(`${base}${path}`, { method: path.endsWith('reroute') ? 'POST' : 'GET', headers: { accept: 'application/json' } });
+      assert.equal(response.status, 400, path);
+      assert.deepEqual(await response.json(), {
+        error: 'BAD_REQUEST',
+        message: 'Malformed request: its path holds a percent-encoding that does not decode',
+      });
+    }
+  });
+
+  test('the same to a browser on a console path: the console’s own page, with its security headers; JSON on a webhook’s', async () => {
+    const page = await fetch(`${base}/console/messages/%zz4477009001`, { headers: { accept: 'text/html' } });
+    assert.equal(page.status, 400);
+    assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
+    assert.match(page.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/);
+    assert.equal(page.headers.get('cache-control'), 'no-store');
+    const html = await page.text();
+    assert.match(html, /<h1>400 Bad Request<\/h1>[\s\S]*data-code="BAD_REQUEST">Malformed request: its path holds a percent-encoding that does not decode/);
+    assert.doesNotMatch(html, /4477009001/);
+    const webhook = await fetch(`${base}/webhooks/%zz4477009001/mo`, { method: 'POST', headers: { accept: 'text/html' } });
+    assert.equal(webhook.status, 400);
+    assert.equal(((await webhook.json()) as { error: string }).error, 'BAD_REQUEST');
+  });
+
+  test('a 404 for a path with no route names at most its start, its numbers masked, never the whole path', async () => {
+    for (const [method, path] of [
+      ['POST', `/webhooks/+${'4477009001'.repeat(20)}/mo`],
+      ['GET', `/nope/4477009001010/${'a'.repeat(10_000)}`],
+    ] as const) {
+      const response = await fetch(`${base}${path}`, { method, headers: { accept: 'application/json' } });
+      assert.equal(response.status, 404, path);
+      const { error, message } = (await response.json()) as { error: string; message: string };
+      assert.equal(error, 'NOT_FOUND');
+      assert.doesNotMatch(message, /4477009001/, 'no number unmasked');
+      assert.ok(message.length < 100, `${message.length} characters`);
     }
   });
 

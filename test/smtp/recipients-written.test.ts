@@ -82,13 +82,15 @@ describe('<number>-<digits>@ is Puzzel-only, and never two numbers', () => {
   test('without a Puzzel account, two dash-joined numbers and a service id form are refused; nothing is texted to the first', async () => {
     const replies = await transaction(
       intelli.port,
-      ['2025550123-2025550124@sms.localhost', '2025550125-1000@sms.localhost', '2025550126@sms.localhost'],
+      ['2025550123-2025550124@sms.localhost', '2025550125-1000@sms.localhost', '2025550126@sms.localhost', '+12025550123-2025550124-x@sms.localhost'],
       'dash',
     );
     assert.deepEqual(replies.rcpt.map(said), [
       '550 5.1.3 Bad recipient: "2025550123-2025550124" could be 2 numbers: write one number per address',
       '550 5.1.3 Bad recipient: "2025550125-1000" is not a phone number: write the number alone, without "-1000"',
       '250 2.1.5 Accepted',
+      // A word after the dash that holds the second number: not told to write the first alone, dropping the second.
+      '550 5.1.3 Bad recipient: "+12025550123-2025550124-x" could be 2 numbers: write one number per address',
     ]);
     await waitFor('the SMS', () => intelli.gateway.simulator.received.some((sms) => sms.to === '12025550126'));
     assert.ok(!intelli.gateway.simulator.received.some((sms) => ['12025550123', '12025550125'].includes(sms.to)));
@@ -188,6 +190,7 @@ describe('RFC 3191 SMS addresses and +tag sub-addresses are the number; an exten
         '447700900173+nagios@sms.localhost',
         '+447700900174+ups@sms.localhost',
         '07700900175+db1.web@sms.localhost',
+        '+447700900170/TYPE=PLMN+ups@sms.localhost',
       ],
       'rfc 3191 and tags',
     );
@@ -197,9 +200,11 @@ describe('RFC 3191 SMS addresses and +tag sub-addresses are the number; an exten
       '250 2.1.5 Accepted as +447700900173: "+nagios" is a tag, not part of the number',
       '250 2.1.5 Accepted as +447700900174: "+ups" is a tag, not part of the number',
       '250 2.1.5 Accepted as +447700900175: "+db1.web" is a tag, not part of the number',
+      // A connector's RFC 3191 address tagged: the number, its tag left out (not "a service other than SMS").
+      '250 2.1.5 Accepted as +447700900170: "+ups" is a tag, not part of the number',
     ]);
     assert.match(said(sent.data), /^250 /);
-    const numbers = ['447700900171', '447700900172', '447700900173', '447700900174', '447700900175'];
+    const numbers = ['447700900171', '447700900172', '447700900173', '447700900174', '447700900175', '447700900170'];
     await waitFor('the SMS', () => numbers.every((to) => sentTo(to).length === 1));
     const log = await history(suite.relay.relay.store, queuedId(sent.data), Date.now());
     assert.match(log, /accepted: 447700900173\+nagios@sms\.localhost -> \+447700900173/);
@@ -215,13 +220,45 @@ describe('RFC 3191 SMS addresses and +tag sub-addresses are the number; an exten
       '447700900177+12@sms.localhost',
       '447700900177;ext=1@sms.localhost',
       '+447700900177/TYPE=PSTN@sms.localhost',
+      // A second number in a tag, a letter stuck to it: never taken as a tag and silently not texted.
+      '07700900177+447700900178x@sms.localhost',
+      // ... also written with separators, or after a number in international form.
+      '07700900177+44-7700-900178x@sms.localhost',
+      '+447700900177+447700900178x@sms.localhost',
+      // qmail's and Exim's `-` delimiter, and `_`: what to leave out, as for `-<digits>`.
+      '447700900177-nagios@sms.localhost',
+      '+447700-900177_ups@sms.localhost',
+      // A word after a `-` that holds a second number: no hint to drop it.
+      '07700900177-07700900178-x@sms.localhost',
     ]);
     assert.deepEqual(refused.rcpt.map(said), [
       '550 5.1.3 Bad recipient: "447700900177+447700900178" is not a phone number: write the number alone, without "+447700900178"',
       '550 5.1.3 Bad recipient: "447700900177+12" is not a phone number: write the number alone, without "+12"',
       '550 5.1.3 Bad recipient: "447700900177;ext=1" names an extension, which no SMS reaches: write the number alone, without ";ext=1"',
       '550 5.1.3 Bad recipient: "+447700900177/TYPE=PSTN" names a service other than SMS (RFC 3191 writes an SMS number with /TYPE=PLMN): write the number alone, without "/TYPE=PSTN"',
+      '550 5.1.3 Bad recipient: "07700900177+447700900178x" could be 2 numbers: write one number per address',
+      '550 5.1.3 Bad recipient: "07700900177+44-7700-900178x" could be 2 numbers: write one number per address',
+      '550 5.1.3 Bad recipient: "+447700900177+447700900178x" could be 2 numbers: write one number per address',
+      '550 5.1.3 Bad recipient: "447700900177-nagios" is not a phone number: write the number alone, without "-nagios"',
+      '550 5.1.3 Bad recipient: "+447700-900177_ups" is not a phone number: write the number alone, without "_ups"',
+      '550 5.1.3 Bad recipient: "07700900177-07700900178-x" could be 2 numbers: write one number per address',
     ]);
+    assert.equal(suite.gateway.simulator.received.filter((sms) => ['447700900177', '447700900178'].includes(sms.to)).length, 0);
+  });
+
+  test('a tag whose digits read as no number is a tag however many there are (a ServiceNow incident, a date, a build); nothing refused', async () => {
+    const sent = await transaction(
+      suite.port,
+      ['+447700900165+INC0012345@sms.localhost', '447700900166+nagios-20261207@sms.localhost', '447700900167+build1234567@sms.localhost'],
+      'ticket tags',
+    );
+    assert.deepEqual(sent.rcpt.map(said), [
+      '250 2.1.5 Accepted as +447700900165: "+INC0012345" is a tag, not part of the number',
+      '250 2.1.5 Accepted as +447700900166: "+nagios-20261207" is a tag, not part of the number',
+      '250 2.1.5 Accepted as +447700900167: "+build1234567" is a tag, not part of the number',
+    ]);
+    assert.match(said(sent.data), /^250 /);
+    await waitFor('the SMS', () => ['447700900165', '447700900166', '447700900167'].every((to) => sentTo(to).length === 1));
   });
 
   test("a sendsms@ subject's To: reads a number as RCPT does: its +tag is left out", async () => {

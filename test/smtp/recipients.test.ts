@@ -120,6 +120,19 @@ describe('recipients: IDN domains, permanent refusals before deferrals, quoting 
       '550 5.1.3 Bad recipient: "tel:+447911123456" is a tel: link, not a phone number: write the number alone, <+447911123456@sms.localhost>',
     ]);
   });
+
+  test("a number written with a dash or plus other than ASCII's (Word's en dash, a full-width plus) is named, with the number to write", async () => {
+    const replies = await transaction(suite.port, 'MAIL FROM:<tester@example.org> SMTPUTF8', [
+      '+1\u2013202\u2013555\u20130162@sms.localhost',
+      '\uFF0B12025550163@sms.localhost',
+      '+1\u2212202\u2010555\u20100164@sms.localhost',
+    ]);
+    assert.deepEqual(replies.rcpt.map(said), [
+      '550 5.1.3 Bad recipient: "+1U+2013202U+2013555U+20130162" holds U+2013 where ASCII\'s - or + goes: write +12025550162',
+      '550 5.1.3 Bad recipient: "U+FF0B12025550163" holds U+FF0B where ASCII\'s - or + goes: write +12025550163',
+      '550 5.1.3 Bad recipient: "+1U+2212202U+2010555U+20100164" holds U+2212, U+2010 where ASCII\'s - or + goes: write +12025550164',
+    ]);
+  });
 });
 
 describe('recipients: one reading of a UTF-8 SMS domain everywhere', () => {

@@ -232,7 +232,10 @@ describe('SMTP → SMS text', () => {
       body: 'x',
     });
     assert.equal(data?.code, 554);
-    assert.match(data?.text ?? '', /^5\.6\.0 Too many phone numbers: this mail would go to more than 3: split the numbers over several mails$/);
+    assert.match(
+      data?.text ?? '',
+      /^5\.6\.0 Too many phone numbers: this mail would go to more than 3 \(smtp\.maxNumbersPerMail\): split the numbers over several mails$/,
+    );
   });
 
   test("Puzzel's <number>-<serviceId>@domain, with no Puzzel account to send through, is told to write the number alone (recipients-written: through Puzzel)", async () => {

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
+import { ClockStepWatch } from '../../src/clock-step.ts';
 import type { LongestWaits } from '../../src/store/clock-step-types.ts';
 import type { Store } from '../../src/store/types.ts';
+import { captureLog } from '../helpers/log-lines.ts';
 import { mail } from '../helpers/store.ts';
 import { forEachStore } from '../helpers/stores.ts';
 
@@ -181,6 +183,35 @@ forEachStore((kind) =>
       assert.deepEqual([got.sms, got.mail], [0, 0]);
       const [row] = await kind.rows('SELECT next_attempt_at AS due FROM outbound');
       assert.equal(Number(row?.due), setSince + 300_000);
+    });
+
+    test('the watch on a monotonic clock with fractions of a ms (performance.now) brings a retry the step sooner: every stored time whole ms', async () => {
+      const start = Date.now();
+      // Whole ms on the wall clock, as Date.now; fractions on the monotonic one, as performance.now.
+      let monotonic = 0.3719;
+      let shift = 0;
+      const wall = () => start + Math.floor(monotonic) + shift;
+      const log = captureLog('debug');
+      const watch = new ClockStepWatch({ store, longest: LONGEST, logger: log.logger, wall, monotonic: () => monotonic, onRescheduled: () => {} });
+      await watch.look();
+      const accepted = mail(['+447700900001'], { receivedAt: wall() });
+      await store.acceptMail(accepted);
+      const [batch] = await store.claimDueSms({ owner: 'relay-a', now: wall(), leaseUntil: wall() + 60_000, maxBatches: 1, batchSize: 1 });
+      const sms = batch?.sms[0];
+      assert.ok(sms);
+      const meant = wall() + 300_000;
+      await store.recordSmsOutcomes([{ smsId: sms.id, kind: 'retry', nextAttemptAt: meant, error: 'ERR:GATEWAY_ERROR', attempted: true }], [], 'relay-a');
+
+      const step = 120_000;
+      monotonic += 1_000.4567;
+      shift -= step;
+      await watch.look();
+      const [row] = await kind.rows('SELECT next_attempt_at AS due FROM outbound');
+      const due = Number(row?.due);
+      assert.ok(Number.isInteger(due), `a whole ms (${due})`);
+      assert.ok(Math.abs(due - (meant - step)) <= 1, `the retry came the step sooner: ${(meant - due) / 1000} s, not ${step / 1000} s`);
+      const failed = log.lines.filter((line) => line.includes('could not be brought back'));
+      assert.deepEqual(failed, [], 'the store took it at the first look');
     });
 
     // PostgreSQL's own: its pauses follow the database's clock (SQLite's, the relay's, has no offset to measure), so only there.

@@ -49,6 +49,24 @@ forEachStore((kind) =>
       await store.close();
     });
 
+    test('a count taken for a mail is given back in the commit that stores it as a resubmission, kept for a new mail', async () => {
+      const limits = { perMinute: undefined, perDay: 2, dailyParts: undefined };
+      const take = async () => {
+        const taken = await store.takeRate('network:resend', limits, 1, Date.now());
+        assert.ok(taken.taken, 'the count is taken');
+        return taken.id;
+      };
+      const fingerprint = { messageIdHeader: '<counted@example.com>', resubmission: { fingerprint: 'counted mail', since: 0 } };
+      const first = mail(['+447700900611'], fingerprint);
+      assert.equal((await store.acceptMail(first, [], { rateTicket: await take() })).duplicateOf, undefined);
+      const again = mail(['+447700900611'], fingerprint);
+      assert.equal((await store.acceptMail(again, [], { rateTicket: await take() })).duplicateOf, first.id);
+      // Given back with no releaseRate: the day has room for one more, and only one.
+      await take();
+      assert.equal((await store.takeRate('network:resend', limits, 1, Date.now())).taken, false);
+      await store.close();
+    });
+
     test("a mail's numbers refused at acceptance are failed SMS with their reason, their bounce queued in its transaction; a resubmission stores neither", async () => {
       const refused = [{ number: '+447700900603', rcpt: 'oncall@sms.localhost', notify: ['FAILURE'], orcpt: undefined, reason: 'not sent: opted out' }];
       const bounce = { kind: 'bounce' as const, envelopeFrom: '', recipients: ['alice@example.com'], raw: Buffer.from('the bounce') };

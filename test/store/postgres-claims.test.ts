@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { beforeEach, describe, test } from 'node:test';
 import { PostgresStore, SMS_CLAIM } from '../../src/store/postgres/store.ts';
-import type { Store } from '../../src/store/types.ts';
+import type { NewDeliveryReport, Store } from '../../src/store/types.ts';
 import { describeOnPostgres, freshDatabase, withClient } from '../helpers/postgres.ts';
 import { claim, mail } from '../helpers/store.ts';
 import { forEachStore } from '../helpers/stores.ts';
@@ -123,6 +123,50 @@ describeOnPostgres('PostgreSQL: what a claim reads', async () => {
     // could take); then the lease may find the four taken by their ids through this index too.
     const read = (await indexRowsRead()) - before;
     assert.ok(read <= 5 + 4, `${read} index rows read for 4 SMS taken`);
+  });
+
+  test('a claim adopts the reports of the SMS it recorded sent by them, and calls no adoption at all when it recorded none (the usual claim)', async () => {
+    const url = (await freshDatabase()) ?? '';
+    await (await PostgresStore.open({ url })).close();
+    // The relay's adoption function (its migrations, run above), its calls noted: every claim's statements are the relay's own (claimDueSms).
+    await withClient(url, (client) =>
+      client.query(`CREATE SCHEMA noted; CREATE TABLE noted.adoption_calls (ids BIGINT[]);
+        ALTER FUNCTION smsrelay_adopt_orphans(BIGINT, BIGINT[]) RENAME TO smsrelay_adopt_orphans_noted;
+        CREATE FUNCTION smsrelay_adopt_orphans(BIGINT, BIGINT[]) RETURNS INTEGER LANGUAGE plpgsql AS $$
+        BEGIN INSERT INTO noted.adoption_calls VALUES ($2); RETURN smsrelay_adopt_orphans_noted($1, $2); END $$`),
+    );
+    const calls = async () =>
+      (await withClient(url, (client) => client.query<{ ids: string[] }>('SELECT ids FROM noted.adoption_calls'))).rows.map((row) => row.ids.map(Number));
+    const store = await PostgresStore.open({ url });
+    const mails = [mail(['+447700900701']), mail(['+447700900702'])];
+    for (const one of mails) await store.acceptMail(one);
+    const now = Date.now();
+    // relay-a dies with both in flight (leases ended by every clock), a report naming the first meanwhile.
+    const inFlight = (await store.claimDueSms({ owner: 'relay-a', now, leaseUntil: now - 1_000, maxBatches: 2, batchSize: 1 })).flatMap((batch) => batch.sms);
+    assert.deepEqual(await calls(), [], 'a claim that recorded no SMS sent by a report');
+    const [first] = inFlight;
+    const report: NewDeliveryReport = {
+      provider: 'vonage',
+      providerId: 'N-7',
+      number: first?.number ?? '',
+      code: 0,
+      state: 'delivered',
+      receivedAt: now,
+      messageId: mails[0]?.id ?? '',
+    };
+    assert.equal((await store.applyDeliveryReport(report)).kind, 'orphan');
+    const before = (await calls()).length;
+    const taken = (await store.claimDueSms({ owner: 'relay-b', now, leaseUntil: now + 60_000, maxBatches: 2, batchSize: 1 })).flatMap((batch) => batch.sms);
+    assert.deepEqual(
+      taken.map((sms) => sms.number),
+      ['+447700900702'],
+    );
+    assert.deepEqual((await calls()).slice(before), [[first?.id]], 'the claim that recorded the first sent by its report adopts its report');
+    assert.deepEqual(
+      (await store.smsOf(mails[0]?.id ?? '')).map((sms) => [sms.status, sms.delivery]),
+      [['sent', 'delivered']],
+    );
+    await store.close();
   });
 
   test("a claim's lease returns its mails' columns the dispatcher reads, each a column of its own, not the whole row as one JSON value", async () => {

@@ -1,6 +1,7 @@
 /**
  * A delivery report that names its SMS by the relay's own reference while the SMS's attempt is in flight (leased): kept,
- * and decided in the attempt's outcome's commit, on both stores. Two stores on one database stand for two relays.
+ * and decided in the attempt's outcome's commit, on both stores; or, when that relay stops or dies with the attempt in
+ * flight, where its lease is released (a start) or taken over. Two stores on one database stand for two relays.
  */
 import assert from 'node:assert/strict';
 import { beforeEach, describe, test } from 'node:test';
@@ -109,6 +110,98 @@ forEachStore((kind) =>
         (await store.smsOf(messageId)).slice(0, 1).map((state) => [state.status, state.delivery, state.possibleDuplicates]),
         [['sent', 'delivered', 0]],
       );
+      if (other !== store) await other.close();
+      await store.close();
+    });
+  }),
+);
+
+/** The sent line of an SMS a report named in flight whose attempt ended with none, `ended` saying how. */
+const sentByTheReport = (id: string, ended: string) =>
+  `id ${id}; the gateway's delivery report for it came while an attempt had no answer yet, which then ended with none (${ended}): the gateway took it, so it is not sent again`;
+
+forEachStore((kind) =>
+  describe('a report while its SMS is in flight, then its relay stops or dies before the answer', () => {
+    let store: Store;
+    let messageId: string;
+    let sms: readonly ClaimedSms[];
+    let now: number;
+    beforeEach(async () => {
+      store = await kind.fresh();
+      await store.acceptMail(mail(NUMBERS));
+      now = Date.now();
+      // relay-a's lease has ended by every clock (its heartbeat stopped with it): as after a kill -9, or a stop given up.
+      const [batch] = await store.claimDueSms({ owner: 'relay-a', now, leaseUntil: now - 1_000, maxBatches: 1, batchSize: 10 });
+      messageId = batch?.message.id ?? '';
+      sms = batch?.sms ?? [];
+      assert.equal(sms.length, NUMBERS.length);
+      const [first] = sms;
+      const report: NewDeliveryReport = {
+        provider: 'vonage',
+        providerId: 'N-1',
+        number: first?.number ?? '',
+        code: 0,
+        state: 'delivered',
+        receivedAt: now,
+        messageId,
+      };
+      assert.equal((await store.applyDeliveryReport(report)).kind, 'orphan', 'kept for the attempt in flight');
+    });
+    const lines = async (smsId: number | undefined) =>
+      (await store.events(messageId)).filter((event) => event.smsId === smsId && event.kind !== 'accepted').map((event) => [event.kind, event.detail]);
+    const states = async () =>
+      (await store.smsOf(messageId)).map((state) => [state.status, state.delivery, state.attempts, state.possibleDuplicates, state.providerId]);
+
+    test('its relay started again: the SMS is sent by the report, not resumed; the others are resumed and counted', async () => {
+      await store.close();
+      store = await kind.reopen();
+      assert.deepEqual(await store.releaseStaleLeases('relay-a', now, { possiblyTwice: true }), { sms: 3, mail: 0 }, 'three may reach the gateway twice');
+      assert.deepEqual(await states(), [['sent', 'delivered', 1, 0, 'N-1'], ...NUMBERS.slice(1).map(() => ['queued', undefined, 1, 1, undefined])]);
+      assert.deepEqual(await lines(sms[0]?.id), [
+        ['sent', sentByTheReport('N-1', 'the relay sending it stopped')],
+        ['delivery report', 'delivered (provider status 0)'],
+      ]);
+      assert.deepEqual(await lines(sms[1]?.id), [['resumed', 'was in flight when the relay stopped; may reach the gateway twice']]);
+      const claimed = await store.claimDueSms({ owner: 'relay-a', now, leaseUntil: now + 60_000, maxBatches: 1, batchSize: 10 });
+      assert.deepEqual(
+        claimed.flatMap((batch) => batch.sms.map((one) => one.id)),
+        sms.slice(1).map((one) => one.id),
+        'the SMS sent by its report is not sent again',
+      );
+      await store.close();
+    });
+
+    test('its relay claims its own ended leases again (a claim whose answer was lost): the SMS is sent by the report, as at a takeover', async () => {
+      const claimed = await store.claimDueSms({ owner: 'relay-a', now, leaseUntil: now + 60_000, maxBatches: 1, batchSize: 10 });
+      assert.deepEqual(
+        claimed.flatMap((batch) => batch.sms.map((one) => [one.id, one.takenOverFrom, one.attempts])),
+        sms.slice(1).map((one) => [one.id, undefined, 0]),
+        'the SMS sent by its report is not sent again',
+      );
+      // The lost claim sent nothing: no attempt counted, none resent.
+      assert.deepEqual(await states(), [['sent', 'delivered', 0, 0, 'N-1'], ...NUMBERS.slice(1).map(() => ['queued', undefined, 0, 0, undefined])]);
+      assert.deepEqual(await lines(sms[0]?.id), [
+        ['sent', sentByTheReport('N-1', 'lease of relay relay-a expired')],
+        ['delivery report', 'delivered (provider status 0)'],
+      ]);
+      assert.deepEqual(await lines(sms[1]?.id), []);
+      await store.close();
+    });
+
+    test('another relay takes its leases over: the SMS is sent by the report, neither claimed nor taken over; the others are', async () => {
+      const other = kind.name === 'PostgreSQL' ? await kind.reopen() : store;
+      const claimed = await other.claimDueSms({ owner: 'relay-b', now, leaseUntil: now + 60_000, maxBatches: 1, batchSize: 10 });
+      assert.deepEqual(
+        claimed.flatMap((batch) => batch.sms.map((one) => [one.id, one.takenOverFrom, one.attempts])),
+        sms.slice(1).map((one) => [one.id, 'relay-a', 1]),
+        'the SMS sent by its report is not sent again',
+      );
+      assert.deepEqual(await states(), [['sent', 'delivered', 1, 0, 'N-1'], ...NUMBERS.slice(1).map(() => ['queued', undefined, 1, 1, undefined])]);
+      assert.deepEqual(await lines(sms[0]?.id), [
+        ['sent', sentByTheReport('N-1', 'lease of relay relay-a expired')],
+        ['delivery report', 'delivered (provider status 0)'],
+      ]);
+      assert.deepEqual(await lines(sms[1]?.id), [['taken over', 'lease of relay relay-a expired: sent again by relay-b, possibly a duplicate']]);
       if (other !== store) await other.close();
       await store.close();
     });

@@ -57,8 +57,19 @@
     const relays = typeof json?.error === 'string' && /^[A-Z][A-Z0-9_]*$/.test(json.error) && typeof json.message === 'string';
     return relays ? { code: json.error, words: json.message } : undefined;
   };
+  // One refresh at a time: one that has not come back (a relay waiting on its store) is not joined by another every 15 s,
+  // each holding a connection the browser and the relay have few of.
+  let inFlight = false;
   const refresh = async () => {
-    if (document.hidden) return;
+    if (document.hidden || inFlight) return;
+    inFlight = true;
+    try {
+      await refreshOnce();
+    } finally {
+      inFlight = false;
+    }
+  };
+  const refreshOnce = async () => {
     let response;
     try {
       // Marked as the page's own refresh (access.ts, REFRESH_HEADER): no use of the session, which ends after its idle timeout.

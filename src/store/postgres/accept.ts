@@ -12,6 +12,7 @@ import { FOLDED_EVENT, foldedDetail, REFUSED_EVENT, REPEATED_EVENT, refusedDetai
 import { type NewMail, RESUBMISSION_WALK_ROWS } from '../types.ts';
 import type { Statement } from './batch.ts';
 import { DB_NOW_MS } from './clock.ts';
+import { lockedKey } from './key-lock.ts';
 
 /**
  * When a conversation with the number `numberSql` (SQL) is used: the database's clock, and later than any use of
@@ -27,6 +28,8 @@ export interface AcceptShape {
   readonly resubmission: boolean;
   /** It has a mailbox for replies and a user context: its numbers' conversations are upserted and linked. */
   readonly conversation: boolean;
+  /** Stored only as a resubmission (Store#acceptMail's onlyAsResubmission): with no original, nothing is stored. */
+  readonly onlyAsResubmission?: boolean;
 }
 
 /** The values every shape takes, `$1`–`$25`; a shape's own follow, in the order of acceptText. */
@@ -70,13 +73,14 @@ export function acceptText(shape: AcceptShape): string {
   )`);
   const notResubmission = shape.resubmission ? 'WHERE NOT EXISTS (SELECT 1 FROM original)' : '';
   const andNotResubmission = shape.resubmission ? 'AND NOT EXISTS (SELECT 1 FROM original)' : '';
+  const columns = `$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $25
+      ${shape.resubmission ? `, ${fingerprint}, ${date}, (SELECT id FROM original)` : ''}`;
   parts.push(
     `message AS (
     INSERT INTO messages (id, received_at, envelope_from, client_address, client_helo, message_id_header, subject,
       headers, text, encoding, parts, max_parts, sender_id, user_context, dsn_ret, dsn_envid, report_all, send_at, gateway_account, account
       ${shape.resubmission ? ', fingerprint, date_header, duplicate_of' : ''})
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $25
-      ${shape.resubmission ? `, ${fingerprint}, ${date}, (SELECT id FROM original)` : ''})
+    ${shape.onlyAsResubmission ? `SELECT ${columns} WHERE EXISTS (SELECT 1 FROM original)` : `VALUES (${columns})`}
   )`,
     `sms AS (
     INSERT INTO outbound (message_id, number, rcpt, notify, orcpt, status, next_attempt_at, updated_at)
@@ -126,6 +130,8 @@ const TEXTS = {
   false: { false: acceptText({ resubmission: false, conversation: false }), true: acceptText({ resubmission: false, conversation: true }) },
   true: { false: acceptText({ resubmission: true, conversation: false }), true: acceptText({ resubmission: true, conversation: true }) },
 } as const;
+/** The text of a mail stored only as a resubmission: acceptStatement gives it no SMS and no conversation. */
+const ONLY_AS_RESUBMISSION = acceptText({ resubmission: true, conversation: false, onlyAsResubmission: true });
 
 /** What `mail` needs: a conversation only with both a mailbox and a user context to key it. */
 export const shapeOf = (mail: NewMail): AcceptShape => ({
@@ -133,8 +139,15 @@ export const shapeOf = (mail: NewMail): AcceptShape => ({
   conversation: mail.conversation !== undefined && mail.sms.userContext !== undefined,
 });
 
-/** The statement that accepts `mail`, first due at `due`. */
-export function acceptStatement(mail: NewMail, due: number): Statement {
+/**
+ * The statement that accepts `mail`, first due at `due`; with `onlyAsResubmission` (for a mail with a fingerprint), the one
+ * that stores it only as a resubmission (ONLY_AS_RESUBMISSION: it stores no numbers, a resubmission stores none).
+ */
+export function acceptStatement(mail: NewMail, due: number, onlyAsResubmission = false): Statement {
+  if (onlyAsResubmission) {
+    const { values } = acceptStatement({ ...mail, recipients: [], conversation: undefined }, due);
+    return { text: ONLY_AS_RESUBMISSION, values };
+  }
   const shape = shapeOf(mail);
   const values: unknown[] = [
     mail.id,
@@ -168,6 +181,17 @@ export function acceptStatement(mail: NewMail, due: number): Statement {
   if (shape.conversation && mail.conversation) values.push(mail.conversation.continues, mail.conversation.mailbox);
   return { text: TEXTS[`${shape.resubmission}`][`${shape.conversation}`], values };
 }
+
+/**
+ * The lock (group-writer.ts, Statements.locks) `mail`'s statement takes before its resubmission check: on its
+ * Message-ID, which the check looks mails up by. Without it two copies committed at once (a client that gave up
+ * waiting on one relay and sent the mail again to another, both commits waiting on a lock or a slow disk) each checked
+ * in a snapshot without the other and both were texted; with it the second checks once the first committed (READ
+ * COMMITTED: a statement's snapshot is taken when it starts) and is folded. Two copies in one group need none: the
+ * second's statement sees the first's rows. A mail without a Message-ID has no check and takes no lock.
+ */
+export const resubmissionLocks = (mail: NewMail): readonly string[] =>
+  mail.resubmission && mail.messageIdHeader !== undefined ? [lockedKey('messages', mail.messageIdHeader)] : [];
 
 /** A condition that holds unless the mail `idSql` (SQL) was stored as a resubmission by its statement before (acceptText). */
 export const unlessResubmitted = (idSql: string) => `(SELECT duplicate_of FROM messages WHERE id = ${idSql}) IS NULL`;

@@ -41,6 +41,7 @@ import type {
   ConsoleStore,
   ConversationSummary,
   MessageDetail,
+  RelayReads,
   MessageSearch,
   MessageSummary,
   ThreadCursor,
@@ -50,6 +51,8 @@ import type {
 import type { RelayError } from '../../errors.ts';
 import { asStoreError } from '../rows.ts';
 import { databaseUrl } from './url.ts';
+import { PostgresReads } from './reads.ts';
+import { DatabaseClock, type Query } from './shared-state.ts';
 
 /** Read connections: two people's pages at once; a third waits its turn rather than take from the relay. */
 export const CONSOLE_READ_CONNECTIONS = 2;
@@ -73,9 +76,20 @@ const CONSOLE_LOCK_TIMEOUT_MS = 3_000;
  * these as before).
  */
 const CONSOLE_WAIT_ENDED = new Set(['55P03', '57014']);
-/** A console statement's failure as the relay's error: STORE_BUSY when the server ended one of the console's waits, else as for the relay's store. */
+/**
+ * pg-pool's words, and its only use of them, for a statement that waited CONNECT_TIMEOUT_MS for one of the pool's
+ * connections while every one was busy (a connection that itself fails to connect in time is "Connection terminated
+ * due to connection timeout"): the console's own connections are taken, by reads waiting behind another session's
+ * lock, while the database answers and the relay may well take mail.
+ */
+const POOL_WAIT_ENDED = 'timeout exceeded when trying to connect';
+/**
+ * A console statement's failure as the relay's error: STORE_BUSY when the server ended one of the console's waits or
+ * no console connection came free in time, else as for the relay's store.
+ */
 function consoleStoreError(error: unknown): RelayError {
-  return asStoreError(error, CONSOLE_WAIT_ENDED.has(String((error as { code?: unknown }).code)) ? 'STORE_BUSY' : undefined);
+  const waitEnded = CONSOLE_WAIT_ENDED.has(String((error as { code?: unknown }).code)) || (error instanceof Error && error.message === POOL_WAIT_ENDED);
+  return asStoreError(error, waitEnded ? 'STORE_BUSY' : undefined);
 }
 /** One connection for the console's writes: each is a single short statement or transaction. */
 const CONSOLE_WRITE_CONNECTIONS = 1;
@@ -94,11 +108,15 @@ export class PostgresConsoleStore implements ConsoleStore {
   readonly #read: pg.Pool;
   readonly #write: pg.Pool;
   readonly #silence: SilenceWatch;
+  /** The relay's tables read on the console's read pool, with its lock and statement bounds (STORE_BUSY past them). */
+  readonly #relayReads: PostgresReads;
 
   private constructor(read: pg.Pool, write: pg.Pool, silence: SilenceWatch) {
     this.#read = read;
     this.#write = write;
     this.#silence = silence;
+    const query: Query = async <R extends pg.QueryResultRow>(sql: string, values: readonly unknown[]) => (await this.#query<R>(read, sql, values)).rows;
+    this.#relayReads = new PostgresReads(query, new DatabaseClock());
   }
 
   /** Pools on the relay's database (`store.url`), which the relay's store has already migrated. Connects lazily. */
@@ -259,6 +277,10 @@ export class PostgresConsoleStore implements ConsoleStore {
       this.#rows<ReplyRow>('repliesFrom', [number, ...reply, limit + 1]),
     ]);
     return threadPage(mails, replies, limit, after);
+  }
+
+  relayReads(): RelayReads {
+    return this.#relayReads;
   }
 
   async close(): Promise<void> {

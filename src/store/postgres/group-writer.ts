@@ -21,6 +21,7 @@
  */
 import type pg from 'pg';
 import { runBatch, type Statement, type TypeParsers } from './batch.ts';
+import { KEYS_BUSY, keysLocked } from './key-lock.ts';
 import type { Notice } from './notify.ts';
 import { toWire } from './prepared.ts';
 
@@ -73,6 +74,25 @@ const GROUPS_AT_ONCE = 2;
  * groups, but a lock held for seconds would stretch that measure too: unmeasured, not done.)
  */
 export const GROUP_WAITING_MS = 20;
+/**
+ * The longest a group waits for the lock of one of its writes' keys (Statements.locks: a Message-ID under which another
+ * transaction commits a copy of the mail). An ordinary commit holds it a few milliseconds (1–4 ms under load on the same
+ * machine: GROUP_WAITING_MS); one held longer is held by a transaction that waits itself (on a lock, a slow disk) or
+ * whose relay stopped in the middle of it (SIGSTOP, a frozen VM, a partition), until its connection ends. Waited for
+ * without a bound, it held up every write of the group, mails without a Message-ID too; past this the group runs again
+ * without the writes whose keys are held, and each of those alone, waiting as long once more, else fails (KeysBusy).
+ */
+export const KEY_WAIT_MS = 100;
+/**
+ * How long a write whose key was busy waits for it alone (#aroundBusyKeys), holding up only itself: a copy committed on a
+ * remote server, behind a synchronous standby or a slow disk may hold the key longer than KEY_WAIT_MS, and a copy that is
+ * no resend (one mail split over parallel transactions by its sending server) would be deferred for the client's retry,
+ * minutes later; a relay stopped mid-commit costs the mail under its key this second, then MESSAGE_ID_BUSY.
+ */
+export const KEY_WAIT_ALONE_MS = 1_000;
+/** lock_not_available: a lock waited for past lock_timeout (KEY_WAIT_MS, keysLocked). */
+const LOCK_NOT_AVAILABLE = '55P03';
+const isLockNotAvailable = (error: unknown) => (error as { code?: unknown } | undefined)?.code === LOCK_NOT_AVAILABLE;
 
 /**
  * Opens a group's transaction. Every write finds its rows through an index (claims stop at the due
@@ -107,6 +127,22 @@ const UNSYNCED_SETTINGS: readonly Statement[] = SETTINGS.map(({ text, values }) 
   values,
 }));
 const settingsOf = (synced: boolean) => (synced ? SETTINGS : UNSYNCED_SETTINGS);
+
+/** The keys whose locks `write` must hold (Statements.locks). */
+const keysOf = ({ work }: OpenWrite): readonly string[] => (typeof work === 'function' ? [] : (work.locks ?? []));
+
+/**
+ * The statements that open a transaction of `writes` (after BEGIN, or first in its round trip): its settings, with the
+ * locks of its writes' keys (Statements.locks) taken in the same statement, before any of theirs runs, each waited for
+ * at most `keyWaitMs`. A group without keys sends the settings alone, as before keys were.
+ */
+function opening(writes: readonly OpenWrite[], keyWaitMs: number): readonly Statement[] {
+  const settings = settingsOf(isSynced(writes));
+  const keys = writes.flatMap(keysOf);
+  if (keys.length === 0) return settings;
+  const [first, ...rest] = settings as [Statement, ...Statement[]];
+  return [{ text: `${first.text}, ${keysLocked(`$${first.values.length + 1}`, keyWaitMs)}`, values: toWire([...first.values, keys]) }, ...rest];
+}
 const COMMIT: Statement = { text: 'COMMIT', values: [] };
 
 /**
@@ -138,6 +174,15 @@ export type Statements<T> = {
    * dispatcher's slots wait for).
    */
   readonly alone?: boolean;
+  /**
+   * Keys (key-lock.ts, lockedKey) whose locks its statements must hold from the transaction's start, so that each reads
+   * what the transaction that held one last committed (a mail's resubmission check: accept.ts, resubmissionLocks). Its
+   * group takes every write's at once, in one order, in the statement that opens it (opening): no round trip or
+   * statement more, and two groups sharing keys never wait on each other in a cycle. Each is waited for at most
+   * KEY_WAIT_MS: a write whose key stays held past it fails alone (KeysBusy), the others commit without it
+   * (#aroundBusyKeys).
+   */
+  readonly locks?: readonly string[];
 } & (
   | { readonly result: (results: readonly pg.QueryResult[]) => T }
   | { readonly followUp: (results: readonly pg.QueryResult[], client: pg.PoolClient) => Promise<T> }
@@ -193,6 +238,8 @@ export interface GroupWriterOptions {
   readonly types: TypeParsers;
   /** How long a group is in flight before it counts as waiting; GROUP_WAITING_MS unless a test needs a margin. */
   readonly waitingMs?: number;
+  /** How long a group waits for a key's lock; KEY_WAIT_MS unless a test needs a margin. */
+  readonly keyWaitMs?: number;
 }
 
 /** The server answered COMMIT with ROLLBACK: the transaction had failed. in_failed_sql_transaction, a write's own fault. */
@@ -244,6 +291,19 @@ const isSynced = (writes: readonly PendingWrite[]) => writes.some((write) => wri
 
 const isAlone = (write: PendingWrite) => typeof write.work !== 'function' && write.work.alone === true;
 
+/**
+ * A write whose keys (Statements.locks) another transaction held past KEY_WAIT_MS, at its group's try and again alone:
+ * not the server's failure, nor the write's own, so its caller says to try again in a moment.
+ */
+export class KeysBusy extends Error {
+  constructor(cause: unknown) {
+    super('a key of the write was held by another transaction past its wait, twice', { cause });
+  }
+}
+
+/** A transaction's outcome: its writes' answers in order once it committed, or the error it failed with (rolled back). */
+type Outcome = { readonly ok: true; readonly results: Answer[] } | { readonly ok: false; readonly error: unknown };
+
 /** A group failed for the server's reason: every write of it fails with `error`. */
 class GroupLost {
   constructor(readonly error: unknown) {}
@@ -260,10 +320,16 @@ export class GroupWriter {
   #idle: Array<() => void> = [];
   /** GroupWriterOptions.waitingMs. */
   readonly #waitingMs: number;
+  /** GroupWriterOptions.keyWaitMs. */
+  readonly #keyWaitMs: number;
+  /** KEY_WAIT_ALONE_MS, or GroupWriterOptions.keyWaitMs. */
+  readonly #keyWaitAloneMs: number;
 
   constructor(options: GroupWriterOptions) {
     this.#options = options;
     this.#waitingMs = options.waitingMs ?? GROUP_WAITING_MS;
+    this.#keyWaitMs = options.keyWaitMs ?? KEY_WAIT_MS;
+    this.#keyWaitAloneMs = options.keyWaitMs ?? KEY_WAIT_ALONE_MS;
   }
 
   /**
@@ -370,33 +436,13 @@ export class GroupWriter {
     }
     // The queues the committed writes added work to: notified once the connection is back in the pool, for the notification to take.
     const woken: Notice[] = [];
-    const synced = isSynced(group);
     try {
       const started = performance.now();
       const together = await this.#transaction(client, group);
-      if (together.ok) {
-        for (const [index, write] of group.entries()) settle(write, together.results[index]);
-        // After the answers: a mail's (PostgresStore.acceptMail) tells the store mail is taken before its commit is counted.
-        this.#options.onCommit(carried(group), (performance.now() - started) / 1000, synced);
-        woken.push(...group.flatMap((write) => write.wakes));
-      } else if (group.length === 1) {
-        this.#failed(group[0], together.error);
-      } else {
-        if (this.#options.isStoreFault(together.error)) this.#options.onServerFailure(together.error);
-        // Rolled back for one write's own reason or the server's lack of room: each runs again alone, in order, and only its own error fails it.
-        for (const write of group) {
-          const started = performance.now();
-          const alone = await this.#transaction(client, [write]);
-          if (!alone.ok) {
-            this.#failed(write, alone.error);
-            continue;
-          }
-          // Alone, it commits as its own durability says (#transaction), not its group's.
-          settle(write, alone.results[0]);
-          this.#options.onCommit(carried([write]), (performance.now() - started) / 1000, write.synced);
-          woken.push(...write.wakes);
-        }
-      }
+      if (together.ok) this.#committed(group, together.results, started, woken);
+      else if (isLockNotAvailable(together.error) && group.some((write) => keysOf(write).length > 0)) await this.#aroundBusyKeys(client, group, woken);
+      else if (group.length === 1) this.#failed(group[0], together.error);
+      else await this.#oneByOne(client, group, together.error, woken);
       client.release();
     } catch (error) {
       // The connection is broken (or in an unknown state): it goes, and the writes not settled yet fail.
@@ -408,20 +454,81 @@ export class GroupWriter {
   }
 
   /**
+   * `writes`, which committed in one transaction started at `started` (performance.now()) with `results`: each answered,
+   * then the commit counted as their durability says (a write alone commits as its own, not its group's), and the
+   * queues they woke gathered into `woken`.
+   */
+  #committed(writes: readonly OpenWrite[], results: readonly Answer[], started: number, woken: Notice[]): void {
+    for (const [index, write] of writes.entries()) settle(write, results[index]);
+    // After the answers: a mail's (PostgresStore.acceptMail) tells the store mail is taken before its commit is counted.
+    this.#options.onCommit(carried(writes), (performance.now() - started) / 1000, isSynced(writes));
+    woken.push(...writes.flatMap((write) => write.wakes));
+  }
+
+  /** `writes`, whose transaction rolled back with `error` (one write's own reason, the server's lack of room): each again alone, in order, and only its own error fails it. */
+  async #oneByOne(client: pg.PoolClient, writes: readonly OpenWrite[], error: unknown, woken: Notice[]): Promise<void> {
+    if (this.#options.isStoreFault(error)) this.#options.onServerFailure(error);
+    for (const write of writes) {
+      const started = performance.now();
+      const alone = await this.#transaction(client, [write]);
+      if (alone.ok) this.#committed([write], alone.results, started, woken);
+      else this.#failed(write, alone.error);
+    }
+  }
+
+  /**
+   * `group`, whose opening waited past #keyWaitMs for a key's lock (55P03), again: in a transaction that first takes the
+   * lock of every key of its writes that no other transaction holds, waiting for none (KEYS_BUSY), with the writes all of
+   * whose keys it took; then each of the others alone, its keys waited for as in any group, and failed with KeysBusy when
+   * one is still held. So a key held long (its relay stopped mid-commit) holds up the writes under it, each by two bounded
+   * waits, never the writes grouped with them, and the group is not taken apart write by write. One statement more, and
+   * only for a group that met a busy key.
+   */
+  async #aroundBusyKeys(client: pg.PoolClient, group: readonly OpenWrite[], woken: Notice[]): Promise<void> {
+    const started = performance.now();
+    let free = group;
+    let held: readonly OpenWrite[] = [];
+    const again = await this.#guarded(client, false, async () => {
+      const [, taken] = await runBatch(client, [BEGIN_STATEMENT, { text: KEYS_BUSY, values: toWire([group.flatMap(keysOf)]) }], this.#options.types);
+      const busy = new Set((taken?.rows[0] as { busy: string[] } | undefined)?.busy);
+      held = group.filter((write) => keysOf(write).some((key) => busy.has(key)));
+      free = group.filter((write) => !held.includes(write));
+      if (free.length > 0) return this.#inRoundTrips(client, free, settingsOf(isSynced(free)));
+      await client.query('ROLLBACK');
+      return [];
+    });
+    if (!again.ok) await this.#oneByOne(client, free, again.error, woken);
+    else if (free.length > 0) this.#committed(free, again.results, started, woken);
+    for (const write of held) {
+      const started = performance.now();
+      const alone = await this.#transaction(client, [write], this.#keyWaitAloneMs);
+      if (alone.ok) this.#committed([write], alone.results, started, woken);
+      else this.#failed(write, isLockNotAvailable(alone.error) ? new KeysBusy(alone.error) : alone.error);
+    }
+  }
+
+  /**
    * One transaction for `writes`: their answers in order once COMMIT returned, or the error of the
    * write that failed for its own reason (the transaction rolled back). Throws GroupLost when the
    * server or the way to it failed. The statements go in as few round trips as the writes allow:
    * every write's statements in one, as the implicit transaction of that round trip (oneRoundTrip),
    * unless a write is code or has a follow-up: then BEGIN opens it and COMMIT ends it.
    */
-  async #transaction(
-    client: pg.PoolClient,
-    writes: readonly OpenWrite[],
-  ): Promise<{ readonly ok: true; readonly results: Answer[] } | { readonly ok: false; readonly error: unknown }> {
-    const { isConnectionError } = this.#options;
+  #transaction(client: pg.PoolClient, writes: readonly OpenWrite[], keyWaitMs = this.#keyWaitMs): Promise<Outcome> {
     const implicit = oneRoundTrip(writes);
+    return this.#guarded(client, implicit, () =>
+      implicit ? this.#inOneRoundTrip(client, writes, keyWaitMs) : this.#inRoundTrips(client, writes, [BEGIN_STATEMENT, ...opening(writes, keyWaitMs)]),
+    );
+  }
+
+  /**
+   * `run`'s transaction (`implicit`: its round trip's, else opened by BEGIN) as an Outcome: rolled back when it failed
+   * for a reason of a write's own or the server's lack of room; GroupLost thrown when the server or the way to it failed.
+   */
+  async #guarded(client: pg.PoolClient, implicit: boolean, run: () => Promise<Answer[]>): Promise<Outcome> {
+    const { isConnectionError } = this.#options;
     try {
-      return { ok: true, results: implicit ? await this.#inOneRoundTrip(client, writes) : await this.#inRoundTrips(client, writes) };
+      return { ok: true, results: await run() };
     } catch (error) {
       // The server's word that the connection failed: it goes. Anything else without a word of the server
       // (a connection that ended, or one write's own code throwing) is told apart by whether ROLLBACK works.
@@ -439,8 +546,8 @@ export class GroupWriter {
   }
 
   /** `writes` (oneRoundTrip) as the implicit transaction of one round trip: answered without an error, it committed at the Sync. */
-  async #inOneRoundTrip(client: pg.PoolClient, writes: readonly OpenWrite[]): Promise<Answer[]> {
-    const settings = settingsOf(isSynced(writes));
+  async #inOneRoundTrip(client: pg.PoolClient, writes: readonly OpenWrite[], keyWaitMs: number): Promise<Answer[]> {
+    const settings = opening(writes, keyWaitMs);
     const batch: Statement[] = [...settings];
     for (const write of writes) batch.push(...(write.work as Made).statements);
     const answers = await runBatch(client, batch, this.#options.types);
@@ -453,10 +560,13 @@ export class GroupWriter {
     });
   }
 
-  /** `writes` between BEGIN and COMMIT, in as few round trips as their code and follow-ups allow. */
-  async #inRoundTrips(client: pg.PoolClient, writes: readonly OpenWrite[]): Promise<Answer[]> {
+  /**
+   * `writes` between BEGIN and COMMIT, in as few round trips as their code and follow-ups allow; `first`: what opens the
+   * transaction (BEGIN and the opening; a transaction begun already, its keys taken: #aroundBusyKeys, its settings only).
+   */
+  async #inRoundTrips(client: pg.PoolClient, writes: readonly OpenWrite[], first: readonly Statement[]): Promise<Answer[]> {
     const { types } = this.#options;
-    let batch: Statement[] = [BEGIN_STATEMENT, ...settingsOf(isSynced(writes))];
+    let batch: Statement[] = [...first];
     /** The writes whose statements are in `batch`, with where they start in it. */
     let mapped: Array<{ readonly index: number; readonly from: number }> = [];
     const results: Answer[] = [];

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { RelayError } from '../../errors.ts';
 import { PROBE_INTERVAL_MS, WRITE_PROBE_BYTES } from '../group-commit.ts';
+import { NOT_PAUSED, PostgresReads } from './reads.ts';
 import { addsOptOut, NotOptedOut } from '../not-opted-out.ts';
 import { SilenceWatch } from './silence-watch.ts';
 import { ADOPT_ORPHANS } from './migrations.ts';
@@ -36,20 +37,15 @@ import {
   toQueuedMailError,
   takenOverDetail,
   takenOverFrom,
+  leaseExpired,
+  STOPPED_IN_FLIGHT,
   toStoredMessage,
   toClaimedMail,
   CLAIM_AT,
   NEVER_TRIED,
   NEVER_TRIED_HEAD_START_MS,
-  type QuarantineBodyRow,
-  type QuarantineRow,
-  quarantinedBody,
-  quarantineEntry,
-  type QueuedRow,
   type ReplyOfNumberRow,
-  toQueuedSms,
   queueTarget,
-  queuedColumns,
   type LeasedRow,
   dueLeftSql,
   leasedLeftSql,
@@ -58,10 +54,7 @@ import {
   queueTargetSql,
   toLeasedSms,
   toReceivedReply,
-  type SmsStateRow,
   toClaimedSms,
-  toSmsState,
-  smsStateColumns,
   waitsForSendAt,
   reportDetail,
   sentByReportDetail,
@@ -69,7 +62,6 @@ import {
   latestSmsTo,
   toLatestSms,
   countedByProvider,
-  quarantineBytesSql,
   quarantineColumn,
   ONE_DUPLICATE_TAKEN_BACK,
 } from '../rows.ts';
@@ -132,12 +124,12 @@ import type {
   StoredMessage,
   UndeliverableInbound,
 } from '../types.ts';
-import { DELETED_BY_OPERATOR, FAILED_OVER, OPERATOR } from '../types.ts';
+import { type AcceptOptions, DELETED_BY_OPERATOR, FAILED_OVER, OPERATOR } from '../types.ts';
 import type { DeliveryState } from '../../vocabulary.ts';
 import type { NewSmsPart, PartAdded, PartSet } from '../reassembly.ts';
 import { ClusterError, type ClusterStore, type HeldLeases, type RelayMember, type RelaySeen } from '../cluster-types.ts';
 import type { Logger } from '../../log.ts';
-import { acceptStatement, conversationUsedAt, foldedStatements, refusedStatements, unlessResubmitted } from './accept.ts';
+import { acceptStatement, conversationUsedAt, foldedStatements, refusedStatements, resubmissionLocks, unlessResubmitted } from './accept.ts';
 import { DB_NOW_MS } from './clock.ts';
 import { rescheduleBeyond } from './clock-step.ts';
 import type { LongestWaits, Rescheduled } from '../clock-step-types.ts';
@@ -145,7 +137,7 @@ import { clockOffset, heartbeatStatements, leaveCluster, relaysSeen, relaysSeenA
 import { LockWaitError, migrate, NoStoreError, SchemaError, STATEMENT_TIMEOUT } from './migrate.ts';
 import { type Migrated, MigrationError, OlderSchemaError } from '../migrations.ts';
 import type { Statement } from './batch.ts';
-import { GroupWriter, type Work } from './group-writer.ts';
+import { GroupWriter, KeysBusy, type Work } from './group-writer.ts';
 import { keyLockStatement } from './key-lock.ts';
 import { type Notice, WakeSender, WorkListener, type WorkQueue } from './notify.ts';
 import { prepareStatements } from './prepared.ts';
@@ -156,9 +148,6 @@ import * as shared from './shared-state.ts';
 import { databaseUrl, POOL_MAX_CONNECTIONS, redactUrl } from './url.ts';
 import type { PartReceipt, PartReceiptResult, PartsOfSms, SentParts } from '../part-receipts-types.ts';
 import * as sentParts from './part-receipts.ts';
-
-/** A kept body's size as received (rows.ts quarantineBytesSql), in PostgreSQL's bytes of its text. */
-const QUARANTINE_BYTES = quarantineBytesSql('octet_length(body)');
 
 /** PostgreSQL's int8 (ids, counts, ms timestamps) as a JS number: every value we store is far below 2^53. */
 const INT8_OID = 20;
@@ -306,8 +295,6 @@ const reportLockKey = (providerId: string, number: string) => `hashtext(${provid
  * snapshot is taken after the other's commit. A STOP needs none: two opt-outs keep the first either way.
  */
 export const optOutLock = (number: string): Statement => keyLockStatement('opt_outs', number);
-/** The operator has not paused dispatching (`smsrelay queue pause`). */
-const NOT_PAUSED = "NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paused')";
 /**
  * The order a claim takes due SMS in: those whose lease ended first (their relay died, or lost the store,
  * with them in flight), then the others by CLAIM_AT (rows.ts: a never-tried SMS ahead of the retries due
@@ -608,25 +595,56 @@ const LEASED_MESSAGE_COLUMNS = [
 ] as const satisfies ReadonlyArray<keyof MessageRow>;
 
 /**
+ * Of a claim's chosen row `c` of `o`, a lease that ended (another relay's, `was`, or the claimant's own) on an SMS a
+ * report named while that lease's attempt was in flight (REPORTED_IN_FLIGHT: a queued SMS has no gateway id otherwise):
+ * an attempt reached the gateway.
+ */
+const CLAIMED_REPORTED = `(o.lease_owner IS NOT NULL AND COALESCE(o.provider_id, '') <> '')`;
+
+/**
  * The lease of the SMS a claim chose (`c`: their ids, due times and the other relay whose lease ended, `was`,
  * takenOverFrom; `decided` says whether it chose): leased to `$5` for `$6` ms by the database's clock, and returned
  * with their mails' columns. One another relay still leased had its lease end with no outcome: that relay's attempt
  * may have reached the gateway, so it counts as an attempt and a possible duplicate, with a history
- * line (takenOverDetail). One row with `decided` and no SMS when none is leased. The end of SMS_CLAIM
- * and SMS_CLAIM_ONE_PER_BATCH.
+ * line (takenOverDetail). But one a report named while a lease's attempt was in flight (CLAIMED_REPORTED) is recorded
+ * sent by the report instead, as that attempt's outcome would have (RETRIED), whoever held the lease: another relay's
+ * attempt counted, one possible duplicate taken back (the claimant's own lease was a claim whose answer was lost, which
+ * sent nothing: the report names an attempt before it, counted then), not leased nor returned; its ids are noted for
+ * SENT_BY_REPORT_ORPHANS (`smsrelay.sent_by_report`, walkingDueIndex).
+ * One row with `decided` and no SMS when none is leased. The end of SMS_CLAIM and SMS_CLAIM_ONE_PER_BATCH.
  */
 const leaseChosen = (chosen: string) => `claimed AS (
-    UPDATE outbound o SET possible_duplicates = o.possible_duplicates + CASE WHEN c.was IS NULL THEN 0 ELSE 1 END,
-      attempts = o.attempts + CASE WHEN c.was IS NULL THEN 0 ELSE 1 END, lease_owner = $5, next_attempt_at = ${DB_NOW_MS} + $6
+    UPDATE outbound o SET status = CASE WHEN ${CLAIMED_REPORTED} THEN 'sent' ELSE o.status END,
+      possible_duplicates = CASE WHEN ${CLAIMED_REPORTED} THEN GREATEST(o.possible_duplicates - (c.was IS NULL)::int, 0)
+        ELSE o.possible_duplicates + (c.was IS NOT NULL)::int END,
+      attempts = o.attempts + CASE WHEN c.was IS NULL THEN 0 ELSE 1 END,
+      lease_owner = CASE WHEN ${CLAIMED_REPORTED} THEN NULL ELSE $5 END,
+      next_attempt_at = CASE WHEN ${CLAIMED_REPORTED} THEN o.next_attempt_at ELSE ${DB_NOW_MS} + $6 END,
+      last_error = CASE WHEN ${CLAIMED_REPORTED} THEN NULL ELSE o.last_error END,
+      updated_at = CASE WHEN ${CLAIMED_REPORTED} THEN $1 ELSE o.updated_at END
     FROM (${chosen}) c
-    WHERE o.id = c.id RETURNING o.id, o.message_id, o.number, o.rcpt, o.notify, o.orcpt, o.attempts, o.last_error, c.due, c.was
+    WHERE o.id = c.id RETURNING o.id, o.message_id, o.number, o.rcpt, o.notify, o.orcpt, o.attempts, o.last_error, c.due, c.was,
+      o.status = 'sent' AS reported, o.provider_id
   ), taken_over AS (
     INSERT INTO events (at, message_id, sms_id, kind, detail)
-    SELECT $1, message_id, id, '${TAKEN_OVER}', ${takenOverDetail('was', '$5')} FROM claimed WHERE was IS NOT NULL ORDER BY id
+    SELECT $1, message_id, id, CASE WHEN reported THEN 'sent' ELSE '${TAKEN_OVER}' END,
+      CASE WHEN reported THEN ${sentByReportInFlightDetail('provider_id', leaseExpired('COALESCE(was, $5)'))} ELSE ${takenOverDetail('was', '$5')} END
+    FROM claimed WHERE was IS NOT NULL OR reported ORDER BY id
   )
   SELECT decided.decided, claimed.due, claimed.was, claimed.id, claimed.message_id, claimed.number, claimed.rcpt, claimed.notify, claimed.orcpt, claimed.attempts, claimed.last_error,
-    ${LEASED_MESSAGE_COLUMNS.map((column) => `m.${column}`).join(', ')}
-  FROM decided LEFT JOIN (claimed JOIN messages m ON m.id = claimed.message_id) ON TRUE`;
+    ${LEASED_MESSAGE_COLUMNS.map((column) => `m.${column}`).join(', ')},
+    set_config('smsrelay.sent_by_report', (SELECT COALESCE(array_agg(id), '{}') FROM claimed WHERE reported)::text, true) AS sent_by_report
+  FROM decided LEFT JOIN (claimed JOIN messages m ON m.id = claimed.message_id) ON NOT claimed.reported`;
+
+/**
+ * The reports adopted by the SMS a claim recorded sent by them (leaseChosen, at `$1`), as columns of walkingDueIndex's
+ * statement after the claim in its transaction, whose snapshot sees the claim's update and the reports a relay committed
+ * while the claim waited for their SMS's row. Nearly always none, and then not even looked for: a statement of its own, or
+ * the function called with no ids, cost the server 59–115 µs per claim, 8–15% of it (the review of fix-inflightstop,
+ * bench/claim-cpu.ts, 2026-12-07). A custom setting reads '' after a transaction that set it, '{}' when the claim noted none.
+ */
+const SENT_BY_REPORT_ORPHANS = `CASE WHEN COALESCE(current_setting('smsrelay.sent_by_report', true), '') NOT IN ('', '{}')
+    THEN smsrelay_adopt_orphans($1::bigint, current_setting('smsrelay.sent_by_report')::bigint[]) END AS adopted`;
 
 /**
  * A claim in one statement, so that its transaction is one round trip (group-writer.ts): of the
@@ -686,7 +704,9 @@ const EXPIRED_SMS_CLAIM = batchedClaim(
  * + 1, chooses just those. Otherwise (`decided` false) nothing is leased and SMS_CLAIM claims. Without
  * SMS_CLAIM's batch numbering (two window functions over a materialised set) and second look-up of
  * the rows to lock, it costs the server 44–72 µs (15%) less per claim: 259/297/393 µs at 1/3/10 due SMS
- * against 303/349/465 (bench/claim-cpu.ts, 2026-12-04). The lease's new entries in every index of
+ * against 303/349/465 (bench/claim-cpu.ts, 2026-12-04; sent as the relay sends it, smsClaimStatements, with the
+ * adoption of reports after it, on 2026-12-07 on a machine other work kept loaded: 780/930/1086 against 857/1043/1210,
+ * 749/934/1078 without the adoption, within the runs' noise of it). The lease's new entries in every index of
  * `outbound` (it changes two keys) are not what costs most: leasing without changing a key column took
  * 25–57 µs less per claim in the same runs, too little for a schema change. Exported for tests of its
  * plan and its result.
@@ -719,9 +739,13 @@ export const REPORTED_SMS = `SELECT o.id, o.message_id, o.delivery, o.notify, m.
  * through a relay on a fresh database (the bench's MO, 2026-12-06: 1.25 ms of the server per claim, 0.29 claims per
  * received SMS, a third of the server's time per SMS), 66 without. Only around the claim: a delivery report's look-up
  * (an OR of two indexes) needs its BitmapOr, and a statement's generic plan is made once per connection, under the
- * settings of its first run, so the setting is as before again for the group's next statement.
+ * settings of its first run, so the setting is as before again for the group's next statement. `after`: columns (and
+ * their values) of that statement, which the claim's own transaction reads after it at no round trip nor statement more.
+ * The SMS claims hand it what they noted through a transaction-local setting: the ids of the SMS they recorded sent by
+ * a report (`smsrelay.sent_by_report`, leaseChosen), whose reports it adopts (SENT_BY_REPORT_ORPHANS), as the value
+ * before the claim reaches it in `smsrelay.bitmapscan`: a statement's result is not another's parameter in one batch.
  */
-export const walkingDueIndex = (claim: Statement): Statement[] => [
+export const walkingDueIndex = (claim: Statement, after?: Statement): Statement[] => [
   // set_config, not SET LOCAL: a group of statements alone is its round trip's implicit transaction (group-writer.ts),
   // where SET LOCAL does nothing. The value before is kept in a setting of the relay's own, to be put back.
   {
@@ -729,8 +753,19 @@ export const walkingDueIndex = (claim: Statement): Statement[] => [
     values: [],
   },
   claim,
-  { text: "SELECT set_config('enable_bitmapscan', current_setting('smsrelay.bitmapscan'), true)", values: [] },
+  {
+    text: `SELECT set_config('enable_bitmapscan', current_setting('smsrelay.bitmapscan'), true)${after === undefined ? '' : `, ${after.text}`}`,
+    values: after?.values ?? [],
+  },
 ];
+
+/**
+ * An SMS claim's statements as claimDueSms sends them, `values` those of the claim (SMS_CLAIM_ONE_PER_BATCH, `$1` its
+ * time): walking the due index, and adopting after it the reports of the SMS it recorded sent by them. Exported for
+ * bench/claim-cpu.ts.
+ */
+export const smsClaimStatements = (text: string, values: readonly unknown[]): Statement[] =>
+  walkingDueIndex({ text, values }, { text: SENT_BY_REPORT_ORPHANS, values: [values[0]] });
 
 /**
  * The first `$4` mails of the relay's own due at `$1` (endedLeasesFirst) but those it has in flight (`$5`, ClaimRequest.inFlight), locked (`SKIP LOCKED`) and
@@ -1041,7 +1076,7 @@ export class PostgresStore implements Store, ClusterStore {
 
   /**
    * A write in the next commit group (group-writer.ts): resolves after the COMMIT that holds it
-   * returned. A failure is STORE_UNAVAILABLE to the caller. `wakes`: the queues it adds due work to,
+   * returned. A failure is STORE_UNAVAILABLE to the caller (a mail whose Message-ID stayed busy: MESSAGE_ID_BUSY). `wakes`: the queues it adds due work to,
    * notified to the other relays after the COMMIT.
    */
   async #write<T>(work: Work<T>, wakes: readonly Notice[] = [], durability: Durability = PROMISED): Promise<T> {
@@ -1049,6 +1084,8 @@ export class PostgresStore implements Store, ClusterStore {
     try {
       return await this.#writer.run(work, wakes, durability);
     } catch (error) {
+      // The only keys a write holds are its mail's Message-ID (accept.ts, resubmissionLocks).
+      if (error instanceof KeysBusy) throw new RelayError('MESSAGE_ID_BUSY', undefined, { cause: error });
       throw asStoreError(error);
     }
   }
@@ -1088,13 +1125,23 @@ export class PostgresStore implements Store, ClusterStore {
    * for a mail that needs them the resubmission check (or the two lines that link a resubmission to its
    * original) and its conversations.
    */
-  acceptMail(mail: NewMail, reports: readonly NewOutgoingMail[] = []): Promise<{ duplicateOf: string | undefined }> {
+  acceptMail(mail: NewMail, reports: readonly NewOutgoingMail[] = [], options: AcceptOptions = {}): Promise<{ duplicateOf: string | undefined }> {
     const due = mail.holdUntilSendAt && mail.sendAt !== undefined ? Math.max(mail.sendAt, mail.receivedAt) : mail.receivedAt;
     const now = Date.now();
-    // The refused numbers and their bounce in the mail's transaction (Store.acceptMail), not for a resubmission.
-    const queued = reports.map((report) => ({ text: QUEUE_MAIL_UNLESS_RESUBMITTED, values: [now, mail.id, ...queuedMailValues(report)] }));
+    const { onlyAsResubmission = false } = options;
+    // Without a fingerprint no mail is a resubmission: nothing to store.
+    if (onlyAsResubmission && !mail.resubmission) return Promise.resolve({ duplicateOf: undefined });
+    // The refused numbers and their bounce in the mail's transaction (Store.acceptMail), not for a resubmission (nor
+    // for a mail stored only as one).
+    const queued = onlyAsResubmission
+      ? []
+      : reports.map((report) => ({ text: QUEUE_MAIL_UNLESS_RESUBMITTED, values: [now, mail.id, ...queuedMailValues(report)] }));
+    const others = onlyAsResubmission ? [] : [...refusedStatements(mail), ...foldedStatements(mail), ...queued];
+    // Its count given back in its own transaction if it was stored as a resubmission (Store#acceptMail's rateTicket).
+    const released = options.rateTicket === undefined ? [] : [{ text: RELEASE_RATE_IF_RESUBMITTED, values: [options.rateTicket, mail.id] }];
     return this.#queueing(queued.length > 0 ? ['sms', 'mail'] : ['sms'], {
-      statements: [acceptStatement(mail, due), ...refusedStatements(mail), ...foldedStatements(mail), ...queued],
+      locks: resubmissionLocks(mail),
+      statements: [acceptStatement(mail, due, onlyAsResubmission), ...others, ...released],
       result: ([accepted]) => {
         // Its commit shows mail is taken again after commits failed (see onCommit).
         this.#mailTaken();
@@ -1120,9 +1167,8 @@ export class PostgresStore implements Store, ClusterStore {
         {
           // Its own transaction: a claim in a group whose other write waits (a lock, a slow disk) would hold the dispatcher's free slots with it.
           alone: true,
-          statements: walkingDueIndex({
-            text,
-            values: [
+          statements: [
+            ...smsClaimStatements(text, [
               request.now,
               candidates,
               request.maxBatches,
@@ -1131,8 +1177,8 @@ export class PostgresStore implements Store, ClusterStore {
               request.leaseUntil - request.now,
               request.inFlight ?? [],
               ...more,
-            ],
-          }),
+            ]),
+          ],
           result: ([, claimed]) =>
             (claimed?.rows ?? []) as Array<{ decided: boolean; due: number; was: string | null } & ClaimedSmsRow & Omit<MessageRow, 'id'>>,
         },
@@ -1154,12 +1200,6 @@ export class PostgresStore implements Store, ClusterStore {
 
   async commitStats(): Promise<CommitStats> {
     return this.#stats;
-  }
-
-  async nextSmsDueAt(): Promise<number | undefined> {
-    const row = await this.#row<{ at: number | null }>(`
-      SELECT MIN(next_attempt_at) AS at FROM outbound WHERE status = 'queued' AND held = 0 AND ${NOT_PAUSED}`);
-    return row?.at ?? undefined;
   }
 
   async nextSmsExpiryAt(maxAgeMs: number): Promise<number | undefined> {
@@ -1427,15 +1467,25 @@ export class PostgresStore implements Store, ClusterStore {
   releaseStaleLeases(owner: string, now: number, outgoing: StaleMail): Promise<{ sms: number; mail: number }> {
     return this.#queueing(['sms', 'mail'], async (client) => {
       const stale = `lease_owner IS NOT NULL AND (lease_owner = $2 OR next_attempt_at <= ${DB_NOW_MS})`;
-      const sms = await client.query(
+      // One a report named while its attempt was in flight (REPORTED) reached the gateway: sent by the report, as that
+      // attempt's outcome would have recorded it (RETRIED), not resumed nor counted as such; its reports adopted after.
+      const sms = await client.query<{ kind: string; sms_id: string }>(
         `WITH released AS (
-          UPDATE outbound SET lease_owner = NULL, next_attempt_at = LEAST(next_attempt_at, $1), possible_duplicates = possible_duplicates + 1,
-            attempts = attempts + 1
-          WHERE ${stale} RETURNING id, message_id
+          UPDATE outbound o SET status = CASE WHEN ${REPORTED} THEN 'sent' ELSE o.status END, lease_owner = NULL,
+            next_attempt_at = CASE WHEN ${REPORTED} THEN o.next_attempt_at ELSE LEAST(o.next_attempt_at, $1) END,
+            possible_duplicates = o.possible_duplicates + CASE WHEN ${REPORTED} THEN 0 ELSE 1 END, attempts = o.attempts + 1,
+            last_error = CASE WHEN ${REPORTED} THEN NULL ELSE o.last_error END, updated_at = CASE WHEN ${REPORTED} THEN $1 ELSE o.updated_at END
+          WHERE ${stale} RETURNING o.id, o.message_id, o.status = 'sent' AS reported, o.provider_id
         )
-        INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, 'resumed', $3 FROM released ORDER BY id`,
-        [now, owner, RESUMED_DETAIL],
+        INSERT INTO events (at, message_id, sms_id, kind, detail)
+        SELECT $1, message_id, id, CASE WHEN reported THEN 'sent' ELSE 'resumed' END,
+          CASE WHEN reported THEN ${sentByReportInFlightDetail('provider_id', '$4')} ELSE $3 END FROM released ORDER BY id
+        RETURNING kind, sms_id`,
+        [now, owner, RESUMED_DETAIL, STOPPED_IN_FLIGHT],
       );
+      const sent = sms.rows.filter((row) => row.kind === 'sent').map((row) => Number(row.sms_id));
+      // Its own statement, whose snapshot sees the reports a relay committed while the release waited for their SMS's row.
+      if (sent.length > 0) await client.query(RETRIED_ORPHANS, [now, sent]);
       // The attempt its lease was for counts (ClaimedMail.attempts): it may have delivered the mail; to a smarthost
       // (`$3`), twice, with a history line.
       const mail = await client.query<{ released: string }>(
@@ -1449,7 +1499,7 @@ export class PostgresStore implements Store, ClusterStore {
         SELECT count(*) AS released FROM released`,
         [now, owner, outgoing.possiblyTwice ? 1 : 0, MAIL_RESUMED_DETAIL],
       );
-      return { sms: sms.rowCount ?? 0, mail: Number(mail.rows[0]?.released ?? 0) };
+      return { sms: sms.rows.length - sent.length, mail: Number(mail.rows[0]?.released ?? 0) };
     });
   }
 
@@ -1492,59 +1542,8 @@ export class PostgresStore implements Store, ClusterStore {
     return rows.map(toLatestSms);
   }
 
-  async queueStats(now: number): Promise<QueueStats> {
-    const scheduled = `o.held = 0 AND m.send_at > $1 AND ${waitsForSendAt('o', 'm')}`;
-    const row = await this.#row<{
-      queued: number;
-      held: number;
-      scheduled: number;
-      next_scheduled: number | null;
-      oldest_age_ms: number | null;
-      mail_queued: number;
-      mail_oldest_age_ms: number | null;
-      undeliverable: number;
-      quarantined: number;
-    }>(
-      `
-      SELECT s.queued, s.held, s.scheduled, s.next_scheduled, ${DB_NOW_MS} - s.oldest AS oldest_age_ms, m.queued AS mail_queued,
-        ${DB_NOW_MS} - m.oldest AS mail_oldest_age_ms,
-        (SELECT COUNT(*) FROM inbound WHERE mailbox IS NULL) AS undeliverable, (SELECT COUNT(*) FROM quarantine) AS quarantined
-      FROM (SELECT COUNT(*) FILTER (WHERE held = 0) AS queued, COUNT(*) FILTER (WHERE held = 1) AS held,
-              COUNT(*) FILTER (WHERE ${scheduled}) AS scheduled, MIN(m.send_at) FILTER (WHERE ${scheduled}) AS next_scheduled,
-              MIN(GREATEST(COALESCE(m.db_received_at, m.received_at), m.send_at)) AS oldest
-            FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.status = 'queued') s,
-        (SELECT COUNT(*) AS queued, MIN(COALESCE(db_created_at, created_at)) AS oldest FROM mail_out WHERE status = 'queued') m`,
-      [now],
-    );
-    // Measured on the database's clock from the database's stamps (schema 37): the relays' clocks, the accepting one's and
-    // this one's, may differ from it and each other (docs/several-relays.md). A row stored before schema 37 has only its
-    // relay's stamp; an X-SMS-Send-At is a time of the world, whichever clock reads it.
-    const age = (ms: number | null | undefined) => (ms === null || ms === undefined ? 0 : Math.max(0, Math.round(ms / 1000)));
-    return {
-      sms: {
-        queued: row?.queued ?? 0,
-        held: row?.held ?? 0,
-        scheduled: row?.scheduled ?? 0,
-        nextScheduledAt: row?.next_scheduled ?? undefined,
-        oldestAgeSeconds: age(row?.oldest_age_ms),
-      },
-      mail: { queued: row?.mail_queued ?? 0, oldestAgeSeconds: age(row?.mail_oldest_age_ms) },
-      undeliverableInbound: row?.undeliverable ?? 0,
-      quarantined: row?.quarantined ?? 0,
-    };
-  }
-
   async queuedMailErrors(limit: number): Promise<QueuedMailError[]> {
     return (await this.#rows<Parameters<typeof toQueuedMailError>[0]>(queuedMailErrorsSql('$1'), [limit])).map(toQueuedMailError);
-  }
-
-  async listQueued(limit: number, afterSmsId = 0): Promise<QueuedSms[]> {
-    const rows = await this.#rows<QueuedRow>(
-      `SELECT ${queuedColumns(DB_NOW_MS)}
-      FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.status = 'queued' AND o.id > $2 ORDER BY o.id LIMIT $1`,
-      [limit, afterSmsId],
-    );
-    return rows.map(toQueuedSms);
   }
 
   applyQueueAction(action: QueueAction, target: QueueTarget, now: number, by = OPERATOR): Promise<QueueActionDone> {
@@ -1590,27 +1589,6 @@ export class PostgresStore implements Store, ClusterStore {
     });
   }
 
-  async listQuarantine(limit: number, afterId = 0): Promise<QuarantineEntry[]> {
-    const rows = await this.#rows<QuarantineRow>(
-      `SELECT id, received_at, provider, kind, reason, ${QUARANTINE_BYTES} AS bytes, body_erased FROM quarantine WHERE id > $2 ORDER BY id LIMIT $1`,
-      [limit, afterId],
-    );
-    return rows.map(quarantineEntry);
-  }
-
-  async quarantined(id: number): Promise<QuarantinedBody | undefined> {
-    const row = await this.#row<QuarantineBodyRow>(
-      `SELECT id, received_at, provider, kind, reason, ${QUARANTINE_BYTES} AS bytes, body, body_erased FROM quarantine WHERE id = $1`,
-      [id],
-    );
-    return row && quarantinedBody(row);
-  }
-
-  async quarantineSpan(): Promise<QuarantineSpan> {
-    const row = await this.#row<{ count: number; newest_id: string | null }>('SELECT COUNT(*)::int AS count, MAX(id) AS newest_id FROM quarantine', []);
-    return { count: row?.count ?? 0, newestId: row?.newest_id == null ? undefined : Number(row.newest_id) };
-  }
-
   deleteQuarantined(which: QuarantineDeletion): Promise<number> {
     // With a count, the count and the deletion in one statement: one snapshot, so a request committed meanwhile is in
     // neither (below `through` or not) and the deletion takes exactly the requests counted, or none.
@@ -1633,11 +1611,6 @@ export class PostgresStore implements Store, ClusterStore {
         await client.query("DELETE FROM control WHERE key = 'dispatch_paused'");
       }
     });
-  }
-
-  async dispatchPausedSince(): Promise<number | undefined> {
-    const row = await this.#row<{ value: string }>("SELECT value FROM control WHERE key = 'dispatch_paused'");
-    return row ? Number(row.value) : undefined;
   }
 
   async repliesOfNumber(number: string, limit: number): Promise<ReceivedReply[]> {
@@ -1684,15 +1657,6 @@ export class PostgresStore implements Store, ClusterStore {
       );
       return Number(rows[0]?.id);
     });
-  }
-
-  async undeliverableInbound(limit: number, before?: InboundPosition): Promise<UndeliverableInbound[]> {
-    const rows = await this.#rows<UndeliverableRow>(
-      `SELECT ${UNDELIVERABLE_COLUMNS} WHERE i.mailbox IS NULL AND ($2::bigint IS NULL OR (i.received_at, i.id) < ($2::bigint, $3::text))
-      ORDER BY i.received_at DESC, i.id DESC LIMIT $1`,
-      [limit, before?.receivedAt ?? null, before?.id ?? null],
-    );
-    return rows.map(toUndeliverable);
   }
 
   async undeliverableInboundById(id: string): Promise<UndeliverableInbound | undefined> {
@@ -1865,22 +1829,6 @@ export class PostgresStore implements Store, ClusterStore {
       });
   }
 
-  async events(messageId: string): Promise<StoredEvent[]> {
-    const rows = await this.#rows<{ at: number; kind: string; sms_id: number | null; detail: string | null }>(
-      'SELECT at, kind, sms_id, detail FROM events WHERE message_id = $1 ORDER BY id',
-      [messageId],
-    );
-    return rows.map((row) => ({ at: row.at, kind: row.kind, smsId: row.sms_id ?? undefined, detail: row.detail ?? undefined }));
-  }
-
-  async smsOf(messageId: string): Promise<SmsState[]> {
-    const rows = await this.#rows<SmsStateRow>(
-      `SELECT ${smsStateColumns(DB_NOW_MS)} FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.message_id = $1 ORDER BY o.id`,
-      [messageId],
-    );
-    return rows.map(toSmsState);
-  }
-
   async waitingSms(messageId: string): Promise<ClaimedSms[]> {
     const rows = await this.#rows<ClaimedSmsRow>(
       "SELECT id, number, rcpt, notify, orcpt, attempts, last_error FROM outbound WHERE message_id = $1 AND status = 'queued' ORDER BY id",
@@ -2011,10 +1959,6 @@ export class PostgresStore implements Store, ClusterStore {
   }
 
   // The caller's clock needs no word: a stored instant in it is the stored value less the database clock's offset.
-  gatewayState(): Promise<SharedGatewayState> {
-    return shared.gatewayState(this.#query, this.#databaseClock);
-  }
-
   pauseAccount(provider: string, reason: string, probeInMs: number, now: number): Promise<PauseChange> {
     return this.#write((client) => shared.pauseAccount(shared.queryOf(client), provider, reason, probeInMs, now));
   }
@@ -2055,6 +1999,53 @@ export class PostgresStore implements Store, ClusterStore {
 
   /** The database's clock against this relay's, one offset for every read of the shared state's times. */
   readonly #databaseClock = new shared.DatabaseClock();
+
+  /** The reads operators make of the queue and its history (reads.ts), on the relay's pool: the CLI's; the console has its own. */
+  readonly #reads = new PostgresReads(this.#query, this.#databaseClock);
+
+  nextSmsDueAt(): Promise<number | undefined> {
+    return this.#reads.nextSmsDueAt();
+  }
+
+  queueStats(now: number): Promise<QueueStats> {
+    return this.#reads.queueStats(now);
+  }
+
+  listQueued(limit: number, afterSmsId?: number): Promise<QueuedSms[]> {
+    return this.#reads.listQueued(limit, afterSmsId);
+  }
+
+  listQuarantine(limit: number, afterId?: number): Promise<QuarantineEntry[]> {
+    return this.#reads.listQuarantine(limit, afterId);
+  }
+
+  quarantined(id: number): Promise<QuarantinedBody | undefined> {
+    return this.#reads.quarantined(id);
+  }
+
+  quarantineSpan(): Promise<QuarantineSpan> {
+    return this.#reads.quarantineSpan();
+  }
+
+  dispatchPausedSince(): Promise<number | undefined> {
+    return this.#reads.dispatchPausedSince();
+  }
+
+  undeliverableInbound(limit: number, before?: InboundPosition): Promise<UndeliverableInbound[]> {
+    return this.#reads.undeliverableInbound(limit, before);
+  }
+
+  events(messageId: string): Promise<StoredEvent[]> {
+    return this.#reads.events(messageId);
+  }
+
+  smsOf(messageId: string): Promise<SmsState[]> {
+    return this.#reads.smsOf(messageId);
+  }
+
+  gatewayState(): Promise<SharedGatewayState> {
+    return this.#reads.gatewayState();
+  }
 
   async knowsSender(sender: string): Promise<boolean> {
     return (await this.#row('SELECT 1 AS yes FROM inbound WHERE number = $1 LIMIT 1', [sender])) !== undefined;
@@ -2238,6 +2229,8 @@ function queuedMail(at: string, first: number, when = 'TRUE'): string {
 const QUEUE_MAIL = `WITH ${queuedMail('$1', 2)} SELECT count(*) FROM queued`;
 /** The same, with the mail the report is of (`$2`) after it in the transaction: queued unless that was a resubmission. */
 const QUEUE_MAIL_UNLESS_RESUBMITTED = `WITH ${queuedMail('$1', 3, unlessResubmitted('$2'))} SELECT count(*) FROM queued`;
+/** The count `$1` (rate_events) given back if the mail `$2` before it in the transaction was stored as a resubmission. */
+const RELEASE_RATE_IF_RESUBMITTED = `DELETE FROM rate_events WHERE id = $1 AND NOT ${unlessResubmitted('$2')}`;
 /** Each number's latest SMS (latestSmsTo), `$1` the numbers, `$2` the window's start: one indexed read per number. */
 const LATEST_SMS_TO_EACH = `SELECT latest.* FROM unnest($1::text[]) AS t(number) CROSS JOIN LATERAL (${latestSmsTo('t.number', '$2')}) latest`;
 
