@@ -35,7 +35,7 @@ import { LRUCache } from 'lru-cache';
 import { SEGMENT_LIMITS, SEGMENT_LIMITS_16BIT_REFERENCE, splitIntoParts } from '../../sms/encoding.ts';
 import { halfCharacter } from '../../sms/half-characters.ts';
 import { maskNumber, maskNumbersIn, normaliseNumber } from '../../sms/numbers.ts';
-import { readSender } from '../../sms/senders.ts';
+import { readSender, senderKind } from '../../sms/senders.ts';
 import { type InboundSink, LATE_PART_WINDOW_MS } from '../../vocabulary.ts';
 import type { Gateway, GatewayOptions, ProviderCapabilities, SmsSubmission, SubmissionResult } from '../contract.ts';
 import { REAL_TIMERS, type Timers } from '../../timers.ts';
@@ -56,7 +56,6 @@ import {
   TON,
 } from './pdu.ts';
 import { messageIdKey, readReceipt } from './receipts.ts';
-import { RecentSubmits, type Submit } from './recent-submits.ts';
 import { sourceAddress } from './sender-id.ts';
 import type { SmppSettings } from './settings.ts';
 import { concatenationUdh, DATA_CODING_UCS2, encodeGsm7, encodeUcs2, readText } from './text.ts';
@@ -246,8 +245,6 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
    * taken late cannot be joined with them and is not kept as one of its parts.
    */
   const startedReference = new LRUCache<string, number>({ max: ATTEMPTS_REMEMBERED });
-  /** The submit_sm written and the ids they were taken under: whether a receipt is a newer SMS's (receiptNumber). */
-  const recentSubmits = new RecentSubmits();
   let sink: InboundSink | undefined;
   let healthChanged: (() => void) | undefined;
   let next = 0;
@@ -378,11 +375,11 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
 
   /**
    * The number a receipt is about. The id names the SMS; SMSCs write the addresses as they like (empty,
-   * not swapped, national, without a trunk 0 or country code, `00…`), so they only choose among several SMS sent
-   * under one id, or name a newer SMS the SMSC gave the id again (its restart, a wrap) that this relay's submits
-   * show went to their phone (RecentSubmits). An id the relay has not recorded yet (a receipt before its
-   * submit_sm_resp is committed) is kept under the number its source_addr gives, as an orphan matched when the
-   * send is recorded; so is one of that newer SMS, under its phone.
+   * not swapped, national, `00…`), so they only choose among several SMS sent under one id. An id the
+   * relay has not recorded yet (a receipt before its submit_sm_resp is committed) is kept under the
+   * number its source_addr gives, as an orphan matched when the send is recorded. So is one whose addresses
+   * are all read and name a phone no SMS under the id went to: the SMSC gave the id again (its restart, a wrap)
+   * to an SMS whose send is not recorded yet, and the older SMS's must not take its receipt.
    */
   async function receiptNumber(sm: ShortMessage, messageId: string, formerId: string | undefined): Promise<string | { readonly problem: string }> {
     const keyed = (await sink?.numbersSentUnder(messageId)) ?? [];
@@ -390,14 +387,24 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
     const written = [smppNumber(sm.source, sm.sourceTon), smppNumber(sm.destination, sm.destinationTon)];
     const named = known.find((number) => written.includes(number));
     if (named !== undefined) return named;
-    // Read after the store's answer: a submit_sm_resp in the same packet as the receipt has been read by then.
-    const newer = known.length > 0 ? recentSubmits.newerPhone(messageId, [sm.source, sm.destination], known) : undefined;
-    if (newer !== undefined) return newer;
+    const elsewhere = known.length > 0 ? anotherPhone([sm.source, sm.destination], written) : undefined;
+    if (elsewhere !== undefined) return elsewhere;
     if (known.length === 1) return known[0] as string;
     if (known.length > 1) return { problem: `a delivery receipt for id "${messageId}", which SMS to several numbers were sent under, naming none of them` };
     return written[0]?.startsWith('+')
       ? written[0]
       : { problem: `a delivery receipt for id "${messageId}", which no SMS was (yet) sent under, without a number in source_addr` };
+  }
+
+  /**
+   * The phone a receipt's addresses name (source_addr's first, the usual form), when every address written reads:
+   * the other one is then the SMS's sender (a name, a short code, a number). One written nationally without a region to
+   * read it in, or digits that are no number, may be the phone: nothing is told from the others then.
+   */
+  function anotherPhone(addresses: readonly string[], read: readonly (string | undefined)[]): string | undefined {
+    const kinds = read.map((number, index) => (addresses[index] === '' ? 'none' : number === undefined ? 'unread' : senderKind(number)));
+    if (kinds.some((kind) => kind === 'unread' || kind === 'national' || kind === 'digits')) return undefined;
+    return read.find((number, index) => kinds[index] === 'number' && number !== undefined);
   }
 
   async function deliverSms(
@@ -539,7 +546,6 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
       const bind = pickBind();
       if (!bind) return notBound();
       const sent = `${submission.messageId}\n${number}`;
-      const from = submission.senderId ?? settings.from;
       const earlier = partlyTaken.get(sent);
       const { bodies, reference } = submitBodies(submission, number, earlier);
       startedReference.set(sent, reference);
@@ -557,8 +563,6 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
       // A part's answer after its timeout, while no later copy of the part was written, is the SMSC's word on it: a
       // part it took then is taken, as one taken in time, and the retry does not write it again.
       const late = (index: number) => (answer: LateAnswer) => {
-        if (answer.kind === 'answered' && answer.status === STATUS.ESME_ROK && answer.messageId !== '')
-          recentSubmits.taken(messageIdKey(answer.messageId, 'submitted', settings.receiptIdFormat), { number, sender: from });
         const line = { msgId: submission.messageId, to: maskNumber(number), part: index + 1, status: statusName(answer.status) };
         const superseded = startedReference.get(sent) !== reference;
         if (superseded && answer.kind === 'answered' && answer.status === STATUS.ESME_ROK) {
@@ -594,15 +598,6 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
       // copy that came meanwhile is its answer, and nothing is written; else this attempt is the part's latest.
       /** Each part's latest attempt before this one wrote it (undefined: none known), given back by notTaken. */
       const before = new Map<number, object | undefined>();
-      /** This attempt's parts written, awaiting their answer in recentSubmits until `answered`. */
-      const awaiting = new Map<number, Submit>();
-      const answered = (index: number, answer: SubmitAnswer | undefined) => {
-        const submit = awaiting.get(index);
-        if (submit === undefined) return;
-        awaiting.delete(index);
-        const taken = answer?.kind === 'answered' && answer.status === STATUS.ESME_ROK && answer.messageId !== '';
-        recentSubmits.answered(submit, taken ? messageIdKey(answer.messageId, 'submitted', settings.receiptIdFormat) : undefined);
-      };
       const writing = (index: number) => (): SubmitAnswer | undefined => {
         const known = partlyTaken.get(sent);
         const messageId = known?.late.has(index) ? known.taken.get(index) : undefined;
@@ -610,7 +605,6 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
         const previous = latestAttempt.get(partKey(index));
         if (previous !== attempt) before.set(index, previous);
         latestAttempt.set(partKey(index), attempt);
-        if (!awaiting.has(index)) awaiting.set(index, recentSubmits.writing(number, from));
         return undefined;
       };
       // This attempt's copy was refused (throttled, a full queue, any error): it cannot reach the phone, so the part's
@@ -622,20 +616,13 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
         else latestAttempt.set(partKey(index), previous);
       };
       // The parts the SMSC took before are not written again: the phone joins them with these by the reference.
-      let answers: SubmitAnswer[];
-      try {
-        answers = await Promise.all(
-          bodies.map(async (body, index) => {
-            const messageId = earlier?.taken.get(index);
-            if (messageId !== undefined) return keep(index, messageId, earlier?.late.has(index) === true);
-            const answer = await bind.submit(body, { late: late(index), writing: writing(index), notTaken: notTaken(index) });
-            answered(index, answer);
-            return answer;
-          }),
-        );
-      } finally {
-        for (const index of [...awaiting.keys()]) answered(index, undefined);
-      }
+      const answers = await Promise.all(
+        bodies.map((body, index) => {
+          const messageId = earlier?.taken.get(index);
+          if (messageId !== undefined) return Promise.resolve(keep(index, messageId, earlier?.late.has(index) === true));
+          return bind.submit(body, { late: late(index), writing: writing(index), notTaken: notTaken(index) });
+        }),
+      );
       const nothingWritten = kept.size === bodies.length;
       if (nothingWritten)
         logger.info(
