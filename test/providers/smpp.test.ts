@@ -560,22 +560,12 @@ async function committingOne(text: string, logger = silent) {
 /** A deliver_sm body from its parts (hex of the mandatory fields, then short_message and TLVs). */
 function deliverSm(
   sequence: number,
-  fields: {
-    source: string;
-    sourceTon?: number;
-    destination?: string;
-    destinationTon?: number;
-    esmClass?: number;
-    dataCoding?: number;
-    message: Buffer;
-    tlvs?: Buffer;
-  },
+  fields: { source: string; sourceTon?: number; esmClass?: number; dataCoding?: number; message: Buffer; tlvs?: Buffer },
 ): Buffer {
   const body = Buffer.concat([
     Buffer.from([0, fields.sourceTon ?? 1, 1]),
     Buffer.from(`${fields.source}\0`, 'latin1'),
-    Buffer.from(fields.destination === undefined ? [0, 0] : [fields.destinationTon ?? 1, 1]),
-    Buffer.from(`${fields.destination ?? ''}\0`, 'latin1'),
+    Buffer.from([0, 0, 0]),
     Buffer.from([fields.esmClass ?? 0, 0, 0, 0, 0, 0, 0, fields.dataCoding ?? 0, 0, fields.message.length]),
     fields.message,
     fields.tlvs ?? Buffer.alloc(0),
@@ -790,49 +780,32 @@ describe('SMPP bad input from the SMSC', () => {
     assert.ok(!log.lines.join('').includes('447700900308'), 'the number is logged masked');
   });
 
-  test("a receipt's id finds its SMS whatever form its addresses take; a phone no SMS under the id went to is a newer SMS's, kept for it", async () => {
-    // destination_addr's TON as an SMSC writes it: 2 for a trunk 0, 5 for a name, else 1.
-    const receipt = (sequence: number, id: string, source: string, sourceTon = 1, destination?: string) =>
+  test("a receipt's id finds its SMS whatever its source_addr says; the number only chooses among SMS sent under one id", async () => {
+    const receipt = (sequence: number, id: string, source: string, sourceTon = 1) =>
       deliverSm(sequence, {
         source,
         sourceTon,
-        ...(destination === undefined ? {} : { destination, destinationTon: /^0[1-9]/.test(destination) ? 2 : /^\d+$/.test(destination) ? 1 : 5 }),
         esmClass: 0x04,
         message: Buffer.from(`id:${id} sub:001 dlvrd:001 submit date:2601011200 done date:2601011200 stat:DELIVRD err:000 text:`, 'latin1'),
       });
     inbound.sentUnder.set('R1', ['+447700900127']);
-    for (const [sequence, source, ton, destination] of [
-      [130, '', 0, undefined],
-      [131, 'ACME', 5, undefined],
-      [132, '07700900127', 2, undefined],
-      [133, '00447700900127', 1, undefined],
-      // Not swapped: the SMS's sender (a number) as source_addr, the phone as destination_addr.
-      [134, '447700900128', 1, '447700900127'],
-      [138, 'ACME', 5, '07700900127'],
+    for (const [sequence, source, ton] of [
+      [130, '', 0],
+      [131, 'ACME', 5],
+      [132, '07700900127', 2],
+      [133, '00447700900127', 1],
+      [134, '447700900128', 1],
     ] as const) {
-      const answer = await smsc.send(receipt(sequence, 'R1', source, ton, destination), sequence);
+      const answer = await smsc.send(receipt(sequence, 'R1', source, ton), sequence);
       assert.equal(answer.status, STATUS.ESME_ROK);
-      assert.equal(inbound.reports.at(-1)?.number, '+447700900127', `source_addr "${source}", destination_addr "${destination}"`);
-    }
-    // The SMSC gave R1 again (its restart, a wrap) to an SMS to another phone, whose send is not recorded yet: kept for
-    // that phone (the store holds it as an orphan until the send is), never taken as the older SMS's.
-    for (const [sequence, source, ton, destination] of [
-      [139, '447700900129', 1, undefined],
-      [144, '07700900129', 2, 'ACME'],
-      [145, 'ACME', 5, '00447700900129'],
-    ] as const) {
-      await smsc.send(receipt(sequence, 'R1', source, ton, destination), sequence);
-      assert.equal(inbound.reports.at(-1)?.number, '+447700900129', `source_addr "${source}", destination_addr "${destination}"`);
+      assert.equal(inbound.reports.at(-1)?.number, '+447700900127', `source_addr "${source}"`);
     }
     inbound.sentUnder.set('R2', ['+447700900131', '+447700900132']);
     await smsc.send(receipt(135, 'R2', '07700900132', 2), 135);
     assert.equal(inbound.reports.at(-1)?.number, '+447700900132', 'the one its source_addr names');
-    await smsc.send(receipt(136, 'R2', '447700900133'), 136);
-    assert.equal(inbound.reports.at(-1)?.number, '+447700900133', "a third phone's: the id given again");
     const quarantined = inbound.quarantined.length;
     const reports = inbound.reports.length;
-    // A short code or digits that are no number may be where the SMSC writes the phone: nothing is told from them.
-    const neither = await smsc.send(receipt(146, 'R2', '12345', 0), 146);
+    const neither = await smsc.send(receipt(136, 'R2', '447700900133'), 136);
     const unknown = await smsc.send(receipt(137, 'R3', ''), 137);
     assert.deepEqual([neither.status, unknown.status], [STATUS.ESME_ROK, STATUS.ESME_ROK]);
     assert.equal(inbound.reports.length, reports, 'neither is taken as a report on a guessed number');
@@ -1868,103 +1841,6 @@ describe('SMPP receipts through a whole relay (SQLite), from a hand-driven SMSC'
       );
       assert.equal((await relay.relay.store.smsOf(longUnknown))[0]?.status, 'sent');
       assert.notEqual(await delivery(longUnknown), 'delivered');
-      assert.deepEqual(await relay.relay.store.listQuarantine(10), [], 'no receipt quarantined');
-    } finally {
-      await relay.stop();
-      await smsc.close();
-      removeDir(relay.dir);
-    }
-  });
-});
-
-describe('SMPP: an id the SMSC gives again to an SMS to another phone (SQLite), from a hand-driven SMSC', () => {
-  test("its receipt, right after its submit_sm_resp or before it, is the new SMS's and never the older one's; so for a long SMS's parts, also past a retry", async () => {
-    const smsc = new HandSmsc();
-    const port = Number(new URL(await smsc.listen()).port);
-    const relay = await startTestRelay({
-      gateway: { provider: 'smpp', host: '127.0.0.1', port, ...ACCOUNT },
-      sms: { domains: ['sms.example.com'], defaultRegion: 'GB' },
-      delivery: { retryMinDelay: '200ms', retryMaxDelay: '400ms' },
-    });
-    try {
-      await waitFor('bound', () => smsc.binds === 1 && smsc.socket !== undefined);
-      const { sent, delivery, reports } = drive(smsc, relay);
-      let sequence = 9_500;
-      /** Mails `phone`; the mail's answer and its `parts` submit_sm, for the test to answer. */
-      const mailing = async (phone: string, text: string, parts: number) => {
-        const seen = smsc.pdus.length;
-        const mailed = sendMail(relay.relay.smtpPort, {
-          from: 'alice@example.com',
-          to: [`${phone}@sms.example.com`],
-          subject: 'x',
-          body: text,
-          headers: { From: 'alice@example.com' },
-        });
-        const submits = await waitFor(`${parts} submit_sm`, () => {
-          const found = smsc.pdus.slice(seen).filter((pdu) => pdu.commandId === COMMAND.submit_sm);
-          return found.length === parts ? found : undefined;
-        });
-        return { id: async () => queuedId((await mailed).data), submits };
-      };
-      const resp = (submit: Pdu, id: string, status: number = STATUS.ESME_ROK) =>
-        encodePdu(COMMAND.submit_sm_resp, status, submit.sequence, status === STATUS.ESME_ROK ? encodeMessageId(id) : Buffer.alloc(0));
-      // The phone as source_addr (TON 1), as SMSCs write a receipt.
-      const dr = (phone: string, id: string, stat: string, err = '000') =>
-        deliverSm(++sequence, {
-          source: phone,
-          esmClass: 0x04,
-          message: Buffer.from(`id:${id} sub:001 dlvrd:000 submit date:2601011200 done date:2601011200 stat:${stat} err:${err} text:`, 'latin1'),
-        });
-      const untouched = async (id: string, what: string) => {
-        assert.equal(await delivery(id), undefined, what);
-        assert.deepEqual(await reports(id), [], what);
-      };
-
-      // The SMSC restarted its ids: B's SMS gets R1 again, A's id; its REJECTD follows the submit_sm_resp in the same packet.
-      const a = await sent('447700900721', 'SMS to A', 1, encodeMessageId('R1'));
-      const b = await mailing('447700900722', 'SMS to B', 1);
-      smsc.socket?.write(Buffer.concat([resp(b.submits[0] as Pdu, 'R1'), dr('447700900722', 'R1', 'REJECTD', '00B')]));
-      const bId = await b.id();
-      await waitFor("B's receipt on B", async () => (await delivery(bId)) === 'failed', 10_000);
-      await untouched(a, "A's SMS takes no receipt of B's");
-
-      // The receipt before the submit_sm_resp: answered (kept for D) before D's send is recorded.
-      const c = await sent('447700900701', 'SMS to C', 1, encodeMessageId('R2'));
-      const d = await mailing('447700900702', 'SMS to D', 1);
-      await smsc.send(dr('447700900702', 'R2', 'UNDELIV', '001'), sequence);
-      smsc.socket?.write(resp(d.submits[0] as Pdu, 'R2'));
-      const dId = await d.id();
-      await waitFor("D's early receipt on D", async () => (await delivery(dId)) === 'failed', 10_000);
-      await untouched(c, "C's SMS takes no receipt of D's");
-
-      // A long SMS whose parts get an older long SMS's part ids, each receipt right after its part's answer.
-      const e = await sent('447700900381', 'E'.repeat(200), 2, [encodeMessageId('P1'), encodeMessageId('P2')]);
-      const f = await mailing('447700900382', 'F'.repeat(200), 2);
-      const [f1, f2] = f.submits as [Pdu, Pdu];
-      smsc.socket?.write(Buffer.concat([resp(f1, 'P1'), dr('447700900382', 'P1', 'DELIVRD'), resp(f2, 'P2'), dr('447700900382', 'P2', 'DELIVRD')]));
-      const fId = await f.id();
-      await waitFor("F's part receipts on F", async () => (await delivery(fId)) === 'delivered', 10_000);
-      await untouched(e, "E's parts take no receipt of F's");
-
-      // Parts 1 and 3 taken under an older SMS's part ids, their receipts at once; part 2 refused, taken at the retry.
-      const g = await sent('447700900391', 'G'.repeat(400), 3, [encodeMessageId('Q1'), encodeMessageId('Q2'), encodeMessageId('Q3')]);
-      const h = await mailing('447700900392', 'H'.repeat(400), 3);
-      const [h1, h2, h3] = h.submits as [Pdu, Pdu, Pdu];
-      const seen = smsc.pdus.length;
-      smsc.socket?.write(
-        Buffer.concat([
-          resp(h1, 'Q1'),
-          dr('447700900392', 'Q1', 'DELIVRD'),
-          resp(h2, '', STATUS.ESME_RSYSERR),
-          resp(h3, 'Q3'),
-          dr('447700900392', 'Q3', 'DELIVRD'),
-        ]),
-      );
-      const hId = await h.id();
-      const retried = await waitFor("part 2's retry", () => smsc.pdus.slice(seen).find((pdu) => pdu.commandId === COMMAND.submit_sm), 10_000);
-      smsc.socket?.write(Buffer.concat([resp(retried, 'Q2'), dr('447700900392', 'Q2', 'DELIVRD')]));
-      await waitFor("H's three part receipts on H", async () => (await delivery(hId)) === 'delivered', 10_000);
-      await untouched(g, "G's parts take no receipt of H's");
       assert.deepEqual(await relay.relay.store.listQuarantine(10), [], 'no receipt quarantined');
     } finally {
       await relay.stop();

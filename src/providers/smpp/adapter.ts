@@ -35,7 +35,7 @@ import { LRUCache } from 'lru-cache';
 import { SEGMENT_LIMITS, SEGMENT_LIMITS_16BIT_REFERENCE, splitIntoParts } from '../../sms/encoding.ts';
 import { halfCharacter } from '../../sms/half-characters.ts';
 import { maskNumber, maskNumbersIn, normaliseNumber } from '../../sms/numbers.ts';
-import { readSender, senderKind } from '../../sms/senders.ts';
+import { readSender } from '../../sms/senders.ts';
 import { type InboundSink, LATE_PART_WINDOW_MS } from '../../vocabulary.ts';
 import type { Gateway, GatewayOptions, ProviderCapabilities, SmsSubmission, SubmissionResult } from '../contract.ts';
 import { REAL_TIMERS, type Timers } from '../../timers.ts';
@@ -377,34 +377,19 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
    * The number a receipt is about. The id names the SMS; SMSCs write the addresses as they like (empty,
    * not swapped, national, `00…`), so they only choose among several SMS sent under one id. An id the
    * relay has not recorded yet (a receipt before its submit_sm_resp is committed) is kept under the
-   * number its source_addr gives, as an orphan matched when the send is recorded. So is one whose addresses
-   * are all read and name a phone no SMS under the id went to: the SMSC gave the id again (its restart, a wrap)
-   * to an SMS whose send is not recorded yet, and the older SMS's must not take its receipt.
+   * number its source_addr gives, as an orphan matched when the send is recorded.
    */
   async function receiptNumber(sm: ShortMessage, messageId: string, formerId: string | undefined): Promise<string | { readonly problem: string }> {
     const keyed = (await sink?.numbersSentUnder(messageId)) ?? [];
     const known = keyed.length > 0 || formerId === undefined ? keyed : ((await sink?.numbersSentUnder(formerId)) ?? []);
     const written = [smppNumber(sm.source, sm.sourceTon), smppNumber(sm.destination, sm.destinationTon)];
+    if (known.length === 1) return known[0] as string;
     const named = known.find((number) => written.includes(number));
     if (named !== undefined) return named;
-    const elsewhere = known.length > 0 ? anotherPhone([sm.source, sm.destination], written) : undefined;
-    if (elsewhere !== undefined) return elsewhere;
-    if (known.length === 1) return known[0] as string;
     if (known.length > 1) return { problem: `a delivery receipt for id "${messageId}", which SMS to several numbers were sent under, naming none of them` };
     return written[0]?.startsWith('+')
       ? written[0]
       : { problem: `a delivery receipt for id "${messageId}", which no SMS was (yet) sent under, without a number in source_addr` };
-  }
-
-  /**
-   * The phone a receipt's addresses name (source_addr's first, the usual form), when every address written reads:
-   * the other one is then the SMS's sender (a name, a short code, a number). One written nationally without a region to
-   * read it in, or digits that are no number, may be the phone: nothing is told from the others then.
-   */
-  function anotherPhone(addresses: readonly string[], read: readonly (string | undefined)[]): string | undefined {
-    const kinds = read.map((number, index) => (addresses[index] === '' ? 'none' : number === undefined ? 'unread' : senderKind(number)));
-    if (kinds.some((kind) => kind === 'unread' || kind === 'national' || kind === 'digits')) return undefined;
-    return read.find((number, index) => kinds[index] === 'number' && number !== undefined);
   }
 
   async function deliverSms(
