@@ -1077,14 +1077,26 @@ describe('console pages', () => {
   });
 });
 
+/** A relay on the PostgreSQL at `storeUrl` whose console has olivia, an operator, and its HTTP address. */
+async function operatorRelayOn(storeUrl: string): Promise<{ relay: TestRelay; base: string }> {
+  const relay = await startTestRelay(
+    { console: { users: [{ name: 'olivia', passwordHash: await hashPassword(PASSWORD), role: 'operator' }] } },
+    { SMSRELAY_DATABASE_URL: storeUrl },
+  );
+  return { relay, base: `http://127.0.0.1:${relay.relay.httpPort}` };
+}
+
+/** A session of its own on `url`, to hold a lock as a VACUUM FULL or an administrator's transaction would. */
+async function sessionApart(url: string): Promise<pg.Client> {
+  const session = new pg.Client({ connectionString: url });
+  await session.connect();
+  return session;
+}
+
 describeOnPostgres('console pages while the database does not answer', async (url) => {
   test('a browser gets the console page saying the store is unavailable and that it tries again (503), a script its JSON', { timeout: 90_000 }, async () => {
     const proxy = await postgresProxy(url);
-    const relay = await startTestRelay(
-      { console: { users: [{ name: 'olivia', passwordHash: await hashPassword(PASSWORD), role: 'operator' }] } },
-      { SMSRELAY_DATABASE_URL: proxy.url },
-    );
-    const base = `http://127.0.0.1:${relay.relay.httpPort}`;
+    const { relay, base } = await operatorRelayOn(proxy.url);
     try {
       const signin = await fetch(`${base}/console/signin`);
       const form = {
@@ -1124,13 +1136,8 @@ describeOnPostgres('console pages while another session holds a lock on a consol
   test('a page waits a few seconds, not the read timeout, and is answered 503 STORE_BUSY ("busy … try again in a moment"), as a script and as a browser', {
     timeout: 90_000,
   }, async () => {
-    const relay = await startTestRelay(
-      { console: { users: [{ name: 'olivia', passwordHash: await hashPassword(PASSWORD), role: 'operator' }] } },
-      { SMSRELAY_DATABASE_URL: url },
-    );
-    const base = `http://127.0.0.1:${relay.relay.httpPort}`;
-    const holder = new pg.Client({ connectionString: url });
-    await holder.connect();
+    const { relay, base } = await operatorRelayOn(url);
+    const holder = await sessionApart(url);
     try {
       const cookie = await signInAt(base, 'olivia', PASSWORD);
       assert.equal((await fetch(`${base}/console/queue`, { headers: { cookie } })).status, 200);
@@ -1168,16 +1175,10 @@ describeOnPostgres("console pages while another session holds a lock on one of t
   test("overviews left open read on the console's own connections, one read at a time, and are answered 503 STORE_BUSY; mail is taken meanwhile", {
     timeout: 120_000,
   }, async () => {
-    const relay = await startTestRelay(
-      { console: { users: [{ name: 'olivia', passwordHash: await hashPassword(PASSWORD), role: 'operator' }] } },
-      { SMSRELAY_DATABASE_URL: url },
-    );
-    const base = `http://127.0.0.1:${relay.relay.httpPort}`;
-    const holder = new pg.Client({ connectionString: url });
-    await holder.connect();
+    const { relay, base } = await operatorRelayOn(url);
+    const holder = await sessionApart(url);
     // Apart from the holder: a transaction sees pg_stat_activity as it was at its first look.
-    const watcher = new pg.Client({ connectionString: url });
-    await watcher.connect();
+    const watcher = await sessionApart(url);
     /** The sessions waiting for the lock in the overview's queue figures (queueStats), by application name. */
     const waiting = async () =>
       (
@@ -1228,14 +1229,9 @@ describeOnPostgres("console pages while another session holds a lock on one of t
 describeOnPostgres("console pages while the console's own read connections are all taken by reads behind a lock", async (url) => {
   /** A relay on `url` with olivia signed in, a message kept, and a session apart to hold a lock. */
   async function signedIn() {
-    const relay = await startTestRelay(
-      { console: { users: [{ name: 'olivia', passwordHash: await hashPassword(PASSWORD), role: 'operator' }] } },
-      { SMSRELAY_DATABASE_URL: url },
-    );
-    const base = `http://127.0.0.1:${relay.relay.httpPort}`;
+    const { relay, base } = await operatorRelayOn(url);
     assert.equal((await textTo(relay.relay.smtpPort, '+447700900123', 'a message to look at'))?.code, 250);
-    const holder = new pg.Client({ connectionString: url });
-    await holder.connect();
+    const holder = await sessionApart(url);
     const [kept] = (await holder.query<{ id: string }>('SELECT id FROM messages LIMIT 1')).rows;
     const cookie = await signInAt(base, 'olivia', PASSWORD);
     const get = (path: string) => fetch(`${base}${path}`, { headers: { cookie, accept: 'application/json' }, redirect: 'manual' });
@@ -1311,12 +1307,10 @@ describeOnPostgres('a console action while another session holds a lock on the a
         body: new URLSearchParams({ _csrf: csrf, action: 'pause', target: 'all' }),
       });
   }
-  const users = async () => ({ console: { users: [{ name: 'olivia', passwordHash: await hashPassword(PASSWORD), role: 'operator' as const }] } });
 
   test("the action done waits for the lock and its audit line is kept: the short lock wait is the reads' only", { timeout: 90_000 }, async () => {
-    const relay = await startTestRelay(await users(), { SMSRELAY_DATABASE_URL: url });
-    const holder = new pg.Client({ connectionString: url });
-    await holder.connect();
+    const { relay } = await operatorRelayOn(url);
+    const holder = await sessionApart(url);
     try {
       const pause = await operatorOn(relay);
       await holder.query('BEGIN');
@@ -1338,10 +1332,9 @@ describeOnPostgres('a console action while another session holds a lock on the a
   });
 
   test("the server's own lock_timeout ending the audit's wait is 503 STORE_BUSY, as a read's is", { timeout: 90_000 }, async () => {
-    const holder = new pg.Client({ connectionString: url });
-    await holder.connect();
+    const holder = await sessionApart(url);
     await holder.query(`ALTER DATABASE "${new URL(url).pathname.slice(1)}" SET lock_timeout = '1s'`);
-    const relay = await startTestRelay(await users(), { SMSRELAY_DATABASE_URL: url });
+    const { relay } = await operatorRelayOn(url);
     try {
       const pause = await operatorOn(relay);
       await holder.query('BEGIN');
