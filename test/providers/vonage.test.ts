@@ -510,24 +510,27 @@ describe('Vonage: a sender id that is a number goes as international digits; one
   });
 });
 
+/** One SMS (`hi`, message `messageId`) to `number` through a Vonage gateway whose API is `server`, ACME its sender. */
+const sendOneVia = (server: ReplayServer, messageId: string, number: string) =>
+  withFreshGateway(
+    createVonageGateway,
+    {
+      ...TEST_GATEWAY_SETTINGS,
+      endpoints: [server.url],
+      username: 'key',
+      password: 'secret',
+      accountId: undefined,
+      sessions: false,
+      settings: { from: 'ACME' },
+    },
+    (gateway) => gateway.send({ messageId, recipients: [number], text: 'hi', encoding: 'gsm7', maxParts: 1 }, 0),
+  );
+
 describe('Vonage adapter: an answer whose message-count disagrees with its messages', () => {
   const server = new ReplayServer({ contentType: 'application/json' });
   serveDuringSuite(server);
   const number = '+447700900217';
-  const send = () =>
-    withFreshGateway(
-      createVonageGateway,
-      {
-        ...TEST_GATEWAY_SETTINGS,
-        endpoints: [server.url],
-        username: 'key',
-        password: 'secret',
-        accountId: undefined,
-        sessions: false,
-        settings: { from: 'ACME' },
-      },
-      (gateway) => gateway.send({ messageId: 'm1', recipients: [number], text: 'hi', encoding: 'gsm7', maxParts: 1 }, 0),
-    );
+  const send = () => sendOneVia(server, 'm1', number);
 
   test('is the unreadable answer: retried as a possible duplicate, not taken as a one-part send', async () => {
     const { classifyRecipient } = outcomeClassifier(vonagePlugin.outcomeRules);
@@ -553,19 +556,7 @@ describe('Vonage adapter: a 429 in RFC 7807 problem details', () => {
       instance: 'bf0ca0bf927b3b52e3cb03217e1a1ddf',
     };
     server.next = [{ status: 429, body: JSON.stringify(problem), headers: { 'retry-after': '2' } }];
-    const result = await withFreshGateway(
-      createVonageGateway,
-      {
-        ...TEST_GATEWAY_SETTINGS,
-        endpoints: [server.url],
-        username: 'key',
-        password: 'secret',
-        accountId: undefined,
-        sessions: false,
-        settings: { from: 'ACME' },
-      },
-      (gateway) => gateway.send({ messageId: 'm429', recipients: [number], text: 'hi', encoding: 'gsm7', maxParts: 1 }, 0),
-    );
+    const result = await sendOneVia(server, 'm429', number);
     assert.deepEqual(result.kind === 'refused' ? [result.code, result.detail, result.retryAfter] : result, [
       'HTTP_429',
       'Please wait, then retry your request',
