@@ -468,18 +468,8 @@ describe('delivery semantics', () => {
   test('one number named twice with different NOTIFY: either RCPT asking for a bounce gets it, NEVER only when both say NEVER', async () => {
     const gateway = await simulator({ invalidNumbers: ['447700900998'] });
     const relay = await relayWith(gatewayYaml(gateway.url));
-    const send = async (first: string, second: string) => {
-      const dialog = await SmtpDialog.open(relay.relay.smtpPort);
-      try {
-        await dialog.command('EHLO client.example.com');
-        await dialog.command('MAIL FROM:<alice@example.com>');
-        assert.equal((await dialog.command(`RCPT TO:<447700900998@sms.localhost> NOTIFY=${first}`)).code, 250);
-        assert.equal((await dialog.command(`RCPT TO:<+447700900998@sms.localhost> NOTIFY=${second}`)).code, 250);
-        return queuedId(await dialog.data(`Subject: twice\r\n\r\n${first} then ${second}\r\n`));
-      } finally {
-        await dialog.close();
-      }
-    };
+    const send = (first: string, second: string) =>
+      mailTwice(relay, `<447700900998@sms.localhost> NOTIFY=${first}`, `<+447700900998@sms.localhost> NOTIFY=${second}`, `${first} then ${second}`);
     const neverFirst = await send('NEVER', 'FAILURE');
     const failureFirst = await send('FAILURE', 'NEVER');
     const neverTwice = await send('NEVER', 'NEVER');
@@ -493,18 +483,7 @@ describe('delivery semantics', () => {
   test('the same address named twice (as written, or in another case) merges alike: the reports either asked for, the first ORCPT', async () => {
     const gateway = await simulator({ invalidNumbers: ['447700900995', '447700900996'] });
     const relay = await relayWith(gatewayYaml(gateway.url));
-    const send = async (first: string, second: string) => {
-      const dialog = await SmtpDialog.open(relay.relay.smtpPort);
-      try {
-        await dialog.command('EHLO client.example.com');
-        await dialog.command('MAIL FROM:<alice@example.com>');
-        assert.equal((await dialog.command(`RCPT TO:${first}`)).code, 250);
-        assert.equal((await dialog.command(`RCPT TO:${second}`)).code, 250);
-        return queuedId(await dialog.data(`Subject: twice\r\n\r\n${first} then ${second}\r\n`));
-      } finally {
-        await dialog.close();
-      }
-    };
+    const send = (first: string, second: string) => mailTwice(relay, first, second, `${first} then ${second}`);
     // No NOTIFY asks for failures: a later NOTIFY=NEVER to the very same address does not take it back.
     const exact = await send('<447700900995@sms.localhost>', '<447700900995@sms.localhost> NOTIFY=NEVER');
     const cased = await send(
@@ -1052,4 +1031,18 @@ function xmlEscaped(value: string): string {
 
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** A mail (Subject `twice`, its text `text`) to the RCPT arguments `first` and `second`, each taken (250): its queue id. */
+async function mailTwice(relay: TestRelay, first: string, second: string, text: string): Promise<string> {
+  const dialog = await SmtpDialog.open(relay.relay.smtpPort);
+  try {
+    await dialog.command('EHLO client.example.com');
+    await dialog.command('MAIL FROM:<alice@example.com>');
+    assert.equal((await dialog.command(`RCPT TO:${first}`)).code, 250);
+    assert.equal((await dialog.command(`RCPT TO:${second}`)).code, 250);
+    return queuedId(await dialog.data(`Subject: twice\r\n\r\n${text}\r\n`));
+  } finally {
+    await dialog.close();
+  }
 }
