@@ -6,7 +6,7 @@ import { singleProvider } from '../../src/dispatch/routing.ts';
 import { createLogger } from '../../src/log.ts';
 import { intellisoftwarePlugin } from '../../src/providers/intellisoftware/index.ts';
 import { openThreadedStore } from '../../src/store/threaded.ts';
-import { TEST_DISPATCH_POLICY } from '../helpers/gateway.ts';
+import { TEST_DISPATCH_POLICY, TEST_GATEWAY_SETTINGS } from '../helpers/gateway.ts';
 import { GATEWAY_ACCOUNT, waitFor } from '../helpers/relay.ts';
 import { ReplayServer } from '../helpers/replay-server.ts';
 import { mail, storeFile } from '../helpers/store.ts';
@@ -19,15 +19,12 @@ after(async () => {
 /** A dispatcher ("relay") named `owner` on `store`, sending through IntelliSoftware's adapter to `urls`, primary first. */
 function relayOn(store: Awaited<ReturnType<typeof openThreadedStore>>, owner: string, urls: readonly string[]): Dispatcher {
   const gateway = intellisoftwarePlugin.createGateway({
+    ...TEST_GATEWAY_SETTINGS,
     endpoints: urls,
     ...GATEWAY_ACCOUNT,
     accountId: undefined,
     sessions: false,
-    connectTimeoutMs: 1_000,
-    responseTimeoutMs: 2_000,
     connectionsPerEndpoint: 1,
-    logger: createLogger('silent'),
-    settings: {},
   });
   cleanups.push(() => gateway.close());
   const dispatcher = new Dispatcher({
